@@ -1,0 +1,101 @@
+// The task model: what `cellar compile` emits and what hand-written tasks use.
+//
+// A task is plain data plus one pure function. `defineTask` only checks the definition and
+// fixes its types; building the graph, hashing, planning and running live in their own modules
+// (graph.ts, hash.ts, plan.ts, execute.ts), so this file stays the one contract between the
+// compiler's output and the runtime.
+
+/** How a param's value is checked and parsed from `--param k=v`. */
+export type ParamType = 'string' | 'number' | 'boolean' | 'json';
+
+export interface ParamSpec<T = unknown> {
+  type: ParamType;
+  default: T;
+  description?: string;
+}
+
+/** Whether edits to the task's code change its cache key (`//| cache:`). */
+export type CacheMode = 'code' | 'params';
+
+/** How one output is stored; `codec` names an entry of the codec registry ('auto' picks by value). */
+export interface OutputSpec {
+  codec?: string;
+}
+
+/** One input of a task: the output `output` of the upstream task `task`. */
+export interface InputSpec<T = unknown> {
+  task: AnyTask;
+  output: string;
+  /** Phantom: the value's type, so `run` sees real types. */
+  readonly __type?: T;
+}
+
+/** Where a compiled task came from; names the notebook cells in messages and docs. */
+export interface TaskSource {
+  notebook: string;
+  /** 0-based cell indexes. */
+  cells: number[];
+}
+
+export interface TaskDefinition<I, P, O> {
+  name: string;
+  /** `import.meta.url` of the defining module: the root of the code-aware cache key. */
+  module?: string;
+  source?: TaskSource;
+  params: { [K in keyof P]: ParamSpec<P[K]> };
+  inputs: { [K in keyof I]: InputSpec<I[K]> };
+  outputs: { [K in keyof O]: OutputSpec };
+  version?: number;
+  rerun?: boolean;
+  cache?: CacheMode;
+  run: (inputs: I, params: P) => O | Promise<O>;
+}
+
+export interface Task<I = any, P = any, O = any> extends Readonly<Required<Omit<TaskDefinition<I, P, O>, 'module' | 'source'>>> {
+  readonly kind: 'cellar.task';
+  readonly module: string | undefined;
+  readonly source: TaskSource | undefined;
+}
+
+export type AnyTask = Task<any, any, any>;
+export type TaskOutputs<T> = T extends Task<any, any, infer O> ? O : never;
+export type TaskParams<T> = T extends Task<any, infer P, any> ? P : never;
+
+/** Declare a task. Checks the definition eagerly so mistakes surface at import, not mid-run. */
+export function defineTask<I extends Record<string, unknown>, P extends Record<string, unknown>, O extends Record<string, unknown>>(
+  def: TaskDefinition<I, P, O>,
+): Task<I, P, O> {
+  if (!/^[A-Za-z_][\w.-]*$/.test(def.name)) throw new Error(`invalid task name ${JSON.stringify(def.name)}`);
+  return Object.freeze({
+    kind: 'cellar.task' as const,
+    name: def.name,
+    module: def.module,
+    source: def.source,
+    params: def.params,
+    inputs: def.inputs,
+    outputs: def.outputs,
+    version: def.version ?? 0,
+    rerun: def.rerun ?? false,
+    cache: def.cache ?? 'code',
+    run: def.run,
+  });
+}
+
+/** Refer to one output of an upstream task, typed. */
+export function output<T extends AnyTask, K extends keyof TaskOutputs<T> & string>(task: T, name: K): InputSpec<TaskOutputs<T>[K]> {
+  return { task, output: name };
+}
+
+/** A compiled notebook: every task, plus the pipeline-wide params (the union of the tasks'). */
+export interface Pipeline {
+  readonly kind: 'cellar.pipeline';
+  name: string;
+  source?: string;
+  /** Directory the notebook ran in: tasks resolve relative paths from here, as Jupyter did. */
+  workdir?: string;
+  tasks: AnyTask[];
+}
+
+export function definePipeline(def: Omit<Pipeline, 'kind'>): Pipeline {
+  return Object.freeze({ kind: 'cellar.pipeline' as const, ...def });
+}

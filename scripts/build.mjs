@@ -1,0 +1,52 @@
+// Builds the runtime (what `import ... from 'cellar'` loads) and the CLI into dist/ with esbuild.
+//
+// Why a build at all: Node 20 cannot load TypeScript. The CLI and the runtime share chunks
+// (code splitting), so a compiled pipeline that imports 'cellar' gets the very module instance
+// the CLI uses. `ensureBuilt()` rebuilds only when a source file is newer than dist/, so the
+// CLI always runs current code and a warm start costs a few stat calls.
+import { build } from 'esbuild';
+import { readdirSync, statSync, existsSync, writeFileSync } from 'node:fs';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const dist = join(root, 'dist');
+const stamp = join(dist, '.stamp');
+const sourceDirs = ['compiler', 'runtime'];
+
+function newestSourceMtime() {
+  let newest = 0;
+  const walk = (dir) => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) walk(path);
+      else if (entry.name.endsWith('.ts')) newest = Math.max(newest, statSync(path).mtimeMs);
+    }
+  };
+  for (const dir of sourceDirs) walk(join(root, dir));
+  return Math.max(newest, statSync(join(root, 'scripts', 'build.mjs')).mtimeMs);
+}
+
+export async function buildDist() {
+  await build({
+    absWorkingDir: root,
+    entryPoints: { index: 'runtime/index.ts', cli: 'runtime/cli/main.ts' },
+    outdir: dist,
+    bundle: true,
+    splitting: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    packages: 'external',
+    sourcemap: 'linked',
+    logLevel: 'warning',
+  });
+  writeFileSync(stamp, String(Date.now()));
+}
+
+export async function ensureBuilt() {
+  const built = existsSync(stamp) ? statSync(stamp).mtimeMs : 0;
+  if (built < newestSourceMtime()) await buildDist();
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) await buildDist();

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs from the system: a Jupyter server (for the real tslab
+# kernel tests). Idempotent and quick when everything is present. Runs apt only as root; prints
+# what to install by hand otherwise.
+set -euo pipefail
+
+need=()
+[ -x /usr/bin/jupyter ] && /usr/bin/jupyter server --version >/dev/null 2>&1 || need+=(jupyter-server python3-nbformat python3-nbconvert jupyter-nbconvert python3-jupyter-client)
+
+if [ ${#need[@]} -eq 0 ]; then
+  exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+  echo "cellar tests need these Debian packages: ${need[*]}" >&2
+  echo "install them with: sudo apt-get install -y --no-install-recommends ${need[*]}" >&2
+  exit 1
+fi
+echo "installing system packages for the tests: ${need[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get install -y --no-install-recommends "${need[@]}" >/dev/null 2>&1 || {
+  apt-get update >/dev/null
+  apt-get install -y --no-install-recommends "${need[@]}" >/dev/null
+}
