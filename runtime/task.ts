@@ -48,13 +48,33 @@ export interface TaskDefinition<I, P, O> {
   version?: number;
   rerun?: boolean;
   cache?: CacheMode;
+  /** Warehouse facts from the task's SQL (`//| dialect`, `//| materialize`, tables read). */
+  warehouse?: WarehouseSpec;
+  /** `//| check: ...` data checks, as written; parsed and applied by the runtime. */
+  checks?: string[];
   run: (inputs: I, params: P) => O | Promise<O>;
 }
 
-export interface Task<I = any, P = any, O = any> extends Readonly<Required<Omit<TaskDefinition<I, P, O>, 'module' | 'source'>>> {
+export type SqlDialect = 'bigquery' | 'duckdb';
+
+export interface WarehouseSpec {
+  /** The dialect the task's SQL is written in; the project's default when absent. */
+  dialect?: SqlDialect;
+  /** Tables the task's SQL reads, as written (`proj.ds.table`): their snapshots enter the key. */
+  reads?: string[];
+  /** `//| materialize: ds.table`: the query result becomes a warehouse table named with the key. */
+  materialize?: string;
+  /** Logical table name → the task in this pipeline that materialises it (an upstream edge). */
+  tables?: Record<string, AnyTask>;
+}
+
+/** A checked task definition with every default filled in. */
+export interface Task<I = any, P = any, O = any>
+  extends Readonly<Required<Omit<TaskDefinition<I, P, O>, 'module' | 'source' | 'warehouse'>>> {
   readonly kind: 'cellar.task';
   readonly module: string | undefined;
   readonly source: TaskSource | undefined;
+  readonly warehouse: WarehouseSpec | undefined;
 }
 
 export type AnyTask = Task<any, any, any>;
@@ -77,6 +97,8 @@ export function defineTask<I extends Record<string, unknown>, P extends Record<s
     version: def.version ?? 0,
     rerun: def.rerun ?? false,
     cache: def.cache ?? 'code',
+    warehouse: def.warehouse,
+    checks: def.checks ?? [],
     run: def.run,
   });
 }

@@ -1,0 +1,16 @@
+// What one benchmark area reports: rows of figures, each optionally with its aim and verdict.
+export interface BenchRow {
+  name: string;
+  value: number;
+  unit: string;
+  aim?: string;
+  met?: boolean;
+}
+
+export interface BenchSection {
+  title: string;
+  /** ISO date of the run. */
+  measuredAt: string;
+  notes?: string;
+  rows: BenchRow[];
+}
