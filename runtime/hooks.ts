@@ -1,0 +1,48 @@
+// Extension points the executor calls around each task, so the warehouse (and later other
+// integrations) can take part in caching and running without the core knowing about SQL.
+//
+// The runtime core (plan.ts / execute.ts) owns *when* these are called; runtime/warehouse/
+// provides the warehouse implementation and registers it with `registerTaskHooks`.
+import type { AnyTask } from './task.js';
+
+export interface TaskHookContext {
+  /** The task's resolved params (only the ones it declares). */
+  params: Record<string, unknown>;
+  /** Cache key of each upstream task, by task name. */
+  upstreamKeys: Record<string, string>;
+}
+
+export interface TaskRunContext extends TaskHookContext {
+  /** This task's cache key (hex). */
+  key: string;
+  /** Cache key of every task in the run so far, by name: for naming materialised tables. */
+  keysByTask: Record<string, string>;
+}
+
+export interface TaskHooks {
+  name: string;
+  /** Does this hook care about the task at all? (Cheap; called for every task.) */
+  applies(task: AnyTask): boolean;
+  /**
+   * Extra inputs of the task's cache key, e.g. the last-modified time of each table its SQL
+   * reads. They are stored with the key's other inputs, so `--dry-run` can say what changed.
+   */
+  keyInputs?(task: AnyTask, ctx: TaskHookContext): Promise<Record<string, unknown>>;
+  /** Is a cached result still usable (e.g. its materialised table still exists)? */
+  isCachedValid?(task: AnyTask, ctx: TaskRunContext): Promise<boolean>;
+  /**
+   * Wraps the task's run: sets up context (logical → physical table names), then
+   * post-processes outputs (materialise a query, apply `//| check`s). Throwing fails the task.
+   */
+  aroundRun?(task: AnyTask, ctx: TaskRunContext, run: () => Promise<Record<string, unknown>>): Promise<Record<string, unknown>>;
+}
+
+const registered: TaskHooks[] = [];
+
+export function registerTaskHooks(hooks: TaskHooks): void {
+  if (!registered.some((h) => h.name === hooks.name)) registered.push(hooks);
+}
+
+export function hooksFor(task: AnyTask): TaskHooks[] {
+  return registered.filter((h) => h.applies(task));
+}
