@@ -7,7 +7,7 @@ export default defineConfig({
     alias: { cellar: fileURLToPath(new URL('./runtime/index.ts', import.meta.url)) },
   },
   test: {
-    include: ['test/**/*.test.ts'],
+    include: ['test/**/*.test.ts', 'generated/**/*.test.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',
