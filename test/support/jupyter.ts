@@ -306,3 +306,28 @@ async function killGroup(child: ChildProcess): Promise<void> {
   }
   liveGroups.delete(pgid);
 }
+
+/** One executed notebook cell: where it came from and what it produced. */
+export interface ExecutedCell extends NotebookCodeCell, CellRun {}
+
+/**
+ * Run a notebook's code cells in order in `kernel`, as "Run All" does in JupyterLab. Stops at the
+ * first failing cell (as Run All does) unless `keepGoing`.
+ */
+export async function runNotebookCells(kernel: TslabKernel, notebookPath: string, options: { keepGoing?: boolean } = {}): Promise<ExecutedCell[]> {
+  const executed: ExecutedCell[] = [];
+  for (const cell of readCodeCells(notebookPath)) {
+    const run = await kernel.execute(cell.source);
+    executed.push({ ...cell, ...run });
+    if (run.status !== 'ok' && !options.keepGoing) break;
+  }
+  return executed;
+}
+
+/** A readable account of failed cells, for assertion messages. */
+export function describeFailures(notebookPath: string, cells: ExecutedCell[]): string {
+  return cells
+    .filter((c) => c.status !== 'ok')
+    .map((c) => `${notebookPath} cell ${c.index + 1} (id ${c.id ?? '?'}) ${c.status}:\n${c.stderr.trim()}`)
+    .join('\n\n');
+}
