@@ -1,0 +1,71 @@
+// `import { ... } from 'cellar'` works inside the real tslab kernel: the runtime a compiled
+// pipeline uses is the one a notebook cell uses.
+//
+// tslab compiles cells with its own TypeScript 5.0.4 (node10 resolution, blind to package
+// "exports") and loads them through CommonJS `require`. These tests pin down what makes that
+// work (top-level "types"/"main" in package.json, node_modules/cellar linked by
+// scripts/link-self.mjs, dist/ built) and that the harness reports tslab's errors faithfully.
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { join } from 'node:path';
+import { jupyterAvailable, repoRoot, startJupyter, type JupyterServer, type TslabKernel } from '../support/jupyter.js';
+import { prepareCellarForTslab } from '../support/tslab.js';
+
+let server: JupyterServer;
+let kernel: TslabKernel;
+
+beforeAll(async () => {
+  await prepareCellarForTslab();
+  server = await startJupyter();
+  // A path in notebooks/: the kernel's working directory is the notebook's folder.
+  kernel = await server.openKernel(join(repoRoot, 'notebooks/scratch.ipynb'));
+});
+afterAll(async () => {
+  await server?.stop();
+});
+
+describe.runIf(jupyterAvailable())('cellar inside tslab', () => {
+  test('the kernel runs with the notebook folder as working directory', async () => {
+    const run = await kernel.execute('process.cwd()');
+    expect(run).toMatchObject({ status: 'ok', stdout: `${join(repoRoot, 'notebooks')}\n` });
+  });
+
+  test('cellar resolves at run time and defines a working task', async () => {
+    const run = await kernel.execute(`
+import { defineTask, definePipeline } from 'cellar';
+const double = defineTask({
+  name: 'double',
+  params: { n: { type: 'number', default: 2 } },
+  inputs: {},
+  outputs: { value: {} },
+  run: (_inputs, params: { n: number }) => ({ value: params.n * 2 }),
+});
+const pipeline = definePipeline({ name: 'scratch', tasks: [double] });
+JSON.stringify({ kind: double.kind, cache: double.cache, result: double.run({}, { n: 21 }), tasks: pipeline.tasks.length })
+`);
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe('ok');
+    expect(JSON.parse(run.stdout)).toEqual({ kind: 'cellar.task', cache: 'code', result: { value: 42 }, tasks: 1 });
+  });
+
+  test("cellar's types reach tslab's type checker (not `any`)", async () => {
+    // If 'cellar' resolved to an untyped module this would compile; with the real types it is
+    // a type error, reported by tslab as stderr text and status 'error'.
+    const run = await kernel.execute(`import { defineTask } from 'cellar';\nconst wrong: number = defineTask;`);
+    expect(run.status).toBe('error');
+    expect(run.stderr).toMatch(/2:7 - Type .* is not assignable to type 'number'/);
+  });
+
+  test('a runtime error arrives as stderr with status error, and the next cell still runs', async () => {
+    const failed = await kernel.execute(`throw new Error('boom from a cell')`);
+    expect(failed.status).toBe('error');
+    expect(failed.stderr).toContain('Error: boom from a cell');
+    // tslab aborts requests sent within ~200 ms of an error; the client waits, so this runs.
+    const next = await kernel.execute('1 + 1');
+    expect(next).toMatchObject({ status: 'ok', stdout: '2\n' });
+  });
+
+  test('a cell that only declares prints nothing, and values survive across cells', async () => {
+    expect(await kernel.execute('const answer: number = 6 * 7;')).toMatchObject({ status: 'ok', stdout: '' });
+    expect(await kernel.execute('answer')).toMatchObject({ status: 'ok', stdout: '42\n' });
+  });
+});
