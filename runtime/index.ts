@@ -1,3 +1,14 @@
 // The public entry of the `cellar` package: what notebooks, scripts and generated code import.
 export { defineTask, definePipeline, output } from './task.js';
 export type { Task, AnyTask, TaskDefinition, TaskOutputs, TaskParams, ParamSpec, ParamType, OutputSpec, InputSpec, CacheMode, Pipeline, TaskSource, WarehouseSpec, SqlDialect } from './task.js';
+
+// Runtime (runtime engineer): run tasks from code, read stored results, extend codecs and stores.
+export { evaluate, load, CellarError } from './api.js';
+export type { LoadOptions } from './api.js';
+export { registerCodec } from './codecs/index.js';
+export type { Codec } from './codecs/index.js';
+export { registerModelFormat } from './codecs/model.js';
+export type { ModelFormat } from './codecs/model.js';
+export type { Store } from './store/store.js';
+export { MemoryStore } from './store/memory.js';
+export type { CacheKey, KeyInputs, Manifest, RunEvent, RunResult, TaskResult, TaskStatus, OutputSchema } from './types.js';

@@ -20,12 +20,20 @@ export type CacheMode = 'code' | 'params';
 /** How one output is stored; `codec` names an entry of the codec registry ('auto' picks by value). */
 export interface OutputSpec {
   codec?: string;
+  /** For `codec: 'model'`: turn the value into bytes (or JSON-able data) and back. */
+  save?: (value: any) => Uint8Array | string | unknown;
+  load?: (saved: any) => unknown;
 }
 
 /** One input of a task: the output `output` of the upstream task `task`. */
 export interface InputSpec<T = unknown> {
   task: AnyTask;
   output: string;
+  /**
+   * Task families this input accepts (gokart's `expected_type`): a task-instance input wired to
+   * a task of another family is rejected when the graph is built, not mid-run.
+   */
+  expects?: string[];
   /** Phantom: the value's type, so `run` sees real types. */
   readonly __type?: T;
 }
@@ -39,15 +47,25 @@ export interface TaskSource {
 
 export interface TaskDefinition<I, P, O> {
   name: string;
+  /** The task's kind, checked against an input's `expects` (gokart's task class). Default: name. */
+  family?: string;
   /** `import.meta.url` of the defining module: the root of the code-aware cache key. */
   module?: string;
   source?: TaskSource;
   params: { [K in keyof P]: ParamSpec<P[K]> };
   inputs: { [K in keyof I]: InputSpec<I[K]> };
   outputs: { [K in keyof O]: OutputSpec };
+  /**
+   * Upstream computed from params (gokart's `requires()` reading parameters): merged over
+   * `inputs` when the graph is built for a given set of params.
+   */
+  dynamicInputs?: (params: P) => Record<string, InputSpec>;
   version?: number;
   rerun?: boolean;
   cache?: CacheMode;
+  /** Extra attempts after a failure, with exponential backoff from `retryDelayMs`. Default 0. */
+  retries?: number;
+  retryDelayMs?: number;
   /** Warehouse facts from the task's SQL (`//| dialect`, `//| materialize`, tables read). */
   warehouse?: WarehouseSpec;
   /** `//| check: ...` data checks, as written; parsed and applied by the runtime. */
@@ -70,8 +88,9 @@ export interface WarehouseSpec {
 
 /** A checked task definition with every default filled in. */
 export interface Task<I = any, P = any, O = any>
-  extends Readonly<Required<Omit<TaskDefinition<I, P, O>, 'module' | 'source' | 'warehouse'>>> {
+  extends Readonly<Required<Omit<TaskDefinition<I, P, O>, 'module' | 'source' | 'warehouse' | 'dynamicInputs'>>> {
   readonly kind: 'cellar.task';
+  readonly dynamicInputs: ((params: P) => Record<string, InputSpec>) | undefined;
   readonly module: string | undefined;
   readonly source: TaskSource | undefined;
   readonly warehouse: WarehouseSpec | undefined;
@@ -89,23 +108,32 @@ export function defineTask<I extends Record<string, unknown>, P extends Record<s
   return Object.freeze({
     kind: 'cellar.task' as const,
     name: def.name,
+    family: def.family ?? def.name,
     module: def.module,
     source: def.source,
     params: def.params,
     inputs: def.inputs,
     outputs: def.outputs,
+    dynamicInputs: def.dynamicInputs,
     version: def.version ?? 0,
     rerun: def.rerun ?? false,
     cache: def.cache ?? 'code',
     warehouse: def.warehouse,
     checks: def.checks ?? [],
+    retries: def.retries ?? 0,
+    retryDelayMs: def.retryDelayMs ?? 200,
     run: def.run,
   });
 }
 
 /** Refer to one output of an upstream task, typed. */
-export function output<T extends AnyTask, K extends keyof TaskOutputs<T> & string>(task: T, name: K): InputSpec<TaskOutputs<T>[K]> {
-  return { task, output: name };
+export function output<T extends AnyTask, K extends keyof TaskOutputs<T> & string>(
+  task: T,
+  name: K,
+  options?: { expects?: string | string[] },
+): InputSpec<TaskOutputs<T>[K]> {
+  const expects = options?.expects === undefined ? undefined : ([] as string[]).concat(options.expects);
+  return expects ? { task, output: name, expects } : { task, output: name };
 }
 
 /** A compiled notebook: every task, plus the pipeline-wide params (the union of the tasks'). */

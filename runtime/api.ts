@@ -1,0 +1,77 @@
+// The library face of the runtime, for scripts, notebooks and generated tests:
+//
+// - `evaluate(task, params?)` runs a task and everything upstream of it in memory, with no cache
+//   and no files: what a generated vitest test calls (`const { accuracy } = await
+//   evaluate(trainTask)`). Values pass between tasks as they are, without codecs.
+// - `load(task, params?)` returns the outputs a previous `cellar run` stored for this task and
+//   these params, running nothing; it fails with E_NOT_CACHED when there are none.
+import { buildGraph } from './graph.js';
+import { computeKeys } from './keys.js';
+import { CodeHasher } from './codehash.js';
+import { invokeTask, readOutput } from './perform.js';
+import { LocalStore } from './store/local.js';
+import type { Store } from './store/store.js';
+import type { AnyTask, TaskOutputs } from './task.js';
+import type { RuntimeDiagnostic, TaskGraph } from './types.js';
+import { resolveWorkspace, taskDir } from './workspace.js';
+import { join } from 'node:path';
+
+/** A pipeline that cannot be built or a result that is not there, with a stable code. */
+export class CellarError extends Error {
+  constructor(
+    message: string,
+    readonly code: string,
+    readonly diagnostics: RuntimeDiagnostic[] = [],
+  ) {
+    super(`${message} (${code})`);
+    this.name = 'CellarError';
+  }
+}
+
+export function graphOrThrow(tasks: AnyTask[], params: Record<string, unknown>): TaskGraph {
+  const { graph, diagnostics } = buildGraph(tasks, params);
+  if (!graph) {
+    const first = diagnostics[0]!;
+    const more = diagnostics.length > 1 ? ` (and ${diagnostics.length - 1} more)` : '';
+    throw new CellarError(`${first.message}${more}`, first.code, diagnostics);
+  }
+  return graph;
+}
+
+export async function evaluate<T extends AnyTask>(task: T, params: Record<string, unknown> = {}): Promise<TaskOutputs<T>> {
+  const graph = graphOrThrow([task], params);
+  const keys = await computeKeys(graph);
+  const keysByTask = Object.fromEntries([...keys].map(([name, key]) => [name, key.value]));
+  const values = new Map<string, Record<string, unknown>>();
+  for (const node of graph.nodes) {
+    const inputs: Record<string, unknown> = {};
+    for (const input of node.inputs) inputs[input.name] = values.get(input.task)![input.output];
+    const key = keys.get(node.name)!;
+    values.set(node.name, await invokeTask(node.task, inputs, { params: node.params, upstreamKeys: key.inputs.upstream, key: key.value, keysByTask }));
+  }
+  return values.get(task.name) as TaskOutputs<T>;
+}
+
+export interface LoadOptions {
+  /** The workspace folder (default: see workspace.ts). */
+  workspace?: string;
+  /** A store other than the local folder (tests pass a MemoryStore). */
+  store?: Store;
+}
+
+export async function load<T extends AnyTask>(task: T, params: Record<string, unknown> = {}, options: LoadOptions = {}): Promise<TaskOutputs<T>> {
+  const workspace = resolveWorkspace({ explicit: options.workspace, near: taskDir(task) });
+  const store = options.store ?? new LocalStore(workspace);
+  const graph = graphOrThrow([task], params);
+  const hasher = new CodeHasher(options.store ? undefined : join(workspace, '.codehash.json'));
+  const key = (await computeKeys(graph, { hasher })).get(task.name)!;
+  const manifest = await store.readManifest(task.name, key.value);
+  if (!manifest) {
+    const latest = await store.latestManifest(task.name);
+    const hint = latest ? `; the last stored result has key ${latest.key}: run the pipeline to refresh it` : '; run the pipeline first';
+    throw new CellarError(`no stored output of '${task.name}' for key ${key.value} in ${store.location}${hint}`, 'E_NOT_CACHED');
+  }
+  const out: Record<string, unknown> = {};
+  for (const [name, stored] of Object.entries(manifest.outputs)) out[name] = await readOutput(store, task, name, stored);
+  return out as TaskOutputs<T>;
+}

@@ -1,0 +1,65 @@
+// The codec registry: how a task output becomes bytes in the store and back (gokart's file
+// processors). A codec is chosen by name (`outputs: { x: { codec: 'csv' } }`, from `//| output`)
+// or, with 'auto' / no codec, by the value: bytes → binary, string → text, a table (array of flat
+// records, or an object of equal-length columns) → Arrow IPC, a model object → model, anything
+// else → JSON. Each codec's id and version enter the cache key (hash.ts), so changing how a codec
+// writes re-runs what it wrote instead of misreading old files.
+//
+// Codecs touch no files: they map values to bytes. Heavy libraries (apache-arrow) load lazily, so
+// a warm run that decodes nothing never pays for them.
+import type { OutputSpec } from '../task.js';
+import type { OutputSchema } from '../types.js';
+import { binaryCodec, csvCodec, jsonCodec, textCodec } from './basic.js';
+import { modelCodec, isModelLike } from './model.js';
+import { tableCodec, isTableLike } from './table.js';
+
+export interface Encoded {
+  bytes: Uint8Array;
+  schema: OutputSchema;
+}
+
+export interface Codec {
+  id: string;
+  /** Bump when the bytes written change: old outputs are then not reused. */
+  version: number;
+  ext: string;
+  encode(value: unknown, spec: OutputSpec): Encoded | Promise<Encoded>;
+  decode(bytes: Uint8Array, spec: OutputSpec, schema: OutputSchema): unknown | Promise<unknown>;
+}
+
+const registry = new Map<string, Codec>();
+
+export function registerCodec(codec: Codec): void {
+  registry.set(codec.id, codec);
+}
+
+for (const c of [jsonCodec, textCodec, binaryCodec, csvCodec, tableCodec, modelCodec]) registerCodec(c);
+
+export function getCodec(id: string): Codec {
+  const codec = registry.get(id);
+  if (!codec) throw new Error(`unknown codec '${id}' (known: ${[...registry.keys()].sort().join(', ')})`);
+  return codec;
+}
+
+export function hasCodec(id: string): boolean {
+  return id === 'auto' || registry.has(id);
+}
+
+/** What enters the cache key for an output: `id@version`, or for 'auto' every codec auto may pick. */
+export function codecKey(spec: OutputSpec): string {
+  const id = spec.codec ?? 'auto';
+  if (id !== 'auto') return `${id}@${getCodec(id).version}`;
+  const ids = ['binary', 'text', 'table', 'model', 'json'];
+  return `auto(${ids.map((i) => `${i}@${getCodec(i).version}`).join(',')})`;
+}
+
+/** The codec for a value: the named one, or the first that fits for 'auto'. */
+export function pickCodec(value: unknown, spec: OutputSpec): Codec {
+  const id = spec.codec ?? 'auto';
+  if (id !== 'auto') return getCodec(id);
+  if (value instanceof Uint8Array) return getCodec('binary');
+  if (typeof value === 'string') return getCodec('text');
+  if (isTableLike(value)) return getCodec('table');
+  if (spec.save || isModelLike(value)) return getCodec('model');
+  return getCodec('json');
+}

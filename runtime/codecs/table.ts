@@ -1,0 +1,143 @@
+// The default table codec: Apache Arrow IPC (file format).
+//
+// Why Arrow IPC and not Parquet: a task's table goes to disk and straight back into the next task
+// on the same machine. Arrow IPC is the in-memory layout written out, so a numeric column is one
+// memcpy each way (typed arrays go in and come out zero-copy), which keeps write+read close to raw
+// `fs` speed (see bench/runtime.bench.ts); Parquet's encoding and compression cost CPU for disk
+// space we rarely need. DuckDB and pandas read Arrow IPC directly.
+//
+// Two shapes are tables: an array of flat records (`[{a: 1, b: 'x'}, …]`) and an object of
+// equal-length columns (`{a: Float64Array, b: string[]}`). A value comes back in the shape it
+// went in (recorded in the schema), and a typed-array column comes back as the same typed array.
+import type { Codec } from './index.js';
+import type { OutputSchema } from '../types.js';
+
+type ColumnType = 'number' | 'string' | 'boolean' | 'date' | 'null';
+
+interface TablePlan {
+  shape: 'records' | 'columns';
+  columns: { name: string; type: ColumnType | 'typed'; typed?: string }[];
+  rows: number;
+}
+
+const TYPED = [Float64Array, Float32Array, Int32Array, Int16Array, Int8Array, Uint32Array, Uint16Array, Uint8Array, BigInt64Array, BigUint64Array];
+
+function typedName(v: unknown): string | undefined {
+  return TYPED.find((T) => v instanceof T)?.name;
+}
+
+function isPlain(v: unknown): v is Record<string, unknown> {
+  if (!v || typeof v !== 'object') return false;
+  const proto = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
+}
+
+/** The type of a column of plain values, or undefined when they do not share one. */
+function inferType(values: Iterable<unknown>): ColumnType | undefined {
+  let type: ColumnType = 'null';
+  for (const v of values) {
+    if (v === null || v === undefined) continue;
+    const t: ColumnType | undefined =
+      typeof v === 'number' ? 'number' : typeof v === 'string' ? 'string' : typeof v === 'boolean' ? 'boolean' : v instanceof Date ? 'date' : undefined;
+    if (!t) return undefined;
+    if (type === 'null') type = t;
+    else if (type !== t) return undefined;
+  }
+  return type;
+}
+
+export function planTable(value: unknown): TablePlan | undefined {
+  if (Array.isArray(value)) {
+    if (value.length === 0 || !value.every(isPlain)) return undefined;
+    const names = [...new Set(value.flatMap((r) => Object.keys(r)))];
+    const columns: TablePlan['columns'] = [];
+    for (const name of names) {
+      const type = inferType(value.map((r) => (r as Record<string, unknown>)[name]));
+      if (!type) return undefined;
+      columns.push({ name, type });
+    }
+    return { shape: 'records', columns, rows: value.length };
+  }
+  if (isPlain(value)) {
+    const entries = Object.entries(value);
+    if (entries.length === 0) return undefined;
+    const rows = (entries[0]![1] as { length?: number })?.length;
+    if (typeof rows !== 'number' || rows === 0) return undefined;
+    const columns: TablePlan['columns'] = [];
+    for (const [name, col] of entries) {
+      const typed = typedName(col);
+      if (typed && (col as ArrayLike<unknown>).length === rows) columns.push({ name, type: 'typed', typed });
+      else if (Array.isArray(col) && col.length === rows) {
+        const type = inferType(col);
+        if (!type) return undefined;
+        columns.push({ name, type });
+      } else return undefined;
+    }
+    return { shape: 'columns', columns, rows };
+  }
+  return undefined;
+}
+
+export function isTableLike(value: unknown): boolean {
+  return planTable(value) !== undefined;
+}
+
+const arrowLib = () => import('apache-arrow');
+
+export const tableCodec: Codec = {
+  id: 'table',
+  version: 1,
+  ext: 'arrow',
+  async encode(value) {
+    const plan = planTable(value);
+    if (!plan) throw new Error('table codec needs an array of flat records or an object of equal-length columns (one type per column)');
+    const arrow = await arrowLib();
+    const vectors: Record<string, import('apache-arrow').Vector> = {};
+    for (const col of plan.columns) {
+      let values: unknown;
+      if (plan.shape === 'columns') values = (value as Record<string, unknown>)[col.name];
+      else values = (value as Record<string, unknown>[]).map((r) => r[col.name] ?? null);
+      if (col.type === 'typed') vectors[col.name] = arrow.makeVector(values as Float64Array);
+      else {
+        const list = (values as unknown[]).map((v) => (v === undefined ? null : v instanceof Date ? v.getTime() : v));
+        const type =
+          col.type === 'number' || col.type === 'date' ? new arrow.Float64() : col.type === 'boolean' ? new arrow.Bool() : new arrow.Utf8();
+        vectors[col.name] = arrow.vectorFromArray(list, type as never);
+      }
+    }
+    const table = new arrow.Table(vectors);
+    const bytes = arrow.tableToIPC(table, 'file');
+    const schema: OutputSchema = {
+      kind: 'table',
+      rows: plan.rows,
+      shape: plan.shape,
+      columns: plan.columns.map((c) => ({ name: c.name, type: c.type === 'typed' ? c.typed! : c.type })),
+    };
+    return { bytes, schema };
+  },
+  async decode(bytes, _spec, schema) {
+    const arrow = await arrowLib();
+    const table = arrow.tableFromIPC(bytes);
+    if (schema.kind !== 'table') throw new Error('table codec: stored schema is not a table');
+    const columns: Record<string, unknown> = {};
+    for (const col of schema.columns) {
+      const vector = table.getChild(col.name);
+      if (!vector) throw new Error(`table codec: column '${col.name}' missing from the stored table`);
+      if (TYPED.some((T) => T.name === col.type)) columns[col.name] = vector.toArray();
+      else {
+        const list = vector.nullCount === 0 && col.type === 'number' ? Array.from(vector.toArray() as Float64Array) : Array.from(vector as Iterable<unknown>);
+        columns[col.name] = col.type === 'date' ? list.map((v) => (v === null ? null : new Date(v as number))) : list;
+      }
+    }
+    if (schema.shape === 'columns') return columns;
+    const names = schema.columns.map((c) => c.name);
+    const lists = names.map((n) => columns[n] as unknown[]);
+    const out = new Array(schema.rows);
+    for (let i = 0; i < schema.rows; i++) {
+      const row: Record<string, unknown> = {};
+      for (let j = 0; j < names.length; j++) row[names[j]!] = lists[j]![i];
+      out[i] = row;
+    }
+    return out;
+  },
+};

@@ -1,0 +1,58 @@
+// The cache key. Invariant: **everything a task's output depends on is in the key, and nothing
+// else.** That is: the task's name and version, its own params (only those it declares, so a
+// changed param re-runs exactly its readers), the keys of its upstream tasks (so a change
+// anywhere upstream cascades), the codec id@version of each output, the fingerprint of its code
+// (normalised syntax of its module and the local modules it imports, plus the versions of the
+// packages they import; see codehash.ts) unless it opted into `cache: 'params'`, and whatever its
+// hooks add (e.g. warehouse table snapshots).
+//
+// A key carries its inputs (`{value, inputs}`, as Nx does), and the inputs are stored beside the
+// outputs, so "why did this re-run?" is a diff of two plain objects (`diffKeyInputs`). Hashing is
+// over canonical JSON: object keys sorted, no whitespace, so equal inputs give equal keys on any
+// machine and in any run.
+import { createHash } from 'node:crypto';
+import type { CacheKey, KeyChange, KeyInputs } from './types.js';
+
+/** Hex characters of the sha256 kept in a key: 64 bits names files readably without collisions. */
+export const KEY_LENGTH = 16;
+
+/** JSON with object keys sorted at every level; `undefined` members dropped as JSON.stringify does. */
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') {
+    if (typeof value === 'bigint') return JSON.stringify(value.toString());
+    if (typeof value === 'number' && !Number.isFinite(value)) return JSON.stringify(String(value));
+    return JSON.stringify(value) ?? 'null';
+  }
+  if (Array.isArray(value)) return `[${value.map((v) => canonicalJson(v)).join(',')}]`;
+  const entries = Object.keys(value)
+    .filter((k) => (value as Record<string, unknown>)[k] !== undefined)
+    .sort()
+    .map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`);
+  return `{${entries.join(',')}}`;
+}
+
+export function sha256(text: string | Uint8Array): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+export function makeKey(inputs: KeyInputs): CacheKey {
+  return { value: sha256(canonicalJson(inputs)).slice(0, KEY_LENGTH), inputs };
+}
+
+/** Leaf-level differences between two key inputs, as dotted paths, sorted. */
+export function diffKeyInputs(before: unknown, after: unknown): KeyChange[] {
+  const changes: KeyChange[] = [];
+  const walk = (a: unknown, b: unknown, path: string) => {
+    if (isPlainObject(a) && isPlainObject(b)) {
+      for (const k of [...new Set([...Object.keys(a), ...Object.keys(b)])].sort()) walk(a[k], b[k], path ? `${path}.${k}` : k);
+      return;
+    }
+    if (canonicalJson(a) !== canonicalJson(b)) changes.push({ path, before: a, after: b });
+  };
+  walk(before, after, '');
+  return changes;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}

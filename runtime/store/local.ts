@@ -1,0 +1,132 @@
+// The default store: a local folder (`<project>/.cellar/workspace` unless configured).
+//
+//   <workspace>/<task>/<output>_<key>.<ext>    one file per output
+//   <workspace>/<task>/<key>.manifest.json     key inputs, schemas, timing: the "done" marker
+//   <workspace>/<task>/<key>.lock              held while one process computes task+key
+//   <workspace>/_runs/<run-id>.jsonl           one structured log per run
+//
+// Writes go to a temp file in the same folder and are renamed over the final name, so a reader
+// never sees a torn file and an old output is never deleted first (a concurrent reader keeps its
+// open file; gokart deletes on rerun and concurrent runs crash). The lock is the small
+// cross-process part; see lock.ts for why an O_EXCL lock file with PID liveness was chosen.
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { readFile, rename, writeFile, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Manifest } from '../types.js';
+import type { Store, TaskLock } from './store.js';
+import { acquireLock, isPidAlive } from './lock.js';
+
+export class LocalStore implements Store {
+  private readonly made = new Set<string>();
+  private readonly logs = new Map<string, number>();
+
+  constructor(readonly location: string) {}
+
+  outputPath(_task: string, file: string): string {
+    return join(this.location, file);
+  }
+
+  isDone(task: string, key: string): boolean {
+    return existsSync(this.manifestPath(task, key));
+  }
+
+  async readManifest(task: string, key: string): Promise<Manifest | undefined> {
+    try {
+      return JSON.parse(await readFile(this.manifestPath(task, key), 'utf8')) as Manifest;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw error;
+    }
+  }
+
+  async latestManifest(task: string): Promise<Manifest | undefined> {
+    const dir = join(this.location, task);
+    let names: string[];
+    try {
+      names = readdirSync(dir).filter((n) => n.endsWith('.manifest.json'));
+    } catch {
+      return undefined;
+    }
+    let best: string | undefined;
+    let bestTime = -1;
+    for (const name of names) {
+      const t = statSync(join(dir, name)).mtimeMs;
+      if (t > bestTime) [best, bestTime] = [name, t];
+    }
+    return best ? (JSON.parse(await readFile(join(dir, best), 'utf8')) as Manifest) : undefined;
+  }
+
+  async writeOutput(task: string, file: string, bytes: Uint8Array): Promise<void> {
+    this.ensureDir(task);
+    await atomicWrite(join(this.location, file), bytes);
+  }
+
+  async readOutput(_task: string, file: string): Promise<Uint8Array> {
+    return readFile(join(this.location, file));
+  }
+
+  async writeManifest(manifest: Manifest): Promise<void> {
+    this.ensureDir(manifest.task);
+    await atomicWrite(this.manifestPath(manifest.task, manifest.key), JSON.stringify(manifest, null, 2) + '\n');
+  }
+
+  async lock(task: string, key: string, onWait?: (holder: string) => void): Promise<TaskLock> {
+    this.ensureDir(task);
+    const lock = await acquireLock(join(this.location, task, `${key}.lock`), onWait);
+    this.sweepTemp(task);
+    return lock;
+  }
+
+  appendLog(runId: string, line: string): void {
+    let fd = this.logs.get(runId);
+    if (fd === undefined) {
+      this.ensureDir('_runs');
+      fd = openSync(join(this.location, '_runs', `${runId}.jsonl`), 'a');
+      this.logs.set(runId, fd);
+    }
+    writeSync(fd, line + '\n');
+  }
+
+  /** Close open run logs (end of a run). */
+  close(): void {
+    for (const fd of this.logs.values()) closeSync(fd);
+    this.logs.clear();
+  }
+
+  private manifestPath(task: string, key: string): string {
+    return join(this.location, task, `${key}.manifest.json`);
+  }
+
+  private ensureDir(task: string): void {
+    if (this.made.has(task)) return;
+    mkdirSync(join(this.location, task), { recursive: true });
+    this.made.add(task);
+  }
+
+  /** Remove temp files left by processes that died mid-write (their PID is in the name). */
+  private sweepTemp(task: string): void {
+    const dir = join(this.location, task);
+    for (const name of readdirSync(dir)) {
+      const m = /\.tmp-(\d+)-[a-z0-9]+$/.exec(name);
+      if (m && !isPidAlive(Number(m[1]))) {
+        try {
+          unlinkSync(join(dir, name));
+        } catch {
+          // another sweeper got there first
+        }
+      }
+    }
+  }
+}
+
+/** Write to `<path>.tmp-<pid>-<random>` in the same folder, then rename over `path`. */
+export async function atomicWrite(path: string, data: Uint8Array | string): Promise<void> {
+  const tmp = `${path}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
+  try {
+    await writeFile(tmp, data);
+    await rename(tmp, path);
+  } catch (error) {
+    await unlink(tmp).catch(() => undefined);
+    throw error;
+  }
+}

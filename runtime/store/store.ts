@@ -1,0 +1,42 @@
+// Where outputs live, behind one small interface so a bucket can be added next to the local
+// folder. Two implementations: `LocalStore` (the default; a folder, `<workspace>/<task>/
+// <output>_<key>.<ext>`) and `MemoryStore` (its in-memory twin for tests).
+//
+// The contract every store keeps:
+// - `writeOutput` is atomic: a reader sees the old bytes or the new bytes, never a torn file, and
+//   an existing output is replaced (never deleted first), so a concurrent reader is never broken.
+// - The manifest is written last and is the "done" marker: a task whose manifest exists for a key
+//   finished and all its outputs are in place. A task killed half-way has no manifest.
+// - `lock` serialises the computation of one task+key across processes; `release` is idempotent.
+import type { Manifest } from '../types.js';
+
+export interface TaskLock {
+  release(): Promise<void>;
+}
+
+export interface Store {
+  /** Human-readable location (a folder path, or `memory:`). */
+  readonly location: string;
+  /** Path (or URI) of an output file, as shown by `cellar tree`. */
+  outputPath(task: string, file: string): string;
+  /** Has `task` finished for `key`? Cheap: called for every task on every run. */
+  isDone(task: string, key: string): boolean;
+  readManifest(task: string, key: string): Promise<Manifest | undefined>;
+  /** The most recently finished manifest of `task` under any key, for "why is this stale". */
+  latestManifest(task: string): Promise<Manifest | undefined>;
+  writeOutput(task: string, file: string, bytes: Uint8Array): Promise<void>;
+  readOutput(task: string, file: string): Promise<Uint8Array>;
+  writeManifest(manifest: Manifest): Promise<void>;
+  /**
+   * Take the lock of one task+key, waiting while another run holds it. `onWait` is told who holds
+   * it (once), so the run can say why it is waiting.
+   */
+  lock(task: string, key: string, onWait?: (holder: string) => void): Promise<TaskLock>;
+  /** Free-form run log lines (JSONL). */
+  appendLog(runId: string, line: string): void;
+}
+
+/** `<output>_<key>.<ext>`: the file name of one output. */
+export function outputFileName(task: string, output: string, key: string, ext: string): string {
+  return `${task}/${output}_${key}.${ext}`;
+}

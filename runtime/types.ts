@@ -1,0 +1,154 @@
+// The data that flows through `cellar run`, one type per stage:
+//
+//   Pipeline (Task[]) → TaskGraph (graph.ts) → CacheKey per node (keys.ts, upstream first)
+//   → RunPlan (plan.ts: each node cached / run / blocked, with the reason)
+//   → RunEvent stream (execute.ts) → outputs + Manifest (store/) → RunResult (summary.ts)
+//
+// Every union here is closed: the formatters in summary.ts switch over them exhaustively, so a
+// new status or event kind is a type error until it has its own line of output.
+import type { AnyTask } from './task.js';
+
+/** A problem with the pipeline definition or the command line, found before anything runs. */
+export interface RuntimeDiagnostic {
+  /** Stable code, e.g. `E_CYCLE`, `E_WRONG_TASK_TYPE`, `E_UNKNOWN_PARAM`. */
+  code: string;
+  message: string;
+  /** The task the problem is about, when there is one. */
+  task?: string;
+}
+
+/** Made by graph.ts, read by every later stage. Nodes are in topological order. */
+export interface TaskGraph {
+  nodes: GraphNode[];
+  byName: Map<string, GraphNode>;
+}
+
+export interface GraphNode {
+  task: AnyTask;
+  name: string;
+  /** Position in `nodes` (topological: every upstream index is smaller). */
+  index: number;
+  /** This task's own params (only the ones it declares), resolved from defaults and overrides. */
+  params: Record<string, unknown>;
+  /** Input name → the upstream output it reads. Sorted by input name. */
+  inputs: { name: string; task: string; output: string }[];
+  /** Distinct upstream task names, sorted. */
+  upstream: string[];
+  /** Distinct downstream task names, sorted. */
+  downstream: string[];
+}
+
+/**
+ * Everything a task's output depends on, and nothing else (hash.ts states the invariant).
+ * Stored beside each output so a stale task can say why, as a diff of these fields.
+ */
+export interface KeyInputs {
+  task: string;
+  version: number;
+  cache: 'code' | 'params';
+  params: Record<string, unknown>;
+  /** Upstream task name → its cache key. */
+  upstream: Record<string, string>;
+  /** Output name → codec id@version ("auto" names the whole registry's version). */
+  codecs: Record<string, string>;
+  /** Present when cache mode is 'code': file → normalised-syntax hash, package → version. */
+  code?: { files: Record<string, string>; packages: Record<string, string> };
+  /** Inputs contributed by task hooks (e.g. warehouse table snapshots), by hook name. */
+  hooks?: Record<string, unknown>;
+}
+
+export interface CacheKey {
+  /** Hex digest of the canonical JSON of `inputs`; names the output files. */
+  value: string;
+  inputs: KeyInputs;
+}
+
+/** What is stored beside a task's outputs when it finishes: the "done" marker, written last. */
+export interface Manifest {
+  task: string;
+  key: string;
+  inputs: KeyInputs;
+  outputs: Record<string, StoredOutput>;
+  durationMs: number;
+  finishedAt: string;
+}
+
+export interface StoredOutput {
+  codec: string;
+  codecVersion: number;
+  /** Path relative to the workspace: `<task>/<output>_<key>.<ext>`. */
+  file: string;
+  bytes: number;
+  schema: OutputSchema;
+}
+
+/** Shape of a stored value, for `cellar tree`, `cellar show` and the docs site. */
+export type OutputSchema =
+  | { kind: 'table'; rows: number; columns: { name: string; type: string }[]; shape: 'records' | 'columns' }
+  | { kind: 'json'; type: string; length?: number }
+  | { kind: 'text'; chars: number }
+  | { kind: 'binary'; bytes: number }
+  | { kind: 'model'; format: string };
+
+/** Why a task will run (or is blocked): one per plan entry, shown by --dry-run. */
+export type PlanReason =
+  | { kind: 'cached' }
+  | { kind: 'never-run' }
+  | { kind: 'inputs-changed'; changes: KeyChange[]; previousKey: string }
+  | { kind: 'rerun-flag' }
+  | { kind: 'rerun-selector'; selector: string }
+  | { kind: 'cache-invalid'; hook: string }
+  | { kind: 'not-requested' };
+
+/** One difference between the previous key's inputs and the current ones. */
+export interface KeyChange {
+  /** Dotted path into KeyInputs, e.g. `params.nTrees`, `upstream.split`, `code.files.train.ts`. */
+  path: string;
+  before: unknown;
+  after: unknown;
+}
+
+export type PlanAction = 'cached' | 'run' | 'blocked';
+
+export interface PlanEntry {
+  name: string;
+  action: PlanAction;
+  key: CacheKey;
+  reason: PlanReason;
+}
+
+/** Made by plan.ts (pure), executed by execute.ts. Entries follow the graph's order. */
+export interface RunPlan {
+  entries: PlanEntry[];
+}
+
+/** The final state of a task in one run; what `--json` prints. */
+export type TaskStatus = 'ran' | 'cached' | 'failed' | 'not_run';
+
+export type RunEvent =
+  | { kind: 'run-start'; at: number; pipeline: string; toRun: number; cached: number; workers: number }
+  | { kind: 'task-start'; at: number; task: string; key: string; attempt: number }
+  | { kind: 'task-waiting'; at: number; task: string; holder: string }
+  | { kind: 'task-cached'; at: number; task: string; key: string; byOtherRun: boolean }
+  | { kind: 'task-done'; at: number; task: string; key: string; durationMs: number }
+  | { kind: 'task-retry'; at: number; task: string; attempt: number; error: string; delayMs: number }
+  | { kind: 'task-failed'; at: number; task: string; error: string; durationMs: number }
+  | { kind: 'task-not-run'; at: number; task: string; because: string }
+  | { kind: 'run-end'; at: number; ok: boolean; durationMs: number };
+
+export interface TaskResult {
+  name: string;
+  status: TaskStatus;
+  key: string;
+  durationMs: number;
+  error?: string;
+  /** For `not_run`: the failed upstream task (or 'fail-fast'). */
+  because?: string;
+}
+
+export interface RunResult {
+  ok: boolean;
+  pipeline: string;
+  durationMs: number;
+  tasks: TaskResult[];
+}
