@@ -7,7 +7,7 @@
 // scripts/link-self.mjs, dist/ built) and that the harness reports tslab's errors faithfully.
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { join } from 'node:path';
-import { jupyterAvailable, repoRoot, startJupyter, type JupyterServer, type TslabKernel } from '../support/jupyter.js';
+import { repoRoot, startJupyter, type JupyterServer, type TslabKernel } from '../support/jupyter.js';
 import { prepareCellarForTslab } from '../support/tslab.js';
 
 let server: JupyterServer;
@@ -23,7 +23,7 @@ afterAll(async () => {
   await server?.stop();
 });
 
-describe.runIf(jupyterAvailable())('cellar inside tslab', () => {
+describe('cellar inside tslab', () => {
   test('the kernel runs with the notebook folder as working directory', async () => {
     const run = await kernel.execute('process.cwd()');
     expect(run).toMatchObject({ status: 'ok', stdout: `${join(repoRoot, 'notebooks')}\n` });

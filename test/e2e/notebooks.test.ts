@@ -7,7 +7,7 @@
 // every code cell runs in order, and the test asserts no cell failed plus specific outputs.
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { join } from 'node:path';
-import { describeFailures, readCodeCells, jupyterAvailable, repoRoot, runNotebookCells, startJupyter, type ExecutedCell, type JupyterServer } from '../support/jupyter.js';
+import { describeFailures, readCodeCells, repoRoot, runNotebookCells, startJupyter, type ExecutedCell, type JupyterServer } from '../support/jupyter.js';
 import { prepareCellarForTslab } from '../support/tslab.js';
 
 let server: JupyterServer;
@@ -26,7 +26,7 @@ function byId(cells: ExecutedCell[], id: string): ExecutedCell {
   return cell;
 }
 
-describe.runIf(jupyterAvailable())('example notebooks in the tslab kernel', () => {
+describe('example notebooks in the tslab kernel', () => {
   test('penguins.ipynb runs top to bottom and the forest classifies unseen birds', async () => {
     const path = join(repoRoot, 'notebooks/penguins.ipynb');
     const kernel = await server.openKernel(path);

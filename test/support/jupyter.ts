@@ -15,7 +15,7 @@
 // One server per test file (`startJupyter` in beforeAll, `stop` in afterAll). The server runs in
 // its own process group, so `stop` also ends every kernel it started: no stray processes.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -76,6 +76,8 @@ export class TslabKernel {
   constructor(
     private readonly session: Session.ISessionConnection,
     private readonly kernel: Kernel.IKernelConnection,
+    /** The kernel's process id, or undefined if it could not be found in /proc. */
+    readonly pid: number | undefined,
   ) {}
 
   /** Run one cell and collect everything it printed or displayed. */
@@ -112,18 +114,23 @@ export class TslabKernel {
     return run;
   }
 
+  /** Shut the kernel down through the server; kill its process if it outlives that by 5 s. */
   async shutdown(): Promise<void> {
+    if (this.session.isDisposed) return;
     try {
       await this.session.shutdown();
     } catch {
-      // The server may already be gone (stop() kills the process group anyway).
+      // The server may already be gone; the pid check below still ends the kernel.
     }
     this.session.dispose();
+    if (this.pid !== undefined) await endProcess(this.pid);
   }
 }
 
 /** A running Jupyter server owned by this test process. */
 export interface JupyterServer {
+  /** The server's pid, which is also its process group id (kernels run in that group). */
+  pid: number;
   baseUrl: string;
   token: string;
   /** The server's root: notebook paths are relative to it. */
@@ -177,20 +184,52 @@ async function waitReady(baseUrl: string, token: string, child: ChildProcess, lo
   throw new Error(`jupyter server did not start within 30 s:\n${log()}`);
 }
 
+// Jupyter starts each kernel in a session of its own (jupyter_client's launcher), so killing the
+// server's process group does not reach kernels: they are tracked by pid as well.
 const liveGroups = new Set<number>();
+const liveKernels = new Set<number>();
 process.once('exit', () => {
   // Last resort if a test file crashed before afterAll: never leave kernels behind.
-  for (const pgid of liveGroups) {
+  for (const pid of liveKernels) signal(pid, 'SIGKILL');
+  for (const pgid of liveGroups) signal(-pgid, 'SIGKILL');
+});
+
+function signal(pid: number, sig: NodeJS.Signals | 0): boolean {
+  try {
+    process.kill(pid, sig);
+    return true;
+  } catch {
+    return false; // no such process (or group)
+  }
+}
+
+/** The pid of the kernel whose connection file is `kernel-<id>.json` (Linux /proc). */
+function findKernelPid(kernelId: string): number | undefined {
+  if (!existsSync('/proc')) return undefined;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
     try {
-      process.kill(-pgid, 'SIGKILL');
+      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(`kernel-${kernelId}.json`)) return Number(entry);
     } catch {
-      // already gone
+      // the process ended while we looked
     }
   }
-});
+  return undefined;
+}
+
+/** Wait up to 5 s for `pid` to exit, then SIGKILL it. */
+async function endProcess(pid: number): Promise<void> {
+  const deadline = Date.now() + 5_000;
+  while (signal(pid, 0) && Date.now() < deadline) await sleep(50);
+  signal(pid, 'SIGKILL');
+  liveKernels.delete(pid);
+}
 
 /** Start a Jupyter server rooted at `rootDir` (the checkout by default) with the tslab kernel. */
 export async function startJupyter(options: { rootDir?: string } = {}): Promise<JupyterServer> {
+  if (!jupyterAvailable()) {
+    throw new Error(`Jupyter is not installed (${jupyterBin}): run scripts/setup-system.sh (npm test does) first`);
+  }
   const rootDir = options.rootDir ?? repoRoot;
   const scratch = join(repoRoot, 'test/.tmp');
   mkdirSync(scratch, { recursive: true });
@@ -247,6 +286,7 @@ export async function startJupyter(options: { rootDir?: string } = {}): Promise<
     const kernels: TslabKernel[] = [];
 
     return {
+      pid: child.pid!,
       baseUrl,
       token,
       rootDir,
@@ -266,7 +306,9 @@ export async function startJupyter(options: { rootDir?: string } = {}): Promise<
           if (Date.now() > deadline) throw new Error(`tslab kernel for ${path} did not start:\n${output}`);
           await sleep(50);
         }
-        const client = new TslabKernel(session, kernel);
+        const pid = findKernelPid(kernel.id);
+        if (pid !== undefined) liveKernels.add(pid);
+        const client = new TslabKernel(session, kernel, pid);
         kernels.push(client);
         return client;
       },
@@ -285,25 +327,11 @@ export async function startJupyter(options: { rootDir?: string } = {}): Promise<
 /** SIGTERM the server's process group, then SIGKILL whatever is left after 5 s. */
 async function killGroup(child: ChildProcess): Promise<void> {
   const pgid = child.pid!;
-  const exited = child.exitCode !== null || child.signalCode !== null
-    ? Promise.resolve()
-    : new Promise<void>((done) => child.once('exit', () => done()));
-  try {
-    process.kill(-pgid, 'SIGTERM');
-  } catch {
-    // already gone
-  }
-  const timedOut = await Promise.race([exited.then(() => false), sleep(5_000).then(() => true)]);
-  // Kernels may outlive the server briefly; the group kill reaches them too.
-  try {
-    process.kill(-pgid, timedOut ? 'SIGKILL' : 0);
-    if (!timedOut) {
-      await sleep(200);
-      process.kill(-pgid, 'SIGKILL');
-    }
-  } catch {
-    // the group is empty: everything ended
-  }
+  const exited =
+    child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise<void>((done) => child.once('exit', () => done()));
+  signal(-pgid, 'SIGTERM');
+  await Promise.race([exited, sleep(5_000)]);
+  signal(-pgid, 'SIGKILL');
   liveGroups.delete(pgid);
 }
 
