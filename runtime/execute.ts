@@ -145,6 +145,18 @@ export async function executeRun(options: ExecuteOptions): Promise<RunResult> {
   // task decrements its downstream, a failed one marks them not run. Linear in the graph size.
   const waiting = new Map<string, number>();
   const ready: string[] = [];
+  // Ready tasks start in graph order (declaration order where the graph allows), not finish order.
+  const enqueue = (name: string) => {
+    const index = graph.byName.get(name)!.index;
+    let lo = 0;
+    let hi = ready.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (graph.byName.get(ready[mid]!)!.index < index) lo = mid + 1;
+      else hi = mid;
+    }
+    ready.splice(lo, 0, name);
+  };
   const isOk = (name: string) => {
     const s = results.get(name)?.status;
     return s === 'ran' || s === 'cached';
@@ -177,7 +189,7 @@ export async function executeRun(options: ExecuteOptions): Promise<RunResult> {
           if (!pending.has(down)) continue;
           const left = waiting.get(down)! - 1;
           waiting.set(down, left);
-          if (left === 0) ready.push(down);
+          if (left === 0) enqueue(down);
         }
       }
       pump();

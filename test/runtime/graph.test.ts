@@ -108,7 +108,7 @@ describe('evaluate', () => {
   });
 
   it('fails clearly when a task does not return a declared output', async () => {
-    const t = defineTask({ name: 't', params: {}, inputs: {}, outputs: { a: {}, b: {} }, run: () => ({ a: 1 }) as never });
+    const t = defineTask({ name: 't', params: {}, inputs: {}, outputs: { a: {}, b: {} }, run: () => ({ a: 1 }) as unknown as { a: number; b: number } });
     await expect(evaluate(t)).rejects.toThrow("task 't' did not return output 'b'");
   });
 });

@@ -1,0 +1,30 @@
+// Loading a pipeline module from disk. TypeScript pipelines (compiled or hand-written) load
+// through tsx's `tsImport`, a maintained esbuild-based loader that keeps `import.meta.url`
+// pointing at the real source file (the root of the code-aware cache key; the `?tsx-namespace=`
+// query it appends is stripped in codehash.ts). Plain .js/.mjs pipelines load with `import()`.
+import { existsSync } from 'node:fs';
+import { extname, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { Pipeline } from './task.js';
+import { CellarError } from './api.js';
+
+export async function loadPipeline(file: string): Promise<{ pipeline: Pipeline; file: string }> {
+  const path = resolve(file);
+  if (!existsSync(path)) throw new CellarError(`no pipeline file at ${path}`, 'E_NO_PIPELINE');
+  const url = pathToFileURL(path).href;
+  const ext = extname(path);
+  let mod: Record<string, unknown>;
+  try {
+    if (ext === '.ts' || ext === '.mts' || ext === '.tsx') {
+      const { tsImport } = await import('tsx/esm/api');
+      mod = await tsImport(url, import.meta.url);
+    } else mod = await import(url);
+  } catch (error) {
+    throw new CellarError(`cannot load pipeline ${path}: ${error instanceof Error ? error.message : String(error)}`, 'E_PIPELINE_LOAD');
+  }
+  const candidate = [mod.default, mod.pipeline, (mod.default as Record<string, unknown> | undefined)?.default].find(
+    (v) => (v as Pipeline | undefined)?.kind === 'cellar.pipeline',
+  );
+  if (!candidate) throw new CellarError(`${path} does not export a pipeline (export default definePipeline({...}))`, 'E_NOT_A_PIPELINE');
+  return { pipeline: candidate as Pipeline, file: path };
+}
