@@ -1,0 +1,130 @@
+// The process-wide warehouse and the per-task scope, and the one function that turns a `sql`
+// template into text for a given warehouse (`prepareQuery`).
+//
+// A notebook kernel and a pipeline process each open one warehouse, lazily, on the first query
+// (so importing 'cellar' stays cheap). While a task runs, the warehouse hooks open a scope
+// (AsyncLocalStorage, so concurrent tasks do not see each other's scope) holding the task's
+// dialect and its logical → physical table map: `mart.daily` in the SQL text, or a Query
+// interpolated from an upstream task, then names this run's table `mart.daily_<key>`.
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { SqlDialect } from '../task.js';
+import { compose, placeMarkers, quoteIdent, type QueryTemplate } from './compose.js';
+import { loadWarehouseConfig, type WarehouseConfig } from './config.js';
+import { translate } from './dialect.js';
+import { rewriteTables, scanTables, writeTarget } from './names.js';
+import type { PreparedQuery, Warehouse } from './types.js';
+
+export interface TaskScope {
+  task: string;
+  dialect: SqlDialect | undefined;
+  /** Canonical logical name (on the active warehouse) → physical table name. */
+  tables: Map<string, string>;
+  /** When set, queries are dry-run and their bytes added here instead of running. */
+  dryRun: { bytes: number; queries: number; unknown: boolean } | undefined;
+}
+
+const scopes = new AsyncLocalStorage<TaskScope>();
+
+export function runInScope<T>(scope: TaskScope, fn: () => Promise<T>): Promise<T> {
+  return scopes.run(scope, fn);
+}
+export function currentScope(): TaskScope | undefined {
+  return scopes.getStore();
+}
+
+let active: Promise<Warehouse> | null = null;
+let activeConfig: WarehouseConfig | null = null;
+let override: { warehouse: Warehouse; dialect: SqlDialect; maxBytesBilled: number | null } | null = null;
+
+export function warehouseConfig(): WarehouseConfig {
+  activeConfig ??= loadWarehouseConfig();
+  return activeConfig;
+}
+
+/** Use this warehouse for every `sql` query in the process (tests, the CLI, a custom setup).
+ *  `null` goes back to the configured one. */
+export function useWarehouse(w: Warehouse | null, opts: { dialect?: SqlDialect; maxBytesBilled?: number | null } = {}): void {
+  override = w ? { warehouse: w, dialect: opts.dialect ?? 'bigquery', maxBytesBilled: opts.maxBytesBilled ?? null } : null;
+}
+
+/** The warehouse `sql` queries run on: the one set by `useWarehouse`, else the configured one,
+ *  opened (and, for DuckDB, seeded with the example tables) on first use. */
+export async function getWarehouse(): Promise<Warehouse> {
+  if (override) return override.warehouse;
+  active ??= openConfigured(warehouseConfig()).catch((e) => {
+    active = null;
+    throw e;
+  });
+  return active;
+}
+
+async function openConfigured(cfg: WarehouseConfig): Promise<Warehouse> {
+  if (cfg.kind === 'bigquery') {
+    const { openBigQuery } = await import('./bigquery.js');
+    return openBigQuery(cfg.bigquery);
+  }
+  const { openDuckDB } = await import('./duckdb.js');
+  const w = await openDuckDB(cfg.duckdb);
+  if (cfg.duckdb.seed) {
+    const { seedExamples } = await import('./seed.js');
+    await seedExamples(w, cfg.projectRoot);
+  }
+  return w;
+}
+
+export async function closeWarehouse(): Promise<void> {
+  const w = active;
+  active = null;
+  if (w) await (await w).close();
+}
+
+export function defaultDialect(): SqlDialect {
+  return currentScope()?.dialect ?? override?.dialect ?? warehouseConfig().dialect;
+}
+
+export function maxBytesBilled(): number | null {
+  return override ? override.maxBytesBilled : warehouseConfig().maxBytesBilled;
+}
+
+export interface Prepared extends PreparedQuery {
+  /** The table the statement writes, when it is INSERT/CREATE/…; canonical on the warehouse. */
+  writes: string | null;
+  /** The source text, in its own dialect, after table mapping (for messages and `toSQL`). */
+  source: string;
+  sourceDialect: SqlDialect;
+}
+
+/** Compose, map table names, translate, place parameters: a template ready for `w`. */
+export function prepareQuery(w: Warehouse, q: QueryTemplate, scope: TaskScope | undefined = currentScope()): Prepared {
+  const composed = compose(q, scope?.dialect ?? defaultDialect());
+  const from = composed.dialect;
+  const tables: string[] = [];
+  const mapped = rewriteTables(
+    composed.text,
+    (parts) => {
+      const logical = w.canonicalTable(parts.join('.'));
+      const physical = scope?.tables.get(logical);
+      const target = physical ? w.tableParts(physical) : w.tableParts(parts);
+      tables.push(target.join('.'));
+      // Rewrite only when something changes; otherwise keep the text as the user wrote it.
+      if (!physical && (w.kind === 'bigquery' || from === 'duckdb')) return null;
+      return quoteIdent(target, from);
+    },
+    from,
+  );
+  const target = writeTarget(mapped);
+  const text = placeMarkers(translate(mapped, from, w.dialect), w.dialect);
+  return {
+    text,
+    params: composed.params,
+    tables: [...new Set(tables)].sort(),
+    writes: target ? w.canonicalTable(target.join('.')) : null,
+    source: mapped,
+    sourceDialect: from,
+  };
+}
+
+/** Tables a template reads, as physical canonical names on `w` (for messages and checks). */
+export function tablesRead(w: Warehouse, text: string, dialect: SqlDialect): string[] {
+  return [...new Set(scanTables(text, dialect).map((t) => w.canonicalTable(t.parts.join('.'))))].sort();
+}

@@ -1,0 +1,124 @@
+// The shared vocabulary of the warehouse layer: what an adapter must do, what rows look like when
+// they reach Node, and the errors it reports.
+//
+// Two adapters implement `Warehouse` (DuckDB embedded, BigQuery through its client library); the
+// `sql` template, the task hooks, checks and seeding only ever talk to this interface, so a test
+// can run one suite against both. Pure: no `node:*` imports.
+import type { SqlDialect } from '../task.js';
+
+export type { SqlDialect };
+
+/** A JSON-safe value as it reaches Node: INT64 becomes a number when safe (else a decimal string),
+ *  DATE is `YYYY-MM-DD`, TIMESTAMP an ISO string in UTC, BYTES base64. Never a `bigint`. */
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [k: string]: JsonValue };
+export type Row = Record<string, JsonValue>;
+
+/** Logical column types, the same words on both adapters (and in `//| check: columns`). */
+export type LogicalType = 'string' | 'number' | 'boolean' | 'date' | 'timestamp' | 'bytes' | 'array' | 'struct' | 'other';
+
+export interface ColumnSchema {
+  name: string;
+  /** The warehouse's own type name (`BIGINT`, `INT64`, ...), for messages and docs. */
+  type: string;
+  logical: LogicalType;
+}
+
+/** One columnar batch: every column as an array of the same length. */
+export interface ColumnBatch {
+  schema: ColumnSchema[];
+  rowCount: number;
+  columns: Record<string, JsonValue[]>;
+}
+
+/** BigQuery parameter types; DuckDB binds the equivalent type. */
+export type ParamType = 'STRING' | 'INT64' | 'FLOAT64' | 'BOOL' | 'TIMESTAMP' | 'DATE' | 'BYTES' | `ARRAY<${string}>`;
+
+/** One bound query parameter, with its type made explicit (null and arrays need it). */
+export interface BoundParam {
+  name: string;
+  type: ParamType;
+  value: unknown;
+}
+
+/** SQL text ready for one warehouse: identifiers resolved, dialect translated, placeholders in
+ *  the warehouse's own syntax (`@p0` on BigQuery, `$1` on DuckDB). */
+export interface PreparedQuery {
+  text: string;
+  params: BoundParam[];
+  /** Physical tables the text reads, for messages and dry runs. */
+  tables: string[];
+}
+
+export interface QueryOptions {
+  /** Rows per page / batch when streaming. */
+  pageSize?: number;
+  /** Refuse when the warehouse would bill more than this (BigQuery `maximumBytesBilled`). */
+  maxBytesBilled?: number;
+}
+
+/** A table's version for cache keys: changes whenever its data changes (as far as the adapter can
+ *  tell; see each adapter's header for the limits). `null` when the table does not exist. */
+export interface TableVersion {
+  table: string;
+  version: string;
+  /** Where the version came from, so `--dry-run` can explain a re-run. */
+  source: 'bigquery.lastModifiedTime' | 'cellar.registry' | 'duckdb.fingerprint';
+}
+
+export interface DryRunResult {
+  /** Bytes the query would process; `null` where the warehouse does not bill by bytes. */
+  bytes: number | null;
+}
+
+export interface Warehouse {
+  readonly kind: 'duckdb' | 'bigquery';
+  /** The dialect this warehouse runs natively. */
+  readonly dialect: SqlDialect;
+  /** Human-readable location for messages: a file path or `project/location`. */
+  readonly describe: string;
+  /** The physical name parts of a written table name (`proj.ds.t`, `ds.t`) on this warehouse. */
+  tableParts(name: string | string[]): string[];
+  /** Canonical `ds.t` / `proj.ds.t` form of a logical name, used as a key in registries. */
+  canonicalTable(name: string): string;
+  query(q: PreparedQuery, opts?: QueryOptions): Promise<{ rows: Row[]; schema: ColumnSchema[] }>;
+  /** Streams row batches; only one page is held at a time. */
+  stream(q: PreparedQuery, opts?: QueryOptions): AsyncIterable<Row[]>;
+  /** Streams columnar batches. */
+  columns(q: PreparedQuery, opts?: QueryOptions): AsyncIterable<ColumnBatch>;
+  /** Runs a statement that returns no rows (DDL/DML); records a write to `writes` tables. */
+  execute(q: PreparedQuery, writes?: string[]): Promise<void>;
+  dryRun(q: PreparedQuery): Promise<DryRunResult>;
+  /** Atomically creates `table` from `q` (replacing it when present). */
+  createTableAs(table: string, q: PreparedQuery, opts?: QueryOptions): Promise<void>;
+  /** Points the view `view` at `table` (the newest materialisation of a logical table). */
+  createView(view: string, table: string): Promise<void>;
+  dropTable(table: string): Promise<void>;
+  tableExists(table: string): Promise<boolean>;
+  tableSchema(table: string): Promise<ColumnSchema[] | null>;
+  tableVersion(table: string): Promise<TableVersion | null>;
+  /** Appends rows to an existing table (tests, seeds, small uploads). */
+  insertRows(table: string, rows: Row[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Stable error codes, so the CLI and tests match on codes rather than wording. */
+export type WarehouseErrorCode =
+  | 'E_WH_CONFIG'
+  | 'E_WH_QUERY'
+  | 'E_WH_DIALECT'
+  | 'E_WH_PARAM'
+  | 'E_WH_BYTES_LIMIT'
+  | 'E_WH_CHECK'
+  | 'E_WH_MATERIALIZE'
+  | 'E_WH_SEED';
+
+export class WarehouseError extends Error {
+  override name = 'WarehouseError';
+  constructor(
+    readonly code: WarehouseErrorCode,
+    message: string,
+    readonly details: Record<string, unknown> = {},
+  ) {
+    super(message);
+  }
+}
