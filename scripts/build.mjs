@@ -30,7 +30,8 @@ function newestSourceMtime() {
 export async function buildDist() {
   await build({
     absWorkingDir: root,
-    entryPoints: { index: 'runtime/index.ts', cli: 'runtime/cli/main.ts' },
+    // worker: the body of each task worker thread (runtime/workers.ts starts dist/worker.js).
+    entryPoints: { index: 'runtime/index.ts', cli: 'runtime/cli/main.ts', worker: 'runtime/worker.ts' },
     outdir: dist,
     bundle: true,
     splitting: true,

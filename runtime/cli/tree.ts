@@ -1,6 +1,104 @@
-// `cellar tree` (to be written).
-import { CliError } from './errors.js';
+// `cellar tree <pipeline> [task]`: the dependency tree with each task's status, key, params,
+// output files (with their schema) and last duration — gokart's `make_tree_info`. Runs nothing.
+// Each task is drawn under the first task that needs it; later mentions say "(shown above)", so
+// wide DAGs stay readable.
+import { parseArgs } from 'node:util';
+import { preparePipelineRun } from '../run.js';
+import { formatDuration, describeReason } from '../summary.js';
+import type { Manifest, OutputSchema, PlanEntry } from '../types.js';
+import { CliError, EXIT } from './errors.js';
+import { openPipeline, parseParams, toCliError } from './pipeline-args.js';
 
-export async function run(_args: string[]): Promise<number> {
-  throw new CliError('`tree` is not implemented yet', 'E_NOT_IMPLEMENTED');
+export async function run(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { param: { type: 'string', multiple: true, default: [] }, json: { type: 'boolean', default: false }, workspace: { type: 'string' } },
+  });
+  const [pipelineArg, taskName] = positionals;
+  const { pipeline, file } = await openPipeline(pipelineArg);
+  let prepared;
+  try {
+    prepared = await preparePipelineRun({ pipeline, pipelineFile: file, params: parseParams(values.param, pipeline), workspace: values.workspace });
+  } catch (error) {
+    throw toCliError(error);
+  }
+  const { graph, plan, options } = prepared;
+  if (taskName && !graph.byName.has(taskName)) throw new CliError(`unknown task '${taskName}' (tasks: ${[...graph.byName.keys()].join(', ')})`, 'E_UNKNOWN_TASK');
+  const entries = new Map(plan.entries.map((e) => [e.name, e]));
+  const manifests = new Map<string, Manifest | undefined>();
+  for (const node of graph.nodes) {
+    const key = entries.get(node.name)!.key.value;
+    manifests.set(node.name, (await options.store.readManifest(node.name, key)) ?? (await options.store.latestManifest(node.name)));
+  }
+
+  if (values.json) {
+    const tasks = graph.nodes.map((n) => {
+      const e = entries.get(n.name)!;
+      const m = manifests.get(n.name);
+      const current = m?.key === e.key.value;
+      return {
+        name: n.name,
+        status: e.action === 'cached' ? 'complete' : 'pending',
+        key: e.key.value,
+        params: n.params,
+        upstream: n.upstream,
+        outputs: current ? Object.fromEntries(Object.entries(m!.outputs).map(([k, o]) => [k, { path: options.store.outputPath(n.name, o.file), codec: o.codec, schema: o.schema }])) : {},
+        durationMs: m?.durationMs ?? null,
+      };
+    });
+    console.log(JSON.stringify({ pipeline: pipeline.name, workspace: options.workspace, tasks }, null, 2));
+    return EXIT.ok;
+  }
+
+  const roots = taskName ? [taskName] : graph.nodes.filter((n) => n.downstream.length === 0).map((n) => n.name);
+  const shown = new Set<string>();
+  const lines: string[] = [];
+  const draw = (name: string, prefix: string, last: boolean, top: boolean) => {
+    const e = entries.get(name)!;
+    const node = graph.byName.get(name)!;
+    const branch = top ? '' : last ? '└─ ' : '├─ ';
+    const status = e.action === 'cached' ? 'COMPLETE' : 'PENDING';
+    if (shown.has(name)) {
+      lines.push(`${prefix}${branch}(${status}) ${name}[${e.key.value}] (shown above)`);
+      return;
+    }
+    shown.add(name);
+    lines.push(`${prefix}${branch}(${status}) ${name}[${e.key.value}]`);
+    const inner = top ? prefix : prefix + (last ? '   ' : '│  ');
+    const bar = node.upstream.length > 0 ? '│  ' : '   ';
+    for (const line of details(e, node.params, manifests.get(name), (f) => options.store.outputPath(name, f))) lines.push(`${inner}${bar}${line}`);
+    node.upstream.forEach((up, i) => draw(up, inner, i === node.upstream.length - 1, false));
+  };
+  for (const root of roots) draw(root, '', true, true);
+  console.log(lines.join('\n'));
+  return EXIT.ok;
+}
+
+function details(e: PlanEntry, params: Record<string, unknown>, m: Manifest | undefined, path: (file: string) => string): string[] {
+  const out: string[] = [];
+  if (Object.keys(params).length > 0) out.push(`params: ${JSON.stringify(params)}`);
+  const current = m && m.key === e.key.value;
+  if (current) {
+    for (const [name, o] of Object.entries(m.outputs)) out.push(`${name}: ${path(o.file)} (${describeSchema(o.schema)})`);
+    out.push(`ran in ${formatDuration(m.durationMs)} at ${m.finishedAt}`);
+  } else {
+    out.push(`stale: ${describeReason(e.reason)}${m ? `; last run took ${formatDuration(m.durationMs)}` : ''}`);
+  }
+  return out;
+}
+
+export function describeSchema(s: OutputSchema): string {
+  switch (s.kind) {
+    case 'table':
+      return `table ${s.rows} rows × ${s.columns.length} columns: ${s.columns.map((c) => `${c.name} ${c.type}`).join(', ')}`;
+    case 'json':
+      return `json ${s.type}${s.length !== undefined ? ` of ${s.length}` : ''}`;
+    case 'text':
+      return `text, ${s.chars} chars`;
+    case 'binary':
+      return `binary, ${s.bytes} bytes`;
+    case 'model':
+      return `model (${s.format})`;
+  }
 }

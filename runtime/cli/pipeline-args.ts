@@ -1,0 +1,83 @@
+// What `cellar run`, `cellar tree` and `cellar show` share: finding the pipeline a path names
+// (a compiled pipeline.ts, a folder holding one, or a notebook compiled first when stale),
+// parsing `--param k=v` against the pipeline's declared params, and turning runtime errors into
+// CLI errors with their codes (exit 2: the command line or the pipeline is wrong).
+import { existsSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { CellarError } from '../api.js';
+import { pipelineParams } from '../graph.js';
+import { loadPipeline } from '../loader.js';
+import type { Pipeline, ParamSpec } from '../task.js';
+import { CliError, EXIT } from './errors.js';
+
+export async function resolvePipelineFile(arg: string | undefined): Promise<string> {
+  if (!arg) throw new CliError('missing <pipeline>: a compiled pipeline.ts or a notebook .ipynb', 'E_USAGE');
+  const path = resolve(arg);
+  if (!existsSync(path)) throw new CliError(`no such file: ${arg}`, 'E_NO_PIPELINE');
+  if (path.endsWith('.ipynb')) {
+    // The compiler's entry point; compiles only when generated/ is stale, throws CliError on errors.
+    const compile = (await import('./compile.js')) as { ensureCompiled?: (notebook: string) => Promise<string> };
+    if (!compile.ensureCompiled) throw new CliError('running a notebook needs `cellar compile` (ensureCompiled is not available)', 'E_NOT_IMPLEMENTED');
+    return compile.ensureCompiled(path);
+  }
+  if (statSync(path).isDirectory()) {
+    for (const name of ['pipeline.ts', 'pipeline.js', 'pipeline.mjs']) if (existsSync(join(path, name))) return join(path, name);
+    throw new CliError(`no pipeline.ts in folder ${arg}`, 'E_NO_PIPELINE');
+  }
+  return path;
+}
+
+export async function openPipeline(arg: string | undefined): Promise<{ pipeline: Pipeline; file: string }> {
+  const file = await resolvePipelineFile(arg);
+  try {
+    return await loadPipeline(file);
+  } catch (error) {
+    throw toCliError(error);
+  }
+}
+
+/** `--param k=v` values, parsed by each param's declared type. */
+export function parseParams(raw: string[], pipeline: Pipeline): Record<string, unknown> {
+  const specs = pipelineParams(pipeline.tasks) as Record<string, ParamSpec>;
+  const out: Record<string, unknown> = {};
+  for (const item of raw) {
+    const eq = item.indexOf('=');
+    if (eq <= 0) throw new CliError(`--param needs k=v, got '${item}'`, 'E_BAD_PARAM');
+    const name = item.slice(0, eq);
+    const text = item.slice(eq + 1);
+    const spec = specs[name];
+    if (!spec) {
+      const known = Object.keys(specs);
+      throw new CliError(`unknown param '${name}' (pipeline params: ${known.join(', ') || 'none'})`, 'E_UNKNOWN_PARAM');
+    }
+    out[name] = parseValue(name, text, spec);
+  }
+  return out;
+}
+
+function parseValue(name: string, text: string, spec: ParamSpec): unknown {
+  switch (spec.type) {
+    case 'string':
+      return text;
+    case 'number': {
+      const n = Number(text);
+      if (text.trim() === '' || !Number.isFinite(n)) throw new CliError(`param '${name}' is a number, got '${text}'`, 'E_BAD_PARAM');
+      return n;
+    }
+    case 'boolean':
+      if (['true', '1', 'yes'].includes(text)) return true;
+      if (['false', '0', 'no'].includes(text)) return false;
+      throw new CliError(`param '${name}' is a boolean (true/false), got '${text}'`, 'E_BAD_PARAM');
+    case 'json':
+      try {
+        return JSON.parse(text);
+      } catch {
+        throw new CliError(`param '${name}' is JSON, got '${text}'`, 'E_BAD_PARAM');
+      }
+  }
+}
+
+export function toCliError(error: unknown): unknown {
+  if (error instanceof CellarError) return new CliError(error.message.replace(/ \(E_[A-Z_]+\)$/, ''), error.code, EXIT.usage);
+  return error;
+}
