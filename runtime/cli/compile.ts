@@ -1,6 +1,164 @@
-// `cellar compile` (to be written).
-import { CliError } from './errors.js';
+// `cellar compile [paths...] [--check] [--watch] [--out generated]`, and `ensureCompiled`, which
+// `cellar run <notebook.ipynb>` uses to compile a notebook first when it is stale.
+//
+// A thin layer over compiler/host.ts: parse flags, print diagnostics and a one-line summary per
+// notebook, set the exit code (0 ok, 1 diagnostics with errors or `--check` differences, 2 bad
+// usage). `--watch` keeps one process (and ts-morph, Prettier, the cell analyses) warm and
+// recompiles a notebook when it is saved.
+import { watch } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { formatDiagnostic, hasErrors } from '../../compiler/diagnostics.js';
+import { checkOutcome, compileFile, findNotebooks, projectRoot, writeOutcome, type NotebookOutcome } from '../../compiler/host.js';
+import { newMemory, type CompileMemory } from '../../compiler/program.js';
+import { CliError, EXIT } from './errors.js';
 
-export async function run(_args: string[]): Promise<number> {
-  throw new CliError('`compile` is not implemented yet', 'E_NOT_IMPLEMENTED');
+const USAGE = `usage: cellar compile [paths...] [--check] [--watch] [--out <dir>]
+
+Compile tagged notebooks into <out>/<notebook>/ (default paths: notebooks/, default out: generated/).
+
+  --check   compile in memory and fail (exit 1) if <out> differs from what the notebooks compile to
+  --watch   stay running and recompile a notebook each time it is saved
+  --out     output folder (default: generated)`;
+
+interface CompileArgs {
+  paths: string[];
+  check: boolean;
+  watch: boolean;
+  out: string;
+}
+
+function parseArgs(args: string[]): CompileArgs | 'help' {
+  const parsed: CompileArgs = { paths: [], check: false, watch: false, out: 'generated' };
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '--help' || a === '-h') return 'help';
+    else if (a === '--check') parsed.check = true;
+    else if (a === '--watch') parsed.watch = true;
+    else if (a === '--out' || a.startsWith('--out=')) {
+      const value = a.includes('=') ? a.slice(a.indexOf('=') + 1) : args[++i];
+      if (!value) throw new CliError('--out needs a folder', 'E_USAGE');
+      parsed.out = value;
+    } else if (a.startsWith('-')) throw new CliError(`unknown option ${a}\n\n${USAGE}`, 'E_USAGE');
+    else parsed.paths.push(a);
+  }
+  if (parsed.check && parsed.watch) throw new CliError('--check and --watch cannot go together', 'E_USAGE');
+  if (parsed.paths.length === 0) parsed.paths.push('notebooks');
+  return parsed;
+}
+
+function printDiagnostics(outcome: NotebookOutcome): void {
+  for (const d of outcome.diagnostics) (d.severity === 'error' ? console.error : console.log)(formatDiagnostic(d));
+}
+
+function summary(outcome: NotebookOutcome, outDirRel: string, ms: number, written: number): string {
+  if (hasErrors(outcome.diagnostics)) {
+    const n = outcome.diagnostics.filter((d) => d.severity === 'error').length;
+    return `✗ ${outcome.notebook}: ${n} error${n === 1 ? '' : 's'}, nothing written`;
+  }
+  if (outcome.files.length === 0) return `- ${outcome.notebook}: nothing to compile`;
+  const how = outcome.cached ? 'up to date' : `${outcome.stats?.analyzed ?? 0} cell(s) analysed`;
+  return `✓ ${outcome.notebook} → ${outDirRel}/${outcome.stem}/ (${outcome.files.length} files, ${written} written; ${how}) in ${Math.round(ms)} ms`;
+}
+
+async function compileOnce(parsed: CompileArgs, memory?: CompileMemory): Promise<number> {
+  const notebooks = findNotebooks(parsed.paths);
+  if (notebooks.length === 0) {
+    console.log(`no .ipynb files under ${parsed.paths.join(', ')}`);
+    return EXIT.ok;
+  }
+  const outDir = resolve(parsed.out);
+  let failed = false;
+  for (const nb of notebooks) {
+    const root = projectRoot(dirname(nb));
+    const start = performance.now();
+    const outcome = await compileFile(nb, { root, outDir, memory });
+    printDiagnostics(outcome);
+    if (hasErrors(outcome.diagnostics)) failed = true;
+    if (parsed.check) {
+      const problems = hasErrors(outcome.diagnostics) ? [] : checkOutcome(outcome, outDir);
+      if (problems.length) {
+        failed = true;
+        console.error(`✗ ${outcome.notebook}: ${parsed.out}/ is not what the notebook compiles to:\n${problems.map((p) => `    ${p}`).join('\n')}`);
+        console.error(`  run \`cellar compile ${outcome.notebook}\` and commit the result`);
+      } else if (!hasErrors(outcome.diagnostics)) console.log(`✓ ${outcome.notebook}: ${parsed.out}/${outcome.stem}/ is up to date`);
+      continue;
+    }
+    const report = writeOutcome(outcome, outDir);
+    console.log(summary(outcome, relative(process.cwd(), outDir) || '.', performance.now() - start, report.written.length + report.removed.length));
+  }
+  return failed ? EXIT.failure : EXIT.ok;
+}
+
+async function watchLoop(parsed: CompileArgs): Promise<number> {
+  const memory = newMemory();
+  await compileOnce(parsed, memory);
+  const outDir = resolve(parsed.out);
+  const pending = new Map<string, NodeJS.Timeout>();
+  const recompile = async (nb: string) => {
+    const start = performance.now();
+    try {
+      const outcome = await compileFile(nb, { root: projectRoot(dirname(nb)), outDir, memory });
+      printDiagnostics(outcome);
+      const report = writeOutcome(outcome, outDir);
+      console.log(summary(outcome, relative(process.cwd(), outDir) || '.', performance.now() - start, report.written.length + report.removed.length));
+    } catch (error) {
+      console.error(`✗ ${relative(process.cwd(), nb)}: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  };
+  for (const p of parsed.paths) {
+    const abs = resolve(p);
+    watch(abs, { recursive: false }, (_event, file) => {
+      if (!file) return;
+      const nb = file.endsWith('.ipynb') ? (abs.endsWith('.ipynb') ? abs : join(abs, file.toString())) : undefined;
+      if (!nb || nb.includes('.ipynb_checkpoints')) return;
+      // Editors save in bursts (write, rename, touch): wait for the burst to settle.
+      clearTimeout(pending.get(nb));
+      pending.set(nb, setTimeout(() => {
+        pending.delete(nb);
+        void recompile(nb);
+      }, 25));
+    });
+  }
+  console.log(`watching ${parsed.paths.join(', ')} (Ctrl-C to stop)`);
+  return new Promise<number>(() => {});
+}
+
+export async function run(args: string[]): Promise<number> {
+  const parsed = parseArgs(args);
+  if (parsed === 'help') {
+    console.log(USAGE);
+    return EXIT.ok;
+  }
+  try {
+    return parsed.watch ? await watchLoop(parsed) : await compileOnce(parsed);
+  } catch (error) {
+    if (error instanceof Error && error.message.startsWith('no such file')) throw new CliError(error.message, 'E_NOT_FOUND');
+    throw error;
+  }
+}
+
+/**
+ * Compile `notebookPath` if it changed since the last compile (the incremental cache answers
+ * otherwise) and return the absolute path of its generated pipeline.ts. Throws a CliError
+ * carrying the formatted diagnostics when the notebook has errors.
+ */
+export async function ensureCompiled(notebookPath: string): Promise<string> {
+  const nb = resolve(notebookPath);
+  const root = projectRoot(dirname(nb));
+  const outDir = join(root, 'generated');
+  let outcome: NotebookOutcome;
+  try {
+    outcome = await compileFile(nb, { root, outDir });
+  } catch (error) {
+    throw new CliError(`cannot read ${notebookPath}: ${error instanceof Error ? error.message : String(error)}`, 'E_NOT_FOUND');
+  }
+  if (hasErrors(outcome.diagnostics)) {
+    throw new CliError(`${outcome.notebook} does not compile:\n${outcome.diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic).join('\n')}\n`, 'E_COMPILE', EXIT.failure);
+  }
+  if (!outcome.pipeline) {
+    throw new CliError(`${outcome.notebook} has no tasks: put \`//| task: <name>\` on the first line of a code cell`, 'E_NO_TASKS', EXIT.failure);
+  }
+  writeOutcome(outcome, outDir);
+  return outcome.pipeline;
 }

@@ -1,0 +1,418 @@
+// analyzeCells: TaggedCell code → CellAnalysis: what each cell declares at its top level, which
+// top-level names it uses (its own and other cells'), what it mutates, what it imports.
+//
+// Every cell is parsed as its own ES module in an in-memory ts-morph project with no lib files:
+// a module's top-level declarations are file-local, so a name the binder cannot resolve inside a
+// cell is exactly a name the cell takes from elsewhere (another cell, or a global). That gives
+// notebook scoping for the price of parsing and binding — no lib loading, no type checking
+// (TOOLCHAIN.md: ~0.3 s per 100 cells against ~1.5 s with libs). ts-morph is imported lazily
+// and only for cells the incremental cache does not already hold.
+//
+// The analysis of a cell depends only on its code and role, so it is cached by them; locations in
+// its diagnostics are re-stamped by the caller (the cell may have moved).
+import type * as TsMorphModule from 'ts-morph';
+import { diagnostic } from '../diagnostics.js';
+import type { CellAnalysis, CellRole, Declaration, DeclarationKind, Diagnostic, ImportDecl, Meaning, Mutation, ParamDecl, Reference, Span } from '../types.js';
+
+type TS = typeof TsMorphModule.ts;
+type Node = TsMorphModule.ts.Node;
+type Identifier = TsMorphModule.ts.Identifier;
+type SourceFile = TsMorphModule.ts.SourceFile;
+
+export interface CellInput {
+  index: number;
+  role: CellRole;
+  code: string;
+}
+
+export interface Analyzer {
+  analyzeCells(cells: CellInput[]): CellAnalysis[];
+}
+
+/** Methods that change their receiver: calling one on another task's value changes its output. */
+const MUTATING_METHODS = new Set(['push', 'pop', 'shift', 'unshift', 'splice', 'sort', 'reverse', 'fill', 'copyWithin', 'set', 'delete', 'clear', 'add']);
+
+let loading: Promise<Analyzer> | undefined;
+
+/** Load ts-morph once per process (≈0.5 s) and return an analyzer bound to it. */
+export function loadAnalyzer(): Promise<Analyzer> {
+  loading ??= import('ts-morph').then((m) => createAnalyzer(m));
+  return loading;
+}
+
+/** Deno's `npm:pkg@1.2/sub` → `pkg/sub`; `node:` stays; `jsr:` and URLs are not Node's. */
+export function mapSpecifier(spec: string): { module: string } | { error: string } {
+  if (spec.startsWith('npm:')) {
+    const m = /^npm:\/?((?:@[^/@]+\/)?[^/@]+)(?:@[^/]*)?(\/.*)?$/.exec(spec);
+    if (m) return { module: m[1]! + (m[2] ?? '') };
+  }
+  if (spec.startsWith('jsr:') || /^https?:/.test(spec)) return { error: spec };
+  return { module: spec };
+}
+
+function createAnalyzer(tsMorph: typeof TsMorphModule): Analyzer {
+  const ts: TS = tsMorph.ts;
+  const K = ts.SyntaxKind;
+
+  const lineCol = (sf: SourceFile, pos: number) => {
+    const lc = sf.getLineAndCharacterOfPosition(pos);
+    return { line: lc.line + 1, column: lc.character + 1 };
+  };
+  const lineText = (sf: SourceFile, line: number) => sf.text.split('\n')[line - 1] ?? '';
+
+  function isStatementKind(n: Node): boolean {
+    return (n.kind >= K.FirstStatement && n.kind <= K.LastStatement) || n.kind === K.Block || n.kind === K.SourceFile;
+  }
+
+  /** Is this identifier a use of a binding (as opposed to a property name, label, declaration)? */
+  function isReference(id: Identifier): boolean {
+    const p = id.parent as Node & { name?: Node; propertyName?: Node; label?: Node };
+    switch (p.kind) {
+      case K.PropertyAccessExpression:
+        return (p as TsMorphModule.ts.PropertyAccessExpression).name !== id;
+      case K.QualifiedName:
+        return (p as TsMorphModule.ts.QualifiedName).right !== id;
+      case K.BindingElement:
+        return p.propertyName !== id && p.name !== id;
+      case K.ImportSpecifier:
+      case K.ExportSpecifier:
+      case K.ImportClause:
+      case K.NamespaceImport:
+      case K.MetaProperty:
+      case K.ImportType:
+      case K.TypePredicate:
+      case K.LabeledStatement:
+      case K.BreakStatement:
+      case K.ContinueStatement:
+        return false;
+      case K.PropertyAssignment:
+      case K.PropertyDeclaration:
+      case K.PropertySignature:
+      case K.MethodDeclaration:
+      case K.MethodSignature:
+      case K.GetAccessor:
+      case K.SetAccessor:
+      case K.EnumMember:
+      case K.VariableDeclaration:
+      case K.Parameter:
+      case K.FunctionDeclaration:
+      case K.FunctionExpression:
+      case K.ClassDeclaration:
+      case K.ClassExpression:
+      case K.InterfaceDeclaration:
+      case K.TypeAliasDeclaration:
+      case K.EnumDeclaration:
+      case K.ModuleDeclaration:
+      case K.TypeParameter:
+      case K.NamedTupleMember:
+        return p.name !== id;
+      default:
+        return true;
+    }
+  }
+
+  function meaningOf(id: Identifier): Meaning {
+    let n: Node = id;
+    while (n.parent && !isStatementKind(n.parent)) {
+      const p = n.parent;
+      if (p.kind === K.TypeQuery) return 'value';
+      if (p.kind === K.ExpressionWithTypeArguments) {
+        const heritage = p.parent as TsMorphModule.ts.HeritageClause;
+        return heritage.token === K.ExtendsKeyword && heritage.parent.kind !== K.InterfaceDeclaration ? 'value' : 'type';
+      }
+      if (ts.isTypeNode(p)) return 'type';
+      n = p;
+    }
+    return 'value';
+  }
+
+  function bindingNames(name: TsMorphModule.ts.BindingName, out: Declaration['sites'], names: string[]) {
+    if (ts.isIdentifier(name)) {
+      const shorthand = ts.isBindingElement(name.parent) && !name.parent.propertyName && ts.isObjectBindingPattern(name.parent.parent);
+      out.push({ start: name.getStart(), end: name.end, ...(shorthand ? { shorthandBinding: true } : {}) });
+      names.push(name.text);
+      return;
+    }
+    for (const el of name.elements) if (!ts.isOmittedExpression(el)) bindingNames(el.name, out, names);
+  }
+
+  function mutationOf(id: Identifier, sf: SourceFile): Mutation | undefined {
+    const isAssignOp = (k: TsMorphModule.ts.SyntaxKind) => k >= K.FirstAssignment && k <= K.LastAssignment;
+    const isIncDec = (n: Node) =>
+      (ts.isPrefixUnaryExpression(n) || ts.isPostfixUnaryExpression(n)) && (n.operator === K.PlusPlusToken || n.operator === K.MinusMinusToken);
+    const at = lineCol(sf, id.getStart());
+    const p = id.parent;
+    if ((ts.isBinaryExpression(p) && p.left === id && isAssignOp(p.operatorToken.kind)) || isIncDec(p)) {
+      return { name: id.text, kind: 'assign', detail: id.text, ...at };
+    }
+    let top: Node = id;
+    while ((ts.isPropertyAccessExpression(top.parent) || ts.isElementAccessExpression(top.parent)) && top.parent.expression === top) top = top.parent;
+    if (top === id) return undefined;
+    const q = top.parent;
+    if ((ts.isBinaryExpression(q) && q.left === top && isAssignOp(q.operatorToken.kind)) || ts.isDeleteExpression(q) || isIncDec(q)) {
+      return { name: id.text, kind: 'property', detail: top.getText(sf), ...at };
+    }
+    if (ts.isPropertyAccessExpression(top) && MUTATING_METHODS.has(top.name.text) && ts.isCallExpression(q) && q.expression === top) {
+      return { name: id.text, kind: 'method', detail: top.name.text, ...at };
+    }
+    return undefined;
+  }
+
+  /** A literal initializer as JSON, or undefined when it is not a literal. */
+  function literalValue(e: TsMorphModule.ts.Expression): { ok: true; value: unknown } | { ok: false } {
+    while (ts.isAsExpression(e) || ts.isParenthesizedExpression(e) || ts.isSatisfiesExpression(e)) e = e.expression;
+    if (ts.isNumericLiteral(e)) return { ok: true, value: Number(e.text) };
+    if (ts.isPrefixUnaryExpression(e) && e.operator === K.MinusToken && ts.isNumericLiteral(e.operand)) return { ok: true, value: -Number(e.operand.text) };
+    if (ts.isStringLiteral(e) || ts.isNoSubstitutionTemplateLiteral(e)) return { ok: true, value: e.text };
+    if (e.kind === K.TrueKeyword) return { ok: true, value: true };
+    if (e.kind === K.FalseKeyword) return { ok: true, value: false };
+    if (e.kind === K.NullKeyword) return { ok: true, value: null };
+    if (ts.isArrayLiteralExpression(e)) {
+      const items: unknown[] = [];
+      for (const el of e.elements) {
+        const v = literalValue(el);
+        if (!v.ok) return v;
+        items.push(v.value);
+      }
+      return { ok: true, value: items };
+    }
+    if (ts.isObjectLiteralExpression(e)) {
+      const obj: Record<string, unknown> = {};
+      for (const prop of e.properties) {
+        if (!ts.isPropertyAssignment(prop) || !(ts.isIdentifier(prop.name) || ts.isStringLiteral(prop.name))) return { ok: false };
+        const v = literalValue(prop.initializer);
+        if (!v.ok) return v;
+        obj[prop.name.text] = v.value;
+      }
+      return { ok: true, value: obj };
+    }
+    return { ok: false };
+  }
+
+  function analyzeOne(input: CellInput, sf: SourceFile, checker: TsMorphModule.ts.TypeChecker, syntaxErrors: readonly TsMorphModule.ts.Diagnostic[]): CellAnalysis {
+    const here = { notebook: '', cell: input.index + 1 };
+    const result: CellAnalysis = {
+      index: input.index,
+      imports: [],
+      declarations: [],
+      references: [],
+      mutations: [],
+      topLevelAwait: false,
+      sqlTemplates: [],
+      params: [],
+      strip: [],
+      identifiers: [],
+      diagnostics: [],
+    };
+    const diag = (code: Parameters<typeof diagnostic>[1], pos: number, message: string, hint?: string): Diagnostic => {
+      const at = lineCol(sf, pos);
+      return diagnostic('error', code, { ...here, ...at }, message, { hint, snippet: lineText(sf, at.line) });
+    };
+
+    if (syntaxErrors.length) {
+      const first = syntaxErrors[0]!;
+      const jsx = /<[A-Za-z][\w.]*[\s/>]/.test(input.code) && (ts.createSourceFile('cell.tsx', input.code, ts.ScriptTarget.ES2022, true, ts.ScriptKind.TSX) as SourceFile & { parseDiagnostics: unknown[] }).parseDiagnostics.length === 0;
+      result.diagnostics.push(
+        jsx
+          ? diag('E_UNSUPPORTED_JSX', first.start ?? 0, 'JSX is not supported in compiled cells', 'build UI elsewhere, or tag this cell `//| explore`')
+          : diag('E_SYNTAX', first.start ?? 0, `syntax error: ${ts.flattenDiagnosticMessageText(first.messageText, ' ')}`),
+      );
+      return result;
+    }
+
+    const topLevelSymbols = new Set<TsMorphModule.ts.Symbol>();
+    const addSymbolOf = (name: Node | undefined) => {
+      const s = name && checker.getSymbolAtLocation(name);
+      if (s) topLevelSymbols.add(s);
+    };
+
+    for (const stmt of sf.statements) {
+      if (stmt.getStart(sf) >= input.code.length) break; // the `export {}` we appended
+      const statement: Span = { start: stmt.getStart(sf), end: stmt.end };
+      const line = lineCol(sf, statement.start).line;
+      const modifiers = ts.canHaveModifiers(stmt) ? ts.getModifiers(stmt) ?? [] : [];
+      const exportKw = modifiers.find((m) => m.kind === K.ExportKeyword);
+      if (exportKw) {
+        let end = exportKw.end;
+        while (sf.text[end] === ' ') end++;
+        result.strip.push({ start: exportKw.getStart(sf), end });
+      }
+      if (ts.isImportDeclaration(stmt)) {
+        const spec = (stmt.moduleSpecifier as TsMorphModule.ts.StringLiteral).text;
+        const mapped = mapSpecifier(spec);
+        if ('error' in mapped) {
+          result.diagnostics.push(diag('E_DENO_IMPORT', stmt.moduleSpecifier.getStart(sf), `\`${spec}\` is a Deno-only import`, 'install the package with npm and import it by its npm name'));
+          continue;
+        }
+        const decl: ImportDecl = { module: mapped.module, bindings: [], statement, line };
+        const clause = stmt.importClause;
+        if (clause) {
+          const clauseTypeOnly = clause.isTypeOnly;
+          if (clause.name) {
+            decl.bindings.push({ imported: 'default', local: clause.name.text, typeOnly: clauseTypeOnly });
+            addSymbolOf(clause.name);
+          }
+          const nb = clause.namedBindings;
+          if (nb && ts.isNamespaceImport(nb)) {
+            decl.bindings.push({ imported: '*', local: nb.name.text, typeOnly: clauseTypeOnly });
+            addSymbolOf(nb.name);
+          } else if (nb) {
+            for (const el of nb.elements) {
+              decl.bindings.push({ imported: (el.propertyName ?? el.name).text, local: el.name.text, typeOnly: clauseTypeOnly || el.isTypeOnly });
+              addSymbolOf(el.name);
+            }
+          }
+        }
+        result.imports.push(decl);
+        continue;
+      }
+      if (ts.isImportEqualsDeclaration(stmt)) {
+        result.diagnostics.push(diag('E_UNSUPPORTED_SYNTAX', statement.start, '`import x = require(...)` is not supported', 'use `import x from "..."`'));
+        continue;
+      }
+      if (ts.isExportDeclaration(stmt) || ts.isExportAssignment(stmt)) {
+        if (ts.isExportDeclaration(stmt) && !stmt.moduleSpecifier && stmt.exportClause && ts.isNamedExports(stmt.exportClause) && stmt.exportClause.elements.length === 0) {
+          result.strip.push(statement); // `export {}`: a common trick to make a cell a module
+        } else {
+          result.diagnostics.push(diag('E_UNSUPPORTED_SYNTAX', statement.start, 'export statements are not supported in cells', 'declare the value; the compiler decides what each module exports'));
+        }
+        continue;
+      }
+      if (ts.isBlock(stmt) && stmt === sf.statements[0]) {
+        result.diagnostics.push(
+          diag('E_UNSUPPORTED_BLOCK_CELL', statement.start, 'a cell wrapped in `{ … }` hides its declarations from the cells after it', 'remove the outer braces, or tag the cell `//| explore`'),
+        );
+        continue;
+      }
+      const add = (kind: DeclarationKind, nameNode: TsMorphModule.ts.Identifier | undefined) => {
+        if (!nameNode) return;
+        result.declarations.push({ name: nameNode.text, kind, line, sites: [{ start: nameNode.getStart(sf), end: nameNode.end }], statement });
+        addSymbolOf(nameNode);
+      };
+      if (ts.isVariableStatement(stmt)) {
+        const flags = stmt.declarationList.flags;
+        const kind: DeclarationKind = flags & ts.NodeFlags.Const ? 'const' : flags & ts.NodeFlags.Let ? 'let' : 'var';
+        for (const d of stmt.declarationList.declarations) {
+          const sites: Declaration['sites'] = [];
+          const names: string[] = [];
+          bindingNames(d.name, sites, names);
+          names.forEach((name, i) => result.declarations.push({ name, kind, line: lineCol(sf, sites[i]!.start).line, sites: [sites[i]!], statement }));
+          const visitNames = (n: TsMorphModule.ts.BindingName) => {
+            if (ts.isIdentifier(n)) addSymbolOf(n);
+            else for (const el of n.elements) if (!ts.isOmittedExpression(el)) visitNames(el.name);
+          };
+          visitNames(d.name);
+          if (input.role === 'params') {
+            const at = sites[0]?.start ?? statement.start;
+            const literal = d.initializer ? literalValue(d.initializer) : ({ ok: false } as const);
+            if (kind !== 'const' || !ts.isIdentifier(d.name) || !literal.ok) {
+              result.diagnostics.push(
+                diag('E_PARAM_NOT_LITERAL', at, `params must be \`const name = <literal>\`; \`${d.name.getText(sf)}\` is not`, 'write a literal default (number, string, boolean, array or object of literals) and compute derived values in a task'),
+              );
+            } else {
+              result.params.push(paramDecl(d.name.text, literal.value, d.type?.getText(sf), lineCol(sf, at).line));
+            }
+          }
+        }
+      } else if (ts.isFunctionDeclaration(stmt)) add('function', stmt.name);
+      else if (ts.isClassDeclaration(stmt)) add('class', stmt.name);
+      else if (ts.isEnumDeclaration(stmt)) add('enum', stmt.name);
+      else if (ts.isInterfaceDeclaration(stmt)) add('interface', stmt.name);
+      else if (ts.isTypeAliasDeclaration(stmt)) add('type', stmt.name);
+      else if (ts.isModuleDeclaration(stmt) && ts.isIdentifier(stmt.name)) add('namespace', stmt.name);
+      if (input.role === 'params' && !ts.isVariableStatement(stmt) && !ts.isEmptyStatement(stmt)) {
+        result.diagnostics.push(diag('E_PARAM_NOT_LITERAL', statement.start, 'a params cell holds only `const` declarations with literal defaults', 'move this code into a task or setup cell'));
+      }
+    }
+
+    const identifiers = new Set<string>();
+    const visit = (node: Node, inFunction: boolean) => {
+      if (ts.isImportDeclaration(node)) return;
+      if (ts.isIdentifier(node)) {
+        identifiers.add(node.text);
+        if (!isReference(node)) return;
+        const shorthand = ts.isShorthandPropertyAssignment(node.parent) && node.parent.name === node;
+        const symbol = shorthand ? checker.getShorthandAssignmentValueSymbol(node.parent) : checker.getSymbolAtLocation(node);
+        const own = symbol !== undefined && topLevelSymbols.has(symbol);
+        // Resolved to a local or parameter: not ours. Symbols with no declaration are the checker's
+        // stand-ins for names it could not resolve (and built-ins like `undefined`): free.
+        if (symbol?.declarations?.length && !own) return;
+        const at = lineCol(sf, node.getStart(sf));
+        const ref: Reference = { name: node.text, start: node.getStart(sf), end: node.end, meaning: meaningOf(node), own, ...at };
+        if (shorthand) ref.shorthand = true;
+        result.references.push(ref);
+        if (!own && ref.meaning === 'value') {
+          const mutation = mutationOf(node, sf);
+          if (mutation) result.mutations.push(mutation);
+          if (node.text === 'Deno') {
+            result.diagnostics.push(diag('E_DENO_API', ref.start, `\`${(ts.isPropertyAccessExpression(node.parent) ? node.parent.getText(sf) : 'Deno')}\` is a Deno-only API`, 'use the Node equivalent (node:fs, node:process, fetch) so the cell runs under tslab and in the pipeline'));
+          }
+        }
+        return;
+      }
+      if (!inFunction && (ts.isAwaitExpression(node) || (ts.isForOfStatement(node) && node.awaitModifier))) result.topLevelAwait = true;
+      if (ts.isTaggedTemplateExpression(node) && ts.isIdentifier(node.tag) && node.tag.text === 'sql') {
+        const t = node.template;
+        result.sqlTemplates.push(ts.isNoSubstitutionTemplateLiteral(t) ? t.text : t.head.text + t.templateSpans.map((s, i) => `@p${i}${s.literal.text}`).join(''));
+      }
+      const entersFunction = inFunction || ts.isFunctionLike(node) || ts.isClassStaticBlockDeclaration(node);
+      ts.forEachChild(node, (child) => visit(child, entersFunction));
+    };
+    visit(sf, false);
+    result.identifiers = [...identifiers].sort();
+    return result;
+  }
+
+  function analyzeCells(cells: CellInput[]): CellAnalysis[] {
+    if (cells.length === 0) return [];
+    const project = new tsMorph.Project({
+      useInMemoryFileSystem: true,
+      skipLoadingLibFiles: true,
+      compilerOptions: {
+        noLib: true,
+        types: [],
+        target: ts.ScriptTarget.ES2022,
+        module: ts.ModuleKind.ESNext,
+        moduleResolution: ts.ModuleResolutionKind.Bundler,
+        moduleDetection: ts.ModuleDetectionKind.Force,
+        noResolve: true,
+      },
+    });
+    // The appended `export {}` makes each cell a module, so its top-level names stay its own and
+    // anything it cannot resolve comes from another cell (ts-morph ignores moduleDetection).
+    const files = cells.map((c) => project.createSourceFile(`/cell${c.index}.ts`, `${c.code}\nexport {};\n`, { overwrite: true }).compilerNode);
+    const program = project.getProgram().compilerObject;
+    const checker = program.getTypeChecker();
+    return cells.map((c, i) => {
+      const sf = program.getSourceFile(files[i]!.fileName)!;
+      return analyzeOne(c, sf, checker, program.getSyntacticDiagnostics(sf));
+    });
+  }
+
+  return { analyzeCells };
+}
+
+function typeOfValue(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) {
+    const items = [...new Set(v.map(typeOfValue))].sort();
+    if (items.length === 0) return 'unknown[]';
+    return items.length === 1 ? `${items[0]}[]` : `(${items.join(' | ')})[]`;
+  }
+  if (typeof v === 'object') {
+    const entries = Object.entries(v as Record<string, unknown>).map(([k, x]) => `${/^[A-Za-z_$][\w$]*$/.test(k) ? k : JSON.stringify(k)}: ${typeOfValue(x)}`);
+    return `{ ${entries.join('; ')} }`;
+  }
+  return typeof v;
+}
+
+function paramDecl(name: string, value: unknown, annotation: string | undefined, line: number): ParamDecl {
+  const primitive = typeof value === 'number' || typeof value === 'string' || typeof value === 'boolean';
+  return {
+    name,
+    type: annotation ?? typeOfValue(value),
+    paramType: primitive ? (typeof value as 'number' | 'string' | 'boolean') : 'json',
+    default: value,
+    line,
+  };
+}

@@ -1,0 +1,111 @@
+// Diagnostics are data: a stable code, a notebook/cell/line location, a message and a hint.
+//
+// Stages return them instead of throwing (TypeScript's EmitResult habit), so one bad cell does
+// not hide the next, and the CLI, the watch loop and tests all read the same structure. The codes
+// below are the public list: tooling may match on them, so never rename one.
+import type { Diagnostic, Location, Severity } from './types.js';
+
+export const CODES = {
+  E_NOTEBOOK_JSON: 'the file is not valid JSON',
+  E_NOTEBOOK_FORMAT: 'the file is not an nbformat 4 notebook',
+  E_NOTEBOOK_LANGUAGE: 'the notebook kernel is not TypeScript',
+  E_UNKNOWN_DIRECTIVE: 'a `//|` directive that does not exist',
+  E_DIRECTIVE_VALUE: 'a directive with a missing or malformed value',
+  E_DIRECTIVE_CONFLICT: 'two directives that cannot go together on one cell',
+  E_DUPLICATE_TASK: 'two tasks with the same name',
+  E_UNKNOWN_TASK: 'a test cell naming a task that does not exist',
+  E_UNDECLARED_NAME: 'a name used but never declared in a compiled cell',
+  E_DEPENDENCY_CYCLE: 'tasks that depend on each other',
+  E_MUTATES_UPSTREAM: "a task changing a value another task (or setup) produced",
+  E_FUNCTION_CROSSES_TASK: 'a function or class declared in one task and used by another',
+  E_IMPLICIT_GLOBAL: 'assignment to a name that was never declared',
+  E_PARAM_NOT_LITERAL: 'a params cell with something other than literal consts',
+  E_UNKNOWN_OUTPUT: '`//| output:` naming a value the task does not declare',
+  E_SYNTAX: 'a cell that does not parse as TypeScript',
+  E_UNSUPPORTED_JSX: 'a cell written in JSX',
+  E_UNSUPPORTED_BLOCK_CELL: 'a cell wrapped in `{ … }`',
+  E_UNSUPPORTED_SYNTAX: 'a construct the analyser does not support (e.g. `import x = require()`)',
+  E_DENO_API: 'a Deno-only API (`Deno.*`)',
+  E_DENO_IMPORT: 'a `jsr:` or URL import (Deno only)',
+  W_NO_DIRECTIVES: 'a notebook with no directives: it compiles to nothing',
+  W_EMPTY_TASK: 'a task with no code',
+} as const;
+
+export type Code = keyof typeof CODES;
+
+export function diagnostic(
+  severity: Severity,
+  code: Code,
+  at: Location,
+  message: string,
+  extra: { hint?: string; snippet?: string } = {},
+): Diagnostic {
+  const d: Diagnostic = { severity, code, notebook: at.notebook, message };
+  if (at.cell !== undefined) d.cell = at.cell;
+  if (at.cellId !== undefined) d.cellId = at.cellId;
+  if (at.line !== undefined) d.line = at.line;
+  if (at.column !== undefined) d.column = at.column;
+  if (extra.hint) d.hint = extra.hint;
+  if (extra.snippet !== undefined) d.snippet = extra.snippet;
+  return d;
+}
+
+export const hasErrors = (ds: readonly Diagnostic[]): boolean => ds.some((d) => d.severity === 'error');
+
+/** Where, in words people use: `notebooks/a.ipynb, cell 4 (id x1), line 3`. */
+export function formatLocation(d: Location): string {
+  const parts = [d.notebook];
+  if (d.cell !== undefined) parts.push(`cell ${d.cell}${d.cellId ? ` (id ${d.cellId})` : ''}`);
+  if (d.line !== undefined) parts.push(`line ${d.line}${d.column !== undefined ? `, column ${d.column}` : ''}`);
+  return parts.join(', ');
+}
+
+/** One diagnostic as printed by the CLI: location, code, message, the line, the hint. */
+export function formatDiagnostic(d: Diagnostic): string {
+  const lines = [`${formatLocation(d)}: ${d.severity} ${d.code}: ${d.message}`];
+  if (d.snippet !== undefined && d.snippet.trim()) {
+    lines.push(`    ${d.line ?? ''} | ${d.snippet}`);
+    if (d.column !== undefined) lines.push(`    ${' '.repeat(String(d.line ?? '').length)} | ${' '.repeat(d.column - 1)}^`);
+  }
+  if (d.hint) lines.push(`  hint: ${d.hint}`);
+  return lines.join('\n');
+}
+
+/** Stable order: by notebook, cell, line, column, code. */
+export function sortDiagnostics(ds: Diagnostic[]): Diagnostic[] {
+  const key = (d: Diagnostic) => [d.notebook, d.cell ?? 0, d.line ?? 0, d.column ?? 0, d.code] as const;
+  return [...ds].sort((a, b) => {
+    const ka = key(a);
+    const kb = key(b);
+    for (let i = 0; i < ka.length; i++) if (ka[i] !== kb[i]) return ka[i]! < kb[i]! ? -1 : 1;
+    return 0;
+  });
+}
+
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1]!.toLowerCase() === b[j - 1]!.toLowerCase() ? 0 : 1));
+      prev = tmp;
+    }
+  }
+  return row[b.length]!;
+}
+
+/** The closest candidate within a third of the word's length, for "did you mean". */
+export function suggest(word: string, candidates: Iterable<string>): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Math.max(1, Math.floor(word.length / 3)) + 1;
+  for (const c of [...new Set(candidates)].sort()) {
+    const d = editDistance(word, c);
+    if (d < bestDistance) {
+      best = c;
+      bestDistance = d;
+    }
+  }
+  return best;
+}

@@ -1,0 +1,105 @@
+// emitPipeline, emitTests and emitPlan: the whole DAG in one file, the `//| test:` cells as vitest
+// files, and the stage entry that turns a TaskPlan into every EmittedFile.
+//
+// A generated test asks the runtime for the values it checks with `evaluate(task)` (the task and
+// its upstream run in memory, no cache), then runs the cell's assertions unchanged, so a test
+// cell that passed in the notebook passes in CI for the same reason.
+import type { EmittedFile, TestNode } from '../types.js';
+import { ImportSet, NameAllocator, cellLabel, docComment, header, rewriteCell, taskFile } from './module.js';
+import { addOutsideImports, emitSetupModule, emitTaskModule, taskConst, type EmitContext } from './task.js';
+
+const literal = (value: unknown): string => JSON.stringify(value).replace(/"([A-Za-z_$][\w$]*)":/g, '$1:');
+
+export function emitPipeline(ctx: EmitContext): EmittedFile {
+  const { plan } = ctx;
+  const imports = new ImportSet();
+  imports.add('cellar', 'definePipeline', 'definePipeline', false);
+  if (ctx.hasSetupModule) imports.addSideEffect('./setup.js');
+  for (const t of plan.tasks) imports.add(`./${taskFile(t.name)}.js`, taskConst(t.name), taskConst(t.name), false);
+  const text = [
+    header(plan, [], []),
+    docComment(plan.doc, [`The pipeline compiled from \`${plan.notebook}\`: every task, in a topological order.`, '@module']),
+    imports.print(),
+    `export default definePipeline({\nname: ${literal(plan.stem)},\nsource: ${literal(plan.notebook)},\n` +
+      `// Where the notebook ran: tasks resolve relative paths from here, as Jupyter did.\nworkdir: ${literal(ctx.workdir)},\n` +
+      `tasks: [${plan.tasks.map((t) => taskConst(t.name)).join(', ')}],\n});`,
+  ];
+  return { path: `${plan.stem}/pipeline.ts`, contents: text.filter(Boolean).join('\n\n') + '\n' };
+}
+
+function testTitle(ctx: EmitContext, test: TestNode): string {
+  const cell = ctx.cells.get(test.cell)!;
+  const firstComment = /^\s*\/\/\s*(.+)$/m.exec(cell.code.split('\n').find((l) => l.trim()) ?? '');
+  return `${test.task}: ${firstComment ? firstComment[1]!.trim() : `notebook cell ${test.cell + 1}`}`;
+}
+
+/** One `<task>.test.ts` per task that has `//| test:` cells. */
+export function emitTests(ctx: EmitContext): EmittedFile[] {
+  const { plan } = ctx;
+  const byTask = new Map<string, TestNode[]>();
+  for (const t of plan.tests) byTask.set(t.task, [...(byTask.get(t.task) ?? []), t]);
+  const files: EmittedFile[] = [];
+  for (const [task, tests] of [...byTask].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    const imports = new ImportSet();
+    const blocks: string[] = [];
+    const allIdentifiers = new Set<string>();
+    const outsideAll = new Set<string>();
+    for (const t of tests) {
+      for (const id of ctx.analyses.get(t.cell)!.identifiers) allIdentifiers.add(id);
+      for (const n of addOutsideImports(ctx, imports, [t.cell], t.uses, undefined)) outsideAll.add(n);
+    }
+    // `test`, `evaluate` and task constants are called inside the test body: avoid its names.
+    const generated = new NameAllocator([...allIdentifiers, ...outsideAll]);
+    const testFn = generated.fresh('test');
+    const evaluateFn = generated.fresh('evaluate');
+    imports.add('vitest', 'test', testFn, false);
+    imports.add('cellar', 'evaluate', evaluateFn, false);
+    const taskLocal = new Map<string, string>();
+    const localFor = (name: string) => {
+      if (!taskLocal.has(name)) {
+        const local = generated.fresh(taskConst(name));
+        taskLocal.set(name, local);
+        imports.add(`./${taskFile(name)}.js`, taskConst(name), local, false);
+      }
+      return taskLocal.get(name)!;
+    };
+    localFor(task);
+    for (const t of tests) {
+      const cell = ctx.cells.get(t.cell)!;
+      const fromTasks = new Map<string, string[]>();
+      const paramLines: string[] = [];
+      for (const id of t.uses) {
+        const v = plan.versions[id]!;
+        if (v.cell === t.cell) continue;
+        if (v.owner.kind === 'task' && (v.kind === 'const' || v.kind === 'let' || v.kind === 'var')) {
+          fromTasks.set(v.owner.task, [...(fromTasks.get(v.owner.task) ?? []), v.name]);
+        } else if (v.owner.kind === 'params') {
+          const p = plan.params.find((x) => x.versionId === id)!;
+          paramLines.push(`const ${p.name}: ${p.type} = ${literal(p.default)}; // the param's default`);
+        }
+      }
+      if (fromTasks.size === 0) fromTasks.set(task, []);
+      const evaluations = [...fromTasks]
+        .sort(([a], [b]) => (a < b ? -1 : 1))
+        .map(([from, names]) => `${names.length ? `const { ${[...new Set(names)].sort().join(', ')} } = ` : ''}await ${evaluateFn}(${localFor(from)});`);
+      const code = rewriteCell(cell, ctx.analyses.get(t.cell)!, plan.bindings[t.cell] ?? [], (v) => v.name, plan.versions);
+      blocks.push(
+        `${testFn}(${literal(testTitle(ctx, t))}, async () => {\n${[...evaluations, ...paramLines].join('\n')}\n\n${cellLabel(cell)}\n${code}\n});`,
+      );
+    }
+    files.push({
+      path: `${plan.stem}/${taskFile(task)}.test.ts`,
+      contents: [header(plan, tests.map((t) => t.cell), tests.map((t) => t.cellId)), imports.print(), ...blocks].join('\n\n') + '\n',
+    });
+  }
+  return files;
+}
+
+/** TaskPlan → every file of generated/<stem>/, unformatted (emit/print.ts formats). */
+export function emitPlan(ctx: Omit<EmitContext, 'hasSetupModule'>): EmittedFile[] {
+  const probe: EmitContext = { ...ctx, hasSetupModule: false };
+  const setup = emitSetupModule(probe);
+  const full: EmitContext = { ...ctx, hasSetupModule: setup !== undefined };
+  const files = [...(setup ? [setup] : []), ...ctx.plan.tasks.map((t) => emitTaskModule(full, t)), emitPipeline(full), ...emitTests(full)];
+  return files.sort((a, b) => (a.path < b.path ? -1 : 1));
+}

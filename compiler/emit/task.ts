@@ -1,0 +1,215 @@
+// emitTaskModule / emitSetupModule: one TaskNode (or the setup cells) → one TypeScript module.
+//
+// A task module exports a pure function (inputs and params in, outputs out) holding the cells'
+// code unchanged but for hoisted imports and renamed redeclarations, and a `defineTask` record for
+// the runtime. Values crossing tasks are typed as `TaskOutputs<typeof upstreamTask>['name']`, so
+// tsc infers real types from the upstream function's return without the compiler ever running
+// the type checker. Setup cells become one shared module whose declarations are exported.
+import type { CellAnalysis, EmittedFile, Span, TaggedCell, TaskNode, TaskPlan, Version } from '../types.js';
+import { HEADER, ImportSet, NameAllocator, cellLabel, docComment, header, identifierFor, rewriteCell, taskFile } from './module.js';
+
+export interface EmitContext {
+  plan: TaskPlan;
+  cells: ReadonlyMap<number, TaggedCell>;
+  analyses: ReadonlyMap<number, CellAnalysis>;
+  /** The notebook's folder relative to generated/<stem>/ (forward slashes). */
+  workdir: string;
+  /** Whether a setup module is emitted (setup cells hold more than imports). */
+  hasSetupModule: boolean;
+}
+
+const VALUE_KINDS = new Set(['const', 'let', 'var', 'function', 'class', 'enum', 'namespace']);
+const TYPE_DECL_KINDS = new Set(['interface', 'type']);
+export const taskConst = (task: string) => `${identifierFor(task)}Task`;
+
+/** Is every use of this version, in these cells, in a type position? */
+export function onlyTypeUses(ctx: EmitContext, cells: number[], versionId: string): boolean {
+  for (const i of cells) for (const b of ctx.plan.bindings[i] ?? []) if (b.versionId === versionId && b.meaning === 'value') return false;
+  return true;
+}
+
+/** Route every outside version a group of cells uses to the import that provides it. */
+export function addOutsideImports(ctx: EmitContext, imports: ImportSet, cells: number[], uses: string[], self: string | undefined): Set<string> {
+  const names = new Set<string>();
+  for (const id of uses) {
+    const v = ctx.plan.versions[id]!;
+    if (v.owner.kind === 'task' && v.owner.task === self) continue;
+    if (cells.includes(v.cell) && v.kind !== 'import') continue;
+    if (v.kind === 'import' && v.importFrom) {
+      imports.add(v.importFrom.module, v.importFrom.imported, v.name, v.importFrom.typeOnly || onlyTypeUses(ctx, cells, id));
+    } else if (v.owner.kind === 'setup') {
+      imports.add('./setup.js', v.name, v.name, TYPE_DECL_KINDS.has(v.kind) || onlyTypeUses(ctx, cells, id));
+    } else if (v.owner.kind === 'task' && TYPE_DECL_KINDS.has(v.kind)) {
+      imports.add(`./${taskFile(v.owner.task)}.js`, v.name, v.name, true);
+    }
+    names.add(v.name);
+  }
+  for (const i of cells) for (const imp of ctx.analyses.get(i)?.imports ?? []) if (imp.bindings.length === 0) imports.addSideEffect(imp.module);
+  return names;
+}
+
+const literal = (value: unknown): string => JSON.stringify(value).replace(/"([A-Za-z_$][\w$]*)":/g, '$1:');
+
+export function emitTaskModule(ctx: EmitContext, task: TaskNode): EmittedFile {
+  const { plan } = ctx;
+  const cells = task.cells.map((i) => ctx.cells.get(i)!);
+  const imports = new ImportSet();
+  const outside = addOutsideImports(ctx, imports, task.cells, task.uses, task.name);
+  for (const input of task.inputs) outside.add(input.name);
+  for (const p of task.params) outside.add(p);
+
+  // Names the compiler invents live at module level: they must avoid every outside name.
+  const generated = new NameAllocator(outside);
+  const cellar = {
+    defineTask: generated.fresh('defineTask'),
+    output: task.inputs.length ? generated.fresh('output') : '',
+    TaskOutputs: task.inputs.length ? generated.fresh('TaskOutputs') : '',
+  };
+  imports.add('cellar', 'defineTask', cellar.defineTask, false);
+  if (task.inputs.length) {
+    imports.add('cellar', 'output', cellar.output, false);
+    imports.add('cellar', 'TaskOutputs', cellar.TaskOutputs, true);
+  }
+  const upstreamConst = new Map<string, string>();
+  for (const up of task.upstream) {
+    const local = generated.fresh(taskConst(up));
+    upstreamConst.set(up, local);
+    imports.add(`./${taskFile(up)}.js`, taskConst(up), local, false);
+  }
+  const fnName = generated.fresh(identifierFor(task.name));
+  const constName = taskConst(task.name);
+  generated.reserve(constName);
+
+  // Versions declared in the task: a redeclaration inside the one function scope gets a fresh
+  // name (`df_2`), as does one that would shadow an outside name the task also reads.
+  const identifiers = new Set(cells.flatMap((c) => ctx.analyses.get(c.index)?.identifiers ?? []));
+  const renamer = new NameAllocator([...identifiers, ...outside]);
+  const bound = new Set(outside);
+  const names = new Map<string, string>();
+  const hoisted: string[] = [];
+  const cutByCell = new Map<number, Span[]>();
+  for (const cell of cells) {
+    const a = ctx.analyses.get(cell.index)!;
+    for (const d of a.declarations) {
+      if (TYPE_DECL_KINDS.has(d.kind)) continue;
+      if (!VALUE_KINDS.has(d.kind)) continue;
+      const id = `${cell.index}:${d.name}`;
+      if (names.has(id)) continue;
+      if (bound.has(d.name)) names.set(id, renamer.fresh(d.name));
+      else {
+        names.set(id, d.name);
+        bound.add(d.name);
+      }
+    }
+    // Interfaces and type aliases move to module level, exported, so other modules can import them.
+    const typeStatements = [...new Map(a.declarations.filter((d) => TYPE_DECL_KINDS.has(d.kind)).map((d) => [d.statement.start, d.statement])).values()];
+    cutByCell.set(cell.index, typeStatements);
+    for (const s of typeStatements) hoisted.push(`export ${cell.code.slice(s.start, s.end).replace(/^export\s+/, '')}`);
+  }
+  const nameOf = (v: Version) => names.get(v.id) ?? v.name;
+
+  const body = cells
+    .map((cell) => {
+      const code = rewriteCell(cell, ctx.analyses.get(cell.index)!, plan.bindings[cell.index] ?? [], nameOf, plan.versions, cutByCell.get(cell.index));
+      return code ? `${cellLabel(cell)}\n${code}` : '';
+    })
+    .filter(Boolean)
+    .join('\n\n');
+  const returned = task.outputs.map((o) => {
+    const local = nameOf(plan.versions[o.versionId]!);
+    return local === o.name ? o.name : `${o.name}: ${local}`;
+  });
+
+  const paramPlans = task.params.map((name) => plan.params.find((p) => p.name === name)!);
+  const inputsArg = task.inputs.length
+    ? `{ ${task.inputs.map((i) => i.name).join(', ')} }: { ${task.inputs.map((i) => `${i.name}: ${cellar.TaskOutputs}<typeof ${upstreamConst.get(i.fromTask)}>['${i.name}']`).join('; ')} }`
+    : '_inputs: Record<string, never>';
+  const paramsArg = paramPlans.length
+    ? `{ ${paramPlans.map((p) => p.name).join(', ')} }: { ${paramPlans.map((p) => `${p.name}: ${p.type}`).join('; ')} }`
+    : '_params: Record<string, never>';
+
+  const def: string[] = [
+    `name: ${literal(task.name)}`,
+    'module: import.meta.url',
+    `source: { notebook: ${literal(plan.notebook)}, cells: [${task.cells.join(', ')}] }`,
+    `params: { ${paramPlans.map((p) => `${p.name}: { type: ${literal(p.paramType)}, default: ${literal(p.default)} }`).join(', ')} }`,
+    `inputs: { ${task.inputs.map((i) => `${i.name}: ${cellar.output}(${upstreamConst.get(i.fromTask)}, ${literal(i.name)})`).join(', ')} }`,
+    `outputs: { ${task.outputs.map((o) => `${o.name}: ${o.codec ? `{ codec: ${literal(o.codec)} }` : '{}'}`).join(', ')} }`,
+    `version: ${task.version}`,
+    `rerun: ${task.rerun}`,
+    `cache: ${literal(task.cache)}`,
+  ];
+  if (task.warehouse) {
+    const w = task.warehouse;
+    const parts = [
+      ...(w.dialect ? [`dialect: ${literal(w.dialect)}`] : []),
+      `reads: ${literal(w.reads)}`,
+      ...(w.materialize ? [`materialize: ${literal(w.materialize)}`] : []),
+      `tables: { ${Object.entries(w.tables).map(([t, producer]) => `${literal(t)}: ${upstreamConst.get(producer)}`).join(', ')} }`,
+    ];
+    def.push(`warehouse: { ${parts.join(', ')} }`);
+  }
+  if (task.checks.length) def.push(`checks: ${literal(task.checks)}`);
+  def.push(`run: ${fnName}`);
+
+  const text = [
+    header(plan, task.cells, task.cellIds),
+    docComment(task.doc, ['@module']),
+    imports.print(),
+    hoisted.join('\n\n'),
+    `/** The logic of task \`${task.name}\`: inputs and params in, outputs out. Pure: testable alone. */\n` +
+      `export ${task.async ? 'async ' : ''}function ${fnName}(${inputsArg}, ${paramsArg}) {\n${body}\n\nreturn { ${returned.join(', ')} };\n}`,
+    `/** Task \`${task.name}\` for the runtime: what it reads, what it writes, how it is cached. */\n` +
+      `export const ${constName} = ${cellar.defineTask}({\n${def.join(',\n')},\n});`,
+  ].filter(Boolean);
+  return { path: `${plan.stem}/${taskFile(task.name)}.ts`, contents: text.join('\n\n') + '\n' };
+}
+
+/** The setup cells as one module, or undefined when they hold only imports (then hoisted). */
+export function emitSetupModule(ctx: EmitContext): EmittedFile | undefined {
+  const { plan } = ctx;
+  const cells = plan.setupCells.map((i) => ctx.cells.get(i)!);
+  const uses = [...new Set(cells.flatMap((c) => (plan.bindings[c.index] ?? []).map((b) => b.versionId)))].sort();
+  const imports = new ImportSet();
+  for (const id of uses) {
+    const v = plan.versions[id]!;
+    if (v.kind === 'import' && v.importFrom) imports.add(v.importFrom.module, v.importFrom.imported, v.name, v.importFrom.typeOnly || onlyTypeUses(ctx, plan.setupCells, id));
+  }
+  for (const c of cells) for (const imp of ctx.analyses.get(c.index)!.imports) if (imp.bindings.length === 0) imports.addSideEffect(imp.module);
+
+  // The last version of each name keeps it (that is what tasks import); earlier ones are renamed.
+  const last = new Map<string, string>();
+  for (const c of cells) for (const d of ctx.analyses.get(c.index)!.declarations) last.set(`${VALUE_KINDS.has(d.kind) ? 'v' : 't'}:${d.name}`, `${c.index}:${d.name}`);
+  const identifiers = new Set(cells.flatMap((c) => ctx.analyses.get(c.index)!.identifiers));
+  const renamer = new NameAllocator(identifiers);
+  const names = new Map<string, string>();
+  for (const c of cells) {
+    for (const d of ctx.analyses.get(c.index)!.declarations) {
+      const id = `${c.index}:${d.name}`;
+      if (VALUE_KINDS.has(d.kind) && last.get(`v:${d.name}`) !== id) names.set(id, renamer.fresh(d.name));
+    }
+  }
+  const body = cells
+    .map((cell) => {
+      const a = ctx.analyses.get(cell.index)!;
+      const exported = new Map<number, { at: number; text: string }>();
+      for (const d of a.declarations) {
+        const isLast = last.get(`${VALUE_KINDS.has(d.kind) ? 'v' : 't'}:${d.name}`) === `${cell.index}:${d.name}`;
+        if (isLast) exported.set(d.statement.start, { at: d.statement.start, text: 'export ' });
+      }
+      const code = rewriteCell(cell, a, plan.bindings[cell.index] ?? [], (v) => names.get(v.id) ?? v.name, plan.versions, [], [...exported.values()]);
+      return code ? `${cellLabel(cell)}\n${code}` : '';
+    })
+    .filter(Boolean)
+    .join('\n\n');
+  if (!body.replace(/^\/\/.*$/gm, '').trim()) return undefined;
+  const text = [
+    header(plan, plan.setupCells, cells.map((c) => c.id)),
+    docComment('Shared setup: the imports, helpers and types declared before the first task.', ['@module']),
+    imports.print(),
+    body,
+  ].filter(Boolean);
+  return { path: `${plan.stem}/setup.ts`, contents: text.join('\n\n') + '\n' };
+}
+
+export { HEADER };

@@ -1,0 +1,243 @@
+// The compiler's one door to the disk: find notebooks, load and save the incremental cache,
+// compile, write generated files atomically, and compare them for `--check`.
+//
+// The stages (program.ts and below) are pure; this module owns every effect (TypeScript's
+// CompilerHost, Rollup's write()). The cache lives in <project>/.cellar/compile/, one JSON file
+// per notebook, keyed by the notebook's bytes and a fingerprint of the compiler itself: when both
+// match and the generated files on disk are the ones recorded, nothing is parsed at all. When
+// only some cells changed, the cached per-cell analyses and formatted modules are reused, so the
+// cost is one cell's analysis plus the modules whose text changed.
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { hasErrors } from './diagnostics.js';
+import { HEADER } from './emit/module.js';
+import { COMPILER_VERSION, compileNotebook, newMemory, type CompileMemory, type CompileStats } from './program.js';
+import type { CellAnalysis, Diagnostic, EmittedFile, TaskPlan } from './types.js';
+
+export const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
+const posix = (p: string) => p.split(sep).join('/');
+
+/** The nearest folder at or above `from` holding a package.json (else `from`). */
+export function projectRoot(from: string): string {
+  let dir = resolve(from);
+  for (;;) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    const parent = dirname(dir);
+    if (parent === dir) return resolve(from);
+    dir = parent;
+  }
+}
+
+/** Notebook files under the given files/folders (folders: recursively, skipping checkpoints). */
+export function findNotebooks(paths: string[]): string[] {
+  const found = new Set<string>();
+  const walk = (dir: string) => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      if (entry.name.startsWith('.') || entry.name === 'node_modules') continue;
+      const p = join(dir, entry.name);
+      if (entry.isDirectory()) walk(p);
+      else if (entry.name.endsWith('.ipynb')) found.add(p);
+    }
+  };
+  for (const p of paths) {
+    const abs = resolve(p);
+    if (!existsSync(abs)) throw new Error(`no such file or folder: ${p}`);
+    if (statSync(abs).isDirectory()) walk(abs);
+    else found.add(abs);
+  }
+  return [...found].sort();
+}
+
+let fingerprint: string | undefined;
+/** COMPILER_VERSION plus a hash of the code that is running, so a changed compiler misses. */
+export function compilerFingerprint(): string {
+  if (!fingerprint) {
+    let code = '';
+    try {
+      code = readFileSync(fileURLToPath(import.meta.url), 'utf8');
+    } catch {
+      // Bundled somewhere unreadable: the version alone.
+    }
+    fingerprint = `${COMPILER_VERSION}:${sha256(code).slice(0, 16)}`;
+  }
+  return fingerprint;
+}
+
+interface CacheFile {
+  fingerprint: string;
+  notebookHash: string;
+  outDir: string;
+  diagnostics: Diagnostic[];
+  files: { path: string; hash: string }[];
+  plan?: TaskPlan;
+  analyses: [string, CellAnalysis][];
+  formatted: [string, string][];
+  sql: [string, string[]][];
+}
+
+export interface NotebookOutcome {
+  /** Project-relative path of the notebook. */
+  notebook: string;
+  stem: string;
+  diagnostics: Diagnostic[];
+  files: EmittedFile[];
+  plan?: TaskPlan;
+  /** The generated pipeline.ts (absolute), when there is one. */
+  pipeline?: string;
+  /** True when the cache answered and nothing was compiled. */
+  cached: boolean;
+  stats?: CompileStats;
+}
+
+export interface HostOptions {
+  root: string;
+  /** Absolute output folder (generated/). */
+  outDir: string;
+  /** Warm memory (watch mode); when absent the on-disk cache is used. */
+  memory?: CompileMemory;
+  /** Don't read or write .cellar/compile (tests). */
+  noCache?: boolean;
+}
+
+const cachePath = (root: string, notebook: string) => join(root, '.cellar', 'compile', `${notebook.replace(/[^\w.-]+/g, '_')}.json`);
+
+function readCache(path: string): CacheFile | undefined {
+  try {
+    const c = JSON.parse(readFileSync(path, 'utf8')) as CacheFile;
+    return c.fingerprint === compilerFingerprint() ? c : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Write a file by temp + rename, so a reader never sees half of it. */
+export function writeAtomic(path: string, contents: string): void {
+  mkdirSync(dirname(path), { recursive: true });
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, contents);
+  renameSync(tmp, path);
+}
+
+const readOrUndefined = (path: string) => {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+};
+
+/** Compile one notebook, using (and refreshing) the cache. Writes nothing to generated/. */
+export async function compileFile(notebookAbs: string, opts: HostOptions): Promise<NotebookOutcome> {
+  const notebook = posix(relative(opts.root, notebookAbs));
+  const text = readFileSync(notebookAbs, 'utf8');
+  const stem = notebookAbs.split(sep).pop()!.replace(/\.ipynb$/i, '');
+  const outDirRel = posix(relative(opts.root, opts.outDir));
+  const notebookHash = sha256(text);
+  const cacheFile = cachePath(opts.root, notebook);
+  const cache = opts.noCache || opts.memory ? undefined : readCache(cacheFile);
+  const pipelineAbs = join(opts.outDir, stem, 'pipeline.ts');
+
+  if (cache && cache.notebookHash === notebookHash && cache.outDir === outDirRel) {
+    // A full hit: nothing to do if generated/ still holds exactly what was recorded.
+    const files: EmittedFile[] = [];
+    let intact = true;
+    for (const f of cache.files) {
+      const contents = readOrUndefined(join(opts.outDir, f.path));
+      if (contents === undefined || sha256(contents) !== f.hash) {
+        intact = false;
+        break;
+      }
+      files.push({ path: f.path, contents });
+    }
+    if (intact) {
+      return { notebook, stem, diagnostics: cache.diagnostics, files, plan: cache.plan, cached: true, pipeline: files.length ? pipelineAbs : undefined };
+    }
+  }
+
+  const memory = opts.memory ?? newMemory();
+  if (cache) {
+    for (const [k, v] of cache.analyses) memory.analyses.set(k, v);
+    for (const [k, v] of cache.formatted) memory.formatted.set(k, v);
+    for (const [k, v] of cache.sql) memory.sql.set(k, v);
+  }
+  const workdir = posix(relative(join(opts.outDir, stem), dirname(notebookAbs))) || '.';
+  const result = await compileNotebook(notebook, text, { workdir, memory, hash: sha256 });
+  if (!opts.noCache) {
+    const pick = <V>(m: Map<string, V>, keys: string[]) => [...new Set(keys)].filter((k) => m.has(k)).sort().map((k): [string, V] => [k, m.get(k)!]);
+    const record: CacheFile = {
+      fingerprint: compilerFingerprint(),
+      notebookHash,
+      outDir: outDirRel,
+      diagnostics: result.diagnostics,
+      files: result.files.map((f) => ({ path: f.path, hash: sha256(f.contents) })),
+      plan: result.plan,
+      analyses: pick(memory.analyses, result.stats.used.analyses),
+      formatted: pick(memory.formatted, result.stats.used.formatted),
+      sql: pick(memory.sql, result.stats.used.sql),
+    };
+    try {
+      writeAtomic(cacheFile, JSON.stringify(record));
+    } catch {
+      // A read-only checkout still compiles; it just will not be incremental.
+    }
+  }
+  return {
+    notebook,
+    stem,
+    diagnostics: result.diagnostics,
+    files: result.files,
+    plan: result.plan,
+    cached: false,
+    stats: result.stats,
+    pipeline: result.files.length ? pipelineAbs : undefined,
+  };
+}
+
+/** Generated files in <out>/<stem>/ that carry our header (so only ours are ever deleted). */
+function existingGenerated(outDir: string, stem: string): string[] {
+  const dir = join(outDir, stem);
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.ts') && (readOrUndefined(join(dir, f)) ?? '').includes(HEADER))
+    .map((f) => `${stem}/${f}`)
+    .sort();
+}
+
+export interface WriteReport {
+  written: string[];
+  removed: string[];
+}
+
+/** Make <out>/<stem>/ hold exactly the outcome's files (skip when it has errors). */
+export function writeOutcome(outcome: NotebookOutcome, outDir: string): WriteReport {
+  const report: WriteReport = { written: [], removed: [] };
+  if (hasErrors(outcome.diagnostics)) return report;
+  const wanted = new Set(outcome.files.map((f) => f.path));
+  for (const f of outcome.files) {
+    const abs = join(outDir, f.path);
+    if (readOrUndefined(abs) === f.contents) continue;
+    writeAtomic(abs, f.contents);
+    report.written.push(f.path);
+  }
+  for (const old of existingGenerated(outDir, outcome.stem)) {
+    if (wanted.has(old)) continue;
+    rmSync(join(outDir, old));
+    report.removed.push(old);
+  }
+  return report;
+}
+
+/** What `--check` reports: files that differ from, are missing in, or are extra in <out>. */
+export function checkOutcome(outcome: NotebookOutcome, outDir: string): string[] {
+  const problems: string[] = [];
+  const wanted = new Set(outcome.files.map((f) => f.path));
+  for (const f of outcome.files) {
+    const onDisk = readOrUndefined(join(outDir, f.path));
+    if (onDisk === undefined) problems.push(`missing ${f.path}`);
+    else if (onDisk !== f.contents) problems.push(`differs ${f.path}`);
+  }
+  for (const old of existingGenerated(outDir, outcome.stem)) if (!wanted.has(old)) problems.push(`stale ${old}`);
+  return problems;
+}

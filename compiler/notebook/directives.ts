@@ -1,0 +1,181 @@
+// tagCells: Notebook → TaggedCell[]: reads the `//|` directives (and the same as Jupyter cell
+// tags) and gives every cell its role in the pipeline.
+//
+// Directives sit as comment lines at the top of a code cell, so the notebook still runs in tslab
+// unchanged. Roles follow the notebook's reading order: code before the first task is shared
+// setup; `//| task: x` starts a task and the untagged code cells after it continue it; explore,
+// params and test cells are transparent (they do not end the task around them). Directive lines
+// are blanked, not removed, so every later message keeps the cell's true line numbers.
+import { diagnostic, suggest } from '../diagnostics.js';
+import type { CellRole, Diagnostic, Directives, Notebook, TaggedCell } from '../types.js';
+
+export const DIRECTIVE_NAMES = [
+  'task', 'params', 'explore', 'test', 'version', 'rerun', 'cache', 'output', 'dialect', 'materialize', 'check',
+] as const;
+
+const TASK_NAME = /^[A-Za-z_][\w.-]*$/;
+const TABLE_NAME = /^[A-Za-z_][\w-]*(\.[A-Za-z_][\w-]*){1,2}$/;
+const DIRECTIVE_LINE = /^\s*\/\/\|\s?(.*)$/;
+
+export interface TaggedNotebook {
+  cells: TaggedCell[];
+  diagnostics: Diagnostic[];
+  /** True when any cell carries a directive or a Cellar tag. */
+  hasDirectives: boolean;
+}
+
+interface RawDirective {
+  name: string;
+  value: string;
+  line: number;
+  fromTag: boolean;
+}
+
+function readRaw(source: string, tags: string[]): { raw: RawDirective[]; code: string } {
+  const lines = source.split('\n');
+  const raw: RawDirective[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!;
+    const m = DIRECTIVE_LINE.exec(line);
+    if (!m) {
+      if (line.trim() === '') continue;
+      break;
+    }
+    const text = m[1]!.trim();
+    const colon = text.indexOf(':');
+    raw.push({
+      name: (colon < 0 ? text : text.slice(0, colon)).trim(),
+      value: colon < 0 ? '' : text.slice(colon + 1).trim(),
+      line: i + 1,
+      fromTag: false,
+    });
+    lines[i] = '';
+  }
+  for (const tag of tags) {
+    const sep = tag.search(/[:=]/);
+    const name = (sep < 0 ? tag : tag.slice(0, sep)).trim();
+    // Only tags that look like ours: other tools' tags (e.g. `hide-input`) are not errors.
+    if (!(DIRECTIVE_NAMES as readonly string[]).includes(name)) continue;
+    raw.push({ name, value: sep < 0 ? '' : tag.slice(sep + 1).trim(), line: 1, fromTag: true });
+  }
+  return { raw, code: lines.join('\n') };
+}
+
+function parseDirectives(
+  raw: RawDirective[],
+  at: { notebook: string; cell: number; cellId?: string },
+  diagnostics: Diagnostic[],
+): Directives {
+  const d: Directives = { outputs: [], checks: [] };
+  const bad = (r: RawDirective, message: string, hint?: string) =>
+    diagnostics.push(
+      diagnostic('error', 'E_DIRECTIVE_VALUE', { ...at, line: r.line }, message, {
+        hint,
+        snippet: r.fromTag ? `tag ${r.name}${r.value ? `:${r.value}` : ''}` : `//| ${r.name}${r.value ? `: ${r.value}` : ''}`,
+      }),
+    );
+  for (const r of raw) {
+    switch (r.name) {
+      case 'task':
+      case 'test':
+        if (!TASK_NAME.test(r.value)) bad(r, `\`${r.name}\` needs a task name (letters, digits, _ . -), got "${r.value}"`, `write \`//| ${r.name}: train\``);
+        else d[r.name] = r.value;
+        break;
+      case 'params':
+      case 'explore':
+      case 'rerun':
+        if (r.value) bad(r, `\`${r.name}\` takes no value`);
+        else d[r.name] = true;
+        break;
+      case 'version':
+        if (!/^\d+$/.test(r.value)) bad(r, `\`version\` needs a whole number, got "${r.value}"`, 'write `//| version: 2`');
+        else d.version = Number(r.value);
+        break;
+      case 'cache':
+        if (r.value !== 'code' && r.value !== 'params') bad(r, `\`cache\` is \`code\` or \`params\`, got "${r.value}"`);
+        else d.cache = r.value;
+        break;
+      case 'output': {
+        const m = /^([A-Za-z_$][\w$]*)\s*=\s*([\w.-]+)$/.exec(r.value);
+        if (!m) bad(r, `\`output\` needs \`<name>=<format>\`, got "${r.value}"`, 'write `//| output: model=json`');
+        else d.outputs.push({ name: m[1]!, codec: m[2]! });
+        break;
+      }
+      case 'dialect':
+        if (r.value !== 'bigquery' && r.value !== 'duckdb') bad(r, `\`dialect\` is \`bigquery\` or \`duckdb\`, got "${r.value}"`);
+        else d.dialect = r.value;
+        break;
+      case 'materialize':
+        if (!TABLE_NAME.test(r.value)) bad(r, `\`materialize\` needs \`<dataset>.<table>\`, got "${r.value}"`, 'write `//| materialize: mart.features`');
+        else d.materialize = r.value;
+        break;
+      case 'check':
+        if (!r.value) bad(r, '`check` needs an expression', 'write `//| check: rows >= 1000`');
+        else d.checks.push(r.value);
+        break;
+      default: {
+        const guess = suggest(r.name, DIRECTIVE_NAMES);
+        diagnostics.push(
+          diagnostic('error', 'E_UNKNOWN_DIRECTIVE', { ...at, line: r.line }, `unknown directive \`${r.name}\``, {
+            hint: guess ? `did you mean \`${guess}\`?` : `directives are: ${DIRECTIVE_NAMES.join(', ')}`,
+            snippet: `//| ${r.name}${r.value ? `: ${r.value}` : ''}`,
+          }),
+        );
+      }
+    }
+  }
+  return d;
+}
+
+const TASK_ONLY = ['version', 'rerun', 'cache', 'outputs', 'dialect', 'materialize', 'checks'] as const;
+
+export function tagCells(notebook: Notebook): TaggedNotebook {
+  const diagnostics: Diagnostic[] = [];
+  const cells: TaggedCell[] = [];
+  let currentTask: string | undefined;
+  let hasDirectives = false;
+  for (const cell of notebook.cells) {
+    const at = { notebook: notebook.path, cell: cell.index + 1, cellId: cell.id };
+    if (cell.type !== 'code') {
+      cells.push({ index: cell.index, id: cell.id, role: 'markdown', startsTask: false, directives: { outputs: [], checks: [] }, code: cell.source });
+      continue;
+    }
+    const { raw, code } = readRaw(cell.source, cell.tags);
+    if (raw.length) hasDirectives = true;
+    const d = parseDirectives(raw, at, diagnostics);
+    const kinds = (['task', 'params', 'explore', 'test'] as const).filter((k) => d[k] !== undefined);
+    if (kinds.length > 1) {
+      diagnostics.push(
+        diagnostic('error', 'E_DIRECTIVE_CONFLICT', { ...at, line: 1 }, `a cell can be only one of task, params, explore, test; this one says ${kinds.join(' and ')}`),
+      );
+    }
+    let role: CellRole;
+    let task: string | undefined;
+    if (d.task !== undefined) {
+      role = 'task';
+      task = currentTask = d.task;
+    } else if (d.params) role = 'params';
+    else if (d.explore) role = 'explore';
+    else if (d.test !== undefined) {
+      role = 'test';
+      task = d.test;
+    } else if (code.trim() === '') role = 'explore';
+    else if (currentTask !== undefined) {
+      role = 'task';
+      task = currentTask;
+    } else role = 'setup';
+
+    if (role !== 'task' && role !== 'explore') {
+      const misplaced = TASK_ONLY.filter((k) => (Array.isArray(d[k]) ? (d[k] as unknown[]).length > 0 : d[k] !== undefined));
+      if (misplaced.length) {
+        diagnostics.push(
+          diagnostic('error', 'E_DIRECTIVE_CONFLICT', { ...at, line: 1 }, `\`${misplaced.join('`, `').replace('outputs', 'output').replace('checks', 'check')}\` only applies to task cells, and this is a ${role} cell`, {
+            hint: 'put it on the `//| task:` cell (or on a cell that continues the task)',
+          }),
+        );
+      }
+    }
+    cells.push({ index: cell.index, id: cell.id, role, task, startsTask: d.task !== undefined, directives: d, code });
+  }
+  return { cells, diagnostics, hasDirectives };
+}

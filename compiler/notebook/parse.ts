@@ -1,0 +1,92 @@
+// parseNotebook: .ipynb text → Notebook, or diagnostics naming the file (and cell) when it is not
+// a TypeScript nbformat-4 notebook.
+//
+// Accepts what real notebooks contain: `source` as a string or a list of lines, cells with or
+// without ids (nbformat 4.5 added them; older files have none), tslab's kernelspec and Deno's
+// (both say language "typescript"). Nothing here evaluates code.
+import { diagnostic } from '../diagnostics.js';
+import type { Diagnostic, Notebook, NotebookCell } from '../types.js';
+
+export interface ParsedNotebook {
+  notebook?: Notebook;
+  diagnostics: Diagnostic[];
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function stemOf(path: string): string {
+  const base = path.split('/').pop() ?? path;
+  return base.replace(/\.ipynb$/i, '');
+}
+
+function sourceText(source: unknown): string | undefined {
+  if (typeof source === 'string') return source;
+  if (Array.isArray(source) && source.every((s) => typeof s === 'string')) return source.join('');
+  return undefined;
+}
+
+export function parseNotebook(path: string, text: string): ParsedNotebook {
+  const at = { notebook: path };
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    const detail = error instanceof Error ? error.message : String(error);
+    return {
+      diagnostics: [
+        diagnostic('error', 'E_NOTEBOOK_JSON', at, `not valid JSON: ${detail}`, {
+          hint: 'a notebook is a .ipynb JSON file; was it saved completely (or is it a merge conflict)?',
+        }),
+      ],
+    };
+  }
+  if (!isObject(json) || json.nbformat !== 4 || !Array.isArray(json.cells)) {
+    const found = isObject(json) && json.nbformat !== undefined ? `nbformat ${String(json.nbformat)}` : 'no nbformat field';
+    return {
+      diagnostics: [
+        diagnostic('error', 'E_NOTEBOOK_FORMAT', at, `not an nbformat 4 notebook (${found})`, {
+          hint: 'open and save it in JupyterLab, or convert with `jupyter nbconvert --to notebook`',
+        }),
+      ],
+    };
+  }
+
+  const metadata = isObject(json.metadata) ? json.metadata : {};
+  const kernelspec = isObject(metadata.kernelspec) ? metadata.kernelspec : {};
+  const languageInfo = isObject(metadata.language_info) ? metadata.language_info : {};
+  const language = String(kernelspec.language ?? languageInfo.name ?? '').toLowerCase();
+  const kernelName = String(kernelspec.name ?? '').toLowerCase();
+  if (language && language !== 'typescript') {
+    return {
+      diagnostics: [
+        diagnostic('error', 'E_NOTEBOOK_LANGUAGE', at, `the notebook's kernel language is "${language}", not TypeScript`, {
+          hint: 'Cellar compiles notebooks written for the tslab (or Deno) TypeScript kernel',
+        }),
+      ],
+    };
+  }
+  const kernel: Notebook['kernel'] = kernelName.includes('deno') ? 'deno' : kernelName.includes('tslab') || !kernelName ? 'tslab' : 'typescript';
+
+  const diagnostics: Diagnostic[] = [];
+  const cells: NotebookCell[] = [];
+  json.cells.forEach((raw: unknown, index: number) => {
+    const where = { notebook: path, cell: index + 1 };
+    if (!isObject(raw)) {
+      diagnostics.push(diagnostic('error', 'E_NOTEBOOK_FORMAT', where, 'the cell is not a JSON object'));
+      return;
+    }
+    const id = typeof raw.id === 'string' ? raw.id : undefined;
+    const source = sourceText(raw.source ?? '');
+    const type = raw.cell_type;
+    if (source === undefined || (type !== 'code' && type !== 'markdown' && type !== 'raw')) {
+      diagnostics.push(
+        diagnostic('error', 'E_NOTEBOOK_FORMAT', { ...where, cellId: id }, 'the cell has no valid `cell_type` or `source`'),
+      );
+      return;
+    }
+    const cellMeta = isObject(raw.metadata) ? raw.metadata : {};
+    const tags = Array.isArray(cellMeta.tags) ? cellMeta.tags.filter((t): t is string => typeof t === 'string') : [];
+    cells.push({ index, id, type, source: source.replace(/\r\n?/g, '\n'), tags });
+  });
+  return { notebook: { path, stem: stemOf(path), kernel, cells }, diagnostics };
+}

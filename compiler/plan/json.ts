@@ -1,0 +1,37 @@
+// planJson: TaskPlan → the machine-readable plan `cellar plan --json` prints for tooling and CI,
+// and planText, the same for people. The JSON shape is public; add fields, never rename them.
+import type { TaskPlan } from '../types.js';
+
+export interface PlanJson {
+  notebook: string;
+  tasks: { name: string; params: string[]; upstream: string[]; cells: number[]; outputs: string[] }[];
+  params: { name: string; type: string; default: unknown }[];
+}
+
+export function planJson(plan: TaskPlan): PlanJson {
+  return {
+    notebook: plan.notebook,
+    tasks: plan.tasks.map((t) => ({
+      name: t.name,
+      params: [...t.params],
+      upstream: [...t.upstream],
+      cells: [...t.cells],
+      outputs: t.outputs.map((o) => o.name),
+    })),
+    params: plan.params.map((p) => ({ name: p.name, type: p.type, default: p.default })),
+  };
+}
+
+export function planText(plan: TaskPlan): string {
+  const lines = [`${plan.notebook}: ${plan.tasks.length} task(s), ${plan.params.length} param(s), ${plan.tests.length} test cell(s)`];
+  for (const p of plan.params) lines.push(`  param ${p.name}: ${p.type} = ${JSON.stringify(p.default)}`);
+  for (const t of plan.tasks) {
+    const cells = t.cells.map((c) => c + 1).join(', ');
+    lines.push(`  task ${t.name} (cell${t.cells.length > 1 ? 's' : ''} ${cells})`);
+    if (t.upstream.length) lines.push(`    after:   ${t.upstream.join(', ')}`);
+    if (t.inputs.length) lines.push(`    inputs:  ${t.inputs.map((i) => `${i.name} ← ${i.fromTask}`).join(', ')}`);
+    if (t.params.length) lines.push(`    params:  ${t.params.join(', ')}`);
+    lines.push(`    outputs: ${t.outputs.map((o) => o.name + (o.codec ? ` (${o.codec})` : '')).join(', ') || '(none)'}`);
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,364 @@
+// linkCells: TaggedCell[] + CellAnalysis[] → TaskPlan: which task needs which value from which
+// other task, in notebook semantics.
+//
+// A notebook is one long scope read top to bottom, and redeclaring a name in a later cell is
+// normal (`let df` in three cells). So every top-level declaration is a *version* of its name,
+// and each use binds the latest version declared in a compiled cell before it — exactly what the
+// kernel computed. A use whose version belongs to another task is an input (and makes that task
+// upstream); one from setup is an import of the shared module; one from the params cell is a
+// param. Everything is decided here, on plain data, so emission is only printing.
+import { diagnostic, suggest } from '../diagnostics.js';
+import { KNOWN_GLOBALS } from '../analyze/globals.js';
+import type {
+  Binding, CellAnalysis, Diagnostic, Owner, ParamPlan, TaggedCell, TaskNode, TaskOutput, TaskPlan, TestNode, Version, WarehousePlan,
+} from '../types.js';
+
+export interface LinkInput {
+  notebook: string;
+  stem: string;
+  cells: TaggedCell[];
+  analyses: ReadonlyMap<number, CellAnalysis>;
+  /** Tables each cell's sql`…` templates read (from analyze/sql.ts). */
+  sqlReads: ReadonlyMap<number, string[]>;
+}
+
+export interface LinkResult {
+  plan?: TaskPlan;
+  diagnostics: Diagnostic[];
+}
+
+const VALUE_KINDS = new Set(['const', 'let', 'var', 'function', 'class', 'enum', 'namespace', 'import']);
+const TYPE_KINDS = new Set(['class', 'enum', 'interface', 'type', 'namespace', 'import']);
+const DATA_KINDS = new Set(['const', 'let', 'var']);
+const COMMONJS_HINTS: Record<string, string> = {
+  require: 'compiled cells are ES modules: use `import x from "..."` instead of `require(...)`',
+  module: 'compiled cells are ES modules: there is no `module`',
+  exports: 'compiled cells are ES modules: there is no `exports`',
+  __dirname: 'use `import.meta.dirname` (or relative paths: tasks run in the notebook folder)',
+  __filename: 'use `import.meta.filename`',
+};
+
+const sameOwner = (a: Owner, b: Owner) => a.kind === b.kind && (a.kind !== 'task' || (b.kind === 'task' && a.task === b.task));
+const ownerWords = (o: Owner) => (o.kind === 'task' ? `task \`${o.task}\`` : o.kind === 'setup' ? 'a setup cell' : o.kind === 'params' ? 'the params cell' : 'an import');
+
+export function linkCells(input: LinkInput): LinkResult {
+  const { notebook, cells, analyses } = input;
+  const diagnostics: Diagnostic[] = [];
+  const at = (cell: TaggedCell, line?: number, column?: number) => ({ notebook, cell: cell.index + 1, cellId: cell.id, line, column });
+  const lineOf = (cell: TaggedCell, line: number) => cell.code.split('\n')[line - 1] ?? '';
+
+  // --- tasks, in notebook order -----------------------------------------------------------
+  const tasks = new Map<string, TaskNode>();
+  const taskStart = new Map<string, TaggedCell>();
+  const firstUse = new Map<string, { cell: TaggedCell; line: number; column: number }>(); // `${task}|${versionId}`
+  let pendingDoc: string[] = [];
+  let topDoc: string[] | undefined;
+  const setupCells: number[] = [];
+  for (const cell of cells) {
+    if (cell.role === 'markdown') {
+      if (cell.code.trim()) pendingDoc.push(cell.code.trim());
+      continue;
+    }
+    if (topDoc === undefined) topDoc = pendingDoc;
+    if (cell.role === 'setup') setupCells.push(cell.index);
+    if (cell.role === 'task' && cell.task !== undefined) {
+      if (cell.startsTask) {
+        if (tasks.has(cell.task)) {
+          const first = taskStart.get(cell.task)!;
+          diagnostics.push(
+            diagnostic('error', 'E_DUPLICATE_TASK', at(cell, 1), `task \`${cell.task}\` is already defined in cell ${first.index + 1}`, {
+              hint: 'give each task a unique name, or merge the cells',
+              snippet: `//| task: ${cell.task}`,
+            }),
+          );
+        } else {
+          taskStart.set(cell.task, cell);
+          tasks.set(cell.task, {
+            name: cell.task, cells: [], cellIds: [], doc: pendingDoc.join('\n\n'), inputs: [], params: [], upstream: [], outputs: [],
+            version: 0, rerun: false, cache: 'code', checks: [], uses: [], async: false,
+          });
+        }
+      }
+      const task = tasks.get(cell.task)!;
+      if (cell.startsTask && taskStart.get(cell.task) !== cell) continue; // the duplicate: reported
+      task.cells.push(cell.index);
+      task.cellIds.push(cell.id);
+      const d = cell.directives;
+      if (d.version !== undefined) task.version = d.version;
+      if (d.rerun) task.rerun = true;
+      if (d.cache) task.cache = d.cache;
+      task.checks.push(...d.checks);
+      task.async ||= analyses.get(cell.index)?.topLevelAwait ?? false;
+    }
+    pendingDoc = [];
+  }
+
+  // --- scope walk: bind every use to a version ---------------------------------------------
+  const versions: Record<string, Version> = {};
+  const bindings: Record<number, Binding[]> = {};
+  const valueScope = new Map<string, Version>();
+  const typeScope = new Map<string, Version>();
+  const uses = new Map<string, Set<string>>(); // task name → version ids
+  const tests: TestNode[] = [];
+  const params: ParamPlan[] = [];
+  const declaredIn = new Map<string, TaggedCell>(); // for hints: first cell declaring each name
+  for (const cell of cells) {
+    const a = analyses.get(cell.index);
+    if (a) for (const d of a.declarations) if (!declaredIn.has(d.name)) declaredIn.set(d.name, cell);
+  }
+  const exploreDecls = new Map<string, TaggedCell>();
+  for (const cell of cells) {
+    if (cell.role !== 'explore') continue;
+    for (const m of cell.code.matchAll(/^(?:export\s+)?(?:const|let|var|function\*?|class|async\s+function)\s+([A-Za-z_$][\w$]*)/gm)) {
+      if (!exploreDecls.has(m[1]!)) exploreDecls.set(m[1]!, cell);
+    }
+  }
+
+  for (const cell of cells) {
+    if (cell.role === 'markdown' || cell.role === 'explore') continue;
+    const a = analyses.get(cell.index);
+    if (!a) continue;
+    if (cell.role === 'task' && cell.startsTask && cell.task !== undefined && taskStart.get(cell.task) !== cell) continue;
+    const owner: Owner | undefined =
+      cell.role === 'setup' ? { kind: 'setup' } : cell.role === 'params' ? { kind: 'params' } : cell.role === 'task' ? { kind: 'task', task: cell.task! } : undefined;
+    const useKey = cell.role === 'test' ? `test:${cell.index}` : owner?.kind === 'task' ? owner.task : owner?.kind ?? '';
+    const used = uses.get(useKey) ?? new Set<string>();
+    uses.set(useKey, used);
+    const cellBindings: Binding[] = (bindings[cell.index] = []);
+
+    // This cell's own versions (created now, entered into scope after its uses are resolved).
+    const ownValue = new Map<string, Version>();
+    const ownType = new Map<string, Version>();
+    const versionOwner: Owner = owner ?? { kind: 'import' };
+    for (const imp of a.imports) {
+      for (const b of imp.bindings) {
+        const v: Version = { id: `${cell.index}:${b.local}`, name: b.local, cell: cell.index, kind: 'import', owner: { kind: 'import' }, importFrom: { module: imp.module, imported: b.imported, typeOnly: b.typeOnly } };
+        versions[v.id] = v;
+        if (!b.typeOnly) ownValue.set(b.local, v);
+        ownType.set(b.local, v);
+      }
+    }
+    for (const d of a.declarations) {
+      const isValue = VALUE_KINDS.has(d.kind);
+      const id = isValue ? `${cell.index}:${d.name}` : `${cell.index}:type:${d.name}`;
+      const v: Version = versions[id] ?? { id, name: d.name, cell: cell.index, kind: d.kind, owner: versionOwner };
+      versions[id] = v;
+      if (isValue) ownValue.set(d.name, v);
+      if (TYPE_KINDS.has(d.kind)) ownType.set(d.name, v);
+      for (const site of d.sites) cellBindings.push({ start: site.start, end: site.end, versionId: id, meaning: isValue ? 'value' : 'type', ...(site.shorthandBinding ? { shorthand: 'binding' as const } : {}) });
+    }
+
+    const reported = new Set<string>();
+    const assignedUndeclared = new Set(a.mutations.filter((m) => m.kind === 'assign' && !valueScope.has(m.name)).map((m) => m.name));
+    for (const ref of a.references) {
+      let v: Version | undefined;
+      if (ref.own) v = ref.meaning === 'value' ? ownValue.get(ref.name) ?? ownType.get(ref.name) : ownType.get(ref.name) ?? ownValue.get(ref.name);
+      else v = ref.meaning === 'value' ? valueScope.get(ref.name) : typeScope.get(ref.name) ?? valueScope.get(ref.name);
+      if (!v) {
+        if (ref.own || ref.meaning === 'type' || KNOWN_GLOBALS.has(ref.name) || reported.has(ref.name) || assignedUndeclared.has(ref.name)) continue;
+        reported.add(ref.name);
+        const explore = exploreDecls.get(ref.name);
+        const later = declaredIn.get(ref.name);
+        const hint = COMMONJS_HINTS[ref.name]
+          ?? (explore && explore.index < cell.index ? `\`${ref.name}\` is declared in cell ${explore.index + 1}, which is tagged \`//| explore\` and not compiled: move the declaration to a setup or task cell`
+            : later && later.index > cell.index ? `\`${ref.name}\` is declared later, in cell ${later.index + 1}: the pipeline runs cells in notebook order, so move it up`
+              : later && later.role === 'test' ? `\`${ref.name}\` is declared in test cell ${later.index + 1}; tests are not visible to other cells`
+                : (() => {
+                  const guess = suggest(ref.name, [...valueScope.keys(), ...ownValue.keys()]);
+                  return guess ? `did you mean \`${guess}\`?` : undefined;
+                })());
+        diagnostics.push(
+          diagnostic('error', 'E_UNDECLARED_NAME', at(cell, ref.line, ref.column), `\`${ref.name}\` is used but never declared in a compiled cell before it`, { hint, snippet: lineOf(cell, ref.line) }),
+        );
+        continue;
+      }
+      used.add(v.id);
+      const key = `${useKey}|${v.id}`;
+      if (!firstUse.has(key)) firstUse.set(key, { cell, line: ref.line, column: ref.column });
+      cellBindings.push({ start: ref.start, end: ref.end, versionId: v.id, meaning: ref.meaning, ...(ref.shorthand ? { shorthand: 'literal' as const } : {}) });
+    }
+
+    for (const m of a.mutations) {
+      const v = valueScope.get(m.name);
+      if (!v) {
+        if (m.kind === 'assign' && !ownValue.has(m.name)) {
+          diagnostics.push(
+            diagnostic('error', 'E_IMPLICIT_GLOBAL', at(cell, m.line, m.column), `\`${m.name}\` is assigned but never declared (an implicit global)`, {
+              hint: `declare it: \`const ${m.name} = ...\`${/require\s*\(/.test(lineOf(cell, m.line)) ? ', and use `import` instead of `require`' : ''}`,
+              snippet: lineOf(cell, m.line),
+            }),
+          );
+        }
+        continue;
+      }
+      if (cell.role !== 'task' || !owner || v.owner.kind === 'import' || sameOwner(v.owner, owner)) continue;
+      const what = m.kind === 'method' ? `calls \`${m.name}.${m.detail}(...)\` on` : m.kind === 'property' ? `assigns to \`${m.detail}\` of` : 'assigns to';
+      diagnostics.push(
+        diagnostic('error', 'E_MUTATES_UPSTREAM', at(cell, m.line, m.column), `task \`${cell.task}\` ${what} \`${m.name}\`, which ${ownerWords(v.owner)} produced (cell ${v.cell + 1}): the cached value would no longer match what the notebook computed`, {
+          hint: `copy it first, e.g. \`const my${m.name[0]!.toUpperCase()}${m.name.slice(1)} = structuredClone(${m.name})\` (or \`[...${m.name}]\`), and change the copy`,
+          snippet: lineOf(cell, m.line),
+        }),
+      );
+    }
+
+    if (cell.role === 'params') {
+      for (const p of a.params) params.push({ ...p, cell: cell.index, versionId: `${cell.index}:${p.name}` });
+    }
+    if (cell.role === 'test') {
+      tests.push({ task: cell.task!, cell: cell.index, cellId: cell.id, uses: [], async: true });
+      continue; // a test's declarations are its own: later cells do not see them
+    }
+    for (const [name, v] of ownValue) valueScope.set(name, v);
+    for (const [name, v] of ownType) typeScope.set(name, v);
+  }
+
+  // --- per task: inputs, params, outputs ----------------------------------------------------
+  const lastVersionOf = (task: TaskNode, name: string): Version | undefined => {
+    let last: Version | undefined;
+    for (const cellIndex of task.cells) {
+      const v = versions[`${cellIndex}:${name}`];
+      if (v && DATA_KINDS.has(v.kind)) last = v;
+    }
+    return last;
+  };
+  const consumed = new Map<string, Set<string>>(); // producing task → output names
+  const consume = (task: string, name: string) => {
+    const set = consumed.get(task) ?? new Set<string>();
+    set.add(name);
+    consumed.set(task, set);
+  };
+  for (const task of tasks.values()) {
+    const ids = [...(uses.get(task.name) ?? [])].sort();
+    task.uses = ids;
+    const inputs = new Map<string, TaskNode['inputs'][number]>();
+    const paramNames = new Set<string>();
+    for (const id of ids) {
+      const v = versions[id]!;
+      if (v.owner.kind === 'params') paramNames.add(v.name);
+      if (v.owner.kind !== 'task' || v.owner.task === task.name) continue;
+      if (!VALUE_KINDS.has(v.kind) || id.includes(':type:')) continue; // types are imported, not passed
+      if (!DATA_KINDS.has(v.kind)) {
+        const use = firstUse.get(`${task.name}|${id}`)!;
+        diagnostics.push(
+          diagnostic('error', 'E_FUNCTION_CROSSES_TASK', at(use.cell, use.line, use.column), `task \`${task.name}\` uses ${v.kind} \`${v.name}\`, declared in task \`${v.owner.task}\` (cell ${v.cell + 1}): only data can pass between tasks`, {
+            hint: 'move the declaration into a setup cell (before the first task), so every task module can import it',
+            snippet: lineOf(use.cell, use.line),
+          }),
+        );
+        continue;
+      }
+      inputs.set(v.name, { name: v.name, fromTask: v.owner.task, versionId: id });
+      consume(v.owner.task, v.name);
+    }
+    task.inputs = [...inputs.values()].sort((x, y) => (x.name < y.name ? -1 : 1));
+    task.params = [...paramNames].sort();
+  }
+  for (const test of tests) {
+    const ids = [...(uses.get(`test:${test.cell}`) ?? [])].sort();
+    test.uses = ids;
+    for (const id of ids) {
+      const v = versions[id]!;
+      if (v.owner.kind === 'task' && DATA_KINDS.has(v.kind)) consume(v.owner.task, v.name);
+    }
+    if (!tasks.has(test.task)) {
+      const cell = cells.find((c) => c.index === test.cell)!;
+      const guess = suggest(test.task, tasks.keys());
+      diagnostics.push(
+        diagnostic('error', 'E_UNKNOWN_TASK', at(cell, 1), `test cell names task \`${test.task}\`, which does not exist`, {
+          hint: guess ? `did you mean \`${guess}\`?` : `tasks are: ${[...tasks.keys()].join(', ') || '(none)'}`,
+          snippet: `//| test: ${test.task}`,
+        }),
+      );
+    }
+  }
+  for (const task of tasks.values()) {
+    const outputs = new Map<string, TaskOutput>();
+    const names = new Set(consumed.get(task.name) ?? []);
+    const explicit = task.cells.flatMap((i) => cells.find((c) => c.index === i)!.directives.outputs);
+    if (names.size === 0 && explicit.length === 0) {
+      // A leaf: nothing reads it, so keep every value it computes (its results are the point).
+      for (const i of task.cells) for (const d of analyses.get(i)?.declarations ?? []) if (DATA_KINDS.has(d.kind)) names.add(d.name);
+    }
+    for (const o of explicit) {
+      if (!lastVersionOf(task, o.name)) {
+        const cell = cells.find((c) => c.index === task.cells[0])!;
+        diagnostics.push(diagnostic('error', 'E_UNKNOWN_OUTPUT', at(cell, 1), `\`//| output: ${o.name}=${o.codec}\` names \`${o.name}\`, which task \`${task.name}\` does not declare`, { hint: 'name a top-level const/let of the task' }));
+      } else names.add(o.name);
+    }
+    for (const name of [...names].sort()) {
+      const v = lastVersionOf(task, name);
+      if (!v) continue;
+      const codec = explicit.filter((o) => o.name === name).pop()?.codec;
+      outputs.set(name, { name, versionId: v.id, ...(codec ? { codec } : {}) });
+    }
+    task.outputs = [...outputs.values()];
+  }
+
+  // --- warehouse facts and upstream edges -----------------------------------------------------
+  const materializedBy = new Map<string, string>();
+  for (const task of tasks.values()) {
+    for (const i of task.cells) {
+      const m = cells.find((c) => c.index === i)!.directives.materialize;
+      if (m) materializedBy.set(m, task.name);
+    }
+  }
+  for (const task of tasks.values()) {
+    const taskCells = task.cells.map((i) => cells.find((c) => c.index === i)!);
+    const dialect = taskCells.find((c) => c.directives.dialect)?.directives.dialect;
+    const materialize = taskCells.find((c) => c.directives.materialize)?.directives.materialize;
+    const reads = [...new Set(task.cells.flatMap((i) => input.sqlReads.get(i) ?? []))].sort();
+    const tables: Record<string, string> = {};
+    for (const r of reads) {
+      for (const [table, producer] of materializedBy) {
+        if (producer !== task.name && (r === table || r.endsWith(`.${table}`))) tables[r] = producer;
+      }
+    }
+    if (dialect || materialize || reads.length) {
+      const w: WarehousePlan = { reads, tables };
+      if (dialect) w.dialect = dialect;
+      if (materialize) w.materialize = materialize;
+      task.warehouse = w;
+    }
+    task.upstream = [...new Set([...task.inputs.map((i) => i.fromTask), ...Object.values(tables)])].sort();
+  }
+
+  // --- cycles and order ------------------------------------------------------------------------
+  const order: TaskNode[] = [];
+  const state = new Map<string, 'visiting' | 'done'>();
+  const stack: string[] = [];
+  let cycleFound = false;
+  const visit = (name: string) => {
+    if (state.get(name) === 'done' || cycleFound) return;
+    if (state.get(name) === 'visiting') {
+      const cycle = [...stack.slice(stack.indexOf(name)), name];
+      const cell = taskStart.get(name)!;
+      diagnostics.push(
+        diagnostic('error', 'E_DEPENDENCY_CYCLE', at(cell, 1), `tasks depend on each other: ${cycle.join(' → ')}`, {
+          hint: 'a task may only read values and tables of tasks that do not read its own; split one of them',
+        }),
+      );
+      cycleFound = true;
+      return;
+    }
+    state.set(name, 'visiting');
+    stack.push(name);
+    for (const up of tasks.get(name)?.upstream ?? []) visit(up);
+    stack.pop();
+    state.set(name, 'done');
+    order.push(tasks.get(name)!);
+  };
+  for (const name of tasks.keys()) visit(name);
+
+  const plan: TaskPlan = {
+    notebook,
+    stem: input.stem,
+    doc: (topDoc ?? pendingDoc).join('\n\n'),
+    setupCells,
+    params,
+    tasks: cycleFound ? [...tasks.values()] : order,
+    tests,
+    versions,
+    bindings,
+  };
+  return { plan, diagnostics };
+}

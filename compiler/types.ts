@@ -1,0 +1,287 @@
+// The data that flows between the compiler's stages, in one place.
+//
+//   Notebook → TaggedCell[] → CellAnalysis[] → TaskPlan → EmittedFile[] → CompileResult
+//
+// Every stage is a function from one of these to the next and never touches the disk; the host
+// (host.ts) reads notebooks and writes files. Each type says which stage makes it and which
+// stages read it. Everything here is plain JSON-able data so the incremental cache can store
+// analyses as they are.
+
+// ---------------------------------------------------------------------------------------------
+// Diagnostics (every stage)
+
+export type Severity = 'error' | 'warning' | 'note';
+
+/** Where a diagnostic points. `cell` is 1-based (as people count), `cellIndex` 0-based. */
+export interface Location {
+  notebook: string;
+  cell?: number;
+  cellId?: string;
+  /** 1-based line within the cell's source. */
+  line?: number;
+  /** 1-based column. */
+  column?: number;
+}
+
+export interface Diagnostic extends Location {
+  severity: Severity;
+  /** Stable machine code, e.g. E_UNDECLARED_NAME; see diagnostics.ts for the list. */
+  code: string;
+  message: string;
+  /** A fix or a "did you mean" suggestion. */
+  hint?: string;
+  /** The offending source line, for the printed message. */
+  snippet?: string;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Notebook (made by notebook/parse.ts, read by notebook/directives.ts)
+
+export interface NotebookCell {
+  /** 0-based position in the notebook. */
+  index: number;
+  id: string | undefined;
+  type: 'code' | 'markdown' | 'raw';
+  source: string;
+  /** Jupyter cell tags (metadata.tags). */
+  tags: string[];
+}
+
+export interface Notebook {
+  /** Path as given to the compiler (project-relative, forward slashes), used in every message. */
+  path: string;
+  /** File name without extension: names generated/<stem>/ and the pipeline. */
+  stem: string;
+  kernel: 'tslab' | 'deno' | 'typescript';
+  cells: NotebookCell[];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Directives (made by notebook/directives.ts, read by analyze/ and plan/)
+
+export type CellRole = 'setup' | 'params' | 'task' | 'test' | 'explore' | 'markdown';
+
+export interface Directives {
+  task?: string;
+  params?: true;
+  explore?: true;
+  test?: string;
+  version?: number;
+  rerun?: true;
+  cache?: 'code' | 'params';
+  /** `//| output: name=format`, in order. */
+  outputs: { name: string; codec: string }[];
+  dialect?: 'bigquery' | 'duckdb';
+  materialize?: string;
+  checks: string[];
+}
+
+export interface TaggedCell {
+  index: number;
+  id: string | undefined;
+  role: CellRole;
+  /** The task this cell belongs to (task cells and their continuations; test cells: the target). */
+  task?: string;
+  /** True on the cell carrying `//| task:` (the task's first cell). */
+  startsTask: boolean;
+  directives: Directives;
+  /** Source with directive lines blanked (kept as empty lines so line numbers stay true). */
+  code: string;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cell analysis (made by analyze/cell.ts, read by plan/link.ts and emit/)
+
+/** A text span within a cell's `code`, 0-based [start, end). */
+export interface Span {
+  start: number;
+  end: number;
+}
+
+export type DeclarationKind = 'const' | 'let' | 'var' | 'function' | 'class' | 'enum' | 'interface' | 'type' | 'namespace';
+
+export interface Declaration {
+  name: string;
+  kind: DeclarationKind;
+  line: number;
+  /** Where the declared identifier is written; `shorthandBinding` for `const { a } = …`. */
+  sites: (Span & { shorthandBinding?: boolean })[];
+  /** The whole statement, for hoisting types out of a task function. */
+  statement: Span;
+}
+
+export interface ImportBinding {
+  /** 'default', '*', or the imported name. */
+  imported: string;
+  local: string;
+  typeOnly: boolean;
+}
+
+export interface ImportDecl {
+  /** The specifier as emitted (Deno's `npm:pkg@1` already mapped to `pkg`). */
+  module: string;
+  bindings: ImportBinding[];
+  /** The whole statement, removed from the cell body when hoisting. */
+  statement: Span;
+  line: number;
+}
+
+export type Meaning = 'value' | 'type';
+
+/** A use of a top-level name: either declared in this cell (`own`) or free (another cell's). */
+export interface Reference extends Span {
+  name: string;
+  meaning: Meaning;
+  own: boolean;
+  /** `{ x }` object literal shorthand: renaming must write `{ x: x_2 }`. */
+  shorthand?: boolean;
+  line: number;
+  column: number;
+}
+
+export interface Mutation {
+  name: string;
+  kind: 'assign' | 'property' | 'method';
+  /** The mutating method (`push`) or the assigned path (`xs.length`). */
+  detail: string;
+  line: number;
+  column: number;
+}
+
+export interface ParamDecl {
+  name: string;
+  /** TypeScript type text (annotation or inferred from the literal). */
+  type: string;
+  paramType: 'string' | 'number' | 'boolean' | 'json';
+  default: unknown;
+  line: number;
+}
+
+export interface CellAnalysis {
+  index: number;
+  imports: ImportDecl[];
+  declarations: Declaration[];
+  references: Reference[];
+  mutations: Mutation[];
+  /** `await` at the top level (outside any function): the task function must be async. */
+  topLevelAwait: boolean;
+  /** Text of each sql`…` template, `${…}` replaced by `@p0`, `@p1`…. */
+  sqlTemplates: string[];
+  /** Params cells only. */
+  params: ParamDecl[];
+  /** Text removed when emitting: `export` keywords, `export {}`. */
+  strip: Span[];
+  /** Every identifier text in the cell: generated names must avoid them. */
+  identifiers: string[];
+  diagnostics: Diagnostic[];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Task plan (made by plan/link.ts, read by emit/ and by `cellar plan`)
+
+export type Owner = { kind: 'setup' } | { kind: 'params' } | { kind: 'task'; task: string } | { kind: 'import' };
+
+/** One version of a top-level name: a declaration (or import binding) in one cell. */
+export interface Version {
+  /** `<cell>:<name>` for values, `<cell>:type:<name>` for types: unique in the notebook. */
+  id: string;
+  name: string;
+  cell: number;
+  kind: DeclarationKind | 'import';
+  owner: Owner;
+  /** For imports: where from. */
+  importFrom?: { module: string; imported: string; typeOnly: boolean };
+}
+
+/** Which version each reference or declaration site in a cell binds (for renaming). */
+export interface Binding extends Span {
+  versionId: string;
+  /** `{ x }` in an object literal (`shorthand`) or a binding pattern (`shorthandBinding`). */
+  shorthand?: 'literal' | 'binding';
+  meaning: Meaning;
+}
+
+export interface TaskInput {
+  name: string;
+  fromTask: string;
+  versionId: string;
+}
+
+export interface TaskOutput {
+  name: string;
+  versionId: string;
+  codec?: string;
+}
+
+export interface ParamPlan extends ParamDecl {
+  cell: number;
+  versionId: string;
+}
+
+export interface WarehousePlan {
+  dialect?: 'bigquery' | 'duckdb';
+  reads: string[];
+  materialize?: string;
+  /** Logical table → task materialising it. */
+  tables: Record<string, string>;
+}
+
+export interface TaskNode {
+  name: string;
+  cells: number[];
+  cellIds: (string | undefined)[];
+  /** Markdown right before the task, for TSDoc. */
+  doc: string;
+  inputs: TaskInput[];
+  params: string[];
+  /** Upstream task names, sorted. */
+  upstream: string[];
+  outputs: TaskOutput[];
+  version: number;
+  rerun: boolean;
+  cache: 'code' | 'params';
+  warehouse?: WarehousePlan;
+  checks: string[];
+  /** Every version this task's cells reference (inputs, setup names, imports, own). */
+  uses: string[];
+  async: boolean;
+}
+
+export interface TestNode {
+  task: string;
+  cell: number;
+  cellId: string | undefined;
+  uses: string[];
+  async: boolean;
+}
+
+export interface TaskPlan {
+  notebook: string;
+  stem: string;
+  /** Markdown at the top of the notebook, for the pipeline's TSDoc. */
+  doc: string;
+  setupCells: number[];
+  params: ParamPlan[];
+  /** Tasks in a topological order (notebook order among ready tasks). */
+  tasks: TaskNode[];
+  tests: TestNode[];
+  versions: Record<string, Version>;
+  /** Per compiled cell: the version each site binds. */
+  bindings: Record<number, Binding[]>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Emission (made by emit/, written by host.ts)
+
+export interface EmittedFile {
+  /** Relative to the output directory, e.g. `penguins/train.ts`. */
+  path: string;
+  contents: string;
+}
+
+export interface CompileResult {
+  notebook: string;
+  files: EmittedFile[];
+  diagnostics: Diagnostic[];
+  plan?: TaskPlan;
+}
