@@ -18,7 +18,7 @@ import { isBuiltin } from 'node:module';
 import { sha256 } from './hash.js';
 
 export interface CodeFingerprint {
-  /** Project-relative path → normalised-syntax hash (16 hex). */
+  /** Path relative to the task's module → normalised-syntax hash (16 hex). */
   files: Record<string, string>;
   /** Package name → installed version. */
   packages: Record<string, string>;
@@ -90,7 +90,9 @@ export class CodeHasher {
   }
 
   private async compute(entry: string): Promise<CodeFingerprint> {
-    const root = findProjectRoot(dirname(entry));
+    // Paths relative to the task's own module: a project moved or checked out elsewhere keeps
+    // its keys (and its cache).
+    const base = dirname(entry);
     const files: Record<string, string> = {};
     const packages: Record<string, string> = {};
     const queue = [entry];
@@ -100,7 +102,7 @@ export class CodeHasher {
       if (seen.has(file)) continue;
       seen.add(file);
       const info = await this.analyse(file);
-      files[relative(root, file).split(sep).join('/')] = info.hash;
+      files[relative(base, file).split(sep).join('/')] = info.hash;
       for (const spec of info.imports) {
         if (spec.startsWith('.') || spec.startsWith('/')) {
           const target = resolveLocal(dirname(file), spec);

@@ -1,0 +1,122 @@
+// The real CLI on a hand-written pipeline in real processes: code-aware caching, the working
+// directory, exit codes, a SIGKILL mid-task then resume, and two concurrent runs.
+import { beforeAll, describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { calls, copyFixture, root, runCli, runJson, sleep, startCli } from './helpers.js';
+
+beforeAll(() => {
+  // Build dist/ once, so concurrent CLI processes below do not race to rebuild it.
+  execFileSync(process.execPath, [join(root, 'scripts', 'build.mjs')], { cwd: root });
+});
+
+const all = (status: string) => ({ source: status, scale: status, count: status, total: status });
+
+describe('cellar run (real processes)', () => {
+  it('caches by code: a comment-only edit keeps the cache, a code edit re-runs the task and its downstream', async () => {
+    const dir = copyFixture('basic');
+    const args = ['run', join(dir, 'pipeline.ts'), '--workspace', join(dir, 'ws')];
+    expect((await runJson(args)).status).toEqual(all('ran'));
+    expect((await runJson(args)).status).toEqual(all('cached'));
+
+    const scalePath = join(dir, 'tasks', 'scale.ts');
+    const original = readFileSync(scalePath, 'utf8');
+    writeFileSync(scalePath, `// A new comment and different formatting.\n${original.replace('logCall(\'scale\');', "logCall(  'scale'  ) ; // noted")}`);
+    expect((await runJson(args)).status).toEqual(all('cached'));
+
+    writeFileSync(scalePath, original.replace('id: r.id,', 'id: r.id + 0,'));
+    const dry = await runCli([...args, '--dry-run']);
+    expect(dry.stdout).toMatch(/would run\s+scale\s+[0-9a-f]{16}\s+inputs changed/);
+    expect(dry.stdout).toMatch(/code\.files\.scale\.ts: [0-9a-f]{16} → [0-9a-f]{16}/);
+    expect((await runJson(args)).status).toEqual({ source: 'cached', scale: 'ran', count: 'cached', total: 'ran' });
+  });
+
+  it('a change in an imported local helper re-runs exactly the tasks that import it (and downstream)', async () => {
+    const dir = copyFixture('basic');
+    const args = ['run', join(dir, 'pipeline.ts'), '--workspace', join(dir, 'ws')];
+    await runJson(args);
+    const helper = join(dir, 'lib', 'math.ts');
+    writeFileSync(helper, readFileSync(helper, 'utf8').replace('return x * factor;', 'return factor * x;'));
+    // scale and total import lib/math.ts; source and count do not.
+    expect((await runJson(args)).status).toEqual({ source: 'cached', scale: 'ran', count: 'cached', total: 'ran' });
+  });
+
+  it('runs tasks in the pipeline workdir wherever it is started from, and --param re-runs only readers', async () => {
+    const dir = copyFixture('basic');
+    const args = ['run', join(dir, 'pipeline.ts'), '--workspace', join(dir, 'ws')];
+    const first = await runJson(args, { cwd: '/' });
+    expect(first.code).toBe(0);
+    const again = await runJson([...args, '--param', 'factor=3'], { cwd: '/tmp' });
+    expect(again.status).toEqual({ source: 'cached', scale: 'ran', count: 'cached', total: 'ran' });
+    const shown = await runCli(['show', join(dir, 'pipeline.ts'), 'total', 'report', '--workspace', join(dir, 'ws'), '--param', 'factor=3', '--json']);
+    expect(JSON.parse(shown.stdout)).toBe('total of 3 rows: 180');
+  });
+
+  it('exit codes: 2 for bad usage, 1 for a failed task, 0 for success', async () => {
+    const dir = copyFixture('basic');
+    const pipeline = join(dir, 'pipeline.ts');
+    const ws = ['--workspace', join(dir, 'ws')];
+    const unknown = await runCli(['run', pipeline, ...ws, '--param', 'nope=1']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('E_UNKNOWN_PARAM');
+    const badNumber = await runCli(['run', pipeline, ...ws, '--param', 'factor=abc']);
+    expect(badNumber.code).toBe(2);
+    expect(badNumber.stderr).toContain("param 'factor' is a number");
+    expect((await runCli(['run', pipeline, ...ws, '--rerun', 'scal+'])).stderr).toContain("did you mean 'scale'");
+    writeFileSync(join(dir, 'data', 'input.csv'), 'id,value\n1,oops\n');
+    writeFileSync(join(dir, 'tasks', 'count.ts'), readFileSync(join(dir, 'tasks', 'count.ts'), 'utf8').replace("logCall('count');", "logCall('count'); throw new Error('count exploded');"));
+    const failed = await runJson(['run', pipeline, ...ws, '--keep-going']);
+    expect(failed.code).toBe(1);
+    expect(failed.status).toEqual({ source: 'ran', scale: 'ran', count: 'failed', total: 'not_run' });
+    const text = await runCli(['run', pipeline, ...ws]);
+    expect(text.code).toBe(1);
+    expect(text.stdout).toContain('* 1 failed:\n    - count: count exploded');
+  });
+
+  it('resumes after SIGKILL mid-task: finished tasks stay cached, results equal an uninterrupted run', async () => {
+    const dir = copyFixture('basic');
+    const args = ['run', join(dir, 'pipeline.ts'), '--workspace', join(dir, 'ws'), '--param', 'slowMs=1500'];
+    const { child, done } = startCli([...args, '--workers', '1']);
+    for (let i = 0; i < 300 && !calls(dir).some((c) => c.startsWith('total')); i++) await sleep(20);
+    expect(calls(dir).some((c) => c.startsWith('total'))).toBe(true);
+    child.kill('SIGKILL');
+    expect((await done).signal).toBe('SIGKILL');
+    const totalDir = join(dir, 'ws', 'total');
+    // Killed mid-task: no manifest (not done), maybe a stale lock; never a half-written output.
+    expect(readdirSync(totalDir).filter((f) => f.endsWith('.manifest.json') || /_[0-9a-f]{16}\.(json|txt)$/.test(f))).toEqual([]);
+
+    const resumed = await runJson(args);
+    expect(resumed.code).toBe(0);
+    expect(resumed.status).toEqual({ source: 'cached', scale: 'cached', count: 'cached', total: 'ran' });
+    expect(readdirSync(totalDir).filter((f) => f.endsWith('.lock') || f.includes('.tmp-'))).toEqual([]);
+
+    const clean = copyFixture('basic');
+    const reference = await runJson(['run', join(clean, 'pipeline.ts'), '--workspace', join(clean, 'ws'), '--param', 'slowMs=1500']);
+    expect(resumed.keys).toEqual(reference.keys);
+    for (const out of ['total', 'report']) {
+      const file = readdirSync(totalDir).find((f) => f.startsWith(`${out}_`))!;
+      expect(readFileSync(join(totalDir, file))).toEqual(readFileSync(join(clean, 'ws', 'total', file)));
+    }
+  });
+
+  it('two processes running the same pipeline at once compute each task once, without errors', async () => {
+    const dir = copyFixture('basic');
+    const args = ['run', join(dir, 'pipeline.ts'), '--workspace', join(dir, 'ws'), '--param', 'slowMs=400', '--json'];
+    const a = startCli(args);
+    const b = startCli(args);
+    const [ra, rb] = await Promise.all([a.done, b.done]);
+    expect([ra.code, rb.code, ra.stderr + rb.stderr]).toEqual([0, 0, '']);
+    const ja = JSON.parse(ra.stdout);
+    const jb = JSON.parse(rb.stdout);
+    // Every task computed exactly once across both processes.
+    expect(calls(dir).map((c) => c.split(' ')[0]).sort()).toEqual(['count', 'scale', 'source', 'total']);
+    for (const name of ['source', 'scale', 'count', 'total']) {
+      const sa = ja.tasks.find((t: { name: string }) => t.name === name);
+      const sb = jb.tasks.find((t: { name: string }) => t.name === name);
+      expect(sa.key).toBe(sb.key);
+      expect([sa.status, sb.status].sort()).toEqual(['cached', 'ran']);
+    }
+    expect(existsSync(join(dir, 'ws', 'total'))).toBe(true);
+  });
+});
