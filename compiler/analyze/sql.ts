@@ -8,6 +8,8 @@
 // errors at run time with the job's own message, and reads only ever add cache-key precision.
 type Polyglot = typeof import('@polyglot-sql/sdk');
 
+const PLACEHOLDER = '__cellar_param_';
+
 let loading: Promise<Polyglot | undefined> | undefined;
 
 export async function sqlReads(templates: string[], dialect: 'bigquery' | 'duckdb' | undefined): Promise<string[]> {
@@ -16,10 +18,13 @@ export async function sqlReads(templates: string[], dialect: 'bigquery' | 'duckd
   const polyglot = await loading;
   if (!polyglot) return [];
   const tables = new Set<string>();
-  for (const sql of templates) {
+  for (const template of templates) {
+    // An interpolation after FROM/JOIN is a table (an upstream Query): give it a table-shaped
+    // placeholder so the rest of the query still parses, and leave it out of the reads.
+    const sql = template.replace(/\b(FROM|JOIN)(\s+)@p(\d+)/gi, (_, kw: string, ws: string, n: string) => `${kw}${ws}${PLACEHOLDER}${n}`);
     try {
       const result = polyglot.analyzeQuery(sql, dialect === 'duckdb' ? polyglot.Dialect.DuckDB : polyglot.Dialect.BigQuery);
-      for (const t of result.success ? result.analysis?.baseTables ?? [] : []) if (t.name) tables.add(t.name);
+      for (const t of result.success ? result.analysis?.baseTables ?? [] : []) if (t.name && !t.name.startsWith(PLACEHOLDER)) tables.add(t.name);
     } catch {
       // Unparseable SQL: no reads (see the header).
     }

@@ -313,7 +313,8 @@ export function linkCells(input: LinkInput): LinkResult {
         if (producer !== task.name && (r === table || r.endsWith(`.${table}`))) tables[r] = producer;
       }
     }
-    if (dialect || materialize || reads.length) {
+    const usesSql = task.cells.some((i) => input.sqlReads.has(i));
+    if (dialect || materialize || usesSql) {
       const w: WarehousePlan = { reads, tables };
       if (dialect) w.dialect = dialect;
       if (materialize) w.materialize = materialize;
