@@ -1,0 +1,104 @@
+// Codecs: each value kind round-trips through bytes with its schema recorded; auto-selection by
+// value; model objects come back as models.
+import { describe, expect, it } from 'vitest';
+import { RandomForestClassifier } from 'ml-random-forest';
+import { getCodec, pickCodec, codecKey } from '../../runtime/codecs/index.js';
+
+async function roundTrip(value: unknown, spec: Record<string, unknown> = {}) {
+  const codec = pickCodec(value, spec);
+  const { bytes, schema } = await codec.encode(value, spec);
+  return { codec: codec.id, schema, back: await codec.decode(bytes, spec, schema) };
+}
+
+describe('codecs', () => {
+  it('tables of records go to Arrow IPC and come back as records, typed per column', async () => {
+    const rows = [
+      { species: 'Adelie', mass: 3750, ok: true, when: new Date('2024-01-02T00:00:00Z') },
+      { species: 'Gentoo', mass: null, ok: false, when: new Date('2024-01-03T00:00:00Z') },
+    ];
+    const { codec, schema, back } = await roundTrip(rows);
+    expect(codec).toBe('table');
+    expect(schema).toEqual({
+      kind: 'table',
+      rows: 2,
+      shape: 'records',
+      columns: [
+        { name: 'species', type: 'string' },
+        { name: 'mass', type: 'number' },
+        { name: 'ok', type: 'boolean' },
+        { name: 'when', type: 'date' },
+      ],
+    });
+    expect(back).toEqual(rows);
+  });
+
+  it('columnar tables keep typed arrays as typed arrays and plain arrays as plain arrays', async () => {
+    const cols = { x: new Float64Array([1.5, 2.5, 3.5]), id: new Int32Array([1, 2, 3]), name: ['a', 'b', 'c'] };
+    const { codec, schema, back } = await roundTrip(cols);
+    expect(codec).toBe('table');
+    expect(schema).toMatchObject({ shape: 'columns', rows: 3, columns: [{ name: 'x', type: 'Float64Array' }, { name: 'id', type: 'Int32Array' }, { name: 'name', type: 'string' }] });
+    const b = back as typeof cols;
+    expect(b.x).toBeInstanceOf(Float64Array);
+    expect(Array.from(b.x)).toEqual([1.5, 2.5, 3.5]);
+    expect(b.id).toBeInstanceOf(Int32Array);
+    expect(b.name).toEqual(['a', 'b', 'c']);
+  });
+
+  it('values that are not tables go to JSON; mixed-type columns are not tables', async () => {
+    expect((await roundTrip([{ a: 1 }, { a: 'x' }])).codec).toBe('json');
+    expect((await roundTrip([{ a: { nested: 1 } }])).codec).toBe('json');
+    const r = await roundTrip({ accuracy: 0.93, labels: ['a', 'b'], n: 3 });
+    expect(r).toMatchObject({ codec: 'json', schema: { kind: 'json', type: 'object' }, back: { accuracy: 0.93, labels: ['a', 'b'], n: 3 } });
+    expect((await roundTrip(42)).back).toBe(42);
+    expect((await roundTrip([])).codec).toBe('json');
+  });
+
+  it('strings are text and bytes are binary', async () => {
+    expect(await roundTrip('héllo\nworld')).toMatchObject({ codec: 'text', schema: { kind: 'text', chars: 11 }, back: 'héllo\nworld' });
+    const bytes = new Uint8Array([0, 1, 2, 255]);
+    const r = await roundTrip(bytes);
+    expect(r.codec).toBe('binary');
+    expect(Array.from(r.back as Uint8Array)).toEqual([0, 1, 2, 255]);
+  });
+
+  it('csv by name: quoting, numbers back as numbers', async () => {
+    const rows = [
+      { name: 'a, "quoted"', v: 1.5 },
+      { name: 'line\nbreak', v: 2 },
+    ];
+    const r = await roundTrip(rows, { codec: 'csv' });
+    expect(r.codec).toBe('csv');
+    expect(r.back).toEqual(rows);
+    expect(r.schema).toMatchObject({ kind: 'table', rows: 2 });
+  });
+
+  it('model objects: a random forest comes back as a working model', async () => {
+    const model = new RandomForestClassifier({ nEstimators: 5, seed: 3, noOOB: true } as never);
+    const X = Array.from({ length: 40 }, (_, i) => [i % 7, (i * 3) % 11]);
+    const y = X.map(([a, b]) => (a! + b! > 8 ? 1 : 0));
+    model.train(X, y);
+    const r = await roundTrip(model);
+    expect(r.codec).toBe('model');
+    expect(r.schema).toEqual({ kind: 'model', format: 'ml-random-forest/RandomForestClassifier' });
+    expect(r.back).toBeInstanceOf(RandomForestClassifier);
+    expect((r.back as RandomForestClassifier).predict(X)).toEqual(model.predict(X));
+  });
+
+  it('model objects through save/load functions in the output spec', async () => {
+    class Scaler {
+      constructor(readonly k: number) {}
+      apply(x: number) {
+        return x * this.k;
+      }
+    }
+    const spec = { codec: 'model', save: (s: Scaler) => new TextEncoder().encode(String(s.k)), load: (b: Uint8Array) => new Scaler(Number(new TextDecoder().decode(b))) };
+    const r = await roundTrip(new Scaler(3), spec);
+    expect((r.back as Scaler).apply(2)).toBe(6);
+  });
+
+  it('codec id and version enter the key; auto names every codec it may pick', () => {
+    expect(codecKey({ codec: 'csv' })).toBe(`csv@${getCodec('csv').version}`);
+    expect(codecKey({})).toMatch(/^auto\(binary@\d+,text@\d+,table@\d+,model@\d+,json@\d+\)$/);
+    expect(() => codecKey({ codec: 'parquet-nope' })).toThrow(/unknown codec 'parquet-nope'/);
+  });
+});
