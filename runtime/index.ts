@@ -12,3 +12,8 @@ export type { ModelFormat } from './codecs/model.js';
 export type { Store } from './store/store.js';
 export { MemoryStore } from './store/memory.js';
 export type { CacheKey, KeyInputs, Manifest, RunEvent, RunResult, TaskResult, TaskStatus, OutputSchema } from './types.js';
+
+// Warehouse (warehouse engineer): the `sql` template, data checks, adapters; importing this also
+// registers the warehouse task hooks (table versions in cache keys, materialisation, checks).
+export { sql, Query, table, ident, param, defineChecks, checkTable, useWarehouse, getWarehouse, closeWarehouse, openDuckDB, openBigQuery, loadWarehouseConfig, estimateTask, physicalTableName, WarehouseError } from './warehouse/index.js';
+export type { Row, JsonValue, ColumnBatch, ColumnSchema, Warehouse, TableRef, WarehouseConfig, CellarConfigFile, TaskEstimate, CheckOutcome } from './warehouse/index.js';

@@ -8,7 +8,6 @@
 // Fixes work by renaming a function before translation to a marker the translator passes through
 // unchanged, then renaming the marker to the right DuckDB function afterwards.
 // Pure: no `node:*` imports (polyglot is WASM).
-import { transpile, Dialect } from '@polyglot-sql/sdk';
 import type { SqlDialect } from '../task.js';
 import { WarehouseError } from './types.js';
 
@@ -139,9 +138,18 @@ export function checkRefusals(text: string): void {
   }
 }
 
+type Polyglot = typeof import('@polyglot-sql/sdk');
+let polyglot: Polyglot | null = null;
+
+/** Load the translator (WASM, ~0.3 s) on first need rather than on `import 'cellar'`. */
+export async function loadTranslator(): Promise<void> {
+  polyglot ??= await import('@polyglot-sql/sdk');
+}
+
 const memo = new Map<string, string>();
 
-/** Translate one statement between dialects (identity when they match). Memoised: notebooks
+/** Translate one statement between dialects (identity when they match; call `loadTranslator`
+ *  first). Memoised: notebooks
  *  re-run the same text many times, and a translation costs a few milliseconds. */
 export function translate(text: string, from: SqlDialect, to: SqlDialect): string {
   if (from === to) return text;
@@ -150,7 +158,8 @@ export function translate(text: string, from: SqlDialect, to: SqlDialect): strin
   if (hit !== undefined) return hit;
   if (from === 'bigquery') checkRefusals(text);
   const source = from === 'bigquery' ? fixBeforeTranslation(text) : text;
-  const result = transpile(source, toPolyglot(from), toPolyglot(to));
+  if (!polyglot) throw new Error('bug: translate() before loadTranslator()');
+  const result = polyglot.transpile(source, toPolyglot(polyglot, from), toPolyglot(polyglot, to));
   if (!result.success || !result.sql || result.sql.length === 0) {
     throw new WarehouseError('E_WH_DIALECT', `could not translate ${from} SQL to ${to}: ${result.error ?? 'no output'}\n  in: ${oneLine(text)}`);
   }
@@ -161,8 +170,8 @@ export function translate(text: string, from: SqlDialect, to: SqlDialect): strin
   return out;
 }
 
-function toPolyglot(d: SqlDialect): Dialect {
-  return d === 'bigquery' ? Dialect.BigQuery : Dialect.DuckDB;
+function toPolyglot(p: Polyglot, d: SqlDialect): import('@polyglot-sql/sdk').Dialect {
+  return d === 'bigquery' ? p.Dialect.BigQuery : p.Dialect.DuckDB;
 }
 
 export function oneLine(text: string, max = 160): string {

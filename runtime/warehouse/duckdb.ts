@@ -11,7 +11,8 @@
 // `duckdb.fingerprint: 'content'` in the config to add a content hash (about 0.2 s per 3M rows).
 //
 // Each operation opens its own connection (cheap in DuckDB), so a stream and a query can run at
-// once. DuckDB here has no ICU extension, so there are no time zones: TIMESTAMP is UTC.
+// once; the database file itself is opened only while leased (lease.ts), so worker threads and
+// other processes (a notebook kernel and `cellar run`) take turns instead of corrupting it. DuckDB here has no ICU extension, so there are no time zones: TIMESTAMP is UTC.
 import {
   BIGINT,
   BOOLEAN,
@@ -23,7 +24,6 @@ import {
   LIST,
   DuckDBDateValue,
   blobValue,
-  DuckDBInstance,
   DuckDBTimestampValue,
   DuckDBTypeId,
   JsonDuckDBValueConverter,
@@ -38,6 +38,7 @@ import {
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { createHash } from 'node:crypto';
+import { DuckDBLease } from './lease.js';
 import { splitTableName } from './names.js';
 import { base64, intFromBigInt, isoFromMicros, logicalFromDuckDB, rowsFromColumns } from './values.js';
 import {
@@ -60,21 +61,31 @@ export interface DuckDBWarehouseOptions {
   threads?: number;
   /** 'catalog' (default): registry + row count + DDL. 'content': also a hash of every row. */
   fingerprint?: 'catalog' | 'content';
+  /** Close the file after this long without queries (lease.ts). */
+  idleMs?: number;
 }
 
 const DEFAULT_PAGE = 50_000;
 
 export async function openDuckDB(opts: DuckDBWarehouseOptions): Promise<DuckDBWarehouse> {
   if (opts.path !== ':memory:') mkdirSync(dirname(opts.path), { recursive: true });
-  let instance: DuckDBInstance;
-  try {
-    instance = await DuckDBInstance.create(opts.path, { threads: String(opts.threads ?? 2) });
-  } catch (e) {
-    throw new WarehouseError('E_WH_CONFIG', `cannot open DuckDB database ${opts.path}: ${(e as Error).message}`);
-  }
-  const wh = new DuckDBWarehouse(instance, opts);
-  await wh.init();
-  return wh;
+  const lease = new DuckDBLease({
+    path: opts.path,
+    threads: opts.threads ?? 2,
+    ...(opts.idleMs !== undefined ? { idleMs: opts.idleMs } : {}),
+    onOpen: async (instance) => {
+      const c = await instance.connect();
+      try {
+        await c.run('CREATE SCHEMA IF NOT EXISTS _cellar');
+        await c.run('CREATE TABLE IF NOT EXISTS _cellar.table_versions (name VARCHAR PRIMARY KEY, version BIGINT NOT NULL, modified_at TIMESTAMP NOT NULL)');
+      } finally {
+        c.closeSync();
+      }
+    },
+  });
+  // Open once now, so a bad path fails here rather than at the first query.
+  await lease.with(async () => undefined);
+  return new DuckDBWarehouse(lease, opts);
 }
 
 export class DuckDBWarehouse implements Warehouse {
@@ -83,17 +94,10 @@ export class DuckDBWarehouse implements Warehouse {
   readonly describe: string;
 
   constructor(
-    private readonly instance: DuckDBInstance,
+    private readonly lease: DuckDBLease,
     private readonly opts: DuckDBWarehouseOptions,
   ) {
     this.describe = `duckdb:${opts.path}`;
-  }
-
-  async init(): Promise<void> {
-    await this.withConnection(async (c) => {
-      await c.run('CREATE SCHEMA IF NOT EXISTS _cellar');
-      await c.run('CREATE TABLE IF NOT EXISTS _cellar.table_versions (name VARCHAR PRIMARY KEY, version BIGINT NOT NULL, modified_at TIMESTAMP NOT NULL)');
-    });
   }
 
   /** `proj.ds.t` and `ds.t` → `[ds, t]`; `t` → `[main, t]`. The project is dropped: one DuckDB
@@ -114,13 +118,16 @@ export class DuckDBWarehouse implements Warehouse {
       .join('.');
   }
 
+  /** Run `fn` on a fresh connection while holding the file lease (lease.ts). */
   async withConnection<T>(fn: (c: DuckDBConnection) => Promise<T>): Promise<T> {
-    const c = await this.instance.connect();
-    try {
-      return await fn(c);
-    } finally {
-      c.closeSync();
-    }
+    return this.lease.with(async (instance) => {
+      const c = await instance.connect();
+      try {
+        return await fn(c);
+      } finally {
+        c.closeSync();
+      }
+    });
   }
 
   private async prepare(c: DuckDBConnection, q: PreparedQuery): Promise<DuckDBPreparedStatement> {
@@ -172,7 +179,12 @@ export class DuckDBWarehouse implements Warehouse {
 
   async *columns(q: PreparedQuery, opts?: QueryOptions): AsyncIterable<ColumnBatch> {
     const pageSize = opts?.pageSize ?? DEFAULT_PAGE;
-    const c = await this.instance.connect();
+    // The lease is held for the whole stream: the consumer decides how long that is.
+    const instance = await this.lease.acquire();
+    const c = await instance.connect().catch((e: unknown) => {
+      this.lease.release();
+      throw e;
+    });
     try {
       const stmt = await this.prepare(c, q);
       let result;
@@ -214,6 +226,7 @@ export class DuckDBWarehouse implements Warehouse {
       if (pendingRows > 0) yield flush();
     } finally {
       c.closeSync();
+      this.lease.release();
     }
   }
 
@@ -350,7 +363,7 @@ export class DuckDBWarehouse implements Warehouse {
   }
 
   async close(): Promise<void> {
-    this.instance.closeSync();
+    this.lease.close();
   }
 }
 

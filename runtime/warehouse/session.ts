@@ -10,7 +10,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import type { SqlDialect } from '../task.js';
 import { compose, placeMarkers, quoteIdent, type QueryTemplate } from './compose.js';
 import { loadWarehouseConfig, type WarehouseConfig } from './config.js';
-import { translate } from './dialect.js';
+import { loadTranslator, translate } from './dialect.js';
 import { rewriteTables, scanTables, writeTarget } from './names.js';
 import type { PreparedQuery, Warehouse } from './types.js';
 
@@ -95,9 +95,10 @@ export interface Prepared extends PreparedQuery {
 }
 
 /** Compose, map table names, translate, place parameters: a template ready for `w`. */
-export function prepareQuery(w: Warehouse, q: QueryTemplate, scope: TaskScope | undefined = currentScope()): Prepared {
+export async function prepareQuery(w: Warehouse, q: QueryTemplate, scope: TaskScope | undefined = currentScope()): Promise<Prepared> {
   const composed = compose(q, scope?.dialect ?? defaultDialect());
   const from = composed.dialect;
+  if (from !== w.dialect) await loadTranslator();
   const tables: string[] = [];
   const mapped = rewriteTables(
     composed.text,

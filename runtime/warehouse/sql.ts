@@ -30,7 +30,7 @@ export class Query<R extends object = Row> implements PromiseLike<R[]>, QueryTem
   /** Runs the query; all rows in memory. For big results use `stream()` or `columns()`. */
   async rows(opts: { pageSize?: number } = {}): Promise<R[]> {
     const w = await getWarehouse();
-    const p = prepareQuery(w, this);
+    const p = await prepareQuery(w, this);
     const scope = currentScope();
     if (scope?.dryRun) {
       const { bytes } = await w.dryRun(p);
@@ -50,21 +50,21 @@ export class Query<R extends object = Row> implements PromiseLike<R[]>, QueryTem
   /** Row batches, one page in memory at a time (default 50 000 rows per batch). */
   async *stream(opts: { pageSize?: number } = {}): AsyncIterable<R[]> {
     const w = await getWarehouse();
-    const p = prepareQuery(w, this);
+    const p = await prepareQuery(w, this);
     for await (const batch of w.stream(p, { ...opts, maxBytesBilled: maxBytesBilled() ?? undefined })) yield batch as unknown as R[];
   }
 
   /** Columnar batches: each column one array; cheaper than row objects for wide scans. */
   async *columns(opts: { pageSize?: number } = {}): AsyncIterable<ColumnBatch> {
     const w = await getWarehouse();
-    const p = prepareQuery(w, this);
+    const p = await prepareQuery(w, this);
     yield* w.columns(p, { ...opts, maxBytesBilled: maxBytesBilled() ?? undefined });
   }
 
   /** Bytes the query would process on the active warehouse (`null` on DuckDB). */
   async dryRun(): Promise<number | null> {
     const w = await getWarehouse();
-    return (await w.dryRun(prepareQuery(w, this))).bytes;
+    return (await w.dryRun(await prepareQuery(w, this))).bytes;
   }
 
   /** The text and parameters as they would be sent to the active warehouse. */

@@ -28,8 +28,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { DuckDBInstance, DuckDBTypeId, type DuckDBConnection, type DuckDBType, type DuckDBValue } from '@duckdb/node-api';
-import { translate } from '../../../runtime/warehouse/dialect.js';
-import { codeOnly } from '../../../runtime/warehouse/dialect.js';
+import { codeOnly, loadTranslator, translate } from '../../../runtime/warehouse/dialect.js';
 import { rewriteTables, scanTables, writeTarget } from '../../../runtime/warehouse/names.js';
 import { base64, bigQueryTypeFromDuckDB } from '../../../runtime/warehouse/values.js';
 
@@ -70,6 +69,7 @@ export interface StandIn {
 }
 
 export async function startStandIn(opts: { port?: number } = {}): Promise<StandIn> {
+  await loadTranslator();
   const instance = await DuckDBInstance.create(':memory:', { threads: '2' });
   const conn = await instance.connect();
   await conn.run('CREATE SCHEMA IF NOT EXISTS _standin');

@@ -1,0 +1,12 @@
+// Opening an adapter by hand (tests, scripts, a custom setup), without loading the DuckDB native
+// binding or the BigQuery client when 'cellar' is imported: each loads on first call.
+import type { BigQueryWarehouse, BigQueryWarehouseOptions } from './bigquery.js';
+import type { DuckDBWarehouse, DuckDBWarehouseOptions } from './duckdb.js';
+
+export async function openDuckDB(opts: DuckDBWarehouseOptions): Promise<DuckDBWarehouse> {
+  return (await import('./duckdb.js')).openDuckDB(opts);
+}
+
+export async function openBigQuery(opts: BigQueryWarehouseOptions): Promise<BigQueryWarehouse> {
+  return (await import('./bigquery.js')).openBigQuery(opts);
+}
