@@ -6,19 +6,31 @@
 // a fresh kernel started with the notebook's folder as working directory (as JupyterLab does),
 // every code cell runs in order, and the test asserts no cell failed plus specific outputs.
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import * as cellar from 'cellar';
 import { describeFailures, readCodeCells, repoRoot, runNotebookCells, startJupyter, type ExecutedCell, type JupyterServer } from '../support/jupyter.js';
 import { prepareCellarForTslab } from '../support/tslab.js';
 
 let server: JupyterServer;
+let scratch: string;
 
 beforeAll(async () => {
   await prepareCellarForTslab();
-  server = await startJupyter();
+  mkdirSync(join(repoRoot, 'test/.tmp'), { recursive: true });
+  scratch = mkdtempSync(join(repoRoot, 'test/.tmp/notebooks-'));
+  // A private DuckDB file: the flights notebook seeds it on first query, and no other process
+  // (a developer's kernel, another test) holds its lock.
+  server = await startJupyter({ env: { CELLAR_DUCKDB_PATH: join(scratch, 'warehouse.duckdb') } });
 });
 afterAll(async () => {
   await server?.stop();
+  if (scratch) rmSync(scratch, { recursive: true, force: true });
 });
+
+// The flights notebook needs the warehouse's `sql` export; until 'cellar' has it the test below
+// is reported as skipped with this reason in its name, never as passed.
+const hasSql = 'sql' in cellar;
 
 function byId(cells: ExecutedCell[], id: string): ExecutedCell {
   const cell = cells.find((c) => c.id === id);
@@ -60,6 +72,32 @@ describe('example notebooks in the tslab kernel', () => {
     const explore = byId(cells, 'explore');
     expect(String(explore.displays[0]?.['text/html'])).toContain('<th>Chinstrap</th>');
     expect(explore.stdout).toContain('5.6 kg male: Gentoo');
+    await kernel.shutdown();
+  });
+
+  test.skipIf(!hasSql)(`flights.ipynb runs its BigQuery SQL on the embedded DuckDB and the delay score ranks flights${hasSql ? '' : " (PENDING: 'cellar' does not export sql yet)"}`, async () => {
+    const path = join(repoRoot, 'notebooks/flights.ipynb');
+    const kernel = await server.openKernel(path);
+    const cells = await runNotebookCells(kernel, path);
+    expect(describeFailures('notebooks/flights.ipynb', cells)).toBe('');
+    expect(cells.length).toBe(readCodeCells(path).length);
+
+    // 20.6% of the 1,978,941 flights before May 2001 arrived 15+ minutes late (checked by hand in DuckDB).
+    expect(byId(cells, 'baseline').stdout).toContain('20.6% of 1978941 flights before 2001-05-01 were delayed');
+
+    // The calibration task pulls ten deciles into Node; the score must rank flights.
+    const calibration = byId(cells, 'calibration').stdout;
+    const lift = Number(/lift (\d+\.\d+)/.exec(calibration)?.[1]);
+    expect(lift).toBeGreaterThan(1.5);
+    const deciles = await kernel.execute('JSON.stringify(calibration)');
+    const rows = JSON.parse(deciles.stdout) as { decile: number; flights: number; delayed_share: number }[];
+    expect(rows.map((r) => r.decile)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    expect(rows.reduce((n, r) => n + r.flights, 0)).toBe(1021059); // every flight from 2001-05-01 on
+    expect(rows[9]!.delayed_share).toBeGreaterThan(4 * rows[0]!.delayed_share);
+
+    // Explore: a materialise-tagged query nests as a subquery in the notebook.
+    const explore = byId(cells, 'explore');
+    expect(explore.stdout).toContain('BOS → JFK');
     await kernel.shutdown();
   });
 });

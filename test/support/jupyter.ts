@@ -225,8 +225,12 @@ async function endProcess(pid: number): Promise<void> {
   liveKernels.delete(pid);
 }
 
-/** Start a Jupyter server rooted at `rootDir` (the checkout by default) with the tslab kernel. */
-export async function startJupyter(options: { rootDir?: string } = {}): Promise<JupyterServer> {
+/**
+ * Start a Jupyter server rooted at `rootDir` (the checkout by default) with the tslab kernel.
+ * `env` is added to the server's environment, which Jupyter passes on to every kernel (tests use
+ * it to give kernels a private warehouse file).
+ */
+export async function startJupyter(options: { rootDir?: string; env?: Record<string, string> } = {}): Promise<JupyterServer> {
   if (!jupyterAvailable()) {
     throw new Error(`Jupyter is not installed (${jupyterBin}): run scripts/setup-system.sh (npm test does) first`);
   }
@@ -264,6 +268,7 @@ export async function startJupyter(options: { rootDir?: string } = {}): Promise<
           JUPYTER_DATA_DIR: join(home, 'data'),
           JUPYTER_RUNTIME_DIR: join(home, 'runtime'),
           JUPYTER_PLATFORM_DIRS: '1',
+          ...options.env,
         },
       },
     );
