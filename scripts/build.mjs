@@ -4,7 +4,6 @@
 // (code splitting), so a compiled pipeline that imports 'cellar' gets the very module instance
 // the CLI uses. `ensureBuilt()` rebuilds only when a source file is newer than dist/, so the
 // CLI always runs current code and a warm start costs a few stat calls.
-import { build } from 'esbuild';
 import { readdirSync, statSync, existsSync, writeFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,6 +27,8 @@ function newestSourceMtime() {
 }
 
 export async function buildDist() {
+  // esbuild loads lazily: importing it costs ~50 ms, which a warm `cellar run` should not pay.
+  const { build } = await import('esbuild');
   await build({
     absWorkingDir: root,
     // worker: the body of each task worker thread (runtime/workers.ts starts dist/worker.js).
