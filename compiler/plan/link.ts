@@ -275,7 +275,7 @@ export function linkCells(input: LinkInput): LinkResult {
     const outputs = new Map<string, TaskOutput>();
     const names = new Set(consumed.get(task.name) ?? []);
     const explicit = task.cells.flatMap((i) => cells.find((c) => c.index === i)!.directives.outputs);
-    if (names.size === 0 && explicit.length === 0) {
+    if (names.size === 0) {
       // A leaf: nothing reads it, so keep every value it computes (its results are the point).
       for (const i of task.cells) for (const d of analyses.get(i)?.declarations ?? []) if (DATA_KINDS.has(d.kind)) names.add(d.name);
     }
