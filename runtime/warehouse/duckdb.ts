@@ -197,14 +197,20 @@ export class DuckDBWarehouse implements Warehouse {
       const types = result.columnTypes();
       const schema: ColumnSchema[] = names.map((name, i) => ({ name, type: types[i]!.toString(), logical: logicalFromDuckDB(types[i]!.toString()) }));
       const converters = types.map(converterFor);
-      let pending: JsonValue[][] = names.map(() => []);
+      const pending: JsonValue[][] = names.map(() => []);
       let pendingRows = 0;
-      const flush = (): ColumnBatch => {
-        const batch: ColumnBatch = { schema, rowCount: pendingRows, columns: Object.fromEntries(names.map((n, i) => [n, pending[i]!])) };
-        pending = names.map(() => []);
-        pendingRows = 0;
+      /** Cut the first `n` pending rows into a batch (chunks are 2048 rows; pages are ours). */
+      const take = (n: number): ColumnBatch => {
+        const batch: ColumnBatch = { schema, rowCount: n, columns: {} };
+        names.forEach((name, i) => {
+          const col = pending[i]!;
+          batch.columns[name] = n === col.length ? col : col.slice(0, n);
+          pending[i] = n === col.length ? [] : col.slice(n);
+        });
+        pendingRows -= n;
         return batch;
       };
+      const flush = () => take(pendingRows);
       for (;;) {
         let chunk: DuckDBDataChunk | null;
         try {
@@ -221,7 +227,7 @@ export class DuckDBWarehouse implements Warehouse {
           for (let r = 0; r < src.length; r++) dst.push(conv(src[r]!));
         }
         pendingRows += chunk.rowCount;
-        if (pendingRows >= pageSize) yield flush();
+        while (pendingRows >= pageSize) yield take(pageSize);
       }
       if (pendingRows > 0) yield flush();
     } finally {

@@ -141,6 +141,7 @@ export async function startStandIn(opts: { port?: number } = {}): Promise<StandI
       const text = String(q.query ?? '');
       job.bytes = await estimateBytes(text);
       const target = writeTarget(text);
+      const isStatement = /^\s*(CREATE|DROP|ALTER|INSERT|UPDATE|DELETE|MERGE|TRUNCATE)\b/i.test(codeOnly(text));
       job.statementType = target ? (/^\s*CREATE/i.test(text) ? 'CREATE_TABLE_AS_SELECT' : /^\s*DROP/i.test(text) ? 'DROP_TABLE' : 'DML') : 'SELECT';
       if (target) {
         // Real BigQuery needs the dataset to exist.
@@ -159,9 +160,9 @@ export async function startStandIn(opts: { port?: number } = {}): Promise<StandI
         });
         return job;
       }
-      if (target) {
+      if (isStatement) {
         await runStmt(conn, duck, values);
-        bumpModified(local(target));
+        if (target) bumpModified(local(target));
       } else {
         const resultTable = `_standin.job_${seq}`;
         await runStmt(conn, `CREATE TABLE ${resultTable} AS ${duck}`, values);

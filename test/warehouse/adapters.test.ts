@@ -1,0 +1,225 @@
+// One suite, two adapters: everything here runs on embedded DuckDB and on the real BigQuery
+// client talking to the local stand-in. The queries are BigQuery SQL (the project default), so
+// on DuckDB they also go through translation.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { defineTask, output, sql, useWarehouse, MemoryStore, physicalTableName, WarehouseError, type Row } from 'cellar';
+import { runPipeline } from '../../runtime/run.js';
+import { definePipeline } from '../../runtime/task.js';
+import { EVENTS_DDL, openFixture, type AdapterFixture } from './fixtures.js';
+
+describe.each(['duckdb', 'bigquery'] as const)('warehouse adapter: %s', (name) => {
+  let fx: AdapterFixture;
+  beforeAll(async () => {
+    fx = await openFixture(name);
+    await fx.exec(EVENTS_DDL);
+    useWarehouse(fx.warehouse, { dialect: 'bigquery' });
+  });
+  afterAll(async () => {
+    useWarehouse(null);
+    await fx.close();
+  });
+
+  it('returns JSON-safe typed rows', async () => {
+    const rows = await sql<Row>`SELECT id, name, score, ok, ts, d FROM src.events WHERE id = ${25}`;
+    expect(rows).toEqual([{ id: 25, name: 'user4', score: 7.5, ok: false, ts: '2024-01-02T01:00:00.000Z', d: '2024-01-02' }]);
+    expect(() => JSON.stringify(rows)).not.toThrow();
+  });
+
+  it('binds parameters of each type', async () => {
+    const [row] = await sql<Row>`SELECT
+        ${'text'} AS s, ${42} AS i, ${2.5} AS f, ${true} AS b, ${2n ** 60n} AS big,
+        ${new Date('2024-03-05T10:11:12.345Z')} AS ts, ${sql.param('2024-03-05', 'DATE')} AS d,
+        ${[3, 1, 2]} AS arr, ${['a', 'b']} AS sarr, ${sql.param(null, 'INT64')} AS n,
+        ${new TextEncoder().encode('hi')} AS bytes`;
+    expect(row).toEqual({
+      s: 'text',
+      i: 42,
+      f: 2.5,
+      b: true,
+      big: '1152921504606846976',
+      ts: '2024-03-05T10:11:12.345Z',
+      d: '2024-03-05',
+      arr: [3, 1, 2],
+      sarr: ['a', 'b'],
+      n: null,
+      bytes: 'aGk=',
+    });
+  });
+
+  it('uses parameters in predicates (filters, IN UNNEST, dates)', async () => {
+    const rows = await sql<{ n: number }>`SELECT COUNT(*) AS n FROM src.events
+      WHERE score >= ${6} AND ok = ${true} AND id IN UNNEST(${[0, 4, 8, 10, 90]}) AND d <= ${sql.param('2024-01-04', 'DATE')}`;
+    // ids 0,4,8,10,90 are even (ok); score = (id % 10) * 1.5 → 0, 6, 12, 0, 0; d ≤ Jan 4 drops 90.
+    expect(rows).toEqual([{ n: 2 }]);
+  });
+
+  it('binds an injection attempt as a plain value', async () => {
+    const evil = "user1' OR '1'='1";
+    const rows = await sql`SELECT COUNT(*) AS n FROM src.events WHERE name = ${evil}`;
+    expect(rows).toEqual([{ n: 0 }]);
+    const prepared = await sql`SELECT 1 FROM src.events WHERE name = ${evil}`.toSQL();
+    expect(prepared.text).not.toContain('OR');
+    expect(prepared.params[0]).toMatchObject({ type: 'STRING', value: evil });
+  });
+
+  it('streams across several pages, one page at a time', async () => {
+    const pages: number[] = [];
+    let sum = 0;
+    for await (const page of sql<{ id: number }>`SELECT id FROM src.events ORDER BY id`.stream({ pageSize: 10 })) {
+      pages.push(page.length);
+      for (const r of page) sum += r.id;
+    }
+    expect(pages).toEqual([10, 10, 10, 10, 10, 10, 10, 10, 10, 5]);
+    expect(sum).toBe((95 * 94) / 2);
+    if (fx.standIn) {
+      // The client really paged: one getQueryResults call per page.
+      const pageCalls = fx.standIn.requests.filter((r) => r.startsWith('GET') && r.includes('/queries/'));
+      expect(pageCalls.length).toBeGreaterThanOrEqual(10);
+    }
+  });
+
+  it('streams columnar batches', async () => {
+    let rows = 0;
+    let names = new Set<string>();
+    for await (const batch of sql`SELECT id, name FROM src.events ORDER BY id`.columns({ pageSize: 40 })) {
+      expect(batch.columns.id).toHaveLength(batch.rowCount);
+      rows += batch.rowCount;
+      names = new Set([...names, ...(batch.columns.name as string[])]);
+    }
+    expect(rows).toBe(95);
+    expect(names.size).toBe(7);
+  });
+
+  it('inlines a Query as a subquery, with its parameters renumbered', async () => {
+    const high = sql`SELECT id, score FROM src.events WHERE score > ${10}`;
+    const rows = await sql<{ n: number; min_id: number }>`SELECT COUNT(*) AS n, MIN(id) AS min_id FROM ${high} AS h WHERE id < ${50}`;
+    // score > 10 ⇔ id % 10 ∈ {7, 8, 9}; ids below 50: 7,8,9,17,…,49 → 15 rows.
+    expect(rows).toEqual([{ n: 15, min_id: 7 }]);
+  });
+
+  it("surfaces a failing query with the warehouse's own message", async () => {
+    const err = await sql`SELECT no_such_column FROM src.events`.then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(WarehouseError);
+    expect((err as WarehouseError).code).toBe('E_WH_QUERY');
+    expect((err as Error).message).toMatch(/no_such_column/);
+    if (name === 'bigquery') expect((err as Error).message).toMatch(/^BigQuery/);
+  });
+
+  it('reports a table version that changes when the table changes', async () => {
+    const w = fx.warehouse;
+    const v1 = await w.tableVersion('src.other');
+    expect(v1).not.toBeNull();
+    expect(await w.tableVersion('src.other')).toEqual(v1);
+    await w.insertRows('src.other', [{ x: 100 }]);
+    const v2 = await w.tableVersion('src.other');
+    expect(v2!.version).not.toBe(v1!.version);
+    expect(await w.tableVersion('src.no_such_table')).toBeNull();
+    expect(await sql`SELECT MAX(x) AS m FROM src.other`).toEqual([{ m: 100 }]);
+  });
+
+  it('materialises a query task into a table named by its key, and re-runs only the readers of a changed source', async () => {
+    const daily = defineTask({
+      name: 'daily',
+      params: { minScore: { type: 'number', default: 0 } },
+      inputs: {},
+      outputs: { daily: {} },
+      warehouse: { reads: ['src.events'], materialize: 'mart.daily' },
+      checks: ['rows >= 3', 'columns d:date, n:number', 'not_null d'],
+      run: (_i: Record<string, never>, p: { minScore: number }) => ({
+        daily: sql`SELECT d, COUNT(*) AS n, SUM(score) AS total FROM src.events WHERE score >= ${p.minScore} GROUP BY d`,
+      }),
+    });
+    const top = defineTask({
+      name: 'top',
+      params: {},
+      inputs: { daily: output(daily, 'daily') },
+      outputs: { rows: {}, viaRef: {} },
+      warehouse: { reads: ['mart.daily'], tables: { 'mart.daily': daily } },
+      run: async ({ daily: ref }: { daily: unknown }) => ({
+        // By logical name and by the upstream value: both must name this run's table.
+        rows: await sql<Row>`SELECT d, n FROM mart.daily ORDER BY d`,
+        viaRef: await sql<Row>`SELECT COUNT(*) AS days FROM ${ref}`,
+      }),
+    });
+    const other = defineTask({
+      name: 'other',
+      params: {},
+      inputs: {},
+      outputs: { n: {} },
+      warehouse: { reads: ['src.other'] },
+      run: async () => ({ n: (await sql<{ n: number }>`SELECT COUNT(*) AS n FROM src.other`)[0]!.n }),
+    });
+    const pipeline = definePipeline({ name: `wh-${name}`, tasks: [daily, top, other] });
+    const store = new MemoryStore();
+    const run = async () => {
+      const { result, prepared } = await runPipeline({ pipeline, store, runner: 'in-process', workers: 1, codeAware: false });
+      expect(result!.ok, JSON.stringify(result!.tasks)).toBe(true);
+      return { statuses: Object.fromEntries(result!.tasks.map((t) => [t.name, t.status])), keys: prepared.keys };
+    };
+
+    const first = await run();
+    expect(first.statuses).toEqual({ daily: 'ran', top: 'ran', other: 'ran' });
+    const physical = physicalTableName('mart.daily', first.keys.get('daily')!.value);
+    expect(await fx.warehouse.tableExists(physical)).toBe(true);
+    // 95 hourly events from Jan 1: days Jan 1–Jan 4.
+    const topRows = await sql<Row>`SELECT d, n FROM ${sql.table(physical)} ORDER BY d`;
+    expect(topRows).toEqual([
+      { d: '2024-01-01', n: 24 },
+      { d: '2024-01-02', n: 24 },
+      { d: '2024-01-03', n: 24 },
+      { d: '2024-01-04', n: 23 },
+    ]);
+    // The logical name is a view on the newest materialisation.
+    expect(await sql<Row>`SELECT d, n FROM mart.daily ORDER BY d`).toEqual(topRows);
+
+    expect((await run()).statuses).toEqual({ daily: 'cached', top: 'cached', other: 'cached' });
+
+    // New data in src.events: exactly its readers (and their downstream) run again.
+    await fx.warehouse.insertRows('src.events', [{ id: 1000, name: 'late', score: 1, ok: true, ts: '2024-01-05T00:00:00.000Z', d: '2024-01-05' }]);
+    const third = await run();
+    expect(third.statuses).toEqual({ daily: 'ran', top: 'ran', other: 'cached' });
+    const physical2 = physicalTableName('mart.daily', third.keys.get('daily')!.value);
+    expect(physical2).not.toBe(physical);
+    expect(await sql<Row>`SELECT COUNT(*) AS days FROM mart.daily`).toEqual([{ days: 5 }]);
+
+    // The cache is valid only while the materialised table exists.
+    await fx.warehouse.dropTable(physical2);
+    expect((await run()).statuses).toEqual({ daily: 'ran', top: 'cached', other: 'cached' });
+    expect(await fx.warehouse.tableExists(physical2)).toBe(true);
+  });
+
+  it('stops a task whose check fails, names table, check and actual value, and leaves no table', async () => {
+    const bad = defineTask({
+      name: 'bad',
+      params: {},
+      inputs: {},
+      outputs: { t: {} },
+      warehouse: { reads: ['src.events'], materialize: 'mart.bad' },
+      checks: ['rows >= 1000'],
+      run: () => ({ t: sql`SELECT * FROM src.events` }),
+    });
+    const { result, prepared } = await runPipeline({ pipeline: definePipeline({ name: `bad-${name}`, tasks: [bad] }), store: new MemoryStore(), runner: 'in-process', workers: 1, codeAware: false, backoffScale: 0 });
+    expect(result!.ok).toBe(false);
+    const error = result!.tasks[0]!.error ?? '';
+    expect(error).toMatch(/rows >= 1000/);
+    expect(error).toMatch(/mart\.bad_[0-9a-f]{12}/);
+    expect(error).toMatch(/actual \d+ rows/);
+    expect(await fx.warehouse.tableExists(physicalTableName('mart.bad', prepared.keys.get('bad')!.value))).toBe(false);
+  });
+
+  it('refuses a materialised task that returns rows instead of a query', async () => {
+    const wrong = defineTask({
+      name: 'wrong',
+      params: {},
+      inputs: {},
+      outputs: { t: {} },
+      warehouse: { reads: ['src.events'], materialize: 'mart.wrong' },
+      run: async () => ({ t: await sql`SELECT 1 AS x` }),
+    });
+    const { result } = await runPipeline({ pipeline: definePipeline({ name: `wrong-${name}`, tasks: [wrong] }), store: new MemoryStore(), runner: 'in-process', workers: 1, codeAware: false, backoffScale: 0 });
+    expect(result!.tasks[0]!.error).toMatch(/materialize: mart\.wrong.*needs exactly one sql`` query/);
+  });
+});
