@@ -66,6 +66,7 @@ export async function compileNotebook(path: string, text: string, options: Compi
   const stats: CompileStats = { cells: 0, analyzed: 0, formatted: 0, used: { analyses: [], formatted: [], sql: [] } };
   const parsed = parseNotebook(path, text);
   if (!parsed.notebook) return { notebook: path, files: [], diagnostics: parsed.diagnostics, stats };
+  if (hasErrors(parsed.diagnostics)) return { notebook: path, files: [], diagnostics: parsed.diagnostics, stats };
   const notebook = parsed.notebook;
   stats.cells = notebook.cells.length;
   const tagged = tagCells(notebook);

@@ -1,0 +1,190 @@
+// One test per bad input: each asserts the stable code and that the message names the notebook,
+// the cell (1-based position and id) and the line, as the CLI prints it.
+import { describe, expect, it } from 'vitest';
+import { formatDiagnostic } from '../../compiler/diagnostics.js';
+import { compileNotebook } from '../../compiler/program.js';
+import type { Diagnostic } from '../../compiler/types.js';
+import { notebookText } from './notebook.js';
+
+const NB = 'notebooks/bad.ipynb';
+
+async function diagnosticsOf(cellsOrText: string[] | string) {
+  const text = typeof cellsOrText === 'string' ? cellsOrText : notebookText(cellsOrText);
+  const result = await compileNotebook(NB, text, { workdir: '../../notebooks', format: false });
+  return result;
+}
+
+/** The one diagnostic with this code, checked to point at notebook, cell and line. */
+async function expectError(cells: string[], code: string, where: { cell: number; line: number; column?: number }): Promise<Diagnostic> {
+  const result = await diagnosticsOf(cells);
+  const found = result.diagnostics.filter((d) => d.code === code);
+  expect(found.map(formatDiagnostic), `diagnostics: ${result.diagnostics.map(formatDiagnostic).join('\n')}`).toHaveLength(1);
+  const d = found[0]!;
+  expect(d.severity).toBe('error');
+  expect(d).toMatchObject({ notebook: NB, cell: where.cell, cellId: `c${where.cell}`, line: where.line });
+  if (where.column !== undefined) expect(d.column).toBe(where.column);
+  const printed = formatDiagnostic(d);
+  expect(printed).toContain(`${NB}, cell ${where.cell} (id c${where.cell}), line ${where.line}`);
+  expect(printed).toContain(code);
+  expect(result.files).toEqual([]); // errors stop emission: no half pipeline
+  return d;
+}
+
+describe('the notebook file', () => {
+  it('is not JSON', async () => {
+    const r = await diagnosticsOf('{"cells": [');
+    expect(r.diagnostics).toMatchObject([{ code: 'E_NOTEBOOK_JSON', notebook: NB, severity: 'error' }]);
+    expect(formatDiagnostic(r.diagnostics[0]!)).toMatch(/^notebooks\/bad\.ipynb: error E_NOTEBOOK_JSON: not valid JSON/);
+  });
+
+  it('is not nbformat 4', async () => {
+    const r = await diagnosticsOf(JSON.stringify({ nbformat: 3, worksheets: [] }));
+    expect(r.diagnostics).toMatchObject([{ code: 'E_NOTEBOOK_FORMAT', notebook: NB }]);
+    expect(r.diagnostics[0]!.message).toContain('nbformat 3');
+  });
+
+  it('has a Python kernel', async () => {
+    const r = await diagnosticsOf(notebookText(['x = 1'], { language: 'python', name: 'python3' }));
+    expect(r.diagnostics).toMatchObject([{ code: 'E_NOTEBOOK_LANGUAGE', notebook: NB }]);
+    expect(r.diagnostics[0]!.message).toContain('"python"');
+  });
+
+  it('has a cell with no source', async () => {
+    const text = JSON.stringify({ nbformat: 4, nbformat_minor: 5, metadata: {}, cells: [{ cell_type: 'code', id: 'x', source: 42 }] });
+    const r = await diagnosticsOf(text);
+    expect(r.diagnostics).toMatchObject([{ code: 'E_NOTEBOOK_FORMAT', cell: 1, cellId: 'x' }]);
+  });
+});
+
+describe('directives', () => {
+  it('unknown directive, with "did you mean"', async () => {
+    const d = await expectError(['const a = 1;', '//| taks: load\nconst b = a;'], 'E_UNKNOWN_DIRECTIVE', { cell: 2, line: 1 });
+    expect(d.hint).toBe('did you mean `task`?');
+  });
+
+  it('malformed value', async () => {
+    const d = await expectError(['//| task: load\n//| version: two\nconst b = 1;'], 'E_DIRECTIVE_VALUE', { cell: 1, line: 2 });
+    expect(d.message).toContain('"two"');
+  });
+
+  it('two roles on one cell', async () => {
+    await expectError(['//| task: load\n//| explore\nconst b = 1;'], 'E_DIRECTIVE_CONFLICT', { cell: 1, line: 1 });
+  });
+
+  it('two tasks with the same name', async () => {
+    const d = await expectError(['//| task: load\nconst a = 1;', '//| task: other\nconst b = a;', '//| task: load\nconst c = b;'], 'E_DUPLICATE_TASK', { cell: 3, line: 1 });
+    expect(d.message).toContain('cell 1');
+  });
+
+  it('a test naming a task that does not exist', async () => {
+    const d = await expectError(['//| task: train\nconst acc = 1;', '//| test: trian\nif (acc < 0) throw new Error();'], 'E_UNKNOWN_TASK', { cell: 2, line: 1 });
+    expect(d.hint).toBe('did you mean `train`?');
+  });
+
+  it('an output the task does not declare', async () => {
+    await expectError(['//| task: train\n//| output: modle=json\nconst model = {};'], 'E_UNKNOWN_OUTPUT', { cell: 1, line: 1 });
+  });
+});
+
+describe('names and dependencies', () => {
+  it('a name used but never declared', async () => {
+    const d = await expectError(['//| task: load\nconst rows = [1, 2];', '//| task: sum\nconst n = rows.length;\nconst total = rowz.length + n;'], 'E_UNDECLARED_NAME', { cell: 2, line: 3, column: 15 });
+    expect(d.message).toContain('`rowz`');
+    expect(d.hint).toBe('did you mean `rows`?');
+    expect(formatDiagnostic(d)).toContain('const total = rowz.length + n;');
+  });
+
+  it('a name declared only in an explore cell', async () => {
+    const d = await expectError(['//| explore\nconst sample = [1];', '//| task: t\nconst n = sample.length;'], 'E_UNDECLARED_NAME', { cell: 2, line: 2 });
+    expect(d.hint).toContain('//| explore');
+  });
+
+  it('a name declared only further down', async () => {
+    const d = await expectError(['//| task: a\nconst n = later + 1;', '//| task: b\nconst later = 2;'], 'E_UNDECLARED_NAME', { cell: 1, line: 2 });
+    expect(d.hint).toContain('declared later, in cell 2');
+  });
+
+  it('a dependency cycle through materialised tables, listed', async () => {
+    const d = await expectError(
+      [
+        "import { sql } from 'cellar';",
+        '//| task: a\n//| materialize: mart.a\nconst fromB = sql`SELECT * FROM mart.b`;',
+        '//| task: b\n//| materialize: mart.b\nconst q = fromB;',
+      ],
+      'E_DEPENDENCY_CYCLE',
+      { cell: 2, line: 1 },
+    );
+    expect(d.message).toContain('a → b → a');
+  });
+
+  it('a function declared in one task and used by another', async () => {
+    const d = await expectError(['//| task: a\nfunction double(x: number) { return 2 * x; }', '//| task: b\nconst four = double(2);'], 'E_FUNCTION_CROSSES_TASK', { cell: 2, line: 2, column: 14 });
+    expect(d.hint).toContain('setup cell');
+  });
+});
+
+describe('mutating another task\'s value', () => {
+  const upstream = '//| task: load\nconst xs = [3, 1, 2];\nconst m = new Map<string, number>();\nconst cfg = { depth: 1 };\nlet count = 0;';
+  it.each([
+    ['a mutating method (push)', 'xs.push(4);', 'calls `xs.push(...)`'],
+    ['a mutating method (Map.set)', "m.set('a', 1);", 'calls `m.set(...)`'],
+    ['a property assignment', 'cfg.depth = 2;', 'assigns to `cfg.depth`'],
+    ['an in-place sort', 'const sorted = xs.sort();', 'calls `xs.sort(...)`'],
+    ['a reassignment', 'count = count + 1;', 'assigns to `count`'],
+  ])('%s', async (_, code, words) => {
+    const d = await expectError([upstream, `//| task: change\n${code}`], 'E_MUTATES_UPSTREAM', { cell: 2, line: 2 });
+    expect(d.message).toContain(words);
+    expect(d.message).toContain('task `load`');
+    expect(d.hint).toContain('copy it first');
+  });
+
+  it('reading and copying is fine', async () => {
+    const r = await diagnosticsOf([upstream, '//| task: copy\nconst mine = [...xs];\nmine.push(4);\nconst sorted = [...xs].sort();\nconst n = xs.length + count + cfg.depth + m.size;']);
+    expect(r.diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic)).toEqual([]);
+  });
+});
+
+describe('code the analyser does not support', () => {
+  it('an implicit global from require', async () => {
+    const d = await expectError(["//| task: t\nfs = require('node:fs');"], 'E_IMPLICIT_GLOBAL', { cell: 1, line: 2 });
+    expect(d.hint).toContain('import');
+  });
+
+  it('require without assignment', async () => {
+    const d = await expectError(["//| task: t\nconst fs = require('node:fs');"], 'E_UNDECLARED_NAME', { cell: 1, line: 2 });
+    expect(d.hint).toContain('ES modules');
+  });
+
+  it('JSX', async () => {
+    await expectError(['//| task: t\nconst el = <div className="x">hi</div>;'], 'E_UNSUPPORTED_JSX', { cell: 1, line: 2 });
+  });
+
+  it('a `{ ... }` block cell', async () => {
+    await expectError(['//| task: t\n{\n  const hidden = 1;\n}'], 'E_UNSUPPORTED_BLOCK_CELL', { cell: 1, line: 2 });
+  });
+
+  it('a syntax error', async () => {
+    await expectError(['//| task: t\nconst ok = 1;\nconst broken = (1 + ;'], 'E_SYNTAX', { cell: 1, line: 3 });
+  });
+
+  it('a Deno-only API', async () => {
+    const d = await expectError(["//| task: t\nconst text = await Deno.readTextFile('a.txt');"], 'E_DENO_API', { cell: 1, line: 2, column: 20 });
+    expect(d.message).toContain('Deno.readTextFile');
+  });
+
+  it('a jsr: import', async () => {
+    await expectError(["import { assert } from 'jsr:@std/assert';", '//| task: t\nassert(true);'], 'E_DENO_IMPORT', { cell: 1, line: 1 });
+  });
+
+  it('a params cell with computed values', async () => {
+    const d = await expectError(['//| params\nconst n = 10;\nconst twice = n * 2;', '//| task: t\nconst m = n + twice;'], 'E_PARAM_NOT_LITERAL', { cell: 1, line: 3 });
+    expect(d.message).toContain('twice');
+  });
+
+  it('a notebook with no directives compiles to nothing, with a note on how to tag', async () => {
+    const r = await diagnosticsOf(['const a = 1;', 'console.log(a);']);
+    expect(r.files).toEqual([]);
+    expect(r.diagnostics).toMatchObject([{ code: 'W_NO_DIRECTIVES', severity: 'note', notebook: NB }]);
+    expect(r.diagnostics[0]!.hint).toContain('//| task:');
+  });
+});
