@@ -1,0 +1,195 @@
+// Each compile stage on its own: reader, directives, analysis, linking, emission helpers, plan
+// JSON. Data in, data out; no disk.
+import { describe, expect, it } from 'vitest';
+import { loadAnalyzer, mapSpecifier } from '../../compiler/analyze/cell.js';
+import { sqlReads } from '../../compiler/analyze/sql.js';
+import { ImportSet, NameAllocator, identifierFor } from '../../compiler/emit/module.js';
+import { parseNotebook } from '../../compiler/notebook/parse.js';
+import { tagCells } from '../../compiler/notebook/directives.js';
+import { planJson } from '../../compiler/plan/json.js';
+import { linkCells } from '../../compiler/plan/link.js';
+import { compileNotebook } from '../../compiler/program.js';
+import type { CellAnalysis } from '../../compiler/types.js';
+import { notebookText } from './notebook.js';
+
+describe('parseNotebook', () => {
+  it('reads source as a string or a list of lines, with ids and tags', () => {
+    const text = JSON.stringify({
+      nbformat: 4,
+      nbformat_minor: 4,
+      metadata: { kernelspec: { name: 'tslab', language: 'typescript' } },
+      cells: [
+        { cell_type: 'code', source: ['const a = 1;\n', 'const b = 2;'], metadata: { tags: ['task:x'] }, outputs: [] },
+        { cell_type: 'markdown', id: 'm1', source: '# Title\r\nText', metadata: {} },
+      ],
+    });
+    const { notebook, diagnostics } = parseNotebook('nb/demo.ipynb', text);
+    expect(diagnostics).toEqual([]);
+    expect(notebook).toMatchObject({ path: 'nb/demo.ipynb', stem: 'demo', kernel: 'tslab' });
+    expect(notebook!.cells).toEqual([
+      { index: 0, id: undefined, type: 'code', source: 'const a = 1;\nconst b = 2;', tags: ['task:x'] },
+      { index: 1, id: 'm1', type: 'markdown', source: '# Title\nText', tags: [] },
+    ]);
+  });
+
+  it("accepts Deno's kernel (language typescript)", () => {
+    const { notebook } = parseNotebook('a.ipynb', notebookText(['1'], { name: 'deno' }));
+    expect(notebook?.kernel).toBe('deno');
+  });
+});
+
+describe('tagCells', () => {
+  const tag = (cells: string[]) => tagCells(parseNotebook('n.ipynb', notebookText(cells)).notebook!);
+
+  it('gives roles in reading order: setup, params, task and its continuations, test, explore', () => {
+    const { cells, diagnostics, hasDirectives } = tag([
+      "import x from 'x';",
+      '//| params\nconst n = 1;',
+      'md: Docs',
+      '//| task: a\nconst a = 1;',
+      'const b = 2;',
+      '//| explore\nconsole.log(b);',
+      'const c = 3;',
+      '//| test: a\nif (!a) throw new Error();',
+      '//| task: b\n//| version: 2\n//| rerun\n//| cache: params\n//| output: m=json\n//| dialect: duckdb\n//| materialize: mart.t\n//| check: rows >= 1\n//| check: not_null x\nconst m = 1;',
+    ]);
+    expect(diagnostics).toEqual([]);
+    expect(hasDirectives).toBe(true);
+    expect(cells.map((c) => [c.role, c.task ?? null])).toEqual([
+      ['setup', null], ['params', null], ['markdown', null], ['task', 'a'], ['task', 'a'], ['explore', null], ['task', 'a'], ['test', 'a'], ['task', 'b'],
+    ]);
+    expect(cells[8]!.directives).toEqual({
+      task: 'b', version: 2, rerun: true, cache: 'params', outputs: [{ name: 'm', codec: 'json' }], dialect: 'duckdb', materialize: 'mart.t', checks: ['rows >= 1', 'not_null x'],
+    });
+    // Directive lines are blanked, not removed: line numbers stay true.
+    expect(cells[3]!.code).toBe('\nconst a = 1;');
+  });
+
+  it('reads Jupyter cell tags like directives and ignores other tools\' tags', () => {
+    const nb = parseNotebook('n.ipynb', notebookText(['const a = 1;'])).notebook!;
+    nb.cells[0]!.tags = ['task: load', 'version=3', 'hide-input'];
+    const { cells, diagnostics } = tagCells(nb);
+    expect(diagnostics).toEqual([]);
+    expect(cells[0]).toMatchObject({ role: 'task', task: 'load', directives: { version: 3 } });
+  });
+});
+
+describe('analyzeCells', () => {
+  const analyze = async (code: string, role: 'task' | 'params' = 'task'): Promise<CellAnalysis> => (await loadAnalyzer()).analyzeCells([{ index: 0, role, code }])[0]!;
+
+  it('finds top-level declarations (destructuring too) and free names, not locals or properties', async () => {
+    const a = await analyze('const { a, b: [c] } = src;\nfunction f(x: Row) { const local = 1; return x.y + local + g; }\nconst o = { key: a, a };');
+    expect(a.declarations.map((d) => [d.name, d.kind])).toEqual([['a', 'const'], ['c', 'const'], ['f', 'function'], ['o', 'const']]);
+    expect(a.declarations[0]!.sites[0]).toMatchObject({ shorthandBinding: true });
+    const free = a.references.filter((r) => !r.own).map((r) => [r.name, r.meaning]);
+    expect(free).toEqual([['src', 'value'], ['Row', 'type'], ['g', 'value']]);
+    expect(a.references.filter((r) => r.own && r.shorthand).map((r) => r.name)).toEqual(['a']);
+  });
+
+  it('records mutations of free names only', async () => {
+    const a = await analyze('xs.push(1);\nm.a.b = 2;\nn++;\nconst mine: number[] = [];\nmine.push(1);\nys.map((y) => y).sort();');
+    expect(a.mutations.map((m) => [m.name, m.kind, m.detail, m.line])).toEqual([
+      ['xs', 'method', 'push', 1], ['m', 'property', 'm.a.b', 2], ['n', 'assign', 'n', 3],
+    ]);
+  });
+
+  it('notices top-level await, sql templates, and maps Deno specifiers', async () => {
+    const a = await analyze("import { sql } from 'cellar';\nimport _ from 'npm:lodash@4/fp';\nconst r = await sql`SELECT * FROM t WHERE a > ${1} AND b = ${'x'}`;\nasync function later() { await r; }");
+    expect(a.topLevelAwait).toBe(true);
+    expect(a.sqlTemplates).toEqual(['SELECT * FROM t WHERE a > @p0 AND b = @p1']);
+    expect(a.imports.map((i) => i.module)).toEqual(['cellar', 'lodash/fp']);
+    expect(mapSpecifier('npm:@scope/pkg@1.2.3')).toEqual({ module: '@scope/pkg' });
+    expect(mapSpecifier('node:fs')).toEqual({ module: 'node:fs' });
+    expect(mapSpecifier('jsr:@std/assert')).toEqual({ error: 'jsr:@std/assert' });
+  });
+
+  it('types params from their literal defaults', async () => {
+    const a = await analyze('const n = 5;\nconst neg = -1.5;\nconst s = "a";\nconst on = true;\nconst xs = [1, "a"];\nconst o = { k: [true] };\nconst picked: string | null = null;', 'params');
+    expect(a.diagnostics).toEqual([]);
+    expect(a.params.map((p) => [p.name, p.type, p.paramType, p.default])).toEqual([
+      ['n', 'number', 'number', 5], ['neg', 'number', 'number', -1.5], ['s', 'string', 'string', 'a'], ['on', 'boolean', 'boolean', true],
+      ['xs', '(number | string)[]', 'json', [1, 'a']], ['o', '{ k: boolean[] }', 'json', { k: [true] }], ['picked', 'string | null', 'json', null],
+    ]);
+  });
+});
+
+describe('sqlReads', () => {
+  it('lists base tables, not CTEs or interpolated upstream queries; bad SQL gives nothing', async () => {
+    expect(await sqlReads(['WITH a AS (SELECT * FROM `p.raw.events`) SELECT * FROM a JOIN mart.x ON a.id = x.id', 'SELECT * FROM @p0 AS up'], 'bigquery')).toEqual(['mart.x', 'p.raw.events']);
+    expect(await sqlReads(['SELEC nonsense FROM'], 'bigquery')).toEqual([]);
+  });
+});
+
+describe('linkCells', () => {
+  async function link(cells: string[]) {
+    const nb = parseNotebook('n.ipynb', notebookText(cells)).notebook!;
+    const tagged = tagCells(nb);
+    const analyzer = await loadAnalyzer();
+    const compiled = tagged.cells.filter((c) => c.role !== 'markdown' && c.role !== 'explore');
+    const analyses = new Map(analyzer.analyzeCells(compiled.map((c) => ({ index: c.index, role: c.role, code: c.code }))).map((a) => [a.index, a]));
+    return linkCells({ notebook: 'n.ipynb', stem: 'n', cells: tagged.cells, analyses, sqlReads: new Map() });
+  }
+
+  it('gives each reader the latest version declared before it (let df in three cells)', async () => {
+    const { plan, diagnostics } = await link([
+      '//| task: a\nlet df = [1];',
+      '//| task: b\nlet df = df0();\nfunction df0() { return [2]; }',
+      '//| task: c\nconst n = df.length;',
+      '//| task: d\nlet df = [3];\nconst m = df.length;',
+      '//| task: e\nconst k = df.length;',
+    ]);
+    expect(diagnostics).toEqual([]);
+    const inputs = Object.fromEntries(plan!.tasks.map((t) => [t.name, t.inputs.map((i) => `${i.name}<-${i.fromTask}`)]));
+    expect(inputs).toEqual({ a: [], b: [], c: ['df<-b'], d: [], e: ['df<-d'] });
+  });
+
+  it('passes each task exactly the params it reads, and orders tasks topologically', async () => {
+    const { plan } = await link(['//| params\nconst p = 1;\nconst q = 2;', '//| task: x\nconst a = p;', '//| task: y\nconst b = a + q;', '//| task: z\nconst c = 0;']);
+    expect(plan!.tasks.map((t) => [t.name, t.params, t.upstream])).toEqual([['x', ['p'], []], ['y', ['q'], ['x']], ['z', [], []]]);
+    expect(plan!.tasks.map((t) => t.outputs.map((o) => o.name))).toEqual([['a'], ['b'], ['c']]);
+  });
+});
+
+describe('emission helpers', () => {
+  it('merges, sorts and type-marks imports', () => {
+    const s = new ImportSet();
+    s.add('cellar', 'defineTask', 'defineTask', false);
+    s.add('./a.js', 'aTask', 'aTask', false);
+    s.add('cellar', 'TaskOutputs', 'TaskOutputs', true);
+    s.add('node:fs', 'readFileSync', 'readFileSync', false);
+    s.add('x', 'default', 'X', false);
+    s.add('x', 'T', 'T', true);
+    s.add('y', '*', 'y', false);
+    s.add('z', 'A', 'A', true);
+    s.addSideEffect('./setup.js');
+    expect(s.print().split('\n')).toEqual([
+      "import { readFileSync } from 'node:fs';",
+      "import { type TaskOutputs, defineTask } from 'cellar';",
+      "import X, { type T } from 'x';",
+      "import * as y from 'y';",
+      "import type { A } from 'z';",
+      "import { aTask } from './a.js';",
+      "import './setup.js';",
+    ]);
+  });
+
+  it('invents names that avoid the module\'s own', () => {
+    const names = new NameAllocator(['df', 'df_2', 'output']);
+    expect([names.fresh('df'), names.fresh('output'), names.fresh('defineTask')]).toEqual(['df_3', 'output_2', 'defineTask']);
+    expect(identifierFor('load-data.v2')).toBe('loadDataV2');
+  });
+});
+
+describe('planJson', () => {
+  it('has exactly the documented shape', async () => {
+    const r = await compileNotebook('nb.ipynb', notebookText(['//| params\nconst k = 3;', '//| task: a\nconst xs = [k];', '//| task: b\nconst n = xs.length;']), { workdir: '.', format: false });
+    expect(planJson(r.plan!)).toEqual({
+      notebook: 'nb.ipynb',
+      tasks: [
+        { name: 'a', params: ['k'], upstream: [], cells: [1], outputs: ['xs'] },
+        { name: 'b', params: [], upstream: ['a'], cells: [2], outputs: ['n'] },
+      ],
+      params: [{ name: 'k', type: 'number', default: 3 }],
+    });
+  });
+});
