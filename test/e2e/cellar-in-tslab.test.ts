@@ -8,7 +8,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import * as cellar from 'cellar';
 import { repoRoot, startJupyter, type JupyterServer, type TslabKernel } from '../support/jupyter.js';
 import { prepareCellarForTslab } from '../support/tslab.js';
 
@@ -29,9 +28,6 @@ afterAll(async () => {
   if (scratch) rmSync(scratch, { recursive: true, force: true });
 });
 
-// Until the warehouse's `sql` is exported from 'cellar', the SQL test is reported as skipped with
-// this reason in its name, never as passed.
-const hasSql = 'sql' in cellar;
 
 describe('cellar inside tslab', () => {
   test('the kernel runs with the notebook folder as working directory', async () => {
@@ -79,7 +75,7 @@ JSON.stringify({ kind: double.kind, cache: double.cache, result: double.run({}, 
     expect(await kernel.execute('answer')).toMatchObject({ status: 'ok', stdout: '42\n' });
   });
 
-  test.skipIf(!hasSql)(`sql from 'cellar' queries the embedded warehouse from a cell${hasSql ? '' : " (PENDING: 'cellar' does not export sql yet)"}`, async () => {
+  test(`sql from 'cellar' queries the embedded warehouse from a cell`, async () => {
     // tslab loads 'cellar' with require(): this fails if anything in the runtime's static module
     // graph uses top-level await (Node refuses require() of such a graph).
     const run = await kernel.execute(`

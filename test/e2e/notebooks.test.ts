@@ -6,9 +6,9 @@
 // a fresh kernel started with the notebook's folder as working directory (as JupyterLab does),
 // every code cell runs in order, and the test asserts no cell failed plus specific outputs.
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import * as cellar from 'cellar';
 import { describeFailures, readCodeCells, repoRoot, runNotebookCells, startJupyter, type ExecutedCell, type JupyterServer } from '../support/jupyter.js';
 import { prepareCellarForTslab } from '../support/tslab.js';
 
@@ -28,9 +28,25 @@ afterAll(async () => {
   if (scratch) rmSync(scratch, { recursive: true, force: true });
 });
 
-// The flights notebook needs the warehouse's `sql` export; until 'cellar' has it the test below
-// is reported as skipped with this reason in its name, never as passed.
-const hasSql = 'sql' in cellar;
+/**
+ * Run the `cellar` CLI as a user would, with its own workspace and its own warehouse file (the
+ * kernel still holds the test's DuckDB file), and return its stdout.
+ */
+function cellarCli(args: string[]): string {
+  const result = spawnSync(process.execPath, [join(repoRoot, 'bin/cellar.mjs'), ...args, '--workspace', join(scratch, 'workspace')], {
+    cwd: repoRoot,
+    encoding: 'utf8',
+    env: { ...process.env, CELLAR_DUCKDB_PATH: join(scratch, 'pipeline-warehouse.duckdb') },
+    timeout: 240_000,
+  });
+  if (result.status !== 0) throw new Error(`cellar ${args.join(' ')} exited ${result.status}:\n${result.stdout}\n${result.stderr}`);
+  return result.stdout;
+}
+
+interface RunSummary {
+  ok: boolean;
+  tasks: { name: string; status: string }[];
+}
 
 function byId(cells: ExecutedCell[], id: string): ExecutedCell {
   const cell = cells.find((c) => c.id === id);
@@ -39,7 +55,7 @@ function byId(cells: ExecutedCell[], id: string): ExecutedCell {
 }
 
 describe('example notebooks in the tslab kernel', () => {
-  test('penguins.ipynb runs top to bottom and the forest classifies unseen birds', async () => {
+  test('penguins.ipynb runs top to bottom in tslab, classifies unseen birds, and its compiled pipeline gets the same metrics', async () => {
     const path = join(repoRoot, 'notebooks/penguins.ipynb');
     const kernel = await server.openKernel(path);
     const cells = await runNotebookCells(kernel, path);
@@ -72,10 +88,17 @@ describe('example notebooks in the tslab kernel', () => {
     const explore = byId(cells, 'explore');
     expect(String(explore.displays[0]?.['text/html'])).toContain('<th>Chinstrap</th>');
     expect(explore.stdout).toContain('5.6 kg male: Gentoo');
+
+    // The compiled pipeline computes exactly what the notebook computed.
+    const run = JSON.parse(cellarCli(['run', 'notebooks/penguins.ipynb', '--json'])) as RunSummary;
+    expect(run.ok).toBe(true);
+    expect(run.tasks.map((t) => t.name).sort()).toEqual(['evaluate', 'features', 'load', 'split', 'train']);
+    const pipelineMetrics = JSON.parse(cellarCli(['show', 'notebooks/penguins.ipynb', 'evaluate', 'metrics', '--json']));
+    expect(pipelineMetrics).toEqual(JSON.parse(first.stdout));
     await kernel.shutdown();
   });
 
-  test.skipIf(!hasSql)(`flights.ipynb runs its BigQuery SQL on the embedded DuckDB and the delay score ranks flights${hasSql ? '' : " (PENDING: 'cellar' does not export sql yet)"}`, async () => {
+  test('flights.ipynb runs its BigQuery SQL on the embedded DuckDB, the score ranks flights, and the pipeline matches and then caches', async () => {
     const path = join(repoRoot, 'notebooks/flights.ipynb');
     const kernel = await server.openKernel(path);
     const cells = await runNotebookCells(kernel, path);
@@ -98,6 +121,20 @@ describe('example notebooks in the tslab kernel', () => {
     // Explore: a materialise-tagged query nests as a subquery in the notebook.
     const explore = byId(cells, 'explore');
     expect(explore.stdout).toContain('BOS → JFK');
+
+    // The compiled pipeline materialises the mart tables and gets the notebook's numbers; a
+    // second run reuses everything.
+    const run = JSON.parse(cellarCli(['run', 'notebooks/flights.ipynb', '--json'])) as RunSummary;
+    expect(run.ok).toBe(true);
+    expect(run.tasks.map((t) => t.name).sort()).toEqual(['baseline', 'calibration', 'features', 'hour_rates', 'route_rates']);
+    const pipelineRows = JSON.parse(cellarCli(['show', 'notebooks/flights.ipynb', 'calibration', 'calibration', '--json'])) as typeof rows;
+    expect(pipelineRows.map(({ decile, flights, delayed_share }) => ({ decile, flights, delayed_share }))).toEqual(
+      rows.map(({ decile, flights, delayed_share }) => ({ decile, flights, delayed_share })),
+    );
+    const pipelineLift = JSON.parse(cellarCli(['show', 'notebooks/flights.ipynb', 'calibration', 'lift', '--json'])) as number;
+    expect(pipelineLift).toBeCloseTo(lift, 2); // the notebook printed lift with 2 decimals
+    const again = JSON.parse(cellarCli(['run', 'notebooks/flights.ipynb', '--json'])) as RunSummary;
+    expect(again.tasks.map((t) => t.status)).toEqual(['cached', 'cached', 'cached', 'cached', 'cached']);
     await kernel.shutdown();
   });
 });
