@@ -26,6 +26,8 @@ export const REFUSED: Refusal[] = [
   { construct: 'IEEE_DIVIDE', pattern: /\bIEEE_DIVIDE\s*\(/i, reason: 'no DuckDB equivalent' },
   { construct: 'scripting (DECLARE/SET/BEGIN)', pattern: /^\s*(DECLARE|BEGIN|SET|IF|LOOP|WHILE|CALL)\b/i, reason: 'BigQuery scripting does not translate; run one statement per query' },
   { construct: 'named @parameters in SQL text', pattern: /(^|[^@\w])@[A-Za-z_]\w*/, reason: 'interpolate the value instead: sql`... ${value}` binds it safely' },
+  { construct: 'EXTRACT(WEEK)', pattern: /\bEXTRACT\s*\(\s*WEEK\s*(\(|FROM\b)/i, reason: 'BigQuery weeks start on Sunday with week 0 before the first Sunday; DuckDB counts ISO weeks. Use EXTRACT(ISOWEEK …)' },
+  { construct: 'UNNEST … WITH OFFSET', pattern: /\bWITH\s+OFFSET\b/i, reason: 'the translation loses the 0-based offset; number the elements with GENERATE_ARRAY or ROW_NUMBER() instead' },
   { construct: 'APPROX_QUANTILES', pattern: /\bAPPROX_QUANTILES\s*\(/i, reason: 'DuckDB returns a different array shape; use PERCENTILE_CONT over a window or APPROX_QUANTILE' },
 ];
 
@@ -36,6 +38,11 @@ export const TRAPS = [
   'CONCAT returns NULL when any argument is NULL; DuckDB CONCAT skips NULLs → we emit a || chain',
   'JSON_VALUE returns a string; the translator emits -> (JSON) → we emit ->> like JSON_EXTRACT_SCALAR',
   'EXTRACT(DAYOFWEEK …) is 1 (Sunday) … 7 in BigQuery, 0 … 6 in DuckDB → we add 1',
+  'REGEXP_EXTRACT returns the whole match (or group 1 when the pattern has a group); the translator always asks for group 1 → we pick the group',
+  'REGEXP_REPLACE replaces every match; DuckDB replaces the first unless given the g flag → we add it',
+  'DATE_TRUNC / DATE_ADD / DATE_SUB return DATE; DuckDB returns TIMESTAMP → we cast back to DATE',
+  'ARRAY_AGG(… ORDER BY … LIMIT n) has no DuckDB form → we slice the ordered list',
+  'EXTRACT(ISOWEEK …) is not a DuckDB specifier → we call week(), the ISO week',
 ];
 
 /** Replace string literals and comments with spaces, keeping offsets, to search code only. */
@@ -114,8 +121,28 @@ function rewriteCalls(text: string, name: string, build: (args: string[]) => str
   return text;
 }
 
+/** A literal regex with a capturing group: BigQuery's REGEXP_EXTRACT then returns group 1. */
+function hasCapturingGroup(patternArg: string): boolean {
+  const body = /^r?(['"])([\s\S]*)\1$/i.exec(patternArg.trim())?.[2];
+  return body !== undefined && /(^|[^\\])\((?!\?)/.test(body);
+}
+
 function fixBeforeTranslation(text: string): string {
   let t = renameCalls(text, 'REGEXP_CONTAINS', '__cellar_fn_regexp_matches');
+  t = rewriteCalls(t, 'REGEXP_EXTRACT', (args) =>
+    args.length === 2 ? `__cellar_fn_regexp_extract(${args[0]}, ${args[1]}, ${hasCapturingGroup(args[1]!) ? 1 : 0})` : `__CELLAR_RX__(${args.join(', ')})`,
+  ).replace(/__CELLAR_RX__\(/g, 'REGEXP_EXTRACT(');
+  t = rewriteCalls(t, 'REGEXP_REPLACE', (args) => `__cellar_fn_regexp_replace(${args.join(', ')}, 'g')`);
+  // DATE_* functions return DATE in BigQuery; DuckDB's return TIMESTAMP.
+  for (const fn of ['DATE_TRUNC', 'DATE_ADD', 'DATE_SUB']) {
+    t = rewriteCalls(t, fn, (args) => `CAST(__CELLAR_${fn}__(${args.join(', ')}) AS DATE)`).replace(new RegExp(`__CELLAR_${fn}__\\(`, 'g'), `${fn}(`);
+  }
+  // DuckDB has no LIMIT inside an aggregate: slice the ordered list instead.
+  t = rewriteCalls(t, 'ARRAY_AGG', (args) => {
+    const m = args.length === 1 ? /^([\s\S]*?)\s+LIMIT\s+(\d+)\s*$/i.exec(args[0]!) : null;
+    return m ? `__cellar_fn_list_slice(__CELLAR_AA__(${m[1]}), 1, ${m[2]})` : `__CELLAR_AA__(${args.join(', ')})`;
+  }).replace(/__CELLAR_AA__\(/g, 'ARRAY_AGG(');
+  t = t.replace(/\bEXTRACT\s*\(\s*ISOWEEK\s+FROM\b/gi, '__cellar_fn_week(');
   t = renameCalls(t, 'FORMAT', '__cellar_fn_printf');
   t = renameCalls(t, 'JSON_VALUE', 'JSON_EXTRACT_SCALAR');
   t = rewriteCalls(t, 'CONCAT', (args) => '(' + args.map((a) => `(${a})`).join(' || ') + ')');
