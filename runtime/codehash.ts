@@ -34,9 +34,16 @@ interface FileMemo {
 const MEMO_VERSION = 1;
 
 /** Strip tsx's `?tsx-namespace=…` (and any other query) and turn a module URL into a path. */
+const paths = new Map<string, string>();
+
 export function modulePath(moduleUrl: string): string {
-  const clean = moduleUrl.replace(/[?#].*$/, '');
-  return clean.startsWith('file:') ? fileURLToPath(clean) : clean;
+  let path = paths.get(moduleUrl);
+  if (path === undefined) {
+    const clean = moduleUrl.replace(/[?#].*$/, '');
+    path = clean.startsWith('file:') ? fileURLToPath(clean) : clean;
+    paths.set(moduleUrl, path);
+  }
+  return path;
 }
 
 /** Nearest folder upward from `start` holding a package.json (the project root), else `start`. */
@@ -113,7 +120,8 @@ export class CodeHasher {
         }
       }
     }
-    return { files: sortObject(files), packages: sortObject(packages) };
+    // Frozen: shared by every task of the module, and serialised once (hash.ts).
+    return Object.freeze({ files: Object.freeze(sortObject(files)), packages: Object.freeze(sortObject(packages)) });
   }
 
   private async analyse(file: string): Promise<FileMemo> {

@@ -16,19 +16,44 @@ import type { CacheKey, KeyChange, KeyInputs } from './types.js';
 /** Hex characters of the sha256 kept in a key: 64 bits names files readably without collisions. */
 export const KEY_LENGTH = 16;
 
+// Frozen objects (code fingerprints, shared by every task of a module) are serialised once.
+const frozenJson = new WeakMap<object, string>();
+
 /** JSON with object keys sorted at every level; `undefined` members dropped as JSON.stringify does. */
 export function canonicalJson(value: unknown): string {
+  if (value !== null && typeof value === 'object' && Object.isFrozen(value)) {
+    let text = frozenJson.get(value);
+    if (text === undefined) {
+      text = serialise(value);
+      frozenJson.set(value, text);
+    }
+    return text;
+  }
+  return serialise(value);
+}
+
+function serialise(value: unknown): string {
   if (value === null || typeof value !== 'object') {
     if (typeof value === 'bigint') return JSON.stringify(value.toString());
     if (typeof value === 'number' && !Number.isFinite(value)) return JSON.stringify(String(value));
     return JSON.stringify(value) ?? 'null';
   }
-  if (Array.isArray(value)) return `[${value.map((v) => canonicalJson(v)).join(',')}]`;
-  const entries = Object.keys(value)
-    .filter((k) => (value as Record<string, unknown>)[k] !== undefined)
-    .sort()
-    .map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`);
-  return `{${entries.join(',')}}`;
+  if (Array.isArray(value)) {
+    let out = '[';
+    for (let i = 0; i < value.length; i++) out += (i > 0 ? ',' : '') + canonicalJson(value[i]);
+    return out + ']';
+  }
+  const record = value as Record<string, unknown>;
+  const keys = Object.keys(record).sort();
+  let out = '{';
+  let first = true;
+  for (const k of keys) {
+    const v = record[k];
+    if (v === undefined) continue;
+    out += (first ? '' : ',') + JSON.stringify(k) + ':' + canonicalJson(v);
+    first = false;
+  }
+  return out + '}';
 }
 
 export function sha256(text: string | Uint8Array): string {

@@ -1,12 +1,14 @@
-// Loading a pipeline module from disk. TypeScript pipelines (compiled or hand-written) load
-// through tsx's `tsImport`, a maintained esbuild-based loader that keeps `import.meta.url`
-// pointing at the real source file (the root of the code-aware cache key; the `?tsx-namespace=`
-// query it appends is stripped in codehash.ts). Plain .js/.mjs pipelines load with `import()`.
+// Loading a pipeline module from disk. TypeScript pipelines (compiled or hand-written) load from
+// a cached esbuild bundle (bundle.ts: fast, `import.meta.url` rewritten to each real source file)
+// or, where that is not possible or CELLAR_LOADER=tsx, through tsx's `tsImport`, which also keeps
+// `import.meta.url` at the real file (its `?tsx-namespace=` query is stripped in codehash.ts).
+// Either way the code-aware cache key roots at the real source. Plain .js/.mjs load with import().
 import { existsSync } from 'node:fs';
 import { extname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Pipeline } from './task.js';
 import { CellarError } from './api.js';
+import { importBundled } from './bundle.js';
 
 export async function loadPipeline(file: string): Promise<{ pipeline: Pipeline; file: string }> {
   const path = resolve(file);
@@ -16,8 +18,13 @@ export async function loadPipeline(file: string): Promise<{ pipeline: Pipeline; 
   let mod: Record<string, unknown>;
   try {
     if (ext === '.ts' || ext === '.mts' || ext === '.tsx') {
-      const { tsImport } = await import('tsx/esm/api');
-      mod = await tsImport(url, import.meta.url);
+      // A cached esbuild bundle when possible (see bundle.ts for why), else tsx.
+      const bundled = process.env.CELLAR_LOADER === 'tsx' ? undefined : await importBundled(path);
+      if (bundled) mod = bundled;
+      else {
+        const { tsImport } = await import('tsx/esm/api');
+        mod = await tsImport(url, import.meta.url);
+      }
     } else mod = await import(url);
   } catch (error) {
     throw new CellarError(`cannot load pipeline ${path}: ${error instanceof Error ? error.message : String(error)}`, 'E_PIPELINE_LOAD');

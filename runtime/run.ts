@@ -83,6 +83,8 @@ export function normaliseRunOptions(o: RunOptions): NormalisedRunOptions {
 }
 
 export interface PreparedRun {
+  /** Milliseconds spent in each stage before execution (printed by `cellar run --verbose`). */
+  timings: Record<string, number>;
   options: NormalisedRunOptions;
   graph: TaskGraph;
   keys: Map<string, CacheKey>;
@@ -92,12 +94,21 @@ export interface PreparedRun {
 /** Everything up to the plan: no task runs. Throws CellarError for a bad pipeline or selector. */
 export async function preparePipelineRun(input: RunOptions | NormalisedRunOptions, reasons = true): Promise<PreparedRun> {
   const options = 'workdir' in input ? input : normaliseRunOptions(input);
+  const timings: Record<string, number> = {};
+  let t = performance.now();
+  const lap = (stage: string) => {
+    const now = performance.now();
+    timings[stage] = Math.round((now - t) * 10) / 10;
+    t = now;
+  };
   const { graph, diagnostics } = buildGraph(options.pipeline, options.params);
+  lap('graph');
   if (!graph) throw fromDiagnostics(diagnostics);
   const memo = options.store instanceof LocalStore ? join(options.workspace, '.codehash.json') : undefined;
   const hasher = options.codeAware ? new CodeHasher(memo) : undefined;
   const keys = await computeKeys(graph, { hasher });
   hasher?.save();
+  lap('keys');
   const rerun = selectTasks(graph, options.rerun);
   const targets = selectTasks(graph, options.targets);
   const problems = [...rerun.diagnostics, ...targets.diagnostics];
@@ -108,8 +119,10 @@ export async function preparePipelineRun(input: RunOptions | NormalisedRunOption
     for (const name of targets.names.keys()) for (const n of upstreamClosure(graph, name)) only.add(n.name);
   }
   const facts = await probeStore(graph, keys, options.store, { reasons });
+  lap('probe');
   const plan = planRun(graph, keys, facts, { rerun: rerun.names, only });
-  return { options, graph, keys, plan };
+  lap('plan');
+  return { timings, options, graph, keys, plan };
 }
 
 export async function runPipeline(input: RunOptions): Promise<{ prepared: PreparedRun; result: RunResult | undefined }> {

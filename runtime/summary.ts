@@ -167,11 +167,13 @@ function detail(t: TaskResult): string {
 
 /** What `--json` prints: one object, stable field order. */
 export function resultJson(result: RunResult): string {
-  return JSON.stringify({
-    ok: result.ok,
-    durationMs: result.durationMs,
-    tasks: result.tasks.map((t) => ({ name: t.name, status: t.status, key: t.key, durationMs: t.durationMs, ...(t.error ? { error: t.error } : {}) })),
+  const tasks = result.tasks.map((t) => {
+    const o: Record<string, unknown> = { name: t.name, status: t.status, key: t.key, durationMs: t.durationMs };
+    if (t.error) o.error = t.error;
+    if (t.because) o.because = t.because;
+    return o;
   });
+  return JSON.stringify({ ok: result.ok, durationMs: result.durationMs, tasks });
 }
 
 function firstLine(s: string): string {

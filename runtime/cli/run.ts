@@ -43,6 +43,8 @@ export async function run(args: string[]): Promise<number> {
     throw new CliError(`${(error as Error).message}\n\n${USAGE}`, 'E_USAGE');
   }
   const { values, positionals } = parsed;
+  // main.ts consumes --verbose (for stack traces); it still applies here.
+  values.verbose ||= process.argv.includes('--verbose');
   if (values.help) {
     console.log(USAGE);
     return EXIT.ok;
@@ -93,7 +95,10 @@ export async function run(args: string[]): Promise<number> {
   if (values.json) console.log(resultJson(result));
   else {
     console.log(formatSummary(result));
-    if (values.verbose) console.log(`workspace: ${prepared.options.workspace}`);
+    if (values.verbose) {
+      const stages = Object.entries(prepared.timings).map(([k, v]) => `${k} ${v}ms`).join(', ');
+      console.log(`workspace: ${prepared.options.workspace}\nstages: ${stages}, execute ${result.durationMs}ms`);
+    }
   }
   return result.ok ? EXIT.ok : EXIT.failure;
 }

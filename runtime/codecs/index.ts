@@ -29,8 +29,11 @@ export interface Codec {
 
 const registry = new Map<string, Codec>();
 
+let autoKey: string | undefined;
+
 export function registerCodec(codec: Codec): void {
   registry.set(codec.id, codec);
+  autoKey = undefined;
 }
 
 for (const c of [jsonCodec, textCodec, binaryCodec, csvCodec, tableCodec, modelCodec]) registerCodec(c);
@@ -49,8 +52,8 @@ export function hasCodec(id: string): boolean {
 export function codecKey(spec: OutputSpec): string {
   const id = spec.codec ?? 'auto';
   if (id !== 'auto') return `${id}@${getCodec(id).version}`;
-  const ids = ['binary', 'text', 'table', 'model', 'json'];
-  return `auto(${ids.map((i) => `${i}@${getCodec(i).version}`).join(',')})`;
+  autoKey ??= `auto(${['binary', 'text', 'table', 'model', 'json'].map((i) => `${i}@${getCodec(i).version}`).join(',')})`;
+  return autoKey;
 }
 
 /** The codec for a value: the named one, or the first that fits for 'auto'. */

@@ -18,7 +18,8 @@ import { acquireLock, isPidAlive } from './lock.js';
 
 export class LocalStore implements Store {
   private readonly made = new Set<string>();
-  private readonly logs = new Map<string, number>();
+  private readonly logs = new Map<string, { fd: number; buffer: string[] }>();
+  private flushTimer: NodeJS.Timeout | undefined;
 
   constructor(readonly location: string) {}
 
@@ -77,24 +78,40 @@ export class LocalStore implements Store {
     return lock;
   }
 
+  /** Lines are buffered and written at most every 200 ms (and at close): a warm run logs 1000s. */
   appendLog(runId: string, line: string): void {
-    let fd = this.logs.get(runId);
-    if (fd === undefined) {
+    let log = this.logs.get(runId);
+    if (!log) {
       this.ensureDir('_runs');
-      fd = openSync(join(this.location, '_runs', `${runId}.jsonl`), 'a');
-      this.logs.set(runId, fd);
+      log = { fd: openSync(join(this.location, '_runs', `${runId}.jsonl`), 'a'), buffer: [] };
+      this.logs.set(runId, log);
     }
-    writeSync(fd, line + '\n');
+    log.buffer.push(line);
+    if (!this.flushTimer) {
+      this.flushTimer = setTimeout(() => this.flush(), 200);
+      this.flushTimer.unref();
+    }
   }
 
-  /** Close open run logs (end of a run). */
+  private flush(): void {
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    for (const log of this.logs.values()) {
+      if (log.buffer.length > 0) writeSync(log.fd, log.buffer.join('\n') + '\n');
+      log.buffer.length = 0;
+    }
+  }
+
+  /** Flush and close open run logs (end of a run). */
   close(): void {
-    for (const fd of this.logs.values()) closeSync(fd);
+    this.flush();
+    for (const log of this.logs.values()) closeSync(log.fd);
     this.logs.clear();
   }
 
   private manifestPath(task: string, key: string): string {
-    return join(this.location, task, `${key}.manifest.json`);
+    // Plain concatenation: called once per task on every run; task names are path-safe.
+    return `${this.location}/${task}/${key}.manifest.json`;
   }
 
   private ensureDir(task: string): void {
