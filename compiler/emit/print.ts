@@ -20,21 +20,52 @@ export interface FormatCache {
   set(raw: string, formatted: string): void;
 }
 
-let prettier: Promise<typeof import('prettier')> | undefined;
+type Format = (code: string) => Promise<string>;
+let prettier: Promise<Format> | undefined;
+
+/**
+ * Prettier's standalone build with just the TypeScript and estree plugins: the same printer as
+ * `prettier` (so the same bytes) but about 0.1 s to load instead of 0.4 s, which is most of the
+ * budget for recompiling one changed cell in a fresh process.
+ */
+async function loadPrettier(): Promise<Format> {
+  const [{ format }, typescript, estree] = await Promise.all([
+    import('prettier/standalone'),
+    import('prettier/plugins/typescript'),
+    import('prettier/plugins/estree'),
+  ]);
+  return (code) => format(code, { ...PRETTIER_OPTIONS, plugins: [typescript, estree] });
+}
 
 export async function formatTypeScript(code: string): Promise<string> {
-  prettier ??= import('prettier');
-  return (await prettier).format(code, PRETTIER_OPTIONS);
+  prettier ??= loadPrettier();
+  return (await prettier)(code);
+}
+
+const MARKER = '// @cellar-emitted-file ';
+
+/**
+ * Format several modules in one Prettier call: Prettier's cost is mostly per call, so a cold
+ * compile of 50 modules takes a third of the time. Each module starts with a marker comment line
+ * (a leading comment stays on its own line before the next statement), and the result is split
+ * back on the markers. Statements are printed independently, so every module comes out exactly as
+ * it would alone; the tests check that on the example notebooks.
+ */
+export async function formatBatch(texts: string[]): Promise<string[]> {
+  if (texts.length <= 1) return Promise.all(texts.map(formatTypeScript));
+  const joined = texts.map((t, i) => `${MARKER}${i}\n${t}`).join('\n');
+  const formatted = await formatTypeScript(joined);
+  const parts = formatted.split(new RegExp(`^${MARKER}(\\d+)\\n`, 'm'));
+  const out: string[] = [];
+  for (let i = 1; i < parts.length; i += 2) out[Number(parts[i])] = parts[i + 1]!.replace(/^\n+/, '').replace(/\n*$/, '\n');
+  if (out.length !== texts.length || out.some((o) => o === undefined)) return Promise.all(texts.map(formatTypeScript));
+  return out;
 }
 
 export async function formatFiles(files: EmittedFile[], cache?: FormatCache): Promise<EmittedFile[]> {
-  return Promise.all(
-    files.map(async (f) => {
-      const hit = cache?.get(f.contents);
-      if (hit !== undefined) return { path: f.path, contents: hit };
-      const contents = await formatTypeScript(f.contents);
-      cache?.set(f.contents, contents);
-      return { path: f.path, contents };
-    }),
-  );
+  const todo = files.filter((f) => cache?.get(f.contents) === undefined);
+  const formatted = await formatBatch(todo.map((f) => f.contents));
+  todo.forEach((f, i) => cache?.set(f.contents, formatted[i]!));
+  const fresh = new Map(todo.map((f, i) => [f.path, formatted[i]!]));
+  return files.map((f) => ({ path: f.path, contents: fresh.get(f.path) ?? cache!.get(f.contents)! }));
 }

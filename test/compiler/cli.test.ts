@@ -23,7 +23,7 @@ const cells = (total: number) => [
   "//| test: scaled\nimport assert from 'node:assert';\nassert.equal(ys.length, 3);",
 ];
 
-function output(spy: ReturnType<typeof vi.spyOn>): string {
+function output(spy: { mock: { calls: unknown[][] } }): string {
   return spy.mock.calls.map((c) => c.join(' ')).join('\n');
 }
 

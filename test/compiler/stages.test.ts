@@ -193,3 +193,17 @@ describe('planJson', () => {
     });
   });
 });
+
+describe('formatting', () => {
+  it('formats a batch of modules exactly as it formats each alone', async () => {
+    const { formatBatch, formatTypeScript } = await import('../../compiler/emit/print.js');
+    const { readdirSync, readFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const dir = join(import.meta.dirname, '..', '..', 'generated', 'penguins');
+    // Re-indent to make Prettier do real work, then compare batch with one-by-one.
+    const texts = readdirSync(dir).sort().map((f) => readFileSync(join(dir, f), 'utf8').replace(/^ +/gm, '').replace(/\n\n/g, '\n\n\n'));
+    expect(texts.length).toBeGreaterThan(3);
+    const alone = await Promise.all(texts.map(formatTypeScript));
+    expect(await formatBatch(texts)).toEqual(alone);
+  });
+});
