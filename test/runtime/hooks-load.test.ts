@@ -1,0 +1,130 @@
+// The extension points the warehouse relies on (keyInputs → key, isCachedValid → plan,
+// aroundRun → execution), `load()` of a stored result, and the summary/plan formatters.
+import { afterAll, describe, expect, it } from 'vitest';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { defineTask, definePipeline, output, load, MemoryStore, CellarError } from 'cellar';
+import { registerTaskHooks } from '../../runtime/hooks.js';
+import { runPipeline } from '../../runtime/run.js';
+import { formatPlan, formatSummary, resultJson } from '../../runtime/summary.js';
+
+const snapshot = { version: 1 };
+let tableExists = true;
+const seen: string[] = [];
+registerTaskHooks({
+  name: 'test-warehouse',
+  applies: (task) => task.family === 'test-hooked',
+  keyInputs: async () => ({ reads: ['proj.ds.events'], snapshot: snapshot.version }),
+  isCachedValid: async () => tableExists,
+  aroundRun: async (task, ctx, run) => {
+    seen.push(`${task.name}@${ctx.key}:${Object.keys(ctx.keysByTask).sort().join(',')}`);
+    const out = await run();
+    return { ...out, rows: (out.rows as number) + 1000 };
+  },
+});
+
+const query = defineTask({
+  name: 'query',
+  params: {},
+  inputs: {},
+  outputs: { rows: {} },
+  family: 'test-hooked',
+  run: () => ({ rows: 1 }),
+});
+const after = defineTask({ name: 'after', params: {}, inputs: { rows: output(query, 'rows') }, outputs: { double: {} }, run: ({ rows }) => ({ double: rows * 2 }) });
+const pipeline = definePipeline({ name: 'hooks', tasks: [query, after] });
+const statuses = (r: Awaited<ReturnType<typeof runPipeline>>) => Object.fromEntries(r.result!.tasks.map((t) => [t.name, t.status]));
+
+describe('task hooks', () => {
+  const store = new MemoryStore();
+  afterAll(() => {
+    tableExists = true;
+  });
+
+  it('aroundRun wraps the run and can post-process outputs; keys carry the hook inputs', async () => {
+    const r = await runPipeline({ pipeline, store, codeAware: false });
+    expect(statuses(r)).toEqual({ query: 'ran', after: 'ran' });
+    expect(seen[0]).toMatch(/^query@[0-9a-f]{16}:after,query$/);
+    expect(r.prepared.keys.get('query')!.inputs.hooks).toEqual({ 'test-warehouse': { reads: ['proj.ds.events'], snapshot: 1 } });
+    const afterManifest = [...store.manifests.values()].find((m) => m.task === 'after')!;
+    expect(new TextDecoder().decode(store.files.get(afterManifest.outputs.double!.file))).toBe('2002');
+  });
+
+  it('new data in a source table (a changed snapshot) re-runs its reader and downstream, with the reason', async () => {
+    snapshot.version = 2;
+    const r = await runPipeline({ pipeline, store, codeAware: false });
+    expect(statuses(r)).toEqual({ query: 'ran', after: 'ran' });
+    const entry = r.prepared.plan.entries[0]!;
+    expect(entry.reason).toMatchObject({ kind: 'inputs-changed', changes: [{ path: 'hooks.test-warehouse.snapshot', before: 1, after: 2 }] });
+    expect(formatPlan(r.prepared.plan)).toContain('hooks.test-warehouse.snapshot: 1 → 2');
+  });
+
+  it('a cached result the hook rejects (its table was dropped) runs again', async () => {
+    tableExists = false;
+    const r = await runPipeline({ pipeline, store, codeAware: false });
+    expect(r.prepared.plan.entries[0]!.reason).toEqual({ kind: 'cache-invalid', hook: 'test-warehouse' });
+    expect(statuses(r)).toEqual({ query: 'ran', after: 'cached' });
+  });
+});
+
+describe('load()', () => {
+  it('returns the stored outputs for the given params without running anything', async () => {
+    const workspace = mkdtempSync(join(tmpdir(), 'cellar-load-'));
+    let runs = 0;
+    const t = defineTask({
+      name: 'counted',
+      params: { n: { type: 'number', default: 2 } },
+      inputs: {},
+      outputs: { rows: {}, note: {} },
+      run: (_i, { n }) => {
+        runs++;
+        return { rows: Array.from({ length: n }, (_, i) => ({ i })), note: `n=${n}` };
+      },
+    });
+    const p = definePipeline({ name: 'p', tasks: [t] });
+    await runPipeline({ pipeline: p, workspace, params: { n: 3 } });
+    expect(runs).toBe(1);
+    expect(await load(t, { n: 3 }, { workspace })).toEqual({ rows: [{ i: 0 }, { i: 1 }, { i: 2 }], note: 'n=3' });
+    expect(runs).toBe(1);
+    const missing = load(t, { n: 4 }, { workspace });
+    await expect(missing).rejects.toBeInstanceOf(CellarError);
+    await expect(load(t, { n: 4 }, { workspace })).rejects.toMatchObject({ code: 'E_NOT_CACHED' });
+  });
+});
+
+describe('summary', () => {
+  it('prints a Luigi-style summary and the --json shape', () => {
+    const result = {
+      ok: false,
+      pipeline: 'p',
+      durationMs: 1234,
+      tasks: [
+        { name: 'a', status: 'ran' as const, key: 'k1', durationMs: 12 },
+        { name: 'b', status: 'cached' as const, key: 'k2', durationMs: 0 },
+        { name: 'c', status: 'failed' as const, key: 'k3', durationMs: 5, error: 'boom\nstack' },
+        { name: 'd', status: 'not_run' as const, key: 'k4', durationMs: 0, because: 'c' },
+      ],
+    };
+    expect(formatSummary(result)).toBe(
+      [
+        '===== Cellar Execution Summary =====',
+        '',
+        'Scheduled 4 tasks of p, of which:',
+        '* 1 ran successfully:',
+        '    - a (12ms)',
+        '* 1 was cached (complete):',
+        '    - b',
+        '* 1 failed:',
+        '    - c: boom',
+        '* 1 was not run:',
+        '    - d (upstream c failed)',
+        '',
+        'This run looks :( because 1 task failed (1.2s)',
+        '',
+        '===== Cellar Execution Summary =====',
+      ].join('\n'),
+    );
+    expect(JSON.parse(resultJson(result)).tasks[2]).toEqual({ name: 'c', status: 'failed', key: 'k3', durationMs: 5, error: 'boom\nstack' });
+  });
+});
