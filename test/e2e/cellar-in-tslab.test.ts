@@ -70,6 +70,17 @@ JSON.stringify({ kind: double.kind, cache: double.cache, result: double.run({}, 
     expect(next).toMatchObject({ status: 'ok', stdout: '2\n' });
   });
 
+  test("tslab quirk: a shorthand property cannot name an earlier cell's variable (docs/design/notebooks.md)", async () => {
+    // tslab rewrites references to earlier cells' variables but misses `{ seed }` shorthand, so
+    // the example notebooks write `{ seed: seed }`. Pinned here: if a tslab upgrade fixes it,
+    // this fails and the authoring note can go.
+    expect(await kernel.execute('const seed = 42;')).toMatchObject({ status: 'ok' });
+    const shorthand = await kernel.execute('const options = { seed }; options.seed');
+    expect(shorthand.status).toBe('error');
+    expect(shorthand.stderr).toContain('ReferenceError: seed is not defined');
+    expect(await kernel.execute('const spelled = { seed: seed }; spelled.seed')).toMatchObject({ status: 'ok', stdout: '42\n' });
+  });
+
   test('a cell that only declares prints nothing, and values survive across cells', async () => {
     expect(await kernel.execute('const answer: number = 6 * 7;')).toMatchObject({ status: 'ok', stdout: '' });
     expect(await kernel.execute('answer')).toMatchObject({ status: 'ok', stdout: '42\n' });
