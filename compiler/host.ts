@@ -9,12 +9,18 @@
 // cost is one cell's analysis plus the modules whose text changed.
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { setTsMorphLoader } from './analyze/cell.js';
 import { hasErrors } from './diagnostics.js';
 import { HEADER } from './emit/module.js';
 import { COMPILER_VERSION, compileNotebook, newMemory, type CompileMemory, type CompileStats } from './program.js';
 import type { CellAnalysis, Diagnostic, EmittedFile, TaskPlan } from './types.js';
+
+// `require`, not `import()`: see setTsMorphLoader.
+const require = createRequire(import.meta.url);
+setTsMorphLoader(async () => require('ts-morph') as typeof import('ts-morph'));
 
 export const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
 const posix = (p: string) => p.split(sep).join('/');
