@@ -5,7 +5,11 @@
 set -euo pipefail
 
 need=()
-[ -x /usr/bin/jupyter ] && /usr/bin/jupyter server --version >/dev/null 2>&1 || need+=(jupyter-server python3-nbformat python3-nbconvert jupyter-nbconvert python3-jupyter-client)
+# Debian's python3 (/usr/bin), not a pyenv python3 on PATH: only it sees Debian's Python packages.
+# The server runs the tslab kernel tests; nbformat validates the example notebooks.
+{ [ -x /usr/bin/jupyter ] && /usr/bin/jupyter server --version >/dev/null 2>&1 \
+  && /usr/bin/python3 -c 'import nbformat, jupyter_client' >/dev/null 2>&1; } \
+  || need+=(jupyter-server python3-nbformat python3-nbconvert jupyter-nbconvert python3-jupyter-client)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
