@@ -52,7 +52,11 @@ export function emitTests(ctx: EmitContext): EmittedFile[] {
     const generated = new NameAllocator([...allIdentifiers, ...outsideAll]);
     const testFn = generated.fresh('test');
     const evaluateFn = generated.fresh('evaluate');
+    const beforeAllFn = generated.fresh('beforeAll');
+    const fileURLToPathFn = generated.fresh('fileURLToPath');
     imports.add('vitest', 'test', testFn, false);
+    imports.add('vitest', 'beforeAll', beforeAllFn, false);
+    imports.add('node:url', 'fileURLToPath', fileURLToPathFn, false);
     imports.add('cellar', 'evaluate', evaluateFn, false);
     const taskLocal = new Map<string, string>();
     const localFor = (name: string) => {
@@ -89,7 +93,13 @@ export function emitTests(ctx: EmitContext): EmittedFile[] {
     }
     files.push({
       path: `${plan.stem}/${taskFile(task)}.test.ts`,
-      contents: [header(plan, tests.map((t) => t.cell), tests.map((t) => t.cellId)), imports.print(), ...blocks].join('\n\n') + '\n',
+      contents: [
+        header(plan, tests.map((t) => t.cell), tests.map((t) => t.cellId)),
+        imports.print(),
+        `// Tasks resolve relative paths from the notebook's folder, as they did in Jupyter.\n` +
+          `${beforeAllFn}(() => process.chdir(${fileURLToPathFn}(new URL(${literal(ctx.workdir.replace(/\/?$/, '/'))}, import.meta.url))));`,
+        ...blocks,
+      ].join('\n\n') + '\n',
     });
   }
   return files;

@@ -8,6 +8,10 @@
  * to the last; **lift** is the top decile's share over the overall share, i.e. how much better than
  * random the riskiest tenth is picked. The aggregation runs in the warehouse; ten rows come back.
  *
+ * Many flights share a score (every flight on a route in the same hour and weekday does), so ties
+ * are broken by date, route and delay: otherwise the warehouse may split tied flights between two
+ * deciles differently on each run, and the numbers would wobble between the notebook and the pipeline.
+ *
  * @module
  */
 
@@ -23,7 +27,8 @@ export async function calibration(
   // notebook cell 15 (id calibration)
   const calibration = await sql<Decile>`
   SELECT decile, COUNT(*) AS flights, AVG(delay_score) AS mean_score, COUNTIF(delayed) / COUNT(*) AS delayed_share
-  FROM (SELECT delay_score, delayed, NTILE(10) OVER (ORDER BY delay_score) AS decile FROM ${features} AS x) AS ranked
+  FROM (SELECT delay_score, delayed, NTILE(10) OVER (ORDER BY delay_score, date, origin, destination, delay) AS decile
+    FROM ${features} AS x) AS ranked
   GROUP BY decile
   ORDER BY decile`;
   const evaluated: number = calibration.reduce((sum, d) => sum + d.flights, 0);

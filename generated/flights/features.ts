@@ -37,7 +37,7 @@ export function features(
 ) {
   // notebook cell 13 (id features)
   const features: Query<FlightFeatures> = sql<FlightFeatures>`
-  SELECT f.date, f.origin, f.destination, f.distance, EXTRACT(HOUR FROM f.date) AS dep_hour,
+  SELECT f.date, f.origin, f.destination, f.distance, EXTRACT(HOUR FROM f.date) AS dep_hour, f.delay,
     COALESCE(r.route_delay_rate, ${baseRate}) AS route_delay_rate,
     COALESCE(h.hour_delay_rate, ${baseRate}) AS hour_delay_rate,
     COALESCE(r.route_delay_rate, ${baseRate}) * COALESCE(h.hour_delay_rate, ${baseRate}) / ${baseRate} AS delay_score,

@@ -32,6 +32,8 @@ export interface FlightFeatures {
   destination: string;
   distance: number;
   dep_hour: number;
+  /** Arrival delay in minutes: kept for analysis, never used to compute a score. */
+  delay: number;
   route_delay_rate: number;
   hour_delay_rate: number;
   delay_score: number;
