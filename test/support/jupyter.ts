@@ -20,7 +20,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { KernelManager, ServerConnection, SessionManager } from '@jupyterlab/services';
 import type { Kernel, KernelMessage, Session } from '@jupyterlab/services';
@@ -142,18 +142,14 @@ export interface JupyterServer {
   stop(): Promise<void>;
 }
 
-/** Write `<dir>/kernels/tslab/kernel.json` pointing at this checkout's tslab. */
-export function writeTslabKernelspec(dir: string, root = repoRoot): string {
-  const kernelDir = join(dir, 'kernels', 'tslab');
-  mkdirSync(kernelDir, { recursive: true });
-  const spec = {
-    // The Node running the tests, so the kernel gets the same runtime (require(esm) etc.).
-    argv: [process.execPath, join(root, 'node_modules/tslab/bin/tslab'), 'kernel', '--config-path', '{connection_file}'],
-    display_name: 'TypeScript',
-    language: 'typescript',
-  };
-  writeFileSync(join(kernelDir, 'kernel.json'), JSON.stringify(spec, null, 2) + '\n');
-  return dir;
+/**
+ * Write `<dir>/kernels/tslab/kernel.json` pointing at this checkout's tslab, with the script users
+ * run for JupyterLab (scripts/tslab-kernelspec.mjs), so the tests exercise the same kernelspec.
+ */
+export async function writeTslabKernelspec(dir: string): Promise<string> {
+  // A plain .mjs script: no type declarations, and none needed for one function.
+  const script = (await import(pathToFileURL(join(repoRoot, 'scripts/tslab-kernelspec.mjs')).href)) as { writeKernelspec(dir: string): string };
+  return script.writeKernelspec(dir);
 }
 
 async function freePort(): Promise<number> {
@@ -238,7 +234,7 @@ export async function startJupyter(options: { rootDir?: string; env?: Record<str
   const scratch = join(repoRoot, 'test/.tmp');
   mkdirSync(scratch, { recursive: true });
   const home = mkdtempSync(join(scratch, 'jupyter-'));
-  const jupyterPath = writeTslabKernelspec(join(home, 'share'));
+  const jupyterPath = await writeTslabKernelspec(join(home, 'share'));
   const token = randomBytes(16).toString('hex');
 
   let lastError: unknown;
