@@ -85,9 +85,16 @@ export class NameAllocator {
   }
 }
 
-/** `load-data` → `loadData`; a leading digit gets an underscore. */
+const RESERVED = new Set(
+  ('break case catch class const continue debugger default delete do else enum export extends false finally for function if ' +
+    'import in instanceof new null return super switch this throw true try typeof var void while with yield let static ' +
+    'implements interface package private protected public await arguments eval').split(' '),
+);
+
+/** `load-data` → `loadData`; a leading digit gets an underscore; `delete` → `runDelete`. */
 export function identifierFor(taskName: string): string {
   const camel = taskName.replace(/[-.]+([A-Za-z0-9])/g, (_, c: string) => c.toUpperCase()).replace(/[^\w$]/g, '_');
+  if (RESERVED.has(camel)) return `run${camel[0]!.toUpperCase()}${camel.slice(1)}`;
   return /^[0-9]/.test(camel) ? `_${camel}` : camel;
 }
 

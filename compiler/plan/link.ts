@@ -222,6 +222,7 @@ export function linkCells(input: LinkInput): LinkResult {
     return last;
   };
   const consumed = new Map<string, Set<string>>(); // producing task → output names
+  const readByTasks = new Set<string>(); // tasks some other task reads from
   const consume = (task: string, name: string) => {
     const set = consumed.get(task) ?? new Set<string>();
     set.add(name);
@@ -249,6 +250,7 @@ export function linkCells(input: LinkInput): LinkResult {
       }
       inputs.set(v.name, { name: v.name, fromTask: v.owner.task, versionId: id });
       consume(v.owner.task, v.name);
+      readByTasks.add(v.owner.task);
     }
     task.inputs = [...inputs.values()].sort((x, y) => (x.name < y.name ? -1 : 1));
     task.params = [...paramNames].sort();
@@ -275,8 +277,8 @@ export function linkCells(input: LinkInput): LinkResult {
     const outputs = new Map<string, TaskOutput>();
     const names = new Set(consumed.get(task.name) ?? []);
     const explicit = task.cells.flatMap((i) => cells.find((c) => c.index === i)!.directives.outputs);
-    if (names.size === 0) {
-      // A leaf: nothing reads it, so keep every value it computes (its results are the point).
+    if (!readByTasks.has(task.name)) {
+      // A leaf: no task reads it, so keep every value it computes (its results are the point).
       for (const i of task.cells) for (const d of analyses.get(i)?.declarations ?? []) if (DATA_KINDS.has(d.kind)) names.add(d.name);
     }
     for (const o of explicit) {
@@ -292,6 +294,13 @@ export function linkCells(input: LinkInput): LinkResult {
       outputs.set(name, { name, versionId: v.id, ...(codec ? { codec } : {}) });
     }
     task.outputs = [...outputs.values()];
+  }
+
+  for (const task of tasks.values()) {
+    if (task.cells.every((i) => !cells.find((c) => c.index === i)!.code.trim())) {
+      const cell = taskStart.get(task.name)!;
+      diagnostics.push(diagnostic('warning', 'W_EMPTY_TASK', at(cell, 1), `task \`${task.name}\` has no code`, { hint: 'put its code under the directive, or remove the directive' }));
+    }
   }
 
   // --- warehouse facts and upstream edges -----------------------------------------------------

@@ -37,7 +37,7 @@ export async function calibration(
   const lift: number = calibration[calibration.length - 1].delayed_share / delayedShare;
   `lift ${lift.toFixed(2)}: ${(calibration[calibration.length - 1].delayed_share * 100).toFixed(1)}% of the riskiest tenth delayed against ${(delayedShare * 100).toFixed(1)}% overall`;
 
-  return { calibration, evaluated, lift };
+  return { calibration, delayedShare, evaluated, lift };
 }
 
 /** Task `calibration` for the runtime: what it reads, what it writes, how it is cached. */
@@ -47,7 +47,7 @@ export const calibrationTask = defineTask({
   source: { notebook: 'notebooks/flights.ipynb', cells: [14] },
   params: {},
   inputs: { features: output(featuresTask, 'features') },
-  outputs: { calibration: {}, evaluated: {}, lift: {} },
+  outputs: { calibration: {}, delayedShare: {}, evaluated: {}, lift: {} },
   version: 0,
   rerun: false,
   cache: 'code',

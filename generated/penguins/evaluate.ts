@@ -49,7 +49,7 @@ export function evaluate(
   };
   `accuracy ${metrics.accuracy.toFixed(3)}`;
 
-  return { metrics };
+  return { confusion, correct, metrics, predicted, trained };
 }
 
 /** Task `evaluate` for the runtime: what it reads, what it writes, how it is cached. */
@@ -63,7 +63,7 @@ export const evaluateTask = defineTask({
     speciesNames: output(featuresTask, 'speciesNames'),
     testSet: output(splitTask, 'testSet'),
   },
-  outputs: { metrics: {} },
+  outputs: { confusion: {}, correct: {}, metrics: {}, predicted: {}, trained: {} },
   version: 0,
   rerun: false,
   cache: 'code',

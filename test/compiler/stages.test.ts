@@ -177,6 +177,8 @@ describe('emission helpers', () => {
     const names = new NameAllocator(['df', 'df_2', 'output']);
     expect([names.fresh('df'), names.fresh('output'), names.fresh('defineTask')]).toEqual(['df_3', 'output_2', 'defineTask']);
     expect(identifierFor('load-data.v2')).toBe('loadDataV2');
+    expect(identifierFor('delete')).toBe('runDelete');
+    expect(identifierFor('2nd')).toBe('_2nd');
   });
 });
 
