@@ -9,10 +9,9 @@
 // instance the CLI uses), and every local module's `import.meta.url` / `dirname` / `filename`
 // is replaced by its real source location, so code-aware cache keys still root at the real file.
 //
-// The bundle and a record of its inputs' (mtime, size) live in
-// `<project>/node_modules/.cache/cellar/` (where Node resolves the project's packages); a warm
-// start is one JSON read, one stat per source file, one import. When there is no node_modules to
-// sit in, or bundling fails, the caller falls back to tsx.
+// The bundle and a record of its inputs' (mtime, size) live in `<project>/.cellar/cache/`, where
+// Node resolves the project's packages as it does for the sources; a warm start is one JSON
+// read, one stat per source file, one import. When bundling fails, the caller falls back to tsx.
 import { existsSync, mkdirSync, readFileSync, statSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -30,9 +29,9 @@ const RECORD_VERSION = 1;
 /** Import `path` through a cached esbuild bundle; undefined when that is not possible here. */
 export async function importBundled(path: string): Promise<Record<string, unknown> | undefined> {
   const root = findProjectRoot(dirname(path));
-  const modules = join(root, 'node_modules');
-  if (!existsSync(modules)) return undefined;
-  const cacheDir = join(modules, '.cache', 'cellar', 'pipelines');
+  // Inside the project (so bare imports and the package's self-reference resolve as they do
+  // from the sources) but not under node_modules (Node ignores self-references from there).
+  const cacheDir = join(root, '.cellar', 'cache', 'pipelines');
   const id = sha256(path).slice(0, 16);
   const recordFile = join(cacheDir, `${id}.json`);
   let record = readRecord(recordFile);
