@@ -155,6 +155,19 @@ function createAnalyzer(tsMorph: typeof TsMorphModule): Analyzer {
     if ((ts.isBinaryExpression(p) && p.left === id && isAssignOp(p.operatorToken.kind)) || isIncDec(p)) {
       return { name: id.text, kind: 'assign', detail: id.text, ...at };
     }
+    // `[a, b] = …` / `({ a } = …)`: a destructuring assignment rebinds every name in the pattern.
+    let pattern: Node = id;
+    while (
+      ts.isArrayLiteralExpression(pattern.parent) || ts.isObjectLiteralExpression(pattern.parent) || ts.isSpreadElement(pattern.parent) ||
+      ts.isShorthandPropertyAssignment(pattern.parent) || (ts.isPropertyAssignment(pattern.parent) && pattern.parent.initializer === pattern)
+    ) pattern = pattern.parent;
+    if (pattern !== id && ts.isBinaryExpression(pattern.parent) && pattern.parent.left === pattern && pattern.parent.operatorToken.kind === K.EqualsToken) {
+      return { name: id.text, kind: 'assign', detail: id.text, ...at };
+    }
+    // Object.assign(target, …) changes its first argument.
+    if (ts.isCallExpression(p) && p.arguments[0] === id && p.expression.getText(sf) === 'Object.assign') {
+      return { name: id.text, kind: 'method', detail: 'Object.assign', ...at };
+    }
     let top: Node = id;
     while ((ts.isPropertyAccessExpression(top.parent) || ts.isElementAccessExpression(top.parent)) && top.parent.expression === top) top = top.parent;
     if (top === id) return undefined;

@@ -131,6 +131,8 @@ describe('mutating another task\'s value', () => {
     ['a property assignment', 'cfg.depth = 2;', 'assigns to `cfg.depth`'],
     ['an in-place sort', 'const sorted = xs.sort();', 'calls `xs.sort(...)`'],
     ['a reassignment', 'count = count + 1;', 'assigns to `count`'],
+    ['a destructuring assignment', '[count] = [2];', 'assigns to `count`'],
+    ['Object.assign', 'Object.assign(cfg, { depth: 3 });', 'calls `Object.assign(...)` on'],
   ])('%s', async (_, code, words) => {
     const d = await expectError([upstream, `//| task: change\n${code}`], 'E_MUTATES_UPSTREAM', { cell: 2, line: 2 });
     expect(d.message).toContain(words);
