@@ -19,17 +19,18 @@ Compile tagged notebooks into <out>/<notebook>/ (default paths: notebooks/, defa
 
   --check   compile in memory and fail (exit 1) if <out> differs from what the notebooks compile to
   --watch   stay running and recompile a notebook each time it is saved
-  --out     output folder (default: generated)`;
+  --out     output folder (default: generated/ in the project root, the folder with package.json)`;
 
 interface CompileArgs {
   paths: string[];
   check: boolean;
   watch: boolean;
-  out: string;
+  /** Undefined: <project root>/generated, wherever the command is started from. */
+  out: string | undefined;
 }
 
 function parseArgs(args: string[]): CompileArgs | 'help' {
-  const parsed: CompileArgs = { paths: [], check: false, watch: false, out: 'generated' };
+  const parsed: CompileArgs = { paths: [], check: false, watch: false, out: undefined };
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
     if (a === '--help' || a === '-h') return 'help';
@@ -67,10 +68,11 @@ async function compileOnce(parsed: CompileArgs, memory?: CompileMemory): Promise
     console.log(`no .ipynb files under ${parsed.paths.join(', ')}`);
     return EXIT.ok;
   }
-  const outDir = resolve(parsed.out);
   let failed = false;
   for (const nb of notebooks) {
     const root = projectRoot(dirname(nb));
+    const outDir = parsed.out ? resolve(parsed.out) : join(root, 'generated');
+    const outLabel = relative(process.cwd(), outDir) || '.';
     const start = performance.now();
     const outcome = await compileFile(nb, { root, outDir, memory });
     printDiagnostics(outcome);
@@ -79,13 +81,13 @@ async function compileOnce(parsed: CompileArgs, memory?: CompileMemory): Promise
       const problems = hasErrors(outcome.diagnostics) ? [] : checkOutcome(outcome, outDir);
       if (problems.length) {
         failed = true;
-        console.error(`✗ ${outcome.notebook}: ${parsed.out}/ is not what the notebook compiles to:\n${problems.map((p) => `    ${p}`).join('\n')}`);
+        console.error(`✗ ${outcome.notebook}: ${outLabel}/ is not what the notebook compiles to:\n${problems.map((p) => `    ${p}`).join('\n')}`);
         console.error(`  run \`cellar compile ${outcome.notebook}\` and commit the result`);
-      } else if (!hasErrors(outcome.diagnostics)) console.log(`✓ ${outcome.notebook}: ${parsed.out}/${outcome.stem}/ is up to date`);
+      } else if (!hasErrors(outcome.diagnostics)) console.log(`✓ ${outcome.notebook}: ${outLabel}/${outcome.stem}/ is up to date`);
       continue;
     }
     const report = writeOutcome(outcome, outDir);
-    console.log(summary(outcome, relative(process.cwd(), outDir) || '.', performance.now() - start, report.written.length + report.removed.length));
+    console.log(summary(outcome, outLabel, performance.now() - start, report.written.length + report.removed.length));
   }
   return failed ? EXIT.failure : EXIT.ok;
 }
@@ -93,12 +95,13 @@ async function compileOnce(parsed: CompileArgs, memory?: CompileMemory): Promise
 async function watchLoop(parsed: CompileArgs): Promise<number> {
   const memory = newMemory();
   await compileOnce(parsed, memory);
-  const outDir = resolve(parsed.out);
   const pending = new Map<string, NodeJS.Timeout>();
   const recompile = async (nb: string) => {
     const start = performance.now();
     try {
-      const outcome = await compileFile(nb, { root: projectRoot(dirname(nb)), outDir, memory });
+      const root = projectRoot(dirname(nb));
+      const outDir = parsed.out ? resolve(parsed.out) : join(root, 'generated');
+      const outcome = await compileFile(nb, { root, outDir, memory });
       printDiagnostics(outcome);
       const report = writeOutcome(outcome, outDir);
       console.log(summary(outcome, relative(process.cwd(), outDir) || '.', performance.now() - start, report.written.length + report.removed.length));
