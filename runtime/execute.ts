@@ -16,8 +16,15 @@ import type { AnyTask } from './task.js';
 import type { GraphNode, Manifest, RunEvent, RunPlan, RunResult, StoredOutput, TaskGraph, TaskResult } from './types.js';
 import { performTask, type JobInput, type TaskJob } from './perform.js';
 
+/** What a runner reports for one job: the outputs written, and the time the task itself took. */
+export interface JobResult {
+  outputs: Record<string, StoredOutput>;
+  /** Measured where the task ran, so worker start-up is not billed to the first tasks. */
+  durationMs: number;
+}
+
 export interface TaskRunner {
-  run(job: TaskJob): Promise<Record<string, StoredOutput>>;
+  run(job: TaskJob): Promise<JobResult>;
   close(): Promise<void>;
 }
 
@@ -28,8 +35,10 @@ export class InProcessRunner implements TaskRunner {
     private readonly store: Store,
   ) {}
 
-  run(job: TaskJob): Promise<Record<string, StoredOutput>> {
-    return performTask(this.tasks.get(job.task)!, this.tasks, job, this.store);
+  async run(job: TaskJob): Promise<JobResult> {
+    const t0 = performance.now();
+    const outputs = await performTask(this.tasks.get(job.task)!, this.tasks, job, this.store);
+    return { outputs, durationMs: Math.round(performance.now() - t0) };
   }
 
   async close(): Promise<void> {}
@@ -115,10 +124,8 @@ export async function executeRun(options: ExecuteOptions): Promise<RunResult> {
       const attempts = node.task.retries + 1;
       for (let attempt = 1; ; attempt++) {
         emit({ kind: 'task-start', at: Date.now(), task: node.name, key, attempt });
-        const a0 = Date.now();
         try {
-          const outputs = await runner.run(job);
-          const durationMs = Date.now() - a0;
+          const { outputs, durationMs } = await runner.run(job);
           const manifest: Manifest = { task: node.name, key, inputs: entry.key.inputs, outputs, durationMs, finishedAt: new Date().toISOString() };
           await store.writeManifest(manifest);
           manifests.set(node.name, manifest);

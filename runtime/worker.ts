@@ -29,8 +29,9 @@ parentPort!.on('message', async (message: { id: number; job: TaskJob }) => {
     const tasks = await ready;
     const task = tasks.get(message.job.task);
     if (!task) throw new Error(`worker: task '${message.job.task}' not found in ${init.pipelineFile}`);
-    const stored = await performTask(task, tasks, message.job, store);
-    parentPort!.postMessage({ id: message.id, ok: true, stored });
+    const t0 = performance.now();
+    const outputs = await performTask(task, tasks, message.job, store);
+    parentPort!.postMessage({ id: message.id, ok: true, result: { outputs, durationMs: Math.round(performance.now() - t0) } });
   } catch (error) {
     const err = error instanceof Error ? { message: error.message, stack: error.stack } : { message: String(error) };
     parentPort!.postMessage({ id: message.id, ok: false, error: err });

@@ -11,12 +11,11 @@
 // A worker that dies (a native crash, `process.exit` in task code) fails the job it was running
 // and is replaced on the next job.
 import { Worker } from 'node:worker_threads';
-import type { TaskRunner } from './execute.js';
+import type { JobResult, TaskRunner } from './execute.js';
 import type { TaskJob } from './perform.js';
-import type { StoredOutput } from './types.js';
 
 interface Pending {
-  resolve: (stored: Record<string, StoredOutput>) => void;
+  resolve: (result: JobResult) => void;
   reject: (error: Error) => void;
 }
 
@@ -36,7 +35,7 @@ export class WorkerPool implements TaskRunner {
     private readonly init: { pipelineFile: string; workspace: string; params: Record<string, unknown> },
   ) {}
 
-  run(job: TaskJob): Promise<Record<string, StoredOutput>> {
+  run(job: TaskJob): Promise<JobResult> {
     return new Promise((resolve, reject) => {
       this.queue.push({ id: this.nextId++, job, pending: { resolve, reject } });
       this.dispatch();
@@ -65,11 +64,11 @@ export class WorkerPool implements TaskRunner {
     const url = new URL(source ? './worker.ts' : './worker.js', import.meta.url);
     const worker = new Worker(url, { workerData: this.init, execArgv: source ? ['--import', 'tsx'] : [] });
     const slot: Slot = { worker, busy: false, jobs: new Map() };
-    worker.on('message', (msg: { id: number; ok: boolean; stored?: Record<string, StoredOutput>; error?: { message: string; stack?: string } }) => {
+    worker.on('message', (msg: { id: number; ok: boolean; result?: JobResult; error?: { message: string; stack?: string } }) => {
       const pending = slot.jobs.get(msg.id);
       slot.jobs.delete(msg.id);
       slot.busy = false;
-      if (msg.ok) pending?.resolve(msg.stored!);
+      if (msg.ok) pending?.resolve(msg.result!);
       else {
         const error = new Error(msg.error!.message);
         if (msg.error!.stack) error.stack = msg.error!.stack;
