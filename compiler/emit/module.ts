@@ -119,7 +119,7 @@ export function cellRange(indexes: number[]): string {
 export function header(plan: TaskPlan, cells: number[], cellIds: (string | undefined)[]): string {
   const ids = cellIds.filter(Boolean);
   const where = cells.length ? `, ${cellRange(cells)}${ids.length ? ` (id ${ids.join(', ')})` : ''}` : '';
-  return `// ${HEADER} from ${plan.notebook}${where}. Do not edit: change the notebook and recompile.`;
+  return `// ${HEADER} from ${plan.notebook}${where}.\n// Do not edit: change the notebook and run \`cellar compile\` again.`;
 }
 
 interface Edit extends Span {
