@@ -19,6 +19,7 @@ export const CODES = {
   E_MUTATES_UPSTREAM: "a task changing a value another task (or setup) produced",
   E_FUNCTION_CROSSES_TASK: 'a function or class declared in one task and used by another',
   E_IMPLICIT_GLOBAL: 'assignment to a name that was never declared',
+  E_PARAM_IN_SETUP: 'a setup cell reading a param (setup is shared and has none)',
   E_PARAM_NOT_LITERAL: 'a params cell with something other than literal consts',
   E_UNKNOWN_OUTPUT: '`//| output:` naming a value the task does not declare',
   E_SYNTAX: 'a cell that does not parse as TypeScript',

@@ -172,6 +172,15 @@ export function linkCells(input: LinkInput): LinkResult {
         );
         continue;
       }
+      if (cell.role === 'setup' && v.owner.kind === 'params' && !reported.has(ref.name)) {
+        reported.add(ref.name);
+        diagnostics.push(
+          diagnostic('error', 'E_PARAM_IN_SETUP', at(cell, ref.line, ref.column), `setup cell reads param \`${ref.name}\`, but setup is shared by every task and has no params`, {
+            hint: 'read the param inside a task, or pass it to a setup function as an argument',
+            snippet: lineOf(cell, ref.line),
+          }),
+        );
+      }
       used.add(v.id);
       const key = `${useKey}|${v.id}`;
       if (!firstUse.has(key)) firstUse.set(key, { cell, line: ref.line, column: ref.column });

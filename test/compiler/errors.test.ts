@@ -183,6 +183,10 @@ describe('code the analyser does not support', () => {
     expect(d.message).toContain('twice');
   });
 
+  it('a setup cell reading a param', async () => {
+    await expectError(['//| params\nconst n = 10;', 'const doubled = n * 2;', '//| task: t\nconst m = doubled;'], 'E_PARAM_IN_SETUP', { cell: 2, line: 1, column: 17 });
+  });
+
   it('a notebook with no directives compiles to nothing, with a note on how to tag', async () => {
     const r = await diagnosticsOf(['const a = 1;', 'console.log(a);']);
     expect(r.files).toEqual([]);
