@@ -165,6 +165,10 @@ export function checkRefusals(text: string): void {
   }
 }
 
+/** Names the translator and our fixes: part of every cached translation's key. Bump the suffix
+ *  whenever a fix in this file changes (a test checks the polyglot version matches the install). */
+export const TRANSLATION_ID = 'polyglot-0.12.1+cellar-2';
+
 type Polyglot = typeof import('@polyglot-sql/sdk');
 let polyglot: Polyglot | null = null;
 
@@ -174,6 +178,11 @@ export async function loadTranslator(): Promise<void> {
 }
 
 const memo = new Map<string, string>();
+
+/** A translation remembered in this process, if any (no translator needed). */
+export function memoisedTranslation(text: string, from: SqlDialect, to: SqlDialect): string | undefined {
+  return memo.get(`${from}>${to}\u0000${text}`);
+}
 
 /** Translate one statement between dialects (identity when they match; call `loadTranslator`
  *  first). Memoised: notebooks

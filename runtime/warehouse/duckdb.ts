@@ -40,7 +40,7 @@ import { dirname } from 'node:path';
 import { createHash } from 'node:crypto';
 import { DuckDBLease } from './lease.js';
 import { splitTableName } from './names.js';
-import { base64, intFromBigInt, isoFromMicros, logicalFromDuckDB, rowsFromColumns } from './values.js';
+import { base64, intFromBigInt, isoFromMicros, logicalFromDuckDB } from './values.js';
 import {
   WarehouseError,
   type BoundParam,
@@ -65,7 +65,24 @@ export interface DuckDBWarehouseOptions {
   idleMs?: number;
 }
 
-const DEFAULT_PAGE = 50_000;
+const DEFAULT_PAGE = 10_000;
+
+interface ConvertedChunk {
+  schema: ColumnSchema[];
+  rowCount: number;
+  /** Column-major, already JSON-safe. */
+  columns: JsonValue[][];
+}
+
+function appendRows(out: Row[], chunk: ConvertedChunk, from: number, to: number): void {
+  const names = chunk.schema.map((s) => s.name);
+  const cols = chunk.columns;
+  for (let r = from; r < to; r++) {
+    const row: Row = {};
+    for (let c = 0; c < names.length; c++) row[names[c]!] = cols[c]![r]!;
+    out.push(row);
+  }
+}
 
 export async function openDuckDB(opts: DuckDBWarehouseOptions): Promise<DuckDBWarehouse> {
   if (opts.path !== ':memory:') mkdirSync(dirname(opts.path), { recursive: true });
@@ -78,6 +95,7 @@ export async function openDuckDB(opts: DuckDBWarehouseOptions): Promise<DuckDBWa
       try {
         await c.run('CREATE SCHEMA IF NOT EXISTS _cellar');
         await c.run('CREATE TABLE IF NOT EXISTS _cellar.table_versions (name VARCHAR PRIMARY KEY, version BIGINT NOT NULL, modified_at TIMESTAMP NOT NULL)');
+        await c.run('CREATE TABLE IF NOT EXISTS _cellar.translations (key VARCHAR PRIMARY KEY, sql VARCHAR NOT NULL)');
       } finally {
         c.closeSync();
       }
@@ -99,6 +117,20 @@ export class DuckDBWarehouse implements Warehouse {
   ) {
     this.describe = `duckdb:${opts.path}`;
   }
+
+  /** Translated SQL by key (session.ts): the translator's WASM costs ~190 MB of memory and 0.3 s
+   *  to start, so a process whose queries were all translated before never loads it. */
+  readonly translations = {
+    get: (key: string): Promise<string | null> =>
+      this.withConnection(async (c) => {
+        const r = await c.runAndReadAll('SELECT sql FROM _cellar.translations WHERE key = $1', [key]);
+        return ((r.getRowObjectsJson()[0] as { sql?: string } | undefined)?.sql ?? null) as string | null;
+      }),
+    put: (key: string, text: string): Promise<void> =>
+      this.withConnection(async (c) => {
+        await c.run('INSERT INTO _cellar.translations VALUES ($1, $2) ON CONFLICT (key) DO NOTHING', [key, text]);
+      }),
+  };
 
   /** `proj.ds.t` and `ds.t` → `[ds, t]`; `t` → `[main, t]`. The project is dropped: one DuckDB
    *  file stands for one project. */
@@ -143,19 +175,13 @@ export class DuckDBWarehouse implements Warehouse {
 
   async query(q: PreparedQuery, opts?: QueryOptions): Promise<{ rows: Row[]; schema: ColumnSchema[] }> {
     const rows: Row[] = [];
-    let schema: ColumnSchema[] = [];
-    for await (const batch of this.columns(q, opts)) {
-      schema = batch.schema;
-      const names = schema.map((s) => s.name);
-      const part = rowsFromColumns(
-        names,
-        names.map((n) => batch.columns[n]!),
-        batch.rowCount,
-      );
-      for (const r of part) rows.push(r);
+    let schema: ColumnSchema[] | null = null;
+    for await (const chunk of this.chunks(q)) {
+      schema = chunk.schema;
+      appendRows(rows, chunk, 0, chunk.rowCount);
     }
-    if (schema.length === 0) schema = await this.describeQuery(q);
-    return { rows, schema };
+    void opts;
+    return { rows, schema: schema ?? (await this.describeQuery(q)) };
   }
 
   private async describeQuery(q: PreparedQuery): Promise<ColumnSchema[]> {
@@ -166,20 +192,52 @@ export class DuckDBWarehouse implements Warehouse {
     });
   }
 
+  /** Row pages, built straight from each 2048-row DuckDB chunk (no columnar detour, no copies). */
   async *stream(q: PreparedQuery, opts?: QueryOptions): AsyncIterable<Row[]> {
-    for await (const batch of this.columns(q, opts)) {
-      const names = batch.schema.map((s) => s.name);
-      yield rowsFromColumns(
-        names,
-        names.map((n) => batch.columns[n]!),
-        batch.rowCount,
-      ) as Row[];
+    const pageSize = opts?.pageSize ?? DEFAULT_PAGE;
+    let page: Row[] = [];
+    for await (const chunk of this.chunks(q)) {
+      let from = 0;
+      while (from < chunk.rowCount) {
+        const to = Math.min(chunk.rowCount, from + (pageSize - page.length));
+        appendRows(page, chunk, from, to);
+        from = to;
+        if (page.length >= pageSize) {
+          yield page;
+          page = [];
+        }
+      }
     }
+    if (page.length > 0) yield page;
   }
 
   async *columns(q: PreparedQuery, opts?: QueryOptions): AsyncIterable<ColumnBatch> {
     const pageSize = opts?.pageSize ?? DEFAULT_PAGE;
-    // The lease is held for the whole stream: the consumer decides how long that is.
+    let batch: ColumnBatch | null = null;
+    for await (const chunk of this.chunks(q)) {
+      let from = 0;
+      while (from < chunk.rowCount) {
+        batch ??= { schema: chunk.schema, rowCount: 0, columns: Object.fromEntries(chunk.schema.map((s) => [s.name, [] as JsonValue[]])) };
+        const to = Math.min(chunk.rowCount, from + (pageSize - batch.rowCount));
+        chunk.schema.forEach((s, i) => {
+          const dst = batch!.columns[s.name]!;
+          const src = chunk.columns[i]!;
+          for (let r = from; r < to; r++) dst.push(src[r]!);
+        });
+        batch.rowCount += to - from;
+        from = to;
+        if (batch.rowCount >= pageSize) {
+          yield batch;
+          batch = null;
+        }
+      }
+    }
+    if (batch && batch.rowCount > 0) yield batch;
+  }
+
+  /** The result, one DuckDB chunk at a time, converted to JSON-safe columns. Holds the lease
+   *  for as long as the consumer keeps reading. */
+  private async *chunks(q: PreparedQuery): AsyncIterable<ConvertedChunk> {
     const instance = await this.lease.acquire();
     const c = await instance.connect().catch((e: unknown) => {
       this.lease.release();
@@ -197,20 +255,6 @@ export class DuckDBWarehouse implements Warehouse {
       const types = result.columnTypes();
       const schema: ColumnSchema[] = names.map((name, i) => ({ name, type: types[i]!.toString(), logical: logicalFromDuckDB(types[i]!.toString()) }));
       const converters = types.map(converterFor);
-      const pending: JsonValue[][] = names.map(() => []);
-      let pendingRows = 0;
-      /** Cut the first `n` pending rows into a batch (chunks are 2048 rows; pages are ours). */
-      const take = (n: number): ColumnBatch => {
-        const batch: ColumnBatch = { schema, rowCount: n, columns: {} };
-        names.forEach((name, i) => {
-          const col = pending[i]!;
-          batch.columns[name] = n === col.length ? col : col.slice(0, n);
-          pending[i] = n === col.length ? [] : col.slice(n);
-        });
-        pendingRows -= n;
-        return batch;
-      };
-      const flush = () => take(pendingRows);
       for (;;) {
         let chunk: DuckDBDataChunk | null;
         try {
@@ -219,17 +263,15 @@ export class DuckDBWarehouse implements Warehouse {
           throw queryError(e, q);
         }
         if (!chunk || chunk.rowCount === 0) break;
-        const cols = chunk.getColumns();
-        for (let i = 0; i < cols.length; i++) {
+        const raw = chunk.getColumns();
+        const columns = raw.map((col, i) => {
           const conv = converters[i]!;
-          const src = cols[i]!;
-          const dst = pending[i]!;
-          for (let r = 0; r < src.length; r++) dst.push(conv(src[r]!));
-        }
-        pendingRows += chunk.rowCount;
-        while (pendingRows >= pageSize) yield take(pageSize);
+          const out: JsonValue[] = new Array(col.length);
+          for (let r = 0; r < col.length; r++) out[r] = conv(col[r]!);
+          return out;
+        });
+        yield { schema, rowCount: chunk.rowCount, columns };
       }
-      if (pendingRows > 0) yield flush();
     } finally {
       c.closeSync();
       this.lease.release();

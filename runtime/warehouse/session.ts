@@ -10,7 +10,8 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import type { SqlDialect } from '../task.js';
 import { compose, placeMarkers, quoteIdent, type QueryTemplate } from './compose.js';
 import { loadWarehouseConfig, type WarehouseConfig } from './config.js';
-import { loadTranslator, translate } from './dialect.js';
+import { createHash } from 'node:crypto';
+import { checkRefusals, loadTranslator, memoisedTranslation, translate, TRANSLATION_ID } from './dialect.js';
 import { rewriteTables, scanTables, writeTarget } from './names.js';
 import type { PreparedQuery, Warehouse } from './types.js';
 
@@ -98,7 +99,6 @@ export interface Prepared extends PreparedQuery {
 export async function prepareQuery(w: Warehouse, q: QueryTemplate, scope: TaskScope | undefined = currentScope()): Promise<Prepared> {
   const composed = compose(q, scope?.dialect ?? defaultDialect());
   const from = composed.dialect;
-  if (from !== w.dialect) await loadTranslator();
   const tables: string[] = [];
   const mapped = rewriteTables(
     composed.text,
@@ -114,7 +114,7 @@ export async function prepareQuery(w: Warehouse, q: QueryTemplate, scope: TaskSc
     from,
   );
   const target = writeTarget(mapped);
-  const text = placeMarkers(translate(mapped, from, w.dialect), w.dialect);
+  const text = placeMarkers(await translateFor(w, mapped, from), w.dialect);
   return {
     text,
     params: composed.params,
@@ -128,4 +128,24 @@ export async function prepareQuery(w: Warehouse, q: QueryTemplate, scope: TaskSc
 /** Tables a template reads, as physical canonical names on `w` (for messages and checks). */
 export function tablesRead(w: Warehouse, text: string, dialect: SqlDialect): string[] {
   return [...new Set(scanTables(text, dialect).map((t) => w.canonicalTable(t.parts.join('.'))))].sort();
+}
+
+/** Translate for `w`, from the process memo, then the warehouse's own cache, then the translator
+ *  (loaded only here, on a miss). */
+async function translateFor(w: Warehouse, text: string, from: SqlDialect): Promise<string> {
+  if (from === w.dialect) return text;
+  const hit = memoisedTranslation(text, from, w.dialect);
+  if (hit !== undefined) return hit;
+  const key = createHash('sha256').update(`${TRANSLATION_ID}\u0000${from}>${w.dialect}\u0000${text}`).digest('hex').slice(0, 32);
+  if (w.translations) {
+    const cached = await w.translations.get(key);
+    if (cached !== null) {
+      if (from === 'bigquery') checkRefusals(text);
+      return cached;
+    }
+  }
+  await loadTranslator();
+  const out = translate(text, from, w.dialect);
+  if (w.translations) await w.translations.put(key, out);
+  return out;
 }

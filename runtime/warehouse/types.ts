@@ -99,6 +99,12 @@ export interface Warehouse {
   /** Appends rows to an existing table (tests, seeds, small uploads). */
   insertRows(table: string, rows: Row[]): Promise<void>;
   close(): Promise<void>;
+  /** Where translated SQL is remembered across processes (DuckDB keeps it in the database file),
+   *  so a re-run never loads the translator. */
+  readonly translations?: {
+    get(key: string): Promise<string | null>;
+    put(key: string, text: string): Promise<void>;
+  };
 }
 
 /** Stable error codes, so the CLI and tests match on codes rather than wording. */

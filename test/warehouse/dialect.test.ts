@@ -3,7 +3,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Dialect, transpile } from '@polyglot-sql/sdk';
 import { openDuckDB, sql, useWarehouse, WarehouseError, type Warehouse } from 'cellar';
-import { REFUSED, TRAPS, translate, loadTranslator } from '../../runtime/warehouse/dialect.js';
+import { readFileSync } from 'node:fs';
+import { REFUSED, TRAPS, TRANSLATION_ID, translate, loadTranslator } from '../../runtime/warehouse/dialect.js';
 import { CASES, REFUSALS } from './dialect-cases.js';
 
 const run = (text: string) => sql(Object.assign([text], { raw: [text] }) as unknown as TemplateStringsArray);
@@ -44,6 +45,20 @@ describe('BigQuery SQL on DuckDB: known answers', () => {
     expect(raw.sql?.[0]).toContain('REGEXP_FULL_MATCH');
     await loadTranslator();
     expect(translate(`SELECT REGEXP_CONTAINS(s, r'ab')`, 'bigquery', 'duckdb')).toContain('regexp_matches(');
+  });
+
+  it('keys cached translations by the installed translator version', () => {
+    const pkg = JSON.parse(readFileSync(new URL('../../node_modules/@polyglot-sql/sdk/package.json', import.meta.url), 'utf8')) as { version: string };
+    expect(TRANSLATION_ID.startsWith(`polyglot-${pkg.version}+`)).toBe(true);
+  });
+
+  it('remembers translations in the DuckDB file, so another process need not load the translator', async () => {
+    const text = `SELECT COUNTIF(x > 1) AS n FROM UNNEST([1, 2, 3]) AS x -- remembered`;
+    await run(text);
+    const rows = await (w as unknown as { withConnection<T>(f: (c: { runAndReadAll(s: string): Promise<{ getRowObjectsJson(): unknown[] }> }) => Promise<T>): Promise<T> }).withConnection(async (c) =>
+      (await c.runAndReadAll(`SELECT sql FROM _cellar.translations WHERE sql LIKE '%remembered%' OR sql LIKE '%COUNT_IF%'`)).getRowObjectsJson(),
+    );
+    expect(rows.length).toBeGreaterThan(0);
   });
 
   it('leaves string literals alone when fixing functions', async () => {
