@@ -29,14 +29,15 @@ afterAll(async () => {
 });
 
 /**
- * Run the `cellar` CLI as a user would, with its own workspace and its own warehouse file (the
- * kernel still holds the test's DuckDB file), and return its stdout.
+ * Run the `cellar` CLI as a user would in a terminal next to an open notebook: its own workspace,
+ * the same warehouse file as the kernel (the warehouse leases the DuckDB file between queries, so
+ * a live kernel does not block a pipeline). Returns stdout.
  */
 function cellarCli(args: string[]): string {
   const result = spawnSync(process.execPath, [join(repoRoot, 'bin/cellar.mjs'), ...args, '--workspace', join(scratch, 'workspace')], {
     cwd: repoRoot,
     encoding: 'utf8',
-    env: { ...process.env, CELLAR_DUCKDB_PATH: join(scratch, 'pipeline-warehouse.duckdb') },
+    env: { ...process.env, CELLAR_DUCKDB_PATH: join(scratch, 'warehouse.duckdb') },
     timeout: 240_000,
   });
   if (result.status !== 0) throw new Error(`cellar ${args.join(' ')} exited ${result.status}:\n${result.stdout}\n${result.stderr}`);
@@ -96,7 +97,7 @@ describe('example notebooks in the tslab kernel', () => {
     const pipelineMetrics = JSON.parse(cellarCli(['show', 'notebooks/penguins.ipynb', 'evaluate', 'metrics', '--json']));
     expect(pipelineMetrics).toEqual(JSON.parse(first.stdout));
     await kernel.shutdown();
-  });
+  }, 180_000); // a cold kernel, tslab type-checking, then a cold compile and run: slow on a busy 2-core machine
 
   test('flights.ipynb runs its BigQuery SQL on the embedded DuckDB, the score ranks flights, and the pipeline matches and then caches', async () => {
     const path = join(repoRoot, 'notebooks/flights.ipynb');
@@ -135,6 +136,10 @@ describe('example notebooks in the tslab kernel', () => {
     expect(pipelineLift).toBeCloseTo(lift, 2); // the notebook printed lift with 2 decimals
     const again = JSON.parse(cellarCli(['run', 'notebooks/flights.ipynb', '--json'])) as RunSummary;
     expect(again.tasks.map((t) => t.status)).toEqual(['cached', 'cached', 'cached', 'cached', 'cached']);
+
+    // The kernel still queries the shared warehouse file after the pipeline used it.
+    const rerun = await kernel.execute(byId(cells, 'calibration').source);
+    expect(rerun).toMatchObject({ status: 'ok', stdout: byId(cells, 'calibration').stdout });
     await kernel.shutdown();
-  });
+  }, 300_000); // seeds 3 M rows twice (the kernel's warehouse and the pipeline's) and scans them a few times
 });
