@@ -61,6 +61,7 @@ export class CodeHasher {
   private memo: Record<string, FileMemo> = {};
   private dirty = false;
   private readonly fingerprints = new Map<string, Promise<CodeFingerprint>>();
+  private readonly done = new Map<string, CodeFingerprint>();
   private readonly versions = new Map<string, string>();
 
   /** `memoFile`: where per-file hashes persist between runs (omit for an in-memory hasher). */
@@ -80,10 +81,18 @@ export class CodeHasher {
     const path = modulePath(moduleUrl);
     let result = this.fingerprints.get(path);
     if (!result) {
-      result = this.compute(path);
+      result = this.compute(path).then((fp) => {
+        this.done.set(moduleUrl, fp);
+        return fp;
+      });
       this.fingerprints.set(path, result);
     }
     return result;
+  }
+
+  /** The fingerprint if already computed (no await: a module's 1000 tasks share one). */
+  computed(moduleUrl: string): CodeFingerprint | undefined {
+    return this.done.get(moduleUrl);
   }
 
   /** Persist the memo if anything changed (atomically: a torn memo would only cost time, but still). */

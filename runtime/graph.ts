@@ -7,7 +7,7 @@
 // family of task (gokart's `expected_type`), a cycle, a param of the wrong type. Upstream tasks
 // not listed in the pipeline are pulled in through inputs, so `evaluate(task)` and `load(task)`
 // can build the graph of one task alone.
-import type { AnyTask, ParamSpec, Pipeline } from './task.js';
+import type { AnyTask, InputSpec, ParamSpec, Pipeline } from './task.js';
 import type { GraphNode, RuntimeDiagnostic, TaskGraph } from './types.js';
 
 export interface GraphResult {
@@ -28,22 +28,24 @@ export function pipelineParams(tasks: readonly AnyTask[]): Record<string, ParamS
 export function buildGraph(tasks: readonly AnyTask[] | Pipeline, overrides: Record<string, unknown> = {}): GraphResult {
   const list = Array.isArray(tasks) ? (tasks as AnyTask[]) : (tasks as Pipeline).tasks;
   const diagnostics: RuntimeDiagnostic[] = [];
-  const known = pipelineParams(list);
+  const { tasks: all, diagnostics: collectDiags } = collectTasks(list, overrides);
+  const known = new Set<string>();
+  for (const task of all) for (const name in task.params) known.add(name);
   for (const name of Object.keys(overrides)) {
-    if (!(name in known)) {
-      diagnostics.push({ code: 'E_UNKNOWN_PARAM', message: `unknown param '${name}'${suggest(name, Object.keys(known))}` });
+    if (!known.has(name)) {
+      diagnostics.push({ code: 'E_UNKNOWN_PARAM', message: `unknown param '${name}'${suggest(name, [...known])}` });
     }
   }
-  const { tasks: all, diagnostics: collectDiags } = collectTasks(list, overrides);
   diagnostics.push(...collectDiags);
-  const byTask = new Map<string, AnyTask>(all.map((t) => [t.name, t]));
 
   // Resolve params and edges per task.
   const draft = new Map<string, Omit<GraphNode, 'index' | 'downstream'>>();
   for (const task of all) {
     const params = resolveParams(task, overrides, diagnostics);
     const inputs: GraphNode['inputs'] = [];
-    for (const [inputName, spec] of Object.entries(inputsOf(task, params)).sort(([a], [b]) => (a < b ? -1 : 1))) {
+    const specs = inputsOf(task, params);
+    for (const inputName of Object.keys(specs).sort()) {
+      const spec = specs[inputName]!;
       const upstream = spec.task;
       if (!spec.task || spec.task.kind !== 'cellar.task') {
         diagnostics.push({ code: 'E_BAD_INPUT', task: task.name, message: `task '${task.name}': input '${inputName}' does not name a task` });
@@ -95,7 +97,6 @@ export function buildGraph(tasks: readonly AnyTask[] | Pipeline, overrides: Reco
   const byName = new Map(nodes.map((n) => [n.name, n]));
   for (const node of nodes) for (const up of node.upstream) byName.get(up)!.downstream.push(node.name);
   for (const node of nodes) node.downstream.sort();
-  void byTask;
   return { graph: { nodes, byName }, diagnostics };
 }
 
@@ -135,9 +136,9 @@ export function upstreamClosure(graph: TaskGraph, name: string): GraphNode[] {
   return graph.nodes.filter((n) => keep.has(n.name));
 }
 
-function inputsOf(task: AnyTask, params: Record<string, unknown>) {
-  const dynamic = task.dynamicInputs ? task.dynamicInputs(params) : {};
-  return { ...(task.inputs as Record<string, import('./task.js').InputSpec>), ...dynamic };
+function inputsOf(task: AnyTask, params: Record<string, unknown>): Record<string, InputSpec> {
+  const inputs = task.inputs as Record<string, InputSpec>;
+  return task.dynamicInputs ? { ...inputs, ...task.dynamicInputs(params) } : inputs;
 }
 
 function collectTasks(list: readonly AnyTask[], overrides: Record<string, unknown>): { tasks: AnyTask[]; diagnostics: RuntimeDiagnostic[] } {
@@ -153,8 +154,8 @@ function collectTasks(list: readonly AnyTask[], overrides: Record<string, unknow
     }
     seen.set(task.name, task);
     order.push(task);
-    const params = defaultsOf(task, overrides);
-    for (const spec of Object.values(inputsOf(task, params))) add(spec.task);
+    const specs = task.dynamicInputs ? inputsOf(task, defaultsOf(task, overrides)) : (task.inputs as Record<string, InputSpec>);
+    for (const name in specs) add(specs[name]!.task);
     for (const t of Object.values(task.warehouse?.tables ?? {})) add(t);
   };
   for (const task of list) add(task);
@@ -169,7 +170,9 @@ function defaultsOf(task: AnyTask, overrides: Record<string, unknown>): Record<s
 
 function resolveParams(task: AnyTask, overrides: Record<string, unknown>, diagnostics: RuntimeDiagnostic[]): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const [name, spec] of Object.entries(task.params as Record<string, ParamSpec>).sort(([a], [b]) => (a < b ? -1 : 1))) {
+  const specs = task.params as Record<string, ParamSpec>;
+  for (const name of Object.keys(specs).sort()) {
+    const spec = specs[name]!;
     const value = name in overrides ? overrides[name] : spec.default;
     if (spec.type !== 'json' && typeof value !== spec.type) {
       diagnostics.push({ code: 'E_PARAM_TYPE', task: task.name, message: `param '${name}' of task '${task.name}' must be a ${spec.type}, got ${JSON.stringify(value)}` });

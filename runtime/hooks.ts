@@ -38,11 +38,20 @@ export interface TaskHooks {
 }
 
 const registered: TaskHooks[] = [];
+// hooksFor runs several times per task per run (keys, plan, execute): remember the answer per
+// task, forgotten whenever a hook is registered.
+let byTask = new WeakMap<AnyTask, TaskHooks[]>();
 
 export function registerTaskHooks(hooks: TaskHooks): void {
   if (!registered.some((h) => h.name === hooks.name)) registered.push(hooks);
+  byTask = new WeakMap();
 }
 
 export function hooksFor(task: AnyTask): TaskHooks[] {
-  return registered.filter((h) => h.applies(task));
+  let hooks = byTask.get(task);
+  if (!hooks) {
+    hooks = registered.filter((h) => h.applies(task));
+    byTask.set(task, hooks);
+  }
+  return hooks;
 }

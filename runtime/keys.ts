@@ -23,11 +23,12 @@ export async function computeKeys(graph: TaskGraph, options: KeyOptions = {}): P
     const upstream: Record<string, string> = {};
     for (const up of node.upstream) upstream[up] = keys.get(up)!.value;
     const codecs: Record<string, string> = {};
-    for (const [name, spec] of Object.entries(task.outputs as Record<string, OutputSpec>).sort(([a], [b]) => (a < b ? -1 : 1))) {
-      codecs[name] = codecKey(spec);
-    }
+    const outputs = task.outputs as Record<string, OutputSpec>;
+    for (const name of Object.keys(outputs).sort()) codecs[name] = codecKey(outputs[name]!);
     const inputs: KeyInputs = { task: task.name, version: task.version, cache: task.cache, params: node.params, upstream, codecs };
-    if (task.cache === 'code' && options.hasher) inputs.code = await codeOf(task, options.hasher);
+    if (task.cache === 'code' && options.hasher) {
+      inputs.code = task.module ? (options.hasher.computed(task.module) ?? (await options.hasher.fingerprint(task.module))) : codeOfRun(task);
+    }
     const hooks = hooksFor(task);
     if (hooks.some((h) => h.keyInputs)) {
       inputs.hooks = {};
@@ -38,8 +39,7 @@ export async function computeKeys(graph: TaskGraph, options: KeyOptions = {}): P
   return keys;
 }
 
-async function codeOf(task: AnyTask, hasher: CodeHasher): Promise<CodeFingerprint> {
-  if (task.module) return hasher.fingerprint(task.module);
-  // A task defined without `module`: key by its run function's text, whitespace collapsed.
+/** A task defined without `module`: keyed by its run function's text, whitespace collapsed. */
+function codeOfRun(task: AnyTask): CodeFingerprint {
   return { files: { '<run>': sha256(String(task.run).replace(/\s+/g, ' ')).slice(0, 16) }, packages: {} };
 }
