@@ -122,7 +122,8 @@ export function scanTables(text: string, dialect: SqlDialect = 'bigquery'): Tabl
       const end = i;
       let k = i;
       while (k < n && /\s/.test(text[k]!)) k++;
-      const isCall = text[k] === '(';
+      // `name(` is a call (table function), except a column list after INTO or a quoted path.
+      const isCall = text[k] === '(' && lastWord.toUpperCase() !== 'INTO' && !quotedDot;
       const afterKeyword = TABLE_KEYWORDS.has(lastWord.toUpperCase()) && !(lastWord.toUpperCase() === 'FROM' && NON_TABLE_FROM.has((parens[parens.length - 1] ?? '').toUpperCase()));
       if (!isCall && parts.length >= 2 && parts.length <= 3 && (afterKeyword || (quotedDot && dialect === 'bigquery'))) {
         out.push({ start, end, parts });

@@ -60,6 +60,7 @@ describe('table names', () => {
 
   it('spots the table a statement writes', () => {
     expect(writeTarget('INSERT INTO src.events VALUES (1)')).toEqual(['src', 'events']);
+    expect(scanTables('INSERT INTO `p.src.events` (a, b) VALUES (1, 2)').map((t) => t.parts.join('.'))).toEqual(['p.src.events']);
     expect(writeTarget('-- note\nCREATE OR REPLACE TABLE `p.mart.x` AS SELECT 1')).toEqual(['p', 'mart', 'x']);
     expect(writeTarget('SELECT * FROM src.events')).toBeNull();
   });
