@@ -12,7 +12,7 @@
 // The bundle and a record of its inputs' (mtime, size) live in `<project>/.cellar/cache/`, where
 // Node resolves the project's packages as it does for the sources; a warm start is one JSON
 // read, one stat per source file, one import. When bundling fails, the caller falls back to tsx.
-import { existsSync, mkdirSync, readFileSync, statSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { findProjectRoot } from './codehash.js';
@@ -44,7 +44,15 @@ export async function importBundled(path: string): Promise<Record<string, unknow
     renameSync(tmp, recordFile);
   }
   process.setSourceMapsEnabled(true);
-  return import(pathToFileURL(join(cacheDir, record.bundle)).href);
+  const bundleUrl = pathToFileURL(join(cacheDir, record.bundle)).href;
+  try {
+    return await import(bundleUrl);
+  } catch (error) {
+    // The bundle itself vanished (another process replaced it): load through tsx instead. Any
+    // other error is the pipeline's own and surfaces as it is.
+    if ((error as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' && String((error as Error).message).includes(record.bundle)) return undefined;
+    throw error;
+  }
 }
 
 function readRecord(file: string): BundleRecord | undefined {
@@ -117,6 +125,10 @@ async function bundle(path: string, cacheDir: string, id: string, root: string):
     const tmp = `${file}.tmp-${process.pid}`;
     writeFileSync(tmp, code);
     renameSync(tmp, file);
+  }
+  // Older bundles of this pipeline are garbage now.
+  for (const old of readdirSync(cacheDir)) {
+    if (old.startsWith(`${id}-`) && old !== name && old.endsWith('.mjs')) rmSync(join(cacheDir, old), { force: true });
   }
   return { version: RECORD_VERSION, bundle: name, inputs };
 }

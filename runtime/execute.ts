@@ -135,7 +135,8 @@ export async function executeRun(options: ExecuteOptions): Promise<RunResult> {
           const message = errorText(error);
           if (attempt >= attempts || stopping) {
             const durationMs = Date.now() - t0;
-            emit({ kind: 'task-failed', at: Date.now(), task: node.name, error: message, durationMs });
+            const stack = error instanceof Error ? error.stack : undefined;
+            emit({ kind: 'task-failed', at: Date.now(), task: node.name, error: message, ...(stack ? { stack } : {}), durationMs });
             return { name: node.name, status: 'failed', key, durationMs, error: message };
           }
           const delayMs = node.task.retryDelayMs * 2 ** (attempt - 1) * (options.backoffScale ?? 1);

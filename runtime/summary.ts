@@ -28,7 +28,7 @@ export function formatEvent(e: RunEvent, verbose = false): string | undefined {
     case 'task-retry':
       return `${time(e.at)} retry   ${e.task} after attempt ${e.attempt} failed: ${firstLine(e.error)} (waiting ${formatDuration(e.delayMs)})`;
     case 'task-failed':
-      return `${time(e.at)} FAILED  ${e.task}: ${e.error}`;
+      return `${time(e.at)} FAILED  ${e.task}: ${verbose && e.stack ? e.stack : e.error}`;
     case 'task-not-run':
       return `${time(e.at)} skip    ${e.task} (${e.because === 'fail-fast' ? 'stopped after a failure' : `upstream ${e.because} failed`})`;
     case 'run-end':

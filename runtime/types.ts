@@ -132,7 +132,7 @@ export type RunEvent =
   | { kind: 'task-cached'; at: number; task: string; key: string; byOtherRun: boolean }
   | { kind: 'task-done'; at: number; task: string; key: string; durationMs: number }
   | { kind: 'task-retry'; at: number; task: string; attempt: number; error: string; delayMs: number }
-  | { kind: 'task-failed'; at: number; task: string; error: string; durationMs: number }
+  | { kind: 'task-failed'; at: number; task: string; error: string; stack?: string; durationMs: number }
   | { kind: 'task-not-run'; at: number; task: string; because: string }
   | { kind: 'run-end'; at: number; ok: boolean; durationMs: number };
 
