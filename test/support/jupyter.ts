@@ -12,12 +12,12 @@
 // - an error arrives only as stderr text plus status 'error' in the reply (no ename/traceback);
 // - a request sent within ~200 ms after an error is aborted, so we wait 250 ms after one.
 //
-// One server per test file (`startJupyter` in beforeAll, `stop` in afterAll). The server runs in
-// its own process group, so `stop` also ends every kernel it started: no stray processes.
+// One server per test file (`startJupyter` in beforeAll, `stop` in afterAll). `stop` shuts each
+// kernel down, kills any kernel that lingers (by pid: Jupyter starts kernels in sessions of their
+// own), then ends the server's process group: no stray processes, even after a crashed test.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -129,7 +129,7 @@ export class TslabKernel {
 
 /** A running Jupyter server owned by this test process. */
 export interface JupyterServer {
-  /** The server's pid, which is also its process group id (kernels run in that group). */
+  /** The server's pid, which is also its process group id (kernels run in sessions of their own). */
   pid: number;
   baseUrl: string;
   token: string;
@@ -254,7 +254,7 @@ export async function startJupyter(options: { rootDir?: string; env?: Record<str
       ],
       {
         cwd: rootDir,
-        detached: true, // its own process group: stop() ends the server and all its kernels
+        detached: true, // its own process group: stop() ends the server and whatever it spawned in it
         stdio: ['ignore', 'pipe', 'pipe'],
         env: {
           ...process.env,
