@@ -10,7 +10,7 @@
 //
 // The generated pipelines live in bench/.tmp (inside the project so `import 'cellar'` resolves).
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -73,13 +73,16 @@ interface Timed {
   out: string;
 }
 
-/** Run the CLI under GNU time: wall time from spawn to exit, and peak RSS. */
+const gnuTime = existsSync('/usr/bin/time');
+
+/** Run the CLI (under GNU time when present): wall time from spawn to exit, and peak RSS. */
 function cli(args: string[]): Timed {
+  const argv = [process.execPath, join(root, 'bin', 'cellar.mjs'), ...args];
   const t0 = performance.now();
-  const r = spawnSync('/usr/bin/time', ['-f', '%M', process.execPath, join(root, 'bin', 'cellar.mjs'), ...args], { cwd: root, encoding: 'utf8' });
+  const r = gnuTime ? spawnSync('/usr/bin/time', ['-f', '%M', ...argv], { cwd: root, encoding: 'utf8' }) : spawnSync(argv[0]!, argv.slice(1), { cwd: root, encoding: 'utf8' });
   const ms = performance.now() - t0;
   if (r.status !== 0) throw new Error(`cellar ${args.join(' ')} failed (${r.status}):\n${r.stdout}\n${r.stderr}`);
-  const rssKb = Number(r.stderr.trim().split('\n').pop());
+  const rssKb = gnuTime ? Number(r.stderr.trim().split('\n').pop()) : NaN;
   return { ms, rssMb: rssKb / 1024, out: r.stdout };
 }
 
