@@ -8,7 +8,7 @@
 // only some cells changed, the cached per-cell analyses and formatted modules are reused, so the
 // cost is one cell's analysis plus the modules whose text changed.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -246,4 +246,37 @@ export function checkOutcome(outcome: NotebookOutcome, outDir: string): string[]
   }
   for (const old of existingGenerated(outDir, outcome.stem)) if (!wanted.has(old)) problems.push(`stale ${old}`);
   return problems;
+}
+
+/**
+ * Output folders whose notebook is gone: `<out>/<stem>/pipeline.ts` names its notebook in the
+ * header; when that notebook sits under one of the folders just compiled but no longer exists,
+ * the folder is stale (`--check` reports it, compiling removes its generated files).
+ */
+export function orphanedOutputs(outDir: string, root: string, scannedDirs: string[]): { stem: string; notebook: string }[] {
+  if (!existsSync(outDir)) return [];
+  const scanned = scannedDirs.map((d) => posix(relative(root, resolve(d))).replace(/\/?$/, '/'));
+  const orphans: { stem: string; notebook: string }[] = [];
+  for (const entry of readdirSync(outDir, { withFileTypes: true })) {
+    if (!entry.isDirectory()) continue;
+    const head = readOrUndefined(join(outDir, entry.name, 'pipeline.ts'))?.slice(0, 400) ?? '';
+    const m = new RegExp(`${HEADER.replace(/[`]/g, '\\`')} from (\\S+?\\.ipynb)`).exec(head);
+    if (!m) continue;
+    const notebook = m[1]!;
+    const underScanned = scanned.some((d) => d === '/' || d === './' || notebook.startsWith(d));
+    if (underScanned && !existsSync(join(root, notebook))) orphans.push({ stem: entry.name, notebook });
+  }
+  return orphans.sort((a, b) => (a.stem < b.stem ? -1 : 1));
+}
+
+/** Delete the generated files of an orphaned output folder (only files carrying our header). */
+export function removeOrphan(outDir: string, stem: string): string[] {
+  const removed = existingGenerated(outDir, stem);
+  for (const f of removed) rmSync(join(outDir, f));
+  try {
+    rmdirSync(join(outDir, stem)); // only when empty
+  } catch {
+    // Not empty (someone's own files): leave the folder.
+  }
+  return removed;
 }

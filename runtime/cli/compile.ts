@@ -9,7 +9,8 @@ import { watch } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { formatDiagnostic, hasErrors } from '../../compiler/diagnostics.js';
-import { checkOutcome, compileFile, findNotebooks, projectRoot, writeOutcome, type NotebookOutcome } from '../../compiler/host.js';
+import { checkOutcome, compileFile, findNotebooks, orphanedOutputs, projectRoot, removeOrphan, writeOutcome, type NotebookOutcome } from '../../compiler/host.js';
+import { statSync } from 'node:fs';
 import { newMemory, type CompileMemory } from '../../compiler/program.js';
 import { CliError, EXIT } from './errors.js';
 
@@ -88,6 +89,25 @@ async function compileOnce(parsed: CompileArgs, memory?: CompileMemory): Promise
     }
     const report = writeOutcome(outcome, outDir);
     console.log(summary(outcome, outLabel, performance.now() - start, report.written.length + report.removed.length));
+  }
+  // Output folders of notebooks that were deleted from the folders just compiled.
+  const dirs = parsed.paths.filter((p) => statSync(p).isDirectory());
+  const outs = new Map<string, string>();
+  for (const d of dirs) {
+    const root = projectRoot(resolve(d));
+    outs.set(parsed.out ? resolve(parsed.out) : join(root, 'generated'), root);
+  }
+  for (const [outDir, root] of outs) {
+    for (const orphan of orphanedOutputs(outDir, root, dirs)) {
+      const where = relative(process.cwd(), join(outDir, orphan.stem)) || '.';
+      if (parsed.check) {
+        failed = true;
+        console.error(`✗ ${where}/ was compiled from ${orphan.notebook}, which no longer exists: delete it`);
+      } else {
+        removeOrphan(outDir, orphan.stem);
+        console.log(`- removed ${where}/ (${orphan.notebook} no longer exists)`);
+      }
+    }
   }
   return failed ? EXIT.failure : EXIT.ok;
 }

@@ -68,6 +68,20 @@ describe('cellar compile', () => {
     expect(existsSync(join(out, 'demo', 'old.ts'))).toBe(false);
   });
 
+  it('--check reports the output of a deleted notebook, and compiling removes it', async () => {
+    vi.spyOn(console, 'log').mockImplementation(() => {});
+    const err = vi.spyOn(console, 'error').mockImplementation(() => {});
+    writeFileSync(join(project, 'notebooks', 'gone.ipynb'), notebookText(cells(5)));
+    await compile([join(project, 'notebooks')]);
+    expect(existsSync(join(project, 'generated', 'gone', 'pipeline.ts'))).toBe(true);
+    rmSync(join(project, 'notebooks', 'gone.ipynb'));
+    expect(await compile([join(project, 'notebooks'), '--check'])).toBe(1);
+    expect(output(err)).toContain('was compiled from notebooks/gone.ipynb, which no longer exists');
+    expect(await compile([join(project, 'notebooks')])).toBe(0);
+    expect(existsSync(join(project, 'generated', 'gone'))).toBe(false);
+    expect(existsSync(join(project, 'generated', 'demo', 'pipeline.ts'))).toBe(true);
+  });
+
   it('re-analyses only the changed cell', async () => {
     const opts = { root: project, outDir: join(project, 'generated') };
     const first = await compileFile(join(project, 'notebooks', 'demo.ipynb'), opts);
