@@ -60,9 +60,15 @@ export class WorkerPool implements TaskRunner {
   }
 
   private spawn(): Slot {
+    // Built (dist/): the worker entry is plain JS. From source (tests): register tsx in the
+    // thread first (`--import` is not accepted in a worker's execArgv), then load worker.ts.
     const source = import.meta.url.endsWith('.ts');
-    const url = new URL(source ? './worker.ts' : './worker.js', import.meta.url);
-    const worker = new Worker(url, { workerData: this.init, execArgv: source ? ['--import', 'tsx'] : [] });
+    const worker = source
+      ? new Worker(
+          `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((tsx) => tsx.register()).then(() => import(${JSON.stringify(new URL('./worker.ts', import.meta.url).href)}))`,
+          { eval: true, workerData: this.init },
+        )
+      : new Worker(new URL('./worker.js', import.meta.url), { workerData: this.init });
     const slot: Slot = { worker, busy: false, jobs: new Map() };
     worker.on('message', (msg: { id: number; ok: boolean; result?: JobResult; error?: { message: string; stack?: string } }) => {
       const pending = slot.jobs.get(msg.id);
