@@ -223,3 +223,65 @@ describe.each(['duckdb', 'bigquery'] as const)('warehouse adapter: %s', (name) =
     expect(result!.tasks[0]!.error).toMatch(/materialize: mart\.wrong.*needs exactly one sql`` query/);
   });
 });
+
+describe('cost guard (BigQuery client via the stand-in)', () => {
+  let fx: AdapterFixture;
+  beforeAll(async () => {
+    fx = await openFixture('bigquery');
+    await fx.exec(EVENTS_DDL);
+  });
+  afterAll(async () => {
+    useWarehouse(null);
+    await fx.close();
+  });
+
+  it('dry-runs a query for its bytes without running it', async () => {
+    useWarehouse(fx.warehouse, { dialect: 'bigquery' });
+    const before = fx.standIn!.requests.length;
+    const bytes = await sql`SELECT * FROM src.events`.dryRun();
+    // The stand-in estimates rows × columns × 8: 95 × 6 × 8.
+    expect(bytes).toBe(95 * 6 * 8);
+    const calls = fx.standIn!.requests.slice(before);
+    expect(calls).toEqual(['POST /bigquery/v2/projects/cellar-test/jobs']);
+  });
+
+  it('stops a query over the configured maximum bytes billed, with a clear error', async () => {
+    useWarehouse(fx.warehouse, { dialect: 'bigquery', maxBytesBilled: 1000 });
+    const err = await sql`SELECT * FROM src.events`.then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect((err as WarehouseError).code).toBe('E_WH_BYTES_LIMIT');
+    expect((err as Error).message).toMatch(/bytes billed: 1000/);
+    expect((err as Error).message).toMatch(/maxBytesBilled/);
+    // A small query still runs under the same limit.
+    expect(await sql`SELECT COUNT(*) AS n FROM src.other`).toEqual([{ n: 5 }]);
+  });
+
+  it('estimates the bytes of a materialised task from the keys alone (cellar run --dry-run)', async () => {
+    useWarehouse(fx.warehouse, { dialect: 'bigquery' });
+    const { estimateTask } = await import('cellar');
+    const daily = defineTask({
+      name: 'daily_est',
+      params: {},
+      inputs: {},
+      outputs: { t: {} },
+      warehouse: { reads: ['src.events'], materialize: 'mart.daily_est' },
+      run: () => ({ t: sql`SELECT d, COUNT(*) AS n FROM src.events GROUP BY d` }),
+    });
+    const reader = defineTask({
+      name: 'reader_est',
+      params: {},
+      inputs: { t: output(daily, 't') },
+      outputs: { rows: {} },
+      warehouse: { reads: ['src.other'] },
+      run: async ({ t }: { t: unknown }) => ({ rows: await sql`SELECT * FROM src.other JOIN ${t} AS t ON TRUE` }),
+    });
+    const ctx = { params: {}, upstreamKeys: {}, key: 'abcdef0123456789', keysByTask: { daily_est: 'abcdef0123456789' } };
+    expect(await estimateTask(daily, ctx)).toEqual({ bytes: 95 * 6 * 8, queries: 1 });
+    // Before the upstream table exists, BigQuery cannot dry-run a query that reads it: say so.
+    const est = await estimateTask(reader, { ...ctx, key: '99' });
+    expect(est.bytes).toBeNull();
+    expect(est.note).toMatch(/could not dry-run: .*daily_est_abcdef012345/);
+  });
+});
