@@ -5,12 +5,11 @@
 // notebook, set the exit code (0 ok, 1 diagnostics with errors or `--check` differences, 2 bad
 // usage). `--watch` keeps one process (and ts-morph, Prettier, the cell analyses) warm and
 // recompiles a notebook when it is saved.
-import { watch } from 'node:fs';
+import { statSync, watch } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { formatDiagnostic, hasErrors } from '../../compiler/diagnostics.js';
 import { checkOutcome, compileFile, findNotebooks, orphanedOutputs, projectRoot, removeOrphan, writeOutcome, type NotebookOutcome } from '../../compiler/host.js';
-import { statSync } from 'node:fs';
 import { newMemory, type CompileMemory } from '../../compiler/program.js';
 import { CliError, EXIT } from './errors.js';
 

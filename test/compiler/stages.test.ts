@@ -209,3 +209,26 @@ describe('formatting', () => {
     expect(await formatBatch(texts)).toEqual(alone);
   });
 });
+
+describe('layering', () => {
+  it('keeps the stages pure: only compiler/host.ts touches node:*, and nothing imports the runtime', async () => {
+    const { readdirSync, readFileSync } = await import('node:fs');
+    const { join, relative } = await import('node:path');
+    const dir = join(import.meta.dirname, '..', '..', 'compiler');
+    const files: string[] = [];
+    const walk = (d: string) => {
+      for (const e of readdirSync(d, { withFileTypes: true })) e.isDirectory() ? walk(join(d, e.name)) : e.name.endsWith('.ts') && files.push(join(d, e.name));
+    };
+    walk(dir);
+    expect(files.length).toBeGreaterThan(10);
+    const offenders = files.flatMap((f) => {
+      const text = readFileSync(f, 'utf8');
+      const name = relative(dir, f);
+      return [
+        ...(name !== 'host.ts' && /from 'node:|import\('node:/.test(text) ? [`${name} imports node:*`] : []),
+        ...(/from '(\.\.\/)+runtime\/|from 'cellar'/.test(text) ? [`${name} imports the runtime`] : []),
+      ];
+    });
+    expect(offenders).toEqual([]);
+  });
+});
