@@ -53,6 +53,30 @@ describe('cellar run (real processes)', () => {
     expect(JSON.parse(shown.stdout)).toBe('total of 3 rows: 180');
   });
 
+  it('cellar tree and cellar show report status, params, output files and schemas; --dry-run --json explains', async () => {
+    const dir = copyFixture('basic');
+    const pipeline = join(dir, 'pipeline.ts');
+    const ws = ['--workspace', join(dir, 'ws')];
+    const before = await runCli(['tree', pipeline, 'total', ...ws]);
+    expect(before.stdout).toContain('(PENDING) total[');
+    expect(before.stdout).toContain('stale: never run');
+    await runJson(['run', pipeline, ...ws]);
+    const tree = await runCli(['tree', pipeline, 'total', ...ws]);
+    expect(tree.stdout).toMatch(/^\(COMPLETE\) total\[[0-9a-f]{16}\]/);
+    expect(tree.stdout).toMatch(/scaled: .*scale\/scaled_[0-9a-f]{16}\.arrow \(table 3 rows × 2 columns: id number, value number\)/);
+    expect(tree.stdout).toContain('params: {"factor":2,"slowMs":0}');
+    expect(tree.stdout).toContain('(shown above)');
+    const json = JSON.parse((await runCli(['tree', pipeline, '--json', ...ws])).stdout);
+    expect(json.tasks.map((t: { name: string; status: string }) => `${t.name}:${t.status}`)).toEqual(['source:complete', 'scale:complete', 'count:complete', 'total:complete']);
+    const show = await runCli(['show', pipeline, 'scale', ...ws]);
+    expect(show.stdout).toMatch(/id\s+value\n──\s+─────\n1\s+20\s*\n2\s+40\s*\n3\s+60/);
+    const dry = JSON.parse((await runCli(['run', pipeline, ...ws, '--dry-run', '--json', '--param', 'factor=5'])).stdout);
+    const scale = dry.tasks.find((t: { name: string }) => t.name === 'scale');
+    expect(scale).toMatchObject({ action: 'run', reason: { kind: 'inputs-changed', changes: [{ path: 'params.factor', before: 2, after: 5 }] } });
+    expect(dry.tasks.find((t: { name: string }) => t.name === 'count')).toMatchObject({ action: 'cached' });
+    expect(calls(dir)).toHaveLength(4);
+  });
+
   it('exit codes: 2 for bad usage, 1 for a failed task, 0 for success', async () => {
     const dir = copyFixture('basic');
     const pipeline = join(dir, 'pipeline.ts');
