@@ -34,14 +34,18 @@ afterAll(async () => {
  * a live kernel does not block a pipeline). Returns stdout.
  */
 function cellarCli(args: string[]): string {
-  const result = spawnSync(process.execPath, [join(repoRoot, 'bin/cellar.mjs'), ...args, '--workspace', join(scratch, 'workspace')], {
+  const result = cellarCliResult(args);
+  if (result.status !== 0) throw new Error(`cellar ${args.join(' ')} exited ${result.status}:\n${result.stdout}\n${result.stderr}`);
+  return result.stdout;
+}
+
+function cellarCliResult(args: string[]): { status: number | null; stdout: string; stderr: string } {
+  return spawnSync(process.execPath, [join(repoRoot, 'bin/cellar.mjs'), ...args, '--workspace', join(scratch, 'workspace')], {
     cwd: repoRoot,
     encoding: 'utf8',
     env: { ...process.env, CELLAR_DUCKDB_PATH: join(scratch, 'warehouse.duckdb') },
     timeout: 240_000,
   });
-  if (result.status !== 0) throw new Error(`cellar ${args.join(' ')} exited ${result.status}:\n${result.stdout}\n${result.stderr}`);
-  return result.stdout;
 }
 
 interface RunSummary {
@@ -99,7 +103,7 @@ describe('example notebooks in the tslab kernel', () => {
     await kernel.shutdown();
   }, 180_000); // a cold kernel, tslab type-checking, then a cold compile and run: slow on a busy 2-core machine
 
-  test('flights.ipynb runs its BigQuery SQL on the embedded DuckDB, the score ranks flights, and the pipeline matches and then caches', async () => {
+  test('flights.ipynb runs its BigQuery SQL on the embedded DuckDB, the score ranks flights, the pipeline matches, caches and enforces its checks', async () => {
     const path = join(repoRoot, 'notebooks/flights.ipynb');
     const kernel = await server.openKernel(path);
     const cells = await runNotebookCells(kernel, path);
@@ -136,6 +140,14 @@ describe('example notebooks in the tslab kernel', () => {
     expect(pipelineLift).toBeCloseTo(lift, 2); // the notebook printed lift with 2 decimals
     const again = JSON.parse(cellarCli(['run', 'notebooks/flights.ipynb', '--json'])) as RunSummary;
     expect(again.tasks.map((t) => t.status)).toEqual(['cached', 'cached', 'cached', 'cached', 'cached']);
+
+    // The notebook's `//| check: rows >= 100000` stops the pipeline when the features table comes
+    // out empty (no flights after July 2001), naming the check, the table and the actual value.
+    const empty = cellarCliResult(['run', 'notebooks/flights.ipynb', '--param', 'trainEnd=2001-07-02']);
+    expect(empty.status).not.toBe(0);
+    const report = empty.stdout + empty.stderr;
+    expect(report).toMatch(/check "rows >= 100000" failed on table mart\.flight_features_\w+ \(mart\.flight_features\): actual 0 rows/);
+    expect(report).toContain('calibration (upstream features failed)');
 
     // The kernel still queries the shared warehouse file after the pipeline used it.
     const rerun = await kernel.execute(byId(cells, 'calibration').source);
