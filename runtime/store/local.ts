@@ -16,6 +16,9 @@ import type { Manifest } from '../types.js';
 import type { Store, TaskLock } from './store.js';
 import { acquireLock, isPidAlive } from './lock.js';
 
+/** Run logs kept in `<workspace>/_runs`; older ones are pruned when a run ends. */
+export const RUN_LOGS_KEPT = 50;
+
 export class LocalStore implements Store {
   private readonly made = new Set<string>();
   private readonly logs = new Map<string, { fd: number; buffer: string[] }>();
@@ -102,10 +105,22 @@ export class LocalStore implements Store {
     }
   }
 
-  /** Flush and close open run logs (end of a run). */
+  /** Flush and close open run logs (end of a run), keeping the newest RUN_LOGS_KEPT logs. */
   close(): void {
     this.flush();
     for (const log of this.logs.values()) closeSync(log.fd);
+    if (this.logs.size > 0) {
+      const dir = join(this.location, '_runs');
+      // Run ids start with an ISO timestamp, so name order is age order.
+      const names = readdirSync(dir).filter((n) => n.endsWith('.jsonl')).sort();
+      for (const old of names.slice(0, Math.max(0, names.length - RUN_LOGS_KEPT))) {
+        try {
+          unlinkSync(join(dir, old));
+        } catch {
+          // another run pruned it
+        }
+      }
+    }
     this.logs.clear();
   }
 
