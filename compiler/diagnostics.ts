@@ -28,6 +28,7 @@ export const CODES = {
   E_UNSUPPORTED_SYNTAX: 'a construct the analyser does not support (e.g. `import x = require()`)',
   E_DENO_API: 'a Deno-only API (`Deno.*`)',
   E_DENO_IMPORT: 'a `jsr:` or URL import (Deno only)',
+  N_DISPLAY_DROPPED: 'a tslab display call in a compiled cell, left out of the pipeline (it throws outside Jupyter)',
   W_NO_DIRECTIVES: 'a notebook with no directives: it compiles to nothing',
   W_EMPTY_TASK: 'a task with no code',
 } as const;

@@ -171,6 +171,8 @@ export interface CellAnalysis {
   params: ParamDecl[];
   /** Text removed when emitting: `export` keywords, `export {}`. */
   strip: Span[];
+  /** Top-level `x.display.html(…)`-style statements: dropped when `x` is tslab (notebook-only). */
+  displayCalls: { statement: Span; root: string; line: number }[];
   /** Every identifier text in the cell: generated names must avoid them. */
   identifiers: string[];
   diagnostics: Diagnostic[];
@@ -268,6 +270,8 @@ export interface TaskPlan {
   versions: Record<string, Version>;
   /** Per compiled cell: the version each site binds. */
   bindings: Record<number, Binding[]>;
+  /** Per cell: statements left out of the pipeline (tslab display calls). */
+  dropped: Record<number, Span[]>;
 }
 
 // ---------------------------------------------------------------------------------------------

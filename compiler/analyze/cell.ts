@@ -224,6 +224,7 @@ function createAnalyzer(tsMorph: typeof TsMorphModule): Analyzer {
       sqlTemplates: [],
       params: [],
       strip: [],
+      displayCalls: [],
       identifiers: [],
       diagnostics: [],
     };
@@ -306,6 +307,16 @@ function createAnalyzer(tsMorph: typeof TsMorphModule): Analyzer {
           diag('E_UNSUPPORTED_BLOCK_CELL', statement.start, 'a cell wrapped in `{ … }` hides its declarations from the cells after it', 'remove the outer braces, or tag the cell `//| explore`'),
         );
         continue;
+      }
+      if (ts.isExpressionStatement(stmt) && ts.isCallExpression(stmt.expression)) {
+        // `tslab.display.html(…)`: the root of a callee chain that passes through `.display`.
+        let callee: Node = stmt.expression.expression;
+        let throughDisplay = false;
+        while (ts.isPropertyAccessExpression(callee)) {
+          if (callee.name.text === 'display') throughDisplay = true;
+          callee = callee.expression;
+        }
+        if (throughDisplay && ts.isIdentifier(callee)) result.displayCalls.push({ statement, root: callee.text, line });
       }
       const add = (kind: DeclarationKind, nameNode: TsMorphModule.ts.Identifier | undefined) => {
         if (!nameNode) return;

@@ -86,7 +86,7 @@ export function emitTests(ctx: EmitContext): EmittedFile[] {
       const evaluations = [...fromTasks]
         .sort(([a], [b]) => (a < b ? -1 : 1))
         .map(([from, names]) => `${names.length ? `const { ${[...new Set(names)].sort().join(', ')} } = ` : ''}await ${evaluateFn}(${localFor(from)});`);
-      const code = rewriteCell(cell, ctx.analyses.get(t.cell)!, plan.bindings[t.cell] ?? [], (v) => v.name, plan.versions);
+      const code = rewriteCell(cell, ctx.analyses.get(t.cell)!, plan.bindings[t.cell] ?? [], (v) => v.name, plan.versions, plan.dropped[t.cell]);
       blocks.push(
         `${testFn}(${literal(testTitle(ctx, t))}, async () => {\n${[...evaluations, ...paramLines].join('\n')}\n\n${cellLabel(cell)}\n${code}\n});`,
       );

@@ -110,7 +110,7 @@ export function emitTaskModule(ctx: EmitContext, task: TaskNode): EmittedFile {
 
   const body = cells
     .map((cell) => {
-      const code = rewriteCell(cell, ctx.analyses.get(cell.index)!, plan.bindings[cell.index] ?? [], nameOf, plan.versions, cutByCell.get(cell.index));
+      const code = rewriteCell(cell, ctx.analyses.get(cell.index)!, plan.bindings[cell.index] ?? [], nameOf, plan.versions, [...(cutByCell.get(cell.index) ?? []), ...(plan.dropped[cell.index] ?? [])]);
       return code ? `${cellLabel(cell)}\n${code}` : '';
     })
     .filter(Boolean)
@@ -197,7 +197,7 @@ export function emitSetupModule(ctx: EmitContext): EmittedFile | undefined {
         const isLast = last.get(`${VALUE_KINDS.has(d.kind) ? 'v' : 't'}:${d.name}`) === `${cell.index}:${d.name}`;
         if (isLast) exported.set(d.statement.start, { at: d.statement.start, text: 'export ' });
       }
-      const code = rewriteCell(cell, a, plan.bindings[cell.index] ?? [], (v) => names.get(v.id) ?? v.name, plan.versions, [], [...exported.values()]);
+      const code = rewriteCell(cell, a, plan.bindings[cell.index] ?? [], (v) => names.get(v.id) ?? v.name, plan.versions, plan.dropped[cell.index] ?? [], [...exported.values()]);
       return code ? `${cellLabel(cell)}\n${code}` : '';
     })
     .filter(Boolean)

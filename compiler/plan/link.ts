@@ -10,7 +10,7 @@
 import { diagnostic, suggest } from '../diagnostics.js';
 import { KNOWN_GLOBALS } from '../analyze/globals.js';
 import type {
-  Binding, CellAnalysis, Diagnostic, Owner, ParamPlan, TaggedCell, TaskNode, TaskOutput, TaskPlan, TestNode, Version, WarehousePlan,
+  Binding, CellAnalysis, Diagnostic, Owner, ParamPlan, Span, TaggedCell, TaskNode, TaskOutput, TaskPlan, TestNode, Version, WarehousePlan,
 } from '../types.js';
 
 export interface LinkInput {
@@ -96,6 +96,7 @@ export function linkCells(input: LinkInput): LinkResult {
   // --- scope walk: bind every use to a version ---------------------------------------------
   const versions: Record<string, Version> = {};
   const bindings: Record<number, Binding[]> = {};
+  const droppedByCell: Record<number, Span[]> = {};
   const valueScope = new Map<string, Version>();
   const typeScope = new Map<string, Version>();
   const uses = new Map<string, Set<string>>(); // task name → version ids
@@ -148,9 +149,26 @@ export function linkCells(input: LinkInput): LinkResult {
       for (const site of d.sites) cellBindings.push({ start: site.start, end: site.end, versionId: id, meaning: isValue ? 'value' : 'type', ...(site.shorthandBinding ? { shorthand: 'binding' as const } : {}) });
     }
 
+    // tslab's display functions throw outside a kernel: their statements stay in the notebook.
+    const dropped: Span[] = [];
+    for (const call of a.displayCalls) {
+      const v = ownValue.get(call.root) ?? valueScope.get(call.root);
+      if (v?.kind === 'import' && v.importFrom?.module === 'tslab') {
+        dropped.push(call.statement);
+        diagnostics.push(
+          diagnostic('note', 'N_DISPLAY_DROPPED', at(cell, call.line), `\`${call.root}.display…\` only works inside Jupyter: left out of the compiled ${cell.role === 'test' ? 'test' : 'module'}`, {
+            snippet: lineOf(cell, call.line),
+          }),
+        );
+      }
+    }
+    if (dropped.length) droppedByCell[cell.index] = dropped;
+    const inDropped = (pos: number) => dropped.some((s) => pos >= s.start && pos < s.end);
+
     const reported = new Set<string>();
     const assignedUndeclared = new Set(a.mutations.filter((m) => m.kind === 'assign' && !valueScope.has(m.name)).map((m) => m.name));
     for (const ref of a.references) {
+      if (inDropped(ref.start)) continue;
       let v: Version | undefined;
       if (ref.own) v = ref.meaning === 'value' ? ownValue.get(ref.name) ?? ownType.get(ref.name) : ownType.get(ref.name) ?? ownValue.get(ref.name);
       else v = ref.meaning === 'value' ? valueScope.get(ref.name) : typeScope.get(ref.name) ?? valueScope.get(ref.name);
@@ -188,6 +206,7 @@ export function linkCells(input: LinkInput): LinkResult {
     }
 
     for (const m of a.mutations) {
+      if (dropped.length && a.references.some((r) => r.name === m.name && r.line === m.line && r.column === m.column && inDropped(r.start))) continue;
       const v = valueScope.get(m.name);
       if (!v) {
         if (m.kind === 'assign' && !ownValue.has(m.name)) {
@@ -378,6 +397,7 @@ export function linkCells(input: LinkInput): LinkResult {
     tests,
     versions,
     bindings,
+    dropped: droppedByCell,
   };
   return { plan, diagnostics };
 }
