@@ -20,6 +20,8 @@ export type { BigQueryWarehouseOptions } from './bigquery.js';
 export { warehouseHooks, physicalTableName, estimateTask, materialisedTables } from './hooks.js';
 export type { TaskEstimate } from './hooks.js';
 export { REFUSED as refusedBigQueryConstructs, TRAPS as fixedBigQueryTraps } from './dialect.js';
+export { analyzeSql, analyzeTemplate } from './lineage.js';
+export type { SqlAnalysis, ColumnLineage, ColumnSource } from './lineage.js';
 export { WarehouseError } from './types.js';
 export type { Warehouse, Row, JsonValue, ColumnBatch, ColumnSchema, TableVersion, WarehouseErrorCode } from './types.js';
 export type { TableRef } from './compose.js';

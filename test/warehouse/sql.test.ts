@@ -105,3 +105,20 @@ describe('config', () => {
     expect(() => loadWarehouseConfig(dir, { CELLAR_WAREHOUSE: 'snowflake' })).toThrow(/'duckdb' or 'bigquery'.*CELLAR_WAREHOUSE/);
   });
 });
+
+describe('lineage', () => {
+  it('traces output columns to base tables through CTEs, ignoring parameters', async () => {
+    const { analyzeTemplate } = await import('../../runtime/warehouse/lineage.js');
+    const strings = [
+      'WITH o AS (SELECT origin, COUNT(*) AS n FROM `cellar-examples.vega.flights` WHERE delay > ',
+      ' GROUP BY origin) SELECT o.origin, o.n * 2 AS n2, r.route_delay_rate FROM o JOIN mart.route_delay_rates r ON r.origin = o.origin',
+    ];
+    const a = await analyzeTemplate(strings);
+    expect(a.tables).toEqual(['cellar-examples.vega.flights', 'mart.route_delay_rates']);
+    expect(a.columns.map((c) => [c.column, c.sources.map((s) => `${s.table}.${s.column}`)])).toEqual([
+      ['origin', ['cellar-examples.vega.flights.origin']],
+      ['n2', []],
+      ['route_delay_rate', ['mart.route_delay_rates.route_delay_rate']],
+    ]);
+  });
+});
