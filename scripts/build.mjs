@@ -22,7 +22,7 @@ function newestSourceMtime() {
       else if (entry.name.endsWith('.ts')) newest = Math.max(newest, statSync(path).mtimeMs);
     }
   };
-  for (const dir of sourceDirs) walk(join(root, dir));
+  for (const dir of sourceDirs) if (existsSync(join(root, dir))) walk(join(root, dir));
   return Math.max(newest, statSync(join(root, 'scripts', 'build.mjs')).mtimeMs);
 }
 
