@@ -210,6 +210,31 @@ describe.each(['duckdb', 'bigquery'] as const)('warehouse adapter: %s', (name) =
     expect(await fx.warehouse.tableExists(physicalTableName('mart.bad', prepared.keys.get('bad')!.value))).toBe(false);
   });
 
+  it('applies partition, unique and column checks in the warehouse and on row outputs', async () => {
+    const part = defineTask({
+      name: 'part',
+      params: { day: { type: 'string', default: '2024-01-02' } },
+      inputs: {},
+      outputs: { t: {} },
+      warehouse: { reads: ['src.events'], materialize: 'mart.part' },
+      checks: ['partition d = @day', 'unique id', 'columns id:number, ts:timestamp, d:date, ok:boolean'],
+      run: () => ({ t: sql`SELECT id, ts, d, ok FROM src.events` }),
+    });
+    const rowsTask = defineTask({
+      name: 'rows_task',
+      params: {},
+      inputs: {},
+      outputs: { rows: {} },
+      warehouse: { reads: ['src.events'] },
+      checks: ['rows = 7', 'unique name', 'not_null name'],
+      run: async () => ({ rows: await sql`SELECT DISTINCT name FROM src.events WHERE id < ${95}` }),
+    });
+    const ok = await runPipeline({ pipeline: definePipeline({ name: `checks-${name}`, tasks: [part, rowsTask] }), store: new MemoryStore(), runner: 'in-process', workers: 1, codeAware: false, backoffScale: 0 });
+    expect(ok.result!.ok, JSON.stringify(ok.result!.tasks)).toBe(true);
+    const missing = await runPipeline({ pipeline: definePipeline({ name: `checks2-${name}`, tasks: [part] }), params: { day: '2030-01-01' }, store: new MemoryStore(), runner: 'in-process', workers: 1, codeAware: false, backoffScale: 0 });
+    expect(missing.result!.tasks[0]!.error).toMatch(/partition d = @day" failed .*actual 0 rows where d = 2030-01-01/);
+  });
+
   it('refuses a materialised task that returns rows instead of a query', async () => {
     const wrong = defineTask({
       name: 'wrong',
