@@ -262,6 +262,8 @@ export interface TaskPlan {
   stem: string;
   /** Markdown at the top of the notebook, for the pipeline's TSDoc. */
   doc: string;
+  /** Markdown right before setup cells, for the setup module's TSDoc. */
+  setupDoc: string;
   setupCells: number[];
   params: ParamPlan[];
   /** Tasks in a topological order (notebook order among ready tasks). */

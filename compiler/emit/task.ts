@@ -205,7 +205,7 @@ export function emitSetupModule(ctx: EmitContext): EmittedFile | undefined {
   if (!body.replace(/^\/\/.*$/gm, '').trim()) return undefined;
   const text = [
     header(plan, plan.setupCells, cells.map((c) => c.id)),
-    docComment('Shared setup: the imports, helpers and types declared before the first task.', ['@module']),
+    docComment(plan.setupDoc || 'Shared setup: the imports, helpers and types declared before the first task.', ['@module']),
     imports.print(),
     body,
   ].filter(Boolean);

@@ -53,14 +53,23 @@ export function linkCells(input: LinkInput): LinkResult {
   const firstUse = new Map<string, { cell: TaggedCell; line: number; column: number }>(); // `${task}|${versionId}`
   let pendingDoc: string[] = [];
   let topDoc: string[] | undefined;
+  const setupDoc: string[] = [];
   const setupCells: number[] = [];
   for (const cell of cells) {
     if (cell.role === 'markdown') {
       if (cell.code.trim()) pendingDoc.push(cell.code.trim());
       continue;
     }
-    if (topDoc === undefined) topDoc = pendingDoc;
-    if (cell.role === 'setup') setupCells.push(cell.index);
+    if (topDoc === undefined) {
+      // The first markdown cell describes the notebook (the pipeline's doc); any after it
+      // describe the code that follows, like every other markdown run.
+      topDoc = pendingDoc.slice(0, 1);
+      pendingDoc = pendingDoc.slice(1);
+    }
+    if (cell.role === 'setup') {
+      setupCells.push(cell.index);
+      setupDoc.push(...pendingDoc);
+    }
     if (cell.role === 'task' && cell.task !== undefined) {
       if (cell.startsTask) {
         if (tasks.has(cell.task)) {
@@ -391,6 +400,7 @@ export function linkCells(input: LinkInput): LinkResult {
     notebook,
     stem: input.stem,
     doc: (topDoc ?? pendingDoc).join('\n\n'),
+    setupDoc: setupDoc.join('\n\n'),
     setupCells,
     params,
     tasks: cycleFound ? [...tasks.values()] : order,

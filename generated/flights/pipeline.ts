@@ -22,12 +22,6 @@
  * Flow: **baseline** delay rate → per-**route** rates → per-**hour** rates → one **features** row per
  * flight → a **calibration** table that shows whether the score ranks flights.
  *
- * ## Shared setup
- *
- * `sql` is cellar's tagged template: interpolated values become bound query parameters (never
- * spliced text), and an interpolated `sql` query becomes a subquery, or, in the pipeline, the table
- * its task materialised. The row types say what each query returns.
- *
  * The pipeline compiled from `notebooks/flights.ipynb`: every task, in a topological order.
  *
  * @module

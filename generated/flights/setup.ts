@@ -2,7 +2,11 @@
 // Do not edit: change the notebook and run `cellar compile` again.
 
 /**
- * Shared setup: the imports, helpers and types declared before the first task.
+ * ## Shared setup
+ *
+ * `sql` is cellar's tagged template: interpolated values become bound query parameters (never
+ * spliced text), and an interpolated `sql` query becomes a subquery, or, in the pipeline, the table
+ * its task materialised. The row types say what each query returns.
  *
  * @module
  */

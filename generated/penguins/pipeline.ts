@@ -17,11 +17,6 @@
  * The flow: **load** the raw rows → **features** (clean, engineer, label) → **split** into train and
  * test sets → **train** a seeded forest → **evaluate** it on birds it has never seen.
  *
- * ## Shared setup
- *
- * Cells before the first task are shared by every task: imports, types and small helpers. The
- * compiler hoists each import into exactly the modules that use it.
- *
  * The pipeline compiled from `notebooks/penguins.ipynb`: every task, in a topological order.
  *
  * @module

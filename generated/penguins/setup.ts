@@ -2,7 +2,10 @@
 // Do not edit: change the notebook and run `cellar compile` again.
 
 /**
- * Shared setup: the imports, helpers and types declared before the first task.
+ * ## Shared setup
+ *
+ * Cells before the first task are shared by every task: imports, types and small helpers. The
+ * compiler hoists each import into exactly the modules that use it.
  *
  * @module
  */
