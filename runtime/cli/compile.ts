@@ -5,7 +5,7 @@
 // notebook, set the exit code (0 ok, 1 diagnostics with errors or `--check` differences, 2 bad
 // usage). `--watch` keeps one process (and ts-morph, Prettier, the cell analyses) warm and
 // recompiles a notebook when it is saved.
-import { statSync, watch } from 'node:fs';
+import { existsSync, statSync, watch } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { formatDiagnostic, hasErrors } from '../../compiler/diagnostics.js';
@@ -132,8 +132,11 @@ async function watchLoop(parsed: CompileArgs): Promise<number> {
     const abs = resolve(p);
     watch(abs, { recursive: false }, (_event, file) => {
       if (!file) return;
-      const nb = file.endsWith('.ipynb') ? (abs.endsWith('.ipynb') ? abs : join(abs, file.toString())) : undefined;
-      if (!nb || nb.includes('.ipynb_checkpoints')) return;
+      const name = file.toString();
+      // Jupyter saves through a temp file (`.~name.ipynb`) renamed over the notebook: skip temps.
+      if (!name.endsWith('.ipynb') || name.startsWith('.') || name.startsWith('~')) return;
+      const nb = abs.endsWith('.ipynb') ? abs : join(abs, name);
+      if (nb.includes('.ipynb_checkpoints') || !existsSync(nb)) return;
       // Editors save in bursts (write, rename, touch): wait for the burst to settle.
       clearTimeout(pending.get(nb));
       pending.set(nb, setTimeout(() => {
