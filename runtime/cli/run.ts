@@ -86,10 +86,17 @@ export async function run(args: string[]): Promise<number> {
   }
   const { prepared, result } = outcome;
   if (!result) {
+    // Warehouse cost guard: bytes each task's SQL would process (BigQuery dry runs).
+    const { estimatePlan, formatEstimates } = await import('../warehouse/estimate.js');
+    const estimates = await estimatePlan(prepared.graph, prepared.plan).catch((e: unknown) => [{ task: '*', bytes: null, queries: 0, note: (e as Error).message }]);
     if (values.json) {
       const tasks = prepared.plan.entries.map((e) => ({ name: e.name, action: e.action, key: e.key.value, reason: e.reason }));
-      console.log(JSON.stringify({ ok: true, dryRun: true, tasks }));
-    } else console.log(formatPlan(prepared.plan));
+      console.log(JSON.stringify({ ok: true, dryRun: true, tasks, estimates }));
+    } else {
+      console.log(formatPlan(prepared.plan));
+      const lines = formatEstimates(estimates);
+      if (lines) console.log(lines);
+    }
     return EXIT.ok;
   }
   if (values.json) console.log(resultJson(result));

@@ -162,6 +162,8 @@ async function checkSources(w: Warehouse, task: AnyTask, ctx: TaskRunContext): P
   }
 }
 
+export const DUCKDB_NOTE = 'DuckDB does not bill by bytes';
+
 export interface TaskEstimate {
   /** Bytes the task's queries would process; null when unknown (DuckDB, or not estimable). */
   bytes: number | null;
@@ -177,6 +179,7 @@ export interface TaskEstimate {
  */
 export async function estimateTask(task: AnyTask, ctx: TaskRunContext): Promise<TaskEstimate> {
   const w = await getWarehouse();
+  if (w.kind === 'duckdb') return { bytes: null, queries: 0, note: DUCKDB_NOTE };
   const inputs: Record<string, unknown> = {};
   for (const [name, spec] of Object.entries(task.inputs as Record<string, { task: AnyTask; output: string }>)) {
     const up = spec.task;
@@ -200,7 +203,7 @@ export async function estimateTask(task: AnyTask, ctx: TaskRunContext): Promise<
     return { bytes: null, queries: scope.dryRun!.queries, note: `could not dry-run: ${(e as Error).message.split('\n')[0]}` };
   }
   const d = scope.dryRun!;
-  if (d.unknown) return { bytes: null, queries: d.queries, note: w.kind === 'duckdb' ? 'DuckDB does not bill by bytes' : 'no estimate' };
+  if (d.unknown) return { bytes: null, queries: d.queries, note: 'no estimate' };
   return { bytes: d.bytes, queries: d.queries };
 }
 

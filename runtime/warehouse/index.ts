@@ -21,6 +21,8 @@ export { warehouseHooks, physicalTableName, estimateTask, materialisedTables } f
 export type { TaskEstimate } from './hooks.js';
 export { REFUSED as refusedBigQueryConstructs, TRAPS as fixedBigQueryTraps } from './dialect.js';
 export { analyzeSql, analyzeTemplate } from './lineage.js';
+export { estimatePlan, formatEstimates, formatBytes } from './estimate.js';
+export type { PlanEstimate } from './estimate.js';
 export type { SqlAnalysis, ColumnLineage, ColumnSource } from './lineage.js';
 export { WarehouseError } from './types.js';
 export type { Warehouse, Row, JsonValue, ColumnBatch, ColumnSchema, TableVersion, WarehouseErrorCode } from './types.js';
