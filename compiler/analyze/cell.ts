@@ -359,6 +359,18 @@ function createAnalyzer(tsMorph: typeof TsMorphModule): Analyzer {
       }
     }
 
+    // Top-level `const ys = xs` where xs comes from another cell: ys is the same object.
+    const aliases = new Map<string, string>();
+    for (const stmt of sf.statements) {
+      if (!ts.isVariableStatement(stmt)) continue;
+      for (const d of stmt.declarationList.declarations) {
+        if (ts.isIdentifier(d.name) && d.initializer && ts.isIdentifier(d.initializer)) {
+          const target = checker.getSymbolAtLocation(d.initializer);
+          if (!target?.declarations?.length) aliases.set(d.name.text, d.initializer.text);
+        }
+      }
+    }
+
     const identifiers = new Set<string>();
     const visit = (node: Node, inFunction: boolean) => {
       if (ts.isImportDeclaration(node)) return;
@@ -375,6 +387,11 @@ function createAnalyzer(tsMorph: typeof TsMorphModule): Analyzer {
         const ref: Reference = { name: node.text, start: node.getStart(sf), end: node.end, meaning: meaningOf(node), own, ...at };
         if (shorthand) ref.shorthand = true;
         result.references.push(ref);
+        if (own && ref.meaning === 'value' && aliases.has(node.text)) {
+          // `const ys = xs; ys.push(1)` changes xs: report it as xs's mutation (reassigning ys is fine).
+          const mutation = mutationOf(node, sf);
+          if (mutation && mutation.kind !== 'assign') result.mutations.push({ ...mutation, name: aliases.get(node.text)! });
+        }
         if (!own && ref.meaning === 'value') {
           const mutation = mutationOf(node, sf);
           if (mutation) result.mutations.push(mutation);

@@ -140,6 +140,11 @@ describe('mutating another task\'s value', () => {
     expect(d.hint).toContain('copy it first');
   });
 
+  it('a mutating method through an alias', async () => {
+    const d = await expectError([upstream, '//| task: change\nconst same = xs;\nsame.push(4);'], 'E_MUTATES_UPSTREAM', { cell: 2, line: 3, column: 1 });
+    expect(d.message).toContain('calls `xs.push(...)`');
+  });
+
   it('reading and copying is fine', async () => {
     const r = await diagnosticsOf([upstream, '//| task: copy\nconst mine = [...xs];\nmine.push(4);\nconst sorted = [...xs].sort();\nconst n = xs.length + count + cfg.depth + m.size;']);
     expect(r.diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic)).toEqual([]);
