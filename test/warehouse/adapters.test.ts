@@ -2,7 +2,7 @@
 // client talking to the local stand-in. The queries are BigQuery SQL (the project default), so
 // on DuckDB they also go through translation.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { defineTask, output, sql, useWarehouse, MemoryStore, physicalTableName, WarehouseError, type Row } from 'cellar';
+import { defineChecks, defineTask, output, sql, useWarehouse, MemoryStore, physicalTableName, WarehouseError, type Row } from 'cellar';
 import { runPipeline } from '../../runtime/run.js';
 import { definePipeline } from '../../runtime/task.js';
 import { EVENTS_DDL, openFixture, type AdapterFixture } from './fixtures.js';
@@ -233,6 +233,22 @@ describe.each(['duckdb', 'bigquery'] as const)('warehouse adapter: %s', (name) =
     expect(ok.result!.ok, JSON.stringify(ok.result!.tasks)).toBe(true);
     const missing = await runPipeline({ pipeline: definePipeline({ name: `checks2-${name}`, tasks: [part] }), params: { day: '2030-01-01' }, store: new MemoryStore(), runner: 'in-process', workers: 1, codeAware: false, backoffScale: 0 });
     expect(missing.result!.tasks[0]!.error).toMatch(/partition d = @day" failed .*actual 0 rows where d = 2030-01-01/);
+  });
+
+  it('runs checks declared in code on a source table before any task reads it', async () => {
+    await fx.exec(`CREATE OR REPLACE TABLE src.checked_${name} AS SELECT range AS x, CASE WHEN range = 3 THEN NULL ELSE 'v' END AS label FROM range(10)`);
+    defineChecks(`src.checked_${name}`, ['rows >= 5', 'not_null label']);
+    const reader = defineTask({
+      name: 'reader',
+      params: {},
+      inputs: {},
+      outputs: { n: {} },
+      warehouse: { reads: [`src.checked_${name}`] },
+      run: async () => ({ n: (await sql<{ n: number }>`SELECT COUNT(*) AS n FROM ${sql.table(`src.checked_${name}`)}`)[0]!.n }),
+    });
+    const { result } = await runPipeline({ pipeline: definePipeline({ name: `src-checks-${name}`, tasks: [reader] }), store: new MemoryStore(), runner: 'in-process', workers: 1, codeAware: false, backoffScale: 0 });
+    expect(result!.tasks[0]!.status).toBe('failed');
+    expect(result!.tasks[0]!.error).toMatch(new RegExp(`check "not_null label" failed on source table src\\.checked_${name}: actual label has 1 NULL`));
   });
 
   it('refuses a materialised task that returns rows instead of a query', async () => {
