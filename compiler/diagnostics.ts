@@ -29,6 +29,7 @@ export const CODES = {
   E_DENO_API: 'a Deno-only API (`Deno.*`)',
   E_DENO_IMPORT: 'a `jsr:` or URL import (Deno only)',
   N_DISPLAY_DROPPED: 'a tslab display call in a compiled cell, left out of the pipeline (it throws outside Jupyter)',
+  E_INTERNAL: 'a compiler bug, reported on the cell or notebook instead of a crash',
   W_NO_DIRECTIVES: 'a notebook with no directives: it compiles to nothing',
   W_EMPTY_TASK: 'a task with no code',
 } as const;

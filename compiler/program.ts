@@ -61,6 +61,21 @@ function stamp(a: CellAnalysis, cell: TaggedCell, notebook: string): CellAnalysi
 }
 
 export async function compileNotebook(path: string, text: string, options: CompileOptions): Promise<CompileResult & { stats: CompileStats }> {
+  try {
+    return await compileStages(path, text, options);
+  } catch (error) {
+    // A compiler bug becomes a diagnostic naming the notebook, never a crash of `--watch`.
+    const detail = error instanceof Error ? error.message : String(error);
+    return {
+      notebook: path,
+      files: [],
+      diagnostics: [diagnostic('error', 'E_INTERNAL', { notebook: path }, `the compiler failed: ${detail}`, { hint: 'please report it with the notebook' })],
+      stats: { cells: 0, analyzed: 0, formatted: 0, used: { analyses: [], formatted: [], sql: [] } },
+    };
+  }
+}
+
+async function compileStages(path: string, text: string, options: CompileOptions): Promise<CompileResult & { stats: CompileStats }> {
   const memory = options.memory ?? newMemory();
   const hash = options.hash ?? ((t: string) => t);
   const stats: CompileStats = { cells: 0, analyzed: 0, formatted: 0, used: { analyses: [], formatted: [], sql: [] } };

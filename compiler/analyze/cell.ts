@@ -214,20 +214,7 @@ function createAnalyzer(tsMorph: typeof TsMorphModule): Analyzer {
 
   function analyzeOne(input: CellInput, sf: SourceFile, checker: TsMorphModule.ts.TypeChecker, syntaxErrors: readonly TsMorphModule.ts.Diagnostic[]): CellAnalysis {
     const here = { notebook: '', cell: input.index + 1 };
-    const result: CellAnalysis = {
-      index: input.index,
-      imports: [],
-      declarations: [],
-      references: [],
-      mutations: [],
-      topLevelAwait: false,
-      sqlTemplates: [],
-      params: [],
-      strip: [],
-      displayCalls: [],
-      identifiers: [],
-      diagnostics: [],
-    };
+    const result = emptyAnalysis(input.index);
     const diag = (code: Parameters<typeof diagnostic>[1], pos: number, message: string, hint?: string): Diagnostic => {
       const at = lineCol(sf, pos);
       return diagnostic('error', code, { ...here, ...at }, message, { hint, snippet: lineText(sf, at.line) });
@@ -436,11 +423,34 @@ function createAnalyzer(tsMorph: typeof TsMorphModule): Analyzer {
     const checker = program.getTypeChecker();
     return cells.map((c, i) => {
       const sf = program.getSourceFile(files[i]!.fileName)!;
-      return analyzeOne(c, sf, checker, program.getSyntacticDiagnostics(sf));
+      try {
+        return analyzeOne(c, sf, checker, program.getSyntacticDiagnostics(sf));
+      } catch (error) {
+        // A bug here must not take the whole notebook down: report it on the cell.
+        const detail = error instanceof Error ? error.message : String(error);
+        return { ...emptyAnalysis(c.index), diagnostics: [diagnostic('error', 'E_INTERNAL', { notebook: '', cell: c.index + 1, line: 1 }, `the analyser failed on this cell (${detail})`, { hint: 'please report it with the cell; tag the cell `//| explore` to compile the rest' })] };
+      }
     });
   }
 
   return { analyzeCells };
+}
+
+function emptyAnalysis(index: number): CellAnalysis {
+  return {
+    index,
+    imports: [],
+    declarations: [],
+    references: [],
+    mutations: [],
+    topLevelAwait: false,
+    sqlTemplates: [],
+    params: [],
+    strip: [],
+    displayCalls: [],
+    identifiers: [],
+    diagnostics: [],
+  };
 }
 
 function typeOfValue(v: unknown): string {
