@@ -499,6 +499,12 @@ function converterFor(type: DuckDBType): Converter {
     case DuckDBTypeId.TIMESTAMP:
     case DuckDBTypeId.TIMESTAMP_TZ:
       return (v) => (v === null ? null : isoFromMicros(Number((v as DuckDBTimestampValue).micros)));
+    case DuckDBTypeId.TIMESTAMP_S:
+      return (v) => (v === null ? null : isoFromMicros(Number((v as { seconds: bigint }).seconds) * 1e6));
+    case DuckDBTypeId.TIMESTAMP_MS:
+      return (v) => (v === null ? null : isoFromMicros(Number((v as { millis: bigint }).millis) * 1e3));
+    case DuckDBTypeId.TIMESTAMP_NS:
+      return (v) => (v === null ? null : isoFromMicros(Number((v as { nanos: bigint }).nanos / 1000n)));
     case DuckDBTypeId.DATE:
       return (v) => (v === null ? null : String(v));
     case DuckDBTypeId.BLOB:

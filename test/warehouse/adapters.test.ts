@@ -25,6 +25,14 @@ describe.each(['duckdb', 'bigquery'] as const)('warehouse adapter: %s', (name) =
     expect(() => JSON.stringify(rows)).not.toThrow();
   });
 
+  if (name === 'duckdb') {
+    it('converts every DuckDB timestamp precision to the same ISO form', async () => {
+      const rows = await sql.dialect('duckdb')`SELECT TIMESTAMP_S '2024-01-02 03:04:05' AS s, TIMESTAMP_MS '2024-01-02 03:04:05.678' AS ms,
+        TIMESTAMP_NS '2024-01-02 03:04:05.678901234' AS ns, TIMESTAMPTZ '2024-01-02 03:04:05+00' AS tz, 12.50::DECIMAL(5,2) AS dec`;
+      expect(rows).toEqual([{ s: '2024-01-02T03:04:05.000Z', ms: '2024-01-02T03:04:05.678Z', ns: '2024-01-02T03:04:05.678Z', tz: '2024-01-02T03:04:05.000Z', dec: 12.5 }]);
+    });
+  }
+
   it('binds parameters of each type', async () => {
     const [row] = await sql<Row>`SELECT
         ${'text'} AS s, ${42} AS i, ${2.5} AS f, ${true} AS b, ${2n ** 60n} AS big,
