@@ -10,7 +10,8 @@ import { CliError, EXIT } from './errors.js';
 const USAGE = `usage: cellar plan <notebook.ipynb> [--json]
 
 Print the task plan of a notebook: tasks with their params, upstream tasks, cells (0-based) and
-outputs, and the pipeline params. --json prints one JSON object.`;
+outputs, and the pipeline params. --json prints one JSON object (with a \`diagnostics\` list,
+and exit code 1, when the notebook has errors).`;
 
 export async function run(args: string[]): Promise<number> {
   if (args.includes('--help') || args.includes('-h')) {
@@ -31,7 +32,11 @@ export async function run(args: string[]): Promise<number> {
     throw new CliError(`cannot read ${paths[0]}: ${error instanceof Error ? error.message : String(error)}`, 'E_NOT_FOUND');
   }
   for (const d of outcome.diagnostics) console.error(formatDiagnostic(d));
-  if (hasErrors(outcome.diagnostics)) return EXIT.failure;
+  if (hasErrors(outcome.diagnostics)) {
+    // Tools still get one JSON object: no tasks, and the diagnostics as data.
+    if (json) console.log(JSON.stringify({ notebook: outcome.notebook, tasks: [], params: [], diagnostics: outcome.diagnostics }));
+    return EXIT.failure;
+  }
   const plan = outcome.plan;
   if (json) console.log(JSON.stringify(plan ? planJson(plan) : { notebook: outcome.notebook, tasks: [], params: [] }));
   else console.log(plan ? planText(plan) : `${outcome.notebook}: nothing to compile`);

@@ -122,6 +122,18 @@ describe('cellar plan --json', () => {
   });
 });
 
+describe('cellar plan --json on a broken notebook', () => {
+  it('still prints one JSON object, with the diagnostics, and exits 1', async () => {
+    writeFileSync(join(project, 'notebooks', 'demo.ipynb'), notebookText(['//| task: a\nconst x = y;']));
+    const log = vi.spyOn(console, 'log').mockImplementation(() => {});
+    vi.spyOn(console, 'error').mockImplementation(() => {});
+    expect(await plan([join(project, 'notebooks', 'demo.ipynb'), '--json'])).toBe(1);
+    const printed = JSON.parse(output(log));
+    expect(printed).toMatchObject({ notebook: 'notebooks/demo.ipynb', tasks: [], params: [] });
+    expect(printed.diagnostics).toMatchObject([{ code: 'E_UNDECLARED_NAME', cell: 1, line: 2 }]);
+  });
+});
+
 describe('ensureCompiled', () => {
   it('returns the generated pipeline, compiling only when stale', async () => {
     const nb = join(project, 'notebooks', 'demo.ipynb');
