@@ -38,6 +38,7 @@ export async function openPipeline(arg: string | undefined): Promise<{ pipeline:
 
 /** `--param k=v` values, parsed by each param's declared type. */
 export function parseParams(raw: string[], pipeline: Pipeline): Record<string, unknown> {
+  if (raw.length === 0) return {};
   const specs = pipelineParams(pipeline.tasks) as Record<string, ParamSpec>;
   const out: Record<string, unknown> = {};
   for (const item of raw) {
