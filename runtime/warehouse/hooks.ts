@@ -91,53 +91,63 @@ export const warehouseHooks: TaskHooks & {
   },
 
   async aroundRun(task, ctx, run) {
-    const w = await getWarehouse();
-    const scope: TaskScope = { task: task.name, dialect: task.warehouse?.dialect, tables: tableMap(w, task, ctx.keysByTask), dryRun: undefined };
-    return runInScope(scope, async () => {
-      await checkSources(w, task, ctx);
-      const outputs = await run();
-      const target = task.warehouse?.materialize;
-      const result: Record<string, unknown> = { ...outputs };
-      let checked: { label: string; table?: TableRef; rows?: Row[] } | null = null;
-      if (target) {
-        const queries = Object.entries(outputs).filter(([, v]) => isQuery(v));
-        if (queries.length !== 1) {
-          throw new WarehouseError(
-            'E_WH_MATERIALIZE',
-            `${where(task)}\`//| materialize: ${target}\` needs exactly one sql\`\` query among the outputs, found ${queries.length} (outputs: ${Object.keys(outputs).join(', ')}). Return the Query itself, without await.`,
-          );
-        }
-        const [name, query] = queries[0]!;
-        const physical = physicalTableName(target, ctx.key);
-        const max = maxBytesBilled();
-        await w.createTableAs(physical, await prepareQuery(w, query as Query, scope), max ? { maxBytesBilled: max } : {});
-        const ref: TableRef = { kind: 'cellar.table', name: physical, logical: target };
-        result[name] = ref;
-        checked = { label: `table ${w.canonicalTable(physical)} (${target})`, table: ref };
-      }
-      // Other Query outputs are pulled into Node as rows: awaiting them is what the notebook did.
-      for (const [name, value] of Object.entries(result)) {
-        if (isQuery(value)) result[name] = await (value as Query);
-      }
-      if (task.checks.length > 0) {
-        checked ??= checkTargetOf(task, result);
-        try {
-          await runChecks(task.checks, checked, ctx.params, where(task));
-        } catch (e) {
-          // A failed task leaves no output behind: drop the table it just created.
-          if (checked.table && target) await w.dropTable(checked.table.name).catch(() => undefined);
-          throw e;
-        }
-      }
-      if (target && checked?.table) await w.createView(target, checked.table.name);
-      return result;
-    });
+    try {
+      return await runWarehouseTask(task, ctx, run);
+    } catch (e) {
+      // Say which task and notebook cells a warehouse error came from.
+      if (e instanceof WarehouseError && !e.message.startsWith('task ')) throw new WarehouseError(e.code, `${where(task)}${e.message}`, e.details);
+      throw e;
+    }
   },
 
   async estimate(task, ctx) {
     return estimateTask(task, ctx);
   },
 };
+
+async function runWarehouseTask(task: AnyTask, ctx: TaskRunContext, run: () => Promise<Record<string, unknown>>): Promise<Record<string, unknown>> {
+  const w = await getWarehouse();
+  const scope: TaskScope = { task: task.name, dialect: task.warehouse?.dialect, tables: tableMap(w, task, ctx.keysByTask), dryRun: undefined };
+  return runInScope(scope, async () => {
+    await checkSources(w, task, ctx);
+    const outputs = await run();
+    const target = task.warehouse?.materialize;
+    const result: Record<string, unknown> = { ...outputs };
+    let checked: { label: string; table?: TableRef; rows?: Row[] } | null = null;
+    if (target) {
+      const queries = Object.entries(outputs).filter(([, v]) => isQuery(v));
+      if (queries.length !== 1) {
+        throw new WarehouseError(
+          'E_WH_MATERIALIZE',
+          `${where(task)}\`//| materialize: ${target}\` needs exactly one sql\`\` query among the outputs, found ${queries.length} (outputs: ${Object.keys(outputs).join(', ')}). Return the Query itself, without await.`,
+        );
+      }
+      const [name, query] = queries[0]!;
+      const physical = physicalTableName(target, ctx.key);
+      const max = maxBytesBilled();
+      await w.createTableAs(physical, await prepareQuery(w, query as Query, scope), max ? { maxBytesBilled: max } : {});
+      const ref: TableRef = { kind: 'cellar.table', name: physical, logical: target };
+      result[name] = ref;
+      checked = { label: `table ${w.canonicalTable(physical)} (${target})`, table: ref };
+    }
+    // Other Query outputs are pulled into Node as rows: awaiting them is what the notebook did.
+    for (const [name, value] of Object.entries(result)) {
+      if (isQuery(value)) result[name] = await (value as Query);
+    }
+    if (task.checks.length > 0) {
+      checked ??= checkTargetOf(task, result);
+      try {
+        await runChecks(task.checks, checked, ctx.params, where(task));
+      } catch (e) {
+        // A failed task leaves no output behind: drop the table it just created.
+        if (checked.table && target) await w.dropTable(checked.table.name).catch(() => undefined);
+        throw e;
+      }
+    }
+    if (target && checked?.table) await w.createView(target, checked.table.name);
+    return result;
+  });
+}
 
 /** What a check applies to when the task is not materialised: its only table-like output. */
 function checkTargetOf(task: AnyTask, outputs: Record<string, unknown>): { label: string; table?: TableRef; rows?: Row[] } {

@@ -2,7 +2,8 @@
 // translation layer; and the constructs we refuse, each with an error naming it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Dialect, transpile } from '@polyglot-sql/sdk';
-import { openDuckDB, sql, useWarehouse, WarehouseError, type Warehouse } from 'cellar';
+import { defineTask, definePipeline, MemoryStore, openDuckDB, sql, useWarehouse, WarehouseError, type Warehouse } from 'cellar';
+import { runPipeline } from '../../runtime/run.js';
 import { readFileSync } from 'node:fs';
 import { REFUSED, TRAPS, TRANSLATION_ID, translate, loadTranslator } from '../../runtime/warehouse/dialect.js';
 import { CASES, REFUSALS } from './dialect-cases.js';
@@ -63,6 +64,20 @@ describe('BigQuery SQL on DuckDB: known answers', () => {
 
   it('leaves string literals alone when fixing functions', async () => {
     expect(await run(`SELECT 'CONCAT(a, NULL) and REGEXP_CONTAINS(' AS s`)).toEqual([{ s: 'CONCAT(a, NULL) and REGEXP_CONTAINS(' }]);
+  });
+
+  it("names the task and notebook cell when a task's SQL is refused", async () => {
+    const weeks = defineTask({
+      name: 'weeks',
+      source: { notebook: 'notebooks/demo.ipynb', cells: [2] },
+      params: {},
+      inputs: {},
+      outputs: { rows: {} },
+      warehouse: { reads: [] },
+      run: async () => ({ rows: await sql`SELECT EXTRACT(WEEK FROM DATE '2024-01-01') AS w` }),
+    });
+    const { result } = await runPipeline({ pipeline: definePipeline({ name: 'weeks', tasks: [weeks] }), store: new MemoryStore(), runner: 'in-process', workers: 1, codeAware: false, backoffScale: 0 });
+    expect(result!.tasks[0]!.error).toMatch(/^task weeks \(notebooks\/demo\.ipynb, cell 3\): BigQuery construct EXTRACT\(WEEK\) is not supported on DuckDB/);
   });
 
   it('runs a DuckDB-dialect query untranslated', async () => {
