@@ -64,3 +64,27 @@ describe('code fingerprint', () => {
     expect((await new CodeHasher(memo).fingerprint(pathToFileURL(join(dir, 'task.ts')).href)).files['lib/deep.ts']).toBe(first.files['lib/deep.ts']);
   });
 });
+
+describe('cache modes in keys', () => {
+  it("cache: 'params' keys without code, so a code edit keeps the key; 'code' changes it", async () => {
+    const { defineTask } = await import('cellar');
+    const { buildGraph } = await import('../../runtime/graph.js');
+    const { computeKeys } = await import('../../runtime/keys.js');
+    const dir = project();
+    const module = pathToFileURL(join(dir, 'task.ts')).href;
+    const make = (cache: 'code' | 'params') =>
+      defineTask({ name: `t_${cache}`, module, cache, params: { n: { type: 'number', default: 1 } }, inputs: {}, outputs: { v: {} }, run: () => ({ v: 1 }) });
+    const keysOf = async () => {
+      const { graph } = buildGraph([make('code'), make('params')]);
+      const keys = await computeKeys(graph!, { hasher: new CodeHasher() });
+      return { code: keys.get('t_code')!, params: keys.get('t_params')! };
+    };
+    const before = await keysOf();
+    expect(before.params.inputs.code).toBeUndefined();
+    expect(before.code.inputs.code!.files['task.ts']).toMatch(/^[0-9a-f]{16}$/);
+    writeFileSync(join(dir, 'lib', 'deep.ts'), 'export const deep = (n: number) => n * 3;\n');
+    const after = await keysOf();
+    expect(after.params.value).toBe(before.params.value);
+    expect(after.code.value).not.toBe(before.code.value);
+  });
+});
