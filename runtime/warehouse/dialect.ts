@@ -167,7 +167,7 @@ export function checkRefusals(text: string): void {
 
 /** Names the translator and our fixes: part of every cached translation's key. Bump the suffix
  *  whenever a fix in this file changes (a test checks the polyglot version matches the install). */
-export const TRANSLATION_ID = 'polyglot-0.12.1+cellar-2';
+export const TRANSLATION_ID = 'polyglot-0.12.1+cellar-3';
 
 type Polyglot = typeof import('@polyglot-sql/sdk');
 let polyglot: Polyglot | null = null;

@@ -99,31 +99,40 @@ export interface Prepared extends PreparedQuery {
 export async function prepareQuery(w: Warehouse, q: QueryTemplate, scope: TaskScope | undefined = currentScope()): Promise<Prepared> {
   const composed = compose(q, scope?.dialect ?? defaultDialect());
   const from = composed.dialect;
+  const translating = from !== w.dialect;
   const tables: string[] = [];
-  const mapped = rewriteTables(
-    composed.text,
-    (parts) => {
-      const logical = w.canonicalTable(parts.join('.'));
-      const physical = scope?.tables.get(logical);
-      const target = physical ? w.tableParts(physical) : w.tableParts(parts);
-      tables.push(target.join('.'));
-      // Rewrite only when something changes; otherwise keep the text as the user wrote it.
-      if (!physical && (w.kind === 'bigquery' || from === 'duckdb')) return null;
-      return quoteIdent(target, from);
-    },
-    from,
-  );
-  const target = writeTarget(mapped);
-  const text = placeMarkers(await translateFor(w, mapped, from), w.dialect);
+  const targets: string[][] = [];
+  const resolve = (parts: string[]): string | null => {
+    const logical = w.canonicalTable(parts.join('.'));
+    const physical = scope?.tables.get(logical);
+    const target = physical ? w.tableParts(physical) : w.tableParts(parts);
+    tables.push(target.join('.'));
+    if (translating) {
+      // A marker the translator passes through: the translation (and its cache entry) then
+      // depends on the query's shape only, not on this run's physical table names.
+      targets.push(target);
+      return tableMarker(targets.length - 1);
+    }
+    // Rewrite only when something changes; otherwise keep the text as the user wrote it.
+    return physical ? quoteIdent(target, from) : null;
+  };
+  const shaped = rewriteTables(composed.text, resolve, from);
+  const source = translating ? shaped.replace(TABLE_MARKER, (_m, i: string) => quoteIdent(targets[Number(i)]!, from)) : shaped;
+  const target = writeTarget(source);
+  let text = await translateFor(w, shaped, from);
+  if (translating) text = text.replace(TABLE_MARKER, (_m, i: string) => quoteIdent(targets[Number(i)]!, w.dialect));
   return {
-    text,
+    text: placeMarkers(text, w.dialect),
     params: composed.params,
     tables: [...new Set(tables)].sort(),
     writes: target ? w.canonicalTable(target.join('.')) : null,
-    source: mapped,
+    source,
     sourceDialect: from,
   };
 }
+
+const TABLE_MARKER = /__cellar_t(\d+)__/g;
+const tableMarker = (i: number) => `__cellar_t${i}__`;
 
 /** Tables a template reads, as physical canonical names on `w` (for messages and checks). */
 export function tablesRead(w: Warehouse, text: string, dialect: SqlDialect): string[] {

@@ -62,6 +62,15 @@ describe('BigQuery SQL on DuckDB: known answers', () => {
     expect(rows.length).toBeGreaterThan(0);
   });
 
+  it('caches one translation per query shape, whatever the physical tables are called', async () => {
+    const conn = w as unknown as { withConnection<T>(f: (c: { run(s: string): Promise<unknown>; runAndReadAll(s: string): Promise<{ getRowObjectsJson(): unknown[] }> }) => Promise<T>): Promise<T> };
+    await conn.withConnection(async (c) => c.run('CREATE SCHEMA IF NOT EXISTS mart; CREATE TABLE mart.a_1 AS SELECT 1 AS x; CREATE TABLE mart.a_2 AS SELECT 2 AS x'));
+    expect(await sql`SELECT COUNTIF(x > 0) AS n FROM ${sql.table('mart.a_1')}`).toEqual([{ n: 1 }]);
+    expect(await sql`SELECT COUNTIF(x > 0) AS n FROM ${sql.table('mart.a_2')}`).toEqual([{ n: 1 }]);
+    const cached = await conn.withConnection(async (c) => (await c.runAndReadAll(`SELECT sql FROM _cellar.translations WHERE sql LIKE '%COUNT_IF(x > 0)%'`)).getRowObjectsJson());
+    expect(cached).toEqual([{ sql: 'SELECT COUNT_IF(x > 0) AS n FROM __cellar_t0__' }]);
+  });
+
   it('leaves string literals alone when fixing functions', async () => {
     expect(await run(`SELECT 'CONCAT(a, NULL) and REGEXP_CONTAINS(' AS s`)).toEqual([{ s: 'CONCAT(a, NULL) and REGEXP_CONTAINS(' }]);
   });
