@@ -9,8 +9,8 @@
 // never sees a torn file and an old output is never deleted first (a concurrent reader keeps its
 // open file; gokart deletes on rerun and concurrent runs crash). The lock is the small
 // cross-process part; see lock.ts for why an O_EXCL lock file with PID liveness was chosen.
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, statSync, unlinkSync, writeSync } from 'node:fs';
-import { readFile, rename, writeFile, unlink } from 'node:fs/promises';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { rename, writeFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Manifest } from '../types.js';
 import type { Store, TaskLock } from './store.js';
@@ -36,7 +36,7 @@ export class LocalStore implements Store {
 
   async readManifest(task: string, key: string): Promise<Manifest | undefined> {
     try {
-      return JSON.parse(await readFile(this.manifestPath(task, key), 'utf8')) as Manifest;
+      return JSON.parse(readFileSync(this.manifestPath(task, key), 'utf8')) as Manifest;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw error;
@@ -57,21 +57,24 @@ export class LocalStore implements Store {
       const t = statSync(join(dir, name)).mtimeMs;
       if (t > bestTime) [best, bestTime] = [name, t];
     }
-    return best ? (JSON.parse(await readFile(join(dir, best), 'utf8')) as Manifest) : undefined;
+    return best ? (JSON.parse(readFileSync(join(dir, best), 'utf8')) as Manifest) : undefined;
   }
 
+  // Synchronous file calls behind the async interface: outputs are written and read on worker
+  // threads (blocking there is free), manifests are small, and a sync call skips the libuv
+  // thread-pool round trip, which dominated the per-task cost of a cold run.
   async writeOutput(task: string, file: string, bytes: Uint8Array): Promise<void> {
     this.ensureDir(task);
-    await atomicWrite(join(this.location, file), bytes);
+    atomicWriteSync(join(this.location, file), bytes);
   }
 
   async readOutput(_task: string, file: string): Promise<Uint8Array> {
-    return readFile(join(this.location, file));
+    return readFileSync(join(this.location, file));
   }
 
   async writeManifest(manifest: Manifest): Promise<void> {
     this.ensureDir(manifest.task);
-    await atomicWrite(this.manifestPath(manifest.task, manifest.key), JSON.stringify(manifest, null, 2) + '\n');
+    atomicWriteSync(this.manifestPath(manifest.task, manifest.key), JSON.stringify(manifest, null, 2) + '\n');
   }
 
   async lock(task: string, key: string, onWait?: (holder: string) => void): Promise<TaskLock> {
@@ -152,6 +155,22 @@ export class LocalStore implements Store {
 }
 
 /** Write to `<path>.tmp-<pid>-<random>` in the same folder, then rename over `path`. */
+export function atomicWriteSync(path: string, data: Uint8Array | string): void {
+  const tmp = `${path}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
+  try {
+    writeFileSync(tmp, data);
+    renameSync(tmp, path);
+  } catch (error) {
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // never created
+    }
+    throw error;
+  }
+}
+
+/** The same, asynchronously (for callers on the main thread writing large files). */
 export async function atomicWrite(path: string, data: Uint8Array | string): Promise<void> {
   const tmp = `${path}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
   try {
