@@ -45,6 +45,8 @@ export class LocalStore implements Store {
 
   async latestManifest(task: string): Promise<Manifest | undefined> {
     const dir = join(this.location, task);
+    // A never-run task has no folder: check first, a throwing readdir costs far more.
+    if (!existsSync(dir)) return undefined;
     let names: string[];
     try {
       names = readdirSync(dir).filter((n) => n.endsWith('.manifest.json'));
