@@ -120,7 +120,11 @@ export async function executeRun(options: ExecuteOptions): Promise<RunResult> {
         const m = await manifestOf(input.task);
         inputs.push({ ...input, stored: m.outputs[input.output]! });
       }
-      const job: TaskJob = { task: node.name, key, params: node.params, upstreamKeys: entry.key.inputs.upstream, keysByTask, inputs };
+      // Only this task's and its upstream tasks' keys travel with the job: the whole run's map
+      // would be cloned into the worker for every task (a million entries for 1000 tasks).
+      const scopedKeys: Record<string, string> = { [node.name]: key };
+      for (const up of node.upstream) scopedKeys[up] = keysByTask[up]!;
+      const job: TaskJob = { task: node.name, key, params: node.params, upstreamKeys: entry.key.inputs.upstream, keysByTask: scopedKeys, inputs };
       const attempts = node.task.retries + 1;
       for (let attempt = 1; ; attempt++) {
         emit({ kind: 'task-start', at: Date.now(), task: node.name, key, attempt });

@@ -15,7 +15,10 @@ export interface TaskHookContext {
 export interface TaskRunContext extends TaskHookContext {
   /** This task's cache key (hex). */
   key: string;
-  /** Cache key of every task in the run so far, by name: for naming materialised tables. */
+  /**
+   * Cache key of this task and of each task it depends on (inputs and `warehouse.tables`), by
+   * name: for naming materialised tables.
+   */
   keysByTask: Record<string, string>;
 }
 

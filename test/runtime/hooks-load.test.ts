@@ -45,7 +45,7 @@ describe('task hooks', () => {
   it('aroundRun wraps the run and can post-process outputs; keys carry the hook inputs', async () => {
     const r = await runPipeline({ pipeline, store, codeAware: false });
     expect(statuses(r)).toEqual({ query: 'ran', after: 'ran' });
-    expect(seen[0]).toMatch(/^query@[0-9a-f]{16}:after,query$/);
+    expect(seen[0]).toMatch(/^query@[0-9a-f]{16}:query$/);
     expect(r.prepared.keys.get('query')!.inputs.hooks).toEqual({ 'test-warehouse': { reads: ['proj.ds.events'], snapshot: 1 } });
     const afterManifest = [...store.manifests.values()].find((m) => m.task === 'after')!;
     expect(new TextDecoder().decode(store.files.get(afterManifest.outputs.double!.file))).toBe('2002');
