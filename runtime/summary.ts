@@ -76,6 +76,11 @@ export class ProgressLine {
     return line;
   }
 
+  /** Redraw (the CLI calls this on a timer so the spinner and running names stay live). */
+  tick(): void {
+    if (this.total > 0 && this.finished < this.total) this.write(`\r\x1b[2K${this.render()}`);
+  }
+
   private render(): string {
     const names = [...this.running];
     const shown = names.slice(0, 3).join(', ') + (names.length > 3 ? ` +${names.length - 3}` : '');

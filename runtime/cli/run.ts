@@ -57,6 +57,8 @@ export async function run(args: string[]): Promise<number> {
 
   const tty = process.stderr.isTTY && !values.json;
   const progress = tty ? new ProgressLine((s) => process.stderr.write(s)) : undefined;
+  const ticker = progress ? setInterval(() => progress.tick(), 120) : undefined;
+  ticker?.unref();
   const onEvent = (e: RunEvent) => {
     if (values.json) return;
     if (progress) progress.update(e);
@@ -83,6 +85,8 @@ export async function run(args: string[]): Promise<number> {
     });
   } catch (error) {
     throw toCliError(error);
+  } finally {
+    if (ticker) clearInterval(ticker);
   }
   const { prepared, result } = outcome;
   if (!result) {
