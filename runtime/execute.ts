@@ -87,6 +87,9 @@ export async function executeRun(options: ExecuteOptions): Promise<RunResult> {
       emit({ kind: 'task-cached', at: Date.now(), task: e.name, key: e.key.value, byOtherRun: false });
     } else if (e.action === 'blocked') {
       results.set(e.name, { name: e.name, status: 'not_run', key: e.key.value, durationMs: 0, because: 'not requested' });
+    } else {
+      // Why it runs, in the run log: "why did last night's run re-train?" is answerable later.
+      emit({ kind: 'task-planned', at: Date.now(), task: e.name, key: e.key.value, reason: e.reason });
     }
   }
 

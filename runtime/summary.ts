@@ -17,6 +17,8 @@ export function formatEvent(e: RunEvent, verbose = false): string | undefined {
   switch (e.kind) {
     case 'run-start':
       return `${time(e.at)} run ${e.pipeline}: ${e.toRun} to run, ${e.cached} cached, ${e.workers} worker${e.workers === 1 ? '' : 's'}`;
+    case 'task-planned':
+      return verbose ? `${time(e.at)} plan    ${e.task}: ${describeReason(e.reason)}${e.reason.kind === 'inputs-changed' ? ` (${e.reason.changes.map((c) => c.path).join(', ')})` : ''}` : undefined;
     case 'task-start':
       return `${time(e.at)} start   ${e.task}${e.attempt > 1 ? ` (attempt ${e.attempt})` : ''}`;
     case 'task-waiting':
@@ -66,12 +68,13 @@ export class ProgressLine {
         this.running.delete(e.task);
         this.finished++;
         break;
+      case 'task-planned':
       case 'task-waiting':
       case 'task-retry':
       case 'run-end':
         break;
     }
-    const line = e.kind === 'task-cached' && !e.byOtherRun ? undefined : e.kind === 'task-start' ? undefined : formatEvent(e);
+    const line = (e.kind === 'task-cached' && !e.byOtherRun) || e.kind === 'task-start' || e.kind === 'task-planned' ? undefined : formatEvent(e);
     this.write(`\r\x1b[2K${line ? `${line}\n` : ''}${e.kind === 'run-end' ? '' : this.render()}`);
     return line;
   }

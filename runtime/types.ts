@@ -127,6 +127,7 @@ export type TaskStatus = 'ran' | 'cached' | 'failed' | 'not_run';
 
 export type RunEvent =
   | { kind: 'run-start'; at: number; pipeline: string; toRun: number; cached: number; workers: number }
+  | { kind: 'task-planned'; at: number; task: string; key: string; reason: PlanReason }
   | { kind: 'task-start'; at: number; task: string; key: string; attempt: number }
   | { kind: 'task-waiting'; at: number; task: string; holder: string }
   | { kind: 'task-cached'; at: number; task: string; key: string; byOtherRun: boolean }

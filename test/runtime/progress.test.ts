@@ -28,6 +28,8 @@ describe('progress and logs', () => {
     await runPipeline({ pipeline: definePipeline({ name: 'p', tasks: [t] }), workspace, codeAware: false });
     const [log] = readdirSync(join(workspace, '_runs'));
     const kinds = readFileSync(join(workspace, '_runs', log!), 'utf8').trim().split('\n').map((l) => JSON.parse(l).kind);
-    expect(kinds).toEqual(['run-start', 'task-start', 'task-done', 'run-end']);
+    expect(kinds).toEqual(['run-start', 'task-planned', 'task-start', 'task-done', 'run-end']);
+    const planned = JSON.parse(readFileSync(join(workspace, '_runs', log!), 'utf8').split('\n')[1]!);
+    expect(planned).toMatchObject({ kind: 'task-planned', task: 't', reason: { kind: 'never-run' } });
   });
 });
