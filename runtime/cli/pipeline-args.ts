@@ -4,6 +4,7 @@
 // CLI errors with their codes (exit 2: the command line or the pipeline is wrong).
 import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { CellarError } from '../api.js';
 import { pipelineParams } from '../graph.js';
 import { loadPipeline } from '../loader.js';
@@ -75,6 +76,15 @@ function parseValue(name: string, text: string, spec: ParamSpec): unknown {
       } catch {
         throw new CliError(`param '${name}' is JSON, got '${text}'`, 'E_BAD_PARAM');
       }
+  }
+}
+
+/** node:util parseArgs, with a bad option reported as a usage error (exit 2). */
+export function parseOrUsage<T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArgs<T>> {
+  try {
+    return parseArgs(config);
+  } catch (error) {
+    throw new CliError((error as Error).message, 'E_USAGE');
   }
 }
 

@@ -1,16 +1,15 @@
 // `cellar show <pipeline> <task> [output]`: print a stored output without running anything.
 // Tables print as an aligned preview (first rows, shape, column types); `--json` prints the value
 // itself for machines. Exit 1 when the task has no stored result for these params.
-import { parseArgs } from 'node:util';
 import { preparePipelineRun } from '../run.js';
 import { readOutput } from '../perform.js';
 import type { OutputSchema } from '../types.js';
 import { CliError, EXIT } from './errors.js';
-import { openPipeline, parseParams, toCliError } from './pipeline-args.js';
+import { openPipeline, parseOrUsage, parseParams, toCliError } from './pipeline-args.js';
 import { describeSchema } from './tree.js';
 
 export async function run(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parseOrUsage({
     args,
     allowPositionals: true,
     options: {

@@ -2,15 +2,14 @@
 // output files (with their schema) and last duration — gokart's `make_tree_info`. Runs nothing.
 // Each task is drawn under the first task that needs it; later mentions say "(shown above)", so
 // wide DAGs stay readable.
-import { parseArgs } from 'node:util';
 import { preparePipelineRun } from '../run.js';
 import { formatDuration, describeReason } from '../summary.js';
 import type { Manifest, OutputSchema, PlanEntry } from '../types.js';
 import { CliError, EXIT } from './errors.js';
-import { openPipeline, parseParams, toCliError } from './pipeline-args.js';
+import { openPipeline, parseOrUsage, parseParams, toCliError } from './pipeline-args.js';
 
 export async function run(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parseOrUsage({
     args,
     allowPositionals: true,
     options: { param: { type: 'string', multiple: true, default: [] }, json: { type: 'boolean', default: false }, workspace: { type: 'string' } },
