@@ -38,6 +38,9 @@ function serialise(value: unknown): string {
     if (typeof value === 'number' && !Number.isFinite(value)) return JSON.stringify(String(value));
     return JSON.stringify(value) ?? 'null';
   }
+  // Values JSON.stringify would not tell apart from `{}`: a Date param must not collide with another.
+  if (value instanceof Date) return JSON.stringify(value.toISOString());
+  if (ArrayBuffer.isView(value)) return serialise(Array.from(value as unknown as ArrayLike<number>, (v) => (typeof v === 'bigint' ? String(v) : v)));
   if (Array.isArray(value)) {
     let out = '[';
     for (let i = 0; i < value.length; i++) out += (i > 0 ? ',' : '') + canonicalJson(value[i]);

@@ -112,3 +112,16 @@ describe('evaluate', () => {
     await expect(evaluate(t)).rejects.toThrow("task 't' did not return output 'b'");
   });
 });
+
+describe('canonical JSON for keys', () => {
+  it('sorts keys at every level and tells dates and typed arrays apart', async () => {
+    const { canonicalJson, makeKey } = await import('../../runtime/hash.js');
+    expect(canonicalJson({ b: 1, a: { d: [1, { f: 2, e: 3 }], c: undefined } })).toBe('{"a":{"d":[1,{"e":3,"f":2}]},"b":1}');
+    expect(canonicalJson(new Date('2024-01-01T00:00:00Z'))).toBe('"2024-01-01T00:00:00.000Z"');
+    expect(canonicalJson(new Date('2024-01-01'))).not.toBe(canonicalJson(new Date('2025-01-01')));
+    expect(canonicalJson(new Float64Array([1.5, 2]))).toBe('[1.5,2]');
+    const base = { task: 't', version: 0, cache: 'params' as const, upstream: {}, codecs: {} };
+    expect(makeKey({ ...base, params: { a: 1, b: 2 } }).value).toBe(makeKey({ ...base, params: { b: 2, a: 1 } }).value);
+    expect(makeKey({ ...base, params: { a: 1 } }).value).not.toBe(makeKey({ ...base, params: { a: 2 } }).value);
+  });
+});
