@@ -172,10 +172,23 @@ export const TRANSLATION_ID = 'polyglot-0.12.1+cellar-3';
 type Polyglot = typeof import('@polyglot-sql/sdk');
 let polyglot: Polyglot | null = null;
 
-/** Load the translator (WASM, ~0.3 s) on first need rather than on `import 'cellar'`. */
-export async function loadTranslator(): Promise<void> {
-  polyglot ??= await import('@polyglot-sql/sdk');
+/** What the translator returns (polyglot's TranspileResult, the part we use). */
+export interface TranspileResult {
+  success: boolean;
+  sql?: string[] | null;
+  error?: string | null;
 }
+
+/** Runs the raw translator. In-process by default; the session passes one that runs it in a
+ *  helper process (translator.ts), so its ~190 MB of WASM never sits in a task's process. */
+export type Transpile = (text: string, from: SqlDialect, to: SqlDialect) => Promise<TranspileResult>;
+
+/** The translator in this process (WASM, ~0.3 s to start; loaded on first need). */
+export const inProcessTranspile: Transpile = async (text, from, to) => {
+  polyglot ??= await import('@polyglot-sql/sdk');
+  const d = (x: SqlDialect) => (x === 'bigquery' ? polyglot!.Dialect.BigQuery : polyglot!.Dialect.DuckDB);
+  return polyglot.transpile(text, d(from), d(to));
+};
 
 const memo = new Map<string, string>();
 
@@ -184,18 +197,16 @@ export function memoisedTranslation(text: string, from: SqlDialect, to: SqlDiale
   return memo.get(`${from}>${to}\u0000${text}`);
 }
 
-/** Translate one statement between dialects (identity when they match; call `loadTranslator`
- *  first). Memoised: notebooks
- *  re-run the same text many times, and a translation costs a few milliseconds. */
-export function translate(text: string, from: SqlDialect, to: SqlDialect): string {
+/** Translate one statement between dialects (identity when they match), with our fixes and
+ *  refusals. Memoised: notebooks re-run the same text many times. */
+export async function translate(text: string, from: SqlDialect, to: SqlDialect, transpile: Transpile = inProcessTranspile): Promise<string> {
   if (from === to) return text;
   const memoKey = `${from}>${to}\u0000${text}`;
   const hit = memo.get(memoKey);
   if (hit !== undefined) return hit;
   if (from === 'bigquery') checkRefusals(text);
   const source = from === 'bigquery' ? fixBeforeTranslation(text) : text;
-  if (!polyglot) throw new Error('bug: translate() before loadTranslator()');
-  const result = polyglot.transpile(source, toPolyglot(polyglot, from), toPolyglot(polyglot, to));
+  const result = await transpile(source, from, to);
   if (!result.success || !result.sql || result.sql.length === 0) {
     throw new WarehouseError('E_WH_DIALECT', `could not translate ${from} SQL to ${to}: ${result.error ?? 'no output'}\n  in: ${oneLine(text)}`);
   }
@@ -204,10 +215,6 @@ export function translate(text: string, from: SqlDialect, to: SqlDialect): strin
   if (memo.size > 500) memo.clear();
   memo.set(memoKey, out);
   return out;
-}
-
-function toPolyglot(p: Polyglot, d: SqlDialect): import('@polyglot-sql/sdk').Dialect {
-  return d === 'bigquery' ? p.Dialect.BigQuery : p.Dialect.DuckDB;
 }
 
 export function oneLine(text: string, max = 160): string {

@@ -11,7 +11,8 @@ import type { SqlDialect } from '../task.js';
 import { compose, placeMarkers, quoteIdent, type QueryTemplate } from './compose.js';
 import { loadWarehouseConfig, type WarehouseConfig } from './config.js';
 import { createHash } from 'node:crypto';
-import { checkRefusals, loadTranslator, memoisedTranslation, translate, TRANSLATION_ID } from './dialect.js';
+import { checkRefusals, memoisedTranslation, translate, TRANSLATION_ID } from './dialect.js';
+import { helperTranspile } from './translator.js';
 import { rewriteTables, scanTables, writeTarget } from './names.js';
 import type { PreparedQuery, Warehouse } from './types.js';
 
@@ -140,7 +141,7 @@ export function tablesRead(w: Warehouse, text: string, dialect: SqlDialect): str
 }
 
 /** Translate for `w`, from the process memo, then the warehouse's own cache, then the translator
- *  (loaded only here, on a miss). */
+ *  (in a helper process, translator.ts, started only on a miss). */
 async function translateFor(w: Warehouse, text: string, from: SqlDialect): Promise<string> {
   if (from === w.dialect) return text;
   const hit = memoisedTranslation(text, from, w.dialect);
@@ -153,8 +154,7 @@ async function translateFor(w: Warehouse, text: string, from: SqlDialect): Promi
       return cached;
     }
   }
-  await loadTranslator();
-  const out = translate(text, from, w.dialect);
+  const out = await translate(text, from, w.dialect, helperTranspile);
   if (w.translations) await w.translations.put(key, out);
   return out;
 }

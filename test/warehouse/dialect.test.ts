@@ -5,7 +5,7 @@ import { Dialect, transpile } from '@polyglot-sql/sdk';
 import { defineTask, definePipeline, MemoryStore, openDuckDB, sql, useWarehouse, WarehouseError, type Warehouse } from 'cellar';
 import { runPipeline } from '../../runtime/run.js';
 import { readFileSync } from 'node:fs';
-import { REFUSED, TRAPS, TRANSLATION_ID, translate, loadTranslator } from '../../runtime/warehouse/dialect.js';
+import { REFUSED, TRAPS, TRANSLATION_ID, translate } from '../../runtime/warehouse/dialect.js';
 import { CASES, REFUSALS } from './dialect-cases.js';
 
 const run = (text: string) => sql(Object.assign([text], { raw: [text] }) as unknown as TemplateStringsArray);
@@ -44,8 +44,7 @@ describe('BigQuery SQL on DuckDB: known answers', () => {
     // If the translator ever fixes this, the workaround in dialect.ts can go.
     const raw = transpile(`SELECT REGEXP_CONTAINS(s, r'ab')`, Dialect.BigQuery, Dialect.DuckDB);
     expect(raw.sql?.[0]).toContain('REGEXP_FULL_MATCH');
-    await loadTranslator();
-    expect(translate(`SELECT REGEXP_CONTAINS(s, r'ab')`, 'bigquery', 'duckdb')).toContain('regexp_matches(');
+    expect(await translate(`SELECT REGEXP_CONTAINS(s, r'ab')`, 'bigquery', 'duckdb')).toContain('regexp_matches(');
   });
 
   it('keys cached translations by the installed translator version', () => {
@@ -69,6 +68,17 @@ describe('BigQuery SQL on DuckDB: known answers', () => {
     expect(await sql`SELECT COUNTIF(x > 0) AS n FROM ${sql.table('mart.a_2')}`).toEqual([{ n: 1 }]);
     const cached = await conn.withConnection(async (c) => (await c.runAndReadAll(`SELECT sql FROM _cellar.translations WHERE sql LIKE '%COUNT_IF(x > 0)%'`)).getRowObjectsJson());
     expect(cached).toEqual([{ sql: 'SELECT COUNT_IF(x > 0) AS n FROM __cellar_t0__' }]);
+  });
+
+  it('translates in a helper process with the same result as in-process', async () => {
+    const { helperTranspile, stopTranslator } = await import('../../runtime/warehouse/translator.js');
+    const text = `SELECT COUNTIF(x > 1) AS n, SAFE_CAST(y AS INT64) AS m FROM t`;
+    // Different texts (a trailing space) so neither answer comes from the other's memo.
+    const [viaHelper, inProcess] = await Promise.all([translate(text + ' ', 'bigquery', 'duckdb', helperTranspile), translate(text, 'bigquery', 'duckdb')]);
+    expect(viaHelper).toBe(inProcess);
+    const broken = await helperTranspile('SELECT FROM WHERE (', 'bigquery', 'duckdb');
+    expect(broken.success).toBe(false);
+    stopTranslator();
   });
 
   it('leaves string literals alone when fixing functions', async () => {

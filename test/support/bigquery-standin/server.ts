@@ -28,7 +28,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { DuckDBInstance, DuckDBTypeId, type DuckDBConnection, type DuckDBType, type DuckDBValue } from '@duckdb/node-api';
-import { codeOnly, loadTranslator, translate } from '../../../runtime/warehouse/dialect.js';
+import { codeOnly, translate } from '../../../runtime/warehouse/dialect.js';
 import { rewriteTables, scanTables, writeTarget } from '../../../runtime/warehouse/names.js';
 import { base64, bigQueryTypeFromDuckDB } from '../../../runtime/warehouse/values.js';
 
@@ -69,7 +69,6 @@ export interface StandIn {
 }
 
 export async function startStandIn(opts: { port?: number } = {}): Promise<StandIn> {
-  await loadTranslator();
   const instance = await DuckDBInstance.create(':memory:', { threads: '2' });
   const conn = await instance.connect();
   await conn.run('CREATE SCHEMA IF NOT EXISTS _standin');
@@ -114,7 +113,7 @@ export async function startStandIn(opts: { port?: number } = {}): Promise<StandI
   }
 
   /** BigQuery SQL with @named params → DuckDB SQL with $n, plus the values to bind. */
-  function toDuckDB(bqText: string, params: QueryParameter[]): { text: string; values: DuckDBValue[] } {
+  async function toDuckDB(bqText: string, params: QueryParameter[]): Promise<{ text: string; values: DuckDBValue[] }> {
     const names = params.map((p) => p.name ?? '');
     const code = codeOnly(bqText);
     let withMarkers = '';
@@ -127,7 +126,7 @@ export async function startStandIn(opts: { port?: number } = {}): Promise<StandI
     }
     withMarkers += bqText.slice(at);
     const mapped = rewriteTables(withMarkers, (parts) => quotedBq(local(parts)));
-    const duck = translate(mapped, 'bigquery', 'duckdb').replace(/__cellar_p(\d+)__/g, (_m, d: string) => `$${Number(d) + 1}`);
+    const duck = (await translate(mapped, 'bigquery', 'duckdb')).replace(/__cellar_p(\d+)__/g, (_m, d: string) => `$${Number(d) + 1}`);
     return { text: duck, values: params.map(paramValue) };
   }
 
@@ -153,7 +152,7 @@ export async function startStandIn(opts: { port?: number } = {}): Promise<StandI
       if (limit !== null && job.bytes > limit) {
         throw new BadQuery(`Query exceeded limit for bytes billed: ${limit}. ${Math.max(job.bytes, 10 * 2 ** 20)} or higher required.`, 'bytesBilledLimitExceeded');
       }
-      const { text: duck, values } = toDuckDB(text, (q.queryParameters ?? []) as QueryParameter[]);
+      const { text: duck, values } = await toDuckDB(text, (q.queryParameters ?? []) as QueryParameter[]);
       if (dryRun) {
         await conn.prepare(duck).catch((e: Error) => {
           throw new BadQuery(e.message);
