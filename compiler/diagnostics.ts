@@ -18,6 +18,7 @@ export const CODES = {
   E_DEPENDENCY_CYCLE: 'tasks that depend on each other',
   E_MUTATES_UPSTREAM: "a task changing a value another task (or setup) produced",
   E_FUNCTION_CROSSES_TASK: 'a function or class declared in one task and used by another',
+  E_USED_BEFORE_DECLARATION: 'a cell reading a name before its own `let`/`const`/`class` of that name (`let df = df.filter(…)`)',
   E_IMPLICIT_GLOBAL: 'assignment to a name that was never declared',
   E_PARAM_IN_SETUP: 'a setup cell reading a param (setup is shared and has none)',
   E_PARAM_NOT_LITERAL: 'a params cell with something other than literal consts',
@@ -32,6 +33,7 @@ export const CODES = {
   E_INTERNAL: 'a compiler bug, reported on the cell or notebook instead of a crash',
   W_NO_DIRECTIVES: 'a notebook with no directives: it compiles to nothing',
   W_EMPTY_TASK: 'a task with no code',
+  W_TSLAB_SHORTHAND: "`{ x }` shorthand naming another cell's variable: tslab throws ReferenceError on it (write `{ x: x }`)",
 } as const;
 
 export type Code = keyof typeof CODES;

@@ -122,7 +122,7 @@ async function compileStages(path: string, text: string, options: CompileOptions
     reads.set(c.index, memory.sql.get(key)!);
   }
 
-  const linked = linkCells({ notebook: path, stem: notebook.stem, cells: tagged.cells, analyses, sqlReads: reads });
+  const linked = linkCells({ notebook: path, stem: notebook.stem, cells: tagged.cells, analyses, sqlReads: reads, kernel: notebook.kernel });
   diagnostics.push(...linked.diagnostics);
   if (!linked.plan || hasErrors(diagnostics)) return { notebook: path, files: [], diagnostics: sortDiagnostics(diagnostics), plan: linked.plan, stats };
   const plan = linked.plan;

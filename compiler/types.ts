@@ -121,6 +121,8 @@ export interface ImportDecl {
   /** The specifier as emitted (Deno's `npm:pkg@1` already mapped to `pkg`). */
   module: string;
   bindings: ImportBinding[];
+  /** Import attributes as written, normalised: `with { type: 'json' }` (Node needs it for JSON). */
+  attributes?: string;
   /** The whole statement, removed from the cell body when hoisting. */
   statement: Span;
   line: number;
@@ -173,6 +175,11 @@ export interface CellAnalysis {
   strip: Span[];
   /** Top-level `x.display.html(…)`-style statements: dropped when `x` is tslab (notebook-only). */
   displayCalls: { statement: Span; root: string; line: number }[];
+  /**
+   * Top-level expression statements with no effect (`raw.length;`, `` `${n} trees`; ``): in the
+   * notebook they display a value, in a module they are dead code, so they are left out.
+   */
+  inertStatements: Span[];
   /** Every identifier text in the cell: generated names must avoid them. */
   identifiers: string[];
   diagnostics: Diagnostic[];
@@ -192,7 +199,7 @@ export interface Version {
   kind: DeclarationKind | 'import';
   owner: Owner;
   /** For imports: where from. */
-  importFrom?: { module: string; imported: string; typeOnly: boolean };
+  importFrom?: { module: string; imported: string; typeOnly: boolean; attributes?: string };
 }
 
 /** Which version each reference or declaration site in a cell binds (for renaming). */

@@ -212,6 +212,52 @@ function createAnalyzer(tsMorph: typeof TsMorphModule): Analyzer {
     return { ok: false };
   }
 
+  /**
+   * An expression with no effect when evaluated as a statement: names, literals, property reads,
+   * templates and operators over those. In a notebook such a statement at the end of a cell shows
+   * a value; in a module it is dead code. Calls, `new`, `await`, assignments, `++`, `delete`,
+   * spreads (they run iterators) and functions are effects, or may be: anything unknown is kept.
+   */
+  function isInert(e: TsMorphModule.ts.Expression): boolean {
+    while (ts.isParenthesizedExpression(e) || ts.isAsExpression(e) || ts.isSatisfiesExpression(e) || ts.isNonNullExpression(e) || ts.isTypeAssertionExpression(e)) e = e.expression;
+    if (ts.isIdentifier(e) || ts.isStringLiteral(e) || ts.isNumericLiteral(e) || ts.isBigIntLiteral(e) || ts.isNoSubstitutionTemplateLiteral(e) || ts.isRegularExpressionLiteral(e)) return true;
+    if (e.kind === K.TrueKeyword || e.kind === K.FalseKeyword || e.kind === K.NullKeyword) return true;
+    if (ts.isTemplateExpression(e)) return e.templateSpans.every((span) => isInert(span.expression));
+    if (ts.isPropertyAccessExpression(e)) return isInert(e.expression);
+    if (ts.isElementAccessExpression(e)) return isInert(e.expression) && isInert(e.argumentExpression);
+    if (ts.isArrayLiteralExpression(e)) return e.elements.every((x) => !ts.isSpreadElement(x) && (ts.isOmittedExpression(x) || isInert(x)));
+    if (ts.isObjectLiteralExpression(e)) {
+      return e.properties.every(
+        (p) => (ts.isPropertyAssignment(p) && !ts.isComputedPropertyName(p.name) && isInert(p.initializer)) || (ts.isShorthandPropertyAssignment(p) && !p.objectAssignmentInitializer),
+      );
+    }
+    if (ts.isPrefixUnaryExpression(e)) return e.operator !== K.PlusPlusToken && e.operator !== K.MinusMinusToken && isInert(e.operand);
+    if (ts.isTypeOfExpression(e) || ts.isVoidExpression(e)) return isInert(e.expression);
+    if (ts.isConditionalExpression(e)) return isInert(e.condition) && isInert(e.whenTrue) && isInert(e.whenFalse);
+    if (ts.isBinaryExpression(e)) {
+      const op = e.operatorToken.kind;
+      return !(op >= K.FirstAssignment && op <= K.LastAssignment) && isInert(e.left) && isInert(e.right);
+    }
+    return false;
+  }
+
+  /** `with { type: 'json' }` (or the older `assert { … }`) as the emitted modules write it. */
+  function importAttributes(stmt: TsMorphModule.ts.ImportDeclaration, sf: SourceFile): string | undefined {
+    const attrs = stmt.attributes;
+    if (!attrs || attrs.elements.length === 0) return undefined;
+    const parts = attrs.elements.map((el) => {
+      const value = ts.isStringLiteral(el.value) ? `'${el.value.text.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'` : el.value.getText(sf);
+      return `${el.name.getText(sf)}: ${value}`;
+    });
+    return `with { ${parts.join(', ')} }`;
+  }
+
+  /** Inside `typeof x` in a type: a type query does not read the variable at run time. */
+  function inTypeQuery(id: Identifier): boolean {
+    for (let n: Node | undefined = id.parent; n && !isStatementKind(n); n = n.parent) if (n.kind === K.TypeQuery) return true;
+    return false;
+  }
+
   function analyzeOne(input: CellInput, sf: SourceFile, checker: TsMorphModule.ts.TypeChecker, syntaxErrors: readonly TsMorphModule.ts.Diagnostic[]): CellAnalysis {
     const here = { notebook: '', cell: input.index + 1 };
     const result = emptyAnalysis(input.index);
@@ -256,6 +302,8 @@ function createAnalyzer(tsMorph: typeof TsMorphModule): Analyzer {
           continue;
         }
         const decl: ImportDecl = { module: mapped.module, bindings: [], statement, line };
+        const attributes = importAttributes(stmt, sf);
+        if (attributes) decl.attributes = attributes;
         const clause = stmt.importClause;
         if (clause) {
           const clauseTypeOnly = clause.isTypeOnly;
@@ -305,6 +353,7 @@ function createAnalyzer(tsMorph: typeof TsMorphModule): Analyzer {
         }
         if (throughDisplay && ts.isIdentifier(callee)) result.displayCalls.push({ statement, root: callee.text, line });
       }
+      if (ts.isExpressionStatement(stmt) && input.role !== 'params' && isInert(stmt.expression)) result.inertStatements.push(statement);
       const add = (kind: DeclarationKind, nameNode: TsMorphModule.ts.Identifier | undefined) => {
         if (!nameNode) return;
         result.declarations.push({ name: nameNode.text, kind, line, sites: [{ start: nameNode.getStart(sf), end: nameNode.end }], statement });
@@ -359,6 +408,7 @@ function createAnalyzer(tsMorph: typeof TsMorphModule): Analyzer {
     }
 
     const identifiers = new Set<string>();
+    const tdzReported = new Set<string>();
     const visit = (node: Node, inFunction: boolean) => {
       if (ts.isImportDeclaration(node)) return;
       if (ts.isIdentifier(node)) {
@@ -374,6 +424,24 @@ function createAnalyzer(tsMorph: typeof TsMorphModule): Analyzer {
         const ref: Reference = { name: node.text, start: node.getStart(sf), end: node.end, meaning: meaningOf(node), own, ...at };
         if (shorthand) ref.shorthand = true;
         result.references.push(ref);
+        const declaredAt = own && !inFunction && ref.meaning === 'value' ? symbol?.valueDeclaration : undefined;
+        if (
+          declaredAt && ref.start < declaredAt.end && !tdzReported.has(node.text) && !inTypeQuery(node) &&
+          (ts.isClassDeclaration(declaredAt) || (ts.isVariableDeclaration(declaredAt) && ts.getCombinedNodeFlags(declaredAt) & ts.NodeFlags.BlockScoped))
+        ) {
+          // `let df = df.filter(…)`: this cell's own `df` hides the earlier cell's from the top of
+          // the cell, so the read hits an uninitialised variable. tslab refuses the cell too.
+          tdzReported.add(node.text);
+          const declLine = lineCol(sf, (declaredAt as TsMorphModule.ts.NamedDeclaration).name!.getStart(sf)).line;
+          result.diagnostics.push(
+            diag(
+              'E_USED_BEFORE_DECLARATION',
+              ref.start,
+              `\`${node.text}\` is read before this cell declares it (line ${declLine}): the cell's own \`${node.text}\` hides any earlier one, so this reads an uninitialised variable (tslab stops here too: "Block-scoped variable '${node.text}' used before its declaration")`,
+              `give the new value a new name, e.g. \`const ${node.text}2 = …\`, or drop the declaration keyword to reassign the earlier \`${node.text}\` (only inside the task that declared it)`,
+            ),
+          );
+        }
         if (own && ref.meaning === 'value' && aliases.has(node.text)) {
           // `const ys = xs; ys.push(1)` changes xs: report it as xs's mutation (reassigning ys is fine).
           const mutation = mutationOf(node, sf);
@@ -448,6 +516,7 @@ function emptyAnalysis(index: number): CellAnalysis {
     params: [],
     strip: [],
     displayCalls: [],
+    inertStatements: [],
     identifiers: [],
     diagnostics: [],
   };

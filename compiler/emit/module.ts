@@ -13,6 +13,8 @@ interface ImportEntry {
   namespace?: { local: string; typeOnly: boolean };
   named: Map<string, { imported: string; typeOnly: boolean }>;
   sideEffect: boolean;
+  /** `with { type: 'json' }`: kept from the notebook's import (Node refuses JSON without it). */
+  attributes?: string;
 }
 
 /** Imports of one module, merged by specifier and printed in a fixed order. */
@@ -26,8 +28,9 @@ export class ImportSet {
   }
 
   /** `imported` is 'default', '*' or an export name. A value use wins over a type-only one. */
-  add(module: string, imported: string, local: string, typeOnly: boolean): void {
+  add(module: string, imported: string, local: string, typeOnly: boolean, attributes?: string): void {
     const e = this.entry(module);
+    if (attributes) e.attributes = attributes;
     if (imported === 'default') e.default = { local, typeOnly: typeOnly && (e.default?.typeOnly ?? true) };
     else if (imported === '*') e.namespace = { local, typeOnly: typeOnly && (e.namespace?.typeOnly ?? true) };
     else {
@@ -36,8 +39,10 @@ export class ImportSet {
     }
   }
 
-  addSideEffect(module: string): void {
-    this.entry(module).sideEffect = true;
+  addSideEffect(module: string, attributes?: string): void {
+    const e = this.entry(module);
+    e.sideEffect = true;
+    if (attributes) e.attributes = attributes;
   }
 
   print(): string {
@@ -46,7 +51,7 @@ export class ImportSet {
     const lines: string[] = [];
     for (const m of modules) {
       const e = this.entries.get(m)!;
-      const spec = `'${m}'`;
+      const spec = `'${m}'${e.attributes ? ` ${e.attributes}` : ''}`;
       if (e.namespace) lines.push(`import ${e.namespace.typeOnly ? 'type ' : ''}* as ${e.namespace.local} from ${spec};`);
       const named = [...e.named.entries()].sort(([a], [b]) => (a < b ? -1 : 1));
       const allTypes = named.length > 0 && named.every(([, n]) => n.typeOnly) && (!e.default || e.default.typeOnly);
@@ -116,9 +121,20 @@ export function cellRange(indexes: number[]): string {
   return contiguous ? `cells ${ones[0]}–${ones[ones.length - 1]}` : `cells ${ones.join(', ')}`;
 }
 
+/** The same cells as 0-based indexes, as `source.cells` and `cellar plan --json` give them. */
+function indexRange(indexes: number[]): string {
+  if (indexes.length === 1) return `index ${indexes[0]}`;
+  const contiguous = indexes.every((n, i) => i === 0 || n === indexes[i - 1]! + 1);
+  return contiguous ? `indexes ${indexes[0]}–${indexes[indexes.length - 1]}` : `indexes ${indexes.join(', ')}`;
+}
+
+/**
+ * The first lines of every module. Cells are counted from 1, as diagnostics count them, with the
+ * 0-based index next to it, so neither reading of `source.cells` can be taken for the other.
+ */
 export function header(plan: TaskPlan, cells: number[], cellIds: (string | undefined)[]): string {
   const ids = cellIds.filter(Boolean);
-  const where = cells.length ? `, ${cellRange(cells)}${ids.length ? ` (id ${ids.join(', ')})` : ''}` : '';
+  const where = cells.length ? `, ${cellRange(cells)} (${indexRange(cells)}${ids.length ? `; id ${ids.join(', ')}` : ''})` : '';
   return `// ${HEADER} from ${plan.notebook}${where}.\n// Do not edit: change the notebook and run \`cellar compile\` again.`;
 }
 

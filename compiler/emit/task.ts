@@ -22,6 +22,22 @@ const VALUE_KINDS = new Set(['const', 'let', 'var', 'function', 'class', 'enum',
 const TYPE_DECL_KINDS = new Set(['interface', 'type']);
 export const taskConst = (task: string) => `${identifierFor(task)}Task`;
 
+/**
+ * A notebook's relative import (`./lib.js`, `../data/x.json`) as seen from generated/<stem>/:
+ * the notebook resolved it from its own folder, the module must reach the same file.
+ */
+export function fromNotebook(workdir: string, spec: string): string {
+  if (!spec.startsWith('./') && !spec.startsWith('../')) return spec;
+  const parts: string[] = [];
+  for (const seg of `${workdir}/${spec}`.split('/')) {
+    if (seg === '' || seg === '.') continue;
+    if (seg === '..' && parts.length > 0 && parts[parts.length - 1] !== '..') parts.pop();
+    else parts.push(seg);
+  }
+  const joined = parts.join('/');
+  return joined.startsWith('../') ? joined : `./${joined}`;
+}
+
 /** Is every use of this version, in these cells, in a type position? */
 export function onlyTypeUses(ctx: EmitContext, cells: number[], versionId: string): boolean {
   for (const i of cells) for (const b of ctx.plan.bindings[i] ?? []) if (b.versionId === versionId && b.meaning === 'value') return false;
@@ -36,7 +52,7 @@ export function addOutsideImports(ctx: EmitContext, imports: ImportSet, cells: n
     if (v.owner.kind === 'task' && v.owner.task === self) continue;
     if (cells.includes(v.cell) && v.kind !== 'import') continue;
     if (v.kind === 'import' && v.importFrom) {
-      imports.add(v.importFrom.module, v.importFrom.imported, v.name, v.importFrom.typeOnly || onlyTypeUses(ctx, cells, id));
+      imports.add(fromNotebook(ctx.workdir, v.importFrom.module), v.importFrom.imported, v.name, v.importFrom.typeOnly || onlyTypeUses(ctx, cells, id), v.importFrom.attributes);
     } else if (v.owner.kind === 'setup') {
       imports.add('./setup.js', v.name, v.name, TYPE_DECL_KINDS.has(v.kind) || onlyTypeUses(ctx, cells, id));
     } else if (v.owner.kind === 'task' && TYPE_DECL_KINDS.has(v.kind)) {
@@ -44,7 +60,7 @@ export function addOutsideImports(ctx: EmitContext, imports: ImportSet, cells: n
     }
     names.add(v.name);
   }
-  for (const i of cells) for (const imp of ctx.analyses.get(i)?.imports ?? []) if (imp.bindings.length === 0) imports.addSideEffect(imp.module);
+  for (const i of cells) for (const imp of ctx.analyses.get(i)?.imports ?? []) if (imp.bindings.length === 0) imports.addSideEffect(fromNotebook(ctx.workdir, imp.module), imp.attributes);
   return names;
 }
 
@@ -173,9 +189,9 @@ export function emitSetupModule(ctx: EmitContext): EmittedFile | undefined {
   const imports = new ImportSet();
   for (const id of uses) {
     const v = plan.versions[id]!;
-    if (v.kind === 'import' && v.importFrom) imports.add(v.importFrom.module, v.importFrom.imported, v.name, v.importFrom.typeOnly || onlyTypeUses(ctx, plan.setupCells, id));
+    if (v.kind === 'import' && v.importFrom) imports.add(fromNotebook(ctx.workdir, v.importFrom.module), v.importFrom.imported, v.name, v.importFrom.typeOnly || onlyTypeUses(ctx, plan.setupCells, id), v.importFrom.attributes);
   }
-  for (const c of cells) for (const imp of ctx.analyses.get(c.index)!.imports) if (imp.bindings.length === 0) imports.addSideEffect(imp.module);
+  for (const c of cells) for (const imp of ctx.analyses.get(c.index)!.imports) if (imp.bindings.length === 0) imports.addSideEffect(fromNotebook(ctx.workdir, imp.module), imp.attributes);
 
   // The last version of each name keeps it (that is what tasks import); earlier ones are renamed.
   const last = new Map<string, string>();

@@ -20,6 +20,8 @@ export interface LinkInput {
   analyses: ReadonlyMap<number, CellAnalysis>;
   /** Tables each cell's sql`…` templates read (from analyze/sql.ts). */
   sqlReads: ReadonlyMap<number, string[]>;
+  /** The kernel the notebook is written for: tslab's quirks get warnings (default tslab). */
+  kernel?: 'tslab' | 'deno' | 'typescript';
 }
 
 export interface LinkResult {
@@ -142,7 +144,7 @@ export function linkCells(input: LinkInput): LinkResult {
     const versionOwner: Owner = owner ?? { kind: 'import' };
     for (const imp of a.imports) {
       for (const b of imp.bindings) {
-        const v: Version = { id: `${cell.index}:${b.local}`, name: b.local, cell: cell.index, kind: 'import', owner: { kind: 'import' }, importFrom: { module: imp.module, imported: b.imported, typeOnly: b.typeOnly } };
+        const v: Version = { id: `${cell.index}:${b.local}`, name: b.local, cell: cell.index, kind: 'import', owner: { kind: 'import' }, importFrom: { module: imp.module, imported: b.imported, typeOnly: b.typeOnly, ...(imp.attributes ? { attributes: imp.attributes } : {}) } };
         versions[v.id] = v;
         if (!b.typeOnly) ownValue.set(b.local, v);
         ownType.set(b.local, v);
@@ -171,16 +173,22 @@ export function linkCells(input: LinkInput): LinkResult {
         );
       }
     }
-    if (dropped.length) droppedByCell[cell.index] = dropped;
     const inDropped = (pos: number) => dropped.some((s) => pos >= s.start && pos < s.end);
+    // Display-only statements (`raw.length;`) are dead code in a module: cut, and what they read
+    // is not a use (no input just to show it). A misspelt name in one is still reported below.
+    const inert = a.inertStatements ?? [];
+    const inInert = (pos: number) => inert.some((s) => pos >= s.start && pos < s.end);
+    dropped.push(...inert);
+    if (dropped.length) droppedByCell[cell.index] = dropped;
 
     const reported = new Set<string>();
     const assignedUndeclared = new Set(a.mutations.filter((m) => m.kind === 'assign' && !valueScope.has(m.name)).map((m) => m.name));
     for (const ref of a.references) {
-      if (inDropped(ref.start)) continue;
+      if (inDropped(ref.start) && !inInert(ref.start)) continue;
       let v: Version | undefined;
       if (ref.own) v = ref.meaning === 'value' ? ownValue.get(ref.name) ?? ownType.get(ref.name) : ownType.get(ref.name) ?? ownValue.get(ref.name);
       else v = ref.meaning === 'value' ? valueScope.get(ref.name) : typeScope.get(ref.name) ?? valueScope.get(ref.name);
+      if (v && inInert(ref.start)) continue;
       if (!v) {
         if (ref.own || ref.meaning === 'type' || KNOWN_GLOBALS.has(ref.name) || reported.has(ref.name) || assignedUndeclared.has(ref.name)) continue;
         reported.add(ref.name);
@@ -204,6 +212,17 @@ export function linkCells(input: LinkInput): LinkResult {
         diagnostics.push(
           diagnostic('error', 'E_PARAM_IN_SETUP', at(cell, ref.line, ref.column), `setup cell reads param \`${ref.name}\`, but setup is shared by every task and has no params`, {
             hint: 'read the param inside a task, or pass it to a setup function as an argument',
+            snippet: lineOf(cell, ref.line),
+          }),
+        );
+      }
+      if (ref.shorthand && !ref.own && ref.meaning === 'value' && (input.kernel ?? 'tslab') === 'tslab' && !reported.has(`shorthand:${ref.name}`)) {
+        // tslab rewrites reads of earlier cells' names but misses object shorthands: `{ seed }`
+        // throws ReferenceError in the kernel, though the compiled module is fine.
+        reported.add(`shorthand:${ref.name}`);
+        diagnostics.push(
+          diagnostic('warning', 'W_TSLAB_SHORTHAND', at(cell, ref.line, ref.column), `\`{ ${ref.name} }\` names \`${ref.name}\` from cell ${v.cell + 1}: tslab throws "ReferenceError: ${ref.name} is not defined" on this shorthand`, {
+            hint: `write \`${ref.name}: ${ref.name}\` instead of \`${ref.name}\` in the object literal`,
             snippet: lineOf(cell, ref.line),
           }),
         );
@@ -232,7 +251,10 @@ export function linkCells(input: LinkInput): LinkResult {
       const what = m.detail === 'Object.assign' ? 'calls `Object.assign(...)` on' : m.kind === 'method' ? `calls \`${m.name}.${m.detail}(...)\` on` : m.kind === 'property' ? `assigns to \`${m.detail}\` of` : 'assigns to';
       diagnostics.push(
         diagnostic('error', 'E_MUTATES_UPSTREAM', at(cell, m.line, m.column), `task \`${cell.task}\` ${what} \`${m.name}\`, which ${ownerWords(v.owner)} produced (cell ${v.cell + 1}): the cached value would no longer match what the notebook computed`, {
-          hint: `copy it first, e.g. \`const my${m.name[0]!.toUpperCase()}${m.name.slice(1)} = structuredClone(${m.name})\` (or \`[...${m.name}]\`), and change the copy`,
+          hint:
+            m.kind === 'assign'
+              ? `give the new value its own name in this task, e.g. \`const ${m.name}2 = …\`, and read that one from here on`
+              : `copy it first, e.g. \`const my${m.name[0]!.toUpperCase()}${m.name.slice(1)} = structuredClone(${m.name})\` (or \`[...${m.name}]\`), and change the copy`,
           snippet: lineOf(cell, m.line),
         }),
       );

@@ -137,7 +137,8 @@ describe('mutating another task\'s value', () => {
     const d = await expectError([upstream, `//| task: change\n${code}`], 'E_MUTATES_UPSTREAM', { cell: 2, line: 2 });
     expect(d.message).toContain(words);
     expect(d.message).toContain('task `load`');
-    expect(d.hint).toContain('copy it first');
+    // Rebinding the name needs a new name, not a copy; changing the object needs a copy.
+    expect(d.hint).toContain(words.startsWith('assigns to `count`') ? 'its own name' : 'copy it first');
   });
 
   it('a mutating method through an alias', async () => {
@@ -197,5 +198,44 @@ describe('code the analyser does not support', () => {
     expect(r.files).toEqual([]);
     expect(r.diagnostics).toMatchObject([{ code: 'W_NO_DIRECTIVES', severity: 'note', notebook: NB }]);
     expect(r.diagnostics[0]!.hint).toContain('//| task:');
+  });
+});
+
+describe('notebook habits tslab itself trips on', () => {
+  it('a cell reading a name before its own `let` of it', async () => {
+    const d = await expectError(['//| task: a\nlet df = [3, 1, 2];', '//| task: b\nconst n = 1;\nlet df = df.filter((x) => x > n);'], 'E_USED_BEFORE_DECLARATION', { cell: 2, line: 3, column: 10 });
+    expect(d.message).toContain('`df` is read before this cell declares it (line 3)');
+    expect(d.hint).toContain('const df2');
+  });
+
+  it('a read earlier in the cell than the redeclaration, but not one inside a function', async () => {
+    await expectError(['//| task: a\nlet df = [1];', '//| task: b\nconst f = () => df.length;\nconst n = df.length;\nconst df = [2];'], 'E_USED_BEFORE_DECLARATION', { cell: 2, line: 3, column: 11 });
+    const fine = await diagnosticsOf(['//| task: a\nlet df = [1];', '//| task: b\nconst f = () => df.length;\nconst df = [2];\nconst n = f();']);
+    expect(fine.diagnostics.filter((x) => x.severity === 'error').map(formatDiagnostic)).toEqual([]);
+  });
+
+  it('`{ seed }` naming another cell\'s variable warns (tslab throws ReferenceError) but still compiles', async () => {
+    const r = await diagnosticsOf(['//| params\nconst seed = 42;', '//| task: t\nconst local = 1;\nconst cfg = { seed, local, n: seed };']);
+    expect(r.files.length).toBeGreaterThan(0);
+    const ws = r.diagnostics.filter((x) => x.code === 'W_TSLAB_SHORTHAND');
+    expect(ws).toHaveLength(1); // `local` is this cell's own: tslab is fine with it
+    expect(ws[0]).toMatchObject({ severity: 'warning', notebook: NB, cell: 2, cellId: 'c2', line: 3, column: 15 });
+    expect(ws[0]!.hint).toContain('`seed: seed`');
+    expect(formatDiagnostic(ws[0]!)).toContain('ReferenceError');
+  });
+
+  it('Deno notebooks get no shorthand warning (Deno\'s kernel resolves `{ seed }`)', async () => {
+    const text = notebookText(['//| params\nconst seed = 42;', '//| task: t\nconst cfg = { seed };'], { name: 'deno' });
+    const r = await diagnosticsOf(text);
+    expect(r.diagnostics.filter((x) => x.code === 'W_TSLAB_SHORTHAND')).toEqual([]);
+  });
+
+  it('a misspelt name in a display-only statement is still reported', async () => {
+    await expectError(['//| task: t\nconst rows = [1, 2];\nrwos.length;'], 'E_UNDECLARED_NAME', { cell: 1, line: 3, column: 1 });
+  });
+
+  it('reassigning another task\'s value suggests a new name, not a copy', async () => {
+    const d = await expectError(['//| task: a\nlet df = [1, 2];', '//| task: b\ndf = df.filter((x) => x > 1);'], 'E_MUTATES_UPSTREAM', { cell: 2, line: 2, column: 1 });
+    expect(d.hint).toContain('const df2 = …');
   });
 });

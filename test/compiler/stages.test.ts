@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { loadAnalyzer, mapSpecifier } from '../../compiler/analyze/cell.js';
 import { sqlReads } from '../../compiler/analyze/sql.js';
 import { ImportSet, NameAllocator, identifierFor } from '../../compiler/emit/module.js';
+import { fromNotebook } from '../../compiler/emit/task.js';
 import { parseNotebook } from '../../compiler/notebook/parse.js';
 import { tagCells } from '../../compiler/notebook/directives.js';
 import { planJson } from '../../compiler/plan/json.js';
@@ -230,5 +231,19 @@ describe('layering', () => {
       ];
     });
     expect(offenders).toEqual([]);
+  });
+});
+
+describe('fromNotebook: relative imports reach the same file from generated/<stem>/', () => {
+  it.each([
+    ['../../notebooks', './lib.js', '../../notebooks/lib.js'],
+    ['../../notebooks', '../data/x.json', '../../data/x.json'],
+    ['../..', './lib.js', '../../lib.js'],
+    ['../../notebooks/deep', '../../shared/u.js', '../../shared/u.js'],
+    ['.', './lib.js', './lib.js'],
+    ['../../notebooks', 'node:fs', 'node:fs'],
+    ['../../notebooks', 'ml-random-forest', 'ml-random-forest'],
+  ])('workdir %s, %s → %s', (workdir, spec, expected) => {
+    expect(fromNotebook(workdir, spec)).toBe(expected);
   });
 });
