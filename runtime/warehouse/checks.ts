@@ -13,7 +13,7 @@
 // Node when a task's output is already an array of rows. `parseCheck` is pure.
 import type { QueryTemplate, TableRef } from './compose.js';
 import { ident, param, sql } from './sql.js';
-import { getWarehouse } from './session.js';
+import { getWarehouse, prepareQuery } from './session.js';
 import { WarehouseError, type ColumnSchema, type LogicalType, type Row } from './types.js';
 
 export type Check =
@@ -161,7 +161,6 @@ async function schemaOf(target: CheckTarget): Promise<ColumnSchema[]> {
     if (!s) throw new WarehouseError('E_WH_CHECK', `${target.label}: table does not exist`);
     return s;
   }
-  const { prepareQuery } = await import('./session.js');
   const { schema } = await w.query(await prepareQuery(w, sql`SELECT * FROM ${target.query} AS t LIMIT 0`));
   return schema;
 }
@@ -206,9 +205,6 @@ export function defineChecks(table: string, checks: string[]): void {
 
 export function checksForSource(table: string): string[] {
   return sourceChecks.get(table) ?? [];
-}
-export function sourcesWithChecks(): string[] {
-  return [...sourceChecks.keys()];
 }
 
 /** Check a table now, in a notebook or a script: throws when a check fails. */

@@ -173,14 +173,14 @@ export class DuckDBWarehouse implements Warehouse {
     return stmt;
   }
 
-  async query(q: PreparedQuery, opts?: QueryOptions): Promise<{ rows: Row[]; schema: ColumnSchema[] }> {
+  /** All rows (`opts` has nothing for DuckDB: no paging, no billing). */
+  async query(q: PreparedQuery, _opts?: QueryOptions): Promise<{ rows: Row[]; schema: ColumnSchema[] }> {
     const rows: Row[] = [];
     let schema: ColumnSchema[] | null = null;
     for await (const chunk of this.chunks(q)) {
       schema = chunk.schema;
       appendRows(rows, chunk, 0, chunk.rowCount);
     }
-    void opts;
     return { rows, schema: schema ?? (await this.describeQuery(q)) };
   }
 

@@ -13,7 +13,7 @@ import { loadWarehouseConfig, type WarehouseConfig } from './config.js';
 import { createHash } from 'node:crypto';
 import { checkRefusals, memoisedTranslation, translate, TRANSLATION_ID } from './dialect.js';
 import { helperTranspile } from './translator.js';
-import { rewriteTables, scanTables, writeTarget } from './names.js';
+import { rewriteTables, writeTarget } from './names.js';
 import type { PreparedQuery, Warehouse } from './types.js';
 
 export interface TaskScope {
@@ -134,11 +134,6 @@ export async function prepareQuery(w: Warehouse, q: QueryTemplate, scope: TaskSc
 
 const TABLE_MARKER = /__cellar_t(\d+)__/g;
 const tableMarker = (i: number) => `__cellar_t${i}__`;
-
-/** Tables a template reads, as physical canonical names on `w` (for messages and checks). */
-export function tablesRead(w: Warehouse, text: string, dialect: SqlDialect): string[] {
-  return [...new Set(scanTables(text, dialect).map((t) => w.canonicalTable(t.parts.join('.'))))].sort();
-}
 
 /** Translate for `w`, from the process memo, then the warehouse's own cache, then the translator
  *  (in a helper process, translator.ts, started only on a miss). */

@@ -90,14 +90,3 @@ export function bigQueryTypeFromDuckDB(type: string): string {
   if (t.startsWith('STRUCT')) return 'RECORD';
   return 'STRING';
 }
-
-/** Columns → row objects (for adapters that read column-major). */
-export function rowsFromColumns(names: string[], columns: JsonValue[][], rowCount: number): Record<string, JsonValue>[] {
-  const rows: Record<string, JsonValue>[] = new Array(rowCount);
-  for (let r = 0; r < rowCount; r++) {
-    const row: Record<string, JsonValue> = {};
-    for (let c = 0; c < names.length; c++) row[names[c]!] = columns[c]![r]!;
-    rows[r] = row;
-  }
-  return rows;
-}
