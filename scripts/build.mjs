@@ -4,7 +4,12 @@
 // (code splitting), so a compiled pipeline that imports 'cellar' gets the very module instance
 // the CLI uses. `ensureBuilt()` rebuilds only when a source file is newer than dist/, so the
 // CLI always runs current code and a warm start costs a few stat calls.
-import { readdirSync, statSync, existsSync, writeFileSync } from 'node:fs';
+//
+// Two CLIs may start together on stale sources (tests do), so a build never leaves a torn file:
+// esbuild builds in memory and each file is written to a temp name and renamed into place.
+// Chunk names carry a content hash, so a process still running the old build keeps finding its
+// chunks; files no build has produced for an hour are pruned.
+import { readdirSync, statSync, existsSync, writeFileSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -29,11 +34,12 @@ function newestSourceMtime() {
 export async function buildDist() {
   // esbuild loads lazily: importing it costs ~50 ms, which a warm `cellar run` should not pay.
   const { build } = await import('esbuild');
-  await build({
+  const result = await build({
     absWorkingDir: root,
     // worker: the body of each task worker thread (runtime/workers.ts starts dist/worker.js).
     entryPoints: { index: 'runtime/index.ts', cli: 'runtime/cli/main.ts', worker: 'runtime/worker.ts' },
     outdir: dist,
+    write: false,
     bundle: true,
     splitting: true,
     format: 'esm',
@@ -43,7 +49,24 @@ export async function buildDist() {
     sourcemap: 'linked',
     logLevel: 'warning',
   });
-  writeFileSync(stamp, String(Date.now()));
+  mkdirSync(dist, { recursive: true });
+  const written = new Set([stamp]);
+  for (const file of result.outputFiles) {
+    writeAtomic(file.path, file.contents);
+    written.add(file.path);
+  }
+  writeAtomic(stamp, String(Date.now()));
+  const hourAgo = Date.now() - 3600_000;
+  for (const name of readdirSync(dist)) {
+    const path = join(dist, name);
+    if (!written.has(path) && !name.includes('.tmp-') && statSync(path).mtimeMs < hourAgo) rmSync(path, { force: true });
+  }
+}
+
+function writeAtomic(path, contents) {
+  const tmp = `${path}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
+  writeFileSync(tmp, contents);
+  renameSync(tmp, path);
 }
 
 export async function ensureBuilt() {
