@@ -48,8 +48,9 @@ function parseArgs(args: string[]): CompileArgs | 'help' {
   return parsed;
 }
 
+/** Every diagnostic goes to stderr (warnings too, like compilers do): stdout keeps the summary lines. */
 function printDiagnostics(outcome: NotebookOutcome): void {
-  for (const d of outcome.diagnostics) (d.severity === 'error' ? console.error : console.log)(formatDiagnostic(d));
+  for (const d of outcome.diagnostics) console.error(formatDiagnostic(d));
 }
 
 function summary(outcome: NotebookOutcome, outDirRel: string, ms: number, written: number): string {

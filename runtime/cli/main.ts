@@ -44,7 +44,9 @@ export async function main(argv: string[]): Promise<number> {
     return await (await command.load()).run(args.filter((a) => a !== '--verbose'));
   } catch (error) {
     if (error instanceof CliError) {
-      console.error(`cellar ${name}: ${error.message} (${error.code})`);
+      // The code goes on the first line, before any usage text the message carries.
+      const [first, ...rest] = error.message.split('\n');
+      console.error([`cellar ${name}: ${first} (${error.code})`, ...rest].join('\n'));
       return error.exitCode;
     }
     console.error(`cellar ${name}: ${error instanceof Error ? (verbose ? error.stack : error.message) : String(error)}`);

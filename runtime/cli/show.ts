@@ -8,7 +8,20 @@ import { CliError, EXIT } from './errors.js';
 import { openPipeline, parseOrUsage, parseParams, toCliError } from './pipeline-args.js';
 import { describeSchema } from './tree.js';
 
+const USAGE = `usage: cellar show <pipeline.ts|notebook.ipynb> <task> [output] [options]
+
+Print a task's cached outputs (tables as a preview). Runs nothing; exit 1 if it is not cached.
+
+  --param k=v        the params whose result to show (repeatable)
+  --rows N           rows of a table preview (default 10)
+  --json             print the values as JSON
+  --workspace DIR    where outputs live (default <project>/.cellar/workspace, or $CELLAR_WORKSPACE)`;
+
 export async function run(args: string[]): Promise<number> {
+  if (args.includes('--help') || args.includes('-h')) {
+    console.log(USAGE);
+    return EXIT.ok;
+  }
   const { values, positionals } = parseOrUsage({
     args,
     allowPositionals: true,
@@ -20,7 +33,7 @@ export async function run(args: string[]): Promise<number> {
     },
   });
   const [pipelineArg, taskName, outputName] = positionals;
-  if (!taskName) throw new CliError('usage: cellar show <pipeline> <task> [output] [--param k=v] [--json] [--rows N]', 'E_USAGE');
+  if (!taskName) throw new CliError(`a task name is needed\n\n${USAGE}`, 'E_USAGE');
   const { pipeline, file } = await openPipeline(pipelineArg);
   let prepared;
   try {

@@ -8,7 +8,20 @@ import type { Manifest, OutputSchema, PlanEntry } from '../types.js';
 import { CliError, EXIT } from './errors.js';
 import { openPipeline, parseOrUsage, parseParams, toCliError } from './pipeline-args.js';
 
+const USAGE = `usage: cellar tree <pipeline.ts|notebook.ipynb> [task] [options]
+
+Print the dependency tree with each task's status, cache key, params, output files (with their
+schema) and last duration. Runs nothing.
+
+  --param k=v        the params to show the tree for (repeatable)
+  --json             print one JSON object
+  --workspace DIR    where outputs live (default <project>/.cellar/workspace, or $CELLAR_WORKSPACE)`;
+
 export async function run(args: string[]): Promise<number> {
+  if (args.includes('--help') || args.includes('-h')) {
+    console.log(USAGE);
+    return EXIT.ok;
+  }
   const { values, positionals } = parseOrUsage({
     args,
     allowPositionals: true,
