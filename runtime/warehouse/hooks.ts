@@ -106,6 +106,12 @@ export const warehouseHooks: TaskHooks & {
 };
 
 async function runWarehouseTask(task: AnyTask, ctx: TaskRunContext, run: () => Promise<Record<string, unknown>>): Promise<Record<string, unknown>> {
+  if (!task.warehouse) {
+    // Checks on a plain task's rows: no warehouse needed (and none opened).
+    const outputs = await run();
+    await runChecks(task.checks, checkTargetOf(task, outputs), ctx.params, where(task));
+    return outputs;
+  }
   const w = await getWarehouse();
   const scope: TaskScope = { task: task.name, dialect: task.warehouse?.dialect, tables: tableMap(w, task, ctx.keysByTask), dryRun: undefined };
   return runInScope(scope, async () => {

@@ -1,6 +1,9 @@
 // One suite, two adapters: everything here runs on embedded DuckDB and on the real BigQuery
 // client talking to the local stand-in. The queries are BigQuery SQL (the project default), so
 // on DuckDB they also go through translation.
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defineChecks, defineTask, output, sql, useWarehouse, MemoryStore, physicalTableName, WarehouseError, type Row } from 'cellar';
 import { runPipeline } from '../../runtime/run.js';
@@ -270,6 +273,26 @@ describe.each(['duckdb', 'bigquery'] as const)('warehouse adapter: %s', (name) =
     });
     const { result } = await runPipeline({ pipeline: definePipeline({ name: `wrong-${name}`, tasks: [wrong] }), store: new MemoryStore(), runner: 'in-process', workers: 1, codeAware: false, backoffScale: 0 });
     expect(result!.tasks[0]!.error).toMatch(/materialize: mart\.wrong.*needs exactly one sql`` query/);
+  });
+});
+
+describe('checks on a task with no SQL', () => {
+  it('run on its rows in Node without opening any warehouse', async () => {
+    const plain = defineTask({
+      name: 'plain',
+      params: {},
+      inputs: {},
+      outputs: { rows: {} },
+      checks: ['rows >= 3', 'not_null b'],
+      run: () => ({ rows: [{ a: 1, b: 'x' }, { a: 2, b: null }, { a: 3, b: 'z' }] }),
+    });
+    useWarehouse(null);
+    const path = join(tmpdir(), `cellar-never-opened-${process.pid}.duckdb`);
+    process.env.CELLAR_DUCKDB_PATH = path;
+    const { result } = await runPipeline({ pipeline: definePipeline({ name: 'plain', tasks: [plain] }), store: new MemoryStore(), runner: 'in-process', workers: 1, codeAware: false, backoffScale: 0 });
+    expect(result!.tasks[0]!.error).toMatch(/check "not_null b" failed on output rows of task plain: actual b has 1 NULL/);
+    expect(existsSync(path)).toBe(false);
+    delete process.env.CELLAR_DUCKDB_PATH;
   });
 });
 
