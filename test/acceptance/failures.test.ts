@@ -1,0 +1,67 @@
+// When a task throws: the run stops (or, with --keep-going, finishes what does not depend on the
+// failure), says which task failed and why without a stack trace, exits non-zero, and a fixed
+// param re-runs only what failed. Also what a user expects after editing only prose.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { STACK_FRAME, fixtures, project, removeProjects } from './harness.js';
+
+afterAll(removeProjects);
+
+type TaskSummary = { name: string; status: string; error?: string; because?: string };
+const byName = (stdout: string) => Object.fromEntries((JSON.parse(stdout).tasks as TaskSummary[]).map((t) => [t.name, t]));
+
+describe('a failing task', () => {
+  it('stops the run, or with --keep-going runs the independent branch; --json tells it all', () => {
+    const p = project('branches.ipynb');
+    const stop = p.cellar('run', 'notebooks/branches.ipynb', '--workers', '1');
+    expect(stop.code).toBe(1);
+    expect(stop.stdout).toContain('- flaky: flaky failed at n=3');
+    expect(stop.stdout).toContain('- after_flaky (upstream flaky failed)');
+    expect(stop.stdout + stop.stderr).not.toMatch(STACK_FRAME);
+
+    const going = p.cellar('run', 'notebooks/branches.ipynb', '--workers', '1', '--keep-going', '--json');
+    expect(going.code).toBe(1);
+    const tasks = byName(going.stdout);
+    expect(JSON.parse(going.stdout).ok).toBe(false);
+    expect(tasks.flaky).toMatchObject({ status: 'failed', error: 'flaky failed at n=3' });
+    expect(tasks.after_flaky).toMatchObject({ status: 'not_run', because: 'flaky' });
+    expect(tasks.total!.status).toBe('ran');
+    expect(tasks.numbers!.status).toBe('cached');
+
+    // --verbose is where the stack trace lives, and it points into the generated module.
+    const verbose = p.cellar('run', 'notebooks/branches.ipynb', 'flaky', '--verbose');
+    expect(verbose.stderr).toMatch(/generated\/branches\/flaky\.ts:\d+:\d+/);
+
+    // Fixing the input re-runs only what failed or never ran.
+    const fixed = p.cellar('run', 'notebooks/branches.ipynb', '--param', 'fail=false', '--json');
+    expect(fixed.code, fixed.stderr).toBe(0);
+    const after = byName(fixed.stdout);
+    expect([after.numbers!.status, after.total!.status]).toEqual(['cached', 'cached']);
+    expect([after.flaky!.status, after.after_flaky!.status]).toEqual(['ran', 'ran']);
+  });
+
+  // KNOWN (runtime, reported to the integrator): a task's error does not say where in the notebook
+  // it was thrown. The compiler records each task's cells in `source`; the runtime could append
+  // them. Remove `.fails` once the message names the cell.
+  it.fails('names the notebook cell the error came from', () => {
+    const p = project('branches.ipynb');
+    const r = p.cellar('run', 'notebooks/branches.ipynb', '--json');
+    expect(byName(r.stdout).flaky!.error).toContain('notebooks/branches.ipynb, cell 3');
+  });
+});
+
+describe('editing prose only', () => {
+  // KNOWN (runtime, reported to the integrator): the code-aware key hashes each task module,
+  // including `source: { cells: [...] }`, so a markdown cell added above shifts every index and
+  // re-runs every task. Remove `.fails` once keys ignore `source`.
+  it.fails('a markdown cell added at the top keeps every task cached', () => {
+    const p = project('sales.ipynb');
+    expect(p.cellar('run', 'notebooks/sales.ipynb').code).toBe(0);
+    const nb = JSON.parse(readFileSync(join(fixtures, 'sales.ipynb'), 'utf8'));
+    nb.cells.unshift({ cell_type: 'markdown', id: 'note', metadata: {}, source: ['A note for readers.'] });
+    p.write('notebooks/sales.ipynb', JSON.stringify(nb, null, 1));
+    const dry = p.cellar('run', 'notebooks/sales.ipynb', '--dry-run');
+    expect(dry.stdout).toContain('0 tasks would run, 3 cached.');
+  });
+});

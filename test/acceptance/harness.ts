@@ -1,0 +1,65 @@
+// What the acceptance tests stand on: a throwaway project with real notebook files, and the real
+// `cellar` command run in it as a separate process, exactly as a user types it.
+//
+// Projects live under test/.tmp/ inside the checkout, so Node finds the repository's node_modules
+// (and `cellar` itself through the node_modules/cellar link) the way an installed project would.
+// Nothing is mocked: the CLI compiles with ts-morph, runs tasks in workers, caches to disk.
+import { spawnSync } from 'node:child_process';
+import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export const repo = join(import.meta.dirname, '..', '..');
+export const fixtures = join(import.meta.dirname, 'fixtures');
+const base = join(repo, 'test', '.tmp', `acceptance-${process.pid}`);
+let count = 0;
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface Project {
+  dir: string;
+  /** Run `cellar <args>` in the project folder. */
+  cellar(...args: string[]): CliResult;
+  /** Run any command in the project folder. */
+  run(command: string, args: string[]): CliResult;
+  /** Run a TypeScript script with tsx, as a user's own script would be run. */
+  script(file: string, text: string): CliResult;
+  read(path: string): string;
+  write(path: string, text: string): void;
+}
+
+/** A fresh project holding the named fixture files in notebooks/. */
+export function project(...files: string[]): Project {
+  const dir = join(base, `p${++count}`);
+  mkdirSync(join(dir, 'notebooks'), { recursive: true });
+  writeFileSync(join(dir, 'package.json'), '{ "name": "acceptance-project", "private": true, "type": "module" }\n');
+  for (const f of files) cpSync(join(fixtures, f), join(dir, 'notebooks', f));
+  // No colour codes in what the tests read, and the project's own workspace (.cellar/).
+  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' };
+  delete env.CELLAR_WORKSPACE;
+  const run = (command: string, args: string[]): CliResult => {
+    const r = spawnSync(command, args, { cwd: dir, encoding: 'utf8', timeout: 120_000, env });
+    return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+  };
+  return {
+    dir,
+    run,
+    cellar: (...args) => run(process.execPath, [join(repo, 'bin', 'cellar.mjs'), ...args]),
+    script: (file, text) => {
+      writeFileSync(join(dir, file), text);
+      return run(process.execPath, [join(repo, 'node_modules', 'tsx', 'dist', 'cli.mjs'), file]);
+    },
+    read: (path) => readFileSync(join(dir, path), 'utf8'),
+    write: (path, text) => writeFileSync(join(dir, path), text),
+  };
+}
+
+export function removeProjects(): void {
+  rmSync(base, { recursive: true, force: true });
+}
+
+/** A stack trace line (`    at fn (file:1:2)`): users should never see one without --verbose. */
+export const STACK_FRAME = /^\s+at .+[:(].*\d+:\d+\)?$/m;

@@ -1,0 +1,114 @@
+// The mistakes people make in notebooks, through the real CLI: each must stop with an exit code,
+// name the notebook, the cell (1-based, with its id) and the line, show the line with a caret,
+// say how to fix it, write nothing, and never print a stack trace. And the tslab traps that are
+// not errors in a pipeline (`{ seed }` shorthand) warn without stopping the compile.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { STACK_FRAME, fixtures, project, removeProjects } from './harness.js';
+
+afterAll(removeProjects);
+
+const sales = readFileSync(join(fixtures, 'sales.ipynb'), 'utf8');
+
+/** sales.ipynb with one cell's source text edited (JSON-escaped strings replaced in place). */
+function salesWith(from: string, to: string): string {
+  const escaped = (s: string) => JSON.stringify(s).slice(1, -1);
+  expect(sales).toContain(escaped(from));
+  return sales.replace(escaped(from), escaped(to));
+}
+
+function compileBroken(text: string) {
+  const p = project();
+  p.write('notebooks/sales.ipynb', text);
+  const r = p.cellar('compile');
+  return { p, r };
+}
+
+describe('compile errors are located and explained', () => {
+  it.each([
+    {
+      what: 'a misspelt name',
+      edit: ['const ranked = [...df]', 'const ranked = [...dff]'],
+      where: 'notebooks/sales.ipynb, cell 10 (id report), line 2, column 20: error E_UNDECLARED_NAME',
+      fix: 'did you mean `df`?',
+    },
+    {
+      what: 'a task sorting another task\'s array in place',
+      edit: ['const ranked = [...df].sort(', 'const ranked = df.sort('],
+      where: 'notebooks/sales.ipynb, cell 10 (id report), line 2, column 16: error E_MUTATES_UPSTREAM',
+      fix: 'copy it first',
+    },
+    {
+      what: 'a param array changed by a task',
+      edit: ['meta;', "regions.push('west');\nmeta;"],
+      where: 'notebooks/sales.ipynb, cell 10 (id report), line 5, column 1: error E_MUTATES_UPSTREAM',
+      fix: 'structuredClone(regions)',
+    },
+    {
+      what: '`let df = df…` in a new cell (tslab rejects it too)',
+      edit: ['let df = [...totals].map(', 'let df = [...df, ...totals].map('],
+      where: 'notebooks/sales.ipynb, cell 9 (id c8), line 1, column 14: error E_USED_BEFORE_DECLARATION',
+      fix: 'const df2 = …',
+    },
+    {
+      what: 'a misspelt directive',
+      edit: ['//| task: report', '//| task: report\n//| verison: 2'],
+      where: 'notebooks/sales.ipynb, cell 10 (id report), line 2: error E_UNKNOWN_DIRECTIVE',
+      fix: 'did you mean `version`?',
+    },
+    {
+      what: 'a test of a task that does not exist',
+      edit: ['//| test: totals', '//| test: totalz'],
+      where: 'notebooks/sales.ipynb, cell 11 (id totals-test), line 1: error E_UNKNOWN_TASK',
+      fix: 'did you mean `totals`?',
+    },
+    {
+      what: 'a syntax error',
+      edit: ['const ranked = [...df]', 'const ranked = [...df'],
+      where: 'notebooks/sales.ipynb, cell 10 (id report), line 2',
+      fix: 'E_SYNTAX',
+    },
+  ])('$what', ({ edit, where, fix }) => {
+    const { p, r } = compileBroken(salesWith(edit[0]!, edit[1]!));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(where);
+    expect(r.stderr).toMatch(/\n\s+\d+ \| .+\n/); // the offending line, as written
+    if (where.includes('column')) expect(r.stderr).toMatch(/\n\s+\| +\^\n/); // and a caret under the spot
+    expect(r.stderr).toContain(fix);
+    expect(r.stderr).not.toMatch(STACK_FRAME);
+    expect(r.stdout + r.stderr).toContain('1 error, nothing written');
+    expect(() => p.read('generated/sales/pipeline.ts')).toThrow();
+
+    // `cellar run` and `cellar plan` give the same located message and do not run anything.
+    const run = p.cellar('run', 'notebooks/sales.ipynb');
+    expect(run.code).not.toBe(0);
+    expect(run.stderr).toContain(where);
+    expect(run.stderr).not.toMatch(STACK_FRAME);
+    const plan = p.cellar('plan', 'notebooks/sales.ipynb', '--json');
+    expect(plan.code).toBe(1);
+    const json = JSON.parse(plan.stdout);
+    expect(json.tasks).toEqual([]);
+    expect(json.diagnostics[0]).toMatchObject({ severity: 'error', notebook: 'notebooks/sales.ipynb' });
+  });
+
+  it('a file that is not a notebook names the file', () => {
+    const p = project();
+    p.write('notebooks/half.ipynb', sales.slice(0, 200));
+    const r = p.cellar('compile');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('notebooks/half.ipynb: error E_NOTEBOOK_JSON: not valid JSON');
+    expect(r.stderr).not.toMatch(STACK_FRAME);
+  });
+});
+
+describe('tslab traps that compile fine but break the notebook', () => {
+  it('`{ seed }` naming a param: a located warning with the fix, and the pipeline still compiles', () => {
+    const { p, r } = compileBroken(salesWith('{ seed: seed, days: days,', '{ seed, days: days,'));
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain('notebooks/sales.ipynb, cell 10 (id report), line 3, column 16: warning W_TSLAB_SHORTHAND');
+    expect(r.stderr).toContain('ReferenceError');
+    expect(r.stderr).toContain('write `seed: seed`');
+    expect(p.read('generated/sales/report.ts')).toContain('const meta = { seed, days: days,');
+  });
+});
