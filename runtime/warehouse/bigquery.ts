@@ -169,8 +169,8 @@ export class BigQueryWarehouse implements Warehouse {
     }
   }
 
-  async execute(q: PreparedQuery): Promise<void> {
-    await this.runToEnd(q);
+  async execute(q: PreparedQuery, _writes?: string[], opts?: QueryOptions): Promise<void> {
+    await this.runToEnd(q, opts);
   }
 
   async dryRun(q: PreparedQuery): Promise<DryRunResult> {

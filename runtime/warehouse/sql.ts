@@ -39,11 +39,12 @@ export class Query<R extends object = Row> implements PromiseLike<R[]>, QueryTem
       else scope.dryRun.bytes += bytes;
       return [];
     }
+    const max = maxBytesBilled();
     if (p.writes) {
-      await w.execute(p, [p.writes]);
+      await w.execute(p, [p.writes], max ? { maxBytesBilled: max } : {});
       return [];
     }
-    const { rows } = await w.query(p, { ...opts, maxBytesBilled: maxBytesBilled() ?? undefined });
+    const { rows } = await w.query(p, { ...opts, ...(max ? { maxBytesBilled: max } : {}) });
     return rows as unknown as R[];
   }
 

@@ -86,7 +86,7 @@ export interface Warehouse {
   /** Streams columnar batches. */
   columns(q: PreparedQuery, opts?: QueryOptions): AsyncIterable<ColumnBatch>;
   /** Runs a statement that returns no rows (DDL/DML); records a write to `writes` tables. */
-  execute(q: PreparedQuery, writes?: string[]): Promise<void>;
+  execute(q: PreparedQuery, writes?: string[], opts?: QueryOptions): Promise<void>;
   dryRun(q: PreparedQuery): Promise<DryRunResult>;
   /** Atomically creates `table` from `q` (replacing it when present). */
   createTableAs(table: string, q: PreparedQuery, opts?: QueryOptions): Promise<void>;

@@ -326,6 +326,8 @@ describe('cost guard (BigQuery client via the stand-in)', () => {
     expect((err as WarehouseError).code).toBe('E_WH_BYTES_LIMIT');
     expect((err as Error).message).toMatch(/bytes billed: 1000/);
     expect((err as Error).message).toMatch(/maxBytesBilled/);
+    // Writes are guarded too.
+    await expect(sql`CREATE TABLE src.copy AS SELECT * FROM src.events`.rows()).rejects.toMatchObject({ code: 'E_WH_BYTES_LIMIT' });
     // A small query still runs under the same limit.
     expect(await sql`SELECT COUNT(*) AS n FROM src.other`).toEqual([{ n: 5 }]);
   });
