@@ -11,7 +11,7 @@ import type { SqlDialect } from '../task.js';
 import type { Ident, QueryTemplate, TableRef, TypedParam } from './compose.js';
 import { isQueryTemplate } from './compose.js';
 import { currentScope, getWarehouse, maxBytesBilled, prepareQuery, type Prepared } from './session.js';
-import { WarehouseError, type ColumnBatch, type ParamType, type Row } from './types.js';
+import { WarehouseError, type ColumnBatch, type ParamType, type Row, type Warehouse } from './types.js';
 
 export class Query<R extends object = Row> implements PromiseLike<R[]>, QueryTemplate {
   readonly kind = 'cellar.query' as const;
@@ -31,14 +31,7 @@ export class Query<R extends object = Row> implements PromiseLike<R[]>, QueryTem
   async rows(opts: { pageSize?: number } = {}): Promise<R[]> {
     const w = await getWarehouse();
     const p = await prepareQuery(w, this);
-    const scope = currentScope();
-    if (scope?.dryRun) {
-      const { bytes } = await w.dryRun(p);
-      scope.dryRun.queries++;
-      if (bytes === null) scope.dryRun.unknown = true;
-      else scope.dryRun.bytes += bytes;
-      return [];
-    }
+    if (await recordDryRun(w, p)) return [];
     const max = maxBytesBilled();
     if (p.writes) {
       await w.execute(p, [p.writes], max ? { maxBytesBilled: max } : {});
@@ -52,6 +45,7 @@ export class Query<R extends object = Row> implements PromiseLike<R[]>, QueryTem
   async *stream(opts: { pageSize?: number } = {}): AsyncIterable<R[]> {
     const w = await getWarehouse();
     const p = await prepareQuery(w, this);
+    if (await recordDryRun(w, p)) return;
     for await (const batch of w.stream(p, { ...opts, maxBytesBilled: maxBytesBilled() ?? undefined })) yield batch as unknown as R[];
   }
 
@@ -59,6 +53,7 @@ export class Query<R extends object = Row> implements PromiseLike<R[]>, QueryTem
   async *columns(opts: { pageSize?: number } = {}): AsyncIterable<ColumnBatch> {
     const w = await getWarehouse();
     const p = await prepareQuery(w, this);
+    if (await recordDryRun(w, p)) return;
     yield* w.columns(p, { ...opts, maxBytesBilled: maxBytesBilled() ?? undefined });
   }
 
@@ -72,6 +67,18 @@ export class Query<R extends object = Row> implements PromiseLike<R[]>, QueryTem
   async toSQL(): Promise<Prepared> {
     return prepareQuery(await getWarehouse(), this);
   }
+}
+
+/** Inside `estimateTask` (cellar run --dry-run) queries are dry-run, not run: add up their bytes
+ *  and report true so the caller returns no rows. */
+async function recordDryRun(w: Warehouse, p: Prepared): Promise<boolean> {
+  const scope = currentScope();
+  if (!scope?.dryRun) return false;
+  const { bytes } = await w.dryRun(p);
+  scope.dryRun.queries++;
+  if (bytes === null) scope.dryRun.unknown = true;
+  else scope.dryRun.bytes += bytes;
+  return true;
 }
 
 type SqlTag = <R extends object = Row>(strings: TemplateStringsArray, ...values: unknown[]) => Query<R>;

@@ -353,6 +353,22 @@ describe('cost guard (BigQuery client via the stand-in)', () => {
     });
     const ctx = { params: {}, upstreamKeys: {}, key: 'abcdef0123456789', keysByTask: { daily_est: 'abcdef0123456789' } };
     expect(await estimateTask(daily, ctx)).toEqual({ bytes: 95 * 6 * 8, queries: 1 });
+    // A task that streams rows through itself is dry-run too, not run.
+    const streamer = defineTask({
+      name: 'streamer',
+      params: {},
+      inputs: {},
+      outputs: { n: {} },
+      warehouse: { reads: ['src.events'] },
+      run: async () => {
+        let n = 0;
+        for await (const page of sql`SELECT * FROM src.events`.stream()) n += page.length;
+        return { n };
+      },
+    });
+    const before = fx.standIn!.requests.length;
+    expect(await estimateTask(streamer, { ...ctx, key: '77' })).toEqual({ bytes: 95 * 6 * 8, queries: 1 });
+    expect(fx.standIn!.requests.slice(before).filter((r) => r.includes('/queries/'))).toEqual([]);
     // Before the upstream table exists, BigQuery cannot dry-run a query that reads it: say so.
     const est = await estimateTask(reader, { ...ctx, key: '99' });
     expect(est.bytes).toBeNull();
