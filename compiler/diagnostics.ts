@@ -13,6 +13,7 @@ export const CODES = {
   E_DIRECTIVE_VALUE: 'a directive with a missing or malformed value',
   E_DIRECTIVE_CONFLICT: 'two directives that cannot go together on one cell',
   E_DUPLICATE_TASK: 'two tasks with the same name',
+  E_DUPLICATE_OUTPUT: 'two notebooks with the same file name compiling to one output folder',
   E_UNKNOWN_TASK: 'a test cell naming a task that does not exist',
   E_UNDECLARED_NAME: 'a name used but never declared in a compiled cell',
   E_DEPENDENCY_CYCLE: 'tasks that depend on each other',

@@ -6,9 +6,9 @@
 // usage). `--watch` keeps one process (and ts-morph, Prettier, the cell analyses) warm and
 // recompiles a notebook when it is saved.
 import { existsSync, statSync, watch } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { formatDiagnostic, hasErrors } from '../../compiler/diagnostics.js';
+import { diagnostic, formatDiagnostic, hasErrors } from '../../compiler/diagnostics.js';
 import { checkOutcome, compileFile, findNotebooks, orphanedOutputs, projectRoot, removeOrphan, writeOutcome, type NotebookOutcome } from '../../compiler/host.js';
 import { newMemory, type CompileMemory } from '../../compiler/program.js';
 import { CliError, EXIT } from './errors.js';
@@ -63,6 +63,22 @@ function summary(outcome: NotebookOutcome, outDirRel: string, ms: number, writte
   return `✓ ${outcome.notebook} → ${outDirRel}/${outcome.stem}/ (${outcome.files.length} files, ${written} written; ${how}) in ${Math.round(ms)} ms`;
 }
 
+const stemOf = (nb: string) => basename(nb).replace(/\.ipynb$/i, '');
+
+/** Notebooks whose output folder another notebook also compiles to (`a/w.ipynb`, `b/w.ipynb`). */
+function sameOutputFolder(notebooks: string[], out: string | undefined): Map<string, string[]> {
+  const byFolder = new Map<string, string[]>();
+  for (const nb of notebooks) {
+    const outDir = out ? resolve(out) : join(projectRoot(dirname(nb)), 'generated');
+    // Lower case: on macOS and Windows `W.ipynb` and `w.ipynb` share a folder too.
+    const key = join(outDir, stemOf(nb)).toLowerCase();
+    byFolder.set(key, [...(byFolder.get(key) ?? []), nb]);
+  }
+  const clashing = new Map<string, string[]>();
+  for (const group of byFolder.values()) if (group.length > 1) for (const nb of group) clashing.set(nb, group.filter((other) => other !== nb));
+  return clashing;
+}
+
 async function compileOnce(parsed: CompileArgs, memory?: CompileMemory): Promise<number> {
   const notebooks = findNotebooks(parsed.paths);
   if (notebooks.length === 0) {
@@ -70,9 +86,25 @@ async function compileOnce(parsed: CompileArgs, memory?: CompileMemory): Promise
     return EXIT.ok;
   }
   let failed = false;
+  const clashing = sameOutputFolder(notebooks, parsed.out);
   for (const nb of notebooks) {
     const root = projectRoot(dirname(nb));
     const outDir = parsed.out ? resolve(parsed.out) : join(root, 'generated');
+    const clash = clashing.get(nb);
+    if (clash) {
+      // Compiling both would make each overwrite the other's folder on every compile.
+      failed = true;
+      const rel = (f: string) => relative(root, f).split('\\').join('/');
+      const folder = `${relative(process.cwd(), outDir) || '.'}/${stemOf(nb)}/`;
+      console.error(
+        formatDiagnostic(
+          diagnostic('error', 'E_DUPLICATE_OUTPUT', { notebook: rel(nb) }, `compiles to ${folder}, as ${clash.map(rel).join(' and ')} do${clash.length > 1 ? '' : 'es'}: ${clash.length > 1 ? 'none of them is' : 'neither is'} compiled`, {
+            hint: 'rename one of the notebooks (the output folder is named after the file), or compile them with different --out folders',
+          }),
+        ),
+      );
+      continue;
+    }
     const outLabel = relative(process.cwd(), outDir) || '.';
     const start = performance.now();
     const outcome = await compileFile(nb, { root, outDir, memory });

@@ -92,6 +92,18 @@ describe('compile errors are located and explained', () => {
     expect(json.diagnostics[0]).toMatchObject({ severity: 'error', notebook: 'notebooks/sales.ipynb' });
   });
 
+  it('two notebooks with the same file name in different folders are refused, not overwritten', () => {
+    const p = project();
+    p.run('mkdir', ['-p', 'notebooks/2024', 'notebooks/2025']);
+    p.write('notebooks/2024/sales.ipynb', sales);
+    p.write('notebooks/2025/sales.ipynb', sales);
+    const r = p.cellar('compile');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('notebooks/2024/sales.ipynb: error E_DUPLICATE_OUTPUT: compiles to generated/sales/, as notebooks/2025/sales.ipynb does');
+    expect(r.stderr).toContain('rename one of the notebooks');
+    expect(() => p.read('generated/sales/pipeline.ts')).toThrow();
+  });
+
   it('a file that is not a notebook names the file', () => {
     const p = project();
     p.write('notebooks/half.ipynb', sales.slice(0, 200));
