@@ -129,7 +129,7 @@ export class BigQueryWarehouse implements Warehouse {
     let pageToken: string | undefined;
     let convert: ((raw: { f: { v: unknown }[] }) => Row) | null = null;
     for (;;) {
-      let resp: { schema?: { fields?: Field[] }; rows?: { f: { v: unknown }[] }[]; pageToken?: string };
+      let resp: { schema?: { fields?: Field[] }; rows?: { f: { v: unknown }[] }[]; pageToken?: string; jobComplete?: boolean };
       try {
         const res = await job.getQueryResults({ autoPaginate: false, maxResults: opts?.pageSize ?? DEFAULT_PAGE, pageToken, skipParsing: true } as never);
         resp = (res as unknown[])[2] as typeof resp;
@@ -138,6 +138,8 @@ export class BigQueryWarehouse implements Warehouse {
       } catch (e) {
         throw jobError(e, q, job.id);
       }
+      // A long job answers "not complete yet" (after waiting server-side): ask again.
+      if (resp.jobComplete === false) continue;
       const fields = resp.schema?.fields ?? [];
       convert ??= rowConverter(fields);
       const schema = fields.map((f) => ({ name: f.name, type: f.mode === 'REPEATED' ? `ARRAY<${f.type}>` : f.type, logical: logicalFromBigQuery(f.type, f.mode) }));

@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { defineChecks, defineTask, output, sql, useWarehouse, MemoryStore, physicalTableName, WarehouseError, type Row } from 'cellar';
+import { defineChecks, defineTask, openBigQuery, output, sql, useWarehouse, MemoryStore, physicalTableName, WarehouseError, type Row } from 'cellar';
 import { runPipeline } from '../../runtime/run.js';
 import { definePipeline } from '../../runtime/task.js';
 import { EVENTS_DDL, openFixture, type AdapterFixture } from './fixtures.js';
@@ -273,6 +273,25 @@ describe.each(['duckdb', 'bigquery'] as const)('warehouse adapter: %s', (name) =
     });
     const { result } = await runPipeline({ pipeline: definePipeline({ name: `wrong-${name}`, tasks: [wrong] }), store: new MemoryStore(), runner: 'in-process', workers: 1, codeAware: false, backoffScale: 0 });
     expect(result!.tasks[0]!.error).toMatch(/materialize: mart\.wrong.*needs exactly one sql`` query/);
+  });
+});
+
+describe('BigQuery client: a slow job', () => {
+  it('keeps polling while the job is not complete, then reads every page', async () => {
+    const { startStandIn } = await import('../support/bigquery-standin/server.js');
+    const standIn = await startStandIn({ slowPolls: 2 });
+    try {
+      await standIn.exec(EVENTS_DDL);
+      const w = await openBigQuery({ project: 'cellar-test', location: 'US', dataset: 'cellar', apiEndpoint: standIn.url });
+      useWarehouse(w, { dialect: 'bigquery' });
+      let n = 0;
+      for await (const page of sql`SELECT id FROM src.events`.stream({ pageSize: 40 })) n += page.length;
+      expect(n).toBe(95);
+      expect(standIn.requests.filter((r) => r.includes('/queries/')).length).toBe(2 + 3);
+    } finally {
+      useWarehouse(null);
+      await standIn.close();
+    }
   });
 });
 

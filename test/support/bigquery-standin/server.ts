@@ -21,8 +21,9 @@
 // NOT covered (do not read a passing test as proof of these): load jobs and multipart uploads,
 // extract/copy jobs, the Storage Read API (gRPC), scripting and multi-statement queries,
 // sessions and transactions, partition decorators and partitioned-table metadata, IAM, quotas,
-// slot time, query caching (cacheHit is always false), job polling with jobComplete=false (every
-// job finishes before the reply), authentication (any request is accepted), and BigQuery's exact
+// slot time, query caching (cacheHit is always false), real job latency (every job finishes before
+// the reply; `slowPolls` only pretends, answering the first polls with jobComplete=false),
+// authentication (any request is accepted), and BigQuery's exact
 // error texts beyond "Not found: Table p:d.t" and the bytes-billed limit message.
 // Bytes processed are an estimate: for every table the query names, rows × columns × 8.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -68,12 +69,19 @@ export interface StandIn {
   close(): Promise<void>;
 }
 
-export async function startStandIn(opts: { port?: number } = {}): Promise<StandIn> {
+export interface StandInOptions {
+  port?: number;
+  /** Answer the first N result polls of every job with jobComplete=false, as a slow job would. */
+  slowPolls?: number;
+}
+
+export async function startStandIn(opts: StandInOptions = {}): Promise<StandIn> {
   const instance = await DuckDBInstance.create(':memory:', { threads: '2' });
   const conn = await instance.connect();
   await conn.run('CREATE SCHEMA IF NOT EXISTS _standin');
   const modified = new Map<string, number>();
   const jobs = new Map<string, JobRecord>();
+  const polls = new Map<string, number>();
   const requests: string[] = [];
   let lastStamp = 0;
   let jobSeq = 0;
@@ -257,6 +265,10 @@ export async function startStandIn(opts: { port?: number } = {}): Promise<StandI
       const job = jobs.get(decodeURIComponent(m[2]!));
       if (!job) return [404, apiError(404, `Not found: Job ${m[1]}:${m[2]}`, 'notFound')];
       if (job.error) return [400, apiError(400, job.error.message, job.error.reason)];
+      if ((polls.get(job.id) ?? 0) < (opts.slowPolls ?? 0)) {
+        polls.set(job.id, (polls.get(job.id) ?? 0) + 1);
+        return [200, { kind: 'bigquery#getQueryResultsResponse', jobReference: { projectId: job.projectId, jobId: job.id, location: job.location }, jobComplete: false }];
+      }
       return [200, await page(job, qs.get('pageToken') ?? undefined, qs.has('maxResults') ? Number(qs.get('maxResults')) : undefined, int64Ts)];
     }
     if ((m = /^\/projects\/([^/]+)\/datasets$/.exec(path)) && req.method === 'POST') {
