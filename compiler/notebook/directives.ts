@@ -78,7 +78,11 @@ function parseDirectives(
     switch (r.name) {
       case 'task':
       case 'test':
-        if (!TASK_NAME.test(r.value)) bad(r, `\`${r.name}\` needs a task name (letters, digits, _ . -), got "${r.value}"`, `write \`//| ${r.name}: train\``);
+        if (!TASK_NAME.test(r.value)) {
+          // `make data` → `make_data`: the name the user meant, in a form that is allowed.
+          const fixed = r.value.trim().replace(/[^\w.-]+/g, '_').replace(/^_+|_+$/g, '');
+          bad(r, `\`${r.name}\` needs a task name (letters, digits, _ . -), got "${r.value}"`, `write \`//| ${r.name}: ${fixed && TASK_NAME.test(fixed) ? fixed : 'train'}\``);
+        }
         else d[r.name] = r.value;
         break;
       case 'params':

@@ -67,6 +67,11 @@ describe('directives', () => {
     expect(d.message).toContain('"two"');
   });
 
+  it('a task name with spaces suggests the allowed spelling', async () => {
+    const d = await expectError(['//| task: make data\nconst b = 1;'], 'E_DIRECTIVE_VALUE', { cell: 1, line: 1 });
+    expect(d.hint).toBe('write `//| task: make_data`');
+  });
+
   it('two roles on one cell', async () => {
     await expectError(['//| task: load\n//| explore\nconst b = 1;'], 'E_DIRECTIVE_CONFLICT', { cell: 1, line: 1 });
   });
