@@ -219,6 +219,17 @@ export class BigQueryWarehouse implements Warehouse {
     }
   }
 
+  async listTables(dataset: string): Promise<string[]> {
+    const [project, ds] = this.tableParts([...dataset.split('.'), 'x']);
+    try {
+      const [tables] = await this.client.dataset(ds!, { projectId: project }).getTables();
+      return tables.map((t) => `${project}.${ds}.${t.id}`).sort();
+    } catch (e) {
+      if ((e as { code?: number }).code === 404) return [];
+      throw new WarehouseError('E_WH_QUERY', `BigQuery: cannot list tables of ${project}.${ds}: ${(e as Error).message}`);
+    }
+  }
+
   async tableExists(table: string): Promise<boolean> {
     return (await this.metadata(table)) !== null;
   }

@@ -352,6 +352,17 @@ export class DuckDBWarehouse implements Warehouse {
     });
   }
 
+  async listTables(dataset: string): Promise<string[]> {
+    const schema = this.tableParts([dataset, 'x'])[0]!;
+    return this.withConnection(async (c) => {
+      const r = await c.runAndReadAll(
+        `SELECT table_name AS n FROM duckdb_tables() WHERE schema_name = $1 UNION SELECT view_name FROM duckdb_views() WHERE schema_name = $1 AND NOT internal ORDER BY 1`,
+        [schema],
+      );
+      return (r.getRowObjectsJson() as { n: string }[]).map((x) => `${schema}.${x.n}`);
+    });
+  }
+
   async tableExists(table: string): Promise<boolean> {
     return (await this.catalogEntry(table)) !== null;
   }

@@ -229,3 +229,37 @@ export function materialisedTables(pipeline: Pipeline, keysByTask: Record<string
     .filter((t) => t.warehouse?.materialize && keysByTask[t.name])
     .map((t) => ({ task: t.name, logical: t.warehouse!.materialize!, physical: physicalTableName(t.warehouse!.materialize!, keysByTask[t.name]!) }));
 }
+
+export interface PruneResult {
+  dropped: string[];
+  kept: string[];
+}
+
+/**
+ * Drop materialisations of a pipeline's tasks other than the ones for `keysByTask` (old keys pile
+ * up like old cache files). Only tables named exactly `<table>_<12 hex>` for a materialised
+ * logical table are candidates; anything else in the dataset is left alone. `dryRun` lists only.
+ */
+export async function pruneMaterialisations(pipeline: Pipeline, keysByTask: Record<string, string>, opts: { dryRun?: boolean } = {}): Promise<PruneResult> {
+  const w = await getWarehouse();
+  const result: PruneResult = { dropped: [], kept: [] };
+  for (const t of pipeline.tasks) {
+    const target = t.warehouse?.materialize;
+    const key = keysByTask[t.name];
+    if (!target || !key) continue;
+    const parts = w.tableParts(target);
+    const base = parts[parts.length - 1]!;
+    const current = w.canonicalTable(physicalTableName(target, key));
+    const pattern = new RegExp(`^${base.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}_[0-9a-f]{${SUFFIX}}$`);
+    for (const table of await w.listTables(parts.slice(0, -1).join('.'))) {
+      const name = table.split('.').pop()!;
+      if (!pattern.test(name)) continue;
+      if (table === current) result.kept.push(table);
+      else {
+        if (!opts.dryRun) await w.dropTable(table);
+        result.dropped.push(table);
+      }
+    }
+  }
+  return result;
+}

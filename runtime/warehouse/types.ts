@@ -94,6 +94,8 @@ export interface Warehouse {
   createView(view: string, table: string): Promise<void>;
   dropTable(table: string): Promise<void>;
   tableExists(table: string): Promise<boolean>;
+  /** Tables and views in a dataset (DuckDB: schema), as full names like `tableParts` gives. */
+  listTables(dataset: string): Promise<string[]>;
   tableSchema(table: string): Promise<ColumnSchema[] | null>;
   tableVersion(table: string): Promise<TableVersion | null>;
   /** Appends rows to an existing table (tests, seeds, small uploads). */

@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { defineChecks, defineTask, openBigQuery, output, sql, useWarehouse, MemoryStore, physicalTableName, WarehouseError, type Row } from 'cellar';
+import { defineChecks, defineTask, openBigQuery, output, pruneMaterialisations, sql, useWarehouse, MemoryStore, physicalTableName, WarehouseError, type Row } from 'cellar';
 import { runPipeline } from '../../runtime/run.js';
 import { definePipeline } from '../../runtime/task.js';
 import { EVENTS_DDL, openFixture, type AdapterFixture } from './fixtures.js';
@@ -260,6 +260,36 @@ describe.each(['duckdb', 'bigquery'] as const)('warehouse adapter: %s', (name) =
     const { result } = await runPipeline({ pipeline: definePipeline({ name: `src-checks-${name}`, tasks: [reader] }), store: new MemoryStore(), runner: 'in-process', workers: 1, codeAware: false, backoffScale: 0 });
     expect(result!.tasks[0]!.status).toBe('failed');
     expect(result!.tasks[0]!.error).toMatch(new RegExp(`check "not_null label" failed on source table src\\.checked_${name}: actual label has 1 NULL`));
+  });
+
+  it('prunes old materialisations and leaves everything else', async () => {
+    const pr = defineTask({
+      name: 'pr',
+      params: { minScore: { type: 'number', default: 0 } },
+      inputs: {},
+      outputs: { t: {} },
+      warehouse: { reads: ['src.events'], materialize: 'mart.pr' },
+      run: (_i: Record<string, never>, p: { minScore: number }) => ({ t: sql`SELECT id FROM src.events WHERE score >= ${p.minScore}` }),
+    });
+    const pipeline = definePipeline({ name: `prune-${name}`, tasks: [pr] });
+    const store = new MemoryStore();
+    const keyFor = async (minScore: number) => {
+      const { prepared, result } = await runPipeline({ pipeline, params: { minScore }, store, runner: 'in-process', workers: 1, codeAware: false });
+      expect(result!.ok).toBe(true);
+      return prepared.keys.get('pr')!.value;
+    };
+    const oldKey = await keyFor(0);
+    const newKey = await keyFor(5);
+    await fx.exec(`CREATE TABLE mart.pr_notes AS SELECT 1 AS x`);
+    const full = (k: string) => fx.warehouse.canonicalTable(physicalTableName('mart.pr', k));
+    const listed = await pruneMaterialisations(pipeline, { pr: newKey }, { dryRun: true });
+    expect(listed).toEqual({ dropped: [full(oldKey)], kept: [full(newKey)] });
+    expect(await fx.warehouse.tableExists(full(oldKey))).toBe(true);
+    await pruneMaterialisations(pipeline, { pr: newKey });
+    expect(await fx.warehouse.tableExists(full(oldKey))).toBe(false);
+    expect(await fx.warehouse.tableExists(full(newKey))).toBe(true);
+    expect(await fx.warehouse.tableExists('mart.pr_notes')).toBe(true);
+    expect(await fx.warehouse.tableExists('mart.pr')).toBe(true);
   });
 
   it('refuses a materialised task that returns rows instead of a query', async () => {

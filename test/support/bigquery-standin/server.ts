@@ -13,7 +13,7 @@
 //   GET  /projects/{p}/jobs/{id}           jobs.get
 //   POST /projects/{p}/queries             jobs.query (first page inline)
 //   GET  /projects/{p}/queries/{id}        jobs.getQueryResults, paged by pageToken/maxResults
-//   GET|POST|DELETE datasets, GET|DELETE tables, GET tables/{t}/data (tabledata.list, paged),
+//   GET|POST|DELETE datasets, GET tables (list), GET|DELETE tables/{t}, GET tables/{t}/data (tabledata.list, paged),
 //   POST tables/{t}/insertAll (streaming insert)
 //   Row values are strings in f[].v, typed by the schema; TIMESTAMP as int64 micros when the
 //   client asks for formatOptions.useInt64Timestamp (it always does), else float seconds.
@@ -287,6 +287,15 @@ export async function startStandIn(opts: StandInOptions = {}): Promise<StandIn> 
         return [204, null];
       }
       return [200, { kind: 'bigquery#dataset', id: `${m[1]}:${ds}`, datasetReference: { projectId: m[1], datasetId: ds } }];
+    }
+    if ((m = /^\/projects\/([^/]+)\/datasets\/([^/]+)\/tables$/.exec(path)) && req.method === 'GET') {
+      const ds = decodeURIComponent(m[2]!);
+      const r = await conn.runAndReadAll(
+        `SELECT table_name, 'TABLE' FROM duckdb_tables() WHERE schema_name = $1 UNION ALL SELECT view_name, 'VIEW' FROM duckdb_views() WHERE schema_name = $1 AND NOT internal ORDER BY 1`,
+        [ds],
+      );
+      const tables = r.getRows().map(([t, kind]) => ({ kind: 'bigquery#table', id: `${m![1]}:${ds}.${t}`, tableReference: { projectId: m![1], datasetId: ds, tableId: t }, type: kind }));
+      return [200, { kind: 'bigquery#tableList', tables, totalItems: tables.length }];
     }
     if ((m = /^\/projects\/([^/]+)\/datasets\/([^/]+)\/tables\/([^/]+)(\/data|\/insertAll)?$/.exec(path))) {
       const [, project, dsRaw, tRaw, sub] = m;
