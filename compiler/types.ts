@@ -146,6 +146,11 @@ export interface Mutation {
   kind: 'assign' | 'property' | 'method';
   /** The mutating method (`push`) or the assigned path (`xs.length`). */
   detail: string;
+  /**
+   * Set when an element of `name` is changed through a loop or callback variable
+   * (`for (const r of rows) r.flag = …`, `rows.forEach((r) => r.n++)`): the changed expression.
+   */
+  element?: string;
   line: number;
   column: number;
 }

@@ -29,6 +29,9 @@ export interface Analyzer {
   analyzeCells(cells: CellInput[]): CellAnalysis[];
 }
 
+/** Array methods whose callback's first parameter is each element (the second, for reduce). */
+const ELEMENT_CALLBACKS = new Set(['forEach', 'map', 'filter', 'some', 'every', 'find', 'findIndex', 'findLast', 'findLastIndex', 'flatMap', 'reduce', 'reduceRight']);
+
 /** Methods that change their receiver: calling one on another task's value changes its output. */
 const MUTATING_METHODS = new Set(['push', 'pop', 'shift', 'unshift', 'splice', 'sort', 'reverse', 'fill', 'copyWithin', 'set', 'delete', 'clear', 'add']);
 
@@ -409,6 +412,20 @@ function createAnalyzer(tsMorph: typeof TsMorphModule): Analyzer {
 
     const identifiers = new Set<string>();
     const tdzReported = new Set<string>();
+    // Loop and callback variables that hold elements of another cell's value, by symbol.
+    const elementOf = new Map<TsMorphModule.ts.Symbol, string>();
+    const noteElementVariables = (node: Identifier, target: string) => {
+      const p = node.parent;
+      let variable: Node | undefined;
+      if (ts.isForOfStatement(p) && p.expression === node && ts.isVariableDeclarationList(p.initializer)) {
+        variable = p.initializer.declarations[0]?.name;
+      } else if (ts.isPropertyAccessExpression(p) && p.expression === node && ELEMENT_CALLBACKS.has(p.name.text) && ts.isCallExpression(p.parent) && p.parent.expression === p) {
+        const callback = p.parent.arguments[0];
+        if (callback && (ts.isArrowFunction(callback) || ts.isFunctionExpression(callback))) variable = callback.parameters[p.name.text.startsWith('reduce') ? 1 : 0]?.name;
+      }
+      const symbol = variable && ts.isIdentifier(variable) ? checker.getSymbolAtLocation(variable) : undefined;
+      if (symbol) elementOf.set(symbol, target);
+    };
     const visit = (node: Node, inFunction: boolean) => {
       if (ts.isImportDeclaration(node)) return;
       if (ts.isIdentifier(node)) {
@@ -419,11 +436,23 @@ function createAnalyzer(tsMorph: typeof TsMorphModule): Analyzer {
         const own = symbol !== undefined && topLevelSymbols.has(symbol);
         // Resolved to a local or parameter: not ours. Symbols with no declaration are the checker's
         // stand-ins for names it could not resolve (and built-ins like `undefined`): free.
-        if (symbol?.declarations?.length && !own) return;
+        if (symbol?.declarations?.length && !own) {
+          const target = elementOf.get(symbol);
+          const mutation = target !== undefined && ts.isIdentifier(node) ? mutationOf(node, sf) : undefined;
+          if (mutation && mutation.kind !== 'assign') {
+            // `r.flag = …` where `r` runs over another cell's rows: the rows themselves change.
+            let changed: Node = node;
+            while ((ts.isPropertyAccessExpression(changed.parent) || ts.isElementAccessExpression(changed.parent)) && changed.parent.expression === changed) changed = changed.parent;
+            const element = mutation.kind === 'method' ? `${changed.getText(sf)}(...)` : changed.getText(sf);
+            result.mutations.push({ ...mutation, name: target!, element });
+          }
+          return;
+        }
         const at = lineCol(sf, node.getStart(sf));
         const ref: Reference = { name: node.text, start: node.getStart(sf), end: node.end, meaning: meaningOf(node), own, ...at };
         if (shorthand) ref.shorthand = true;
         result.references.push(ref);
+        if (ref.meaning === 'value' && !inFunction && (!own || aliases.has(node.text))) noteElementVariables(node, own ? aliases.get(node.text)! : node.text);
         const declaredAt = own && !inFunction && ref.meaning === 'value' ? symbol?.valueDeclaration : undefined;
         if (
           declaredAt && ref.start < declaredAt.end && !tdzReported.has(node.text) && !inTypeQuery(node) &&

@@ -248,11 +248,12 @@ export function linkCells(input: LinkInput): LinkResult {
         continue;
       }
       if (cell.role !== 'task' || !owner || v.owner.kind === 'import' || sameOwner(v.owner, owner)) continue;
-      const what = m.detail === 'Object.assign' ? 'calls `Object.assign(...)` on' : m.kind === 'method' ? `calls \`${m.name}.${m.detail}(...)\` on` : m.kind === 'property' ? `assigns to \`${m.detail}\` of` : 'assigns to';
+      const what = m.element ? `changes \`${m.element}\`, an element of` : m.detail === 'Object.assign' ? 'calls `Object.assign(...)` on' : m.kind === 'method' ? `calls \`${m.name}.${m.detail}(...)\` on` : m.kind === 'property' ? `assigns to \`${m.detail}\` of` : 'assigns to';
       diagnostics.push(
         diagnostic('error', 'E_MUTATES_UPSTREAM', at(cell, m.line, m.column), `task \`${cell.task}\` ${what} \`${m.name}\`, which ${ownerWords(v.owner)} produced (cell ${v.cell + 1}): the cached value would no longer match what the notebook computed`, {
-          hint:
-            m.kind === 'assign'
+          hint: m.element
+            ? `copy it deeply first, e.g. \`const my${m.name[0]!.toUpperCase()}${m.name.slice(1)} = structuredClone(${m.name})\` (\`[...${m.name}]\` would share the elements), or build new elements with \`${m.name}.map((x) => ({ ...x, … }))\``
+            : m.kind === 'assign'
               ? `give the new value its own name in this task, e.g. \`const ${m.name}2 = …\`, and read that one from here on`
               : `copy it first, e.g. \`const my${m.name[0]!.toUpperCase()}${m.name.slice(1)} = structuredClone(${m.name})\` (or \`[...${m.name}]\`), and change the copy`,
           snippet: lineOf(cell, m.line),

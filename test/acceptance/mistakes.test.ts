@@ -40,6 +40,12 @@ describe('compile errors are located and explained', () => {
       fix: 'copy it first',
     },
     {
+      what: 'a loop rounding another task\'s rows in place',
+      edit: ['const ranked = [...df]', 'for (const row of df) row.total = Math.round(row.total);\nconst ranked = [...df]'],
+      where: 'notebooks/sales.ipynb, cell 10 (id report), line 2, column 23: error E_MUTATES_UPSTREAM',
+      fix: 'would share the elements',
+    },
+    {
       what: 'a param array changed by a task',
       edit: ['meta;', "regions.push('west');\nmeta;"],
       where: 'notebooks/sales.ipynb, cell 10 (id report), line 5, column 1: error E_MUTATES_UPSTREAM',

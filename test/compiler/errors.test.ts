@@ -146,6 +146,25 @@ describe('mutating another task\'s value', () => {
     expect(d.hint).toContain(words.startsWith('assigns to `count`') ? 'its own name' : 'copy it first');
   });
 
+  it.each([
+    ['a for-of loop variable', 'for (const x of objs) x.n = 0;', 1, 23, '`x.n`'],
+    ['a forEach callback', 'objs.forEach((o) => {\n  o.tags.push(1);\n});', 2, 3, '`o.tags.push(...)`'],
+    ['a reduce callback (its second parameter)', 'const total = objs.reduce((s, o) => s + (o.n += 1), 0);', 1, 42, '`o.n`'],
+    ['a loop over a same-cell alias', 'const same = objs;\nfor (const x of same) delete x.n;', 2, 30, '`x.n`'],
+  ])('an element changed through %s', async (_, code, line, column, element) => {
+    const d = await expectError(['//| task: load\nconst objs = [{ n: 1, tags: [0] }];', `//| task: change\n${code}`], 'E_MUTATES_UPSTREAM', { cell: 2, line: line + 1, column });
+    expect(d.message).toContain(`changes ${element}, an element of \`objs\``);
+    expect(d.hint).toContain('structuredClone(objs)');
+  });
+
+  it('elements of a task\'s own value, or copies, may change', async () => {
+    const r = await diagnosticsOf([
+      '//| task: load\nconst objs = [{ n: 1 }];',
+      '//| task: change\nconst mine = structuredClone(objs);\nfor (const x of mine) x.n = 0;\nconst fresh = objs.map((o) => ({ ...o, n: 2 }));\nfor (const o of objs) { const c = { ...o }; c.n = 3; }',
+    ]);
+    expect(r.diagnostics.filter((x) => x.severity === 'error').map(formatDiagnostic)).toEqual([]);
+  });
+
   it('a mutating method through an alias', async () => {
     const d = await expectError([upstream, '//| task: change\nconst same = xs;\nsame.push(4);'], 'E_MUTATES_UPSTREAM', { cell: 2, line: 3, column: 1 });
     expect(d.message).toContain('calls `xs.push(...)`');
