@@ -356,10 +356,25 @@ export function linkCells(input: LinkInput): LinkResult {
     task.outputs = [...outputs.values()];
   }
 
+  // What is left of a cell once display-only statements, imports and comments are cut.
+  const leftOf = (cell: TaggedCell): string => {
+    const a = analyses.get(cell.index);
+    const cut = [...(droppedByCell[cell.index] ?? []), ...(a?.imports.map((i) => i.statement) ?? [])].sort((x, y) => y.start - x.start);
+    let code = cell.code;
+    for (const span of cut) code = code.slice(0, span.start) + code.slice(span.end);
+    return code.replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, '').replace(/;/g, '').trim();
+  };
   for (const task of tasks.values()) {
-    if (task.cells.every((i) => !cells.find((c) => c.index === i)!.code.trim())) {
-      const cell = taskStart.get(task.name)!;
+    const taskCells = task.cells.map((i) => cells.find((c) => c.index === i)!);
+    const cell = taskStart.get(task.name)!;
+    if (taskCells.every((c) => !c.code.trim())) {
       diagnostics.push(diagnostic('warning', 'W_EMPTY_TASK', at(cell, 1), `task \`${task.name}\` has no code`, { hint: 'put its code under the directive, or remove the directive' }));
+    } else if (taskCells.every((c) => !leftOf(c))) {
+      diagnostics.push(
+        diagnostic('warning', 'W_EMPTY_TASK', at(cell, 1), `task \`${task.name}\` only shows values (statements like \`df.length;\`, left out of the pipeline): it computes nothing`, {
+          hint: 'tag the cell `//| explore` if it is there to look at data, or give the task some work',
+        }),
+      );
     }
   }
 

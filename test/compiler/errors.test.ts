@@ -263,3 +263,15 @@ describe('notebook habits tslab itself trips on', () => {
     expect(d.hint).toContain('const df2 = …');
   });
 });
+
+describe('display-only cells', () => {
+  it('a task that only shows values warns that it computes nothing', async () => {
+    const r = await diagnosticsOf(['//| task: load\nconst df = [1, 2];', '//| task: peek\n// how many?\ndf.length;\n`${df.length} rows`;', '//| task: after\nconst n = df.length + 1;']);
+    expect(r.files.length).toBeGreaterThan(0);
+    const w = r.diagnostics.filter((d) => d.code === 'W_EMPTY_TASK');
+    expect(w).toHaveLength(1);
+    expect(w[0]).toMatchObject({ severity: 'warning', cell: 2, line: 1 });
+    expect(w[0]!.message).toContain('task `peek` only shows values');
+    expect(w[0]!.hint).toContain('//| explore');
+  });
+});
