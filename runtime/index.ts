@@ -17,5 +17,5 @@ export type { CacheKey, KeyInputs, Manifest, RunEvent, RunResult, TaskResult, Ta
 
 // Warehouse (warehouse engineer): the `sql` template, data checks, adapters; importing this also
 // registers the warehouse task hooks (table versions in cache keys, materialisation, checks).
-export { sql, Query, table, ident, param, defineChecks, checkTable, useWarehouse, getWarehouse, closeWarehouse, openDuckDB, openBigQuery, loadWarehouseConfig, estimateTask, physicalTableName, pruneMaterialisations, analyzeSql, analyzeTemplate, WarehouseError } from './warehouse/index.js';
+export { sql, Query, table, ident, param, defineChecks, checkTable, useWarehouse, getWarehouse, closeWarehouse, openDuckDB, openBigQuery, loadWarehouseConfig, estimateTask, physicalTableName, pruneMaterialisations, analyzeSql, analyzeTemplate, TableHandle, WarehouseError } from './warehouse/index.js';
 export type { Row, JsonValue, ColumnBatch, ColumnSchema, Warehouse, TableRef, WarehouseConfig, CellarConfigFile, TaskEstimate, CheckOutcome, SqlAnalysis, ColumnLineage } from './warehouse/index.js';

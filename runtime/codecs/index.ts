@@ -25,6 +25,9 @@ export interface Codec {
   ext: string;
   encode(value: unknown, spec: OutputSpec): Encoded | Promise<Encoded>;
   decode(bytes: Uint8Array, spec: OutputSpec, schema: OutputSchema): unknown | Promise<unknown>;
+  /** For 'auto': does this codec claim the value before the built-in choices? (The warehouse's
+   *  table references use it, so downstream tasks get a live handle back, not a plain object.) */
+  claims?(value: unknown): boolean;
 }
 
 const registry = new Map<string, Codec>();
@@ -52,7 +55,8 @@ export function hasCodec(id: string): boolean {
 export function codecKey(spec: OutputSpec): string {
   const id = spec.codec ?? 'auto';
   if (id !== 'auto') return `${id}@${getCodec(id).version}`;
-  autoKey ??= `auto(${['binary', 'text', 'table', 'model', 'json'].map((i) => `${i}@${getCodec(i).version}`).join(',')})`;
+  const claiming = [...registry.values()].filter((c) => c.claims).map((c) => c.id).sort();
+  autoKey ??= `auto(${[...claiming, 'binary', 'text', 'table', 'model', 'json'].map((i) => `${i}@${getCodec(i).version}`).join(',')})`;
   return autoKey;
 }
 
@@ -60,6 +64,7 @@ export function codecKey(spec: OutputSpec): string {
 export function pickCodec(value: unknown, spec: OutputSpec): Codec {
   const id = spec.codec ?? 'auto';
   if (id !== 'auto') return getCodec(id);
+  for (const c of registry.values()) if (c.claims?.(value)) return c;
   if (value instanceof Uint8Array) return getCodec('binary');
   if (typeof value === 'string') return getCodec('text');
   if (isTableLike(value)) return getCodec('table');

@@ -22,6 +22,7 @@ import { checksForSource, runChecks } from './checks.js';
 import { splitTableName } from './names.js';
 import { getWarehouse, maxBytesBilled, prepareQuery, runInScope, type TaskScope } from './session.js';
 import { isQuery, Query } from './sql.js';
+import { TableHandle } from './table-handle.js';
 import { WarehouseError, type Row, type Warehouse } from './types.js';
 
 /** How long a key's table-name suffix is: 12 hex digits = 48 bits. */
@@ -201,7 +202,7 @@ export async function estimateTask(task: AnyTask, ctx: TaskRunContext): Promise<
     const up = spec.task;
     const key = ctx.keysByTask[up.name];
     if (!up.warehouse?.materialize || !key) return { bytes: null, queries: 0, note: `needs the output of task ${up.name}` };
-    inputs[name] = { kind: 'cellar.table', name: physicalTableName(up.warehouse.materialize, key), logical: up.warehouse.materialize } satisfies TableRef;
+    inputs[name] = new TableHandle(physicalTableName(up.warehouse.materialize, key), up.warehouse.materialize);
   }
   const scope: TaskScope = { task: task.name, dialect: task.warehouse?.dialect, tables: tableMap(w, task, ctx.keysByTask), dryRun: { bytes: 0, queries: 0, unknown: false } };
   try {

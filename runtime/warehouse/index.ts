@@ -2,10 +2,13 @@
 // the task hooks, registered on import so compiled pipelines and notebooks get warehouse-aware
 // caching without wiring anything. Importing stays cheap: adapters and the BigQuery client load
 // on the first query.
+import { registerCodec } from '../codecs/index.js';
 import { registerTaskHooks } from '../hooks.js';
 import { warehouseHooks } from './hooks.js';
+import { tableHandleCodec } from './table-handle.js';
 
 registerTaskHooks(warehouseHooks);
+registerCodec(tableHandleCodec);
 
 export { sql, Query, table, ident, param } from './sql.js';
 export type { Sql } from './sql.js';
@@ -27,3 +30,4 @@ export type { SqlAnalysis, ColumnLineage, ColumnSource } from './lineage.js';
 export { WarehouseError } from './types.js';
 export type { Warehouse, Row, JsonValue, ColumnBatch, ColumnSchema, TableVersion, WarehouseErrorCode } from './types.js';
 export type { TableRef } from './compose.js';
+export { TableHandle } from './table-handle.js';

@@ -7,8 +7,18 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defineChecks, defineTask, openBigQuery, output, pruneMaterialisations, sql, useWarehouse, MemoryStore, physicalTableName, WarehouseError, type Row } from 'cellar';
 import { runPipeline } from '../../runtime/run.js';
+import { readOutput } from '../../runtime/perform.js';
+import type { AnyTask } from '../../runtime/task.js';
 import { definePipeline } from '../../runtime/task.js';
 import { EVENTS_DDL, openFixture, type AdapterFixture } from './fixtures.js';
+
+/** A task's stored outputs, decoded, as a downstream task would receive them. */
+async function readStored(store: MemoryStore, task: AnyTask, key: string): Promise<Record<string, unknown>> {
+  const manifest = await store.readManifest(task.name, key);
+  const out: Record<string, unknown> = {};
+  for (const [name, stored] of Object.entries(manifest!.outputs)) out[name] = await readOutput(store, task, name, stored);
+  return out;
+}
 
 describe.each(['duckdb', 'bigquery'] as const)('warehouse adapter: %s', (name) => {
   let fx: AdapterFixture;
@@ -147,12 +157,21 @@ describe.each(['duckdb', 'bigquery'] as const)('warehouse adapter: %s', (name) =
       name: 'top',
       params: {},
       inputs: { daily: output(daily, 'daily') },
-      outputs: { rows: {}, viaRef: {} },
+      outputs: { rows: {}, viaRef: {}, awaited: {}, misuse: {} },
       warehouse: { reads: ['mart.daily'], tables: { 'mart.daily': daily } },
       run: async ({ daily: ref }: { daily: unknown }) => ({
         // By logical name and by the upstream value: both must name this run's table.
         rows: await sql<Row>`SELECT d, n FROM mart.daily ORDER BY d`,
         viaRef: await sql<Row>`SELECT COUNT(*) AS days FROM ${ref}`,
+        // `.rows()` works on the upstream value here (a table handle) as on the Query in the notebook.
+        awaited: (await (ref as { rows(): Promise<Row[]> }).rows()).length,
+        misuse: (() => {
+          try {
+            return (ref as Row[]).map((r) => r);
+          } catch (e) {
+            return (e as Error).message;
+          }
+        })(),
       }),
     });
     const other = defineTask({
@@ -187,6 +206,9 @@ describe.each(['duckdb', 'bigquery'] as const)('warehouse adapter: %s', (name) =
     expect(await sql<Row>`SELECT d, n FROM mart.daily ORDER BY d`).toEqual(topRows);
 
     expect((await run()).statuses).toEqual({ daily: 'cached', top: 'cached', other: 'cached' });
+    const topOut = await readStored(store, top, first.keys.get('top')!.value);
+    expect(topOut).toMatchObject({ viaRef: [{ days: 4 }], awaited: 4 });
+    expect(topOut.misuse).toMatch(/mart\.daily is a warehouse table here .* use `await value\.rows\(\)`/);
 
     // New data in src.events: exactly its readers (and their downstream) run again.
     await fx.warehouse.insertRows('src.events', [{ id: 1000, name: 'late', score: 1, ok: true, ts: '2024-01-05T00:00:00.000Z', d: '2024-01-05' }]);
