@@ -185,6 +185,8 @@ export interface CellAnalysis {
    * notebook they display a value, in a module they are dead code, so they are left out.
    */
   inertStatements: Span[];
+  /** Top-level `const ys = xs` with `xs` from another cell: `ys` is the same object. */
+  aliases?: { name: string; target: string }[];
   /** Every identifier text in the cell: generated names must avoid them. */
   identifiers: string[];
   diagnostics: Diagnostic[];

@@ -406,9 +406,11 @@ function createAnalyzer(tsMorph: typeof TsMorphModule): Analyzer {
         if (ts.isIdentifier(d.name) && d.initializer && ts.isIdentifier(d.initializer)) {
           const target = checker.getSymbolAtLocation(d.initializer);
           if (!target?.declarations?.length) aliases.set(d.name.text, d.initializer.text);
+          else if (aliases.has(d.initializer.text)) aliases.set(d.name.text, aliases.get(d.initializer.text)!); // `const b = a` where a is one
         }
       }
     }
+    if (aliases.size) result.aliases = [...aliases].map(([name, target]) => ({ name, target }));
 
     const identifiers = new Set<string>();
     const tdzReported = new Set<string>();

@@ -118,6 +118,9 @@ export function linkCells(input: LinkInput): LinkResult {
     const a = analyses.get(cell.index);
     if (a) for (const d of a.declarations) if (!declaredIn.has(d.name)) declaredIn.set(d.name, cell);
   }
+  // `const ys = xs` with xs from an earlier cell: version id of ys → the version it is the same
+  // object as (followed to the root), so a later cell changing ys changes xs.
+  const aliasOf = new Map<string, Version>();
   const exploreDecls = new Map<string, TaggedCell>();
   for (const cell of cells) {
     if (cell.role !== 'explore') continue;
@@ -158,6 +161,12 @@ export function linkCells(input: LinkInput): LinkResult {
       if (isValue) ownValue.set(d.name, v);
       if (TYPE_KINDS.has(d.kind)) ownType.set(d.name, v);
       for (const site of d.sites) cellBindings.push({ start: site.start, end: site.end, versionId: id, meaning: isValue ? 'value' : 'type', ...(site.shorthandBinding ? { shorthand: 'binding' as const } : {}) });
+    }
+
+    for (const alias of a.aliases ?? []) {
+      const target = valueScope.get(alias.target);
+      const own = ownValue.get(alias.name);
+      if (target && own) aliasOf.set(own.id, aliasOf.get(target.id) ?? target);
     }
 
     // tslab's display functions throw outside a kernel: their statements stay in the notebook.
@@ -245,6 +254,18 @@ export function linkCells(input: LinkInput): LinkResult {
             }),
           );
         }
+        continue;
+      }
+      const root = m.kind === 'assign' ? undefined : aliasOf.get(v.id);
+      if (root && cell.role === 'task' && owner && root.owner.kind !== 'import' && !sameOwner(root.owner, owner)) {
+        // `const ys = xs` in an earlier cell of this task, changed here: xs changes.
+        const what = m.element ? `changes \`${m.element}\`, an element of` : m.kind === 'method' ? `calls \`${m.name}.${m.detail}(...)\` on` : m.detail === 'Object.assign' ? 'calls `Object.assign(...)` on' : `assigns to \`${m.detail}\` of`;
+        diagnostics.push(
+          diagnostic('error', 'E_MUTATES_UPSTREAM', at(cell, m.line, m.column), `task \`${cell.task}\` ${what} \`${m.name}\`, which is \`${root.name}\` from ${ownerWords(root.owner)} (cell ${root.cell + 1}) under another name (cell ${v.cell + 1}): the cached value would no longer match what the notebook computed`, {
+            hint: `copy it where you take it, in cell ${v.cell + 1}: \`const ${m.name} = structuredClone(${root.name})\``,
+            snippet: lineOf(cell, m.line),
+          }),
+        );
         continue;
       }
       if (cell.role !== 'task' || !owner || v.owner.kind === 'import' || sameOwner(v.owner, owner)) continue;

@@ -275,3 +275,21 @@ describe('display-only cells', () => {
     expect(w[0]!.hint).toContain('//| explore');
   });
 });
+
+describe('aliases made in one cell and changed in another', () => {
+  it('`const data = xs` in one cell of a task, `data.sort()` in the next', async () => {
+    const d = await expectError(['//| task: load\nconst xs = [3, 1, 2];', '//| task: use\nconst data = xs;', 'data.sort();'], 'E_MUTATES_UPSTREAM', { cell: 3, line: 1, column: 1 });
+    expect(d.message).toContain('calls `data.sort(...)` on `data`, which is `xs` from task `load` (cell 1) under another name (cell 2)');
+    expect(d.hint).toContain('in cell 2: `const data = structuredClone(xs)`');
+  });
+
+  it('through a chain of aliases and a loop variable', async () => {
+    const d = await expectError(['//| task: load\nconst rows = [{ n: 1 }];', '//| task: use\nconst a = rows;\nconst b = a;', 'for (const r of b) r.n = 2;'], 'E_MUTATES_UPSTREAM', { cell: 3, line: 1, column: 20 });
+    expect(d.message).toContain('changes `r.n`, an element of `b`, which is `rows` from task `load`');
+  });
+
+  it('rebinding the alias, or changing a copy, is fine', async () => {
+    const r = await diagnosticsOf(['//| task: load\nconst xs = [3, 1, 2];', '//| task: use\nlet data = xs;\nconst copy = [...xs];', 'data = data.filter((x) => x > 1);\ncopy.sort();']);
+    expect(r.diagnostics.filter((x) => x.severity === 'error').map(formatDiagnostic)).toEqual([]);
+  });
+});
