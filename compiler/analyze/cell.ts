@@ -457,8 +457,10 @@ function createAnalyzer(tsMorph: typeof TsMorphModule): Analyzer {
         if (ref.meaning === 'value' && !inFunction && (!own || aliases.has(node.text))) noteElementVariables(node, own ? aliases.get(node.text)! : node.text);
         const declaredAt = own && !inFunction && ref.meaning === 'value' ? symbol?.valueDeclaration : undefined;
         if (
-          declaredAt && ref.start < declaredAt.end && !tdzReported.has(node.text) && !inTypeQuery(node) &&
-          (ts.isClassDeclaration(declaredAt) || (ts.isVariableDeclaration(declaredAt) && ts.getCombinedNodeFlags(declaredAt) & ts.NodeFlags.BlockScoped))
+          declaredAt && !tdzReported.has(node.text) && !inTypeQuery(node) &&
+          // Inside its own body a class is already bound (`static instance = new A()` is fine).
+          ((ts.isClassDeclaration(declaredAt) && ref.start < declaredAt.getStart(sf)) ||
+            (ts.isVariableDeclaration(declaredAt) && ref.start < declaredAt.end && ts.getCombinedNodeFlags(declaredAt) & ts.NodeFlags.BlockScoped))
         ) {
           // `let df = df.filter(…)`: this cell's own `df` hides the earlier cell's from the top of
           // the cell, so the read hits an uninitialised variable. tslab refuses the cell too.

@@ -234,8 +234,12 @@ describe('notebook habits tslab itself trips on', () => {
 
   it('a read earlier in the cell than the redeclaration, but not one inside a function', async () => {
     await expectError(['//| task: a\nlet df = [1];', '//| task: b\nconst f = () => df.length;\nconst n = df.length;\nconst df = [2];'], 'E_USED_BEFORE_DECLARATION', { cell: 2, line: 3, column: 11 });
-    const fine = await diagnosticsOf(['//| task: a\nlet df = [1];', '//| task: b\nconst f = () => df.length;\nconst df = [2];\nconst n = f();']);
+    const fine = await diagnosticsOf(['//| task: a\nlet df = [1];', '//| task: b\nconst f = () => df.length;\nconst df = [2];\nconst n = f();\nclass One { static only = new One(); }\nconst one = One.only;']);
     expect(fine.diagnostics.filter((x) => x.severity === 'error').map(formatDiagnostic)).toEqual([]);
+  });
+
+  it('a class used above its declaration', async () => {
+    await expectError(['//| task: t\nconst k = new K();\nclass K {}'], 'E_USED_BEFORE_DECLARATION', { cell: 1, line: 2, column: 15 });
   });
 
   it('`{ seed }` naming another cell\'s variable warns (tslab throws ReferenceError) but still compiles', async () => {
