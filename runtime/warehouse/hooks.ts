@@ -10,7 +10,7 @@
 // Materialisation (`//| materialize: mart.daily`): the task's code returns an un-run `sql`
 // Query; after the task's code has run we create `mart.daily_<key12>` from it inside the
 // warehouse (CREATE OR REPLACE TABLE … AS, atomic in both warehouses) and hand downstream a
-// table reference `{kind: 'cellar.table', name}` instead of rows. The cache stays valid while
+// TableHandle on it (table-handle.ts) instead of rows. The cache stays valid while
 // that table exists. Downstream SQL may name the logical table (`FROM mart.daily`) or
 // interpolate the upstream value (`FROM ${daily}`); both resolve to this run's physical table.
 // After the checks pass, the view `mart.daily` is pointed at the new table, so notebooks, BI
