@@ -201,6 +201,32 @@ export async function compileFile(notebookAbs: string, opts: HostOptions): Promi
   };
 }
 
+/**
+ * Has the notebook changed since this pipeline.ts was compiled from it? `cellar run
+ * generated/x/pipeline.ts` after editing the notebook would run the old code without a word.
+ * Decided from the compile cache, cheaply (one hash, no compiling): the record that wrote this
+ * very pipeline.ts names the notebook bytes it came from. Returns a message when they differ;
+ * undefined when they match or nothing is known (no record, as in a fresh clone).
+ */
+export function staleNotebook(pipelineAbs: string): string | undefined {
+  const pipelineText = readOrUndefined(pipelineAbs);
+  const source = pipelineText && /^\s*source: '([^']+)',$/m.exec(pipelineText)?.[1];
+  if (!source) return undefined;
+  const root = projectRoot(dirname(pipelineAbs));
+  let record: CacheFile;
+  try {
+    record = JSON.parse(readFileSync(cachePath(root, source), 'utf8')) as CacheFile;
+  } catch {
+    return undefined;
+  }
+  const wrote = record.files.find((f) => resolve(root, record.outDir, f.path) === resolve(pipelineAbs));
+  if (!wrote || wrote.hash !== sha256(pipelineText)) return undefined; // some other compile wrote it
+  const notebookText = readOrUndefined(join(root, source));
+  if (notebookText === undefined) return `${source}, which ${posix(relative(process.cwd(), pipelineAbs))} was compiled from, no longer exists`;
+  if (sha256(notebookText) === record.notebookHash) return undefined;
+  return `${source} has changed since ${posix(relative(process.cwd(), pipelineAbs))} was compiled: this runs the old code (run \`cellar compile\`, or run the notebook itself)`;
+}
+
 /** Generated files in <out>/<stem>/ that carry our header (so only ours are ever deleted). */
 function existingGenerated(outDir: string, stem: string): string[] {
   const dir = join(outDir, stem);

@@ -9,7 +9,7 @@ import { existsSync, statSync, watch } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { diagnostic, formatDiagnostic, hasErrors } from '../../compiler/diagnostics.js';
-import { checkOutcome, compileFile, findNotebooks, orphanedOutputs, projectRoot, removeOrphan, writeOutcome, type NotebookOutcome } from '../../compiler/host.js';
+import { checkOutcome, compileFile, findNotebooks, orphanedOutputs, projectRoot, removeOrphan, staleNotebook, writeOutcome, type NotebookOutcome } from '../../compiler/host.js';
 import { newMemory, type CompileMemory } from '../../compiler/program.js';
 import { CliError, EXIT } from './errors.js';
 
@@ -201,6 +201,14 @@ export async function run(args: string[]): Promise<number> {
  * otherwise) and return the absolute path of its generated pipeline.ts. Throws a CliError
  * carrying the formatted diagnostics when the notebook has errors.
  */
+/**
+ * For `cellar run generated/<nb>/pipeline.ts`: a warning when the notebook has changed since that
+ * pipeline was compiled (it would run the old code), else undefined. One hash; compiles nothing.
+ */
+export function staleWarning(pipelinePath: string): string | undefined {
+  return staleNotebook(resolve(pipelinePath));
+}
+
 export async function ensureCompiled(notebookPath: string): Promise<string> {
   const nb = resolve(notebookPath);
   const root = projectRoot(dirname(nb));

@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { join } from 'node:path';
 import { afterAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { compileFile } from '../../compiler/host.js';
-import { ensureCompiled, run as compile } from '../../runtime/cli/compile.js';
+import { ensureCompiled, run as compile, staleWarning } from '../../runtime/cli/compile.js';
 import { run as plan } from '../../runtime/cli/plan.js';
 import { CliError } from '../../runtime/cli/errors.js';
 import { notebookText } from './notebook.js';
@@ -141,6 +141,21 @@ describe('ensureCompiled', () => {
     expect(pipeline).toBe(join(project, 'generated', 'demo', 'pipeline.ts'));
     expect(readFileSync(pipeline, 'utf8')).toContain('tasks: [numbersTask, scaledTask]');
     expect((await compileFile(nb, { root: project, outDir: join(project, 'generated') })).cached).toBe(true);
+  });
+
+  it('staleWarning: a pipeline.ts older than its notebook says so, until it is compiled again', async () => {
+    const nb = join(project, 'notebooks', 'demo.ipynb');
+    const pipeline = await ensureCompiled(nb);
+    expect(staleWarning(pipeline)).toBeUndefined();
+    writeFileSync(nb, notebookText(cells(5)));
+    expect(staleWarning(pipeline)).toMatch(/^notebooks\/demo\.ipynb has changed since .*generated\/demo\/pipeline\.ts was compiled: this runs the old code/);
+    await ensureCompiled(nb);
+    expect(staleWarning(pipeline)).toBeUndefined();
+    rmSync(nb);
+    expect(staleWarning(pipeline)).toMatch(/^notebooks\/demo\.ipynb, which .* was compiled from, no longer exists/);
+    // Nothing known (no compile record, as in a fresh clone): no warning rather than a guess.
+    rmSync(join(project, '.cellar'), { recursive: true, force: true });
+    expect(staleWarning(pipeline)).toBeUndefined();
   });
 
   it('throws a CliError carrying the formatted diagnostics', async () => {
