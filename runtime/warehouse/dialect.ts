@@ -28,6 +28,8 @@ export const REFUSED: Refusal[] = [
   { construct: 'named @parameters in SQL text', pattern: /(^|[^@\w])@[A-Za-z_]\w*/, reason: 'interpolate the value instead: sql`... ${value}` binds it safely' },
   { construct: 'EXTRACT(WEEK)', pattern: /\bEXTRACT\s*\(\s*WEEK\s*(\(|FROM\b)/i, reason: 'BigQuery weeks start on Sunday with week 0 before the first Sunday; DuckDB counts ISO weeks. Use EXTRACT(ISOWEEK …)' },
   { construct: 'UNNEST … WITH OFFSET', pattern: /\bWITH\s+OFFSET\b/i, reason: 'the translation loses the 0-based offset; number the elements with GENERATE_ARRAY or ROW_NUMBER() instead' },
+  { construct: 'SAFE. function prefix', pattern: /\bSAFE\s*\.\s*[A-Z_]+\s*\(/i, reason: 'the translator drops it and the function may not exist; use SAFE_CAST, SAFE_DIVIDE or a CASE' },
+  { construct: 'INITCAP', pattern: /\bINITCAP\s*\(/i, reason: 'DuckDB has no INITCAP' },
   { construct: 'APPROX_QUANTILES', pattern: /\bAPPROX_QUANTILES\s*\(/i, reason: 'DuckDB returns a different array shape; use PERCENTILE_CONT over a window or APPROX_QUANTILE' },
 ];
 
@@ -43,6 +45,7 @@ export const TRAPS = [
   'DATE_TRUNC / DATE_ADD / DATE_SUB return DATE; DuckDB returns TIMESTAMP → we cast back to DATE',
   'ARRAY_AGG(… ORDER BY … LIMIT n) has no DuckDB form → we slice the ordered list',
   'EXTRACT(ISOWEEK …) is not a DuckDB specifier → we call week(), the ISO week',
+  "SPLIT(s) with no delimiter splits on ','; DuckDB requires the delimiter → we add it",
 ];
 
 /** Replace string literals and comments with spaces, keeping offsets, to search code only. */
@@ -132,6 +135,8 @@ function fixBeforeTranslation(text: string): string {
   t = rewriteCalls(t, 'REGEXP_EXTRACT', (args) =>
     args.length === 2 ? `__cellar_fn_regexp_extract(${args[0]}, ${args[1]}, ${hasCapturingGroup(args[1]!) ? 1 : 0})` : `__CELLAR_RX__(${args.join(', ')})`,
   ).replace(/__CELLAR_RX__\(/g, 'REGEXP_EXTRACT(');
+  // SPLIT(s) splits on ',' in BigQuery; DuckDB needs the delimiter.
+  t = rewriteCalls(t, 'SPLIT', (args) => `__CELLAR_SPLIT__(${args.length === 1 ? `${args[0]}, ','` : args.join(', ')})`).replace(/__CELLAR_SPLIT__\(/g, 'SPLIT(');
   t = rewriteCalls(t, 'REGEXP_REPLACE', (args) => `__cellar_fn_regexp_replace(${args.join(', ')}, 'g')`);
   // DATE_* functions return DATE in BigQuery; DuckDB's return TIMESTAMP.
   for (const fn of ['DATE_TRUNC', 'DATE_ADD', 'DATE_SUB']) {
@@ -167,7 +172,7 @@ export function checkRefusals(text: string): void {
 
 /** Names the translator and our fixes: part of every cached translation's key. Bump the suffix
  *  whenever a fix in this file changes (a test checks the polyglot version matches the install). */
-export const TRANSLATION_ID = 'polyglot-0.12.1+cellar-3';
+export const TRANSLATION_ID = 'polyglot-0.12.1+cellar-4';
 
 type Polyglot = typeof import('@polyglot-sql/sdk');
 let polyglot: Polyglot | null = null;
