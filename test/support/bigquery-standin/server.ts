@@ -26,6 +26,9 @@
 // authentication (any request is accepted), and BigQuery's exact
 // error texts beyond "Not found: Table p:d.t" and the bytes-billed limit message.
 // Bytes processed are an estimate: for every table the query names, rows × columns × 8.
+// SQL semantics are DuckDB's after cellar's own BigQuery → DuckDB translation, the same layer the
+// DuckDB adapter uses, so this double cannot catch a translation error; the known-answer dialect
+// suite (test/warehouse/dialect.test.ts) is what does.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { DuckDBInstance, DuckDBTypeId, type DuckDBConnection, type DuckDBType, type DuckDBValue } from '@duckdb/node-api';
