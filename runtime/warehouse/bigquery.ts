@@ -279,6 +279,13 @@ function jobError(e: unknown, q: PreparedQuery, jobId?: string): WarehouseError 
   const err = e as { message?: string; errors?: { reason?: string; message?: string }[]; code?: number };
   const reasons = (err.errors ?? []).map((x) => x.reason);
   const message = err.errors?.[0]?.message ?? err.message ?? String(e);
+  if (/default credentials|invalid_grant|invalid_rapt|reauth/i.test(message)) {
+    return new WarehouseError(
+      'E_WH_CONFIG',
+      `BigQuery: no usable credentials (${message.split('\n')[0]}). Run \`gcloud auth application-default login\` or set GOOGLE_APPLICATION_CREDENTIALS; to work locally instead, set CELLAR_WAREHOUSE=duckdb.`,
+      { sql: q.text },
+    );
+  }
   if (reasons.includes('bytesBilledLimitExceeded')) {
     return new WarehouseError('E_WH_BYTES_LIMIT', `BigQuery refused the query: ${message} Raise warehouse.maxBytesBilled (or CELLAR_MAX_BYTES_BILLED) if this is expected.`, { sql: q.text, jobId });
   }
