@@ -446,3 +446,14 @@ describe('cost guard (BigQuery client via the stand-in)', () => {
     expect(est.note).toMatch(/could not dry-run: .*daily_est_abcdef012345/);
   });
 });
+
+describe('BigQuery credentials', () => {
+  it('turns a missing-credentials failure into a clear configuration error', async () => {
+    const { BigQueryWarehouse } = await import('../../runtime/warehouse/bigquery.js');
+    // The client's own failure when Application Default Credentials are absent, reproduced
+    // without letting the real client look for them.
+    const client = { createQueryJob: async () => Promise.reject(new Error('Could not load the default credentials. Browse to https://cloud.google.com/docs/authentication/getting-started for more information.')) };
+    const w = new BigQueryWarehouse(client as never, { project: 'p', location: 'US', dataset: 'd', apiEndpoint: null });
+    await expect(w.query({ text: 'SELECT 1', params: [], tables: [] })).rejects.toMatchObject({ code: 'E_WH_CONFIG', message: expect.stringMatching(/gcloud auth application-default login.*CELLAR_WAREHOUSE=duckdb/) });
+  });
+});
