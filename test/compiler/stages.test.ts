@@ -5,6 +5,7 @@ import { loadAnalyzer, mapSpecifier } from '../../compiler/analyze/cell.js';
 import { sqlReads } from '../../compiler/analyze/sql.js';
 import { ImportSet, NameAllocator, identifierFor } from '../../compiler/emit/module.js';
 import { fromNotebook } from '../../compiler/emit/task.js';
+import { locateInNotebook } from '../../compiler/locate.js';
 import { parseNotebook } from '../../compiler/notebook/parse.js';
 import { tagCells } from '../../compiler/notebook/directives.js';
 import { planJson } from '../../compiler/plan/json.js';
@@ -245,5 +246,24 @@ describe('fromNotebook: relative imports reach the same file from generated/<ste
     ['../../notebooks', 'ml-random-forest', 'ml-random-forest'],
   ])('workdir %s, %s → %s', (workdir, spec, expected) => {
     expect(fromNotebook(workdir, spec)).toBe(expected);
+  });
+});
+
+describe('locateInNotebook: a generated line back to its cell', () => {
+  it('finds the cell of a failing line in a real generated task module and test file', async () => {
+    const text = notebookText(['//| params\nconst n = 3;', '//| task: t\nconst xs = [1, 2, n];', 'if (xs.length > 2) throw new Error("boom");\nconst ys = xs;', "//| test: t\nimport assert from 'node:assert';\nassert.equal(ys.length, 3);"]);
+    const result = await compileNotebook('notebooks/n.ipynb', text, { workdir: '../../notebooks' });
+    const module = result.files.find((f) => f.path === 'n/t.ts')!.contents;
+    const lines = module.split('\n');
+    const at = (needle: string) => lines.findIndex((l) => l.includes(needle)) + 1;
+    expect(locateInNotebook(module, at('throw new Error'))).toEqual({ cell: 3, cellId: 'c3', codeLine: 1 });
+    expect(locateInNotebook(module, at('const ys = xs'))).toEqual({ cell: 3, cellId: 'c3', codeLine: 2 });
+    expect(locateInNotebook(module, at('const xs = [1, 2, n]'))).toEqual({ cell: 2, cellId: 'c2', codeLine: 1 });
+    expect(locateInNotebook(module, at("name: 't'"))).toBeUndefined();
+    expect(locateInNotebook(module, at("from 'cellar'"))).toBeUndefined();
+    expect(locateInNotebook(module, 0)).toBeUndefined();
+    const testFile = result.files.find((f) => f.path === 'n/t.test.ts')!.contents;
+    const testLine = testFile.split('\n').findIndex((l) => l.includes('assert.equal(ys.length')) + 1;
+    expect(locateInNotebook(testFile, testLine)).toEqual({ cell: 4, cellId: 'c4', codeLine: 1 });
   });
 });

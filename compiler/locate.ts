@@ -1,0 +1,44 @@
+// From a line of a generated module back to the notebook cell it came from.
+//
+// A task that throws reports a stack frame in generated/<notebook>/<task>.ts; the user wrote the
+// code in a notebook cell. Every cell's code in a module is preceded by a `// notebook cell N (id
+// X)` line (emit/module.ts `cellLabel`), so the nearest such line above the failing line names the
+// cell exactly. The line within the cell is counted from that marker: exact unless Prettier
+// re-wrapped a long statement above it in the same cell, then a line or two off. Pure: the
+// caller (the runtime's error report) reads the file and parses the stack frame.
+
+export interface NotebookPosition {
+  /** 1-based cell number, as diagnostics count. */
+  cell: number;
+  cellId?: string;
+  /**
+   * 1-based line within the cell's code as compiled: the `//|` directive lines at the top of the
+   * cell are not counted (diagnostics count them), and Prettier may have re-wrapped lines above.
+   * Good for "near line N"; the cell is exact.
+   */
+  codeLine: number;
+}
+
+const MARKER = /^\s*\/\/ notebook cell (\d+)(?: \(id ([^)]+)\))?\s*$/;
+
+/**
+ * The cell (and line in it) that `line` (1-based) of a generated module's text came from, or
+ * undefined when the line is not inside a cell's code (imports, the task record).
+ */
+export function locateInNotebook(generatedText: string, line: number): NotebookPosition | undefined {
+  const lines = generatedText.split('\n');
+  if (line < 1 || line > lines.length) return undefined;
+  for (let i = line - 1; i >= 0; i--) {
+    const text = lines[i]!;
+    const m = MARKER.exec(text);
+    if (m) {
+      if (i === line - 1) return undefined; // the marker itself
+      const position: NotebookPosition = { cell: Number(m[1]), codeLine: line - 1 - i };
+      if (m[2]) position.cellId = m[2];
+      return position;
+    }
+    // Reached imports or the task record without meeting a marker: not cell code.
+    if (/^(?:export |import )/.test(text)) return undefined;
+  }
+  return undefined;
+}
