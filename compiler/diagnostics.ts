@@ -34,6 +34,7 @@ export const CODES = {
   E_INTERNAL: 'a compiler bug, reported on the cell or notebook instead of a crash',
   W_NO_DIRECTIVES: 'a notebook with no directives: it compiles to nothing',
   W_EMPTY_TASK: 'a task with no code',
+  W_SQL_SYNTAX: 'a sql`…` template the SQL parser refuses (in the task\'s dialect, BigQuery by default)',
   W_TSLAB_SHORTHAND: "`{ x }` shorthand naming another cell's variable: tslab throws ReferenceError on it (write `{ x: x }`)",
 } as const;
 

@@ -16,6 +16,7 @@ import { setTsMorphLoader } from './analyze/cell.js';
 import { hasErrors } from './diagnostics.js';
 import { HEADER } from './emit/module.js';
 import { COMPILER_VERSION, compileNotebook, newMemory, type CompileMemory, type CompileStats } from './program.js';
+import type { SqlFacts } from './analyze/sql.js';
 import type { CellAnalysis, Diagnostic, EmittedFile, TaskPlan } from './types.js';
 
 // `require`, not `import()`: see setTsMorphLoader.
@@ -80,7 +81,7 @@ interface CacheFile {
   plan?: TaskPlan;
   analyses: [string, CellAnalysis][];
   formatted: [string, string][];
-  sql: [string, string[]][];
+  sql: [string, SqlFacts][];
 }
 
 export interface NotebookOutcome {

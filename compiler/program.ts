@@ -9,7 +9,7 @@
 // than none.
 import { diagnostic, hasErrors, sortDiagnostics } from './diagnostics.js';
 import { loadAnalyzer, type CellInput } from './analyze/cell.js';
-import { sqlReads } from './analyze/sql.js';
+import { sqlFacts, type SqlFacts } from './analyze/sql.js';
 import { parseNotebook } from './notebook/parse.js';
 import { tagCells } from './notebook/directives.js';
 import { linkCells } from './plan/link.js';
@@ -26,7 +26,7 @@ export interface CompileMemory {
   /** Formatted module text by unformatted text. */
   formatted: Map<string, string>;
   /** Tables read, by dialect + SQL templates. */
-  sql: Map<string, string[]>;
+  sql: Map<string, SqlFacts>;
 }
 
 export const newMemory = (): CompileMemory => ({ analyses: new Map(), formatted: new Map(), sql: new Map() });
@@ -117,9 +117,20 @@ async function compileStages(path: string, text: string, options: CompileOptions
     if (c.role !== 'task' || templates.length === 0) continue;
     const dialect = tagged.cells.find((t) => t.role === 'task' && t.task === c.task && t.directives.dialect)?.directives.dialect;
     const key = hash(`${dialect ?? ''}\0${templates.join('\0')}`);
-    if (!memory.sql.has(key)) memory.sql.set(key, await sqlReads(templates, dialect));
+    if (!memory.sql.has(key)) memory.sql.set(key, await sqlFacts(templates, dialect));
     stats.used.sql.push(key);
-    reads.set(c.index, memory.sql.get(key)!);
+    const facts = memory.sql.get(key)!;
+    reads.set(c.index, facts.reads);
+    for (const problem of facts.problems) {
+      const start = analyses.get(c.index)!.sqlTemplateAt?.[problem.template];
+      const line = start ? start.line + (problem.line ?? 1) - 1 : undefined;
+      diagnostics.push(
+        diagnostic('warning', 'W_SQL_SYNTAX', { notebook: path, cell: c.index + 1, ...(c.id ? { cellId: c.id } : {}), line }, `this sql\`…\` does not parse as ${dialect ?? 'BigQuery (the default)'} SQL: ${problem.message}`, {
+          hint: dialect ? 'fix the query; the warehouse would refuse it when the task runs' : 'fix the query, or if it is DuckDB SQL say so with `//| dialect: duckdb` on the task',
+          ...(line ? { snippet: c.code.split('\n')[line - 1] ?? '' } : {}),
+        }),
+      );
+    }
   }
 
   const linked = linkCells({ notebook: path, stem: notebook.stem, cells: tagged.cells, analyses, sqlReads: reads, kernel: notebook.kernel });

@@ -174,6 +174,8 @@ export interface CellAnalysis {
   topLevelAwait: boolean;
   /** Text of each sql`…` template, `${…}` replaced by `@p0`, `@p1`…. */
   sqlTemplates: string[];
+  /** Where each template's text starts in the cell (just after the backtick), parallel to sqlTemplates. */
+  sqlTemplateAt?: { line: number; column: number }[];
   /** Params cells only. */
   params: ParamDecl[];
   /** Text removed when emitting: `export` keywords, `export {}`. */

@@ -493,6 +493,7 @@ function createAnalyzer(tsMorph: typeof TsMorphModule): Analyzer {
       if (ts.isTaggedTemplateExpression(node) && ts.isIdentifier(node.tag) && node.tag.text === 'sql') {
         const t = node.template;
         result.sqlTemplates.push(ts.isNoSubstitutionTemplateLiteral(t) ? t.text : t.head.text + t.templateSpans.map((s, i) => `@p${i}${s.literal.text}`).join(''));
+        (result.sqlTemplateAt ??= []).push(lineCol(sf, t.getStart(sf) + 1));
       }
       const entersFunction = inFunction || ts.isFunctionLike(node) || ts.isClassStaticBlockDeclaration(node);
       ts.forEachChild(node, (child) => visit(child, entersFunction));

@@ -1,33 +1,62 @@
-// sqlReads: the tables a cell's sql`…` templates read, for the warehouse's cache key and the
-// `tables` upstream edges.
+// sqlFacts: the tables a cell's sql`…` templates read, for the warehouse's cache key and the
+// `tables` upstream edges, and the templates that do not parse, for a located warning.
 //
 // The template text is extracted statically by analyze/cell.ts (interpolations become `@p0`…,
 // BigQuery's parameter syntax, which is also how the runtime binds them). @polyglot-sql/sdk's
 // analyzeQuery parses it; its WASM start costs ~0.3 s, so it is imported only when some cell has
-// sql``. A query it cannot parse yields no tables rather than an error: the warehouse reports SQL
-// errors at run time with the job's own message, and reads only ever add cache-key precision.
+// sql``. A query it cannot parse yields no tables and a problem, which the compiler turns into a
+// warning on the cell's line (W_SQL_SYNTAX), not an error: the warehouse is the judge of its own
+// SQL, and reads only ever add cache-key precision.
 type Polyglot = typeof import('@polyglot-sql/sdk');
 
 const PLACEHOLDER = '__cellar_param_';
 
 let loading: Promise<Polyglot | undefined> | undefined;
 
+/** A template the parser refused: its index, the parser's message, and the line in the SQL. */
+export interface SqlProblem {
+  template: number;
+  message: string;
+  /** 1-based line within the template text, when the parser says. */
+  line?: number;
+}
+
+export interface SqlFacts {
+  reads: string[];
+  problems: SqlProblem[];
+}
+
 export async function sqlReads(templates: string[], dialect: 'bigquery' | 'duckdb' | undefined): Promise<string[]> {
-  if (templates.length === 0) return [];
+  return (await sqlFacts(templates, dialect)).reads;
+}
+
+/**
+ * Reads and parse problems of a cell's templates. The runtime translates BigQuery SQL for DuckDB
+ * with the same parser, so what fails here usually fails there too: later, and without a cell.
+ */
+export async function sqlFacts(templates: string[], dialect: 'bigquery' | 'duckdb' | undefined): Promise<SqlFacts> {
+  if (templates.length === 0) return { reads: [], problems: [] };
   loading ??= import('@polyglot-sql/sdk').catch(() => undefined);
   const polyglot = await loading;
-  if (!polyglot) return [];
+  if (!polyglot) return { reads: [], problems: [] };
   const tables = new Set<string>();
-  for (const template of templates) {
+  const problems: SqlProblem[] = [];
+  const refused = (template: number, error: unknown) => {
+    const message = (error instanceof Error ? error.message : String(error ?? 'the parser refused it')).trim();
+    const line = /\bline (\d+)/i.exec(message)?.[1];
+    problems.push({ template, message, ...(line ? { line: Number(line) } : {}) });
+  };
+  for (const [index, template] of templates.entries()) {
     // An interpolation after FROM/JOIN is a table (an upstream Query): give it a table-shaped
     // placeholder so the rest of the query still parses, and leave it out of the reads.
     const sql = template.replace(/\b(FROM|JOIN)(\s+)@p(\d+)/gi, (_, kw: string, ws: string, n: string) => `${kw}${ws}${PLACEHOLDER}${n}`);
     try {
       const result = polyglot.analyzeQuery(sql, dialect === 'duckdb' ? polyglot.Dialect.DuckDB : polyglot.Dialect.BigQuery);
+      if (!result.success) refused(index, (result as { error?: unknown }).error);
       for (const t of result.success ? result.analysis?.baseTables ?? [] : []) if (t.name && !t.name.startsWith(PLACEHOLDER)) tables.add(t.name);
-    } catch {
-      // Unparseable SQL: no reads (see the header).
+    } catch (error) {
+      refused(index, error); // unparseable: no reads, and a problem to report
     }
   }
-  return [...tables].sort();
+  return { reads: [...tables].sort(), problems };
 }

@@ -297,3 +297,26 @@ describe('aliases made in one cell and changed in another', () => {
     expect(r.diagnostics.filter((x) => x.severity === 'error').map(formatDiagnostic)).toEqual([]);
   });
 });
+
+describe('SQL that does not parse', () => {
+  it('warns on the cell and the line the query is on, and still compiles', async () => {
+    const r = await diagnosticsOf([
+      "import { sql } from 'cellar';",
+      '//| task: q\n//| dialect: duckdb\nconst good = sql`SELECT 1 AS one`;\nconst bad = sql`\n  SELECT origin\n  FROM flights\n  WHERE delay >> 3 AND`;',
+    ]);
+    expect(r.files.length).toBeGreaterThan(0);
+    const w = r.diagnostics.filter((d) => d.code === 'W_SQL_SYNTAX');
+    expect(w.map(formatDiagnostic)).toHaveLength(1);
+    expect(w[0]).toMatchObject({ severity: 'warning', notebook: NB, cell: 2, cellId: 'c2' });
+    expect(w[0]!.line).toBeGreaterThanOrEqual(4); // inside the bad template, not the good one on line 3
+    expect(w[0]!.message).toContain('does not parse as duckdb SQL');
+  });
+
+  it('names the default dialect and suggests the directive when none is set', async () => {
+    const r = await diagnosticsOf(["import { sql } from 'cellar';", '//| task: q\nconst bad = sql`SELEC origin FROM t`;']);
+    const w = r.diagnostics.find((d) => d.code === 'W_SQL_SYNTAX')!;
+    expect(w).toMatchObject({ cell: 2, line: 2 });
+    expect(w.message).toContain('BigQuery (the default)');
+    expect(w.hint).toContain('//| dialect: duckdb');
+  });
+});
