@@ -12,6 +12,7 @@
 // its diagnostics are re-stamped by the caller (the cell may have moved).
 import type * as TsMorphModule from 'ts-morph';
 import { diagnostic } from '../diagnostics.js';
+import { syntaxHelpers } from './syntax.js';
 import type { CellAnalysis, CellRole, Declaration, DeclarationKind, Diagnostic, ImportDecl, Meaning, Mutation, ParamDecl, Reference, Span } from '../types.js';
 
 type TS = typeof TsMorphModule.ts;
@@ -66,6 +67,7 @@ export function mapSpecifier(spec: string): { module: string } | { error: string
 function createAnalyzer(tsMorph: typeof TsMorphModule): Analyzer {
   const ts: TS = tsMorph.ts;
   const K = ts.SyntaxKind;
+  const { literalValue, isInert, importAttributes } = syntaxHelpers(ts);
 
   const lineCol = (sf: SourceFile, pos: number) => {
     const lc = sf.getLineAndCharacterOfPosition(pos);
@@ -182,77 +184,6 @@ function createAnalyzer(tsMorph: typeof TsMorphModule): Analyzer {
       return { name: id.text, kind: 'method', detail: top.name.text, ...at };
     }
     return undefined;
-  }
-
-  /** A literal initializer as JSON, or undefined when it is not a literal. */
-  function literalValue(e: TsMorphModule.ts.Expression): { ok: true; value: unknown } | { ok: false } {
-    while (ts.isAsExpression(e) || ts.isParenthesizedExpression(e) || ts.isSatisfiesExpression(e)) e = e.expression;
-    if (ts.isNumericLiteral(e)) return { ok: true, value: Number(e.text) };
-    if (ts.isPrefixUnaryExpression(e) && e.operator === K.MinusToken && ts.isNumericLiteral(e.operand)) return { ok: true, value: -Number(e.operand.text) };
-    if (ts.isStringLiteral(e) || ts.isNoSubstitutionTemplateLiteral(e)) return { ok: true, value: e.text };
-    if (e.kind === K.TrueKeyword) return { ok: true, value: true };
-    if (e.kind === K.FalseKeyword) return { ok: true, value: false };
-    if (e.kind === K.NullKeyword) return { ok: true, value: null };
-    if (ts.isArrayLiteralExpression(e)) {
-      const items: unknown[] = [];
-      for (const el of e.elements) {
-        const v = literalValue(el);
-        if (!v.ok) return v;
-        items.push(v.value);
-      }
-      return { ok: true, value: items };
-    }
-    if (ts.isObjectLiteralExpression(e)) {
-      const obj: Record<string, unknown> = {};
-      for (const prop of e.properties) {
-        if (!ts.isPropertyAssignment(prop) || !(ts.isIdentifier(prop.name) || ts.isStringLiteral(prop.name))) return { ok: false };
-        const v = literalValue(prop.initializer);
-        if (!v.ok) return v;
-        obj[prop.name.text] = v.value;
-      }
-      return { ok: true, value: obj };
-    }
-    return { ok: false };
-  }
-
-  /**
-   * An expression with no effect when evaluated as a statement: names, literals, property reads,
-   * templates and operators over those. In a notebook such a statement at the end of a cell shows
-   * a value; in a module it is dead code. Calls, `new`, `await`, assignments, `++`, `delete`,
-   * spreads (they run iterators) and functions are effects, or may be: anything unknown is kept.
-   */
-  function isInert(e: TsMorphModule.ts.Expression): boolean {
-    while (ts.isParenthesizedExpression(e) || ts.isAsExpression(e) || ts.isSatisfiesExpression(e) || ts.isNonNullExpression(e) || ts.isTypeAssertionExpression(e)) e = e.expression;
-    if (ts.isIdentifier(e) || ts.isStringLiteral(e) || ts.isNumericLiteral(e) || ts.isBigIntLiteral(e) || ts.isNoSubstitutionTemplateLiteral(e) || ts.isRegularExpressionLiteral(e)) return true;
-    if (e.kind === K.TrueKeyword || e.kind === K.FalseKeyword || e.kind === K.NullKeyword) return true;
-    if (ts.isTemplateExpression(e)) return e.templateSpans.every((span) => isInert(span.expression));
-    if (ts.isPropertyAccessExpression(e)) return isInert(e.expression);
-    if (ts.isElementAccessExpression(e)) return isInert(e.expression) && isInert(e.argumentExpression);
-    if (ts.isArrayLiteralExpression(e)) return e.elements.every((x) => !ts.isSpreadElement(x) && (ts.isOmittedExpression(x) || isInert(x)));
-    if (ts.isObjectLiteralExpression(e)) {
-      return e.properties.every(
-        (p) => (ts.isPropertyAssignment(p) && !ts.isComputedPropertyName(p.name) && isInert(p.initializer)) || (ts.isShorthandPropertyAssignment(p) && !p.objectAssignmentInitializer),
-      );
-    }
-    if (ts.isPrefixUnaryExpression(e)) return e.operator !== K.PlusPlusToken && e.operator !== K.MinusMinusToken && isInert(e.operand);
-    if (ts.isTypeOfExpression(e) || ts.isVoidExpression(e)) return isInert(e.expression);
-    if (ts.isConditionalExpression(e)) return isInert(e.condition) && isInert(e.whenTrue) && isInert(e.whenFalse);
-    if (ts.isBinaryExpression(e)) {
-      const op = e.operatorToken.kind;
-      return !(op >= K.FirstAssignment && op <= K.LastAssignment) && isInert(e.left) && isInert(e.right);
-    }
-    return false;
-  }
-
-  /** `with { type: 'json' }` (or the older `assert { … }`) as the emitted modules write it. */
-  function importAttributes(stmt: TsMorphModule.ts.ImportDeclaration, sf: SourceFile): string | undefined {
-    const attrs = stmt.attributes;
-    if (!attrs || attrs.elements.length === 0) return undefined;
-    const parts = attrs.elements.map((el) => {
-      const value = ts.isStringLiteral(el.value) ? `'${el.value.text.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'` : el.value.getText(sf);
-      return `${el.name.getText(sf)}: ${value}`;
-    });
-    return `with { ${parts.join(', ')} }`;
   }
 
   /** Inside `typeof x` in a type: a type query does not read the variable at run time. */
