@@ -42,9 +42,12 @@ export async function sqlFacts(templates: string[], dialect: 'bigquery' | 'duckd
   const tables = new Set<string>();
   const problems: SqlProblem[] = [];
   const refused = (template: number, error: unknown) => {
-    const message = (error instanceof Error ? error.message : String(error ?? 'the parser refused it')).trim();
-    const line = /\bline (\d+)/i.exec(message)?.[1];
-    problems.push({ template, message, ...(line ? { line: Number(line) } : {}) });
+    const message = (error instanceof Error ? error.message : String(error ?? '')).trim();
+    // Only a syntax error is a problem: the analyser also refuses valid SQL it does not analyse
+    // (several statements, PIVOT and other non-SELECT queries), which is not the user's mistake.
+    if (!/^Parse error\b/.test(message) || /Expected 1 statement/i.test(message)) return;
+    const line = Number(/\bline (\d+)/i.exec(message)?.[1] ?? 0);
+    problems.push({ template, message, ...(line > 0 ? { line } : {}) });
   };
   for (const [index, template] of templates.entries()) {
     // An interpolation after FROM/JOIN is a table (an upstream Query): give it a table-shaped

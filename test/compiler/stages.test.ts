@@ -2,7 +2,7 @@
 // JSON. Data in, data out; no disk.
 import { describe, expect, it } from 'vitest';
 import { loadAnalyzer, mapSpecifier } from '../../compiler/analyze/cell.js';
-import { sqlReads } from '../../compiler/analyze/sql.js';
+import { sqlFacts, sqlReads } from '../../compiler/analyze/sql.js';
 import { ImportSet, NameAllocator, identifierFor } from '../../compiler/emit/module.js';
 import { fromNotebook } from '../../compiler/emit/task.js';
 import { locateInNotebook } from '../../compiler/locate.js';
@@ -119,6 +119,12 @@ describe('sqlReads', () => {
   it('lists base tables, not CTEs or interpolated upstream queries; bad SQL gives nothing', async () => {
     expect(await sqlReads(['WITH a AS (SELECT * FROM `p.raw.events`) SELECT * FROM a JOIN mart.x ON a.id = x.id', 'SELECT * FROM @p0 AS up'], 'bigquery')).toEqual(['mart.x', 'p.raw.events']);
     expect(await sqlReads(['SELEC nonsense FROM'], 'bigquery')).toEqual([]);
+  });
+
+  it('reports syntax errors as problems, but not valid SQL the analyser does not handle', async () => {
+    const facts = await sqlFacts(['SELECT 1 AS ok', 'SELECT a\nFROM t\nWHERE a >> 1 AND', 'CREATE TEMP FUNCTION f(x INT64) AS (x + 1); SELECT f(1)'], 'bigquery');
+    expect(facts.problems).toMatchObject([{ template: 1, message: expect.stringMatching(/^Parse error/) }]);
+    expect((await sqlFacts(['PIVOT t ON year USING sum(x)', 'FROM t SELECT a'], 'duckdb')).problems).toEqual([]);
   });
 });
 
