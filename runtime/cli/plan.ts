@@ -1,6 +1,7 @@
 // `cellar plan <notebook> [--json]`: the task plan of one notebook — tasks, their params,
 // upstream tasks, cells and outputs — without writing anything. `--json` prints one JSON object
 // (see compiler/plan/json.ts) for tooling and CI; exit 1 when the notebook has errors.
+import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { formatDiagnostic, hasErrors } from '../../compiler/diagnostics.js';
 import { compileFile, projectRoot } from '../../compiler/host.js';
@@ -24,6 +25,11 @@ export async function run(args: string[]): Promise<number> {
   const paths = args.filter((a) => !a.startsWith('-'));
   if (paths.length !== 1) throw new CliError(`plan needs exactly one notebook\n\n${USAGE}`, 'E_USAGE');
   const nb = resolve(paths[0]!);
+  if (!existsSync(nb)) {
+    // Tools get their one JSON object even now; people get the message on stderr.
+    if (json) console.log(JSON.stringify({ notebook: paths[0], tasks: [], params: [], diagnostics: [{ severity: 'error', code: 'E_NOT_FOUND', notebook: paths[0], message: 'no such file' }] }));
+    throw new CliError(`no such file: ${paths[0]}`, 'E_NOT_FOUND');
+  }
   const root = projectRoot(dirname(nb));
   let outcome;
   try {
@@ -38,7 +44,9 @@ export async function run(args: string[]): Promise<number> {
     return EXIT.failure;
   }
   const plan = outcome.plan;
-  if (json) console.log(JSON.stringify(plan ? planJson(plan) : { notebook: outcome.notebook, tasks: [], params: [] }));
+  // Warnings and notes ride along as data when there are any (the shape is otherwise the issue's).
+  const extra = outcome.diagnostics.length ? { diagnostics: outcome.diagnostics } : {};
+  if (json) console.log(JSON.stringify({ ...(plan ? planJson(plan) : { notebook: outcome.notebook, tasks: [], params: [] }), ...extra }));
   else console.log(plan ? planText(plan) : `${outcome.notebook}: nothing to compile`);
   return EXIT.ok;
 }

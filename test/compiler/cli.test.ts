@@ -134,6 +134,25 @@ describe('cellar plan --json on a broken notebook', () => {
   });
 });
 
+describe('cellar plan --json in the other cases tools meet', () => {
+  it('carries warnings as data next to the plan', async () => {
+    writeFileSync(join(project, 'notebooks', 'demo.ipynb'), notebookText(['//| params\nconst factor = 2;', '//| task: a\nconst cfg = { factor };']));
+    const log = vi.spyOn(console, 'log').mockImplementation(() => {});
+    vi.spyOn(console, 'error').mockImplementation(() => {});
+    expect(await plan([join(project, 'notebooks', 'demo.ipynb'), '--json'])).toBe(0);
+    const printed = JSON.parse(output(log));
+    expect(printed.tasks.map((t: { name: string }) => t.name)).toEqual(['a']);
+    expect(printed.diagnostics).toMatchObject([{ severity: 'warning', code: 'W_TSLAB_SHORTHAND', cell: 2, line: 2 }]);
+  });
+
+  it('a missing notebook is still one JSON object on stdout, and a usage error', async () => {
+    const log = vi.spyOn(console, 'log').mockImplementation(() => {});
+    const error = await plan([join(project, 'notebooks', 'nope.ipynb'), '--json']).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'E_NOT_FOUND' });
+    expect(JSON.parse(output(log))).toMatchObject({ tasks: [], params: [], diagnostics: [{ code: 'E_NOT_FOUND', severity: 'error' }] });
+  });
+});
+
 describe('ensureCompiled', () => {
   it('returns the generated pipeline, compiling only when stale', async () => {
     const nb = join(project, 'notebooks', 'demo.ipynb');
