@@ -15,7 +15,7 @@ import { CliError, EXIT } from './errors.js';
 
 const USAGE = `usage: cellar compile [paths...] [--check] [--watch] [--out <dir>]
 
-Compile tagged notebooks into <out>/<notebook>/ (default paths: notebooks/, default out: generated/).
+Compile tagged notebooks into <out>/<notebook>/ (default: the project's notebooks/ into its generated/; the project is the folder with package.json).
 
   --check   compile in memory and fail (exit 1) if <out> differs from what the notebooks compile to
   --watch   stay running and recompile a notebook each time it is saved
@@ -44,7 +44,8 @@ function parseArgs(args: string[]): CompileArgs | 'help' {
     else parsed.paths.push(a);
   }
   if (parsed.check && parsed.watch) throw new CliError('--check and --watch cannot go together', 'E_USAGE');
-  if (parsed.paths.length === 0) parsed.paths.push('notebooks');
+  // Default: the project's notebooks/ folder, from wherever in the project the command is run.
+  if (parsed.paths.length === 0) parsed.paths.push(relative(process.cwd(), join(projectRoot(process.cwd()), 'notebooks')) || '.');
   return parsed;
 }
 
