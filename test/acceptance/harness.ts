@@ -23,8 +23,10 @@ export interface Project {
   dir: string;
   /** Run `cellar <args>` in the project folder. */
   cellar(...args: string[]): CliResult;
-  /** Run any command in the project folder. */
-  run(command: string, args: string[]): CliResult;
+  /** Run any command in the project folder (or a folder inside it). */
+  run(command: string, args: string[], subdir?: string): CliResult;
+  /** Run `cellar <args>` from a folder inside the project, as from a terminal opened there. */
+  cellarIn(subdir: string, ...args: string[]): CliResult;
   /** Run a TypeScript script with tsx, as a user's own script would be run. */
   script(file: string, text: string): CliResult;
   read(path: string): string;
@@ -40,14 +42,15 @@ export function project(...files: string[]): Project {
   // No colour codes in what the tests read, and the project's own workspace (.cellar/).
   const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' };
   delete env.CELLAR_WORKSPACE;
-  const run = (command: string, args: string[]): CliResult => {
-    const r = spawnSync(command, args, { cwd: dir, encoding: 'utf8', timeout: 120_000, env });
+  const run = (command: string, args: string[], subdir = '.'): CliResult => {
+    const r = spawnSync(command, args, { cwd: join(dir, subdir), encoding: 'utf8', timeout: 120_000, env });
     return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
   };
   return {
     dir,
     run,
     cellar: (...args) => run(process.execPath, [join(repo, 'bin', 'cellar.mjs'), ...args]),
+    cellarIn: (subdir, ...args) => run(process.execPath, [join(repo, 'bin', 'cellar.mjs'), ...args], subdir),
     script: (file, text) => {
       writeFileSync(join(dir, file), text);
       return run(process.execPath, [join(repo, 'node_modules', 'tsx', 'dist', 'cli.mjs'), file]);

@@ -50,6 +50,10 @@ describe('a notebook becomes a pipeline', () => {
     // The explore cell stays in the notebook.
     expect(p.read('generated/sales/report.ts')).not.toContain('console.table');
     expect(p.cellar('compile', '--check').code).toBe(0);
+    // From a terminal opened in notebooks/, the defaults still mean the project's folders.
+    const inside = p.cellarIn('notebooks', 'compile', '--check');
+    expect(inside.code, inside.stderr).toBe(0);
+    expect(inside.stdout).toContain('✓ notebooks/sales.ipynb: ../generated/sales/ is up to date');
   });
 
   it('runs, then a second run is all cached', () => {
