@@ -353,6 +353,30 @@ export function linkCells(input: LinkInput): LinkResult {
         }),
       );
     }
+    // A test cell between two cells of its task: the notebook checked the value as it was then,
+    // the generated test gets the task's final outputs. Say so when a later cell changes it.
+    const task = tasks.get(test.task);
+    const later = task?.cells.filter((i) => i > test.cell) ?? [];
+    if (!task || later.length === 0) continue;
+    const changedIn = new Map<string, number>();
+    for (const i of later) {
+      const a = analyses.get(i);
+      for (const d of a?.declarations ?? []) if (DATA_KINDS.has(d.kind) && !changedIn.has(d.name)) changedIn.set(d.name, i);
+      for (const m of a?.mutations ?? []) if (!changedIn.has(m.name)) changedIn.set(m.name, i);
+    }
+    const testCell = cells.find((c) => c.index === test.cell)!;
+    for (const id of ids) {
+      const v = versions[id]!;
+      const changer = changedIn.get(v.name);
+      if (v.owner.kind !== 'task' || v.owner.task !== test.task || !DATA_KINDS.has(v.kind) || changer === undefined) continue;
+      const use = firstUse.get(`test:${test.cell}|${id}`);
+      diagnostics.push(
+        diagnostic('warning', 'W_TEST_SEES_LATER_VALUE', at(testCell, use?.line ?? 1, use?.column), `this test checks \`${v.name}\` in the middle of task \`${test.task}\`, and cell ${changer + 1} changes it afterwards: the generated test sees the task's final \`${v.name}\`, not the value checked here`, {
+          hint: `move this test below cell ${task.cells[task.cells.length - 1]! + 1}, the task's last cell (or start a new task at cell ${later[0]! + 1})`,
+          snippet: use ? lineOf(testCell, use.line) : undefined,
+        }),
+      );
+    }
   }
   for (const task of tasks.values()) {
     const outputs = new Map<string, TaskOutput>();

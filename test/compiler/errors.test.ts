@@ -320,3 +320,24 @@ describe('SQL that does not parse', () => {
     expect(w.hint).toContain('//| dialect: duckdb');
   });
 });
+
+describe('a test cell in the middle of its task', () => {
+  it('warns when a later cell of the task changes what the test checks', async () => {
+    const r = await diagnosticsOf([
+      '//| task: a\nlet df = [1, 2];\nconst label = "x";',
+      "//| test: a\nimport assert from 'node:assert';\nassert.equal(df.length, 2);\nassert.equal(label, 'x');",
+      'df = [...df, 3];',
+    ]);
+    expect(r.files.length).toBeGreaterThan(0);
+    const w = r.diagnostics.filter((d) => d.code === 'W_TEST_SEES_LATER_VALUE');
+    expect(w.map(formatDiagnostic)).toHaveLength(1); // `label` is not changed later
+    expect(w[0]).toMatchObject({ severity: 'warning', cell: 2, cellId: 'c2', line: 3, column: 14 });
+    expect(w[0]!.message).toContain('cell 3 changes it afterwards');
+    expect(w[0]!.hint).toContain('move this test below cell 3');
+  });
+
+  it('says nothing for a test after the task\'s last cell', async () => {
+    const r = await diagnosticsOf(['//| task: a\nlet df = [1, 2];', 'df = [...df, 3];', "//| test: a\nimport assert from 'node:assert';\nassert.equal(df.length, 3);"]);
+    expect(r.diagnostics.filter((d) => d.code === 'W_TEST_SEES_LATER_VALUE')).toEqual([]);
+  });
+});
