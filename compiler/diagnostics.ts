@@ -36,6 +36,7 @@ export const CODES = {
   W_EMPTY_TASK: 'a task with no code',
   W_SQL_SYNTAX: 'a sql`…` template the SQL parser refuses (in the task\'s dialect, BigQuery by default)',
   W_TEST_SEES_LATER_VALUE: "a test cell between two cells of its task checking a value a later cell changes (the generated test sees the final value)",
+  W_UNKNOWN_CODEC: '`//| output: x=<codec>` naming a codec that is not built in (a project may register its own)',
   W_TSLAB_SHORTHAND: "`{ x }` shorthand naming another cell's variable: tslab throws ReferenceError on it (write `{ x: x }`)",
 } as const;
 
