@@ -24,6 +24,11 @@ export interface TaggedNotebook {
   hasDirectives: boolean;
 }
 
+/** The runtime's built-in codecs (runtime/codecs/index.ts; a test keeps the two lists equal). */
+export const BUILTIN_CODECS = ['auto', 'binary', 'csv', 'json', 'model', 'table', 'text'];
+/** Formats people name that a built-in codec stores. */
+const CODEC_ALIASES: Record<string, string> = { parquet: 'table', arrow: 'table', feather: 'table', ipc: 'table', txt: 'text', bytes: 'binary', pickle: 'model' };
+
 interface RawDirective {
   name: string;
   value: string;
@@ -102,7 +107,19 @@ function parseDirectives(
       case 'output': {
         const m = /^([A-Za-z_$][\w$]*)\s*=\s*([\w.-]+)$/.exec(r.value);
         if (!m) bad(r, `\`output\` needs \`<name>=<format>\`, got "${r.value}"`, 'write `//| output: model=json`');
-        else d.outputs.push({ name: m[1]!, codec: m[2]! });
+        else {
+          d.outputs.push({ name: m[1]!, codec: m[2]! });
+          if (!BUILTIN_CODECS.includes(m[2]!)) {
+            // Projects may register codecs of their own (registerCodec), so this only warns.
+            const guess = CODEC_ALIASES[m[2]!.toLowerCase()] ?? suggest(m[2]!, BUILTIN_CODECS);
+            diagnostics.push(
+              diagnostic('warning', 'W_UNKNOWN_CODEC', { ...at, line: r.line }, `\`${m[2]}\` is not a built-in codec (${BUILTIN_CODECS.join(', ')}): the run fails unless the project registers it with registerCodec`, {
+                hint: guess ? `did you mean \`${m[1]}=${guess}\`?` : 'leave the output out to let `auto` choose',
+                snippet: r.fromTag ? `tag ${r.name}:${r.value}` : `//| ${r.name}: ${r.value}`,
+              }),
+            );
+          }
+        }
         break;
       }
       case 'dialect':

@@ -40,11 +40,6 @@ const COMMONJS_HINTS: Record<string, string> = {
   __filename: 'use `import.meta.filename`',
 };
 
-/** The runtime's built-in codecs (runtime/codecs/index.ts; a test keeps the two lists equal). */
-export const BUILTIN_CODECS = ['auto', 'binary', 'csv', 'json', 'model', 'table', 'text'];
-/** Formats people name that a built-in codec stores. */
-const CODEC_ALIASES: Record<string, string> = { parquet: 'table', arrow: 'table', feather: 'table', ipc: 'table', txt: 'text', bytes: 'binary', pickle: 'model' };
-
 const sameOwner = (a: Owner, b: Owner) => a.kind === b.kind && (a.kind !== 'task' || (b.kind === 'task' && a.task === b.task));
 const ownerWords = (o: Owner) => (o.kind === 'task' ? `task \`${o.task}\`` : o.kind === 'setup' ? 'a setup cell' : o.kind === 'params' ? 'the params cell' : 'an import');
 
@@ -392,16 +387,6 @@ export function linkCells(input: LinkInput): LinkResult {
       for (const i of task.cells) for (const d of analyses.get(i)?.declarations ?? []) if (DATA_KINDS.has(d.kind)) names.add(d.name);
     }
     for (const o of explicit) {
-      if (!BUILTIN_CODECS.includes(o.codec)) {
-        // Projects may register codecs of their own (registerCodec), so this only warns.
-        const cell = task.cells.map((i) => cells.find((c) => c.index === i)!).find((c) => c.directives.outputs.includes(o)) ?? taskStart.get(task.name)!;
-        const guess = CODEC_ALIASES[o.codec.toLowerCase()] ?? suggest(o.codec, BUILTIN_CODECS);
-        diagnostics.push(
-          diagnostic('warning', 'W_UNKNOWN_CODEC', at(cell, 1), `\`${o.codec}\` is not a built-in codec (${BUILTIN_CODECS.join(', ')}): the run fails unless the project registers it with registerCodec`, {
-            hint: guess ? `did you mean \`${o.name}=${guess}\`?` : 'leave the output out to let `auto` choose',
-          }),
-        );
-      }
       if (!lastVersionOf(task, o.name)) {
         const cell = cells.find((c) => c.index === task.cells[0])!;
         diagnostics.push(diagnostic('error', 'E_UNKNOWN_OUTPUT', at(cell, 1), `\`//| output: ${o.name}=${o.codec}\` names \`${o.name}\`, which task \`${task.name}\` does not declare`, { hint: 'name a top-level const/let of the task' }));

@@ -347,14 +347,15 @@ describe('output codecs', () => {
     const r = await diagnosticsOf(['//| task: t\n//| output: rows=parquet\nconst rows = [{ a: 1 }];']);
     expect(r.files.length).toBeGreaterThan(0);
     const w = r.diagnostics.find((d) => d.code === 'W_UNKNOWN_CODEC')!;
-    expect(w).toMatchObject({ severity: 'warning', cell: 1 });
+    expect(w).toMatchObject({ severity: 'warning', cell: 1, line: 2 });
     expect(w.hint).toBe('did you mean `rows=table`?');
+    expect(formatDiagnostic(w)).toContain('2 | //| output: rows=parquet');
     const typo = await diagnosticsOf(['//| task: t\n//| output: rows=jsno\nconst rows = [1];']);
     expect(typo.diagnostics.find((d) => d.code === 'W_UNKNOWN_CODEC')!.hint).toBe('did you mean `rows=json`?');
   });
 
   it('the compiler\'s list of built-in codecs is the runtime\'s', async () => {
-    const { BUILTIN_CODECS } = await import('../../compiler/plan/link.js');
+    const { BUILTIN_CODECS } = await import('../../compiler/notebook/directives.js');
     const { getCodec, hasCodec } = await import('../../runtime/codecs/index.js');
     for (const id of BUILTIN_CODECS) expect(hasCodec(id), id).toBe(true);
     const known = /known: ([^)]*)\)/.exec((() => { try { getCodec('no-such-codec'); return ''; } catch (e) { return (e as Error).message; } })())![1]!.split(', ');
