@@ -273,3 +273,13 @@ describe('locateInNotebook: a generated line back to its cell', () => {
     expect(locateInNotebook(testFile, testLine)).toEqual({ cell: 4, cellId: 'c4', codeLine: 1 });
   });
 });
+
+describe('diagnostic codes', () => {
+  it('every code is in the table of docs/design/compiler.md, and the table has no stale ones', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { CODES } = await import('../../compiler/diagnostics.js');
+    const doc = readFileSync(new URL('../../docs/design/compiler.md', import.meta.url), 'utf8');
+    const documented = [...doc.matchAll(/^\| `([EWN]_[A-Z_]+)` \|/gm)].map((m) => m[1]).sort();
+    expect(documented).toEqual(Object.keys(CODES).sort());
+  });
+});
