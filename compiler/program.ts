@@ -18,7 +18,7 @@ import { formatFiles, type FormatCache } from './emit/print.js';
 import type { CellAnalysis, CompileResult, Diagnostic, TaggedCell } from './types.js';
 
 /** Bump when the shape of analyses or emitted code changes: it keys the on-disk cache. */
-export const COMPILER_VERSION = '0.1.0-3'; // -3: display-only statements, aliases, SQL problems in analyses
+export const COMPILER_VERSION = '0.1.0-4'; // -4: callable consts; -3: display-only statements, aliases, SQL problems
 
 export interface CompileMemory {
   /** Cell analyses by `role + '\0' + code` (an analysis depends on nothing else). */

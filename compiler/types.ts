@@ -108,6 +108,8 @@ export interface Declaration {
   sites: (Span & { shorthandBinding?: boolean })[];
   /** The whole statement, for hoisting types out of a task function. */
   statement: Span;
+  /** `const f = (x) => …` (or a function or class expression): code, not data. */
+  callable?: boolean;
 }
 
 export interface ImportBinding {
@@ -207,6 +209,8 @@ export interface Version {
   cell: number;
   kind: DeclarationKind | 'import';
   owner: Owner;
+  /** A const/let holding a function or class (`const f = () => …`): code, not data. */
+  callable?: boolean;
   /** For imports: where from. */
   importFrom?: { module: string; imported: string; typeOnly: boolean; attributes?: string };
 }

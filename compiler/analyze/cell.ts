@@ -300,7 +300,10 @@ function createAnalyzer(tsMorph: typeof TsMorphModule): Analyzer {
           const sites: Declaration['sites'] = [];
           const names: string[] = [];
           bindingNames(d.name, sites, names);
-          names.forEach((name, i) => result.declarations.push({ name, kind, line: lineCol(sf, sites[i]!.start).line, sites: [sites[i]!], statement }));
+          let init = d.initializer;
+          while (init && (ts.isParenthesizedExpression(init) || ts.isAsExpression(init) || ts.isSatisfiesExpression(init))) init = init.expression;
+          const callable = ts.isIdentifier(d.name) && init !== undefined && (ts.isArrowFunction(init) || ts.isFunctionExpression(init) || ts.isClassExpression(init));
+          names.forEach((name, i) => result.declarations.push({ name, kind, line: lineCol(sf, sites[i]!.start).line, sites: [sites[i]!], statement, ...(callable ? { callable: true } : {}) }));
           const visitNames = (n: TsMorphModule.ts.BindingName) => {
             if (ts.isIdentifier(n)) addSymbolOf(n);
             else for (const el of n.elements) if (!ts.isOmittedExpression(el)) visitNames(el.name);

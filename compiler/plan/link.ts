@@ -156,7 +156,7 @@ export function linkCells(input: LinkInput): LinkResult {
     for (const d of a.declarations) {
       const isValue = VALUE_KINDS.has(d.kind);
       const id = isValue ? `${cell.index}:${d.name}` : `${cell.index}:type:${d.name}`;
-      const v: Version = versions[id] ?? { id, name: d.name, cell: cell.index, kind: d.kind, owner: versionOwner };
+      const v: Version = versions[id] ?? { id, name: d.name, cell: cell.index, kind: d.kind, owner: versionOwner, ...(d.callable ? { callable: true } : {}) };
       versions[id] = v;
       if (isValue) ownValue.set(d.name, v);
       if (TYPE_KINDS.has(d.kind)) ownType.set(d.name, v);
@@ -319,10 +319,10 @@ export function linkCells(input: LinkInput): LinkResult {
       if (v.owner.kind === 'params') paramNames.add(v.name);
       if (v.owner.kind !== 'task' || v.owner.task === task.name) continue;
       if (!VALUE_KINDS.has(v.kind) || id.includes(':type:')) continue; // types are imported, not passed
-      if (!DATA_KINDS.has(v.kind)) {
+      if (!DATA_KINDS.has(v.kind) || v.callable) {
         const use = firstUse.get(`${task.name}|${id}`)!;
         diagnostics.push(
-          diagnostic('error', 'E_FUNCTION_CROSSES_TASK', at(use.cell, use.line, use.column), `task \`${task.name}\` uses ${v.kind} \`${v.name}\`, declared in task \`${v.owner.task}\` (cell ${v.cell + 1}): only data can pass between tasks`, {
+          diagnostic('error', 'E_FUNCTION_CROSSES_TASK', at(use.cell, use.line, use.column), `task \`${task.name}\` uses ${v.callable ? `function` : v.kind} \`${v.name}\`, declared in task \`${v.owner.task}\` (cell ${v.cell + 1}): only data can pass between tasks`, {
             hint: 'move the declaration into a setup cell (before the first task), so every task module can import it',
             snippet: lineOf(use.cell, use.line),
           }),
@@ -341,7 +341,7 @@ export function linkCells(input: LinkInput): LinkResult {
     test.uses = ids;
     for (const id of ids) {
       const v = versions[id]!;
-      if (v.owner.kind === 'task' && DATA_KINDS.has(v.kind)) consume(v.owner.task, v.name);
+      if (v.owner.kind === 'task' && DATA_KINDS.has(v.kind) && !v.callable) consume(v.owner.task, v.name);
     }
     if (!tasks.has(test.task)) {
       const cell = cells.find((c) => c.index === test.cell)!;
@@ -384,7 +384,8 @@ export function linkCells(input: LinkInput): LinkResult {
     const explicit = task.cells.flatMap((i) => cells.find((c) => c.index === i)!.directives.outputs);
     if (!readByTasks.has(task.name)) {
       // A leaf: no task reads it, so keep every value it computes (its results are the point).
-      for (const i of task.cells) for (const d of analyses.get(i)?.declarations ?? []) if (DATA_KINDS.has(d.kind)) names.add(d.name);
+      // Functions (`const f = () => …`) are code, not results: there is nothing to store.
+      for (const i of task.cells) for (const d of analyses.get(i)?.declarations ?? []) if (DATA_KINDS.has(d.kind) && !d.callable) names.add(d.name);
     }
     for (const o of explicit) {
       if (!lastVersionOf(task, o.name)) {

@@ -362,3 +362,17 @@ describe('output codecs', () => {
     expect(['auto', ...known].sort()).toEqual([...BUILTIN_CODECS].sort());
   });
 });
+
+describe('functions held in consts', () => {
+  it('`const double = (x) => …` in one task, used by another, is a function crossing tasks', async () => {
+    const d = await expectError(['//| task: a\nconst double = (x: number) => 2 * x;\nconst xs = [1];', '//| task: b\nconst ys = xs.map(double);'], 'E_FUNCTION_CROSSES_TASK', { cell: 2, line: 2, column: 19 });
+    expect(d.message).toContain('uses function `double`');
+  });
+
+  it('a leaf task does not store its function consts as results', async () => {
+    const r = await diagnosticsOf(['//| task: a\nconst f = (x: number) => x * 2;\nconst K = class {};\nconst ys = [1, 2].map(f);']);
+    const module = r.files.find((f) => f.path === 'bad/a.ts')!.contents;
+    expect(module).toContain('return { ys };');
+    expect(module).toMatch(/outputs: \{ ys: \{\} \}/);
+  });
+});
