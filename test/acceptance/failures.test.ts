@@ -77,3 +77,27 @@ describe('running generated code directly', () => {
     expect(r.stderr).toContain('notebooks/sales.ipynb has changed since generated/sales/pipeline.ts was compiled');
   });
 });
+
+describe('values that JSON cannot hold', () => {
+  // KNOWN (runtime codecs, reported to the integrator): a Map (or Set, Date…) output is stored by
+  // the json codec as `{}`, silently; the next task gets an empty object. It should round-trip
+  // (e.g. v8 serialisation or a structured codec) or the run should refuse it, naming the output.
+  it.fails('a Map passed from one task to the next arrives intact', () => {
+    const p = project();
+    p.write(
+      'notebooks/maps.ipynb',
+      JSON.stringify({
+        nbformat: 4,
+        nbformat_minor: 5,
+        metadata: { kernelspec: { name: 'tslab', display_name: 'TypeScript', language: 'typescript' } },
+        cells: [
+          { cell_type: 'code', id: 'count', metadata: {}, execution_count: null, outputs: [], source: "//| task: count\nconst counts = new Map<string, number>([['x', 2]]);" },
+          { cell_type: 'code', id: 'use', metadata: {}, execution_count: null, outputs: [], source: "//| task: use\nconst x = counts.get('x') ?? -1;" },
+        ],
+      }),
+    );
+    const r = p.cellar('run', 'notebooks/maps.ipynb', '--json');
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(p.cellar('show', 'notebooks/maps.ipynb', 'use', 'x', '--json').stdout)).toBe(2);
+  });
+});
