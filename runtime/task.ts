@@ -40,9 +40,16 @@ export interface InputSpec<T = unknown> {
 
 /** Where a compiled task came from; names the notebook cells in messages and docs. */
 export interface TaskSource {
+  /** The notebook, relative to the project root (the folder holding package.json). */
   notebook: string;
-  /** 0-based cell indexes. */
-  cells: number[];
+  /**
+   * The task's cells by nbformat cell id (not position). The task module is part of the cache
+   * key, and positions shift whenever a cell is inserted above, so a prose edit would re-run
+   * every task; ids do not move. `describeSource` (runtime/source.ts) resolves them to cell
+   * numbers when a message needs one. Empty for notebooks without cell ids (nbformat < 4.5).
+   * Changed from 0-based indexes (number[]) in the first release of the runtime.
+   */
+  cells: string[];
 }
 
 export interface TaskDefinition<I, P, O> {

@@ -147,7 +147,9 @@ export function emitTaskModule(ctx: EmitContext, task: TaskNode): EmittedFile {
   const def: string[] = [
     `name: ${literal(task.name)}`,
     'module: import.meta.url',
-    `source: { notebook: ${literal(plan.notebook)}, cells: [${task.cells.join(', ')}] }`,
+    // Cell ids, not positions: this module is hashed into the task's key, and a markdown cell
+    // added above must not re-run the task. The header comment (not hashed) keeps the numbers.
+    `source: { notebook: ${literal(plan.notebook)}, cells: ${literal(task.cellIds.filter((id): id is string => id !== undefined))} }`,
     `params: { ${paramPlans.map((p) => `${p.name}: { type: ${literal(p.paramType)}, default: ${literal(p.default)} }`).join(', ')} }`,
     `inputs: { ${task.inputs.map((i) => `${i.name}: ${cellar.output}(${upstreamConst.get(i.fromTask)}, ${literal(i.name)})`).join(', ')} }`,
     `outputs: { ${task.outputs.map((o) => `${o.name}: ${o.codec ? `{ codec: ${literal(o.codec)} }` : '{}'}`).join(', ')} }`,

@@ -33,7 +33,7 @@ export async function baseline(
 export const baselineTask = defineTask({
   name: 'baseline',
   module: import.meta.url,
-  source: { notebook: 'notebooks/flights.ipynb', cells: [6] },
+  source: { notebook: 'notebooks/flights.ipynb', cells: ['baseline'] },
   params: {
     delayThreshold: { type: 'number', default: 15 },
     trainEnd: { type: 'string', default: '2001-05-01' },

@@ -45,7 +45,7 @@ export async function calibration(
 export const calibrationTask = defineTask({
   name: 'calibration',
   module: import.meta.url,
-  source: { notebook: 'notebooks/flights.ipynb', cells: [14] },
+  source: { notebook: 'notebooks/flights.ipynb', cells: ['calibration'] },
   params: {},
   inputs: { features: output(featuresTask, 'features') },
   outputs: { calibration: {}, delayedShare: {}, evaluated: {}, lift: {} },

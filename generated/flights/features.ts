@@ -55,7 +55,7 @@ export function features(
 export const featuresTask = defineTask({
   name: 'features',
   module: import.meta.url,
-  source: { notebook: 'notebooks/flights.ipynb', cells: [12] },
+  source: { notebook: 'notebooks/flights.ipynb', cells: ['features'] },
   params: {
     delayThreshold: { type: 'number', default: 15 },
     trainEnd: { type: 'string', default: '2001-05-01' },

@@ -36,7 +36,7 @@ export function hour_rates(
 export const hour_ratesTask = defineTask({
   name: 'hour_rates',
   module: import.meta.url,
-  source: { notebook: 'notebooks/flights.ipynb', cells: [10] },
+  source: { notebook: 'notebooks/flights.ipynb', cells: ['hour-rates'] },
   params: {
     delayThreshold: { type: 'number', default: 15 },
     trainEnd: { type: 'string', default: '2001-05-01' },

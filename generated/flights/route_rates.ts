@@ -55,7 +55,7 @@ export function route_rates(
 export const route_ratesTask = defineTask({
   name: 'route_rates',
   module: import.meta.url,
-  source: { notebook: 'notebooks/flights.ipynb', cells: [8] },
+  source: { notebook: 'notebooks/flights.ipynb', cells: ['route-rates'] },
   params: {
     delayThreshold: { type: 'number', default: 15 },
     priorFlights: { type: 'number', default: 50 },

@@ -57,7 +57,7 @@ export function evaluate(
 export const evaluateTask = defineTask({
   name: 'evaluate',
   module: import.meta.url,
-  source: { notebook: 'notebooks/penguins.ipynb', cells: [17] },
+  source: { notebook: 'notebooks/penguins.ipynb', cells: ['evaluate'] },
   params: {},
   inputs: {
     model: output(trainTask, 'model'),

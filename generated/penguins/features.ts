@@ -64,7 +64,7 @@ export function features(
 export const featuresTask = defineTask({
   name: 'features',
   module: import.meta.url,
-  source: { notebook: 'notebooks/penguins.ipynb', cells: [9] },
+  source: { notebook: 'notebooks/penguins.ipynb', cells: ['features'] },
   params: {},
   inputs: { raw: output(loadTask, 'raw') },
   outputs: { penguins: {}, speciesNames: {} },

@@ -26,7 +26,7 @@ export function load(_inputs: Record<string, never>, { dataPath }: { dataPath: s
 export const loadTask = defineTask({
   name: 'load',
   module: import.meta.url,
-  source: { notebook: 'notebooks/penguins.ipynb', cells: [7] },
+  source: { notebook: 'notebooks/penguins.ipynb', cells: ['load'] },
   params: {
     dataPath: { type: 'string', default: '../node_modules/vega-datasets/data/penguins.json' },
   },

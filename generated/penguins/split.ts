@@ -48,7 +48,7 @@ export function split(
 export const splitTask = defineTask({
   name: 'split',
   module: import.meta.url,
-  source: { notebook: 'notebooks/penguins.ipynb', cells: [13] },
+  source: { notebook: 'notebooks/penguins.ipynb', cells: ['split'] },
   params: {
     seed: { type: 'number', default: 42 },
     testFraction: { type: 'number', default: 0.25 },

@@ -48,7 +48,7 @@ export function train(
 export const trainTask = defineTask({
   name: 'train',
   module: import.meta.url,
-  source: { notebook: 'notebooks/penguins.ipynb', cells: [15] },
+  source: { notebook: 'notebooks/penguins.ipynb', cells: ['train'] },
   params: { nTrees: { type: 'number', default: 50 }, seed: { type: 'number', default: 42 } },
   inputs: { trainSet: output(splitTask, 'trainSet') },
   outputs: { model: {} },

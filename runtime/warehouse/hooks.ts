@@ -22,6 +22,7 @@ import { checksForSource, runChecks } from './checks.js';
 import { splitTableName } from './names.js';
 import { getWarehouse, maxBytesBilled, prepareQuery, runInScope, type TaskScope } from './session.js';
 import { isQuery, Query } from './sql.js';
+import { describeSource } from '../source.js';
 import { TableHandle } from './table-handle.js';
 import { WarehouseError, type Row, type Warehouse } from './types.js';
 
@@ -36,7 +37,8 @@ export function physicalTableName(logical: string, key: string): string {
 }
 
 function where(task: AnyTask): string {
-  const src = task.source ? ` (${task.source.notebook}, cell${task.source.cells.length > 1 ? 's' : ''} ${task.source.cells.map((c) => c + 1).join('–')})` : '';
+  const described = describeSource(task);
+  const src = described ? ` (${described})` : '';
   return `task ${task.name}${src}: `;
 }
 

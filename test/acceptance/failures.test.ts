@@ -52,10 +52,9 @@ describe('a failing task', () => {
 });
 
 describe('editing prose only', () => {
-  // KNOWN (runtime, reported to the integrator): the code-aware key hashes each task module,
-  // including `source: { cells: [...] }`, so a markdown cell added above shifts every index and
-  // re-runs every task. Remove `.fails` once keys ignore `source`.
-  it.fails('a markdown cell added at the top keeps every task cached', () => {
+  // Task modules record their cells by id, not position, so the code-aware key does not move when
+  // a markdown cell is added above; the header comment (which the hash ignores) keeps the numbers.
+  it('a markdown cell added at the top keeps every task cached; a code edit re-runs that task and its downstream', () => {
     const p = project('sales.ipynb');
     expect(p.cellar('run', 'notebooks/sales.ipynb').code).toBe(0);
     const nb = JSON.parse(readFileSync(join(fixtures, 'sales.ipynb'), 'utf8'));
@@ -63,6 +62,15 @@ describe('editing prose only', () => {
     p.write('notebooks/sales.ipynb', JSON.stringify(nb, null, 1));
     const dry = p.cellar('run', 'notebooks/sales.ipynb', '--dry-run');
     expect(dry.stdout).toContain('0 tasks would run, 3 cached.');
+    // The generated header still counts cells as they now are.
+    expect(p.read('generated/sales/totals.ts').split('\n')[0]).toContain('cells 9–10');
+
+    const totals = nb.cells.find((c: { id: string }) => c.id === 'totals');
+    totals.source = [...totals.source, '\nconst unused = 1;'];
+    p.write('notebooks/sales.ipynb', JSON.stringify(nb, null, 1));
+    const edited = p.cellar('run', 'notebooks/sales.ipynb', '--dry-run', '--json');
+    const actions = Object.fromEntries((JSON.parse(edited.stdout).tasks as { name: string; action: string }[]).map((t) => [t.name, t.action]));
+    expect(actions).toEqual({ generate: 'cached', totals: 'run', report: 'run' });
   });
 });
 

@@ -39,7 +39,7 @@ describe('a notebook becomes a pipeline', () => {
       ['totals', [7, 8]],
       ['report', [9]],
     ]);
-    expect(totals).toContain("source: { notebook: 'notebooks/sales.ipynb', cells: [7, 8] }");
+    expect(totals).toContain("source: { notebook: 'notebooks/sales.ipynb', cells: ['totals', 'c8'] }");
     expect(plan.params).toEqual([
       { name: 'seed', type: 'number', default: 7 },
       { name: 'days', type: 'number', default: 30 },

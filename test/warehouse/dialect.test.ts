@@ -4,7 +4,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Dialect, transpile } from '@polyglot-sql/sdk';
 import { defineTask, definePipeline, MemoryStore, openDuckDB, sql, useWarehouse, WarehouseError, type Warehouse } from 'cellar';
 import { runPipeline } from '../../runtime/run.js';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { REFUSED, TRAPS, TRANSLATION_ID, translate } from '../../runtime/warehouse/dialect.js';
 import { CASES, REFUSALS } from './dialect-cases.js';
 
@@ -86,9 +89,16 @@ describe('BigQuery SQL on DuckDB: known answers', () => {
   });
 
   it("names the task and notebook cell when a task's SQL is refused", async () => {
+    // source.cells holds cell ids; the message resolves them to numbers in the notebook as it is.
+    const dir = mkdtempSync(join(tmpdir(), 'cellar-dialect-'));
+    writeFileSync(join(dir, 'package.json'), '{}');
+    mkdirSync(join(dir, 'notebooks'));
+    const cell = (id: string, source: string) => ({ cell_type: 'code', id, metadata: {}, outputs: [], execution_count: null, source });
+    writeFileSync(join(dir, 'notebooks', 'demo.ipynb'), JSON.stringify({ nbformat: 4, nbformat_minor: 5, metadata: {}, cells: [cell('a', '1'), cell('b', '2'), cell('weeks-sql', '//| task: weeks')] }));
     const weeks = defineTask({
       name: 'weeks',
-      source: { notebook: 'notebooks/demo.ipynb', cells: [2] },
+      module: pathToFileURL(join(dir, 'weeks.ts')).href,
+      source: { notebook: 'notebooks/demo.ipynb', cells: ['weeks-sql'] },
       params: {},
       inputs: {},
       outputs: { rows: {} },
