@@ -65,8 +65,15 @@ export async function performTask(task: AnyTask, tasksByName: ReadonlyMap<string
   const outputs = await invokeTask(task, inputs, ctx);
   const stored: Record<string, StoredOutput> = {};
   for (const [name, spec] of Object.entries(task.outputs as Record<string, OutputSpec>)) {
-    const codec = pickCodec(outputs[name], spec);
-    const { bytes, schema } = await codec.encode(outputs[name], spec);
+    let codec, encoded;
+    try {
+      codec = pickCodec(outputs[name], spec, name);
+      encoded = await codec.encode(outputs[name], spec);
+    } catch (error) {
+      // A value no codec can keep (or an unknown codec) is the task's fault: name it and the output.
+      throw new Error(`task '${task.name}', output '${name}': ${(error as Error).message}`);
+    }
+    const { bytes, schema } = encoded;
     const file = outputFileName(task.name, name, job.key, codec.ext);
     await store.writeOutput(task.name, file, bytes);
     stored[name] = { codec: codec.id, codecVersion: codec.version, file, bytes: bytes.byteLength, schema };

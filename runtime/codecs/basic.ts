@@ -2,6 +2,7 @@
 // schema (type and size, or columns and row count for CSV) for `cellar tree` and the docs site.
 import type { Codec } from './index.js';
 import type { OutputSchema } from '../types.js';
+import { refusalText, valueNeeds } from './structured.js';
 
 const utf8 = new TextEncoder();
 const fromUtf8 = new TextDecoder();
@@ -12,7 +13,11 @@ export const jsonCodec: Codec = {
   ext: 'json',
   encode(value) {
     if (value === undefined) throw new Error('cannot store undefined (return null or omit the output)');
-    const text = JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? v.toString() : v));
+    // Never lose data silently: what JSON would change is refused, with the codec that keeps it.
+    const needs = valueNeeds(value);
+    if (needs.kind === 'refused') throw new Error(refusalText(needs, ''));
+    if (needs.kind === 'structured') throw new Error(`the json codec cannot hold ${needs.what} (JSON would change or drop it); leave the codec out (auto picks 'structured') or use codec 'structured'`);
+    const text = JSON.stringify(value);
     const type = Array.isArray(value) ? 'array' : value === null ? 'null' : typeof value;
     const schema: OutputSchema = Array.isArray(value) ? { kind: 'json', type, length: value.length } : { kind: 'json', type };
     return { bytes: utf8.encode(text), schema };

@@ -2,7 +2,7 @@
 // processors). A codec is chosen by name (`outputs: { x: { codec: 'csv' } }`, from `//| output`)
 // or, with 'auto' / no codec, by the value: bytes → binary, string → text, a table (array of flat
 // records, or an object of equal-length columns) → Arrow IPC, a model object → model, anything
-// else → JSON. Each codec's id and version enter the cache key (hash.ts), so changing how a codec
+// else → JSON, or the structured codec (node:v8) for what JSON cannot hold (structured.ts). Each codec's id and version enter the cache key (hash.ts), so changing how a codec
 // writes re-runs what it wrote instead of misreading old files.
 //
 // Codecs touch no files: they map values to bytes. Heavy libraries (apache-arrow) load lazily, so
@@ -12,6 +12,7 @@ import type { OutputSchema } from '../types.js';
 import { binaryCodec, csvCodec, jsonCodec, textCodec } from './basic.js';
 import { modelCodec, isModelLike } from './model.js';
 import { tableCodec, isTableLike } from './table.js';
+import { refusalText, structuredCodec, valueNeeds } from './structured.js';
 
 export interface Encoded {
   bytes: Uint8Array;
@@ -39,7 +40,7 @@ export function registerCodec(codec: Codec): void {
   autoKey = undefined;
 }
 
-for (const c of [jsonCodec, textCodec, binaryCodec, csvCodec, tableCodec, modelCodec]) registerCodec(c);
+for (const c of [jsonCodec, textCodec, binaryCodec, csvCodec, tableCodec, modelCodec, structuredCodec]) registerCodec(c);
 
 export function getCodec(id: string): Codec {
   const codec = registry.get(id);
@@ -56,12 +57,16 @@ export function codecKey(spec: OutputSpec): string {
   const id = spec.codec ?? 'auto';
   if (id !== 'auto') return `${id}@${getCodec(id).version}`;
   const claiming = [...registry.values()].filter((c) => c.claims).map((c) => c.id).sort();
-  autoKey ??= `auto(${[...claiming, 'binary', 'text', 'table', 'model', 'json'].map((i) => `${i}@${getCodec(i).version}`).join(',')})`;
+  autoKey ??= `auto(${[...claiming, 'binary', 'text', 'table', 'model', 'json', 'structured'].map((i) => `${i}@${getCodec(i).version}`).join(',')})`;
   return autoKey;
 }
 
-/** The codec for a value: the named one, or the first that fits for 'auto'. */
-export function pickCodec(value: unknown, spec: OutputSpec): Codec {
+/**
+ * The codec for a value: the named one, or the first that fits for 'auto'. Under 'auto', data
+ * JSON would change (a Map, Set, Date, BigInt, typed array, NaN…) goes to the structured codec,
+ * and a class instance no codec keeps is refused (throws, naming `output` and the class).
+ */
+export function pickCodec(value: unknown, spec: OutputSpec, output = 'value'): Codec {
   const id = spec.codec ?? 'auto';
   if (id !== 'auto') return getCodec(id);
   for (const c of registry.values()) if (c.claims?.(value)) return c;
@@ -69,5 +74,7 @@ export function pickCodec(value: unknown, spec: OutputSpec): Codec {
   if (typeof value === 'string') return getCodec('text');
   if (isTableLike(value)) return getCodec('table');
   if (spec.save || isModelLike(value)) return getCodec('model');
-  return getCodec('json');
+  const needs = valueNeeds(value);
+  if (needs.kind === 'refused') throw new Error(refusalText(needs, output));
+  return getCodec(needs.kind);
 }

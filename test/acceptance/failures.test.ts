@@ -87,10 +87,8 @@ describe('running generated code directly', () => {
 });
 
 describe('values that JSON cannot hold', () => {
-  // KNOWN (runtime codecs, reported to the integrator): a Map (or Set, Date…) output is stored by
-  // the json codec as `{}`, silently; the next task gets an empty object. It should round-trip
-  // (e.g. v8 serialisation or a structured codec) or the run should refuse it, naming the output.
-  it.fails('a Map passed from one task to the next arrives intact', () => {
+  // A Map (or Set, Date, BigInt, typed array…) goes to the structured codec (node:v8), not JSON.
+  it('a Map passed from one task to the next arrives intact', () => {
     const p = project();
     p.write(
       'notebooks/maps.ipynb',

@@ -98,7 +98,56 @@ describe('codecs', () => {
 
   it('codec id and version enter the key; auto names every codec it may pick', () => {
     expect(codecKey({ codec: 'csv' })).toBe(`csv@${getCodec('csv').version}`);
-    expect(codecKey({})).toMatch(/^auto\(binary@\d+,text@\d+,table@\d+,model@\d+,json@\d+\)$/);
+    expect(codecKey({})).toMatch(/^auto\(binary@\d+,text@\d+,table@\d+,model@\d+,json@\d+,structured@\d+\)$/);
     expect(() => codecKey({ codec: 'parquet-nope' })).toThrow(/unknown codec 'parquet-nope'/);
+  });
+
+  describe('values JSON cannot hold', () => {
+    it('a Map, Set, Date, BigInt or typed array round-trips through the structured codec', async () => {
+      const counts = new Map<string, number>([['x', 2], ['y', 3]]);
+      const m = await roundTrip(counts);
+      expect(m.codec).toBe('structured');
+      expect(m.schema).toEqual({ kind: 'json', type: 'Map', length: 2 });
+      expect(m.back).toBeInstanceOf(Map);
+      expect((m.back as Map<string, number>).get('x')).toBe(2);
+
+      const s = await roundTrip(new Set(['a', 'b']));
+      expect(s.back).toEqual(new Set(['a', 'b']));
+      const d = await roundTrip({ when: new Date('2024-05-01T12:00:00Z'), n: 1 });
+      expect(d.codec).toBe('structured');
+      expect((d.back as { when: Date }).when).toBeInstanceOf(Date);
+      expect((d.back as { when: Date }).when.toISOString()).toBe('2024-05-01T12:00:00.000Z');
+      const b = await roundTrip({ big: 12345678901234567890n });
+      expect((b.back as { big: bigint }).big).toBe(12345678901234567890n);
+      const t = await roundTrip({ weights: new Float32Array([0.5, 1.5]), tag: 'w' });
+      expect(t.codec).toBe('structured');
+      expect((t.back as { weights: Float32Array }).weights).toBeInstanceOf(Float32Array);
+      expect(Array.from((t.back as { weights: Float32Array }).weights)).toEqual([0.5, 1.5]);
+      // Nested inside plain data, and numbers JSON turns into null.
+      const nested = await roundTrip({ byRegion: new Map([['north', new Set([1, 2])]]), ratio: Number.NaN });
+      expect(nested.back).toEqual({ byRegion: new Map([['north', new Set([1, 2])]]), ratio: Number.NaN });
+    });
+
+    it('plain data still goes to JSON (readable files)', async () => {
+      expect((await roundTrip({ a: [1, 2, { b: 'c' }], d: null })).codec).toBe('json');
+    });
+
+    it('a class instance is refused by name, with the output and the ways out', () => {
+      class Tokenizer {
+        vocab = ['a'];
+        encode(s: string) {
+          return this.vocab.indexOf(s);
+        }
+      }
+      expect(() => pickCodec(new Tokenizer(), {}, 'tok')).toThrow(/holds a Tokenizer instance.*`\/\/\| output: tok=model`.*toJSON/);
+      // Nested: the path says where.
+      expect(() => pickCodec({ parts: [1, new Tokenizer()] }, {}, 'bundle')).toThrow(/Tokenizer instance at bundle\.parts\[1\]/);
+      expect(() => pickCodec(new Map([['t', new Tokenizer()]]), {}, 'm')).toThrow(/Tokenizer instance at m\.get\("t"\)/);
+    });
+
+    it('the json codec, named explicitly, refuses what it would change instead of writing {}', () => {
+      expect(() => getCodec('json').encode(new Map([['x', 1]]), {})).toThrow(/json codec cannot hold Map.*structured/);
+      expect(() => getCodec('json').encode({ n: 1n }, {})).toThrow(/cannot hold BigInt/);
+    });
   });
 });

@@ -93,6 +93,35 @@ describe('load()', () => {
   });
 });
 
+describe('outputs JSON cannot hold', () => {
+  it('a Map crosses from one task to the next and comes back from load() as a Map', async () => {
+    const workspace = mkdtempSync(join(tmpdir(), 'cellar-map-'));
+    const count = defineTask({ name: 'count', params: {}, inputs: {}, outputs: { counts: {} }, run: () => ({ counts: new Map([['x', 2]]) }) });
+    const use = defineTask({ name: 'use', params: {}, inputs: { counts: output(count, 'counts') }, outputs: { x: {} }, run: ({ counts }) => ({ x: counts.get('x') ?? -1 }) });
+    const { result } = await runPipeline({ pipeline: definePipeline({ name: 'maps', tasks: [count, use] }), workspace });
+    expect(result!.ok, result!.tasks.map((t) => t.error).join()).toBe(true);
+    expect(await load(use, {}, { workspace })).toEqual({ x: 2 });
+    const loaded = await load(count, {}, { workspace });
+    expect(loaded.counts).toBeInstanceOf(Map);
+    expect(loaded.counts.get('x')).toBe(2);
+  });
+
+  it('a class instance is refused, naming the task, the output and the class; nothing is stored', async () => {
+    class Vocab {
+      words = ['a'];
+      lookup(w: string) {
+        return this.words.indexOf(w);
+      }
+    }
+    const store = new MemoryStore();
+    const t = defineTask({ name: 'tokenize', params: {}, inputs: {}, outputs: { vocab: {} }, run: () => ({ vocab: new Vocab() }) });
+    const { result } = await runPipeline({ pipeline: definePipeline({ name: 'v', tasks: [t] }), store, runner: 'in-process', codeAware: false });
+    expect(result!.tasks[0]!.status).toBe('failed');
+    expect(result!.tasks[0]!.error).toMatch(/^task 'tokenize', output 'vocab': holds a Vocab instance.*`\/\/\| output: vocab=model`.*toJSON/);
+    await expect(load(t, {}, { store })).rejects.toMatchObject({ code: 'E_NOT_CACHED' });
+  });
+});
+
 describe('summary', () => {
   it('prints a Luigi-style summary and the --json shape', () => {
     const result = {
