@@ -146,7 +146,10 @@ export function formatSummary(result: RunResult): string {
     const tasks = result.tasks.filter((t) => t.status === status);
     if (tasks.length === 0) continue;
     lines.push(`* ${tasks.length} ${tasks.length === 1 ? title.replace(/^were /, 'was ') : title}:`);
-    for (const t of tasks.slice(0, LIST_LIMIT)) lines.push(`    - ${t.name}${detail(t)}`);
+    for (const t of tasks.slice(0, LIST_LIMIT)) {
+      lines.push(`    - ${t.name}${detail(t)}`);
+      if (t.location) lines.push(`        at ${t.location}`);
+    }
     if (tasks.length > LIST_LIMIT) lines.push(`    ... and ${tasks.length - LIST_LIMIT} more`);
   }
   lines.push('');
@@ -177,7 +180,8 @@ function detail(t: TaskResult): string {
 export function resultJson(result: RunResult): string {
   const tasks = result.tasks.map((t) => {
     const o: Record<string, unknown> = { name: t.name, status: t.status, key: t.key, durationMs: t.durationMs };
-    if (t.error) o.error = t.error;
+    if (t.error) o.error = t.location ? `${t.error}\n  at ${t.location}` : t.error;
+    if (t.location) o.location = t.location;
     if (t.because) o.because = t.because;
     return o;
   });

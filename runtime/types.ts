@@ -143,6 +143,8 @@ export interface TaskResult {
   key: string;
   durationMs: number;
   error?: string;
+  /** For `failed`: where in the notebook it threw (`notebooks/x.ipynb, cell 3 (id c2), line 2`), set by the CLI. */
+  location?: string;
   /** For `not_run`: the failed upstream task (or 'fail-fast'). */
   because?: string;
 }

@@ -6,6 +6,7 @@ import { runPipeline } from '../run.js';
 import { formatEvent, formatPlan, formatSummary, ProgressLine, resultJson } from '../summary.js';
 import type { RunEvent } from '../types.js';
 import { CliError, EXIT } from './errors.js';
+import { failureLocation } from './failure-location.js';
 import { openPipeline, parseParams, toCliError } from './pipeline-args.js';
 
 const USAGE = `usage: cellar run <pipeline.ts|notebook.ipynb|folder> [task...] [options]
@@ -59,7 +60,9 @@ export async function run(args: string[]): Promise<number> {
   const progress = tty ? new ProgressLine((s) => process.stderr.write(s)) : undefined;
   const ticker = progress ? setInterval(() => progress.tick(), 120) : undefined;
   ticker?.unref();
+  const stacks = new Map<string, string>();
   const onEvent = (e: RunEvent) => {
+    if (e.kind === 'task-failed' && e.stack) stacks.set(e.task, e.stack);
     if (values.json) return;
     if (progress) progress.update(e);
     else {
@@ -102,6 +105,14 @@ export async function run(args: string[]): Promise<number> {
       if (lines) console.log(lines);
     }
     return EXIT.ok;
+  }
+  // Name the notebook cell and line each failure came from (stack frame → generated module → cell).
+  const tasksByName = new Map(pipeline.tasks.map((t) => [t.name, t]));
+  for (const t of result.tasks) {
+    const stack = t.status === 'failed' ? stacks.get(t.name) : undefined;
+    const task = tasksByName.get(t.name);
+    if (stack && task) t.location = failureLocation(task, stack);
+    if (!t.location) delete t.location;
   }
   if (values.json) console.log(resultJson(result));
   else {
