@@ -2,7 +2,7 @@
 // (a compiled pipeline.ts, a folder holding one, or a notebook compiled first when stale),
 // parsing `--param k=v` against the pipeline's declared params, and turning runtime errors into
 // CLI errors with their codes (exit 2: the command line or the pipeline is wrong).
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { CellarError } from '../api.js';
@@ -21,11 +21,32 @@ export async function resolvePipelineFile(arg: string | undefined): Promise<stri
     if (!compile.ensureCompiled) throw new CliError('running a notebook needs `cellar compile` (ensureCompiled is not available)', 'E_NOT_IMPLEMENTED');
     return compile.ensureCompiled(path);
   }
+  let file = path;
   if (statSync(path).isDirectory()) {
-    for (const name of ['pipeline.ts', 'pipeline.js', 'pipeline.mjs']) if (existsSync(join(path, name))) return join(path, name);
-    throw new CliError(`no pipeline.ts in folder ${arg}`, 'E_NO_PIPELINE');
+    const name = ['pipeline.ts', 'pipeline.js', 'pipeline.mjs'].find((n) => existsSync(join(path, n)));
+    if (!name) throw new CliError(`no pipeline.ts in folder ${arg}`, 'E_NO_PIPELINE');
+    file = join(path, name);
   }
-  return path;
+  await warnIfStale(file);
+  return file;
+}
+
+/**
+ * A compiled pipeline run directly (`cellar run generated/x/pipeline.ts`) after its notebook was
+ * edited runs the old code: say so on stderr. Only pipelines that name a source notebook load the
+ * compiler's check (a hand-written pipeline pays one read, not the compiler's modules).
+ */
+async function warnIfStale(file: string): Promise<void> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return;
+  }
+  if (!/^\s*source: '[^']+\.ipynb',$/m.test(text)) return;
+  const { staleWarning } = (await import('./compile.js')) as { staleWarning: (path: string) => string | undefined };
+  const warning = staleWarning(file);
+  if (warning) process.stderr.write(`warning: ${warning}\n`);
 }
 
 export async function openPipeline(arg: string | undefined): Promise<{ pipeline: Pipeline; file: string }> {

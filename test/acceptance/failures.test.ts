@@ -84,14 +84,16 @@ describe('editing prose only', () => {
 });
 
 describe('running generated code directly', () => {
-  // KNOWN (wiring, reported to the integrator): runtime/cli/compile.ts exports
-  // staleWarning(pipelinePath); `cellar run <pipeline.ts>` should print it. Remove `.fails` then.
-  it.fails('`cellar run generated/x/pipeline.ts` after editing the notebook warns that it runs the old code', () => {
+  // runtime/cli/pipeline-args.ts asks the compiler's record whether the notebook changed since.
+  it('`cellar run generated/x/pipeline.ts` after editing the notebook warns that it runs the old code', () => {
     const p = project('sales.ipynb');
     expect(p.cellar('compile').code).toBe(0);
     p.write('notebooks/sales.ipynb', readFileSync(join(fixtures, 'sales.ipynb'), 'utf8').replace('const days = 30;', 'const days = 14;'));
     const r = p.cellar('run', 'generated/sales/pipeline.ts', '--dry-run');
     expect(r.stderr).toContain('notebooks/sales.ipynb has changed since generated/sales/pipeline.ts was compiled');
+    // After compiling again, no warning.
+    expect(p.cellar('compile').code).toBe(0);
+    expect(p.cellar('run', 'generated/sales/pipeline.ts', '--dry-run').stderr).not.toContain('has changed since');
   });
 });
 
