@@ -2,7 +2,8 @@
 //
 // - `evaluate(task, params?)` runs a task and everything upstream of it in memory, with no cache
 //   and no files: what a generated vitest test calls (`const { accuracy } = await
-//   evaluate(trainTask)`). Values pass between tasks as they are, without codecs.
+//   evaluate(trainTask)`). Values pass between tasks as they are, without codecs. A compiled task
+//   runs in its notebook's folder (like `cellar run`), and the caller's folder is restored after.
 // - `load(task, params?)` returns the outputs a previous `cellar run` stored for this task and
 //   these params, running nothing; it fails with E_NOT_CACHED when there are none.
 import { buildGraph } from './graph.js';
@@ -13,6 +14,7 @@ import { LocalStore } from './store/local.js';
 import type { Store } from './store/store.js';
 import type { AnyTask, TaskOutputs } from './task.js';
 import type { RuntimeDiagnostic, TaskGraph } from './types.js';
+import { sourceWorkdir } from './source.js';
 import { resolveWorkspace, taskDir } from './workspace.js';
 import { join } from 'node:path';
 
@@ -43,11 +45,20 @@ export async function evaluate<T extends AnyTask>(task: T, params: Record<string
   const keys = await computeKeys(graph);
   const keysByTask = Object.fromEntries([...keys].map(([name, key]) => [name, key.value]));
   const values = new Map<string, Record<string, unknown>>();
-  for (const node of graph.nodes) {
-    const inputs: Record<string, unknown> = {};
-    for (const input of node.inputs) inputs[input.name] = values.get(input.task)![input.output];
-    const key = keys.get(node.name)!;
-    values.set(node.name, await invokeTask(node.task, inputs, { params: node.params, upstreamKeys: key.inputs.upstream, key: key.value, keysByTask }));
+  const callerCwd = process.cwd();
+  try {
+    for (const node of graph.nodes) {
+      const inputs: Record<string, unknown> = {};
+      for (const input of node.inputs) inputs[input.name] = values.get(input.task)![input.output];
+      const key = keys.get(node.name)!;
+      // Each compiled task runs in its notebook's folder, as in Jupyter and under `cellar run`,
+      // wherever the script calling evaluate() was started; hand-written tasks in the caller's.
+      const workdir = sourceWorkdir(node.task) ?? callerCwd;
+      if (process.cwd() !== workdir) process.chdir(workdir);
+      values.set(node.name, await invokeTask(node.task, inputs, { params: node.params, upstreamKeys: key.inputs.upstream, key: key.value, keysByTask }));
+    }
+  } finally {
+    if (process.cwd() !== callerCwd) process.chdir(callerCwd);
   }
   return values.get(task.name) as TaskOutputs<T>;
 }

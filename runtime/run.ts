@@ -16,6 +16,7 @@ import { LocalStore } from './store/local.js';
 import type { Store } from './store/store.js';
 import type { Pipeline } from './task.js';
 import type { CacheKey, RunEvent, RunPlan, RunResult, TaskGraph } from './types.js';
+import { sourceWorkdir } from './source.js';
 import { resolveWorkspace } from './workspace.js';
 import { WorkerPool } from './workers.js';
 
@@ -62,7 +63,9 @@ export interface NormalisedRunOptions {
 export function normaliseRunOptions(o: RunOptions): NormalisedRunOptions {
   const near = o.pipelineFile ? dirname(o.pipelineFile) : undefined;
   const workspace = resolveWorkspace({ explicit: o.workspace, near });
-  const workdir = o.pipelineFile ? resolve(dirname(o.pipelineFile), o.pipeline.workdir ?? '.') : undefined;
+  // The pipeline file's workdir; without a file (a pipeline built in code), the notebook folder
+  // its compiled tasks share, so in-process runs read the files the notebook read.
+  const workdir = o.pipelineFile ? resolve(dirname(o.pipelineFile), o.pipeline.workdir ?? '.') : sharedSourceWorkdir(o.pipeline);
   return {
     pipeline: o.pipeline,
     pipelineFile: o.pipelineFile ? resolve(o.pipelineFile) : undefined,
@@ -158,6 +161,11 @@ export async function runPipeline(input: RunOptions): Promise<{ prepared: Prepar
     if (options.store instanceof LocalStore) options.store.close();
     if (process.cwd() !== previousCwd) process.chdir(previousCwd);
   }
+}
+
+function sharedSourceWorkdir(pipeline: Pipeline): string | undefined {
+  const dirs = new Set(pipeline.tasks.filter((t) => t.source).map((t) => sourceWorkdir(t)));
+  return dirs.size === 1 ? [...dirs][0] : undefined;
 }
 
 function fromDiagnostics(diagnostics: { code: string; message: string }[]): CellarError {

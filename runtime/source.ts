@@ -6,7 +6,7 @@
 // what people read, though ("cell 3"), so this module reads the notebook at message time and
 // turns ids back into 1-based cell numbers. Nothing here is on the hot path: only error messages,
 // `cellar tree` and the warehouse hooks' error prefixes call it.
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { findProjectRoot, modulePath } from './codehash.js';
 import type { AnyTask, TaskSource } from './task.js';
@@ -27,6 +27,21 @@ export function projectRootOf(task: AnyTask): string {
 /** The notebook's absolute path, or undefined for a hand-written task. */
 export function notebookPath(task: AnyTask): string | undefined {
   return task.source ? resolve(projectRootOf(task), task.source.notebook) : undefined;
+}
+
+/**
+ * The folder a compiled task's code ran in under Jupyter (its notebook's folder), where its
+ * relative paths resolve; undefined for a hand-written task or when that folder is not there.
+ * `cellar run` gets the same folder from the pipeline's `workdir`.
+ */
+export function sourceWorkdir(task: AnyTask): string | undefined {
+  const nb = notebookPath(task);
+  if (!nb) return undefined;
+  try {
+    return statSync(dirname(nb)).isDirectory() ? dirname(nb) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Every cell of a notebook by id, or undefined when the file cannot be read as a notebook. */
