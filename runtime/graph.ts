@@ -4,10 +4,12 @@
 // Everything that can be wrong with a pipeline's shape is found here, before a single task runs,
 // and returned as diagnostics with stable codes: two different tasks with one name, an input
 // naming an output its upstream does not declare, a task-instance input wired to the wrong
-// family of task (gokart's `expected_type`), a cycle, a param of the wrong type. Upstream tasks
+// family of task (gokart's `expected_type`), a cycle, a param of the wrong type, an output
+// naming a codec that is not registered. Upstream tasks
 // not listed in the pipeline are pulled in through inputs, so `evaluate(task)` and `load(task)`
 // can build the graph of one task alone.
-import type { AnyTask, InputSpec, ParamSpec, Pipeline } from './task.js';
+import { codecIds, hasCodec } from './codecs/index.js';
+import type { AnyTask, InputSpec, OutputSpec, ParamSpec, Pipeline } from './task.js';
 import type { GraphNode, RuntimeDiagnostic, TaskGraph } from './types.js';
 
 export interface GraphResult {
@@ -68,6 +70,16 @@ export function buildGraph(tasks: readonly AnyTask[] | Pipeline, overrides: Reco
         continue;
       }
       inputs.push({ name: inputName, task: upstream.name, output: spec.output });
+    }
+    // An output naming a codec nobody registered: found here, naming the task and the output,
+    // instead of as a bare error from the codec registry when the key is computed.
+    for (const [outputName, spec] of Object.entries(task.outputs as Record<string, OutputSpec>)) {
+      if (spec.codec === undefined || hasCodec(spec.codec)) continue;
+      diagnostics.push({
+        code: 'E_UNKNOWN_CODEC',
+        task: task.name,
+        message: `task '${task.name}': output '${outputName}' names codec '${spec.codec}', which is not registered${suggest(spec.codec, codecIds())} (codecs: ${codecIds().join(', ')})`,
+      });
     }
     const upstream = new Set(inputs.map((i) => i.task));
     for (const t of Object.values(task.warehouse?.tables ?? {})) upstream.add(t.name);

@@ -6,8 +6,9 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { CellarError } from '../api.js';
-import { pipelineParams } from '../graph.js';
+import { pipelineParams, suggest } from '../graph.js';
 import { loadPipeline } from '../loader.js';
+import { preparePipelineRun, type PreparedRun } from '../run.js';
 import type { Pipeline, ParamSpec } from '../task.js';
 import { CliError, EXIT } from './errors.js';
 
@@ -95,9 +96,52 @@ function parseValue(name: string, text: string, spec: ParamSpec): unknown {
       try {
         return JSON.parse(text);
       } catch {
-        throw new CliError(`param '${name}' is JSON, got '${text}'`, 'E_BAD_PARAM');
+        // Show the shape wanted, from the default, quoted for the shell: bare words are not JSON.
+        const example = JSON.stringify(spec.default ?? ['north', 'south']);
+        throw new CliError(`param '${name}' is JSON, got '${text}'; for example --param ${name}='${example.replace(/'/g, "'\\''")}' (strings inside need double quotes)`, 'E_BAD_PARAM');
       }
   }
+}
+
+const INSPECT_OPTIONS = {
+  param: { type: 'string', multiple: true, default: [] as string[] },
+  json: { type: 'boolean', default: false },
+  workspace: { type: 'string' },
+} as const;
+
+/**
+ * The prologue `cellar show` and `cellar tree` share: `--help`, parse `--param/--json/--workspace`
+ * plus the command's own options, check the positionals, open the pipeline and plan it without
+ * running anything. Undefined means the usage was printed (exit 0).
+ */
+export async function openForInspection<X extends NonNullable<ParseArgsConfig['options']>>(
+  args: string[],
+  command: { usage: string; options: X; required: string[]; reasons: boolean },
+) {
+  if (args.includes('--help') || args.includes('-h')) {
+    console.log(command.usage);
+    return undefined;
+  }
+  const { values, positionals } = parseOrUsage({ args, allowPositionals: true, options: { ...INSPECT_OPTIONS, ...command.options } });
+  // `required`: positionals after the pipeline that must be there (show needs a task).
+  command.required.forEach((what, i) => {
+    if (positionals[i + 1] === undefined) throw new CliError(`a ${what} is needed\n\n${command.usage}`, 'E_USAGE');
+  });
+  const { pipeline, file } = await openPipeline(positionals[0]);
+  let prepared: PreparedRun;
+  try {
+    const v = values as { param: string[]; workspace?: string };
+    prepared = await preparePipelineRun({ pipeline, pipelineFile: file, params: parseParams(v.param, pipeline), workspace: v.workspace }, command.reasons);
+  } catch (error) {
+    throw toCliError(error);
+  }
+  return { values, positionals, pipeline, prepared };
+}
+
+/** `unknown task 'x' (tasks: a, b)`, with a suggestion when one is close. */
+export function unknownTask(name: string, prepared: PreparedRun): CliError {
+  const names = [...prepared.graph.byName.keys()];
+  return new CliError(`unknown task '${name}'${suggest(name, names)} (tasks: ${names.join(', ')})`, 'E_UNKNOWN_TASK');
 }
 
 /** node:util parseArgs, with a bad option reported as a usage error (exit 2). */

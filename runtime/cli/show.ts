@@ -1,11 +1,11 @@
 // `cellar show <pipeline> <task> [output]`: print a stored output without running anything.
 // Tables print as an aligned preview (first rows, shape, column types); `--json` prints the value
 // itself for machines. Exit 1 when the task has no stored result for these params.
-import { preparePipelineRun } from '../run.js';
+import { suggest } from '../graph.js';
 import { readOutput } from '../perform.js';
 import type { OutputSchema } from '../types.js';
 import { CliError, EXIT } from './errors.js';
-import { openPipeline, parseOrUsage, parseParams, toCliError } from './pipeline-args.js';
+import { openForInspection, unknownTask } from './pipeline-args.js';
 import { describeSchema } from './tree.js';
 
 const USAGE = `usage: cellar show <pipeline.ts|notebook.ipynb> <task> [output] [options]
@@ -18,37 +18,22 @@ Print a task's cached outputs (tables as a preview). Runs nothing; exit 1 if it 
   --workspace DIR    where outputs live (default <project>/.cellar/workspace, or $CELLAR_WORKSPACE)`;
 
 export async function run(args: string[]): Promise<number> {
-  if (args.includes('--help') || args.includes('-h')) {
-    console.log(USAGE);
-    return EXIT.ok;
-  }
-  const { values, positionals } = parseOrUsage({
-    args,
-    allowPositionals: true,
-    options: {
-      param: { type: 'string', multiple: true, default: [] },
-      json: { type: 'boolean', default: false },
-      rows: { type: 'string', default: '10' },
-      workspace: { type: 'string' },
-    },
-  });
-  const [pipelineArg, taskName, outputName] = positionals;
-  if (!taskName) throw new CliError(`a task name is needed\n\n${USAGE}`, 'E_USAGE');
-  const { pipeline, file } = await openPipeline(pipelineArg);
-  let prepared;
-  try {
-    prepared = await preparePipelineRun({ pipeline, pipelineFile: file, params: parseParams(values.param, pipeline), workspace: values.workspace }, false);
-  } catch (error) {
-    throw toCliError(error);
-  }
+  const opened = await openForInspection(args, { usage: USAGE, options: { rows: { type: 'string', default: '10' } }, required: ['task name'], reasons: false });
+  if (!opened) return EXIT.ok;
+  const { values, positionals, prepared } = opened;
+  const [, taskName, outputName] = positionals as [string, string, string | undefined];
   const { graph, keys, options } = prepared;
   const node = graph.byName.get(taskName);
-  if (!node) throw new CliError(`unknown task '${taskName}' (tasks: ${[...graph.byName.keys()].join(', ')})`, 'E_UNKNOWN_TASK');
+  if (!node) throw unknownTask(taskName, prepared);
+  // What the task declares decides whether an output exists, before asking whether it is cached.
+  const declared = Object.keys(node.task.outputs);
+  if (outputName !== undefined && !declared.includes(outputName)) {
+    throw new CliError(`task '${taskName}' has no output '${outputName}'${suggest(outputName, declared)} (outputs: ${declared.join(', ') || 'none'})`, 'E_UNKNOWN_OUTPUT');
+  }
   const key = keys.get(taskName)!.value;
   const manifest = await options.store.readManifest(taskName, key);
   if (!manifest) throw new CliError(`'${taskName}' has no stored result for these params (key ${key}); run the pipeline first`, 'E_NOT_CACHED', EXIT.failure);
   const names = outputName ? [outputName] : Object.keys(manifest.outputs);
-  for (const name of names) if (!manifest.outputs[name]) throw new CliError(`task '${taskName}' has no output '${name}' (outputs: ${Object.keys(manifest.outputs).join(', ')})`, 'E_UNKNOWN_OUTPUT');
 
   const limit = Math.max(1, Number(values.rows) || 10);
   const json: Record<string, unknown> = {};
@@ -68,6 +53,15 @@ export async function run(args: string[]): Promise<number> {
 }
 
 function toJsonSafe(value: unknown): unknown {
+  // Structured values (structured codec) as the closest JSON: a Map with string keys as an
+  // object (else as [key, value] pairs), a Set as an array, a BigInt as its digits.
+  if (typeof value === 'bigint') return String(value);
+  if (value instanceof Map) {
+    const entries = [...value].map(([k, v]) => [toJsonSafe(k), toJsonSafe(v)] as const);
+    return entries.every(([k]) => typeof k === 'string') ? Object.fromEntries(entries) : entries;
+  }
+  if (value instanceof Set) return [...value].map(toJsonSafe);
+  if (Array.isArray(value)) return value.map(toJsonSafe);
   if (ArrayBuffer.isView(value)) return Array.from(value as unknown as ArrayLike<number>, (v) => (typeof v === 'bigint' ? String(v) : v));
   if (value && typeof value === 'object' && !Array.isArray(value)) {
     const proto = Object.getPrototypeOf(value);

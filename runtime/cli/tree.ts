@@ -2,11 +2,10 @@
 // output files (with their schema) and last duration — gokart's `make_tree_info`. Runs nothing.
 // Each task is drawn under the first task that needs it; later mentions say "(shown above)", so
 // wide DAGs stay readable.
-import { preparePipelineRun } from '../run.js';
 import { formatDuration, describeReason } from '../summary.js';
 import type { Manifest, OutputSchema, PlanEntry } from '../types.js';
 import { CliError, EXIT } from './errors.js';
-import { openPipeline, parseOrUsage, parseParams, toCliError } from './pipeline-args.js';
+import { openForInspection, unknownTask } from './pipeline-args.js';
 
 const USAGE = `usage: cellar tree <pipeline.ts|notebook.ipynb> [task] [options]
 
@@ -18,25 +17,12 @@ schema) and last duration. Runs nothing.
   --workspace DIR    where outputs live (default <project>/.cellar/workspace, or $CELLAR_WORKSPACE)`;
 
 export async function run(args: string[]): Promise<number> {
-  if (args.includes('--help') || args.includes('-h')) {
-    console.log(USAGE);
-    return EXIT.ok;
-  }
-  const { values, positionals } = parseOrUsage({
-    args,
-    allowPositionals: true,
-    options: { param: { type: 'string', multiple: true, default: [] }, json: { type: 'boolean', default: false }, workspace: { type: 'string' } },
-  });
-  const [pipelineArg, taskName] = positionals;
-  const { pipeline, file } = await openPipeline(pipelineArg);
-  let prepared;
-  try {
-    prepared = await preparePipelineRun({ pipeline, pipelineFile: file, params: parseParams(values.param, pipeline), workspace: values.workspace });
-  } catch (error) {
-    throw toCliError(error);
-  }
+  const opened = await openForInspection(args, { usage: USAGE, options: {}, required: [], reasons: true });
+  if (!opened) return EXIT.ok;
+  const { values, positionals, pipeline, prepared } = opened;
+  const taskName = positionals[1];
   const { graph, plan, options } = prepared;
-  if (taskName && !graph.byName.has(taskName)) throw new CliError(`unknown task '${taskName}' (tasks: ${[...graph.byName.keys()].join(', ')})`, 'E_UNKNOWN_TASK');
+  if (taskName && !graph.byName.has(taskName)) throw unknownTask(taskName, prepared);
   const entries = new Map(plan.entries.map((e) => [e.name, e]));
   const manifests = new Map<string, Manifest | undefined>();
   for (const node of graph.nodes) {

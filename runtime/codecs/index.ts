@@ -52,6 +52,11 @@ export function hasCodec(id: string): boolean {
   return id === 'auto' || registry.has(id);
 }
 
+/** Every codec a task may name (`auto` and the registered ids), sorted. */
+export function codecIds(): string[] {
+  return ['auto', ...registry.keys()].sort();
+}
+
 /** What enters the cache key for an output: `id@version`, or for 'auto' every codec auto may pick. */
 export function codecKey(spec: OutputSpec): string {
   const id = spec.codec ?? 'auto';

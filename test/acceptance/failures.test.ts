@@ -118,3 +118,41 @@ describe('values that JSON cannot hold', () => {
     expect(JSON.parse(p.cellar('show', 'notebooks/maps.ipynb', 'use', 'x', '--json').stdout)).toBe(2);
   });
 });
+
+describe('messages for small mistakes', () => {
+  const notebook = (cells: { id: string; source: string }[]) =>
+    JSON.stringify({
+      nbformat: 4,
+      nbformat_minor: 5,
+      metadata: { kernelspec: { name: 'tslab', display_name: 'TypeScript', language: 'typescript' } },
+      cells: cells.map((c) => ({ cell_type: 'code', metadata: {}, execution_count: null, outputs: [], ...c })),
+    });
+
+  it('a JSON param given a bare word shows an example JSON value', () => {
+    const p = project('sales.ipynb');
+    const r = p.cellar('run', 'notebooks/sales.ipynb', '--param', 'regions=north', '--dry-run');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`param 'regions' is JSON, got 'north'; for example --param regions='["north","south","east"]'`);
+  });
+
+  it('an output naming an unknown codec names the task and the output, with no stack-trace hint', () => {
+    const p = project();
+    p.write('notebooks/codec.ipynb', notebook([{ id: 'rows', source: '//| task: rows\n//| output: n=parquet\nconst n = [{ a: 1 }];' }]));
+    const r = p.cellar('run', 'notebooks/codec.ipynb');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/task 'rows': output 'n' names codec 'parquet', which is not registered.*\(E_UNKNOWN_CODEC\)/);
+    expect(r.stderr).not.toContain('--verbose');
+    expect(r.stderr).not.toMatch(STACK_FRAME);
+  });
+
+  it('`cellar show <nb> <task> nosuch` says the output does not exist, listing the real ones, even before a run', () => {
+    const p = project('sales.ipynb');
+    const r = p.cellar('show', 'notebooks/sales.ipynb', 'totals', 'nosuch');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("task 'totals' has no output 'nosuch' (outputs: df) (E_UNKNOWN_OUTPUT)");
+    expect(p.cellar('show', 'notebooks/sales.ipynb', 'totals', 'dff').stderr).toContain("no output 'dff', did you mean 'df'?");
+    expect(r.stderr).not.toContain('no stored result');
+    const task = p.cellar('show', 'notebooks/sales.ipynb', 'totls');
+    expect(task.stderr).toContain("unknown task 'totls', did you mean 'totals'?");
+  });
+});

@@ -32,7 +32,7 @@ describe('evaluate() and the working directory', () => {
       params: {},
       inputs: {},
       outputs: { x: {} },
-      run: () => {
+      run: (): { x: number } => {
         seen.push(process.cwd());
         throw new Error('boom');
       },

@@ -66,6 +66,8 @@ describe('buildGraph', () => {
     expect(buildGraph([report], { n: 'x' }).diagnostics[0]!.code).toBe('E_PARAM_TYPE');
     const bad = defineTask({ name: 'bad', params: {}, inputs: { r: { task: load, output: 'nope' } }, outputs: { o: {} }, run: () => ({ o: 1 }) });
     expect(buildGraph([bad]).diagnostics[0]!.code).toBe('E_UNKNOWN_OUTPUT');
+    const parquet = defineTask({ name: 'pq', params: {}, inputs: {}, outputs: { rows: { codec: 'parquet' } }, run: () => ({ rows: [] }) });
+    expect(buildGraph([parquet]).diagnostics[0]).toMatchObject({ code: 'E_UNKNOWN_CODEC', task: 'pq', message: expect.stringMatching(/^task 'pq': output 'rows' names codec 'parquet', which is not registered.*\(codecs: auto, .*table/) });
     const inputs: Record<string, unknown> = {};
     const a = defineTask({ name: 'a', params: {}, inputs: inputs as never, outputs: { o: {} }, run: () => ({ o: 1 }) });
     const b = defineTask({ name: 'b', params: {}, inputs: { x: output(a, 'o') }, outputs: { o: {} }, run: () => ({ o: 1 }) });
