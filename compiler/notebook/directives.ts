@@ -25,7 +25,7 @@ export interface TaggedNotebook {
 }
 
 /** The runtime's built-in codecs (runtime/codecs/index.ts; a test keeps the two lists equal). */
-export const BUILTIN_CODECS = ['auto', 'binary', 'csv', 'json', 'model', 'table', 'text'];
+export const BUILTIN_CODECS = ['auto', 'binary', 'csv', 'json', 'model', 'structured', 'table', 'text'];
 /** Formats people name that a built-in codec stores. */
 const CODEC_ALIASES: Record<string, string> = { parquet: 'table', arrow: 'table', feather: 'table', ipc: 'table', txt: 'text', bytes: 'binary', pickle: 'model' };
 
