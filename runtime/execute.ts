@@ -68,9 +68,10 @@ export async function executeRun(options: ExecuteOptions): Promise<RunResult> {
   };
   const results = new Map<string, TaskResult>();
   const manifests = new Map<string, Manifest>();
-  const keysByTask: Record<string, string> = {};
-  for (const e of plan.entries) keysByTask[e.name] = e.key.value;
-  const entryOf = new Map(plan.entries.map((e) => [e.name, e]));
+  const entryOf = new Map<string, RunPlan['entries'][number]>();
+  for (const e of plan.entries) entryOf.set(e.name, e);
+  // A key by task name, read from the plan (no second per-task map on the all-cached path).
+  const keyOf = (name: string): string => entryOf.get(name)!.key.value;
   const toRun = plan.entries.filter((e) => e.action === 'run');
 
   emit({
@@ -100,8 +101,8 @@ export async function executeRun(options: ExecuteOptions): Promise<RunResult> {
   const manifestOf = async (name: string): Promise<Manifest> => {
     let m = manifests.get(name);
     if (!m) {
-      m = await store.readManifest(name, keysByTask[name]!);
-      if (!m) throw new Error(`output of '${name}' (key ${keysByTask[name]}) is missing from the store at ${store.location}`);
+      m = await store.readManifest(name, keyOf(name));
+      if (!m) throw new Error(`output of '${name}' (key ${keyOf(name)}) is missing from the store at ${store.location}`);
       manifests.set(name, m);
     }
     return m;
@@ -126,7 +127,7 @@ export async function executeRun(options: ExecuteOptions): Promise<RunResult> {
       // Only this task's and its upstream tasks' keys travel with the job: the whole run's map
       // would be cloned into the worker for every task (a million entries for 1000 tasks).
       const scopedKeys: Record<string, string> = { [node.name]: key };
-      for (const up of node.upstream) scopedKeys[up] = keysByTask[up]!;
+      for (const up of node.upstream) scopedKeys[up] = keyOf(up);
       const job: TaskJob = { task: node.name, key, params: node.params, upstreamKeys: entry.key.inputs.upstream, keysByTask: scopedKeys, inputs };
       const attempts = node.task.retries + 1;
       for (let attempt = 1; ; attempt++) {
@@ -184,7 +185,7 @@ export async function executeRun(options: ExecuteOptions): Promise<RunResult> {
   const skip = (name: string, because: string) => {
     if (!pending.has(name)) return;
     pending.delete(name);
-    results.set(name, { name, status: 'not_run', key: keysByTask[name]!, durationMs: 0, because });
+    results.set(name, { name, status: 'not_run', key: keyOf(name), durationMs: 0, because });
     emit({ kind: 'task-not-run', at: Date.now(), task: name, because });
     for (const down of graph.byName.get(name)!.downstream) skip(down, because);
   };
@@ -217,7 +218,7 @@ export async function executeRun(options: ExecuteOptions): Promise<RunResult> {
         pending.delete(name);
         running.add(name);
         runOne(graph.byName.get(name)!)
-          .catch((error): TaskResult => ({ name, status: 'failed', key: keysByTask[name]!, durationMs: 0, error: errorText(error) }))
+          .catch((error): TaskResult => ({ name, status: 'failed', key: keyOf(name), durationMs: 0, error: errorText(error) }))
           .then((result) => finish(name, result));
       }
       if (running.size === 0 && (pending.size === 0 || ready.length === 0)) {

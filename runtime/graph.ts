@@ -73,7 +73,9 @@ export function buildGraph(tasks: readonly AnyTask[] | Pipeline, overrides: Reco
     }
     // An output naming a codec nobody registered: found here, naming the task and the output,
     // instead of as a bare error from the codec registry when the key is computed.
-    for (const [outputName, spec] of Object.entries(task.outputs as Record<string, OutputSpec>)) {
+    const outputs = task.outputs as Record<string, OutputSpec>;
+    for (const outputName in outputs) {
+      const spec = outputs[outputName]!;
       if (spec.codec === undefined || hasCodec(spec.codec)) continue;
       diagnostics.push({
         code: 'E_UNKNOWN_CODEC',
@@ -81,15 +83,23 @@ export function buildGraph(tasks: readonly AnyTask[] | Pipeline, overrides: Reco
         message: `task '${task.name}': output '${outputName}' names codec '${spec.codec}', which is not registered${suggest(spec.codec, codecIds())} (codecs: ${codecIds().join(', ')})`,
       });
     }
-    const upstream = new Set(inputs.map((i) => i.task));
-    for (const t of Object.values(task.warehouse?.tables ?? {})) upstream.add(t.name);
-    draft.set(task.name, { task, name: task.name, params, inputs, upstream: [...upstream].sort() });
+    // Most tasks have few or no upstream tasks: skip the Set and sort when there is nothing to order.
+    const tables = task.warehouse?.tables;
+    let upstreamNames: string[] = [];
+    if (inputs.length > 0 || tables) {
+      const upstream = new Set<string>();
+      for (const i of inputs) upstream.add(i.task);
+      if (tables) for (const t in tables) upstream.add(tables[t]!.name);
+      upstreamNames = [...upstream].sort();
+    }
+    draft.set(task.name, { task, name: task.name, params, inputs, upstream: upstreamNames });
   }
 
   // Topological order by depth-first search in declaration order (stable, readable).
   const order: string[] = [];
   const state = new Map<string, 'visiting' | 'done'>();
-  const visit = (name: string, path: string[]): void => {
+  const path: string[] = []; // the current DFS stack, shared (not copied per edge)
+  const visit = (name: string): void => {
     const s = state.get(name);
     if (s === 'done') return;
     if (s === 'visiting') {
@@ -98,14 +108,22 @@ export function buildGraph(tasks: readonly AnyTask[] | Pipeline, overrides: Reco
       return;
     }
     state.set(name, 'visiting');
-    for (const up of draft.get(name)?.upstream ?? []) visit(up, [...path, name]);
+    const ups = draft.get(name)?.upstream;
+    if (ups && ups.length > 0) {
+      path.push(name);
+      for (const up of ups) visit(up);
+      path.pop();
+    }
     state.set(name, 'done');
     order.push(name);
   };
-  for (const task of all) visit(task.name, []);
+  for (const task of all) visit(task.name);
   if (diagnostics.length > 0) return { graph: undefined, diagnostics };
 
-  const nodes: GraphNode[] = order.map((name, index) => ({ ...draft.get(name)!, index, downstream: [] }));
+  const nodes: GraphNode[] = order.map((name, index) => {
+    const d = draft.get(name)!;
+    return { task: d.task, name: d.name, params: d.params, inputs: d.inputs, upstream: d.upstream, index, downstream: [] };
+  });
   const byName = new Map(nodes.map((n) => [n.name, n]));
   for (const node of nodes) for (const up of node.upstream) byName.get(up)!.downstream.push(node.name);
   for (const node of nodes) node.downstream.sort();
@@ -168,7 +186,8 @@ function collectTasks(list: readonly AnyTask[], overrides: Record<string, unknow
     order.push(task);
     const specs = task.dynamicInputs ? inputsOf(task, defaultsOf(task, overrides)) : (task.inputs as Record<string, InputSpec>);
     for (const name in specs) add(specs[name]!.task);
-    for (const t of Object.values(task.warehouse?.tables ?? {})) add(t);
+    const tables = task.warehouse?.tables;
+    if (tables) for (const t in tables) add(tables[t]!);
   };
   for (const task of list) add(task);
   return { tasks: order, diagnostics };

@@ -55,10 +55,13 @@ export function registerTaskHooks(hooks: TaskHooks): void {
   byTask = new WeakMap();
 }
 
+const NO_HOOKS: TaskHooks[] = [];
+
 export function hooksFor(task: AnyTask): TaskHooks[] {
   let hooks = byTask.get(task);
   if (!hooks) {
     hooks = registered.filter((h) => h.applies(task));
+    if (hooks.length === 0) hooks = NO_HOOKS; // one shared array for the common case
     byTask.set(task, hooks);
   }
   return hooks;

@@ -44,15 +44,22 @@ export function planRun(graph: TaskGraph, keys: Map<string, CacheKey>, facts: St
 /** Read what planRun needs from the store: done markers, hook validity, previous key inputs. */
 export async function probeStore(graph: TaskGraph, keys: Map<string, CacheKey>, store: Store, options: { reasons: boolean }): Promise<StoreFacts> {
   const facts: StoreFacts = { done: new Set(), invalid: new Map(), previous: new Map() };
-  const keysByTask: Record<string, string> = {};
-  for (const [name, key] of keys) keysByTask[name] = key.value;
+  // Built only when a hook asks (warehouse tasks): a run of plain tasks never needs it.
+  let keysByTask: Record<string, string> | undefined;
+  const allKeys = () => {
+    if (!keysByTask) {
+      keysByTask = {};
+      for (const [name, key] of keys) keysByTask[name] = key.value;
+    }
+    return keysByTask;
+  };
   for (const node of graph.nodes) {
     const key = keys.get(node.name)!;
     if (store.isDone(node.name, key.value)) {
       facts.done.add(node.name);
       for (const hook of hooksFor(node.task)) {
         if (!hook.isCachedValid) continue;
-        const ctx = { params: node.params, upstreamKeys: key.inputs.upstream, key: key.value, keysByTask };
+        const ctx = { params: node.params, upstreamKeys: key.inputs.upstream, key: key.value, keysByTask: allKeys() };
         if (!(await hook.isCachedValid(node.task, ctx))) {
           facts.invalid.set(node.name, hook.name);
           break;

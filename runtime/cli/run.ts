@@ -107,12 +107,11 @@ export async function run(args: string[]): Promise<number> {
     return EXIT.ok;
   }
   // Name the notebook cell and line each failure came from (stack frame → generated module → cell).
-  const tasksByName = new Map(pipeline.tasks.map((t) => [t.name, t]));
-  for (const t of result.tasks) {
+  for (const t of result.ok ? [] : result.tasks) {
     const stack = t.status === 'failed' ? stacks.get(t.name) : undefined;
-    const task = tasksByName.get(t.name);
-    if (stack && task) t.location = failureLocation(task, stack);
-    if (!t.location) delete t.location;
+    const task = stack ? prepared.graph.byName.get(t.name)?.task : undefined;
+    const location = task && failureLocation(task, stack!);
+    if (location) t.location = location;
   }
   if (values.json) console.log(resultJson(result));
   else {

@@ -61,6 +61,7 @@ export function codecIds(): string[] {
 export function codecKey(spec: OutputSpec): string {
   const id = spec.codec ?? 'auto';
   if (id !== 'auto') return `${id}@${getCodec(id).version}`;
+  if (autoKey !== undefined) return autoKey; // once per registry state, not once per output
   const claiming = [...registry.values()].filter((c) => c.claims).map((c) => c.id).sort();
   autoKey ??= `auto(${[...claiming, 'binary', 'text', 'table', 'model', 'json', 'structured'].map((i) => `${i}@${getCodec(i).version}`).join(',')})`;
   return autoKey;
