@@ -41,6 +41,8 @@ for (const cls of ['RandomForestClassifier', 'RandomForestRegression']) {
 
 export function isModelLike(value: unknown): boolean {
   if (!value || typeof value !== 'object' || Array.isArray(value)) return false;
+  // A Date has toJSON too, but stored that way it would come back a string: structured keeps it.
+  if (value instanceof Date) return false;
   if (formats.some((f) => f.matches(value))) return true;
   const proto = Object.getPrototypeOf(value);
   return proto !== Object.prototype && proto !== null && typeof (value as { toJSON?: unknown }).toJSON === 'function';

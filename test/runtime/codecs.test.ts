@@ -117,6 +117,10 @@ describe('codecs', () => {
       expect(d.codec).toBe('structured');
       expect((d.back as { when: Date }).when).toBeInstanceOf(Date);
       expect((d.back as { when: Date }).when.toISOString()).toBe('2024-05-01T12:00:00.000Z');
+      // A Date alone (it has a toJSON, so it once went to the model codec and came back a string).
+      const alone = await roundTrip(new Date('2024-05-01T12:00:00Z'));
+      expect(alone.codec).toBe('structured');
+      expect(alone.back).toEqual(new Date('2024-05-01T12:00:00Z'));
       const b = await roundTrip({ big: 12345678901234567890n });
       expect((b.back as { big: bigint }).big).toBe(12345678901234567890n);
       const t = await roundTrip({ weights: new Float32Array([0.5, 1.5]), tag: 'w' });
