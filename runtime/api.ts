@@ -17,6 +17,7 @@ import type { RuntimeDiagnostic, TaskGraph } from './types.js';
 import { sourceWorkdir } from './source.js';
 import { resolveWorkspace, taskDir } from './workspace.js';
 import { join } from 'node:path';
+import { isMainThread } from 'node:worker_threads';
 
 /** A pipeline that cannot be built or a result that is not there, with a stable code. */
 export class CellarError extends Error {
@@ -53,7 +54,8 @@ export async function evaluate<T extends AnyTask>(task: T, params: Record<string
       const key = keys.get(node.name)!;
       // Each compiled task runs in its notebook's folder, as in Jupyter and under `cellar run`,
       // wherever the script calling evaluate() was started; hand-written tasks in the caller's.
-      const workdir = sourceWorkdir(node.task) ?? callerCwd;
+      // (A worker thread cannot chdir: there the caller's folder stays, as before.)
+      const workdir = isMainThread ? (sourceWorkdir(node.task) ?? callerCwd) : callerCwd;
       if (process.cwd() !== workdir) process.chdir(workdir);
       values.set(node.name, await invokeTask(node.task, inputs, { params: node.params, upstreamKeys: key.inputs.upstream, key: key.value, keysByTask }));
     }
