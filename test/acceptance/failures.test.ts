@@ -116,6 +116,8 @@ describe('values that JSON cannot hold', () => {
     const r = p.cellar('run', 'notebooks/maps.ipynb', '--json');
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(p.cellar('show', 'notebooks/maps.ipynb', 'use', 'x', '--json').stdout)).toBe(2);
+    // `cellar show --json` prints the Map as the closest JSON (string keys → an object).
+    expect(JSON.parse(p.cellar('show', 'notebooks/maps.ipynb', 'count', 'counts', '--json').stdout)).toEqual({ x: 2 });
   });
 });
 
