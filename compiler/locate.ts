@@ -19,6 +19,9 @@ export interface NotebookPosition {
   codeLine: number;
 }
 
+/** `export const trainTask = defineTask({` (the local name of defineTask may be renamed). */
+const TASK_RECORD = /^export const [\w$]+ = [\w$]+\(\{$/;
+
 const MARKER = /^\s*\/\/ notebook cell (\d+)(?: \(id ([^)]+)\))?\s*$/;
 
 /**
@@ -37,8 +40,9 @@ export function locateInNotebook(generatedText: string, line: number): NotebookP
       if (m[2]) position.cellId = m[2];
       return position;
     }
-    // Reached imports or the task record without meeting a marker: not cell code.
-    if (/^(?:export |import )/.test(text)) return undefined;
+    // Reached imports or the task record without meeting a marker: not cell code. (Other
+    // `export` lines are cell code in setup.ts, whose helpers are exported declarations.)
+    if (/^import /.test(text) || TASK_RECORD.test(text)) return undefined;
   }
   return undefined;
 }

@@ -8,38 +8,38 @@
 // above since the compile does not mislead); the line counts the cell's `//|` directive lines,
 // as the notebook shows them. Everything is best-effort: no location is better than a wrong one.
 import { readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { locateInNotebook } from '../../compiler/locate.js';
 import { modulePath } from '../codehash.js';
 import { notebookPath, readCellPositions } from '../source.js';
 import type { AnyTask } from '../task.js';
 
-/** `notebooks/x.ipynb, cell 3 (id c2), line 2`, or undefined when the stack is not in cell code. */
+/**
+ * `notebooks/x.ipynb, cell 3 (id c2), line 2`, or undefined when the stack is not in cell code.
+ * The first frame in a module of the task's own generated folder wins: the task's module, or
+ * setup.ts when a helper from a setup cell threw (frames in the runtime or in packages are skipped).
+ */
 export function failureLocation(task: AnyTask, stack: string): string | undefined {
   if (!task.module || !task.source) return undefined;
-  const file = modulePath(task.module);
-  const line = frameLine(stack, file);
-  if (line === undefined) return undefined;
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch {
-    return undefined;
-  }
-  const at = locateInNotebook(text, line);
-  if (!at) return undefined;
-  const now = at.cellId ? readCellPositions(notebookPath(task)!)?.get(at.cellId) : undefined;
-  if (now) return `${task.source.notebook}, cell ${now.cell} (id ${at.cellId}), line ${now.directiveLines + at.codeLine}`;
-  // No id, or the cell is gone since the compile: the numbers as compiled.
-  return `${task.source.notebook}, cell ${at.cell}${at.cellId ? ` (id ${at.cellId})` : ''}, code line ${at.codeLine} (as compiled)`;
-}
-
-/** The line of the first stack frame in `file` (1-based), if any. */
-function frameLine(stack: string, file: string): number | undefined {
+  const folder = dirname(modulePath(task.module));
   for (const frame of stack.split('\n').slice(1)) {
-    const i = frame.indexOf(file);
-    if (i < 0) continue;
-    const m = /^:(\d+):\d+/.exec(frame.slice(i + file.length));
-    if (m) return Number(m[1]);
+    const m = FRAME.exec(frame);
+    if (!m || dirname(m[1]!) !== folder) continue;
+    let text: string;
+    try {
+      text = readFileSync(m[1]!, 'utf8');
+    } catch {
+      continue;
+    }
+    const at = locateInNotebook(text, Number(m[2]));
+    if (!at) continue;
+    const now = at.cellId ? readCellPositions(notebookPath(task)!)?.get(at.cellId) : undefined;
+    if (now) return `${task.source.notebook}, cell ${now.cell} (id ${at.cellId}), line ${now.directiveLines + at.codeLine}`;
+    // No id, or the cell is gone since the compile: the numbers as compiled.
+    return `${task.source.notebook}, cell ${at.cell}${at.cellId ? ` (id ${at.cellId})` : ''}, code line ${at.codeLine} (as compiled)`;
   }
   return undefined;
 }
+
+/** `    at f (/abs/path/x.ts:12:5)` or `    at /abs/path/x.ts:12:5` → path and line. */
+const FRAME = /^\s*at (?:.*\()?(\/[^()]+?\.[cm]?[tj]s):(\d+):\d+\)?$/;

@@ -60,6 +60,29 @@ describe('a failing task', () => {
   });
 });
 
+describe('a helper from a setup cell that throws', () => {
+  it('names the setup cell and line, not the task that called it', () => {
+    const p = project();
+    const cell = (id: string, source: string) => ({ cell_type: 'code', id, metadata: {}, execution_count: null, outputs: [], source });
+    p.write(
+      'notebooks/helpers.ipynb',
+      JSON.stringify({
+        nbformat: 4,
+        nbformat_minor: 5,
+        metadata: { kernelspec: { name: 'tslab', display_name: 'TypeScript', language: 'typescript' } },
+        cells: [
+          cell('helpers', "function check(n: number): number {\n  if (n > 2) throw new Error(`too big: ${n}`);\n  return n;\n}"),
+          cell('use', '//| task: use\nconst y = check(3);'),
+        ],
+      }),
+    );
+    const r = p.cellar('run', 'notebooks/helpers.ipynb', '--json');
+    expect(r.code).toBe(1);
+    const use = byName(r.stdout).use!;
+    expect(use.error).toBe('too big: 3\n  at notebooks/helpers.ipynb, cell 1 (id helpers), line 2');
+  });
+});
+
 describe('editing prose only', () => {
   // Task modules record their cells by id, not position, so the code-aware key does not move when
   // a markdown cell is added above; the header comment (which the hash ignores) keeps the numbers.

@@ -272,6 +272,14 @@ describe('locateInNotebook: a generated line back to its cell', () => {
     const testLine = testFile.split('\n').findIndex((l) => l.includes('assert.equal(ys.length')) + 1;
     expect(locateInNotebook(testFile, testLine)).toEqual({ cell: 4, cellId: 'c4', codeLine: 1 });
   });
+
+  it('finds the setup cell of a failing line in an exported helper of setup.ts', async () => {
+    const text = notebookText(['function check(n: number): number {\n  if (n > 2) throw new Error("big");\n  return n;\n}', '//| task: t\nconst y = check(3);']);
+    const result = await compileNotebook('notebooks/n.ipynb', text, { workdir: '../../notebooks' });
+    const setup = result.files.find((f) => f.path === 'n/setup.ts')!.contents;
+    const line = setup.split('\n').findIndex((l) => l.includes('throw new Error')) + 1;
+    expect(locateInNotebook(setup, line)).toEqual({ cell: 1, cellId: 'c1', codeLine: 2 });
+  });
 });
 
 describe('diagnostic codes', () => {
