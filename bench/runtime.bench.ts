@@ -192,7 +192,7 @@ export default async function runtimeBench(): Promise<BenchSection> {
     title: 'Runtime: cached DAG execution and the table codec',
     measuredAt: new Date().toISOString().slice(0, 10),
     notes:
-      'DAG figures are wall times of the real `cellar run` process (spawn to exit), so they include Node start (see the `cellar --version` rows), loading the TypeScript pipeline (a cached esbuild bundle; see docs/design/runtime.md), code hashing (memoised by mtime/size) and one store check per task. "One leaf invalidated" changes a param read by one leaf only: in the fan-in that re-runs the leaf and the sink; in the chain the leaf is the first step, so all 200 re-run. Tasks are trivial, so cold figures are the runtime\'s own per-task cost (worker dispatch, codec, atomic writes, manifest). Peak RSS from GNU time. The machine is shared with other jobs (load average 5–10 while measuring): figures vary by ±30%; compare each warm row with its `--version` row.',
+      'DAG figures are wall times of the real `cellar run` process (spawn to exit), so they include Node start (see the `cellar --version` rows), loading the TypeScript pipeline (a cached esbuild bundle; see docs/design/runtime.md), code hashing (memoised by mtime/size) and one store check per task. "One leaf invalidated" changes a param read by one leaf only: in the fan-in that re-runs the leaf and the sink; in the chain the leaf is the first step, so all 200 re-run. Tasks are trivial, so cold figures are the runtime\'s own per-task cost (worker dispatch, codec, atomic writes, manifest). Peak RSS from GNU time. Figures move with machine load (the 1-minute load average at start and end is recorded with each section); compare each warm row with its `--version` row.',
     rows,
   };
 }

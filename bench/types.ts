@@ -12,5 +12,7 @@ export interface BenchSection {
   /** ISO date of the run. */
   measuredAt: string;
   notes?: string;
+  /** 1-minute load average before and after the area ran (set by bench/run.ts): noisy figures show. */
+  loadAverage?: [number, number];
   rows: BenchRow[];
 }
