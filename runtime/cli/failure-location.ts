@@ -7,12 +7,18 @@
 // compiler. The cell number is resolved from the id in the notebook as it is now (so a cell added
 // above since the compile does not mislead); the line counts the cell's `//|` directive lines,
 // as the notebook shows them. Everything is best-effort: no location is better than a wrong one.
+//
+// Warehouse failures carry their origin on the stack (runtime/warehouse/origin.ts): the frames of
+// the line that wrote the sql`` template plus the SQL line the engine reported (the location is
+// the template's first line plus that line), or the `//| check:` that failed (the location is that
+// directive's line in the task's cells).
 import { readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { locateInNotebook } from '../../compiler/locate.js';
 import { modulePath } from '../codehash.js';
 import { notebookPath, readCellPositions } from '../source.js';
 import type { AnyTask } from '../task.js';
+import { readOrigin } from '../warehouse/origin.js';
 
 /**
  * `notebooks/x.ipynb, cell 3 (id c2), line 2`, or undefined when the stack is not in cell code.
@@ -21,8 +27,23 @@ import type { AnyTask } from '../task.js';
  */
 export function failureLocation(task: AnyTask, stack: string): string | undefined {
   if (!task.module || !task.source) return undefined;
-  const folder = dirname(modulePath(task.module));
-  for (const frame of stack.split('\n').slice(1)) {
+  const origin = readOrigin(stack);
+  if (origin.sqlFrames) {
+    const at = frameLocation(task, origin.sqlFrames, (origin.sqlLine ?? 1) - 1);
+    if (at) return at;
+  }
+  if (origin.check) {
+    const at = checkLocation(task, origin.check);
+    if (at) return at;
+  }
+  return frameLocation(task, stack.split('\n').slice(1), 0);
+}
+
+/** The first of `frames` in the task's generated folder, as a notebook position; `extraLines`
+ *  further down (a line inside a multi-line sql`` template). */
+function frameLocation(task: AnyTask, frames: string[], extraLines: number): string | undefined {
+  const folder = dirname(modulePath(task.module!));
+  for (const frame of frames) {
     const m = FRAME.exec(frame);
     if (!m || dirname(m[1]!) !== folder) continue;
     let text: string;
@@ -34,9 +55,32 @@ export function failureLocation(task: AnyTask, stack: string): string | undefine
     const at = locateInNotebook(text, Number(m[2]));
     if (!at) continue;
     const now = at.cellId ? readCellPositions(notebookPath(task)!)?.get(at.cellId) : undefined;
-    if (now) return `${task.source.notebook}, cell ${now.cell} (id ${at.cellId}), line ${now.directiveLines + at.codeLine}`;
+    if (now) return `${task.source!.notebook}, cell ${now.cell} (id ${at.cellId}), line ${now.directiveLines + at.codeLine + extraLines}`;
     // No id, or the cell is gone since the compile: the numbers as compiled.
-    return `${task.source.notebook}, cell ${at.cell}${at.cellId ? ` (id ${at.cellId})` : ''}, code line ${at.codeLine} (as compiled)`;
+    return `${task.source!.notebook}, cell ${at.cell}${at.cellId ? ` (id ${at.cellId})` : ''}, code line ${at.codeLine + extraLines} (as compiled)`;
+  }
+  return undefined;
+}
+
+/** The `//| check: <check>` line among the task's cells, in the notebook as it is now. */
+function checkLocation(task: AnyTask, check: string): string | undefined {
+  const file = notebookPath(task);
+  let cells: { id?: unknown; source?: unknown }[];
+  try {
+    cells = (JSON.parse(readFileSync(file!, 'utf8')) as { cells: typeof cells }).cells;
+  } catch {
+    return undefined;
+  }
+  if (!Array.isArray(cells)) return undefined;
+  const wanted = check.replace(/\s+/g, ' ').trim();
+  for (const [i, cell] of cells.entries()) {
+    if (typeof cell?.id !== 'string' || !task.source!.cells.includes(cell.id)) continue;
+    const text = Array.isArray(cell.source) ? cell.source.join('') : typeof cell.source === 'string' ? cell.source : '';
+    const line = text.split(/\r\n?|\n/).findIndex((l) => {
+      const m = /^\s*\/\/\|\s*check\s*:(.*)$/.exec(l);
+      return m !== null && m[1]!.replace(/\s+/g, ' ').trim() === wanted;
+    });
+    if (line >= 0) return `${task.source!.notebook}, cell ${i + 1} (id ${cell.id}), line ${line + 1}`;
   }
   return undefined;
 }

@@ -12,6 +12,7 @@
 // Checks run inside the warehouse (COUNT queries) when the target is a table or a Query, and in
 // Node when a task's output is already an array of rows. `parseCheck` is pure.
 import type { QueryTemplate, TableRef } from './compose.js';
+import { attachCheck } from './origin.js';
 import { ident, param, sql } from './sql.js';
 import { getWarehouse, prepareQuery } from './session.js';
 import { WarehouseError, type ColumnSchema, type LogicalType, type Row } from './types.js';
@@ -180,13 +181,18 @@ export async function runChecks(checks: readonly (string | Check)[], target: Che
   const outcomes: CheckOutcome[] = [];
   for (const c of checks) {
     const parsed = typeof c === 'string' ? parseCheck(c) : c;
-    if (isParseError(parsed)) throw new WarehouseError('E_WH_CHECK', `${where}${parsed.message}`);
-    outcomes.push(await evaluateCheck(parsed, target, params));
+    if (isParseError(parsed)) throw attachCheck(new WarehouseError('E_WH_CHECK', `${where}${parsed.message}`), typeof c === 'string' ? c.trim() : parsed.message);
+    try {
+      outcomes.push(await evaluateCheck(parsed, target, params));
+    } catch (e) {
+      throw attachCheck(e, parsed.text); // the check's own query failed: point at the check
+    }
   }
   const failed = outcomes.filter((o) => !o.ok);
   if (failed.length > 0) {
     const lines = failed.map((f) => `  check "${f.check}" failed on ${target.label}: actual ${f.actual}`);
-    throw new WarehouseError('E_WH_CHECK', `${where}${failed.length} data check${failed.length > 1 ? 's' : ''} failed\n${lines.join('\n')}`, { failed });
+    // The first failed check's `//| check:` line is where the CLI points (origin.ts).
+    throw attachCheck(new WarehouseError('E_WH_CHECK', `${where}${failed.length} data check${failed.length > 1 ? 's' : ''} failed\n${lines.join('\n')}`, { failed }), failed[0]!.check);
   }
   return outcomes;
 }

@@ -20,6 +20,7 @@ import type { AnyTask, Pipeline } from '../task.js';
 import { isTableRef, type TableRef } from './compose.js';
 import { checksForSource, runChecks } from './checks.js';
 import { splitTableName } from './names.js';
+import { keepTrail } from './origin.js';
 import { getWarehouse, maxBytesBilled, prepareQuery, runInScope, type TaskScope } from './session.js';
 import { isQuery, Query } from './sql.js';
 import { describeSource } from '../source.js';
@@ -98,7 +99,8 @@ export const warehouseHooks: TaskHooks & {
       return await runWarehouseTask(task, ctx, run);
     } catch (e) {
       // Say which task and notebook cells a warehouse error came from.
-      if (e instanceof WarehouseError && !e.message.startsWith('task ')) throw new WarehouseError(e.code, `${where(task)}${e.message}`, e.details);
+      // The stack (with the query's site, origin.ts) is kept: the CLI reads the cell and line from it.
+      if (e instanceof WarehouseError && !e.message.startsWith('task ')) throw keepTrail(new WarehouseError(e.code, `${where(task)}${e.message}`, e.details), e);
       throw e;
     }
   },
@@ -134,7 +136,11 @@ async function runWarehouseTask(task: AnyTask, ctx: TaskRunContext, run: () => P
       const [name, query] = queries[0]!;
       const physical = physicalTableName(target, ctx.key);
       const max = maxBytesBilled();
-      await w.createTableAs(physical, await prepareQuery(w, query as Query, scope), max ? { maxBytesBilled: max } : {});
+      try {
+        await w.createTableAs(physical, await prepareQuery(w, query as Query, scope), max ? { maxBytesBilled: max } : {});
+      } catch (e) {
+        throw query instanceof Query ? query.located(e) : e;
+      }
       const ref: TableRef = { kind: 'cellar.table', name: physical, logical: target };
       result[name] = ref;
       checked = { label: `table ${w.canonicalTable(physical)} (${target})`, table: ref };

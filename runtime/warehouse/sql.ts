@@ -10,6 +10,7 @@
 import type { SqlDialect } from '../task.js';
 import type { Ident, QueryTemplate, TableRef, TypedParam } from './compose.js';
 import { isQueryTemplate } from './compose.js';
+import { attachSite, captureSite, type QuerySite } from './origin.js';
 import { currentScope, getWarehouse, maxBytesBilled, prepareQuery, type Prepared } from './session.js';
 import { WarehouseError, type ColumnBatch, type ParamType, type Row, type Warehouse } from './types.js';
 
@@ -29,6 +30,19 @@ export class Query<R extends object = Row> implements PromiseLike<R[]>, QueryTem
 
   /** Runs the query; all rows in memory. For big results use `stream()` or `columns()`. */
   async rows(opts: { pageSize?: number } = {}): Promise<R[]> {
+    try {
+      return await this.#rows(opts);
+    } catch (e) {
+      throw this.located(e);
+    }
+  }
+
+  /** A warehouse failure, marked with the line that wrote this query (see origin.ts). */
+  located(e: unknown): unknown {
+    return attachSite(e, sites.get(this), this.strings);
+  }
+
+  async #rows(opts: { pageSize?: number }): Promise<R[]> {
     const w = await getWarehouse();
     const p = await prepareQuery(w, this);
     if (await recordDryRun(w, p)) return [];
@@ -43,18 +57,26 @@ export class Query<R extends object = Row> implements PromiseLike<R[]>, QueryTem
 
   /** Row batches, one page in memory at a time (default 50 000 rows per batch). */
   async *stream(opts: { pageSize?: number } = {}): AsyncIterable<R[]> {
-    const w = await getWarehouse();
-    const p = await prepareQuery(w, this);
-    if (await recordDryRun(w, p)) return;
-    for await (const batch of w.stream(p, { ...opts, maxBytesBilled: maxBytesBilled() ?? undefined })) yield batch as unknown as R[];
+    try {
+      const w = await getWarehouse();
+      const p = await prepareQuery(w, this);
+      if (await recordDryRun(w, p)) return;
+      for await (const batch of w.stream(p, { ...opts, maxBytesBilled: maxBytesBilled() ?? undefined })) yield batch as unknown as R[];
+    } catch (e) {
+      throw this.located(e);
+    }
   }
 
   /** Columnar batches: each column one array; cheaper than row objects for wide scans. */
   async *columns(opts: { pageSize?: number } = {}): AsyncIterable<ColumnBatch> {
-    const w = await getWarehouse();
-    const p = await prepareQuery(w, this);
-    if (await recordDryRun(w, p)) return;
-    yield* w.columns(p, { ...opts, maxBytesBilled: maxBytesBilled() ?? undefined });
+    try {
+      const w = await getWarehouse();
+      const p = await prepareQuery(w, this);
+      if (await recordDryRun(w, p)) return;
+      yield* w.columns(p, { ...opts, maxBytesBilled: maxBytesBilled() ?? undefined });
+    } catch (e) {
+      throw this.located(e);
+    }
   }
 
   /** Bytes the query would process on the active warehouse (`null` on DuckDB). */
@@ -81,13 +103,19 @@ async function recordDryRun(w: Warehouse, p: Prepared): Promise<boolean> {
   return true;
 }
 
+/** Each Query's site, kept off the object so it never reaches hashes, codecs or `inspect`. */
+const sites = new WeakMap<object, QuerySite>();
+
 type SqlTag = <R extends object = Row>(strings: TemplateStringsArray, ...values: unknown[]) => Query<R>;
 
 function tagFor(dialect: SqlDialect | undefined): SqlTag {
-  return <R extends object = Row>(strings: TemplateStringsArray, ...values: unknown[]) => {
+  const tag = <R extends object = Row>(strings: TemplateStringsArray, ...values: unknown[]): Query<R> => {
     if (!Array.isArray(strings) || !('raw' in strings)) throw new WarehouseError('E_WH_PARAM', 'sql must be used as a tagged template: sql`SELECT …`, not sql("…")');
-    return new Query<R>(strings, values, dialect);
+    const q = new Query<R>(strings, values, dialect);
+    sites.set(q, captureSite(tag));
+    return q;
   };
+  return tag;
 }
 
 /** A table by name, to interpolate as an identifier: sql`SELECT * FROM ${table('vega.flights')}`. */
