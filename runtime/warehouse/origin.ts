@@ -89,7 +89,7 @@ export function keepTrail(wrapped: Error, original: Error): Error {
 /**
  * The 1-based line within the template's SQL (as written, `${…}` counted as one line) that the
  * failure points at, or undefined. Sources: a refused construct's name (E_WH_DIALECT), DuckDB's
- * `LINE n:` with its caret, BigQuery's `[line:col]`.
+ * `LINE n:` with its caret, BigQuery's `[line:col]`, else the name of a table reported missing.
  */
 export function sqlLineOf(e: WarehouseError, strings: readonly string[]): number | undefined {
   const raw = (strings as { raw?: readonly string[] }).raw ?? strings;
@@ -111,9 +111,15 @@ export function sqlLineOf(e: WarehouseError, strings: readonly string[]): number
       if (text !== undefined) token = tokenAt(text, Number(bq[2]) - 1);
     }
   }
-  if (line === undefined) return undefined;
-  // The text sent has the template's lines (no translation, no multi-line subquery): trust the line.
-  if (sent && sent.length === template.length && line <= template.length) return line;
+  if (line === undefined) {
+    // No position, but a missing table by name (BigQuery's `Not found: Table p:ds.t`): its line.
+    const missing = /(?:Not found: Table|Table with name) "?([\w.:$-]+?)"? (?:was not found|does not exist)/.exec(e.message);
+    return missing ? findWord(template, missing[1]!.split(/[.:]/).pop()!) : undefined;
+  }
+  // The text sent has the template's lines (no translation, no multi-line subquery): trust the
+  // line, if the word the engine pointed at is on it (a stand-in or a wrapper may number its own text).
+  const aligned = sent !== undefined && sent.length === template.length && line <= template.length;
+  if (aligned && (!token || findWord([template[line - 1]!], token))) return line;
   return token ? findWord(template, token) : undefined;
 }
 

@@ -60,4 +60,21 @@ describe('a warehouse failure in a compiled task', () => {
     const missing = (JSON.parse(r.stdout).tasks as TaskSummary[]).find((t) => t.name === 'missing');
     expect(missing?.location).toBe('notebooks/wh.ipynb, cell 4 (id missing), line 3');
   });
+
+  it('names the line for a materialised query and for SQL in DuckDB\'s own dialect', () => {
+    const p = project();
+    const nb = structuredClone(NOTEBOOK);
+    nb.cells.splice(2, 3,
+      // The un-awaited Query is created as a table after the cell's code ran: still its line 4.
+      cell('mat', '//| task: mat\n//| materialize: mart.thing\nconst q = sql`SELECT a\n  FROM \\`cellar-examples.vega.nosuch\\``;'),
+      // Untranslated SQL: DuckDB's own `LINE 3:` is the template's line 3, the cell's line 5.
+      cell('duck', '//| task: duck\n//| dialect: duckdb\nconst r = await sql`SELECT 1 AS a,\n  2 AS b,\n  nocol AS c`;'),
+    );
+    p.write('notebooks/wh.ipynb', JSON.stringify(nb, null, 1));
+    const r = p.cellar('run', 'notebooks/wh.ipynb', '--keep-going', '--json');
+    const tasks = Object.fromEntries((JSON.parse(r.stdout).tasks as TaskSummary[]).map((t) => [t.name, t]));
+    expect(tasks.mat).toMatchObject({ status: 'failed', location: 'notebooks/wh.ipynb, cell 3 (id mat), line 4' });
+    expect(tasks.duck).toMatchObject({ status: 'failed', location: 'notebooks/wh.ipynb, cell 4 (id duck), line 5' });
+    expect(tasks.duck!.error).toContain('nocol');
+  });
 });
