@@ -10,7 +10,7 @@ import { runPipeline } from '../../runtime/run.js';
 import { readOutput } from '../../runtime/perform.js';
 import type { AnyTask } from '../../runtime/task.js';
 import { definePipeline } from '../../runtime/task.js';
-import { EVENTS_DDL, openFixture, type AdapterFixture } from './fixtures.js';
+import { EVENTS_DDL, openFixture, useEventsWarehouse, type AdapterFixture } from './fixtures.js';
 
 /** A task's stored outputs, decoded, as a downstream task would receive them. */
 async function readStored(store: MemoryStore, task: AnyTask, key: string): Promise<Record<string, unknown>> {
@@ -22,15 +22,7 @@ async function readStored(store: MemoryStore, task: AnyTask, key: string): Promi
 
 describe.each(['duckdb', 'bigquery'] as const)('warehouse adapter: %s', (name) => {
   let fx: AdapterFixture;
-  beforeAll(async () => {
-    fx = await openFixture(name);
-    await fx.exec(EVENTS_DDL);
-    useWarehouse(fx.warehouse, { dialect: 'bigquery' });
-  });
-  afterAll(async () => {
-    useWarehouse(null);
-    await fx.close();
-  });
+  useEventsWarehouse(name, (opened) => (fx = opened));
 
   it('returns JSON-safe typed rows', async () => {
     const rows = await sql<Row>`SELECT id, name, score, ok, ts, d FROM src.events WHERE id = ${25}`;

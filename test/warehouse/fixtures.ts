@@ -5,7 +5,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openBigQuery, openDuckDB, type Warehouse } from 'cellar';
+import { afterAll, beforeAll } from 'vitest';
+import { openBigQuery, openDuckDB, useWarehouse, type Warehouse } from 'cellar';
 import { startStandIn, type StandIn } from '../support/bigquery-standin/server.js';
 import type { DuckDBWarehouse } from '../../runtime/warehouse/duckdb.js';
 
@@ -59,3 +60,21 @@ export const EVENTS_DDL = `
          DATE '2024-01-01' + (range // 24)::INTEGER AS d
   FROM range(95);
   CREATE OR REPLACE TABLE src.other AS SELECT range AS x FROM range(5);`;
+
+/**
+ * For the enclosing describe block: open `name`'s fixture, create the events table, and make it
+ * the warehouse `sql` uses (BigQuery dialect); close it afterwards. `opened` receives the fixture.
+ */
+export function useEventsWarehouse(name: 'duckdb' | 'bigquery', opened: (fx: AdapterFixture) => void): void {
+  let fx: AdapterFixture;
+  beforeAll(async () => {
+    fx = await openFixture(name);
+    await fx.exec(EVENTS_DDL);
+    useWarehouse(fx.warehouse, { dialect: 'bigquery' });
+    opened(fx);
+  });
+  afterAll(async () => {
+    useWarehouse(null);
+    await fx.close();
+  });
+}

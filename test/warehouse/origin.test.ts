@@ -2,10 +2,10 @@
 // complained about (runtime/warehouse/origin.ts), on both adapters: DuckDB's `LINE n:` and caret,
 // BigQuery's `[line:col]` and its `Not found: Table p:ds.t`. The CLI turns this into a notebook
 // cell and line (test/acceptance/warehouse-locations.test.ts drives that end to end).
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sql, useWarehouse, WarehouseError } from 'cellar';
+import { describe, expect, it } from 'vitest';
+import { sql, WarehouseError } from 'cellar';
 import { attachCheck, keepTrail, readOrigin, sqlLineOf } from '../../runtime/warehouse/origin.js';
-import { openFixture, EVENTS_DDL, type AdapterFixture } from './fixtures.js';
+import { useEventsWarehouse, type AdapterFixture } from './fixtures.js';
 
 const template = (text: string): readonly string[] => Object.assign(text.split('${}'), { raw: text.split('${}') });
 
@@ -47,15 +47,7 @@ describe('sqlLineOf', () => {
 
 describe.each(['duckdb', 'bigquery'] as const)('a failed query on %s', (name) => {
   let fx: AdapterFixture;
-  beforeAll(async () => {
-    fx = await openFixture(name);
-    await fx.exec(EVENTS_DDL);
-    useWarehouse(fx.warehouse, { dialect: 'bigquery' });
-  });
-  afterAll(async () => {
-    useWarehouse(null);
-    await fx.close();
-  });
+  useEventsWarehouse(name, (opened) => (fx = opened));
 
   it('carries the line that wrote the template and the SQL line of the missing table', async () => {
     const here = new Error().stack!.split('\n')[1]!.match(/:(\d+):\d+\)?$/)![1]!;
