@@ -62,13 +62,13 @@ function runChild(mode: 'rows' | 'columns' | 'fresh', db: string): { rows: numbe
 
 export default async function bench(): Promise<BenchSection> {
   const { openDuckDB, openBigQuery, useWarehouse, sql } = await import('../runtime/index.js');
-  const { seedExamples } = await import('../runtime/warehouse/seed.js');
+  const { seedExamples } = await import('../runtime/warehouse/adapters/duckdb-seed.js');
   const { startStandIn } = await import('../test/support/bigquery-standin/server.js');
   const dir = mkdtempSync(join(tmpdir(), 'cellar-bench-wh-'));
   const db = join(dir, 'warehouse.duckdb');
   const rows: BenchRow[] = [];
   try {
-    const duck = (await openDuckDB({ path: db, idleMs: 5000 })) as Awaited<ReturnType<typeof import('../runtime/warehouse/duckdb.js').openDuckDB>>;
+    const duck = (await openDuckDB({ path: db, idleMs: 5000 })) as Awaited<ReturnType<typeof import('../runtime/warehouse/adapters/duckdb.js').openDuckDB>>;
     const [, seedMs] = await timed(() => seedExamples(duck, root));
     rows.push({ name: 'seed flights-3m + penguins into DuckDB (first time)', value: Math.round(seedMs), unit: 'ms' });
     const [, reseedMs] = await timed(() => seedExamples(duck, root));

@@ -6,16 +6,16 @@
 //   runs in its notebook's folder (like `cellar run`), and the caller's folder is restored after.
 // - `load(task, params?)` returns the outputs a previous `cellar run` stored for this task and
 //   these params, running nothing; it fails with E_NOT_CACHED when there are none.
-import { buildGraph } from './graph.js';
-import { computeKeys } from './keys.js';
-import { CodeHasher } from './codehash.js';
-import { invokeTask, readOutput } from './perform.js';
+import { buildGraph } from './run/graph.js';
+import { computeKeys } from './key/keys.js';
+import { CodeHasher } from './key/codehash.js';
+import { invokeTask, readOutput } from './run/perform.js';
 import { LocalStore } from './store/local.js';
 import type { Store } from './store/store.js';
 import type { AnyTask, TaskOutputs } from './task.js';
 import type { RuntimeDiagnostic, TaskGraph } from './types.js';
-import { sourceWorkdir } from './source.js';
-import { resolveWorkspace, taskDir } from './workspace.js';
+import { sourceWorkdir } from './load/source.js';
+import { resolveWorkspace, taskDir } from './store/workspace.js';
 import { join } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 

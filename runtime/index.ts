@@ -5,8 +5,8 @@ export type { Task, AnyTask, TaskDefinition, TaskOutputs, TaskParams, ParamSpec,
 // Runtime (runtime engineer): run tasks from code, read stored results, extend codecs and stores.
 export { evaluate, load, CellarError } from './api.js';
 export type { LoadOptions } from './api.js';
-export { runPipeline } from './run.js';
-export type { RunOptions } from './run.js';
+export { runPipeline } from './run/run.js';
+export type { RunOptions } from './run/run.js';
 export { registerCodec } from './codecs/index.js';
 export type { Codec } from './codecs/index.js';
 export { registerModelFormat } from './codecs/model.js';

@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = join(root, 'dist');
 const stamp = join(dist, '.stamp');
-const sourceDirs = ['compiler', 'runtime'];
+const sourceDirs = ['compiler', 'runtime', 'cli'];
 
 function newestSourceMtime() {
   let newest = 0;
@@ -36,8 +36,8 @@ export async function buildDist() {
   const { build } = await import('esbuild');
   const result = await build({
     absWorkingDir: root,
-    // worker: the body of each task worker thread (runtime/workers.ts starts dist/worker.js).
-    entryPoints: { index: 'runtime/index.ts', cli: 'runtime/cli/main.ts', worker: 'runtime/worker.ts' },
+    // worker: the body of each task worker thread (runtime/workers/pool.ts starts dist/worker.js).
+    entryPoints: { index: 'runtime/index.ts', cli: 'cli/main.ts', worker: 'runtime/workers/thread.ts' },
     outdir: dist,
     write: false,
     bundle: true,

@@ -8,12 +8,12 @@
 // interpolated from an upstream task, then names this run's table `mart.daily_<key>`.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { SqlDialect } from '../task.js';
-import { compose, placeMarkers, quoteIdent, type QueryTemplate } from './compose.js';
+import { compose, placeMarkers, quoteIdent, type QueryTemplate } from './sql/compose.js';
 import { loadWarehouseConfig, type WarehouseConfig } from './config.js';
 import { createHash } from 'node:crypto';
-import { checkRefusals, memoisedTranslation, translate, TRANSLATION_ID } from './dialect.js';
-import { helperTranspile } from './translator.js';
-import { rewriteTables, writeTarget } from './names.js';
+import { checkRefusals, memoisedTranslation, translate, TRANSLATION_ID } from './sql/dialect.js';
+import { helperTranspile } from './sql/translator.js';
+import { rewriteTables, writeTarget } from './sql/names.js';
 import type { PreparedQuery, Warehouse } from './types.js';
 
 export interface TaskScope {
@@ -62,13 +62,13 @@ export async function getWarehouse(): Promise<Warehouse> {
 
 async function openConfigured(cfg: WarehouseConfig): Promise<Warehouse> {
   if (cfg.kind === 'bigquery') {
-    const { openBigQuery } = await import('./bigquery.js');
+    const { openBigQuery } = await import('./adapters/bigquery.js');
     return openBigQuery(cfg.bigquery);
   }
-  const { openDuckDB } = await import('./duckdb.js');
+  const { openDuckDB } = await import('./adapters/duckdb.js');
   const w = await openDuckDB(cfg.duckdb);
   if (cfg.duckdb.seed) {
-    const { seedExamples } = await import('./seed.js');
+    const { seedExamples } = await import('./adapters/duckdb-seed.js');
     await seedExamples(w, cfg.projectRoot);
   }
   return w;

@@ -107,7 +107,7 @@ describe('editing prose only', () => {
 });
 
 describe('running generated code directly', () => {
-  // runtime/cli/pipeline-args.ts asks the compiler's record whether the notebook changed since.
+  // cli/pipeline-args.ts asks the compiler's record whether the notebook changed since.
   it('`cellar run generated/x/pipeline.ts` after editing the notebook warns that it runs the old code', () => {
     const p = project('sales.ipynb');
     expect(p.cellar('compile').code).toBe(0);

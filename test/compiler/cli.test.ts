@@ -6,9 +6,9 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { join } from 'node:path';
 import { afterAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { compileFile } from '../../compiler/host.js';
-import { ensureCompiled, run as compile, staleWarning } from '../../runtime/cli/compile.js';
-import { run as plan } from '../../runtime/cli/plan.js';
-import { CliError } from '../../runtime/cli/errors.js';
+import { ensureCompiled, run as compile, staleWarning } from '../../cli/commands/compile.js';
+import { run as plan } from '../../cli/commands/plan.js';
+import { CliError } from '../../cli/errors.js';
 import { notebookText } from './notebook.js';
 
 const repo = join(import.meta.dirname, '..', '..');

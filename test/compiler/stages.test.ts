@@ -5,7 +5,7 @@ import { loadAnalyzer, mapSpecifier } from '../../compiler/analyze/cell.js';
 import { sqlFacts, sqlReads } from '../../compiler/analyze/sql.js';
 import { ImportSet, NameAllocator, identifierFor } from '../../compiler/emit/module.js';
 import { fromNotebook } from '../../compiler/emit/task.js';
-import { locateInNotebook } from '../../compiler/locate.js';
+import { locateInNotebook } from '../../cli/locate.js';
 import { parseNotebook } from '../../compiler/notebook/parse.js';
 import { tagCells } from '../../compiler/notebook/directives.js';
 import { planJson } from '../../compiler/plan/json.js';
@@ -215,29 +215,6 @@ describe('formatting', () => {
     expect(texts.length).toBeGreaterThan(3);
     const alone = await Promise.all(texts.map(formatTypeScript));
     expect(await formatBatch(texts)).toEqual(alone);
-  });
-});
-
-describe('layering', () => {
-  it('keeps the stages pure: only compiler/host.ts touches node:*, and nothing imports the runtime', async () => {
-    const { readdirSync, readFileSync } = await import('node:fs');
-    const { join, relative } = await import('node:path');
-    const dir = join(import.meta.dirname, '..', '..', 'compiler');
-    const files: string[] = [];
-    const walk = (d: string) => {
-      for (const e of readdirSync(d, { withFileTypes: true })) e.isDirectory() ? walk(join(d, e.name)) : e.name.endsWith('.ts') && files.push(join(d, e.name));
-    };
-    walk(dir);
-    expect(files.length).toBeGreaterThan(10);
-    const offenders = files.flatMap((f) => {
-      const text = readFileSync(f, 'utf8');
-      const name = relative(dir, f);
-      return [
-        ...(name !== 'host.ts' && /from 'node:|import\('node:/.test(text) ? [`${name} imports node:*`] : []),
-        ...(/from '(\.\.\/)+runtime\/|from 'cellar'/.test(text) ? [`${name} imports the runtime`] : []),
-      ];
-    });
-    expect(offenders).toEqual([]);
   });
 });
 

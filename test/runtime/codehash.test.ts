@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { mkdirSync, writeFileSync, readFileSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { CodeHasher } from '../../runtime/codehash.js';
+import { CodeHasher } from '../../runtime/key/codehash.js';
 import { root } from './helpers.js';
 
 function project() {
@@ -68,8 +68,8 @@ describe('code fingerprint', () => {
 describe('cache modes in keys', () => {
   it("cache: 'params' keys without code, so a code edit keeps the key; 'code' changes it", async () => {
     const { defineTask } = await import('cellar');
-    const { buildGraph } = await import('../../runtime/graph.js');
-    const { computeKeys } = await import('../../runtime/keys.js');
+    const { buildGraph } = await import('../../runtime/run/graph.js');
+    const { computeKeys } = await import('../../runtime/key/keys.js');
     const dir = project();
     const module = pathToFileURL(join(dir, 'task.ts')).href;
     const make = (cache: 'code' | 'params') =>

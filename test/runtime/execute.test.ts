@@ -3,7 +3,7 @@
 // their downstream, version bumps, rerun cascades, fail-fast / keep-going, retries).
 import { describe, expect, it } from 'vitest';
 import { defineTask, definePipeline, output, MemoryStore, type AnyTask, type RunEvent } from 'cellar';
-import { runPipeline, type RunOptions } from '../../runtime/run.js';
+import { runPipeline, type RunOptions } from '../../runtime/run/run.js';
 
 function diamond(calls: string[], opts: { version?: number; failTrain?: number } = {}) {
   let trainFailures = opts.failTrain ?? 0;

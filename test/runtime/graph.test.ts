@@ -1,7 +1,7 @@
 // Graph building and evaluate(): shape errors found before running, params resolved per task.
 import { describe, expect, it } from 'vitest';
 import { defineTask, output, evaluate, CellarError } from 'cellar';
-import { buildGraph, pipelineParams, selectTasks } from '../../runtime/graph.js';
+import { buildGraph, pipelineParams, selectTasks } from '../../runtime/run/graph.js';
 
 const load = defineTask({
   name: 'load',
@@ -117,7 +117,7 @@ describe('evaluate', () => {
 
 describe('canonical JSON for keys', () => {
   it('sorts keys at every level and tells dates and typed arrays apart', async () => {
-    const { canonicalJson, makeKey } = await import('../../runtime/hash.js');
+    const { canonicalJson, makeKey } = await import('../../runtime/key/hash.js');
     expect(canonicalJson({ b: 1, a: { d: [1, { f: 2, e: 3 }], c: undefined } })).toBe('{"a":{"d":[1,{"e":3,"f":2}]},"b":1}');
     expect(canonicalJson(new Date('2024-01-01T00:00:00Z'))).toBe('"2024-01-01T00:00:00.000Z"');
     expect(canonicalJson(new Date('2024-01-01'))).not.toBe(canonicalJson(new Date('2025-01-01')));

@@ -5,9 +5,9 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defineTask, definePipeline, output, load, MemoryStore, CellarError } from 'cellar';
-import { registerTaskHooks } from '../../runtime/hooks.js';
-import { runPipeline } from '../../runtime/run.js';
-import { formatPlan, formatSummary, resultJson } from '../../runtime/summary.js';
+import { registerTaskHooks } from '../../runtime/run/hooks.js';
+import { runPipeline } from '../../runtime/run/run.js';
+import { formatPlan, formatSummary, resultJson } from '../../runtime/run/summary.js';
 
 const snapshot = { version: 1 };
 let tableExists = true;

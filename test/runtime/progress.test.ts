@@ -4,8 +4,8 @@ import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defineTask, definePipeline } from 'cellar';
-import { ProgressLine } from '../../runtime/summary.js';
-import { runPipeline } from '../../runtime/run.js';
+import { ProgressLine } from '../../runtime/run/summary.js';
+import { runPipeline } from '../../runtime/run/run.js';
 
 describe('progress and logs', () => {
   it('redraws one progress line and prints permanent lines for finished and failed tasks', () => {

@@ -1,10 +1,10 @@
-// The worker-thread runner from the library (source mode: workers load runtime/worker.ts through
+// The worker-thread runner from the library (source mode: workers load runtime/workers/thread.ts through
 // tsx): CPU-bound tasks run off the scheduler's thread, in the pipeline's working directory.
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
-import { loadPipeline } from '../../runtime/loader.js';
-import { runPipeline } from '../../runtime/run.js';
+import { loadPipeline } from '../../runtime/load/loader.js';
+import { runPipeline } from '../../runtime/run/run.js';
 import type { RunEvent } from '../../runtime/types.js';
 import { copyFixture } from './helpers.js';
 

@@ -6,8 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defineChecks, defineTask, openBigQuery, output, pruneMaterialisations, sql, useWarehouse, MemoryStore, physicalTableName, WarehouseError, type Row } from 'cellar';
-import { runPipeline } from '../../runtime/run.js';
-import { readOutput } from '../../runtime/perform.js';
+import { runPipeline } from '../../runtime/run/run.js';
+import { readOutput } from '../../runtime/run/perform.js';
 import type { AnyTask } from '../../runtime/task.js';
 import { definePipeline } from '../../runtime/task.js';
 import { EVENTS_DDL, openFixture, useEventsWarehouse, type AdapterFixture } from './fixtures.js';
@@ -441,7 +441,7 @@ describe('cost guard (BigQuery client via the stand-in)', () => {
 
 describe('BigQuery credentials', () => {
   it('turns a missing-credentials failure into a clear configuration error', async () => {
-    const { BigQueryWarehouse } = await import('../../runtime/warehouse/bigquery.js');
+    const { BigQueryWarehouse } = await import('../../runtime/warehouse/adapters/bigquery.js');
     // The client's own failure when Application Default Credentials are absent, reproduced
     // without letting the real client look for them.
     const client = { createQueryJob: async () => Promise.reject(new Error('Could not load the default credentials. Browse to https://cloud.google.com/docs/authentication/getting-started for more information.')) };

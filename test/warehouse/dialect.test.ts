@@ -3,12 +3,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Dialect, transpile } from '@polyglot-sql/sdk';
 import { defineTask, definePipeline, MemoryStore, openDuckDB, sql, useWarehouse, WarehouseError, type Warehouse } from 'cellar';
-import { runPipeline } from '../../runtime/run.js';
+import { runPipeline } from '../../runtime/run/run.js';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { REFUSED, TRAPS, TRANSLATION_ID, translate } from '../../runtime/warehouse/dialect.js';
+import { REFUSED, TRAPS, TRANSLATION_ID, translate } from '../../runtime/warehouse/sql/dialect.js';
 import { CASES, REFUSALS } from './dialect-cases.js';
 
 const run = (text: string) => sql(Object.assign([text], { raw: [text] }) as unknown as TemplateStringsArray);
@@ -74,7 +74,7 @@ describe('BigQuery SQL on DuckDB: known answers', () => {
   });
 
   it('translates in a helper process with the same result as in-process', async () => {
-    const { helperTranspile, stopTranslator } = await import('../../runtime/warehouse/translator.js');
+    const { helperTranspile, stopTranslator } = await import('../../runtime/warehouse/sql/translator.js');
     const text = `SELECT COUNTIF(x > 1) AS n, SAFE_CAST(y AS INT64) AS m FROM t`;
     // Different texts (a trailing space) so neither answer comes from the other's memo.
     const [viaHelper, inProcess] = await Promise.all([translate(text + ' ', 'bigquery', 'duckdb', helperTranspile), translate(text, 'bigquery', 'duckdb')]);

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
 import { openBigQuery, openDuckDB, useWarehouse, type Warehouse } from 'cellar';
 import { startStandIn, type StandIn } from '../support/bigquery-standin/server.js';
-import type { DuckDBWarehouse } from '../../runtime/warehouse/duckdb.js';
+import type { DuckDBWarehouse } from '../../runtime/warehouse/adapters/duckdb.js';
 
 export interface AdapterFixture {
   name: 'duckdb' | 'bigquery';

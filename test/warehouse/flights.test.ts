@@ -7,10 +7,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryStore, openDuckDB, physicalTableName, sql, useWarehouse, type TableRef } from 'cellar';
-import { runPipeline } from '../../runtime/run.js';
+import { runPipeline } from '../../runtime/run/run.js';
 import type { Pipeline } from '../../runtime/task.js';
-import { seedExamples } from '../../runtime/warehouse/seed.js';
-import type { DuckDBWarehouse } from '../../runtime/warehouse/duckdb.js';
+import { seedExamples } from '../../runtime/warehouse/adapters/duckdb-seed.js';
+import type { DuckDBWarehouse } from '../../runtime/warehouse/adapters/duckdb.js';
 
 const root = join(import.meta.dirname, '..', '..');
 

@@ -6,8 +6,8 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { build } from 'esbuild';
 import { afterAll, describe, expect, it } from 'vitest';
-import { openDuckDB } from '../../runtime/warehouse/open.js';
-import { DuckDBLease } from '../../runtime/warehouse/lease.js';
+import { openDuckDB } from '../../runtime/warehouse/adapters/open.js';
+import { DuckDBLease } from '../../runtime/warehouse/adapters/duckdb-lease.js';
 
 mkdirSync(fileURLToPath(new URL('../.tmp/', import.meta.url)), { recursive: true });
 // Inside the project, so the bundled worker resolves @duckdb/node-api from node_modules.

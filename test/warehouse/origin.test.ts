@@ -4,7 +4,7 @@
 // cell and line (test/acceptance/warehouse-locations.test.ts drives that end to end).
 import { describe, expect, it } from 'vitest';
 import { sql, WarehouseError } from 'cellar';
-import { attachCheck, keepTrail, readOrigin, sqlLineOf } from '../../runtime/warehouse/origin.js';
+import { attachCheck, keepTrail, readOrigin, sqlLineOf } from '../../runtime/warehouse/tasks/origin.js';
 import { useEventsWarehouse, type AdapterFixture } from './fixtures.js';
 
 const template = (text: string): readonly string[] => Object.assign(text.split('${}'), { raw: text.split('${}') });

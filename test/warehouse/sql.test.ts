@@ -5,9 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { sql, loadWarehouseConfig, WarehouseError } from 'cellar';
-import { parseCheck } from '../../runtime/warehouse/checks.js';
-import { compose } from '../../runtime/warehouse/compose.js';
-import { rewriteTables, scanTables, writeTarget } from '../../runtime/warehouse/names.js';
+import { parseCheck } from '../../runtime/warehouse/tasks/checks.js';
+import { compose } from '../../runtime/warehouse/sql/compose.js';
+import { rewriteTables, scanTables, writeTarget } from '../../runtime/warehouse/sql/names.js';
 
 describe('compose', () => {
   it('binds values as parameters and never splices them', () => {
@@ -108,7 +108,7 @@ describe('config', () => {
 
 describe('lineage', () => {
   it('traces output columns to base tables through CTEs, ignoring parameters', async () => {
-    const { analyzeTemplate } = await import('../../runtime/warehouse/lineage.js');
+    const { analyzeTemplate } = await import('../../runtime/warehouse/sql/lineage.js');
     const strings = [
       'WITH o AS (SELECT origin, COUNT(*) AS n FROM `cellar-examples.vega.flights` WHERE delay > ',
       ' GROUP BY origin) SELECT o.origin, o.n * 2 AS n2, r.route_delay_rate FROM o JOIN mart.route_delay_rates r ON r.origin = o.origin',

@@ -32,9 +32,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { DuckDBInstance, DuckDBTypeId, type DuckDBConnection, type DuckDBType, type DuckDBValue } from '@duckdb/node-api';
-import { codeOnly, translate } from '../../../runtime/warehouse/dialect.js';
-import { rewriteTables, scanTables, writeTarget } from '../../../runtime/warehouse/names.js';
-import { base64, bigQueryTypeFromDuckDB } from '../../../runtime/warehouse/values.js';
+import { codeOnly, translate } from '../../../runtime/warehouse/sql/dialect.js';
+import { rewriteTables, scanTables, writeTarget } from '../../../runtime/warehouse/sql/names.js';
+import { base64, bigQueryTypeFromDuckDB } from '../../../runtime/warehouse/adapters/values.js';
 
 interface Field {
   name: string;

@@ -1,0 +1,231 @@
+// `cellar compile [paths...] [--check] [--watch] [--out generated]`, and `ensureCompiled`, which
+// `cellar run <notebook.ipynb>` uses to compile a notebook first when it is stale.
+//
+// A thin layer over compiler/host.ts: parse flags, print diagnostics and a one-line summary per
+// notebook, set the exit code (0 ok, 1 diagnostics with errors or `--check` differences, 2 bad
+// usage). `--watch` keeps one process (and ts-morph, Prettier, the cell analyses) warm and
+// recompiles a notebook when it is saved.
+import { existsSync, statSync, watch } from 'node:fs';
+import { basename, dirname, join, relative, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { diagnostic, formatDiagnostic, hasErrors } from '../../compiler/diagnostics.js';
+import { checkOutcome, compileFile, findNotebooks, orphanedOutputs, projectRoot, removeOrphan, staleNotebook, writeOutcome, type NotebookOutcome } from '../../compiler/host.js';
+import { newMemory, type CompileMemory } from '../../compiler/program.js';
+import { CliError, EXIT } from '../errors.js';
+
+const USAGE = `usage: cellar compile [paths...] [--check] [--watch] [--out <dir>]
+
+Compile tagged notebooks into <out>/<notebook>/ (default: the project's notebooks/ into its generated/; the project is the folder with package.json).
+
+  --check   compile in memory and fail (exit 1) if <out> differs from what the notebooks compile to
+  --watch   stay running and recompile a notebook each time it is saved
+  --out     output folder (default: generated/ in the project root, the folder with package.json)`;
+
+interface CompileArgs {
+  paths: string[];
+  check: boolean;
+  watch: boolean;
+  /** Undefined: <project root>/generated, wherever the command is started from. */
+  out: string | undefined;
+}
+
+function parseArgs(args: string[]): CompileArgs | 'help' {
+  const parsed: CompileArgs = { paths: [], check: false, watch: false, out: undefined };
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '--help' || a === '-h') return 'help';
+    else if (a === '--check') parsed.check = true;
+    else if (a === '--watch') parsed.watch = true;
+    else if (a === '--out' || a.startsWith('--out=')) {
+      const value = a.includes('=') ? a.slice(a.indexOf('=') + 1) : args[++i];
+      if (!value) throw new CliError('--out needs a folder', 'E_USAGE');
+      parsed.out = value;
+    } else if (a.startsWith('-')) throw new CliError(`unknown option ${a}\n\n${USAGE}`, 'E_USAGE');
+    else parsed.paths.push(a);
+  }
+  if (parsed.check && parsed.watch) throw new CliError('--check and --watch cannot go together', 'E_USAGE');
+  // Default: the project's notebooks/ folder, from wherever in the project the command is run.
+  if (parsed.paths.length === 0) parsed.paths.push(relative(process.cwd(), join(projectRoot(process.cwd()), 'notebooks')) || '.');
+  return parsed;
+}
+
+/** Every diagnostic goes to stderr (warnings too, like compilers do): stdout keeps the summary lines. */
+function printDiagnostics(outcome: NotebookOutcome): void {
+  for (const d of outcome.diagnostics) console.error(formatDiagnostic(d));
+}
+
+function summary(outcome: NotebookOutcome, outDirRel: string, ms: number, written: number): string {
+  if (hasErrors(outcome.diagnostics)) {
+    const n = outcome.diagnostics.filter((d) => d.severity === 'error').length;
+    return `✗ ${outcome.notebook}: ${n} error${n === 1 ? '' : 's'}, nothing written`;
+  }
+  if (outcome.files.length === 0) return `- ${outcome.notebook}: nothing to compile`;
+  const how = outcome.cached ? 'up to date' : `${outcome.stats?.analyzed ?? 0} cell(s) analysed`;
+  return `✓ ${outcome.notebook} → ${outDirRel}/${outcome.stem}/ (${outcome.files.length} files, ${written} written; ${how}) in ${Math.round(ms)} ms`;
+}
+
+const stemOf = (nb: string) => basename(nb).replace(/\.ipynb$/i, '');
+
+/** Notebooks whose output folder another notebook also compiles to (`a/w.ipynb`, `b/w.ipynb`). */
+function sameOutputFolder(notebooks: string[], out: string | undefined): Map<string, string[]> {
+  const byFolder = new Map<string, string[]>();
+  for (const nb of notebooks) {
+    const outDir = out ? resolve(out) : join(projectRoot(dirname(nb)), 'generated');
+    // Lower case: on macOS and Windows `W.ipynb` and `w.ipynb` share a folder too.
+    const key = join(outDir, stemOf(nb)).toLowerCase();
+    byFolder.set(key, [...(byFolder.get(key) ?? []), nb]);
+  }
+  const clashing = new Map<string, string[]>();
+  for (const group of byFolder.values()) if (group.length > 1) for (const nb of group) clashing.set(nb, group.filter((other) => other !== nb));
+  return clashing;
+}
+
+async function compileOnce(parsed: CompileArgs, memory?: CompileMemory): Promise<number> {
+  const notebooks = findNotebooks(parsed.paths);
+  if (notebooks.length === 0) {
+    console.log(`no .ipynb files under ${parsed.paths.join(', ')}`);
+    return EXIT.ok;
+  }
+  let failed = false;
+  const clashing = sameOutputFolder(notebooks, parsed.out);
+  for (const nb of notebooks) {
+    const root = projectRoot(dirname(nb));
+    const outDir = parsed.out ? resolve(parsed.out) : join(root, 'generated');
+    const clash = clashing.get(nb);
+    if (clash) {
+      // Compiling both would make each overwrite the other's folder on every compile.
+      failed = true;
+      const rel = (f: string) => relative(root, f).split('\\').join('/');
+      const folder = `${relative(process.cwd(), outDir) || '.'}/${stemOf(nb)}/`;
+      console.error(
+        formatDiagnostic(
+          diagnostic('error', 'E_DUPLICATE_OUTPUT', { notebook: rel(nb) }, `compiles to ${folder}, as ${clash.map(rel).join(' and ')} do${clash.length > 1 ? '' : 'es'}: ${clash.length > 1 ? 'none of them is' : 'neither is'} compiled`, {
+            hint: 'rename one of the notebooks (the output folder is named after the file), or compile them with different --out folders',
+          }),
+        ),
+      );
+      continue;
+    }
+    const outLabel = relative(process.cwd(), outDir) || '.';
+    const start = performance.now();
+    const outcome = await compileFile(nb, { root, outDir, memory });
+    printDiagnostics(outcome);
+    if (hasErrors(outcome.diagnostics)) failed = true;
+    if (parsed.check) {
+      const problems = hasErrors(outcome.diagnostics) ? [] : checkOutcome(outcome, outDir);
+      if (problems.length) {
+        failed = true;
+        console.error(`✗ ${outcome.notebook}: ${outLabel}/ is not what the notebook compiles to:\n${problems.map((p) => `    ${p}`).join('\n')}`);
+        console.error(`  run \`cellar compile ${outcome.notebook}\` and commit the result`);
+      } else if (!hasErrors(outcome.diagnostics)) console.log(`✓ ${outcome.notebook}: ${outLabel}/${outcome.stem}/ is up to date`);
+      continue;
+    }
+    const report = writeOutcome(outcome, outDir);
+    console.log(summary(outcome, outLabel, performance.now() - start, report.written.length + report.removed.length));
+  }
+  // Output folders of notebooks that were deleted from the folders just compiled.
+  const dirs = parsed.paths.filter((p) => statSync(p).isDirectory());
+  const outs = new Map<string, string>();
+  for (const d of dirs) {
+    const root = projectRoot(resolve(d));
+    outs.set(parsed.out ? resolve(parsed.out) : join(root, 'generated'), root);
+  }
+  for (const [outDir, root] of outs) {
+    for (const orphan of orphanedOutputs(outDir, root, dirs)) {
+      const where = relative(process.cwd(), join(outDir, orphan.stem)) || '.';
+      if (parsed.check) {
+        failed = true;
+        console.error(`✗ ${where}/ was compiled from ${orphan.notebook}, which no longer exists: delete it`);
+      } else {
+        removeOrphan(outDir, orphan.stem);
+        console.log(`- removed ${where}/ (${orphan.notebook} no longer exists)`);
+      }
+    }
+  }
+  return failed ? EXIT.failure : EXIT.ok;
+}
+
+async function watchLoop(parsed: CompileArgs): Promise<number> {
+  const memory = newMemory();
+  await compileOnce(parsed, memory);
+  const pending = new Map<string, NodeJS.Timeout>();
+  const recompile = async (nb: string) => {
+    const start = performance.now();
+    try {
+      const root = projectRoot(dirname(nb));
+      const outDir = parsed.out ? resolve(parsed.out) : join(root, 'generated');
+      const outcome = await compileFile(nb, { root, outDir, memory });
+      printDiagnostics(outcome);
+      const report = writeOutcome(outcome, outDir);
+      console.log(summary(outcome, relative(process.cwd(), outDir) || '.', performance.now() - start, report.written.length + report.removed.length));
+    } catch (error) {
+      console.error(`✗ ${relative(process.cwd(), nb)}: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  };
+  for (const p of parsed.paths) {
+    const abs = resolve(p);
+    watch(abs, { recursive: false }, (_event, file) => {
+      if (!file) return;
+      const name = file.toString();
+      // Jupyter saves through a temp file (`.~name.ipynb`) renamed over the notebook: skip temps.
+      if (!name.endsWith('.ipynb') || name.startsWith('.') || name.startsWith('~')) return;
+      const nb = abs.endsWith('.ipynb') ? abs : join(abs, name);
+      if (nb.includes('.ipynb_checkpoints') || !existsSync(nb)) return;
+      // Editors save in bursts (write, rename, touch): wait for the burst to settle.
+      clearTimeout(pending.get(nb));
+      pending.set(nb, setTimeout(() => {
+        pending.delete(nb);
+        void recompile(nb);
+      }, 25));
+    });
+  }
+  console.log(`watching ${parsed.paths.join(', ')} (Ctrl-C to stop)`);
+  return new Promise<number>(() => {});
+}
+
+export async function run(args: string[]): Promise<number> {
+  const parsed = parseArgs(args);
+  if (parsed === 'help') {
+    console.log(USAGE);
+    return EXIT.ok;
+  }
+  try {
+    return parsed.watch ? await watchLoop(parsed) : await compileOnce(parsed);
+  } catch (error) {
+    if (error instanceof Error && error.message.startsWith('no such file')) throw new CliError(error.message, 'E_NOT_FOUND');
+    throw error;
+  }
+}
+
+/**
+ * Compile `notebookPath` if it changed since the last compile (the incremental cache answers
+ * otherwise) and return the absolute path of its generated pipeline.ts. Throws a CliError
+ * carrying the formatted diagnostics when the notebook has errors.
+ */
+/**
+ * For `cellar run generated/<nb>/pipeline.ts`: a warning when the notebook has changed since that
+ * pipeline was compiled (it would run the old code), else undefined. One hash; compiles nothing.
+ */
+export function staleWarning(pipelinePath: string): string | undefined {
+  return staleNotebook(resolve(pipelinePath));
+}
+
+export async function ensureCompiled(notebookPath: string): Promise<string> {
+  const nb = resolve(notebookPath);
+  const root = projectRoot(dirname(nb));
+  const outDir = join(root, 'generated');
+  let outcome: NotebookOutcome;
+  try {
+    outcome = await compileFile(nb, { root, outDir });
+  } catch (error) {
+    throw new CliError(`cannot read ${notebookPath}: ${error instanceof Error ? error.message : String(error)}`, 'E_NOT_FOUND');
+  }
+  if (hasErrors(outcome.diagnostics)) {
+    throw new CliError(`${outcome.notebook} does not compile:\n${outcome.diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic).join('\n')}\n`, 'E_COMPILE', EXIT.failure);
+  }
+  if (!outcome.pipeline) {
+    throw new CliError(`${outcome.notebook} has no tasks: put \`//| task: <name>\` on the first line of a code cell`, 'E_NO_TASKS', EXIT.failure);
+  }
+  writeOutcome(outcome, outDir);
+  return outcome.pipeline;
+}

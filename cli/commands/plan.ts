@@ -1,0 +1,52 @@
+// `cellar plan <notebook> [--json]`: the task plan of one notebook — tasks, their params,
+// upstream tasks, cells and outputs — without writing anything. `--json` prints one JSON object
+// (see compiler/plan/json.ts) for tooling and CI; exit 1 when the notebook has errors.
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { formatDiagnostic, hasErrors } from '../../compiler/diagnostics.js';
+import { compileFile, projectRoot } from '../../compiler/host.js';
+import { planJson, planText } from '../../compiler/plan/json.js';
+import { CliError, EXIT } from '../errors.js';
+
+const USAGE = `usage: cellar plan <notebook.ipynb> [--json]
+
+Print the task plan of a notebook: tasks with their params, upstream tasks, cells (0-based) and
+outputs, and the pipeline params. --json prints one JSON object (with a \`diagnostics\` list,
+and exit code 1, when the notebook has errors).`;
+
+export async function run(args: string[]): Promise<number> {
+  if (args.includes('--help') || args.includes('-h')) {
+    console.log(USAGE);
+    return EXIT.ok;
+  }
+  const json = args.includes('--json');
+  const unknown = args.find((a) => a.startsWith('-') && a !== '--json');
+  if (unknown) throw new CliError(`unknown option ${unknown}\n\n${USAGE}`, 'E_USAGE');
+  const paths = args.filter((a) => !a.startsWith('-'));
+  if (paths.length !== 1) throw new CliError(`plan needs exactly one notebook\n\n${USAGE}`, 'E_USAGE');
+  const nb = resolve(paths[0]!);
+  if (!existsSync(nb)) {
+    // Tools get their one JSON object even now; people get the message on stderr.
+    if (json) console.log(JSON.stringify({ notebook: paths[0], tasks: [], params: [], diagnostics: [{ severity: 'error', code: 'E_NOT_FOUND', notebook: paths[0], message: 'no such file' }] }));
+    throw new CliError(`no such file: ${paths[0]}`, 'E_NOT_FOUND');
+  }
+  const root = projectRoot(dirname(nb));
+  let outcome;
+  try {
+    outcome = await compileFile(nb, { root, outDir: join(root, 'generated') });
+  } catch (error) {
+    throw new CliError(`cannot read ${paths[0]}: ${error instanceof Error ? error.message : String(error)}`, 'E_NOT_FOUND');
+  }
+  for (const d of outcome.diagnostics) console.error(formatDiagnostic(d));
+  if (hasErrors(outcome.diagnostics)) {
+    // Tools still get one JSON object: no tasks, and the diagnostics as data.
+    if (json) console.log(JSON.stringify({ notebook: outcome.notebook, tasks: [], params: [], diagnostics: outcome.diagnostics }));
+    return EXIT.failure;
+  }
+  const plan = outcome.plan;
+  // Warnings and notes ride along as data when there are any (the shape is otherwise the issue's).
+  const extra = outcome.diagnostics.length ? { diagnostics: outcome.diagnostics } : {};
+  if (json) console.log(JSON.stringify({ ...(plan ? planJson(plan) : { notebook: outcome.notebook, tasks: [], params: [] }), ...extra }));
+  else console.log(plan ? planText(plan) : `${outcome.notebook}: nothing to compile`);
+  return EXIT.ok;
+}

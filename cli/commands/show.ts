@@ -1,0 +1,96 @@
+// `cellar show <pipeline> <task> [output]`: print a stored output without running anything.
+// Tables print as an aligned preview (first rows, shape, column types); `--json` prints the value
+// itself for machines. Exit 1 when the task has no stored result for these params.
+import { suggest } from '../../runtime/run/graph.js';
+import { readOutput } from '../../runtime/run/perform.js';
+import type { OutputSchema } from '../../runtime/types.js';
+import { CliError, EXIT } from '../errors.js';
+import { openForInspection, unknownTask } from '../pipeline-args.js';
+import { describeSchema } from './tree.js';
+
+const USAGE = `usage: cellar show <pipeline.ts|notebook.ipynb> <task> [output] [options]
+
+Print a task's cached outputs (tables as a preview). Runs nothing; exit 1 if it is not cached.
+
+  --param k=v        the params whose result to show (repeatable)
+  --rows N           rows of a table preview (default 10)
+  --json             print the values as JSON
+  --workspace DIR    where outputs live (default <project>/.cellar/workspace, or $CELLAR_WORKSPACE)`;
+
+export async function run(args: string[]): Promise<number> {
+  const opened = await openForInspection(args, { usage: USAGE, options: { rows: { type: 'string', default: '10' } }, required: ['task name'], reasons: false });
+  if (!opened) return EXIT.ok;
+  const { values, positionals, prepared } = opened;
+  const [, taskName, outputName] = positionals as [string, string, string | undefined];
+  const { graph, keys, options } = prepared;
+  const node = graph.byName.get(taskName);
+  if (!node) throw unknownTask(taskName, prepared);
+  // What the task declares decides whether an output exists, before asking whether it is cached.
+  const declared = Object.keys(node.task.outputs);
+  if (outputName !== undefined && !declared.includes(outputName)) {
+    throw new CliError(`task '${taskName}' has no output '${outputName}'${suggest(outputName, declared)} (outputs: ${declared.join(', ') || 'none'})`, 'E_UNKNOWN_OUTPUT');
+  }
+  const key = keys.get(taskName)!.value;
+  const manifest = await options.store.readManifest(taskName, key);
+  if (!manifest) throw new CliError(`'${taskName}' has no stored result for these params (key ${key}); run the pipeline first`, 'E_NOT_CACHED', EXIT.failure);
+  const names = outputName ? [outputName] : Object.keys(manifest.outputs);
+
+  const limit = Math.max(1, Number(values.rows) || 10);
+  const json: Record<string, unknown> = {};
+  for (const name of names) {
+    const stored = manifest.outputs[name]!;
+    const value = await readOutput(options.store, node.task, name, stored);
+    if (values.json) {
+      json[name] = toJsonSafe(value);
+      continue;
+    }
+    console.log(`${taskName}.${name}  ${describeSchema(stored.schema)}\n  ${options.store.outputPath(taskName, stored.file)}\n`);
+    console.log(preview(value, stored.schema, limit));
+    console.log('');
+  }
+  if (values.json) console.log(JSON.stringify(outputName ? json[outputName] : json));
+  return EXIT.ok;
+}
+
+function toJsonSafe(value: unknown): unknown {
+  // Structured values (structured codec) as the closest JSON: a Map with string keys as an
+  // object (else as [key, value] pairs), a Set as an array, a BigInt as its digits.
+  if (typeof value === 'bigint') return String(value);
+  if (value instanceof Map) {
+    const entries = [...value].map(([k, v]) => [toJsonSafe(k), toJsonSafe(v)] as const);
+    return entries.every(([k]) => typeof k === 'string') ? Object.fromEntries(entries) : entries;
+  }
+  if (value instanceof Set) return [...value].map(toJsonSafe);
+  if (Array.isArray(value)) return value.map(toJsonSafe);
+  if (ArrayBuffer.isView(value)) return Array.from(value as unknown as ArrayLike<number>, (v) => (typeof v === 'bigint' ? String(v) : v));
+  if (value && typeof value === 'object' && !Array.isArray(value)) {
+    const proto = Object.getPrototypeOf(value);
+    if (proto === Object.prototype || proto === null) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, toJsonSafe(v)]));
+  }
+  return value;
+}
+
+function preview(value: unknown, schema: OutputSchema, limit: number): string {
+  if (schema.kind === 'table') {
+    const columns = schema.columns.map((c) => c.name);
+    const rows: unknown[][] = [];
+    for (let i = 0; i < Math.min(limit, schema.rows); i++) {
+      rows.push(schema.shape === 'records' ? columns.map((c) => (value as Record<string, unknown>[])[i]![c]) : columns.map((c) => (value as Record<string, ArrayLike<unknown>>)[c]![i]));
+    }
+    const cell = (v: unknown) => (v === null || v === undefined ? '∅' : v instanceof Date ? v.toISOString() : typeof v === 'number' ? String(Math.round(v * 1e6) / 1e6) : String(v));
+    const text = [columns, ...rows.map((r) => r.map(cell))];
+    const widths = columns.map((_, j) => Math.min(30, Math.max(...text.map((r) => String(r[j]).length))));
+    const fmt = (r: unknown[]) => r.map((v, j) => String(v).slice(0, 30).padEnd(widths[j]!)).join('  ');
+    const out = [fmt(text[0]!), widths.map((w) => '─'.repeat(w)).join('  '), ...text.slice(1).map(fmt)];
+    if (schema.rows > limit) out.push(`… ${schema.rows - limit} more rows (${schema.rows} × ${columns.length})`);
+    return out.join('\n');
+  }
+  if (schema.kind === 'text') return String(value);
+  if (schema.kind === 'binary') {
+    const bytes = value as Uint8Array;
+    return `${bytes.byteLength} bytes: ${Buffer.from(bytes.subarray(0, 32)).toString('hex')}${bytes.byteLength > 32 ? '…' : ''}`;
+  }
+  const text = JSON.stringify(schema.kind === 'model' && (value as { toJSON?: () => unknown })?.toJSON ? (value as { toJSON: () => unknown }).toJSON() : value, null, 2) ?? String(value);
+  const lines = text.split('\n');
+  return lines.length > 40 ? `${lines.slice(0, 40).join('\n')}\n… (${lines.length - 40} more lines; --json for all)` : text;
+}

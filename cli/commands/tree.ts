@@ -1,0 +1,102 @@
+// `cellar tree <pipeline> [task]`: the dependency tree with each task's status, key, params,
+// output files (with their schema) and last duration — gokart's `make_tree_info`. Runs nothing.
+// Each task is drawn under the first task that needs it; later mentions say "(shown above)", so
+// wide DAGs stay readable.
+import { formatDuration, describeReason } from '../../runtime/run/summary.js';
+import type { Manifest, OutputSchema, PlanEntry } from '../../runtime/types.js';
+import { CliError, EXIT } from '../errors.js';
+import { openForInspection, unknownTask } from '../pipeline-args.js';
+
+const USAGE = `usage: cellar tree <pipeline.ts|notebook.ipynb> [task] [options]
+
+Print the dependency tree with each task's status, cache key, params, output files (with their
+schema) and last duration. Runs nothing.
+
+  --param k=v        the params to show the tree for (repeatable)
+  --json             print one JSON object
+  --workspace DIR    where outputs live (default <project>/.cellar/workspace, or $CELLAR_WORKSPACE)`;
+
+export async function run(args: string[]): Promise<number> {
+  const opened = await openForInspection(args, { usage: USAGE, options: {}, required: [], reasons: true });
+  if (!opened) return EXIT.ok;
+  const { values, positionals, pipeline, prepared } = opened;
+  const taskName = positionals[1];
+  const { graph, plan, options } = prepared;
+  if (taskName && !graph.byName.has(taskName)) throw unknownTask(taskName, prepared);
+  const entries = new Map(plan.entries.map((e) => [e.name, e]));
+  const manifests = new Map<string, Manifest | undefined>();
+  for (const node of graph.nodes) {
+    const key = entries.get(node.name)!.key.value;
+    manifests.set(node.name, (await options.store.readManifest(node.name, key)) ?? (await options.store.latestManifest(node.name)));
+  }
+
+  if (values.json) {
+    const tasks = graph.nodes.map((n) => {
+      const e = entries.get(n.name)!;
+      const m = manifests.get(n.name);
+      const current = m?.key === e.key.value;
+      return {
+        name: n.name,
+        status: e.action === 'cached' ? 'complete' : 'pending',
+        key: e.key.value,
+        params: n.params,
+        upstream: n.upstream,
+        outputs: current ? Object.fromEntries(Object.entries(m!.outputs).map(([k, o]) => [k, { path: options.store.outputPath(n.name, o.file), codec: o.codec, schema: o.schema }])) : {},
+        durationMs: m?.durationMs ?? null,
+      };
+    });
+    console.log(JSON.stringify({ pipeline: pipeline.name, workspace: options.workspace, tasks }, null, 2));
+    return EXIT.ok;
+  }
+
+  const roots = taskName ? [taskName] : graph.nodes.filter((n) => n.downstream.length === 0).map((n) => n.name);
+  const shown = new Set<string>();
+  const lines: string[] = [];
+  const draw = (name: string, prefix: string, last: boolean, top: boolean) => {
+    const e = entries.get(name)!;
+    const node = graph.byName.get(name)!;
+    const branch = top ? '' : last ? '└─ ' : '├─ ';
+    const status = e.action === 'cached' ? 'COMPLETE' : 'PENDING';
+    if (shown.has(name)) {
+      lines.push(`${prefix}${branch}(${status}) ${name}[${e.key.value}] (shown above)`);
+      return;
+    }
+    shown.add(name);
+    lines.push(`${prefix}${branch}(${status}) ${name}[${e.key.value}]`);
+    const inner = top ? prefix : prefix + (last ? '   ' : '│  ');
+    const bar = node.upstream.length > 0 ? '│  ' : '   ';
+    for (const line of details(e, node.params, manifests.get(name), (f) => options.store.outputPath(name, f))) lines.push(`${inner}${bar}${line}`);
+    node.upstream.forEach((up, i) => draw(up, inner, i === node.upstream.length - 1, false));
+  };
+  for (const root of roots) draw(root, '', true, true);
+  console.log(lines.join('\n'));
+  return EXIT.ok;
+}
+
+function details(e: PlanEntry, params: Record<string, unknown>, m: Manifest | undefined, path: (file: string) => string): string[] {
+  const out: string[] = [];
+  if (Object.keys(params).length > 0) out.push(`params: ${JSON.stringify(params)}`);
+  const current = m && m.key === e.key.value;
+  if (current) {
+    for (const [name, o] of Object.entries(m.outputs)) out.push(`${name}: ${path(o.file)} (${describeSchema(o.schema)})`);
+    out.push(`ran in ${formatDuration(m.durationMs)} at ${m.finishedAt}`);
+  } else {
+    out.push(`stale: ${describeReason(e.reason)}${m ? `; last run took ${formatDuration(m.durationMs)}` : ''}`);
+  }
+  return out;
+}
+
+export function describeSchema(s: OutputSchema): string {
+  switch (s.kind) {
+    case 'table':
+      return `table ${s.rows} rows × ${s.columns.length} columns: ${s.columns.map((c) => `${c.name} ${c.type}`).join(', ')}`;
+    case 'json':
+      return `json ${s.type}${s.length !== undefined ? ` of ${s.length}` : ''}`;
+    case 'text':
+      return `text, ${s.chars} chars`;
+    case 'binary':
+      return `binary, ${s.bytes} bytes`;
+    case 'model':
+      return `model (${s.format})`;
+  }
+}

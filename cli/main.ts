@@ -1,0 +1,56 @@
+// The `cellar` command line: a thin layer over the compiler and the runtime.
+//
+// Each command lives in its own module under cli/commands/ and exports `run(args): Promise<number>`
+// returning the exit code. Commands are imported lazily so `cellar run` on a warm cache never
+// pays for loading ts-morph. Exit codes: 0 success, 1 a task or check failed, 2 bad usage.
+import { CliError, EXIT } from './errors.js';
+
+interface Command {
+  summary: string;
+  load: () => Promise<{ run(args: string[]): Promise<number> }>;
+}
+
+const commands: Record<string, Command> = {
+  compile: { summary: 'compile notebooks into generated/ (--check, --watch)', load: () => import('./commands/compile.js') },
+  plan: { summary: 'print the task plan of a notebook (--json)', load: () => import('./commands/plan.js') },
+  run: { summary: 'run a pipeline as a cached DAG', load: () => import('./commands/run.js') },
+  tree: { summary: 'print the dependency tree with status', load: () => import('./commands/tree.js') },
+  show: { summary: 'print a cached output', load: () => import('./commands/show.js') },
+};
+
+function help(): string {
+  const width = Math.max(...Object.keys(commands).map((c) => c.length));
+  const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
+  return ['usage: cellar <command> [options]', '', 'commands:', ...lines, '', "Run 'cellar <command> --help' for a command's options."].join('\n');
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...args] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    console.log(help());
+    return name ? EXIT.ok : EXIT.usage;
+  }
+  if (name === '--version') {
+    console.log('cellar 0.1.0');
+    return EXIT.ok;
+  }
+  const command = commands[name];
+  if (!command) {
+    console.error(`cellar: unknown command '${name}' (E_UNKNOWN_COMMAND)\n\n${help()}`);
+    return EXIT.usage;
+  }
+  const verbose = args.includes('--verbose');
+  try {
+    return await (await command.load()).run(args.filter((a) => a !== '--verbose'));
+  } catch (error) {
+    if (error instanceof CliError) {
+      // The code goes on the first line, before any usage text the message carries.
+      const [first, ...rest] = error.message.split('\n');
+      console.error([`cellar ${name}: ${first} (${error.code})`, ...rest].join('\n'));
+      return error.exitCode;
+    }
+    console.error(`cellar ${name}: ${error instanceof Error ? (verbose ? error.stack : error.message) : String(error)}`);
+    if (!verbose) console.error('(run with --verbose for the stack trace)');
+    return EXIT.failure;
+  }
+}

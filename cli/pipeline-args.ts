@@ -1,0 +1,159 @@
+// What `cellar run`, `cellar tree` and `cellar show` share: finding the pipeline a path names
+// (a compiled pipeline.ts, a folder holding one, or a notebook compiled first when stale),
+// parsing `--param k=v` against the pipeline's declared params, and turning runtime errors into
+// CLI errors with their codes (exit 2: the command line or the pipeline is wrong).
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { CellarError } from '../runtime/api.js';
+import { pipelineParams, suggest } from '../runtime/run/graph.js';
+import { loadPipeline } from '../runtime/load/loader.js';
+import { preparePipelineRun, type PreparedRun } from '../runtime/run/run.js';
+import type { Pipeline, ParamSpec } from '../runtime/task.js';
+import { CliError, EXIT } from './errors.js';
+
+export async function resolvePipelineFile(arg: string | undefined): Promise<string> {
+  if (!arg) throw new CliError('missing <pipeline>: a compiled pipeline.ts or a notebook .ipynb', 'E_USAGE');
+  const path = resolve(arg);
+  if (!existsSync(path)) throw new CliError(`no such file: ${arg}`, 'E_NO_PIPELINE');
+  if (path.endsWith('.ipynb')) {
+    // The compiler's entry point; compiles only when generated/ is stale, throws CliError on errors.
+    const compile = (await import('./commands/compile.js')) as { ensureCompiled?: (notebook: string) => Promise<string> };
+    if (!compile.ensureCompiled) throw new CliError('running a notebook needs `cellar compile` (ensureCompiled is not available)', 'E_NOT_IMPLEMENTED');
+    return compile.ensureCompiled(path);
+  }
+  let file = path;
+  if (statSync(path).isDirectory()) {
+    const name = ['pipeline.ts', 'pipeline.js', 'pipeline.mjs'].find((n) => existsSync(join(path, n)));
+    if (!name) throw new CliError(`no pipeline.ts in folder ${arg}`, 'E_NO_PIPELINE');
+    file = join(path, name);
+  }
+  await warnIfStale(file);
+  return file;
+}
+
+/**
+ * A compiled pipeline run directly (`cellar run generated/x/pipeline.ts`) after its notebook was
+ * edited runs the old code: say so on stderr. Only pipelines that name a source notebook load the
+ * compiler's check (a hand-written pipeline pays one read, not the compiler's modules).
+ */
+async function warnIfStale(file: string): Promise<void> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return;
+  }
+  if (!/^\s*source: '[^']+\.ipynb',$/m.test(text)) return;
+  const { staleWarning } = (await import('./commands/compile.js')) as { staleWarning: (path: string) => string | undefined };
+  const warning = staleWarning(file);
+  if (warning) process.stderr.write(`warning: ${warning}\n`);
+}
+
+export async function openPipeline(arg: string | undefined): Promise<{ pipeline: Pipeline; file: string }> {
+  const file = await resolvePipelineFile(arg);
+  try {
+    return await loadPipeline(file);
+  } catch (error) {
+    throw toCliError(error);
+  }
+}
+
+/** `--param k=v` values, parsed by each param's declared type. */
+export function parseParams(raw: string[], pipeline: Pipeline): Record<string, unknown> {
+  if (raw.length === 0) return {};
+  const specs = pipelineParams(pipeline.tasks) as Record<string, ParamSpec>;
+  const out: Record<string, unknown> = {};
+  for (const item of raw) {
+    const eq = item.indexOf('=');
+    if (eq <= 0) throw new CliError(`--param needs k=v, got '${item}'`, 'E_BAD_PARAM');
+    const name = item.slice(0, eq);
+    const text = item.slice(eq + 1);
+    const spec = specs[name];
+    if (!spec) {
+      const known = Object.keys(specs);
+      throw new CliError(`unknown param '${name}' (pipeline params: ${known.join(', ') || 'none'})`, 'E_UNKNOWN_PARAM');
+    }
+    out[name] = parseValue(name, text, spec);
+  }
+  return out;
+}
+
+function parseValue(name: string, text: string, spec: ParamSpec): unknown {
+  switch (spec.type) {
+    case 'string':
+      return text;
+    case 'number': {
+      const n = Number(text);
+      if (text.trim() === '' || !Number.isFinite(n)) throw new CliError(`param '${name}' is a number, got '${text}'`, 'E_BAD_PARAM');
+      return n;
+    }
+    case 'boolean':
+      if (['true', '1', 'yes'].includes(text)) return true;
+      if (['false', '0', 'no'].includes(text)) return false;
+      throw new CliError(`param '${name}' is a boolean (true/false), got '${text}'`, 'E_BAD_PARAM');
+    case 'json':
+      try {
+        return JSON.parse(text);
+      } catch {
+        // Show the shape wanted, from the default, quoted for the shell: bare words are not JSON.
+        const example = JSON.stringify(spec.default ?? ['north', 'south']);
+        throw new CliError(`param '${name}' is JSON, got '${text}'; for example --param ${name}='${example.replace(/'/g, "'\\''")}' (strings inside need double quotes)`, 'E_BAD_PARAM');
+      }
+  }
+}
+
+const INSPECT_OPTIONS = {
+  param: { type: 'string', multiple: true, default: [] as string[] },
+  json: { type: 'boolean', default: false },
+  workspace: { type: 'string' },
+} as const;
+
+/**
+ * The prologue `cellar show` and `cellar tree` share: `--help`, parse `--param/--json/--workspace`
+ * plus the command's own options, check the positionals, open the pipeline and plan it without
+ * running anything. Undefined means the usage was printed (exit 0).
+ */
+export async function openForInspection<X extends NonNullable<ParseArgsConfig['options']>>(
+  args: string[],
+  command: { usage: string; options: X; required: string[]; reasons: boolean },
+) {
+  if (args.includes('--help') || args.includes('-h')) {
+    console.log(command.usage);
+    return undefined;
+  }
+  const { values, positionals } = parseOrUsage({ args, allowPositionals: true, options: { ...INSPECT_OPTIONS, ...command.options } });
+  // `required`: positionals after the pipeline that must be there (show needs a task).
+  command.required.forEach((what, i) => {
+    if (positionals[i + 1] === undefined) throw new CliError(`a ${what} is needed\n\n${command.usage}`, 'E_USAGE');
+  });
+  const { pipeline, file } = await openPipeline(positionals[0]);
+  let prepared: PreparedRun;
+  try {
+    const v = values as { param: string[]; workspace?: string };
+    prepared = await preparePipelineRun({ pipeline, pipelineFile: file, params: parseParams(v.param, pipeline), workspace: v.workspace }, command.reasons);
+  } catch (error) {
+    throw toCliError(error);
+  }
+  return { values, positionals, pipeline, prepared };
+}
+
+/** `unknown task 'x' (tasks: a, b)`, with a suggestion when one is close. */
+export function unknownTask(name: string, prepared: PreparedRun): CliError {
+  const names = [...prepared.graph.byName.keys()];
+  return new CliError(`unknown task '${name}'${suggest(name, names)} (tasks: ${names.join(', ')})`, 'E_UNKNOWN_TASK');
+}
+
+/** node:util parseArgs, with a bad option reported as a usage error (exit 2). */
+export function parseOrUsage<T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArgs<T>> {
+  try {
+    return parseArgs(config);
+  } catch (error) {
+    throw new CliError((error as Error).message, 'E_USAGE');
+  }
+}
+
+export function toCliError(error: unknown): unknown {
+  if (error instanceof CellarError) return new CliError(error.message.replace(/ \(E_[A-Z_]+\)$/, ''), error.code, EXIT.usage);
+  return error;
+}

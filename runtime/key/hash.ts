@@ -1,0 +1,91 @@
+// The cache key. Invariant: **everything a task's output depends on is in the key, and nothing
+// else.** That is: the task's name and version, its own params (only those it declares, so a
+// changed param re-runs exactly its readers), the keys of its upstream tasks (so a change
+// anywhere upstream cascades), the codec id@version of each output, the fingerprint of its code
+// (normalised syntax of its module and the local modules it imports, plus the versions of the
+// packages they import; see codehash.ts) unless it opted into `cache: 'params'`, and whatever its
+// hooks add (e.g. warehouse table snapshots).
+//
+// A key carries its inputs (`{value, inputs}`, as Nx does), and the inputs are stored beside the
+// outputs, so "why did this re-run?" is a diff of two plain objects (`diffKeyInputs`). Hashing is
+// over canonical JSON: object keys sorted, no whitespace, so equal inputs give equal keys on any
+// machine and in any run.
+import * as crypto from 'node:crypto';
+import type { CacheKey, KeyChange, KeyInputs } from '../types.js';
+
+/** Hex characters of the sha256 kept in a key: 64 bits names files readably without collisions. */
+export const KEY_LENGTH = 16;
+
+// Frozen objects (code fingerprints, shared by every task of a module) are serialised once.
+const frozenJson = new WeakMap<object, string>();
+
+/** JSON with object keys sorted at every level; `undefined` members dropped as JSON.stringify does. */
+export function canonicalJson(value: unknown): string {
+  if (value !== null && typeof value === 'object' && Object.isFrozen(value)) {
+    let text = frozenJson.get(value);
+    if (text === undefined) {
+      text = serialise(value);
+      frozenJson.set(value, text);
+    }
+    return text;
+  }
+  return serialise(value);
+}
+
+function serialise(value: unknown): string {
+  if (value === null || typeof value !== 'object') {
+    if (typeof value === 'bigint') return JSON.stringify(value.toString());
+    if (typeof value === 'number' && !Number.isFinite(value)) return JSON.stringify(String(value));
+    return JSON.stringify(value) ?? 'null';
+  }
+  // Values JSON.stringify would not tell apart from `{}`: a Date param must not collide with another.
+  if (value instanceof Date) return JSON.stringify(value.toISOString());
+  if (ArrayBuffer.isView(value)) return serialise(Array.from(value as unknown as ArrayLike<number>, (v) => (typeof v === 'bigint' ? String(v) : v)));
+  if (Array.isArray(value)) {
+    let out = '[';
+    for (let i = 0; i < value.length; i++) out += (i > 0 ? ',' : '') + canonicalJson(value[i]);
+    return out + ']';
+  }
+  const record = value as Record<string, unknown>;
+  const keys = Object.keys(record);
+  if (keys.length === 0) return '{}'; // most tasks' params and upstream: no sort, no string building
+  if (keys.length > 1) keys.sort();
+  let out = '{';
+  let first = true;
+  for (const k of keys) {
+    const v = record[k];
+    if (v === undefined) continue;
+    out += (first ? '' : ',') + JSON.stringify(k) + ':' + canonicalJson(v);
+    first = false;
+  }
+  return out + '}';
+}
+
+// One-shot `crypto.hash` (Node ≥ 20.12) is several times cheaper than createHash for small inputs.
+const oneShot = (crypto as { hash?: (algorithm: string, data: string | Uint8Array, encoding: 'hex') => string }).hash;
+
+export function sha256(text: string | Uint8Array): string {
+  return oneShot ? oneShot('sha256', text, 'hex') : crypto.createHash('sha256').update(text).digest('hex');
+}
+
+export function makeKey(inputs: KeyInputs): CacheKey {
+  return { value: sha256(canonicalJson(inputs)).slice(0, KEY_LENGTH), inputs };
+}
+
+/** Leaf-level differences between two key inputs, as dotted paths, sorted. */
+export function diffKeyInputs(before: unknown, after: unknown): KeyChange[] {
+  const changes: KeyChange[] = [];
+  const walk = (a: unknown, b: unknown, path: string) => {
+    if (isPlainObject(a) && isPlainObject(b)) {
+      for (const k of [...new Set([...Object.keys(a), ...Object.keys(b)])].sort()) walk(a[k], b[k], path ? `${path}.${k}` : k);
+      return;
+    }
+    if (canonicalJson(a) !== canonicalJson(b)) changes.push({ path, before: a, after: b });
+  };
+  walk(before, after, '');
+  return changes;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}

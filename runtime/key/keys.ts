@@ -1,0 +1,45 @@
+// Stage 2 of a run: `computeKeys` gives every graph node its CacheKey, upstream first (a key
+// holds its upstream keys, so a change anywhere upstream reaches everything downstream).
+//
+// The inputs gathered here are exactly the ones hash.ts names in its invariant. The effects are
+// reading source files for the code fingerprint (memoised by mtime/size in codehash.ts) and the
+// hooks' `keyInputs` (e.g. the warehouse asking for table snapshots).
+import { codecKey } from '../codecs/index.js';
+import { CodeHasher, type CodeFingerprint } from './codehash.js';
+import { makeKey, sha256 } from './hash.js';
+import { hooksFor } from '../run/hooks.js';
+import type { AnyTask, OutputSpec } from '../task.js';
+import type { CacheKey, KeyInputs, TaskGraph } from '../types.js';
+
+export interface KeyOptions {
+  /** Hashes task code; omit to key by params only (as `cache: 'params'` does for every task). */
+  hasher?: CodeHasher;
+}
+
+export async function computeKeys(graph: TaskGraph, options: KeyOptions = {}): Promise<Map<string, CacheKey>> {
+  const keys = new Map<string, CacheKey>();
+  for (const node of graph.nodes) {
+    const task = node.task;
+    const upstream: Record<string, string> = {};
+    for (const up of node.upstream) upstream[up] = keys.get(up)!.value;
+    const codecs: Record<string, string> = {};
+    const outputs = task.outputs as Record<string, OutputSpec>;
+    for (const name of Object.keys(outputs).sort()) codecs[name] = codecKey(outputs[name]!);
+    const inputs: KeyInputs = { task: task.name, version: task.version, cache: task.cache, params: node.params, upstream, codecs };
+    if (task.cache === 'code' && options.hasher) {
+      inputs.code = task.module ? (options.hasher.computed(task.module) ?? (await options.hasher.fingerprint(task.module))) : codeOfRun(task);
+    }
+    const hooks = hooksFor(task);
+    if (hooks.some((h) => h.keyInputs)) {
+      inputs.hooks = {};
+      for (const h of hooks) if (h.keyInputs) inputs.hooks[h.name] = await h.keyInputs(task, { params: node.params, upstreamKeys: upstream });
+    }
+    keys.set(node.name, makeKey(inputs));
+  }
+  return keys;
+}
+
+/** A task defined without `module`: keyed by its run function's text, whitespace collapsed. */
+function codeOfRun(task: AnyTask): CodeFingerprint {
+  return { files: { '<run>': sha256(String(task.run).replace(/\s+/g, ' ')).slice(0, 16) }, packages: {} };
+}

@@ -1,0 +1,37 @@
+// Loading a pipeline module from disk. TypeScript pipelines (compiled or hand-written) load from
+// a cached esbuild bundle (bundle.ts: fast, `import.meta.url` rewritten to each real source file)
+// or, where that is not possible or CELLAR_LOADER=tsx, through tsx's `tsImport`, which also keeps
+// `import.meta.url` at the real file (its `?tsx-namespace=` query is stripped in codehash.ts).
+// Either way the code-aware cache key roots at the real source. Plain .js/.mjs load with import().
+import { existsSync } from 'node:fs';
+import { extname, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { Pipeline } from '../task.js';
+import { CellarError } from '../api.js';
+import { importBundled } from './bundle.js';
+
+export async function loadPipeline(file: string): Promise<{ pipeline: Pipeline; file: string }> {
+  const path = resolve(file);
+  if (!existsSync(path)) throw new CellarError(`no pipeline file at ${path}`, 'E_NO_PIPELINE');
+  const url = pathToFileURL(path).href;
+  const ext = extname(path);
+  let mod: Record<string, unknown>;
+  try {
+    if (ext === '.ts' || ext === '.mts' || ext === '.tsx') {
+      // A cached esbuild bundle when possible (see bundle.ts for why), else tsx.
+      const bundled = process.env.CELLAR_LOADER === 'tsx' ? undefined : await importBundled(path);
+      if (bundled) mod = bundled;
+      else {
+        const { tsImport } = await import('tsx/esm/api');
+        mod = await tsImport(url, import.meta.url);
+      }
+    } else mod = await import(url);
+  } catch (error) {
+    throw new CellarError(`cannot load pipeline ${path}: ${error instanceof Error ? error.message : String(error)}`, 'E_PIPELINE_LOAD');
+  }
+  const candidate = [mod.default, mod.pipeline, (mod.default as Record<string, unknown> | undefined)?.default].find(
+    (v) => (v as Pipeline | undefined)?.kind === 'cellar.pipeline',
+  );
+  if (!candidate) throw new CellarError(`${path} does not export a pipeline (export default definePipeline({...}))`, 'E_NOT_A_PIPELINE');
+  return { pipeline: candidate as Pipeline, file: path };
+}

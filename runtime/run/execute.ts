@@ -1,0 +1,242 @@
+// Stage 4 of a run: `executeRun` carries out a RunPlan and reports every step as a RunEvent.
+//
+// Scheduling is topological: a task starts when all its upstream tasks have ran or were cached,
+// up to `workers` at once. The scheduler itself does no heavy work: task bodies go to a
+// TaskRunner (worker threads for `cellar run`, see workers.ts; in-process for tests and the
+// library), so a CPU-bound task never stalls the scheduler, the progress display or the locks.
+//
+// Safety: before running a task the executor takes the task+key lock in the store; if another
+// process finished the same key meanwhile, the result is reused (each task computed once across
+// concurrent runs). The manifest is written only after every output is in place, so a killed run
+// leaves no task half-done. Failure is fail-fast by default (running tasks finish, nothing new
+// starts); `keepGoing` runs everything not downstream of a failure. Retries back off
+// exponentially from the task's `retryDelayMs`.
+import type { Store } from '../store/store.js';
+import type { AnyTask } from '../task.js';
+import type { GraphNode, Manifest, RunEvent, RunPlan, RunResult, StoredOutput, TaskGraph, TaskResult } from '../types.js';
+import { performTask, type JobInput, type TaskJob } from './perform.js';
+
+/** What a runner reports for one job: the outputs written, and the time the task itself took. */
+export interface JobResult {
+  outputs: Record<string, StoredOutput>;
+  /** Measured where the task ran, so worker start-up is not billed to the first tasks. */
+  durationMs: number;
+}
+
+export interface TaskRunner {
+  run(job: TaskJob): Promise<JobResult>;
+  close(): Promise<void>;
+}
+
+/** Runs tasks on the calling thread: the in-memory twin of the worker pool. */
+export class InProcessRunner implements TaskRunner {
+  constructor(
+    private readonly tasks: ReadonlyMap<string, AnyTask>,
+    private readonly store: Store,
+  ) {}
+
+  async run(job: TaskJob): Promise<JobResult> {
+    const t0 = performance.now();
+    const outputs = await performTask(this.tasks.get(job.task)!, this.tasks, job, this.store);
+    return { outputs, durationMs: Math.round(performance.now() - t0) };
+  }
+
+  async close(): Promise<void> {}
+}
+
+export interface ExecuteOptions {
+  pipeline: string;
+  graph: TaskGraph;
+  plan: RunPlan;
+  store: Store;
+  runner: TaskRunner;
+  workers: number;
+  keepGoing: boolean;
+  onEvent?: (event: RunEvent) => void;
+  /** Structured log id: events are appended to the store's run log as JSONL. */
+  runId?: string;
+  /** Wait between attempts is `retryDelayMs × 2^(attempt-1)` times this (tests set 0). */
+  backoffScale?: number;
+}
+
+export async function executeRun(options: ExecuteOptions): Promise<RunResult> {
+  const { graph, plan, store, runner } = options;
+  const started = Date.now();
+  const emit = (event: RunEvent) => {
+    options.onEvent?.(event);
+    if (options.runId) store.appendLog(options.runId, JSON.stringify(event));
+  };
+  const results = new Map<string, TaskResult>();
+  const manifests = new Map<string, Manifest>();
+  const entryOf = new Map<string, RunPlan['entries'][number]>();
+  for (const e of plan.entries) entryOf.set(e.name, e);
+  // A key by task name, read from the plan (no second per-task map on the all-cached path).
+  const keyOf = (name: string): string => entryOf.get(name)!.key.value;
+  const toRun = plan.entries.filter((e) => e.action === 'run');
+
+  emit({
+    kind: 'run-start',
+    at: started,
+    pipeline: options.pipeline,
+    toRun: toRun.length,
+    cached: plan.entries.filter((e) => e.action === 'cached').length,
+    workers: options.workers,
+  });
+  for (const e of plan.entries) {
+    if (e.action === 'cached') {
+      results.set(e.name, { name: e.name, status: 'cached', key: e.key.value, durationMs: 0 });
+      emit({ kind: 'task-cached', at: Date.now(), task: e.name, key: e.key.value, byOtherRun: false });
+    } else if (e.action === 'blocked') {
+      results.set(e.name, { name: e.name, status: 'not_run', key: e.key.value, durationMs: 0, because: 'not requested' });
+    } else {
+      // Why it runs, in the run log: "why did last night's run re-train?" is answerable later.
+      emit({ kind: 'task-planned', at: Date.now(), task: e.name, key: e.key.value, reason: e.reason });
+    }
+  }
+
+  let stopping = false;
+  const pending = new Set(toRun.map((e) => e.name));
+  const running = new Set<string>();
+
+  const manifestOf = async (name: string): Promise<Manifest> => {
+    let m = manifests.get(name);
+    if (!m) {
+      m = await store.readManifest(name, keyOf(name));
+      if (!m) throw new Error(`output of '${name}' (key ${keyOf(name)}) is missing from the store at ${store.location}`);
+      manifests.set(name, m);
+    }
+    return m;
+  };
+
+  const runOne = async (node: GraphNode): Promise<TaskResult> => {
+    const entry = entryOf.get(node.name)!;
+    const key = entry.key.value;
+    const t0 = Date.now();
+    const lock = await store.lock(node.name, key, (holder) => emit({ kind: 'task-waiting', at: Date.now(), task: node.name, holder }));
+    try {
+      const forced = entry.reason.kind === 'rerun-flag' || entry.reason.kind === 'rerun-selector' || entry.reason.kind === 'cache-invalid';
+      if (!forced && store.isDone(node.name, key)) {
+        emit({ kind: 'task-cached', at: Date.now(), task: node.name, key, byOtherRun: true });
+        return { name: node.name, status: 'cached', key, durationMs: 0 };
+      }
+      const inputs: JobInput[] = [];
+      for (const input of node.inputs) {
+        const m = await manifestOf(input.task);
+        inputs.push({ ...input, stored: m.outputs[input.output]! });
+      }
+      // Only this task's and its upstream tasks' keys travel with the job: the whole run's map
+      // would be cloned into the worker for every task (a million entries for 1000 tasks).
+      const scopedKeys: Record<string, string> = { [node.name]: key };
+      for (const up of node.upstream) scopedKeys[up] = keyOf(up);
+      const job: TaskJob = { task: node.name, key, params: node.params, upstreamKeys: entry.key.inputs.upstream, keysByTask: scopedKeys, inputs };
+      const attempts = node.task.retries + 1;
+      for (let attempt = 1; ; attempt++) {
+        emit({ kind: 'task-start', at: Date.now(), task: node.name, key, attempt });
+        try {
+          const { outputs, durationMs } = await runner.run(job);
+          const manifest: Manifest = { task: node.name, key, inputs: entry.key.inputs, outputs, durationMs, finishedAt: new Date().toISOString() };
+          await store.writeManifest(manifest);
+          manifests.set(node.name, manifest);
+          emit({ kind: 'task-done', at: Date.now(), task: node.name, key, durationMs });
+          return { name: node.name, status: 'ran', key, durationMs };
+        } catch (error) {
+          const message = errorText(error);
+          if (attempt >= attempts || stopping) {
+            const durationMs = Date.now() - t0;
+            const stack = error instanceof Error ? error.stack : undefined;
+            emit({ kind: 'task-failed', at: Date.now(), task: node.name, error: message, ...(stack ? { stack } : {}), durationMs });
+            return { name: node.name, status: 'failed', key, durationMs, error: message };
+          }
+          const delayMs = node.task.retryDelayMs * 2 ** (attempt - 1) * (options.backoffScale ?? 1);
+          emit({ kind: 'task-retry', at: Date.now(), task: node.name, attempt, error: message, delayMs });
+          await new Promise((r) => setTimeout(r, delayMs));
+        }
+      }
+    } finally {
+      await lock.release();
+    }
+  };
+
+  // Ready-queue scheduling: each pending task counts its unfinished upstream tasks; a finished
+  // task decrements its downstream, a failed one marks them not run. Linear in the graph size.
+  const waiting = new Map<string, number>();
+  const ready: string[] = [];
+  // Ready tasks start in graph order (declaration order where the graph allows), not finish order.
+  const enqueue = (name: string) => {
+    const index = graph.byName.get(name)!.index;
+    let lo = 0;
+    let hi = ready.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (graph.byName.get(ready[mid]!)!.index < index) lo = mid + 1;
+      else hi = mid;
+    }
+    ready.splice(lo, 0, name);
+  };
+  const isOk = (name: string) => {
+    const s = results.get(name)?.status;
+    return s === 'ran' || s === 'cached';
+  };
+  for (const name of pending) {
+    const count = graph.byName.get(name)!.upstream.filter((u) => !isOk(u)).length;
+    waiting.set(name, count);
+    if (count === 0) ready.push(name);
+  }
+  const skip = (name: string, because: string) => {
+    if (!pending.has(name)) return;
+    pending.delete(name);
+    results.set(name, { name, status: 'not_run', key: keyOf(name), durationMs: 0, because });
+    emit({ kind: 'task-not-run', at: Date.now(), task: name, because });
+    for (const down of graph.byName.get(name)!.downstream) skip(down, because);
+  };
+  // Upstream blocked in the plan (not requested) blocks its downstream too.
+  for (const e of plan.entries) if (e.action === 'blocked') for (const down of graph.byName.get(e.name)!.downstream) skip(down, e.name);
+
+  await new Promise<void>((resolveAll) => {
+    const finish = (name: string, result: TaskResult) => {
+      running.delete(name);
+      results.set(name, result);
+      const node = graph.byName.get(name)!;
+      if (result.status === 'failed') {
+        if (!options.keepGoing) stopping = true;
+        for (const down of node.downstream) skip(down, name);
+      } else {
+        for (const down of node.downstream) {
+          if (!pending.has(down)) continue;
+          const left = waiting.get(down)! - 1;
+          waiting.set(down, left);
+          if (left === 0) enqueue(down);
+        }
+      }
+      pump();
+    };
+    const pump = () => {
+      if (stopping) for (const name of [...pending]) skip(name, 'fail-fast');
+      while (!stopping && running.size < options.workers && ready.length > 0) {
+        const name = ready.shift()!;
+        if (!pending.has(name)) continue;
+        pending.delete(name);
+        running.add(name);
+        runOne(graph.byName.get(name)!)
+          .catch((error): TaskResult => ({ name, status: 'failed', key: keyOf(name), durationMs: 0, error: errorText(error) }))
+          .then((result) => finish(name, result));
+      }
+      if (running.size === 0 && (pending.size === 0 || ready.length === 0)) {
+        for (const name of [...pending]) skip(name, 'fail-fast');
+        resolveAll();
+      }
+    };
+    pump();
+  });
+
+  const tasks = graph.nodes.map((n) => results.get(n.name)!);
+  const ok = tasks.every((t) => t.status === 'ran' || t.status === 'cached' || t.because === 'not requested');
+  const durationMs = Date.now() - started;
+  emit({ kind: 'run-end', at: Date.now(), ok, durationMs });
+  return { ok, pipeline: options.pipeline, durationMs, tasks };
+}
+
+function errorText(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  return String(error);
+}

@@ -1,0 +1,239 @@
+// Stage 1 of a run: `buildGraph` turns a pipeline's tasks and the run's params into a checked,
+// topologically ordered TaskGraph. Pure: no I/O, no clock.
+//
+// Everything that can be wrong with a pipeline's shape is found here, before a single task runs,
+// and returned as diagnostics with stable codes: two different tasks with one name, an input
+// naming an output its upstream does not declare, a task-instance input wired to the wrong
+// family of task (gokart's `expected_type`), a cycle, a param of the wrong type, an output
+// naming a codec that is not registered. Upstream tasks
+// not listed in the pipeline are pulled in through inputs, so `evaluate(task)` and `load(task)`
+// can build the graph of one task alone.
+import { codecIds, hasCodec } from '../codecs/index.js';
+import type { AnyTask, InputSpec, OutputSpec, ParamSpec, Pipeline } from '../task.js';
+import type { GraphNode, RuntimeDiagnostic, TaskGraph } from '../types.js';
+
+export interface GraphResult {
+  graph: TaskGraph | undefined;
+  diagnostics: RuntimeDiagnostic[];
+}
+
+/** The pipeline-wide params: the union of what each task declares. */
+export function pipelineParams(tasks: readonly AnyTask[]): Record<string, ParamSpec> {
+  const out: Record<string, ParamSpec> = {};
+  for (const task of collectTasks(tasks, {}).tasks) {
+    for (const [name, spec] of Object.entries(task.params as Record<string, ParamSpec>)) out[name] ??= spec;
+  }
+  return Object.fromEntries(Object.entries(out).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+/** Build the graph of `tasks` (and everything upstream of them) for one set of param overrides. */
+export function buildGraph(tasks: readonly AnyTask[] | Pipeline, overrides: Record<string, unknown> = {}): GraphResult {
+  const list = Array.isArray(tasks) ? (tasks as AnyTask[]) : (tasks as Pipeline).tasks;
+  const diagnostics: RuntimeDiagnostic[] = [];
+  const { tasks: all, diagnostics: collectDiags } = collectTasks(list, overrides);
+  const known = new Set<string>();
+  for (const task of all) for (const name in task.params) known.add(name);
+  for (const name of Object.keys(overrides)) {
+    if (!known.has(name)) {
+      diagnostics.push({ code: 'E_UNKNOWN_PARAM', message: `unknown param '${name}'${suggest(name, [...known])}` });
+    }
+  }
+  diagnostics.push(...collectDiags);
+
+  // Resolve params and edges per task.
+  const draft = new Map<string, Omit<GraphNode, 'index' | 'downstream'>>();
+  for (const task of all) {
+    const params = resolveParams(task, overrides, diagnostics);
+    const inputs: GraphNode['inputs'] = [];
+    const specs = inputsOf(task, params);
+    for (const inputName of Object.keys(specs).sort()) {
+      const spec = specs[inputName]!;
+      const upstream = spec.task;
+      if (!spec.task || spec.task.kind !== 'cellar.task') {
+        diagnostics.push({ code: 'E_BAD_INPUT', task: task.name, message: `task '${task.name}': input '${inputName}' does not name a task` });
+        continue;
+      }
+      if (spec.expects && !spec.expects.includes(upstream.family)) {
+        diagnostics.push({
+          code: 'E_WRONG_TASK_TYPE',
+          task: task.name,
+          message: `task '${task.name}': input '${inputName}' expects a task of type ${spec.expects.map((e) => `'${e}'`).join(' or ')}, got '${upstream.name}' of type '${upstream.family}'`,
+        });
+        continue;
+      }
+      if (!(spec.output in upstream.outputs)) {
+        diagnostics.push({
+          code: 'E_UNKNOWN_OUTPUT',
+          task: task.name,
+          message: `task '${task.name}': input '${inputName}' reads output '${spec.output}' of '${upstream.name}', which declares ${Object.keys(upstream.outputs).map((o) => `'${o}'`).join(', ') || 'no outputs'}`,
+        });
+        continue;
+      }
+      inputs.push({ name: inputName, task: upstream.name, output: spec.output });
+    }
+    // An output naming a codec nobody registered: found here, naming the task and the output,
+    // instead of as a bare error from the codec registry when the key is computed.
+    const outputs = task.outputs as Record<string, OutputSpec>;
+    for (const outputName in outputs) {
+      const spec = outputs[outputName]!;
+      if (spec.codec === undefined || hasCodec(spec.codec)) continue;
+      diagnostics.push({
+        code: 'E_UNKNOWN_CODEC',
+        task: task.name,
+        message: `task '${task.name}': output '${outputName}' names codec '${spec.codec}', which is not registered${suggest(spec.codec, codecIds())} (codecs: ${codecIds().join(', ')})`,
+      });
+    }
+    // Most tasks have few or no upstream tasks: skip the Set and sort when there is nothing to order.
+    const tables = task.warehouse?.tables;
+    let upstreamNames: string[] = [];
+    if (inputs.length > 0 || tables) {
+      const upstream = new Set<string>();
+      for (const i of inputs) upstream.add(i.task);
+      if (tables) for (const t in tables) upstream.add(tables[t]!.name);
+      upstreamNames = [...upstream].sort();
+    }
+    draft.set(task.name, { task, name: task.name, params, inputs, upstream: upstreamNames });
+  }
+
+  // Topological order by depth-first search in declaration order (stable, readable).
+  const order: string[] = [];
+  const state = new Map<string, 'visiting' | 'done'>();
+  const path: string[] = []; // the current DFS stack, shared (not copied per edge)
+  const visit = (name: string): void => {
+    const s = state.get(name);
+    if (s === 'done') return;
+    if (s === 'visiting') {
+      const cycle = [...path.slice(path.indexOf(name)), name];
+      diagnostics.push({ code: 'E_CYCLE', task: name, message: `tasks form a cycle: ${cycle.join(' → ')}` });
+      return;
+    }
+    state.set(name, 'visiting');
+    const ups = draft.get(name)?.upstream;
+    if (ups && ups.length > 0) {
+      path.push(name);
+      for (const up of ups) visit(up);
+      path.pop();
+    }
+    state.set(name, 'done');
+    order.push(name);
+  };
+  for (const task of all) visit(task.name);
+  if (diagnostics.length > 0) return { graph: undefined, diagnostics };
+
+  const nodes: GraphNode[] = order.map((name, index) => {
+    const d = draft.get(name)!;
+    return { task: d.task, name: d.name, params: d.params, inputs: d.inputs, upstream: d.upstream, index, downstream: [] };
+  });
+  const byName = new Map(nodes.map((n) => [n.name, n]));
+  for (const node of nodes) for (const up of node.upstream) byName.get(up)!.downstream.push(node.name);
+  for (const node of nodes) node.downstream.sort();
+  return { graph: { nodes, byName }, diagnostics };
+}
+
+/** The tasks named by `selectors` (`name`, `name+` downstream too, `+name` upstream too). */
+export function selectTasks(graph: TaskGraph, selectors: readonly string[]): { names: Map<string, string>; diagnostics: RuntimeDiagnostic[] } {
+  const names = new Map<string, string>();
+  const diagnostics: RuntimeDiagnostic[] = [];
+  for (const raw of selectors.flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean)) {
+    const up = raw.startsWith('+');
+    const down = raw.endsWith('+');
+    const name = raw.replace(/^\+|\+$/g, '');
+    const node = graph.byName.get(name);
+    if (!node) {
+      diagnostics.push({ code: 'E_UNKNOWN_TASK', message: `unknown task '${name}' in selector '${raw}'${suggest(name, [...graph.byName.keys()])}` });
+      continue;
+    }
+    names.set(name, raw);
+    const walk = (n: string, dir: 'upstream' | 'downstream') => {
+      for (const next of graph.byName.get(n)![dir]) {
+        if (!names.has(next)) names.set(next, raw);
+        walk(next, dir);
+      }
+    };
+    if (down) walk(name, 'downstream');
+    if (up) walk(name, 'upstream');
+  }
+  return { names, diagnostics };
+}
+
+/** The task and everything upstream of it, in topological order. */
+export function upstreamClosure(graph: TaskGraph, name: string): GraphNode[] {
+  const keep = new Set<string>([name]);
+  for (let i = graph.byName.get(name)!.index; i >= 0; i--) {
+    const node = graph.nodes[i]!;
+    if (keep.has(node.name)) for (const up of node.upstream) keep.add(up);
+  }
+  return graph.nodes.filter((n) => keep.has(n.name));
+}
+
+function inputsOf(task: AnyTask, params: Record<string, unknown>): Record<string, InputSpec> {
+  const inputs = task.inputs as Record<string, InputSpec>;
+  return task.dynamicInputs ? { ...inputs, ...task.dynamicInputs(params) } : inputs;
+}
+
+function collectTasks(list: readonly AnyTask[], overrides: Record<string, unknown>): { tasks: AnyTask[]; diagnostics: RuntimeDiagnostic[] } {
+  const seen = new Map<string, AnyTask>();
+  const diagnostics: RuntimeDiagnostic[] = [];
+  const order: AnyTask[] = [];
+  const add = (task: AnyTask) => {
+    if (!task || task.kind !== 'cellar.task') return;
+    const prior = seen.get(task.name);
+    if (prior) {
+      if (prior !== task) diagnostics.push({ code: 'E_DUPLICATE_TASK', task: task.name, message: `two different tasks are named '${task.name}'` });
+      return;
+    }
+    seen.set(task.name, task);
+    order.push(task);
+    const specs = task.dynamicInputs ? inputsOf(task, defaultsOf(task, overrides)) : (task.inputs as Record<string, InputSpec>);
+    for (const name in specs) add(specs[name]!.task);
+    const tables = task.warehouse?.tables;
+    if (tables) for (const t in tables) add(tables[t]!);
+  };
+  for (const task of list) add(task);
+  return { tasks: order, diagnostics };
+}
+
+function defaultsOf(task: AnyTask, overrides: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [name, spec] of Object.entries(task.params as Record<string, ParamSpec>)) out[name] = name in overrides ? overrides[name] : spec.default;
+  return out;
+}
+
+function resolveParams(task: AnyTask, overrides: Record<string, unknown>, diagnostics: RuntimeDiagnostic[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const specs = task.params as Record<string, ParamSpec>;
+  for (const name of Object.keys(specs).sort()) {
+    const spec = specs[name]!;
+    const value = name in overrides ? overrides[name] : spec.default;
+    if (spec.type !== 'json' && typeof value !== spec.type) {
+      diagnostics.push({ code: 'E_PARAM_TYPE', task: task.name, message: `param '${name}' of task '${task.name}' must be a ${spec.type}, got ${JSON.stringify(value)}` });
+    }
+    out[name] = value;
+  }
+  return out;
+}
+
+/** `, did you mean 'x'?` for the closest candidate within edit distance 2, else ''. */
+export function suggest(name: string, candidates: readonly string[]): string {
+  let best: string | undefined;
+  let bestDistance = 3;
+  for (const c of candidates) {
+    const d = editDistance(name, c);
+    if (d < bestDistance) [best, bestDistance] = [c, d];
+  }
+  return best ? `, did you mean '${best}'?` : '';
+}
+
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = tmp;
+    }
+  }
+  return row[b.length]!;
+}

@@ -1,0 +1,68 @@
+// Extension points the executor calls around each task, so the warehouse (and later other
+// integrations) can take part in caching and running without the core knowing about SQL.
+//
+// The runtime core (plan.ts / execute.ts) owns *when* these are called; runtime/warehouse/
+// provides the warehouse implementation and registers it with `registerTaskHooks`.
+import type { AnyTask } from '../task.js';
+
+export interface TaskHookContext {
+  /** The task's resolved params (only the ones it declares). */
+  params: Record<string, unknown>;
+  /** Cache key of each upstream task, by task name. */
+  upstreamKeys: Record<string, string>;
+}
+
+export interface TaskRunContext extends TaskHookContext {
+  /** This task's cache key (hex). */
+  key: string;
+  /**
+   * Cache key of this task and of each task it depends on (inputs and `warehouse.tables`), by
+   * name: for naming materialised tables.
+   */
+  keysByTask: Record<string, string>;
+}
+
+export interface TaskHooks {
+  name: string;
+  /** Does this hook care about the task at all? (Cheap; called for every task.) */
+  applies(task: AnyTask): boolean;
+  /**
+   * Extra inputs of the task's cache key, e.g. the last-modified time of each table its SQL
+   * reads. They are stored with the key's other inputs, so `--dry-run` can say what changed.
+   */
+  keyInputs?(task: AnyTask, ctx: TaskHookContext): Promise<Record<string, unknown>>;
+  /** Is a cached result still usable (e.g. its materialised table still exists)? */
+  isCachedValid?(task: AnyTask, ctx: TaskRunContext): Promise<boolean>;
+  /**
+   * Wraps the task's run: sets up context (logical → physical table names), then
+   * post-processes outputs (materialise a query, apply `//| check`s). Throwing fails the task.
+   */
+  aroundRun?(task: AnyTask, ctx: TaskRunContext, run: () => Promise<Record<string, unknown>>): Promise<Record<string, unknown>>;
+  /**
+   * `cellar run --dry-run`: what running the task would cost, without running it (the warehouse
+   * dry-runs the task's SQL: bytes to be processed). `bytes` is null when unknown; `note` says why.
+   */
+  estimate?(task: AnyTask, ctx: TaskRunContext): Promise<{ bytes: number | null; queries: number; note?: string }>;
+}
+
+const registered: TaskHooks[] = [];
+// hooksFor runs several times per task per run (keys, plan, execute): remember the answer per
+// task, forgotten whenever a hook is registered.
+let byTask = new WeakMap<AnyTask, TaskHooks[]>();
+
+export function registerTaskHooks(hooks: TaskHooks): void {
+  if (!registered.some((h) => h.name === hooks.name)) registered.push(hooks);
+  byTask = new WeakMap();
+}
+
+const NO_HOOKS: TaskHooks[] = [];
+
+export function hooksFor(task: AnyTask): TaskHooks[] {
+  let hooks = byTask.get(task);
+  if (!hooks) {
+    hooks = registered.filter((h) => h.applies(task));
+    if (hooks.length === 0) hooks = NO_HOOKS; // one shared array for the common case
+    byTask.set(task, hooks);
+  }
+  return hooks;
+}

@@ -1,0 +1,86 @@
+// Running one task, start to finish: decode its inputs from the store, call its `run` inside the
+// hooks' `aroundRun`, check the result, encode each output and write it atomically. The same code
+// runs on the main thread (in-process runner, tests) and inside a worker thread (worker.ts), so
+// the two modes cannot drift apart. The manifest (the "done" marker) is written by the executor
+// after this returns, never here.
+import { pickCodec, getCodec } from '../codecs/index.js';
+import { hooksFor, type TaskRunContext } from './hooks.js';
+import { outputFileName, type Store } from '../store/store.js';
+import type { AnyTask, OutputSpec } from '../task.js';
+import type { StoredOutput } from '../types.js';
+
+/** One input of a job: which upstream output to read and how it was stored. */
+export interface JobInput {
+  name: string;
+  task: string;
+  output: string;
+  stored: StoredOutput;
+}
+
+/** Everything a runner needs to run one task: plain data, so it can cross to a worker thread. */
+export interface TaskJob {
+  task: string;
+  key: string;
+  params: Record<string, unknown>;
+  upstreamKeys: Record<string, string>;
+  keysByTask: Record<string, string>;
+  inputs: JobInput[];
+}
+
+/** Call a task's run function with its hooks around it, and check it returned every output. */
+export async function invokeTask(task: AnyTask, inputs: Record<string, unknown>, ctx: TaskRunContext): Promise<Record<string, unknown>> {
+  const base = async () => {
+    const result = await task.run(inputs, ctx.params);
+    if (result === null || typeof result !== 'object' || Array.isArray(result)) {
+      throw new Error(`task '${task.name}' must return an object of its outputs (${Object.keys(task.outputs).join(', ')}), got ${describe(result)}`);
+    }
+    return result as Record<string, unknown>;
+  };
+  const wrapped = hooksFor(task).reduceRight<() => Promise<Record<string, unknown>>>(
+    (next, hook) => (hook.aroundRun ? () => hook.aroundRun!(task, ctx, next) : next),
+    base,
+  );
+  const outputs = await wrapped();
+  const missing = Object.keys(task.outputs).filter((name) => !(name in outputs) || outputs[name] === undefined);
+  if (missing.length > 0) throw new Error(`task '${task.name}' did not return output${missing.length > 1 ? 's' : ''} ${missing.map((m) => `'${m}'`).join(', ')}`);
+  return outputs;
+}
+
+/** Decode one stored output of `upstream`. */
+export async function readOutput(store: Store, upstream: AnyTask, output: string, stored: StoredOutput): Promise<unknown> {
+  const spec = (upstream.outputs as Record<string, OutputSpec>)[output] ?? {};
+  const bytes = await store.readOutput(upstream.name, stored.file);
+  return getCodec(stored.codec).decode(bytes, spec, stored.schema);
+}
+
+/** Run `task` for `job` against `store`; returns what was written, for the manifest. */
+export async function performTask(task: AnyTask, tasksByName: ReadonlyMap<string, AnyTask>, job: TaskJob, store: Store): Promise<Record<string, StoredOutput>> {
+  const inputs: Record<string, unknown> = {};
+  for (const input of job.inputs) {
+    const upstream = tasksByName.get(input.task);
+    if (!upstream) throw new Error(`task '${task.name}': upstream task '${input.task}' is not in the pipeline`);
+    inputs[input.name] = await readOutput(store, upstream, input.output, input.stored);
+  }
+  const ctx: TaskRunContext = { params: job.params, upstreamKeys: job.upstreamKeys, key: job.key, keysByTask: job.keysByTask };
+  const outputs = await invokeTask(task, inputs, ctx);
+  const stored: Record<string, StoredOutput> = {};
+  for (const [name, spec] of Object.entries(task.outputs as Record<string, OutputSpec>)) {
+    let codec, encoded;
+    try {
+      codec = pickCodec(outputs[name], spec, name);
+      encoded = await codec.encode(outputs[name], spec);
+    } catch (error) {
+      // A value no codec can keep (or an unknown codec) is the task's fault: name it and the output.
+      throw new Error(`task '${task.name}', output '${name}': ${(error as Error).message}`);
+    }
+    const { bytes, schema } = encoded;
+    const file = outputFileName(task.name, name, job.key, codec.ext);
+    await store.writeOutput(task.name, file, bytes);
+    stored[name] = { codec: codec.id, codecVersion: codec.version, file, bytes: bytes.byteLength, schema };
+  }
+  return stored;
+}
+
+function describe(v: unknown): string {
+  return v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v;
+}

@@ -1,0 +1,175 @@
+// `runPipeline`: the whole run, stage by stage — build the graph, key every task, probe the
+// store, plan, then (unless it is a dry run) execute and return the RunResult. `cellar run`,
+// `cellar tree` and the tests call this; the stages stay separate modules so each can be tested
+// on its own.
+//
+// Options are normalised once (`normaliseRunOptions`) into a type with no optional fields.
+import { availableParallelism } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { CellarError } from '../api.js';
+import { CodeHasher } from '../key/codehash.js';
+import { executeRun, InProcessRunner, type TaskRunner } from './execute.js';
+import { buildGraph, selectTasks, upstreamClosure } from './graph.js';
+import { computeKeys } from '../key/keys.js';
+import { planRun, probeStore } from './plan.js';
+import { LocalStore } from '../store/local.js';
+import type { Store } from '../store/store.js';
+import type { Pipeline } from '../task.js';
+import type { CacheKey, RunEvent, RunPlan, RunResult, TaskGraph } from '../types.js';
+import { sourceWorkdir } from '../load/source.js';
+import { resolveWorkspace } from '../store/workspace.js';
+import { WorkerPool } from '../workers/pool.js';
+
+export interface RunOptions {
+  pipeline: Pipeline;
+  /** The module the pipeline came from: enables worker threads and sets the default workdir. */
+  pipelineFile?: string;
+  params?: Record<string, unknown>;
+  workers?: number;
+  /** `--rerun` selectors: `task`, `task+` (and downstream), `+task` (and upstream). */
+  rerun?: string[];
+  /** Run only these tasks and what they need. */
+  targets?: string[];
+  keepGoing?: boolean;
+  dryRun?: boolean;
+  store?: Store;
+  workspace?: string;
+  /** 'worker' needs `pipelineFile`; 'in-process' runs task code on the scheduler's thread. */
+  runner?: 'worker' | 'in-process';
+  /** Hash task code into keys (default true; tests of params-only keys turn it off). */
+  codeAware?: boolean;
+  onEvent?: (event: RunEvent) => void;
+  backoffScale?: number;
+}
+
+export interface NormalisedRunOptions {
+  pipeline: Pipeline;
+  pipelineFile: string | undefined;
+  params: Record<string, unknown>;
+  workers: number;
+  rerun: string[];
+  targets: string[];
+  keepGoing: boolean;
+  dryRun: boolean;
+  store: Store;
+  workspace: string;
+  runner: 'worker' | 'in-process';
+  codeAware: boolean;
+  workdir: string | undefined;
+  onEvent: (event: RunEvent) => void;
+  backoffScale: number;
+}
+
+export function normaliseRunOptions(o: RunOptions): NormalisedRunOptions {
+  const near = o.pipelineFile ? dirname(o.pipelineFile) : undefined;
+  const workspace = resolveWorkspace({ explicit: o.workspace, near });
+  // The pipeline file's workdir; without a file (a pipeline built in code), the notebook folder
+  // its compiled tasks share, so in-process runs read the files the notebook read.
+  const workdir = o.pipelineFile ? resolve(dirname(o.pipelineFile), o.pipeline.workdir ?? '.') : sharedSourceWorkdir(o.pipeline);
+  return {
+    pipeline: o.pipeline,
+    pipelineFile: o.pipelineFile ? resolve(o.pipelineFile) : undefined,
+    params: o.params ?? {},
+    workers: Math.max(1, o.workers ?? availableParallelism()),
+    rerun: o.rerun ?? [],
+    targets: o.targets ?? [],
+    keepGoing: o.keepGoing ?? false,
+    dryRun: o.dryRun ?? false,
+    store: o.store ?? new LocalStore(workspace),
+    workspace,
+    runner: o.runner ?? (o.pipelineFile ? 'worker' : 'in-process'),
+    codeAware: o.codeAware ?? true,
+    workdir,
+    onEvent: o.onEvent ?? (() => {}),
+    backoffScale: o.backoffScale ?? 1,
+  };
+}
+
+export interface PreparedRun {
+  /** Milliseconds spent in each stage before execution (printed by `cellar run --verbose`). */
+  timings: Record<string, number>;
+  options: NormalisedRunOptions;
+  graph: TaskGraph;
+  keys: Map<string, CacheKey>;
+  plan: RunPlan;
+}
+
+/** Everything up to the plan: no task runs. Throws CellarError for a bad pipeline or selector. */
+export async function preparePipelineRun(input: RunOptions | NormalisedRunOptions, reasons = true): Promise<PreparedRun> {
+  const options = 'workdir' in input ? input : normaliseRunOptions(input);
+  const timings: Record<string, number> = {};
+  let t = performance.now();
+  const lap = (stage: string) => {
+    const now = performance.now();
+    timings[stage] = Math.round((now - t) * 10) / 10;
+    t = now;
+  };
+  const { graph, diagnostics } = buildGraph(options.pipeline, options.params);
+  lap('graph');
+  if (!graph) throw fromDiagnostics(diagnostics);
+  const memo = options.store instanceof LocalStore ? join(options.workspace, '.codehash.json') : undefined;
+  const hasher = options.codeAware ? new CodeHasher(memo) : undefined;
+  const keys = await computeKeys(graph, { hasher });
+  hasher?.save();
+  lap('keys');
+  const rerun = selectTasks(graph, options.rerun);
+  const targets = selectTasks(graph, options.targets);
+  const problems = [...rerun.diagnostics, ...targets.diagnostics];
+  if (problems.length > 0) throw fromDiagnostics(problems);
+  let only: Set<string> | undefined;
+  if (options.targets.length > 0) {
+    only = new Set<string>();
+    for (const name of targets.names.keys()) for (const n of upstreamClosure(graph, name)) only.add(n.name);
+  }
+  const facts = await probeStore(graph, keys, options.store, { reasons });
+  lap('probe');
+  const plan = planRun(graph, keys, facts, { rerun: rerun.names, only });
+  lap('plan');
+  return { timings, options, graph, keys, plan };
+}
+
+export async function runPipeline(input: RunOptions): Promise<{ prepared: PreparedRun; result: RunResult | undefined }> {
+  const prepared = await preparePipelineRun(input);
+  const { options, graph, plan } = prepared;
+  if (options.dryRun) return { prepared, result: undefined };
+  const toRun = plan.entries.filter((e) => e.action === 'run').length;
+  const previousCwd = process.cwd();
+  let runner: TaskRunner | undefined;
+  try {
+    // Tasks resolve relative paths from the pipeline's workdir, as the notebook did in Jupyter.
+    if (options.workdir && toRun > 0) process.chdir(options.workdir);
+    runner =
+      options.runner === 'worker' && options.pipelineFile
+        ? new WorkerPool(Math.min(options.workers, Math.max(1, toRun)), { pipelineFile: options.pipelineFile, workspace: options.workspace, params: options.params })
+        : new InProcessRunner(new Map(graph.nodes.map((n) => [n.name, n.task])), options.store);
+    const runId = `${new Date().toISOString().replace(/[:.]/g, '-')}-${process.pid}`;
+    const result = await executeRun({
+      pipeline: options.pipeline.name,
+      graph,
+      plan,
+      store: options.store,
+      runner,
+      workers: options.workers,
+      keepGoing: options.keepGoing,
+      onEvent: options.onEvent,
+      runId,
+      backoffScale: options.backoffScale,
+    });
+    return { prepared, result };
+  } finally {
+    await runner?.close();
+    if (options.store instanceof LocalStore) options.store.close();
+    if (process.cwd() !== previousCwd) process.chdir(previousCwd);
+  }
+}
+
+function sharedSourceWorkdir(pipeline: Pipeline): string | undefined {
+  const dirs = new Set(pipeline.tasks.filter((t) => t.source).map((t) => sourceWorkdir(t)));
+  return dirs.size === 1 ? [...dirs][0] : undefined;
+}
+
+function fromDiagnostics(diagnostics: { code: string; message: string }[]): CellarError {
+  const first = diagnostics[0]!;
+  const more = diagnostics.length > 1 ? `\n${diagnostics.slice(1).map((d) => `  ${d.message} (${d.code})`).join('\n')}` : '';
+  return new CellarError(`${first.message}${more}`, first.code, diagnostics as never);
+}

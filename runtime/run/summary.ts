@@ -1,0 +1,193 @@
+// How a run reads to a person: one formatter per RunEvent kind (plain lines for logs and pipes),
+// a one-line progress display for terminals, the plan with reasons for `--dry-run`, and the
+// Luigi-style execution summary at the end. Pure string functions; the CLI decides where they go.
+import type { KeyChange, PlanEntry, PlanReason, RunEvent, RunPlan, RunResult, TaskResult } from '../types.js';
+
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)}ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)}s`;
+  const m = Math.floor(ms / 60_000);
+  return `${m}m${Math.round((ms % 60_000) / 1000)}s`;
+}
+
+const time = (at: number) => new Date(at).toISOString().slice(11, 19);
+
+/** One plain line per event, or undefined for events not worth a line (cached, by default). */
+export function formatEvent(e: RunEvent, verbose = false): string | undefined {
+  switch (e.kind) {
+    case 'run-start':
+      return `${time(e.at)} run ${e.pipeline}: ${e.toRun} to run, ${e.cached} cached, ${e.workers} worker${e.workers === 1 ? '' : 's'}`;
+    case 'task-planned':
+      return verbose ? `${time(e.at)} plan    ${e.task}: ${describeReason(e.reason)}${e.reason.kind === 'inputs-changed' ? ` (${e.reason.changes.map((c) => c.path).join(', ')})` : ''}` : undefined;
+    case 'task-start':
+      return `${time(e.at)} start   ${e.task}${e.attempt > 1 ? ` (attempt ${e.attempt})` : ''}`;
+    case 'task-waiting':
+      return `${time(e.at)} waiting ${e.task}: another run is computing it (${e.holder})`;
+    case 'task-cached':
+      return e.byOtherRun ? `${time(e.at)} cached  ${e.task} (computed by another run)` : verbose ? `${time(e.at)} cached  ${e.task}` : undefined;
+    case 'task-done':
+      return `${time(e.at)} done    ${e.task} (${formatDuration(e.durationMs)})`;
+    case 'task-retry':
+      return `${time(e.at)} retry   ${e.task} after attempt ${e.attempt} failed: ${firstLine(e.error)} (waiting ${formatDuration(e.delayMs)})`;
+    case 'task-failed':
+      return `${time(e.at)} FAILED  ${e.task}: ${verbose && e.stack ? e.stack : e.error}`;
+    case 'task-not-run':
+      return `${time(e.at)} skip    ${e.task} (${e.because === 'fail-fast' ? 'stopped after a failure' : `upstream ${e.because} failed`})`;
+    case 'run-end':
+      return undefined;
+  }
+}
+
+/** A terminal progress line, redrawn in place: counts and what is running now. */
+export class ProgressLine {
+  private total = 0;
+  private finished = 0;
+  private readonly running = new Set<string>();
+  private readonly frames = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
+  private frame = 0;
+
+  constructor(private readonly write: (s: string) => void) {}
+
+  /** Update from an event; returns a permanent line to print above the progress line, if any. */
+  update(e: RunEvent): string | undefined {
+    switch (e.kind) {
+      case 'run-start':
+        this.total = e.toRun + e.cached;
+        this.finished = e.cached;
+        break;
+      case 'task-start':
+        this.running.add(e.task);
+        break;
+      case 'task-cached':
+        if (e.byOtherRun) this.finished++;
+        this.running.delete(e.task);
+        break;
+      case 'task-done':
+      case 'task-failed':
+      case 'task-not-run':
+        this.running.delete(e.task);
+        this.finished++;
+        break;
+      case 'task-planned':
+      case 'task-waiting':
+      case 'task-retry':
+      case 'run-end':
+        break;
+    }
+    const line = (e.kind === 'task-cached' && !e.byOtherRun) || e.kind === 'task-start' || e.kind === 'task-planned' ? undefined : formatEvent(e);
+    this.write(`\r\x1b[2K${line ? `${line}\n` : ''}${e.kind === 'run-end' ? '' : this.render()}`);
+    return line;
+  }
+
+  /** Redraw (the CLI calls this on a timer so the spinner and running names stay live). */
+  tick(): void {
+    if (this.total > 0 && this.finished < this.total) this.write(`\r\x1b[2K${this.render()}`);
+  }
+
+  private render(): string {
+    const names = [...this.running];
+    const shown = names.slice(0, 3).join(', ') + (names.length > 3 ? ` +${names.length - 3}` : '');
+    return `${this.frames[this.frame++ % this.frames.length]} ${this.finished}/${this.total} done${shown ? ` · running ${shown}` : ''}`;
+  }
+}
+
+export function describeReason(reason: PlanReason): string {
+  switch (reason.kind) {
+    case 'cached':
+      return 'output is up to date';
+    case 'never-run':
+      return 'never run';
+    case 'inputs-changed':
+      return `inputs changed since key ${reason.previousKey}`;
+    case 'rerun-flag':
+      return 'forced (rerun)';
+    case 'rerun-selector':
+      return `forced by --rerun ${reason.selector}`;
+    case 'cache-invalid':
+      return `cached result rejected by ${reason.hook}`;
+    case 'not-requested':
+      return 'not requested';
+  }
+}
+
+function formatChange(c: KeyChange): string {
+  const show = (v: unknown) => (v === undefined ? '(none)' : typeof v === 'string' ? v : JSON.stringify(v));
+  return `${c.path}: ${show(c.before)} → ${show(c.after)}`;
+}
+
+/** The plan as `--dry-run` prints it: what would run and why, with the key diff. */
+export function formatPlan(plan: RunPlan, options: { showCached?: boolean } = {}): string {
+  const width = Math.max(4, ...plan.entries.map((e) => e.name.length));
+  const lines: string[] = [];
+  const label = (e: PlanEntry) => (e.action === 'run' ? 'would run' : e.action === 'cached' ? 'cached   ' : 'blocked  ');
+  for (const e of plan.entries) {
+    if (e.action === 'cached' && !options.showCached) continue;
+    lines.push(`${label(e)}  ${e.name.padEnd(width)}  ${e.key.value}  ${describeReason(e.reason)}`);
+    if (e.reason.kind === 'inputs-changed') for (const c of e.reason.changes) lines.push(`${' '.repeat(13 + width)}${formatChange(c)}`);
+  }
+  const run = plan.entries.filter((e) => e.action === 'run').length;
+  const cached = plan.entries.filter((e) => e.action === 'cached').length;
+  lines.push(`${run} task${run === 1 ? '' : 's'} would run, ${cached} cached.`);
+  return lines.join('\n');
+}
+
+const LIST_LIMIT = 12;
+
+/** The Luigi-style execution summary. */
+export function formatSummary(result: RunResult): string {
+  const groups: [TaskResult['status'], string][] = [
+    ['ran', 'ran successfully'],
+    ['cached', 'were cached (complete)'],
+    ['failed', 'failed'],
+    ['not_run', 'were not run'],
+  ];
+  const lines = ['===== Cellar Execution Summary =====', '', `Scheduled ${result.tasks.length} task${result.tasks.length === 1 ? '' : 's'} of ${result.pipeline}, of which:`];
+  for (const [status, title] of groups) {
+    const tasks = result.tasks.filter((t) => t.status === status);
+    if (tasks.length === 0) continue;
+    lines.push(`* ${tasks.length} ${tasks.length === 1 ? title.replace(/^were /, 'was ') : title}:`);
+    for (const t of tasks.slice(0, LIST_LIMIT)) {
+      lines.push(`    - ${t.name}${detail(t)}`);
+      if (t.location) lines.push(`        at ${t.location}`);
+    }
+    if (tasks.length > LIST_LIMIT) lines.push(`    ... and ${tasks.length - LIST_LIMIT} more`);
+  }
+  lines.push('');
+  const failed = result.tasks.filter((t) => t.status === 'failed').length;
+  lines.push(
+    failed === 0 && result.ok
+      ? `This run looks :) because there were no failed tasks (${formatDuration(result.durationMs)})`
+      : `This run looks :( because ${failed} task${failed === 1 ? '' : 's'} failed (${formatDuration(result.durationMs)})`,
+  );
+  lines.push('', '===== Cellar Execution Summary =====');
+  return lines.join('\n');
+}
+
+function detail(t: TaskResult): string {
+  switch (t.status) {
+    case 'ran':
+      return ` (${formatDuration(t.durationMs)})`;
+    case 'cached':
+      return '';
+    case 'failed':
+      return `: ${firstLine(t.error ?? 'failed')}`;
+    case 'not_run':
+      return t.because === 'fail-fast' ? ' (stopped after a failure)' : t.because === 'not requested' ? ' (not requested)' : ` (upstream ${t.because} failed)`;
+  }
+}
+
+/** What `--json` prints: one object, stable field order. */
+export function resultJson(result: RunResult): string {
+  const tasks = result.tasks.map((t) => {
+    const o: Record<string, unknown> = { name: t.name, status: t.status, key: t.key, durationMs: t.durationMs };
+    if (t.error) o.error = t.location ? `${t.error}\n  at ${t.location}` : t.error;
+    if (t.location) o.location = t.location;
+    if (t.because) o.because = t.because;
+    return o;
+  });
+  return JSON.stringify({ ok: result.ok, durationMs: result.durationMs, tasks });
+}
+
+function firstLine(s: string): string {
+  return s.split('\n')[0]!;
+}

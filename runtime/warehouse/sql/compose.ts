@@ -1,0 +1,133 @@
+// Turns a `sql` template (strings + interpolated values) into text plus typed parameters.
+//
+// The one rule that keeps injection out: an interpolated *value* always becomes a bound parameter,
+// never text. Only three things are inlined as SQL: another Query (as a parenthesised subquery,
+// its parameters renumbered), a table reference (as a quoted name), and an explicit identifier
+// made with `ident()`. Placeholders are written as `__cellar_p<i>__` markers, an identifier that
+// survives dialect translation untouched; the adapter swaps them for `@p<i>` or `$<i+1>` last.
+// Pure: no `node:*` imports.
+import type { SqlDialect } from '../../task.js';
+import { WarehouseError, type BoundParam, type ParamType } from '../types.js';
+
+/** A reference to a warehouse table; what a materialised task hands to its downstream. Plain
+ *  data (it goes through the runtime's JSON codec), recognised by shape. */
+export interface TableRef {
+  kind: 'cellar.table';
+  /** Physical name, `ds.table_<key>` or `proj.ds.table_<key>`. */
+  name: string;
+  /** The logical name it materialises (`mart.daily`), when it came from `//| materialize`. */
+  logical?: string;
+}
+
+/** A name inlined as a quoted identifier (column or table), never a parameter. */
+export interface Ident {
+  kind: 'cellar.ident';
+  parts: string[];
+}
+
+/** A value with an explicit BigQuery type (needed for null, and for DATE vs string). */
+export interface TypedParam {
+  kind: 'cellar.param';
+  value: unknown;
+  type: ParamType;
+}
+
+/** What `compose` needs from a Query; `Query` (sql.ts) implements it. */
+export interface QueryTemplate {
+  readonly kind: 'cellar.query';
+  readonly strings: readonly string[];
+  readonly values: readonly unknown[];
+  readonly dialect: SqlDialect | undefined;
+}
+
+export interface ComposedQuery {
+  /** SQL in `dialect`, with `__cellar_p<i>__` markers for parameters. */
+  text: string;
+  params: BoundParam[];
+  dialect: SqlDialect;
+}
+
+export const MARKER = /__cellar_p(\d+)__/g;
+export const marker = (i: number) => `__cellar_p${i}__`;
+
+export function isTableRef(v: unknown): v is TableRef {
+  return typeof v === 'object' && v !== null && (v as TableRef).kind === 'cellar.table' && typeof (v as TableRef).name === 'string';
+}
+export function isQueryTemplate(v: unknown): v is QueryTemplate {
+  return typeof v === 'object' && v !== null && (v as QueryTemplate).kind === 'cellar.query' && Array.isArray((v as QueryTemplate).strings);
+}
+const isIdent = (v: unknown): v is Ident => typeof v === 'object' && v !== null && (v as Ident).kind === 'cellar.ident';
+const isTyped = (v: unknown): v is TypedParam => typeof v === 'object' && v !== null && (v as TypedParam).kind === 'cellar.param';
+
+/** Quote an identifier in a dialect (each part separately). */
+export function quoteIdent(parts: string[], dialect: SqlDialect): string {
+  if (dialect === 'bigquery') return parts.map((p) => '`' + p.replace(/[`\\]/g, '\\$&') + '`').join('.');
+  return parts.map((p) => '"' + p.replace(/"/g, '""') + '"').join('.');
+}
+
+/** The BigQuery type a JS value binds as. Integers are INT64, other numbers FLOAT64, Date is
+ *  TIMESTAMP; a `YYYY-MM-DD` string stays STRING unless wrapped with `param(v, 'DATE')`. */
+export function inferParamType(value: unknown, where: string): ParamType {
+  if (value === null || value === undefined) return 'STRING';
+  if (typeof value === 'string') return 'STRING';
+  if (typeof value === 'bigint') return 'INT64';
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) throw new WarehouseError('E_WH_PARAM', `${where}: ${value} cannot be a query parameter (not finite)`);
+    return Number.isInteger(value) ? 'INT64' : 'FLOAT64';
+  }
+  if (typeof value === 'boolean') return 'BOOL';
+  if (value instanceof Date) return 'TIMESTAMP';
+  if (value instanceof Uint8Array) return 'BYTES';
+  if (Array.isArray(value)) {
+    const first = value.find((v) => v !== null && v !== undefined);
+    if (first !== undefined && typeof first === 'object' && !(first instanceof Date)) {
+      throw new WarehouseError(
+        'E_WH_PARAM',
+        `${where}: an array of objects cannot be a query parameter. If it holds rows of an upstream task, materialise that task (\`//| materialize: ds.table\`) so its result stays a table, or interpolate the Query itself.`,
+      );
+    }
+    const inner = first === undefined ? 'STRING' : inferParamType(first, where);
+    // Integers and floats mixed in one array: FLOAT64 holds both.
+    const anyFloat = value.some((v) => typeof v === 'number' && !Number.isInteger(v));
+    return `ARRAY<${inner === 'INT64' && anyFloat ? 'FLOAT64' : inner}>`;
+  }
+  throw new WarehouseError('E_WH_PARAM', `${where}: a ${value?.constructor?.name ?? typeof value} cannot be a query parameter; pass a string, number, boolean, Date, bigint, Uint8Array or array of those`);
+}
+
+/** Compose a template and everything nested in it into one text with numbered markers. */
+export function compose(q: QueryTemplate, defaultDialect: SqlDialect): ComposedQuery {
+  const dialect = q.dialect ?? defaultDialect;
+  const params: BoundParam[] = [];
+  const text = composeInto(q, dialect, params, 0);
+  return { text, params, dialect };
+}
+
+function composeInto(q: QueryTemplate, dialect: SqlDialect, params: BoundParam[], depth: number): string {
+  if (depth > 32) throw new WarehouseError('E_WH_PARAM', 'queries nested more than 32 deep (a query interpolated into itself?)');
+  let text = q.strings[0] ?? '';
+  q.values.forEach((value, i) => {
+    const where = `sql\`\` value #${i + 1}`;
+    if (isQueryTemplate(value)) {
+      const innerDialect = value.dialect ?? dialect;
+      if (innerDialect !== dialect) throw new WarehouseError('E_WH_DIALECT', `${where}: a ${innerDialect} query cannot be nested in a ${dialect} query`);
+      text += '(' + composeInto(value, dialect, params, depth + 1) + ')';
+    } else if (isTableRef(value)) {
+      text += quoteIdent(value.name.replace(/[`"]/g, '').split('.'), dialect);
+    } else if (isIdent(value)) {
+      text += quoteIdent(value.parts, dialect);
+    } else {
+      const typed = isTyped(value);
+      const raw = typed ? value.value : value;
+      const type = typed ? value.type : inferParamType(raw, where);
+      params.push({ name: `p${params.length}`, type, value: raw === undefined ? null : raw });
+      text += marker(params.length - 1);
+    }
+    text += q.strings[i + 1] ?? '';
+  });
+  return text;
+}
+
+/** Replace markers with the warehouse's placeholder syntax. */
+export function placeMarkers(text: string, style: 'bigquery' | 'duckdb'): string {
+  return text.replace(MARKER, (_m, d: string) => (style === 'bigquery' ? `@p${d}` : `$${Number(d) + 1}`));
+}

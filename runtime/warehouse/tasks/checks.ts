@@ -1,0 +1,219 @@
+// Data checks: `//| check: …` directives on a task, and `defineChecks(table, [...])` next to a
+// source table in code. A failing check stops the task with a message naming the table, the
+// check and the actual value.
+//
+//   rows >= 1000                               row count compared (>=, >, <=, <, =, ==, !=)
+//   columns species:string, body_mass_g:number required columns with logical types
+//   not_null species, island                   no NULLs in these columns
+//   unique origin, destination                 no duplicate value (tuple) in these columns
+//   partition ds = @run_date                   at least one row where ds equals the param
+//   partition ds = '2024-01-01'                … or a literal
+//
+// Checks run inside the warehouse (COUNT queries) when the target is a table or a Query, and in
+// Node when a task's output is already an array of rows. `parseCheck` is pure.
+import type { QueryTemplate, TableRef } from '../sql/compose.js';
+import { attachCheck } from './origin.js';
+import { ident, param, sql } from '../sql/template.js';
+import { getWarehouse, prepareQuery } from '../session.js';
+import { WarehouseError, type ColumnSchema, type LogicalType, type Row } from '../types.js';
+
+export type Check =
+  | { kind: 'rows'; op: '>=' | '>' | '<=' | '<' | '=' | '!='; value: number; text: string }
+  | { kind: 'columns'; columns: { name: string; type: LogicalType | 'any' }[]; text: string }
+  | { kind: 'not_null'; columns: string[]; text: string }
+  | { kind: 'unique'; columns: string[]; text: string }
+  | { kind: 'partition'; column: string; value: { param: string } | { literal: string }; text: string };
+
+export interface CheckParseError {
+  code: 'E_CHECK_SYNTAX';
+  message: string;
+}
+
+const TYPES = new Set(['string', 'number', 'boolean', 'date', 'timestamp', 'bytes', 'array', 'struct', 'any']);
+const NAME = /^[A-Za-z_][\w]*$/;
+
+/** Parse one check as written after `//| check:`. */
+export function parseCheck(text: string): Check | CheckParseError {
+  const t = text.trim();
+  const fail = (message: string): CheckParseError => ({ code: 'E_CHECK_SYNTAX', message: `check "${t}": ${message}` });
+  let m: RegExpExecArray | null;
+  if ((m = /^rows\s*(>=|<=|==|!=|=|>|<)\s*([\d_]+)$/.exec(t))) {
+    const op = (m[1] === '==' ? '=' : m[1]) as Extract<Check, { kind: 'rows' }>['op'];
+    return { kind: 'rows', op, value: Number(m[2]!.replace(/_/g, '')), text: t };
+  }
+  if ((m = /^columns\s+(.+)$/.exec(t))) {
+    const columns: { name: string; type: LogicalType | 'any' }[] = [];
+    for (const part of m[1]!.split(',')) {
+      const [name, type = 'any'] = part.split(':').map((s) => s.trim());
+      if (!name || !NAME.test(name)) return fail(`"${part.trim()}" is not a column name`);
+      if (!TYPES.has(type)) return fail(`unknown type "${type}" for ${name}; use one of ${[...TYPES].join(', ')}`);
+      columns.push({ name, type: type as LogicalType | 'any' });
+    }
+    return { kind: 'columns', columns, text: t };
+  }
+  if ((m = /^(not_null|unique)\s+(.+)$/.exec(t))) {
+    const columns = m[2]!.split(',').map((s) => s.trim());
+    const bad = columns.find((c) => !NAME.test(c));
+    if (bad !== undefined) return fail(`"${bad}" is not a column name`);
+    return { kind: m[1] as 'not_null' | 'unique', columns, text: t };
+  }
+  if ((m = /^partition\s+([A-Za-z_]\w*)\s*=\s*(?:@([A-Za-z_]\w*)|'([^']*)')$/.exec(t))) {
+    return { kind: 'partition', column: m[1]!, value: m[2] ? { param: m[2] } : { literal: m[3]! }, text: t };
+  }
+  return fail('expected one of: rows >= N, columns a:type, not_null a, unique a, partition col = @param');
+}
+
+export function isParseError(c: Check | CheckParseError): c is CheckParseError {
+  return (c as CheckParseError).code === 'E_CHECK_SYNTAX';
+}
+
+export interface CheckTarget {
+  /** What to name in messages: the table, or "output X of task Y". */
+  label: string;
+  table?: TableRef;
+  query?: QueryTemplate;
+  rows?: Row[];
+}
+
+export interface CheckOutcome {
+  check: string;
+  ok: boolean;
+  actual: string;
+}
+
+/** Evaluate one check; never throws for a failing check (that is the outcome), only for errors. */
+export async function evaluateCheck(check: Check, target: CheckTarget, params: Record<string, unknown>): Promise<CheckOutcome> {
+  const source = target.table ?? target.query;
+  const out = (ok: boolean, actual: string): CheckOutcome => ({ check: check.text, ok, actual });
+  switch (check.kind) {
+    case 'rows': {
+      const n = target.rows ? target.rows.length : await count(source!);
+      return out(compare(n, check.op, check.value), `${n} rows`);
+    }
+    case 'columns': {
+      const schema = target.rows ? schemaOfRows(target.rows) : await schemaOf(target);
+      const problems: string[] = [];
+      for (const c of check.columns) {
+        const col = schema.find((s) => s.name === c.name);
+        if (!col) problems.push(`${c.name} missing (columns: ${schema.map((s) => s.name).join(', ') || 'none'})`);
+        else if (c.type !== 'any' && col.logical !== c.type) problems.push(`${c.name} is ${col.logical} (${col.type}), expected ${c.type}`);
+      }
+      return out(problems.length === 0, problems.length ? problems.join('; ') : 'all present');
+    }
+    case 'not_null': {
+      const nulls: string[] = [];
+      for (const c of check.columns) {
+        const n = target.rows ? target.rows.filter((r) => r[c] === null || r[c] === undefined).length : await count(source!, sql`${ident(c)} IS NULL`);
+        if (n > 0) nulls.push(`${c} has ${n} NULL${n > 1 ? 's' : ''}`);
+      }
+      return out(nulls.length === 0, nulls.length ? nulls.join('; ') : 'no NULLs');
+    }
+    case 'unique': {
+      let dupes: number;
+      if (target.rows) {
+        const seen = new Set(target.rows.map((r) => JSON.stringify(check.columns.map((c) => r[c]))));
+        dupes = target.rows.length - seen.size;
+      } else {
+        const cols = check.columns.map((c) => ident(c));
+        const list = cols.slice(1).reduce((acc, c) => sql`${acc}, ${c}`, sql`${cols[0]}`);
+        const [row] = (await sql`SELECT COUNT(*) - (SELECT COUNT(*) FROM (SELECT DISTINCT ${list} FROM ${source}) AS d) AS n FROM ${source} AS t`) as { n: number }[];
+        dupes = Number(row?.n ?? 0);
+      }
+      return out(dupes === 0, dupes === 0 ? 'unique' : `${dupes} duplicate row${dupes > 1 ? 's' : ''}`);
+    }
+    case 'partition': {
+      const value = 'param' in check.value ? params[check.value.param] : check.value.literal;
+      if (value === undefined) throw new WarehouseError('E_WH_CHECK', `check "${check.text}": the task has no param ${(check.value as { param: string }).param} (params: ${Object.keys(params).join(', ') || 'none'})`);
+      const n = target.rows
+        ? target.rows.filter((r) => String(r[check.column]).slice(0, String(value).length) === String(value)).length
+        : await count(source!, sql`CAST(${ident(check.column)} AS STRING) LIKE ${param(String(value) + '%', 'STRING')}`);
+      return out(n > 0, `${n} rows where ${check.column} = ${String(value)}`);
+    }
+  }
+}
+
+function compare(n: number, op: Extract<Check, { kind: 'rows' }>['op'], v: number): boolean {
+  switch (op) {
+    case '>=':
+      return n >= v;
+    case '>':
+      return n > v;
+    case '<=':
+      return n <= v;
+    case '<':
+      return n < v;
+    case '=':
+      return n === v;
+    case '!=':
+      return n !== v;
+  }
+}
+
+async function count(source: TableRef | QueryTemplate, where?: QueryTemplate): Promise<number> {
+  const q = where ? sql`SELECT COUNT(*) AS n FROM ${source} AS t WHERE ${where}` : sql`SELECT COUNT(*) AS n FROM ${source} AS t`;
+  const [row] = (await q) as { n: number }[];
+  return Number(row?.n ?? 0);
+}
+
+async function schemaOf(target: CheckTarget): Promise<ColumnSchema[]> {
+  const w = await getWarehouse();
+  if (target.table) {
+    const s = await w.tableSchema(target.table.name);
+    if (!s) throw new WarehouseError('E_WH_CHECK', `${target.label}: table does not exist`);
+    return s;
+  }
+  const { schema } = await w.query(await prepareQuery(w, sql`SELECT * FROM ${target.query} AS t LIMIT 0`));
+  return schema;
+}
+
+function schemaOfRows(rows: Row[]): ColumnSchema[] {
+  const first = rows[0] ?? {};
+  return Object.keys(first).map((name) => {
+    const v = rows.find((r) => r[name] !== null && r[name] !== undefined)?.[name];
+    const logical: LogicalType =
+      typeof v === 'number' ? 'number' : typeof v === 'boolean' ? 'boolean' : Array.isArray(v) ? 'array' : typeof v === 'object' && v !== null ? 'struct' : typeof v === 'string' ? (/^\d{4}-\d{2}-\d{2}$/.test(v) ? 'date' : /^\d{4}-\d{2}-\d{2}T/.test(v) ? 'timestamp' : 'string') : 'other';
+    return { name, type: typeof v, logical };
+  });
+}
+
+/** Run checks and throw one error listing every failure. `where` names the task/cell. */
+export async function runChecks(checks: readonly (string | Check)[], target: CheckTarget, params: Record<string, unknown>, where = ''): Promise<CheckOutcome[]> {
+  const outcomes: CheckOutcome[] = [];
+  for (const c of checks) {
+    const parsed = typeof c === 'string' ? parseCheck(c) : c;
+    if (isParseError(parsed)) throw attachCheck(new WarehouseError('E_WH_CHECK', `${where}${parsed.message}`), typeof c === 'string' ? c.trim() : parsed.message);
+    try {
+      outcomes.push(await evaluateCheck(parsed, target, params));
+    } catch (e) {
+      throw attachCheck(e, parsed.text); // the check's own query failed: point at the check
+    }
+  }
+  const failed = outcomes.filter((o) => !o.ok);
+  if (failed.length > 0) {
+    const lines = failed.map((f) => `  check "${f.check}" failed on ${target.label}: actual ${f.actual}`);
+    // The first failed check's `//| check:` line is where the CLI points (origin.ts).
+    throw attachCheck(new WarehouseError('E_WH_CHECK', `${where}${failed.length} data check${failed.length > 1 ? 's' : ''} failed\n${lines.join('\n')}`, { failed }), failed[0]!.check);
+  }
+  return outcomes;
+}
+
+const sourceChecks = new Map<string, string[]>();
+
+/** Declare checks on a source table, in code: every task reading it runs them first (once per
+ *  table version per process). */
+export function defineChecks(table: string, checks: string[]): void {
+  for (const c of checks) {
+    const p = parseCheck(c);
+    if (isParseError(p)) throw new WarehouseError('E_WH_CHECK', `defineChecks(${JSON.stringify(table)}): ${p.message}`);
+  }
+  sourceChecks.set(table, [...(sourceChecks.get(table) ?? []), ...checks]);
+}
+
+export function checksForSource(table: string): string[] {
+  return sourceChecks.get(table) ?? [];
+}
+
+/** Check a table now, in a notebook or a script: throws when a check fails. */
+export async function checkTable(table: string, checks: string[], params: Record<string, unknown> = {}): Promise<CheckOutcome[]> {
+  return runChecks(checks, { label: `table ${table}`, table: { kind: 'cellar.table', name: table } }, params);
+}

@@ -1,0 +1,274 @@
+// The warehouse's part in caching and running tasks (the TaskHooks of runtime/hooks.ts).
+//
+// Cache key: the runtime already hashes the task's code (so its normalised SQL) and params (so
+// every bound value); we add the version of every table the task's SQL reads (BigQuery's
+// lastModifiedTime, or the DuckDB registry + fingerprint, see duckdb.ts), the warehouse kind,
+// the dialect, the materialisation target and the checks. New data in a source table changes
+// exactly its readers' keys. Tables materialised by upstream tasks are left out: their content
+// is already in the key through the upstream task's key.
+//
+// Materialisation (`//| materialize: mart.daily`): the task's code returns an un-run `sql`
+// Query; after the task's code has run we create `mart.daily_<key12>` from it inside the
+// warehouse (CREATE OR REPLACE TABLE … AS, atomic in both warehouses) and hand downstream a
+// TableHandle on it (table-handle.ts) instead of rows. The cache stays valid while
+// that table exists. Downstream SQL may name the logical table (`FROM mart.daily`) or
+// interpolate the upstream value (`FROM ${daily}`); both resolve to this run's physical table.
+// After the checks pass, the view `mart.daily` is pointed at the new table, so notebooks, BI
+// tools and people can query the logical name and see the newest result.
+import type { TaskHooks, TaskHookContext, TaskRunContext } from '../../run/hooks.js';
+import type { AnyTask, Pipeline } from '../../task.js';
+import { isTableRef, type TableRef } from '../sql/compose.js';
+import { checksForSource, runChecks } from './checks.js';
+import { splitTableName } from '../sql/names.js';
+import { keepTrail } from './origin.js';
+import { getWarehouse, maxBytesBilled, prepareQuery, runInScope, type TaskScope } from '../session.js';
+import { isQuery, Query } from '../sql/template.js';
+import { describeSource } from '../../load/source.js';
+import { TableHandle } from './table-handle.js';
+import { WarehouseError, type Row, type Warehouse } from '../types.js';
+
+/** How long a key's table-name suffix is: 12 hex digits = 48 bits. */
+const SUFFIX = 12;
+
+/** `mart.daily` + key → `mart.daily_<key12>`. */
+export function physicalTableName(logical: string, key: string): string {
+  const parts = splitTableName(logical);
+  parts[parts.length - 1] = `${parts[parts.length - 1]}_${key.slice(0, SUFFIX)}`;
+  return parts.join('.');
+}
+
+function where(task: AnyTask): string {
+  const described = describeSource(task);
+  const src = described ? ` (${described})` : '';
+  return `task ${task.name}${src}: `;
+}
+
+/** The task's logical → physical table map for this run (upstream materialisations). */
+function tableMap(w: Warehouse, task: AnyTask, keysByTask: Record<string, string>): Map<string, string> {
+  const map = new Map<string, string>();
+  for (const [logical, upstream] of Object.entries(task.warehouse?.tables ?? {})) {
+    const key = keysByTask[upstream.name];
+    const target = upstream.warehouse?.materialize ?? logical;
+    if (key) map.set(w.canonicalTable(logical), physicalTableName(target, key));
+  }
+  return map;
+}
+
+/** Source tables: read by the task and not materialised by a task of this pipeline. */
+function sourceTables(w: Warehouse, task: AnyTask): string[] {
+  const upstream = new Set(Object.keys(task.warehouse?.tables ?? {}).map((t) => w.canonicalTable(t)));
+  return [...new Set((task.warehouse?.reads ?? []).map((t) => w.canonicalTable(t)))].filter((t) => !upstream.has(t)).sort();
+}
+
+const checkedSources = new Map<string, string>();
+
+export const warehouseHooks: TaskHooks & {
+  estimate(task: AnyTask, ctx: TaskRunContext): Promise<TaskEstimate>;
+} = {
+  name: 'warehouse',
+
+  applies(task) {
+    return task.warehouse !== undefined || task.checks.length > 0;
+  },
+
+  async keyInputs(task: AnyTask, _ctx: TaskHookContext) {
+    if (!task.warehouse) return { checks: task.checks };
+    const w = await getWarehouse();
+    const inputs: Record<string, unknown> = {
+      warehouse: w.kind,
+      dialect: task.warehouse.dialect ?? null,
+      materialize: task.warehouse.materialize ?? null,
+      checks: task.checks,
+    };
+    for (const t of sourceTables(w, task)) {
+      const v = await w.tableVersion(t);
+      inputs[`table:${t}`] = v ? v.version : 'missing';
+    }
+    return inputs;
+  },
+
+  async isCachedValid(task, ctx) {
+    const target = task.warehouse?.materialize;
+    if (!target) return true;
+    const w = await getWarehouse();
+    return w.tableExists(physicalTableName(target, ctx.key));
+  },
+
+  async aroundRun(task, ctx, run) {
+    try {
+      return await runWarehouseTask(task, ctx, run);
+    } catch (e) {
+      // Say which task and notebook cells a warehouse error came from.
+      // The stack (with the query's site, origin.ts) is kept: the CLI reads the cell and line from it.
+      if (e instanceof WarehouseError && !e.message.startsWith('task ')) throw keepTrail(new WarehouseError(e.code, `${where(task)}${e.message}`, e.details), e);
+      throw e;
+    }
+  },
+
+  async estimate(task, ctx) {
+    return estimateTask(task, ctx);
+  },
+};
+
+async function runWarehouseTask(task: AnyTask, ctx: TaskRunContext, run: () => Promise<Record<string, unknown>>): Promise<Record<string, unknown>> {
+  if (!task.warehouse) {
+    // Checks on a plain task's rows: no warehouse needed (and none opened).
+    const outputs = await run();
+    await runChecks(task.checks, checkTargetOf(task, outputs), ctx.params, where(task));
+    return outputs;
+  }
+  const w = await getWarehouse();
+  const scope: TaskScope = { task: task.name, dialect: task.warehouse?.dialect, tables: tableMap(w, task, ctx.keysByTask), dryRun: undefined };
+  return runInScope(scope, async () => {
+    await checkSources(w, task, ctx);
+    const outputs = await run();
+    const target = task.warehouse?.materialize;
+    const result: Record<string, unknown> = { ...outputs };
+    let checked: { label: string; table?: TableRef; rows?: Row[] } | null = null;
+    if (target) {
+      const queries = Object.entries(outputs).filter(([, v]) => isQuery(v));
+      if (queries.length !== 1) {
+        throw new WarehouseError(
+          'E_WH_MATERIALIZE',
+          `${where(task)}\`//| materialize: ${target}\` needs exactly one sql\`\` query among the outputs, found ${queries.length} (outputs: ${Object.keys(outputs).join(', ')}). Return the Query itself, without await.`,
+        );
+      }
+      const [name, query] = queries[0]!;
+      const physical = physicalTableName(target, ctx.key);
+      const max = maxBytesBilled();
+      try {
+        await w.createTableAs(physical, await prepareQuery(w, query as Query, scope), max ? { maxBytesBilled: max } : {});
+      } catch (e) {
+        throw query instanceof Query ? query.located(e) : e;
+      }
+      const ref: TableRef = { kind: 'cellar.table', name: physical, logical: target };
+      result[name] = ref;
+      checked = { label: `table ${w.canonicalTable(physical)} (${target})`, table: ref };
+    }
+    // Other Query outputs are pulled into Node as rows: awaiting them is what the notebook did.
+    for (const [name, value] of Object.entries(result)) {
+      if (isQuery(value)) result[name] = await (value as Query);
+    }
+    if (task.checks.length > 0) {
+      checked ??= checkTargetOf(task, result);
+      try {
+        await runChecks(task.checks, checked, ctx.params, where(task));
+      } catch (e) {
+        // A failed task leaves no output behind: drop the table it just created.
+        if (checked.table && target) await w.dropTable(checked.table.name).catch(() => undefined);
+        throw e;
+      }
+    }
+    if (target && checked?.table) await w.createView(target, checked.table.name);
+    return result;
+  });
+}
+
+/** What a check applies to when the task is not materialised: its only table-like output. */
+function checkTargetOf(task: AnyTask, outputs: Record<string, unknown>): { label: string; table?: TableRef; rows?: Row[] } {
+  const tables = Object.entries(outputs).filter(([, v]) => isTableRef(v) || (Array.isArray(v) && (v.length === 0 || (typeof v[0] === 'object' && v[0] !== null))));
+  if (tables.length !== 1) {
+    throw new WarehouseError('E_WH_CHECK', `${where(task)}\`//| check\` needs one table-like output (rows, a Query or a table), found ${tables.length} among ${Object.keys(outputs).join(', ')}`);
+  }
+  const [name, v] = tables[0]!;
+  return isTableRef(v) ? { label: `table ${v.name}`, table: v } : { label: `output ${name} of task ${task.name}`, rows: v as Row[] };
+}
+
+/** Checks declared with `defineChecks` on the task's source tables, once per table version. */
+async function checkSources(w: Warehouse, task: AnyTask, ctx: TaskRunContext): Promise<void> {
+  for (const t of task.warehouse?.reads ?? []) {
+    const checks = checksForSource(t);
+    if (checks.length === 0) continue;
+    const version = (await w.tableVersion(t))?.version ?? 'missing';
+    const memo = `${w.canonicalTable(t)}@${version}`;
+    if (checkedSources.get(memo) === checks.join('\n')) continue;
+    await runChecks(checks, { label: `source table ${t}`, table: { kind: 'cellar.table', name: t } }, ctx.params, where(task));
+    checkedSources.set(memo, checks.join('\n'));
+  }
+}
+
+export const DUCKDB_NOTE = 'DuckDB does not bill by bytes';
+
+export interface TaskEstimate {
+  /** Bytes the task's queries would process; null when unknown (DuckDB, or not estimable). */
+  bytes: number | null;
+  queries: number;
+  /** Why there is no figure, when there is none. */
+  note?: string;
+}
+
+/**
+ * Dry-run a task's SQL without running anything (`cellar run --dry-run`). Inputs that come from
+ * materialised upstream tasks are known from the keys alone (their table names); a task that
+ * needs any other upstream value cannot be estimated before that upstream runs.
+ */
+export async function estimateTask(task: AnyTask, ctx: TaskRunContext): Promise<TaskEstimate> {
+  const w = await getWarehouse();
+  if (w.kind === 'duckdb') return { bytes: null, queries: 0, note: DUCKDB_NOTE };
+  const inputs: Record<string, unknown> = {};
+  for (const [name, spec] of Object.entries(task.inputs as Record<string, { task: AnyTask; output: string }>)) {
+    const up = spec.task;
+    const key = ctx.keysByTask[up.name];
+    if (!up.warehouse?.materialize || !key) return { bytes: null, queries: 0, note: `needs the output of task ${up.name}` };
+    inputs[name] = new TableHandle(physicalTableName(up.warehouse.materialize, key), up.warehouse.materialize);
+  }
+  const scope: TaskScope = { task: task.name, dialect: task.warehouse?.dialect, tables: tableMap(w, task, ctx.keysByTask), dryRun: { bytes: 0, queries: 0, unknown: false } };
+  try {
+    await runInScope(scope, async () => {
+      const outputs = (await task.run(inputs, ctx.params)) as Record<string, unknown>;
+      for (const v of Object.values(outputs ?? {})) {
+        if (!isQuery(v)) continue;
+        const { bytes } = await w.dryRun(await prepareQuery(w, v as Query, scope));
+        scope.dryRun!.queries++;
+        if (bytes === null) scope.dryRun!.unknown = true;
+        else scope.dryRun!.bytes += bytes;
+      }
+    });
+  } catch (e) {
+    return { bytes: null, queries: scope.dryRun!.queries, note: `could not dry-run: ${(e as Error).message.split('\n')[0]}` };
+  }
+  const d = scope.dryRun!;
+  if (d.unknown) return { bytes: null, queries: d.queries, note: 'no estimate' };
+  return { bytes: d.bytes, queries: d.queries };
+}
+
+/** Every materialised table of a pipeline for a set of keys (for `cellar show` and cleanup). */
+export function materialisedTables(pipeline: Pipeline, keysByTask: Record<string, string>): { task: string; logical: string; physical: string }[] {
+  return pipeline.tasks
+    .filter((t) => t.warehouse?.materialize && keysByTask[t.name])
+    .map((t) => ({ task: t.name, logical: t.warehouse!.materialize!, physical: physicalTableName(t.warehouse!.materialize!, keysByTask[t.name]!) }));
+}
+
+export interface PruneResult {
+  dropped: string[];
+  kept: string[];
+}
+
+/**
+ * Drop materialisations of a pipeline's tasks other than the ones for `keysByTask` (old keys pile
+ * up like old cache files). Only tables named exactly `<table>_<12 hex>` for a materialised
+ * logical table are candidates; anything else in the dataset is left alone. `dryRun` lists only.
+ */
+export async function pruneMaterialisations(pipeline: Pipeline, keysByTask: Record<string, string>, opts: { dryRun?: boolean } = {}): Promise<PruneResult> {
+  const w = await getWarehouse();
+  const result: PruneResult = { dropped: [], kept: [] };
+  for (const t of pipeline.tasks) {
+    const target = t.warehouse?.materialize;
+    const key = keysByTask[t.name];
+    if (!target || !key) continue;
+    const parts = w.tableParts(target);
+    const base = parts[parts.length - 1]!;
+    const current = w.canonicalTable(physicalTableName(target, key));
+    const pattern = new RegExp(`^${base.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}_[0-9a-f]{${SUFFIX}}$`);
+    for (const table of await w.listTables(parts.slice(0, -1).join('.'))) {
+      const name = table.split('.').pop()!;
+      if (!pattern.test(name)) continue;
+      if (table === current) result.kept.push(table);
+      else {
+        if (!opts.dryRun) await w.dropTable(table);
+        result.dropped.push(table);
+      }
+    }
+  }
+  return result;
+}

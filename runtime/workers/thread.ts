@@ -1,0 +1,39 @@
+// The body of one worker thread in the task pool (workers.ts). It loads the pipeline module
+// once, then runs jobs as they arrive: decode inputs from the store, run, encode and write the
+// outputs, answer with what it wrote. It never writes manifests or takes locks: the scheduler on
+// the main thread owns those, so a worker that dies mid-task leaves nothing marked done.
+import { parentPort, workerData } from 'node:worker_threads';
+import { loadPipeline } from '../load/loader.js';
+import { buildGraph } from '../run/graph.js';
+import { performTask, type TaskJob } from '../run/perform.js';
+import { LocalStore } from '../store/local.js';
+import type { AnyTask } from '../task.js';
+
+interface WorkerInit {
+  pipelineFile: string;
+  workspace: string;
+  params: Record<string, unknown>;
+}
+
+const init = workerData as WorkerInit;
+const ready = (async () => {
+  const { pipeline } = await loadPipeline(init.pipelineFile);
+  const { graph, diagnostics } = buildGraph(pipeline, init.params);
+  if (!graph) throw new Error(diagnostics.map((d) => d.message).join('; '));
+  return new Map<string, AnyTask>(graph.nodes.map((n) => [n.name, n.task]));
+})();
+const store = new LocalStore(init.workspace);
+
+parentPort!.on('message', async (message: { id: number; job: TaskJob }) => {
+  try {
+    const tasks = await ready;
+    const task = tasks.get(message.job.task);
+    if (!task) throw new Error(`worker: task '${message.job.task}' not found in ${init.pipelineFile}`);
+    const t0 = performance.now();
+    const outputs = await performTask(task, tasks, message.job, store);
+    parentPort!.postMessage({ id: message.id, ok: true, result: { outputs, durationMs: Math.round(performance.now() - t0) } });
+  } catch (error) {
+    const err = error instanceof Error ? { message: error.message, stack: error.stack } : { message: String(error) };
+    parentPort!.postMessage({ id: message.id, ok: false, error: err });
+  }
+});
