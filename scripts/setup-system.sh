@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs from the system: a Jupyter server (for the real tslab
-# kernel tests). Idempotent and quick when everything is present. Runs apt only as root; prints
+# kernel tests), redis-server (distributed runs on BullMQ) and Chromium (the docs site's browser
+# test, driven by playwright-core; never a downloaded browser build). Idempotent and quick when everything is present. Runs apt only as root; prints
 # what to install by hand otherwise.
 set -euo pipefail
 
@@ -10,6 +11,8 @@ need=()
 { [ -x /usr/bin/jupyter ] && /usr/bin/jupyter server --version >/dev/null 2>&1 \
   && /usr/bin/python3 -c 'import nbformat, jupyter_client' >/dev/null 2>&1; } \
   || need+=(jupyter-server python3-nbformat python3-nbconvert jupyter-nbconvert python3-jupyter-client)
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+[ -x /usr/bin/chromium ] || need+=(chromium)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
