@@ -1,10 +1,10 @@
 // `cellar run <pipeline> [task...]`: run a compiled pipeline (or a notebook, compiled first when
 // stale) as a cached DAG and print a Luigi-style summary. Exit 0 when every task ran or was
 // cached, 1 when a task failed, 2 for bad usage or a pipeline that cannot be built.
-import { parseArgs } from 'node:util';
-import { runPipeline } from '../../runtime/run/run.js';
+import { runPipeline, type PreparedRun } from '../../runtime/run/run.js';
 import { formatEvent, formatPlan, formatSummary, ProgressLine, resultJson } from '../../runtime/run/summary.js';
-import type { RunEvent } from '../../runtime/types.js';
+import type { RunEvent, RunResult } from '../../runtime/types.js';
+import { defineCommand } from '../command.js';
 import { CliError, EXIT } from '../errors.js';
 import { failureLocation } from '../failure-location.js';
 import { openPipeline, parseParams, toCliError } from '../pipeline-args.js';
@@ -21,105 +21,102 @@ const USAGE = `usage: cellar run <pipeline.ts|notebook.ipynb|folder> [task...] [
   --in-process       run task code on the main thread (debugging)
   --verbose          print every event, and stack traces`;
 
-export async function run(args: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      allowPositionals: true,
-      options: {
-        param: { type: 'string', multiple: true, default: [] },
-        workers: { type: 'string' },
-        rerun: { type: 'string', multiple: true, default: [] },
-        'dry-run': { type: 'boolean', default: false },
-        'keep-going': { type: 'boolean', default: false },
-        json: { type: 'boolean', default: false },
-        workspace: { type: 'string' },
-        'in-process': { type: 'boolean', default: false },
-        verbose: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    });
-  } catch (error) {
-    throw new CliError(`${(error as Error).message}\n\n${USAGE}`, 'E_USAGE');
-  }
-  const { values, positionals } = parsed;
-  // main.ts consumes --verbose (for stack traces); it still applies here.
-  values.verbose ||= process.argv.includes('--verbose');
-  if (values.help) {
-    console.log(USAGE);
-    return EXIT.ok;
-  }
-  const workers = values.workers === undefined ? undefined : Number(values.workers);
-  if (workers !== undefined && (!Number.isInteger(workers) || workers < 1)) throw new CliError(`--workers needs a whole number ≥ 1, got '${values.workers}'`, 'E_USAGE');
-  const [pipelineArg, ...only] = positionals;
-  const { pipeline, file } = await openPipeline(pipelineArg);
-  const params = parseParams(values.param, pipeline);
+export const run = defineCommand({
+  usage: USAGE,
+  options: {
+    param: { type: 'string', multiple: true, default: [] },
+    workers: { type: 'string' },
+    rerun: { type: 'string', multiple: true, default: [] },
+    'dry-run': { type: 'boolean', default: false },
+    'keep-going': { type: 'boolean', default: false },
+    json: { type: 'boolean', default: false },
+    workspace: { type: 'string' },
+    'in-process': { type: 'boolean', default: false },
+  },
+  async run({ values, positionals, verbose }) {
+    const workers = values.workers === undefined ? undefined : Number(values.workers);
+    if (workers !== undefined && (!Number.isInteger(workers) || workers < 1)) throw new CliError(`--workers needs a whole number ≥ 1, got '${values.workers}'`, 'E_USAGE');
+    const [pipelineArg, ...only] = positionals;
+    const { pipeline, file } = await openPipeline(pipelineArg);
+    const params = parseParams(values.param, pipeline);
+    const reporter = eventReporter({ json: values.json, verbose });
+    let outcome;
+    try {
+      outcome = await runPipeline({
+        pipeline,
+        pipelineFile: file,
+        params,
+        workers,
+        rerun: values.rerun,
+        only,
+        keepGoing: values['keep-going'],
+        dryRun: values['dry-run'],
+        workspace: values.workspace,
+        runner: values['in-process'] ? 'in-process' : 'worker',
+        onEvent: reporter.onEvent,
+      });
+    } catch (error) {
+      throw toCliError(error);
+    } finally {
+      reporter.stop();
+    }
+    const { prepared, result } = outcome;
+    if (!result) return printDryRun(prepared, values.json);
+    locateFailures(result, prepared, reporter.stacks);
+    if (values.json) console.log(resultJson(result));
+    else {
+      console.log(formatSummary(result));
+      if (verbose) {
+        const stages = Object.entries(prepared.timings).map(([k, v]) => `${k} ${v}ms`).join(', ');
+        console.log(`workspace: ${prepared.options.workspace}\nstages: ${stages}, execute ${result.durationMs}ms`);
+      }
+    }
+    return result.ok ? EXIT.ok : EXIT.failure;
+  },
+});
 
-  const tty = process.stderr.isTTY && !values.json;
+/** Events to stderr while the run goes: a progress line on a terminal, plain lines otherwise,
+ *  nothing with --json. Keeps each failed task's stack for `locateFailures`. */
+function eventReporter(o: { json: boolean; verbose: boolean }) {
+  const tty = process.stderr.isTTY && !o.json;
   const progress = tty ? new ProgressLine((s) => process.stderr.write(s)) : undefined;
   const ticker = progress ? setInterval(() => progress.tick(), 120) : undefined;
   ticker?.unref();
   const stacks = new Map<string, string>();
   const onEvent = (e: RunEvent) => {
     if (e.kind === 'task-failed' && e.stack) stacks.set(e.task, e.stack);
-    if (values.json) return;
+    if (o.json) return;
     if (progress) progress.update(e);
     else {
-      const line = formatEvent(e, values.verbose);
+      const line = formatEvent(e, o.verbose);
       if (line) process.stderr.write(line + '\n');
     }
   };
+  return { onEvent, stacks, stop: () => ticker && clearInterval(ticker) };
+}
 
-  let outcome;
-  try {
-    outcome = await runPipeline({
-      pipeline,
-      pipelineFile: file,
-      params,
-      workers,
-      rerun: values.rerun,
-      only,
-      keepGoing: values['keep-going'],
-      dryRun: values['dry-run'],
-      workspace: values.workspace,
-      runner: values['in-process'] ? 'in-process' : 'worker',
-      onEvent,
-    });
-  } catch (error) {
-    throw toCliError(error);
-  } finally {
-    if (ticker) clearInterval(ticker);
+/** `--dry-run`: the plan with reasons, and the warehouse cost guard (bytes each task's SQL would
+ *  process, from BigQuery dry runs). */
+async function printDryRun(prepared: PreparedRun, json: boolean): Promise<number> {
+  const { estimatePlan, formatEstimates } = await import('../../runtime/warehouse/tasks/estimate.js');
+  const estimates = await estimatePlan(prepared.graph, prepared.plan).catch((e: unknown) => [{ task: '*', bytes: null, queries: 0, note: (e as Error).message }]);
+  if (json) {
+    const tasks = prepared.plan.entries.map((e) => ({ name: e.name, action: e.action, key: e.key.value, reason: e.reason }));
+    console.log(JSON.stringify({ ok: true, dryRun: true, tasks, estimates }));
+  } else {
+    console.log(formatPlan(prepared.plan));
+    const lines = formatEstimates(estimates);
+    if (lines) console.log(lines);
   }
-  const { prepared, result } = outcome;
-  if (!result) {
-    // Warehouse cost guard: bytes each task's SQL would process (BigQuery dry runs).
-    const { estimatePlan, formatEstimates } = await import('../../runtime/warehouse/tasks/estimate.js');
-    const estimates = await estimatePlan(prepared.graph, prepared.plan).catch((e: unknown) => [{ task: '*', bytes: null, queries: 0, note: (e as Error).message }]);
-    if (values.json) {
-      const tasks = prepared.plan.entries.map((e) => ({ name: e.name, action: e.action, key: e.key.value, reason: e.reason }));
-      console.log(JSON.stringify({ ok: true, dryRun: true, tasks, estimates }));
-    } else {
-      console.log(formatPlan(prepared.plan));
-      const lines = formatEstimates(estimates);
-      if (lines) console.log(lines);
-    }
-    return EXIT.ok;
-  }
-  // Name the notebook cell and line each failure came from (stack frame → generated module → cell).
+  return EXIT.ok;
+}
+
+/** Name the notebook cell and line each failure came from (stack frame → generated module → cell). */
+function locateFailures(result: RunResult, prepared: PreparedRun, stacks: Map<string, string>): void {
   for (const t of result.ok ? [] : result.tasks) {
     const stack = t.status === 'failed' ? stacks.get(t.name) : undefined;
     const task = stack ? prepared.graph.byName.get(t.name)?.task : undefined;
     const location = task && failureLocation(task, stack!);
     if (location) t.location = location;
   }
-  if (values.json) console.log(resultJson(result));
-  else {
-    console.log(formatSummary(result));
-    if (values.verbose) {
-      const stages = Object.entries(prepared.timings).map(([k, v]) => `${k} ${v}ms`).join(', ');
-      console.log(`workspace: ${prepared.options.workspace}\nstages: ${stages}, execute ${result.durationMs}ms`);
-    }
-  }
-  return result.ok ? EXIT.ok : EXIT.failure;
 }
