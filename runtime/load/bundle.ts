@@ -15,7 +15,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { findProjectRoot } from '../key/codehash.js';
+import { findProjectRoot } from '../project.js';
 import { sha256 } from '../key/hash.js';
 
 interface BundleRecord {
