@@ -34,6 +34,12 @@ export interface RunOptions {
   dryRun?: boolean;
   store?: Store;
   workspace?: string;
+  /**
+   * Folder tasks run in (relative paths resolve from it, as in the notebook). Default: the
+   * pipeline's own `workdir`, relative to its file. A built bundle moved to another machine
+   * passes the folder its data was moved to.
+   */
+  workdir?: string;
   /** 'worker' needs `pipelineFile`; 'in-process' runs task code on the scheduler's thread. */
   runner?: 'worker' | 'in-process';
   /** Hash task code into keys (default true; tests of params-only keys turn it off). */
@@ -43,6 +49,8 @@ export interface RunOptions {
 }
 
 export interface NormalisedRunOptions {
+  /** Tells normalised options from raw ones (both name a pipeline and a workdir). */
+  readonly normalized: true;
   pipeline: Pipeline;
   pipelineFile: string | undefined;
   params: Record<string, unknown>;
@@ -65,8 +73,9 @@ export function normaliseRunOptions(o: RunOptions): NormalisedRunOptions {
   const workspace = resolveWorkspace({ explicit: o.workspace, near });
   // The pipeline file's workdir; without a file (a pipeline built in code), the notebook folder
   // its compiled tasks share, so in-process runs read the files the notebook read.
-  const workdir = o.pipelineFile ? resolve(dirname(o.pipelineFile), o.pipeline.workdir ?? '.') : sharedSourceWorkdir(o.pipeline);
+  const workdir = o.workdir !== undefined ? resolve(o.workdir) : o.pipelineFile ? resolve(dirname(o.pipelineFile), o.pipeline.workdir ?? '.') : sharedSourceWorkdir(o.pipeline);
   return {
+    normalized: true,
     pipeline: o.pipeline,
     pipelineFile: o.pipelineFile ? resolve(o.pipelineFile) : undefined,
     params: o.params ?? {},
@@ -96,7 +105,7 @@ export interface PreparedRun {
 
 /** Everything up to the plan: no task runs. Throws CellarError for a bad pipeline or selector. */
 export async function preparePipelineRun(input: RunOptions | NormalisedRunOptions, reasons = true): Promise<PreparedRun> {
-  const options = 'workdir' in input ? input : normaliseRunOptions(input);
+  const options = 'normalized' in input ? input : normaliseRunOptions(input);
   const timings: Record<string, number> = {};
   let t = performance.now();
   const lap = (stage: string) => {
