@@ -23,3 +23,12 @@ export function findProjectRoot(from: string, env: NodeJS.ProcessEnv = process.e
     if (dirname(dir) === dir) return fallback ?? resolve(from);
   }
 }
+
+/** The nearest folder at or above `from` holding a package.json (else `from`): a package's own
+ *  folder (e.g. Cellar's, from one of its modules), which no project setting moves. */
+export function findPackageRoot(from: string): string {
+  for (let dir = resolve(from); ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    if (dirname(dir) === dir) return resolve(from);
+  }
+}
