@@ -48,6 +48,19 @@ export class BullmqRunner implements TaskRunner {
     this.ready = Promise.all([this.queue.waitUntilReady(), this.events.waitUntilReady()]);
   }
 
+  /** Resolves once Redis answers; rejects after `timeoutMs` with a message naming the URL. */
+  async reachable(timeoutMs: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`cannot reach Redis at ${this.options.redis} (no answer in ${timeoutMs / 1000} s)`)), timeoutMs);
+    });
+    try {
+      await Promise.race([this.ready, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   async run(job: TaskJob): Promise<JobResult> {
     await this.ready;
     const id = jobId(job.task, job.key);
