@@ -24,6 +24,7 @@ const USAGE = `usage: cellar run <pipeline.ts|notebook.ipynb|folder> [task...] [
   --keep-going       after a failure, still run what does not depend on it
   --json             print one JSON object at the end
   --workspace DIR    where outputs live (default <project>/.cellar/workspace, or $CELLAR_WORKSPACE)
+  --workdir DIR      where tasks run: relative data paths resolve from it (default: the notebook's folder)
   --store SPEC       a shared store: gs://bucket/prefix or a folder (NFS); default: the workspace,
                      or \`store\` in cellar.config.json, or $CELLAR_STORE
   --executor KIND    local (default) or bullmq: enqueue each ready task on Redis for \`cellar worker\`s
@@ -49,6 +50,7 @@ export async function run(args: string[]): Promise<number> {
         'keep-going': { type: 'boolean', default: false },
         json: { type: 'boolean', default: false },
         workspace: { type: 'string' },
+        workdir: { type: 'string' },
         'in-process': { type: 'boolean', default: false },
         store: { type: 'string' },
         executor: { type: 'string', default: 'local' },
@@ -132,6 +134,7 @@ export async function run(args: string[]): Promise<number> {
       keepGoing: values['keep-going'],
       dryRun: values['dry-run'],
       workspace,
+      workdir: values.workdir,
       ...(store ? { store, storeChoice } : {}),
       runner,
       onEvent,

@@ -15,6 +15,7 @@ const USAGE = `usage: cellar worker <pipeline.ts|notebook.ipynb|folder> --redis 
   --store SPEC            the shared store: gs://bucket/prefix or a folder; must be the coordinator's
                           (default: \`store\` in cellar.config.json, $CELLAR_STORE, else the workspace)
   --workspace DIR         the local workspace (default <project>/.cellar/workspace, or $CELLAR_WORKSPACE)
+  --workdir DIR           where tasks run: relative data paths resolve from it (default: the notebook's folder)
   --lock-duration MS      a job whose worker stops renewing its lock for this long is retaken (default 30000)
   --stalled-interval MS   how often to look for such jobs (default 30000)
   --max-stalled N         how often a job may stall before it fails (default 2)`;
@@ -39,6 +40,7 @@ export async function run(args: string[]): Promise<number> {
       concurrency: { type: 'string' },
       store: { type: 'string' },
       workspace: { type: 'string' },
+      workdir: { type: 'string' },
       'lock-duration': { type: 'string' },
       'stalled-interval': { type: 'string' },
       'max-stalled': { type: 'string' },
@@ -64,6 +66,7 @@ export async function run(args: string[]): Promise<number> {
       concurrency,
       workspace,
       store,
+      ...(values.workdir ? { workdir: values.workdir } : {}),
       lockDurationMs: wholeNumber('lock-duration', values['lock-duration'], 100),
       stalledIntervalMs: wholeNumber('stalled-interval', values['stalled-interval'], 100),
       maxStalledCount: wholeNumber('max-stalled', values['max-stalled'], 0),

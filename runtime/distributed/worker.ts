@@ -32,6 +32,8 @@ export interface WorkerOptions extends StallTiming {
   workspace: string;
   /** Where this worker expects the store; a job naming another store is refused. */
   store: Pick<StoreChoice, 'spec' | 'gcs'>;
+  /** Folder tasks run in (moved data); default the pipeline's own workdir, relative to its file. */
+  workdir?: string;
   /** One line per job event, for the worker's log. */
   onLog?: (line: string) => void;
 }
@@ -48,7 +50,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   const log = options.onLog ?? (() => {});
   const { pipeline, file } = await loadPipeline(options.pipelineFile);
   // Tasks read relative paths from the pipeline's workdir, as in a local run (pool.ts).
-  process.chdir(resolve(dirname(file), pipeline.workdir ?? '.'));
+  process.chdir(options.workdir ? resolve(options.workdir) : resolve(dirname(file), pipeline.workdir ?? '.'));
   const store: Store = await openStore(options.store);
   const hasher = new CodeHasher();
   const prepared = new Map<string, Promise<Map<string, CacheKey>>>();
