@@ -27,6 +27,12 @@ export async function loadPipeline(file: string): Promise<{ pipeline: Pipeline; 
       }
     } else mod = await import(url);
   } catch (error) {
+    // A coded error from the pipeline's own definitions (defineTask's E_BAD_TASK) keeps its code;
+    // duck-typed, since a bundled pipeline may load its own copy of the runtime.
+    const coded = error as { name?: unknown; code?: unknown; message?: unknown };
+    if (coded?.name === 'CellarError' && typeof coded.code === 'string' && typeof coded.message === 'string') {
+      throw new CellarError(`${path}: ${coded.message.replace(/ \(E_[A-Z_]+\)$/, '')}`, coded.code);
+    }
     throw new CellarError(`cannot load pipeline ${path}: ${error instanceof Error ? error.message : String(error)}`, 'E_PIPELINE_LOAD');
   }
   const candidate = [mod.default, mod.pipeline, (mod.default as Record<string, unknown> | undefined)?.default].find(
