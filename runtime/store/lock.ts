@@ -1,20 +1,19 @@
-// A cross-process lock on one task+key: an O_EXCL lock file holding the owner's PID and host.
+// A cross-process lock on one task+key: an O_EXCL lock file naming its owner process.
 //
 // Why not proper-lockfile: it detects a dead owner by a heartbeat going stale (10 s by default,
-// 2 s at the least), so a run resumed right after a SIGKILL would wait for the timeout. With the
-// PID in the file, a lock whose owner is gone (same host, `kill(pid, 0)` says ESRCH) is broken at
-// once. Breaking is itself guarded by a second O_EXCL file, and the lock is only removed if it
-// still holds the very owner we judged dead, so two processes breaking the same stale lock cannot
-// remove a fresh lock taken in between. Limits: a lock from another host (a shared network folder)
-// is never judged stale automatically; PID reuse after a crash could keep a lock until that
-// unrelated process exits. Both are documented in docs/design/runtime.md.
+// 2 s at the least), so a run resumed right after a SIGKILL would wait for the timeout. Here the
+// owner is recorded as PID + process start time + boot id (owner.ts), so a lock whose owner is
+// gone is broken at once, also when the PID was reused: a container's node is PID 1 after every
+// restart, and a lock left by the killed PID 1 names another start time than the new PID 1.
+// Breaking is itself guarded by a second O_EXCL file, and the lock is only removed if it still
+// holds the very owner we judged dead, so two processes breaking the same stale lock cannot
+// remove a fresh lock taken in between. Limit: a lock from another host (a shared network
+// folder) is never judged stale automatically. Documented in docs/design/runtime.md.
 import { closeSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
-import { hostname } from 'node:os';
 import type { TaskLock } from './store.js';
+import { currentProcess, isOwnerAlive, type ProcessIdentity } from './owner.js';
 
-interface Owner {
-  pid: number;
-  host: string;
+interface Owner extends ProcessIdentity {
   token: string;
   since: string;
 }
@@ -22,20 +21,10 @@ interface Owner {
 const BREAKER_STALE_MS = 10_000;
 const EMPTY_LOCK_STALE_MS = 2_000;
 
-export function isPidAlive(pid: number): boolean {
-  if (pid === process.pid) return true;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function acquireLock(path: string, onWait?: (holder: string) => void): Promise<TaskLock> {
-  const me: Owner = { pid: process.pid, host: hostname(), token: Math.random().toString(36).slice(2), since: new Date().toISOString() };
+  const me: Owner = { ...currentProcess(), token: Math.random().toString(36).slice(2), since: new Date().toISOString() };
   let told = false;
   let delay = 10;
   for (;;) {
@@ -88,7 +77,7 @@ function isStale(path: string, raw: string): boolean {
     // A process killed between creating and writing the file leaves it empty.
     return ageMs(path) > EMPTY_LOCK_STALE_MS;
   }
-  return owner.host === hostname() && !isPidAlive(owner.pid);
+  return typeof owner.pid === 'number' && !isOwnerAlive(owner);
 }
 
 function breakStale(path: string, raw: string): void {
