@@ -4,7 +4,7 @@
 // `import.meta.url` at the real file (its `?tsx-namespace=` query is stripped in codehash.ts).
 // Either way the code-aware cache key roots at the real source. Plain .js/.mjs load with import().
 import { existsSync } from 'node:fs';
-import { extname, resolve } from 'node:path';
+import { dirname, extname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Pipeline } from '../task.js';
 import { CellarError } from '../api.js';
@@ -32,6 +32,15 @@ export async function loadPipeline(file: string): Promise<{ pipeline: Pipeline; 
     const coded = error as { name?: unknown; code?: unknown; message?: unknown };
     if (coded?.name === 'CellarError' && typeof coded.code === 'string' && typeof coded.message === 'string') {
       throw new CellarError(`${path}: ${coded.message.replace(/ \(E_[A-Z_]+\)$/, '')}`, coded.code);
+    }
+    // The tsx loader (CELLAR_LOADER=tsx) has no fallback for a pipeline outside any project with
+    // cellar installed (the bundle maps 'cellar' to the running runtime): say what to do.
+    if (/Cannot find (?:module|package) 'cellar'/.test(error instanceof Error ? error.message : '')) {
+      throw new CellarError(
+        `cannot load pipeline ${path}: it imports 'cellar', which Node cannot find from ${dirname(path)} (no node_modules/cellar above it). ` +
+          `Compile the notebook into a project that has cellar installed (cellar compile <notebook> --out <project>/generated), install cellar there (npm install --save-dev cellar), or run without CELLAR_LOADER=tsx`,
+        'E_CELLAR_UNRESOLVED',
+      );
     }
     throw new CellarError(`cannot load pipeline ${path}: ${error instanceof Error ? error.message : String(error)}`, 'E_PIPELINE_LOAD');
   }

@@ -4,6 +4,7 @@
 // on its own.
 //
 // Options are normalised once (`normaliseRunOptions`) into a type with no optional fields.
+import { statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { CellarError } from '../api.js';
@@ -137,7 +138,10 @@ export async function runPipeline(input: RunOptions): Promise<{ prepared: Prepar
   let runner: TaskRunner | undefined;
   try {
     // Tasks resolve relative paths from the pipeline's workdir, as the notebook did in Jupyter.
-    if (options.workdir && toRun > 0) process.chdir(options.workdir);
+    if (options.workdir && toRun > 0) {
+      checkWorkdir(options);
+      process.chdir(options.workdir);
+    }
     runner =
       options.runner === 'worker' && options.pipelineFile
         ? new WorkerPool(Math.min(options.workers, Math.max(1, toRun)), { pipelineFile: options.pipelineFile, workspace: options.workspace, params: options.params })
@@ -161,6 +165,29 @@ export async function runPipeline(input: RunOptions): Promise<{ prepared: Prepar
     if (options.store instanceof LocalStore) options.store.close();
     if (process.cwd() !== previousCwd) process.chdir(previousCwd);
   }
+}
+
+/**
+ * The workdir must be a folder before tasks start in it: a compiled pipeline whose notebook
+ * folder was moved or deleted would otherwise fail with a raw `ENOENT ... chdir`. Throws
+ * CellarError E_NO_WORKDIR naming the folder, where it was set, and the fix.
+ */
+function checkWorkdir(options: NormalisedRunOptions): void {
+  const dir = options.workdir!;
+  let isDir = false;
+  try {
+    isDir = statSync(dir).isDirectory();
+  } catch {
+    isDir = false;
+  }
+  if (isDir) return;
+  const where = options.pipelineFile
+    ? `${options.pipelineFile} sets workdir: '${options.pipeline.workdir ?? '.'}', which is`
+    : `the pipeline's tasks run in their notebook's folder,`;
+  const fix = options.pipeline.source
+    ? `recompile the notebook from where it is now (cellar compile <notebook>), or run the notebook itself (cellar run <notebook>.ipynb)`
+    : `create the folder, or fix the pipeline's workdir`;
+  throw new CellarError(`the pipeline's working folder ${dir} does not exist (${where} ${dir}); the notebook folder was moved or deleted: ${fix}`, 'E_NO_WORKDIR');
 }
 
 function sharedSourceWorkdir(pipeline: Pipeline): string | undefined {
