@@ -4,6 +4,7 @@
 // fixes its types; building the graph, hashing, planning and running live in their own modules
 // (graph.ts, hash.ts, plan.ts, execute.ts), so this file stays the one contract between the
 // compiler's output and the runtime.
+import { CellarError } from './errors.js';
 
 /** How a param's value is checked and parsed from `--param k=v`. */
 export type ParamType = 'string' | 'number' | 'boolean' | 'json';
@@ -119,27 +120,17 @@ const TASK_FIELDS = [
 ] as const;
 const PARAM_TYPES: readonly string[] = ['string', 'number', 'boolean', 'json'];
 
-/**
- * A malformed task definition: names the task and the field, with the code `E_BAD_TASK`.
- * (The same shape as the runtime's CellarError, which lives in api.ts and imports this module.)
- */
-export class TaskDefinitionError extends Error {
-  readonly code = 'E_BAD_TASK';
-  constructor(
-    readonly task: string,
-    readonly problems: string[],
-  ) {
-    const more = problems.length > 1 ? `\n${problems.slice(1).map((p) => `  ${p}`).join('\n')}` : '';
-    super(`task '${task}': ${problems[0]}${more} (E_BAD_TASK)`);
-    this.name = 'CellarError';
-  }
+/** A malformed task definition: `E_BAD_TASK`, naming the task and each bad field. */
+function definitionError(task: string, problems: string[]): CellarError {
+  const more = problems.slice(1).map((p) => `\n  ${p}`).join('');
+  return new CellarError(`task '${task}': ${problems[0]}${more}`, 'E_BAD_TASK', problems.map((p) => ({ code: 'E_BAD_TASK', task, message: `task '${task}': ${p}` })));
 }
 
 /**
  * Declare a task. Absent optional fields (`params`, `inputs`, `outputs`, `version`, ...) take
  * their defaults (an absent `params` is no params). The definition is checked eagerly, so a
  * mistake surfaces when the module is imported, before the graph is built or anything runs:
- * throws TaskDefinitionError (`E_BAD_TASK`) naming the task and every malformed field (wrong
+ * throws CellarError `E_BAD_TASK` naming the task and every malformed field (wrong
  * type, unknown field, an output spec that is not an object, `run` not a function, a name that
  * would reach an object's prototype such as `__proto__`).
  */
@@ -148,7 +139,7 @@ export function defineTask<I extends Record<string, unknown>, P extends Record<s
 ): Task<I, P, O> {
   const problems = checkDefinition(def);
   const name = typeof (def as { name?: unknown } | null)?.name === 'string' ? def.name : '(unnamed)';
-  if (problems.length > 0) throw new TaskDefinitionError(name, problems);
+  if (problems.length > 0) throw definitionError(name, problems);
   return Object.freeze({
     kind: 'cellar.task' as const,
     name: def.name,

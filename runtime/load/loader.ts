@@ -5,6 +5,7 @@
 // Either way the code-aware cache key roots at the real source. Plain .js/.mjs load with import().
 import { existsSync } from 'node:fs';
 import { dirname, extname, resolve } from 'node:path';
+import { RUNTIME_CODES, type RuntimeCode } from '../codes.js';
 import { pathToFileURL } from 'node:url';
 import type { Pipeline } from '../task.js';
 import { CellarError } from '../errors.js';
@@ -30,8 +31,8 @@ export async function loadPipeline(file: string): Promise<{ pipeline: Pipeline; 
     // A coded error from the pipeline's own definitions (defineTask's E_BAD_TASK) keeps its code;
     // duck-typed, since a bundled pipeline may load its own copy of the runtime.
     const coded = error as { name?: unknown; code?: unknown; message?: unknown };
-    if (coded?.name === 'CellarError' && typeof coded.code === 'string' && typeof coded.message === 'string') {
-      throw new CellarError(`${path}: ${coded.message.replace(/ \(E_[A-Z_]+\)$/, '')}`, coded.code);
+    if (coded?.name === 'CellarError' && typeof coded.code === 'string' && coded.code in RUNTIME_CODES && typeof coded.message === 'string') {
+      throw new CellarError(`${path}: ${coded.message.replace(/ \(E_[A-Z_]+\)$/, '')}`, coded.code as RuntimeCode);
     }
     // The tsx loader (CELLAR_LOADER=tsx) has no fallback for a pipeline outside any project with
     // cellar installed (the bundle maps 'cellar' to the running runtime): say what to do.

@@ -105,3 +105,17 @@ describe("a notebook or --out outside the project resolves 'cellar'", () => {
     expect(tsx.stderr).toContain('--out <project>/generated');
   });
 });
+
+describe('a malformed hand-written task is refused before anything runs', () => {
+  it('cellar run exits 2 with E_BAD_TASK naming the pipeline, the task and the field, and runs no task', async () => {
+    const dir = copyFixture('basic');
+    const file = join(dir, 'tasks', 'total.ts');
+    writeFileSync(file, readFileSync(file, 'utf8').replace("report: { codec: 'text' } }", "report: 'text' }"));
+    const r = await cellar(['run', join(dir, 'pipeline.ts'), '--workspace', join(dir, 'ws')], { cwd: dir });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("task 'total': 'outputs.report' must be an output spec object");
+    expect(r.stderr).toContain('E_BAD_TASK');
+    expect(r.stderr).toContain(join(dir, 'pipeline.ts'));
+    expect(r.stdout).not.toContain('ran successfully');
+  });
+});
