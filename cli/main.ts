@@ -16,6 +16,7 @@ const commands: Record<string, Command> = {
   run: { summary: 'run a pipeline as a cached DAG', load: () => import('./commands/run.js') },
   tree: { summary: 'print the dependency tree with status', load: () => import('./commands/tree.js') },
   show: { summary: 'print a cached output', load: () => import('./commands/show.js') },
+  docs: { summary: 'build the static docs site from the notebooks (--out dir)', load: () => import('./commands/docs.js') },
 };
 
 function help(): string {
