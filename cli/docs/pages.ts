@@ -222,7 +222,7 @@ export function histogramSvg(counts: number[]): string {
 }
 
 /** Tasks listed on a pipeline page when there are at most this many (else: by section). */
-export const TASK_TABLE_LIMIT = 400;
+export const TASK_TABLE_LIMIT = 200;
 /** Readers listed per param before "and N more". */
 const READER_LIMIT = 20;
 
@@ -312,7 +312,7 @@ export function historyMarkdown(p: PipelineDoc): string {
       return `${c.ran} ran, ${c.cached} cached, ${c.failed} failed`;
     };
     const row = [
-      `\`${r.id}\``,
+      when(r.startedAt),
       status,
       duration(r.durationMs),
       ...params.map((x) => (x in r.params ? `\`${JSON.stringify(r.params[x])}\`` : '—')),

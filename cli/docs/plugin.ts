@@ -37,7 +37,7 @@ import type { DocsSite, PipelineDoc, TaskDoc } from './model.js';
 import { CELLAR_CSS, historyMarkdown, pipelinePanel, taskPanel } from './pages.js';
 
 /** A pipeline with more tasks than this groups them into sections of this size (page size bound). */
-export const SECTION_SIZE = 400;
+export const SECTION_SIZE = 200;
 /** Markdown of a pipeline's prose-in-order kept on its page; the rest lives on the task pages. */
 export const FLOW_BUDGET = 60_000;
 

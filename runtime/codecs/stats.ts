@@ -18,7 +18,8 @@ export const SCALAR_LIMIT = 20;
 export function outputStats(value: unknown, schema: OutputSchema): OutputStats | undefined {
   try {
     if (schema.kind === 'table') return tableStats(value, schema);
-    if (schema.kind === 'json' || schema.kind === 'model') {
+    if (schema.kind === 'json') {
+      // JSON only: a model's saved form is full of numbers (seeds, sizes) that are not metrics.
       const scalars = scalarMetrics(value);
       return Object.keys(scalars).length > 0 ? { scalars } : undefined;
     }
