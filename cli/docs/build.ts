@@ -39,13 +39,15 @@ export interface DocsReport {
   largestPage: { path: string; bytes: number };
   /** Shared assets loaded once per visit (navigation, search index). */
   assets: { navigation: number; search: number };
-  timings: { collectMs: number; lineageMs: number; typedocMs: number; totalMs: number };
+  /** Wall times per stage, and the process's CPU time (user + system) for the whole build. */
+  timings: { collectMs: number; lineageMs: number; typedocMs: number; totalMs: number; cpuMs: number };
 }
 
 const posix = (p: string) => p.split(sep).join('/');
 
 export async function buildDocsSite(options: DocsOptions): Promise<DocsReport> {
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   const out = resolve(options.out);
   const notebooks = findNotebooks(options.paths);
   if (notebooks.length === 0) throw new CliError(`no notebooks found in ${options.paths.join(', ')}`, 'E_NO_NOTEBOOKS');
@@ -79,7 +81,7 @@ export async function buildDocsSite(options: DocsOptions): Promise<DocsReport> {
       skipErrorChecking: true,
       searchInComments: true,
       searchInDocuments: true,
-      githubPages: false,
+      githubPages: true, // writes .nojekyll, so GitHub Pages serves the folder as it is
       cleanOutputDir: true,
       excludeExternals: true,
       logLevel: LogLevel.Warn,
@@ -117,7 +119,8 @@ export async function buildDocsSite(options: DocsOptions): Promise<DocsReport> {
   await app.generateDocs(project, out);
   if (app.logger.hasErrors()) throw new CliError('TypeDoc reported errors while building the site (see above)', 'E_DOCS_BUILD', EXIT.failure);
   const t3 = performance.now();
-  return report(out, site, { collectMs: t1 - t0, lineageMs: t2 - t1, typedocMs: t3 - t2, totalMs: t3 - t0 });
+  const cpu = process.cpuUsage(cpu0);
+  return report(out, site, { collectMs: t1 - t0, lineageMs: t2 - t1, typedocMs: t3 - t2, totalMs: t3 - t0, cpuMs: (cpu.user + cpu.system) / 1000 });
 }
 
 function report(out: string, site: DocsSite, timings: DocsReport['timings']): DocsReport {
@@ -151,6 +154,6 @@ function report(out: string, site: DocsSite, timings: DocsReport['timings']): Do
     pages,
     largestPage: largest,
     assets: { navigation: size('navigation.js'), search: size('search.js') },
-    timings: { collectMs: round(timings.collectMs), lineageMs: round(timings.lineageMs), typedocMs: round(timings.typedocMs), totalMs: round(timings.totalMs) },
+    timings: { collectMs: round(timings.collectMs), lineageMs: round(timings.lineageMs), typedocMs: round(timings.typedocMs), totalMs: round(timings.totalMs), cpuMs: round(timings.cpuMs) },
   };
 }

@@ -86,7 +86,7 @@ export async function collectSite(options: CollectOptions): Promise<DocsSite> {
 interface Place {
   root: string;
   notebookAbs: string;
-  scratch?: string;
+  scratch: string;
 }
 
 /** One pipeline's page facts from its plan, its notebook's cells and its history. Exported for tests. */
@@ -96,12 +96,25 @@ export function pipelineDoc(plan: TaskPlan, notebookText: string, workspace: str
   const raw = JSON.parse(notebookText) as { cells?: { attachments?: Record<string, Record<string, string>> }[] };
   const history = readHistory(workspace, plan.stem);
 
+  const attachmentIn = (index: number, name: string) => {
+    const entry = raw.cells?.[index]?.attachments?.[name];
+    return entry ? { cell: index, entry } : undefined;
+  };
+  /** A task's prose is the markdown cells right before it: look for an attachment there. */
+  const attachmentBefore = (start: number, name: string) => {
+    for (let i = start - 1; i >= 0 && cells[i]?.type === 'markdown'; i--) {
+      const found = attachmentIn(i, name);
+      if (found) return found;
+    }
+    return undefined;
+  };
+
   // Prose in order: markdown cells, with each task marked where its first cell is.
   const starts = new Map(plan.tasks.map((t) => [t.cells[0]!, t.name]));
   const flow: FlowItem[] = [];
   for (const cell of cells) {
     if (cell.type === 'markdown' && cell.source.trim()) {
-      flow.push({ kind: 'prose', cell: cell.index + 1, markdown: keepImages(cell.source, raw.cells?.[cell.index]?.attachments, cell.index, place) });
+      flow.push({ kind: 'prose', cell: cell.index + 1, markdown: keepImages(cell.source, (name) => attachmentIn(cell.index, name), place) });
     }
     const task = starts.get(cell.index);
     if (task) flow.push({ kind: 'task', cell: cell.index + 1, task });
@@ -129,7 +142,7 @@ export function pipelineDoc(plan: TaskPlan, notebookText: string, workspace: str
     const sqlText = sqlTemplates(code);
     const doc: TaskDoc = {
       name: t.name,
-      prose: keepImages(t.doc, undefined, t.cells[0]!, place),
+      prose: keepImages(t.doc, (name) => attachmentBefore(t.cells[0]!, name), place),
       cells: t.cells.map((c) => c + 1),
       cellIds: t.cellIds,
       params: t.params,
@@ -186,15 +199,14 @@ export function sqlTemplates(code: string): string[] {
  * scratch folder and linked relative to the notebook, which is where TypeDoc resolves the
  * relative links of the prose (it copies each image into the site's media/ folder).
  */
-function keepImages(markdown: string, attachments: Record<string, Record<string, string>> | undefined, cell: number, place: Place): string {
-  if (!attachments || !place.scratch) return markdown.replace(/\]\(attachment:[^)]*\)/g, '](#)');
+function keepImages(markdown: string, attachment: (name: string) => { cell: number; entry: Record<string, string> } | undefined, place: Place): string {
   return markdown.replace(/\]\(attachment:([^)\s]+)\)/g, (_all, name: string) => {
-    const entry = attachments[name];
-    const mime = entry && Object.keys(entry).sort()[0];
-    if (!entry || !mime) return '](#)';
-    const file = join(place.scratch!, 'attachments', `${cell}-${name.replace(/[^\w.-]/g, '_')}`);
+    const found = attachment(name);
+    const mime = found && Object.keys(found.entry).sort()[0];
+    if (!found || !mime) return '](#)';
+    const file = join(place.scratch, 'attachments', `${found.cell}-${name.replace(/[^\w.-]/g, '_')}`);
     mkdirSync(dirname(file), { recursive: true });
-    writeFileSync(file, Buffer.from(entry[mime]!, 'base64'));
+    writeFileSync(file, Buffer.from(found.entry[mime]!, 'base64'));
     return `](${posix(relative(dirname(place.notebookAbs), file))})`;
   });
 }

@@ -163,7 +163,7 @@ describe('the site in a browser (Chromium, headless)', () => {
       await page.screenshot({ path: join(screenshots, 'task.png'), fullPage: true });
 
       // The search index is not fetched until the search box is used.
-      expect(await page.evaluate(() => 'searchData' in window)).toBe(false);
+      expect(await page.evaluate(() => 'searchData' in globalThis)).toBe(false);
       await page.click('#tsd-search-trigger');
       await page.fill('#tsd-search-input', 'beakRatio');
       const hit = page.locator('#tsd-search-results a', { hasText: 'features' });
