@@ -37,6 +37,7 @@ export const RUNTIME_CODES = {
   E_NOT_FOUND: 'a notebook file that does not exist or cannot be read',
   E_COMPILE: 'a notebook with compile errors, when running it',
   E_NO_TASKS: 'a notebook with no `//| task:` cells, when running it',
+  E_DOCS_BUILD: '`cellar docs` could not build the site (TypeDoc reported errors converting or rendering)',
 } as const;
 
 /** A catalogued runtime error code (see `RUNTIME_CODES` for what each means). */

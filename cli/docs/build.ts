@@ -50,7 +50,7 @@ export async function buildDocsSite(options: DocsOptions): Promise<DocsReport> {
   const cpu0 = process.cpuUsage();
   const out = resolve(options.out);
   const notebooks = findNotebooks(options.paths);
-  if (notebooks.length === 0) throw new CliError(`no notebooks found in ${options.paths.join(', ')}`, 'E_NO_NOTEBOOKS');
+  if (notebooks.length === 0) throw new CliError(`no notebooks found in ${options.paths.join(', ')}`, 'E_NOT_FOUND');
   const root = projectRoot(dirname(notebooks[0]!));
   // One scratch folder per output folder, so two builds at once do not share inputs.
   const scratch = join(root, '.cellar', 'docs', createHash('sha256').update(out).digest('hex').slice(0, 12));
@@ -115,7 +115,7 @@ export async function buildDocsSite(options: DocsOptions): Promise<DocsReport> {
     }, 2000);
   }
   const project = await app.convert();
-  if (!project) throw new CliError('TypeDoc could not convert the generated modules (see the messages above)', 'E_DOCS_CONVERT', EXIT.failure);
+  if (!project) throw new CliError('TypeDoc could not convert the generated modules (see the messages above)', 'E_DOCS_BUILD', EXIT.failure);
   await app.generateDocs(project, out);
   if (app.logger.hasErrors()) throw new CliError('TypeDoc reported errors while building the site (see above)', 'E_DOCS_BUILD', EXIT.failure);
   const t3 = performance.now();

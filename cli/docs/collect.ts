@@ -35,7 +35,7 @@ const posix = (p: string) => p.split(sep).join('/');
 /** Collect the site's facts. Throws CliError (exit 1) naming the notebook when one does not compile. */
 export async function collectSite(options: CollectOptions): Promise<DocsSite> {
   const notebooks = findNotebooks(options.paths);
-  if (notebooks.length === 0) throw new CliError(`no notebooks found in ${options.paths.join(', ')}`, 'E_NO_NOTEBOOKS');
+  if (notebooks.length === 0) throw new CliError(`no notebooks found in ${options.paths.join(', ')}`, 'E_NOT_FOUND');
   const root = projectRoot(dirname(notebooks[0]!));
   const workspace = resolveWorkspace({ explicit: options.workspace, near: root });
   let project = 'project';

@@ -8,7 +8,7 @@
 // logs, never through "the newest manifest in the folder".
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Manifest, RunEvent } from '../../runtime/types.js';
+import type { Manifest, NotRunReason, RunEvent } from '../../runtime/types.js';
 import type { RunRecord } from './model.js';
 
 export interface PipelineHistory {
@@ -51,9 +51,13 @@ export function readHistory(workspace: string, pipeline: string): PipelineHistor
           byTask.set(e.task, { name: e.task, status: 'failed', durationMs: e.durationMs, error: e.error });
           failures.set(e.task, { at: new Date(e.at).toISOString(), error: e.error });
           break;
-        case 'task-not-run':
-          if (e.because !== 'not requested') byTask.set(e.task, { name: e.task, status: 'not-run', error: `upstream ${e.because} failed` });
+        case 'task-not-run': {
+          // Logs written before NotRunReason became an object said 'not requested', 'fail-fast' or the task.
+          const because = e.because as NotRunReason | string;
+          const why = typeof because === 'string' ? because : because.kind === 'upstream-failed' ? because.task : because.kind;
+          if (why !== 'not requested' && why !== 'not-requested') byTask.set(e.task, { name: e.task, status: 'not-run', error: why === 'fail-fast' ? 'stopped after a failure' : `upstream ${why} failed` });
           break;
+        }
         case 'run-end':
           run.durationMs = e.durationMs;
           run.ok = e.ok;
