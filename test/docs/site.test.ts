@@ -57,7 +57,7 @@ beforeAll(() => {
   cellar('run', 'notebooks/penguins.ipynb', '--workspace', workspace);
   cellar('docs', ...notebooks, '--out', site, '--workspace', workspace);
   cellar('docs', ...notebooks, '--out', rebuilt, '--workspace', workspace);
-}, 600_000);
+}, 900_000);
 
 describe('cellar docs on the example notebooks', () => {
   const tasks = { penguins: ['load', 'features', 'split', 'train', 'evaluate'], flights: ['baseline', 'route_rates', 'hour_rates', 'features', 'calibration'] };
