@@ -31,6 +31,8 @@ export const RUNTIME_CODES = {
   E_WH_MATERIALIZE: 'a table output that cannot be materialized',
   E_WH_SEED: 'a seed file for the local DuckDB warehouse that is missing or unreadable',
   E_CHECK_SYNTAX: 'a `//| check:` expression that does not parse',
+  // Shared stores.
+  E_STORE: 'a store location (`--store`, `store` in cellar.config.json, $CELLAR_STORE) that cannot be opened',
   // The command line.
   E_USAGE: 'a command line the command does not accept (its usage is printed)',
   E_BAD_PARAM: "a `--param k=v` whose value does not parse as the param's type",
