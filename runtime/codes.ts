@@ -42,6 +42,7 @@ export const RUNTIME_CODES = {
   E_NOT_FOUND: 'a notebook file that does not exist or cannot be read',
   E_COMPILE: 'a notebook with compile errors, when running it',
   E_NO_TASKS: 'a notebook with no `//| task:` cells, when running it',
+  E_DOCS_BUILD: '`cellar docs` could not build the site (TypeDoc reported errors converting or rendering)',
   // Builds (`cellar build`) and built pipelines.
   E_BUILD: 'a pipeline or task function that esbuild cannot bundle',
   E_BUILD_PACKAGE: 'a package the bundle imports that is not installed in the project',

@@ -4,6 +4,7 @@
 // the two modes cannot drift apart. The manifest (the "done" marker) is written by the executor
 // after this returns, never here.
 import { pickCodec, getCodec } from '../codecs/index.js';
+import { outputStats } from '../codecs/stats.js';
 import { hooksFor, type TaskRunContext } from './hooks.js';
 import { outputFileName, type Store } from '../store/store.js';
 import type { AnyTask, OutputSpec } from '../task.js';
@@ -83,7 +84,8 @@ export async function performTask(task: AnyTask, tasksByName: ReadonlyMap<string
     const { bytes, schema } = encoded;
     // A content-addressed store names the object itself; the manifest records that name.
     const file = (await store.writeOutput(task.name, outputFileName(task.name, name, job.key, codec.ext), bytes)) ?? outputFileName(task.name, name, job.key, codec.ext);
-    stored[name] = { codec: codec.id, codecVersion: codec.version, file, bytes: bytes.byteLength, schema };
+    const stats = outputStats(outputs[name], schema);
+    stored[name] = { codec: codec.id, codecVersion: codec.version, file, bytes: bytes.byteLength, schema, ...(stats ? { stats } : {}) };
   }
   return stored;
 }
