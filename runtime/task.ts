@@ -59,16 +59,21 @@ export interface TaskDefinition<I, P, O> {
   /** `import.meta.url` of the defining module: the root of the code-aware cache key. */
   module?: string;
   source?: TaskSource;
-  params: { [K in keyof P]: ParamSpec<P[K]> };
-  inputs: { [K in keyof I]: InputSpec<I[K]> };
+  /** Default `{}`: no params. */
+  params?: { [K in keyof P]: ParamSpec<P[K]> };
+  /** Default `{}`: no upstream task. */
+  inputs?: { [K in keyof I]: InputSpec<I[K]> };
   outputs: { [K in keyof O]: OutputSpec };
   /**
    * Upstream computed from params (gokart's `requires()` reading parameters): merged over
    * `inputs` when the graph is built for a given set of params.
    */
   dynamicInputs?: (params: P) => Record<string, InputSpec>;
+  /** Bump to invalidate the task's cache (`//| version:`). Default 0. */
   version?: number;
+  /** Always run, cached or not (`//| rerun`). Default false. */
   rerun?: boolean;
+  /** Default 'code'. */
   cache?: CacheMode;
   /** Extra attempts after a failure, with exponential backoff from `retryDelayMs`. Default 0. */
   retries?: number;
@@ -118,8 +123,8 @@ export function defineTask<I extends Record<string, unknown>, P extends Record<s
     family: def.family ?? def.name,
     module: def.module,
     source: def.source,
-    params: def.params,
-    inputs: def.inputs,
+    params: def.params ?? ({} as Task<I, P, O>['params']),
+    inputs: def.inputs ?? ({} as Task<I, P, O>['inputs']),
     outputs: def.outputs,
     dynamicInputs: def.dynamicInputs,
     version: def.version ?? 0,
