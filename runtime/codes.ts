@@ -31,12 +31,20 @@ export const RUNTIME_CODES = {
   E_WH_MATERIALIZE: 'a table output that cannot be materialized',
   E_WH_SEED: 'a seed file for the local DuckDB warehouse that is missing or unreadable',
   E_CHECK_SYNTAX: 'a `//| check:` expression that does not parse',
+  // Shared stores.
+  E_STORE: 'a store location (`--store`, `store` in cellar.config.json, $CELLAR_STORE) that cannot be opened',
   // The command line.
   E_USAGE: 'a command line the command does not accept (its usage is printed)',
   E_BAD_PARAM: "a `--param k=v` whose value does not parse as the param's type",
   E_NOT_FOUND: 'a notebook file that does not exist or cannot be read',
   E_COMPILE: 'a notebook with compile errors, when running it',
   E_NO_TASKS: 'a notebook with no `//| task:` cells, when running it',
+  E_DOCS_BUILD: '`cellar docs` could not build the site (TypeDoc reported errors converting or rendering)',
+  // Builds (`cellar build`) and built pipelines.
+  E_BUILD: 'a pipeline or task function that esbuild cannot bundle',
+  E_BUILD_PACKAGE: 'a package the bundle imports that is not installed in the project',
+  E_BUILD_LOCKFILE: "npm could not resolve a package-lock.json for the build's run-time packages",
+  E_NO_WORKDIR: "the tasks' working folder does not exist (pass --workdir)",
 } as const;
 
 /** A catalogued runtime error code (see `RUNTIME_CODES` for what each means). */

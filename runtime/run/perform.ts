@@ -4,10 +4,11 @@
 // the two modes cannot drift apart. The manifest (the "done" marker) is written by the executor
 // after this returns, never here.
 import { pickCodec, getCodec } from '../codecs/index.js';
+import { outputStats } from '../codecs/stats.js';
 import { hooksFor, type TaskRunContext } from './hooks.js';
 import { outputFileName, type Store } from '../store/store.js';
 import type { AnyTask, OutputSpec } from '../task.js';
-import type { StoredOutput } from '../types.js';
+import type { KeyInputs, StoredOutput } from '../types.js';
 
 /** One input of a job: which upstream output to read and how it was stored. */
 export interface JobInput {
@@ -25,6 +26,11 @@ export interface TaskJob {
   upstreamKeys: Record<string, string>;
   keysByTask: Record<string, string>;
   inputs: JobInput[];
+  /**
+   * Only for a committing runner (TaskRunner.commits): what the manifest needs, and whether the
+   * run forces the task (then a finished result from before this job is not reused).
+   */
+  commit?: { inputs: KeyInputs; forced: boolean };
 }
 
 /** Call a task's run function with its hooks around it, and check it returned every output. */
@@ -74,9 +80,10 @@ export async function performTask(task: AnyTask, tasksByName: ReadonlyMap<string
       throw new Error(`task '${task.name}', output '${name}': ${(error as Error).message}`);
     }
     const { bytes, schema } = encoded;
-    const file = outputFileName(task.name, name, job.key, codec.ext);
-    await store.writeOutput(task.name, file, bytes);
-    stored[name] = { codec: codec.id, codecVersion: codec.version, file, bytes: bytes.byteLength, schema };
+    // A content-addressed store names the object itself; the manifest records that name.
+    const file = (await store.writeOutput(task.name, outputFileName(task.name, name, job.key, codec.ext), bytes)) ?? outputFileName(task.name, name, job.key, codec.ext);
+    const stats = outputStats(outputs[name], schema);
+    stored[name] = { codec: codec.id, codecVersion: codec.version, file, bytes: bytes.byteLength, schema, ...(stats ? { stats } : {}) };
   }
   return stored;
 }

@@ -16,6 +16,7 @@ import { planRun } from './plan.js';
 import { probeStore } from './probe.js';
 import { LocalStore } from '../store/local.js';
 import type { Store } from '../store/store.js';
+import type { StoreChoice } from '../store/open.js';
 import type { Pipeline } from '../task.js';
 import type { CacheKey, RunEvent, RunPlan, RunResult, TaskGraph } from '../types.js';
 import { sourceWorkdir } from '../load/source.js';
@@ -36,9 +37,23 @@ export interface RunOptions {
   keepGoing?: boolean;
   dryRun?: boolean;
   store?: Store;
+  /**
+   * The spec `store` was opened from, when it is not the workspace (`--store gs://…`): worker
+   * threads open their own instance of it.
+   */
+  storeChoice?: Pick<StoreChoice, 'spec' | 'gcs'>;
   workspace?: string;
-  /** 'worker' needs `pipelineFile`; 'in-process' runs task code on the scheduler's thread. */
-  runner?: 'worker' | 'in-process';
+  /**
+   * Folder tasks run in (relative paths resolve from it, as in the notebook). Default: the
+   * pipeline's own `workdir`, relative to its file. A built bundle moved to another machine
+   * passes the folder its data was moved to.
+   */
+  workdir?: string;
+  /**
+   * 'worker' needs `pipelineFile`; 'in-process' runs task code on the scheduler's thread; a
+   * TaskRunner object is another executor (the BullMQ one, runtime/distributed/), closed at the end.
+   */
+  runner?: 'worker' | 'in-process' | TaskRunner;
   /** Hash task code into keys (default true; tests of params-only keys turn it off). */
   codeAware?: boolean;
   onEvent?: (event: RunEvent) => void;
@@ -55,8 +70,9 @@ export interface NormalizedRunOptions {
   keepGoing: boolean;
   dryRun: boolean;
   store: Store;
+  storeChoice: Pick<StoreChoice, 'spec' | 'gcs'> | undefined;
   workspace: string;
-  runner: 'worker' | 'in-process';
+  runner: 'worker' | 'in-process' | TaskRunner;
   codeAware: boolean;
   workdir: string | undefined;
   onEvent: (event: RunEvent) => void;
@@ -68,7 +84,7 @@ export function normalizeRunOptions(o: RunOptions): NormalizedRunOptions {
   const workspace = resolveWorkspace({ explicit: o.workspace, near });
   // The pipeline file's workdir; without a file (a pipeline built in code), the notebook folder
   // its compiled tasks share, so in-process runs read the files the notebook read.
-  const workdir = o.pipelineFile ? resolve(dirname(o.pipelineFile), o.pipeline.workdir ?? '.') : sharedSourceWorkdir(o.pipeline);
+  const workdir = o.workdir !== undefined ? resolve(o.workdir) : o.pipelineFile ? resolve(dirname(o.pipelineFile), o.pipeline.workdir ?? '.') : sharedSourceWorkdir(o.pipeline);
   return {
     pipeline: o.pipeline,
     pipelineFile: o.pipelineFile ? resolve(o.pipelineFile) : undefined,
@@ -79,6 +95,7 @@ export function normalizeRunOptions(o: RunOptions): NormalizedRunOptions {
     keepGoing: o.keepGoing ?? false,
     dryRun: o.dryRun ?? false,
     store: o.store ?? new LocalStore(workspace),
+    storeChoice: o.storeChoice,
     workspace,
     runner: o.runner ?? (o.pipelineFile ? 'worker' : 'in-process'),
     codeAware: o.codeAware ?? true,
@@ -141,8 +158,10 @@ export async function runPipeline(input: RunOptions): Promise<{ prepared: Prepar
     // Tasks resolve relative paths from the pipeline's workdir, as the notebook did in Jupyter.
     if (options.workdir && toRun > 0) process.chdir(options.workdir);
     runner =
-      options.runner === 'worker' && options.pipelineFile
-        ? new WorkerPool(Math.min(options.workers, Math.max(1, toRun)), { pipelineFile: options.pipelineFile, workspace: options.workspace, params: options.params })
+      typeof options.runner === 'object'
+        ? options.runner
+        : options.runner === 'worker' && options.pipelineFile
+        ? new WorkerPool(Math.min(options.workers, Math.max(1, toRun)), { pipelineFile: options.pipelineFile, workspace: options.workspace, params: options.params, ...(options.storeChoice ? { store: options.storeChoice } : {}) })
         : new InProcessRunner(new Map(graph.nodes.map((n) => [n.name, n.task])), options.store);
     const runId = `${new Date().toISOString().replace(/[:.]/g, '-')}-${process.pid}`;
     const result = await executeRun({
@@ -159,8 +178,8 @@ export async function runPipeline(input: RunOptions): Promise<{ prepared: Prepar
     });
     return { prepared, result };
   } finally {
-    await runner?.close();
-    if (options.store instanceof LocalStore) options.store.close();
+    await (runner ?? (typeof options.runner === 'object' ? options.runner : undefined))?.close();
+    await options.store.close?.();
     if (process.cwd() !== previousCwd) process.chdir(previousCwd);
   }
 }

@@ -14,7 +14,7 @@ import { rename, writeFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Manifest } from '../types.js';
 import type { Store, TaskLock } from './store.js';
-import { acquireLock, isPidAlive } from './lock.js';
+import { acquireLock, isPidAlive, type LockTiming } from './lock.js';
 
 /** Run logs kept in `<workspace>/_runs`; older ones are pruned when a run ends. */
 export const RUN_LOGS_KEPT = 50;
@@ -24,7 +24,11 @@ export class LocalStore implements Store {
   private readonly logs = new Map<string, { fd: number; buffer: string[] }>();
   private flushTimer: NodeJS.Timeout | undefined;
 
-  constructor(readonly location: string) {}
+  /** `lockTiming`: lease and heartbeat for holders on other hosts (a shared NFS folder); see lock.ts. */
+  constructor(
+    readonly location: string,
+    private readonly lockTiming: LockTiming = {},
+  ) {}
 
   outputPath(_task: string, file: string): string {
     return join(this.location, file);
@@ -81,7 +85,7 @@ export class LocalStore implements Store {
 
   async lock(task: string, key: string, onWait?: (holder: string) => void): Promise<TaskLock> {
     this.ensureDir(task);
-    const lock = await acquireLock(join(this.location, task, `${key}.lock`), onWait);
+    const lock = await acquireLock(join(this.location, task, `${key}.lock`), onWait, this.lockTiming);
     this.sweepTemp(task);
     return lock;
   }
