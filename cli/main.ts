@@ -37,7 +37,7 @@ export async function main(argv: string[]): Promise<number> {
     console.log('cellar 0.1.0');
     return EXIT.ok;
   }
-  const command = commands[name];
+  const command = Object.hasOwn(commands, name) ? commands[name] : undefined;
   if (!command) {
     console.error(`cellar: unknown command '${name}' (E_UNKNOWN_COMMAND)\n\n${help()}`);
     return EXIT.usage;
