@@ -43,7 +43,7 @@ async function planNotebook(paths: string[], json: boolean): Promise<number> {
     return EXIT.failure;
   }
   const plan = outcome.plan;
-  // Warnings and notes ride along as data when there are any (otherwise the shape is planJson's).
+  // Warnings and notes ride along as data when there are any.
   const extra = outcome.diagnostics.length ? { diagnostics: outcome.diagnostics } : {};
   if (json) console.log(JSON.stringify({ ...(plan ? planJson(plan) : { notebook: outcome.notebook, tasks: [], params: [] }), ...extra }));
   else console.log(plan ? planText(plan) : `${outcome.notebook}: nothing to compile`);
