@@ -44,7 +44,7 @@ export async function run(args: string[]): Promise<number> {
     return EXIT.failure;
   }
   const plan = outcome.plan;
-  // Warnings and notes ride along as data when there are any (the shape is otherwise the issue's).
+  // Warnings and notes ride along as data when there are any.
   const extra = outcome.diagnostics.length ? { diagnostics: outcome.diagnostics } : {};
   if (json) console.log(JSON.stringify({ ...(plan ? planJson(plan) : { notebook: outcome.notebook, tasks: [], params: [] }), ...extra }));
   else console.log(plan ? planText(plan) : `${outcome.notebook}: nothing to compile`);
