@@ -21,7 +21,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, ren
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { findProjectRoot } from '../key/codehash.js';
+import { findProjectRoot } from '../project.js';
 import { sha256 } from '../key/hash.js';
 
 interface BundleRecord {
