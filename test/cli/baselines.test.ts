@@ -40,7 +40,7 @@ function shop() {
     params: {},
     inputs: { rows: output(orders, 'rows') },
     outputs: { next: {} },
-    run: () => {
+    run: (): { next: number } => {
       throw new Error('model file missing: models/forecast.json');
     },
   });
