@@ -5,7 +5,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { CellarError } from '../runtime/api.js';
+import { CellarError } from '../runtime/errors.js';
 import { pipelineParams, suggest } from '../runtime/run/graph.js';
 import { loadPipeline } from '../runtime/load/loader.js';
 import { preparePipelineRun, type PreparedRun } from '../runtime/run/run.js';
@@ -18,9 +18,8 @@ export async function resolvePipelineFile(arg: string | undefined): Promise<stri
   if (!existsSync(path)) throw new CliError(`no such file: ${arg}`, 'E_NO_PIPELINE');
   if (path.endsWith('.ipynb')) {
     // The compiler's entry point; compiles only when generated/ is stale, throws CliError on errors.
-    const compile = (await import('./commands/compile.js')) as { ensureCompiled?: (notebook: string) => Promise<string> };
-    if (!compile.ensureCompiled) throw new CliError('running a notebook needs `cellar compile` (ensureCompiled is not available)', 'E_NOT_IMPLEMENTED');
-    return compile.ensureCompiled(path);
+    const { ensureCompiled } = await import('./commands/compile.js');
+    return ensureCompiled(path);
   }
   let file = path;
   if (statSync(path).isDirectory()) {

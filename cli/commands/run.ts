@@ -52,7 +52,7 @@ export async function run(args: string[]): Promise<number> {
   }
   const workers = values.workers === undefined ? undefined : Number(values.workers);
   if (workers !== undefined && (!Number.isInteger(workers) || workers < 1)) throw new CliError(`--workers needs a whole number ≥ 1, got '${values.workers}'`, 'E_USAGE');
-  const [pipelineArg, ...targets] = positionals;
+  const [pipelineArg, ...only] = positionals;
   const { pipeline, file } = await openPipeline(pipelineArg);
   const params = parseParams(values.param, pipeline);
 
@@ -79,7 +79,7 @@ export async function run(args: string[]): Promise<number> {
       params,
       workers,
       rerun: values.rerun,
-      targets,
+      only,
       keepGoing: values['keep-going'],
       dryRun: values['dry-run'],
       workspace: values.workspace,

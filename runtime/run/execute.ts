@@ -13,7 +13,7 @@
 // exponentially from the task's `retryDelayMs`.
 import type { Store } from '../store/store.js';
 import type { AnyTask } from '../task.js';
-import type { GraphNode, Manifest, RunEvent, RunPlan, RunResult, StoredOutput, TaskGraph, TaskResult } from '../types.js';
+import type { GraphNode, Manifest, NotRunReason, RunEvent, RunPlan, RunResult, StoredOutput, TaskGraph, TaskResult } from '../types.js';
 import { performTask, type JobInput, type TaskJob } from './perform.js';
 
 /** What a runner reports for one job: the outputs written, and the time the task itself took. */
@@ -86,8 +86,8 @@ export async function executeRun(options: ExecuteOptions): Promise<RunResult> {
     if (e.action === 'cached') {
       results.set(e.name, { name: e.name, status: 'cached', key: e.key.value, durationMs: 0 });
       emit({ kind: 'task-cached', at: Date.now(), task: e.name, key: e.key.value, byOtherRun: false });
-    } else if (e.action === 'blocked') {
-      results.set(e.name, { name: e.name, status: 'not_run', key: e.key.value, durationMs: 0, because: 'not requested' });
+    } else if (e.action === 'not-run') {
+      results.set(e.name, { name: e.name, status: 'not-run', key: e.key.value, durationMs: 0, because: NOT_REQUESTED });
     } else {
       // Why it runs, in the run log: "why did last night's run re-train?" is answerable later.
       emit({ kind: 'task-planned', at: Date.now(), task: e.name, key: e.key.value, reason: e.reason });
@@ -182,15 +182,15 @@ export async function executeRun(options: ExecuteOptions): Promise<RunResult> {
     waiting.set(name, count);
     if (count === 0) ready.push(name);
   }
-  const skip = (name: string, because: string) => {
+  const skip = (name: string, because: NotRunReason) => {
     if (!pending.has(name)) return;
     pending.delete(name);
-    results.set(name, { name, status: 'not_run', key: keyOf(name), durationMs: 0, because });
+    results.set(name, { name, status: 'not-run', key: keyOf(name), durationMs: 0, because });
     emit({ kind: 'task-not-run', at: Date.now(), task: name, because });
     for (const down of graph.byName.get(name)!.downstream) skip(down, because);
   };
-  // Upstream blocked in the plan (not requested) blocks its downstream too.
-  for (const e of plan.entries) if (e.action === 'blocked') for (const down of graph.byName.get(e.name)!.downstream) skip(down, e.name);
+  // (A not-requested task has no pending downstream: `only` is closed over upstream tasks, so
+  // whatever is requested has its upstream requested too. A task left waiting is skipped below.)
 
   await new Promise<void>((resolveAll) => {
     const finish = (name: string, result: TaskResult) => {
@@ -199,7 +199,7 @@ export async function executeRun(options: ExecuteOptions): Promise<RunResult> {
       const node = graph.byName.get(name)!;
       if (result.status === 'failed') {
         if (!options.keepGoing) stopping = true;
-        for (const down of node.downstream) skip(down, name);
+        for (const down of node.downstream) skip(down, { kind: 'upstream-failed', task: name });
       } else {
         for (const down of node.downstream) {
           if (!pending.has(down)) continue;
@@ -211,7 +211,7 @@ export async function executeRun(options: ExecuteOptions): Promise<RunResult> {
       pump();
     };
     const pump = () => {
-      if (stopping) for (const name of [...pending]) skip(name, 'fail-fast');
+      if (stopping) for (const name of [...pending]) skip(name, FAIL_FAST);
       while (!stopping && running.size < options.workers && ready.length > 0) {
         const name = ready.shift()!;
         if (!pending.has(name)) continue;
@@ -222,7 +222,7 @@ export async function executeRun(options: ExecuteOptions): Promise<RunResult> {
           .then((result) => finish(name, result));
       }
       if (running.size === 0 && (pending.size === 0 || ready.length === 0)) {
-        for (const name of [...pending]) skip(name, 'fail-fast');
+        for (const name of [...pending]) skip(name, FAIL_FAST);
         resolveAll();
       }
     };
@@ -230,10 +230,18 @@ export async function executeRun(options: ExecuteOptions): Promise<RunResult> {
   });
 
   const tasks = graph.nodes.map((n) => results.get(n.name)!);
-  const ok = tasks.every((t) => t.status === 'ran' || t.status === 'cached' || t.because === 'not requested');
+  const ok = isRunOk(tasks);
   const durationMs = Date.now() - started;
   emit({ kind: 'run-end', at: Date.now(), ok, durationMs });
   return { ok, pipeline: options.pipeline, durationMs, tasks };
+}
+
+const NOT_REQUESTED: NotRunReason = { kind: 'not-requested' };
+const FAIL_FAST: NotRunReason = { kind: 'fail-fast' };
+
+/** A run is ok when every task ran or was cached, or was left out because it was not requested. */
+export function isRunOk(tasks: readonly TaskResult[]): boolean {
+  return tasks.every((t) => t.status === 'ran' || t.status === 'cached' || (t.status === 'not-run' && t.because.kind === 'not-requested'));
 }
 
 function errorText(error: unknown): string {

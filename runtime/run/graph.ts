@@ -104,7 +104,7 @@ export function buildGraph(tasks: readonly AnyTask[] | Pipeline, overrides: Reco
     if (s === 'done') return;
     if (s === 'visiting') {
       const cycle = [...path.slice(path.indexOf(name)), name];
-      diagnostics.push({ code: 'E_CYCLE', task: name, message: `tasks form a cycle: ${cycle.join(' → ')}` });
+      diagnostics.push({ code: 'E_DEPENDENCY_CYCLE', task: name, message: `tasks form a cycle: ${cycle.join(' → ')}` });
       return;
     }
     state.set(name, 'visiting');

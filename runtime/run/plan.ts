@@ -1,5 +1,5 @@
 // Stage 3 of a run: `planRun` decides, for every node, whether it is cached, will run, or is
-// blocked, and why. Pure: the facts it needs about the store (which keys are done, which cached
+// not run, and why. Pure: the facts it needs about the store (which keys are done, which cached
 // results a hook rejected, the previous key inputs of stale tasks) are gathered beforehand by
 // `probeStore`, so `--dry-run` and the real run see one and the same plan.
 import { diffKeyInputs } from '../key/hash.js';
@@ -18,7 +18,7 @@ export interface StoreFacts {
 export interface PlanOptions {
   /** Tasks forced to run, with the selector that forced them (`--rerun`). */
   rerun: Map<string, string>;
-  /** When set, only these tasks (and what they need) are considered; the rest are blocked. */
+  /** When set, only these tasks (and what they need) are considered; the rest are not run. */
   only?: Set<string>;
 }
 
@@ -26,7 +26,7 @@ export function planRun(graph: TaskGraph, keys: Map<string, CacheKey>, facts: St
   const entries: PlanEntry[] = graph.nodes.map((node) => {
     const key = keys.get(node.name)!;
     const entry = (action: PlanEntry['action'], reason: PlanReason): PlanEntry => ({ name: node.name, action, key, reason });
-    if (options.only && !options.only.has(node.name)) return entry('blocked', { kind: 'not-requested' });
+    if (options.only && !options.only.has(node.name)) return entry('not-run', { kind: 'not-requested' });
     const selector = options.rerun.get(node.name);
     if (selector !== undefined) return entry('run', selector === node.name ? { kind: 'rerun-flag' } : { kind: 'rerun-selector', selector });
     if (node.task.rerun) return entry('run', { kind: 'rerun-flag' });

@@ -6,7 +6,7 @@
 // Options are normalised once (`normaliseRunOptions`) into a type with no optional fields.
 import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { CellarError } from '../api.js';
+import { diagnosticsError } from '../errors.js';
 import { CodeHasher } from '../key/codehash.js';
 import { executeRun, InProcessRunner, type TaskRunner } from './execute.js';
 import { buildGraph, selectTasks, upstreamClosure } from './graph.js';
@@ -28,8 +28,9 @@ export interface RunOptions {
   workers?: number;
   /** `--rerun` selectors: `task`, `task+` (and downstream), `+task` (and upstream). */
   rerun?: string[];
-  /** Run only these tasks and what they need. */
-  targets?: string[];
+  /** Task selectors to run, with what they need (upstream); the rest is not run (`not-requested`).
+   *  Empty or absent: the whole pipeline. `cellar run <pipeline> <task>...` fills it. */
+  only?: string[];
   keepGoing?: boolean;
   dryRun?: boolean;
   store?: Store;
@@ -48,7 +49,7 @@ export interface NormalisedRunOptions {
   params: Record<string, unknown>;
   workers: number;
   rerun: string[];
-  targets: string[];
+  only: string[];
   keepGoing: boolean;
   dryRun: boolean;
   store: Store;
@@ -72,7 +73,7 @@ export function normaliseRunOptions(o: RunOptions): NormalisedRunOptions {
     params: o.params ?? {},
     workers: Math.max(1, o.workers ?? availableParallelism()),
     rerun: o.rerun ?? [],
-    targets: o.targets ?? [],
+    only: o.only ?? [],
     keepGoing: o.keepGoing ?? false,
     dryRun: o.dryRun ?? false,
     store: o.store ?? new LocalStore(workspace),
@@ -106,20 +107,20 @@ export async function preparePipelineRun(input: RunOptions | NormalisedRunOption
   };
   const { graph, diagnostics } = buildGraph(options.pipeline, options.params);
   lap('graph');
-  if (!graph) throw fromDiagnostics(diagnostics);
+  if (!graph) throw diagnosticsError(diagnostics);
   const memo = options.store instanceof LocalStore ? join(options.workspace, '.codehash.json') : undefined;
   const hasher = options.codeAware ? new CodeHasher(memo) : undefined;
   const keys = await computeKeys(graph, { hasher });
   hasher?.save();
   lap('keys');
   const rerun = selectTasks(graph, options.rerun);
-  const targets = selectTasks(graph, options.targets);
-  const problems = [...rerun.diagnostics, ...targets.diagnostics];
-  if (problems.length > 0) throw fromDiagnostics(problems);
+  const requested = selectTasks(graph, options.only);
+  const problems = [...rerun.diagnostics, ...requested.diagnostics];
+  if (problems.length > 0) throw diagnosticsError(problems);
   let only: Set<string> | undefined;
-  if (options.targets.length > 0) {
+  if (options.only.length > 0) {
     only = new Set<string>();
-    for (const name of targets.names.keys()) for (const n of upstreamClosure(graph, name)) only.add(n.name);
+    for (const name of requested.names.keys()) for (const n of upstreamClosure(graph, name)) only.add(n.name);
   }
   const facts = await probeStore(graph, keys, options.store, { reasons });
   lap('probe');
@@ -166,10 +167,4 @@ export async function runPipeline(input: RunOptions): Promise<{ prepared: Prepar
 function sharedSourceWorkdir(pipeline: Pipeline): string | undefined {
   const dirs = new Set(pipeline.tasks.filter((t) => t.source).map((t) => sourceWorkdir(t)));
   return dirs.size === 1 ? [...dirs][0] : undefined;
-}
-
-function fromDiagnostics(diagnostics: { code: string; message: string }[]): CellarError {
-  const first = diagnostics[0]!;
-  const more = diagnostics.length > 1 ? `\n${diagnostics.slice(1).map((d) => `  ${d.message} (${d.code})`).join('\n')}` : '';
-  return new CellarError(`${first.message}${more}`, first.code, diagnostics as never);
 }
