@@ -21,6 +21,8 @@ export const RUNTIME_CODES = {
   E_PIPELINE_LOAD: 'a pipeline module that throws or does not compile while loading',
   E_NOT_A_PIPELINE: 'a module without a `definePipeline(...)` default export',
   E_NOT_CACHED: 'no stored output for this task and these params (run the pipeline first)',
+  // Storing outputs.
+  E_SECRET_IN_OUTPUT: 'an output holding, in clear, the value of an environment variable the task read, without `//| output` declaring it',
   // The warehouse.
   E_WH_CONFIG: 'a malformed warehouse configuration (cellar.config.json or CELLAR_* variables)',
   E_WH_QUERY: 'the warehouse refused or failed a query',

@@ -384,8 +384,9 @@ export function linkCells(input: LinkInput): LinkResult {
     const explicit = task.cells.flatMap((i) => cells.find((c) => c.index === i)!.directives.outputs);
     if (!readByTasks.has(task.name)) {
       // A leaf: no task reads it, so keep every value it computes (its results are the point).
-      // Functions (`const f = () => …`) are code, not results: there is nothing to store.
-      for (const i of task.cells) for (const d of analyses.get(i)?.declarations ?? []) if (DATA_KINDS.has(d.kind) && !d.callable) names.add(d.name);
+      // Functions (`const f = () => …`) are code, not results: there is nothing to store. Values
+      // read from the environment (secrets, most often) are kept only when `//| output` asks.
+      for (const i of task.cells) for (const d of analyses.get(i)?.declarations ?? []) if (DATA_KINDS.has(d.kind) && !d.callable && !d.fromEnv) names.add(d.name);
     }
     for (const o of explicit) {
       if (!lastVersionOf(task, o.name)) {

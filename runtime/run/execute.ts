@@ -128,7 +128,7 @@ export async function executeRun(options: ExecuteOptions): Promise<RunResult> {
       // would be cloned into the worker for every task (a million entries for 1000 tasks).
       const scopedKeys: Record<string, string> = { [node.name]: key };
       for (const up of node.upstream) scopedKeys[up] = keyOf(up);
-      const job: TaskJob = { task: node.name, key, params: node.params, upstreamKeys: entry.key.inputs.upstream, keysByTask: scopedKeys, inputs };
+      const job: TaskJob = { task: node.name, key, params: node.params, upstreamKeys: entry.key.inputs.upstream, keysByTask: scopedKeys, inputs, envRead: Object.keys(entry.key.inputs.env ?? {}) };
       const attempts = node.task.retries + 1;
       for (let attempt = 1; ; attempt++) {
         emit({ kind: 'task-start', at: Date.now(), task: node.name, key, attempt });
