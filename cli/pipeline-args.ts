@@ -6,9 +6,10 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { CellarError } from '../runtime/errors.js';
-import { pipelineParams, suggest } from '../runtime/run/graph.js';
+import { pipelineParams } from '../runtime/run/graph.js';
+import { suggest } from '../runtime/suggest.js';
 import { loadPipeline } from '../runtime/load/loader.js';
-import { preparePipelineRun, type PreparedRun } from '../runtime/run/run.js';
+import { normalizeRunOptions, preparePipelineRun, type PreparedRun } from '../runtime/run/run.js';
 import type { Pipeline, ParamSpec } from '../runtime/task.js';
 import { CliError, EXIT } from './errors.js';
 
@@ -130,7 +131,7 @@ export async function openForInspection<X extends NonNullable<ParseArgsConfig['o
   let prepared: PreparedRun;
   try {
     const v = values as { param: string[]; workspace?: string };
-    prepared = await preparePipelineRun({ pipeline, pipelineFile: file, params: parseParams(v.param, pipeline), workspace: v.workspace }, command.reasons);
+    prepared = await preparePipelineRun(normalizeRunOptions({ pipeline, pipelineFile: file, params: parseParams(v.param, pipeline), workspace: v.workspace }), command.reasons);
   } catch (error) {
     throw toCliError(error);
   }

@@ -3,7 +3,8 @@
 // `cellar tree` and the tests call this; the stages stay separate modules so each can be tested
 // on its own.
 //
-// Options are normalised once (`normaliseRunOptions`) into a type with no optional fields.
+// Options are normalized once (`normalizeRunOptions`, by the caller of `preparePipelineRun`) into a
+// type with no optional fields.
 import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { diagnosticsError } from '../errors.js';
@@ -11,7 +12,8 @@ import { CodeHasher } from '../key/codehash.js';
 import { executeRun, InProcessRunner, type TaskRunner } from './execute.js';
 import { buildGraph, selectTasks, upstreamClosure } from './graph.js';
 import { computeKeys } from '../key/keys.js';
-import { planRun, probeStore } from './plan.js';
+import { planRun } from './plan.js';
+import { probeStore } from './probe.js';
 import { LocalStore } from '../store/local.js';
 import type { Store } from '../store/store.js';
 import type { Pipeline } from '../task.js';
@@ -43,7 +45,7 @@ export interface RunOptions {
   backoffScale?: number;
 }
 
-export interface NormalisedRunOptions {
+export interface NormalizedRunOptions {
   pipeline: Pipeline;
   pipelineFile: string | undefined;
   params: Record<string, unknown>;
@@ -61,7 +63,7 @@ export interface NormalisedRunOptions {
   backoffScale: number;
 }
 
-export function normaliseRunOptions(o: RunOptions): NormalisedRunOptions {
+export function normalizeRunOptions(o: RunOptions): NormalizedRunOptions {
   const near = o.pipelineFile ? dirname(o.pipelineFile) : undefined;
   const workspace = resolveWorkspace({ explicit: o.workspace, near });
   // The pipeline file's workdir; without a file (a pipeline built in code), the notebook folder
@@ -89,15 +91,14 @@ export function normaliseRunOptions(o: RunOptions): NormalisedRunOptions {
 export interface PreparedRun {
   /** Milliseconds spent in each stage before execution (printed by `cellar run --verbose`). */
   timings: Record<string, number>;
-  options: NormalisedRunOptions;
+  options: NormalizedRunOptions;
   graph: TaskGraph;
   keys: Map<string, CacheKey>;
   plan: RunPlan;
 }
 
 /** Everything up to the plan: no task runs. Throws CellarError for a bad pipeline or selector. */
-export async function preparePipelineRun(input: RunOptions | NormalisedRunOptions, reasons = true): Promise<PreparedRun> {
-  const options = 'workdir' in input ? input : normaliseRunOptions(input);
+export async function preparePipelineRun(options: NormalizedRunOptions, reasons = true): Promise<PreparedRun> {
   const timings: Record<string, number> = {};
   let t = performance.now();
   const lap = (stage: string) => {
@@ -130,7 +131,7 @@ export async function preparePipelineRun(input: RunOptions | NormalisedRunOption
 }
 
 export async function runPipeline(input: RunOptions): Promise<{ prepared: PreparedRun; result: RunResult | undefined }> {
-  const prepared = await preparePipelineRun(input);
+  const prepared = await preparePipelineRun(normalizeRunOptions(input));
   const { options, graph, plan } = prepared;
   if (options.dryRun) return { prepared, result: undefined };
   const toRun = plan.entries.filter((e) => e.action === 'run').length;

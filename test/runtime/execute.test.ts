@@ -4,6 +4,8 @@
 import { describe, expect, it } from 'vitest';
 import { defineTask, definePipeline, output, MemoryStore, type AnyTask, type RunEvent } from 'cellar';
 import { runPipeline, type RunOptions } from '../../runtime/run/run.js';
+import { schedule } from '../../runtime/run/execute.js';
+import { buildGraph } from '../../runtime/run/graph.js';
 
 function diamond(calls: string[], opts: { version?: number; failTrain?: number } = {}) {
   let trainFailures = opts.failTrain ?? 0;
@@ -218,5 +220,28 @@ describe('executeRun', () => {
     expect(splitManifest.outputs.train!.file).toMatch(/^split\/train_[0-9a-f]{16}\.arrow$/);
     const reportManifest = [...store.manifests.values()].find((m) => m.task === 'report')!;
     expect(new TextDecoder().decode(store.files.get(reportManifest.outputs.text!.file))).toBe('w=0.2 n=2');
+  });
+});
+
+describe('schedule: the ready queue alone, with a recording runner', () => {
+  it('starts ready tasks in graph order one at a time, and after a failure starts nothing new (fail-fast)', async () => {
+    const { graph } = buildGraph(diamond([]), {});
+    const started: string[] = [];
+    const settled: Record<string, unknown> = {};
+    await schedule({
+      graph: graph!,
+      pending: new Set(graph!.nodes.map((n) => n.name)),
+      settled: () => false,
+      workers: 1,
+      keepGoing: false,
+      keyOf: (name) => `k-${name}`,
+      run: async (node) => {
+        started.push(node.name);
+        return { name: node.name, status: node.name === 'train' ? 'failed' : 'ran', key: `k-${node.name}`, durationMs: 0 };
+      },
+      settle: (r) => (settled[r.name] = r.status === 'not-run' ? r.because : r.status),
+    });
+    expect(started).toEqual(['load', 'split', 'train']);
+    expect(settled).toEqual({ load: 'ran', split: 'ran', train: 'failed', report: { kind: 'upstream-failed', task: 'train' }, stats: { kind: 'fail-fast' } });
   });
 });
