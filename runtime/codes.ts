@@ -39,6 +39,11 @@ export const RUNTIME_CODES = {
   E_NOT_FOUND: 'a notebook file that does not exist or cannot be read',
   E_COMPILE: 'a notebook with compile errors, when running it',
   E_NO_TASKS: 'a notebook with no `//| task:` cells, when running it',
+  // Builds (`cellar build`) and built pipelines.
+  E_BUILD: 'a pipeline or task function that esbuild cannot bundle',
+  E_BUILD_PACKAGE: 'a package the bundle imports that is not installed in the project',
+  E_BUILD_LOCKFILE: "npm could not resolve a package-lock.json for the build's run-time packages",
+  E_NO_WORKDIR: "the tasks' working folder does not exist (pass --workdir)",
 } as const;
 
 /** A catalogued runtime error code (see `RUNTIME_CODES` for what each means). */

@@ -53,6 +53,29 @@ interface EntryMemo {
 
 const MEMO_VERSION = 2;
 
+/**
+ * Fingerprints recorded by `cellar build`, by module URL. A built bundle carries no sources to
+ * hash, so it registers the fingerprints computed from the sources at build time
+ * (cli/build/): the keys of a built run then equal those of a run from the sources.
+ */
+const recorded = new Map<string, CodeFingerprint>();
+
+/** Register build-time fingerprints (module URL → fingerprint); see `recorded`. */
+export function recordFingerprints(entries: Record<string, RecordedFingerprint>): void {
+  for (const [url, fp] of Object.entries(entries)) {
+    recorded.set(url, Object.freeze({ files: Object.freeze({ ...fp.files }), packages: Object.freeze({ ...fp.packages }) }));
+    recordedEnv.set(url, Object.freeze([...(fp.env ?? [])]));
+  }
+}
+
+/** A fingerprint as a build records it: with the env vars the module reads (see `envRead`). */
+export type RecordedFingerprint = CodeFingerprint & { env?: readonly string[] };
+
+const recordedEnv = new Map<string, readonly string[]>();
+
+/** The scheme of module URLs inside a built bundle (`cellar-build:generated/x/task.ts`). */
+export const BUILT_MODULE_SCHEME = 'cellar-build:';
+
 /** Strip tsx's `?tsx-namespace=…` (and any other query) and turn a module URL into a path. */
 const paths = new Map<string, string>();
 
@@ -108,6 +131,7 @@ export class CodeHasher {
   async prepare(moduleUrls: Iterable<string>): Promise<void> {
     const byPath = new Map<string, string>();
     for (const url of moduleUrls) {
+      if (recorded.has(url) || url.startsWith(BUILT_MODULE_SCHEME)) continue; // see fingerprint()
       const path = modulePath(url);
       if (!this.fingerprints.has(path) && !byPath.has(path)) byPath.set(path, url);
     }
@@ -126,6 +150,14 @@ export class CodeHasher {
 
   /** Fingerprint of the module at `moduleUrl` and everything local it loads. */
   async fingerprint(moduleUrl: string): Promise<CodeFingerprint> {
+    const built = recorded.get(moduleUrl);
+    if (built) {
+      this.done.set(moduleUrl, built);
+      return built;
+    }
+    if (moduleUrl.startsWith(BUILT_MODULE_SCHEME)) {
+      throw new Error(`no recorded code fingerprint for ${moduleUrl}: the build's manifest.json does not match its bundle (rebuild with \`cellar build\`)`);
+    }
     const path = modulePath(moduleUrl);
     if (!this.fingerprints.has(path)) await this.prepare([moduleUrl]);
     const fp = await this.fingerprints.get(path)!;
@@ -135,7 +167,7 @@ export class CodeHasher {
 
   /** The fingerprint if already computed (no await: a module's 1000 tasks share one). */
   computed(moduleUrl: string): CodeFingerprint | undefined {
-    return this.done.get(moduleUrl);
+    return this.done.get(moduleUrl) ?? recorded.get(moduleUrl);
   }
 
   /**
@@ -144,7 +176,7 @@ export class CodeHasher {
    * computed name (`process.env[name]`), which no key can follow.
    */
   envRead(moduleUrl: string): readonly string[] {
-    return this.envNames.get(modulePath(moduleUrl)) ?? [];
+    return recordedEnv.get(moduleUrl) ?? this.envNames.get(modulePath(moduleUrl)) ?? [];
   }
 
   /** Persist the memo if anything changed (atomically: a torn memo would only cost time, but still). */

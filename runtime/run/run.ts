@@ -37,6 +37,12 @@ export interface RunOptions {
   dryRun?: boolean;
   store?: Store;
   workspace?: string;
+  /**
+   * Folder tasks run in (relative paths resolve from it, as in the notebook). Default: the
+   * pipeline's own `workdir`, relative to its file. A built bundle moved to another machine
+   * passes the folder its data was moved to.
+   */
+  workdir?: string;
   /** 'worker' needs `pipelineFile`; 'in-process' runs task code on the scheduler's thread. */
   runner?: 'worker' | 'in-process';
   /** Hash task code into keys (default true; tests of params-only keys turn it off). */
@@ -68,7 +74,7 @@ export function normalizeRunOptions(o: RunOptions): NormalizedRunOptions {
   const workspace = resolveWorkspace({ explicit: o.workspace, near });
   // The pipeline file's workdir; without a file (a pipeline built in code), the notebook folder
   // its compiled tasks share, so in-process runs read the files the notebook read.
-  const workdir = o.pipelineFile ? resolve(dirname(o.pipelineFile), o.pipeline.workdir ?? '.') : sharedSourceWorkdir(o.pipeline);
+  const workdir = o.workdir !== undefined ? resolve(o.workdir) : o.pipelineFile ? resolve(dirname(o.pipelineFile), o.pipeline.workdir ?? '.') : sharedSourceWorkdir(o.pipeline);
   return {
     pipeline: o.pipeline,
     pipelineFile: o.pipelineFile ? resolve(o.pipelineFile) : undefined,
