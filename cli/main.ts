@@ -14,8 +14,10 @@ const commands: Record<string, Command> = {
   compile: { summary: 'compile notebooks into generated/ (--check, --watch)', load: () => import('./commands/compile.js') },
   plan: { summary: 'print the task plan of a notebook (--json)', load: () => import('./commands/plan.js') },
   run: { summary: 'run a pipeline as a cached DAG', load: () => import('./commands/run.js') },
+  worker: { summary: 'run tasks of distributed runs (cellar run --executor bullmq) from Redis', load: () => import('./commands/worker.js') },
   tree: { summary: 'print the dependency tree with status', load: () => import('./commands/tree.js') },
   show: { summary: 'print a cached output', load: () => import('./commands/show.js') },
+  docs: { summary: 'build the static docs site from the notebooks (--out dir)', load: () => import('./commands/docs.js') },
   build: { summary: 'bundle a pipeline for a batch machine, or a task function for serving (--function)', load: () => import('./commands/build.js') },
 };
 
@@ -35,7 +37,7 @@ export async function main(argv: string[]): Promise<number> {
     console.log('cellar 0.1.0');
     return EXIT.ok;
   }
-  const command = commands[name];
+  const command = Object.hasOwn(commands, name) ? commands[name] : undefined;
   if (!command) {
     console.error(`cellar: unknown command '${name}' (E_UNKNOWN_COMMAND)\n\n${help()}`);
     return EXIT.usage;

@@ -63,13 +63,14 @@ export async function openPipeline(arg: string | undefined): Promise<{ pipeline:
 export function parseParams(raw: string[], pipeline: Pipeline): Record<string, unknown> {
   if (raw.length === 0) return {};
   const specs = pipelineParams(pipeline.tasks) as Record<string, ParamSpec>;
-  const out: Record<string, unknown> = {};
+  const out: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
   for (const item of raw) {
     const eq = item.indexOf('=');
     if (eq <= 0) throw new CliError(`--param needs k=v, got '${item}'`, 'E_BAD_PARAM');
     const name = item.slice(0, eq);
     const text = item.slice(eq + 1);
-    const spec = specs[name];
+    // Own properties only: `--param constructor=1` or `__proto__=1` is an unknown param, not Object's.
+    const spec = Object.hasOwn(specs, name) ? specs[name] : undefined;
     if (!spec) {
       const known = Object.keys(specs);
       throw new CliError(`unknown param '${name}' (pipeline params: ${known.join(', ') || 'none'})`, 'E_UNKNOWN_PARAM');

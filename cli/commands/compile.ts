@@ -12,6 +12,7 @@ import { diagnostic, formatDiagnostic, hasErrors } from '../../compiler/diagnost
 import { checkOutcome, compileFile, findNotebooks, orphanedOutputs, projectRoot, removeOrphan, staleNotebook, writeOutcome, type NotebookOutcome } from '../../compiler/host.js';
 import { newMemory, type CompileMemory } from '../../compiler/program.js';
 import { CliError, EXIT } from '../errors.js';
+import { resolvesCellar } from '../../runtime/load/bundle.js';
 
 const USAGE = `usage: cellar compile [paths...] [--check] [--watch] [--out <dir>]
 
@@ -80,6 +81,17 @@ function sameOutputFolder(notebooks: string[], out: string | undefined): Map<str
   return clashing;
 }
 
+const unresolvedWarned = new Set<string>();
+
+/** Generated code outside any project with cellar installed: what still works, and the fix. */
+export function cellarUnresolvedWarning(outLabel: string, stem: string): string {
+  return (
+    `warning: ${outLabel}/ is not inside a project with cellar installed, so its code cannot import 'cellar' (nor the notebook's other packages) from there (W_CELLAR_UNRESOLVED).\n` +
+    `  \`cellar run ${outLabel}/${stem}/pipeline.ts\` supplies this cellar, but packages the notebook imports must resolve from there too; ` +
+    `compile into the project (--out <project>/generated), or install cellar and those packages above it (npm install --save-dev cellar).`
+  );
+}
+
 async function compileOnce(parsed: CompileArgs, memory?: CompileMemory): Promise<number> {
   const notebooks = findNotebooks(parsed.paths);
   if (notebooks.length === 0) {
@@ -122,6 +134,10 @@ async function compileOnce(parsed: CompileArgs, memory?: CompileMemory): Promise
     }
     const report = writeOutcome(outcome, outDir);
     console.log(summary(outcome, outLabel, performance.now() - start, report.written.length + report.removed.length));
+    if (outcome.pipeline && !unresolvedWarned.has(outDir) && !resolvesCellar(outDir)) {
+      unresolvedWarned.add(outDir);
+      console.error(cellarUnresolvedWarning(outLabel, outcome.stem));
+    }
   }
   // Output folders of notebooks that were deleted from the folders just compiled.
   const dirs = parsed.paths.filter((p) => statSync(p).isDirectory());
@@ -221,10 +237,10 @@ export async function ensureCompiled(notebookPath: string): Promise<string> {
     throw new CliError(`cannot read ${notebookPath}: ${error instanceof Error ? error.message : String(error)}`, 'E_NOT_FOUND');
   }
   if (hasErrors(outcome.diagnostics)) {
-    throw new CliError(`${outcome.notebook} does not compile:\n${outcome.diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic).join('\n')}\n`, 'E_COMPILE', EXIT.failure);
+    throw new CliError(`${outcome.notebook} does not compile:\n${outcome.diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic).join('\n')}\n`, 'E_COMPILE', EXIT.usage);
   }
   if (!outcome.pipeline) {
-    throw new CliError(`${outcome.notebook} has no tasks: put \`//| task: <name>\` on the first line of a code cell`, 'E_NO_TASKS', EXIT.failure);
+    throw new CliError(`${outcome.notebook} has no tasks: put \`//| task: <name>\` on the first line of a code cell`, 'E_NO_TASKS', EXIT.usage);
   }
   writeOutcome(outcome, outDir);
   return outcome.pipeline;

@@ -1,8 +1,14 @@
 // `cellar run <pipeline> [task...]`: run a compiled pipeline (or a notebook, compiled first when
 // stale) as a cached DAG and print a Luigi-style summary. Exit 0 when every task ran or was
 // cached, 1 when a task failed, 2 for bad usage or a pipeline that cannot be built.
+import { hostname } from 'node:os';
+import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
+import type { TaskRunner } from '../../runtime/run/execute.js';
 import { runPipeline } from '../../runtime/run/run.js';
+import { chooseStore, openStore } from '../../runtime/store/open.js';
+import type { Store } from '../../runtime/store/store.js';
+import { resolveWorkspace } from '../../runtime/store/workspace.js';
 import { formatEvent, formatPlan, formatSummary, ProgressLine, resultJson } from '../../runtime/run/summary.js';
 import type { RunEvent } from '../../runtime/types.js';
 import { CliError, EXIT } from '../errors.js';
@@ -19,8 +25,16 @@ const USAGE = `usage: cellar run <pipeline.ts|notebook.ipynb|folder> [task...] [
   --json             print one JSON object at the end
   --workspace DIR    where outputs live (default <project>/.cellar/workspace, or $CELLAR_WORKSPACE)
   --workdir DIR      where tasks run: relative data paths resolve from it (default: the notebook's folder)
+  --store SPEC       a shared store: gs://bucket/prefix or a folder (NFS); default: the workspace,
+                     or \`store\` in cellar.config.json, or $CELLAR_STORE
+  --executor KIND    local (default) or bullmq: enqueue each ready task on Redis for \`cellar worker\`s
+  --redis URL        the Redis of --executor bullmq, e.g. redis://127.0.0.1:6379
+  --notify URL       post the summary to this webhook (Slack JSON) when the run fails
+  --notify-on-success  post it when the run succeeds too
   --in-process       run task code on the main thread (debugging)
-  --verbose          print every event, and stack traces`;
+  --verbose          print every event, and stack traces
+
+With --executor bullmq, --workers is how many jobs may be queued at once (default 100).`;
 
 export async function run(args: string[]): Promise<number> {
   let parsed;
@@ -38,6 +52,11 @@ export async function run(args: string[]): Promise<number> {
         workspace: { type: 'string' },
         workdir: { type: 'string' },
         'in-process': { type: 'boolean', default: false },
+        store: { type: 'string' },
+        executor: { type: 'string', default: 'local' },
+        redis: { type: 'string' },
+        notify: { type: 'string' },
+        'notify-on-success': { type: 'boolean', default: false },
         verbose: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -54,9 +73,39 @@ export async function run(args: string[]): Promise<number> {
   }
   const workers = values.workers === undefined ? undefined : Number(values.workers);
   if (workers !== undefined && (!Number.isInteger(workers) || workers < 1)) throw new CliError(`--workers needs a whole number ≥ 1, got '${values.workers}'`, 'E_USAGE');
+  const executor = values.executor;
+  if (executor !== 'local' && executor !== 'bullmq') throw new CliError(`--executor is 'local' or 'bullmq', got '${executor}'`, 'E_USAGE');
+  if (executor === 'bullmq' && !values.redis) throw new CliError('--executor bullmq needs --redis <url>, e.g. --redis redis://127.0.0.1:6379', 'E_USAGE');
+  if (executor !== 'bullmq' && values.redis) throw new CliError('--redis is for --executor bullmq', 'E_USAGE');
+  if (executor === 'bullmq' && values['in-process']) throw new CliError('--in-process and --executor bullmq exclude each other', 'E_USAGE');
+  if (values['notify-on-success'] && !values.notify) throw new CliError('--notify-on-success needs --notify <url>', 'E_USAGE');
+  if (values.notify && !/^https?:\/\//.test(values.notify)) throw new CliError(`--notify needs an http(s) URL, got '${values.notify}'`, 'E_USAGE');
   const [pipelineArg, ...only] = positionals;
   const { pipeline, file } = await openPipeline(pipelineArg);
   const params = parseParams(values.param, pipeline);
+  // The store: --store, $CELLAR_STORE, `store` in cellar.config.json, else the local workspace.
+  const workspace = resolveWorkspace({ explicit: values.workspace, near: dirname(file) });
+  let storeChoice;
+  let store: Store | undefined;
+  try {
+    storeChoice = chooseStore({ explicit: values.store, workspace, near: dirname(file) });
+    if (storeChoice.source !== 'workspace') store = await openStore(storeChoice);
+  } catch (error) {
+    throw new CliError(`cannot open the store: ${(error as Error).message}`, 'E_STORE');
+  }
+  let runner: TaskRunner | 'worker' | 'in-process' = values['in-process'] ? 'in-process' : 'worker';
+  if (executor === 'bullmq' && !values['dry-run']) {
+    const { BullmqRunner } = await import('../../runtime/distributed/coordinator.js');
+    let bull;
+    try {
+      bull = new BullmqRunner({ redis: values.redis!, pipeline: pipeline.name, params, store: storeChoice });
+      await bull.reachable(10_000);
+    } catch (error) {
+      await bull?.close();
+      throw new CliError((error as Error).message, 'E_USAGE');
+    }
+    runner = bull;
+  }
 
   const tty = process.stderr.isTTY && !values.json;
   const progress = tty ? new ProgressLine((s) => process.stderr.write(s)) : undefined;
@@ -79,14 +128,15 @@ export async function run(args: string[]): Promise<number> {
       pipeline,
       pipelineFile: file,
       params,
-      workers,
+      workers: workers ?? (executor === 'bullmq' ? 100 : undefined),
       rerun: values.rerun,
       only,
       keepGoing: values['keep-going'],
       dryRun: values['dry-run'],
-      workspace: values.workspace,
+      workspace,
       workdir: values.workdir,
-      runner: values['in-process'] ? 'in-process' : 'worker',
+      ...(store ? { store, storeChoice } : {}),
+      runner,
       onEvent,
     });
   } catch (error) {
@@ -123,6 +173,11 @@ export async function run(args: string[]): Promise<number> {
       const stages = Object.entries(prepared.timings).map(([k, v]) => `${k} ${v}ms`).join(', ');
       console.log(`workspace: ${prepared.options.workspace}\nstages: ${stages}, execute ${result.durationMs}ms`);
     }
+  }
+  if (values.notify) {
+    const { notifyWebhook } = await import('../../runtime/run/notify.js');
+    const sent = await notifyWebhook(values.notify, result, { onSuccess: values['notify-on-success'], host: hostname() });
+    if (typeof sent === 'object') process.stderr.write(`warning: could not post the summary to ${values.notify}: ${sent.error}\n`);
   }
   return result.ok ? EXIT.ok : EXIT.failure;
 }
