@@ -27,6 +27,7 @@ import { fileURLToPath } from 'node:url';
 import { isBuiltin } from 'node:module';
 import { sha256 } from './hash.js';
 import { checkStamp, readWithStamp, sameStamp, type FileStamp } from './filestamp.js';
+import { findPackageRoot } from '../project.js';
 
 export interface CodeFingerprint {
   /** Path relative to the task's module → normalised-syntax hash (16 hex). */
@@ -87,17 +88,6 @@ export function modulePath(moduleUrl: string): string {
     paths.set(moduleUrl, path);
   }
   return path;
-}
-
-/** Nearest folder upward from `start` holding a package.json (the project root), else `start`. */
-export function findProjectRoot(start: string): string {
-  let dir = start;
-  for (;;) {
-    if (existsSync(join(dir, 'package.json'))) return dir;
-    const parent = dirname(dir);
-    if (parent === dir) return start;
-    dir = parent;
-  }
 }
 
 export class CodeHasher {
@@ -201,7 +191,7 @@ export class CodeHasher {
     // One esbuild call per project (the folder esbuild resolves from, and that paths are relative to).
     const byRoot = new Map<string, string[]>();
     for (const path of stale) {
-      const root = findProjectRoot(dirname(path));
+      const root = findPackageRoot(dirname(path));
       byRoot.set(root, [...(byRoot.get(root) ?? []), path]);
     }
     for (const [root, group] of byRoot) {

@@ -25,7 +25,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, renameSync, w
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { findProjectRoot } from '../key/codehash.js';
+import { findProjectRoot } from '../project.js';
 import { sha256 } from '../key/hash.js';
 import { checkStamp, readWithStamp, sameStamp, type FileStamp } from '../key/filestamp.js';
 
