@@ -39,6 +39,7 @@ export const RUNTIME_CODES = {
   // Shared stores.
   E_STORE: 'a store location (`--store`, `store` in cellar.config.json, $CELLAR_STORE) that cannot be opened',
   // The command line.
+  E_NODE_VERSION: 'a Node.js older than the one package.json `engines` names (checked by bin/cellar.mjs before anything loads)',
   E_USAGE: 'a command line the command does not accept (its usage is printed)',
   E_BAD_PARAM: "a `--param k=v` whose value does not parse as the param's type",
   E_NOT_FOUND: 'a notebook file that does not exist or cannot be read',
