@@ -142,6 +142,19 @@ async function translateFor(w: Warehouse, text: string, from: SqlDialect): Promi
   const hit = memoisedTranslation(text, from, w.dialect);
   if (hit !== undefined) return hit;
   const key = createHash('sha256').update(`${TRANSLATION_ID}\u0000${from}>${w.dialect}\u0000${text}`).digest('hex').slice(0, 32);
+  // Same-text queries started together (Promise.all) share one lookup and one translation.
+  const flight = `${w.describe}\u0000${key}`;
+  let pending = inFlight.get(flight);
+  if (!pending) {
+    pending = lookUpOrTranslate(w, key, text, from).finally(() => inFlight.delete(flight));
+    inFlight.set(flight, pending);
+  }
+  return pending;
+}
+
+const inFlight = new Map<string, Promise<string>>();
+
+async function lookUpOrTranslate(w: Warehouse, key: string, text: string, from: SqlDialect): Promise<string> {
   if (w.translations) {
     const cached = await w.translations.get(key);
     if (cached !== null) {
@@ -150,6 +163,8 @@ async function translateFor(w: Warehouse, text: string, from: SqlDialect): Promi
     }
   }
   const out = await translate(text, from, w.dialect, helperTranspile);
-  if (w.translations) await w.translations.put(key, out);
+  // The cache entry is an optimisation: failing to write it never fails the user's query (the
+  // adapter's write is idempotent and serialised; this guards against anything else).
+  if (w.translations) await w.translations.put(key, out).catch(() => undefined);
   return out;
 }

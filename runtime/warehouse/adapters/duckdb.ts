@@ -126,11 +126,32 @@ export class DuckDBWarehouse implements Warehouse {
         const r = await c.runAndReadAll('SELECT sql FROM _cellar.translations WHERE key = $1', [key]);
         return ((r.getRowObjectsJson()[0] as { sql?: string } | undefined)?.sql ?? null) as string | null;
       }),
+    // Idempotent and serialised (bookkeeping below): the same text translated by two concurrent
+    // queries is written once, and never fails either query.
     put: (key: string, text: string): Promise<void> =>
-      this.withConnection(async (c) => {
-        await c.run('INSERT INTO _cellar.translations VALUES ($1, $2) ON CONFLICT (key) DO NOTHING', [key, text]);
-      }),
+      this.bookkeeping((c) => c.run('INSERT INTO _cellar.translations VALUES ($1, $2) ON CONFLICT (key) DO NOTHING', [key, text]).then(() => undefined)),
   };
+
+  /** The tail of this process's bookkeeping writes (see `bookkeeping`). */
+  private bookkeepingTail: Promise<unknown> = Promise.resolve();
+
+  /**
+   * Run one write to cellar's own tables (`_cellar.*`), one at a time in this process, each on
+   * its own connection in autocommit. Why: DuckDB checks a primary key against other
+   * connections' *uncommitted* rows, so two concurrent `INSERT … ON CONFLICT DO NOTHING` of one
+   * key (or two `UPDATE`s of one counter) fail with "Duplicate key" / "Conflict on update" even
+   * though each is idempotent. Other processes never share the file (the lease), so a queue per
+   * warehouse object makes every bookkeeping write conflict-free. A user's query never waits on a
+   * failed bookkeeping write of another query: the queue goes on after a failure.
+   */
+  bookkeeping<T>(fn: (c: DuckDBConnection) => Promise<T>): Promise<T> {
+    const run = this.bookkeepingTail.then(
+      () => this.withConnection(fn),
+      () => this.withConnection(fn),
+    );
+    this.bookkeepingTail = run.catch(() => undefined);
+    return run;
+  }
 
   /** `proj.ds.t` and `ds.t` → `[ds, t]`; `t` → `[main, t]`. The project is dropped: one DuckDB
    *  file stands for one project. */
@@ -286,19 +307,23 @@ export class DuckDBWarehouse implements Warehouse {
       } catch (e) {
         throw queryError(e, q);
       }
-      await this.bump(c, writes);
     });
+    await this.bump(writes);
   }
 
-  /** Record a write to each table in the version registry. */
-  async bump(c: DuckDBConnection, tables: string[]): Promise<void> {
-    for (const t of tables) {
-      await c.run(
-        `INSERT INTO _cellar.table_versions VALUES ($1, 1, now()::TIMESTAMP)
-         ON CONFLICT (name) DO UPDATE SET version = table_versions.version + 1, modified_at = now()::TIMESTAMP`,
-        [this.canonicalTable(t)],
-      );
-    }
+  /** Record a write to each table in the version registry, after the write committed (a queued
+   *  bookkeeping write: concurrent writers to one table must not conflict on its counter). */
+  async bump(tables: string[]): Promise<void> {
+    if (tables.length === 0) return;
+    await this.bookkeeping(async (c) => {
+      for (const t of tables) {
+        await c.run(
+          `INSERT INTO _cellar.table_versions VALUES ($1, 1, now()::TIMESTAMP)
+           ON CONFLICT (name) DO UPDATE SET version = table_versions.version + 1, modified_at = now()::TIMESTAMP`,
+          [this.canonicalTable(t)],
+        );
+      }
+    });
   }
 
   async dryRun(q: PreparedQuery): Promise<DryRunResult> {
@@ -320,8 +345,8 @@ export class DuckDBWarehouse implements Warehouse {
       } catch (e) {
         throw queryError(e, q);
       }
-      await this.bump(c, [table]);
     });
+    await this.bump([table]);
   }
 
   async createView(view: string, table: string): Promise<void> {
@@ -329,15 +354,15 @@ export class DuckDBWarehouse implements Warehouse {
     await this.withConnection(async (c) => {
       await c.run(`CREATE SCHEMA IF NOT EXISTS "${schema!.replace(/"/g, '""')}"`);
       await c.run(`CREATE OR REPLACE VIEW ${this.quote(view)} AS SELECT * FROM ${this.quote(table)}`);
-      await this.bump(c, [view]);
     });
+    await this.bump([view]);
   }
 
   async dropTable(table: string): Promise<void> {
     await this.withConnection(async (c) => {
       await c.run(`DROP TABLE IF EXISTS ${this.quote(table)}`);
-      await this.bump(c, [table]);
     });
+    await this.bump([table]);
   }
 
   private async catalogEntry(table: string): Promise<{ estimated_size: string; sql: string; kind: 'table' | 'view' } | null> {
@@ -412,13 +437,13 @@ export class DuckDBWarehouse implements Warehouse {
           });
           await stmt.run();
         }
-        await this.bump(c, [table]);
         await c.run('COMMIT');
       } catch (e) {
         await c.run('ROLLBACK');
         throw e;
       }
     });
+    await this.bump([table]);
   }
 
   async close(): Promise<void> {
