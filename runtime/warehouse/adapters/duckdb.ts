@@ -12,7 +12,14 @@
 //
 // Each operation opens its own connection (cheap in DuckDB), so a stream and a query can run at
 // once; the database file itself is opened only while leased (lease.ts), so worker threads and
-// other processes (a notebook kernel and `cellar run`) take turns instead of corrupting it. DuckDB here has no ICU extension, so there are no time zones: TIMESTAMP is UTC.
+// other processes (a notebook kernel and `cellar run`) take turns instead of corrupting it.
+//
+// Time zones: BigQuery's TIMESTAMP is an instant and its functions (`TIMESTAMP('…')`,
+// `CURRENT_DATE()`, `EXTRACT`, `DATE(ts)`) read and print it in UTC. DuckDB ships ICU, whose
+// TIMESTAMPTZ functions (what the translator turns `TIMESTAMP('…')` into) use the *host's* zone,
+// so the same SQL gave a different instant in New York. Every instance therefore runs with its
+// TimeZone set to UTC (and the Gregorian calendar), whatever TZ the process has; the dialect
+// suite runs under several zones to keep it so.
 import {
   BIGINT,
   BOOLEAN,
@@ -93,6 +100,8 @@ export async function openDuckDB(opts: DuckDBWarehouseOptions): Promise<DuckDBWa
     onOpen: async (instance) => {
       const c = await instance.connect();
       try {
+        // GLOBAL: every later connection of this instance (one per operation) starts in UTC.
+        await c.run(`SET GLOBAL TimeZone = 'UTC'; SET GLOBAL Calendar = 'gregorian'`);
         await c.run('CREATE SCHEMA IF NOT EXISTS _cellar');
         await c.run('CREATE TABLE IF NOT EXISTS _cellar.table_versions (name VARCHAR PRIMARY KEY, version BIGINT NOT NULL, modified_at TIMESTAMP NOT NULL)');
         await c.run('CREATE TABLE IF NOT EXISTS _cellar.translations (key VARCHAR PRIMARY KEY, sql VARCHAR NOT NULL)');
