@@ -2,7 +2,8 @@
 //
 // Cache key: the runtime already hashes the task's code (so its normalised SQL) and params (so
 // every bound value); we add the version of every table the task's SQL reads (BigQuery's
-// lastModifiedTime, or the DuckDB registry + fingerprint, see duckdb.ts), the warehouse kind,
+// lastModifiedTime, or the DuckDB registry + content fingerprint, see duckdb.ts), the warehouse
+// identity (which DuckDB file, which BigQuery project),
 // the dialect, the materialisation target and the checks. New data in a source table changes
 // exactly its readers' keys. Tables materialised by upstream tasks are left out: their content
 // is already in the key through the upstream task's key.
@@ -75,7 +76,9 @@ export const warehouseHooks: TaskHooks & {
     if (!task.warehouse) return { checks: task.checks };
     const w = await getWarehouse();
     const inputs: Record<string, unknown> = {
-      warehouse: w.kind,
+      // The warehouse itself, not just its kind: another DuckDB file or BigQuery project whose
+      // tables were built the same way must not serve this one's results.
+      warehouse: w.identity,
       dialect: task.warehouse.dialect ?? null,
       materialize: task.warehouse.materialize ?? null,
       checks: task.checks,
