@@ -16,6 +16,7 @@ const commands: Record<string, Command> = {
   run: { summary: 'run a pipeline as a cached DAG', load: () => import('./commands/run.js') },
   tree: { summary: 'print the dependency tree with status', load: () => import('./commands/tree.js') },
   show: { summary: 'print a cached output', load: () => import('./commands/show.js') },
+  build: { summary: 'bundle a pipeline for a batch machine, or a task function for serving (--function)', load: () => import('./commands/build.js') },
 };
 
 function help(): string {

@@ -5,10 +5,11 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { CellarError } from '../runtime/api.js';
-import { pipelineParams, suggest } from '../runtime/run/graph.js';
+import { CellarError } from '../runtime/errors.js';
+import { pipelineParams } from '../runtime/run/graph.js';
+import { suggest } from '../runtime/suggest.js';
 import { loadPipeline } from '../runtime/load/loader.js';
-import { preparePipelineRun, type PreparedRun } from '../runtime/run/run.js';
+import { normalizeRunOptions, preparePipelineRun, type PreparedRun } from '../runtime/run/run.js';
 import type { Pipeline, ParamSpec } from '../runtime/task.js';
 import { CliError, EXIT } from './errors.js';
 
@@ -18,9 +19,8 @@ export async function resolvePipelineFile(arg: string | undefined): Promise<stri
   if (!existsSync(path)) throw new CliError(`no such file: ${arg}`, 'E_NO_PIPELINE');
   if (path.endsWith('.ipynb')) {
     // The compiler's entry point; compiles only when generated/ is stale, throws CliError on errors.
-    const compile = (await import('./commands/compile.js')) as { ensureCompiled?: (notebook: string) => Promise<string> };
-    if (!compile.ensureCompiled) throw new CliError('running a notebook needs `cellar compile` (ensureCompiled is not available)', 'E_NOT_IMPLEMENTED');
-    return compile.ensureCompiled(path);
+    const { ensureCompiled } = await import('./commands/compile.js');
+    return ensureCompiled(path);
   }
   let file = path;
   if (statSync(path).isDirectory()) {
@@ -131,7 +131,7 @@ export async function openForInspection<X extends NonNullable<ParseArgsConfig['o
   let prepared: PreparedRun;
   try {
     const v = values as { param: string[]; workspace?: string };
-    prepared = await preparePipelineRun({ pipeline, pipelineFile: file, params: parseParams(v.param, pipeline), workspace: v.workspace }, command.reasons);
+    prepared = await preparePipelineRun(normalizeRunOptions({ pipeline, pipelineFile: file, params: parseParams(v.param, pipeline), workspace: v.workspace }), command.reasons);
   } catch (error) {
     throw toCliError(error);
   }

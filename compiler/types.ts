@@ -178,6 +178,12 @@ export interface CellAnalysis {
   sqlTemplates: string[];
   /** Where each template's text starts in the cell (just after the backtick), parallel to sqlTemplates. */
   sqlTemplateAt?: { line: number; column: number }[];
+  /**
+   * Tables the templates read (sorted), for the task's cache key and `tables` edges. Set by the
+   * SQL pass (program.ts, with analyze/sql.ts) on task cells with templates, not by the analyzer:
+   * it depends on the task's `//| dialect:`, which another cell may carry.
+   */
+  sqlReads?: string[];
   /** Params cells only. */
   params: ParamDecl[];
   /** Text removed when emitting: `export` keywords, `export {}`. */

@@ -18,6 +18,7 @@ const USAGE = `usage: cellar run <pipeline.ts|notebook.ipynb|folder> [task...] [
   --keep-going       after a failure, still run what does not depend on it
   --json             print one JSON object at the end
   --workspace DIR    where outputs live (default <project>/.cellar/workspace, or $CELLAR_WORKSPACE)
+  --workdir DIR      where tasks run: relative data paths resolve from it (default: the notebook's folder)
   --in-process       run task code on the main thread (debugging)
   --verbose          print every event, and stack traces`;
 
@@ -35,6 +36,7 @@ export async function run(args: string[]): Promise<number> {
         'keep-going': { type: 'boolean', default: false },
         json: { type: 'boolean', default: false },
         workspace: { type: 'string' },
+        workdir: { type: 'string' },
         'in-process': { type: 'boolean', default: false },
         verbose: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
@@ -52,7 +54,7 @@ export async function run(args: string[]): Promise<number> {
   }
   const workers = values.workers === undefined ? undefined : Number(values.workers);
   if (workers !== undefined && (!Number.isInteger(workers) || workers < 1)) throw new CliError(`--workers needs a whole number ≥ 1, got '${values.workers}'`, 'E_USAGE');
-  const [pipelineArg, ...targets] = positionals;
+  const [pipelineArg, ...only] = positionals;
   const { pipeline, file } = await openPipeline(pipelineArg);
   const params = parseParams(values.param, pipeline);
 
@@ -79,10 +81,11 @@ export async function run(args: string[]): Promise<number> {
       params,
       workers,
       rerun: values.rerun,
-      targets,
+      only,
       keepGoing: values['keep-going'],
       dryRun: values['dry-run'],
       workspace: values.workspace,
+      workdir: values.workdir,
       runner: values['in-process'] ? 'in-process' : 'worker',
       onEvent,
     });

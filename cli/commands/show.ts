@@ -1,7 +1,7 @@
 // `cellar show <pipeline> <task> [output]`: print a stored output without running anything.
 // Tables print as an aligned preview (first rows, shape, column types); `--json` prints the value
 // itself for machines. Exit 1 when the task has no stored result for these params.
-import { suggest } from '../../runtime/run/graph.js';
+import { suggest } from '../../runtime/suggest.js';
 import { readOutput } from '../../runtime/run/perform.js';
 import type { OutputSchema } from '../../runtime/types.js';
 import { CliError, EXIT } from '../errors.js';

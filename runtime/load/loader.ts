@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { extname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Pipeline } from '../task.js';
-import { CellarError } from '../api.js';
+import { CellarError } from '../errors.js';
 import { importBundled } from './bundle.js';
 
 export async function loadPipeline(file: string): Promise<{ pipeline: Pipeline; file: string }> {

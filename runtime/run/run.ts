@@ -3,15 +3,17 @@
 // `cellar tree` and the tests call this; the stages stay separate modules so each can be tested
 // on its own.
 //
-// Options are normalised once (`normaliseRunOptions`) into a type with no optional fields.
+// Options are normalized once (`normalizeRunOptions`, by the caller of `preparePipelineRun`) into a
+// type with no optional fields.
 import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { CellarError } from '../api.js';
+import { diagnosticsError } from '../errors.js';
 import { CodeHasher } from '../key/codehash.js';
 import { executeRun, InProcessRunner, type TaskRunner } from './execute.js';
 import { buildGraph, selectTasks, upstreamClosure } from './graph.js';
 import { computeKeys } from '../key/keys.js';
-import { planRun, probeStore } from './plan.js';
+import { planRun } from './plan.js';
+import { probeStore } from './probe.js';
 import { LocalStore } from '../store/local.js';
 import type { Store } from '../store/store.js';
 import type { Pipeline } from '../task.js';
@@ -28,12 +30,19 @@ export interface RunOptions {
   workers?: number;
   /** `--rerun` selectors: `task`, `task+` (and downstream), `+task` (and upstream). */
   rerun?: string[];
-  /** Run only these tasks and what they need. */
-  targets?: string[];
+  /** Task selectors to run, with what they need (upstream); the rest is not run (`not-requested`).
+   *  Empty or absent: the whole pipeline. `cellar run <pipeline> <task>...` fills it. */
+  only?: string[];
   keepGoing?: boolean;
   dryRun?: boolean;
   store?: Store;
   workspace?: string;
+  /**
+   * Folder tasks run in (relative paths resolve from it, as in the notebook). Default: the
+   * pipeline's own `workdir`, relative to its file. A built bundle moved to another machine
+   * passes the folder its data was moved to.
+   */
+  workdir?: string;
   /** 'worker' needs `pipelineFile`; 'in-process' runs task code on the scheduler's thread. */
   runner?: 'worker' | 'in-process';
   /** Hash task code into keys (default true; tests of params-only keys turn it off). */
@@ -42,13 +51,13 @@ export interface RunOptions {
   backoffScale?: number;
 }
 
-export interface NormalisedRunOptions {
+export interface NormalizedRunOptions {
   pipeline: Pipeline;
   pipelineFile: string | undefined;
   params: Record<string, unknown>;
   workers: number;
   rerun: string[];
-  targets: string[];
+  only: string[];
   keepGoing: boolean;
   dryRun: boolean;
   store: Store;
@@ -60,19 +69,19 @@ export interface NormalisedRunOptions {
   backoffScale: number;
 }
 
-export function normaliseRunOptions(o: RunOptions): NormalisedRunOptions {
+export function normalizeRunOptions(o: RunOptions): NormalizedRunOptions {
   const near = o.pipelineFile ? dirname(o.pipelineFile) : undefined;
   const workspace = resolveWorkspace({ explicit: o.workspace, near });
   // The pipeline file's workdir; without a file (a pipeline built in code), the notebook folder
   // its compiled tasks share, so in-process runs read the files the notebook read.
-  const workdir = o.pipelineFile ? resolve(dirname(o.pipelineFile), o.pipeline.workdir ?? '.') : sharedSourceWorkdir(o.pipeline);
+  const workdir = o.workdir !== undefined ? resolve(o.workdir) : o.pipelineFile ? resolve(dirname(o.pipelineFile), o.pipeline.workdir ?? '.') : sharedSourceWorkdir(o.pipeline);
   return {
     pipeline: o.pipeline,
     pipelineFile: o.pipelineFile ? resolve(o.pipelineFile) : undefined,
     params: o.params ?? {},
     workers: Math.max(1, o.workers ?? availableParallelism()),
     rerun: o.rerun ?? [],
-    targets: o.targets ?? [],
+    only: o.only ?? [],
     keepGoing: o.keepGoing ?? false,
     dryRun: o.dryRun ?? false,
     store: o.store ?? new LocalStore(workspace),
@@ -88,15 +97,14 @@ export function normaliseRunOptions(o: RunOptions): NormalisedRunOptions {
 export interface PreparedRun {
   /** Milliseconds spent in each stage before execution (printed by `cellar run --verbose`). */
   timings: Record<string, number>;
-  options: NormalisedRunOptions;
+  options: NormalizedRunOptions;
   graph: TaskGraph;
   keys: Map<string, CacheKey>;
   plan: RunPlan;
 }
 
 /** Everything up to the plan: no task runs. Throws CellarError for a bad pipeline or selector. */
-export async function preparePipelineRun(input: RunOptions | NormalisedRunOptions, reasons = true): Promise<PreparedRun> {
-  const options = 'workdir' in input ? input : normaliseRunOptions(input);
+export async function preparePipelineRun(options: NormalizedRunOptions, reasons = true): Promise<PreparedRun> {
   const timings: Record<string, number> = {};
   let t = performance.now();
   const lap = (stage: string) => {
@@ -106,20 +114,20 @@ export async function preparePipelineRun(input: RunOptions | NormalisedRunOption
   };
   const { graph, diagnostics } = buildGraph(options.pipeline, options.params);
   lap('graph');
-  if (!graph) throw fromDiagnostics(diagnostics);
+  if (!graph) throw diagnosticsError(diagnostics);
   const memo = options.store instanceof LocalStore ? join(options.workspace, '.codehash.json') : undefined;
   const hasher = options.codeAware ? new CodeHasher(memo) : undefined;
   const keys = await computeKeys(graph, { hasher });
   hasher?.save();
   lap('keys');
   const rerun = selectTasks(graph, options.rerun);
-  const targets = selectTasks(graph, options.targets);
-  const problems = [...rerun.diagnostics, ...targets.diagnostics];
-  if (problems.length > 0) throw fromDiagnostics(problems);
+  const requested = selectTasks(graph, options.only);
+  const problems = [...rerun.diagnostics, ...requested.diagnostics];
+  if (problems.length > 0) throw diagnosticsError(problems);
   let only: Set<string> | undefined;
-  if (options.targets.length > 0) {
+  if (options.only.length > 0) {
     only = new Set<string>();
-    for (const name of targets.names.keys()) for (const n of upstreamClosure(graph, name)) only.add(n.name);
+    for (const name of requested.names.keys()) for (const n of upstreamClosure(graph, name)) only.add(n.name);
   }
   const facts = await probeStore(graph, keys, options.store, { reasons });
   lap('probe');
@@ -129,7 +137,7 @@ export async function preparePipelineRun(input: RunOptions | NormalisedRunOption
 }
 
 export async function runPipeline(input: RunOptions): Promise<{ prepared: PreparedRun; result: RunResult | undefined }> {
-  const prepared = await preparePipelineRun(input);
+  const prepared = await preparePipelineRun(normalizeRunOptions(input));
   const { options, graph, plan } = prepared;
   if (options.dryRun) return { prepared, result: undefined };
   const toRun = plan.entries.filter((e) => e.action === 'run').length;
@@ -166,10 +174,4 @@ export async function runPipeline(input: RunOptions): Promise<{ prepared: Prepar
 function sharedSourceWorkdir(pipeline: Pipeline): string | undefined {
   const dirs = new Set(pipeline.tasks.filter((t) => t.source).map((t) => sourceWorkdir(t)));
   return dirs.size === 1 ? [...dirs][0] : undefined;
-}
-
-function fromDiagnostics(diagnostics: { code: string; message: string }[]): CellarError {
-  const first = diagnostics[0]!;
-  const more = diagnostics.length > 1 ? `\n${diagnostics.slice(1).map((d) => `  ${d.message} (${d.code})`).join('\n')}` : '';
-  return new CellarError(`${first.message}${more}`, first.code, diagnostics as never);
 }

@@ -8,7 +8,7 @@ import { STACK_FRAME, fixtures, project, removeProjects } from './harness.js';
 
 afterAll(removeProjects);
 
-type TaskSummary = { name: string; status: string; error?: string; because?: string };
+type TaskSummary = { name: string; status: string; error?: string; because?: { kind: string; task?: string } };
 const byName = (stdout: string) => Object.fromEntries((JSON.parse(stdout).tasks as TaskSummary[]).map((t) => [t.name, t]));
 
 describe('a failing task', () => {
@@ -25,7 +25,7 @@ describe('a failing task', () => {
     const tasks = byName(going.stdout);
     expect(JSON.parse(going.stdout).ok).toBe(false);
     expect(tasks.flaky).toMatchObject({ status: 'failed', error: expect.stringMatching(/^flaky failed at n=3(\n|$)/) });
-    expect(tasks.after_flaky).toMatchObject({ status: 'not_run', because: 'flaky' });
+    expect(tasks.after_flaky).toMatchObject({ status: 'not-run', because: { kind: 'upstream-failed', task: 'flaky' } });
     expect(tasks.total!.status).toBe('ran');
     expect(tasks.numbers!.status).toBe('cached');
 

@@ -135,7 +135,7 @@ describe('linkCells', () => {
     const analyzer = await loadAnalyzer();
     const compiled = tagged.cells.filter((c) => c.role !== 'markdown' && c.role !== 'explore');
     const analyses = new Map(analyzer.analyzeCells(compiled.map((c) => ({ index: c.index, role: c.role, code: c.code }))).map((a) => [a.index, a]));
-    return linkCells({ notebook: 'n.ipynb', stem: 'n', cells: tagged.cells, analyses, sqlReads: new Map() });
+    return linkCells({ notebook: 'n.ipynb', stem: 'n', cells: tagged.cells, analyses, });
   }
 
   it('gives each reader the latest version declared before it (let df in three cells)', async () => {

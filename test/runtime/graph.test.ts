@@ -72,7 +72,7 @@ describe('buildGraph', () => {
     const a = defineTask({ name: 'a', params: {}, inputs: inputs as never, outputs: { o: {} }, run: () => ({ o: 1 }) });
     const b = defineTask({ name: 'b', params: {}, inputs: { x: output(a, 'o') }, outputs: { o: {} }, run: () => ({ o: 1 }) });
     inputs.x = output(b, 'o');
-    expect(buildGraph([b]).diagnostics.map((d) => d.code)).toContain('E_CYCLE');
+    expect(buildGraph([b]).diagnostics.map((d) => d.code)).toContain('E_DEPENDENCY_CYCLE');
   });
 
   it('computes upstream from params (dynamicInputs)', () => {
