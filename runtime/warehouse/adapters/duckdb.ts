@@ -317,14 +317,19 @@ export class DuckDBWarehouse implements Warehouse {
       const types = result.columnTypes();
       const schema: ColumnSchema[] = names.map((name, i) => ({ name, type: types[i]!.toString(), logical: logicalFromDuckDB(types[i]!.toString()) }));
       const converters = types.map(converterFor);
-      for (;;) {
+      for (let first = true; ; first = false) {
         let chunk: DuckDBDataChunk | null;
         try {
           chunk = await result.fetchChunk();
         } catch (e) {
           throw queryError(e, q);
         }
-        if (!chunk || chunk.rowCount === 0) break;
+        if (!chunk || chunk.rowCount === 0) {
+          // No rows: still say what the columns are, so `query` never runs the statement a
+          // second time to learn them (a DDL statement would run twice).
+          if (first) yield { schema, rowCount: 0, columns: [] };
+          break;
+        }
         const raw = chunk.getColumns();
         const columns = raw.map((col, i) => {
           const conv = converters[i]!;
