@@ -26,6 +26,7 @@ import { getWarehouse, maxBytesBilled, prepareQuery, runInScope, type TaskScope 
 import { isQuery, Query } from '../sql/template.js';
 import { describeSource } from '../../load/source.js';
 import { TableHandle } from './table-handle.js';
+import { recordedReads, recordReads } from './reads.js';
 import { WarehouseError, type Row, type Warehouse } from '../types.js';
 
 /** How long a key's table-name suffix is: 12 hex digits = 48 bits. */
@@ -83,7 +84,10 @@ export const warehouseHooks: TaskHooks & {
       materialize: task.warehouse.materialize ?? null,
       checks: task.checks,
     };
-    for (const t of sourceTables(w, task)) {
+    // Compiled reads, plus the tables earlier runs saw the task read through code the compiler
+    // could not follow (a helper in setup or a local module; tasks/reads.ts).
+    const sources = [...new Set([...sourceTables(w, task), ...recordedReads(w, task)])].sort();
+    for (const t of sources) {
       const v = await w.tableVersion(t);
       inputs[`table:${t}`] = v ? v.version : 'missing';
     }
@@ -121,7 +125,7 @@ async function runWarehouseTask(task: AnyTask, ctx: TaskRunContext, run: () => P
     return outputs;
   }
   const w = await getWarehouse();
-  const scope: TaskScope = { task: task.name, dialect: task.warehouse?.dialect, tables: tableMap(w, task, ctx.keysByTask), dryRun: undefined };
+  const scope: TaskScope = { task: task.name, dialect: task.warehouse?.dialect, tables: tableMap(w, task, ctx.keysByTask), dryRun: undefined, reads: new Set() };
   return runInScope(scope, async () => {
     await checkSources(w, task, ctx);
     const outputs = await run();
@@ -163,8 +167,18 @@ async function runWarehouseTask(task: AnyTask, ctx: TaskRunContext, run: () => P
       }
     }
     if (target && checked?.table) await w.createView(target, checked.table.name);
+    noteUnseenReads(w, task, scope, target ? [physicalTableName(target, ctx.key), target] : []);
     return result;
   });
+}
+
+/** Record the tables the task's queries read that its key did not hold: the compiled reads and
+ *  upstream materialisations are in the key already; anything else came through code the compiler
+ *  could not follow, and enters the key from the next run on (tasks/reads.ts). */
+function noteUnseenReads(w: Warehouse, task: AnyTask, scope: TaskScope, own: string[]): void {
+  const known = new Set([...sourceTables(w, task), ...[...scope.tables.values(), ...own].map((t) => w.canonicalTable(t))]);
+  const unseen = [...(scope.reads ?? [])].filter((t) => !known.has(t) && !t.startsWith('_cellar.'));
+  if (unseen.length > 0) recordReads(w, task, unseen);
 }
 
 /** What a check applies to when the task is not materialised: its only table-like output. */
