@@ -22,11 +22,20 @@ export interface JobResult {
   outputs: Record<string, StoredOutput>;
   /** Measured where the task ran, so worker start-up is not billed to the first tasks. */
   durationMs: number;
+  /** From a committing runner: another run had already finished task+key, nothing was computed. */
+  reused?: boolean;
 }
 
 export interface TaskRunner {
   run(job: TaskJob): Promise<JobResult>;
   close(): Promise<void>;
+  /**
+   * True for a runner that itself locks task+key, reuses a finished result and writes the
+   * manifest where the task runs (the distributed executor: the lock has to be held by the
+   * machine that writes the outputs, or a stalled-and-retaken job could be computed twice).
+   * The scheduler then neither locks nor writes the manifest; jobs carry `commit`.
+   */
+  readonly commits?: boolean;
 }
 
 /** Runs tasks on the calling thread: the in-memory twin of the worker pool. */
@@ -141,10 +150,11 @@ export async function runAttempts(ctx: AttemptContext, node: GraphNode, entry: P
   const { store, emit } = ctx;
   const key = entry.key.value;
   const t0 = Date.now();
-  const lock = await store.lock(node.name, key, (holder) => emit({ kind: 'task-waiting', at: Date.now(), task: node.name, holder }));
+  const commits = ctx.runner.commits === true;
+  const lock = commits ? undefined : await store.lock(node.name, key, (holder) => emit({ kind: 'task-waiting', at: Date.now(), task: node.name, holder }));
   try {
     const forced = entry.reason.kind === 'rerun-flag' || entry.reason.kind === 'rerun-selector' || entry.reason.kind === 'cache-invalid';
-    if (!forced && store.isDone(node.name, key)) {
+    if (!forced && (await store.isDone(node.name, key))) {
       emit({ kind: 'task-cached', at: Date.now(), task: node.name, key, byOtherRun: true });
       return { name: node.name, status: 'cached', key, durationMs: 0 };
     }
@@ -158,13 +168,19 @@ export async function runAttempts(ctx: AttemptContext, node: GraphNode, entry: P
     const scopedKeys: Record<string, string> = { [node.name]: key };
     for (const up of node.upstream) scopedKeys[up] = ctx.keyOf(up);
     const job: TaskJob = { task: node.name, key, params: node.params, upstreamKeys: entry.key.inputs.upstream, keysByTask: scopedKeys, inputs };
+    if (commits) job.commit = { inputs: entry.key.inputs, forced };
     const attempts = node.task.retries + 1;
     for (let attempt = 1; ; attempt++) {
       emit({ kind: 'task-start', at: Date.now(), task: node.name, key, attempt });
       try {
-        const { outputs, durationMs } = await ctx.runner.run(job);
+        const { outputs, durationMs, reused } = await ctx.runner.run(job);
         const manifest: Manifest = { task: node.name, key, inputs: entry.key.inputs, outputs, durationMs, finishedAt: new Date().toISOString() };
-        await store.writeManifest(manifest);
+        if (reused) {
+          ctx.manifests.set(node.name, manifest);
+          emit({ kind: 'task-cached', at: Date.now(), task: node.name, key, byOtherRun: true });
+          return { name: node.name, status: 'cached', key, durationMs: 0 };
+        }
+        if (!commits) await store.writeManifest(manifest);
         ctx.manifests.set(node.name, manifest);
         emit({ kind: 'task-done', at: Date.now(), task: node.name, key, durationMs });
         return { name: node.name, status: 'ran', key, durationMs };
@@ -182,7 +198,7 @@ export async function runAttempts(ctx: AttemptContext, node: GraphNode, entry: P
       }
     }
   } finally {
-    await lock.release();
+    await lock?.release();
   }
 }
 

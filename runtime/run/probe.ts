@@ -20,7 +20,9 @@ export async function probeStore(graph: TaskGraph, keys: Map<string, CacheKey>, 
   };
   for (const node of graph.nodes) {
     const key = keys.get(node.name)!;
-    if (store.isDone(node.name, key.value)) {
+    // A local store answers synchronously: no await (and no microtask) per task on the warm path.
+    const done = store.isDone(node.name, key.value);
+    if (done === true || (done !== false && (await done))) {
       facts.done.add(node.name);
       for (const hook of hooksFor(node.task)) {
         if (!hook.isCachedValid) continue;

@@ -5,9 +5,10 @@
 //
 // Options are normalized once (`normalizeRunOptions`, by the caller of `preparePipelineRun`) into a
 // type with no optional fields.
+import { statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { diagnosticsError } from '../errors.js';
+import { CellarError, diagnosticsError } from '../errors.js';
 import { CodeHasher } from '../key/codehash.js';
 import { executeRun, InProcessRunner, type TaskRunner } from './execute.js';
 import { buildGraph, selectTasks, upstreamClosure } from './graph.js';
@@ -16,6 +17,7 @@ import { planRun } from './plan.js';
 import { probeStore } from './probe.js';
 import { LocalStore } from '../store/local.js';
 import type { Store } from '../store/store.js';
+import type { StoreChoice } from '../store/open.js';
 import type { Pipeline } from '../task.js';
 import type { CacheKey, RunEvent, RunPlan, RunResult, TaskGraph } from '../types.js';
 import { sourceWorkdir } from '../load/source.js';
@@ -36,6 +38,11 @@ export interface RunOptions {
   keepGoing?: boolean;
   dryRun?: boolean;
   store?: Store;
+  /**
+   * The spec `store` was opened from, when it is not the workspace (`--store gs://…`): worker
+   * threads open their own instance of it.
+   */
+  storeChoice?: Pick<StoreChoice, 'spec' | 'gcs'>;
   workspace?: string;
   /**
    * Folder tasks run in (relative paths resolve from it, as in the notebook). Default: the
@@ -43,8 +50,11 @@ export interface RunOptions {
    * passes the folder its data was moved to.
    */
   workdir?: string;
-  /** 'worker' needs `pipelineFile`; 'in-process' runs task code on the scheduler's thread. */
-  runner?: 'worker' | 'in-process';
+  /**
+   * 'worker' needs `pipelineFile`; 'in-process' runs task code on the scheduler's thread; a
+   * TaskRunner object is another executor (the BullMQ one, runtime/distributed/), closed at the end.
+   */
+  runner?: 'worker' | 'in-process' | TaskRunner;
   /** Hash task code into keys (default true; tests of params-only keys turn it off). */
   codeAware?: boolean;
   onEvent?: (event: RunEvent) => void;
@@ -61,8 +71,9 @@ export interface NormalizedRunOptions {
   keepGoing: boolean;
   dryRun: boolean;
   store: Store;
+  storeChoice: Pick<StoreChoice, 'spec' | 'gcs'> | undefined;
   workspace: string;
-  runner: 'worker' | 'in-process';
+  runner: 'worker' | 'in-process' | TaskRunner;
   codeAware: boolean;
   workdir: string | undefined;
   onEvent: (event: RunEvent) => void;
@@ -85,6 +96,7 @@ export function normalizeRunOptions(o: RunOptions): NormalizedRunOptions {
     keepGoing: o.keepGoing ?? false,
     dryRun: o.dryRun ?? false,
     store: o.store ?? new LocalStore(workspace),
+    storeChoice: o.storeChoice,
     workspace,
     runner: o.runner ?? (o.pipelineFile ? 'worker' : 'in-process'),
     codeAware: o.codeAware ?? true,
@@ -145,10 +157,15 @@ export async function runPipeline(input: RunOptions): Promise<{ prepared: Prepar
   let runner: TaskRunner | undefined;
   try {
     // Tasks resolve relative paths from the pipeline's workdir, as the notebook did in Jupyter.
-    if (options.workdir && toRun > 0) process.chdir(options.workdir);
+    if (options.workdir && toRun > 0) {
+      checkWorkdir(options);
+      process.chdir(options.workdir);
+    }
     runner =
-      options.runner === 'worker' && options.pipelineFile
-        ? new WorkerPool(Math.min(options.workers, Math.max(1, toRun)), { pipelineFile: options.pipelineFile, workspace: options.workspace, params: options.params })
+      typeof options.runner === 'object'
+        ? options.runner
+        : options.runner === 'worker' && options.pipelineFile
+        ? new WorkerPool(Math.min(options.workers, Math.max(1, toRun)), { pipelineFile: options.pipelineFile, workspace: options.workspace, params: options.params, ...(options.storeChoice ? { store: options.storeChoice } : {}) })
         : new InProcessRunner(new Map(graph.nodes.map((n) => [n.name, n.task])), options.store);
     const runId = `${new Date().toISOString().replace(/[:.]/g, '-')}-${process.pid}`;
     const result = await executeRun({
@@ -165,10 +182,33 @@ export async function runPipeline(input: RunOptions): Promise<{ prepared: Prepar
     });
     return { prepared, result };
   } finally {
-    await runner?.close();
-    if (options.store instanceof LocalStore) options.store.close();
+    await (runner ?? (typeof options.runner === 'object' ? options.runner : undefined))?.close();
+    await options.store.close?.();
     if (process.cwd() !== previousCwd) process.chdir(previousCwd);
   }
+}
+
+/**
+ * The workdir must be a folder before tasks start in it: a compiled pipeline whose notebook
+ * folder was moved or deleted would otherwise fail with a raw `ENOENT ... chdir`. Throws
+ * CellarError E_NO_WORKDIR naming the folder, where it was set, and the fix.
+ */
+function checkWorkdir(options: NormalizedRunOptions): void {
+  const dir = options.workdir!;
+  let isDir = false;
+  try {
+    isDir = statSync(dir).isDirectory();
+  } catch {
+    isDir = false;
+  }
+  if (isDir) return;
+  const where = options.pipelineFile
+    ? `${options.pipelineFile} sets workdir: '${options.pipeline.workdir ?? '.'}', which is`
+    : `the pipeline's tasks run in their notebook's folder,`;
+  const fix = options.pipeline.source
+    ? `recompile the notebook from where it is now (cellar compile <notebook>), or run the notebook itself (cellar run <notebook>.ipynb)`
+    : `create the folder, or fix the pipeline's workdir`;
+  throw new CellarError(`the pipeline's working folder ${dir} does not exist (${where} ${dir}); the notebook folder was moved or deleted: ${fix}`, 'E_NO_WORKDIR');
 }
 
 function sharedSourceWorkdir(pipeline: Pipeline): string | undefined {
