@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { definePipeline, defineTask, MemoryStore, openDuckDB, output, sql, useWarehouse, type Warehouse } from 'cellar';
 import { runPipeline } from '../../runtime/run/run.js';
+import { compileNotebook } from '../../compiler/program.js';
+import { notebookText } from '../compiler/notebook.js';
 
 // What a setup-cell helper compiles to: a function the task calls; the compiler sees no template
 // in the task's own cells, so `warehouse.reads` is empty.
@@ -87,4 +89,18 @@ describe('tables read through helpers', () => {
     await (w as unknown as { withConnection(fn: (c: { run(s: string): Promise<unknown> }) => Promise<unknown>): Promise<unknown> }).withConnection((c) => c.run('UPDATE shop.returns SET id = 2'));
     expect(await run()).toMatchObject({ counted: 'ran', via_helper: 'cached' });
   });
+});
+
+describe('the compiler marks tasks calling a setup helper that runs sql as warehouse tasks', () => {
+  it('so the runtime watches what they read', async () => {
+    const text = notebookText([
+      "import { sql } from 'cellar';\n\nasync function bigOrders(min: number) {\n  return await sql<{ id: number }>`SELECT id FROM shop.orders WHERE amount > ${min}`;\n}",
+      '//| task: via_helper\nconst viaHelper = await bigOrders(15);',
+      '//| task: plain\nconst n = 1 + 1;',
+    ]);
+    const result = await compileNotebook('notebooks/helpers.ipynb', text, { workdir: '../../notebooks', format: false });
+    const file = (name: string) => result.files.find((f) => f.path.endsWith(`/${name}.ts`))!.contents;
+    expect(file('via_helper')).toMatch(/warehouse: \{/);
+    expect(file('plain')).not.toMatch(/warehouse:/);
+  }, 600_000); // compiling loads TypeScript: no speed assumption
 });
