@@ -167,8 +167,19 @@ async function runWarehouseTask(task: AnyTask, ctx: TaskRunContext, run: () => P
       }
     }
     if (target && checked?.table) await w.createView(target, checked.table.name);
-    noteUnseenReads(w, task, scope, target ? [physicalTableName(target, ctx.key), target] : []);
+    noteUnseenReads(w, task, scope, [...(target ? [physicalTableName(target, ctx.key), target] : []), ...upstreamTables(task, ctx)]);
     return result;
+  });
+}
+
+/** The tables upstream tasks materialised for this run (`${upstream}` in the SQL): their content is
+ *  in the upstream keys already. */
+function upstreamTables(task: AnyTask, ctx: TaskRunContext): string[] {
+  const ups = [...Object.values(task.inputs as Record<string, { task: AnyTask }>).map((i) => i.task), ...Object.values(task.warehouse?.tables ?? {})];
+  return ups.flatMap((up) => {
+    const m = up.warehouse?.materialize;
+    const key = ctx.keysByTask[up.name];
+    return m && key ? [physicalTableName(m, key), m] : [];
   });
 }
 
