@@ -11,11 +11,12 @@
 // (mtime, size) in a small JSON file in the workspace, so an unchanged tree costs one stat per
 // file and no esbuild call. Type-only imports vanish in normalisation, which is intended: types do
 // not change what a task computes.
-import { readFileSync, statSync, writeFileSync, existsSync, renameSync, mkdirSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync, existsSync, renameSync, mkdirSync, rmSync } from 'node:fs';
 import { dirname, join, relative, resolve, extname, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isBuiltin } from 'node:module';
 import { sha256 } from './hash.js';
+import { tempStamp } from '../store/owner.js';
 
 export interface CodeFingerprint {
   /** Path relative to the task's module → normalised-syntax hash (16 hex). */
@@ -110,11 +111,17 @@ export class CodeHasher {
   /** Persist the memo if anything changed (atomically: a torn memo would only cost time, but still). */
   save(): void {
     if (!this.memoFile || !this.dirty) return;
-    mkdirSync(dirname(this.memoFile), { recursive: true });
-    const tmp = `${this.memoFile}.tmp-${process.pid}`;
-    writeFileSync(tmp, JSON.stringify({ version: MEMO_VERSION, files: this.memo }));
-    renameSync(tmp, this.memoFile);
-    this.dirty = false;
+    // A cache, so best-effort: a full disk only costs the next run some hashing, and the run's
+    // own writes report it (naming the task). The temp file never stays behind.
+    const tmp = `${this.memoFile}.tmp-${tempStamp()}`;
+    try {
+      mkdirSync(dirname(this.memoFile), { recursive: true });
+      writeFileSync(tmp, JSON.stringify({ version: MEMO_VERSION, files: this.memo }));
+      renameSync(tmp, this.memoFile);
+      this.dirty = false;
+    } catch {
+      rmSync(tmp, { force: true });
+    }
   }
 
   private async compute(entry: string): Promise<CodeFingerprint> {
