@@ -25,6 +25,8 @@ export const RUNTIME_CODES = {
   E_NO_WORKDIR: "the tasks' working folder does not exist (the notebook's folder was moved or deleted; a built bundle: pass --workdir)",
   E_WORKSPACE_WRITE: 'a file of the workspace (an output, a manifest, a task folder) that cannot be written: a full disk (ENOSPC), no permission; names the file, the task and the system code',
   E_NOT_CACHED: 'no stored output for this task and these params (run the pipeline first)',
+  // Storing outputs.
+  E_SECRET_IN_OUTPUT: 'an output holding, in clear, the value of an environment variable the task read, without `//| output` declaring it',
   // The warehouse.
   E_WH_CONFIG: 'a malformed warehouse configuration (cellar.config.json or CELLAR_* variables)',
   E_WH_QUERY: 'the warehouse refused or failed a query',
