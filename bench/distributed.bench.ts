@@ -6,7 +6,7 @@
 // started and ready before the clock starts. Peak RSS of the coordinator and of the worker from
 // GNU time.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startRedis } from '../test/support/redis.js';
@@ -67,21 +67,25 @@ export default async function distributedBench(): Promise<BenchSection> {
   const redis = await startRedis();
   const wsBull = join(tmp, 'ws-bullmq');
   const workerArgv = [join(root, 'bin', 'cellar.mjs'), 'worker', file, '--redis', redis.url, '--workspace', wsBull, '--concurrency', '2'];
-  const rssFile = join(tmp, 'worker-rss.txt');
-  const worker = gnuTime ? spawn('/usr/bin/time', ['-f', '%M', '-o', rssFile, process.execPath, ...workerArgv], { cwd: root }) : spawn(process.execPath, workerArgv, { cwd: root });
-  let log = '';
-  worker.stderr!.on('data', (d) => (log += d));
+  // The worker logs to a file, not a pipe: the measured runs below are spawnSync calls, which
+  // stop this process from draining a pipe, and a worker blocked on a full pipe stalls.
+  const logFile = join(tmp, 'worker.log');
+  const logFd = openSync(logFile, 'w');
+  const stdio: ['ignore', 'ignore', number] = ['ignore', 'ignore', logFd];
+  // Not under GNU time (it would not pass SIGTERM on): its peak RSS is read from /proc (VmHWM).
+  const worker = spawn(process.execPath, workerArgv, { cwd: root, stdio });
+  closeSync(logFd);
   try {
-    while (!log.includes('queue cellar-')) await new Promise((r) => setTimeout(r, 50));
+    while (!readFileSync(logFile, 'utf8').includes('queue cellar-')) await new Promise((r) => setTimeout(r, 50));
     const bull = timed(['run', file, '--executor', 'bullmq', '--redis', redis.url, '--workspace', wsBull, '--json']);
     allRan(bull.out);
     const warm = timed(['run', file, '--executor', 'bullmq', '--redis', redis.url, '--workspace', wsBull, '--json']);
     const localWarm = timed(['run', file, '--workspace', join(tmp, 'ws-local'), '--json']);
+    const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${worker.pid}/status`, 'utf8'));
+    const workerRss = hwm ? Number(hwm[1]) / 1024 : NaN;
     const exited = new Promise((r) => worker.once('exit', r));
-    // GNU time forwards SIGTERM to the worker, which finishes and exits 0.
-    worker.kill('SIGTERM');
+    worker.kill('SIGTERM'); // finishes the jobs in hand (none) and exits 0
     await exited;
-    const workerRss = gnuTime && existsSync(rssFile) ? Number(readFileSync(rssFile, 'utf8').trim().split('\n').pop()) / 1024 : NaN;
     const perTask = (bull.ms - local.ms) / TASKS;
     const rows: BenchRow[] = [
       { name: `local executor: cold run, ${TASKS} trivial tasks, 2 worker threads`, value: round(local.ms, 0), unit: 'ms' },
