@@ -81,6 +81,33 @@ export interface StoredOutput {
   file: string;
   bytes: number;
   schema: OutputSchema;
+  /** Profile of the value when it was stored (codecs/stats.ts); absent in older manifests. */
+  stats?: OutputStats;
+}
+
+/** What a run records about an output's values, bounded in size (see codecs/stats.ts). */
+export interface OutputStats {
+  /** Table outputs: per column, keyed by column name. */
+  columns?: Record<string, ColumnStats>;
+  /** Set when a large table was profiled on its first N rows only. */
+  sampledRows?: number;
+  /** JSON outputs: numeric fields (`accuracy`, `metrics.f1`), booleans as 0/1. */
+  scalars?: Record<string, number>;
+}
+
+export interface ColumnStats {
+  nulls: number;
+  /** Distinct non-null values; a lower bound when `distinctAtLeast` is set. */
+  distinct: number;
+  distinctAtLeast?: true;
+  /** Numeric and date columns (dates as epoch milliseconds). */
+  min?: number;
+  max?: number;
+  mean?: number;
+  /** Equal-width bins between min and max. */
+  histogram?: { min: number; max: number; counts: number[] };
+  /** Other columns: the most frequent values. */
+  top?: { value: string; count: number }[];
 }
 
 /** Shape of a stored value, for `cellar tree`, `cellar show` and the docs site. */
