@@ -123,7 +123,7 @@ export interface ImportDecl {
   /** The specifier as emitted (Deno's `npm:pkg@1` already mapped to `pkg`). */
   module: string;
   bindings: ImportBinding[];
-  /** Import attributes as written, normalised: `with { type: 'json' }` (Node needs it for JSON). */
+  /** Import attributes as written, normalized: `with { type: 'json' }` (Node needs it for JSON). */
   attributes?: string;
   /** The whole statement, removed from the cell body when hoisting. */
   statement: Span;
@@ -250,7 +250,7 @@ export interface WarehousePlan {
   dialect?: 'bigquery' | 'duckdb';
   reads: string[];
   materialize?: string;
-  /** Logical table → task materialising it. */
+  /** Logical table → task materializing it. */
   tables: Record<string, string>;
 }
 

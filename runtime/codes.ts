@@ -16,10 +16,13 @@ export const RUNTIME_CODES = {
   E_DEPENDENCY_CYCLE: 'tasks that depend on each other',
   E_UNKNOWN_TASK: 'a task selector naming a task that is not in the pipeline',
   E_DUPLICATE_TASK: 'two different tasks with the same name',
+  E_BAD_TASK: 'a malformed task definition (a field of the wrong type, an unknown field, `run` not a function), named by task and field',
   // Loading and reading results.
   E_NO_PIPELINE: 'no pipeline file where one was named',
   E_PIPELINE_LOAD: 'a pipeline module that throws or does not compile while loading',
   E_NOT_A_PIPELINE: 'a module without a `definePipeline(...)` default export',
+  E_CELLAR_UNRESOLVED: "a pipeline outside any project with cellar installed, loaded with CELLAR_LOADER=tsx (Node cannot find 'cellar' there)",
+  E_NO_WORKDIR: "the tasks' working folder does not exist (the notebook's folder was moved or deleted; a built bundle: pass --workdir)",
   E_NOT_CACHED: 'no stored output for this task and these params (run the pipeline first)',
   // The warehouse.
   E_WH_CONFIG: 'a malformed warehouse configuration (cellar.config.json or CELLAR_* variables)',
@@ -34,6 +37,7 @@ export const RUNTIME_CODES = {
   // Shared stores.
   E_STORE: 'a store location (`--store`, `store` in cellar.config.json, $CELLAR_STORE) that cannot be opened',
   // The command line.
+  E_NODE_VERSION: 'a Node.js older than the one package.json `engines` names (checked by bin/cellar.mjs before anything loads)',
   E_USAGE: 'a command line the command does not accept (its usage is printed)',
   E_BAD_PARAM: "a `--param k=v` whose value does not parse as the param's type",
   E_NOT_FOUND: 'a notebook file that does not exist or cannot be read',
@@ -44,7 +48,6 @@ export const RUNTIME_CODES = {
   E_BUILD: 'a pipeline or task function that esbuild cannot bundle',
   E_BUILD_PACKAGE: 'a package the bundle imports that is not installed in the project',
   E_BUILD_LOCKFILE: "npm could not resolve a package-lock.json for the build's run-time packages",
-  E_NO_WORKDIR: "the tasks' working folder does not exist (pass --workdir)",
 } as const;
 
 /** A catalogued runtime error code (see `RUNTIME_CODES` for what each means). */

@@ -27,7 +27,8 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync 
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Plugin } from 'esbuild';
-import { BUILT_MODULE_SCHEME, CodeHasher, findProjectRoot, type CodeFingerprint } from '../../runtime/key/codehash.js';
+import { BUILT_MODULE_SCHEME, CodeHasher, type CodeFingerprint } from '../../runtime/key/codehash.js';
+import { findPackageRoot, findProjectRoot } from '../../runtime/project.js';
 import { canonicalJson, sha256 } from '../../runtime/key/hash.js';
 import { loadPipeline } from '../../runtime/load/loader.js';
 import type { AnyTask, Pipeline } from '../../runtime/task.js';
@@ -35,7 +36,7 @@ import { CliError } from '../errors.js';
 import type { BuildManifest } from './run-entry.js';
 
 /** The package holding this CLI (runtime/, cli/), from its source or its dist/ build: the bundle's own sources. */
-const cellarRoot = findProjectRoot(dirname(fileURLToPath(import.meta.url)));
+const cellarRoot = findPackageRoot(dirname(fileURLToPath(import.meta.url)));
 const packageJson = JSON.parse(readFileSync(join(cellarRoot, 'package.json'), 'utf8')) as { version: string };
 
 /** Packages a built run never loads: they serve compiling, bundling and hashing sources. */

@@ -114,7 +114,7 @@ function createAnalyzer(tsMorph: typeof TsMorphModule): Analyzer {
       } catch (error) {
         // A bug here must not take the whole notebook down: report it on the cell.
         const detail = error instanceof Error ? error.message : String(error);
-        return { ...emptyAnalysis(c.index), diagnostics: [diagnostic('error', 'E_INTERNAL', { notebook: '', cell: c.index + 1, line: 1 }, `the analyser failed on this cell (${detail})`, { hint: 'please report it with the cell; tag the cell `//| explore` to compile the rest' })] };
+        return { ...emptyAnalysis(c.index), diagnostics: [diagnostic('error', 'E_INTERNAL', { notebook: '', cell: c.index + 1, line: 1 }, `the analyzer failed on this cell (${detail})`, { hint: 'please report it with the cell; tag the cell `//| explore` to compile the rest' })] };
       }
     });
   }

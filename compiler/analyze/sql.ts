@@ -46,7 +46,7 @@ export async function sqlFacts(templates: string[], dialect: 'bigquery' | 'duckd
   const problems: SqlProblem[] = [];
   const refused = (template: number, error: unknown) => {
     const message = (error instanceof Error ? error.message : String(error ?? '')).trim();
-    // Only a syntax error is a problem: the analyser also refuses valid SQL it does not analyse
+    // Only a syntax error is a problem: the analyzer also refuses valid SQL it does not analyze
     // (several statements, PIVOT and other non-SELECT queries), which is not the user's mistake.
     if (!/^Parse error\b/.test(message) || /Expected 1 statement/i.test(message)) return;
     const line = Number(/\bline (\d+)/i.exec(message)?.[1] ?? 0);

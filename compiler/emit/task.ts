@@ -85,7 +85,7 @@ export function emitTaskModule(ctx: EmitContext, task: TaskNode): EmittedFile {
   const { locals, hoisted, cutByCell } = taskLocals(ctx, task, names.outside);
   const nameOf = (v: Version) => locals.get(v.id) ?? v.name;
   const text = [
-    header(plan, task.cells, task.cellIds),
+    header(plan, task.cells.map((i) => ctx.cells.get(i)!)),
     docComment(task.doc, ['@module']),
     imports.print(),
     hoisted.join('\n\n'),
@@ -175,15 +175,20 @@ function taskFunction(ctx: EmitContext, task: TaskNode, names: TaskNames, nameOf
     return local === o.name ? o.name : `${o.name}: ${local}`;
   });
   const paramPlans = task.params.map((name) => plan.params.find((p) => p.name === name)!);
+  // Only the arguments the task reads: `run(inputs, params)` is positional, so a task with
+  // params but no inputs still takes an (empty) inputs object first.
   const inputsArg = task.inputs.length
     ? `{ ${task.inputs.map((i) => i.name).join(', ')} }: { ${task.inputs.map((i) => `${i.name}: ${names.cellar.TaskOutputs}<typeof ${names.upstreamConst.get(i.fromTask)}>['${i.name}']`).join('; ')} }`
     : '_inputs: Record<string, never>';
-  const paramsArg = paramPlans.length
-    ? `{ ${paramPlans.map((p) => p.name).join(', ')} }: { ${paramPlans.map((p) => `${p.name}: ${p.type}`).join('; ')} }`
-    : '_params: Record<string, never>';
+  const args = paramPlans.length
+    ? [inputsArg, `{ ${paramPlans.map((p) => p.name).join(', ')} }: { ${paramPlans.map((p) => `${p.name}: ${p.type}`).join('; ')} }`]
+    : task.inputs.length
+      ? [inputsArg]
+      : [];
+  const takes = [task.inputs.length ? 'inputs' : '', paramPlans.length ? 'params' : ''].filter(Boolean).join(' and ');
   return (
-    `/** The logic of task \`${task.name}\`: inputs and params in, outputs out. Pure: testable alone. */\n` +
-    `export ${task.async ? 'async ' : ''}function ${names.fn}(${inputsArg}, ${paramsArg}) {\n${body}\n\nreturn { ${returned.join(', ')} };\n}`
+    `/** The code of task \`${task.name}\`${takes ? `: ${takes} in, outputs out` : ''}. */\n` +
+    `export ${task.async ? 'async ' : ''}function ${names.fn}(${args.join(', ')}) {\n${body}\n\nreturn { ${returned.join(', ')} };\n}`
   );
 }
 
@@ -195,22 +200,26 @@ function defineTaskFields(ctx: EmitContext, task: TaskNode, names: TaskNames): s
     `name: ${literal(task.name)}`,
     'module: import.meta.url',
     // Cell ids, not positions: this module is hashed into the task's key, and a markdown cell
-    // added above must not re-run the task. The header comment (not hashed) keeps the numbers.
+    // added above must not re-run the task.
     `source: { notebook: ${literal(plan.notebook)}, cells: ${literal(task.cellIds.filter((id): id is string => id !== undefined))} }`,
-    `params: { ${paramPlans.map((p) => `${p.name}: { type: ${literal(p.paramType)}, default: ${literal(p.default)} }`).join(', ')} }`,
-    `inputs: { ${task.inputs.map((i) => `${i.name}: ${names.cellar.output}(${names.upstreamConst.get(i.fromTask)}, ${literal(i.name)})`).join(', ')} }`,
-    `outputs: { ${task.outputs.map((o) => `${o.name}: ${o.codec ? `{ codec: ${literal(o.codec)} }` : '{}'}`).join(', ')} }`,
-    `version: ${task.version}`,
-    `rerun: ${task.rerun}`,
-    `cache: ${literal(task.cache)}`,
   ];
+  // Only what differs from defineTask's defaults (runtime/task.ts): no params, no inputs,
+  // version 0, no rerun, the code-aware cache.
+  if (paramPlans.length) fields.push(`params: { ${paramPlans.map((p) => `${p.name}: { type: ${literal(p.paramType)}, default: ${literal(p.default)} }`).join(', ')} }`);
+  if (task.inputs.length) fields.push(`inputs: { ${task.inputs.map((i) => `${i.name}: ${names.cellar.output}(${names.upstreamConst.get(i.fromTask)}, ${literal(i.name)})`).join(', ')} }`);
+  fields.push(`outputs: { ${task.outputs.map((o) => `${o.name}: ${o.codec ? `{ codec: ${literal(o.codec)} }` : '{}'}`).join(', ')} }`);
+  if (task.version !== 0) fields.push(`version: ${task.version}`);
+  if (task.rerun) fields.push('rerun: true');
+  if (task.cache !== 'code') fields.push(`cache: ${literal(task.cache)}`);
   if (task.warehouse) {
+    // An empty `warehouse: {}` stays: it says the task runs SQL, so the runtime opens a session.
     const w = task.warehouse;
+    const tables = Object.entries(w.tables);
     const parts = [
       ...(w.dialect ? [`dialect: ${literal(w.dialect)}`] : []),
-      `reads: ${literal(w.reads)}`,
+      ...(w.reads.length ? [`reads: ${literal(w.reads)}`] : []),
       ...(w.materialize ? [`materialize: ${literal(w.materialize)}`] : []),
-      `tables: { ${Object.entries(w.tables).map(([t, producer]) => `${literal(t)}: ${names.upstreamConst.get(producer)}`).join(', ')} }`,
+      ...(tables.length ? [`tables: { ${tables.map(([t, producer]) => `${literal(t)}: ${names.upstreamConst.get(producer)}`).join(', ')} }`] : []),
     ];
     fields.push(`warehouse: { ${parts.join(', ')} }`);
   }
@@ -243,22 +252,21 @@ export function emitSetupModule(ctx: EmitContext): EmittedFile | undefined {
       if (VALUE_KINDS.has(d.kind) && last.get(`v:${d.name}`) !== id) names.set(id, renamer.fresh(d.name));
     }
   }
-  const body = cells
-    .map((cell) => {
-      const a = ctx.analyses.get(cell.index)!;
-      const exported = new Map<number, { at: number; text: string }>();
-      for (const d of a.declarations) {
-        const isLast = last.get(`${VALUE_KINDS.has(d.kind) ? 'v' : 't'}:${d.name}`) === `${cell.index}:${d.name}`;
-        if (isLast) exported.set(d.statement.start, { at: d.statement.start, text: 'export ' });
-      }
-      const code = rewriteCell(cell, a, plan.bindings[cell.index] ?? [], (v) => names.get(v.id) ?? v.name, plan.versions, plan.dropped[cell.index] ?? [], [...exported.values()]);
-      return code ? `${cellLabel(cell)}\n${code}` : '';
-    })
-    .filter(Boolean)
-    .join('\n\n');
+  const blocks = cells.map((cell) => {
+    const a = ctx.analyses.get(cell.index)!;
+    const exported = new Map<number, { at: number; text: string }>();
+    for (const d of a.declarations) {
+      const isLast = last.get(`${VALUE_KINDS.has(d.kind) ? 'v' : 't'}:${d.name}`) === `${cell.index}:${d.name}`;
+      if (isLast) exported.set(d.statement.start, { at: d.statement.start, text: 'export ' });
+    }
+    return { cell, code: rewriteCell(cell, a, plan.bindings[cell.index] ?? [], (v) => names.get(v.id) ?? v.name, plan.versions, plan.dropped[cell.index] ?? [], [...exported.values()]) };
+  });
+  // The header names the cells whose code is here; a cell of only imports is hoisted away.
+  const withCode = blocks.filter((b) => b.code);
+  const body = withCode.map((b) => `${cellLabel(b.cell)}\n${b.code}`).join('\n\n');
   if (!body.replace(/^\/\/.*$/gm, '').trim()) return undefined;
   const text = [
-    header(plan, plan.setupCells, cells.map((c) => c.id)),
+    header(plan, withCode.map((b) => b.cell)),
     docComment(plan.setupDoc || 'Shared setup: the imports, helpers and types declared before the first task.', ['@module']),
     imports.print(),
     body,

@@ -36,6 +36,19 @@ interface RawDirective {
   fromTag: boolean;
 }
 
+/**
+ * How many lines open a cell before its compiled code: the `//|` directive lines and the blank
+ * lines among and after them (directives are blanked and leading blank lines dropped when the
+ * cell is emitted). runtime/load/source.ts counts the same for failure locations, since the
+ * runtime cannot import the compiler; test/compiler/stages.test.ts keeps the two equal.
+ */
+export function linesBeforeCode(source: string): number {
+  const lines = source.split(/\r\n?|\n/);
+  let n = 0;
+  while (n < lines.length && (DIRECTIVE_LINE.test(lines[n]!) || lines[n]!.trim() === '')) n++;
+  return n;
+}
+
 function readRaw(source: string, tags: string[]): { raw: RawDirective[]; code: string } {
   const lines = source.split('\n');
   const raw: RawDirective[] = [];

@@ -78,7 +78,7 @@ interface Scope {
   aliasOf: Map<string, Version>;
   /** First cell declaring each name (for "declared later" hints). */
   declaredIn: Map<string, TaggedCell>;
-  /** Names declared in explore cells (not analysed: a regex is enough for a hint). */
+  /** Names declared in explore cells (not analyzed: a regex is enough for a hint). */
   exploreDecls: Map<string, TaggedCell>;
 }
 

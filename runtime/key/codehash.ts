@@ -61,17 +61,6 @@ export function modulePath(moduleUrl: string): string {
   return path;
 }
 
-/** Nearest folder upward from `start` holding a package.json (the project root), else `start`. */
-export function findProjectRoot(start: string): string {
-  let dir = start;
-  for (;;) {
-    if (existsSync(join(dir, 'package.json'))) return dir;
-    const parent = dirname(dir);
-    if (parent === dir) return start;
-    dir = parent;
-  }
-}
-
 export class CodeHasher {
   private memo: Record<string, FileMemo> = {};
   private dirty = false;

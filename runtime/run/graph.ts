@@ -20,11 +20,12 @@ export interface GraphResult {
 
 /** The pipeline-wide params: the union of what each task declares. */
 export function pipelineParams(tasks: readonly AnyTask[]): Record<string, ParamSpec> {
-  const out: Record<string, ParamSpec> = {};
+  // A Map, not an object: a param named like a prototype member ('constructor') is just a name.
+  const out = new Map<string, ParamSpec>();
   for (const task of collectTasks(tasks, {}).tasks) {
-    for (const [name, spec] of Object.entries(task.params as Record<string, ParamSpec>)) out[name] ??= spec;
+    for (const [name, spec] of Object.entries(task.params as Record<string, ParamSpec>)) if (!out.has(name)) out.set(name, spec);
   }
-  return Object.fromEntries(Object.entries(out).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  return Object.fromEntries([...out].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
 
 /**
@@ -53,7 +54,10 @@ function checkParamNames(all: readonly AnyTask[], overrides: Record<string, unkn
   const known = new Set<string>();
   for (const task of all) for (const name in task.params) known.add(name);
   for (const name of Object.keys(overrides)) {
-    if (!known.has(name)) diagnostics.push({ code: 'E_UNKNOWN_PARAM', message: `unknown param '${name}'${suggest(name, [...known])}` });
+    if (!known.has(name)) {
+      const list = [...known].sort();
+      diagnostics.push({ code: 'E_UNKNOWN_PARAM', message: `unknown param '${name}'${suggest(name, list)} (params: ${list.join(', ') || 'none'})` });
+    }
   }
 }
 
@@ -93,7 +97,7 @@ function resolveInputs(task: AnyTask, params: Record<string, unknown>, diagnosti
       });
       continue;
     }
-    if (!(spec.output in upstream.outputs)) {
+    if (!Object.hasOwn(upstream.outputs, spec.output)) {
       diagnostics.push({
         code: 'E_UNKNOWN_OUTPUT',
         task: task.name,
@@ -229,7 +233,7 @@ function collectTasks(list: readonly AnyTask[], overrides: Record<string, unknow
 
 function defaultsOf(task: AnyTask, overrides: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const [name, spec] of Object.entries(task.params as Record<string, ParamSpec>)) out[name] = name in overrides ? overrides[name] : spec.default;
+  for (const [name, spec] of Object.entries(task.params as Record<string, ParamSpec>)) out[name] = Object.hasOwn(overrides, name) ? overrides[name] : spec.default;
   return out;
 }
 
@@ -238,7 +242,7 @@ function resolveParams(task: AnyTask, overrides: Record<string, unknown>, diagno
   const specs = task.params as Record<string, ParamSpec>;
   for (const name of Object.keys(specs).sort()) {
     const spec = specs[name]!;
-    const value = name in overrides ? overrides[name] : spec.default;
+    const value = Object.hasOwn(overrides, name) ? overrides[name] : spec.default;
     if (spec.type !== 'json' && typeof value !== spec.type) {
       diagnostics.push({ code: 'E_PARAM_TYPE', task: task.name, message: `param '${name}' of task '${task.name}' must be a ${spec.type}, got ${JSON.stringify(value)}` });
     }

@@ -47,14 +47,16 @@ export async function invokeTask(task: AnyTask, inputs: Record<string, unknown>,
     base,
   );
   const outputs = await wrapped();
-  const missing = Object.keys(task.outputs).filter((name) => !(name in outputs) || outputs[name] === undefined);
+  // Own properties only: an output named 'toString' is not the returned object's method.
+  const missing = Object.keys(task.outputs).filter((name) => !Object.hasOwn(outputs, name) || outputs[name] === undefined);
   if (missing.length > 0) throw new Error(`task '${task.name}' did not return output${missing.length > 1 ? 's' : ''} ${missing.map((m) => `'${m}'`).join(', ')}`);
   return outputs;
 }
 
 /** Decode one stored output of `upstream`. */
 export async function readOutput(store: Store, upstream: AnyTask, output: string, stored: StoredOutput): Promise<unknown> {
-  const spec = (upstream.outputs as Record<string, OutputSpec>)[output] ?? {};
+  const outputs = upstream.outputs as Record<string, OutputSpec>;
+  const spec = Object.hasOwn(outputs, output) ? outputs[output]! : {};
   const bytes = await store.readOutput(upstream.name, stored.file);
   return getCodec(stored.codec).decode(bytes, spec, stored.schema);
 }

@@ -5,9 +5,10 @@
 //
 // Options are normalized once (`normalizeRunOptions`, by the caller of `preparePipelineRun`) into a
 // type with no optional fields.
+import { statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { diagnosticsError } from '../errors.js';
+import { CellarError, diagnosticsError } from '../errors.js';
 import { CodeHasher } from '../key/codehash.js';
 import { executeRun, InProcessRunner, type TaskRunner } from './execute.js';
 import { buildGraph, selectTasks, upstreamClosure } from './graph.js';
@@ -156,7 +157,10 @@ export async function runPipeline(input: RunOptions): Promise<{ prepared: Prepar
   let runner: TaskRunner | undefined;
   try {
     // Tasks resolve relative paths from the pipeline's workdir, as the notebook did in Jupyter.
-    if (options.workdir && toRun > 0) process.chdir(options.workdir);
+    if (options.workdir && toRun > 0) {
+      checkWorkdir(options);
+      process.chdir(options.workdir);
+    }
     runner =
       typeof options.runner === 'object'
         ? options.runner
@@ -182,6 +186,29 @@ export async function runPipeline(input: RunOptions): Promise<{ prepared: Prepar
     await options.store.close?.();
     if (process.cwd() !== previousCwd) process.chdir(previousCwd);
   }
+}
+
+/**
+ * The workdir must be a folder before tasks start in it: a compiled pipeline whose notebook
+ * folder was moved or deleted would otherwise fail with a raw `ENOENT ... chdir`. Throws
+ * CellarError E_NO_WORKDIR naming the folder, where it was set, and the fix.
+ */
+function checkWorkdir(options: NormalizedRunOptions): void {
+  const dir = options.workdir!;
+  let isDir = false;
+  try {
+    isDir = statSync(dir).isDirectory();
+  } catch {
+    isDir = false;
+  }
+  if (isDir) return;
+  const where = options.pipelineFile
+    ? `${options.pipelineFile} sets workdir: '${options.pipeline.workdir ?? '.'}', which is`
+    : `the pipeline's tasks run in their notebook's folder,`;
+  const fix = options.pipeline.source
+    ? `recompile the notebook from where it is now (cellar compile <notebook>), or run the notebook itself (cellar run <notebook>.ipynb)`
+    : `create the folder, or fix the pipeline's workdir`;
+  throw new CellarError(`the pipeline's working folder ${dir} does not exist (${where} ${dir}); the notebook folder was moved or deleted: ${fix}`, 'E_NO_WORKDIR');
 }
 
 function sharedSourceWorkdir(pipeline: Pipeline): string | undefined {

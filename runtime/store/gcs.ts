@@ -27,6 +27,7 @@ import { hostname } from 'node:os';
 import type { Bucket } from '@google-cloud/storage';
 import type { Manifest } from '../types.js';
 import { bootId, isPidAlive } from './lock.js';
+import { currentProcess } from './owner.js';
 import type { Store, TaskLock } from './store.js';
 
 export interface GcsStoreOptions {
@@ -44,6 +45,8 @@ interface LeaseRecord {
   host: string;
   boot?: string;
   pid: number;
+  /** The holder's start time (owner.ts): a reused PID is not the holder. */
+  start?: number;
   token: string;
   since: string;
 }
@@ -208,7 +211,7 @@ export class GcsStore implements Store {
 
   async lock(task: string, key: string, onWait?: (holder: string) => void): Promise<TaskLock> {
     const file = this.bucket.file(this.name(`${task}/${key}.lease`));
-    const me: LeaseRecord = { host: this.identity.host, ...(this.identity.boot ? { boot: this.identity.boot } : {}), pid: process.pid, token: Math.random().toString(36).slice(2), since: new Date().toISOString() };
+    const me: LeaseRecord = { host: this.identity.host, ...(this.identity.boot ? { boot: this.identity.boot } : {}), pid: process.pid, ...(currentProcess().start !== undefined ? { start: currentProcess().start } : {}), token: Math.random().toString(36).slice(2), since: new Date().toISOString() };
     const write = async (ifGenerationMatch: number): Promise<number> => {
       // A File object per write: the client records the new object's metadata (its generation) on it.
       const target = this.bucket.file(file.name);
@@ -262,7 +265,7 @@ export class GcsStore implements Store {
       }
       if (!watched || watched.generation !== generation) watched = { generation, since: Date.now() };
       const sameMachine = holder && holder.host === this.identity.host && (!holder.boot || !this.identity.boot || holder.boot === this.identity.boot);
-      const dead = holder && sameMachine && !isPidAlive(holder.pid);
+      const dead = holder && sameMachine && !isPidAlive(holder.pid, holder.start);
       const rebooted = holder && holder.host === this.identity.host && holder.boot && this.identity.boot && holder.boot !== this.identity.boot;
       if (dead || rebooted || Date.now() - watched.since > this.leaseMs) {
         await file.delete({ ifGenerationMatch: generation }).catch(() => undefined);

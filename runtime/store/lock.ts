@@ -10,17 +10,22 @@
 // once. The lease must exceed the clock skew between hosts: both sides compare the file's mtime,
 // written with the holder's clock, to their own. Breaking is guarded by a second O_EXCL file, and
 // the lock is only removed if it still holds the very owner we judged dead, so two processes
-// breaking the same stale lock cannot remove a fresh lock taken in between. Limit: PID reuse
-// after a crash on the same host could keep a lock until that unrelated process exits.
+// breaking the same stale lock cannot remove a fresh lock taken in between. On the same host the
+// owner is PID + process start time (owner.ts), so PID reuse does not keep a dead owner's lock:
+// in a container node is PID 1 after every restart, and a lock left by the killed PID 1 names
+// another start time than the new PID 1.
 import { closeSync, openSync, readFileSync, statSync, unlinkSync, utimesSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { TaskLock } from './store.js';
+import { currentProcess, isOwnerAlive } from './owner.js';
 
 interface Owner {
   pid: number;
   host: string;
   /** /proc/sys/kernel/random/boot_id where there is one: a PID means nothing after a reboot. */
   boot?: string;
+  /** The process's start time (clock ticks since boot, Linux): a PID alone is reused. */
+  start?: number;
   token: string;
   since: string;
 }
@@ -56,14 +61,12 @@ function defaultLeaseMs(): number {
 const BREAKER_STALE_MS = 10_000;
 const EMPTY_LOCK_STALE_MS = 2_000;
 
-export function isPidAlive(pid: number): boolean {
-  if (pid === process.pid) return true;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
+/**
+ * Is the process that recorded `pid` (and, where known, its start time) still running on this
+ * host? Without a start time our own PID counts as alive; with one, a reused PID does not.
+ */
+export function isPidAlive(pid: number, start?: number): boolean {
+  return isOwnerAlive(start === undefined ? { pid } : { pid, start });
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -72,7 +75,8 @@ export async function acquireLock(path: string, onWait?: (holder: string) => voi
   const identity = timing.identity ?? { host: hostname(), boot: bootId() };
   const leaseMs = timing.leaseMs ?? defaultLeaseMs();
   const heartbeatMs = timing.heartbeatMs ?? Math.max(10, Math.floor(leaseMs / 3));
-  const me: Owner = { pid: process.pid, host: identity.host, ...(identity.boot ? { boot: identity.boot } : {}), token: Math.random().toString(36).slice(2), since: new Date().toISOString() };
+  const start = currentProcess().start;
+  const me: Owner = { pid: process.pid, host: identity.host, ...(identity.boot ? { boot: identity.boot } : {}), ...(start !== undefined ? { start } : {}), token: Math.random().toString(36).slice(2), since: new Date().toISOString() };
   let told = false;
   let delay = 10;
   for (;;) {
@@ -147,7 +151,7 @@ function isStale(path: string, raw: string, me: { host: string; boot?: string },
   if (owner.host === me.host) {
     // Same host name, another boot: the machine restarted, every PID of the old boot is gone.
     if (owner.boot && me.boot && owner.boot !== me.boot) return true;
-    return !isPidAlive(owner.pid);
+    return !isPidAlive(owner.pid, owner.start);
   }
   // Another host: its PID means nothing here; trust only the heartbeat.
   return ageMs(path) > leaseMs;

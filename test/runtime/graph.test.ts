@@ -62,7 +62,7 @@ describe('buildGraph', () => {
   });
 
   it('reports unknown params with a suggestion, wrong param types, unknown outputs and cycles', () => {
-    expect(buildGraph([report], { scal: 2 }).diagnostics[0]).toMatchObject({ code: 'E_UNKNOWN_PARAM', message: "unknown param 'scal', did you mean 'scale'?" });
+    expect(buildGraph([report], { scal: 2 }).diagnostics[0]).toMatchObject({ code: 'E_UNKNOWN_PARAM', message: "unknown param 'scal', did you mean 'scale'? (params: n, scale)" });
     expect(buildGraph([report], { n: 'x' }).diagnostics[0]!.code).toBe('E_PARAM_TYPE');
     const bad = defineTask({ name: 'bad', params: {}, inputs: { r: { task: load, output: 'nope' } }, outputs: { o: {} }, run: () => ({ o: 1 }) });
     expect(buildGraph([bad]).diagnostics[0]!.code).toBe('E_UNKNOWN_OUTPUT');
