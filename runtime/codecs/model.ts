@@ -18,6 +18,11 @@ export interface ModelFormat {
 
 const formats: ModelFormat[] = [];
 
+/**
+ * Teaches the `model` codec a model library's save/load pair (e.g. an ml-random-forest class), so
+ * outputs holding such objects are stored and decoded back into instances. Formats are tried in
+ * registration order; the format's name is stored with the output.
+ */
 export function registerModelFormat(format: ModelFormat): void {
   const i = formats.findIndex((f) => f.name === format.name);
   if (i >= 0) formats[i] = format;
