@@ -594,7 +594,7 @@ function linkWarehouse(s: LinkState): void {
 }
 
 /** Names from setup that may run SQL: declared in a setup cell holding sql`` templates, or
- *  imported from a local module (`./`, `../`) by a notebook that imports from 'cellar'. */
+ *  imported from a local module (`./`, `../`) by a notebook whose setup imports the cellar package. */
 function sqlHelperNames(s: LinkState): Set<string> {
   const names = new Set<string>();
   const setup = s.setupCells.map((i) => s.input.analyses.get(i)).filter((a): a is CellAnalysis => a !== undefined);
