@@ -1,13 +1,14 @@
 // The `cellar` command line: a thin layer over the compiler and the runtime.
 //
-// Each command lives in its own module under cli/commands/ and exports `run(args): Promise<number>`
-// returning the exit code. Commands are imported lazily so `cellar run` on a warm cache never
+// Each command lives in its own module under cli/commands/ and exports `run`, made by
+// `defineCommand` (command.ts), resolving to the exit code. Commands are imported lazily so `cellar run` on a warm cache never
 // pays for loading ts-morph. Exit codes: 0 success, 1 a task or check failed, 2 bad usage.
+import type { Command as CommandRun } from './command.js';
 import { CliError, EXIT } from './errors.js';
 
 interface Command {
   summary: string;
-  load: () => Promise<{ run(args: string[]): Promise<number> }>;
+  load: () => Promise<{ run: CommandRun }>;
 }
 
 const commands: Record<string, Command> = {
@@ -44,7 +45,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   const verbose = args.includes('--verbose');
   try {
-    return await (await command.load()).run(args.filter((a) => a !== '--verbose'));
+    return await (await command.load()).run(args.filter((a) => a !== '--verbose'), { verbose });
   } catch (error) {
     if (error instanceof CliError) {
       // The code goes on the first line, before any usage text the message carries.

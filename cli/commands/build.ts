@@ -1,8 +1,8 @@
 // `cellar build <notebook|pipeline> [--out dir]` and `cellar build <…> --function <task>`:
 // see cli/build/build.ts for what a build holds and why.
-import { parseArgs } from 'node:util';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { buildFunction, buildPipeline } from '../build/build.js';
+import { defineCommand, type CommandInput } from '../command.js';
 import { CliError, EXIT } from '../errors.js';
 import { resolvePipelineFile } from '../pipeline-args.js';
 
@@ -17,27 +17,15 @@ Bundle a compiled pipeline for a machine with only Node: copy <dir> there, run
                     notebook's setup helpers, for online serving (no Cellar needed to import it)
   --no-lockfile     skip resolving package-lock.json (then use \`npm install\`, not \`npm ci\`)`;
 
-export async function run(args: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      allowPositionals: true,
-      options: {
-        out: { type: 'string' },
-        function: { type: 'string' },
-        'no-lockfile': { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    });
-  } catch (error) {
-    throw new CliError(`${(error as Error).message}\n\n${USAGE}`, 'E_USAGE');
-  }
-  const { values, positionals } = parsed;
-  if (values.help) {
-    console.log(USAGE);
-    return EXIT.ok;
-  }
+const OPTIONS = {
+  out: { type: 'string' },
+  function: { type: 'string' },
+  'no-lockfile': { type: 'boolean', default: false },
+} as const;
+
+export const run = defineCommand({ usage: USAGE, options: OPTIONS, run: build });
+
+async function build({ values, positionals }: CommandInput<typeof OPTIONS>): Promise<number> {
   if (positionals.length !== 1) throw new CliError(`give one notebook or pipeline to build\n\n${USAGE}`, 'E_USAGE');
   const file = await resolvePipelineFile(positionals[0]);
   const name = basename(dirname(file));

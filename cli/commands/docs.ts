@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { projectRoot } from '../../compiler/host.js';
 import { buildDocsSite } from '../docs/build.js';
 import { EXIT } from '../errors.js';
-import { parseOrUsage } from '../pipeline-args.js';
+import { defineCommand, type CommandInput } from '../command.js';
 
 const USAGE = `usage: cellar docs [notebooks...] [options]
 
@@ -19,16 +19,11 @@ the folder on any static host.
   --no-api           skip documenting the generated modules' TypeScript API (faster on huge pipelines)
   --json             print the build report as JSON`;
 
-export async function run(args: string[]): Promise<number> {
-  if (args.includes('--help') || args.includes('-h')) {
-    console.log(USAGE);
-    return EXIT.ok;
-  }
-  const { values, positionals } = parseOrUsage({
-    args,
-    allowPositionals: true,
-    options: { out: { type: 'string' }, workspace: { type: 'string' }, 'no-api': { type: 'boolean', default: false }, json: { type: 'boolean', default: false } },
-  });
+const OPTIONS = { out: { type: 'string' }, workspace: { type: 'string' }, 'no-api': { type: 'boolean', default: false }, json: { type: 'boolean', default: false } } as const;
+
+export const run = defineCommand({ usage: USAGE, options: OPTIONS, run: buildDocs });
+
+async function buildDocs({ values, positionals }: CommandInput<typeof OPTIONS>): Promise<number> {
   const root = projectRoot(process.cwd());
   const paths = positionals.length ? positionals : [join(root, 'notebooks')];
   const out = values.out ?? join(root, 'docs', 'site');

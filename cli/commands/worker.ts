@@ -6,7 +6,8 @@ import { dirname } from 'node:path';
 import { chooseStore } from '../../runtime/store/open.js';
 import { resolveWorkspace } from '../../runtime/store/workspace.js';
 import { CliError, EXIT } from '../errors.js';
-import { parseOrUsage, resolvePipelineFile } from '../pipeline-args.js';
+import { resolvePipelineFile } from '../pipeline-args.js';
+import { defineCommand, type CommandInput } from '../command.js';
 
 const USAGE = `usage: cellar worker <pipeline.ts|notebook.ipynb|folder> --redis URL [options]
 
@@ -27,25 +28,20 @@ function wholeNumber(name: string, raw: string | undefined, min: number): number
   return n;
 }
 
-export async function run(args: string[]): Promise<number> {
-  if (args.includes('--help') || args.includes('-h')) {
-    console.log(USAGE);
-    return EXIT.ok;
-  }
-  const { values, positionals } = parseOrUsage({
-    args,
-    allowPositionals: true,
-    options: {
-      redis: { type: 'string' },
-      concurrency: { type: 'string' },
-      store: { type: 'string' },
-      workspace: { type: 'string' },
-      workdir: { type: 'string' },
-      'lock-duration': { type: 'string' },
-      'stalled-interval': { type: 'string' },
-      'max-stalled': { type: 'string' },
-    },
-  });
+const OPTIONS = {
+  redis: { type: 'string' },
+  concurrency: { type: 'string' },
+  store: { type: 'string' },
+  workspace: { type: 'string' },
+  workdir: { type: 'string' },
+  'lock-duration': { type: 'string' },
+  'stalled-interval': { type: 'string' },
+  'max-stalled': { type: 'string' },
+} as const;
+
+export const run = defineCommand({ usage: USAGE, options: OPTIONS, run: work });
+
+async function work({ values, positionals }: CommandInput<typeof OPTIONS>): Promise<number> {
   if (!values.redis) throw new CliError(`--redis <url> is needed\n\n${USAGE}`, 'E_USAGE');
   if (positionals.length !== 1) throw new CliError(`one pipeline is needed\n\n${USAGE}`, 'E_USAGE');
   const concurrency = wholeNumber('concurrency', values.concurrency, 1) ?? availableParallelism();
@@ -81,7 +77,12 @@ export async function run(args: string[]): Promise<number> {
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });
-  process.stderr.write('stopping: finishing the jobs in hand\n');
+  process.stderr.write('stopping: finishing the jobs in hand (signal again to stop at once)\n');
+  // A second signal stops at once (a Redis that went away can keep a graceful close waiting); the
+  // jobs in hand then stall and are retaken by other workers, as after a crash.
+  const force = () => process.exit(EXIT.failure);
+  process.once('SIGINT', force);
+  process.once('SIGTERM', force);
   await worker.close();
   return EXIT.ok;
 }

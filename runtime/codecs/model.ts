@@ -6,7 +6,7 @@
 // built in), or the value's own `toJSON` (loaded back as plain data: say so in the schema). The
 // file is one JSON envelope `{format, encoding, data}`; binary saves are base64 inside it, which
 // keeps a model one file even when its library writes several parts.
-import type { Codec } from './index.js';
+import type { Codec } from './codec.js';
 import type { OutputSpec } from '../task.js';
 
 export interface ModelFormat {
@@ -18,6 +18,11 @@ export interface ModelFormat {
 
 const formats: ModelFormat[] = [];
 
+/**
+ * Teaches the `model` codec a model library's save/load pair (e.g. an ml-random-forest class), so
+ * outputs holding such objects are stored and decoded back into instances. Formats are tried in
+ * registration order; the format's name is stored with the output.
+ */
 export function registerModelFormat(format: ModelFormat): void {
   const i = formats.findIndex((f) => f.name === format.name);
   if (i >= 0) formats[i] = format;

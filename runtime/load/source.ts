@@ -8,7 +8,8 @@
 // `cellar tree` and the warehouse hooks' error prefixes call it.
 import { readFileSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { findProjectRoot, modulePath } from '../key/codehash.js';
+import { modulePath } from '../key/codehash.js';
+import { findProjectRoot } from '../project.js';
 import type { AnyTask, TaskSource } from '../task.js';
 
 export interface CellPosition {

@@ -148,6 +148,17 @@ export async function preparePipelineRun(options: NormalizedRunOptions, reasons 
   return { timings, options, graph, keys, plan };
 }
 
+/**
+ * Runs a pipeline as a cached DAG: graph, keys, store probe, plan, then (unless `dryRun`) execute.
+ * Tasks whose key is in the store are not run; the rest run on worker threads (with
+ * `pipelineFile`) or in process, up to `workers` at once, in the pipeline's workdir.
+ *
+ * @returns `prepared` (the graph, keys, plan and stage timings in ms) and `result` (each task's
+ *   status, key and duration in ms; `ok`), or `result: undefined` for a dry run. A failing task
+ *   does not throw: it is `failed` in the result and its downstream is `not-run`.
+ * @throws CellarError for a pipeline that cannot be built or an unknown task selector in `only`
+ *   or `rerun` (`E_UNKNOWN_TASK`, `E_UNKNOWN_PARAM`, `E_DEPENDENCY_CYCLE`, …).
+ */
 export async function runPipeline(input: RunOptions): Promise<{ prepared: PreparedRun; result: RunResult | undefined }> {
   const prepared = await preparePipelineRun(normalizeRunOptions(input));
   const { options, graph, plan } = prepared;

@@ -1,7 +1,7 @@
 // How a run reads to a person: one formatter per RunEvent kind (plain lines for logs and pipes),
 // a one-line progress display for terminals, the plan with reasons for `--dry-run`, and the
 // Luigi-style execution summary at the end. Pure string functions; the CLI decides where they go.
-import type { KeyChange, NotRunReason, PlanEntry, PlanReason, RunEvent, RunPlan, RunResult, TaskResult } from '../types.js';
+import type { KeyChange, NotRunReason, OutputSchema, PlanEntry, PlanReason, RunEvent, RunPlan, RunResult, TaskResult } from '../types.js';
 
 export function formatDuration(ms: number): string {
   if (ms < 1000) return `${Math.round(ms)}ms`;
@@ -198,6 +198,22 @@ export function resultJson(result: RunResult): string {
     return o;
   });
   return JSON.stringify({ ok: result.ok, durationMs: result.durationMs, tasks });
+}
+
+/** A stored output's shape in one line, for `cellar tree` and `cellar show`. */
+export function describeSchema(s: OutputSchema): string {
+  switch (s.kind) {
+    case 'table':
+      return `table ${s.rows} rows × ${s.columns.length} columns: ${s.columns.map((c) => `${c.name} ${c.type}`).join(', ')}`;
+    case 'json':
+      return `json ${s.type}${s.length !== undefined ? ` of ${s.length}` : ''}`;
+    case 'text':
+      return `text, ${s.chars} chars`;
+    case 'binary':
+      return `binary, ${s.bytes} bytes`;
+    case 'model':
+      return `model (${s.format})`;
+  }
 }
 
 function firstLine(s: string): string {

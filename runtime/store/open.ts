@@ -5,7 +5,7 @@
 // `gcs.apiEndpoint` in the config (or $CELLAR_GCS_ENDPOINT) points the client elsewhere: tests.
 import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
-import { CONFIG_FILE, findProjectRoot } from '../warehouse/config.js';
+import { CONFIG_FILE, findProjectRoot } from '../project.js';
 import { LocalStore } from './local.js';
 import type { Store } from './store.js';
 
