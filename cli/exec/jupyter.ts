@@ -456,8 +456,16 @@ function connect(baseUrl: string, token: string, rootDir: string, log: () => str
   const url = new URL(baseUrl);
   const wsUrl = `${url.protocol === 'https:' ? 'wss' : 'ws'}://${url.host}${url.pathname}`;
   const settings = ServerConnection.makeSettings({ baseUrl, wsUrl, token, appendToken: true });
-  const kernelManager = new KernelManager({ serverSettings: settings });
-  const sessionManager = new SessionManager({ serverSettings: settings, kernelManager });
+  // Made on first use: a manager polls the server from its creation, and disposing one whose
+  // first poll is still pending rejects that poll (an unhandled rejection).
+  let managers: { kernelManager: KernelManager; sessionManager: SessionManager } | undefined;
+  const sessions = () => {
+    if (!managers) {
+      const kernelManager = new KernelManager({ serverSettings: settings });
+      managers = { kernelManager, sessionManager: new SessionManager({ serverSettings: settings, kernelManager }) };
+    }
+    return managers.sessionManager;
+  };
   const kernels: TslabKernel[] = [];
   return {
     baseUrl,
@@ -468,7 +476,7 @@ function connect(baseUrl: string, token: string, rootDir: string, log: () => str
       const timeoutMs = options.startTimeoutMs ?? 120_000;
       const kernelName = options.kernelName ?? KERNEL_NAME;
       const started = (async () => {
-        const session = await sessionManager.startNew({ path, type: 'notebook', name: path.split('/').pop()!, kernel: { name: kernelName } });
+        const session = await sessions().startNew({ path, type: 'notebook', name: path.split('/').pop()!, kernel: { name: kernelName } });
         const kernel = session.kernel;
         if (!kernel) throw new JupyterError(`no kernel started for ${path}`, 'E_KERNEL_START');
         return { session, kernel };
@@ -502,8 +510,8 @@ function connect(baseUrl: string, token: string, rootDir: string, log: () => str
     },
     async stop() {
       for (const k of kernels) await k.shutdown();
-      sessionManager.dispose();
-      kernelManager.dispose();
+      managers?.sessionManager.dispose();
+      managers?.kernelManager.dispose();
     },
   };
 }
