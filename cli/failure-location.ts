@@ -2,7 +2,7 @@
 //
 // A task's stack trace points into its generated module (generated/<nb>/<task>.ts, source-mapped
 // through the bundle), but the user wrote the code in a notebook cell. Every cell's code in a
-// generated module follows a `// notebook cell N (id X)` marker, and cli/locate.ts finds the
+// generated module follows a `// notebook cell `id`` marker, and cli/locate.ts finds the
 // marker above a line. This lives in the CLI layer because the runtime core must not import the
 // compiler. The cell number is resolved from the id in the notebook as it is now (so a cell added
 // above since the compile does not mislead); the line counts the cell's `//|` directive lines,
@@ -57,7 +57,8 @@ function frameLocation(task: AnyTask, frames: string[], extraLines: number): str
     const now = at.cellId ? readCellPositions(notebookPath(task)!)?.get(at.cellId) : undefined;
     if (now) return `${task.source!.notebook}, cell ${now.cell} (id ${at.cellId}), line ${now.directiveLines + at.codeLine + extraLines}`;
     // No id, or the cell is gone since the compile: the numbers as compiled.
-    return `${task.source!.notebook}, cell ${at.cell}${at.cellId ? ` (id ${at.cellId})` : ''}, code line ${at.codeLine + extraLines} (as compiled)`;
+    const cell = at.cell !== undefined ? `cell ${at.cell}${at.cellId ? ` (id ${at.cellId})` : ''}` : `cell id ${at.cellId}`;
+    return `${task.source!.notebook}, ${cell}, code line ${at.codeLine + extraLines} (as compiled)`;
   }
   return undefined;
 }

@@ -1,15 +1,15 @@
 // From a line of a generated module back to the notebook cell it came from.
 //
 // A task that throws reports a stack frame in generated/<notebook>/<task>.ts; the user wrote the
-// code in a notebook cell. Every cell's code in a module is preceded by a `// notebook cell N (id
-// X)` line (emit/module.ts `cellLabel`), so the nearest such line above the failing line names the
-// cell exactly. The line within the cell is counted from that marker: exact unless Prettier
+// code in a notebook cell. Every cell's code in a module is preceded by a `// notebook cell `id``
+// line (`// notebook cell N` in a notebook without ids; emit/module.ts `cellLabel`), so the
+// nearest such line above the failing line names the cell exactly. The line within the cell is counted from that marker: exact unless Prettier
 // re-wrapped a long statement above it in the same cell, then a line or two off. Pure: the
 // caller (the runtime's error report) reads the file and parses the stack frame.
 
 export interface NotebookPosition {
-  /** 1-based cell number, as diagnostics count. */
-  cell: number;
+  /** 1-based cell number as compiled, when the label gives one (a notebook without cell ids). */
+  cell?: number;
   cellId?: string;
   /**
    * 1-based line within the cell's code as compiled: the `//|` directive lines at the top of the
@@ -22,7 +22,9 @@ export interface NotebookPosition {
 /** `export const trainTask = defineTask({` (the local name of defineTask may be renamed). */
 const TASK_RECORD = /^export const [\w$]+ = [\w$]+\(\{$/;
 
-const MARKER = /^\s*\/\/ notebook cell (\d+)(?: \(id ([^)]+)\))?\s*$/;
+/** `// notebook cell `load`` or `// notebook cell 8`; modules compiled before ids were labels
+ *  say `// notebook cell 8 (id load)`. */
+const MARKER = /^\s*\/\/ notebook cell (?:`([^`]+)`|(\d+)(?: \(id ([^)]+)\))?)\s*$/;
 
 /**
  * The cell (and line in it) that `line` (1-based) of a generated module's text came from, or
@@ -36,8 +38,10 @@ export function locateInNotebook(generatedText: string, line: number): NotebookP
     const m = MARKER.exec(text);
     if (m) {
       if (i === line - 1) return undefined; // the marker itself
-      const position: NotebookPosition = { cell: Number(m[1]), codeLine: line - 1 - i };
-      if (m[2]) position.cellId = m[2];
+      const position: NotebookPosition = { codeLine: line - 1 - i };
+      if (m[2]) position.cell = Number(m[2]);
+      const id = m[1] ?? m[3];
+      if (id) position.cellId = id;
       return position;
     }
     // Reached imports or the task record without meeting a marker: not cell code. (Other

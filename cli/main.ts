@@ -1,25 +1,29 @@
 // The `cellar` command line: a thin layer over the compiler and the runtime.
 //
-// Each command lives in its own module under cli/commands/ and exports `run(args): Promise<number>`
-// returning the exit code. Commands are imported lazily so `cellar run` on a warm cache never
+// Each command lives in its own module under cli/commands/ and exports `run`, made by
+// `defineCommand` (command.ts), resolving to the exit code. Commands are imported lazily so `cellar run` on a warm cache never
 // pays for loading ts-morph. Exit codes: 0 success, 1 a task or check failed, 2 bad usage.
+import type { Command as CommandRun } from './command.js';
 import { CliError, EXIT } from './errors.js';
 
 interface Command {
   summary: string;
-  load: () => Promise<{ run(args: string[]): Promise<number> }>;
+  load: () => Promise<{ run: CommandRun }>;
 }
 
 const commands: Record<string, Command> = {
   compile: { summary: 'compile notebooks into generated/ (--check, --watch)', load: () => import('./commands/compile.js') },
   plan: { summary: 'print the task plan of a notebook (--json)', load: () => import('./commands/plan.js') },
   run: { summary: 'run a pipeline as a cached DAG', load: () => import('./commands/run.js') },
+  worker: { summary: 'run tasks of distributed runs (cellar run --executor bullmq) from Redis', load: () => import('./commands/worker.js') },
   tree: { summary: 'print the dependency tree with status', load: () => import('./commands/tree.js') },
   show: { summary: 'print a cached output', load: () => import('./commands/show.js') },
   exec: { summary: 'run a notebook headless in the tslab kernel, papermill-style (-p name value)', load: () => import('./commands/exec.js') },
   verify: { summary: 'check the compiled pipeline computes what the notebook computes, task by task', load: () => import('./commands/verify.js') },
   kernel: { summary: 'kernel install: write the project-local tslab kernelspec and check it starts', load: () => import('./commands/kernel.js') },
   notebook: { summary: 'start Jupyter on loopback with the tslab kernel and print its URL', load: () => import('./commands/notebook.js') },
+  docs: { summary: 'build the static docs site from the notebooks (--out dir)', load: () => import('./commands/docs.js') },
+  build: { summary: 'bundle a pipeline for a batch machine, or a task function for serving (--function)', load: () => import('./commands/build.js') },
 };
 
 function help(): string {
@@ -38,14 +42,14 @@ export async function main(argv: string[]): Promise<number> {
     console.log('cellar 0.1.0');
     return EXIT.ok;
   }
-  const command = commands[name];
+  const command = Object.hasOwn(commands, name) ? commands[name] : undefined;
   if (!command) {
     console.error(`cellar: unknown command '${name}' (E_UNKNOWN_COMMAND)\n\n${help()}`);
     return EXIT.usage;
   }
   const verbose = args.includes('--verbose');
   try {
-    return await (await command.load()).run(args.filter((a) => a !== '--verbose'));
+    return await (await command.load()).run(args.filter((a) => a !== '--verbose'), { verbose });
   } catch (error) {
     if (error instanceof CliError) {
       // The code goes on the first line, before any usage text the message carries.

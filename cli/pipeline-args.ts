@@ -4,11 +4,11 @@
 // CLI errors with their codes (exit 2: the command line or the pipeline is wrong).
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { CellarError } from '../runtime/api.js';
-import { pipelineParams, suggest } from '../runtime/run/graph.js';
+import { CellarError } from '../runtime/errors.js';
+import { pipelineParams } from '../runtime/run/graph.js';
+import { suggest } from '../runtime/suggest.js';
 import { loadPipeline } from '../runtime/load/loader.js';
-import { preparePipelineRun, type PreparedRun } from '../runtime/run/run.js';
+import { normalizeRunOptions, preparePipelineRun, type PreparedRun } from '../runtime/run/run.js';
 import type { Pipeline, ParamSpec } from '../runtime/task.js';
 import { CliError, EXIT } from './errors.js';
 
@@ -18,9 +18,8 @@ export async function resolvePipelineFile(arg: string | undefined): Promise<stri
   if (!existsSync(path)) throw new CliError(`no such file: ${arg}`, 'E_NO_PIPELINE');
   if (path.endsWith('.ipynb')) {
     // The compiler's entry point; compiles only when generated/ is stale, throws CliError on errors.
-    const compile = (await import('./commands/compile.js')) as { ensureCompiled?: (notebook: string) => Promise<string> };
-    if (!compile.ensureCompiled) throw new CliError('running a notebook needs `cellar compile` (ensureCompiled is not available)', 'E_NOT_IMPLEMENTED');
-    return compile.ensureCompiled(path);
+    const { ensureCompiled } = await import('./commands/compile.js');
+    return ensureCompiled(path);
   }
   let file = path;
   if (statSync(path).isDirectory()) {
@@ -63,13 +62,14 @@ export async function openPipeline(arg: string | undefined): Promise<{ pipeline:
 export function parseParams(raw: string[], pipeline: Pipeline): Record<string, unknown> {
   if (raw.length === 0) return {};
   const specs = pipelineParams(pipeline.tasks) as Record<string, ParamSpec>;
-  const out: Record<string, unknown> = {};
+  const out: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
   for (const item of raw) {
     const eq = item.indexOf('=');
     if (eq <= 0) throw new CliError(`--param needs k=v, got '${item}'`, 'E_BAD_PARAM');
     const name = item.slice(0, eq);
     const text = item.slice(eq + 1);
-    const spec = specs[name];
+    // Own properties only: `--param constructor=1` or `__proto__=1` is an unknown param, not Object's.
+    const spec = Object.hasOwn(specs, name) ? specs[name] : undefined;
     if (!spec) {
       const known = Object.keys(specs);
       throw new CliError(`unknown param '${name}' (pipeline params: ${known.join(', ') || 'none'})`, 'E_UNKNOWN_PARAM');
@@ -103,26 +103,23 @@ function parseValue(name: string, text: string, spec: ParamSpec): unknown {
   }
 }
 
-const INSPECT_OPTIONS = {
+/** The options `cellar tree` and `cellar show` share. */
+export const INSPECT_OPTIONS = {
   param: { type: 'string', multiple: true, default: [] as string[] },
   json: { type: 'boolean', default: false },
   workspace: { type: 'string' },
 } as const;
 
 /**
- * The prologue `cellar show` and `cellar tree` share: `--help`, parse `--param/--json/--workspace`
- * plus the command's own options, check the positionals, open the pipeline and plan it without
- * running anything. Undefined means the usage was printed (exit 0).
+ * The prologue `cellar show` and `cellar tree` share, after `defineCommand` parsed the line
+ * (`--param/--json/--workspace`, `INSPECT_OPTIONS`, plus the command's own): check the
+ * positionals, open the pipeline and plan it without running anything.
  */
-export async function openForInspection<X extends NonNullable<ParseArgsConfig['options']>>(
-  args: string[],
-  command: { usage: string; options: X; required: string[]; reasons: boolean },
+export async function openForInspection(
+  input: { values: { param: string[]; workspace?: string }; positionals: string[] },
+  command: { usage: string; required: string[]; reasons: boolean },
 ) {
-  if (args.includes('--help') || args.includes('-h')) {
-    console.log(command.usage);
-    return undefined;
-  }
-  const { values, positionals } = parseOrUsage({ args, allowPositionals: true, options: { ...INSPECT_OPTIONS, ...command.options } });
+  const { values, positionals } = input;
   // `required`: positionals after the pipeline that must be there (show needs a task).
   command.required.forEach((what, i) => {
     if (positionals[i + 1] === undefined) throw new CliError(`a ${what} is needed\n\n${command.usage}`, 'E_USAGE');
@@ -130,27 +127,17 @@ export async function openForInspection<X extends NonNullable<ParseArgsConfig['o
   const { pipeline, file } = await openPipeline(positionals[0]);
   let prepared: PreparedRun;
   try {
-    const v = values as { param: string[]; workspace?: string };
-    prepared = await preparePipelineRun({ pipeline, pipelineFile: file, params: parseParams(v.param, pipeline), workspace: v.workspace }, command.reasons);
+    prepared = await preparePipelineRun(normalizeRunOptions({ pipeline, pipelineFile: file, params: parseParams(values.param, pipeline), workspace: values.workspace }), command.reasons);
   } catch (error) {
     throw toCliError(error);
   }
-  return { values, positionals, pipeline, prepared };
+  return { pipeline, prepared };
 }
 
 /** `unknown task 'x' (tasks: a, b)`, with a suggestion when one is close. */
 export function unknownTask(name: string, prepared: PreparedRun): CliError {
   const names = [...prepared.graph.byName.keys()];
   return new CliError(`unknown task '${name}'${suggest(name, names)} (tasks: ${names.join(', ')})`, 'E_UNKNOWN_TASK');
-}
-
-/** node:util parseArgs, with a bad option reported as a usage error (exit 2). */
-export function parseOrUsage<T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArgs<T>> {
-  try {
-    return parseArgs(config);
-  } catch (error) {
-    throw new CliError((error as Error).message, 'E_USAGE');
-  }
 }
 
 export function toCliError(error: unknown): unknown {

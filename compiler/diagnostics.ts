@@ -27,7 +27,7 @@ export const CODES = {
   E_SYNTAX: 'a cell that does not parse as TypeScript',
   E_UNSUPPORTED_JSX: 'a cell written in JSX',
   E_UNSUPPORTED_BLOCK_CELL: 'a cell wrapped in `{ … }`',
-  E_UNSUPPORTED_SYNTAX: 'a construct the analyser does not support (e.g. `import x = require()`)',
+  E_UNSUPPORTED_SYNTAX: 'a construct the analyzer does not support (e.g. `import x = require()`)',
   E_DENO_API: 'a Deno-only API (`Deno.*`)',
   E_DENO_IMPORT: 'a `jsr:` or URL import (Deno only)',
   N_DISPLAY_DROPPED: 'a tslab display call in a compiled cell, left out of the pipeline (it throws outside Jupyter)',

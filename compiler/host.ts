@@ -26,14 +26,19 @@ setTsMorphLoader(async () => require('ts-morph') as typeof import('ts-morph'));
 export const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
 const posix = (p: string) => p.split(sep).join('/');
 
-/** The nearest folder at or above `from` holding a package.json (else `from`). */
-export function projectRoot(from: string): string {
-  let dir = resolve(from);
-  for (;;) {
-    if (existsSync(join(dir, 'package.json'))) return dir;
-    const parent = dirname(dir);
-    if (parent === dir) return resolve(from);
-    dir = parent;
+/**
+ * The project folder, where generated/ goes: $CELLAR_PROJECT_ROOT when set, else the nearest folder
+ * at or above `from` holding cellar.config.json, else the nearest holding package.json, else
+ * `from`. The runtime's rule (runtime/project.ts), copied because the compiler may not import the
+ * runtime; test/cli/project-root.test.ts keeps the two in step.
+ */
+export function projectRoot(from: string, env: NodeJS.ProcessEnv = process.env): string {
+  if (env.CELLAR_PROJECT_ROOT) return resolve(env.CELLAR_PROJECT_ROOT);
+  let fallback: string | undefined;
+  for (let dir = resolve(from); ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'cellar.config.json'))) return dir;
+    if (fallback === undefined && existsSync(join(dir, 'package.json'))) fallback = dir;
+    if (dirname(dir) === dir) return fallback ?? resolve(from);
   }
 }
 

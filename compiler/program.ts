@@ -9,13 +9,13 @@
 // than none.
 import { diagnostic, hasErrors, sortDiagnostics } from './diagnostics.js';
 import { loadAnalyzer, type CellInput } from './analyze/cell.js';
-import { sqlFacts, type SqlFacts } from './analyze/sql.js';
+import { sqlDiagnostics, sqlFacts, type SqlFacts } from './analyze/sql.js';
 import { parseNotebook } from './notebook/parse.js';
 import { tagCells } from './notebook/directives.js';
 import { linkCells } from './plan/link.js';
 import { emitPlan } from './emit/pipeline.js';
 import { formatFiles, type FormatCache } from './emit/print.js';
-import type { CellAnalysis, CompileResult, Diagnostic, TaggedCell } from './types.js';
+import type { CellAnalysis, CompileResult, Diagnostic, EmittedFile, TaggedCell, TaskPlan } from './types.js';
 
 /** Bump when the shape of analyses or emitted code changes: it keys the on-disk cache. */
 export const COMPILER_VERSION = '0.1.0-4'; // -4: callable consts; -3: display-only statements, aliases, SQL problems
@@ -60,7 +60,7 @@ function stamp(a: CellAnalysis, cell: TaggedCell, notebook: string): CellAnalysi
   };
 }
 
-export async function compileNotebook(path: string, text: string, options: CompileOptions): Promise<CompileResult & { stats: CompileStats }> {
+export async function compileNotebook(path: string, text: string, options: CompileOptions): Promise<Compiled> {
   try {
     return await compileStages(path, text, options);
   } catch (error) {
@@ -75,91 +75,114 @@ export async function compileNotebook(path: string, text: string, options: Compi
   }
 }
 
-async function compileStages(path: string, text: string, options: CompileOptions): Promise<CompileResult & { stats: CompileStats }> {
-  const memory = options.memory ?? newMemory();
-  const hash = options.hash ?? ((t: string) => t);
-  const stats: CompileStats = { cells: 0, analyzed: 0, formatted: 0, used: { analyses: [], formatted: [], sql: [] } };
+type Compiled = CompileResult & { stats: CompileStats };
+
+/** One compile's shared state: where the memory is, what it used, the diagnostics so far. */
+interface CompileRun {
+  path: string;
+  options: CompileOptions;
+  memory: CompileMemory;
+  hash: (text: string) => string;
+  stats: CompileStats;
+  diagnostics: Diagnostic[];
+}
+
+/** The stages in order; each returns early (with no files) when the notebook has errors. */
+async function compileStages(path: string, text: string, options: CompileOptions): Promise<Compiled> {
+  const run: CompileRun = {
+    path,
+    options,
+    memory: options.memory ?? newMemory(),
+    hash: options.hash ?? ((t: string) => t),
+    stats: { cells: 0, analyzed: 0, formatted: 0, used: { analyses: [], formatted: [], sql: [] } },
+    diagnostics: [],
+  };
+  const stopped = (plan?: TaskPlan): Compiled => ({ notebook: path, files: [], diagnostics: sortDiagnostics(run.diagnostics), ...(plan ? { plan } : {}), stats: run.stats });
+
   const parsed = parseNotebook(path, text);
-  if (!parsed.notebook) return { notebook: path, files: [], diagnostics: parsed.diagnostics, stats };
-  if (hasErrors(parsed.diagnostics)) return { notebook: path, files: [], diagnostics: parsed.diagnostics, stats };
+  if (!parsed.notebook || hasErrors(parsed.diagnostics)) return { notebook: path, files: [], diagnostics: parsed.diagnostics, stats: run.stats };
   const notebook = parsed.notebook;
-  stats.cells = notebook.cells.length;
+  run.stats.cells = notebook.cells.length;
   const tagged = tagCells(notebook);
-  const diagnostics: Diagnostic[] = [...parsed.diagnostics, ...tagged.diagnostics];
+  run.diagnostics.push(...parsed.diagnostics, ...tagged.diagnostics);
   if (!tagged.hasDirectives) {
-    diagnostics.push(
+    run.diagnostics.push(
       diagnostic('note', 'W_NO_DIRECTIVES', { notebook: path }, 'no cell carries a directive, so there is nothing to compile', {
         hint: 'start a task by putting `//| task: <name>` on the first line of a code cell (see the directive reference in README.md)',
       }),
     );
-    return { notebook: path, files: [], diagnostics, stats };
+    return { notebook: path, files: [], diagnostics: run.diagnostics, stats: run.stats };
   }
 
-  // Analyse every compiled cell, reusing what the memory holds.
-  const compiled = tagged.cells.filter((c) => c.role !== 'markdown' && c.role !== 'explore');
-  const analysisKey = (c: TaggedCell) => hash(analysisText(c));
+  const analyses = await analyzeStage(run, tagged.cells);
+  if (hasErrors(run.diagnostics)) return stopped();
+  await sqlStage(run, tagged.cells, analyses);
+
+  const linked = linkCells({ notebook: path, stem: notebook.stem, cells: tagged.cells, analyses, kernel: notebook.kernel });
+  run.diagnostics.push(...linked.diagnostics);
+  if (!linked.plan || hasErrors(run.diagnostics)) return stopped(linked.plan);
+  const plan = linked.plan;
+  if (plan.tasks.length === 0) {
+    run.diagnostics.push(
+      diagnostic('note', 'W_NO_DIRECTIVES', { notebook: path }, 'the notebook has directives but no `//| task:` cell, so there is nothing to compile', {
+        hint: 'start a task by putting `//| task: <name>` on the first line of a code cell',
+      }),
+    );
+    return stopped(plan);
+  }
+
+  const raw = emitPlan({ plan, cells: new Map(tagged.cells.map((c) => [c.index, c])), analyses, workdir: options.workdir });
+  const files = options.format === false ? raw : await formatStage(run, raw);
+  return { notebook: path, files, diagnostics: sortDiagnostics(run.diagnostics), plan, stats: run.stats };
+}
+
+/** Analyze every compiled cell, reusing what the memory holds; stamp each with its place. */
+async function analyzeStage(run: CompileRun, cells: TaggedCell[]): Promise<Map<number, CellAnalysis>> {
+  const { memory } = run;
+  const compiled = cells.filter((c) => c.role !== 'markdown' && c.role !== 'explore');
+  const analysisKey = (c: TaggedCell) => run.hash(analysisText(c));
   const missing = compiled.filter((c) => !memory.analyses.has(analysisKey(c)));
   if (missing.length) {
     const analyzer = await loadAnalyzer();
     const fresh = analyzer.analyzeCells(missing.map((c): CellInput => ({ index: c.index, role: c.role, code: c.code })));
     missing.forEach((c, i) => memory.analyses.set(analysisKey(c), fresh[i]!));
-    stats.analyzed = missing.length;
+    run.stats.analyzed = missing.length;
   }
-  stats.used.analyses = compiled.map(analysisKey);
-  const analyses = new Map(compiled.map((c) => [c.index, stamp(memory.analyses.get(analysisKey(c))!, c, path)]));
-  for (const a of analyses.values()) diagnostics.push(...a.diagnostics);
-  if (hasErrors(diagnostics)) return { notebook: path, files: [], diagnostics: sortDiagnostics(diagnostics), stats };
+  run.stats.used.analyses = compiled.map(analysisKey);
+  const analyses = new Map(compiled.map((c) => [c.index, stamp(memory.analyses.get(analysisKey(c))!, c, run.path)]));
+  for (const a of analyses.values()) run.diagnostics.push(...a.diagnostics);
+  return analyses;
+}
 
-  // Tables read by each task cell's SQL (lazy: only when a cell has sql``).
-  const reads = new Map<number, string[]>();
-  for (const c of compiled) {
-    const templates = analyses.get(c.index)!.sqlTemplates;
-    if (c.role !== 'task' || templates.length === 0) continue;
-    const dialect = tagged.cells.find((t) => t.role === 'task' && t.task === c.task && t.directives.dialect)?.directives.dialect;
-    const key = hash(`${dialect ?? ''}\0${templates.join('\0')}`);
-    if (!memory.sql.has(key)) memory.sql.set(key, await sqlFacts(templates, dialect));
-    stats.used.sql.push(key);
-    const facts = memory.sql.get(key)!;
-    reads.set(c.index, facts.reads);
-    for (const problem of facts.problems) {
-      const start = analyses.get(c.index)!.sqlTemplateAt?.[problem.template];
-      const line = start ? start.line + (problem.line ?? 1) - 1 : undefined;
-      diagnostics.push(
-        diagnostic('warning', 'W_SQL_SYNTAX', { notebook: path, cell: c.index + 1, ...(c.id ? { cellId: c.id } : {}), line }, `this sql\`…\` does not parse as ${dialect ?? 'BigQuery (the default)'} SQL: ${problem.message}`, {
-          hint: dialect ? 'fix the query; the warehouse would refuse it when the task runs' : 'fix the query, or if it is DuckDB SQL say so with `//| dialect: duckdb` on the task',
-          ...(line ? { snippet: c.code.split('\n')[line - 1] ?? '' } : {}),
-        }),
-      );
-    }
+/**
+ * SQL facts of each task cell with sql`…` templates, in its task's dialect: `sqlReads` on the
+ * cell's analysis and W_SQL_SYNTAX warnings. The parser loads only when some cell has templates.
+ */
+async function sqlStage(run: CompileRun, cells: TaggedCell[], analyses: Map<number, CellAnalysis>): Promise<void> {
+  for (const c of cells) {
+    const a = analyses.get(c.index);
+    if (!a || c.role !== 'task' || a.sqlTemplates.length === 0) continue;
+    const dialect = cells.find((t) => t.role === 'task' && t.task === c.task && t.directives.dialect)?.directives.dialect;
+    const key = run.hash(`${dialect ?? ''}\0${a.sqlTemplates.join('\0')}`);
+    if (!run.memory.sql.has(key)) run.memory.sql.set(key, await sqlFacts(a.sqlTemplates, dialect));
+    run.stats.used.sql.push(key);
+    const facts = run.memory.sql.get(key)!;
+    analyses.set(c.index, { ...a, sqlReads: facts.reads });
+    run.diagnostics.push(...sqlDiagnostics(run.path, c, a, facts, dialect));
   }
+}
 
-  const linked = linkCells({ notebook: path, stem: notebook.stem, cells: tagged.cells, analyses, sqlReads: reads, kernel: notebook.kernel });
-  diagnostics.push(...linked.diagnostics);
-  if (!linked.plan || hasErrors(diagnostics)) return { notebook: path, files: [], diagnostics: sortDiagnostics(diagnostics), plan: linked.plan, stats };
-  const plan = linked.plan;
-  if (plan.tasks.length === 0) {
-    diagnostics.push(
-      diagnostic('note', 'W_NO_DIRECTIVES', { notebook: path }, 'the notebook has directives but no `//| task:` cell, so there is nothing to compile', {
-        hint: 'start a task by putting `//| task: <name>` on the first line of a code cell',
-      }),
-    );
-    return { notebook: path, files: [], diagnostics: sortDiagnostics(diagnostics), plan, stats };
-  }
-
-  const raw = emitPlan({ plan, cells: new Map(tagged.cells.map((c) => [c.index, c])), analyses, workdir: options.workdir });
-  let files = raw;
-  if (options.format !== false) {
-    const cache: FormatCache = {
-      get: (k) => {
-        stats.used.formatted.push(hash(k));
-        return memory.formatted.get(hash(k));
-      },
-      set: (k, v) => {
-        stats.formatted++;
-        memory.formatted.set(hash(k), v);
-      },
-    };
-    files = await formatFiles(raw, cache);
-  }
-  return { notebook: path, files, diagnostics: sortDiagnostics(diagnostics), plan, stats };
+/** Prettier over the emitted files, through the memory (unchanged text is not formatted again). */
+function formatStage(run: CompileRun, raw: EmittedFile[]): Promise<EmittedFile[]> {
+  const cache: FormatCache = {
+    get: (k) => {
+      run.stats.used.formatted.push(run.hash(k));
+      return run.memory.formatted.get(run.hash(k));
+    },
+    set: (k, v) => {
+      run.stats.formatted++;
+      run.memory.formatted.set(run.hash(k), v);
+    },
+  };
+  return formatFiles(raw, cache);
 }

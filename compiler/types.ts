@@ -123,7 +123,7 @@ export interface ImportDecl {
   /** The specifier as emitted (Deno's `npm:pkg@1` already mapped to `pkg`). */
   module: string;
   bindings: ImportBinding[];
-  /** Import attributes as written, normalised: `with { type: 'json' }` (Node needs it for JSON). */
+  /** Import attributes as written, normalized: `with { type: 'json' }` (Node needs it for JSON). */
   attributes?: string;
   /** The whole statement, removed from the cell body when hoisting. */
   statement: Span;
@@ -178,6 +178,12 @@ export interface CellAnalysis {
   sqlTemplates: string[];
   /** Where each template's text starts in the cell (just after the backtick), parallel to sqlTemplates. */
   sqlTemplateAt?: { line: number; column: number }[];
+  /**
+   * Tables the templates read (sorted), for the task's cache key and `tables` edges. Set by the
+   * SQL pass (program.ts, with analyze/sql.ts) on task cells with templates, not by the analyzer:
+   * it depends on the task's `//| dialect:`, which another cell may carry.
+   */
+  sqlReads?: string[];
   /** Params cells only. */
   params: ParamDecl[];
   /** Text removed when emitting: `export` keywords, `export {}`. */
@@ -244,7 +250,7 @@ export interface WarehousePlan {
   dialect?: 'bigquery' | 'duckdb';
   reads: string[];
   materialize?: string;
-  /** Logical table → task materialising it. */
+  /** Logical table → task materializing it. */
   tables: Record<string, string>;
 }
 

@@ -13,31 +13,16 @@ import { invokeTask, readOutput } from './run/perform.js';
 import { LocalStore } from './store/local.js';
 import type { Store } from './store/store.js';
 import type { AnyTask, TaskOutputs } from './task.js';
-import type { RuntimeDiagnostic, TaskGraph } from './types.js';
+import type { TaskGraph } from './types.js';
+import { CellarError, diagnosticsError } from './errors.js';
 import { sourceWorkdir } from './load/source.js';
 import { resolveWorkspace, taskDir } from './store/workspace.js';
 import { join } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 
-/** A pipeline that cannot be built or a result that is not there, with a stable code. */
-export class CellarError extends Error {
-  constructor(
-    message: string,
-    readonly code: string,
-    readonly diagnostics: RuntimeDiagnostic[] = [],
-  ) {
-    super(`${message} (${code})`);
-    this.name = 'CellarError';
-  }
-}
-
-export function graphOrThrow(tasks: AnyTask[], params: Record<string, unknown>): TaskGraph {
+function graphOrThrow(tasks: AnyTask[], params: Record<string, unknown>): TaskGraph {
   const { graph, diagnostics } = buildGraph(tasks, params);
-  if (!graph) {
-    const first = diagnostics[0]!;
-    const more = diagnostics.length > 1 ? ` (and ${diagnostics.length - 1} more)` : '';
-    throw new CellarError(`${first.message}${more}`, first.code, diagnostics);
-  }
+  if (!graph) throw diagnosticsError(diagnostics);
   return graph;
 }
 

@@ -3,7 +3,10 @@ export { defineTask, definePipeline, output } from './task.js';
 export type { Task, AnyTask, TaskDefinition, TaskOutputs, TaskParams, ParamSpec, ParamType, OutputSpec, InputSpec, CacheMode, Pipeline, TaskSource, WarehouseSpec, SqlDialect } from './task.js';
 
 // Runtime (runtime engineer): run tasks from code, read stored results, extend codecs and stores.
-export { evaluate, load, CellarError } from './api.js';
+export { evaluate, load } from './api.js';
+export { CellarError } from './errors.js';
+export { RUNTIME_CODES } from './codes.js';
+export type { RuntimeCode } from './codes.js';
 export type { LoadOptions } from './api.js';
 export { runPipeline } from './run/run.js';
 export type { RunOptions } from './run/run.js';

@@ -4,6 +4,7 @@
 // fixes its types; building the graph, hashing, planning and running live in their own modules
 // (graph.ts, hash.ts, plan.ts, execute.ts), so this file stays the one contract between the
 // compiler's output and the runtime.
+import { CellarError } from './errors.js';
 
 /** How a param's value is checked and parsed from `--param k=v`. */
 export type ParamType = 'string' | 'number' | 'boolean' | 'json';
@@ -59,8 +60,10 @@ export interface TaskDefinition<I, P, O> {
   /** `import.meta.url` of the defining module: the root of the code-aware cache key. */
   module?: string;
   source?: TaskSource;
-  params: { [K in keyof P]: ParamSpec<P[K]> };
-  inputs: { [K in keyof I]: InputSpec<I[K]> };
+  /** Absent: no params. */
+  params?: { [K in keyof P]: ParamSpec<P[K]> };
+  /** Absent: no upstream inputs. */
+  inputs?: { [K in keyof I]: InputSpec<I[K]> };
   outputs: { [K in keyof O]: OutputSpec };
   /**
    * Upstream computed from params (gokart's `requires()` reading parameters): merged over
@@ -107,19 +110,44 @@ export type AnyTask = Task<any, any, any>;
 export type TaskOutputs<T> = T extends Task<any, any, infer O> ? O : never;
 export type TaskParams<T> = T extends Task<any, infer P, any> ? P : never;
 
-/** Declare a task. Checks the definition eagerly so mistakes surface at import, not mid-run. */
+/**
+ * The fields a task definition may have. Anything else is a typo (`output:` for `outputs:`) and
+ * refused by name, rather than silently ignored.
+ */
+const TASK_FIELDS = [
+  'name', 'family', 'module', 'source', 'params', 'inputs', 'outputs', 'dynamicInputs',
+  'version', 'rerun', 'cache', 'retries', 'retryDelayMs', 'warehouse', 'checks', 'run',
+] as const;
+const PARAM_TYPES: readonly string[] = ['string', 'number', 'boolean', 'json'];
+
+/** A malformed task definition: `E_BAD_TASK`, naming the task and each bad field. */
+function definitionError(task: string, problems: string[]): CellarError {
+  const more = problems.slice(1).map((p) => `\n  ${p}`).join('');
+  return new CellarError(`task '${task}': ${problems[0]}${more}`, 'E_BAD_TASK', problems.map((p) => ({ code: 'E_BAD_TASK', task, message: `task '${task}': ${p}` })));
+}
+
+/**
+ * Declare a task. Absent optional fields (`params`, `inputs`, `outputs`, `version`, ...) take
+ * their defaults (an absent `params` is no params). The definition is checked eagerly, so a
+ * mistake surfaces when the module is imported, before the graph is built or anything runs:
+ * throws CellarError `E_BAD_TASK` naming the task and every malformed field (wrong
+ * type, unknown field, an output spec that is not an object, `run` not a function, a name that
+ * would reach an object's prototype such as `__proto__`).
+ */
 export function defineTask<I extends Record<string, unknown>, P extends Record<string, unknown>, O extends Record<string, unknown>>(
   def: TaskDefinition<I, P, O>,
 ): Task<I, P, O> {
-  if (!/^[A-Za-z_][\w.-]*$/.test(def.name)) throw new Error(`invalid task name ${JSON.stringify(def.name)}`);
+  const problems = checkDefinition(def);
+  const name = typeof (def as { name?: unknown } | null)?.name === 'string' ? def.name : '(unnamed)';
+  if (problems.length > 0) throw definitionError(name, problems);
   return Object.freeze({
     kind: 'cellar.task' as const,
     name: def.name,
     family: def.family ?? def.name,
     module: def.module,
     source: def.source,
-    params: def.params,
-    inputs: def.inputs,
+    params: def.params ?? ({} as { [K in keyof P]: ParamSpec<P[K]> }),
+    inputs: def.inputs ?? ({} as { [K in keyof I]: InputSpec<I[K]> }),
     outputs: def.outputs,
     dynamicInputs: def.dynamicInputs,
     version: def.version ?? 0,
@@ -131,6 +159,95 @@ export function defineTask<I extends Record<string, unknown>, P extends Record<s
     retryDelayMs: def.retryDelayMs ?? 200,
     run: def.run,
   });
+}
+
+/** Every problem with a definition, each naming its field; empty when it is well formed. */
+function checkDefinition(def: unknown): string[] {
+  if (!isRecord(def)) return [`the definition must be an object, got ${kindOf(def)}`];
+  const problems: string[] = [];
+  for (const field of Object.keys(def)) {
+    // `kind` comes along when a task is spread into a new definition ({ ...task, name: 'b' }).
+    if (field === 'kind' && def.kind === 'cellar.task') continue;
+    if (!(TASK_FIELDS as readonly string[]).includes(field)) problems.push(`unknown field '${field}'${closest(field, TASK_FIELDS)} (fields: ${TASK_FIELDS.join(', ')})`);
+  }
+  const { name } = def;
+  if (typeof name !== 'string' || !/^[A-Za-z_][\w.-]*$/.test(name)) problems.push(`'name' must be a name of letters, digits, '_', '.' or '-' starting with a letter or '_', got ${show(name)}`);
+  else if (name === '__proto__') problems.push(`'name' cannot be '__proto__' (it would reach an object's prototype)`);
+  const optional = (field: string, ok: (v: unknown) => boolean, wanted: string) => {
+    const v = def[field];
+    if (v !== undefined && !ok(v)) problems.push(`'${field}' must be ${wanted}, got ${show(v)}`);
+  };
+  optional('family', (v) => typeof v === 'string' && v !== '', 'a non-empty string');
+  optional('module', (v) => typeof v === 'string', "a string (the module's import.meta.url)");
+  optional('version', (v) => typeof v === 'number' && Number.isFinite(v), 'a number');
+  optional('rerun', (v) => typeof v === 'boolean', 'true or false');
+  optional('cache', (v) => v === 'code' || v === 'params', "'code' or 'params'");
+  optional('retries', (v) => Number.isInteger(v) && (v as number) >= 0, 'a whole number ≥ 0');
+  optional('retryDelayMs', (v) => typeof v === 'number' && Number.isFinite(v) && v >= 0, 'a number of milliseconds ≥ 0');
+  optional('dynamicInputs', (v) => typeof v === 'function', 'a function from params to inputs');
+  optional('checks', (v) => Array.isArray(v) && v.every((c) => typeof c === 'string'), 'an array of strings');
+  optional('warehouse', isRecord, 'an object');
+  optional('source', (v) => isRecord(v) && typeof v.notebook === 'string' && Array.isArray(v.cells), "an object { notebook: string, cells: string[] }");
+  if (typeof def.run !== 'function') problems.push(`'run' must be a function (inputs, params) => outputs, got ${show(def.run)}`);
+
+  const entries = (field: string, check: (entry: string, v: unknown) => string | undefined) => {
+    const record = def[field];
+    if (record === undefined) return;
+    if (!isRecord(record)) {
+      problems.push(`'${field}' must be an object keyed by name, got ${show(record)}`);
+      return;
+    }
+    for (const key of Object.keys(record)) {
+      if (key === '__proto__') {
+        problems.push(`'${field}.__proto__': '__proto__' cannot be a name (it would reach an object's prototype)`);
+        continue;
+      }
+      const problem = check(key, record[key]);
+      if (problem) problems.push(`'${field}.${key}' ${problem}`);
+    }
+  };
+  entries('params', (_, spec) => {
+    if (!isRecord(spec)) return `must be a param spec { type, default }, got ${show(spec)}`;
+    if (!PARAM_TYPES.includes(spec.type as string)) return `has type ${show(spec.type)}; the types are ${PARAM_TYPES.map((t) => `'${t}'`).join(', ')}`;
+    if (!Object.hasOwn(spec, 'default')) return `needs a 'default'`;
+    return undefined;
+  });
+  entries('inputs', (_, spec) => {
+    if (!isRecord(spec)) return `must be output(task, 'name'), got ${show(spec)}`;
+    if (!isRecord(spec.task) || spec.task.kind !== 'cellar.task') return `must be output(task, 'name'): its 'task' is ${show(spec.task)}, not a task made by defineTask`;
+    if (typeof spec.output !== 'string') return `must name an output of '${String(spec.task.name)}', got ${show(spec.output)}`;
+    return undefined;
+  });
+  if (def.outputs === undefined) problems.push(`'outputs' is required: an object of output specs, e.g. { rows: {} }`);
+  entries('outputs', (_, spec) => {
+    if (!isRecord(spec)) return `must be an output spec object ({} or { codec: 'json' }), got ${show(spec)}`;
+    if (spec.codec !== undefined && typeof spec.codec !== 'string') return `has codec ${show(spec.codec)}; a codec is named by a string`;
+    for (const fn of ['save', 'load']) if (spec[fn] !== undefined && typeof spec[fn] !== 'function') return `has '${fn}' ${show(spec[fn])}; it must be a function`;
+    return undefined;
+  });
+  return problems;
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function kindOf(v: unknown): string {
+  return v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v;
+}
+
+function show(v: unknown): string {
+  if (typeof v === 'function') return 'a function';
+  if (v === undefined) return 'nothing';
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (typeof v === 'object' && v !== null) return Array.isArray(v) ? 'an array' : 'an object';
+  return String(v);
+}
+
+/** `, did you mean 'outputs'?` for a field one or two edits away (or a missing/extra 's'). */
+function closest(field: string, fields: readonly string[]): string {
+  const near = fields.find((f) => f === `${field}s` || `${f}s` === field || f.toLowerCase() === field.toLowerCase());
+  return near ? `, did you mean '${near}'?` : '';
 }
 
 /** Refer to one output of an upstream task, typed. */

@@ -1,17 +1,18 @@
 // The data that flows through `cellar run`, one type per stage:
 //
 //   Pipeline (Task[]) → TaskGraph (graph.ts) → CacheKey per node (keys.ts, upstream first)
-//   → RunPlan (plan.ts: each node cached / run / blocked, with the reason)
+//   → RunPlan (plan.ts: each node cached / run / not run, with the reason)
 //   → RunEvent stream (execute.ts) → outputs + Manifest (store/) → RunResult (summary.ts)
 //
 // Every union here is closed: the formatters in summary.ts switch over them exhaustively, so a
 // new status or event kind is a type error until it has its own line of output.
+import type { RuntimeCode } from './codes.js';
 import type { AnyTask } from './task.js';
 
 /** A problem with the pipeline definition or the command line, found before anything runs. */
 export interface RuntimeDiagnostic {
-  /** Stable code, e.g. `E_CYCLE`, `E_WRONG_TASK_TYPE`, `E_UNKNOWN_PARAM`. */
-  code: string;
+  /** Stable code from `RUNTIME_CODES` (codes.ts), e.g. `E_DEPENDENCY_CYCLE`, `E_UNKNOWN_PARAM`. */
+  code: RuntimeCode;
   message: string;
   /** The task the problem is about, when there is one. */
   task?: string;
@@ -80,6 +81,33 @@ export interface StoredOutput {
   file: string;
   bytes: number;
   schema: OutputSchema;
+  /** Profile of the value when it was stored (codecs/stats.ts); absent in older manifests. */
+  stats?: OutputStats;
+}
+
+/** What a run records about an output's values, bounded in size (see codecs/stats.ts). */
+export interface OutputStats {
+  /** Table outputs: per column, keyed by column name. */
+  columns?: Record<string, ColumnStats>;
+  /** Set when a large table was profiled on its first N rows only. */
+  sampledRows?: number;
+  /** JSON outputs: numeric fields (`accuracy`, `metrics.f1`), booleans as 0/1. */
+  scalars?: Record<string, number>;
+}
+
+export interface ColumnStats {
+  nulls: number;
+  /** Distinct non-null values; a lower bound when `distinctAtLeast` is set. */
+  distinct: number;
+  distinctAtLeast?: true;
+  /** Numeric and date columns (dates as epoch milliseconds). */
+  min?: number;
+  max?: number;
+  mean?: number;
+  /** Equal-width bins between min and max. */
+  histogram?: { min: number; max: number; counts: number[] };
+  /** Other columns: the most frequent values. */
+  top?: { value: string; count: number }[];
 }
 
 /** Shape of a stored value, for `cellar tree`, `cellar show` and the docs site. */
@@ -90,7 +118,7 @@ export type OutputSchema =
   | { kind: 'binary'; bytes: number }
   | { kind: 'model'; format: string };
 
-/** Why a task will run (or is blocked): one per plan entry, shown by --dry-run. */
+/** Why a task will run (or will not): one per plan entry, shown by --dry-run. */
 export type PlanReason =
   | { kind: 'cached' }
   | { kind: 'never-run' }
@@ -108,7 +136,7 @@ export interface KeyChange {
   after: unknown;
 }
 
-export type PlanAction = 'cached' | 'run' | 'blocked';
+export type PlanAction = 'cached' | 'run' | 'not-run';
 
 export interface PlanEntry {
   name: string;
@@ -123,7 +151,15 @@ export interface RunPlan {
 }
 
 /** The final state of a task in one run; what `--json` prints. */
-export type TaskStatus = 'ran' | 'cached' | 'failed' | 'not_run';
+export type TaskStatus = 'ran' | 'cached' | 'failed' | 'not-run';
+
+/**
+ * Why a task did not run, in the plan, the `task-not-run` event, the result and `--json`:
+ * - `upstream-failed`: `task`, upstream of it, failed (directly or through another not-run task);
+ * - `fail-fast`: another task failed and the run stopped starting new ones (no `--keep-going`);
+ * - `not-requested`: outside the tasks asked for (`only`); the only reason that leaves a run ok.
+ */
+export type NotRunReason = { kind: 'upstream-failed'; task: string } | { kind: 'fail-fast' } | { kind: 'not-requested' };
 
 export type RunEvent =
   | { kind: 'run-start'; at: number; pipeline: string; toRun: number; cached: number; workers: number }
@@ -134,20 +170,21 @@ export type RunEvent =
   | { kind: 'task-done'; at: number; task: string; key: string; durationMs: number }
   | { kind: 'task-retry'; at: number; task: string; attempt: number; error: string; delayMs: number }
   | { kind: 'task-failed'; at: number; task: string; error: string; stack?: string; durationMs: number }
-  | { kind: 'task-not-run'; at: number; task: string; because: string }
+  | { kind: 'task-not-run'; at: number; task: string; because: NotRunReason }
   | { kind: 'run-end'; at: number; ok: boolean; durationMs: number };
 
-export interface TaskResult {
+/** One task's outcome; `because` is there exactly when the task did not run. */
+export type TaskResult = (TaskResultBase & { status: Exclude<TaskStatus, 'not-run'> }) | (TaskResultBase & { status: 'not-run'; because: NotRunReason });
+
+interface TaskResultBase {
   name: string;
-  status: TaskStatus;
   key: string;
   durationMs: number;
   error?: string;
   /** For `failed`: where in the notebook it threw (`notebooks/x.ipynb, cell 3 (id c2), line 2`), set by the CLI. */
   location?: string;
-  /** For `not_run`: the failed upstream task (or 'fail-fast'). */
-  because?: string;
 }
+
 
 export interface RunResult {
   ok: boolean;

@@ -11,7 +11,9 @@ import { performance } from 'node:perf_hooks';
 import { diagnostic, formatDiagnostic, hasErrors } from '../../compiler/diagnostics.js';
 import { checkOutcome, compileFile, findNotebooks, orphanedOutputs, projectRoot, removeOrphan, staleNotebook, writeOutcome, type NotebookOutcome } from '../../compiler/host.js';
 import { newMemory, type CompileMemory } from '../../compiler/program.js';
+import { defineCommand } from '../command.js';
 import { CliError, EXIT } from '../errors.js';
+import { resolvesCellar } from '../../runtime/load/bundle.js';
 
 const USAGE = `usage: cellar compile [paths...] [--check] [--watch] [--out <dir>]
 
@@ -29,24 +31,13 @@ interface CompileArgs {
   out: string | undefined;
 }
 
-function parseArgs(args: string[]): CompileArgs | 'help' {
-  const parsed: CompileArgs = { paths: [], check: false, watch: false, out: undefined };
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    if (a === '--help' || a === '-h') return 'help';
-    else if (a === '--check') parsed.check = true;
-    else if (a === '--watch') parsed.watch = true;
-    else if (a === '--out' || a.startsWith('--out=')) {
-      const value = a.includes('=') ? a.slice(a.indexOf('=') + 1) : args[++i];
-      if (!value) throw new CliError('--out needs a folder', 'E_USAGE');
-      parsed.out = value;
-    } else if (a.startsWith('-')) throw new CliError(`unknown option ${a}\n\n${USAGE}`, 'E_USAGE');
-    else parsed.paths.push(a);
-  }
-  if (parsed.check && parsed.watch) throw new CliError('--check and --watch cannot go together', 'E_USAGE');
+/** The command line as `compileOnce` and `watchLoop` use it. */
+function compileArgs(values: { check: boolean; watch: boolean; out?: string }, positionals: string[]): CompileArgs {
+  if (values.check && values.watch) throw new CliError('--check and --watch cannot go together', 'E_USAGE');
+  if (values.out === '') throw new CliError('--out needs a folder', 'E_USAGE');
   // Default: the project's notebooks/ folder, from wherever in the project the command is run.
-  if (parsed.paths.length === 0) parsed.paths.push(relative(process.cwd(), join(projectRoot(process.cwd()), 'notebooks')) || '.');
-  return parsed;
+  const paths = positionals.length > 0 ? positionals : [relative(process.cwd(), join(projectRoot(process.cwd()), 'notebooks')) || '.'];
+  return { paths, check: values.check, watch: values.watch, out: values.out };
 }
 
 /** Every diagnostic goes to stderr (warnings too, like compilers do): stdout keeps the summary lines. */
@@ -78,6 +69,17 @@ function sameOutputFolder(notebooks: string[], out: string | undefined): Map<str
   const clashing = new Map<string, string[]>();
   for (const group of byFolder.values()) if (group.length > 1) for (const nb of group) clashing.set(nb, group.filter((other) => other !== nb));
   return clashing;
+}
+
+const unresolvedWarned = new Set<string>();
+
+/** Generated code outside any project with cellar installed: what still works, and the fix. */
+export function cellarUnresolvedWarning(outLabel: string, stem: string): string {
+  return (
+    `warning: ${outLabel}/ is not inside a project with cellar installed, so its code cannot import 'cellar' (nor the notebook's other packages) from there (W_CELLAR_UNRESOLVED).\n` +
+    `  \`cellar run ${outLabel}/${stem}/pipeline.ts\` supplies this cellar, but packages the notebook imports must resolve from there too; ` +
+    `compile into the project (--out <project>/generated), or install cellar and those packages above it (npm install --save-dev cellar).`
+  );
 }
 
 async function compileOnce(parsed: CompileArgs, memory?: CompileMemory): Promise<number> {
@@ -122,6 +124,10 @@ async function compileOnce(parsed: CompileArgs, memory?: CompileMemory): Promise
     }
     const report = writeOutcome(outcome, outDir);
     console.log(summary(outcome, outLabel, performance.now() - start, report.written.length + report.removed.length));
+    if (outcome.pipeline && !unresolvedWarned.has(outDir) && !resolvesCellar(outDir)) {
+      unresolvedWarned.add(outDir);
+      console.error(cellarUnresolvedWarning(outLabel, outcome.stem));
+    }
   }
   // Output folders of notebooks that were deleted from the folders just compiled.
   const dirs = parsed.paths.filter((p) => statSync(p).isDirectory());
@@ -183,19 +189,23 @@ async function watchLoop(parsed: CompileArgs): Promise<number> {
   return new Promise<number>(() => {});
 }
 
-export async function run(args: string[]): Promise<number> {
-  const parsed = parseArgs(args);
-  if (parsed === 'help') {
-    console.log(USAGE);
-    return EXIT.ok;
-  }
-  try {
-    return parsed.watch ? await watchLoop(parsed) : await compileOnce(parsed);
-  } catch (error) {
-    if (error instanceof Error && error.message.startsWith('no such file')) throw new CliError(error.message, 'E_NOT_FOUND');
-    throw error;
-  }
-}
+export const run = defineCommand({
+  usage: USAGE,
+  options: {
+    check: { type: 'boolean', default: false },
+    watch: { type: 'boolean', default: false },
+    out: { type: 'string' },
+  },
+  async run({ values, positionals }) {
+    const parsed = compileArgs(values, positionals);
+    try {
+      return parsed.watch ? await watchLoop(parsed) : await compileOnce(parsed);
+    } catch (error) {
+      if (error instanceof Error && error.message.startsWith('no such file')) throw new CliError(error.message, 'E_NOT_FOUND');
+      throw error;
+    }
+  },
+});
 
 /**
  * Compile `notebookPath` if it changed since the last compile (the incremental cache answers
@@ -221,10 +231,10 @@ export async function ensureCompiled(notebookPath: string): Promise<string> {
     throw new CliError(`cannot read ${notebookPath}: ${error instanceof Error ? error.message : String(error)}`, 'E_NOT_FOUND');
   }
   if (hasErrors(outcome.diagnostics)) {
-    throw new CliError(`${outcome.notebook} does not compile:\n${outcome.diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic).join('\n')}\n`, 'E_COMPILE', EXIT.failure);
+    throw new CliError(`${outcome.notebook} does not compile:\n${outcome.diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic).join('\n')}\n`, 'E_COMPILE', EXIT.usage);
   }
   if (!outcome.pipeline) {
-    throw new CliError(`${outcome.notebook} has no tasks: put \`//| task: <name>\` on the first line of a code cell`, 'E_NO_TASKS', EXIT.failure);
+    throw new CliError(`${outcome.notebook} has no tasks: put \`//| task: <name>\` on the first line of a code cell`, 'E_NO_TASKS', EXIT.usage);
   }
   writeOutcome(outcome, outDir);
   return outcome.pipeline;

@@ -5,6 +5,7 @@
 // still written, with an error banner naming the cell); 2: bad usage or parameters (nothing ran).
 import { join, resolve } from 'node:path';
 import { basename } from 'node:path';
+import type { Command } from '../command.js';
 import { CliError, EXIT } from '../errors.js';
 import { JupyterError } from '../exec/jupyter.js';
 import { UsageError, parseExecArgs } from '../exec/options.js';
@@ -29,7 +30,10 @@ Run every cell of a notebook in the tslab kernel, headless, and write the execut
 
 const ALLOWED = ['-p', '--parameter', '-f', '--file', '-o', '--output', '--cell-timeout', '--kernel-timeout', '--prepare-only', '--server', '--token', '--json', '--help', '-h'];
 
-export async function run(argv: string[]): Promise<number> {
+/** A command of its own parsing: papermill's `-p name value` takes two words, which parseArgs cannot. */
+export const run: Command = Object.assign(runWith, { usage: USAGE });
+
+async function runWith(argv: string[]): Promise<number> {
   let args;
   try {
     args = parseExecArgs(argv, ALLOWED);

@@ -6,25 +6,22 @@
 import { relative, resolve } from 'node:path';
 import { projectRoot } from '../../compiler/host.js';
 import { CliError, EXIT } from '../errors.js';
-import { jupyterAvailable, startJupyter } from '../exec/jupyter.js';
+import { JupyterError, jupyterAvailable, startJupyter } from '../exec/jupyter.js';
 import { jupyterPathOf, writeKernelspec } from '../exec/kernelspec.js';
-import { parseOrUsage } from '../pipeline-args.js';
+import { defineCommand } from '../command.js';
 
 const USAGE = `usage: cellar kernel install [--dir DIR] [--no-check]
 
 Write the tslab kernelspec for this project (default DIR: <project>/.cellar/jupyter) and check
 that the kernel starts. Then: JUPYTER_PATH=DIR jupyter lab, or \`cellar notebook\`.`;
 
-export async function run(args: string[]): Promise<number> {
-  const { values, positionals } = parseOrUsage({
-    args,
-    allowPositionals: true,
-    options: { dir: { type: 'string' }, 'no-check': { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } },
-  });
-  if (values.help) {
-    console.log(USAGE);
-    return EXIT.ok;
-  }
+export const run = defineCommand({
+  usage: USAGE,
+  options: { dir: { type: 'string' }, 'no-check': { type: 'boolean', default: false } },
+  run: install,
+});
+
+async function install({ values, positionals }: { values: { dir?: string; 'no-check'?: boolean }; positionals: string[] }): Promise<number> {
   if (positionals[0] !== 'install' || positionals.length > 1) throw new CliError(`the kernel command has one action, install\n\n${USAGE}`, 'E_USAGE');
   const root = projectRoot(process.cwd());
   let written;
@@ -48,7 +45,7 @@ export async function run(args: string[]): Promise<number> {
       console.log(`checked: the kernel started and answered in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     } catch (error) {
       if (error instanceof CliError) throw error;
-      throw new CliError((error as Error).message, (error as { code?: string }).code ?? 'E_KERNEL_START', EXIT.failure);
+      throw new CliError((error as Error).message, error instanceof JupyterError ? error.code : 'E_KERNEL_START', EXIT.failure);
     } finally {
       await server.stop();
     }

@@ -9,7 +9,7 @@ import { projectRoot } from '../../compiler/host.js';
 import { CliError, EXIT } from '../errors.js';
 import { freePort, jupyterAvailable, jupyterBin, serverArgs } from '../exec/jupyter.js';
 import { jupyterPathOf, writeKernelspec } from '../exec/kernelspec.js';
-import { parseOrUsage } from '../pipeline-args.js';
+import { defineCommand } from '../command.js';
 
 const USAGE = `usage: cellar notebook [folder] [--port N] [--server]
 
@@ -17,16 +17,13 @@ Start Jupyter on 127.0.0.1 with the project's tslab kernel (written by \`cellar 
 refreshed here) and print the URL with its token. Ctrl-C stops it. Uses Debian's jupyter-notebook
 when installed (--server: always the bare jupyter-server, which has no web UI of its own).`;
 
-export async function run(args: string[]): Promise<number> {
-  const { values, positionals } = parseOrUsage({
-    args,
-    allowPositionals: true,
-    options: { port: { type: 'string' }, server: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } },
-  });
-  if (values.help) {
-    console.log(USAGE);
-    return EXIT.ok;
-  }
+export const run = defineCommand({
+  usage: USAGE,
+  options: { port: { type: 'string' }, server: { type: 'boolean', default: false } },
+  run: serve,
+});
+
+async function serve({ values, positionals }: { values: { port?: string; server?: boolean }; positionals: string[] }): Promise<number> {
   const folder = resolve(positionals[0] ?? '.');
   if (!existsSync(folder) || !statSync(folder).isDirectory()) throw new CliError(`no such folder: ${positionals[0]}`, 'E_USAGE');
   if (!jupyterAvailable()) throw new CliError(`Jupyter is not installed (${jupyterBin}): apt-get install jupyter-notebook (or jupyter-server)`, 'E_JUPYTER_MISSING', EXIT.failure);

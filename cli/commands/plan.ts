@@ -6,6 +6,7 @@ import { dirname, join, resolve } from 'node:path';
 import { formatDiagnostic, hasErrors } from '../../compiler/diagnostics.js';
 import { compileFile, projectRoot } from '../../compiler/host.js';
 import { planJson, planText } from '../../compiler/plan/json.js';
+import { defineCommand } from '../command.js';
 import { CliError, EXIT } from '../errors.js';
 
 const USAGE = `usage: cellar plan <notebook.ipynb> [--json]
@@ -14,15 +15,13 @@ Print the task plan of a notebook: tasks with their params, upstream tasks, cell
 outputs, and the pipeline params. --json prints one JSON object (with a \`diagnostics\` list,
 and exit code 1, when the notebook has errors).`;
 
-export async function run(args: string[]): Promise<number> {
-  if (args.includes('--help') || args.includes('-h')) {
-    console.log(USAGE);
-    return EXIT.ok;
-  }
-  const json = args.includes('--json');
-  const unknown = args.find((a) => a.startsWith('-') && a !== '--json');
-  if (unknown) throw new CliError(`unknown option ${unknown}\n\n${USAGE}`, 'E_USAGE');
-  const paths = args.filter((a) => !a.startsWith('-'));
+export const run = defineCommand({
+  usage: USAGE,
+  options: { json: { type: 'boolean', default: false } },
+  run: ({ values, positionals }) => planNotebook(positionals, values.json),
+});
+
+async function planNotebook(paths: string[], json: boolean): Promise<number> {
   if (paths.length !== 1) throw new CliError(`plan needs exactly one notebook\n\n${USAGE}`, 'E_USAGE');
   const nb = resolve(paths[0]!);
   if (!existsSync(nb)) {
@@ -44,7 +43,7 @@ export async function run(args: string[]): Promise<number> {
     return EXIT.failure;
   }
   const plan = outcome.plan;
-  // Warnings and notes ride along as data when there are any (the shape is otherwise the issue's).
+  // Warnings and notes ride along as data when there are any.
   const extra = outcome.diagnostics.length ? { diagnostics: outcome.diagnostics } : {};
   if (json) console.log(JSON.stringify({ ...(plan ? planJson(plan) : { notebook: outcome.notebook, tasks: [], params: [] }), ...extra }));
   else console.log(plan ? planText(plan) : `${outcome.notebook}: nothing to compile`);

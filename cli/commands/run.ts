@@ -1,10 +1,16 @@
 // `cellar run <pipeline> [task...]`: run a compiled pipeline (or a notebook, compiled first when
 // stale) as a cached DAG and print a Luigi-style summary. Exit 0 when every task ran or was
 // cached, 1 when a task failed, 2 for bad usage or a pipeline that cannot be built.
-import { parseArgs } from 'node:util';
-import { runPipeline } from '../../runtime/run/run.js';
+import { hostname } from 'node:os';
+import { dirname } from 'node:path';
+import type { TaskRunner } from '../../runtime/run/execute.js';
+import { runPipeline, type PreparedRun } from '../../runtime/run/run.js';
+import { chooseStore, openStore } from '../../runtime/store/open.js';
+import type { Store } from '../../runtime/store/store.js';
+import { resolveWorkspace } from '../../runtime/store/workspace.js';
 import { formatEvent, formatPlan, formatSummary, ProgressLine, resultJson } from '../../runtime/run/summary.js';
-import type { RunEvent } from '../../runtime/types.js';
+import type { RunEvent, RunResult } from '../../runtime/types.js';
+import { defineCommand } from '../command.js';
 import { CliError, EXIT } from '../errors.js';
 import { failureLocation } from '../failure-location.js';
 import { openPipeline, parseParams, toCliError } from '../pipeline-args.js';
@@ -18,108 +24,157 @@ const USAGE = `usage: cellar run <pipeline.ts|notebook.ipynb|folder> [task...] [
   --keep-going       after a failure, still run what does not depend on it
   --json             print one JSON object at the end
   --workspace DIR    where outputs live (default <project>/.cellar/workspace, or $CELLAR_WORKSPACE)
+  --workdir DIR      where tasks run: relative data paths resolve from it (default: the notebook's folder)
+  --store SPEC       a shared store: gs://bucket/prefix or a folder (NFS); default: the workspace,
+                     or \`store\` in cellar.config.json, or $CELLAR_STORE
+  --executor KIND    local (default) or bullmq: enqueue each ready task on Redis for \`cellar worker\`s
+  --redis URL        the Redis of --executor bullmq, e.g. redis://127.0.0.1:6379
+  --notify URL       post the summary to this webhook (Slack JSON) when the run fails
+  --notify-on-success  post it when the run succeeds too
   --in-process       run task code on the main thread (debugging)
-  --verbose          print every event, and stack traces`;
+  --verbose          print every event, and stack traces
 
-export async function run(args: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      allowPositionals: true,
-      options: {
-        param: { type: 'string', multiple: true, default: [] },
-        workers: { type: 'string' },
-        rerun: { type: 'string', multiple: true, default: [] },
-        'dry-run': { type: 'boolean', default: false },
-        'keep-going': { type: 'boolean', default: false },
-        json: { type: 'boolean', default: false },
-        workspace: { type: 'string' },
-        'in-process': { type: 'boolean', default: false },
-        verbose: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    });
-  } catch (error) {
-    throw new CliError(`${(error as Error).message}\n\n${USAGE}`, 'E_USAGE');
-  }
-  const { values, positionals } = parsed;
-  // main.ts consumes --verbose (for stack traces); it still applies here.
-  values.verbose ||= process.argv.includes('--verbose');
-  if (values.help) {
-    console.log(USAGE);
-    return EXIT.ok;
-  }
-  const workers = values.workers === undefined ? undefined : Number(values.workers);
-  if (workers !== undefined && (!Number.isInteger(workers) || workers < 1)) throw new CliError(`--workers needs a whole number ≥ 1, got '${values.workers}'`, 'E_USAGE');
-  const [pipelineArg, ...targets] = positionals;
-  const { pipeline, file } = await openPipeline(pipelineArg);
-  const params = parseParams(values.param, pipeline);
+With --executor bullmq, --workers is how many jobs may be queued at once (default 100).`;
 
-  const tty = process.stderr.isTTY && !values.json;
+export const run = defineCommand({
+  usage: USAGE,
+  options: {
+    param: { type: 'string', multiple: true, default: [] },
+    workers: { type: 'string' },
+    rerun: { type: 'string', multiple: true, default: [] },
+    'dry-run': { type: 'boolean', default: false },
+    'keep-going': { type: 'boolean', default: false },
+    json: { type: 'boolean', default: false },
+    workspace: { type: 'string' },
+    workdir: { type: 'string' },
+    'in-process': { type: 'boolean', default: false },
+    store: { type: 'string' },
+    executor: { type: 'string', default: 'local' },
+    redis: { type: 'string' },
+    notify: { type: 'string' },
+    'notify-on-success': { type: 'boolean', default: false },
+  },
+  async run({ values, positionals, verbose }) {
+    const workers = values.workers === undefined ? undefined : Number(values.workers);
+    if (workers !== undefined && (!Number.isInteger(workers) || workers < 1)) throw new CliError(`--workers needs a whole number ≥ 1, got '${values.workers}'`, 'E_USAGE');
+    const executor = values.executor;
+    if (executor !== 'local' && executor !== 'bullmq') throw new CliError(`--executor is 'local' or 'bullmq', got '${executor}'`, 'E_USAGE');
+    if (executor === 'bullmq' && !values.redis) throw new CliError('--executor bullmq needs --redis <url>, e.g. --redis redis://127.0.0.1:6379', 'E_USAGE');
+    if (executor !== 'bullmq' && values.redis) throw new CliError('--redis is for --executor bullmq', 'E_USAGE');
+    if (executor === 'bullmq' && values['in-process']) throw new CliError('--in-process and --executor bullmq exclude each other', 'E_USAGE');
+    if (values['notify-on-success'] && !values.notify) throw new CliError('--notify-on-success needs --notify <url>', 'E_USAGE');
+    if (values.notify && !/^https?:\/\//.test(values.notify)) throw new CliError(`--notify needs an http(s) URL, got '${values.notify}'`, 'E_USAGE');
+    const [pipelineArg, ...only] = positionals;
+    const { pipeline, file } = await openPipeline(pipelineArg);
+    const params = parseParams(values.param, pipeline);
+    // The store: --store, $CELLAR_STORE, `store` in cellar.config.json, else the local workspace.
+    const workspace = resolveWorkspace({ explicit: values.workspace, near: dirname(file) });
+    let storeChoice;
+    let store: Store | undefined;
+    try {
+      storeChoice = chooseStore({ explicit: values.store, workspace, near: dirname(file) });
+      if (storeChoice.source !== 'workspace') store = await openStore(storeChoice);
+    } catch (error) {
+      throw new CliError(`cannot open the store: ${(error as Error).message}`, 'E_STORE');
+    }
+    let runner: TaskRunner | 'worker' | 'in-process' = values['in-process'] ? 'in-process' : 'worker';
+    if (executor === 'bullmq' && !values['dry-run']) {
+      const { BullmqRunner } = await import('../../runtime/distributed/coordinator.js');
+      let bull;
+      try {
+        bull = new BullmqRunner({ redis: values.redis!, pipeline: pipeline.name, params, store: storeChoice });
+        await bull.reachable(10_000);
+      } catch (error) {
+        await bull?.close();
+        throw new CliError((error as Error).message, 'E_USAGE');
+      }
+      runner = bull;
+    }
+    const reporter = eventReporter({ json: values.json, verbose });
+    let outcome;
+    try {
+      outcome = await runPipeline({
+        pipeline,
+        pipelineFile: file,
+        params,
+        workers: workers ?? (executor === 'bullmq' ? 100 : undefined),
+        rerun: values.rerun,
+        only,
+        keepGoing: values['keep-going'],
+        dryRun: values['dry-run'],
+        workspace,
+        workdir: values.workdir,
+        ...(store ? { store, storeChoice } : {}),
+        runner,
+        onEvent: reporter.onEvent,
+      });
+    } catch (error) {
+      throw toCliError(error);
+    } finally {
+      reporter.stop();
+    }
+    const { prepared, result } = outcome;
+    if (!result) return printDryRun(prepared, values.json);
+    locateFailures(result, prepared, reporter.stacks);
+    if (values.json) console.log(resultJson(result));
+    else {
+      console.log(formatSummary(result));
+      if (verbose) {
+        const stages = Object.entries(prepared.timings).map(([k, v]) => `${k} ${v}ms`).join(', ');
+        console.log(`workspace: ${prepared.options.workspace}\nstages: ${stages}, execute ${result.durationMs}ms`);
+      }
+    }
+    if (values.notify) {
+      const { notifyWebhook } = await import('../../runtime/run/notify.js');
+      const sent = await notifyWebhook(values.notify, result, { onSuccess: values['notify-on-success'], host: hostname() });
+      if (typeof sent === 'object') process.stderr.write(`warning: could not post the summary to ${values.notify}: ${sent.error}\n`);
+    }
+    return result.ok ? EXIT.ok : EXIT.failure;
+  },
+});
+
+/** Events to stderr while the run goes: a progress line on a terminal, plain lines otherwise,
+ *  nothing with --json. Keeps each failed task's stack for `locateFailures`. */
+function eventReporter(o: { json: boolean; verbose: boolean }) {
+  const tty = process.stderr.isTTY && !o.json;
   const progress = tty ? new ProgressLine((s) => process.stderr.write(s)) : undefined;
   const ticker = progress ? setInterval(() => progress.tick(), 120) : undefined;
   ticker?.unref();
   const stacks = new Map<string, string>();
   const onEvent = (e: RunEvent) => {
     if (e.kind === 'task-failed' && e.stack) stacks.set(e.task, e.stack);
-    if (values.json) return;
+    if (o.json) return;
     if (progress) progress.update(e);
     else {
-      const line = formatEvent(e, values.verbose);
+      const line = formatEvent(e, o.verbose);
       if (line) process.stderr.write(line + '\n');
     }
   };
+  return { onEvent, stacks, stop: () => ticker && clearInterval(ticker) };
+}
 
-  let outcome;
-  try {
-    outcome = await runPipeline({
-      pipeline,
-      pipelineFile: file,
-      params,
-      workers,
-      rerun: values.rerun,
-      targets,
-      keepGoing: values['keep-going'],
-      dryRun: values['dry-run'],
-      workspace: values.workspace,
-      runner: values['in-process'] ? 'in-process' : 'worker',
-      onEvent,
-    });
-  } catch (error) {
-    throw toCliError(error);
-  } finally {
-    if (ticker) clearInterval(ticker);
+/** `--dry-run`: the plan with reasons, and the warehouse cost guard (bytes each task's SQL would
+ *  process, from BigQuery dry runs). */
+async function printDryRun(prepared: PreparedRun, json: boolean): Promise<number> {
+  const { estimatePlan, formatEstimates } = await import('../../runtime/warehouse/tasks/estimate.js');
+  const estimates = await estimatePlan(prepared.graph, prepared.plan).catch((e: unknown) => [{ task: '*', bytes: null, queries: 0, note: (e as Error).message }]);
+  if (json) {
+    const tasks = prepared.plan.entries.map((e) => ({ name: e.name, action: e.action, key: e.key.value, reason: e.reason }));
+    console.log(JSON.stringify({ ok: true, dryRun: true, tasks, estimates }));
+  } else {
+    console.log(formatPlan(prepared.plan));
+    const lines = formatEstimates(estimates);
+    if (lines) console.log(lines);
   }
-  const { prepared, result } = outcome;
-  if (!result) {
-    // Warehouse cost guard: bytes each task's SQL would process (BigQuery dry runs).
-    const { estimatePlan, formatEstimates } = await import('../../runtime/warehouse/tasks/estimate.js');
-    const estimates = await estimatePlan(prepared.graph, prepared.plan).catch((e: unknown) => [{ task: '*', bytes: null, queries: 0, note: (e as Error).message }]);
-    if (values.json) {
-      const tasks = prepared.plan.entries.map((e) => ({ name: e.name, action: e.action, key: e.key.value, reason: e.reason }));
-      console.log(JSON.stringify({ ok: true, dryRun: true, tasks, estimates }));
-    } else {
-      console.log(formatPlan(prepared.plan));
-      const lines = formatEstimates(estimates);
-      if (lines) console.log(lines);
-    }
-    return EXIT.ok;
-  }
-  // Name the notebook cell and line each failure came from (stack frame → generated module → cell).
+  return EXIT.ok;
+}
+
+/** Name the notebook cell and line each failure came from (stack frame → generated module → cell). */
+function locateFailures(result: RunResult, prepared: PreparedRun, stacks: Map<string, string>): void {
   for (const t of result.ok ? [] : result.tasks) {
     const stack = t.status === 'failed' ? stacks.get(t.name) : undefined;
     const task = stack ? prepared.graph.byName.get(t.name)?.task : undefined;
     const location = task && failureLocation(task, stack!);
     if (location) t.location = location;
   }
-  if (values.json) console.log(resultJson(result));
-  else {
-    console.log(formatSummary(result));
-    if (values.verbose) {
-      const stages = Object.entries(prepared.timings).map(([k, v]) => `${k} ${v}ms`).join(', ');
-      console.log(`workspace: ${prepared.options.workspace}\nstages: ${stages}, execute ${result.durationMs}ms`);
-    }
-  }
-  return result.ok ? EXIT.ok : EXIT.failure;
 }

@@ -1,12 +1,13 @@
 // `cellar show <pipeline> <task> [output]`: print a stored output without running anything.
 // Tables print as an aligned preview (first rows, shape, column types); `--json` prints the value
 // itself for machines. Exit 1 when the task has no stored result for these params.
-import { suggest } from '../../runtime/run/graph.js';
+import { suggest } from '../../runtime/suggest.js';
 import { readOutput } from '../../runtime/run/perform.js';
 import type { OutputSchema } from '../../runtime/types.js';
 import { CliError, EXIT } from '../errors.js';
-import { openForInspection, unknownTask } from '../pipeline-args.js';
-import { describeSchema } from './tree.js';
+import { INSPECT_OPTIONS, openForInspection, unknownTask } from '../pipeline-args.js';
+import { defineCommand, type CommandInput } from '../command.js';
+import { describeSchema } from '../../runtime/run/summary.js';
 
 const USAGE = `usage: cellar show <pipeline.ts|notebook.ipynb> <task> [output] [options]
 
@@ -17,10 +18,12 @@ Print a task's cached outputs (tables as a preview). Runs nothing; exit 1 if it 
   --json             print the values as JSON
   --workspace DIR    where outputs live (default <project>/.cellar/workspace, or $CELLAR_WORKSPACE)`;
 
-export async function run(args: string[]): Promise<number> {
-  const opened = await openForInspection(args, { usage: USAGE, options: { rows: { type: 'string', default: '10' } }, required: ['task name'], reasons: false });
-  if (!opened) return EXIT.ok;
-  const { values, positionals, prepared } = opened;
+const OPTIONS = { ...INSPECT_OPTIONS, rows: { type: 'string', default: '10' } } as const;
+
+export const run = defineCommand({ usage: USAGE, options: OPTIONS, run: showOutputs });
+
+async function showOutputs({ values, positionals }: CommandInput<typeof OPTIONS>): Promise<number> {
+  const { prepared } = await openForInspection({ values, positionals }, { usage: USAGE, required: ['task name'], reasons: false });
   const [, taskName, outputName] = positionals as [string, string, string | undefined];
   const { graph, keys, options } = prepared;
   const node = graph.byName.get(taskName);

@@ -2,10 +2,11 @@
 // output files (with their schema) and last duration — gokart's `make_tree_info`. Runs nothing.
 // Each task is drawn under the first task that needs it; later mentions say "(shown above)", so
 // wide DAGs stay readable.
-import { formatDuration, describeReason } from '../../runtime/run/summary.js';
-import type { Manifest, OutputSchema, PlanEntry } from '../../runtime/types.js';
+import { formatDuration, describeReason, describeSchema } from '../../runtime/run/summary.js';
+import type { Manifest, PlanEntry } from '../../runtime/types.js';
 import { CliError, EXIT } from '../errors.js';
-import { openForInspection, unknownTask } from '../pipeline-args.js';
+import { INSPECT_OPTIONS, openForInspection, unknownTask } from '../pipeline-args.js';
+import { defineCommand, type CommandInput } from '../command.js';
 
 const USAGE = `usage: cellar tree <pipeline.ts|notebook.ipynb> [task] [options]
 
@@ -16,10 +17,10 @@ schema) and last duration. Runs nothing.
   --json             print one JSON object
   --workspace DIR    where outputs live (default <project>/.cellar/workspace, or $CELLAR_WORKSPACE)`;
 
-export async function run(args: string[]): Promise<number> {
-  const opened = await openForInspection(args, { usage: USAGE, options: {}, required: [], reasons: true });
-  if (!opened) return EXIT.ok;
-  const { values, positionals, pipeline, prepared } = opened;
+export const run = defineCommand({ usage: USAGE, options: INSPECT_OPTIONS, run: printTree });
+
+async function printTree({ values, positionals }: CommandInput<typeof INSPECT_OPTIONS>): Promise<number> {
+  const { pipeline, prepared } = await openForInspection({ values, positionals }, { usage: USAGE, required: [], reasons: true });
   const taskName = positionals[1];
   const { graph, plan, options } = prepared;
   if (taskName && !graph.byName.has(taskName)) throw unknownTask(taskName, prepared);
@@ -84,19 +85,4 @@ function details(e: PlanEntry, params: Record<string, unknown>, m: Manifest | un
     out.push(`stale: ${describeReason(e.reason)}${m ? `; last run took ${formatDuration(m.durationMs)}` : ''}`);
   }
   return out;
-}
-
-export function describeSchema(s: OutputSchema): string {
-  switch (s.kind) {
-    case 'table':
-      return `table ${s.rows} rows × ${s.columns.length} columns: ${s.columns.map((c) => `${c.name} ${c.type}`).join(', ')}`;
-    case 'json':
-      return `json ${s.type}${s.length !== undefined ? ` of ${s.length}` : ''}`;
-    case 'text':
-      return `text, ${s.chars} chars`;
-    case 'binary':
-      return `binary, ${s.bytes} bytes`;
-    case 'model':
-      return `model (${s.format})`;
-  }
 }

@@ -2,6 +2,7 @@
 // kernel and its compiled pipeline with the same params, and compare every task's outputs value
 // by value (cli/exec/verify.ts, compare.ts). One line per task; exit 0 when all are equal,
 // 1 on any difference or when either side fails, 2 for bad usage or parameters.
+import type { Command } from '../command.js';
 import { CliError, EXIT } from '../errors.js';
 import { DEFAULT_TOLERANCE } from '../exec/compare.js';
 import { JupyterError } from '../exec/jupyter.js';
@@ -26,7 +27,10 @@ every task's outputs value by value (Maps, Sets, Dates, typed arrays, NaN, wareh
 
 const ALLOWED = ['-p', '--parameter', '-f', '--file', '--tolerance', '--cell-timeout', '--kernel-timeout', '--workspace', '--server', '--token', '--json', '--help', '-h'];
 
-export async function run(argv: string[]): Promise<number> {
+/** A command of its own parsing: papermill's `-p name value` takes two words, which parseArgs cannot. */
+export const run: Command = Object.assign(runWith, { usage: USAGE });
+
+async function runWith(argv: string[]): Promise<number> {
   let args;
   try {
     args = parseExecArgs(argv, ALLOWED);

@@ -21,7 +21,7 @@ import type { ParamDecl } from '../../compiler/types.js';
 export class ParamError extends Error {
   constructor(
     message: string,
-    readonly code: 'E_UNKNOWN_PARAM' | 'E_BAD_PARAM' | 'E_NO_PARAMS_CELL' | 'E_NOTEBOOK',
+    readonly code: 'E_UNKNOWN_PARAM' | 'E_BAD_PARAM' | 'E_NO_PARAMS_CELL' | 'E_NOT_A_NOTEBOOK',
   ) {
     super(message);
     this.name = 'ParamError';
@@ -42,7 +42,7 @@ export type RawParam = { name: string; text: string } | { name: string; value: u
 /** Find the params cell (`//| params`, or tagged `parameters`) and read its declarations. */
 export async function readParamsCell(notebookPath: string, text: string): Promise<ParamsCell> {
   const parsed = parseNotebook(notebookPath, text);
-  if (!parsed.notebook) throw new ParamError(`${notebookPath}: ${parsed.diagnostics.map((d) => d.message).join('; ')}`, 'E_NOTEBOOK');
+  if (!parsed.notebook) throw new ParamError(`${notebookPath}: ${parsed.diagnostics.map((d) => d.message).join('; ')}`, 'E_NOT_A_NOTEBOOK');
   const notebook = parsed.notebook;
   const tagged = tagCells(notebook);
   const cell =

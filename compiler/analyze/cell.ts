@@ -5,8 +5,13 @@
 // a module's top-level declarations are file-local, so a name the binder cannot resolve inside a
 // cell is exactly a name the cell takes from elsewhere (another cell, or a global). That gives
 // notebook scoping for the price of parsing and binding — no lib loading, no type checking
-// (TOOLCHAIN.md: ~0.3 s per 100 cells against ~1.5 s with libs). ts-morph is imported lazily
-// and only for cells the incremental cache does not already hold.
+// (~0.3 s per 100 cells against ~1.5 s with libs; docs/design/compiler.md). ts-morph is imported
+// lazily and only for cells the incremental cache does not already hold.
+//
+// One cell is three passes over its source file, each a function over a `CellContext` (the
+// TypeScript API ts-morph carries, the file, the checker): analyzeStatements (imports,
+// declarations, params, display-only statements), findAliases (`const ys = xs`) and
+// collectReferences (free names, mutations, `sql` templates, top-level await).
 //
 // The analysis of a cell depends only on its code and role, so it is cached by them; locations in
 // its diagnostics are re-stamped by the caller (the cell may have moved).
@@ -19,6 +24,19 @@ type TS = typeof TsMorphModule.ts;
 type Node = TsMorphModule.ts.Node;
 type Identifier = TsMorphModule.ts.Identifier;
 type SourceFile = TsMorphModule.ts.SourceFile;
+type TsSymbol = TsMorphModule.ts.Symbol;
+
+/** What the passes over one cell share. ts is passed, not imported: ts-morph loads lazily. */
+interface CellContext {
+  ts: TS;
+  sf: SourceFile;
+  checker: TsMorphModule.ts.TypeChecker;
+  syntax: ReturnType<typeof syntaxHelpers>;
+  input: CellInput;
+  result: CellAnalysis;
+  /** Symbols of the cell's own top-level declarations and imports (made by analyzeStatements). */
+  topLevelSymbols: Set<TsSymbol>;
+}
 
 export interface CellInput {
   index: number;
@@ -66,376 +84,7 @@ export function mapSpecifier(spec: string): { module: string } | { error: string
 
 function createAnalyzer(tsMorph: typeof TsMorphModule): Analyzer {
   const ts: TS = tsMorph.ts;
-  const K = ts.SyntaxKind;
-  const { literalValue, isInert, importAttributes } = syntaxHelpers(ts);
-
-  const lineCol = (sf: SourceFile, pos: number) => {
-    const lc = sf.getLineAndCharacterOfPosition(pos);
-    return { line: lc.line + 1, column: lc.character + 1 };
-  };
-  const lineText = (sf: SourceFile, line: number) => sf.text.split('\n')[line - 1] ?? '';
-
-  function isStatementKind(n: Node): boolean {
-    return (n.kind >= K.FirstStatement && n.kind <= K.LastStatement) || n.kind === K.Block || n.kind === K.SourceFile;
-  }
-
-  /** Is this identifier a use of a binding (as opposed to a property name, label, declaration)? */
-  function isReference(id: Identifier): boolean {
-    const p = id.parent as Node & { name?: Node; propertyName?: Node; label?: Node };
-    switch (p.kind) {
-      case K.PropertyAccessExpression:
-        return (p as TsMorphModule.ts.PropertyAccessExpression).name !== id;
-      case K.QualifiedName:
-        return (p as TsMorphModule.ts.QualifiedName).right !== id;
-      case K.BindingElement:
-        return p.propertyName !== id && p.name !== id;
-      case K.ImportSpecifier:
-      case K.ExportSpecifier:
-      case K.ImportClause:
-      case K.NamespaceImport:
-      case K.MetaProperty:
-      case K.ImportType:
-      case K.TypePredicate:
-      case K.LabeledStatement:
-      case K.BreakStatement:
-      case K.ContinueStatement:
-        return false;
-      case K.PropertyAssignment:
-      case K.PropertyDeclaration:
-      case K.PropertySignature:
-      case K.MethodDeclaration:
-      case K.MethodSignature:
-      case K.GetAccessor:
-      case K.SetAccessor:
-      case K.EnumMember:
-      case K.VariableDeclaration:
-      case K.Parameter:
-      case K.FunctionDeclaration:
-      case K.FunctionExpression:
-      case K.ClassDeclaration:
-      case K.ClassExpression:
-      case K.InterfaceDeclaration:
-      case K.TypeAliasDeclaration:
-      case K.EnumDeclaration:
-      case K.ModuleDeclaration:
-      case K.TypeParameter:
-      case K.NamedTupleMember:
-        return p.name !== id;
-      default:
-        return true;
-    }
-  }
-
-  function meaningOf(id: Identifier): Meaning {
-    let n: Node = id;
-    while (n.parent && !isStatementKind(n.parent)) {
-      const p = n.parent;
-      if (p.kind === K.TypeQuery) return 'value';
-      if (p.kind === K.ExpressionWithTypeArguments) {
-        const heritage = p.parent as TsMorphModule.ts.HeritageClause;
-        return heritage.token === K.ExtendsKeyword && heritage.parent.kind !== K.InterfaceDeclaration ? 'value' : 'type';
-      }
-      if (ts.isTypeNode(p)) return 'type';
-      n = p;
-    }
-    return 'value';
-  }
-
-  function bindingNames(name: TsMorphModule.ts.BindingName, out: Declaration['sites'], names: string[]) {
-    if (ts.isIdentifier(name)) {
-      const shorthand = ts.isBindingElement(name.parent) && !name.parent.propertyName && ts.isObjectBindingPattern(name.parent.parent);
-      out.push({ start: name.getStart(), end: name.end, ...(shorthand ? { shorthandBinding: true } : {}) });
-      names.push(name.text);
-      return;
-    }
-    for (const el of name.elements) if (!ts.isOmittedExpression(el)) bindingNames(el.name, out, names);
-  }
-
-  function mutationOf(id: Identifier, sf: SourceFile): Mutation | undefined {
-    const isAssignOp = (k: TsMorphModule.ts.SyntaxKind) => k >= K.FirstAssignment && k <= K.LastAssignment;
-    const isIncDec = (n: Node) =>
-      (ts.isPrefixUnaryExpression(n) || ts.isPostfixUnaryExpression(n)) && (n.operator === K.PlusPlusToken || n.operator === K.MinusMinusToken);
-    const at = lineCol(sf, id.getStart());
-    const p = id.parent;
-    if ((ts.isBinaryExpression(p) && p.left === id && isAssignOp(p.operatorToken.kind)) || isIncDec(p)) {
-      return { name: id.text, kind: 'assign', detail: id.text, ...at };
-    }
-    // `[a, b] = …` / `({ a } = …)`: a destructuring assignment rebinds every name in the pattern.
-    let pattern: Node = id;
-    while (
-      ts.isArrayLiteralExpression(pattern.parent) || ts.isObjectLiteralExpression(pattern.parent) || ts.isSpreadElement(pattern.parent) ||
-      ts.isShorthandPropertyAssignment(pattern.parent) || (ts.isPropertyAssignment(pattern.parent) && pattern.parent.initializer === pattern)
-    ) pattern = pattern.parent;
-    if (pattern !== id && ts.isBinaryExpression(pattern.parent) && pattern.parent.left === pattern && pattern.parent.operatorToken.kind === K.EqualsToken) {
-      return { name: id.text, kind: 'assign', detail: id.text, ...at };
-    }
-    // Object.assign(target, …) changes its first argument.
-    if (ts.isCallExpression(p) && p.arguments[0] === id && p.expression.getText(sf) === 'Object.assign') {
-      return { name: id.text, kind: 'method', detail: 'Object.assign', ...at };
-    }
-    let top: Node = id;
-    while ((ts.isPropertyAccessExpression(top.parent) || ts.isElementAccessExpression(top.parent)) && top.parent.expression === top) top = top.parent;
-    if (top === id) return undefined;
-    const q = top.parent;
-    if ((ts.isBinaryExpression(q) && q.left === top && isAssignOp(q.operatorToken.kind)) || ts.isDeleteExpression(q) || isIncDec(q)) {
-      return { name: id.text, kind: 'property', detail: top.getText(sf), ...at };
-    }
-    if (ts.isPropertyAccessExpression(top) && MUTATING_METHODS.has(top.name.text) && ts.isCallExpression(q) && q.expression === top) {
-      return { name: id.text, kind: 'method', detail: top.name.text, ...at };
-    }
-    return undefined;
-  }
-
-  /** Inside `typeof x` in a type: a type query does not read the variable at run time. */
-  function inTypeQuery(id: Identifier): boolean {
-    for (let n: Node | undefined = id.parent; n && !isStatementKind(n); n = n.parent) if (n.kind === K.TypeQuery) return true;
-    return false;
-  }
-
-  function analyzeOne(input: CellInput, sf: SourceFile, checker: TsMorphModule.ts.TypeChecker, syntaxErrors: readonly TsMorphModule.ts.Diagnostic[]): CellAnalysis {
-    const here = { notebook: '', cell: input.index + 1 };
-    const result = emptyAnalysis(input.index);
-    const diag = (code: Parameters<typeof diagnostic>[1], pos: number, message: string, hint?: string): Diagnostic => {
-      const at = lineCol(sf, pos);
-      return diagnostic('error', code, { ...here, ...at }, message, { hint, snippet: lineText(sf, at.line) });
-    };
-
-    if (syntaxErrors.length) {
-      const first = syntaxErrors[0]!;
-      const jsx = /<[A-Za-z][\w.]*[\s/>]/.test(input.code) && (ts.createSourceFile('cell.tsx', input.code, ts.ScriptTarget.ES2022, true, ts.ScriptKind.TSX) as SourceFile & { parseDiagnostics: unknown[] }).parseDiagnostics.length === 0;
-      result.diagnostics.push(
-        jsx
-          ? diag('E_UNSUPPORTED_JSX', first.start ?? 0, 'JSX is not supported in compiled cells', 'build UI elsewhere, or tag this cell `//| explore`')
-          : diag('E_SYNTAX', first.start ?? 0, `syntax error: ${ts.flattenDiagnosticMessageText(first.messageText, ' ')}`),
-      );
-      return result;
-    }
-
-    const topLevelSymbols = new Set<TsMorphModule.ts.Symbol>();
-    const addSymbolOf = (name: Node | undefined) => {
-      const s = name && checker.getSymbolAtLocation(name);
-      if (s) topLevelSymbols.add(s);
-    };
-
-    for (const stmt of sf.statements) {
-      if (stmt.getStart(sf) >= input.code.length) break; // the `export {}` we appended
-      const statement: Span = { start: stmt.getStart(sf), end: stmt.end };
-      const line = lineCol(sf, statement.start).line;
-      const modifiers = ts.canHaveModifiers(stmt) ? ts.getModifiers(stmt) ?? [] : [];
-      const exportKw = modifiers.find((m) => m.kind === K.ExportKeyword);
-      if (exportKw) {
-        let end = exportKw.end;
-        while (sf.text[end] === ' ') end++;
-        result.strip.push({ start: exportKw.getStart(sf), end });
-      }
-      if (ts.isImportDeclaration(stmt)) {
-        const spec = (stmt.moduleSpecifier as TsMorphModule.ts.StringLiteral).text;
-        const mapped = mapSpecifier(spec);
-        if ('error' in mapped) {
-          result.diagnostics.push(diag('E_DENO_IMPORT', stmt.moduleSpecifier.getStart(sf), `\`${spec}\` is a Deno-only import`, 'install the package with npm and import it by its npm name'));
-          continue;
-        }
-        const decl: ImportDecl = { module: mapped.module, bindings: [], statement, line };
-        const attributes = importAttributes(stmt, sf);
-        if (attributes) decl.attributes = attributes;
-        const clause = stmt.importClause;
-        if (clause) {
-          const clauseTypeOnly = clause.isTypeOnly;
-          if (clause.name) {
-            decl.bindings.push({ imported: 'default', local: clause.name.text, typeOnly: clauseTypeOnly });
-            addSymbolOf(clause.name);
-          }
-          const nb = clause.namedBindings;
-          if (nb && ts.isNamespaceImport(nb)) {
-            decl.bindings.push({ imported: '*', local: nb.name.text, typeOnly: clauseTypeOnly });
-            addSymbolOf(nb.name);
-          } else if (nb) {
-            for (const el of nb.elements) {
-              decl.bindings.push({ imported: (el.propertyName ?? el.name).text, local: el.name.text, typeOnly: clauseTypeOnly || el.isTypeOnly });
-              addSymbolOf(el.name);
-            }
-          }
-        }
-        result.imports.push(decl);
-        continue;
-      }
-      if (ts.isImportEqualsDeclaration(stmt)) {
-        result.diagnostics.push(diag('E_UNSUPPORTED_SYNTAX', statement.start, '`import x = require(...)` is not supported', 'use `import x from "..."`'));
-        continue;
-      }
-      if (ts.isExportDeclaration(stmt) || ts.isExportAssignment(stmt)) {
-        if (ts.isExportDeclaration(stmt) && !stmt.moduleSpecifier && stmt.exportClause && ts.isNamedExports(stmt.exportClause) && stmt.exportClause.elements.length === 0) {
-          result.strip.push(statement); // `export {}`: a common trick to make a cell a module
-        } else {
-          result.diagnostics.push(diag('E_UNSUPPORTED_SYNTAX', statement.start, 'export statements are not supported in cells', 'declare the value; the compiler decides what each module exports'));
-        }
-        continue;
-      }
-      if (ts.isBlock(stmt) && stmt === sf.statements[0]) {
-        result.diagnostics.push(
-          diag('E_UNSUPPORTED_BLOCK_CELL', statement.start, 'a cell wrapped in `{ … }` hides its declarations from the cells after it', 'remove the outer braces, or tag the cell `//| explore`'),
-        );
-        continue;
-      }
-      if (ts.isExpressionStatement(stmt) && ts.isCallExpression(stmt.expression)) {
-        // `tslab.display.html(…)`: the root of a callee chain that passes through `.display`.
-        let callee: Node = stmt.expression.expression;
-        let throughDisplay = false;
-        while (ts.isPropertyAccessExpression(callee)) {
-          if (callee.name.text === 'display') throughDisplay = true;
-          callee = callee.expression;
-        }
-        if (throughDisplay && ts.isIdentifier(callee)) result.displayCalls.push({ statement, root: callee.text, line });
-      }
-      if (ts.isExpressionStatement(stmt) && input.role !== 'params' && isInert(stmt.expression)) result.inertStatements.push(statement);
-      const add = (kind: DeclarationKind, nameNode: TsMorphModule.ts.Identifier | undefined) => {
-        if (!nameNode) return;
-        result.declarations.push({ name: nameNode.text, kind, line, sites: [{ start: nameNode.getStart(sf), end: nameNode.end }], statement });
-        addSymbolOf(nameNode);
-      };
-      if (ts.isVariableStatement(stmt)) {
-        const flags = stmt.declarationList.flags;
-        const kind: DeclarationKind = flags & ts.NodeFlags.Const ? 'const' : flags & ts.NodeFlags.Let ? 'let' : 'var';
-        for (const d of stmt.declarationList.declarations) {
-          const sites: Declaration['sites'] = [];
-          const names: string[] = [];
-          bindingNames(d.name, sites, names);
-          let init = d.initializer;
-          while (init && (ts.isParenthesizedExpression(init) || ts.isAsExpression(init) || ts.isSatisfiesExpression(init))) init = init.expression;
-          const callable = ts.isIdentifier(d.name) && init !== undefined && (ts.isArrowFunction(init) || ts.isFunctionExpression(init) || ts.isClassExpression(init));
-          names.forEach((name, i) => result.declarations.push({ name, kind, line: lineCol(sf, sites[i]!.start).line, sites: [sites[i]!], statement, ...(callable ? { callable: true } : {}) }));
-          const visitNames = (n: TsMorphModule.ts.BindingName) => {
-            if (ts.isIdentifier(n)) addSymbolOf(n);
-            else for (const el of n.elements) if (!ts.isOmittedExpression(el)) visitNames(el.name);
-          };
-          visitNames(d.name);
-          if (input.role === 'params') {
-            const at = sites[0]?.start ?? statement.start;
-            const literal = d.initializer ? literalValue(d.initializer) : ({ ok: false } as const);
-            if (kind !== 'const' || !ts.isIdentifier(d.name) || !literal.ok) {
-              result.diagnostics.push(
-                diag('E_PARAM_NOT_LITERAL', at, `params must be \`const name = <literal>\`; \`${d.name.getText(sf)}\` is not`, 'write a literal default (number, string, boolean, array or object of literals) and compute derived values in a task'),
-              );
-            } else {
-              result.params.push(paramDecl(d.name.text, literal.value, d.type?.getText(sf), lineCol(sf, at).line));
-            }
-          }
-        }
-      } else if (ts.isFunctionDeclaration(stmt)) add('function', stmt.name);
-      else if (ts.isClassDeclaration(stmt)) add('class', stmt.name);
-      else if (ts.isEnumDeclaration(stmt)) add('enum', stmt.name);
-      else if (ts.isInterfaceDeclaration(stmt)) add('interface', stmt.name);
-      else if (ts.isTypeAliasDeclaration(stmt)) add('type', stmt.name);
-      else if (ts.isModuleDeclaration(stmt) && ts.isIdentifier(stmt.name)) add('namespace', stmt.name);
-      if (input.role === 'params' && !ts.isVariableStatement(stmt) && !ts.isEmptyStatement(stmt)) {
-        result.diagnostics.push(diag('E_PARAM_NOT_LITERAL', statement.start, 'a params cell holds only `const` declarations with literal defaults', 'move this code into a task or setup cell'));
-      }
-    }
-
-    // Top-level `const ys = xs` where xs comes from another cell: ys is the same object.
-    const aliases = new Map<string, string>();
-    for (const stmt of sf.statements) {
-      if (!ts.isVariableStatement(stmt)) continue;
-      for (const d of stmt.declarationList.declarations) {
-        if (ts.isIdentifier(d.name) && d.initializer && ts.isIdentifier(d.initializer)) {
-          const target = checker.getSymbolAtLocation(d.initializer);
-          if (!target?.declarations?.length) aliases.set(d.name.text, d.initializer.text);
-          else if (aliases.has(d.initializer.text)) aliases.set(d.name.text, aliases.get(d.initializer.text)!); // `const b = a` where a is one
-        }
-      }
-    }
-    if (aliases.size) result.aliases = [...aliases].map(([name, target]) => ({ name, target }));
-
-    const identifiers = new Set<string>();
-    const tdzReported = new Set<string>();
-    // Loop and callback variables that hold elements of another cell's value, by symbol.
-    const elementOf = new Map<TsMorphModule.ts.Symbol, string>();
-    const noteElementVariables = (node: Identifier, target: string) => {
-      const p = node.parent;
-      let variable: Node | undefined;
-      if (ts.isForOfStatement(p) && p.expression === node && ts.isVariableDeclarationList(p.initializer)) {
-        variable = p.initializer.declarations[0]?.name;
-      } else if (ts.isPropertyAccessExpression(p) && p.expression === node && ELEMENT_CALLBACKS.has(p.name.text) && ts.isCallExpression(p.parent) && p.parent.expression === p) {
-        const callback = p.parent.arguments[0];
-        if (callback && (ts.isArrowFunction(callback) || ts.isFunctionExpression(callback))) variable = callback.parameters[p.name.text.startsWith('reduce') ? 1 : 0]?.name;
-      }
-      const symbol = variable && ts.isIdentifier(variable) ? checker.getSymbolAtLocation(variable) : undefined;
-      if (symbol) elementOf.set(symbol, target);
-    };
-    const visit = (node: Node, inFunction: boolean) => {
-      if (ts.isImportDeclaration(node)) return;
-      if (ts.isIdentifier(node)) {
-        identifiers.add(node.text);
-        if (!isReference(node)) return;
-        const shorthand = ts.isShorthandPropertyAssignment(node.parent) && node.parent.name === node;
-        const symbol = shorthand ? checker.getShorthandAssignmentValueSymbol(node.parent) : checker.getSymbolAtLocation(node);
-        const own = symbol !== undefined && topLevelSymbols.has(symbol);
-        // Resolved to a local or parameter: not ours. Symbols with no declaration are the checker's
-        // stand-ins for names it could not resolve (and built-ins like `undefined`): free.
-        if (symbol?.declarations?.length && !own) {
-          const target = elementOf.get(symbol);
-          const mutation = target !== undefined && ts.isIdentifier(node) ? mutationOf(node, sf) : undefined;
-          if (mutation && mutation.kind !== 'assign') {
-            // `r.flag = …` where `r` runs over another cell's rows: the rows themselves change.
-            let changed: Node = node;
-            while ((ts.isPropertyAccessExpression(changed.parent) || ts.isElementAccessExpression(changed.parent)) && changed.parent.expression === changed) changed = changed.parent;
-            const element = mutation.kind === 'method' ? `${changed.getText(sf)}(...)` : changed.getText(sf);
-            result.mutations.push({ ...mutation, name: target!, element });
-          }
-          return;
-        }
-        const at = lineCol(sf, node.getStart(sf));
-        const ref: Reference = { name: node.text, start: node.getStart(sf), end: node.end, meaning: meaningOf(node), own, ...at };
-        if (shorthand) ref.shorthand = true;
-        result.references.push(ref);
-        if (ref.meaning === 'value' && !inFunction && (!own || aliases.has(node.text))) noteElementVariables(node, own ? aliases.get(node.text)! : node.text);
-        const declaredAt = own && !inFunction && ref.meaning === 'value' ? symbol?.valueDeclaration : undefined;
-        if (
-          declaredAt && !tdzReported.has(node.text) && !inTypeQuery(node) &&
-          // Inside its own body a class is already bound (`static instance = new A()` is fine).
-          ((ts.isClassDeclaration(declaredAt) && ref.start < declaredAt.getStart(sf)) ||
-            (ts.isVariableDeclaration(declaredAt) && ref.start < declaredAt.end && ts.getCombinedNodeFlags(declaredAt) & ts.NodeFlags.BlockScoped))
-        ) {
-          // `let df = df.filter(…)`: this cell's own `df` hides the earlier cell's from the top of
-          // the cell, so the read hits an uninitialised variable. tslab refuses the cell too.
-          tdzReported.add(node.text);
-          const declLine = lineCol(sf, (declaredAt as TsMorphModule.ts.NamedDeclaration).name!.getStart(sf)).line;
-          result.diagnostics.push(
-            diag(
-              'E_USED_BEFORE_DECLARATION',
-              ref.start,
-              `\`${node.text}\` is read before this cell declares it (line ${declLine}): the cell's own \`${node.text}\` hides any earlier one, so this reads an uninitialised variable (tslab stops here too: "Block-scoped variable '${node.text}' used before its declaration")`,
-              `give the new value a new name, e.g. \`const ${node.text}2 = …\`, or drop the declaration keyword to reassign the earlier \`${node.text}\` (only inside the task that declared it)`,
-            ),
-          );
-        }
-        if (own && ref.meaning === 'value' && aliases.has(node.text)) {
-          // `const ys = xs; ys.push(1)` changes xs: report it as xs's mutation (reassigning ys is fine).
-          const mutation = mutationOf(node, sf);
-          if (mutation && mutation.kind !== 'assign') result.mutations.push({ ...mutation, name: aliases.get(node.text)! });
-        }
-        if (!own && ref.meaning === 'value') {
-          const mutation = mutationOf(node, sf);
-          if (mutation) result.mutations.push(mutation);
-          if (node.text === 'Deno') {
-            result.diagnostics.push(diag('E_DENO_API', ref.start, `\`${(ts.isPropertyAccessExpression(node.parent) ? node.parent.getText(sf) : 'Deno')}\` is a Deno-only API`, 'use the Node equivalent (node:fs, node:process, fetch) so the cell runs under tslab and in the pipeline'));
-          }
-        }
-        return;
-      }
-      if (!inFunction && (ts.isAwaitExpression(node) || (ts.isForOfStatement(node) && node.awaitModifier))) result.topLevelAwait = true;
-      if (ts.isTaggedTemplateExpression(node) && ts.isIdentifier(node.tag) && node.tag.text === 'sql') {
-        const t = node.template;
-        result.sqlTemplates.push(ts.isNoSubstitutionTemplateLiteral(t) ? t.text : t.head.text + t.templateSpans.map((s, i) => `@p${i}${s.literal.text}`).join(''));
-        (result.sqlTemplateAt ??= []).push(lineCol(sf, t.getStart(sf) + 1));
-      }
-      const entersFunction = inFunction || ts.isFunctionLike(node) || ts.isClassStaticBlockDeclaration(node);
-      ts.forEachChild(node, (child) => visit(child, entersFunction));
-    };
-    visit(sf, false);
-    result.identifiers = [...identifiers].sort();
-    return result;
-  }
+  const syntax = syntaxHelpers(ts);
 
   function analyzeCells(cells: CellInput[]): CellAnalysis[] {
     if (cells.length === 0) return [];
@@ -460,16 +109,445 @@ function createAnalyzer(tsMorph: typeof TsMorphModule): Analyzer {
     return cells.map((c, i) => {
       const sf = program.getSourceFile(files[i]!.fileName)!;
       try {
-        return analyzeOne(c, sf, checker, program.getSyntacticDiagnostics(sf));
+        const cx: CellContext = { ts, sf, checker, syntax, input: c, result: emptyAnalysis(c.index), topLevelSymbols: new Set() };
+        return analyzeOne(cx, program.getSyntacticDiagnostics(sf));
       } catch (error) {
         // A bug here must not take the whole notebook down: report it on the cell.
         const detail = error instanceof Error ? error.message : String(error);
-        return { ...emptyAnalysis(c.index), diagnostics: [diagnostic('error', 'E_INTERNAL', { notebook: '', cell: c.index + 1, line: 1 }, `the analyser failed on this cell (${detail})`, { hint: 'please report it with the cell; tag the cell `//| explore` to compile the rest' })] };
+        return { ...emptyAnalysis(c.index), diagnostics: [diagnostic('error', 'E_INTERNAL', { notebook: '', cell: c.index + 1, line: 1 }, `the analyzer failed on this cell (${detail})`, { hint: 'please report it with the cell; tag the cell `//| explore` to compile the rest' })] };
       }
     });
   }
 
   return { analyzeCells };
+}
+
+/** One cell: a syntax error stops it; otherwise statements, then aliases, then references. */
+function analyzeOne(cx: CellContext, syntaxErrors: readonly TsMorphModule.ts.Diagnostic[]): CellAnalysis {
+  if (syntaxErrors.length) {
+    cx.result.diagnostics.push(syntaxError(cx, syntaxErrors[0]!));
+    return cx.result;
+  }
+  analyzeStatements(cx);
+  const aliases = findAliases(cx);
+  if (aliases.size) cx.result.aliases = [...aliases].map(([name, target]) => ({ name, target }));
+  collectReferences(cx, aliases);
+  return cx.result;
+}
+
+const lineCol = (sf: SourceFile, pos: number) => {
+  const lc = sf.getLineAndCharacterOfPosition(pos);
+  return { line: lc.line + 1, column: lc.character + 1 };
+};
+const lineText = (sf: SourceFile, line: number) => sf.text.split('\n')[line - 1] ?? '';
+
+/** An error at a position of the cell, with its line as the snippet (the caller stamps notebook and cell). */
+function diag(cx: CellContext, code: Parameters<typeof diagnostic>[1], pos: number, message: string, hint?: string): Diagnostic {
+  const at = lineCol(cx.sf, pos);
+  return diagnostic('error', code, { notebook: '', cell: cx.input.index + 1, ...at }, message, { hint, snippet: lineText(cx.sf, at.line) });
+}
+
+/** E_SYNTAX, or E_UNSUPPORTED_JSX when the cell parses as TSX. */
+function syntaxError(cx: CellContext, first: TsMorphModule.ts.Diagnostic): Diagnostic {
+  const { ts, input } = cx;
+  const jsx = /<[A-Za-z][\w.]*[\s/>]/.test(input.code) && (ts.createSourceFile('cell.tsx', input.code, ts.ScriptTarget.ES2022, true, ts.ScriptKind.TSX) as SourceFile & { parseDiagnostics: unknown[] }).parseDiagnostics.length === 0;
+  return jsx
+    ? diag(cx, 'E_UNSUPPORTED_JSX', first.start ?? 0, 'JSX is not supported in compiled cells', 'build UI elsewhere, or tag this cell `//| explore`')
+    : diag(cx, 'E_SYNTAX', first.start ?? 0, `syntax error: ${ts.flattenDiagnosticMessageText(first.messageText, ' ')}`);
+}
+
+const addSymbolOf = (cx: CellContext, name: Node | undefined) => {
+  const s = name && cx.checker.getSymbolAtLocation(name);
+  if (s) cx.topLevelSymbols.add(s);
+};
+
+// --- statements -----------------------------------------------------------------------------
+
+/** Top-level statements: imports, declarations, params, `export` to strip, display-only statements. */
+function analyzeStatements(cx: CellContext): void {
+  const { ts, sf, input, result } = cx;
+  const K = ts.SyntaxKind;
+  for (const stmt of sf.statements) {
+    if (stmt.getStart(sf) >= input.code.length) break; // the `export {}` we appended
+    const statement: Span = { start: stmt.getStart(sf), end: stmt.end };
+    const line = lineCol(sf, statement.start).line;
+    const modifiers = ts.canHaveModifiers(stmt) ? ts.getModifiers(stmt) ?? [] : [];
+    const exportKw = modifiers.find((m) => m.kind === K.ExportKeyword);
+    if (exportKw) {
+      let end = exportKw.end;
+      while (sf.text[end] === ' ') end++;
+      result.strip.push({ start: exportKw.getStart(sf), end });
+    }
+    if (ts.isImportDeclaration(stmt)) {
+      importStatement(cx, stmt, statement, line);
+      continue;
+    }
+    if (ts.isImportEqualsDeclaration(stmt)) {
+      result.diagnostics.push(diag(cx, 'E_UNSUPPORTED_SYNTAX', statement.start, '`import x = require(...)` is not supported', 'use `import x from "..."`'));
+      continue;
+    }
+    if (ts.isExportDeclaration(stmt) || ts.isExportAssignment(stmt)) {
+      if (ts.isExportDeclaration(stmt) && !stmt.moduleSpecifier && stmt.exportClause && ts.isNamedExports(stmt.exportClause) && stmt.exportClause.elements.length === 0) {
+        result.strip.push(statement); // `export {}`: a common trick to make a cell a module
+      } else {
+        result.diagnostics.push(diag(cx, 'E_UNSUPPORTED_SYNTAX', statement.start, 'export statements are not supported in cells', 'declare the value; the compiler decides what each module exports'));
+      }
+      continue;
+    }
+    if (ts.isBlock(stmt) && stmt === sf.statements[0]) {
+      result.diagnostics.push(
+        diag(cx, 'E_UNSUPPORTED_BLOCK_CELL', statement.start, 'a cell wrapped in `{ … }` hides its declarations from the cells after it', 'remove the outer braces, or tag the cell `//| explore`'),
+      );
+      continue;
+    }
+    if (ts.isExpressionStatement(stmt) && ts.isCallExpression(stmt.expression)) {
+      // `tslab.display.html(…)`: the root of a callee chain that passes through `.display`.
+      let callee: Node = stmt.expression.expression;
+      let throughDisplay = false;
+      while (ts.isPropertyAccessExpression(callee)) {
+        if (callee.name.text === 'display') throughDisplay = true;
+        callee = callee.expression;
+      }
+      if (throughDisplay && ts.isIdentifier(callee)) result.displayCalls.push({ statement, root: callee.text, line });
+    }
+    if (ts.isExpressionStatement(stmt) && input.role !== 'params' && cx.syntax.isInert(stmt.expression)) result.inertStatements.push(statement);
+    const add = (kind: DeclarationKind, nameNode: TsMorphModule.ts.Identifier | undefined) => {
+      if (!nameNode) return;
+      result.declarations.push({ name: nameNode.text, kind, line, sites: [{ start: nameNode.getStart(sf), end: nameNode.end }], statement });
+      addSymbolOf(cx, nameNode);
+    };
+    if (ts.isVariableStatement(stmt)) variableStatement(cx, stmt, statement);
+    else if (ts.isFunctionDeclaration(stmt)) add('function', stmt.name);
+    else if (ts.isClassDeclaration(stmt)) add('class', stmt.name);
+    else if (ts.isEnumDeclaration(stmt)) add('enum', stmt.name);
+    else if (ts.isInterfaceDeclaration(stmt)) add('interface', stmt.name);
+    else if (ts.isTypeAliasDeclaration(stmt)) add('type', stmt.name);
+    else if (ts.isModuleDeclaration(stmt) && ts.isIdentifier(stmt.name)) add('namespace', stmt.name);
+    if (input.role === 'params' && !ts.isVariableStatement(stmt) && !ts.isEmptyStatement(stmt)) {
+      result.diagnostics.push(diag(cx, 'E_PARAM_NOT_LITERAL', statement.start, 'a params cell holds only `const` declarations with literal defaults', 'move this code into a task or setup cell'));
+    }
+  }
+}
+
+/** An import: its bindings (Deno's `npm:` specifiers mapped), or E_DENO_IMPORT. */
+function importStatement(cx: CellContext, stmt: TsMorphModule.ts.ImportDeclaration, statement: Span, line: number): void {
+  const { ts, sf, result } = cx;
+  const spec = (stmt.moduleSpecifier as TsMorphModule.ts.StringLiteral).text;
+  const mapped = mapSpecifier(spec);
+  if ('error' in mapped) {
+    result.diagnostics.push(diag(cx, 'E_DENO_IMPORT', stmt.moduleSpecifier.getStart(sf), `\`${spec}\` is a Deno-only import`, 'install the package with npm and import it by its npm name'));
+    return;
+  }
+  const decl: ImportDecl = { module: mapped.module, bindings: [], statement, line };
+  const attributes = cx.syntax.importAttributes(stmt, sf);
+  if (attributes) decl.attributes = attributes;
+  const clause = stmt.importClause;
+  if (clause) {
+    const clauseTypeOnly = clause.isTypeOnly;
+    if (clause.name) {
+      decl.bindings.push({ imported: 'default', local: clause.name.text, typeOnly: clauseTypeOnly });
+      addSymbolOf(cx, clause.name);
+    }
+    const nb = clause.namedBindings;
+    if (nb && ts.isNamespaceImport(nb)) {
+      decl.bindings.push({ imported: '*', local: nb.name.text, typeOnly: clauseTypeOnly });
+      addSymbolOf(cx, nb.name);
+    } else if (nb) {
+      for (const el of nb.elements) {
+        decl.bindings.push({ imported: (el.propertyName ?? el.name).text, local: el.name.text, typeOnly: clauseTypeOnly || el.isTypeOnly });
+        addSymbolOf(cx, el.name);
+      }
+    }
+  }
+  result.imports.push(decl);
+}
+
+/** `const`/`let`/`var`: one declaration per bound name; in a params cell, the literal defaults. */
+function variableStatement(cx: CellContext, stmt: TsMorphModule.ts.VariableStatement, statement: Span): void {
+  const { ts, sf, input, result } = cx;
+  const flags = stmt.declarationList.flags;
+  const kind: DeclarationKind = flags & ts.NodeFlags.Const ? 'const' : flags & ts.NodeFlags.Let ? 'let' : 'var';
+  for (const d of stmt.declarationList.declarations) {
+    const sites: Declaration['sites'] = [];
+    const names: string[] = [];
+    bindingNames(ts, d.name, sites, names);
+    let init = d.initializer;
+    while (init && (ts.isParenthesizedExpression(init) || ts.isAsExpression(init) || ts.isSatisfiesExpression(init))) init = init.expression;
+    const callable = ts.isIdentifier(d.name) && init !== undefined && (ts.isArrowFunction(init) || ts.isFunctionExpression(init) || ts.isClassExpression(init));
+    names.forEach((name, i) => result.declarations.push({ name, kind, line: lineCol(sf, sites[i]!.start).line, sites: [sites[i]!], statement, ...(callable ? { callable: true } : {}) }));
+    const visitNames = (n: TsMorphModule.ts.BindingName) => {
+      if (ts.isIdentifier(n)) addSymbolOf(cx, n);
+      else for (const el of n.elements) if (!ts.isOmittedExpression(el)) visitNames(el.name);
+    };
+    visitNames(d.name);
+    if (input.role === 'params') {
+      const at = sites[0]?.start ?? statement.start;
+      const literal = d.initializer ? cx.syntax.literalValue(d.initializer) : ({ ok: false } as const);
+      if (kind !== 'const' || !ts.isIdentifier(d.name) || !literal.ok) {
+        result.diagnostics.push(
+          diag(cx, 'E_PARAM_NOT_LITERAL', at, `params must be \`const name = <literal>\`; \`${d.name.getText(sf)}\` is not`, 'write a literal default (number, string, boolean, array or object of literals) and compute derived values in a task'),
+        );
+      } else {
+        result.params.push(paramDecl(d.name.text, literal.value, d.type?.getText(sf), lineCol(sf, at).line));
+      }
+    }
+  }
+}
+
+function bindingNames(ts: TS, name: TsMorphModule.ts.BindingName, out: Declaration['sites'], names: string[]): void {
+  if (ts.isIdentifier(name)) {
+    const shorthand = ts.isBindingElement(name.parent) && !name.parent.propertyName && ts.isObjectBindingPattern(name.parent.parent);
+    out.push({ start: name.getStart(), end: name.end, ...(shorthand ? { shorthandBinding: true } : {}) });
+    names.push(name.text);
+    return;
+  }
+  for (const el of name.elements) if (!ts.isOmittedExpression(el)) bindingNames(ts, el.name, out, names);
+}
+
+// --- aliases --------------------------------------------------------------------------------
+
+/** Top-level `const ys = xs` where xs comes from another cell: ys is the same object (name → xs). */
+function findAliases(cx: CellContext): Map<string, string> {
+  const { ts, sf, checker } = cx;
+  const aliases = new Map<string, string>();
+  for (const stmt of sf.statements) {
+    if (!ts.isVariableStatement(stmt)) continue;
+    for (const d of stmt.declarationList.declarations) {
+      if (ts.isIdentifier(d.name) && d.initializer && ts.isIdentifier(d.initializer)) {
+        const target = checker.getSymbolAtLocation(d.initializer);
+        if (!target?.declarations?.length) aliases.set(d.name.text, d.initializer.text);
+        else if (aliases.has(d.initializer.text)) aliases.set(d.name.text, aliases.get(d.initializer.text)!); // `const b = a` where a is one
+      }
+    }
+  }
+  return aliases;
+}
+
+// --- references -----------------------------------------------------------------------------
+
+/**
+ * Every identifier: free names and the cell's own top-level names as references, mutations of
+ * other cells' values (directly, through an alias, or through a loop or callback variable over
+ * their elements), use before declaration, Deno APIs, `sql` templates and top-level await.
+ */
+function collectReferences(cx: CellContext, aliases: Map<string, string>): void {
+  const { ts, sf, checker, result } = cx;
+  const identifiers = new Set<string>();
+  const tdzReported = new Set<string>();
+  // Loop and callback variables that hold elements of another cell's value, by symbol.
+  const elementOf = new Map<TsSymbol, string>();
+  const visit = (node: Node, inFunction: boolean) => {
+    if (ts.isImportDeclaration(node)) return;
+    if (ts.isIdentifier(node)) {
+      identifiers.add(node.text);
+      if (!isReference(ts, node)) return;
+      const shorthand = ts.isShorthandPropertyAssignment(node.parent) && node.parent.name === node;
+      const symbol = shorthand ? checker.getShorthandAssignmentValueSymbol(node.parent) : checker.getSymbolAtLocation(node);
+      const own = symbol !== undefined && cx.topLevelSymbols.has(symbol);
+      // Resolved to a local or parameter: not ours. Symbols with no declaration are the checker's
+      // stand-ins for names it could not resolve (and built-ins like `undefined`): free.
+      if (symbol?.declarations?.length && !own) {
+        elementMutation(cx, node, elementOf.get(symbol));
+        return;
+      }
+      const at = lineCol(sf, node.getStart(sf));
+      const ref: Reference = { name: node.text, start: node.getStart(sf), end: node.end, meaning: meaningOf(ts, node), own, ...at };
+      if (shorthand) ref.shorthand = true;
+      result.references.push(ref);
+      if (ref.meaning === 'value' && !inFunction && (!own || aliases.has(node.text))) noteElementVariables(cx, elementOf, node, own ? aliases.get(node.text)! : node.text);
+      const declaredAt = own && !inFunction && ref.meaning === 'value' ? symbol?.valueDeclaration : undefined;
+      if (declaredAt && !tdzReported.has(node.text) && usedBeforeDeclaration(cx, node, ref, declaredAt)) tdzReported.add(node.text);
+      if (own && ref.meaning === 'value' && aliases.has(node.text)) {
+        // `const ys = xs; ys.push(1)` changes xs: report it as xs's mutation (reassigning ys is fine).
+        const mutation = mutationOf(ts, node, sf);
+        if (mutation && mutation.kind !== 'assign') result.mutations.push({ ...mutation, name: aliases.get(node.text)! });
+      }
+      if (!own && ref.meaning === 'value') {
+        const mutation = mutationOf(ts, node, sf);
+        if (mutation) result.mutations.push(mutation);
+        if (node.text === 'Deno') {
+          result.diagnostics.push(diag(cx, 'E_DENO_API', ref.start, `\`${(ts.isPropertyAccessExpression(node.parent) ? node.parent.getText(sf) : 'Deno')}\` is a Deno-only API`, 'use the Node equivalent (node:fs, node:process, fetch) so the cell runs under tslab and in the pipeline'));
+        }
+      }
+      return;
+    }
+    if (!inFunction && (ts.isAwaitExpression(node) || (ts.isForOfStatement(node) && node.awaitModifier))) result.topLevelAwait = true;
+    if (ts.isTaggedTemplateExpression(node) && ts.isIdentifier(node.tag) && node.tag.text === 'sql') {
+      const t = node.template;
+      result.sqlTemplates.push(ts.isNoSubstitutionTemplateLiteral(t) ? t.text : t.head.text + t.templateSpans.map((s, i) => `@p${i}${s.literal.text}`).join(''));
+      (result.sqlTemplateAt ??= []).push(lineCol(sf, t.getStart(sf) + 1));
+    }
+    const entersFunction = inFunction || ts.isFunctionLike(node) || ts.isClassStaticBlockDeclaration(node);
+    ts.forEachChild(node, (child) => visit(child, entersFunction));
+  };
+  visit(sf, false);
+  result.identifiers = [...identifiers].sort();
+}
+
+/** `for (const r of rows)` / `rows.map((r) => …)` over another cell's value: r holds its elements. */
+function noteElementVariables(cx: CellContext, elementOf: Map<TsSymbol, string>, node: Identifier, target: string): void {
+  const { ts } = cx;
+  const p = node.parent;
+  let variable: Node | undefined;
+  if (ts.isForOfStatement(p) && p.expression === node && ts.isVariableDeclarationList(p.initializer)) {
+    variable = p.initializer.declarations[0]?.name;
+  } else if (ts.isPropertyAccessExpression(p) && p.expression === node && ELEMENT_CALLBACKS.has(p.name.text) && ts.isCallExpression(p.parent) && p.parent.expression === p) {
+    const callback = p.parent.arguments[0];
+    if (callback && (ts.isArrowFunction(callback) || ts.isFunctionExpression(callback))) variable = callback.parameters[p.name.text.startsWith('reduce') ? 1 : 0]?.name;
+  }
+  const symbol = variable && ts.isIdentifier(variable) ? cx.checker.getSymbolAtLocation(variable) : undefined;
+  if (symbol) elementOf.set(symbol, target);
+}
+
+/** `r.flag = …` where `r` runs over another cell's rows (`target`): the rows themselves change. */
+function elementMutation(cx: CellContext, node: Identifier, target: string | undefined): void {
+  const { ts, sf } = cx;
+  const mutation = target !== undefined ? mutationOf(ts, node, sf) : undefined;
+  if (!mutation || mutation.kind === 'assign') return;
+  let changed: Node = node;
+  while ((ts.isPropertyAccessExpression(changed.parent) || ts.isElementAccessExpression(changed.parent)) && changed.parent.expression === changed) changed = changed.parent;
+  const element = mutation.kind === 'method' ? `${changed.getText(sf)}(...)` : changed.getText(sf);
+  cx.result.mutations.push({ ...mutation, name: target!, element });
+}
+
+/**
+ * `let df = df.filter(…)`: this cell's own `df` hides the earlier cell's from the top of the
+ * cell, so the read hits an uninitialised variable. tslab refuses the cell too. Reports
+ * E_USED_BEFORE_DECLARATION and returns true when so.
+ */
+function usedBeforeDeclaration(cx: CellContext, node: Identifier, ref: Reference, declaredAt: TsMorphModule.ts.Declaration): boolean {
+  const { ts, sf } = cx;
+  if (inTypeQuery(ts, node)) return false;
+  const before =
+    // Inside its own body a class is already bound (`static instance = new A()` is fine).
+    (ts.isClassDeclaration(declaredAt) && ref.start < declaredAt.getStart(sf)) ||
+    (ts.isVariableDeclaration(declaredAt) && ref.start < declaredAt.end && (ts.getCombinedNodeFlags(declaredAt) & ts.NodeFlags.BlockScoped) !== 0);
+  if (!before) return false;
+  const declLine = lineCol(sf, (declaredAt as TsMorphModule.ts.NamedDeclaration).name!.getStart(sf)).line;
+  cx.result.diagnostics.push(
+    diag(
+      cx,
+      'E_USED_BEFORE_DECLARATION',
+      ref.start,
+      `\`${node.text}\` is read before this cell declares it (line ${declLine}): the cell's own \`${node.text}\` hides any earlier one, so this reads an uninitialised variable (tslab stops here too: "Block-scoped variable '${node.text}' used before its declaration")`,
+      `give the new value a new name, e.g. \`const ${node.text}2 = …\`, or drop the declaration keyword to reassign the earlier \`${node.text}\` (only inside the task that declared it)`,
+    ),
+  );
+  return true;
+}
+
+// --- syntax questions about one identifier ---------------------------------------------------
+
+function isStatementKind(ts: TS, n: Node): boolean {
+  const K = ts.SyntaxKind;
+  return (n.kind >= K.FirstStatement && n.kind <= K.LastStatement) || n.kind === K.Block || n.kind === K.SourceFile;
+}
+
+/** Is this identifier a use of a binding (as opposed to a property name, label, declaration)? */
+function isReference(ts: TS, id: Identifier): boolean {
+  const K = ts.SyntaxKind;
+  const p = id.parent as Node & { name?: Node; propertyName?: Node; label?: Node };
+  switch (p.kind) {
+    case K.PropertyAccessExpression:
+      return (p as TsMorphModule.ts.PropertyAccessExpression).name !== id;
+    case K.QualifiedName:
+      return (p as TsMorphModule.ts.QualifiedName).right !== id;
+    case K.BindingElement:
+      return p.propertyName !== id && p.name !== id;
+    case K.ImportSpecifier:
+    case K.ExportSpecifier:
+    case K.ImportClause:
+    case K.NamespaceImport:
+    case K.MetaProperty:
+    case K.ImportType:
+    case K.TypePredicate:
+    case K.LabeledStatement:
+    case K.BreakStatement:
+    case K.ContinueStatement:
+      return false;
+    case K.PropertyAssignment:
+    case K.PropertyDeclaration:
+    case K.PropertySignature:
+    case K.MethodDeclaration:
+    case K.MethodSignature:
+    case K.GetAccessor:
+    case K.SetAccessor:
+    case K.EnumMember:
+    case K.VariableDeclaration:
+    case K.Parameter:
+    case K.FunctionDeclaration:
+    case K.FunctionExpression:
+    case K.ClassDeclaration:
+    case K.ClassExpression:
+    case K.InterfaceDeclaration:
+    case K.TypeAliasDeclaration:
+    case K.EnumDeclaration:
+    case K.ModuleDeclaration:
+    case K.TypeParameter:
+    case K.NamedTupleMember:
+      return p.name !== id;
+    default:
+      return true;
+  }
+}
+
+function meaningOf(ts: TS, id: Identifier): Meaning {
+  const K = ts.SyntaxKind;
+  let n: Node = id;
+  while (n.parent && !isStatementKind(ts, n.parent)) {
+    const p = n.parent;
+    if (p.kind === K.TypeQuery) return 'value';
+    if (p.kind === K.ExpressionWithTypeArguments) {
+      const heritage = p.parent as TsMorphModule.ts.HeritageClause;
+      return heritage.token === K.ExtendsKeyword && heritage.parent.kind !== K.InterfaceDeclaration ? 'value' : 'type';
+    }
+    if (ts.isTypeNode(p)) return 'type';
+    n = p;
+  }
+  return 'value';
+}
+
+/** What this identifier's occurrence does to its value: reassign it, set a property, call a mutating method. */
+function mutationOf(ts: TS, id: Identifier, sf: SourceFile): Mutation | undefined {
+  const K = ts.SyntaxKind;
+  const isAssignOp = (k: TsMorphModule.ts.SyntaxKind) => k >= K.FirstAssignment && k <= K.LastAssignment;
+  const isIncDec = (n: Node) =>
+    (ts.isPrefixUnaryExpression(n) || ts.isPostfixUnaryExpression(n)) && (n.operator === K.PlusPlusToken || n.operator === K.MinusMinusToken);
+  const at = lineCol(sf, id.getStart());
+  const p = id.parent;
+  if ((ts.isBinaryExpression(p) && p.left === id && isAssignOp(p.operatorToken.kind)) || isIncDec(p)) {
+    return { name: id.text, kind: 'assign', detail: id.text, ...at };
+  }
+  // `[a, b] = …` / `({ a } = …)`: a destructuring assignment rebinds every name in the pattern.
+  let pattern: Node = id;
+  while (
+    ts.isArrayLiteralExpression(pattern.parent) || ts.isObjectLiteralExpression(pattern.parent) || ts.isSpreadElement(pattern.parent) ||
+    ts.isShorthandPropertyAssignment(pattern.parent) || (ts.isPropertyAssignment(pattern.parent) && pattern.parent.initializer === pattern)
+  ) pattern = pattern.parent;
+  if (pattern !== id && ts.isBinaryExpression(pattern.parent) && pattern.parent.left === pattern && pattern.parent.operatorToken.kind === K.EqualsToken) {
+    return { name: id.text, kind: 'assign', detail: id.text, ...at };
+  }
+  // Object.assign(target, …) changes its first argument.
+  if (ts.isCallExpression(p) && p.arguments[0] === id && p.expression.getText(sf) === 'Object.assign') {
+    return { name: id.text, kind: 'method', detail: 'Object.assign', ...at };
+  }
+  let top: Node = id;
+  while ((ts.isPropertyAccessExpression(top.parent) || ts.isElementAccessExpression(top.parent)) && top.parent.expression === top) top = top.parent;
+  if (top === id) return undefined;
+  const q = top.parent;
+  if ((ts.isBinaryExpression(q) && q.left === top && isAssignOp(q.operatorToken.kind)) || ts.isDeleteExpression(q) || isIncDec(q)) {
+    return { name: id.text, kind: 'property', detail: top.getText(sf), ...at };
+  }
+  if (ts.isPropertyAccessExpression(top) && MUTATING_METHODS.has(top.name.text) && ts.isCallExpression(q) && q.expression === top) {
+    return { name: id.text, kind: 'method', detail: top.name.text, ...at };
+  }
+  return undefined;
+}
+
+/** Inside `typeof x` in a type: a type query does not read the variable at run time. */
+function inTypeQuery(ts: TS, id: Identifier): boolean {
+  for (let n: Node | undefined = id.parent; n && !isStatementKind(ts, n); n = n.parent) if (n.kind === ts.SyntaxKind.TypeQuery) return true;
+  return false;
 }
 
 function emptyAnalysis(index: number): CellAnalysis {

@@ -7,6 +7,9 @@
 // sql``. A query it cannot parse yields no tables and a problem, which the compiler turns into a
 // warning on the cell's line (W_SQL_SYNTAX), not an error: the warehouse is the judge of its own
 // SQL, and reads only ever add cache-key precision.
+import { diagnostic } from '../diagnostics.js';
+import type { CellAnalysis, Diagnostic, TaggedCell } from '../types.js';
+
 type Polyglot = typeof import('@polyglot-sql/sdk');
 
 const PLACEHOLDER = '__cellar_param_';
@@ -43,7 +46,7 @@ export async function sqlFacts(templates: string[], dialect: 'bigquery' | 'duckd
   const problems: SqlProblem[] = [];
   const refused = (template: number, error: unknown) => {
     const message = (error instanceof Error ? error.message : String(error ?? '')).trim();
-    // Only a syntax error is a problem: the analyser also refuses valid SQL it does not analyse
+    // Only a syntax error is a problem: the analyzer also refuses valid SQL it does not analyze
     // (several statements, PIVOT and other non-SELECT queries), which is not the user's mistake.
     if (!/^Parse error\b/.test(message) || /Expected 1 statement/i.test(message)) return;
     const line = Number(/\bline (\d+)/i.exec(message)?.[1] ?? 0);
@@ -62,4 +65,19 @@ export async function sqlFacts(templates: string[], dialect: 'bigquery' | 'duckd
     }
   }
   return { reads: [...tables].sort(), problems };
+}
+
+/**
+ * W_SQL_SYNTAX for each template of a cell the parser refused, on the template's line in the cell
+ * (the parser's line within the template, offset by where the template starts).
+ */
+export function sqlDiagnostics(notebook: string, cell: TaggedCell, analysis: CellAnalysis, facts: SqlFacts, dialect: 'bigquery' | 'duckdb' | undefined): Diagnostic[] {
+  return facts.problems.map((problem) => {
+    const start = analysis.sqlTemplateAt?.[problem.template];
+    const line = start ? start.line + (problem.line ?? 1) - 1 : undefined;
+    return diagnostic('warning', 'W_SQL_SYNTAX', { notebook, cell: cell.index + 1, ...(cell.id ? { cellId: cell.id } : {}), line }, `this sql\`…\` does not parse as ${dialect ?? 'BigQuery (the default)'} SQL: ${problem.message}`, {
+      hint: dialect ? 'fix the query; the warehouse would refuse it when the task runs' : 'fix the query, or if it is DuckDB SQL say so with `//| dialect: duckdb` on the task',
+      ...(line ? { snippet: cell.code.split('\n')[line - 1] ?? '' } : {}),
+    });
+  });
 }

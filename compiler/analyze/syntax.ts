@@ -7,6 +7,26 @@ import type * as TsMorphModule from 'ts-morph';
 type TS = typeof TsMorphModule.ts;
 type SourceFile = TsMorphModule.ts.SourceFile;
 
+/**
+ * Methods of strings, numbers and arrays that return a new value and change nothing: a display
+ * statement calls them to format what it shows. No callback-taking methods (`map`, `filter`):
+ * a callback may do anything.
+ */
+const PURE_METHODS = new Set([
+  'toFixed', 'toPrecision', 'toExponential', 'toString', 'toLocaleString', 'toUpperCase', 'toLowerCase',
+  'join', 'slice', 'at', 'includes', 'indexOf', 'lastIndexOf', 'padStart', 'padEnd', 'trim', 'trimStart', 'trimEnd',
+  'repeat', 'split', 'substring', 'startsWith', 'endsWith', 'concat',
+]);
+
+/** Side-effect-free functions of built-in namespaces (`Math.round(x)`, `JSON.stringify(x)`). */
+const PURE_STATICS: Record<string, ReadonlySet<string>> = {
+  Math: new Set(['abs', 'round', 'floor', 'ceil', 'trunc', 'min', 'max', 'sqrt', 'pow', 'log', 'log10', 'log2', 'exp', 'sign']),
+  JSON: new Set(['stringify']),
+  Object: new Set(['keys', 'values', 'entries']),
+  Number: new Set(['isFinite', 'isInteger', 'isNaN']),
+  Array: new Set(['isArray']),
+};
+
 export function syntaxHelpers(ts: TS) {
   const K = ts.SyntaxKind;
 
@@ -43,9 +63,13 @@ export function syntaxHelpers(ts: TS) {
 
   /**
    * An expression with no effect when evaluated as a statement: names, literals, property reads,
-   * templates and operators over those. In a notebook such a statement at the end of a cell shows
-   * a value; in a module it is dead code. Calls, `new`, `await`, assignments, `++`, `delete`,
-   * spreads (they run iterators) and functions are effects, or may be: anything unknown is kept.
+   * templates and operators over those, and calls of methods that only compute a value from
+   * their receiver (`.toFixed(3)`, `.join(', ')`, `Math.round(x)`: see PURE_METHODS) with inert
+   * arguments. In a notebook such a statement at the end of a cell shows a value; in a module it
+   * is dead code. Other calls, `new`, `await`, assignments, `++`, `delete`, spreads (they run
+   * iterators) and functions are effects, or may be: anything unknown is kept. The method list is
+   * a judgement on names, not types: a user's own `join` with side effects would be cut, which
+   * is why it holds only names whose standard meaning is a value computation.
    */
   function isInert(e: TsMorphModule.ts.Expression): boolean {
     while (ts.isParenthesizedExpression(e) || ts.isAsExpression(e) || ts.isSatisfiesExpression(e) || ts.isNonNullExpression(e) || ts.isTypeAssertionExpression(e)) e = e.expression;
@@ -66,6 +90,11 @@ export function syntaxHelpers(ts: TS) {
     if (ts.isBinaryExpression(e)) {
       const op = e.operatorToken.kind;
       return !(op >= K.FirstAssignment && op <= K.LastAssignment) && isInert(e.left) && isInert(e.right);
+    }
+    if (ts.isCallExpression(e) && !e.questionDotToken && ts.isPropertyAccessExpression(e.expression) && e.arguments.every((a) => !ts.isSpreadElement(a) && isInert(a))) {
+      const { expression: receiver, name } = e.expression;
+      if (ts.isIdentifier(receiver) && Object.hasOwn(PURE_STATICS, receiver.text)) return PURE_STATICS[receiver.text]!.has(name.text);
+      return PURE_METHODS.has(name.text) && isInert(receiver);
     }
     return false;
   }

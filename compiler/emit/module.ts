@@ -96,9 +96,9 @@ const RESERVED = new Set(
     'implements interface package private protected public await arguments eval').split(' '),
 );
 
-/** `load-data` → `loadData`; a leading digit gets an underscore; `delete` → `runDelete`. */
+/** `load-data`, `load.data`, `load_data` → `loadData`; a leading digit gets an underscore; `delete` → `runDelete`. */
 export function identifierFor(taskName: string): string {
-  const camel = taskName.replace(/[-.]+([A-Za-z0-9])/g, (_, c: string) => c.toUpperCase()).replace(/[^\w$]/g, '_');
+  const camel = taskName.replace(/(?<=[A-Za-z0-9$])[-._]+([A-Za-z0-9])/g, (_, c: string) => c.toUpperCase()).replace(/[^\w$]/g, '_');
   if (RESERVED.has(camel)) return `run${camel[0]!.toUpperCase()}${camel.slice(1)}`;
   return /^[0-9]/.test(camel) ? `_${camel}` : camel;
 }
@@ -113,28 +113,22 @@ export function docComment(markdown: string, extra: string[] = []): string {
   return ['/**', ...text.split('\n').map((l) => (l.trim() ? ` * ${l}` : ' *')), ' */'].join('\n');
 }
 
-/** Cells as people count them: `cells 7–8`, `cell 3`, `cells 2, 5`. */
-export function cellRange(indexes: number[]): string {
-  const ones = indexes.map((i) => i + 1);
-  if (ones.length === 1) return `cell ${ones[0]}`;
-  const contiguous = ones.every((n, i) => i === 0 || n === ones[i - 1]! + 1);
-  return contiguous ? `cells ${ones[0]}–${ones[ones.length - 1]}` : `cells ${ones.join(', ')}`;
-}
-
-/** The same cells as 0-based indexes, as `source.cells` and `cellar plan --json` give them. */
-function indexRange(indexes: number[]): string {
-  if (indexes.length === 1) return `index ${indexes[0]}`;
-  const contiguous = indexes.every((n, i) => i === 0 || n === indexes[i - 1]! + 1);
-  return contiguous ? `indexes ${indexes[0]}–${indexes[indexes.length - 1]}` : `indexes ${indexes.join(', ')}`;
-}
-
 /**
- * The first lines of every module. Cells are counted from 1, as diagnostics count them, with the
- * 0-based index next to it, so neither reading of `source.cells` can be taken for the other.
+ * How generated code names a cell: by its nbformat id (`` `load` ``), which does not move when a
+ * cell is added above, so a prose edit at the top of the notebook changes no generated file; by
+ * its 1-based number only in a notebook without ids (nbformat < 4.5). Messages at run time
+ * resolve an id to the cell's number in the notebook as it is then.
  */
-export function header(plan: TaskPlan, cells: number[], cellIds: (string | undefined)[]): string {
-  const ids = cellIds.filter(Boolean);
-  const where = cells.length ? `, ${cellRange(cells)} (${indexRange(cells)}${ids.length ? `; id ${ids.join(', ')}` : ''})` : '';
+export const cellName = (cell: { index: number; id?: string | undefined }) => (cell.id ? `\`${cell.id}\`` : `${cell.index + 1}`);
+
+/** `cell `load``, `cells `features`, `features-more``, or `cells 7, 8` without ids. */
+export function cellList(cells: { index: number; id?: string | undefined }[]): string {
+  return `${cells.length === 1 ? 'cell' : 'cells'} ${cells.map(cellName).join(', ')}`;
+}
+
+/** The first lines of every module: the notebook, and the cells whose code the module holds. */
+export function header(plan: TaskPlan, cells: { index: number; id?: string | undefined }[]): string {
+  const where = cells.length ? `, ${cellList(cells)}` : '';
   return `// ${HEADER} from ${plan.notebook}${where}.\n// Do not edit: change the notebook and run \`cellar compile\` again.`;
 }
 
@@ -188,5 +182,8 @@ export function rewriteCell(
   return out.replace(/^\s*\n/, '').trimEnd();
 }
 
-/** Label before each cell's code in a module body. */
-export const cellLabel = (cell: TaggedCell) => `// notebook cell ${cell.index + 1}${cell.id ? ` (id ${cell.id})` : ''}`;
+/**
+ * Label before each cell's code in a module body. cli/locate.ts reads it back to say which cell
+ * a failing line came from: keep the two in step.
+ */
+export const cellLabel = (cell: TaggedCell) => `// notebook cell ${cellName(cell)}`;

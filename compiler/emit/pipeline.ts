@@ -5,7 +5,7 @@
 // its upstream run in memory, no cache), then runs the cell's assertions unchanged, so a test
 // cell that passed in the notebook passes in CI for the same reason.
 import type { EmittedFile, TestNode } from '../types.js';
-import { ImportSet, NameAllocator, cellLabel, docComment, header, rewriteCell, taskFile } from './module.js';
+import { ImportSet, NameAllocator, cellLabel, cellName, docComment, header, rewriteCell, taskFile } from './module.js';
 import { addOutsideImports, emitSetupModule, emitTaskModule, taskConst, type EmitContext } from './task.js';
 
 const literal = (value: unknown): string => JSON.stringify(value).replace(/"([A-Za-z_$][\w$]*)":/g, '$1:');
@@ -14,12 +14,15 @@ export function emitPipeline(ctx: EmitContext): EmittedFile {
   const { plan } = ctx;
   const imports = new ImportSet();
   imports.add('cellar', 'definePipeline', 'definePipeline', false);
-  if (ctx.hasSetupModule) imports.addSideEffect('./setup.js');
   for (const t of plan.tasks) imports.add(`./${taskFile(t.name)}.js`, taskConst(t.name), taskConst(t.name), false);
+  // Setup's top-level statements (a `registerCodec(...)`, a global option) ran before every task
+  // in the notebook; importing setup.ts here runs them before any task module loads, even one that
+  // imports only setup's types. Setup of only declarations needs no such import.
+  const setupEffects = ctx.hasSetupModule && setupHasStatements(ctx);
   const text = [
-    header(plan, [], []),
-    docComment(plan.doc, [`The pipeline compiled from \`${plan.notebook}\`: every task, in a topological order.`, '@module']),
-    imports.print(),
+    header(plan, []),
+    docComment(plan.doc || `The pipeline compiled from \`${plan.notebook}\`: every task, in a topological order.`, ['@module']),
+    imports.print() + (setupEffects ? "\n// Setup's top-level statements run first, as in the notebook.\nimport './setup.js';" : ''),
     `export default definePipeline({\nname: ${literal(plan.stem)},\nsource: ${literal(plan.notebook)},\n` +
       `// Where the notebook ran: tasks resolve relative paths from here, as Jupyter did.\nworkdir: ${literal(ctx.workdir)},\n` +
       `tasks: [${plan.tasks.map((t) => taskConst(t.name)).join(', ')}],\n});`,
@@ -27,10 +30,21 @@ export function emitPipeline(ctx: EmitContext): EmittedFile {
   return { path: `${plan.stem}/pipeline.ts`, contents: text.filter(Boolean).join('\n\n') + '\n' };
 }
 
+/** Does a setup cell hold a top-level statement other than an import or a declaration? */
+function setupHasStatements(ctx: EmitContext): boolean {
+  return ctx.plan.setupCells.some((i) => {
+    const a = ctx.analyses.get(i)!;
+    const cut = [...a.imports.map((d) => d.statement), ...a.declarations.map((d) => d.statement), ...(ctx.plan.dropped[i] ?? []), ...a.strip];
+    let code = ctx.cells.get(i)!.code;
+    for (const span of cut.sort((x, y) => y.start - x.start)) code = code.slice(0, span.start) + ' '.repeat(span.end - span.start) + code.slice(span.end);
+    return code.replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, '').replace(/;/g, '').trim() !== '';
+  });
+}
+
 function testTitle(ctx: EmitContext, test: TestNode): string {
   const cell = ctx.cells.get(test.cell)!;
   const firstComment = /^\s*\/\/\s*(.+)$/m.exec(cell.code.split('\n').find((l) => l.trim()) ?? '');
-  return `${test.task}: ${firstComment ? firstComment[1]!.trim() : `notebook cell ${test.cell + 1}`}`;
+  return `${test.task}: ${firstComment ? firstComment[1]!.trim() : `notebook cell ${cellName(cell)}`}`;
 }
 
 /** One `<task>.test.ts` per task that has `//| test:` cells. */
@@ -94,7 +108,7 @@ export function emitTests(ctx: EmitContext): EmittedFile[] {
     files.push({
       path: `${plan.stem}/${taskFile(task)}.test.ts`,
       contents: [
-        header(plan, tests.map((t) => t.cell), tests.map((t) => t.cellId)),
+        header(plan, tests.map((t) => ctx.cells.get(t.cell)!)),
         imports.print(),
         `// Tasks resolve relative paths from the notebook's folder, as they did in Jupyter.\n` +
           `${beforeAllFn}(() => process.chdir(${fileURLToPathFn}(new URL(${literal(ctx.workdir.replace(/\/?$/, '/'))}, import.meta.url))));`,

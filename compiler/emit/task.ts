@@ -66,10 +66,38 @@ export function addOutsideImports(ctx: EmitContext, imports: ImportSet, cells: n
 
 const literal = (value: unknown): string => JSON.stringify(value).replace(/"([A-Za-z_$][\w$]*)":/g, '$1:');
 
+/** Module-level names the compiler adds to a task module, chosen to avoid every outside name. */
+interface TaskNames {
+  /** Local names of the `cellar` imports (`output`, `TaskOutputs` only when the task has inputs). */
+  cellar: { defineTask: string; output: string; TaskOutputs: string };
+  /** Upstream task → the local name of its imported `<task>Task` const. */
+  upstreamConst: Map<string, string>;
+  fn: string;
+  constName: string;
+  /** Names visible from outside the task function: imports, inputs, params. */
+  outside: Set<string>;
+}
+
 export function emitTaskModule(ctx: EmitContext, task: TaskNode): EmittedFile {
   const { plan } = ctx;
-  const cells = task.cells.map((i) => ctx.cells.get(i)!);
   const imports = new ImportSet();
+  const names = taskModuleNames(ctx, task, imports);
+  const { locals, hoisted, cutByCell } = taskLocals(ctx, task, names.outside);
+  const nameOf = (v: Version) => locals.get(v.id) ?? v.name;
+  const text = [
+    header(plan, task.cells.map((i) => ctx.cells.get(i)!)),
+    docComment(task.doc, ['@module']),
+    imports.print(),
+    hoisted.join('\n\n'),
+    taskFunction(ctx, task, names, nameOf, cutByCell),
+    `/** Task \`${task.name}\` for the runtime: what it reads, what it writes, how it is cached. */\n` +
+      `export const ${names.constName} = ${names.cellar.defineTask}({\n${defineTaskFields(ctx, task, names).join(',\n')},\n});`,
+  ].filter(Boolean);
+  return { path: `${plan.stem}/${taskFile(task.name)}.ts`, contents: text.join('\n\n') + '\n' };
+}
+
+/** The module's imports (outside versions, `cellar`, upstream task consts) and the names it invents. */
+function taskModuleNames(ctx: EmitContext, task: TaskNode, imports: ImportSet): TaskNames {
   const outside = addOutsideImports(ctx, imports, task.cells, task.uses, task.name);
   for (const input of task.inputs) outside.add(input.name);
   for (const p of task.params) outside.add(p);
@@ -92,16 +120,23 @@ export function emitTaskModule(ctx: EmitContext, task: TaskNode): EmittedFile {
     upstreamConst.set(up, local);
     imports.add(`./${taskFile(up)}.js`, taskConst(up), local, false);
   }
-  const fnName = generated.fresh(identifierFor(task.name));
+  const fn = generated.fresh(identifierFor(task.name));
   const constName = taskConst(task.name);
   generated.reserve(constName);
+  return { cellar, upstreamConst, fn, constName, outside };
+}
 
-  // Versions declared in the task: a redeclaration inside the one function scope gets a fresh
-  // name (`df_2`), as does one that would shadow an outside name the task also reads.
+/**
+ * Local names of the versions the task declares: a redeclaration inside the one function scope
+ * gets a fresh name (`df_2`), as does one that would shadow an outside name the task also reads.
+ * Interfaces and type aliases move to module level, exported, so other modules can import them.
+ */
+function taskLocals(ctx: EmitContext, task: TaskNode, outside: Set<string>): { locals: Map<string, string>; hoisted: string[]; cutByCell: Map<number, Span[]> } {
+  const cells = task.cells.map((i) => ctx.cells.get(i)!);
   const identifiers = new Set(cells.flatMap((c) => ctx.analyses.get(c.index)?.identifiers ?? []));
   const renamer = new NameAllocator([...identifiers, ...outside]);
   const bound = new Set(outside);
-  const names = new Map<string, string>();
+  const locals = new Map<string, string>();
   const hoisted: string[] = [];
   const cutByCell = new Map<number, Span[]>();
   for (const cell of cells) {
@@ -110,23 +145,27 @@ export function emitTaskModule(ctx: EmitContext, task: TaskNode): EmittedFile {
       if (TYPE_DECL_KINDS.has(d.kind)) continue;
       if (!VALUE_KINDS.has(d.kind)) continue;
       const id = `${cell.index}:${d.name}`;
-      if (names.has(id)) continue;
-      if (bound.has(d.name)) names.set(id, renamer.fresh(d.name));
+      if (locals.has(id)) continue;
+      if (bound.has(d.name)) locals.set(id, renamer.fresh(d.name));
       else {
-        names.set(id, d.name);
+        locals.set(id, d.name);
         bound.add(d.name);
       }
     }
-    // Interfaces and type aliases move to module level, exported, so other modules can import them.
     const typeStatements = [...new Map(a.declarations.filter((d) => TYPE_DECL_KINDS.has(d.kind)).map((d) => [d.statement.start, d.statement])).values()];
     cutByCell.set(cell.index, typeStatements);
     for (const s of typeStatements) hoisted.push(`export ${cell.code.slice(s.start, s.end).replace(/^export\s+/, '')}`);
   }
-  const nameOf = (v: Version) => names.get(v.id) ?? v.name;
+  return { locals, hoisted, cutByCell };
+}
 
-  const body = cells
-    .map((cell) => {
-      const code = rewriteCell(cell, ctx.analyses.get(cell.index)!, plan.bindings[cell.index] ?? [], nameOf, plan.versions, [...(cutByCell.get(cell.index) ?? []), ...(plan.dropped[cell.index] ?? [])]);
+/** The task function: inputs and params destructured, the cells' code, the outputs returned. */
+function taskFunction(ctx: EmitContext, task: TaskNode, names: TaskNames, nameOf: (v: Version) => string, cutByCell: Map<number, Span[]>): string {
+  const { plan } = ctx;
+  const body = task.cells
+    .map((i) => {
+      const cell = ctx.cells.get(i)!;
+      const code = rewriteCell(cell, ctx.analyses.get(i)!, plan.bindings[i] ?? [], nameOf, plan.versions, [...(cutByCell.get(i) ?? []), ...(plan.dropped[i] ?? [])]);
       return code ? `${cellLabel(cell)}\n${code}` : '';
     })
     .filter(Boolean)
@@ -135,52 +174,58 @@ export function emitTaskModule(ctx: EmitContext, task: TaskNode): EmittedFile {
     const local = nameOf(plan.versions[o.versionId]!);
     return local === o.name ? o.name : `${o.name}: ${local}`;
   });
-
   const paramPlans = task.params.map((name) => plan.params.find((p) => p.name === name)!);
+  // Only the arguments the task reads: `run(inputs, params)` is positional, so a task with
+  // params but no inputs still takes an (empty) inputs object first.
   const inputsArg = task.inputs.length
-    ? `{ ${task.inputs.map((i) => i.name).join(', ')} }: { ${task.inputs.map((i) => `${i.name}: ${cellar.TaskOutputs}<typeof ${upstreamConst.get(i.fromTask)}>['${i.name}']`).join('; ')} }`
+    ? `{ ${task.inputs.map((i) => i.name).join(', ')} }: { ${task.inputs.map((i) => `${i.name}: ${names.cellar.TaskOutputs}<typeof ${names.upstreamConst.get(i.fromTask)}>['${i.name}']`).join('; ')} }`
     : '_inputs: Record<string, never>';
-  const paramsArg = paramPlans.length
-    ? `{ ${paramPlans.map((p) => p.name).join(', ')} }: { ${paramPlans.map((p) => `${p.name}: ${p.type}`).join('; ')} }`
-    : '_params: Record<string, never>';
+  const args = paramPlans.length
+    ? [inputsArg, `{ ${paramPlans.map((p) => p.name).join(', ')} }: { ${paramPlans.map((p) => `${p.name}: ${p.type}`).join('; ')} }`]
+    : task.inputs.length
+      ? [inputsArg]
+      : [];
+  const takes = [task.inputs.length ? 'inputs' : '', paramPlans.length ? 'params' : ''].filter(Boolean).join(' and ');
+  return (
+    `/** The code of task \`${task.name}\`${takes ? `: ${takes} in, outputs out` : ''}. */\n` +
+    `export ${task.async ? 'async ' : ''}function ${names.fn}(${args.join(', ')}) {\n${body}\n\nreturn { ${returned.join(', ')} };\n}`
+  );
+}
 
-  const def: string[] = [
+/** The fields of the task's `defineTask({...})` record, in order. */
+function defineTaskFields(ctx: EmitContext, task: TaskNode, names: TaskNames): string[] {
+  const { plan } = ctx;
+  const paramPlans = task.params.map((name) => plan.params.find((p) => p.name === name)!);
+  const fields: string[] = [
     `name: ${literal(task.name)}`,
     'module: import.meta.url',
     // Cell ids, not positions: this module is hashed into the task's key, and a markdown cell
-    // added above must not re-run the task. The header comment (not hashed) keeps the numbers.
+    // added above must not re-run the task.
     `source: { notebook: ${literal(plan.notebook)}, cells: ${literal(task.cellIds.filter((id): id is string => id !== undefined))} }`,
-    `params: { ${paramPlans.map((p) => `${p.name}: { type: ${literal(p.paramType)}, default: ${literal(p.default)} }`).join(', ')} }`,
-    `inputs: { ${task.inputs.map((i) => `${i.name}: ${cellar.output}(${upstreamConst.get(i.fromTask)}, ${literal(i.name)})`).join(', ')} }`,
-    `outputs: { ${task.outputs.map((o) => `${o.name}: ${o.codec ? `{ codec: ${literal(o.codec)} }` : '{}'}`).join(', ')} }`,
-    `version: ${task.version}`,
-    `rerun: ${task.rerun}`,
-    `cache: ${literal(task.cache)}`,
   ];
+  // Only what differs from defineTask's defaults (runtime/task.ts): no params, no inputs,
+  // version 0, no rerun, the code-aware cache.
+  if (paramPlans.length) fields.push(`params: { ${paramPlans.map((p) => `${p.name}: { type: ${literal(p.paramType)}, default: ${literal(p.default)} }`).join(', ')} }`);
+  if (task.inputs.length) fields.push(`inputs: { ${task.inputs.map((i) => `${i.name}: ${names.cellar.output}(${names.upstreamConst.get(i.fromTask)}, ${literal(i.name)})`).join(', ')} }`);
+  fields.push(`outputs: { ${task.outputs.map((o) => `${o.name}: ${o.codec ? `{ codec: ${literal(o.codec)} }` : '{}'}`).join(', ')} }`);
+  if (task.version !== 0) fields.push(`version: ${task.version}`);
+  if (task.rerun) fields.push('rerun: true');
+  if (task.cache !== 'code') fields.push(`cache: ${literal(task.cache)}`);
   if (task.warehouse) {
+    // An empty `warehouse: {}` stays: it says the task runs SQL, so the runtime opens a session.
     const w = task.warehouse;
+    const tables = Object.entries(w.tables);
     const parts = [
       ...(w.dialect ? [`dialect: ${literal(w.dialect)}`] : []),
-      `reads: ${literal(w.reads)}`,
+      ...(w.reads.length ? [`reads: ${literal(w.reads)}`] : []),
       ...(w.materialize ? [`materialize: ${literal(w.materialize)}`] : []),
-      `tables: { ${Object.entries(w.tables).map(([t, producer]) => `${literal(t)}: ${upstreamConst.get(producer)}`).join(', ')} }`,
+      ...(tables.length ? [`tables: { ${tables.map(([t, producer]) => `${literal(t)}: ${names.upstreamConst.get(producer)}`).join(', ')} }`] : []),
     ];
-    def.push(`warehouse: { ${parts.join(', ')} }`);
+    fields.push(`warehouse: { ${parts.join(', ')} }`);
   }
-  if (task.checks.length) def.push(`checks: ${literal(task.checks)}`);
-  def.push(`run: ${fnName}`);
-
-  const text = [
-    header(plan, task.cells, task.cellIds),
-    docComment(task.doc, ['@module']),
-    imports.print(),
-    hoisted.join('\n\n'),
-    `/** The logic of task \`${task.name}\`: inputs and params in, outputs out. Pure: testable alone. */\n` +
-      `export ${task.async ? 'async ' : ''}function ${fnName}(${inputsArg}, ${paramsArg}) {\n${body}\n\nreturn { ${returned.join(', ')} };\n}`,
-    `/** Task \`${task.name}\` for the runtime: what it reads, what it writes, how it is cached. */\n` +
-      `export const ${constName} = ${cellar.defineTask}({\n${def.join(',\n')},\n});`,
-  ].filter(Boolean);
-  return { path: `${plan.stem}/${taskFile(task.name)}.ts`, contents: text.join('\n\n') + '\n' };
+  if (task.checks.length) fields.push(`checks: ${literal(task.checks)}`);
+  fields.push(`run: ${names.fn}`);
+  return fields;
 }
 
 /** The setup cells as one module, or undefined when they hold only imports (then hoisted). */
@@ -207,22 +252,21 @@ export function emitSetupModule(ctx: EmitContext): EmittedFile | undefined {
       if (VALUE_KINDS.has(d.kind) && last.get(`v:${d.name}`) !== id) names.set(id, renamer.fresh(d.name));
     }
   }
-  const body = cells
-    .map((cell) => {
-      const a = ctx.analyses.get(cell.index)!;
-      const exported = new Map<number, { at: number; text: string }>();
-      for (const d of a.declarations) {
-        const isLast = last.get(`${VALUE_KINDS.has(d.kind) ? 'v' : 't'}:${d.name}`) === `${cell.index}:${d.name}`;
-        if (isLast) exported.set(d.statement.start, { at: d.statement.start, text: 'export ' });
-      }
-      const code = rewriteCell(cell, a, plan.bindings[cell.index] ?? [], (v) => names.get(v.id) ?? v.name, plan.versions, plan.dropped[cell.index] ?? [], [...exported.values()]);
-      return code ? `${cellLabel(cell)}\n${code}` : '';
-    })
-    .filter(Boolean)
-    .join('\n\n');
+  const blocks = cells.map((cell) => {
+    const a = ctx.analyses.get(cell.index)!;
+    const exported = new Map<number, { at: number; text: string }>();
+    for (const d of a.declarations) {
+      const isLast = last.get(`${VALUE_KINDS.has(d.kind) ? 'v' : 't'}:${d.name}`) === `${cell.index}:${d.name}`;
+      if (isLast) exported.set(d.statement.start, { at: d.statement.start, text: 'export ' });
+    }
+    return { cell, code: rewriteCell(cell, a, plan.bindings[cell.index] ?? [], (v) => names.get(v.id) ?? v.name, plan.versions, plan.dropped[cell.index] ?? [], [...exported.values()]) };
+  });
+  // The header names the cells whose code is here; a cell of only imports is hoisted away.
+  const withCode = blocks.filter((b) => b.code);
+  const body = withCode.map((b) => `${cellLabel(b.cell)}\n${b.code}`).join('\n\n');
   if (!body.replace(/^\/\/.*$/gm, '').trim()) return undefined;
   const text = [
-    header(plan, plan.setupCells, cells.map((c) => c.id)),
+    header(plan, withCode.map((b) => b.cell)),
     docComment(plan.setupDoc || 'Shared setup: the imports, helpers and types declared before the first task.', ['@module']),
     imports.print(),
     body,

@@ -36,6 +36,19 @@ interface RawDirective {
   fromTag: boolean;
 }
 
+/**
+ * How many lines open a cell before its compiled code: the `//|` directive lines and the blank
+ * lines among and after them (directives are blanked and leading blank lines dropped when the
+ * cell is emitted). runtime/load/source.ts counts the same for failure locations, since the
+ * runtime cannot import the compiler; test/compiler/stages.test.ts keeps the two equal.
+ */
+export function linesBeforeCode(source: string): number {
+  const lines = source.split(/\r\n?|\n/);
+  let n = 0;
+  while (n < lines.length && (DIRECTIVE_LINE.test(lines[n]!) || lines[n]!.trim() === '')) n++;
+  return n;
+}
+
 function readRaw(source: string, tags: string[]): { raw: RawDirective[]; code: string } {
   const lines = source.split('\n');
   const raw: RawDirective[] = [];
@@ -66,84 +79,101 @@ function readRaw(source: string, tags: string[]): { raw: RawDirective[]; code: s
   return { raw, code: lines.join('\n') };
 }
 
-function parseDirectives(
-  raw: RawDirective[],
-  at: { notebook: string; cell: number; cellId?: string },
-  diagnostics: Diagnostic[],
-): Directives {
+/** Where a cell's directives report: the diagnostics so far and the cell's location. */
+interface DirectiveReport {
+  at: { notebook: string; cell: number; cellId?: string };
+  diagnostics: Diagnostic[];
+}
+
+/** The directive as the user wrote it, for a snippet: `//| name: value`, or `tag name:value`. */
+const written = (r: RawDirective) => (r.fromTag ? `tag ${r.name}${r.value ? `:${r.value}` : ''}` : `//| ${r.name}${r.value ? `: ${r.value}` : ''}`);
+
+function badValue(report: DirectiveReport, r: RawDirective, message: string, hint?: string): void {
+  report.diagnostics.push(diagnostic('error', 'E_DIRECTIVE_VALUE', { ...report.at, line: r.line }, message, { hint, snippet: written(r) }));
+}
+
+type DirectiveParser = (r: RawDirective, d: Directives, report: DirectiveReport) => void;
+
+/** `task: <name>` / `test: <task>`. */
+const taskName: DirectiveParser = (r, d, report) => {
+  if (TASK_NAME.test(r.value)) {
+    d[r.name as 'task' | 'test'] = r.value;
+    return;
+  }
+  // `make data` → `make_data`: the name the user meant, in a form that is allowed.
+  const fixed = r.value.trim().replace(/[^\w.-]+/g, '_').replace(/^_+|_+$/g, '');
+  badValue(report, r, `\`${r.name}\` needs a task name (letters, digits, _ . -), got "${r.value}"`, `write \`//| ${r.name}: ${fixed && TASK_NAME.test(fixed) ? fixed : 'train'}\``);
+};
+
+/** `params`, `explore`, `rerun`: no value. */
+const flag: DirectiveParser = (r, d, report) => {
+  if (r.value) badValue(report, r, `\`${r.name}\` takes no value`);
+  else d[r.name as 'params' | 'explore' | 'rerun'] = true;
+};
+
+/** `output: <name>=<codec>`; a codec that is not built in only warns (projects may register their own). */
+const output: DirectiveParser = (r, d, report) => {
+  const m = /^([A-Za-z_$][\w$]*)\s*=\s*([\w.-]+)$/.exec(r.value);
+  if (!m) return badValue(report, r, `\`output\` needs \`<name>=<format>\`, got "${r.value}"`, 'write `//| output: model=json`');
+  const [, name, codec] = m as unknown as [string, string, string];
+  d.outputs.push({ name, codec });
+  if (BUILTIN_CODECS.includes(codec)) return;
+  const guess = CODEC_ALIASES[codec.toLowerCase()] ?? suggest(codec, BUILTIN_CODECS);
+  report.diagnostics.push(
+    diagnostic('warning', 'W_UNKNOWN_CODEC', { ...report.at, line: r.line }, `\`${codec}\` is not a built-in codec (${BUILTIN_CODECS.join(', ')}): the run fails unless the project registers it with registerCodec`, {
+      hint: guess ? `did you mean \`${name}=${guess}\`?` : 'leave the output out to let `auto` choose',
+      snippet: r.fromTag ? `tag ${r.name}:${r.value}` : `//| ${r.name}: ${r.value}`,
+    }),
+  );
+};
+
+const DIRECTIVE_PARSERS: Record<(typeof DIRECTIVE_NAMES)[number], DirectiveParser> = {
+  task: taskName,
+  test: taskName,
+  params: flag,
+  explore: flag,
+  rerun: flag,
+  version: (r, d, report) => {
+    if (!/^\d+$/.test(r.value)) badValue(report, r, `\`version\` needs a whole number, got "${r.value}"`, 'write `//| version: 2`');
+    else d.version = Number(r.value);
+  },
+  cache: (r, d, report) => {
+    if (r.value !== 'code' && r.value !== 'params') badValue(report, r, `\`cache\` is \`code\` or \`params\`, got "${r.value}"`);
+    else d.cache = r.value;
+  },
+  output,
+  dialect: (r, d, report) => {
+    if (r.value !== 'bigquery' && r.value !== 'duckdb') badValue(report, r, `\`dialect\` is \`bigquery\` or \`duckdb\`, got "${r.value}"`);
+    else d.dialect = r.value;
+  },
+  materialize: (r, d, report) => {
+    if (!TABLE_NAME.test(r.value)) badValue(report, r, `\`materialize\` needs \`<dataset>.<table>\`, got "${r.value}"`, 'write `//| materialize: mart.features`');
+    else d.materialize = r.value;
+  },
+  check: (r, d, report) => {
+    if (!r.value) badValue(report, r, '`check` needs an expression', 'write `//| check: rows >= 1000`');
+    else d.checks.push(r.value);
+  },
+};
+
+function unknownDirective(r: RawDirective, report: DirectiveReport): void {
+  const guess = suggest(r.name, DIRECTIVE_NAMES);
+  report.diagnostics.push(
+    diagnostic('error', 'E_UNKNOWN_DIRECTIVE', { ...report.at, line: r.line }, `unknown directive \`${r.name}\``, {
+      hint: guess ? `did you mean \`${guess}\`?` : `directives are: ${DIRECTIVE_NAMES.join(', ')}`,
+      snippet: `//| ${r.name}${r.value ? `: ${r.value}` : ''}`,
+    }),
+  );
+}
+
+/** A cell's raw directives → its Directives, reporting bad values and unknown names. */
+function parseDirectives(raw: RawDirective[], at: DirectiveReport['at'], diagnostics: Diagnostic[]): Directives {
   const d: Directives = { outputs: [], checks: [] };
-  const bad = (r: RawDirective, message: string, hint?: string) =>
-    diagnostics.push(
-      diagnostic('error', 'E_DIRECTIVE_VALUE', { ...at, line: r.line }, message, {
-        hint,
-        snippet: r.fromTag ? `tag ${r.name}${r.value ? `:${r.value}` : ''}` : `//| ${r.name}${r.value ? `: ${r.value}` : ''}`,
-      }),
-    );
+  const report: DirectiveReport = { at, diagnostics };
   for (const r of raw) {
-    switch (r.name) {
-      case 'task':
-      case 'test':
-        if (!TASK_NAME.test(r.value)) {
-          // `make data` → `make_data`: the name the user meant, in a form that is allowed.
-          const fixed = r.value.trim().replace(/[^\w.-]+/g, '_').replace(/^_+|_+$/g, '');
-          bad(r, `\`${r.name}\` needs a task name (letters, digits, _ . -), got "${r.value}"`, `write \`//| ${r.name}: ${fixed && TASK_NAME.test(fixed) ? fixed : 'train'}\``);
-        }
-        else d[r.name] = r.value;
-        break;
-      case 'params':
-      case 'explore':
-      case 'rerun':
-        if (r.value) bad(r, `\`${r.name}\` takes no value`);
-        else d[r.name] = true;
-        break;
-      case 'version':
-        if (!/^\d+$/.test(r.value)) bad(r, `\`version\` needs a whole number, got "${r.value}"`, 'write `//| version: 2`');
-        else d.version = Number(r.value);
-        break;
-      case 'cache':
-        if (r.value !== 'code' && r.value !== 'params') bad(r, `\`cache\` is \`code\` or \`params\`, got "${r.value}"`);
-        else d.cache = r.value;
-        break;
-      case 'output': {
-        const m = /^([A-Za-z_$][\w$]*)\s*=\s*([\w.-]+)$/.exec(r.value);
-        if (!m) bad(r, `\`output\` needs \`<name>=<format>\`, got "${r.value}"`, 'write `//| output: model=json`');
-        else {
-          d.outputs.push({ name: m[1]!, codec: m[2]! });
-          if (!BUILTIN_CODECS.includes(m[2]!)) {
-            // Projects may register codecs of their own (registerCodec), so this only warns.
-            const guess = CODEC_ALIASES[m[2]!.toLowerCase()] ?? suggest(m[2]!, BUILTIN_CODECS);
-            diagnostics.push(
-              diagnostic('warning', 'W_UNKNOWN_CODEC', { ...at, line: r.line }, `\`${m[2]}\` is not a built-in codec (${BUILTIN_CODECS.join(', ')}): the run fails unless the project registers it with registerCodec`, {
-                hint: guess ? `did you mean \`${m[1]}=${guess}\`?` : 'leave the output out to let `auto` choose',
-                snippet: r.fromTag ? `tag ${r.name}:${r.value}` : `//| ${r.name}: ${r.value}`,
-              }),
-            );
-          }
-        }
-        break;
-      }
-      case 'dialect':
-        if (r.value !== 'bigquery' && r.value !== 'duckdb') bad(r, `\`dialect\` is \`bigquery\` or \`duckdb\`, got "${r.value}"`);
-        else d.dialect = r.value;
-        break;
-      case 'materialize':
-        if (!TABLE_NAME.test(r.value)) bad(r, `\`materialize\` needs \`<dataset>.<table>\`, got "${r.value}"`, 'write `//| materialize: mart.features`');
-        else d.materialize = r.value;
-        break;
-      case 'check':
-        if (!r.value) bad(r, '`check` needs an expression', 'write `//| check: rows >= 1000`');
-        else d.checks.push(r.value);
-        break;
-      default: {
-        const guess = suggest(r.name, DIRECTIVE_NAMES);
-        diagnostics.push(
-          diagnostic('error', 'E_UNKNOWN_DIRECTIVE', { ...at, line: r.line }, `unknown directive \`${r.name}\``, {
-            hint: guess ? `did you mean \`${guess}\`?` : `directives are: ${DIRECTIVE_NAMES.join(', ')}`,
-            snippet: `//| ${r.name}${r.value ? `: ${r.value}` : ''}`,
-          }),
-        );
-      }
-    }
+    const parse = Object.hasOwn(DIRECTIVE_PARSERS, r.name) ? DIRECTIVE_PARSERS[r.name as keyof typeof DIRECTIVE_PARSERS] : undefined;
+    if (parse) parse(r, d, report);
+    else unknownDirective(r, report);
   }
   return d;
 }

@@ -22,8 +22,6 @@
  * Flow: **baseline** delay rate → per-**route** rates → per-**hour** rates → one **features** row per
  * flight → a **calibration** table that shows whether the score ranks flights.
  *
- * The pipeline compiled from `notebooks/flights.ipynb`: every task, in a topological order.
- *
  * @module
  */
 
@@ -31,14 +29,13 @@ import { definePipeline } from 'cellar';
 import { baselineTask } from './baseline.js';
 import { calibrationTask } from './calibration.js';
 import { featuresTask } from './features.js';
-import { hour_ratesTask } from './hour_rates.js';
-import { route_ratesTask } from './route_rates.js';
-import './setup.js';
+import { hourRatesTask } from './hour_rates.js';
+import { routeRatesTask } from './route_rates.js';
 
 export default definePipeline({
   name: 'flights',
   source: 'notebooks/flights.ipynb',
   // Where the notebook ran: tasks resolve relative paths from here, as Jupyter did.
   workdir: '../../notebooks',
-  tasks: [baselineTask, route_ratesTask, hour_ratesTask, featuresTask, calibrationTask],
+  tasks: [baselineTask, routeRatesTask, hourRatesTask, featuresTask, calibrationTask],
 });

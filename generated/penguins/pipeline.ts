@@ -17,8 +17,6 @@
  * The flow: **load** the raw rows → **features** (clean, engineer, label) → **split** into train and
  * test sets → **train** a seeded forest → **evaluate** it on birds it has never seen.
  *
- * The pipeline compiled from `notebooks/penguins.ipynb`: every task, in a topological order.
- *
  * @module
  */
 
@@ -26,7 +24,6 @@ import { definePipeline } from 'cellar';
 import { evaluateTask } from './evaluate.js';
 import { featuresTask } from './features.js';
 import { loadTask } from './load.js';
-import './setup.js';
 import { splitTask } from './split.js';
 import { trainTask } from './train.js';
 

@@ -1,6 +1,6 @@
 // The small codecs: JSON, text, binary and CSV. Each maps a value to bytes and records its
 // schema (type and size, or columns and row count for CSV) for `cellar tree` and the docs site.
-import type { Codec } from './index.js';
+import type { Codec } from './codec.js';
 import type { OutputSchema } from '../types.js';
 import { refusalText, valueNeeds } from './structured.js';
 

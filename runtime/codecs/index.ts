@@ -9,27 +9,13 @@
 // a warm run that decodes nothing never pays for them.
 import type { OutputSpec } from '../task.js';
 import type { OutputSchema } from '../types.js';
+import type { Codec } from './codec.js';
 import { binaryCodec, csvCodec, jsonCodec, textCodec } from './basic.js';
 import { modelCodec, isModelLike } from './model.js';
 import { tableCodec, isTableLike } from './table.js';
 import { refusalText, structuredCodec, valueNeeds } from './structured.js';
 
-export interface Encoded {
-  bytes: Uint8Array;
-  schema: OutputSchema;
-}
-
-export interface Codec {
-  id: string;
-  /** Bump when the bytes written change: old outputs are then not reused. */
-  version: number;
-  ext: string;
-  encode(value: unknown, spec: OutputSpec): Encoded | Promise<Encoded>;
-  decode(bytes: Uint8Array, spec: OutputSpec, schema: OutputSchema): unknown | Promise<unknown>;
-  /** For 'auto': does this codec claim the value before the built-in choices? (The warehouse's
-   *  table references use it, so downstream tasks get a live handle back, not a plain object.) */
-  claims?(value: unknown): boolean;
-}
+export type { Codec, Encoded } from './codec.js';
 
 const registry = new Map<string, Codec>();
 

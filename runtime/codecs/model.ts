@@ -6,7 +6,7 @@
 // built in), or the value's own `toJSON` (loaded back as plain data: say so in the schema). The
 // file is one JSON envelope `{format, encoding, data}`; binary saves are base64 inside it, which
 // keeps a model one file even when its library writes several parts.
-import type { Codec } from './index.js';
+import type { Codec } from './codec.js';
 import type { OutputSpec } from '../task.js';
 
 export interface ModelFormat {

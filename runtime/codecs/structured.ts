@@ -13,7 +13,7 @@
 // lost, the value comes back as a plain object). So the walk refuses them by class name, and the
 // caller (perform.ts) adds the task and output, with the two ways out: a model codec, or toJSON.
 import { deserialize, serialize } from 'node:v8';
-import type { Codec } from './index.js';
+import type { Codec } from './codec.js';
 
 /** What a value needs: plain JSON, the structured codec, or a refusal (a class instance). */
 export type ValueNeeds = { kind: 'json' } | { kind: 'structured'; what: string } | { kind: 'refused'; className: string; path: string };

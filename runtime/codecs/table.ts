@@ -10,7 +10,7 @@
 // equal-length columns (`{a: Float64Array, b: string[]}`). A value comes back in the shape it
 // went in (recorded in the schema), and a typed-array column comes back as the same typed array.
 import { createRequire } from 'node:module';
-import type { Codec } from './index.js';
+import type { Codec } from './codec.js';
 import type { OutputSchema } from '../types.js';
 
 type ColumnType = 'number' | 'string' | 'boolean' | 'date' | 'null';

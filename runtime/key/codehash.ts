@@ -33,6 +33,21 @@ interface FileMemo {
 
 const MEMO_VERSION = 1;
 
+/**
+ * Fingerprints recorded by `cellar build`, by module URL. A built bundle carries no sources to
+ * hash, so it registers the fingerprints computed from the sources at build time
+ * (cli/build/): the keys of a built run then equal those of a run from the sources.
+ */
+const recorded = new Map<string, CodeFingerprint>();
+
+/** Register build-time fingerprints (module URL → fingerprint); see `recorded`. */
+export function recordFingerprints(entries: Record<string, CodeFingerprint>): void {
+  for (const [url, fp] of Object.entries(entries)) recorded.set(url, Object.freeze({ files: Object.freeze({ ...fp.files }), packages: Object.freeze({ ...fp.packages }) }));
+}
+
+/** The scheme of module URLs inside a built bundle (`cellar-build:generated/x/task.ts`). */
+export const BUILT_MODULE_SCHEME = 'cellar-build:';
+
 /** Strip tsx's `?tsx-namespace=…` (and any other query) and turn a module URL into a path. */
 const paths = new Map<string, string>();
 
@@ -44,17 +59,6 @@ export function modulePath(moduleUrl: string): string {
     paths.set(moduleUrl, path);
   }
   return path;
-}
-
-/** Nearest folder upward from `start` holding a package.json (the project root), else `start`. */
-export function findProjectRoot(start: string): string {
-  let dir = start;
-  for (;;) {
-    if (existsSync(join(dir, 'package.json'))) return dir;
-    const parent = dirname(dir);
-    if (parent === dir) return start;
-    dir = parent;
-  }
 }
 
 export class CodeHasher {
@@ -78,6 +82,14 @@ export class CodeHasher {
 
   /** Fingerprint of the module at `moduleUrl` and everything local it imports. */
   fingerprint(moduleUrl: string): Promise<CodeFingerprint> {
+    const built = recorded.get(moduleUrl);
+    if (built) {
+      this.done.set(moduleUrl, built);
+      return Promise.resolve(built);
+    }
+    if (moduleUrl.startsWith(BUILT_MODULE_SCHEME)) {
+      return Promise.reject(new Error(`no recorded code fingerprint for ${moduleUrl}: the build's manifest.json does not match its bundle (rebuild with \`cellar build\`)`));
+    }
     const path = modulePath(moduleUrl);
     let result = this.fingerprints.get(path);
     if (!result) {
@@ -92,7 +104,7 @@ export class CodeHasher {
 
   /** The fingerprint if already computed (no await: a module's 1000 tasks share one). */
   computed(moduleUrl: string): CodeFingerprint | undefined {
-    return this.done.get(moduleUrl);
+    return this.done.get(moduleUrl) ?? recorded.get(moduleUrl);
   }
 
   /** Persist the memo if anything changed (atomically: a torn memo would only cost time, but still). */

@@ -12,10 +12,16 @@
 // The bundle and a record of its inputs' (mtime, size) live in `<project>/.cellar/cache/`, where
 // Node resolves the project's packages as it does for the sources; a warm start is one JSON
 // read, one stat per source file, one import. When bundling fails, the caller falls back to tsx.
+//
+// A pipeline outside any project that has cellar installed (a notebook in /tmp, `--out` outside
+// the project) imports 'cellar' from a folder where Node cannot find it. There the bundle
+// imports the runtime that is running it (this package's dist/index.js), so such a pipeline
+// runs as it would inside the project, instead of failing with `Cannot find module 'cellar'`.
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, renameSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { findProjectRoot } from '../key/codehash.js';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { findProjectRoot } from '../project.js';
 import { sha256 } from '../key/hash.js';
 
 interface BundleRecord {
@@ -24,7 +30,7 @@ interface BundleRecord {
   inputs: Record<string, [number, number]>;
 }
 
-const RECORD_VERSION = 1;
+const RECORD_VERSION = 2; // 2: 'cellar' mapped to the running runtime where it does not resolve
 
 /** Import `path` through a cached esbuild bundle; undefined when that is not possible here. */
 export async function importBundled(path: string): Promise<Record<string, unknown> | undefined> {
@@ -50,7 +56,8 @@ export async function importBundled(path: string): Promise<Record<string, unknow
   } catch (error) {
     // The bundle itself vanished (another process replaced it): load through tsx instead. Any
     // other error is the pipeline's own and surfaces as it is.
-    if ((error as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' && String((error as Error).message).includes(record.bundle)) return undefined;
+    const bundlePath = join(cacheDir, record.bundle);
+    if ((error as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' && String((error as Error).message).includes(`'${bundlePath}'`)) return undefined;
     throw error;
   }
 }
@@ -97,6 +104,17 @@ async function bundle(path: string, cacheDir: string, id: string, root: string):
       });
     },
   };
+  // 'cellar' where Node cannot resolve it from the importing file: this running runtime instead.
+  const ownRuntime: import('esbuild').Plugin = {
+    name: 'cellar-own-runtime',
+    setup(build) {
+      build.onResolve({ filter: /^cellar$/ }, (args) => {
+        if (resolvesCellar(args.resolveDir || dirname(args.importer))) return undefined;
+        const entry = runningRuntimeEntry();
+        return entry ? { path: pathToFileURL(entry).href, external: true } : undefined;
+      });
+    },
+  };
   let result;
   try {
     result = await esbuild.build({
@@ -111,7 +129,7 @@ async function bundle(path: string, cacheDir: string, id: string, root: string):
       // Source paths in the map are relative to this (the hashed name below sits beside it).
       outfile: join(cacheDir, `${id}.mjs`),
       logLevel: 'silent',
-      plugins: [localSource],
+      plugins: [ownRuntime, localSource],
       absWorkingDir: resolve(root),
     });
   } catch {
@@ -131,4 +149,35 @@ async function bundle(path: string, cacheDir: string, id: string, root: string):
     if (old.startsWith(`${id}-`) && old !== name && old.endsWith('.mjs')) rmSync(join(cacheDir, old), { force: true });
   }
   return { version: RECORD_VERSION, bundle: name, inputs };
+}
+
+/** Can Node resolve the package 'cellar' from `dir` (node_modules above it, or a self-reference)? */
+export function resolvesCellar(dir: string): boolean {
+  try {
+    createRequire(join(dir, 'noop.js')).resolve('cellar');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** dist/index.js of the cellar package this module belongs to (source or built), if built. */
+export function runningRuntimeEntry(): string | undefined {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const pkg = join(dir, 'package.json');
+    if (existsSync(pkg)) {
+      try {
+        if ((JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'cellar') {
+          const entry = join(dir, 'dist', 'index.js');
+          return existsSync(entry) ? entry : undefined;
+        }
+      } catch {
+        // unreadable: keep walking up
+      }
+    }
+    const parent = dirname(dir);
+    if (parent === dir) return undefined;
+    dir = parent;
+  }
 }

@@ -4,10 +4,11 @@
 // `import.meta.url` at the real file (its `?tsx-namespace=` query is stripped in codehash.ts).
 // Either way the code-aware cache key roots at the real source. Plain .js/.mjs load with import().
 import { existsSync } from 'node:fs';
-import { extname, resolve } from 'node:path';
+import { dirname, extname, resolve } from 'node:path';
+import { RUNTIME_CODES, type RuntimeCode } from '../codes.js';
 import { pathToFileURL } from 'node:url';
 import type { Pipeline } from '../task.js';
-import { CellarError } from '../api.js';
+import { CellarError } from '../errors.js';
 import { importBundled } from './bundle.js';
 
 export async function loadPipeline(file: string): Promise<{ pipeline: Pipeline; file: string }> {
@@ -27,6 +28,21 @@ export async function loadPipeline(file: string): Promise<{ pipeline: Pipeline; 
       }
     } else mod = await import(url);
   } catch (error) {
+    // A coded error from the pipeline's own definitions (defineTask's E_BAD_TASK) keeps its code;
+    // duck-typed, since a bundled pipeline may load its own copy of the runtime.
+    const coded = error as { name?: unknown; code?: unknown; message?: unknown };
+    if (coded?.name === 'CellarError' && typeof coded.code === 'string' && coded.code in RUNTIME_CODES && typeof coded.message === 'string') {
+      throw new CellarError(`${path}: ${coded.message.replace(/ \(E_[A-Z_]+\)$/, '')}`, coded.code as RuntimeCode);
+    }
+    // The tsx loader (CELLAR_LOADER=tsx) has no fallback for a pipeline outside any project with
+    // cellar installed (the bundle maps 'cellar' to the running runtime): say what to do.
+    if (/Cannot find (?:module|package) 'cellar'/.test(error instanceof Error ? error.message : '')) {
+      throw new CellarError(
+        `cannot load pipeline ${path}: it imports 'cellar', which Node cannot find from ${dirname(path)} (no node_modules/cellar above it). ` +
+          `Compile the notebook into a project that has cellar installed (cellar compile <notebook> --out <project>/generated), install cellar there (npm install --save-dev cellar), or run without CELLAR_LOADER=tsx`,
+        'E_CELLAR_UNRESOLVED',
+      );
+    }
     throw new CellarError(`cannot load pipeline ${path}: ${error instanceof Error ? error.message : String(error)}`, 'E_PIPELINE_LOAD');
   }
   const candidate = [mod.default, mod.pipeline, (mod.default as Record<string, unknown> | undefined)?.default].find(

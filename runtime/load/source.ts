@@ -8,14 +8,20 @@
 // `cellar tree` and the warehouse hooks' error prefixes call it.
 import { readFileSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { findProjectRoot, modulePath } from '../key/codehash.js';
+import { modulePath } from '../key/codehash.js';
+import { findProjectRoot } from '../project.js';
 import type { AnyTask, TaskSource } from '../task.js';
 
 export interface CellPosition {
   /** 1-based, as diagnostics and Jupyter's cell counter read. */
   cell: number;
   id: string;
-  /** How many `//|` directive lines open the cell (the compiled code starts after them). */
+  /**
+   * How many lines open the cell before its compiled code: `//|` directive lines and the blank
+   * lines among and after them. The compiler's rule (compiler/notebook/directives.ts
+   * `linesBeforeCode`), repeated because the runtime cannot import the compiler; a test keeps
+   * the two equal.
+   */
   directiveLines: number;
 }
 
@@ -59,7 +65,7 @@ export function readCellPositions(notebookFile: string): Map<string, CellPositio
     const text = Array.isArray(raw.source) ? raw.source.join('') : typeof raw.source === 'string' ? raw.source : '';
     const lines = text.split(/\r\n?|\n/);
     let directiveLines = 0;
-    while (directiveLines < lines.length && /^\s*\/\/\|/.test(lines[directiveLines]!)) directiveLines++;
+    while (directiveLines < lines.length && (/^\s*\/\/\|/.test(lines[directiveLines]!) || lines[directiveLines]!.trim() === '')) directiveLines++;
     out.set(raw.id, { cell: i + 1, id: raw.id, directiveLines });
   });
   return out;

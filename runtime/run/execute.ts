@@ -1,4 +1,5 @@
-// Stage 4 of a run: `executeRun` carries out a RunPlan and reports every step as a RunEvent.
+// Stage 4 of a run: `executeRun` carries out a RunPlan and reports every step as a RunEvent, in two
+// parts: `schedule` (the ready queue, fail-fast) and `runAttempts` (one task: lock, retries, manifest).
 //
 // Scheduling is topological: a task starts when all its upstream tasks have ran or were cached,
 // up to `workers` at once. The scheduler itself does no heavy work: task bodies go to a
@@ -13,7 +14,7 @@
 // exponentially from the task's `retryDelayMs`.
 import type { Store } from '../store/store.js';
 import type { AnyTask } from '../task.js';
-import type { GraphNode, Manifest, RunEvent, RunPlan, RunResult, StoredOutput, TaskGraph, TaskResult } from '../types.js';
+import type { GraphNode, Manifest, NotRunReason, PlanEntry, RunEvent, RunPlan, RunResult, StoredOutput, TaskGraph, TaskResult } from '../types.js';
 import { performTask, type JobInput, type TaskJob } from './perform.js';
 
 /** What a runner reports for one job: the outputs written, and the time the task itself took. */
@@ -21,11 +22,20 @@ export interface JobResult {
   outputs: Record<string, StoredOutput>;
   /** Measured where the task ran, so worker start-up is not billed to the first tasks. */
   durationMs: number;
+  /** From a committing runner: another run had already finished task+key, nothing was computed. */
+  reused?: boolean;
 }
 
 export interface TaskRunner {
   run(job: TaskJob): Promise<JobResult>;
   close(): Promise<void>;
+  /**
+   * True for a runner that itself locks task+key, reuses a finished result and writes the
+   * manifest where the task runs (the distributed executor: the lock has to be held by the
+   * machine that writes the outputs, or a stalled-and-retaken job could be computed twice).
+   * The scheduler then neither locks nor writes the manifest; jobs carry `commit`.
+   */
+  readonly commits?: boolean;
 }
 
 /** Runs tasks on the calling thread: the in-memory twin of the worker pool. */
@@ -60,15 +70,14 @@ export interface ExecuteOptions {
 }
 
 export async function executeRun(options: ExecuteOptions): Promise<RunResult> {
-  const { graph, plan, store, runner } = options;
+  const { graph, plan, store } = options;
   const started = Date.now();
   const emit = (event: RunEvent) => {
     options.onEvent?.(event);
     if (options.runId) store.appendLog(options.runId, JSON.stringify(event));
   };
   const results = new Map<string, TaskResult>();
-  const manifests = new Map<string, Manifest>();
-  const entryOf = new Map<string, RunPlan['entries'][number]>();
+  const entryOf = new Map<string, PlanEntry>();
   for (const e of plan.entries) entryOf.set(e.name, e);
   // A key by task name, read from the plan (no second per-task map on the all-cached path).
   const keyOf = (name: string): string => entryOf.get(name)!.key.value;
@@ -86,82 +95,152 @@ export async function executeRun(options: ExecuteOptions): Promise<RunResult> {
     if (e.action === 'cached') {
       results.set(e.name, { name: e.name, status: 'cached', key: e.key.value, durationMs: 0 });
       emit({ kind: 'task-cached', at: Date.now(), task: e.name, key: e.key.value, byOtherRun: false });
-    } else if (e.action === 'blocked') {
-      results.set(e.name, { name: e.name, status: 'not_run', key: e.key.value, durationMs: 0, because: 'not requested' });
+    } else if (e.action === 'not-run') {
+      results.set(e.name, { name: e.name, status: 'not-run', key: e.key.value, durationMs: 0, because: NOT_REQUESTED });
     } else {
       // Why it runs, in the run log: "why did last night's run re-train?" is answerable later.
       emit({ kind: 'task-planned', at: Date.now(), task: e.name, key: e.key.value, reason: e.reason });
     }
   }
 
-  let stopping = false;
-  const pending = new Set(toRun.map((e) => e.name));
-  const running = new Set<string>();
+  const attempts: AttemptContext = { store, runner: options.runner, emit, keyOf, manifests: new Map(), backoffScale: options.backoffScale ?? 1 };
+  await schedule({
+    graph,
+    pending: new Set(toRun.map((e) => e.name)),
+    settled: (name) => {
+      const s = results.get(name)?.status;
+      return s === 'ran' || s === 'cached';
+    },
+    workers: options.workers,
+    keepGoing: options.keepGoing,
+    run: (node, stopping) =>
+      runAttempts(attempts, node, entryOf.get(node.name)!, stopping).catch((error): TaskResult => ({ name: node.name, status: 'failed', key: keyOf(node.name), durationMs: 0, error: errorText(error) })),
+    settle: (result) => {
+      results.set(result.name, result);
+      if (result.status === 'not-run') emit({ kind: 'task-not-run', at: Date.now(), task: result.name, because: result.because });
+    },
+    keyOf,
+  });
 
-  const manifestOf = async (name: string): Promise<Manifest> => {
-    let m = manifests.get(name);
-    if (!m) {
-      m = await store.readManifest(name, keyOf(name));
-      if (!m) throw new Error(`output of '${name}' (key ${keyOf(name)}) is missing from the store at ${store.location}`);
-      manifests.set(name, m);
+  const tasks = graph.nodes.map((n) => results.get(n.name)!);
+  const ok = isRunOk(tasks);
+  const durationMs = Date.now() - started;
+  emit({ kind: 'run-end', at: Date.now(), ok, durationMs });
+  return { ok, pipeline: options.pipeline, durationMs, tasks };
+}
+
+/** What the attempt loop needs from the run around it. */
+interface AttemptContext {
+  store: Store;
+  runner: TaskRunner;
+  emit: (event: RunEvent) => void;
+  keyOf: (name: string) => string;
+  /** Manifests read or written in this run, by task: the stored inputs of downstream jobs. */
+  manifests: Map<string, Manifest>;
+  backoffScale: number;
+}
+
+/**
+ * One task, from lock to manifest: take the task+key lock; reuse the result if another process
+ * finished the same key meanwhile (unless forced); otherwise run it up to `retries + 1` times,
+ * with exponential backoff, and write the manifest last. Stops retrying once `stopping()` (a
+ * fail-fast run is ending). Returns the task's result; throws only when the store fails.
+ */
+export async function runAttempts(ctx: AttemptContext, node: GraphNode, entry: PlanEntry, stopping: () => boolean): Promise<TaskResult> {
+  const { store, emit } = ctx;
+  const key = entry.key.value;
+  const t0 = Date.now();
+  const commits = ctx.runner.commits === true;
+  const lock = commits ? undefined : await store.lock(node.name, key, (holder) => emit({ kind: 'task-waiting', at: Date.now(), task: node.name, holder }));
+  try {
+    const forced = entry.reason.kind === 'rerun-flag' || entry.reason.kind === 'rerun-selector' || entry.reason.kind === 'cache-invalid';
+    if (!forced && (await store.isDone(node.name, key))) {
+      emit({ kind: 'task-cached', at: Date.now(), task: node.name, key, byOtherRun: true });
+      return { name: node.name, status: 'cached', key, durationMs: 0 };
     }
-    return m;
-  };
-
-  const runOne = async (node: GraphNode): Promise<TaskResult> => {
-    const entry = entryOf.get(node.name)!;
-    const key = entry.key.value;
-    const t0 = Date.now();
-    const lock = await store.lock(node.name, key, (holder) => emit({ kind: 'task-waiting', at: Date.now(), task: node.name, holder }));
-    try {
-      const forced = entry.reason.kind === 'rerun-flag' || entry.reason.kind === 'rerun-selector' || entry.reason.kind === 'cache-invalid';
-      if (!forced && store.isDone(node.name, key)) {
-        emit({ kind: 'task-cached', at: Date.now(), task: node.name, key, byOtherRun: true });
-        return { name: node.name, status: 'cached', key, durationMs: 0 };
-      }
-      const inputs: JobInput[] = [];
-      for (const input of node.inputs) {
-        const m = await manifestOf(input.task);
-        inputs.push({ ...input, stored: m.outputs[input.output]! });
-      }
-      // Only this task's and its upstream tasks' keys travel with the job: the whole run's map
-      // would be cloned into the worker for every task (a million entries for 1000 tasks).
-      const scopedKeys: Record<string, string> = { [node.name]: key };
-      for (const up of node.upstream) scopedKeys[up] = keyOf(up);
-      const job: TaskJob = { task: node.name, key, params: node.params, upstreamKeys: entry.key.inputs.upstream, keysByTask: scopedKeys, inputs };
-      const attempts = node.task.retries + 1;
-      for (let attempt = 1; ; attempt++) {
-        emit({ kind: 'task-start', at: Date.now(), task: node.name, key, attempt });
-        try {
-          const { outputs, durationMs } = await runner.run(job);
-          const manifest: Manifest = { task: node.name, key, inputs: entry.key.inputs, outputs, durationMs, finishedAt: new Date().toISOString() };
-          await store.writeManifest(manifest);
-          manifests.set(node.name, manifest);
-          emit({ kind: 'task-done', at: Date.now(), task: node.name, key, durationMs });
-          return { name: node.name, status: 'ran', key, durationMs };
-        } catch (error) {
-          const message = errorText(error);
-          if (attempt >= attempts || stopping) {
-            const durationMs = Date.now() - t0;
-            const stack = error instanceof Error ? error.stack : undefined;
-            emit({ kind: 'task-failed', at: Date.now(), task: node.name, error: message, ...(stack ? { stack } : {}), durationMs });
-            return { name: node.name, status: 'failed', key, durationMs, error: message };
-          }
-          const delayMs = node.task.retryDelayMs * 2 ** (attempt - 1) * (options.backoffScale ?? 1);
-          emit({ kind: 'task-retry', at: Date.now(), task: node.name, attempt, error: message, delayMs });
-          await new Promise((r) => setTimeout(r, delayMs));
+    const inputs: JobInput[] = [];
+    for (const input of node.inputs) {
+      const m = await manifestOf(ctx, input.task);
+      inputs.push({ ...input, stored: m.outputs[input.output]! });
+    }
+    // Only this task's and its upstream tasks' keys travel with the job: the whole run's map
+    // would be cloned into the worker for every task (a million entries for 1000 tasks).
+    const scopedKeys: Record<string, string> = { [node.name]: key };
+    for (const up of node.upstream) scopedKeys[up] = ctx.keyOf(up);
+    const job: TaskJob = { task: node.name, key, params: node.params, upstreamKeys: entry.key.inputs.upstream, keysByTask: scopedKeys, inputs };
+    if (commits) job.commit = { inputs: entry.key.inputs, forced };
+    const attempts = node.task.retries + 1;
+    for (let attempt = 1; ; attempt++) {
+      emit({ kind: 'task-start', at: Date.now(), task: node.name, key, attempt });
+      try {
+        const { outputs, durationMs, reused } = await ctx.runner.run(job);
+        const manifest: Manifest = { task: node.name, key, inputs: entry.key.inputs, outputs, durationMs, finishedAt: new Date().toISOString() };
+        if (reused) {
+          ctx.manifests.set(node.name, manifest);
+          emit({ kind: 'task-cached', at: Date.now(), task: node.name, key, byOtherRun: true });
+          return { name: node.name, status: 'cached', key, durationMs: 0 };
         }
+        if (!commits) await store.writeManifest(manifest);
+        ctx.manifests.set(node.name, manifest);
+        emit({ kind: 'task-done', at: Date.now(), task: node.name, key, durationMs });
+        return { name: node.name, status: 'ran', key, durationMs };
+      } catch (error) {
+        const message = errorText(error);
+        if (attempt >= attempts || stopping()) {
+          const durationMs = Date.now() - t0;
+          const stack = error instanceof Error ? error.stack : undefined;
+          emit({ kind: 'task-failed', at: Date.now(), task: node.name, error: message, ...(stack ? { stack } : {}), durationMs });
+          return { name: node.name, status: 'failed', key, durationMs, error: message };
+        }
+        const delayMs = node.task.retryDelayMs * 2 ** (attempt - 1) * ctx.backoffScale;
+        emit({ kind: 'task-retry', at: Date.now(), task: node.name, attempt, error: message, delayMs });
+        await new Promise((r) => setTimeout(r, delayMs));
       }
-    } finally {
-      await lock.release();
     }
-  };
+  } finally {
+    await lock?.release();
+  }
+}
 
-  // Ready-queue scheduling: each pending task counts its unfinished upstream tasks; a finished
-  // task decrements its downstream, a failed one marks them not run. Linear in the graph size.
+async function manifestOf(ctx: AttemptContext, name: string): Promise<Manifest> {
+  let m = ctx.manifests.get(name);
+  if (!m) {
+    const key = ctx.keyOf(name);
+    m = await ctx.store.readManifest(name, key);
+    if (!m) throw new Error(`output of '${name}' (key ${key}) is missing from the store at ${ctx.store.location}`);
+    ctx.manifests.set(name, m);
+  }
+  return m;
+}
+
+export interface ScheduleInput {
+  graph: TaskGraph;
+  /** The tasks to run. */
+  pending: Set<string>;
+  /** Whether a task outside `pending` counts as finished for its downstream (ran or cached). */
+  settled: (name: string) => boolean;
+  workers: number;
+  keepGoing: boolean;
+  /** Runs one task; `stopping()` turns true once a failure ends a fail-fast run. */
+  run: (node: GraphNode, stopping: () => boolean) => Promise<TaskResult>;
+  /** Called once per pending task with its final result (including the not-run ones). */
+  settle: (result: TaskResult) => void;
+  keyOf: (name: string) => string;
+}
+
+/**
+ * The ready-queue scheduler: each pending task counts its unfinished upstream tasks; a finished
+ * task decrements its downstream, a failed one marks them not run (`upstream-failed`, naming the
+ * failed task). Up to `workers` tasks run at once, started in graph order (declaration order
+ * where the graph allows), not finish order. After a failure without `keepGoing`, running tasks
+ * finish and nothing new starts (`fail-fast`). Linear in the graph size.
+ */
+export async function schedule(s: ScheduleInput): Promise<void> {
+  const { graph, pending } = s;
+  const running = new Set<string>();
+  let stopping = false;
   const waiting = new Map<string, number>();
   const ready: string[] = [];
-  // Ready tasks start in graph order (declaration order where the graph allows), not finish order.
   const enqueue = (name: string) => {
     const index = graph.byName.get(name)!.index;
     let lo = 0;
@@ -173,33 +252,28 @@ export async function executeRun(options: ExecuteOptions): Promise<RunResult> {
     }
     ready.splice(lo, 0, name);
   };
-  const isOk = (name: string) => {
-    const s = results.get(name)?.status;
-    return s === 'ran' || s === 'cached';
-  };
   for (const name of pending) {
-    const count = graph.byName.get(name)!.upstream.filter((u) => !isOk(u)).length;
+    const count = graph.byName.get(name)!.upstream.filter((u) => !s.settled(u)).length;
     waiting.set(name, count);
     if (count === 0) ready.push(name);
   }
-  const skip = (name: string, because: string) => {
+  const skip = (name: string, because: NotRunReason) => {
     if (!pending.has(name)) return;
     pending.delete(name);
-    results.set(name, { name, status: 'not_run', key: keyOf(name), durationMs: 0, because });
-    emit({ kind: 'task-not-run', at: Date.now(), task: name, because });
+    s.settle({ name, status: 'not-run', key: s.keyOf(name), durationMs: 0, because });
     for (const down of graph.byName.get(name)!.downstream) skip(down, because);
   };
-  // Upstream blocked in the plan (not requested) blocks its downstream too.
-  for (const e of plan.entries) if (e.action === 'blocked') for (const down of graph.byName.get(e.name)!.downstream) skip(down, e.name);
+  // (A not-requested task has no pending downstream: `only` is closed over upstream tasks, so
+  // whatever is requested has its upstream requested too. A task left waiting is skipped below.)
 
   await new Promise<void>((resolveAll) => {
     const finish = (name: string, result: TaskResult) => {
       running.delete(name);
-      results.set(name, result);
+      s.settle(result);
       const node = graph.byName.get(name)!;
       if (result.status === 'failed') {
-        if (!options.keepGoing) stopping = true;
-        for (const down of node.downstream) skip(down, name);
+        if (!s.keepGoing) stopping = true;
+        for (const down of node.downstream) skip(down, { kind: 'upstream-failed', task: name });
       } else {
         for (const down of node.downstream) {
           if (!pending.has(down)) continue;
@@ -211,29 +285,29 @@ export async function executeRun(options: ExecuteOptions): Promise<RunResult> {
       pump();
     };
     const pump = () => {
-      if (stopping) for (const name of [...pending]) skip(name, 'fail-fast');
-      while (!stopping && running.size < options.workers && ready.length > 0) {
+      if (stopping) for (const name of [...pending]) skip(name, FAIL_FAST);
+      while (!stopping && running.size < s.workers && ready.length > 0) {
         const name = ready.shift()!;
         if (!pending.has(name)) continue;
         pending.delete(name);
         running.add(name);
-        runOne(graph.byName.get(name)!)
-          .catch((error): TaskResult => ({ name, status: 'failed', key: keyOf(name), durationMs: 0, error: errorText(error) }))
-          .then((result) => finish(name, result));
+        s.run(graph.byName.get(name)!, () => stopping).then((result) => finish(name, result));
       }
       if (running.size === 0 && (pending.size === 0 || ready.length === 0)) {
-        for (const name of [...pending]) skip(name, 'fail-fast');
+        for (const name of [...pending]) skip(name, FAIL_FAST);
         resolveAll();
       }
     };
     pump();
   });
+}
 
-  const tasks = graph.nodes.map((n) => results.get(n.name)!);
-  const ok = tasks.every((t) => t.status === 'ran' || t.status === 'cached' || t.because === 'not requested');
-  const durationMs = Date.now() - started;
-  emit({ kind: 'run-end', at: Date.now(), ok, durationMs });
-  return { ok, pipeline: options.pipeline, durationMs, tasks };
+const NOT_REQUESTED: NotRunReason = { kind: 'not-requested' };
+const FAIL_FAST: NotRunReason = { kind: 'fail-fast' };
+
+/** A run is ok when every task ran or was cached, or was left out because it was not requested. */
+export function isRunOk(tasks: readonly TaskResult[]): boolean {
+  return tasks.every((t) => t.status === 'ran' || t.status === 'cached' || (t.status === 'not-run' && t.because.kind === 'not-requested'));
 }
 
 function errorText(error: unknown): string {

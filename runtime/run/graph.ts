@@ -9,6 +9,7 @@
 // not listed in the pipeline are pulled in through inputs, so `evaluate(task)` and `load(task)`
 // can build the graph of one task alone.
 import { codecIds, hasCodec } from '../codecs/index.js';
+import { suggest } from '../suggest.js';
 import type { AnyTask, InputSpec, OutputSpec, ParamSpec, Pipeline } from '../task.js';
 import type { GraphNode, RuntimeDiagnostic, TaskGraph } from '../types.js';
 
@@ -19,83 +20,117 @@ export interface GraphResult {
 
 /** The pipeline-wide params: the union of what each task declares. */
 export function pipelineParams(tasks: readonly AnyTask[]): Record<string, ParamSpec> {
-  const out: Record<string, ParamSpec> = {};
+  // A Map, not an object: a param named like a prototype member ('constructor') is just a name.
+  const out = new Map<string, ParamSpec>();
   for (const task of collectTasks(tasks, {}).tasks) {
-    for (const [name, spec] of Object.entries(task.params as Record<string, ParamSpec>)) out[name] ??= spec;
+    for (const [name, spec] of Object.entries(task.params as Record<string, ParamSpec>)) if (!out.has(name)) out.set(name, spec);
   }
-  return Object.fromEntries(Object.entries(out).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  return Object.fromEntries([...out].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
 
-/** Build the graph of `tasks` (and everything upstream of them) for one set of param overrides. */
+/**
+ * Build the graph of `tasks` (and everything upstream of them) for one set of param overrides,
+ * in four passes: collect the tasks, resolve each one's params and inputs (`draftNode`), order
+ * them (`topologicalOrder`), then link downstream edges (`linkNodes`). Every problem found is a
+ * diagnostic; `graph` is undefined when there is any.
+ */
 export function buildGraph(tasks: readonly AnyTask[] | Pipeline, overrides: Record<string, unknown> = {}): GraphResult {
   const list = Array.isArray(tasks) ? (tasks as AnyTask[]) : (tasks as Pipeline).tasks;
   const diagnostics: RuntimeDiagnostic[] = [];
   const { tasks: all, diagnostics: collectDiags } = collectTasks(list, overrides);
+  checkParamNames(all, overrides, diagnostics);
+  diagnostics.push(...collectDiags);
+  const draft = new Map<string, DraftNode>();
+  for (const task of all) draft.set(task.name, draftNode(task, overrides, diagnostics));
+  const order = topologicalOrder(all, draft, diagnostics);
+  if (diagnostics.length > 0) return { graph: undefined, diagnostics };
+  return { graph: linkNodes(order, draft), diagnostics };
+}
+
+type DraftNode = Omit<GraphNode, 'index' | 'downstream'>;
+
+/** An override naming a param no task declares is a mistake (a typo, most likely). */
+function checkParamNames(all: readonly AnyTask[], overrides: Record<string, unknown>, diagnostics: RuntimeDiagnostic[]): void {
   const known = new Set<string>();
   for (const task of all) for (const name in task.params) known.add(name);
   for (const name of Object.keys(overrides)) {
     if (!known.has(name)) {
-      diagnostics.push({ code: 'E_UNKNOWN_PARAM', message: `unknown param '${name}'${suggest(name, [...known])}` });
+      const list = [...known].sort();
+      diagnostics.push({ code: 'E_UNKNOWN_PARAM', message: `unknown param '${name}'${suggest(name, list)} (params: ${list.join(', ') || 'none'})` });
     }
   }
-  diagnostics.push(...collectDiags);
+}
 
-  // Resolve params and edges per task.
-  const draft = new Map<string, Omit<GraphNode, 'index' | 'downstream'>>();
-  for (const task of all) {
-    const params = resolveParams(task, overrides, diagnostics);
-    const inputs: GraphNode['inputs'] = [];
-    const specs = inputsOf(task, params);
-    for (const inputName of Object.keys(specs).sort()) {
-      const spec = specs[inputName]!;
-      const upstream = spec.task;
-      if (!spec.task || spec.task.kind !== 'cellar.task') {
-        diagnostics.push({ code: 'E_BAD_INPUT', task: task.name, message: `task '${task.name}': input '${inputName}' does not name a task` });
-        continue;
-      }
-      if (spec.expects && !spec.expects.includes(upstream.family)) {
-        diagnostics.push({
-          code: 'E_WRONG_TASK_TYPE',
-          task: task.name,
-          message: `task '${task.name}': input '${inputName}' expects a task of type ${spec.expects.map((e) => `'${e}'`).join(' or ')}, got '${upstream.name}' of type '${upstream.family}'`,
-        });
-        continue;
-      }
-      if (!(spec.output in upstream.outputs)) {
-        diagnostics.push({
-          code: 'E_UNKNOWN_OUTPUT',
-          task: task.name,
-          message: `task '${task.name}': input '${inputName}' reads output '${spec.output}' of '${upstream.name}', which declares ${Object.keys(upstream.outputs).map((o) => `'${o}'`).join(', ') || 'no outputs'}`,
-        });
-        continue;
-      }
-      inputs.push({ name: inputName, task: upstream.name, output: spec.output });
+/** One task's params, checked inputs, codecs and sorted upstream names (tables included). */
+function draftNode(task: AnyTask, overrides: Record<string, unknown>, diagnostics: RuntimeDiagnostic[]): DraftNode {
+  const params = resolveParams(task, overrides, diagnostics);
+  const inputs = resolveInputs(task, params, diagnostics);
+  checkCodecs(task, diagnostics);
+  // Most tasks have few or no upstream tasks: skip the Set and sort when there is nothing to order.
+  const tables = task.warehouse?.tables;
+  let upstreamNames: string[] = [];
+  if (inputs.length > 0 || tables) {
+    const upstream = new Set<string>();
+    for (const i of inputs) upstream.add(i.task);
+    if (tables) for (const t in tables) upstream.add(tables[t]!.name);
+    upstreamNames = [...upstream].sort();
+  }
+  return { task, name: task.name, params, inputs, upstream: upstreamNames };
+}
+
+/** The task's inputs, each checked: it names a task, of the expected family, and a declared output. */
+function resolveInputs(task: AnyTask, params: Record<string, unknown>, diagnostics: RuntimeDiagnostic[]): GraphNode['inputs'] {
+  const inputs: GraphNode['inputs'] = [];
+  const specs = inputsOf(task, params);
+  for (const inputName of Object.keys(specs).sort()) {
+    const spec = specs[inputName]!;
+    const upstream = spec.task;
+    if (!spec.task || spec.task.kind !== 'cellar.task') {
+      diagnostics.push({ code: 'E_BAD_INPUT', task: task.name, message: `task '${task.name}': input '${inputName}' does not name a task` });
+      continue;
     }
-    // An output naming a codec nobody registered: found here, naming the task and the output,
-    // instead of as a bare error from the codec registry when the key is computed.
-    const outputs = task.outputs as Record<string, OutputSpec>;
-    for (const outputName in outputs) {
-      const spec = outputs[outputName]!;
-      if (spec.codec === undefined || hasCodec(spec.codec)) continue;
+    if (spec.expects && !spec.expects.includes(upstream.family)) {
       diagnostics.push({
-        code: 'E_UNKNOWN_CODEC',
+        code: 'E_WRONG_TASK_TYPE',
         task: task.name,
-        message: `task '${task.name}': output '${outputName}' names codec '${spec.codec}', which is not registered${suggest(spec.codec, codecIds())} (codecs: ${codecIds().join(', ')})`,
+        message: `task '${task.name}': input '${inputName}' expects a task of type ${spec.expects.map((e) => `'${e}'`).join(' or ')}, got '${upstream.name}' of type '${upstream.family}'`,
       });
+      continue;
     }
-    // Most tasks have few or no upstream tasks: skip the Set and sort when there is nothing to order.
-    const tables = task.warehouse?.tables;
-    let upstreamNames: string[] = [];
-    if (inputs.length > 0 || tables) {
-      const upstream = new Set<string>();
-      for (const i of inputs) upstream.add(i.task);
-      if (tables) for (const t in tables) upstream.add(tables[t]!.name);
-      upstreamNames = [...upstream].sort();
+    if (!Object.hasOwn(upstream.outputs, spec.output)) {
+      diagnostics.push({
+        code: 'E_UNKNOWN_OUTPUT',
+        task: task.name,
+        message: `task '${task.name}': input '${inputName}' reads output '${spec.output}' of '${upstream.name}', which declares ${Object.keys(upstream.outputs).map((o) => `'${o}'`).join(', ') || 'no outputs'}`,
+      });
+      continue;
     }
-    draft.set(task.name, { task, name: task.name, params, inputs, upstream: upstreamNames });
+    inputs.push({ name: inputName, task: upstream.name, output: spec.output });
   }
+  return inputs;
+}
 
-  // Topological order by depth-first search in declaration order (stable, readable).
+/** An output naming a codec nobody registered: found here, naming the task and the output,
+ *  instead of as a bare error from the codec registry when the key is computed. */
+function checkCodecs(task: AnyTask, diagnostics: RuntimeDiagnostic[]): void {
+  const outputs = task.outputs as Record<string, OutputSpec>;
+  for (const outputName in outputs) {
+    const spec = outputs[outputName]!;
+    if (spec.codec === undefined || hasCodec(spec.codec)) continue;
+    diagnostics.push({
+      code: 'E_UNKNOWN_CODEC',
+      task: task.name,
+      message: `task '${task.name}': output '${outputName}' names codec '${spec.codec}', which is not registered${suggest(spec.codec, codecIds())} (codecs: ${codecIds().join(', ')})`,
+    });
+  }
+}
+
+/**
+ * Topological order by depth-first search in declaration order (stable, readable); a cycle is an
+ * `E_DEPENDENCY_CYCLE` naming its path. (The compiler orders cells the same way in
+ * compiler/plan/link.ts; the layers stay apart, so each keeps its copy.)
+ */
+function topologicalOrder(all: readonly AnyTask[], draft: Map<string, DraftNode>, diagnostics: RuntimeDiagnostic[]): string[] {
   const order: string[] = [];
   const state = new Map<string, 'visiting' | 'done'>();
   const path: string[] = []; // the current DFS stack, shared (not copied per edge)
@@ -104,7 +139,7 @@ export function buildGraph(tasks: readonly AnyTask[] | Pipeline, overrides: Reco
     if (s === 'done') return;
     if (s === 'visiting') {
       const cycle = [...path.slice(path.indexOf(name)), name];
-      diagnostics.push({ code: 'E_CYCLE', task: name, message: `tasks form a cycle: ${cycle.join(' → ')}` });
+      diagnostics.push({ code: 'E_DEPENDENCY_CYCLE', task: name, message: `tasks form a cycle: ${cycle.join(' → ')}` });
       return;
     }
     state.set(name, 'visiting');
@@ -118,8 +153,11 @@ export function buildGraph(tasks: readonly AnyTask[] | Pipeline, overrides: Reco
     order.push(name);
   };
   for (const task of all) visit(task.name);
-  if (diagnostics.length > 0) return { graph: undefined, diagnostics };
+  return order;
+}
 
+/** Nodes in `order`, each with its index and its sorted downstream names. */
+function linkNodes(order: readonly string[], draft: Map<string, DraftNode>): TaskGraph {
   const nodes: GraphNode[] = order.map((name, index) => {
     const d = draft.get(name)!;
     return { task: d.task, name: d.name, params: d.params, inputs: d.inputs, upstream: d.upstream, index, downstream: [] };
@@ -127,7 +165,7 @@ export function buildGraph(tasks: readonly AnyTask[] | Pipeline, overrides: Reco
   const byName = new Map(nodes.map((n) => [n.name, n]));
   for (const node of nodes) for (const up of node.upstream) byName.get(up)!.downstream.push(node.name);
   for (const node of nodes) node.downstream.sort();
-  return { graph: { nodes, byName }, diagnostics };
+  return { nodes, byName };
 }
 
 /** The tasks named by `selectors` (`name`, `name+` downstream too, `+name` upstream too). */
@@ -195,7 +233,7 @@ function collectTasks(list: readonly AnyTask[], overrides: Record<string, unknow
 
 function defaultsOf(task: AnyTask, overrides: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const [name, spec] of Object.entries(task.params as Record<string, ParamSpec>)) out[name] = name in overrides ? overrides[name] : spec.default;
+  for (const [name, spec] of Object.entries(task.params as Record<string, ParamSpec>)) out[name] = Object.hasOwn(overrides, name) ? overrides[name] : spec.default;
   return out;
 }
 
@@ -204,36 +242,11 @@ function resolveParams(task: AnyTask, overrides: Record<string, unknown>, diagno
   const specs = task.params as Record<string, ParamSpec>;
   for (const name of Object.keys(specs).sort()) {
     const spec = specs[name]!;
-    const value = name in overrides ? overrides[name] : spec.default;
+    const value = Object.hasOwn(overrides, name) ? overrides[name] : spec.default;
     if (spec.type !== 'json' && typeof value !== spec.type) {
       diagnostics.push({ code: 'E_PARAM_TYPE', task: task.name, message: `param '${name}' of task '${task.name}' must be a ${spec.type}, got ${JSON.stringify(value)}` });
     }
     out[name] = value;
   }
   return out;
-}
-
-/** `, did you mean 'x'?` for the closest candidate within edit distance 2, else ''. */
-export function suggest(name: string, candidates: readonly string[]): string {
-  let best: string | undefined;
-  let bestDistance = 3;
-  for (const c of candidates) {
-    const d = editDistance(name, c);
-    if (d < bestDistance) [best, bestDistance] = [c, d];
-  }
-  return best ? `, did you mean '${best}'?` : '';
-}
-
-function editDistance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = row[0]!;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = row[j]!;
-      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = tmp;
-    }
-  }
-  return row[b.length]!;
 }

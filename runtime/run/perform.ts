@@ -4,10 +4,11 @@
 // the two modes cannot drift apart. The manifest (the "done" marker) is written by the executor
 // after this returns, never here.
 import { pickCodec, getCodec } from '../codecs/index.js';
+import { outputStats } from '../codecs/stats.js';
 import { hooksFor, type TaskRunContext } from './hooks.js';
 import { outputFileName, type Store } from '../store/store.js';
 import type { AnyTask, OutputSpec } from '../task.js';
-import type { StoredOutput } from '../types.js';
+import type { KeyInputs, StoredOutput } from '../types.js';
 
 /** One input of a job: which upstream output to read and how it was stored. */
 export interface JobInput {
@@ -25,6 +26,11 @@ export interface TaskJob {
   upstreamKeys: Record<string, string>;
   keysByTask: Record<string, string>;
   inputs: JobInput[];
+  /**
+   * Only for a committing runner (TaskRunner.commits): what the manifest needs, and whether the
+   * run forces the task (then a finished result from before this job is not reused).
+   */
+  commit?: { inputs: KeyInputs; forced: boolean };
 }
 
 /** Call a task's run function with its hooks around it, and check it returned every output. */
@@ -41,14 +47,16 @@ export async function invokeTask(task: AnyTask, inputs: Record<string, unknown>,
     base,
   );
   const outputs = await wrapped();
-  const missing = Object.keys(task.outputs).filter((name) => !(name in outputs) || outputs[name] === undefined);
+  // Own properties only: an output named 'toString' is not the returned object's method.
+  const missing = Object.keys(task.outputs).filter((name) => !Object.hasOwn(outputs, name) || outputs[name] === undefined);
   if (missing.length > 0) throw new Error(`task '${task.name}' did not return output${missing.length > 1 ? 's' : ''} ${missing.map((m) => `'${m}'`).join(', ')}`);
   return outputs;
 }
 
 /** Decode one stored output of `upstream`. */
 export async function readOutput(store: Store, upstream: AnyTask, output: string, stored: StoredOutput): Promise<unknown> {
-  const spec = (upstream.outputs as Record<string, OutputSpec>)[output] ?? {};
+  const outputs = upstream.outputs as Record<string, OutputSpec>;
+  const spec = Object.hasOwn(outputs, output) ? outputs[output]! : {};
   const bytes = await store.readOutput(upstream.name, stored.file);
   return getCodec(stored.codec).decode(bytes, spec, stored.schema);
 }
@@ -74,9 +82,10 @@ export async function performTask(task: AnyTask, tasksByName: ReadonlyMap<string
       throw new Error(`task '${task.name}', output '${name}': ${(error as Error).message}`);
     }
     const { bytes, schema } = encoded;
-    const file = outputFileName(task.name, name, job.key, codec.ext);
-    await store.writeOutput(task.name, file, bytes);
-    stored[name] = { codec: codec.id, codecVersion: codec.version, file, bytes: bytes.byteLength, schema };
+    // A content-addressed store names the object itself; the manifest records that name.
+    const file = (await store.writeOutput(task.name, outputFileName(task.name, name, job.key, codec.ext), bytes)) ?? outputFileName(task.name, name, job.key, codec.ext);
+    const stats = outputStats(outputs[name], schema);
+    stored[name] = { codec: codec.id, codecVersion: codec.version, file, bytes: bytes.byteLength, schema, ...(stats ? { stats } : {}) };
   }
   return stored;
 }

@@ -3,17 +3,21 @@
 // `cellar tree` and the tests call this; the stages stay separate modules so each can be tested
 // on its own.
 //
-// Options are normalised once (`normaliseRunOptions`) into a type with no optional fields.
+// Options are normalized once (`normalizeRunOptions`, by the caller of `preparePipelineRun`) into a
+// type with no optional fields.
+import { statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { CellarError } from '../api.js';
+import { CellarError, diagnosticsError } from '../errors.js';
 import { CodeHasher } from '../key/codehash.js';
 import { executeRun, InProcessRunner, type TaskRunner } from './execute.js';
 import { buildGraph, selectTasks, upstreamClosure } from './graph.js';
 import { computeKeys } from '../key/keys.js';
-import { planRun, probeStore } from './plan.js';
+import { planRun } from './plan.js';
+import { probeStore } from './probe.js';
 import { LocalStore } from '../store/local.js';
 import type { Store } from '../store/store.js';
+import type { StoreChoice } from '../store/open.js';
 import type { Pipeline } from '../task.js';
 import type { CacheKey, RunEvent, RunPlan, RunResult, TaskGraph } from '../types.js';
 import { sourceWorkdir } from '../load/source.js';
@@ -28,54 +32,71 @@ export interface RunOptions {
   workers?: number;
   /** `--rerun` selectors: `task`, `task+` (and downstream), `+task` (and upstream). */
   rerun?: string[];
-  /** Run only these tasks and what they need. */
-  targets?: string[];
+  /** Task selectors to run, with what they need (upstream); the rest is not run (`not-requested`).
+   *  Empty or absent: the whole pipeline. `cellar run <pipeline> <task>...` fills it. */
+  only?: string[];
   keepGoing?: boolean;
   dryRun?: boolean;
   store?: Store;
+  /**
+   * The spec `store` was opened from, when it is not the workspace (`--store gs://…`): worker
+   * threads open their own instance of it.
+   */
+  storeChoice?: Pick<StoreChoice, 'spec' | 'gcs'>;
   workspace?: string;
-  /** 'worker' needs `pipelineFile`; 'in-process' runs task code on the scheduler's thread. */
-  runner?: 'worker' | 'in-process';
+  /**
+   * Folder tasks run in (relative paths resolve from it, as in the notebook). Default: the
+   * pipeline's own `workdir`, relative to its file. A built bundle moved to another machine
+   * passes the folder its data was moved to.
+   */
+  workdir?: string;
+  /**
+   * 'worker' needs `pipelineFile`; 'in-process' runs task code on the scheduler's thread; a
+   * TaskRunner object is another executor (the BullMQ one, runtime/distributed/), closed at the end.
+   */
+  runner?: 'worker' | 'in-process' | TaskRunner;
   /** Hash task code into keys (default true; tests of params-only keys turn it off). */
   codeAware?: boolean;
   onEvent?: (event: RunEvent) => void;
   backoffScale?: number;
 }
 
-export interface NormalisedRunOptions {
+export interface NormalizedRunOptions {
   pipeline: Pipeline;
   pipelineFile: string | undefined;
   params: Record<string, unknown>;
   workers: number;
   rerun: string[];
-  targets: string[];
+  only: string[];
   keepGoing: boolean;
   dryRun: boolean;
   store: Store;
+  storeChoice: Pick<StoreChoice, 'spec' | 'gcs'> | undefined;
   workspace: string;
-  runner: 'worker' | 'in-process';
+  runner: 'worker' | 'in-process' | TaskRunner;
   codeAware: boolean;
   workdir: string | undefined;
   onEvent: (event: RunEvent) => void;
   backoffScale: number;
 }
 
-export function normaliseRunOptions(o: RunOptions): NormalisedRunOptions {
+export function normalizeRunOptions(o: RunOptions): NormalizedRunOptions {
   const near = o.pipelineFile ? dirname(o.pipelineFile) : undefined;
   const workspace = resolveWorkspace({ explicit: o.workspace, near });
   // The pipeline file's workdir; without a file (a pipeline built in code), the notebook folder
   // its compiled tasks share, so in-process runs read the files the notebook read.
-  const workdir = o.pipelineFile ? resolve(dirname(o.pipelineFile), o.pipeline.workdir ?? '.') : sharedSourceWorkdir(o.pipeline);
+  const workdir = o.workdir !== undefined ? resolve(o.workdir) : o.pipelineFile ? resolve(dirname(o.pipelineFile), o.pipeline.workdir ?? '.') : sharedSourceWorkdir(o.pipeline);
   return {
     pipeline: o.pipeline,
     pipelineFile: o.pipelineFile ? resolve(o.pipelineFile) : undefined,
     params: o.params ?? {},
     workers: Math.max(1, o.workers ?? availableParallelism()),
     rerun: o.rerun ?? [],
-    targets: o.targets ?? [],
+    only: o.only ?? [],
     keepGoing: o.keepGoing ?? false,
     dryRun: o.dryRun ?? false,
     store: o.store ?? new LocalStore(workspace),
+    storeChoice: o.storeChoice,
     workspace,
     runner: o.runner ?? (o.pipelineFile ? 'worker' : 'in-process'),
     codeAware: o.codeAware ?? true,
@@ -88,15 +109,14 @@ export function normaliseRunOptions(o: RunOptions): NormalisedRunOptions {
 export interface PreparedRun {
   /** Milliseconds spent in each stage before execution (printed by `cellar run --verbose`). */
   timings: Record<string, number>;
-  options: NormalisedRunOptions;
+  options: NormalizedRunOptions;
   graph: TaskGraph;
   keys: Map<string, CacheKey>;
   plan: RunPlan;
 }
 
 /** Everything up to the plan: no task runs. Throws CellarError for a bad pipeline or selector. */
-export async function preparePipelineRun(input: RunOptions | NormalisedRunOptions, reasons = true): Promise<PreparedRun> {
-  const options = 'workdir' in input ? input : normaliseRunOptions(input);
+export async function preparePipelineRun(options: NormalizedRunOptions, reasons = true): Promise<PreparedRun> {
   const timings: Record<string, number> = {};
   let t = performance.now();
   const lap = (stage: string) => {
@@ -106,20 +126,20 @@ export async function preparePipelineRun(input: RunOptions | NormalisedRunOption
   };
   const { graph, diagnostics } = buildGraph(options.pipeline, options.params);
   lap('graph');
-  if (!graph) throw fromDiagnostics(diagnostics);
+  if (!graph) throw diagnosticsError(diagnostics);
   const memo = options.store instanceof LocalStore ? join(options.workspace, '.codehash.json') : undefined;
   const hasher = options.codeAware ? new CodeHasher(memo) : undefined;
   const keys = await computeKeys(graph, { hasher });
   hasher?.save();
   lap('keys');
   const rerun = selectTasks(graph, options.rerun);
-  const targets = selectTasks(graph, options.targets);
-  const problems = [...rerun.diagnostics, ...targets.diagnostics];
-  if (problems.length > 0) throw fromDiagnostics(problems);
+  const requested = selectTasks(graph, options.only);
+  const problems = [...rerun.diagnostics, ...requested.diagnostics];
+  if (problems.length > 0) throw diagnosticsError(problems);
   let only: Set<string> | undefined;
-  if (options.targets.length > 0) {
+  if (options.only.length > 0) {
     only = new Set<string>();
-    for (const name of targets.names.keys()) for (const n of upstreamClosure(graph, name)) only.add(n.name);
+    for (const name of requested.names.keys()) for (const n of upstreamClosure(graph, name)) only.add(n.name);
   }
   const facts = await probeStore(graph, keys, options.store, { reasons });
   lap('probe');
@@ -129,7 +149,7 @@ export async function preparePipelineRun(input: RunOptions | NormalisedRunOption
 }
 
 export async function runPipeline(input: RunOptions): Promise<{ prepared: PreparedRun; result: RunResult | undefined }> {
-  const prepared = await preparePipelineRun(input);
+  const prepared = await preparePipelineRun(normalizeRunOptions(input));
   const { options, graph, plan } = prepared;
   if (options.dryRun) return { prepared, result: undefined };
   const toRun = plan.entries.filter((e) => e.action === 'run').length;
@@ -137,10 +157,15 @@ export async function runPipeline(input: RunOptions): Promise<{ prepared: Prepar
   let runner: TaskRunner | undefined;
   try {
     // Tasks resolve relative paths from the pipeline's workdir, as the notebook did in Jupyter.
-    if (options.workdir && toRun > 0) process.chdir(options.workdir);
+    if (options.workdir && toRun > 0) {
+      checkWorkdir(options);
+      process.chdir(options.workdir);
+    }
     runner =
-      options.runner === 'worker' && options.pipelineFile
-        ? new WorkerPool(Math.min(options.workers, Math.max(1, toRun)), { pipelineFile: options.pipelineFile, workspace: options.workspace, params: options.params })
+      typeof options.runner === 'object'
+        ? options.runner
+        : options.runner === 'worker' && options.pipelineFile
+        ? new WorkerPool(Math.min(options.workers, Math.max(1, toRun)), { pipelineFile: options.pipelineFile, workspace: options.workspace, params: options.params, ...(options.storeChoice ? { store: options.storeChoice } : {}) })
         : new InProcessRunner(new Map(graph.nodes.map((n) => [n.name, n.task])), options.store);
     const runId = `${new Date().toISOString().replace(/[:.]/g, '-')}-${process.pid}`;
     const result = await executeRun({
@@ -157,19 +182,36 @@ export async function runPipeline(input: RunOptions): Promise<{ prepared: Prepar
     });
     return { prepared, result };
   } finally {
-    await runner?.close();
-    if (options.store instanceof LocalStore) options.store.close();
+    await (runner ?? (typeof options.runner === 'object' ? options.runner : undefined))?.close();
+    await options.store.close?.();
     if (process.cwd() !== previousCwd) process.chdir(previousCwd);
   }
+}
+
+/**
+ * The workdir must be a folder before tasks start in it: a compiled pipeline whose notebook
+ * folder was moved or deleted would otherwise fail with a raw `ENOENT ... chdir`. Throws
+ * CellarError E_NO_WORKDIR naming the folder, where it was set, and the fix.
+ */
+function checkWorkdir(options: NormalizedRunOptions): void {
+  const dir = options.workdir!;
+  let isDir = false;
+  try {
+    isDir = statSync(dir).isDirectory();
+  } catch {
+    isDir = false;
+  }
+  if (isDir) return;
+  const where = options.pipelineFile
+    ? `${options.pipelineFile} sets workdir: '${options.pipeline.workdir ?? '.'}', which is`
+    : `the pipeline's tasks run in their notebook's folder,`;
+  const fix = options.pipeline.source
+    ? `recompile the notebook from where it is now (cellar compile <notebook>), or run the notebook itself (cellar run <notebook>.ipynb)`
+    : `create the folder, or fix the pipeline's workdir`;
+  throw new CellarError(`the pipeline's working folder ${dir} does not exist (${where} ${dir}); the notebook folder was moved or deleted: ${fix}`, 'E_NO_WORKDIR');
 }
 
 function sharedSourceWorkdir(pipeline: Pipeline): string | undefined {
   const dirs = new Set(pipeline.tasks.filter((t) => t.source).map((t) => sourceWorkdir(t)));
   return dirs.size === 1 ? [...dirs][0] : undefined;
-}
-
-function fromDiagnostics(diagnostics: { code: string; message: string }[]): CellarError {
-  const first = diagnostics[0]!;
-  const more = diagnostics.length > 1 ? `\n${diagnostics.slice(1).map((d) => `  ${d.message} (${d.code})`).join('\n')}` : '';
-  return new CellarError(`${first.message}${more}`, first.code, diagnostics as never);
 }

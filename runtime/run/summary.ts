@@ -1,7 +1,7 @@
 // How a run reads to a person: one formatter per RunEvent kind (plain lines for logs and pipes),
 // a one-line progress display for terminals, the plan with reasons for `--dry-run`, and the
 // Luigi-style execution summary at the end. Pure string functions; the CLI decides where they go.
-import type { KeyChange, PlanEntry, PlanReason, RunEvent, RunPlan, RunResult, TaskResult } from '../types.js';
+import type { KeyChange, NotRunReason, OutputSchema, PlanEntry, PlanReason, RunEvent, RunPlan, RunResult, TaskResult } from '../types.js';
 
 export function formatDuration(ms: number): string {
   if (ms < 1000) return `${Math.round(ms)}ms`;
@@ -32,7 +32,7 @@ export function formatEvent(e: RunEvent, verbose = false): string | undefined {
     case 'task-failed':
       return `${time(e.at)} FAILED  ${e.task}: ${verbose && e.stack ? e.stack : e.error}`;
     case 'task-not-run':
-      return `${time(e.at)} skip    ${e.task} (${e.because === 'fail-fast' ? 'stopped after a failure' : `upstream ${e.because} failed`})`;
+      return `${time(e.at)} skip    ${e.task} (${describeNotRun(e.because)})`;
     case 'run-end':
       return undefined;
   }
@@ -119,7 +119,7 @@ function formatChange(c: KeyChange): string {
 export function formatPlan(plan: RunPlan, options: { showCached?: boolean } = {}): string {
   const width = Math.max(4, ...plan.entries.map((e) => e.name.length));
   const lines: string[] = [];
-  const label = (e: PlanEntry) => (e.action === 'run' ? 'would run' : e.action === 'cached' ? 'cached   ' : 'blocked  ');
+  const label = (e: PlanEntry) => (e.action === 'run' ? 'would run' : e.action === 'cached' ? 'cached   ' : 'not run  ');
   for (const e of plan.entries) {
     if (e.action === 'cached' && !options.showCached) continue;
     lines.push(`${label(e)}  ${e.name.padEnd(width)}  ${e.key.value}  ${describeReason(e.reason)}`);
@@ -139,7 +139,7 @@ export function formatSummary(result: RunResult): string {
     ['ran', 'ran successfully'],
     ['cached', 'were cached (complete)'],
     ['failed', 'failed'],
-    ['not_run', 'were not run'],
+    ['not-run', 'were not run'],
   ];
   const lines = ['===== Cellar Execution Summary =====', '', `Scheduled ${result.tasks.length} task${result.tasks.length === 1 ? '' : 's'} of ${result.pipeline}, of which:`];
   for (const [status, title] of groups) {
@@ -171,8 +171,20 @@ function detail(t: TaskResult): string {
       return '';
     case 'failed':
       return `: ${firstLine(t.error ?? 'failed')}`;
-    case 'not_run':
-      return t.because === 'fail-fast' ? ' (stopped after a failure)' : t.because === 'not requested' ? ' (not requested)' : ` (upstream ${t.because} failed)`;
+    case 'not-run':
+      return ` (${describeNotRun(t.because)})`;
+  }
+}
+
+/** Why a task did not run, as the summary and the event lines say it. */
+export function describeNotRun(reason: NotRunReason): string {
+  switch (reason.kind) {
+    case 'upstream-failed':
+      return `upstream ${reason.task} failed`;
+    case 'fail-fast':
+      return 'stopped after a failure';
+    case 'not-requested':
+      return 'not requested';
   }
 }
 
@@ -182,10 +194,26 @@ export function resultJson(result: RunResult): string {
     const o: Record<string, unknown> = { name: t.name, status: t.status, key: t.key, durationMs: t.durationMs };
     if (t.error) o.error = t.location ? `${t.error}\n  at ${t.location}` : t.error;
     if (t.location) o.location = t.location;
-    if (t.because) o.because = t.because;
+    if (t.status === 'not-run') o.because = t.because;
     return o;
   });
   return JSON.stringify({ ok: result.ok, durationMs: result.durationMs, tasks });
+}
+
+/** A stored output's shape in one line, for `cellar tree` and `cellar show`. */
+export function describeSchema(s: OutputSchema): string {
+  switch (s.kind) {
+    case 'table':
+      return `table ${s.rows} rows × ${s.columns.length} columns: ${s.columns.map((c) => `${c.name} ${c.type}`).join(', ')}`;
+    case 'json':
+      return `json ${s.type}${s.length !== undefined ? ` of ${s.length}` : ''}`;
+    case 'text':
+      return `text, ${s.chars} chars`;
+    case 'binary':
+      return `binary, ${s.bytes} bytes`;
+    case 'model':
+      return `model (${s.format})`;
+  }
 }
 
 function firstLine(s: string): string {

@@ -14,7 +14,8 @@ import { rename, writeFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Manifest } from '../types.js';
 import type { Store, TaskLock } from './store.js';
-import { acquireLock, isPidAlive } from './lock.js';
+import { acquireLock, type LockTiming } from './lock.js';
+import { isLeftoverTemp, tempStamp } from './owner.js';
 
 /** Run logs kept in `<workspace>/_runs`; older ones are pruned when a run ends. */
 export const RUN_LOGS_KEPT = 50;
@@ -24,7 +25,11 @@ export class LocalStore implements Store {
   private readonly logs = new Map<string, { fd: number; buffer: string[] }>();
   private flushTimer: NodeJS.Timeout | undefined;
 
-  constructor(readonly location: string) {}
+  /** `lockTiming`: lease and heartbeat for holders on other hosts (a shared NFS folder); see lock.ts. */
+  constructor(
+    readonly location: string,
+    private readonly lockTiming: LockTiming = {},
+  ) {}
 
   outputPath(_task: string, file: string): string {
     return join(this.location, file);
@@ -81,7 +86,7 @@ export class LocalStore implements Store {
 
   async lock(task: string, key: string, onWait?: (holder: string) => void): Promise<TaskLock> {
     this.ensureDir(task);
-    const lock = await acquireLock(join(this.location, task, `${key}.lock`), onWait);
+    const lock = await acquireLock(join(this.location, task, `${key}.lock`), onWait, this.lockTiming);
     this.sweepTemp(task);
     return lock;
   }
@@ -144,8 +149,7 @@ export class LocalStore implements Store {
   private sweepTemp(task: string): void {
     const dir = join(this.location, task);
     for (const name of readdirSync(dir)) {
-      const m = /\.tmp-(\d+)-[a-z0-9]+$/.exec(name);
-      if (m && !isPidAlive(Number(m[1]))) {
+      if (isLeftoverTemp(name)) {
         try {
           unlinkSync(join(dir, name));
         } catch {
@@ -156,9 +160,9 @@ export class LocalStore implements Store {
   }
 }
 
-/** Write to `<path>.tmp-<pid>-<random>` in the same folder, then rename over `path`. */
+/** Write to `<path>.tmp-<pid>.<start>-<random>` in the same folder, then rename over `path`. */
 export function atomicWriteSync(path: string, data: Uint8Array | string): void {
-  const tmp = `${path}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
+  const tmp = `${path}.tmp-${tempStamp()}-${Math.random().toString(36).slice(2, 10)}`;
   try {
     writeFileSync(tmp, data);
     renameSync(tmp, path);
@@ -174,7 +178,7 @@ export function atomicWriteSync(path: string, data: Uint8Array | string): void {
 
 /** The same, asynchronously (for callers on the main thread writing large files). */
 export async function atomicWrite(path: string, data: Uint8Array | string): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
+  const tmp = `${path}.tmp-${tempStamp()}-${Math.random().toString(36).slice(2, 10)}`;
   try {
     await writeFile(tmp, data);
     await rename(tmp, path);

@@ -1,6 +1,7 @@
-// Where outputs live, behind one small interface so a bucket can be added next to the local
-// folder. Two implementations: `LocalStore` (the default; a folder, `<workspace>/<task>/
-// <output>_<key>.<ext>`) and `MemoryStore` (its in-memory twin for tests).
+// Where outputs live, behind one small interface. Implementations: `LocalStore` (the default; a
+// folder, `<workspace>/<task>/<output>_<key>.<ext>`, also a shared NFS folder: its locks are safe
+// across hosts), `GcsStore` (a Cloud Storage bucket shared by many machines, gcs.ts) and
+// `MemoryStore` (the in-memory twin for tests). `openStore` (open.ts) picks one from a spec.
 //
 // The contract every store keeps:
 // - `writeOutput` is atomic: a reader sees the old bytes or the new bytes, never a torn file, and
@@ -19,12 +20,20 @@ export interface Store {
   readonly location: string;
   /** Path (or URI) of an output file, as shown by `cellar tree`. */
   outputPath(task: string, file: string): string;
-  /** Has `task` finished for `key`? Cheap: called for every task on every run. */
-  isDone(task: string, key: string): boolean;
+  /**
+   * Has `task` finished for `key`? Called for every task on every run: local stores answer
+   * synchronously (no promise on the warm path), remote ones with a promise.
+   */
+  isDone(task: string, key: string): boolean | Promise<boolean>;
   readManifest(task: string, key: string): Promise<Manifest | undefined>;
   /** The most recently finished manifest of `task` under any key, for "why is this stale". */
   latestManifest(task: string): Promise<Manifest | undefined>;
-  writeOutput(task: string, file: string, bytes: Uint8Array): Promise<void>;
+  /**
+   * Store one output under `file` (`<task>/<output>_<key>.<ext>`). A store that names outputs
+   * itself (content-addressed: GcsStore) returns the name it used, relative to its root; that
+   * name goes into the manifest and is what `readOutput` is later given.
+   */
+  writeOutput(task: string, file: string, bytes: Uint8Array): Promise<string | void>;
   readOutput(task: string, file: string): Promise<Uint8Array>;
   writeManifest(manifest: Manifest): Promise<void>;
   /**
@@ -34,6 +43,8 @@ export interface Store {
   lock(task: string, key: string, onWait?: (holder: string) => void): Promise<TaskLock>;
   /** Free-form run log lines (JSONL). */
   appendLog(runId: string, line: string): void;
+  /** Flush logs and free connections at the end of a run (optional). */
+  close?(): void | Promise<void>;
 }
 
 /** `<output>_<key>.<ext>`: the file name of one output. */

@@ -1,9 +1,10 @@
 // Where the local store lives. One rule, used by `cellar run`, `cellar show`, `load()` alike:
 // an explicit path (`--workspace`), else $CELLAR_WORKSPACE, else `<project>/.cellar/workspace`,
-// where <project> is the nearest folder with a package.json above the pipeline (or the task's
-// module, or the current directory). Relative paths resolve from the current directory.
+// where <project> is the project root (runtime/project.ts: $CELLAR_PROJECT_ROOT, else the nearest
+// cellar.config.json or package.json) above the pipeline (or the task's module, or the current directory). Relative paths resolve from the current directory.
 import { resolve, dirname } from 'node:path';
-import { findProjectRoot, modulePath } from '../key/codehash.js';
+import { modulePath } from '../key/codehash.js';
+import { findProjectRoot } from '../project.js';
 import type { AnyTask } from '../task.js';
 
 export function resolveWorkspace(options: { explicit?: string; near?: string }): string {

@@ -3,8 +3,8 @@
 //
 // Why JSON and not `cellar.config.ts`: the config is read by every notebook kernel and every
 // `cellar run` on import of 'cellar'; a TypeScript config would need a transpiler on that path.
-// JSON costs one small read. The project root is the nearest folder, from the working directory
-// up, holding `cellar.config.json` (or else `package.json`), so a notebook running in notebooks/
+// JSON costs one small read. The project root is the runtime's one rule (runtime/project.ts): the
+// nearest folder, from the working directory up, holding `cellar.config.json` (or else `package.json`), so a notebook running in notebooks/
 // and a pipeline running anywhere find the same file. Env vars win over the file:
 //
 //   CELLAR_WAREHOUSE=duckdb|bigquery   CELLAR_DIALECT=bigquery|duckdb   CELLAR_DUCKDB_PATH=…
@@ -14,7 +14,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type { SqlDialect } from '../task.js';
+import { CONFIG_FILE, findProjectRoot } from '../project.js';
 import { WarehouseError } from './types.js';
+
+export { CONFIG_FILE };
 
 /** The file format of `cellar.config.json` (every field optional). */
 export interface CellarConfigFile {
@@ -46,18 +49,6 @@ export interface WarehouseConfig {
   source: string;
   duckdb: { path: string; fingerprint: 'catalog' | 'content'; seed: boolean; threads: number };
   bigquery: { project: string; location: string; dataset: string; apiEndpoint: string | null };
-}
-
-export const CONFIG_FILE = 'cellar.config.json';
-
-export function findProjectRoot(from: string, env: NodeJS.ProcessEnv = process.env): string {
-  if (env.CELLAR_PROJECT_ROOT) return resolve(env.CELLAR_PROJECT_ROOT);
-  let fallback: string | null = null;
-  for (let dir = resolve(from); ; dir = dirname(dir)) {
-    if (existsSync(join(dir, CONFIG_FILE))) return dir;
-    if (fallback === null && existsSync(join(dir, 'package.json'))) fallback = dir;
-    if (dirname(dir) === dir) return fallback ?? resolve(from);
-  }
 }
 
 /** Read and normalise the config. `env` and `cwd` are parameters so tests need no globals. */

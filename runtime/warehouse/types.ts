@@ -5,6 +5,7 @@
 // `sql` template, the task hooks, checks and seeding only ever talk to this interface, so a test
 // can run one suite against both. Pure: no `node:*` imports.
 import type { SqlDialect } from '../task.js';
+import type { RuntimeCode } from '../codes.js';
 
 export type { SqlDialect };
 
@@ -109,16 +110,9 @@ export interface Warehouse {
   };
 }
 
-/** Stable error codes, so the CLI and tests match on codes rather than wording. */
-export type WarehouseErrorCode =
-  | 'E_WH_CONFIG'
-  | 'E_WH_QUERY'
-  | 'E_WH_DIALECT'
-  | 'E_WH_PARAM'
-  | 'E_WH_BYTES_LIMIT'
-  | 'E_WH_CHECK'
-  | 'E_WH_MATERIALIZE'
-  | 'E_WH_SEED';
+/** Stable error codes, so the CLI and tests match on codes rather than wording: the `E_WH_*`
+ *  entries of the runtime's catalogue (runtime/codes.ts). */
+export type WarehouseErrorCode = Extract<RuntimeCode, `E_WH_${string}`>;
 
 export class WarehouseError extends Error {
   override name = 'WarehouseError';

@@ -13,6 +13,7 @@
 import { Worker } from 'node:worker_threads';
 import type { JobResult, TaskRunner } from '../run/execute.js';
 import type { TaskJob } from '../run/perform.js';
+import type { StoreChoice } from '../store/open.js';
 
 interface Pending {
   resolve: (result: JobResult) => void;
@@ -32,7 +33,7 @@ export class WorkerPool implements TaskRunner {
 
   constructor(
     private readonly size: number,
-    private readonly init: { pipelineFile: string; workspace: string; params: Record<string, unknown> },
+    private readonly init: { pipelineFile: string; workspace: string; params: Record<string, unknown>; store?: Pick<StoreChoice, 'spec' | 'gcs'> },
   ) {}
 
   run(job: TaskJob): Promise<JobResult> {

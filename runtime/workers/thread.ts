@@ -7,12 +7,16 @@ import { loadPipeline } from '../load/loader.js';
 import { buildGraph } from '../run/graph.js';
 import { performTask, type TaskJob } from '../run/perform.js';
 import { LocalStore } from '../store/local.js';
+import { openStore, type StoreChoice } from '../store/open.js';
+import type { Store } from '../store/store.js';
 import type { AnyTask } from '../task.js';
 
 interface WorkerInit {
   pipelineFile: string;
   workspace: string;
   params: Record<string, unknown>;
+  /** A shared store (`gs://…` or a folder) instead of the local workspace. */
+  store?: Pick<StoreChoice, 'spec' | 'gcs'>;
 }
 
 const init = workerData as WorkerInit;
@@ -22,11 +26,12 @@ const ready = (async () => {
   if (!graph) throw new Error(diagnostics.map((d) => d.message).join('; '));
   return new Map<string, AnyTask>(graph.nodes.map((n) => [n.name, n.task]));
 })();
-const store = new LocalStore(init.workspace);
+const opened: Promise<Store> = init.store ? openStore(init.store) : Promise.resolve(new LocalStore(init.workspace));
 
 parentPort!.on('message', async (message: { id: number; job: TaskJob }) => {
   try {
     const tasks = await ready;
+    const store = await opened;
     const task = tasks.get(message.job.task);
     if (!task) throw new Error(`worker: task '${message.job.task}' not found in ${init.pipelineFile}`);
     const t0 = performance.now();

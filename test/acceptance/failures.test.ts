@@ -8,7 +8,7 @@ import { STACK_FRAME, fixtures, project, removeProjects } from './harness.js';
 
 afterAll(removeProjects);
 
-type TaskSummary = { name: string; status: string; error?: string; because?: string };
+type TaskSummary = { name: string; status: string; error?: string; because?: { kind: string; task?: string } };
 const byName = (stdout: string) => Object.fromEntries((JSON.parse(stdout).tasks as TaskSummary[]).map((t) => [t.name, t]));
 
 describe('a failing task', () => {
@@ -25,7 +25,7 @@ describe('a failing task', () => {
     const tasks = byName(going.stdout);
     expect(JSON.parse(going.stdout).ok).toBe(false);
     expect(tasks.flaky).toMatchObject({ status: 'failed', error: expect.stringMatching(/^flaky failed at n=3(\n|$)/) });
-    expect(tasks.after_flaky).toMatchObject({ status: 'not_run', because: 'flaky' });
+    expect(tasks.after_flaky).toMatchObject({ status: 'not-run', because: { kind: 'upstream-failed', task: 'flaky' } });
     expect(tasks.total!.status).toBe('ran');
     expect(tasks.numbers!.status).toBe('cached');
 
@@ -84,18 +84,19 @@ describe('a helper from a setup cell that throws', () => {
 });
 
 describe('editing prose only', () => {
-  // Task modules record their cells by id, not position, so the code-aware key does not move when
-  // a markdown cell is added above; the header comment (which the hash ignores) keeps the numbers.
-  it('a markdown cell added at the top keeps every task cached; a code edit re-runs that task and its downstream', () => {
+  // Task modules name their cells by id, not position (in `source.cells`, the header and the cell
+  // labels), so neither the code-aware key nor the generated text moves when a markdown cell is
+  // added above.
+  it('a markdown cell added at the top keeps every task cached and every generated file unchanged; a code edit re-runs that task and its downstream', () => {
     const p = project('sales.ipynb');
     expect(p.cellar('run', 'notebooks/sales.ipynb').code).toBe(0);
+    const generatedBefore = p.read('generated/sales/totals.ts');
     const nb = JSON.parse(readFileSync(join(fixtures, 'sales.ipynb'), 'utf8'));
     nb.cells.unshift({ cell_type: 'markdown', id: 'note', metadata: {}, source: ['A note for readers.'] });
     p.write('notebooks/sales.ipynb', JSON.stringify(nb, null, 1));
     const dry = p.cellar('run', 'notebooks/sales.ipynb', '--dry-run');
     expect(dry.stdout).toContain('0 tasks would run, 3 cached.');
-    // The generated header still counts cells as they now are.
-    expect(p.read('generated/sales/totals.ts').split('\n')[0]).toContain('cells 9–10');
+    expect(p.read('generated/sales/totals.ts')).toBe(generatedBefore);
 
     const totals = nb.cells.find((c: { id: string }) => c.id === 'totals');
     totals.source = [...totals.source, '\nconst unused = 1;'];

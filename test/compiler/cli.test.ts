@@ -182,7 +182,7 @@ describe('ensureCompiled', () => {
     writeFileSync(nb, notebookText(['//| task: a\nconst xs = [1];', '//| task: b\nxs.push(2);']));
     const error = await ensureCompiled(nb).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(CliError);
-    expect(error).toMatchObject({ code: 'E_COMPILE', exitCode: 1 });
+    expect(error).toMatchObject({ code: 'E_COMPILE', exitCode: 2 });
     expect((error as Error).message).toContain('notebooks/demo.ipynb, cell 2 (id c2), line 2');
     expect((error as Error).message).toContain('E_MUTATES_UPSTREAM');
   });

@@ -280,6 +280,67 @@ describe('display-only cells', () => {
   });
 });
 
+describe('generated code a reviewer accepts as hand-written', () => {
+  // Formatted, as `cellar compile` writes them.
+  const compiled = (cellsOrText: string[] | string) =>
+    compileNotebook('notebooks/n.ipynb', typeof cellsOrText === 'string' ? cellsOrText : notebookText(cellsOrText), { workdir: '../../notebooks' });
+  const taskModule = async (cells: string[], task: string) => {
+    const r = await compiled(cells);
+    return r.files.find((f) => f.path === `n/${task}.ts`)!.contents;
+  };
+
+  it('display statements that format with side-effect-free methods are left out', async () => {
+    const text = await taskModule(['//| task: t\nconst xs = [1.25, 2];\nconst m = { acc: 0.5 };\n`accuracy ${m.acc.toFixed(3)}`;\n`${xs.length} kept: ${xs.join(", ")}`;\nMath.round(m.acc);'], 't');
+    expect(text).not.toContain('toFixed');
+    expect(text).not.toContain('join');
+    expect(text).not.toContain('Math.round');
+  });
+
+  it('a call that may have an effect stays, even in a template or behind a pure-looking method', async () => {
+    const text = await taskModule(['//| task: t\nconst xs = [2, 1];\n`${xs.sort().join(",")}`;\nxs.map((x) => console.log(x)).join();\nconsole.log(xs.length);'], 't');
+    expect(text).toContain('`${xs.sort().join(\',\')}`;');
+    expect(text).toContain('xs.map((x) => console.log(x)).join();');
+    expect(text).toContain('console.log(xs.length);');
+  });
+
+  it('defineTask states only what differs from the defaults, and the function takes only what it reads', async () => {
+    const plain = await taskModule(['//| task: make\nconst xs = [1];'], 'make');
+    expect(plain).toContain('export function make() {');
+    expect(plain).not.toMatch(/params: \{\}|inputs: \{\}|version: 0|rerun: false|cache: 'code'|_params|_inputs/);
+    expect(plain).not.toContain('Pure');
+    const tuned = await taskModule(['//| params\nconst k = 2;', '//| task: make\n//| version: 3\n//| rerun\n//| cache: params\nconst xs = [k];', '//| task: use\nconst ys = xs.map((x) => x + 1);'], 'make');
+    expect(tuned).toContain('version: 3');
+    expect(tuned).toContain('rerun: true');
+    expect(tuned).toContain("cache: 'params'");
+    expect(tuned).toContain('params: { k: { type: \'number\', default: 2 } }');
+    const reader = await taskModule(['//| task: make\nconst xs = [1];', '//| task: use\nconst ys = xs.map((x) => x + 1);'], 'use');
+    expect(reader).toMatch(/export function use\(\{ xs \}: \{ xs: TaskOutputs<typeof makeTask>\['xs'\] \}\) \{/);
+  });
+
+  it('task names with `_`, `-` and `.` become camel-case identifiers', async () => {
+    const r = await compiled(['//| task: hour_rates\nconst a = [1];', '//| task: route-rates\nconst b = a.length;', '//| task: by.day\nconst c = b + 1;']);
+    const pipeline = r.files.find((f) => f.path === 'n/pipeline.ts')!.contents;
+    expect(pipeline).toContain('tasks: [hourRatesTask, routeRatesTask, byDayTask]');
+    expect(r.files.find((f) => f.path === 'n/hour_rates.ts')!.contents).toContain('export function hourRates()');
+  });
+
+  it('pipeline.ts imports setup.ts only for setup statements that must run first', async () => {
+    const pipelineOf = async (cells: string[]) => (await compiled(cells)).files.find((f) => f.path === 'n/pipeline.ts')!.contents;
+    expect(await pipelineOf(['interface Row { n: number }\nconst half = (x: number) => x / 2;', '//| task: t\nconst rows: Row[] = [{ n: half(2) }];'])).not.toContain("import './setup.js'");
+    expect(await pipelineOf(['const seen: string[] = [];\nseen.push("setup");', '//| task: t\nconst n = 1;'])).toContain("// Setup's top-level statements run first, as in the notebook.\nimport './setup.js';");
+  });
+
+  it('headers and labels name cells by id: a cell added above changes no generated file', async () => {
+    const text = notebookText(['//| task: t\nconst xs = [1];', 'const n = xs.length;', '//| test: t\nif (n !== 1) throw new Error("n");']);
+    const nb = JSON.parse(text);
+    nb.cells.unshift({ cell_type: 'code', id: 'peek', metadata: {}, execution_count: null, outputs: [], source: '//| explore\n1 + 1;' });
+    const before = (await compiled(text)).files;
+    const after = (await compiled(JSON.stringify(nb))).files;
+    expect(after.map((f) => f.contents)).toEqual(before.map((f) => f.contents));
+    expect(before.find((f) => f.path === 'n/t.ts')!.contents).toMatch(/from notebooks\/n\.ipynb, cells `c1`, `c2`\.\n[\s\S]*\/\/ notebook cell `c1`\n[\s\S]*\/\/ notebook cell `c2`\n/);
+  });
+});
+
 describe('aliases made in one cell and changed in another', () => {
   it('`const data = xs` in one cell of a task, `data.sort()` in the next', async () => {
     const d = await expectError(['//| task: load\nconst xs = [3, 1, 2];', '//| task: use\nconst data = xs;', 'data.sort();'], 'E_MUTATES_UPSTREAM', { cell: 3, line: 1, column: 1 });

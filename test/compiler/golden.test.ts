@@ -1,7 +1,8 @@
 // Baseline tests: each test/compiler/fixtures/<case>/input.ipynb compiles to exactly the files in
 // its expected/ folder, and the example notebooks compile to exactly what generated/ holds (the
-// same check as `cellar compile --check`). Review a diff like code; accept it with
-// UPDATE_BASELINES=1 npx vitest run test/compiler/golden.test.ts
+// same check as `cellar compile --check`), and each test/compiler/fixtures/errors/<case>/input.ipynb
+// prints exactly its expected/diagnostics.txt: the text users read, wording included. Review a diff
+// like code; accept it with UPDATE_BASELINES=1 npx vitest run test/compiler/golden.test.ts
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -53,6 +54,26 @@ describe('example notebooks', () => {
       const stem = nb.replace(/\.ipynb$/, '');
       const onDisk = readTree(join(root, 'generated', stem));
       expect(Object.fromEntries(outcome.files.map((f) => [f.path.slice(stem.length + 1), f.contents]))).toEqual(onDisk);
+    });
+  }
+});
+
+describe('diagnostics baselines: what `cellar compile` prints for each mistake', () => {
+  const errors = join(fixtures, 'errors');
+  for (const name of readdirSync(errors).filter((f) => existsSync(join(errors, f, 'input.ipynb'))).sort()) {
+    it(name, async () => {
+      const path = `test/compiler/fixtures/errors/${name}/input.ipynb`;
+      const result = await compileNotebook(path, readFileSync(join(root, path), 'utf8'), { workdir: '../..' });
+      expect(result.diagnostics.length).toBeGreaterThan(0);
+      // An error stops emission: no half pipeline (warnings alone do not).
+      if (result.diagnostics.some((d) => d.severity === 'error')) expect(result.files).toEqual([]);
+      const printed = result.diagnostics.map(formatDiagnostic).join('\n\n') + '\n';
+      const expected = join(errors, name, 'expected', 'diagnostics.txt');
+      if (update) {
+        mkdirSync(join(errors, name, 'expected'), { recursive: true });
+        writeFileSync(expected, printed);
+      }
+      expect(printed).toBe(readFileSync(expected, 'utf8'));
     });
   }
 });

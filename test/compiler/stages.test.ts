@@ -135,7 +135,7 @@ describe('linkCells', () => {
     const analyzer = await loadAnalyzer();
     const compiled = tagged.cells.filter((c) => c.role !== 'markdown' && c.role !== 'explore');
     const analyses = new Map(analyzer.analyzeCells(compiled.map((c) => ({ index: c.index, role: c.role, code: c.code }))).map((a) => [a.index, a]));
-    return linkCells({ notebook: 'n.ipynb', stem: 'n', cells: tagged.cells, analyses, sqlReads: new Map() });
+    return linkCells({ notebook: 'n.ipynb', stem: 'n', cells: tagged.cells, analyses, });
   }
 
   it('gives each reader the latest version declared before it (let df in three cells)', async () => {
@@ -239,15 +239,22 @@ describe('locateInNotebook: a generated line back to its cell', () => {
     const module = result.files.find((f) => f.path === 'n/t.ts')!.contents;
     const lines = module.split('\n');
     const at = (needle: string) => lines.findIndex((l) => l.includes(needle)) + 1;
-    expect(locateInNotebook(module, at('throw new Error'))).toEqual({ cell: 3, cellId: 'c3', codeLine: 1 });
-    expect(locateInNotebook(module, at('const ys = xs'))).toEqual({ cell: 3, cellId: 'c3', codeLine: 2 });
-    expect(locateInNotebook(module, at('const xs = [1, 2, n]'))).toEqual({ cell: 2, cellId: 'c2', codeLine: 1 });
+    expect(locateInNotebook(module, at('throw new Error'))).toEqual({ cellId: 'c3', codeLine: 1 });
+    expect(locateInNotebook(module, at('const ys = xs'))).toEqual({ cellId: 'c3', codeLine: 2 });
+    expect(locateInNotebook(module, at('const xs = [1, 2, n]'))).toEqual({ cellId: 'c2', codeLine: 1 });
     expect(locateInNotebook(module, at("name: 't'"))).toBeUndefined();
     expect(locateInNotebook(module, at("from 'cellar'"))).toBeUndefined();
     expect(locateInNotebook(module, 0)).toBeUndefined();
     const testFile = result.files.find((f) => f.path === 'n/t.test.ts')!.contents;
     const testLine = testFile.split('\n').findIndex((l) => l.includes('assert.equal(ys.length')) + 1;
-    expect(locateInNotebook(testFile, testLine)).toEqual({ cell: 4, cellId: 'c4', codeLine: 1 });
+    expect(locateInNotebook(testFile, testLine)).toEqual({ cellId: 'c4', codeLine: 1 });
+  });
+
+  it('names the cell by number in a notebook without cell ids, and reads labels of older compiles', () => {
+    const module = ['export function t() {', '  // notebook cell 4', '  const a = 1;', '  throw new Error("x");', '}'].join('\n');
+    expect(locateInNotebook(module, 4)).toEqual({ cell: 4, codeLine: 2 });
+    const older = ['export function t() {', '  // notebook cell 4 (id c4)', '  throw new Error("x");', '}'].join('\n');
+    expect(locateInNotebook(older, 3)).toEqual({ cell: 4, cellId: 'c4', codeLine: 1 });
   });
 
   it('finds the setup cell of a failing line in an exported helper of setup.ts', async () => {
@@ -255,7 +262,7 @@ describe('locateInNotebook: a generated line back to its cell', () => {
     const result = await compileNotebook('notebooks/n.ipynb', text, { workdir: '../../notebooks' });
     const setup = result.files.find((f) => f.path === 'n/setup.ts')!.contents;
     const line = setup.split('\n').findIndex((l) => l.includes('throw new Error')) + 1;
-    expect(locateInNotebook(setup, line)).toEqual({ cell: 1, cellId: 'c1', codeLine: 2 });
+    expect(locateInNotebook(setup, line)).toEqual({ cellId: 'c1', codeLine: 2 });
   });
 });
 

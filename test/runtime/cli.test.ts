@@ -92,7 +92,7 @@ describe('cellar run (real processes)', () => {
     writeFileSync(join(dir, 'tasks', 'count.ts'), readFileSync(join(dir, 'tasks', 'count.ts'), 'utf8').replace("logCall('count');", "logCall('count'); throw new Error('count exploded');"));
     const failed = await runJson(['run', pipeline, ...ws, '--keep-going']);
     expect(failed.code).toBe(1);
-    expect(failed.status).toEqual({ source: 'ran', scale: 'ran', count: 'failed', total: 'not_run' });
+    expect(failed.status).toEqual({ source: 'ran', scale: 'ran', count: 'failed', total: 'not-run' });
     const text = await runCli(['run', pipeline, ...ws]);
     expect(text.code).toBe(1);
     expect(text.stdout).toContain('* 1 failed:\n    - count: count exploded');

@@ -4,6 +4,8 @@
 import { describe, expect, it } from 'vitest';
 import { defineTask, definePipeline, output, MemoryStore, type AnyTask, type RunEvent } from 'cellar';
 import { runPipeline, type RunOptions } from '../../runtime/run/run.js';
+import { schedule } from '../../runtime/run/execute.js';
+import { buildGraph } from '../../runtime/run/graph.js';
 
 function diamond(calls: string[], opts: { version?: number; failTrain?: number } = {}) {
   let trainFailures = opts.failTrain ?? 0;
@@ -137,17 +139,30 @@ describe('executeRun', () => {
     const { result, status } = await run(diamond(calls, { failTrain: 5 }), new MemoryStore(), { workers: 1 });
     expect(result!.ok).toBe(false);
     expect(status.train).toBe('failed');
-    expect(status.report).toBe('not_run');
+    expect(status.report).toBe('not-run');
     expect(result!.tasks.find((t) => t.name === 'train')!.error).toBe('flaky');
     // train is scheduled before stats with one worker; fail-fast leaves stats not run.
-    expect(status.stats).toBe('not_run');
-    expect(result!.tasks.find((t) => t.name === 'stats')!.because).toBe('fail-fast');
+    expect(status.stats).toBe('not-run');
+    expect(result!.tasks.find((t) => t.name === 'stats')).toMatchObject({ status: 'not-run', because: { kind: 'fail-fast' } });
   });
 
   it('--keep-going runs everything not downstream of the failure', async () => {
     const calls: string[] = [];
-    const { status } = await run(diamond(calls, { failTrain: 5 }), new MemoryStore(), { workers: 1, keepGoing: true });
-    expect(status).toEqual({ load: 'ran', split: 'ran', train: 'failed', stats: 'ran', report: 'not_run' });
+    const { status, result, events } = await run(diamond(calls, { failTrain: 5 }), new MemoryStore(), { workers: 1, keepGoing: true });
+    expect(status).toEqual({ load: 'ran', split: 'ran', train: 'failed', stats: 'ran', report: 'not-run' });
+    // The reason is one closed value in the result and the event alike, naming the failed task.
+    const because = { kind: 'upstream-failed', task: 'train' };
+    expect(result!.tasks.find((t) => t.name === 'report')).toMatchObject({ because });
+    expect(events.find((e) => e.kind === 'task-not-run')).toMatchObject({ task: 'report', because });
+  });
+
+  it('a task two steps below a failure names the failed task, not the skipped one between', async () => {
+    const calls: string[] = [];
+    const base = diamond(calls, { failTrain: 5 });
+    const publish = defineTask({ name: 'publish', params: {}, inputs: { text: output(base.tasks.find((t) => t.name === 'report')! as AnyTask, 'text') }, outputs: { done: {} }, run: () => ({ done: true }) });
+    const { result } = await run(definePipeline({ name: 'deep', tasks: [...base.tasks, publish] }), new MemoryStore(), { workers: 1, keepGoing: true });
+    expect(result!.ok).toBe(false);
+    expect(result!.tasks.find((t) => t.name === 'publish')).toMatchObject({ status: 'not-run', because: { kind: 'upstream-failed', task: 'train' } });
   });
 
   it('a failed task leaves no output and no done marker; the next run resumes from it', async () => {
@@ -183,10 +198,13 @@ describe('executeRun', () => {
     expect(peak).toBe(3);
   });
 
-  it('targets run only the named task and its upstream; the rest is left alone', async () => {
+  it('only runs the named task and its upstream; the rest is left alone', async () => {
     const calls: string[] = [];
-    const { status } = await run(diamond(calls), new MemoryStore(), { targets: ['train'] });
-    expect(status).toEqual({ load: 'ran', split: 'ran', train: 'ran', stats: 'not_run', report: 'not_run' });
+    const { status, result } = await run(diamond(calls), new MemoryStore(), { only: ['train'] });
+    expect(status).toEqual({ load: 'ran', split: 'ran', train: 'ran', stats: 'not-run', report: 'not-run' });
+    // Not requested is the one not-run reason that leaves the run ok.
+    expect(result!.tasks.find((t) => t.name === 'stats')).toMatchObject({ because: { kind: 'not-requested' } });
+    expect(result!.ok).toBe(true);
   });
 
   it('rejects an unknown rerun selector with a suggestion', async () => {
@@ -202,5 +220,28 @@ describe('executeRun', () => {
     expect(splitManifest.outputs.train!.file).toMatch(/^split\/train_[0-9a-f]{16}\.arrow$/);
     const reportManifest = [...store.manifests.values()].find((m) => m.task === 'report')!;
     expect(new TextDecoder().decode(store.files.get(reportManifest.outputs.text!.file))).toBe('w=0.2 n=2');
+  });
+});
+
+describe('schedule: the ready queue alone, with a recording runner', () => {
+  it('starts ready tasks in graph order one at a time, and after a failure starts nothing new (fail-fast)', async () => {
+    const { graph } = buildGraph(diamond([]), {});
+    const started: string[] = [];
+    const settled: Record<string, unknown> = {};
+    await schedule({
+      graph: graph!,
+      pending: new Set(graph!.nodes.map((n) => n.name)),
+      settled: () => false,
+      workers: 1,
+      keepGoing: false,
+      keyOf: (name) => `k-${name}`,
+      run: async (node) => {
+        started.push(node.name);
+        return { name: node.name, status: node.name === 'train' ? 'failed' : 'ran', key: `k-${node.name}`, durationMs: 0 };
+      },
+      settle: (r) => (settled[r.name] = r.status === 'not-run' ? r.because : r.status),
+    });
+    expect(started).toEqual(['load', 'split', 'train']);
+    expect(settled).toEqual({ load: 'ran', split: 'ran', train: 'failed', report: { kind: 'upstream-failed', task: 'train' }, stats: { kind: 'fail-fast' } });
   });
 });

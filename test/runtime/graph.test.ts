@@ -62,7 +62,7 @@ describe('buildGraph', () => {
   });
 
   it('reports unknown params with a suggestion, wrong param types, unknown outputs and cycles', () => {
-    expect(buildGraph([report], { scal: 2 }).diagnostics[0]).toMatchObject({ code: 'E_UNKNOWN_PARAM', message: "unknown param 'scal', did you mean 'scale'?" });
+    expect(buildGraph([report], { scal: 2 }).diagnostics[0]).toMatchObject({ code: 'E_UNKNOWN_PARAM', message: "unknown param 'scal', did you mean 'scale'? (params: n, scale)" });
     expect(buildGraph([report], { n: 'x' }).diagnostics[0]!.code).toBe('E_PARAM_TYPE');
     const bad = defineTask({ name: 'bad', params: {}, inputs: { r: { task: load, output: 'nope' } }, outputs: { o: {} }, run: () => ({ o: 1 }) });
     expect(buildGraph([bad]).diagnostics[0]!.code).toBe('E_UNKNOWN_OUTPUT');
@@ -72,7 +72,7 @@ describe('buildGraph', () => {
     const a = defineTask({ name: 'a', params: {}, inputs: inputs as never, outputs: { o: {} }, run: () => ({ o: 1 }) });
     const b = defineTask({ name: 'b', params: {}, inputs: { x: output(a, 'o') }, outputs: { o: {} }, run: () => ({ o: 1 }) });
     inputs.x = output(b, 'o');
-    expect(buildGraph([b]).diagnostics.map((d) => d.code)).toContain('E_CYCLE');
+    expect(buildGraph([b]).diagnostics.map((d) => d.code)).toContain('E_DEPENDENCY_CYCLE');
   });
 
   it('computes upstream from params (dynamicInputs)', () => {

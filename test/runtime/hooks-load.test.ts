@@ -132,7 +132,7 @@ describe('summary', () => {
         { name: 'a', status: 'ran' as const, key: 'k1', durationMs: 12 },
         { name: 'b', status: 'cached' as const, key: 'k2', durationMs: 0 },
         { name: 'c', status: 'failed' as const, key: 'k3', durationMs: 5, error: 'boom\nstack' },
-        { name: 'd', status: 'not_run' as const, key: 'k4', durationMs: 0, because: 'c' },
+        { name: 'd', status: 'not-run' as const, key: 'k4', durationMs: 0, because: { kind: 'upstream-failed' as const, task: 'c' } },
       ],
     };
     expect(formatSummary(result)).toBe(

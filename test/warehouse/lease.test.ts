@@ -8,6 +8,7 @@ import { build } from 'esbuild';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openDuckDB } from '../../runtime/warehouse/adapters/open.js';
 import { DuckDBLease } from '../../runtime/warehouse/adapters/duckdb-lease.js';
+import { currentProcess } from '../../runtime/store/owner.js';
 
 mkdirSync(fileURLToPath(new URL('../.tmp/', import.meta.url)), { recursive: true });
 // Inside the project, so the bundled worker resolves @duckdb/node-api from node_modules.
@@ -58,6 +59,17 @@ describe('DuckDB lease', () => {
     const w = await openDuckDB({ path });
     expect(await w.tableExists('main.nothing')).toBe(false);
     await w.close();
+  });
+
+  it('takes over at once a lease left by an earlier process with this very PID (PID reuse)', async () => {
+    const path = join(dir, 'reused.duckdb');
+    const me = currentProcess();
+    writeFileSync(`${path}.lock`, JSON.stringify({ ...me, start: me.start! - 1, thread: 0, since: '2020-01-01T00:00:00Z' }));
+    // waitMs 0: a lease judged alive fails at once with "in use by"; a dead one is taken over.
+    const lease = new DuckDBLease({ path, threads: 1, waitMs: 0 });
+    await lease.acquire();
+    lease.release();
+    lease.close();
   });
 
   it('names the holder when the file stays busy', async () => {

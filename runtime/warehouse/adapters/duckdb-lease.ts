@@ -10,12 +10,15 @@
 // idle time (`idleMs`, default 300 ms), so a burst of notebook queries shares one open instance
 // while a pipeline in another process gets its turn between cells. The holder refreshes the lock
 // file's mtime every second; a lock whose holder process is gone, or that has not been
-// refreshed for 15 s (a crashed worker thread), is taken over. Waiting is bounded by `waitMs`
+// refreshed for 15 s (a crashed worker thread), is taken over. The holder is recorded as PID +
+// process start time + boot id (store/owner.ts), so a lease left by a killed process whose PID was
+// reused (node is PID 1 after every container restart) is taken over at once, not after 15 s. Waiting is bounded by `waitMs`
 // (default 10 minutes, long streams hold the lease) and ends with an error naming the holder.
 import { DuckDBInstance } from '@duckdb/node-api';
 import { closeSync, openSync, readFileSync, statSync, unlinkSync, utimesSync, writeSync } from 'node:fs';
 import { threadId } from 'node:worker_threads';
 import { WarehouseError } from '../types.js';
+import { currentProcess, isOwnerAlive } from '../../store/owner.js';
 
 export interface LeaseOptions {
   path: string;
@@ -111,7 +114,7 @@ export class DuckDBLease {
     for (;;) {
       try {
         const fd = openSync(this.lockPath, 'wx');
-        writeSync(fd, JSON.stringify({ pid: process.pid, thread: threadId, since: new Date().toISOString() }));
+        writeSync(fd, JSON.stringify({ ...currentProcess(), thread: threadId, since: new Date().toISOString() }));
         closeSync(fd);
         this.heartbeat = setInterval(() => {
           try {
@@ -146,14 +149,9 @@ export class DuckDBLease {
 
   private holder(): { stale: boolean; text: string } {
     try {
-      const info = JSON.parse(readFileSync(this.lockPath, 'utf8')) as { pid: number; thread: number; since: string };
+      const info = JSON.parse(readFileSync(this.lockPath, 'utf8')) as { pid: number; host?: string; start?: number; boot?: string; thread: number; since: string };
       const age = Date.now() - statSync(this.lockPath).mtimeMs;
-      let alive = true;
-      try {
-        process.kill(info.pid, 0);
-      } catch (e) {
-        alive = (e as NodeJS.ErrnoException).code === 'EPERM';
-      }
+      const alive = isOwnerAlive(info);
       return { stale: !alive || age > STALE_MS, text: `process ${info.pid} (thread ${info.thread}) since ${info.since}` };
     } catch {
       // Unreadable: being written right now, or gone. Not stale yet unless old.

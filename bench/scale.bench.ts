@@ -1,0 +1,206 @@
+// Scale benchmarks on the shapes users actually run (`npx tsx bench/run.ts scale`):
+//
+// - "wide 1000" written as a notebook: a params cell, 1,000 leaf task cells
+//   (`const v_i = i + salt`) and one task summing them, compiled by `cellar compile` and run by
+//   notebook path as users do (so the freshness check of the compile is included), cold, warm and
+//   with one leaf's code changed; each warm figure is set beside `cellar --version` measured in
+//   the same run, the floor of a fresh process;
+// - 100,000 tasks written with the README's task API (a wide fan-in and a 10,000-task chain):
+//   `--dry-run`, a cold run's peak memory, and a warm run;
+// - compiling a 5,000-cell notebook whose last cell sums every task value in one expression
+//   (`v0 + v1 + … + v4999`), cold and after a one-cell change.
+//
+// Each scenario lives in its own small project under bench/.tmp/scale/ (a package.json marks the
+// project root, so `generated/` and `.cellar/` stay there); `import 'cellar'` resolves to this
+// checkout through node_modules. Wall times are spawn-to-exit of the real CLI; peak RSS is GNU
+// time's %M. A scenario that fails is reported as a failed row, never hidden.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { BenchRow, BenchSection } from './types.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, '..');
+const tmp = join(here, '.tmp', 'scale');
+const gnuTime = existsSync('/usr/bin/time');
+
+interface Timed {
+  ms: number;
+  rssMb: number;
+  out: string;
+  ok: boolean;
+  err: string;
+}
+
+function cli(cwd: string, args: string[]): Timed {
+  const argv = [process.execPath, join(root, 'bin', 'cellar.mjs'), ...args];
+  const t0 = performance.now();
+  const r = gnuTime
+    ? spawnSync('/usr/bin/time', ['-f', '%M', ...argv], { cwd, encoding: 'utf8', maxBuffer: 1 << 30 })
+    : spawnSync(argv[0]!, argv.slice(1), { cwd, encoding: 'utf8', maxBuffer: 1 << 30 });
+  const ms = performance.now() - t0;
+  const lines = (r.stderr ?? '').trim().split('\n');
+  const rssKb = gnuTime ? Number(lines.pop()) : NaN;
+  return { ms, rssMb: rssKb / 1024, out: r.stdout ?? '', ok: r.status === 0, err: lines.join('\n') };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const round = (x: number, d = 0) => Math.round(x * 10 ** d) / 10 ** d;
+
+function project(name: string): string {
+  const dir = join(tmp, name);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(join(dir, 'notebooks'), { recursive: true });
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: `bench-${name}`, private: true, type: 'module' }) + '\n');
+  return dir;
+}
+
+const cell = (source: string, id: string) => ({ cell_type: 'code', id, metadata: {}, execution_count: null, outputs: [], source });
+function notebook(cells: ReturnType<typeof cell>[]): string {
+  return JSON.stringify({ cells, metadata: { kernelspec: { name: 'tslab', display_name: 'TypeScript', language: 'typescript' } }, nbformat: 4, nbformat_minor: 5 }, null, 1) + '\n';
+}
+
+/** The issue's "wide" notebook: params, n leaf tasks, one task summing them in one expression. */
+function wideNotebook(n: number, changedLeaf = -1): string {
+  const cells = [cell('//| params\nconst salt = 1;', 'params')];
+  for (let i = 0; i < n; i++) cells.push(cell(`//| task: v${i}\nconst v_${i} = ${i} + salt${i === changedLeaf ? ' + 1' : ''};`, `v${i}`));
+  cells.push(cell(`//| task: total\nconst total = ${Array.from({ length: n }, (_, i) => `v_${i}`).join(' + ')};`, 'total'));
+  return notebook(cells);
+}
+
+const statuses = (t: Timed) => {
+  const counts: Record<string, number> = {};
+  for (const task of JSON.parse(t.out).tasks as { status: string }[]) counts[task.status] = (counts[task.status] ?? 0) + 1;
+  return counts;
+};
+
+function failed(name: string, t: Timed): BenchRow {
+  return { name: `${name} — FAILED: ${t.err.split('\n').find((l) => l.trim()) ?? 'no message'}`.slice(0, 300), value: NaN, unit: 'ms', met: false };
+}
+
+function wideRows(n: number): BenchRow[] {
+  const dir = project(`wide${n}`);
+  const nb = join('notebooks', 'wide.ipynb');
+  writeFileSync(join(dir, nb), wideNotebook(n));
+  const label = `wide ${n} notebook`;
+  const compile = cli(dir, ['compile', nb]);
+  if (!compile.ok) return [failed(`${label}: compile`, compile)];
+  const run = ['run', nb, '--json'];
+  const cold = cli(dir, run);
+  if (!cold.ok) return [failed(`${label}: cold run`, cold)];
+  const coldRan = statuses(cold).ran ?? 0;
+  const warms: Timed[] = [];
+  const versions: Timed[] = [];
+  for (let i = 0; i < 5; i++) {
+    versions.push(cli(dir, ['--version']));
+    warms.push(cli(dir, run));
+  }
+  for (const w of warms) if (!w.ok || statuses(w).cached !== n + 1) return [failed(`${label}: warm run not all cached`, w)];
+  const warmByPipeline = median([0, 1, 2, 3, 4].map(() => cli(dir, ['run', join('generated', 'wide', 'pipeline.ts'), '--json']).ms));
+  const warm = median(warms.map((w) => w.ms));
+  const version = median(versions.map((v) => v.ms));
+  writeFileSync(join(dir, nb), wideNotebook(n, Math.floor(n / 2)));
+  const changed = cli(dir, run);
+  const changedRan = changed.ok ? (statuses(changed).ran ?? 0) : -1;
+  return [
+    { name: `${label}: compile, cold (fresh process, no cache)`, value: round(compile.ms), unit: 'ms' },
+    { name: `${label}: compile peak RSS`, value: round(compile.rssMb, 1), unit: 'MB' },
+    { name: `${label}: cold run by notebook path (${coldRan} tasks ran)`, value: round(cold.ms), unit: 'ms' },
+    { name: `${label}: cold run peak RSS`, value: round(cold.rssMb, 1), unit: 'MB' },
+    { name: `${label}: per-task overhead, cold ((cold − warm) / tasks)`, value: round((cold.ms - warm) / (n + 1), 3), unit: 'ms', aim: '≤ 0.2 ms', met: (cold.ms - warm) / (n + 1) <= 0.2 },
+    { name: `${label}: warm run by notebook path, all cached (median of 5)`, value: round(warm), unit: 'ms' },
+    { name: `${label}: warm run by generated pipeline.ts (median of 5)`, value: round(warmByPipeline), unit: 'ms' },
+    { name: `${label}: \`cellar --version\` in the same run (median of 5)`, value: round(version), unit: 'ms' },
+    { name: `${label}: warm run minus \`cellar --version\``, value: round(warm - version), unit: 'ms', aim: '≤ 25 ms', met: warm - version <= 25 },
+    { name: `${label}: warm run peak RSS`, value: round(median(warms.map((w) => w.rssMb)), 1), unit: 'MB' },
+    changed.ok
+      ? { name: `${label}: one leaf's code changed, by notebook path (${changedRan} tasks re-ran; compile included)`, value: round(changed.ms), unit: 'ms', aim: 'warm + 2 tasks', met: changedRan === 2 }
+      : failed(`${label}: one leaf's code changed`, changed),
+  ];
+}
+
+/** The README's task API: n leaves and one total, or a chain of n. */
+function apiPipeline(shape: 'wide' | 'chain', n: number): string {
+  return shape === 'wide'
+    ? `import { defineTask, definePipeline, output, type AnyTask } from 'cellar';
+const leaves: AnyTask[] = [];
+for (let i = 0; i < ${n}; i++) {
+  leaves.push(defineTask({ name: \`leaf\${i}\`, module: import.meta.url, params: {}, inputs: {}, outputs: { v: {} }, run: () => ({ v: i }) }));
+}
+const total = defineTask({
+  name: 'total', module: import.meta.url, params: {},
+  inputs: Object.fromEntries(leaves.map((t) => [t.name, output(t, 'v')])),
+  outputs: { total: {} },
+  run: (inputs: Record<string, number>) => ({ total: Object.values(inputs).reduce((s, v) => s + v, 0) }),
+});
+export default definePipeline({ name: 'wide${n}', tasks: [...leaves, total] });
+`
+    : `import { defineTask, definePipeline, output, type AnyTask } from 'cellar';
+const tasks: AnyTask[] = [];
+for (let i = 0; i < ${n}; i++) {
+  const prev = tasks[i - 1];
+  tasks.push(defineTask({ name: \`step\${i}\`, module: import.meta.url, params: {}, inputs: prev ? { prev: output(prev, 'v') } : {}, outputs: { v: {} },
+    run: (inputs: { prev?: number }) => ({ v: (inputs.prev ?? 0) + 1 }) }));
+}
+export default definePipeline({ name: 'chain${n}', tasks });
+`;
+}
+
+function apiRows(shape: 'wide' | 'chain', n: number): BenchRow[] {
+  const dir = project(`${shape}${n}`);
+  writeFileSync(join(dir, 'pipeline.ts'), apiPipeline(shape, n));
+  const label = `${shape} ${n.toLocaleString('en')} (task API)`;
+  const base = ['run', 'pipeline.ts', '--json'];
+  const dry = cli(dir, ['run', 'pipeline.ts', '--dry-run']);
+  if (!dry.ok) return [failed(`${label}: --dry-run`, dry)];
+  const cold = cli(dir, base);
+  if (!cold.ok) return [failed(`${label}: cold run`, cold)];
+  const warm = cli(dir, base);
+  const version = cli(dir, ['--version']);
+  return [
+    { name: `${label}: \`cellar run --dry-run\`, nothing stored`, value: round(dry.ms), unit: 'ms', aim: '≤ 1000 ms', met: dry.ms <= 1000 },
+    { name: `${label}: cold run`, value: round(cold.ms), unit: 'ms' },
+    { name: `${label}: cold run peak RSS`, value: round(cold.rssMb, 1), unit: 'MB', aim: '< 500 MB', met: cold.rssMb < 500 },
+    { name: `${label}: warm run, all cached`, value: round(warm.ms), unit: 'ms', aim: '≤ 1000 ms', met: warm.ok && warm.ms <= 1000 },
+    { name: `${label}: warm run peak RSS`, value: round(warm.rssMb, 1), unit: 'MB' },
+    { name: `${label}: \`cellar --version\` beside it`, value: round(version.ms), unit: 'ms' },
+  ];
+}
+
+function bigCompileRows(n: number): BenchRow[] {
+  const dir = project(`compile${n}`);
+  const nb = join('notebooks', 'big.ipynb');
+  writeFileSync(join(dir, nb), wideNotebook(n));
+  const label = `${n.toLocaleString('en')}-cell notebook with a ${n}-term sum`;
+  const cold = cli(dir, ['compile', nb]);
+  if (!cold.ok) return [failed(`${label}: compile, cold`, cold)];
+  writeFileSync(join(dir, nb), wideNotebook(n, 7));
+  const changed = cli(dir, ['compile', nb]);
+  if (!changed.ok) return [failed(`${label}: one cell changed`, changed)];
+  const files = readFileSync(join(dir, 'generated', 'big', 'pipeline.ts'), 'utf8').length;
+  return [
+    { name: `${label}: compile, cold`, value: round(cold.ms), unit: 'ms', aim: '≤ 10000 ms', met: cold.ms <= 10_000 },
+    { name: `${label}: compile peak RSS`, value: round(cold.rssMb, 1), unit: 'MB' },
+    { name: `${label}: one cell changed (fresh process)`, value: round(changed.ms), unit: 'ms', aim: '≤ 1000 ms', met: changed.ms <= 1000 },
+    { name: `${label}: generated pipeline.ts size`, value: round(files / 1024), unit: 'KB' },
+  ];
+}
+
+export default async function scaleBench(): Promise<BenchSection> {
+  spawnSync(process.execPath, [join(root, 'scripts', 'build.mjs')], { cwd: root });
+  const only = process.env.CELLAR_BENCH_SCALE?.split(',');
+  const want = (s: string) => !only || only.includes(s);
+  const rows = [
+    ...(want('wide') ? wideRows(1000) : []),
+    ...(want('api') ? [...apiRows('wide', 100_000), ...apiRows('chain', 10_000)] : []),
+    ...(want('compile') ? bigCompileRows(5000) : []),
+  ];
+  return {
+    title: 'Scale: compiled notebooks, 100k-task pipelines, big notebooks',
+    measuredAt: new Date().toISOString().slice(0, 10),
+    notes:
+      'Wall times of the real CLI process (spawn to exit), each in its own small project under bench/.tmp/scale/. "By notebook path" is how users run: `cellar run notebooks/wide.ipynb` checks that the compile is fresh first. The `cellar --version` rows are the floor of a fresh Node process loading the CLI, measured interleaved with the warm runs. Peak RSS from GNU time. Set CELLAR_BENCH_SCALE=wide,api,compile to run a subset.',
+    rows,
+  };
+}

@@ -1,0 +1,316 @@
+// `cellar build`: ship a compiled pipeline to a batch machine, or one task's function to a
+// serving process.
+//
+// A pipeline build is a folder a machine with only Node can run after `npm ci --omit=dev`:
+//   run.mjs        the entry: `node run.mjs [task...] [cellar run options] [--workdir dir]`
+//   *.js           one esbuild bundle (code-split): `cellar run`, the runtime, the pipeline and
+//                  its task modules, the worker-thread body; no compiler, TypeScript or notebooks
+//   manifest.json  tasks, params (types, defaults), each task's code fingerprint and hash, the
+//                  package versions: the facts a run from the sources would compute from files
+//   package.json   only the packages the bundle imports at run time, at the installed versions
+//   package-lock.json  so `npm ci` installs exactly those
+//
+// Same keys as a run from the sources: the bundle keeps each task module's identity as a
+// `cellar-build:<path from the project root>` URL and manifest.json carries the fingerprint the
+// sources gave (runtime/key/codehash.ts `recordFingerprints`), so dev and batch share a store.
+//
+// A function build (`--function <task>`) is one self-contained ESM file exporting the task's
+// function and its setup helpers, with every package bundled in: serving imports exactly the code
+// training ran, and needs no Cellar. `defineTask`/`output` are replaced by inert stand-ins and
+// declared pure, so task wiring and upstream modules are tree-shaken away.
+//
+// Rejected: copying the sources and running tsx on the batch machine (it would need TypeScript,
+// the notebook folder layout and dev dependencies there); a Docker image built by Cellar (no
+// container engine here to test it; the README gives a Dockerfile for the folder instead).
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative, resolve, sep } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { Plugin } from 'esbuild';
+import { BUILT_MODULE_SCHEME, CodeHasher, type CodeFingerprint } from '../../runtime/key/codehash.js';
+import { findPackageRoot, findProjectRoot } from '../../runtime/project.js';
+import { canonicalJson, sha256 } from '../../runtime/key/hash.js';
+import { loadPipeline } from '../../runtime/load/loader.js';
+import type { AnyTask, Pipeline } from '../../runtime/task.js';
+import { CliError } from '../errors.js';
+import type { BuildManifest } from './run-entry.js';
+
+/** The package holding this CLI (runtime/, cli/), from its source or its dist/ build: the bundle's own sources. */
+const cellarRoot = findPackageRoot(dirname(fileURLToPath(import.meta.url)));
+const packageJson = JSON.parse(readFileSync(join(cellarRoot, 'package.json'), 'utf8')) as { version: string };
+
+/** Packages a built run never loads: they serve compiling, bundling and hashing sources. */
+const BUILD_TIME_ONLY = new Set(['esbuild', 'tsx', 'es-module-lexer', 'typescript', 'ts-morph', 'prettier', 'typedoc', 'cellar']);
+
+export interface BuildResult {
+  outDir: string;
+  /** Files written, relative to outDir. */
+  files: string[];
+  manifest?: BuildManifest;
+}
+
+/** One of our own sources (runtime, CLI, compiler), as opposed to the user's pipeline code. */
+const isCellarSource = (path: string) => ['runtime', 'cli', 'compiler'].some((d) => path.startsWith(join(cellarRoot, d) + sep));
+
+/**
+ * Keeps each user module's identity stable and machine-independent inside a bundle:
+ * `import.meta.url` becomes `cellar-build:<path from the project root>` (the key of its recorded
+ * fingerprint); `dirname`/`filename` keep the build machine's paths only as a last resort.
+ */
+function moduleIdentity(projectRoot: string): Plugin {
+  return {
+    name: 'cellar-module-identity',
+    setup(build) {
+      build.onLoad({ filter: /\.[cm]?[jt]sx?$/ }, (args) => {
+        if (args.path.includes(`${sep}node_modules${sep}`) || isCellarSource(args.path)) return undefined;
+        const id = builtModuleUrl(projectRoot, args.path);
+        const contents = readFileSync(args.path, 'utf8').replace(/\bimport\.meta\.url\b/g, JSON.stringify(id));
+        const ext = args.path.slice(args.path.lastIndexOf('.') + 1);
+        const loader = ext === 'tsx' ? 'tsx' : ext.endsWith('ts') ? 'ts' : ext === 'jsx' ? 'jsx' : 'js';
+        return { contents, loader, resolveDir: dirname(args.path) };
+      });
+    },
+  };
+}
+
+export function builtModuleUrl(projectRoot: string, path: string): string {
+  return BUILT_MODULE_SCHEME + relative(projectRoot, path).split(sep).join('/');
+}
+
+/** `cellar` resolves to this checkout's runtime source, bundled once and shared by every chunk. */
+function cellarAlias(): Plugin {
+  return {
+    name: 'cellar-self',
+    setup(build) {
+      build.onResolve({ filter: /^cellar$/ }, () => ({ path: join(cellarRoot, 'runtime', 'index.ts') }));
+      // Compiling notebooks is not a batch machine's job: the run command's path to the compiler
+      // (a notebook given instead of a pipeline) becomes a clear error.
+      build.onResolve({ filter: /commands\/compile\.js$/ }, (args) =>
+        isCellarSource(args.importer) ? { path: 'compile-unavailable', namespace: 'cellar-stub' } : undefined,
+      );
+      build.onLoad({ filter: /.*/, namespace: 'cellar-stub' }, () => ({
+        contents: `export async function ensureCompiled() { throw new Error('a built pipeline cannot compile notebooks: build again with \`cellar build\`'); }
+export function staleWarning() { return undefined; }`,
+        loader: 'js',
+      }));
+    },
+  };
+}
+
+function installedVersion(projectRoot: string, name: string): string {
+  for (let dir = projectRoot; ; dir = dirname(dir)) {
+    const manifest = join(dir, 'node_modules', name, 'package.json');
+    if (existsSync(manifest)) return (JSON.parse(readFileSync(manifest, 'utf8')) as { version: string }).version;
+    if (dirname(dir) === dir) break;
+  }
+  const own = join(cellarRoot, 'node_modules', name, 'package.json');
+  if (existsSync(own)) return (JSON.parse(readFileSync(own, 'utf8')) as { version: string }).version;
+  throw new CliError(`the bundle imports package '${name}', which is not installed: npm install ${name}`, 'E_BUILD_PACKAGE');
+}
+
+const packageOf = (spec: string) => (spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0]!);
+
+function writeFileAtomic(path: string, contents: string | Uint8Array): void {
+  mkdirSync(dirname(path), { recursive: true });
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, contents);
+  renameSync(tmp, path);
+}
+
+/** Builds the pipeline in `pipelineFile` (a compiled pipeline.ts) into `outDir`. */
+export async function buildPipeline(pipelineFile: string, outDir: string, options: { lockfile?: boolean } = {}): Promise<BuildResult> {
+  const file = resolve(pipelineFile);
+  const projectRoot = findProjectRoot(dirname(file));
+  const { pipeline } = await loadPipeline(file);
+  const fingerprints = await fingerprintTasks(pipeline, projectRoot);
+  const esbuild = await import('esbuild');
+  // Build into a fresh sibling folder, then swap: a failed build leaves the old folder intact.
+  const staging = `${resolve(outDir)}.tmp-${process.pid}`;
+  rmSync(staging, { recursive: true, force: true });
+  const result = await esbuild.build({
+    absWorkingDir: projectRoot,
+    entryPoints: {
+      'cellar-run': join(cellarRoot, 'cli', 'build', 'run-entry.ts'),
+      pipeline: file,
+      // The worker-thread body: runtime/workers/pool.ts starts ./worker.js beside its chunk.
+      worker: join(cellarRoot, 'runtime', 'workers', 'thread.ts'),
+    },
+    outdir: staging,
+    bundle: true,
+    splitting: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    packages: 'external',
+    metafile: true,
+    sourcemap: 'linked',
+    // Source map paths relative to the build machine's project would be noise; keep them short.
+    sourceRoot: '',
+    // Chunks beside the entries: the worker pool finds ./worker.js next to its own chunk.
+    chunkNames: 'chunk-[hash]',
+    logLevel: 'silent',
+    plugins: [cellarAlias(), moduleIdentity(projectRoot)],
+  }).catch((error: Error) => {
+    rmSync(staging, { recursive: true, force: true });
+    throw new CliError(`bundling ${relative(process.cwd(), file)} failed: ${error.message}`, 'E_BUILD');
+  });
+  // The table codec loads apache-arrow through createRequire, which esbuild cannot see.
+  const externals = new Set<string>(['apache-arrow']);
+  for (const output of Object.values(result.metafile.outputs)) {
+    for (const imp of output.imports) if (imp.external && !imp.path.startsWith('node:') && !imp.path.startsWith('.')) externals.add(packageOf(imp.path));
+  }
+  const packages: Record<string, string> = {};
+  for (const name of [...externals].sort()) if (!BUILD_TIME_ONLY.has(name) && !isBuiltinName(name)) packages[name] = installedVersion(projectRoot, name);
+
+  const relativeWorkdir = relative(resolve(outDir), resolve(dirname(file), pipeline.workdir ?? '.')).split(sep).join('/') || '.';
+  const manifest: BuildManifest = {
+    format: 1,
+    pipeline: pipeline.name,
+    ...(pipeline.source ? { source: pipeline.source } : {}),
+    workdir: relativeWorkdir,
+    tasks: pipeline.tasks.map((t) => ({
+      name: t.name,
+      upstream: [...new Set(Object.values(t.inputs).map((i) => i.task.name))].sort(),
+      params: Object.keys(t.params).sort(),
+      codeHash: t.module ? sha256(canonicalJson(fingerprints[builtModuleUrl(projectRoot, fileURLToPath(t.module.replace(/[?#].*$/, '')))])).slice(0, 16) : 'run-function',
+    })),
+    params: paramTable(pipeline),
+    fingerprints,
+    packages,
+    cellar: packageJson.version,
+  };
+  writeFileSync(join(staging, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
+  const pkg = {
+    name: `${pipeline.name}-pipeline`,
+    private: true,
+    type: 'module',
+    description: `The ${pipeline.name} pipeline, built by cellar build${pipeline.source ? ` from ${pipeline.source}` : ''}. Run: node run.mjs --help`,
+    engines: { node: '>=20.19' },
+    dependencies: packages,
+  };
+  writeFileSync(join(staging, 'package.json'), JSON.stringify(pkg, null, 2) + '\n');
+  writeFileSync(
+    join(staging, 'run.mjs'),
+    `#!/usr/bin/env node\n// The ${pipeline.name} pipeline, built by \`cellar build\`. Usage: node run.mjs [task...] [--param k=v] [--workspace dir] [--workdir dir] (cellar run's options).\nimport { runBuilt } from './cellar-run.js';\n\nprocess.exitCode = await runBuilt(import.meta.dirname, process.argv.slice(2));\n`,
+  );
+  if (options.lockfile !== false) writeLockfile(staging, Object.keys(packages).length > 0);
+  swapInto(staging, resolve(outDir));
+  return { outDir: resolve(outDir), files: Object.keys(result.metafile.outputs).map((o) => relative(staging, resolve(projectRoot, o))).concat(['manifest.json', 'package.json', 'run.mjs']).sort(), manifest };
+}
+
+function isBuiltinName(name: string): boolean {
+  return ['fs', 'path', 'url', 'os', 'crypto', 'util', 'child_process', 'worker_threads', 'stream', 'events', 'module', 'perf_hooks', 'zlib', 'v8'].includes(name);
+}
+
+/** `npm ci` needs a lockfile: resolve one for exactly these dependencies (from npm's cache when it can). */
+function writeLockfile(dir: string, any: boolean): void {
+  if (!any) {
+    writeFileSync(join(dir, 'package-lock.json'), JSON.stringify({ name: JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')).name, lockfileVersion: 3, requires: true, packages: { '': {} } }, null, 2) + '\n');
+    return;
+  }
+  try {
+    execFileSync('npm', ['install', '--package-lock-only', '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts'], { cwd: dir, stdio: 'pipe' });
+  } catch (error) {
+    const stderr = String((error as { stderr?: Buffer }).stderr ?? '');
+    throw new CliError(`could not resolve a package-lock.json for the build (npm install --package-lock-only): ${stderr.split('\n').find((l) => l.includes('ERR')) ?? stderr.slice(0, 300)}`, 'E_BUILD_LOCKFILE');
+  }
+}
+
+function swapInto(staging: string, outDir: string): void {
+  const old = `${outDir}.old-${process.pid}`;
+  mkdirSync(dirname(outDir), { recursive: true });
+  if (existsSync(outDir)) renameSync(outDir, old);
+  renameSync(staging, outDir);
+  rmSync(old, { recursive: true, force: true });
+}
+
+async function fingerprintTasks(pipeline: Pipeline, projectRoot: string): Promise<Record<string, CodeFingerprint>> {
+  const hasher = new CodeHasher();
+  const out: Record<string, CodeFingerprint> = {};
+  for (const task of pipeline.tasks) {
+    if (!task.module) continue;
+    const path = fileURLToPath(task.module.replace(/[?#].*$/, ''));
+    out[builtModuleUrl(projectRoot, path)] = await hasher.fingerprint(task.module);
+  }
+  return Object.fromEntries(Object.keys(out).sort().map((k) => [k, out[k]!]));
+}
+
+function paramTable(pipeline: Pipeline): BuildManifest['params'] {
+  const table: BuildManifest['params'] = {};
+  for (const task of pipeline.tasks) {
+    for (const [name, spec] of Object.entries(task.params)) {
+      const entry = (table[name] ??= { type: spec.type, ...(spec.default === undefined ? {} : { default: spec.default }), tasks: [] });
+      entry.tasks.push(task.name);
+    }
+  }
+  return Object.fromEntries(Object.keys(table).sort().map((k) => [k, table[k]!]));
+}
+
+/**
+ * Builds task `taskName`'s function as one self-contained ESM file `<outDir>/<task>.mjs`,
+ * exporting the function (under its own name) and the notebook's setup helpers.
+ * Throws CliError E_UNKNOWN_TASK for a task the pipeline lacks, E_BUILD when bundling fails.
+ */
+export async function buildFunction(pipelineFile: string, taskName: string, outDir: string): Promise<BuildResult> {
+  const file = resolve(pipelineFile);
+  const projectRoot = findProjectRoot(dirname(file));
+  const { pipeline } = await loadPipeline(file);
+  const task: AnyTask | undefined = pipeline.tasks.find((t) => t.name === taskName);
+  if (!task) throw new CliError(`no task '${taskName}' in pipeline ${pipeline.name}; its tasks: ${pipeline.tasks.map((t) => t.name).join(', ')}`, 'E_UNKNOWN_TASK');
+  if (!task.module) throw new CliError(`task '${taskName}' has no module to build from (defined without \`module: import.meta.url\`)`, 'E_BUILD');
+  const modulePath = fileURLToPath(task.module.replace(/[?#].*$/, ''));
+  const fnName = task.run.name;
+  if (!/^[A-Za-z_$][\w$]*$/.test(fnName)) throw new CliError(`task '${taskName}' runs an anonymous function: name it in its module to build it alone`, 'E_BUILD');
+  const setup = join(dirname(modulePath), 'setup.ts');
+  const entry = [
+    `export { ${fnName} } from ${JSON.stringify(pathToFileURL(modulePath).pathname)};`,
+    ...(existsSync(setup) ? [`export * from ${JSON.stringify(pathToFileURL(setup).pathname)};`] : []),
+  ].join('\n');
+  const esbuild = await import('esbuild');
+  const outFile = join(resolve(outDir), `${taskName}.mjs`);
+  const stub: Plugin = {
+    name: 'cellar-function-stub',
+    setup(build) {
+      build.onResolve({ filter: /^cellar$/ }, () => ({ path: 'cellar', namespace: 'cellar-function' }));
+      // Task wiring is declared side-effect free, so esbuild drops it with the upstream modules.
+      build.onLoad({ filter: /\.[cm]?[jt]sx?$/ }, (args) => {
+        if (args.path.includes(`${sep}node_modules${sep}`)) return undefined;
+        const contents = readFileSync(args.path, 'utf8')
+          .replace(/(?<![.\w$])(defineTask|definePipeline|output)\(/g, '/* @__PURE__ */ $1(')
+          // A task's module URL only keys the cache; esbuild would keep wiring that touches import.meta.
+          .replace(/\bmodule: import\.meta\.url\b/g, 'module: undefined');
+        const ext = args.path.slice(args.path.lastIndexOf('.') + 1);
+        return { contents, loader: ext.endsWith('ts') ? 'ts' : 'js', resolveDir: dirname(args.path) };
+      });
+      build.onLoad({ filter: /.*/, namespace: 'cellar-function' }, () => ({
+        // Task wiring only: the function itself never calls these. Anything else from 'cellar'
+        // (sql, load) is a task that needs the runtime, and fails the build by name.
+        contents: 'export const defineTask = (d) => d;\nexport const output = (task, name) => ({ task, output: name });\nexport const definePipeline = (p) => p;\n',
+        loader: 'js',
+      }));
+    },
+  };
+  const result = await esbuild
+    .build({
+      stdin: { contents: entry, resolveDir: dirname(modulePath), loader: 'ts', sourcefile: `${taskName}.function.ts` },
+      absWorkingDir: projectRoot,
+      outfile: outFile,
+      bundle: true,
+      format: 'esm',
+      platform: 'node',
+      target: 'node20',
+      write: false,
+      treeShaking: true,
+      // Native bindings cannot be inlined; everything else is, so the file stands alone.
+      external: ['@duckdb/*'],
+      // CommonJS packages inside an ESM bundle may call require() for Node built-ins.
+      banner: { js: `// Task '${taskName}' of pipeline ${pipeline.name}${pipeline.source ? ` (${pipeline.source})` : ''}, built by \`cellar build --function\`.\nimport { createRequire as __cellarRequire } from 'node:module';\nconst require = __cellarRequire(import.meta.url);` },
+      logLevel: 'silent',
+      plugins: [stub],
+    })
+    .catch((error: Error) => {
+      throw new CliError(`bundling task '${taskName}' failed: ${error.message.split('\n').slice(0, 6).join('\n')}`, 'E_BUILD');
+    });
+  writeFileAtomic(outFile, result.outputFiles[0]!.contents);
+  return { outDir: resolve(outDir), files: [`${taskName}.mjs`] };
+}

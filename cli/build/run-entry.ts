@@ -1,0 +1,55 @@
+// The entry of a built pipeline (`node <dir>/run.mjs [task...] [options]`): the `cellar run`
+// command, bundled with the runtime, over the bundled pipeline beside it.
+//
+// A built folder carries no sources, so the code fingerprints `cellar build` computed from them
+// (manifest.json) are registered first: keys then equal a run from the sources, and a store
+// shared with development is reused both ways. Options are `cellar run`'s, plus `--workdir`
+// (where relative data paths resolve: the notebook's folder by default, as it was at build time
+// relative to the built folder).
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { recordFingerprints, type CodeFingerprint } from '../../runtime/key/codehash.js';
+import { CliError, EXIT } from '../errors.js';
+import { main } from '../main.js';
+
+/** What `cellar build` writes to manifest.json (see cli/build/build.ts for the producer). */
+export interface BuildManifest {
+  format: 1;
+  pipeline: string;
+  /** The notebook the pipeline was compiled from, relative to the project root (if any). */
+  source?: string;
+  /** The tasks' working folder, relative to the built folder, as it was at build time. */
+  workdir: string;
+  tasks: { name: string; upstream: string[]; params: string[]; codeHash: string }[];
+  params: Record<string, { type: string; default?: unknown; tasks: string[] }>;
+  /** Module URL inside the bundle → the code fingerprint computed from its sources. */
+  fingerprints: Record<string, CodeFingerprint>;
+  /** Package name → version, for every package the bundle imports at run time. */
+  packages: Record<string, string>;
+  cellar: string;
+}
+
+/** Runs the built pipeline in `dir` with `cellar run`'s arguments; returns the exit code. */
+export async function runBuilt(dir: string, argv: string[]): Promise<number> {
+  const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as BuildManifest;
+  recordFingerprints(manifest.fingerprints);
+  const args = [...argv];
+  if (args[0] === 'worker') return main(['worker', join(dir, 'pipeline.js'), ...args.slice(1)]);
+  let workdir: string | undefined;
+  const at = args.findIndex((a) => a === '--workdir' || a.startsWith('--workdir='));
+  if (at >= 0) {
+    workdir = args[at]!.includes('=') ? args[at]!.slice(args[at]!.indexOf('=') + 1) : args[at + 1];
+    args.splice(at, args[at]!.includes('=') ? 1 : 2);
+    if (!workdir) {
+      console.error('run.mjs: --workdir needs a folder (E_USAGE)');
+      return EXIT.usage;
+    }
+  }
+  workdir = resolve(workdir ?? join(dir, manifest.workdir));
+  if (!existsSync(workdir)) {
+    const error = new CliError(`the tasks' working folder ${workdir} does not exist: pass --workdir <folder holding the data the notebook read>`, 'E_NO_WORKDIR');
+    console.error(`run.mjs: ${error.message} (${error.code})`);
+    return error.exitCode;
+  }
+  return main(['run', join(dir, 'pipeline.js'), '--workdir', workdir, ...args]);
+}

@@ -1,0 +1,239 @@
+// collectSite: notebooks + workspace → DocsSite, the facts the site is built from.
+//
+// The compiler gives each notebook's TaskPlan (tasks, params, prose, upstream, outputs, checks,
+// SQL reads) through its public host API (compileFile, cached like `cellar compile`); the
+// notebook itself gives the prose in order and the SQL text; the store gives the last run of
+// each task (manifest: schema, statistics, timing, key inputs) and the run history. Nothing is
+// run and generated/ is not written: the task modules TypeDoc documents are the compiler's
+// in-memory output, written to a scratch folder, so the site always matches the notebook.
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative, resolve, sep } from 'node:path';
+import { formatDiagnostic, hasErrors } from '../../compiler/diagnostics.js';
+import { compileFile, findNotebooks, projectRoot } from '../../compiler/host.js';
+import { parseNotebook } from '../../compiler/notebook/parse.js';
+import type { TaskPlan } from '../../compiler/types.js';
+import { resolveWorkspace } from '../../runtime/store/workspace.js';
+import { CliError, EXIT } from '../errors.js';
+import { readHistory } from './history.js';
+import type { CheckDoc, DocsSite, FlowItem, OutputDoc, PipelineDoc, TaskDoc } from './model.js';
+
+export interface CollectOptions {
+  /** Notebook files or folders (default: `<root>/notebooks`). */
+  paths: string[];
+  /** Where the run facts live (default: the project's workspace, as `cellar run` uses). */
+  workspace?: string;
+  /** Scratch folder for generated modules and notebook attachments (emptied first). */
+  scratch: string;
+  /** Write the generated task modules for TypeDoc to document (their API). */
+  api: boolean;
+  /** Ask the SQL analyser which columns each query reads (loads the SQL WASM; on by default). */
+  sqlColumns?: boolean;
+}
+
+const posix = (p: string) => p.split(sep).join('/');
+
+/** Collect the site's facts. Throws CliError (exit 1) naming the notebook when one does not compile. */
+export async function collectSite(options: CollectOptions): Promise<DocsSite> {
+  const notebooks = findNotebooks(options.paths);
+  if (notebooks.length === 0) throw new CliError(`no notebooks found in ${options.paths.join(', ')}`, 'E_NOT_FOUND');
+  const root = projectRoot(dirname(notebooks[0]!));
+  const workspace = resolveWorkspace({ explicit: options.workspace, near: root });
+  let project = 'project';
+  try {
+    project = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { name?: string }).name ?? project;
+  } catch {
+    // no package.json: the folder's name would be no better
+  }
+  rmSync(options.scratch, { recursive: true, force: true });
+  mkdirSync(options.scratch, { recursive: true });
+  const pipelines: PipelineDoc[] = [];
+  for (const nb of notebooks) {
+    const outcome = await compileFile(nb, { root, outDir: join(root, 'generated') });
+    if (hasErrors(outcome.diagnostics)) {
+      const errors = outcome.diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic).join('\n');
+      throw new CliError(`${outcome.notebook} does not compile, so its pages cannot be built:\n${errors}`, 'E_COMPILE', EXIT.failure);
+    }
+    if (!outcome.plan || outcome.plan.tasks.length === 0) continue; // prose-only notebooks have no pipeline
+    const text = readFileSync(nb, 'utf8');
+    const doc = pipelineDoc(outcome.plan, text, workspace, { root, notebookAbs: nb, scratch: options.scratch });
+    if (options.api) {
+      // The compiler's output as TypeDoc's input (tests left out: they are not the API).
+      const tasks: Record<string, string> = {};
+      let pipeline = '';
+      let setup: string | undefined;
+      for (const f of outcome.files) {
+        if (f.path.endsWith('.test.ts')) continue;
+        const abs = join(options.scratch, 'api', f.path);
+        mkdirSync(dirname(abs), { recursive: true });
+        writeFileSync(abs, f.contents);
+        const base = f.path.slice(f.path.lastIndexOf('/') + 1, -3);
+        if (base === 'pipeline') pipeline = abs;
+        else if (base === 'setup') setup = abs;
+        else tasks[base] = abs;
+      }
+      // Task module files are named by task (`hour_rates.ts`): match them to the plan's names.
+      const byTask: Record<string, string> = {};
+      for (const t of doc.tasks) if (tasks[t.name]) byTask[t.name] = tasks[t.name]!;
+      if (pipeline) doc.modules = { pipeline, ...(setup ? { setup } : {}), tasks: byTask };
+    }
+    pipelines.push(doc);
+  }
+  if (options.sqlColumns !== false) await addSqlColumns(pipelines, root);
+  pipelines.sort((a, b) => a.name.localeCompare(b.name));
+  return { project, root, workspace, pipelines };
+}
+
+interface Place {
+  root: string;
+  notebookAbs: string;
+  scratch: string;
+}
+
+/** One pipeline's page facts from its plan, its notebook's cells and its history. Exported for tests. */
+export function pipelineDoc(plan: TaskPlan, notebookText: string, workspace: string, place: Place): PipelineDoc {
+  const parsed = parseNotebook(plan.notebook, notebookText).notebook;
+  const cells = parsed?.cells ?? [];
+  const raw = JSON.parse(notebookText) as { cells?: { attachments?: Record<string, Record<string, string>> }[] };
+  const history = readHistory(workspace, plan.stem);
+
+  const attachmentIn = (index: number, name: string) => {
+    const entry = raw.cells?.[index]?.attachments?.[name];
+    return entry ? { cell: index, entry } : undefined;
+  };
+  /** A task's prose is the markdown cells right before it: look for an attachment there. */
+  const attachmentBefore = (start: number, name: string) => {
+    for (let i = start - 1; i >= 0 && cells[i]?.type === 'markdown'; i--) {
+      const found = attachmentIn(i, name);
+      if (found) return found;
+    }
+    return undefined;
+  };
+
+  // Prose in order: markdown cells, with each task marked where its first cell is.
+  const starts = new Map(plan.tasks.map((t) => [t.cells[0]!, t.name]));
+  const flow: FlowItem[] = [];
+  for (const cell of cells) {
+    if (cell.type === 'markdown' && cell.source.trim()) {
+      flow.push({ kind: 'prose', cell: cell.index + 1, markdown: keepImages(cell.source, (name) => attachmentIn(cell.index, name), place) });
+    }
+    const task = starts.get(cell.index);
+    if (task) flow.push({ kind: 'task', cell: cell.index + 1, task });
+  }
+
+  const downstream = new Map<string, string[]>(plan.tasks.map((t) => [t.name, []]));
+  for (const t of plan.tasks) for (const up of t.upstream) downstream.get(up)?.push(t.name);
+
+  const tasks: TaskDoc[] = plan.tasks.map((t) => {
+    const last = history.last.get(t.name);
+    const failure = history.failures.get(t.name);
+    const code = t.cells.map((i) => cells[i]?.source ?? '').join('\n');
+    const outputs: OutputDoc[] = t.outputs.map((o) => {
+      const stored = last?.manifest.outputs[o.name];
+      return {
+        name: o.name,
+        declaredCodec: o.codec ?? 'auto',
+        ...(stored ? { stored: { codec: stored.codec, bytes: stored.bytes, schema: stored.schema, ...(stored.stats ? { stats: stored.stats } : {}) } } : {}),
+      };
+    });
+    const checks: CheckDoc[] = t.checks.map((text) => ({
+      text,
+      last: failure && /check/i.test(failure.error) ? { status: 'failed', at: failure.at, message: failure.error } : last ? { status: 'passed', at: last.at } : { status: 'not-run' },
+    }));
+    const sqlText = sqlTemplates(code);
+    const doc: TaskDoc = {
+      name: t.name,
+      prose: keepImages(t.doc, (name) => attachmentBefore(t.cells[0]!, name), place),
+      cells: t.cells.map((c) => c + 1),
+      cellIds: t.cellIds,
+      params: t.params,
+      upstream: t.upstream,
+      downstream: (downstream.get(t.name) ?? []).sort(),
+      outputs,
+      checks,
+      cache: { mode: t.cache, version: t.version, rerun: t.rerun },
+      source: code,
+      ...(t.warehouse || sqlText.length
+        ? { sql: { dialect: t.warehouse?.dialect ?? 'bigquery', reads: t.warehouse?.reads ?? [], queries: sqlText, ...(t.warehouse?.materialize ? { materialize: t.warehouse.materialize } : {}) } }
+        : {}),
+    };
+    if (last) {
+      const m = last.manifest;
+      doc.lastRun = {
+        key: m.key,
+        finishedAt: m.finishedAt,
+        durationMs: m.durationMs,
+        params: m.inputs.params,
+        keyInputs: {
+          upstream: Object.keys(m.inputs.upstream).sort(),
+          codeFiles: Object.keys(m.inputs.code?.files ?? {}).length,
+          packages: Object.keys(m.inputs.code?.packages ?? {}).sort(),
+          hooks: Object.keys(m.inputs.hooks ?? {}).sort(),
+        },
+      };
+    }
+    return doc;
+  });
+
+  const readers = new Map<string, string[]>();
+  for (const t of plan.tasks) for (const p of t.params) (readers.get(p) ?? readers.set(p, []).get(p)!).push(t.name);
+  return {
+    name: plan.stem,
+    notebook: plan.notebook,
+    opening: plan.doc,
+    flow,
+    params: plan.params.map((p) => ({ name: p.name, type: p.type, default: p.default, readers: readers.get(p.name) ?? [], cell: p.cell + 1 })),
+    tasks,
+    runs: history.runs,
+  };
+}
+
+/** The text of each sql`…` template in a task's cells, `${…}` kept as written. */
+export function sqlTemplates(code: string): string[] {
+  const out: string[] = [];
+  for (const m of code.matchAll(/\bsql(?:<[^`;]*?>)?`((?:[^`\\]|\\[\s\S])*)`/g)) out.push(m[1]!.replace(/\\`/g, '`'));
+  return out;
+}
+
+/**
+ * Markdown images stay images: a cell attachment (`![](attachment:plot.png)`) is written to the
+ * scratch folder and linked relative to the notebook, which is where TypeDoc resolves the
+ * relative links of the prose (it copies each image into the site's media/ folder).
+ */
+function keepImages(markdown: string, attachment: (name: string) => { cell: number; entry: Record<string, string> } | undefined, place: Place): string {
+  return markdown.replace(/\]\(attachment:([^)\s]+)\)/g, (_all, name: string) => {
+    const found = attachment(name);
+    const mime = found && Object.keys(found.entry).sort()[0];
+    if (!found || !mime) return '](#)';
+    const file = join(place.scratch, 'attachments', `${found.cell}-${name.replace(/[^\w.-]/g, '_')}`);
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, Buffer.from(found.entry[mime]!, 'base64'));
+    return `](${posix(relative(dirname(place.notebookAbs), file))})`;
+  });
+}
+
+/** Columns each SQL task reads, by table, from the warehouse's analyser; skipped quietly when it cannot say. */
+async function addSqlColumns(pipelines: PipelineDoc[], root: string): Promise<void> {
+  const sqlTasks = pipelines.flatMap((p) => p.tasks.filter((t) => t.sql).map((t) => ({ p, t })));
+  if (sqlTasks.length === 0) return;
+  let analyzeTemplate: typeof import('../../runtime/warehouse/sql/lineage.js').analyzeTemplate;
+  try {
+    ({ analyzeTemplate } = await import('../../runtime/warehouse/sql/lineage.js'));
+  } catch {
+    return;
+  }
+  for (const { p, t } of sqlTasks) {
+    const text = readFileSync(resolve(root, p.notebook), 'utf8');
+    const cells = parseNotebook(p.notebook, text).notebook?.cells ?? [];
+    const code = t.cells.map((c) => cells[c - 1]?.source ?? '').join('\n');
+    const columns = new Map<string, Set<string>>();
+    for (const template of sqlTemplates(code)) {
+      try {
+        const analysis = await analyzeTemplate(template.split(/\$\{[^}]*\}/), t.sql!.dialect === 'duckdb' ? 'duckdb' : 'bigquery');
+        for (const c of analysis.columns) for (const s of c.sources) (columns.get(s.table) ?? columns.set(s.table, new Set()).get(s.table)!).add(s.column);
+      } catch {
+        // The analyser does not know this construct: the page lists tables only.
+      }
+    }
+    if (columns.size) t.sql!.columns = Object.fromEntries([...columns].sort((a, b) => a[0].localeCompare(b[0])).map(([k, v]) => [k, [...v].sort()]));
+  }
+}

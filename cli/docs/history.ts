@@ -1,0 +1,123 @@
+// What the workspace remembers about a pipeline's runs, read for the docs site: the run logs
+// (`<workspace>/_runs/<run-id>.jsonl`, one RunEvent per line, written by every `cellar run`) and
+// the manifests their keys name (`<task>/<key>.manifest.json`: key inputs, schemas, statistics,
+// timing). Read-only, and tolerant: a torn last line or a pruned manifest loses that fact only.
+//
+// Task names are only unique within a pipeline, while the workspace is shared (penguins and
+// flights both have a `features`), so a task's last run is found through its own pipeline's run
+// logs, never through "the newest manifest in the folder".
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Manifest, NotRunReason, RunEvent } from '../../runtime/types.js';
+import type { RunRecord } from './model.js';
+
+export interface PipelineHistory {
+  runs: RunRecord[];
+  /** Task → the key and time of the last run that ran or reused it, and the manifest. */
+  last: Map<string, { manifest: Manifest; at: string }>;
+  /** Task → the last failure recorded (after its last success), for checks' last result. */
+  failures: Map<string, { at: string; error: string }>;
+}
+
+/** Runs recorded for `pipeline` in `workspace`, oldest first, with each task's last manifest. */
+export function readHistory(workspace: string, pipeline: string): PipelineHistory {
+  const manifests = new ManifestReader(workspace);
+  const runs: RunRecord[] = [];
+  const last = new Map<string, { manifest: Manifest; at: string }>();
+  const failures = new Map<string, { at: string; error: string }>();
+  const dir = join(workspace, '_runs');
+  const logs = existsSync(dir) ? readdirSync(dir).filter((n) => n.endsWith('.jsonl')).sort() : [];
+  for (const log of logs) {
+    const events = readEvents(join(dir, log));
+    const start = events[0];
+    if (!start || start.kind !== 'run-start' || start.pipeline !== pipeline) continue;
+    const run: RunRecord = { id: log.replace(/\.jsonl$/, ''), startedAt: new Date(start.at).toISOString(), params: {}, tasks: [], metrics: {} };
+    const byTask = new Map<string, RunRecord['tasks'][number]>();
+    const keys = new Map<string, string>();
+    for (const e of events) {
+      switch (e.kind) {
+        case 'task-planned':
+          keys.set(e.task, e.key);
+          break;
+        case 'task-cached':
+          keys.set(e.task, e.key);
+          byTask.set(e.task, { name: e.task, status: 'cached' });
+          break;
+        case 'task-done':
+          keys.set(e.task, e.key);
+          byTask.set(e.task, { name: e.task, status: 'ran', durationMs: e.durationMs });
+          break;
+        case 'task-failed':
+          byTask.set(e.task, { name: e.task, status: 'failed', durationMs: e.durationMs, error: e.error });
+          failures.set(e.task, { at: new Date(e.at).toISOString(), error: e.error });
+          break;
+        case 'task-not-run': {
+          // Logs written before NotRunReason became an object said 'not requested', 'fail-fast' or the task.
+          const because = e.because as NotRunReason | string;
+          const why = typeof because === 'string' ? because : because.kind === 'upstream-failed' ? because.task : because.kind;
+          if (why !== 'not requested' && why !== 'not-requested') byTask.set(e.task, { name: e.task, status: 'not-run', error: why === 'fail-fast' ? 'stopped after a failure' : `upstream ${why} failed` });
+          break;
+        }
+        case 'run-end':
+          run.durationMs = e.durationMs;
+          run.ok = e.ok;
+          break;
+        default:
+          break;
+      }
+    }
+    for (const [task, entry] of [...byTask].sort((a, b) => a[0].localeCompare(b[0]))) {
+      run.tasks.push(entry);
+      const key = keys.get(task);
+      if (entry.status !== 'ran' && entry.status !== 'cached') continue;
+      const manifest = key ? manifests.read(task, key) : undefined;
+      if (!manifest) continue;
+      last.set(task, { manifest, at: manifest.finishedAt });
+      failures.delete(task);
+      for (const [name, value] of Object.entries(manifest.inputs.params)) run.params[name] ??= value;
+      for (const [output, stored] of Object.entries(manifest.outputs)) {
+        for (const [field, value] of Object.entries(stored.stats?.scalars ?? {})) run.metrics[`${task}.${output}.${field}`] = value;
+      }
+    }
+    run.params = sortKeys(run.params);
+    run.metrics = sortKeys(run.metrics);
+    runs.push(run);
+  }
+  return { runs, last, failures };
+}
+
+function readEvents(path: string): RunEvent[] {
+  const out: RunEvent[] = [];
+  for (const line of readFileSync(path, 'utf8').split('\n')) {
+    if (!line.trim()) continue;
+    try {
+      out.push(JSON.parse(line) as RunEvent);
+    } catch {
+      // A run killed mid-write leaves a torn last line: the events before it still count.
+    }
+  }
+  return out;
+}
+
+/** Manifests by task and key, each file read once per build. */
+class ManifestReader {
+  private readonly cache = new Map<string, Manifest | undefined>();
+  constructor(private readonly workspace: string) {}
+  read(task: string, key: string): Manifest | undefined {
+    const id = `${task}/${key}`;
+    if (!this.cache.has(id)) {
+      let m: Manifest | undefined;
+      try {
+        m = JSON.parse(readFileSync(join(this.workspace, task, `${key}.manifest.json`), 'utf8')) as Manifest;
+      } catch {
+        m = undefined; // pruned, or never finished
+      }
+      this.cache.set(id, m);
+    }
+    return this.cache.get(id);
+  }
+}
+
+function sortKeys<V>(o: Record<string, V>): Record<string, V> {
+  return Object.fromEntries(Object.keys(o).sort().map((k) => [k, o[k]!]));
+}

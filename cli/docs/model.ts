@@ -1,0 +1,109 @@
+// The docs site's one data type, `DocsSite`: what `cellar docs` knows about each pipeline, made by
+// collect.ts (the compiler's TaskPlan joined with the store's manifests and run logs) and read by
+// the TypeDoc plugin (plugin.ts) and its page fragments (pages.ts).
+//
+//   notebooks → compileFile → TaskPlan ┐
+//   workspace → manifests, run logs    ┴→ DocsSite → TypeDoc (Cellar plugin) → site/
+//
+// Plain data, no TypeDoc types: collecting is testable without building a site, and every list
+// is sorted or in notebook order so two builds from the same inputs give the same bytes.
+import type { OutputSchema, OutputStats } from '../../runtime/types.js';
+
+export interface DocsSite {
+  /** The project's name (package.json `name`), the home page's title. */
+  project: string;
+  /** Absolute project root; notebook paths below are relative to it. */
+  root: string;
+  /** Absolute workspace the run facts came from. */
+  workspace: string;
+  pipelines: PipelineDoc[];
+}
+
+export interface PipelineDoc {
+  /** Notebook stem: the pipeline's name, and the folder of its pages. */
+  name: string;
+  /** Project-relative notebook path (forward slashes). */
+  notebook: string;
+  /** Markdown at the top of the notebook (the opening prose). */
+  opening: string;
+  /** The notebook's prose in order, with the tasks where they start. */
+  flow: FlowItem[];
+  params: ParamDoc[];
+  /** In the plan's topological order. */
+  tasks: TaskDoc[];
+  /** Recorded runs, oldest first. */
+  runs: RunRecord[];
+  /** Generated module files for TypeDoc (absolute; task name → file), when API docs are built. */
+  modules?: { pipeline: string; setup?: string; tasks: Record<string, string> };
+}
+
+export type FlowItem =
+  | { kind: 'prose'; cell: number; markdown: string }
+  | { kind: 'task'; cell: number; task: string };
+
+export interface ParamDoc {
+  name: string;
+  /** TypeScript type text. */
+  type: string;
+  default: unknown;
+  /** Tasks reading it, in plan order. */
+  readers: string[];
+  cell: number;
+}
+
+export interface TaskDoc {
+  name: string;
+  /** Markdown right before the task: the why. */
+  prose: string;
+  /** 1-based cell numbers, as people count, and their ids. */
+  cells: number[];
+  cellIds: (string | undefined)[];
+  params: string[];
+  upstream: string[];
+  downstream: string[];
+  outputs: OutputDoc[];
+  checks: CheckDoc[];
+  /** The cells' code, as written in the notebook. */
+  source: string;
+  /** SQL tasks: the queries as written, tables read, and (where the analyser knows) columns read per table. */
+  sql?: { dialect: string; reads: string[]; queries: string[]; materialize?: string; columns?: Record<string, string[]> };
+  cache: { mode: 'code' | 'params'; version: number; rerun: boolean };
+  /** The last recorded run of this task in this pipeline; undefined: not run yet. */
+  lastRun?: TaskRun;
+}
+
+export interface OutputDoc {
+  name: string;
+  /** Codec named in the notebook (`//| output`), or 'auto'. */
+  declaredCodec: string;
+  /** From the last run's manifest. */
+  stored?: { codec: string; bytes: number; schema: OutputSchema; stats?: OutputStats };
+}
+
+export interface CheckDoc {
+  text: string;
+  /** Last result: passed when the task finished (a failing check stops it), failed with the run's message. */
+  last: { status: 'passed' | 'failed'; at: string; message?: string } | { status: 'not-run' };
+}
+
+export interface TaskRun {
+  key: string;
+  finishedAt: string;
+  durationMs: number;
+  params: Record<string, unknown>;
+  /** Upstream task → its key, and other key inputs, for "what the key is made of". */
+  keyInputs: { upstream: string[]; codeFiles: number; packages: string[]; hooks: string[] };
+}
+
+export interface RunRecord {
+  /** The run log's id (`<ISO time>-<pid>`). */
+  id: string;
+  startedAt: string;
+  durationMs?: number;
+  ok?: boolean;
+  /** Params as the run's tasks recorded them in their manifests. */
+  params: Record<string, unknown>;
+  tasks: { name: string; status: 'ran' | 'cached' | 'failed' | 'not-run'; durationMs?: number; error?: string }[];
+  /** `task.output.field` → number, from the outputs' recorded scalar metrics. */
+  metrics: Record<string, number>;
+}

@@ -1,0 +1,61 @@
+// Pure: the runtime's error codes, each with what it means.
+//
+// Every code a `CellarError`, a `WarehouseError`, a `RuntimeDiagnostic` or the `cellar` command
+// carries is a key here, so a free string does not compile. Tooling (and `--json` consumers) may
+// match on them: never rename one. docs/design/runtime.md keeps the same table, and
+// test/runtime/codes.test.ts keeps the two in step (as test/compiler/stages.test.ts does for the
+// compiler's `CODES` in compiler/diagnostics.ts).
+export const RUNTIME_CODES = {
+  // The pipeline definition, found when the graph is built (before anything runs).
+  E_UNKNOWN_PARAM: 'a param the pipeline (or the task) does not declare',
+  E_PARAM_TYPE: "a param value of the wrong type for the task's declared param",
+  E_BAD_INPUT: 'a task input that does not name a task',
+  E_WRONG_TASK_TYPE: 'an upstream output used as a type it is not (e.g. a model read as a table)',
+  E_UNKNOWN_OUTPUT: 'an input (or `cellar show`) naming an output the task does not declare',
+  E_UNKNOWN_CODEC: 'an output whose codec is not registered',
+  E_DEPENDENCY_CYCLE: 'tasks that depend on each other',
+  E_UNKNOWN_TASK: 'a task selector naming a task that is not in the pipeline',
+  E_DUPLICATE_TASK: 'two different tasks with the same name',
+  E_BAD_TASK: 'a malformed task definition (a field of the wrong type, an unknown field, `run` not a function), named by task and field',
+  // Loading and reading results.
+  E_NO_PIPELINE: 'no pipeline file where one was named',
+  E_PIPELINE_LOAD: 'a pipeline module that throws or does not compile while loading',
+  E_NOT_A_PIPELINE: 'a module without a `definePipeline(...)` default export',
+  E_CELLAR_UNRESOLVED: "a pipeline outside any project with cellar installed, loaded with CELLAR_LOADER=tsx (Node cannot find 'cellar' there)",
+  E_NO_WORKDIR: "the tasks' working folder does not exist (the notebook's folder was moved or deleted; a built bundle: pass --workdir)",
+  E_NOT_CACHED: 'no stored output for this task and these params (run the pipeline first)',
+  // The warehouse.
+  E_WH_CONFIG: 'a malformed warehouse configuration (cellar.config.json or CELLAR_* variables)',
+  E_WH_QUERY: 'the warehouse refused or failed a query',
+  E_WH_DIALECT: 'SQL the chosen dialect cannot express, or queries of two dialects nested',
+  E_WH_PARAM: 'a value that cannot be a query parameter or table name, or `sql` not used as a tagged template',
+  E_WH_BYTES_LIMIT: 'a BigQuery query over the maxBytesBilled limit',
+  E_WH_CHECK: 'a `//| check:` that failed or cannot be evaluated',
+  E_WH_MATERIALIZE: 'a table output that cannot be materialized',
+  E_WH_SEED: 'a seed file for the local DuckDB warehouse that is missing or unreadable',
+  E_CHECK_SYNTAX: 'a `//| check:` expression that does not parse',
+  // Shared stores.
+  E_STORE: 'a store location (`--store`, `store` in cellar.config.json, $CELLAR_STORE) that cannot be opened',
+  // The command line.
+  E_USAGE: 'a command line the command does not accept (its usage is printed)',
+  E_BAD_PARAM: "a `--param k=v` whose value does not parse as the param's type",
+  E_NOT_FOUND: 'a notebook file that does not exist or cannot be read',
+  E_COMPILE: 'a notebook with compile errors, when running it',
+  E_NO_TASKS: 'a notebook with no `//| task:` cells, when running it',
+  E_DOCS_BUILD: '`cellar docs` could not build the site (TypeDoc reported errors converting or rendering)',
+  // Builds (`cellar build`) and built pipelines.
+  E_BUILD: 'a pipeline or task function that esbuild cannot bundle',
+  E_BUILD_PACKAGE: 'a package the bundle imports that is not installed in the project',
+  E_BUILD_LOCKFILE: "npm could not resolve a package-lock.json for the build's run-time packages",
+  // Headless notebooks (`cellar exec`, `verify`, `kernel`, `notebook`).
+  E_NOT_A_NOTEBOOK: '`cellar exec`/`verify`: a file that is not an nbformat 4 notebook',
+  E_NO_PARAMS_CELL: '`cellar exec -p`/`-f` on a notebook with no params cell (`//| params`, or tagged `parameters`)',
+  E_NO_TSLAB: '`cellar kernel install` could not find tslab in the project or next to cellar',
+  E_JUPYTER_MISSING: "Debian's Jupyter (/usr/bin/jupyter) is not installed",
+  E_JUPYTER_START: 'the Jupyter server Cellar started did not answer (its log is printed)',
+  E_JUPYTER_CONNECT: 'the Jupyter server given by `--server`/`--token` does not answer or refuses the token',
+  E_KERNEL_START: 'the tslab kernel did not start within `--kernel-timeout` (or died while starting)',
+} as const;
+
+/** A catalogued runtime error code (see `RUNTIME_CODES` for what each means). */
+export type RuntimeCode = keyof typeof RUNTIME_CODES;

@@ -1,0 +1,94 @@
+// The coordinator's side of a distributed run: a TaskRunner that runs each attempt as a BullMQ
+// job instead of on a local thread. The scheduler (run/execute.ts) is unchanged: it still walks
+// the DAG, starts a task once its upstream is done, emits the RunEvents the summary and progress
+// line are made of, retries, and stops on failure; this runner only carries one attempt to a
+// worker and its result back. So a distributed run prints and exits exactly like a local one.
+//
+// The DAG is never handed to BullMQ (its flows model trees: a diamond's shared child waited
+// forever, bullmq #1021, #2453); jobs are independent, added only when their inputs exist.
+// Job ids are `<task>.<key>`, so duplicate adds collapse. A job found finished under that id is
+// history (the store, not Redis, says what is done) and is cleared before the add.
+//
+// The runner `commits`: the worker takes the store's lock on task+key, reuses a result another
+// worker finished, and writes the manifest itself, so the lock is held where the outputs are
+// written and a job retaken after a stall cannot be computed twice.
+import { Job, Queue, QueueEvents } from 'bullmq';
+import { Redis } from 'ioredis';
+import type { JobResult, TaskRunner } from '../run/execute.js';
+import type { TaskJob } from '../run/perform.js';
+import type { StoreChoice } from '../store/open.js';
+import { checkRedisUrl, jobId, queueName, type DistributedJobData } from './queue.js';
+
+export interface BullmqRunnerOptions {
+  redis: string;
+  /** The pipeline's name: the queue is `cellar-<name>`. */
+  pipeline: string;
+  params: Record<string, unknown>;
+  store: Pick<StoreChoice, 'spec' | 'gcs'>;
+}
+
+export class BullmqRunner implements TaskRunner {
+  readonly commits = true;
+  private readonly connection: Redis;
+  private readonly eventsConnection: Redis;
+  private readonly queue: Queue;
+  private readonly events: QueueEvents;
+  private readonly ready: Promise<unknown>;
+
+  constructor(private readonly options: BullmqRunnerOptions) {
+    const url = checkRedisUrl(options.redis);
+    this.connection = new Redis(url, { maxRetriesPerRequest: null });
+    this.eventsConnection = new Redis(url, { maxRetriesPerRequest: null });
+    const name = queueName(options.pipeline);
+    this.queue = new Queue(name, { connection: this.connection });
+    // Each waiting job listens for the queue closing: a wide fan-out is not a listener leak.
+    this.queue.setMaxListeners(0);
+    this.events = new QueueEvents(name, { connection: this.eventsConnection });
+    this.events.setMaxListeners(0);
+    this.ready = Promise.all([this.queue.waitUntilReady(), this.events.waitUntilReady()]);
+  }
+
+  /** Resolves once Redis answers; rejects after `timeoutMs` with a message naming the URL. */
+  async reachable(timeoutMs: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`cannot reach Redis at ${this.options.redis} (no answer in ${timeoutMs / 1000} s)`)), timeoutMs);
+    });
+    try {
+      await Promise.race([this.ready, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async run(job: TaskJob): Promise<JobResult> {
+    await this.ready;
+    const id = jobId(job.task, job.key);
+    const previous = await this.queue.getJob(id);
+    if (previous) {
+      const state = await previous.getState();
+      if (state === 'completed' || state === 'failed') await previous.remove().catch(() => undefined);
+    }
+    const data: DistributedJobData = { pipeline: this.options.pipeline, params: this.options.params, store: this.options.store, job };
+    // One BullMQ attempt per scheduler attempt: retries and their backoff stay the scheduler's,
+    // so they show in the run's events as in a local run. Finished jobs are kept an hour.
+    const added = await this.queue.add(job.task, data, { jobId: id, attempts: 1, removeOnComplete: { age: 3600 }, removeOnFail: { age: 24 * 3600 } });
+    try {
+      return (await added.waitUntilFinished(this.events)) as JobResult;
+    } catch (error) {
+      // The worker's error, with its stack (the CLI maps its frames to the notebook cell).
+      const failed = await Job.fromId(this.queue, id).catch(() => undefined);
+      const out = new Error(failed?.failedReason || (error as Error).message);
+      const stack = failed?.stacktrace?.at(-1);
+      if (stack) out.stack = stack;
+      throw out;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.events.close().catch(() => undefined);
+    await this.queue.close().catch(() => undefined);
+    this.connection.disconnect();
+    this.eventsConnection.disconnect();
+  }
+}

@@ -1,0 +1,138 @@
+// `cellar worker`: one machine's share of a distributed run. It takes jobs from the pipeline's
+// BullMQ queue and runs each like the local executor would: task bodies on worker threads (the
+// same WorkerPool `cellar run` uses, so CPU-bound code never blocks the BullMQ lock renewals on
+// this event loop), inputs read from and outputs written to the shared store.
+//
+// Per job: check that this worker's code gives the job's cache key (a worker with other code or
+// package versions would write outputs under a key they do not belong to); take the store's lock
+// on task+key; if a manifest is already there (another worker finished it: a stalled job retaken,
+// two coordinators) reuse it; else compute, then commit the manifest, then release. A worker
+// killed mid-task leaves no manifest and a lock whose owner is gone; BullMQ moves the job back to
+// the queue after `lockDurationMs` (checked every `stalledIntervalMs`) and another worker takes it.
+import { dirname, resolve } from 'node:path';
+import { Worker, type Job } from 'bullmq';
+import { Redis } from 'ioredis';
+import { CodeHasher } from '../key/codehash.js';
+import { computeKeys } from '../key/keys.js';
+import { loadPipeline } from '../load/loader.js';
+import type { JobResult } from '../run/execute.js';
+import { buildGraph } from '../run/graph.js';
+import { openStore, type StoreChoice } from '../store/open.js';
+import type { Store } from '../store/store.js';
+import type { CacheKey, Manifest } from '../types.js';
+import { WorkerPool } from '../workers/pool.js';
+import { checkRedisUrl, queueName, type DistributedJobData, type StallTiming } from './queue.js';
+
+export interface WorkerOptions extends StallTiming {
+  pipelineFile: string;
+  redis: string;
+  /** Jobs run at once on this machine (worker threads). */
+  concurrency: number;
+  /** The local workspace, for a local store and the code-hash memo. */
+  workspace: string;
+  /** Where this worker expects the store; a job naming another store is refused. */
+  store: Pick<StoreChoice, 'spec' | 'gcs'>;
+  /** Folder tasks run in (moved data); default the pipeline's own workdir, relative to its file. */
+  workdir?: string;
+  /** One line per job event, for the worker's log. */
+  onLog?: (line: string) => void;
+}
+
+export interface RunningWorker {
+  /** Finish the jobs in hand, then stop. */
+  close(): Promise<void>;
+  queue: string;
+}
+
+const time = () => new Date().toISOString().slice(11, 19);
+
+export async function startWorker(options: WorkerOptions): Promise<RunningWorker> {
+  const log = options.onLog ?? (() => {});
+  const { pipeline, file } = await loadPipeline(options.pipelineFile);
+  // Tasks read relative paths from the pipeline's workdir, as in a local run (pool.ts).
+  process.chdir(options.workdir ? resolve(options.workdir) : resolve(dirname(file), pipeline.workdir ?? '.'));
+  const store: Store = await openStore(options.store);
+  const hasher = new CodeHasher();
+  const prepared = new Map<string, Promise<Map<string, CacheKey>>>();
+  const pools = new Map<string, WorkerPool>();
+  const keysFor = (params: Record<string, unknown>): Promise<Map<string, CacheKey>> => {
+    const id = JSON.stringify(params);
+    let p = prepared.get(id);
+    if (!p) {
+      p = (async () => {
+        const { graph, diagnostics } = buildGraph(pipeline, params);
+        if (!graph) throw new Error(`this worker cannot build ${pipeline.name} with params ${id}: ${diagnostics.map((d) => d.message).join('; ')}`);
+        return computeKeys(graph, { hasher });
+      })();
+      prepared.set(id, p);
+    }
+    return p;
+  };
+  // A pool per distinct params: its threads build the graph once, with those params.
+  const poolFor = (params: Record<string, unknown>): WorkerPool => {
+    const id = JSON.stringify(params);
+    let pool = pools.get(id);
+    if (!pool) {
+      pool = new WorkerPool(options.concurrency, { pipelineFile: file, workspace: options.workspace, params, store: options.store });
+      pools.set(id, pool);
+    }
+    return pool;
+  };
+
+  const process1 = async (job: Job<DistributedJobData, JobResult>): Promise<JobResult> => {
+    const { job: attempt, params } = job.data;
+    const { task, key } = attempt;
+    if (job.data.pipeline !== pipeline.name) throw new Error(`job for pipeline '${job.data.pipeline}' reached a worker of '${pipeline.name}'`);
+    if (job.data.store.spec !== options.store.spec) {
+      throw new Error(`the coordinator uses the store ${job.data.store.spec}, this worker ${options.store.spec}: start the worker with --store ${job.data.store.spec}`);
+    }
+    const mine = (await keysFor(params)).get(task);
+    if (!mine) throw new Error(`task '${task}' is not in this worker's pipeline ${file}`);
+    if (mine.value !== key) {
+      throw new Error(`this worker's code gives task '${task}' the key ${mine.value}, the coordinator's ${key}: the worker runs other code or package versions (deploy the same build everywhere)`);
+    }
+    const commit = attempt.commit;
+    if (!commit) throw new Error(`job ${job.id} carries no commit record (coordinator and worker are different Cellar versions)`);
+    const lock = await store.lock(task, key, (holder) => log(`${time()} waiting ${task}: ${holder} holds it`));
+    try {
+      const existing: Manifest | undefined = (await store.isDone(task, key)) ? await store.readManifest(task, key) : undefined;
+      // A forced task reuses only a result committed for this very job (a stalled copy of it).
+      if (existing && (!commit.forced || Date.parse(existing.finishedAt) >= job.timestamp)) {
+        log(`${time()} reused  ${task} (already in the store)`);
+        return { outputs: existing.outputs, durationMs: existing.durationMs, reused: true };
+      }
+      log(`${time()} start   ${task} (job ${job.id})`);
+      const result = await poolFor(params).run(attempt);
+      await store.writeManifest({ task, key, inputs: commit.inputs, outputs: result.outputs, durationMs: result.durationMs, finishedAt: new Date().toISOString() });
+      log(`${time()} done    ${task}`);
+      return result;
+    } catch (error) {
+      log(`${time()} FAILED  ${task}: ${(error as Error).message.split('\n')[0]}`);
+      throw error;
+    } finally {
+      await lock.release();
+    }
+  };
+
+  const name = queueName(pipeline.name);
+  const connection = new Redis(checkRedisUrl(options.redis), { maxRetriesPerRequest: null });
+  const worker = new Worker<DistributedJobData, JobResult>(name, process1, {
+    connection,
+    concurrency: options.concurrency,
+    lockDuration: options.lockDurationMs ?? 30_000,
+    stalledInterval: options.stalledIntervalMs ?? 30_000,
+    maxStalledCount: options.maxStalledCount ?? 2,
+  });
+  worker.on('error', (error) => log(`${time()} worker error: ${error.message}`));
+  await worker.waitUntilReady();
+  log(`${time()} worker for ${pipeline.name}: queue ${name}, concurrency ${options.concurrency}, store ${store.location}`);
+  return {
+    queue: name,
+    close: async () => {
+      await worker.close();
+      await Promise.all([...pools.values()].map((p) => p.close()));
+      await store.close?.();
+      connection.disconnect();
+    },
+  };
+}

@@ -1,0 +1,109 @@
+// Who owns a lock or a temp file, in a form that survives PID reuse.
+//
+// A PID alone is not an identity: in a container, node is PID 1 after every restart, so a run
+// killed with SIGKILL leaves a lock "owned by PID 1", and the next run, PID 1 again, would see
+// its owner alive (itself) and wait on it forever. So an owner is the PID plus the process's
+// start time (field 22 of /proc/<pid>/stat, clock ticks since boot) plus the boot id
+// (/proc/sys/kernel/random/boot_id): a process is the owner only if a process with that PID
+// exists now *and* started at the same tick of the same boot. A random run id alone could not
+// say whether its run is still alive; a start time can be checked by anyone on the host.
+//
+// Where /proc is missing (macOS), start time and boot id are absent and liveness falls back to
+// `kill(pid, 0)`, with the old limit: a recycled PID keeps a dead owner's lock until it exits.
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+
+export interface ProcessIdentity {
+  pid: number;
+  host: string;
+  /** Start time of the process in clock ticks since boot (Linux), else undefined. */
+  start?: number;
+  /** The kernel's boot id (Linux), else undefined. */
+  boot?: string;
+}
+
+/** The start time of process `pid` (ticks since boot), or undefined without /proc or process. */
+export function processStartTime(pid: number): number | undefined {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  // `pid (comm) state ppid ...`: comm may hold spaces and parentheses, so count fields after the
+  // last ')'. starttime is field 22 overall, the 20th after comm.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const start = Number(fields[19]);
+  return Number.isFinite(start) ? start : undefined;
+}
+
+let bootId: string | undefined | null = null;
+function currentBootId(): string | undefined {
+  if (bootId === null) {
+    try {
+      bootId = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim() || undefined;
+    } catch {
+      bootId = undefined;
+    }
+  }
+  return bootId;
+}
+
+let self: ProcessIdentity | undefined;
+/** This process, as a lock or temp file records it. */
+export function currentProcess(): ProcessIdentity {
+  if (!self) {
+    self = { pid: process.pid, host: hostname() };
+    const start = processStartTime(process.pid);
+    const boot = currentBootId();
+    if (start !== undefined) self.start = start;
+    if (boot !== undefined) self.boot = boot;
+  }
+  return self;
+}
+
+/**
+ * Is the process that recorded `owner` still running? Another host's owner is assumed alive (its
+ * processes cannot be seen from here). On this host: a different boot, no process with that PID,
+ * or a process with that PID that started at another time (PID reuse, including our own PID
+ * after a restart) all mean the owner is dead.
+ */
+export function isOwnerAlive(owner: { pid: number; host?: string; start?: number; boot?: string }): boolean {
+  const me = currentProcess();
+  if (owner.host !== undefined && owner.host !== me.host) return true;
+  if (owner.boot !== undefined && me.boot !== undefined && owner.boot !== me.boot) return false;
+  if (owner.start !== undefined) {
+    const start = owner.pid === me.pid ? me.start : processStartTime(owner.pid);
+    if (start !== undefined) return start === owner.start;
+    // No /proc entry: the process is gone (or /proc is not mounted: ask the kernel).
+  }
+  if (owner.pid === me.pid) return owner.start === undefined || me.start === undefined;
+  try {
+    process.kill(owner.pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * The owner part of a temp file name: `<pid>.<start>` (`<pid>` without /proc), so a sweep can
+ * tell a live writer's temp file from a dead one's even when the PID was reused.
+ */
+export function tempStamp(): string {
+  const me = currentProcess();
+  return me.start === undefined ? String(me.pid) : `${me.pid}.${me.start}`;
+}
+
+/** Matches a temp file name written by `atomicWrite` (or the memo writers): `….tmp-<pid>[.<start>][-<random>]`. */
+export const TEMP_NAME = /\.tmp-(\d+)(?:\.(\d+))?(?:-[a-z0-9]+)?$/;
+
+/** Is the temp file `name` (matching TEMP_NAME) left by a process that is gone? */
+export function isLeftoverTemp(name: string): boolean {
+  const m = TEMP_NAME.exec(name);
+  if (!m) return false;
+  const owner: { pid: number; start?: number } = { pid: Number(m[1]) };
+  if (m[2] !== undefined) owner.start = Number(m[2]);
+  else if (owner.pid === process.pid) return false; // ours without a stamp: a write in flight
+  return !isOwnerAlive(owner);
+}

@@ -1,0 +1,84 @@
+// Process-level helpers for the distributed tests: copy the shapes fixture into test/.tmp (inside
+// the project, so its `import 'cellar'` resolves), start workers and coordinators as real CLI
+// processes, read the executions side file.
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { root, startCli, type CliResult } from '../runtime/helpers.js';
+
+export { root, runCli, runJson, startCli, sleep } from '../runtime/helpers.js';
+
+let counter = 0;
+export function copyShapes(): string {
+  const dir = join(root, 'test', '.tmp', 'distributed', `shapes-${process.pid}-${Date.now()}-${counter++}`);
+  mkdirSync(dir, { recursive: true });
+  cpSync(join(root, 'test', 'distributed', 'fixtures', 'shapes'), dir, { recursive: true });
+  return dir;
+}
+
+export interface Execution {
+  what: 'start' | 'end';
+  task: string;
+  pid: number;
+}
+
+/** The lines of data/calls.log: each task appends `start`/`end` with its process id. */
+export function executions(dir: string): Execution[] {
+  const path = join(dir, 'data', 'calls.log');
+  if (!existsSync(path)) return [];
+  return readFileSync(path, 'utf8')
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => {
+      const [what, task, pid] = l.split(' ');
+      return { what: what as Execution['what'], task: task!, pid: Number(pid) };
+    });
+}
+
+/** How many times each task finished computing. */
+export function completions(dir: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const e of executions(dir)) if (e.what === 'end') out[e.task] = (out[e.task] ?? 0) + 1;
+  return out;
+}
+
+/** Poll until `check` holds (no time limit of its own: the test's timeout is the bound). */
+export async function until(check: () => boolean, what: string, everyMs = 50): Promise<void> {
+  for (;;) {
+    if (check()) return;
+    await new Promise((r) => setTimeout(r, everyMs));
+    void what; // named for readers of a timed-out test
+  }
+}
+
+/** Every output file of a local workspace (not manifests, locks or logs): name → bytes. */
+export function outputFiles(ws: string): Map<string, Buffer> {
+  const out = new Map<string, Buffer>();
+  for (const task of readdirSync(ws)) {
+    if (task.startsWith('_') || task.startsWith('.')) continue;
+    for (const name of readdirSync(join(ws, task))) {
+      if (name.endsWith('.manifest.json') || name.endsWith('.lock')) continue;
+      out.set(`${task}/${name}`, readFileSync(join(ws, task, name)));
+    }
+  }
+  return out;
+}
+
+export interface WorkerProcess {
+  pid: number;
+  done: Promise<CliResult>;
+  log(): string;
+}
+
+/** `cellar worker` with short stall timings, so a killed worker's job is retaken soon. */
+export function startWorkerProcess(pipeline: string, redis: string, ws: string, extra: string[] = []): WorkerProcess {
+  const { child, done } = startCli(['worker', pipeline, '--redis', redis, '--workspace', ws, '--concurrency', '2', '--lock-duration', '2000', '--stalled-interval', '500', ...extra]);
+  let log = '';
+  child.stderr!.on('data', (d) => (log += d));
+  return { pid: child.pid!, done, log: () => log };
+}
+
+/** Wait until a worker says it is listening (its first log line names the queue). */
+export async function workerReady(w: WorkerProcess): Promise<void> {
+  await until(() => w.log().includes('queue cellar-'), 'the worker to start');
+}
