@@ -110,6 +110,8 @@ export interface Declaration {
   statement: Span;
   /** `const f = (x) => …` (or a function or class expression): code, not data. */
   callable?: boolean;
+  /** Its initializer reads `process.env`: not stored as a leaf task's result unless `//| output` names it. */
+  fromEnv?: boolean;
 }
 
 export interface ImportBinding {

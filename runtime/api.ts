@@ -26,6 +26,17 @@ function graphOrThrow(tasks: AnyTask[], params: Record<string, unknown>): TaskGr
   return graph;
 }
 
+/**
+ * Runs `task` and everything upstream of it in memory and returns its outputs, e.g.
+ * `const { accuracy } = await evaluate(trainTask, { nTrees: 10 })`. No cache, no files, no codecs:
+ * values pass between tasks as they are. `params` are pipeline params by name (a task reads the
+ * ones it declares; defaults fill the rest). A compiled task runs in its notebook's folder; the
+ * caller's folder is restored after.
+ *
+ * @throws CellarError for a graph that cannot be built (`E_UNKNOWN_PARAM`, `E_PARAM_TYPE`,
+ *   `E_DEPENDENCY_CYCLE`, `E_WRONG_TASK_TYPE`, …; every problem is in `diagnostics`).
+ * @throws whatever a task throws, as it is.
+ */
 export async function evaluate<T extends AnyTask>(task: T, params: Record<string, unknown> = {}): Promise<TaskOutputs<T>> {
   const graph = graphOrThrow([task], params);
   const keys = await computeKeys(graph);
@@ -57,6 +68,16 @@ export interface LoadOptions {
   store?: Store;
 }
 
+/**
+ * The outputs a previous `cellar run` stored for `task` with these `params`, decoded; runs
+ * nothing. The cache key is computed as the run computed it (params, upstream keys, code), so an
+ * edited task or changed param finds no result.
+ *
+ * @param options.workspace the workspace folder (default: `--workspace`'s default, see store/workspace.ts).
+ * @param options.store a store other than the local folder (e.g. a `MemoryStore` in tests).
+ * @throws CellarError `E_NOT_CACHED` when there is no stored result for this key (the message
+ *   names the last stored key, if any); the graph errors of `evaluate`.
+ */
 export async function load<T extends AnyTask>(task: T, params: Record<string, unknown> = {}, options: LoadOptions = {}): Promise<TaskOutputs<T>> {
   const workspace = resolveWorkspace({ explicit: options.workspace, near: taskDir(task) });
   const store = options.store ?? new LocalStore(workspace);

@@ -23,7 +23,10 @@ export const RUNTIME_CODES = {
   E_NOT_A_PIPELINE: 'a module without a `definePipeline(...)` default export',
   E_CELLAR_UNRESOLVED: "a pipeline outside any project with cellar installed, loaded with CELLAR_LOADER=tsx (Node cannot find 'cellar' there)",
   E_NO_WORKDIR: "the tasks' working folder does not exist (the notebook's folder was moved or deleted; a built bundle: pass --workdir)",
+  E_WORKSPACE_WRITE: 'a file of the workspace (an output, a manifest, a task folder) that cannot be written: a full disk (ENOSPC), no permission; names the file, the task and the system code',
   E_NOT_CACHED: 'no stored output for this task and these params (run the pipeline first)',
+  // Storing outputs.
+  E_SECRET_IN_OUTPUT: 'an output holding, in clear, the value of an environment variable the task read, without `//| output` declaring it',
   // The warehouse.
   E_WH_CONFIG: 'a malformed warehouse configuration (cellar.config.json or CELLAR_* variables)',
   E_WH_QUERY: 'the warehouse refused or failed a query',
@@ -37,6 +40,7 @@ export const RUNTIME_CODES = {
   // Shared stores.
   E_STORE: 'a store location (`--store`, `store` in cellar.config.json, $CELLAR_STORE) that cannot be opened',
   // The command line.
+  E_NODE_VERSION: 'a Node.js older than the one package.json `engines` names (checked by bin/cellar.mjs before anything loads)',
   E_USAGE: 'a command line the command does not accept (its usage is printed)',
   E_BAD_PARAM: "a `--param k=v` whose value does not parse as the param's type",
   E_NOT_FOUND: 'a notebook file that does not exist or cannot be read',

@@ -2,7 +2,7 @@
 export { defineTask, definePipeline, output } from './task.js';
 export type { Task, AnyTask, TaskDefinition, TaskOutputs, TaskParams, ParamSpec, ParamType, OutputSpec, InputSpec, CacheMode, Pipeline, TaskSource, WarehouseSpec, SqlDialect } from './task.js';
 
-// Runtime (runtime engineer): run tasks from code, read stored results, extend codecs and stores.
+// Run tasks from code, read stored results, extend codecs and stores.
 export { evaluate, load } from './api.js';
 export { CellarError } from './errors.js';
 export { RUNTIME_CODES } from './codes.js';
@@ -16,9 +16,9 @@ export { registerModelFormat } from './codecs/model.js';
 export type { ModelFormat } from './codecs/model.js';
 export type { Store } from './store/store.js';
 export { MemoryStore } from './store/memory.js';
-export type { CacheKey, KeyInputs, Manifest, RunEvent, RunResult, TaskResult, TaskStatus, OutputSchema } from './types.js';
+export type { CacheKey, KeyInputs, Manifest, NotRunReason, RunEvent, RunResult, TaskResult, TaskStatus, OutputSchema } from './types.js';
 
-// Warehouse (warehouse engineer): the `sql` template, data checks, adapters; importing this also
+// The warehouse: the `sql` template, data checks, adapters; importing this also
 // registers the warehouse task hooks (table versions in cache keys, materialisation, checks).
-export { sql, Query, table, ident, param, defineChecks, checkTable, useWarehouse, getWarehouse, closeWarehouse, openDuckDB, openBigQuery, loadWarehouseConfig, estimateTask, physicalTableName, pruneMaterialisations, analyzeSql, analyzeTemplate, TableHandle, WarehouseError } from './warehouse/index.js';
+export { sql, Query, table, ident, param, defineChecks, checkTable, useWarehouse, getWarehouse, closeWarehouse, openDuckDB, openBigQuery, loadWarehouseConfig, estimateTask, physicalTableName, pruneMaterializations, analyzeSql, analyzeTemplate, TableHandle, WarehouseError } from './warehouse/index.js';
 export type { Row, JsonValue, ColumnBatch, ColumnSchema, Warehouse, TableRef, WarehouseConfig, CellarConfigFile, TaskEstimate, CheckOutcome, SqlAnalysis, ColumnLineage } from './warehouse/index.js';

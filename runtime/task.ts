@@ -46,9 +46,8 @@ export interface TaskSource {
   /**
    * The task's cells by nbformat cell id (not position). The task module is part of the cache
    * key, and positions shift whenever a cell is inserted above, so a prose edit would re-run
-   * every task; ids do not move. `describeSource` (runtime/source.ts) resolves them to cell
+   * every task; ids do not move. `describeSource` (runtime/load/source.ts) resolves them to cell
    * numbers when a message needs one. Empty for notebooks without cell ids (nbformat < 4.5).
-   * Changed from 0-based indexes (number[]) in the first release of the runtime.
    */
   cells: string[];
 }
@@ -270,6 +269,12 @@ export interface Pipeline {
   tasks: AnyTask[];
 }
 
+/**
+ * A pipeline: a name, its tasks (upstream tasks not listed are pulled in through inputs) and the
+ * folder tasks run in (`workdir`, relative to the pipeline's file). The default export of a
+ * pipeline module, which `cellar run <pipeline.ts>` loads. Checked when a run builds its graph,
+ * not here.
+ */
 export function definePipeline(def: Omit<Pipeline, 'kind'>): Pipeline {
   return Object.freeze({ kind: 'cellar.pipeline' as const, ...def });
 }

@@ -54,6 +54,11 @@ export interface KeyInputs {
   codecs: Record<string, string>;
   /** Present when cache mode is 'code': file → normalised-syntax hash, package → version. */
   code?: { files: Record<string, string>; packages: Record<string, string> };
+  /**
+   * Environment variables the task's code reads (`process.env.X`), name → sha256 of the value
+   * (16 hex; `unset` when absent). Values never appear in clear (keys.ts).
+   */
+  env?: Record<string, string>;
   /** Inputs contributed by task hooks (e.g. warehouse table snapshots), by hook name. */
   hooks?: Record<string, unknown>;
 }

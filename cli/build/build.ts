@@ -27,7 +27,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync 
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Plugin } from 'esbuild';
-import { BUILT_MODULE_SCHEME, CodeHasher, type CodeFingerprint } from '../../runtime/key/codehash.js';
+import { BUILT_MODULE_SCHEME, CodeHasher, type RecordedFingerprint } from '../../runtime/key/codehash.js';
 import { findPackageRoot, findProjectRoot } from '../../runtime/project.js';
 import { canonicalJson, sha256 } from '../../runtime/key/hash.js';
 import { loadPipeline } from '../../runtime/load/loader.js';
@@ -224,13 +224,14 @@ function swapInto(staging: string, outDir: string): void {
   rmSync(old, { recursive: true, force: true });
 }
 
-async function fingerprintTasks(pipeline: Pipeline, projectRoot: string): Promise<Record<string, CodeFingerprint>> {
+async function fingerprintTasks(pipeline: Pipeline, projectRoot: string): Promise<Record<string, RecordedFingerprint>> {
   const hasher = new CodeHasher();
-  const out: Record<string, CodeFingerprint> = {};
+  const out: Record<string, RecordedFingerprint> = {};
   for (const task of pipeline.tasks) {
     if (!task.module) continue;
     const path = fileURLToPath(task.module.replace(/[?#].*$/, ''));
-    out[builtModuleUrl(projectRoot, path)] = await hasher.fingerprint(task.module);
+    // The env vars the code reads travel with it: a built run keys them as a source run does.
+    out[builtModuleUrl(projectRoot, path)] = { ...(await hasher.fingerprint(task.module)), env: hasher.envRead(task.module) };
   }
   return Object.fromEntries(Object.keys(out).sort().map((k) => [k, out[k]!]));
 }

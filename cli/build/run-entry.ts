@@ -8,7 +8,7 @@
 // relative to the built folder).
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { recordFingerprints, type CodeFingerprint } from '../../runtime/key/codehash.js';
+import { recordFingerprints, type RecordedFingerprint } from '../../runtime/key/codehash.js';
 import { CliError, EXIT } from '../errors.js';
 import { main } from '../main.js';
 
@@ -23,7 +23,7 @@ export interface BuildManifest {
   tasks: { name: string; upstream: string[]; params: string[]; codeHash: string }[];
   params: Record<string, { type: string; default?: unknown; tasks: string[] }>;
   /** Module URL inside the bundle → the code fingerprint computed from its sources. */
-  fingerprints: Record<string, CodeFingerprint>;
+  fingerprints: Record<string, RecordedFingerprint>;
   /** Package name → version, for every package the bundle imports at run time. */
   packages: Record<string, string>;
   cellar: string;

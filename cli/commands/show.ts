@@ -1,6 +1,7 @@
 // `cellar show <pipeline> <task> [output]`: print a stored output without running anything.
 // Tables print as an aligned preview (first rows, shape, column types); `--json` prints the value
 // itself for machines. Exit 1 when the task has no stored result for these params.
+import { inspect } from 'node:util';
 import { suggest } from '../../runtime/suggest.js';
 import { readOutput } from '../../runtime/run/perform.js';
 import type { OutputSchema } from '../../runtime/types.js';
@@ -44,33 +45,58 @@ async function showOutputs({ values, positionals }: CommandInput<typeof OPTIONS>
     const stored = manifest.outputs[name]!;
     const value = await readOutput(options.store, node.task, name, stored);
     if (values.json) {
-      json[name] = toJsonSafe(value);
+      json[name] = value;
       continue;
     }
     console.log(`${taskName}.${name}  ${describeSchema(stored.schema)}\n  ${options.store.outputPath(taskName, stored.file)}\n`);
     console.log(preview(value, stored.schema, limit));
     console.log('');
   }
-  if (values.json) console.log(JSON.stringify(outputName ? json[outputName] : json));
+  if (values.json) console.log(toJsonText(outputName ? json[outputName] : json));
   return EXIT.ok;
 }
 
+/**
+ * The `--json` encoding, valid JSON for every stored value (documented in README.md):
+ * JSON values as they are; -0 as `-0` (valid JSON, which JSON.stringify would print as 0); NaN,
+ * Infinity and -Infinity as the strings "NaN", "Infinity", "-Infinity"; a BigInt as a string of
+ * its digits; a Date as its ISO string; a Map with string keys as an object, any other Map as
+ * [key, value] pairs; a Set or a typed array as an array; undefined (an array hole, an absent
+ * value) as null.
+ */
+export function toJsonText(value: unknown): string {
+  const text = JSON.stringify(toJsonSafe(value)) ?? 'null';
+  return text.replace(/"\\u0000-0"/g, '-0');
+}
+
+/** -0 travels through JSON.stringify as this string and is printed back as the number `-0`. */
+const NEGATIVE_ZERO = '\u0000-0';
+
 function toJsonSafe(value: unknown): unknown {
-  // Structured values (structured codec) as the closest JSON: a Map with string keys as an
-  // object (else as [key, value] pairs), a Set as an array, a BigInt as its digits.
+  if (typeof value === 'number') return Number.isFinite(value) ? (Object.is(value, -0) ? NEGATIVE_ZERO : value) : String(value);
   if (typeof value === 'bigint') return String(value);
+  if (value === undefined) return null;
+  if (value instanceof Date) return Number.isNaN(value.getTime()) ? null : value.toISOString();
   if (value instanceof Map) {
     const entries = [...value].map(([k, v]) => [toJsonSafe(k), toJsonSafe(v)] as const);
     return entries.every(([k]) => typeof k === 'string') ? Object.fromEntries(entries) : entries;
   }
   if (value instanceof Set) return [...value].map(toJsonSafe);
-  if (Array.isArray(value)) return value.map(toJsonSafe);
-  if (ArrayBuffer.isView(value)) return Array.from(value as unknown as ArrayLike<number>, (v) => (typeof v === 'bigint' ? String(v) : v));
-  if (value && typeof value === 'object' && !Array.isArray(value)) {
+  // Array.from visits holes too (a hole of a sparse array prints as null, not skipped).
+  if (Array.isArray(value)) return Array.from(value, toJsonSafe);
+  if (ArrayBuffer.isView(value) && !(value instanceof DataView)) return Array.from(value as unknown as ArrayLike<number | bigint>, toJsonSafe);
+  if (value && typeof value === 'object') {
     const proto = Object.getPrototypeOf(value);
     if (proto === Object.prototype || proto === null) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, toJsonSafe(v)]));
   }
   return value;
+}
+
+/** A table cell's number: rounded to 6 decimals, with NaN, ±Infinity and -0 as themselves. */
+function showNumber(v: number): string {
+  if (!Number.isFinite(v)) return String(v);
+  if (Object.is(v, -0)) return '-0';
+  return String(Math.round(v * 1e6) / 1e6);
 }
 
 function preview(value: unknown, schema: OutputSchema, limit: number): string {
@@ -80,7 +106,7 @@ function preview(value: unknown, schema: OutputSchema, limit: number): string {
     for (let i = 0; i < Math.min(limit, schema.rows); i++) {
       rows.push(schema.shape === 'records' ? columns.map((c) => (value as Record<string, unknown>[])[i]![c]) : columns.map((c) => (value as Record<string, ArrayLike<unknown>>)[c]![i]));
     }
-    const cell = (v: unknown) => (v === null || v === undefined ? '∅' : v instanceof Date ? v.toISOString() : typeof v === 'number' ? String(Math.round(v * 1e6) / 1e6) : String(v));
+    const cell = (v: unknown) => (v === null || v === undefined ? '∅' : v instanceof Date ? v.toISOString() : typeof v === 'number' ? showNumber(v) : String(v));
     const text = [columns, ...rows.map((r) => r.map(cell))];
     const widths = columns.map((_, j) => Math.min(30, Math.max(...text.map((r) => String(r[j]).length))));
     const fmt = (r: unknown[]) => r.map((v, j) => String(v).slice(0, 30).padEnd(widths[j]!)).join('  ');
@@ -93,7 +119,10 @@ function preview(value: unknown, schema: OutputSchema, limit: number): string {
     const bytes = value as Uint8Array;
     return `${bytes.byteLength} bytes: ${Buffer.from(bytes.subarray(0, 32)).toString('hex')}${bytes.byteLength > 32 ? '…' : ''}`;
   }
-  const text = JSON.stringify(schema.kind === 'model' && (value as { toJSON?: () => unknown })?.toJSON ? (value as { toJSON: () => unknown }).toJSON() : value, null, 2) ?? String(value);
+  // As the value is, not as JSON would have it: NaN, Infinity, -0, Map, Set, Date, BigInt,
+  // typed arrays and undefined print as themselves (node:util's inspect, as the REPL shows them).
+  const shown = schema.kind === 'model' && (value as { toJSON?: () => unknown })?.toJSON ? (value as { toJSON: () => unknown }).toJSON() : value;
+  const text = inspect(shown, { depth: 8, maxArrayLength: 200, maxStringLength: 2000, breakLength: 100, compact: 3 });
   const lines = text.split('\n');
   return lines.length > 40 ? `${lines.slice(0, 40).join('\n')}\n… (${lines.length - 40} more lines; --json for all)` : text;
 }

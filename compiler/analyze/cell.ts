@@ -274,7 +274,11 @@ function variableStatement(cx: CellContext, stmt: TsMorphModule.ts.VariableState
     let init = d.initializer;
     while (init && (ts.isParenthesizedExpression(init) || ts.isAsExpression(init) || ts.isSatisfiesExpression(init))) init = init.expression;
     const callable = ts.isIdentifier(d.name) && init !== undefined && (ts.isArrowFunction(init) || ts.isFunctionExpression(init) || ts.isClassExpression(init));
-    names.forEach((name, i) => result.declarations.push({ name, kind, line: lineCol(sf, sites[i]!.start).line, sites: [sites[i]!], statement, ...(callable ? { callable: true } : {}) }));
+    // A value read from the environment (a token, a password) is never kept as a result by default.
+    const fromEnv = init !== undefined && /\bprocess\s*\.\s*env\b/.test(init.getText(sf));
+    names.forEach((name, i) =>
+      result.declarations.push({ name, kind, line: lineCol(sf, sites[i]!.start).line, sites: [sites[i]!], statement, ...(callable ? { callable: true } : {}), ...(fromEnv ? { fromEnv: true } : {}) }),
+    );
     const visitNames = (n: TsMorphModule.ts.BindingName) => {
       if (ts.isIdentifier(n)) addSymbolOf(cx, n);
       else for (const el of n.elements) if (!ts.isOmittedExpression(el)) visitNames(el.name);

@@ -508,8 +508,9 @@ function deriveOutputs(s: LinkState, consumed: Consumed, readByTasks: Set<string
     const explicit = task.cells.flatMap((i) => cellAt(s, i).directives.outputs);
     if (!readByTasks.has(task.name)) {
       // A leaf: no task reads it, so keep every value it computes (its results are the point).
-      // Functions (`const f = () => …`) are code, not results: there is nothing to store.
-      for (const i of task.cells) for (const d of s.input.analyses.get(i)?.declarations ?? []) if (DATA_KINDS.has(d.kind) && !d.callable) names.add(d.name);
+      // Functions (`const f = () => …`) are code, not results: there is nothing to store. Values
+      // read from the environment (secrets, most often) are kept only when `//| output` asks.
+      for (const i of task.cells) for (const d of s.input.analyses.get(i)?.declarations ?? []) if (DATA_KINDS.has(d.kind) && !d.callable && !d.fromEnv) names.add(d.name);
     }
     for (const o of explicit) {
       if (!lastVersionOf(s, task, o.name)) {

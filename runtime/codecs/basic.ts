@@ -16,7 +16,10 @@ export const jsonCodec: Codec = {
     // Never lose data silently: what JSON would change is refused, with the codec that keeps it.
     const needs = valueNeeds(value);
     if (needs.kind === 'refused') throw new Error(refusalText(needs, ''));
-    if (needs.kind === 'structured') throw new Error(`the json codec cannot hold ${needs.what} (JSON would change or drop it); leave the codec out (auto picks 'structured') or use codec 'structured'`);
+    if (needs.kind === 'structured') {
+      const why = needs.tooLarge ? '' : ' (JSON would change or drop it)';
+      throw new Error(`the json codec cannot hold ${needs.what}${why}; leave the codec out (auto picks 'structured') or use codec 'structured'`);
+    }
     const text = JSON.stringify(value);
     const type = Array.isArray(value) ? 'array' : value === null ? 'null' : typeof value;
     const schema: OutputSchema = Array.isArray(value) ? { kind: 'json', type, length: value.length } : { kind: 'json', type };

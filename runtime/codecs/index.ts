@@ -21,6 +21,12 @@ const registry = new Map<string, Codec>();
 
 let autoKey: string | undefined;
 
+/**
+ * Adds (or replaces, by `id`) a codec that outputs can name (`outputs: { x: { codec: 'parquet' } }`
+ * or `//| output: x=parquet`). Register before the graph is built: an output naming an unknown
+ * codec is `E_UNKNOWN_CODEC`. The codec's `id` and `version` enter the cache key of every output
+ * it writes, so bump `version` when the bytes change.
+ */
 export function registerCodec(codec: Codec): void {
   registry.set(codec.id, codec);
   autoKey = undefined;

@@ -16,7 +16,11 @@ import { deserialize, serialize } from 'node:v8';
 import type { Codec } from './codec.js';
 
 /** What a value needs: plain JSON, the structured codec, or a refusal (a class instance). */
-export type ValueNeeds = { kind: 'json' } | { kind: 'structured'; what: string } | { kind: 'refused'; className: string; path: string };
+export type ValueNeeds =
+  | { kind: 'json' }
+  /** `tooLarge`: JSON could hold it, but not in one string (see `codecLimits`). */
+  | { kind: 'structured'; what: string; tooLarge?: boolean }
+  | { kind: 'refused'; className: string; path: string };
 
 const STRUCTURED_CLASSES = new Set<unknown>([Map, Set, Date, RegExp, ArrayBuffer, DataView]);
 
@@ -27,13 +31,22 @@ const STRUCTURED_CLASSES = new Set<unknown>([Map, Set, Date, RegExp, ArrayBuffer
  */
 export function valueNeeds(value: unknown): ValueNeeds {
   let structured: string | undefined;
+  // A lower bound of the JSON text's length: strings and keys with their quotes, a few
+  // characters per other value. Past `codecLimits.jsonChars` JSON cannot be built at all (V8
+  // strings stop at 2^29 - 24 characters: "Invalid string length"), so the value needs the
+  // structured codec, which writes bytes without one giant string.
+  let chars = 0;
   const seen = new Set<object>();
   const visit = (v: unknown, path: string): ValueNeeds | undefined => {
     switch (typeof v) {
       case 'string':
+        chars += v.length + 3;
+        return undefined;
       case 'boolean':
+        chars += 5;
         return undefined;
       case 'number':
+        chars += 2;
         if (!Number.isFinite(v) || Object.is(v, -0)) structured ??= String(v);
         return undefined;
       case 'bigint':
@@ -88,6 +101,7 @@ export function valueNeeds(value: unknown): ValueNeeds {
       return { kind: 'refused', className: ctor?.name || 'an object with a custom prototype', path };
     }
     for (const key of Object.keys(obj)) {
+      chars += key.length + 4;
       const r = visit((obj as Record<string, unknown>)[key], `${path}.${key}`);
       if (r) return r;
     }
@@ -95,8 +109,19 @@ export function valueNeeds(value: unknown): ValueNeeds {
   };
   const refused = visit(value, '');
   if (refused) return refused;
+  if (structured === undefined && chars > codecLimits.jsonChars) {
+    return { kind: 'structured', what: `a value too large for one JSON text (at least ${chars} characters; the limit is ${codecLimits.jsonChars})`, tooLarge: true };
+  }
   return structured === undefined ? { kind: 'json' } : { kind: 'structured', what: structured };
 }
+
+/**
+ * Internal limits, mutable so tests can cross them with small values (never set by users).
+ * `jsonChars`: the largest JSON text the json codec builds. V8's own limit is 2^29 - 24
+ * characters (~536 M); the margin covers the estimate being a lower bound (numbers are counted
+ * as 2 characters).
+ */
+export const codecLimits = { jsonChars: 400_000_000 };
 
 /** The refusal as a sentence; perform.ts prefixes the task and output. */
 export function refusalText(needs: Extract<ValueNeeds, { kind: 'refused' }>, outputName: string): string {
@@ -123,7 +148,16 @@ export const structuredCodec: Codec = {
     const needs = valueNeeds(value);
     if (needs.kind === 'refused') throw new Error(refusalText(needs, ''));
     const size = value instanceof Map || value instanceof Set ? value.size : Array.isArray(value) ? value.length : undefined;
-    const bytes = serialize(value);
+    let bytes: Buffer;
+    try {
+      bytes = serialize(value);
+    } catch (error) {
+      // V8's serializer has its own ceiling (buffers past ~2 GB): name the ways out, not the RangeError.
+      if (!(error instanceof RangeError)) throw error;
+      throw new Error(
+        `is too large to store in one piece (${error.message}): return a table (an array of flat records or an object of columns, stored as Arrow) or bytes (a Uint8Array), or split it across outputs`,
+      );
+    }
     return { bytes: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), schema: size === undefined ? { kind: 'json', type: describeTop(value) } : { kind: 'json', type: describeTop(value), length: size } };
   },
   decode(bytes) {

@@ -13,6 +13,8 @@ import { createRequire } from 'node:module';
 import type { Codec } from './codec.js';
 import type { OutputSchema } from '../types.js';
 
+// 'null': every value null, or no value at all (an empty column): nothing tells its type, so it is
+// stored as Arrow's Null type and comes back as nulls (or as an empty array).
 type ColumnType = 'number' | 'string' | 'boolean' | 'date' | 'null';
 
 interface TablePlan {
@@ -47,9 +49,16 @@ function inferType(values: Iterable<unknown>): ColumnType | undefined {
   return type;
 }
 
-export function planTable(value: unknown): TablePlan | undefined {
+/**
+ * How `value` is stored as a table, or undefined when it is not one. `allowEmpty` (the table
+ * codec named explicitly) accepts the empty shapes: `[]` (records with no rows, hence no known
+ * columns) and `{a: [], b: []}` (columns kept, typed when they are typed arrays). Under 'auto'
+ * an empty array stays JSON, which holds it just as well.
+ */
+export function planTable(value: unknown, allowEmpty = false): TablePlan | undefined {
   if (Array.isArray(value)) {
-    if (value.length === 0 || !value.every(isPlain)) return undefined;
+    if (value.length === 0) return allowEmpty ? { shape: 'records', columns: [], rows: 0 } : undefined;
+    if (!value.every(isPlain)) return undefined;
     const names = [...new Set(value.flatMap((r) => Object.keys(r)))];
     const columns: TablePlan['columns'] = [];
     for (const name of names) {
@@ -63,7 +72,7 @@ export function planTable(value: unknown): TablePlan | undefined {
     const entries = Object.entries(value);
     if (entries.length === 0) return undefined;
     const rows = (entries[0]![1] as { length?: number })?.length;
-    if (typeof rows !== 'number' || rows === 0) return undefined;
+    if (typeof rows !== 'number' || (rows === 0 && !allowEmpty)) return undefined;
     const columns: TablePlan['columns'] = [];
     for (const [name, col] of entries) {
       const typed = typedName(col);
@@ -94,7 +103,7 @@ export const tableCodec: Codec = {
   version: 1,
   ext: 'arrow',
   async encode(value) {
-    const plan = planTable(value);
+    const plan = planTable(value, true);
     if (!plan) throw new Error('table codec needs an array of flat records or an object of equal-length columns (one type per column)');
     const arrow = await arrowLib();
     const vectors: Record<string, import('apache-arrow').Vector> = {};
@@ -106,7 +115,13 @@ export const tableCodec: Codec = {
       else {
         const list = (values as unknown[]).map((v) => (v === undefined ? null : v instanceof Date ? v.getTime() : v));
         const type =
-          col.type === 'number' || col.type === 'date' ? new arrow.Float64() : col.type === 'boolean' ? new arrow.Bool() : new arrow.Utf8();
+          col.type === 'number' || col.type === 'date'
+            ? new arrow.Float64()
+            : col.type === 'boolean'
+              ? new arrow.Bool()
+              : col.type === 'null'
+                ? new arrow.Null()
+                : new arrow.Utf8();
         vectors[col.name] = arrow.vectorFromArray(list, type as never);
       }
     }

@@ -1,21 +1,34 @@
 // Code-aware cache keys: the fingerprint of a task's code.
 //
 // gokart's opt-in `serialized_task_definition_check` hashes only the task class, so an edit to a
-// helper module goes unnoticed, while a comment edit re-runs everything. Here a task's code is the
-// module that defines it plus the transitive closure of the local modules it imports, each hashed
-// after esbuild has normalised it (types stripped, whitespace minified, comments dropped), plus
-// the installed version of every package those modules import. So a comment or formatting edit
-// keeps the key; a changed expression, a changed helper, or an upgraded package changes it.
+// helper module goes unnoticed, while a comment edit re-runs everything. Here a task's code is
+// what esbuild bundles from the module that defines it: every local file it loads, by any import
+// (local .ts/.js modules, JSON imports with `assert`/`with { type: 'json' }`, anything else
+// esbuild inlines), tree-shaken to the declarations the module actually uses, transitively, and
+// printed without comments or formatting. The fingerprint is that text split per source file and
+// hashed, plus the installed version of every package the bundle imports. So:
+// - a comment or formatting edit keeps the key;
+// - a changed expression, helper, or imported JSON value changes it;
+// - editing one helper of a shared setup module re-runs only the tasks whose code reaches that
+//   helper (a declaration esbuild can drop from a task's bundle cannot change what it computes);
+// - an upgraded package changes it.
+// The bundle's text also names the environment variables the code reads (`process.env.X`): keys.ts
+// puts their values, hashed, into the key.
 //
-// Warm runs must stay fast: each file's normalised hash and import list is memoised by
-// (mtime, size) in a small JSON file in the workspace, so an unchanged tree costs one stat per
-// file and no esbuild call. Type-only imports vanish in normalisation, which is intended: types do
-// not change what a task computes.
-import { readFileSync, statSync, writeFileSync, existsSync, renameSync, mkdirSync } from 'node:fs';
+// Warm runs stay fast: per task module, the memo (in the workspace) keeps the fingerprint and a
+// content stamp of every file the bundle read (filestamp.ts: content hash, with a stat shortcut
+// that (mtime, size) edits cannot fool). An unchanged tree costs one stat per file and no esbuild
+// call; a file whose stat moved is re-read and re-hashed, and only a changed content rebuilds.
+// Where esbuild cannot bundle a module (a loader it lacks), the older per-file closure (each local
+// file normalised and hashed whole, imports followed by es-module-lexer) keys it instead.
+import { readFileSync, statSync, writeFileSync, existsSync, renameSync, mkdirSync, rmSync } from 'node:fs';
 import { dirname, join, relative, resolve, extname, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isBuiltin } from 'node:module';
 import { sha256 } from './hash.js';
+import { checkStamp, readWithStamp, sameStamp, type FileStamp } from './filestamp.js';
+import { findPackageRoot } from '../project.js';
+import { tempStamp } from '../store/owner.js';
 
 export interface CodeFingerprint {
   /** Path relative to the task's module → normalised-syntax hash (16 hex). */
@@ -24,14 +37,23 @@ export interface CodeFingerprint {
   packages: Record<string, string>;
 }
 
+/** The fallback's per-file record: normalised hash, imports and env reads, with a content stamp. */
 interface FileMemo {
-  mtimeMs: number;
-  size: number;
+  stamp: FileStamp;
   hash: string;
   imports: string[];
+  env: string[];
 }
 
-const MEMO_VERSION = 1;
+/** One task module's bundle: what it read (stamped), its fingerprint, the env vars it reads. */
+interface EntryMemo {
+  inputs: Record<string, FileStamp>;
+  files: Record<string, string>;
+  packages: string[];
+  env: string[];
+}
+
+const MEMO_VERSION = 2;
 
 /**
  * Fingerprints recorded by `cellar build`, by module URL. A built bundle carries no sources to
@@ -41,9 +63,17 @@ const MEMO_VERSION = 1;
 const recorded = new Map<string, CodeFingerprint>();
 
 /** Register build-time fingerprints (module URL → fingerprint); see `recorded`. */
-export function recordFingerprints(entries: Record<string, CodeFingerprint>): void {
-  for (const [url, fp] of Object.entries(entries)) recorded.set(url, Object.freeze({ files: Object.freeze({ ...fp.files }), packages: Object.freeze({ ...fp.packages }) }));
+export function recordFingerprints(entries: Record<string, RecordedFingerprint>): void {
+  for (const [url, fp] of Object.entries(entries)) {
+    recorded.set(url, Object.freeze({ files: Object.freeze({ ...fp.files }), packages: Object.freeze({ ...fp.packages }) }));
+    recordedEnv.set(url, Object.freeze([...(fp.env ?? [])]));
+  }
 }
+
+/** A fingerprint as a build records it: with the env vars the module reads (see `envRead`). */
+export type RecordedFingerprint = CodeFingerprint & { env?: readonly string[] };
+
+const recordedEnv = new Map<string, readonly string[]>();
 
 /** The scheme of module URLs inside a built bundle (`cellar-build:generated/x/task.ts`). */
 export const BUILT_MODULE_SCHEME = 'cellar-build:';
@@ -63,9 +93,11 @@ export function modulePath(moduleUrl: string): string {
 
 export class CodeHasher {
   private memo: Record<string, FileMemo> = {};
+  private entries: Record<string, EntryMemo> = {};
   private dirty = false;
   private readonly fingerprints = new Map<string, Promise<CodeFingerprint>>();
   private readonly done = new Map<string, CodeFingerprint>();
+  private readonly envNames = new Map<string, readonly string[]>();
   private readonly versions = new Map<string, string>();
 
   /** `memoFile`: where per-file hashes persist between runs (omit for an in-memory hasher). */
@@ -73,33 +105,55 @@ export class CodeHasher {
     if (memoFile && existsSync(memoFile)) {
       try {
         const data = JSON.parse(readFileSync(memoFile, 'utf8'));
-        if (data.version === MEMO_VERSION) this.memo = data.files;
+        if (data.version === MEMO_VERSION) {
+          this.memo = data.files ?? {};
+          this.entries = data.entries ?? {};
+        }
       } catch {
         // A damaged memo only costs re-hashing.
       }
     }
   }
 
-  /** Fingerprint of the module at `moduleUrl` and everything local it imports. */
-  fingerprint(moduleUrl: string): Promise<CodeFingerprint> {
-    const built = recorded.get(moduleUrl);
-    if (built) {
-      this.done.set(moduleUrl, built);
-      return Promise.resolve(built);
+  /**
+   * Fingerprint every module in `moduleUrls` at once: the stale ones share one esbuild call.
+   * Later `fingerprint`/`computed` calls for these modules are then immediate.
+   */
+  async prepare(moduleUrls: Iterable<string>): Promise<void> {
+    const byPath = new Map<string, string>();
+    for (const url of moduleUrls) {
+      if (recorded.has(url) || url.startsWith(BUILT_MODULE_SCHEME)) continue; // see fingerprint()
+      const path = modulePath(url);
+      if (!this.fingerprints.has(path) && !byPath.has(path)) byPath.set(path, url);
     }
-    if (moduleUrl.startsWith(BUILT_MODULE_SCHEME)) {
-      return Promise.reject(new Error(`no recorded code fingerprint for ${moduleUrl}: the build's manifest.json does not match its bundle (rebuild with \`cellar build\`)`));
-    }
-    const path = modulePath(moduleUrl);
-    let result = this.fingerprints.get(path);
-    if (!result) {
-      result = this.compute(path).then((fp) => {
-        this.done.set(moduleUrl, fp);
+    if (byPath.size === 0) return;
+    const batch = this.computeBatch([...byPath.keys()]);
+    for (const [path, url] of byPath) {
+      const result = batch.then((all) => {
+        const fp = all.get(path)!;
+        this.done.set(url, fp);
         return fp;
       });
       this.fingerprints.set(path, result);
     }
-    return result;
+    await batch;
+  }
+
+  /** Fingerprint of the module at `moduleUrl` and everything local it loads. */
+  async fingerprint(moduleUrl: string): Promise<CodeFingerprint> {
+    const built = recorded.get(moduleUrl);
+    if (built) {
+      this.done.set(moduleUrl, built);
+      return built;
+    }
+    if (moduleUrl.startsWith(BUILT_MODULE_SCHEME)) {
+      throw new Error(`no recorded code fingerprint for ${moduleUrl}: the build's manifest.json does not match its bundle (rebuild with \`cellar build\`)`);
+    }
+    const path = modulePath(moduleUrl);
+    if (!this.fingerprints.has(path)) await this.prepare([moduleUrl]);
+    const fp = await this.fingerprints.get(path)!;
+    this.done.set(moduleUrl, fp);
+    return fp;
   }
 
   /** The fingerprint if already computed (no await: a module's 1000 tasks share one). */
@@ -107,22 +161,93 @@ export class CodeHasher {
     return this.done.get(moduleUrl) ?? recorded.get(moduleUrl);
   }
 
+  /**
+   * Names of the environment variables the module's code reads (`process.env.X`, `process.env['X']`,
+   * `const { X } = process.env`), sorted; after `fingerprint`/`prepare`. `*` when it reads one by a
+   * computed name (`process.env[name]`), which no key can follow.
+   */
+  envRead(moduleUrl: string): readonly string[] {
+    return recordedEnv.get(moduleUrl) ?? this.envNames.get(modulePath(moduleUrl)) ?? [];
+  }
+
   /** Persist the memo if anything changed (atomically: a torn memo would only cost time, but still). */
   save(): void {
     if (!this.memoFile || !this.dirty) return;
-    mkdirSync(dirname(this.memoFile), { recursive: true });
-    const tmp = `${this.memoFile}.tmp-${process.pid}`;
-    writeFileSync(tmp, JSON.stringify({ version: MEMO_VERSION, files: this.memo }));
-    renameSync(tmp, this.memoFile);
-    this.dirty = false;
+    // A cache, so best-effort: a full disk only costs the next run some hashing, and the run's
+    // own writes report it (naming the task). The temp file never stays behind.
+    const tmp = `${this.memoFile}.tmp-${tempStamp()}`;
+    try {
+      mkdirSync(dirname(this.memoFile), { recursive: true });
+      writeFileSync(tmp, JSON.stringify({ version: MEMO_VERSION, files: this.memo, entries: this.entries }));
+      renameSync(tmp, this.memoFile);
+      this.dirty = false;
+    } catch {
+      rmSync(tmp, { force: true });
+    }
   }
 
+  private async computeBatch(paths: string[]): Promise<Map<string, CodeFingerprint>> {
+    const out = new Map<string, CodeFingerprint>();
+    const stale: string[] = [];
+    for (const path of paths) {
+      const memo = this.entries[path];
+      if (memo && this.unchanged(memo)) out.set(path, this.finish(path, memo));
+      else stale.push(path);
+    }
+    if (stale.length === 0) return out;
+    // One esbuild call per project (the folder esbuild resolves from, and that paths are relative to).
+    const byRoot = new Map<string, string[]>();
+    for (const path of stale) {
+      const root = findPackageRoot(dirname(path));
+      byRoot.set(root, [...(byRoot.get(root) ?? []), path]);
+    }
+    for (const [root, group] of byRoot) {
+      const built = await bundleEntries(group, root);
+      for (const path of group) {
+        const memo = built?.get(path);
+        if (memo) {
+          this.entries[path] = memo;
+          this.dirty = true;
+          out.set(path, this.finish(path, memo));
+        } else {
+          // esbuild could not bundle it: key it by its files, whole.
+          delete this.entries[path];
+          out.set(path, await this.compute(path));
+        }
+      }
+    }
+    return out;
+  }
+
+  /** Is every file the memo's bundle read still the same (by content)? Refreshes moved stamps. */
+  private unchanged(memo: EntryMemo): boolean {
+    for (const [file, stamp] of Object.entries(memo.inputs)) {
+      const check = checkStamp(file, stamp);
+      if (!check.same) return false;
+      if (!sameStamp(check.stamp, stamp)) {
+        memo.inputs[file] = check.stamp;
+        this.dirty = true;
+      }
+    }
+    return true;
+  }
+
+  private finish(entry: string, memo: EntryMemo): CodeFingerprint {
+    const packages: Record<string, string> = {};
+    for (const name of memo.packages) packages[name] = this.packageVersion(dirname(entry), name);
+    this.envNames.set(entry, Object.freeze([...memo.env]));
+    // Frozen: shared by every task of the module, and serialised once (hash.ts).
+    return Object.freeze({ files: Object.freeze(sortObject(memo.files)), packages: Object.freeze(sortObject(packages)) });
+  }
+
+  /** The fallback fingerprint: each local file of the import closure normalised and hashed whole. */
   private async compute(entry: string): Promise<CodeFingerprint> {
     // Paths relative to the task's own module: a project moved or checked out elsewhere keeps
     // its keys (and its cache).
     const base = dirname(entry);
     const files: Record<string, string> = {};
     const packages: Record<string, string> = {};
+    const env = new Set<string>();
     const queue = [entry];
     const seen = new Set<string>();
     while (queue.length > 0) {
@@ -131,6 +256,7 @@ export class CodeHasher {
       seen.add(file);
       const info = await this.analyse(file);
       files[relative(base, file).split(sep).join('/')] = info.hash;
+      for (const name of info.env) env.add(name);
       for (const spec of info.imports) {
         if (spec.startsWith('.') || spec.startsWith('/')) {
           const target = resolveLocal(dirname(file), spec);
@@ -141,17 +267,26 @@ export class CodeHasher {
         }
       }
     }
+    this.envNames.set(entry, Object.freeze([...env].sort()));
     // Frozen: shared by every task of the module, and serialised once (hash.ts).
     return Object.freeze({ files: Object.freeze(sortObject(files)), packages: Object.freeze(sortObject(packages)) });
   }
 
   private async analyse(file: string): Promise<FileMemo> {
-    const st = statSync(file);
     const cached = this.memo[file];
-    if (cached && cached.mtimeMs === st.mtimeMs && cached.size === st.size) return cached;
-    const source = readFileSync(file, 'utf8');
-    const { normalised, imports } = await normalise(source, file);
-    const info: FileMemo = { mtimeMs: st.mtimeMs, size: st.size, hash: sha256(normalised).slice(0, 16), imports };
+    if (cached) {
+      const check = checkStamp(file, cached.stamp);
+      if (check.same) {
+        if (!sameStamp(check.stamp, cached.stamp)) {
+          cached.stamp = check.stamp;
+          this.dirty = true;
+        }
+        return cached;
+      }
+    }
+    const { bytes, stamp } = readWithStamp(file);
+    const { normalised, imports } = await normalise(bytes.toString('utf8'), file);
+    const info: FileMemo = { stamp, hash: sha256(normalised).slice(0, 16), imports, env: envReadIn(normalised) };
     this.memo[file] = info;
     this.dirty = true;
     return info;
@@ -186,6 +321,148 @@ export class CodeHasher {
     this.versions.set(memoKey, version);
     return version;
   }
+}
+
+const LOADERS: Record<string, 'ts' | 'tsx' | 'js' | 'jsx' | 'json' | 'text'> = {
+  ts: 'ts', mts: 'ts', cts: 'ts', tsx: 'tsx', js: 'js', mjs: 'js', cjs: 'js', jsx: 'jsx', json: 'json', txt: 'text',
+};
+
+/**
+ * Bundle each entry with esbuild (packages external, tree-shaken, no comments) and record, per
+ * entry: every local file esbuild read, stamped from the very bytes handed to esbuild (a plugin
+ * reads them, so a write during the build cannot slip between hash and stamp); the bundle's text
+ * split per source file and hashed; the packages and env vars it reads. Undefined when esbuild
+ * fails (then the caller keys the entries file by file).
+ */
+async function bundleEntries(entries: string[], root: string): Promise<Map<string, EntryMemo> | undefined> {
+  const esbuild = await import('esbuild');
+  const stamps = new Map<string, FileStamp>();
+  const reader: import('esbuild').Plugin = {
+    name: 'cellar-stamped-reads',
+    setup(build) {
+      build.onLoad({ filter: /.*/ }, (args) => {
+        if (args.namespace !== 'file') return undefined;
+        const { bytes, stamp } = readWithStamp(args.path);
+        stamps.set(args.path, stamp);
+        const ext = extname(args.path).slice(1);
+        const loader = LOADERS[ext] ?? 'default';
+        return { contents: bytes, loader, resolveDir: dirname(args.path) };
+      });
+    },
+  };
+  let result;
+  try {
+    result = await esbuild.build({
+      entryPoints: entries,
+      absWorkingDir: root,
+      outdir: join(root, '.cellar', 'codehash-out'),
+      bundle: true,
+      write: false,
+      metafile: true,
+      format: 'esm',
+      platform: 'node',
+      target: 'es2022',
+      packages: 'external',
+      treeShaking: true,
+      legalComments: 'none',
+      charset: 'utf8',
+      logLevel: 'silent',
+      plugins: [reader],
+    });
+  } catch {
+    return undefined;
+  }
+  const texts = new Map(result.outputFiles.map((f) => [f.path, f.text]));
+  const memos = new Map<string, EntryMemo>();
+  for (const [outPath, out] of Object.entries(result.metafile.outputs)) {
+    if (!out.entryPoint) continue;
+    const entry = resolve(root, out.entryPoint);
+    const text = texts.get(resolve(root, outPath));
+    if (text === undefined) continue;
+    const inputs: Record<string, FileStamp> = {};
+    for (const rel of Object.keys(out.inputs)) {
+      const abs = resolve(root, rel);
+      const stamp = stamps.get(abs);
+      if (stamp) inputs[abs] = stamp;
+    }
+    // Every file esbuild read for this entry, even those tree-shaken away entirely: a change to
+    // one may make it contribute again.
+    for (const rel of reachableInputs(result.metafile, out.entryPoint)) {
+      const abs = resolve(root, rel);
+      const stamp = stamps.get(abs);
+      if (stamp) inputs[abs] = stamp;
+    }
+    const packages = [
+      ...new Set(out.imports.filter((i) => i.external && !i.path.startsWith('node:') && !isBuiltin(i.path) && !i.path.startsWith('.') && !i.path.startsWith('/')).map((i) => packageName(i.path))),
+    ].sort();
+    // Paths relative to the task's own module, as in the fallback: a project moved or checked
+    // out elsewhere keeps its keys (and its cache).
+    const files: Record<string, string> = {};
+    for (const [rel, hash] of Object.entries(splitBySource(text, new Set(Object.keys(out.inputs))))) {
+      files[rel === '<bundle>' ? rel : relative(dirname(entry), resolve(root, rel)).split(sep).join('/')] = hash;
+    }
+    memos.set(entry, { inputs, files, packages, env: envReadIn(text) });
+  }
+  return memos;
+}
+
+/** The input files reachable from `entry` through the metafile's import graph. */
+function reachableInputs(metafile: import('esbuild').Metafile, entry: string): string[] {
+  const seen = new Set<string>();
+  const queue = [entry];
+  while (queue.length > 0) {
+    const file = queue.pop()!;
+    if (seen.has(file) || !metafile.inputs[file]) continue;
+    seen.add(file);
+    for (const i of metafile.inputs[file]!.imports) if (!i.external) queue.push(i.path);
+  }
+  return [...seen];
+}
+
+/**
+ * esbuild heads each source file's part of a bundle with `// <path>`: hash each file's parts
+ * (a file imported twice can have two), so `--dry-run` names the file that changed. Every byte
+ * belongs to some part, so the parts together are the whole bundle.
+ */
+function splitBySource(text: string, sources: Set<string>): Record<string, string> {
+  const parts = new Map<string, string[]>();
+  let current = '<bundle>';
+  for (const line of text.split('\n')) {
+    if (line.startsWith('// ') && sources.has(line.slice(3))) {
+      current = line.slice(3);
+      continue;
+    }
+    let list = parts.get(current);
+    if (!list) parts.set(current, (list = []));
+    list.push(line);
+  }
+  const files: Record<string, string> = {};
+  for (const [file, lines] of parts) {
+    const body = lines.join('\n');
+    if (body.trim() !== '') files[file] = sha256(body).slice(0, 16);
+  }
+  return files;
+}
+
+/**
+ * Environment variables named in code: `process.env.X`, `process.env['X']`, `const { X, Y: y } =
+ * process.env`. `*` marks a read by computed name (`process.env[name]`), which no key can follow.
+ */
+export function envReadIn(code: string): string[] {
+  const names = new Set<string>();
+  for (const m of code.matchAll(/process\.env\s*(?:\?\.)?\s*(?:\.\s*([A-Za-z_$][\w$]*)|\[\s*(?:(["'`])([^"'`]*)\2|([^\]]*))\s*\])/g)) {
+    if (m[1]) names.add(m[1]);
+    else if (m[3] !== undefined) names.add(m[3]);
+    else names.add('*');
+  }
+  for (const m of code.matchAll(/\{([^{}]*)\}\s*=\s*process\.env\b/g)) {
+    for (const part of m[1]!.split(',')) {
+      const name = part.split(':')[0]!.split('=')[0]!.trim();
+      if (name.startsWith('...')) names.add('*');
+      else if (/^[A-Za-z_$][\w$]*$/.test(name)) names.add(name);
+    }
+  }
+  return [...names].sort();
 }
 
 /** esbuild-normalised text of a module and the specifiers it imports (static and literal dynamic). */

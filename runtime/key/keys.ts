@@ -18,6 +18,13 @@ export interface KeyOptions {
 
 export async function computeKeys(graph: TaskGraph, options: KeyOptions = {}): Promise<Map<string, CacheKey>> {
   const keys = new Map<string, CacheKey>();
+  const hasher = options.hasher;
+  if (hasher) {
+    // Every task module's fingerprint in one pass: stale ones share one esbuild call.
+    const modules = new Set<string>();
+    for (const node of graph.nodes) if (node.task.cache === 'code' && node.task.module) modules.add(node.task.module);
+    await hasher.prepare(modules);
+  }
   for (const node of graph.nodes) {
     const task = node.task;
     const upstream: Record<string, string> = {};
@@ -26,8 +33,16 @@ export async function computeKeys(graph: TaskGraph, options: KeyOptions = {}): P
     const outputs = task.outputs as Record<string, OutputSpec>;
     for (const name of Object.keys(outputs).sort()) codecs[name] = codecKey(outputs[name]!);
     const inputs: KeyInputs = { task: task.name, version: task.version, cache: task.cache, params: node.params, upstream, codecs };
-    if (task.cache === 'code' && options.hasher) {
-      inputs.code = task.module ? (options.hasher.computed(task.module) ?? (await options.hasher.fingerprint(task.module))) : codeOfRun(task);
+    if (task.cache === 'code' && hasher) {
+      inputs.code = task.module ? (hasher.computed(task.module) ?? (await hasher.fingerprint(task.module))) : codeOfRun(task);
+    }
+    // Environment variables the task's code reads, by value but hashed: a changed token re-runs
+    // its readers, and no secret is written to a manifest. (Also under cache: 'params': a value
+    // read is an input, whatever the code mode.)
+    if (hasher && task.module) {
+      if (!hasher.computed(task.module)) await hasher.fingerprint(task.module);
+      const names = hasher.envRead(task.module);
+      if (names.length > 0) inputs.env = envInputs(names);
     }
     const hooks = hooksFor(task);
     if (hooks.some((h) => h.keyInputs)) {
@@ -37,6 +52,25 @@ export async function computeKeys(graph: TaskGraph, options: KeyOptions = {}): P
     keys.set(node.name, makeKey(inputs));
   }
   return keys;
+}
+
+const envMemo = new Map<string, string>();
+
+/** `{NAME: hash}` for the named variables; `*` (a read by computed name) cannot be keyed and is left out. */
+function envInputs(names: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of names) {
+    if (name === '*') continue;
+    const value = process.env[name];
+    const memoKey = `${name}\0${value === undefined ? '\u0001unset' : value}`;
+    let hashed = envMemo.get(memoKey);
+    if (hashed === undefined) {
+      hashed = value === undefined ? 'unset' : sha256(`cellar-env\0${name}\0${value}`).slice(0, 16);
+      envMemo.set(memoKey, hashed);
+    }
+    out[name] = hashed;
+  }
+  return out;
 }
 
 /** A task defined without `module`: keyed by its run function's text, whitespace collapsed. */

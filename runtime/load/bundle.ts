@@ -9,28 +9,36 @@
 // instance the CLI uses), and every local module's `import.meta.url` / `dirname` / `filename`
 // is replaced by its real source location, so code-aware cache keys still root at the real file.
 //
-// The bundle and a record of its inputs' (mtime, size) live in `<project>/.cellar/cache/`, where
-// Node resolves the project's packages as it does for the sources; a warm start is one JSON
-// read, one stat per source file, one import. When bundling fails, the caller falls back to tsx.
+// The bundle and a record of its inputs live in `<project>/.cellar/cache/`, where Node resolves
+// the project's packages as it does for the sources. The inputs are every file esbuild read (local
+// modules, imported JSON, any other file it inlines), each with a content stamp (key/filestamp.ts):
+// the bundle is fresh only while every input has the same content. A warm start is one JSON read,
+// one stat per source file, one import; a file whose stat moved is re-read and hashed, so an edit
+// that keeps mtime and size (`touch -r`, `cp -p`) still rebuilds. When bundling fails, the caller
+// falls back to tsx.
 //
 // A pipeline outside any project that has cellar installed (a notebook in /tmp, `--out` outside
 // the project) imports 'cellar' from a folder where Node cannot find it. There the bundle
 // imports the runtime that is running it (this package's dist/index.js), so such a pipeline
 // runs as it would inside the project, instead of failing with `Cannot find module 'cellar'`.
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, renameSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { findProjectRoot } from '../project.js';
 import { sha256 } from '../key/hash.js';
+import { checkStamp, readWithStamp, sameStamp, type FileStamp } from '../key/filestamp.js';
 
 interface BundleRecord {
   version: number;
   bundle: string;
-  inputs: Record<string, [number, number]>;
+  /** Every file the bundle was built from → its content stamp. */
+  inputs: Record<string, FileStamp>;
 }
 
-const RECORD_VERSION = 2; // 2: 'cellar' mapped to the running runtime where it does not resolve
+// 2: 'cellar' mapped to the running runtime where it does not resolve. 3: content stamps of every
+// file read (2 kept (mtime, size) of JS/TS inputs only, which missed JSON imports and same-size edits).
+const RECORD_VERSION = 3;
 
 /** Import `path` through a cached esbuild bundle; undefined when that is not possible here. */
 export async function importBundled(path: string): Promise<Record<string, unknown> | undefined> {
@@ -41,14 +49,12 @@ export async function importBundled(path: string): Promise<Record<string, unknow
   const id = sha256(path).slice(0, 16);
   const recordFile = join(cacheDir, `${id}.json`);
   let record = readRecord(recordFile);
-  if (!record || !isFresh(record)) {
+  const freshness = record ? checkFresh(record) : 'stale';
+  if (!record || freshness === 'stale') {
     record = await bundle(path, cacheDir, id, root);
     if (!record) return undefined;
-    mkdirSync(cacheDir, { recursive: true });
-    const tmp = `${recordFile}.tmp-${process.pid}`;
-    writeFileSync(tmp, JSON.stringify(record));
-    renameSync(tmp, recordFile);
-  }
+    writeRecord(recordFile, record);
+  } else if (freshness === 'restamped') writeRecord(recordFile, record);
   process.setSourceMapsEnabled(true);
   const bundleUrl = pathToFileURL(join(cacheDir, record.bundle)).href;
   try {
@@ -71,30 +77,44 @@ function readRecord(file: string): BundleRecord | undefined {
   }
 }
 
-function isFresh(record: BundleRecord): boolean {
-  for (const [file, [mtime, size]] of Object.entries(record.inputs)) {
-    try {
-      const st = statSync(file);
-      if (st.mtimeMs !== mtime || st.size !== size) return false;
-    } catch {
-      return false;
+function writeRecord(file: string, record: BundleRecord): void {
+  mkdirSync(dirname(file), { recursive: true });
+  const tmp = `${file}.tmp-${process.pid}`;
+  writeFileSync(tmp, JSON.stringify(record));
+  renameSync(tmp, file);
+}
+
+/** 'fresh': every input has its recorded content; 'restamped': same, but some stamps moved (saved). */
+function checkFresh(record: BundleRecord): 'fresh' | 'restamped' | 'stale' {
+  let restamped = false;
+  for (const [file, stamp] of Object.entries(record.inputs)) {
+    const check = checkStamp(file, stamp);
+    if (!check.same) return 'stale';
+    if (!sameStamp(check.stamp, stamp)) {
+      record.inputs[file] = check.stamp;
+      restamped = true;
     }
   }
-  return true;
+  return restamped ? 'restamped' : 'fresh';
 }
 
 async function bundle(path: string, cacheDir: string, id: string, root: string): Promise<BundleRecord | undefined> {
   const esbuild = await import('esbuild');
-  const inputs: Record<string, [number, number]> = {};
+  const inputs: Record<string, FileStamp> = {};
   const localSource: import('esbuild').Plugin = {
     name: 'cellar-real-import-meta',
     setup(build) {
-      build.onLoad({ filter: /\.[cm]?[jt]sx?$/ }, (args) => {
-        if (args.path.includes(`${'/'}node_modules${'/'}`)) return undefined;
-        const st = statSync(args.path);
-        inputs[args.path] = [st.mtimeMs, st.size];
+      // Every file esbuild loads is read here, so each gets a stamp of the very bytes bundled.
+      build.onLoad({ filter: /.*/ }, (args) => {
+        if (args.namespace !== 'file') return undefined;
+        const { bytes, stamp } = readWithStamp(args.path);
+        inputs[args.path] = stamp;
+        if (!/\.[cm]?[jt]sx?$/.test(args.path) || args.path.includes(`${'/'}node_modules${'/'}`)) {
+          return { contents: bytes, loader: 'default', resolveDir: dirname(args.path) };
+        }
         const url = pathToFileURL(args.path).href;
-        const contents = readFileSync(args.path, 'utf8')
+        const contents = bytes
+          .toString('utf8')
           .replace(/\bimport\.meta\.url\b/g, JSON.stringify(url))
           .replace(/\bimport\.meta\.dirname\b/g, JSON.stringify(dirname(args.path)))
           .replace(/\bimport\.meta\.filename\b/g, JSON.stringify(args.path));

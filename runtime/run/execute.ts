@@ -167,7 +167,7 @@ export async function runAttempts(ctx: AttemptContext, node: GraphNode, entry: P
     // would be cloned into the worker for every task (a million entries for 1000 tasks).
     const scopedKeys: Record<string, string> = { [node.name]: key };
     for (const up of node.upstream) scopedKeys[up] = ctx.keyOf(up);
-    const job: TaskJob = { task: node.name, key, params: node.params, upstreamKeys: entry.key.inputs.upstream, keysByTask: scopedKeys, inputs };
+    const job: TaskJob = { task: node.name, key, params: node.params, upstreamKeys: entry.key.inputs.upstream, keysByTask: scopedKeys, inputs, envRead: Object.keys(entry.key.inputs.env ?? {}) };
     if (commits) job.commit = { inputs: entry.key.inputs, forced };
     const attempts = node.task.retries + 1;
     for (let attempt = 1; ; attempt++) {

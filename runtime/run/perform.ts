@@ -9,6 +9,7 @@ import { hooksFor, type TaskRunContext } from './hooks.js';
 import { outputFileName, type Store } from '../store/store.js';
 import type { AnyTask, OutputSpec } from '../task.js';
 import type { KeyInputs, StoredOutput } from '../types.js';
+import { CellarError } from '../errors.js';
 
 /** One input of a job: which upstream output to read and how it was stored. */
 export interface JobInput {
@@ -26,6 +27,8 @@ export interface TaskJob {
   upstreamKeys: Record<string, string>;
   keysByTask: Record<string, string>;
   inputs: JobInput[];
+  /** Environment variables the task's code reads (names only; their values stay in the environment). */
+  envRead?: string[];
   /**
    * Only for a committing runner (TaskRunner.commits): what the manifest needs, and whether the
    * run forces the task (then a finished result from before this job is not reused).
@@ -82,12 +85,34 @@ export async function performTask(task: AnyTask, tasksByName: ReadonlyMap<string
       throw new Error(`task '${task.name}', output '${name}': ${(error as Error).message}`);
     }
     const { bytes, schema } = encoded;
+    if (job.envRead && job.envRead.length > 0 && spec.codec === undefined) refuseSecrets(task.name, name, bytes, job.envRead);
     // A content-addressed store names the object itself; the manifest records that name.
     const file = (await store.writeOutput(task.name, outputFileName(task.name, name, job.key, codec.ext), bytes)) ?? outputFileName(task.name, name, job.key, codec.ext);
     const stats = outputStats(outputs[name], schema);
     stored[name] = { codec: codec.id, codecVersion: codec.version, file, bytes: bytes.byteLength, schema, ...(stats ? { stats } : {}) };
   }
   return stored;
+}
+
+/**
+ * Values read from the environment are tokens and passwords more often than not: an output whose
+ * bytes hold one in clear is refused, unless the output names its codec (`//| output: x=text`,
+ * or `codec:` in a hand-written task), which says it is meant to be stored. Values shorter than
+ * 6 characters (`1`, `true`, `prod`) would match by chance and are not checked.
+ */
+function refuseSecrets(task: string, output: string, bytes: Uint8Array, names: string[]): void {
+  const haystack = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (const name of names) {
+    const value = process.env[name];
+    if (value === undefined || value.length < 6) continue;
+    if (haystack.includes(value)) {
+      throw new CellarError(
+        `task '${task}', output '${output}' holds the value of the environment variable ${name} in clear, and would store it in the workspace. ` +
+          `Keep it inside the task (return what you computed from it), or declare the output (\`//| output: ${output}=<codec>\`) to store it anyway`,
+        'E_SECRET_IN_OUTPUT',
+      );
+    }
+  }
 }
 
 function describe(v: unknown): string {

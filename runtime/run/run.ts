@@ -148,6 +148,17 @@ export async function preparePipelineRun(options: NormalizedRunOptions, reasons 
   return { timings, options, graph, keys, plan };
 }
 
+/**
+ * Runs a pipeline as a cached DAG: graph, keys, store probe, plan, then (unless `dryRun`) execute.
+ * Tasks whose key is in the store are not run; the rest run on worker threads (with
+ * `pipelineFile`) or in process, up to `workers` at once, in the pipeline's workdir.
+ *
+ * @returns `prepared` (the graph, keys, plan and stage timings in ms) and `result` (each task's
+ *   status, key and duration in ms; `ok`), or `result: undefined` for a dry run. A failing task
+ *   does not throw: it is `failed` in the result and its downstream is `not-run`.
+ * @throws CellarError for a pipeline that cannot be built or an unknown task selector in `only`
+ *   or `rerun` (`E_UNKNOWN_TASK`, `E_UNKNOWN_PARAM`, `E_DEPENDENCY_CYCLE`, …).
+ */
 export async function runPipeline(input: RunOptions): Promise<{ prepared: PreparedRun; result: RunResult | undefined }> {
   const prepared = await preparePipelineRun(normalizeRunOptions(input));
   const { options, graph, plan } = prepared;
@@ -156,6 +167,9 @@ export async function runPipeline(input: RunOptions): Promise<{ prepared: Prepar
   const previousCwd = process.cwd();
   let runner: TaskRunner | undefined;
   try {
+    // Temp files of killed runs, anywhere in the workspace, go before new work starts (the lock
+    // sweeps only its own task's folder, which a later run may never lock again).
+    if (toRun > 0 && options.store instanceof LocalStore) options.store.sweepLeftovers();
     // Tasks resolve relative paths from the pipeline's workdir, as the notebook did in Jupyter.
     if (options.workdir && toRun > 0) {
       checkWorkdir(options);

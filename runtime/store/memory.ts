@@ -2,6 +2,11 @@
 import type { Manifest } from '../types.js';
 import type { Store, TaskLock } from './store.js';
 
+/**
+ * A store that keeps manifests and output bytes in memory: the in-memory twin of the local
+ * folder store, for tests (`runPipeline({ pipeline, store: new MemoryStore() })`, `load(task, {},
+ * { store })`). Nothing survives the process; locks are in-process only.
+ */
 export class MemoryStore implements Store {
   readonly location = 'memory:';
   readonly files = new Map<string, Uint8Array>();

@@ -20,7 +20,7 @@ export type { WarehouseConfig, CellarConfigFile } from './config.js';
 export { openDuckDB, openBigQuery } from './adapters/open.js';
 export type { DuckDBWarehouseOptions } from './adapters/duckdb.js';
 export type { BigQueryWarehouseOptions } from './adapters/bigquery.js';
-export { warehouseHooks, physicalTableName, estimateTask, materialisedTables, pruneMaterialisations } from './tasks/hooks.js';
+export { warehouseHooks, physicalTableName, estimateTask, materializedTables, pruneMaterializations } from './tasks/hooks.js';
 export type { TaskEstimate, PruneResult } from './tasks/hooks.js';
 export { REFUSED as refusedBigQueryConstructs, TRAPS as fixedBigQueryTraps } from './sql/dialect.js';
 export { analyzeSql, analyzeTemplate } from './sql/lineage.js';

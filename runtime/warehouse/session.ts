@@ -74,6 +74,11 @@ async function openConfigured(cfg: WarehouseConfig): Promise<Warehouse> {
   return w;
 }
 
+/**
+ * Closes the process's shared warehouse connection (the one `useWarehouse`/`getWarehouse` open
+ * from cellar.config.json), if one is open; the next use opens a new one. For scripts and tests
+ * that must release the DuckDB file (its lease) before exiting or handing it to another process.
+ */
 export async function closeWarehouse(): Promise<void> {
   const w = active;
   active = null;

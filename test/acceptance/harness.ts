@@ -31,6 +31,8 @@ export interface Project {
   script(file: string, text: string): CliResult;
   read(path: string): string;
   write(path: string, text: string): void;
+  /** Set (or with undefined, remove) an environment variable for the commands run after this. */
+  setEnv(name: string, value: string | undefined): void;
 }
 
 /** A fresh project holding the named fixture files in notebooks/. */
@@ -57,6 +59,10 @@ export function project(...files: string[]): Project {
     },
     read: (path) => readFileSync(join(dir, path), 'utf8'),
     write: (path, text) => writeFileSync(join(dir, path), text),
+    setEnv: (name, value) => {
+      if (value === undefined) delete env[name];
+      else env[name] = value;
+    },
   };
 }
 

@@ -1,8 +1,9 @@
 // Codecs: each value kind round-trips through bytes with its schema recorded; auto-selection by
 // value; model objects come back as models.
-import { describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { RandomForestClassifier } from 'ml-random-forest';
 import { getCodec, pickCodec, codecKey } from '../../runtime/codecs/index.js';
+import { codecLimits } from '../../runtime/codecs/structured.js';
 
 async function roundTrip(value: unknown, spec: Record<string, unknown> = {}) {
   const codec = pickCodec(value, spec);
@@ -152,6 +153,83 @@ describe('codecs', () => {
     it('the json codec, named explicitly, refuses what it would change instead of writing {}', () => {
       expect(() => getCodec('json').encode(new Map([['x', 1]]), {})).toThrow(/json codec cannot hold Map.*structured/);
       expect(() => getCodec('json').encode({ n: 1n }, {})).toThrow(/cannot hold BigInt/);
+    });
+  });
+  it('the model codec refuses a class instance it cannot save by class name and the fixes, not a raw TypeError', async () => {
+    class Centroids {
+      constructor(readonly points: number[][]) {}
+      nearest(x: number[]) {
+        return this.points.findIndex((p) => p[0] === x[0]);
+      }
+    }
+    const model = new Centroids([[0, 0], [5, 5]]);
+    await expect(async () => getCodec('model').encode(model, {})).rejects.toThrow(/no way to save a Centroids instance: register one with registerModelFormat.*toJSON/);
+    await expect(async () => getCodec('model').encode({ a: 1 }, {})).rejects.toThrow(/no way to save plain data: /);
+  });
+
+  describe('empty tables (shared case bug13)', () => {
+    it('an empty list of records, stored as a table, comes back an empty list', async () => {
+      const bigOrders = [{ id: 1, region: 'north', amount: 5 }].filter((o) => o.amount > 100);
+      const r = await roundTrip(bigOrders, { codec: 'table' });
+      expect(r.codec).toBe('table');
+      expect(r.schema).toEqual({ kind: 'table', rows: 0, shape: 'records', columns: [] });
+      expect(r.back).toEqual([]);
+    });
+
+    it('empty columns keep their names, and typed empty columns keep their type', async () => {
+      const bigColumns = { id: [] as number[], region: [] as string[], amount: [] as number[] };
+      const r = await roundTrip(bigColumns, { codec: 'table' });
+      expect(r.schema).toEqual({
+        kind: 'table',
+        rows: 0,
+        shape: 'columns',
+        columns: [
+          { name: 'id', type: 'null' },
+          { name: 'region', type: 'null' },
+          { name: 'amount', type: 'null' },
+        ],
+      });
+      const back = r.back as typeof bigColumns;
+      expect(Object.keys(back)).toEqual(['id', 'region', 'amount']);
+      expect(Array.isArray(back.amount)).toBe(true);
+      expect(back.amount.reduce((a, b) => a + b, 0)).toBe(0);
+      // Variant: typed arrays say their type even with no rows; a column of only nulls keeps its rows.
+      const typed = await roundTrip({ x: new Float64Array(0), n: new Int32Array(0) }, { codec: 'table' });
+      expect(typed.schema).toMatchObject({ rows: 0, columns: [{ name: 'x', type: 'Float64Array' }, { name: 'n', type: 'Int32Array' }] });
+      expect((typed.back as { x: Float64Array }).x).toBeInstanceOf(Float64Array);
+      expect((typed.back as { n: Int32Array }).n).toBeInstanceOf(Int32Array);
+      const nulls = await roundTrip([{ a: null }, { a: null }], { codec: 'table' });
+      expect(nulls.back).toEqual([{ a: null }, { a: null }]);
+    });
+  });
+
+  describe('values too large for one JSON string (shared case bug18)', () => {
+    // The real case is 3.5 M strings (~560 MB), past V8's string limit. The same path is crossed
+    // here with a lowered limit, so the test costs kilobytes.
+    const lines = Array.from({ length: 2000 }, (_, i) => `line ${String(i).padStart(8, '0')} ` + 'x'.repeat(20));
+    let saved: number;
+    beforeEach(() => {
+      saved = codecLimits.jsonChars;
+      codecLimits.jsonChars = 10_000;
+    });
+    afterEach(() => {
+      codecLimits.jsonChars = saved;
+    });
+
+    it('a large array of strings is stored without building one JSON string, and comes back whole', async () => {
+      const r = await roundTrip(lines);
+      expect(r.codec).toBe('structured');
+      expect(r.schema).toEqual({ kind: 'json', type: 'array', length: 2000 });
+      expect(r.back).toEqual(lines);
+      // Under the limit, the same kind of value is still readable JSON.
+      expect((await roundTrip(lines.slice(0, 10))).codec).toBe('json');
+    });
+
+    it('the json codec named explicitly refuses a value past the limit, naming the way out', async () => {
+      // Variant: objects of long keys count too, not just strings in arrays.
+      const wide = Object.fromEntries(Array.from({ length: 500 }, (_, i) => [`key_${i}_${'k'.repeat(20)}`, i]));
+      expect(pickCodec(wide, {}).id).toBe('structured');
+      expect(() => getCodec('json').encode(lines, {})).toThrow(/json codec cannot hold a value too large for one JSON text.*limit is 10000.*leave the codec out \(auto picks 'structured'\)/);
     });
   });
 });

@@ -1,10 +1,12 @@
 // The code fingerprint behind code-aware keys, on real files: normalised syntax, the transitive
-// closure of local imports, package versions, and the (mtime, size) memo.
-import { describe, expect, it } from 'vitest';
-import { mkdirSync, writeFileSync, readFileSync, utimesSync } from 'node:fs';
+// closure of local imports, package versions, the content-checked memo, and keys per setup declaration.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { mkdirSync, writeFileSync, readFileSync, statSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
 import { CodeHasher } from '../../runtime/key/codehash.js';
+import { checkStamp, readWithStamp, stampLimits } from '../../runtime/key/filestamp.js';
 import { root } from './helpers.js';
 
 function project() {
@@ -46,22 +48,150 @@ describe('code fingerprint', () => {
     expect(after.files['task.ts']).toBe(before.files['task.ts']);
   });
 
-  it('memoises per file by mtime and size across hashers', async () => {
+  it('memoises per task module by content: an unchanged tree is served from the memo', async () => {
     const dir = project();
     const memo = join(dir, 'memo.json');
+    const url = pathToFileURL(join(dir, 'task.ts')).href;
     const hasher = new CodeHasher(memo);
-    const first = await hasher.fingerprint(pathToFileURL(join(dir, 'task.ts')).href);
+    const first = await hasher.fingerprint(url);
     hasher.save();
     const saved = JSON.parse(readFileSync(memo, 'utf8'));
-    expect(Object.keys(saved.files)).toHaveLength(3);
-    // Poison the memo: an unchanged file must be served from it (no re-hash) ...
-    const deepPath = join(dir, 'lib', 'deep.ts');
-    saved.files[deepPath].hash = 'from-the-memo';
+    const entry = saved.entries[join(dir, 'task.ts')];
+    expect(Object.keys(entry.inputs).sort()).toEqual([join(dir, 'lib', 'deep.ts'), join(dir, 'lib', 'helper.ts'), join(dir, 'task.ts')]);
+    // Poison the memo: unchanged files must be served from it (no esbuild call) ...
+    entry.files['lib/deep.ts'] = 'from-the-memo';
     writeFileSync(memo, JSON.stringify(saved));
-    expect((await new CodeHasher(memo).fingerprint(pathToFileURL(join(dir, 'task.ts')).href)).files['lib/deep.ts']).toBe('from-the-memo');
-    // ... and a touched file is hashed again.
-    utimesSync(deepPath, new Date(), new Date(Date.now() + 5000));
-    expect((await new CodeHasher(memo).fingerprint(pathToFileURL(join(dir, 'task.ts')).href)).files['lib/deep.ts']).toBe(first.files['lib/deep.ts']);
+    expect((await new CodeHasher(memo).fingerprint(url)).files['lib/deep.ts']).toBe('from-the-memo');
+    // ... a touched file with the same bytes too (its content is re-checked, not its mtime) ...
+    utimesSync(join(dir, 'lib', 'deep.ts'), new Date(), new Date(Date.now() + 5000));
+    expect((await new CodeHasher(memo).fingerprint(url)).files['lib/deep.ts']).toBe('from-the-memo');
+    // ... and a changed one is bundled again.
+    writeFileSync(join(dir, 'lib', 'deep.ts'), 'export const deep = (n: number) => n + 7;\n');
+    const changed = await new CodeHasher(memo).fingerprint(url);
+    expect(changed.files['lib/deep.ts']).not.toBe('from-the-memo');
+    expect(changed.files['lib/deep.ts']).not.toBe(first.files['lib/deep.ts']);
+  });
+
+  describe('freshness is decided by content, whatever mtime and size say (shared case bug05)', () => {
+    let racy: number;
+    beforeEach(() => {
+      // Trust stat facts at once (the real window is 3 s): the shortcut itself is under test.
+      racy = stampLimits.racyMs;
+      stampLimits.racyMs = 0;
+    });
+    afterEach(() => {
+      stampLimits.racyMs = racy;
+    });
+
+    /** Edit `file` keeping its length, then put its mtime back with `touch -r` from a saved copy. */
+    function editKeepingMtimeAndSize(file: string, from: string, to: string) {
+      expect(to.length).toBe(from.length);
+      const saved = `${file}.saved`;
+      execFileSync('cp', ['-p', file, saved]);
+      const text = readFileSync(file, 'utf8');
+      expect(text).toContain(from);
+      writeFileSync(file, text.replace(from, to));
+      execFileSync('touch', ['-r', saved, file]);
+      const [before, after] = [statSync(saved, { bigint: true }), statSync(file, { bigint: true })];
+      expect([after.size, after.mtimeNs]).toEqual([before.size, before.mtimeNs]);
+    }
+
+    it('an edit to a helper module that keeps size and mtime changes the fingerprint', async () => {
+      const dir = project();
+      writeFileSync(join(dir, 'lib', 'round.ts'), 'export function roundCents(x: number): number {\n  return Math.round(x * 100) / 100;\n}\n');
+      writeFileSync(join(dir, 'lib', 'helper.ts'), "import { roundCents } from './round';\nexport const helper = (n: number) => roundCents(n) * 2;\n");
+      const memo = join(dir, 'memo.json');
+      const url = pathToFileURL(join(dir, 'task.ts')).href;
+      const h1 = new CodeHasher(memo);
+      const before = await h1.fingerprint(url);
+      h1.save();
+      editKeepingMtimeAndSize(join(dir, 'lib', 'round.ts'), 'Math.round', 'Math.floor');
+      const after = await new CodeHasher(memo).fingerprint(url);
+      expect(after.files['lib/round.ts']).not.toBe(before.files['lib/round.ts']);
+      expect(after.files['task.ts']).toBe(before.files['task.ts']);
+    });
+
+    it('an imported JSON file is part of the fingerprint, by content (shared case bug06)', async () => {
+      const dir = project();
+      writeFileSync(join(dir, 'limits.json'), '{ "maxSpeed": 120, "minSpeed": 30 }\n');
+      writeFileSync(
+        join(dir, 'task.ts'),
+        "import limits from './limits.json' with { type: 'json' };\nexport const flagged = (s: number[]) => s.filter((x) => x > limits.maxSpeed);\n",
+      );
+      const memo = join(dir, 'memo.json');
+      const url = pathToFileURL(join(dir, 'task.ts')).href;
+      const h1 = new CodeHasher(memo);
+      const before = await h1.fingerprint(url);
+      h1.save();
+      expect(Object.keys(before.files)).toEqual(['limits.json', 'task.ts']);
+      // Variant: the `with` syntax, and a same-size edit with the mtime put back.
+      editKeepingMtimeAndSize(join(dir, 'limits.json'), '120', '100');
+      const after = await new CodeHasher(memo).fingerprint(url);
+      expect(after.files['limits.json']).not.toBe(before.files['limits.json']);
+    });
+
+    it('the stat shortcut is only taken for a stamp of a file that had been quiet', () => {
+      const dir = project();
+      const file = join(dir, 'lib', 'deep.ts');
+      stampLimits.racyMs = 60_000;
+      const { stamp } = readWithStamp(file);
+      expect(stamp.trusted).toBe(false); // just written: its next check reads the content
+      writeFileSync(file, readFileSync(file, 'utf8').replace('n + 1', 'n + 2'));
+      expect(checkStamp(file, stamp).same).toBe(false);
+    });
+  });
+});
+
+describe('a task is keyed on the setup declarations it uses, transitively', () => {
+  function compiledLike() {
+    const dir = join(root, 'test', '.tmp', 'runtime', `codehash-setup-${process.pid}-${Math.random().toString(36).slice(2)}`);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(
+      join(dir, 'setup.ts'),
+      [
+        'export interface Row { n: number }',
+        'function base(n: number): number { return n + 1; }',
+        'export function double(n: number): number { return base(n) * 2; }',
+        'export function label(n: number): string { return `#${n}`; }',
+        'export const THRESHOLD = 10;',
+      ].join('\n'),
+    );
+    writeFileSync(join(dir, 'a.ts'), "import { double, type Row } from './setup.js';\nexport const a = (r: Row) => double(r.n);\n");
+    writeFileSync(join(dir, 'b.ts'), "import { label, THRESHOLD } from './setup.js';\nexport const b = (n: number) => (n > THRESHOLD ? label(n) : '');\n");
+    return dir;
+  }
+  const both = async (dir: string) => {
+    const h = new CodeHasher();
+    const a = pathToFileURL(join(dir, 'a.ts')).href;
+    const b = pathToFileURL(join(dir, 'b.ts')).href;
+    await h.prepare([a, b]);
+    return { a: h.computed(a)!, b: h.computed(b)! };
+  };
+  const edit = (dir: string, from: string, to: string) => {
+    const text = readFileSync(join(dir, 'setup.ts'), 'utf8');
+    expect(text).toContain(from);
+    writeFileSync(join(dir, 'setup.ts'), text.replace(from, to));
+  };
+
+  it('editing a helper re-keys only the tasks that reach it', async () => {
+    const dir = compiledLike();
+    const before = await both(dir);
+    edit(dir, 'return `#${n}`', 'return `No. ${n}`');
+    const after = await both(dir);
+    expect(after.a).toEqual(before.a);
+    expect(after.b).not.toEqual(before.b);
+  });
+
+  it('a helper used through another helper counts (transitively); unused additions and types do not', async () => {
+    const dir = compiledLike();
+    const before = await both(dir);
+    edit(dir, 'return n + 1;', 'return n + 3;'); // base: reached by a only, through double
+    const mid = await both(dir);
+    expect(mid.a).not.toEqual(before.a);
+    expect(mid.b).toEqual(before.b);
+    edit(dir, 'export const THRESHOLD', 'export function unused(s: string) { return s.trim(); }\nexport interface Extra { x: string }\nexport const THRESHOLD');
+    const after = await both(dir);
+    expect(after).toEqual(mid);
   });
 });
 

@@ -2,8 +2,9 @@
 //
 // Wraps @polyglot-sql/sdk's query analysis and resolves columns that come through CTEs down to
 // base tables. Works on the text of a `sql` template as written (interpolations are replaced by
-// parameter markers first, so `${minDelay}` is not mistaken for a column). Tables are also read
-// with cellar's own scanner, the same one that fills `warehouse.reads`, so the two agree.
+// parameter markers first, so `${minDelay}` is not mistaken for a column). The tables it lists
+// come from the runtime's scanner (names.ts), which decides what gets rewritten; `warehouse.reads`
+// (table versions in the key) is filled by the compiler instead (compiler/analyze/sql.ts).
 import type { SqlDialect } from '../../task.js';
 import { marker } from './compose.js';
 import { scanTables } from './names.js';

@@ -142,6 +142,14 @@ export interface Sql extends SqlTag {
   param: typeof param;
 }
 
+/**
+ * The SQL template tag: ``sql`SELECT * FROM ${table('flights')} WHERE delay > ${minDelay}` `` builds a
+ * `Query` (awaiting it runs the query on the shared warehouse and yields rows). Interpolated
+ * values become query parameters, never SQL text; a `Query` or `TableRef` nests as SQL.
+ * `sql.dialect('duckdb')` writes in another dialect than the project's (BigQuery by default).
+ * @throws WarehouseError `E_WH_PARAM` when called as a function rather than as a tag, or for a
+ *   value that cannot be a parameter; `E_WH_DIALECT` for queries of two dialects nested.
+ */
 export const sql: Sql = Object.assign(tagFor(undefined), { dialect: (d: SqlDialect) => tagFor(d), table, ident, param });
 
 export function isQuery(v: unknown): v is Query<object> {

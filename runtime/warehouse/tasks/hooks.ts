@@ -233,7 +233,7 @@ export async function estimateTask(task: AnyTask, ctx: TaskRunContext): Promise<
 }
 
 /** Every materialised table of a pipeline for a set of keys (for `cellar show` and cleanup). */
-export function materialisedTables(pipeline: Pipeline, keysByTask: Record<string, string>): { task: string; logical: string; physical: string }[] {
+export function materializedTables(pipeline: Pipeline, keysByTask: Record<string, string>): { task: string; logical: string; physical: string }[] {
   return pipeline.tasks
     .filter((t) => t.warehouse?.materialize && keysByTask[t.name])
     .map((t) => ({ task: t.name, logical: t.warehouse!.materialize!, physical: physicalTableName(t.warehouse!.materialize!, keysByTask[t.name]!) }));
@@ -249,7 +249,7 @@ export interface PruneResult {
  * up like old cache files). Only tables named exactly `<table>_<12 hex>` for a materialised
  * logical table are candidates; anything else in the dataset is left alone. `dryRun` lists only.
  */
-export async function pruneMaterialisations(pipeline: Pipeline, keysByTask: Record<string, string>, opts: { dryRun?: boolean } = {}): Promise<PruneResult> {
+export async function pruneMaterializations(pipeline: Pipeline, keysByTask: Record<string, string>, opts: { dryRun?: boolean } = {}): Promise<PruneResult> {
   const w = await getWarehouse();
   const result: PruneResult = { dropped: [], kept: [] };
   for (const t of pipeline.tasks) {

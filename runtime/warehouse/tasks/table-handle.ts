@@ -16,6 +16,11 @@ import type { ColumnBatch, Row } from '../types.js';
 
 const ARRAY_USE = new Set(['length', 'map', 'filter', 'forEach', 'reduce', 'slice', 'find', 'some', 'every', 'at', 'flatMap', 'sort', 'entries', 'values', 'keys', 'includes', 'indexOf']);
 
+/**
+ * A reference to a table in the warehouse, passed between tasks instead of its rows: what a task
+ * gets for an upstream output that was materialized (`//| materialize`). Interpolate it in a
+ * `sql` template to read the table; `await handle.rows()` fetches its rows (see the header above).
+ */
 export class TableHandle implements TableRef {
   readonly kind = 'cellar.table' as const;
 

@@ -1,0 +1,99 @@
+// Has a source file changed? Decided by its content, with a stat shortcut that is sound.
+//
+// A stamp records a file's content hash and its stat facts: size, inode, mtime and ctime in
+// nanoseconds. A later check trusts "unchanged" from stat alone only when every one of those
+// facts is equal; anything else re-reads the file and compares content hashes. (mtime, size)
+// alone is not enough: `touch -r`, `cp -p`, archive extraction and Nix stores set mtime at will,
+// so an edit that keeps the size looks untouched. ctime cannot be set from user space: any write,
+// rename-over or metadata change (including `touch -r` itself) moves it to "now", and a file
+// replaced by another gets a new inode or a new ctime. So equal (size, ino, mtime, ctime) means
+// the bytes were not written since the stamp.
+//
+// One gap remains, the one git calls "racily clean": file systems keep coarse timestamps (ext4 a
+// few milliseconds, some network and FAT file systems one or two seconds), so a file written twice
+// within one tick, same size, keeps all four facts. A stamp taken within `stampLimits.racyMs` of the file's
+// last change is therefore marked untrusted and its next check reads the content; only stamps of
+// files that had been quiet for a while skip the read. Clock skew between this host and a network
+// file server larger than that window would reopen the gap (documented in cache-key.md).
+import { readFileSync, statSync } from 'node:fs';
+import { sha256 } from './hash.js';
+
+export interface FileStamp {
+  /** sha256 of the bytes (16 hex). */
+  hash: string;
+  size: number;
+  ino: string;
+  mtimeNs: string;
+  ctimeNs: string;
+  /** False when taken within `stampLimits.racyMs` of the file's last change: the next check reads the file. */
+  trusted: boolean;
+}
+
+/**
+ * `racyMs`: changes closer than this to the stamp are not trusted to show in ctime/mtime.
+ * Mutable only so tests can exercise the stat shortcut without waiting.
+ */
+export const stampLimits = { racyMs: 3000 };
+
+export function contentHash(bytes: Uint8Array | string): string {
+  return sha256(bytes).slice(0, 16);
+}
+
+/**
+ * Stat `path`, then read it: stat first, so a write between the two leaves a stamp whose stat
+ * facts are older than its content and the next check re-reads (never the reverse).
+ */
+export function readWithStamp(path: string): { bytes: Buffer; stamp: FileStamp } {
+  const st = statSync(path, { bigint: true });
+  const bytes = readFileSync(path);
+  return { bytes, stamp: stampOf(st, contentHash(bytes)) };
+}
+
+/**
+ * Check `stamp` against the file now. `same`: the content is what the stamp hashed. `stamp`: a
+ * refreshed stamp when the stat facts moved but the content did not (the caller may save it),
+ * else the one given. A missing file is not the same.
+ */
+export function checkStamp(path: string, stamp: FileStamp): { same: boolean; stamp: FileStamp } {
+  let st;
+  try {
+    st = statSync(path, { bigint: true });
+  } catch {
+    return { same: false, stamp };
+  }
+  if (
+    stamp.trusted &&
+    Number(st.size) === stamp.size &&
+    String(st.ino) === stamp.ino &&
+    String(st.mtimeNs) === stamp.mtimeNs &&
+    String(st.ctimeNs) === stamp.ctimeNs
+  ) {
+    return { same: true, stamp };
+  }
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(path);
+  } catch {
+    return { same: false, stamp };
+  }
+  const hash = contentHash(bytes);
+  if (hash !== stamp.hash) return { same: false, stamp };
+  return { same: true, stamp: stampOf(st, hash) };
+}
+
+function stampOf(st: import('node:fs').BigIntStats, hash: string): FileStamp {
+  const lastChangeMs = Number((st.mtimeNs > st.ctimeNs ? st.mtimeNs : st.ctimeNs) / 1_000_000n);
+  return {
+    hash,
+    size: Number(st.size),
+    ino: String(st.ino),
+    mtimeNs: String(st.mtimeNs),
+    ctimeNs: String(st.ctimeNs),
+    trusted: Date.now() - lastChangeMs >= stampLimits.racyMs,
+  };
+}
+
+/** True when two stamps record the same stat facts and trust (nothing to save). */
+export function sameStamp(a: FileStamp, b: FileStamp): boolean {
+  return a.hash === b.hash && a.size === b.size && a.ino === b.ino && a.mtimeNs === b.mtimeNs && a.ctimeNs === b.ctimeNs && a.trusted === b.trusted;
+}

@@ -1,0 +1,143 @@
+// A cached result is always the right result (issue 8), through the real CLI on the shared
+// failing cases (test/acceptance/fixtures/trust/, copies of /work/shared/cases): code a task
+// loads by any import is in its key and in the pipeline bundle's freshness, by content.
+import { execFileSync } from 'node:child_process';
+import { cpSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { type Project, fixtures, project, removeProjects } from './harness.js';
+
+afterAll(removeProjects);
+
+const trust = join(fixtures, 'trust');
+
+function withCase(...files: string[]): Project {
+  const p = project();
+  for (const f of files) cpSync(join(trust, f), join(p.dir, 'notebooks', f), { recursive: true, preserveTimestamps: true });
+  return p;
+}
+
+/** Edit a file keeping its length, then put its mtime back from a saved copy (`touch -r`). */
+function editKeepingMtimeAndSize(file: string, from: string, to: string): void {
+  expect(to.length).toBe(from.length);
+  execFileSync('cp', ['-p', file, `${file}.saved`]);
+  const text = readFileSync(file, 'utf8');
+  expect(text).toContain(from);
+  writeFileSync(file, text.replace(from, to));
+  execFileSync('touch', ['-r', `${file}.saved`, file]);
+  expect(statSync(file, { bigint: true }).mtimeNs).toBe(statSync(`${file}.saved`, { bigint: true }).mtimeNs);
+}
+
+function run(p: Project, notebook: string): Record<string, string> {
+  const r = p.cellar('run', notebook, '--json');
+  expect(r.code, r.stderr).toBe(0);
+  return Object.fromEntries(JSON.parse(r.stdout).tasks.map((t: { name: string; status: string }) => [t.name, t.status]));
+}
+
+function show(p: Project, notebook: string, task: string, output: string): unknown {
+  const r = p.cellar('show', notebook, task, output, '--json');
+  expect(r.code, r.stderr).toBe(0);
+  return JSON.parse(r.stdout);
+}
+
+describe('whatever a task loads is in its key and in the bundle, by content', () => {
+  it('a helper-module edit that keeps size and mtime re-runs the task with the new code (bug05)', () => {
+    const p = withCase('bug05_helper_module.ipynb', 'bug05_lib');
+    const nb = 'notebooks/bug05_helper_module.ipynb';
+    expect(run(p, nb)).toEqual({ b05_prices: 'ran', b05_counts: 'ran' });
+    expect(show(p, nb, 'b05_prices', 'labels')).toEqual(['$1.00', '$2.50', '$10.00']);
+    editKeepingMtimeAndSize(join(p.dir, 'notebooks', 'bug05_lib', 'round.ts'), 'Math.round', 'Math.floor');
+    // Only the task that formats prices re-runs, and with the new code.
+    expect(run(p, nb)).toEqual({ b05_prices: 'ran', b05_counts: 'cached' });
+    expect(show(p, nb, 'b05_prices', 'labels')).toEqual(['$1.00', '$2.49', '$10.00']);
+  });
+
+  it('an edited JSON import re-runs its reader with the new values, not the bundled old ones (bug06)', () => {
+    const p = withCase('bug06_json_import.ipynb', 'bug06_limits.json');
+    const nb = 'notebooks/bug06_json_import.ipynb';
+    run(p, nb);
+    expect(show(p, nb, 'b06_flag', 'flagged')).toEqual([25, 121, 140]);
+    const limits = join(p.dir, 'notebooks', 'bug06_limits.json');
+    writeFileSync(limits, readFileSync(limits, 'utf8').replace('120', '100'));
+    expect(run(p, nb)).toEqual({ b06_flag: 'ran' });
+    expect(show(p, nb, 'b06_flag', 'flagged')).toEqual([25, 119, 121, 140]);
+    // Variant: the same kind of edit, with size and mtime kept.
+    editKeepingMtimeAndSize(limits, '"minSpeed": 30', '"minSpeed": 20');
+    expect(run(p, nb)).toEqual({ b06_flag: 'ran' });
+    expect(show(p, nb, 'b06_flag', 'flagged')).toEqual([119, 121, 140]);
+  });
+});
+
+describe('empty tables', () => {
+  it('an empty result stored as a table reaches the next task in the shape it left (bug13)', () => {
+    const p = withCase('bug13_empty_outputs.ipynb');
+    const nb = 'notebooks/bug13_empty_outputs.ipynb';
+    expect(run(p, nb)).toEqual({ b13_filter: 'ran', b13_report: 'ran' });
+    expect(show(p, nb, 'b13_filter', 'bigOrders')).toEqual([]);
+    expect(show(p, nb, 'b13_report', 'rowCount')).toBe(0);
+    expect(show(p, nb, 'b13_report', 'columnNames')).toEqual(['id', 'region', 'amount']);
+    expect(show(p, nb, 'b13_report', 'amountsIsArray')).toBe(true);
+    expect(show(p, nb, 'b13_report', 'totalAmount')).toBe(0);
+  });
+});
+
+describe('environment variables', () => {
+  /** Every file under `dir`, read as text (a secret must appear in none of them). */
+  function filesContaining(dir: string, needle: string): string[] {
+    const hits: string[] = [];
+    for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true })) {
+      if (!entry.isFile()) continue;
+      const path = join(entry.parentPath, entry.name);
+      if (readFileSync(path).includes(needle)) hits.push(path);
+    }
+    return hits;
+  }
+
+  it('a value read from process.env is keyed (hashed) and never stored, logged or shown', () => {
+    const p = withCase('env_token.ipynb');
+    const nb = 'notebooks/env_token.ipynb';
+    p.setEnv('MY_TOKEN', 'tok-SECRET-1234');
+    p.setEnv('API_TOKEN', 'api-SECRET-9876');
+    expect(run(p, nb)).toEqual({ e_fetch: 'ran', e_call: 'ran', e_greet: 'ran' });
+    // The token is not an output (no //| output asks for it); what was derived from it is.
+    const tree = p.cellar('tree', nb, '--json');
+    expect(tree.code, tree.stderr).toBe(0);
+    expect(tree.stdout).not.toContain('"token"');
+    expect(show(p, nb, 'e_fetch', 'tokenLength')).toBe(15);
+    expect(p.cellar('show', nb, 'e_fetch', 'token').code).not.toBe(0);
+    // Nowhere in the workspace (outputs, manifests, run logs), nor in what the CLI prints.
+    for (const secret of ['tok-SECRET-1234', 'api-SECRET-9876']) {
+      expect(filesContaining(join(p.dir, '.cellar'), secret)).toEqual([]);
+      expect(tree.stdout).not.toContain(secret);
+    }
+    // Unchanged values: all cached. A changed value re-runs exactly its readers, including a
+    // task that reads it through a setup helper (variant), and --dry-run names the variable.
+    expect(run(p, nb)).toEqual({ e_fetch: 'cached', e_call: 'cached', e_greet: 'cached' });
+    p.setEnv('API_TOKEN', 'api-SECRET-0000');
+    const dry = p.cellar('run', nb, '--dry-run');
+    expect(dry.stdout).toMatch(/env\.API_TOKEN/);
+    expect(dry.stdout).not.toContain('api-SECRET');
+    expect(run(p, nb)).toEqual({ e_fetch: 'cached', e_call: 'ran', e_greet: 'cached' });
+    p.setEnv('MY_TOKEN', undefined);
+    expect(run(p, nb)).toEqual({ e_fetch: 'ran', e_call: 'cached', e_greet: 'cached' });
+    expect(show(p, nb, 'e_fetch', 'tokenLength')).toBe(0);
+  });
+
+  it('an output holding a read value in clear is refused unless //| output declares it', () => {
+    const p = withCase('env_token.ipynb');
+    const nb = 'notebooks/env_token.ipynb';
+    p.setEnv('API_TOKEN', 'api-SECRET-9876');
+    const text = p.read(nb);
+    const leaky = 'const header = authHeader();';
+    p.write(nb, text.replace('const headerLength = authHeader().length;', leaky));
+    const r = p.cellar('run', nb, 'e_call');
+    expect(r.code).toBe(1);
+    expect(r.stdout + r.stderr).toMatch(/task 'e_call', output 'header' holds the value of the environment variable API_TOKEN in clear.*\/\/\| output: header=<codec>.*E_SECRET_IN_OUTPUT/);
+    expect(filesContaining(join(p.dir, '.cellar'), 'api-SECRET-9876')).toEqual([]);
+    // Declared: stored, as asked.
+    p.write(nb, text.replace('//| task: e_call\\nconst headerLength = authHeader().length;', `//| task: e_call\\n//| output: header=text\\n${leaky}`));
+    expect(p.read(nb)).toContain('output: header=text');
+    expect(run(p, nb).e_call).toBe('ran');
+    expect(show(p, nb, 'e_call', 'header')).toBe('Bearer api-SECRET-9876');
+  });
+});

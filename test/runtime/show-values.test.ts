@@ -1,0 +1,94 @@
+// `cellar show` prints stored values as they are (issue 9, item 4): NaN, ±Infinity, -0, Map, Set,
+// Date, BigInt, typed arrays and undefined in arrays; `--json` stays valid JSON with the encoding
+// documented in README.md. Real CLI processes on a pipeline written into the project.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { root, runCli } from './helpers.js';
+
+const dir = join(root, 'test', '.tmp', 'runtime', `show-values-${process.pid}-${Date.now()}`);
+const pipeline = join(dir, 'pipeline.ts');
+const ws = ['--workspace', join(dir, 'ws')];
+
+beforeAll(async () => {
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(
+    pipeline,
+    `import { defineTask, definePipeline } from 'cellar';
+export const valuesTask = defineTask({
+  name: 'values',
+  outputs: { numbers: {}, map: {}, set: {}, date: {}, big: {}, typed: {}, holes: {}, keyed: {}, rows: {} },
+  run: () => ({
+    numbers: { nan: NaN, inf: Infinity, ninf: -Infinity, negZero: -0, one: 1 },
+    map: new Map([['a', 1], ['b', NaN]]),
+    set: new Set([1, 2]),
+    date: new Date('2024-03-01T12:00:00Z'),
+    big: 12345678901234567890n,
+    typed: new Float64Array([1.5, NaN, -0]),
+    holes: [1, undefined, 3],
+    keyed: new Map([[1, 'one']]),
+    rows: [{ x: NaN, y: -0 }, { x: Infinity, y: 2 }],
+  }),
+});
+export default definePipeline({ name: 'values', tasks: [valuesTask] });
+`,
+  );
+  const r = await runCli(['run', pipeline, ...ws]);
+  expect(r.code, r.stderr).toBe(0);
+});
+
+const show = async (output: string, json = false) => {
+  const r = await runCli(['show', pipeline, 'values', output, ...ws, ...(json ? ['--json'] : [])]);
+  expect(r.code, r.stderr).toBe(0);
+  return r.stdout;
+};
+
+describe('cellar show prints values as they are', () => {
+  it('NaN, Infinity, -Infinity and -0 are shown as such, not as null or 0', async () => {
+    const text = await show('numbers');
+    expect(text).toMatch(/nan: NaN/);
+    expect(text).toMatch(/inf: Infinity/);
+    expect(text).toMatch(/ninf: -Infinity/);
+    expect(text).toMatch(/negZero: -0/);
+  });
+
+  it('Map, Set, Date, BigInt, typed arrays and undefined in arrays are shown as themselves', async () => {
+    expect(await show('map')).toContain("Map(2) { 'a' => 1, 'b' => NaN }");
+    expect(await show('set')).toContain('Set(2) { 1, 2 }');
+    expect(await show('date')).toContain('2024-03-01T12:00:00.000Z');
+    expect(await show('big')).toContain('12345678901234567890n');
+    expect(await show('typed')).toContain('Float64Array(3) [ 1.5, NaN, -0 ]');
+    expect(await show('holes')).toContain('[ 1, undefined, 3 ]');
+  });
+
+  it('variant: a table preview shows NaN, Infinity and -0 in its cells', async () => {
+    const text = await show('rows');
+    expect(text).toMatch(/NaN\s+-0/);
+    expect(text).toMatch(/Infinity\s+2/);
+  });
+});
+
+describe('cellar show --json stays valid JSON, with the documented encoding', () => {
+  it('non-finite numbers as strings, -0 as -0', async () => {
+    const text = (await show('numbers', true)).trim();
+    expect(text).toBe('{"nan":"NaN","inf":"Infinity","ninf":"-Infinity","negZero":-0,"one":1}');
+    expect(Object.is(JSON.parse(text).negZero, -0)).toBe(true);
+  });
+
+  it('Map, Set, Date, BigInt, typed arrays, undefined', async () => {
+    expect(JSON.parse(await show('map', true))).toEqual({ a: 1, b: 'NaN' });
+    expect(JSON.parse(await show('keyed', true))).toEqual([[1, 'one']]);
+    expect(JSON.parse(await show('set', true))).toEqual([1, 2]);
+    expect(JSON.parse(await show('date', true))).toBe('2024-03-01T12:00:00.000Z');
+    expect(JSON.parse(await show('big', true))).toBe('12345678901234567890');
+    expect(JSON.parse(await show('typed', true))).toEqual([1.5, 'NaN', -0]);
+    expect(JSON.parse(await show('holes', true))).toEqual([1, null, 3]);
+  });
+
+  it('variant: every output at once (no output named) is one valid JSON object', async () => {
+    const r = await runCli(['show', pipeline, 'values', ...ws, '--json']);
+    const all = JSON.parse(r.stdout);
+    expect(Object.keys(all).sort()).toEqual(['big', 'date', 'holes', 'keyed', 'map', 'numbers', 'rows', 'set', 'typed']);
+    expect(all.rows).toEqual([{ x: 'NaN', y: -0 }, { x: 'Infinity', y: 2 }]);
+  });
+});
