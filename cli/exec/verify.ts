@@ -15,6 +15,7 @@ import { basename, join } from 'node:path';
 import { compileFile } from '../../compiler/host.js';
 import type { TaskPlan } from '../../compiler/types.js';
 import { load } from '../../runtime/api.js';
+import { pipelineParams } from '../../runtime/run/graph.js';
 import { runPipeline } from '../../runtime/run/run.js';
 import type { RunEvent } from '../../runtime/types.js';
 import { openPipeline } from '../pipeline-args.js';
@@ -125,7 +126,10 @@ export async function verifyNotebook(options: VerifyOptions): Promise<VerifyResu
     const byName = new Map(pipeline.tasks.map((t) => [t.name, t]));
     for (const t of plan.tasks) {
       const task = byName.get(t.name)!;
-      const stored = (await load(task, prepared.params, { workspace: options.workspace })) as Record<string, unknown>;
+      // load() builds the graph of this task and its upstream only: give it just their params.
+      const declared = pipelineParams([task]);
+      const params = Object.fromEntries(Object.entries(prepared.params).filter(([name]) => name in declared));
+      const stored = (await load(task, params, { workspace: options.workspace })) as Record<string, unknown>;
       const names = t.outputs.map((o) => o.name);
       const inPipeline = await captureHere(Object.fromEntries(names.map((n) => [n, stored[n]])), captureFile(`${t.name}.pipeline`));
       const notebookValues = inNotebook.get(t.name)!;
