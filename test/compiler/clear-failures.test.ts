@@ -179,3 +179,25 @@ describe('a failed write leaves nothing behind (9.8)', () => {
     }
   });
 });
+
+describe('one cell-number convention for people (9.12)', () => {
+  it('plan text and JSON cellNumbers count from 1; cellIndexes (and the old cells) from 0', async () => {
+    const { planJson, planText } = await import('../../compiler/plan/json.js');
+    const r = await compileCells(['md: # Title', '//| task: a\nconst xs = [1];', '//| task: b\nconst n = xs.length;']);
+    const json = planJson(r.plan!);
+    expect(json.tasks.map((t) => [t.cellNumbers, t.cellIndexes, t.cells])).toEqual([[[2], [1], [1]], [[3], [2], [2]]]);
+    expect(planText(r.plan!)).toContain('task b (cell 3)');
+  });
+
+  it("the README's cell citations name the cell that holds that id", async () => {
+    const { readFileSync } = await import('node:fs');
+    const root = join(import.meta.dirname, '..', '..');
+    const readme = readFileSync(join(root, 'README.md'), 'utf8');
+    const cited = [...readme.matchAll(/(notebooks\/[\w-]+\.ipynb), cell (\d+) \(id ([\w-]+)\)/g)];
+    expect(cited.length).toBeGreaterThan(0);
+    for (const [, notebook, n, id] of cited) {
+      const cells = (JSON.parse(readFileSync(join(root, notebook!), 'utf8')) as { cells: { id?: string }[] }).cells;
+      expect(cells[Number(n) - 1]?.id, `${notebook}, cell ${n} (id ${id})`).toBe(id);
+    }
+  });
+});
