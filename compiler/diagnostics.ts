@@ -28,7 +28,6 @@ export const CODES = {
   E_UNKNOWN_OUTPUT: '`//| output:` naming a value the task does not declare',
   E_SYNTAX: 'a cell that does not parse as TypeScript',
   E_UNSUPPORTED_JSX: 'a cell written in JSX',
-  E_UNSUPPORTED_BLOCK_CELL: 'a cell wrapped in `{ … }`',
   E_UNSUPPORTED_SYNTAX: 'a construct the analyzer does not support (e.g. `import x = require()`)',
   E_DENO_API: 'a Deno-only API (`Deno.*`)',
   E_DENO_IMPORT: 'a `jsr:` or URL import (Deno only)',
