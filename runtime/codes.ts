@@ -23,6 +23,7 @@ export const RUNTIME_CODES = {
   E_NOT_A_PIPELINE: 'a module without a `definePipeline(...)` default export',
   E_CELLAR_UNRESOLVED: "a pipeline outside any project with cellar installed, loaded with CELLAR_LOADER=tsx (Node cannot find 'cellar' there)",
   E_NO_WORKDIR: "the tasks' working folder does not exist (the notebook's folder was moved or deleted; a built bundle: pass --workdir)",
+  E_WORKSPACE_WRITE: 'a file of the workspace (an output, a manifest, a task folder) that cannot be written: a full disk (ENOSPC), no permission; names the file, the task and the system code',
   E_NOT_CACHED: 'no stored output for this task and these params (run the pipeline first)',
   // Storing outputs.
   E_SECRET_IN_OUTPUT: 'an output holding, in clear, the value of an environment variable the task read, without `//| output` declaring it',
@@ -50,6 +51,14 @@ export const RUNTIME_CODES = {
   E_BUILD: 'a pipeline or task function that esbuild cannot bundle',
   E_BUILD_PACKAGE: 'a package the bundle imports that is not installed in the project',
   E_BUILD_LOCKFILE: "npm could not resolve a package-lock.json for the build's run-time packages",
+  // Headless notebooks (`cellar exec`, `verify`, `kernel`, `notebook`).
+  E_NOT_A_NOTEBOOK: '`cellar exec`/`verify`: a file that is not an nbformat 4 notebook',
+  E_NO_PARAMS_CELL: '`cellar exec -p`/`-f` on a notebook with no params cell (`//| params`, or tagged `parameters`)',
+  E_NO_TSLAB: '`cellar kernel install` could not find tslab in the project or next to cellar',
+  E_JUPYTER_MISSING: "Debian's Jupyter (/usr/bin/jupyter) is not installed",
+  E_JUPYTER_START: 'the Jupyter server Cellar started did not answer (its log is printed)',
+  E_JUPYTER_CONNECT: 'the Jupyter server given by `--server`/`--token` does not answer or refuses the token',
+  E_KERNEL_START: 'the tslab kernel did not start within `--kernel-timeout` (or died while starting)',
 } as const;
 
 /** A catalogued runtime error code (see `RUNTIME_CODES` for what each means). */
