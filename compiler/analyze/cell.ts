@@ -194,12 +194,9 @@ function analyzeStatements(cx: CellContext): void {
       }
       continue;
     }
-    if (ts.isBlock(stmt) && stmt === sf.statements[0]) {
-      result.diagnostics.push(
-        diag(cx, 'E_UNSUPPORTED_BLOCK_CELL', statement.start, 'a cell wrapped in `{ … }` hides its declarations from the cells after it', 'remove the outer braces, or tag the cell `//| explore`'),
-      );
-      continue;
-    }
+    // A cell wrapped in `{ … }` (tslab's own examples do this) is an ordinary block: its names are
+    // its own, so it declares nothing the cells after it see, and it compiles as written. What it
+    // reads from other cells is found by collectReferences like anywhere else.
     if (ts.isExpressionStatement(stmt) && ts.isCallExpression(stmt.expression)) {
       // `tslab.display.html(…)`: the root of a callee chain that passes through `.display`.
       let callee: Node = stmt.expression.expression;
@@ -211,6 +208,11 @@ function analyzeStatements(cx: CellContext): void {
       if (throughDisplay && ts.isIdentifier(callee)) result.displayCalls.push({ statement, root: callee.text, line });
     }
     if (ts.isExpressionStatement(stmt) && input.role !== 'params' && cx.syntax.isInert(stmt.expression)) result.inertStatements.push(statement);
+    if (ts.isExpressionStatement(stmt) && ts.isBinaryExpression(stmt.expression) && stmt.expression.operatorToken.kind === K.EqualsToken && ts.isIdentifier(stmt.expression.left)) {
+      // `df = df.filter(…)`: the link stage decides whether this is a new version of the name.
+      const left = stmt.expression.left;
+      (result.reassignments ??= []).push({ name: left.text, site: { start: left.getStart(sf), end: left.end }, statement, ...lineCol(sf, left.getStart(sf)) });
+    }
     const add = (kind: DeclarationKind, nameNode: TsMorphModule.ts.Identifier | undefined) => {
       if (!nameNode) return;
       result.declarations.push({ name: nameNode.text, kind, line, sites: [{ start: nameNode.getStart(sf), end: nameNode.end }], statement });
@@ -340,7 +342,8 @@ function collectReferences(cx: CellContext, aliases: Map<string, string>): void 
   const tdzReported = new Set<string>();
   // Loop and callback variables that hold elements of another cell's value, by symbol.
   const elementOf = new Map<TsSymbol, string>();
-  const visit = (node: Node, inFunction: boolean) => {
+  // One node: returns whether its children are visited (and inside a function or not).
+  const visit = (node: Node, inFunction: boolean): boolean | undefined => {
     if (ts.isImportDeclaration(node)) return;
     if (ts.isIdentifier(node)) {
       identifiers.add(node.text);
@@ -381,10 +384,22 @@ function collectReferences(cx: CellContext, aliases: Map<string, string>): void 
       result.sqlTemplates.push(ts.isNoSubstitutionTemplateLiteral(t) ? t.text : t.head.text + t.templateSpans.map((s, i) => `@p${i}${s.literal.text}`).join(''));
       (result.sqlTemplateAt ??= []).push(lineCol(sf, t.getStart(sf) + 1));
     }
-    const entersFunction = inFunction || ts.isFunctionLike(node) || ts.isClassStaticBlockDeclaration(node);
-    ts.forEachChild(node, (child) => visit(child, entersFunction));
+    return inFunction || ts.isFunctionLike(node) || ts.isClassStaticBlockDeclaration(node);
   };
-  visit(sf, false);
+  // Pre-order with an explicit stack, not recursion: a 5,000-term sum or 300 nested ifs are
+  // ordinary code and must not depend on the call stack's depth (issue 9 item 9).
+  const stack: [Node, boolean][] = [[sf, false]];
+  const children: Node[] = [];
+  while (stack.length) {
+    const [node, inFunction] = stack.pop()!;
+    const entersFunction = visit(node, inFunction);
+    if (entersFunction === undefined) continue;
+    children.length = 0;
+    ts.forEachChild(node, (child) => {
+      children.push(child);
+    });
+    for (let i = children.length - 1; i >= 0; i--) stack.push([children[i]!, entersFunction]);
+  }
   result.identifiers = [...identifiers].sort();
 }
 
