@@ -18,6 +18,7 @@ const commands: Record<string, Command> = {
   worker: { summary: 'run tasks of distributed runs (cellar run --executor bullmq) from Redis', load: () => import('./commands/worker.js') },
   tree: { summary: 'print the dependency tree with status', load: () => import('./commands/tree.js') },
   show: { summary: 'print a cached output', load: () => import('./commands/show.js') },
+  fixtures: { summary: 'record replay fixtures from the last run; compile emits a replay test per task', load: () => import('./commands/fixtures.js') },
   docs: { summary: 'build the static docs site from the notebooks (--out dir)', load: () => import('./commands/docs.js') },
   build: { summary: 'bundle a pipeline for a batch machine, or a task function for serving (--function)', load: () => import('./commands/build.js') },
 };

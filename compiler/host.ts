@@ -80,6 +80,8 @@ export function compilerFingerprint(): string {
 interface CacheFile {
   fingerprint: string;
   notebookHash: string;
+  /** The tasks with fixtures this compile saw (a compile input besides the notebook). */
+  fixtures?: string[];
   outDir: string;
   diagnostics: Diagnostic[];
   files: { path: string; hash: string }[];
@@ -140,6 +142,20 @@ const readOrUndefined = (path: string) => {
   }
 };
 
+/**
+ * Tasks with a recorded fixture in <out>/<stem>/__fixtures__/ (`<task>.fixture.json`, written by
+ * `cellar fixtures`), sorted: each gets a generated replay test, so the list is a compile input.
+ */
+export function fixtureTasks(stemDir: string): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(join(stemDir, '__fixtures__'));
+  } catch {
+    return [];
+  }
+  return names.filter((n) => n.endsWith('.fixture.json')).map((n) => n.slice(0, -'.fixture.json'.length)).sort();
+}
+
 /** Compile one notebook, using (and refreshing) the cache. Writes nothing to generated/. */
 export async function compileFile(notebookAbs: string, opts: HostOptions): Promise<NotebookOutcome> {
   const notebook = posix(relative(opts.root, notebookAbs));
@@ -150,8 +166,9 @@ export async function compileFile(notebookAbs: string, opts: HostOptions): Promi
   const cacheFile = cachePath(opts.root, notebook);
   const cache = opts.noCache || opts.memory ? undefined : readCache(cacheFile);
   const pipelineAbs = join(opts.outDir, stem, 'pipeline.ts');
+  const fixtures = fixtureTasks(join(opts.outDir, stem));
 
-  if (cache && cache.notebookHash === notebookHash && cache.outDir === outDirRel) {
+  if (cache && cache.notebookHash === notebookHash && cache.outDir === outDirRel && (cache.fixtures ?? []).join('\0') === fixtures.join('\0')) {
     // A full hit: nothing to do if generated/ still holds exactly what was recorded.
     const files: EmittedFile[] = [];
     let intact = true;
@@ -175,12 +192,13 @@ export async function compileFile(notebookAbs: string, opts: HostOptions): Promi
     for (const [k, v] of cache.sql) memory.sql.set(k, v);
   }
   const workdir = posix(relative(join(opts.outDir, stem), dirname(notebookAbs))) || '.';
-  const result = await compileNotebook(notebook, text, { workdir, memory, hash: sha256 });
+  const result = await compileNotebook(notebook, text, { workdir, memory, hash: sha256, fixtures });
   if (!opts.noCache) {
     const pick = <V>(m: Map<string, V>, keys: string[]) => [...new Set(keys)].filter((k) => m.has(k)).sort().map((k): [string, V] => [k, m.get(k)!]);
     const record: CacheFile = {
       fingerprint: compilerFingerprint(),
       notebookHash,
+      fixtures,
       outDir: outDirRel,
       diagnostics: result.diagnostics,
       files: result.files.map((f) => ({ path: f.path, hash: sha256(f.contents) })),

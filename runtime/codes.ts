@@ -50,6 +50,8 @@ export const RUNTIME_CODES = {
   E_BUILD: 'a pipeline or task function that esbuild cannot bundle',
   E_BUILD_PACKAGE: 'a package the bundle imports that is not installed in the project',
   E_BUILD_LOCKFILE: "npm could not resolve a package-lock.json for the build's run-time packages",
+  E_FIXTURE_VALUE: 'a value a fixture cannot record (a class instance, a function)',
+  E_FIXTURE_FORMAT: 'a fixture file that is not valid (run `cellar fixtures` again)',
 } as const;
 
 /** A catalogued runtime error code (see `RUNTIME_CODES` for what each means). */
