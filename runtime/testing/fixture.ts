@@ -121,16 +121,18 @@ export function fromTagged(value: unknown): unknown {
  */
 export function printTagged(value: unknown, indent = ''): string {
   const flat = (v: unknown) => v === null || typeof v !== 'object' || (isPlainObject(v) && Object.hasOwn(v, TAG) && typeof (v as Record<string, unknown>).v !== 'object');
-  if (flat(value)) return JSON.stringify(value);
+  const one = (v: unknown): string =>
+    v !== null && typeof v === 'object' ? `{${Object.entries(v).map(([k, x]) => `${JSON.stringify(k)}: ${JSON.stringify(x)}`).join(', ')}}` : JSON.stringify(v);
+  if (flat(value)) return one(value);
   const inner = indent + ' ';
   if (Array.isArray(value)) {
     if (value.length === 0) return '[]';
-    if (value.every(flat)) return `[${value.map((v) => JSON.stringify(v)).join(', ')}]`;
+    if (value.every(flat)) return `[${value.map(one).join(', ')}]`;
     return `[\n${value.map((v) => inner + printTagged(v, inner)).join(',\n')}\n${indent}]`;
   }
   const entries = Object.entries(value as Record<string, unknown>);
   if (entries.length === 0) return '{}';
-  if (entries.every(([, v]) => flat(v))) return `{${entries.map(([k, v]) => `${JSON.stringify(k)}: ${JSON.stringify(v)}`).join(', ')}}`;
+  if (entries.every(([, v]) => flat(v))) return `{${entries.map(([k, v]) => `${JSON.stringify(k)}: ${one(v)}`).join(', ')}}`;
   return `{\n${entries.map(([k, v]) => `${inner}${JSON.stringify(k)}: ${printTagged(v, inner)}`).join(',\n')}\n${indent}}`;
 }
 
