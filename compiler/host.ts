@@ -266,16 +266,53 @@ export interface WriteReport {
   removed: string[];
 }
 
-/** Make <out>/<stem>/ hold exactly the outcome's files (skip when it has errors). */
+/** A generated file that could not be written; nothing of the outcome was written. */
+export class WriteError extends Error {
+  constructor(
+    readonly file: string,
+    readonly cause: unknown,
+  ) {
+    super(`could not write ${file} (${cause instanceof Error ? cause.message : String(cause)}); nothing was written`);
+    this.name = 'WriteError';
+  }
+}
+
+/**
+ * Make <out>/<stem>/ hold exactly the outcome's files (skip when it has errors). All or nothing:
+ * every changed file is first written beside its target as a temp file, and only when all of
+ * them are written are they renamed into place, pipeline.ts last, so a failed write (a full disk,
+ * a name the file system refuses) never leaves a pipeline.ts importing a module that is not
+ * there. Throws WriteError naming the file; the temp files are removed.
+ */
 export function writeOutcome(outcome: NotebookOutcome, outDir: string): WriteReport {
   const report: WriteReport = { written: [], removed: [] };
   if (hasErrors(outcome.diagnostics)) return report;
   const wanted = new Set(outcome.files.map((f) => f.path));
-  for (const f of outcome.files) {
-    const abs = join(outDir, f.path);
-    if (readOrUndefined(abs) === f.contents) continue;
-    writeAtomic(abs, f.contents);
-    report.written.push(f.path);
+  const changed = outcome.files.filter((f) => readOrUndefined(join(outDir, f.path)) !== f.contents);
+  // Modules before the pipeline that imports them.
+  changed.sort((a, b) => Number(a.path.endsWith('/pipeline.ts')) - Number(b.path.endsWith('/pipeline.ts')));
+  const staged: { tmp: string; path: string; file: string }[] = [];
+  try {
+    for (const f of changed) {
+      const path = join(outDir, f.path);
+      const tmp = `${path}.${process.pid}.tmp`;
+      staged.push({ tmp, path, file: f.path });
+      mkdirSync(dirname(path), { recursive: true });
+      writeFileSync(tmp, f.contents);
+    }
+  } catch (error) {
+    for (const s of staged) {
+      try {
+        rmSync(s.tmp, { force: true });
+      } catch {
+        // The temp file whose name the file system refused was never made.
+      }
+    }
+    throw new WriteError(posix(relative(process.cwd(), join(outDir, staged[staged.length - 1]!.file))), error);
+  }
+  for (const s of staged) {
+    renameSync(s.tmp, s.path);
+    report.written.push(s.file);
   }
   for (const old of existingGenerated(outDir, outcome.stem)) {
     if (wanted.has(old)) continue;

@@ -23,6 +23,7 @@ export const RUNTIME_CODES = {
   E_NOT_A_PIPELINE: 'a module without a `definePipeline(...)` default export',
   E_CELLAR_UNRESOLVED: "a pipeline outside any project with cellar installed, loaded with CELLAR_LOADER=tsx (Node cannot find 'cellar' there)",
   E_NO_WORKDIR: "the tasks' working folder does not exist (the notebook's folder was moved or deleted; a built bundle: pass --workdir)",
+  E_WORKSPACE_WRITE: 'a file of the workspace (an output, a manifest, a task folder) that cannot be written: a full disk (ENOSPC), no permission; names the file, the task and the system code',
   E_NOT_CACHED: 'no stored output for this task and these params (run the pipeline first)',
   // Storing outputs.
   E_SECRET_IN_OUTPUT: 'an output holding, in clear, the value of an environment variable the task read, without `//| output` declaring it',

@@ -9,7 +9,7 @@ import { existsSync, statSync, watch } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { diagnostic, formatDiagnostic, hasErrors } from '../../compiler/diagnostics.js';
-import { checkOutcome, compileFile, findNotebooks, orphanedOutputs, projectRoot, removeOrphan, staleNotebook, writeOutcome, type NotebookOutcome } from '../../compiler/host.js';
+import { checkOutcome, compileFile, findNotebooks, orphanedOutputs, projectRoot, removeOrphan, staleNotebook, writeOutcome, WriteError, type NotebookOutcome } from '../../compiler/host.js';
 import { newMemory, type CompileMemory } from '../../compiler/program.js';
 import { defineCommand } from '../command.js';
 import { CliError, EXIT } from '../errors.js';
@@ -122,7 +122,15 @@ async function compileOnce(parsed: CompileArgs, memory?: CompileMemory): Promise
       } else if (!hasErrors(outcome.diagnostics)) console.log(`✓ ${outcome.notebook}: ${outLabel}/${outcome.stem}/ is up to date`);
       continue;
     }
-    const report = writeOutcome(outcome, outDir);
+    let report;
+    try {
+      report = writeOutcome(outcome, outDir);
+    } catch (error) {
+      if (!(error instanceof WriteError)) throw error;
+      failed = true;
+      console.error(`✗ ${outcome.notebook}: ${error.message}`);
+      continue;
+    }
     console.log(summary(outcome, outLabel, performance.now() - start, report.written.length + report.removed.length));
     if (outcome.pipeline && !unresolvedWarned.has(outDir) && !resolvesCellar(outDir)) {
       unresolvedWarned.add(outDir);

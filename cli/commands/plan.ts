@@ -11,9 +11,11 @@ import { CliError, EXIT } from '../errors.js';
 
 const USAGE = `usage: cellar plan <notebook.ipynb> [--json]
 
-Print the task plan of a notebook: tasks with their params, upstream tasks, cells (0-based) and
-outputs, and the pipeline params. --json prints one JSON object (with a \`diagnostics\` list,
-and exit code 1, when the notebook has errors).`;
+Print the task plan of a notebook: tasks with their params, upstream tasks, cells and outputs,
+and the pipeline params. Cells are numbered from 1, as Jupyter and every Cellar message count
+them. --json prints one JSON object (with a \`diagnostics\` list, and exit code 1, when the
+notebook has errors); a task's \`cellNumbers\` count from 1 and its \`cellIndexes\` from 0 (the
+position in the notebook's \`cells\` list; \`cells\` is the same, kept for existing tools).`;
 
 export const run = defineCommand({
   usage: USAGE,

@@ -77,7 +77,12 @@ async function work({ values, positionals }: CommandInput<typeof OPTIONS>): Prom
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });
-  process.stderr.write('stopping: finishing the jobs in hand\n');
+  process.stderr.write('stopping: finishing the jobs in hand (signal again to stop at once)\n');
+  // A second signal stops at once (a Redis that went away can keep a graceful close waiting); the
+  // jobs in hand then stall and are retaken by other workers, as after a crash.
+  const force = () => process.exit(EXIT.failure);
+  process.once('SIGINT', force);
+  process.once('SIGTERM', force);
   await worker.close();
   return EXIT.ok;
 }

@@ -340,7 +340,8 @@ function collectReferences(cx: CellContext, aliases: Map<string, string>): void 
   const tdzReported = new Set<string>();
   // Loop and callback variables that hold elements of another cell's value, by symbol.
   const elementOf = new Map<TsSymbol, string>();
-  const visit = (node: Node, inFunction: boolean) => {
+  // One node: returns whether its children are visited (and inside a function or not).
+  const visit = (node: Node, inFunction: boolean): boolean | undefined => {
     if (ts.isImportDeclaration(node)) return;
     if (ts.isIdentifier(node)) {
       identifiers.add(node.text);
@@ -381,10 +382,22 @@ function collectReferences(cx: CellContext, aliases: Map<string, string>): void 
       result.sqlTemplates.push(ts.isNoSubstitutionTemplateLiteral(t) ? t.text : t.head.text + t.templateSpans.map((s, i) => `@p${i}${s.literal.text}`).join(''));
       (result.sqlTemplateAt ??= []).push(lineCol(sf, t.getStart(sf) + 1));
     }
-    const entersFunction = inFunction || ts.isFunctionLike(node) || ts.isClassStaticBlockDeclaration(node);
-    ts.forEachChild(node, (child) => visit(child, entersFunction));
+    return inFunction || ts.isFunctionLike(node) || ts.isClassStaticBlockDeclaration(node);
   };
-  visit(sf, false);
+  // Pre-order with an explicit stack, not recursion: a 5,000-term sum or 300 nested ifs are
+  // ordinary code and must not depend on the call stack's depth (issue 9 item 9).
+  const stack: [Node, boolean][] = [[sf, false]];
+  const children: Node[] = [];
+  while (stack.length) {
+    const [node, inFunction] = stack.pop()!;
+    const entersFunction = visit(node, inFunction);
+    if (entersFunction === undefined) continue;
+    children.length = 0;
+    ts.forEachChild(node, (child) => {
+      children.push(child);
+    });
+    for (let i = children.length - 1; i >= 0; i--) stack.push([children[i]!, entersFunction]);
+  }
   result.identifiers = [...identifiers].sort();
 }
 

@@ -27,6 +27,9 @@ const PURE_STATICS: Record<string, ReadonlySet<string>> = {
   Array: new Set(['isArray']),
 };
 
+/** How deep isInert looks before it keeps a statement (see isInert). */
+const MAX_INERT_DEPTH = 200;
+
 export function syntaxHelpers(ts: TS) {
   const K = ts.SyntaxKind;
 
@@ -71,7 +74,11 @@ export function syntaxHelpers(ts: TS) {
    * a judgement on names, not types: a user's own `join` with side effects would be cut, which
    * is why it holds only names whose standard meaning is a value computation.
    */
-  function isInert(e: TsMorphModule.ts.Expression): boolean {
+  function isInert(e: TsMorphModule.ts.Expression, depth = 0): boolean {
+    // Deeper than any display statement people write (`a + b + … ` over 200 terms): kept, which
+    // is always safe, and the call stack never depends on the expression's depth.
+    if (depth > MAX_INERT_DEPTH) return false;
+    const isInert = (x: TsMorphModule.ts.Expression) => isInertAt(x, depth + 1);
     while (ts.isParenthesizedExpression(e) || ts.isAsExpression(e) || ts.isSatisfiesExpression(e) || ts.isNonNullExpression(e) || ts.isTypeAssertionExpression(e)) e = e.expression;
     if (ts.isIdentifier(e) || ts.isStringLiteral(e) || ts.isNumericLiteral(e) || ts.isBigIntLiteral(e) || ts.isNoSubstitutionTemplateLiteral(e) || ts.isRegularExpressionLiteral(e)) return true;
     if (e.kind === K.TrueKeyword || e.kind === K.FalseKeyword || e.kind === K.NullKeyword) return true;
@@ -99,6 +106,8 @@ export function syntaxHelpers(ts: TS) {
     return false;
   }
 
+  const isInertAt = (e: TsMorphModule.ts.Expression, depth: number) => isInert(e, depth);
+
   /** `with { type: 'json' }` (or the older `assert { … }`) as the emitted modules write it. */
   function importAttributes(stmt: TsMorphModule.ts.ImportDeclaration, sf: SourceFile): string | undefined {
     const attrs = stmt.attributes;
@@ -110,5 +119,5 @@ export function syntaxHelpers(ts: TS) {
     return `with { ${parts.join(', ')} }`;
   }
 
-  return { literalValue, isInert, importAttributes };
+  return { literalValue, isInert: (e: TsMorphModule.ts.Expression) => isInert(e), importAttributes };
 }

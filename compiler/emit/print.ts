@@ -47,9 +47,21 @@ async function loadPrettier(): Promise<Format> {
   };
 }
 
+/** The first line of a module Prettier could not format (see formatTypeScript). */
+export const UNFORMATTED_NOTE =
+  '// Not formatted: Prettier\'s printer nests a call per level of this code and ran out of stack on its depth. The code is as the compiler emitted it, and valid.';
+
 export async function formatTypeScript(code: string): Promise<string> {
   prettier ??= loadPrettier();
-  return (await prettier)(code);
+  try {
+    return await (await prettier)(code);
+  } catch (error) {
+    // Deep but ordinary code (300 nested ifs, a 5,000-term sum) overflows Prettier's recursive
+    // printer. The emitted text is valid TypeScript already: keep it, say so in the file, rather
+    // than failing a notebook that tsc and tslab accept. Any other Prettier error is a bug.
+    if (!(error instanceof RangeError)) throw error;
+    return `${UNFORMATTED_NOTE}\n${code.replace(/\n*$/, '\n')}`;
+  }
 }
 
 const MARKER = '// @cellar-emitted-file ';

@@ -1,12 +1,15 @@
 // tagCells: Notebook → TaggedCell[]: reads the `//|` directives (and the same as Jupyter cell
 // tags) and gives every cell its role in the pipeline.
 //
-// Directives sit as comment lines at the top of a code cell, so the notebook still runs in tslab
+// Directives sit as comment lines in the leading comment block of a code cell (readRaw says
+// exactly which lines), so the notebook still runs in tslab
 // unchanged. Roles follow the notebook's reading order: code before the first task is shared
 // setup; `//| task: x` starts a task and the untagged code cells after it continue it; explore,
 // params and test cells are transparent (they do not end the task around them). Directive lines
 // are blanked, not removed, so every later message keeps the cell's true line numbers.
 import { diagnostic, suggest } from '../diagnostics.js';
+import { CHECK_FORMS, checkSyntaxError } from './checks.js';
+import { taskFile } from '../emit/module.js';
 import type { CellRole, Diagnostic, Directives, Notebook, TaggedCell } from '../types.js';
 
 export const DIRECTIVE_NAMES = [
@@ -49,25 +52,72 @@ export function linesBeforeCode(source: string): number {
   return n;
 }
 
-function readRaw(source: string, tags: string[]): { raw: RawDirective[]; code: string } {
+/** `// | task: x`, `//  |`: a comment whose text starts with `|`, i.e. a directive with a space too many. */
+const SPACED_DIRECTIVE = /^\s*\/\/\s+\|\s*(.*)$/;
+/**
+ * What follows the `|` of a line meant as a directive: a word and an optional `: value`, or a
+ * directive's name and a value (`task x`). Not prose such as a table row (`| a | b |`).
+ */
+const looksLikeDirective = (text: string) => text === '' || /^[A-Za-z][\w-]*\s*(:.*)?$/.test(text) || splitDirective(text).missingColon === true;
+const COMMENT_LINE = /^\s*\/\//;
+
+/** A line in the leading comment block that looks like a directive but is not written as one. */
+interface MalformedDirective {
+  line: number;
+  text: string;
+  /** The line as it should be written, when that can be told. */
+  fix?: string;
+  why: string;
+  /** A well-formed directive in the wrong place (below code). */
+  move?: true;
+}
+
+/** `name: value` → the spelling of the directive line, `//| name: value` (`//| name` when no value). */
+const spelled = (name: string, value: string) => `//| ${name}${value ? `: ${value}` : ''}`;
+
+/**
+ * The directives of a cell and its code with the directive lines blanked. Directives are read in
+ * the cell's leading comment block: the lines before the first line of code that are blank or
+ * `//` comments, so `// Step 2` above `//| task: x` does not hide it. In that block a line that
+ * looks like a directive but is not one (`// | task: x`, `//|task x`, `//|` alone) is reported,
+ * never read as an ordinary comment, since the cell would then silently join the task above;
+ * so is a `//|` line below the first line of code.
+ */
+function readRaw(source: string, tags: string[]): { raw: RawDirective[]; code: string; malformed: MalformedDirective[] } {
   const lines = source.split('\n');
   const raw: RawDirective[] = [];
+  const malformed: MalformedDirective[] = [];
+  let inLeadingBlock = true;
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i]!;
     const m = DIRECTIVE_LINE.exec(line);
+    if (!inLeadingBlock) {
+      if (m) malformed.push({ line: i + 1, text: line, why: 'a directive below the first line of code is not read: directives go in the comment lines that open the cell', move: true });
+      continue;
+    }
     if (!m) {
-      if (line.trim() === '') continue;
-      break;
+      const spaced = SPACED_DIRECTIVE.exec(line);
+      if (spaced && looksLikeDirective(spaced[1]!.trim())) {
+        const parts = splitDirective(spaced[1]!.trim());
+        malformed.push({ line: i + 1, text: line, why: 'no space goes between `//` and `|` in a directive', ...(parts.name ? { fix: spelled(parts.name, parts.value) } : {}) });
+        continue;
+      }
+      if (line.trim() === '' || COMMENT_LINE.test(line)) continue;
+      inLeadingBlock = false;
+      continue;
     }
     const text = m[1]!.trim();
-    const colon = text.indexOf(':');
-    raw.push({
-      name: (colon < 0 ? text : text.slice(0, colon)).trim(),
-      value: colon < 0 ? '' : text.slice(colon + 1).trim(),
-      line: i + 1,
-      fromTag: false,
-    });
     lines[i] = '';
+    const { name, value, missingColon } = splitDirective(text);
+    if (!name) {
+      malformed.push({ line: i + 1, text: line, why: '`//|` needs a directive after it' });
+      continue;
+    }
+    if (missingColon) {
+      malformed.push({ line: i + 1, text: line, why: `a directive's value follows a colon`, fix: spelled(name, value) });
+      continue;
+    }
+    raw.push({ name, value, line: i + 1, fromTag: false });
   }
   for (const tag of tags) {
     const sep = tag.search(/[:=]/);
@@ -76,7 +126,32 @@ function readRaw(source: string, tags: string[]): { raw: RawDirective[]; code: s
     if (!(DIRECTIVE_NAMES as readonly string[]).includes(name)) continue;
     raw.push({ name, value: sep < 0 ? '' : tag.slice(sep + 1).trim(), line: 1, fromTag: true });
   }
-  return { raw, code: lines.join('\n') };
+  return { raw, code: lines.join('\n'), malformed };
+}
+
+/**
+ * `task: x` → name `task`, value `x`. `task x` (a known directive, then a value with no colon)
+ * is flagged `missingColon`; any other text without a colon is a name (`rerun`, or an unknown one).
+ */
+function splitDirective(text: string): { name: string; value: string; missingColon?: boolean } {
+  const colon = text.indexOf(':');
+  if (colon >= 0) return { name: text.slice(0, colon).trim(), value: text.slice(colon + 1).trim() };
+  const word = /^(\S+)\s+(\S.*)$/.exec(text);
+  if (word && (DIRECTIVE_NAMES as readonly string[]).includes(word[1]!)) return { name: word[1]!, value: word[2]!.trim(), missingColon: true };
+  return { name: text, value: '' };
+}
+
+function malformedDirective(m: MalformedDirective, report: DirectiveReport): void {
+  report.diagnostics.push(
+    diagnostic('error', 'E_DIRECTIVE_SYNTAX', { ...report.at, line: m.line }, `this line looks like a directive but is not one: ${m.why}`, {
+      hint: m.move
+        ? `move \`${m.text.trim()}\` up to the comment lines at the top of the cell (or drop the \`|\` to keep it as a comment)`
+        : m.fix
+          ? `write \`${m.fix}\``
+          : 'write a directive as `//| <name>: <value>` (e.g. `//| task: load`) at the top of the cell, or make the line an ordinary comment',
+      snippet: m.text.trim(),
+    }),
+  );
 }
 
 /** Where a cell's directives report: the diagnostics so far and the cell's location. */
@@ -155,7 +230,10 @@ const DIRECTIVE_PARSERS: Record<(typeof DIRECTIVE_NAMES)[number], DirectiveParse
     else d.empty = 'error';
   },
   check: (r, d, report) => {
-    if (!r.value) badValue(report, r, '`check` needs an expression', 'write `//| check: rows >= 1000`');
+    if (!r.value) return badValue(report, r, '`check` needs an expression', 'write `//| check: rows >= 1000`');
+    // The runtime runs the check; a check it cannot parse is found here, not after the task ran.
+    const problem = checkSyntaxError(r.value);
+    if (problem) badValue(report, r, `\`check\` ${problem}`, `checks read: ${CHECK_FORMS}`);
     else d.checks.push(r.value);
   },
 };
@@ -174,13 +252,32 @@ function unknownDirective(r: RawDirective, report: DirectiveReport): void {
 function parseDirectives(raw: RawDirective[], at: DirectiveReport['at'], diagnostics: Diagnostic[]): Directives {
   const d: Directives = { outputs: [], checks: [] };
   const report: DirectiveReport = { at, diagnostics };
+  const seen = new Map<string, RawDirective>();
   for (const r of raw) {
+    // One value per cell for all but `output` and `check`: a second, different one is a conflict,
+    // not a silent "last one wins".
+    const earlier = seen.get(r.name);
+    if (earlier && !REPEATABLE.has(r.name)) {
+      if (earlier.value !== r.value) {
+        diagnostics.push(
+          diagnostic('error', 'E_DIRECTIVE_CONFLICT', { ...at, line: r.line }, `a second \`${r.name}\` directive in one cell (${written(earlier)} on line ${earlier.line}, ${written(r)} here)`, {
+            hint: r.name === 'task' ? 'a cell belongs to one task: split the cell, or keep one `//| task:` line' : `keep one \`${r.name}\``,
+            snippet: written(r),
+          }),
+        );
+      }
+      continue;
+    }
+    seen.set(r.name, r);
     const parse = Object.hasOwn(DIRECTIVE_PARSERS, r.name) ? DIRECTIVE_PARSERS[r.name as keyof typeof DIRECTIVE_PARSERS] : undefined;
     if (parse) parse(r, d, report);
     else unknownDirective(r, report);
   }
   return d;
 }
+
+/** Directives a cell may carry more than once. */
+const REPEATABLE = new Set(['output', 'check']);
 
 const TASK_ONLY = ['version', 'rerun', 'cache', 'outputs', 'dialect', 'materialize', 'checks', 'empty'] as const;
 
@@ -189,14 +286,19 @@ export function tagCells(notebook: Notebook): TaggedNotebook {
   const cells: TaggedCell[] = [];
   let currentTask: string | undefined;
   let hasDirectives = false;
+  /** The line of each task cell's `//| task:` directive, for messages about the name. */
+  const taskLines = new Map<number, number>();
   for (const cell of notebook.cells) {
     const at = { notebook: notebook.path, cell: cell.index + 1, cellId: cell.id };
     if (cell.type !== 'code') {
       cells.push({ index: cell.index, id: cell.id, role: 'markdown', startsTask: false, directives: { outputs: [], checks: [] }, code: cell.source });
       continue;
     }
-    const { raw, code } = readRaw(cell.source, cell.tags);
-    if (raw.length) hasDirectives = true;
+    const { raw, code, malformed } = readRaw(cell.source, cell.tags);
+    if (raw.length || malformed.length) hasDirectives = true;
+    for (const m of malformed) malformedDirective(m, { at, diagnostics });
+    const taskLine = raw.find((r) => r.name === 'task')?.line;
+    if (taskLine !== undefined) taskLines.set(cell.index, taskLine);
     const d = parseDirectives(raw, at, diagnostics);
     const kinds = (['task', 'params', 'explore', 'test'] as const).filter((k) => d[k] !== undefined);
     if (kinds.length > 1) {
@@ -232,5 +334,58 @@ export function tagCells(notebook: Notebook): TaggedNotebook {
     }
     cells.push({ index: cell.index, id: cell.id, role, task, startsTask: d.task !== undefined, directives: d, code });
   }
+  fileNameProblems(cells, taskLines, notebook.path, diagnostics);
   return { cells, diagnostics, hasDirectives };
 }
+
+/**
+ * The longest task name: its module `<name>.test.ts` and the write's temp file
+ * (`<file>.<pid>.tmp`) must fit the 255-byte file-name limit of ext4, APFS and NTFS, with room
+ * for the runtime's own files named after the task.
+ */
+export const MAX_TASK_NAME = 100;
+/** Names Windows reserves for devices, whatever the extension (`con.ts`, `aux.data.ts`). */
+const WINDOWS_DEVICE = /^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³]|conin\$|conout\$)$/i;
+
+/**
+ * Task names become file names (`generated/<notebook>/<task>.ts`, its `.test.ts`): a name that
+ * cannot be one on some system is refused here, naming the `//| task:` line, rather than failing
+ * on write with a raw ENAMETOOLONG (or, on macOS and Windows, two tasks overwriting one file).
+ * TASK_NAME already keeps out characters no file system allows.
+ */
+function fileNameProblems(cells: TaggedCell[], taskLines: Map<number, number>, notebookPath: string, diagnostics: Diagnostic[]): void {
+  // By lower-cased file name: which task (or '' for the pipeline's own files) writes it, as spelt.
+  const files = new Map<string, { task: string; file: string; cell?: TaggedCell }>();
+  for (const name of ['setup', 'pipeline']) files.set(name, { task: '', file: name });
+  for (const cell of cells) {
+    if (!cell.startsTask || !cell.task) continue;
+    const task = cell.task;
+    const at = { notebook: notebookPath, cell: cell.index + 1, cellId: cell.id, line: taskLines.get(cell.index) ?? 1 };
+    const refuse = (message: string, hint: string) =>
+      diagnostics.push(diagnostic('error', 'E_TASK_FILE_NAME', at, message, { hint, snippet: `//| task: ${task.length > 60 ? `${task.slice(0, 60)}…` : task}` }));
+    if (task.length > MAX_TASK_NAME) {
+      refuse(`the task name is ${task.length} characters long; task names become file names, so the limit is ${MAX_TASK_NAME}`, 'choose a shorter name (and say the rest in a markdown cell above the task: it becomes the task\'s documentation)');
+      continue;
+    }
+    if (WINDOWS_DEVICE.test(task.split('.')[0]!)) {
+      refuse(`\`${task}\` cannot be a file name on Windows (\`${task.split('.')[0]}\` names a device there), and task names become file names`, `rename the task, e.g. \`//| task: ${task}_data\``);
+      continue;
+    }
+    const base = taskFile(task);
+    for (const file of [base, `${base}.test`]) {
+      const other = files.get(file.toLowerCase());
+      if (!other) continue;
+      if (other.task === task) break; // the same task twice: E_DUPLICATE_TASK says so
+      const what = other.task ? `task \`${other.task}\` (cell ${other.cell!.index + 1})` : `the pipeline's own \`${file}.ts\``;
+      const onlyCase = other.file !== file;
+      refuse(
+        `task \`${task}\` would be written to ${file}.ts, the same file as ${what}${onlyCase ? ' on case-insensitive file systems (macOS, Windows)' : ''}`,
+        onlyCase ? 'rename one of the tasks so the names differ by more than case' : 'rename one of the tasks',
+      );
+      break;
+    }
+    files.set(base.toLowerCase(), { task, file: base, cell });
+    files.set(`${base}.test`.toLowerCase(), { task, file: `${base}.test`, cell });
+  }
+}
+

@@ -19,6 +19,18 @@ function stemOf(path: string): string {
   return base.replace(/\.ipynb$/i, '');
 }
 
+/** A JSON value as a message names it: `missing`, `null`, `the number 42`, `a list holding a number`. */
+function describe(v: unknown): string {
+  if (v === undefined) return 'missing';
+  if (v === null) return 'null';
+  if (Array.isArray(v)) {
+    const odd = v.find((x) => typeof x !== 'string');
+    return odd === undefined ? 'a list' : `a list holding ${odd === null ? 'null' : Array.isArray(odd) ? 'a list' : `a ${typeof odd}`}`;
+  }
+  if (typeof v === 'string') return `"${v.length > 40 ? `${v.slice(0, 40)}…` : v}"`;
+  return typeof v === 'object' ? 'an object' : `the ${typeof v} ${String(v)}`;
+}
+
 function sourceText(source: unknown): string | undefined {
   if (typeof source === 'string') return source;
   if (Array.isArray(source) && source.every((s) => typeof s === 'string')) return source.join('');
@@ -41,7 +53,15 @@ export function parseNotebook(path: string, text: string): ParsedNotebook {
     };
   }
   if (!isObject(json) || json.nbformat !== 4 || !Array.isArray(json.cells)) {
-    const found = isObject(json) && json.nbformat !== undefined ? `nbformat ${String(json.nbformat)}` : 'no nbformat field';
+    const found = !isObject(json)
+      ? `the file holds ${Array.isArray(json) ? 'an array' : json === null ? 'null' : `a ${typeof json}`}, not an object`
+      : json.nbformat === undefined
+        ? 'no nbformat field'
+        : json.nbformat !== 4
+          ? `nbformat ${String(json.nbformat)}`
+          : json.cells === undefined
+            ? 'it has no "cells" list'
+            : `its "cells" is ${describe(json.cells)}, not a list`;
     return {
       diagnostics: [
         diagnostic('error', 'E_NOTEBOOK_FORMAT', at, `not an nbformat 4 notebook (${found})`, {
@@ -76,12 +96,17 @@ export function parseNotebook(path: string, text: string): ParsedNotebook {
       return;
     }
     const id = typeof raw.id === 'string' ? raw.id : undefined;
-    const source = sourceText(raw.source ?? '');
     const type = raw.cell_type;
-    if (source === undefined || (type !== 'code' && type !== 'markdown' && type !== 'raw')) {
-      diagnostics.push(
-        diagnostic('error', 'E_NOTEBOOK_FORMAT', { ...where, cellId: id }, 'the cell has no valid `cell_type` or `source`'),
-      );
+    const bad = (message: string) => diagnostics.push(diagnostic('error', 'E_NOTEBOOK_FORMAT', { ...where, cellId: id }, message, { hint: 'open and save the notebook in JupyterLab to repair it, or fix the cell in the JSON' }));
+    if (type !== 'code' && type !== 'markdown' && type !== 'raw') {
+      bad(`the cell's \`cell_type\` is ${describe(type)}; nbformat 4 knows "code", "markdown" and "raw"`);
+      return;
+    }
+    // A code cell without its source would silently drop its task (or join its code to the task
+    // above); prose and raw cells without one are harmless and read as empty.
+    const source = sourceText(raw.source ?? (type === 'code' ? undefined : ''));
+    if (source === undefined) {
+      bad(`the ${type} cell's \`source\` is ${describe(raw.source)}; it must be a string or a list of strings`);
       return;
     }
     const cellMeta = isObject(raw.metadata) ? raw.metadata : {};

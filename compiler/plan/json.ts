@@ -4,7 +4,18 @@ import type { TaskPlan } from '../types.js';
 
 export interface PlanJson {
   notebook: string;
-  tasks: { name: string; params: string[]; upstream: string[]; cells: number[]; outputs: string[] }[];
+  tasks: {
+    name: string;
+    params: string[];
+    upstream: string[];
+    /** The task's cells numbered from 1, as people, Jupyter's counter, diagnostics and `cellar plan` text count them. */
+    cellNumbers: number[];
+    /** The same cells as 0-based indexes into the notebook's `cells` list, as nbformat tools count them. */
+    cellIndexes: number[];
+    /** = cellIndexes (0-based): the original field, kept because the shape is public. Prefer the two named ones. */
+    cells: number[];
+    outputs: string[];
+  }[];
   params: { name: string; type: string; default: unknown }[];
 }
 
@@ -15,6 +26,8 @@ export function planJson(plan: TaskPlan): PlanJson {
       name: t.name,
       params: [...t.params],
       upstream: [...t.upstream],
+      cellNumbers: t.cells.map((c) => c + 1),
+      cellIndexes: [...t.cells],
       cells: [...t.cells],
       outputs: t.outputs.map((o) => o.name),
     })),

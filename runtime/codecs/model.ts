@@ -62,6 +62,15 @@ export const modelCodec: Codec = {
   ext: 'model.json',
   async encode(value, spec: OutputSpec) {
     const format = spec.save ? { name: 'custom', save: spec.save } : formats.find((f) => f.matches(value)) ?? { name: 'toJSON', save: (v: { toJSON(): unknown }) => v.toJSON() };
+    if (format.name === 'toJSON' && typeof (value as { toJSON?: unknown } | null)?.toJSON !== 'function') {
+      // Not a raw `v.toJSON is not a function`: say which value, and the ways to store it.
+      const cls = className(value) ?? (value === null ? 'null' : typeof value);
+      throw new Error(
+        `the model codec has no way to save ${cls === 'Object' ? 'plain data' : `a ${cls} instance`}: ` +
+          `register one with registerModelFormat({ name, matches, save, load }) (from 'cellar', e.g. in the setup cell), ` +
+          `give the output save/load functions (outputs: { x: { codec: 'model', save, load } }), give the class a toJSON(), or store plain data with another codec`,
+      );
+    }
     const saved = await format.save(value as never);
     const binary = saved instanceof Uint8Array;
     const envelope = { format: format.name, encoding: binary ? 'base64' : 'json', data: binary ? Buffer.from(saved).toString('base64') : saved };

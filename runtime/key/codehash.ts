@@ -21,13 +21,14 @@
 // call; a file whose stat moved is re-read and re-hashed, and only a changed content rebuilds.
 // Where esbuild cannot bundle a module (a loader it lacks), the older per-file closure (each local
 // file normalised and hashed whole, imports followed by es-module-lexer) keys it instead.
-import { readFileSync, statSync, writeFileSync, existsSync, renameSync, mkdirSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync, existsSync, renameSync, mkdirSync, rmSync } from 'node:fs';
 import { dirname, join, relative, resolve, extname, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isBuiltin } from 'node:module';
 import { sha256 } from './hash.js';
 import { checkStamp, readWithStamp, sameStamp, type FileStamp } from './filestamp.js';
 import { findPackageRoot } from '../project.js';
+import { tempStamp } from '../store/owner.js';
 
 export interface CodeFingerprint {
   /** Path relative to the task's module → normalised-syntax hash (16 hex). */
@@ -172,11 +173,17 @@ export class CodeHasher {
   /** Persist the memo if anything changed (atomically: a torn memo would only cost time, but still). */
   save(): void {
     if (!this.memoFile || !this.dirty) return;
-    mkdirSync(dirname(this.memoFile), { recursive: true });
-    const tmp = `${this.memoFile}.tmp-${process.pid}`;
-    writeFileSync(tmp, JSON.stringify({ version: MEMO_VERSION, files: this.memo, entries: this.entries }));
-    renameSync(tmp, this.memoFile);
-    this.dirty = false;
+    // A cache, so best-effort: a full disk only costs the next run some hashing, and the run's
+    // own writes report it (naming the task). The temp file never stays behind.
+    const tmp = `${this.memoFile}.tmp-${tempStamp()}`;
+    try {
+      mkdirSync(dirname(this.memoFile), { recursive: true });
+      writeFileSync(tmp, JSON.stringify({ version: MEMO_VERSION, files: this.memo, entries: this.entries }));
+      renameSync(tmp, this.memoFile);
+      this.dirty = false;
+    } catch {
+      rmSync(tmp, { force: true });
+    }
   }
 
   private async computeBatch(paths: string[]): Promise<Map<string, CodeFingerprint>> {

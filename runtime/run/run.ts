@@ -167,6 +167,9 @@ export async function runPipeline(input: RunOptions): Promise<{ prepared: Prepar
   const previousCwd = process.cwd();
   let runner: TaskRunner | undefined;
   try {
+    // Temp files of killed runs, anywhere in the workspace, go before new work starts (the lock
+    // sweeps only its own task's folder, which a later run may never lock again).
+    if (toRun > 0 && options.store instanceof LocalStore) options.store.sweepLeftovers();
     // Tasks resolve relative paths from the pipeline's workdir, as the notebook did in Jupyter.
     if (options.workdir && toRun > 0) {
       checkWorkdir(options);

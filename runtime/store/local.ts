@@ -13,6 +13,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, 
 import { rename, writeFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Manifest } from '../types.js';
+import { CellarError } from '../errors.js';
 import type { Store, TaskLock } from './store.js';
 import { acquireLock, type LockTiming } from './lock.js';
 import { isLeftoverTemp, tempStamp } from './owner.js';
@@ -72,7 +73,8 @@ export class LocalStore implements Store {
   // thread-pool round trip, which dominated the per-task cost of a cold run.
   async writeOutput(task: string, file: string, bytes: Uint8Array): Promise<void> {
     this.ensureDir(task);
-    atomicWriteSync(join(this.location, file), bytes);
+    const path = join(this.location, file);
+    this.naming(`output file ${path} of task '${task}'`, () => atomicWriteSync(path, bytes));
   }
 
   async readOutput(_task: string, file: string): Promise<Uint8Array> {
@@ -81,12 +83,22 @@ export class LocalStore implements Store {
 
   async writeManifest(manifest: Manifest): Promise<void> {
     this.ensureDir(manifest.task);
-    atomicWriteSync(this.manifestPath(manifest.task, manifest.key), JSON.stringify(manifest, null, 2) + '\n');
+    const path = this.manifestPath(manifest.task, manifest.key);
+    this.naming(`manifest ${path} of task '${manifest.task}'`, () => atomicWriteSync(path, JSON.stringify(manifest, null, 2) + '\n'));
   }
 
   async lock(task: string, key: string, onWait?: (holder: string) => void): Promise<TaskLock> {
     this.ensureDir(task);
-    const lock = await acquireLock(join(this.location, task, `${key}.lock`), onWait, this.lockTiming);
+    const path = join(this.location, task, `${key}.lock`);
+    let lock: TaskLock;
+    try {
+      lock = await acquireLock(path, onWait, this.lockTiming);
+    } catch (error) {
+      this.naming(`lock file ${path} of task '${task}'`, () => {
+        throw error;
+      });
+      throw error;
+    }
     this.sweepTemp(task);
     return lock;
   }
@@ -95,8 +107,14 @@ export class LocalStore implements Store {
   appendLog(runId: string, line: string): void {
     let log = this.logs.get(runId);
     if (!log) {
-      this.ensureDir('_runs');
-      log = { fd: openSync(join(this.location, '_runs', `${runId}.jsonl`), 'a'), buffer: [] };
+      if (this.logFailed) return;
+      try {
+        this.ensureDir('_runs');
+        log = { fd: openSync(join(this.location, '_runs', `${runId}.jsonl`), 'a'), buffer: [] };
+      } catch (error) {
+        this.dropLog(error);
+        return;
+      }
       this.logs.set(runId, log);
     }
     log.buffer.push(line);
@@ -110,7 +128,11 @@ export class LocalStore implements Store {
     if (this.flushTimer) clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
     for (const log of this.logs.values()) {
-      if (log.buffer.length > 0) writeSync(log.fd, log.buffer.join('\n') + '\n');
+      try {
+        if (log.buffer.length > 0 && !this.logFailed) writeSync(log.fd, log.buffer.join('\n') + '\n');
+      } catch (error) {
+        this.dropLog(error);
+      }
       log.buffer.length = 0;
     }
   }
@@ -141,8 +163,65 @@ export class LocalStore implements Store {
 
   private ensureDir(task: string): void {
     if (this.made.has(task)) return;
-    mkdirSync(join(this.location, task), { recursive: true });
+    const dir = join(this.location, task);
+    this.naming(task === '_runs' ? `run log folder ${dir}` : `folder ${dir} of task '${task}'`, () => mkdirSync(dir, { recursive: true }));
     this.made.add(task);
+  }
+
+  /**
+   * Run a write; an I/O failure (ENOSPC on a full disk, EACCES, EROFS...) becomes E_WORKSPACE_WRITE
+   * naming what was being written, the workspace and the system's code. atomicWriteSync has
+   * already removed its temp file.
+   */
+  private naming(what: string, write: () => void): void {
+    try {
+      write();
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (!code || !/^E[A-Z]+$/.test(code)) throw error;
+      const reason = code === 'ENOSPC' ? 'no space left on the device' : (error as Error).message.replace(/^E[A-Z]+: /, '').replace(/, \w+ '.*'$/, '');
+      throw new CellarError(`cannot write the ${what} in workspace ${this.location}: ${reason} (${code})`, 'E_WORKSPACE_WRITE');
+    }
+  }
+
+  /** A run log that cannot be written (a full disk) is dropped with one warning; the run goes on. */
+  private logFailed = false;
+  private dropLog(error: unknown): void {
+    if (this.logFailed) return;
+    this.logFailed = true;
+    const code = (error as NodeJS.ErrnoException).code ?? '';
+    process.stderr.write(`warning: cannot write the run log in ${join(this.location, '_runs')}: ${(error as Error).message}${code ? '' : ''}; the run goes on without it\n`);
+  }
+
+  /**
+   * Remove temp files left by processes that died mid-write anywhere in the workspace (its top
+   * level, every task folder, _runs): called when a run starts, so a killed run's leftovers do not
+   * pile up in folders no later run locks. Returns how many were removed.
+   */
+  sweepLeftovers(): number {
+    let removed = 0;
+    const sweep = (dir: string, depth: number) => {
+      let entries;
+      try {
+        entries = readdirSync(dir, { withFileTypes: true });
+      } catch {
+        return;
+      }
+      for (const entry of entries) {
+        if (entry.isDirectory()) {
+          if (depth === 0) sweep(join(dir, entry.name), 1);
+        } else if (isLeftoverTemp(entry.name)) {
+          try {
+            unlinkSync(join(dir, entry.name));
+            removed++;
+          } catch {
+            // another sweeper got there first
+          }
+        }
+      }
+    };
+    sweep(this.location, 0);
+    return removed;
   }
 
   /** Remove temp files left by processes that died mid-write (their PID is in the name). */

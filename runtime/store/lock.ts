@@ -84,9 +84,17 @@ export async function acquireLock(path: string, onWait?: (holder: string) => voi
       const fd = openSync(path, 'wx');
       try {
         writeSync(fd, JSON.stringify(me));
-      } finally {
+      } catch (error) {
+        // A full disk: an empty lock file would make the next run wait; remove it, say what failed.
         closeSync(fd);
+        try {
+          unlinkSync(path);
+        } catch {
+          // already gone
+        }
+        throw error; // the store names the task and the workspace
       }
+      closeSync(fd);
       const beat = setInterval(() => heartbeat(path, me.token), heartbeatMs);
       beat.unref();
       return {

@@ -114,8 +114,8 @@ describe('cellar plan --json', () => {
     expect(JSON.parse(output(log))).toEqual({
       notebook: 'notebooks/demo.ipynb',
       tasks: [
-        { name: 'numbers', params: [], upstream: [], cells: [1], outputs: ['xs'] },
-        { name: 'scaled', params: ['factor'], upstream: ['numbers'], cells: [2], outputs: ['ys'] },
+        { name: 'numbers', params: [], upstream: [], cellNumbers: [2], cellIndexes: [1], cells: [1], outputs: ['xs'] },
+        { name: 'scaled', params: ['factor'], upstream: ['numbers'], cellNumbers: [3], cellIndexes: [2], cells: [2], outputs: ['ys'] },
       ],
       params: [{ name: 'factor', type: 'number', default: 2 }],
     });

@@ -196,8 +196,8 @@ describe('planJson', () => {
     expect(planJson(r.plan!)).toEqual({
       notebook: 'nb.ipynb',
       tasks: [
-        { name: 'a', params: ['k'], upstream: [], cells: [1], outputs: ['xs'] },
-        { name: 'b', params: [], upstream: ['a'], cells: [2], outputs: ['n'] },
+        { name: 'a', params: ['k'], upstream: [], cellNumbers: [2], cellIndexes: [1], cells: [1], outputs: ['xs'] },
+        { name: 'b', params: [], upstream: ['a'], cellNumbers: [3], cellIndexes: [2], cells: [2], outputs: ['n'] },
       ],
       params: [{ name: 'k', type: 'number', default: 3 }],
     });

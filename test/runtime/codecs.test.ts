@@ -155,6 +155,18 @@ describe('codecs', () => {
       expect(() => getCodec('json').encode({ n: 1n }, {})).toThrow(/cannot hold BigInt/);
     });
   });
+  it('the model codec refuses a class instance it cannot save by class name and the fixes, not a raw TypeError', async () => {
+    class Centroids {
+      constructor(readonly points: number[][]) {}
+      nearest(x: number[]) {
+        return this.points.findIndex((p) => p[0] === x[0]);
+      }
+    }
+    const model = new Centroids([[0, 0], [5, 5]]);
+    await expect(async () => getCodec('model').encode(model, {})).rejects.toThrow(/no way to save a Centroids instance: register one with registerModelFormat.*toJSON/);
+    await expect(async () => getCodec('model').encode({ a: 1 }, {})).rejects.toThrow(/no way to save plain data: /);
+  });
+
   describe('empty tables (shared case bug13)', () => {
     it('an empty list of records, stored as a table, comes back an empty list', async () => {
       const bigOrders = [{ id: 1, region: 'north', amount: 5 }].filter((o) => o.amount > 100);

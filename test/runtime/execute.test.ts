@@ -180,6 +180,10 @@ describe('executeRun', () => {
   it('runs independent tasks concurrently up to --workers', async () => {
     let active = 0;
     let peak = 0;
+    // A gate instead of a sleep: tasks hold until three run at once, so the peak does not depend
+    // on how fast the machine is (a scheduler that allowed fewer would hang and time out).
+    let open!: () => void;
+    const gate = new Promise<void>((r) => (open = r));
     const leaves: AnyTask[] = Array.from({ length: 6 }, (_, i) =>
       defineTask({
         name: `leaf${i}`,
@@ -188,7 +192,9 @@ describe('executeRun', () => {
         outputs: { v: {} },
         run: async () => {
           peak = Math.max(peak, ++active);
-          await new Promise((r) => setTimeout(r, 20));
+          if (active === 3) open();
+          await gate;
+          await new Promise((r) => setImmediate(r));
           active--;
           return { v: i };
         },
