@@ -13,7 +13,7 @@
 // the template's first line plus that line), or the `//| check:` that failed (the location is that
 // directive's line in the task's cells).
 import { readFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { locateInNotebook } from './locate.js';
 import { modulePath } from '../runtime/key/codehash.js';
 import { notebookPath, readCellPositions } from '../runtime/load/source.js';
@@ -46,21 +46,84 @@ function frameLocation(task: AnyTask, frames: string[], extraLines: number): str
   for (const frame of frames) {
     const m = FRAME.exec(frame);
     if (!m || dirname(m[1]!) !== folder) continue;
+    const at = moduleLineLocation(task, m[1]!, Number(m[2]), extraLines);
+    if (at) return at;
+  }
+  return undefined;
+}
+
+/** Line `line` (1-based) of the generated module `file`, as a position in the notebook. */
+function moduleLineLocation(task: AnyTask, file: string, line: number, extraLines = 0, text?: string): string | undefined {
+  try {
+    text ??= readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const at = locateInNotebook(text, line);
+  if (!at) return undefined;
+  const now = at.cellId ? readCellPositions(notebookPath(task)!)?.get(at.cellId) : undefined;
+  if (now) return `${task.source!.notebook}, cell ${now.cell} (id ${at.cellId}), line ${now.directiveLines + at.codeLine + extraLines}`;
+  // No id, or the cell is gone since the compile: the numbers as compiled.
+  const cell = at.cell !== undefined ? `cell ${at.cell}${at.cellId ? ` (id ${at.cellId})` : ''}` : `cell id ${at.cellId}`;
+  return `${task.source!.notebook}, ${cell}, code line ${at.codeLine + extraLines} (as compiled)`;
+}
+
+/**
+ * Where a task threw a value that is not an Error (`throw 'text'`, `throw {code: 1}`,
+ * `Promise.reject('x')`): such a value has no stack, so look for the statement in the task's
+ * code. A string literal equal to the message names its line; otherwise the one site in the
+ * task's module (then in the notebook's setup.ts) that throws or rejects something other than a
+ * `new …Error(…)`. Two or more candidates and no literal match: no location, rather than a guess.
+ * `message` is the failure's message (runtime/errors.ts `thrownMessage`).
+ */
+export async function thrownValueLocation(task: AnyTask, message: string): Promise<string | undefined> {
+  if (!task.module || !task.source) return undefined;
+  const module = modulePath(task.module);
+  const ts = (await import('typescript')).default;
+  for (const file of [module, join(dirname(module), 'setup.ts')]) {
     let text: string;
     try {
-      text = readFileSync(m[1]!, 'utf8');
+      text = readFileSync(file, 'utf8');
     } catch {
       continue;
     }
-    const at = locateInNotebook(text, Number(m[2]));
-    if (!at) continue;
-    const now = at.cellId ? readCellPositions(notebookPath(task)!)?.get(at.cellId) : undefined;
-    if (now) return `${task.source!.notebook}, cell ${now.cell} (id ${at.cellId}), line ${now.directiveLines + at.codeLine + extraLines}`;
-    // No id, or the cell is gone since the compile: the numbers as compiled.
-    const cell = at.cell !== undefined ? `cell ${at.cell}${at.cellId ? ` (id ${at.cellId})` : ''}` : `cell id ${at.cellId}`;
-    return `${task.source!.notebook}, ${cell}, code line ${at.codeLine + extraLines} (as compiled)`;
+    const sites = throwSites(ts, text);
+    const literal = sites.filter((s) => s.literal === message);
+    const pick = literal.length === 1 ? literal[0] : sites.length === 1 && literal.length === 0 && sites[0]!.literal === undefined ? sites[0] : undefined;
+    if (pick) return moduleLineLocation(task, file, pick.line, 0, text);
+    if (sites.length > 0) return undefined; // ambiguous in the task's own module: say nothing
   }
   return undefined;
+}
+
+interface ThrowSite {
+  /** 1-based line of the statement in the generated module. */
+  line: number;
+  /** The thrown or rejected value, when it is a string literal. */
+  literal?: string;
+}
+
+/** `throw <x>` and `reject(<x>)` / `Promise.reject(<x>)` sites whose value is not a `new …Error(…)`. */
+function throwSites(ts: typeof import('typescript'), text: string): ThrowSite[] {
+  const sf = ts.createSourceFile('m.ts', text, ts.ScriptTarget.Latest, true, ts.ScriptKind.TS);
+  const sites: ThrowSite[] = [];
+  const isErrorValue = (e: import('typescript').Expression) => ts.isNewExpression(e) && /Error$/.test(e.expression.getText(sf));
+  const add = (node: import('typescript').Node, value: import('typescript').Expression | undefined) => {
+    if (!value || isErrorValue(value)) return;
+    const line = sf.getLineAndCharacterOfPosition(node.getStart(sf)).line + 1;
+    sites.push({ line, ...(ts.isStringLiteralLike(value) ? { literal: value.text } : {}) });
+  };
+  // An explicit stack: generated modules may hold deeply nested code (no recursion depth limit).
+  const stack: import('typescript').Node[] = [sf];
+  while (stack.length > 0) {
+    const node = stack.pop()!;
+    if (ts.isThrowStatement(node)) add(node, node.expression);
+    else if (ts.isCallExpression(node) && /(^|\.)reject$/.test(node.expression.getText(sf))) add(node, node.arguments[0]);
+    node.forEachChild((child) => {
+      stack.push(child);
+    });
+  }
+  return sites.sort((a, b) => a.line - b.line);
 }
 
 /** The `//| check: <check>` line among the task's cells, in the notebook as it is now. */

@@ -19,6 +19,10 @@ const commands: Record<string, Command> = {
   tree: { summary: 'print the dependency tree with status', load: () => import('./commands/tree.js') },
   show: { summary: 'print a cached output', load: () => import('./commands/show.js') },
   fixtures: { summary: 'record replay fixtures from the last run; compile emits a replay test per task', load: () => import('./commands/fixtures.js') },
+  exec: { summary: 'run a notebook headless in the tslab kernel, papermill-style (-p name value)', load: () => import('./commands/exec.js') },
+  verify: { summary: 'check the compiled pipeline computes what the notebook computes, task by task', load: () => import('./commands/verify.js') },
+  kernel: { summary: 'kernel install: write the project-local tslab kernelspec and check it starts', load: () => import('./commands/kernel.js') },
+  notebook: { summary: 'start Jupyter on loopback with the tslab kernel and print its URL', load: () => import('./commands/notebook.js') },
   docs: { summary: 'build the static docs site from the notebooks (--out dir)', load: () => import('./commands/docs.js') },
   build: { summary: 'bundle a pipeline for a batch machine, or a task function for serving (--function)', load: () => import('./commands/build.js') },
 };

@@ -53,6 +53,14 @@ export const RUNTIME_CODES = {
   E_BUILD_LOCKFILE: "npm could not resolve a package-lock.json for the build's run-time packages",
   E_FIXTURE_VALUE: 'a value a fixture cannot record (a class instance, a function)',
   E_FIXTURE_FORMAT: 'a fixture file that is not valid (run `cellar fixtures` again)',
+  // Headless notebooks (`cellar exec`, `verify`, `kernel`, `notebook`).
+  E_NOT_A_NOTEBOOK: '`cellar exec`/`verify`: a file that is not an nbformat 4 notebook',
+  E_NO_PARAMS_CELL: '`cellar exec -p`/`-f` on a notebook with no params cell (`//| params`, or tagged `parameters`)',
+  E_NO_TSLAB: '`cellar kernel install` could not find tslab in the project or next to cellar',
+  E_JUPYTER_MISSING: "Debian's Jupyter (/usr/bin/jupyter) is not installed",
+  E_JUPYTER_START: 'the Jupyter server Cellar started did not answer (its log is printed)',
+  E_JUPYTER_CONNECT: 'the Jupyter server given by `--server`/`--token` does not answer or refuses the token',
+  E_KERNEL_START: 'the tslab kernel did not start within `--kernel-timeout` (or died while starting)',
 } as const;
 
 /** A catalogued runtime error code (see `RUNTIME_CODES` for what each means). */

@@ -31,3 +31,28 @@ export function diagnosticsError(diagnostics: readonly RuntimeDiagnostic[]): Cel
   const more = diagnostics.slice(1).map((d) => `\n  ${d.message} (${d.code})`).join('');
   return new CellarError(`${first.message}${more}`, first.code, [...diagnostics]);
 }
+
+/**
+ * The message of a failure whose thrown value is not an Error (`throw 'text'`, `throw {code: 1}`,
+ * a promise rejected with a plain value): a string as it is, anything else described
+ * (`non-Error value thrown: { code: 1 }`), never `[object Object]`. Such a value carries no stack,
+ * so the CLI finds its `throw` in the task's code instead (cli/failure-location.ts).
+ */
+export function thrownMessage(value: unknown): string {
+  if (value instanceof Error) return value.message;
+  if (typeof value === 'string') return value;
+  return `non-Error value thrown: ${describeValue(value)}`;
+}
+
+function describeValue(value: unknown): string {
+  if (value === undefined) return 'undefined';
+  if (typeof value === 'bigint') return `${value}n`;
+  if (typeof value === 'symbol' || typeof value === 'function') return String(value);
+  try {
+    const text = JSON.stringify(value);
+    if (text !== undefined) return text.length > 200 ? `${text.slice(0, 200)}…` : text;
+  } catch {
+    // cyclic or not serializable: fall through
+  }
+  return Object.prototype.toString.call(value);
+}

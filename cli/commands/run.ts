@@ -12,7 +12,7 @@ import { formatEvent, formatPlan, formatSummary, ProgressLine, resultJson } from
 import type { RunEvent, RunResult } from '../../runtime/types.js';
 import { defineCommand } from '../command.js';
 import { CliError, EXIT } from '../errors.js';
-import { failureLocation } from '../failure-location.js';
+import { failureLocation, thrownValueLocation } from '../failure-location.js';
 import { openPipeline, parseParams, toCliError } from '../pipeline-args.js';
 
 const USAGE = `usage: cellar run <pipeline.ts|notebook.ipynb|folder> [task...] [options]
@@ -115,7 +115,7 @@ export const run = defineCommand({
     }
     const { prepared, result } = outcome;
     if (!result) return printDryRun(prepared, values.json);
-    locateFailures(result, prepared, reporter.stacks);
+    await locateFailures(result, prepared, reporter.stacks);
     if (values.json) console.log(resultJson(result));
     else {
       console.log(formatSummary(result));
@@ -170,11 +170,14 @@ async function printDryRun(prepared: PreparedRun, json: boolean): Promise<number
 }
 
 /** Name the notebook cell and line each failure came from (stack frame → generated module → cell). */
-function locateFailures(result: RunResult, prepared: PreparedRun, stacks: Map<string, string>): void {
+async function locateFailures(result: RunResult, prepared: PreparedRun, stacks: Map<string, string>): Promise<void> {
   for (const t of result.ok ? [] : result.tasks) {
-    const stack = t.status === 'failed' ? stacks.get(t.name) : undefined;
-    const task = stack ? prepared.graph.byName.get(t.name)?.task : undefined;
-    const location = task && failureLocation(task, stack!);
+    if (t.status !== 'failed') continue;
+    const task = prepared.graph.byName.get(t.name)?.task;
+    if (!task) continue;
+    const stack = stacks.get(t.name);
+    // A thrown non-Error value has no frames: find its throw in the task's code instead.
+    const location = (stack && failureLocation(task, stack)) || (t.error !== undefined ? await thrownValueLocation(task, t.error) : undefined);
     if (location) t.location = location;
   }
 }

@@ -12,6 +12,7 @@
 // leaves no task half-done. Failure is fail-fast by default (running tasks finish, nothing new
 // starts); `keepGoing` runs everything not downstream of a failure. Retries back off
 // exponentially from the task's `retryDelayMs`.
+import { thrownMessage } from '../errors.js';
 import type { Store } from '../store/store.js';
 import type { AnyTask } from '../task.js';
 import type { GraphNode, Manifest, NotRunReason, PlanEntry, RunEvent, RunPlan, RunResult, StoredOutput, TaskGraph, TaskResult } from '../types.js';
@@ -311,6 +312,5 @@ export function isRunOk(tasks: readonly TaskResult[]): boolean {
 }
 
 function errorText(error: unknown): string {
-  if (error instanceof Error) return error.message;
-  return String(error);
+  return thrownMessage(error);
 }

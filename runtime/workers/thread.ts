@@ -2,6 +2,7 @@
 // once, then runs jobs as they arrive: decode inputs from the store, run, encode and write the
 // outputs, answer with what it wrote. It never writes manifests or takes locks: the scheduler on
 // the main thread owns those, so a worker that dies mid-task leaves nothing marked done.
+import { thrownMessage } from '../errors.js';
 import { parentPort, workerData } from 'node:worker_threads';
 import { loadPipeline } from '../load/loader.js';
 import { buildGraph } from '../run/graph.js';
@@ -38,7 +39,8 @@ parentPort!.on('message', async (message: { id: number; job: TaskJob }) => {
     const outputs = await performTask(task, tasks, message.job, store);
     parentPort!.postMessage({ id: message.id, ok: true, result: { outputs, durationMs: Math.round(performance.now() - t0) } });
   } catch (error) {
-    const err = error instanceof Error ? { message: error.message, stack: error.stack } : { message: String(error) };
+    // A thrown non-Error has no stack: send none rather than this thread's own frames.
+    const err = error instanceof Error ? { message: error.message, stack: error.stack } : { message: thrownMessage(error), stack: thrownMessage(error) };
     parentPort!.postMessage({ id: message.id, ok: false, error: err });
   }
 });

@@ -1,0 +1,39 @@
+// What `cellar exec` and `cellar verify` do before the first cell: find the notebook and its
+// project, type the parameters against the params cell, and bring up a Jupyter server (started on
+// a free loopback port with the project's kernelspec, or one given by --server/--token).
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { projectRoot } from '../../compiler/host.js';
+import { connectJupyter, startJupyter, type JupyterServer } from './jupyter.js';
+import { jupyterPathOf, writeKernelspec } from './kernelspec.js';
+import { UsageError, paramsFromJson, type ExecArgs } from './options.js';
+import { readParamsCell, typeParams, type ParamsCell } from './params.js';
+
+export interface PreparedExec {
+  /** Absolute path of the input notebook. */
+  notebook: string;
+  /** As the user wrote it, for messages. */
+  shownAs: string;
+  root: string;
+  paramsCell: ParamsCell;
+  params: Record<string, unknown>;
+}
+
+/** Check the notebook exists and type every parameter; throws ParamError / UsageError. */
+export async function prepareExec(args: ExecArgs): Promise<PreparedExec> {
+  if (!args.notebook) throw new UsageError('missing <notebook>');
+  const notebook = resolve(args.notebook);
+  if (!existsSync(notebook)) throw new UsageError(`no such notebook: ${args.notebook}`);
+  const root = projectRoot(dirname(notebook));
+  const paramsCell = await readParamsCell(args.notebook, readFileSync(notebook, 'utf8'));
+  const raw = args.paramsFile ? paramsFromJson(readFileSync(resolve(args.paramsFile), 'utf8'), args.paramsFile) : [];
+  const params = await typeParams(args.notebook, paramsCell, [...raw, ...args.params]);
+  return { notebook, shownAs: args.notebook, root, paramsCell, params };
+}
+
+/** A server for the run: the given one, or Debian's jupyter server started for it (stop() ends it). */
+export async function openServer(root: string, args: ExecArgs): Promise<JupyterServer> {
+  if (args.server) return connectJupyter(args.server, args.token!, root);
+  const { jupyterPath } = writeKernelspec(jupyterPathOf(root), root);
+  return startJupyter({ rootDir: root, jupyterPath });
+}
