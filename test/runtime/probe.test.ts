@@ -32,7 +32,7 @@ describe('store probe (one listing of the workspace per run)', () => {
   it('re-runs a task whose folder was deleted, and its downstream stays cached only if its key is unchanged', async () => {
     const ws = mkdtempSync(join(tmpdir(), 'cellar-probe-'));
     await run(ws);
-    rmSync(join(ws, 'b'), { recursive: true });
+    rmSync(join(ws, 'p', 'b'), { recursive: true });
     const { prepared, result } = await run(ws);
     expect(reasons(prepared)).toEqual({ a: 'cached', b: 'never-run', total: 'cached' });
     expect(result!.tasks.find((t) => t.name === 'b')!.status).toBe('ran');
@@ -41,7 +41,7 @@ describe('store probe (one listing of the workspace per run)', () => {
   it('re-runs a task whose manifest was deleted while its folder stays', async () => {
     const ws = mkdtempSync(join(tmpdir(), 'cellar-probe-'));
     await run(ws);
-    for (const f of readdirSync(join(ws, 'a'))) if (f.endsWith('.manifest.json')) unlinkSync(join(ws, 'a', f));
+    for (const f of readdirSync(join(ws, 'p', 'a'))) if (f.endsWith('.manifest.json')) unlinkSync(join(ws, 'p', 'a', f));
     const { prepared } = await run(ws, 0, true);
     expect(reasons(prepared)).toEqual({ a: 'never-run', b: 'cached', total: 'cached' });
   });
@@ -59,7 +59,7 @@ describe('store probe (one listing of the workspace per run)', () => {
   it('lists the task folders present, and nothing for a missing workspace', async () => {
     const ws = mkdtempSync(join(tmpdir(), 'cellar-probe-'));
     await run(ws);
-    const stored = new LocalStore(ws).storedTasks();
+    const stored = new LocalStore(ws).forPipeline('p').storedTasks();
     expect(['a', 'b', 'total'].every((t) => stored.has(t))).toBe(true);
     expect(new LocalStore(join(ws, 'missing')).storedTasks()).toEqual(new Set());
   });
