@@ -35,6 +35,7 @@ export const CODES = {
   E_INTERNAL: 'a compiler bug, reported on the cell or notebook instead of a crash',
   W_NO_DIRECTIVES: 'a notebook with no directives: it compiles to nothing',
   W_EMPTY_TASK: 'a task with no code',
+  W_SQL_COMMENT_PARAM: 'a ${…} inside a SQL comment of a sql`…` template: dropped, the query runs without it',
   W_SQL_SYNTAX: 'a sql`…` template the SQL parser refuses (in the task\'s dialect, BigQuery by default)',
   W_TEST_SEES_LATER_VALUE: "a test cell between two cells of its task checking a value a later cell changes (the generated test sees the final value)",
   W_UNKNOWN_CODEC: '`//| output: x=<codec>` naming a codec that is not built in (a project may register its own)',

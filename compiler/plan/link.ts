@@ -618,6 +618,7 @@ function leftOf(s: LinkState, cell: TaggedCell): string {
 
 /** A task with no code, or only display-only statements: a warning, since it computes nothing. */
 function checkEmptyTasks(s: LinkState): void {
+  const sqlHelpers = sqlHelperNames(s);
   for (const task of s.tasks.values()) {
     const taskCells = task.cells.map((i) => cellAt(s, i));
     const cell = s.taskStart.get(task.name)!;
@@ -644,6 +645,7 @@ function linkWarehouse(s: LinkState): void {
       if (m) materializedBy.set(m, task.name);
     }
   }
+  const sqlHelpers = sqlHelperNames(s);
   for (const task of s.tasks.values()) {
     const taskCells = task.cells.map((i) => cellAt(s, i));
     const dialect = taskCells.find((c) => c.directives.dialect)?.directives.dialect;
@@ -656,7 +658,10 @@ function linkWarehouse(s: LinkState): void {
         if (producer !== task.name && (r === table || r.endsWith(`.${table}`))) tables[r] = producer;
       }
     }
-    const usesSql = cellReads.some((r) => r !== undefined);
+    // A task calling a setup helper that runs sql`` (or a local module's function, when the
+    // notebook uses sql at all) is a warehouse task too: its reads cannot be listed here, so the
+    // runtime records the tables it reads and keys on them from then on (tasks/reads.ts).
+    const usesSql = cellReads.some((r) => r !== undefined) || task.cells.some((i) => (s.input.analyses.get(i)?.references ?? []).some((r) => !r.own && sqlHelpers.has(r.name)));
     if (dialect || materialize || usesSql) {
       const w: WarehousePlan = { reads, tables };
       if (dialect) w.dialect = dialect;
@@ -665,6 +670,19 @@ function linkWarehouse(s: LinkState): void {
     }
     task.upstream = [...new Set([...task.inputs.map((i) => i.fromTask), ...Object.values(tables)])].sort();
   }
+}
+
+/** Names from setup that may run SQL: declared in a setup cell holding sql`` templates, or
+ *  imported from a local module (`./`, `../`) by a notebook whose setup imports the cellar package. */
+function sqlHelperNames(s: LinkState): Set<string> {
+  const names = new Set<string>();
+  const setup = s.setupCells.map((i) => s.input.analyses.get(i)).filter((a): a is CellAnalysis => a !== undefined);
+  const usesCellar = setup.some((a) => a.imports.some((d) => d.module === 'cellar'));
+  for (const a of setup) {
+    if (a.sqlTemplates.length > 0) for (const d of a.declarations) names.add(d.name);
+    if (usesCellar) for (const d of a.imports) if (/^\.\.?\//.test(d.module)) for (const b of d.bindings) if (!b.typeOnly) names.add(b.local);
+  }
+  return names;
 }
 
 // --- cycles and order ------------------------------------------------------------------------
