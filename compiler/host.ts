@@ -23,6 +23,8 @@ import type { CellAnalysis, Diagnostic, EmittedFile, TaskPlan } from './types.js
 const require = createRequire(import.meta.url);
 setTsMorphLoader(async () => require('ts-morph') as typeof import('ts-morph'));
 
+// The runtime's one sha256 is runtime/key/hash.ts; the compiler keeps this copy because it may not
+// import the runtime (test/layering.test.ts).
 export const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
 const posix = (p: string) => p.split(sep).join('/');
 

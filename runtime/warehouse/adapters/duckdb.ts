@@ -37,7 +37,7 @@ import {
 } from '@duckdb/node-api';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { createHash } from 'node:crypto';
+import { sha256 } from '../../key/hash.js';
 import { DuckDBLease } from './duckdb-lease.js';
 import { splitTableName } from '../sql/names.js';
 import { base64, intFromBigInt, isoFromMicros, logicalFromDuckDB } from './values.js';
@@ -391,7 +391,7 @@ export class DuckDBWarehouse implements Warehouse {
         return ':c' + String((r.getRowObjectsJson()[0] as { h: string | null }).h);
       });
     }
-    const ddl = createHash('sha256').update(entry.sql).digest('hex').slice(0, 12);
+    const ddl = sha256(entry.sql).slice(0, 12);
     return { table: canonical, version: `r${registered}:n${entry.estimated_size}:d${ddl}${content}`, source: content ? 'duckdb.fingerprint' : 'cellar.registry' };
   }
 
