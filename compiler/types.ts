@@ -199,6 +199,12 @@ export interface CellAnalysis {
   inertStatements: Span[];
   /** Top-level `const ys = xs` with `xs` from another cell: `ys` is the same object. */
   aliases?: { name: string; target: string }[];
+  /**
+   * Top-level `x = …;` statements whose `x` this cell does not declare (`df = df.filter(…)`): in
+   * a task, when `x` comes from another task, setup or params, the link stage makes it a new
+   * version of `x` (like a redeclaration), not a change to the upstream value.
+   */
+  reassignments?: { name: string; site: Span; statement: Span; line: number; column: number }[];
   /** Every identifier text in the cell: generated names must avoid them. */
   identifiers: string[];
   diagnostics: Diagnostic[];
@@ -221,6 +227,8 @@ export interface Version {
   callable?: boolean;
   /** For imports: where from. */
   importFrom?: { module: string; imported: string; typeOnly: boolean; attributes?: string };
+  /** Made by a reassignment (`df = …` of another owner's `df`): emitted as `let df… = …` at `statementStart`. */
+  reassignedAt?: number;
 }
 
 /** Which version each reference or declaration site in a cell binds (for renaming). */

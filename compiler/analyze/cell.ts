@@ -194,12 +194,9 @@ function analyzeStatements(cx: CellContext): void {
       }
       continue;
     }
-    if (ts.isBlock(stmt) && stmt === sf.statements[0]) {
-      result.diagnostics.push(
-        diag(cx, 'E_UNSUPPORTED_BLOCK_CELL', statement.start, 'a cell wrapped in `{ … }` hides its declarations from the cells after it', 'remove the outer braces, or tag the cell `//| explore`'),
-      );
-      continue;
-    }
+    // A cell wrapped in `{ … }` (tslab's own examples do this) is an ordinary block: its names are
+    // its own, so it declares nothing the cells after it see, and it compiles as written. What it
+    // reads from other cells is found by collectReferences like anywhere else.
     if (ts.isExpressionStatement(stmt) && ts.isCallExpression(stmt.expression)) {
       // `tslab.display.html(…)`: the root of a callee chain that passes through `.display`.
       let callee: Node = stmt.expression.expression;
@@ -211,6 +208,11 @@ function analyzeStatements(cx: CellContext): void {
       if (throughDisplay && ts.isIdentifier(callee)) result.displayCalls.push({ statement, root: callee.text, line });
     }
     if (ts.isExpressionStatement(stmt) && input.role !== 'params' && cx.syntax.isInert(stmt.expression)) result.inertStatements.push(statement);
+    if (ts.isExpressionStatement(stmt) && ts.isBinaryExpression(stmt.expression) && stmt.expression.operatorToken.kind === K.EqualsToken && ts.isIdentifier(stmt.expression.left)) {
+      // `df = df.filter(…)`: the link stage decides whether this is a new version of the name.
+      const left = stmt.expression.left;
+      (result.reassignments ??= []).push({ name: left.text, site: { start: left.getStart(sf), end: left.end }, statement, ...lineCol(sf, left.getStart(sf)) });
+    }
     const add = (kind: DeclarationKind, nameNode: TsMorphModule.ts.Identifier | undefined) => {
       if (!nameNode) return;
       result.declarations.push({ name: nameNode.text, kind, line, sites: [{ start: nameNode.getStart(sf), end: nameNode.end }], statement });

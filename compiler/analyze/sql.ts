@@ -19,6 +19,8 @@ let loading: Promise<Polyglot | undefined> | undefined;
 /** A template the parser refused: its index, the parser's message, and the line in the SQL. */
 export interface SqlProblem {
   template: number;
+  /** `syntax`: the parser refused the text; `comment-param`: a `${…}` inside a SQL comment. */
+  kind?: 'syntax' | 'comment-param';
   message: string;
   /** 1-based line within the template text, when the parser says. */
   line?: number;
@@ -53,6 +55,7 @@ export async function sqlFacts(templates: string[], dialect: 'bigquery' | 'duckd
     problems.push({ template, message, ...(line > 0 ? { line } : {}) });
   };
   for (const [index, template] of templates.entries()) {
+    problems.push(...commentedParams(index, template, dialect ?? 'bigquery'));
     // An interpolation after FROM/JOIN is a table (an upstream Query): give it a table-shaped
     // placeholder so the rest of the query still parses, and leave it out of the reads.
     const sql = template.replace(/\b(FROM|JOIN)(\s+)@p(\d+)/gi, (_, kw: string, ws: string, n: string) => `${kw}${ws}${PLACEHOLDER}${n}`);
@@ -68,13 +71,53 @@ export async function sqlFacts(templates: string[], dialect: 'bigquery' | 'duckd
 }
 
 /**
- * W_SQL_SYNTAX for each template of a cell the parser refused, on the template's line in the cell
+ * A `${…}` (here `@p<i>`) inside a SQL comment: the runtime drops it (compose.ts, whose rule this
+ * copies: the compiler cannot import the runtime), so the query runs as any SQL client would run
+ * it, without the commented-out line; the compiler says so, on the line.
+ */
+function commentedParams(template: number, text: string, dialect: 'bigquery' | 'duckdb'): SqlProblem[] {
+  type State = 'code' | 'line' | 'block' | "'" | '"' | '`';
+  let state: State = 'code';
+  let line = 1;
+  const out: SqlProblem[] = [];
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    const next = text[i + 1];
+    if (c === '\n') line++;
+    if (state === 'code') {
+      if (c === '-' && next === '-') state = 'line';
+      else if (c === '#' && dialect === 'bigquery') state = 'line';
+      else if (c === '/' && next === '*') (state = 'block'), i++;
+      else if (c === "'" || c === '"' || c === '`') state = c;
+    } else if (state === 'line' || state === 'block') {
+      if (state === 'line' && c === '\n') state = 'code';
+      else if (state === 'block' && c === '*' && next === '/') (state = 'code'), i++;
+      else if (c === '@' && /^@p\d+/.test(text.slice(i))) {
+        out.push({ template, kind: 'comment-param', message: 'a ${…} inside a SQL comment is dropped: the query runs without it', line });
+      }
+    } else if (c === '\\' && dialect === 'bigquery' && state !== '`') i++;
+    else if (c === state) {
+      if (next === state && dialect === 'duckdb') i++;
+      else state = 'code';
+    }
+  }
+  return out;
+}
+
+/**
+ * W_SQL_COMMENT_PARAM for each `${…}` in a comment, and W_SQL_SYNTAX for each template of a cell the parser refused, on the template's line in the cell
  * (the parser's line within the template, offset by where the template starts).
  */
 export function sqlDiagnostics(notebook: string, cell: TaggedCell, analysis: CellAnalysis, facts: SqlFacts, dialect: 'bigquery' | 'duckdb' | undefined): Diagnostic[] {
   return facts.problems.map((problem) => {
     const start = analysis.sqlTemplateAt?.[problem.template];
     const line = start ? start.line + (problem.line ?? 1) - 1 : undefined;
+    if (problem.kind === 'comment-param') {
+      return diagnostic('warning', 'W_SQL_COMMENT_PARAM', { notebook, cell: cell.index + 1, ...(cell.id ? { cellId: cell.id } : {}), line }, problem.message, {
+        hint: 'delete the commented-out line, or move the ${…} out of the comment if the filter is meant to apply',
+        ...(line ? { snippet: cell.code.split('\n')[line - 1] ?? '' } : {}),
+      });
+    }
     return diagnostic('warning', 'W_SQL_SYNTAX', { notebook, cell: cell.index + 1, ...(cell.id ? { cellId: cell.id } : {}), line }, `this sql\`…\` does not parse as ${dialect ?? 'BigQuery (the default)'} SQL: ${problem.message}`, {
       hint: dialect ? 'fix the query; the warehouse would refuse it when the task runs' : 'fix the query, or if it is DuckDB SQL say so with `//| dialect: duckdb` on the task',
       ...(line ? { snippet: cell.code.split('\n')[line - 1] ?? '' } : {}),

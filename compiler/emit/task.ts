@@ -152,11 +152,27 @@ function taskLocals(ctx: EmitContext, task: TaskNode, outside: Set<string>): { l
         bound.add(d.name);
       }
     }
+    // `df = …` of another task's `df` is a new version here: a `let` of its own (see link.ts).
+    for (const v of reassignedIn(ctx, cell.index)) {
+      if (locals.has(v.id)) continue;
+      if (bound.has(v.name)) locals.set(v.id, renamer.fresh(v.name));
+      else {
+        locals.set(v.id, v.name);
+        bound.add(v.name);
+      }
+    }
     const typeStatements = [...new Map(a.declarations.filter((d) => TYPE_DECL_KINDS.has(d.kind)).map((d) => [d.statement.start, d.statement])).values()];
     cutByCell.set(cell.index, typeStatements);
     for (const s of typeStatements) hoisted.push(`export ${cell.code.slice(s.start, s.end).replace(/^export\s+/, '')}`);
   }
   return { locals, hoisted, cutByCell };
+}
+
+/** Versions a cell makes by reassigning another owner's name, in the order they appear. */
+function reassignedIn(ctx: EmitContext, cell: number): Version[] {
+  return Object.values(ctx.plan.versions)
+    .filter((v) => v.cell === cell && v.reassignedAt !== undefined)
+    .sort((x, y) => x.reassignedAt! - y.reassignedAt!);
 }
 
 /** The task function: inputs and params destructured, the cells' code, the outputs returned. */
@@ -165,7 +181,8 @@ function taskFunction(ctx: EmitContext, task: TaskNode, names: TaskNames, nameOf
   const body = task.cells
     .map((i) => {
       const cell = ctx.cells.get(i)!;
-      const code = rewriteCell(cell, ctx.analyses.get(i)!, plan.bindings[i] ?? [], nameOf, plan.versions, [...(cutByCell.get(i) ?? []), ...(plan.dropped[i] ?? [])]);
+      const lets = reassignedIn(ctx, i).map((v) => ({ at: v.reassignedAt!, text: 'let ' }));
+      const code = rewriteCell(cell, ctx.analyses.get(i)!, plan.bindings[i] ?? [], nameOf, plan.versions, [...(cutByCell.get(i) ?? []), ...(plan.dropped[i] ?? [])], lets);
       return code ? `${cellLabel(cell)}\n${code}` : '';
     })
     .filter(Boolean)

@@ -92,6 +92,8 @@ interface CellScope {
   /** Spans left out of the module: tslab display calls and display-only statements. */
   dropped: Span[];
   inert: Span[];
+  /** `df = …` made a new version of `df` here: name → the statement, and the site it binds. */
+  newVersions: Map<string, { statement: Span; site: Span }>;
 }
 
 const at = (s: LinkState, cell: TaggedCell, line?: number, column?: number) => ({ notebook: s.input.notebook, cell: cell.index + 1, cellId: cell.id, line, column });
@@ -209,6 +211,7 @@ function bindUses(s: LinkState): void {
     const owner: Owner | undefined =
       cell.role === 'setup' ? { kind: 'setup' } : cell.role === 'params' ? { kind: 'params' } : cell.role === 'task' ? { kind: 'task', task: cell.task! } : undefined;
     const here = declareVersions(s, cell, a, owner);
+    declareReassignments(s, here, scope);
     for (const alias of a.aliases ?? []) {
       const target = scope.value.get(alias.target);
       const own = here.ownValue.get(alias.name);
@@ -236,7 +239,7 @@ const userOf = (cell: TaggedCell, owner: Owner | undefined) =>
 
 /** This cell's own versions (imports and declarations), and the bindings of its declaration sites. */
 function declareVersions(s: LinkState, cell: TaggedCell, a: CellAnalysis, owner: Owner | undefined): CellScope {
-  const here: CellScope = { cell, analysis: a, owner, ownValue: new Map(), ownType: new Map(), dropped: [], inert: [] };
+  const here: CellScope = { cell, analysis: a, owner, ownValue: new Map(), ownType: new Map(), dropped: [], inert: [], newVersions: new Map() };
   const cellBindings: Binding[] = (s.bindings[cell.index] = []);
   const versionOwner: Owner = owner ?? { kind: 'import' };
   for (const imp of a.imports) {
@@ -257,6 +260,37 @@ function declareVersions(s: LinkState, cell: TaggedCell, a: CellAnalysis, owner:
     for (const site of d.sites) cellBindings.push({ start: site.start, end: site.end, versionId: id, meaning: isValue ? 'value' : 'type', ...(site.shorthandBinding ? { shorthand: 'binding' as const } : {}) });
   }
   return here;
+}
+
+/**
+ * `df = df.filter(…)` in a task, where `df` is another task's (or setup's, or a param's) value:
+ * the notebook rebinds the name to a new value and leaves the old one as it was, so it is a new
+ * version of `df` owned by this task, exactly like `let df = …` would be (emitted as that). Reads
+ * on its right-hand side still see the earlier version. Only the first such statement per name
+ * and cell makes a version; later ones in the cell assign this task's own `let`.
+ */
+function declareReassignments(s: LinkState, here: CellScope, scope: Scope): void {
+  const { cell, analysis: a, owner } = here;
+  if (cell.role !== 'task' || owner?.kind !== 'task') return;
+  for (const r of a.reassignments ?? []) {
+    if (here.ownValue.has(r.name)) continue;
+    const prior = scope.value.get(r.name);
+    if (!prior || !DATA_KINDS.has(prior.kind) || prior.callable || sameOwner(prior.owner, owner)) continue;
+    const id = `${cell.index}:${r.name}`;
+    s.versions[id] = { id, name: r.name, cell: cell.index, kind: 'let', owner, reassignedAt: r.statement.start };
+    here.ownValue.set(r.name, s.versions[id]!);
+    here.newVersions.set(r.name, { statement: r.statement, site: r.site });
+    s.bindings[cell.index]!.push({ start: r.site.start, end: r.site.end, versionId: id, meaning: 'value' });
+  }
+}
+
+/** Which version a non-own read of `name` at `pos` binds when this cell made a new version of it:
+ * 'site' for the reassigned identifier itself, 'new' after the statement, undefined before or inside it. */
+function newVersionAt(here: CellScope, name: string, pos: number): 'site' | 'new' | undefined {
+  const nv = here.newVersions.get(name);
+  if (!nv) return undefined;
+  if (pos === nv.site.start) return 'site';
+  return pos >= nv.statement.end ? 'new' : undefined;
 }
 
 /** Statements the module leaves out: tslab display calls (they throw outside a kernel) and
@@ -294,7 +328,10 @@ function resolveReferences(s: LinkState, here: CellScope, scope: Scope): void {
     const inert = within(here.inert, ref.start);
     if (within(here.dropped, ref.start) && !inert) continue;
     let v: Version | undefined;
-    if (ref.own) v = ref.meaning === 'value' ? ownValue.get(ref.name) ?? ownType.get(ref.name) : ownType.get(ref.name) ?? ownValue.get(ref.name);
+    const reassigned = ref.own ? undefined : newVersionAt(here, ref.name, ref.start);
+    if (reassigned === 'site') continue; // bound by declareReassignments
+    if (reassigned === 'new') v = ownValue.get(ref.name);
+    else if (ref.own) v = ref.meaning === 'value' ? ownValue.get(ref.name) ?? ownType.get(ref.name) : ownType.get(ref.name) ?? ownValue.get(ref.name);
     else v = ref.meaning === 'value' ? scope.value.get(ref.name) : scope.type.get(ref.name) ?? scope.value.get(ref.name);
     if (v && inert) continue;
     if (!v) {
@@ -361,6 +398,11 @@ function checkMutations(s: LinkState, here: CellScope, scope: Scope): void {
   const { cell, analysis: a, owner } = here;
   for (const m of a.mutations) {
     if (here.dropped.length && a.references.some((r) => r.name === m.name && r.line === m.line && r.column === m.column && within(here.dropped, r.start))) continue;
+    if (here.newVersions.has(m.name)) {
+      // On the new version (its own `let`) or the reassignment itself: this task's value.
+      const ref = a.references.find((r) => r.name === m.name && r.line === m.line && r.column === m.column);
+      if (ref && newVersionAt(here, m.name, ref.start) !== undefined) continue;
+    }
     const v = scope.value.get(m.name);
     if (!v) {
       if (m.kind === 'assign' && !here.ownValue.has(m.name)) {
@@ -511,6 +553,7 @@ function deriveOutputs(s: LinkState, consumed: Consumed, readByTasks: Set<string
       // Functions (`const f = () => …`) are code, not results: there is nothing to store. Values
       // read from the environment (secrets, most often) are kept only when `//| output` asks.
       for (const i of task.cells) for (const d of s.input.analyses.get(i)?.declarations ?? []) if (DATA_KINDS.has(d.kind) && !d.callable && !d.fromEnv) names.add(d.name);
+      for (const v of Object.values(s.versions)) if (v.reassignedAt !== undefined && task.cells.includes(v.cell)) names.add(v.name);
     }
     for (const o of explicit) {
       if (!lastVersionOf(s, task, o.name)) {
@@ -539,6 +582,7 @@ function leftOf(s: LinkState, cell: TaggedCell): string {
 
 /** A task with no code, or only display-only statements: a warning, since it computes nothing. */
 function checkEmptyTasks(s: LinkState): void {
+  const sqlHelpers = sqlHelperNames(s);
   for (const task of s.tasks.values()) {
     const taskCells = task.cells.map((i) => cellAt(s, i));
     const cell = s.taskStart.get(task.name)!;
@@ -565,6 +609,7 @@ function linkWarehouse(s: LinkState): void {
       if (m) materializedBy.set(m, task.name);
     }
   }
+  const sqlHelpers = sqlHelperNames(s);
   for (const task of s.tasks.values()) {
     const taskCells = task.cells.map((i) => cellAt(s, i));
     const dialect = taskCells.find((c) => c.directives.dialect)?.directives.dialect;
@@ -577,7 +622,10 @@ function linkWarehouse(s: LinkState): void {
         if (producer !== task.name && (r === table || r.endsWith(`.${table}`))) tables[r] = producer;
       }
     }
-    const usesSql = cellReads.some((r) => r !== undefined);
+    // A task calling a setup helper that runs sql`` (or a local module's function, when the
+    // notebook uses sql at all) is a warehouse task too: its reads cannot be listed here, so the
+    // runtime records the tables it reads and keys on them from then on (tasks/reads.ts).
+    const usesSql = cellReads.some((r) => r !== undefined) || task.cells.some((i) => (s.input.analyses.get(i)?.references ?? []).some((r) => !r.own && sqlHelpers.has(r.name)));
     if (dialect || materialize || usesSql) {
       const w: WarehousePlan = { reads, tables };
       if (dialect) w.dialect = dialect;
@@ -586,6 +634,19 @@ function linkWarehouse(s: LinkState): void {
     }
     task.upstream = [...new Set([...task.inputs.map((i) => i.fromTask), ...Object.values(tables)])].sort();
   }
+}
+
+/** Names from setup that may run SQL: declared in a setup cell holding sql`` templates, or
+ *  imported from a local module (`./`, `../`) by a notebook whose setup imports the cellar package. */
+function sqlHelperNames(s: LinkState): Set<string> {
+  const names = new Set<string>();
+  const setup = s.setupCells.map((i) => s.input.analyses.get(i)).filter((a): a is CellAnalysis => a !== undefined);
+  const usesCellar = setup.some((a) => a.imports.some((d) => d.module === 'cellar'));
+  for (const a of setup) {
+    if (a.sqlTemplates.length > 0) for (const d of a.declarations) names.add(d.name);
+    if (usesCellar) for (const d of a.imports) if (/^\.\.?\//.test(d.module)) for (const b of d.bindings) if (!b.typeOnly) names.add(b.local);
+  }
+  return names;
 }
 
 // --- cycles and order ------------------------------------------------------------------------

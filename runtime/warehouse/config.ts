@@ -85,7 +85,7 @@ export function loadWarehouseConfig(cwd: string = process.cwd(), env: NodeJS.Pro
     source,
     duckdb: {
       path: dPath === ':memory:' || isAbsolute(dPath) ? dPath : join(root, dPath),
-      fingerprint: w.duckdb?.fingerprint ?? 'catalog',
+      fingerprint: w.duckdb?.fingerprint ?? 'content',
       seed: env.CELLAR_SEED !== undefined ? env.CELLAR_SEED !== '0' : (w.duckdb?.seed ?? true),
       threads: w.duckdb?.threads ?? 2,
     },

@@ -8,13 +8,13 @@
 // interpolated from an upstream task, then names this run's table `mart.daily_<key>`.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { SqlDialect } from '../task.js';
-import { compose, placeMarkers, quoteIdent, type QueryTemplate } from './sql/compose.js';
+import { compose, MARKER, placeMarkers, quoteIdent, type QueryTemplate } from './sql/compose.js';
 import { loadWarehouseConfig, type WarehouseConfig } from './config.js';
 import { sha256 } from '../key/hash.js';
 import { checkRefusals, memoisedTranslation, translate, TRANSLATION_ID } from './sql/dialect.js';
 import { helperTranspile } from './sql/translator.js';
 import { rewriteTables, writeTarget } from './sql/names.js';
-import type { PreparedQuery, Warehouse } from './types.js';
+import { WarehouseError, type PreparedQuery, type Warehouse } from './types.js';
 
 export interface TaskScope {
   task: string;
@@ -23,6 +23,8 @@ export interface TaskScope {
   tables: Map<string, string>;
   /** When set, queries are dry-run and their bytes added here instead of running. */
   dryRun: { bytes: number; queries: number; unknown: boolean } | undefined;
+  /** Every physical table the task's queries named, wherever the query text lives (tasks/reads.ts). */
+  reads?: Set<string>;
 }
 
 const scopes = new AsyncLocalStorage<TaskScope>();
@@ -125,8 +127,14 @@ export async function prepareQuery(w: Warehouse, q: QueryTemplate, scope: TaskSc
   const shaped = rewriteTables(composed.text, resolve, from);
   const source = translating ? shaped.replace(TABLE_MARKER, (_m, i: string) => quoteIdent(targets[Number(i)]!, from)) : shaped;
   const target = writeTarget(source);
-  let text = await translateFor(w, shaped, from);
+  let text: string;
+  try {
+    text = await translateFor(w, shaped, from);
+  } catch (e) {
+    throw inUserTerms(e, targets.map((t) => quoteIdent(t, from)));
+  }
   if (translating) text = text.replace(TABLE_MARKER, (_m, i: string) => quoteIdent(targets[Number(i)]!, w.dialect));
+  if (scope?.reads) for (const t of tables) scope.reads.add(w.canonicalTable(t));
   return {
     text: placeMarkers(text, w.dialect),
     params: composed.params,
@@ -135,6 +143,23 @@ export async function prepareQuery(w: Warehouse, q: QueryTemplate, scope: TaskSc
     source,
     sourceDialect: from,
   };
+}
+
+/**
+ * A translation failure in the user's own terms: the markers that crossed the translator become
+ * the tables the user named and `${…}` for interpolated values (the CLI names the cell and line
+ * where the expression is); the names of our own rewrites become the functions the user wrote.
+ */
+function inUserTerms(e: unknown, tables: string[]): unknown {
+  if (!(e instanceof WarehouseError)) return e;
+  const clean = (t: string) =>
+    t
+      .replace(TABLE_MARKER, (m, i: string) => tables[Number(i)] ?? m)
+      .replace(MARKER, '${…}')
+      .replace(/__cellar_fn_regexp_matches\b/g, 'REGEXP_CONTAINS')
+      .replace(/__cellar_fn_regexp_extract\b/g, 'REGEXP_EXTRACT');
+  const details = { ...e.details, ...(typeof e.details.sql === 'string' ? { sql: clean(e.details.sql) } : {}) };
+  return new WarehouseError(e.code, clean(e.message), details);
 }
 
 const TABLE_MARKER = /__cellar_t(\d+)__/g;
@@ -147,6 +172,19 @@ async function translateFor(w: Warehouse, text: string, from: SqlDialect): Promi
   const hit = memoisedTranslation(text, from, w.dialect);
   if (hit !== undefined) return hit;
   const key = sha256(`${TRANSLATION_ID}\u0000${from}>${w.dialect}\u0000${text}`).slice(0, 32);
+  // Same-text queries started together (Promise.all) share one lookup and one translation.
+  const flight = `${w.describe}\u0000${key}`;
+  let pending = inFlight.get(flight);
+  if (!pending) {
+    pending = lookUpOrTranslate(w, key, text, from).finally(() => inFlight.delete(flight));
+    inFlight.set(flight, pending);
+  }
+  return pending;
+}
+
+const inFlight = new Map<string, Promise<string>>();
+
+async function lookUpOrTranslate(w: Warehouse, key: string, text: string, from: SqlDialect): Promise<string> {
   if (w.translations) {
     const cached = await w.translations.get(key);
     if (cached !== null) {
@@ -155,6 +193,8 @@ async function translateFor(w: Warehouse, text: string, from: SqlDialect): Promi
     }
   }
   const out = await translate(text, from, w.dialect, helperTranspile);
-  if (w.translations) await w.translations.put(key, out);
+  // The cache entry is an optimisation: failing to write it never fails the user's query (the
+  // adapter's write is idempotent and serialised; this guards against anything else).
+  if (w.translations) await w.translations.put(key, out).catch(() => undefined);
   return out;
 }

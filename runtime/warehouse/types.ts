@@ -77,6 +77,9 @@ export interface Warehouse {
   readonly dialect: SqlDialect;
   /** Human-readable location for messages: a file path or `project/location`. */
   readonly describe: string;
+  /** Which warehouse this is, for cache keys: results of one never serve another. DuckDB:
+   *  `duckdb:<id written into the database file>`; BigQuery: `bigquery:<project>`. */
+  readonly identity: string;
   /** The physical name parts of a written table name (`proj.ds.t`, `ds.t`) on this warehouse. */
   tableParts(name: string | string[]): string[];
   /** Canonical `ds.t` / `proj.ds.t` form of a logical name, used as a key in registries. */

@@ -135,7 +135,6 @@ describe('mutating another task\'s value', () => {
     ['a mutating method (Map.set)', "m.set('a', 1);", 'calls `m.set(...)`'],
     ['a property assignment', 'cfg.depth = 2;', 'assigns to `cfg.depth`'],
     ['an in-place sort', 'const sorted = xs.sort();', 'calls `xs.sort(...)`'],
-    ['a reassignment', 'count = count + 1;', 'assigns to `count`'],
     ['a destructuring assignment', '[count] = [2];', 'assigns to `count`'],
     ['Object.assign', 'Object.assign(cfg, { depth: 3 });', 'calls `Object.assign(...)` on'],
   ])('%s', async (_, code, words) => {
@@ -191,8 +190,20 @@ describe('code the analyser does not support', () => {
     await expectError(['//| task: t\nconst el = <div className="x">hi</div>;'], 'E_UNSUPPORTED_JSX', { cell: 1, line: 2 });
   });
 
-  it('a `{ ... }` block cell', async () => {
-    await expectError(['//| task: t\n{\n  const hidden = 1;\n}'], 'E_UNSUPPORTED_BLOCK_CELL', { cell: 1, line: 2 });
+  it('a name declared only inside a `{ ... }` block cell, read by a later cell', async () => {
+    // The block compiles (habits.test.ts); its names stay its own, as in the kernel.
+    const d = await expectError(['//| task: t\n{\n  const hidden = 1;\n}', '//| task: u\nconst seen = hidden + 1;'], 'E_UNDECLARED_NAME', { cell: 2, line: 2 });
+    expect(d.message).toContain('hidden');
+  });
+
+  it('reassigning another task\'s value inside a function still changes that value', async () => {
+    // Only a top-level `x = …` is a new version; inside a function it rebinds the upstream name.
+    const d = await expectError(['//| task: a\nlet n = 1;', '//| task: b\nconst bump = () => { n = n + 1; };\nbump();'], 'E_MUTATES_UPSTREAM', { cell: 2, line: 2 });
+    expect(d.message).toContain('assigns to `n`');
+  });
+
+  it('a compound assignment to another task\'s value (`n += 1`)', async () => {
+    await expectError(['//| task: a\nlet n = 1;', '//| task: b\nn += 1;'], 'E_MUTATES_UPSTREAM', { cell: 2, line: 2 });
   });
 
   it('a syntax error', async () => {
@@ -262,8 +273,9 @@ describe('notebook habits tslab itself trips on', () => {
     await expectError(['//| task: t\nconst rows = [1, 2];\nrwos.length;'], 'E_UNDECLARED_NAME', { cell: 1, line: 3, column: 1 });
   });
 
-  it('reassigning another task\'s value suggests a new name, not a copy', async () => {
-    const d = await expectError(['//| task: a\nlet df = [1, 2];', '//| task: b\ndf = df.filter((x) => x > 1);'], 'E_MUTATES_UPSTREAM', { cell: 2, line: 2, column: 1 });
+  it('a destructuring reassignment of another task\'s value suggests a new name, not a copy', async () => {
+    // A plain `df = …` is a new version (habits.test.ts); a pattern assignment is not (yet).
+    const d = await expectError(['//| task: a\nlet df = [1, 2];', '//| task: b\n[df] = [df.filter((x) => x > 1)];'], 'E_MUTATES_UPSTREAM', { cell: 2, line: 2, column: 2 });
     expect(d.hint).toContain('const df2 = …');
   });
 });

@@ -77,7 +77,20 @@ export const CASES: DialectCase[] = [
   { name: 'SPLIT with the default delimiter', sql: `SELECT ARRAY_LENGTH(SPLIT('a,b')) AS n`, expected: [{ n: 2 }] },
   { name: 'FORMAT with a precision', sql: `SELECT FORMAT('%.2f', 3.14159) AS f`, expected: [{ f: '3.14' }] },
   { name: 'STRING_AGG DISTINCT ordered', sql: `SELECT STRING_AGG(DISTINCT x, ',' ORDER BY x) AS s FROM UNNEST(['b', 'a', 'b']) AS x`, expected: [{ s: 'a,b' }] },
+  // BigQuery means UTC whatever the machine's zone (2024-03-10 02:30 does not exist in New York:
+  // DST starts at 02:00). timezones.test.ts runs these under several TZ values.
+  ...ZONE_CASES(),
 ];
+
+/** The cases whose answer would move with the host's time zone if the warehouse used it. */
+export function ZONE_CASES(): DialectCase[] {
+  return [
+    { name: 'TIMESTAMP(string) is UTC, even in a DST gap', sql: `SELECT TIMESTAMP('2024-03-10 02:30:00') AS t, CAST('2024-03-10 02:30:00' AS TIMESTAMP) AS c`, expected: [{ t: '2024-03-10T02:30:00.000Z', c: '2024-03-10T02:30:00.000Z' }] },
+    { name: 'DATE and EXTRACT(HOUR) of TIMESTAMP(string) read UTC', sql: `SELECT DATE(TIMESTAMP('2024-03-09 23:30:00')) AS d, EXTRACT(HOUR FROM TIMESTAMP('2024-03-10 02:30:00')) AS h`, expected: [{ d: '2024-03-09', h: 2 }] },
+    { name: 'TIMESTAMP_TRUNC to DAY and FORMAT_TIMESTAMP are UTC', sql: `SELECT TIMESTAMP_TRUNC(TIMESTAMP('2024-03-10 22:30:00'), DAY) AS t, FORMAT_TIMESTAMP('%Y-%m-%d %H:%M', TIMESTAMP('2024-03-10 22:30:00')) AS f`, expected: [{ t: '2024-03-10T00:00:00.000Z', f: '2024-03-10 22:30' }] },
+    { name: 'UNIX_SECONDS of TIMESTAMP(string) and an explicit offset', sql: `SELECT UNIX_SECONDS(TIMESTAMP('2024-01-01 00:00:00')) AS s, TIMESTAMP('2024-01-01 05:30:00+05:30') AS o`, expected: [{ s: 1704067200, o: '2024-01-01T00:00:00.000Z' }] },
+  ];
+}
 
 /** Constructs the dialect layer must refuse, each with the text the error must name. */
 export const REFUSALS: { sql: string; construct: string }[] = [

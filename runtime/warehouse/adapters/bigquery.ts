@@ -59,11 +59,15 @@ export class BigQueryWarehouse implements Warehouse {
   readonly kind = 'bigquery' as const;
   readonly dialect = 'bigquery' as const;
   readonly describe: string;
+  /** `bigquery:<project>`: table names are project-qualified, but a key must not depend on how a
+   *  cell spelled them (`ds.t` resolves to the configured project). */
+  readonly identity: string;
 
   constructor(
     readonly client: BigQueryClient,
     private readonly opts: BigQueryWarehouseOptions,
   ) {
+    this.identity = `bigquery:${opts.project}`;
     this.describe = `bigquery:${opts.project}/${opts.location}${opts.apiEndpoint ? ` via ${opts.apiEndpoint}` : ''}`;
   }
 

@@ -86,9 +86,9 @@ export async function seedExamples(w: DuckDBWarehouse, projectRoot: string, seed
       await c.run(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
       await c.run(`CREATE OR REPLACE TABLE "${schema}"."${name}" AS SELECT ${s.select} FROM ${source}`);
       await c.run(`INSERT INTO _cellar.seeds VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET stamp = excluded.stamp`, [s.table, stamp]);
-      await w.bump(c, [s.table]);
       report.loaded.push(s.table);
     }
   });
+  await w.bump(report.loaded);
   return report;
 }

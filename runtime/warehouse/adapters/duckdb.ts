@@ -1,18 +1,33 @@
 // The embedded default warehouse: one DuckDB database file in the workspace
 // (`<project>/.cellar/warehouse.duckdb`), or `:memory:` — its own in-memory twin for tests.
 //
-// Table versions (for cache keys). DuckDB keeps no per-table modification time, so cellar keeps
-// one: `_cellar.table_versions` holds a counter per table, bumped by every write that goes
-// through cellar (materialisation, `insertRows`, seeding, INSERT/UPDATE/DELETE/CREATE run with
-// `sql`). A table's version is that counter plus a cheap fingerprint read from DuckDB's catalog:
-// the estimated row count and the table's DDL (columns and types). Limits, stated plainly: a write
-// made *outside* cellar (the duckdb CLI, another program) is noticed when it changes the row
-// count or the columns, not when it updates values in place with the same row count; set
-// `duckdb.fingerprint: 'content'` in the config to add a content hash (about 0.2 s per 3M rows).
+// Identity and table versions (for cache keys). Two DuckDB files whose tables were built the same
+// way must never share results, so the key holds the file's identity: a random id written once
+// into the file (`_cellar.meta.database_id`). It travels with the file when it is moved or copied
+// (a copy holds the same data, so sharing its results is right until one of them changes, which
+// the content part below sees). A table's version is:
+// - `r<n>`: a counter in `_cellar.table_versions`, bumped by every write that goes through cellar
+//   (materialisation, `insertRows`, seeding, INSERT/UPDATE/DELETE/CREATE run with `sql`);
+// - `n<rows>:d<ddl>`: DuckDB's catalog (estimated row count, a hash of the table's DDL);
+// - `c<count>:<xor>:<sum>` (default, `fingerprint: 'content'`): a hash of the table's rows, as a
+//   multiset (`bit_xor` and `sum` of `hash(row)`), so a program that updates values in place,
+//   keeping the row count and schema, is seen too. It costs a scan (~0.3 s per 3M rows, see
+//   bench), so it is memoised per table together with the file's stamp (device, inode, size,
+//   mtime and ctime in ns, of the file and its WAL) in `<db>.fingerprints.json`: any write by
+//   anyone changes the stamp (ctime cannot be set back from user space), an unchanged file
+//   costs two `stat`s. `fingerprint: 'catalog'` leaves the content out (writes outside cellar
+//   that keep the row count and columns are then not seen).
 //
 // Each operation opens its own connection (cheap in DuckDB), so a stream and a query can run at
 // once; the database file itself is opened only while leased (lease.ts), so worker threads and
-// other processes (a notebook kernel and `cellar run`) take turns instead of corrupting it. DuckDB here has no ICU extension, so there are no time zones: TIMESTAMP is UTC.
+// other processes (a notebook kernel and `cellar run`) take turns instead of corrupting it.
+//
+// Time zones: BigQuery's TIMESTAMP is an instant and its functions (`TIMESTAMP('…')`,
+// `CURRENT_DATE()`, `EXTRACT`, `DATE(ts)`) read and print it in UTC. DuckDB ships ICU, whose
+// TIMESTAMPTZ functions (what the translator turns `TIMESTAMP('…')` into) use the *host's* zone,
+// so the same SQL gave a different instant in New York. Every instance therefore runs with its
+// TimeZone set to UTC (and the Gregorian calendar), whatever TZ the process has; the dialect
+// suite runs under several zones to keep it so.
 import {
   BIGINT,
   BOOLEAN,
@@ -35,8 +50,9 @@ import {
   type DuckDBType,
   type DuckDBValue,
 } from '@duckdb/node-api';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { randomUUID } from 'node:crypto';
 import { sha256 } from '../../key/hash.js';
 import { DuckDBLease } from './duckdb-lease.js';
 import { splitTableName } from '../sql/names.js';
@@ -59,7 +75,8 @@ export interface DuckDBWarehouseOptions {
   /** Database file, or ':memory:'. */
   path: string;
   threads?: number;
-  /** 'catalog' (default): registry + row count + DDL. 'content': also a hash of every row. */
+  /** 'content' (default): registry + row count + DDL + a hash of every row (memoised by the
+   *  file's stamp). 'catalog': without the content hash. */
   fingerprint?: 'catalog' | 'content';
   /** Close the file after this long without queries (lease.ts). */
   idleMs?: number;
@@ -93,17 +110,36 @@ export async function openDuckDB(opts: DuckDBWarehouseOptions): Promise<DuckDBWa
     onOpen: async (instance) => {
       const c = await instance.connect();
       try {
+        // GLOBAL: every later connection of this instance (one per operation) starts in UTC.
+        await c.run(`SET GLOBAL TimeZone = 'UTC'; SET GLOBAL Calendar = 'gregorian'`);
         await c.run('CREATE SCHEMA IF NOT EXISTS _cellar');
         await c.run('CREATE TABLE IF NOT EXISTS _cellar.table_versions (name VARCHAR PRIMARY KEY, version BIGINT NOT NULL, modified_at TIMESTAMP NOT NULL)');
         await c.run('CREATE TABLE IF NOT EXISTS _cellar.translations (key VARCHAR PRIMARY KEY, sql VARCHAR NOT NULL)');
+        await c.run('CREATE TABLE IF NOT EXISTS _cellar.meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)');
+        // Written once, when the file is new (only a read afterwards: an unchanged file keeps its stamp).
+        const id = await c.runAndReadAll(`SELECT value FROM _cellar.meta WHERE key = 'database_id'`);
+        if (id.getRowObjectsJson().length === 0) await c.run(`INSERT INTO _cellar.meta VALUES ('database_id', $1)`, [randomUUID()]);
       } finally {
         c.closeSync();
       }
     },
   });
-  // Open once now, so a bad path fails here rather than at the first query.
-  await lease.with(async () => undefined);
-  return new DuckDBWarehouse(lease, opts);
+  // Open once now, so a bad path fails here rather than at the first query; read the file's id.
+  const id = await lease.with(async (instance) => {
+    const c = await instance.connect();
+    try {
+      return String((await c.runAndReadAll(`SELECT value FROM _cellar.meta WHERE key = 'database_id'`)).getRowObjectsJson()[0]!.value);
+    } finally {
+      c.closeSync();
+    }
+  });
+  return new DuckDBWarehouse(lease, opts, id);
+}
+
+/** Content hashes by table, valid while the database file's stamp is `stamp`. */
+interface ContentMemo {
+  stamp: string;
+  tables: Record<string, string>;
 }
 
 export class DuckDBWarehouse implements Warehouse {
@@ -111,11 +147,16 @@ export class DuckDBWarehouse implements Warehouse {
   readonly dialect = 'duckdb' as const;
   readonly describe: string;
 
+  /** `duckdb:<database id>`: the id written into the file when it was created (see the header). */
+  readonly identity: string;
+
   constructor(
     private readonly lease: DuckDBLease,
     private readonly opts: DuckDBWarehouseOptions,
+    databaseId: string,
   ) {
     this.describe = `duckdb:${opts.path}`;
+    this.identity = `duckdb:${databaseId}`;
   }
 
   /** Translated SQL by key (session.ts): the translator's WASM costs ~190 MB of memory and 0.3 s
@@ -126,11 +167,32 @@ export class DuckDBWarehouse implements Warehouse {
         const r = await c.runAndReadAll('SELECT sql FROM _cellar.translations WHERE key = $1', [key]);
         return ((r.getRowObjectsJson()[0] as { sql?: string } | undefined)?.sql ?? null) as string | null;
       }),
+    // Idempotent and serialised (bookkeeping below): the same text translated by two concurrent
+    // queries is written once, and never fails either query.
     put: (key: string, text: string): Promise<void> =>
-      this.withConnection(async (c) => {
-        await c.run('INSERT INTO _cellar.translations VALUES ($1, $2) ON CONFLICT (key) DO NOTHING', [key, text]);
-      }),
+      this.bookkeeping((c) => c.run('INSERT INTO _cellar.translations VALUES ($1, $2) ON CONFLICT (key) DO NOTHING', [key, text]).then(() => undefined)),
   };
+
+  /** The tail of this process's bookkeeping writes (see `bookkeeping`). */
+  private bookkeepingTail: Promise<unknown> = Promise.resolve();
+
+  /**
+   * Run one write to cellar's own tables (`_cellar.*`), one at a time in this process, each on
+   * its own connection in autocommit. Why: DuckDB checks a primary key against other
+   * connections' *uncommitted* rows, so two concurrent `INSERT … ON CONFLICT DO NOTHING` of one
+   * key (or two `UPDATE`s of one counter) fail with "Duplicate key" / "Conflict on update" even
+   * though each is idempotent. Other processes never share the file (the lease), so a queue per
+   * warehouse object makes every bookkeeping write conflict-free. A user's query never waits on a
+   * failed bookkeeping write of another query: the queue goes on after a failure.
+   */
+  bookkeeping<T>(fn: (c: DuckDBConnection) => Promise<T>): Promise<T> {
+    const run = this.bookkeepingTail.then(
+      () => this.withConnection(fn),
+      () => this.withConnection(fn),
+    );
+    this.bookkeepingTail = run.catch(() => undefined);
+    return run;
+  }
 
   /** `proj.ds.t` and `ds.t` → `[ds, t]`; `t` → `[main, t]`. The project is dropped: one DuckDB
    *  file stands for one project. */
@@ -255,14 +317,19 @@ export class DuckDBWarehouse implements Warehouse {
       const types = result.columnTypes();
       const schema: ColumnSchema[] = names.map((name, i) => ({ name, type: types[i]!.toString(), logical: logicalFromDuckDB(types[i]!.toString()) }));
       const converters = types.map(converterFor);
-      for (;;) {
+      for (let first = true; ; first = false) {
         let chunk: DuckDBDataChunk | null;
         try {
           chunk = await result.fetchChunk();
         } catch (e) {
           throw queryError(e, q);
         }
-        if (!chunk || chunk.rowCount === 0) break;
+        if (!chunk || chunk.rowCount === 0) {
+          // No rows: still say what the columns are, so `query` never runs the statement a
+          // second time to learn them (a DDL statement would run twice).
+          if (first) yield { schema, rowCount: 0, columns: [] };
+          break;
+        }
         const raw = chunk.getColumns();
         const columns = raw.map((col, i) => {
           const conv = converters[i]!;
@@ -286,19 +353,23 @@ export class DuckDBWarehouse implements Warehouse {
       } catch (e) {
         throw queryError(e, q);
       }
-      await this.bump(c, writes);
     });
+    await this.bump(writes);
   }
 
-  /** Record a write to each table in the version registry. */
-  async bump(c: DuckDBConnection, tables: string[]): Promise<void> {
-    for (const t of tables) {
-      await c.run(
-        `INSERT INTO _cellar.table_versions VALUES ($1, 1, now()::TIMESTAMP)
-         ON CONFLICT (name) DO UPDATE SET version = table_versions.version + 1, modified_at = now()::TIMESTAMP`,
-        [this.canonicalTable(t)],
-      );
-    }
+  /** Record a write to each table in the version registry, after the write committed (a queued
+   *  bookkeeping write: concurrent writers to one table must not conflict on its counter). */
+  async bump(tables: string[]): Promise<void> {
+    if (tables.length === 0) return;
+    await this.bookkeeping(async (c) => {
+      for (const t of tables) {
+        await c.run(
+          `INSERT INTO _cellar.table_versions VALUES ($1, 1, now()::TIMESTAMP)
+           ON CONFLICT (name) DO UPDATE SET version = table_versions.version + 1, modified_at = now()::TIMESTAMP`,
+          [this.canonicalTable(t)],
+        );
+      }
+    });
   }
 
   async dryRun(q: PreparedQuery): Promise<DryRunResult> {
@@ -320,8 +391,8 @@ export class DuckDBWarehouse implements Warehouse {
       } catch (e) {
         throw queryError(e, q);
       }
-      await this.bump(c, [table]);
     });
+    await this.bump([table]);
   }
 
   async createView(view: string, table: string): Promise<void> {
@@ -329,15 +400,15 @@ export class DuckDBWarehouse implements Warehouse {
     await this.withConnection(async (c) => {
       await c.run(`CREATE SCHEMA IF NOT EXISTS "${schema!.replace(/"/g, '""')}"`);
       await c.run(`CREATE OR REPLACE VIEW ${this.quote(view)} AS SELECT * FROM ${this.quote(table)}`);
-      await this.bump(c, [view]);
     });
+    await this.bump([view]);
   }
 
   async dropTable(table: string): Promise<void> {
     await this.withConnection(async (c) => {
       await c.run(`DROP TABLE IF EXISTS ${this.quote(table)}`);
-      await this.bump(c, [table]);
     });
+    await this.bump([table]);
   }
 
   private async catalogEntry(table: string): Promise<{ estimated_size: string; sql: string; kind: 'table' | 'view' } | null> {
@@ -383,16 +454,63 @@ export class DuckDBWarehouse implements Warehouse {
       const r = await c.runAndReadAll(`SELECT version::VARCHAR AS v FROM _cellar.table_versions WHERE name = $1`, [canonical]);
       return (r.getRowObjectsJson()[0] as { v?: string } | undefined)?.v ?? '0';
     });
-    let content = '';
-    if (this.opts.fingerprint === 'content' && entry.kind === 'table') {
-      content = await this.withConnection(async (c) => {
-        const [s, n] = this.tableParts(table).map((p) => '"' + p.replace(/"/g, '""') + '"');
-        const r = await c.runAndReadAll(`SELECT bit_xor(hash(t))::VARCHAR AS h FROM ${s}.${n} AS t`);
-        return ':c' + String((r.getRowObjectsJson()[0] as { h: string | null }).h);
-      });
-    }
+    const content = this.opts.fingerprint !== 'catalog' && entry.kind === 'table' ? `:c${await this.contentHash(canonical)}` : '';
     const ddl = sha256(entry.sql).slice(0, 12);
     return { table: canonical, version: `r${registered}:n${entry.estimated_size}:d${ddl}${content}`, source: content ? 'duckdb.fingerprint' : 'cellar.registry' };
+  }
+
+  /** `<db>.fingerprints.json`: content hashes memoised across processes (see the header). */
+  private get memoPath(): string | null {
+    return this.opts.path === ':memory:' ? null : `${this.opts.path}.fingerprints.json`;
+  }
+
+  /** The database file's stamp: device, inode, size, mtime and ctime (ns) of the file and its WAL. */
+  private fileStamp(): string {
+    const one = (f: string) => {
+      if (!existsSync(f)) return '-';
+      const st = statSync(f, { bigint: true });
+      return `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+    };
+    return `${one(this.opts.path)}|${one(`${this.opts.path}.wal`)}`;
+  }
+
+  private readMemo(): ContentMemo | null {
+    const p = this.memoPath;
+    if (!p) return null;
+    try {
+      return JSON.parse(readFileSync(p, 'utf8')) as ContentMemo;
+    } catch {
+      return null; // absent or torn: recompute
+    }
+  }
+
+  /** A hash of the table's rows as a multiset; memoised while the file is unchanged. Called under
+   *  the lease, so no other process writes the file between the stamp and the scan. */
+  private async contentHash(canonical: string): Promise<string> {
+    return this.lease.with(async () => {
+      const memoPath = this.memoPath;
+      const stamp = memoPath ? this.fileStamp() : '';
+      let memo = this.readMemo();
+      const hit = memo?.stamp === stamp ? memo.tables[canonical] : undefined;
+      if (hit) return hit;
+      const hash = await this.withConnection(async (c) => {
+        const [s, n] = this.tableParts(canonical).map((p) => '"' + p.replace(/"/g, '""') + '"');
+        const r = await c.runAndReadAll(`SELECT count(*)::VARCHAR || ':' || coalesce(bit_xor(hash(t)), 0)::VARCHAR || ':' || coalesce(sum(hash(t)::HUGEINT), 0)::VARCHAR AS h FROM ${s}.${n} AS t`);
+        return String((r.getRowObjectsJson()[0] as { h: string }).h);
+      });
+      if (memoPath && this.fileStamp() === stamp) {
+        memo = memo?.stamp === stamp ? memo : { stamp, tables: {} };
+        memo.tables[canonical] = hash;
+        const tmp = `${memoPath}.${process.pid}.tmp`;
+        try {
+          writeFileSync(tmp, JSON.stringify(memo));
+          renameSync(tmp, memoPath); // atomic: a reader sees the old memo or the new one
+        } catch {
+          // A memo that cannot be written costs a rescan next time, nothing else.
+        }
+      }
+      return hash;
+    });
   }
 
   async insertRows(table: string, rows: Row[]): Promise<void> {
@@ -412,13 +530,13 @@ export class DuckDBWarehouse implements Warehouse {
           });
           await stmt.run();
         }
-        await this.bump(c, [table]);
         await c.run('COMMIT');
       } catch (e) {
         await c.run('ROLLBACK');
         throw e;
       }
     });
+    await this.bump([table]);
   }
 
   async close(): Promise<void> {

@@ -94,6 +94,40 @@ export function inferParamType(value: unknown, where: string): ParamType {
   throw new WarehouseError('E_WH_PARAM', `${where}: a ${value?.constructor?.name ?? typeof value} cannot be a query parameter; pass a string, number, boolean, Date, bigint, Uint8Array or array of those`);
 }
 
+/**
+ * For each gap between a template's strings (each `${…}`): does it sit inside a SQL comment
+ * (`-- …`, `# …` in BigQuery, `/* … *\/`)? Strings and quoted names are skipped, so `'--'` in a
+ * literal is not a comment. The compiler keeps a copy of this rule (compiler/analyze/sql.ts) for
+ * its warning; it cannot import the runtime.
+ */
+export function commentedGaps(strings: readonly string[], dialect: SqlDialect): boolean[] {
+  type State = 'code' | 'line' | 'block' | "'" | '"' | '`';
+  let state: State = 'code';
+  const out: boolean[] = [];
+  strings.forEach((text, k) => {
+    for (let i = 0; i < text.length; i++) {
+      const c = text[i]!;
+      const next = text[i + 1];
+      if (state === 'code') {
+        if (c === '-' && next === '-') state = 'line';
+        else if (c === '#' && dialect === 'bigquery') state = 'line';
+        else if (c === '/' && next === '*') (state = 'block'), i++;
+        else if (c === "'" || c === '"' || c === '`') state = c;
+      } else if (state === 'line') {
+        if (c === '\n') state = 'code';
+      } else if (state === 'block') {
+        if (c === '*' && next === '/') (state = 'code'), i++;
+      } else if (c === '\\' && dialect === 'bigquery' && state !== '`') i++; // BigQuery escapes; DuckDB strings are standard
+      else if (c === state) {
+        if (next === state && dialect === 'duckdb') i++; // DuckDB's doubled quote: an escaped quote, still inside
+        else state = 'code';
+      }
+    }
+    if (k < strings.length - 1) out.push(state === 'line' || state === 'block');
+  });
+  return out;
+}
+
 /** Compose a template and everything nested in it into one text with numbered markers. */
 export function compose(q: QueryTemplate, defaultDialect: SqlDialect): ComposedQuery {
   const dialect = q.dialect ?? defaultDialect;
@@ -105,9 +139,15 @@ export function compose(q: QueryTemplate, defaultDialect: SqlDialect): ComposedQ
 function composeInto(q: QueryTemplate, dialect: SqlDialect, params: BoundParam[], depth: number): string {
   if (depth > 32) throw new WarehouseError('E_WH_PARAM', 'queries nested more than 32 deep (a query interpolated into itself?)');
   let text = q.strings[0] ?? '';
+  const commented = commentedGaps(q.strings, dialect);
   q.values.forEach((value, i) => {
     const where = `sql\`\` value #${i + 1}`;
-    if (isQueryTemplate(value)) {
+    if (commented[i]) {
+      // A `${…}` in a commented-out line (`-- AND amount > ${min}`) is dropped, as any SQL client
+      // ignores the comment: binding it would fail (no placeholder in the statement) and splicing
+      // text into a comment could end it. The compiler warns (W_SQL_COMMENT_PARAM).
+      text += '${…}';
+    } else if (isQueryTemplate(value)) {
       const innerDialect = value.dialect ?? dialect;
       if (innerDialect !== dialect) throw new WarehouseError('E_WH_DIALECT', `${where}: a ${innerDialect} query cannot be nested in a ${dialect} query`);
       text += '(' + composeInto(value, dialect, params, depth + 1) + ')';

@@ -213,7 +213,9 @@ export async function translate(text: string, from: SqlDialect, to: SqlDialect, 
   const source = from === 'bigquery' ? fixBeforeTranslation(text) : text;
   const result = await transpile(source, from, to);
   if (!result.success || !result.sql || result.sql.length === 0) {
-    throw new WarehouseError('E_WH_DIALECT', `could not translate ${from} SQL to ${to}: ${result.error ?? 'no output'}\n  in: ${oneLine(text)}`);
+    // details.sql: the text as given (the template's lines), so origin.ts can check the parser's
+    // line against the word at its column.
+    throw new WarehouseError('E_WH_DIALECT', `could not translate ${from} SQL to ${to}: ${result.error ?? 'no output'}\n  in: ${oneLine(text)}`, { sql: text });
   }
   if (result.sql.length > 1) throw new WarehouseError('E_WH_DIALECT', `one statement per query, got ${result.sql.length}\n  in: ${oneLine(text)}`);
   const out = fixAfterTranslation(result.sql[0]!);

@@ -2,7 +2,8 @@
 //
 // Cache key: the runtime already hashes the task's code (so its normalised SQL) and params (so
 // every bound value); we add the version of every table the task's SQL reads (BigQuery's
-// lastModifiedTime, or the DuckDB registry + fingerprint, see duckdb.ts), the warehouse kind,
+// lastModifiedTime, or the DuckDB registry + content fingerprint, see duckdb.ts), the warehouse
+// identity (which DuckDB file, which BigQuery project),
 // the dialect, the materialisation target and the checks. New data in a source table changes
 // exactly its readers' keys. Tables materialised by upstream tasks are left out: their content
 // is already in the key through the upstream task's key.
@@ -25,6 +26,7 @@ import { getWarehouse, maxBytesBilled, prepareQuery, runInScope, type TaskScope 
 import { isQuery, Query } from '../sql/template.js';
 import { describeSource } from '../../load/source.js';
 import { TableHandle } from './table-handle.js';
+import { recordedReads, recordReads } from './reads.js';
 import { WarehouseError, type Row, type Warehouse } from '../types.js';
 
 /** How long a key's table-name suffix is: 12 hex digits = 48 bits. */
@@ -75,12 +77,17 @@ export const warehouseHooks: TaskHooks & {
     if (!task.warehouse) return { checks: task.checks };
     const w = await getWarehouse();
     const inputs: Record<string, unknown> = {
-      warehouse: w.kind,
+      // The warehouse itself, not just its kind: another DuckDB file or BigQuery project whose
+      // tables were built the same way must not serve this one's results.
+      warehouse: w.identity,
       dialect: task.warehouse.dialect ?? null,
       materialize: task.warehouse.materialize ?? null,
       checks: task.checks,
     };
-    for (const t of sourceTables(w, task)) {
+    // Compiled reads, plus the tables earlier runs saw the task read through code the compiler
+    // could not follow (a helper in setup or a local module; tasks/reads.ts).
+    const sources = [...new Set([...sourceTables(w, task), ...recordedReads(w, task)])].sort();
+    for (const t of sources) {
       const v = await w.tableVersion(t);
       inputs[`table:${t}`] = v ? v.version : 'missing';
     }
@@ -118,7 +125,7 @@ async function runWarehouseTask(task: AnyTask, ctx: TaskRunContext, run: () => P
     return outputs;
   }
   const w = await getWarehouse();
-  const scope: TaskScope = { task: task.name, dialect: task.warehouse?.dialect, tables: tableMap(w, task, ctx.keysByTask), dryRun: undefined };
+  const scope: TaskScope = { task: task.name, dialect: task.warehouse?.dialect, tables: tableMap(w, task, ctx.keysByTask), dryRun: undefined, reads: new Set() };
   return runInScope(scope, async () => {
     await checkSources(w, task, ctx);
     const outputs = await run();
@@ -160,8 +167,29 @@ async function runWarehouseTask(task: AnyTask, ctx: TaskRunContext, run: () => P
       }
     }
     if (target && checked?.table) await w.createView(target, checked.table.name);
+    noteUnseenReads(w, task, scope, [...(target ? [physicalTableName(target, ctx.key), target] : []), ...upstreamTables(task, ctx)]);
     return result;
   });
+}
+
+/** The tables upstream tasks materialised for this run (`${upstream}` in the SQL): their content is
+ *  in the upstream keys already. */
+function upstreamTables(task: AnyTask, ctx: TaskRunContext): string[] {
+  const ups = [...Object.values(task.inputs as Record<string, { task: AnyTask }>).map((i) => i.task), ...Object.values(task.warehouse?.tables ?? {})];
+  return ups.flatMap((up) => {
+    const m = up.warehouse?.materialize;
+    const key = ctx.keysByTask[up.name];
+    return m && key ? [physicalTableName(m, key), m] : [];
+  });
+}
+
+/** Record the tables the task's queries read that its key did not hold: the compiled reads and
+ *  upstream materialisations are in the key already; anything else came through code the compiler
+ *  could not follow, and enters the key from the next run on (tasks/reads.ts). */
+function noteUnseenReads(w: Warehouse, task: AnyTask, scope: TaskScope, own: string[]): void {
+  const known = new Set([...sourceTables(w, task), ...[...scope.tables.values(), ...own].map((t) => w.canonicalTable(t))]);
+  const unseen = [...(scope.reads ?? [])].filter((t) => !known.has(t) && !t.startsWith('_cellar.'));
+  if (unseen.length > 0) recordReads(w, task, unseen);
 }
 
 /** What a check applies to when the task is not materialised: its only table-like output. */

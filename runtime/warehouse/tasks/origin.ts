@@ -100,7 +100,13 @@ export function sqlLineOf(e: WarehouseError, strings: readonly string[]): number
   let line: number | undefined;
   let token: string | undefined;
   const duck = /\nLINE (\d+): (.*)\n( *)\^/.exec(e.message);
-  if (duck) {
+  // The translator's parser (BigQuery SQL on DuckDB): its line is in the text it was given.
+  const parse = /Parse error at line (\d+), column (\d+)/.exec(e.message);
+  if (parse) {
+    line = Number(parse[1]);
+    const text = sent?.[line - 1];
+    if (text !== undefined) token = tokenAt(text, Number(parse[2]) - 1);
+  } else if (duck) {
     line = Number(duck[1]);
     token = tokenAt(duck[2]!, duck[3]!.length - `LINE ${duck[1]}: `.length);
   } else {

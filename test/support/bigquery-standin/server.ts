@@ -81,6 +81,8 @@ export interface StandInOptions {
 export async function startStandIn(opts: StandInOptions = {}): Promise<StandIn> {
   const instance = await DuckDBInstance.create(':memory:', { threads: '2' });
   const conn = await instance.connect();
+  // BigQuery reads and prints TIMESTAMPs in UTC, whatever the zone of the machine running it.
+  await conn.run(`SET GLOBAL TimeZone = 'UTC'`);
   await conn.run('CREATE SCHEMA IF NOT EXISTS _standin');
   const modified = new Map<string, number>();
   const jobs = new Map<string, JobRecord>();

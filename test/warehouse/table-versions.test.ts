@@ -1,0 +1,149 @@
+// A cached result is never served for another warehouse, nor after the data under it changed
+// (issue 8, item 2). Real DuckDB files; BigQuery through its real client against the stand-in.
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { definePipeline, defineTask, MemoryStore, openBigQuery, openDuckDB, sql, useWarehouse, type Warehouse } from 'cellar';
+import { runPipeline } from '../../runtime/run/run.js';
+import { startStandIn, type StandIn } from '../support/bigquery-standin/server.js';
+
+const total = defineTask({
+  name: 'order_total',
+  params: {},
+  inputs: {},
+  outputs: { total: {} },
+  warehouse: { reads: ['shop.orders'] },
+  run: async () => ({ total: (await sql<{ total: number }>`SELECT SUM(amount) AS total FROM shop.orders`)[0]!.total }),
+});
+const pipeline = definePipeline({ name: 'orders', tasks: [total] });
+
+/** Run the pipeline on `w` against `store`; the task's status and its stored total. */
+async function runOn(w: Warehouse, store: MemoryStore): Promise<{ status: string; total: number }> {
+  useWarehouse(w, { dialect: 'bigquery' });
+  try {
+    const { result, prepared } = await runPipeline({ pipeline, store, runner: 'in-process', workers: 1, codeAware: false });
+    expect(result!.ok, JSON.stringify(result!.tasks)).toBe(true);
+    const key = prepared.keys.get('order_total')!.value;
+    const stored = (await store.readManifest('order_total', key))!.outputs.total!;
+    const bytes = await store.readOutput('order_total', stored.file);
+    return { status: result!.tasks[0]!.status, total: Number(new TextDecoder().decode(bytes)) };
+  } finally {
+    useWarehouse(null);
+  }
+}
+
+/** A DuckDB file with shop.orders (amounts 10 and 20, times `scale`), made by DuckDB itself. */
+async function makeShop(path: string, scale: number): Promise<void> {
+  await outside(path, `CREATE SCHEMA shop; CREATE TABLE shop.orders AS SELECT * FROM (VALUES (1, 10.0 * ${scale}), (2, 20.0 * ${scale})) t(id, amount)`);
+}
+
+/** Another program writing the file (its own DuckDB instance, cellar's warehouse closed). */
+async function outside(path: string, text: string): Promise<void> {
+  const db = await DuckDBInstance.create(path);
+  const c = await db.connect();
+  await c.run(text);
+  c.closeSync();
+  db.closeSync();
+}
+
+describe('DuckDB: the file and its content are in the key', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'cellar-versions-'));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('never serves one file’s result for another file built the same way', async () => {
+    const store = new MemoryStore();
+    await makeShop(join(dir, 'dev.duckdb'), 1);
+    await makeShop(join(dir, 'prod.duckdb'), 10);
+    for (const [file, expected] of [
+      ['dev.duckdb', { status: 'ran', total: 30 }],
+      ['prod.duckdb', { status: 'ran', total: 300 }],
+      ['dev.duckdb', { status: 'cached', total: 30 }],
+    ] as const) {
+      const w = await openDuckDB({ path: join(dir, file), idleMs: 50 });
+      expect(await runOn(w, store), file).toEqual(expected);
+      await w.close();
+    }
+  });
+
+  it('re-runs the readers when another program updates values in place (same rows, same schema)', async () => {
+    const store = new MemoryStore();
+    const path = join(dir, 'inplace.duckdb');
+    await makeShop(path, 1);
+    let w = await openDuckDB({ path, idleMs: 50 });
+    expect(await runOn(w, store)).toEqual({ status: 'ran', total: 30 });
+    expect(await runOn(w, store)).toEqual({ status: 'cached', total: 30 });
+    await w.close();
+    await outside(path, 'UPDATE shop.orders SET amount = 25.0 WHERE id = 2');
+    w = await openDuckDB({ path, idleMs: 50 });
+    expect(await runOn(w, store)).toEqual({ status: 'ran', total: 35 });
+    await w.close();
+  });
+
+  // Variant: a copied file carries the original's id (same data, same results: right), and
+  // diverges as soon as either copy's data changes, outside cellar and keeping the row count.
+  it('a copy of the file shares results until its data changes', async () => {
+    const store = new MemoryStore();
+    const a = join(dir, 'a.duckdb');
+    const b = join(dir, 'b.duckdb');
+    await makeShop(a, 1);
+    let w = await openDuckDB({ path: a, idleMs: 50 });
+    expect(await runOn(w, store)).toEqual({ status: 'ran', total: 30 });
+    await w.close();
+    copyFileSync(a, b);
+    w = await openDuckDB({ path: b, idleMs: 50 });
+    expect(await runOn(w, store)).toEqual({ status: 'cached', total: 30 });
+    await w.close();
+    await outside(b, 'UPDATE shop.orders SET amount = amount * 3');
+    w = await openDuckDB({ path: b, idleMs: 50 });
+    expect(await runOn(w, store)).toEqual({ status: 'ran', total: 90 });
+    await w.close();
+  });
+
+  it('an unchanged file is not rescanned: the content hash comes from the memo while the file stamp holds', async () => {
+    const path = join(dir, 'memo.duckdb');
+    await makeShop(path, 1);
+    const w = await openDuckDB({ path, idleMs: 50 });
+    const v1 = (await w.tableVersion('shop.orders'))!.version;
+    const memoPath = `${path}.fingerprints.json`;
+    const memo = JSON.parse(readFileSync(memoPath, 'utf8')) as { stamp: string; tables: Record<string, string> };
+    expect(Object.keys(memo.tables)).toEqual(['shop.orders']);
+    // Prove the memo is what answers: a marked entry under the same stamp comes back as is.
+    writeFileSync(memoPath, JSON.stringify({ ...memo, tables: { 'shop.orders': 'from-memo' } }));
+    expect((await w.tableVersion('shop.orders'))!.version).toMatch(/:cfrom-memo$/);
+    await w.close();
+    // Any write changes the file's stamp: the memo no longer applies, the scan runs again.
+    await outside(path, 'UPDATE shop.orders SET amount = amount');
+    const again = await openDuckDB({ path, idleMs: 50 });
+    expect((await again.tableVersion('shop.orders'))!.version).toBe(v1);
+    await again.close();
+  });
+});
+
+describe('BigQuery: the project and lastModifiedTime are in the key', () => {
+  let standIn: StandIn;
+  beforeAll(async () => {
+    standIn = await startStandIn();
+    await standIn.exec(`CREATE SCHEMA shop; CREATE TABLE shop.orders AS SELECT * FROM (VALUES (1, 10.0), (2, 20.0)) t(id, amount)`);
+  });
+  afterAll(async () => standIn.close());
+
+  const open = (project: string) => openBigQuery({ project, location: 'US', dataset: 'cellar', apiEndpoint: standIn.url });
+
+  it('never serves one project’s result for another, and re-runs after an in-place update', async () => {
+    const store = new MemoryStore();
+    const dev = await open('shop-dev');
+    const prod = await open('shop-prod'); // the stand-in serves the same tables to both projects
+    expect(await runOn(dev, store)).toEqual({ status: 'ran', total: 30 });
+    expect(await runOn(prod, store)).toEqual({ status: 'ran', total: 30 });
+    expect(await runOn(dev, store)).toEqual({ status: 'cached', total: 30 });
+    await standIn.exec('UPDATE shop.orders SET amount = 25.0 WHERE id = 2');
+    expect(await runOn(dev, store)).toEqual({ status: 'ran', total: 35 });
+    await dev.close();
+    await prod.close();
+  });
+});
