@@ -12,9 +12,11 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync
 import { createRequire } from 'node:module';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { setTsMorphLoader } from './analyze/cell.js';
 import { diagnostic, hasErrors } from './diagnostics.js';
 import { HEADER } from './emit/module.js';
+import { UNFORMATTED_NOTE } from './emit/print.js';
 import { COMPILER_VERSION, compileNotebook, newMemory, type CompileMemory, type CompileStats } from './program.js';
 import type { SqlFacts } from './analyze/sql.js';
 import type { CellAnalysis, Diagnostic, EmittedFile, TaskPlan } from './types.js';
@@ -82,6 +84,8 @@ export function compilerFingerprint(): string {
 interface CacheFile {
   fingerprint: string;
   notebookHash: string;
+  /** The tasks with fixtures this compile saw (a compile input besides the notebook). */
+  fixtures?: string[];
   outDir: string;
   diagnostics: Diagnostic[];
   files: { path: string; hash: string }[];
@@ -142,6 +146,20 @@ const readOrUndefined = (path: string) => {
   }
 };
 
+/**
+ * Tasks with a recorded fixture in <out>/<stem>/__fixtures__/ (`<task>.fixture.json`, written by
+ * `cellar fixtures`), sorted: each gets a generated replay test, so the list is a compile input.
+ */
+export function fixtureTasks(stemDir: string): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(join(stemDir, '__fixtures__'));
+  } catch {
+    return [];
+  }
+  return names.filter((n) => n.endsWith('.fixture.json')).map((n) => n.slice(0, -'.fixture.json'.length)).sort();
+}
+
 /** Compile one notebook, using (and refreshing) the cache. Writes nothing to generated/. */
 export async function compileFile(notebookAbs: string, opts: HostOptions): Promise<NotebookOutcome> {
   const notebook = posix(relative(opts.root, notebookAbs));
@@ -152,8 +170,9 @@ export async function compileFile(notebookAbs: string, opts: HostOptions): Promi
   const cacheFile = cachePath(opts.root, notebook);
   const cache = opts.noCache || opts.memory ? undefined : readCache(cacheFile);
   const pipelineAbs = join(opts.outDir, stem, 'pipeline.ts');
+  const fixtures = fixtureTasks(join(opts.outDir, stem));
 
-  if (cache && cache.notebookHash === notebookHash && cache.outDir === outDirRel) {
+  if (cache && cache.notebookHash === notebookHash && cache.outDir === outDirRel && (cache.fixtures ?? []).join('\0') === fixtures.join('\0')) {
     // A full hit: nothing to do if generated/ still holds exactly what was recorded.
     const files: EmittedFile[] = [];
     let intact = true;
@@ -177,19 +196,27 @@ export async function compileFile(notebookAbs: string, opts: HostOptions): Promi
     for (const [k, v] of cache.sql) memory.sql.set(k, v);
   }
   const workdir = posix(relative(join(opts.outDir, stem), dirname(notebookAbs))) || '.';
-  const result = await compileNotebook(notebook, text, { workdir, memory, hash: sha256 });
+  let result = await compileNotebook(notebook, text, { workdir, memory, hash: sha256, fixtures });
+  // Deep but ordinary code (750 nested parentheses, a 750-call chain) can exhaust the default
+  // stack inside TypeScript's parser or Prettier, which recurse once per level. Compile such a
+  // notebook again on a thread with a 256 MB stack, from scratch (no cached analyses): the
+  // result is then what any compile gives, wherever it runs and whatever the cache held.
+  const deep = exhaustedStack(result);
+  if (deep) result = await compileOnDeepStack(notebook, text, workdir, fixtures);
   if (!opts.noCache) {
     const pick = <V>(m: Map<string, V>, keys: string[]) => [...new Set(keys)].filter((k) => m.has(k)).sort().map((k): [string, V] => [k, m.get(k)!]);
     const record: CacheFile = {
       fingerprint: compilerFingerprint(),
       notebookHash,
+      fixtures,
       outDir: outDirRel,
       diagnostics: result.diagnostics,
       files: result.files.map((f) => ({ path: f.path, hash: sha256(f.contents) })),
       plan: result.plan,
-      analyses: pick(memory.analyses, result.stats.used.analyses),
-      formatted: pick(memory.formatted, result.stats.used.formatted),
-      sql: pick(memory.sql, result.stats.used.sql),
+      // After a deep-stack compile this thread's memory holds the failed attempt: keep none of it.
+      analyses: deep ? [] : pick(memory.analyses, result.stats.used.analyses),
+      formatted: deep ? [] : pick(memory.formatted, result.stats.used.formatted),
+      sql: deep ? [] : pick(memory.sql, result.stats.used.sql),
     };
     try {
       writeAtomic(cacheFile, JSON.stringify(record));
@@ -207,6 +234,42 @@ export async function compileFile(notebookAbs: string, opts: HostOptions): Promi
     stats: result.stats,
     pipeline: result.files.length ? pipelineAbs : undefined,
   };
+}
+
+const STACK_EXHAUSTED = /Maximum call stack size exceeded/;
+
+function exhaustedStack(result: { diagnostics: { code: string; message: string }[]; files: EmittedFile[] }): boolean {
+  return result.diagnostics.some((d) => d.code === 'E_INTERNAL' && STACK_EXHAUSTED.test(d.message)) || result.files.some((f) => f.contents.startsWith(UNFORMATTED_NOTE));
+}
+
+/** Stack for compiles of very deep code, in MB (V8's default is about 1 MB). */
+const DEEP_STACK_MB = 256;
+
+/**
+ * `compileNotebook` on a worker thread with a `DEEP_STACK_MB` stack. The thread runs this very
+ * module (its top level answers the request below), from dist/ as plain JS or, from the sources
+ * (tests), with tsx registered first, as runtime/workers/pool.ts does.
+ */
+async function compileOnDeepStack(notebook: string, text: string, workdir: string, fixtures: string[]): Promise<Awaited<ReturnType<typeof compileNotebook>>> {
+  const data = { cellarDeepCompile: true, notebook, text, workdir, fixtures };
+  const here = import.meta.url;
+  const worker = here.endsWith('.ts')
+    ? new Worker(`import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((tsx) => tsx.register()).then(() => import(${JSON.stringify(here)}))`, { eval: true, workerData: data, resourceLimits: { stackSizeMb: DEEP_STACK_MB } })
+    : new Worker(new URL(here), { workerData: data, resourceLimits: { stackSizeMb: DEEP_STACK_MB } });
+  try {
+    return await new Promise((resolve, reject) => {
+      worker.once('message', resolve);
+      worker.once('error', reject);
+      worker.once('exit', (code) => reject(new Error(`the deep-stack compile thread exited with code ${code}`)));
+    });
+  } finally {
+    await worker.terminate();
+  }
+}
+
+if (!isMainThread && (workerData as { cellarDeepCompile?: boolean } | undefined)?.cellarDeepCompile) {
+  const { notebook, text, workdir, fixtures } = workerData as { notebook: string; text: string; workdir: string; fixtures: string[] };
+  void compileNotebook(notebook, text, { workdir, hash: sha256, fixtures }).then((result) => parentPort!.postMessage(result));
 }
 
 /**

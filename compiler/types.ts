@@ -74,6 +74,8 @@ export interface Directives {
   dialect?: 'bigquery' | 'duckdb';
   materialize?: string;
   checks: string[];
+  /** `//| empty: error`: the generated empty-input test expects a clear error, not outputs. */
+  empty?: 'error';
 }
 
 export interface TaggedCell {

@@ -40,6 +40,16 @@ export class LocalStore implements Store {
     return existsSync(this.manifestPath(task, key));
   }
 
+  /** The task folders present (one readdir of the workspace); empty when there is no workspace yet. */
+  storedTasks(): Set<string> {
+    try {
+      return new Set(readdirSync(this.location));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return new Set();
+      throw error;
+    }
+  }
+
   async readManifest(task: string, key: string): Promise<Manifest | undefined> {
     try {
       return JSON.parse(readFileSync(this.manifestPath(task, key), 'utf8')) as Manifest;

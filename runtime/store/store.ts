@@ -26,6 +26,12 @@ export interface Store {
    */
   isDone(task: string, key: string): boolean | Promise<boolean>;
   readManifest(task: string, key: string): Promise<Manifest | undefined>;
+  /**
+   * The names of the tasks that have anything stored (optional; a store that cannot list cheaply
+   * leaves it out). One listing per run instead of two failed lookups per never-run task: a task
+   * not in the set has no manifest under any key. Read once by `probeStore`; a snapshot, not kept.
+   */
+  storedTasks?(): Set<string>;
   /** The most recently finished manifest of `task` under any key, for "why is this stale". */
   latestManifest(task: string): Promise<Manifest | undefined>;
   /**
