@@ -6,7 +6,7 @@
 // cell that passed in the notebook passes in CI for the same reason.
 import type { EmittedFile, TestNode } from '../types.js';
 import { ImportSet, NameAllocator, cellLabel, cellName, docComment, header, rewriteCell, taskFile } from './module.js';
-import { addOutsideImports, emitSetupModule, emitTaskModule, taskConst, type EmitContext } from './task.js';
+import { addOutsideImports, emitSetupModule, emitSharedModule, emitTaskModule, taskConst, type EmitContext } from './task.js';
 import { emitGraphTest, emitReplayTests } from './fixture-tests.js';
 
 const literal = (value: unknown): string => JSON.stringify(value).replace(/"([A-Za-z_$][\w$]*)":/g, '$1:');
@@ -125,6 +125,7 @@ export function emitPlan(ctx: Omit<EmitContext, 'hasSetupModule'>, fixtures: rea
   const probe: EmitContext = { ...ctx, hasSetupModule: false };
   const setup = emitSetupModule(probe);
   const full: EmitContext = { ...ctx, hasSetupModule: setup !== undefined };
-  const files = [...(setup ? [setup] : []), ...ctx.plan.tasks.map((t) => emitTaskModule(full, t)), emitPipeline(full), ...emitTests(full), emitGraphTest(full), ...emitReplayTests(full, fixtures)];
+  const shared = emitSharedModule(full);
+  const files = [...(setup ? [setup] : []), ...(shared ? [shared] : []), ...ctx.plan.tasks.map((t) => emitTaskModule(full, t)), emitPipeline(full), ...emitTests(full), emitGraphTest(full), ...emitReplayTests(full, fixtures)];
   return files.sort((a, b) => (a.path < b.path ? -1 : 1));
 }
