@@ -10,11 +10,11 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join, relative, resolve, sep } from 'node:path';
+import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { setTsMorphLoader } from './analyze/cell.js';
-import { hasErrors } from './diagnostics.js';
+import { diagnostic, hasErrors } from './diagnostics.js';
 import { HEADER } from './emit/module.js';
 import { UNFORMATTED_NOTE } from './emit/print.js';
 import { COMPILER_VERSION, compileNotebook, newMemory, type CompileMemory, type CompileStats } from './program.js';
@@ -25,6 +25,8 @@ import type { CellAnalysis, Diagnostic, EmittedFile, TaskPlan } from './types.js
 const require = createRequire(import.meta.url);
 setTsMorphLoader(async () => require('ts-morph') as typeof import('ts-morph'));
 
+// The runtime's one sha256 is runtime/key/hash.ts; the compiler keeps this copy because it may not
+// import the runtime (test/layering.test.ts).
 export const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
 const posix = (p: string) => p.split(sep).join('/');
 
@@ -411,4 +413,75 @@ export function removeOrphan(outDir: string, stem: string): string[] {
     // Not empty (someone's own files): leave the folder.
   }
   return removed;
+}
+
+/** The folder a notebook compiles into (its `<stem>/` goes below): `out` when given, else <project>/generated. */
+export function outputRoot(notebook: string, out?: string): string {
+  return out ? resolve(out) : join(projectRoot(dirname(notebook)), 'generated');
+}
+
+const stemOf = (notebook: string) => basename(notebook).replace(/\.ipynb$/i, '');
+
+/**
+ * E_DUPLICATE_OUTPUT, keyed by notebook path, for every notebook whose output folder another
+ * notebook of `notebooks` also compiles to (`a/w.ipynb`, `b/w.ipynb`): compiling both would make
+ * each overwrite the other's folder on every compile, so none of a clashing group is compiled.
+ * Paths in the message are relative to the notebook's project root; the folder to `cwd`.
+ */
+export function duplicateOutputs(notebooks: string[], out: string | undefined, cwd = process.cwd()): Map<string, Diagnostic> {
+  const byFolder = new Map<string, string[]>();
+  for (const nb of notebooks) {
+    // Lower case: on macOS and Windows `W.ipynb` and `w.ipynb` share a folder too.
+    const key = join(outputRoot(nb, out), stemOf(nb)).toLowerCase();
+    byFolder.set(key, [...(byFolder.get(key) ?? []), nb]);
+  }
+  const found = new Map<string, Diagnostic>();
+  for (const group of byFolder.values()) {
+    if (group.length < 2) continue;
+    for (const nb of group) {
+      const clash = group.filter((other) => other !== nb);
+      const root = projectRoot(dirname(nb));
+      const rel = (f: string) => relative(root, f).split('\\').join('/');
+      const folder = `${relative(cwd, outputRoot(nb, out)) || '.'}/${stemOf(nb)}/`;
+      found.set(
+        nb,
+        diagnostic('error', 'E_DUPLICATE_OUTPUT', { notebook: rel(nb) }, `compiles to ${folder}, as ${clash.map(rel).join(' and ')} do${clash.length > 1 ? '' : 'es'}: ${clash.length > 1 ? 'none of them is' : 'neither is'} compiled`, {
+          hint: 'rename one of the notebooks (the output folder is named after the file), or compile them with different --out folders',
+        }),
+      );
+    }
+  }
+  return found;
+}
+
+/** An output folder whose notebook no longer exists (see orphanedOutputs). */
+export interface OrphanedOutput {
+  /** Absolute path of the folder, `<out>/<stem>`. */
+  folder: string;
+  /** The vanished notebook, relative to the project root, as the folder's pipeline.ts names it. */
+  notebook: string;
+  /** True when its generated files were deleted (`remove`); false when only reported (`--check`). */
+  removed: boolean;
+}
+
+/**
+ * Orphan policy for one compile of `paths`: the output folders of the folders among `paths`
+ * (files are skipped) whose notebook is gone. With `remove`, their generated files are deleted
+ * (removeOrphan); without it (`--check`) they are only returned, and the caller fails.
+ */
+export function settleOrphans(paths: string[], out: string | undefined, options: { remove: boolean }): OrphanedOutput[] {
+  const dirs = paths.filter((p) => statSync(p).isDirectory());
+  const outs = new Map<string, string>();
+  for (const d of dirs) {
+    const root = projectRoot(resolve(d));
+    outs.set(out ? resolve(out) : join(root, 'generated'), root);
+  }
+  const settled: OrphanedOutput[] = [];
+  for (const [outDir, root] of outs) {
+    for (const orphan of orphanedOutputs(outDir, root, dirs)) {
+      if (options.remove) removeOrphan(outDir, orphan.stem);
+      settled.push({ folder: join(outDir, orphan.stem), notebook: orphan.notebook, removed: options.remove });
+    }
+  }
+  return settled;
 }

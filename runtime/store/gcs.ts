@@ -23,7 +23,7 @@
 // Why content-addressed outputs rather than `<output>_<key>` names: two writers of one key (a
 // stalled worker and its replacement) may produce different bytes (a clock in the output); with
 // immutable names neither can tear the other's file, and the manifest picks one set whole.
-import { createHash } from 'node:crypto';
+import { sha256 } from '../key/hash.js';
 import { hostname } from 'node:os';
 import type { Bucket } from '@google-cloud/storage';
 import type { Manifest } from '../types.js';
@@ -164,7 +164,7 @@ export class GcsStore implements Store {
   async writeOutput(task: string, file: string, bytes: Uint8Array): Promise<string> {
     const base = file.slice(file.lastIndexOf('/') + 1);
     const ext = base.includes('.') ? base.slice(base.indexOf('.')) : '';
-    const rel = `${task}/${createHash('sha256').update(bytes).digest('hex')}${ext}`;
+    const rel = `${task}/${sha256(bytes)}${ext}`;
     try {
       await this.bucket.file(this.name(rel)).save(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), {
         resumable: bytes.byteLength >= this.resumableFromBytes,
