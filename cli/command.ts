@@ -39,9 +39,19 @@ export function defineCommand<const O extends ParseArgsOptionsConfig>(definition
     try {
       parsed = parseArgs({ args, options: definition.options, allowPositionals: true, strict: true });
     } catch (error) {
-      throw new CliError(`${(error as Error).message}\n\n${definition.usage}`, 'E_USAGE');
+      throw new CliError(`${usageMessage(error as Error & { code?: string })}\n\n${definition.usage}`, 'E_USAGE');
     }
     return definition.run({ values: parsed.values, positionals: parsed.positionals, verbose: context.verbose });
   };
   return Object.assign(command, { usage: definition.usage });
+}
+
+/**
+ * parseArgs' own wording, made short: `Unknown option '--bogus'. To specify a positional argument
+ * starting with a '-', place it …` becomes `unknown option --bogus`; other messages pass through.
+ */
+function usageMessage(error: Error & { code?: string }): string {
+  const option = /^Unknown option '([^']+)'/.exec(error.message);
+  if (error.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && option) return `unknown option ${option[1]}`;
+  return error.message;
 }

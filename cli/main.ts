@@ -18,6 +18,7 @@ const commands: Record<string, Command> = {
   worker: { summary: 'run tasks of distributed runs (cellar run --executor bullmq) from Redis', load: () => import('./commands/worker.js') },
   tree: { summary: 'print the dependency tree with status', load: () => import('./commands/tree.js') },
   show: { summary: 'print a cached output', load: () => import('./commands/show.js') },
+  fixtures: { summary: 'record replay fixtures from the last run; compile emits a replay test per task', load: () => import('./commands/fixtures.js') },
   exec: { summary: 'run a notebook headless in the tslab kernel, papermill-style (-p name value)', load: () => import('./commands/exec.js') },
   verify: { summary: 'check the compiled pipeline computes what the notebook computes, task by task', load: () => import('./commands/verify.js') },
   kernel: { summary: 'kernel install: write the project-local tslab kernelspec and check it starts', load: () => import('./commands/kernel.js') },

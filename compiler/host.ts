@@ -10,11 +10,11 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join, relative, resolve, sep } from 'node:path';
+import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { setTsMorphLoader } from './analyze/cell.js';
-import { hasErrors } from './diagnostics.js';
+import { diagnostic, hasErrors } from './diagnostics.js';
 import { HEADER } from './emit/module.js';
 import { UNFORMATTED_NOTE } from './emit/print.js';
 import { COMPILER_VERSION, compileNotebook, newMemory, type CompileMemory, type CompileStats } from './program.js';
@@ -25,6 +25,8 @@ import type { CellAnalysis, Diagnostic, EmittedFile, TaskPlan } from './types.js
 const require = createRequire(import.meta.url);
 setTsMorphLoader(async () => require('ts-morph') as typeof import('ts-morph'));
 
+// The runtime's one sha256 is runtime/key/hash.ts; the compiler keeps this copy because it may not
+// import the runtime (test/layering.test.ts).
 export const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
 const posix = (p: string) => p.split(sep).join('/');
 
@@ -82,6 +84,8 @@ export function compilerFingerprint(): string {
 interface CacheFile {
   fingerprint: string;
   notebookHash: string;
+  /** The tasks with fixtures this compile saw (a compile input besides the notebook). */
+  fixtures?: string[];
   outDir: string;
   diagnostics: Diagnostic[];
   files: { path: string; hash: string }[];
@@ -142,6 +146,20 @@ const readOrUndefined = (path: string) => {
   }
 };
 
+/**
+ * Tasks with a recorded fixture in <out>/<stem>/__fixtures__/ (`<task>.fixture.json`, written by
+ * `cellar fixtures`), sorted: each gets a generated replay test, so the list is a compile input.
+ */
+export function fixtureTasks(stemDir: string): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(join(stemDir, '__fixtures__'));
+  } catch {
+    return [];
+  }
+  return names.filter((n) => n.endsWith('.fixture.json')).map((n) => n.slice(0, -'.fixture.json'.length)).sort();
+}
+
 /** Compile one notebook, using (and refreshing) the cache. Writes nothing to generated/. */
 export async function compileFile(notebookAbs: string, opts: HostOptions): Promise<NotebookOutcome> {
   const notebook = posix(relative(opts.root, notebookAbs));
@@ -152,8 +170,9 @@ export async function compileFile(notebookAbs: string, opts: HostOptions): Promi
   const cacheFile = cachePath(opts.root, notebook);
   const cache = opts.noCache || opts.memory ? undefined : readCache(cacheFile);
   const pipelineAbs = join(opts.outDir, stem, 'pipeline.ts');
+  const fixtures = fixtureTasks(join(opts.outDir, stem));
 
-  if (cache && cache.notebookHash === notebookHash && cache.outDir === outDirRel) {
+  if (cache && cache.notebookHash === notebookHash && cache.outDir === outDirRel && (cache.fixtures ?? []).join('\0') === fixtures.join('\0')) {
     // A full hit: nothing to do if generated/ still holds exactly what was recorded.
     const files: EmittedFile[] = [];
     let intact = true;
@@ -177,18 +196,19 @@ export async function compileFile(notebookAbs: string, opts: HostOptions): Promi
     for (const [k, v] of cache.sql) memory.sql.set(k, v);
   }
   const workdir = posix(relative(join(opts.outDir, stem), dirname(notebookAbs))) || '.';
-  let result = await compileNotebook(notebook, text, { workdir, memory, hash: sha256 });
+  let result = await compileNotebook(notebook, text, { workdir, memory, hash: sha256, fixtures });
   // Deep but ordinary code (750 nested parentheses, a 750-call chain) can exhaust the default
   // stack inside TypeScript's parser or Prettier, which recurse once per level. Compile such a
   // notebook again on a thread with a 256 MB stack, from scratch (no cached analyses): the
   // result is then what any compile gives, wherever it runs and whatever the cache held.
   const deep = exhaustedStack(result);
-  if (deep) result = await compileOnDeepStack(notebook, text, workdir);
+  if (deep) result = await compileOnDeepStack(notebook, text, workdir, fixtures);
   if (!opts.noCache) {
     const pick = <V>(m: Map<string, V>, keys: string[]) => [...new Set(keys)].filter((k) => m.has(k)).sort().map((k): [string, V] => [k, m.get(k)!]);
     const record: CacheFile = {
       fingerprint: compilerFingerprint(),
       notebookHash,
+      fixtures,
       outDir: outDirRel,
       diagnostics: result.diagnostics,
       files: result.files.map((f) => ({ path: f.path, hash: sha256(f.contents) })),
@@ -230,8 +250,8 @@ const DEEP_STACK_MB = 256;
  * module (its top level answers the request below), from dist/ as plain JS or, from the sources
  * (tests), with tsx registered first, as runtime/workers/pool.ts does.
  */
-async function compileOnDeepStack(notebook: string, text: string, workdir: string): Promise<Awaited<ReturnType<typeof compileNotebook>>> {
-  const data = { cellarDeepCompile: true, notebook, text, workdir };
+async function compileOnDeepStack(notebook: string, text: string, workdir: string, fixtures: string[]): Promise<Awaited<ReturnType<typeof compileNotebook>>> {
+  const data = { cellarDeepCompile: true, notebook, text, workdir, fixtures };
   const here = import.meta.url;
   const worker = here.endsWith('.ts')
     ? new Worker(`import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((tsx) => tsx.register()).then(() => import(${JSON.stringify(here)}))`, { eval: true, workerData: data, resourceLimits: { stackSizeMb: DEEP_STACK_MB } })
@@ -248,8 +268,8 @@ async function compileOnDeepStack(notebook: string, text: string, workdir: strin
 }
 
 if (!isMainThread && (workerData as { cellarDeepCompile?: boolean } | undefined)?.cellarDeepCompile) {
-  const { notebook, text, workdir } = workerData as { notebook: string; text: string; workdir: string };
-  void compileNotebook(notebook, text, { workdir, hash: sha256 }).then((result) => parentPort!.postMessage(result));
+  const { notebook, text, workdir, fixtures } = workerData as { notebook: string; text: string; workdir: string; fixtures: string[] };
+  void compileNotebook(notebook, text, { workdir, hash: sha256, fixtures }).then((result) => parentPort!.postMessage(result));
 }
 
 /**
@@ -393,4 +413,75 @@ export function removeOrphan(outDir: string, stem: string): string[] {
     // Not empty (someone's own files): leave the folder.
   }
   return removed;
+}
+
+/** The folder a notebook compiles into (its `<stem>/` goes below): `out` when given, else <project>/generated. */
+export function outputRoot(notebook: string, out?: string): string {
+  return out ? resolve(out) : join(projectRoot(dirname(notebook)), 'generated');
+}
+
+const stemOf = (notebook: string) => basename(notebook).replace(/\.ipynb$/i, '');
+
+/**
+ * E_DUPLICATE_OUTPUT, keyed by notebook path, for every notebook whose output folder another
+ * notebook of `notebooks` also compiles to (`a/w.ipynb`, `b/w.ipynb`): compiling both would make
+ * each overwrite the other's folder on every compile, so none of a clashing group is compiled.
+ * Paths in the message are relative to the notebook's project root; the folder to `cwd`.
+ */
+export function duplicateOutputs(notebooks: string[], out: string | undefined, cwd = process.cwd()): Map<string, Diagnostic> {
+  const byFolder = new Map<string, string[]>();
+  for (const nb of notebooks) {
+    // Lower case: on macOS and Windows `W.ipynb` and `w.ipynb` share a folder too.
+    const key = join(outputRoot(nb, out), stemOf(nb)).toLowerCase();
+    byFolder.set(key, [...(byFolder.get(key) ?? []), nb]);
+  }
+  const found = new Map<string, Diagnostic>();
+  for (const group of byFolder.values()) {
+    if (group.length < 2) continue;
+    for (const nb of group) {
+      const clash = group.filter((other) => other !== nb);
+      const root = projectRoot(dirname(nb));
+      const rel = (f: string) => relative(root, f).split('\\').join('/');
+      const folder = `${relative(cwd, outputRoot(nb, out)) || '.'}/${stemOf(nb)}/`;
+      found.set(
+        nb,
+        diagnostic('error', 'E_DUPLICATE_OUTPUT', { notebook: rel(nb) }, `compiles to ${folder}, as ${clash.map(rel).join(' and ')} do${clash.length > 1 ? '' : 'es'}: ${clash.length > 1 ? 'none of them is' : 'neither is'} compiled`, {
+          hint: 'rename one of the notebooks (the output folder is named after the file), or compile them with different --out folders',
+        }),
+      );
+    }
+  }
+  return found;
+}
+
+/** An output folder whose notebook no longer exists (see orphanedOutputs). */
+export interface OrphanedOutput {
+  /** Absolute path of the folder, `<out>/<stem>`. */
+  folder: string;
+  /** The vanished notebook, relative to the project root, as the folder's pipeline.ts names it. */
+  notebook: string;
+  /** True when its generated files were deleted (`remove`); false when only reported (`--check`). */
+  removed: boolean;
+}
+
+/**
+ * Orphan policy for one compile of `paths`: the output folders of the folders among `paths`
+ * (files are skipped) whose notebook is gone. With `remove`, their generated files are deleted
+ * (removeOrphan); without it (`--check`) they are only returned, and the caller fails.
+ */
+export function settleOrphans(paths: string[], out: string | undefined, options: { remove: boolean }): OrphanedOutput[] {
+  const dirs = paths.filter((p) => statSync(p).isDirectory());
+  const outs = new Map<string, string>();
+  for (const d of dirs) {
+    const root = projectRoot(resolve(d));
+    outs.set(out ? resolve(out) : join(root, 'generated'), root);
+  }
+  const settled: OrphanedOutput[] = [];
+  for (const [outDir, root] of outs) {
+    for (const orphan of orphanedOutputs(outDir, root, dirs)) {
+      if (options.remove) removeOrphan(outDir, orphan.stem);
+      settled.push({ folder: join(outDir, orphan.stem), notebook: orphan.notebook, removed: options.remove });
+    }
+  }
+  return settled;
 }

@@ -37,6 +37,8 @@ export interface CompileOptions {
   memory?: CompileMemory;
   /** Shortens memory keys (the host passes sha-256 so the on-disk cache stays small). */
   hash?: (text: string) => string;
+  /** Tasks with a recorded fixture (generated/<stem>/__fixtures__/<task>.fixture.json): each gets a replay test. */
+  fixtures?: readonly string[];
   /** Skip formatting (tests of the raw emitter). */
   format?: boolean;
 }
@@ -131,7 +133,7 @@ async function compileStages(path: string, text: string, options: CompileOptions
     return stopped(plan);
   }
 
-  const raw = emitPlan({ plan, cells: new Map(tagged.cells.map((c) => [c.index, c])), analyses, workdir: options.workdir });
+  const raw = emitPlan({ plan, cells: new Map(tagged.cells.map((c) => [c.index, c])), analyses, workdir: options.workdir }, options.fixtures);
   const files = options.format === false ? raw : await formatStage(run, raw);
   return { notebook: path, files, diagnostics: sortDiagnostics(run.diagnostics), plan, stats: run.stats };
 }

@@ -74,6 +74,8 @@ export interface Directives {
   dialect?: 'bigquery' | 'duckdb';
   materialize?: string;
   checks: string[];
+  /** `//| empty: error`: the generated empty-input test expects a clear error, not outputs. */
+  empty?: 'error';
 }
 
 export interface TaggedCell {
@@ -227,6 +229,12 @@ export interface Version {
   callable?: boolean;
   /** For imports: where from. */
   importFrom?: { module: string; imported: string; typeOnly: boolean; attributes?: string };
+  /**
+   * A function or class declared in a task that closes over no task value (only imports, setup
+   * and globals): code, not data, so it is emitted into the notebook's `shared.ts` and every
+   * task that calls it (its own included) imports it from there.
+   */
+  shared?: boolean;
   /** Made by a reassignment (`df = …` of another owner's `df`): emitted as `let df… = …` at `statementStart`. */
   reassignedAt?: number;
 }

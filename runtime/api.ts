@@ -12,7 +12,7 @@ import { CodeHasher } from './key/codehash.js';
 import { invokeTask, readOutput } from './run/perform.js';
 import { LocalStore } from './store/local.js';
 import type { Store } from './store/store.js';
-import type { AnyTask, TaskOutputs } from './task.js';
+import { pipelineOf, pipelinesListing, type AnyTask, type TaskOutputs } from './task.js';
 import type { TaskGraph } from './types.js';
 import { CellarError, diagnosticsError } from './errors.js';
 import { sourceWorkdir } from './load/source.js';
@@ -66,6 +66,11 @@ export interface LoadOptions {
   workspace?: string;
   /** A store other than the local folder (tests pass a MemoryStore). */
   store?: Store;
+  /**
+   * The pipeline whose results to read (results belong to their pipeline). Default: the one
+   * `definePipeline` listed the task in, else a compiled task's notebook (`pipelineOf`).
+   */
+  pipeline?: string;
 }
 
 /**
@@ -75,12 +80,19 @@ export interface LoadOptions {
  *
  * @param options.workspace the workspace folder (default: `--workspace`'s default, see store/workspace.ts).
  * @param options.store a store other than the local folder (e.g. a `MemoryStore` in tests).
- * @throws CellarError `E_NOT_CACHED` when there is no stored result for this key (the message
+ * @throws CellarError `E_NOT_CACHED` when there is no stored result for this key, or when the
+ *   task's pipeline cannot be told (see `options.pipeline`) (the message
  *   names the last stored key, if any); the graph errors of `evaluate`.
  */
 export async function load<T extends AnyTask>(task: T, params: Record<string, unknown> = {}, options: LoadOptions = {}): Promise<TaskOutputs<T>> {
   const workspace = resolveWorkspace({ explicit: options.workspace, near: taskDir(task) });
-  const store = options.store ?? new LocalStore(workspace);
+  const pipeline = options.pipeline ?? options.store?.pipeline ?? pipelineOf(task);
+  if (pipeline === undefined) {
+    const listed = pipelinesListing(task);
+    const which = listed.length > 1 ? `is listed in several pipelines (${listed.join(', ')})` : 'is listed in no pipeline defined in this process';
+    throw new CellarError(`cannot tell which pipeline's results to load for '${task.name}': it ${which}; pass { pipeline: '<name>' } to load()`, 'E_NOT_CACHED');
+  }
+  const store = (options.store ?? new LocalStore(workspace)).forPipeline(pipeline);
   const graph = graphOrThrow([task], params);
   const hasher = new CodeHasher(options.store ? undefined : join(workspace, '.codehash.json'));
   const key = (await computeKeys(graph, { hasher })).get(task.name)!;

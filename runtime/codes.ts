@@ -51,6 +51,8 @@ export const RUNTIME_CODES = {
   E_BUILD: 'a pipeline or task function that esbuild cannot bundle',
   E_BUILD_PACKAGE: 'a package the bundle imports that is not installed in the project',
   E_BUILD_LOCKFILE: "npm could not resolve a package-lock.json for the build's run-time packages",
+  E_FIXTURE_VALUE: 'a value a fixture cannot record (a class instance, a function)',
+  E_FIXTURE_FORMAT: 'a fixture file that is not valid (run `cellar fixtures` again)',
   // Headless notebooks (`cellar exec`, `verify`, `kernel`, `notebook`).
   E_NOT_A_NOTEBOOK: '`cellar exec`/`verify`: a file that is not an nbformat 4 notebook',
   E_NO_PARAMS_CELL: '`cellar exec -p`/`-f` on a notebook with no params cell (`//| params`, or tagged `parameters`)',

@@ -22,3 +22,8 @@ export type { CacheKey, KeyInputs, Manifest, NotRunReason, RunEvent, RunResult, 
 // registers the warehouse task hooks (table versions in cache keys, materialisation, checks).
 export { sql, Query, table, ident, param, defineChecks, checkTable, useWarehouse, getWarehouse, closeWarehouse, openDuckDB, openBigQuery, loadWarehouseConfig, estimateTask, physicalTableName, pruneMaterializations, analyzeSql, analyzeTemplate, TableHandle, WarehouseError } from './warehouse/index.js';
 export type { Row, JsonValue, ColumnBatch, ColumnSchema, Warehouse, TableRef, WarehouseConfig, CellarConfigFile, TaskEstimate, CheckOutcome, SqlAnalysis, ColumnLineage } from './warehouse/index.js';
+
+// Generated tests: the graph check of a pipeline, and replay of fixtures recorded by `cellar fixtures`.
+export { checkPipeline, readFixture, replayTask, assertReplay, assertReplaySchemas, assertEmptyInput } from './testing/replay.js';
+export { encodeFixture, decodeFixture, compareOutputs, compareSchemas, describeDifference, schemaOf } from './testing/fixture.js';
+export type { Fixture, FixtureSchema, FixtureDifference } from './testing/fixture.js';

@@ -276,5 +276,34 @@ export interface Pipeline {
  * not here.
  */
 export function definePipeline(def: Omit<Pipeline, 'kind'>): Pipeline {
+  if (Array.isArray(def.tasks) && typeof def.name === 'string') {
+    for (const task of def.tasks) {
+      if (typeof task !== 'object' || task === null) continue;
+      const names = listedIn.get(task) ?? new Set<string>();
+      listedIn.set(task, names.add(def.name));
+    }
+  }
   return Object.freeze({ kind: 'cellar.pipeline' as const, ...def });
+}
+
+/** Task → the names of the pipelines that list it (filled by definePipeline in this process). */
+const listedIn = new WeakMap<object, Set<string>>();
+
+/**
+ * The pipeline whose stored results `load(task)` reads (results belong to their pipeline,
+ * store/store.ts): the one `definePipeline` listed the task in, if exactly one; else, for a
+ * compiled task, its notebook's pipeline (the compiler names it after the notebook file, as
+ * `generated/<stem>/`). Undefined when that cannot be told: the caller must name it.
+ */
+export function pipelineOf(task: AnyTask): string | undefined {
+  const listed = [...(listedIn.get(task) ?? [])];
+  const fromNotebook = task.source?.notebook.split('/').pop()!.replace(/\.ipynb$/i, '');
+  if (listed.length === 1) return listed[0];
+  if (fromNotebook !== undefined && (listed.length === 0 || listed.includes(fromNotebook))) return fromNotebook;
+  return undefined;
+}
+
+/** The pipelines `definePipeline` listed `task` in, for messages. */
+export function pipelinesListing(task: AnyTask): string[] {
+  return [...(listedIn.get(task) ?? [])].sort();
 }

@@ -39,6 +39,9 @@ import type { BuildManifest } from './run-entry.js';
 const cellarRoot = findPackageRoot(dirname(fileURLToPath(import.meta.url)));
 const packageJson = JSON.parse(readFileSync(join(cellarRoot, 'package.json'), 'utf8')) as { version: string };
 
+/** The commands a built folder runs (`node run.mjs …`, `node run.mjs worker …`). */
+const BUILT_COMMANDS = new Set(['run', 'worker', 'show', 'tree']);
+
 /** Packages a built run never loads: they serve compiling, bundling and hashing sources. */
 const BUILD_TIME_ONLY = new Set(['esbuild', 'tsx', 'es-module-lexer', 'typescript', 'ts-morph', 'prettier', 'typedoc', 'cellar']);
 
@@ -88,6 +91,17 @@ function cellarAlias(): Plugin {
       build.onResolve({ filter: /commands\/compile\.js$/ }, (args) =>
         isCellarSource(args.importer) ? { path: 'compile-unavailable', namespace: 'cellar-stub' } : undefined,
       );
+      // Only running belongs in a built folder: every other command (docs, exec, build, …) and the
+      // packages it would pull in (TypeDoc, Jupyter's client) stays out of the bundle.
+      build.onResolve({ filter: /commands\/[\w-]+\.js$/ }, (args) => {
+        const name = /commands\/([\w-]+)\.js$/.exec(args.path)![1]!;
+        if (!isCellarSource(args.importer) || BUILT_COMMANDS.has(name) || name === 'compile') return undefined;
+        return { path: name, namespace: 'cellar-command-stub' };
+      });
+      build.onLoad({ filter: /.*/, namespace: 'cellar-command-stub' }, (args) => ({
+        contents: `export async function run() { console.error(${JSON.stringify(`cellar ${args.path}: not part of a built pipeline (it runs: ${[...BUILT_COMMANDS].join(', ')})`)}); return 2; }`,
+        loader: 'js',
+      }));
       build.onLoad({ filter: /.*/, namespace: 'cellar-stub' }, () => ({
         contents: `export async function ensureCompiled() { throw new Error('a built pipeline cannot compile notebooks: build again with \`cellar build\`'); }
 export function staleWarning() { return undefined; }`,

@@ -5,11 +5,11 @@
 // notebook, set the exit code (0 ok, 1 diagnostics with errors or `--check` differences, 2 bad
 // usage). `--watch` keeps one process (and ts-morph, Prettier, the cell analyses) warm and
 // recompiles a notebook when it is saved.
-import { existsSync, statSync, watch } from 'node:fs';
-import { basename, dirname, join, relative, resolve } from 'node:path';
+import { existsSync, watch } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { diagnostic, formatDiagnostic, hasErrors } from '../../compiler/diagnostics.js';
-import { checkOutcome, compileFile, findNotebooks, orphanedOutputs, projectRoot, removeOrphan, staleNotebook, writeOutcome, WriteError, type NotebookOutcome } from '../../compiler/host.js';
+import { formatDiagnostic, hasErrors } from '../../compiler/diagnostics.js';
+import { checkOutcome, compileFile, duplicateOutputs, findNotebooks, outputRoot, projectRoot, settleOrphans, staleNotebook, writeOutcome, WriteError, type NotebookOutcome } from '../../compiler/host.js';
 import { newMemory, type CompileMemory } from '../../compiler/program.js';
 import { defineCommand } from '../command.js';
 import { CliError, EXIT } from '../errors.js';
@@ -55,22 +55,6 @@ function summary(outcome: NotebookOutcome, outDirRel: string, ms: number, writte
   return `✓ ${outcome.notebook} → ${outDirRel}/${outcome.stem}/ (${outcome.files.length} files, ${written} written; ${how}) in ${Math.round(ms)} ms`;
 }
 
-const stemOf = (nb: string) => basename(nb).replace(/\.ipynb$/i, '');
-
-/** Notebooks whose output folder another notebook also compiles to (`a/w.ipynb`, `b/w.ipynb`). */
-function sameOutputFolder(notebooks: string[], out: string | undefined): Map<string, string[]> {
-  const byFolder = new Map<string, string[]>();
-  for (const nb of notebooks) {
-    const outDir = out ? resolve(out) : join(projectRoot(dirname(nb)), 'generated');
-    // Lower case: on macOS and Windows `W.ipynb` and `w.ipynb` share a folder too.
-    const key = join(outDir, stemOf(nb)).toLowerCase();
-    byFolder.set(key, [...(byFolder.get(key) ?? []), nb]);
-  }
-  const clashing = new Map<string, string[]>();
-  for (const group of byFolder.values()) if (group.length > 1) for (const nb of group) clashing.set(nb, group.filter((other) => other !== nb));
-  return clashing;
-}
-
 const unresolvedWarned = new Set<string>();
 
 /** Generated code outside any project with cellar installed: what still works, and the fix. */
@@ -89,23 +73,15 @@ async function compileOnce(parsed: CompileArgs, memory?: CompileMemory): Promise
     return EXIT.ok;
   }
   let failed = false;
-  const clashing = sameOutputFolder(notebooks, parsed.out);
+  // Compile policy (duplicate outputs, orphans) is the compiler host's; here it is only printed.
+  const clashing = duplicateOutputs(notebooks, parsed.out);
   for (const nb of notebooks) {
     const root = projectRoot(dirname(nb));
-    const outDir = parsed.out ? resolve(parsed.out) : join(root, 'generated');
+    const outDir = outputRoot(nb, parsed.out);
     const clash = clashing.get(nb);
     if (clash) {
-      // Compiling both would make each overwrite the other's folder on every compile.
       failed = true;
-      const rel = (f: string) => relative(root, f).split('\\').join('/');
-      const folder = `${relative(process.cwd(), outDir) || '.'}/${stemOf(nb)}/`;
-      console.error(
-        formatDiagnostic(
-          diagnostic('error', 'E_DUPLICATE_OUTPUT', { notebook: rel(nb) }, `compiles to ${folder}, as ${clash.map(rel).join(' and ')} do${clash.length > 1 ? '' : 'es'}: ${clash.length > 1 ? 'none of them is' : 'neither is'} compiled`, {
-            hint: 'rename one of the notebooks (the output folder is named after the file), or compile them with different --out folders',
-          }),
-        ),
-      );
+      console.error(formatDiagnostic(clash));
       continue;
     }
     const outLabel = relative(process.cwd(), outDir) || '.';
@@ -138,22 +114,12 @@ async function compileOnce(parsed: CompileArgs, memory?: CompileMemory): Promise
     }
   }
   // Output folders of notebooks that were deleted from the folders just compiled.
-  const dirs = parsed.paths.filter((p) => statSync(p).isDirectory());
-  const outs = new Map<string, string>();
-  for (const d of dirs) {
-    const root = projectRoot(resolve(d));
-    outs.set(parsed.out ? resolve(parsed.out) : join(root, 'generated'), root);
-  }
-  for (const [outDir, root] of outs) {
-    for (const orphan of orphanedOutputs(outDir, root, dirs)) {
-      const where = relative(process.cwd(), join(outDir, orphan.stem)) || '.';
-      if (parsed.check) {
-        failed = true;
-        console.error(`✗ ${where}/ was compiled from ${orphan.notebook}, which no longer exists: delete it`);
-      } else {
-        removeOrphan(outDir, orphan.stem);
-        console.log(`- removed ${where}/ (${orphan.notebook} no longer exists)`);
-      }
+  for (const orphan of settleOrphans(parsed.paths, parsed.out, { remove: !parsed.check })) {
+    const where = relative(process.cwd(), orphan.folder) || '.';
+    if (orphan.removed) console.log(`- removed ${where}/ (${orphan.notebook} no longer exists)`);
+    else {
+      failed = true;
+      console.error(`✗ ${where}/ was compiled from ${orphan.notebook}, which no longer exists: delete it`);
     }
   }
   return failed ? EXIT.failure : EXIT.ok;
@@ -167,7 +133,7 @@ async function watchLoop(parsed: CompileArgs): Promise<number> {
     const start = performance.now();
     try {
       const root = projectRoot(dirname(nb));
-      const outDir = parsed.out ? resolve(parsed.out) : join(root, 'generated');
+      const outDir = outputRoot(nb, parsed.out);
       const outcome = await compileFile(nb, { root, outDir, memory });
       printDiagnostics(outcome);
       const report = writeOutcome(outcome, outDir);

@@ -32,7 +32,7 @@ async function buildDocs({ values, positionals }: CommandInput<typeof OPTIONS>):
   else {
     const kb = (b: number) => `${Math.round(b / 1024)} KB`;
     console.log(
-      `docs: ${report.pipelines} pipelines, ${report.tasks} tasks, ${report.pages} pages in ${(report.timings.totalMs / 1000).toFixed(1)} s → ${report.out}/index.html` +
+      `docs: ${report.pipelines} pipeline${report.pipelines === 1 ? '' : 's'}, ${report.tasks} task${report.tasks === 1 ? '' : 's'}, ${report.pages} pages in ${(report.timings.totalMs / 1000).toFixed(1)} s → ${report.out}/index.html` +
         `\n      largest page ${report.largestPage.path} (${kb(report.largestPage.bytes)}); navigation ${kb(report.assets.navigation)}, search index ${kb(report.assets.search)} (loaded on first search)`,
     );
   }

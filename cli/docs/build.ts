@@ -7,7 +7,7 @@
 // The output works from disk or any static host (relative links, no CDN) and is byte-identical
 // when rebuilt from the same notebooks and workspace: TypeDoc writes no timestamps, the plugin
 // prints only recorded facts in stable orders, and the scratch inputs are rewritten each build.
-import { createHash } from 'node:crypto';
+import { sha256 } from '../../runtime/key/hash.js';
 import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { Application, LogLevel, TypeScript as ts } from 'typedoc';
@@ -53,7 +53,7 @@ export async function buildDocsSite(options: DocsOptions): Promise<DocsReport> {
   if (notebooks.length === 0) throw new CliError(`no notebooks found in ${options.paths.join(', ')}`, 'E_NOT_FOUND');
   const root = projectRoot(dirname(notebooks[0]!));
   // One scratch folder per output folder, so two builds at once do not share inputs.
-  const scratch = join(root, '.cellar', 'docs', createHash('sha256').update(out).digest('hex').slice(0, 12));
+  const scratch = join(root, '.cellar', 'docs', sha256(out).slice(0, 12));
   const api = options.api !== false;
   const site = await collectSite({ paths: notebooks, workspace: options.workspace, scratch, api, sqlColumns: options.sqlColumns });
   const t1 = performance.now();

@@ -1,13 +1,16 @@
 // What the workspace remembers about a pipeline's runs, read for the docs site: the run logs
-// (`<workspace>/_runs/<run-id>.jsonl`, one RunEvent per line, written by every `cellar run`) and
-// the manifests their keys name (`<task>/<key>.manifest.json`: key inputs, schemas, statistics,
-// timing). Read-only, and tolerant: a torn last line or a pruned manifest loses that fact only.
+// (`<workspace>/<pipeline>/_runs/<run-id>.jsonl`, one RunEvent per line, written by every
+// `cellar run`) and the manifests their keys name (`<workspace>/<pipeline>/<task>/<key>.manifest.json`:
+// key inputs, schemas, statistics, timing). Read-only, and tolerant: a torn last line or a pruned
+// manifest loses that fact only.
 //
-// Task names are only unique within a pipeline, while the workspace is shared (penguins and
-// flights both have a `features`), so a task's last run is found through its own pipeline's run
-// logs, never through "the newest manifest in the folder".
+// Task names are only unique within a pipeline (penguins and flights both have a `features`), so
+// results live in the pipeline's own folder (runtime/store/store.ts `pipelineFolder`, the same
+// rule LocalStore.forPipeline uses), and a task's last run is found through its own pipeline's
+// run logs, never through "the newest manifest in the folder".
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { pipelineFolder } from '../../runtime/store/store.js';
 import type { Manifest, NotRunReason, RunEvent } from '../../runtime/types.js';
 import type { RunRecord } from './model.js';
 
@@ -21,11 +24,12 @@ export interface PipelineHistory {
 
 /** Runs recorded for `pipeline` in `workspace`, oldest first, with each task's last manifest. */
 export function readHistory(workspace: string, pipeline: string): PipelineHistory {
-  const manifests = new ManifestReader(workspace);
+  const root = join(workspace, pipelineFolder(pipeline));
+  const manifests = new ManifestReader(root);
   const runs: RunRecord[] = [];
   const last = new Map<string, { manifest: Manifest; at: string }>();
   const failures = new Map<string, { at: string; error: string }>();
-  const dir = join(workspace, '_runs');
+  const dir = join(root, '_runs');
   const logs = existsSync(dir) ? readdirSync(dir).filter((n) => n.endsWith('.jsonl')).sort() : [];
   for (const log of logs) {
     const events = readEvents(join(dir, log));

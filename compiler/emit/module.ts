@@ -103,7 +103,7 @@ export function identifierFor(taskName: string): string {
   return /^[0-9]/.test(camel) ? `_${camel}` : camel;
 }
 
-const RESERVED_FILES = new Set(['setup', 'pipeline']);
+const RESERVED_FILES = new Set(['setup', 'shared', 'pipeline']);
 export const taskFile = (task: string) => (RESERVED_FILES.has(task) ? `${task}_task` : task);
 
 export function docComment(markdown: string, extra: string[] = []): string {

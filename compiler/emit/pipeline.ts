@@ -6,7 +6,8 @@
 // cell that passed in the notebook passes in CI for the same reason.
 import type { EmittedFile, TestNode } from '../types.js';
 import { ImportSet, NameAllocator, cellLabel, cellName, docComment, header, rewriteCell, taskFile } from './module.js';
-import { addOutsideImports, emitSetupModule, emitTaskModule, taskConst, type EmitContext } from './task.js';
+import { addOutsideImports, emitSetupModule, emitSharedModule, emitTaskModule, taskConst, type EmitContext } from './task.js';
+import { emitGraphTest, emitReplayTests } from './fixture-tests.js';
 
 const literal = (value: unknown): string => JSON.stringify(value).replace(/"([A-Za-z_$][\w$]*)":/g, '$1:');
 
@@ -120,10 +121,11 @@ export function emitTests(ctx: EmitContext): EmittedFile[] {
 }
 
 /** TaskPlan → every file of generated/<stem>/, unformatted (emit/print.ts formats). */
-export function emitPlan(ctx: Omit<EmitContext, 'hasSetupModule'>): EmittedFile[] {
+export function emitPlan(ctx: Omit<EmitContext, 'hasSetupModule'>, fixtures: readonly string[] = []): EmittedFile[] {
   const probe: EmitContext = { ...ctx, hasSetupModule: false };
   const setup = emitSetupModule(probe);
   const full: EmitContext = { ...ctx, hasSetupModule: setup !== undefined };
-  const files = [...(setup ? [setup] : []), ...ctx.plan.tasks.map((t) => emitTaskModule(full, t)), emitPipeline(full), ...emitTests(full)];
+  const shared = emitSharedModule(full);
+  const files = [...(setup ? [setup] : []), ...(shared ? [shared] : []), ...ctx.plan.tasks.map((t) => emitTaskModule(full, t)), emitPipeline(full), ...emitTests(full), emitGraphTest(full), ...emitReplayTests(full, fixtures)];
   return files.sort((a, b) => (a.path < b.path ? -1 : 1));
 }

@@ -44,11 +44,28 @@ export function onlyTypeUses(ctx: EmitContext, cells: number[], versionId: strin
   return true;
 }
 
+/** The versions a task's code still reads once its shared helpers moved to shared.ts. */
+function usesLeftInTask(ctx: EmitContext, task: TaskNode): string[] {
+  const moved = new Map<number, Span[]>();
+  for (const i of task.cells) {
+    const spans = (ctx.analyses.get(i)?.declarations ?? []).filter((d) => ctx.plan.versions[`${i}:${d.name}`]?.shared).map((d) => d.statement);
+    if (spans.length) moved.set(i, spans);
+  }
+  if (moved.size === 0) return task.uses;
+  const inMoved = (i: number, b: Span) => (moved.get(i) ?? []).some((m) => b.start >= m.start && b.end <= m.end);
+  return task.uses.filter((id) => ctx.plan.versions[id]?.shared || task.cells.some((i) => (ctx.plan.bindings[i] ?? []).some((b) => b.versionId === id && !inMoved(i, b))));
+}
+
 /** Route every outside version a group of cells uses to the import that provides it. */
 export function addOutsideImports(ctx: EmitContext, imports: ImportSet, cells: number[], uses: string[], self: string | undefined): Set<string> {
   const names = new Set<string>();
   for (const id of uses) {
     const v = ctx.plan.versions[id]!;
+    if (v.shared) {
+      imports.add('./shared.js', v.name, v.name, onlyTypeUses(ctx, cells, id));
+      names.add(v.name);
+      continue;
+    }
     if (v.owner.kind === 'task' && v.owner.task === self) continue;
     if (cells.includes(v.cell) && v.kind !== 'import') continue;
     if (v.kind === 'import' && v.importFrom) {
@@ -98,7 +115,7 @@ export function emitTaskModule(ctx: EmitContext, task: TaskNode): EmittedFile {
 
 /** The module's imports (outside versions, `cellar`, upstream task consts) and the names it invents. */
 function taskModuleNames(ctx: EmitContext, task: TaskNode, imports: ImportSet): TaskNames {
-  const outside = addOutsideImports(ctx, imports, task.cells, task.uses, task.name);
+  const outside = addOutsideImports(ctx, imports, task.cells, usesLeftInTask(ctx, task), task.name);
   for (const input of task.inputs) outside.add(input.name);
   for (const p of task.params) outside.add(p);
 
@@ -145,7 +162,7 @@ function taskLocals(ctx: EmitContext, task: TaskNode, outside: Set<string>): { l
       if (TYPE_DECL_KINDS.has(d.kind)) continue;
       if (!VALUE_KINDS.has(d.kind)) continue;
       const id = `${cell.index}:${d.name}`;
-      if (locals.has(id)) continue;
+      if (locals.has(id) || ctx.plan.versions[id]?.shared) continue;
       if (bound.has(d.name)) locals.set(id, renamer.fresh(d.name));
       else {
         locals.set(id, d.name);
@@ -162,7 +179,9 @@ function taskLocals(ctx: EmitContext, task: TaskNode, outside: Set<string>): { l
       }
     }
     const typeStatements = [...new Map(a.declarations.filter((d) => TYPE_DECL_KINDS.has(d.kind)).map((d) => [d.statement.start, d.statement])).values()];
-    cutByCell.set(cell.index, typeStatements);
+    // Shared helpers live in shared.ts (imported instead); the statement leaves the task.
+    const sharedStatements = a.declarations.filter((d) => ctx.plan.versions[`${cell.index}:${d.name}`]?.shared).map((d) => d.statement);
+    cutByCell.set(cell.index, [...typeStatements, ...sharedStatements]);
     for (const s of typeStatements) hoisted.push(`export ${cell.code.slice(s.start, s.end).replace(/^export\s+/, '')}`);
   }
   return { locals, hoisted, cutByCell };
@@ -243,6 +262,45 @@ function defineTaskFields(ctx: EmitContext, task: TaskNode, names: TaskNames): s
   if (task.checks.length) fields.push(`checks: ${literal(task.checks)}`);
   fields.push(`run: ${names.fn}`);
   return fields;
+}
+
+/**
+ * The helpers tasks share (`Version.shared`: functions and classes declared in a task that close
+ * over no task value) as one module, or undefined when there are none. Each is exported as
+ * written; what it reads comes from imports and setup. Every task calling one imports it from
+ * here, so the module is part of exactly those tasks' code fingerprints.
+ */
+export function emitSharedModule(ctx: EmitContext): EmittedFile | undefined {
+  const { plan } = ctx;
+  const shared = Object.values(plan.versions)
+    .filter((v) => v.shared)
+    .sort((x, y) => x.cell - y.cell || (x.id < y.id ? -1 : 1));
+  if (shared.length === 0) return undefined;
+  const imports = new ImportSet();
+  const statements = new Map<string, { cell: number; start: number; text: string }>();
+  for (const v of shared) {
+    const cell = ctx.cells.get(v.cell)!;
+    const decl = ctx.analyses.get(v.cell)!.declarations.find((d) => d.name === v.name && VALUE_KINDS.has(d.kind))!;
+    const key = `${v.cell}:${decl.statement.start}`;
+    if (!statements.has(key)) statements.set(key, { cell: v.cell, start: decl.statement.start, text: `export ${cell.code.slice(decl.statement.start, decl.statement.end).replace(/^export\s+/, '')}` });
+    for (const b of plan.bindings[v.cell] ?? []) {
+      if (b.start < decl.statement.start || b.end > decl.statement.end) continue;
+      const read = plan.versions[b.versionId]!;
+      const typeOnly = b.meaning === 'type';
+      if (read.kind === 'import' && read.importFrom) imports.add(fromNotebook(ctx.workdir, read.importFrom.module), read.importFrom.imported, read.name, read.importFrom.typeOnly || typeOnly, read.importFrom.attributes);
+      else if (read.owner.kind === 'setup') imports.add('./setup.js', read.name, read.name, TYPE_DECL_KINDS.has(read.kind) || typeOnly);
+    }
+  }
+  const ordered = [...statements.values()].sort((x, y) => x.cell - y.cell || x.start - y.start);
+  const cells = [...new Set(ordered.map((o) => o.cell))].map((i) => ctx.cells.get(i)!);
+  const body = cells.map((cell) => `${cellLabel(cell)}\n${ordered.filter((o) => o.cell === cell.index).map((o) => o.text).join('\n\n')}`).join('\n\n');
+  const text = [
+    header(plan, cells),
+    docComment('Helpers declared in task cells and called by other tasks: code, not data, so every task that calls one imports it from here.', ['@module']),
+    imports.print(),
+    body,
+  ].filter(Boolean);
+  return { path: `${plan.stem}/shared.ts`, contents: text.join('\n\n') + '\n' };
 }
 
 /** The setup cells as one module, or undefined when they hold only imports (then hoisted). */

@@ -13,7 +13,7 @@ import { taskFile } from '../emit/module.js';
 import type { CellRole, Diagnostic, Directives, Notebook, TaggedCell } from '../types.js';
 
 export const DIRECTIVE_NAMES = [
-  'task', 'params', 'explore', 'test', 'version', 'rerun', 'cache', 'output', 'dialect', 'materialize', 'check',
+  'task', 'params', 'explore', 'test', 'version', 'rerun', 'cache', 'output', 'dialect', 'materialize', 'check', 'empty',
 ] as const;
 
 const TASK_NAME = /^[A-Za-z_][\w.-]*$/;
@@ -225,6 +225,10 @@ const DIRECTIVE_PARSERS: Record<(typeof DIRECTIVE_NAMES)[number], DirectiveParse
     if (!TABLE_NAME.test(r.value)) badValue(report, r, `\`materialize\` needs \`<dataset>.<table>\`, got "${r.value}"`, 'write `//| materialize: mart.features`');
     else d.materialize = r.value;
   },
+  empty: (r, d, report) => {
+    if (r.value !== 'error') badValue(report, r, `\`empty\` takes \`error\` (empty input tables are meaningless for this task), got "${r.value}"`, 'write `//| empty: error`');
+    else d.empty = 'error';
+  },
   check: (r, d, report) => {
     if (!r.value) return badValue(report, r, '`check` needs an expression', 'write `//| check: rows >= 1000`');
     // The runtime runs the check; a check it cannot parse is found here, not after the task ran.
@@ -275,7 +279,7 @@ function parseDirectives(raw: RawDirective[], at: DirectiveReport['at'], diagnos
 /** Directives a cell may carry more than once. */
 const REPEATABLE = new Set(['output', 'check']);
 
-const TASK_ONLY = ['version', 'rerun', 'cache', 'outputs', 'dialect', 'materialize', 'checks'] as const;
+const TASK_ONLY = ['version', 'rerun', 'cache', 'outputs', 'dialect', 'materialize', 'checks', 'empty'] as const;
 
 export function tagCells(notebook: Notebook): TaggedNotebook {
   const diagnostics: Diagnostic[] = [];

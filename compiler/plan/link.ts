@@ -467,10 +467,21 @@ function deriveInputs(s: LinkState): { consumed: Consumed; readByTasks: Set<stri
       if (v.owner.kind !== 'task' || v.owner.task === task.name) continue;
       if (!VALUE_KINDS.has(v.kind) || id.includes(':type:')) continue; // types are imported, not passed
       if (!DATA_KINDS.has(v.kind) || v.callable) {
+        // A helper declared in one task and called by later ones: code, not data. Closing over
+        // nothing a task computes, it is shared (emitted into shared.ts); otherwise it would
+        // carry one task's values into another, which only data inputs may do.
+        const captured = capturedTaskValues(s, v);
+        if (captured.length === 0 && (v.kind === 'function' || v.kind === 'class' || v.callable)) {
+          v.shared = true;
+          continue;
+        }
         const use = s.firstUse.get(`${task.name}|${id}`)!;
+        const what = v.callable ? 'function' : v.kind;
         s.diagnostics.push(
-          diagnostic('error', 'E_FUNCTION_CROSSES_TASK', at(s, use.cell, use.line, use.column), `task \`${task.name}\` uses ${v.callable ? `function` : v.kind} \`${v.name}\`, declared in task \`${v.owner.task}\` (cell ${v.cell + 1}): only data can pass between tasks`, {
-            hint: 'move the declaration into a setup cell (before the first task), so every task module can import it',
+          diagnostic('error', 'E_FUNCTION_CROSSES_TASK', at(s, use.cell, use.line, use.column), `task \`${task.name}\` uses ${what} \`${v.name}\`, declared in task \`${v.owner.task}\` (cell ${v.cell + 1})${captured.length ? `, which reads ${captured.map((c) => `\`${c.name}\``).join(', ')} of ${ownerWords(captured[0]!.owner)}` : ''}: only data can pass between tasks`, {
+            hint: captured.length
+              ? `make \`${v.name}\` take ${captured.map((c) => `\`${c.name}\``).join(', ')} as ${captured.length === 1 ? 'an argument' : 'arguments'} instead of reading ${captured.length === 1 ? 'it' : 'them'}: then it closes over no task value and is shared between tasks`
+              : 'move the declaration into a setup cell (before the first task), so every task module can import it',
             snippet: lineOf(use.cell, use.line),
           }),
         );
@@ -484,6 +495,31 @@ function deriveInputs(s: LinkState): { consumed: Consumed; readByTasks: Set<stri
     task.params = [...paramNames].sort();
   }
   return { consumed, readByTasks };
+}
+
+/**
+ * The values of tasks and params a function or class declaration reads (its free names bound to
+ * versions of a task or the params cell), in order of appearance. Imports, setup and globals do
+ * not count: the shared module can import them too. The declaration's own name does not count.
+ */
+function capturedTaskValues(s: LinkState, v: Version, seen = new Set<string>()): Version[] {
+  seen.add(v.id);
+  const decl = s.input.analyses.get(v.cell)?.declarations.find((d) => d.name === v.name && VALUE_KINDS.has(d.kind));
+  if (!decl) return [v];
+  const found = new Map<string, Version>();
+  for (const b of s.bindings[v.cell] ?? []) {
+    if (b.start < decl.statement.start || b.end > decl.statement.end || b.versionId === v.id) continue;
+    const read = s.versions[b.versionId];
+    if (!read || read.kind === 'import' || read.owner.kind === 'setup' || read.shared || seen.has(read.id)) continue;
+    // Another helper of a task that itself closes over nothing: shared along with this one.
+    if (read.owner.kind === 'task' && (read.kind === 'function' || read.kind === 'class' || read.callable) && capturedTaskValues(s, read, seen).length === 0) {
+      read.shared = true;
+      continue;
+    }
+    // A type declared in a task would have to be imported from that task's module: not shared.
+    found.set(read.id, read);
+  }
+  return [...found.values()];
 }
 
 /** Test cells: what they read (outputs to keep), a task that does not exist, a value checked mid-task. */

@@ -51,7 +51,8 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   const { pipeline, file } = await loadPipeline(options.pipelineFile);
   // Tasks read relative paths from the pipeline's workdir, as in a local run (pool.ts).
   process.chdir(options.workdir ? resolve(options.workdir) : resolve(dirname(file), pipeline.workdir ?? '.'));
-  const store: Store = await openStore(options.store);
+  // The pipeline's own view: the coordinator reads and writes the same one (run.ts).
+  const store: Store = (await openStore(options.store)).forPipeline(pipeline.name);
   const hasher = new CodeHasher();
   const prepared = new Map<string, Promise<Map<string, CacheKey>>>();
   const pools = new Map<string, WorkerPool>();

@@ -53,7 +53,7 @@ interface EntryMemo {
   env: string[];
 }
 
-const MEMO_VERSION = 2;
+const MEMO_VERSION = 3; // 3: bundle sections hashed without comments (esbuild keeps some)
 
 /**
  * Fingerprints recorded by `cellar build`, by module URL. A built bundle carries no sources to
@@ -398,7 +398,7 @@ async function bundleEntries(entries: string[], root: string): Promise<Map<strin
     // Paths relative to the task's own module, as in the fallback: a project moved or checked
     // out elsewhere keeps its keys (and its cache).
     const files: Record<string, string> = {};
-    for (const [rel, hash] of Object.entries(splitBySource(text, new Set(Object.keys(out.inputs))))) {
+    for (const [rel, hash] of Object.entries(await splitBySource(esbuild, text, new Set(Object.keys(out.inputs))))) {
       files[rel === '<bundle>' ? rel : relative(dirname(entry), resolve(root, rel)).split(sep).join('/')] = hash;
     }
     memos.set(entry, { inputs, files, packages, env: envReadIn(text) });
@@ -424,23 +424,37 @@ function reachableInputs(metafile: import('esbuild').Metafile, entry: string): s
  * (a file imported twice can have two), so `--dry-run` names the file that changed. Every byte
  * belongs to some part, so the parts together are the whole bundle.
  */
-function splitBySource(text: string, sources: Set<string>): Record<string, string> {
-  const parts = new Map<string, string[]>();
+const SECTION = '__cellar_source__:';
+
+/**
+ * The bundle text split per source file (esbuild's `// <path>` lines), each part hashed after
+ * whitespace and comments are normalized away: esbuild's printer keeps some comments (a trailing
+ * `// note` in an object literal), and a comment edit must keep the key. The markers become string
+ * statements so that they survive the minifying transform.
+ */
+async function splitBySource(esbuild: typeof import('esbuild'), text: string, sources: Set<string>): Promise<Record<string, string>> {
+  const marked = text
+    .split('\n')
+    .map((line) => (line.startsWith('// ') && sources.has(line.slice(3)) ? `${JSON.stringify(SECTION + line.slice(3))};` : line))
+    .join('\n');
+  let code = marked;
+  try {
+    code = (await esbuild.transform(marked, { loader: 'js', format: 'esm', minifyWhitespace: true, legalComments: 'none', charset: 'utf8' })).code;
+  } catch {
+    // Keep the text as bundled: still a sound key, only comment edits would re-run.
+  }
+  const parts = new Map<string, string>();
   let current = '<bundle>';
-  for (const line of text.split('\n')) {
-    if (line.startsWith('// ') && sources.has(line.slice(3))) {
-      current = line.slice(3);
-      continue;
-    }
-    let list = parts.get(current);
-    if (!list) parts.set(current, (list = []));
-    list.push(line);
+  let at = 0;
+  const marker = new RegExp(`"${SECTION.replace(/[$]/g, '\\$&')}((?:[^"\\\\]|\\\\.)*)";`, 'g');
+  for (const m of code.matchAll(marker)) {
+    parts.set(current, (parts.get(current) ?? '') + code.slice(at, m.index));
+    current = JSON.parse(`"${m[1]}"`) as string;
+    at = m.index! + m[0].length;
   }
+  parts.set(current, (parts.get(current) ?? '') + code.slice(at));
   const files: Record<string, string> = {};
-  for (const [file, lines] of parts) {
-    const body = lines.join('\n');
-    if (body.trim() !== '') files[file] = sha256(body).slice(0, 16);
-  }
+  for (const [file, body] of parts) if (body.trim() !== '') files[file] = sha256(body).slice(0, 16);
   return files;
 }
 

@@ -4,7 +4,8 @@
 import { hooksFor } from './hooks.js';
 import type { StoreFacts } from './plan.js';
 import type { Store } from '../store/store.js';
-import type { CacheKey, TaskGraph } from '../types.js';
+import { diffKeyInputs } from '../key/hash.js';
+import type { CacheKey, KeyInputs, Manifest, TaskGraph } from '../types.js';
 
 /** Read what planRun needs from the store: done markers, hook validity, previous key inputs. */
 export async function probeStore(graph: TaskGraph, keys: Map<string, CacheKey>, store: Store, options: { reasons: boolean }): Promise<StoreFacts> {
@@ -18,7 +19,12 @@ export async function probeStore(graph: TaskGraph, keys: Map<string, CacheKey>, 
     }
     return keysByTask;
   };
+  // One listing of the store: a task with no folder has no manifest under any key, so it is
+  // neither done nor has a previous key, without two failed lookups (100k tasks: 200k stats).
+  // Names with a path separator map to nested folders: those are probed one by one as before.
+  const stored = store.storedTasks?.();
   for (const node of graph.nodes) {
+    if (stored && !stored.has(node.name) && !/[\\/]/.test(node.name)) continue;
     const key = keys.get(node.name)!;
     // A local store answers synchronously: no await (and no microtask) per task on the warm path.
     const done = store.isDone(node.name, key.value);
@@ -33,9 +39,30 @@ export async function probeStore(graph: TaskGraph, keys: Map<string, CacheKey>, 
         }
       }
     } else if (options.reasons) {
-      const latest = await store.latestManifest(node.name);
-      if (latest) facts.previous.set(node.name, { key: latest.key, inputs: latest.inputs });
+      const closest = closestManifest(await store.recentManifests(node.name, PREVIOUS_RUNS_COMPARED), key.inputs);
+      if (closest) facts.previous.set(node.name, { key: closest.key, inputs: closest.inputs });
     }
   }
   return facts;
+}
+
+/** How many stored runs of a stale task `--dry-run` compares with, newest first. */
+export const PREVIOUS_RUNS_COMPARED = 20;
+
+/**
+ * The stored run "why is this stale" explains against: among `candidates` (one task of one
+ * pipeline, newest first), the one whose params differ from the current ones in the fewest
+ * params, then in the fewest key inputs overall; the newest among equals. So after running
+ * `n=3` then `n=4`, changing code at `n=3` is explained against the `n=3` run (a code diff), not
+ * against the newer `n=4` one (a code diff plus a param diff that is not news).
+ */
+export function closestManifest(candidates: Manifest[], inputs: KeyInputs): Manifest | undefined {
+  let best: Manifest | undefined;
+  let bestScore: [number, number] | undefined;
+  for (const m of candidates) {
+    const changes = diffKeyInputs(m.inputs, inputs);
+    const score: [number, number] = [changes.filter((c) => c.path.startsWith('params.')).length, changes.length];
+    if (!bestScore || score[0] < bestScore[0] || (score[0] === bestScore[0] && score[1] < bestScore[1])) [best, bestScore] = [m, score];
+  }
+  return best;
 }

@@ -95,7 +95,8 @@ export function normalizeRunOptions(o: RunOptions): NormalizedRunOptions {
     only: o.only ?? [],
     keepGoing: o.keepGoing ?? false,
     dryRun: o.dryRun ?? false,
-    store: o.store ?? new LocalStore(workspace),
+    // Results belong to their pipeline: the run sees only its pipeline's view of the store.
+    store: (o.store ?? new LocalStore(workspace)).forPipeline(o.pipeline.name),
     storeChoice: o.storeChoice,
     workspace,
     runner: o.runner ?? (o.pipelineFile ? 'worker' : 'in-process'),

@@ -1,12 +1,13 @@
 // A shared store in a Google Cloud Storage bucket (`gs://bucket/prefix`), so workers on many
 // machines, a batch machine and a laptop share one cache. Same contract as LocalStore, built on
-// the bucket's generation preconditions instead of rename and O_EXCL:
+// the bucket's generation preconditions instead of rename and O_EXCL. A run works on the view of
+// its pipeline (`forPipeline`), whose prefix is `<prefix>/<pipeline>`:
 //
-//   <prefix>/<task>/<sha256>.<ext>            an output: immutable, named by its content, created
-//                                             with ifGenerationMatch=0 (an equal blob is kept)
-//   <prefix>/<task>/<key>.manifest.json       the "done" marker: created only if absent (the commit)
-//   <prefix>/<task>/<key>.lease               the writer's lease on task+key while it computes
-//   <prefix>/_runs/<run-id>.jsonl             the run log, uploaded when the run ends
+//   <prefix>/<pipeline>/<task>/<sha256>.<ext>        an output: immutable, named by its content,
+//                                                    created with ifGenerationMatch=0 (an equal blob is kept)
+//   <prefix>/<pipeline>/<task>/<key>.manifest.json   the "done" marker: created only if absent (the commit)
+//   <prefix>/<pipeline>/<task>/<key>.lease           the writer's lease on task+key while it computes
+//   <prefix>/<pipeline>/_runs/<run-id>.jsonl         the run log, uploaded when the run ends
 //
 // Writers take the lease with ifGenerationMatch=0 and renew it (a rewrite conditioned on their
 // generation) every `heartbeatMs`; a lease is stale when its generation has not changed for
@@ -22,13 +23,13 @@
 // Why content-addressed outputs rather than `<output>_<key>` names: two writers of one key (a
 // stalled worker and its replacement) may produce different bytes (a clock in the output); with
 // immutable names neither can tear the other's file, and the manifest picks one set whole.
-import { createHash } from 'node:crypto';
+import { sha256 } from '../key/hash.js';
 import { hostname } from 'node:os';
 import type { Bucket } from '@google-cloud/storage';
 import type { Manifest } from '../types.js';
 import { bootId, isPidAlive } from './lock.js';
 import { currentProcess } from './owner.js';
-import type { Store, TaskLock } from './store.js';
+import { checkRescope, pipelineFolder, type Store, type TaskLock } from './store.js';
 
 export interface GcsStoreOptions {
   /** A lease unrenewed for this long is stale (ms). Default CELLAR_LOCK_LEASE_MS or 30 s. */
@@ -83,7 +84,8 @@ export class GcsStore implements Store {
   constructor(
     private readonly bucket: Bucket,
     private readonly prefix: string,
-    options: GcsStoreOptions = {},
+    private readonly options: GcsStoreOptions = {},
+    readonly pipeline?: string,
   ) {
     this.location = `gs://${bucket.name}${prefix ? `/${prefix}` : ''}`;
     const env = Number(process.env.CELLAR_LOCK_LEASE_MS);
@@ -103,6 +105,12 @@ export class GcsStore implements Store {
     const apiEndpoint = options.apiEndpoint ?? process.env.CELLAR_GCS_ENDPOINT;
     const storage = new Storage({ ...(apiEndpoint ? { apiEndpoint } : {}), ...(options.projectId ? { projectId: options.projectId } : {}) });
     return new GcsStore(storage.bucket(bucket), prefix, options);
+  }
+
+  forPipeline(pipeline: string): GcsStore {
+    if (checkRescope(this.pipeline, pipeline) === 'same') return this;
+    const folder = pipelineFolder(pipeline);
+    return new GcsStore(this.bucket, this.prefix ? `${this.prefix}/${folder}` : folder, this.options, pipeline);
   }
 
   private name(rel: string): string {
@@ -133,27 +141,30 @@ export class GcsStore implements Store {
   }
 
   async latestManifest(task: string): Promise<Manifest | undefined> {
-    const [files] = await this.bucket.getFiles({ prefix: this.name(`${task}/`) });
-    let best: (typeof files)[number] | undefined;
-    for (const f of files) {
-      if (!f.name.endsWith('.manifest.json')) continue;
-      if (!best || Date.parse(String(f.metadata.updated)) > Date.parse(String(best.metadata.updated))) best = f;
+    return (await this.recentManifests(task, 1))[0];
+  }
+
+  async recentManifests(task: string, limit: number): Promise<Manifest[]> {
+    // `delimiter` keeps the listing to this task's own folder.
+    const [files] = await this.bucket.getFiles({ prefix: this.name(`${task}/`), delimiter: '/' });
+    const found = files.filter((f) => f.name.endsWith('.manifest.json')).sort((a, b) => Date.parse(String(b.metadata.updated)) - Date.parse(String(a.metadata.updated)));
+    const out: Manifest[] = [];
+    for (const f of found.slice(0, limit)) {
+      try {
+        const [bytes] = await f.download();
+        out.push(JSON.parse(bytes.toString('utf8')) as Manifest);
+      } catch (error) {
+        if (status(error) !== 404) throw error; // 404: replaced meanwhile
+      }
     }
-    if (!best) return undefined;
-    try {
-      const [bytes] = await best.download();
-      return JSON.parse(bytes.toString('utf8')) as Manifest;
-    } catch (error) {
-      if (status(error) === 404) return undefined; // replaced meanwhile
-      throw error;
-    }
+    return out;
   }
 
   /** Uploads to `<task>/<sha256>.<ext>` unless that blob exists; returns that name. */
   async writeOutput(task: string, file: string, bytes: Uint8Array): Promise<string> {
     const base = file.slice(file.lastIndexOf('/') + 1);
     const ext = base.includes('.') ? base.slice(base.indexOf('.')) : '';
-    const rel = `${task}/${createHash('sha256').update(bytes).digest('hex')}${ext}`;
+    const rel = `${task}/${sha256(bytes)}${ext}`;
     try {
       await this.bucket.file(this.name(rel)).save(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), {
         resumable: bytes.byteLength >= this.resumableFromBytes,

@@ -1,9 +1,10 @@
-// The default store: a local folder (`<project>/.cellar/workspace` unless configured).
+// The default store: a local folder (`<project>/.cellar/workspace` unless configured). A run
+// works on the view of its pipeline (`forPipeline`), rooted at `<workspace>/<pipeline>/`:
 //
-//   <workspace>/<task>/<output>_<key>.<ext>    one file per output
-//   <workspace>/<task>/<key>.manifest.json     key inputs, schemas, timing: the "done" marker
-//   <workspace>/<task>/<key>.lock              held while one process computes task+key
-//   <workspace>/_runs/<run-id>.jsonl           one structured log per run
+//   <workspace>/<pipeline>/<task>/<output>_<key>.<ext>    one file per output
+//   <workspace>/<pipeline>/<task>/<key>.manifest.json     key inputs, schemas, timing: the "done" marker
+//   <workspace>/<pipeline>/<task>/<key>.lock              held while one process computes task+key
+//   <workspace>/<pipeline>/_runs/<run-id>.jsonl           one structured log per run
 //
 // Writes go to a temp file in the same folder and are renamed over the final name, so a reader
 // never sees a torn file and an old output is never deleted first (a concurrent reader keeps its
@@ -14,7 +15,7 @@ import { rename, writeFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Manifest } from '../types.js';
 import { CellarError } from '../errors.js';
-import type { Store, TaskLock } from './store.js';
+import { checkRescope, pipelineFolder, type Store, type TaskLock } from './store.js';
 import { acquireLock, type LockTiming } from './lock.js';
 import { isLeftoverTemp, tempStamp } from './owner.js';
 
@@ -30,7 +31,15 @@ export class LocalStore implements Store {
   constructor(
     readonly location: string,
     private readonly lockTiming: LockTiming = {},
+    readonly pipeline?: string,
+    /** The workspace itself (the root's location), which `sweepLeftovers` covers whole. */
+    private readonly root: string = location,
   ) {}
+
+  forPipeline(pipeline: string): LocalStore {
+    if (checkRescope(this.pipeline, pipeline) === 'same') return this;
+    return new LocalStore(join(this.location, pipelineFolder(pipeline)), this.lockTiming, pipeline, this.root);
+  }
 
   outputPath(_task: string, file: string): string {
     return join(this.location, file);
@@ -38,6 +47,16 @@ export class LocalStore implements Store {
 
   isDone(task: string, key: string): boolean {
     return existsSync(this.manifestPath(task, key));
+  }
+
+  /** The task folders present (one readdir of the workspace); empty when there is no workspace yet. */
+  storedTasks(): Set<string> {
+    try {
+      return new Set(readdirSync(this.location));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return new Set();
+      throw error;
+    }
   }
 
   async readManifest(task: string, key: string): Promise<Manifest | undefined> {
@@ -50,22 +69,31 @@ export class LocalStore implements Store {
   }
 
   async latestManifest(task: string): Promise<Manifest | undefined> {
+    return (await this.recentManifests(task, 1))[0];
+  }
+
+  async recentManifests(task: string, limit: number): Promise<Manifest[]> {
     const dir = join(this.location, task);
     // A never-run task has no folder: check first, a throwing readdir costs far more.
-    if (!existsSync(dir)) return undefined;
-    let names: string[];
+    if (!existsSync(dir)) return [];
+    let found: { name: string; time: number }[];
     try {
-      names = readdirSync(dir).filter((n) => n.endsWith('.manifest.json'));
+      found = readdirSync(dir)
+        .filter((n) => n.endsWith('.manifest.json'))
+        .map((name) => ({ name, time: statSync(join(dir, name)).mtimeMs }));
     } catch {
-      return undefined;
+      return [];
     }
-    let best: string | undefined;
-    let bestTime = -1;
-    for (const name of names) {
-      const t = statSync(join(dir, name)).mtimeMs;
-      if (t > bestTime) [best, bestTime] = [name, t];
+    found.sort((a, b) => b.time - a.time || a.name.localeCompare(b.name));
+    const out: Manifest[] = [];
+    for (const { name } of found.slice(0, limit)) {
+      try {
+        out.push(JSON.parse(readFileSync(join(dir, name), 'utf8')) as Manifest);
+      } catch {
+        // removed meanwhile, or not ours to read: one candidate fewer
+      }
     }
-    return best ? (JSON.parse(readFileSync(join(dir, best), 'utf8')) as Manifest) : undefined;
+    return out;
   }
 
   // Synchronous file calls behind the async interface: outputs are written and read on worker
@@ -195,7 +223,8 @@ export class LocalStore implements Store {
 
   /**
    * Remove temp files left by processes that died mid-write anywhere in the workspace (its top
-   * level, every task folder, _runs): called when a run starts, so a killed run's leftovers do not
+   * level, every pipeline folder and its task folders and _runs, and folders of the layout before
+   * pipeline folders): called when a run starts, so a killed run's leftovers do not
    * pile up in folders no later run locks. Returns how many were removed.
    */
   sweepLeftovers(): number {
@@ -209,7 +238,7 @@ export class LocalStore implements Store {
       }
       for (const entry of entries) {
         if (entry.isDirectory()) {
-          if (depth === 0) sweep(join(dir, entry.name), 1);
+          if (depth < 2) sweep(join(dir, entry.name), depth + 1);
         } else if (isLeftoverTemp(entry.name)) {
           try {
             unlinkSync(join(dir, entry.name));
@@ -220,7 +249,7 @@ export class LocalStore implements Store {
         }
       }
     };
-    sweep(this.location, 0);
+    sweep(this.root, 0);
     return removed;
   }
 

@@ -1,6 +1,6 @@
 // The in-memory twin of LocalStore: same contract, no disk, for tests and `evaluate`-style runs.
 import type { Manifest } from '../types.js';
-import type { Store, TaskLock } from './store.js';
+import { checkRescope, pipelineFolder, type Store, type TaskLock } from './store.js';
 
 /**
  * A store that keeps manifests and output bytes in memory: the in-memory twin of the local
@@ -8,54 +8,84 @@ import type { Store, TaskLock } from './store.js';
  * { store })`). Nothing survives the process; locks are in-process only.
  */
 export class MemoryStore implements Store {
-  readonly location = 'memory:';
-  readonly files = new Map<string, Uint8Array>();
-  readonly manifests = new Map<string, Manifest>();
-  readonly logs = new Map<string, string[]>();
-  private readonly locks = new Map<string, Promise<void>>();
-  private order = 0;
-  private readonly finishedAt = new Map<string, number>();
+  readonly location: string;
+  readonly files: Map<string, Uint8Array>;
+  readonly manifests: Map<string, Manifest>;
+  readonly logs: Map<string, string[]>;
+  private readonly locks: Map<string, Promise<void>>;
+  private readonly finishedAt: Map<string, number>;
+  private readonly clock: { order: number };
+  /** `<pipeline folder>/` for a view, '' for the root: the prefix of every key of this view. */
+  private readonly prefix: string;
+
+  /**
+   * `new MemoryStore()` is an empty root. The maps are shared by the root and its pipeline views,
+   * keyed by `<pipeline folder>/<task>/<key>` (manifests) and `<pipeline folder>/<file>` (outputs),
+   * so a test holding the root sees everything its runs stored.
+   */
+  constructor(readonly pipeline?: string, shared?: MemoryStore) {
+    this.prefix = pipeline === undefined ? '' : `${pipelineFolder(pipeline)}/`;
+    this.location = `memory:${this.prefix}`;
+    this.files = shared?.files ?? new Map();
+    this.manifests = shared?.manifests ?? new Map();
+    this.logs = shared?.logs ?? new Map();
+    this.locks = shared?.locks ?? new Map();
+    this.finishedAt = shared?.finishedAt ?? new Map();
+    this.clock = shared?.clock ?? { order: 0 };
+  }
+
+  forPipeline(pipeline: string): MemoryStore {
+    if (checkRescope(this.pipeline, pipeline) === 'same') return this;
+    return new MemoryStore(pipeline, this);
+  }
 
   outputPath(_task: string, file: string): string {
-    return `memory:${file}`;
+    return `memory:${this.prefix}${file}`;
   }
 
   isDone(task: string, key: string): boolean {
-    return this.manifests.has(`${task}/${key}`);
+    return this.manifests.has(`${this.prefix}${task}/${key}`);
   }
 
   async readManifest(task: string, key: string): Promise<Manifest | undefined> {
-    return this.manifests.get(`${task}/${key}`);
+    return this.manifests.get(`${this.prefix}${task}/${key}`);
   }
 
   async latestManifest(task: string): Promise<Manifest | undefined> {
-    let best: Manifest | undefined;
-    let bestOrder = -1;
+    return (await this.recentManifests(task, 1))[0];
+  }
+
+  async recentManifests(task: string, limit: number): Promise<Manifest[]> {
+    const folder = `${this.prefix}${task}/`;
+    const found: { m: Manifest; order: number }[] = [];
     for (const [id, m] of this.manifests) {
-      const order = this.finishedAt.get(id) ?? 0;
-      if (m.task === task && order > bestOrder) [best, bestOrder] = [m, order];
+      // The id's folder, not m.task: another pipeline's task of the same name is not this one.
+      if (id.startsWith(folder) && !id.slice(folder.length).includes('/')) found.push({ m, order: this.finishedAt.get(id) ?? 0 });
     }
-    return best;
+    return found
+      .sort((a, b) => b.order - a.order)
+      .slice(0, limit)
+      .map((f) => f.m);
   }
 
   async writeOutput(_task: string, file: string, bytes: Uint8Array): Promise<void> {
-    this.files.set(file, bytes.slice());
+    this.files.set(`${this.prefix}${file}`, bytes.slice());
   }
 
   async readOutput(_task: string, file: string): Promise<Uint8Array> {
-    const bytes = this.files.get(file);
-    if (!bytes) throw new Error(`no stored output ${file}`);
+    const bytes = this.files.get(`${this.prefix}${file}`);
+    if (!bytes) throw new Error(`no stored output ${this.prefix}${file}`);
     return bytes;
   }
 
   async writeManifest(manifest: Manifest): Promise<void> {
-    const id = `${manifest.task}/${manifest.key}`;
+    const id = `${this.prefix}${manifest.task}/${manifest.key}`;
     this.manifests.set(id, structuredClone(manifest));
-    this.finishedAt.set(id, ++this.order);
+    this.finishedAt.set(id, ++this.clock.order);
   }
 
   async lock(task: string, key: string): Promise<TaskLock> {
-    const id = `${task}/${key}`;
+    const id = `${this.prefix}${task}/${key}`;
     while (this.locks.has(id)) await this.locks.get(id);
     let release!: () => void;
     this.locks.set(id, new Promise<void>((r) => (release = r)));
@@ -70,8 +100,9 @@ export class MemoryStore implements Store {
   }
 
   appendLog(runId: string, line: string): void {
-    const lines = this.logs.get(runId) ?? [];
+    const id = `${this.prefix}${runId}`;
+    const lines = this.logs.get(id) ?? [];
     lines.push(line);
-    this.logs.set(runId, lines);
+    this.logs.set(id, lines);
   }
 }

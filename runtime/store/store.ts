@@ -1,5 +1,5 @@
 // Where outputs live, behind one small interface. Implementations: `LocalStore` (the default; a
-// folder, `<workspace>/<task>/<output>_<key>.<ext>`, also a shared NFS folder: its locks are safe
+// folder, `<workspace>/<pipeline>/<task>/<output>_<key>.<ext>`, also a shared NFS folder: its locks are safe
 // across hosts), `GcsStore` (a Cloud Storage bucket shared by many machines, gcs.ts) and
 // `MemoryStore` (the in-memory twin for tests). `openStore` (open.ts) picks one from a spec.
 //
@@ -9,6 +9,10 @@
 // - The manifest is written last and is the "done" marker: a task whose manifest exists for a key
 //   finished and all its outputs are in place. A task killed half-way has no manifest.
 // - `lock` serialises the computation of one task+key across processes; `release` is idempotent.
+// - Outputs, manifests and run logs belong to their pipeline: a run works on `forPipeline(name)`,
+//   a view rooted at `<root>/<pipeline folder>/`, so two notebooks that both have a task `load`
+//   never share its folder (task names are unique only within a pipeline).
+import { createHash } from 'node:crypto';
 import type { Manifest } from '../types.js';
 
 export interface TaskLock {
@@ -18,6 +22,15 @@ export interface TaskLock {
 export interface Store {
   /** Human-readable location (a folder path, or `memory:`). */
   readonly location: string;
+  /** The pipeline this view belongs to (`forPipeline`); undefined on the store's root. */
+  readonly pipeline?: string | undefined;
+  /**
+   * The view of this store that holds `pipeline`'s outputs, manifests, locks and run logs, rooted
+   * at `<root>/<pipelineFolder(pipeline)>/`. Every reader and writer of task results goes through
+   * one (`cellar run`, worker threads, distributed workers, `cellar show`/`tree`, `load()`, the
+   * docs site). Calling it on a view of the same pipeline returns that view; of another, throws.
+   */
+  forPipeline(pipeline: string): Store;
   /** Path (or URI) of an output file, as shown by `cellar tree`. */
   outputPath(task: string, file: string): string;
   /**
@@ -26,8 +39,19 @@ export interface Store {
    */
   isDone(task: string, key: string): boolean | Promise<boolean>;
   readManifest(task: string, key: string): Promise<Manifest | undefined>;
-  /** The most recently finished manifest of `task` under any key, for "why is this stale". */
+  /**
+   * The names of the tasks that have anything stored (optional; a store that cannot list cheaply
+   * leaves it out). One listing per run instead of two failed lookups per never-run task: a task
+   * not in the set has no manifest under any key. Read once by `probeStore`; a snapshot, not kept.
+   */
+  storedTasks?(): Set<string>;
+  /** The most recently finished manifest of `task` under any key. */
   latestManifest(task: string): Promise<Manifest | undefined>;
+  /**
+   * Up to `limit` manifests of `task` under any key, newest first: the candidates `--dry-run`
+   * picks the closest previous run from ("why is this stale").
+   */
+  recentManifests(task: string, limit: number): Promise<Manifest[]>;
   /**
    * Store one output under `file` (`<task>/<output>_<key>.<ext>`). A store that names outputs
    * itself (content-addressed: GcsStore) returns the name it used, relative to its root; that
@@ -50,4 +74,23 @@ export interface Store {
 /** `<output>_<key>.<ext>`: the file name of one output. */
 export function outputFileName(task: string, output: string, key: string, ext: string): string {
   return `${task}/${output}_${key}.${ext}`;
+}
+
+/**
+ * The folder (or object prefix) of a pipeline's results: its name when that is a safe path
+ * segment (letters, digits, `_`, `.`, `-`, not starting with `.` or `_`, so it never meets `..`,
+ * a hidden file or a store's own `_runs`), else the name made safe plus 8 hex of its SHA-256, so
+ * two names never share a folder.
+ */
+export function pipelineFolder(pipeline: string): string {
+  if (/^[A-Za-z0-9][\w.-]{0,99}$/.test(pipeline)) return pipeline;
+  const safe = pipeline.replace(/[^\w.-]/g, '_').replace(/^[._]+/, '').slice(0, 60) || 'pipeline';
+  return `${safe}-${createHash('sha256').update(pipeline).digest('hex').slice(0, 8)}`;
+}
+
+/** A store's `forPipeline` rule: the same pipeline gives the same view, another one is a bug. */
+export function checkRescope(current: string | undefined, wanted: string): 'same' | 'new' {
+  if (current === undefined) return 'new';
+  if (current === wanted) return 'same';
+  throw new Error(`a store view of pipeline '${current}' cannot hold the results of pipeline '${wanted}'`);
 }

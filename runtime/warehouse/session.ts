@@ -10,7 +10,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import type { SqlDialect } from '../task.js';
 import { compose, MARKER, placeMarkers, quoteIdent, type QueryTemplate } from './sql/compose.js';
 import { loadWarehouseConfig, type WarehouseConfig } from './config.js';
-import { createHash } from 'node:crypto';
+import { sha256 } from '../key/hash.js';
 import { checkRefusals, memoisedTranslation, translate, TRANSLATION_ID } from './sql/dialect.js';
 import { helperTranspile } from './sql/translator.js';
 import { rewriteTables, writeTarget } from './sql/names.js';
@@ -171,7 +171,7 @@ async function translateFor(w: Warehouse, text: string, from: SqlDialect): Promi
   if (from === w.dialect) return text;
   const hit = memoisedTranslation(text, from, w.dialect);
   if (hit !== undefined) return hit;
-  const key = createHash('sha256').update(`${TRANSLATION_ID}\u0000${from}>${w.dialect}\u0000${text}`).digest('hex').slice(0, 32);
+  const key = sha256(`${TRANSLATION_ID}\u0000${from}>${w.dialect}\u0000${text}`).slice(0, 32);
   // Same-text queries started together (Promise.all) share one lookup and one translation.
   const flight = `${w.describe}\u0000${key}`;
   let pending = inFlight.get(flight);

@@ -21,13 +21,18 @@ interface WorkerInit {
 }
 
 const init = workerData as WorkerInit;
+const loaded = loadPipeline(init.pipelineFile);
 const ready = (async () => {
-  const { pipeline } = await loadPipeline(init.pipelineFile);
+  const { pipeline } = await loaded;
   const { graph, diagnostics } = buildGraph(pipeline, init.params);
   if (!graph) throw new Error(diagnostics.map((d) => d.message).join('; '));
   return new Map<string, AnyTask>(graph.nodes.map((n) => [n.name, n.task]));
 })();
-const opened: Promise<Store> = init.store ? openStore(init.store) : Promise.resolve(new LocalStore(init.workspace));
+// The pipeline's own view of the store, as the scheduler's (run.ts normalizeRunOptions).
+const opened: Promise<Store> = (async () => {
+  const root = init.store ? await openStore(init.store) : new LocalStore(init.workspace);
+  return root.forPipeline((await loaded).pipeline.name);
+})();
 
 parentPort!.on('message', async (message: { id: number; job: TaskJob }) => {
   try {

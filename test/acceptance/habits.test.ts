@@ -50,3 +50,23 @@ describe('a cell wrapped in `{ … }`', () => {
     expect(shown(p, 'block-cell', 'report', 'total')).toBe(3);
   });
 });
+
+describe('a helper declared in one task and called by later tasks', () => {
+  it('is shared through shared.ts when it closes over no task value, and the pipeline runs', () => {
+    const p = project();
+    p.write('notebooks/helper-cell.ipynb', fixture('helper-cell'));
+    const compile = p.cellar('compile');
+    expect(compile.code, compile.stderr).toBe(0);
+    expect(p.read('generated/helper-cell/report.ts')).toContain("import { Tally, clean, stem } from './shared.js';");
+    const run = p.cellar('run', 'notebooks/helper-cell.ipynb', '--json');
+    expect(run.code, run.stderr).toBe(0);
+    expect(shown(p, 'helper-cell', 'report', 'counts')).toEqual({ a: 2 });
+    expect(shown(p, 'helper-cell', 'report', 'joined')).toBe('a/b');
+    // The helpers are part of the code of the tasks that import them: editing one re-runs both.
+    const nb = p.read('notebooks/helper-cell.ipynb');
+    p.write('notebooks/helper-cell.ipynb', nb.replace('toLowerCase()', 'toUpperCase().toLowerCase()'));
+    const again = p.cellar('run', 'notebooks/helper-cell.ipynb', '--json');
+    expect(again.code, again.stderr).toBe(0);
+    expect(JSON.parse(again.stdout).tasks.map((t: { status: string }) => t.status)).toEqual(['ran', 'ran']);
+  });
+});

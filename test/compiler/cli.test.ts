@@ -41,7 +41,7 @@ describe('cellar compile', () => {
     const out = join(project, 'generated');
     const log = vi.spyOn(console, 'log').mockImplementation(() => {});
     expect(await compile([join(project, 'notebooks'), '--out', out])).toBe(0);
-    expect(output(log)).toMatch(/✓ notebooks\/demo\.ipynb → .*demo\/ \(4 files, 4 written; 4 cell\(s\) analysed\)/);
+    expect(output(log)).toMatch(/✓ notebooks\/demo\.ipynb → .*demo\/ \(5 files, 5 written; 4 cell\(s\) analysed\)/);
     for (const f of ['numbers.ts', 'scaled.ts', 'scaled.test.ts', 'pipeline.ts']) expect(existsSync(join(out, 'demo', f))).toBe(true);
     expect(readFileSync(join(out, 'demo', 'pipeline.ts'), 'utf8')).toContain("workdir: '../../notebooks'");
 

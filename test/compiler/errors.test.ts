@@ -123,8 +123,9 @@ describe('names and dependencies', () => {
   });
 
   it('a function declared in one task and used by another', async () => {
-    const d = await expectError(['//| task: a\nfunction double(x: number) { return 2 * x; }', '//| task: b\nconst four = double(2);'], 'E_FUNCTION_CROSSES_TASK', { cell: 2, line: 2, column: 14 });
-    expect(d.hint).toContain('setup cell');
+    // It reads the task's `k`: a helper reading nothing a task computes is shared (habits.test.ts).
+    const d = await expectError(['//| task: a\nconst k = 2;\nfunction double(x: number) { return k * x; }', '//| task: b\nconst four = double(2);'], 'E_FUNCTION_CROSSES_TASK', { cell: 2, line: 2, column: 14 });
+    expect(d.hint).toContain('take `k` as an argument');
   });
 });
 
@@ -200,6 +201,12 @@ describe('code the analyser does not support', () => {
     // Only a top-level `x = …` is a new version; inside a function it rebinds the upstream name.
     const d = await expectError(['//| task: a\nlet n = 1;', '//| task: b\nconst bump = () => { n = n + 1; };\nbump();'], 'E_MUTATES_UPSTREAM', { cell: 2, line: 2 });
     expect(d.message).toContain('assigns to `n`');
+  });
+
+  it('a helper closing over a task value still crosses tasks, and the hint says what to pass', async () => {
+    const d = await expectError(['//| task: a\nconst rate = 0.5;\nconst scale = (x: number) => x * rate;', '//| task: b\nconst y = scale(2);'], 'E_FUNCTION_CROSSES_TASK', { cell: 2, line: 2 });
+    expect(d.message).toContain('reads `rate` of task `a`');
+    expect(d.hint).toContain('make `scale` take `rate` as an argument');
   });
 
   it('a compound assignment to another task\'s value (`n += 1`)', async () => {
@@ -438,7 +445,7 @@ describe('output codecs', () => {
 
 describe('functions held in consts', () => {
   it('`const double = (x) => …` in one task, used by another, is a function crossing tasks', async () => {
-    const d = await expectError(['//| task: a\nconst double = (x: number) => 2 * x;\nconst xs = [1];', '//| task: b\nconst ys = xs.map(double);'], 'E_FUNCTION_CROSSES_TASK', { cell: 2, line: 2, column: 19 });
+    const d = await expectError(['//| task: a\nconst xs = [1];\nconst double = (x: number) => 2 * x * xs.length;', '//| task: b\nconst ys = xs.map(double);'], 'E_FUNCTION_CROSSES_TASK', { cell: 2, line: 2, column: 19 });
     expect(d.message).toContain('uses function `double`');
   });
 

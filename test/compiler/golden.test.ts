@@ -17,7 +17,7 @@ const update = process.env.UPDATE_BASELINES === '1';
 function readTree(dir: string): Record<string, string> {
   const out: Record<string, string> = {};
   if (!existsSync(dir)) return out;
-  for (const f of readdirSync(dir).sort()) out[f] = readFileSync(join(dir, f), 'utf8');
+  for (const f of readdirSync(dir).filter((f) => f.endsWith('.ts')).sort()) out[f] = readFileSync(join(dir, f), 'utf8');
   return out;
 }
 

@@ -54,7 +54,7 @@ describe('cellar run --executor bullmq with two cellar workers', () => {
     await until(() => executions(dir).some((e) => e.what === 'start' && e.task === 'left'), 'left to start');
     // `right` runs beside it, maybe on the same worker: let it commit first, so the kill hits
     // `left` alone (a task killed after computing but before its commit is rightly computed again).
-    await until(() => existsSync(join(ws, 'right')) && readdirSync(join(ws, 'right')).some((n) => n.endsWith('.manifest.json')), 'right to commit');
+    await until(() => existsSync(join(ws, 'diamond', 'right')) && readdirSync(join(ws, 'diamond', 'right')).some((n) => n.endsWith('.manifest.json')), 'right to commit');
     const victim = executions(dir).find((e) => e.task === 'left')!.pid;
     expect([a.pid, b.pid]).toContain(victim);
     process.kill(victim, 'SIGKILL');

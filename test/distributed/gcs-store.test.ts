@@ -168,10 +168,10 @@ describe('cellar run --store gs://… (two processes at once)', () => {
       const s = statuses.map((tasks) => tasks.find((t) => t.name === name)!.status).sort();
       expect(s, name).toEqual(['cached', 'ran']);
     }
-    // Everything lives in the bucket: manifests, content-addressed outputs, no lease left behind.
+    // Everything lives in the bucket, under the pipeline's prefix: manifests, content-addressed outputs, no lease left behind.
     const names = standin.names('cellar-test').filter((n) => n.startsWith('shared/'));
     expect(names.filter((n) => n.endsWith('.manifest.json'))).toHaveLength(4);
     expect(names.filter((n) => n.endsWith('.lease'))).toEqual([]);
-    expect(names.some((n) => /^shared\/bottom\/[0-9a-f]{64}\.arrow$/.test(n))).toBe(true);
+    expect(names.some((n) => /^shared\/diamond\/bottom\/[0-9a-f]{64}\.arrow$/.test(n))).toBe(true);
   }, 120_000);
 });

@@ -51,14 +51,17 @@ export async function until(check: () => boolean, what: string, everyMs = 50): P
   }
 }
 
-/** Every output file of a local workspace (not manifests, locks or logs): name → bytes. */
+/** Every output file of a local workspace (not manifests, locks or logs): `<pipeline>/<task>/<file>` → bytes. */
 export function outputFiles(ws: string): Map<string, Buffer> {
   const out = new Map<string, Buffer>();
-  for (const task of readdirSync(ws)) {
-    if (task.startsWith('_') || task.startsWith('.')) continue;
-    for (const name of readdirSync(join(ws, task))) {
-      if (name.endsWith('.manifest.json') || name.endsWith('.lock')) continue;
-      out.set(`${task}/${name}`, readFileSync(join(ws, task, name)));
+  for (const pipeline of readdirSync(ws)) {
+    if (pipeline.startsWith('_') || pipeline.startsWith('.')) continue;
+    for (const task of readdirSync(join(ws, pipeline))) {
+      if (task.startsWith('_') || task.startsWith('.')) continue;
+      for (const name of readdirSync(join(ws, pipeline, task))) {
+        if (name.endsWith('.manifest.json') || name.endsWith('.lock')) continue;
+        out.set(`${pipeline}/${task}/${name}`, readFileSync(join(ws, pipeline, task, name)));
+      }
     }
   }
   return out;

@@ -106,7 +106,7 @@ describe('cellar run (real processes)', () => {
     expect(calls(dir).some((c) => c.startsWith('total'))).toBe(true);
     child.kill('SIGKILL');
     expect((await done).signal).toBe('SIGKILL');
-    const totalDir = join(dir, 'ws', 'total');
+    const totalDir = join(dir, 'ws', 'basic', 'total');
     // Killed mid-task: no manifest (not done), maybe a stale lock; never a half-written output.
     expect(readdirSync(totalDir).filter((f) => f.endsWith('.manifest.json') || /_[0-9a-f]{16}\.(json|txt)$/.test(f))).toEqual([]);
 
@@ -120,7 +120,7 @@ describe('cellar run (real processes)', () => {
     expect(resumed.keys).toEqual(reference.keys);
     for (const out of ['total', 'report']) {
       const file = readdirSync(totalDir).find((f) => f.startsWith(`${out}_`))!;
-      expect(readFileSync(join(totalDir, file))).toEqual(readFileSync(join(clean, 'ws', 'total', file)));
+      expect(readFileSync(join(totalDir, file))).toEqual(readFileSync(join(clean, 'ws', 'basic', 'total', file)));
     }
   });
 
@@ -141,6 +141,6 @@ describe('cellar run (real processes)', () => {
       expect(sa.key).toBe(sb.key);
       expect([sa.status, sb.status].sort()).toEqual(['cached', 'ran']);
     }
-    expect(existsSync(join(dir, 'ws', 'total'))).toBe(true);
+    expect(existsSync(join(dir, 'ws', 'basic', 'total'))).toBe(true);
   });
 });

@@ -48,6 +48,16 @@ describe('code fingerprint', () => {
     expect(after.files['task.ts']).toBe(before.files['task.ts']);
   });
 
+  it('ignores comments esbuild keeps in its output (a trailing comment inside an object literal)', async () => {
+    const dir = project();
+    writeFileSync(join(dir, 'lib', 'deep.ts'), 'const opts = {\n  step: 1,\n  replace: false,\n};\nexport const deep = (n: number) => n + opts.step;\n');
+    const before = await fingerprint(dir);
+    writeFileSync(join(dir, 'lib', 'deep.ts'), 'const opts = {\n  step: 1,\n  replace: false, // a comment only\n  /* and a block */\n};\nexport const deep = (n: number) => n + opts.step;\n');
+    expect(await fingerprint(dir)).toEqual(before);
+    writeFileSync(join(dir, 'lib', 'deep.ts'), 'const opts = {\n  step: 2,\n  replace: false, // a comment only\n};\nexport const deep = (n: number) => n + opts.step;\n');
+    expect((await fingerprint(dir)).files['lib/deep.ts']).not.toBe(before.files['lib/deep.ts']);
+  });
+
   it('memoises per task module by content: an unchanged tree is served from the memo', async () => {
     const dir = project();
     const memo = join(dir, 'memo.json');

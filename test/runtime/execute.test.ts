@@ -169,8 +169,8 @@ describe('executeRun', () => {
     const calls: string[] = [];
     const store = new MemoryStore();
     await run(diamond(calls, { failTrain: 5 }), store, { workers: 1, keepGoing: true });
-    expect([...store.manifests.keys()].some((k) => k.startsWith('train/'))).toBe(false);
-    expect([...store.files.keys()].some((k) => k.startsWith('train/'))).toBe(false);
+    expect([...store.manifests.keys()].some((k) => k.startsWith('diamond/train/'))).toBe(false);
+    expect([...store.files.keys()].some((k) => k.startsWith('diamond/train/'))).toBe(false);
     calls.length = 0;
     const { status } = await run(diamond(calls), store);
     expect(status).toEqual({ load: 'cached', split: 'cached', train: 'ran', stats: 'cached', report: 'ran' });
@@ -225,7 +225,7 @@ describe('executeRun', () => {
     expect(splitManifest.outputs.train).toMatchObject({ codec: 'table', schema: { kind: 'table', rows: 2, columns: [{ name: 'x', type: 'number' }, { name: 'y', type: 'number' }] } });
     expect(splitManifest.outputs.train!.file).toMatch(/^split\/train_[0-9a-f]{16}\.arrow$/);
     const reportManifest = [...store.manifests.values()].find((m) => m.task === 'report')!;
-    expect(new TextDecoder().decode(store.files.get(reportManifest.outputs.text!.file))).toBe('w=0.2 n=2');
+    expect(new TextDecoder().decode(await store.forPipeline('diamond').readOutput('report', reportManifest.outputs.text!.file))).toBe('w=0.2 n=2');
   });
 });
 

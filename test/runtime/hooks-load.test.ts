@@ -48,7 +48,7 @@ describe('task hooks', () => {
     expect(seen[0]).toMatch(/^query@[0-9a-f]{16}:query$/);
     expect(r.prepared.keys.get('query')!.inputs.hooks).toEqual({ 'test-warehouse': { reads: ['proj.ds.events'], snapshot: 1 } });
     const afterManifest = [...store.manifests.values()].find((m) => m.task === 'after')!;
-    expect(new TextDecoder().decode(store.files.get(afterManifest.outputs.double!.file))).toBe('2002');
+    expect(new TextDecoder().decode(await store.forPipeline('hooks').readOutput('after', afterManifest.outputs.double!.file))).toBe('2002');
   });
 
   it('new data in a source table (a changed snapshot) re-runs its reader and downstream, with the reason', async () => {

@@ -22,14 +22,14 @@ describe('progress and logs', () => {
     expect(out).toContain('done    a (5ms)\n');
   });
 
-  it('writes every event of a run to <workspace>/_runs/<run-id>.jsonl', async () => {
+  it('writes every event of a run to <workspace>/<pipeline>/_runs/<run-id>.jsonl', async () => {
     const workspace = mkdtempSync(join(tmpdir(), 'cellar-log-'));
     const t = defineTask({ name: 't', params: {}, inputs: {}, outputs: { v: {} }, run: () => ({ v: 1 }) });
     await runPipeline({ pipeline: definePipeline({ name: 'p', tasks: [t] }), workspace, codeAware: false });
-    const [log] = readdirSync(join(workspace, '_runs'));
-    const kinds = readFileSync(join(workspace, '_runs', log!), 'utf8').trim().split('\n').map((l) => JSON.parse(l).kind);
+    const [log] = readdirSync(join(workspace, 'p', '_runs'));
+    const kinds = readFileSync(join(workspace, 'p', '_runs', log!), 'utf8').trim().split('\n').map((l) => JSON.parse(l).kind);
     expect(kinds).toEqual(['run-start', 'task-planned', 'task-start', 'task-done', 'run-end']);
-    const planned = JSON.parse(readFileSync(join(workspace, '_runs', log!), 'utf8').split('\n')[1]!);
+    const planned = JSON.parse(readFileSync(join(workspace, 'p', '_runs', log!), 'utf8').split('\n')[1]!);
     expect(planned).toMatchObject({ kind: 'task-planned', task: 't', reason: { kind: 'never-run' } });
   });
 });

@@ -13,7 +13,8 @@ import { definePipeline } from '../../runtime/task.js';
 import { EVENTS_DDL, openFixture, useEventsWarehouse, type AdapterFixture } from './fixtures.js';
 
 /** A task's stored outputs, decoded, as a downstream task would receive them. */
-async function readStored(store: MemoryStore, task: AnyTask, key: string): Promise<Record<string, unknown>> {
+async function readStored(root: MemoryStore, pipeline: string, task: AnyTask, key: string): Promise<Record<string, unknown>> {
+  const store = root.forPipeline(pipeline); // results belong to their pipeline
   const manifest = await store.readManifest(task.name, key);
   const out: Record<string, unknown> = {};
   for (const [name, stored] of Object.entries(manifest!.outputs)) out[name] = await readOutput(store, task, name, stored);
@@ -198,7 +199,7 @@ describe.each(['duckdb', 'bigquery'] as const)('warehouse adapter: %s', (name) =
     expect(await sql<Row>`SELECT d, n FROM mart.daily ORDER BY d`).toEqual(topRows);
 
     expect((await run()).statuses).toEqual({ daily: 'cached', top: 'cached', other: 'cached' });
-    const topOut = await readStored(store, top, first.keys.get('top')!.value);
+    const topOut = await readStored(store, pipeline.name, top, first.keys.get('top')!.value);
     expect(topOut).toMatchObject({ viaRef: [{ days: 4 }], awaited: 4 });
     expect(topOut.misuse).toMatch(/mart\.daily is a warehouse table here .* use `await value\.rows\(\)`/);
 

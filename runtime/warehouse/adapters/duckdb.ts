@@ -53,7 +53,7 @@ import {
 import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { createHash } from 'node:crypto';
+import { sha256 } from '../../key/hash.js';
 import { DuckDBLease } from './duckdb-lease.js';
 import { splitTableName } from '../sql/names.js';
 import { base64, intFromBigInt, isoFromMicros, logicalFromDuckDB } from './values.js';
@@ -455,7 +455,7 @@ export class DuckDBWarehouse implements Warehouse {
       return (r.getRowObjectsJson()[0] as { v?: string } | undefined)?.v ?? '0';
     });
     const content = this.opts.fingerprint !== 'catalog' && entry.kind === 'table' ? `:c${await this.contentHash(canonical)}` : '';
-    const ddl = createHash('sha256').update(entry.sql).digest('hex').slice(0, 12);
+    const ddl = sha256(entry.sql).slice(0, 12);
     return { table: canonical, version: `r${registered}:n${entry.estimated_size}:d${ddl}${content}`, source: content ? 'duckdb.fingerprint' : 'cellar.registry' };
   }
 

@@ -23,118 +23,152 @@ export interface TableToken {
 const TABLE_KEYWORDS = new Set(['FROM', 'JOIN', 'INTO', 'TABLE', 'UPDATE']);
 const NON_TABLE_FROM = new Set(['EXTRACT', 'TRIM', 'SUBSTRING', 'SUBSTR', 'OVERLAY', 'POSITION']);
 
+/** Where the scan stands in the text: the one mutable state every pass below advances. */
+interface Scan {
+  readonly text: string;
+  readonly dialect: SqlDialect;
+  /** The quote around identifiers: `` ` `` in BigQuery, `"` in DuckDB. */
+  readonly identQuote: string;
+  /** Offset of the next character to read. */
+  i: number;
+  /** The bare word just before this point ('' after anything else), to tell `FROM x.y` apart. */
+  lastWord: string;
+  /** For each open paren: the identifier before it (to spot EXTRACT(... FROM ...)). */
+  parens: string[];
+}
+
+const isIdentStart = (c: string) => /[A-Za-z_]/.test(c);
+const isIdentChar = (c: string) => /[A-Za-z0-9_]/.test(c);
+
 /** Every table name in `text`, in order. */
 export function scanTables(text: string, dialect: SqlDialect = 'bigquery'): TableToken[] {
   const out: TableToken[] = [];
-  const n = text.length;
-  let i = 0;
-  let lastWord = '';
-  /** For each open paren: the identifier before it (to spot EXTRACT(... FROM ...)). */
-  const parens: string[] = [];
-  const identQuote = dialect === 'bigquery' ? '`' : '"';
-  const isIdentStart = (c: string) => /[A-Za-z_]/.test(c);
-  const isIdentChar = (c: string) => /[A-Za-z0-9_]/.test(c);
-
-  const readQuoted = (q: string): string => {
-    // i points at the opening quote; returns the unquoted body and leaves i after the close.
-    let body = '';
-    i++;
-    while (i < n) {
-      const c = text[i]!;
-      if (c === '\\' && q !== '"') {
-        body += text[i + 1] ?? '';
-        i += 2;
-        continue;
-      }
-      if (c === q) {
-        if (text[i + 1] === q && q === '"') {
-          body += q;
-          i += 2;
-          continue;
-        }
-        i++;
-        return body;
-      }
-      body += c;
-      i++;
-    }
-    return body;
-  };
-
-  while (i < n) {
-    const c = text[i]!;
-    // Comments.
-    if (c === '-' && text[i + 1] === '-') {
-      while (i < n && text[i] !== '\n') i++;
+  const scan: Scan = { text, dialect, identQuote: dialect === 'bigquery' ? '`' : '"', i: 0, lastWord: '', parens: [] };
+  while (scan.i < text.length) {
+    const c = text[scan.i]!;
+    if (skipComment(scan, c) || skipStringLiteral(scan, c) || trackParen(scan, c)) continue;
+    if (c === scan.identQuote || isIdentStart(c)) {
+      const name = readDottedName(scan);
+      if (isTableReference(scan, name)) out.push({ start: name.start, end: name.end, parts: name.parts });
+      scan.lastWord = name.parts.length === 1 && text[name.start] !== scan.identQuote ? name.parts[0]! : '';
       continue;
     }
-    if (c === '#' && dialect === 'bigquery') {
-      while (i < n && text[i] !== '\n') i++;
-      continue;
-    }
-    if (c === '/' && text[i + 1] === '*') {
-      const close = text.indexOf('*/', i + 2);
-      i = close < 0 ? n : close + 2;
-      continue;
-    }
-    // String literals (BigQuery also has triple quotes and r/b prefixes; the prefix is a word char
-    // we step over harmlessly).
-    if (c === "'" || (c === '"' && dialect === 'bigquery')) {
-      const triple = text.startsWith(c.repeat(3), i);
-      if (triple) {
-        const close = text.indexOf(c.repeat(3), i + 3);
-        i = close < 0 ? n : close + 3;
-      } else readQuoted(c);
-      lastWord = '';
-      continue;
-    }
-    if (c === '(') {
-      parens.push(lastWord);
-      lastWord = '';
-      i++;
-      continue;
-    }
-    if (c === ')') {
-      parens.pop();
-      lastWord = '';
-      i++;
-      continue;
-    }
-    if (c === identQuote || isIdentStart(c)) {
-      // A dotted name: segments separated by '.', each bare or quoted.
-      const start = i;
-      const parts: string[] = [];
-      let quotedDot = false;
-      for (;;) {
-        if (text[i] === identQuote) {
-          const body = readQuoted(identQuote);
-          if (body.includes('.')) quotedDot = true;
-          parts.push(...body.split('.'));
-        } else if (i < n && isIdentStart(text[i]!)) {
-          let j = i + 1;
-          while (j < n && isIdentChar(text[j]!)) j++;
-          parts.push(text.slice(i, j));
-          i = j;
-        } else break;
-        if (text[i] === '.' && (text[i + 1] === identQuote || isIdentStart(text[i + 1] ?? ''))) i++;
-        else break;
-      }
-      const end = i;
-      let k = i;
-      while (k < n && /\s/.test(text[k]!)) k++;
-      // `name(` is a call (table function), except a column list after INTO or a quoted path.
-      const isCall = text[k] === '(' && lastWord.toUpperCase() !== 'INTO' && !quotedDot;
-      const afterKeyword = TABLE_KEYWORDS.has(lastWord.toUpperCase()) && !(lastWord.toUpperCase() === 'FROM' && NON_TABLE_FROM.has((parens[parens.length - 1] ?? '').toUpperCase()));
-      if (!isCall && parts.length >= 2 && parts.length <= 3 && (afterKeyword || (quotedDot && dialect === 'bigquery'))) {
-        out.push({ start, end, parts });
-      }
-      lastWord = parts.length === 1 && text[start] !== identQuote ? parts[0]! : '';
-      continue;
-    }
-    if (!/\s/.test(c)) lastWord = '';
-    i++;
+    if (!/\s/.test(c)) scan.lastWord = '';
+    scan.i++;
   }
   return out;
+}
+
+/** Line comments (`-- …`, BigQuery's `# …`) and block comments, stepped over whole. True when `c` opened one. */
+function skipComment(scan: Scan, c: string): boolean {
+  const { text } = scan;
+  const n = text.length;
+  if ((c === '-' && text[scan.i + 1] === '-') || (c === '#' && scan.dialect === 'bigquery')) {
+    while (scan.i < n && text[scan.i] !== '\n') scan.i++;
+    return true;
+  }
+  if (c === '/' && text[scan.i + 1] === '*') {
+    const close = text.indexOf('*/', scan.i + 2);
+    scan.i = close < 0 ? n : close + 2;
+    return true;
+  }
+  return false;
+}
+
+/**
+ * A string literal, stepped over so no name inside it is seen. BigQuery also has triple quotes and
+ * r/b prefixes; the prefix is a word char stepped over harmlessly. True when `c` opened one.
+ */
+function skipStringLiteral(scan: Scan, c: string): boolean {
+  if (!(c === "'" || (c === '"' && scan.dialect === 'bigquery'))) return false;
+  if (scan.text.startsWith(c.repeat(3), scan.i)) {
+    const close = scan.text.indexOf(c.repeat(3), scan.i + 3);
+    scan.i = close < 0 ? scan.text.length : close + 3;
+  } else readQuoted(scan, c);
+  scan.lastWord = '';
+  return true;
+}
+
+/** Parens: remember the word before each `(` until its `)`. True when `c` is one. */
+function trackParen(scan: Scan, c: string): boolean {
+  if (c === '(') scan.parens.push(scan.lastWord);
+  else if (c === ')') scan.parens.pop();
+  else return false;
+  scan.lastWord = '';
+  scan.i++;
+  return true;
+}
+
+/** `scan.i` at the opening quote `q`: returns the unquoted body and leaves `scan.i` after the close. */
+function readQuoted(scan: Scan, q: string): string {
+  const { text } = scan;
+  const n = text.length;
+  let body = '';
+  scan.i++;
+  while (scan.i < n) {
+    const c = text[scan.i]!;
+    if (c === '\\' && q !== '"') {
+      body += text[scan.i + 1] ?? '';
+      scan.i += 2;
+      continue;
+    }
+    if (c === q) {
+      if (text[scan.i + 1] === q && q === '"') {
+        body += q;
+        scan.i += 2;
+        continue;
+      }
+      scan.i++;
+      return body;
+    }
+    body += c;
+    scan.i++;
+  }
+  return body;
+}
+
+interface DottedName {
+  start: number;
+  end: number;
+  parts: string[];
+  /** A quoted segment held a dot (`` `proj.ds.t` ``): a path, never a call. */
+  quotedDot: boolean;
+}
+
+/** A dotted name at `scan.i`: segments separated by '.', each bare or quoted. */
+function readDottedName(scan: Scan): DottedName {
+  const { text, identQuote } = scan;
+  const n = text.length;
+  const start = scan.i;
+  const parts: string[] = [];
+  let quotedDot = false;
+  for (;;) {
+    if (text[scan.i] === identQuote) {
+      const body = readQuoted(scan, identQuote);
+      if (body.includes('.')) quotedDot = true;
+      parts.push(...body.split('.'));
+    } else if (scan.i < n && isIdentStart(text[scan.i]!)) {
+      let j = scan.i + 1;
+      while (j < n && isIdentChar(text[j]!)) j++;
+      parts.push(text.slice(scan.i, j));
+      scan.i = j;
+    } else break;
+    if (text[scan.i] === '.' && (text[scan.i + 1] === identQuote || isIdentStart(text[scan.i + 1] ?? ''))) scan.i++;
+    else break;
+  }
+  return { start, end: scan.i, parts, quotedDot };
+}
+
+/** The rule in this file's header: two or three parts, after a table keyword (or backquoted with a dot), and not a call. */
+function isTableReference(scan: Scan, name: DottedName): boolean {
+  const { text } = scan;
+  let k = name.end;
+  while (k < text.length && /\s/.test(text[k]!)) k++;
+  const word = scan.lastWord.toUpperCase();
+  // `name(` is a call (table function), except a column list after INTO or a quoted path.
+  const isCall = text[k] === '(' && word !== 'INTO' && !name.quotedDot;
+  const afterKeyword = TABLE_KEYWORDS.has(word) && !(word === 'FROM' && NON_TABLE_FROM.has((scan.parens[scan.parens.length - 1] ?? '').toUpperCase()));
+  return !isCall && name.parts.length >= 2 && name.parts.length <= 3 && (afterKeyword || (name.quotedDot && scan.dialect === 'bigquery'));
 }
 
 /** Replace each table name for which `resolve` returns text; others stay as written. */

@@ -11,7 +11,8 @@ export interface PlanEstimate extends TaskEstimate {
 }
 
 export async function estimatePlan(graph: TaskGraph, plan: RunPlan): Promise<PlanEstimate[]> {
-  const keysByTask = Object.fromEntries(plan.entries.map((e) => [e.name, e.key.value]));
+  // Built only when a hook estimates (warehouse tasks): a dry run of 100k plain tasks skips it.
+  let keysByTask: Record<string, string> | undefined;
   const out: PlanEstimate[] = [];
   for (const entry of plan.entries) {
     if (entry.action !== 'run') continue;
@@ -19,8 +20,9 @@ export async function estimatePlan(graph: TaskGraph, plan: RunPlan): Promise<Pla
     if (!node) continue;
     for (const hook of hooksFor(node.task)) {
       if (!hook.estimate) continue;
-      const upstreamKeys = Object.fromEntries(node.upstream.map((u) => [u, keysByTask[u] ?? '']));
-      const est = await hook.estimate(node.task, { params: node.params, upstreamKeys, key: entry.key.value, keysByTask });
+      const keys = (keysByTask ??= Object.fromEntries(plan.entries.map((e) => [e.name, e.key.value])));
+      const upstreamKeys = Object.fromEntries(node.upstream.map((u) => [u, keys[u] ?? '']));
+      const est = await hook.estimate(node.task, { params: node.params, upstreamKeys, key: entry.key.value, keysByTask: keys });
       out.push({ task: entry.name, ...est });
     }
   }

@@ -11,16 +11,13 @@
 // notebook) and atomic renames: concurrent worker threads never lose each other's records.
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createHash } from 'node:crypto';
+import { sha256 } from '../../key/hash.js';
 import type { AnyTask } from '../../task.js';
 import { warehouseConfig } from '../session.js';
 import type { Warehouse } from '../types.js';
 
 function recordPath(w: Warehouse, task: AnyTask): string {
-  const id = createHash('sha256')
-    .update(`${w.identity}\u0000${task.name}\u0000${task.source?.notebook ?? ''}`)
-    .digest('hex')
-    .slice(0, 24);
+  const id = sha256(`${w.identity}\u0000${task.name}\u0000${task.source?.notebook ?? ''}`).slice(0, 24);
   return join(warehouseConfig().projectRoot, '.cellar', 'warehouse-reads', `${task.name.slice(0, 60)}-${id}.json`);
 }
 
