@@ -6,7 +6,15 @@
 // started and ready before the clock starts. Peak RSS of the coordinator and of the worker from
 // GNU time.
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startRedis } from '../test/support/redis.js';
@@ -41,15 +49,30 @@ const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
 function timed(args: string[]): { ms: number; rssMb: number; out: string } {
   const argv = [process.execPath, join(root, 'bin', 'cellar.mjs'), ...args];
   const t0 = performance.now();
-  const r = gnuTime ? spawnSync('/usr/bin/time', ['-f', '%M', ...argv], { cwd: root, encoding: 'utf8', maxBuffer: 64 * 2 ** 20 }) : spawnSync(argv[0]!, argv.slice(1), { cwd: root, encoding: 'utf8', maxBuffer: 64 * 2 ** 20 });
+  const r = gnuTime
+    ? spawnSync('/usr/bin/time', ['-f', '%M', ...argv], {
+        cwd: root,
+        encoding: 'utf8',
+        maxBuffer: 64 * 2 ** 20,
+      })
+    : spawnSync(argv[0]!, argv.slice(1), { cwd: root, encoding: 'utf8', maxBuffer: 64 * 2 ** 20 });
   const ms = performance.now() - t0;
-  if (r.status !== 0) throw new Error(`cellar ${args.join(' ')} failed (${r.status}):\n${r.stdout.slice(-2000)}\n${r.stderr.slice(-2000)}`);
-  return { ms, rssMb: gnuTime ? Number(r.stderr.trim().split('\n').pop()) / 1024 : NaN, out: r.stdout };
+  if (r.status !== 0)
+    throw new Error(
+      `cellar ${args.join(' ')} failed (${r.status}):\n${r.stdout.slice(-2000)}\n${r.stderr.slice(-2000)}`,
+    );
+  return {
+    ms,
+    rssMb: gnuTime ? Number(r.stderr.trim().split('\n').pop()) / 1024 : NaN,
+    out: r.stdout,
+  };
 }
 
 function allRan(out: string): void {
-  const tasks = (JSON.parse(out.trim().split('\n').pop()!) as { tasks: { status: string }[] }).tasks;
-  if (tasks.filter((t) => t.status === 'ran').length !== TASKS) throw new Error('the cold run did not run every task');
+  const tasks = (JSON.parse(out.trim().split('\n').pop()!) as { tasks: { status: string }[] })
+    .tasks;
+  if (tasks.filter((t) => t.status === 'ran').length !== TASKS)
+    throw new Error('the cold run did not run every task');
 }
 
 export default async function distributedBench(): Promise<BenchSection> {
@@ -61,12 +84,30 @@ export default async function distributedBench(): Promise<BenchSection> {
   // Load once so both measured runs find the pipeline bundle cached.
   timed(['run', file, '--workspace', join(tmp, 'ws-warmup'), '--json', '--dry-run']);
 
-  const local = timed(['run', file, '--workspace', join(tmp, 'ws-local'), '--json', '--workers', '2']);
+  const local = timed([
+    'run',
+    file,
+    '--workspace',
+    join(tmp, 'ws-local'),
+    '--json',
+    '--workers',
+    '2',
+  ]);
   allRan(local.out);
 
   const redis = await startRedis();
   const wsBull = join(tmp, 'ws-bullmq');
-  const workerArgv = [join(root, 'bin', 'cellar.mjs'), 'worker', file, '--redis', redis.url, '--workspace', wsBull, '--concurrency', '2'];
+  const workerArgv = [
+    join(root, 'bin', 'cellar.mjs'),
+    'worker',
+    file,
+    '--redis',
+    redis.url,
+    '--workspace',
+    wsBull,
+    '--concurrency',
+    '2',
+  ];
   // The worker logs to a file, not a pipe: the measured runs below are spawnSync calls, which
   // stop this process from draining a pipe, and a worker blocked on a full pipe stalls.
   const logFile = join(tmp, 'worker.log');
@@ -76,10 +117,31 @@ export default async function distributedBench(): Promise<BenchSection> {
   const worker = spawn(process.execPath, workerArgv, { cwd: root, stdio });
   closeSync(logFd);
   try {
-    while (!readFileSync(logFile, 'utf8').includes('queue cellar-')) await new Promise((r) => setTimeout(r, 50));
-    const bull = timed(['run', file, '--executor', 'bullmq', '--redis', redis.url, '--workspace', wsBull, '--json']);
+    while (!readFileSync(logFile, 'utf8').includes('queue cellar-'))
+      await new Promise((r) => setTimeout(r, 50));
+    const bull = timed([
+      'run',
+      file,
+      '--executor',
+      'bullmq',
+      '--redis',
+      redis.url,
+      '--workspace',
+      wsBull,
+      '--json',
+    ]);
     allRan(bull.out);
-    const warm = timed(['run', file, '--executor', 'bullmq', '--redis', redis.url, '--workspace', wsBull, '--json']);
+    const warm = timed([
+      'run',
+      file,
+      '--executor',
+      'bullmq',
+      '--redis',
+      redis.url,
+      '--workspace',
+      wsBull,
+      '--json',
+    ]);
     const localWarm = timed(['run', file, '--workspace', join(tmp, 'ws-local'), '--json']);
     const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${worker.pid}/status`, 'utf8'));
     const workerRss = hwm ? Number(hwm[1]) / 1024 : NaN;
@@ -88,11 +150,27 @@ export default async function distributedBench(): Promise<BenchSection> {
     await exited;
     const perTask = (bull.ms - local.ms) / TASKS;
     const rows: BenchRow[] = [
-      { name: `local executor: cold run, ${TASKS} trivial tasks, 2 worker threads`, value: round(local.ms, 0), unit: 'ms' },
-      { name: `BullMQ executor: cold run, ${TASKS} trivial tasks, 1 cellar worker × concurrency 2`, value: round(bull.ms, 0), unit: 'ms' },
-      { name: 'BullMQ per-task overhead over local ((bullmq − local) / tasks)', value: round(perTask, 2), unit: 'ms' },
+      {
+        name: `local executor: cold run, ${TASKS} trivial tasks, 2 worker threads`,
+        value: round(local.ms, 0),
+        unit: 'ms',
+      },
+      {
+        name: `BullMQ executor: cold run, ${TASKS} trivial tasks, 1 cellar worker × concurrency 2`,
+        value: round(bull.ms, 0),
+        unit: 'ms',
+      },
+      {
+        name: 'BullMQ per-task overhead over local ((bullmq − local) / tasks)',
+        value: round(perTask, 2),
+        unit: 'ms',
+      },
       { name: 'BullMQ / local wall time', value: round(bull.ms / local.ms, 2), unit: '×' },
-      { name: 'BullMQ executor: warm run, all cached (Redis connect, no jobs)', value: round(warm.ms, 0), unit: 'ms' },
+      {
+        name: 'BullMQ executor: warm run, all cached (Redis connect, no jobs)',
+        value: round(warm.ms, 0),
+        unit: 'ms',
+      },
       { name: 'local executor: warm run, all cached', value: round(localWarm.ms, 0), unit: 'ms' },
       { name: 'coordinator peak RSS (cold, BullMQ)', value: round(bull.rssMb), unit: 'MB' },
       { name: 'local run peak RSS (cold)', value: round(local.rssMb), unit: 'MB' },
@@ -102,7 +180,7 @@ export default async function distributedBench(): Promise<BenchSection> {
       title: 'Distributed: BullMQ execution against local, per task',
       measuredAt: new Date().toISOString().slice(0, 10),
       notes:
-        'One machine (2 cores) plays coordinator, worker and Redis (Debian redis-server 7.0, no persistence), so the overhead is BullMQ\'s and Cellar\'s per-job work (add, fetch, lock, key check, store lock, worker thread, manifest, completion event), not network latency; on real machines add a Redis round trip or a few per job. The coordinator keeps up to 100 jobs queued. Tasks are trivial, so this is the cost a task must dwarf to be worth distributing.',
+        "One machine (2 cores) plays coordinator, worker and Redis (Debian redis-server 7.0, no persistence), so the overhead is BullMQ's and Cellar's per-job work (add, fetch, lock, key check, store lock, worker thread, manifest, completion event), not network latency; on real machines add a Redis round trip or a few per job. The coordinator keeps up to 100 jobs queued. Tasks are trivial, so this is the cost a task must dwarf to be worth distributing.",
       rows,
     };
   } finally {

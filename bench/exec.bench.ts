@@ -18,7 +18,13 @@ const round = (x: number) => Math.round(x * 10) / 10;
 
 export default async function bench(): Promise<BenchSection> {
   const measuredAt = new Date().toISOString().slice(0, 10);
-  if (!jupyterAvailable()) return { title: 'Headless notebooks (cellar exec)', measuredAt, notes: 'skipped: Debian jupyter-server is not installed', rows: [] };
+  if (!jupyterAvailable())
+    return {
+      title: 'Headless notebooks (cellar exec)',
+      measuredAt,
+      notes: 'skipped: Debian jupyter-server is not installed',
+      rows: [],
+    };
   mkdirSync(join(root, 'bench', '.tmp'), { recursive: true });
   const dir = mkdtempSync(join(root, 'bench', '.tmp', 'exec-'));
   const cells = Array.from({ length: CELLS }, (_, i) => `const v${i} = ${i} * 2;\nv${i}`);
@@ -26,7 +32,14 @@ export default async function bench(): Promise<BenchSection> {
     nbformat: 4,
     nbformat_minor: 5,
     metadata: { kernelspec: { name: 'tslab', display_name: 'TypeScript', language: 'typescript' } },
-    cells: cells.map((source, i) => ({ cell_type: 'code', id: `c${i}`, source, metadata: {}, outputs: [], execution_count: null })),
+    cells: cells.map((source, i) => ({
+      cell_type: 'code',
+      id: `c${i}`,
+      source,
+      metadata: {},
+      outputs: [],
+      execution_count: null,
+    })),
   };
   const input = join(dir, 'cells.ipynb');
   writeFileSync(input, JSON.stringify(nb));
@@ -51,12 +64,34 @@ export default async function bench(): Promise<BenchSection> {
     // The same cells through exec's runner: per-cell time from papermill's own timestamps.
     const viaExec: number[] = [];
     for (let round = 0; round < 2; round++) {
-      const warm = { ...nb, cells: [{ cell_type: 'code' as const, id: 'warm', source: '0', metadata: {}, outputs: [], execution_count: null }, ...nb.cells] };
+      const warm = {
+        ...nb,
+        cells: [
+          {
+            cell_type: 'code' as const,
+            id: 'warm',
+            source: '0',
+            metadata: {},
+            outputs: [],
+            execution_count: null,
+          },
+          ...nb.cells,
+        ],
+      };
       writeFileSync(input, JSON.stringify(warm));
-      const result = await executeNotebook({ input, output: join(dir, 'out.ipynb'), paramsCell: { index: undefined, id: undefined, declarations: [] }, params: {}, server });
+      const result = await executeNotebook({
+        input,
+        output: join(dir, 'out.ipynb'),
+        paramsCell: { index: undefined, id: undefined, declarations: [] },
+        params: {},
+        server,
+      });
       if (!result.ok) throw new Error(`bench notebook failed: ${result.failure?.message}`);
       const timed = result.notebook.cells.slice(1).map((c) => c.metadata.papermill!);
-      viaExec.push((Date.parse(timed[timed.length - 1]!.end_time!) - Date.parse(timed[0]!.start_time!)) / CELLS);
+      viaExec.push(
+        (Date.parse(timed[timed.length - 1]!.end_time!) - Date.parse(timed[0]!.start_time!)) /
+          CELLS,
+      );
     }
     const overhead = median(viaExec) - median(direct);
     return {
@@ -65,11 +100,35 @@ export default async function bench(): Promise<BenchSection> {
       notes: `A ${CELLS}-cell notebook of one-line cells on Debian's jupyter server with the real tslab kernel. "One session" sends the cells back to back through the same kernel client; "cellar exec" runs them through executeNotebook (papermill metadata, the output notebook rewritten atomically after every cell). Medians of 2 rounds. Peak RSS is the bench process (the CLI side; the kernel is a separate process).`,
       rows: [
         { name: 'jupyter server ready', value: round(serverMs), unit: 'ms' },
-        { name: 'tslab kernel start (median)', value: round(median(starts)), unit: 'ms', aim: '< 5000 ms on a quiet machine', met: median(starts) < 5000 },
-        { name: 'warm cell, one kernel session (median per cell)', value: round(median(direct)), unit: 'ms' },
-        { name: 'warm cell, cellar exec (median per cell)', value: round(median(viaExec)), unit: 'ms' },
-        { name: 'cellar exec overhead per cell', value: round(overhead), unit: 'ms', aim: '< 20 ms', met: overhead < 20 },
-        { name: 'peak RSS (bench process)', value: Math.round(process.resourceUsage().maxRSS / 1024), unit: 'MiB' },
+        {
+          name: 'tslab kernel start (median)',
+          value: round(median(starts)),
+          unit: 'ms',
+          aim: '< 5000 ms on a quiet machine',
+          met: median(starts) < 5000,
+        },
+        {
+          name: 'warm cell, one kernel session (median per cell)',
+          value: round(median(direct)),
+          unit: 'ms',
+        },
+        {
+          name: 'warm cell, cellar exec (median per cell)',
+          value: round(median(viaExec)),
+          unit: 'ms',
+        },
+        {
+          name: 'cellar exec overhead per cell',
+          value: round(overhead),
+          unit: 'ms',
+          aim: '< 20 ms',
+          met: overhead < 20,
+        },
+        {
+          name: 'peak RSS (bench process)',
+          value: Math.round(process.resourceUsage().maxRSS / 1024),
+          unit: 'MiB',
+        },
       ],
     };
   } finally {

@@ -79,9 +79,12 @@ const gnuTime = existsSync('/usr/bin/time');
 function cli(args: string[]): Timed {
   const argv = [process.execPath, join(root, 'bin', 'cellar.mjs'), ...args];
   const t0 = performance.now();
-  const r = gnuTime ? spawnSync('/usr/bin/time', ['-f', '%M', ...argv], { cwd: root, encoding: 'utf8' }) : spawnSync(argv[0]!, argv.slice(1), { cwd: root, encoding: 'utf8' });
+  const r = gnuTime
+    ? spawnSync('/usr/bin/time', ['-f', '%M', ...argv], { cwd: root, encoding: 'utf8' })
+    : spawnSync(argv[0]!, argv.slice(1), { cwd: root, encoding: 'utf8' });
   const ms = performance.now() - t0;
-  if (r.status !== 0) throw new Error(`cellar ${args.join(' ')} failed (${r.status}):\n${r.stdout}\n${r.stderr}`);
+  if (r.status !== 0)
+    throw new Error(`cellar ${args.join(' ')} failed (${r.status}):\n${r.stdout}\n${r.stderr}`);
   const rssKb = gnuTime ? Number(r.stderr.trim().split('\n').pop()) : NaN;
   return { ms, rssMb: rssKb / 1024, out: r.stdout };
 }
@@ -89,38 +92,85 @@ function cli(args: string[]): Timed {
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
 
-function dagRows(label: string, source: string, tasks: number, workers: number, warmAim?: number): BenchRow[] {
+function dagRows(
+  label: string,
+  source: string,
+  tasks: number,
+  workers: number,
+  warmAim?: number,
+): BenchRow[] {
   const dir = join(tmp, label);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   const file = join(dir, 'pipeline.ts');
   writeFileSync(file, source);
-  const base = ['run', file, '--workspace', join(dir, 'ws'), '--json', '--workers', String(workers)];
+  const base = [
+    'run',
+    file,
+    '--workspace',
+    join(dir, 'ws'),
+    '--json',
+    '--workers',
+    String(workers),
+  ];
   const cold = cli(base);
   const coldResult = JSON.parse(cold.out);
-  if (coldResult.tasks.filter((t: { status: string }) => t.status === 'ran').length !== tasks) throw new Error(`${label}: cold run did not run every task`);
+  if (coldResult.tasks.filter((t: { status: string }) => t.status === 'ran').length !== tasks)
+    throw new Error(`${label}: cold run did not run every task`);
   const warms: Timed[] = [];
   for (let i = 0; i < 5; i++) warms.push(cli(base));
-  for (const w of warms) if (!JSON.parse(w.out).tasks.every((t: { status: string }) => t.status === 'cached')) throw new Error(`${label}: warm run was not all cached`);
+  for (const w of warms)
+    if (!JSON.parse(w.out).tasks.every((t: { status: string }) => t.status === 'cached'))
+      throw new Error(`${label}: warm run was not all cached`);
   const warm = median(warms.map((w) => w.ms));
   const invalidated = cli([...base, '--param', 'p0=1']);
-  const reran = JSON.parse(invalidated.out).tasks.filter((t: { status: string }) => t.status === 'ran').length;
+  const reran = JSON.parse(invalidated.out).tasks.filter(
+    (t: { status: string }) => t.status === 'ran',
+  ).length;
   const noop = { ms: median([0, 1, 2, 3, 4].map(() => cli(['--version']).ms)) };
   return [
-    { name: `${label}: cold run (${tasks} tasks, ${workers} workers)`, value: round(cold.ms, 0), unit: 'ms' },
+    {
+      name: `${label}: cold run (${tasks} tasks, ${workers} workers)`,
+      value: round(cold.ms, 0),
+      unit: 'ms',
+    },
     { name: `${label}: cold run peak RSS`, value: round(cold.rssMb), unit: 'MB' },
-    { name: `${label}: per-task overhead, cold ((cold − warm) / tasks)`, value: round((cold.ms - warm) / tasks, 2), unit: 'ms' },
+    {
+      name: `${label}: per-task overhead, cold ((cold − warm) / tasks)`,
+      value: round((cold.ms - warm) / tasks, 2),
+      unit: 'ms',
+    },
     {
       name: `${label}: warm run, all cached (median of 5, incl. process start)`,
       value: round(warm, 0),
       unit: 'ms',
       ...(warmAim ? { aim: `< ${warmAim} ms`, met: warm < warmAim } : {}),
     },
-    { name: `${label}: warm run minus \`cellar --version\` (the runtime's own warm cost)`, value: round(warm - noop.ms, 0), unit: 'ms' },
-    { name: `${label}: warm run peak RSS`, value: round(median(warms.map((w) => w.rssMb))), unit: 'MB' },
-    { name: `${label}: one leaf invalidated (${reran} tasks re-run)`, value: round(invalidated.ms, 0), unit: 'ms' },
-    { name: `${label}: one leaf invalidated peak RSS`, value: round(invalidated.rssMb), unit: 'MB' },
-    { name: `${label}: \`cellar --version\` for reference (node start + CLI load, median of 5)`, value: round(noop.ms, 0), unit: 'ms' },
+    {
+      name: `${label}: warm run minus \`cellar --version\` (the runtime's own warm cost)`,
+      value: round(warm - noop.ms, 0),
+      unit: 'ms',
+    },
+    {
+      name: `${label}: warm run peak RSS`,
+      value: round(median(warms.map((w) => w.rssMb))),
+      unit: 'MB',
+    },
+    {
+      name: `${label}: one leaf invalidated (${reran} tasks re-run)`,
+      value: round(invalidated.ms, 0),
+      unit: 'ms',
+    },
+    {
+      name: `${label}: one leaf invalidated peak RSS`,
+      value: round(invalidated.rssMb),
+      unit: 'MB',
+    },
+    {
+      name: `${label}: \`cellar --version\` for reference (node start + CLI load, median of 5)`,
+      value: round(noop.ms, 0),
+      unit: 'ms',
+    },
   ];
 }
 
@@ -148,36 +198,84 @@ async function tableChild(mode: 'codec' | 'raw'): Promise<void> {
   if (mode === 'codec') {
     const { bytes, schema } = await tableCodec.encode(columns, {});
     await atomicWrite(file, bytes);
-    const back = (await tableCodec.decode(await readFile(file), {}, schema)) as Record<string, Float64Array>;
+    const back = (await tableCodec.decode(await readFile(file), {}, schema)) as Record<
+      string,
+      Float64Array
+    >;
     check = back.c9![rows - 1]! + back.c0!.length;
   } else {
-    const buf = Buffer.concat(Object.values(columns).map((c) => Buffer.from(c.buffer, c.byteOffset, c.byteLength)));
+    const buf = Buffer.concat(
+      Object.values(columns).map((c) => Buffer.from(c.buffer, c.byteOffset, c.byteLength)),
+    );
     await atomicWrite(file, buf);
     const back = await readFile(file);
-    const cols = Array.from({ length: 10 }, (_, c) => new Float64Array(back.buffer, back.byteOffset + c * rows * 8, rows));
+    const cols = Array.from(
+      { length: 10 },
+      (_, c) => new Float64Array(back.buffer, back.byteOffset + c * rows * 8, rows),
+    );
     check = cols[9]![rows - 1]! + cols[0]!.length;
   }
   const ms = performance.now() - t0;
   rmSync(file, { force: true });
-  process.stdout.write(JSON.stringify({ ms, loadMs, check, rssMb: process.resourceUsage().maxRSS / 1024 }));
+  process.stdout.write(
+    JSON.stringify({ ms, loadMs, check, rssMb: process.resourceUsage().maxRSS / 1024 }),
+  );
 }
 
 function tableRows(): BenchRow[] {
   mkdirSync(tmp, { recursive: true });
   const run = (mode: string) => {
-    const samples = [0, 1, 2].map(() => JSON.parse(execFileSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--table-child', mode], { cwd: root, encoding: 'utf8' })));
-    return { ms: median(samples.map((s) => s.ms)), loadMs: median(samples.map((s) => s.loadMs)), rssMb: median(samples.map((s) => s.rssMb)) };
+    const samples = [0, 1, 2].map(() =>
+      JSON.parse(
+        execFileSync(
+          process.execPath,
+          ['--import', 'tsx', fileURLToPath(import.meta.url), '--table-child', mode],
+          { cwd: root, encoding: 'utf8' },
+        ),
+      ),
+    );
+    return {
+      ms: median(samples.map((s) => s.ms)),
+      loadMs: median(samples.map((s) => s.loadMs)),
+      rssMb: median(samples.map((s) => s.rssMb)),
+    };
   };
   const codec = run('codec');
   const raw = run('raw');
   const ratio = codec.ms / raw.ms;
   return [
-    { name: 'table 1M × 10 float64: write + read via Arrow IPC codec (median of 3)', value: round(codec.ms, 0), unit: 'ms' },
-    { name: 'table 1M × 10 float64: write + read same bytes with fs (concat, temp + rename, read)', value: round(raw.ms, 0), unit: 'ms' },
-    { name: 'table codec first use in a process (loading apache-arrow), once per process', value: round(codec.loadMs, 0), unit: 'ms' },
-    { name: 'table codec time / raw fs time', value: round(ratio, 2), unit: '×', aim: '≤ 2×', met: ratio <= 2 },
-    { name: 'table codec peak RSS (incl. 80 MB of generated data)', value: round(codec.rssMb), unit: 'MB' },
-    { name: 'raw fs peak RSS (incl. 80 MB of generated data)', value: round(raw.rssMb), unit: 'MB' },
+    {
+      name: 'table 1M × 10 float64: write + read via Arrow IPC codec (median of 3)',
+      value: round(codec.ms, 0),
+      unit: 'ms',
+    },
+    {
+      name: 'table 1M × 10 float64: write + read same bytes with fs (concat, temp + rename, read)',
+      value: round(raw.ms, 0),
+      unit: 'ms',
+    },
+    {
+      name: 'table codec first use in a process (loading apache-arrow), once per process',
+      value: round(codec.loadMs, 0),
+      unit: 'ms',
+    },
+    {
+      name: 'table codec time / raw fs time',
+      value: round(ratio, 2),
+      unit: '×',
+      aim: '≤ 2×',
+      met: ratio <= 2,
+    },
+    {
+      name: 'table codec peak RSS (incl. 80 MB of generated data)',
+      value: round(codec.rssMb),
+      unit: 'MB',
+    },
+    {
+      name: 'raw fs peak RSS (incl. 80 MB of generated data)',
+      value: round(raw.rssMb),
+      unit: 'MB',
+    },
   ];
 }
 
@@ -198,4 +296,3 @@ export default async function runtimeBench(): Promise<BenchSection> {
 }
 
 if (process.argv[2] === '--table-child') await tableChild(process.argv[3] as 'codec' | 'raw');
-

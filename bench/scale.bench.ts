@@ -37,12 +37,22 @@ function cli(cwd: string, args: string[]): Timed {
   const argv = [process.execPath, join(root, 'bin', 'cellar.mjs'), ...args];
   const t0 = performance.now();
   const r = gnuTime
-    ? spawnSync('/usr/bin/time', ['-f', '%M', ...argv], { cwd, encoding: 'utf8', maxBuffer: 1 << 30 })
+    ? spawnSync('/usr/bin/time', ['-f', '%M', ...argv], {
+        cwd,
+        encoding: 'utf8',
+        maxBuffer: 1 << 30,
+      })
     : spawnSync(argv[0]!, argv.slice(1), { cwd, encoding: 'utf8', maxBuffer: 1 << 30 });
   const ms = performance.now() - t0;
   const lines = (r.stderr ?? '').trim().split('\n');
   const rssKb = gnuTime ? Number(lines.pop()) : NaN;
-  return { ms, rssMb: rssKb / 1024, out: r.stdout ?? '', ok: r.status === 0, err: lines.join('\n') };
+  return {
+    ms,
+    rssMb: rssKb / 1024,
+    out: r.stdout ?? '',
+    ok: r.status === 0,
+    err: lines.join('\n'),
+  };
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -52,31 +62,74 @@ function project(name: string): string {
   const dir = join(tmp, name);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(join(dir, 'notebooks'), { recursive: true });
-  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: `bench-${name}`, private: true, type: 'module' }) + '\n');
+  writeFileSync(
+    join(dir, 'package.json'),
+    JSON.stringify({ name: `bench-${name}`, private: true, type: 'module' }) + '\n',
+  );
   return dir;
 }
 
-const cell = (source: string, id: string) => ({ cell_type: 'code', id, metadata: {}, execution_count: null, outputs: [], source });
+const cell = (source: string, id: string) => ({
+  cell_type: 'code',
+  id,
+  metadata: {},
+  execution_count: null,
+  outputs: [],
+  source,
+});
 function notebook(cells: ReturnType<typeof cell>[]): string {
-  return JSON.stringify({ cells, metadata: { kernelspec: { name: 'tslab', display_name: 'TypeScript', language: 'typescript' } }, nbformat: 4, nbformat_minor: 5 }, null, 1) + '\n';
+  return (
+    JSON.stringify(
+      {
+        cells,
+        metadata: {
+          kernelspec: { name: 'tslab', display_name: 'TypeScript', language: 'typescript' },
+        },
+        nbformat: 4,
+        nbformat_minor: 5,
+      },
+      null,
+      1,
+    ) + '\n'
+  );
 }
 
 /** The issue's "wide" notebook: params, n leaf tasks, one task summing them in one expression. */
 function wideNotebook(n: number, changedLeaf = -1): string {
   const cells = [cell('//| params\nconst salt = 1;', 'params')];
-  for (let i = 0; i < n; i++) cells.push(cell(`//| task: v${i}\nconst v_${i} = ${i} + salt${i === changedLeaf ? ' + 1' : ''};`, `v${i}`));
-  cells.push(cell(`//| task: total\nconst total = ${Array.from({ length: n }, (_, i) => `v_${i}`).join(' + ')};`, 'total'));
+  for (let i = 0; i < n; i++)
+    cells.push(
+      cell(
+        `//| task: v${i}\nconst v_${i} = ${i} + salt${i === changedLeaf ? ' + 1' : ''};`,
+        `v${i}`,
+      ),
+    );
+  cells.push(
+    cell(
+      `//| task: total\nconst total = ${Array.from({ length: n }, (_, i) => `v_${i}`).join(' + ')};`,
+      'total',
+    ),
+  );
   return notebook(cells);
 }
 
 const statuses = (t: Timed) => {
   const counts: Record<string, number> = {};
-  for (const task of JSON.parse(t.out).tasks as { status: string }[]) counts[task.status] = (counts[task.status] ?? 0) + 1;
+  for (const task of JSON.parse(t.out).tasks as { status: string }[])
+    counts[task.status] = (counts[task.status] ?? 0) + 1;
   return counts;
 };
 
 function failed(name: string, t: Timed): BenchRow {
-  return { name: `${name} — FAILED: ${t.err.split('\n').find((l) => l.trim()) ?? 'no message'}`.slice(0, 300), value: NaN, unit: 'ms', met: false };
+  return {
+    name: `${name} — FAILED: ${t.err.split('\n').find((l) => l.trim()) ?? 'no message'}`.slice(
+      0,
+      300,
+    ),
+    value: NaN,
+    unit: 'ms',
+    met: false,
+  };
 }
 
 function wideRows(n: number): BenchRow[] {
@@ -96,26 +149,74 @@ function wideRows(n: number): BenchRow[] {
     versions.push(cli(dir, ['--version']));
     warms.push(cli(dir, run));
   }
-  for (const w of warms) if (!w.ok || statuses(w).cached !== n + 1) return [failed(`${label}: warm run not all cached`, w)];
-  const warmByPipeline = median([0, 1, 2, 3, 4].map(() => cli(dir, ['run', join('generated', 'wide', 'pipeline.ts'), '--json']).ms));
+  for (const w of warms)
+    if (!w.ok || statuses(w).cached !== n + 1)
+      return [failed(`${label}: warm run not all cached`, w)];
+  const warmByPipeline = median(
+    [0, 1, 2, 3, 4].map(
+      () => cli(dir, ['run', join('generated', 'wide', 'pipeline.ts'), '--json']).ms,
+    ),
+  );
   const warm = median(warms.map((w) => w.ms));
   const version = median(versions.map((v) => v.ms));
   writeFileSync(join(dir, nb), wideNotebook(n, Math.floor(n / 2)));
   const changed = cli(dir, run);
   const changedRan = changed.ok ? (statuses(changed).ran ?? 0) : -1;
   return [
-    { name: `${label}: compile, cold (fresh process, no cache)`, value: round(compile.ms), unit: 'ms' },
+    {
+      name: `${label}: compile, cold (fresh process, no cache)`,
+      value: round(compile.ms),
+      unit: 'ms',
+    },
     { name: `${label}: compile peak RSS`, value: round(compile.rssMb, 1), unit: 'MB' },
-    { name: `${label}: cold run by notebook path (${coldRan} tasks ran)`, value: round(cold.ms), unit: 'ms' },
+    {
+      name: `${label}: cold run by notebook path (${coldRan} tasks ran)`,
+      value: round(cold.ms),
+      unit: 'ms',
+    },
     { name: `${label}: cold run peak RSS`, value: round(cold.rssMb, 1), unit: 'MB' },
-    { name: `${label}: per-task overhead, cold ((cold − warm) / tasks)`, value: round((cold.ms - warm) / (n + 1), 3), unit: 'ms', aim: '≤ 0.2 ms', met: (cold.ms - warm) / (n + 1) <= 0.2 },
-    { name: `${label}: warm run by notebook path, all cached (median of 5)`, value: round(warm), unit: 'ms' },
-    { name: `${label}: warm run by generated pipeline.ts (median of 5)`, value: round(warmByPipeline), unit: 'ms' },
-    { name: `${label}: \`cellar --version\` in the same run (median of 5)`, value: round(version), unit: 'ms' },
-    { name: `${label}: warm run minus \`cellar --version\``, value: round(warm - version), unit: 'ms', aim: '≤ 25 ms', met: warm - version <= 25 },
-    { name: `${label}: warm run peak RSS`, value: round(median(warms.map((w) => w.rssMb)), 1), unit: 'MB' },
+    {
+      name: `${label}: per-task overhead, cold ((cold − warm) / tasks)`,
+      value: round((cold.ms - warm) / (n + 1), 3),
+      unit: 'ms',
+      aim: '≤ 0.2 ms',
+      met: (cold.ms - warm) / (n + 1) <= 0.2,
+    },
+    {
+      name: `${label}: warm run by notebook path, all cached (median of 5)`,
+      value: round(warm),
+      unit: 'ms',
+    },
+    {
+      name: `${label}: warm run by generated pipeline.ts (median of 5)`,
+      value: round(warmByPipeline),
+      unit: 'ms',
+    },
+    {
+      name: `${label}: \`cellar --version\` in the same run (median of 5)`,
+      value: round(version),
+      unit: 'ms',
+    },
+    {
+      name: `${label}: warm run minus \`cellar --version\``,
+      value: round(warm - version),
+      unit: 'ms',
+      aim: '≤ 25 ms',
+      met: warm - version <= 25,
+    },
+    {
+      name: `${label}: warm run peak RSS`,
+      value: round(median(warms.map((w) => w.rssMb)), 1),
+      unit: 'MB',
+    },
     changed.ok
-      ? { name: `${label}: one leaf's code changed, by notebook path (${changedRan} tasks re-ran; compile included)`, value: round(changed.ms), unit: 'ms', aim: 'warm + 2 tasks', met: changedRan === 2 }
+      ? {
+          name: `${label}: one leaf's code changed, by notebook path (${changedRan} tasks re-ran; compile included)`,
+          value: round(changed.ms),
+          unit: 'ms',
+          aim: 'warm + 2 tasks',
+          met: changedRan === 2,
+        }
       : failed(`${label}: one leaf's code changed`, changed),
   ];
 }
@@ -159,10 +260,28 @@ function apiRows(shape: 'wide' | 'chain', n: number): BenchRow[] {
   const warm = cli(dir, base);
   const version = cli(dir, ['--version']);
   return [
-    { name: `${label}: \`cellar run --dry-run\`, nothing stored`, value: round(dry.ms), unit: 'ms', aim: '≤ 1000 ms', met: dry.ms <= 1000 },
+    {
+      name: `${label}: \`cellar run --dry-run\`, nothing stored`,
+      value: round(dry.ms),
+      unit: 'ms',
+      aim: '≤ 1000 ms',
+      met: dry.ms <= 1000,
+    },
     { name: `${label}: cold run`, value: round(cold.ms), unit: 'ms' },
-    { name: `${label}: cold run peak RSS`, value: round(cold.rssMb, 1), unit: 'MB', aim: '< 500 MB', met: cold.rssMb < 500 },
-    { name: `${label}: warm run, all cached`, value: round(warm.ms), unit: 'ms', aim: '≤ 1000 ms', met: warm.ok && warm.ms <= 1000 },
+    {
+      name: `${label}: cold run peak RSS`,
+      value: round(cold.rssMb, 1),
+      unit: 'MB',
+      aim: '< 500 MB',
+      met: cold.rssMb < 500,
+    },
+    {
+      name: `${label}: warm run, all cached`,
+      value: round(warm.ms),
+      unit: 'ms',
+      aim: '≤ 1000 ms',
+      met: warm.ok && warm.ms <= 1000,
+    },
     { name: `${label}: warm run peak RSS`, value: round(warm.rssMb, 1), unit: 'MB' },
     { name: `${label}: \`cellar --version\` beside it`, value: round(version.ms), unit: 'ms' },
   ];
@@ -180,9 +299,21 @@ function bigCompileRows(n: number): BenchRow[] {
   if (!changed.ok) return [failed(`${label}: one cell changed`, changed)];
   const files = readFileSync(join(dir, 'generated', 'big', 'pipeline.ts'), 'utf8').length;
   return [
-    { name: `${label}: compile, cold`, value: round(cold.ms), unit: 'ms', aim: '≤ 10000 ms', met: cold.ms <= 10_000 },
+    {
+      name: `${label}: compile, cold`,
+      value: round(cold.ms),
+      unit: 'ms',
+      aim: '≤ 10000 ms',
+      met: cold.ms <= 10_000,
+    },
     { name: `${label}: compile peak RSS`, value: round(cold.rssMb, 1), unit: 'MB' },
-    { name: `${label}: one cell changed (fresh process)`, value: round(changed.ms), unit: 'ms', aim: '≤ 1000 ms', met: changed.ms <= 1000 },
+    {
+      name: `${label}: one cell changed (fresh process)`,
+      value: round(changed.ms),
+      unit: 'ms',
+      aim: '≤ 1000 ms',
+      met: changed.ms <= 1000,
+    },
     { name: `${label}: generated pipeline.ts size`, value: round(files / 1024), unit: 'KB' },
   ];
 }

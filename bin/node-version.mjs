@@ -11,7 +11,10 @@ export const MIN_NODE = [20, 19, 0];
 
 /** A clear message when `version` (e.g. process.versions.node) is older than MIN_NODE, else undefined. */
 export function nodeVersionProblem(version) {
-  const have = String(version).replace(/^v/, '').split('.').map((n) => Number.parseInt(n, 10) || 0);
+  const have = String(version)
+    .replace(/^v/, '')
+    .split('.')
+    .map((n) => Number.parseInt(n, 10) || 0);
   for (let i = 0; i < 3; i++) {
     if ((have[i] ?? 0) > MIN_NODE[i]) return undefined;
     if ((have[i] ?? 0) < MIN_NODE[i]) {

@@ -14,7 +14,9 @@ export interface CommandContext {
   verbose: boolean;
 }
 
-type Parsed<O extends ParseArgsOptionsConfig> = ReturnType<typeof parseArgs<{ options: O; allowPositionals: true; strict: true }>>;
+type Parsed<O extends ParseArgsOptionsConfig> = ReturnType<
+  typeof parseArgs<{ options: O; allowPositionals: true; strict: true }>
+>;
 
 export interface CommandInput<O extends ParseArgsOptionsConfig> {
   values: Parsed<O>['values'];
@@ -23,25 +25,42 @@ export interface CommandInput<O extends ParseArgsOptionsConfig> {
 }
 
 /** A command: call it with the arguments after its name; resolves to the exit code. */
-export type Command = ((args: string[], context?: CommandContext) => Promise<number>) & { usage: string };
+export type Command = ((args: string[], context?: CommandContext) => Promise<number>) & {
+  usage: string;
+};
 
 export function defineCommand<const O extends ParseArgsOptionsConfig>(definition: {
   usage: string;
   options: O;
   run(input: CommandInput<O>): Promise<number>;
 }): Command {
-  const command = async (args: string[], context: CommandContext = { verbose: false }): Promise<number> => {
+  const command = async (
+    args: string[],
+    context: CommandContext = { verbose: false },
+  ): Promise<number> => {
     if (args.includes('--help') || args.includes('-h')) {
       console.log(definition.usage);
       return EXIT.ok;
     }
     let parsed: Parsed<O>;
     try {
-      parsed = parseArgs({ args, options: definition.options, allowPositionals: true, strict: true });
+      parsed = parseArgs({
+        args,
+        options: definition.options,
+        allowPositionals: true,
+        strict: true,
+      });
     } catch (error) {
-      throw new CliError(`${usageMessage(error as Error & { code?: string })}\n\n${definition.usage}`, 'E_USAGE');
+      throw new CliError(
+        `${usageMessage(error as Error & { code?: string })}\n\n${definition.usage}`,
+        'E_USAGE',
+      );
     }
-    return definition.run({ values: parsed.values, positionals: parsed.positionals, verbose: context.verbose });
+    return definition.run({
+      values: parsed.values,
+      positionals: parsed.positionals,
+      verbose: context.verbose,
+    });
   };
   return Object.assign(command, { usage: definition.usage });
 }
@@ -52,6 +71,7 @@ export function defineCommand<const O extends ParseArgsOptionsConfig>(definition
  */
 function usageMessage(error: Error & { code?: string }): string {
   const option = /^Unknown option '([^']+)'/.exec(error.message);
-  if (error.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && option) return `unknown option ${option[1]}`;
+  if (error.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && option)
+    return `unknown option ${option[1]}`;
   return error.message;
 }

@@ -53,7 +53,13 @@ function frameLocation(task: AnyTask, frames: string[], extraLines: number): str
 }
 
 /** Line `line` (1-based) of the generated module `file`, as a position in the notebook. */
-function moduleLineLocation(task: AnyTask, file: string, line: number, extraLines = 0, text?: string): string | undefined {
+function moduleLineLocation(
+  task: AnyTask,
+  file: string,
+  line: number,
+  extraLines = 0,
+  text?: string,
+): string | undefined {
   try {
     text ??= readFileSync(file, 'utf8');
   } catch {
@@ -62,9 +68,13 @@ function moduleLineLocation(task: AnyTask, file: string, line: number, extraLine
   const at = locateInNotebook(text, line);
   if (!at) return undefined;
   const now = at.cellId ? readCellPositions(notebookPath(task)!)?.get(at.cellId) : undefined;
-  if (now) return `${task.source!.notebook}, cell ${now.cell} (id ${at.cellId}), line ${now.directiveLines + at.codeLine + extraLines}`;
+  if (now)
+    return `${task.source!.notebook}, cell ${now.cell} (id ${at.cellId}), line ${now.directiveLines + at.codeLine + extraLines}`;
   // No id, or the cell is gone since the compile: the numbers as compiled.
-  const cell = at.cell !== undefined ? `cell ${at.cell}${at.cellId ? ` (id ${at.cellId})` : ''}` : `cell id ${at.cellId}`;
+  const cell =
+    at.cell !== undefined
+      ? `cell ${at.cell}${at.cellId ? ` (id ${at.cellId})` : ''}`
+      : `cell id ${at.cellId}`;
   return `${task.source!.notebook}, ${cell}, code line ${at.codeLine + extraLines} (as compiled)`;
 }
 
@@ -76,7 +86,10 @@ function moduleLineLocation(task: AnyTask, file: string, line: number, extraLine
  * `new …Error(…)`. Two or more candidates and no literal match: no location, rather than a guess.
  * `message` is the failure's message (runtime/errors.ts `thrownMessage`).
  */
-export async function thrownValueLocation(task: AnyTask, message: string): Promise<string | undefined> {
+export async function thrownValueLocation(
+  task: AnyTask,
+  message: string,
+): Promise<string | undefined> {
   if (!task.module || !task.source) return undefined;
   const module = modulePath(task.module);
   const ts = (await import('typescript')).default;
@@ -89,7 +102,12 @@ export async function thrownValueLocation(task: AnyTask, message: string): Promi
     }
     const sites = throwSites(ts, text);
     const literal = sites.filter((s) => s.literal === message);
-    const pick = literal.length === 1 ? literal[0] : sites.length === 1 && literal.length === 0 && sites[0]!.literal === undefined ? sites[0] : undefined;
+    const pick =
+      literal.length === 1
+        ? literal[0]
+        : sites.length === 1 && literal.length === 0 && sites[0]!.literal === undefined
+          ? sites[0]
+          : undefined;
     if (pick) return moduleLineLocation(task, file, pick.line, 0, text);
     if (sites.length > 0) return undefined; // ambiguous in the task's own module: say nothing
   }
@@ -107,8 +125,12 @@ interface ThrowSite {
 function throwSites(ts: typeof import('typescript'), text: string): ThrowSite[] {
   const sf = ts.createSourceFile('m.ts', text, ts.ScriptTarget.Latest, true, ts.ScriptKind.TS);
   const sites: ThrowSite[] = [];
-  const isErrorValue = (e: import('typescript').Expression) => ts.isNewExpression(e) && /Error$/.test(e.expression.getText(sf));
-  const add = (node: import('typescript').Node, value: import('typescript').Expression | undefined) => {
+  const isErrorValue = (e: import('typescript').Expression) =>
+    ts.isNewExpression(e) && /Error$/.test(e.expression.getText(sf));
+  const add = (
+    node: import('typescript').Node,
+    value: import('typescript').Expression | undefined,
+  ) => {
     if (!value || isErrorValue(value)) return;
     const line = sf.getLineAndCharacterOfPosition(node.getStart(sf)).line + 1;
     sites.push({ line, ...(ts.isStringLiteralLike(value) ? { literal: value.text } : {}) });
@@ -118,7 +140,8 @@ function throwSites(ts: typeof import('typescript'), text: string): ThrowSite[] 
   while (stack.length > 0) {
     const node = stack.pop()!;
     if (ts.isThrowStatement(node)) add(node, node.expression);
-    else if (ts.isCallExpression(node) && /(^|\.)reject$/.test(node.expression.getText(sf))) add(node, node.arguments[0]);
+    else if (ts.isCallExpression(node) && /(^|\.)reject$/.test(node.expression.getText(sf)))
+      add(node, node.arguments[0]);
     node.forEachChild((child) => {
       stack.push(child);
     });
@@ -139,12 +162,17 @@ function checkLocation(task: AnyTask, check: string): string | undefined {
   const wanted = check.replace(/\s+/g, ' ').trim();
   for (const [i, cell] of cells.entries()) {
     if (typeof cell?.id !== 'string' || !task.source!.cells.includes(cell.id)) continue;
-    const text = Array.isArray(cell.source) ? cell.source.join('') : typeof cell.source === 'string' ? cell.source : '';
+    const text = Array.isArray(cell.source)
+      ? cell.source.join('')
+      : typeof cell.source === 'string'
+        ? cell.source
+        : '';
     const line = text.split(/\r\n?|\n/).findIndex((l) => {
       const m = /^\s*\/\/\|\s*check\s*:(.*)$/.exec(l);
       return m !== null && m[1]!.replace(/\s+/g, ' ').trim() === wanted;
     });
-    if (line >= 0) return `${task.source!.notebook}, cell ${i + 1} (id ${cell.id}), line ${line + 1}`;
+    if (line >= 0)
+      return `${task.source!.notebook}, cell ${i + 1} (id ${cell.id}), line ${line + 1}`;
   }
   return undefined;
 }

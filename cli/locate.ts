@@ -30,7 +30,10 @@ const MARKER = /^\s*\/\/ notebook cell (?:`([^`]+)`|(\d+)(?: \(id ([^)]+)\))?)\s
  * The cell (and line in it) that `line` (1-based) of a generated module's text came from, or
  * undefined when the line is not inside a cell's code (imports, the task record).
  */
-export function locateInNotebook(generatedText: string, line: number): NotebookPosition | undefined {
+export function locateInNotebook(
+  generatedText: string,
+  line: number,
+): NotebookPosition | undefined {
   const lines = generatedText.split('\n');
   if (line < 1 || line > lines.length) return undefined;
   for (let i = line - 1; i >= 0; i--) {

@@ -12,25 +12,67 @@ interface Command {
 }
 
 const commands: Record<string, Command> = {
-  compile: { summary: 'compile notebooks into generated/ (--check, --watch)', load: () => import('./commands/compile.js') },
-  plan: { summary: 'print the task plan of a notebook (--json)', load: () => import('./commands/plan.js') },
+  compile: {
+    summary: 'compile notebooks into generated/ (--check, --watch)',
+    load: () => import('./commands/compile.js'),
+  },
+  plan: {
+    summary: 'print the task plan of a notebook (--json)',
+    load: () => import('./commands/plan.js'),
+  },
   run: { summary: 'run a pipeline as a cached DAG', load: () => import('./commands/run.js') },
-  worker: { summary: 'run tasks of distributed runs (cellar run --executor bullmq) from Redis', load: () => import('./commands/worker.js') },
-  tree: { summary: 'print the dependency tree with status', load: () => import('./commands/tree.js') },
+  worker: {
+    summary: 'run tasks of distributed runs (cellar run --executor bullmq) from Redis',
+    load: () => import('./commands/worker.js'),
+  },
+  tree: {
+    summary: 'print the dependency tree with status',
+    load: () => import('./commands/tree.js'),
+  },
   show: { summary: 'print a cached output', load: () => import('./commands/show.js') },
-  fixtures: { summary: 'record replay fixtures from the last run; compile emits a replay test per task', load: () => import('./commands/fixtures.js') },
-  exec: { summary: 'run a notebook headless in the tslab kernel, papermill-style (-p name value)', load: () => import('./commands/exec.js') },
-  verify: { summary: 'check the compiled pipeline computes what the notebook computes, task by task', load: () => import('./commands/verify.js') },
-  kernel: { summary: 'kernel install: write the project-local tslab kernelspec and check it starts', load: () => import('./commands/kernel.js') },
-  notebook: { summary: 'start Jupyter on loopback with the tslab kernel and print its URL', load: () => import('./commands/notebook.js') },
-  docs: { summary: 'build the static docs site from the notebooks (--out dir)', load: () => import('./commands/docs.js') },
-  build: { summary: 'bundle a pipeline for a batch machine, or a task function for serving (--function)', load: () => import('./commands/build.js') },
+  fixtures: {
+    summary: 'record replay fixtures from the last run; compile emits a replay test per task',
+    load: () => import('./commands/fixtures.js'),
+  },
+  exec: {
+    summary: 'run a notebook headless in the tslab kernel, papermill-style (-p name value)',
+    load: () => import('./commands/exec.js'),
+  },
+  verify: {
+    summary: 'check the compiled pipeline computes what the notebook computes, task by task',
+    load: () => import('./commands/verify.js'),
+  },
+  kernel: {
+    summary: 'kernel install: write the project-local tslab kernelspec and check it starts',
+    load: () => import('./commands/kernel.js'),
+  },
+  notebook: {
+    summary: 'start Jupyter on loopback with the tslab kernel and print its URL',
+    load: () => import('./commands/notebook.js'),
+  },
+  docs: {
+    summary: 'build the static docs site from the notebooks (--out dir)',
+    load: () => import('./commands/docs.js'),
+  },
+  build: {
+    summary: 'bundle a pipeline for a batch machine, or a task function for serving (--function)',
+    load: () => import('./commands/build.js'),
+  },
 };
 
 function help(): string {
   const width = Math.max(...Object.keys(commands).map((c) => c.length));
-  const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
-  return ['usage: cellar <command> [options]', '', 'commands:', ...lines, '', "Run 'cellar <command> --help' for a command's options."].join('\n');
+  const lines = Object.entries(commands).map(
+    ([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`,
+  );
+  return [
+    'usage: cellar <command> [options]',
+    '',
+    'commands:',
+    ...lines,
+    '',
+    "Run 'cellar <command> --help' for a command's options.",
+  ].join('\n');
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -50,7 +92,12 @@ export async function main(argv: string[]): Promise<number> {
   }
   const verbose = args.includes('--verbose');
   try {
-    return await (await command.load()).run(args.filter((a) => a !== '--verbose'), { verbose });
+    return await (
+      await command.load()
+    ).run(
+      args.filter((a) => a !== '--verbose'),
+      { verbose },
+    );
   } catch (error) {
     if (error instanceof CliError) {
       // The code goes on the first line, before any usage text the message carries.
@@ -58,7 +105,9 @@ export async function main(argv: string[]): Promise<number> {
       console.error([`cellar ${name}: ${first} (${error.code})`, ...rest].join('\n'));
       return error.exitCode;
     }
-    console.error(`cellar ${name}: ${error instanceof Error ? (verbose ? error.stack : error.message) : String(error)}`);
+    console.error(
+      `cellar ${name}: ${error instanceof Error ? (verbose ? error.stack : error.message) : String(error)}`,
+    );
     if (!verbose) console.error('(run with --verbose for the stack trace)');
     return EXIT.failure;
   }

@@ -13,7 +13,11 @@ import type { Pipeline, ParamSpec } from '../runtime/task.js';
 import { CliError, EXIT } from './errors.js';
 
 export async function resolvePipelineFile(arg: string | undefined): Promise<string> {
-  if (!arg) throw new CliError('missing <pipeline>: a compiled pipeline.ts or a notebook .ipynb', 'E_USAGE');
+  if (!arg)
+    throw new CliError(
+      'missing <pipeline>: a compiled pipeline.ts or a notebook .ipynb',
+      'E_USAGE',
+    );
   const path = resolve(arg);
   if (!existsSync(path)) throw new CliError(`no such file: ${arg}`, 'E_NO_PIPELINE');
   if (path.endsWith('.ipynb')) {
@@ -23,7 +27,9 @@ export async function resolvePipelineFile(arg: string | undefined): Promise<stri
   }
   let file = path;
   if (statSync(path).isDirectory()) {
-    const name = ['pipeline.ts', 'pipeline.js', 'pipeline.mjs'].find((n) => existsSync(join(path, n)));
+    const name = ['pipeline.ts', 'pipeline.js', 'pipeline.mjs'].find((n) =>
+      existsSync(join(path, n)),
+    );
     if (!name) throw new CliError(`no pipeline.ts in folder ${arg}`, 'E_NO_PIPELINE');
     file = join(path, name);
   }
@@ -44,12 +50,16 @@ async function warnIfStale(file: string): Promise<void> {
     return;
   }
   if (!/^\s*source: '[^']+\.ipynb',$/m.test(text)) return;
-  const { staleWarning } = (await import('./commands/compile.js')) as { staleWarning: (path: string) => string | undefined };
+  const { staleWarning } = (await import('./commands/compile.js')) as {
+    staleWarning: (path: string) => string | undefined;
+  };
   const warning = staleWarning(file);
   if (warning) process.stderr.write(`warning: ${warning}\n`);
 }
 
-export async function openPipeline(arg: string | undefined): Promise<{ pipeline: Pipeline; file: string }> {
+export async function openPipeline(
+  arg: string | undefined,
+): Promise<{ pipeline: Pipeline; file: string }> {
   const file = await resolvePipelineFile(arg);
   try {
     return await loadPipeline(file);
@@ -72,7 +82,10 @@ export function parseParams(raw: string[], pipeline: Pipeline): Record<string, u
     const spec = Object.hasOwn(specs, name) ? specs[name] : undefined;
     if (!spec) {
       const known = Object.keys(specs);
-      throw new CliError(`unknown param '${name}' (pipeline params: ${known.join(', ') || 'none'})`, 'E_UNKNOWN_PARAM');
+      throw new CliError(
+        `unknown param '${name}' (pipeline params: ${known.join(', ') || 'none'})`,
+        'E_UNKNOWN_PARAM',
+      );
     }
     out[name] = parseValue(name, text, spec);
   }
@@ -85,7 +98,8 @@ function parseValue(name: string, text: string, spec: ParamSpec): unknown {
       return text;
     case 'number': {
       const n = Number(text);
-      if (text.trim() === '' || !Number.isFinite(n)) throw new CliError(`param '${name}' is a number, got '${text}'`, 'E_BAD_PARAM');
+      if (text.trim() === '' || !Number.isFinite(n))
+        throw new CliError(`param '${name}' is a number, got '${text}'`, 'E_BAD_PARAM');
       return n;
     }
     case 'boolean':
@@ -98,7 +112,10 @@ function parseValue(name: string, text: string, spec: ParamSpec): unknown {
       } catch {
         // Show the shape wanted, from the default, quoted for the shell: bare words are not JSON.
         const example = JSON.stringify(spec.default ?? ['north', 'south']);
-        throw new CliError(`param '${name}' is JSON, got '${text}'; for example --param ${name}='${example.replace(/'/g, "'\\''")}' (strings inside need double quotes)`, 'E_BAD_PARAM');
+        throw new CliError(
+          `param '${name}' is JSON, got '${text}'; for example --param ${name}='${example.replace(/'/g, "'\\''")}' (strings inside need double quotes)`,
+          'E_BAD_PARAM',
+        );
       }
   }
 }
@@ -122,12 +139,21 @@ export async function openForInspection(
   const { values, positionals } = input;
   // `required`: positionals after the pipeline that must be there (show needs a task).
   command.required.forEach((what, i) => {
-    if (positionals[i + 1] === undefined) throw new CliError(`a ${what} is needed\n\n${command.usage}`, 'E_USAGE');
+    if (positionals[i + 1] === undefined)
+      throw new CliError(`a ${what} is needed\n\n${command.usage}`, 'E_USAGE');
   });
   const { pipeline, file } = await openPipeline(positionals[0]);
   let prepared: PreparedRun;
   try {
-    prepared = await preparePipelineRun(normalizeRunOptions({ pipeline, pipelineFile: file, params: parseParams(values.param, pipeline), workspace: values.workspace }), command.reasons);
+    prepared = await preparePipelineRun(
+      normalizeRunOptions({
+        pipeline,
+        pipelineFile: file,
+        params: parseParams(values.param, pipeline),
+        workspace: values.workspace,
+      }),
+      command.reasons,
+    );
   } catch (error) {
     throw toCliError(error);
   }
@@ -137,10 +163,14 @@ export async function openForInspection(
 /** `unknown task 'x' (tasks: a, b)`, with a suggestion when one is close. */
 export function unknownTask(name: string, prepared: PreparedRun): CliError {
   const names = [...prepared.graph.byName.keys()];
-  return new CliError(`unknown task '${name}'${suggest(name, names)} (tasks: ${names.join(', ')})`, 'E_UNKNOWN_TASK');
+  return new CliError(
+    `unknown task '${name}'${suggest(name, names)} (tasks: ${names.join(', ')})`,
+    'E_UNKNOWN_TASK',
+  );
 }
 
 export function toCliError(error: unknown): unknown {
-  if (error instanceof CellarError) return new CliError(error.message.replace(/ \(E_[A-Z_]+\)$/, ''), error.code, EXIT.usage);
+  if (error instanceof CellarError)
+    return new CliError(error.message.replace(/ \(E_[A-Z_]+\)$/, ''), error.code, EXIT.usage);
   return error;
 }

@@ -11,17 +11,21 @@ export const CODES = {
   E_NOTEBOOK_LANGUAGE: 'the notebook kernel is not TypeScript',
   E_UNKNOWN_DIRECTIVE: 'a `//|` directive that does not exist',
   E_DIRECTIVE_VALUE: 'a directive with a missing or malformed value',
-  E_DIRECTIVE_SYNTAX: 'a line that looks like a `//|` directive but is not written as one (`// | task: x`, `//|task x`), or a `//|` line below the cell\'s first line of code',
-  E_DIRECTIVE_CONFLICT: 'two directives that cannot go together on one cell (or the same directive twice with different values)',
+  E_DIRECTIVE_SYNTAX:
+    "a line that looks like a `//|` directive but is not written as one (`// | task: x`, `//|task x`), or a `//|` line below the cell's first line of code",
+  E_DIRECTIVE_CONFLICT:
+    'two directives that cannot go together on one cell (or the same directive twice with different values)',
   E_DUPLICATE_TASK: 'two tasks with the same name',
-  E_TASK_FILE_NAME: 'a task name that cannot be a file name everywhere (over 100 characters, a Windows device name, or the same file as another task\'s on a case-insensitive file system)',
+  E_TASK_FILE_NAME:
+    "a task name that cannot be a file name everywhere (over 100 characters, a Windows device name, or the same file as another task's on a case-insensitive file system)",
   E_DUPLICATE_OUTPUT: 'two notebooks with the same file name compiling to one output folder',
   E_UNKNOWN_TASK: 'a test cell naming a task that does not exist',
   E_UNDECLARED_NAME: 'a name used but never declared in a compiled cell',
   E_DEPENDENCY_CYCLE: 'tasks that depend on each other',
-  E_MUTATES_UPSTREAM: "a task changing a value another task (or setup) produced",
+  E_MUTATES_UPSTREAM: 'a task changing a value another task (or setup) produced',
   E_FUNCTION_CROSSES_TASK: 'a function or class declared in one task and used by another',
-  E_USED_BEFORE_DECLARATION: 'a cell reading a name before its own `let`/`const`/`class` of that name (`let df = df.filter(…)`)',
+  E_USED_BEFORE_DECLARATION:
+    'a cell reading a name before its own `let`/`const`/`class` of that name (`let df = df.filter(…)`)',
   E_IMPLICIT_GLOBAL: 'assignment to a name that was never declared',
   E_PARAM_IN_SETUP: 'a setup cell reading a param (setup is shared and has none)',
   E_PARAM_NOT_LITERAL: 'a params cell with something other than literal consts',
@@ -31,15 +35,21 @@ export const CODES = {
   E_UNSUPPORTED_SYNTAX: 'a construct the analyzer does not support (e.g. `import x = require()`)',
   E_DENO_API: 'a Deno-only API (`Deno.*`)',
   E_DENO_IMPORT: 'a `jsr:` or URL import (Deno only)',
-  N_DISPLAY_DROPPED: 'a tslab display call in a compiled cell, left out of the pipeline (it throws outside Jupyter)',
+  N_DISPLAY_DROPPED:
+    'a tslab display call in a compiled cell, left out of the pipeline (it throws outside Jupyter)',
   E_INTERNAL: 'a compiler bug, reported on the cell or notebook instead of a crash',
   W_NO_DIRECTIVES: 'a notebook with no directives: it compiles to nothing',
   W_EMPTY_TASK: 'a task with no code',
-  W_SQL_COMMENT_PARAM: 'a ${…} inside a SQL comment of a sql`…` template: dropped, the query runs without it',
-  W_SQL_SYNTAX: 'a sql`…` template the SQL parser refuses (in the task\'s dialect, BigQuery by default)',
-  W_TEST_SEES_LATER_VALUE: "a test cell between two cells of its task checking a value a later cell changes (the generated test sees the final value)",
-  W_UNKNOWN_CODEC: '`//| output: x=<codec>` naming a codec that is not built in (a project may register its own)',
-  W_TSLAB_SHORTHAND: "`{ x }` shorthand naming another cell's variable: tslab throws ReferenceError on it (write `{ x: x }`)",
+  W_SQL_COMMENT_PARAM:
+    'a ${…} inside a SQL comment of a sql`…` template: dropped, the query runs without it',
+  W_SQL_SYNTAX:
+    "a sql`…` template the SQL parser refuses (in the task's dialect, BigQuery by default)",
+  W_TEST_SEES_LATER_VALUE:
+    'a test cell between two cells of its task checking a value a later cell changes (the generated test sees the final value)',
+  W_UNKNOWN_CODEC:
+    '`//| output: x=<codec>` naming a codec that is not built in (a project may register its own)',
+  W_TSLAB_SHORTHAND:
+    "`{ x }` shorthand naming another cell's variable: tslab throws ReferenceError on it (write `{ x: x }`)",
 } as const;
 
 export type Code = keyof typeof CODES;
@@ -61,13 +71,15 @@ export function diagnostic(
   return d;
 }
 
-export const hasErrors = (ds: readonly Diagnostic[]): boolean => ds.some((d) => d.severity === 'error');
+export const hasErrors = (ds: readonly Diagnostic[]): boolean =>
+  ds.some((d) => d.severity === 'error');
 
 /** Where, in words people use: `notebooks/a.ipynb, cell 4 (id x1), line 3`. */
 export function formatLocation(d: Location): string {
   const parts = [d.notebook];
   if (d.cell !== undefined) parts.push(`cell ${d.cell}${d.cellId ? ` (id ${d.cellId})` : ''}`);
-  if (d.line !== undefined) parts.push(`line ${d.line}${d.column !== undefined ? `, column ${d.column}` : ''}`);
+  if (d.line !== undefined)
+    parts.push(`line ${d.line}${d.column !== undefined ? `, column ${d.column}` : ''}`);
   return parts.join(', ');
 }
 
@@ -76,7 +88,8 @@ export function formatDiagnostic(d: Diagnostic): string {
   const lines = [`${formatLocation(d)}: ${d.severity} ${d.code}: ${d.message}`];
   if (d.snippet !== undefined && d.snippet.trim()) {
     lines.push(`    ${d.line ?? ''} | ${d.snippet}`);
-    if (d.column !== undefined) lines.push(`    ${' '.repeat(String(d.line ?? '').length)} | ${' '.repeat(d.column - 1)}^`);
+    if (d.column !== undefined)
+      lines.push(`    ${' '.repeat(String(d.line ?? '').length)} | ${' '.repeat(d.column - 1)}^`);
   }
   if (d.hint) lines.push(`  hint: ${d.hint}`);
   return lines.join('\n');
@@ -84,7 +97,8 @@ export function formatDiagnostic(d: Diagnostic): string {
 
 /** Stable order: by notebook, cell, line, column, code. */
 export function sortDiagnostics(ds: Diagnostic[]): Diagnostic[] {
-  const key = (d: Diagnostic) => [d.notebook, d.cell ?? 0, d.line ?? 0, d.column ?? 0, d.code] as const;
+  const key = (d: Diagnostic) =>
+    [d.notebook, d.cell ?? 0, d.line ?? 0, d.column ?? 0, d.code] as const;
   return [...ds].sort((a, b) => {
     const ka = key(a);
     const kb = key(b);
@@ -97,12 +111,15 @@ export function sortDiagnostics(ds: Diagnostic[]): Diagnostic[] {
 function editDistance(a: string, b: string): number {
   const x = a.toLowerCase();
   const y = b.toLowerCase();
-  const d: number[][] = Array.from({ length: x.length + 1 }, (_, i) => Array.from({ length: y.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  const d: number[][] = Array.from({ length: x.length + 1 }, (_, i) =>
+    Array.from({ length: y.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
+  );
   for (let i = 1; i <= x.length; i++) {
     for (let j = 1; j <= y.length; j++) {
       const cost = x[i - 1] === y[j - 1] ? 0 : 1;
       let best = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
-      if (i > 1 && j > 1 && x[i - 1] === y[j - 2] && x[i - 2] === y[j - 1]) best = Math.min(best, d[i - 2]![j - 2]! + 1);
+      if (i > 1 && j > 1 && x[i - 1] === y[j - 2] && x[i - 2] === y[j - 1])
+        best = Math.min(best, d[i - 2]![j - 2]! + 1);
       d[i]![j] = best;
     }
   }

@@ -8,7 +8,17 @@
 // only some cells changed, the cached per-cell analyses and formatted modules are reused, so the
 // cost is one cell's analysis plus the modules whose text changed.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,7 +27,13 @@ import { setTsMorphLoader } from './analyze/cell.js';
 import { diagnostic, hasErrors } from './diagnostics.js';
 import { HEADER } from './emit/module.js';
 import { UNFORMATTED_NOTE } from './emit/print.js';
-import { COMPILER_VERSION, compileNotebook, newMemory, type CompileMemory, type CompileStats } from './program.js';
+import {
+  COMPILER_VERSION,
+  compileNotebook,
+  newMemory,
+  type CompileMemory,
+  type CompileStats,
+} from './program.js';
 import type { SqlFacts } from './analyze/sql.js';
 import type { CellAnalysis, Diagnostic, EmittedFile, TaskPlan } from './types.js';
 
@@ -119,7 +135,8 @@ export interface HostOptions {
   noCache?: boolean;
 }
 
-const cachePath = (root: string, notebook: string) => join(root, '.cellar', 'compile', `${notebook.replace(/[^\w.-]+/g, '_')}.json`);
+const cachePath = (root: string, notebook: string) =>
+  join(root, '.cellar', 'compile', `${notebook.replace(/[^\w.-]+/g, '_')}.json`);
 
 function readCache(path: string): CacheFile | undefined {
   try {
@@ -157,14 +174,23 @@ export function fixtureTasks(stemDir: string): string[] {
   } catch {
     return [];
   }
-  return names.filter((n) => n.endsWith('.fixture.json')).map((n) => n.slice(0, -'.fixture.json'.length)).sort();
+  return names
+    .filter((n) => n.endsWith('.fixture.json'))
+    .map((n) => n.slice(0, -'.fixture.json'.length))
+    .sort();
 }
 
 /** Compile one notebook, using (and refreshing) the cache. Writes nothing to generated/. */
-export async function compileFile(notebookAbs: string, opts: HostOptions): Promise<NotebookOutcome> {
+export async function compileFile(
+  notebookAbs: string,
+  opts: HostOptions,
+): Promise<NotebookOutcome> {
   const notebook = posix(relative(opts.root, notebookAbs));
   const text = readFileSync(notebookAbs, 'utf8');
-  const stem = notebookAbs.split(sep).pop()!.replace(/\.ipynb$/i, '');
+  const stem = notebookAbs
+    .split(sep)
+    .pop()!
+    .replace(/\.ipynb$/i, '');
   const outDirRel = posix(relative(opts.root, opts.outDir));
   const notebookHash = sha256(text);
   const cacheFile = cachePath(opts.root, notebook);
@@ -172,7 +198,12 @@ export async function compileFile(notebookAbs: string, opts: HostOptions): Promi
   const pipelineAbs = join(opts.outDir, stem, 'pipeline.ts');
   const fixtures = fixtureTasks(join(opts.outDir, stem));
 
-  if (cache && cache.notebookHash === notebookHash && cache.outDir === outDirRel && (cache.fixtures ?? []).join('\0') === fixtures.join('\0')) {
+  if (
+    cache &&
+    cache.notebookHash === notebookHash &&
+    cache.outDir === outDirRel &&
+    (cache.fixtures ?? []).join('\0') === fixtures.join('\0')
+  ) {
     // A full hit: nothing to do if generated/ still holds exactly what was recorded.
     const files: EmittedFile[] = [];
     let intact = true;
@@ -185,7 +216,15 @@ export async function compileFile(notebookAbs: string, opts: HostOptions): Promi
       files.push({ path: f.path, contents });
     }
     if (intact) {
-      return { notebook, stem, diagnostics: cache.diagnostics, files, plan: cache.plan, cached: true, pipeline: files.length ? pipelineAbs : undefined };
+      return {
+        notebook,
+        stem,
+        diagnostics: cache.diagnostics,
+        files,
+        plan: cache.plan,
+        cached: true,
+        pipeline: files.length ? pipelineAbs : undefined,
+      };
     }
   }
 
@@ -204,7 +243,11 @@ export async function compileFile(notebookAbs: string, opts: HostOptions): Promi
   const deep = exhaustedStack(result);
   if (deep) result = await compileOnDeepStack(notebook, text, workdir, fixtures);
   if (!opts.noCache) {
-    const pick = <V>(m: Map<string, V>, keys: string[]) => [...new Set(keys)].filter((k) => m.has(k)).sort().map((k): [string, V] => [k, m.get(k)!]);
+    const pick = <V>(m: Map<string, V>, keys: string[]) =>
+      [...new Set(keys)]
+        .filter((k) => m.has(k))
+        .sort()
+        .map((k): [string, V] => [k, m.get(k)!]);
     const record: CacheFile = {
       fingerprint: compilerFingerprint(),
       notebookHash,
@@ -238,8 +281,14 @@ export async function compileFile(notebookAbs: string, opts: HostOptions): Promi
 
 const STACK_EXHAUSTED = /Maximum call stack size exceeded/;
 
-function exhaustedStack(result: { diagnostics: { code: string; message: string }[]; files: EmittedFile[] }): boolean {
-  return result.diagnostics.some((d) => d.code === 'E_INTERNAL' && STACK_EXHAUSTED.test(d.message)) || result.files.some((f) => f.contents.startsWith(UNFORMATTED_NOTE));
+function exhaustedStack(result: {
+  diagnostics: { code: string; message: string }[];
+  files: EmittedFile[];
+}): boolean {
+  return (
+    result.diagnostics.some((d) => d.code === 'E_INTERNAL' && STACK_EXHAUSTED.test(d.message)) ||
+    result.files.some((f) => f.contents.startsWith(UNFORMATTED_NOTE))
+  );
 }
 
 /** Stack for compiles of very deep code, in MB (V8's default is about 1 MB). */
@@ -250,26 +299,49 @@ const DEEP_STACK_MB = 256;
  * module (its top level answers the request below), from dist/ as plain JS or, from the sources
  * (tests), with tsx registered first, as runtime/workers/pool.ts does.
  */
-async function compileOnDeepStack(notebook: string, text: string, workdir: string, fixtures: string[]): Promise<Awaited<ReturnType<typeof compileNotebook>>> {
+async function compileOnDeepStack(
+  notebook: string,
+  text: string,
+  workdir: string,
+  fixtures: string[],
+): Promise<Awaited<ReturnType<typeof compileNotebook>>> {
   const data = { cellarDeepCompile: true, notebook, text, workdir, fixtures };
   const here = import.meta.url;
   const worker = here.endsWith('.ts')
-    ? new Worker(`import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((tsx) => tsx.register()).then(() => import(${JSON.stringify(here)}))`, { eval: true, workerData: data, resourceLimits: { stackSizeMb: DEEP_STACK_MB } })
-    : new Worker(new URL(here), { workerData: data, resourceLimits: { stackSizeMb: DEEP_STACK_MB } });
+    ? new Worker(
+        `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((tsx) => tsx.register()).then(() => import(${JSON.stringify(here)}))`,
+        { eval: true, workerData: data, resourceLimits: { stackSizeMb: DEEP_STACK_MB } },
+      )
+    : new Worker(new URL(here), {
+        workerData: data,
+        resourceLimits: { stackSizeMb: DEEP_STACK_MB },
+      });
   try {
     return await new Promise((resolve, reject) => {
       worker.once('message', resolve);
       worker.once('error', reject);
-      worker.once('exit', (code) => reject(new Error(`the deep-stack compile thread exited with code ${code}`)));
+      worker.once('exit', (code) =>
+        reject(new Error(`the deep-stack compile thread exited with code ${code}`)),
+      );
     });
   } finally {
     await worker.terminate();
   }
 }
 
-if (!isMainThread && (workerData as { cellarDeepCompile?: boolean } | undefined)?.cellarDeepCompile) {
-  const { notebook, text, workdir, fixtures } = workerData as { notebook: string; text: string; workdir: string; fixtures: string[] };
-  void compileNotebook(notebook, text, { workdir, hash: sha256, fixtures }).then((result) => parentPort!.postMessage(result));
+if (
+  !isMainThread &&
+  (workerData as { cellarDeepCompile?: boolean } | undefined)?.cellarDeepCompile
+) {
+  const { notebook, text, workdir, fixtures } = workerData as {
+    notebook: string;
+    text: string;
+    workdir: string;
+    fixtures: string[];
+  };
+  void compileNotebook(notebook, text, { workdir, hash: sha256, fixtures }).then((result) =>
+    parentPort!.postMessage(result),
+  );
 }
 
 /**
@@ -290,10 +362,13 @@ export function staleNotebook(pipelineAbs: string): string | undefined {
   } catch {
     return undefined;
   }
-  const wrote = record.files.find((f) => resolve(root, record.outDir, f.path) === resolve(pipelineAbs));
+  const wrote = record.files.find(
+    (f) => resolve(root, record.outDir, f.path) === resolve(pipelineAbs),
+  );
   if (!wrote || wrote.hash !== sha256(pipelineText)) return undefined; // some other compile wrote it
   const notebookText = readOrUndefined(join(root, source));
-  if (notebookText === undefined) return `${source}, which ${posix(relative(process.cwd(), pipelineAbs))} was compiled from, no longer exists`;
+  if (notebookText === undefined)
+    return `${source}, which ${posix(relative(process.cwd(), pipelineAbs))} was compiled from, no longer exists`;
   if (sha256(notebookText) === record.notebookHash) return undefined;
   return `${source} has changed since ${posix(relative(process.cwd(), pipelineAbs))} was compiled: this runs the old code (run \`cellar compile\`, or run the notebook itself)`;
 }
@@ -319,7 +394,9 @@ export class WriteError extends Error {
     readonly file: string,
     readonly cause: unknown,
   ) {
-    super(`could not write ${file} (${cause instanceof Error ? cause.message : String(cause)}); nothing was written`);
+    super(
+      `could not write ${file} (${cause instanceof Error ? cause.message : String(cause)}); nothing was written`,
+    );
     this.name = 'WriteError';
   }
 }
@@ -337,7 +414,9 @@ export function writeOutcome(outcome: NotebookOutcome, outDir: string): WriteRep
   const wanted = new Set(outcome.files.map((f) => f.path));
   const changed = outcome.files.filter((f) => readOrUndefined(join(outDir, f.path)) !== f.contents);
   // Modules before the pipeline that imports them.
-  changed.sort((a, b) => Number(a.path.endsWith('/pipeline.ts')) - Number(b.path.endsWith('/pipeline.ts')));
+  changed.sort(
+    (a, b) => Number(a.path.endsWith('/pipeline.ts')) - Number(b.path.endsWith('/pipeline.ts')),
+  );
   const staged: { tmp: string; path: string; file: string }[] = [];
   try {
     for (const f of changed) {
@@ -355,7 +434,10 @@ export function writeOutcome(outcome: NotebookOutcome, outDir: string): WriteRep
         // The temp file whose name the file system refused was never made.
       }
     }
-    throw new WriteError(posix(relative(process.cwd(), join(outDir, staged[staged.length - 1]!.file))), error);
+    throw new WriteError(
+      posix(relative(process.cwd(), join(outDir, staged[staged.length - 1]!.file))),
+      error,
+    );
   }
   for (const s of staged) {
     renameSync(s.tmp, s.path);
@@ -378,7 +460,8 @@ export function checkOutcome(outcome: NotebookOutcome, outDir: string): string[]
     if (onDisk === undefined) problems.push(`missing ${f.path}`);
     else if (onDisk !== f.contents) problems.push(`differs ${f.path}`);
   }
-  for (const old of existingGenerated(outDir, outcome.stem)) if (!wanted.has(old)) problems.push(`stale ${old}`);
+  for (const old of existingGenerated(outDir, outcome.stem))
+    if (!wanted.has(old)) problems.push(`stale ${old}`);
   return problems;
 }
 
@@ -387,7 +470,11 @@ export function checkOutcome(outcome: NotebookOutcome, outDir: string): string[]
  * header; when that notebook sits under one of the folders just compiled but no longer exists,
  * the folder is stale (`--check` reports it, compiling removes its generated files).
  */
-export function orphanedOutputs(outDir: string, root: string, scannedDirs: string[]): { stem: string; notebook: string }[] {
+export function orphanedOutputs(
+  outDir: string,
+  root: string,
+  scannedDirs: string[],
+): { stem: string; notebook: string }[] {
   if (!existsSync(outDir)) return [];
   const scanned = scannedDirs.map((d) => posix(relative(root, resolve(d))).replace(/\/?$/, '/'));
   const orphans: { stem: string; notebook: string }[] = [];
@@ -398,7 +485,8 @@ export function orphanedOutputs(outDir: string, root: string, scannedDirs: strin
     if (!m) continue;
     const notebook = m[1]!;
     const underScanned = scanned.some((d) => d === '/' || d === './' || notebook.startsWith(d));
-    if (underScanned && !existsSync(join(root, notebook))) orphans.push({ stem: entry.name, notebook });
+    if (underScanned && !existsSync(join(root, notebook)))
+      orphans.push({ stem: entry.name, notebook });
   }
   return orphans.sort((a, b) => (a.stem < b.stem ? -1 : 1));
 }
@@ -428,7 +516,11 @@ const stemOf = (notebook: string) => basename(notebook).replace(/\.ipynb$/i, '')
  * each overwrite the other's folder on every compile, so none of a clashing group is compiled.
  * Paths in the message are relative to the notebook's project root; the folder to `cwd`.
  */
-export function duplicateOutputs(notebooks: string[], out: string | undefined, cwd = process.cwd()): Map<string, Diagnostic> {
+export function duplicateOutputs(
+  notebooks: string[],
+  out: string | undefined,
+  cwd = process.cwd(),
+): Map<string, Diagnostic> {
   const byFolder = new Map<string, string[]>();
   for (const nb of notebooks) {
     // Lower case: on macOS and Windows `W.ipynb` and `w.ipynb` share a folder too.
@@ -445,9 +537,15 @@ export function duplicateOutputs(notebooks: string[], out: string | undefined, c
       const folder = `${relative(cwd, outputRoot(nb, out)) || '.'}/${stemOf(nb)}/`;
       found.set(
         nb,
-        diagnostic('error', 'E_DUPLICATE_OUTPUT', { notebook: rel(nb) }, `compiles to ${folder}, as ${clash.map(rel).join(' and ')} do${clash.length > 1 ? '' : 'es'}: ${clash.length > 1 ? 'none of them is' : 'neither is'} compiled`, {
-          hint: 'rename one of the notebooks (the output folder is named after the file), or compile them with different --out folders',
-        }),
+        diagnostic(
+          'error',
+          'E_DUPLICATE_OUTPUT',
+          { notebook: rel(nb) },
+          `compiles to ${folder}, as ${clash.map(rel).join(' and ')} do${clash.length > 1 ? '' : 'es'}: ${clash.length > 1 ? 'none of them is' : 'neither is'} compiled`,
+          {
+            hint: 'rename one of the notebooks (the output folder is named after the file), or compile them with different --out folders',
+          },
+        ),
       );
     }
   }
@@ -469,7 +567,11 @@ export interface OrphanedOutput {
  * (files are skipped) whose notebook is gone. With `remove`, their generated files are deleted
  * (removeOrphan); without it (`--check`) they are only returned, and the caller fails.
  */
-export function settleOrphans(paths: string[], out: string | undefined, options: { remove: boolean }): OrphanedOutput[] {
+export function settleOrphans(
+  paths: string[],
+  out: string | undefined,
+  options: { remove: boolean },
+): OrphanedOutput[] {
   const dirs = paths.filter((p) => statSync(p).isDirectory());
   const outs = new Map<string, string>();
   for (const d of dirs) {
@@ -480,7 +582,11 @@ export function settleOrphans(paths: string[], out: string | undefined, options:
   for (const [outDir, root] of outs) {
     for (const orphan of orphanedOutputs(outDir, root, dirs)) {
       if (options.remove) removeOrphan(outDir, orphan.stem);
-      settled.push({ folder: join(outDir, orphan.stem), notebook: orphan.notebook, removed: options.remove });
+      settled.push({
+        folder: join(outDir, orphan.stem),
+        notebook: orphan.notebook,
+        removed: options.remove,
+      });
     }
   }
   return settled;

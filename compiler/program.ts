@@ -15,7 +15,14 @@ import { tagCells } from './notebook/directives.js';
 import { linkCells } from './plan/link.js';
 import { emitPlan } from './emit/pipeline.js';
 import { formatFiles, type FormatCache } from './emit/print.js';
-import type { CellAnalysis, CompileResult, Diagnostic, EmittedFile, TaggedCell, TaskPlan } from './types.js';
+import type {
+  CellAnalysis,
+  CompileResult,
+  Diagnostic,
+  EmittedFile,
+  TaggedCell,
+  TaskPlan,
+} from './types.js';
 
 /** Bump when the shape of analyses or emitted code changes: it keys the on-disk cache. */
 export const COMPILER_VERSION = '0.1.0-4'; // -4: callable consts; -3: display-only statements, aliases, SQL problems
@@ -29,7 +36,11 @@ export interface CompileMemory {
   sql: Map<string, SqlFacts>;
 }
 
-export const newMemory = (): CompileMemory => ({ analyses: new Map(), formatted: new Map(), sql: new Map() });
+export const newMemory = (): CompileMemory => ({
+  analyses: new Map(),
+  formatted: new Map(),
+  sql: new Map(),
+});
 
 export interface CompileOptions {
   /** The notebook's folder relative to `<out>/<stem>/`, forward slashes (pipeline `workdir`). */
@@ -51,18 +62,28 @@ export interface CompileStats {
   used: { analyses: string[]; formatted: string[]; sql: string[] };
 }
 
-const analysisText = (cell: TaggedCell) => `${cell.role === 'params' ? 'params' : 'code'}\0${cell.code}`;
+const analysisText = (cell: TaggedCell) =>
+  `${cell.role === 'params' ? 'params' : 'code'}\0${cell.code}`;
 
 /** Put this cell's place on a (possibly cached) analysis and its diagnostics. */
 function stamp(a: CellAnalysis, cell: TaggedCell, notebook: string): CellAnalysis {
   return {
     ...a,
     index: cell.index,
-    diagnostics: a.diagnostics.map((d) => ({ ...d, notebook, cell: cell.index + 1, ...(cell.id ? { cellId: cell.id } : {}) })),
+    diagnostics: a.diagnostics.map((d) => ({
+      ...d,
+      notebook,
+      cell: cell.index + 1,
+      ...(cell.id ? { cellId: cell.id } : {}),
+    })),
   };
 }
 
-export async function compileNotebook(path: string, text: string, options: CompileOptions): Promise<Compiled> {
+export async function compileNotebook(
+  path: string,
+  text: string,
+  options: CompileOptions,
+): Promise<Compiled> {
   try {
     return await compileStages(path, text, options);
   } catch (error) {
@@ -71,8 +92,17 @@ export async function compileNotebook(path: string, text: string, options: Compi
     return {
       notebook: path,
       files: [],
-      diagnostics: [diagnostic('error', 'E_INTERNAL', { notebook: path }, `the compiler failed: ${detail}`, { hint: 'please report it with the notebook' })],
-      stats: { cells: 0, analyzed: 0, formatted: 0, used: { analyses: [], formatted: [], sql: [] } },
+      diagnostics: [
+        diagnostic('error', 'E_INTERNAL', { notebook: path }, `the compiler failed: ${detail}`, {
+          hint: 'please report it with the notebook',
+        }),
+      ],
+      stats: {
+        cells: 0,
+        analyzed: 0,
+        formatted: 0,
+        used: { analyses: [], formatted: [], sql: [] },
+      },
     };
   }
 }
@@ -90,7 +120,11 @@ interface CompileRun {
 }
 
 /** The stages in order; each returns early (with no files) when the notebook has errors. */
-async function compileStages(path: string, text: string, options: CompileOptions): Promise<Compiled> {
+async function compileStages(
+  path: string,
+  text: string,
+  options: CompileOptions,
+): Promise<Compiled> {
   const run: CompileRun = {
     path,
     options,
@@ -99,19 +133,32 @@ async function compileStages(path: string, text: string, options: CompileOptions
     stats: { cells: 0, analyzed: 0, formatted: 0, used: { analyses: [], formatted: [], sql: [] } },
     diagnostics: [],
   };
-  const stopped = (plan?: TaskPlan): Compiled => ({ notebook: path, files: [], diagnostics: sortDiagnostics(run.diagnostics), ...(plan ? { plan } : {}), stats: run.stats });
+  const stopped = (plan?: TaskPlan): Compiled => ({
+    notebook: path,
+    files: [],
+    diagnostics: sortDiagnostics(run.diagnostics),
+    ...(plan ? { plan } : {}),
+    stats: run.stats,
+  });
 
   const parsed = parseNotebook(path, text);
-  if (!parsed.notebook || hasErrors(parsed.diagnostics)) return { notebook: path, files: [], diagnostics: parsed.diagnostics, stats: run.stats };
+  if (!parsed.notebook || hasErrors(parsed.diagnostics))
+    return { notebook: path, files: [], diagnostics: parsed.diagnostics, stats: run.stats };
   const notebook = parsed.notebook;
   run.stats.cells = notebook.cells.length;
   const tagged = tagCells(notebook);
   run.diagnostics.push(...parsed.diagnostics, ...tagged.diagnostics);
   if (!tagged.hasDirectives) {
     run.diagnostics.push(
-      diagnostic('note', 'W_NO_DIRECTIVES', { notebook: path }, 'no cell carries a directive, so there is nothing to compile', {
-        hint: 'start a task by putting `//| task: <name>` on the first line of a code cell (see the directive reference in README.md)',
-      }),
+      diagnostic(
+        'note',
+        'W_NO_DIRECTIVES',
+        { notebook: path },
+        'no cell carries a directive, so there is nothing to compile',
+        {
+          hint: 'start a task by putting `//| task: <name>` on the first line of a code cell (see the directive reference in README.md)',
+        },
+      ),
     );
     return { notebook: path, files: [], diagnostics: run.diagnostics, stats: run.stats };
   }
@@ -120,38 +167,71 @@ async function compileStages(path: string, text: string, options: CompileOptions
   if (hasErrors(run.diagnostics)) return stopped();
   await sqlStage(run, tagged.cells, analyses);
 
-  const linked = linkCells({ notebook: path, stem: notebook.stem, cells: tagged.cells, analyses, kernel: notebook.kernel });
+  const linked = linkCells({
+    notebook: path,
+    stem: notebook.stem,
+    cells: tagged.cells,
+    analyses,
+    kernel: notebook.kernel,
+  });
   run.diagnostics.push(...linked.diagnostics);
   if (!linked.plan || hasErrors(run.diagnostics)) return stopped(linked.plan);
   const plan = linked.plan;
   if (plan.tasks.length === 0) {
     run.diagnostics.push(
-      diagnostic('note', 'W_NO_DIRECTIVES', { notebook: path }, 'the notebook has directives but no `//| task:` cell, so there is nothing to compile', {
-        hint: 'start a task by putting `//| task: <name>` on the first line of a code cell',
-      }),
+      diagnostic(
+        'note',
+        'W_NO_DIRECTIVES',
+        { notebook: path },
+        'the notebook has directives but no `//| task:` cell, so there is nothing to compile',
+        {
+          hint: 'start a task by putting `//| task: <name>` on the first line of a code cell',
+        },
+      ),
     );
     return stopped(plan);
   }
 
-  const raw = emitPlan({ plan, cells: new Map(tagged.cells.map((c) => [c.index, c])), analyses, workdir: options.workdir }, options.fixtures);
+  const raw = emitPlan(
+    {
+      plan,
+      cells: new Map(tagged.cells.map((c) => [c.index, c])),
+      analyses,
+      workdir: options.workdir,
+    },
+    options.fixtures,
+  );
   const files = options.format === false ? raw : await formatStage(run, raw);
-  return { notebook: path, files, diagnostics: sortDiagnostics(run.diagnostics), plan, stats: run.stats };
+  return {
+    notebook: path,
+    files,
+    diagnostics: sortDiagnostics(run.diagnostics),
+    plan,
+    stats: run.stats,
+  };
 }
 
 /** Analyze every compiled cell, reusing what the memory holds; stamp each with its place. */
-async function analyzeStage(run: CompileRun, cells: TaggedCell[]): Promise<Map<number, CellAnalysis>> {
+async function analyzeStage(
+  run: CompileRun,
+  cells: TaggedCell[],
+): Promise<Map<number, CellAnalysis>> {
   const { memory } = run;
   const compiled = cells.filter((c) => c.role !== 'markdown' && c.role !== 'explore');
   const analysisKey = (c: TaggedCell) => run.hash(analysisText(c));
   const missing = compiled.filter((c) => !memory.analyses.has(analysisKey(c)));
   if (missing.length) {
     const analyzer = await loadAnalyzer();
-    const fresh = analyzer.analyzeCells(missing.map((c): CellInput => ({ index: c.index, role: c.role, code: c.code })));
+    const fresh = analyzer.analyzeCells(
+      missing.map((c): CellInput => ({ index: c.index, role: c.role, code: c.code })),
+    );
     missing.forEach((c, i) => memory.analyses.set(analysisKey(c), fresh[i]!));
     run.stats.analyzed = missing.length;
   }
   run.stats.used.analyses = compiled.map(analysisKey);
-  const analyses = new Map(compiled.map((c) => [c.index, stamp(memory.analyses.get(analysisKey(c))!, c, run.path)]));
+  const analyses = new Map(
+    compiled.map((c) => [c.index, stamp(memory.analyses.get(analysisKey(c))!, c, run.path)]),
+  );
   for (const a of analyses.values()) run.diagnostics.push(...a.diagnostics);
   return analyses;
 }
@@ -160,11 +240,17 @@ async function analyzeStage(run: CompileRun, cells: TaggedCell[]): Promise<Map<n
  * SQL facts of each task cell with sql`…` templates, in its task's dialect: `sqlReads` on the
  * cell's analysis and W_SQL_SYNTAX warnings. The parser loads only when some cell has templates.
  */
-async function sqlStage(run: CompileRun, cells: TaggedCell[], analyses: Map<number, CellAnalysis>): Promise<void> {
+async function sqlStage(
+  run: CompileRun,
+  cells: TaggedCell[],
+  analyses: Map<number, CellAnalysis>,
+): Promise<void> {
   for (const c of cells) {
     const a = analyses.get(c.index);
     if (!a || c.role !== 'task' || a.sqlTemplates.length === 0) continue;
-    const dialect = cells.find((t) => t.role === 'task' && t.task === c.task && t.directives.dialect)?.directives.dialect;
+    const dialect = cells.find(
+      (t) => t.role === 'task' && t.task === c.task && t.directives.dialect,
+    )?.directives.dialect;
     const key = run.hash(`${dialect ?? ''}\0${a.sqlTemplates.join('\0')}`);
     if (!run.memory.sql.has(key)) run.memory.sql.set(key, await sqlFacts(a.sqlTemplates, dialect));
     run.stats.used.sql.push(key);

@@ -100,7 +100,8 @@ export interface Span {
   end: number;
 }
 
-export type DeclarationKind = 'const' | 'let' | 'var' | 'function' | 'class' | 'enum' | 'interface' | 'type' | 'namespace';
+export type DeclarationKind =
+  'const' | 'let' | 'var' | 'function' | 'class' | 'enum' | 'interface' | 'type' | 'namespace';
 
 export interface Declaration {
   name: string;
@@ -215,7 +216,8 @@ export interface CellAnalysis {
 // ---------------------------------------------------------------------------------------------
 // Task plan (made by plan/link.ts, read by emit/ and by `cellar plan`)
 
-export type Owner = { kind: 'setup' } | { kind: 'params' } | { kind: 'task'; task: string } | { kind: 'import' };
+export type Owner =
+  { kind: 'setup' } | { kind: 'params' } | { kind: 'task'; task: string } | { kind: 'import' };
 
 /** One version of a top-level name: a declaration (or import binding) in one cell. */
 export interface Version {

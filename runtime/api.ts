@@ -37,7 +37,10 @@ function graphOrThrow(tasks: AnyTask[], params: Record<string, unknown>): TaskGr
  *   `E_DEPENDENCY_CYCLE`, `E_WRONG_TASK_TYPE`, …; every problem is in `diagnostics`).
  * @throws whatever a task throws, as it is.
  */
-export async function evaluate<T extends AnyTask>(task: T, params: Record<string, unknown> = {}): Promise<TaskOutputs<T>> {
+export async function evaluate<T extends AnyTask>(
+  task: T,
+  params: Record<string, unknown> = {},
+): Promise<TaskOutputs<T>> {
   const graph = graphOrThrow([task], params);
   const keys = await computeKeys(graph);
   const keysByTask = Object.fromEntries([...keys].map(([name, key]) => [name, key.value]));
@@ -53,7 +56,15 @@ export async function evaluate<T extends AnyTask>(task: T, params: Record<string
       // (A worker thread cannot chdir: there the caller's folder stays, as before.)
       const workdir = isMainThread ? (sourceWorkdir(node.task) ?? callerCwd) : callerCwd;
       if (process.cwd() !== workdir) process.chdir(workdir);
-      values.set(node.name, await invokeTask(node.task, inputs, { params: node.params, upstreamKeys: key.inputs.upstream, key: key.value, keysByTask }));
+      values.set(
+        node.name,
+        await invokeTask(node.task, inputs, {
+          params: node.params,
+          upstreamKeys: key.inputs.upstream,
+          key: key.value,
+          keysByTask,
+        }),
+      );
     }
   } finally {
     if (process.cwd() !== callerCwd) process.chdir(callerCwd);
@@ -84,13 +95,23 @@ export interface LoadOptions {
  *   task's pipeline cannot be told (see `options.pipeline`) (the message
  *   names the last stored key, if any); the graph errors of `evaluate`.
  */
-export async function load<T extends AnyTask>(task: T, params: Record<string, unknown> = {}, options: LoadOptions = {}): Promise<TaskOutputs<T>> {
+export async function load<T extends AnyTask>(
+  task: T,
+  params: Record<string, unknown> = {},
+  options: LoadOptions = {},
+): Promise<TaskOutputs<T>> {
   const workspace = resolveWorkspace({ explicit: options.workspace, near: taskDir(task) });
   const pipeline = options.pipeline ?? options.store?.pipeline ?? pipelineOf(task);
   if (pipeline === undefined) {
     const listed = pipelinesListing(task);
-    const which = listed.length > 1 ? `is listed in several pipelines (${listed.join(', ')})` : 'is listed in no pipeline defined in this process';
-    throw new CellarError(`cannot tell which pipeline's results to load for '${task.name}': it ${which}; pass { pipeline: '<name>' } to load()`, 'E_NOT_CACHED');
+    const which =
+      listed.length > 1
+        ? `is listed in several pipelines (${listed.join(', ')})`
+        : 'is listed in no pipeline defined in this process';
+    throw new CellarError(
+      `cannot tell which pipeline's results to load for '${task.name}': it ${which}; pass { pipeline: '<name>' } to load()`,
+      'E_NOT_CACHED',
+    );
   }
   const store = (options.store ?? new LocalStore(workspace)).forPipeline(pipeline);
   const graph = graphOrThrow([task], params);
@@ -99,10 +120,16 @@ export async function load<T extends AnyTask>(task: T, params: Record<string, un
   const manifest = await store.readManifest(task.name, key.value);
   if (!manifest) {
     const latest = await store.latestManifest(task.name);
-    const hint = latest ? `; the last stored result has key ${latest.key}: run the pipeline to refresh it` : '; run the pipeline first';
-    throw new CellarError(`no stored output of '${task.name}' for key ${key.value} in ${store.location}${hint}`, 'E_NOT_CACHED');
+    const hint = latest
+      ? `; the last stored result has key ${latest.key}: run the pipeline to refresh it`
+      : '; run the pipeline first';
+    throw new CellarError(
+      `no stored output of '${task.name}' for key ${key.value} in ${store.location}${hint}`,
+      'E_NOT_CACHED',
+    );
   }
   const out: Record<string, unknown> = {};
-  for (const [name, stored] of Object.entries(manifest.outputs)) out[name] = await readOutput(store, task, name, stored);
+  for (const [name, stored] of Object.entries(manifest.outputs))
+    out[name] = await readOutput(store, task, name, stored);
   return out as TaskOutputs<T>;
 }

@@ -16,37 +16,46 @@ export const RUNTIME_CODES = {
   E_DEPENDENCY_CYCLE: 'tasks that depend on each other',
   E_UNKNOWN_TASK: 'a task selector naming a task that is not in the pipeline',
   E_DUPLICATE_TASK: 'two different tasks with the same name',
-  E_BAD_TASK: 'a malformed task definition (a field of the wrong type, an unknown field, `run` not a function), named by task and field',
+  E_BAD_TASK:
+    'a malformed task definition (a field of the wrong type, an unknown field, `run` not a function), named by task and field',
   // Loading and reading results.
   E_NO_PIPELINE: 'no pipeline file where one was named',
   E_PIPELINE_LOAD: 'a pipeline module that throws or does not compile while loading',
   E_NOT_A_PIPELINE: 'a module without a `definePipeline(...)` default export',
-  E_CELLAR_UNRESOLVED: "a pipeline outside any project with cellar installed, loaded with CELLAR_LOADER=tsx (Node cannot find 'cellar' there)",
-  E_NO_WORKDIR: "the tasks' working folder does not exist (the notebook's folder was moved or deleted; a built bundle: pass --workdir)",
-  E_WORKSPACE_WRITE: 'a file of the workspace (an output, a manifest, a task folder) that cannot be written: a full disk (ENOSPC), no permission; names the file, the task and the system code',
+  E_CELLAR_UNRESOLVED:
+    "a pipeline outside any project with cellar installed, loaded with CELLAR_LOADER=tsx (Node cannot find 'cellar' there)",
+  E_NO_WORKDIR:
+    "the tasks' working folder does not exist (the notebook's folder was moved or deleted; a built bundle: pass --workdir)",
+  E_WORKSPACE_WRITE:
+    'a file of the workspace (an output, a manifest, a task folder) that cannot be written: a full disk (ENOSPC), no permission; names the file, the task and the system code',
   E_NOT_CACHED: 'no stored output for this task and these params (run the pipeline first)',
   // Storing outputs.
-  E_SECRET_IN_OUTPUT: 'an output holding, in clear, the value of an environment variable the task read, without `//| output` declaring it',
+  E_SECRET_IN_OUTPUT:
+    'an output holding, in clear, the value of an environment variable the task read, without `//| output` declaring it',
   // The warehouse.
   E_WH_CONFIG: 'a malformed warehouse configuration (cellar.config.json or CELLAR_* variables)',
   E_WH_QUERY: 'the warehouse refused or failed a query',
   E_WH_DIALECT: 'SQL the chosen dialect cannot express, or queries of two dialects nested',
-  E_WH_PARAM: 'a value that cannot be a query parameter or table name, or `sql` not used as a tagged template',
+  E_WH_PARAM:
+    'a value that cannot be a query parameter or table name, or `sql` not used as a tagged template',
   E_WH_BYTES_LIMIT: 'a BigQuery query over the maxBytesBilled limit',
   E_WH_CHECK: 'a `//| check:` that failed or cannot be evaluated',
   E_WH_MATERIALIZE: 'a table output that cannot be materialized',
   E_WH_SEED: 'a seed file for the local DuckDB warehouse that is missing or unreadable',
   E_CHECK_SYNTAX: 'a `//| check:` expression that does not parse',
   // Shared stores.
-  E_STORE: 'a store location (`--store`, `store` in cellar.config.json, $CELLAR_STORE) that cannot be opened',
+  E_STORE:
+    'a store location (`--store`, `store` in cellar.config.json, $CELLAR_STORE) that cannot be opened',
   // The command line.
-  E_NODE_VERSION: 'a Node.js older than the one package.json `engines` names (checked by bin/cellar.mjs before anything loads)',
+  E_NODE_VERSION:
+    'a Node.js older than the one package.json `engines` names (checked by bin/cellar.mjs before anything loads)',
   E_USAGE: 'a command line the command does not accept (its usage is printed)',
   E_BAD_PARAM: "a `--param k=v` whose value does not parse as the param's type",
   E_NOT_FOUND: 'a notebook file that does not exist or cannot be read',
   E_COMPILE: 'a notebook with compile errors, when running it',
   E_NO_TASKS: 'a notebook with no `//| task:` cells, when running it',
-  E_DOCS_BUILD: '`cellar docs` could not build the site (TypeDoc reported errors converting or rendering)',
+  E_DOCS_BUILD:
+    '`cellar docs` could not build the site (TypeDoc reported errors converting or rendering)',
   // Builds (`cellar build`) and built pipelines.
   E_BUILD: 'a pipeline or task function that esbuild cannot bundle',
   E_BUILD_PACKAGE: 'a package the bundle imports that is not installed in the project',
@@ -55,12 +64,15 @@ export const RUNTIME_CODES = {
   E_FIXTURE_FORMAT: 'a fixture file that is not valid (run `cellar fixtures` again)',
   // Headless notebooks (`cellar exec`, `verify`, `kernel`, `notebook`).
   E_NOT_A_NOTEBOOK: '`cellar exec`/`verify`: a file that is not an nbformat 4 notebook',
-  E_NO_PARAMS_CELL: '`cellar exec -p`/`-f` on a notebook with no params cell (`//| params`, or tagged `parameters`)',
+  E_NO_PARAMS_CELL:
+    '`cellar exec -p`/`-f` on a notebook with no params cell (`//| params`, or tagged `parameters`)',
   E_NO_TSLAB: '`cellar kernel install` could not find tslab in the project or next to cellar',
   E_JUPYTER_MISSING: "Debian's Jupyter (/usr/bin/jupyter) is not installed",
   E_JUPYTER_START: 'the Jupyter server Cellar started did not answer (its log is printed)',
-  E_JUPYTER_CONNECT: 'the Jupyter server given by `--server`/`--token` does not answer or refuses the token',
-  E_KERNEL_START: 'the tslab kernel did not start within `--kernel-timeout` (or died while starting)',
+  E_JUPYTER_CONNECT:
+    'the Jupyter server given by `--server`/`--token` does not answer or refuses the token',
+  E_KERNEL_START:
+    'the tslab kernel did not start within `--kernel-timeout` (or died while starting)',
 } as const;
 
 /** A catalogued runtime error code (see `RUNTIME_CODES` for what each means). */

@@ -28,7 +28,10 @@ export class CellarError extends Error {
  */
 export function diagnosticsError(diagnostics: readonly RuntimeDiagnostic[]): CellarError {
   const first = diagnostics[0]!;
-  const more = diagnostics.slice(1).map((d) => `\n  ${d.message} (${d.code})`).join('');
+  const more = diagnostics
+    .slice(1)
+    .map((d) => `\n  ${d.message} (${d.code})`)
+    .join('');
   return new CellarError(`${first.message}${more}`, first.code, [...diagnostics]);
 }
 

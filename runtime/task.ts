@@ -96,8 +96,9 @@ export interface WarehouseSpec {
 }
 
 /** A checked task definition with every default filled in. */
-export interface Task<I = any, P = any, O = any>
-  extends Readonly<Required<Omit<TaskDefinition<I, P, O>, 'module' | 'source' | 'warehouse' | 'dynamicInputs'>>> {
+export interface Task<I = any, P = any, O = any> extends Readonly<
+  Required<Omit<TaskDefinition<I, P, O>, 'module' | 'source' | 'warehouse' | 'dynamicInputs'>>
+> {
   readonly kind: 'cellar.task';
   readonly dynamicInputs: ((params: P) => Record<string, InputSpec>) | undefined;
   readonly module: string | undefined;
@@ -114,15 +115,36 @@ export type TaskParams<T> = T extends Task<any, infer P, any> ? P : never;
  * refused by name, rather than silently ignored.
  */
 const TASK_FIELDS = [
-  'name', 'family', 'module', 'source', 'params', 'inputs', 'outputs', 'dynamicInputs',
-  'version', 'rerun', 'cache', 'retries', 'retryDelayMs', 'warehouse', 'checks', 'run',
+  'name',
+  'family',
+  'module',
+  'source',
+  'params',
+  'inputs',
+  'outputs',
+  'dynamicInputs',
+  'version',
+  'rerun',
+  'cache',
+  'retries',
+  'retryDelayMs',
+  'warehouse',
+  'checks',
+  'run',
 ] as const;
 const PARAM_TYPES: readonly string[] = ['string', 'number', 'boolean', 'json'];
 
 /** A malformed task definition: `E_BAD_TASK`, naming the task and each bad field. */
 function definitionError(task: string, problems: string[]): CellarError {
-  const more = problems.slice(1).map((p) => `\n  ${p}`).join('');
-  return new CellarError(`task '${task}': ${problems[0]}${more}`, 'E_BAD_TASK', problems.map((p) => ({ code: 'E_BAD_TASK', task, message: `task '${task}': ${p}` })));
+  const more = problems
+    .slice(1)
+    .map((p) => `\n  ${p}`)
+    .join('');
+  return new CellarError(
+    `task '${task}': ${problems[0]}${more}`,
+    'E_BAD_TASK',
+    problems.map((p) => ({ code: 'E_BAD_TASK', task, message: `task '${task}': ${p}` })),
+  );
 }
 
 /**
@@ -133,11 +155,14 @@ function definitionError(task: string, problems: string[]): CellarError {
  * type, unknown field, an output spec that is not an object, `run` not a function, a name that
  * would reach an object's prototype such as `__proto__`).
  */
-export function defineTask<I extends Record<string, unknown>, P extends Record<string, unknown>, O extends Record<string, unknown>>(
-  def: TaskDefinition<I, P, O>,
-): Task<I, P, O> {
+export function defineTask<
+  I extends Record<string, unknown>,
+  P extends Record<string, unknown>,
+  O extends Record<string, unknown>,
+>(def: TaskDefinition<I, P, O>): Task<I, P, O> {
   const problems = checkDefinition(def);
-  const name = typeof (def as { name?: unknown } | null)?.name === 'string' ? def.name : '(unnamed)';
+  const name =
+    typeof (def as { name?: unknown } | null)?.name === 'string' ? def.name : '(unnamed)';
   if (problems.length > 0) throw definitionError(name, problems);
   return Object.freeze({
     kind: 'cellar.task' as const,
@@ -167,11 +192,18 @@ function checkDefinition(def: unknown): string[] {
   for (const field of Object.keys(def)) {
     // `kind` comes along when a task is spread into a new definition ({ ...task, name: 'b' }).
     if (field === 'kind' && def.kind === 'cellar.task') continue;
-    if (!(TASK_FIELDS as readonly string[]).includes(field)) problems.push(`unknown field '${field}'${closest(field, TASK_FIELDS)} (fields: ${TASK_FIELDS.join(', ')})`);
+    if (!(TASK_FIELDS as readonly string[]).includes(field))
+      problems.push(
+        `unknown field '${field}'${closest(field, TASK_FIELDS)} (fields: ${TASK_FIELDS.join(', ')})`,
+      );
   }
   const { name } = def;
-  if (typeof name !== 'string' || !/^[A-Za-z_][\w.-]*$/.test(name)) problems.push(`'name' must be a name of letters, digits, '_', '.' or '-' starting with a letter or '_', got ${show(name)}`);
-  else if (name === '__proto__') problems.push(`'name' cannot be '__proto__' (it would reach an object's prototype)`);
+  if (typeof name !== 'string' || !/^[A-Za-z_][\w.-]*$/.test(name))
+    problems.push(
+      `'name' must be a name of letters, digits, '_', '.' or '-' starting with a letter or '_', got ${show(name)}`,
+    );
+  else if (name === '__proto__')
+    problems.push(`'name' cannot be '__proto__' (it would reach an object's prototype)`);
   const optional = (field: string, ok: (v: unknown) => boolean, wanted: string) => {
     const v = def[field];
     if (v !== undefined && !ok(v)) problems.push(`'${field}' must be ${wanted}, got ${show(v)}`);
@@ -182,12 +214,25 @@ function checkDefinition(def: unknown): string[] {
   optional('rerun', (v) => typeof v === 'boolean', 'true or false');
   optional('cache', (v) => v === 'code' || v === 'params', "'code' or 'params'");
   optional('retries', (v) => Number.isInteger(v) && (v as number) >= 0, 'a whole number ≥ 0');
-  optional('retryDelayMs', (v) => typeof v === 'number' && Number.isFinite(v) && v >= 0, 'a number of milliseconds ≥ 0');
+  optional(
+    'retryDelayMs',
+    (v) => typeof v === 'number' && Number.isFinite(v) && v >= 0,
+    'a number of milliseconds ≥ 0',
+  );
   optional('dynamicInputs', (v) => typeof v === 'function', 'a function from params to inputs');
-  optional('checks', (v) => Array.isArray(v) && v.every((c) => typeof c === 'string'), 'an array of strings');
+  optional(
+    'checks',
+    (v) => Array.isArray(v) && v.every((c) => typeof c === 'string'),
+    'an array of strings',
+  );
   optional('warehouse', isRecord, 'an object');
-  optional('source', (v) => isRecord(v) && typeof v.notebook === 'string' && Array.isArray(v.cells), "an object { notebook: string, cells: string[] }");
-  if (typeof def.run !== 'function') problems.push(`'run' must be a function (inputs, params) => outputs, got ${show(def.run)}`);
+  optional(
+    'source',
+    (v) => isRecord(v) && typeof v.notebook === 'string' && Array.isArray(v.cells),
+    'an object { notebook: string, cells: string[] }',
+  );
+  if (typeof def.run !== 'function')
+    problems.push(`'run' must be a function (inputs, params) => outputs, got ${show(def.run)}`);
 
   const entries = (field: string, check: (entry: string, v: unknown) => string | undefined) => {
     const record = def[field];
@@ -198,7 +243,9 @@ function checkDefinition(def: unknown): string[] {
     }
     for (const key of Object.keys(record)) {
       if (key === '__proto__') {
-        problems.push(`'${field}.__proto__': '__proto__' cannot be a name (it would reach an object's prototype)`);
+        problems.push(
+          `'${field}.__proto__': '__proto__' cannot be a name (it would reach an object's prototype)`,
+        );
         continue;
       }
       const problem = check(key, record[key]);
@@ -207,21 +254,29 @@ function checkDefinition(def: unknown): string[] {
   };
   entries('params', (_, spec) => {
     if (!isRecord(spec)) return `must be a param spec { type, default }, got ${show(spec)}`;
-    if (!PARAM_TYPES.includes(spec.type as string)) return `has type ${show(spec.type)}; the types are ${PARAM_TYPES.map((t) => `'${t}'`).join(', ')}`;
+    if (!PARAM_TYPES.includes(spec.type as string))
+      return `has type ${show(spec.type)}; the types are ${PARAM_TYPES.map((t) => `'${t}'`).join(', ')}`;
     if (!Object.hasOwn(spec, 'default')) return `needs a 'default'`;
     return undefined;
   });
   entries('inputs', (_, spec) => {
     if (!isRecord(spec)) return `must be output(task, 'name'), got ${show(spec)}`;
-    if (!isRecord(spec.task) || spec.task.kind !== 'cellar.task') return `must be output(task, 'name'): its 'task' is ${show(spec.task)}, not a task made by defineTask`;
-    if (typeof spec.output !== 'string') return `must name an output of '${String(spec.task.name)}', got ${show(spec.output)}`;
+    if (!isRecord(spec.task) || spec.task.kind !== 'cellar.task')
+      return `must be output(task, 'name'): its 'task' is ${show(spec.task)}, not a task made by defineTask`;
+    if (typeof spec.output !== 'string')
+      return `must name an output of '${String(spec.task.name)}', got ${show(spec.output)}`;
     return undefined;
   });
-  if (def.outputs === undefined) problems.push(`'outputs' is required: an object of output specs, e.g. { rows: {} }`);
+  if (def.outputs === undefined)
+    problems.push(`'outputs' is required: an object of output specs, e.g. { rows: {} }`);
   entries('outputs', (_, spec) => {
-    if (!isRecord(spec)) return `must be an output spec object ({} or { codec: 'json' }), got ${show(spec)}`;
-    if (spec.codec !== undefined && typeof spec.codec !== 'string') return `has codec ${show(spec.codec)}; a codec is named by a string`;
-    for (const fn of ['save', 'load']) if (spec[fn] !== undefined && typeof spec[fn] !== 'function') return `has '${fn}' ${show(spec[fn])}; it must be a function`;
+    if (!isRecord(spec))
+      return `must be an output spec object ({} or { codec: 'json' }), got ${show(spec)}`;
+    if (spec.codec !== undefined && typeof spec.codec !== 'string')
+      return `has codec ${show(spec.codec)}; a codec is named by a string`;
+    for (const fn of ['save', 'load'])
+      if (spec[fn] !== undefined && typeof spec[fn] !== 'function')
+        return `has '${fn}' ${show(spec[fn])}; it must be a function`;
     return undefined;
   });
   return problems;
@@ -245,7 +300,9 @@ function show(v: unknown): string {
 
 /** `, did you mean 'outputs'?` for a field one or two edits away (or a missing/extra 's'). */
 function closest(field: string, fields: readonly string[]): string {
-  const near = fields.find((f) => f === `${field}s` || `${f}s` === field || f.toLowerCase() === field.toLowerCase());
+  const near = fields.find(
+    (f) => f === `${field}s` || `${f}s` === field || f.toLowerCase() === field.toLowerCase(),
+  );
   return near ? `, did you mean '${near}'?` : '';
 }
 
@@ -255,7 +312,8 @@ export function output<T extends AnyTask, K extends keyof TaskOutputs<T> & strin
   name: K,
   options?: { expects?: string | string[] },
 ): InputSpec<TaskOutputs<T>[K]> {
-  const expects = options?.expects === undefined ? undefined : ([] as string[]).concat(options.expects);
+  const expects =
+    options?.expects === undefined ? undefined : ([] as string[]).concat(options.expects);
   return expects ? { task, output: name, expects } : { task, output: name };
 }
 
@@ -297,9 +355,13 @@ const listedIn = new WeakMap<object, Set<string>>();
  */
 export function pipelineOf(task: AnyTask): string | undefined {
   const listed = [...(listedIn.get(task) ?? [])];
-  const fromNotebook = task.source?.notebook.split('/').pop()!.replace(/\.ipynb$/i, '');
+  const fromNotebook = task.source?.notebook
+    .split('/')
+    .pop()!
+    .replace(/\.ipynb$/i, '');
   if (listed.length === 1) return listed[0];
-  if (fromNotebook !== undefined && (listed.length === 0 || listed.includes(fromNotebook))) return fromNotebook;
+  if (fromNotebook !== undefined && (listed.length === 0 || listed.includes(fromNotebook)))
+    return fromNotebook;
   return undefined;
 }
 

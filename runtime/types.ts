@@ -117,7 +117,12 @@ export interface ColumnStats {
 
 /** Shape of a stored value, for `cellar tree`, `cellar show` and the docs site. */
 export type OutputSchema =
-  | { kind: 'table'; rows: number; columns: { name: string; type: string }[]; shape: 'records' | 'columns' }
+  | {
+      kind: 'table';
+      rows: number;
+      columns: { name: string; type: string }[];
+      shape: 'records' | 'columns';
+    }
   | { kind: 'json'; type: string; length?: number }
   | { kind: 'text'; chars: number }
   | { kind: 'binary'; bytes: number }
@@ -164,22 +169,46 @@ export type TaskStatus = 'ran' | 'cached' | 'failed' | 'not-run';
  * - `fail-fast`: another task failed and the run stopped starting new ones (no `--keep-going`);
  * - `not-requested`: outside the tasks asked for (`only`); the only reason that leaves a run ok.
  */
-export type NotRunReason = { kind: 'upstream-failed'; task: string } | { kind: 'fail-fast' } | { kind: 'not-requested' };
+export type NotRunReason =
+  { kind: 'upstream-failed'; task: string } | { kind: 'fail-fast' } | { kind: 'not-requested' };
 
 export type RunEvent =
-  | { kind: 'run-start'; at: number; pipeline: string; toRun: number; cached: number; workers: number }
+  | {
+      kind: 'run-start';
+      at: number;
+      pipeline: string;
+      toRun: number;
+      cached: number;
+      workers: number;
+    }
   | { kind: 'task-planned'; at: number; task: string; key: string; reason: PlanReason }
   | { kind: 'task-start'; at: number; task: string; key: string; attempt: number }
   | { kind: 'task-waiting'; at: number; task: string; holder: string }
   | { kind: 'task-cached'; at: number; task: string; key: string; byOtherRun: boolean }
   | { kind: 'task-done'; at: number; task: string; key: string; durationMs: number }
-  | { kind: 'task-retry'; at: number; task: string; attempt: number; error: string; delayMs: number }
-  | { kind: 'task-failed'; at: number; task: string; error: string; stack?: string; durationMs: number }
+  | {
+      kind: 'task-retry';
+      at: number;
+      task: string;
+      attempt: number;
+      error: string;
+      delayMs: number;
+    }
+  | {
+      kind: 'task-failed';
+      at: number;
+      task: string;
+      error: string;
+      stack?: string;
+      durationMs: number;
+    }
   | { kind: 'task-not-run'; at: number; task: string; because: NotRunReason }
   | { kind: 'run-end'; at: number; ok: boolean; durationMs: number };
 
 /** One task's outcome; `because` is there exactly when the task did not run. */
-export type TaskResult = (TaskResultBase & { status: Exclude<TaskStatus, 'not-run'> }) | (TaskResultBase & { status: 'not-run'; because: NotRunReason });
+export type TaskResult =
+  | (TaskResultBase & { status: Exclude<TaskStatus, 'not-run'> })
+  | (TaskResultBase & { status: 'not-run'; because: NotRunReason });
 
 interface TaskResultBase {
   name: string;
@@ -189,7 +218,6 @@ interface TaskResultBase {
   /** For `failed`: where in the notebook it threw (`notebooks/x.ipynb, cell 3 (id c2), line 2`), set by the CLI. */
   location?: string;
 }
-
 
 export interface RunResult {
   ok: boolean;

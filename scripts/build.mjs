@@ -9,7 +9,15 @@
 // esbuild builds in memory and each file is written to a temp name and renamed into place.
 // Chunk names carry a content hash, so a process still running the old build keeps finding its
 // chunks; files no build has produced for an hour are pruned.
-import { readdirSync, statSync, existsSync, writeFileSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import {
+  readdirSync,
+  statSync,
+  existsSync,
+  writeFileSync,
+  mkdirSync,
+  renameSync,
+  rmSync,
+} from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -37,7 +45,11 @@ export async function buildDist() {
   const result = await build({
     absWorkingDir: root,
     // worker: the body of each task worker thread (runtime/workers/pool.ts starts dist/worker.js).
-    entryPoints: { index: 'runtime/index.ts', cli: 'cli/main.ts', worker: 'runtime/workers/thread.ts' },
+    entryPoints: {
+      index: 'runtime/index.ts',
+      cli: 'cli/main.ts',
+      worker: 'runtime/workers/thread.ts',
+    },
     outdir: dist,
     write: false,
     bundle: true,
@@ -59,7 +71,8 @@ export async function buildDist() {
   const hourAgo = Date.now() - 3600_000;
   for (const name of readdirSync(dist)) {
     const path = join(dist, name);
-    if (!written.has(path) && !name.includes('.tmp-') && statSync(path).mtimeMs < hourAgo) rmSync(path, { force: true });
+    if (!written.has(path) && !name.includes('.tmp-') && statSync(path).mtimeMs < hourAgo)
+      rmSync(path, { force: true });
   }
 }
 

@@ -18,8 +18,14 @@ const resultsFile = join(root, '.vitest-results.json');
 rmSync(resultsFile, { force: true });
 const vitest = spawnSync(
   process.execPath,
-  [join(root, 'node_modules/vitest/vitest.mjs'), 'run', '--reporter=default', '--reporter=json',
-    `--outputFile.json=${resultsFile}`, ...process.argv.slice(2)],
+  [
+    join(root, 'node_modules/vitest/vitest.mjs'),
+    'run',
+    '--reporter=default',
+    '--reporter=json',
+    `--outputFile.json=${resultsFile}`,
+    ...process.argv.slice(2),
+  ],
   { stdio: 'inherit', cwd: root },
 );
 let passed = 0;
@@ -31,7 +37,8 @@ try {
   failed = results.numFailedTests + (results.numRuntimeErrorTestSuites ?? 0);
   skipped = results.numPendingTests + results.numTodoTests;
   // A suite that fails to load has no tests counted: count it as a failure.
-  for (const file of results.testResults) if (file.status === 'failed' && file.assertionResults.length === 0) failed++;
+  for (const file of results.testResults)
+    if (file.status === 'failed' && file.assertionResults.length === 0) failed++;
 } catch {
   failed = Math.max(failed, 1);
 }

@@ -55,7 +55,12 @@ interface Edge {
 }
 
 const files = ['compiler', 'runtime', 'cli'].flatMap(sourceFiles);
-const edges: Edge[] = files.flatMap((file) => importsOf(readFileSync(join(root, file), 'utf8')).map((spec) => ({ file, to: target(file, spec) })));
+const edges: Edge[] = files.flatMap((file) =>
+  importsOf(readFileSync(join(root, file), 'utf8')).map((spec) => ({
+    file,
+    to: target(file, spec),
+  })),
+);
 const under = (path: string, dir: string) => path === dir || path.startsWith(dir + '/');
 
 describe('layering', () => {
@@ -67,32 +72,53 @@ describe('layering', () => {
   });
 
   it('the compiler never imports the runtime or the CLI', () => {
-    const bad = edges.filter((e) => under(e.file, 'compiler') && (under(e.to, 'runtime') || under(e.to, 'cli') || e.to === 'cellar'));
+    const bad = edges.filter(
+      (e) =>
+        under(e.file, 'compiler') &&
+        (under(e.to, 'runtime') || under(e.to, 'cli') || e.to === 'cellar'),
+    );
     expect(bad).toEqual([]);
   });
 
   it('the runtime never imports the compiler or the CLI', () => {
-    const bad = edges.filter((e) => under(e.file, 'runtime') && (under(e.to, 'compiler') || under(e.to, 'cli')));
+    const bad = edges.filter(
+      (e) => under(e.file, 'runtime') && (under(e.to, 'compiler') || under(e.to, 'cli')),
+    );
     expect(bad).toEqual([]);
   });
 
   it('pure files import no node:* module', () => {
-    const pure = files.filter((f) => (under(f, 'compiler') && f !== 'compiler/host.ts') || /\bPure\b/.test(leadingComment(readFileSync(join(root, f), 'utf8'))));
+    const pure = files.filter(
+      (f) =>
+        (under(f, 'compiler') && f !== 'compiler/host.ts') ||
+        /\bPure\b/.test(leadingComment(readFileSync(join(root, f), 'utf8'))),
+    );
     expect(pure.length).toBeGreaterThan(20);
     const bad = edges.filter((e) => pure.includes(e.file) && e.to.startsWith('node:'));
     expect(bad).toEqual([]);
   });
 
   it('adapters never import the task integration', () => {
-    const adapters = (f: string) => under(f, 'runtime/warehouse/adapters') || under(f, 'runtime/store');
-    const taskSide = (t: string) => under(t, 'runtime/warehouse/tasks') || t === 'runtime/run/hooks.js' || t === 'runtime/run/hooks.ts';
+    const adapters = (f: string) =>
+      under(f, 'runtime/warehouse/adapters') || under(f, 'runtime/store');
+    const taskSide = (t: string) =>
+      under(t, 'runtime/warehouse/tasks') ||
+      t === 'runtime/run/hooks.js' ||
+      t === 'runtime/run/hooks.ts';
     const bad = edges.filter((e) => adapters(e.file) && taskSide(e.to));
     expect(bad).toEqual([]);
   });
 
   it('catches a violation (the checker itself works)', () => {
-    const fake: Edge = { file: 'runtime/run/run.ts', to: target('runtime/run/run.ts', '../../compiler/program.js') };
+    const fake: Edge = {
+      file: 'runtime/run/run.ts',
+      to: target('runtime/run/run.ts', '../../compiler/program.js'),
+    };
     expect(under(fake.to, 'compiler')).toBe(true);
-    expect(importsOf("import { a } from './x.js';\nexport * from \"../y.js\";\nconst m = await import('node:fs');")).toEqual(['./x.js', '../y.js', 'node:fs']);
+    expect(
+      importsOf(
+        "import { a } from './x.js';\nexport * from \"../y.js\";\nconst m = await import('node:fs');",
+      ),
+    ).toEqual(['./x.js', '../y.js', 'node:fs']);
   });
 });

@@ -27,7 +27,11 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync 
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Plugin } from 'esbuild';
-import { BUILT_MODULE_SCHEME, CodeHasher, type RecordedFingerprint } from '../../runtime/key/codehash.js';
+import {
+  BUILT_MODULE_SCHEME,
+  CodeHasher,
+  type RecordedFingerprint,
+} from '../../runtime/key/codehash.js';
 import { findPackageRoot, findProjectRoot } from '../../runtime/project.js';
 import { canonicalJson, sha256 } from '../../runtime/key/hash.js';
 import { loadPipeline } from '../../runtime/load/loader.js';
@@ -37,13 +41,24 @@ import type { BuildManifest } from './run-entry.js';
 
 /** The package holding this CLI (runtime/, cli/), from its source or its dist/ build: the bundle's own sources. */
 const cellarRoot = findPackageRoot(dirname(fileURLToPath(import.meta.url)));
-const packageJson = JSON.parse(readFileSync(join(cellarRoot, 'package.json'), 'utf8')) as { version: string };
+const packageJson = JSON.parse(readFileSync(join(cellarRoot, 'package.json'), 'utf8')) as {
+  version: string;
+};
 
 /** The commands a built folder runs (`node run.mjs …`, `node run.mjs worker …`). */
 const BUILT_COMMANDS = new Set(['run', 'worker', 'show', 'tree']);
 
 /** Packages a built run never loads: they serve compiling, bundling and hashing sources. */
-const BUILD_TIME_ONLY = new Set(['esbuild', 'tsx', 'es-module-lexer', 'typescript', 'ts-morph', 'prettier', 'typedoc', 'cellar']);
+const BUILD_TIME_ONLY = new Set([
+  'esbuild',
+  'tsx',
+  'es-module-lexer',
+  'typescript',
+  'ts-morph',
+  'prettier',
+  'typedoc',
+  'cellar',
+]);
 
 export interface BuildResult {
   outDir: string;
@@ -53,7 +68,8 @@ export interface BuildResult {
 }
 
 /** One of our own sources (runtime, CLI, compiler), as opposed to the user's pipeline code. */
-const isCellarSource = (path: string) => ['runtime', 'cli', 'compiler'].some((d) => path.startsWith(join(cellarRoot, d) + sep));
+const isCellarSource = (path: string) =>
+  ['runtime', 'cli', 'compiler'].some((d) => path.startsWith(join(cellarRoot, d) + sep));
 
 /**
  * Keeps each user module's identity stable and machine-independent inside a bundle:
@@ -65,11 +81,16 @@ function moduleIdentity(projectRoot: string): Plugin {
     name: 'cellar-module-identity',
     setup(build) {
       build.onLoad({ filter: /\.[cm]?[jt]sx?$/ }, (args) => {
-        if (args.path.includes(`${sep}node_modules${sep}`) || isCellarSource(args.path)) return undefined;
+        if (args.path.includes(`${sep}node_modules${sep}`) || isCellarSource(args.path))
+          return undefined;
         const id = builtModuleUrl(projectRoot, args.path);
-        const contents = readFileSync(args.path, 'utf8').replace(/\bimport\.meta\.url\b/g, JSON.stringify(id));
+        const contents = readFileSync(args.path, 'utf8').replace(
+          /\bimport\.meta\.url\b/g,
+          JSON.stringify(id),
+        );
         const ext = args.path.slice(args.path.lastIndexOf('.') + 1);
-        const loader = ext === 'tsx' ? 'tsx' : ext.endsWith('ts') ? 'ts' : ext === 'jsx' ? 'jsx' : 'js';
+        const loader =
+          ext === 'tsx' ? 'tsx' : ext.endsWith('ts') ? 'ts' : ext === 'jsx' ? 'jsx' : 'js';
         return { contents, loader, resolveDir: dirname(args.path) };
       });
     },
@@ -85,17 +106,22 @@ function cellarAlias(): Plugin {
   return {
     name: 'cellar-self',
     setup(build) {
-      build.onResolve({ filter: /^cellar$/ }, () => ({ path: join(cellarRoot, 'runtime', 'index.ts') }));
+      build.onResolve({ filter: /^cellar$/ }, () => ({
+        path: join(cellarRoot, 'runtime', 'index.ts'),
+      }));
       // Compiling notebooks is not a batch machine's job: the run command's path to the compiler
       // (a notebook given instead of a pipeline) becomes a clear error.
       build.onResolve({ filter: /commands\/compile\.js$/ }, (args) =>
-        isCellarSource(args.importer) ? { path: 'compile-unavailable', namespace: 'cellar-stub' } : undefined,
+        isCellarSource(args.importer)
+          ? { path: 'compile-unavailable', namespace: 'cellar-stub' }
+          : undefined,
       );
       // Only running belongs in a built folder: every other command (docs, exec, build, …) and the
       // packages it would pull in (TypeDoc, Jupyter's client) stays out of the bundle.
       build.onResolve({ filter: /commands\/[\w-]+\.js$/ }, (args) => {
         const name = /commands\/([\w-]+)\.js$/.exec(args.path)![1]!;
-        if (!isCellarSource(args.importer) || BUILT_COMMANDS.has(name) || name === 'compile') return undefined;
+        if (!isCellarSource(args.importer) || BUILT_COMMANDS.has(name) || name === 'compile')
+          return undefined;
         return { path: name, namespace: 'cellar-command-stub' };
       });
       build.onLoad({ filter: /.*/, namespace: 'cellar-command-stub' }, (args) => ({
@@ -114,15 +140,21 @@ export function staleWarning() { return undefined; }`,
 function installedVersion(projectRoot: string, name: string): string {
   for (let dir = projectRoot; ; dir = dirname(dir)) {
     const manifest = join(dir, 'node_modules', name, 'package.json');
-    if (existsSync(manifest)) return (JSON.parse(readFileSync(manifest, 'utf8')) as { version: string }).version;
+    if (existsSync(manifest))
+      return (JSON.parse(readFileSync(manifest, 'utf8')) as { version: string }).version;
     if (dirname(dir) === dir) break;
   }
   const own = join(cellarRoot, 'node_modules', name, 'package.json');
-  if (existsSync(own)) return (JSON.parse(readFileSync(own, 'utf8')) as { version: string }).version;
-  throw new CliError(`the bundle imports package '${name}', which is not installed: npm install ${name}`, 'E_BUILD_PACKAGE');
+  if (existsSync(own))
+    return (JSON.parse(readFileSync(own, 'utf8')) as { version: string }).version;
+  throw new CliError(
+    `the bundle imports package '${name}', which is not installed: npm install ${name}`,
+    'E_BUILD_PACKAGE',
+  );
 }
 
-const packageOf = (spec: string) => (spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0]!);
+const packageOf = (spec: string) =>
+  spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0]!;
 
 function writeFileAtomic(path: string, contents: string | Uint8Array): void {
   mkdirSync(dirname(path), { recursive: true });
@@ -132,7 +164,11 @@ function writeFileAtomic(path: string, contents: string | Uint8Array): void {
 }
 
 /** Builds the pipeline in `pipelineFile` (a compiled pipeline.ts) into `outDir`. */
-export async function buildPipeline(pipelineFile: string, outDir: string, options: { lockfile?: boolean } = {}): Promise<BuildResult> {
+export async function buildPipeline(
+  pipelineFile: string,
+  outDir: string,
+  options: { lockfile?: boolean } = {},
+): Promise<BuildResult> {
   const file = resolve(pipelineFile);
   const projectRoot = findProjectRoot(dirname(file));
   const { pipeline } = await loadPipeline(file);
@@ -141,42 +177,54 @@ export async function buildPipeline(pipelineFile: string, outDir: string, option
   // Build into a fresh sibling folder, then swap: a failed build leaves the old folder intact.
   const staging = `${resolve(outDir)}.tmp-${process.pid}`;
   rmSync(staging, { recursive: true, force: true });
-  const result = await esbuild.build({
-    absWorkingDir: projectRoot,
-    entryPoints: {
-      'cellar-run': join(cellarRoot, 'cli', 'build', 'run-entry.ts'),
-      pipeline: file,
-      // The worker-thread body: runtime/workers/pool.ts starts ./worker.js beside its chunk.
-      worker: join(cellarRoot, 'runtime', 'workers', 'thread.ts'),
-    },
-    outdir: staging,
-    bundle: true,
-    splitting: true,
-    format: 'esm',
-    platform: 'node',
-    target: 'node20',
-    packages: 'external',
-    metafile: true,
-    sourcemap: 'linked',
-    // Source map paths relative to the build machine's project would be noise; keep them short.
-    sourceRoot: '',
-    // Chunks beside the entries: the worker pool finds ./worker.js next to its own chunk.
-    chunkNames: 'chunk-[hash]',
-    logLevel: 'silent',
-    plugins: [cellarAlias(), moduleIdentity(projectRoot)],
-  }).catch((error: Error) => {
-    rmSync(staging, { recursive: true, force: true });
-    throw new CliError(`bundling ${relative(process.cwd(), file)} failed: ${error.message}`, 'E_BUILD');
-  });
+  const result = await esbuild
+    .build({
+      absWorkingDir: projectRoot,
+      entryPoints: {
+        'cellar-run': join(cellarRoot, 'cli', 'build', 'run-entry.ts'),
+        pipeline: file,
+        // The worker-thread body: runtime/workers/pool.ts starts ./worker.js beside its chunk.
+        worker: join(cellarRoot, 'runtime', 'workers', 'thread.ts'),
+      },
+      outdir: staging,
+      bundle: true,
+      splitting: true,
+      format: 'esm',
+      platform: 'node',
+      target: 'node20',
+      packages: 'external',
+      metafile: true,
+      sourcemap: 'linked',
+      // Source map paths relative to the build machine's project would be noise; keep them short.
+      sourceRoot: '',
+      // Chunks beside the entries: the worker pool finds ./worker.js next to its own chunk.
+      chunkNames: 'chunk-[hash]',
+      logLevel: 'silent',
+      plugins: [cellarAlias(), moduleIdentity(projectRoot)],
+    })
+    .catch((error: Error) => {
+      rmSync(staging, { recursive: true, force: true });
+      throw new CliError(
+        `bundling ${relative(process.cwd(), file)} failed: ${error.message}`,
+        'E_BUILD',
+      );
+    });
   // The table codec loads apache-arrow through createRequire, which esbuild cannot see.
   const externals = new Set<string>(['apache-arrow']);
   for (const output of Object.values(result.metafile.outputs)) {
-    for (const imp of output.imports) if (imp.external && !imp.path.startsWith('node:') && !imp.path.startsWith('.')) externals.add(packageOf(imp.path));
+    for (const imp of output.imports)
+      if (imp.external && !imp.path.startsWith('node:') && !imp.path.startsWith('.'))
+        externals.add(packageOf(imp.path));
   }
   const packages: Record<string, string> = {};
-  for (const name of [...externals].sort()) if (!BUILD_TIME_ONLY.has(name) && !isBuiltinName(name)) packages[name] = installedVersion(projectRoot, name);
+  for (const name of [...externals].sort())
+    if (!BUILD_TIME_ONLY.has(name) && !isBuiltinName(name))
+      packages[name] = installedVersion(projectRoot, name);
 
-  const relativeWorkdir = relative(resolve(outDir), resolve(dirname(file), pipeline.workdir ?? '.')).split(sep).join('/') || '.';
+  const relativeWorkdir =
+    relative(resolve(outDir), resolve(dirname(file), pipeline.workdir ?? '.'))
+      .split(sep)
+      .join('/') || '.';
   const manifest: BuildManifest = {
     format: 1,
     pipeline: pipeline.name,
@@ -186,7 +234,15 @@ export async function buildPipeline(pipelineFile: string, outDir: string, option
       name: t.name,
       upstream: [...new Set(Object.values(t.inputs).map((i) => i.task.name))].sort(),
       params: Object.keys(t.params).sort(),
-      codeHash: t.module ? sha256(canonicalJson(fingerprints[builtModuleUrl(projectRoot, fileURLToPath(t.module.replace(/[?#].*$/, '')))])).slice(0, 16) : 'run-function',
+      codeHash: t.module
+        ? sha256(
+            canonicalJson(
+              fingerprints[
+                builtModuleUrl(projectRoot, fileURLToPath(t.module.replace(/[?#].*$/, '')))
+              ],
+            ),
+          ).slice(0, 16)
+        : 'run-function',
     })),
     params: paramTable(pipeline),
     fingerprints,
@@ -209,24 +265,72 @@ export async function buildPipeline(pipelineFile: string, outDir: string, option
   );
   if (options.lockfile !== false) writeLockfile(staging, Object.keys(packages).length > 0);
   swapInto(staging, resolve(outDir));
-  return { outDir: resolve(outDir), files: Object.keys(result.metafile.outputs).map((o) => relative(staging, resolve(projectRoot, o))).concat(['manifest.json', 'package.json', 'run.mjs']).sort(), manifest };
+  return {
+    outDir: resolve(outDir),
+    files: Object.keys(result.metafile.outputs)
+      .map((o) => relative(staging, resolve(projectRoot, o)))
+      .concat(['manifest.json', 'package.json', 'run.mjs'])
+      .sort(),
+    manifest,
+  };
 }
 
 function isBuiltinName(name: string): boolean {
-  return ['fs', 'path', 'url', 'os', 'crypto', 'util', 'child_process', 'worker_threads', 'stream', 'events', 'module', 'perf_hooks', 'zlib', 'v8'].includes(name);
+  return [
+    'fs',
+    'path',
+    'url',
+    'os',
+    'crypto',
+    'util',
+    'child_process',
+    'worker_threads',
+    'stream',
+    'events',
+    'module',
+    'perf_hooks',
+    'zlib',
+    'v8',
+  ].includes(name);
 }
 
 /** `npm ci` needs a lockfile: resolve one for exactly these dependencies (from npm's cache when it can). */
 function writeLockfile(dir: string, any: boolean): void {
   if (!any) {
-    writeFileSync(join(dir, 'package-lock.json'), JSON.stringify({ name: JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')).name, lockfileVersion: 3, requires: true, packages: { '': {} } }, null, 2) + '\n');
+    writeFileSync(
+      join(dir, 'package-lock.json'),
+      JSON.stringify(
+        {
+          name: JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')).name,
+          lockfileVersion: 3,
+          requires: true,
+          packages: { '': {} },
+        },
+        null,
+        2,
+      ) + '\n',
+    );
     return;
   }
   try {
-    execFileSync('npm', ['install', '--package-lock-only', '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts'], { cwd: dir, stdio: 'pipe' });
+    execFileSync(
+      'npm',
+      [
+        'install',
+        '--package-lock-only',
+        '--prefer-offline',
+        '--no-audit',
+        '--no-fund',
+        '--ignore-scripts',
+      ],
+      { cwd: dir, stdio: 'pipe' },
+    );
   } catch (error) {
     const stderr = String((error as { stderr?: Buffer }).stderr ?? '');
-    throw new CliError(`could not resolve a package-lock.json for the build (npm install --package-lock-only): ${stderr.split('\n').find((l) => l.includes('ERR')) ?? stderr.slice(0, 300)}`, 'E_BUILD_LOCKFILE');
+    throw new CliError(
+      `could not resolve a package-lock.json for the build (npm install --package-lock-only): ${stderr.split('\n').find((l) => l.includes('ERR')) ?? stderr.slice(0, 300)}`,
+      'E_BUILD_LOCKFILE',
+    );
   }
 }
 
@@ -238,27 +342,45 @@ function swapInto(staging: string, outDir: string): void {
   rmSync(old, { recursive: true, force: true });
 }
 
-async function fingerprintTasks(pipeline: Pipeline, projectRoot: string): Promise<Record<string, RecordedFingerprint>> {
+async function fingerprintTasks(
+  pipeline: Pipeline,
+  projectRoot: string,
+): Promise<Record<string, RecordedFingerprint>> {
   const hasher = new CodeHasher();
   const out: Record<string, RecordedFingerprint> = {};
   for (const task of pipeline.tasks) {
     if (!task.module) continue;
     const path = fileURLToPath(task.module.replace(/[?#].*$/, ''));
     // The env vars the code reads travel with it: a built run keys them as a source run does.
-    out[builtModuleUrl(projectRoot, path)] = { ...(await hasher.fingerprint(task.module)), env: hasher.envRead(task.module) };
+    out[builtModuleUrl(projectRoot, path)] = {
+      ...(await hasher.fingerprint(task.module)),
+      env: hasher.envRead(task.module),
+    };
   }
-  return Object.fromEntries(Object.keys(out).sort().map((k) => [k, out[k]!]));
+  return Object.fromEntries(
+    Object.keys(out)
+      .sort()
+      .map((k) => [k, out[k]!]),
+  );
 }
 
 function paramTable(pipeline: Pipeline): BuildManifest['params'] {
   const table: BuildManifest['params'] = {};
   for (const task of pipeline.tasks) {
     for (const [name, spec] of Object.entries(task.params)) {
-      const entry = (table[name] ??= { type: spec.type, ...(spec.default === undefined ? {} : { default: spec.default }), tasks: [] });
+      const entry = (table[name] ??= {
+        type: spec.type,
+        ...(spec.default === undefined ? {} : { default: spec.default }),
+        tasks: [],
+      });
       entry.tasks.push(task.name);
     }
   }
-  return Object.fromEntries(Object.keys(table).sort().map((k) => [k, table[k]!]));
+  return Object.fromEntries(
+    Object.keys(table)
+      .sort()
+      .map((k) => [k, table[k]!]),
+  );
 }
 
 /**
@@ -266,27 +388,48 @@ function paramTable(pipeline: Pipeline): BuildManifest['params'] {
  * exporting the function (under its own name) and the notebook's setup helpers.
  * Throws CliError E_UNKNOWN_TASK for a task the pipeline lacks, E_BUILD when bundling fails.
  */
-export async function buildFunction(pipelineFile: string, taskName: string, outDir: string): Promise<BuildResult> {
+export async function buildFunction(
+  pipelineFile: string,
+  taskName: string,
+  outDir: string,
+): Promise<BuildResult> {
   const file = resolve(pipelineFile);
   const projectRoot = findProjectRoot(dirname(file));
   const { pipeline } = await loadPipeline(file);
   const task: AnyTask | undefined = pipeline.tasks.find((t) => t.name === taskName);
-  if (!task) throw new CliError(`no task '${taskName}' in pipeline ${pipeline.name}; its tasks: ${pipeline.tasks.map((t) => t.name).join(', ')}`, 'E_UNKNOWN_TASK');
-  if (!task.module) throw new CliError(`task '${taskName}' has no module to build from (defined without \`module: import.meta.url\`)`, 'E_BUILD');
+  if (!task)
+    throw new CliError(
+      `no task '${taskName}' in pipeline ${pipeline.name}; its tasks: ${pipeline.tasks.map((t) => t.name).join(', ')}`,
+      'E_UNKNOWN_TASK',
+    );
+  if (!task.module)
+    throw new CliError(
+      `task '${taskName}' has no module to build from (defined without \`module: import.meta.url\`)`,
+      'E_BUILD',
+    );
   const modulePath = fileURLToPath(task.module.replace(/[?#].*$/, ''));
   const fnName = task.run.name;
-  if (!/^[A-Za-z_$][\w$]*$/.test(fnName)) throw new CliError(`task '${taskName}' runs an anonymous function: name it in its module to build it alone`, 'E_BUILD');
+  if (!/^[A-Za-z_$][\w$]*$/.test(fnName))
+    throw new CliError(
+      `task '${taskName}' runs an anonymous function: name it in its module to build it alone`,
+      'E_BUILD',
+    );
   const setup = join(dirname(modulePath), 'setup.ts');
   const entry = [
     `export { ${fnName} } from ${JSON.stringify(pathToFileURL(modulePath).pathname)};`,
-    ...(existsSync(setup) ? [`export * from ${JSON.stringify(pathToFileURL(setup).pathname)};`] : []),
+    ...(existsSync(setup)
+      ? [`export * from ${JSON.stringify(pathToFileURL(setup).pathname)};`]
+      : []),
   ].join('\n');
   const esbuild = await import('esbuild');
   const outFile = join(resolve(outDir), `${taskName}.mjs`);
   const stub: Plugin = {
     name: 'cellar-function-stub',
     setup(build) {
-      build.onResolve({ filter: /^cellar$/ }, () => ({ path: 'cellar', namespace: 'cellar-function' }));
+      build.onResolve({ filter: /^cellar$/ }, () => ({
+        path: 'cellar',
+        namespace: 'cellar-function',
+      }));
       // Task wiring is declared side-effect free, so esbuild drops it with the upstream modules.
       build.onLoad({ filter: /\.[cm]?[jt]sx?$/ }, (args) => {
         if (args.path.includes(`${sep}node_modules${sep}`)) return undefined;
@@ -295,19 +438,29 @@ export async function buildFunction(pipelineFile: string, taskName: string, outD
           // A task's module URL only keys the cache; esbuild would keep wiring that touches import.meta.
           .replace(/\bmodule: import\.meta\.url\b/g, 'module: undefined');
         const ext = args.path.slice(args.path.lastIndexOf('.') + 1);
-        return { contents, loader: ext.endsWith('ts') ? 'ts' : 'js', resolveDir: dirname(args.path) };
+        return {
+          contents,
+          loader: ext.endsWith('ts') ? 'ts' : 'js',
+          resolveDir: dirname(args.path),
+        };
       });
       build.onLoad({ filter: /.*/, namespace: 'cellar-function' }, () => ({
         // Task wiring only: the function itself never calls these. Anything else from 'cellar'
         // (sql, load) is a task that needs the runtime, and fails the build by name.
-        contents: 'export const defineTask = (d) => d;\nexport const output = (task, name) => ({ task, output: name });\nexport const definePipeline = (p) => p;\n',
+        contents:
+          'export const defineTask = (d) => d;\nexport const output = (task, name) => ({ task, output: name });\nexport const definePipeline = (p) => p;\n',
         loader: 'js',
       }));
     },
   };
   const result = await esbuild
     .build({
-      stdin: { contents: entry, resolveDir: dirname(modulePath), loader: 'ts', sourcefile: `${taskName}.function.ts` },
+      stdin: {
+        contents: entry,
+        resolveDir: dirname(modulePath),
+        loader: 'ts',
+        sourcefile: `${taskName}.function.ts`,
+      },
       absWorkingDir: projectRoot,
       outfile: outFile,
       bundle: true,
@@ -319,12 +472,17 @@ export async function buildFunction(pipelineFile: string, taskName: string, outD
       // Native bindings cannot be inlined; everything else is, so the file stands alone.
       external: ['@duckdb/*'],
       // CommonJS packages inside an ESM bundle may call require() for Node built-ins.
-      banner: { js: `// Task '${taskName}' of pipeline ${pipeline.name}${pipeline.source ? ` (${pipeline.source})` : ''}, built by \`cellar build --function\`.\nimport { createRequire as __cellarRequire } from 'node:module';\nconst require = __cellarRequire(import.meta.url);` },
+      banner: {
+        js: `// Task '${taskName}' of pipeline ${pipeline.name}${pipeline.source ? ` (${pipeline.source})` : ''}, built by \`cellar build --function\`.\nimport { createRequire as __cellarRequire } from 'node:module';\nconst require = __cellarRequire(import.meta.url);`,
+      },
       logLevel: 'silent',
       plugins: [stub],
     })
     .catch((error: Error) => {
-      throw new CliError(`bundling task '${taskName}' failed: ${error.message.split('\n').slice(0, 6).join('\n')}`, 'E_BUILD');
+      throw new CliError(
+        `bundling task '${taskName}' failed: ${error.message.split('\n').slice(0, 6).join('\n')}`,
+        'E_BUILD',
+      );
     });
   writeFileAtomic(outFile, result.outputFiles[0]!.contents);
   return { outDir: resolve(outDir), files: [`${taskName}.mjs`] };

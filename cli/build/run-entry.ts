@@ -47,7 +47,10 @@ export async function runBuilt(dir: string, argv: string[]): Promise<number> {
   }
   workdir = resolve(workdir ?? join(dir, manifest.workdir));
   if (!existsSync(workdir)) {
-    const error = new CliError(`the tasks' working folder ${workdir} does not exist: pass --workdir <folder holding the data the notebook read>`, 'E_NO_WORKDIR');
+    const error = new CliError(
+      `the tasks' working folder ${workdir} does not exist: pass --workdir <folder holding the data the notebook read>`,
+      'E_NO_WORKDIR',
+    );
     console.error(`run.mjs: ${error.message} (${error.code})`);
     return error.exitCode;
   }

@@ -26,20 +26,27 @@ const OPTIONS = {
 export const run = defineCommand({ usage: USAGE, options: OPTIONS, run: build });
 
 async function build({ values, positionals }: CommandInput<typeof OPTIONS>): Promise<number> {
-  if (positionals.length !== 1) throw new CliError(`give one notebook or pipeline to build\n\n${USAGE}`, 'E_USAGE');
+  if (positionals.length !== 1)
+    throw new CliError(`give one notebook or pipeline to build\n\n${USAGE}`, 'E_USAGE');
   const file = await resolvePipelineFile(positionals[0]);
   const name = basename(dirname(file));
   if (values.function) {
     const out = resolve(values.out ?? join('dist', 'functions'));
     const result = await buildFunction(file, values.function, out);
-    console.log(`✓ task ${values.function} → ${relative(process.cwd(), join(result.outDir, result.files[0]!))}`);
+    console.log(
+      `✓ task ${values.function} → ${relative(process.cwd(), join(result.outDir, result.files[0]!))}`,
+    );
     return EXIT.ok;
   }
   const out = resolve(values.out ?? join('dist', name));
   const result = await buildPipeline(file, out, { lockfile: !values['no-lockfile'] });
   const m = result.manifest!;
   console.log(`✓ pipeline ${m.pipeline} (${m.tasks.length} tasks) → ${relative(process.cwd(), result.outDir) || '.'}/
-  packages at run time: ${Object.entries(m.packages).map(([k, v]) => `${k}@${v}`).join(', ') || 'none'}
+  packages at run time: ${
+    Object.entries(m.packages)
+      .map(([k, v]) => `${k}@${v}`)
+      .join(', ') || 'none'
+  }
   next: copy the folder, \`npm ci --omit=dev\` in it, then \`node run.mjs --help\``);
   return EXIT.ok;
 }

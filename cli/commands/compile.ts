@@ -9,7 +9,19 @@ import { existsSync, watch } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { formatDiagnostic, hasErrors } from '../../compiler/diagnostics.js';
-import { checkOutcome, compileFile, duplicateOutputs, findNotebooks, outputRoot, projectRoot, settleOrphans, staleNotebook, writeOutcome, WriteError, type NotebookOutcome } from '../../compiler/host.js';
+import {
+  checkOutcome,
+  compileFile,
+  duplicateOutputs,
+  findNotebooks,
+  outputRoot,
+  projectRoot,
+  settleOrphans,
+  staleNotebook,
+  writeOutcome,
+  WriteError,
+  type NotebookOutcome,
+} from '../../compiler/host.js';
 import { newMemory, type CompileMemory } from '../../compiler/program.js';
 import { defineCommand } from '../command.js';
 import { CliError, EXIT } from '../errors.js';
@@ -32,11 +44,18 @@ interface CompileArgs {
 }
 
 /** The command line as `compileOnce` and `watchLoop` use it. */
-function compileArgs(values: { check: boolean; watch: boolean; out?: string }, positionals: string[]): CompileArgs {
-  if (values.check && values.watch) throw new CliError('--check and --watch cannot go together', 'E_USAGE');
+function compileArgs(
+  values: { check: boolean; watch: boolean; out?: string },
+  positionals: string[],
+): CompileArgs {
+  if (values.check && values.watch)
+    throw new CliError('--check and --watch cannot go together', 'E_USAGE');
   if (values.out === '') throw new CliError('--out needs a folder', 'E_USAGE');
   // Default: the project's notebooks/ folder, from wherever in the project the command is run.
-  const paths = positionals.length > 0 ? positionals : [relative(process.cwd(), join(projectRoot(process.cwd()), 'notebooks')) || '.'];
+  const paths =
+    positionals.length > 0
+      ? positionals
+      : [relative(process.cwd(), join(projectRoot(process.cwd()), 'notebooks')) || '.'];
   return { paths, check: values.check, watch: values.watch, out: values.out };
 }
 
@@ -93,9 +112,12 @@ async function compileOnce(parsed: CompileArgs, memory?: CompileMemory): Promise
       const problems = hasErrors(outcome.diagnostics) ? [] : checkOutcome(outcome, outDir);
       if (problems.length) {
         failed = true;
-        console.error(`✗ ${outcome.notebook}: ${outLabel}/ is not what the notebook compiles to:\n${problems.map((p) => `    ${p}`).join('\n')}`);
+        console.error(
+          `✗ ${outcome.notebook}: ${outLabel}/ is not what the notebook compiles to:\n${problems.map((p) => `    ${p}`).join('\n')}`,
+        );
         console.error(`  run \`cellar compile ${outcome.notebook}\` and commit the result`);
-      } else if (!hasErrors(outcome.diagnostics)) console.log(`✓ ${outcome.notebook}: ${outLabel}/${outcome.stem}/ is up to date`);
+      } else if (!hasErrors(outcome.diagnostics))
+        console.log(`✓ ${outcome.notebook}: ${outLabel}/${outcome.stem}/ is up to date`);
       continue;
     }
     let report;
@@ -107,7 +129,14 @@ async function compileOnce(parsed: CompileArgs, memory?: CompileMemory): Promise
       console.error(`✗ ${outcome.notebook}: ${error.message}`);
       continue;
     }
-    console.log(summary(outcome, outLabel, performance.now() - start, report.written.length + report.removed.length));
+    console.log(
+      summary(
+        outcome,
+        outLabel,
+        performance.now() - start,
+        report.written.length + report.removed.length,
+      ),
+    );
     if (outcome.pipeline && !unresolvedWarned.has(outDir) && !resolvesCellar(outDir)) {
       unresolvedWarned.add(outDir);
       console.error(cellarUnresolvedWarning(outLabel, outcome.stem));
@@ -119,7 +148,9 @@ async function compileOnce(parsed: CompileArgs, memory?: CompileMemory): Promise
     if (orphan.removed) console.log(`- removed ${where}/ (${orphan.notebook} no longer exists)`);
     else {
       failed = true;
-      console.error(`✗ ${where}/ was compiled from ${orphan.notebook}, which no longer exists: delete it`);
+      console.error(
+        `✗ ${where}/ was compiled from ${orphan.notebook}, which no longer exists: delete it`,
+      );
     }
   }
   return failed ? EXIT.failure : EXIT.ok;
@@ -137,9 +168,18 @@ async function watchLoop(parsed: CompileArgs): Promise<number> {
       const outcome = await compileFile(nb, { root, outDir, memory });
       printDiagnostics(outcome);
       const report = writeOutcome(outcome, outDir);
-      console.log(summary(outcome, relative(process.cwd(), outDir) || '.', performance.now() - start, report.written.length + report.removed.length));
+      console.log(
+        summary(
+          outcome,
+          relative(process.cwd(), outDir) || '.',
+          performance.now() - start,
+          report.written.length + report.removed.length,
+        ),
+      );
     } catch (error) {
-      console.error(`✗ ${relative(process.cwd(), nb)}: ${error instanceof Error ? error.message : String(error)}`);
+      console.error(
+        `✗ ${relative(process.cwd(), nb)}: ${error instanceof Error ? error.message : String(error)}`,
+      );
     }
   };
   for (const p of parsed.paths) {
@@ -153,10 +193,13 @@ async function watchLoop(parsed: CompileArgs): Promise<number> {
       if (nb.includes('.ipynb_checkpoints') || !existsSync(nb)) return;
       // Editors save in bursts (write, rename, touch): wait for the burst to settle.
       clearTimeout(pending.get(nb));
-      pending.set(nb, setTimeout(() => {
-        pending.delete(nb);
-        void recompile(nb);
-      }, 25));
+      pending.set(
+        nb,
+        setTimeout(() => {
+          pending.delete(nb);
+          void recompile(nb);
+        }, 25),
+      );
     });
   }
   console.log(`watching ${parsed.paths.join(', ')} (Ctrl-C to stop)`);
@@ -175,7 +218,8 @@ export const run = defineCommand({
     try {
       return parsed.watch ? await watchLoop(parsed) : await compileOnce(parsed);
     } catch (error) {
-      if (error instanceof Error && error.message.startsWith('no such file')) throw new CliError(error.message, 'E_NOT_FOUND');
+      if (error instanceof Error && error.message.startsWith('no such file'))
+        throw new CliError(error.message, 'E_NOT_FOUND');
       throw error;
     }
   },
@@ -202,13 +246,27 @@ export async function ensureCompiled(notebookPath: string): Promise<string> {
   try {
     outcome = await compileFile(nb, { root, outDir });
   } catch (error) {
-    throw new CliError(`cannot read ${notebookPath}: ${error instanceof Error ? error.message : String(error)}`, 'E_NOT_FOUND');
+    throw new CliError(
+      `cannot read ${notebookPath}: ${error instanceof Error ? error.message : String(error)}`,
+      'E_NOT_FOUND',
+    );
   }
   if (hasErrors(outcome.diagnostics)) {
-    throw new CliError(`${outcome.notebook} does not compile:\n${outcome.diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic).join('\n')}\n`, 'E_COMPILE', EXIT.usage);
+    throw new CliError(
+      `${outcome.notebook} does not compile:\n${outcome.diagnostics
+        .filter((d) => d.severity === 'error')
+        .map(formatDiagnostic)
+        .join('\n')}\n`,
+      'E_COMPILE',
+      EXIT.usage,
+    );
   }
   if (!outcome.pipeline) {
-    throw new CliError(`${outcome.notebook} has no tasks: put \`//| task: <name>\` on the first line of a code cell`, 'E_NO_TASKS', EXIT.usage);
+    throw new CliError(
+      `${outcome.notebook} has no tasks: put \`//| task: <name>\` on the first line of a code cell`,
+      'E_NO_TASKS',
+      EXIT.usage,
+    );
   }
   writeOutcome(outcome, outDir);
   return outcome.pipeline;

@@ -19,7 +19,12 @@ the folder on any static host.
   --no-api           skip documenting the generated modules' TypeScript API (faster on huge pipelines)
   --json             print the build report as JSON`;
 
-const OPTIONS = { out: { type: 'string' }, workspace: { type: 'string' }, 'no-api': { type: 'boolean', default: false }, json: { type: 'boolean', default: false } } as const;
+const OPTIONS = {
+  out: { type: 'string' },
+  workspace: { type: 'string' },
+  'no-api': { type: 'boolean', default: false },
+  json: { type: 'boolean', default: false },
+} as const;
 
 export const run = defineCommand({ usage: USAGE, options: OPTIONS, run: buildDocs });
 
@@ -27,7 +32,12 @@ async function buildDocs({ values, positionals }: CommandInput<typeof OPTIONS>):
   const root = projectRoot(process.cwd());
   const paths = positionals.length ? positionals : [join(root, 'notebooks')];
   const out = values.out ?? join(root, 'docs', 'site');
-  const report = await buildDocsSite({ paths, out, workspace: values.workspace, api: !values['no-api'] });
+  const report = await buildDocsSite({
+    paths,
+    out,
+    workspace: values.workspace,
+    api: !values['no-api'],
+  });
   if (values.json) console.log(JSON.stringify(report, null, 2));
   else {
     const kb = (b: number) => `${Math.round(b / 1024)} KB`;

@@ -28,7 +28,22 @@ Run every cell of a notebook in the tslab kernel, headless, and write the execut
   --server URL --token T      use a running Jupyter server instead of starting one
   --json                      print one JSON object with the outcome`;
 
-const ALLOWED = ['-p', '--parameter', '-f', '--file', '-o', '--output', '--cell-timeout', '--kernel-timeout', '--prepare-only', '--server', '--token', '--json', '--help', '-h'];
+const ALLOWED = [
+  '-p',
+  '--parameter',
+  '-f',
+  '--file',
+  '-o',
+  '--output',
+  '--cell-timeout',
+  '--kernel-timeout',
+  '--prepare-only',
+  '--server',
+  '--token',
+  '--json',
+  '--help',
+  '-h',
+];
 
 /** A command of its own parsing: papermill's `-p name value` takes two words, which parseArgs cannot. */
 export const run: Command = Object.assign(runWith, { usage: USAGE });
@@ -52,12 +67,19 @@ async function runWith(argv: string[]): Promise<number> {
     if (error instanceof UsageError) throw new CliError(`${error.message}\n\n${USAGE}`, 'E_USAGE');
     throw error;
   }
-  const output = args.output ? resolve(args.output) : join(prepared.root, '.cellar', 'exec', basename(prepared.notebook));
-  if (output === prepared.notebook) throw new CliError('the output notebook would overwrite the input: give another -o', 'E_USAGE');
+  const output = args.output
+    ? resolve(args.output)
+    : join(prepared.root, '.cellar', 'exec', basename(prepared.notebook));
+  if (output === prepared.notebook)
+    throw new CliError('the output notebook would overwrite the input: give another -o', 'E_USAGE');
 
-  const server = args.prepareOnly ? undefined : await openServer(prepared.root, args).catch((error: unknown) => {
-    throw error instanceof JupyterError ? new CliError(error.message, error.code, EXIT.failure) : error;
-  });
+  const server = args.prepareOnly
+    ? undefined
+    : await openServer(prepared.root, args).catch((error: unknown) => {
+        throw error instanceof JupyterError
+          ? new CliError(error.message, error.code, EXIT.failure)
+          : error;
+      });
   const stop = () => void server?.stop().finally(() => process.exit(130));
   process.once('SIGINT', stop);
   let result;
@@ -71,18 +93,35 @@ async function runWith(argv: string[]): Promise<number> {
       cellTimeoutMs: args.cellTimeoutS * 1000,
       kernelStartTimeoutMs: args.kernelTimeoutS * 1000,
       prepareOnly: args.prepareOnly,
-      onCell: args.json ? undefined : ({ cell, of, label, run }) => process.stderr.write(`[${cell}/${of}] ${label}: ${run.status}\n`),
+      onCell: args.json
+        ? undefined
+        : ({ cell, of, label, run }) =>
+            process.stderr.write(`[${cell}/${of}] ${label}: ${run.status}\n`),
     });
   } finally {
     process.off('SIGINT', stop);
     await server?.stop();
   }
   if (args.json) {
-    console.log(JSON.stringify({ ok: result.ok, notebook: prepared.shownAs, output: result.output, parameters: prepared.params, cellsRun: result.cellsRun, durationS: result.durationS, failure: result.failure ?? null }));
+    console.log(
+      JSON.stringify({
+        ok: result.ok,
+        notebook: prepared.shownAs,
+        output: result.output,
+        parameters: prepared.params,
+        cellsRun: result.cellsRun,
+        durationS: result.durationS,
+        failure: result.failure ?? null,
+      }),
+    );
   } else if (result.ok) {
-    console.log(`${prepared.shownAs}: ${args.prepareOnly ? 'prepared' : `${result.cellsRun} cells ran in ${result.durationS.toFixed(1)} s`}; wrote ${shown(output)}`);
+    console.log(
+      `${prepared.shownAs}: ${args.prepareOnly ? 'prepared' : `${result.cellsRun} cells ran in ${result.durationS.toFixed(1)} s`}; wrote ${shown(output)}`,
+    );
   } else {
-    console.error(`cellar exec: ${prepared.shownAs} ${result.failure!.message}\nthe executed notebook (with an error banner) is in ${shown(output)}`);
+    console.error(
+      `cellar exec: ${prepared.shownAs} ${result.failure!.message}\nthe executed notebook (with an error banner) is in ${shown(output)}`,
+    );
   }
   return result.ok ? EXIT.ok : EXIT.failure;
 }

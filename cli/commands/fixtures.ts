@@ -30,7 +30,8 @@ export const run = defineCommand({ usage: USAGE, options: OPTIONS, run: fixtures
 const positiveInt = (text: string | undefined, name: string, fallback: number): number => {
   if (text === undefined) return fallback;
   const n = Number(text);
-  if (!Number.isInteger(n) || n < 1) throw new CliError(`--${name} needs a whole number above 0, got '${text}'`, 'E_USAGE');
+  if (!Number.isInteger(n) || n < 1)
+    throw new CliError(`--${name} needs a whole number above 0, got '${text}'`, 'E_USAGE');
   return n;
 };
 
@@ -40,14 +41,26 @@ async function fixtures({ values, positionals }: CommandInput<typeof OPTIONS>): 
     rowLimit: positiveInt(values.rows, 'rows', DEFAULT_FIXTURE_OPTIONS.rowLimit),
     byteBudget: positiveInt(values.budget, 'budget', DEFAULT_FIXTURE_OPTIONS.byteBudget),
   };
-  const { prepared } = await openForInspection({ values: { param: [], workspace: values.workspace }, positionals }, { usage: USAGE, required: [], reasons: false });
+  const { prepared } = await openForInspection(
+    { values: { param: [], workspace: values.workspace }, positionals },
+    { usage: USAGE, required: [], reasons: false },
+  );
   const pipelineFile = prepared.options.pipelineFile!;
-  const outcomes = await recordFixtures(prepared, dirname(pipelineFile), positionals.slice(1), options);
+  const outcomes = await recordFixtures(
+    prepared,
+    dirname(pipelineFile),
+    positionals.slice(1),
+    options,
+  );
   for (const o of outcomes) {
     if (o.status === 'skipped') console.log(`  -  ${o.task}: no fixture, ${o.reason}`);
     else {
-      const rows = Object.entries(o.inputs).map(([k, s]) => `${k} ${s.kept}/${s.rows} rows`).join(', ');
-      console.log(`  ${o.status === 'written' ? '✓' : '='}  ${o.task}: ${relative(process.cwd(), o.file)} (${o.bytes} bytes${rows ? `; ${rows}` : ''})${o.status === 'unchanged' ? ', unchanged' : ''}`);
+      const rows = Object.entries(o.inputs)
+        .map(([k, s]) => `${k} ${s.kept}/${s.rows} rows`)
+        .join(', ');
+      console.log(
+        `  ${o.status === 'written' ? '✓' : '='}  ${o.task}: ${relative(process.cwd(), o.file)} (${o.bytes} bytes${rows ? `; ${rows}` : ''})${o.status === 'unchanged' ? ', unchanged' : ''}`,
+      );
     }
   }
   // The replay tests follow the fixtures: compile the notebook the pipeline came from (the

@@ -21,8 +21,15 @@ export const run = defineCommand({
   run: install,
 });
 
-async function install({ values, positionals }: { values: { dir?: string; 'no-check'?: boolean }; positionals: string[] }): Promise<number> {
-  if (positionals[0] !== 'install' || positionals.length > 1) throw new CliError(`the kernel command has one action, install\n\n${USAGE}`, 'E_USAGE');
+async function install({
+  values,
+  positionals,
+}: {
+  values: { dir?: string; 'no-check'?: boolean };
+  positionals: string[];
+}): Promise<number> {
+  if (positionals[0] !== 'install' || positionals.length > 1)
+    throw new CliError(`the kernel command has one action, install\n\n${USAGE}`, 'E_USAGE');
   const root = projectRoot(process.cwd());
   let written;
   try {
@@ -31,21 +38,38 @@ async function install({ values, positionals }: { values: { dir?: string; 'no-ch
     throw new CliError((error as Error).message, 'E_NO_TSLAB', EXIT.failure);
   }
   const shownPath = relative(process.cwd(), written.jupyterPath) || '.';
-  console.log(`wrote ${relative(process.cwd(), written.file)} (kernel 'tslab': ${written.spec.argv.slice(0, 2).join(' ')})`);
+  console.log(
+    `wrote ${relative(process.cwd(), written.file)} (kernel 'tslab': ${written.spec.argv.slice(0, 2).join(' ')})`,
+  );
   if (!values['no-check']) {
-    if (!jupyterAvailable()) throw new CliError('the kernelspec is written, but Jupyter is not installed to check it: apt-get install jupyter-server', 'E_JUPYTER_MISSING', EXIT.failure);
+    if (!jupyterAvailable())
+      throw new CliError(
+        'the kernelspec is written, but Jupyter is not installed to check it: apt-get install jupyter-server',
+        'E_JUPYTER_MISSING',
+        EXIT.failure,
+      );
     const started = Date.now();
     const server = await startJupyter({ rootDir: root, jupyterPath: written.jupyterPath });
     try {
       const kernel = await server.openKernel(`${root}/.cellar/kernel-check.ipynb`);
       const answer = await kernel.execute('1 + 1', { timeoutMs: 60_000 });
       if (answer.status !== 'ok' || answer.stdout.trim() !== '2') {
-        throw new CliError(`the tslab kernel started but did not compute 1 + 1 (${answer.status}: ${answer.stderr.trim() || answer.stdout.trim()})`, 'E_KERNEL_START', EXIT.failure);
+        throw new CliError(
+          `the tslab kernel started but did not compute 1 + 1 (${answer.status}: ${answer.stderr.trim() || answer.stdout.trim()})`,
+          'E_KERNEL_START',
+          EXIT.failure,
+        );
       }
-      console.log(`checked: the kernel started and answered in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      console.log(
+        `checked: the kernel started and answered in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+      );
     } catch (error) {
       if (error instanceof CliError) throw error;
-      throw new CliError((error as Error).message, error instanceof JupyterError ? error.code : 'E_KERNEL_START', EXIT.failure);
+      throw new CliError(
+        (error as Error).message,
+        error instanceof JupyterError ? error.code : 'E_KERNEL_START',
+        EXIT.failure,
+      );
     } finally {
       await server.stop();
     }

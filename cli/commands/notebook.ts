@@ -23,28 +23,56 @@ export const run = defineCommand({
   run: serve,
 });
 
-async function serve({ values, positionals }: { values: { port?: string; server?: boolean }; positionals: string[] }): Promise<number> {
+async function serve({
+  values,
+  positionals,
+}: {
+  values: { port?: string; server?: boolean };
+  positionals: string[];
+}): Promise<number> {
   const folder = resolve(positionals[0] ?? '.');
-  if (!existsSync(folder) || !statSync(folder).isDirectory()) throw new CliError(`no such folder: ${positionals[0]}`, 'E_USAGE');
-  if (!jupyterAvailable()) throw new CliError(`Jupyter is not installed (${jupyterBin}): apt-get install jupyter-notebook (or jupyter-server)`, 'E_JUPYTER_MISSING', EXIT.failure);
+  if (!existsSync(folder) || !statSync(folder).isDirectory())
+    throw new CliError(`no such folder: ${positionals[0]}`, 'E_USAGE');
+  if (!jupyterAvailable())
+    throw new CliError(
+      `Jupyter is not installed (${jupyterBin}): apt-get install jupyter-notebook (or jupyter-server)`,
+      'E_JUPYTER_MISSING',
+      EXIT.failure,
+    );
   const root = projectRoot(folder);
   const { jupyterPath } = writeKernelspec(jupyterPathOf(root), root);
   const port = values.port ? Number(values.port) : await freePort();
-  if (!Number.isInteger(port) || port <= 0) throw new CliError(`--port needs a port number, got '${values.port}'`, 'E_USAGE');
+  if (!Number.isInteger(port) || port <= 0)
+    throw new CliError(`--port needs a port number, got '${values.port}'`, 'E_USAGE');
   const token = randomBytes(24).toString('hex');
   // Debian's jupyter-notebook (6.x) brings a UI; jupyter-server alone serves the API (for VS Code).
   const app = !values.server && existsSync('/usr/bin/jupyter-notebook') ? 'notebook' : 'server';
-  const child = spawn(jupyterBin, serverArgs(port, token, folder, app), { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, JUPYTER_PATH: jupyterPath } });
+  const child = spawn(jupyterBin, serverArgs(port, token, folder, app), {
+    stdio: ['ignore', 'inherit', 'inherit'],
+    env: { ...process.env, JUPYTER_PATH: jupyterPath },
+  });
   const url = `http://127.0.0.1:${port}/${app === 'notebook' ? 'tree' : ''}?token=${token}`;
   // Announce once it answers, so the URL printed is one that works.
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline && child.exitCode === null) {
-    const ok = await fetch(`http://127.0.0.1:${port}/api/status`, { headers: { Authorization: `token ${token}` } }).then((r) => r.ok, () => false);
+    const ok = await fetch(`http://127.0.0.1:${port}/api/status`, {
+      headers: { Authorization: `token ${token}` },
+    }).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ok) break;
     await new Promise((r) => setTimeout(r, 200));
   }
-  if (child.exitCode !== null) throw new CliError(`jupyter ${app} exited with ${child.exitCode}`, 'E_JUPYTER_START', EXIT.failure);
-  console.log(`Jupyter ${app} for ${folder} (kernel: TypeScript (cellar)):\n  ${url}\nCtrl-C to stop.`);
+  if (child.exitCode !== null)
+    throw new CliError(
+      `jupyter ${app} exited with ${child.exitCode}`,
+      'E_JUPYTER_START',
+      EXIT.failure,
+    );
+  console.log(
+    `Jupyter ${app} for ${folder} (kernel: TypeScript (cellar)):\n  ${url}\nCtrl-C to stop.`,
+  );
   const stop = () => child.kill('SIGTERM');
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);

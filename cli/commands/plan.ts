@@ -24,11 +24,22 @@ export const run = defineCommand({
 });
 
 async function planNotebook(paths: string[], json: boolean): Promise<number> {
-  if (paths.length !== 1) throw new CliError(`plan needs exactly one notebook\n\n${USAGE}`, 'E_USAGE');
+  if (paths.length !== 1)
+    throw new CliError(`plan needs exactly one notebook\n\n${USAGE}`, 'E_USAGE');
   const nb = resolve(paths[0]!);
   if (!existsSync(nb)) {
     // Tools get their one JSON object even now; people get the message on stderr.
-    if (json) console.log(JSON.stringify({ notebook: paths[0], tasks: [], params: [], diagnostics: [{ severity: 'error', code: 'E_NOT_FOUND', notebook: paths[0], message: 'no such file' }] }));
+    if (json)
+      console.log(
+        JSON.stringify({
+          notebook: paths[0],
+          tasks: [],
+          params: [],
+          diagnostics: [
+            { severity: 'error', code: 'E_NOT_FOUND', notebook: paths[0], message: 'no such file' },
+          ],
+        }),
+      );
     throw new CliError(`no such file: ${paths[0]}`, 'E_NOT_FOUND');
   }
   const root = projectRoot(dirname(nb));
@@ -36,18 +47,35 @@ async function planNotebook(paths: string[], json: boolean): Promise<number> {
   try {
     outcome = await compileFile(nb, { root, outDir: join(root, 'generated') });
   } catch (error) {
-    throw new CliError(`cannot read ${paths[0]}: ${error instanceof Error ? error.message : String(error)}`, 'E_NOT_FOUND');
+    throw new CliError(
+      `cannot read ${paths[0]}: ${error instanceof Error ? error.message : String(error)}`,
+      'E_NOT_FOUND',
+    );
   }
   for (const d of outcome.diagnostics) console.error(formatDiagnostic(d));
   if (hasErrors(outcome.diagnostics)) {
     // Tools still get one JSON object: no tasks, and the diagnostics as data.
-    if (json) console.log(JSON.stringify({ notebook: outcome.notebook, tasks: [], params: [], diagnostics: outcome.diagnostics }));
+    if (json)
+      console.log(
+        JSON.stringify({
+          notebook: outcome.notebook,
+          tasks: [],
+          params: [],
+          diagnostics: outcome.diagnostics,
+        }),
+      );
     return EXIT.failure;
   }
   const plan = outcome.plan;
   // Warnings and notes ride along as data when there are any.
   const extra = outcome.diagnostics.length ? { diagnostics: outcome.diagnostics } : {};
-  if (json) console.log(JSON.stringify({ ...(plan ? planJson(plan) : { notebook: outcome.notebook, tasks: [], params: [] }), ...extra }));
+  if (json)
+    console.log(
+      JSON.stringify({
+        ...(plan ? planJson(plan) : { notebook: outcome.notebook, tasks: [], params: [] }),
+        ...extra,
+      }),
+    );
   else console.log(plan ? planText(plan) : `${outcome.notebook}: nothing to compile`);
   return EXIT.ok;
 }

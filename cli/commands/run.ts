@@ -8,7 +8,13 @@ import { runPipeline, type PreparedRun } from '../../runtime/run/run.js';
 import { chooseStore, openStore } from '../../runtime/store/open.js';
 import type { Store } from '../../runtime/store/store.js';
 import { resolveWorkspace } from '../../runtime/store/workspace.js';
-import { formatEvent, formatPlan, formatSummary, ProgressLine, resultJson } from '../../runtime/run/summary.js';
+import {
+  formatEvent,
+  formatPlan,
+  formatSummary,
+  ProgressLine,
+  resultJson,
+} from '../../runtime/run/summary.js';
 import type { RunEvent, RunResult } from '../../runtime/types.js';
 import { defineCommand } from '../command.js';
 import { CliError, EXIT } from '../errors.js';
@@ -56,14 +62,24 @@ export const run = defineCommand({
   },
   async run({ values, positionals, verbose }) {
     const workers = values.workers === undefined ? undefined : Number(values.workers);
-    if (workers !== undefined && (!Number.isInteger(workers) || workers < 1)) throw new CliError(`--workers needs a whole number ≥ 1, got '${values.workers}'`, 'E_USAGE');
+    if (workers !== undefined && (!Number.isInteger(workers) || workers < 1))
+      throw new CliError(`--workers needs a whole number ≥ 1, got '${values.workers}'`, 'E_USAGE');
     const executor = values.executor;
-    if (executor !== 'local' && executor !== 'bullmq') throw new CliError(`--executor is 'local' or 'bullmq', got '${executor}'`, 'E_USAGE');
-    if (executor === 'bullmq' && !values.redis) throw new CliError('--executor bullmq needs --redis <url>, e.g. --redis redis://127.0.0.1:6379', 'E_USAGE');
-    if (executor !== 'bullmq' && values.redis) throw new CliError('--redis is for --executor bullmq', 'E_USAGE');
-    if (executor === 'bullmq' && values['in-process']) throw new CliError('--in-process and --executor bullmq exclude each other', 'E_USAGE');
-    if (values['notify-on-success'] && !values.notify) throw new CliError('--notify-on-success needs --notify <url>', 'E_USAGE');
-    if (values.notify && !/^https?:\/\//.test(values.notify)) throw new CliError(`--notify needs an http(s) URL, got '${values.notify}'`, 'E_USAGE');
+    if (executor !== 'local' && executor !== 'bullmq')
+      throw new CliError(`--executor is 'local' or 'bullmq', got '${executor}'`, 'E_USAGE');
+    if (executor === 'bullmq' && !values.redis)
+      throw new CliError(
+        '--executor bullmq needs --redis <url>, e.g. --redis redis://127.0.0.1:6379',
+        'E_USAGE',
+      );
+    if (executor !== 'bullmq' && values.redis)
+      throw new CliError('--redis is for --executor bullmq', 'E_USAGE');
+    if (executor === 'bullmq' && values['in-process'])
+      throw new CliError('--in-process and --executor bullmq exclude each other', 'E_USAGE');
+    if (values['notify-on-success'] && !values.notify)
+      throw new CliError('--notify-on-success needs --notify <url>', 'E_USAGE');
+    if (values.notify && !/^https?:\/\//.test(values.notify))
+      throw new CliError(`--notify needs an http(s) URL, got '${values.notify}'`, 'E_USAGE');
     const [pipelineArg, ...only] = positionals;
     const { pipeline, file } = await openPipeline(pipelineArg);
     const params = parseParams(values.param, pipeline);
@@ -77,12 +93,19 @@ export const run = defineCommand({
     } catch (error) {
       throw new CliError(`cannot open the store: ${(error as Error).message}`, 'E_STORE');
     }
-    let runner: TaskRunner | 'worker' | 'in-process' = values['in-process'] ? 'in-process' : 'worker';
+    let runner: TaskRunner | 'worker' | 'in-process' = values['in-process']
+      ? 'in-process'
+      : 'worker';
     if (executor === 'bullmq' && !values['dry-run']) {
       const { BullmqRunner } = await import('../../runtime/distributed/coordinator.js');
       let bull;
       try {
-        bull = new BullmqRunner({ redis: values.redis!, pipeline: pipeline.name, params, store: storeChoice });
+        bull = new BullmqRunner({
+          redis: values.redis!,
+          pipeline: pipeline.name,
+          params,
+          store: storeChoice,
+        });
         await bull.reachable(10_000);
       } catch (error) {
         await bull?.close();
@@ -120,14 +143,24 @@ export const run = defineCommand({
     else {
       console.log(formatSummary(result));
       if (verbose) {
-        const stages = Object.entries(prepared.timings).map(([k, v]) => `${k} ${v}ms`).join(', ');
-        console.log(`workspace: ${prepared.options.workspace}\nstages: ${stages}, execute ${result.durationMs}ms`);
+        const stages = Object.entries(prepared.timings)
+          .map(([k, v]) => `${k} ${v}ms`)
+          .join(', ');
+        console.log(
+          `workspace: ${prepared.options.workspace}\nstages: ${stages}, execute ${result.durationMs}ms`,
+        );
       }
     }
     if (values.notify) {
       const { notifyWebhook } = await import('../../runtime/run/notify.js');
-      const sent = await notifyWebhook(values.notify, result, { onSuccess: values['notify-on-success'], host: hostname() });
-      if (typeof sent === 'object') process.stderr.write(`warning: could not post the summary to ${values.notify}: ${sent.error}\n`);
+      const sent = await notifyWebhook(values.notify, result, {
+        onSuccess: values['notify-on-success'],
+        host: hostname(),
+      });
+      if (typeof sent === 'object')
+        process.stderr.write(
+          `warning: could not post the summary to ${values.notify}: ${sent.error}\n`,
+        );
     }
     return result.ok ? EXIT.ok : EXIT.failure;
   },
@@ -156,10 +189,18 @@ function eventReporter(o: { json: boolean; verbose: boolean }) {
 /** `--dry-run`: the plan with reasons, and the warehouse cost guard (bytes each task's SQL would
  *  process, from BigQuery dry runs). */
 async function printDryRun(prepared: PreparedRun, json: boolean): Promise<number> {
-  const { estimatePlan, formatEstimates } = await import('../../runtime/warehouse/tasks/estimate.js');
-  const estimates = await estimatePlan(prepared.graph, prepared.plan).catch((e: unknown) => [{ task: '*', bytes: null, queries: 0, note: (e as Error).message }]);
+  const { estimatePlan, formatEstimates } =
+    await import('../../runtime/warehouse/tasks/estimate.js');
+  const estimates = await estimatePlan(prepared.graph, prepared.plan).catch((e: unknown) => [
+    { task: '*', bytes: null, queries: 0, note: (e as Error).message },
+  ]);
   if (json) {
-    const tasks = prepared.plan.entries.map((e) => ({ name: e.name, action: e.action, key: e.key.value, reason: e.reason }));
+    const tasks = prepared.plan.entries.map((e) => ({
+      name: e.name,
+      action: e.action,
+      key: e.key.value,
+      reason: e.reason,
+    }));
     console.log(JSON.stringify({ ok: true, dryRun: true, tasks, estimates }));
   } else {
     console.log(formatPlan(prepared.plan));
@@ -170,14 +211,20 @@ async function printDryRun(prepared: PreparedRun, json: boolean): Promise<number
 }
 
 /** Name the notebook cell and line each failure came from (stack frame → generated module → cell). */
-async function locateFailures(result: RunResult, prepared: PreparedRun, stacks: Map<string, string>): Promise<void> {
+async function locateFailures(
+  result: RunResult,
+  prepared: PreparedRun,
+  stacks: Map<string, string>,
+): Promise<void> {
   for (const t of result.ok ? [] : result.tasks) {
     if (t.status !== 'failed') continue;
     const task = prepared.graph.byName.get(t.name)?.task;
     if (!task) continue;
     const stack = stacks.get(t.name);
     // A thrown non-Error value has no frames: find its throw in the task's code instead.
-    const location = (stack && failureLocation(task, stack)) || (t.error !== undefined ? await thrownValueLocation(task, t.error) : undefined);
+    const location =
+      (stack && failureLocation(task, stack)) ||
+      (t.error !== undefined ? await thrownValueLocation(task, t.error) : undefined);
     if (location) t.location = location;
   }
 }

@@ -24,7 +24,10 @@ const OPTIONS = { ...INSPECT_OPTIONS, rows: { type: 'string', default: '10' } } 
 export const run = defineCommand({ usage: USAGE, options: OPTIONS, run: showOutputs });
 
 async function showOutputs({ values, positionals }: CommandInput<typeof OPTIONS>): Promise<number> {
-  const { prepared } = await openForInspection({ values, positionals }, { usage: USAGE, required: ['task name'], reasons: false });
+  const { prepared } = await openForInspection(
+    { values, positionals },
+    { usage: USAGE, required: ['task name'], reasons: false },
+  );
   const [, taskName, outputName] = positionals as [string, string, string | undefined];
   const { graph, keys, options } = prepared;
   const node = graph.byName.get(taskName);
@@ -32,11 +35,19 @@ async function showOutputs({ values, positionals }: CommandInput<typeof OPTIONS>
   // What the task declares decides whether an output exists, before asking whether it is cached.
   const declared = Object.keys(node.task.outputs);
   if (outputName !== undefined && !declared.includes(outputName)) {
-    throw new CliError(`task '${taskName}' has no output '${outputName}'${suggest(outputName, declared)} (outputs: ${declared.join(', ') || 'none'})`, 'E_UNKNOWN_OUTPUT');
+    throw new CliError(
+      `task '${taskName}' has no output '${outputName}'${suggest(outputName, declared)} (outputs: ${declared.join(', ') || 'none'})`,
+      'E_UNKNOWN_OUTPUT',
+    );
   }
   const key = keys.get(taskName)!.value;
   const manifest = await options.store.readManifest(taskName, key);
-  if (!manifest) throw new CliError(`'${taskName}' has no stored result for these params (key ${key}); run the pipeline first`, 'E_NOT_CACHED', EXIT.failure);
+  if (!manifest)
+    throw new CliError(
+      `'${taskName}' has no stored result for these params (key ${key}); run the pipeline first`,
+      'E_NOT_CACHED',
+      EXIT.failure,
+    );
   const names = outputName ? [outputName] : Object.keys(manifest.outputs);
 
   const limit = Math.max(1, Number(values.rows) || 10);
@@ -48,7 +59,9 @@ async function showOutputs({ values, positionals }: CommandInput<typeof OPTIONS>
       json[name] = value;
       continue;
     }
-    console.log(`${taskName}.${name}  ${describeSchema(stored.schema)}\n  ${options.store.outputPath(taskName, stored.file)}\n`);
+    console.log(
+      `${taskName}.${name}  ${describeSchema(stored.schema)}\n  ${options.store.outputPath(taskName, stored.file)}\n`,
+    );
     console.log(preview(value, stored.schema, limit));
     console.log('');
   }
@@ -73,7 +86,8 @@ export function toJsonText(value: unknown): string {
 const NEGATIVE_ZERO = '\u0000-0';
 
 function toJsonSafe(value: unknown): unknown {
-  if (typeof value === 'number') return Number.isFinite(value) ? (Object.is(value, -0) ? NEGATIVE_ZERO : value) : String(value);
+  if (typeof value === 'number')
+    return Number.isFinite(value) ? (Object.is(value, -0) ? NEGATIVE_ZERO : value) : String(value);
   if (typeof value === 'bigint') return String(value);
   if (value === undefined) return null;
   if (value instanceof Date) return Number.isNaN(value.getTime()) ? null : value.toISOString();
@@ -84,10 +98,12 @@ function toJsonSafe(value: unknown): unknown {
   if (value instanceof Set) return [...value].map(toJsonSafe);
   // Array.from visits holes too (a hole of a sparse array prints as null, not skipped).
   if (Array.isArray(value)) return Array.from(value, toJsonSafe);
-  if (ArrayBuffer.isView(value) && !(value instanceof DataView)) return Array.from(value as unknown as ArrayLike<number | bigint>, toJsonSafe);
+  if (ArrayBuffer.isView(value) && !(value instanceof DataView))
+    return Array.from(value as unknown as ArrayLike<number | bigint>, toJsonSafe);
   if (value && typeof value === 'object') {
     const proto = Object.getPrototypeOf(value);
-    if (proto === Object.prototype || proto === null) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, toJsonSafe(v)]));
+    if (proto === Object.prototype || proto === null)
+      return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, toJsonSafe(v)]));
   }
   return value;
 }
@@ -104,14 +120,33 @@ function preview(value: unknown, schema: OutputSchema, limit: number): string {
     const columns = schema.columns.map((c) => c.name);
     const rows: unknown[][] = [];
     for (let i = 0; i < Math.min(limit, schema.rows); i++) {
-      rows.push(schema.shape === 'records' ? columns.map((c) => (value as Record<string, unknown>[])[i]![c]) : columns.map((c) => (value as Record<string, ArrayLike<unknown>>)[c]![i]));
+      rows.push(
+        schema.shape === 'records'
+          ? columns.map((c) => (value as Record<string, unknown>[])[i]![c])
+          : columns.map((c) => (value as Record<string, ArrayLike<unknown>>)[c]![i]),
+      );
     }
-    const cell = (v: unknown) => (v === null || v === undefined ? '∅' : v instanceof Date ? v.toISOString() : typeof v === 'number' ? showNumber(v) : String(v));
+    const cell = (v: unknown) =>
+      v === null || v === undefined
+        ? '∅'
+        : v instanceof Date
+          ? v.toISOString()
+          : typeof v === 'number'
+            ? showNumber(v)
+            : String(v);
     const text = [columns, ...rows.map((r) => r.map(cell))];
-    const widths = columns.map((_, j) => Math.min(30, Math.max(...text.map((r) => String(r[j]).length))));
-    const fmt = (r: unknown[]) => r.map((v, j) => String(v).slice(0, 30).padEnd(widths[j]!)).join('  ');
-    const out = [fmt(text[0]!), widths.map((w) => '─'.repeat(w)).join('  '), ...text.slice(1).map(fmt)];
-    if (schema.rows > limit) out.push(`… ${schema.rows - limit} more rows (${schema.rows} × ${columns.length})`);
+    const widths = columns.map((_, j) =>
+      Math.min(30, Math.max(...text.map((r) => String(r[j]).length))),
+    );
+    const fmt = (r: unknown[]) =>
+      r.map((v, j) => String(v).slice(0, 30).padEnd(widths[j]!)).join('  ');
+    const out = [
+      fmt(text[0]!),
+      widths.map((w) => '─'.repeat(w)).join('  '),
+      ...text.slice(1).map(fmt),
+    ];
+    if (schema.rows > limit)
+      out.push(`… ${schema.rows - limit} more rows (${schema.rows} × ${columns.length})`);
     return out.join('\n');
   }
   if (schema.kind === 'text') return String(value);
@@ -121,8 +156,19 @@ function preview(value: unknown, schema: OutputSchema, limit: number): string {
   }
   // As the value is, not as JSON would have it: NaN, Infinity, -0, Map, Set, Date, BigInt,
   // typed arrays and undefined print as themselves (node:util's inspect, as the REPL shows them).
-  const shown = schema.kind === 'model' && (value as { toJSON?: () => unknown })?.toJSON ? (value as { toJSON: () => unknown }).toJSON() : value;
-  const text = inspect(shown, { depth: 8, maxArrayLength: 200, maxStringLength: 2000, breakLength: 100, compact: 3 });
+  const shown =
+    schema.kind === 'model' && (value as { toJSON?: () => unknown })?.toJSON
+      ? (value as { toJSON: () => unknown }).toJSON()
+      : value;
+  const text = inspect(shown, {
+    depth: 8,
+    maxArrayLength: 200,
+    maxStringLength: 2000,
+    breakLength: 100,
+    compact: 3,
+  });
   const lines = text.split('\n');
-  return lines.length > 40 ? `${lines.slice(0, 40).join('\n')}\n… (${lines.length - 40} more lines; --json for all)` : text;
+  return lines.length > 40
+    ? `${lines.slice(0, 40).join('\n')}\n… (${lines.length - 40} more lines; --json for all)`
+    : text;
 }

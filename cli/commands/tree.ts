@@ -19,8 +19,14 @@ schema) and last duration. Runs nothing.
 
 export const run = defineCommand({ usage: USAGE, options: INSPECT_OPTIONS, run: printTree });
 
-async function printTree({ values, positionals }: CommandInput<typeof INSPECT_OPTIONS>): Promise<number> {
-  const { pipeline, prepared } = await openForInspection({ values, positionals }, { usage: USAGE, required: [], reasons: true });
+async function printTree({
+  values,
+  positionals,
+}: CommandInput<typeof INSPECT_OPTIONS>): Promise<number> {
+  const { pipeline, prepared } = await openForInspection(
+    { values, positionals },
+    { usage: USAGE, required: [], reasons: true },
+  );
   const taskName = positionals[1];
   const { graph, plan, options } = prepared;
   if (taskName && !graph.byName.has(taskName)) throw unknownTask(taskName, prepared);
@@ -28,7 +34,11 @@ async function printTree({ values, positionals }: CommandInput<typeof INSPECT_OP
   const manifests = new Map<string, Manifest | undefined>();
   for (const node of graph.nodes) {
     const key = entries.get(node.name)!.key.value;
-    manifests.set(node.name, (await options.store.readManifest(node.name, key)) ?? (await options.store.latestManifest(node.name)));
+    manifests.set(
+      node.name,
+      (await options.store.readManifest(node.name, key)) ??
+        (await options.store.latestManifest(node.name)),
+    );
   }
 
   if (values.json) {
@@ -42,15 +52,30 @@ async function printTree({ values, positionals }: CommandInput<typeof INSPECT_OP
         key: e.key.value,
         params: n.params,
         upstream: n.upstream,
-        outputs: current ? Object.fromEntries(Object.entries(m!.outputs).map(([k, o]) => [k, { path: options.store.outputPath(n.name, o.file), codec: o.codec, schema: o.schema }])) : {},
+        outputs: current
+          ? Object.fromEntries(
+              Object.entries(m!.outputs).map(([k, o]) => [
+                k,
+                {
+                  path: options.store.outputPath(n.name, o.file),
+                  codec: o.codec,
+                  schema: o.schema,
+                },
+              ]),
+            )
+          : {},
         durationMs: m?.durationMs ?? null,
       };
     });
-    console.log(JSON.stringify({ pipeline: pipeline.name, workspace: options.workspace, tasks }, null, 2));
+    console.log(
+      JSON.stringify({ pipeline: pipeline.name, workspace: options.workspace, tasks }, null, 2),
+    );
     return EXIT.ok;
   }
 
-  const roots = taskName ? [taskName] : graph.nodes.filter((n) => n.downstream.length === 0).map((n) => n.name);
+  const roots = taskName
+    ? [taskName]
+    : graph.nodes.filter((n) => n.downstream.length === 0).map((n) => n.name);
   const shown = new Set<string>();
   const lines: string[] = [];
   const draw = (name: string, prefix: string, last: boolean, top: boolean) => {
@@ -66,7 +91,10 @@ async function printTree({ values, positionals }: CommandInput<typeof INSPECT_OP
     lines.push(`${prefix}${branch}(${status}) ${name}[${e.key.value}]`);
     const inner = top ? prefix : prefix + (last ? '   ' : '│  ');
     const bar = node.upstream.length > 0 ? '│  ' : '   ';
-    for (const line of details(e, node.params, manifests.get(name), (f) => options.store.outputPath(name, f))) lines.push(`${inner}${bar}${line}`);
+    for (const line of details(e, node.params, manifests.get(name), (f) =>
+      options.store.outputPath(name, f),
+    ))
+      lines.push(`${inner}${bar}${line}`);
     node.upstream.forEach((up, i) => draw(up, inner, i === node.upstream.length - 1, false));
   };
   for (const root of roots) draw(root, '', true, true);
@@ -74,15 +102,23 @@ async function printTree({ values, positionals }: CommandInput<typeof INSPECT_OP
   return EXIT.ok;
 }
 
-function details(e: PlanEntry, params: Record<string, unknown>, m: Manifest | undefined, path: (file: string) => string): string[] {
+function details(
+  e: PlanEntry,
+  params: Record<string, unknown>,
+  m: Manifest | undefined,
+  path: (file: string) => string,
+): string[] {
   const out: string[] = [];
   if (Object.keys(params).length > 0) out.push(`params: ${JSON.stringify(params)}`);
   const current = m && m.key === e.key.value;
   if (current) {
-    for (const [name, o] of Object.entries(m.outputs)) out.push(`${name}: ${path(o.file)} (${describeSchema(o.schema)})`);
+    for (const [name, o] of Object.entries(m.outputs))
+      out.push(`${name}: ${path(o.file)} (${describeSchema(o.schema)})`);
     out.push(`ran in ${formatDuration(m.durationMs)} at ${m.finishedAt}`);
   } else {
-    out.push(`stale: ${describeReason(e.reason)}${m ? `; last run took ${formatDuration(m.durationMs)}` : ''}`);
+    out.push(
+      `stale: ${describeReason(e.reason)}${m ? `; last run took ${formatDuration(m.durationMs)}` : ''}`,
+    );
   }
   return out;
 }

@@ -25,7 +25,21 @@ every task's outputs value by value (Maps, Sets, Dates, typed arrays, NaN, wareh
   --server URL --token T      use a running Jupyter server instead of starting one
   --json                      print one JSON object`;
 
-const ALLOWED = ['-p', '--parameter', '-f', '--file', '--tolerance', '--cell-timeout', '--kernel-timeout', '--workspace', '--server', '--token', '--json', '--help', '-h'];
+const ALLOWED = [
+  '-p',
+  '--parameter',
+  '-f',
+  '--file',
+  '--tolerance',
+  '--cell-timeout',
+  '--kernel-timeout',
+  '--workspace',
+  '--server',
+  '--token',
+  '--json',
+  '--help',
+  '-h',
+];
 
 /** A command of its own parsing: papermill's `-p name value` takes two words, which parseArgs cannot. */
 export const run: Command = Object.assign(runWith, { usage: USAGE });
@@ -50,7 +64,9 @@ async function runWith(argv: string[]): Promise<number> {
     throw error;
   }
   const server = await openServer(prepared.root, args).catch((error: unknown) => {
-    throw error instanceof JupyterError ? new CliError(error.message, error.code, EXIT.failure) : error;
+    throw error instanceof JupyterError
+      ? new CliError(error.message, error.code, EXIT.failure)
+      : error;
   });
   let result;
   try {

@@ -24,7 +24,8 @@ const USAGE = `usage: cellar worker <pipeline.ts|notebook.ipynb|folder> --redis 
 function wholeNumber(name: string, raw: string | undefined, min: number): number | undefined {
   if (raw === undefined) return undefined;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < min) throw new CliError(`--${name} needs a whole number ≥ ${min}, got '${raw}'`, 'E_USAGE');
+  if (!Number.isInteger(n) || n < min)
+    throw new CliError(`--${name} needs a whole number ≥ ${min}, got '${raw}'`, 'E_USAGE');
   return n;
 }
 

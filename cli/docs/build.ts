@@ -40,7 +40,13 @@ export interface DocsReport {
   /** Shared assets loaded once per visit (navigation, search index). */
   assets: { navigation: number; search: number };
   /** Wall times per stage, and the process's CPU time (user + system) for the whole build. */
-  timings: { collectMs: number; lineageMs: number; typedocMs: number; totalMs: number; cpuMs: number };
+  timings: {
+    collectMs: number;
+    lineageMs: number;
+    typedocMs: number;
+    totalMs: number;
+    cpuMs: number;
+  };
 }
 
 const posix = (p: string) => p.split(sep).join('/');
@@ -50,19 +56,36 @@ export async function buildDocsSite(options: DocsOptions): Promise<DocsReport> {
   const cpu0 = process.cpuUsage();
   const out = resolve(options.out);
   const notebooks = findNotebooks(options.paths);
-  if (notebooks.length === 0) throw new CliError(`no notebooks found in ${options.paths.join(', ')}`, 'E_NOT_FOUND');
+  if (notebooks.length === 0)
+    throw new CliError(`no notebooks found in ${options.paths.join(', ')}`, 'E_NOT_FOUND');
   const root = projectRoot(dirname(notebooks[0]!));
   // One scratch folder per output folder, so two builds at once do not share inputs.
   const scratch = join(root, '.cellar', 'docs', sha256(out).slice(0, 12));
   const api = options.api !== false;
-  const site = await collectSite({ paths: notebooks, workspace: options.workspace, scratch, api, sqlColumns: options.sqlColumns });
+  const site = await collectSite({
+    paths: notebooks,
+    workspace: options.workspace,
+    scratch,
+    api,
+    sqlColumns: options.sqlColumns,
+  });
   const t1 = performance.now();
   const pictures = new Map<string, Map<string, string>>();
   for (const p of site.pipelines) pictures.set(p.name, await drawPipeline(p));
   const t2 = performance.now();
 
   writeFileSync(join(scratch, 'lazy-search.js'), LAZY_SEARCH_JS);
-  const entryPoints = api ? site.pipelines.flatMap((p) => (p.modules ? [p.modules.pipeline, ...(p.modules.setup ? [p.modules.setup] : []), ...Object.values(p.modules.tasks)] : [])) : [];
+  const entryPoints = api
+    ? site.pipelines.flatMap((p) =>
+        p.modules
+          ? [
+              p.modules.pipeline,
+              ...(p.modules.setup ? [p.modules.setup] : []),
+              ...Object.values(p.modules.tasks),
+            ]
+          : [],
+      )
+    : [];
   if (entryPoints.length === 0) {
     // TypeDoc needs one entry point; without API docs it is an empty module the plugin drops.
     writeFileSync(join(scratch, 'site.ts'), '/** @module */\nexport {};\n');
@@ -85,7 +108,13 @@ export async function buildDocsSite(options: DocsOptions): Promise<DocsReport> {
       cleanOutputDir: true,
       excludeExternals: true,
       logLevel: LogLevel.Warn,
-      validation: { notExported: false, invalidLink: false, rewrittenLink: false, notDocumented: false, unusedMergeModuleWith: false },
+      validation: {
+        notExported: false,
+        invalidLink: false,
+        rewrittenLink: false,
+        notDocumented: false,
+        unusedMergeModuleWith: false,
+      },
       treatWarningsAsErrors: false,
       basePath: root,
     },
@@ -110,17 +139,38 @@ export async function buildDocsSite(options: DocsOptions): Promise<DocsReport> {
   installCellarPlugin(app, { site, pictures });
   app.options.setValue('router', 'cellar');
   if (!api) {
-    app.converter.on('resolveBegin', (context) => {
-      for (const child of [...(context.project.children ?? [])]) if (child.name === 'site') context.project.removeReflection(child);
-    }, 2000);
+    app.converter.on(
+      'resolveBegin',
+      (context) => {
+        for (const child of [...(context.project.children ?? [])])
+          if (child.name === 'site') context.project.removeReflection(child);
+      },
+      2000,
+    );
   }
   const project = await app.convert();
-  if (!project) throw new CliError('TypeDoc could not convert the generated modules (see the messages above)', 'E_DOCS_BUILD', EXIT.failure);
+  if (!project)
+    throw new CliError(
+      'TypeDoc could not convert the generated modules (see the messages above)',
+      'E_DOCS_BUILD',
+      EXIT.failure,
+    );
   await app.generateDocs(project, out);
-  if (app.logger.hasErrors()) throw new CliError('TypeDoc reported errors while building the site (see above)', 'E_DOCS_BUILD', EXIT.failure);
+  if (app.logger.hasErrors())
+    throw new CliError(
+      'TypeDoc reported errors while building the site (see above)',
+      'E_DOCS_BUILD',
+      EXIT.failure,
+    );
   const t3 = performance.now();
   const cpu = process.cpuUsage(cpu0);
-  return report(out, site, { collectMs: t1 - t0, lineageMs: t2 - t1, typedocMs: t3 - t2, totalMs: t3 - t0, cpuMs: (cpu.user + cpu.system) / 1000 });
+  return report(out, site, {
+    collectMs: t1 - t0,
+    lineageMs: t2 - t1,
+    typedocMs: t3 - t2,
+    totalMs: t3 - t0,
+    cpuMs: (cpu.user + cpu.system) / 1000,
+  });
 }
 
 function report(out: string, site: DocsSite, timings: DocsReport['timings']): DocsReport {
@@ -154,6 +204,12 @@ function report(out: string, site: DocsSite, timings: DocsReport['timings']): Do
     pages,
     largestPage: largest,
     assets: { navigation: size('navigation.js'), search: size('search.js') },
-    timings: { collectMs: round(timings.collectMs), lineageMs: round(timings.lineageMs), typedocMs: round(timings.typedocMs), totalMs: round(timings.totalMs), cpuMs: round(timings.cpuMs) },
+    timings: {
+      collectMs: round(timings.collectMs),
+      lineageMs: round(timings.lineageMs),
+      typedocMs: round(timings.typedocMs),
+      totalMs: round(timings.totalMs),
+      cpuMs: round(timings.cpuMs),
+    },
   };
 }

@@ -35,12 +35,15 @@ const posix = (p: string) => p.split(sep).join('/');
 /** Collect the site's facts. Throws CliError (exit 1) naming the notebook when one does not compile. */
 export async function collectSite(options: CollectOptions): Promise<DocsSite> {
   const notebooks = findNotebooks(options.paths);
-  if (notebooks.length === 0) throw new CliError(`no notebooks found in ${options.paths.join(', ')}`, 'E_NOT_FOUND');
+  if (notebooks.length === 0)
+    throw new CliError(`no notebooks found in ${options.paths.join(', ')}`, 'E_NOT_FOUND');
   const root = projectRoot(dirname(notebooks[0]!));
   const workspace = resolveWorkspace({ explicit: options.workspace, near: root });
   let project = 'project';
   try {
-    project = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { name?: string }).name ?? project;
+    project =
+      (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { name?: string }).name ??
+      project;
   } catch {
     // no package.json: the folder's name would be no better
   }
@@ -50,12 +53,23 @@ export async function collectSite(options: CollectOptions): Promise<DocsSite> {
   for (const nb of notebooks) {
     const outcome = await compileFile(nb, { root, outDir: join(root, 'generated') });
     if (hasErrors(outcome.diagnostics)) {
-      const errors = outcome.diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic).join('\n');
-      throw new CliError(`${outcome.notebook} does not compile, so its pages cannot be built:\n${errors}`, 'E_COMPILE', EXIT.failure);
+      const errors = outcome.diagnostics
+        .filter((d) => d.severity === 'error')
+        .map(formatDiagnostic)
+        .join('\n');
+      throw new CliError(
+        `${outcome.notebook} does not compile, so its pages cannot be built:\n${errors}`,
+        'E_COMPILE',
+        EXIT.failure,
+      );
     }
     if (!outcome.plan || outcome.plan.tasks.length === 0) continue; // prose-only notebooks have no pipeline
     const text = readFileSync(nb, 'utf8');
-    const doc = pipelineDoc(outcome.plan, text, workspace, { root, notebookAbs: nb, scratch: options.scratch });
+    const doc = pipelineDoc(outcome.plan, text, workspace, {
+      root,
+      notebookAbs: nb,
+      scratch: options.scratch,
+    });
     if (options.api) {
       // The compiler's output as TypeDoc's input (tests left out: they are not the API).
       const tasks: Record<string, string> = {};
@@ -90,10 +104,17 @@ interface Place {
 }
 
 /** One pipeline's page facts from its plan, its notebook's cells and its history. Exported for tests. */
-export function pipelineDoc(plan: TaskPlan, notebookText: string, workspace: string, place: Place): PipelineDoc {
+export function pipelineDoc(
+  plan: TaskPlan,
+  notebookText: string,
+  workspace: string,
+  place: Place,
+): PipelineDoc {
   const parsed = parseNotebook(plan.notebook, notebookText).notebook;
   const cells = parsed?.cells ?? [];
-  const raw = JSON.parse(notebookText) as { cells?: { attachments?: Record<string, Record<string, string>> }[] };
+  const raw = JSON.parse(notebookText) as {
+    cells?: { attachments?: Record<string, Record<string, string>> }[];
+  };
   const history = readHistory(workspace, plan.stem);
 
   const attachmentIn = (index: number, name: string) => {
@@ -114,7 +135,11 @@ export function pipelineDoc(plan: TaskPlan, notebookText: string, workspace: str
   const flow: FlowItem[] = [];
   for (const cell of cells) {
     if (cell.type === 'markdown' && cell.source.trim()) {
-      flow.push({ kind: 'prose', cell: cell.index + 1, markdown: keepImages(cell.source, (name) => attachmentIn(cell.index, name), place) });
+      flow.push({
+        kind: 'prose',
+        cell: cell.index + 1,
+        markdown: keepImages(cell.source, (name) => attachmentIn(cell.index, name), place),
+      });
     }
     const task = starts.get(cell.index);
     if (task) flow.push({ kind: 'task', cell: cell.index + 1, task });
@@ -132,12 +157,26 @@ export function pipelineDoc(plan: TaskPlan, notebookText: string, workspace: str
       return {
         name: o.name,
         declaredCodec: o.codec ?? 'auto',
-        ...(stored ? { stored: { codec: stored.codec, bytes: stored.bytes, schema: stored.schema, ...(stored.stats ? { stats: stored.stats } : {}) } } : {}),
+        ...(stored
+          ? {
+              stored: {
+                codec: stored.codec,
+                bytes: stored.bytes,
+                schema: stored.schema,
+                ...(stored.stats ? { stats: stored.stats } : {}),
+              },
+            }
+          : {}),
       };
     });
     const checks: CheckDoc[] = t.checks.map((text) => ({
       text,
-      last: failure && /check/i.test(failure.error) ? { status: 'failed', at: failure.at, message: failure.error } : last ? { status: 'passed', at: last.at } : { status: 'not-run' },
+      last:
+        failure && /check/i.test(failure.error)
+          ? { status: 'failed', at: failure.at, message: failure.error }
+          : last
+            ? { status: 'passed', at: last.at }
+            : { status: 'not-run' },
     }));
     const sqlText = sqlTemplates(code);
     const doc: TaskDoc = {
@@ -153,7 +192,14 @@ export function pipelineDoc(plan: TaskPlan, notebookText: string, workspace: str
       cache: { mode: t.cache, version: t.version, rerun: t.rerun },
       source: code,
       ...(t.warehouse || sqlText.length
-        ? { sql: { dialect: t.warehouse?.dialect ?? 'bigquery', reads: t.warehouse?.reads ?? [], queries: sqlText, ...(t.warehouse?.materialize ? { materialize: t.warehouse.materialize } : {}) } }
+        ? {
+            sql: {
+              dialect: t.warehouse?.dialect ?? 'bigquery',
+              reads: t.warehouse?.reads ?? [],
+              queries: sqlText,
+              ...(t.warehouse?.materialize ? { materialize: t.warehouse.materialize } : {}),
+            },
+          }
         : {}),
     };
     if (last) {
@@ -175,13 +221,20 @@ export function pipelineDoc(plan: TaskPlan, notebookText: string, workspace: str
   });
 
   const readers = new Map<string, string[]>();
-  for (const t of plan.tasks) for (const p of t.params) (readers.get(p) ?? readers.set(p, []).get(p)!).push(t.name);
+  for (const t of plan.tasks)
+    for (const p of t.params) (readers.get(p) ?? readers.set(p, []).get(p)!).push(t.name);
   return {
     name: plan.stem,
     notebook: plan.notebook,
     opening: plan.doc,
     flow,
-    params: plan.params.map((p) => ({ name: p.name, type: p.type, default: p.default, readers: readers.get(p.name) ?? [], cell: p.cell + 1 })),
+    params: plan.params.map((p) => ({
+      name: p.name,
+      type: p.type,
+      default: p.default,
+      readers: readers.get(p.name) ?? [],
+      cell: p.cell + 1,
+    })),
     tasks,
     runs: history.runs,
   };
@@ -190,7 +243,8 @@ export function pipelineDoc(plan: TaskPlan, notebookText: string, workspace: str
 /** The text of each sql`…` template in a task's cells, `${…}` kept as written. */
 export function sqlTemplates(code: string): string[] {
   const out: string[] = [];
-  for (const m of code.matchAll(/\bsql(?:<[^`;]*?>)?`((?:[^`\\]|\\[\s\S])*)`/g)) out.push(m[1]!.replace(/\\`/g, '`'));
+  for (const m of code.matchAll(/\bsql(?:<[^`;]*?>)?`((?:[^`\\]|\\[\s\S])*)`/g))
+    out.push(m[1]!.replace(/\\`/g, '`'));
   return out;
 }
 
@@ -199,12 +253,20 @@ export function sqlTemplates(code: string): string[] {
  * scratch folder and linked relative to the notebook, which is where TypeDoc resolves the
  * relative links of the prose (it copies each image into the site's media/ folder).
  */
-function keepImages(markdown: string, attachment: (name: string) => { cell: number; entry: Record<string, string> } | undefined, place: Place): string {
+function keepImages(
+  markdown: string,
+  attachment: (name: string) => { cell: number; entry: Record<string, string> } | undefined,
+  place: Place,
+): string {
   return markdown.replace(/\]\(attachment:([^)\s]+)\)/g, (_all, name: string) => {
     const found = attachment(name);
     const mime = found && Object.keys(found.entry).sort()[0];
     if (!found || !mime) return '](#)';
-    const file = join(place.scratch, 'attachments', `${found.cell}-${name.replace(/[^\w.-]/g, '_')}`);
+    const file = join(
+      place.scratch,
+      'attachments',
+      `${found.cell}-${name.replace(/[^\w.-]/g, '_')}`,
+    );
     mkdirSync(dirname(file), { recursive: true });
     writeFileSync(file, Buffer.from(found.entry[mime]!, 'base64'));
     return `](${posix(relative(dirname(place.notebookAbs), file))})`;
@@ -228,12 +290,20 @@ async function addSqlColumns(pipelines: PipelineDoc[], root: string): Promise<vo
     const columns = new Map<string, Set<string>>();
     for (const template of sqlTemplates(code)) {
       try {
-        const analysis = await analyzeTemplate(template.split(/\$\{[^}]*\}/), t.sql!.dialect === 'duckdb' ? 'duckdb' : 'bigquery');
-        for (const c of analysis.columns) for (const s of c.sources) (columns.get(s.table) ?? columns.set(s.table, new Set()).get(s.table)!).add(s.column);
+        const analysis = await analyzeTemplate(
+          template.split(/\$\{[^}]*\}/),
+          t.sql!.dialect === 'duckdb' ? 'duckdb' : 'bigquery',
+        );
+        for (const c of analysis.columns)
+          for (const s of c.sources)
+            (columns.get(s.table) ?? columns.set(s.table, new Set()).get(s.table)!).add(s.column);
       } catch {
         // The analyser does not know this construct: the page lists tables only.
       }
     }
-    if (columns.size) t.sql!.columns = Object.fromEntries([...columns].sort((a, b) => a[0].localeCompare(b[0])).map(([k, v]) => [k, [...v].sort()]));
+    if (columns.size)
+      t.sql!.columns = Object.fromEntries(
+        [...columns].sort((a, b) => a[0].localeCompare(b[0])).map(([k, v]) => [k, [...v].sort()]),
+      );
   }
 }

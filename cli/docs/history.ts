@@ -30,12 +30,22 @@ export function readHistory(workspace: string, pipeline: string): PipelineHistor
   const last = new Map<string, { manifest: Manifest; at: string }>();
   const failures = new Map<string, { at: string; error: string }>();
   const dir = join(root, '_runs');
-  const logs = existsSync(dir) ? readdirSync(dir).filter((n) => n.endsWith('.jsonl')).sort() : [];
+  const logs = existsSync(dir)
+    ? readdirSync(dir)
+        .filter((n) => n.endsWith('.jsonl'))
+        .sort()
+    : [];
   for (const log of logs) {
     const events = readEvents(join(dir, log));
     const start = events[0];
     if (!start || start.kind !== 'run-start' || start.pipeline !== pipeline) continue;
-    const run: RunRecord = { id: log.replace(/\.jsonl$/, ''), startedAt: new Date(start.at).toISOString(), params: {}, tasks: [], metrics: {} };
+    const run: RunRecord = {
+      id: log.replace(/\.jsonl$/, ''),
+      startedAt: new Date(start.at).toISOString(),
+      params: {},
+      tasks: [],
+      metrics: {},
+    };
     const byTask = new Map<string, RunRecord['tasks'][number]>();
     const keys = new Map<string, string>();
     for (const e of events) {
@@ -52,14 +62,29 @@ export function readHistory(workspace: string, pipeline: string): PipelineHistor
           byTask.set(e.task, { name: e.task, status: 'ran', durationMs: e.durationMs });
           break;
         case 'task-failed':
-          byTask.set(e.task, { name: e.task, status: 'failed', durationMs: e.durationMs, error: e.error });
+          byTask.set(e.task, {
+            name: e.task,
+            status: 'failed',
+            durationMs: e.durationMs,
+            error: e.error,
+          });
           failures.set(e.task, { at: new Date(e.at).toISOString(), error: e.error });
           break;
         case 'task-not-run': {
           // Logs written before NotRunReason became an object said 'not requested', 'fail-fast' or the task.
           const because = e.because as NotRunReason | string;
-          const why = typeof because === 'string' ? because : because.kind === 'upstream-failed' ? because.task : because.kind;
-          if (why !== 'not requested' && why !== 'not-requested') byTask.set(e.task, { name: e.task, status: 'not-run', error: why === 'fail-fast' ? 'stopped after a failure' : `upstream ${why} failed` });
+          const why =
+            typeof because === 'string'
+              ? because
+              : because.kind === 'upstream-failed'
+                ? because.task
+                : because.kind;
+          if (why !== 'not requested' && why !== 'not-requested')
+            byTask.set(e.task, {
+              name: e.task,
+              status: 'not-run',
+              error: why === 'fail-fast' ? 'stopped after a failure' : `upstream ${why} failed`,
+            });
           break;
         }
         case 'run-end':
@@ -78,9 +103,11 @@ export function readHistory(workspace: string, pipeline: string): PipelineHistor
       if (!manifest) continue;
       last.set(task, { manifest, at: manifest.finishedAt });
       failures.delete(task);
-      for (const [name, value] of Object.entries(manifest.inputs.params)) run.params[name] ??= value;
+      for (const [name, value] of Object.entries(manifest.inputs.params))
+        run.params[name] ??= value;
       for (const [output, stored] of Object.entries(manifest.outputs)) {
-        for (const [field, value] of Object.entries(stored.stats?.scalars ?? {})) run.metrics[`${task}.${output}.${field}`] = value;
+        for (const [field, value] of Object.entries(stored.stats?.scalars ?? {}))
+          run.metrics[`${task}.${output}.${field}`] = value;
       }
     }
     run.params = sortKeys(run.params);
@@ -112,7 +139,9 @@ class ManifestReader {
     if (!this.cache.has(id)) {
       let m: Manifest | undefined;
       try {
-        m = JSON.parse(readFileSync(join(this.workspace, task, `${key}.manifest.json`), 'utf8')) as Manifest;
+        m = JSON.parse(
+          readFileSync(join(this.workspace, task, `${key}.manifest.json`), 'utf8'),
+        ) as Manifest;
       } catch {
         m = undefined; // pruned, or never finished
       }
@@ -123,5 +152,9 @@ class ManifestReader {
 }
 
 function sortKeys<V>(o: Record<string, V>): Record<string, V> {
-  return Object.fromEntries(Object.keys(o).sort().map((k) => [k, o[k]!]));
+  return Object.fromEntries(
+    Object.keys(o)
+      .sort()
+      .map((k) => [k, o[k]!]),
+  );
 }

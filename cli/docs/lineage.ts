@@ -14,7 +14,8 @@ export const DAG_PICTURE_LIMIT = 60;
 
 type Dot = { dot(text: string): string };
 let graphviz: Promise<Dot> | undefined;
-const load = (): Promise<Dot> => (graphviz ??= import('@hpcc-js/wasm-graphviz').then((m) => m.Graphviz.load() as Promise<Dot>));
+const load = (): Promise<Dot> =>
+  (graphviz ??= import('@hpcc-js/wasm-graphviz').then((m) => m.Graphviz.load() as Promise<Dot>));
 
 /** Node ids a link placeholder is made of: `cellar-task:<name>`; pages swap it for a real URL. */
 export const LINK_PREFIX = 'cellar-task:';
@@ -44,7 +45,12 @@ export function neighbourhood(p: PipelineDoc, focus: string, index = byName(p)):
   const edges: [string, string][] = [];
   for (const n of nodes) for (const u of up(n)) if (set.has(u)) edges.push([u, n]);
   edges.sort((a, b) => a[0].localeCompare(b[0]) || a[1].localeCompare(b[1]));
-  return { focus, nodes: nodes.sort(), edges, hidden: { up: up1.hidden + up2.hidden, down: down1.hidden + down2.hidden } };
+  return {
+    focus,
+    nodes: nodes.sort(),
+    edges,
+    hidden: { up: up1.hidden + up2.hidden, down: down1.hidden + down2.hidden },
+  };
 }
 
 export function byName(p: PipelineDoc): Map<string, { upstream: string[]; downstream: string[] }> {
@@ -54,7 +60,12 @@ export function byName(p: PipelineDoc): Map<string, { upstream: string[]; downst
 const quote = (s: string) => `"${s.replace(/["\\]/g, '\\$&')}"`;
 
 /** DOT text of a graph; `focus` is highlighted, every node links to its task page. */
-export function dotText(nodes: string[], edges: [string, string][], focus?: string, hidden?: { up: number; down: number }): string {
+export function dotText(
+  nodes: string[],
+  edges: [string, string][],
+  focus?: string,
+  hidden?: { up: number; down: number },
+): string {
   const lines = [
     'digraph lineage {',
     '  rankdir=LR; bgcolor="transparent"; nodesep=0.25; ranksep=0.4;',
@@ -67,8 +78,14 @@ export function dotText(nodes: string[], edges: [string, string][], focus?: stri
     lines.push(`  ${quote(n)} [${attrs.join(', ')}];`);
   }
   for (const [a, b] of edges) lines.push(`  ${quote(a)} -> ${quote(b)};`);
-  if (hidden?.up) lines.push(`  "__up" [label=${quote(`+${hidden.up} more upstream`)}, style="dashed,rounded", fillcolor="none"];`);
-  if (hidden?.down) lines.push(`  "__down" [label=${quote(`+${hidden.down} more downstream`)}, style="dashed,rounded", fillcolor="none"];`);
+  if (hidden?.up)
+    lines.push(
+      `  "__up" [label=${quote(`+${hidden.up} more upstream`)}, style="dashed,rounded", fillcolor="none"];`,
+    );
+  if (hidden?.down)
+    lines.push(
+      `  "__down" [label=${quote(`+${hidden.down} more downstream`)}, style="dashed,rounded", fillcolor="none"];`,
+    );
   lines.push('}');
   return lines.join('\n');
 }
@@ -93,7 +110,15 @@ export async function drawPipeline(p: PipelineDoc): Promise<Map<string, string>>
   }
   if (p.tasks.length <= DAG_PICTURE_LIMIT) {
     const edges = p.tasks.flatMap((t) => t.upstream.map((u): [string, string] => [u, t.name]));
-    out.set('', await renderSvg(dotText(p.tasks.map((t) => t.name), edges)));
+    out.set(
+      '',
+      await renderSvg(
+        dotText(
+          p.tasks.map((t) => t.name),
+          edges,
+        ),
+      ),
+    );
   }
   return out;
 }

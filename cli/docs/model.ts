@@ -38,8 +38,7 @@ export interface PipelineDoc {
 }
 
 export type FlowItem =
-  | { kind: 'prose'; cell: number; markdown: string }
-  | { kind: 'task'; cell: number; task: string };
+  { kind: 'prose'; cell: number; markdown: string } | { kind: 'task'; cell: number; task: string };
 
 export interface ParamDoc {
   name: string;
@@ -66,7 +65,13 @@ export interface TaskDoc {
   /** The cells' code, as written in the notebook. */
   source: string;
   /** SQL tasks: the queries as written, tables read, and (where the analyser knows) columns read per table. */
-  sql?: { dialect: string; reads: string[]; queries: string[]; materialize?: string; columns?: Record<string, string[]> };
+  sql?: {
+    dialect: string;
+    reads: string[];
+    queries: string[];
+    materialize?: string;
+    columns?: Record<string, string[]>;
+  };
   cache: { mode: 'code' | 'params'; version: number; rerun: boolean };
   /** The last recorded run of this task in this pipeline; undefined: not run yet. */
   lastRun?: TaskRun;
@@ -103,7 +108,12 @@ export interface RunRecord {
   ok?: boolean;
   /** Params as the run's tasks recorded them in their manifests. */
   params: Record<string, unknown>;
-  tasks: { name: string; status: 'ran' | 'cached' | 'failed' | 'not-run'; durationMs?: number; error?: string }[];
+  tasks: {
+    name: string;
+    status: 'ran' | 'cached' | 'failed' | 'not-run';
+    durationMs?: number;
+    error?: string;
+  }[];
   /** `task.output.field` → number, from the outputs' recorded scalar metrics. */
   metrics: Record<string, number>;
 }

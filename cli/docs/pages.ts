@@ -22,7 +22,11 @@ export function num(x: number | undefined): string {
   return String(Number(x.toPrecision(4)));
 }
 
-export const when = (iso: string) => iso.replace('T', ' ').replace(/\.\d+Z$/, ' UTC').replace(/Z$/, ' UTC');
+export const when = (iso: string) =>
+  iso
+    .replace('T', ' ')
+    .replace(/\.\d+Z$/, ' UTC')
+    .replace(/Z$/, ' UTC');
 
 export function duration(ms: number | undefined): string {
   if (ms === undefined) return '—';
@@ -40,7 +44,13 @@ const taskLink = (name: string, url: TaskUrl) => {
 };
 
 const list = (names: string[], url: TaskUrl, none: string): Node =>
-  names.length === 0 ? h('em', null, none) : h('span', null, ...names.flatMap((n, i) => (i ? [', ', taskLink(n, url)] : [taskLink(n, url)])));
+  names.length === 0
+    ? h('em', null, none)
+    : h(
+        'span',
+        null,
+        ...names.flatMap((n, i) => (i ? [', ', taskLink(n, url)] : [taskLink(n, url)])),
+      );
 
 /** Inline the lineage SVG with its placeholder links pointing at real pages. */
 export function svgWithLinks(svg: string, url: TaskUrl): string {
@@ -51,7 +61,13 @@ export function svgWithLinks(svg: string, url: TaskUrl): string {
 }
 
 /** A task's feature panel: everything but its prose (TypeDoc renders that as the page's comment). */
-export function taskPanel(p: PipelineDoc, t: TaskDoc, lineageSvg: string | undefined, url: TaskUrl, pipelineUrl: string | undefined): JSX.Element {
+export function taskPanel(
+  p: PipelineDoc,
+  t: TaskDoc,
+  lineageSvg: string | undefined,
+  url: TaskUrl,
+  pipelineUrl: string | undefined,
+): JSX.Element {
   const run = t.lastRun;
   return h(
     'div',
@@ -60,14 +76,46 @@ export function taskPanel(p: PipelineDoc, t: TaskDoc, lineageSvg: string | undef
       'Run',
       'cellar-run',
       run
-        ? h('p', null, 'Last run finished ', h('strong', null, when(run.finishedAt)), ' and took ', h('strong', null, duration(run.durationMs)), '. Key ', h('code', null, run.key.slice(0, 16)), '.')
-        : h('p', { class: 'cellar-not-run' }, h('strong', null, 'not run yet'), ': no run of this pipeline has recorded this task. ', h('code', null, `cellar run ${p.notebook} ${t.name}`), ' records one.'),
+        ? h(
+            'p',
+            null,
+            'Last run finished ',
+            h('strong', null, when(run.finishedAt)),
+            ' and took ',
+            h('strong', null, duration(run.durationMs)),
+            '. Key ',
+            h('code', null, run.key.slice(0, 16)),
+            '.',
+          )
+        : h(
+            'p',
+            { class: 'cellar-not-run' },
+            h('strong', null, 'not run yet'),
+            ': no run of this pipeline has recorded this task. ',
+            h('code', null, `cellar run ${p.notebook} ${t.name}`),
+            ' records one.',
+          ),
     ),
     section(
       'Lineage',
       'cellar-lineage',
-      h('p', null, 'Upstream: ', list(t.upstream, url, 'none (a source task)'), '. Downstream: ', list(t.downstream, url, 'none (a final task)'), '.'),
-      lineageSvg ? h('figure', { class: 'cellar-lineage-svg' }, raw(svgWithLinks(lineageSvg, url)), h('figcaption', null, 'Two hops up and down; click a task to open its page.')) : null,
+      h(
+        'p',
+        null,
+        'Upstream: ',
+        list(t.upstream, url, 'none (a source task)'),
+        '. Downstream: ',
+        list(t.downstream, url, 'none (a final task)'),
+        '.',
+      ),
+      lineageSvg
+        ? h(
+            'figure',
+            { class: 'cellar-lineage-svg' },
+            raw(svgWithLinks(lineageSvg, url)),
+            h('figcaption', null, 'Two hops up and down; click a task to open its page.'),
+          )
+        : null,
     ),
     section(
       'Params',
@@ -77,18 +125,48 @@ export function taskPanel(p: PipelineDoc, t: TaskDoc, lineageSvg: string | undef
         : h(
             'table',
             { class: 'cellar-table' },
-            h('thead', null, h('tr', null, h('th', null, 'param'), h('th', null, 'type'), h('th', null, 'default'), h('th', null, 'last run'))),
+            h(
+              'thead',
+              null,
+              h(
+                'tr',
+                null,
+                h('th', null, 'param'),
+                h('th', null, 'type'),
+                h('th', null, 'default'),
+                h('th', null, 'last run'),
+              ),
+            ),
             h(
               'tbody',
               null,
               ...t.params.map((name) => {
                 const d = p.params.find((x) => x.name === name);
-                return h('tr', null, h('td', null, h('code', null, name)), h('td', null, h('code', null, d?.type ?? '')), h('td', null, h('code', null, JSON.stringify(d?.default))), h('td', null, run && name in run.params ? h('code', null, JSON.stringify(run.params[name])) : '—'));
+                return h(
+                  'tr',
+                  null,
+                  h('td', null, h('code', null, name)),
+                  h('td', null, h('code', null, d?.type ?? '')),
+                  h('td', null, h('code', null, JSON.stringify(d?.default))),
+                  h(
+                    'td',
+                    null,
+                    run && name in run.params
+                      ? h('code', null, JSON.stringify(run.params[name]))
+                      : '—',
+                  ),
+                );
               }),
             ),
           ),
     ),
-    section('Outputs', 'cellar-outputs', ...(t.outputs.length ? t.outputs.map((o) => outputBlock(o)) : [h('p', null, h('em', null, 'No outputs.'))])),
+    section(
+      'Outputs',
+      'cellar-outputs',
+      ...(t.outputs.length
+        ? t.outputs.map((o) => outputBlock(o))
+        : [h('p', null, h('em', null, 'No outputs.'))]),
+    ),
     t.checks.length
       ? section(
           'Data checks',
@@ -97,7 +175,24 @@ export function taskPanel(p: PipelineDoc, t: TaskDoc, lineageSvg: string | undef
             'table',
             { class: 'cellar-table' },
             h('thead', null, h('tr', null, h('th', null, 'check'), h('th', null, 'last result'))),
-            h('tbody', null, ...t.checks.map((c) => h('tr', null, h('td', null, h('code', null, c.text)), h('td', { class: `cellar-check-${c.last.status}` }, c.last.status === 'not-run' ? 'not run yet' : `${c.last.status} (${when(c.last.at)})${c.last.status === 'failed' && c.last.message ? `: ${c.last.message}` : ''}`)))),
+            h(
+              'tbody',
+              null,
+              ...t.checks.map((c) =>
+                h(
+                  'tr',
+                  null,
+                  h('td', null, h('code', null, c.text)),
+                  h(
+                    'td',
+                    { class: `cellar-check-${c.last.status}` },
+                    c.last.status === 'not-run'
+                      ? 'not run yet'
+                      : `${c.last.status} (${when(c.last.at)})${c.last.status === 'failed' && c.last.message ? `: ${c.last.message}` : ''}`,
+                  ),
+                ),
+              ),
+            ),
           ),
         )
       : null,
@@ -105,23 +200,61 @@ export function taskPanel(p: PipelineDoc, t: TaskDoc, lineageSvg: string | undef
       ? section(
           'SQL',
           'cellar-sql',
-          h('p', null, `Dialect ${t.sql.dialect}. `, t.sql.materialize ? h('span', null, 'Materialised as ', h('code', null, t.sql.materialize), ' (suffixed with the cache key). ') : null),
+          h(
+            'p',
+            null,
+            `Dialect ${t.sql.dialect}. `,
+            t.sql.materialize
+              ? h(
+                  'span',
+                  null,
+                  'Materialised as ',
+                  h('code', null, t.sql.materialize),
+                  ' (suffixed with the cache key). ',
+                )
+              : null,
+          ),
           h(
             'p',
             null,
             'Reads: ',
-            t.sql.reads.length ? h('span', null, ...t.sql.reads.flatMap((r, i) => [i ? ', ' : '', h('code', null, r), t.sql!.columns?.[r] ? ` (columns ${t.sql!.columns[r]!.join(', ')})` : ''])) : h('em', null, 'no tables named directly'),
+            t.sql.reads.length
+              ? h(
+                  'span',
+                  null,
+                  ...t.sql.reads.flatMap((r, i) => [
+                    i ? ', ' : '',
+                    h('code', null, r),
+                    t.sql!.columns?.[r] ? ` (columns ${t.sql!.columns[r]!.join(', ')})` : '',
+                  ]),
+                )
+              : h('em', null, 'no tables named directly'),
             '.',
           ),
-          ...t.sql.queries.map((q) => h('pre', null, h('code', { class: 'language-sql' }, q.trim()))),
+          ...t.sql.queries.map((q) =>
+            h('pre', null, h('code', { class: 'language-sql' }, q.trim())),
+          ),
         )
       : null,
     section('Cache key', 'cellar-cache', h('p', null, cacheWords(t))),
     section(
       'Source',
       'cellar-source',
-      h('p', null, `From `, h('code', null, p.notebook), `, ${t.cells.length === 1 ? 'cell' : 'cells'} ${t.cells.join(', ')}${t.cellIds.some(Boolean) ? ` (id ${t.cellIds.filter(Boolean).join(', ')})` : ''}. Pipeline: `, pipelineUrl ? h('a', { href: pipelineUrl }, p.name) : p.name, '.'),
-      h('details', null, h('summary', null, 'Cell code'), h('pre', null, h('code', { class: 'language-ts' }, t.source))),
+      h(
+        'p',
+        null,
+        `From `,
+        h('code', null, p.notebook),
+        `, ${t.cells.length === 1 ? 'cell' : 'cells'} ${t.cells.join(', ')}${t.cellIds.some(Boolean) ? ` (id ${t.cellIds.filter(Boolean).join(', ')})` : ''}. Pipeline: `,
+        pipelineUrl ? h('a', { href: pipelineUrl }, p.name) : p.name,
+        '.',
+      ),
+      h(
+        'details',
+        null,
+        h('summary', null, 'Cell code'),
+        h('pre', null, h('code', { class: 'language-ts' }, t.source)),
+      ),
     ),
   );
 }
@@ -130,30 +263,69 @@ export function taskPanel(p: PipelineDoc, t: TaskDoc, lineageSvg: string | undef
 export function cacheWords(t: TaskDoc): string {
   const parts: string[] = [`the task's name and version ${t.cache.version}`];
   parts.push(t.params.length ? `the params it reads (${t.params.join(', ')})` : 'no params');
-  parts.push(t.upstream.length ? `the cache keys of its upstream tasks (${t.upstream.join(', ')})` : 'no upstream keys');
+  parts.push(
+    t.upstream.length
+      ? `the cache keys of its upstream tasks (${t.upstream.join(', ')})`
+      : 'no upstream keys',
+  );
   parts.push('the codec of each output');
   if (t.cache.mode === 'code') {
     const k = t.lastRun?.keyInputs;
-    parts.push(k ? `its code (a syntax hash of ${k.codeFiles} module${k.codeFiles === 1 ? '' : 's'}; comment edits do not count) and the versions of the packages it imports${k.packages.length ? ` (${k.packages.join(', ')})` : ''}` : 'its code (a syntax hash of its module and the local modules it imports; comment edits do not count) and the versions of the packages it imports');
+    parts.push(
+      k
+        ? `its code (a syntax hash of ${k.codeFiles} module${k.codeFiles === 1 ? '' : 's'}; comment edits do not count) and the versions of the packages it imports${k.packages.length ? ` (${k.packages.join(', ')})` : ''}`
+        : 'its code (a syntax hash of its module and the local modules it imports; comment edits do not count) and the versions of the packages it imports',
+    );
   } else parts.push('not its code (`//| cache: params`)');
-  if (t.sql) parts.push(`the version of every warehouse table its SQL reads${t.sql.reads.length ? ` (${t.sql.reads.join(', ')})` : ''}`);
+  if (t.sql)
+    parts.push(
+      `the version of every warehouse table its SQL reads${t.sql.reads.length ? ` (${t.sql.reads.join(', ')})` : ''}`,
+    );
   const words = `The key hashes ${parts.slice(0, -1).join(', ')} and ${parts[parts.length - 1]}.`;
-  return t.cache.rerun ? `${words} It re-runs on every \`cellar run\` (\`//| rerun\`).` : `${words} Any change re-runs this task and everything downstream.`;
+  return t.cache.rerun
+    ? `${words} It re-runs on every \`cellar run\` (\`//| rerun\`).`
+    : `${words} Any change re-runs this task and everything downstream.`;
 }
 
 function outputBlock(o: OutputDoc): JSX.Element {
   const s = o.stored;
-  const head = h('h3', null, h('code', null, o.name), s ? ` · ${schemaWords(s.schema)} · ${s.codec}, ${num(s.bytes)} bytes` : ` · codec ${o.declaredCodec}`);
-  if (!s) return h('div', { class: 'cellar-output' }, head, h('p', null, h('em', null, 'not run yet: schema and statistics appear after the first run.')));
+  const head = h(
+    'h3',
+    null,
+    h('code', null, o.name),
+    s
+      ? ` · ${schemaWords(s.schema)} · ${s.codec}, ${num(s.bytes)} bytes`
+      : ` · codec ${o.declaredCodec}`,
+  );
+  if (!s)
+    return h(
+      'div',
+      { class: 'cellar-output' },
+      head,
+      h('p', null, h('em', null, 'not run yet: schema and statistics appear after the first run.')),
+    );
   const schema = s.schema;
   const scalars = s.stats?.scalars;
   return h(
     'div',
     { class: 'cellar-output' },
     head,
-    schema.kind === 'table' ? columnsTable(schema, s.stats?.columns ?? {}, s.stats?.sampledRows) : null,
+    schema.kind === 'table'
+      ? columnsTable(schema, s.stats?.columns ?? {}, s.stats?.sampledRows)
+      : null,
     scalars && Object.keys(scalars).length
-      ? h('table', { class: 'cellar-table' }, h('thead', null, h('tr', null, h('th', null, 'metric'), h('th', null, 'value'))), h('tbody', null, ...Object.entries(scalars).map(([k, v]) => h('tr', null, h('td', null, h('code', null, k)), h('td', null, num(v))))))
+      ? h(
+          'table',
+          { class: 'cellar-table' },
+          h('thead', null, h('tr', null, h('th', null, 'metric'), h('th', null, 'value'))),
+          h(
+            'tbody',
+            null,
+            ...Object.entries(scalars).map(([k, v]) =>
+              h('tr', null, h('td', null, h('code', null, k)), h('td', null, num(v))),
+            ),
+          ),
+        )
       : null,
   );
 }
@@ -173,22 +345,42 @@ export function schemaWords(s: OutputSchema): string {
   }
 }
 
-function columnsTable(schema: Extract<OutputSchema, { kind: 'table' }>, stats: Record<string, ColumnStats>, sampled?: number): JSX.Element {
+function columnsTable(
+  schema: Extract<OutputSchema, { kind: 'table' }>,
+  stats: Record<string, ColumnStats>,
+  sampled?: number,
+): JSX.Element {
   return h(
     'div',
     null,
-    h('p', { class: 'cellar-rows' }, h('strong', null, `${num(schema.rows)} rows`), sampled ? ` (statistics from the first ${num(sampled)})` : ''),
+    h(
+      'p',
+      { class: 'cellar-rows' },
+      h('strong', null, `${num(schema.rows)} rows`),
+      sampled ? ` (statistics from the first ${num(sampled)})` : '',
+    ),
     h(
       'table',
       { class: 'cellar-table cellar-columns' },
-      h('thead', null, h('tr', null, ...['column', 'type', 'nulls', 'distinct', 'min', 'max', 'mean', 'distribution'].map((c) => h('th', null, c)))),
+      h(
+        'thead',
+        null,
+        h(
+          'tr',
+          null,
+          ...['column', 'type', 'nulls', 'distinct', 'min', 'max', 'mean', 'distribution'].map(
+            (c) => h('th', null, c),
+          ),
+        ),
+      ),
       h(
         'tbody',
         null,
         ...schema.columns.map((c) => {
           const st = stats[c.name];
           const isDate = c.type === 'date';
-          const v = (x: number | undefined) => (isDate && x !== undefined ? when(new Date(x).toISOString()) : num(x));
+          const v = (x: number | undefined) =>
+            isDate && x !== undefined ? when(new Date(x).toISOString()) : num(x);
           return h(
             'tr',
             null,
@@ -199,7 +391,15 @@ function columnsTable(schema: Extract<OutputSchema, { kind: 'table' }>, stats: R
             h('td', null, v(st?.min)),
             h('td', null, v(st?.max)),
             h('td', null, isDate ? '—' : num(st?.mean)),
-            h('td', null, st?.histogram ? raw(histogramSvg(st.histogram.counts)) : st?.top ? st.top.map((t) => `${t.value} (${num(t.count)})`).join(', ') : '—'),
+            h(
+              'td',
+              null,
+              st?.histogram
+                ? raw(histogramSvg(st.histogram.counts))
+                : st?.top
+                  ? st.top.map((t) => `${t.value} (${num(t.count)})`).join(', ')
+                  : '—',
+            ),
           );
         }),
       ),
@@ -227,7 +427,12 @@ export const TASK_TABLE_LIMIT = 200;
 const READER_LIMIT = 20;
 
 /** A pipeline's params, tasks and DAG, under its prose. */
-export function pipelinePanel(p: PipelineDoc, dagSvg: string | undefined, url: TaskUrl, historyUrl: string | undefined): JSX.Element {
+export function pipelinePanel(
+  p: PipelineDoc,
+  dagSvg: string | undefined,
+  url: TaskUrl,
+  historyUrl: string | undefined,
+): JSX.Element {
   const ran = p.tasks.filter((t) => t.lastRun).length;
   return h(
     'div',
@@ -240,7 +445,18 @@ export function pipelinePanel(p: PipelineDoc, dagSvg: string | undefined, url: T
         : h(
             'table',
             { class: 'cellar-table' },
-            h('thead', null, h('tr', null, h('th', null, 'param'), h('th', null, 'type'), h('th', null, 'default'), h('th', null, 'read by'))),
+            h(
+              'thead',
+              null,
+              h(
+                'tr',
+                null,
+                h('th', null, 'param'),
+                h('th', null, 'type'),
+                h('th', null, 'default'),
+                h('th', null, 'read by'),
+              ),
+            ),
             h(
               'tbody',
               null,
@@ -251,7 +467,14 @@ export function pipelinePanel(p: PipelineDoc, dagSvg: string | undefined, url: T
                   h('td', null, h('code', null, q.name)),
                   h('td', null, h('code', null, q.type)),
                   h('td', null, h('code', null, JSON.stringify(q.default))),
-                  h('td', null, list(q.readers.slice(0, READER_LIMIT), url, 'no task'), q.readers.length > READER_LIMIT ? ` and ${q.readers.length - READER_LIMIT} more` : ''),
+                  h(
+                    'td',
+                    null,
+                    list(q.readers.slice(0, READER_LIMIT), url, 'no task'),
+                    q.readers.length > READER_LIMIT
+                      ? ` and ${q.readers.length - READER_LIMIT} more`
+                      : '',
+                  ),
                 ),
               ),
             ),
@@ -260,12 +483,28 @@ export function pipelinePanel(p: PipelineDoc, dagSvg: string | undefined, url: T
     section(
       'Tasks',
       'cellar-tasks',
-      h('p', null, `${p.tasks.length} tasks, ${ran} with a recorded run. `, historyUrl ? h('a', { href: historyUrl }, `Run history (${p.runs.length} runs)`) : null),
+      h(
+        'p',
+        null,
+        `${p.tasks.length} tasks, ${ran} with a recorded run. `,
+        historyUrl ? h('a', { href: historyUrl }, `Run history (${p.runs.length} runs)`) : null,
+      ),
       p.tasks.length <= TASK_TABLE_LIMIT
         ? h(
             'table',
             { class: 'cellar-table' },
-            h('thead', null, h('tr', null, h('th', null, 'task'), h('th', null, 'upstream'), h('th', null, 'outputs'), h('th', null, 'last run'))),
+            h(
+              'thead',
+              null,
+              h(
+                'tr',
+                null,
+                h('th', null, 'task'),
+                h('th', null, 'upstream'),
+                h('th', null, 'outputs'),
+                h('th', null, 'last run'),
+              ),
+            ),
             h(
               'tbody',
               null,
@@ -276,7 +515,13 @@ export function pipelinePanel(p: PipelineDoc, dagSvg: string | undefined, url: T
                   h('td', null, taskLink(t.name, url)),
                   h('td', null, list(t.upstream, url, '—')),
                   h('td', null, t.outputs.map((o) => o.name).join(', ')),
-                  h('td', null, t.lastRun ? `${when(t.lastRun.finishedAt)}, ${duration(t.lastRun.durationMs)}` : 'not run yet'),
+                  h(
+                    'td',
+                    null,
+                    t.lastRun
+                      ? `${when(t.lastRun.finishedAt)}, ${duration(t.lastRun.durationMs)}`
+                      : 'not run yet',
+                  ),
                 ),
               ),
             ),
@@ -286,26 +531,48 @@ export function pipelinePanel(p: PipelineDoc, dagSvg: string | undefined, url: T
     section(
       'DAG',
       'cellar-dag',
-      dagSvg ? h('figure', { class: 'cellar-dag-svg' }, raw(svgWithLinks(dagSvg, url))) : h('p', null, `${p.tasks.length} tasks are too many for one readable picture: each task page draws its own neighbourhood.`),
+      dagSvg
+        ? h('figure', { class: 'cellar-dag-svg' }, raw(svgWithLinks(dagSvg, url)))
+        : h(
+            'p',
+            null,
+            `${p.tasks.length} tasks are too many for one readable picture: each task page draws its own neighbourhood.`,
+          ),
     ),
   );
 }
 
 /** The run history as a Markdown table (a TypeDoc document), newest run first. */
 export function historyMarkdown(p: PipelineDoc): string {
-  const lines = [`Every recorded \`cellar run\` of ${p.name} (newest first): its params, each task's status and duration, and the scalar metrics the tasks output.`, ''];
-  if (p.runs.length === 0) return [...lines, '*No runs recorded yet.* Run `cellar run ' + p.notebook + '` and build the site again.'].join('\n');
+  const lines = [
+    `Every recorded \`cellar run\` of ${p.name} (newest first): its params, each task's status and duration, and the scalar metrics the tasks output.`,
+    '',
+  ];
+  if (p.runs.length === 0)
+    return [
+      ...lines,
+      '*No runs recorded yet.* Run `cellar run ' + p.notebook + '` and build the site again.',
+    ].join('\n');
   const params = [...new Set(p.runs.flatMap((r) => Object.keys(r.params)))].sort();
   const metrics = [...new Set(p.runs.flatMap((r) => Object.keys(r.metrics)))].sort();
   const perTask = p.tasks.length <= 12;
   const taskCols = perTask ? p.tasks.map((t) => t.name) : [];
   const esc = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
-  const header = ['run', 'status', 'duration', ...params.map((x) => `param ${x}`), ...taskCols.map((t) => `task ${t}`), ...(perTask ? [] : ['tasks']), ...metrics];
+  const header = [
+    'run',
+    'status',
+    'duration',
+    ...params.map((x) => `param ${x}`),
+    ...taskCols.map((t) => `task ${t}`),
+    ...(perTask ? [] : ['tasks']),
+    ...metrics,
+  ];
   lines.push(`| ${header.map(esc).join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`);
   for (const r of [...p.runs].reverse()) {
     const status = r.ok === undefined ? 'unfinished' : r.ok ? 'ok' : 'failed';
     const byTask = new Map(r.tasks.map((t) => [t.name, t]));
-    const cell = (t: RunRecord['tasks'][number] | undefined) => (!t ? '—' : t.status === 'ran' ? `ran ${duration(t.durationMs)}` : t.status);
+    const cell = (t: RunRecord['tasks'][number] | undefined) =>
+      !t ? '—' : t.status === 'ran' ? `ran ${duration(t.durationMs)}` : t.status;
     const counts = () => {
       const c = { ran: 0, cached: 0, failed: 0, 'not-run': 0 };
       for (const t of r.tasks) c[t.status]++;

@@ -97,8 +97,16 @@ export function installCellarPlugin(app: Application, input: PluginInput): void 
         const file = project.getSymbolIdFromReflection(child)?.fileName;
         if (file) byFile.set(resolve(file), child);
       }
-      const parse = (markdown: string, file: string) => app.converter.parseRawComment(new MinimalSourceFile(markdown, file as NormalizedPath), project.files).content;
-      const adopt = (file: string | undefined, name: string, parent: DeclarationReflection | ProjectReflection): DeclarationReflection => {
+      const parse = (markdown: string, file: string) =>
+        app.converter.parseRawComment(
+          new MinimalSourceFile(markdown, file as NormalizedPath),
+          project.files,
+        ).content;
+      const adopt = (
+        file: string | undefined,
+        name: string,
+        parent: DeclarationReflection | ProjectReflection,
+      ): DeclarationReflection => {
         let r = file ? byFile.get(resolve(file)) : undefined;
         if (r) {
           byFile.delete(resolve(file!));
@@ -121,17 +129,27 @@ export function installCellarPlugin(app: Application, input: PluginInput): void 
         const pipe = adopt(p.modules?.pipeline, p.name, project);
         roles.set(pipe, { kind: 'pipeline', pipeline: p });
         pipelineReflections.set(p.name, pipe);
-        if (p.modules?.setup) roles.set(adopt(p.modules.setup, 'setup', pipe), { kind: 'setup', pipeline: p });
+        if (p.modules?.setup)
+          roles.set(adopt(p.modules.setup, 'setup', pipe), { kind: 'setup', pipeline: p });
 
         const sections: DeclarationReflection[] = [];
         if (p.tasks.length > SECTION_SIZE) {
           for (let i = 0; i * SECTION_SIZE < p.tasks.length; i++) {
             const first = i * SECTION_SIZE + 1;
             const last = Math.min(p.tasks.length, (i + 1) * SECTION_SIZE);
-            const s = new DeclarationReflection(`tasks ${first}–${last}`, ReflectionKind.Module, pipe);
+            const s = new DeclarationReflection(
+              `tasks ${first}–${last}`,
+              ReflectionKind.Module,
+              pipe,
+            );
             project.registerReflection(s, undefined, undefined);
             pipe.addChild(s);
-            s.comment = new Comment([{ kind: 'text', text: `Tasks ${first} to ${last} of ${p.name}, in the plan's order.` }]);
+            s.comment = new Comment([
+              {
+                kind: 'text',
+                text: `Tasks ${first} to ${last} of ${p.name}, in the plan's order.`,
+              },
+            ]);
             roles.set(s, { kind: 'section', pipeline: p, index: i });
             sections.push(s);
           }
@@ -140,7 +158,11 @@ export function installCellarPlugin(app: Application, input: PluginInput): void 
         p.tasks.forEach((t, i) => {
           const parent = sections.length ? sections[Math.floor(i / SECTION_SIZE)]! : pipe;
           const r = adopt(p.modules?.tasks[t.name], t.name, parent);
-          r.comment = new Comment(t.prose.trim() ? parse(t.prose, notebookAbs) : [{ kind: 'text', text: '*No notebook prose before this task.*' }]);
+          r.comment = new Comment(
+            t.prose.trim()
+              ? parse(t.prose, notebookAbs)
+              : [{ kind: 'text', text: '*No notebook prose before this task.*' }],
+          );
           roles.set(r, { kind: 'task', pipeline: p, task: t });
           tasks.set(t.name, r);
         });
@@ -151,20 +173,34 @@ export function installCellarPlugin(app: Application, input: PluginInput): void 
         let budget = FLOW_BUDGET;
         for (const item of p.flow) {
           if (budget <= 0) {
-            parts.push({ kind: 'text', text: '\n\n*The rest of the notebook’s prose is on each task’s page.*\n\n' });
+            parts.push({
+              kind: 'text',
+              text: '\n\n*The rest of the notebook’s prose is on each task’s page.*\n\n',
+            });
             break;
           }
           if (item.kind === 'prose') {
             parts.push(...parse(item.markdown, notebookAbs), { kind: 'text', text: '\n\n' });
             budget -= item.markdown.length;
           } else {
-            parts.push({ kind: 'text', text: '> **Task** ' }, { kind: 'inline-tag', tag: '@link', text: item.task, target: tasks.get(item.task)! }, { kind: 'text', text: ` (cell ${item.cell})\n\n` });
+            parts.push(
+              { kind: 'text', text: '> **Task** ' },
+              { kind: 'inline-tag', tag: '@link', text: item.task, target: tasks.get(item.task)! },
+              { kind: 'text', text: ` (cell ${item.cell})\n\n` },
+            );
             budget -= 40;
           }
         }
-        pipe.comment = new Comment(parts.length ? parts : [{ kind: 'text', text: '*This notebook has no prose.*' }]);
+        pipe.comment = new Comment(
+          parts.length ? parts : [{ kind: 'text', text: '*This notebook has no prose.*' }],
+        );
 
-        const history = new DocumentReflection(`${p.name} run history`, pipe, parse(historyMarkdown(p), notebookAbs), {});
+        const history = new DocumentReflection(
+          `${p.name} run history`,
+          pipe,
+          parse(historyMarkdown(p), notebookAbs),
+          {},
+        );
         project.registerReflection(history, undefined, undefined);
         pipe.addChild(history);
         roles.set(history, { kind: 'history', pipeline: p });
@@ -172,11 +208,34 @@ export function installCellarPlugin(app: Application, input: PluginInput): void 
       }
 
       // Home: the pipelines, each with its opening prose.
-      const home: CommentDisplayPart[] = [{ kind: 'text', text: `Pipelines of ${site.project}, built from their notebooks by \`cellar docs\`.\n\n` }];
+      const home: CommentDisplayPart[] = [
+        {
+          kind: 'text',
+          text: `Pipelines of ${site.project}, built from their notebooks by \`cellar docs\`.\n\n`,
+        },
+      ];
       for (const p of site.pipelines) {
-        home.push({ kind: 'text', text: '## ' }, { kind: 'inline-tag', tag: '@link', text: p.name, target: pipelineReflections.get(p.name)! }, { kind: 'text', text: `\n\n` });
+        home.push(
+          { kind: 'text', text: '## ' },
+          {
+            kind: 'inline-tag',
+            tag: '@link',
+            text: p.name,
+            target: pipelineReflections.get(p.name)!,
+          },
+          { kind: 'text', text: `\n\n` },
+        );
         home.push(...parse(opening(p), resolve(site.root, p.notebook)));
-        home.push({ kind: 'text', text: `\n\n${p.tasks.length} tasks · \`${p.notebook}\` · ` }, { kind: 'inline-tag', tag: '@link', text: 'run history', target: historyReflections.get(p.name)! }, { kind: 'text', text: '\n\n' });
+        home.push(
+          { kind: 'text', text: `\n\n${p.tasks.length} tasks · \`${p.notebook}\` · ` },
+          {
+            kind: 'inline-tag',
+            tag: '@link',
+            text: 'run history',
+            target: historyReflections.get(p.name)!,
+          },
+          { kind: 'text', text: '\n\n' },
+        );
       }
       project.readme = home;
     },
@@ -190,20 +249,34 @@ export function installCellarPlugin(app: Application, input: PluginInput): void 
 
   // The feature panel right after the page's own comment (the prose), before TypeDoc's API listing.
   app.renderer.hooks.on('comment.afterTags', (ctx, comment, reflection) => {
-    if (ctx.page.model !== reflection || reflection.comment !== comment) return JSX.createElement(JSX.Fragment, null);
+    if (ctx.page.model !== reflection || reflection.comment !== comment)
+      return JSX.createElement(JSX.Fragment, null);
     const role = roles.get(reflection);
     if (role?.kind === 'task') {
       const p = role.pipeline;
       const pipe = pipelineReflections.get(p.name);
-      return taskPanel(p, role.task, pictures.get(p.name)?.get(role.task.name), urlOf(ctx, p.name), pipe ? ctx.urlTo(pipe) : undefined);
+      return taskPanel(
+        p,
+        role.task,
+        pictures.get(p.name)?.get(role.task.name),
+        urlOf(ctx, p.name),
+        pipe ? ctx.urlTo(pipe) : undefined,
+      );
     }
     if (role?.kind === 'pipeline') {
       const history = historyReflections.get(role.pipeline.name);
-      return pipelinePanel(role.pipeline, pictures.get(role.pipeline.name)?.get(''), urlOf(ctx, role.pipeline.name), history ? ctx.urlTo(history) : undefined);
+      return pipelinePanel(
+        role.pipeline,
+        pictures.get(role.pipeline.name)?.get(''),
+        urlOf(ctx, role.pipeline.name),
+        history ? ctx.urlTo(history) : undefined,
+      );
     }
     return JSX.createElement(JSX.Fragment, null);
   });
-  app.renderer.hooks.on('head.end', () => JSX.createElement('style', null, JSX.createElement(JSX.Raw, { html: CELLAR_CSS })));
+  app.renderer.hooks.on('head.end', () =>
+    JSX.createElement('style', null, JSX.createElement(JSX.Raw, { html: CELLAR_CSS })),
+  );
 
   // Search: a task is found by its output column names, output names, params and prose.
   app.renderer.on(IndexEvent.PREPARE_INDEX, (event: IndexEvent) => {
@@ -214,8 +287,16 @@ export function installCellarPlugin(app: Application, input: PluginInput): void 
       const role = roles.get(r);
       if (role?.kind !== 'task') return;
       const t = role.task;
-      const columns = t.outputs.flatMap((o) => [o.name, ...(o.stored?.schema.kind === 'table' ? o.stored.schema.columns.map((c) => c.name) : [])]);
-      event.searchFields[i] = { ...event.searchFields[i], columns: columns.join(' '), params: t.params.join(' '), prose: t.prose };
+      const columns = t.outputs.flatMap((o) => [
+        o.name,
+        ...(o.stored?.schema.kind === 'table' ? o.stored.schema.columns.map((c) => c.name) : []),
+      ]);
+      event.searchFields[i] = {
+        ...event.searchFields[i],
+        columns: columns.join(' '),
+        params: t.params.join(' '),
+        prose: t.prose,
+      };
     });
   });
 
@@ -224,17 +305,24 @@ export function installCellarPlugin(app: Application, input: PluginInput): void 
     if (!page.contents) return;
     page.contents = page.contents.replace(
       /<script async src="([^"]*assets\/search\.js)" id="tsd-search-script"><\/script>/,
-      (_all, src: string) => `<script type="text/plain" data-src="${src}" id="tsd-search-script"></script>`,
+      (_all, src: string) =>
+        `<script type="text/plain" data-src="${src}" id="tsd-search-script"></script>`,
     );
   });
 }
 
 /** The opening prose of a pipeline: the notebook's top markdown, else its first prose cell. */
 function opening(p: PipelineDoc): string {
-  const text = p.opening.trim() || (p.flow.find((f) => f.kind === 'prose') as { markdown?: string } | undefined)?.markdown || '';
+  const text =
+    p.opening.trim() ||
+    (p.flow.find((f) => f.kind === 'prose') as { markdown?: string } | undefined)?.markdown ||
+    '';
   // The top heading repeats the pipeline's name: keep what follows it, up to two paragraphs.
   const body = text.replace(/^#[^\n]*\n+/, '');
-  return body.split(/\n\s*\n/).slice(0, 2).join('\n\n');
+  return body
+    .split(/\n\s*\n/)
+    .slice(0, 2)
+    .join('\n\n');
 }
 
 /**

@@ -133,15 +133,30 @@ export function captureCell(task: string, names: string[], file: string): string
 }
 
 /** Run the capture in this process (the pipeline side) and read it back. */
-export async function captureHere(values: Record<string, unknown>, file: string): Promise<Record<string, Captured>> {
-  const capture = new Function(`return ${CAPTURE_SOURCE}`)() as (req: NodeRequire, file: string, values: Record<string, unknown>) => Promise<void>;
+export async function captureHere(
+  values: Record<string, unknown>,
+  file: string,
+): Promise<Record<string, Captured>> {
+  const capture = new Function(`return ${CAPTURE_SOURCE}`)() as (
+    req: NodeRequire,
+    file: string,
+    values: Record<string, unknown>,
+  ) => Promise<void>;
   await capture(createRequire(import.meta.url), file, values);
   return readCapture(file);
 }
 
 /** Read a capture file written by either side. */
 export function readCapture(file: string): Record<string, Captured> {
-  const raw = deserialize(readFileSync(file)) as Record<string, { ok: true; value: Uint8Array } | { ok: false; error: string }>;
+  const raw = deserialize(readFileSync(file)) as Record<
+    string,
+    { ok: true; value: Uint8Array } | { ok: false; error: string }
+  >;
   rmSync(file, { force: true });
-  return Object.fromEntries(Object.entries(raw).map(([name, c]) => [name, c.ok ? { ok: true, value: deserialize(c.value) } : c]));
+  return Object.fromEntries(
+    Object.entries(raw).map(([name, c]) => [
+      name,
+      c.ok ? { ok: true, value: deserialize(c.value) } : c,
+    ]),
+  );
 }

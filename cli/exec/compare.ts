@@ -27,7 +27,12 @@ export const DEFAULT_TOLERANCE = 1e-9;
 const ABSOLUTE = 1e-12;
 
 /** The first difference between `a` (notebook) and `b` (pipeline) under `path`, or undefined. */
-export function firstDifference(a: unknown, b: unknown, path: string, tolerance = DEFAULT_TOLERANCE): Difference | undefined {
+export function firstDifference(
+  a: unknown,
+  b: unknown,
+  path: string,
+  tolerance = DEFAULT_TOLERANCE,
+): Difference | undefined {
   return diff(a, b, path, tolerance, new Set());
 }
 
@@ -49,15 +54,18 @@ export function show(v: unknown): string {
   const kind = kindOf(v);
   if (kind === 'number') return Object.is(v, -0) ? '-0' : String(v);
   if (kind === 'bigint') return `${String(v)}n`;
-  if (kind === 'string') return JSON.stringify((v as string).length > 60 ? `${(v as string).slice(0, 57)}...` : v);
-  if (kind === 'Date') return `Date(${Number.isNaN((v as Date).getTime()) ? 'invalid' : (v as Date).toISOString()})`;
+  if (kind === 'string')
+    return JSON.stringify((v as string).length > 60 ? `${(v as string).slice(0, 57)}...` : v);
+  if (kind === 'Date')
+    return `Date(${Number.isNaN((v as Date).getTime()) ? 'invalid' : (v as Date).toISOString()})`;
   if (kind === 'array') return `array(${(v as unknown[]).length})`;
   if (kind === 'Map' || kind === 'Set') return `${kind}(${(v as Map<unknown, unknown>).size})`;
   if (kind === 'table') return `table(${(v as { rowCount: number }).rowCount} rows)`;
   if (ArrayBuffer.isView(v)) return `${kind}(${(v as unknown as ArrayLike<unknown>).length})`;
   if (kind === 'object') {
     const marker = (v as { __cellar?: string }).__cellar;
-    if (marker) return `<${marker}${(v as { name?: string }).name ? ` ${(v as { name?: string }).name}` : ''}>`;
+    if (marker)
+      return `<${marker}${(v as { name?: string }).name ? ` ${(v as { name?: string }).name}` : ''}>`;
     const keys = Object.keys(v as object);
     return `{${keys.slice(0, 4).join(', ')}${keys.length > 4 ? ', …' : ''}}`;
   }
@@ -70,14 +78,27 @@ function numbersEqual(a: number, b: number, tolerance: number): boolean {
   return Math.abs(a - b) <= tolerance * Math.max(Math.abs(a), Math.abs(b)) + ABSOLUTE;
 }
 
-const isPrimitive = (v: unknown) => v === null || (typeof v !== 'object' && typeof v !== 'function');
+const isPrimitive = (v: unknown) =>
+  v === null || (typeof v !== 'object' && typeof v !== 'function');
 const keyPath = (k: unknown) => (typeof k === 'string' ? JSON.stringify(k) : show(k));
-const member = (path: string, key: string) => (/^[A-Za-z_$][\w$]*$/.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`);
+const member = (path: string, key: string) =>
+  /^[A-Za-z_$][\w$]*$/.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`;
 
-function diff(a: unknown, b: unknown, path: string, tol: number, seen: Set<unknown>): Difference | undefined {
+function diff(
+  a: unknown,
+  b: unknown,
+  path: string,
+  tol: number,
+  seen: Set<unknown>,
+): Difference | undefined {
   const ka = kindOf(a);
   const kb = kindOf(b);
-  const at = (reason?: string): Difference => ({ path, notebook: show(a), pipeline: show(b), ...(reason ? { reason } : {}) });
+  const at = (reason?: string): Difference => ({
+    path,
+    notebook: show(a),
+    pipeline: show(b),
+    ...(reason ? { reason } : {}),
+  });
   if (ka !== kb) return at(`a ${ka} in the notebook, a ${kb} in the pipeline`);
   switch (ka) {
     case 'number':
@@ -100,11 +121,19 @@ function diff(a: unknown, b: unknown, path: string, tol: number, seen: Set<unkno
   // Containers: a shared reference met again is compared once.
   if (seen.has(a)) return undefined;
   seen.add(a);
-  if (ka === 'ArrayBuffer') return diff(new Uint8Array(a as ArrayBuffer), new Uint8Array(b as ArrayBuffer), path, tol, seen);
+  if (ka === 'ArrayBuffer')
+    return diff(
+      new Uint8Array(a as ArrayBuffer),
+      new Uint8Array(b as ArrayBuffer),
+      path,
+      tol,
+      seen,
+    );
   if (ka === 'array' || ArrayBuffer.isView(a)) {
     const xa = a as ArrayLike<unknown>;
     const xb = b as ArrayLike<unknown>;
-    if (xa.length !== xb.length) return at(`length ${xa.length} in the notebook, ${xb.length} in the pipeline`);
+    if (xa.length !== xb.length)
+      return at(`length ${xa.length} in the notebook, ${xb.length} in the pipeline`);
     for (let i = 0; i < xa.length; i++) {
       const d = diff(xa[i], xb[i], `${path}[${i}]`, tol, seen);
       if (d) return d;
@@ -114,12 +143,19 @@ function diff(a: unknown, b: unknown, path: string, tol: number, seen: Set<unkno
   if (ka === 'Map') {
     const ma = a as Map<unknown, unknown>;
     const mb = b as Map<unknown, unknown>;
-    if (ma.size !== mb.size) return at(`size ${ma.size} in the notebook, ${mb.size} in the pipeline`);
+    if (ma.size !== mb.size)
+      return at(`size ${ma.size} in the notebook, ${mb.size} in the pipeline`);
     const objectKeysB = [...mb.keys()].filter((k) => !isPrimitive(k));
     let nth = 0;
     for (const [k, va] of ma) {
       if (isPrimitive(k)) {
-        if (!mb.has(k)) return { path: `${path}.get(${keyPath(k)})`, notebook: show(va), pipeline: 'missing', reason: 'key missing in the pipeline' };
+        if (!mb.has(k))
+          return {
+            path: `${path}.get(${keyPath(k)})`,
+            notebook: show(va),
+            pipeline: 'missing',
+            reason: 'key missing in the pipeline',
+          };
         const d = diff(va, mb.get(k), `${path}.get(${keyPath(k)})`, tol, seen);
         if (d) return d;
       } else {
@@ -135,12 +171,19 @@ function diff(a: unknown, b: unknown, path: string, tol: number, seen: Set<unkno
   if (ka === 'Set') {
     const sa = a as Set<unknown>;
     const sb = b as Set<unknown>;
-    if (sa.size !== sb.size) return at(`size ${sa.size} in the notebook, ${sb.size} in the pipeline`);
+    if (sa.size !== sb.size)
+      return at(`size ${sa.size} in the notebook, ${sb.size} in the pipeline`);
     const objectsB = [...sb].filter((x) => !isPrimitive(x));
     let nth = 0;
     for (const x of sa) {
       if (isPrimitive(x)) {
-        if (!sb.has(x)) return { path: `${path}.has(${keyPath(x)})`, notebook: 'true', pipeline: 'false', reason: 'member missing in the pipeline' };
+        if (!sb.has(x))
+          return {
+            path: `${path}.has(${keyPath(x)})`,
+            notebook: 'true',
+            pipeline: 'false',
+            reason: 'member missing in the pipeline',
+          };
       } else {
         const d = diff(x, objectsB[nth], `${path}.values()[${nth}]`, tol, seen);
         nth++;
@@ -152,11 +195,19 @@ function diff(a: unknown, b: unknown, path: string, tol: number, seen: Set<unkno
   if (ka === 'table') {
     const ta = a as { columns: string[]; rowCount: number; rows?: unknown[]; digest?: string };
     const tb = b as typeof ta;
-    const d = diff(ta.columns, tb.columns, `${path} (table).columns`, tol, seen) ?? diff(ta.rowCount, tb.rowCount, `${path} (table).rowCount`, tol, seen);
+    const d =
+      diff(ta.columns, tb.columns, `${path} (table).columns`, tol, seen) ??
+      diff(ta.rowCount, tb.rowCount, `${path} (table).rowCount`, tol, seen);
     if (d) return d;
-    if (ta.rows && tb.rows) return diff(ta.rows, tb.rows, `${path} (table, sorted rows)`, tol, seen);
+    if (ta.rows && tb.rows)
+      return diff(ta.rows, tb.rows, `${path} (table, sorted rows)`, tol, seen);
     if (ta.digest !== tb.digest) {
-      return { path: `${path} (table).digest`, notebook: ta.digest ?? 'rows', pipeline: tb.digest ?? 'rows', reason: `the ${ta.rowCount} rows differ (order-independent digest, floats rounded to 12 significant digits)` };
+      return {
+        path: `${path} (table).digest`,
+        notebook: ta.digest ?? 'rows',
+        pipeline: tb.digest ?? 'rows',
+        reason: `the ${ta.rowCount} rows differ (order-independent digest, floats rounded to 12 significant digits)`,
+      };
     }
     return undefined;
   }
@@ -166,9 +217,21 @@ function diff(a: unknown, b: unknown, path: string, tol: number, seen: Set<unkno
   const keysA = Object.keys(oa).sort();
   const keysB = Object.keys(ob).sort();
   const missing = keysA.find((k) => !(k in ob));
-  if (missing !== undefined) return { path: member(path, missing), notebook: show(oa[missing]), pipeline: 'missing', reason: 'property missing in the pipeline' };
+  if (missing !== undefined)
+    return {
+      path: member(path, missing),
+      notebook: show(oa[missing]),
+      pipeline: 'missing',
+      reason: 'property missing in the pipeline',
+    };
   const extra = keysB.find((k) => !(k in oa));
-  if (extra !== undefined) return { path: member(path, extra), notebook: 'missing', pipeline: show(ob[extra]), reason: 'property only in the pipeline' };
+  if (extra !== undefined)
+    return {
+      path: member(path, extra),
+      notebook: 'missing',
+      pipeline: show(ob[extra]),
+      reason: 'property only in the pipeline',
+    };
   for (const k of keysA) {
     const d = diff(oa[k], ob[k], member(path, k), tol, seen);
     if (d) return d;

@@ -57,8 +57,17 @@ export class JupyterError extends Error {
 /** An nbformat 4 output, as written into a notebook. */
 export type NotebookOutput =
   | { output_type: 'stream'; name: 'stdout' | 'stderr'; text: string }
-  | { output_type: 'display_data'; data: Record<string, unknown>; metadata: Record<string, unknown> }
-  | { output_type: 'execute_result'; data: Record<string, unknown>; metadata: Record<string, unknown>; execution_count: number | null }
+  | {
+      output_type: 'display_data';
+      data: Record<string, unknown>;
+      metadata: Record<string, unknown>;
+    }
+  | {
+      output_type: 'execute_result';
+      data: Record<string, unknown>;
+      metadata: Record<string, unknown>;
+      execution_count: number | null;
+    }
   | { output_type: 'error'; ename: string; evalue: string; traceback: string[] };
 
 /**
@@ -96,12 +105,19 @@ export interface ExecuteOptions {
 export function errorOf(stderr: string): { ename: string; evalue: string; traceback: string[] } {
   const lines = stderr.split('\n').filter((l) => l.trim() !== '');
   const diagnostics = lines.filter((l) => /^\d+:\d+ - /.test(l));
-  if (diagnostics.length) return { ename: 'TypeScriptError', evalue: diagnostics.join('\n'), traceback: lines };
+  if (diagnostics.length)
+    return { ename: 'TypeScriptError', evalue: diagnostics.join('\n'), traceback: lines };
   for (const line of lines) {
-    const m = /^(?:Uncaught )?([A-Za-z_$][\w$]*(?:Error|Exception)|Error)(?: \[[^\]]*\])?: (.*)$/.exec(line);
+    const m =
+      /^(?:Uncaught )?([A-Za-z_$][\w$]*(?:Error|Exception)|Error)(?: \[[^\]]*\])?: (.*)$/.exec(
+        line,
+      );
     if (m) return { ename: m[1]!, evalue: m[2]!, traceback: lines };
   }
-  const first = lines.find((l) => !/^evalmachine\.|^\s*\^+\s*$/.test(l)) ?? lines[0] ?? 'the cell failed with no message';
+  const first =
+    lines.find((l) => !/^evalmachine\.|^\s*\^+\s*$/.test(l)) ??
+    lines[0] ??
+    'the cell failed with no message';
   return { ename: 'Error', evalue: first.replace(/^Uncaught /, ''), traceback: lines };
 }
 
@@ -136,7 +152,14 @@ export class TslabKernel {
 
   /** Run one cell and collect everything it printed or displayed. Never throws for a cell's fault. */
   async execute(code: string, options: ExecuteOptions = {}): Promise<CellRun> {
-    const run: CellRun = { status: 'ok', stdout: '', stderr: '', displays: [], outputs: [], executionCount: null };
+    const run: CellRun = {
+      status: 'ok',
+      stdout: '',
+      stderr: '',
+      displays: [],
+      outputs: [],
+      executionCount: null,
+    };
     if (this.lostState) return fail(run, 'died', 'KernelRestarted', this.lostState);
     // tslab aborts requests that arrive within ~200 ms after an error.
     const sinceError = Date.now() - this.lastErrorAt;
@@ -145,20 +168,31 @@ export class TslabKernel {
     const future = this.kernel.requestExecute({ code, stop_on_error: false, allow_stdin: false });
     future.onIOPub = (msg: KernelMessage.IIOPubMessage) => collect(run, msg);
     const done = future.done.then(
-      (reply) => ({ kind: 'reply' as const, content: reply.content as { status: string; execution_count?: number } }),
+      (reply) => ({
+        kind: 'reply' as const,
+        content: reply.content as { status: string; execution_count?: number },
+      }),
       (error: unknown) => ({ kind: 'cancelled' as const, error }),
     );
-    const lost = new Promise<{ kind: 'lost' }>((resolveLost) => (this.onLost = () => resolveLost({ kind: 'lost' })));
+    const lost = new Promise<{ kind: 'lost' }>(
+      (resolveLost) => (this.onLost = () => resolveLost({ kind: 'lost' })),
+    );
     const timers: NodeJS.Timeout[] = [];
     const timeout = new Promise<{ kind: 'timeout' }>((resolveTimeout) => {
-      if (options.timeoutMs !== undefined) timers.push(setTimeout(() => resolveTimeout({ kind: 'timeout' }), options.timeoutMs));
+      if (options.timeoutMs !== undefined)
+        timers.push(setTimeout(() => resolveTimeout({ kind: 'timeout' }), options.timeoutMs));
     });
     try {
       const first = await Promise.race([done, lost, timeout]);
       if (first.kind === 'timeout') {
         await this.stopRunaway(done, options.graceMs ?? 10_000);
         this.lastErrorAt = Date.now();
-        return fail(run, 'timeout', 'CellTimeout', `the cell did not finish within ${(options.timeoutMs! / 1000).toFixed(0)} s: interrupted, and the kernel restarted`);
+        return fail(
+          run,
+          'timeout',
+          'CellTimeout',
+          `the cell did not finish within ${(options.timeoutMs! / 1000).toFixed(0)} s: interrupted, and the kernel restarted`,
+        );
       }
       if (first.kind === 'lost' || first.kind === 'cancelled' || this.lostState) {
         this.lostState ??= `the kernel stopped answering (${first.kind === 'cancelled' ? String(first.error) : 'lost'}) and was restarted with empty state`;
@@ -174,7 +208,13 @@ export class TslabKernel {
       if (run.executionCount !== null) this.lastCount = run.executionCount;
       if (content.status === 'ok') return run;
       this.lastErrorAt = Date.now();
-      if (content.status === 'aborted') return fail(run, 'aborted', 'Aborted', 'the kernel aborted the request (sent too soon after an error)');
+      if (content.status === 'aborted')
+        return fail(
+          run,
+          'aborted',
+          'Aborted',
+          'the kernel aborted the request (sent too soon after an error)',
+        );
       run.status = 'error';
       run.error = errorOf(run.stderr);
       run.outputs.push({ output_type: 'error', ...run.error });
@@ -237,7 +277,11 @@ function collect(run: CellRun, msg: KernelMessage.IIOPubMessage): void {
     }
     case 'display_data':
       run.displays.push(content.data as Record<string, unknown>);
-      run.outputs.push({ output_type: 'display_data', data: content.data as Record<string, unknown>, metadata: (content.metadata ?? {}) as Record<string, unknown> });
+      run.outputs.push({
+        output_type: 'display_data',
+        data: content.data as Record<string, unknown>,
+        metadata: (content.metadata ?? {}) as Record<string, unknown>,
+      });
       break;
     case 'execute_result':
       run.displays.push(content.data as Record<string, unknown>);
@@ -268,7 +312,10 @@ export interface JupyterServer {
   /** The server's root: notebook paths are relative to it. */
   rootDir: string;
   /** Start a tslab kernel for `notebookPath` (absolute, or relative to rootDir). */
-  openKernel(notebookPath: string, options?: { startTimeoutMs?: number; kernelName?: string }): Promise<TslabKernel>;
+  openKernel(
+    notebookPath: string,
+    options?: { startTimeoutMs?: number; kernelName?: string },
+  ): Promise<TslabKernel>;
   /** Shut down the kernels opened here; end the server if we started it. */
   stop(): Promise<void>;
 }
@@ -298,19 +345,34 @@ export async function freePort(): Promise<number> {
   });
 }
 
-async function waitReady(baseUrl: string, token: string, child: ChildProcess, log: () => string, timeoutMs: number): Promise<void> {
+async function waitReady(
+  baseUrl: string,
+  token: string,
+  child: ChildProcess,
+  log: () => string,
+  timeoutMs: number,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new JupyterError(`jupyter server exited with ${child.exitCode}:\n${log()}`, 'E_JUPYTER_START');
+    if (child.exitCode !== null)
+      throw new JupyterError(
+        `jupyter server exited with ${child.exitCode}:\n${log()}`,
+        'E_JUPYTER_START',
+      );
     try {
-      const res = await fetch(`${baseUrl}api/status`, { headers: { Authorization: `token ${token}` } });
+      const res = await fetch(`${baseUrl}api/status`, {
+        headers: { Authorization: `token ${token}` },
+      });
       if (res.ok) return;
     } catch {
       // not listening yet
     }
     await sleep(100);
   }
-  throw new JupyterError(`jupyter server did not answer within ${Math.round(timeoutMs / 1000)} s:\n${log()}`, 'E_JUPYTER_START');
+  throw new JupyterError(
+    `jupyter server did not answer within ${Math.round(timeoutMs / 1000)} s:\n${log()}`,
+    'E_JUPYTER_START',
+  );
 }
 
 // Kernels run in sessions of their own (jupyter_client's launcher): tracked by pid as well.
@@ -337,7 +399,8 @@ function findKernelPid(kernelId: string): number | undefined {
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(`kernel-${kernelId}.json`)) return Number(entry);
+      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(`kernel-${kernelId}.json`))
+        return Number(entry);
     } catch {
       // the process ended while we looked
     }
@@ -356,7 +419,10 @@ async function endProcess(pid: number): Promise<void> {
 /** SIGTERM the server's process group, then SIGKILL whatever is left after 5 s. */
 async function killGroup(child: ChildProcess): Promise<void> {
   const pgid = child.pid!;
-  const exited = child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise<void>((done) => child.once('exit', () => done()));
+  const exited =
+    child.exitCode !== null || child.signalCode !== null
+      ? Promise.resolve()
+      : new Promise<void>((done) => child.once('exit', () => done()));
   signal(-pgid, 'SIGTERM');
   await Promise.race([exited, sleep(5_000)]);
   signal(-pgid, 'SIGKILL');
@@ -364,7 +430,12 @@ async function killGroup(child: ChildProcess): Promise<void> {
 }
 
 /** The argv that starts Debian's Jupyter server on loopback (used by `cellar notebook` too). */
-export function serverArgs(port: number, token: string, rootDir: string, app: 'server' | 'notebook' = 'server'): string[] {
+export function serverArgs(
+  port: number,
+  token: string,
+  rootDir: string,
+  app: 'server' | 'notebook' = 'server',
+): string[] {
   const App = app === 'server' ? 'ServerApp' : 'NotebookApp';
   return [
     app,
@@ -386,7 +457,10 @@ export function serverArgs(port: number, token: string, rootDir: string, app: 's
  */
 export async function startJupyter(options: StartOptions): Promise<JupyterServer> {
   if (!jupyterAvailable()) {
-    throw new JupyterError(`Jupyter is not installed (${jupyterBin}): run scripts/setup-system.sh, or apt-get install jupyter-server`, 'E_JUPYTER_MISSING');
+    throw new JupyterError(
+      `Jupyter is not installed (${jupyterBin}): run scripts/setup-system.sh, or apt-get install jupyter-server`,
+      'E_JUPYTER_MISSING',
+    );
   }
   const rootDir = resolve(options.rootDir);
   const home = mkdtempSync(join(tmpdir(), 'cellar-jupyter-'));
@@ -440,19 +514,36 @@ export async function startJupyter(options: StartOptions): Promise<JupyterServer
  * the server serves: notebook paths are made relative to it. Its kernelspec list must hold tslab.
  * Throws JupyterError E_JUPYTER_CONNECT when the server does not answer or refuses the token.
  */
-export async function connectJupyter(url: string, token: string, rootDir: string): Promise<JupyterServer> {
+export async function connectJupyter(
+  url: string,
+  token: string,
+  rootDir: string,
+): Promise<JupyterServer> {
   const baseUrl = url.endsWith('/') ? url : `${url}/`;
   let status: number;
   try {
-    status = (await fetch(`${baseUrl}api/status`, { headers: { Authorization: `token ${token}` } })).status;
+    status = (await fetch(`${baseUrl}api/status`, { headers: { Authorization: `token ${token}` } }))
+      .status;
   } catch (error) {
-    throw new JupyterError(`no Jupyter server answers at ${baseUrl}: ${(error as Error).message}`, 'E_JUPYTER_CONNECT');
+    throw new JupyterError(
+      `no Jupyter server answers at ${baseUrl}: ${(error as Error).message}`,
+      'E_JUPYTER_CONNECT',
+    );
   }
-  if (status !== 200) throw new JupyterError(`the Jupyter server at ${baseUrl} answered ${status} (wrong token?)`, 'E_JUPYTER_CONNECT');
+  if (status !== 200)
+    throw new JupyterError(
+      `the Jupyter server at ${baseUrl} answered ${status} (wrong token?)`,
+      'E_JUPYTER_CONNECT',
+    );
   return { ...connect(baseUrl, token, resolve(rootDir), () => ''), pid: undefined };
 }
 
-function connect(baseUrl: string, token: string, rootDir: string, log: () => string): Omit<JupyterServer, 'pid'> {
+function connect(
+  baseUrl: string,
+  token: string,
+  rootDir: string,
+  log: () => string,
+): Omit<JupyterServer, 'pid'> {
   const url = new URL(baseUrl);
   const wsUrl = `${url.protocol === 'https:' ? 'wss' : 'ws'}://${url.host}${url.pathname}`;
   const settings = ServerConnection.makeSettings({ baseUrl, wsUrl, token, appendToken: true });
@@ -462,7 +553,10 @@ function connect(baseUrl: string, token: string, rootDir: string, log: () => str
   const sessions = () => {
     if (!managers) {
       const kernelManager = new KernelManager({ serverSettings: settings });
-      managers = { kernelManager, sessionManager: new SessionManager({ serverSettings: settings, kernelManager }) };
+      managers = {
+        kernelManager,
+        sessionManager: new SessionManager({ serverSettings: settings, kernelManager }),
+      };
     }
     return managers.sessionManager;
   };
@@ -476,7 +570,12 @@ function connect(baseUrl: string, token: string, rootDir: string, log: () => str
       const timeoutMs = options.startTimeoutMs ?? 120_000;
       const kernelName = options.kernelName ?? KERNEL_NAME;
       const started = (async () => {
-        const session = await sessions().startNew({ path, type: 'notebook', name: path.split('/').pop()!, kernel: { name: kernelName } });
+        const session = await sessions().startNew({
+          path,
+          type: 'notebook',
+          name: path.split('/').pop()!,
+          kernel: { name: kernelName },
+        });
         const kernel = session.kernel;
         if (!kernel) throw new JupyterError(`no kernel started for ${path}`, 'E_KERNEL_START');
         return { session, kernel };
@@ -494,8 +593,16 @@ function connect(baseUrl: string, token: string, rootDir: string, log: () => str
         throw timedOut();
       }
       const { session, kernel } = first;
-      while (kernel.connectionStatus !== 'connected' || kernel.status === 'starting' || kernel.status === 'unknown') {
-        if (kernel.status === 'dead') throw new JupyterError(`the ${kernelName} kernel for ${path} died while starting${log() ? `; server log:\n${log().split('\n').slice(-15).join('\n')}` : ''}`, 'E_KERNEL_START');
+      while (
+        kernel.connectionStatus !== 'connected' ||
+        kernel.status === 'starting' ||
+        kernel.status === 'unknown'
+      ) {
+        if (kernel.status === 'dead')
+          throw new JupyterError(
+            `the ${kernelName} kernel for ${path} died while starting${log() ? `; server log:\n${log().split('\n').slice(-15).join('\n')}` : ''}`,
+            'E_KERNEL_START',
+          );
         if (Date.now() > deadline) {
           await session.shutdown().catch(() => undefined);
           throw timedOut();

@@ -15,7 +15,8 @@ import { dirname, join, resolve } from 'node:path';
 export const KERNEL_NAME = 'tslab';
 
 /** Where `cellar kernel install` puts kernelspecs for a project: pass it as JUPYTER_PATH. */
-export const jupyterPathOf = (projectRoot: string): string => join(projectRoot, '.cellar', 'jupyter');
+export const jupyterPathOf = (projectRoot: string): string =>
+  join(projectRoot, '.cellar', 'jupyter');
 
 export interface Kernelspec {
   argv: string[];
@@ -37,12 +38,20 @@ export function findTslab(projectRoot: string): string {
   } catch {
     // not installed next to cellar either
   }
-  throw new Error(`tslab is not installed in ${projectRoot}: run \`npm install --save-dev tslab@1.0.22\``);
+  throw new Error(
+    `tslab is not installed in ${projectRoot}: run \`npm install --save-dev tslab@1.0.22\``,
+  );
 }
 
 export function kernelspecFor(projectRoot: string): Kernelspec {
   return {
-    argv: [process.execPath, findTslab(projectRoot), 'kernel', '--config-path', '{connection_file}'],
+    argv: [
+      process.execPath,
+      findTslab(projectRoot),
+      'kernel',
+      '--config-path',
+      '{connection_file}',
+    ],
     display_name: 'TypeScript (cellar)',
     language: 'typescript',
   };
@@ -52,7 +61,10 @@ export function kernelspecFor(projectRoot: string): Kernelspec {
  * Write `<dir>/kernels/tslab/kernel.json` (atomically; unchanged bytes are not rewritten) and
  * return the absolute `dir`, the value for JUPYTER_PATH.
  */
-export function writeKernelspec(dir: string, projectRoot: string): { jupyterPath: string; file: string; spec: Kernelspec } {
+export function writeKernelspec(
+  dir: string,
+  projectRoot: string,
+): { jupyterPath: string; file: string; spec: Kernelspec } {
   const jupyterPath = resolve(dir);
   const kernelDir = join(jupyterPath, 'kernels', KERNEL_NAME);
   const file = join(kernelDir, 'kernel.json');

@@ -23,7 +23,15 @@ export interface ExecArgs {
 export class UsageError extends Error {}
 
 const NUMBER_OPTIONS = new Set(['--cell-timeout', '--kernel-timeout', '--tolerance']);
-const STRING_OPTIONS = new Set(['-f', '--file', '-o', '--output', '--server', '--token', '--workspace']);
+const STRING_OPTIONS = new Set([
+  '-f',
+  '--file',
+  '-o',
+  '--output',
+  '--server',
+  '--token',
+  '--workspace',
+]);
 const FLAGS = new Set(['--prepare-only', '--json', '--help', '-h']);
 
 /** Parse argv; `allowed` lists the options this command takes (others are usage errors). */
@@ -46,11 +54,15 @@ export function parseExecArgs(args: string[], allowed: string[]): ExecArgs {
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
     if (!arg.startsWith('-') || arg === '-') {
-      if (out.notebook !== undefined) throw new UsageError(`one notebook at a time (got '${out.notebook}' and '${arg}')`);
+      if (out.notebook !== undefined)
+        throw new UsageError(`one notebook at a time (got '${out.notebook}' and '${arg}')`);
       out.notebook = arg;
       continue;
     }
-    const [flag, inline] = arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
+    const [flag, inline] =
+      arg.startsWith('--') && arg.includes('=')
+        ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)]
+        : [arg, undefined];
     if (!allowed.includes(flag)) throw new UsageError(`unknown option ${flag}`);
     const next = (what: string) => {
       if (inline !== undefined) return inline;
@@ -61,12 +73,14 @@ export function parseExecArgs(args: string[], allowed: string[]): ExecArgs {
     if (flag === '-p' || flag === '--parameter') {
       const name = args[++i];
       const text = args[++i];
-      if (name === undefined || text === undefined) throw new UsageError(`${flag} needs a name and a value: ${flag} seed 7`);
+      if (name === undefined || text === undefined)
+        throw new UsageError(`${flag} needs a name and a value: ${flag} seed 7`);
       out.params.push({ name, text });
     } else if (NUMBER_OPTIONS.has(flag)) {
       const text = next('a number');
       const n = Number(text);
-      if (!Number.isFinite(n) || n <= 0) throw new UsageError(`${flag} needs a positive number, got '${text}'`);
+      if (!Number.isFinite(n) || n <= 0)
+        throw new UsageError(`${flag} needs a positive number, got '${text}'`);
       if (flag === '--cell-timeout') out.cellTimeoutS = n;
       else if (flag === '--kernel-timeout') out.kernelTimeoutS = n;
       else out.tolerance = n;
@@ -83,7 +97,8 @@ export function parseExecArgs(args: string[], allowed: string[]): ExecArgs {
       else out.help = true;
     } else throw new UsageError(`unknown option ${flag}`);
   }
-  if (out.server !== undefined && out.token === undefined) throw new UsageError('--server needs --token (the server\'s token)');
+  if (out.server !== undefined && out.token === undefined)
+    throw new UsageError("--server needs --token (the server's token)");
   return out;
 }
 
@@ -95,6 +110,7 @@ export function paramsFromJson(text: string, file: string): RawParam[] {
   } catch (error) {
     throw new UsageError(`${file} is not JSON: ${(error as Error).message}`);
   }
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new UsageError(`${file} must hold one JSON object of parameter values, like {"seed": 7}`);
+  if (typeof json !== 'object' || json === null || Array.isArray(json))
+    throw new UsageError(`${file} must hold one JSON object of parameter values, like {"seed": 7}`);
   return Object.entries(json).map(([name, value]) => ({ name, value, from: file }));
 }

@@ -37,20 +37,29 @@ export interface ParamsCell {
 }
 
 /** A raw value from the command line (text, typed by the declaration) or from a JSON file (typed). */
-export type RawParam = { name: string; text: string } | { name: string; value: unknown; from: string };
+export type RawParam =
+  { name: string; text: string } | { name: string; value: unknown; from: string };
 
 /** Find the params cell (`//| params`, or tagged `parameters`) and read its declarations. */
 export async function readParamsCell(notebookPath: string, text: string): Promise<ParamsCell> {
   const parsed = parseNotebook(notebookPath, text);
-  if (!parsed.notebook) throw new ParamError(`${notebookPath}: ${parsed.diagnostics.map((d) => d.message).join('; ')}`, 'E_NOT_A_NOTEBOOK');
+  if (!parsed.notebook)
+    throw new ParamError(
+      `${notebookPath}: ${parsed.diagnostics.map((d) => d.message).join('; ')}`,
+      'E_NOT_A_NOTEBOOK',
+    );
   const notebook = parsed.notebook;
   const tagged = tagCells(notebook);
   const cell =
     tagged.cells.find((c) => c.role === 'params') ??
-    notebook.cells.filter((c) => c.type === 'code' && c.tags.includes('parameters')).map((c) => ({ index: c.index, id: c.id, code: c.source }))[0];
+    notebook.cells
+      .filter((c) => c.type === 'code' && c.tags.includes('parameters'))
+      .map((c) => ({ index: c.index, id: c.id, code: c.source }))[0];
   if (!cell) return { index: undefined, id: undefined, declarations: [] };
   const analyzer = await loadAnalyzer();
-  const [analysis] = analyzer.analyzeCells([{ index: cell.index, role: 'params', code: cell.code }]);
+  const [analysis] = analyzer.analyzeCells([
+    { index: cell.index, role: 'params', code: cell.code },
+  ]);
   return { index: cell.index, id: cell.id, declarations: analysis?.params ?? [] };
 }
 
@@ -61,7 +70,11 @@ const where = (notebook: string, cell: ParamsCell, decl?: ParamDecl) =>
  * Type each raw value by its declaration. Later values win (`-f` first, then each `-p`).
  * Returns name → value in declaration order. Throws ParamError naming the params cell.
  */
-export async function typeParams(notebook: string, cell: ParamsCell, raw: RawParam[]): Promise<Record<string, unknown>> {
+export async function typeParams(
+  notebook: string,
+  cell: ParamsCell,
+  raw: RawParam[],
+): Promise<Record<string, unknown>> {
   if (raw.length === 0) return {};
   const byName = new Map(cell.declarations.map((d) => [d.name, d]));
   const values = new Map<string, unknown>();
@@ -69,10 +82,16 @@ export async function typeParams(notebook: string, cell: ParamsCell, raw: RawPar
     const decl = byName.get(item.name);
     if (!decl) {
       if (cell.index === undefined) {
-        throw new ParamError(`${notebook} has no params cell, so it takes no parameter ('${item.name}' given): add a cell starting with \`//| params\` (or tagged \`parameters\`) that declares it`, 'E_NO_PARAMS_CELL');
+        throw new ParamError(
+          `${notebook} has no params cell, so it takes no parameter ('${item.name}' given): add a cell starting with \`//| params\` (or tagged \`parameters\`) that declares it`,
+          'E_NO_PARAMS_CELL',
+        );
       }
       const known = cell.declarations.map((d) => `${d.name}: ${d.type}`).join(', ');
-      throw new ParamError(`unknown parameter '${item.name}': the params cell (${where(notebook, cell)}) declares ${known || 'nothing'}`, 'E_UNKNOWN_PARAM');
+      throw new ParamError(
+        `unknown parameter '${item.name}': the params cell (${where(notebook, cell)}) declares ${known || 'nothing'}`,
+        'E_UNKNOWN_PARAM',
+      );
     }
     values.set(item.name, 'text' in item ? fromText(notebook, cell, decl, item.text) : item.value);
   }
@@ -81,12 +100,15 @@ export async function typeParams(notebook: string, cell: ParamsCell, raw: RawPar
   for (const [name, value] of values) {
     const decl = byName.get(name)!;
     if (decl.paramType !== 'json') {
-      const ok = typeof value === decl.paramType && (typeof value !== 'number' || Number.isFinite(value));
+      const ok =
+        typeof value === decl.paramType && (typeof value !== 'number' || Number.isFinite(value));
       if (!ok) throw badType(notebook, cell, decl, value);
     } else structured.push({ decl, value });
   }
   if (structured.length) await checkStructured(notebook, cell, structured);
-  return Object.fromEntries(cell.declarations.filter((d) => values.has(d.name)).map((d) => [d.name, values.get(d.name)]));
+  return Object.fromEntries(
+    cell.declarations.filter((d) => values.has(d.name)).map((d) => [d.name, values.get(d.name)]),
+  );
 }
 
 function fromText(notebook: string, cell: ParamsCell, decl: ParamDecl, text: string): unknown {
@@ -105,14 +127,26 @@ function fromText(notebook: string, cell: ParamsCell, decl: ParamDecl, text: str
       try {
         return JSON.parse(text);
       } catch {
-        throw new ParamError(`parameter '${decl.name}' is ${decl.type} (${where(notebook, cell, decl)}), given as JSON; '${text}' is not JSON (for example -p ${decl.name} '${JSON.stringify(decl.default)}')`, 'E_BAD_PARAM');
+        throw new ParamError(
+          `parameter '${decl.name}' is ${decl.type} (${where(notebook, cell, decl)}), given as JSON; '${text}' is not JSON (for example -p ${decl.name} '${JSON.stringify(decl.default)}')`,
+          'E_BAD_PARAM',
+        );
       }
   }
 }
 
-function badType(notebook: string, cell: ParamsCell, decl: ParamDecl, value: unknown, detail?: string): ParamError {
+function badType(
+  notebook: string,
+  cell: ParamsCell,
+  decl: ParamDecl,
+  value: unknown,
+  detail?: string,
+): ParamError {
   const shown = typeof value === 'string' ? `'${value}'` : JSON.stringify(value);
-  return new ParamError(`parameter '${decl.name}' is ${decl.type} (${where(notebook, cell, decl)}), got ${shown}${detail ? `: ${detail}` : ''}`, 'E_BAD_PARAM');
+  return new ParamError(
+    `parameter '${decl.name}' is ${decl.type} (${where(notebook, cell, decl)}), got ${shown}${detail ? `: ${detail}` : ''}`,
+    'E_BAD_PARAM',
+  );
 }
 
 /** `const name: Type = literal;` for a checked value (JSON is a TypeScript literal). */
@@ -127,25 +161,54 @@ export function injectedSource(cell: ParamsCell, values: Record<string, unknown>
   return ['// Parameters (injected by cellar exec)', ...lines].join('\n');
 }
 
-async function checkStructured(notebook: string, cell: ParamsCell, items: { decl: ParamDecl; value: unknown }[]): Promise<void> {
+async function checkStructured(
+  notebook: string,
+  cell: ParamsCell,
+  items: { decl: ParamDecl; value: unknown }[],
+): Promise<void> {
   const ts = (await import('typescript')).default;
   const file = '/params.ts';
-  const text = items.map(({ decl, value }, i) => `const __p${i}: ${decl.type} = ${JSON.stringify(value)};`).join('\n') + '\nexport {};\n';
-  const options = { strict: true, noEmit: true, target: ts.ScriptTarget.ES2022, types: [] as string[] };
+  const text =
+    items
+      .map(({ decl, value }, i) => `const __p${i}: ${decl.type} = ${JSON.stringify(value)};`)
+      .join('\n') + '\nexport {};\n';
+  const options = {
+    strict: true,
+    noEmit: true,
+    target: ts.ScriptTarget.ES2022,
+    types: [] as string[],
+  };
   const host = ts.createCompilerHost(options);
   const read = host.getSourceFile.bind(host);
-  host.getSourceFile = (name, language, ...rest) => (name === file ? ts.createSourceFile(file, text, language) : read(name, language, ...rest));
+  host.getSourceFile = (name, language, ...rest) =>
+    name === file ? ts.createSourceFile(file, text, language) : read(name, language, ...rest);
   const program = ts.createProgram([file], options, host);
   const diagnostics = ts.getPreEmitDiagnostics(program).filter((d) => d.file?.fileName === file);
   for (const [i, { decl, value }] of items.entries()) {
-    const mine = diagnostics.filter((d) => d.file!.getLineAndCharacterOfPosition(d.start ?? 0).line === i);
+    const mine = diagnostics.filter(
+      (d) => d.file!.getLineAndCharacterOfPosition(d.start ?? 0).line === i,
+    );
     // A type from another cell (an interface in a setup cell) is unknown here: check the shape.
     if (mine.some((d) => d.code === 2304 || d.code === 2552)) {
       const want = shapeOf(decl.default);
-      if (shapeOf(value) !== want) throw badType(notebook, cell, decl, value, `expected ${want === 'array' ? 'an array' : `a ${want}`} like the default`);
+      if (shapeOf(value) !== want)
+        throw badType(
+          notebook,
+          cell,
+          decl,
+          value,
+          `expected ${want === 'array' ? 'an array' : `a ${want}`} like the default`,
+        );
       continue;
     }
-    if (mine.length) throw badType(notebook, cell, decl, value, ts.flattenDiagnosticMessageText(mine[0]!.messageText, ' '));
+    if (mine.length)
+      throw badType(
+        notebook,
+        cell,
+        decl,
+        value,
+        ts.flattenDiagnosticMessageText(mine[0]!.messageText, ' '),
+      );
   }
 }
 

@@ -99,12 +99,14 @@ export interface ExecResult {
   notebook: NbFile;
 }
 
-export const sourceOf = (cell: NbCell): string => (Array.isArray(cell.source) ? cell.source.join('') : cell.source);
+export const sourceOf = (cell: NbCell): string =>
+  Array.isArray(cell.source) ? cell.source.join('') : cell.source;
 
 /** Read an nbformat 4 notebook; throws with the path when it is not one. */
 export function readNotebookFile(path: string): NbFile {
   const nb = JSON.parse(readFileSync(path, 'utf8')) as NbFile;
-  if (nb.nbformat !== 4 || !Array.isArray(nb.cells)) throw new Error(`${path} is not an nbformat 4 notebook`);
+  if (nb.nbformat !== 4 || !Array.isArray(nb.cells))
+    throw new Error(`${path} is not an nbformat 4 notebook`);
   return nb;
 }
 
@@ -124,7 +126,10 @@ const seconds = (from: string, to: string) => (Date.parse(to) - Date.parse(from)
  * insert the new injected cell after the params cell, reset outputs and papermill metadata.
  * Returns the output notebook and, per output cell, the input cell index it came from.
  */
-export function prepareNotebook(input: NbFile, options: Pick<ExecOptions, 'input' | 'output' | 'paramsCell' | 'params'>): { nb: NbFile; origin: (number | undefined)[] } {
+export function prepareNotebook(
+  input: NbFile,
+  options: Pick<ExecOptions, 'input' | 'output' | 'paramsCell' | 'params'>,
+): { nb: NbFile; origin: (number | undefined)[] } {
   const cells: NbCell[] = [];
   const origin: (number | undefined)[] = [];
   input.cells.forEach((cell, index) => {
@@ -134,7 +139,13 @@ export function prepareNotebook(input: NbFile, options: Pick<ExecOptions, 'input
     if (copy.cell_type === 'code') {
       copy.outputs = [];
       copy.execution_count = null;
-      copy.metadata.papermill = { start_time: null, end_time: null, duration: null, status: 'pending', exception: null };
+      copy.metadata.papermill = {
+        start_time: null,
+        end_time: null,
+        duration: null,
+        status: 'pending',
+        exception: null,
+      };
     } else delete copy.metadata.papermill;
     cells.push(copy);
     origin.push(index);
@@ -143,14 +154,25 @@ export function prepareNotebook(input: NbFile, options: Pick<ExecOptions, 'input
         cell_type: 'code',
         id: 'injected-parameters',
         source: injectedSource(options.paramsCell, options.params),
-        metadata: { tags: [INJECTED_TAG], papermill: { start_time: null, end_time: null, duration: null, status: 'pending', exception: null } },
+        metadata: {
+          tags: [INJECTED_TAG],
+          papermill: {
+            start_time: null,
+            end_time: null,
+            duration: null,
+            status: 'pending',
+            exception: null,
+          },
+        },
         outputs: [],
         execution_count: null,
       });
       origin.push(undefined);
     }
   });
-  const defaults = Object.fromEntries(options.paramsCell.declarations.map((d) => [d.name, d.default]));
+  const defaults = Object.fromEntries(
+    options.paramsCell.declarations.map((d) => [d.name, d.default]),
+  );
   const nb: NbFile = {
     ...input,
     nbformat_minor: Math.max(input.nbformat_minor ?? 5, 5),
@@ -193,7 +215,9 @@ export async function executeNotebook(options: ExecOptions): Promise<ExecResult>
   let cellsRun = 0;
   const codeCells = nb.cells.filter((c) => c.cell_type === 'code').length;
   try {
-    kernel = await options.server!.openKernel(options.input, { startTimeoutMs: options.kernelStartTimeoutMs });
+    kernel = await options.server!.openKernel(options.input, {
+      startTimeoutMs: options.kernelStartTimeoutMs,
+    });
     for (const [i, cell] of nb.cells.entries()) {
       if (cell.cell_type !== 'code') continue;
       const pm = cell.metadata.papermill!;
@@ -207,18 +231,35 @@ export async function executeNotebook(options: ExecOptions): Promise<ExecResult>
       cell.execution_count = run.executionCount;
       pm.status = run.status === 'ok' ? 'completed' : 'failed';
       pm.exception = run.status !== 'ok';
-      options.onCell?.({ cell: cellsRun, of: codeCells, label: origin[i] === undefined ? 'injected-parameters' : `cell ${origin[i]! + 1}${cell.id ? ` (id ${cell.id})` : ''}`, run });
+      options.onCell?.({
+        cell: cellsRun,
+        of: codeCells,
+        label:
+          origin[i] === undefined
+            ? 'injected-parameters'
+            : `cell ${origin[i]! + 1}${cell.id ? ` (id ${cell.id})` : ''}`,
+        run,
+      });
       if (run.status !== 'ok') {
         failure = failureOf(run, origin[i], cell);
         markFailure(nb, i);
         break;
       }
-      const probes = (options.probes ?? []).filter((p) => origin[i] !== undefined && p.afterCell === origin[i]);
+      const probes = (options.probes ?? []).filter(
+        (p) => origin[i] !== undefined && p.afterCell === origin[i],
+      );
       for (const probe of probes) {
         const probed = await kernel.execute(probe.code, { timeoutMs: options.cellTimeoutMs });
         if (probed.status !== 'ok') {
           const error = probed.error!;
-          failure = { inputIndex: undefined, cellId: undefined, status: probed.status, ename: error.ename, evalue: error.evalue, message: `${probe.label}, after cell ${i + 1}${cell.id ? ` (id ${cell.id})` : ''}: ${error.ename}: ${error.evalue}` };
+          failure = {
+            inputIndex: undefined,
+            cellId: undefined,
+            status: probed.status,
+            ename: error.ename,
+            evalue: error.evalue,
+            message: `${probe.label}, after cell ${i + 1}${cell.id ? ` (id ${cell.id})` : ''}: ${error.ename}: ${error.evalue}`,
+          };
           break;
         }
       }
@@ -229,7 +270,14 @@ export async function executeNotebook(options: ExecOptions): Promise<ExecResult>
     // The machinery failed (a kernel that does not start): the notebook still records it.
     const message = error instanceof Error ? error.message : String(error);
     const code = (error as { code?: string }).code ?? 'Error';
-    failure = { inputIndex: undefined, cellId: undefined, status: 'error', ename: code, evalue: message, message };
+    failure = {
+      inputIndex: undefined,
+      cellId: undefined,
+      status: 'error',
+      ename: code,
+      evalue: message,
+      message,
+    };
     nb.cells.unshift(bannerCell(escapeHtml(`${code}: ${message}`)));
   } finally {
     await kernel?.shutdown();
@@ -239,29 +287,59 @@ export async function executeNotebook(options: ExecOptions): Promise<ExecResult>
   meta.duration = seconds(started, ended);
   meta.exception = failure !== undefined;
   write();
-  return { ok: failure === undefined, output: options.output, failure, cellsRun, durationS: seconds(started, ended), notebook: nb };
+  return {
+    ok: failure === undefined,
+    output: options.output,
+    failure,
+    cellsRun,
+    durationS: seconds(started, ended),
+    notebook: nb,
+  };
 }
 
 function failureOf(run: CellRun, inputIndex: number | undefined, cell: NbCell): ExecFailure {
   const error = run.error ?? { ename: 'Error', evalue: run.stderr.trim() || run.status };
-  const name = inputIndex === undefined ? 'the injected-parameters cell' : `cell ${inputIndex + 1}${cell.id ? ` (id ${cell.id})` : ''}`;
-  const what = run.status === 'timeout' ? 'timed out' : run.status === 'died' ? 'lost the kernel' : run.status === 'aborted' ? 'was aborted' : 'failed';
-  return { inputIndex, cellId: cell.id, status: run.status, ename: error.ename, evalue: error.evalue, message: `${name} ${what}: ${error.ename}: ${error.evalue}` };
+  const name =
+    inputIndex === undefined
+      ? 'the injected-parameters cell'
+      : `cell ${inputIndex + 1}${cell.id ? ` (id ${cell.id})` : ''}`;
+  const what =
+    run.status === 'timeout'
+      ? 'timed out'
+      : run.status === 'died'
+        ? 'lost the kernel'
+        : run.status === 'aborted'
+          ? 'was aborted'
+          : 'failed';
+  return {
+    inputIndex,
+    cellId: cell.id,
+    status: run.status,
+    ename: error.ename,
+    evalue: error.evalue,
+    message: `${name} ${what}: ${error.ename}: ${error.evalue}`,
+  };
 }
 
 /** papermill's markers: a banner cell at the top linking to an anchor cell before the failure. */
 function markFailure(nb: NbFile, failedAt: number): void {
   const failed = nb.cells[failedAt]!;
-  const error = failed.outputs?.find((o) => o.output_type === 'error') as { ename: string; evalue: string } | undefined;
+  const error = failed.outputs?.find((o) => o.output_type === 'error') as
+    { ename: string; evalue: string } | undefined;
   const label = `In [${failed.execution_count ?? ' '}]${failed.id ? ` (id ${failed.id})` : ''}`;
   const anchor: NbCell = {
     cell_type: 'markdown',
     id: 'papermill-error-cell',
-    source: '<span id="papermill-error-cell" style="color:red; font-family:Helvetica Neue, Helvetica, Arial, sans-serif; font-size:2em;">Execution using cellar exec encountered an exception here and stopped:</span>',
+    source:
+      '<span id="papermill-error-cell" style="color:red; font-family:Helvetica Neue, Helvetica, Arial, sans-serif; font-size:2em;">Execution using cellar exec encountered an exception here and stopped:</span>',
     metadata: { tags: [ERROR_TAG] },
   };
   nb.cells.splice(failedAt, 0, anchor);
-  nb.cells.unshift(bannerCell(`An Exception was encountered at '<a href="#papermill-error-cell">${label}</a>'${error ? `: ${escapeHtml(`${error.ename}: ${error.evalue.split('\n')[0]}`)}` : ''}.`));
+  nb.cells.unshift(
+    bannerCell(
+      `An Exception was encountered at '<a href="#papermill-error-cell">${label}</a>'${error ? `: ${escapeHtml(`${error.ename}: ${error.evalue.split('\n')[0]}`)}` : ''}.`,
+    ),
+  );
 }
 
 function bannerCell(text: string): NbCell {
@@ -273,7 +351,8 @@ function bannerCell(text: string): NbCell {
   };
 }
 
-const escapeHtml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+const escapeHtml = (s: string) =>
+  s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
 /** `path` relative to the current folder, for messages. */
 export const shown = (path: string) => relative(process.cwd(), path) || path;

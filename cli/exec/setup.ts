@@ -26,7 +26,9 @@ export async function prepareExec(args: ExecArgs): Promise<PreparedExec> {
   if (!existsSync(notebook)) throw new UsageError(`no such notebook: ${args.notebook}`);
   const root = projectRoot(dirname(notebook));
   const paramsCell = await readParamsCell(args.notebook, readFileSync(notebook, 'utf8'));
-  const raw = args.paramsFile ? paramsFromJson(readFileSync(resolve(args.paramsFile), 'utf8'), args.paramsFile) : [];
+  const raw = args.paramsFile
+    ? paramsFromJson(readFileSync(resolve(args.paramsFile), 'utf8'), args.paramsFile)
+    : [];
   const params = await typeParams(args.notebook, paramsCell, [...raw, ...args.params]);
   return { notebook, shownAs: args.notebook, root, paramsCell, params };
 }

@@ -66,8 +66,14 @@ export interface VerifyOptions {
 
 /** The compiled plan of the notebook (compiling it first when stale), or a CliError from compile. */
 async function planOf(prepared: PreparedExec): Promise<TaskPlan> {
-  const outcome = await compileFile(prepared.notebook, { root: prepared.root, outDir: join(prepared.root, 'generated') });
-  if (!outcome.plan) throw new Error(`${prepared.shownAs} has no task plan (does it compile? run \`cellar compile ${prepared.shownAs}\`)`);
+  const outcome = await compileFile(prepared.notebook, {
+    root: prepared.root,
+    outDir: join(prepared.root, 'generated'),
+  });
+  if (!outcome.plan)
+    throw new Error(
+      `${prepared.shownAs} has no task plan (does it compile? run \`cellar compile ${prepared.shownAs}\`)`,
+    );
   return outcome.plan;
 }
 
@@ -79,11 +85,19 @@ export async function verifyNotebook(options: VerifyOptions): Promise<VerifyResu
   const plan = await planOf(prepared);
   const scratch = mkdtempSync(join(tmpdir(), 'cellar-verify-'));
   const executed = join(prepared.root, '.cellar', 'verify', basename(prepared.notebook));
-  const result: VerifyResult = { ok: false, notebook: prepared.shownAs, params: prepared.params, tolerance: options.tolerance, tasks: [], executed };
+  const result: VerifyResult = {
+    ok: false,
+    notebook: prepared.shownAs,
+    params: prepared.params,
+    tolerance: options.tolerance,
+    tasks: [],
+    executed,
+  };
   try {
     // 1. The notebook, with a capture probe after each task's last cell.
     const captureFile = (task: string) => join(scratch, `${task}.v8`);
-    const notebookName = (versionId: string, fallback: string) => plan.versions[versionId]?.name ?? fallback;
+    const notebookName = (versionId: string, fallback: string) =>
+      plan.versions[versionId]?.name ?? fallback;
     const probes: Probe[] = plan.tasks.map((t) => ({
       afterCell: Math.max(...t.cells),
       label: `capturing the outputs of task ${t.name}`,
@@ -116,7 +130,13 @@ export async function verifyNotebook(options: VerifyOptions): Promise<VerifyResu
     const onEvent = (e: RunEvent) => {
       if (e.kind === 'task-failed') failures.push(`task ${e.task}: ${e.error}`);
     };
-    const { result: run } = await runPipeline({ pipeline, pipelineFile: file, params: prepared.params, workspace: options.workspace, onEvent });
+    const { result: run } = await runPipeline({
+      pipeline,
+      pipelineFile: file,
+      params: prepared.params,
+      workspace: options.workspace,
+      onEvent,
+    });
     if (!run?.ok) {
       result.pipelineFailure = failures.join('; ') || 'the pipeline run failed';
       return result;
@@ -128,17 +148,35 @@ export async function verifyNotebook(options: VerifyOptions): Promise<VerifyResu
       const task = byName.get(t.name)!;
       // load() builds the graph of this task and its upstream only: give it just their params.
       const declared = pipelineParams([task]);
-      const params = Object.fromEntries(Object.entries(prepared.params).filter(([name]) => name in declared));
-      const stored = (await load(task, params, { workspace: options.workspace })) as Record<string, unknown>;
+      const params = Object.fromEntries(
+        Object.entries(prepared.params).filter(([name]) => name in declared),
+      );
+      const stored = (await load(task, params, { workspace: options.workspace })) as Record<
+        string,
+        unknown
+      >;
       const names = t.outputs.map((o) => o.name);
-      const inPipeline = await captureHere(Object.fromEntries(names.map((n) => [n, stored[n]])), captureFile(`${t.name}.pipeline`));
+      const inPipeline = await captureHere(
+        Object.fromEntries(names.map((n) => [n, stored[n]])),
+        captureFile(`${t.name}.pipeline`),
+      );
       const notebookValues = inNotebook.get(t.name)!;
       const outputs = t.outputs.map((o): VerifyOutput => {
-        const difference = compareCaptured(notebookValues[notebookName(o.versionId, o.name)], inPipeline[o.name], `${t.name}.${o.name}`, options.tolerance);
+        const difference = compareCaptured(
+          notebookValues[notebookName(o.versionId, o.name)],
+          inPipeline[o.name],
+          `${t.name}.${o.name}`,
+          options.tolerance,
+        );
         return { name: o.name, equal: !difference, ...(difference ? { difference } : {}) };
       });
       const difference = outputs.find((o) => o.difference)?.difference;
-      result.tasks.push({ task: t.name, equal: !difference, outputs, ...(difference ? { difference } : {}) });
+      result.tasks.push({
+        task: t.name,
+        equal: !difference,
+        outputs,
+        ...(difference ? { difference } : {}),
+      });
     }
     result.ok = result.tasks.every((t) => t.equal);
     return result;
@@ -147,26 +185,49 @@ export async function verifyNotebook(options: VerifyOptions): Promise<VerifyResu
   }
 }
 
-function compareCaptured(a: Captured | undefined, b: Captured | undefined, path: string, tolerance: number): Difference | undefined {
-  if (!a || !b) return { path, notebook: a ? 'captured' : 'not captured', pipeline: b ? 'captured' : 'not captured', reason: 'the output was not read on one side' };
+function compareCaptured(
+  a: Captured | undefined,
+  b: Captured | undefined,
+  path: string,
+  tolerance: number,
+): Difference | undefined {
+  if (!a || !b)
+    return {
+      path,
+      notebook: a ? 'captured' : 'not captured',
+      pipeline: b ? 'captured' : 'not captured',
+      reason: 'the output was not read on one side',
+    };
   if (!a.ok || !b.ok) {
     // A value neither side can write is not "equal": say why, so it can be given a plain-data form.
-    return { path, notebook: a.ok ? 'captured' : `cannot capture: ${a.error}`, pipeline: b.ok ? 'captured' : `cannot capture: ${b.error}`, reason: 'the value could not be serialised for comparison' };
+    return {
+      path,
+      notebook: a.ok ? 'captured' : `cannot capture: ${a.error}`,
+      pipeline: b.ok ? 'captured' : `cannot capture: ${b.error}`,
+      reason: 'the value could not be serialised for comparison',
+    };
   }
   return firstDifference(a.value, b.value, path, tolerance);
 }
 
 /** One line per task: `split: equal (2 outputs)` or `split: differs at split.trainSet[3].x: …`. */
 export function formatVerify(result: VerifyResult): string {
-  if (result.notebookFailure) return `${result.notebook}: the notebook failed in the kernel, nothing compared: ${result.notebookFailure.message}\n(the executed notebook is ${result.executed})`;
-  if (result.pipelineFailure) return `${result.notebook}: the pipeline failed, nothing compared: ${result.pipelineFailure}`;
+  if (result.notebookFailure)
+    return `${result.notebook}: the notebook failed in the kernel, nothing compared: ${result.notebookFailure.message}\n(the executed notebook is ${result.executed})`;
+  if (result.pipelineFailure)
+    return `${result.notebook}: the pipeline failed, nothing compared: ${result.pipelineFailure}`;
   const width = Math.max(...result.tasks.map((t) => t.task.length));
   const lines = result.tasks.map((t) => {
-    if (t.equal) return `${t.task.padEnd(width)}  equal (${t.outputs.length} output${t.outputs.length === 1 ? '' : 's'}: ${t.outputs.map((o) => o.name).join(', ')})`;
+    if (t.equal)
+      return `${t.task.padEnd(width)}  equal (${t.outputs.length} output${t.outputs.length === 1 ? '' : 's'}: ${t.outputs.map((o) => o.name).join(', ')})`;
     const d = t.difference!;
     return `${t.task.padEnd(width)}  DIFFERS at ${d.path}: notebook ${d.notebook}, pipeline ${d.pipeline}${d.reason ? ` (${d.reason})` : ''}`;
   });
   const differing = result.tasks.filter((t) => !t.equal).length;
-  lines.push(differing ? `${differing} of ${result.tasks.length} tasks differ` : `all ${result.tasks.length} tasks equal (floats within a relative ${result.tolerance})`);
+  lines.push(
+    differing
+      ? `${differing} of ${result.tasks.length} tasks differ`
+      : `all ${result.tasks.length} tasks equal (floats within a relative ${result.tolerance})`,
+  );
   return lines.join('\n');
 }

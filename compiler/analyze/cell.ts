@@ -18,7 +18,19 @@
 import type * as TsMorphModule from 'ts-morph';
 import { diagnostic } from '../diagnostics.js';
 import { syntaxHelpers } from './syntax.js';
-import type { CellAnalysis, CellRole, Declaration, DeclarationKind, Diagnostic, ImportDecl, Meaning, Mutation, ParamDecl, Reference, Span } from '../types.js';
+import type {
+  CellAnalysis,
+  CellRole,
+  Declaration,
+  DeclarationKind,
+  Diagnostic,
+  ImportDecl,
+  Meaning,
+  Mutation,
+  ParamDecl,
+  Reference,
+  Span,
+} from '../types.js';
 
 type TS = typeof TsMorphModule.ts;
 type Node = TsMorphModule.ts.Node;
@@ -49,10 +61,37 @@ export interface Analyzer {
 }
 
 /** Array methods whose callback's first parameter is each element (the second, for reduce). */
-const ELEMENT_CALLBACKS = new Set(['forEach', 'map', 'filter', 'some', 'every', 'find', 'findIndex', 'findLast', 'findLastIndex', 'flatMap', 'reduce', 'reduceRight']);
+const ELEMENT_CALLBACKS = new Set([
+  'forEach',
+  'map',
+  'filter',
+  'some',
+  'every',
+  'find',
+  'findIndex',
+  'findLast',
+  'findLastIndex',
+  'flatMap',
+  'reduce',
+  'reduceRight',
+]);
 
 /** Methods that change their receiver: calling one on another task's value changes its output. */
-const MUTATING_METHODS = new Set(['push', 'pop', 'shift', 'unshift', 'splice', 'sort', 'reverse', 'fill', 'copyWithin', 'set', 'delete', 'clear', 'add']);
+const MUTATING_METHODS = new Set([
+  'push',
+  'pop',
+  'shift',
+  'unshift',
+  'splice',
+  'sort',
+  'reverse',
+  'fill',
+  'copyWithin',
+  'set',
+  'delete',
+  'clear',
+  'add',
+]);
 
 let loading: Promise<Analyzer> | undefined;
 let loadTsMorph: () => Promise<typeof TsMorphModule> = () => import('ts-morph');
@@ -103,18 +142,44 @@ function createAnalyzer(tsMorph: typeof TsMorphModule): Analyzer {
     });
     // The appended `export {}` makes each cell a module, so its top-level names stay its own and
     // anything it cannot resolve comes from another cell (ts-morph ignores moduleDetection).
-    const files = cells.map((c) => project.createSourceFile(`/cell${c.index}.ts`, `${c.code}\nexport {};\n`, { overwrite: true }).compilerNode);
+    const files = cells.map(
+      (c) =>
+        project.createSourceFile(`/cell${c.index}.ts`, `${c.code}\nexport {};\n`, {
+          overwrite: true,
+        }).compilerNode,
+    );
     const program = project.getProgram().compilerObject;
     const checker = program.getTypeChecker();
     return cells.map((c, i) => {
       const sf = program.getSourceFile(files[i]!.fileName)!;
       try {
-        const cx: CellContext = { ts, sf, checker, syntax, input: c, result: emptyAnalysis(c.index), topLevelSymbols: new Set() };
+        const cx: CellContext = {
+          ts,
+          sf,
+          checker,
+          syntax,
+          input: c,
+          result: emptyAnalysis(c.index),
+          topLevelSymbols: new Set(),
+        };
         return analyzeOne(cx, program.getSyntacticDiagnostics(sf));
       } catch (error) {
         // A bug here must not take the whole notebook down: report it on the cell.
         const detail = error instanceof Error ? error.message : String(error);
-        return { ...emptyAnalysis(c.index), diagnostics: [diagnostic('error', 'E_INTERNAL', { notebook: '', cell: c.index + 1, line: 1 }, `the analyzer failed on this cell (${detail})`, { hint: 'please report it with the cell; tag the cell `//| explore` to compile the rest' })] };
+        return {
+          ...emptyAnalysis(c.index),
+          diagnostics: [
+            diagnostic(
+              'error',
+              'E_INTERNAL',
+              { notebook: '', cell: c.index + 1, line: 1 },
+              `the analyzer failed on this cell (${detail})`,
+              {
+                hint: 'please report it with the cell; tag the cell `//| explore` to compile the rest',
+              },
+            ),
+          ],
+        };
       }
     });
   }
@@ -123,7 +188,10 @@ function createAnalyzer(tsMorph: typeof TsMorphModule): Analyzer {
 }
 
 /** One cell: a syntax error stops it; otherwise statements, then aliases, then references. */
-function analyzeOne(cx: CellContext, syntaxErrors: readonly TsMorphModule.ts.Diagnostic[]): CellAnalysis {
+function analyzeOne(
+  cx: CellContext,
+  syntaxErrors: readonly TsMorphModule.ts.Diagnostic[],
+): CellAnalysis {
   if (syntaxErrors.length) {
     cx.result.diagnostics.push(syntaxError(cx, syntaxErrors[0]!));
     return cx.result;
@@ -142,18 +210,48 @@ const lineCol = (sf: SourceFile, pos: number) => {
 const lineText = (sf: SourceFile, line: number) => sf.text.split('\n')[line - 1] ?? '';
 
 /** An error at a position of the cell, with its line as the snippet (the caller stamps notebook and cell). */
-function diag(cx: CellContext, code: Parameters<typeof diagnostic>[1], pos: number, message: string, hint?: string): Diagnostic {
+function diag(
+  cx: CellContext,
+  code: Parameters<typeof diagnostic>[1],
+  pos: number,
+  message: string,
+  hint?: string,
+): Diagnostic {
   const at = lineCol(cx.sf, pos);
-  return diagnostic('error', code, { notebook: '', cell: cx.input.index + 1, ...at }, message, { hint, snippet: lineText(cx.sf, at.line) });
+  return diagnostic('error', code, { notebook: '', cell: cx.input.index + 1, ...at }, message, {
+    hint,
+    snippet: lineText(cx.sf, at.line),
+  });
 }
 
 /** E_SYNTAX, or E_UNSUPPORTED_JSX when the cell parses as TSX. */
 function syntaxError(cx: CellContext, first: TsMorphModule.ts.Diagnostic): Diagnostic {
   const { ts, input } = cx;
-  const jsx = /<[A-Za-z][\w.]*[\s/>]/.test(input.code) && (ts.createSourceFile('cell.tsx', input.code, ts.ScriptTarget.ES2022, true, ts.ScriptKind.TSX) as SourceFile & { parseDiagnostics: unknown[] }).parseDiagnostics.length === 0;
+  const jsx =
+    /<[A-Za-z][\w.]*[\s/>]/.test(input.code) &&
+    (
+      ts.createSourceFile(
+        'cell.tsx',
+        input.code,
+        ts.ScriptTarget.ES2022,
+        true,
+        ts.ScriptKind.TSX,
+      ) as SourceFile & { parseDiagnostics: unknown[] }
+    ).parseDiagnostics.length === 0;
   return jsx
-    ? diag(cx, 'E_UNSUPPORTED_JSX', first.start ?? 0, 'JSX is not supported in compiled cells', 'build UI elsewhere, or tag this cell `//| explore`')
-    : diag(cx, 'E_SYNTAX', first.start ?? 0, `syntax error: ${ts.flattenDiagnosticMessageText(first.messageText, ' ')}`);
+    ? diag(
+        cx,
+        'E_UNSUPPORTED_JSX',
+        first.start ?? 0,
+        'JSX is not supported in compiled cells',
+        'build UI elsewhere, or tag this cell `//| explore`',
+      )
+    : diag(
+        cx,
+        'E_SYNTAX',
+        first.start ?? 0,
+        `syntax error: ${ts.flattenDiagnosticMessageText(first.messageText, ' ')}`,
+      );
 }
 
 const addSymbolOf = (cx: CellContext, name: Node | undefined) => {
@@ -171,7 +269,7 @@ function analyzeStatements(cx: CellContext): void {
     if (stmt.getStart(sf) >= input.code.length) break; // the `export {}` we appended
     const statement: Span = { start: stmt.getStart(sf), end: stmt.end };
     const line = lineCol(sf, statement.start).line;
-    const modifiers = ts.canHaveModifiers(stmt) ? ts.getModifiers(stmt) ?? [] : [];
+    const modifiers = ts.canHaveModifiers(stmt) ? (ts.getModifiers(stmt) ?? []) : [];
     const exportKw = modifiers.find((m) => m.kind === K.ExportKeyword);
     if (exportKw) {
       let end = exportKw.end;
@@ -183,14 +281,36 @@ function analyzeStatements(cx: CellContext): void {
       continue;
     }
     if (ts.isImportEqualsDeclaration(stmt)) {
-      result.diagnostics.push(diag(cx, 'E_UNSUPPORTED_SYNTAX', statement.start, '`import x = require(...)` is not supported', 'use `import x from "..."`'));
+      result.diagnostics.push(
+        diag(
+          cx,
+          'E_UNSUPPORTED_SYNTAX',
+          statement.start,
+          '`import x = require(...)` is not supported',
+          'use `import x from "..."`',
+        ),
+      );
       continue;
     }
     if (ts.isExportDeclaration(stmt) || ts.isExportAssignment(stmt)) {
-      if (ts.isExportDeclaration(stmt) && !stmt.moduleSpecifier && stmt.exportClause && ts.isNamedExports(stmt.exportClause) && stmt.exportClause.elements.length === 0) {
+      if (
+        ts.isExportDeclaration(stmt) &&
+        !stmt.moduleSpecifier &&
+        stmt.exportClause &&
+        ts.isNamedExports(stmt.exportClause) &&
+        stmt.exportClause.elements.length === 0
+      ) {
         result.strip.push(statement); // `export {}`: a common trick to make a cell a module
       } else {
-        result.diagnostics.push(diag(cx, 'E_UNSUPPORTED_SYNTAX', statement.start, 'export statements are not supported in cells', 'declare the value; the compiler decides what each module exports'));
+        result.diagnostics.push(
+          diag(
+            cx,
+            'E_UNSUPPORTED_SYNTAX',
+            statement.start,
+            'export statements are not supported in cells',
+            'declare the value; the compiler decides what each module exports',
+          ),
+        );
       }
       continue;
     }
@@ -205,17 +325,39 @@ function analyzeStatements(cx: CellContext): void {
         if (callee.name.text === 'display') throughDisplay = true;
         callee = callee.expression;
       }
-      if (throughDisplay && ts.isIdentifier(callee)) result.displayCalls.push({ statement, root: callee.text, line });
+      if (throughDisplay && ts.isIdentifier(callee))
+        result.displayCalls.push({ statement, root: callee.text, line });
     }
-    if (ts.isExpressionStatement(stmt) && input.role !== 'params' && cx.syntax.isInert(stmt.expression)) result.inertStatements.push(statement);
-    if (ts.isExpressionStatement(stmt) && ts.isBinaryExpression(stmt.expression) && stmt.expression.operatorToken.kind === K.EqualsToken && ts.isIdentifier(stmt.expression.left)) {
+    if (
+      ts.isExpressionStatement(stmt) &&
+      input.role !== 'params' &&
+      cx.syntax.isInert(stmt.expression)
+    )
+      result.inertStatements.push(statement);
+    if (
+      ts.isExpressionStatement(stmt) &&
+      ts.isBinaryExpression(stmt.expression) &&
+      stmt.expression.operatorToken.kind === K.EqualsToken &&
+      ts.isIdentifier(stmt.expression.left)
+    ) {
       // `df = df.filter(…)`: the link stage decides whether this is a new version of the name.
       const left = stmt.expression.left;
-      (result.reassignments ??= []).push({ name: left.text, site: { start: left.getStart(sf), end: left.end }, statement, ...lineCol(sf, left.getStart(sf)) });
+      (result.reassignments ??= []).push({
+        name: left.text,
+        site: { start: left.getStart(sf), end: left.end },
+        statement,
+        ...lineCol(sf, left.getStart(sf)),
+      });
     }
     const add = (kind: DeclarationKind, nameNode: TsMorphModule.ts.Identifier | undefined) => {
       if (!nameNode) return;
-      result.declarations.push({ name: nameNode.text, kind, line, sites: [{ start: nameNode.getStart(sf), end: nameNode.end }], statement });
+      result.declarations.push({
+        name: nameNode.text,
+        kind,
+        line,
+        sites: [{ start: nameNode.getStart(sf), end: nameNode.end }],
+        statement,
+      });
       addSymbolOf(cx, nameNode);
     };
     if (ts.isVariableStatement(stmt)) variableStatement(cx, stmt, statement);
@@ -224,20 +366,42 @@ function analyzeStatements(cx: CellContext): void {
     else if (ts.isEnumDeclaration(stmt)) add('enum', stmt.name);
     else if (ts.isInterfaceDeclaration(stmt)) add('interface', stmt.name);
     else if (ts.isTypeAliasDeclaration(stmt)) add('type', stmt.name);
-    else if (ts.isModuleDeclaration(stmt) && ts.isIdentifier(stmt.name)) add('namespace', stmt.name);
+    else if (ts.isModuleDeclaration(stmt) && ts.isIdentifier(stmt.name))
+      add('namespace', stmt.name);
     if (input.role === 'params' && !ts.isVariableStatement(stmt) && !ts.isEmptyStatement(stmt)) {
-      result.diagnostics.push(diag(cx, 'E_PARAM_NOT_LITERAL', statement.start, 'a params cell holds only `const` declarations with literal defaults', 'move this code into a task or setup cell'));
+      result.diagnostics.push(
+        diag(
+          cx,
+          'E_PARAM_NOT_LITERAL',
+          statement.start,
+          'a params cell holds only `const` declarations with literal defaults',
+          'move this code into a task or setup cell',
+        ),
+      );
     }
   }
 }
 
 /** An import: its bindings (Deno's `npm:` specifiers mapped), or E_DENO_IMPORT. */
-function importStatement(cx: CellContext, stmt: TsMorphModule.ts.ImportDeclaration, statement: Span, line: number): void {
+function importStatement(
+  cx: CellContext,
+  stmt: TsMorphModule.ts.ImportDeclaration,
+  statement: Span,
+  line: number,
+): void {
   const { ts, sf, result } = cx;
   const spec = (stmt.moduleSpecifier as TsMorphModule.ts.StringLiteral).text;
   const mapped = mapSpecifier(spec);
   if ('error' in mapped) {
-    result.diagnostics.push(diag(cx, 'E_DENO_IMPORT', stmt.moduleSpecifier.getStart(sf), `\`${spec}\` is a Deno-only import`, 'install the package with npm and import it by its npm name'));
+    result.diagnostics.push(
+      diag(
+        cx,
+        'E_DENO_IMPORT',
+        stmt.moduleSpecifier.getStart(sf),
+        `\`${spec}\` is a Deno-only import`,
+        'install the package with npm and import it by its npm name',
+      ),
+    );
     return;
   }
   const decl: ImportDecl = { module: mapped.module, bindings: [], statement, line };
@@ -247,7 +411,11 @@ function importStatement(cx: CellContext, stmt: TsMorphModule.ts.ImportDeclarati
   if (clause) {
     const clauseTypeOnly = clause.isTypeOnly;
     if (clause.name) {
-      decl.bindings.push({ imported: 'default', local: clause.name.text, typeOnly: clauseTypeOnly });
+      decl.bindings.push({
+        imported: 'default',
+        local: clause.name.text,
+        typeOnly: clauseTypeOnly,
+      });
       addSymbolOf(cx, clause.name);
     }
     const nb = clause.namedBindings;
@@ -256,7 +424,11 @@ function importStatement(cx: CellContext, stmt: TsMorphModule.ts.ImportDeclarati
       addSymbolOf(cx, nb.name);
     } else if (nb) {
       for (const el of nb.elements) {
-        decl.bindings.push({ imported: (el.propertyName ?? el.name).text, local: el.name.text, typeOnly: clauseTypeOnly || el.isTypeOnly });
+        decl.bindings.push({
+          imported: (el.propertyName ?? el.name).text,
+          local: el.name.text,
+          typeOnly: clauseTypeOnly || el.isTypeOnly,
+        });
         addSymbolOf(cx, el.name);
       }
     }
@@ -265,21 +437,43 @@ function importStatement(cx: CellContext, stmt: TsMorphModule.ts.ImportDeclarati
 }
 
 /** `const`/`let`/`var`: one declaration per bound name; in a params cell, the literal defaults. */
-function variableStatement(cx: CellContext, stmt: TsMorphModule.ts.VariableStatement, statement: Span): void {
+function variableStatement(
+  cx: CellContext,
+  stmt: TsMorphModule.ts.VariableStatement,
+  statement: Span,
+): void {
   const { ts, sf, input, result } = cx;
   const flags = stmt.declarationList.flags;
-  const kind: DeclarationKind = flags & ts.NodeFlags.Const ? 'const' : flags & ts.NodeFlags.Let ? 'let' : 'var';
+  const kind: DeclarationKind =
+    flags & ts.NodeFlags.Const ? 'const' : flags & ts.NodeFlags.Let ? 'let' : 'var';
   for (const d of stmt.declarationList.declarations) {
     const sites: Declaration['sites'] = [];
     const names: string[] = [];
     bindingNames(ts, d.name, sites, names);
     let init = d.initializer;
-    while (init && (ts.isParenthesizedExpression(init) || ts.isAsExpression(init) || ts.isSatisfiesExpression(init))) init = init.expression;
-    const callable = ts.isIdentifier(d.name) && init !== undefined && (ts.isArrowFunction(init) || ts.isFunctionExpression(init) || ts.isClassExpression(init));
+    while (
+      init &&
+      (ts.isParenthesizedExpression(init) ||
+        ts.isAsExpression(init) ||
+        ts.isSatisfiesExpression(init))
+    )
+      init = init.expression;
+    const callable =
+      ts.isIdentifier(d.name) &&
+      init !== undefined &&
+      (ts.isArrowFunction(init) || ts.isFunctionExpression(init) || ts.isClassExpression(init));
     // A value read from the environment (a token, a password) is never kept as a result by default.
     const fromEnv = init !== undefined && /\bprocess\s*\.\s*env\b/.test(init.getText(sf));
     names.forEach((name, i) =>
-      result.declarations.push({ name, kind, line: lineCol(sf, sites[i]!.start).line, sites: [sites[i]!], statement, ...(callable ? { callable: true } : {}), ...(fromEnv ? { fromEnv: true } : {}) }),
+      result.declarations.push({
+        name,
+        kind,
+        line: lineCol(sf, sites[i]!.start).line,
+        sites: [sites[i]!],
+        statement,
+        ...(callable ? { callable: true } : {}),
+        ...(fromEnv ? { fromEnv: true } : {}),
+      }),
     );
     const visitNames = (n: TsMorphModule.ts.BindingName) => {
       if (ts.isIdentifier(n)) addSymbolOf(cx, n);
@@ -288,26 +482,49 @@ function variableStatement(cx: CellContext, stmt: TsMorphModule.ts.VariableState
     visitNames(d.name);
     if (input.role === 'params') {
       const at = sites[0]?.start ?? statement.start;
-      const literal = d.initializer ? cx.syntax.literalValue(d.initializer) : ({ ok: false } as const);
+      const literal = d.initializer
+        ? cx.syntax.literalValue(d.initializer)
+        : ({ ok: false } as const);
       if (kind !== 'const' || !ts.isIdentifier(d.name) || !literal.ok) {
         result.diagnostics.push(
-          diag(cx, 'E_PARAM_NOT_LITERAL', at, `params must be \`const name = <literal>\`; \`${d.name.getText(sf)}\` is not`, 'write a literal default (number, string, boolean, array or object of literals) and compute derived values in a task'),
+          diag(
+            cx,
+            'E_PARAM_NOT_LITERAL',
+            at,
+            `params must be \`const name = <literal>\`; \`${d.name.getText(sf)}\` is not`,
+            'write a literal default (number, string, boolean, array or object of literals) and compute derived values in a task',
+          ),
         );
       } else {
-        result.params.push(paramDecl(d.name.text, literal.value, d.type?.getText(sf), lineCol(sf, at).line));
+        result.params.push(
+          paramDecl(d.name.text, literal.value, d.type?.getText(sf), lineCol(sf, at).line),
+        );
       }
     }
   }
 }
 
-function bindingNames(ts: TS, name: TsMorphModule.ts.BindingName, out: Declaration['sites'], names: string[]): void {
+function bindingNames(
+  ts: TS,
+  name: TsMorphModule.ts.BindingName,
+  out: Declaration['sites'],
+  names: string[],
+): void {
   if (ts.isIdentifier(name)) {
-    const shorthand = ts.isBindingElement(name.parent) && !name.parent.propertyName && ts.isObjectBindingPattern(name.parent.parent);
-    out.push({ start: name.getStart(), end: name.end, ...(shorthand ? { shorthandBinding: true } : {}) });
+    const shorthand =
+      ts.isBindingElement(name.parent) &&
+      !name.parent.propertyName &&
+      ts.isObjectBindingPattern(name.parent.parent);
+    out.push({
+      start: name.getStart(),
+      end: name.end,
+      ...(shorthand ? { shorthandBinding: true } : {}),
+    });
     names.push(name.text);
     return;
   }
-  for (const el of name.elements) if (!ts.isOmittedExpression(el)) bindingNames(ts, el.name, out, names);
+  for (const el of name.elements)
+    if (!ts.isOmittedExpression(el)) bindingNames(ts, el.name, out, names);
 }
 
 // --- aliases --------------------------------------------------------------------------------
@@ -322,7 +539,8 @@ function findAliases(cx: CellContext): Map<string, string> {
       if (ts.isIdentifier(d.name) && d.initializer && ts.isIdentifier(d.initializer)) {
         const target = checker.getSymbolAtLocation(d.initializer);
         if (!target?.declarations?.length) aliases.set(d.name.text, d.initializer.text);
-        else if (aliases.has(d.initializer.text)) aliases.set(d.name.text, aliases.get(d.initializer.text)!); // `const b = a` where a is one
+        else if (aliases.has(d.initializer.text))
+          aliases.set(d.name.text, aliases.get(d.initializer.text)!); // `const b = a` where a is one
       }
     }
   }
@@ -349,7 +567,9 @@ function collectReferences(cx: CellContext, aliases: Map<string, string>): void 
       identifiers.add(node.text);
       if (!isReference(ts, node)) return;
       const shorthand = ts.isShorthandPropertyAssignment(node.parent) && node.parent.name === node;
-      const symbol = shorthand ? checker.getShorthandAssignmentValueSymbol(node.parent) : checker.getSymbolAtLocation(node);
+      const symbol = shorthand
+        ? checker.getShorthandAssignmentValueSymbol(node.parent)
+        : checker.getSymbolAtLocation(node);
       const own = symbol !== undefined && cx.topLevelSymbols.has(symbol);
       // Resolved to a local or parameter: not ours. Symbols with no declaration are the checker's
       // stand-ins for names it could not resolve (and built-ins like `undefined`): free.
@@ -358,30 +578,65 @@ function collectReferences(cx: CellContext, aliases: Map<string, string>): void 
         return;
       }
       const at = lineCol(sf, node.getStart(sf));
-      const ref: Reference = { name: node.text, start: node.getStart(sf), end: node.end, meaning: meaningOf(ts, node), own, ...at };
+      const ref: Reference = {
+        name: node.text,
+        start: node.getStart(sf),
+        end: node.end,
+        meaning: meaningOf(ts, node),
+        own,
+        ...at,
+      };
       if (shorthand) ref.shorthand = true;
       result.references.push(ref);
-      if (ref.meaning === 'value' && !inFunction && (!own || aliases.has(node.text))) noteElementVariables(cx, elementOf, node, own ? aliases.get(node.text)! : node.text);
-      const declaredAt = own && !inFunction && ref.meaning === 'value' ? symbol?.valueDeclaration : undefined;
-      if (declaredAt && !tdzReported.has(node.text) && usedBeforeDeclaration(cx, node, ref, declaredAt)) tdzReported.add(node.text);
+      if (ref.meaning === 'value' && !inFunction && (!own || aliases.has(node.text)))
+        noteElementVariables(cx, elementOf, node, own ? aliases.get(node.text)! : node.text);
+      const declaredAt =
+        own && !inFunction && ref.meaning === 'value' ? symbol?.valueDeclaration : undefined;
+      if (
+        declaredAt &&
+        !tdzReported.has(node.text) &&
+        usedBeforeDeclaration(cx, node, ref, declaredAt)
+      )
+        tdzReported.add(node.text);
       if (own && ref.meaning === 'value' && aliases.has(node.text)) {
         // `const ys = xs; ys.push(1)` changes xs: report it as xs's mutation (reassigning ys is fine).
         const mutation = mutationOf(ts, node, sf);
-        if (mutation && mutation.kind !== 'assign') result.mutations.push({ ...mutation, name: aliases.get(node.text)! });
+        if (mutation && mutation.kind !== 'assign')
+          result.mutations.push({ ...mutation, name: aliases.get(node.text)! });
       }
       if (!own && ref.meaning === 'value') {
         const mutation = mutationOf(ts, node, sf);
         if (mutation) result.mutations.push(mutation);
         if (node.text === 'Deno') {
-          result.diagnostics.push(diag(cx, 'E_DENO_API', ref.start, `\`${(ts.isPropertyAccessExpression(node.parent) ? node.parent.getText(sf) : 'Deno')}\` is a Deno-only API`, 'use the Node equivalent (node:fs, node:process, fetch) so the cell runs under tslab and in the pipeline'));
+          result.diagnostics.push(
+            diag(
+              cx,
+              'E_DENO_API',
+              ref.start,
+              `\`${ts.isPropertyAccessExpression(node.parent) ? node.parent.getText(sf) : 'Deno'}\` is a Deno-only API`,
+              'use the Node equivalent (node:fs, node:process, fetch) so the cell runs under tslab and in the pipeline',
+            ),
+          );
         }
       }
       return;
     }
-    if (!inFunction && (ts.isAwaitExpression(node) || (ts.isForOfStatement(node) && node.awaitModifier))) result.topLevelAwait = true;
-    if (ts.isTaggedTemplateExpression(node) && ts.isIdentifier(node.tag) && node.tag.text === 'sql') {
+    if (
+      !inFunction &&
+      (ts.isAwaitExpression(node) || (ts.isForOfStatement(node) && node.awaitModifier))
+    )
+      result.topLevelAwait = true;
+    if (
+      ts.isTaggedTemplateExpression(node) &&
+      ts.isIdentifier(node.tag) &&
+      node.tag.text === 'sql'
+    ) {
       const t = node.template;
-      result.sqlTemplates.push(ts.isNoSubstitutionTemplateLiteral(t) ? t.text : t.head.text + t.templateSpans.map((s, i) => `@p${i}${s.literal.text}`).join(''));
+      result.sqlTemplates.push(
+        ts.isNoSubstitutionTemplateLiteral(t)
+          ? t.text
+          : t.head.text + t.templateSpans.map((s, i) => `@p${i}${s.literal.text}`).join(''),
+      );
       (result.sqlTemplateAt ??= []).push(lineCol(sf, t.getStart(sf) + 1));
     }
     return inFunction || ts.isFunctionLike(node) || ts.isClassStaticBlockDeclaration(node);
@@ -404,17 +659,34 @@ function collectReferences(cx: CellContext, aliases: Map<string, string>): void 
 }
 
 /** `for (const r of rows)` / `rows.map((r) => …)` over another cell's value: r holds its elements. */
-function noteElementVariables(cx: CellContext, elementOf: Map<TsSymbol, string>, node: Identifier, target: string): void {
+function noteElementVariables(
+  cx: CellContext,
+  elementOf: Map<TsSymbol, string>,
+  node: Identifier,
+  target: string,
+): void {
   const { ts } = cx;
   const p = node.parent;
   let variable: Node | undefined;
-  if (ts.isForOfStatement(p) && p.expression === node && ts.isVariableDeclarationList(p.initializer)) {
+  if (
+    ts.isForOfStatement(p) &&
+    p.expression === node &&
+    ts.isVariableDeclarationList(p.initializer)
+  ) {
     variable = p.initializer.declarations[0]?.name;
-  } else if (ts.isPropertyAccessExpression(p) && p.expression === node && ELEMENT_CALLBACKS.has(p.name.text) && ts.isCallExpression(p.parent) && p.parent.expression === p) {
+  } else if (
+    ts.isPropertyAccessExpression(p) &&
+    p.expression === node &&
+    ELEMENT_CALLBACKS.has(p.name.text) &&
+    ts.isCallExpression(p.parent) &&
+    p.parent.expression === p
+  ) {
     const callback = p.parent.arguments[0];
-    if (callback && (ts.isArrowFunction(callback) || ts.isFunctionExpression(callback))) variable = callback.parameters[p.name.text.startsWith('reduce') ? 1 : 0]?.name;
+    if (callback && (ts.isArrowFunction(callback) || ts.isFunctionExpression(callback)))
+      variable = callback.parameters[p.name.text.startsWith('reduce') ? 1 : 0]?.name;
   }
-  const symbol = variable && ts.isIdentifier(variable) ? cx.checker.getSymbolAtLocation(variable) : undefined;
+  const symbol =
+    variable && ts.isIdentifier(variable) ? cx.checker.getSymbolAtLocation(variable) : undefined;
   if (symbol) elementOf.set(symbol, target);
 }
 
@@ -424,7 +696,12 @@ function elementMutation(cx: CellContext, node: Identifier, target: string | und
   const mutation = target !== undefined ? mutationOf(ts, node, sf) : undefined;
   if (!mutation || mutation.kind === 'assign') return;
   let changed: Node = node;
-  while ((ts.isPropertyAccessExpression(changed.parent) || ts.isElementAccessExpression(changed.parent)) && changed.parent.expression === changed) changed = changed.parent;
+  while (
+    (ts.isPropertyAccessExpression(changed.parent) ||
+      ts.isElementAccessExpression(changed.parent)) &&
+    changed.parent.expression === changed
+  )
+    changed = changed.parent;
   const element = mutation.kind === 'method' ? `${changed.getText(sf)}(...)` : changed.getText(sf);
   cx.result.mutations.push({ ...mutation, name: target!, element });
 }
@@ -434,15 +711,25 @@ function elementMutation(cx: CellContext, node: Identifier, target: string | und
  * cell, so the read hits an uninitialised variable. tslab refuses the cell too. Reports
  * E_USED_BEFORE_DECLARATION and returns true when so.
  */
-function usedBeforeDeclaration(cx: CellContext, node: Identifier, ref: Reference, declaredAt: TsMorphModule.ts.Declaration): boolean {
+function usedBeforeDeclaration(
+  cx: CellContext,
+  node: Identifier,
+  ref: Reference,
+  declaredAt: TsMorphModule.ts.Declaration,
+): boolean {
   const { ts, sf } = cx;
   if (inTypeQuery(ts, node)) return false;
   const before =
     // Inside its own body a class is already bound (`static instance = new A()` is fine).
     (ts.isClassDeclaration(declaredAt) && ref.start < declaredAt.getStart(sf)) ||
-    (ts.isVariableDeclaration(declaredAt) && ref.start < declaredAt.end && (ts.getCombinedNodeFlags(declaredAt) & ts.NodeFlags.BlockScoped) !== 0);
+    (ts.isVariableDeclaration(declaredAt) &&
+      ref.start < declaredAt.end &&
+      (ts.getCombinedNodeFlags(declaredAt) & ts.NodeFlags.BlockScoped) !== 0);
   if (!before) return false;
-  const declLine = lineCol(sf, (declaredAt as TsMorphModule.ts.NamedDeclaration).name!.getStart(sf)).line;
+  const declLine = lineCol(
+    sf,
+    (declaredAt as TsMorphModule.ts.NamedDeclaration).name!.getStart(sf),
+  ).line;
   cx.result.diagnostics.push(
     diag(
       cx,
@@ -459,7 +746,11 @@ function usedBeforeDeclaration(cx: CellContext, node: Identifier, ref: Reference
 
 function isStatementKind(ts: TS, n: Node): boolean {
   const K = ts.SyntaxKind;
-  return (n.kind >= K.FirstStatement && n.kind <= K.LastStatement) || n.kind === K.Block || n.kind === K.SourceFile;
+  return (
+    (n.kind >= K.FirstStatement && n.kind <= K.LastStatement) ||
+    n.kind === K.Block ||
+    n.kind === K.SourceFile
+  );
 }
 
 /** Is this identifier a use of a binding (as opposed to a property name, label, declaration)? */
@@ -518,7 +809,9 @@ function meaningOf(ts: TS, id: Identifier): Meaning {
     if (p.kind === K.TypeQuery) return 'value';
     if (p.kind === K.ExpressionWithTypeArguments) {
       const heritage = p.parent as TsMorphModule.ts.HeritageClause;
-      return heritage.token === K.ExtendsKeyword && heritage.parent.kind !== K.InterfaceDeclaration ? 'value' : 'type';
+      return heritage.token === K.ExtendsKeyword && heritage.parent.kind !== K.InterfaceDeclaration
+        ? 'value'
+        : 'type';
     }
     if (ts.isTypeNode(p)) return 'type';
     n = p;
@@ -529,35 +822,66 @@ function meaningOf(ts: TS, id: Identifier): Meaning {
 /** What this identifier's occurrence does to its value: reassign it, set a property, call a mutating method. */
 function mutationOf(ts: TS, id: Identifier, sf: SourceFile): Mutation | undefined {
   const K = ts.SyntaxKind;
-  const isAssignOp = (k: TsMorphModule.ts.SyntaxKind) => k >= K.FirstAssignment && k <= K.LastAssignment;
+  const isAssignOp = (k: TsMorphModule.ts.SyntaxKind) =>
+    k >= K.FirstAssignment && k <= K.LastAssignment;
   const isIncDec = (n: Node) =>
-    (ts.isPrefixUnaryExpression(n) || ts.isPostfixUnaryExpression(n)) && (n.operator === K.PlusPlusToken || n.operator === K.MinusMinusToken);
+    (ts.isPrefixUnaryExpression(n) || ts.isPostfixUnaryExpression(n)) &&
+    (n.operator === K.PlusPlusToken || n.operator === K.MinusMinusToken);
   const at = lineCol(sf, id.getStart());
   const p = id.parent;
-  if ((ts.isBinaryExpression(p) && p.left === id && isAssignOp(p.operatorToken.kind)) || isIncDec(p)) {
+  if (
+    (ts.isBinaryExpression(p) && p.left === id && isAssignOp(p.operatorToken.kind)) ||
+    isIncDec(p)
+  ) {
     return { name: id.text, kind: 'assign', detail: id.text, ...at };
   }
   // `[a, b] = …` / `({ a } = …)`: a destructuring assignment rebinds every name in the pattern.
   let pattern: Node = id;
   while (
-    ts.isArrayLiteralExpression(pattern.parent) || ts.isObjectLiteralExpression(pattern.parent) || ts.isSpreadElement(pattern.parent) ||
-    ts.isShorthandPropertyAssignment(pattern.parent) || (ts.isPropertyAssignment(pattern.parent) && pattern.parent.initializer === pattern)
-  ) pattern = pattern.parent;
-  if (pattern !== id && ts.isBinaryExpression(pattern.parent) && pattern.parent.left === pattern && pattern.parent.operatorToken.kind === K.EqualsToken) {
+    ts.isArrayLiteralExpression(pattern.parent) ||
+    ts.isObjectLiteralExpression(pattern.parent) ||
+    ts.isSpreadElement(pattern.parent) ||
+    ts.isShorthandPropertyAssignment(pattern.parent) ||
+    (ts.isPropertyAssignment(pattern.parent) && pattern.parent.initializer === pattern)
+  )
+    pattern = pattern.parent;
+  if (
+    pattern !== id &&
+    ts.isBinaryExpression(pattern.parent) &&
+    pattern.parent.left === pattern &&
+    pattern.parent.operatorToken.kind === K.EqualsToken
+  ) {
     return { name: id.text, kind: 'assign', detail: id.text, ...at };
   }
   // Object.assign(target, …) changes its first argument.
-  if (ts.isCallExpression(p) && p.arguments[0] === id && p.expression.getText(sf) === 'Object.assign') {
+  if (
+    ts.isCallExpression(p) &&
+    p.arguments[0] === id &&
+    p.expression.getText(sf) === 'Object.assign'
+  ) {
     return { name: id.text, kind: 'method', detail: 'Object.assign', ...at };
   }
   let top: Node = id;
-  while ((ts.isPropertyAccessExpression(top.parent) || ts.isElementAccessExpression(top.parent)) && top.parent.expression === top) top = top.parent;
+  while (
+    (ts.isPropertyAccessExpression(top.parent) || ts.isElementAccessExpression(top.parent)) &&
+    top.parent.expression === top
+  )
+    top = top.parent;
   if (top === id) return undefined;
   const q = top.parent;
-  if ((ts.isBinaryExpression(q) && q.left === top && isAssignOp(q.operatorToken.kind)) || ts.isDeleteExpression(q) || isIncDec(q)) {
+  if (
+    (ts.isBinaryExpression(q) && q.left === top && isAssignOp(q.operatorToken.kind)) ||
+    ts.isDeleteExpression(q) ||
+    isIncDec(q)
+  ) {
     return { name: id.text, kind: 'property', detail: top.getText(sf), ...at };
   }
-  if (ts.isPropertyAccessExpression(top) && MUTATING_METHODS.has(top.name.text) && ts.isCallExpression(q) && q.expression === top) {
+  if (
+    ts.isPropertyAccessExpression(top) &&
+    MUTATING_METHODS.has(top.name.text) &&
+    ts.isCallExpression(q) &&
+    q.expression === top
+  ) {
     return { name: id.text, kind: 'method', detail: top.name.text, ...at };
   }
   return undefined;
@@ -565,7 +889,8 @@ function mutationOf(ts: TS, id: Identifier, sf: SourceFile): Mutation | undefine
 
 /** Inside `typeof x` in a type: a type query does not read the variable at run time. */
 function inTypeQuery(ts: TS, id: Identifier): boolean {
-  for (let n: Node | undefined = id.parent; n && !isStatementKind(ts, n); n = n.parent) if (n.kind === ts.SyntaxKind.TypeQuery) return true;
+  for (let n: Node | undefined = id.parent; n && !isStatementKind(ts, n); n = n.parent)
+    if (n.kind === ts.SyntaxKind.TypeQuery) return true;
   return false;
 }
 
@@ -595,14 +920,22 @@ function typeOfValue(v: unknown): string {
     return items.length === 1 ? `${items[0]}[]` : `(${items.join(' | ')})[]`;
   }
   if (typeof v === 'object') {
-    const entries = Object.entries(v as Record<string, unknown>).map(([k, x]) => `${/^[A-Za-z_$][\w$]*$/.test(k) ? k : JSON.stringify(k)}: ${typeOfValue(x)}`);
+    const entries = Object.entries(v as Record<string, unknown>).map(
+      ([k, x]) => `${/^[A-Za-z_$][\w$]*$/.test(k) ? k : JSON.stringify(k)}: ${typeOfValue(x)}`,
+    );
     return `{ ${entries.join('; ')} }`;
   }
   return typeof v;
 }
 
-function paramDecl(name: string, value: unknown, annotation: string | undefined, line: number): ParamDecl {
-  const primitive = typeof value === 'number' || typeof value === 'string' || typeof value === 'boolean';
+function paramDecl(
+  name: string,
+  value: unknown,
+  annotation: string | undefined,
+  line: number,
+): ParamDecl {
+  const primitive =
+    typeof value === 'number' || typeof value === 'string' || typeof value === 'boolean';
   return {
     name,
     type: annotation ?? typeOfValue(value),

@@ -31,7 +31,10 @@ export interface SqlFacts {
   problems: SqlProblem[];
 }
 
-export async function sqlReads(templates: string[], dialect: 'bigquery' | 'duckdb' | undefined): Promise<string[]> {
+export async function sqlReads(
+  templates: string[],
+  dialect: 'bigquery' | 'duckdb' | undefined,
+): Promise<string[]> {
   return (await sqlFacts(templates, dialect)).reads;
 }
 
@@ -39,7 +42,10 @@ export async function sqlReads(templates: string[], dialect: 'bigquery' | 'duckd
  * Reads and parse problems of a cell's templates. The runtime translates BigQuery SQL for DuckDB
  * with the same parser, so what fails here usually fails there too: later, and without a cell.
  */
-export async function sqlFacts(templates: string[], dialect: 'bigquery' | 'duckdb' | undefined): Promise<SqlFacts> {
+export async function sqlFacts(
+  templates: string[],
+  dialect: 'bigquery' | 'duckdb' | undefined,
+): Promise<SqlFacts> {
   if (templates.length === 0) return { reads: [], problems: [] };
   loading ??= import('@polyglot-sql/sdk').catch(() => undefined);
   const polyglot = await loading;
@@ -58,11 +64,18 @@ export async function sqlFacts(templates: string[], dialect: 'bigquery' | 'duckd
     problems.push(...commentedParams(index, template, dialect ?? 'bigquery'));
     // An interpolation after FROM/JOIN is a table (an upstream Query): give it a table-shaped
     // placeholder so the rest of the query still parses, and leave it out of the reads.
-    const sql = template.replace(/\b(FROM|JOIN)(\s+)@p(\d+)/gi, (_, kw: string, ws: string, n: string) => `${kw}${ws}${PLACEHOLDER}${n}`);
+    const sql = template.replace(
+      /\b(FROM|JOIN)(\s+)@p(\d+)/gi,
+      (_, kw: string, ws: string, n: string) => `${kw}${ws}${PLACEHOLDER}${n}`,
+    );
     try {
-      const result = polyglot.analyzeQuery(sql, dialect === 'duckdb' ? polyglot.Dialect.DuckDB : polyglot.Dialect.BigQuery);
+      const result = polyglot.analyzeQuery(
+        sql,
+        dialect === 'duckdb' ? polyglot.Dialect.DuckDB : polyglot.Dialect.BigQuery,
+      );
       if (!result.success) refused(index, (result as { error?: unknown }).error);
-      for (const t of result.success ? result.analysis?.baseTables ?? [] : []) if (t.name && !t.name.startsWith(PLACEHOLDER)) tables.add(t.name);
+      for (const t of result.success ? (result.analysis?.baseTables ?? []) : [])
+        if (t.name && !t.name.startsWith(PLACEHOLDER)) tables.add(t.name);
     } catch (error) {
       refused(index, error); // unparseable: no reads, and a problem to report
     }
@@ -75,7 +88,11 @@ export async function sqlFacts(templates: string[], dialect: 'bigquery' | 'duckd
  * copies: the compiler cannot import the runtime), so the query runs as any SQL client would run
  * it, without the commented-out line; the compiler says so, on the line.
  */
-function commentedParams(template: number, text: string, dialect: 'bigquery' | 'duckdb'): SqlProblem[] {
+function commentedParams(
+  template: number,
+  text: string,
+  dialect: 'bigquery' | 'duckdb',
+): SqlProblem[] {
   type State = 'code' | 'line' | 'block' | "'" | '"' | '`';
   let state: State = 'code';
   let line = 1;
@@ -87,13 +104,18 @@ function commentedParams(template: number, text: string, dialect: 'bigquery' | '
     if (state === 'code') {
       if (c === '-' && next === '-') state = 'line';
       else if (c === '#' && dialect === 'bigquery') state = 'line';
-      else if (c === '/' && next === '*') (state = 'block'), i++;
+      else if (c === '/' && next === '*') ((state = 'block'), i++);
       else if (c === "'" || c === '"' || c === '`') state = c;
     } else if (state === 'line' || state === 'block') {
       if (state === 'line' && c === '\n') state = 'code';
-      else if (state === 'block' && c === '*' && next === '/') (state = 'code'), i++;
+      else if (state === 'block' && c === '*' && next === '/') ((state = 'code'), i++);
       else if (c === '@' && /^@p\d+/.test(text.slice(i))) {
-        out.push({ template, kind: 'comment-param', message: 'a ${…} inside a SQL comment is dropped: the query runs without it', line });
+        out.push({
+          template,
+          kind: 'comment-param',
+          message: 'a ${…} inside a SQL comment is dropped: the query runs without it',
+          line,
+        });
       }
     } else if (c === '\\' && dialect === 'bigquery' && state !== '`') i++;
     else if (c === state) {
@@ -108,19 +130,39 @@ function commentedParams(template: number, text: string, dialect: 'bigquery' | '
  * W_SQL_COMMENT_PARAM for each `${…}` in a comment, and W_SQL_SYNTAX for each template of a cell the parser refused, on the template's line in the cell
  * (the parser's line within the template, offset by where the template starts).
  */
-export function sqlDiagnostics(notebook: string, cell: TaggedCell, analysis: CellAnalysis, facts: SqlFacts, dialect: 'bigquery' | 'duckdb' | undefined): Diagnostic[] {
+export function sqlDiagnostics(
+  notebook: string,
+  cell: TaggedCell,
+  analysis: CellAnalysis,
+  facts: SqlFacts,
+  dialect: 'bigquery' | 'duckdb' | undefined,
+): Diagnostic[] {
   return facts.problems.map((problem) => {
     const start = analysis.sqlTemplateAt?.[problem.template];
     const line = start ? start.line + (problem.line ?? 1) - 1 : undefined;
     if (problem.kind === 'comment-param') {
-      return diagnostic('warning', 'W_SQL_COMMENT_PARAM', { notebook, cell: cell.index + 1, ...(cell.id ? { cellId: cell.id } : {}), line }, problem.message, {
-        hint: 'delete the commented-out line, or move the ${…} out of the comment if the filter is meant to apply',
-        ...(line ? { snippet: cell.code.split('\n')[line - 1] ?? '' } : {}),
-      });
+      return diagnostic(
+        'warning',
+        'W_SQL_COMMENT_PARAM',
+        { notebook, cell: cell.index + 1, ...(cell.id ? { cellId: cell.id } : {}), line },
+        problem.message,
+        {
+          hint: 'delete the commented-out line, or move the ${…} out of the comment if the filter is meant to apply',
+          ...(line ? { snippet: cell.code.split('\n')[line - 1] ?? '' } : {}),
+        },
+      );
     }
-    return diagnostic('warning', 'W_SQL_SYNTAX', { notebook, cell: cell.index + 1, ...(cell.id ? { cellId: cell.id } : {}), line }, `this sql\`…\` does not parse as ${dialect ?? 'BigQuery (the default)'} SQL: ${problem.message}`, {
-      hint: dialect ? 'fix the query; the warehouse would refuse it when the task runs' : 'fix the query, or if it is DuckDB SQL say so with `//| dialect: duckdb` on the task',
-      ...(line ? { snippet: cell.code.split('\n')[line - 1] ?? '' } : {}),
-    });
+    return diagnostic(
+      'warning',
+      'W_SQL_SYNTAX',
+      { notebook, cell: cell.index + 1, ...(cell.id ? { cellId: cell.id } : {}), line },
+      `this sql\`…\` does not parse as ${dialect ?? 'BigQuery (the default)'} SQL: ${problem.message}`,
+      {
+        hint: dialect
+          ? 'fix the query; the warehouse would refuse it when the task runs'
+          : 'fix the query, or if it is DuckDB SQL say so with `//| dialect: duckdb` on the task',
+        ...(line ? { snippet: cell.code.split('\n')[line - 1] ?? '' } : {}),
+      },
+    );
   });
 }

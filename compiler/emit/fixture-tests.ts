@@ -13,7 +13,8 @@ import type { EmittedFile } from '../types.js';
 import { ImportSet, header, taskFile } from './module.js';
 import { taskConst, type EmitContext } from './task.js';
 
-const literal = (value: unknown): string => JSON.stringify(value).replace(/"([A-Za-z_$][\w$]*)":/g, '$1:');
+const literal = (value: unknown): string =>
+  JSON.stringify(value).replace(/"([A-Za-z_$][\w$]*)":/g, '$1:');
 
 /** Where `cellar fixtures` writes a task's fixture, relative to generated/<stem>/. */
 export const fixtureFile = (task: string) => `__fixtures__/${task}.fixture.json`;
@@ -26,14 +27,19 @@ export function emitGraphTest(ctx: EmitContext): EmittedFile {
   imports.add('vitest', 'test', 'test', false);
   imports.add('./pipeline.js', 'default', 'pipeline', false);
   const names = plan.tasks.map((t) => t.name).sort();
-  const upstream = Object.fromEntries(plan.tasks.map((t) => [t.name, [...t.upstream].sort()]).sort(([a], [b]) => (a! < b! ? -1 : 1)));
+  const upstream = Object.fromEntries(
+    plan.tasks.map((t) => [t.name, [...t.upstream].sort()]).sort(([a], [b]) => (a! < b! ? -1 : 1)),
+  );
   const body =
     `test(${literal(`${plan.stem}: the graph builds with default params, every upstream and codec resolved`)}, () => {\n` +
     `// Builds the DAG only: no task runs, no warehouse is opened.\n` +
     `const graph = checkPipeline(pipeline);\n` +
     `assert.deepEqual([...graph.tasks].sort(), ${literal(names)});\n` +
     `assert.deepEqual(graph.upstream, ${literal(upstream)});\n});`;
-  return { path: `${plan.stem}/pipeline.test.ts`, contents: [header(plan, []), imports.print(), body].join('\n\n') + '\n' };
+  return {
+    path: `${plan.stem}/pipeline.test.ts`,
+    contents: [header(plan, []), imports.print(), body].join('\n\n') + '\n',
+  };
 }
 
 /** One `<task>.replay.test.ts` per task named in `fixtures` (tasks with a recorded fixture). */
@@ -46,13 +52,17 @@ export function emitReplayTests(ctx: EmitContext, fixtures: readonly string[]): 
     const local = taskConst(task.name);
     const imports = new ImportSet();
     imports.add('node:url', 'fileURLToPath', 'fileURLToPath', false);
-    for (const fn of ['assertEmptyInput', 'assertReplay', 'assertReplaySchemas', 'readFixture']) imports.add('cellar', fn, fn, false);
+    for (const fn of ['assertEmptyInput', 'assertReplay', 'assertReplaySchemas', 'readFixture'])
+      imports.add('cellar', fn, fn, false);
     imports.add('vitest', 'beforeAll', 'beforeAll', false);
     imports.add('vitest', 'test', 'test', false);
     imports.add(`./${taskFile(task.name)}.js`, local, local, false);
     const title = (what: string) => literal(`${task.name}: ${what}`);
     const text = [
-      header(plan, task.cells.map((i) => ctx.cells.get(i)!)),
+      header(
+        plan,
+        task.cells.map((i) => ctx.cells.get(i)!),
+      ),
       imports.print(),
       `// Recorded by \`cellar fixtures\` from the last successful run; run it again after an intended change.\n` +
         `const fixture = readFixture(new URL(${literal(`./${fixtureFile(task.name)}`)}, import.meta.url));\n\n` +
@@ -64,7 +74,10 @@ export function emitReplayTests(ctx: EmitContext, fixtures: readonly string[]): 
         ? `test(${title('empty input tables are refused with a clear error (`//| empty: error`)')}, async () => {\nawait assertEmptyInput(${local}, fixture, { refuses: true });\n});`
         : `test(${title('empty input tables give outputs of the recorded shape')}, async () => {\nawait assertEmptyInput(${local}, fixture, { refuses: false });\n});`,
     ];
-    files.push({ path: `${plan.stem}/${taskFile(task.name)}.replay.test.ts`, contents: text.join('\n\n') + '\n' });
+    files.push({
+      path: `${plan.stem}/${taskFile(task.name)}.replay.test.ts`,
+      contents: text.join('\n\n') + '\n',
+    });
   }
   return files;
 }

@@ -28,11 +28,19 @@ export class ImportSet {
   }
 
   /** `imported` is 'default', '*' or an export name. A value use wins over a type-only one. */
-  add(module: string, imported: string, local: string, typeOnly: boolean, attributes?: string): void {
+  add(
+    module: string,
+    imported: string,
+    local: string,
+    typeOnly: boolean,
+    attributes?: string,
+  ): void {
     const e = this.entry(module);
     if (attributes) e.attributes = attributes;
-    if (imported === 'default') e.default = { local, typeOnly: typeOnly && (e.default?.typeOnly ?? true) };
-    else if (imported === '*') e.namespace = { local, typeOnly: typeOnly && (e.namespace?.typeOnly ?? true) };
+    if (imported === 'default')
+      e.default = { local, typeOnly: typeOnly && (e.default?.typeOnly ?? true) };
+    else if (imported === '*')
+      e.namespace = { local, typeOnly: typeOnly && (e.namespace?.typeOnly ?? true) };
     else {
       const prev = e.named.get(local);
       e.named.set(local, { imported, typeOnly: typeOnly && (prev?.typeOnly ?? true) });
@@ -47,15 +55,28 @@ export class ImportSet {
 
   print(): string {
     const rank = (m: string) => (m.startsWith('node:') ? 0 : m.startsWith('.') ? 2 : 1);
-    const modules = [...this.entries.keys()].sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
+    const modules = [...this.entries.keys()].sort(
+      (a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0),
+    );
     const lines: string[] = [];
     for (const m of modules) {
       const e = this.entries.get(m)!;
       const spec = `'${m}'${e.attributes ? ` ${e.attributes}` : ''}`;
-      if (e.namespace) lines.push(`import ${e.namespace.typeOnly ? 'type ' : ''}* as ${e.namespace.local} from ${spec};`);
+      if (e.namespace)
+        lines.push(
+          `import ${e.namespace.typeOnly ? 'type ' : ''}* as ${e.namespace.local} from ${spec};`,
+        );
       const named = [...e.named.entries()].sort(([a], [b]) => (a < b ? -1 : 1));
-      const allTypes = named.length > 0 && named.every(([, n]) => n.typeOnly) && (!e.default || e.default.typeOnly);
-      const list = named.map(([local, n]) => `${n.typeOnly && !allTypes ? 'type ' : ''}${n.imported === local ? local : `${n.imported} as ${local}`}`).join(', ');
+      const allTypes =
+        named.length > 0 &&
+        named.every(([, n]) => n.typeOnly) &&
+        (!e.default || e.default.typeOnly);
+      const list = named
+        .map(
+          ([local, n]) =>
+            `${n.typeOnly && !allTypes ? 'type ' : ''}${n.imported === local ? local : `${n.imported} as ${local}`}`,
+        )
+        .join(', ');
       if (e.default && e.default.typeOnly && !allTypes) {
         lines.push(`import type ${e.default.local} from ${spec};`);
         if (list) lines.push(`import { ${list} } from ${spec};`);
@@ -63,7 +84,8 @@ export class ImportSet {
         const parts = [e.default?.local, list ? `{ ${list} }` : undefined].filter(Boolean);
         lines.push(`import ${allTypes ? 'type ' : ''}${parts.join(', ')} from ${spec};`);
       }
-      if (e.sideEffect && !e.default && !e.namespace && named.length === 0) lines.push(`import ${spec};`);
+      if (e.sideEffect && !e.default && !e.namespace && named.length === 0)
+        lines.push(`import ${spec};`);
     }
     return lines.join('\n');
   }
@@ -91,14 +113,18 @@ export class NameAllocator {
 }
 
 const RESERVED = new Set(
-  ('break case catch class const continue debugger default delete do else enum export extends false finally for function if ' +
+  (
+    'break case catch class const continue debugger default delete do else enum export extends false finally for function if ' +
     'import in instanceof new null return super switch this throw true try typeof var void while with yield let static ' +
-    'implements interface package private protected public await arguments eval').split(' '),
+    'implements interface package private protected public await arguments eval'
+  ).split(' '),
 );
 
 /** `load-data`, `load.data`, `load_data` → `loadData`; a leading digit gets an underscore; `delete` → `runDelete`. */
 export function identifierFor(taskName: string): string {
-  const camel = taskName.replace(/(?<=[A-Za-z0-9$])[-._]+([A-Za-z0-9])/g, (_, c: string) => c.toUpperCase()).replace(/[^\w$]/g, '_');
+  const camel = taskName
+    .replace(/(?<=[A-Za-z0-9$])[-._]+([A-Za-z0-9])/g, (_, c: string) => c.toUpperCase())
+    .replace(/[^\w$]/g, '_');
   if (RESERVED.has(camel)) return `run${camel[0]!.toUpperCase()}${camel.slice(1)}`;
   return /^[0-9]/.test(camel) ? `_${camel}` : camel;
 }
@@ -119,7 +145,8 @@ export function docComment(markdown: string, extra: string[] = []): string {
  * its 1-based number only in a notebook without ids (nbformat < 4.5). Messages at run time
  * resolve an id to the cell's number in the notebook as it is then.
  */
-export const cellName = (cell: { index: number; id?: string | undefined }) => (cell.id ? `\`${cell.id}\`` : `${cell.index + 1}`);
+export const cellName = (cell: { index: number; id?: string | undefined }) =>
+  cell.id ? `\`${cell.id}\`` : `${cell.index + 1}`;
 
 /** `cell `load``, `cells `features`, `features-more``, or `cells 7, 8` without ids. */
 export function cellList(cells: { index: number; id?: string | undefined }[]): string {
@@ -127,7 +154,10 @@ export function cellList(cells: { index: number; id?: string | undefined }[]): s
 }
 
 /** The first lines of every module: the notebook, and the cells whose code the module holds. */
-export function header(plan: TaskPlan, cells: { index: number; id?: string | undefined }[]): string {
+export function header(
+  plan: TaskPlan,
+  cells: { index: number; id?: string | undefined }[],
+): string {
   const where = cells.length ? `, ${cellList(cells)}` : '';
   return `// ${HEADER} from ${plan.notebook}${where}.\n// Do not edit: change the notebook and run \`cellar compile\` again.`;
 }
@@ -170,7 +200,11 @@ export function rewriteCell(
     edits.push({ start: b.start, end: b.end, text: b.shorthand ? `${original}: ${name}` : name });
   }
   const removals = edits.filter((e) => e.text === '' && e.end > e.start);
-  const kept = edits.filter((e) => e.text === '' || !removals.some((r) => e.start >= r.start && e.end <= r.end && e.start < r.end));
+  const kept = edits.filter(
+    (e) =>
+      e.text === '' ||
+      !removals.some((r) => e.start >= r.start && e.end <= r.end && e.start < r.end),
+  );
   kept.sort((a, b) => b.start - a.start || b.end - a.end);
   let out = code;
   let limit = Infinity;

@@ -5,25 +5,50 @@
 // its upstream run in memory, no cache), then runs the cell's assertions unchanged, so a test
 // cell that passed in the notebook passes in CI for the same reason.
 import type { EmittedFile, TestNode } from '../types.js';
-import { ImportSet, NameAllocator, cellLabel, cellName, docComment, header, rewriteCell, taskFile } from './module.js';
-import { addOutsideImports, emitSetupModule, emitSharedModule, emitTaskModule, taskConst, type EmitContext } from './task.js';
+import {
+  ImportSet,
+  NameAllocator,
+  cellLabel,
+  cellName,
+  docComment,
+  header,
+  rewriteCell,
+  taskFile,
+} from './module.js';
+import {
+  addOutsideImports,
+  emitSetupModule,
+  emitSharedModule,
+  emitTaskModule,
+  taskConst,
+  type EmitContext,
+} from './task.js';
 import { emitGraphTest, emitReplayTests } from './fixture-tests.js';
 
-const literal = (value: unknown): string => JSON.stringify(value).replace(/"([A-Za-z_$][\w$]*)":/g, '$1:');
+const literal = (value: unknown): string =>
+  JSON.stringify(value).replace(/"([A-Za-z_$][\w$]*)":/g, '$1:');
 
 export function emitPipeline(ctx: EmitContext): EmittedFile {
   const { plan } = ctx;
   const imports = new ImportSet();
   imports.add('cellar', 'definePipeline', 'definePipeline', false);
-  for (const t of plan.tasks) imports.add(`./${taskFile(t.name)}.js`, taskConst(t.name), taskConst(t.name), false);
+  for (const t of plan.tasks)
+    imports.add(`./${taskFile(t.name)}.js`, taskConst(t.name), taskConst(t.name), false);
   // Setup's top-level statements (a `registerCodec(...)`, a global option) ran before every task
   // in the notebook; importing setup.ts here runs them before any task module loads, even one that
   // imports only setup's types. Setup of only declarations needs no such import.
   const setupEffects = ctx.hasSetupModule && setupHasStatements(ctx);
   const text = [
     header(plan, []),
-    docComment(plan.doc || `The pipeline compiled from \`${plan.notebook}\`: every task, in a topological order.`, ['@module']),
-    imports.print() + (setupEffects ? "\n// Setup's top-level statements run first, as in the notebook.\nimport './setup.js';" : ''),
+    docComment(
+      plan.doc ||
+        `The pipeline compiled from \`${plan.notebook}\`: every task, in a topological order.`,
+      ['@module'],
+    ),
+    imports.print() +
+      (setupEffects
+        ? "\n// Setup's top-level statements run first, as in the notebook.\nimport './setup.js';"
+        : ''),
     `export default definePipeline({\nname: ${literal(plan.stem)},\nsource: ${literal(plan.notebook)},\n` +
       `// Where the notebook ran: tasks resolve relative paths from here, as Jupyter did.\nworkdir: ${literal(ctx.workdir)},\n` +
       `tasks: [${plan.tasks.map((t) => taskConst(t.name)).join(', ')}],\n});`,
@@ -35,10 +60,21 @@ export function emitPipeline(ctx: EmitContext): EmittedFile {
 function setupHasStatements(ctx: EmitContext): boolean {
   return ctx.plan.setupCells.some((i) => {
     const a = ctx.analyses.get(i)!;
-    const cut = [...a.imports.map((d) => d.statement), ...a.declarations.map((d) => d.statement), ...(ctx.plan.dropped[i] ?? []), ...a.strip];
+    const cut = [
+      ...a.imports.map((d) => d.statement),
+      ...a.declarations.map((d) => d.statement),
+      ...(ctx.plan.dropped[i] ?? []),
+      ...a.strip,
+    ];
     let code = ctx.cells.get(i)!.code;
-    for (const span of cut.sort((x, y) => y.start - x.start)) code = code.slice(0, span.start) + ' '.repeat(span.end - span.start) + code.slice(span.end);
-    return code.replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, '').replace(/;/g, '').trim() !== '';
+    for (const span of cut.sort((x, y) => y.start - x.start))
+      code = code.slice(0, span.start) + ' '.repeat(span.end - span.start) + code.slice(span.end);
+    return (
+      code
+        .replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, '')
+        .replace(/;/g, '')
+        .trim() !== ''
+    );
   });
 }
 
@@ -61,7 +97,8 @@ export function emitTests(ctx: EmitContext): EmittedFile[] {
     const outsideAll = new Set<string>();
     for (const t of tests) {
       for (const id of ctx.analyses.get(t.cell)!.identifiers) allIdentifiers.add(id);
-      for (const n of addOutsideImports(ctx, imports, [t.cell], t.uses, undefined)) outsideAll.add(n);
+      for (const n of addOutsideImports(ctx, imports, [t.cell], t.uses, undefined))
+        outsideAll.add(n);
     }
     // `test`, `evaluate` and task constants are called inside the test body: avoid its names.
     const generated = new NameAllocator([...allIdentifiers, ...outsideAll]);
@@ -90,42 +127,72 @@ export function emitTests(ctx: EmitContext): EmittedFile[] {
       for (const id of t.uses) {
         const v = plan.versions[id]!;
         if (v.cell === t.cell) continue;
-        if (v.owner.kind === 'task' && (v.kind === 'const' || v.kind === 'let' || v.kind === 'var')) {
+        if (
+          v.owner.kind === 'task' &&
+          (v.kind === 'const' || v.kind === 'let' || v.kind === 'var')
+        ) {
           fromTasks.set(v.owner.task, [...(fromTasks.get(v.owner.task) ?? []), v.name]);
         } else if (v.owner.kind === 'params') {
           const p = plan.params.find((x) => x.versionId === id)!;
-          paramLines.push(`const ${p.name}: ${p.type} = ${literal(p.default)}; // the param's default`);
+          paramLines.push(
+            `const ${p.name}: ${p.type} = ${literal(p.default)}; // the param's default`,
+          );
         }
       }
       if (fromTasks.size === 0) fromTasks.set(task, []);
       const evaluations = [...fromTasks]
         .sort(([a], [b]) => (a < b ? -1 : 1))
-        .map(([from, names]) => `${names.length ? `const { ${[...new Set(names)].sort().join(', ')} } = ` : ''}await ${evaluateFn}(${localFor(from)});`);
-      const code = rewriteCell(cell, ctx.analyses.get(t.cell)!, plan.bindings[t.cell] ?? [], (v) => v.name, plan.versions, plan.dropped[t.cell]);
+        .map(
+          ([from, names]) =>
+            `${names.length ? `const { ${[...new Set(names)].sort().join(', ')} } = ` : ''}await ${evaluateFn}(${localFor(from)});`,
+        );
+      const code = rewriteCell(
+        cell,
+        ctx.analyses.get(t.cell)!,
+        plan.bindings[t.cell] ?? [],
+        (v) => v.name,
+        plan.versions,
+        plan.dropped[t.cell],
+      );
       blocks.push(
         `${testFn}(${literal(testTitle(ctx, t))}, async () => {\n${[...evaluations, ...paramLines].join('\n')}\n\n${cellLabel(cell)}\n${code}\n});`,
       );
     }
     files.push({
       path: `${plan.stem}/${taskFile(task)}.test.ts`,
-      contents: [
-        header(plan, tests.map((t) => ctx.cells.get(t.cell)!)),
-        imports.print(),
-        `// Tasks resolve relative paths from the notebook's folder, as they did in Jupyter.\n` +
-          `${beforeAllFn}(() => process.chdir(${fileURLToPathFn}(new URL(${literal(ctx.workdir.replace(/\/?$/, '/'))}, import.meta.url))));`,
-        ...blocks,
-      ].join('\n\n') + '\n',
+      contents:
+        [
+          header(
+            plan,
+            tests.map((t) => ctx.cells.get(t.cell)!),
+          ),
+          imports.print(),
+          `// Tasks resolve relative paths from the notebook's folder, as they did in Jupyter.\n` +
+            `${beforeAllFn}(() => process.chdir(${fileURLToPathFn}(new URL(${literal(ctx.workdir.replace(/\/?$/, '/'))}, import.meta.url))));`,
+          ...blocks,
+        ].join('\n\n') + '\n',
     });
   }
   return files;
 }
 
 /** TaskPlan → every file of generated/<stem>/, unformatted (emit/print.ts formats). */
-export function emitPlan(ctx: Omit<EmitContext, 'hasSetupModule'>, fixtures: readonly string[] = []): EmittedFile[] {
+export function emitPlan(
+  ctx: Omit<EmitContext, 'hasSetupModule'>,
+  fixtures: readonly string[] = [],
+): EmittedFile[] {
   const probe: EmitContext = { ...ctx, hasSetupModule: false };
   const setup = emitSetupModule(probe);
   const full: EmitContext = { ...ctx, hasSetupModule: setup !== undefined };
   const shared = emitSharedModule(full);
-  const files = [...(setup ? [setup] : []), ...(shared ? [shared] : []), ...ctx.plan.tasks.map((t) => emitTaskModule(full, t)), emitPipeline(full), ...emitTests(full), emitGraphTest(full), ...emitReplayTests(full, fixtures)];
+  const files = [
+    ...(setup ? [setup] : []),
+    ...(shared ? [shared] : []),
+    ...ctx.plan.tasks.map((t) => emitTaskModule(full, t)),
+    emitPipeline(full),
+    ...emitTests(full),
+    emitGraphTest(full),
+    ...emitReplayTests(full, fixtures),
+  ];
   return files.sort((a, b) => (a.path < b.path ? -1 : 1));
 }

@@ -38,23 +38,33 @@ async function loadPrettier(): Promise<Format> {
   ]);
   return async (code, strict) => {
     try {
-      return await format(code, { ...PRETTIER_OPTIONS, parser: 'babel-ts', plugins: [babel, estree] });
+      return await format(code, {
+        ...PRETTIER_OPTIONS,
+        parser: 'babel-ts',
+        plugins: [babel, estree],
+      });
     } catch (error) {
       if (strict) throw error;
       const typescript = await import('prettier/plugins/typescript');
-      return format(code, { ...PRETTIER_OPTIONS, parser: 'typescript', plugins: [typescript, estree] });
+      return format(code, {
+        ...PRETTIER_OPTIONS,
+        parser: 'typescript',
+        plugins: [typescript, estree],
+      });
     }
   };
 }
 
 /** The first line of a module Prettier could not format (see formatTypeScript). */
 export const UNFORMATTED_NOTE =
-  '// Not formatted: Prettier\'s printer nests a call per level of this code and ran out of stack on its depth. The code is as the compiler emitted it, and valid.';
+  "// Not formatted: Prettier's printer nests a call per level of this code and ran out of stack on its depth. The code is as the compiler emitted it, and valid.";
 
 export async function formatTypeScript(code: string): Promise<string> {
   prettier ??= loadPrettier();
   try {
-    return await (await prettier)(code);
+    return await (
+      await prettier
+    )(code);
   } catch (error) {
     // Deep but ordinary code (300 nested ifs, a 5,000-term sum) overflows Prettier's recursive
     // printer. The emitted text is valid TypeScript already: keep it, say so in the file, rather
@@ -86,15 +96,23 @@ export async function formatBatch(texts: string[]): Promise<string[]> {
   }
   const parts = formatted.split(new RegExp(`^${MARKER}(\\d+)\\n`, 'm'));
   const out: string[] = [];
-  for (let i = 1; i < parts.length; i += 2) out[Number(parts[i])] = parts[i + 1]!.replace(/^\n+/, '').replace(/\n*$/, '\n');
-  if (out.length !== texts.length || out.some((o) => o === undefined)) return Promise.all(texts.map(formatTypeScript));
+  for (let i = 1; i < parts.length; i += 2)
+    out[Number(parts[i])] = parts[i + 1]!.replace(/^\n+/, '').replace(/\n*$/, '\n');
+  if (out.length !== texts.length || out.some((o) => o === undefined))
+    return Promise.all(texts.map(formatTypeScript));
   return out;
 }
 
-export async function formatFiles(files: EmittedFile[], cache?: FormatCache): Promise<EmittedFile[]> {
+export async function formatFiles(
+  files: EmittedFile[],
+  cache?: FormatCache,
+): Promise<EmittedFile[]> {
   const todo = files.filter((f) => cache?.get(f.contents) === undefined);
   const formatted = await formatBatch(todo.map((f) => f.contents));
   todo.forEach((f, i) => cache?.set(f.contents, formatted[i]!));
   const fresh = new Map(todo.map((f, i) => [f.path, formatted[i]!]));
-  return files.map((f) => ({ path: f.path, contents: fresh.get(f.path) ?? cache!.get(f.contents)! }));
+  return files.map((f) => ({
+    path: f.path,
+    contents: fresh.get(f.path) ?? cache!.get(f.contents)!,
+  }));
 }

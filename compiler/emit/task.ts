@@ -5,8 +5,26 @@
 // the runtime. Values crossing tasks are typed as `TaskOutputs<typeof upstreamTask>['name']`, so
 // tsc infers real types from the upstream function's return without the compiler ever running
 // the type checker. Setup cells become one shared module whose declarations are exported.
-import type { CellAnalysis, EmittedFile, Span, TaggedCell, TaskNode, TaskPlan, Version } from '../types.js';
-import { HEADER, ImportSet, NameAllocator, cellLabel, docComment, header, identifierFor, rewriteCell, taskFile } from './module.js';
+import type {
+  CellAnalysis,
+  EmittedFile,
+  Span,
+  TaggedCell,
+  TaskNode,
+  TaskPlan,
+  Version,
+} from '../types.js';
+import {
+  HEADER,
+  ImportSet,
+  NameAllocator,
+  cellLabel,
+  docComment,
+  header,
+  identifierFor,
+  rewriteCell,
+  taskFile,
+} from './module.js';
 
 export interface EmitContext {
   plan: TaskPlan;
@@ -40,7 +58,9 @@ export function fromNotebook(workdir: string, spec: string): string {
 
 /** Is every use of this version, in these cells, in a type position? */
 export function onlyTypeUses(ctx: EmitContext, cells: number[], versionId: string): boolean {
-  for (const i of cells) for (const b of ctx.plan.bindings[i] ?? []) if (b.versionId === versionId && b.meaning === 'value') return false;
+  for (const i of cells)
+    for (const b of ctx.plan.bindings[i] ?? [])
+      if (b.versionId === versionId && b.meaning === 'value') return false;
   return true;
 }
 
@@ -48,16 +68,31 @@ export function onlyTypeUses(ctx: EmitContext, cells: number[], versionId: strin
 function usesLeftInTask(ctx: EmitContext, task: TaskNode): string[] {
   const moved = new Map<number, Span[]>();
   for (const i of task.cells) {
-    const spans = (ctx.analyses.get(i)?.declarations ?? []).filter((d) => ctx.plan.versions[`${i}:${d.name}`]?.shared).map((d) => d.statement);
+    const spans = (ctx.analyses.get(i)?.declarations ?? [])
+      .filter((d) => ctx.plan.versions[`${i}:${d.name}`]?.shared)
+      .map((d) => d.statement);
     if (spans.length) moved.set(i, spans);
   }
   if (moved.size === 0) return task.uses;
-  const inMoved = (i: number, b: Span) => (moved.get(i) ?? []).some((m) => b.start >= m.start && b.end <= m.end);
-  return task.uses.filter((id) => ctx.plan.versions[id]?.shared || task.cells.some((i) => (ctx.plan.bindings[i] ?? []).some((b) => b.versionId === id && !inMoved(i, b))));
+  const inMoved = (i: number, b: Span) =>
+    (moved.get(i) ?? []).some((m) => b.start >= m.start && b.end <= m.end);
+  return task.uses.filter(
+    (id) =>
+      ctx.plan.versions[id]?.shared ||
+      task.cells.some((i) =>
+        (ctx.plan.bindings[i] ?? []).some((b) => b.versionId === id && !inMoved(i, b)),
+      ),
+  );
 }
 
 /** Route every outside version a group of cells uses to the import that provides it. */
-export function addOutsideImports(ctx: EmitContext, imports: ImportSet, cells: number[], uses: string[], self: string | undefined): Set<string> {
+export function addOutsideImports(
+  ctx: EmitContext,
+  imports: ImportSet,
+  cells: number[],
+  uses: string[],
+  self: string | undefined,
+): Set<string> {
   const names = new Set<string>();
   for (const id of uses) {
     const v = ctx.plan.versions[id]!;
@@ -69,19 +104,34 @@ export function addOutsideImports(ctx: EmitContext, imports: ImportSet, cells: n
     if (v.owner.kind === 'task' && v.owner.task === self) continue;
     if (cells.includes(v.cell) && v.kind !== 'import') continue;
     if (v.kind === 'import' && v.importFrom) {
-      imports.add(fromNotebook(ctx.workdir, v.importFrom.module), v.importFrom.imported, v.name, v.importFrom.typeOnly || onlyTypeUses(ctx, cells, id), v.importFrom.attributes);
+      imports.add(
+        fromNotebook(ctx.workdir, v.importFrom.module),
+        v.importFrom.imported,
+        v.name,
+        v.importFrom.typeOnly || onlyTypeUses(ctx, cells, id),
+        v.importFrom.attributes,
+      );
     } else if (v.owner.kind === 'setup') {
-      imports.add('./setup.js', v.name, v.name, TYPE_DECL_KINDS.has(v.kind) || onlyTypeUses(ctx, cells, id));
+      imports.add(
+        './setup.js',
+        v.name,
+        v.name,
+        TYPE_DECL_KINDS.has(v.kind) || onlyTypeUses(ctx, cells, id),
+      );
     } else if (v.owner.kind === 'task' && TYPE_DECL_KINDS.has(v.kind)) {
       imports.add(`./${taskFile(v.owner.task)}.js`, v.name, v.name, true);
     }
     names.add(v.name);
   }
-  for (const i of cells) for (const imp of ctx.analyses.get(i)?.imports ?? []) if (imp.bindings.length === 0) imports.addSideEffect(fromNotebook(ctx.workdir, imp.module), imp.attributes);
+  for (const i of cells)
+    for (const imp of ctx.analyses.get(i)?.imports ?? [])
+      if (imp.bindings.length === 0)
+        imports.addSideEffect(fromNotebook(ctx.workdir, imp.module), imp.attributes);
   return names;
 }
 
-const literal = (value: unknown): string => JSON.stringify(value).replace(/"([A-Za-z_$][\w$]*)":/g, '$1:');
+const literal = (value: unknown): string =>
+  JSON.stringify(value).replace(/"([A-Za-z_$][\w$]*)":/g, '$1:');
 
 /** Module-level names the compiler adds to a task module, chosen to avoid every outside name. */
 interface TaskNames {
@@ -102,7 +152,10 @@ export function emitTaskModule(ctx: EmitContext, task: TaskNode): EmittedFile {
   const { locals, hoisted, cutByCell } = taskLocals(ctx, task, names.outside);
   const nameOf = (v: Version) => locals.get(v.id) ?? v.name;
   const text = [
-    header(plan, task.cells.map((i) => ctx.cells.get(i)!)),
+    header(
+      plan,
+      task.cells.map((i) => ctx.cells.get(i)!),
+    ),
     docComment(task.doc, ['@module']),
     imports.print(),
     hoisted.join('\n\n'),
@@ -148,7 +201,11 @@ function taskModuleNames(ctx: EmitContext, task: TaskNode, imports: ImportSet): 
  * gets a fresh name (`df_2`), as does one that would shadow an outside name the task also reads.
  * Interfaces and type aliases move to module level, exported, so other modules can import them.
  */
-function taskLocals(ctx: EmitContext, task: TaskNode, outside: Set<string>): { locals: Map<string, string>; hoisted: string[]; cutByCell: Map<number, Span[]> } {
+function taskLocals(
+  ctx: EmitContext,
+  task: TaskNode,
+  outside: Set<string>,
+): { locals: Map<string, string>; hoisted: string[]; cutByCell: Map<number, Span[]> } {
   const cells = task.cells.map((i) => ctx.cells.get(i)!);
   const identifiers = new Set(cells.flatMap((c) => ctx.analyses.get(c.index)?.identifiers ?? []));
   const renamer = new NameAllocator([...identifiers, ...outside]);
@@ -178,11 +235,20 @@ function taskLocals(ctx: EmitContext, task: TaskNode, outside: Set<string>): { l
         bound.add(v.name);
       }
     }
-    const typeStatements = [...new Map(a.declarations.filter((d) => TYPE_DECL_KINDS.has(d.kind)).map((d) => [d.statement.start, d.statement])).values()];
+    const typeStatements = [
+      ...new Map(
+        a.declarations
+          .filter((d) => TYPE_DECL_KINDS.has(d.kind))
+          .map((d) => [d.statement.start, d.statement]),
+      ).values(),
+    ];
     // Shared helpers live in shared.ts (imported instead); the statement leaves the task.
-    const sharedStatements = a.declarations.filter((d) => ctx.plan.versions[`${cell.index}:${d.name}`]?.shared).map((d) => d.statement);
+    const sharedStatements = a.declarations
+      .filter((d) => ctx.plan.versions[`${cell.index}:${d.name}`]?.shared)
+      .map((d) => d.statement);
     cutByCell.set(cell.index, [...typeStatements, ...sharedStatements]);
-    for (const s of typeStatements) hoisted.push(`export ${cell.code.slice(s.start, s.end).replace(/^export\s+/, '')}`);
+    for (const s of typeStatements)
+      hoisted.push(`export ${cell.code.slice(s.start, s.end).replace(/^export\s+/, '')}`);
   }
   return { locals, hoisted, cutByCell };
 }
@@ -195,13 +261,27 @@ function reassignedIn(ctx: EmitContext, cell: number): Version[] {
 }
 
 /** The task function: inputs and params destructured, the cells' code, the outputs returned. */
-function taskFunction(ctx: EmitContext, task: TaskNode, names: TaskNames, nameOf: (v: Version) => string, cutByCell: Map<number, Span[]>): string {
+function taskFunction(
+  ctx: EmitContext,
+  task: TaskNode,
+  names: TaskNames,
+  nameOf: (v: Version) => string,
+  cutByCell: Map<number, Span[]>,
+): string {
   const { plan } = ctx;
   const body = task.cells
     .map((i) => {
       const cell = ctx.cells.get(i)!;
       const lets = reassignedIn(ctx, i).map((v) => ({ at: v.reassignedAt!, text: 'let ' }));
-      const code = rewriteCell(cell, ctx.analyses.get(i)!, plan.bindings[i] ?? [], nameOf, plan.versions, [...(cutByCell.get(i) ?? []), ...(plan.dropped[i] ?? [])], lets);
+      const code = rewriteCell(
+        cell,
+        ctx.analyses.get(i)!,
+        plan.bindings[i] ?? [],
+        nameOf,
+        plan.versions,
+        [...(cutByCell.get(i) ?? []), ...(plan.dropped[i] ?? [])],
+        lets,
+      );
       return code ? `${cellLabel(cell)}\n${code}` : '';
     })
     .filter(Boolean)
@@ -217,11 +297,16 @@ function taskFunction(ctx: EmitContext, task: TaskNode, names: TaskNames, nameOf
     ? `{ ${task.inputs.map((i) => i.name).join(', ')} }: { ${task.inputs.map((i) => `${i.name}: ${names.cellar.TaskOutputs}<typeof ${names.upstreamConst.get(i.fromTask)}>['${i.name}']`).join('; ')} }`
     : '_inputs: Record<string, never>';
   const args = paramPlans.length
-    ? [inputsArg, `{ ${paramPlans.map((p) => p.name).join(', ')} }: { ${paramPlans.map((p) => `${p.name}: ${p.type}`).join('; ')} }`]
+    ? [
+        inputsArg,
+        `{ ${paramPlans.map((p) => p.name).join(', ')} }: { ${paramPlans.map((p) => `${p.name}: ${p.type}`).join('; ')} }`,
+      ]
     : task.inputs.length
       ? [inputsArg]
       : [];
-  const takes = [task.inputs.length ? 'inputs' : '', paramPlans.length ? 'params' : ''].filter(Boolean).join(' and ');
+  const takes = [task.inputs.length ? 'inputs' : '', paramPlans.length ? 'params' : '']
+    .filter(Boolean)
+    .join(' and ');
   return (
     `/** The code of task \`${task.name}\`${takes ? `: ${takes} in, outputs out` : ''}. */\n` +
     `export ${task.async ? 'async ' : ''}function ${names.fn}(${args.join(', ')}) {\n${body}\n\nreturn { ${returned.join(', ')} };\n}`
@@ -241,9 +326,17 @@ function defineTaskFields(ctx: EmitContext, task: TaskNode, names: TaskNames): s
   ];
   // Only what differs from defineTask's defaults (runtime/task.ts): no params, no inputs,
   // version 0, no rerun, the code-aware cache.
-  if (paramPlans.length) fields.push(`params: { ${paramPlans.map((p) => `${p.name}: { type: ${literal(p.paramType)}, default: ${literal(p.default)} }`).join(', ')} }`);
-  if (task.inputs.length) fields.push(`inputs: { ${task.inputs.map((i) => `${i.name}: ${names.cellar.output}(${names.upstreamConst.get(i.fromTask)}, ${literal(i.name)})`).join(', ')} }`);
-  fields.push(`outputs: { ${task.outputs.map((o) => `${o.name}: ${o.codec ? `{ codec: ${literal(o.codec)} }` : '{}'}`).join(', ')} }`);
+  if (paramPlans.length)
+    fields.push(
+      `params: { ${paramPlans.map((p) => `${p.name}: { type: ${literal(p.paramType)}, default: ${literal(p.default)} }`).join(', ')} }`,
+    );
+  if (task.inputs.length)
+    fields.push(
+      `inputs: { ${task.inputs.map((i) => `${i.name}: ${names.cellar.output}(${names.upstreamConst.get(i.fromTask)}, ${literal(i.name)})`).join(', ')} }`,
+    );
+  fields.push(
+    `outputs: { ${task.outputs.map((o) => `${o.name}: ${o.codec ? `{ codec: ${literal(o.codec)} }` : '{}'}`).join(', ')} }`,
+  );
   if (task.version !== 0) fields.push(`version: ${task.version}`);
   if (task.rerun) fields.push('rerun: true');
   if (task.cache !== 'code') fields.push(`cache: ${literal(task.cache)}`);
@@ -255,7 +348,11 @@ function defineTaskFields(ctx: EmitContext, task: TaskNode, names: TaskNames): s
       ...(w.dialect ? [`dialect: ${literal(w.dialect)}`] : []),
       ...(w.reads.length ? [`reads: ${literal(w.reads)}`] : []),
       ...(w.materialize ? [`materialize: ${literal(w.materialize)}`] : []),
-      ...(tables.length ? [`tables: { ${tables.map(([t, producer]) => `${literal(t)}: ${names.upstreamConst.get(producer)}`).join(', ')} }`] : []),
+      ...(tables.length
+        ? [
+            `tables: { ${tables.map(([t, producer]) => `${literal(t)}: ${names.upstreamConst.get(producer)}`).join(', ')} }`,
+          ]
+        : []),
     ];
     fields.push(`warehouse: { ${parts.join(', ')} }`);
   }
@@ -280,23 +377,49 @@ export function emitSharedModule(ctx: EmitContext): EmittedFile | undefined {
   const statements = new Map<string, { cell: number; start: number; text: string }>();
   for (const v of shared) {
     const cell = ctx.cells.get(v.cell)!;
-    const decl = ctx.analyses.get(v.cell)!.declarations.find((d) => d.name === v.name && VALUE_KINDS.has(d.kind))!;
+    const decl = ctx.analyses
+      .get(v.cell)!
+      .declarations.find((d) => d.name === v.name && VALUE_KINDS.has(d.kind))!;
     const key = `${v.cell}:${decl.statement.start}`;
-    if (!statements.has(key)) statements.set(key, { cell: v.cell, start: decl.statement.start, text: `export ${cell.code.slice(decl.statement.start, decl.statement.end).replace(/^export\s+/, '')}` });
+    if (!statements.has(key))
+      statements.set(key, {
+        cell: v.cell,
+        start: decl.statement.start,
+        text: `export ${cell.code.slice(decl.statement.start, decl.statement.end).replace(/^export\s+/, '')}`,
+      });
     for (const b of plan.bindings[v.cell] ?? []) {
       if (b.start < decl.statement.start || b.end > decl.statement.end) continue;
       const read = plan.versions[b.versionId]!;
       const typeOnly = b.meaning === 'type';
-      if (read.kind === 'import' && read.importFrom) imports.add(fromNotebook(ctx.workdir, read.importFrom.module), read.importFrom.imported, read.name, read.importFrom.typeOnly || typeOnly, read.importFrom.attributes);
-      else if (read.owner.kind === 'setup') imports.add('./setup.js', read.name, read.name, TYPE_DECL_KINDS.has(read.kind) || typeOnly);
+      if (read.kind === 'import' && read.importFrom)
+        imports.add(
+          fromNotebook(ctx.workdir, read.importFrom.module),
+          read.importFrom.imported,
+          read.name,
+          read.importFrom.typeOnly || typeOnly,
+          read.importFrom.attributes,
+        );
+      else if (read.owner.kind === 'setup')
+        imports.add('./setup.js', read.name, read.name, TYPE_DECL_KINDS.has(read.kind) || typeOnly);
     }
   }
   const ordered = [...statements.values()].sort((x, y) => x.cell - y.cell || x.start - y.start);
   const cells = [...new Set(ordered.map((o) => o.cell))].map((i) => ctx.cells.get(i)!);
-  const body = cells.map((cell) => `${cellLabel(cell)}\n${ordered.filter((o) => o.cell === cell.index).map((o) => o.text).join('\n\n')}`).join('\n\n');
+  const body = cells
+    .map(
+      (cell) =>
+        `${cellLabel(cell)}\n${ordered
+          .filter((o) => o.cell === cell.index)
+          .map((o) => o.text)
+          .join('\n\n')}`,
+    )
+    .join('\n\n');
   const text = [
     header(plan, cells),
-    docComment('Helpers declared in task cells and called by other tasks: code, not data, so every task that calls one imports it from here.', ['@module']),
+    docComment(
+      'Helpers declared in task cells and called by other tasks: code, not data, so every task that calls one imports it from here.',
+      ['@module'],
+    ),
     imports.print(),
     body,
   ].filter(Boolean);
@@ -307,42 +430,76 @@ export function emitSharedModule(ctx: EmitContext): EmittedFile | undefined {
 export function emitSetupModule(ctx: EmitContext): EmittedFile | undefined {
   const { plan } = ctx;
   const cells = plan.setupCells.map((i) => ctx.cells.get(i)!);
-  const uses = [...new Set(cells.flatMap((c) => (plan.bindings[c.index] ?? []).map((b) => b.versionId)))].sort();
+  const uses = [
+    ...new Set(cells.flatMap((c) => (plan.bindings[c.index] ?? []).map((b) => b.versionId))),
+  ].sort();
   const imports = new ImportSet();
   for (const id of uses) {
     const v = plan.versions[id]!;
-    if (v.kind === 'import' && v.importFrom) imports.add(fromNotebook(ctx.workdir, v.importFrom.module), v.importFrom.imported, v.name, v.importFrom.typeOnly || onlyTypeUses(ctx, plan.setupCells, id), v.importFrom.attributes);
+    if (v.kind === 'import' && v.importFrom)
+      imports.add(
+        fromNotebook(ctx.workdir, v.importFrom.module),
+        v.importFrom.imported,
+        v.name,
+        v.importFrom.typeOnly || onlyTypeUses(ctx, plan.setupCells, id),
+        v.importFrom.attributes,
+      );
   }
-  for (const c of cells) for (const imp of ctx.analyses.get(c.index)!.imports) if (imp.bindings.length === 0) imports.addSideEffect(fromNotebook(ctx.workdir, imp.module), imp.attributes);
+  for (const c of cells)
+    for (const imp of ctx.analyses.get(c.index)!.imports)
+      if (imp.bindings.length === 0)
+        imports.addSideEffect(fromNotebook(ctx.workdir, imp.module), imp.attributes);
 
   // The last version of each name keeps it (that is what tasks import); earlier ones are renamed.
   const last = new Map<string, string>();
-  for (const c of cells) for (const d of ctx.analyses.get(c.index)!.declarations) last.set(`${VALUE_KINDS.has(d.kind) ? 'v' : 't'}:${d.name}`, `${c.index}:${d.name}`);
+  for (const c of cells)
+    for (const d of ctx.analyses.get(c.index)!.declarations)
+      last.set(`${VALUE_KINDS.has(d.kind) ? 'v' : 't'}:${d.name}`, `${c.index}:${d.name}`);
   const identifiers = new Set(cells.flatMap((c) => ctx.analyses.get(c.index)!.identifiers));
   const renamer = new NameAllocator(identifiers);
   const names = new Map<string, string>();
   for (const c of cells) {
     for (const d of ctx.analyses.get(c.index)!.declarations) {
       const id = `${c.index}:${d.name}`;
-      if (VALUE_KINDS.has(d.kind) && last.get(`v:${d.name}`) !== id) names.set(id, renamer.fresh(d.name));
+      if (VALUE_KINDS.has(d.kind) && last.get(`v:${d.name}`) !== id)
+        names.set(id, renamer.fresh(d.name));
     }
   }
   const blocks = cells.map((cell) => {
     const a = ctx.analyses.get(cell.index)!;
     const exported = new Map<number, { at: number; text: string }>();
     for (const d of a.declarations) {
-      const isLast = last.get(`${VALUE_KINDS.has(d.kind) ? 'v' : 't'}:${d.name}`) === `${cell.index}:${d.name}`;
+      const isLast =
+        last.get(`${VALUE_KINDS.has(d.kind) ? 'v' : 't'}:${d.name}`) === `${cell.index}:${d.name}`;
       if (isLast) exported.set(d.statement.start, { at: d.statement.start, text: 'export ' });
     }
-    return { cell, code: rewriteCell(cell, a, plan.bindings[cell.index] ?? [], (v) => names.get(v.id) ?? v.name, plan.versions, plan.dropped[cell.index] ?? [], [...exported.values()]) };
+    return {
+      cell,
+      code: rewriteCell(
+        cell,
+        a,
+        plan.bindings[cell.index] ?? [],
+        (v) => names.get(v.id) ?? v.name,
+        plan.versions,
+        plan.dropped[cell.index] ?? [],
+        [...exported.values()],
+      ),
+    };
   });
   // The header names the cells whose code is here; a cell of only imports is hoisted away.
   const withCode = blocks.filter((b) => b.code);
   const body = withCode.map((b) => `${cellLabel(b.cell)}\n${b.code}`).join('\n\n');
   if (!body.replace(/^\/\/.*$/gm, '').trim()) return undefined;
   const text = [
-    header(plan, withCode.map((b) => b.cell)),
-    docComment(plan.setupDoc || 'Shared setup: the imports, helpers and types declared before the first task.', ['@module']),
+    header(
+      plan,
+      withCode.map((b) => b.cell),
+    ),
+    docComment(
+      plan.setupDoc ||
+        'Shared setup: the imports, helpers and types declared before the first task.',
+      ['@module'],
+    ),
     imports.print(),
     body,
   ].filter(Boolean);

@@ -7,11 +7,22 @@
 // corpus of checks and requires them to accept and refuse the same ones.
 
 /** The logical column types a `columns` check may name (runtime/warehouse/types.ts LogicalType, and `any`). */
-const TYPES = new Set(['string', 'number', 'boolean', 'date', 'timestamp', 'bytes', 'array', 'struct', 'any']);
+const TYPES = new Set([
+  'string',
+  'number',
+  'boolean',
+  'date',
+  'timestamp',
+  'bytes',
+  'array',
+  'struct',
+  'any',
+]);
 const NAME = /^[A-Za-z_][\w]*$/;
 
 /** The forms a check takes, for hints. */
-export const CHECK_FORMS = '`rows >= N`, `columns a:type, b`, `not_null a, b`, `unique a, b`, `partition col = @param`';
+export const CHECK_FORMS =
+  '`rows >= N`, `columns a:type, b`, `not_null a, b`, `unique a, b`, `partition col = @param`';
 
 /** Why the runtime would refuse this check text, or undefined when it parses. */
 export function checkSyntaxError(text: string): string | undefined {
@@ -22,15 +33,20 @@ export function checkSyntaxError(text: string): string | undefined {
     for (const part of m[1]!.split(',')) {
       const [name, type = 'any'] = part.split(':').map((s) => s.trim());
       if (!name || !NAME.test(name)) return `"${part.trim()}" is not a column name`;
-      if (!TYPES.has(type)) return `unknown type "${type}" for ${name}; use one of ${[...TYPES].join(', ')}`;
+      if (!TYPES.has(type))
+        return `unknown type "${type}" for ${name}; use one of ${[...TYPES].join(', ')}`;
     }
     return undefined;
   }
   if ((m = /^(not_null|unique)\s+(.+)$/.exec(t))) {
-    const bad = m[2]!.split(',').map((s) => s.trim()).find((c) => !NAME.test(c));
+    const bad = m[2]!
+      .split(',')
+      .map((s) => s.trim())
+      .find((c) => !NAME.test(c));
     return bad === undefined ? undefined : `"${bad}" is not a column name`;
   }
   if (/^partition\s+([A-Za-z_]\w*)\s*=\s*(?:@([A-Za-z_]\w*)|'([^']*)')$/.test(t)) return undefined;
-  if (/^rows\b/.test(t)) return `"${t}" compares the row count with something that is not a whole number`;
+  if (/^rows\b/.test(t))
+    return `"${t}" compares the row count with something that is not a whole number`;
   return `"${t}" is not a check`;
 }

@@ -13,7 +13,18 @@ import { taskFile } from '../emit/module.js';
 import type { CellRole, Diagnostic, Directives, Notebook, TaggedCell } from '../types.js';
 
 export const DIRECTIVE_NAMES = [
-  'task', 'params', 'explore', 'test', 'version', 'rerun', 'cache', 'output', 'dialect', 'materialize', 'check', 'empty',
+  'task',
+  'params',
+  'explore',
+  'test',
+  'version',
+  'rerun',
+  'cache',
+  'output',
+  'dialect',
+  'materialize',
+  'check',
+  'empty',
 ] as const;
 
 const TASK_NAME = /^[A-Za-z_][\w.-]*$/;
@@ -28,9 +39,26 @@ export interface TaggedNotebook {
 }
 
 /** The runtime's built-in codecs (runtime/codecs/index.ts; a test keeps the two lists equal). */
-export const BUILTIN_CODECS = ['auto', 'binary', 'csv', 'json', 'model', 'structured', 'table', 'text'];
+export const BUILTIN_CODECS = [
+  'auto',
+  'binary',
+  'csv',
+  'json',
+  'model',
+  'structured',
+  'table',
+  'text',
+];
 /** Formats people name that a built-in codec stores. */
-const CODEC_ALIASES: Record<string, string> = { parquet: 'table', arrow: 'table', feather: 'table', ipc: 'table', txt: 'text', bytes: 'binary', pickle: 'model' };
+const CODEC_ALIASES: Record<string, string> = {
+  parquet: 'table',
+  arrow: 'table',
+  feather: 'table',
+  ipc: 'table',
+  txt: 'text',
+  bytes: 'binary',
+  pickle: 'model',
+};
 
 interface RawDirective {
   name: string;
@@ -58,7 +86,10 @@ const SPACED_DIRECTIVE = /^\s*\/\/\s+\|\s*(.*)$/;
  * What follows the `|` of a line meant as a directive: a word and an optional `: value`, or a
  * directive's name and a value (`task x`). Not prose such as a table row (`| a | b |`).
  */
-const looksLikeDirective = (text: string) => text === '' || /^[A-Za-z][\w-]*\s*(:.*)?$/.test(text) || splitDirective(text).missingColon === true;
+const looksLikeDirective = (text: string) =>
+  text === '' ||
+  /^[A-Za-z][\w-]*\s*(:.*)?$/.test(text) ||
+  splitDirective(text).missingColon === true;
 const COMMENT_LINE = /^\s*\/\//;
 
 /** A line in the leading comment block that looks like a directive but is not written as one. */
@@ -83,7 +114,10 @@ const spelled = (name: string, value: string) => `//| ${name}${value ? `: ${valu
  * never read as an ordinary comment, since the cell would then silently join the task above;
  * so is a `//|` line below the first line of code.
  */
-function readRaw(source: string, tags: string[]): { raw: RawDirective[]; code: string; malformed: MalformedDirective[] } {
+function readRaw(
+  source: string,
+  tags: string[],
+): { raw: RawDirective[]; code: string; malformed: MalformedDirective[] } {
   const lines = source.split('\n');
   const raw: RawDirective[] = [];
   const malformed: MalformedDirective[] = [];
@@ -92,14 +126,25 @@ function readRaw(source: string, tags: string[]): { raw: RawDirective[]; code: s
     const line = lines[i]!;
     const m = DIRECTIVE_LINE.exec(line);
     if (!inLeadingBlock) {
-      if (m) malformed.push({ line: i + 1, text: line, why: 'a directive below the first line of code is not read: directives go in the comment lines that open the cell', move: true });
+      if (m)
+        malformed.push({
+          line: i + 1,
+          text: line,
+          why: 'a directive below the first line of code is not read: directives go in the comment lines that open the cell',
+          move: true,
+        });
       continue;
     }
     if (!m) {
       const spaced = SPACED_DIRECTIVE.exec(line);
       if (spaced && looksLikeDirective(spaced[1]!.trim())) {
         const parts = splitDirective(spaced[1]!.trim());
-        malformed.push({ line: i + 1, text: line, why: 'no space goes between `//` and `|` in a directive', ...(parts.name ? { fix: spelled(parts.name, parts.value) } : {}) });
+        malformed.push({
+          line: i + 1,
+          text: line,
+          why: 'no space goes between `//` and `|` in a directive',
+          ...(parts.name ? { fix: spelled(parts.name, parts.value) } : {}),
+        });
         continue;
       }
       if (line.trim() === '' || COMMENT_LINE.test(line)) continue;
@@ -114,7 +159,12 @@ function readRaw(source: string, tags: string[]): { raw: RawDirective[]; code: s
       continue;
     }
     if (missingColon) {
-      malformed.push({ line: i + 1, text: line, why: `a directive's value follows a colon`, fix: spelled(name, value) });
+      malformed.push({
+        line: i + 1,
+        text: line,
+        why: `a directive's value follows a colon`,
+        fix: spelled(name, value),
+      });
       continue;
     }
     raw.push({ name, value, line: i + 1, fromTag: false });
@@ -137,20 +187,27 @@ function splitDirective(text: string): { name: string; value: string; missingCol
   const colon = text.indexOf(':');
   if (colon >= 0) return { name: text.slice(0, colon).trim(), value: text.slice(colon + 1).trim() };
   const word = /^(\S+)\s+(\S.*)$/.exec(text);
-  if (word && (DIRECTIVE_NAMES as readonly string[]).includes(word[1]!)) return { name: word[1]!, value: word[2]!.trim(), missingColon: true };
+  if (word && (DIRECTIVE_NAMES as readonly string[]).includes(word[1]!))
+    return { name: word[1]!, value: word[2]!.trim(), missingColon: true };
   return { name: text, value: '' };
 }
 
 function malformedDirective(m: MalformedDirective, report: DirectiveReport): void {
   report.diagnostics.push(
-    diagnostic('error', 'E_DIRECTIVE_SYNTAX', { ...report.at, line: m.line }, `this line looks like a directive but is not one: ${m.why}`, {
-      hint: m.move
-        ? `move \`${m.text.trim()}\` up to the comment lines at the top of the cell (or drop the \`|\` to keep it as a comment)`
-        : m.fix
-          ? `write \`${m.fix}\``
-          : 'write a directive as `//| <name>: <value>` (e.g. `//| task: load`) at the top of the cell, or make the line an ordinary comment',
-      snippet: m.text.trim(),
-    }),
+    diagnostic(
+      'error',
+      'E_DIRECTIVE_SYNTAX',
+      { ...report.at, line: m.line },
+      `this line looks like a directive but is not one: ${m.why}`,
+      {
+        hint: m.move
+          ? `move \`${m.text.trim()}\` up to the comment lines at the top of the cell (or drop the \`|\` to keep it as a comment)`
+          : m.fix
+            ? `write \`${m.fix}\``
+            : 'write a directive as `//| <name>: <value>` (e.g. `//| task: load`) at the top of the cell, or make the line an ordinary comment',
+        snippet: m.text.trim(),
+      },
+    ),
   );
 }
 
@@ -161,10 +218,18 @@ interface DirectiveReport {
 }
 
 /** The directive as the user wrote it, for a snippet: `//| name: value`, or `tag name:value`. */
-const written = (r: RawDirective) => (r.fromTag ? `tag ${r.name}${r.value ? `:${r.value}` : ''}` : `//| ${r.name}${r.value ? `: ${r.value}` : ''}`);
+const written = (r: RawDirective) =>
+  r.fromTag
+    ? `tag ${r.name}${r.value ? `:${r.value}` : ''}`
+    : `//| ${r.name}${r.value ? `: ${r.value}` : ''}`;
 
 function badValue(report: DirectiveReport, r: RawDirective, message: string, hint?: string): void {
-  report.diagnostics.push(diagnostic('error', 'E_DIRECTIVE_VALUE', { ...report.at, line: r.line }, message, { hint, snippet: written(r) }));
+  report.diagnostics.push(
+    diagnostic('error', 'E_DIRECTIVE_VALUE', { ...report.at, line: r.line }, message, {
+      hint,
+      snippet: written(r),
+    }),
+  );
 }
 
 type DirectiveParser = (r: RawDirective, d: Directives, report: DirectiveReport) => void;
@@ -176,8 +241,16 @@ const taskName: DirectiveParser = (r, d, report) => {
     return;
   }
   // `make data` → `make_data`: the name the user meant, in a form that is allowed.
-  const fixed = r.value.trim().replace(/[^\w.-]+/g, '_').replace(/^_+|_+$/g, '');
-  badValue(report, r, `\`${r.name}\` needs a task name (letters, digits, _ . -), got "${r.value}"`, `write \`//| ${r.name}: ${fixed && TASK_NAME.test(fixed) ? fixed : 'train'}\``);
+  const fixed = r.value
+    .trim()
+    .replace(/[^\w.-]+/g, '_')
+    .replace(/^_+|_+$/g, '');
+  badValue(
+    report,
+    r,
+    `\`${r.name}\` needs a task name (letters, digits, _ . -), got "${r.value}"`,
+    `write \`//| ${r.name}: ${fixed && TASK_NAME.test(fixed) ? fixed : 'train'}\``,
+  );
 };
 
 /** `params`, `explore`, `rerun`: no value. */
@@ -189,16 +262,30 @@ const flag: DirectiveParser = (r, d, report) => {
 /** `output: <name>=<codec>`; a codec that is not built in only warns (projects may register their own). */
 const output: DirectiveParser = (r, d, report) => {
   const m = /^([A-Za-z_$][\w$]*)\s*=\s*([\w.-]+)$/.exec(r.value);
-  if (!m) return badValue(report, r, `\`output\` needs \`<name>=<format>\`, got "${r.value}"`, 'write `//| output: model=json`');
+  if (!m)
+    return badValue(
+      report,
+      r,
+      `\`output\` needs \`<name>=<format>\`, got "${r.value}"`,
+      'write `//| output: model=json`',
+    );
   const [, name, codec] = m as unknown as [string, string, string];
   d.outputs.push({ name, codec });
   if (BUILTIN_CODECS.includes(codec)) return;
   const guess = CODEC_ALIASES[codec.toLowerCase()] ?? suggest(codec, BUILTIN_CODECS);
   report.diagnostics.push(
-    diagnostic('warning', 'W_UNKNOWN_CODEC', { ...report.at, line: r.line }, `\`${codec}\` is not a built-in codec (${BUILTIN_CODECS.join(', ')}): the run fails unless the project registers it with registerCodec`, {
-      hint: guess ? `did you mean \`${name}=${guess}\`?` : 'leave the output out to let `auto` choose',
-      snippet: r.fromTag ? `tag ${r.name}:${r.value}` : `//| ${r.name}: ${r.value}`,
-    }),
+    diagnostic(
+      'warning',
+      'W_UNKNOWN_CODEC',
+      { ...report.at, line: r.line },
+      `\`${codec}\` is not a built-in codec (${BUILTIN_CODECS.join(', ')}): the run fails unless the project registers it with registerCodec`,
+      {
+        hint: guess
+          ? `did you mean \`${name}=${guess}\`?`
+          : 'leave the output out to let `auto` choose',
+        snippet: r.fromTag ? `tag ${r.name}:${r.value}` : `//| ${r.name}: ${r.value}`,
+      },
+    ),
   );
 };
 
@@ -209,28 +296,49 @@ const DIRECTIVE_PARSERS: Record<(typeof DIRECTIVE_NAMES)[number], DirectiveParse
   explore: flag,
   rerun: flag,
   version: (r, d, report) => {
-    if (!/^\d+$/.test(r.value)) badValue(report, r, `\`version\` needs a whole number, got "${r.value}"`, 'write `//| version: 2`');
+    if (!/^\d+$/.test(r.value))
+      badValue(
+        report,
+        r,
+        `\`version\` needs a whole number, got "${r.value}"`,
+        'write `//| version: 2`',
+      );
     else d.version = Number(r.value);
   },
   cache: (r, d, report) => {
-    if (r.value !== 'code' && r.value !== 'params') badValue(report, r, `\`cache\` is \`code\` or \`params\`, got "${r.value}"`);
+    if (r.value !== 'code' && r.value !== 'params')
+      badValue(report, r, `\`cache\` is \`code\` or \`params\`, got "${r.value}"`);
     else d.cache = r.value;
   },
   output,
   dialect: (r, d, report) => {
-    if (r.value !== 'bigquery' && r.value !== 'duckdb') badValue(report, r, `\`dialect\` is \`bigquery\` or \`duckdb\`, got "${r.value}"`);
+    if (r.value !== 'bigquery' && r.value !== 'duckdb')
+      badValue(report, r, `\`dialect\` is \`bigquery\` or \`duckdb\`, got "${r.value}"`);
     else d.dialect = r.value;
   },
   materialize: (r, d, report) => {
-    if (!TABLE_NAME.test(r.value)) badValue(report, r, `\`materialize\` needs \`<dataset>.<table>\`, got "${r.value}"`, 'write `//| materialize: mart.features`');
+    if (!TABLE_NAME.test(r.value))
+      badValue(
+        report,
+        r,
+        `\`materialize\` needs \`<dataset>.<table>\`, got "${r.value}"`,
+        'write `//| materialize: mart.features`',
+      );
     else d.materialize = r.value;
   },
   empty: (r, d, report) => {
-    if (r.value !== 'error') badValue(report, r, `\`empty\` takes \`error\` (empty input tables are meaningless for this task), got "${r.value}"`, 'write `//| empty: error`');
+    if (r.value !== 'error')
+      badValue(
+        report,
+        r,
+        `\`empty\` takes \`error\` (empty input tables are meaningless for this task), got "${r.value}"`,
+        'write `//| empty: error`',
+      );
     else d.empty = 'error';
   },
   check: (r, d, report) => {
-    if (!r.value) return badValue(report, r, '`check` needs an expression', 'write `//| check: rows >= 1000`');
+    if (!r.value)
+      return badValue(report, r, '`check` needs an expression', 'write `//| check: rows >= 1000`');
     // The runtime runs the check; a check it cannot parse is found here, not after the task ran.
     const problem = checkSyntaxError(r.value);
     if (problem) badValue(report, r, `\`check\` ${problem}`, `checks read: ${CHECK_FORMS}`);
@@ -241,15 +349,27 @@ const DIRECTIVE_PARSERS: Record<(typeof DIRECTIVE_NAMES)[number], DirectiveParse
 function unknownDirective(r: RawDirective, report: DirectiveReport): void {
   const guess = suggest(r.name, DIRECTIVE_NAMES);
   report.diagnostics.push(
-    diagnostic('error', 'E_UNKNOWN_DIRECTIVE', { ...report.at, line: r.line }, `unknown directive \`${r.name}\``, {
-      hint: guess ? `did you mean \`${guess}\`?` : `directives are: ${DIRECTIVE_NAMES.join(', ')}`,
-      snippet: `//| ${r.name}${r.value ? `: ${r.value}` : ''}`,
-    }),
+    diagnostic(
+      'error',
+      'E_UNKNOWN_DIRECTIVE',
+      { ...report.at, line: r.line },
+      `unknown directive \`${r.name}\``,
+      {
+        hint: guess
+          ? `did you mean \`${guess}\`?`
+          : `directives are: ${DIRECTIVE_NAMES.join(', ')}`,
+        snippet: `//| ${r.name}${r.value ? `: ${r.value}` : ''}`,
+      },
+    ),
   );
 }
 
 /** A cell's raw directives → its Directives, reporting bad values and unknown names. */
-function parseDirectives(raw: RawDirective[], at: DirectiveReport['at'], diagnostics: Diagnostic[]): Directives {
+function parseDirectives(
+  raw: RawDirective[],
+  at: DirectiveReport['at'],
+  diagnostics: Diagnostic[],
+): Directives {
   const d: Directives = { outputs: [], checks: [] };
   const report: DirectiveReport = { at, diagnostics };
   const seen = new Map<string, RawDirective>();
@@ -260,16 +380,27 @@ function parseDirectives(raw: RawDirective[], at: DirectiveReport['at'], diagnos
     if (earlier && !REPEATABLE.has(r.name)) {
       if (earlier.value !== r.value) {
         diagnostics.push(
-          diagnostic('error', 'E_DIRECTIVE_CONFLICT', { ...at, line: r.line }, `a second \`${r.name}\` directive in one cell (${written(earlier)} on line ${earlier.line}, ${written(r)} here)`, {
-            hint: r.name === 'task' ? 'a cell belongs to one task: split the cell, or keep one `//| task:` line' : `keep one \`${r.name}\``,
-            snippet: written(r),
-          }),
+          diagnostic(
+            'error',
+            'E_DIRECTIVE_CONFLICT',
+            { ...at, line: r.line },
+            `a second \`${r.name}\` directive in one cell (${written(earlier)} on line ${earlier.line}, ${written(r)} here)`,
+            {
+              hint:
+                r.name === 'task'
+                  ? 'a cell belongs to one task: split the cell, or keep one `//| task:` line'
+                  : `keep one \`${r.name}\``,
+              snippet: written(r),
+            },
+          ),
         );
       }
       continue;
     }
     seen.set(r.name, r);
-    const parse = Object.hasOwn(DIRECTIVE_PARSERS, r.name) ? DIRECTIVE_PARSERS[r.name as keyof typeof DIRECTIVE_PARSERS] : undefined;
+    const parse = Object.hasOwn(DIRECTIVE_PARSERS, r.name)
+      ? DIRECTIVE_PARSERS[r.name as keyof typeof DIRECTIVE_PARSERS]
+      : undefined;
     if (parse) parse(r, d, report);
     else unknownDirective(r, report);
   }
@@ -279,7 +410,16 @@ function parseDirectives(raw: RawDirective[], at: DirectiveReport['at'], diagnos
 /** Directives a cell may carry more than once. */
 const REPEATABLE = new Set(['output', 'check']);
 
-const TASK_ONLY = ['version', 'rerun', 'cache', 'outputs', 'dialect', 'materialize', 'checks', 'empty'] as const;
+const TASK_ONLY = [
+  'version',
+  'rerun',
+  'cache',
+  'outputs',
+  'dialect',
+  'materialize',
+  'checks',
+  'empty',
+] as const;
 
 export function tagCells(notebook: Notebook): TaggedNotebook {
   const diagnostics: Diagnostic[] = [];
@@ -291,7 +431,14 @@ export function tagCells(notebook: Notebook): TaggedNotebook {
   for (const cell of notebook.cells) {
     const at = { notebook: notebook.path, cell: cell.index + 1, cellId: cell.id };
     if (cell.type !== 'code') {
-      cells.push({ index: cell.index, id: cell.id, role: 'markdown', startsTask: false, directives: { outputs: [], checks: [] }, code: cell.source });
+      cells.push({
+        index: cell.index,
+        id: cell.id,
+        role: 'markdown',
+        startsTask: false,
+        directives: { outputs: [], checks: [] },
+        code: cell.source,
+      });
       continue;
     }
     const { raw, code, malformed } = readRaw(cell.source, cell.tags);
@@ -300,10 +447,17 @@ export function tagCells(notebook: Notebook): TaggedNotebook {
     const taskLine = raw.find((r) => r.name === 'task')?.line;
     if (taskLine !== undefined) taskLines.set(cell.index, taskLine);
     const d = parseDirectives(raw, at, diagnostics);
-    const kinds = (['task', 'params', 'explore', 'test'] as const).filter((k) => d[k] !== undefined);
+    const kinds = (['task', 'params', 'explore', 'test'] as const).filter(
+      (k) => d[k] !== undefined,
+    );
     if (kinds.length > 1) {
       diagnostics.push(
-        diagnostic('error', 'E_DIRECTIVE_CONFLICT', { ...at, line: 1 }, `a cell can be only one of task, params, explore, test; this one says ${kinds.join(' and ')}`),
+        diagnostic(
+          'error',
+          'E_DIRECTIVE_CONFLICT',
+          { ...at, line: 1 },
+          `a cell can be only one of task, params, explore, test; this one says ${kinds.join(' and ')}`,
+        ),
       );
     }
     let role: CellRole;
@@ -323,16 +477,32 @@ export function tagCells(notebook: Notebook): TaggedNotebook {
     } else role = 'setup';
 
     if (role !== 'task' && role !== 'explore') {
-      const misplaced = TASK_ONLY.filter((k) => (Array.isArray(d[k]) ? (d[k] as unknown[]).length > 0 : d[k] !== undefined));
+      const misplaced = TASK_ONLY.filter((k) =>
+        Array.isArray(d[k]) ? (d[k] as unknown[]).length > 0 : d[k] !== undefined,
+      );
       if (misplaced.length) {
         diagnostics.push(
-          diagnostic('error', 'E_DIRECTIVE_CONFLICT', { ...at, line: 1 }, `\`${misplaced.join('`, `').replace('outputs', 'output').replace('checks', 'check')}\` only applies to task cells, and this is a ${role} cell`, {
-            hint: 'put it on the `//| task:` cell (or on a cell that continues the task)',
-          }),
+          diagnostic(
+            'error',
+            'E_DIRECTIVE_CONFLICT',
+            { ...at, line: 1 },
+            `\`${misplaced.join('`, `').replace('outputs', 'output').replace('checks', 'check')}\` only applies to task cells, and this is a ${role} cell`,
+            {
+              hint: 'put it on the `//| task:` cell (or on a cell that continues the task)',
+            },
+          ),
         );
       }
     }
-    cells.push({ index: cell.index, id: cell.id, role, task, startsTask: d.task !== undefined, directives: d, code });
+    cells.push({
+      index: cell.index,
+      id: cell.id,
+      role,
+      task,
+      startsTask: d.task !== undefined,
+      directives: d,
+      code,
+    });
   }
   fileNameProblems(cells, taskLines, notebook.path, diagnostics);
   return { cells, diagnostics, hasDirectives };
@@ -353,22 +523,43 @@ const WINDOWS_DEVICE = /^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³]|conin\$|
  * on write with a raw ENAMETOOLONG (or, on macOS and Windows, two tasks overwriting one file).
  * TASK_NAME already keeps out characters no file system allows.
  */
-function fileNameProblems(cells: TaggedCell[], taskLines: Map<number, number>, notebookPath: string, diagnostics: Diagnostic[]): void {
+function fileNameProblems(
+  cells: TaggedCell[],
+  taskLines: Map<number, number>,
+  notebookPath: string,
+  diagnostics: Diagnostic[],
+): void {
   // By lower-cased file name: which task (or '' for the pipeline's own files) writes it, as spelt.
   const files = new Map<string, { task: string; file: string; cell?: TaggedCell }>();
   for (const name of ['setup', 'pipeline']) files.set(name, { task: '', file: name });
   for (const cell of cells) {
     if (!cell.startsTask || !cell.task) continue;
     const task = cell.task;
-    const at = { notebook: notebookPath, cell: cell.index + 1, cellId: cell.id, line: taskLines.get(cell.index) ?? 1 };
+    const at = {
+      notebook: notebookPath,
+      cell: cell.index + 1,
+      cellId: cell.id,
+      line: taskLines.get(cell.index) ?? 1,
+    };
     const refuse = (message: string, hint: string) =>
-      diagnostics.push(diagnostic('error', 'E_TASK_FILE_NAME', at, message, { hint, snippet: `//| task: ${task.length > 60 ? `${task.slice(0, 60)}…` : task}` }));
+      diagnostics.push(
+        diagnostic('error', 'E_TASK_FILE_NAME', at, message, {
+          hint,
+          snippet: `//| task: ${task.length > 60 ? `${task.slice(0, 60)}…` : task}`,
+        }),
+      );
     if (task.length > MAX_TASK_NAME) {
-      refuse(`the task name is ${task.length} characters long; task names become file names, so the limit is ${MAX_TASK_NAME}`, 'choose a shorter name (and say the rest in a markdown cell above the task: it becomes the task\'s documentation)');
+      refuse(
+        `the task name is ${task.length} characters long; task names become file names, so the limit is ${MAX_TASK_NAME}`,
+        "choose a shorter name (and say the rest in a markdown cell above the task: it becomes the task's documentation)",
+      );
       continue;
     }
     if (WINDOWS_DEVICE.test(task.split('.')[0]!)) {
-      refuse(`\`${task}\` cannot be a file name on Windows (\`${task.split('.')[0]}\` names a device there), and task names become file names`, `rename the task, e.g. \`//| task: ${task}_data\``);
+      refuse(
+        `\`${task}\` cannot be a file name on Windows (\`${task.split('.')[0]}\` names a device there), and task names become file names`,
+        `rename the task, e.g. \`//| task: ${task}_data\``,
+      );
       continue;
     }
     const base = taskFile(task);
@@ -376,11 +567,15 @@ function fileNameProblems(cells: TaggedCell[], taskLines: Map<number, number>, n
       const other = files.get(file.toLowerCase());
       if (!other) continue;
       if (other.task === task) break; // the same task twice: E_DUPLICATE_TASK says so
-      const what = other.task ? `task \`${other.task}\` (cell ${other.cell!.index + 1})` : `the pipeline's own \`${file}.ts\``;
+      const what = other.task
+        ? `task \`${other.task}\` (cell ${other.cell!.index + 1})`
+        : `the pipeline's own \`${file}.ts\``;
       const onlyCase = other.file !== file;
       refuse(
         `task \`${task}\` would be written to ${file}.ts, the same file as ${what}${onlyCase ? ' on case-insensitive file systems (macOS, Windows)' : ''}`,
-        onlyCase ? 'rename one of the tasks so the names differ by more than case' : 'rename one of the tasks',
+        onlyCase
+          ? 'rename one of the tasks so the names differ by more than case'
+          : 'rename one of the tasks',
       );
       break;
     }
@@ -388,4 +583,3 @@ function fileNameProblems(cells: TaggedCell[], taskLines: Map<number, number>, n
     files.set(`${base}.test`.toLowerCase(), { task, file: `${base}.test`, cell });
   }
 }
-

@@ -12,7 +12,8 @@ export interface ParsedNotebook {
   diagnostics: Diagnostic[];
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function stemOf(path: string): string {
   const base = path.split('/').pop() ?? path;
@@ -25,7 +26,9 @@ function describe(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) {
     const odd = v.find((x) => typeof x !== 'string');
-    return odd === undefined ? 'a list' : `a list holding ${odd === null ? 'null' : Array.isArray(odd) ? 'a list' : `a ${typeof odd}`}`;
+    return odd === undefined
+      ? 'a list'
+      : `a list holding ${odd === null ? 'null' : Array.isArray(odd) ? 'a list' : `a ${typeof odd}`}`;
   }
   if (typeof v === 'string') return `"${v.length > 40 ? `${v.slice(0, 40)}…` : v}"`;
   return typeof v === 'object' ? 'an object' : `the ${typeof v} ${String(v)}`;
@@ -79,38 +82,61 @@ export function parseNotebook(path: string, text: string): ParsedNotebook {
   if (language && language !== 'typescript') {
     return {
       diagnostics: [
-        diagnostic('error', 'E_NOTEBOOK_LANGUAGE', at, `the notebook's kernel language is "${language}", not TypeScript`, {
-          hint: 'Cellar compiles notebooks written for the tslab (or Deno) TypeScript kernel',
-        }),
+        diagnostic(
+          'error',
+          'E_NOTEBOOK_LANGUAGE',
+          at,
+          `the notebook's kernel language is "${language}", not TypeScript`,
+          {
+            hint: 'Cellar compiles notebooks written for the tslab (or Deno) TypeScript kernel',
+          },
+        ),
       ],
     };
   }
-  const kernel: Notebook['kernel'] = kernelName.includes('deno') ? 'deno' : kernelName.includes('tslab') || !kernelName ? 'tslab' : 'typescript';
+  const kernel: Notebook['kernel'] = kernelName.includes('deno')
+    ? 'deno'
+    : kernelName.includes('tslab') || !kernelName
+      ? 'tslab'
+      : 'typescript';
 
   const diagnostics: Diagnostic[] = [];
   const cells: NotebookCell[] = [];
   json.cells.forEach((raw: unknown, index: number) => {
     const where = { notebook: path, cell: index + 1 };
     if (!isObject(raw)) {
-      diagnostics.push(diagnostic('error', 'E_NOTEBOOK_FORMAT', where, 'the cell is not a JSON object'));
+      diagnostics.push(
+        diagnostic('error', 'E_NOTEBOOK_FORMAT', where, 'the cell is not a JSON object'),
+      );
       return;
     }
     const id = typeof raw.id === 'string' ? raw.id : undefined;
     const type = raw.cell_type;
-    const bad = (message: string) => diagnostics.push(diagnostic('error', 'E_NOTEBOOK_FORMAT', { ...where, cellId: id }, message, { hint: 'open and save the notebook in JupyterLab to repair it, or fix the cell in the JSON' }));
+    const bad = (message: string) =>
+      diagnostics.push(
+        diagnostic('error', 'E_NOTEBOOK_FORMAT', { ...where, cellId: id }, message, {
+          hint: 'open and save the notebook in JupyterLab to repair it, or fix the cell in the JSON',
+        }),
+      );
     if (type !== 'code' && type !== 'markdown' && type !== 'raw') {
-      bad(`the cell's \`cell_type\` is ${describe(type)}; nbformat 4 knows "code", "markdown" and "raw"`);
+      bad(
+        `the cell's \`cell_type\` is ${describe(type)}; nbformat 4 knows "code", "markdown" and "raw"`,
+      );
       return;
     }
     // A code cell without its source would silently drop its task (or join its code to the task
     // above); prose and raw cells without one are harmless and read as empty.
     const source = sourceText(raw.source ?? (type === 'code' ? undefined : ''));
     if (source === undefined) {
-      bad(`the ${type} cell's \`source\` is ${describe(raw.source)}; it must be a string or a list of strings`);
+      bad(
+        `the ${type} cell's \`source\` is ${describe(raw.source)}; it must be a string or a list of strings`,
+      );
       return;
     }
     const cellMeta = isObject(raw.metadata) ? raw.metadata : {};
-    const tags = Array.isArray(cellMeta.tags) ? cellMeta.tags.filter((t): t is string => typeof t === 'string') : [];
+    const tags = Array.isArray(cellMeta.tags)
+      ? cellMeta.tags.filter((t): t is string => typeof t === 'string')
+      : [];
     cells.push({ index, id, type, source: source.replace(/\r\n?/g, '\n'), tags });
   });
   return { notebook: { path, stem: stemOf(path), kernel, cells }, diagnostics };

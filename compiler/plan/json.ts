@@ -36,15 +36,21 @@ export function planJson(plan: TaskPlan): PlanJson {
 }
 
 export function planText(plan: TaskPlan): string {
-  const lines = [`${plan.notebook}: ${plan.tasks.length} task(s), ${plan.params.length} param(s), ${plan.tests.length} test cell(s)`];
-  for (const p of plan.params) lines.push(`  param ${p.name}: ${p.type} = ${JSON.stringify(p.default)}`);
+  const lines = [
+    `${plan.notebook}: ${plan.tasks.length} task(s), ${plan.params.length} param(s), ${plan.tests.length} test cell(s)`,
+  ];
+  for (const p of plan.params)
+    lines.push(`  param ${p.name}: ${p.type} = ${JSON.stringify(p.default)}`);
   for (const t of plan.tasks) {
     const cells = t.cells.map((c) => c + 1).join(', ');
     lines.push(`  task ${t.name} (cell${t.cells.length > 1 ? 's' : ''} ${cells})`);
     if (t.upstream.length) lines.push(`    after:   ${t.upstream.join(', ')}`);
-    if (t.inputs.length) lines.push(`    inputs:  ${t.inputs.map((i) => `${i.name} ← ${i.fromTask}`).join(', ')}`);
+    if (t.inputs.length)
+      lines.push(`    inputs:  ${t.inputs.map((i) => `${i.name} ← ${i.fromTask}`).join(', ')}`);
     if (t.params.length) lines.push(`    params:  ${t.params.join(', ')}`);
-    lines.push(`    outputs: ${t.outputs.map((o) => o.name + (o.codec ? ` (${o.codec})` : '')).join(', ') || '(none)'}`);
+    lines.push(
+      `    outputs: ${t.outputs.map((o) => o.name + (o.codec ? ` (${o.codec})` : '')).join(', ') || '(none)'}`,
+    );
   }
   return lines.join('\n');
 }

@@ -15,7 +15,20 @@
 import { diagnostic, suggest } from '../diagnostics.js';
 import { KNOWN_GLOBALS } from '../analyze/globals.js';
 import type {
-  Binding, CellAnalysis, Diagnostic, Mutation, Owner, ParamPlan, Span, TaggedCell, TaskNode, TaskOutput, TaskPlan, TestNode, Version, WarehousePlan,
+  Binding,
+  CellAnalysis,
+  Diagnostic,
+  Mutation,
+  Owner,
+  ParamPlan,
+  Span,
+  TaggedCell,
+  TaskNode,
+  TaskOutput,
+  TaskPlan,
+  TestNode,
+  Version,
+  WarehousePlan,
 } from '../types.js';
 
 export interface LinkInput {
@@ -33,7 +46,16 @@ export interface LinkResult {
   diagnostics: Diagnostic[];
 }
 
-const VALUE_KINDS = new Set(['const', 'let', 'var', 'function', 'class', 'enum', 'namespace', 'import']);
+const VALUE_KINDS = new Set([
+  'const',
+  'let',
+  'var',
+  'function',
+  'class',
+  'enum',
+  'namespace',
+  'import',
+]);
 const TYPE_KINDS = new Set(['class', 'enum', 'interface', 'type', 'namespace', 'import']);
 const DATA_KINDS = new Set(['const', 'let', 'var']);
 const COMMONJS_HINTS: Record<string, string> = {
@@ -44,8 +66,16 @@ const COMMONJS_HINTS: Record<string, string> = {
   __filename: 'use `import.meta.filename`',
 };
 
-const sameOwner = (a: Owner, b: Owner) => a.kind === b.kind && (a.kind !== 'task' || (b.kind === 'task' && a.task === b.task));
-const ownerWords = (o: Owner) => (o.kind === 'task' ? `task \`${o.task}\`` : o.kind === 'setup' ? 'a setup cell' : o.kind === 'params' ? 'the params cell' : 'an import');
+const sameOwner = (a: Owner, b: Owner) =>
+  a.kind === b.kind && (a.kind !== 'task' || (b.kind === 'task' && a.task === b.task));
+const ownerWords = (o: Owner) =>
+  o.kind === 'task'
+    ? `task \`${o.task}\``
+    : o.kind === 'setup'
+      ? 'a setup cell'
+      : o.kind === 'params'
+        ? 'the params cell'
+        : 'an import';
 
 /** What the passes share: the input, what earlier passes decided, and the diagnostics so far. */
 interface LinkState {
@@ -96,15 +126,33 @@ interface CellScope {
   newVersions: Map<string, { statement: Span; site: Span }>;
 }
 
-const at = (s: LinkState, cell: TaggedCell, line?: number, column?: number) => ({ notebook: s.input.notebook, cell: cell.index + 1, cellId: cell.id, line, column });
+const at = (s: LinkState, cell: TaggedCell, line?: number, column?: number) => ({
+  notebook: s.input.notebook,
+  cell: cell.index + 1,
+  cellId: cell.id,
+  line,
+  column,
+});
 const lineOf = (cell: TaggedCell, line: number) => cell.code.split('\n')[line - 1] ?? '';
 const within = (spans: Span[], pos: number) => spans.some((s) => pos >= s.start && pos < s.end);
 const cellAt = (s: LinkState, index: number) => s.input.cells.find((c) => c.index === index)!;
 
 export function linkCells(input: LinkInput): LinkResult {
   const s: LinkState = {
-    input, diagnostics: [], tasks: new Map(), taskStart: new Map(), doc: '', setupDoc: [], setupCells: [],
-    versions: {}, bindings: {}, dropped: {}, uses: new Map(), firstUse: new Map(), tests: [], params: [],
+    input,
+    diagnostics: [],
+    tasks: new Map(),
+    taskStart: new Map(),
+    doc: '',
+    setupDoc: [],
+    setupCells: [],
+    versions: {},
+    bindings: {},
+    dropped: {},
+    uses: new Map(),
+    firstUse: new Map(),
+    tests: [],
+    params: [],
   };
   collectTasks(s);
   bindUses(s);
@@ -157,16 +205,34 @@ function collectTasks(s: LinkState): void {
         if (tasks.has(cell.task)) {
           const first = taskStart.get(cell.task)!;
           s.diagnostics.push(
-            diagnostic('error', 'E_DUPLICATE_TASK', at(s, cell, 1), `task \`${cell.task}\` is already defined in cell ${first.index + 1}`, {
-              hint: 'give each task a unique name, or merge the cells',
-              snippet: `//| task: ${cell.task}`,
-            }),
+            diagnostic(
+              'error',
+              'E_DUPLICATE_TASK',
+              at(s, cell, 1),
+              `task \`${cell.task}\` is already defined in cell ${first.index + 1}`,
+              {
+                hint: 'give each task a unique name, or merge the cells',
+                snippet: `//| task: ${cell.task}`,
+              },
+            ),
           );
         } else {
           taskStart.set(cell.task, cell);
           tasks.set(cell.task, {
-            name: cell.task, cells: [], cellIds: [], doc: pendingDoc.join('\n\n'), inputs: [], params: [], upstream: [], outputs: [],
-            version: 0, rerun: false, cache: 'code', checks: [], uses: [], async: false,
+            name: cell.task,
+            cells: [],
+            cellIds: [],
+            doc: pendingDoc.join('\n\n'),
+            inputs: [],
+            params: [],
+            upstream: [],
+            outputs: [],
+            version: 0,
+            rerun: false,
+            cache: 'code',
+            checks: [],
+            uses: [],
+            async: false,
           });
         }
       }
@@ -191,14 +257,24 @@ function collectTasks(s: LinkState): void {
 /** Walk the cells in order, binding each use to the version the kernel would have read. */
 function bindUses(s: LinkState): void {
   const { cells, analyses } = s.input;
-  const scope: Scope = { value: new Map(), type: new Map(), aliasOf: new Map(), declaredIn: new Map(), exploreDecls: new Map() };
+  const scope: Scope = {
+    value: new Map(),
+    type: new Map(),
+    aliasOf: new Map(),
+    declaredIn: new Map(),
+    exploreDecls: new Map(),
+  };
   for (const cell of cells) {
     const a = analyses.get(cell.index);
-    if (a) for (const d of a.declarations) if (!scope.declaredIn.has(d.name)) scope.declaredIn.set(d.name, cell);
+    if (a)
+      for (const d of a.declarations)
+        if (!scope.declaredIn.has(d.name)) scope.declaredIn.set(d.name, cell);
   }
   for (const cell of cells) {
     if (cell.role !== 'explore') continue;
-    for (const m of cell.code.matchAll(/^(?:export\s+)?(?:const|let|var|function\*?|class|async\s+function)\s+([A-Za-z_$][\w$]*)/gm)) {
+    for (const m of cell.code.matchAll(
+      /^(?:export\s+)?(?:const|let|var|function\*?|class|async\s+function)\s+([A-Za-z_$][\w$]*)/gm,
+    )) {
       if (!scope.exploreDecls.has(m[1]!)) scope.exploreDecls.set(m[1]!, cell);
     }
   }
@@ -207,9 +283,21 @@ function bindUses(s: LinkState): void {
     if (cell.role === 'markdown' || cell.role === 'explore') continue;
     const a = analyses.get(cell.index);
     if (!a) continue;
-    if (cell.role === 'task' && cell.startsTask && cell.task !== undefined && s.taskStart.get(cell.task) !== cell) continue;
+    if (
+      cell.role === 'task' &&
+      cell.startsTask &&
+      cell.task !== undefined &&
+      s.taskStart.get(cell.task) !== cell
+    )
+      continue;
     const owner: Owner | undefined =
-      cell.role === 'setup' ? { kind: 'setup' } : cell.role === 'params' ? { kind: 'params' } : cell.role === 'task' ? { kind: 'task', task: cell.task! } : undefined;
+      cell.role === 'setup'
+        ? { kind: 'setup' }
+        : cell.role === 'params'
+          ? { kind: 'params' }
+          : cell.role === 'task'
+            ? { kind: 'task', task: cell.task! }
+            : undefined;
     const here = declareVersions(s, cell, a, owner);
     declareReassignments(s, here, scope);
     for (const alias of a.aliases ?? []) {
@@ -222,7 +310,8 @@ function bindUses(s: LinkState): void {
     checkMutations(s, here, scope);
 
     if (cell.role === 'params') {
-      for (const p of a.params) s.params.push({ ...p, cell: cell.index, versionId: `${cell.index}:${p.name}` });
+      for (const p of a.params)
+        s.params.push({ ...p, cell: cell.index, versionId: `${cell.index}:${p.name}` });
     }
     if (cell.role === 'test') {
       s.tests.push({ task: cell.task!, cell: cell.index, cellId: cell.id, uses: [], async: true });
@@ -235,16 +324,46 @@ function bindUses(s: LinkState): void {
 
 /** The key a cell's uses are recorded under: its task, `test:<cell>`, `setup` or `params`. */
 const userOf = (cell: TaggedCell, owner: Owner | undefined) =>
-  cell.role === 'test' ? `test:${cell.index}` : owner?.kind === 'task' ? owner.task : owner?.kind ?? '';
+  cell.role === 'test'
+    ? `test:${cell.index}`
+    : owner?.kind === 'task'
+      ? owner.task
+      : (owner?.kind ?? '');
 
 /** This cell's own versions (imports and declarations), and the bindings of its declaration sites. */
-function declareVersions(s: LinkState, cell: TaggedCell, a: CellAnalysis, owner: Owner | undefined): CellScope {
-  const here: CellScope = { cell, analysis: a, owner, ownValue: new Map(), ownType: new Map(), dropped: [], inert: [], newVersions: new Map() };
+function declareVersions(
+  s: LinkState,
+  cell: TaggedCell,
+  a: CellAnalysis,
+  owner: Owner | undefined,
+): CellScope {
+  const here: CellScope = {
+    cell,
+    analysis: a,
+    owner,
+    ownValue: new Map(),
+    ownType: new Map(),
+    dropped: [],
+    inert: [],
+    newVersions: new Map(),
+  };
   const cellBindings: Binding[] = (s.bindings[cell.index] = []);
   const versionOwner: Owner = owner ?? { kind: 'import' };
   for (const imp of a.imports) {
     for (const b of imp.bindings) {
-      const v: Version = { id: `${cell.index}:${b.local}`, name: b.local, cell: cell.index, kind: 'import', owner: { kind: 'import' }, importFrom: { module: imp.module, imported: b.imported, typeOnly: b.typeOnly, ...(imp.attributes ? { attributes: imp.attributes } : {}) } };
+      const v: Version = {
+        id: `${cell.index}:${b.local}`,
+        name: b.local,
+        cell: cell.index,
+        kind: 'import',
+        owner: { kind: 'import' },
+        importFrom: {
+          module: imp.module,
+          imported: b.imported,
+          typeOnly: b.typeOnly,
+          ...(imp.attributes ? { attributes: imp.attributes } : {}),
+        },
+      };
       s.versions[v.id] = v;
       if (!b.typeOnly) here.ownValue.set(b.local, v);
       here.ownType.set(b.local, v);
@@ -253,11 +372,25 @@ function declareVersions(s: LinkState, cell: TaggedCell, a: CellAnalysis, owner:
   for (const d of a.declarations) {
     const isValue = VALUE_KINDS.has(d.kind);
     const id = isValue ? `${cell.index}:${d.name}` : `${cell.index}:type:${d.name}`;
-    const v: Version = s.versions[id] ?? { id, name: d.name, cell: cell.index, kind: d.kind, owner: versionOwner, ...(d.callable ? { callable: true } : {}) };
+    const v: Version = s.versions[id] ?? {
+      id,
+      name: d.name,
+      cell: cell.index,
+      kind: d.kind,
+      owner: versionOwner,
+      ...(d.callable ? { callable: true } : {}),
+    };
     s.versions[id] = v;
     if (isValue) here.ownValue.set(d.name, v);
     if (TYPE_KINDS.has(d.kind)) here.ownType.set(d.name, v);
-    for (const site of d.sites) cellBindings.push({ start: site.start, end: site.end, versionId: id, meaning: isValue ? 'value' : 'type', ...(site.shorthandBinding ? { shorthand: 'binding' as const } : {}) });
+    for (const site of d.sites)
+      cellBindings.push({
+        start: site.start,
+        end: site.end,
+        versionId: id,
+        meaning: isValue ? 'value' : 'type',
+        ...(site.shorthandBinding ? { shorthand: 'binding' as const } : {}),
+      });
   }
   return here;
 }
@@ -275,12 +408,25 @@ function declareReassignments(s: LinkState, here: CellScope, scope: Scope): void
   for (const r of a.reassignments ?? []) {
     if (here.ownValue.has(r.name)) continue;
     const prior = scope.value.get(r.name);
-    if (!prior || !DATA_KINDS.has(prior.kind) || prior.callable || sameOwner(prior.owner, owner)) continue;
+    if (!prior || !DATA_KINDS.has(prior.kind) || prior.callable || sameOwner(prior.owner, owner))
+      continue;
     const id = `${cell.index}:${r.name}`;
-    s.versions[id] = { id, name: r.name, cell: cell.index, kind: 'let', owner, reassignedAt: r.statement.start };
+    s.versions[id] = {
+      id,
+      name: r.name,
+      cell: cell.index,
+      kind: 'let',
+      owner,
+      reassignedAt: r.statement.start,
+    };
     here.ownValue.set(r.name, s.versions[id]!);
     here.newVersions.set(r.name, { statement: r.statement, site: r.site });
-    s.bindings[cell.index]!.push({ start: r.site.start, end: r.site.end, versionId: id, meaning: 'value' });
+    s.bindings[cell.index]!.push({
+      start: r.site.start,
+      end: r.site.end,
+      versionId: id,
+      meaning: 'value',
+    });
   }
 }
 
@@ -302,9 +448,15 @@ function dropNotebookOnly(s: LinkState, here: CellScope, scope: Scope): void {
     if (v?.kind === 'import' && v.importFrom?.module === 'tslab') {
       here.dropped.push(call.statement);
       s.diagnostics.push(
-        diagnostic('note', 'N_DISPLAY_DROPPED', at(s, cell, call.line), `\`${call.root}.display…\` only works inside Jupyter: left out of the compiled ${cell.role === 'test' ? 'test' : 'module'}`, {
-          snippet: lineOf(cell, call.line),
-        }),
+        diagnostic(
+          'note',
+          'N_DISPLAY_DROPPED',
+          at(s, cell, call.line),
+          `\`${call.root}.display…\` only works inside Jupyter: left out of the compiled ${cell.role === 'test' ? 'test' : 'module'}`,
+          {
+            snippet: lineOf(cell, call.line),
+          },
+        ),
       );
     }
   }
@@ -323,7 +475,9 @@ function resolveReferences(s: LinkState, here: CellScope, scope: Scope): void {
   s.uses.set(user, used);
   const cellBindings = s.bindings[cell.index]!;
   const reported = new Set<string>();
-  const assignedUndeclared = new Set(a.mutations.filter((m) => m.kind === 'assign' && !scope.value.has(m.name)).map((m) => m.name));
+  const assignedUndeclared = new Set(
+    a.mutations.filter((m) => m.kind === 'assign' && !scope.value.has(m.name)).map((m) => m.name),
+  );
   for (const ref of a.references) {
     const inert = within(here.inert, ref.start);
     if (within(here.dropped, ref.start) && !inert) continue;
@@ -331,55 +485,108 @@ function resolveReferences(s: LinkState, here: CellScope, scope: Scope): void {
     const reassigned = ref.own ? undefined : newVersionAt(here, ref.name, ref.start);
     if (reassigned === 'site') continue; // bound by declareReassignments
     if (reassigned === 'new') v = ownValue.get(ref.name);
-    else if (ref.own) v = ref.meaning === 'value' ? ownValue.get(ref.name) ?? ownType.get(ref.name) : ownType.get(ref.name) ?? ownValue.get(ref.name);
-    else v = ref.meaning === 'value' ? scope.value.get(ref.name) : scope.type.get(ref.name) ?? scope.value.get(ref.name);
+    else if (ref.own)
+      v =
+        ref.meaning === 'value'
+          ? (ownValue.get(ref.name) ?? ownType.get(ref.name))
+          : (ownType.get(ref.name) ?? ownValue.get(ref.name));
+    else
+      v =
+        ref.meaning === 'value'
+          ? scope.value.get(ref.name)
+          : (scope.type.get(ref.name) ?? scope.value.get(ref.name));
     if (v && inert) continue;
     if (!v) {
-      if (ref.own || ref.meaning === 'type' || KNOWN_GLOBALS.has(ref.name) || reported.has(ref.name) || assignedUndeclared.has(ref.name)) continue;
+      if (
+        ref.own ||
+        ref.meaning === 'type' ||
+        KNOWN_GLOBALS.has(ref.name) ||
+        reported.has(ref.name) ||
+        assignedUndeclared.has(ref.name)
+      )
+        continue;
       reported.add(ref.name);
       s.diagnostics.push(
-        diagnostic('error', 'E_UNDECLARED_NAME', at(s, cell, ref.line, ref.column), `\`${ref.name}\` is used but never declared in a compiled cell before it`, {
-          hint: undeclaredHint(ref.name, cell, here, scope),
-          snippet: lineOf(cell, ref.line),
-        }),
+        diagnostic(
+          'error',
+          'E_UNDECLARED_NAME',
+          at(s, cell, ref.line, ref.column),
+          `\`${ref.name}\` is used but never declared in a compiled cell before it`,
+          {
+            hint: undeclaredHint(ref.name, cell, here, scope),
+            snippet: lineOf(cell, ref.line),
+          },
+        ),
       );
       continue;
     }
     if (cell.role === 'setup' && v.owner.kind === 'params' && !reported.has(ref.name)) {
       reported.add(ref.name);
       s.diagnostics.push(
-        diagnostic('error', 'E_PARAM_IN_SETUP', at(s, cell, ref.line, ref.column), `setup cell reads param \`${ref.name}\`, but setup is shared by every task and has no params`, {
-          hint: 'read the param inside a task, or pass it to a setup function as an argument',
-          snippet: lineOf(cell, ref.line),
-        }),
+        diagnostic(
+          'error',
+          'E_PARAM_IN_SETUP',
+          at(s, cell, ref.line, ref.column),
+          `setup cell reads param \`${ref.name}\`, but setup is shared by every task and has no params`,
+          {
+            hint: 'read the param inside a task, or pass it to a setup function as an argument',
+            snippet: lineOf(cell, ref.line),
+          },
+        ),
       );
     }
-    if (ref.shorthand && !ref.own && ref.meaning === 'value' && (s.input.kernel ?? 'tslab') === 'tslab' && !reported.has(`shorthand:${ref.name}`)) {
+    if (
+      ref.shorthand &&
+      !ref.own &&
+      ref.meaning === 'value' &&
+      (s.input.kernel ?? 'tslab') === 'tslab' &&
+      !reported.has(`shorthand:${ref.name}`)
+    ) {
       // tslab rewrites reads of earlier cells' names but misses object shorthands: `{ seed }`
       // throws ReferenceError in the kernel, though the compiled module is fine.
       reported.add(`shorthand:${ref.name}`);
       s.diagnostics.push(
-        diagnostic('warning', 'W_TSLAB_SHORTHAND', at(s, cell, ref.line, ref.column), `\`{ ${ref.name} }\` names \`${ref.name}\` from cell ${v.cell + 1}: tslab throws "ReferenceError: ${ref.name} is not defined" on this shorthand`, {
-          hint: `write \`${ref.name}: ${ref.name}\` instead of \`${ref.name}\` in the object literal`,
-          snippet: lineOf(cell, ref.line),
-        }),
+        diagnostic(
+          'warning',
+          'W_TSLAB_SHORTHAND',
+          at(s, cell, ref.line, ref.column),
+          `\`{ ${ref.name} }\` names \`${ref.name}\` from cell ${v.cell + 1}: tslab throws "ReferenceError: ${ref.name} is not defined" on this shorthand`,
+          {
+            hint: `write \`${ref.name}: ${ref.name}\` instead of \`${ref.name}\` in the object literal`,
+            snippet: lineOf(cell, ref.line),
+          },
+        ),
       );
     }
     used.add(v.id);
     const key = `${user}|${v.id}`;
     if (!s.firstUse.has(key)) s.firstUse.set(key, { cell, line: ref.line, column: ref.column });
-    cellBindings.push({ start: ref.start, end: ref.end, versionId: v.id, meaning: ref.meaning, ...(ref.shorthand ? { shorthand: 'literal' as const } : {}) });
+    cellBindings.push({
+      start: ref.start,
+      end: ref.end,
+      versionId: v.id,
+      meaning: ref.meaning,
+      ...(ref.shorthand ? { shorthand: 'literal' as const } : {}),
+    });
   }
 }
 
 /** Why a name is not in scope, most specific first: CommonJS, explore cell, later cell, test cell, typo. */
-function undeclaredHint(name: string, cell: TaggedCell, here: CellScope, scope: Scope): string | undefined {
+function undeclaredHint(
+  name: string,
+  cell: TaggedCell,
+  here: CellScope,
+  scope: Scope,
+): string | undefined {
   const explore = scope.exploreDecls.get(name);
   const later = scope.declaredIn.get(name);
   if (Object.hasOwn(COMMONJS_HINTS, name)) return COMMONJS_HINTS[name];
-  if (explore && explore.index < cell.index) return `\`${name}\` is declared in cell ${explore.index + 1}, which is tagged \`//| explore\` and not compiled: move the declaration to a setup or task cell`;
-  if (later && later.index > cell.index) return `\`${name}\` is declared later, in cell ${later.index + 1}: the pipeline runs cells in notebook order, so move it up`;
-  if (later && later.role === 'test') return `\`${name}\` is declared in test cell ${later.index + 1}; tests are not visible to other cells`;
+  if (explore && explore.index < cell.index)
+    return `\`${name}\` is declared in cell ${explore.index + 1}, which is tagged \`//| explore\` and not compiled: move the declaration to a setup or task cell`;
+  if (later && later.index > cell.index)
+    return `\`${name}\` is declared later, in cell ${later.index + 1}: the pipeline runs cells in notebook order, so move it up`;
+  if (later && later.role === 'test')
+    return `\`${name}\` is declared in test cell ${later.index + 1}; tests are not visible to other cells`;
   const guess = suggest(name, [...scope.value.keys(), ...here.ownValue.keys()]);
   return guess ? `did you mean \`${guess}\`?` : undefined;
 }
@@ -397,46 +604,83 @@ function describeMutation(m: Mutation): string {
 function checkMutations(s: LinkState, here: CellScope, scope: Scope): void {
   const { cell, analysis: a, owner } = here;
   for (const m of a.mutations) {
-    if (here.dropped.length && a.references.some((r) => r.name === m.name && r.line === m.line && r.column === m.column && within(here.dropped, r.start))) continue;
+    if (
+      here.dropped.length &&
+      a.references.some(
+        (r) =>
+          r.name === m.name &&
+          r.line === m.line &&
+          r.column === m.column &&
+          within(here.dropped, r.start),
+      )
+    )
+      continue;
     if (here.newVersions.has(m.name)) {
       // On the new version (its own `let`) or the reassignment itself: this task's value.
-      const ref = a.references.find((r) => r.name === m.name && r.line === m.line && r.column === m.column);
+      const ref = a.references.find(
+        (r) => r.name === m.name && r.line === m.line && r.column === m.column,
+      );
       if (ref && newVersionAt(here, m.name, ref.start) !== undefined) continue;
     }
     const v = scope.value.get(m.name);
     if (!v) {
       if (m.kind === 'assign' && !here.ownValue.has(m.name)) {
         s.diagnostics.push(
-          diagnostic('error', 'E_IMPLICIT_GLOBAL', at(s, cell, m.line, m.column), `\`${m.name}\` is assigned but never declared (an implicit global)`, {
-            hint: `declare it: \`const ${m.name} = ...\`${/require\s*\(/.test(lineOf(cell, m.line)) ? ', and use `import` instead of `require`' : ''}`,
-            snippet: lineOf(cell, m.line),
-          }),
+          diagnostic(
+            'error',
+            'E_IMPLICIT_GLOBAL',
+            at(s, cell, m.line, m.column),
+            `\`${m.name}\` is assigned but never declared (an implicit global)`,
+            {
+              hint: `declare it: \`const ${m.name} = ...\`${/require\s*\(/.test(lineOf(cell, m.line)) ? ', and use `import` instead of `require`' : ''}`,
+              snippet: lineOf(cell, m.line),
+            },
+          ),
         );
       }
       continue;
     }
     const root = m.kind === 'assign' ? undefined : scope.aliasOf.get(v.id);
-    if (root && cell.role === 'task' && owner && root.owner.kind !== 'import' && !sameOwner(root.owner, owner)) {
+    if (
+      root &&
+      cell.role === 'task' &&
+      owner &&
+      root.owner.kind !== 'import' &&
+      !sameOwner(root.owner, owner)
+    ) {
       // `const ys = xs` in an earlier cell of this task, changed here: xs changes.
       s.diagnostics.push(
-        diagnostic('error', 'E_MUTATES_UPSTREAM', at(s, cell, m.line, m.column), `task \`${cell.task}\` ${describeMutation(m)} \`${m.name}\`, which is \`${root.name}\` from ${ownerWords(root.owner)} (cell ${root.cell + 1}) under another name (cell ${v.cell + 1}): the cached value would no longer match what the notebook computed`, {
-          hint: `copy it where you take it, in cell ${v.cell + 1}: \`const ${m.name} = structuredClone(${root.name})\``,
-          snippet: lineOf(cell, m.line),
-        }),
+        diagnostic(
+          'error',
+          'E_MUTATES_UPSTREAM',
+          at(s, cell, m.line, m.column),
+          `task \`${cell.task}\` ${describeMutation(m)} \`${m.name}\`, which is \`${root.name}\` from ${ownerWords(root.owner)} (cell ${root.cell + 1}) under another name (cell ${v.cell + 1}): the cached value would no longer match what the notebook computed`,
+          {
+            hint: `copy it where you take it, in cell ${v.cell + 1}: \`const ${m.name} = structuredClone(${root.name})\``,
+            snippet: lineOf(cell, m.line),
+          },
+        ),
       );
       continue;
     }
-    if (cell.role !== 'task' || !owner || v.owner.kind === 'import' || sameOwner(v.owner, owner)) continue;
+    if (cell.role !== 'task' || !owner || v.owner.kind === 'import' || sameOwner(v.owner, owner))
+      continue;
     const mine = `my${m.name[0]!.toUpperCase()}${m.name.slice(1)}`;
     s.diagnostics.push(
-      diagnostic('error', 'E_MUTATES_UPSTREAM', at(s, cell, m.line, m.column), `task \`${cell.task}\` ${describeMutation(m)} \`${m.name}\`, which ${ownerWords(v.owner)} produced (cell ${v.cell + 1}): the cached value would no longer match what the notebook computed`, {
-        hint: m.element
-          ? `copy it deeply first, e.g. \`const ${mine} = structuredClone(${m.name})\` (\`[...${m.name}]\` would share the elements), or build new elements with \`${m.name}.map((x) => ({ ...x, … }))\``
-          : m.kind === 'assign'
-            ? `give the new value its own name in this task, e.g. \`const ${m.name}2 = …\`, and read that one from here on`
-            : `copy it first, e.g. \`const ${mine} = structuredClone(${m.name})\` (or \`[...${m.name}]\`), and change the copy`,
-        snippet: lineOf(cell, m.line),
-      }),
+      diagnostic(
+        'error',
+        'E_MUTATES_UPSTREAM',
+        at(s, cell, m.line, m.column),
+        `task \`${cell.task}\` ${describeMutation(m)} \`${m.name}\`, which ${ownerWords(v.owner)} produced (cell ${v.cell + 1}): the cached value would no longer match what the notebook computed`,
+        {
+          hint: m.element
+            ? `copy it deeply first, e.g. \`const ${mine} = structuredClone(${m.name})\` (\`[...${m.name}]\` would share the elements), or build new elements with \`${m.name}.map((x) => ({ ...x, … }))\``
+            : m.kind === 'assign'
+              ? `give the new value its own name in this task, e.g. \`const ${m.name}2 = …\`, and read that one from here on`
+              : `copy it first, e.g. \`const ${mine} = structuredClone(${m.name})\` (or \`[...${m.name}]\`), and change the copy`,
+          snippet: lineOf(cell, m.line),
+        },
+      ),
     );
   }
 }
@@ -478,12 +722,18 @@ function deriveInputs(s: LinkState): { consumed: Consumed; readByTasks: Set<stri
         const use = s.firstUse.get(`${task.name}|${id}`)!;
         const what = v.callable ? 'function' : v.kind;
         s.diagnostics.push(
-          diagnostic('error', 'E_FUNCTION_CROSSES_TASK', at(s, use.cell, use.line, use.column), `task \`${task.name}\` uses ${what} \`${v.name}\`, declared in task \`${v.owner.task}\` (cell ${v.cell + 1})${captured.length ? `, which reads ${captured.map((c) => `\`${c.name}\``).join(', ')} of ${ownerWords(captured[0]!.owner)}` : ''}: only data can pass between tasks`, {
-            hint: captured.length
-              ? `make \`${v.name}\` take ${captured.map((c) => `\`${c.name}\``).join(', ')} as ${captured.length === 1 ? 'an argument' : 'arguments'} instead of reading ${captured.length === 1 ? 'it' : 'them'}: then it closes over no task value and is shared between tasks`
-              : 'move the declaration into a setup cell (before the first task), so every task module can import it',
-            snippet: lineOf(use.cell, use.line),
-          }),
+          diagnostic(
+            'error',
+            'E_FUNCTION_CROSSES_TASK',
+            at(s, use.cell, use.line, use.column),
+            `task \`${task.name}\` uses ${what} \`${v.name}\`, declared in task \`${v.owner.task}\` (cell ${v.cell + 1})${captured.length ? `, which reads ${captured.map((c) => `\`${c.name}\``).join(', ')} of ${ownerWords(captured[0]!.owner)}` : ''}: only data can pass between tasks`,
+            {
+              hint: captured.length
+                ? `make \`${v.name}\` take ${captured.map((c) => `\`${c.name}\``).join(', ')} as ${captured.length === 1 ? 'an argument' : 'arguments'} instead of reading ${captured.length === 1 ? 'it' : 'them'}: then it closes over no task value and is shared between tasks`
+                : 'move the declaration into a setup cell (before the first task), so every task module can import it',
+              snippet: lineOf(use.cell, use.line),
+            },
+          ),
         );
         continue;
       }
@@ -504,15 +754,29 @@ function deriveInputs(s: LinkState): { consumed: Consumed; readByTasks: Set<stri
  */
 function capturedTaskValues(s: LinkState, v: Version, seen = new Set<string>()): Version[] {
   seen.add(v.id);
-  const decl = s.input.analyses.get(v.cell)?.declarations.find((d) => d.name === v.name && VALUE_KINDS.has(d.kind));
+  const decl = s.input.analyses
+    .get(v.cell)
+    ?.declarations.find((d) => d.name === v.name && VALUE_KINDS.has(d.kind));
   if (!decl) return [v];
   const found = new Map<string, Version>();
   for (const b of s.bindings[v.cell] ?? []) {
-    if (b.start < decl.statement.start || b.end > decl.statement.end || b.versionId === v.id) continue;
+    if (b.start < decl.statement.start || b.end > decl.statement.end || b.versionId === v.id)
+      continue;
     const read = s.versions[b.versionId];
-    if (!read || read.kind === 'import' || read.owner.kind === 'setup' || read.shared || seen.has(read.id)) continue;
+    if (
+      !read ||
+      read.kind === 'import' ||
+      read.owner.kind === 'setup' ||
+      read.shared ||
+      seen.has(read.id)
+    )
+      continue;
     // Another helper of a task that itself closes over nothing: shared along with this one.
-    if (read.owner.kind === 'task' && (read.kind === 'function' || read.kind === 'class' || read.callable) && capturedTaskValues(s, read, seen).length === 0) {
+    if (
+      read.owner.kind === 'task' &&
+      (read.kind === 'function' || read.kind === 'class' || read.callable) &&
+      capturedTaskValues(s, read, seen).length === 0
+    ) {
       read.shared = true;
       continue;
     }
@@ -530,16 +794,25 @@ function checkTests(s: LinkState, consumed: Consumed): void {
     test.uses = ids;
     for (const id of ids) {
       const v = s.versions[id]!;
-      if (v.owner.kind === 'task' && DATA_KINDS.has(v.kind) && !v.callable) consume(consumed, v.owner.task, v.name);
+      if (v.owner.kind === 'task' && DATA_KINDS.has(v.kind) && !v.callable)
+        consume(consumed, v.owner.task, v.name);
     }
     const testCell = cellAt(s, test.cell);
     if (!tasks.has(test.task)) {
       const guess = suggest(test.task, tasks.keys());
       s.diagnostics.push(
-        diagnostic('error', 'E_UNKNOWN_TASK', at(s, testCell, 1), `test cell names task \`${test.task}\`, which does not exist`, {
-          hint: guess ? `did you mean \`${guess}\`?` : `tasks are: ${[...tasks.keys()].join(', ') || '(none)'}`,
-          snippet: `//| test: ${test.task}`,
-        }),
+        diagnostic(
+          'error',
+          'E_UNKNOWN_TASK',
+          at(s, testCell, 1),
+          `test cell names task \`${test.task}\`, which does not exist`,
+          {
+            hint: guess
+              ? `did you mean \`${guess}\`?`
+              : `tasks are: ${[...tasks.keys()].join(', ') || '(none)'}`,
+            snippet: `//| test: ${test.task}`,
+          },
+        ),
       );
     }
     // A test cell between two cells of its task: the notebook checked the value as it was then,
@@ -550,19 +823,32 @@ function checkTests(s: LinkState, consumed: Consumed): void {
     const changedIn = new Map<string, number>();
     for (const i of later) {
       const a = s.input.analyses.get(i);
-      for (const d of a?.declarations ?? []) if (DATA_KINDS.has(d.kind) && !changedIn.has(d.name)) changedIn.set(d.name, i);
+      for (const d of a?.declarations ?? [])
+        if (DATA_KINDS.has(d.kind) && !changedIn.has(d.name)) changedIn.set(d.name, i);
       for (const m of a?.mutations ?? []) if (!changedIn.has(m.name)) changedIn.set(m.name, i);
     }
     for (const id of ids) {
       const v = s.versions[id]!;
       const changer = changedIn.get(v.name);
-      if (v.owner.kind !== 'task' || v.owner.task !== test.task || !DATA_KINDS.has(v.kind) || changer === undefined) continue;
+      if (
+        v.owner.kind !== 'task' ||
+        v.owner.task !== test.task ||
+        !DATA_KINDS.has(v.kind) ||
+        changer === undefined
+      )
+        continue;
       const use = s.firstUse.get(`test:${test.cell}|${id}`);
       s.diagnostics.push(
-        diagnostic('warning', 'W_TEST_SEES_LATER_VALUE', at(s, testCell, use?.line ?? 1, use?.column), `this test checks \`${v.name}\` in the middle of task \`${test.task}\`, and cell ${changer + 1} changes it afterwards: the generated test sees the task's final \`${v.name}\`, not the value checked here`, {
-          hint: `move this test below cell ${task.cells[task.cells.length - 1]! + 1}, the task's last cell (or start a new task at cell ${later[0]! + 1})`,
-          snippet: use ? lineOf(testCell, use.line) : undefined,
-        }),
+        diagnostic(
+          'warning',
+          'W_TEST_SEES_LATER_VALUE',
+          at(s, testCell, use?.line ?? 1, use?.column),
+          `this test checks \`${v.name}\` in the middle of task \`${test.task}\`, and cell ${changer + 1} changes it afterwards: the generated test sees the task's final \`${v.name}\`, not the value checked here`,
+          {
+            hint: `move this test below cell ${task.cells[task.cells.length - 1]! + 1}, the task's last cell (or start a new task at cell ${later[0]! + 1})`,
+            snippet: use ? lineOf(testCell, use.line) : undefined,
+          },
+        ),
       );
     }
   }
@@ -588,13 +874,24 @@ function deriveOutputs(s: LinkState, consumed: Consumed, readByTasks: Set<string
       // A leaf: no task reads it, so keep every value it computes (its results are the point).
       // Functions (`const f = () => …`) are code, not results: there is nothing to store. Values
       // read from the environment (secrets, most often) are kept only when `//| output` asks.
-      for (const i of task.cells) for (const d of s.input.analyses.get(i)?.declarations ?? []) if (DATA_KINDS.has(d.kind) && !d.callable && !d.fromEnv) names.add(d.name);
-      for (const v of Object.values(s.versions)) if (v.reassignedAt !== undefined && task.cells.includes(v.cell)) names.add(v.name);
+      for (const i of task.cells)
+        for (const d of s.input.analyses.get(i)?.declarations ?? [])
+          if (DATA_KINDS.has(d.kind) && !d.callable && !d.fromEnv) names.add(d.name);
+      for (const v of Object.values(s.versions))
+        if (v.reassignedAt !== undefined && task.cells.includes(v.cell)) names.add(v.name);
     }
     for (const o of explicit) {
       if (!lastVersionOf(s, task, o.name)) {
         const cell = cellAt(s, task.cells[0]!);
-        s.diagnostics.push(diagnostic('error', 'E_UNKNOWN_OUTPUT', at(s, cell, 1), `\`//| output: ${o.name}=${o.codec}\` names \`${o.name}\`, which task \`${task.name}\` does not declare`, { hint: 'name a top-level const/let of the task' }));
+        s.diagnostics.push(
+          diagnostic(
+            'error',
+            'E_UNKNOWN_OUTPUT',
+            at(s, cell, 1),
+            `\`//| output: ${o.name}=${o.codec}\` names \`${o.name}\`, which task \`${task.name}\` does not declare`,
+            { hint: 'name a top-level const/let of the task' },
+          ),
+        );
       } else names.add(o.name);
     }
     for (const name of [...names].sort()) {
@@ -610,10 +907,16 @@ function deriveOutputs(s: LinkState, consumed: Consumed, readByTasks: Set<string
 /** What is left of a cell once display-only statements, imports and comments are cut. */
 function leftOf(s: LinkState, cell: TaggedCell): string {
   const a = s.input.analyses.get(cell.index);
-  const cut = [...(s.dropped[cell.index] ?? []), ...(a?.imports.map((i) => i.statement) ?? [])].sort((x, y) => y.start - x.start);
+  const cut = [
+    ...(s.dropped[cell.index] ?? []),
+    ...(a?.imports.map((i) => i.statement) ?? []),
+  ].sort((x, y) => y.start - x.start);
   let code = cell.code;
   for (const span of cut) code = code.slice(0, span.start) + code.slice(span.end);
-  return code.replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, '').replace(/;/g, '').trim();
+  return code
+    .replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, '')
+    .replace(/;/g, '')
+    .trim();
 }
 
 /** A task with no code, or only display-only statements: a warning, since it computes nothing. */
@@ -623,12 +926,22 @@ function checkEmptyTasks(s: LinkState): void {
     const taskCells = task.cells.map((i) => cellAt(s, i));
     const cell = s.taskStart.get(task.name)!;
     if (taskCells.every((c) => !c.code.trim())) {
-      s.diagnostics.push(diagnostic('warning', 'W_EMPTY_TASK', at(s, cell, 1), `task \`${task.name}\` has no code`, { hint: 'put its code under the directive, or remove the directive' }));
+      s.diagnostics.push(
+        diagnostic('warning', 'W_EMPTY_TASK', at(s, cell, 1), `task \`${task.name}\` has no code`, {
+          hint: 'put its code under the directive, or remove the directive',
+        }),
+      );
     } else if (taskCells.every((c) => !leftOf(s, c))) {
       s.diagnostics.push(
-        diagnostic('warning', 'W_EMPTY_TASK', at(s, cell, 1), `task \`${task.name}\` only shows values (statements like \`df.length;\`, left out of the pipeline): it computes nothing`, {
-          hint: 'tag the cell `//| explore` if it is there to look at data, or give the task some work',
-        }),
+        diagnostic(
+          'warning',
+          'W_EMPTY_TASK',
+          at(s, cell, 1),
+          `task \`${task.name}\` only shows values (statements like \`df.length;\`, left out of the pipeline): it computes nothing`,
+          {
+            hint: 'tag the cell `//| explore` if it is there to look at data, or give the task some work',
+          },
+        ),
       );
     }
   }
@@ -655,20 +968,27 @@ function linkWarehouse(s: LinkState): void {
     const tables: Record<string, string> = {};
     for (const r of reads) {
       for (const [table, producer] of materializedBy) {
-        if (producer !== task.name && (r === table || r.endsWith(`.${table}`))) tables[r] = producer;
+        if (producer !== task.name && (r === table || r.endsWith(`.${table}`)))
+          tables[r] = producer;
       }
     }
     // A task calling a setup helper that runs sql`` (or a local module's function, when the
     // notebook uses sql at all) is a warehouse task too: its reads cannot be listed here, so the
     // runtime records the tables it reads and keys on them from then on (tasks/reads.ts).
-    const usesSql = cellReads.some((r) => r !== undefined) || task.cells.some((i) => (s.input.analyses.get(i)?.references ?? []).some((r) => !r.own && sqlHelpers.has(r.name)));
+    const usesSql =
+      cellReads.some((r) => r !== undefined) ||
+      task.cells.some((i) =>
+        (s.input.analyses.get(i)?.references ?? []).some((r) => !r.own && sqlHelpers.has(r.name)),
+      );
     if (dialect || materialize || usesSql) {
       const w: WarehousePlan = { reads, tables };
       if (dialect) w.dialect = dialect;
       if (materialize) w.materialize = materialize;
       task.warehouse = w;
     }
-    task.upstream = [...new Set([...task.inputs.map((i) => i.fromTask), ...Object.values(tables)])].sort();
+    task.upstream = [
+      ...new Set([...task.inputs.map((i) => i.fromTask), ...Object.values(tables)]),
+    ].sort();
   }
 }
 
@@ -676,11 +996,16 @@ function linkWarehouse(s: LinkState): void {
  *  imported from a local module (`./`, `../`) by a notebook whose setup imports the cellar package. */
 function sqlHelperNames(s: LinkState): Set<string> {
   const names = new Set<string>();
-  const setup = s.setupCells.map((i) => s.input.analyses.get(i)).filter((a): a is CellAnalysis => a !== undefined);
+  const setup = s.setupCells
+    .map((i) => s.input.analyses.get(i))
+    .filter((a): a is CellAnalysis => a !== undefined);
   const usesCellar = setup.some((a) => a.imports.some((d) => d.module === 'cellar'));
   for (const a of setup) {
     if (a.sqlTemplates.length > 0) for (const d of a.declarations) names.add(d.name);
-    if (usesCellar) for (const d of a.imports) if (/^\.\.?\//.test(d.module)) for (const b of d.bindings) if (!b.typeOnly) names.add(b.local);
+    if (usesCellar)
+      for (const d of a.imports)
+        if (/^\.\.?\//.test(d.module))
+          for (const b of d.bindings) if (!b.typeOnly) names.add(b.local);
   }
   return names;
 }
@@ -703,9 +1028,15 @@ function orderTasks(s: LinkState): TaskNode[] | undefined {
       const cycle = [...stack.slice(stack.indexOf(name)), name];
       const cell = s.taskStart.get(name)!;
       s.diagnostics.push(
-        diagnostic('error', 'E_DEPENDENCY_CYCLE', at(s, cell, 1), `tasks depend on each other: ${cycle.join(' → ')}`, {
-          hint: 'a task may only read values and tables of tasks that do not read its own; split one of them',
-        }),
+        diagnostic(
+          'error',
+          'E_DEPENDENCY_CYCLE',
+          at(s, cell, 1),
+          `tasks depend on each other: ${cycle.join(' → ')}`,
+          {
+            hint: 'a task may only read values and tables of tasks that do not read its own; split one of them',
+          },
+        ),
       );
       cycleFound = true;
       return;

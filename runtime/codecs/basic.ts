@@ -12,17 +12,22 @@ export const jsonCodec: Codec = {
   version: 1,
   ext: 'json',
   encode(value) {
-    if (value === undefined) throw new Error('cannot store undefined (return null or omit the output)');
+    if (value === undefined)
+      throw new Error('cannot store undefined (return null or omit the output)');
     // Never lose data silently: what JSON would change is refused, with the codec that keeps it.
     const needs = valueNeeds(value);
     if (needs.kind === 'refused') throw new Error(refusalText(needs, ''));
     if (needs.kind === 'structured') {
       const why = needs.tooLarge ? '' : ' (JSON would change or drop it)';
-      throw new Error(`the json codec cannot hold ${needs.what}${why}; leave the codec out (auto picks 'structured') or use codec 'structured'`);
+      throw new Error(
+        `the json codec cannot hold ${needs.what}${why}; leave the codec out (auto picks 'structured') or use codec 'structured'`,
+      );
     }
     const text = JSON.stringify(value);
     const type = Array.isArray(value) ? 'array' : value === null ? 'null' : typeof value;
-    const schema: OutputSchema = Array.isArray(value) ? { kind: 'json', type, length: value.length } : { kind: 'json', type };
+    const schema: OutputSchema = Array.isArray(value)
+      ? { kind: 'json', type, length: value.length }
+      : { kind: 'json', type };
     return { bytes: utf8.encode(text), schema };
   },
   decode(bytes) {
@@ -48,7 +53,8 @@ export const binaryCodec: Codec = {
   version: 1,
   ext: 'bin',
   encode(value) {
-    if (!(value instanceof Uint8Array)) throw new Error('binary codec needs a Uint8Array or Buffer');
+    if (!(value instanceof Uint8Array))
+      throw new Error('binary codec needs a Uint8Array or Buffer');
     return { bytes: value, schema: { kind: 'binary', bytes: value.byteLength } };
   },
   decode(bytes) {
@@ -67,14 +73,26 @@ export const csvCodec: Codec = {
     const lines = [columns.map(quote).join(',')];
     for (const r of rows) lines.push(columns.map((c) => quote(r[c])).join(','));
     const types = columns.map((c) => ({ name: c, type: columnType(rows.map((r) => r[c])) }));
-    return { bytes: utf8.encode(lines.join('\n') + '\n'), schema: { kind: 'table', rows: rows.length, columns: types, shape: 'records' } };
+    return {
+      bytes: utf8.encode(lines.join('\n') + '\n'),
+      schema: { kind: 'table', rows: rows.length, columns: types, shape: 'records' },
+    };
   },
   decode(bytes) {
     const table = parseCsv(fromUtf8.decode(bytes));
     const [header, ...body] = table;
     if (!header) return [];
-    const numeric = header.map((_, i) => body.every((r) => r[i] === '' || r[i] === undefined || Number.isFinite(Number(r[i]))));
-    return body.map((r) => Object.fromEntries(header.map((h, i) => [h, numeric[i] ? (r[i] === '' || r[i] === undefined ? null : Number(r[i])) : (r[i] ?? '')])));
+    const numeric = header.map((_, i) =>
+      body.every((r) => r[i] === '' || r[i] === undefined || Number.isFinite(Number(r[i]))),
+    );
+    return body.map((r) =>
+      Object.fromEntries(
+        header.map((h, i) => [
+          h,
+          numeric[i] ? (r[i] === '' || r[i] === undefined ? null : Number(r[i])) : (r[i] ?? ''),
+        ]),
+      ),
+    );
   },
 };
 

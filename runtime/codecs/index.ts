@@ -32,11 +32,21 @@ export function registerCodec(codec: Codec): void {
   autoKey = undefined;
 }
 
-for (const c of [jsonCodec, textCodec, binaryCodec, csvCodec, tableCodec, modelCodec, structuredCodec]) registerCodec(c);
+for (const c of [
+  jsonCodec,
+  textCodec,
+  binaryCodec,
+  csvCodec,
+  tableCodec,
+  modelCodec,
+  structuredCodec,
+])
+  registerCodec(c);
 
 export function getCodec(id: string): Codec {
   const codec = registry.get(id);
-  if (!codec) throw new Error(`unknown codec '${id}' (known: ${[...registry.keys()].sort().join(', ')})`);
+  if (!codec)
+    throw new Error(`unknown codec '${id}' (known: ${[...registry.keys()].sort().join(', ')})`);
   return codec;
 }
 
@@ -54,7 +64,10 @@ export function codecKey(spec: OutputSpec): string {
   const id = spec.codec ?? 'auto';
   if (id !== 'auto') return `${id}@${getCodec(id).version}`;
   if (autoKey !== undefined) return autoKey; // once per registry state, not once per output
-  const claiming = [...registry.values()].filter((c) => c.claims).map((c) => c.id).sort();
+  const claiming = [...registry.values()]
+    .filter((c) => c.claims)
+    .map((c) => c.id)
+    .sort();
   autoKey ??= `auto(${[...claiming, 'binary', 'text', 'table', 'model', 'json', 'structured'].map((i) => `${i}@${getCodec(i).version}`).join(',')})`;
   return autoKey;
 }

@@ -29,16 +29,21 @@ export function registerModelFormat(format: ModelFormat): void {
   else formats.push(format);
 }
 
-const className = (v: unknown) => (v && typeof v === 'object' ? (v as object).constructor?.name : undefined);
+const className = (v: unknown) =>
+  v && typeof v === 'object' ? (v as object).constructor?.name : undefined;
 
 // ml-random-forest: `toJSON()` then `Class.load(json)`; the class is imported only when loading.
 for (const cls of ['RandomForestClassifier', 'RandomForestRegression']) {
   registerModelFormat({
     name: `ml-random-forest/${cls}`,
-    matches: (v) => className(v) === cls && typeof (v as { toJSON?: unknown }).toJSON === 'function',
+    matches: (v) =>
+      className(v) === cls && typeof (v as { toJSON?: unknown }).toJSON === 'function',
     save: (v) => v.toJSON(),
     load: async (saved) => {
-      const mod = (await import('ml-random-forest' as string)) as Record<string, { load(json: unknown): unknown }>;
+      const mod = (await import('ml-random-forest' as string)) as Record<
+        string,
+        { load(json: unknown): unknown }
+      >;
       return mod[cls]!.load(saved);
     },
   });
@@ -50,7 +55,11 @@ export function isModelLike(value: unknown): boolean {
   if (value instanceof Date) return false;
   if (formats.some((f) => f.matches(value))) return true;
   const proto = Object.getPrototypeOf(value);
-  return proto !== Object.prototype && proto !== null && typeof (value as { toJSON?: unknown }).toJSON === 'function';
+  return (
+    proto !== Object.prototype &&
+    proto !== null &&
+    typeof (value as { toJSON?: unknown }).toJSON === 'function'
+  );
 }
 
 const utf8 = new TextEncoder();
@@ -61,8 +70,16 @@ export const modelCodec: Codec = {
   version: 1,
   ext: 'model.json',
   async encode(value, spec: OutputSpec) {
-    const format = spec.save ? { name: 'custom', save: spec.save } : formats.find((f) => f.matches(value)) ?? { name: 'toJSON', save: (v: { toJSON(): unknown }) => v.toJSON() };
-    if (format.name === 'toJSON' && typeof (value as { toJSON?: unknown } | null)?.toJSON !== 'function') {
+    const format = spec.save
+      ? { name: 'custom', save: spec.save }
+      : (formats.find((f) => f.matches(value)) ?? {
+          name: 'toJSON',
+          save: (v: { toJSON(): unknown }) => v.toJSON(),
+        });
+    if (
+      format.name === 'toJSON' &&
+      typeof (value as { toJSON?: unknown } | null)?.toJSON !== 'function'
+    ) {
       // Not a raw `v.toJSON is not a function`: say which value, and the ways to store it.
       const cls = className(value) ?? (value === null ? 'null' : typeof value);
       throw new Error(
@@ -73,12 +90,26 @@ export const modelCodec: Codec = {
     }
     const saved = await format.save(value as never);
     const binary = saved instanceof Uint8Array;
-    const envelope = { format: format.name, encoding: binary ? 'base64' : 'json', data: binary ? Buffer.from(saved).toString('base64') : saved };
-    return { bytes: utf8.encode(JSON.stringify(envelope)), schema: { kind: 'model', format: format.name } };
+    const envelope = {
+      format: format.name,
+      encoding: binary ? 'base64' : 'json',
+      data: binary ? Buffer.from(saved).toString('base64') : saved,
+    };
+    return {
+      bytes: utf8.encode(JSON.stringify(envelope)),
+      schema: { kind: 'model', format: format.name },
+    };
   },
   async decode(bytes, spec: OutputSpec) {
-    const envelope = JSON.parse(fromUtf8.decode(bytes)) as { format: string; encoding: string; data: unknown };
-    const saved = envelope.encoding === 'base64' ? new Uint8Array(Buffer.from(envelope.data as string, 'base64')) : envelope.data;
+    const envelope = JSON.parse(fromUtf8.decode(bytes)) as {
+      format: string;
+      encoding: string;
+      data: unknown;
+    };
+    const saved =
+      envelope.encoding === 'base64'
+        ? new Uint8Array(Buffer.from(envelope.data as string, 'base64'))
+        : envelope.data;
     if (spec.load) return spec.load(saved);
     const format = formats.find((f) => f.name === envelope.format);
     return format ? format.load(saved) : saved;

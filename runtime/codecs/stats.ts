@@ -74,7 +74,11 @@ function columnStats(at: (i: number) => unknown, n: number): ColumnStats {
     else if (distinct.size < DISTINCT_LIMIT) distinct.set(v, 1);
     else overflow = true;
   }
-  const stats: ColumnStats = { nulls, distinct: distinct.size, ...(overflow ? { distinctAtLeast: true } : {}) };
+  const stats: ColumnStats = {
+    nulls,
+    distinct: distinct.size,
+    ...(overflow ? { distinctAtLeast: true } : {}),
+  };
   if (numeric && count > 0) {
     stats.min = min;
     stats.max = max;
@@ -91,7 +95,12 @@ function columnStats(at: (i: number) => unknown, n: number): ColumnStats {
 }
 
 /** Equal-width bins over [min, max]; `counts[i]` covers [min + i·w, min + (i+1)·w). */
-function histogram(at: (i: number) => unknown, n: number, min: number, max: number): { min: number; max: number; counts: number[] } {
+function histogram(
+  at: (i: number) => unknown,
+  n: number,
+  min: number,
+  max: number,
+): { min: number; max: number; counts: number[] } {
   const counts = new Array<number>(HISTOGRAM_BINS).fill(0);
   const width = (max - min) / HISTOGRAM_BINS;
   for (let i = 0; i < n; i++) {
@@ -124,7 +133,8 @@ export function scalarMetrics(value: unknown): Record<string, number> {
   if (!isPlainObject(value)) return out;
   for (const key of Object.keys(value).sort()) {
     const v = value[key];
-    if (isPlainObject(v)) for (const inner of Object.keys(v).sort()) put(`${key}.${inner}`, v[inner]);
+    if (isPlainObject(v))
+      for (const inner of Object.keys(v).sort()) put(`${key}.${inner}`, v[inner]);
     else put(key, v);
   }
   return out;

@@ -56,7 +56,11 @@ export function valueNeeds(value: unknown): ValueNeeds {
         structured ??= 'undefined';
         return undefined;
       case 'function':
-        return { kind: 'refused', className: `function ${(v as { name?: string }).name || '(anonymous)'}`, path };
+        return {
+          kind: 'refused',
+          className: `function ${(v as { name?: string }).name || '(anonymous)'}`,
+          path,
+        };
       case 'symbol':
         return { kind: 'refused', className: 'symbol', path };
     }
@@ -84,7 +88,9 @@ export function valueNeeds(value: unknown): ValueNeeds {
       structured ??= ctor.name;
       if (obj instanceof Map) {
         for (const [k, item] of obj) {
-          const r = visit(k, `${path}.keys()`) ?? visit(item, `${path}.get(${typeof k === 'string' ? JSON.stringify(k) : '…'})`);
+          const r =
+            visit(k, `${path}.keys()`) ??
+            visit(item, `${path}.get(${typeof k === 'string' ? JSON.stringify(k) : '…'})`);
           if (r) return r;
         }
       } else if (obj instanceof Set) {
@@ -98,7 +104,11 @@ export function valueNeeds(value: unknown): ValueNeeds {
     if (proto !== Object.prototype && proto !== null) {
       // JSON's own escape hatch: the value says how it is stored.
       if (typeof (obj as { toJSON?: unknown }).toJSON === 'function') return undefined;
-      return { kind: 'refused', className: ctor?.name || 'an object with a custom prototype', path };
+      return {
+        kind: 'refused',
+        className: ctor?.name || 'an object with a custom prototype',
+        path,
+      };
     }
     for (const key of Object.keys(obj)) {
       chars += key.length + 4;
@@ -110,7 +120,11 @@ export function valueNeeds(value: unknown): ValueNeeds {
   const refused = visit(value, '');
   if (refused) return refused;
   if (structured === undefined && chars > codecLimits.jsonChars) {
-    return { kind: 'structured', what: `a value too large for one JSON text (at least ${chars} characters; the limit is ${codecLimits.jsonChars})`, tooLarge: true };
+    return {
+      kind: 'structured',
+      what: `a value too large for one JSON text (at least ${chars} characters; the limit is ${codecLimits.jsonChars})`,
+      tooLarge: true,
+    };
   }
   return structured === undefined ? { kind: 'json' } : { kind: 'structured', what: structured };
 }
@@ -124,7 +138,10 @@ export function valueNeeds(value: unknown): ValueNeeds {
 export const codecLimits = { jsonChars: 400_000_000 };
 
 /** The refusal as a sentence; perform.ts prefixes the task and output. */
-export function refusalText(needs: Extract<ValueNeeds, { kind: 'refused' }>, outputName: string): string {
+export function refusalText(
+  needs: Extract<ValueNeeds, { kind: 'refused' }>,
+  outputName: string,
+): string {
   const output = outputName || '<output>';
   const where = needs.path ? ` at ${output}${needs.path}` : '';
   return (
@@ -147,7 +164,12 @@ export const structuredCodec: Codec = {
   encode(value) {
     const needs = valueNeeds(value);
     if (needs.kind === 'refused') throw new Error(refusalText(needs, ''));
-    const size = value instanceof Map || value instanceof Set ? value.size : Array.isArray(value) ? value.length : undefined;
+    const size =
+      value instanceof Map || value instanceof Set
+        ? value.size
+        : Array.isArray(value)
+          ? value.length
+          : undefined;
     let bytes: Buffer;
     try {
       bytes = serialize(value);
@@ -158,7 +180,13 @@ export const structuredCodec: Codec = {
         `is too large to store in one piece (${error.message}): return a table (an array of flat records or an object of columns, stored as Arrow) or bytes (a Uint8Array), or split it across outputs`,
       );
     }
-    return { bytes: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), schema: size === undefined ? { kind: 'json', type: describeTop(value) } : { kind: 'json', type: describeTop(value), length: size } };
+    return {
+      bytes: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength),
+      schema:
+        size === undefined
+          ? { kind: 'json', type: describeTop(value) }
+          : { kind: 'json', type: describeTop(value), length: size },
+    };
   },
   decode(bytes) {
     return deserialize(bytes);

@@ -23,7 +23,18 @@ interface TablePlan {
   rows: number;
 }
 
-const TYPED = [Float64Array, Float32Array, Int32Array, Int16Array, Int8Array, Uint32Array, Uint16Array, Uint8Array, BigInt64Array, BigUint64Array];
+const TYPED = [
+  Float64Array,
+  Float32Array,
+  Int32Array,
+  Int16Array,
+  Int8Array,
+  Uint32Array,
+  Uint16Array,
+  Uint8Array,
+  BigInt64Array,
+  BigUint64Array,
+];
 
 function typedName(v: unknown): string | undefined {
   return TYPED.find((T) => v instanceof T)?.name;
@@ -41,7 +52,15 @@ function inferType(values: Iterable<unknown>): ColumnType | undefined {
   for (const v of values) {
     if (v === null || v === undefined) continue;
     const t: ColumnType | undefined =
-      typeof v === 'number' ? 'number' : typeof v === 'string' ? 'string' : typeof v === 'boolean' ? 'boolean' : v instanceof Date ? 'date' : undefined;
+      typeof v === 'number'
+        ? 'number'
+        : typeof v === 'string'
+          ? 'string'
+          : typeof v === 'boolean'
+            ? 'boolean'
+            : v instanceof Date
+              ? 'date'
+              : undefined;
     if (!t) return undefined;
     if (type === 'null') type = t;
     else if (type !== t) return undefined;
@@ -57,7 +76,8 @@ function inferType(values: Iterable<unknown>): ColumnType | undefined {
  */
 export function planTable(value: unknown, allowEmpty = false): TablePlan | undefined {
   if (Array.isArray(value)) {
-    if (value.length === 0) return allowEmpty ? { shape: 'records', columns: [], rows: 0 } : undefined;
+    if (value.length === 0)
+      return allowEmpty ? { shape: 'records', columns: [], rows: 0 } : undefined;
     if (!value.every(isPlain)) return undefined;
     const names = [...new Set(value.flatMap((r) => Object.keys(r)))];
     const columns: TablePlan['columns'] = [];
@@ -76,7 +96,8 @@ export function planTable(value: unknown, allowEmpty = false): TablePlan | undef
     const columns: TablePlan['columns'] = [];
     for (const [name, col] of entries) {
       const typed = typedName(col);
-      if (typed && (col as ArrayLike<unknown>).length === rows) columns.push({ name, type: 'typed', typed });
+      if (typed && (col as ArrayLike<unknown>).length === rows)
+        columns.push({ name, type: 'typed', typed });
       else if (Array.isArray(col) && col.length === rows) {
         const type = inferType(col);
         if (!type) return undefined;
@@ -96,7 +117,8 @@ export function isTableLike(value: unknown): boolean {
 // single-file minified build is the same library and loads in ~25 ms. Loaded on first use only.
 type ArrowLib = typeof import('apache-arrow');
 let arrowModule: ArrowLib | undefined;
-const arrowLib = async (): Promise<ArrowLib> => (arrowModule ??= createRequire(import.meta.url)('apache-arrow/Arrow.esnext.min') as ArrowLib);
+const arrowLib = async (): Promise<ArrowLib> =>
+  (arrowModule ??= createRequire(import.meta.url)('apache-arrow/Arrow.esnext.min') as ArrowLib);
 
 export const tableCodec: Codec = {
   id: 'table',
@@ -104,7 +126,10 @@ export const tableCodec: Codec = {
   ext: 'arrow',
   async encode(value) {
     const plan = planTable(value, true);
-    if (!plan) throw new Error('table codec needs an array of flat records or an object of equal-length columns (one type per column)');
+    if (!plan)
+      throw new Error(
+        'table codec needs an array of flat records or an object of equal-length columns (one type per column)',
+      );
     const arrow = await arrowLib();
     const vectors: Record<string, import('apache-arrow').Vector> = {};
     for (const col of plan.columns) {
@@ -113,7 +138,9 @@ export const tableCodec: Codec = {
       else values = (value as Record<string, unknown>[]).map((r) => r[col.name] ?? null);
       if (col.type === 'typed') vectors[col.name] = arrow.makeVector(values as Float64Array);
       else {
-        const list = (values as unknown[]).map((v) => (v === undefined ? null : v instanceof Date ? v.getTime() : v));
+        const list = (values as unknown[]).map((v) =>
+          v === undefined ? null : v instanceof Date ? v.getTime() : v,
+        );
         const type =
           col.type === 'number' || col.type === 'date'
             ? new arrow.Float64()
@@ -131,7 +158,10 @@ export const tableCodec: Codec = {
       kind: 'table',
       rows: plan.rows,
       shape: plan.shape,
-      columns: plan.columns.map((c) => ({ name: c.name, type: c.type === 'typed' ? c.typed! : c.type })),
+      columns: plan.columns.map((c) => ({
+        name: c.name,
+        type: c.type === 'typed' ? c.typed! : c.type,
+      })),
     };
     return { bytes, schema };
   },
@@ -142,11 +172,16 @@ export const tableCodec: Codec = {
     const columns: Record<string, unknown> = {};
     for (const col of schema.columns) {
       const vector = table.getChild(col.name);
-      if (!vector) throw new Error(`table codec: column '${col.name}' missing from the stored table`);
+      if (!vector)
+        throw new Error(`table codec: column '${col.name}' missing from the stored table`);
       if (TYPED.some((T) => T.name === col.type)) columns[col.name] = vector.toArray();
       else {
-        const list = vector.nullCount === 0 && col.type === 'number' ? Array.from(vector.toArray() as Float64Array) : Array.from(vector as Iterable<unknown>);
-        columns[col.name] = col.type === 'date' ? list.map((v) => (v === null ? null : new Date(v as number))) : list;
+        const list =
+          vector.nullCount === 0 && col.type === 'number'
+            ? Array.from(vector.toArray() as Float64Array)
+            : Array.from(vector as Iterable<unknown>);
+        columns[col.name] =
+          col.type === 'date' ? list.map((v) => (v === null ? null : new Date(v as number))) : list;
       }
     }
     if (schema.shape === 'columns') return columns;

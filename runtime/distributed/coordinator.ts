@@ -52,7 +52,15 @@ export class BullmqRunner implements TaskRunner {
   async reachable(timeoutMs: number): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`cannot reach Redis at ${this.options.redis} (no answer in ${timeoutMs / 1000} s)`)), timeoutMs);
+      timer = setTimeout(
+        () =>
+          reject(
+            new Error(
+              `cannot reach Redis at ${this.options.redis} (no answer in ${timeoutMs / 1000} s)`,
+            ),
+          ),
+        timeoutMs,
+      );
     });
     try {
       await Promise.race([this.ready, timeout]);
@@ -67,12 +75,23 @@ export class BullmqRunner implements TaskRunner {
     const previous = await this.queue.getJob(id);
     if (previous) {
       const state = await previous.getState();
-      if (state === 'completed' || state === 'failed') await previous.remove().catch(() => undefined);
+      if (state === 'completed' || state === 'failed')
+        await previous.remove().catch(() => undefined);
     }
-    const data: DistributedJobData = { pipeline: this.options.pipeline, params: this.options.params, store: this.options.store, job };
+    const data: DistributedJobData = {
+      pipeline: this.options.pipeline,
+      params: this.options.params,
+      store: this.options.store,
+      job,
+    };
     // One BullMQ attempt per scheduler attempt: retries and their backoff stay the scheduler's,
     // so they show in the run's events as in a local run. Finished jobs are kept an hour.
-    const added = await this.queue.add(job.task, data, { jobId: id, attempts: 1, removeOnComplete: { age: 3600 }, removeOnFail: { age: 24 * 3600 } });
+    const added = await this.queue.add(job.task, data, {
+      jobId: id,
+      attempts: 1,
+      removeOnComplete: { age: 3600 },
+      removeOnFail: { age: 24 * 3600 },
+    });
     try {
       return (await added.waitUntilFinished(this.events)) as JobResult;
     } catch (error) {

@@ -50,6 +50,7 @@ export function checkRedisUrl(url: string): string {
   } catch {
     throw new Error(`--redis needs a URL like redis://127.0.0.1:6379, got '${url}'`);
   }
-  if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') throw new Error(`--redis needs a redis:// or rediss:// URL, got '${url}'`);
+  if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:')
+    throw new Error(`--redis needs a redis:// or rediss:// URL, got '${url}'`);
   return url;
 }

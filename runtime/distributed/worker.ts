@@ -50,7 +50,9 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   const log = options.onLog ?? (() => {});
   const { pipeline, file } = await loadPipeline(options.pipelineFile);
   // Tasks read relative paths from the pipeline's workdir, as in a local run (pool.ts).
-  process.chdir(options.workdir ? resolve(options.workdir) : resolve(dirname(file), pipeline.workdir ?? '.'));
+  process.chdir(
+    options.workdir ? resolve(options.workdir) : resolve(dirname(file), pipeline.workdir ?? '.'),
+  );
   // The pipeline's own view: the coordinator reads and writes the same one (run.ts).
   const store: Store = (await openStore(options.store)).forPipeline(pipeline.name);
   const hasher = new CodeHasher();
@@ -62,7 +64,10 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     if (!p) {
       p = (async () => {
         const { graph, diagnostics } = buildGraph(pipeline, params);
-        if (!graph) throw new Error(`this worker cannot build ${pipeline.name} with params ${id}: ${diagnostics.map((d) => d.message).join('; ')}`);
+        if (!graph)
+          throw new Error(
+            `this worker cannot build ${pipeline.name} with params ${id}: ${diagnostics.map((d) => d.message).join('; ')}`,
+          );
         return computeKeys(graph, { hasher });
       })();
       prepared.set(id, p);
@@ -74,7 +79,12 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     const id = JSON.stringify(params);
     let pool = pools.get(id);
     if (!pool) {
-      pool = new WorkerPool(options.concurrency, { pipelineFile: file, workspace: options.workspace, params, store: options.store });
+      pool = new WorkerPool(options.concurrency, {
+        pipelineFile: file,
+        workspace: options.workspace,
+        params,
+        store: options.store,
+      });
       pools.set(id, pool);
     }
     return pool;
@@ -83,20 +93,34 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   const process1 = async (job: Job<DistributedJobData, JobResult>): Promise<JobResult> => {
     const { job: attempt, params } = job.data;
     const { task, key } = attempt;
-    if (job.data.pipeline !== pipeline.name) throw new Error(`job for pipeline '${job.data.pipeline}' reached a worker of '${pipeline.name}'`);
+    if (job.data.pipeline !== pipeline.name)
+      throw new Error(
+        `job for pipeline '${job.data.pipeline}' reached a worker of '${pipeline.name}'`,
+      );
     if (job.data.store.spec !== options.store.spec) {
-      throw new Error(`the coordinator uses the store ${job.data.store.spec}, this worker ${options.store.spec}: start the worker with --store ${job.data.store.spec}`);
+      throw new Error(
+        `the coordinator uses the store ${job.data.store.spec}, this worker ${options.store.spec}: start the worker with --store ${job.data.store.spec}`,
+      );
     }
     const mine = (await keysFor(params)).get(task);
     if (!mine) throw new Error(`task '${task}' is not in this worker's pipeline ${file}`);
     if (mine.value !== key) {
-      throw new Error(`this worker's code gives task '${task}' the key ${mine.value}, the coordinator's ${key}: the worker runs other code or package versions (deploy the same build everywhere)`);
+      throw new Error(
+        `this worker's code gives task '${task}' the key ${mine.value}, the coordinator's ${key}: the worker runs other code or package versions (deploy the same build everywhere)`,
+      );
     }
     const commit = attempt.commit;
-    if (!commit) throw new Error(`job ${job.id} carries no commit record (coordinator and worker are different Cellar versions)`);
-    const lock = await store.lock(task, key, (holder) => log(`${time()} waiting ${task}: ${holder} holds it`));
+    if (!commit)
+      throw new Error(
+        `job ${job.id} carries no commit record (coordinator and worker are different Cellar versions)`,
+      );
+    const lock = await store.lock(task, key, (holder) =>
+      log(`${time()} waiting ${task}: ${holder} holds it`),
+    );
     try {
-      const existing: Manifest | undefined = (await store.isDone(task, key)) ? await store.readManifest(task, key) : undefined;
+      const existing: Manifest | undefined = (await store.isDone(task, key))
+        ? await store.readManifest(task, key)
+        : undefined;
       // A forced task reuses only a result committed for this very job (a stalled copy of it).
       if (existing && (!commit.forced || Date.parse(existing.finishedAt) >= job.timestamp)) {
         log(`${time()} reused  ${task} (already in the store)`);
@@ -104,7 +128,14 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
       }
       log(`${time()} start   ${task} (job ${job.id})`);
       const result = await poolFor(params).run(attempt);
-      await store.writeManifest({ task, key, inputs: commit.inputs, outputs: result.outputs, durationMs: result.durationMs, finishedAt: new Date().toISOString() });
+      await store.writeManifest({
+        task,
+        key,
+        inputs: commit.inputs,
+        outputs: result.outputs,
+        durationMs: result.durationMs,
+        finishedAt: new Date().toISOString(),
+      });
       log(`${time()} done    ${task}`);
       return result;
     } catch (error) {
@@ -126,7 +157,9 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   });
   worker.on('error', (error) => log(`${time()} worker error: ${error.message}`));
   await worker.waitUntilReady();
-  log(`${time()} worker for ${pipeline.name}: queue ${name}, concurrency ${options.concurrency}, store ${store.location}`);
+  log(
+    `${time()} worker for ${pipeline.name}: queue ${name}, concurrency ${options.concurrency}, store ${store.location}`,
+  );
   return {
     queue: name,
     close: async () => {

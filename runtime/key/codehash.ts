@@ -21,7 +21,15 @@
 // call; a file whose stat moved is re-read and re-hashed, and only a changed content rebuilds.
 // Where esbuild cannot bundle a module (a loader it lacks), the older per-file closure (each local
 // file normalised and hashed whole, imports followed by es-module-lexer) keys it instead.
-import { readFileSync, statSync, writeFileSync, existsSync, renameSync, mkdirSync, rmSync } from 'node:fs';
+import {
+  readFileSync,
+  statSync,
+  writeFileSync,
+  existsSync,
+  renameSync,
+  mkdirSync,
+  rmSync,
+} from 'node:fs';
 import { dirname, join, relative, resolve, extname, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isBuiltin } from 'node:module';
@@ -65,7 +73,13 @@ const recorded = new Map<string, CodeFingerprint>();
 /** Register build-time fingerprints (module URL → fingerprint); see `recorded`. */
 export function recordFingerprints(entries: Record<string, RecordedFingerprint>): void {
   for (const [url, fp] of Object.entries(entries)) {
-    recorded.set(url, Object.freeze({ files: Object.freeze({ ...fp.files }), packages: Object.freeze({ ...fp.packages }) }));
+    recorded.set(
+      url,
+      Object.freeze({
+        files: Object.freeze({ ...fp.files }),
+        packages: Object.freeze({ ...fp.packages }),
+      }),
+    );
     recordedEnv.set(url, Object.freeze([...(fp.env ?? [])]));
   }
 }
@@ -147,7 +161,9 @@ export class CodeHasher {
       return built;
     }
     if (moduleUrl.startsWith(BUILT_MODULE_SCHEME)) {
-      throw new Error(`no recorded code fingerprint for ${moduleUrl}: the build's manifest.json does not match its bundle (rebuild with \`cellar build\`)`);
+      throw new Error(
+        `no recorded code fingerprint for ${moduleUrl}: the build's manifest.json does not match its bundle (rebuild with \`cellar build\`)`,
+      );
     }
     const path = modulePath(moduleUrl);
     if (!this.fingerprints.has(path)) await this.prepare([moduleUrl]);
@@ -178,7 +194,10 @@ export class CodeHasher {
     const tmp = `${this.memoFile}.tmp-${tempStamp()}`;
     try {
       mkdirSync(dirname(this.memoFile), { recursive: true });
-      writeFileSync(tmp, JSON.stringify({ version: MEMO_VERSION, files: this.memo, entries: this.entries }));
+      writeFileSync(
+        tmp,
+        JSON.stringify({ version: MEMO_VERSION, files: this.memo, entries: this.entries }),
+      );
       renameSync(tmp, this.memoFile);
       this.dirty = false;
     } catch {
@@ -237,7 +256,10 @@ export class CodeHasher {
     for (const name of memo.packages) packages[name] = this.packageVersion(dirname(entry), name);
     this.envNames.set(entry, Object.freeze([...memo.env]));
     // Frozen: shared by every task of the module, and serialised once (hash.ts).
-    return Object.freeze({ files: Object.freeze(sortObject(memo.files)), packages: Object.freeze(sortObject(packages)) });
+    return Object.freeze({
+      files: Object.freeze(sortObject(memo.files)),
+      packages: Object.freeze(sortObject(packages)),
+    });
   }
 
   /** The fallback fingerprint: each local file of the import closure normalised and hashed whole. */
@@ -269,7 +291,10 @@ export class CodeHasher {
     }
     this.envNames.set(entry, Object.freeze([...env].sort()));
     // Frozen: shared by every task of the module, and serialised once (hash.ts).
-    return Object.freeze({ files: Object.freeze(sortObject(files)), packages: Object.freeze(sortObject(packages)) });
+    return Object.freeze({
+      files: Object.freeze(sortObject(files)),
+      packages: Object.freeze(sortObject(packages)),
+    });
   }
 
   private async analyse(file: string): Promise<FileMemo> {
@@ -286,7 +311,12 @@ export class CodeHasher {
     }
     const { bytes, stamp } = readWithStamp(file);
     const { normalised, imports } = await normalise(bytes.toString('utf8'), file);
-    const info: FileMemo = { stamp, hash: sha256(normalised).slice(0, 16), imports, env: envReadIn(normalised) };
+    const info: FileMemo = {
+      stamp,
+      hash: sha256(normalised).slice(0, 16),
+      imports,
+      env: envReadIn(normalised),
+    };
     this.memo[file] = info;
     this.dirty = true;
     return info;
@@ -324,7 +354,16 @@ export class CodeHasher {
 }
 
 const LOADERS: Record<string, 'ts' | 'tsx' | 'js' | 'jsx' | 'json' | 'text'> = {
-  ts: 'ts', mts: 'ts', cts: 'ts', tsx: 'tsx', js: 'js', mjs: 'js', cjs: 'js', jsx: 'jsx', json: 'json', txt: 'text',
+  ts: 'ts',
+  mts: 'ts',
+  cts: 'ts',
+  tsx: 'tsx',
+  js: 'js',
+  mjs: 'js',
+  cjs: 'js',
+  jsx: 'jsx',
+  json: 'json',
+  txt: 'text',
 };
 
 /**
@@ -334,7 +373,10 @@ const LOADERS: Record<string, 'ts' | 'tsx' | 'js' | 'jsx' | 'json' | 'text'> = {
  * split per source file and hashed; the packages and env vars it reads. Undefined when esbuild
  * fails (then the caller keys the entries file by file).
  */
-async function bundleEntries(entries: string[], root: string): Promise<Map<string, EntryMemo> | undefined> {
+async function bundleEntries(
+  entries: string[],
+  root: string,
+): Promise<Map<string, EntryMemo> | undefined> {
   const esbuild = await import('esbuild');
   const stamps = new Map<string, FileStamp>();
   const reader: import('esbuild').Plugin = {
@@ -393,13 +435,28 @@ async function bundleEntries(entries: string[], root: string): Promise<Map<strin
       if (stamp) inputs[abs] = stamp;
     }
     const packages = [
-      ...new Set(out.imports.filter((i) => i.external && !i.path.startsWith('node:') && !isBuiltin(i.path) && !i.path.startsWith('.') && !i.path.startsWith('/')).map((i) => packageName(i.path))),
+      ...new Set(
+        out.imports
+          .filter(
+            (i) =>
+              i.external &&
+              !i.path.startsWith('node:') &&
+              !isBuiltin(i.path) &&
+              !i.path.startsWith('.') &&
+              !i.path.startsWith('/'),
+          )
+          .map((i) => packageName(i.path)),
+      ),
     ].sort();
     // Paths relative to the task's own module, as in the fallback: a project moved or checked
     // out elsewhere keeps its keys (and its cache).
     const files: Record<string, string> = {};
-    for (const [rel, hash] of Object.entries(await splitBySource(esbuild, text, new Set(Object.keys(out.inputs))))) {
-      files[rel === '<bundle>' ? rel : relative(dirname(entry), resolve(root, rel)).split(sep).join('/')] = hash;
+    for (const [rel, hash] of Object.entries(
+      await splitBySource(esbuild, text, new Set(Object.keys(out.inputs))),
+    )) {
+      files[
+        rel === '<bundle>' ? rel : relative(dirname(entry), resolve(root, rel)).split(sep).join('/')
+      ] = hash;
     }
     memos.set(entry, { inputs, files, packages, env: envReadIn(text) });
   }
@@ -432,14 +489,30 @@ const SECTION = '__cellar_source__:';
  * `// note` in an object literal), and a comment edit must keep the key. The markers become string
  * statements so that they survive the minifying transform.
  */
-async function splitBySource(esbuild: typeof import('esbuild'), text: string, sources: Set<string>): Promise<Record<string, string>> {
+async function splitBySource(
+  esbuild: typeof import('esbuild'),
+  text: string,
+  sources: Set<string>,
+): Promise<Record<string, string>> {
   const marked = text
     .split('\n')
-    .map((line) => (line.startsWith('// ') && sources.has(line.slice(3)) ? `${JSON.stringify(SECTION + line.slice(3))};` : line))
+    .map((line) =>
+      line.startsWith('// ') && sources.has(line.slice(3))
+        ? `${JSON.stringify(SECTION + line.slice(3))};`
+        : line,
+    )
     .join('\n');
   let code = marked;
   try {
-    code = (await esbuild.transform(marked, { loader: 'js', format: 'esm', minifyWhitespace: true, legalComments: 'none', charset: 'utf8' })).code;
+    code = (
+      await esbuild.transform(marked, {
+        loader: 'js',
+        format: 'esm',
+        minifyWhitespace: true,
+        legalComments: 'none',
+        charset: 'utf8',
+      })
+    ).code;
   } catch {
     // Keep the text as bundled: still a sound key, only comment edits would re-run.
   }
@@ -464,7 +537,9 @@ async function splitBySource(esbuild: typeof import('esbuild'), text: string, so
  */
 export function envReadIn(code: string): string[] {
   const names = new Set<string>();
-  for (const m of code.matchAll(/process\.env\s*(?:\?\.)?\s*(?:\.\s*([A-Za-z_$][\w$]*)|\[\s*(?:(["'`])([^"'`]*)\2|([^\]]*))\s*\])/g)) {
+  for (const m of code.matchAll(
+    /process\.env\s*(?:\?\.)?\s*(?:\.\s*([A-Za-z_$][\w$]*)|\[\s*(?:(["'`])([^"'`]*)\2|([^\]]*))\s*\])/g,
+  )) {
     if (m[1]) names.add(m[1]);
     else if (m[3] !== undefined) names.add(m[3]);
     else names.add('*');
@@ -480,23 +555,43 @@ export function envReadIn(code: string): string[] {
 }
 
 /** esbuild-normalised text of a module and the specifiers it imports (static and literal dynamic). */
-export async function normalise(source: string, file: string): Promise<{ normalised: string; imports: string[] }> {
+export async function normalise(
+  source: string,
+  file: string,
+): Promise<{ normalised: string; imports: string[] }> {
   const ext = extname(file).slice(1);
-  const loaders: Record<string, 'ts' | 'tsx' | 'js' | 'jsx'> = { ts: 'ts', mts: 'ts', cts: 'ts', tsx: 'tsx', js: 'js', mjs: 'js', cjs: 'js', jsx: 'jsx' };
+  const loaders: Record<string, 'ts' | 'tsx' | 'js' | 'jsx'> = {
+    ts: 'ts',
+    mts: 'ts',
+    cts: 'ts',
+    tsx: 'tsx',
+    js: 'js',
+    mjs: 'js',
+    cjs: 'js',
+    jsx: 'jsx',
+  };
   const loader = loaders[ext];
   // Data files (JSON, SQL, CSV read through an import) are hashed as they are.
   if (!loader) return { normalised: source, imports: [] };
   const [{ transform }, lexer] = await Promise.all([import('esbuild'), import('es-module-lexer')]);
   let out: { code: string };
   try {
-    out = await transform(source, { loader, format: 'esm', minifyWhitespace: true, legalComments: 'none', target: 'es2022' });
+    out = await transform(source, {
+      loader,
+      format: 'esm',
+      minifyWhitespace: true,
+      legalComments: 'none',
+      target: 'es2022',
+    });
   } catch {
     // Unparseable code will fail when it runs; key it by its text meanwhile.
     return { normalised: source, imports: [] };
   }
   await lexer.init;
   const [imports] = lexer.parse(out.code);
-  const specs = [...new Set(imports.map((i) => i.n).filter((n): n is string => typeof n === 'string'))].sort();
+  const specs = [
+    ...new Set(imports.map((i) => i.n).filter((n): n is string => typeof n === 'string')),
+  ].sort();
   return { normalised: out.code, imports: specs };
 }
 
@@ -508,7 +603,13 @@ function resolveLocal(fromDir: string, spec: string): string | undefined {
     const stem = base.slice(0, -ext.length);
     candidates.unshift(`${stem}.ts`, `${stem}.tsx`, `${stem}.mts`);
   } else if (!ext) {
-    candidates.push(`${base}.ts`, `${base}.tsx`, `${base}.js`, join(base, 'index.ts'), join(base, 'index.js'));
+    candidates.push(
+      `${base}.ts`,
+      `${base}.tsx`,
+      `${base}.js`,
+      join(base, 'index.ts'),
+      join(base, 'index.js'),
+    );
   }
   for (const c of candidates) {
     try {
@@ -526,5 +627,9 @@ function packageName(spec: string): string {
 }
 
 function sortObject<T>(o: Record<string, T>): Record<string, T> {
-  return Object.fromEntries(Object.keys(o).sort().map((k) => [k, o[k]!]));
+  return Object.fromEntries(
+    Object.keys(o)
+      .sort()
+      .map((k) => [k, o[k]!]),
+  );
 }

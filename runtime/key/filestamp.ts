@@ -95,5 +95,12 @@ function stampOf(st: import('node:fs').BigIntStats, hash: string): FileStamp {
 
 /** True when two stamps record the same stat facts and trust (nothing to save). */
 export function sameStamp(a: FileStamp, b: FileStamp): boolean {
-  return a.hash === b.hash && a.size === b.size && a.ino === b.ino && a.mtimeNs === b.mtimeNs && a.ctimeNs === b.ctimeNs && a.trusted === b.trusted;
+  return (
+    a.hash === b.hash &&
+    a.size === b.size &&
+    a.ino === b.ino &&
+    a.mtimeNs === b.mtimeNs &&
+    a.ctimeNs === b.ctimeNs &&
+    a.trusted === b.trusted
+  );
 }

@@ -40,7 +40,12 @@ function serialise(value: unknown): string {
   }
   // Values JSON.stringify would not tell apart from `{}`: a Date param must not collide with another.
   if (value instanceof Date) return JSON.stringify(value.toISOString());
-  if (ArrayBuffer.isView(value)) return serialise(Array.from(value as unknown as ArrayLike<number>, (v) => (typeof v === 'bigint' ? String(v) : v)));
+  if (ArrayBuffer.isView(value))
+    return serialise(
+      Array.from(value as unknown as ArrayLike<number>, (v) =>
+        typeof v === 'bigint' ? String(v) : v,
+      ),
+    );
   if (Array.isArray(value)) {
     let out = '[';
     for (let i = 0; i < value.length; i++) out += (i > 0 ? ',' : '') + canonicalJson(value[i]);
@@ -62,10 +67,14 @@ function serialise(value: unknown): string {
 }
 
 // One-shot `crypto.hash` (Node ≥ 20.12) is several times cheaper than createHash for small inputs.
-const oneShot = (crypto as { hash?: (algorithm: string, data: string | Uint8Array, encoding: 'hex') => string }).hash;
+const oneShot = (
+  crypto as { hash?: (algorithm: string, data: string | Uint8Array, encoding: 'hex') => string }
+).hash;
 
 export function sha256(text: string | Uint8Array): string {
-  return oneShot ? oneShot('sha256', text, 'hex') : crypto.createHash('sha256').update(text).digest('hex');
+  return oneShot
+    ? oneShot('sha256', text, 'hex')
+    : crypto.createHash('sha256').update(text).digest('hex');
 }
 
 export function makeKey(inputs: KeyInputs): CacheKey {
@@ -77,7 +86,8 @@ export function diffKeyInputs(before: unknown, after: unknown): KeyChange[] {
   const changes: KeyChange[] = [];
   const walk = (a: unknown, b: unknown, path: string) => {
     if (isPlainObject(a) && isPlainObject(b)) {
-      for (const k of [...new Set([...Object.keys(a), ...Object.keys(b)])].sort()) walk(a[k], b[k], path ? `${path}.${k}` : k);
+      for (const k of [...new Set([...Object.keys(a), ...Object.keys(b)])].sort())
+        walk(a[k], b[k], path ? `${path}.${k}` : k);
       return;
     }
     if (canonicalJson(a) !== canonicalJson(b)) changes.push({ path, before: a, after: b });

@@ -16,13 +16,17 @@ export interface KeyOptions {
   hasher?: CodeHasher;
 }
 
-export async function computeKeys(graph: TaskGraph, options: KeyOptions = {}): Promise<Map<string, CacheKey>> {
+export async function computeKeys(
+  graph: TaskGraph,
+  options: KeyOptions = {},
+): Promise<Map<string, CacheKey>> {
   const keys = new Map<string, CacheKey>();
   const hasher = options.hasher;
   if (hasher) {
     // Every task module's fingerprint in one pass: stale ones share one esbuild call.
     const modules = new Set<string>();
-    for (const node of graph.nodes) if (node.task.cache === 'code' && node.task.module) modules.add(node.task.module);
+    for (const node of graph.nodes)
+      if (node.task.cache === 'code' && node.task.module) modules.add(node.task.module);
     await hasher.prepare(modules);
   }
   for (const node of graph.nodes) {
@@ -32,9 +36,18 @@ export async function computeKeys(graph: TaskGraph, options: KeyOptions = {}): P
     const codecs: Record<string, string> = {};
     const outputs = task.outputs as Record<string, OutputSpec>;
     for (const name of Object.keys(outputs).sort()) codecs[name] = codecKey(outputs[name]!);
-    const inputs: KeyInputs = { task: task.name, version: task.version, cache: task.cache, params: node.params, upstream, codecs };
+    const inputs: KeyInputs = {
+      task: task.name,
+      version: task.version,
+      cache: task.cache,
+      params: node.params,
+      upstream,
+      codecs,
+    };
     if (task.cache === 'code' && hasher) {
-      inputs.code = task.module ? (hasher.computed(task.module) ?? (await hasher.fingerprint(task.module))) : codeOfRun(task);
+      inputs.code = task.module
+        ? (hasher.computed(task.module) ?? (await hasher.fingerprint(task.module)))
+        : codeOfRun(task);
     }
     // Environment variables the task's code reads, by value but hashed: a changed token re-runs
     // its readers, and no secret is written to a manifest. (Also under cache: 'params': a value
@@ -47,7 +60,12 @@ export async function computeKeys(graph: TaskGraph, options: KeyOptions = {}): P
     const hooks = hooksFor(task);
     if (hooks.some((h) => h.keyInputs)) {
       inputs.hooks = {};
-      for (const h of hooks) if (h.keyInputs) inputs.hooks[h.name] = await h.keyInputs(task, { params: node.params, upstreamKeys: upstream });
+      for (const h of hooks)
+        if (h.keyInputs)
+          inputs.hooks[h.name] = await h.keyInputs(task, {
+            params: node.params,
+            upstreamKeys: upstream,
+          });
     }
     keys.set(node.name, makeKey(inputs));
   }
@@ -75,5 +93,8 @@ function envInputs(names: readonly string[]): Record<string, string> {
 
 /** A task defined without `module`: keyed by its run function's text, whitespace collapsed. */
 function codeOfRun(task: AnyTask): CodeFingerprint {
-  return { files: { '<run>': sha256(String(task.run).replace(/\s+/g, ' ')).slice(0, 16) }, packages: {} };
+  return {
+    files: { '<run>': sha256(String(task.run).replace(/\s+/g, ' ')).slice(0, 16) },
+    packages: {},
+  };
 }

@@ -21,7 +21,15 @@
 // the project) imports 'cellar' from a folder where Node cannot find it. There the bundle
 // imports the runtime that is running it (this package's dist/index.js), so such a pipeline
 // runs as it would inside the project, instead of failing with `Cannot find module 'cellar'`.
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, renameSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  renameSync,
+  writeFileSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -63,7 +71,11 @@ export async function importBundled(path: string): Promise<Record<string, unknow
     // The bundle itself vanished (another process replaced it): load through tsx instead. Any
     // other error is the pipeline's own and surfaces as it is.
     const bundlePath = join(cacheDir, record.bundle);
-    if ((error as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' && String((error as Error).message).includes(`'${bundlePath}'`)) return undefined;
+    if (
+      (error as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' &&
+      String((error as Error).message).includes(`'${bundlePath}'`)
+    )
+      return undefined;
     throw error;
   }
 }
@@ -98,7 +110,12 @@ function checkFresh(record: BundleRecord): 'fresh' | 'restamped' | 'stale' {
   return restamped ? 'restamped' : 'fresh';
 }
 
-async function bundle(path: string, cacheDir: string, id: string, root: string): Promise<BundleRecord | undefined> {
+async function bundle(
+  path: string,
+  cacheDir: string,
+  id: string,
+  root: string,
+): Promise<BundleRecord | undefined> {
   const esbuild = await import('esbuild');
   const inputs: Record<string, FileStamp> = {};
   const localSource: import('esbuild').Plugin = {
@@ -119,7 +136,14 @@ async function bundle(path: string, cacheDir: string, id: string, root: string):
           .replace(/\bimport\.meta\.dirname\b/g, JSON.stringify(dirname(args.path)))
           .replace(/\bimport\.meta\.filename\b/g, JSON.stringify(args.path));
         const ext = args.path.slice(args.path.lastIndexOf('.') + 1);
-        const loader = ext.startsWith('ts') || ext === 'mts' || ext === 'cts' ? (ext === 'tsx' ? 'tsx' : 'ts') : ext === 'jsx' ? 'jsx' : 'js';
+        const loader =
+          ext.startsWith('ts') || ext === 'mts' || ext === 'cts'
+            ? ext === 'tsx'
+              ? 'tsx'
+              : 'ts'
+            : ext === 'jsx'
+              ? 'jsx'
+              : 'js';
         return { contents, loader, resolveDir: dirname(args.path) };
       });
     },
@@ -166,7 +190,8 @@ async function bundle(path: string, cacheDir: string, id: string, root: string):
   }
   // Older bundles of this pipeline are garbage now.
   for (const old of readdirSync(cacheDir)) {
-    if (old.startsWith(`${id}-`) && old !== name && old.endsWith('.mjs')) rmSync(join(cacheDir, old), { force: true });
+    if (old.startsWith(`${id}-`) && old !== name && old.endsWith('.mjs'))
+      rmSync(join(cacheDir, old), { force: true });
   }
   return { version: RECORD_VERSION, bundle: name, inputs };
 }

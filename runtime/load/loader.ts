@@ -31,23 +31,42 @@ export async function loadPipeline(file: string): Promise<{ pipeline: Pipeline; 
     // A coded error from the pipeline's own definitions (defineTask's E_BAD_TASK) keeps its code;
     // duck-typed, since a bundled pipeline may load its own copy of the runtime.
     const coded = error as { name?: unknown; code?: unknown; message?: unknown };
-    if (coded?.name === 'CellarError' && typeof coded.code === 'string' && coded.code in RUNTIME_CODES && typeof coded.message === 'string') {
-      throw new CellarError(`${path}: ${coded.message.replace(/ \(E_[A-Z_]+\)$/, '')}`, coded.code as RuntimeCode);
+    if (
+      coded?.name === 'CellarError' &&
+      typeof coded.code === 'string' &&
+      coded.code in RUNTIME_CODES &&
+      typeof coded.message === 'string'
+    ) {
+      throw new CellarError(
+        `${path}: ${coded.message.replace(/ \(E_[A-Z_]+\)$/, '')}`,
+        coded.code as RuntimeCode,
+      );
     }
     // The tsx loader (CELLAR_LOADER=tsx) has no fallback for a pipeline outside any project with
     // cellar installed (the bundle maps 'cellar' to the running runtime): say what to do.
-    if (/Cannot find (?:module|package) 'cellar'/.test(error instanceof Error ? error.message : '')) {
+    if (
+      /Cannot find (?:module|package) 'cellar'/.test(error instanceof Error ? error.message : '')
+    ) {
       throw new CellarError(
         `cannot load pipeline ${path}: it imports 'cellar', which Node cannot find from ${dirname(path)} (no node_modules/cellar above it). ` +
           `Compile the notebook into a project that has cellar installed (cellar compile <notebook> --out <project>/generated), install cellar there (npm install --save-dev cellar), or run without CELLAR_LOADER=tsx`,
         'E_CELLAR_UNRESOLVED',
       );
     }
-    throw new CellarError(`cannot load pipeline ${path}: ${error instanceof Error ? error.message : String(error)}`, 'E_PIPELINE_LOAD');
+    throw new CellarError(
+      `cannot load pipeline ${path}: ${error instanceof Error ? error.message : String(error)}`,
+      'E_PIPELINE_LOAD',
+    );
   }
-  const candidate = [mod.default, mod.pipeline, (mod.default as Record<string, unknown> | undefined)?.default].find(
-    (v) => (v as Pipeline | undefined)?.kind === 'cellar.pipeline',
-  );
-  if (!candidate) throw new CellarError(`${path} does not export a pipeline (export default definePipeline({...}))`, 'E_NOT_A_PIPELINE');
+  const candidate = [
+    mod.default,
+    mod.pipeline,
+    (mod.default as Record<string, unknown> | undefined)?.default,
+  ].find((v) => (v as Pipeline | undefined)?.kind === 'cellar.pipeline');
+  if (!candidate)
+    throw new CellarError(
+      `${path} does not export a pipeline (export default definePipeline({...}))`,
+      'E_NOT_A_PIPELINE',
+    );
   return { pipeline: candidate as Pipeline, file: path };
 }

@@ -62,10 +62,18 @@ export function readCellPositions(notebookFile: string): Map<string, CellPositio
   const out = new Map<string, CellPosition>();
   cells.forEach((raw: { id?: unknown; source?: unknown }, i) => {
     if (typeof raw?.id !== 'string') return;
-    const text = Array.isArray(raw.source) ? raw.source.join('') : typeof raw.source === 'string' ? raw.source : '';
+    const text = Array.isArray(raw.source)
+      ? raw.source.join('')
+      : typeof raw.source === 'string'
+        ? raw.source
+        : '';
     const lines = text.split(/\r\n?|\n/);
     let directiveLines = 0;
-    while (directiveLines < lines.length && (/^\s*\/\/\|/.test(lines[directiveLines]!) || lines[directiveLines]!.trim() === '')) directiveLines++;
+    while (
+      directiveLines < lines.length &&
+      (/^\s*\/\/\|/.test(lines[directiveLines]!) || lines[directiveLines]!.trim() === '')
+    )
+      directiveLines++;
     out.set(raw.id, { cell: i + 1, id: raw.id, directiveLines });
   });
   return out;
@@ -75,7 +83,9 @@ export function readCellPositions(notebookFile: string): Map<string, CellPositio
 export function cellRangeText(numbers: number[]): string {
   if (numbers.length === 1) return `cell ${numbers[0]}`;
   const contiguous = numbers.every((n, i) => i === 0 || n === numbers[i - 1]! + 1);
-  return contiguous ? `cells ${numbers[0]}–${numbers[numbers.length - 1]}` : `cells ${numbers.join(', ')}`;
+  return contiguous
+    ? `cells ${numbers[0]}–${numbers[numbers.length - 1]}`
+    : `cells ${numbers.join(', ')}`;
 }
 
 /**
@@ -89,6 +99,7 @@ export function describeSource(task: AnyTask): string | undefined {
   if (source.cells.length === 0) return source.notebook;
   const positions = readCellPositions(notebookPath(task)!);
   const numbers = source.cells.map((id) => positions?.get(id)?.cell);
-  if (numbers.every((n): n is number => n !== undefined)) return `${source.notebook}, ${cellRangeText(numbers)}`;
+  if (numbers.every((n): n is number => n !== undefined))
+    return `${source.notebook}, ${cellRangeText(numbers)}`;
   return `${source.notebook}, cell id${source.cells.length > 1 ? 's' : ''} ${source.cells.join(', ')}`;
 }

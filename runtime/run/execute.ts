@@ -15,7 +15,18 @@
 import { thrownMessage } from '../errors.js';
 import type { Store } from '../store/store.js';
 import type { AnyTask } from '../task.js';
-import type { GraphNode, Manifest, NotRunReason, PlanEntry, RunEvent, RunPlan, RunResult, StoredOutput, TaskGraph, TaskResult } from '../types.js';
+import type {
+  GraphNode,
+  Manifest,
+  NotRunReason,
+  PlanEntry,
+  RunEvent,
+  RunPlan,
+  RunResult,
+  StoredOutput,
+  TaskGraph,
+  TaskResult,
+} from '../types.js';
 import { performTask, type JobInput, type TaskJob } from './perform.js';
 
 /** What a runner reports for one job: the outputs written, and the time the task itself took. */
@@ -95,16 +106,41 @@ export async function executeRun(options: ExecuteOptions): Promise<RunResult> {
   for (const e of plan.entries) {
     if (e.action === 'cached') {
       results.set(e.name, { name: e.name, status: 'cached', key: e.key.value, durationMs: 0 });
-      emit({ kind: 'task-cached', at: Date.now(), task: e.name, key: e.key.value, byOtherRun: false });
+      emit({
+        kind: 'task-cached',
+        at: Date.now(),
+        task: e.name,
+        key: e.key.value,
+        byOtherRun: false,
+      });
     } else if (e.action === 'not-run') {
-      results.set(e.name, { name: e.name, status: 'not-run', key: e.key.value, durationMs: 0, because: NOT_REQUESTED });
+      results.set(e.name, {
+        name: e.name,
+        status: 'not-run',
+        key: e.key.value,
+        durationMs: 0,
+        because: NOT_REQUESTED,
+      });
     } else {
       // Why it runs, in the run log: "why did last night's run re-train?" is answerable later.
-      emit({ kind: 'task-planned', at: Date.now(), task: e.name, key: e.key.value, reason: e.reason });
+      emit({
+        kind: 'task-planned',
+        at: Date.now(),
+        task: e.name,
+        key: e.key.value,
+        reason: e.reason,
+      });
     }
   }
 
-  const attempts: AttemptContext = { store, runner: options.runner, emit, keyOf, manifests: new Map(), backoffScale: options.backoffScale ?? 1 };
+  const attempts: AttemptContext = {
+    store,
+    runner: options.runner,
+    emit,
+    keyOf,
+    manifests: new Map(),
+    backoffScale: options.backoffScale ?? 1,
+  };
   await schedule({
     graph,
     pending: new Set(toRun.map((e) => e.name)),
@@ -115,10 +151,17 @@ export async function executeRun(options: ExecuteOptions): Promise<RunResult> {
     workers: options.workers,
     keepGoing: options.keepGoing,
     run: (node, stopping) =>
-      runAttempts(attempts, node, entryOf.get(node.name)!, stopping).catch((error): TaskResult => ({ name: node.name, status: 'failed', key: keyOf(node.name), durationMs: 0, error: errorText(error) })),
+      runAttempts(attempts, node, entryOf.get(node.name)!, stopping).catch((error): TaskResult => ({
+        name: node.name,
+        status: 'failed',
+        key: keyOf(node.name),
+        durationMs: 0,
+        error: errorText(error),
+      })),
     settle: (result) => {
       results.set(result.name, result);
-      if (result.status === 'not-run') emit({ kind: 'task-not-run', at: Date.now(), task: result.name, because: result.because });
+      if (result.status === 'not-run')
+        emit({ kind: 'task-not-run', at: Date.now(), task: result.name, because: result.because });
     },
     keyOf,
   });
@@ -147,14 +190,26 @@ interface AttemptContext {
  * with exponential backoff, and write the manifest last. Stops retrying once `stopping()` (a
  * fail-fast run is ending). Returns the task's result; throws only when the store fails.
  */
-export async function runAttempts(ctx: AttemptContext, node: GraphNode, entry: PlanEntry, stopping: () => boolean): Promise<TaskResult> {
+export async function runAttempts(
+  ctx: AttemptContext,
+  node: GraphNode,
+  entry: PlanEntry,
+  stopping: () => boolean,
+): Promise<TaskResult> {
   const { store, emit } = ctx;
   const key = entry.key.value;
   const t0 = Date.now();
   const commits = ctx.runner.commits === true;
-  const lock = commits ? undefined : await store.lock(node.name, key, (holder) => emit({ kind: 'task-waiting', at: Date.now(), task: node.name, holder }));
+  const lock = commits
+    ? undefined
+    : await store.lock(node.name, key, (holder) =>
+        emit({ kind: 'task-waiting', at: Date.now(), task: node.name, holder }),
+      );
   try {
-    const forced = entry.reason.kind === 'rerun-flag' || entry.reason.kind === 'rerun-selector' || entry.reason.kind === 'cache-invalid';
+    const forced =
+      entry.reason.kind === 'rerun-flag' ||
+      entry.reason.kind === 'rerun-selector' ||
+      entry.reason.kind === 'cache-invalid';
     if (!forced && (await store.isDone(node.name, key))) {
       emit({ kind: 'task-cached', at: Date.now(), task: node.name, key, byOtherRun: true });
       return { name: node.name, status: 'cached', key, durationMs: 0 };
@@ -168,14 +223,29 @@ export async function runAttempts(ctx: AttemptContext, node: GraphNode, entry: P
     // would be cloned into the worker for every task (a million entries for 1000 tasks).
     const scopedKeys: Record<string, string> = { [node.name]: key };
     for (const up of node.upstream) scopedKeys[up] = ctx.keyOf(up);
-    const job: TaskJob = { task: node.name, key, params: node.params, upstreamKeys: entry.key.inputs.upstream, keysByTask: scopedKeys, inputs, envRead: Object.keys(entry.key.inputs.env ?? {}) };
+    const job: TaskJob = {
+      task: node.name,
+      key,
+      params: node.params,
+      upstreamKeys: entry.key.inputs.upstream,
+      keysByTask: scopedKeys,
+      inputs,
+      envRead: Object.keys(entry.key.inputs.env ?? {}),
+    };
     if (commits) job.commit = { inputs: entry.key.inputs, forced };
     const attempts = node.task.retries + 1;
     for (let attempt = 1; ; attempt++) {
       emit({ kind: 'task-start', at: Date.now(), task: node.name, key, attempt });
       try {
         const { outputs, durationMs, reused } = await ctx.runner.run(job);
-        const manifest: Manifest = { task: node.name, key, inputs: entry.key.inputs, outputs, durationMs, finishedAt: new Date().toISOString() };
+        const manifest: Manifest = {
+          task: node.name,
+          key,
+          inputs: entry.key.inputs,
+          outputs,
+          durationMs,
+          finishedAt: new Date().toISOString(),
+        };
         if (reused) {
           ctx.manifests.set(node.name, manifest);
           emit({ kind: 'task-cached', at: Date.now(), task: node.name, key, byOtherRun: true });
@@ -190,11 +260,25 @@ export async function runAttempts(ctx: AttemptContext, node: GraphNode, entry: P
         if (attempt >= attempts || stopping()) {
           const durationMs = Date.now() - t0;
           const stack = error instanceof Error ? error.stack : undefined;
-          emit({ kind: 'task-failed', at: Date.now(), task: node.name, error: message, ...(stack ? { stack } : {}), durationMs });
+          emit({
+            kind: 'task-failed',
+            at: Date.now(),
+            task: node.name,
+            error: message,
+            ...(stack ? { stack } : {}),
+            durationMs,
+          });
           return { name: node.name, status: 'failed', key, durationMs, error: message };
         }
         const delayMs = node.task.retryDelayMs * 2 ** (attempt - 1) * ctx.backoffScale;
-        emit({ kind: 'task-retry', at: Date.now(), task: node.name, attempt, error: message, delayMs });
+        emit({
+          kind: 'task-retry',
+          at: Date.now(),
+          task: node.name,
+          attempt,
+          error: message,
+          delayMs,
+        });
         await new Promise((r) => setTimeout(r, delayMs));
       }
     }
@@ -208,7 +292,10 @@ async function manifestOf(ctx: AttemptContext, name: string): Promise<Manifest> 
   if (!m) {
     const key = ctx.keyOf(name);
     m = await ctx.store.readManifest(name, key);
-    if (!m) throw new Error(`output of '${name}' (key ${key}) is missing from the store at ${ctx.store.location}`);
+    if (!m)
+      throw new Error(
+        `output of '${name}' (key ${key}) is missing from the store at ${ctx.store.location}`,
+      );
     ctx.manifests.set(name, m);
   }
   return m;
@@ -308,7 +395,12 @@ const FAIL_FAST: NotRunReason = { kind: 'fail-fast' };
 
 /** A run is ok when every task ran or was cached, or was left out because it was not requested. */
 export function isRunOk(tasks: readonly TaskResult[]): boolean {
-  return tasks.every((t) => t.status === 'ran' || t.status === 'cached' || (t.status === 'not-run' && t.because.kind === 'not-requested'));
+  return tasks.every(
+    (t) =>
+      t.status === 'ran' ||
+      t.status === 'cached' ||
+      (t.status === 'not-run' && t.because.kind === 'not-requested'),
+  );
 }
 
 function errorText(error: unknown): string {

@@ -23,7 +23,8 @@ export function pipelineParams(tasks: readonly AnyTask[]): Record<string, ParamS
   // A Map, not an object: a param named like a prototype member ('constructor') is just a name.
   const out = new Map<string, ParamSpec>();
   for (const task of collectTasks(tasks, {}).tasks) {
-    for (const [name, spec] of Object.entries(task.params as Record<string, ParamSpec>)) if (!out.has(name)) out.set(name, spec);
+    for (const [name, spec] of Object.entries(task.params as Record<string, ParamSpec>))
+      if (!out.has(name)) out.set(name, spec);
   }
   return Object.fromEntries([...out].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
@@ -34,7 +35,10 @@ export function pipelineParams(tasks: readonly AnyTask[]): Record<string, ParamS
  * them (`topologicalOrder`), then link downstream edges (`linkNodes`). Every problem found is a
  * diagnostic; `graph` is undefined when there is any.
  */
-export function buildGraph(tasks: readonly AnyTask[] | Pipeline, overrides: Record<string, unknown> = {}): GraphResult {
+export function buildGraph(
+  tasks: readonly AnyTask[] | Pipeline,
+  overrides: Record<string, unknown> = {},
+): GraphResult {
   const list = Array.isArray(tasks) ? (tasks as AnyTask[]) : (tasks as Pipeline).tasks;
   const diagnostics: RuntimeDiagnostic[] = [];
   const { tasks: all, diagnostics: collectDiags } = collectTasks(list, overrides);
@@ -50,19 +54,30 @@ export function buildGraph(tasks: readonly AnyTask[] | Pipeline, overrides: Reco
 type DraftNode = Omit<GraphNode, 'index' | 'downstream'>;
 
 /** An override naming a param no task declares is a mistake (a typo, most likely). */
-function checkParamNames(all: readonly AnyTask[], overrides: Record<string, unknown>, diagnostics: RuntimeDiagnostic[]): void {
+function checkParamNames(
+  all: readonly AnyTask[],
+  overrides: Record<string, unknown>,
+  diagnostics: RuntimeDiagnostic[],
+): void {
   const known = new Set<string>();
   for (const task of all) for (const name in task.params) known.add(name);
   for (const name of Object.keys(overrides)) {
     if (!known.has(name)) {
       const list = [...known].sort();
-      diagnostics.push({ code: 'E_UNKNOWN_PARAM', message: `unknown param '${name}'${suggest(name, list)} (params: ${list.join(', ') || 'none'})` });
+      diagnostics.push({
+        code: 'E_UNKNOWN_PARAM',
+        message: `unknown param '${name}'${suggest(name, list)} (params: ${list.join(', ') || 'none'})`,
+      });
     }
   }
 }
 
 /** One task's params, checked inputs, codecs and sorted upstream names (tables included). */
-function draftNode(task: AnyTask, overrides: Record<string, unknown>, diagnostics: RuntimeDiagnostic[]): DraftNode {
+function draftNode(
+  task: AnyTask,
+  overrides: Record<string, unknown>,
+  diagnostics: RuntimeDiagnostic[],
+): DraftNode {
   const params = resolveParams(task, overrides, diagnostics);
   const inputs = resolveInputs(task, params, diagnostics);
   checkCodecs(task, diagnostics);
@@ -79,14 +94,22 @@ function draftNode(task: AnyTask, overrides: Record<string, unknown>, diagnostic
 }
 
 /** The task's inputs, each checked: it names a task, of the expected family, and a declared output. */
-function resolveInputs(task: AnyTask, params: Record<string, unknown>, diagnostics: RuntimeDiagnostic[]): GraphNode['inputs'] {
+function resolveInputs(
+  task: AnyTask,
+  params: Record<string, unknown>,
+  diagnostics: RuntimeDiagnostic[],
+): GraphNode['inputs'] {
   const inputs: GraphNode['inputs'] = [];
   const specs = inputsOf(task, params);
   for (const inputName of Object.keys(specs).sort()) {
     const spec = specs[inputName]!;
     const upstream = spec.task;
     if (!spec.task || spec.task.kind !== 'cellar.task') {
-      diagnostics.push({ code: 'E_BAD_INPUT', task: task.name, message: `task '${task.name}': input '${inputName}' does not name a task` });
+      diagnostics.push({
+        code: 'E_BAD_INPUT',
+        task: task.name,
+        message: `task '${task.name}': input '${inputName}' does not name a task`,
+      });
       continue;
     }
     if (spec.expects && !spec.expects.includes(upstream.family)) {
@@ -101,7 +124,11 @@ function resolveInputs(task: AnyTask, params: Record<string, unknown>, diagnosti
       diagnostics.push({
         code: 'E_UNKNOWN_OUTPUT',
         task: task.name,
-        message: `task '${task.name}': input '${inputName}' reads output '${spec.output}' of '${upstream.name}', which declares ${Object.keys(upstream.outputs).map((o) => `'${o}'`).join(', ') || 'no outputs'}`,
+        message: `task '${task.name}': input '${inputName}' reads output '${spec.output}' of '${upstream.name}', which declares ${
+          Object.keys(upstream.outputs)
+            .map((o) => `'${o}'`)
+            .join(', ') || 'no outputs'
+        }`,
       });
       continue;
     }
@@ -130,7 +157,11 @@ function checkCodecs(task: AnyTask, diagnostics: RuntimeDiagnostic[]): void {
  * `E_DEPENDENCY_CYCLE` naming its path. (The compiler orders cells the same way in
  * compiler/plan/link.ts; the layers stay apart, so each keeps its copy.)
  */
-function topologicalOrder(all: readonly AnyTask[], draft: Map<string, DraftNode>, diagnostics: RuntimeDiagnostic[]): string[] {
+function topologicalOrder(
+  all: readonly AnyTask[],
+  draft: Map<string, DraftNode>,
+  diagnostics: RuntimeDiagnostic[],
+): string[] {
   const order: string[] = [];
   const state = new Map<string, 'visiting' | 'done'>();
   const path: string[] = []; // the current DFS stack, shared (not copied per edge)
@@ -139,7 +170,11 @@ function topologicalOrder(all: readonly AnyTask[], draft: Map<string, DraftNode>
     if (s === 'done') return;
     if (s === 'visiting') {
       const cycle = [...path.slice(path.indexOf(name)), name];
-      diagnostics.push({ code: 'E_DEPENDENCY_CYCLE', task: name, message: `tasks form a cycle: ${cycle.join(' → ')}` });
+      diagnostics.push({
+        code: 'E_DEPENDENCY_CYCLE',
+        task: name,
+        message: `tasks form a cycle: ${cycle.join(' → ')}`,
+      });
       return;
     }
     state.set(name, 'visiting');
@@ -160,25 +195,43 @@ function topologicalOrder(all: readonly AnyTask[], draft: Map<string, DraftNode>
 function linkNodes(order: readonly string[], draft: Map<string, DraftNode>): TaskGraph {
   const nodes: GraphNode[] = order.map((name, index) => {
     const d = draft.get(name)!;
-    return { task: d.task, name: d.name, params: d.params, inputs: d.inputs, upstream: d.upstream, index, downstream: [] };
+    return {
+      task: d.task,
+      name: d.name,
+      params: d.params,
+      inputs: d.inputs,
+      upstream: d.upstream,
+      index,
+      downstream: [],
+    };
   });
   const byName = new Map(nodes.map((n) => [n.name, n]));
-  for (const node of nodes) for (const up of node.upstream) byName.get(up)!.downstream.push(node.name);
+  for (const node of nodes)
+    for (const up of node.upstream) byName.get(up)!.downstream.push(node.name);
   for (const node of nodes) node.downstream.sort();
   return { nodes, byName };
 }
 
 /** The tasks named by `selectors` (`name`, `name+` downstream too, `+name` upstream too). */
-export function selectTasks(graph: TaskGraph, selectors: readonly string[]): { names: Map<string, string>; diagnostics: RuntimeDiagnostic[] } {
+export function selectTasks(
+  graph: TaskGraph,
+  selectors: readonly string[],
+): { names: Map<string, string>; diagnostics: RuntimeDiagnostic[] } {
   const names = new Map<string, string>();
   const diagnostics: RuntimeDiagnostic[] = [];
-  for (const raw of selectors.flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean)) {
+  for (const raw of selectors
+    .flatMap((s) => s.split(','))
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const up = raw.startsWith('+');
     const down = raw.endsWith('+');
     const name = raw.replace(/^\+|\+$/g, '');
     const node = graph.byName.get(name);
     if (!node) {
-      diagnostics.push({ code: 'E_UNKNOWN_TASK', message: `unknown task '${name}' in selector '${raw}'${suggest(name, [...graph.byName.keys()])}` });
+      diagnostics.push({
+        code: 'E_UNKNOWN_TASK',
+        message: `unknown task '${name}' in selector '${raw}'${suggest(name, [...graph.byName.keys()])}`,
+      });
       continue;
     }
     names.set(name, raw);
@@ -209,7 +262,10 @@ function inputsOf(task: AnyTask, params: Record<string, unknown>): Record<string
   return task.dynamicInputs ? { ...inputs, ...task.dynamicInputs(params) } : inputs;
 }
 
-function collectTasks(list: readonly AnyTask[], overrides: Record<string, unknown>): { tasks: AnyTask[]; diagnostics: RuntimeDiagnostic[] } {
+function collectTasks(
+  list: readonly AnyTask[],
+  overrides: Record<string, unknown>,
+): { tasks: AnyTask[]; diagnostics: RuntimeDiagnostic[] } {
   const seen = new Map<string, AnyTask>();
   const diagnostics: RuntimeDiagnostic[] = [];
   const order: AnyTask[] = [];
@@ -217,12 +273,19 @@ function collectTasks(list: readonly AnyTask[], overrides: Record<string, unknow
     if (!task || task.kind !== 'cellar.task') return;
     const prior = seen.get(task.name);
     if (prior) {
-      if (prior !== task) diagnostics.push({ code: 'E_DUPLICATE_TASK', task: task.name, message: `two different tasks are named '${task.name}'` });
+      if (prior !== task)
+        diagnostics.push({
+          code: 'E_DUPLICATE_TASK',
+          task: task.name,
+          message: `two different tasks are named '${task.name}'`,
+        });
       return;
     }
     seen.set(task.name, task);
     order.push(task);
-    const specs = task.dynamicInputs ? inputsOf(task, defaultsOf(task, overrides)) : (task.inputs as Record<string, InputSpec>);
+    const specs = task.dynamicInputs
+      ? inputsOf(task, defaultsOf(task, overrides))
+      : (task.inputs as Record<string, InputSpec>);
     for (const name in specs) add(specs[name]!.task);
     const tables = task.warehouse?.tables;
     if (tables) for (const t in tables) add(tables[t]!);
@@ -233,18 +296,27 @@ function collectTasks(list: readonly AnyTask[], overrides: Record<string, unknow
 
 function defaultsOf(task: AnyTask, overrides: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const [name, spec] of Object.entries(task.params as Record<string, ParamSpec>)) out[name] = Object.hasOwn(overrides, name) ? overrides[name] : spec.default;
+  for (const [name, spec] of Object.entries(task.params as Record<string, ParamSpec>))
+    out[name] = Object.hasOwn(overrides, name) ? overrides[name] : spec.default;
   return out;
 }
 
-function resolveParams(task: AnyTask, overrides: Record<string, unknown>, diagnostics: RuntimeDiagnostic[]): Record<string, unknown> {
+function resolveParams(
+  task: AnyTask,
+  overrides: Record<string, unknown>,
+  diagnostics: RuntimeDiagnostic[],
+): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   const specs = task.params as Record<string, ParamSpec>;
   for (const name of Object.keys(specs).sort()) {
     const spec = specs[name]!;
     const value = Object.hasOwn(overrides, name) ? overrides[name] : spec.default;
     if (spec.type !== 'json' && typeof value !== spec.type) {
-      diagnostics.push({ code: 'E_PARAM_TYPE', task: task.name, message: `param '${name}' of task '${task.name}' must be a ${spec.type}, got ${JSON.stringify(value)}` });
+      diagnostics.push({
+        code: 'E_PARAM_TYPE',
+        task: task.name,
+        message: `param '${name}' of task '${task.name}' must be a ${spec.type}, got ${JSON.stringify(value)}`,
+      });
     }
     out[name] = value;
   }

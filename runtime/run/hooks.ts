@@ -37,12 +37,19 @@ export interface TaskHooks {
    * Wraps the task's run: sets up context (logical → physical table names), then
    * post-processes outputs (materialise a query, apply `//| check`s). Throwing fails the task.
    */
-  aroundRun?(task: AnyTask, ctx: TaskRunContext, run: () => Promise<Record<string, unknown>>): Promise<Record<string, unknown>>;
+  aroundRun?(
+    task: AnyTask,
+    ctx: TaskRunContext,
+    run: () => Promise<Record<string, unknown>>,
+  ): Promise<Record<string, unknown>>;
   /**
    * `cellar run --dry-run`: what running the task would cost, without running it (the warehouse
    * dry-runs the task's SQL: bytes to be processed). `bytes` is null when unknown; `note` says why.
    */
-  estimate?(task: AnyTask, ctx: TaskRunContext): Promise<{ bytes: number | null; queries: number; note?: string }>;
+  estimate?(
+    task: AnyTask,
+    ctx: TaskRunContext,
+  ): Promise<{ bytes: number | null; queries: number; note?: string }>;
 }
 
 const registered: TaskHooks[] = [];

@@ -18,7 +18,8 @@ export function notificationBody(result: RunResult, host: string): Record<string
     : `Cellar run of ${result.pipeline} FAILED on ${host}: ${failed.map((t) => t.name).join(', ') || 'see summary'}`;
   let summary = formatSummary(result);
   const fence = 8; // two ``` fences and newlines
-  if (summary.length + fence > SECTION_LIMIT) summary = `${summary.slice(0, SECTION_LIMIT - fence - 2)}\n…`;
+  if (summary.length + fence > SECTION_LIMIT)
+    summary = `${summary.slice(0, SECTION_LIMIT - fence - 2)}\n…`;
   return {
     text: headline,
     blocks: [
@@ -34,7 +35,11 @@ export function notificationBody(result: RunResult, host: string): Record<string
  * (a success without `onSuccess`), 'sent', or an error message (HTTP status or network error,
  * 10 s timeout). Never throws.
  */
-export async function notifyWebhook(url: string, result: RunResult, options: { onSuccess: boolean; host: string }): Promise<'skipped' | 'sent' | { error: string }> {
+export async function notifyWebhook(
+  url: string,
+  result: RunResult,
+  options: { onSuccess: boolean; host: string },
+): Promise<'skipped' | 'sent' | { error: string }> {
   if (result.ok && !options.onSuccess) return 'skipped';
   try {
     const response = await fetch(url, {
@@ -43,7 +48,11 @@ export async function notifyWebhook(url: string, result: RunResult, options: { o
       body: JSON.stringify(notificationBody(result, options.host)),
       signal: AbortSignal.timeout(10_000),
     });
-    if (!response.ok) return { error: `the webhook answered HTTP ${response.status} ${(await response.text().catch(() => '')).slice(0, 200)}`.trim() };
+    if (!response.ok)
+      return {
+        error:
+          `the webhook answered HTTP ${response.status} ${(await response.text().catch(() => '')).slice(0, 200)}`.trim(),
+      };
     return 'sent';
   } catch (error) {
     return { error: (error as Error).message };

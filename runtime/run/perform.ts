@@ -37,11 +37,17 @@ export interface TaskJob {
 }
 
 /** Call a task's run function with its hooks around it, and check it returned every output. */
-export async function invokeTask(task: AnyTask, inputs: Record<string, unknown>, ctx: TaskRunContext): Promise<Record<string, unknown>> {
+export async function invokeTask(
+  task: AnyTask,
+  inputs: Record<string, unknown>,
+  ctx: TaskRunContext,
+): Promise<Record<string, unknown>> {
   const base = async () => {
     const result = await task.run(inputs, ctx.params);
     if (result === null || typeof result !== 'object' || Array.isArray(result)) {
-      throw new Error(`task '${task.name}' must return an object of its outputs (${Object.keys(task.outputs).join(', ')}), got ${describe(result)}`);
+      throw new Error(
+        `task '${task.name}' must return an object of its outputs (${Object.keys(task.outputs).join(', ')}), got ${describe(result)}`,
+      );
     }
     return result as Record<string, unknown>;
   };
@@ -51,13 +57,23 @@ export async function invokeTask(task: AnyTask, inputs: Record<string, unknown>,
   );
   const outputs = await wrapped();
   // Own properties only: an output named 'toString' is not the returned object's method.
-  const missing = Object.keys(task.outputs).filter((name) => !Object.hasOwn(outputs, name) || outputs[name] === undefined);
-  if (missing.length > 0) throw new Error(`task '${task.name}' did not return output${missing.length > 1 ? 's' : ''} ${missing.map((m) => `'${m}'`).join(', ')}`);
+  const missing = Object.keys(task.outputs).filter(
+    (name) => !Object.hasOwn(outputs, name) || outputs[name] === undefined,
+  );
+  if (missing.length > 0)
+    throw new Error(
+      `task '${task.name}' did not return output${missing.length > 1 ? 's' : ''} ${missing.map((m) => `'${m}'`).join(', ')}`,
+    );
   return outputs;
 }
 
 /** Decode one stored output of `upstream`. */
-export async function readOutput(store: Store, upstream: AnyTask, output: string, stored: StoredOutput): Promise<unknown> {
+export async function readOutput(
+  store: Store,
+  upstream: AnyTask,
+  output: string,
+  stored: StoredOutput,
+): Promise<unknown> {
   const outputs = upstream.outputs as Record<string, OutputSpec>;
   const spec = Object.hasOwn(outputs, output) ? outputs[output]! : {};
   const bytes = await store.readOutput(upstream.name, stored.file);
@@ -65,14 +81,25 @@ export async function readOutput(store: Store, upstream: AnyTask, output: string
 }
 
 /** Run `task` for `job` against `store`; returns what was written, for the manifest. */
-export async function performTask(task: AnyTask, tasksByName: ReadonlyMap<string, AnyTask>, job: TaskJob, store: Store): Promise<Record<string, StoredOutput>> {
+export async function performTask(
+  task: AnyTask,
+  tasksByName: ReadonlyMap<string, AnyTask>,
+  job: TaskJob,
+  store: Store,
+): Promise<Record<string, StoredOutput>> {
   const inputs: Record<string, unknown> = {};
   for (const input of job.inputs) {
     const upstream = tasksByName.get(input.task);
-    if (!upstream) throw new Error(`task '${task.name}': upstream task '${input.task}' is not in the pipeline`);
+    if (!upstream)
+      throw new Error(`task '${task.name}': upstream task '${input.task}' is not in the pipeline`);
     inputs[input.name] = await readOutput(store, upstream, input.output, input.stored);
   }
-  const ctx: TaskRunContext = { params: job.params, upstreamKeys: job.upstreamKeys, key: job.key, keysByTask: job.keysByTask };
+  const ctx: TaskRunContext = {
+    params: job.params,
+    upstreamKeys: job.upstreamKeys,
+    key: job.key,
+    keysByTask: job.keysByTask,
+  };
   const outputs = await invokeTask(task, inputs, ctx);
   const stored: Record<string, StoredOutput> = {};
   for (const [name, spec] of Object.entries(task.outputs as Record<string, OutputSpec>)) {
@@ -85,11 +112,24 @@ export async function performTask(task: AnyTask, tasksByName: ReadonlyMap<string
       throw new Error(`task '${task.name}', output '${name}': ${(error as Error).message}`);
     }
     const { bytes, schema } = encoded;
-    if (job.envRead && job.envRead.length > 0 && spec.codec === undefined) refuseSecrets(task.name, name, bytes, job.envRead);
+    if (job.envRead && job.envRead.length > 0 && spec.codec === undefined)
+      refuseSecrets(task.name, name, bytes, job.envRead);
     // A content-addressed store names the object itself; the manifest records that name.
-    const file = (await store.writeOutput(task.name, outputFileName(task.name, name, job.key, codec.ext), bytes)) ?? outputFileName(task.name, name, job.key, codec.ext);
+    const file =
+      (await store.writeOutput(
+        task.name,
+        outputFileName(task.name, name, job.key, codec.ext),
+        bytes,
+      )) ?? outputFileName(task.name, name, job.key, codec.ext);
     const stats = outputStats(outputs[name], schema);
-    stored[name] = { codec: codec.id, codecVersion: codec.version, file, bytes: bytes.byteLength, schema, ...(stats ? { stats } : {}) };
+    stored[name] = {
+      codec: codec.id,
+      codecVersion: codec.version,
+      file,
+      bytes: bytes.byteLength,
+      schema,
+      ...(stats ? { stats } : {}),
+    };
   }
   return stored;
 }

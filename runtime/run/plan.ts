@@ -20,21 +20,42 @@ export interface PlanOptions {
   only?: Set<string>;
 }
 
-export function planRun(graph: TaskGraph, keys: Map<string, CacheKey>, facts: StoreFacts, options: PlanOptions): RunPlan {
+export function planRun(
+  graph: TaskGraph,
+  keys: Map<string, CacheKey>,
+  facts: StoreFacts,
+  options: PlanOptions,
+): RunPlan {
   const entries: PlanEntry[] = graph.nodes.map((node) => {
     const key = keys.get(node.name)!;
-    const entry = (action: PlanEntry['action'], reason: PlanReason): PlanEntry => ({ name: node.name, action, key, reason });
-    if (options.only && !options.only.has(node.name)) return entry('not-run', { kind: 'not-requested' });
+    const entry = (action: PlanEntry['action'], reason: PlanReason): PlanEntry => ({
+      name: node.name,
+      action,
+      key,
+      reason,
+    });
+    if (options.only && !options.only.has(node.name))
+      return entry('not-run', { kind: 'not-requested' });
     const selector = options.rerun.get(node.name);
-    if (selector !== undefined) return entry('run', selector === node.name ? { kind: 'rerun-flag' } : { kind: 'rerun-selector', selector });
+    if (selector !== undefined)
+      return entry(
+        'run',
+        selector === node.name ? { kind: 'rerun-flag' } : { kind: 'rerun-selector', selector },
+      );
     if (node.task.rerun) return entry('run', { kind: 'rerun-flag' });
     if (facts.done.has(node.name)) {
       const hook = facts.invalid.get(node.name);
-      return hook ? entry('run', { kind: 'cache-invalid', hook }) : entry('cached', { kind: 'cached' });
+      return hook
+        ? entry('run', { kind: 'cache-invalid', hook })
+        : entry('cached', { kind: 'cached' });
     }
     const prev = facts.previous.get(node.name);
     if (!prev) return entry('run', { kind: 'never-run' });
-    return entry('run', { kind: 'inputs-changed', previousKey: prev.key, changes: diffKeyInputs(prev.inputs, key.inputs) });
+    return entry('run', {
+      kind: 'inputs-changed',
+      previousKey: prev.key,
+      changes: diffKeyInputs(prev.inputs, key.inputs),
+    });
   });
   return { entries };
 }

@@ -8,7 +8,12 @@ import { diffKeyInputs } from '../key/hash.js';
 import type { CacheKey, KeyInputs, Manifest, TaskGraph } from '../types.js';
 
 /** Read what planRun needs from the store: done markers, hook validity, previous key inputs. */
-export async function probeStore(graph: TaskGraph, keys: Map<string, CacheKey>, store: Store, options: { reasons: boolean }): Promise<StoreFacts> {
+export async function probeStore(
+  graph: TaskGraph,
+  keys: Map<string, CacheKey>,
+  store: Store,
+  options: { reasons: boolean },
+): Promise<StoreFacts> {
   const facts: StoreFacts = { done: new Set(), invalid: new Map(), previous: new Map() };
   // Built only when a hook asks (warehouse tasks): a run of plain tasks never needs it.
   let keysByTask: Record<string, string> | undefined;
@@ -32,14 +37,22 @@ export async function probeStore(graph: TaskGraph, keys: Map<string, CacheKey>, 
       facts.done.add(node.name);
       for (const hook of hooksFor(node.task)) {
         if (!hook.isCachedValid) continue;
-        const ctx = { params: node.params, upstreamKeys: key.inputs.upstream, key: key.value, keysByTask: allKeys() };
+        const ctx = {
+          params: node.params,
+          upstreamKeys: key.inputs.upstream,
+          key: key.value,
+          keysByTask: allKeys(),
+        };
         if (!(await hook.isCachedValid(node.task, ctx))) {
           facts.invalid.set(node.name, hook.name);
           break;
         }
       }
     } else if (options.reasons) {
-      const closest = closestManifest(await store.recentManifests(node.name, PREVIOUS_RUNS_COMPARED), key.inputs);
+      const closest = closestManifest(
+        await store.recentManifests(node.name, PREVIOUS_RUNS_COMPARED),
+        key.inputs,
+      );
       if (closest) facts.previous.set(node.name, { key: closest.key, inputs: closest.inputs });
     }
   }
@@ -61,8 +74,16 @@ export function closestManifest(candidates: Manifest[], inputs: KeyInputs): Mani
   let bestScore: [number, number] | undefined;
   for (const m of candidates) {
     const changes = diffKeyInputs(m.inputs, inputs);
-    const score: [number, number] = [changes.filter((c) => c.path.startsWith('params.')).length, changes.length];
-    if (!bestScore || score[0] < bestScore[0] || (score[0] === bestScore[0] && score[1] < bestScore[1])) [best, bestScore] = [m, score];
+    const score: [number, number] = [
+      changes.filter((c) => c.path.startsWith('params.')).length,
+      changes.length,
+    ];
+    if (
+      !bestScore ||
+      score[0] < bestScore[0] ||
+      (score[0] === bestScore[0] && score[1] < bestScore[1])
+    )
+      [best, bestScore] = [m, score];
   }
   return best;
 }

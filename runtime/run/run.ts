@@ -85,7 +85,12 @@ export function normalizeRunOptions(o: RunOptions): NormalizedRunOptions {
   const workspace = resolveWorkspace({ explicit: o.workspace, near });
   // The pipeline file's workdir; without a file (a pipeline built in code), the notebook folder
   // its compiled tasks share, so in-process runs read the files the notebook read.
-  const workdir = o.workdir !== undefined ? resolve(o.workdir) : o.pipelineFile ? resolve(dirname(o.pipelineFile), o.pipeline.workdir ?? '.') : sharedSourceWorkdir(o.pipeline);
+  const workdir =
+    o.workdir !== undefined
+      ? resolve(o.workdir)
+      : o.pipelineFile
+        ? resolve(dirname(o.pipelineFile), o.pipeline.workdir ?? '.')
+        : sharedSourceWorkdir(o.pipeline);
   return {
     pipeline: o.pipeline,
     pipelineFile: o.pipelineFile ? resolve(o.pipelineFile) : undefined,
@@ -117,7 +122,10 @@ export interface PreparedRun {
 }
 
 /** Everything up to the plan: no task runs. Throws CellarError for a bad pipeline or selector. */
-export async function preparePipelineRun(options: NormalizedRunOptions, reasons = true): Promise<PreparedRun> {
+export async function preparePipelineRun(
+  options: NormalizedRunOptions,
+  reasons = true,
+): Promise<PreparedRun> {
   const timings: Record<string, number> = {};
   let t = performance.now();
   const lap = (stage: string) => {
@@ -128,7 +136,8 @@ export async function preparePipelineRun(options: NormalizedRunOptions, reasons 
   const { graph, diagnostics } = buildGraph(options.pipeline, options.params);
   lap('graph');
   if (!graph) throw diagnosticsError(diagnostics);
-  const memo = options.store instanceof LocalStore ? join(options.workspace, '.codehash.json') : undefined;
+  const memo =
+    options.store instanceof LocalStore ? join(options.workspace, '.codehash.json') : undefined;
   const hasher = options.codeAware ? new CodeHasher(memo) : undefined;
   const keys = await computeKeys(graph, { hasher });
   hasher?.save();
@@ -140,7 +149,8 @@ export async function preparePipelineRun(options: NormalizedRunOptions, reasons 
   let only: Set<string> | undefined;
   if (options.only.length > 0) {
     only = new Set<string>();
-    for (const name of requested.names.keys()) for (const n of upstreamClosure(graph, name)) only.add(n.name);
+    for (const name of requested.names.keys())
+      for (const n of upstreamClosure(graph, name)) only.add(n.name);
   }
   const facts = await probeStore(graph, keys, options.store, { reasons });
   lap('probe');
@@ -160,7 +170,9 @@ export async function preparePipelineRun(options: NormalizedRunOptions, reasons 
  * @throws CellarError for a pipeline that cannot be built or an unknown task selector in `only`
  *   or `rerun` (`E_UNKNOWN_TASK`, `E_UNKNOWN_PARAM`, `E_DEPENDENCY_CYCLE`, …).
  */
-export async function runPipeline(input: RunOptions): Promise<{ prepared: PreparedRun; result: RunResult | undefined }> {
+export async function runPipeline(
+  input: RunOptions,
+): Promise<{ prepared: PreparedRun; result: RunResult | undefined }> {
   const prepared = await preparePipelineRun(normalizeRunOptions(input));
   const { options, graph, plan } = prepared;
   if (options.dryRun) return { prepared, result: undefined };
@@ -180,8 +192,13 @@ export async function runPipeline(input: RunOptions): Promise<{ prepared: Prepar
       typeof options.runner === 'object'
         ? options.runner
         : options.runner === 'worker' && options.pipelineFile
-        ? new WorkerPool(Math.min(options.workers, Math.max(1, toRun)), { pipelineFile: options.pipelineFile, workspace: options.workspace, params: options.params, ...(options.storeChoice ? { store: options.storeChoice } : {}) })
-        : new InProcessRunner(new Map(graph.nodes.map((n) => [n.name, n.task])), options.store);
+          ? new WorkerPool(Math.min(options.workers, Math.max(1, toRun)), {
+              pipelineFile: options.pipelineFile,
+              workspace: options.workspace,
+              params: options.params,
+              ...(options.storeChoice ? { store: options.storeChoice } : {}),
+            })
+          : new InProcessRunner(new Map(graph.nodes.map((n) => [n.name, n.task])), options.store);
     const runId = `${new Date().toISOString().replace(/[:.]/g, '-')}-${process.pid}`;
     const result = await executeRun({
       pipeline: options.pipeline.name,
@@ -223,7 +240,10 @@ function checkWorkdir(options: NormalizedRunOptions): void {
   const fix = options.pipeline.source
     ? `recompile the notebook from where it is now (cellar compile <notebook>), or run the notebook itself (cellar run <notebook>.ipynb)`
     : `create the folder, or fix the pipeline's workdir`;
-  throw new CellarError(`the pipeline's working folder ${dir} does not exist (${where} ${dir}); the notebook folder was moved or deleted: ${fix}`, 'E_NO_WORKDIR');
+  throw new CellarError(
+    `the pipeline's working folder ${dir} does not exist (${where} ${dir}); the notebook folder was moved or deleted: ${fix}`,
+    'E_NO_WORKDIR',
+  );
 }
 
 function sharedSourceWorkdir(pipeline: Pipeline): string | undefined {

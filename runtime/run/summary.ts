@@ -1,7 +1,17 @@
 // How a run reads to a person: one formatter per RunEvent kind (plain lines for logs and pipes),
 // a one-line progress display for terminals, the plan with reasons for `--dry-run`, and the
 // Luigi-style execution summary at the end. Pure string functions; the CLI decides where they go.
-import type { KeyChange, NotRunReason, OutputSchema, PlanEntry, PlanReason, RunEvent, RunPlan, RunResult, TaskResult } from '../types.js';
+import type {
+  KeyChange,
+  NotRunReason,
+  OutputSchema,
+  PlanEntry,
+  PlanReason,
+  RunEvent,
+  RunPlan,
+  RunResult,
+  TaskResult,
+} from '../types.js';
 
 export function formatDuration(ms: number): string {
   if (ms < 1000) return `${Math.round(ms)}ms`;
@@ -18,13 +28,19 @@ export function formatEvent(e: RunEvent, verbose = false): string | undefined {
     case 'run-start':
       return `${time(e.at)} run ${e.pipeline}: ${e.toRun} to run, ${e.cached} cached, ${e.workers} worker${e.workers === 1 ? '' : 's'}`;
     case 'task-planned':
-      return verbose ? `${time(e.at)} plan    ${e.task}: ${describeReason(e.reason)}${e.reason.kind === 'inputs-changed' ? ` (${e.reason.changes.map((c) => c.path).join(', ')})` : ''}` : undefined;
+      return verbose
+        ? `${time(e.at)} plan    ${e.task}: ${describeReason(e.reason)}${e.reason.kind === 'inputs-changed' ? ` (${e.reason.changes.map((c) => c.path).join(', ')})` : ''}`
+        : undefined;
     case 'task-start':
       return `${time(e.at)} start   ${e.task}${e.attempt > 1 ? ` (attempt ${e.attempt})` : ''}`;
     case 'task-waiting':
       return `${time(e.at)} waiting ${e.task}: another run is computing it (${e.holder})`;
     case 'task-cached':
-      return e.byOtherRun ? `${time(e.at)} cached  ${e.task} (computed by another run)` : verbose ? `${time(e.at)} cached  ${e.task}` : undefined;
+      return e.byOtherRun
+        ? `${time(e.at)} cached  ${e.task} (computed by another run)`
+        : verbose
+          ? `${time(e.at)} cached  ${e.task}`
+          : undefined;
     case 'task-done':
       return `${time(e.at)} done    ${e.task} (${formatDuration(e.durationMs)})`;
     case 'task-retry':
@@ -74,7 +90,12 @@ export class ProgressLine {
       case 'run-end':
         break;
     }
-    const line = (e.kind === 'task-cached' && !e.byOtherRun) || e.kind === 'task-start' || e.kind === 'task-planned' ? undefined : formatEvent(e);
+    const line =
+      (e.kind === 'task-cached' && !e.byOtherRun) ||
+      e.kind === 'task-start' ||
+      e.kind === 'task-planned'
+        ? undefined
+        : formatEvent(e);
     this.write(`\r\x1b[2K${line ? `${line}\n` : ''}${e.kind === 'run-end' ? '' : this.render()}`);
     return line;
   }
@@ -111,7 +132,8 @@ export function describeReason(reason: PlanReason): string {
 }
 
 function formatChange(c: KeyChange): string {
-  const show = (v: unknown) => (v === undefined ? '(none)' : typeof v === 'string' ? v : JSON.stringify(v));
+  const show = (v: unknown) =>
+    v === undefined ? '(none)' : typeof v === 'string' ? v : JSON.stringify(v);
   return `${c.path}: ${show(c.before)} → ${show(c.after)}`;
 }
 
@@ -119,11 +141,13 @@ function formatChange(c: KeyChange): string {
 export function formatPlan(plan: RunPlan, options: { showCached?: boolean } = {}): string {
   const width = Math.max(4, ...plan.entries.map((e) => e.name.length));
   const lines: string[] = [];
-  const label = (e: PlanEntry) => (e.action === 'run' ? 'would run' : e.action === 'cached' ? 'cached   ' : 'not run  ');
+  const label = (e: PlanEntry) =>
+    e.action === 'run' ? 'would run' : e.action === 'cached' ? 'cached   ' : 'not run  ';
   for (const e of plan.entries) {
     if (e.action === 'cached' && !options.showCached) continue;
     lines.push(`${label(e)}  ${e.name.padEnd(width)}  ${e.key.value}  ${describeReason(e.reason)}`);
-    if (e.reason.kind === 'inputs-changed') for (const c of e.reason.changes) lines.push(`${' '.repeat(13 + width)}${formatChange(c)}`);
+    if (e.reason.kind === 'inputs-changed')
+      for (const c of e.reason.changes) lines.push(`${' '.repeat(13 + width)}${formatChange(c)}`);
   }
   const run = plan.entries.filter((e) => e.action === 'run').length;
   const cached = plan.entries.filter((e) => e.action === 'cached').length;
@@ -141,11 +165,17 @@ export function formatSummary(result: RunResult): string {
     ['failed', 'failed'],
     ['not-run', 'were not run'],
   ];
-  const lines = ['===== Cellar Execution Summary =====', '', `Scheduled ${result.tasks.length} task${result.tasks.length === 1 ? '' : 's'} of ${result.pipeline}, of which:`];
+  const lines = [
+    '===== Cellar Execution Summary =====',
+    '',
+    `Scheduled ${result.tasks.length} task${result.tasks.length === 1 ? '' : 's'} of ${result.pipeline}, of which:`,
+  ];
   for (const [status, title] of groups) {
     const tasks = result.tasks.filter((t) => t.status === status);
     if (tasks.length === 0) continue;
-    lines.push(`* ${tasks.length} ${tasks.length === 1 ? title.replace(/^were /, 'was ') : title}:`);
+    lines.push(
+      `* ${tasks.length} ${tasks.length === 1 ? title.replace(/^were /, 'was ') : title}:`,
+    );
     for (const t of tasks.slice(0, LIST_LIMIT)) {
       lines.push(`    - ${t.name}${detail(t)}`);
       if (t.location) lines.push(`        at ${t.location}`);
@@ -191,7 +221,12 @@ export function describeNotRun(reason: NotRunReason): string {
 /** What `--json` prints: one object, stable field order. */
 export function resultJson(result: RunResult): string {
   const tasks = result.tasks.map((t) => {
-    const o: Record<string, unknown> = { name: t.name, status: t.status, key: t.key, durationMs: t.durationMs };
+    const o: Record<string, unknown> = {
+      name: t.name,
+      status: t.status,
+      key: t.key,
+      durationMs: t.durationMs,
+    };
     if (t.error) o.error = t.location ? `${t.error}\n  at ${t.location}` : t.error;
     if (t.location) o.location = t.location;
     if (t.status === 'not-run') o.because = t.because;

@@ -60,7 +60,10 @@ interface HeldLease {
 /** `gs://bucket/some/prefix` → { bucket, prefix } (prefix without slashes at either end). */
 export function parseGcsUri(uri: string): { bucket: string; prefix: string } {
   const m = /^gs:\/\/([a-z0-9][a-z0-9._-]{1,220}[a-z0-9])(?:\/(.*))?$/.exec(uri);
-  if (!m) throw new Error(`not a Cloud Storage location: '${uri}' (expected gs://bucket or gs://bucket/prefix)`);
+  if (!m)
+    throw new Error(
+      `not a Cloud Storage location: '${uri}' (expected gs://bucket or gs://bucket/prefix)`,
+    );
   return { bucket: m[1]!, prefix: (m[2] ?? '').replace(/^\/+|\/+$/g, '') };
 }
 
@@ -99,18 +102,29 @@ export class GcsStore implements Store {
    * Open `gs://bucket/prefix` with the real client. `apiEndpoint` (or CELLAR_GCS_ENDPOINT) points
    * it elsewhere (tests: the stand-in); credentials come from the environment as usual (ADC).
    */
-  static async open(uri: string, options: GcsStoreOptions & { apiEndpoint?: string; projectId?: string } = {}): Promise<GcsStore> {
+  static async open(
+    uri: string,
+    options: GcsStoreOptions & { apiEndpoint?: string; projectId?: string } = {},
+  ): Promise<GcsStore> {
     const { bucket, prefix } = parseGcsUri(uri);
     const { Storage } = await import('@google-cloud/storage');
     const apiEndpoint = options.apiEndpoint ?? process.env.CELLAR_GCS_ENDPOINT;
-    const storage = new Storage({ ...(apiEndpoint ? { apiEndpoint } : {}), ...(options.projectId ? { projectId: options.projectId } : {}) });
+    const storage = new Storage({
+      ...(apiEndpoint ? { apiEndpoint } : {}),
+      ...(options.projectId ? { projectId: options.projectId } : {}),
+    });
     return new GcsStore(storage.bucket(bucket), prefix, options);
   }
 
   forPipeline(pipeline: string): GcsStore {
     if (checkRescope(this.pipeline, pipeline) === 'same') return this;
     const folder = pipelineFolder(pipeline);
-    return new GcsStore(this.bucket, this.prefix ? `${this.prefix}/${folder}` : folder, this.options, pipeline);
+    return new GcsStore(
+      this.bucket,
+      this.prefix ? `${this.prefix}/${folder}` : folder,
+      this.options,
+      pipeline,
+    );
   }
 
   private name(rel: string): string {
@@ -147,7 +161,11 @@ export class GcsStore implements Store {
   async recentManifests(task: string, limit: number): Promise<Manifest[]> {
     // `delimiter` keeps the listing to this task's own folder.
     const [files] = await this.bucket.getFiles({ prefix: this.name(`${task}/`), delimiter: '/' });
-    const found = files.filter((f) => f.name.endsWith('.manifest.json')).sort((a, b) => Date.parse(String(b.metadata.updated)) - Date.parse(String(a.metadata.updated)));
+    const found = files
+      .filter((f) => f.name.endsWith('.manifest.json'))
+      .sort(
+        (a, b) => Date.parse(String(b.metadata.updated)) - Date.parse(String(a.metadata.updated)),
+      );
     const out: Manifest[] = [];
     for (const f of found.slice(0, limit)) {
       try {
@@ -166,11 +184,13 @@ export class GcsStore implements Store {
     const ext = base.includes('.') ? base.slice(base.indexOf('.')) : '';
     const rel = `${task}/${sha256(bytes)}${ext}`;
     try {
-      await this.bucket.file(this.name(rel)).save(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), {
-        resumable: bytes.byteLength >= this.resumableFromBytes,
-        contentType: 'application/octet-stream',
-        preconditionOpts: { ifGenerationMatch: 0 },
-      });
+      await this.bucket
+        .file(this.name(rel))
+        .save(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), {
+          resumable: bytes.byteLength >= this.resumableFromBytes,
+          contentType: 'application/octet-stream',
+          preconditionOpts: { ifGenerationMatch: 0 },
+        });
     } catch (error) {
       // 412: the very same bytes are already there (the name is their hash).
       if (status(error) !== 412) throw error;
@@ -191,7 +211,12 @@ export class GcsStore implements Store {
   async writeManifest(manifest: Manifest): Promise<void> {
     const file = this.bucket.file(this.manifestName(manifest.task, manifest.key));
     const text = JSON.stringify(manifest, null, 2) + '\n';
-    const save = (generation: number) => file.save(text, { resumable: false, contentType: 'application/json', preconditionOpts: { ifGenerationMatch: generation } });
+    const save = (generation: number) =>
+      file.save(text, {
+        resumable: false,
+        contentType: 'application/json',
+        preconditionOpts: { ifGenerationMatch: generation },
+      });
     try {
       await save(0);
       return;
@@ -217,16 +242,29 @@ export class GcsStore implements Store {
         } else if (code !== 412) throw error;
       }
     }
-    throw new Error(`could not replace the manifest of ${manifest.task} (key ${manifest.key}) at ${this.location}: it kept changing`);
+    throw new Error(
+      `could not replace the manifest of ${manifest.task} (key ${manifest.key}) at ${this.location}: it kept changing`,
+    );
   }
 
   async lock(task: string, key: string, onWait?: (holder: string) => void): Promise<TaskLock> {
     const file = this.bucket.file(this.name(`${task}/${key}.lease`));
-    const me: LeaseRecord = { host: this.identity.host, ...(this.identity.boot ? { boot: this.identity.boot } : {}), pid: process.pid, ...(currentProcess().start !== undefined ? { start: currentProcess().start } : {}), token: Math.random().toString(36).slice(2), since: new Date().toISOString() };
+    const me: LeaseRecord = {
+      host: this.identity.host,
+      ...(this.identity.boot ? { boot: this.identity.boot } : {}),
+      pid: process.pid,
+      ...(currentProcess().start !== undefined ? { start: currentProcess().start } : {}),
+      token: Math.random().toString(36).slice(2),
+      since: new Date().toISOString(),
+    };
     const write = async (ifGenerationMatch: number): Promise<number> => {
       // A File object per write: the client records the new object's metadata (its generation) on it.
       const target = this.bucket.file(file.name);
-      await target.save(JSON.stringify(me), { resumable: false, contentType: 'application/json', preconditionOpts: { ifGenerationMatch } });
+      await target.save(JSON.stringify(me), {
+        resumable: false,
+        contentType: 'application/json',
+        preconditionOpts: { ifGenerationMatch },
+      });
       return Number(target.metadata.generation);
     };
     let told = false;
@@ -274,10 +312,19 @@ export class GcsStore implements Store {
         if (status(error) === 404) continue; // released meanwhile: try again now
         throw error;
       }
-      if (!watched || watched.generation !== generation) watched = { generation, since: Date.now() };
-      const sameMachine = holder && holder.host === this.identity.host && (!holder.boot || !this.identity.boot || holder.boot === this.identity.boot);
+      if (!watched || watched.generation !== generation)
+        watched = { generation, since: Date.now() };
+      const sameMachine =
+        holder &&
+        holder.host === this.identity.host &&
+        (!holder.boot || !this.identity.boot || holder.boot === this.identity.boot);
       const dead = holder && sameMachine && !isPidAlive(holder.pid, holder.start);
-      const rebooted = holder && holder.host === this.identity.host && holder.boot && this.identity.boot && holder.boot !== this.identity.boot;
+      const rebooted =
+        holder &&
+        holder.host === this.identity.host &&
+        holder.boot &&
+        this.identity.boot &&
+        holder.boot !== this.identity.boot;
       if (dead || rebooted || Date.now() - watched.since > this.leaseMs) {
         await file.delete({ ifGenerationMatch: generation }).catch(() => undefined);
         watched = undefined;
@@ -285,7 +332,9 @@ export class GcsStore implements Store {
       }
       if (!told && onWait) {
         told = true;
-        onWait(holder ? `pid ${holder.pid} on ${holder.host} since ${holder.since}` : 'another process');
+        onWait(
+          holder ? `pid ${holder.pid} on ${holder.host} since ${holder.since}` : 'another process',
+        );
       }
       await sleep(delay);
       delay = Math.min(delay * 2, 1000);
@@ -301,7 +350,9 @@ export class GcsStore implements Store {
 
   async close(): Promise<void> {
     for (const [runId, lines] of this.logs) {
-      await this.bucket.file(this.name(`_runs/${runId}.jsonl`)).save(lines.join('\n') + '\n', { resumable: false, contentType: 'application/x-ndjson' });
+      await this.bucket
+        .file(this.name(`_runs/${runId}.jsonl`))
+        .save(lines.join('\n') + '\n', { resumable: false, contentType: 'application/x-ndjson' });
     }
     this.logs.clear();
   }

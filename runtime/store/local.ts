@@ -10,7 +10,19 @@
 // never sees a torn file and an old output is never deleted first (a concurrent reader keeps its
 // open file; gokart deletes on rerun and concurrent runs crash). The lock is the small
 // cross-process part; see lock.ts for why an O_EXCL lock file with PID liveness was chosen.
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { rename, writeFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Manifest } from '../types.js';
@@ -38,7 +50,12 @@ export class LocalStore implements Store {
 
   forPipeline(pipeline: string): LocalStore {
     if (checkRescope(this.pipeline, pipeline) === 'same') return this;
-    return new LocalStore(join(this.location, pipelineFolder(pipeline)), this.lockTiming, pipeline, this.root);
+    return new LocalStore(
+      join(this.location, pipelineFolder(pipeline)),
+      this.lockTiming,
+      pipeline,
+      this.root,
+    );
   }
 
   outputPath(_task: string, file: string): string {
@@ -112,7 +129,9 @@ export class LocalStore implements Store {
   async writeManifest(manifest: Manifest): Promise<void> {
     this.ensureDir(manifest.task);
     const path = this.manifestPath(manifest.task, manifest.key);
-    this.naming(`manifest ${path} of task '${manifest.task}'`, () => atomicWriteSync(path, JSON.stringify(manifest, null, 2) + '\n'));
+    this.naming(`manifest ${path} of task '${manifest.task}'`, () =>
+      atomicWriteSync(path, JSON.stringify(manifest, null, 2) + '\n'),
+    );
   }
 
   async lock(task: string, key: string, onWait?: (holder: string) => void): Promise<TaskLock> {
@@ -157,7 +176,8 @@ export class LocalStore implements Store {
     this.flushTimer = undefined;
     for (const log of this.logs.values()) {
       try {
-        if (log.buffer.length > 0 && !this.logFailed) writeSync(log.fd, log.buffer.join('\n') + '\n');
+        if (log.buffer.length > 0 && !this.logFailed)
+          writeSync(log.fd, log.buffer.join('\n') + '\n');
       } catch (error) {
         this.dropLog(error);
       }
@@ -172,7 +192,9 @@ export class LocalStore implements Store {
     if (this.logs.size > 0) {
       const dir = join(this.location, '_runs');
       // Run ids start with an ISO timestamp, so name order is age order.
-      const names = readdirSync(dir).filter((n) => n.endsWith('.jsonl')).sort();
+      const names = readdirSync(dir)
+        .filter((n) => n.endsWith('.jsonl'))
+        .sort();
       for (const old of names.slice(0, Math.max(0, names.length - RUN_LOGS_KEPT))) {
         try {
           unlinkSync(join(dir, old));
@@ -192,7 +214,10 @@ export class LocalStore implements Store {
   private ensureDir(task: string): void {
     if (this.made.has(task)) return;
     const dir = join(this.location, task);
-    this.naming(task === '_runs' ? `run log folder ${dir}` : `folder ${dir} of task '${task}'`, () => mkdirSync(dir, { recursive: true }));
+    this.naming(
+      task === '_runs' ? `run log folder ${dir}` : `folder ${dir} of task '${task}'`,
+      () => mkdirSync(dir, { recursive: true }),
+    );
     this.made.add(task);
   }
 
@@ -207,8 +232,14 @@ export class LocalStore implements Store {
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (!code || !/^E[A-Z]+$/.test(code)) throw error;
-      const reason = code === 'ENOSPC' ? 'no space left on the device' : (error as Error).message.replace(/^E[A-Z]+: /, '').replace(/, \w+ '.*'$/, '');
-      throw new CellarError(`cannot write the ${what} in workspace ${this.location}: ${reason} (${code})`, 'E_WORKSPACE_WRITE');
+      const reason =
+        code === 'ENOSPC'
+          ? 'no space left on the device'
+          : (error as Error).message.replace(/^E[A-Z]+: /, '').replace(/, \w+ '.*'$/, '');
+      throw new CellarError(
+        `cannot write the ${what} in workspace ${this.location}: ${reason} (${code})`,
+        'E_WORKSPACE_WRITE',
+      );
     }
   }
 
@@ -218,7 +249,9 @@ export class LocalStore implements Store {
     if (this.logFailed) return;
     this.logFailed = true;
     const code = (error as NodeJS.ErrnoException).code ?? '';
-    process.stderr.write(`warning: cannot write the run log in ${join(this.location, '_runs')}: ${(error as Error).message}${code ? '' : ''}; the run goes on without it\n`);
+    process.stderr.write(
+      `warning: cannot write the run log in ${join(this.location, '_runs')}: ${(error as Error).message}${code ? '' : ''}; the run goes on without it\n`,
+    );
   }
 
   /**

@@ -14,7 +14,15 @@
 // owner is PID + process start time (owner.ts), so PID reuse does not keep a dead owner's lock:
 // in a container node is PID 1 after every restart, and a lock left by the killed PID 1 names
 // another start time than the new PID 1.
-import { closeSync, openSync, readFileSync, statSync, unlinkSync, utimesSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  openSync,
+  readFileSync,
+  statSync,
+  unlinkSync,
+  utimesSync,
+  writeSync,
+} from 'node:fs';
 import { hostname } from 'node:os';
 import type { TaskLock } from './store.js';
 import { currentProcess, isOwnerAlive } from './owner.js';
@@ -71,12 +79,23 @@ export function isPidAlive(pid: number, start?: number): boolean {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export async function acquireLock(path: string, onWait?: (holder: string) => void, timing: LockTiming = {}): Promise<TaskLock> {
+export async function acquireLock(
+  path: string,
+  onWait?: (holder: string) => void,
+  timing: LockTiming = {},
+): Promise<TaskLock> {
   const identity = timing.identity ?? { host: hostname(), boot: bootId() };
   const leaseMs = timing.leaseMs ?? defaultLeaseMs();
   const heartbeatMs = timing.heartbeatMs ?? Math.max(10, Math.floor(leaseMs / 3));
   const start = currentProcess().start;
-  const me: Owner = { pid: process.pid, host: identity.host, ...(identity.boot ? { boot: identity.boot } : {}), ...(start !== undefined ? { start } : {}), token: Math.random().toString(36).slice(2), since: new Date().toISOString() };
+  const me: Owner = {
+    pid: process.pid,
+    host: identity.host,
+    ...(identity.boot ? { boot: identity.boot } : {}),
+    ...(start !== undefined ? { start } : {}),
+    token: Math.random().toString(36).slice(2),
+    since: new Date().toISOString(),
+  };
   let told = false;
   let delay = 10;
   for (;;) {
@@ -148,7 +167,12 @@ function heartbeat(path: string, token: string): void {
   }
 }
 
-function isStale(path: string, raw: string, me: { host: string; boot?: string }, leaseMs: number): boolean {
+function isStale(
+  path: string,
+  raw: string,
+  me: { host: string; boot?: string },
+  leaseMs: number,
+): boolean {
   let owner: Owner;
   try {
     owner = JSON.parse(raw) as Owner;

@@ -23,7 +23,10 @@ export class MemoryStore implements Store {
    * keyed by `<pipeline folder>/<task>/<key>` (manifests) and `<pipeline folder>/<file>` (outputs),
    * so a test holding the root sees everything its runs stored.
    */
-  constructor(readonly pipeline?: string, shared?: MemoryStore) {
+  constructor(
+    readonly pipeline?: string,
+    shared?: MemoryStore,
+  ) {
     this.prefix = pipeline === undefined ? '' : `${pipelineFolder(pipeline)}/`;
     this.location = `memory:${this.prefix}`;
     this.files = shared?.files ?? new Map();
@@ -60,7 +63,8 @@ export class MemoryStore implements Store {
     const found: { m: Manifest; order: number }[] = [];
     for (const [id, m] of this.manifests) {
       // The id's folder, not m.task: another pipeline's task of the same name is not this one.
-      if (id.startsWith(folder) && !id.slice(folder.length).includes('/')) found.push({ m, order: this.finishedAt.get(id) ?? 0 });
+      if (id.startsWith(folder) && !id.slice(folder.length).includes('/'))
+        found.push({ m, order: this.finishedAt.get(id) ?? 0 });
     }
     return found
       .sort((a, b) => b.order - a.order)

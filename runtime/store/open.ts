@@ -25,7 +25,12 @@ export interface StoreChoice {
 }
 
 /** Decide the store spec. `workspace` is the resolved local workspace (the fallback). */
-export function chooseStore(options: { explicit?: string; workspace: string; near?: string; env?: NodeJS.ProcessEnv }): StoreChoice {
+export function chooseStore(options: {
+  explicit?: string;
+  workspace: string;
+  near?: string;
+  env?: NodeJS.ProcessEnv;
+}): StoreChoice {
   const env = options.env ?? process.env;
   const root = findProjectRoot(options.near ?? process.cwd(), env);
   const file = join(root, CONFIG_FILE);
@@ -37,8 +42,15 @@ export function chooseStore(options: { explicit?: string; workspace: string; nea
       throw new Error(`${file}: not valid JSON (${(error as Error).message})`);
     }
   }
-  const gcs = { ...config.gcs, ...(env.CELLAR_GCS_ENDPOINT ? { apiEndpoint: env.CELLAR_GCS_ENDPOINT } : {}) };
-  const pick = (spec: string, source: string, base: string): StoreChoice => ({ spec: spec.startsWith('gs://') || isAbsolute(spec) ? spec : resolve(base, spec), gcs, source });
+  const gcs = {
+    ...config.gcs,
+    ...(env.CELLAR_GCS_ENDPOINT ? { apiEndpoint: env.CELLAR_GCS_ENDPOINT } : {}),
+  };
+  const pick = (spec: string, source: string, base: string): StoreChoice => ({
+    spec: spec.startsWith('gs://') || isAbsolute(spec) ? spec : resolve(base, spec),
+    gcs,
+    source,
+  });
   if (options.explicit) return pick(options.explicit, '--store', process.cwd());
   if (env.CELLAR_STORE) return pick(env.CELLAR_STORE, 'CELLAR_STORE', process.cwd());
   if (config.store) return pick(config.store, file, root);

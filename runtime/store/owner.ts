@@ -68,7 +68,12 @@ export function currentProcess(): ProcessIdentity {
  * or a process with that PID that started at another time (PID reuse, including our own PID
  * after a restart) all mean the owner is dead.
  */
-export function isOwnerAlive(owner: { pid: number; host?: string; start?: number; boot?: string }): boolean {
+export function isOwnerAlive(owner: {
+  pid: number;
+  host?: string;
+  start?: number;
+  boot?: string;
+}): boolean {
   const me = currentProcess();
   if (owner.host !== undefined && owner.host !== me.host) return true;
   if (owner.boot !== undefined && me.boot !== undefined && owner.boot !== me.boot) return false;

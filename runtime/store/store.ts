@@ -84,7 +84,11 @@ export function outputFileName(task: string, output: string, key: string, ext: s
  */
 export function pipelineFolder(pipeline: string): string {
   if (/^[A-Za-z0-9][\w.-]{0,99}$/.test(pipeline)) return pipeline;
-  const safe = pipeline.replace(/[^\w.-]/g, '_').replace(/^[._]+/, '').slice(0, 60) || 'pipeline';
+  const safe =
+    pipeline
+      .replace(/[^\w.-]/g, '_')
+      .replace(/^[._]+/, '')
+      .slice(0, 60) || 'pipeline';
   return `${safe}-${createHash('sha256').update(pipeline).digest('hex').slice(0, 8)}`;
 }
 
@@ -92,5 +96,7 @@ export function pipelineFolder(pipeline: string): string {
 export function checkRescope(current: string | undefined, wanted: string): 'same' | 'new' {
   if (current === undefined) return 'new';
   if (current === wanted) return 'same';
-  throw new Error(`a store view of pipeline '${current}' cannot hold the results of pipeline '${wanted}'`);
+  throw new Error(
+    `a store view of pipeline '${current}' cannot hold the results of pipeline '${wanted}'`,
+  );
 }

@@ -12,7 +12,11 @@ import { CellarError } from '../errors.js';
 
 /** Per-output column types, the schema the schema test asserts. */
 export type FixtureSchema =
-  | { kind: 'table'; layout: 'rows' | 'columns'; columns: Record<string, { type: string; nullable: boolean }> }
+  | {
+      kind: 'table';
+      layout: 'rows' | 'columns';
+      columns: Record<string, { type: string; nullable: boolean }>;
+    }
   | { kind: 'value'; type: string };
 
 /** What generated/<nb>/__fixtures__/<task>.fixture.json holds, decoded. */
@@ -21,7 +25,12 @@ export interface Fixture {
   /** The params the task ran with (the pipeline defaults when recorded). */
   params: Record<string, unknown>;
   /** How inputs were cut down: per input, rows in the stored run and rows kept. */
-  sampling: { seed: string; rowLimit: number; byteBudget: number; inputs: Record<string, { rows: number; kept: number }> };
+  sampling: {
+    seed: string;
+    rowLimit: number;
+    byteBudget: number;
+    inputs: Record<string, { rows: number; kept: number }>;
+  };
   /** Absolute tolerance for floats in the replay comparison. */
   tolerance: number;
   inputSchemas: Record<string, FixtureSchema>;
@@ -31,7 +40,19 @@ export interface Fixture {
 }
 
 const TAG = '$fx';
-const TYPED = ['Int8Array', 'Uint8Array', 'Uint8ClampedArray', 'Int16Array', 'Uint16Array', 'Int32Array', 'Uint32Array', 'Float32Array', 'Float64Array', 'BigInt64Array', 'BigUint64Array'] as const;
+const TYPED = [
+  'Int8Array',
+  'Uint8Array',
+  'Uint8ClampedArray',
+  'Int16Array',
+  'Uint16Array',
+  'Int32Array',
+  'Uint32Array',
+  'Float32Array',
+  'Float64Array',
+  'BigInt64Array',
+  'BigUint64Array',
+] as const;
 
 const isPlainObject = (v: unknown): v is Record<string, unknown> => {
   if (v === null || typeof v !== 'object') return false;
@@ -51,12 +72,23 @@ export function toTagged(value: unknown, path = '$'): unknown {
     return value;
   }
   if (typeof value === 'bigint') return { [TAG]: 'bigint', v: value.toString() };
-  if (value instanceof Date) return { [TAG]: 'Date', v: Number.isNaN(value.getTime()) ? null : value.toISOString() };
-  if (value instanceof Map) return { [TAG]: 'Map', v: [...value].map(([k, v], i) => [toTagged(k, `${path}.<key ${i}>`), toTagged(v, `${path}.get(${i})`)]) };
-  if (value instanceof Set) return { [TAG]: 'Set', v: [...value].map((v, i) => toTagged(v, `${path}.<item ${i}>`)) };
+  if (value instanceof Date)
+    return { [TAG]: 'Date', v: Number.isNaN(value.getTime()) ? null : value.toISOString() };
+  if (value instanceof Map)
+    return {
+      [TAG]: 'Map',
+      v: [...value].map(([k, v], i) => [
+        toTagged(k, `${path}.<key ${i}>`),
+        toTagged(v, `${path}.get(${i})`),
+      ]),
+    };
+  if (value instanceof Set)
+    return { [TAG]: 'Set', v: [...value].map((v, i) => toTagged(v, `${path}.<item ${i}>`)) };
   if (ArrayBuffer.isView(value) && !(value instanceof DataView)) {
     const name = value.constructor.name;
-    const items = [...(value as unknown as Iterable<number | bigint>)].map((x, i) => toTagged(x, `${path}[${i}]`));
+    const items = [...(value as unknown as Iterable<number | bigint>)].map((x, i) =>
+      toTagged(x, `${path}[${i}]`),
+    );
     return { [TAG]: name, v: items };
   }
   if (Array.isArray(value)) return Array.from(value, (v, i) => toTagged(v, `${path}[${i}]`));
@@ -65,8 +97,12 @@ export function toTagged(value: unknown, path = '$'): unknown {
     for (const k of Object.keys(value)) out[k] = toTagged(value[k], `${path}.${k}`);
     return Object.hasOwn(value, TAG) ? { [TAG]: 'object', v: out } : out;
   }
-  const kind = typeof value === 'object' ? (value as object).constructor?.name ?? 'object' : typeof value;
-  throw new CellarError(`${path} is a ${kind}, which a fixture cannot record (plain data, Map, Set, Date, typed arrays and BigInt only)`, 'E_FIXTURE_VALUE');
+  const kind =
+    typeof value === 'object' ? ((value as object).constructor?.name ?? 'object') : typeof value;
+  throw new CellarError(
+    `${path} is a ${kind}, which a fixture cannot record (plain data, Map, Set, Date, typed arrays and BigInt only)`,
+    'E_FIXTURE_VALUE',
+  );
 }
 
 /** Tagged value → value (the inverse of `toTagged`). */
@@ -107,7 +143,9 @@ export function fromTagged(value: unknown): unknown {
     }
     default: {
       if ((TYPED as readonly string[]).includes(kind)) {
-        const Ctor = (globalThis as unknown as Record<string, new (xs: unknown[]) => unknown>)[kind]!;
+        const Ctor = (globalThis as unknown as Record<string, new (xs: unknown[]) => unknown>)[
+          kind
+        ]!;
         return new Ctor((o.v as unknown[]).map(fromTagged));
       }
       throw new CellarError(`unknown fixture tag '${kind}'`, 'E_FIXTURE_FORMAT');
@@ -120,9 +158,18 @@ export function fromTagged(value: unknown): unknown {
  * all scalars (a table row, a short list) on one line, so one changed row is one changed line.
  */
 export function printTagged(value: unknown, indent = ''): string {
-  const flat = (v: unknown) => v === null || typeof v !== 'object' || (isPlainObject(v) && Object.hasOwn(v, TAG) && typeof (v as Record<string, unknown>).v !== 'object');
+  const flat = (v: unknown) =>
+    v === null ||
+    typeof v !== 'object' ||
+    (isPlainObject(v) &&
+      Object.hasOwn(v, TAG) &&
+      typeof (v as Record<string, unknown>).v !== 'object');
   const one = (v: unknown): string =>
-    v !== null && typeof v === 'object' ? `{${Object.entries(v).map(([k, x]) => `${JSON.stringify(k)}: ${JSON.stringify(x)}`).join(', ')}}` : JSON.stringify(v);
+    v !== null && typeof v === 'object'
+      ? `{${Object.entries(v)
+          .map(([k, x]) => `${JSON.stringify(k)}: ${JSON.stringify(x)}`)
+          .join(', ')}}`
+      : JSON.stringify(v);
   if (flat(value)) return one(value);
   const inner = indent + ' ';
   if (Array.isArray(value)) {
@@ -132,14 +179,19 @@ export function printTagged(value: unknown, indent = ''): string {
   }
   const entries = Object.entries(value as Record<string, unknown>);
   if (entries.length === 0) return '{}';
-  if (entries.every(([, v]) => flat(v))) return `{${entries.map(([k, v]) => `${JSON.stringify(k)}: ${one(v)}`).join(', ')}}`;
+  if (entries.every(([, v]) => flat(v)))
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}: ${one(v)}`).join(', ')}}`;
   return `{\n${entries.map(([k, v]) => `${inner}${JSON.stringify(k)}: ${printTagged(v, inner)}`).join(',\n')}\n${indent}}`;
 }
 
 /** A fixture as the text of its file (ends with a newline). */
 export function encodeFixture(fixture: Fixture): string {
   const { inputs, outputs, ...rest } = fixture;
-  const tagged = { ...rest, inputs: toTagged(inputs, 'inputs'), outputs: toTagged(outputs, 'outputs') };
+  const tagged = {
+    ...rest,
+    inputs: toTagged(inputs, 'inputs'),
+    outputs: toTagged(outputs, 'outputs'),
+  };
   return printTagged(tagged) + '\n';
 }
 
@@ -149,10 +201,21 @@ export function decodeFixture(text: string, where = 'fixture'): Fixture {
   try {
     raw = JSON.parse(text) as Record<string, unknown>;
   } catch (error) {
-    throw new CellarError(`${where} is not valid JSON: ${(error as Error).message}; run \`cellar fixtures\` again`, 'E_FIXTURE_FORMAT');
+    throw new CellarError(
+      `${where} is not valid JSON: ${(error as Error).message}; run \`cellar fixtures\` again`,
+      'E_FIXTURE_FORMAT',
+    );
   }
-  if (!raw || typeof raw.task !== 'string' || !raw.inputs || !raw.outputs) throw new CellarError(`${where} is not a Cellar fixture (no task, inputs, outputs)`, 'E_FIXTURE_FORMAT');
-  return { ...(raw as unknown as Fixture), inputs: fromTagged(raw.inputs) as Record<string, unknown>, outputs: fromTagged(raw.outputs) as Record<string, unknown> };
+  if (!raw || typeof raw.task !== 'string' || !raw.inputs || !raw.outputs)
+    throw new CellarError(
+      `${where} is not a Cellar fixture (no task, inputs, outputs)`,
+      'E_FIXTURE_FORMAT',
+    );
+  return {
+    ...(raw as unknown as Fixture),
+    inputs: fromTagged(raw.inputs) as Record<string, unknown>,
+    outputs: fromTagged(raw.outputs) as Record<string, unknown>,
+  };
 }
 
 // ---- tables and schemas ------------------------------------------------------------------------
@@ -166,14 +229,16 @@ const typeName = (v: unknown): string => {
 };
 
 /** An array of plain records: one row per element. */
-export const isRowTable = (v: unknown): v is Record<string, unknown>[] => Array.isArray(v) && v.length > 0 && v.every(isPlainObject);
+export const isRowTable = (v: unknown): v is Record<string, unknown>[] =>
+  Array.isArray(v) && v.length > 0 && v.every(isPlainObject);
 
 /** An object of equal-length arrays or typed arrays: one column per key. */
 export function isColumnTable(v: unknown): v is Record<string, ArrayLike<unknown>> {
   if (!isPlainObject(v)) return false;
   const cols = Object.values(v);
   if (cols.length === 0) return false;
-  const isCol = (c: unknown) => Array.isArray(c) || (ArrayBuffer.isView(c) && !(c instanceof DataView));
+  const isCol = (c: unknown) =>
+    Array.isArray(c) || (ArrayBuffer.isView(c) && !(c instanceof DataView));
   if (!cols.every(isCol)) return false;
   const n = (cols[0] as ArrayLike<unknown>).length;
   return cols.every((c) => (c as ArrayLike<unknown>).length === n);
@@ -191,13 +256,24 @@ export function schemaOf(value: unknown): FixtureSchema {
         else c.types.add(t);
       }
     }
-    for (const [k, c] of Object.entries(columns)) if (value.some((r) => !Object.hasOwn(r, k))) c.nullable = true;
-    return { kind: 'table', layout: 'rows', columns: Object.fromEntries(Object.entries(columns).map(([k, c]) => [k, { type: [...c.types].sort().join('|') || 'null', nullable: c.nullable }])) };
+    for (const [k, c] of Object.entries(columns))
+      if (value.some((r) => !Object.hasOwn(r, k))) c.nullable = true;
+    return {
+      kind: 'table',
+      layout: 'rows',
+      columns: Object.fromEntries(
+        Object.entries(columns).map(([k, c]) => [
+          k,
+          { type: [...c.types].sort().join('|') || 'null', nullable: c.nullable },
+        ]),
+      ),
+    };
   }
   if (isColumnTable(value)) {
     const columns: Record<string, { type: string; nullable: boolean }> = {};
     for (const [k, col] of Object.entries(value)) {
-      if (!Array.isArray(col)) columns[k] = { type: (col as object).constructor.name, nullable: false };
+      if (!Array.isArray(col))
+        columns[k] = { type: (col as object).constructor.name, nullable: false };
       else {
         const types = new Set(col.map(typeName));
         const nullable = types.delete('null');
@@ -210,7 +286,12 @@ export function schemaOf(value: unknown): FixtureSchema {
 }
 
 /** How many rows a table has (0 for anything else). */
-export const tableRows = (v: unknown): number => (isRowTable(v) ? v.length : isColumnTable(v) ? (Object.values(v)[0] as ArrayLike<unknown>).length : 0);
+export const tableRows = (v: unknown): number =>
+  isRowTable(v)
+    ? v.length
+    : isColumnTable(v)
+      ? (Object.values(v)[0] as ArrayLike<unknown>).length
+      : 0;
 
 /** The same table keeping only rows at `indexes` (in their order). Columns keep their array type. */
 export function takeRows(v: unknown, indexes: number[]): unknown {
@@ -219,7 +300,9 @@ export function takeRows(v: unknown, indexes: number[]): unknown {
     const out: Record<string, unknown> = {};
     for (const [k, col] of Object.entries(v)) {
       const picked = indexes.map((i) => col[i]);
-      out[k] = Array.isArray(col) ? picked : new (col.constructor as new (xs: unknown[]) => unknown)(picked);
+      out[k] = Array.isArray(col)
+        ? picked
+        : new (col.constructor as new (xs: unknown[]) => unknown)(picked);
     }
     return out;
   }
@@ -259,10 +342,18 @@ const show = (v: unknown): string => {
   }
 };
 
-const numbersClose = (a: number, b: number, tol: number) => (Number.isNaN(a) && Number.isNaN(b)) || a === b || Math.abs(a - b) <= tol;
+const numbersClose = (a: number, b: number, tol: number) =>
+  (Number.isNaN(a) && Number.isNaN(b)) || a === b || Math.abs(a - b) <= tol;
 
 /** Differences between `actual` and `expected`, descending into containers (at most `limit`). */
-function diffValue(actual: unknown, expected: unknown, tol: number, path: string, out: Omit<FixtureDifference, 'output' | 'row' | 'column'>[], limit: number): void {
+function diffValue(
+  actual: unknown,
+  expected: unknown,
+  tol: number,
+  path: string,
+  out: Omit<FixtureDifference, 'output' | 'row' | 'column'>[],
+  limit: number,
+): void {
   if (out.length >= limit) return;
   const mismatch = () => out.push({ path, expected: show(expected), actual: show(actual) });
   if (typeof expected === 'number') {
@@ -278,7 +369,11 @@ function diffValue(actual: unknown, expected: unknown, tol: number, path: string
     return;
   }
   if (expected instanceof Date) {
-    if ((actual as Date).getTime() !== expected.getTime() && !(Number.isNaN((actual as Date).getTime()) && Number.isNaN(expected.getTime()))) mismatch();
+    if (
+      (actual as Date).getTime() !== expected.getTime() &&
+      !(Number.isNaN((actual as Date).getTime()) && Number.isNaN(expected.getTime()))
+    )
+      mismatch();
     return;
   }
   if (expected instanceof Set) {
@@ -289,9 +384,11 @@ function diffValue(actual: unknown, expected: unknown, tol: number, path: string
   }
   if (expected instanceof Map) {
     const a = actual as Map<unknown, unknown>;
-    if (a.size !== expected.size) out.push({ path: `${path}.size`, expected: String(expected.size), actual: String(a.size) });
+    if (a.size !== expected.size)
+      out.push({ path: `${path}.size`, expected: String(expected.size), actual: String(a.size) });
     for (const [k, v] of expected) {
-      if (!a.has(k)) out.push({ path: `${path}.get(${show(k)})`, expected: show(v), actual: 'missing' });
+      if (!a.has(k))
+        out.push({ path: `${path}.get(${show(k)})`, expected: show(v), actual: 'missing' });
       else diffValue(a.get(k), v, tol, `${path}.get(${show(k)})`, out, limit);
     }
     return;
@@ -299,17 +396,22 @@ function diffValue(actual: unknown, expected: unknown, tol: number, path: string
   if (Array.isArray(expected) || ArrayBuffer.isView(expected)) {
     const a = actual as ArrayLike<unknown>;
     const e = expected as unknown as ArrayLike<unknown>;
-    if (a.length !== e.length) out.push({ path: `${path}.length`, expected: String(e.length), actual: String(a.length) });
-    for (let i = 0; i < Math.min(a.length, e.length); i++) diffValue(a[i], e[i], tol, `${path}[${i}]`, out, limit);
+    if (a.length !== e.length)
+      out.push({ path: `${path}.length`, expected: String(e.length), actual: String(a.length) });
+    for (let i = 0; i < Math.min(a.length, e.length); i++)
+      diffValue(a[i], e[i], tol, `${path}[${i}]`, out, limit);
     return;
   }
   const a = actual as Record<string, unknown>;
   const e = expected as Record<string, unknown>;
   for (const k of Object.keys(e)) {
-    if (!Object.hasOwn(a, k)) out.push({ path: `${path}.${k}`, expected: show(e[k]), actual: 'missing' });
+    if (!Object.hasOwn(a, k))
+      out.push({ path: `${path}.${k}`, expected: show(e[k]), actual: 'missing' });
     else diffValue(a[k], e[k], tol, `${path}.${k}`, out, limit);
   }
-  for (const k of Object.keys(a)) if (!Object.hasOwn(e, k)) out.push({ path: `${path}.${k}`, expected: 'absent', actual: show(a[k]) });
+  for (const k of Object.keys(a))
+    if (!Object.hasOwn(e, k))
+      out.push({ path: `${path}.${k}`, expected: 'absent', actual: show(a[k]) });
 }
 
 /**
@@ -317,7 +419,12 @@ function diffValue(actual: unknown, expected: unknown, tol: number, path: string
  * and column by column (floats within `tolerance`, NaN equal to NaN), Maps by key, Sets as sets,
  * Dates by time, typed arrays element by element.
  */
-export function compareOutputs(actual: Record<string, unknown>, expected: Record<string, unknown>, tolerance: number, limit = 20): FixtureDifference[] {
+export function compareOutputs(
+  actual: Record<string, unknown>,
+  expected: Record<string, unknown>,
+  tolerance: number,
+  limit = 20,
+): FixtureDifference[] {
   const found: FixtureDifference[] = [];
   for (const output of Object.keys(expected)) {
     if (!Object.hasOwn(actual, output)) {
@@ -328,8 +435,13 @@ export function compareOutputs(actual: Record<string, unknown>, expected: Record
     diffValue(actual[output], expected[output], tolerance, '', diffs, limit - found.length);
     const table = isRowTable(expected[output]) || isColumnTable(expected[output]);
     for (const d of diffs) {
-      const m = table ? (isRowTable(expected[output]) ? /^\[(\d+)\]\.([^.[]+)/.exec(d.path) : /^\.([^.[]+)\[(\d+)\]/.exec(d.path)) : null;
-      if (m && isRowTable(expected[output])) found.push({ ...d, output, row: Number(m[1]), column: m[2] });
+      const m = table
+        ? isRowTable(expected[output])
+          ? /^\[(\d+)\]\.([^.[]+)/.exec(d.path)
+          : /^\.([^.[]+)\[(\d+)\]/.exec(d.path)
+        : null;
+      if (m && isRowTable(expected[output]))
+        found.push({ ...d, output, row: Number(m[1]), column: m[2] });
       else if (m) found.push({ ...d, output, row: Number(m[2]), column: m[1] });
       else found.push({ ...d, output });
     }
@@ -340,12 +452,16 @@ export function compareOutputs(actual: Record<string, unknown>, expected: Record
 
 /** `output 'penguins', row 3, column 'beakRatio': expected 2.5, got 2.6`. */
 export function describeDifference(d: FixtureDifference): string {
-  const where = d.row !== undefined ? `, row ${d.row}, column '${d.column}'` : d.path ? ` at ${d.path}` : '';
+  const where =
+    d.row !== undefined ? `, row ${d.row}, column '${d.column}'` : d.path ? ` at ${d.path}` : '';
   return `output '${d.output}'${where}: expected ${d.expected}, got ${d.actual}`;
 }
 
 /** Differences between each recorded schema and the schema of the replayed value. */
-export function compareSchemas(actual: Record<string, unknown>, schemas: Record<string, FixtureSchema>): string[] {
+export function compareSchemas(
+  actual: Record<string, unknown>,
+  schemas: Record<string, FixtureSchema>,
+): string[] {
   const problems: string[] = [];
   for (const [output, want] of Object.entries(schemas)) {
     if (!Object.hasOwn(actual, output)) {
@@ -353,18 +469,26 @@ export function compareSchemas(actual: Record<string, unknown>, schemas: Record<
       continue;
     }
     const got = schemaOf(actual[output]);
-    if (want.kind !== got.kind || (want.kind === 'value' && got.kind === 'value' && want.type !== got.type)) {
-      problems.push(`output '${output}': expected ${want.kind === 'table' ? 'a table' : `a ${want.type}`}, got ${got.kind === 'table' ? 'a table' : `a ${(got as { type: string }).type}`}`);
+    if (
+      want.kind !== got.kind ||
+      (want.kind === 'value' && got.kind === 'value' && want.type !== got.type)
+    ) {
+      problems.push(
+        `output '${output}': expected ${want.kind === 'table' ? 'a table' : `a ${want.type}`}, got ${got.kind === 'table' ? 'a table' : `a ${(got as { type: string }).type}`}`,
+      );
       continue;
     }
     if (want.kind !== 'table' || got.kind !== 'table') continue;
     for (const [col, spec] of Object.entries(want.columns)) {
       const g = got.columns[col];
       if (!g) problems.push(`output '${output}': column '${col}' (${spec.type}) is missing`);
-      else if (g.type !== spec.type && !(g.type === 'null' && spec.nullable)) problems.push(`output '${output}': column '${col}' is ${g.type}, recorded as ${spec.type}`);
-      else if (g.nullable && !spec.nullable) problems.push(`output '${output}': column '${col}' has nulls, recorded as not nullable`);
+      else if (g.type !== spec.type && !(g.type === 'null' && spec.nullable))
+        problems.push(`output '${output}': column '${col}' is ${g.type}, recorded as ${spec.type}`);
+      else if (g.nullable && !spec.nullable)
+        problems.push(`output '${output}': column '${col}' has nulls, recorded as not nullable`);
     }
-    for (const col of Object.keys(got.columns)) if (!want.columns[col]) problems.push(`output '${output}': column '${col}' was not recorded`);
+    for (const col of Object.keys(got.columns))
+      if (!want.columns[col]) problems.push(`output '${output}': column '${col}' was not recorded`);
   }
   return problems;
 }

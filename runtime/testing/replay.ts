@@ -11,7 +11,15 @@ import { fileURLToPath } from 'node:url';
 import { buildGraph } from '../run/graph.js';
 import { diagnosticsError } from '../errors.js';
 import type { AnyTask, Pipeline } from '../task.js';
-import { compareOutputs, compareSchemas, decodeFixture, describeDifference, emptyLike, schemaOf, type Fixture } from './fixture.js';
+import {
+  compareOutputs,
+  compareSchemas,
+  decodeFixture,
+  describeDifference,
+  emptyLike,
+  schemaOf,
+  type Fixture,
+} from './fixture.js';
 
 /**
  * Build `pipeline`'s graph with its default params, resolving every task's upstream tasks,
@@ -22,10 +30,16 @@ import { compareOutputs, compareSchemas, decodeFixture, describeDifference, empt
  * @throws CellarError carrying every problem found (`E_UNKNOWN_OUTPUT`, `E_WRONG_TASK_TYPE`,
  *   `E_UNKNOWN_CODEC`, `E_DEPENDENCY_CYCLE`, `E_PARAM_TYPE`, …) in `diagnostics`.
  */
-export function checkPipeline(pipeline: Pipeline): { tasks: string[]; upstream: Record<string, string[]> } {
+export function checkPipeline(pipeline: Pipeline): {
+  tasks: string[];
+  upstream: Record<string, string[]>;
+} {
   const { graph, diagnostics } = buildGraph(pipeline);
   if (!graph) throw diagnosticsError(diagnostics);
-  return { tasks: graph.nodes.map((n) => n.name), upstream: Object.fromEntries(graph.nodes.map((n) => [n.name, [...n.upstream]])) };
+  return {
+    tasks: graph.nodes.map((n) => n.name),
+    upstream: Object.fromEntries(graph.nodes.map((n) => [n.name, [...n.upstream]])),
+  };
 }
 
 /** Read and decode a fixture file. @throws CellarError E_FIXTURE_FORMAT for a file that is not one. */
@@ -35,9 +49,16 @@ export function readFixture(file: URL | string): Fixture {
 }
 
 /** Run the task's function on the fixture's inputs and params; returns its outputs. */
-export async function replayTask(task: AnyTask, fixture: Fixture, inputs: Record<string, unknown> = fixture.inputs): Promise<Record<string, unknown>> {
+export async function replayTask(
+  task: AnyTask,
+  fixture: Fixture,
+  inputs: Record<string, unknown> = fixture.inputs,
+): Promise<Record<string, unknown>> {
   const out = await task.run(inputs as never, fixture.params as never);
-  if (out === null || typeof out !== 'object') throw new AssertionError({ message: `task '${task.name}' returned ${String(out)}, not an object of its outputs` });
+  if (out === null || typeof out !== 'object')
+    throw new AssertionError({
+      message: `task '${task.name}' returned ${String(out)}, not an object of its outputs`,
+    });
   return out as Record<string, unknown>;
 }
 
@@ -64,7 +85,10 @@ export async function assertReplay(task: AnyTask, fixture: Fixture): Promise<voi
  */
 export async function assertReplaySchemas(task: AnyTask, fixture: Fixture): Promise<void> {
   const problems = compareSchemas(await replayTask(task, fixture), fixture.schemas);
-  if (problems.length > 0) throw new AssertionError({ message: `task '${task.name}': outputs changed schema:\n  ${problems.join('\n  ')}` });
+  if (problems.length > 0)
+    throw new AssertionError({
+      message: `task '${task.name}': outputs changed schema:\n  ${problems.join('\n  ')}`,
+    });
 }
 
 /**
@@ -74,21 +98,34 @@ export async function assertReplaySchemas(task: AnyTask, fixture: Fixture): Prom
  * directive) it must throw an Error with a message, not crash with a TypeError or RangeError.
  * @throws AssertionError saying which of those did not hold.
  */
-export async function assertEmptyInput(task: AnyTask, fixture: Fixture, options: { refuses: boolean }): Promise<void> {
+export async function assertEmptyInput(
+  task: AnyTask,
+  fixture: Fixture,
+  options: { refuses: boolean },
+): Promise<void> {
   const inputs: Record<string, unknown> = {};
-  for (const [name, value] of Object.entries(fixture.inputs)) inputs[name] = emptyLike(value, fixture.inputSchemas[name]);
+  for (const [name, value] of Object.entries(fixture.inputs))
+    inputs[name] = emptyLike(value, fixture.inputSchemas[name]);
   let outputs: Record<string, unknown>;
   try {
     outputs = await replayTask(task, fixture, inputs);
   } catch (error) {
-    if (!options.refuses) throw new AssertionError({ message: `task '${task.name}' crashed on empty input tables (mark it \`//| empty: error\` if empty input is meaningless): ${String(error)}` });
+    if (!options.refuses)
+      throw new AssertionError({
+        message: `task '${task.name}' crashed on empty input tables (mark it \`//| empty: error\` if empty input is meaningless): ${String(error)}`,
+      });
     const e = error as Error;
     if (!(e instanceof Error) || e instanceof TypeError || e instanceof RangeError || !e.message) {
-      throw new AssertionError({ message: `task '${task.name}' is marked \`//| empty: error\` but fails on empty input with ${String(e)}, not a clear error (throw an Error saying the input is empty)` });
+      throw new AssertionError({
+        message: `task '${task.name}' is marked \`//| empty: error\` but fails on empty input with ${String(e)}, not a clear error (throw an Error saying the input is empty)`,
+      });
     }
     return;
   }
-  if (options.refuses) throw new AssertionError({ message: `task '${task.name}' is marked \`//| empty: error\` but accepted empty input tables` });
+  if (options.refuses)
+    throw new AssertionError({
+      message: `task '${task.name}' is marked \`//| empty: error\` but accepted empty input tables`,
+    });
   const problems: string[] = [];
   for (const [output, want] of Object.entries(fixture.schemas)) {
     if (!Object.hasOwn(outputs, output) || outputs[output] === undefined) {
@@ -97,9 +134,19 @@ export async function assertEmptyInput(task: AnyTask, fixture: Fixture, options:
     }
     const got = schemaOf(outputs[output]);
     // An empty row table has no columns to see; a table must still come back as an array.
-    const gotKind = got.kind === 'table' || (want.kind === 'table' && Array.isArray(outputs[output])) ? 'table' : `a ${got.type}`;
+    const gotKind =
+      got.kind === 'table' || (want.kind === 'table' && Array.isArray(outputs[output]))
+        ? 'table'
+        : `a ${got.type}`;
     const wantKind = want.kind === 'table' ? 'table' : `a ${want.type}`;
-    if (gotKind !== wantKind && !(want.kind === 'value' && want.type === 'array' && Array.isArray(outputs[output]))) problems.push(`output '${output}': expected ${wantKind}, got ${gotKind}`);
+    if (
+      gotKind !== wantKind &&
+      !(want.kind === 'value' && want.type === 'array' && Array.isArray(outputs[output]))
+    )
+      problems.push(`output '${output}': expected ${wantKind}, got ${gotKind}`);
   }
-  if (problems.length > 0) throw new AssertionError({ message: `task '${task.name}' on empty input tables returns the wrong shape:\n  ${problems.join('\n  ')}` });
+  if (problems.length > 0)
+    throw new AssertionError({
+      message: `task '${task.name}' on empty input tables returns the wrong shape:\n  ${problems.join('\n  ')}`,
+    });
 }

@@ -28,7 +28,12 @@ export interface CellarConfigFile {
     dialect?: SqlDialect;
     /** Stop any BigQuery job that would bill more bytes than this. Default: no limit. */
     maxBytesBilled?: number;
-    duckdb?: { path?: string; fingerprint?: 'catalog' | 'content'; seed?: boolean; threads?: number };
+    duckdb?: {
+      path?: string;
+      fingerprint?: 'catalog' | 'content';
+      seed?: boolean;
+      threads?: number;
+    };
     bigquery?: {
       project?: string;
       location?: string;
@@ -52,7 +57,10 @@ export interface WarehouseConfig {
 }
 
 /** Read and normalise the config. `env` and `cwd` are parameters so tests need no globals. */
-export function loadWarehouseConfig(cwd: string = process.cwd(), env: NodeJS.ProcessEnv = process.env): WarehouseConfig {
+export function loadWarehouseConfig(
+  cwd: string = process.cwd(),
+  env: NodeJS.ProcessEnv = process.env,
+): WarehouseConfig {
   const root = findProjectRoot(cwd, env);
   const file = join(root, CONFIG_FILE);
   let parsed: CellarConfigFile = {};
@@ -67,16 +75,32 @@ export function loadWarehouseConfig(cwd: string = process.cwd(), env: NodeJS.Pro
   }
   const w = parsed.warehouse ?? {};
   const kind = (env.CELLAR_WAREHOUSE ?? w.kind ?? 'duckdb') as WarehouseConfig['kind'];
-  if (kind !== 'duckdb' && kind !== 'bigquery') throw new WarehouseError('E_WH_CONFIG', `warehouse kind must be 'duckdb' or 'bigquery', got ${JSON.stringify(kind)} (from ${env.CELLAR_WAREHOUSE ? 'CELLAR_WAREHOUSE' : source})`);
+  if (kind !== 'duckdb' && kind !== 'bigquery')
+    throw new WarehouseError(
+      'E_WH_CONFIG',
+      `warehouse kind must be 'duckdb' or 'bigquery', got ${JSON.stringify(kind)} (from ${env.CELLAR_WAREHOUSE ? 'CELLAR_WAREHOUSE' : source})`,
+    );
   const dialect = (env.CELLAR_DIALECT ?? w.dialect ?? 'bigquery') as SqlDialect;
-  if (dialect !== 'duckdb' && dialect !== 'bigquery') throw new WarehouseError('E_WH_CONFIG', `dialect must be 'bigquery' or 'duckdb', got ${JSON.stringify(dialect)}`);
+  if (dialect !== 'duckdb' && dialect !== 'bigquery')
+    throw new WarehouseError(
+      'E_WH_CONFIG',
+      `dialect must be 'bigquery' or 'duckdb', got ${JSON.stringify(dialect)}`,
+    );
   const maxRaw = env.CELLAR_MAX_BYTES_BILLED ?? w.maxBytesBilled;
   const maxBytesBilled = maxRaw === undefined || maxRaw === '' ? null : Number(maxRaw);
-  if (maxBytesBilled !== null && !(maxBytesBilled > 0)) throw new WarehouseError('E_WH_CONFIG', `maxBytesBilled must be a positive number of bytes, got ${JSON.stringify(maxRaw)}`);
+  if (maxBytesBilled !== null && !(maxBytesBilled > 0))
+    throw new WarehouseError(
+      'E_WH_CONFIG',
+      `maxBytesBilled must be a positive number of bytes, got ${JSON.stringify(maxRaw)}`,
+    );
   const dPath = env.CELLAR_DUCKDB_PATH ?? w.duckdb?.path ?? '.cellar/warehouse.duckdb';
   const bq = w.bigquery ?? {};
   const project = env.CELLAR_BQ_PROJECT ?? bq.project ?? '';
-  if (kind === 'bigquery' && !project) throw new WarehouseError('E_WH_CONFIG', `BigQuery needs a project: set warehouse.bigquery.project in ${join(root, CONFIG_FILE)} or CELLAR_BQ_PROJECT`);
+  if (kind === 'bigquery' && !project)
+    throw new WarehouseError(
+      'E_WH_CONFIG',
+      `BigQuery needs a project: set warehouse.bigquery.project in ${join(root, CONFIG_FILE)} or CELLAR_BQ_PROJECT`,
+    );
   return {
     kind,
     dialect,

@@ -20,14 +20,31 @@ export type { WarehouseConfig, CellarConfigFile } from './config.js';
 export { openDuckDB, openBigQuery } from './adapters/open.js';
 export type { DuckDBWarehouseOptions } from './adapters/duckdb.js';
 export type { BigQueryWarehouseOptions } from './adapters/bigquery.js';
-export { warehouseHooks, physicalTableName, estimateTask, materializedTables, pruneMaterializations } from './tasks/hooks.js';
+export {
+  warehouseHooks,
+  physicalTableName,
+  estimateTask,
+  materializedTables,
+  pruneMaterializations,
+} from './tasks/hooks.js';
 export type { TaskEstimate, PruneResult } from './tasks/hooks.js';
-export { REFUSED as refusedBigQueryConstructs, TRAPS as fixedBigQueryTraps } from './sql/dialect.js';
+export {
+  REFUSED as refusedBigQueryConstructs,
+  TRAPS as fixedBigQueryTraps,
+} from './sql/dialect.js';
 export { analyzeSql, analyzeTemplate } from './sql/lineage.js';
 export { estimatePlan, formatEstimates, formatBytes } from './tasks/estimate.js';
 export type { PlanEstimate } from './tasks/estimate.js';
 export type { SqlAnalysis, ColumnLineage, ColumnSource } from './sql/lineage.js';
 export { WarehouseError } from './types.js';
-export type { Warehouse, Row, JsonValue, ColumnBatch, ColumnSchema, TableVersion, WarehouseErrorCode } from './types.js';
+export type {
+  Warehouse,
+  Row,
+  JsonValue,
+  ColumnBatch,
+  ColumnSchema,
+  TableVersion,
+  WarehouseErrorCode,
+} from './types.js';
 export type { TableRef } from './sql/compose.js';
 export { TableHandle } from './tasks/table-handle.js';

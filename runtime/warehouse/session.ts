@@ -38,7 +38,8 @@ export function currentScope(): TaskScope | undefined {
 
 let active: Promise<Warehouse> | null = null;
 let activeConfig: WarehouseConfig | null = null;
-let override: { warehouse: Warehouse; dialect: SqlDialect; maxBytesBilled: number | null } | null = null;
+let override: { warehouse: Warehouse; dialect: SqlDialect; maxBytesBilled: number | null } | null =
+  null;
 
 export function warehouseConfig(): WarehouseConfig {
   activeConfig ??= loadWarehouseConfig();
@@ -47,8 +48,17 @@ export function warehouseConfig(): WarehouseConfig {
 
 /** Use this warehouse for every `sql` query in the process (tests, the CLI, a custom setup).
  *  `null` goes back to the configured one. */
-export function useWarehouse(w: Warehouse | null, opts: { dialect?: SqlDialect; maxBytesBilled?: number | null } = {}): void {
-  override = w ? { warehouse: w, dialect: opts.dialect ?? 'bigquery', maxBytesBilled: opts.maxBytesBilled ?? null } : null;
+export function useWarehouse(
+  w: Warehouse | null,
+  opts: { dialect?: SqlDialect; maxBytesBilled?: number | null } = {},
+): void {
+  override = w
+    ? {
+        warehouse: w,
+        dialect: opts.dialect ?? 'bigquery',
+        maxBytesBilled: opts.maxBytesBilled ?? null,
+      }
+    : null;
 }
 
 /** The warehouse `sql` queries run on: the one set by `useWarehouse`, else the configured one,
@@ -104,7 +114,11 @@ export interface Prepared extends PreparedQuery {
 }
 
 /** Compose, map table names, translate, place parameters: a template ready for `w`. */
-export async function prepareQuery(w: Warehouse, q: QueryTemplate, scope: TaskScope | undefined = currentScope()): Promise<Prepared> {
+export async function prepareQuery(
+  w: Warehouse,
+  q: QueryTemplate,
+  scope: TaskScope | undefined = currentScope(),
+): Promise<Prepared> {
   const composed = compose(q, scope?.dialect ?? defaultDialect());
   const from = composed.dialect;
   const translating = from !== w.dialect;
@@ -125,15 +139,23 @@ export async function prepareQuery(w: Warehouse, q: QueryTemplate, scope: TaskSc
     return physical ? quoteIdent(target, from) : null;
   };
   const shaped = rewriteTables(composed.text, resolve, from);
-  const source = translating ? shaped.replace(TABLE_MARKER, (_m, i: string) => quoteIdent(targets[Number(i)]!, from)) : shaped;
+  const source = translating
+    ? shaped.replace(TABLE_MARKER, (_m, i: string) => quoteIdent(targets[Number(i)]!, from))
+    : shaped;
   const target = writeTarget(source);
   let text: string;
   try {
     text = await translateFor(w, shaped, from);
   } catch (e) {
-    throw inUserTerms(e, targets.map((t) => quoteIdent(t, from)));
+    throw inUserTerms(
+      e,
+      targets.map((t) => quoteIdent(t, from)),
+    );
   }
-  if (translating) text = text.replace(TABLE_MARKER, (_m, i: string) => quoteIdent(targets[Number(i)]!, w.dialect));
+  if (translating)
+    text = text.replace(TABLE_MARKER, (_m, i: string) =>
+      quoteIdent(targets[Number(i)]!, w.dialect),
+    );
   if (scope?.reads) for (const t of tables) scope.reads.add(w.canonicalTable(t));
   return {
     text: placeMarkers(text, w.dialect),
@@ -158,7 +180,10 @@ function inUserTerms(e: unknown, tables: string[]): unknown {
       .replace(MARKER, '${…}')
       .replace(/__cellar_fn_regexp_matches\b/g, 'REGEXP_CONTAINS')
       .replace(/__cellar_fn_regexp_extract\b/g, 'REGEXP_EXTRACT');
-  const details = { ...e.details, ...(typeof e.details.sql === 'string' ? { sql: clean(e.details.sql) } : {}) };
+  const details = {
+    ...e.details,
+    ...(typeof e.details.sql === 'string' ? { sql: clean(e.details.sql) } : {}),
+  };
   return new WarehouseError(e.code, clean(e.message), details);
 }
 
@@ -184,7 +209,12 @@ async function translateFor(w: Warehouse, text: string, from: SqlDialect): Promi
 
 const inFlight = new Map<string, Promise<string>>();
 
-async function lookUpOrTranslate(w: Warehouse, key: string, text: string, from: SqlDialect): Promise<string> {
+async function lookUpOrTranslate(
+  w: Warehouse,
+  key: string,
+  text: string,
+  from: SqlDialect,
+): Promise<string> {
   if (w.translations) {
     const cached = await w.translations.get(key);
     if (cached !== null) {

@@ -15,7 +15,8 @@ export type JsonValue = string | number | boolean | null | JsonValue[] | { [k: s
 export type Row = Record<string, JsonValue>;
 
 /** Logical column types, the same words on both adapters (and in `//| check: columns`). */
-export type LogicalType = 'string' | 'number' | 'boolean' | 'date' | 'timestamp' | 'bytes' | 'array' | 'struct' | 'other';
+export type LogicalType =
+  'string' | 'number' | 'boolean' | 'date' | 'timestamp' | 'bytes' | 'array' | 'struct' | 'other';
 
 export interface ColumnSchema {
   name: string;
@@ -32,7 +33,8 @@ export interface ColumnBatch {
 }
 
 /** BigQuery parameter types; DuckDB binds the equivalent type. */
-export type ParamType = 'STRING' | 'INT64' | 'FLOAT64' | 'BOOL' | 'TIMESTAMP' | 'DATE' | 'BYTES' | `ARRAY<${string}>`;
+export type ParamType =
+  'STRING' | 'INT64' | 'FLOAT64' | 'BOOL' | 'TIMESTAMP' | 'DATE' | 'BYTES' | `ARRAY<${string}>`;
 
 /** One bound query parameter, with its type made explicit (null and arrays need it). */
 export interface BoundParam {

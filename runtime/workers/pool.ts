@@ -33,7 +33,12 @@ export class WorkerPool implements TaskRunner {
 
   constructor(
     private readonly size: number,
-    private readonly init: { pipelineFile: string; workspace: string; params: Record<string, unknown>; store?: Pick<StoreChoice, 'spec' | 'gcs'> },
+    private readonly init: {
+      pipelineFile: string;
+      workspace: string;
+      params: Record<string, unknown>;
+      store?: Pick<StoreChoice, 'spec' | 'gcs'>;
+    },
   ) {}
 
   run(job: TaskJob): Promise<JobResult> {
@@ -71,18 +76,26 @@ export class WorkerPool implements TaskRunner {
         )
       : new Worker(new URL('./worker.js', import.meta.url), { workerData: this.init });
     const slot: Slot = { worker, busy: false, jobs: new Map() };
-    worker.on('message', (msg: { id: number; ok: boolean; result?: JobResult; error?: { message: string; stack?: string } }) => {
-      const pending = slot.jobs.get(msg.id);
-      slot.jobs.delete(msg.id);
-      slot.busy = false;
-      if (msg.ok) pending?.resolve(msg.result!);
-      else {
-        const error = new Error(msg.error!.message);
-        if (msg.error!.stack) error.stack = msg.error!.stack;
-        pending?.reject(error);
-      }
-      this.dispatch();
-    });
+    worker.on(
+      'message',
+      (msg: {
+        id: number;
+        ok: boolean;
+        result?: JobResult;
+        error?: { message: string; stack?: string };
+      }) => {
+        const pending = slot.jobs.get(msg.id);
+        slot.jobs.delete(msg.id);
+        slot.busy = false;
+        if (msg.ok) pending?.resolve(msg.result!);
+        else {
+          const error = new Error(msg.error!.message);
+          if (msg.error!.stack) error.stack = msg.error!.stack;
+          pending?.reject(error);
+        }
+        this.dispatch();
+      },
+    );
     const fail = (error: Error) => {
       for (const p of slot.jobs.values()) p.reject(error);
       slot.jobs.clear();
@@ -91,7 +104,9 @@ export class WorkerPool implements TaskRunner {
       this.dispatch();
     };
     worker.on('error', fail);
-    worker.on('exit', (code) => fail(new Error(`worker thread exited with code ${code} while running a task`)));
+    worker.on('exit', (code) =>
+      fail(new Error(`worker thread exited with code ${code} while running a task`)),
+    );
     this.slots.push(slot);
     return slot;
   }

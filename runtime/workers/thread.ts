@@ -39,13 +39,21 @@ parentPort!.on('message', async (message: { id: number; job: TaskJob }) => {
     const tasks = await ready;
     const store = await opened;
     const task = tasks.get(message.job.task);
-    if (!task) throw new Error(`worker: task '${message.job.task}' not found in ${init.pipelineFile}`);
+    if (!task)
+      throw new Error(`worker: task '${message.job.task}' not found in ${init.pipelineFile}`);
     const t0 = performance.now();
     const outputs = await performTask(task, tasks, message.job, store);
-    parentPort!.postMessage({ id: message.id, ok: true, result: { outputs, durationMs: Math.round(performance.now() - t0) } });
+    parentPort!.postMessage({
+      id: message.id,
+      ok: true,
+      result: { outputs, durationMs: Math.round(performance.now() - t0) },
+    });
   } catch (error) {
     // A thrown non-Error has no stack: send none rather than this thread's own frames.
-    const err = error instanceof Error ? { message: error.message, stack: error.stack } : { message: thrownMessage(error), stack: thrownMessage(error) };
+    const err =
+      error instanceof Error
+        ? { message: error.message, stack: error.stack }
+        : { message: thrownMessage(error), stack: thrownMessage(error) };
     parentPort!.postMessage({ id: message.id, ok: false, error: err });
   }
 });

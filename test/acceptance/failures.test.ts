@@ -8,8 +8,14 @@ import { STACK_FRAME, fixtures, project, removeProjects } from './harness.js';
 
 afterAll(removeProjects);
 
-type TaskSummary = { name: string; status: string; error?: string; because?: { kind: string; task?: string } };
-const byName = (stdout: string) => Object.fromEntries((JSON.parse(stdout).tasks as TaskSummary[]).map((t) => [t.name, t]));
+type TaskSummary = {
+  name: string;
+  status: string;
+  error?: string;
+  because?: { kind: string; task?: string };
+};
+const byName = (stdout: string) =>
+  Object.fromEntries((JSON.parse(stdout).tasks as TaskSummary[]).map((t) => [t.name, t]));
 
 describe('a failing task', () => {
   it('stops the run, or with --keep-going runs the independent branch; --json tells it all', () => {
@@ -20,12 +26,25 @@ describe('a failing task', () => {
     expect(stop.stdout).toContain('- after_flaky (upstream flaky failed)');
     expect(stop.stdout + stop.stderr).not.toMatch(STACK_FRAME);
 
-    const going = p.cellar('run', 'notebooks/branches.ipynb', '--workers', '1', '--keep-going', '--json');
+    const going = p.cellar(
+      'run',
+      'notebooks/branches.ipynb',
+      '--workers',
+      '1',
+      '--keep-going',
+      '--json',
+    );
     expect(going.code).toBe(1);
     const tasks = byName(going.stdout);
     expect(JSON.parse(going.stdout).ok).toBe(false);
-    expect(tasks.flaky).toMatchObject({ status: 'failed', error: expect.stringMatching(/^flaky failed at n=3(\n|$)/) });
-    expect(tasks.after_flaky).toMatchObject({ status: 'not-run', because: { kind: 'upstream-failed', task: 'flaky' } });
+    expect(tasks.flaky).toMatchObject({
+      status: 'failed',
+      error: expect.stringMatching(/^flaky failed at n=3(\n|$)/),
+    });
+    expect(tasks.after_flaky).toMatchObject({
+      status: 'not-run',
+      because: { kind: 'upstream-failed', task: 'flaky' },
+    });
     expect(tasks.total!.status).toBe('ran');
     expect(tasks.numbers!.status).toBe('cached');
 
@@ -46,9 +65,13 @@ describe('a failing task', () => {
   it('names the notebook cell and line the error came from', () => {
     const p = project('branches.ipynb');
     const r = p.cellar('run', 'notebooks/branches.ipynb', '--json');
-    expect(byName(r.stdout).flaky!.error).toBe('flaky failed at n=3\n  at notebooks/branches.ipynb, cell 3 (id c2), line 2');
+    expect(byName(r.stdout).flaky!.error).toBe(
+      'flaky failed at n=3\n  at notebooks/branches.ipynb, cell 3 (id c2), line 2',
+    );
     const text = p.cellar('run', 'notebooks/branches.ipynb');
-    expect(text.stdout).toContain('- flaky: flaky failed at n=3\n        at notebooks/branches.ipynb, cell 3 (id c2), line 2');
+    expect(text.stdout).toContain(
+      '- flaky: flaky failed at n=3\n        at notebooks/branches.ipynb, cell 3 (id c2), line 2',
+    );
     expect(text.stdout + text.stderr).not.toMatch(STACK_FRAME);
 
     // A markdown cell added above: the message counts cells as the notebook now has them.
@@ -56,22 +79,36 @@ describe('a failing task', () => {
     nb.cells.unshift({ cell_type: 'markdown', id: 'intro', metadata: {}, source: ['# Branches'] });
     p.write('notebooks/branches.ipynb', JSON.stringify(nb, null, 1));
     const moved = p.cellar('run', 'notebooks/branches.ipynb', '--json');
-    expect(byName(moved.stdout).flaky!.error).toContain('notebooks/branches.ipynb, cell 4 (id c2), line 2');
+    expect(byName(moved.stdout).flaky!.error).toContain(
+      'notebooks/branches.ipynb, cell 4 (id c2), line 2',
+    );
   });
 });
 
 describe('a helper from a setup cell that throws', () => {
   it('names the setup cell and line, not the task that called it', () => {
     const p = project();
-    const cell = (id: string, source: string) => ({ cell_type: 'code', id, metadata: {}, execution_count: null, outputs: [], source });
+    const cell = (id: string, source: string) => ({
+      cell_type: 'code',
+      id,
+      metadata: {},
+      execution_count: null,
+      outputs: [],
+      source,
+    });
     p.write(
       'notebooks/helpers.ipynb',
       JSON.stringify({
         nbformat: 4,
         nbformat_minor: 5,
-        metadata: { kernelspec: { name: 'tslab', display_name: 'TypeScript', language: 'typescript' } },
+        metadata: {
+          kernelspec: { name: 'tslab', display_name: 'TypeScript', language: 'typescript' },
+        },
         cells: [
-          cell('helpers', "function check(n: number): number {\n  if (n > 2) throw new Error(`too big: ${n}`);\n  return n;\n}"),
+          cell(
+            'helpers',
+            'function check(n: number): number {\n  if (n > 2) throw new Error(`too big: ${n}`);\n  return n;\n}',
+          ),
           cell('use', '//| task: use\nconst y = check(3);'),
         ],
       }),
@@ -92,7 +129,12 @@ describe('editing prose only', () => {
     expect(p.cellar('run', 'notebooks/sales.ipynb').code).toBe(0);
     const generatedBefore = p.read('generated/sales/totals.ts');
     const nb = JSON.parse(readFileSync(join(fixtures, 'sales.ipynb'), 'utf8'));
-    nb.cells.unshift({ cell_type: 'markdown', id: 'note', metadata: {}, source: ['A note for readers.'] });
+    nb.cells.unshift({
+      cell_type: 'markdown',
+      id: 'note',
+      metadata: {},
+      source: ['A note for readers.'],
+    });
     p.write('notebooks/sales.ipynb', JSON.stringify(nb, null, 1));
     const dry = p.cellar('run', 'notebooks/sales.ipynb', '--dry-run');
     expect(dry.stdout).toContain('0 tasks would run, 3 cached.');
@@ -102,7 +144,12 @@ describe('editing prose only', () => {
     totals.source = [...totals.source, '\nconst unused = 1;'];
     p.write('notebooks/sales.ipynb', JSON.stringify(nb, null, 1));
     const edited = p.cellar('run', 'notebooks/sales.ipynb', '--dry-run', '--json');
-    const actions = Object.fromEntries((JSON.parse(edited.stdout).tasks as { name: string; action: string }[]).map((t) => [t.name, t.action]));
+    const actions = Object.fromEntries(
+      (JSON.parse(edited.stdout).tasks as { name: string; action: string }[]).map((t) => [
+        t.name,
+        t.action,
+      ]),
+    );
     expect(actions).toEqual({ generate: 'cached', totals: 'run', report: 'run' });
   });
 });
@@ -112,12 +159,22 @@ describe('running generated code directly', () => {
   it('`cellar run generated/x/pipeline.ts` after editing the notebook warns that it runs the old code', () => {
     const p = project('sales.ipynb');
     expect(p.cellar('compile').code).toBe(0);
-    p.write('notebooks/sales.ipynb', readFileSync(join(fixtures, 'sales.ipynb'), 'utf8').replace('const days = 30;', 'const days = 14;'));
+    p.write(
+      'notebooks/sales.ipynb',
+      readFileSync(join(fixtures, 'sales.ipynb'), 'utf8').replace(
+        'const days = 30;',
+        'const days = 14;',
+      ),
+    );
     const r = p.cellar('run', 'generated/sales/pipeline.ts', '--dry-run');
-    expect(r.stderr).toContain('notebooks/sales.ipynb has changed since generated/sales/pipeline.ts was compiled');
+    expect(r.stderr).toContain(
+      'notebooks/sales.ipynb has changed since generated/sales/pipeline.ts was compiled',
+    );
     // After compiling again, no warning.
     expect(p.cellar('compile').code).toBe(0);
-    expect(p.cellar('run', 'generated/sales/pipeline.ts', '--dry-run').stderr).not.toContain('has changed since');
+    expect(p.cellar('run', 'generated/sales/pipeline.ts', '--dry-run').stderr).not.toContain(
+      'has changed since',
+    );
   });
 });
 
@@ -130,18 +187,38 @@ describe('values that JSON cannot hold', () => {
       JSON.stringify({
         nbformat: 4,
         nbformat_minor: 5,
-        metadata: { kernelspec: { name: 'tslab', display_name: 'TypeScript', language: 'typescript' } },
+        metadata: {
+          kernelspec: { name: 'tslab', display_name: 'TypeScript', language: 'typescript' },
+        },
         cells: [
-          { cell_type: 'code', id: 'count', metadata: {}, execution_count: null, outputs: [], source: "//| task: count\nconst counts = new Map<string, number>([['x', 2]]);" },
-          { cell_type: 'code', id: 'use', metadata: {}, execution_count: null, outputs: [], source: "//| task: use\nconst x = counts.get('x') ?? -1;" },
+          {
+            cell_type: 'code',
+            id: 'count',
+            metadata: {},
+            execution_count: null,
+            outputs: [],
+            source: "//| task: count\nconst counts = new Map<string, number>([['x', 2]]);",
+          },
+          {
+            cell_type: 'code',
+            id: 'use',
+            metadata: {},
+            execution_count: null,
+            outputs: [],
+            source: "//| task: use\nconst x = counts.get('x') ?? -1;",
+          },
         ],
       }),
     );
     const r = p.cellar('run', 'notebooks/maps.ipynb', '--json');
     expect(r.code, r.stderr).toBe(0);
-    expect(JSON.parse(p.cellar('show', 'notebooks/maps.ipynb', 'use', 'x', '--json').stdout)).toBe(2);
+    expect(JSON.parse(p.cellar('show', 'notebooks/maps.ipynb', 'use', 'x', '--json').stdout)).toBe(
+      2,
+    );
     // `cellar show --json` prints the Map as the closest JSON (string keys → an object).
-    expect(JSON.parse(p.cellar('show', 'notebooks/maps.ipynb', 'count', 'counts', '--json').stdout)).toEqual({ x: 2 });
+    expect(
+      JSON.parse(p.cellar('show', 'notebooks/maps.ipynb', 'count', 'counts', '--json').stdout),
+    ).toEqual({ x: 2 });
   });
 });
 
@@ -150,23 +227,40 @@ describe('messages for small mistakes', () => {
     JSON.stringify({
       nbformat: 4,
       nbformat_minor: 5,
-      metadata: { kernelspec: { name: 'tslab', display_name: 'TypeScript', language: 'typescript' } },
-      cells: cells.map((c) => ({ cell_type: 'code', metadata: {}, execution_count: null, outputs: [], ...c })),
+      metadata: {
+        kernelspec: { name: 'tslab', display_name: 'TypeScript', language: 'typescript' },
+      },
+      cells: cells.map((c) => ({
+        cell_type: 'code',
+        metadata: {},
+        execution_count: null,
+        outputs: [],
+        ...c,
+      })),
     });
 
   it('a JSON param given a bare word shows an example JSON value', () => {
     const p = project('sales.ipynb');
     const r = p.cellar('run', 'notebooks/sales.ipynb', '--param', 'regions=north', '--dry-run');
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain(`param 'regions' is JSON, got 'north'; for example --param regions='["north","south","east"]'`);
+    expect(r.stderr).toContain(
+      `param 'regions' is JSON, got 'north'; for example --param regions='["north","south","east"]'`,
+    );
   });
 
   it('an output naming an unknown codec names the task and the output, with no stack-trace hint', () => {
     const p = project();
-    p.write('notebooks/codec.ipynb', notebook([{ id: 'rows', source: '//| task: rows\n//| output: n=parquet\nconst n = [{ a: 1 }];' }]));
+    p.write(
+      'notebooks/codec.ipynb',
+      notebook([
+        { id: 'rows', source: '//| task: rows\n//| output: n=parquet\nconst n = [{ a: 1 }];' },
+      ]),
+    );
     const r = p.cellar('run', 'notebooks/codec.ipynb');
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/task 'rows': output 'n' names codec 'parquet', which is not registered.*\(E_UNKNOWN_CODEC\)/);
+    expect(r.stderr).toMatch(
+      /task 'rows': output 'n' names codec 'parquet', which is not registered.*\(E_UNKNOWN_CODEC\)/,
+    );
     expect(r.stderr).not.toContain('--verbose');
     expect(r.stderr).not.toMatch(STACK_FRAME);
   });
@@ -175,8 +269,12 @@ describe('messages for small mistakes', () => {
     const p = project('sales.ipynb');
     const r = p.cellar('show', 'notebooks/sales.ipynb', 'totals', 'nosuch');
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain("task 'totals' has no output 'nosuch' (outputs: df) (E_UNKNOWN_OUTPUT)");
-    expect(p.cellar('show', 'notebooks/sales.ipynb', 'totals', 'dff').stderr).toContain("no output 'dff', did you mean 'df'?");
+    expect(r.stderr).toContain(
+      "task 'totals' has no output 'nosuch' (outputs: df) (E_UNKNOWN_OUTPUT)",
+    );
+    expect(p.cellar('show', 'notebooks/sales.ipynb', 'totals', 'dff').stderr).toContain(
+      "no output 'dff', did you mean 'df'?",
+    );
     expect(r.stderr).not.toContain('no stored result');
     const task = p.cellar('show', 'notebooks/sales.ipynb', 'totls');
     expect(task.stderr).toContain("unknown task 'totls', did you mean 'totals'?");

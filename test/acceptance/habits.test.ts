@@ -9,7 +9,8 @@ import { project, removeProjects, repo } from './harness.js';
 
 afterAll(removeProjects);
 
-const fixture = (name: string) => readFileSync(join(repo, 'test', 'compiler', 'fixtures', name, 'input.ipynb'), 'utf8');
+const fixture = (name: string) =>
+  readFileSync(join(repo, 'test', 'compiler', 'fixtures', name, 'input.ipynb'), 'utf8');
 
 /** The last JSON value `cellar show` prints. */
 function shown(p: ReturnType<typeof project>, nb: string, task: string, output: string): unknown {
@@ -30,7 +31,11 @@ describe('reassigning a name another task declared', () => {
     expect(shown(p, 'reassign', 'report', 'n')).toBe(2);
     // A second run: every task cached (the new versions have stable keys).
     const again = p.cellar('run', 'notebooks/reassign.ipynb', '--json');
-    expect(JSON.parse(again.stdout).tasks.map((t: { status: string }) => t.status)).toEqual(['cached', 'cached', 'cached']);
+    expect(JSON.parse(again.stdout).tasks.map((t: { status: string }) => t.status)).toEqual([
+      'cached',
+      'cached',
+      'cached',
+    ]);
   });
 });
 
@@ -39,14 +44,20 @@ describe('a cell wrapped in `{ … }`', () => {
     const p = project();
     p.write('notebooks/block-cell.ipynb', fixture('block-cell'));
     const plan = JSON.parse(p.cellar('plan', 'notebooks/block-cell.ipynb', '--json').stdout);
-    expect(plan.tasks.map((t: { name: string; outputs: string[] }) => [t.name, t.outputs])).toEqual([
-      ['load', ['rows']],
-      ['report', ['total']],
-      ['check', []],
-    ]);
+    expect(plan.tasks.map((t: { name: string; outputs: string[] }) => [t.name, t.outputs])).toEqual(
+      [
+        ['load', ['rows']],
+        ['report', ['total']],
+        ['check', []],
+      ],
+    );
     const run = p.cellar('run', 'notebooks/block-cell.ipynb', '--json');
     expect(run.code, run.stderr).toBe(0);
-    expect(JSON.parse(run.stdout).tasks.map((t: { status: string }) => t.status)).toEqual(['ran', 'ran', 'ran']);
+    expect(JSON.parse(run.stdout).tasks.map((t: { status: string }) => t.status)).toEqual([
+      'ran',
+      'ran',
+      'ran',
+    ]);
     expect(shown(p, 'block-cell', 'report', 'total')).toBe(3);
   });
 });
@@ -57,16 +68,24 @@ describe('a helper declared in one task and called by later tasks', () => {
     p.write('notebooks/helper-cell.ipynb', fixture('helper-cell'));
     const compile = p.cellar('compile');
     expect(compile.code, compile.stderr).toBe(0);
-    expect(p.read('generated/helper-cell/report.ts')).toContain("import { Tally, clean, stem } from './shared.js';");
+    expect(p.read('generated/helper-cell/report.ts')).toContain(
+      "import { Tally, clean, stem } from './shared.js';",
+    );
     const run = p.cellar('run', 'notebooks/helper-cell.ipynb', '--json');
     expect(run.code, run.stderr).toBe(0);
     expect(shown(p, 'helper-cell', 'report', 'counts')).toEqual({ a: 2 });
     expect(shown(p, 'helper-cell', 'report', 'joined')).toBe('a/b');
     // The helpers are part of the code of the tasks that import them: editing one re-runs both.
     const nb = p.read('notebooks/helper-cell.ipynb');
-    p.write('notebooks/helper-cell.ipynb', nb.replace('toLowerCase()', 'toUpperCase().toLowerCase()'));
+    p.write(
+      'notebooks/helper-cell.ipynb',
+      nb.replace('toLowerCase()', 'toUpperCase().toLowerCase()'),
+    );
     const again = p.cellar('run', 'notebooks/helper-cell.ipynb', '--json');
     expect(again.code, again.stderr).toBe(0);
-    expect(JSON.parse(again.stdout).tasks.map((t: { status: string }) => t.status)).toEqual(['ran', 'ran']);
+    expect(JSON.parse(again.stdout).tasks.map((t: { status: string }) => t.status)).toEqual([
+      'ran',
+      'ran',
+    ]);
   });
 });

@@ -39,20 +39,29 @@ export interface Project {
 export function project(...files: string[]): Project {
   const dir = join(base, `p${++count}`);
   mkdirSync(join(dir, 'notebooks'), { recursive: true });
-  writeFileSync(join(dir, 'package.json'), '{ "name": "acceptance-project", "private": true, "type": "module" }\n');
+  writeFileSync(
+    join(dir, 'package.json'),
+    '{ "name": "acceptance-project", "private": true, "type": "module" }\n',
+  );
   for (const f of files) cpSync(join(fixtures, f), join(dir, 'notebooks', f));
   // No colour codes in what the tests read, and the project's own workspace (.cellar/).
   const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' };
   delete env.CELLAR_WORKSPACE;
   const run = (command: string, args: string[], subdir = '.'): CliResult => {
-    const r = spawnSync(command, args, { cwd: join(dir, subdir), encoding: 'utf8', timeout: 120_000, env });
+    const r = spawnSync(command, args, {
+      cwd: join(dir, subdir),
+      encoding: 'utf8',
+      timeout: 120_000,
+      env,
+    });
     return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
   };
   return {
     dir,
     run,
     cellar: (...args) => run(process.execPath, [join(repo, 'bin', 'cellar.mjs'), ...args]),
-    cellarIn: (subdir, ...args) => run(process.execPath, [join(repo, 'bin', 'cellar.mjs'), ...args], subdir),
+    cellarIn: (subdir, ...args) =>
+      run(process.execPath, [join(repo, 'bin', 'cellar.mjs'), ...args], subdir),
     script: (file, text) => {
       writeFileSync(join(dir, file), text);
       return run(process.execPath, [join(repo, 'node_modules', 'tsx', 'dist', 'cli.mjs'), file]);

@@ -8,7 +8,7 @@ import { project, removeProjects } from './harness.js';
 afterAll(removeProjects);
 
 describe('Jupyter cell tags', () => {
-  it('tags work like `//|` lines: params, tasks, version, tests; other tools\' tags are ignored', () => {
+  it("tags work like `//|` lines: params, tasks, version, tests; other tools' tags are ignored", () => {
     const p = project('words.ipynb');
     const compile = p.cellar('compile');
     expect(compile.code, compile.stderr).toBe(0);
@@ -35,15 +35,22 @@ describe('a Deno-kernel notebook', () => {
     expect(compile.stderr).not.toContain('W_TSLAB_SHORTHAND'); // a tslab quirk, not Deno's
 
     const prep = p.read('generated/deno/prep.ts');
-    expect(prep).toContain("import measurements from '../../notebooks/measurements.json' with { type: 'json' };");
+    expect(prep).toContain(
+      "import measurements from '../../notebooks/measurements.json' with { type: 'json' };",
+    );
     expect(prep).toContain("import { mean } from '../../notebooks/stats.ts';");
     expect(prep).toContain("import * as path from 'node:path';");
     expect(prep).not.toMatch(/^\s*X\.length;?$/m); // the cell's display value
-    expect(p.read('generated/deno/fit.ts')).toContain("import { tableFromArrays } from 'apache-arrow';");
+    expect(p.read('generated/deno/fit.ts')).toContain(
+      "import { tableFromArrays } from 'apache-arrow';",
+    );
 
     const run = p.cellar('run', 'notebooks/deno.ipynb', '--json');
     expect(run.code, run.stderr).toBe(0);
-    expect(JSON.parse(run.stdout).tasks.map((t: { status: string }) => t.status)).toEqual(['ran', 'ran']);
+    expect(JSON.parse(run.stdout).tasks.map((t: { status: string }) => t.status)).toEqual([
+      'ran',
+      'ran',
+    ]);
     const accuracy = p.cellar('show', 'notebooks/deno.ipynb', 'fit', 'accuracy');
     expect(accuracy.code, accuracy.stderr).toBe(0);
     expect(Number(accuracy.stdout.trim().split('\n').pop())).toBeGreaterThan(0.9);

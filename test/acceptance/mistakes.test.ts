@@ -30,31 +30,39 @@ describe('compile errors are located and explained', () => {
     {
       what: 'a misspelt name',
       edit: ['const ranked = [...df]', 'const ranked = [...dff]'],
-      where: 'notebooks/sales.ipynb, cell 10 (id report), line 2, column 20: error E_UNDECLARED_NAME',
+      where:
+        'notebooks/sales.ipynb, cell 10 (id report), line 2, column 20: error E_UNDECLARED_NAME',
       fix: 'did you mean `df`?',
     },
     {
-      what: 'a task sorting another task\'s array in place',
+      what: "a task sorting another task's array in place",
       edit: ['const ranked = [...df].sort(', 'const ranked = df.sort('],
-      where: 'notebooks/sales.ipynb, cell 10 (id report), line 2, column 16: error E_MUTATES_UPSTREAM',
+      where:
+        'notebooks/sales.ipynb, cell 10 (id report), line 2, column 16: error E_MUTATES_UPSTREAM',
       fix: 'copy it first',
     },
     {
-      what: 'a loop rounding another task\'s rows in place',
-      edit: ['const ranked = [...df]', 'for (const row of df) row.total = Math.round(row.total);\nconst ranked = [...df]'],
-      where: 'notebooks/sales.ipynb, cell 10 (id report), line 2, column 23: error E_MUTATES_UPSTREAM',
+      what: "a loop rounding another task's rows in place",
+      edit: [
+        'const ranked = [...df]',
+        'for (const row of df) row.total = Math.round(row.total);\nconst ranked = [...df]',
+      ],
+      where:
+        'notebooks/sales.ipynb, cell 10 (id report), line 2, column 23: error E_MUTATES_UPSTREAM',
       fix: 'would share the elements',
     },
     {
       what: 'a param array changed by a task',
       edit: ['meta;', "regions.push('west');\nmeta;"],
-      where: 'notebooks/sales.ipynb, cell 10 (id report), line 5, column 1: error E_MUTATES_UPSTREAM',
+      where:
+        'notebooks/sales.ipynb, cell 10 (id report), line 5, column 1: error E_MUTATES_UPSTREAM',
       fix: 'structuredClone(regions)',
     },
     {
       what: '`let df = df…` in a new cell (tslab rejects it too)',
       edit: ['let df = [...totals].map(', 'let df = [...df, ...totals].map('],
-      where: 'notebooks/sales.ipynb, cell 9 (id c8), line 1, column 14: error E_USED_BEFORE_DECLARATION',
+      where:
+        'notebooks/sales.ipynb, cell 9 (id c8), line 1, column 14: error E_USED_BEFORE_DECLARATION',
       fix: 'const df2 = …',
     },
     {
@@ -95,7 +103,10 @@ describe('compile errors are located and explained', () => {
     expect(plan.code).toBe(1);
     const json = JSON.parse(plan.stdout);
     expect(json.tasks).toEqual([]);
-    expect(json.diagnostics[0]).toMatchObject({ severity: 'error', notebook: 'notebooks/sales.ipynb' });
+    expect(json.diagnostics[0]).toMatchObject({
+      severity: 'error',
+      notebook: 'notebooks/sales.ipynb',
+    });
   });
 
   it('two notebooks with the same file name in different folders are refused, not overwritten', () => {
@@ -105,7 +116,9 @@ describe('compile errors are located and explained', () => {
     p.write('notebooks/2025/sales.ipynb', sales);
     const r = p.cellar('compile');
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain('notebooks/2024/sales.ipynb: error E_DUPLICATE_OUTPUT: compiles to generated/sales/, as notebooks/2025/sales.ipynb does');
+    expect(r.stderr).toContain(
+      'notebooks/2024/sales.ipynb: error E_DUPLICATE_OUTPUT: compiles to generated/sales/, as notebooks/2025/sales.ipynb does',
+    );
     expect(r.stderr).toContain('rename one of the notebooks');
     expect(() => p.read('generated/sales/pipeline.ts')).toThrow();
   });
@@ -124,7 +137,9 @@ describe('tslab traps that compile fine but break the notebook', () => {
   it('`{ seed }` naming a param: a located warning with the fix, and the pipeline still compiles', () => {
     const { p, r } = compileBroken(salesWith('{ seed: seed, days: days,', '{ seed, days: days,'));
     expect(r.code).toBe(0);
-    expect(r.stderr).toContain('notebooks/sales.ipynb, cell 10 (id report), line 3, column 16: warning W_TSLAB_SHORTHAND');
+    expect(r.stderr).toContain(
+      'notebooks/sales.ipynb, cell 10 (id report), line 3, column 16: warning W_TSLAB_SHORTHAND',
+    );
     expect(r.stderr).toContain('ReferenceError');
     expect(r.stderr).toContain('write `seed: seed`');
     expect(p.read('generated/sales/report.ts')).toContain('const meta = { seed, days: days,');

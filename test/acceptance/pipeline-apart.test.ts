@@ -14,14 +14,23 @@ const notebook = (cells: { id: string; source: string }[]) =>
     nbformat: 4,
     nbformat_minor: 5,
     metadata: { kernelspec: { name: 'tslab', display_name: 'TypeScript', language: 'typescript' } },
-    cells: cells.map((c) => ({ cell_type: 'code', metadata: {}, execution_count: null, outputs: [], ...c })),
+    cells: cells.map((c) => ({
+      cell_type: 'code',
+      metadata: {},
+      execution_count: null,
+      outputs: [],
+      ...c,
+    })),
   });
 
 /** Notebook `a`: task `load` scales three numbers by the param `scale`. */
 const notebookA = (values = '[1, 2, 3]') =>
   notebook([
     { id: 'params', source: '//| params\nconst scale = 2;' },
-    { id: 'load', source: `//| task: load\nconst total = ${values}.map((x) => x * scale).reduce((a, b) => a + b, 0);` },
+    {
+      id: 'load',
+      source: `//| task: load\nconst total = ${values}.map((x) => x * scale).reduce((a, b) => a + b, 0);`,
+    },
   ]);
 
 /** Notebook `b`: another task `load`, other code, another param. */
@@ -33,7 +42,9 @@ const notebookB = notebook([
 function run(p: Project, nb: string, ...args: string[]): Record<string, string> {
   const r = p.cellar('run', nb, '--json', ...args);
   expect(r.code, r.stderr).toBe(0);
-  return Object.fromEntries(JSON.parse(r.stdout).tasks.map((t: { name: string; status: string }) => [t.name, t.status]));
+  return Object.fromEntries(
+    JSON.parse(r.stdout).tasks.map((t: { name: string; status: string }) => [t.name, t.status]),
+  );
 }
 
 function show(p: Project, nb: string, ...args: string[]): unknown {
@@ -48,7 +59,8 @@ function dryRun(p: Project, nb: string, ...args: string[]): string {
   return r.stdout;
 }
 
-const manifests = (dir: string) => (existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.manifest.json')) : []);
+const manifests = (dir: string) =>
+  existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.manifest.json')) : [];
 
 describe('outputs and manifests belong to their pipeline', () => {
   it('two notebooks with a task `load` store apart, show their own values, and dry-run explains against their own run', () => {
@@ -63,8 +75,12 @@ describe('outputs and manifests belong to their pipeline', () => {
     expect(manifests(join(ws, 'a', 'load'))).toHaveLength(1);
     expect(manifests(join(ws, 'b', 'load'))).toHaveLength(1);
     expect(existsSync(join(ws, 'load'))).toBe(false);
-    expect(readdirSync(join(ws, 'a', 'load')).filter((f) => f.startsWith('total_'))).toHaveLength(1);
-    expect(readdirSync(join(ws, 'b', 'load')).filter((f) => f.startsWith('total_'))).toHaveLength(1);
+    expect(readdirSync(join(ws, 'a', 'load')).filter((f) => f.startsWith('total_'))).toHaveLength(
+      1,
+    );
+    expect(readdirSync(join(ws, 'b', 'load')).filter((f) => f.startsWith('total_'))).toHaveLength(
+      1,
+    );
 
     expect(show(p, 'notebooks/a.ipynb')).toBe(12);
     expect(show(p, 'notebooks/b.ipynb')).toBe(110);

@@ -9,7 +9,14 @@ afterAll(() => process.env.KEEP || removeProjects());
 
 const notebook = (cells: { id: string; source: string }[]) =>
   JSON.stringify({
-    cells: cells.map((c) => ({ cell_type: 'code', id: c.id, metadata: {}, execution_count: null, outputs: [], source: c.source })),
+    cells: cells.map((c) => ({
+      cell_type: 'code',
+      id: c.id,
+      metadata: {},
+      execution_count: null,
+      outputs: [],
+      source: c.source,
+    })),
     metadata: { kernelspec: { name: 'tslab', display_name: 'TypeScript', language: 'typescript' } },
     nbformat: 4,
     nbformat_minor: 5,
@@ -27,12 +34,31 @@ describe('a thrown value that is not an Error', () => {
   p.write(
     'notebooks/throws.ipynb',
     notebook([
-      { id: 'setup', source: 'function refuse(reason: string): never {\n  throw { reason, code: 7 };\n}' },
-      { id: 'text', source: "//| task: text\nconst mode: string = 'strict';\n\nif (mode === 'strict') throw 'strict mode refuses partial data';\nconst a = 1;" },
-      { id: 'object', source: "//| task: object\nconst rows: number[] = [];\nif (rows.length === 0) throw { code: 1, why: 'no rows' };\nconst b = rows;" },
-      { id: 'rejected', source: "//| task: rejected\nconst items = ['x'];\n// a rejection, not a throw\nawait Promise.reject('nothing to do');\nconst c = items;" },
+      {
+        id: 'setup',
+        source: 'function refuse(reason: string): never {\n  throw { reason, code: 7 };\n}',
+      },
+      {
+        id: 'text',
+        source:
+          "//| task: text\nconst mode: string = 'strict';\n\nif (mode === 'strict') throw 'strict mode refuses partial data';\nconst a = 1;",
+      },
+      {
+        id: 'object',
+        source:
+          "//| task: object\nconst rows: number[] = [];\nif (rows.length === 0) throw { code: 1, why: 'no rows' };\nconst b = rows;",
+      },
+      {
+        id: 'rejected',
+        source:
+          "//| task: rejected\nconst items = ['x'];\n// a rejection, not a throw\nawait Promise.reject('nothing to do');\nconst c = items;",
+      },
       { id: 'helper', source: "//| task: helper\nconst d = 2;\nrefuse('quota');\nconst e = d;" },
-      { id: 'twice', source: "//| task: twice\nconst flag = Math.max(1, 2);\nif (flag > 5) throw { code: 2 };\nif (flag > 1) throw { code: 3 };\nconst f = flag;" },
+      {
+        id: 'twice',
+        source:
+          '//| task: twice\nconst flag = Math.max(1, 2);\nif (flag > 5) throw { code: 2 };\nif (flag > 1) throw { code: 3 };\nconst f = flag;',
+      },
     ]),
   );
   for (const runner of [[], ['--in-process']]) {
@@ -40,14 +66,38 @@ describe('a thrown value that is not an Error', () => {
       const r = p.cellar('run', 'notebooks/throws.ipynb', '--keep-going', '--json', ...runner);
       expect(r.code).toBe(1);
       // --json's `error` ends with the location too (`…\n  at <location>`): compare the message alone.
-      const tasks = Object.fromEntries((JSON.parse(r.stdout).tasks as Failed[]).map((t) => [t.name, { ...t, error: t.error?.split('\n  at ')[0] }]));
-      expect(tasks.text).toMatchObject({ status: 'failed', error: 'strict mode refuses partial data', location: 'notebooks/throws.ipynb, cell 2 (id text), line 4' });
-      expect(tasks.object).toMatchObject({ status: 'failed', error: 'non-Error value thrown: {"code":1,"why":"no rows"}', location: 'notebooks/throws.ipynb, cell 3 (id object), line 3' });
-      expect(tasks.rejected).toMatchObject({ status: 'failed', error: 'nothing to do', location: 'notebooks/throws.ipynb, cell 4 (id rejected), line 4' });
+      const tasks = Object.fromEntries(
+        (JSON.parse(r.stdout).tasks as Failed[]).map((t) => [
+          t.name,
+          { ...t, error: t.error?.split('\n  at ')[0] },
+        ]),
+      );
+      expect(tasks.text).toMatchObject({
+        status: 'failed',
+        error: 'strict mode refuses partial data',
+        location: 'notebooks/throws.ipynb, cell 2 (id text), line 4',
+      });
+      expect(tasks.object).toMatchObject({
+        status: 'failed',
+        error: 'non-Error value thrown: {"code":1,"why":"no rows"}',
+        location: 'notebooks/throws.ipynb, cell 3 (id object), line 3',
+      });
+      expect(tasks.rejected).toMatchObject({
+        status: 'failed',
+        error: 'nothing to do',
+        location: 'notebooks/throws.ipynb, cell 4 (id rejected), line 4',
+      });
       // Thrown inside a setup-cell helper: the helper's line (the task's own module throws nothing).
-      expect(tasks.helper).toMatchObject({ status: 'failed', error: 'non-Error value thrown: {"reason":"quota","code":7}', location: 'notebooks/throws.ipynb, cell 1 (id setup), line 2' });
+      expect(tasks.helper).toMatchObject({
+        status: 'failed',
+        error: 'non-Error value thrown: {"reason":"quota","code":7}',
+        location: 'notebooks/throws.ipynb, cell 1 (id setup), line 2',
+      });
       // Two candidate throws and no literal to tell them apart: no location rather than a wrong one.
-      expect(tasks.twice).toMatchObject({ status: 'failed', error: 'non-Error value thrown: {"code":3}' });
+      expect(tasks.twice).toMatchObject({
+        status: 'failed',
+        error: 'non-Error value thrown: {"code":3}',
+      });
       expect(tasks.twice!.location).toBeUndefined();
       for (const t of Object.values(tasks)) expect(t.error).not.toContain('[object Object]');
     });
@@ -56,6 +106,8 @@ describe('a thrown value that is not an Error', () => {
   it('the summary a person reads shows the location under the failure', () => {
     const r = p.cellar('run', 'notebooks/throws.ipynb', 'text');
     expect(r.code).toBe(1);
-    expect(r.stdout).toMatch(/- text: strict mode refuses partial data\n\s+at notebooks\/throws\.ipynb, cell 2 \(id text\), line 4/);
+    expect(r.stdout).toMatch(
+      /- text: strict mode refuses partial data\n\s+at notebooks\/throws\.ipynb, cell 2 \(id text\), line 4/,
+    );
   });
 });

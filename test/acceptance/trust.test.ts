@@ -13,7 +13,11 @@ const trust = join(fixtures, 'trust');
 
 function withCase(...files: string[]): Project {
   const p = project();
-  for (const f of files) cpSync(join(trust, f), join(p.dir, 'notebooks', f), { recursive: true, preserveTimestamps: true });
+  for (const f of files)
+    cpSync(join(trust, f), join(p.dir, 'notebooks', f), {
+      recursive: true,
+      preserveTimestamps: true,
+    });
   return p;
 }
 
@@ -25,13 +29,17 @@ function editKeepingMtimeAndSize(file: string, from: string, to: string): void {
   expect(text).toContain(from);
   writeFileSync(file, text.replace(from, to));
   execFileSync('touch', ['-r', `${file}.saved`, file]);
-  expect(statSync(file, { bigint: true }).mtimeNs).toBe(statSync(`${file}.saved`, { bigint: true }).mtimeNs);
+  expect(statSync(file, { bigint: true }).mtimeNs).toBe(
+    statSync(`${file}.saved`, { bigint: true }).mtimeNs,
+  );
 }
 
 function run(p: Project, notebook: string): Record<string, string> {
   const r = p.cellar('run', notebook, '--json');
   expect(r.code, r.stderr).toBe(0);
-  return Object.fromEntries(JSON.parse(r.stdout).tasks.map((t: { name: string; status: string }) => [t.name, t.status]));
+  return Object.fromEntries(
+    JSON.parse(r.stdout).tasks.map((t: { name: string; status: string }) => [t.name, t.status]),
+  );
 }
 
 function show(p: Project, notebook: string, task: string, output: string): unknown {
@@ -46,7 +54,11 @@ describe('whatever a task loads is in its key and in the bundle, by content', ()
     const nb = 'notebooks/bug05_helper_module.ipynb';
     expect(run(p, nb)).toEqual({ b05_prices: 'ran', b05_counts: 'ran' });
     expect(show(p, nb, 'b05_prices', 'labels')).toEqual(['$1.00', '$2.50', '$10.00']);
-    editKeepingMtimeAndSize(join(p.dir, 'notebooks', 'bug05_lib', 'round.ts'), 'Math.round', 'Math.floor');
+    editKeepingMtimeAndSize(
+      join(p.dir, 'notebooks', 'bug05_lib', 'round.ts'),
+      'Math.round',
+      'Math.floor',
+    );
     // Only the task that formats prices re-runs, and with the new code.
     expect(run(p, nb)).toEqual({ b05_prices: 'ran', b05_counts: 'cached' });
     expect(show(p, nb, 'b05_prices', 'labels')).toEqual(['$1.00', '$2.49', '$10.00']);
@@ -132,10 +144,18 @@ describe('environment variables', () => {
     p.write(nb, text.replace('const headerLength = authHeader().length;', leaky));
     const r = p.cellar('run', nb, 'e_call');
     expect(r.code).toBe(1);
-    expect(r.stdout + r.stderr).toMatch(/task 'e_call', output 'header' holds the value of the environment variable API_TOKEN in clear.*\/\/\| output: header=<codec>.*E_SECRET_IN_OUTPUT/);
+    expect(r.stdout + r.stderr).toMatch(
+      /task 'e_call', output 'header' holds the value of the environment variable API_TOKEN in clear.*\/\/\| output: header=<codec>.*E_SECRET_IN_OUTPUT/,
+    );
     expect(filesContaining(join(p.dir, '.cellar'), 'api-SECRET-9876')).toEqual([]);
     // Declared: stored, as asked.
-    p.write(nb, text.replace('//| task: e_call\\nconst headerLength = authHeader().length;', `//| task: e_call\\n//| output: header=text\\n${leaky}`));
+    p.write(
+      nb,
+      text.replace(
+        '//| task: e_call\\nconst headerLength = authHeader().length;',
+        `//| task: e_call\\n//| output: header=text\\n${leaky}`,
+      ),
+    );
     expect(p.read(nb)).toContain('output: header=text');
     expect(run(p, nb).e_call).toBe('ran');
     expect(show(p, nb, 'e_call', 'header')).toBe('Bearer api-SECRET-9876');

@@ -9,7 +9,14 @@ afterAll(removeProjects);
 
 type TaskSummary = { name: string; status: string; error?: string; location?: string };
 
-const cell = (id: string, source: string) => ({ cell_type: 'code', id, metadata: {}, execution_count: null, outputs: [], source });
+const cell = (id: string, source: string) => ({
+  cell_type: 'code',
+  id,
+  metadata: {},
+  execution_count: null,
+  outputs: [],
+  source,
+});
 
 const NOTEBOOK = {
   nbformat: 4,
@@ -19,11 +26,20 @@ const NOTEBOOK = {
     { cell_type: 'markdown', id: 'intro', metadata: {}, source: '# Warehouse mistakes' },
     cell('setup', "import { sql } from 'cellar';"),
     // Line 3 of the cell (line 2 of the SQL) names the missing table.
-    cell('missing', '//| task: missing\nconst n = await sql`SELECT COUNT(*) AS n\n  FROM \\`cellar-examples.vega.nosuch\\``;'),
+    cell(
+      'missing',
+      '//| task: missing\nconst n = await sql`SELECT COUNT(*) AS n\n  FROM \\`cellar-examples.vega.nosuch\\``;',
+    ),
     // Line 4 of the cell uses a construct DuckDB cannot reproduce.
-    cell('refused', "//| task: refused\nconst rows = await sql`SELECT\n  1 AS a,\n  FARM_FINGERPRINT('x') AS f`;"),
+    cell(
+      'refused',
+      "//| task: refused\nconst rows = await sql`SELECT\n  1 AS a,\n  FARM_FINGERPRINT('x') AS f`;",
+    ),
     // The second check fails: its directive is line 3 of the cell.
-    cell('checked', '//| task: checked\n//| check: rows >= 1\n//| check: rows >= 5\nconst few = await sql`SELECT 1 AS a`;'),
+    cell(
+      'checked',
+      '//| task: checked\n//| check: rows >= 1\n//| check: rows >= 5\nconst few = await sql`SELECT 1 AS a`;',
+    ),
   ],
 };
 
@@ -33,12 +49,25 @@ describe('a warehouse failure in a compiled task', () => {
     p.write('notebooks/wh.ipynb', JSON.stringify(NOTEBOOK, null, 1));
     const r = p.cellar('run', 'notebooks/wh.ipynb', '--keep-going', '--json');
     expect(r.code, r.stderr).toBe(1);
-    const tasks = Object.fromEntries((JSON.parse(r.stdout).tasks as TaskSummary[]).map((t) => [t.name, t]));
-    expect(tasks.missing).toMatchObject({ status: 'failed', location: 'notebooks/wh.ipynb, cell 3 (id missing), line 3' });
-    expect(tasks.missing!.error).toMatch(/^task missing \(notebooks\/wh\.ipynb, cell 3\): DuckDB: Catalog Error: .*nosuch/);
-    expect(tasks.refused).toMatchObject({ status: 'failed', location: 'notebooks/wh.ipynb, cell 4 (id refused), line 4' });
+    const tasks = Object.fromEntries(
+      (JSON.parse(r.stdout).tasks as TaskSummary[]).map((t) => [t.name, t]),
+    );
+    expect(tasks.missing).toMatchObject({
+      status: 'failed',
+      location: 'notebooks/wh.ipynb, cell 3 (id missing), line 3',
+    });
+    expect(tasks.missing!.error).toMatch(
+      /^task missing \(notebooks\/wh\.ipynb, cell 3\): DuckDB: Catalog Error: .*nosuch/,
+    );
+    expect(tasks.refused).toMatchObject({
+      status: 'failed',
+      location: 'notebooks/wh.ipynb, cell 4 (id refused), line 4',
+    });
     expect(tasks.refused!.error).toContain('FARM_FINGERPRINT is not supported on DuckDB');
-    expect(tasks.checked).toMatchObject({ status: 'failed', location: 'notebooks/wh.ipynb, cell 5 (id checked), line 3' });
+    expect(tasks.checked).toMatchObject({
+      status: 'failed',
+      location: 'notebooks/wh.ipynb, cell 5 (id checked), line 3',
+    });
     expect(tasks.checked!.error).toContain('check "rows >= 5" failed');
 
     // The text summary says the same, without a stack trace; --in-process finds the same lines.
@@ -54,27 +83,48 @@ describe('a warehouse failure in a compiled task', () => {
     const nb = structuredClone(NOTEBOOK);
     p.write('notebooks/wh.ipynb', JSON.stringify(nb, null, 1));
     expect(p.cellar('compile', 'notebooks/wh.ipynb').code).toBe(0);
-    nb.cells.splice(1, 0, { cell_type: 'markdown', id: 'more', metadata: {}, source: 'More prose.' });
+    nb.cells.splice(1, 0, {
+      cell_type: 'markdown',
+      id: 'more',
+      metadata: {},
+      source: 'More prose.',
+    });
     p.write('notebooks/wh.ipynb', JSON.stringify(nb, null, 1));
     const r = p.cellar('run', 'notebooks/wh.ipynb', 'missing', '--json');
     const missing = (JSON.parse(r.stdout).tasks as TaskSummary[]).find((t) => t.name === 'missing');
     expect(missing?.location).toBe('notebooks/wh.ipynb, cell 4 (id missing), line 3');
   });
 
-  it('names the line for a materialised query and for SQL in DuckDB\'s own dialect', () => {
+  it("names the line for a materialised query and for SQL in DuckDB's own dialect", () => {
     const p = project();
     const nb = structuredClone(NOTEBOOK);
-    nb.cells.splice(2, 3,
+    nb.cells.splice(
+      2,
+      3,
       // The un-awaited Query is created as a table after the cell's code ran: still its line 4.
-      cell('mat', '//| task: mat\n//| materialize: mart.thing\nconst q = sql`SELECT a\n  FROM \\`cellar-examples.vega.nosuch\\``;'),
+      cell(
+        'mat',
+        '//| task: mat\n//| materialize: mart.thing\nconst q = sql`SELECT a\n  FROM \\`cellar-examples.vega.nosuch\\``;',
+      ),
       // Untranslated SQL: DuckDB's own `LINE 3:` is the template's line 3, the cell's line 5.
-      cell('duck', '//| task: duck\n//| dialect: duckdb\nconst r = await sql`SELECT 1 AS a,\n  2 AS b,\n  nocol AS c`;'),
+      cell(
+        'duck',
+        '//| task: duck\n//| dialect: duckdb\nconst r = await sql`SELECT 1 AS a,\n  2 AS b,\n  nocol AS c`;',
+      ),
     );
     p.write('notebooks/wh.ipynb', JSON.stringify(nb, null, 1));
     const r = p.cellar('run', 'notebooks/wh.ipynb', '--keep-going', '--json');
-    const tasks = Object.fromEntries((JSON.parse(r.stdout).tasks as TaskSummary[]).map((t) => [t.name, t]));
-    expect(tasks.mat).toMatchObject({ status: 'failed', location: 'notebooks/wh.ipynb, cell 3 (id mat), line 4' });
-    expect(tasks.duck).toMatchObject({ status: 'failed', location: 'notebooks/wh.ipynb, cell 4 (id duck), line 5' });
+    const tasks = Object.fromEntries(
+      (JSON.parse(r.stdout).tasks as TaskSummary[]).map((t) => [t.name, t]),
+    );
+    expect(tasks.mat).toMatchObject({
+      status: 'failed',
+      location: 'notebooks/wh.ipynb, cell 3 (id mat), line 4',
+    });
+    expect(tasks.duck).toMatchObject({
+      status: 'failed',
+      location: 'notebooks/wh.ipynb, cell 4 (id duck), line 5',
+    });
     expect(tasks.duck!.error).toContain('nocol');
   });
 });

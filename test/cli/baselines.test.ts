@@ -28,13 +28,29 @@ function normalize(text: string, paths: Record<string, string> = {}): string {
 function expectBaseline(name: string, text: string): void {
   const file = join(here, 'baselines', name);
   if (process.env.UPDATE_BASELINES) writeFileSync(file, text.endsWith('\n') ? text : `${text}\n`);
-  expect(existsSync(file), `${file} is missing: run with UPDATE_BASELINES=1 and review it`).toBe(true);
+  expect(existsSync(file), `${file} is missing: run with UPDATE_BASELINES=1 and review it`).toBe(
+    true,
+  );
   expect(text.endsWith('\n') ? text : `${text}\n`).toBe(readFileSync(file, 'utf8'));
 }
 
 function shop() {
-  const orders = defineTask({ name: 'orders', params: { days: { type: 'number', default: 7 } }, inputs: {}, outputs: { rows: {} }, run: (_i, { days }) => ({ rows: Array.from({ length: days }, (_, i) => ({ day: i, amount: i * 10 })) }) });
-  const total = defineTask({ name: 'total', params: {}, inputs: { rows: output(orders, 'rows') }, outputs: { sum: {} }, run: ({ rows }) => ({ sum: rows.reduce((s, r) => s + r.amount, 0) }) });
+  const orders = defineTask({
+    name: 'orders',
+    params: { days: { type: 'number', default: 7 } },
+    inputs: {},
+    outputs: { rows: {} },
+    run: (_i, { days }) => ({
+      rows: Array.from({ length: days }, (_, i) => ({ day: i, amount: i * 10 })),
+    }),
+  });
+  const total = defineTask({
+    name: 'total',
+    params: {},
+    inputs: { rows: output(orders, 'rows') },
+    outputs: { sum: {} },
+    run: ({ rows }) => ({ sum: rows.reduce((s, r) => s + r.amount, 0) }),
+  });
   const forecast = defineTask({
     name: 'forecast',
     params: {},
@@ -44,7 +60,13 @@ function shop() {
       throw new Error('model file missing: models/forecast.json');
     },
   });
-  const report = defineTask({ name: 'report', params: {}, inputs: { sum: output(total, 'sum'), next: output(forecast, 'next') }, outputs: { text: {} }, run: ({ sum, next }) => ({ text: `${sum} ${next}` }) });
+  const report = defineTask({
+    name: 'report',
+    params: {},
+    inputs: { sum: output(total, 'sum'), next: output(forecast, 'next') },
+    outputs: { text: {} },
+    run: ({ sum, next }) => ({ text: `${sum} ${next}` }),
+  });
   return definePipeline({ name: 'shop', tasks: [orders, total, forecast, report] });
 }
 
@@ -53,15 +75,31 @@ afterEach(() => vi.restoreAllMocks());
 describe('baselines of what users read', () => {
   it('run: event lines and the summary of a run with a failure and its downstream not run', async () => {
     const events: RunEvent[] = [];
-    const { result } = await runPipeline({ pipeline: shop(), store: new MemoryStore(), workers: 1, keepGoing: true, codeAware: false, onEvent: (e) => events.push(e) });
-    const lines = events.map((e) => formatEvent(e)).filter(Boolean).join('\n');
+    const { result } = await runPipeline({
+      pipeline: shop(),
+      store: new MemoryStore(),
+      workers: 1,
+      keepGoing: true,
+      codeAware: false,
+      onEvent: (e) => events.push(e),
+    });
+    const lines = events
+      .map((e) => formatEvent(e))
+      .filter(Boolean)
+      .join('\n');
     expectBaseline('run-failure.txt', normalize(`${lines}\n\n${formatSummary(result!)}`));
   });
 
   it('--dry-run: the plan with reasons, after a param change', async () => {
     const store = new MemoryStore();
     await runPipeline({ pipeline: shop(), store, workers: 1, keepGoing: true, codeAware: false });
-    const { prepared } = await runPipeline({ pipeline: shop(), store, params: { days: 3 }, dryRun: true, codeAware: false });
+    const { prepared } = await runPipeline({
+      pipeline: shop(),
+      store,
+      params: { days: 3 },
+      dryRun: true,
+      codeAware: false,
+    });
     expectBaseline('dry-run.txt', normalize(formatPlan(prepared.plan, { showCached: true })));
   });
 

@@ -3,7 +3,16 @@
 // and run by plain Node; and one task's function bundled and imported by a plain script.
 // Real esbuild, real npm, real worker threads, real files: nothing mocked.
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,7 +24,12 @@ const scratch = mkdtempSync(join(tmpdir(), 'cellar-build-test-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 function sh(cmd: string, args: string[], cwd = repo) {
-  const r = spawnSync(cmd, args, { cwd, encoding: 'utf8', timeout: 300_000, env: { ...process.env, NO_COLOR: '1' } });
+  const r = spawnSync(cmd, args, {
+    cwd,
+    encoding: 'utf8',
+    timeout: 300_000,
+    env: { ...process.env, NO_COLOR: '1' },
+  });
   return { code: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
 }
 const cellar = (...args: string[]) => sh(process.execPath, [cli, ...args]);
@@ -33,12 +47,21 @@ describe('cellar build: a pipeline for a machine with only Node', () => {
   let sourceRun: RunJson;
 
   beforeAll(() => {
-    const b = cellar('build', 'notebooks/penguins.ipynb', '--out', join(scratch, 'dist', 'penguins'));
+    const b = cellar(
+      'build',
+      'notebooks/penguins.ipynb',
+      '--out',
+      join(scratch, 'dist', 'penguins'),
+    );
     expect(b.code, b.stderr).toBe(0);
     // "Copied to a machine": another folder, then the production install only.
     mkdirSync(join(scratch, 'shipped'), { recursive: true });
     cpSync(join(scratch, 'dist', 'penguins'), built, { recursive: true });
-    const install = sh('npm', ['ci', '--omit=dev', '--prefer-offline', '--no-audit', '--no-fund'], built);
+    const install = sh(
+      'npm',
+      ['ci', '--omit=dev', '--prefer-offline', '--no-audit', '--no-fund'],
+      built,
+    );
     expect(install.code, install.stderr).toBe(0);
     const s = cellar('run', 'notebooks/penguins.ipynb', '--workspace', devStore, '--json');
     expect(s.code, s.stderr).toBe(0);
@@ -47,23 +70,54 @@ describe('cellar build: a pipeline for a machine with only Node', () => {
 
   it('holds a bundle, a manifest and a package.json of run-time packages only: no TypeScript, no compiler, no notebooks', () => {
     const files = readdirSync(built);
-    expect(files).toEqual(expect.arrayContaining(['run.mjs', 'pipeline.js', 'worker.js', 'manifest.json', 'package.json', 'package-lock.json']));
+    expect(files).toEqual(
+      expect.arrayContaining([
+        'run.mjs',
+        'pipeline.js',
+        'worker.js',
+        'manifest.json',
+        'package.json',
+        'package-lock.json',
+      ]),
+    );
     expect(files.filter((f) => f.endsWith('.ts') || f.endsWith('.ipynb'))).toEqual([]);
     const pkg = JSON.parse(readFileSync(join(built, 'package.json'), 'utf8'));
-    expect(Object.keys(pkg.dependencies)).toEqual(expect.arrayContaining(['ml-random-forest', 'apache-arrow']));
-    for (const dev of ['typescript', 'ts-morph', 'esbuild', 'tsx', 'prettier', 'cellar', 'vitest']) expect(pkg.dependencies).not.toHaveProperty(dev);
+    expect(Object.keys(pkg.dependencies)).toEqual(
+      expect.arrayContaining(['ml-random-forest', 'apache-arrow']),
+    );
+    for (const dev of ['typescript', 'ts-morph', 'esbuild', 'tsx', 'prettier', 'cellar', 'vitest'])
+      expect(pkg.dependencies).not.toHaveProperty(dev);
     expect(existsSync(join(built, 'node_modules', 'typescript'))).toBe(false);
     expect(existsSync(join(built, 'node_modules', 'ts-morph'))).toBe(false);
     const manifest = JSON.parse(readFileSync(join(built, 'manifest.json'), 'utf8'));
     expect(manifest.pipeline).toBe('penguins');
-    expect(manifest.tasks.map((t: { name: string }) => t.name)).toEqual(['load', 'features', 'split', 'train', 'evaluate']);
-    expect(manifest.tasks.find((t: { name: string }) => t.name === 'features').upstream).toEqual(['load']);
+    expect(manifest.tasks.map((t: { name: string }) => t.name)).toEqual([
+      'load',
+      'features',
+      'split',
+      'train',
+      'evaluate',
+    ]);
+    expect(manifest.tasks.find((t: { name: string }) => t.name === 'features').upstream).toEqual([
+      'load',
+    ]);
     expect(manifest.params.dataPath).toMatchObject({ type: 'string', tasks: ['load'] });
     for (const t of manifest.tasks) expect(t.codeHash).toMatch(/^[0-9a-f]{16}$/);
   });
 
   it('runs with plain node, computing the same keys as the run from the sources', () => {
-    const r = sh(process.execPath, [join(built, 'run.mjs'), '--workspace', join(scratch, 'batch-store'), '--workdir', join(repo, 'notebooks'), '--json'], scratch);
+    const r = sh(
+      process.execPath,
+      [
+        join(built, 'run.mjs'),
+        '--workspace',
+        join(scratch, 'batch-store'),
+        '--workdir',
+        join(repo, 'notebooks'),
+        '--json',
+      ],
+      scratch,
+    );
     expect(r.code, r.stderr).toBe(0);
     const batch = JSON.parse(r.stdout) as RunJson;
     expect(Object.values(statusesOf(batch))).toEqual(['ran', 'ran', 'ran', 'ran', 'ran']);
@@ -71,14 +125,54 @@ describe('cellar build: a pipeline for a machine with only Node', () => {
   });
 
   it('on the store development used, serves every task from cache (and development then reuses the batch run)', () => {
-    const r = sh(process.execPath, [join(built, 'run.mjs'), '--workspace', devStore, '--workdir', join(repo, 'notebooks'), '--json'], scratch);
+    const r = sh(
+      process.execPath,
+      [
+        join(built, 'run.mjs'),
+        '--workspace',
+        devStore,
+        '--workdir',
+        join(repo, 'notebooks'),
+        '--json',
+      ],
+      scratch,
+    );
     expect(r.code, r.stderr).toBe(0);
-    expect(Object.values(statusesOf(JSON.parse(r.stdout)))).toEqual(['cached', 'cached', 'cached', 'cached', 'cached']);
+    expect(Object.values(statusesOf(JSON.parse(r.stdout)))).toEqual([
+      'cached',
+      'cached',
+      'cached',
+      'cached',
+      'cached',
+    ]);
     // A param change computed on the batch machine is reused by the source run.
-    const batch = sh(process.execPath, [join(built, 'run.mjs'), 'split', '--param', 'testFraction=0.3', '--workspace', devStore, '--workdir', join(repo, 'notebooks'), '--json'], scratch);
+    const batch = sh(
+      process.execPath,
+      [
+        join(built, 'run.mjs'),
+        'split',
+        '--param',
+        'testFraction=0.3',
+        '--workspace',
+        devStore,
+        '--workdir',
+        join(repo, 'notebooks'),
+        '--json',
+      ],
+      scratch,
+    );
     expect(batch.code, batch.stderr).toBe(0);
     expect(statusesOf(JSON.parse(batch.stdout)).split).toBe('ran');
-    const dev = cellar('run', 'notebooks/penguins.ipynb', 'split', '--param', 'testFraction=0.3', '--workspace', devStore, '--json');
+    const dev = cellar(
+      'run',
+      'notebooks/penguins.ipynb',
+      'split',
+      '--param',
+      'testFraction=0.3',
+      '--workspace',
+      devStore,
+      '--json',
+    );
     expect(dev.code, dev.stderr).toBe(0);
     expect(statusesOf(JSON.parse(dev.stdout)).split).toBe('cached');
   });
@@ -87,7 +181,11 @@ describe('cellar build: a pipeline for a machine with only Node', () => {
     // Moved one level deeper: the notebook folder, found relative to the build, is gone.
     const moved = join(scratch, 'deeper', 'still', 'penguins');
     cpSync(built, moved, { recursive: true });
-    const r = sh(process.execPath, [join(moved, 'run.mjs'), '--workspace', join(scratch, 'x-store')], scratch);
+    const r = sh(
+      process.execPath,
+      [join(moved, 'run.mjs'), '--workspace', join(scratch, 'x-store')],
+      scratch,
+    );
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('E_NO_WORKDIR');
     expect(r.stderr).toContain('--workdir');
@@ -104,9 +202,24 @@ describe('cellar build --function: one task for online serving', () => {
     expect(bundle).not.toMatch(/defineTask|loadTask|readFileSync/);
     // The pipeline's own result for the same input, from a run in a fresh store.
     const store = join(scratch, 'fn-store');
-    const run = cellar('run', 'notebooks/penguins.ipynb', 'features', '--workspace', store, '--json');
+    const run = cellar(
+      'run',
+      'notebooks/penguins.ipynb',
+      'features',
+      '--workspace',
+      store,
+      '--json',
+    );
     expect(run.code, run.stderr).toBe(0);
-    const shown = cellar('show', 'notebooks/penguins.ipynb', 'features', 'penguins', '--workspace', store, '--json');
+    const shown = cellar(
+      'show',
+      'notebooks/penguins.ipynb',
+      'features',
+      'penguins',
+      '--workspace',
+      store,
+      '--json',
+    );
     expect(shown.code, shown.stderr).toBe(0);
     const serving = join(scratch, 'serving');
     mkdirSync(serving, { recursive: true });
@@ -120,7 +233,11 @@ const { penguins } = features({ raw }, {});
 process.stdout.write(JSON.stringify({ penguins, vector: typeof featureVector }));
 `,
     );
-    const served = sh(process.execPath, ['serve.mjs', join(repo, 'node_modules', 'vega-datasets', 'data', 'penguins.json')], serving);
+    const served = sh(
+      process.execPath,
+      ['serve.mjs', join(repo, 'node_modules', 'vega-datasets', 'data', 'penguins.json')],
+      serving,
+    );
     expect(served.code, served.stderr).toBe(0);
     const result = JSON.parse(served.stdout);
     expect(result.vector).toBe('function');
@@ -129,7 +246,14 @@ process.stdout.write(JSON.stringify({ penguins, vector: typeof featureVector }))
   });
 
   it('refuses a task the pipeline does not have, listing the ones it has', () => {
-    const r = cellar('build', 'notebooks/penguins.ipynb', '--function', 'nosuch', '--out', join(scratch, 'none'));
+    const r = cellar(
+      'build',
+      'notebooks/penguins.ipynb',
+      '--function',
+      'nosuch',
+      '--out',
+      join(scratch, 'none'),
+    );
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('E_UNKNOWN_TASK');
     expect(r.stderr).toContain('load, features, split, train, evaluate');

@@ -17,7 +17,11 @@ describe('defineCommand', () => {
   it('passes parsed values, positionals and --verbose (from main, not process.argv) to run', async () => {
     const log = vi.spyOn(console, 'log').mockImplementation(() => {});
     expect(await echo(['hi', '--times', '3'], { verbose: true })).toBe(0);
-    expect(JSON.parse(log.mock.calls[0]![0] as string)).toEqual({ values: { times: '3', loud: false }, positionals: ['hi'], verbose: true });
+    expect(JSON.parse(log.mock.calls[0]![0] as string)).toEqual({
+      values: { times: '3', loud: false },
+      positionals: ['hi'],
+      verbose: true,
+    });
   });
 
   it('prints the usage for --help or -h and exits 0 without running', async () => {
@@ -27,7 +31,11 @@ describe('defineCommand', () => {
   });
 
   it('an unknown option, or a value missing, is a usage error (exit 2) carrying the usage', async () => {
-    await expect(echo(['--lound'])).rejects.toMatchObject({ code: 'E_USAGE', exitCode: 2, message: expect.stringContaining('usage: cellar echo') });
+    await expect(echo(['--lound'])).rejects.toMatchObject({
+      code: 'E_USAGE',
+      exitCode: 2,
+      message: expect.stringContaining('usage: cellar echo'),
+    });
     await expect(echo(['hi', '--times'])).rejects.toMatchObject({ code: 'E_USAGE', exitCode: 2 });
   });
 });

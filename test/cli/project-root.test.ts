@@ -19,13 +19,19 @@ function layout() {
   mkdirSync(notebooks, { recursive: true });
   mkdirSync(elsewhere);
   writeFileSync(join(app, 'package.json'), '{}');
-  writeFileSync(join(elsewhere, 'cellar.config.json'), JSON.stringify({ warehouse: { duckdb: { path: 'from-elsewhere.duckdb' } } }));
+  writeFileSync(
+    join(elsewhere, 'cellar.config.json'),
+    JSON.stringify({ warehouse: { duckdb: { path: 'from-elsewhere.duckdb' } } }),
+  );
   return { base, app, notebooks, elsewhere };
 }
 
 const saved = { root: process.env.CELLAR_PROJECT_ROOT, workspace: process.env.CELLAR_WORKSPACE };
 afterEach(() => {
-  for (const [name, value] of [['CELLAR_PROJECT_ROOT', saved.root], ['CELLAR_WORKSPACE', saved.workspace]] as const) {
+  for (const [name, value] of [
+    ['CELLAR_PROJECT_ROOT', saved.root],
+    ['CELLAR_WORKSPACE', saved.workspace],
+  ] as const) {
     if (value === undefined) delete process.env[name];
     else process.env[name] = value;
   }

@@ -11,19 +11,31 @@ import { compileNotebook } from '../../compiler/program.js';
 import { notebookText } from './notebook.js';
 
 const NB = 'notebooks/bad.ipynb';
-const compile = (text: string) => compileNotebook(NB, text, { workdir: '../../notebooks', format: false });
+const compile = (text: string) =>
+  compileNotebook(NB, text, { workdir: '../../notebooks', format: false });
 const compileCells = (cells: string[]) => compile(notebookText(cells));
-const errorsOf = async (cells: string[] | string) => (await (typeof cells === 'string' ? compile(cells) : compileCells(cells))).diagnostics.filter((d) => d.severity === 'error');
+const errorsOf = async (cells: string[] | string) =>
+  (await (typeof cells === 'string' ? compile(cells) : compileCells(cells))).diagnostics.filter(
+    (d) => d.severity === 'error',
+  );
 
 describe('directives anywhere in the leading comment block are read (9.5)', () => {
   it('a directive below an ordinary comment line starts its task (bug16)', async () => {
-    const r = await compileCells(['//| task: load\nconst xs = [1];', '// Step 2: summarise\n//| task: summary\n//| version: 2\nconst n = xs.length;']);
+    const r = await compileCells([
+      '//| task: load\nconst xs = [1];',
+      '// Step 2: summarise\n//| task: summary\n//| version: 2\nconst n = xs.length;',
+    ]);
     expect(r.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
-    expect(r.plan!.tasks.map((t) => [t.name, t.version])).toEqual([['load', 0], ['summary', 2]]);
+    expect(r.plan!.tasks.map((t) => [t.name, t.version])).toEqual([
+      ['load', 0],
+      ['summary', 2],
+    ]);
   });
 
   it('blank lines and several comments before and between directives are part of the block', async () => {
-    const r = await compileCells(['\n// loads the data\n\n//| task: load\n// (from disk)\n//| rerun\nconst xs = [1];']);
+    const r = await compileCells([
+      '\n// loads the data\n\n//| task: load\n// (from disk)\n//| rerun\nconst xs = [1];',
+    ]);
     expect(r.plan!.tasks).toMatchObject([{ name: 'load', rerun: true }]);
   });
 
@@ -34,14 +46,33 @@ describe('directives anywhere in the leading comment block are read (9.5)', () =
     ['//| version 2', '//| version: 2'],
   ] as const) {
     it(`\`${line}\` is an error with the right spelling, not an ordinary comment`, async () => {
-      const errors = await errorsOf(['//| task: a\nconst a = 1;', `// note\n${line}\nconst b = 1;`]);
-      expect(errors).toMatchObject([{ code: 'E_DIRECTIVE_SYNTAX', notebook: NB, cell: 2, cellId: 'c2', line: 2, hint: `write \`${fix}\`` }]);
+      const errors = await errorsOf([
+        '//| task: a\nconst a = 1;',
+        `// note\n${line}\nconst b = 1;`,
+      ]);
+      expect(errors).toMatchObject([
+        {
+          code: 'E_DIRECTIVE_SYNTAX',
+          notebook: NB,
+          cell: 2,
+          cellId: 'c2',
+          line: 2,
+          hint: `write \`${fix}\``,
+        },
+      ]);
     });
   }
 
   it('`// |` alone and `//|` alone are errors naming the cell and line', async () => {
-    const errors = await errorsOf(['//| task: a\nconst a = 1;', '// |\nconst b = 1;', '//|\nconst c = 1;']);
-    expect(errors.map((d) => [d.code, d.cell, d.line])).toEqual([['E_DIRECTIVE_SYNTAX', 2, 1], ['E_DIRECTIVE_SYNTAX', 3, 1]]);
+    const errors = await errorsOf([
+      '//| task: a\nconst a = 1;',
+      '// |\nconst b = 1;',
+      '//|\nconst c = 1;',
+    ]);
+    expect(errors.map((d) => [d.code, d.cell, d.line])).toEqual([
+      ['E_DIRECTIVE_SYNTAX', 2, 1],
+      ['E_DIRECTIVE_SYNTAX', 3, 1],
+    ]);
   });
 
   it('a directive below the first line of code is an error, not ignored', async () => {
@@ -52,26 +83,41 @@ describe('directives anywhere in the leading comment block are read (9.5)', () =
 
   it('an unknown directive after a comment is still reported with "did you mean"', async () => {
     const errors = await errorsOf(['// about\n//| tsk: a\nconst a = 1;']);
-    expect(errors).toMatchObject([{ code: 'E_UNKNOWN_DIRECTIVE', cell: 1, line: 2, hint: 'did you mean `task`?' }]);
+    expect(errors).toMatchObject([
+      { code: 'E_UNKNOWN_DIRECTIVE', cell: 1, line: 2, hint: 'did you mean `task`?' },
+    ]);
   });
 
   it('ordinary comments, a markdown-table comment and `//|` inside code are left alone', async () => {
-    const r = await compileCells(['//| task: a\n// | col | col |\nconst a = `\n//| not a directive: inside a string`;']);
+    const r = await compileCells([
+      '//| task: a\n// | col | col |\nconst a = `\n//| not a directive: inside a string`;',
+    ]);
     // The table comment has the shape of no directive; the string line is below code, so it is reported.
-    expect(r.diagnostics.filter((d) => d.severity === 'error').map((d) => [d.code, d.line])).toEqual([['E_DIRECTIVE_SYNTAX', 4]]);
+    expect(
+      r.diagnostics.filter((d) => d.severity === 'error').map((d) => [d.code, d.line]),
+    ).toEqual([['E_DIRECTIVE_SYNTAX', 4]]);
   });
 });
 
 describe('malformed notebooks and cells are coded errors at compile time (9.6)', () => {
-  const raw = (cells: unknown[]) => JSON.stringify({ nbformat: 4, nbformat_minor: 5, metadata: {}, cells });
+  const raw = (cells: unknown[]) =>
+    JSON.stringify({ nbformat: 4, nbformat_minor: 5, metadata: {}, cells });
   const task = { cell_type: 'code', id: 'ok', metadata: {}, source: '//| task: ok\nconst ok = 1;' };
 
-  for (const [what, source] of [['null', null], ['missing', undefined], ['a number', 42], ['an object', { a: 1 }], ['a list holding null', ['x', null]]] as const) {
+  for (const [what, source] of [
+    ['null', null],
+    ['missing', undefined],
+    ['a number', 42],
+    ['an object', { a: 1 }],
+    ['a list holding null', ['x', null]],
+  ] as const) {
     it(`a code cell whose source is ${what} is an error naming the cell, not a vanished task`, async () => {
       const cell: Record<string, unknown> = { cell_type: 'code', id: 'bad', metadata: {} };
       if (source !== undefined) cell.source = source;
       const r = await compile(raw([task, cell]));
-      expect(r.diagnostics).toMatchObject([{ code: 'E_NOTEBOOK_FORMAT', severity: 'error', notebook: NB, cell: 2, cellId: 'bad' }]);
+      expect(r.diagnostics).toMatchObject([
+        { code: 'E_NOTEBOOK_FORMAT', severity: 'error', notebook: NB, cell: 2, cellId: 'bad' },
+      ]);
       expect(formatDiagnostic(r.diagnostics[0]!)).toContain(`${NB}, cell 2 (id bad)`);
       expect(r.files).toEqual([]);
     });
@@ -109,10 +155,19 @@ describe('malformed notebooks and cells are coded errors at compile time (9.6)',
 
   it('a tag and a line saying the same thing are not a conflict; saying different versions is', async () => {
     expect(await errorsOf(['//| task: a\n//| task: a\nconst a = 1;'])).toEqual([]);
-    expect(await errorsOf(['//| task: a\n//| version: 1\n//| version: 2\nconst a = 1;'])).toMatchObject([{ code: 'E_DIRECTIVE_CONFLICT', line: 3 }]);
+    expect(
+      await errorsOf(['//| task: a\n//| version: 1\n//| version: 2\nconst a = 1;']),
+    ).toMatchObject([{ code: 'E_DIRECTIVE_CONFLICT', line: 3 }]);
   });
 
-  for (const check of ['rows >= abc', 'rows >= 1.5', 'columns id:float', 'not_null a b', 'partition ds = today', 'row >= 3']) {
+  for (const check of [
+    'rows >= abc',
+    'rows >= 1.5',
+    'columns id:float',
+    'not_null a b',
+    'partition ds = today',
+    'row >= 3',
+  ]) {
     it(`\`//| check: ${check}\` is refused at compile time, on its line`, async () => {
       const errors = await errorsOf([`//| task: t\n//| check: ${check}\nconst rows = [1];`]);
       expect(errors).toMatchObject([{ code: 'E_DIRECTIVE_VALUE', cell: 1, line: 2 }]);
@@ -120,9 +175,15 @@ describe('malformed notebooks and cells are coded errors at compile time (9.6)',
   }
 
   it('valid checks still compile and reach the plan as written', async () => {
-    const r = await compileCells(["//| task: t\n//| check: rows >= 1_000\n//| check: columns id:number, name\n//| check: partition ds = @run_date\nconst rows = [1];"]);
+    const r = await compileCells([
+      '//| task: t\n//| check: rows >= 1_000\n//| check: columns id:number, name\n//| check: partition ds = @run_date\nconst rows = [1];',
+    ]);
     expect(r.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
-    expect(r.plan!.tasks[0]!.checks).toEqual(['rows >= 1_000', 'columns id:number, name', 'partition ds = @run_date']);
+    expect(r.plan!.tasks[0]!.checks).toEqual([
+      'rows >= 1_000',
+      'columns id:number, name',
+      'partition ds = @run_date',
+    ]);
   });
 });
 
@@ -149,7 +210,7 @@ describe('task names that cannot become file names are refused at compile time (
     expect(errors[0]!.message).toContain('task `Load` (cell 1)');
   });
 
-  it('a task whose module would be another task\'s test file (`x.test`) collides', async () => {
+  it("a task whose module would be another task's test file (`x.test`) collides", async () => {
     const errors = await errorsOf(['//| task: x\nconst a = 1;', '//| task: x.test\nconst b = 1;']);
     expect(errors).toMatchObject([{ code: 'E_TASK_FILE_NAME', cell: 2 }]);
   });
@@ -171,7 +232,9 @@ describe('a failed write leaves nothing behind (9.8)', () => {
     };
     try {
       expect(() => writeOutcome(outcome, out)).toThrow(WriteError);
-      expect(() => writeOutcome(outcome, out)).toThrow(/could not write .*z{10}.*nothing was written/);
+      expect(() => writeOutcome(outcome, out)).toThrow(
+        /could not write .*z{10}.*nothing was written/,
+      );
       expect(existsSync(join(out, 'nb', 'pipeline.ts'))).toBe(false);
       expect(readdirSync(join(out, 'nb'))).toEqual([]);
     } finally {
@@ -183,9 +246,16 @@ describe('a failed write leaves nothing behind (9.8)', () => {
 describe('one cell-number convention for people (9.12)', () => {
   it('plan text and JSON cellNumbers count from 1; cellIndexes (and the old cells) from 0', async () => {
     const { planJson, planText } = await import('../../compiler/plan/json.js');
-    const r = await compileCells(['md: # Title', '//| task: a\nconst xs = [1];', '//| task: b\nconst n = xs.length;']);
+    const r = await compileCells([
+      'md: # Title',
+      '//| task: a\nconst xs = [1];',
+      '//| task: b\nconst n = xs.length;',
+    ]);
     const json = planJson(r.plan!);
-    expect(json.tasks.map((t) => [t.cellNumbers, t.cellIndexes, t.cells])).toEqual([[[2], [1], [1]], [[3], [2], [2]]]);
+    expect(json.tasks.map((t) => [t.cellNumbers, t.cellIndexes, t.cells])).toEqual([
+      [[2], [1], [1]],
+      [[3], [2], [2]],
+    ]);
     expect(planText(r.plan!)).toContain('task b (cell 3)');
   });
 
@@ -196,7 +266,9 @@ describe('one cell-number convention for people (9.12)', () => {
     const cited = [...readme.matchAll(/(notebooks\/[\w-]+\.ipynb), cell (\d+) \(id ([\w-]+)\)/g)];
     expect(cited.length).toBeGreaterThan(0);
     for (const [, notebook, n, id] of cited) {
-      const cells = (JSON.parse(readFileSync(join(root, notebook!), 'utf8')) as { cells: { id?: string }[] }).cells;
+      const cells = (
+        JSON.parse(readFileSync(join(root, notebook!), 'utf8')) as { cells: { id?: string }[] }
+      ).cells;
       expect(cells[Number(n) - 1]?.id, `${notebook}, cell ${n} (id ${id})`).toBe(id);
     }
   });

@@ -10,7 +10,7 @@ import { linesBeforeCode } from '../../compiler/notebook/directives.js';
 import { readCellPositions } from '../../runtime/load/source.js';
 import { notebookText } from './notebook.js';
 
-describe('where a cell\'s compiled code starts: one rule in the compiler and the runtime', () => {
+describe("where a cell's compiled code starts: one rule in the compiler and the runtime", () => {
   it('the runtime counts the lines before the code as the compiler emits them', () => {
     const sources = [
       '//| task: t\nthrow new Error("x");',

@@ -15,13 +15,25 @@ async function diagnosticsOf(cellsOrText: string[] | string) {
 }
 
 /** The one diagnostic with this code, checked to point at notebook, cell and line. */
-async function expectError(cells: string[], code: string, where: { cell: number; line: number; column?: number }): Promise<Diagnostic> {
+async function expectError(
+  cells: string[],
+  code: string,
+  where: { cell: number; line: number; column?: number },
+): Promise<Diagnostic> {
   const result = await diagnosticsOf(cells);
   const found = result.diagnostics.filter((d) => d.code === code);
-  expect(found.map(formatDiagnostic), `diagnostics: ${result.diagnostics.map(formatDiagnostic).join('\n')}`).toHaveLength(1);
+  expect(
+    found.map(formatDiagnostic),
+    `diagnostics: ${result.diagnostics.map(formatDiagnostic).join('\n')}`,
+  ).toHaveLength(1);
   const d = found[0]!;
   expect(d.severity).toBe('error');
-  expect(d).toMatchObject({ notebook: NB, cell: where.cell, cellId: `c${where.cell}`, line: where.line });
+  expect(d).toMatchObject({
+    notebook: NB,
+    cell: where.cell,
+    cellId: `c${where.cell}`,
+    line: where.line,
+  });
   if (where.column !== undefined) expect(d.column).toBe(where.column);
   const printed = formatDiagnostic(d);
   expect(printed).toContain(`${NB}, cell ${where.cell} (id c${where.cell}), line ${where.line}`);
@@ -33,8 +45,12 @@ async function expectError(cells: string[], code: string, where: { cell: number;
 describe('the notebook file', () => {
   it('is not JSON', async () => {
     const r = await diagnosticsOf('{"cells": [');
-    expect(r.diagnostics).toMatchObject([{ code: 'E_NOTEBOOK_JSON', notebook: NB, severity: 'error' }]);
-    expect(formatDiagnostic(r.diagnostics[0]!)).toMatch(/^notebooks\/bad\.ipynb: error E_NOTEBOOK_JSON: not valid JSON/);
+    expect(r.diagnostics).toMatchObject([
+      { code: 'E_NOTEBOOK_JSON', notebook: NB, severity: 'error' },
+    ]);
+    expect(formatDiagnostic(r.diagnostics[0]!)).toMatch(
+      /^notebooks\/bad\.ipynb: error E_NOTEBOOK_JSON: not valid JSON/,
+    );
   });
 
   it('is not nbformat 4', async () => {
@@ -50,7 +66,12 @@ describe('the notebook file', () => {
   });
 
   it('has a cell with no source', async () => {
-    const text = JSON.stringify({ nbformat: 4, nbformat_minor: 5, metadata: {}, cells: [{ cell_type: 'code', id: 'x', source: 42 }] });
+    const text = JSON.stringify({
+      nbformat: 4,
+      nbformat_minor: 5,
+      metadata: {},
+      cells: [{ cell_type: 'code', id: 'x', source: 42 }],
+    });
     const r = await diagnosticsOf(text);
     expect(r.diagnostics).toMatchObject([{ code: 'E_NOTEBOOK_FORMAT', cell: 1, cellId: 'x' }]);
   });
@@ -58,54 +79,99 @@ describe('the notebook file', () => {
 
 describe('directives', () => {
   it('unknown directive, with "did you mean"', async () => {
-    const d = await expectError(['const a = 1;', '//| taks: load\nconst b = a;'], 'E_UNKNOWN_DIRECTIVE', { cell: 2, line: 1 });
+    const d = await expectError(
+      ['const a = 1;', '//| taks: load\nconst b = a;'],
+      'E_UNKNOWN_DIRECTIVE',
+      { cell: 2, line: 1 },
+    );
     expect(d.hint).toBe('did you mean `task`?');
   });
 
   it('malformed value', async () => {
-    const d = await expectError(['//| task: load\n//| version: two\nconst b = 1;'], 'E_DIRECTIVE_VALUE', { cell: 1, line: 2 });
+    const d = await expectError(
+      ['//| task: load\n//| version: two\nconst b = 1;'],
+      'E_DIRECTIVE_VALUE',
+      { cell: 1, line: 2 },
+    );
     expect(d.message).toContain('"two"');
   });
 
   it('a task name with spaces suggests the allowed spelling', async () => {
-    const d = await expectError(['//| task: make data\nconst b = 1;'], 'E_DIRECTIVE_VALUE', { cell: 1, line: 1 });
+    const d = await expectError(['//| task: make data\nconst b = 1;'], 'E_DIRECTIVE_VALUE', {
+      cell: 1,
+      line: 1,
+    });
     expect(d.hint).toBe('write `//| task: make_data`');
   });
 
   it('two roles on one cell', async () => {
-    await expectError(['//| task: load\n//| explore\nconst b = 1;'], 'E_DIRECTIVE_CONFLICT', { cell: 1, line: 1 });
+    await expectError(['//| task: load\n//| explore\nconst b = 1;'], 'E_DIRECTIVE_CONFLICT', {
+      cell: 1,
+      line: 1,
+    });
   });
 
   it('two tasks with the same name', async () => {
-    const d = await expectError(['//| task: load\nconst a = 1;', '//| task: other\nconst b = a;', '//| task: load\nconst c = b;'], 'E_DUPLICATE_TASK', { cell: 3, line: 1 });
+    const d = await expectError(
+      [
+        '//| task: load\nconst a = 1;',
+        '//| task: other\nconst b = a;',
+        '//| task: load\nconst c = b;',
+      ],
+      'E_DUPLICATE_TASK',
+      { cell: 3, line: 1 },
+    );
     expect(d.message).toContain('cell 1');
   });
 
   it('a test naming a task that does not exist', async () => {
-    const d = await expectError(['//| task: train\nconst acc = 1;', '//| test: trian\nif (acc < 0) throw new Error();'], 'E_UNKNOWN_TASK', { cell: 2, line: 1 });
+    const d = await expectError(
+      ['//| task: train\nconst acc = 1;', '//| test: trian\nif (acc < 0) throw new Error();'],
+      'E_UNKNOWN_TASK',
+      { cell: 2, line: 1 },
+    );
     expect(d.hint).toBe('did you mean `train`?');
   });
 
   it('an output the task does not declare', async () => {
-    await expectError(['//| task: train\n//| output: modle=json\nconst model = {};'], 'E_UNKNOWN_OUTPUT', { cell: 1, line: 1 });
+    await expectError(
+      ['//| task: train\n//| output: modle=json\nconst model = {};'],
+      'E_UNKNOWN_OUTPUT',
+      { cell: 1, line: 1 },
+    );
   });
 });
 
 describe('names and dependencies', () => {
   it('a name used but never declared', async () => {
-    const d = await expectError(['//| task: load\nconst rows = [1, 2];', '//| task: sum\nconst n = rows.length;\nconst total = rowz.length + n;'], 'E_UNDECLARED_NAME', { cell: 2, line: 3, column: 15 });
+    const d = await expectError(
+      [
+        '//| task: load\nconst rows = [1, 2];',
+        '//| task: sum\nconst n = rows.length;\nconst total = rowz.length + n;',
+      ],
+      'E_UNDECLARED_NAME',
+      { cell: 2, line: 3, column: 15 },
+    );
     expect(d.message).toContain('`rowz`');
     expect(d.hint).toBe('did you mean `rows`?');
     expect(formatDiagnostic(d)).toContain('const total = rowz.length + n;');
   });
 
   it('a name declared only in an explore cell', async () => {
-    const d = await expectError(['//| explore\nconst sample = [1];', '//| task: t\nconst n = sample.length;'], 'E_UNDECLARED_NAME', { cell: 2, line: 2 });
+    const d = await expectError(
+      ['//| explore\nconst sample = [1];', '//| task: t\nconst n = sample.length;'],
+      'E_UNDECLARED_NAME',
+      { cell: 2, line: 2 },
+    );
     expect(d.hint).toContain('//| explore');
   });
 
   it('a name declared only further down', async () => {
-    const d = await expectError(['//| task: a\nconst n = later + 1;', '//| task: b\nconst later = 2;'], 'E_UNDECLARED_NAME', { cell: 1, line: 2 });
+    const d = await expectError(
+      ['//| task: a\nconst n = later + 1;', '//| task: b\nconst later = 2;'],
+      'E_UNDECLARED_NAME',
+      { cell: 1, line: 2 },
+    );
     expect(d.hint).toContain('declared later, in cell 2');
   });
 
@@ -124,13 +190,21 @@ describe('names and dependencies', () => {
 
   it('a function declared in one task and used by another', async () => {
     // It reads the task's `k`: a helper reading nothing a task computes is shared (habits.test.ts).
-    const d = await expectError(['//| task: a\nconst k = 2;\nfunction double(x: number) { return k * x; }', '//| task: b\nconst four = double(2);'], 'E_FUNCTION_CROSSES_TASK', { cell: 2, line: 2, column: 14 });
+    const d = await expectError(
+      [
+        '//| task: a\nconst k = 2;\nfunction double(x: number) { return k * x; }',
+        '//| task: b\nconst four = double(2);',
+      ],
+      'E_FUNCTION_CROSSES_TASK',
+      { cell: 2, line: 2, column: 14 },
+    );
     expect(d.hint).toContain('take `k` as an argument');
   });
 });
 
-describe('mutating another task\'s value', () => {
-  const upstream = '//| task: load\nconst xs = [3, 1, 2];\nconst m = new Map<string, number>();\nconst cfg = { depth: 1 };\nlet count = 0;';
+describe("mutating another task's value", () => {
+  const upstream =
+    '//| task: load\nconst xs = [3, 1, 2];\nconst m = new Map<string, number>();\nconst cfg = { depth: 1 };\nlet count = 0;';
   it.each([
     ['a mutating method (push)', 'xs.push(4);', 'calls `xs.push(...)`'],
     ['a mutating method (Map.set)', "m.set('a', 1);", 'calls `m.set(...)`'],
@@ -139,25 +213,52 @@ describe('mutating another task\'s value', () => {
     ['a destructuring assignment', '[count] = [2];', 'assigns to `count`'],
     ['Object.assign', 'Object.assign(cfg, { depth: 3 });', 'calls `Object.assign(...)` on'],
   ])('%s', async (_, code, words) => {
-    const d = await expectError([upstream, `//| task: change\n${code}`], 'E_MUTATES_UPSTREAM', { cell: 2, line: 2 });
+    const d = await expectError([upstream, `//| task: change\n${code}`], 'E_MUTATES_UPSTREAM', {
+      cell: 2,
+      line: 2,
+    });
     expect(d.message).toContain(words);
     expect(d.message).toContain('task `load`');
     // Rebinding the name needs a new name, not a copy; changing the object needs a copy.
-    expect(d.hint).toContain(words.startsWith('assigns to `count`') ? 'its own name' : 'copy it first');
+    expect(d.hint).toContain(
+      words.startsWith('assigns to `count`') ? 'its own name' : 'copy it first',
+    );
   });
 
   it.each([
     ['a for-of loop variable', 'for (const x of objs) x.n = 0;', 1, 23, '`x.n`'],
-    ['a forEach callback', 'objs.forEach((o) => {\n  o.tags.push(1);\n});', 2, 3, '`o.tags.push(...)`'],
-    ['a reduce callback (its second parameter)', 'const total = objs.reduce((s, o) => s + (o.n += 1), 0);', 1, 42, '`o.n`'],
-    ['a loop over a same-cell alias', 'const same = objs;\nfor (const x of same) delete x.n;', 2, 30, '`x.n`'],
+    [
+      'a forEach callback',
+      'objs.forEach((o) => {\n  o.tags.push(1);\n});',
+      2,
+      3,
+      '`o.tags.push(...)`',
+    ],
+    [
+      'a reduce callback (its second parameter)',
+      'const total = objs.reduce((s, o) => s + (o.n += 1), 0);',
+      1,
+      42,
+      '`o.n`',
+    ],
+    [
+      'a loop over a same-cell alias',
+      'const same = objs;\nfor (const x of same) delete x.n;',
+      2,
+      30,
+      '`x.n`',
+    ],
   ])('an element changed through %s', async (_, code, line, column, element) => {
-    const d = await expectError(['//| task: load\nconst objs = [{ n: 1, tags: [0] }];', `//| task: change\n${code}`], 'E_MUTATES_UPSTREAM', { cell: 2, line: line + 1, column });
+    const d = await expectError(
+      ['//| task: load\nconst objs = [{ n: 1, tags: [0] }];', `//| task: change\n${code}`],
+      'E_MUTATES_UPSTREAM',
+      { cell: 2, line: line + 1, column },
+    );
     expect(d.message).toContain(`changes ${element}, an element of \`objs\``);
     expect(d.hint).toContain('structuredClone(objs)');
   });
 
-  it('elements of a task\'s own value, or copies, may change', async () => {
+  it("elements of a task's own value, or copies, may change", async () => {
     const r = await diagnosticsOf([
       '//| task: load\nconst objs = [{ n: 1 }];',
       '//| task: change\nconst mine = structuredClone(objs);\nfor (const x of mine) x.n = 0;\nconst fresh = objs.map((o) => ({ ...o, n: 2 }));\nfor (const o of objs) { const c = { ...o }; c.n = 3; }',
@@ -166,130 +267,235 @@ describe('mutating another task\'s value', () => {
   });
 
   it('a mutating method through an alias', async () => {
-    const d = await expectError([upstream, '//| task: change\nconst same = xs;\nsame.push(4);'], 'E_MUTATES_UPSTREAM', { cell: 2, line: 3, column: 1 });
+    const d = await expectError(
+      [upstream, '//| task: change\nconst same = xs;\nsame.push(4);'],
+      'E_MUTATES_UPSTREAM',
+      { cell: 2, line: 3, column: 1 },
+    );
     expect(d.message).toContain('calls `xs.push(...)`');
   });
 
   it('reading and copying is fine', async () => {
-    const r = await diagnosticsOf([upstream, '//| task: copy\nconst mine = [...xs];\nmine.push(4);\nconst sorted = [...xs].sort();\nconst n = xs.length + count + cfg.depth + m.size;']);
+    const r = await diagnosticsOf([
+      upstream,
+      '//| task: copy\nconst mine = [...xs];\nmine.push(4);\nconst sorted = [...xs].sort();\nconst n = xs.length + count + cfg.depth + m.size;',
+    ]);
     expect(r.diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic)).toEqual([]);
   });
 });
 
 describe('code the analyser does not support', () => {
   it('an implicit global from require', async () => {
-    const d = await expectError(["//| task: t\nfs = require('node:fs');"], 'E_IMPLICIT_GLOBAL', { cell: 1, line: 2 });
+    const d = await expectError(["//| task: t\nfs = require('node:fs');"], 'E_IMPLICIT_GLOBAL', {
+      cell: 1,
+      line: 2,
+    });
     expect(d.hint).toContain('import');
   });
 
   it('require without assignment', async () => {
-    const d = await expectError(["//| task: t\nconst fs = require('node:fs');"], 'E_UNDECLARED_NAME', { cell: 1, line: 2 });
+    const d = await expectError(
+      ["//| task: t\nconst fs = require('node:fs');"],
+      'E_UNDECLARED_NAME',
+      { cell: 1, line: 2 },
+    );
     expect(d.hint).toContain('ES modules');
   });
 
   it('JSX', async () => {
-    await expectError(['//| task: t\nconst el = <div className="x">hi</div>;'], 'E_UNSUPPORTED_JSX', { cell: 1, line: 2 });
+    await expectError(
+      ['//| task: t\nconst el = <div className="x">hi</div>;'],
+      'E_UNSUPPORTED_JSX',
+      { cell: 1, line: 2 },
+    );
   });
 
   it('a name declared only inside a `{ ... }` block cell, read by a later cell', async () => {
     // The block compiles (habits.test.ts); its names stay its own, as in the kernel.
-    const d = await expectError(['//| task: t\n{\n  const hidden = 1;\n}', '//| task: u\nconst seen = hidden + 1;'], 'E_UNDECLARED_NAME', { cell: 2, line: 2 });
+    const d = await expectError(
+      ['//| task: t\n{\n  const hidden = 1;\n}', '//| task: u\nconst seen = hidden + 1;'],
+      'E_UNDECLARED_NAME',
+      { cell: 2, line: 2 },
+    );
     expect(d.message).toContain('hidden');
   });
 
-  it('reassigning another task\'s value inside a function still changes that value', async () => {
+  it("reassigning another task's value inside a function still changes that value", async () => {
     // Only a top-level `x = …` is a new version; inside a function it rebinds the upstream name.
-    const d = await expectError(['//| task: a\nlet n = 1;', '//| task: b\nconst bump = () => { n = n + 1; };\nbump();'], 'E_MUTATES_UPSTREAM', { cell: 2, line: 2 });
+    const d = await expectError(
+      ['//| task: a\nlet n = 1;', '//| task: b\nconst bump = () => { n = n + 1; };\nbump();'],
+      'E_MUTATES_UPSTREAM',
+      { cell: 2, line: 2 },
+    );
     expect(d.message).toContain('assigns to `n`');
   });
 
   it('a helper closing over a task value still crosses tasks, and the hint says what to pass', async () => {
-    const d = await expectError(['//| task: a\nconst rate = 0.5;\nconst scale = (x: number) => x * rate;', '//| task: b\nconst y = scale(2);'], 'E_FUNCTION_CROSSES_TASK', { cell: 2, line: 2 });
+    const d = await expectError(
+      [
+        '//| task: a\nconst rate = 0.5;\nconst scale = (x: number) => x * rate;',
+        '//| task: b\nconst y = scale(2);',
+      ],
+      'E_FUNCTION_CROSSES_TASK',
+      { cell: 2, line: 2 },
+    );
     expect(d.message).toContain('reads `rate` of task `a`');
     expect(d.hint).toContain('make `scale` take `rate` as an argument');
   });
 
-  it('a compound assignment to another task\'s value (`n += 1`)', async () => {
-    await expectError(['//| task: a\nlet n = 1;', '//| task: b\nn += 1;'], 'E_MUTATES_UPSTREAM', { cell: 2, line: 2 });
+  it("a compound assignment to another task's value (`n += 1`)", async () => {
+    await expectError(['//| task: a\nlet n = 1;', '//| task: b\nn += 1;'], 'E_MUTATES_UPSTREAM', {
+      cell: 2,
+      line: 2,
+    });
   });
 
   it('a syntax error', async () => {
-    await expectError(['//| task: t\nconst ok = 1;\nconst broken = (1 + ;'], 'E_SYNTAX', { cell: 1, line: 3 });
+    await expectError(['//| task: t\nconst ok = 1;\nconst broken = (1 + ;'], 'E_SYNTAX', {
+      cell: 1,
+      line: 3,
+    });
   });
 
   it('a Deno-only API', async () => {
-    const d = await expectError(["//| task: t\nconst text = await Deno.readTextFile('a.txt');"], 'E_DENO_API', { cell: 1, line: 2, column: 20 });
+    const d = await expectError(
+      ["//| task: t\nconst text = await Deno.readTextFile('a.txt');"],
+      'E_DENO_API',
+      { cell: 1, line: 2, column: 20 },
+    );
     expect(d.message).toContain('Deno.readTextFile');
   });
 
   it('a jsr: import', async () => {
-    await expectError(["import { assert } from 'jsr:@std/assert';", '//| task: t\nassert(true);'], 'E_DENO_IMPORT', { cell: 1, line: 1 });
+    await expectError(
+      ["import { assert } from 'jsr:@std/assert';", '//| task: t\nassert(true);'],
+      'E_DENO_IMPORT',
+      { cell: 1, line: 1 },
+    );
   });
 
   it('a params cell with computed values', async () => {
-    const d = await expectError(['//| params\nconst n = 10;\nconst twice = n * 2;', '//| task: t\nconst m = n + twice;'], 'E_PARAM_NOT_LITERAL', { cell: 1, line: 3 });
+    const d = await expectError(
+      ['//| params\nconst n = 10;\nconst twice = n * 2;', '//| task: t\nconst m = n + twice;'],
+      'E_PARAM_NOT_LITERAL',
+      { cell: 1, line: 3 },
+    );
     expect(d.message).toContain('twice');
   });
 
   it('a setup cell reading a param', async () => {
-    await expectError(['//| params\nconst n = 10;', 'const doubled = n * 2;', '//| task: t\nconst m = doubled;'], 'E_PARAM_IN_SETUP', { cell: 2, line: 1, column: 17 });
+    await expectError(
+      ['//| params\nconst n = 10;', 'const doubled = n * 2;', '//| task: t\nconst m = doubled;'],
+      'E_PARAM_IN_SETUP',
+      { cell: 2, line: 1, column: 17 },
+    );
   });
 
   it('a notebook with no directives compiles to nothing, with a note on how to tag', async () => {
     const r = await diagnosticsOf(['const a = 1;', 'console.log(a);']);
     expect(r.files).toEqual([]);
-    expect(r.diagnostics).toMatchObject([{ code: 'W_NO_DIRECTIVES', severity: 'note', notebook: NB }]);
+    expect(r.diagnostics).toMatchObject([
+      { code: 'W_NO_DIRECTIVES', severity: 'note', notebook: NB },
+    ]);
     expect(r.diagnostics[0]!.hint).toContain('//| task:');
   });
 });
 
 describe('notebook habits tslab itself trips on', () => {
   it('a cell reading a name before its own `let` of it', async () => {
-    const d = await expectError(['//| task: a\nlet df = [3, 1, 2];', '//| task: b\nconst n = 1;\nlet df = df.filter((x) => x > n);'], 'E_USED_BEFORE_DECLARATION', { cell: 2, line: 3, column: 10 });
+    const d = await expectError(
+      [
+        '//| task: a\nlet df = [3, 1, 2];',
+        '//| task: b\nconst n = 1;\nlet df = df.filter((x) => x > n);',
+      ],
+      'E_USED_BEFORE_DECLARATION',
+      { cell: 2, line: 3, column: 10 },
+    );
     expect(d.message).toContain('`df` is read before this cell declares it (line 3)');
     expect(d.hint).toContain('const df2');
   });
 
   it('a read earlier in the cell than the redeclaration, but not one inside a function', async () => {
-    await expectError(['//| task: a\nlet df = [1];', '//| task: b\nconst f = () => df.length;\nconst n = df.length;\nconst df = [2];'], 'E_USED_BEFORE_DECLARATION', { cell: 2, line: 3, column: 11 });
-    const fine = await diagnosticsOf(['//| task: a\nlet df = [1];', '//| task: b\nconst f = () => df.length;\nconst df = [2];\nconst n = f();\nclass One { static only = new One(); }\nconst one = One.only;']);
-    expect(fine.diagnostics.filter((x) => x.severity === 'error').map(formatDiagnostic)).toEqual([]);
+    await expectError(
+      [
+        '//| task: a\nlet df = [1];',
+        '//| task: b\nconst f = () => df.length;\nconst n = df.length;\nconst df = [2];',
+      ],
+      'E_USED_BEFORE_DECLARATION',
+      { cell: 2, line: 3, column: 11 },
+    );
+    const fine = await diagnosticsOf([
+      '//| task: a\nlet df = [1];',
+      '//| task: b\nconst f = () => df.length;\nconst df = [2];\nconst n = f();\nclass One { static only = new One(); }\nconst one = One.only;',
+    ]);
+    expect(fine.diagnostics.filter((x) => x.severity === 'error').map(formatDiagnostic)).toEqual(
+      [],
+    );
   });
 
   it('a class used above its declaration', async () => {
-    await expectError(['//| task: t\nconst k = new K();\nclass K {}'], 'E_USED_BEFORE_DECLARATION', { cell: 1, line: 2, column: 15 });
+    await expectError(
+      ['//| task: t\nconst k = new K();\nclass K {}'],
+      'E_USED_BEFORE_DECLARATION',
+      { cell: 1, line: 2, column: 15 },
+    );
   });
 
-  it('`{ seed }` naming another cell\'s variable warns (tslab throws ReferenceError) but still compiles', async () => {
-    const r = await diagnosticsOf(['//| params\nconst seed = 42;', '//| task: t\nconst local = 1;\nconst cfg = { seed, local, n: seed };']);
+  it("`{ seed }` naming another cell's variable warns (tslab throws ReferenceError) but still compiles", async () => {
+    const r = await diagnosticsOf([
+      '//| params\nconst seed = 42;',
+      '//| task: t\nconst local = 1;\nconst cfg = { seed, local, n: seed };',
+    ]);
     expect(r.files.length).toBeGreaterThan(0);
     const ws = r.diagnostics.filter((x) => x.code === 'W_TSLAB_SHORTHAND');
     expect(ws).toHaveLength(1); // `local` is this cell's own: tslab is fine with it
-    expect(ws[0]).toMatchObject({ severity: 'warning', notebook: NB, cell: 2, cellId: 'c2', line: 3, column: 15 });
+    expect(ws[0]).toMatchObject({
+      severity: 'warning',
+      notebook: NB,
+      cell: 2,
+      cellId: 'c2',
+      line: 3,
+      column: 15,
+    });
     expect(ws[0]!.hint).toContain('`seed: seed`');
     expect(formatDiagnostic(ws[0]!)).toContain('ReferenceError');
   });
 
-  it('Deno notebooks get no shorthand warning (Deno\'s kernel resolves `{ seed }`)', async () => {
-    const text = notebookText(['//| params\nconst seed = 42;', '//| task: t\nconst cfg = { seed };'], { name: 'deno' });
+  it("Deno notebooks get no shorthand warning (Deno's kernel resolves `{ seed }`)", async () => {
+    const text = notebookText(
+      ['//| params\nconst seed = 42;', '//| task: t\nconst cfg = { seed };'],
+      { name: 'deno' },
+    );
     const r = await diagnosticsOf(text);
     expect(r.diagnostics.filter((x) => x.code === 'W_TSLAB_SHORTHAND')).toEqual([]);
   });
 
   it('a misspelt name in a display-only statement is still reported', async () => {
-    await expectError(['//| task: t\nconst rows = [1, 2];\nrwos.length;'], 'E_UNDECLARED_NAME', { cell: 1, line: 3, column: 1 });
+    await expectError(['//| task: t\nconst rows = [1, 2];\nrwos.length;'], 'E_UNDECLARED_NAME', {
+      cell: 1,
+      line: 3,
+      column: 1,
+    });
   });
 
-  it('a destructuring reassignment of another task\'s value suggests a new name, not a copy', async () => {
+  it("a destructuring reassignment of another task's value suggests a new name, not a copy", async () => {
     // A plain `df = …` is a new version (habits.test.ts); a pattern assignment is not (yet).
-    const d = await expectError(['//| task: a\nlet df = [1, 2];', '//| task: b\n[df] = [df.filter((x) => x > 1)];'], 'E_MUTATES_UPSTREAM', { cell: 2, line: 2, column: 2 });
+    const d = await expectError(
+      ['//| task: a\nlet df = [1, 2];', '//| task: b\n[df] = [df.filter((x) => x > 1)];'],
+      'E_MUTATES_UPSTREAM',
+      { cell: 2, line: 2, column: 2 },
+    );
     expect(d.hint).toContain('const df2 = …');
   });
 });
 
 describe('display-only cells', () => {
   it('a task that only shows values warns that it computes nothing', async () => {
-    const r = await diagnosticsOf(['//| task: load\nconst df = [1, 2];', '//| task: peek\n// how many?\ndf.length;\n`${df.length} rows`;', '//| task: after\nconst n = df.length + 1;']);
+    const r = await diagnosticsOf([
+      '//| task: load\nconst df = [1, 2];',
+      '//| task: peek\n// how many?\ndf.length;\n`${df.length} rows`;',
+      '//| task: after\nconst n = df.length + 1;',
+    ]);
     expect(r.files.length).toBeGreaterThan(0);
     const w = r.diagnostics.filter((d) => d.code === 'W_EMPTY_TASK');
     expect(w).toHaveLength(1);
@@ -302,22 +508,36 @@ describe('display-only cells', () => {
 describe('generated code a reviewer accepts as hand-written', () => {
   // Formatted, as `cellar compile` writes them.
   const compiled = (cellsOrText: string[] | string) =>
-    compileNotebook('notebooks/n.ipynb', typeof cellsOrText === 'string' ? cellsOrText : notebookText(cellsOrText), { workdir: '../../notebooks' });
+    compileNotebook(
+      'notebooks/n.ipynb',
+      typeof cellsOrText === 'string' ? cellsOrText : notebookText(cellsOrText),
+      { workdir: '../../notebooks' },
+    );
   const taskModule = async (cells: string[], task: string) => {
     const r = await compiled(cells);
     return r.files.find((f) => f.path === `n/${task}.ts`)!.contents;
   };
 
   it('display statements that format with side-effect-free methods are left out', async () => {
-    const text = await taskModule(['//| task: t\nconst xs = [1.25, 2];\nconst m = { acc: 0.5 };\n`accuracy ${m.acc.toFixed(3)}`;\n`${xs.length} kept: ${xs.join(", ")}`;\nMath.round(m.acc);'], 't');
+    const text = await taskModule(
+      [
+        '//| task: t\nconst xs = [1.25, 2];\nconst m = { acc: 0.5 };\n`accuracy ${m.acc.toFixed(3)}`;\n`${xs.length} kept: ${xs.join(", ")}`;\nMath.round(m.acc);',
+      ],
+      't',
+    );
     expect(text).not.toContain('toFixed');
     expect(text).not.toContain('join');
     expect(text).not.toContain('Math.round');
   });
 
   it('a call that may have an effect stays, even in a template or behind a pure-looking method', async () => {
-    const text = await taskModule(['//| task: t\nconst xs = [2, 1];\n`${xs.sort().join(",")}`;\nxs.map((x) => console.log(x)).join();\nconsole.log(xs.length);'], 't');
-    expect(text).toContain('`${xs.sort().join(\',\')}`;');
+    const text = await taskModule(
+      [
+        '//| task: t\nconst xs = [2, 1];\n`${xs.sort().join(",")}`;\nxs.map((x) => console.log(x)).join();\nconsole.log(xs.length);',
+      ],
+      't',
+    );
+    expect(text).toContain("`${xs.sort().join(',')}`;");
     expect(text).toContain('xs.map((x) => console.log(x)).join();');
     expect(text).toContain('console.log(xs.length);');
   });
@@ -325,55 +545,121 @@ describe('generated code a reviewer accepts as hand-written', () => {
   it('defineTask states only what differs from the defaults, and the function takes only what it reads', async () => {
     const plain = await taskModule(['//| task: make\nconst xs = [1];'], 'make');
     expect(plain).toContain('export function make() {');
-    expect(plain).not.toMatch(/params: \{\}|inputs: \{\}|version: 0|rerun: false|cache: 'code'|_params|_inputs/);
+    expect(plain).not.toMatch(
+      /params: \{\}|inputs: \{\}|version: 0|rerun: false|cache: 'code'|_params|_inputs/,
+    );
     expect(plain).not.toContain('Pure');
-    const tuned = await taskModule(['//| params\nconst k = 2;', '//| task: make\n//| version: 3\n//| rerun\n//| cache: params\nconst xs = [k];', '//| task: use\nconst ys = xs.map((x) => x + 1);'], 'make');
+    const tuned = await taskModule(
+      [
+        '//| params\nconst k = 2;',
+        '//| task: make\n//| version: 3\n//| rerun\n//| cache: params\nconst xs = [k];',
+        '//| task: use\nconst ys = xs.map((x) => x + 1);',
+      ],
+      'make',
+    );
     expect(tuned).toContain('version: 3');
     expect(tuned).toContain('rerun: true');
     expect(tuned).toContain("cache: 'params'");
-    expect(tuned).toContain('params: { k: { type: \'number\', default: 2 } }');
-    const reader = await taskModule(['//| task: make\nconst xs = [1];', '//| task: use\nconst ys = xs.map((x) => x + 1);'], 'use');
-    expect(reader).toMatch(/export function use\(\{ xs \}: \{ xs: TaskOutputs<typeof makeTask>\['xs'\] \}\) \{/);
+    expect(tuned).toContain("params: { k: { type: 'number', default: 2 } }");
+    const reader = await taskModule(
+      ['//| task: make\nconst xs = [1];', '//| task: use\nconst ys = xs.map((x) => x + 1);'],
+      'use',
+    );
+    expect(reader).toMatch(
+      /export function use\(\{ xs \}: \{ xs: TaskOutputs<typeof makeTask>\['xs'\] \}\) \{/,
+    );
   });
 
   it('task names with `_`, `-` and `.` become camel-case identifiers', async () => {
-    const r = await compiled(['//| task: hour_rates\nconst a = [1];', '//| task: route-rates\nconst b = a.length;', '//| task: by.day\nconst c = b + 1;']);
+    const r = await compiled([
+      '//| task: hour_rates\nconst a = [1];',
+      '//| task: route-rates\nconst b = a.length;',
+      '//| task: by.day\nconst c = b + 1;',
+    ]);
     const pipeline = r.files.find((f) => f.path === 'n/pipeline.ts')!.contents;
     expect(pipeline).toContain('tasks: [hourRatesTask, routeRatesTask, byDayTask]');
-    expect(r.files.find((f) => f.path === 'n/hour_rates.ts')!.contents).toContain('export function hourRates()');
+    expect(r.files.find((f) => f.path === 'n/hour_rates.ts')!.contents).toContain(
+      'export function hourRates()',
+    );
   });
 
   it('pipeline.ts imports setup.ts only for setup statements that must run first', async () => {
-    const pipelineOf = async (cells: string[]) => (await compiled(cells)).files.find((f) => f.path === 'n/pipeline.ts')!.contents;
-    expect(await pipelineOf(['interface Row { n: number }\nconst half = (x: number) => x / 2;', '//| task: t\nconst rows: Row[] = [{ n: half(2) }];'])).not.toContain("import './setup.js'");
-    expect(await pipelineOf(['const seen: string[] = [];\nseen.push("setup");', '//| task: t\nconst n = 1;'])).toContain("// Setup's top-level statements run first, as in the notebook.\nimport './setup.js';");
+    const pipelineOf = async (cells: string[]) =>
+      (await compiled(cells)).files.find((f) => f.path === 'n/pipeline.ts')!.contents;
+    expect(
+      await pipelineOf([
+        'interface Row { n: number }\nconst half = (x: number) => x / 2;',
+        '//| task: t\nconst rows: Row[] = [{ n: half(2) }];',
+      ]),
+    ).not.toContain("import './setup.js'");
+    expect(
+      await pipelineOf([
+        'const seen: string[] = [];\nseen.push("setup");',
+        '//| task: t\nconst n = 1;',
+      ]),
+    ).toContain(
+      "// Setup's top-level statements run first, as in the notebook.\nimport './setup.js';",
+    );
   });
 
   it('headers and labels name cells by id: a cell added above changes no generated file', async () => {
-    const text = notebookText(['//| task: t\nconst xs = [1];', 'const n = xs.length;', '//| test: t\nif (n !== 1) throw new Error("n");']);
+    const text = notebookText([
+      '//| task: t\nconst xs = [1];',
+      'const n = xs.length;',
+      '//| test: t\nif (n !== 1) throw new Error("n");',
+    ]);
     const nb = JSON.parse(text);
-    nb.cells.unshift({ cell_type: 'code', id: 'peek', metadata: {}, execution_count: null, outputs: [], source: '//| explore\n1 + 1;' });
+    nb.cells.unshift({
+      cell_type: 'code',
+      id: 'peek',
+      metadata: {},
+      execution_count: null,
+      outputs: [],
+      source: '//| explore\n1 + 1;',
+    });
     const before = (await compiled(text)).files;
     const after = (await compiled(JSON.stringify(nb))).files;
     expect(after.map((f) => f.contents)).toEqual(before.map((f) => f.contents));
-    expect(before.find((f) => f.path === 'n/t.ts')!.contents).toMatch(/from notebooks\/n\.ipynb, cells `c1`, `c2`\.\n[\s\S]*\/\/ notebook cell `c1`\n[\s\S]*\/\/ notebook cell `c2`\n/);
+    expect(before.find((f) => f.path === 'n/t.ts')!.contents).toMatch(
+      /from notebooks\/n\.ipynb, cells `c1`, `c2`\.\n[\s\S]*\/\/ notebook cell `c1`\n[\s\S]*\/\/ notebook cell `c2`\n/,
+    );
   });
 });
 
 describe('aliases made in one cell and changed in another', () => {
   it('`const data = xs` in one cell of a task, `data.sort()` in the next', async () => {
-    const d = await expectError(['//| task: load\nconst xs = [3, 1, 2];', '//| task: use\nconst data = xs;', 'data.sort();'], 'E_MUTATES_UPSTREAM', { cell: 3, line: 1, column: 1 });
-    expect(d.message).toContain('calls `data.sort(...)` on `data`, which is `xs` from task `load` (cell 1) under another name (cell 2)');
+    const d = await expectError(
+      ['//| task: load\nconst xs = [3, 1, 2];', '//| task: use\nconst data = xs;', 'data.sort();'],
+      'E_MUTATES_UPSTREAM',
+      { cell: 3, line: 1, column: 1 },
+    );
+    expect(d.message).toContain(
+      'calls `data.sort(...)` on `data`, which is `xs` from task `load` (cell 1) under another name (cell 2)',
+    );
     expect(d.hint).toContain('in cell 2: `const data = structuredClone(xs)`');
   });
 
   it('through a chain of aliases and a loop variable', async () => {
-    const d = await expectError(['//| task: load\nconst rows = [{ n: 1 }];', '//| task: use\nconst a = rows;\nconst b = a;', 'for (const r of b) r.n = 2;'], 'E_MUTATES_UPSTREAM', { cell: 3, line: 1, column: 20 });
-    expect(d.message).toContain('changes `r.n`, an element of `b`, which is `rows` from task `load`');
+    const d = await expectError(
+      [
+        '//| task: load\nconst rows = [{ n: 1 }];',
+        '//| task: use\nconst a = rows;\nconst b = a;',
+        'for (const r of b) r.n = 2;',
+      ],
+      'E_MUTATES_UPSTREAM',
+      { cell: 3, line: 1, column: 20 },
+    );
+    expect(d.message).toContain(
+      'changes `r.n`, an element of `b`, which is `rows` from task `load`',
+    );
   });
 
   it('rebinding the alias, or changing a copy, is fine', async () => {
-    const r = await diagnosticsOf(['//| task: load\nconst xs = [3, 1, 2];', '//| task: use\nlet data = xs;\nconst copy = [...xs];', 'data = data.filter((x) => x > 1);\ncopy.sort();']);
+    const r = await diagnosticsOf([
+      '//| task: load\nconst xs = [3, 1, 2];',
+      '//| task: use\nlet data = xs;\nconst copy = [...xs];',
+      'data = data.filter((x) => x > 1);\ncopy.sort();',
+    ]);
     expect(r.diagnostics.filter((x) => x.severity === 'error').map(formatDiagnostic)).toEqual([]);
   });
 });
@@ -393,7 +679,10 @@ describe('SQL that does not parse', () => {
   });
 
   it('names the default dialect and suggests the directive when none is set', async () => {
-    const r = await diagnosticsOf(["import { sql } from 'cellar';", '//| task: q\nconst bad = sql`SELEC origin FROM t`;']);
+    const r = await diagnosticsOf([
+      "import { sql } from 'cellar';",
+      '//| task: q\nconst bad = sql`SELEC origin FROM t`;',
+    ]);
     const w = r.diagnostics.find((d) => d.code === 'W_SQL_SYNTAX')!;
     expect(w).toMatchObject({ cell: 2, line: 2 });
     expect(w.message).toContain('BigQuery (the default)');
@@ -416,41 +705,69 @@ describe('a test cell in the middle of its task', () => {
     expect(w[0]!.hint).toContain('move this test below cell 3');
   });
 
-  it('says nothing for a test after the task\'s last cell', async () => {
-    const r = await diagnosticsOf(['//| task: a\nlet df = [1, 2];', 'df = [...df, 3];', "//| test: a\nimport assert from 'node:assert';\nassert.equal(df.length, 3);"]);
+  it("says nothing for a test after the task's last cell", async () => {
+    const r = await diagnosticsOf([
+      '//| task: a\nlet df = [1, 2];',
+      'df = [...df, 3];',
+      "//| test: a\nimport assert from 'node:assert';\nassert.equal(df.length, 3);",
+    ]);
     expect(r.diagnostics.filter((d) => d.code === 'W_TEST_SEES_LATER_VALUE')).toEqual([]);
   });
 });
 
 describe('output codecs', () => {
   it('an unknown codec warns with the built-in one people mean', async () => {
-    const r = await diagnosticsOf(['//| task: t\n//| output: rows=parquet\nconst rows = [{ a: 1 }];']);
+    const r = await diagnosticsOf([
+      '//| task: t\n//| output: rows=parquet\nconst rows = [{ a: 1 }];',
+    ]);
     expect(r.files.length).toBeGreaterThan(0);
     const w = r.diagnostics.find((d) => d.code === 'W_UNKNOWN_CODEC')!;
     expect(w).toMatchObject({ severity: 'warning', cell: 1, line: 2 });
     expect(w.hint).toBe('did you mean `rows=table`?');
     expect(formatDiagnostic(w)).toContain('2 | //| output: rows=parquet');
     const typo = await diagnosticsOf(['//| task: t\n//| output: rows=jsno\nconst rows = [1];']);
-    expect(typo.diagnostics.find((d) => d.code === 'W_UNKNOWN_CODEC')!.hint).toBe('did you mean `rows=json`?');
+    expect(typo.diagnostics.find((d) => d.code === 'W_UNKNOWN_CODEC')!.hint).toBe(
+      'did you mean `rows=json`?',
+    );
   });
 
-  it('the compiler\'s list of built-in codecs is the runtime\'s', async () => {
+  it("the compiler's list of built-in codecs is the runtime's", async () => {
     const { BUILTIN_CODECS } = await import('../../compiler/notebook/directives.js');
     const { getCodec, hasCodec } = await import('../../runtime/codecs/index.js');
     for (const id of BUILTIN_CODECS) expect(hasCodec(id), id).toBe(true);
-    const known = /known: ([^)]*)\)/.exec((() => { try { getCodec('no-such-codec'); return ''; } catch (e) { return (e as Error).message; } })())![1]!.split(', ');
+    const known = /known: ([^)]*)\)/
+      .exec(
+        (() => {
+          try {
+            getCodec('no-such-codec');
+            return '';
+          } catch (e) {
+            return (e as Error).message;
+          }
+        })(),
+      )![1]!
+      .split(', ');
     expect(['auto', ...known].sort()).toEqual([...BUILTIN_CODECS].sort());
   });
 });
 
 describe('functions held in consts', () => {
   it('`const double = (x) => …` in one task, used by another, is a function crossing tasks', async () => {
-    const d = await expectError(['//| task: a\nconst xs = [1];\nconst double = (x: number) => 2 * x * xs.length;', '//| task: b\nconst ys = xs.map(double);'], 'E_FUNCTION_CROSSES_TASK', { cell: 2, line: 2, column: 19 });
+    const d = await expectError(
+      [
+        '//| task: a\nconst xs = [1];\nconst double = (x: number) => 2 * x * xs.length;',
+        '//| task: b\nconst ys = xs.map(double);',
+      ],
+      'E_FUNCTION_CROSSES_TASK',
+      { cell: 2, line: 2, column: 19 },
+    );
     expect(d.message).toContain('uses function `double`');
   });
 
   it('a leaf task does not store its function consts as results', async () => {
-    const r = await diagnosticsOf(['//| task: a\nconst f = (x: number) => x * 2;\nconst K = class {};\nconst ys = [1, 2].map(f);']);
+    const r = await diagnosticsOf([
+      '//| task: a\nconst f = (x: number) => x * 2;\nconst K = class {};\nconst ys = [1, 2].map(f);',
+    ]);
     const module = r.files.find((f) => f.path === 'bad/a.ts')!.contents;
     expect(module).toContain('return { ys };');
     expect(module).toMatch(/outputs: \{ ys: \{\} \}/);

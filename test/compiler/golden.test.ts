@@ -17,23 +17,33 @@ const update = process.env.UPDATE_BASELINES === '1';
 function readTree(dir: string): Record<string, string> {
   const out: Record<string, string> = {};
   if (!existsSync(dir)) return out;
-  for (const f of readdirSync(dir).filter((f) => f.endsWith('.ts')).sort()) out[f] = readFileSync(join(dir, f), 'utf8');
+  for (const f of readdirSync(dir)
+    .filter((f) => f.endsWith('.ts'))
+    .sort())
+    out[f] = readFileSync(join(dir, f), 'utf8');
   return out;
 }
 
 describe('fixture baselines', () => {
-  for (const name of readdirSync(fixtures).filter((f) => existsSync(join(fixtures, f, 'input.ipynb'))).sort()) {
+  for (const name of readdirSync(fixtures)
+    .filter((f) => existsSync(join(fixtures, f, 'input.ipynb')))
+    .sort()) {
     it(name, async () => {
       const path = `test/compiler/fixtures/${name}/input.ipynb`;
       const text = readFileSync(join(root, path), 'utf8');
       const result = await compileNotebook(path, text, { workdir: '../..' });
-      expect(result.diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic)).toEqual([]);
-      const actual = Object.fromEntries(result.files.map((f) => [f.path.replace(/^input\//, ''), f.contents]));
+      expect(
+        result.diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic),
+      ).toEqual([]);
+      const actual = Object.fromEntries(
+        result.files.map((f) => [f.path.replace(/^input\//, ''), f.contents]),
+      );
       const expectedDir = join(fixtures, name, 'expected');
       if (update) {
         rmSync(expectedDir, { recursive: true, force: true });
         mkdirSync(expectedDir, { recursive: true });
-        for (const [file, contents] of Object.entries(actual)) writeFileSync(join(expectedDir, file), contents);
+        for (const [file, contents] of Object.entries(actual))
+          writeFileSync(join(expectedDir, file), contents);
       }
       expect(actual).toEqual(readTree(expectedDir));
 
@@ -45,25 +55,41 @@ describe('fixture baselines', () => {
 });
 
 describe('example notebooks', () => {
-  const notebooks = existsSync(join(root, 'notebooks')) ? readdirSync(join(root, 'notebooks')).filter((f) => f.endsWith('.ipynb')).sort() : [];
+  const notebooks = existsSync(join(root, 'notebooks'))
+    ? readdirSync(join(root, 'notebooks'))
+        .filter((f) => f.endsWith('.ipynb'))
+        .sort()
+    : [];
   for (const nb of notebooks) {
     it(`${nb} compiles to what generated/ holds`, async () => {
-      const outcome = await compileFile(join(root, 'notebooks', nb), { root, outDir: join(root, 'generated'), noCache: true });
-      expect(outcome.diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic)).toEqual([]);
+      const outcome = await compileFile(join(root, 'notebooks', nb), {
+        root,
+        outDir: join(root, 'generated'),
+        noCache: true,
+      });
+      expect(
+        outcome.diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic),
+      ).toEqual([]);
       expect(outcome.files.length).toBeGreaterThan(2);
       const stem = nb.replace(/\.ipynb$/, '');
       const onDisk = readTree(join(root, 'generated', stem));
-      expect(Object.fromEntries(outcome.files.map((f) => [f.path.slice(stem.length + 1), f.contents]))).toEqual(onDisk);
+      expect(
+        Object.fromEntries(outcome.files.map((f) => [f.path.slice(stem.length + 1), f.contents])),
+      ).toEqual(onDisk);
     });
   }
 });
 
 describe('diagnostics baselines: what `cellar compile` prints for each mistake', () => {
   const errors = join(fixtures, 'errors');
-  for (const name of readdirSync(errors).filter((f) => existsSync(join(errors, f, 'input.ipynb'))).sort()) {
+  for (const name of readdirSync(errors)
+    .filter((f) => existsSync(join(errors, f, 'input.ipynb')))
+    .sort()) {
     it(name, async () => {
       const path = `test/compiler/fixtures/errors/${name}/input.ipynb`;
-      const result = await compileNotebook(path, readFileSync(join(root, path), 'utf8'), { workdir: '../..' });
+      const result = await compileNotebook(path, readFileSync(join(root, path), 'utf8'), {
+        workdir: '../..',
+      });
       expect(result.diagnostics.length).toBeGreaterThan(0);
       // An error stops emission: no half pipeline (warnings alone do not).
       if (result.diagnostics.some((d) => d.severity === 'error')) expect(result.files).toEqual([]);

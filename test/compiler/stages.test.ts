@@ -21,7 +21,12 @@ describe('parseNotebook', () => {
       nbformat_minor: 4,
       metadata: { kernelspec: { name: 'tslab', language: 'typescript' } },
       cells: [
-        { cell_type: 'code', source: ['const a = 1;\n', 'const b = 2;'], metadata: { tags: ['task:x'] }, outputs: [] },
+        {
+          cell_type: 'code',
+          source: ['const a = 1;\n', 'const b = 2;'],
+          metadata: { tags: ['task:x'] },
+          outputs: [],
+        },
         { cell_type: 'markdown', id: 'm1', source: '# Title\r\nText', metadata: {} },
       ],
     });
@@ -29,7 +34,13 @@ describe('parseNotebook', () => {
     expect(diagnostics).toEqual([]);
     expect(notebook).toMatchObject({ path: 'nb/demo.ipynb', stem: 'demo', kernel: 'tslab' });
     expect(notebook!.cells).toEqual([
-      { index: 0, id: undefined, type: 'code', source: 'const a = 1;\nconst b = 2;', tags: ['task:x'] },
+      {
+        index: 0,
+        id: undefined,
+        type: 'code',
+        source: 'const a = 1;\nconst b = 2;',
+        tags: ['task:x'],
+      },
       { index: 1, id: 'm1', type: 'markdown', source: '# Title\nText', tags: [] },
     ]);
   });
@@ -41,7 +52,8 @@ describe('parseNotebook', () => {
 });
 
 describe('tagCells', () => {
-  const tag = (cells: string[]) => tagCells(parseNotebook('n.ipynb', notebookText(cells)).notebook!);
+  const tag = (cells: string[]) =>
+    tagCells(parseNotebook('n.ipynb', notebookText(cells)).notebook!);
 
   it('gives roles in reading order: setup, params, task and its continuations, test, explore', () => {
     const { cells, diagnostics, hasDirectives } = tag([
@@ -58,16 +70,31 @@ describe('tagCells', () => {
     expect(diagnostics).toEqual([]);
     expect(hasDirectives).toBe(true);
     expect(cells.map((c) => [c.role, c.task ?? null])).toEqual([
-      ['setup', null], ['params', null], ['markdown', null], ['task', 'a'], ['task', 'a'], ['explore', null], ['task', 'a'], ['test', 'a'], ['task', 'b'],
+      ['setup', null],
+      ['params', null],
+      ['markdown', null],
+      ['task', 'a'],
+      ['task', 'a'],
+      ['explore', null],
+      ['task', 'a'],
+      ['test', 'a'],
+      ['task', 'b'],
     ]);
     expect(cells[8]!.directives).toEqual({
-      task: 'b', version: 2, rerun: true, cache: 'params', outputs: [{ name: 'm', codec: 'json' }], dialect: 'duckdb', materialize: 'mart.t', checks: ['rows >= 1', 'not_null x'],
+      task: 'b',
+      version: 2,
+      rerun: true,
+      cache: 'params',
+      outputs: [{ name: 'm', codec: 'json' }],
+      dialect: 'duckdb',
+      materialize: 'mart.t',
+      checks: ['rows >= 1', 'not_null x'],
     });
     // Directive lines are blanked, not removed: line numbers stay true.
     expect(cells[3]!.code).toBe('\nconst a = 1;');
   });
 
-  it('reads Jupyter cell tags like directives and ignores other tools\' tags', () => {
+  it("reads Jupyter cell tags like directives and ignores other tools' tags", () => {
     const nb = parseNotebook('n.ipynb', notebookText(['const a = 1;'])).notebook!;
     nb.cells[0]!.tags = ['task: load', 'version=3', 'hide-input'];
     const { cells, diagnostics } = tagCells(nb);
@@ -77,26 +104,44 @@ describe('tagCells', () => {
 });
 
 describe('analyzeCells', () => {
-  const analyze = async (code: string, role: 'task' | 'params' = 'task'): Promise<CellAnalysis> => (await loadAnalyzer()).analyzeCells([{ index: 0, role, code }])[0]!;
+  const analyze = async (code: string, role: 'task' | 'params' = 'task'): Promise<CellAnalysis> =>
+    (await loadAnalyzer()).analyzeCells([{ index: 0, role, code }])[0]!;
 
   it('finds top-level declarations (destructuring too) and free names, not locals or properties', async () => {
-    const a = await analyze('const { a, b: [c] } = src;\nfunction f(x: Row) { const local = 1; return x.y + local + g; }\nconst o = { key: a, a };');
-    expect(a.declarations.map((d) => [d.name, d.kind])).toEqual([['a', 'const'], ['c', 'const'], ['f', 'function'], ['o', 'const']]);
+    const a = await analyze(
+      'const { a, b: [c] } = src;\nfunction f(x: Row) { const local = 1; return x.y + local + g; }\nconst o = { key: a, a };',
+    );
+    expect(a.declarations.map((d) => [d.name, d.kind])).toEqual([
+      ['a', 'const'],
+      ['c', 'const'],
+      ['f', 'function'],
+      ['o', 'const'],
+    ]);
     expect(a.declarations[0]!.sites[0]).toMatchObject({ shorthandBinding: true });
     const free = a.references.filter((r) => !r.own).map((r) => [r.name, r.meaning]);
-    expect(free).toEqual([['src', 'value'], ['Row', 'type'], ['g', 'value']]);
+    expect(free).toEqual([
+      ['src', 'value'],
+      ['Row', 'type'],
+      ['g', 'value'],
+    ]);
     expect(a.references.filter((r) => r.own && r.shorthand).map((r) => r.name)).toEqual(['a']);
   });
 
   it('records mutations of free names only', async () => {
-    const a = await analyze('xs.push(1);\nm.a.b = 2;\nn++;\nconst mine: number[] = [];\nmine.push(1);\nys.map((y) => y).sort();');
+    const a = await analyze(
+      'xs.push(1);\nm.a.b = 2;\nn++;\nconst mine: number[] = [];\nmine.push(1);\nys.map((y) => y).sort();',
+    );
     expect(a.mutations.map((m) => [m.name, m.kind, m.detail, m.line])).toEqual([
-      ['xs', 'method', 'push', 1], ['m', 'property', 'm.a.b', 2], ['n', 'assign', 'n', 3],
+      ['xs', 'method', 'push', 1],
+      ['m', 'property', 'm.a.b', 2],
+      ['n', 'assign', 'n', 3],
     ]);
   });
 
   it('notices top-level await, sql templates, and maps Deno specifiers', async () => {
-    const a = await analyze("import { sql } from 'cellar';\nimport _ from 'npm:lodash@4/fp';\nconst r = await sql`SELECT * FROM t WHERE a > ${1} AND b = ${'x'}`;\nasync function later() { await r; }");
+    const a = await analyze(
+      "import { sql } from 'cellar';\nimport _ from 'npm:lodash@4/fp';\nconst r = await sql`SELECT * FROM t WHERE a > ${1} AND b = ${'x'}`;\nasync function later() { await r; }",
+    );
     expect(a.topLevelAwait).toBe(true);
     expect(a.sqlTemplates).toEqual(['SELECT * FROM t WHERE a > @p0 AND b = @p1']);
     expect(a.imports.map((i) => i.module)).toEqual(['cellar', 'lodash/fp']);
@@ -106,25 +151,52 @@ describe('analyzeCells', () => {
   });
 
   it('types params from their literal defaults', async () => {
-    const a = await analyze('const n = 5;\nconst neg = -1.5;\nconst s = "a";\nconst on = true;\nconst xs = [1, "a"];\nconst o = { k: [true] };\nconst picked: string | null = null;', 'params');
+    const a = await analyze(
+      'const n = 5;\nconst neg = -1.5;\nconst s = "a";\nconst on = true;\nconst xs = [1, "a"];\nconst o = { k: [true] };\nconst picked: string | null = null;',
+      'params',
+    );
     expect(a.diagnostics).toEqual([]);
     expect(a.params.map((p) => [p.name, p.type, p.paramType, p.default])).toEqual([
-      ['n', 'number', 'number', 5], ['neg', 'number', 'number', -1.5], ['s', 'string', 'string', 'a'], ['on', 'boolean', 'boolean', true],
-      ['xs', '(number | string)[]', 'json', [1, 'a']], ['o', '{ k: boolean[] }', 'json', { k: [true] }], ['picked', 'string | null', 'json', null],
+      ['n', 'number', 'number', 5],
+      ['neg', 'number', 'number', -1.5],
+      ['s', 'string', 'string', 'a'],
+      ['on', 'boolean', 'boolean', true],
+      ['xs', '(number | string)[]', 'json', [1, 'a']],
+      ['o', '{ k: boolean[] }', 'json', { k: [true] }],
+      ['picked', 'string | null', 'json', null],
     ]);
   });
 });
 
 describe('sqlReads', () => {
   it('lists base tables, not CTEs or interpolated upstream queries; bad SQL gives nothing', async () => {
-    expect(await sqlReads(['WITH a AS (SELECT * FROM `p.raw.events`) SELECT * FROM a JOIN mart.x ON a.id = x.id', 'SELECT * FROM @p0 AS up'], 'bigquery')).toEqual(['mart.x', 'p.raw.events']);
+    expect(
+      await sqlReads(
+        [
+          'WITH a AS (SELECT * FROM `p.raw.events`) SELECT * FROM a JOIN mart.x ON a.id = x.id',
+          'SELECT * FROM @p0 AS up',
+        ],
+        'bigquery',
+      ),
+    ).toEqual(['mart.x', 'p.raw.events']);
     expect(await sqlReads(['SELEC nonsense FROM'], 'bigquery')).toEqual([]);
   });
 
   it('reports syntax errors as problems, but not valid SQL the analyser does not handle', async () => {
-    const facts = await sqlFacts(['SELECT 1 AS ok', 'SELECT a\nFROM t\nWHERE a >> 1 AND', 'CREATE TEMP FUNCTION f(x INT64) AS (x + 1); SELECT f(1)'], 'bigquery');
-    expect(facts.problems).toMatchObject([{ template: 1, message: expect.stringMatching(/^Parse error/) }]);
-    expect((await sqlFacts(['PIVOT t ON year USING sum(x)', 'FROM t SELECT a'], 'duckdb')).problems).toEqual([]);
+    const facts = await sqlFacts(
+      [
+        'SELECT 1 AS ok',
+        'SELECT a\nFROM t\nWHERE a >> 1 AND',
+        'CREATE TEMP FUNCTION f(x INT64) AS (x + 1); SELECT f(1)',
+      ],
+      'bigquery',
+    );
+    expect(facts.problems).toMatchObject([
+      { template: 1, message: expect.stringMatching(/^Parse error/) },
+    ]);
+    expect(
+      (await sqlFacts(['PIVOT t ON year USING sum(x)', 'FROM t SELECT a'], 'duckdb')).problems,
+    ).toEqual([]);
   });
 });
 
@@ -134,8 +206,12 @@ describe('linkCells', () => {
     const tagged = tagCells(nb);
     const analyzer = await loadAnalyzer();
     const compiled = tagged.cells.filter((c) => c.role !== 'markdown' && c.role !== 'explore');
-    const analyses = new Map(analyzer.analyzeCells(compiled.map((c) => ({ index: c.index, role: c.role, code: c.code }))).map((a) => [a.index, a]));
-    return linkCells({ notebook: 'n.ipynb', stem: 'n', cells: tagged.cells, analyses, });
+    const analyses = new Map(
+      analyzer
+        .analyzeCells(compiled.map((c) => ({ index: c.index, role: c.role, code: c.code })))
+        .map((a) => [a.index, a]),
+    );
+    return linkCells({ notebook: 'n.ipynb', stem: 'n', cells: tagged.cells, analyses });
   }
 
   it('gives each reader the latest version declared before it (let df in three cells)', async () => {
@@ -147,13 +223,24 @@ describe('linkCells', () => {
       '//| task: e\nconst k = df.length;',
     ]);
     expect(diagnostics).toEqual([]);
-    const inputs = Object.fromEntries(plan!.tasks.map((t) => [t.name, t.inputs.map((i) => `${i.name}<-${i.fromTask}`)]));
+    const inputs = Object.fromEntries(
+      plan!.tasks.map((t) => [t.name, t.inputs.map((i) => `${i.name}<-${i.fromTask}`)]),
+    );
     expect(inputs).toEqual({ a: [], b: [], c: ['df<-b'], d: [], e: ['df<-d'] });
   });
 
   it('passes each task exactly the params it reads, and orders tasks topologically', async () => {
-    const { plan } = await link(['//| params\nconst p = 1;\nconst q = 2;', '//| task: x\nconst a = p;', '//| task: y\nconst b = a + q;', '//| task: z\nconst c = 0;']);
-    expect(plan!.tasks.map((t) => [t.name, t.params, t.upstream])).toEqual([['x', ['p'], []], ['y', ['q'], ['x']], ['z', [], []]]);
+    const { plan } = await link([
+      '//| params\nconst p = 1;\nconst q = 2;',
+      '//| task: x\nconst a = p;',
+      '//| task: y\nconst b = a + q;',
+      '//| task: z\nconst c = 0;',
+    ]);
+    expect(plan!.tasks.map((t) => [t.name, t.params, t.upstream])).toEqual([
+      ['x', ['p'], []],
+      ['y', ['q'], ['x']],
+      ['z', [], []],
+    ]);
     expect(plan!.tasks.map((t) => t.outputs.map((o) => o.name))).toEqual([['a'], ['b'], ['c']]);
   });
 });
@@ -181,9 +268,13 @@ describe('emission helpers', () => {
     ]);
   });
 
-  it('invents names that avoid the module\'s own', () => {
+  it("invents names that avoid the module's own", () => {
     const names = new NameAllocator(['df', 'df_2', 'output']);
-    expect([names.fresh('df'), names.fresh('output'), names.fresh('defineTask')]).toEqual(['df_3', 'output_2', 'defineTask']);
+    expect([names.fresh('df'), names.fresh('output'), names.fresh('defineTask')]).toEqual([
+      'df_3',
+      'output_2',
+      'defineTask',
+    ]);
     expect(identifierFor('load-data.v2')).toBe('loadDataV2');
     expect(identifierFor('delete')).toBe('runDelete');
     expect(identifierFor('2nd')).toBe('_2nd');
@@ -192,12 +283,36 @@ describe('emission helpers', () => {
 
 describe('planJson', () => {
   it('has exactly the documented shape', async () => {
-    const r = await compileNotebook('nb.ipynb', notebookText(['//| params\nconst k = 3;', '//| task: a\nconst xs = [k];', '//| task: b\nconst n = xs.length;']), { workdir: '.', format: false });
+    const r = await compileNotebook(
+      'nb.ipynb',
+      notebookText([
+        '//| params\nconst k = 3;',
+        '//| task: a\nconst xs = [k];',
+        '//| task: b\nconst n = xs.length;',
+      ]),
+      { workdir: '.', format: false },
+    );
     expect(planJson(r.plan!)).toEqual({
       notebook: 'nb.ipynb',
       tasks: [
-        { name: 'a', params: ['k'], upstream: [], cellNumbers: [2], cellIndexes: [1], cells: [1], outputs: ['xs'] },
-        { name: 'b', params: [], upstream: ['a'], cellNumbers: [3], cellIndexes: [2], cells: [2], outputs: ['n'] },
+        {
+          name: 'a',
+          params: ['k'],
+          upstream: [],
+          cellNumbers: [2],
+          cellIndexes: [1],
+          cells: [1],
+          outputs: ['xs'],
+        },
+        {
+          name: 'b',
+          params: [],
+          upstream: ['a'],
+          cellNumbers: [3],
+          cellIndexes: [2],
+          cells: [2],
+          outputs: ['n'],
+        },
       ],
       params: [{ name: 'k', type: 'number', default: 3 }],
     });
@@ -211,7 +326,12 @@ describe('formatting', () => {
     const { join } = await import('node:path');
     const dir = join(import.meta.dirname, '..', '..', 'generated', 'penguins');
     // Re-indent to make Prettier do real work, then compare batch with one-by-one.
-    const texts = readdirSync(dir).filter((f) => f.endsWith('.ts')).sort().map((f) => readFileSync(join(dir, f), 'utf8').replace(/^ +/gm, '').replace(/\n\n/g, '\n\n\n'));
+    const texts = readdirSync(dir)
+      .filter((f) => f.endsWith('.ts'))
+      .sort()
+      .map((f) =>
+        readFileSync(join(dir, f), 'utf8').replace(/^ +/gm, '').replace(/\n\n/g, '\n\n\n'),
+      );
     expect(texts.length).toBeGreaterThan(3);
     const alone = await Promise.all(texts.map(formatTypeScript));
     expect(await formatBatch(texts)).toEqual(alone);
@@ -234,31 +354,54 @@ describe('fromNotebook: relative imports reach the same file from generated/<ste
 
 describe('locateInNotebook: a generated line back to its cell', () => {
   it('finds the cell of a failing line in a real generated task module and test file', async () => {
-    const text = notebookText(['//| params\nconst n = 3;', '//| task: t\nconst xs = [1, 2, n];', 'if (xs.length > 2) throw new Error("boom");\nconst ys = xs;', "//| test: t\nimport assert from 'node:assert';\nassert.equal(ys.length, 3);"]);
+    const text = notebookText([
+      '//| params\nconst n = 3;',
+      '//| task: t\nconst xs = [1, 2, n];',
+      'if (xs.length > 2) throw new Error("boom");\nconst ys = xs;',
+      "//| test: t\nimport assert from 'node:assert';\nassert.equal(ys.length, 3);",
+    ]);
     const result = await compileNotebook('notebooks/n.ipynb', text, { workdir: '../../notebooks' });
     const module = result.files.find((f) => f.path === 'n/t.ts')!.contents;
     const lines = module.split('\n');
     const at = (needle: string) => lines.findIndex((l) => l.includes(needle)) + 1;
     expect(locateInNotebook(module, at('throw new Error'))).toEqual({ cellId: 'c3', codeLine: 1 });
     expect(locateInNotebook(module, at('const ys = xs'))).toEqual({ cellId: 'c3', codeLine: 2 });
-    expect(locateInNotebook(module, at('const xs = [1, 2, n]'))).toEqual({ cellId: 'c2', codeLine: 1 });
+    expect(locateInNotebook(module, at('const xs = [1, 2, n]'))).toEqual({
+      cellId: 'c2',
+      codeLine: 1,
+    });
     expect(locateInNotebook(module, at("name: 't'"))).toBeUndefined();
     expect(locateInNotebook(module, at("from 'cellar'"))).toBeUndefined();
     expect(locateInNotebook(module, 0)).toBeUndefined();
     const testFile = result.files.find((f) => f.path === 'n/t.test.ts')!.contents;
-    const testLine = testFile.split('\n').findIndex((l) => l.includes('assert.equal(ys.length')) + 1;
+    const testLine =
+      testFile.split('\n').findIndex((l) => l.includes('assert.equal(ys.length')) + 1;
     expect(locateInNotebook(testFile, testLine)).toEqual({ cellId: 'c4', codeLine: 1 });
   });
 
   it('names the cell by number in a notebook without cell ids, and reads labels of older compiles', () => {
-    const module = ['export function t() {', '  // notebook cell 4', '  const a = 1;', '  throw new Error("x");', '}'].join('\n');
+    const module = [
+      'export function t() {',
+      '  // notebook cell 4',
+      '  const a = 1;',
+      '  throw new Error("x");',
+      '}',
+    ].join('\n');
     expect(locateInNotebook(module, 4)).toEqual({ cell: 4, codeLine: 2 });
-    const older = ['export function t() {', '  // notebook cell 4 (id c4)', '  throw new Error("x");', '}'].join('\n');
+    const older = [
+      'export function t() {',
+      '  // notebook cell 4 (id c4)',
+      '  throw new Error("x");',
+      '}',
+    ].join('\n');
     expect(locateInNotebook(older, 3)).toEqual({ cell: 4, cellId: 'c4', codeLine: 1 });
   });
 
   it('finds the setup cell of a failing line in an exported helper of setup.ts', async () => {
-    const text = notebookText(['function check(n: number): number {\n  if (n > 2) throw new Error("big");\n  return n;\n}', '//| task: t\nconst y = check(3);']);
+    const text = notebookText([
+      'function check(n: number): number {\n  if (n > 2) throw new Error("big");\n  return n;\n}',
+      '//| task: t\nconst y = check(3);',
+    ]);
     const result = await compileNotebook('notebooks/n.ipynb', text, { workdir: '../../notebooks' });
     const setup = result.files.find((f) => f.path === 'n/setup.ts')!.contents;
     const line = setup.split('\n').findIndex((l) => l.includes('throw new Error')) + 1;

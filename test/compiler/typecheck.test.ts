@@ -10,19 +10,29 @@ const root = join(import.meta.dirname, '..', '..');
 function tsFiles(dir: string): string[] {
   if (!existsSync(dir)) return [];
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
-    e.isDirectory() ? tsFiles(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : [],
+    e.isDirectory()
+      ? tsFiles(join(dir, e.name))
+      : e.name.endsWith('.ts')
+        ? [join(dir, e.name)]
+        : [],
   );
 }
 
 it('fixture baselines and generated/ type-check with tsc --strict', () => {
-  const config = ts.getParsedCommandLineOfConfigFile(join(root, 'tsconfig.json'), {}, { ...ts.sys, onUnRecoverableConfigFileDiagnostic: () => {} })!;
+  const config = ts.getParsedCommandLineOfConfigFile(
+    join(root, 'tsconfig.json'),
+    {},
+    { ...ts.sys, onUnRecoverableConfigFileDiagnostic: () => {} },
+  )!;
   const files = [
     ...tsFiles(join(import.meta.dirname, 'fixtures')).filter((f) => f.includes('/expected/')),
     ...tsFiles(join(root, 'generated')),
   ];
   expect(files.length).toBeGreaterThan(10);
   const program = ts.createProgram(files, { ...config.options, noEmit: true });
-  const diagnostics = ts.getPreEmitDiagnostics(program).filter((d) => d.file && files.includes(d.file.fileName));
+  const diagnostics = ts
+    .getPreEmitDiagnostics(program)
+    .filter((d) => d.file && files.includes(d.file.fileName));
   const messages = diagnostics.map((d) => {
     const { line } = d.file!.getLineAndCharacterOfPosition(d.start ?? 0);
     return `${d.file!.fileName.slice(root.length + 1)}:${line + 1}: ${ts.flattenDiagnosticMessageText(d.messageText, ' ')}`;

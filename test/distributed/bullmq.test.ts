@@ -8,7 +8,20 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startRedis, type RedisServer } from '../support/redis.js';
-import { completions, copyShapes, executions, outputFiles, root, runCli, runJson, startCli, startWorkerProcess, until, workerReady, type WorkerProcess } from './helpers.js';
+import {
+  completions,
+  copyShapes,
+  executions,
+  outputFiles,
+  root,
+  runCli,
+  runJson,
+  startCli,
+  startWorkerProcess,
+  until,
+  workerReady,
+  type WorkerProcess,
+} from './helpers.js';
 
 let redis: RedisServer;
 const workers: WorkerProcess[] = [];
@@ -30,7 +43,10 @@ afterAll(async () => {
 });
 
 async function twoWorkers(pipeline: string, ws: string): Promise<[WorkerProcess, WorkerProcess]> {
-  const pair: [WorkerProcess, WorkerProcess] = [startWorkerProcess(pipeline, redis.url, ws), startWorkerProcess(pipeline, redis.url, ws)];
+  const pair: [WorkerProcess, WorkerProcess] = [
+    startWorkerProcess(pipeline, redis.url, ws),
+    startWorkerProcess(pipeline, redis.url, ws),
+  ];
   workers.push(...pair);
   await Promise.all(pair.map(workerReady));
   return pair;
@@ -49,12 +65,30 @@ describe('cellar run --executor bullmq with two cellar workers', () => {
     writeFileSync(join(dir, 'data', 'hold-left'), '');
     const [a, b] = await twoWorkers(pipeline, ws);
 
-    const coordinator = startCli(['run', pipeline, '--executor', 'bullmq', '--redis', redis.url, '--workspace', ws, '--json']);
+    const coordinator = startCli([
+      'run',
+      pipeline,
+      '--executor',
+      'bullmq',
+      '--redis',
+      redis.url,
+      '--workspace',
+      ws,
+      '--json',
+    ]);
     // `left` holds until released: kill the worker running it, mid-task.
-    await until(() => executions(dir).some((e) => e.what === 'start' && e.task === 'left'), 'left to start');
+    await until(
+      () => executions(dir).some((e) => e.what === 'start' && e.task === 'left'),
+      'left to start',
+    );
     // `right` runs beside it, maybe on the same worker: let it commit first, so the kill hits
     // `left` alone (a task killed after computing but before its commit is rightly computed again).
-    await until(() => existsSync(join(ws, 'diamond', 'right')) && readdirSync(join(ws, 'diamond', 'right')).some((n) => n.endsWith('.manifest.json')), 'right to commit');
+    await until(
+      () =>
+        existsSync(join(ws, 'diamond', 'right')) &&
+        readdirSync(join(ws, 'diamond', 'right')).some((n) => n.endsWith('.manifest.json')),
+      'right to commit',
+    );
     const victim = executions(dir).find((e) => e.task === 'left')!.pid;
     expect([a.pid, b.pid]).toContain(victim);
     process.kill(victim, 'SIGKILL');
@@ -62,7 +96,10 @@ describe('cellar run --executor bullmq with two cellar workers', () => {
 
     const result = await coordinator.done;
     expect(result.code, result.stderr).toBe(0);
-    const parsed = JSON.parse(result.stdout.trim().split('\n').pop()!) as { ok: boolean; tasks: { name: string; status: string; key: string }[] };
+    const parsed = JSON.parse(result.stdout.trim().split('\n').pop()!) as {
+      ok: boolean;
+      tasks: { name: string; status: string; key: string }[];
+    };
     expect(parsed.tasks.map((t) => [t.name, t.status])).toEqual([
       ['top', 'ran'],
       ['left', 'ran'],
@@ -84,9 +121,23 @@ describe('cellar run --executor bullmq with two cellar workers', () => {
 
     // Again on the cluster: nothing to compute.
     const before = executions(dir).length;
-    const again = await runJson(['run', pipeline, '--executor', 'bullmq', '--redis', redis.url, '--workspace', ws]);
+    const again = await runJson([
+      'run',
+      pipeline,
+      '--executor',
+      'bullmq',
+      '--redis',
+      redis.url,
+      '--workspace',
+      ws,
+    ]);
     expect(again.code).toBe(0);
-    expect(again.status).toEqual({ top: 'cached', left: 'cached', right: 'cached', bottom: 'cached' });
+    expect(again.status).toEqual({
+      top: 'cached',
+      left: 'cached',
+      right: 'cached',
+      bottom: 'cached',
+    });
     expect(executions(dir).length).toBe(before);
     expect(await stop(survivor)).toBe(0);
   }, 180_000);
@@ -97,7 +148,16 @@ describe('cellar run --executor bullmq with two cellar workers', () => {
     const ws = join(dir, 'ws');
     writeFileSync(join(dir, 'data', 'await-two'), '');
     const pair = await twoWorkers(pipeline, ws);
-    const run = await runJson(['run', pipeline, '--executor', 'bullmq', '--redis', redis.url, '--workspace', ws]);
+    const run = await runJson([
+      'run',
+      pipeline,
+      '--executor',
+      'bullmq',
+      '--redis',
+      redis.url,
+      '--workspace',
+      ws,
+    ]);
     expect(run.code, run.stderr).toBe(0);
     expect(Object.values(run.status).every((s) => s === 'ran')).toBe(true);
     expect(Object.keys(run.status)).toHaveLength(10);
@@ -105,7 +165,11 @@ describe('cellar run --executor bullmq with two cellar workers', () => {
     expect(Object.values(done).every((n) => n === 1)).toBe(true);
     expect(Object.keys(done)).toHaveLength(10);
     // The parts wait for each other across processes: both workers took some.
-    const partPids = new Set(executions(dir).filter((e) => e.task.startsWith('part')).map((e) => e.pid));
+    const partPids = new Set(
+      executions(dir)
+        .filter((e) => e.task.startsWith('part'))
+        .map((e) => e.pid),
+    );
     expect(partPids).toEqual(new Set(pair.map((w) => w.pid)));
 
     rmSync(join(dir, 'data', 'await-two')); // a local run has one process: no waiting
@@ -121,21 +185,46 @@ describe('cellar run --executor bullmq with two cellar workers', () => {
     const pipeline = join(dir, 'fails.ts');
     const ws = join(dir, 'ws');
     const pair = await twoWorkers(pipeline, ws);
-    const remote = await runJson(['run', pipeline, '--executor', 'bullmq', '--redis', redis.url, '--workspace', ws]);
+    const remote = await runJson([
+      'run',
+      pipeline,
+      '--executor',
+      'bullmq',
+      '--redis',
+      redis.url,
+      '--workspace',
+      ws,
+    ]);
     const local = await runJson(['run', pipeline, '--workspace', join(dir, 'ws-local')]);
     expect(remote.code).toBe(1);
     expect(local.code).toBe(1);
     const shape = (r: typeof remote) => r.result.tasks.map((t) => ({ ...t, durationMs: 0 }));
     expect(shape(remote)).toEqual(shape(local));
-    expect(remote.result.tasks.find((t) => t.name === 'boom')).toMatchObject({ status: 'failed', error: expect.stringContaining('boom at n=3') });
+    expect(remote.result.tasks.find((t) => t.name === 'boom')).toMatchObject({
+      status: 'failed',
+      error: expect.stringContaining('boom at n=3'),
+    });
     // Two attempts each (retries: 1), the remote ones on the workers.
     const boomStarts = executions(dir).filter((e) => e.task === 'boom');
     expect(boomStarts.filter((e) => pair.some((w) => w.pid === e.pid))).toHaveLength(2);
     expect(boomStarts).toHaveLength(4);
     // The human-readable summary lists the same tasks under the same headings.
-    const text = await runCli(['run', pipeline, '--executor', 'bullmq', '--redis', redis.url, '--workspace', ws]);
+    const text = await runCli([
+      'run',
+      pipeline,
+      '--executor',
+      'bullmq',
+      '--redis',
+      redis.url,
+      '--workspace',
+      ws,
+    ]);
     const localText = await runCli(['run', pipeline, '--workspace', join(dir, 'ws-local')]);
-    const headings = (out: string) => out.split('\n').filter((l) => /^\* |^    - /.test(l)).map((l) => l.replace(/\(\d+(\.\d+)?m?s\)/, ''));
+    const headings = (out: string) =>
+      out
+        .split('\n')
+        .filter((l) => /^\* |^    - /.test(l))
+        .map((l) => l.replace(/\(\d+(\.\d+)?m?s\)/, ''));
     expect(headings(text.stdout)).toEqual(headings(localText.stdout));
     expect(text.code).toBe(1);
     for (const w of pair) expect(await stop(w)).toBe(0);
@@ -147,17 +236,42 @@ describe('cellar run --executor bullmq with two cellar workers', () => {
     const ws = join(dir, 'ws');
     writeFileSync(join(dir, 'data', 'hold-bottom'), '');
     const pair = await twoWorkers(pipeline, ws);
-    const first = startCli(['run', pipeline, '--executor', 'bullmq', '--redis', redis.url, '--workspace', ws, '--json']);
-    await until(() => executions(dir).some((e) => e.what === 'start' && e.task === 'bottom'), 'bottom to start');
+    const first = startCli([
+      'run',
+      pipeline,
+      '--executor',
+      'bullmq',
+      '--redis',
+      redis.url,
+      '--workspace',
+      ws,
+      '--json',
+    ]);
+    await until(
+      () => executions(dir).some((e) => e.what === 'start' && e.task === 'bottom'),
+      'bottom to start',
+    );
     first.child.kill('SIGKILL');
     await first.done;
-    const second = startCli(['run', pipeline, '--executor', 'bullmq', '--redis', redis.url, '--workspace', ws, '--json']);
+    const second = startCli([
+      'run',
+      pipeline,
+      '--executor',
+      'bullmq',
+      '--redis',
+      redis.url,
+      '--workspace',
+      ws,
+      '--json',
+    ]);
     // The restarted coordinator re-adds `bottom` under the same job id: the add collapses onto
     // the job a worker is still running, so releasing it finishes the second run.
     writeFileSync(join(dir, 'data', 'release-bottom'), '');
     const result = await second.done;
     expect(result.code, result.stderr).toBe(0);
-    const parsed = JSON.parse(result.stdout.trim().split('\n').pop()!) as { tasks: { name: string; status: string }[] };
+    const parsed = JSON.parse(result.stdout.trim().split('\n').pop()!) as {
+      tasks: { name: string; status: string }[];
+    };
     const status = Object.fromEntries(parsed.tasks.map((t) => [t.name, t.status]));
     expect(status.top).toBe('cached');
     expect(status.left).toBe('cached');

@@ -25,15 +25,27 @@ afterAll(async () => {
 });
 
 let prefixCounter = 0;
-const store = (options: ConstructorParameters<typeof GcsStore>[2] = {}, prefix = `p${prefixCounter++}`) => new GcsStore(storage.bucket('cellar-test'), prefix, options);
-const manifest = (task: string, key: string, outputs: Manifest['outputs'] = {}): Manifest => ({ task, key, inputs: { task, version: 0, cache: 'params', params: {}, upstream: {}, codecs: {} }, outputs, durationMs: 1, finishedAt: new Date().toISOString() });
+const store = (
+  options: ConstructorParameters<typeof GcsStore>[2] = {},
+  prefix = `p${prefixCounter++}`,
+) => new GcsStore(storage.bucket('cellar-test'), prefix, options);
+const manifest = (task: string, key: string, outputs: Manifest['outputs'] = {}): Manifest => ({
+  task,
+  key,
+  inputs: { task, version: 0, cache: 'params', params: {}, upstream: {}, codecs: {} },
+  outputs,
+  durationMs: 1,
+  finishedAt: new Date().toISOString(),
+});
 const bytes = (s: string) => new TextEncoder().encode(s);
 
 describe('the GCS stand-in (test double) itself', () => {
   it('computes CRC32C as Cloud Storage does, and a wrong hash in its answer makes the real client reject the upload', async () => {
     expect(crc32c(bytes('123456789'))).toBe(0xe3069283);
     standin.corruptNextHash = true;
-    await expect(storage.bucket('cellar-test').file('probe/x').save('data', { resumable: false })).rejects.toThrow(/did not match/);
+    await expect(
+      storage.bucket('cellar-test').file('probe/x').save('data', { resumable: false }),
+    ).rejects.toThrow(/did not match/);
     // The client deleted what it judged corrupt.
     expect(standin.read('cellar-test', 'probe/x')).toBeUndefined();
   });
@@ -42,10 +54,18 @@ describe('the GCS stand-in (test double) itself', () => {
     const big = Buffer.alloc(600 * 1024, 3);
     big[12345] = 9;
     const file = storage.bucket('cellar-test').file('probe/chunked');
-    await file.save(big, { resumable: true, chunkSize: 256 * 1024, preconditionOpts: { ifGenerationMatch: 0 } });
+    await file.save(big, {
+      resumable: true,
+      chunkSize: 256 * 1024,
+      preconditionOpts: { ifGenerationMatch: 0 },
+    });
     expect(standin.read('cellar-test', 'probe/chunked')!.equals(big)).toBe(true);
-    expect(standin.requests.filter((r) => r.method === 'PUT' && r.status === 308).length).toBeGreaterThanOrEqual(2);
-    await expect(file.save('other', { resumable: false, preconditionOpts: { ifGenerationMatch: 0 } })).rejects.toMatchObject({ code: 412 });
+    expect(
+      standin.requests.filter((r) => r.method === 'PUT' && r.status === 308).length,
+    ).toBeGreaterThanOrEqual(2);
+    await expect(
+      file.save('other', { resumable: false, preconditionOpts: { ifGenerationMatch: 0 } }),
+    ).rejects.toMatchObject({ code: 412 });
   });
 });
 
@@ -62,10 +82,24 @@ describe('GcsStore', () => {
     expect(name).toMatch(/^t\/[0-9a-f]{64}\.json$/);
     expect(await s.isDone('t', 'k1')).toBe(false);
     // The same bytes again: the same name, no error (the blob stays as it was).
-    const generation = (await storage.bucket('cellar-test').file(`contract/${name}`).getMetadata())[0].generation;
+    const generation = (
+      await storage.bucket('cellar-test').file(`contract/${name}`).getMetadata()
+    )[0].generation;
     expect(await s.writeOutput('t', 't/rows_k1.json', bytes('[1,2]'))).toBe(name);
-    expect((await storage.bucket('cellar-test').file(`contract/${name}`).getMetadata())[0].generation).toBe(generation);
-    await s.writeManifest(manifest('t', 'k1', { rows: { codec: 'json', codecVersion: 1, file: name, bytes: 5, schema: { kind: 'json', type: 'array', length: 2 } } }));
+    expect(
+      (await storage.bucket('cellar-test').file(`contract/${name}`).getMetadata())[0].generation,
+    ).toBe(generation);
+    await s.writeManifest(
+      manifest('t', 'k1', {
+        rows: {
+          codec: 'json',
+          codecVersion: 1,
+          file: name,
+          bytes: 5,
+          schema: { kind: 'json', type: 'array', length: 2 },
+        },
+      }),
+    );
     expect(await s.isDone('t', 'k1')).toBe(true);
     expect((await s.readManifest('t', 'k1'))!.outputs.rows!.file).toBe(name);
     expect(new TextDecoder().decode(await s.readOutput('t', name))).toBe('[1,2]');
@@ -75,7 +109,9 @@ describe('GcsStore', () => {
     const big = store({ resumableFromBytes: 1024 }, 'contract');
     const before = standin.requests.filter((r) => r.uploadType === 'resumable').length;
     await big.writeOutput('t', 't/blob_k1.bin', new Uint8Array(4096).fill(1));
-    expect(standin.requests.filter((r) => r.uploadType === 'resumable').length).toBeGreaterThan(before);
+    expect(standin.requests.filter((r) => r.uploadType === 'resumable').length).toBeGreaterThan(
+      before,
+    );
   });
 
   it('commits by creating the manifest if absent: a second writer without the lease does not replace it', async () => {
@@ -113,7 +149,11 @@ describe('GcsStore', () => {
 
   it('a lease whose holder stopped renewing (another host) is broken after the lease time; a dead local holder at once', async () => {
     const bucket = storage.bucket('cellar-test');
-    await bucket.file('stale/t/k.lease').save(JSON.stringify({ host: 'gone-host', pid: 1, token: 'x', since: 'then' }), { resumable: false });
+    await bucket
+      .file('stale/t/k.lease')
+      .save(JSON.stringify({ host: 'gone-host', pid: 1, token: 'x', since: 'then' }), {
+        resumable: false,
+      });
     const s = store({ leaseMs: 200, identity: { host: 'host-c' } }, 'stale');
     let waited = false;
     const lock = await s.lock('t', 'k', () => (waited = true));
@@ -124,7 +164,16 @@ describe('GcsStore', () => {
     await new Promise((r) => child.on('exit', r));
     const { hostname } = await import('node:os');
     const { bootId } = await import('../../runtime/store/lock.js');
-    await bucket.file('stale/t/k2.lease').save(JSON.stringify({ host: hostname(), boot: bootId(), pid: child.pid, token: 'y', since: 'then' }), { resumable: false });
+    await bucket.file('stale/t/k2.lease').save(
+      JSON.stringify({
+        host: hostname(),
+        boot: bootId(),
+        pid: child.pid,
+        token: 'y',
+        since: 'then',
+      }),
+      { resumable: false },
+    );
     let waited2 = false;
     const long = store({ leaseMs: 3_600_000 }, 'stale');
     const lock2 = await long.lock('t', 'k2', () => (waited2 = true));
@@ -146,24 +195,49 @@ describe('cellar run --store gs://… (two processes at once)', () => {
     // `left` holds until released, so both runs are surely inside it at once.
     writeFileSync(join(dir, 'data', 'hold-left'), '');
     const start = () => {
-      const child = spawn(process.execPath, [join(root, 'bin', 'cellar.mjs'), 'run', pipeline, '--store', 'gs://cellar-test/shared', '--workspace', join(dir, 'ws'), '--json'], { env });
+      const child = spawn(
+        process.execPath,
+        [
+          join(root, 'bin', 'cellar.mjs'),
+          'run',
+          pipeline,
+          '--store',
+          'gs://cellar-test/shared',
+          '--workspace',
+          join(dir, 'ws'),
+          '--json',
+        ],
+        { env },
+      );
       let stdout = '';
       let stderr = '';
       child.stdout.on('data', (d) => (stdout += d));
       child.stderr.on('data', (d) => (stderr += d));
-      return new Promise<{ code: number | null; stdout: string; stderr: string }>((r) => child.on('close', (code) => r({ code, stdout, stderr })));
+      return new Promise<{ code: number | null; stdout: string; stderr: string }>((r) =>
+        child.on('close', (code) => r({ code, stdout, stderr })),
+      );
     };
     const one = start();
     const two = start();
     const { until, executions } = await import('./helpers.js');
-    await until(() => executions(dir).some((e) => e.task === 'left' && e.what === 'start'), 'left to start');
+    await until(
+      () => executions(dir).some((e) => e.task === 'left' && e.what === 'start'),
+      'left to start',
+    );
     // The second run is now waiting on the lease of `left` (or has not reached it): release.
     writeFileSync(join(dir, 'data', 'release-left'), '');
     const [r1, r2] = await Promise.all([one, two]);
     expect(r1.code, r1.stderr).toBe(0);
     expect(r2.code, r2.stderr).toBe(0);
     expect(completions(dir)).toEqual({ top: 1, left: 1, right: 1, bottom: 1 });
-    const statuses = [r1, r2].map((r) => (JSON.parse(r.stdout.trim().split('\n').pop()!) as { tasks: { name: string; status: string }[] }).tasks);
+    const statuses = [r1, r2].map(
+      (r) =>
+        (
+          JSON.parse(r.stdout.trim().split('\n').pop()!) as {
+            tasks: { name: string; status: string }[];
+          }
+        ).tasks,
+    );
     for (const name of ['top', 'left', 'right', 'bottom']) {
       const s = statuses.map((tasks) => tasks.find((t) => t.name === name)!.status).sort();
       expect(s, name).toEqual(['cached', 'ran']);

@@ -9,7 +9,13 @@ export { root, runCli, runJson, startCli, sleep } from '../runtime/helpers.js';
 
 let counter = 0;
 export function copyShapes(): string {
-  const dir = join(root, 'test', '.tmp', 'distributed', `shapes-${process.pid}-${Date.now()}-${counter++}`);
+  const dir = join(
+    root,
+    'test',
+    '.tmp',
+    'distributed',
+    `shapes-${process.pid}-${Date.now()}-${counter++}`,
+  );
   mkdirSync(dir, { recursive: true });
   cpSync(join(root, 'test', 'distributed', 'fixtures', 'shapes'), dir, { recursive: true });
   return dir;
@@ -74,8 +80,27 @@ export interface WorkerProcess {
 }
 
 /** `cellar worker` with short stall timings, so a killed worker's job is retaken soon. */
-export function startWorkerProcess(pipeline: string, redis: string, ws: string, extra: string[] = []): WorkerProcess {
-  const { child, done } = startCli(['worker', pipeline, '--redis', redis, '--workspace', ws, '--concurrency', '2', '--lock-duration', '2000', '--stalled-interval', '500', ...extra]);
+export function startWorkerProcess(
+  pipeline: string,
+  redis: string,
+  ws: string,
+  extra: string[] = [],
+): WorkerProcess {
+  const { child, done } = startCli([
+    'worker',
+    pipeline,
+    '--redis',
+    redis,
+    '--workspace',
+    ws,
+    '--concurrency',
+    '2',
+    '--lock-duration',
+    '2000',
+    '--stalled-interval',
+    '500',
+    ...extra,
+  ]);
   let log = '';
   child.stderr!.on('data', (d) => (log += d));
   return { pid: child.pid!, done, log: () => log };

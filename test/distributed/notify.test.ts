@@ -11,7 +11,11 @@ import { copyShapes, root, runCli } from './helpers.js';
 interface Received {
   path: string;
   contentType: string;
-  body: { text: string; blocks: { type: string; text: { type: string; text: string } }[]; cellar: { ok: boolean; tasks: { name: string; status: string }[] } };
+  body: {
+    text: string;
+    blocks: { type: string; text: { type: string; text: string } }[];
+    cellar: { ok: boolean; tasks: { name: string; status: string }[] };
+  };
 }
 
 let server: Server;
@@ -25,7 +29,11 @@ beforeAll(async () => {
     let body = '';
     req.on('data', (d) => (body += d));
     req.on('end', () => {
-      received.push({ path: req.url!, contentType: String(req.headers['content-type']), body: JSON.parse(body) });
+      received.push({
+        path: req.url!,
+        contentType: String(req.headers['content-type']),
+        body: JSON.parse(body),
+      });
       res.writeHead(answer, { 'content-type': 'text/plain' });
       res.end(answer === 200 ? 'ok' : 'no_service');
     });
@@ -42,7 +50,14 @@ describe('cellar run --notify', () => {
   it('posts the summary of a failed run as Slack JSON: headline naming the failed task, summary block, the --json result', async () => {
     const dir = copyShapes();
     received.length = 0;
-    const r = await runCli(['run', join(dir, 'fails.ts'), '--workspace', join(dir, 'ws'), '--notify', `${url}/hooks/T1/B2`]);
+    const r = await runCli([
+      'run',
+      join(dir, 'fails.ts'),
+      '--workspace',
+      join(dir, 'ws'),
+      '--notify',
+      `${url}/hooks/T1/B2`,
+    ]);
     expect(r.code).toBe(1);
     expect(received).toHaveLength(1);
     const [post] = received;
@@ -66,24 +81,54 @@ describe('cellar run --notify', () => {
   it('stays quiet on success unless --notify-on-success', async () => {
     const dir = copyShapes();
     received.length = 0;
-    const quiet = await runCli(['run', join(dir, 'diamond.ts'), '--workspace', join(dir, 'ws'), '--notify', url]);
+    const quiet = await runCli([
+      'run',
+      join(dir, 'diamond.ts'),
+      '--workspace',
+      join(dir, 'ws'),
+      '--notify',
+      url,
+    ]);
     expect(quiet.code).toBe(0);
     expect(received).toHaveLength(0);
-    const told = await runCli(['run', join(dir, 'diamond.ts'), '--workspace', join(dir, 'ws'), '--notify', url, '--notify-on-success']);
+    const told = await runCli([
+      'run',
+      join(dir, 'diamond.ts'),
+      '--workspace',
+      join(dir, 'ws'),
+      '--notify',
+      url,
+      '--notify-on-success',
+    ]);
     expect(told.code).toBe(0);
     expect(received).toHaveLength(1);
     expect(received[0]!.body.text).toMatch(/^Cellar run of diamond succeeded on /);
     expect(received[0]!.body.cellar.tasks.every((t) => t.status === 'cached')).toBe(true);
   }, 60_000);
 
-  it('a webhook that refuses or cannot be reached is a warning; the exit code stays the run\'s', async () => {
+  it("a webhook that refuses or cannot be reached is a warning; the exit code stays the run's", async () => {
     const dir = copyShapes();
     answer = 404;
-    const refused = await runCli(['run', join(dir, 'fails.ts'), '--workspace', join(dir, 'ws'), '--notify', url]);
+    const refused = await runCli([
+      'run',
+      join(dir, 'fails.ts'),
+      '--workspace',
+      join(dir, 'ws'),
+      '--notify',
+      url,
+    ]);
     answer = 200;
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/warning: could not post the summary to .*HTTP 404/);
-    const unreachable = await runCli(['run', join(dir, 'diamond.ts'), '--workspace', join(dir, 'ws'), '--notify', 'http://127.0.0.1:9/hook', '--notify-on-success']);
+    const unreachable = await runCli([
+      'run',
+      join(dir, 'diamond.ts'),
+      '--workspace',
+      join(dir, 'ws'),
+      '--notify',
+      'http://127.0.0.1:9/hook',
+      '--notify-on-success',
+    ]);
     expect(unreachable.code).toBe(0);
     expect(unreachable.stderr).toMatch(/warning: could not post the summary/);
     const bad = await runCli(['run', join(dir, 'diamond.ts'), '--notify', 'slack-channel']);

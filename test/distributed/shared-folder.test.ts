@@ -20,7 +20,11 @@ describe('LocalStore on a shared folder: locks across hosts', () => {
   it('writes host and boot id into the lock file', async () => {
     const dir = fresh();
     const lock = await new LocalStore(dir).lock('t', 'k');
-    const owner = JSON.parse(readFileSync(join(dir, 't', 'k.lock'), 'utf8')) as { host: string; boot?: string; pid: number };
+    const owner = JSON.parse(readFileSync(join(dir, 't', 'k.lock'), 'utf8')) as {
+      host: string;
+      boot?: string;
+      pid: number;
+    };
     expect(owner).toMatchObject({ host: hostname(), pid: process.pid });
     expect(owner.boot).toBe(bootId());
     await lock.release();
@@ -28,8 +32,16 @@ describe('LocalStore on a shared folder: locks across hosts', () => {
 
   it('a holder on another host that keeps its heartbeat is waited for, past several lease periods', async () => {
     const dir = fresh();
-    const hostA = new LocalStore(dir, { leaseMs: 1000, heartbeatMs: 50, identity: { host: 'host-a', boot: 'boot-a' } });
-    const hostB = new LocalStore(dir, { leaseMs: 1000, heartbeatMs: 50, identity: { host: 'host-b', boot: 'boot-b' } });
+    const hostA = new LocalStore(dir, {
+      leaseMs: 1000,
+      heartbeatMs: 50,
+      identity: { host: 'host-a', boot: 'boot-a' },
+    });
+    const hostB = new LocalStore(dir, {
+      leaseMs: 1000,
+      heartbeatMs: 50,
+      identity: { host: 'host-b', boot: 'boot-b' },
+    });
     const held = await hostA.lock('t', 'k');
     let holder = '';
     let got = false;
@@ -42,15 +54,28 @@ describe('LocalStore on a shared folder: locks across hosts', () => {
     expect(got).toBe(true);
   });
 
-  it("a lock from another host whose heartbeat stopped is broken after the lease, whatever its PID", async () => {
+  it('a lock from another host whose heartbeat stopped is broken after the lease, whatever its PID', async () => {
     const dir = fresh();
     const path = join(dir, 't', 'k.lock');
     // Our own PID, alive here: on another host it proves nothing.
-    writeFileSync(path, JSON.stringify({ pid: process.pid, host: 'crashed-host', boot: 'b1', token: 'x', since: 'then' }));
+    writeFileSync(
+      path,
+      JSON.stringify({
+        pid: process.pid,
+        host: 'crashed-host',
+        boot: 'b1',
+        token: 'x',
+        since: 'then',
+      }),
+    );
     const old = new Date(Date.now() - 60_000);
     utimesSync(path, old, old);
     let waited = false;
-    const lock = await new LocalStore(dir, { leaseMs: 30_000 }).lock('t', 'k', () => (waited = true));
+    const lock = await new LocalStore(dir, { leaseMs: 30_000 }).lock(
+      't',
+      'k',
+      () => (waited = true),
+    );
     expect(waited).toBe(false);
     await lock.release();
   });
@@ -58,9 +83,21 @@ describe('LocalStore on a shared folder: locks across hosts', () => {
   it('a lock from this host name but an earlier boot (the machine restarted) is broken at once', async () => {
     const dir = fresh();
     const path = join(dir, 't', 'k.lock');
-    writeFileSync(path, JSON.stringify({ pid: process.pid, host: 'same-host', boot: 'before-reboot', token: 'x', since: 'then' }));
+    writeFileSync(
+      path,
+      JSON.stringify({
+        pid: process.pid,
+        host: 'same-host',
+        boot: 'before-reboot',
+        token: 'x',
+        since: 'then',
+      }),
+    );
     let waited = false;
-    const lock = await new LocalStore(dir, { leaseMs: 3_600_000, identity: { host: 'same-host', boot: 'after-reboot' } }).lock('t', 'k', () => (waited = true));
+    const lock = await new LocalStore(dir, {
+      leaseMs: 3_600_000,
+      identity: { host: 'same-host', boot: 'after-reboot' },
+    }).lock('t', 'k', () => (waited = true));
     expect(waited).toBe(false);
     await lock.release();
   });

@@ -10,7 +10,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 const repo = join(import.meta.dirname, '..', '..');
 const dir = join(repo, 'test', '.tmp', `docs-prose-${process.pid}`);
 // A 1×1 PNG.
-const PNG = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==';
+const PNG =
+  'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==';
 
 const cell = (cell_type: string, source: string, extra: Record<string, unknown> = {}) => ({
   cell_type,
@@ -21,23 +22,39 @@ const cell = (cell_type: string, source: string, extra: Record<string, unknown> 
 });
 
 function notebook(cells: object[]): string {
-  return JSON.stringify({ nbformat: 4, nbformat_minor: 5, metadata: { kernelspec: { name: 'tslab', display_name: 'TypeScript', language: 'typescript' } }, cells: cells.map((c, i) => ({ id: `c${i}`, ...c })) });
+  return JSON.stringify({
+    nbformat: 4,
+    nbformat_minor: 5,
+    metadata: { kernelspec: { name: 'tslab', display_name: 'TypeScript', language: 'typescript' } },
+    cells: cells.map((c, i) => ({ id: `c${i}`, ...c })),
+  });
 }
 
 function cellar(...args: string[]) {
-  return spawnSync(process.execPath, [join(repo, 'bin', 'cellar.mjs'), ...args], { cwd: dir, encoding: 'utf8', env: { ...process.env, CELLAR_WORKSPACE: '' } });
+  return spawnSync(process.execPath, [join(repo, 'bin', 'cellar.mjs'), ...args], {
+    cwd: dir,
+    encoding: 'utf8',
+    env: { ...process.env, CELLAR_WORKSPACE: '' },
+  });
 }
 
 beforeAll(() => {
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(join(dir, 'notebooks', 'figures'), { recursive: true });
-  writeFileSync(join(dir, 'package.json'), '{ "name": "prose-project", "private": true, "type": "module" }\n');
+  writeFileSync(
+    join(dir, 'package.json'),
+    '{ "name": "prose-project", "private": true, "type": "module" }\n',
+  );
   writeFileSync(join(dir, 'notebooks', 'figures', 'beaks.png'), Buffer.from(PNG, 'base64'));
   writeFileSync(
     join(dir, 'notebooks', 'birds.ipynb'),
     notebook([
       cell('markdown', '# Birds\n\nWhy we count birds.\n\n![beak sizes](figures/beaks.png)'),
-      cell('markdown', '## Count them\n\nThe sketch from the field trip: ![sketch](attachment:sketch.png)', { attachments: { 'sketch.png': { 'image/png': PNG } } }),
+      cell(
+        'markdown',
+        '## Count them\n\nThe sketch from the field trip: ![sketch](attachment:sketch.png)',
+        { attachments: { 'sketch.png': { 'image/png': PNG } } },
+      ),
       cell('code', '//| task: count\nconst n = [1, 2, 3].length;'),
       cell('code', '//| task: double\nconst twice = n * 2;'),
     ]),
@@ -61,7 +78,10 @@ describe('cellar docs on notebook prose', () => {
   }, 300_000);
 
   it('fails naming the notebook, cell and line when a notebook does not compile, and writes no site', () => {
-    writeFileSync(join(dir, 'notebooks', 'bad.ipynb'), notebook([cell('code', '//| task: oops\nconst y = missingName + 1;')]));
+    writeFileSync(
+      join(dir, 'notebooks', 'bad.ipynb'),
+      notebook([cell('code', '//| task: oops\nconst y = missingName + 1;')]),
+    );
     const r = cellar('docs', 'notebooks/bad.ipynb', '--out', 'bad-site', '--no-api');
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/notebooks\/bad\.ipynb.*cell 1.*line 2/s);

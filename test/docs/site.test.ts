@@ -18,8 +18,13 @@ const screenshots = join(repo, 'test', '.tmp', 'docs-screenshots');
 const notebooks = ['notebooks/penguins.ipynb', 'notebooks/flights.ipynb'];
 
 function cellar(...args: string[]) {
-  const r = spawnSync(process.execPath, [join(repo, 'bin', 'cellar.mjs'), ...args], { cwd: repo, encoding: 'utf8', env: { ...process.env, CELLAR_WORKSPACE: '' } });
-  if (r.status !== 0) throw new Error(`cellar ${args.join(' ')} failed (${r.status}):\n${r.stdout}\n${r.stderr}`);
+  const r = spawnSync(process.execPath, [join(repo, 'bin', 'cellar.mjs'), ...args], {
+    cwd: repo,
+    encoding: 'utf8',
+    env: { ...process.env, CELLAR_WORKSPACE: '' },
+  });
+  if (r.status !== 0)
+    throw new Error(`cellar ${args.join(' ')} failed (${r.status}):\n${r.stdout}\n${r.stderr}`);
   return r.stdout;
 }
 
@@ -40,13 +45,22 @@ function files(dir: string): Map<string, string> {
 
 /** The markdown cell right before each task's first cell: its prose, as the notebook has it. */
 function proseLines(notebook: string): Map<string, string> {
-  const nb = JSON.parse(readFileSync(join(repo, notebook), 'utf8')) as { cells: { cell_type: string; source: string | string[] }[] };
-  const text = (c: { source: string | string[] }) => (Array.isArray(c.source) ? c.source.join('') : c.source);
+  const nb = JSON.parse(readFileSync(join(repo, notebook), 'utf8')) as {
+    cells: { cell_type: string; source: string | string[] }[];
+  };
+  const text = (c: { source: string | string[] }) =>
+    Array.isArray(c.source) ? c.source.join('') : c.source;
   const out = new Map<string, string>();
   nb.cells.forEach((c, i) => {
     const m = /^\/\/\| task: (\w+)/.exec(text(c));
     const before = nb.cells[i - 1];
-    if (m && before?.cell_type === 'markdown') out.set(m[1]!, text(before).split('\n')[0]!.replace(/^#+\s*/, ''));
+    if (m && before?.cell_type === 'markdown')
+      out.set(
+        m[1]!,
+        text(before)
+          .split('\n')[0]!
+          .replace(/^#+\s*/, ''),
+      );
   });
   return out;
 }
@@ -60,7 +74,10 @@ beforeAll(() => {
 }, 900_000);
 
 describe('cellar docs on the example notebooks', () => {
-  const tasks = { penguins: ['load', 'features', 'split', 'train', 'evaluate'], flights: ['baseline', 'route_rates', 'hour_rates', 'features', 'calibration'] };
+  const tasks = {
+    penguins: ['load', 'features', 'split', 'train', 'evaluate'],
+    flights: ['baseline', 'route_rates', 'hour_rates', 'features', 'calibration'],
+  };
 
   it('gives every task a page holding its notebook prose', () => {
     for (const [pipeline, names] of Object.entries(tasks)) {
@@ -77,7 +94,8 @@ describe('cellar docs on the example notebooks', () => {
   it("shows penguins' features output schema and the row count 342 from the run", () => {
     const page = read(site, 'tasks/penguins/features.html');
     expect(page).toContain('342 rows');
-    for (const column of ['species', 'beakLength', 'bodyMass', 'beakRatio', 'sex']) expect(page).toContain(`<code class="cellar-column">${column}</code>`);
+    for (const column of ['species', 'beakLength', 'bodyMass', 'beakRatio', 'sex'])
+      expect(page).toContain(`<code class="cellar-column">${column}</code>`);
     // Statistics recorded by the run: a histogram for numbers, top values for categories.
     expect(page).toMatch(/class="cellar-histogram"/);
     expect(page).toMatch(/Adelie \(\d+\)/);
@@ -111,7 +129,9 @@ describe('cellar docs on the example notebooks', () => {
       expect(page, name).toContain('not run yet');
     }
     // A data check of a never-run task has no result yet either.
-    expect(read(site, 'tasks/flights/route_rates.html')).toMatch(/rows &gt;= 1000<\/code><\/td><td class="cellar-check-not-run">not run yet/);
+    expect(read(site, 'tasks/flights/route_rates.html')).toMatch(
+      /rows &gt;= 1000<\/code><\/td><td class="cellar-check-not-run">not run yet/,
+    );
   });
 
   it('records the run history with params, statuses and the accuracy metric', () => {
@@ -127,7 +147,9 @@ describe('cellar docs on the example notebooks', () => {
     expect(home).toContain('href="pipelines/penguins.html"');
     expect(home).toContain('href="pipelines/flights.html"');
     expect(home).toContain('Adélie');
-    for (const [file] of files(site)) if (file.endsWith('.html')) expect(statSync(join(site, file)).size, file).toBeLessThan(500 * 1024);
+    for (const [file] of files(site))
+      if (file.endsWith('.html'))
+        expect(statSync(join(site, file)).size, file).toBeLessThan(500 * 1024);
     // Shared assets, loaded once per visit; no page refers to a remote script or style.
     expect(existsSync(join(site, 'assets', 'navigation.js'))).toBe(true);
     expect(home).not.toMatch(/<script[^>]+src="https?:/);
@@ -137,46 +159,62 @@ describe('cellar docs on the example notebooks', () => {
 
 describe('the site in a browser (Chromium, headless)', () => {
   const chromium = '/usr/bin/chromium';
-  it.skipIf(!existsSync(chromium))('goes home → pipeline → task and finds a task by an output column name', async (ctx) => {
-    if (!existsSync(chromium)) return ctx.skip(`no ${chromium}: install Debian's chromium (scripts/setup-system.sh does)`);
-    const { chromium: launcher } = await import('playwright-core');
-    const browser = await launcher.launch({
-      executablePath: chromium,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
-    try {
-      mkdirSync(screenshots, { recursive: true });
-      const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-      const remote: string[] = [];
-      page.on('request', (r) => {
-        if (!r.url().startsWith('file:')) remote.push(r.url());
+  it.skipIf(!existsSync(chromium))(
+    'goes home → pipeline → task and finds a task by an output column name',
+    async (ctx) => {
+      if (!existsSync(chromium))
+        return ctx.skip(`no ${chromium}: install Debian's chromium (scripts/setup-system.sh does)`);
+      const { chromium: launcher } = await import('playwright-core');
+      const browser = await launcher.launch({
+        executablePath: chromium,
+        args: [
+          '--headless',
+          '--no-sandbox',
+          '--disable-gpu',
+          '--disable-quic',
+          '--no-first-run',
+          '--disable-background-networking',
+          '--disable-component-update',
+          '--disable-sync',
+        ],
       });
-      await page.goto(pathToFileURL(join(site, 'index.html')).href);
-      await page.click('.col-content a[href="pipelines/penguins.html"]');
-      await page.waitForURL(/pipelines\/penguins\.html$/);
-      await page.locator('#cellar-dag svg').waitFor();
-      await page.screenshot({ path: join(screenshots, 'pipeline.png'), fullPage: false });
-      await page.click('#cellar-tasks a.cellar-task-link:text-is("features")');
-      await page.waitForURL(/tasks\/penguins\/features\.html$/);
-      await expect(page.locator('.cellar-rows').first().textContent()).resolves.toContain('342 rows');
-      await page.locator('#cellar-lineage svg').waitFor();
-      await page.screenshot({ path: join(screenshots, 'task.png'), fullPage: true });
+      try {
+        mkdirSync(screenshots, { recursive: true });
+        const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+        const remote: string[] = [];
+        page.on('request', (r) => {
+          if (!r.url().startsWith('file:')) remote.push(r.url());
+        });
+        await page.goto(pathToFileURL(join(site, 'index.html')).href);
+        await page.click('.col-content a[href="pipelines/penguins.html"]');
+        await page.waitForURL(/pipelines\/penguins\.html$/);
+        await page.locator('#cellar-dag svg').waitFor();
+        await page.screenshot({ path: join(screenshots, 'pipeline.png'), fullPage: false });
+        await page.click('#cellar-tasks a.cellar-task-link:text-is("features")');
+        await page.waitForURL(/tasks\/penguins\/features\.html$/);
+        await expect(page.locator('.cellar-rows').first().textContent()).resolves.toContain(
+          '342 rows',
+        );
+        await page.locator('#cellar-lineage svg').waitFor();
+        await page.screenshot({ path: join(screenshots, 'task.png'), fullPage: true });
 
-      // The search index is not fetched until the search box is used.
-      expect(await page.evaluate(() => 'searchData' in globalThis)).toBe(false);
-      await page.click('#tsd-search-trigger');
-      await page.fill('#tsd-search-input', 'beakRatio');
-      const hit = page.locator('#tsd-search-results a', { hasText: 'features' });
-      await hit.first().waitFor();
-      expect(await hit.first().getAttribute('href')).toContain('tasks/penguins/features.html');
-      await page.screenshot({ path: join(screenshots, 'search.png') });
-      // A click on a lineage node opens that task's page.
-      await page.keyboard.press('Escape');
-      await page.locator('#cellar-lineage svg a[href="split.html"]').first().click();
-      await page.waitForURL(/tasks\/penguins\/split\.html$/);
-      expect(remote).toEqual([]);
-    } finally {
-      await browser.close();
-    }
-  }, 120_000);
+        // The search index is not fetched until the search box is used.
+        expect(await page.evaluate(() => 'searchData' in globalThis)).toBe(false);
+        await page.click('#tsd-search-trigger');
+        await page.fill('#tsd-search-input', 'beakRatio');
+        const hit = page.locator('#tsd-search-results a', { hasText: 'features' });
+        await hit.first().waitFor();
+        expect(await hit.first().getAttribute('href')).toContain('tasks/penguins/features.html');
+        await page.screenshot({ path: join(screenshots, 'search.png') });
+        // A click on a lineage node opens that task's page.
+        await page.keyboard.press('Escape');
+        await page.locator('#cellar-lineage svg a[href="split.html"]').first().click();
+        await page.waitForURL(/tasks\/penguins\/split\.html$/);
+        expect(remote).toEqual([]);
+      } finally {
+        await browser.close();
+      }
+    },
+    120_000,
+  );
 });

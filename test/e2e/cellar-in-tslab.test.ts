@@ -8,7 +8,12 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { repoRoot, startJupyter, type JupyterServer, type TslabKernel } from '../support/jupyter.js';
+import {
+  repoRoot,
+  startJupyter,
+  type JupyterServer,
+  type TslabKernel,
+} from '../support/jupyter.js';
 import { prepareCellarForTslab } from '../support/tslab.js';
 
 let server: JupyterServer;
@@ -27,7 +32,6 @@ afterAll(async () => {
   await server?.stop();
   if (scratch) rmSync(scratch, { recursive: true, force: true });
 });
-
 
 describe('cellar inside tslab', () => {
   test('the kernel runs with the notebook folder as working directory', async () => {
@@ -50,13 +54,20 @@ JSON.stringify({ kind: double.kind, cache: double.cache, result: double.run({}, 
 `);
     expect(run.stderr).toBe('');
     expect(run.status).toBe('ok');
-    expect(JSON.parse(run.stdout)).toEqual({ kind: 'cellar.task', cache: 'code', result: { value: 42 }, tasks: 1 });
+    expect(JSON.parse(run.stdout)).toEqual({
+      kind: 'cellar.task',
+      cache: 'code',
+      result: { value: 42 },
+      tasks: 1,
+    });
   });
 
   test("cellar's types reach tslab's type checker (not `any`)", async () => {
     // If 'cellar' resolved to an untyped module this would compile; with the real types it is
     // a type error, reported by tslab as stderr text and status 'error'.
-    const run = await kernel.execute(`import { defineTask } from 'cellar';\nconst wrong: number = defineTask;`);
+    const run = await kernel.execute(
+      `import { defineTask } from 'cellar';\nconst wrong: number = defineTask;`,
+    );
     expect(run.status).toBe('error');
     expect(run.stderr).toMatch(/2:7 - Type .* is not assignable to type 'number'/);
   });
@@ -78,11 +89,17 @@ JSON.stringify({ kind: double.kind, cache: double.cache, result: double.run({}, 
     const shorthand = await kernel.execute('const options = { seed }; options.seed');
     expect(shorthand.status).toBe('error');
     expect(shorthand.stderr).toContain('ReferenceError: seed is not defined');
-    expect(await kernel.execute('const spelled = { seed: seed }; spelled.seed')).toMatchObject({ status: 'ok', stdout: '42\n' });
+    expect(await kernel.execute('const spelled = { seed: seed }; spelled.seed')).toMatchObject({
+      status: 'ok',
+      stdout: '42\n',
+    });
   });
 
   test('a cell that only declares prints nothing, and values survive across cells', async () => {
-    expect(await kernel.execute('const answer: number = 6 * 7;')).toMatchObject({ status: 'ok', stdout: '' });
+    expect(await kernel.execute('const answer: number = 6 * 7;')).toMatchObject({
+      status: 'ok',
+      stdout: '',
+    });
     expect(await kernel.execute('answer')).toMatchObject({ status: 'ok', stdout: '42\n' });
   });
 

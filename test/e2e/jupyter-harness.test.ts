@@ -26,17 +26,29 @@ describe('jupyter harness', () => {
       expect(server.baseUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
       const anonymous = await fetch(`${server.baseUrl}api/kernels`);
       expect(anonymous.status).toBe(403);
-      const specs = (await (await fetch(`${server.baseUrl}api/kernelspecs`, { headers: { Authorization: `token ${server.token}` } })).json()) as {
+      const specs = (await (
+        await fetch(`${server.baseUrl}api/kernelspecs`, {
+          headers: { Authorization: `token ${server.token}` },
+        })
+      ).json()) as {
         kernelspecs: Record<string, { spec: { argv: string[]; language: string } }>;
       };
       // The project-local kernelspec, pointing at this checkout's tslab.
       expect(specs.kernelspecs.tslab.spec.language).toBe('typescript');
-      expect(specs.kernelspecs.tslab.spec.argv[1]).toBe(join(repoRoot, 'node_modules/tslab/bin/tslab'));
-      const spec = JSON.parse(readFileSync(join(server.jupyterPath, 'kernels/tslab/kernel.json'), 'utf8')) as { argv: string[] };
+      expect(specs.kernelspecs.tslab.spec.argv[1]).toBe(
+        join(repoRoot, 'node_modules/tslab/bin/tslab'),
+      );
+      const spec = JSON.parse(
+        readFileSync(join(server.jupyterPath, 'kernels/tslab/kernel.json'), 'utf8'),
+      ) as { argv: string[] };
       expect(spec.argv).toContain('{connection_file}');
 
       const kernel = await server.openKernel('notebooks/harness.ipynb');
-      expect(await kernel.execute('40 + 2')).toMatchObject({ status: 'ok', stdout: '42\n', executionCount: 1 });
+      expect(await kernel.execute('40 + 2')).toMatchObject({
+        status: 'ok',
+        stdout: '42\n',
+        executionCount: 1,
+      });
       // Jupyter starts kernels in their own session, so the harness tracks the kernel's pid.
       kernelPid = kernel.pid;
       expect(kernelPid).toBeTypeOf('number');

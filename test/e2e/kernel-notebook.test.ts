@@ -14,18 +14,28 @@ let p: Project;
 function startNotebook(args: string[]) {
   const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
   delete env.CELLAR_WORKSPACE;
-  const child = spawn(process.execPath, [join(repo, 'bin/cellar.mjs'), 'notebook', ...args], { cwd: p.dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [join(repo, 'bin/cellar.mjs'), 'notebook', ...args], {
+    cwd: p.dir,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stderr.on('data', (b) => (stderr += b));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) => child.once('exit', (code, signal) => done({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) =>
+    child.once('exit', (code, signal) => done({ code, signal })),
+  );
   const url = new Promise<string>((found, failed) => {
     child.stdout.on('data', (b) => {
       stdout += b;
       const m = /http:\/\/\S+\?token=[0-9a-f]+/.exec(stdout);
       if (m) found(m[0]);
     });
-    void exited.then(({ code }) => failed(new Error(`cellar notebook exited (${code}) before printing a URL:\n${stdout}\n${stderr}`)));
+    void exited.then(({ code }) =>
+      failed(
+        new Error(`cellar notebook exited (${code}) before printing a URL:\n${stdout}\n${stderr}`),
+      ),
+    );
   });
   return { child, url, exited, output: () => ({ stdout, stderr }) };
 }
@@ -34,7 +44,12 @@ function startNotebook(args: string[]) {
 function cellar(...args: string[]) {
   const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
   delete env.CELLAR_WORKSPACE;
-  const r = spawnSync(process.execPath, [join(repo, 'bin/cellar.mjs'), ...args], { cwd: p.dir, encoding: 'utf8', timeout: 280_000, env });
+  const r = spawnSync(process.execPath, [join(repo, 'bin/cellar.mjs'), ...args], {
+    cwd: p.dir,
+    encoding: 'utf8',
+    timeout: 280_000,
+    env,
+  });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -76,12 +91,19 @@ describe.skipIf(!jupyterAvailable())('cellar kernel install and cellar notebook,
         expect(await status.json()).toHaveProperty('started');
         // Without the token the server refuses: a kernel runs arbitrary code.
         expect((await fetch(`${base}/api/status`)).status).toBe(403);
-        const specs = (await (await fetch(`${base}/api/kernelspecs?token=${token}`)).json()) as { kernelspecs: Record<string, unknown> };
+        const specs = (await (await fetch(`${base}/api/kernelspecs?token=${token}`)).json()) as {
+          kernelspecs: Record<string, unknown>;
+        };
         expect(Object.keys(specs.kernelspecs)).toContain('tslab');
         nb.child.kill(signal);
         const { code } = await nb.exited;
         expect(code, nb.output().stderr).toBe(0);
-        expect(await fetch(`${base}/api/status?token=${token}`).then(() => 'answered', () => 'gone')).toBe('gone');
+        expect(
+          await fetch(`${base}/api/status?token=${token}`).then(
+            () => 'answered',
+            () => 'gone',
+          ),
+        ).toBe('gone');
       } finally {
         if (nb.child.exitCode === null && nb.child.signalCode === null) nb.child.kill('SIGKILL');
       }

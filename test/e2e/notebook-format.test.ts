@@ -8,13 +8,24 @@ import { join } from 'node:path';
 import { repoRoot, systemPython } from '../support/jupyter.js';
 
 const notebooksDir = join(repoRoot, 'notebooks');
-const notebooks = readdirSync(notebooksDir).filter((f) => f.endsWith('.ipynb')).sort();
+const notebooks = readdirSync(notebooksDir)
+  .filter((f) => f.endsWith('.ipynb'))
+  .sort();
 
 interface Nb {
   nbformat: number;
   nbformat_minor: number;
-  metadata: { kernelspec?: { name?: string; language?: string }; language_info?: { name?: string } };
-  cells: { cell_type: string; id?: string; source: string | string[]; outputs?: unknown[]; execution_count?: number | null }[];
+  metadata: {
+    kernelspec?: { name?: string; language?: string };
+    language_info?: { name?: string };
+  };
+  cells: {
+    cell_type: string;
+    id?: string;
+    source: string | string[];
+    outputs?: unknown[];
+    execution_count?: number | null;
+  }[];
 }
 
 describe('example notebook files', () => {
@@ -23,8 +34,11 @@ describe('example notebook files', () => {
   });
 
   test.each(notebooks)('%s passes nbformat.validate', (name) => {
-    const script = 'import nbformat, sys\nnb = nbformat.read(sys.argv[1], as_version=nbformat.NO_CONVERT)\nnbformat.validate(nb)\nprint("valid", nb.nbformat, nb.nbformat_minor)';
-    const result = spawnSync(systemPython, ['-c', script, join(notebooksDir, name)], { encoding: 'utf8' });
+    const script =
+      'import nbformat, sys\nnb = nbformat.read(sys.argv[1], as_version=nbformat.NO_CONVERT)\nnbformat.validate(nb)\nprint("valid", nb.nbformat, nb.nbformat_minor)';
+    const result = spawnSync(systemPython, ['-c', script, join(notebooksDir, name)], {
+      encoding: 'utf8',
+    });
     expect(result.stderr).toBe('');
     expect(result.stdout.trim()).toMatch(/^valid 4 [5-9]$/);
   });
@@ -42,15 +56,28 @@ describe('example notebook files', () => {
     }
   });
 
-  test.each(notebooks)('%s has params, several tasks, a test and markdown before every task', (name) => {
-    const nb = JSON.parse(readFileSync(join(notebooksDir, name), 'utf8')) as Nb;
-    const text = (c: Nb['cells'][number]) => (Array.isArray(c.source) ? c.source.join('') : c.source);
-    const directives = (c: Nb['cells'][number]) => text(c).split('\n').filter((l) => l.startsWith('//|'));
-    const code = nb.cells.filter((c) => c.cell_type === 'code');
-    expect(code.filter((c) => directives(c).includes('//| params'))).toHaveLength(1);
-    const tasks = nb.cells.flatMap((c, i) => (c.cell_type === 'code' && directives(c).some((d) => d.startsWith('//| task:')) ? [i] : []));
-    expect(tasks.length).toBeGreaterThanOrEqual(4);
-    for (const i of tasks) expect(nb.cells[i - 1]!.cell_type, `cell ${i + 1} starts a task without markdown before it`).toBe('markdown');
-    expect(code.some((c) => directives(c).some((d) => d.startsWith('//| test:')))).toBe(true);
-  });
+  test.each(notebooks)(
+    '%s has params, several tasks, a test and markdown before every task',
+    (name) => {
+      const nb = JSON.parse(readFileSync(join(notebooksDir, name), 'utf8')) as Nb;
+      const text = (c: Nb['cells'][number]) =>
+        Array.isArray(c.source) ? c.source.join('') : c.source;
+      const directives = (c: Nb['cells'][number]) =>
+        text(c)
+          .split('\n')
+          .filter((l) => l.startsWith('//|'));
+      const code = nb.cells.filter((c) => c.cell_type === 'code');
+      expect(code.filter((c) => directives(c).includes('//| params'))).toHaveLength(1);
+      const tasks = nb.cells.flatMap((c, i) =>
+        c.cell_type === 'code' && directives(c).some((d) => d.startsWith('//| task:')) ? [i] : [],
+      );
+      expect(tasks.length).toBeGreaterThanOrEqual(4);
+      for (const i of tasks)
+        expect(
+          nb.cells[i - 1]!.cell_type,
+          `cell ${i + 1} starts a task without markdown before it`,
+        ).toBe('markdown');
+      expect(code.some((c) => directives(c).some((d) => d.startsWith('//| test:')))).toBe(true);
+    },
+  );
 });

@@ -9,7 +9,15 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { describeFailures, readCodeCells, repoRoot, runNotebookCells, startJupyter, type ExecutedCell, type JupyterServer } from '../support/jupyter.js';
+import {
+  describeFailures,
+  readCodeCells,
+  repoRoot,
+  runNotebookCells,
+  startJupyter,
+  type ExecutedCell,
+  type JupyterServer,
+} from '../support/jupyter.js';
 import { prepareCellarForTslab } from '../support/tslab.js';
 
 let server: JupyterServer;
@@ -35,17 +43,28 @@ afterAll(async () => {
  */
 function cellarCli(args: string[]): string {
   const result = cellarCliResult(args);
-  if (result.status !== 0) throw new Error(`cellar ${args.join(' ')} exited ${result.status}:\n${result.stdout}\n${result.stderr}`);
+  if (result.status !== 0)
+    throw new Error(
+      `cellar ${args.join(' ')} exited ${result.status}:\n${result.stdout}\n${result.stderr}`,
+    );
   return result.stdout;
 }
 
-function cellarCliResult(args: string[]): { status: number | null; stdout: string; stderr: string } {
-  return spawnSync(process.execPath, [join(repoRoot, 'bin/cellar.mjs'), ...args, '--workspace', join(scratch, 'workspace')], {
-    cwd: repoRoot,
-    encoding: 'utf8',
-    env: { ...process.env, CELLAR_DUCKDB_PATH: join(scratch, 'warehouse.duckdb') },
-    timeout: 240_000,
-  });
+function cellarCliResult(args: string[]): {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+} {
+  return spawnSync(
+    process.execPath,
+    [join(repoRoot, 'bin/cellar.mjs'), ...args, '--workspace', join(scratch, 'workspace')],
+    {
+      cwd: repoRoot,
+      encoding: 'utf8',
+      env: { ...process.env, CELLAR_DUCKDB_PATH: join(scratch, 'warehouse.duckdb') },
+      timeout: 240_000,
+    },
+  );
 }
 
 interface RunSummary {
@@ -70,7 +89,9 @@ describe('example notebooks in the tslab kernel', () => {
 
     // The data is read relative to the notebook's folder, as the compiled pipeline reads it.
     expect(byId(cells, 'load').stdout.trim()).toBe('344');
-    expect(byId(cells, 'features').stdout).toContain('342 of 344 birds kept; species: Adelie, Chinstrap, Gentoo');
+    expect(byId(cells, 'features').stdout).toContain(
+      '342 of 344 birds kept; species: Adelie, Chinstrap, Gentoo',
+    );
     expect(byId(cells, 'split').stdout).toContain('train 256, test 86');
 
     const accuracyLine = byId(cells, 'evaluate').stdout;
@@ -84,7 +105,11 @@ describe('example notebooks in the tslab kernel', () => {
       expect(rerun.stderr).toBe('');
     }
     const second = await kernel.execute('JSON.stringify(metrics)');
-    const metrics = JSON.parse(first.stdout) as { accuracy: number; confusion: number[][]; nTest: number };
+    const metrics = JSON.parse(first.stdout) as {
+      accuracy: number;
+      confusion: number[][];
+      nTest: number;
+    };
     expect(metrics.accuracy).toBeCloseTo(accuracy, 3);
     expect(metrics.confusion.flat().reduce((a, b) => a + b, 0)).toBe(metrics.nTest);
     expect(second.stdout).toBe(first.stdout);
@@ -97,8 +122,16 @@ describe('example notebooks in the tslab kernel', () => {
     // The compiled pipeline computes exactly what the notebook computed.
     const run = JSON.parse(cellarCli(['run', 'notebooks/penguins.ipynb', '--json'])) as RunSummary;
     expect(run.ok).toBe(true);
-    expect(run.tasks.map((t) => t.name).sort()).toEqual(['evaluate', 'features', 'load', 'split', 'train']);
-    const pipelineMetrics = JSON.parse(cellarCli(['show', 'notebooks/penguins.ipynb', 'evaluate', 'metrics', '--json']));
+    expect(run.tasks.map((t) => t.name).sort()).toEqual([
+      'evaluate',
+      'features',
+      'load',
+      'split',
+      'train',
+    ]);
+    const pipelineMetrics = JSON.parse(
+      cellarCli(['show', 'notebooks/penguins.ipynb', 'evaluate', 'metrics', '--json']),
+    );
     expect(pipelineMetrics).toEqual(JSON.parse(first.stdout));
     await kernel.shutdown();
   }, 180_000); // a cold kernel, tslab type-checking, then a cold compile and run: slow on a busy 2-core machine
@@ -111,14 +144,20 @@ describe('example notebooks in the tslab kernel', () => {
     expect(cells.length).toBe(readCodeCells(path).length);
 
     // 20.6% of the 1,978,941 flights before May 2001 arrived 15+ minutes late (checked by hand in DuckDB).
-    expect(byId(cells, 'baseline').stdout).toContain('20.6% of 1978941 flights before 2001-05-01 were delayed');
+    expect(byId(cells, 'baseline').stdout).toContain(
+      '20.6% of 1978941 flights before 2001-05-01 were delayed',
+    );
 
     // The calibration task pulls ten deciles into Node; the score must rank flights.
     const calibration = byId(cells, 'calibration').stdout;
     const lift = Number(/lift (\d+\.\d+)/.exec(calibration)?.[1]);
     expect(lift).toBeGreaterThan(1.5);
     const deciles = await kernel.execute('JSON.stringify(calibration)');
-    const rows = JSON.parse(deciles.stdout) as { decile: number; flights: number; delayed_share: number }[];
+    const rows = JSON.parse(deciles.stdout) as {
+      decile: number;
+      flights: number;
+      delayed_share: number;
+    }[];
     expect(rows.map((r) => r.decile)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     expect(rows.reduce((n, r) => n + r.flights, 0)).toBe(1021059); // every flight from 2001-05-01 on
     expect(rows[9]!.delayed_share).toBeGreaterThan(4 * rows[0]!.delayed_share);
@@ -131,22 +170,51 @@ describe('example notebooks in the tslab kernel', () => {
     // second run reuses everything.
     const run = JSON.parse(cellarCli(['run', 'notebooks/flights.ipynb', '--json'])) as RunSummary;
     expect(run.ok).toBe(true);
-    expect(run.tasks.map((t) => t.name).sort()).toEqual(['baseline', 'calibration', 'features', 'hour_rates', 'route_rates']);
-    const pipelineRows = JSON.parse(cellarCli(['show', 'notebooks/flights.ipynb', 'calibration', 'calibration', '--json'])) as typeof rows;
-    expect(pipelineRows.map(({ decile, flights, delayed_share }) => ({ decile, flights, delayed_share }))).toEqual(
+    expect(run.tasks.map((t) => t.name).sort()).toEqual([
+      'baseline',
+      'calibration',
+      'features',
+      'hour_rates',
+      'route_rates',
+    ]);
+    const pipelineRows = JSON.parse(
+      cellarCli(['show', 'notebooks/flights.ipynb', 'calibration', 'calibration', '--json']),
+    ) as typeof rows;
+    expect(
+      pipelineRows.map(({ decile, flights, delayed_share }) => ({
+        decile,
+        flights,
+        delayed_share,
+      })),
+    ).toEqual(
       rows.map(({ decile, flights, delayed_share }) => ({ decile, flights, delayed_share })),
     );
-    const pipelineLift = JSON.parse(cellarCli(['show', 'notebooks/flights.ipynb', 'calibration', 'lift', '--json'])) as number;
+    const pipelineLift = JSON.parse(
+      cellarCli(['show', 'notebooks/flights.ipynb', 'calibration', 'lift', '--json']),
+    ) as number;
     expect(pipelineLift).toBeCloseTo(lift, 2); // the notebook printed lift with 2 decimals
     const again = JSON.parse(cellarCli(['run', 'notebooks/flights.ipynb', '--json'])) as RunSummary;
-    expect(again.tasks.map((t) => t.status)).toEqual(['cached', 'cached', 'cached', 'cached', 'cached']);
+    expect(again.tasks.map((t) => t.status)).toEqual([
+      'cached',
+      'cached',
+      'cached',
+      'cached',
+      'cached',
+    ]);
 
     // The notebook's `//| check: rows >= 100000` stops the pipeline when the features table comes
     // out empty (no flights after July 2001), naming the check, the table and the actual value.
-    const empty = cellarCliResult(['run', 'notebooks/flights.ipynb', '--param', 'trainEnd=2001-07-02']);
+    const empty = cellarCliResult([
+      'run',
+      'notebooks/flights.ipynb',
+      '--param',
+      'trainEnd=2001-07-02',
+    ]);
     expect(empty.status).not.toBe(0);
     const report = empty.stdout + empty.stderr;
-    expect(report).toMatch(/check "rows >= 100000" failed on table mart\.flight_features_\w+ \(mart\.flight_features\): actual 0 rows/);
+    expect(report).toMatch(
+      /check "rows >= 100000" failed on table mart\.flight_features_\w+ \(mart\.flight_features\): actual 0 rows/,
+    );
     expect(report).toContain('calibration (upstream features failed)');
 
     // The kernel still queries the shared warehouse file after the pipeline used it.

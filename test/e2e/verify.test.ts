@@ -14,13 +14,27 @@ import { project, removeProjects } from '../acceptance/harness.js';
 let scratch: string;
 
 /** `cellar verify <args> --json` with a private workspace and warehouse file. */
-function verify(cwd: string, ...args: string[]): { code: number; result: VerifyResult | undefined; stderr: string } {
-  const r = spawnSync(process.execPath, [join(repoRoot, 'bin/cellar.mjs'), 'verify', ...args, '--json', '--workspace', join(scratch, 'workspace')], {
-    cwd,
-    encoding: 'utf8',
-    timeout: 1_500_000,
-    env: { ...process.env, NO_COLOR: '1', CELLAR_DUCKDB_PATH: join(scratch, 'warehouse.duckdb') },
-  });
+function verify(
+  cwd: string,
+  ...args: string[]
+): { code: number; result: VerifyResult | undefined; stderr: string } {
+  const r = spawnSync(
+    process.execPath,
+    [
+      join(repoRoot, 'bin/cellar.mjs'),
+      'verify',
+      ...args,
+      '--json',
+      '--workspace',
+      join(scratch, 'workspace'),
+    ],
+    {
+      cwd,
+      encoding: 'utf8',
+      timeout: 1_500_000,
+      env: { ...process.env, NO_COLOR: '1', CELLAR_DUCKDB_PATH: join(scratch, 'warehouse.duckdb') },
+    },
+  );
   let result: VerifyResult | undefined;
   try {
     result = JSON.parse(r.stdout) as VerifyResult;
@@ -30,57 +44,101 @@ function verify(cwd: string, ...args: string[]): { code: number; result: VerifyR
   return { code: r.status ?? -1, result, stderr: r.stderr };
 }
 
-describe.skipIf(!jupyterAvailable())('cellar verify: the notebook and its compiled pipeline compute the same values', () => {
-  beforeAll(async () => {
-    await prepareCellarForTslab();
-    mkdirSync(join(repoRoot, 'test/.tmp'), { recursive: true });
-    scratch = mkdtempSync(join(repoRoot, 'test/.tmp/verify-'));
-  });
-  afterAll(() => {
-    if (scratch) rmSync(scratch, { recursive: true, force: true });
-    removeProjects();
-  });
+describe.skipIf(!jupyterAvailable())(
+  'cellar verify: the notebook and its compiled pipeline compute the same values',
+  () => {
+    beforeAll(async () => {
+      await prepareCellarForTslab();
+      mkdirSync(join(repoRoot, 'test/.tmp'), { recursive: true });
+      scratch = mkdtempSync(join(repoRoot, 'test/.tmp/verify-'));
+    });
+    afterAll(() => {
+      if (scratch) rmSync(scratch, { recursive: true, force: true });
+      removeProjects();
+    });
 
-  test('penguins.ipynb: every task equal, with the defaults and with -p', () => {
-    const run = verify(repoRoot, 'notebooks/penguins.ipynb', '-p', 'nTrees', '20', '-p', 'seed', '7');
-    expect(run.code, run.stderr).toBe(0);
-    const result = run.result!;
-    expect(result.params).toEqual({ seed: 7, nTrees: 20 });
-    expect(result.tasks.map((t) => t.task)).toEqual(['load', 'features', 'split', 'train', 'evaluate']);
-    for (const t of result.tasks) expect(t, JSON.stringify(t.difference)).toMatchObject({ equal: true });
-    expect(result.tasks.find((t) => t.task === 'evaluate')!.outputs.map((o) => o.name)).toContain('metrics');
-  }, 1_600_000);
+    test('penguins.ipynb: every task equal, with the defaults and with -p', () => {
+      const run = verify(
+        repoRoot,
+        'notebooks/penguins.ipynb',
+        '-p',
+        'nTrees',
+        '20',
+        '-p',
+        'seed',
+        '7',
+      );
+      expect(run.code, run.stderr).toBe(0);
+      const result = run.result!;
+      expect(result.params).toEqual({ seed: 7, nTrees: 20 });
+      expect(result.tasks.map((t) => t.task)).toEqual([
+        'load',
+        'features',
+        'split',
+        'train',
+        'evaluate',
+      ]);
+      for (const t of result.tasks)
+        expect(t, JSON.stringify(t.difference)).toMatchObject({ equal: true });
+      expect(result.tasks.find((t) => t.task === 'evaluate')!.outputs.map((o) => o.name)).toContain(
+        'metrics',
+      );
+    }, 1_600_000);
 
-  test('flights.ipynb: every task equal, warehouse tables included (rows, or a digest for the big one)', () => {
-    const run = verify(repoRoot, 'notebooks/flights.ipynb');
-    expect(run.code, run.stderr).toBe(0);
-    const result = run.result!;
-    expect(result.tasks.map((t) => t.task).sort()).toEqual(['baseline', 'calibration', 'features', 'hour_rates', 'route_rates']);
-    for (const t of result.tasks) expect(t, JSON.stringify(t.difference)).toMatchObject({ equal: true });
-  }, 1_600_000);
+    test('flights.ipynb: every task equal, warehouse tables included (rows, or a digest for the big one)', () => {
+      const run = verify(repoRoot, 'notebooks/flights.ipynb');
+      expect(run.code, run.stderr).toBe(0);
+      const result = run.result!;
+      expect(result.tasks.map((t) => t.task).sort()).toEqual([
+        'baseline',
+        'calibration',
+        'features',
+        'hour_rates',
+        'route_rates',
+      ]);
+      for (const t of result.tasks)
+        expect(t, JSON.stringify(t.difference)).toMatchObject({ equal: true });
+    }, 1_600_000);
 
-  test('a task whose pipeline value differs (an unseeded random draw) is reported with the first differing path, and exit 1', () => {
-    const p = project();
-    p.write(
-      'notebooks/draws.ipynb',
-      JSON.stringify({
-        nbformat: 4,
-        nbformat_minor: 5,
-        metadata: { kernelspec: { name: 'tslab', display_name: 'TypeScript', language: 'typescript' }, language_info: { name: 'typescript' } },
-        cells: [
-          ['params', '//| params\nconst n = 3;'],
-          ['draw', '//| task: draw\nconst values: number[] = Array.from({ length: n }, () => Math.random());'],
-          ['stable', '//| task: stable\nconst byParity = new Map<string, number[]>([["even", [0, 2]], ["odd", [1, n]]]);\nconst when = new Date(Date.UTC(2024, 0, n));'],
-        ].map(([id, source]) => ({ cell_type: 'code', id, source, metadata: {}, outputs: [], execution_count: null })),
-      }),
-    );
-    const run = verify(p.dir, 'notebooks/draws.ipynb', '-p', 'n', '4');
-    expect(run.code, run.stderr).toBe(1);
-    const result = run.result!;
-    const draw = result.tasks.find((t) => t.task === 'draw')!;
-    expect(draw.equal).toBe(false);
-    expect(draw.difference!.path).toBe('draw.values[0]');
-    expect(result.tasks.find((t) => t.task === 'stable')).toMatchObject({ equal: true });
-    expect(result.ok).toBe(false);
-  }, 1_600_000);
-});
+    test('a task whose pipeline value differs (an unseeded random draw) is reported with the first differing path, and exit 1', () => {
+      const p = project();
+      p.write(
+        'notebooks/draws.ipynb',
+        JSON.stringify({
+          nbformat: 4,
+          nbformat_minor: 5,
+          metadata: {
+            kernelspec: { name: 'tslab', display_name: 'TypeScript', language: 'typescript' },
+            language_info: { name: 'typescript' },
+          },
+          cells: [
+            ['params', '//| params\nconst n = 3;'],
+            [
+              'draw',
+              '//| task: draw\nconst values: number[] = Array.from({ length: n }, () => Math.random());',
+            ],
+            [
+              'stable',
+              '//| task: stable\nconst byParity = new Map<string, number[]>([["even", [0, 2]], ["odd", [1, n]]]);\nconst when = new Date(Date.UTC(2024, 0, n));',
+            ],
+          ].map(([id, source]) => ({
+            cell_type: 'code',
+            id,
+            source,
+            metadata: {},
+            outputs: [],
+            execution_count: null,
+          })),
+        }),
+      );
+      const run = verify(p.dir, 'notebooks/draws.ipynb', '-p', 'n', '4');
+      expect(run.code, run.stderr).toBe(1);
+      const result = run.result!;
+      const draw = result.tasks.find((t) => t.task === 'draw')!;
+      expect(draw.equal).toBe(false);
+      expect(draw.difference!.path).toBe('draw.values[0]');
+      expect(result.tasks.find((t) => t.task === 'stable')).toMatchObject({ equal: true });
+      expect(result.ok).toBe(false);
+    }, 1_600_000);
+  },
+);

@@ -14,7 +14,10 @@ describe('firstDifference', () => {
   test('equal values of every kind verify reports on: nested objects, Maps, Sets, Dates, typed arrays, NaN, BigInt', () => {
     const value = () => ({
       rows: [{ id: 1, score: 0.5, tags: new Set(['a', 'b']) }],
-      byRegion: new Map<string, number[]>([['north', [1, 2]], ['south', [NaN]]]),
+      byRegion: new Map<string, number[]>([
+        ['north', [1, 2]],
+        ['south', [NaN]],
+      ]),
       when: new Date('2024-01-02T03:04:05Z'),
       weights: new Float64Array([0.1, 0.2]),
       counts: new Int32Array([1, 2, 3]),
@@ -25,35 +28,84 @@ describe('firstDifference', () => {
   });
 
   test('Maps and Sets compare by key and member, not by insertion order', () => {
-    expect(firstDifference(new Map([['a', 1], ['b', 2]]), new Map([['b', 2], ['a', 1]]), 'm')).toBeUndefined();
+    expect(
+      firstDifference(
+        new Map([
+          ['a', 1],
+          ['b', 2],
+        ]),
+        new Map([
+          ['b', 2],
+          ['a', 1],
+        ]),
+        'm',
+      ),
+    ).toBeUndefined();
     expect(firstDifference(new Set([1, 2]), new Set([2, 1]), 's')).toBeUndefined();
   });
 
   test('floats within the relative tolerance are equal; beyond it the path and both values are named', () => {
     expect(firstDifference({ x: 0.1 + 0.2 }, { x: 0.3 }, 't')).toBeUndefined();
-    expect(firstDifference({ x: 1 }, { x: 1 + 1e-6 }, 't')).toEqual({ path: 't.x', notebook: '1', pipeline: '1.000001' });
+    expect(firstDifference({ x: 1 }, { x: 1 + 1e-6 }, 't')).toEqual({
+      path: 't.x',
+      notebook: '1',
+      pipeline: '1.000001',
+    });
     expect(firstDifference({ x: 1 }, { x: 1 + 1e-6 }, 't', 1e-3)).toBeUndefined();
-    expect(firstDifference(NaN, 0, 'n')).toMatchObject({ path: 'n', notebook: 'NaN', pipeline: '0' });
+    expect(firstDifference(NaN, 0, 'n')).toMatchObject({
+      path: 'n',
+      notebook: 'NaN',
+      pipeline: '0',
+    });
     expect(firstDifference(Infinity, 1e308, 'n')).toBeDefined();
   });
 
   test('the first difference is reported with its path through arrays, Maps, Sets and objects', () => {
     const a = { rows: [{ id: 1 }, { id: 2, name: 'x' }] };
     const b = { rows: [{ id: 1 }, { id: 2, name: 'y' }] };
-    expect(firstDifference(a, b, 'load.data')).toEqual({ path: 'load.data.rows[1].name', notebook: '"x"', pipeline: '"y"' });
-    expect(firstDifference(new Map([['north', 1]]), new Map([['north', 2]]), 'm')).toMatchObject({ path: 'm.get("north")', notebook: '1', pipeline: '2' });
-    expect(firstDifference(new Map([['north', 1]]), new Map([['south', 1]]), 'm')).toMatchObject({ path: 'm.get("north")', reason: 'key missing in the pipeline' });
-    expect(firstDifference(new Set(['a']), new Set(['b']), 's')).toMatchObject({ path: 's.has("a")' });
-    expect(firstDifference(new Date(0), new Date(1), 'd')).toMatchObject({ path: 'd', notebook: 'Date(1970-01-01T00:00:00.000Z)' });
-    expect(firstDifference(new Float32Array([1, 2]), new Float32Array([1, 3]), 'w')).toMatchObject({ path: 'w[1]' });
-    expect(firstDifference({ a: 1 }, { a: 1, b: 2 }, 'o')).toMatchObject({ path: 'o.b', reason: 'property only in the pipeline' });
+    expect(firstDifference(a, b, 'load.data')).toEqual({
+      path: 'load.data.rows[1].name',
+      notebook: '"x"',
+      pipeline: '"y"',
+    });
+    expect(firstDifference(new Map([['north', 1]]), new Map([['north', 2]]), 'm')).toMatchObject({
+      path: 'm.get("north")',
+      notebook: '1',
+      pipeline: '2',
+    });
+    expect(firstDifference(new Map([['north', 1]]), new Map([['south', 1]]), 'm')).toMatchObject({
+      path: 'm.get("north")',
+      reason: 'key missing in the pipeline',
+    });
+    expect(firstDifference(new Set(['a']), new Set(['b']), 's')).toMatchObject({
+      path: 's.has("a")',
+    });
+    expect(firstDifference(new Date(0), new Date(1), 'd')).toMatchObject({
+      path: 'd',
+      notebook: 'Date(1970-01-01T00:00:00.000Z)',
+    });
+    expect(firstDifference(new Float32Array([1, 2]), new Float32Array([1, 3]), 'w')).toMatchObject({
+      path: 'w[1]',
+    });
+    expect(firstDifference({ a: 1 }, { a: 1, b: 2 }, 'o')).toMatchObject({
+      path: 'o.b',
+      reason: 'property only in the pipeline',
+    });
   });
 
   test('a change of kind is a difference even when JSON would not see it (Map vs object, Date vs string, typed vs plain array)', () => {
-    expect(firstDifference(new Map([['a', 1]]), { a: 1 }, 'x')).toMatchObject({ reason: 'a Map in the notebook, a object in the pipeline' });
-    expect(firstDifference(new Date(0), '1970-01-01T00:00:00.000Z', 'x')).toMatchObject({ reason: 'a Date in the notebook, a string in the pipeline' });
-    expect(firstDifference(new Float64Array([1]), [1], 'x')).toMatchObject({ reason: 'a Float64Array in the notebook, a array in the pipeline' });
-    expect(firstDifference([1, 2], [1, 2, 3], 'x')).toMatchObject({ reason: 'length 2 in the notebook, 3 in the pipeline' });
+    expect(firstDifference(new Map([['a', 1]]), { a: 1 }, 'x')).toMatchObject({
+      reason: 'a Map in the notebook, a object in the pipeline',
+    });
+    expect(firstDifference(new Date(0), '1970-01-01T00:00:00.000Z', 'x')).toMatchObject({
+      reason: 'a Date in the notebook, a string in the pipeline',
+    });
+    expect(firstDifference(new Float64Array([1]), [1], 'x')).toMatchObject({
+      reason: 'a Float64Array in the notebook, a array in the pipeline',
+    });
+    expect(firstDifference([1, 2], [1, 2, 3], 'x')).toMatchObject({
+      reason: 'length 2 in the notebook, 3 in the pipeline',
+    });
   });
 });
 
@@ -66,10 +118,20 @@ describe('captureHere (the same capture source the kernel runs)', () => {
       }
     }
     const captured = await captureHere(
-      { m: new Map([['a', new Set([1])]]), d: new Date(5), t: new Uint8Array([1, 2]), n: NaN, b: 10n, model: new Model([0.5]), f: Math.max },
+      {
+        m: new Map([['a', new Set([1])]]),
+        d: new Date(5),
+        t: new Uint8Array([1, 2]),
+        n: NaN,
+        b: 10n,
+        model: new Model([0.5]),
+        f: Math.max,
+      },
       join(scratch, 'c1.v8'),
     );
-    const values = Object.fromEntries(Object.entries(captured).map(([k, c]) => [k, c.ok ? c.value : c.error]));
+    const values = Object.fromEntries(
+      Object.entries(captured).map(([k, c]) => [k, c.ok ? c.value : c.error]),
+    );
     expect(values.m).toEqual(new Map([['a', new Set([1])]]));
     expect(values.d).toEqual(new Date(5));
     expect(values.t).toEqual(new Uint8Array([1, 2]));
@@ -92,6 +154,9 @@ describe('captureHere (the same capture source the kernel runs)', () => {
       },
     };
     const captured = await captureHere({ t: table }, join(scratch, 'c2.v8'));
-    expect(captured.t).toEqual({ ok: true, value: { __cellar: 'table', columns: ['city', 'n'], rowCount: 2, rows: [rows[1], rows[0]] } });
+    expect(captured.t).toEqual({
+      ok: true,
+      value: { __cellar: 'table', columns: ['city', 'n'], rowCount: 2, rows: [rows[1], rows[0]] },
+    });
   });
 });

@@ -10,30 +10,56 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { cli, copyFixture, type CliResult } from './helpers.js';
 
 /** The real CLI with extra environment (the shared helper sets none). */
-function cellar(args: string[], options: { cwd: string; env?: Record<string, string> }): Promise<CliResult> {
-  const child = spawn(process.execPath, [cli, ...args], { cwd: options.cwd, env: { ...process.env, CELLAR_WORKSPACE: '', ...options.env } });
+function cellar(
+  args: string[],
+  options: { cwd: string; env?: Record<string, string> },
+): Promise<CliResult> {
+  const child = spawn(process.execPath, [cli, ...args], {
+    cwd: options.cwd,
+    env: { ...process.env, CELLAR_WORKSPACE: '', ...options.env },
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d) => (stdout += d));
   child.stderr.on('data', (d) => (stderr += d));
-  return new Promise((res) => child.on('close', (code, signal) => res({ code, signal, stdout, stderr })));
+  return new Promise((res) =>
+    child.on('close', (code, signal) => res({ code, signal, stdout, stderr })),
+  );
 }
 
-const cell = (id: string, source: string) => ({ cell_type: 'code', id, metadata: {}, execution_count: null, outputs: [], source });
+const cell = (id: string, source: string) => ({
+  cell_type: 'code',
+  id,
+  metadata: {},
+  execution_count: null,
+  outputs: [],
+  source,
+});
 const notebook = (...cells: ReturnType<typeof cell>[]) =>
-  JSON.stringify({ cells, metadata: { kernelspec: { name: 'tslab', display_name: 'TypeScript', language: 'typescript' } }, nbformat: 4, nbformat_minor: 5 });
+  JSON.stringify({
+    cells,
+    metadata: { kernelspec: { name: 'tslab', display_name: 'TypeScript', language: 'typescript' } },
+    nbformat: 4,
+    nbformat_minor: 5,
+  });
 
 // Outside the project: no package.json above it, so Node cannot resolve 'cellar' from here.
 const outside = mkdtempSync(join(tmpdir(), 'cellar-outside-'));
 afterAll(() => rmSync(outside, { recursive: true, force: true }));
 
-const good = notebook(cell('c1', '//| task: numbers\nconst numbers = [1, 2, 3];'), cell('c2', '//| task: total\nconst total = numbers.reduce((a, b) => a + b, 0);'));
+const good = notebook(
+  cell('c1', '//| task: numbers\nconst numbers = [1, 2, 3];'),
+  cell('c2', '//| task: total\nconst total = numbers.reduce((a, b) => a + b, 0);'),
+);
 
 describe('exit codes agree with the README', () => {
   it('cellar run on a notebook that does not compile exits 2 (E_COMPILE), naming the cell', async () => {
     const dir = join(outside, 'broken');
     mkdirSync(dir);
-    writeFileSync(join(dir, 'broken.ipynb'), notebook(cell('c1', '//| task: a\nconst xs = [1];'), cell('c2', '//| task: b\nxs.push(2);')));
+    writeFileSync(
+      join(dir, 'broken.ipynb'),
+      notebook(cell('c1', '//| task: a\nconst xs = [1];'), cell('c2', '//| task: b\nxs.push(2);')),
+    );
     const r = await cellar(['run', 'broken.ipynb'], { cwd: dir });
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('E_COMPILE');
@@ -54,7 +80,10 @@ describe('a missing working folder is named, with the fix', () => {
   it('a pipeline whose workdir is gone fails with E_NO_WORKDIR naming the folder, not a raw ENOENT chdir', async () => {
     const dir = copyFixture('basic');
     const pipeline = join(dir, 'pipeline.ts');
-    writeFileSync(pipeline, readFileSync(pipeline, 'utf8').replace("workdir: './data'", "workdir: './gone'"));
+    writeFileSync(
+      pipeline,
+      readFileSync(pipeline, 'utf8').replace("workdir: './data'", "workdir: './gone'"),
+    );
     const r = await cellar(['run', pipeline, '--workspace', join(dir, 'ws')], { cwd: dir });
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('E_NO_WORKDIR');
@@ -66,7 +95,10 @@ describe('a missing working folder is named, with the fix', () => {
     const dir = join(outside, 'moved');
     mkdirSync(join(dir, 'nbs'), { recursive: true });
     writeFileSync(join(dir, 'nbs', 'moved.ipynb'), good);
-    const compiled = await cellar(['compile', join(dir, 'nbs', 'moved.ipynb'), '--out', join(dir, 'generated')], { cwd: dir });
+    const compiled = await cellar(
+      ['compile', join(dir, 'nbs', 'moved.ipynb'), '--out', join(dir, 'generated')],
+      { cwd: dir },
+    );
     expect(compiled.code).toBe(0);
     rmSync(join(dir, 'nbs'), { recursive: true });
     const r = await cellar(['run', join(dir, 'generated', 'moved', 'pipeline.ts')], { cwd: dir });
@@ -85,7 +117,9 @@ describe("a notebook or --out outside the project resolves 'cellar'", () => {
     const r = await cellar(['run', 'standalone.ipynb', '--json'], { cwd: dir });
     expect(r.stderr).not.toContain("Cannot find module 'cellar'");
     expect(r.code).toBe(0);
-    const shown = await cellar(['show', 'standalone.ipynb', 'total', 'total', '--json'], { cwd: dir });
+    const shown = await cellar(['show', 'standalone.ipynb', 'total', 'total', '--json'], {
+      cwd: dir,
+    });
     expect(JSON.parse(shown.stdout)).toBe(6);
   });
 
@@ -93,13 +127,19 @@ describe("a notebook or --out outside the project resolves 'cellar'", () => {
     const dir = join(outside, 'out-elsewhere');
     mkdirSync(join(dir, 'nb'), { recursive: true });
     writeFileSync(join(dir, 'nb', 'calc.ipynb'), good);
-    const compiled = await cellar(['compile', join(dir, 'nb', 'calc.ipynb'), '--out', join(dir, 'gen')], { cwd: dir });
+    const compiled = await cellar(
+      ['compile', join(dir, 'nb', 'calc.ipynb'), '--out', join(dir, 'gen')],
+      { cwd: dir },
+    );
     expect(compiled.code).toBe(0);
     expect(compiled.stderr).toContain('W_CELLAR_UNRESOLVED');
     const pipeline = join(dir, 'gen', 'calc', 'pipeline.ts');
     const ran = await cellar(['run', pipeline], { cwd: dir });
     expect(ran.code).toBe(0);
-    const tsx = await cellar(['run', pipeline, '--rerun', 'total'], { cwd: dir, env: { CELLAR_LOADER: 'tsx' } });
+    const tsx = await cellar(['run', pipeline, '--rerun', 'total'], {
+      cwd: dir,
+      env: { CELLAR_LOADER: 'tsx' },
+    });
     expect(tsx.code).toBe(2);
     expect(tsx.stderr).toContain('E_CELLAR_UNRESOLVED');
     expect(tsx.stderr).toContain('--out <project>/generated');
@@ -110,8 +150,13 @@ describe('a malformed hand-written task is refused before anything runs', () => 
   it('cellar run exits 2 with E_BAD_TASK naming the pipeline, the task and the field, and runs no task', async () => {
     const dir = copyFixture('basic');
     const file = join(dir, 'tasks', 'total.ts');
-    writeFileSync(file, readFileSync(file, 'utf8').replace("report: { codec: 'text' } }", "report: 'text' }"));
-    const r = await cellar(['run', join(dir, 'pipeline.ts'), '--workspace', join(dir, 'ws')], { cwd: dir });
+    writeFileSync(
+      file,
+      readFileSync(file, 'utf8').replace("report: { codec: 'text' } }", "report: 'text' }"),
+    );
+    const r = await cellar(['run', join(dir, 'pipeline.ts'), '--workspace', join(dir, 'ws')], {
+      cwd: dir,
+    });
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("task 'total': 'outputs.report' must be an output spec object");
     expect(r.stderr).toContain('E_BAD_TASK');

@@ -22,14 +22,22 @@ describe('cellar run (real processes)', () => {
 
     const scalePath = join(dir, 'tasks', 'scale.ts');
     const original = readFileSync(scalePath, 'utf8');
-    writeFileSync(scalePath, `// A new comment and different formatting.\n${original.replace('logCall(\'scale\');', "logCall(  'scale'  ) ; // noted")}`);
+    writeFileSync(
+      scalePath,
+      `// A new comment and different formatting.\n${original.replace("logCall('scale');", "logCall(  'scale'  ) ; // noted")}`,
+    );
     expect((await runJson(args)).status).toEqual(all('cached'));
 
     writeFileSync(scalePath, original.replace('id: r.id,', 'id: r.id + 0,'));
     const dry = await runCli([...args, '--dry-run']);
     expect(dry.stdout).toMatch(/would run\s+scale\s+[0-9a-f]{16}\s+inputs changed/);
     expect(dry.stdout).toMatch(/code\.files\.scale\.ts: [0-9a-f]{16} → [0-9a-f]{16}/);
-    expect((await runJson(args)).status).toEqual({ source: 'cached', scale: 'ran', count: 'cached', total: 'ran' });
+    expect((await runJson(args)).status).toEqual({
+      source: 'cached',
+      scale: 'ran',
+      count: 'cached',
+      total: 'ran',
+    });
   });
 
   it('a change in an imported local helper re-runs exactly the tasks that import it (and downstream)', async () => {
@@ -37,9 +45,17 @@ describe('cellar run (real processes)', () => {
     const args = ['run', join(dir, 'pipeline.ts'), '--workspace', join(dir, 'ws')];
     await runJson(args);
     const helper = join(dir, 'lib', 'math.ts');
-    writeFileSync(helper, readFileSync(helper, 'utf8').replace('return x * factor;', 'return factor * x;'));
+    writeFileSync(
+      helper,
+      readFileSync(helper, 'utf8').replace('return x * factor;', 'return factor * x;'),
+    );
     // scale and total import lib/math.ts; source and count do not.
-    expect((await runJson(args)).status).toEqual({ source: 'cached', scale: 'ran', count: 'cached', total: 'ran' });
+    expect((await runJson(args)).status).toEqual({
+      source: 'cached',
+      scale: 'ran',
+      count: 'cached',
+      total: 'ran',
+    });
   });
 
   it('runs tasks in the pipeline workdir wherever it is started from, and --param re-runs only readers', async () => {
@@ -49,7 +65,17 @@ describe('cellar run (real processes)', () => {
     expect(first.code).toBe(0);
     const again = await runJson([...args, '--param', 'factor=3'], { cwd: '/tmp' });
     expect(again.status).toEqual({ source: 'cached', scale: 'ran', count: 'cached', total: 'ran' });
-    const shown = await runCli(['show', join(dir, 'pipeline.ts'), 'total', 'report', '--workspace', join(dir, 'ws'), '--param', 'factor=3', '--json']);
+    const shown = await runCli([
+      'show',
+      join(dir, 'pipeline.ts'),
+      'total',
+      'report',
+      '--workspace',
+      join(dir, 'ws'),
+      '--param',
+      'factor=3',
+      '--json',
+    ]);
     expect(JSON.parse(shown.stdout)).toBe('total of 3 rows: 180');
   });
 
@@ -63,17 +89,28 @@ describe('cellar run (real processes)', () => {
     await runJson(['run', pipeline, ...ws]);
     const tree = await runCli(['tree', pipeline, 'total', ...ws]);
     expect(tree.stdout).toMatch(/^\(COMPLETE\) total\[[0-9a-f]{16}\]/);
-    expect(tree.stdout).toMatch(/scaled: .*scale\/scaled_[0-9a-f]{16}\.arrow \(table 3 rows × 2 columns: id number, value number\)/);
+    expect(tree.stdout).toMatch(
+      /scaled: .*scale\/scaled_[0-9a-f]{16}\.arrow \(table 3 rows × 2 columns: id number, value number\)/,
+    );
     expect(tree.stdout).toContain('params: {"factor":2,"slowMs":0}');
     expect(tree.stdout).toContain('(shown above)');
     const json = JSON.parse((await runCli(['tree', pipeline, '--json', ...ws])).stdout);
-    expect(json.tasks.map((t: { name: string; status: string }) => `${t.name}:${t.status}`)).toEqual(['source:complete', 'scale:complete', 'count:complete', 'total:complete']);
+    expect(
+      json.tasks.map((t: { name: string; status: string }) => `${t.name}:${t.status}`),
+    ).toEqual(['source:complete', 'scale:complete', 'count:complete', 'total:complete']);
     const show = await runCli(['show', pipeline, 'scale', ...ws]);
     expect(show.stdout).toMatch(/id\s+value\n──\s+─────\n1\s+20\s*\n2\s+40\s*\n3\s+60/);
-    const dry = JSON.parse((await runCli(['run', pipeline, ...ws, '--dry-run', '--json', '--param', 'factor=5'])).stdout);
+    const dry = JSON.parse(
+      (await runCli(['run', pipeline, ...ws, '--dry-run', '--json', '--param', 'factor=5'])).stdout,
+    );
     const scale = dry.tasks.find((t: { name: string }) => t.name === 'scale');
-    expect(scale).toMatchObject({ action: 'run', reason: { kind: 'inputs-changed', changes: [{ path: 'params.factor', before: 2, after: 5 }] } });
-    expect(dry.tasks.find((t: { name: string }) => t.name === 'count')).toMatchObject({ action: 'cached' });
+    expect(scale).toMatchObject({
+      action: 'run',
+      reason: { kind: 'inputs-changed', changes: [{ path: 'params.factor', before: 2, after: 5 }] },
+    });
+    expect(dry.tasks.find((t: { name: string }) => t.name === 'count')).toMatchObject({
+      action: 'cached',
+    });
     expect(calls(dir)).toHaveLength(4);
   });
 
@@ -87,12 +124,25 @@ describe('cellar run (real processes)', () => {
     const badNumber = await runCli(['run', pipeline, ...ws, '--param', 'factor=abc']);
     expect(badNumber.code).toBe(2);
     expect(badNumber.stderr).toContain("param 'factor' is a number");
-    expect((await runCli(['run', pipeline, ...ws, '--rerun', 'scal+'])).stderr).toContain("did you mean 'scale'");
+    expect((await runCli(['run', pipeline, ...ws, '--rerun', 'scal+'])).stderr).toContain(
+      "did you mean 'scale'",
+    );
     writeFileSync(join(dir, 'data', 'input.csv'), 'id,value\n1,oops\n');
-    writeFileSync(join(dir, 'tasks', 'count.ts'), readFileSync(join(dir, 'tasks', 'count.ts'), 'utf8').replace("logCall('count');", "logCall('count'); throw new Error('count exploded');"));
+    writeFileSync(
+      join(dir, 'tasks', 'count.ts'),
+      readFileSync(join(dir, 'tasks', 'count.ts'), 'utf8').replace(
+        "logCall('count');",
+        "logCall('count'); throw new Error('count exploded');",
+      ),
+    );
     const failed = await runJson(['run', pipeline, ...ws, '--keep-going']);
     expect(failed.code).toBe(1);
-    expect(failed.status).toEqual({ source: 'ran', scale: 'ran', count: 'failed', total: 'not-run' });
+    expect(failed.status).toEqual({
+      source: 'ran',
+      scale: 'ran',
+      count: 'failed',
+      total: 'not-run',
+    });
     const text = await runCli(['run', pipeline, ...ws]);
     expect(text.code).toBe(1);
     expect(text.stdout).toContain('* 1 failed:\n    - count: count exploded');
@@ -100,7 +150,14 @@ describe('cellar run (real processes)', () => {
 
   it('resumes after SIGKILL mid-task: finished tasks stay cached, results equal an uninterrupted run', async () => {
     const dir = copyFixture('basic');
-    const args = ['run', join(dir, 'pipeline.ts'), '--workspace', join(dir, 'ws'), '--param', 'slowMs=1500'];
+    const args = [
+      'run',
+      join(dir, 'pipeline.ts'),
+      '--workspace',
+      join(dir, 'ws'),
+      '--param',
+      'slowMs=1500',
+    ];
     const { child, done } = startCli([...args, '--workers', '1']);
     for (let i = 0; i < 300 && !calls(dir).some((c) => c.startsWith('total')); i++) await sleep(20);
     expect(calls(dir).some((c) => c.startsWith('total'))).toBe(true);
@@ -108,25 +165,53 @@ describe('cellar run (real processes)', () => {
     expect((await done).signal).toBe('SIGKILL');
     const totalDir = join(dir, 'ws', 'basic', 'total');
     // Killed mid-task: no manifest (not done), maybe a stale lock; never a half-written output.
-    expect(readdirSync(totalDir).filter((f) => f.endsWith('.manifest.json') || /_[0-9a-f]{16}\.(json|txt)$/.test(f))).toEqual([]);
+    expect(
+      readdirSync(totalDir).filter(
+        (f) => f.endsWith('.manifest.json') || /_[0-9a-f]{16}\.(json|txt)$/.test(f),
+      ),
+    ).toEqual([]);
 
     const resumed = await runJson(args);
     expect(resumed.code).toBe(0);
-    expect(resumed.status).toEqual({ source: 'cached', scale: 'cached', count: 'cached', total: 'ran' });
-    expect(readdirSync(totalDir).filter((f) => f.endsWith('.lock') || f.includes('.tmp-'))).toEqual([]);
+    expect(resumed.status).toEqual({
+      source: 'cached',
+      scale: 'cached',
+      count: 'cached',
+      total: 'ran',
+    });
+    expect(readdirSync(totalDir).filter((f) => f.endsWith('.lock') || f.includes('.tmp-'))).toEqual(
+      [],
+    );
 
     const clean = copyFixture('basic');
-    const reference = await runJson(['run', join(clean, 'pipeline.ts'), '--workspace', join(clean, 'ws'), '--param', 'slowMs=1500']);
+    const reference = await runJson([
+      'run',
+      join(clean, 'pipeline.ts'),
+      '--workspace',
+      join(clean, 'ws'),
+      '--param',
+      'slowMs=1500',
+    ]);
     expect(resumed.keys).toEqual(reference.keys);
     for (const out of ['total', 'report']) {
       const file = readdirSync(totalDir).find((f) => f.startsWith(`${out}_`))!;
-      expect(readFileSync(join(totalDir, file))).toEqual(readFileSync(join(clean, 'ws', 'basic', 'total', file)));
+      expect(readFileSync(join(totalDir, file))).toEqual(
+        readFileSync(join(clean, 'ws', 'basic', 'total', file)),
+      );
     }
   });
 
   it('two processes running the same pipeline at once compute each task once, without errors', async () => {
     const dir = copyFixture('basic');
-    const args = ['run', join(dir, 'pipeline.ts'), '--workspace', join(dir, 'ws'), '--param', 'slowMs=400', '--json'];
+    const args = [
+      'run',
+      join(dir, 'pipeline.ts'),
+      '--workspace',
+      join(dir, 'ws'),
+      '--param',
+      'slowMs=400',
+      '--json',
+    ];
     const a = startCli(args);
     const b = startCli(args);
     const [ra, rb] = await Promise.all([a.done, b.done]);
@@ -134,7 +219,11 @@ describe('cellar run (real processes)', () => {
     const ja = JSON.parse(ra.stdout);
     const jb = JSON.parse(rb.stdout);
     // Every task computed exactly once across both processes.
-    expect(calls(dir).map((c) => c.split(' ')[0]).sort()).toEqual(['count', 'scale', 'source', 'total']);
+    expect(
+      calls(dir)
+        .map((c) => c.split(' ')[0])
+        .sort(),
+    ).toEqual(['count', 'scale', 'source', 'total']);
     for (const name of ['source', 'scale', 'count', 'total']) {
       const sa = ja.tasks.find((t: { name: string }) => t.name === name);
       const sb = jb.tasks.find((t: { name: string }) => t.name === name);

@@ -34,10 +34,22 @@ describe('codecs', () => {
   });
 
   it('columnar tables keep typed arrays as typed arrays and plain arrays as plain arrays', async () => {
-    const cols = { x: new Float64Array([1.5, 2.5, 3.5]), id: new Int32Array([1, 2, 3]), name: ['a', 'b', 'c'] };
+    const cols = {
+      x: new Float64Array([1.5, 2.5, 3.5]),
+      id: new Int32Array([1, 2, 3]),
+      name: ['a', 'b', 'c'],
+    };
     const { codec, schema, back } = await roundTrip(cols);
     expect(codec).toBe('table');
-    expect(schema).toMatchObject({ shape: 'columns', rows: 3, columns: [{ name: 'x', type: 'Float64Array' }, { name: 'id', type: 'Int32Array' }, { name: 'name', type: 'string' }] });
+    expect(schema).toMatchObject({
+      shape: 'columns',
+      rows: 3,
+      columns: [
+        { name: 'x', type: 'Float64Array' },
+        { name: 'id', type: 'Int32Array' },
+        { name: 'name', type: 'string' },
+      ],
+    });
     const b = back as typeof cols;
     expect(b.x).toBeInstanceOf(Float64Array);
     expect(Array.from(b.x)).toEqual([1.5, 2.5, 3.5]);
@@ -49,13 +61,21 @@ describe('codecs', () => {
     expect((await roundTrip([{ a: 1 }, { a: 'x' }])).codec).toBe('json');
     expect((await roundTrip([{ a: { nested: 1 } }])).codec).toBe('json');
     const r = await roundTrip({ accuracy: 0.93, labels: ['a', 'b'], n: 3 });
-    expect(r).toMatchObject({ codec: 'json', schema: { kind: 'json', type: 'object' }, back: { accuracy: 0.93, labels: ['a', 'b'], n: 3 } });
+    expect(r).toMatchObject({
+      codec: 'json',
+      schema: { kind: 'json', type: 'object' },
+      back: { accuracy: 0.93, labels: ['a', 'b'], n: 3 },
+    });
     expect((await roundTrip(42)).back).toBe(42);
     expect((await roundTrip([])).codec).toBe('json');
   });
 
   it('strings are text and bytes are binary', async () => {
-    expect(await roundTrip('héllo\nworld')).toMatchObject({ codec: 'text', schema: { kind: 'text', chars: 11 }, back: 'héllo\nworld' });
+    expect(await roundTrip('héllo\nworld')).toMatchObject({
+      codec: 'text',
+      schema: { kind: 'text', chars: 11 },
+      back: 'héllo\nworld',
+    });
     const bytes = new Uint8Array([0, 1, 2, 255]);
     const r = await roundTrip(bytes);
     expect(r.codec).toBe('binary');
@@ -92,20 +112,29 @@ describe('codecs', () => {
         return x * this.k;
       }
     }
-    const spec = { codec: 'model', save: (s: Scaler) => new TextEncoder().encode(String(s.k)), load: (b: Uint8Array) => new Scaler(Number(new TextDecoder().decode(b))) };
+    const spec = {
+      codec: 'model',
+      save: (s: Scaler) => new TextEncoder().encode(String(s.k)),
+      load: (b: Uint8Array) => new Scaler(Number(new TextDecoder().decode(b))),
+    };
     const r = await roundTrip(new Scaler(3), spec);
     expect((r.back as Scaler).apply(2)).toBe(6);
   });
 
   it('codec id and version enter the key; auto names every codec it may pick', () => {
     expect(codecKey({ codec: 'csv' })).toBe(`csv@${getCodec('csv').version}`);
-    expect(codecKey({})).toMatch(/^auto\(binary@\d+,text@\d+,table@\d+,model@\d+,json@\d+,structured@\d+\)$/);
+    expect(codecKey({})).toMatch(
+      /^auto\(binary@\d+,text@\d+,table@\d+,model@\d+,json@\d+,structured@\d+\)$/,
+    );
     expect(() => codecKey({ codec: 'parquet-nope' })).toThrow(/unknown codec 'parquet-nope'/);
   });
 
   describe('values JSON cannot hold', () => {
     it('a Map, Set, Date, BigInt or typed array round-trips through the structured codec', async () => {
-      const counts = new Map<string, number>([['x', 2], ['y', 3]]);
+      const counts = new Map<string, number>([
+        ['x', 2],
+        ['y', 3],
+      ]);
       const m = await roundTrip(counts);
       expect(m.codec).toBe('structured');
       expect(m.schema).toEqual({ kind: 'json', type: 'Map', length: 2 });
@@ -129,8 +158,14 @@ describe('codecs', () => {
       expect((t.back as { weights: Float32Array }).weights).toBeInstanceOf(Float32Array);
       expect(Array.from((t.back as { weights: Float32Array }).weights)).toEqual([0.5, 1.5]);
       // Nested inside plain data, and numbers JSON turns into null.
-      const nested = await roundTrip({ byRegion: new Map([['north', new Set([1, 2])]]), ratio: Number.NaN });
-      expect(nested.back).toEqual({ byRegion: new Map([['north', new Set([1, 2])]]), ratio: Number.NaN });
+      const nested = await roundTrip({
+        byRegion: new Map([['north', new Set([1, 2])]]),
+        ratio: Number.NaN,
+      });
+      expect(nested.back).toEqual({
+        byRegion: new Map([['north', new Set([1, 2])]]),
+        ratio: Number.NaN,
+      });
     });
 
     it('plain data still goes to JSON (readable files)', async () => {
@@ -144,14 +179,22 @@ describe('codecs', () => {
           return this.vocab.indexOf(s);
         }
       }
-      expect(() => pickCodec(new Tokenizer(), {}, 'tok')).toThrow(/holds a Tokenizer instance.*`\/\/\| output: tok=model`.*toJSON/);
+      expect(() => pickCodec(new Tokenizer(), {}, 'tok')).toThrow(
+        /holds a Tokenizer instance.*`\/\/\| output: tok=model`.*toJSON/,
+      );
       // Nested: the path says where.
-      expect(() => pickCodec({ parts: [1, new Tokenizer()] }, {}, 'bundle')).toThrow(/Tokenizer instance at bundle\.parts\[1\]/);
-      expect(() => pickCodec(new Map([['t', new Tokenizer()]]), {}, 'm')).toThrow(/Tokenizer instance at m\.get\("t"\)/);
+      expect(() => pickCodec({ parts: [1, new Tokenizer()] }, {}, 'bundle')).toThrow(
+        /Tokenizer instance at bundle\.parts\[1\]/,
+      );
+      expect(() => pickCodec(new Map([['t', new Tokenizer()]]), {}, 'm')).toThrow(
+        /Tokenizer instance at m\.get\("t"\)/,
+      );
     });
 
     it('the json codec, named explicitly, refuses what it would change instead of writing {}', () => {
-      expect(() => getCodec('json').encode(new Map([['x', 1]]), {})).toThrow(/json codec cannot hold Map.*structured/);
+      expect(() => getCodec('json').encode(new Map([['x', 1]]), {})).toThrow(
+        /json codec cannot hold Map.*structured/,
+      );
       expect(() => getCodec('json').encode({ n: 1n }, {})).toThrow(/cannot hold BigInt/);
     });
   });
@@ -162,9 +205,16 @@ describe('codecs', () => {
         return this.points.findIndex((p) => p[0] === x[0]);
       }
     }
-    const model = new Centroids([[0, 0], [5, 5]]);
-    await expect(async () => getCodec('model').encode(model, {})).rejects.toThrow(/no way to save a Centroids instance: register one with registerModelFormat.*toJSON/);
-    await expect(async () => getCodec('model').encode({ a: 1 }, {})).rejects.toThrow(/no way to save plain data: /);
+    const model = new Centroids([
+      [0, 0],
+      [5, 5],
+    ]);
+    await expect(async () => getCodec('model').encode(model, {})).rejects.toThrow(
+      /no way to save a Centroids instance: register one with registerModelFormat.*toJSON/,
+    );
+    await expect(async () => getCodec('model').encode({ a: 1 }, {})).rejects.toThrow(
+      /no way to save plain data: /,
+    );
   });
 
   describe('empty tables (shared case bug13)', () => {
@@ -194,8 +244,17 @@ describe('codecs', () => {
       expect(Array.isArray(back.amount)).toBe(true);
       expect(back.amount.reduce((a, b) => a + b, 0)).toBe(0);
       // Variant: typed arrays say their type even with no rows; a column of only nulls keeps its rows.
-      const typed = await roundTrip({ x: new Float64Array(0), n: new Int32Array(0) }, { codec: 'table' });
-      expect(typed.schema).toMatchObject({ rows: 0, columns: [{ name: 'x', type: 'Float64Array' }, { name: 'n', type: 'Int32Array' }] });
+      const typed = await roundTrip(
+        { x: new Float64Array(0), n: new Int32Array(0) },
+        { codec: 'table' },
+      );
+      expect(typed.schema).toMatchObject({
+        rows: 0,
+        columns: [
+          { name: 'x', type: 'Float64Array' },
+          { name: 'n', type: 'Int32Array' },
+        ],
+      });
       expect((typed.back as { x: Float64Array }).x).toBeInstanceOf(Float64Array);
       expect((typed.back as { n: Int32Array }).n).toBeInstanceOf(Int32Array);
       const nulls = await roundTrip([{ a: null }, { a: null }], { codec: 'table' });
@@ -206,7 +265,10 @@ describe('codecs', () => {
   describe('values too large for one JSON string (shared case bug18)', () => {
     // The real case is 3.5 M strings (~560 MB), past V8's string limit. The same path is crossed
     // here with a lowered limit, so the test costs kilobytes.
-    const lines = Array.from({ length: 2000 }, (_, i) => `line ${String(i).padStart(8, '0')} ` + 'x'.repeat(20));
+    const lines = Array.from(
+      { length: 2000 },
+      (_, i) => `line ${String(i).padStart(8, '0')} ` + 'x'.repeat(20),
+    );
     let saved: number;
     beforeEach(() => {
       saved = codecLimits.jsonChars;
@@ -227,9 +289,13 @@ describe('codecs', () => {
 
     it('the json codec named explicitly refuses a value past the limit, naming the way out', async () => {
       // Variant: objects of long keys count too, not just strings in arrays.
-      const wide = Object.fromEntries(Array.from({ length: 500 }, (_, i) => [`key_${i}_${'k'.repeat(20)}`, i]));
+      const wide = Object.fromEntries(
+        Array.from({ length: 500 }, (_, i) => [`key_${i}_${'k'.repeat(20)}`, i]),
+      );
       expect(pickCodec(wide, {}).id).toBe('structured');
-      expect(() => getCodec('json').encode(lines, {})).toThrow(/json codec cannot hold a value too large for one JSON text.*limit is 10000.*leave the codec out \(auto picks 'structured'\)/);
+      expect(() => getCodec('json').encode(lines, {})).toThrow(
+        /json codec cannot hold a value too large for one JSON text.*limit is 10000.*leave the codec out \(auto picks 'structured'\)/,
+      );
     });
   });
 });

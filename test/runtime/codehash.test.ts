@@ -10,22 +10,35 @@ import { checkStamp, readWithStamp, stampLimits } from '../../runtime/key/filest
 import { root } from './helpers.js';
 
 function project() {
-  const dir = join(root, 'test', '.tmp', 'runtime', `codehash-${process.pid}-${Math.random().toString(36).slice(2)}`);
+  const dir = join(
+    root,
+    'test',
+    '.tmp',
+    'runtime',
+    `codehash-${process.pid}-${Math.random().toString(36).slice(2)}`,
+  );
   mkdirSync(join(dir, 'lib'), { recursive: true });
-  writeFileSync(join(dir, 'task.ts'), [
-    "import { helper } from './lib/helper.js';",
-    "import type { Shape } from './lib/types.js';",
-    "import { RandomForestClassifier } from 'ml-random-forest';",
-    "import { readFileSync } from 'node:fs';",
-    'export const run = (s: Shape) => helper(s.n) + String(RandomForestClassifier) + String(readFileSync);',
-  ].join('\n'));
-  writeFileSync(join(dir, 'lib', 'helper.ts'), "import { deep } from './deep';\nexport const helper = (n: number) => deep(n) * 2;\n");
+  writeFileSync(
+    join(dir, 'task.ts'),
+    [
+      "import { helper } from './lib/helper.js';",
+      "import type { Shape } from './lib/types.js';",
+      "import { RandomForestClassifier } from 'ml-random-forest';",
+      "import { readFileSync } from 'node:fs';",
+      'export const run = (s: Shape) => helper(s.n) + String(RandomForestClassifier) + String(readFileSync);',
+    ].join('\n'),
+  );
+  writeFileSync(
+    join(dir, 'lib', 'helper.ts'),
+    "import { deep } from './deep';\nexport const helper = (n: number) => deep(n) * 2;\n",
+  );
   writeFileSync(join(dir, 'lib', 'deep.ts'), 'export const deep = (n: number) => n + 1;\n');
   writeFileSync(join(dir, 'lib', 'types.ts'), 'export interface Shape { n: number }\n');
   return dir;
 }
 
-const fingerprint = (dir: string, memo?: string) => new CodeHasher(memo).fingerprint(pathToFileURL(join(dir, 'task.ts')).href + '?tsx-namespace=123');
+const fingerprint = (dir: string, memo?: string) =>
+  new CodeHasher(memo).fingerprint(pathToFileURL(join(dir, 'task.ts')).href + '?tsx-namespace=123');
 
 describe('code fingerprint', () => {
   it('covers the module, its local imports transitively, and imported package versions', async () => {
@@ -33,14 +46,19 @@ describe('code fingerprint', () => {
     const fp = await fingerprint(dir);
     // types.ts is imported for types only: it cannot change what the task computes.
     expect(Object.keys(fp.files)).toEqual(['lib/deep.ts', 'lib/helper.ts', 'task.ts']);
-    const version = JSON.parse(readFileSync(join(root, 'node_modules', 'ml-random-forest', 'package.json'), 'utf8')).version;
+    const version = JSON.parse(
+      readFileSync(join(root, 'node_modules', 'ml-random-forest', 'package.json'), 'utf8'),
+    ).version;
     expect(fp.packages).toEqual({ 'ml-random-forest': version });
   });
 
   it('ignores comments and formatting, sees code changes, including deep in a helper', async () => {
     const dir = project();
     const before = await fingerprint(dir);
-    writeFileSync(join(dir, 'lib', 'deep.ts'), '// why: one more\nexport const deep = (n: number) =>\n  n + 1; /* same */\n');
+    writeFileSync(
+      join(dir, 'lib', 'deep.ts'),
+      '// why: one more\nexport const deep = (n: number) =>\n  n + 1; /* same */\n',
+    );
     expect(await fingerprint(dir)).toEqual(before);
     writeFileSync(join(dir, 'lib', 'deep.ts'), 'export const deep = (n: number) => n + 2;\n');
     const after = await fingerprint(dir);
@@ -50,11 +68,20 @@ describe('code fingerprint', () => {
 
   it('ignores comments esbuild keeps in its output (a trailing comment inside an object literal)', async () => {
     const dir = project();
-    writeFileSync(join(dir, 'lib', 'deep.ts'), 'const opts = {\n  step: 1,\n  replace: false,\n};\nexport const deep = (n: number) => n + opts.step;\n');
+    writeFileSync(
+      join(dir, 'lib', 'deep.ts'),
+      'const opts = {\n  step: 1,\n  replace: false,\n};\nexport const deep = (n: number) => n + opts.step;\n',
+    );
     const before = await fingerprint(dir);
-    writeFileSync(join(dir, 'lib', 'deep.ts'), 'const opts = {\n  step: 1,\n  replace: false, // a comment only\n  /* and a block */\n};\nexport const deep = (n: number) => n + opts.step;\n');
+    writeFileSync(
+      join(dir, 'lib', 'deep.ts'),
+      'const opts = {\n  step: 1,\n  replace: false, // a comment only\n  /* and a block */\n};\nexport const deep = (n: number) => n + opts.step;\n',
+    );
     expect(await fingerprint(dir)).toEqual(before);
-    writeFileSync(join(dir, 'lib', 'deep.ts'), 'const opts = {\n  step: 2,\n  replace: false, // a comment only\n};\nexport const deep = (n: number) => n + opts.step;\n');
+    writeFileSync(
+      join(dir, 'lib', 'deep.ts'),
+      'const opts = {\n  step: 2,\n  replace: false, // a comment only\n};\nexport const deep = (n: number) => n + opts.step;\n',
+    );
     expect((await fingerprint(dir)).files['lib/deep.ts']).not.toBe(before.files['lib/deep.ts']);
   });
 
@@ -67,14 +94,22 @@ describe('code fingerprint', () => {
     hasher.save();
     const saved = JSON.parse(readFileSync(memo, 'utf8'));
     const entry = saved.entries[join(dir, 'task.ts')];
-    expect(Object.keys(entry.inputs).sort()).toEqual([join(dir, 'lib', 'deep.ts'), join(dir, 'lib', 'helper.ts'), join(dir, 'task.ts')]);
+    expect(Object.keys(entry.inputs).sort()).toEqual([
+      join(dir, 'lib', 'deep.ts'),
+      join(dir, 'lib', 'helper.ts'),
+      join(dir, 'task.ts'),
+    ]);
     // Poison the memo: unchanged files must be served from it (no esbuild call) ...
     entry.files['lib/deep.ts'] = 'from-the-memo';
     writeFileSync(memo, JSON.stringify(saved));
-    expect((await new CodeHasher(memo).fingerprint(url)).files['lib/deep.ts']).toBe('from-the-memo');
+    expect((await new CodeHasher(memo).fingerprint(url)).files['lib/deep.ts']).toBe(
+      'from-the-memo',
+    );
     // ... a touched file with the same bytes too (its content is re-checked, not its mtime) ...
     utimesSync(join(dir, 'lib', 'deep.ts'), new Date(), new Date(Date.now() + 5000));
-    expect((await new CodeHasher(memo).fingerprint(url)).files['lib/deep.ts']).toBe('from-the-memo');
+    expect((await new CodeHasher(memo).fingerprint(url)).files['lib/deep.ts']).toBe(
+      'from-the-memo',
+    );
     // ... and a changed one is bundled again.
     writeFileSync(join(dir, 'lib', 'deep.ts'), 'export const deep = (n: number) => n + 7;\n');
     const changed = await new CodeHasher(memo).fingerprint(url);
@@ -108,8 +143,14 @@ describe('code fingerprint', () => {
 
     it('an edit to a helper module that keeps size and mtime changes the fingerprint', async () => {
       const dir = project();
-      writeFileSync(join(dir, 'lib', 'round.ts'), 'export function roundCents(x: number): number {\n  return Math.round(x * 100) / 100;\n}\n');
-      writeFileSync(join(dir, 'lib', 'helper.ts'), "import { roundCents } from './round';\nexport const helper = (n: number) => roundCents(n) * 2;\n");
+      writeFileSync(
+        join(dir, 'lib', 'round.ts'),
+        'export function roundCents(x: number): number {\n  return Math.round(x * 100) / 100;\n}\n',
+      );
+      writeFileSync(
+        join(dir, 'lib', 'helper.ts'),
+        "import { roundCents } from './round';\nexport const helper = (n: number) => roundCents(n) * 2;\n",
+      );
       const memo = join(dir, 'memo.json');
       const url = pathToFileURL(join(dir, 'task.ts')).href;
       const h1 = new CodeHasher(memo);
@@ -154,7 +195,13 @@ describe('code fingerprint', () => {
 
 describe('a task is keyed on the setup declarations it uses, transitively', () => {
   function compiledLike() {
-    const dir = join(root, 'test', '.tmp', 'runtime', `codehash-setup-${process.pid}-${Math.random().toString(36).slice(2)}`);
+    const dir = join(
+      root,
+      'test',
+      '.tmp',
+      'runtime',
+      `codehash-setup-${process.pid}-${Math.random().toString(36).slice(2)}`,
+    );
     mkdirSync(dir, { recursive: true });
     writeFileSync(
       join(dir, 'setup.ts'),
@@ -166,8 +213,14 @@ describe('a task is keyed on the setup declarations it uses, transitively', () =
         'export const THRESHOLD = 10;',
       ].join('\n'),
     );
-    writeFileSync(join(dir, 'a.ts'), "import { double, type Row } from './setup.js';\nexport const a = (r: Row) => double(r.n);\n");
-    writeFileSync(join(dir, 'b.ts'), "import { label, THRESHOLD } from './setup.js';\nexport const b = (n: number) => (n > THRESHOLD ? label(n) : '');\n");
+    writeFileSync(
+      join(dir, 'a.ts'),
+      "import { double, type Row } from './setup.js';\nexport const a = (r: Row) => double(r.n);\n",
+    );
+    writeFileSync(
+      join(dir, 'b.ts'),
+      "import { label, THRESHOLD } from './setup.js';\nexport const b = (n: number) => (n > THRESHOLD ? label(n) : '');\n",
+    );
     return dir;
   }
   const both = async (dir: string) => {
@@ -199,7 +252,11 @@ describe('a task is keyed on the setup declarations it uses, transitively', () =
     const mid = await both(dir);
     expect(mid.a).not.toEqual(before.a);
     expect(mid.b).toEqual(before.b);
-    edit(dir, 'export const THRESHOLD', 'export function unused(s: string) { return s.trim(); }\nexport interface Extra { x: string }\nexport const THRESHOLD');
+    edit(
+      dir,
+      'export const THRESHOLD',
+      'export function unused(s: string) { return s.trim(); }\nexport interface Extra { x: string }\nexport const THRESHOLD',
+    );
     const after = await both(dir);
     expect(after).toEqual(mid);
   });
@@ -213,7 +270,15 @@ describe('cache modes in keys', () => {
     const dir = project();
     const module = pathToFileURL(join(dir, 'task.ts')).href;
     const make = (cache: 'code' | 'params') =>
-      defineTask({ name: `t_${cache}`, module, cache, params: { n: { type: 'number', default: 1 } }, inputs: {}, outputs: { v: {} }, run: () => ({ v: 1 }) });
+      defineTask({
+        name: `t_${cache}`,
+        module,
+        cache,
+        params: { n: { type: 'number', default: 1 } },
+        inputs: {},
+        outputs: { v: {} },
+        run: () => ({ v: 1 }),
+      });
     const keysOf = async () => {
       const { graph } = buildGraph([make('code'), make('params')]);
       const keys = await computeKeys(graph!, { hasher: new CodeHasher() });

@@ -14,7 +14,7 @@ describe('runtime error codes', () => {
     expect(documented).toEqual(Object.keys(RUNTIME_CODES).sort());
   });
 
-  it('every code quoted in runtime/ and cli/ source is catalogued (the runtime\'s, or the compiler\'s for compile diagnostics)', () => {
+  it("every code quoted in runtime/ and cli/ source is catalogued (the runtime's, or the compiler's for compile diagnostics)", () => {
     // The types already refuse a free string where a code is expected; this also catches a code
     // written into a message or a JSON literal.
     const known = new Set([...Object.keys(RUNTIME_CODES), ...Object.keys(CODES)]);
@@ -23,7 +23,8 @@ describe('runtime error codes', () => {
       for (const file of readdirSync(join(root, dir), { recursive: true }) as string[]) {
         if (!file.endsWith('.ts')) continue;
         const text = readFileSync(join(root, dir, file), 'utf8');
-        for (const [, code] of text.matchAll(/'(E_[A-Z][A-Z_]*)'/g)) if (!known.has(code!)) stray.push(`${dir}/${file}: ${code}`);
+        for (const [, code] of text.matchAll(/'(E_[A-Z][A-Z_]*)'/g))
+          if (!known.has(code!)) stray.push(`${dir}/${file}: ${code}`);
       }
     }
     expect(stray).toEqual([]);

@@ -19,7 +19,11 @@ function definitionError(def: unknown): { code: string; message: string } {
 
 describe('defineTask: absent optional fields take their defaults', () => {
   it('a task without params or inputs runs (the README API, hand-written)', async () => {
-    const source = defineTask({ name: 'source', outputs: { rows: {} }, run: () => ({ rows: [1, 2, 3] }) });
+    const source = defineTask({
+      name: 'source',
+      outputs: { rows: {} },
+      run: () => ({ rows: [1, 2, 3] }),
+    });
     const total = defineTask({
       name: 'total',
       inputs: { rows: output(source, 'rows') },
@@ -29,12 +33,21 @@ describe('defineTask: absent optional fields take their defaults', () => {
     expect(source.params).toEqual({});
     expect(source.inputs).toEqual({});
     expect(await evaluate(total)).toEqual({ sum: 6 });
-    const { result } = await runPipeline({ pipeline: definePipeline({ name: 'p', tasks: [source, total] }), store: new MemoryStore(), codeAware: false });
+    const { result } = await runPipeline({
+      pipeline: definePipeline({ name: 'p', tasks: [source, total] }),
+      store: new MemoryStore(),
+      codeAware: false,
+    });
     expect(result!.ok).toBe(true);
   });
 
   it('variant: a task with params but no inputs, and no version/cache/retries, is keyed and run', async () => {
-    const scaled = defineTask({ name: 'scaled', params: { k: { type: 'number', default: 2 } }, outputs: { v: {} }, run: (_i, { k }) => ({ v: k * 21 }) });
+    const scaled = defineTask({
+      name: 'scaled',
+      params: { k: { type: 'number', default: 2 } },
+      outputs: { v: {} },
+      run: (_i, { k }) => ({ v: k * 21 }),
+    });
     expect(scaled.version).toBe(0);
     expect(scaled.cache).toBe('code');
     expect(await evaluate(scaled)).toEqual({ v: 42 });
@@ -44,16 +57,52 @@ describe('defineTask: absent optional fields take their defaults', () => {
 describe('defineTask: a malformed definition names the task and the field (E_BAD_TASK)', () => {
   const run = () => ({ x: 1 });
   it.each([
-    ['an output spec that is not an object', { name: 't1', outputs: { x: 'json' }, run }, "task 't1': 'outputs.x' must be an output spec object"],
-    ['outputs that are not an object', { name: 't2', outputs: ['x'], run }, "task 't2': 'outputs' must be an object keyed by name, got an array"],
+    [
+      'an output spec that is not an object',
+      { name: 't1', outputs: { x: 'json' }, run },
+      "task 't1': 'outputs.x' must be an output spec object",
+    ],
+    [
+      'outputs that are not an object',
+      { name: 't2', outputs: ['x'], run },
+      "task 't2': 'outputs' must be an object keyed by name, got an array",
+    ],
     ['no outputs', { name: 't3', run }, "task 't3': 'outputs' is required"],
-    ['run not a function', { name: 't4', outputs: { x: {} }, run: 'x' }, "task 't4': 'run' must be a function"],
-    ['an unknown field (a typo)', { name: 't5', output: { x: {} }, outputs: { x: {} }, run }, "task 't5': unknown field 'output', did you mean 'outputs'?"],
-    ['params of the wrong type', { name: 't6', params: 3, outputs: { x: {} }, run }, "task 't6': 'params' must be an object keyed by name, got 3"],
-    ['a param spec with an unknown type', { name: 't7', params: { n: { type: 'int', default: 1 } }, outputs: { x: {} }, run }, "task 't7': 'params.n' has type \"int\""],
-    ['an input that is not output(task, name)', { name: 't8', inputs: { rows: 'load.rows' }, outputs: { x: {} }, run }, "task 't8': 'inputs.rows' must be output(task, 'name')"],
-    ['retries of the wrong type', { name: 't9', outputs: { x: {} }, retries: '2', run }, "task 't9': 'retries' must be a whole number"],
-    ['a cache mode that does not exist', { name: 't10', outputs: { x: {} }, cache: 'always', run }, "task 't10': 'cache' must be 'code' or 'params'"],
+    [
+      'run not a function',
+      { name: 't4', outputs: { x: {} }, run: 'x' },
+      "task 't4': 'run' must be a function",
+    ],
+    [
+      'an unknown field (a typo)',
+      { name: 't5', output: { x: {} }, outputs: { x: {} }, run },
+      "task 't5': unknown field 'output', did you mean 'outputs'?",
+    ],
+    [
+      'params of the wrong type',
+      { name: 't6', params: 3, outputs: { x: {} }, run },
+      "task 't6': 'params' must be an object keyed by name, got 3",
+    ],
+    [
+      'a param spec with an unknown type',
+      { name: 't7', params: { n: { type: 'int', default: 1 } }, outputs: { x: {} }, run },
+      "task 't7': 'params.n' has type \"int\"",
+    ],
+    [
+      'an input that is not output(task, name)',
+      { name: 't8', inputs: { rows: 'load.rows' }, outputs: { x: {} }, run },
+      "task 't8': 'inputs.rows' must be output(task, 'name')",
+    ],
+    [
+      'retries of the wrong type',
+      { name: 't9', outputs: { x: {} }, retries: '2', run },
+      "task 't9': 'retries' must be a whole number",
+    ],
+    [
+      'a cache mode that does not exist',
+      { name: 't10', outputs: { x: {} }, cache: 'always', run },
+      "task 't10': 'cache' must be 'code' or 'params'",
+    ],
   ])('%s', (_what, def, text) => {
     const { code, message } = definitionError(def);
     expect(code).toBe('E_BAD_TASK');
@@ -61,7 +110,12 @@ describe('defineTask: a malformed definition names the task and the field (E_BAD
   });
 
   it('lists every problem, not only the first', () => {
-    const { message } = definitionError({ name: 'many', outputs: { x: 1 }, version: 'two', run: null });
+    const { message } = definitionError({
+      name: 'many',
+      outputs: { x: 1 },
+      version: 'two',
+      run: null,
+    });
     expect(message).toContain("'version' must be a number");
     expect(message).toContain("'run' must be a function");
     expect(message).toContain("'outputs.x' must be an output spec object");
@@ -74,19 +128,27 @@ describe('defineTask: a malformed definition names the task and the field (E_BAD
 });
 
 describe('name lookups never go through an object prototype', () => {
-  const t = defineTask({ name: 'rows', params: { limit: { type: 'number', default: 5 }, label: { type: 'string', default: 'a' } }, outputs: { x: {} }, run: () => ({ x: 1 }) });
+  const t = defineTask({
+    name: 'rows',
+    params: { limit: { type: 'number', default: 5 }, label: { type: 'string', default: 'a' } },
+    outputs: { x: {} },
+    run: () => ({ x: 1 }),
+  });
   const pipeline = definePipeline({ name: 'p', tasks: [t] });
 
-  it.each(['__proto__', 'constructor', 'toString', 'hasOwnProperty'])('--param %s=1 is an unknown param, listing the real ones', (name) => {
-    let error: { code?: string; message?: string } = {};
-    try {
-      parseParams([`${name}=1`], pipeline);
-    } catch (e) {
-      error = e as typeof error;
-    }
-    expect(error.code).toBe('E_UNKNOWN_PARAM');
-    expect(error.message).toContain(`unknown param '${name}' (pipeline params: label, limit)`);
-  });
+  it.each(['__proto__', 'constructor', 'toString', 'hasOwnProperty'])(
+    '--param %s=1 is an unknown param, listing the real ones',
+    (name) => {
+      let error: { code?: string; message?: string } = {};
+      try {
+        parseParams([`${name}=1`], pipeline);
+      } catch (e) {
+        error = e as typeof error;
+      }
+      expect(error.code).toBe('E_UNKNOWN_PARAM');
+      expect(error.message).toContain(`unknown param '${name}' (pipeline params: label, limit)`);
+    },
+  );
 
   it('buildGraph refuses an override named like a prototype member (the library path), with the params', () => {
     const { diagnostics } = buildGraph([t], JSON.parse('{"__proto__": 1, "constructor": 2}'));
@@ -95,28 +157,62 @@ describe('name lookups never go through an object prototype', () => {
   });
 
   it('a param, an output and a task named constructor / toString work as plain names', async () => {
-    const up = defineTask({ name: 'constructor', params: { toString: { type: 'number', default: 3 } }, outputs: { valueOf: {} }, run: (_i, p) => ({ valueOf: p.toString * 2 }) });
-    const down = defineTask({ name: 'toString', inputs: { hasOwnProperty: output(up, 'valueOf') }, outputs: { constructor: {} }, run: (i) => ({ constructor: i.hasOwnProperty }) });
+    const up = defineTask({
+      name: 'constructor',
+      params: { toString: { type: 'number', default: 3 } },
+      outputs: { valueOf: {} },
+      run: (_i, p) => ({ valueOf: p.toString * 2 }),
+    });
+    const down = defineTask({
+      name: 'toString',
+      inputs: { hasOwnProperty: output(up, 'valueOf') },
+      outputs: { constructor: {} },
+      run: (i) => ({ constructor: i.hasOwnProperty }),
+    });
     expect(Object.keys(pipelineParams([down]))).toEqual(['toString']);
     expect(await evaluate(down, { toString: 5 })).toEqual({ constructor: 10 });
-    const { result } = await runPipeline({ pipeline: definePipeline({ name: 'p', tasks: [up, down] }), store: new MemoryStore(), codeAware: false });
+    const { result } = await runPipeline({
+      pipeline: definePipeline({ name: 'p', tasks: [up, down] }),
+      store: new MemoryStore(),
+      codeAware: false,
+    });
     expect(result!.tasks.map((r) => r.status)).toEqual(['ran', 'ran']);
   });
 
   it('an input reading an output named like a prototype member that the upstream lacks is refused', () => {
     const up = defineTask({ name: 'up', outputs: { x: {} }, run: () => ({ x: 1 }) });
-    const down = defineTask({ name: 'down', inputs: { v: output(up, 'constructor' as never) }, outputs: { y: {} }, run: () => ({ y: 1 }) });
+    const down = defineTask({
+      name: 'down',
+      inputs: { v: output(up, 'constructor' as never) },
+      outputs: { y: {} },
+      run: () => ({ y: 1 }),
+    });
     expect(buildGraph([down]).diagnostics.map((d) => d.code)).toEqual(['E_UNKNOWN_OUTPUT']);
   });
 
   it('a task returning no output named toString fails (the object method is not an output)', async () => {
-    const t2 = defineTask({ name: 't2', outputs: { toString: {} }, run: () => ({}) as { toString: string } });
+    const t2 = defineTask({
+      name: 't2',
+      outputs: { toString: {} },
+      run: () => ({}) as { toString: string },
+    });
     await expect(evaluate(t2)).rejects.toThrow("task 't2' did not return output 'toString'");
   });
 
   it('__proto__ as a task, param or output name is refused when defined', () => {
-    expect(definitionError({ name: '__proto__', outputs: { x: {} }, run: () => ({ x: 1 }) }).message).toContain("'name' cannot be '__proto__'");
-    expect(definitionError(JSON.parse('{"name": "p", "outputs": {"__proto__": {}}}')).message).toContain("'outputs.__proto__'");
-    expect(definitionError({ name: 'q', params: JSON.parse('{"__proto__": {"type": "number", "default": 1}}'), outputs: { x: {} }, run: () => ({ x: 1 }) }).message).toContain("'params.__proto__'");
+    expect(
+      definitionError({ name: '__proto__', outputs: { x: {} }, run: () => ({ x: 1 }) }).message,
+    ).toContain("'name' cannot be '__proto__'");
+    expect(
+      definitionError(JSON.parse('{"name": "p", "outputs": {"__proto__": {}}}')).message,
+    ).toContain("'outputs.__proto__'");
+    expect(
+      definitionError({
+        name: 'q',
+        params: JSON.parse('{"__proto__": {"type": "number", "default": 1}}'),
+        outputs: { x: {} },
+        run: () => ({ x: 1 }),
+      }).message,
+    ).toContain("'params.__proto__'");
   });
 });

@@ -41,7 +41,13 @@ describe('evaluate() and the working directory', () => {
     expect(seen).toEqual([join(root, 'notebooks')]);
     expect(process.cwd()).toBe(elsewhere);
 
-    const plain = defineTask({ name: 'plain', params: {}, inputs: {}, outputs: { cwd: {} }, run: () => ({ cwd: process.cwd() }) });
+    const plain = defineTask({
+      name: 'plain',
+      params: {},
+      inputs: {},
+      outputs: { cwd: {} },
+      run: () => ({ cwd: process.cwd() }),
+    });
     expect((await evaluate(plain)).cwd).toBe(elsewhere);
   });
 });

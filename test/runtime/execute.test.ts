@@ -2,7 +2,14 @@
 // Luigi users rely on (same params → cached, a changed param re-runs exactly its readers and
 // their downstream, version bumps, rerun cascades, fail-fast / keep-going, retries).
 import { describe, expect, it } from 'vitest';
-import { defineTask, definePipeline, output, MemoryStore, type AnyTask, type RunEvent } from 'cellar';
+import {
+  defineTask,
+  definePipeline,
+  output,
+  MemoryStore,
+  type AnyTask,
+  type RunEvent,
+} from 'cellar';
 import { runPipeline, type RunOptions } from '../../runtime/run/run.js';
 import { schedule } from '../../runtime/run/execute.js';
 import { buildGraph } from '../../runtime/run/graph.js';
@@ -67,9 +74,21 @@ function diamond(calls: string[], opts: { version?: number; failTrain?: number }
   return definePipeline({ name: 'diamond', tasks: [load, split, train, stats, report] });
 }
 
-async function run(pipeline: ReturnType<typeof definePipeline>, store: MemoryStore, extra: Partial<RunOptions> = {}) {
+async function run(
+  pipeline: ReturnType<typeof definePipeline>,
+  store: MemoryStore,
+  extra: Partial<RunOptions> = {},
+) {
   const events: RunEvent[] = [];
-  const { result, prepared } = await runPipeline({ pipeline, store, workers: 2, codeAware: false, backoffScale: 0, onEvent: (e) => events.push(e), ...extra });
+  const { result, prepared } = await runPipeline({
+    pipeline,
+    store,
+    workers: 2,
+    codeAware: false,
+    backoffScale: 0,
+    onEvent: (e) => events.push(e),
+    ...extra,
+  });
   const status = Object.fromEntries((result?.tasks ?? []).map((t) => [t.name, t.status]));
   return { result, prepared, status, events };
 }
@@ -84,7 +103,13 @@ describe('executeRun', () => {
     expect(calls.sort()).toEqual(['load', 'report', 'split', 'stats', 'train']);
     calls.length = 0;
     const second = await run(diamond(calls), store);
-    expect(Object.values(second.status)).toEqual(['cached', 'cached', 'cached', 'cached', 'cached']);
+    expect(Object.values(second.status)).toEqual([
+      'cached',
+      'cached',
+      'cached',
+      'cached',
+      'cached',
+    ]);
     expect(calls).toEqual([]);
   });
 
@@ -94,11 +119,22 @@ describe('executeRun', () => {
     await run(diamond(calls), store);
     calls.length = 0;
     const { status, prepared } = await run(diamond(calls), store, { params: { lr: 0.2 } });
-    expect(status).toEqual({ load: 'cached', split: 'cached', train: 'ran', stats: 'cached', report: 'ran' });
+    expect(status).toEqual({
+      load: 'cached',
+      split: 'cached',
+      train: 'ran',
+      stats: 'cached',
+      report: 'ran',
+    });
     const trainEntry = prepared.plan.entries.find((e) => e.name === 'train')!;
-    expect(trainEntry.reason).toMatchObject({ kind: 'inputs-changed', changes: [{ path: 'params.lr', before: 0.1, after: 0.2 }] });
+    expect(trainEntry.reason).toMatchObject({
+      kind: 'inputs-changed',
+      changes: [{ path: 'params.lr', before: 0.1, after: 0.2 }],
+    });
     const reportEntry = prepared.plan.entries.find((e) => e.name === 'report')!;
-    expect(reportEntry.reason.kind === 'inputs-changed' && reportEntry.reason.changes.map((c) => c.path)).toEqual(['upstream.train']);
+    expect(
+      reportEntry.reason.kind === 'inputs-changed' && reportEntry.reason.changes.map((c) => c.path),
+    ).toEqual(['upstream.train']);
   });
 
   it('a version bump re-runs the task and its downstream only', async () => {
@@ -107,21 +143,52 @@ describe('executeRun', () => {
     await run(diamond(calls), store);
     calls.length = 0;
     const { status } = await run(diamond(calls, { version: 1 }), store);
-    expect(status).toEqual({ load: 'cached', split: 'cached', train: 'ran', stats: 'cached', report: 'ran' });
+    expect(status).toEqual({
+      load: 'cached',
+      split: 'cached',
+      train: 'ran',
+      stats: 'cached',
+      report: 'ran',
+    });
   });
 
   it('--rerun x+ cascades downstream, +x upstream, and x alone forces one task', async () => {
     const calls: string[] = [];
     const store = new MemoryStore();
     await run(diamond(calls), store);
-    expect((await run(diamond(calls), store, { rerun: ['split+'] })).status).toEqual({ load: 'cached', split: 'ran', train: 'ran', stats: 'ran', report: 'ran' });
-    expect((await run(diamond(calls), store, { rerun: ['+train'] })).status).toEqual({ load: 'ran', split: 'ran', train: 'ran', stats: 'cached', report: 'cached' });
-    expect((await run(diamond(calls), store, { rerun: ['stats'] })).status).toEqual({ load: 'cached', split: 'cached', train: 'cached', stats: 'ran', report: 'cached' });
+    expect((await run(diamond(calls), store, { rerun: ['split+'] })).status).toEqual({
+      load: 'cached',
+      split: 'ran',
+      train: 'ran',
+      stats: 'ran',
+      report: 'ran',
+    });
+    expect((await run(diamond(calls), store, { rerun: ['+train'] })).status).toEqual({
+      load: 'ran',
+      split: 'ran',
+      train: 'ran',
+      stats: 'cached',
+      report: 'cached',
+    });
+    expect((await run(diamond(calls), store, { rerun: ['stats'] })).status).toEqual({
+      load: 'cached',
+      split: 'cached',
+      train: 'cached',
+      stats: 'ran',
+      report: 'cached',
+    });
   });
 
   it('the rerun flag on a task forces it every time', async () => {
     const store = new MemoryStore();
-    const t = defineTask({ name: 'always', params: {}, inputs: {}, outputs: { at: {} }, rerun: true, run: () => ({ at: 1 }) });
+    const t = defineTask({
+      name: 'always',
+      params: {},
+      inputs: {},
+      outputs: { at: {} },
+      rerun: true,
+      run: () => ({ at: 1 }),
+    });
     const p = definePipeline({ name: 'p', tasks: [t] });
     await run(p, store);
     expect((await run(p, store)).status).toEqual({ always: 'ran' });
@@ -131,38 +198,71 @@ describe('executeRun', () => {
     const calls: string[] = [];
     const { status, events } = await run(diamond(calls, { failTrain: 2 }), new MemoryStore());
     expect(status.train).toBe('ran');
-    expect(events.filter((e) => e.kind === 'task-retry').map((e) => (e as { attempt: number }).attempt)).toEqual([1, 2]);
+    expect(
+      events.filter((e) => e.kind === 'task-retry').map((e) => (e as { attempt: number }).attempt),
+    ).toEqual([1, 2]);
   });
 
   it('fails fast by default: nothing new starts after a failure, downstream is not run; exit ok=false', async () => {
     const calls: string[] = [];
-    const { result, status } = await run(diamond(calls, { failTrain: 5 }), new MemoryStore(), { workers: 1 });
+    const { result, status } = await run(diamond(calls, { failTrain: 5 }), new MemoryStore(), {
+      workers: 1,
+    });
     expect(result!.ok).toBe(false);
     expect(status.train).toBe('failed');
     expect(status.report).toBe('not-run');
     expect(result!.tasks.find((t) => t.name === 'train')!.error).toBe('flaky');
     // train is scheduled before stats with one worker; fail-fast leaves stats not run.
     expect(status.stats).toBe('not-run');
-    expect(result!.tasks.find((t) => t.name === 'stats')).toMatchObject({ status: 'not-run', because: { kind: 'fail-fast' } });
+    expect(result!.tasks.find((t) => t.name === 'stats')).toMatchObject({
+      status: 'not-run',
+      because: { kind: 'fail-fast' },
+    });
   });
 
   it('--keep-going runs everything not downstream of the failure', async () => {
     const calls: string[] = [];
-    const { status, result, events } = await run(diamond(calls, { failTrain: 5 }), new MemoryStore(), { workers: 1, keepGoing: true });
-    expect(status).toEqual({ load: 'ran', split: 'ran', train: 'failed', stats: 'ran', report: 'not-run' });
+    const { status, result, events } = await run(
+      diamond(calls, { failTrain: 5 }),
+      new MemoryStore(),
+      { workers: 1, keepGoing: true },
+    );
+    expect(status).toEqual({
+      load: 'ran',
+      split: 'ran',
+      train: 'failed',
+      stats: 'ran',
+      report: 'not-run',
+    });
     // The reason is one closed value in the result and the event alike, naming the failed task.
     const because = { kind: 'upstream-failed', task: 'train' };
     expect(result!.tasks.find((t) => t.name === 'report')).toMatchObject({ because });
-    expect(events.find((e) => e.kind === 'task-not-run')).toMatchObject({ task: 'report', because });
+    expect(events.find((e) => e.kind === 'task-not-run')).toMatchObject({
+      task: 'report',
+      because,
+    });
   });
 
   it('a task two steps below a failure names the failed task, not the skipped one between', async () => {
     const calls: string[] = [];
     const base = diamond(calls, { failTrain: 5 });
-    const publish = defineTask({ name: 'publish', params: {}, inputs: { text: output(base.tasks.find((t) => t.name === 'report')! as AnyTask, 'text') }, outputs: { done: {} }, run: () => ({ done: true }) });
-    const { result } = await run(definePipeline({ name: 'deep', tasks: [...base.tasks, publish] }), new MemoryStore(), { workers: 1, keepGoing: true });
+    const publish = defineTask({
+      name: 'publish',
+      params: {},
+      inputs: { text: output(base.tasks.find((t) => t.name === 'report')! as AnyTask, 'text') },
+      outputs: { done: {} },
+      run: () => ({ done: true }),
+    });
+    const { result } = await run(
+      definePipeline({ name: 'deep', tasks: [...base.tasks, publish] }),
+      new MemoryStore(),
+      { workers: 1, keepGoing: true },
+    );
     expect(result!.ok).toBe(false);
-    expect(result!.tasks.find((t) => t.name === 'publish')).toMatchObject({ status: 'not-run', because: { kind: 'upstream-failed', task: 'train' } });
+    expect(result!.tasks.find((t) => t.name === 'publish')).toMatchObject({
+      status: 'not-run',
+      because: { kind: 'upstream-failed', task: 'train' },
+    });
   });
 
   it('a failed task leaves no output and no done marker; the next run resumes from it', async () => {
@@ -173,7 +273,13 @@ describe('executeRun', () => {
     expect([...store.files.keys()].some((k) => k.startsWith('diamond/train/'))).toBe(false);
     calls.length = 0;
     const { status } = await run(diamond(calls), store);
-    expect(status).toEqual({ load: 'cached', split: 'cached', train: 'ran', stats: 'cached', report: 'ran' });
+    expect(status).toEqual({
+      load: 'cached',
+      split: 'cached',
+      train: 'ran',
+      stats: 'cached',
+      report: 'ran',
+    });
     expect(calls.sort()).toEqual(['report', 'train']);
   });
 
@@ -207,14 +313,24 @@ describe('executeRun', () => {
   it('only runs the named task and its upstream; the rest is left alone', async () => {
     const calls: string[] = [];
     const { status, result } = await run(diamond(calls), new MemoryStore(), { only: ['train'] });
-    expect(status).toEqual({ load: 'ran', split: 'ran', train: 'ran', stats: 'not-run', report: 'not-run' });
+    expect(status).toEqual({
+      load: 'ran',
+      split: 'ran',
+      train: 'ran',
+      stats: 'not-run',
+      report: 'not-run',
+    });
     // Not requested is the one not-run reason that leaves the run ok.
-    expect(result!.tasks.find((t) => t.name === 'stats')).toMatchObject({ because: { kind: 'not-requested' } });
+    expect(result!.tasks.find((t) => t.name === 'stats')).toMatchObject({
+      because: { kind: 'not-requested' },
+    });
     expect(result!.ok).toBe(true);
   });
 
   it('rejects an unknown rerun selector with a suggestion', async () => {
-    await expect(run(diamond([]), new MemoryStore(), { rerun: ['trian+'] })).rejects.toMatchObject({ code: 'E_UNKNOWN_TASK' });
+    await expect(run(diamond([]), new MemoryStore(), { rerun: ['trian+'] })).rejects.toMatchObject({
+      code: 'E_UNKNOWN_TASK',
+    });
   });
 
   it('stores outputs through codecs: downstream gets decoded values, a table round-trips', async () => {
@@ -222,10 +338,24 @@ describe('executeRun', () => {
     const calls: string[] = [];
     await run(diamond(calls), store);
     const splitManifest = [...store.manifests.values()].find((m) => m.task === 'split')!;
-    expect(splitManifest.outputs.train).toMatchObject({ codec: 'table', schema: { kind: 'table', rows: 2, columns: [{ name: 'x', type: 'number' }, { name: 'y', type: 'number' }] } });
+    expect(splitManifest.outputs.train).toMatchObject({
+      codec: 'table',
+      schema: {
+        kind: 'table',
+        rows: 2,
+        columns: [
+          { name: 'x', type: 'number' },
+          { name: 'y', type: 'number' },
+        ],
+      },
+    });
     expect(splitManifest.outputs.train!.file).toMatch(/^split\/train_[0-9a-f]{16}\.arrow$/);
     const reportManifest = [...store.manifests.values()].find((m) => m.task === 'report')!;
-    expect(new TextDecoder().decode(await store.forPipeline('diamond').readOutput('report', reportManifest.outputs.text!.file))).toBe('w=0.2 n=2');
+    expect(
+      new TextDecoder().decode(
+        await store.forPipeline('diamond').readOutput('report', reportManifest.outputs.text!.file),
+      ),
+    ).toBe('w=0.2 n=2');
   });
 });
 
@@ -243,11 +373,22 @@ describe('schedule: the ready queue alone, with a recording runner', () => {
       keyOf: (name) => `k-${name}`,
       run: async (node) => {
         started.push(node.name);
-        return { name: node.name, status: node.name === 'train' ? 'failed' : 'ran', key: `k-${node.name}`, durationMs: 0 };
+        return {
+          name: node.name,
+          status: node.name === 'train' ? 'failed' : 'ran',
+          key: `k-${node.name}`,
+          durationMs: 0,
+        };
       },
       settle: (r) => (settled[r.name] = r.status === 'not-run' ? r.because : r.status),
     });
     expect(started).toEqual(['load', 'split', 'train']);
-    expect(settled).toEqual({ load: 'ran', split: 'ran', train: 'failed', report: { kind: 'upstream-failed', task: 'train' }, stats: { kind: 'fail-fast' } });
+    expect(settled).toEqual({
+      load: 'ran',
+      split: 'ran',
+      train: 'failed',
+      report: { kind: 'upstream-failed', task: 'train' },
+      stats: { kind: 'fail-fast' },
+    });
   });
 });

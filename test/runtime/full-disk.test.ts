@@ -13,7 +13,9 @@ import { LocalStore } from '../../runtime/store/local.js';
 const mountPoint = mkdtempSync(join(tmpdir(), 'cellar-full-'));
 let mounted = false;
 try {
-  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', mountPoint], { stdio: 'ignore' });
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', mountPoint], {
+    stdio: 'ignore',
+  });
   mounted = true;
 } catch {
   mounted = false;
@@ -47,7 +49,10 @@ describe.skipIf(!mounted)('a full workspace disk', () => {
     fill(mountPoint);
     const r = await runJson(['run', join(dir, 'pipeline.ts'), '--workspace', ws]);
     expect(r.code).not.toBe(0);
-    const failed = r.result.tasks.filter((t) => t.status === 'failed') as { name: string; error?: string }[];
+    const failed = r.result.tasks.filter((t) => t.status === 'failed') as {
+      name: string;
+      error?: string;
+    }[];
     expect(failed.length).toBeGreaterThan(0);
     for (const t of failed) {
       expect(t.error).toContain(`task '${t.name}'`);
@@ -55,7 +60,9 @@ describe.skipIf(!mounted)('a full workspace disk', () => {
       expect(t.error).toContain('(ENOSPC)');
     }
     expect(temps(ws)).toEqual([]);
-    expect(readdirSync(ws, { recursive: true }).filter((f) => String(f).endsWith('.lock'))).toEqual([]);
+    expect(readdirSync(ws, { recursive: true }).filter((f) => String(f).endsWith('.lock'))).toEqual(
+      [],
+    );
     // Room again: the same run succeeds.
     room();
     const again = await runJson(['run', join(dir, 'pipeline.ts'), '--workspace', ws]);
@@ -72,7 +79,9 @@ describe.skipIf(!mounted)('a full workspace disk', () => {
       (e: unknown) => e as Error,
     );
     expect(error).toMatchObject({ code: 'E_WORKSPACE_WRITE' });
-    expect(error.message).toContain(`output file ${join(mountPoint, 'ws2', 't', 'big_k.bin')} of task 't'`);
+    expect(error.message).toContain(
+      `output file ${join(mountPoint, 'ws2', 't', 'big_k.bin')} of task 't'`,
+    );
     expect(error.message).toContain('no space left on the device (ENOSPC)');
     expect(temps(join(mountPoint, 'ws2'))).toEqual([]);
   });
@@ -83,10 +92,19 @@ describe('leftovers of killed runs are swept when a run starts', () => {
     const dir = copyFixture('basic');
     const ws = join(dir, 'ws');
     // A dead writer: a PID that exited (a child we ran), in folders no task of this run locks.
-    const dead = Number(execFileSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']).toString());
+    const dead = Number(
+      execFileSync(process.execPath, [
+        '-e',
+        'process.stdout.write(String(process.pid))',
+      ]).toString(),
+    );
     mkdirSync(join(ws, 'gone_task'), { recursive: true });
     mkdirSync(join(ws, '_runs'), { recursive: true });
-    const leftovers = [join(ws, 'gone_task', `out_k.json.tmp-${dead}-abc123`), join(ws, '_runs', `x.jsonl.tmp-${dead}.1-abc`), join(ws, `.codehash.json.tmp-${dead}`)];
+    const leftovers = [
+      join(ws, 'gone_task', `out_k.json.tmp-${dead}-abc123`),
+      join(ws, '_runs', `x.jsonl.tmp-${dead}.1-abc`),
+      join(ws, `.codehash.json.tmp-${dead}`),
+    ];
     for (const f of leftovers) writeFileSync(f, 'half');
     const live = join(ws, 'gone_task', `out_k.json.tmp-${process.pid}-live1`);
     writeFileSync(live, 'being written');

@@ -41,7 +41,13 @@ describe('buildGraph', () => {
   });
 
   it('rejects a task-instance input wired to the wrong type of task (expected_type)', () => {
-    const notTotal = defineTask({ name: 'other', params: {}, inputs: {}, outputs: { sum: {} }, run: () => ({ sum: 1 }) });
+    const notTotal = defineTask({
+      name: 'other',
+      params: {},
+      inputs: {},
+      outputs: { sum: {} },
+      run: () => ({ sum: 1 }),
+    });
     const wrong = defineTask({
       name: 'wrong',
       params: {},
@@ -56,27 +62,77 @@ describe('buildGraph', () => {
   });
 
   it('accepts a task of the expected family under another name', () => {
-    const total2 = defineTask({ ...total, name: 'total2', family: 'total', inputs: { rows: output(load, 'rows') } });
-    const rep = defineTask({ name: 'rep', params: {}, inputs: { s: output(total2, 'sum', { expects: 'total' }) }, outputs: { t: {} }, run: ({ s }) => ({ t: s }) });
+    const total2 = defineTask({
+      ...total,
+      name: 'total2',
+      family: 'total',
+      inputs: { rows: output(load, 'rows') },
+    });
+    const rep = defineTask({
+      name: 'rep',
+      params: {},
+      inputs: { s: output(total2, 'sum', { expects: 'total' }) },
+      outputs: { t: {} },
+      run: ({ s }) => ({ t: s }),
+    });
     expect(buildGraph([rep]).diagnostics).toEqual([]);
   });
 
   it('reports unknown params with a suggestion, wrong param types, unknown outputs and cycles', () => {
-    expect(buildGraph([report], { scal: 2 }).diagnostics[0]).toMatchObject({ code: 'E_UNKNOWN_PARAM', message: "unknown param 'scal', did you mean 'scale'? (params: n, scale)" });
+    expect(buildGraph([report], { scal: 2 }).diagnostics[0]).toMatchObject({
+      code: 'E_UNKNOWN_PARAM',
+      message: "unknown param 'scal', did you mean 'scale'? (params: n, scale)",
+    });
     expect(buildGraph([report], { n: 'x' }).diagnostics[0]!.code).toBe('E_PARAM_TYPE');
-    const bad = defineTask({ name: 'bad', params: {}, inputs: { r: { task: load, output: 'nope' } }, outputs: { o: {} }, run: () => ({ o: 1 }) });
+    const bad = defineTask({
+      name: 'bad',
+      params: {},
+      inputs: { r: { task: load, output: 'nope' } },
+      outputs: { o: {} },
+      run: () => ({ o: 1 }),
+    });
     expect(buildGraph([bad]).diagnostics[0]!.code).toBe('E_UNKNOWN_OUTPUT');
-    const parquet = defineTask({ name: 'pq', params: {}, inputs: {}, outputs: { rows: { codec: 'parquet' } }, run: () => ({ rows: [] }) });
-    expect(buildGraph([parquet]).diagnostics[0]).toMatchObject({ code: 'E_UNKNOWN_CODEC', task: 'pq', message: expect.stringMatching(/^task 'pq': output 'rows' names codec 'parquet', which is not registered.*\(codecs: auto, .*table/) });
+    const parquet = defineTask({
+      name: 'pq',
+      params: {},
+      inputs: {},
+      outputs: { rows: { codec: 'parquet' } },
+      run: () => ({ rows: [] }),
+    });
+    expect(buildGraph([parquet]).diagnostics[0]).toMatchObject({
+      code: 'E_UNKNOWN_CODEC',
+      task: 'pq',
+      message: expect.stringMatching(
+        /^task 'pq': output 'rows' names codec 'parquet', which is not registered.*\(codecs: auto, .*table/,
+      ),
+    });
     const inputs: Record<string, unknown> = {};
-    const a = defineTask({ name: 'a', params: {}, inputs: inputs as never, outputs: { o: {} }, run: () => ({ o: 1 }) });
-    const b = defineTask({ name: 'b', params: {}, inputs: { x: output(a, 'o') }, outputs: { o: {} }, run: () => ({ o: 1 }) });
+    const a = defineTask({
+      name: 'a',
+      params: {},
+      inputs: inputs as never,
+      outputs: { o: {} },
+      run: () => ({ o: 1 }),
+    });
+    const b = defineTask({
+      name: 'b',
+      params: {},
+      inputs: { x: output(a, 'o') },
+      outputs: { o: {} },
+      run: () => ({ o: 1 }),
+    });
     inputs.x = output(b, 'o');
     expect(buildGraph([b]).diagnostics.map((d) => d.code)).toContain('E_DEPENDENCY_CYCLE');
   });
 
   it('computes upstream from params (dynamicInputs)', () => {
-    const alt = defineTask({ name: 'alt', params: {}, inputs: {}, outputs: { rows: {} }, run: () => ({ rows: [{ x: 10 }] }) });
+    const alt = defineTask({
+      name: 'alt',
+      params: {},
+      inputs: {},
+      outputs: { rows: {} },
+      run: () => ({ rows: [{ x: 10 }] }),
+    });
     const pick = defineTask({
       name: 'pick',
       params: { source: { type: 'string', default: 'load' } },
@@ -86,7 +142,9 @@ describe('buildGraph', () => {
       run: ({ rows }: { rows?: unknown[] }) => ({ n: rows!.length }),
     });
     expect(buildGraph([pick]).graph!.byName.get('pick')!.upstream).toEqual(['load']);
-    expect(buildGraph([pick], { source: 'alt' }).graph!.byName.get('pick')!.upstream).toEqual(['alt']);
+    expect(buildGraph([pick], { source: 'alt' }).graph!.byName.get('pick')!.upstream).toEqual([
+      'alt',
+    ]);
   });
 
   it('selects tasks with + selectors', () => {
@@ -110,7 +168,13 @@ describe('evaluate', () => {
   });
 
   it('fails clearly when a task does not return a declared output', async () => {
-    const t = defineTask({ name: 't', params: {}, inputs: {}, outputs: { a: {}, b: {} }, run: () => ({ a: 1 }) as unknown as { a: number; b: number } });
+    const t = defineTask({
+      name: 't',
+      params: {},
+      inputs: {},
+      outputs: { a: {}, b: {} },
+      run: () => ({ a: 1 }) as unknown as { a: number; b: number },
+    });
     await expect(evaluate(t)).rejects.toThrow("task 't' did not return output 'b'");
   });
 });
@@ -118,12 +182,18 @@ describe('evaluate', () => {
 describe('canonical JSON for keys', () => {
   it('sorts keys at every level and tells dates and typed arrays apart', async () => {
     const { canonicalJson, makeKey } = await import('../../runtime/key/hash.js');
-    expect(canonicalJson({ b: 1, a: { d: [1, { f: 2, e: 3 }], c: undefined } })).toBe('{"a":{"d":[1,{"e":3,"f":2}]},"b":1}');
+    expect(canonicalJson({ b: 1, a: { d: [1, { f: 2, e: 3 }], c: undefined } })).toBe(
+      '{"a":{"d":[1,{"e":3,"f":2}]},"b":1}',
+    );
     expect(canonicalJson(new Date('2024-01-01T00:00:00Z'))).toBe('"2024-01-01T00:00:00.000Z"');
     expect(canonicalJson(new Date('2024-01-01'))).not.toBe(canonicalJson(new Date('2025-01-01')));
     expect(canonicalJson(new Float64Array([1.5, 2]))).toBe('[1.5,2]');
     const base = { task: 't', version: 0, cache: 'params' as const, upstream: {}, codecs: {} };
-    expect(makeKey({ ...base, params: { a: 1, b: 2 } }).value).toBe(makeKey({ ...base, params: { b: 2, a: 1 } }).value);
-    expect(makeKey({ ...base, params: { a: 1 } }).value).not.toBe(makeKey({ ...base, params: { a: 2 } }).value);
+    expect(makeKey({ ...base, params: { a: 1, b: 2 } }).value).toBe(
+      makeKey({ ...base, params: { b: 2, a: 1 } }).value,
+    );
+    expect(makeKey({ ...base, params: { a: 1 } }).value).not.toBe(
+      makeKey({ ...base, params: { a: 2 } }).value,
+    );
   });
 });

@@ -10,7 +10,13 @@ export const cli = join(root, 'bin', 'cellar.mjs');
 
 let counter = 0;
 export function copyFixture(name: string): string {
-  const dir = join(root, 'test', '.tmp', 'runtime', `${name}-${process.pid}-${Date.now()}-${counter++}`);
+  const dir = join(
+    root,
+    'test',
+    '.tmp',
+    'runtime',
+    `${name}-${process.pid}-${Date.now()}-${counter++}`,
+  );
   mkdirSync(dir, { recursive: true });
   cpSync(join(root, 'test', 'runtime', 'fixtures', name), dir, { recursive: true });
   return dir;
@@ -23,13 +29,21 @@ export interface CliResult {
   stderr: string;
 }
 
-export function startCli(args: string[], options: { cwd?: string } = {}): { child: ChildProcess; done: Promise<CliResult> } {
-  const child = spawn(process.execPath, [cli, ...args], { cwd: options.cwd ?? root, env: { ...process.env, CELLAR_WORKSPACE: '' } });
+export function startCli(
+  args: string[],
+  options: { cwd?: string } = {},
+): { child: ChildProcess; done: Promise<CliResult> } {
+  const child = spawn(process.execPath, [cli, ...args], {
+    cwd: options.cwd ?? root,
+    env: { ...process.env, CELLAR_WORKSPACE: '' },
+  });
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (d) => (stdout += d));
   child.stderr!.on('data', (d) => (stderr += d));
-  const done = new Promise<CliResult>((res) => child.on('close', (code, signal) => res({ code, signal, stdout, stderr })));
+  const done = new Promise<CliResult>((res) =>
+    child.on('close', (code, signal) => res({ code, signal, stdout, stderr })),
+  );
   return { child, done };
 }
 
@@ -42,14 +56,18 @@ export type Statuses = Record<string, string>;
 /** Run a pipeline with --json and return each task's status (and the parsed result). */
 export async function runJson(args: string[], options: { cwd?: string } = {}) {
   const r = await runCli([...args, '--json'], options);
-  let parsed: { ok: boolean; tasks: { name: string; status: string; key: string; durationMs: number }[] } | undefined;
+  let parsed:
+    | { ok: boolean; tasks: { name: string; status: string; key: string; durationMs: number }[] }
+    | undefined;
   try {
     parsed = JSON.parse(r.stdout.trim().split('\n').pop()!);
   } catch {
     throw new Error(`cellar did not print JSON (exit ${r.code}):\n${r.stdout}\n${r.stderr}`);
   }
   const status: Statuses = Object.fromEntries(parsed!.tasks.map((t) => [t.name, t.status]));
-  const keys: Record<string, string> = Object.fromEntries(parsed!.tasks.map((t) => [t.name, t.key]));
+  const keys: Record<string, string> = Object.fromEntries(
+    parsed!.tasks.map((t) => [t.name, t.key]),
+  );
   return { ...r, result: parsed!, status, keys };
 }
 

@@ -32,9 +32,16 @@ const query = defineTask({
   family: 'test-hooked',
   run: () => ({ rows: 1 }),
 });
-const after = defineTask({ name: 'after', params: {}, inputs: { rows: output(query, 'rows') }, outputs: { double: {} }, run: ({ rows }) => ({ double: rows * 2 }) });
+const after = defineTask({
+  name: 'after',
+  params: {},
+  inputs: { rows: output(query, 'rows') },
+  outputs: { double: {} },
+  run: ({ rows }) => ({ double: rows * 2 }),
+});
 const pipeline = definePipeline({ name: 'hooks', tasks: [query, after] });
-const statuses = (r: Awaited<ReturnType<typeof runPipeline>>) => Object.fromEntries(r.result!.tasks.map((t) => [t.name, t.status]));
+const statuses = (r: Awaited<ReturnType<typeof runPipeline>>) =>
+  Object.fromEntries(r.result!.tasks.map((t) => [t.name, t.status]));
 
 describe('task hooks', () => {
   const store = new MemoryStore();
@@ -46,9 +53,15 @@ describe('task hooks', () => {
     const r = await runPipeline({ pipeline, store, codeAware: false });
     expect(statuses(r)).toEqual({ query: 'ran', after: 'ran' });
     expect(seen[0]).toMatch(/^query@[0-9a-f]{16}:query$/);
-    expect(r.prepared.keys.get('query')!.inputs.hooks).toEqual({ 'test-warehouse': { reads: ['proj.ds.events'], snapshot: 1 } });
+    expect(r.prepared.keys.get('query')!.inputs.hooks).toEqual({
+      'test-warehouse': { reads: ['proj.ds.events'], snapshot: 1 },
+    });
     const afterManifest = [...store.manifests.values()].find((m) => m.task === 'after')!;
-    expect(new TextDecoder().decode(await store.forPipeline('hooks').readOutput('after', afterManifest.outputs.double!.file))).toBe('2002');
+    expect(
+      new TextDecoder().decode(
+        await store.forPipeline('hooks').readOutput('after', afterManifest.outputs.double!.file),
+      ),
+    ).toBe('2002');
   });
 
   it('new data in a source table (a changed snapshot) re-runs its reader and downstream, with the reason', async () => {
@@ -56,14 +69,20 @@ describe('task hooks', () => {
     const r = await runPipeline({ pipeline, store, codeAware: false });
     expect(statuses(r)).toEqual({ query: 'ran', after: 'ran' });
     const entry = r.prepared.plan.entries[0]!;
-    expect(entry.reason).toMatchObject({ kind: 'inputs-changed', changes: [{ path: 'hooks.test-warehouse.snapshot', before: 1, after: 2 }] });
+    expect(entry.reason).toMatchObject({
+      kind: 'inputs-changed',
+      changes: [{ path: 'hooks.test-warehouse.snapshot', before: 1, after: 2 }],
+    });
     expect(formatPlan(r.prepared.plan)).toContain('hooks.test-warehouse.snapshot: 1 → 2');
   });
 
   it('a cached result the hook rejects (its table was dropped) runs again', async () => {
     tableExists = false;
     const r = await runPipeline({ pipeline, store, codeAware: false });
-    expect(r.prepared.plan.entries[0]!.reason).toEqual({ kind: 'cache-invalid', hook: 'test-warehouse' });
+    expect(r.prepared.plan.entries[0]!.reason).toEqual({
+      kind: 'cache-invalid',
+      hook: 'test-warehouse',
+    });
     expect(statuses(r)).toEqual({ query: 'ran', after: 'cached' });
   });
 });
@@ -85,7 +104,10 @@ describe('load()', () => {
     const p = definePipeline({ name: 'p', tasks: [t] });
     await runPipeline({ pipeline: p, workspace, params: { n: 3 } });
     expect(runs).toBe(1);
-    expect(await load(t, { n: 3 }, { workspace })).toEqual({ rows: [{ i: 0 }, { i: 1 }, { i: 2 }], note: 'n=3' });
+    expect(await load(t, { n: 3 }, { workspace })).toEqual({
+      rows: [{ i: 0 }, { i: 1 }, { i: 2 }],
+      note: 'n=3',
+    });
     expect(runs).toBe(1);
     const missing = load(t, { n: 4 }, { workspace });
     await expect(missing).rejects.toBeInstanceOf(CellarError);
@@ -96,9 +118,24 @@ describe('load()', () => {
 describe('outputs JSON cannot hold', () => {
   it('a Map crosses from one task to the next and comes back from load() as a Map', async () => {
     const workspace = mkdtempSync(join(tmpdir(), 'cellar-map-'));
-    const count = defineTask({ name: 'count', params: {}, inputs: {}, outputs: { counts: {} }, run: () => ({ counts: new Map([['x', 2]]) }) });
-    const use = defineTask({ name: 'use', params: {}, inputs: { counts: output(count, 'counts') }, outputs: { x: {} }, run: ({ counts }) => ({ x: counts.get('x') ?? -1 }) });
-    const { result } = await runPipeline({ pipeline: definePipeline({ name: 'maps', tasks: [count, use] }), workspace });
+    const count = defineTask({
+      name: 'count',
+      params: {},
+      inputs: {},
+      outputs: { counts: {} },
+      run: () => ({ counts: new Map([['x', 2]]) }),
+    });
+    const use = defineTask({
+      name: 'use',
+      params: {},
+      inputs: { counts: output(count, 'counts') },
+      outputs: { x: {} },
+      run: ({ counts }) => ({ x: counts.get('x') ?? -1 }),
+    });
+    const { result } = await runPipeline({
+      pipeline: definePipeline({ name: 'maps', tasks: [count, use] }),
+      workspace,
+    });
     expect(result!.ok, result!.tasks.map((t) => t.error).join()).toBe(true);
     expect(await load(use, {}, { workspace })).toEqual({ x: 2 });
     const loaded = await load(count, {}, { workspace });
@@ -114,10 +151,23 @@ describe('outputs JSON cannot hold', () => {
       }
     }
     const store = new MemoryStore();
-    const t = defineTask({ name: 'tokenize', params: {}, inputs: {}, outputs: { vocab: {} }, run: () => ({ vocab: new Vocab() }) });
-    const { result } = await runPipeline({ pipeline: definePipeline({ name: 'v', tasks: [t] }), store, runner: 'in-process', codeAware: false });
+    const t = defineTask({
+      name: 'tokenize',
+      params: {},
+      inputs: {},
+      outputs: { vocab: {} },
+      run: () => ({ vocab: new Vocab() }),
+    });
+    const { result } = await runPipeline({
+      pipeline: definePipeline({ name: 'v', tasks: [t] }),
+      store,
+      runner: 'in-process',
+      codeAware: false,
+    });
     expect(result!.tasks[0]!.status).toBe('failed');
-    expect(result!.tasks[0]!.error).toMatch(/^task 'tokenize', output 'vocab': holds a Vocab instance.*`\/\/\| output: vocab=model`.*toJSON/);
+    expect(result!.tasks[0]!.error).toMatch(
+      /^task 'tokenize', output 'vocab': holds a Vocab instance.*`\/\/\| output: vocab=model`.*toJSON/,
+    );
     await expect(load(t, {}, { store })).rejects.toMatchObject({ code: 'E_NOT_CACHED' });
   });
 });
@@ -132,7 +182,13 @@ describe('summary', () => {
         { name: 'a', status: 'ran' as const, key: 'k1', durationMs: 12 },
         { name: 'b', status: 'cached' as const, key: 'k2', durationMs: 0 },
         { name: 'c', status: 'failed' as const, key: 'k3', durationMs: 5, error: 'boom\nstack' },
-        { name: 'd', status: 'not-run' as const, key: 'k4', durationMs: 0, because: { kind: 'upstream-failed' as const, task: 'c' } },
+        {
+          name: 'd',
+          status: 'not-run' as const,
+          key: 'k4',
+          durationMs: 0,
+          because: { kind: 'upstream-failed' as const, task: 'c' },
+        },
       ],
     };
     expect(formatSummary(result)).toBe(
@@ -154,6 +210,12 @@ describe('summary', () => {
         '===== Cellar Execution Summary =====',
       ].join('\n'),
     );
-    expect(JSON.parse(resultJson(result)).tasks[2]).toEqual({ name: 'c', status: 'failed', key: 'k3', durationMs: 5, error: 'boom\nstack' });
+    expect(JSON.parse(resultJson(result)).tasks[2]).toEqual({
+      name: 'c',
+      status: 'failed',
+      key: 'k3',
+      durationMs: 5,
+      error: 'boom\nstack',
+    });
   });
 });

@@ -11,16 +11,40 @@ import { LocalStore } from '../../runtime/store/local.js';
 import { runPipeline } from '../../runtime/run/run.js';
 
 function pipeline(offset: number) {
-  const a = defineTask({ name: 'a', params: { offset: { type: 'number', default: offset } }, inputs: {}, outputs: { v: {} }, run: ({}, p: { offset: number }) => ({ v: 1 + p.offset }) });
-  const b = defineTask({ name: 'b', params: {}, inputs: {}, outputs: { v: {} }, run: () => ({ v: 2 }) });
-  const total = defineTask({ name: 'total', params: {}, inputs: { a: output(a, 'v'), b: output(b, 'v') }, outputs: { v: {} }, run: (i: { a: number; b: number }) => ({ v: i.a + i.b }) });
+  const a = defineTask({
+    name: 'a',
+    params: { offset: { type: 'number', default: offset } },
+    inputs: {},
+    outputs: { v: {} },
+    run: ({}, p: { offset: number }) => ({ v: 1 + p.offset }),
+  });
+  const b = defineTask({
+    name: 'b',
+    params: {},
+    inputs: {},
+    outputs: { v: {} },
+    run: () => ({ v: 2 }),
+  });
+  const total = defineTask({
+    name: 'total',
+    params: {},
+    inputs: { a: output(a, 'v'), b: output(b, 'v') },
+    outputs: { v: {} },
+    run: (i: { a: number; b: number }) => ({ v: i.a + i.b }),
+  });
   return definePipeline({ name: 'p', tasks: [a, b, total] as AnyTask[] });
 }
 
 const run = (workspace: string, offset = 0, dryRun = false) =>
-  runPipeline({ pipeline: pipeline(offset), store: new LocalStore(workspace), codeAware: false, dryRun });
+  runPipeline({
+    pipeline: pipeline(offset),
+    store: new LocalStore(workspace),
+    codeAware: false,
+    dryRun,
+  });
 
-const reasons = (prepared: Awaited<ReturnType<typeof run>>['prepared']) => Object.fromEntries(prepared.plan.entries.map((e) => [e.name, e.reason.kind]));
+const reasons = (prepared: Awaited<ReturnType<typeof run>>['prepared']) =>
+  Object.fromEntries(prepared.plan.entries.map((e) => [e.name, e.reason.kind]));
 
 describe('store probe (one listing of the workspace per run)', () => {
   it('reports every task as never run in a workspace that does not exist yet', async () => {
@@ -41,7 +65,8 @@ describe('store probe (one listing of the workspace per run)', () => {
   it('re-runs a task whose manifest was deleted while its folder stays', async () => {
     const ws = mkdtempSync(join(tmpdir(), 'cellar-probe-'));
     await run(ws);
-    for (const f of readdirSync(join(ws, 'p', 'a'))) if (f.endsWith('.manifest.json')) unlinkSync(join(ws, 'p', 'a', f));
+    for (const f of readdirSync(join(ws, 'p', 'a')))
+      if (f.endsWith('.manifest.json')) unlinkSync(join(ws, 'p', 'a', f));
     const { prepared } = await run(ws, 0, true);
     expect(reasons(prepared)).toEqual({ a: 'never-run', b: 'cached', total: 'cached' });
   });
@@ -52,8 +77,14 @@ describe('store probe (one listing of the workspace per run)', () => {
     const { prepared } = await run(ws, 5, true);
     const a = prepared.plan.entries.find((e) => e.name === 'a')!;
     expect(a.reason.kind).toBe('inputs-changed');
-    expect(a.reason.kind === 'inputs-changed' && a.reason.changes.map((c) => c.path)).toEqual(['params.offset']);
-    expect(reasons(prepared)).toEqual({ a: 'inputs-changed', b: 'cached', total: 'inputs-changed' });
+    expect(a.reason.kind === 'inputs-changed' && a.reason.changes.map((c) => c.path)).toEqual([
+      'params.offset',
+    ]);
+    expect(reasons(prepared)).toEqual({
+      a: 'inputs-changed',
+      b: 'cached',
+      total: 'inputs-changed',
+    });
   });
 
   it('lists the task folders present, and nothing for a missing workspace', async () => {

@@ -24,12 +24,31 @@ describe('progress and logs', () => {
 
   it('writes every event of a run to <workspace>/<pipeline>/_runs/<run-id>.jsonl', async () => {
     const workspace = mkdtempSync(join(tmpdir(), 'cellar-log-'));
-    const t = defineTask({ name: 't', params: {}, inputs: {}, outputs: { v: {} }, run: () => ({ v: 1 }) });
-    await runPipeline({ pipeline: definePipeline({ name: 'p', tasks: [t] }), workspace, codeAware: false });
+    const t = defineTask({
+      name: 't',
+      params: {},
+      inputs: {},
+      outputs: { v: {} },
+      run: () => ({ v: 1 }),
+    });
+    await runPipeline({
+      pipeline: definePipeline({ name: 'p', tasks: [t] }),
+      workspace,
+      codeAware: false,
+    });
     const [log] = readdirSync(join(workspace, 'p', '_runs'));
-    const kinds = readFileSync(join(workspace, 'p', '_runs', log!), 'utf8').trim().split('\n').map((l) => JSON.parse(l).kind);
+    const kinds = readFileSync(join(workspace, 'p', '_runs', log!), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l).kind);
     expect(kinds).toEqual(['run-start', 'task-planned', 'task-start', 'task-done', 'run-end']);
-    const planned = JSON.parse(readFileSync(join(workspace, 'p', '_runs', log!), 'utf8').split('\n')[1]!);
-    expect(planned).toMatchObject({ kind: 'task-planned', task: 't', reason: { kind: 'never-run' } });
+    const planned = JSON.parse(
+      readFileSync(join(workspace, 'p', '_runs', log!), 'utf8').split('\n')[1]!,
+    );
+    expect(planned).toMatchObject({
+      kind: 'task-planned',
+      task: 't',
+      reason: { kind: 'never-run' },
+    });
   });
 });

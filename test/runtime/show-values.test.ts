@@ -88,7 +88,20 @@ describe('cellar show --json stays valid JSON, with the documented encoding', ()
   it('variant: every output at once (no output named) is one valid JSON object', async () => {
     const r = await runCli(['show', pipeline, 'values', ...ws, '--json']);
     const all = JSON.parse(r.stdout);
-    expect(Object.keys(all).sort()).toEqual(['big', 'date', 'holes', 'keyed', 'map', 'numbers', 'rows', 'set', 'typed']);
-    expect(all.rows).toEqual([{ x: 'NaN', y: -0 }, { x: 'Infinity', y: 2 }]);
+    expect(Object.keys(all).sort()).toEqual([
+      'big',
+      'date',
+      'holes',
+      'keyed',
+      'map',
+      'numbers',
+      'rows',
+      'set',
+      'typed',
+    ]);
+    expect(all.rows).toEqual([
+      { x: 'NaN', y: -0 },
+      { x: 'Infinity', y: 2 },
+    ]);
   });
 });

@@ -44,7 +44,14 @@ describe('LocalStore', () => {
     const store = new LocalStore(fresh());
     await store.writeOutput('t', 't/a_k1.json', new TextEncoder().encode('1'));
     expect(store.isDone('t', 'k1')).toBe(false);
-    const manifest: Manifest = { task: 't', key: 'k1', inputs: { task: 't', version: 0, cache: 'params', params: {}, upstream: {}, codecs: {} }, outputs: {}, durationMs: 1, finishedAt: 'now' };
+    const manifest: Manifest = {
+      task: 't',
+      key: 'k1',
+      inputs: { task: 't', version: 0, cache: 'params', params: {}, upstream: {}, codecs: {} },
+      outputs: {},
+      durationMs: 1,
+      finishedAt: 'now',
+    };
     await store.writeManifest(manifest);
     expect(store.isDone('t', 'k1')).toBe(true);
     expect(await store.latestManifest('t')).toEqual(manifest);
@@ -55,10 +62,12 @@ describe('LocalStore', () => {
     const first = await store.lock('t', 'k');
     let waitedFor = '';
     let got = false;
-    const second = store.lock('t', 'k', (holder) => (waitedFor = holder)).then((l) => {
-      got = true;
-      return l;
-    });
+    const second = store
+      .lock('t', 'k', (holder) => (waitedFor = holder))
+      .then((l) => {
+        got = true;
+        return l;
+      });
     await new Promise((r) => setTimeout(r, 100));
     expect(got).toBe(false);
     expect(waitedFor).toContain(`pid ${process.pid}`);
@@ -74,7 +83,15 @@ describe('LocalStore', () => {
     await new Promise((r) => child.on('exit', r));
     const deadPid = child.pid!;
     mkdirSync(join(ws, 't'), { recursive: true });
-    writeFileSync(join(ws, 't', 'k.lock'), JSON.stringify({ pid: deadPid, host: (await import('node:os')).hostname(), token: 'x', since: 'then' }));
+    writeFileSync(
+      join(ws, 't', 'k.lock'),
+      JSON.stringify({
+        pid: deadPid,
+        host: (await import('node:os')).hostname(),
+        token: 'x',
+        since: 'then',
+      }),
+    );
     writeFileSync(join(ws, 't', `a_k.json.tmp-${deadPid}-abc123`), 'half');
     // Broken at once: the store never reports waiting (no clock in the assertion).
     const lock = await store.lock('t', 'k', neverWait);
@@ -90,7 +107,10 @@ describe('LocalStore', () => {
     const store = new LocalStore(ws);
     mkdirSync(join(ws, 't'), { recursive: true });
     // The record a killed run with our PID left: same PID, same host and boot, another start time.
-    writeFileSync(join(ws, 't', 'k.lock'), JSON.stringify({ ...me, start: me.start! - 1, token: 'dead', since: 'then' }));
+    writeFileSync(
+      join(ws, 't', 'k.lock'),
+      JSON.stringify({ ...me, start: me.start! - 1, token: 'dead', since: 'then' }),
+    );
     writeFileSync(join(ws, 't', `a_k.json.tmp-${me.pid}.${me.start! - 1}-abc123`), 'half');
     const lock = await store.lock('t', 'k', neverWait);
     expect(JSON.parse(readFileSync(join(ws, 't', 'k.lock'), 'utf8')).token).not.toBe('dead');
@@ -104,15 +124,39 @@ describe('LocalStore', () => {
     const store = new LocalStore(ws);
     mkdirSync(join(ws, 't'), { recursive: true });
     // process.ppid is alive, but the record says it ran under another boot id.
-    writeFileSync(join(ws, 't', 'k.lock'), JSON.stringify({ pid: process.ppid, host: me.host, start: processStartTime(process.ppid), boot: 'another-boot', token: 'dead', since: 'then' }));
+    writeFileSync(
+      join(ws, 't', 'k.lock'),
+      JSON.stringify({
+        pid: process.ppid,
+        host: me.host,
+        start: processStartTime(process.ppid),
+        boot: 'another-boot',
+        token: 'dead',
+        since: 'then',
+      }),
+    );
     const lock = await store.lock('t', 'k', neverWait);
     await lock.release();
   });
 
   it('still waits on a live owner whose start time matches (the parent process)', () => {
     const me = currentProcess();
-    expect(isOwnerAlive({ pid: process.ppid, host: me.host, start: processStartTime(process.ppid), boot: me.boot })).toBe(true);
-    expect(isOwnerAlive({ pid: process.ppid, host: me.host, start: processStartTime(process.ppid)! + 1, boot: me.boot })).toBe(false);
+    expect(
+      isOwnerAlive({
+        pid: process.ppid,
+        host: me.host,
+        start: processStartTime(process.ppid),
+        boot: me.boot,
+      }),
+    ).toBe(true);
+    expect(
+      isOwnerAlive({
+        pid: process.ppid,
+        host: me.host,
+        start: processStartTime(process.ppid)! + 1,
+        boot: me.boot,
+      }),
+    ).toBe(false);
     expect(isOwnerAlive({ ...me })).toBe(true);
     expect(isOwnerAlive({ ...me, host: 'another-host', start: 1 })).toBe(true); // never judged from here
   });

@@ -17,12 +17,21 @@ describe('worker pool', () => {
     let ticks = 0;
     const timer = setInterval(() => ticks++, 10);
     const cwd = process.cwd();
-    const { result } = await runPipeline({ pipeline, pipelineFile: file, workspace: join(dir, 'ws'), workers: 2, params: { slowMs: 300 }, onEvent: (e) => events.push(e) });
+    const { result } = await runPipeline({
+      pipeline,
+      pipelineFile: file,
+      workspace: join(dir, 'ws'),
+      workers: 2,
+      params: { slowMs: 300 },
+      onEvent: (e) => events.push(e),
+    });
     clearInterval(timer);
     expect(result!.tasks.filter((t) => t.error)).toEqual([]);
     expect(process.cwd()).toBe(cwd);
     // calls.log is written relative to the workdir (data/); the PIDs are this process (threads).
-    const lines = readFileSync(join(dir, 'data', 'calls.log'), 'utf8').trim().split('\n');
+    const lines = readFileSync(join(dir, 'data', 'calls.log'), 'utf8')
+      .trim()
+      .split('\n');
     expect(lines.map((l) => l.split(' ')[0]).sort()).toEqual(['count', 'scale', 'source', 'total']);
     expect(new Set(lines.map((l) => l.split(' ')[1]))).toEqual(new Set([String(process.pid)]));
     // The main thread kept ticking while tasks slept/ran in workers.

@@ -14,7 +14,15 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { jupyterAvailable, jupyterBin, startJupyter as startServer, systemPython, type CellRun, type JupyterServer as Server, type TslabKernel } from '../../cli/exec/jupyter.js';
+import {
+  jupyterAvailable,
+  jupyterBin,
+  startJupyter as startServer,
+  systemPython,
+  type CellRun,
+  type JupyterServer as Server,
+  type TslabKernel,
+} from '../../cli/exec/jupyter.js';
 import { writeKernelspec } from '../../cli/exec/kernelspec.js';
 
 export { jupyterAvailable, jupyterBin, systemPython };
@@ -61,12 +69,18 @@ export async function writeTslabKernelspec(dir: string): Promise<string> {
  * `env` is added to the server's environment, which Jupyter passes on to every kernel (tests use
  * it to give kernels a private warehouse file).
  */
-export async function startJupyter(options: { rootDir?: string; env?: Record<string, string> } = {}): Promise<JupyterServer> {
+export async function startJupyter(
+  options: { rootDir?: string; env?: Record<string, string> } = {},
+): Promise<JupyterServer> {
   const scratch = join(repoRoot, 'test/.tmp');
   mkdirSync(scratch, { recursive: true });
   const home = mkdtempSync(join(scratch, 'jupyter-'));
   const jupyterPath = await writeTslabKernelspec(join(home, 'share'));
-  const server = await startServer({ rootDir: options.rootDir ?? repoRoot, jupyterPath, env: options.env });
+  const server = await startServer({
+    rootDir: options.rootDir ?? repoRoot,
+    jupyterPath,
+    env: options.env,
+  });
   return {
     ...server,
     pid: server.pid!,
@@ -85,7 +99,11 @@ export interface ExecutedCell extends NotebookCodeCell, CellRun {}
  * Run a notebook's code cells in order in `kernel`, as "Run All" does in JupyterLab. Stops at the
  * first failing cell (as Run All does) unless `keepGoing`.
  */
-export async function runNotebookCells(kernel: TslabKernel, notebookPath: string, options: { keepGoing?: boolean } = {}): Promise<ExecutedCell[]> {
+export async function runNotebookCells(
+  kernel: TslabKernel,
+  notebookPath: string,
+  options: { keepGoing?: boolean } = {},
+): Promise<ExecutedCell[]> {
   const executed: ExecutedCell[] = [];
   for (const cell of readCodeCells(notebookPath)) {
     const run = await kernel.execute(cell.source);
@@ -99,6 +117,9 @@ export async function runNotebookCells(kernel: TslabKernel, notebookPath: string
 export function describeFailures(notebookPath: string, cells: ExecutedCell[]): string {
   return cells
     .filter((c) => c.status !== 'ok')
-    .map((c) => `${notebookPath} cell ${c.index + 1} (id ${c.id ?? '?'}) ${c.status}:\n${c.stderr.trim()}`)
+    .map(
+      (c) =>
+        `${notebookPath} cell ${c.index + 1} (id ${c.id ?? '?'}) ${c.status}:\n${c.stderr.trim()}`,
+    )
     .join('\n\n');
 }

@@ -10,8 +10,12 @@ import { repoRoot } from './jupyter.js';
 
 export async function prepareCellarForTslab(): Promise<void> {
   // Dynamic imports of plain .mjs scripts: they have no type declarations, and need none here.
-  const build = (await import(pathToFileURL(join(repoRoot, 'scripts/build.mjs')).href)) as { ensureBuilt(): Promise<void> };
-  const link = (await import(pathToFileURL(join(repoRoot, 'scripts/link-self.mjs')).href)) as { linkSelf(): boolean };
+  const build = (await import(pathToFileURL(join(repoRoot, 'scripts/build.mjs')).href)) as {
+    ensureBuilt(): Promise<void>;
+  };
+  const link = (await import(pathToFileURL(join(repoRoot, 'scripts/link-self.mjs')).href)) as {
+    linkSelf(): boolean;
+  };
   await build.ensureBuilt();
   link.linkSelf();
 }

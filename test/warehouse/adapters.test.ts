@@ -5,7 +5,19 @@ import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { defineChecks, defineTask, openBigQuery, output, pruneMaterializations, sql, useWarehouse, MemoryStore, physicalTableName, WarehouseError, type Row } from 'cellar';
+import {
+  defineChecks,
+  defineTask,
+  openBigQuery,
+  output,
+  pruneMaterializations,
+  sql,
+  useWarehouse,
+  MemoryStore,
+  physicalTableName,
+  WarehouseError,
+  type Row,
+} from 'cellar';
 import { runPipeline } from '../../runtime/run/run.js';
 import { readOutput } from '../../runtime/run/perform.js';
 import type { AnyTask } from '../../runtime/task.js';
@@ -13,11 +25,17 @@ import { definePipeline } from '../../runtime/task.js';
 import { EVENTS_DDL, openFixture, useEventsWarehouse, type AdapterFixture } from './fixtures.js';
 
 /** A task's stored outputs, decoded, as a downstream task would receive them. */
-async function readStored(root: MemoryStore, pipeline: string, task: AnyTask, key: string): Promise<Record<string, unknown>> {
+async function readStored(
+  root: MemoryStore,
+  pipeline: string,
+  task: AnyTask,
+  key: string,
+): Promise<Record<string, unknown>> {
   const store = root.forPipeline(pipeline); // results belong to their pipeline
   const manifest = await store.readManifest(task.name, key);
   const out: Record<string, unknown> = {};
-  for (const [name, stored] of Object.entries(manifest!.outputs)) out[name] = await readOutput(store, task, name, stored);
+  for (const [name, stored] of Object.entries(manifest!.outputs))
+    out[name] = await readOutput(store, task, name, stored);
   return out;
 }
 
@@ -27,15 +45,34 @@ describe.each(['duckdb', 'bigquery'] as const)('warehouse adapter: %s', (name) =
 
   it('returns JSON-safe typed rows', async () => {
     const rows = await sql<Row>`SELECT id, name, score, ok, ts, d FROM src.events WHERE id = ${25}`;
-    expect(rows).toEqual([{ id: 25, name: 'user4', score: 7.5, ok: false, ts: '2024-01-02T01:00:00.000Z', d: '2024-01-02' }]);
+    expect(rows).toEqual([
+      {
+        id: 25,
+        name: 'user4',
+        score: 7.5,
+        ok: false,
+        ts: '2024-01-02T01:00:00.000Z',
+        d: '2024-01-02',
+      },
+    ]);
     expect(() => JSON.stringify(rows)).not.toThrow();
   });
 
   if (name === 'duckdb') {
     it('converts every DuckDB timestamp precision to the same ISO form', async () => {
-      const rows = await sql.dialect('duckdb')`SELECT TIMESTAMP_S '2024-01-02 03:04:05' AS s, TIMESTAMP_MS '2024-01-02 03:04:05.678' AS ms,
+      const rows = await sql.dialect(
+        'duckdb',
+      )`SELECT TIMESTAMP_S '2024-01-02 03:04:05' AS s, TIMESTAMP_MS '2024-01-02 03:04:05.678' AS ms,
         TIMESTAMP_NS '2024-01-02 03:04:05.678901234' AS ns, TIMESTAMPTZ '2024-01-02 03:04:05+00' AS tz, 12.50::DECIMAL(5,2) AS dec`;
-      expect(rows).toEqual([{ s: '2024-01-02T03:04:05.000Z', ms: '2024-01-02T03:04:05.678Z', ns: '2024-01-02T03:04:05.678Z', tz: '2024-01-02T03:04:05.000Z', dec: 12.5 }]);
+      expect(rows).toEqual([
+        {
+          s: '2024-01-02T03:04:05.000Z',
+          ms: '2024-01-02T03:04:05.678Z',
+          ns: '2024-01-02T03:04:05.678Z',
+          tz: '2024-01-02T03:04:05.000Z',
+          dec: 12.5,
+        },
+      ]);
     });
   }
 
@@ -79,7 +116,9 @@ describe.each(['duckdb', 'bigquery'] as const)('warehouse adapter: %s', (name) =
   it('streams across several pages, one page at a time', async () => {
     const pages: number[] = [];
     let sum = 0;
-    for await (const page of sql<{ id: number }>`SELECT id FROM src.events ORDER BY id`.stream({ pageSize: 10 })) {
+    for await (const page of sql<{ id: number }>`SELECT id FROM src.events ORDER BY id`.stream({
+      pageSize: 10,
+    })) {
       pages.push(page.length);
       for (const r of page) sum += r.id;
     }
@@ -87,7 +126,9 @@ describe.each(['duckdb', 'bigquery'] as const)('warehouse adapter: %s', (name) =
     expect(sum).toBe((95 * 94) / 2);
     if (fx.standIn) {
       // The client really paged: one getQueryResults call per page.
-      const pageCalls = fx.standIn.requests.filter((r) => r.startsWith('GET') && r.includes('/queries/'));
+      const pageCalls = fx.standIn.requests.filter(
+        (r) => r.startsWith('GET') && r.includes('/queries/'),
+      );
       expect(pageCalls.length).toBeGreaterThanOrEqual(10);
     }
   });
@@ -95,7 +136,9 @@ describe.each(['duckdb', 'bigquery'] as const)('warehouse adapter: %s', (name) =
   it('streams columnar batches', async () => {
     let rows = 0;
     let names = new Set<string>();
-    for await (const batch of sql`SELECT id, name FROM src.events ORDER BY id`.columns({ pageSize: 40 })) {
+    for await (const batch of sql`SELECT id, name FROM src.events ORDER BY id`.columns({
+      pageSize: 40,
+    })) {
       expect(batch.columns.id).toHaveLength(batch.rowCount);
       rows += batch.rowCount;
       names = new Set([...names, ...(batch.columns.name as string[])]);
@@ -106,7 +149,10 @@ describe.each(['duckdb', 'bigquery'] as const)('warehouse adapter: %s', (name) =
 
   it('inlines a Query as a subquery, with its parameters renumbered', async () => {
     const high = sql`SELECT id, score FROM src.events WHERE score > ${10}`;
-    const rows = await sql<{ n: number; min_id: number }>`SELECT COUNT(*) AS n, MIN(id) AS min_id FROM ${high} AS h WHERE id < ${50}`;
+    const rows = await sql<{
+      n: number;
+      min_id: number;
+    }>`SELECT COUNT(*) AS n, MIN(id) AS min_id FROM ${high} AS h WHERE id < ${50}`;
     // score > 10 ⇔ id % 10 ∈ {7, 8, 9}; ids below 50: 7,8,9,17,…,49 → 15 rows.
     expect(rows).toEqual([{ n: 15, min_id: 7 }]);
   });
@@ -173,14 +219,25 @@ describe.each(['duckdb', 'bigquery'] as const)('warehouse adapter: %s', (name) =
       inputs: {},
       outputs: { n: {} },
       warehouse: { reads: ['src.other'] },
-      run: async () => ({ n: (await sql<{ n: number }>`SELECT COUNT(*) AS n FROM src.other`)[0]!.n }),
+      run: async () => ({
+        n: (await sql<{ n: number }>`SELECT COUNT(*) AS n FROM src.other`)[0]!.n,
+      }),
     });
     const pipeline = definePipeline({ name: `wh-${name}`, tasks: [daily, top, other] });
     const store = new MemoryStore();
     const run = async () => {
-      const { result, prepared } = await runPipeline({ pipeline, store, runner: 'in-process', workers: 1, codeAware: false });
+      const { result, prepared } = await runPipeline({
+        pipeline,
+        store,
+        runner: 'in-process',
+        workers: 1,
+        codeAware: false,
+      });
       expect(result!.ok, JSON.stringify(result!.tasks)).toBe(true);
-      return { statuses: Object.fromEntries(result!.tasks.map((t) => [t.name, t.status])), keys: prepared.keys };
+      return {
+        statuses: Object.fromEntries(result!.tasks.map((t) => [t.name, t.status])),
+        keys: prepared.keys,
+      };
     };
 
     const first = await run();
@@ -201,10 +258,21 @@ describe.each(['duckdb', 'bigquery'] as const)('warehouse adapter: %s', (name) =
     expect((await run()).statuses).toEqual({ daily: 'cached', top: 'cached', other: 'cached' });
     const topOut = await readStored(store, pipeline.name, top, first.keys.get('top')!.value);
     expect(topOut).toMatchObject({ viaRef: [{ days: 4 }], awaited: 4 });
-    expect(topOut.misuse).toMatch(/mart\.daily is a warehouse table here .* use `await value\.rows\(\)`/);
+    expect(topOut.misuse).toMatch(
+      /mart\.daily is a warehouse table here .* use `await value\.rows\(\)`/,
+    );
 
     // New data in src.events: exactly its readers (and their downstream) run again.
-    await fx.warehouse.insertRows('src.events', [{ id: 1000, name: 'late', score: 1, ok: true, ts: '2024-01-05T00:00:00.000Z', d: '2024-01-05' }]);
+    await fx.warehouse.insertRows('src.events', [
+      {
+        id: 1000,
+        name: 'late',
+        score: 1,
+        ok: true,
+        ts: '2024-01-05T00:00:00.000Z',
+        d: '2024-01-05',
+      },
+    ]);
     const third = await run();
     expect(third.statuses).toEqual({ daily: 'ran', top: 'ran', other: 'cached' });
     const physical2 = physicalTableName('mart.daily', third.keys.get('daily')!.value);
@@ -227,13 +295,24 @@ describe.each(['duckdb', 'bigquery'] as const)('warehouse adapter: %s', (name) =
       checks: ['rows >= 1000'],
       run: () => ({ t: sql`SELECT * FROM src.events` }),
     });
-    const { result, prepared } = await runPipeline({ pipeline: definePipeline({ name: `bad-${name}`, tasks: [bad] }), store: new MemoryStore(), runner: 'in-process', workers: 1, codeAware: false, backoffScale: 0 });
+    const { result, prepared } = await runPipeline({
+      pipeline: definePipeline({ name: `bad-${name}`, tasks: [bad] }),
+      store: new MemoryStore(),
+      runner: 'in-process',
+      workers: 1,
+      codeAware: false,
+      backoffScale: 0,
+    });
     expect(result!.ok).toBe(false);
     const error = result!.tasks[0]!.error ?? '';
     expect(error).toMatch(/rows >= 1000/);
     expect(error).toMatch(/mart\.bad_[0-9a-f]{12}/);
     expect(error).toMatch(/actual \d+ rows/);
-    expect(await fx.warehouse.tableExists(physicalTableName('mart.bad', prepared.keys.get('bad')!.value))).toBe(false);
+    expect(
+      await fx.warehouse.tableExists(
+        physicalTableName('mart.bad', prepared.keys.get('bad')!.value),
+      ),
+    ).toBe(false);
   });
 
   it('applies partition, unique and column checks in the warehouse and on row outputs', async () => {
@@ -243,7 +322,11 @@ describe.each(['duckdb', 'bigquery'] as const)('warehouse adapter: %s', (name) =
       inputs: {},
       outputs: { t: {} },
       warehouse: { reads: ['src.events'], materialize: 'mart.part' },
-      checks: ['partition d = @day', 'unique id', 'columns id:number, ts:timestamp, d:date, ok:boolean'],
+      checks: [
+        'partition d = @day',
+        'unique id',
+        'columns id:number, ts:timestamp, d:date, ok:boolean',
+      ],
       run: () => ({ t: sql`SELECT id, ts, d, ok FROM src.events` }),
     });
     const rowsTask = defineTask({
@@ -255,14 +338,33 @@ describe.each(['duckdb', 'bigquery'] as const)('warehouse adapter: %s', (name) =
       checks: ['rows = 7', 'unique name', 'not_null name'],
       run: async () => ({ rows: await sql`SELECT DISTINCT name FROM src.events WHERE id < ${95}` }),
     });
-    const ok = await runPipeline({ pipeline: definePipeline({ name: `checks-${name}`, tasks: [part, rowsTask] }), store: new MemoryStore(), runner: 'in-process', workers: 1, codeAware: false, backoffScale: 0 });
+    const ok = await runPipeline({
+      pipeline: definePipeline({ name: `checks-${name}`, tasks: [part, rowsTask] }),
+      store: new MemoryStore(),
+      runner: 'in-process',
+      workers: 1,
+      codeAware: false,
+      backoffScale: 0,
+    });
     expect(ok.result!.ok, JSON.stringify(ok.result!.tasks)).toBe(true);
-    const missing = await runPipeline({ pipeline: definePipeline({ name: `checks2-${name}`, tasks: [part] }), params: { day: '2030-01-01' }, store: new MemoryStore(), runner: 'in-process', workers: 1, codeAware: false, backoffScale: 0 });
-    expect(missing.result!.tasks[0]!.error).toMatch(/partition d = @day" failed .*actual 0 rows where d = 2030-01-01/);
+    const missing = await runPipeline({
+      pipeline: definePipeline({ name: `checks2-${name}`, tasks: [part] }),
+      params: { day: '2030-01-01' },
+      store: new MemoryStore(),
+      runner: 'in-process',
+      workers: 1,
+      codeAware: false,
+      backoffScale: 0,
+    });
+    expect(missing.result!.tasks[0]!.error).toMatch(
+      /partition d = @day" failed .*actual 0 rows where d = 2030-01-01/,
+    );
   });
 
   it('runs checks declared in code on a source table before any task reads it', async () => {
-    await fx.exec(`CREATE OR REPLACE TABLE src.checked_${name} AS SELECT range AS x, CASE WHEN range = 3 THEN NULL ELSE 'v' END AS label FROM range(10)`);
+    await fx.exec(
+      `CREATE OR REPLACE TABLE src.checked_${name} AS SELECT range AS x, CASE WHEN range = 3 THEN NULL ELSE 'v' END AS label FROM range(10)`,
+    );
     defineChecks(`src.checked_${name}`, ['rows >= 5', 'not_null label']);
     const reader = defineTask({
       name: 'reader',
@@ -270,11 +372,26 @@ describe.each(['duckdb', 'bigquery'] as const)('warehouse adapter: %s', (name) =
       inputs: {},
       outputs: { n: {} },
       warehouse: { reads: [`src.checked_${name}`] },
-      run: async () => ({ n: (await sql<{ n: number }>`SELECT COUNT(*) AS n FROM ${sql.table(`src.checked_${name}`)}`)[0]!.n }),
+      run: async () => ({
+        n: (
+          await sql<{ n: number }>`SELECT COUNT(*) AS n FROM ${sql.table(`src.checked_${name}`)}`
+        )[0]!.n,
+      }),
     });
-    const { result } = await runPipeline({ pipeline: definePipeline({ name: `src-checks-${name}`, tasks: [reader] }), store: new MemoryStore(), runner: 'in-process', workers: 1, codeAware: false, backoffScale: 0 });
+    const { result } = await runPipeline({
+      pipeline: definePipeline({ name: `src-checks-${name}`, tasks: [reader] }),
+      store: new MemoryStore(),
+      runner: 'in-process',
+      workers: 1,
+      codeAware: false,
+      backoffScale: 0,
+    });
     expect(result!.tasks[0]!.status).toBe('failed');
-    expect(result!.tasks[0]!.error).toMatch(new RegExp(`check "not_null label" failed on source table src\\.checked_${name}: actual label has 1 NULL`));
+    expect(result!.tasks[0]!.error).toMatch(
+      new RegExp(
+        `check "not_null label" failed on source table src\\.checked_${name}: actual label has 1 NULL`,
+      ),
+    );
   });
 
   it('prunes old materialisations and leaves everything else', async () => {
@@ -284,12 +401,21 @@ describe.each(['duckdb', 'bigquery'] as const)('warehouse adapter: %s', (name) =
       inputs: {},
       outputs: { t: {} },
       warehouse: { reads: ['src.events'], materialize: 'mart.pr' },
-      run: (_i: Record<string, never>, p: { minScore: number }) => ({ t: sql`SELECT id FROM src.events WHERE score >= ${p.minScore}` }),
+      run: (_i: Record<string, never>, p: { minScore: number }) => ({
+        t: sql`SELECT id FROM src.events WHERE score >= ${p.minScore}`,
+      }),
     });
     const pipeline = definePipeline({ name: `prune-${name}`, tasks: [pr] });
     const store = new MemoryStore();
     const keyFor = async (minScore: number) => {
-      const { prepared, result } = await runPipeline({ pipeline, params: { minScore }, store, runner: 'in-process', workers: 1, codeAware: false });
+      const { prepared, result } = await runPipeline({
+        pipeline,
+        params: { minScore },
+        store,
+        runner: 'in-process',
+        workers: 1,
+        codeAware: false,
+      });
       expect(result!.ok).toBe(true);
       return prepared.keys.get('pr')!.value;
     };
@@ -316,8 +442,17 @@ describe.each(['duckdb', 'bigquery'] as const)('warehouse adapter: %s', (name) =
       warehouse: { reads: ['src.events'], materialize: 'mart.wrong' },
       run: async () => ({ t: await sql`SELECT 1 AS x` }),
     });
-    const { result } = await runPipeline({ pipeline: definePipeline({ name: `wrong-${name}`, tasks: [wrong] }), store: new MemoryStore(), runner: 'in-process', workers: 1, codeAware: false, backoffScale: 0 });
-    expect(result!.tasks[0]!.error).toMatch(/materialize: mart\.wrong.*needs exactly one sql`` query/);
+    const { result } = await runPipeline({
+      pipeline: definePipeline({ name: `wrong-${name}`, tasks: [wrong] }),
+      store: new MemoryStore(),
+      runner: 'in-process',
+      workers: 1,
+      codeAware: false,
+      backoffScale: 0,
+    });
+    expect(result!.tasks[0]!.error).toMatch(
+      /materialize: mart\.wrong.*needs exactly one sql`` query/,
+    );
   });
 });
 
@@ -327,10 +462,16 @@ describe('BigQuery client: a slow job', () => {
     const standIn = await startStandIn({ slowPolls: 2 });
     try {
       await standIn.exec(EVENTS_DDL);
-      const w = await openBigQuery({ project: 'cellar-test', location: 'US', dataset: 'cellar', apiEndpoint: standIn.url });
+      const w = await openBigQuery({
+        project: 'cellar-test',
+        location: 'US',
+        dataset: 'cellar',
+        apiEndpoint: standIn.url,
+      });
       useWarehouse(w, { dialect: 'bigquery' });
       let n = 0;
-      for await (const page of sql`SELECT id FROM src.events`.stream({ pageSize: 40 })) n += page.length;
+      for await (const page of sql`SELECT id FROM src.events`.stream({ pageSize: 40 }))
+        n += page.length;
       expect(n).toBe(95);
       expect(standIn.requests.filter((r) => r.includes('/queries/')).length).toBe(2 + 3);
     } finally {
@@ -348,13 +489,28 @@ describe('checks on a task with no SQL', () => {
       inputs: {},
       outputs: { rows: {} },
       checks: ['rows >= 3', 'not_null b'],
-      run: () => ({ rows: [{ a: 1, b: 'x' }, { a: 2, b: null }, { a: 3, b: 'z' }] }),
+      run: () => ({
+        rows: [
+          { a: 1, b: 'x' },
+          { a: 2, b: null },
+          { a: 3, b: 'z' },
+        ],
+      }),
     });
     useWarehouse(null);
     const path = join(tmpdir(), `cellar-never-opened-${process.pid}.duckdb`);
     process.env.CELLAR_DUCKDB_PATH = path;
-    const { result } = await runPipeline({ pipeline: definePipeline({ name: 'plain', tasks: [plain] }), store: new MemoryStore(), runner: 'in-process', workers: 1, codeAware: false, backoffScale: 0 });
-    expect(result!.tasks[0]!.error).toMatch(/check "not_null b" failed on output rows of task plain: actual b has 1 NULL/);
+    const { result } = await runPipeline({
+      pipeline: definePipeline({ name: 'plain', tasks: [plain] }),
+      store: new MemoryStore(),
+      runner: 'in-process',
+      workers: 1,
+      codeAware: false,
+      backoffScale: 0,
+    });
+    expect(result!.tasks[0]!.error).toMatch(
+      /check "not_null b" failed on output rows of task plain: actual b has 1 NULL/,
+    );
     expect(existsSync(path)).toBe(false);
     delete process.env.CELLAR_DUCKDB_PATH;
   });
@@ -391,7 +547,9 @@ describe('cost guard (BigQuery client via the stand-in)', () => {
     expect((err as Error).message).toMatch(/bytes billed: 1000/);
     expect((err as Error).message).toMatch(/maxBytesBilled/);
     // Writes are guarded too.
-    await expect(sql`CREATE TABLE src.copy AS SELECT * FROM src.events`.rows()).rejects.toMatchObject({ code: 'E_WH_BYTES_LIMIT' });
+    await expect(
+      sql`CREATE TABLE src.copy AS SELECT * FROM src.events`.rows(),
+    ).rejects.toMatchObject({ code: 'E_WH_BYTES_LIMIT' });
     // A small query still runs under the same limit.
     expect(await sql`SELECT COUNT(*) AS n FROM src.other`).toEqual([{ n: 5 }]);
   });
@@ -413,9 +571,16 @@ describe('cost guard (BigQuery client via the stand-in)', () => {
       inputs: { t: output(daily, 't') },
       outputs: { rows: {} },
       warehouse: { reads: ['src.other'] },
-      run: async ({ t }: { t: unknown }) => ({ rows: await sql`SELECT * FROM src.other JOIN ${t} AS t ON TRUE` }),
+      run: async ({ t }: { t: unknown }) => ({
+        rows: await sql`SELECT * FROM src.other JOIN ${t} AS t ON TRUE`,
+      }),
     });
-    const ctx = { params: {}, upstreamKeys: {}, key: 'abcdef0123456789', keysByTask: { daily_est: 'abcdef0123456789' } };
+    const ctx = {
+      params: {},
+      upstreamKeys: {},
+      key: 'abcdef0123456789',
+      keysByTask: { daily_est: 'abcdef0123456789' },
+    };
     expect(await estimateTask(daily, ctx)).toEqual({ bytes: 95 * 6 * 8, queries: 1 });
     // A task that streams rows through itself is dry-run too, not run.
     const streamer = defineTask({
@@ -431,7 +596,10 @@ describe('cost guard (BigQuery client via the stand-in)', () => {
       },
     });
     const before = fx.standIn!.requests.length;
-    expect(await estimateTask(streamer, { ...ctx, key: '77' })).toEqual({ bytes: 95 * 6 * 8, queries: 1 });
+    expect(await estimateTask(streamer, { ...ctx, key: '77' })).toEqual({
+      bytes: 95 * 6 * 8,
+      queries: 1,
+    });
     expect(fx.standIn!.requests.slice(before).filter((r) => r.includes('/queries/'))).toEqual([]);
     // Before the upstream table exists, BigQuery cannot dry-run a query that reads it: say so.
     const est = await estimateTask(reader, { ...ctx, key: '99' });
@@ -445,8 +613,25 @@ describe('BigQuery credentials', () => {
     const { BigQueryWarehouse } = await import('../../runtime/warehouse/adapters/bigquery.js');
     // The client's own failure when Application Default Credentials are absent, reproduced
     // without letting the real client look for them.
-    const client = { createQueryJob: async () => Promise.reject(new Error('Could not load the default credentials. Browse to https://cloud.google.com/docs/authentication/getting-started for more information.')) };
-    const w = new BigQueryWarehouse(client as never, { project: 'p', location: 'US', dataset: 'd', apiEndpoint: null });
-    await expect(w.query({ text: 'SELECT 1', params: [], tables: [] })).rejects.toMatchObject({ code: 'E_WH_CONFIG', message: expect.stringMatching(/gcloud auth application-default login.*CELLAR_WAREHOUSE=duckdb/) });
+    const client = {
+      createQueryJob: async () =>
+        Promise.reject(
+          new Error(
+            'Could not load the default credentials. Browse to https://cloud.google.com/docs/authentication/getting-started for more information.',
+          ),
+        ),
+    };
+    const w = new BigQueryWarehouse(client as never, {
+      project: 'p',
+      location: 'US',
+      dataset: 'd',
+      apiEndpoint: null,
+    });
+    await expect(w.query({ text: 'SELECT 1', params: [], tables: [] })).rejects.toMatchObject({
+      code: 'E_WH_CONFIG',
+      message: expect.stringMatching(
+        /gcloud auth application-default login.*CELLAR_WAREHOUSE=duckdb/,
+      ),
+    });
   });
 });

@@ -15,7 +15,9 @@ describe('bookkeeping under concurrent queries (fresh DuckDB file)', () => {
     dir = mkdtempSync(join(tmpdir(), 'cellar-bk-'));
     w = (await openDuckDB({ path: join(dir, 'fresh.duckdb'), idleMs: 50 })) as DuckDBWarehouse;
     await w.withConnection(async (c) => {
-      await c.run('CREATE SCHEMA shop; CREATE TABLE shop.orders AS SELECT * FROM (VALUES (1, 10.0), (2, 20.0)) t(id, amount)');
+      await c.run(
+        'CREATE SCHEMA shop; CREATE TABLE shop.orders AS SELECT * FROM (VALUES (1, 10.0), (2, 20.0)) t(id, amount)',
+      );
     });
     useWarehouse(w, { dialect: 'bigquery' });
   });
@@ -31,14 +33,30 @@ describe('bookkeeping under concurrent queries (fresh DuckDB file)', () => {
       [15, 30],
       [30, 100],
     ];
-    const counts = await Promise.all(bands.map(([lo, hi]) => sql<{ n: number }>`SELECT COUNT(*) AS n FROM shop.orders WHERE amount >= ${lo} AND amount < ${hi}`));
+    const counts = await Promise.all(
+      bands.map(
+        ([lo, hi]) =>
+          sql<{
+            n: number;
+          }>`SELECT COUNT(*) AS n FROM shop.orders WHERE amount >= ${lo} AND amount < ${hi}`,
+      ),
+    );
     expect(counts.map((r) => r[0]!.n)).toEqual([1, 1, 0]);
-    const cached = await w.withConnection(async (c) => (await c.runAndReadAll('SELECT count(*)::INTEGER AS n FROM _cellar.translations')).getRowObjectsJson());
+    const cached = await w.withConnection(async (c) =>
+      (
+        await c.runAndReadAll('SELECT count(*)::INTEGER AS n FROM _cellar.translations')
+      ).getRowObjectsJson(),
+    );
     expect(cached).toEqual([{ n: 1 }]);
   });
 
   it('ten different queries started together all succeed', async () => {
-    const rows = await Promise.all(Array.from({ length: 10 }, (_, i) => sql<{ n: number }>`SELECT COUNT(*) + ${i} AS n FROM shop.orders WHERE id > ${0}`));
+    const rows = await Promise.all(
+      Array.from(
+        { length: 10 },
+        (_, i) => sql<{ n: number }>`SELECT COUNT(*) + ${i} AS n FROM shop.orders WHERE id > ${0}`,
+      ),
+    );
     expect(rows.map((r) => r[0]!.n)).toEqual(Array.from({ length: 10 }, (_, i) => 2 + i));
   });
 
@@ -46,10 +64,20 @@ describe('bookkeeping under concurrent queries (fresh DuckDB file)', () => {
   // none is lost.
   it('concurrent writes to one table all land and each bumps its version', async () => {
     const before = (await w.tableVersion('shop.orders'))!;
-    await Promise.all([3, 4, 5, 6].map((id) => sql.dialect('duckdb')`INSERT INTO shop.orders VALUES (${id}, 50.0)`));
-    const rows = await sql.dialect('duckdb')<{ n: number }>`SELECT count(*)::INTEGER AS n FROM shop.orders`;
+    await Promise.all(
+      [3, 4, 5, 6].map((id) => sql.dialect('duckdb')`INSERT INTO shop.orders VALUES (${id}, 50.0)`),
+    );
+    const rows = await sql.dialect('duckdb')<{
+      n: number;
+    }>`SELECT count(*)::INTEGER AS n FROM shop.orders`;
     expect(rows[0]!.n).toBe(6);
-    const registered = await w.withConnection(async (c) => (await c.runAndReadAll(`SELECT version::INTEGER AS v FROM _cellar.table_versions WHERE name = 'shop.orders'`)).getRowObjectsJson());
+    const registered = await w.withConnection(async (c) =>
+      (
+        await c.runAndReadAll(
+          `SELECT version::INTEGER AS v FROM _cellar.table_versions WHERE name = 'shop.orders'`,
+        )
+      ).getRowObjectsJson(),
+    );
     expect(registered).toEqual([{ v: 4 }]);
     expect((await w.tableVersion('shop.orders'))!.version).not.toBe(before.version);
   });

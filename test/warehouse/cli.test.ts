@@ -26,9 +26,15 @@ export const daily = defineTask({
 export default definePipeline({ name: 'whcli', tasks: [daily] });
 `;
 
-function cellar(args: string[], env: Record<string, string>): Promise<{ code: number | null; out: string }> {
+function cellar(
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [join(root, 'bin', 'cellar.mjs'), ...args], { cwd: root, env: { ...process.env, ...env } });
+    const child = spawn(process.execPath, [join(root, 'bin', 'cellar.mjs'), ...args], {
+      cwd: root,
+      env: { ...process.env, ...env },
+    });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (out += d));
@@ -46,7 +52,13 @@ describe('cellar run on BigQuery (client via the stand-in)', () => {
     mkdirSync(join(root, 'test', '.tmp'), { recursive: true });
     dir = mkdtempSync(join(root, 'test', '.tmp', 'wh-cli-'));
     writeFileSync(join(dir, 'pipeline.ts'), PIPELINE);
-    env = { CELLAR_WAREHOUSE: 'bigquery', CELLAR_BQ_PROJECT: 'cellar-test', CELLAR_BQ_ENDPOINT: standIn.url, CELLAR_WORKSPACE: join(dir, 'ws'), CELLAR_MAX_BYTES_BILLED: '' };
+    env = {
+      CELLAR_WAREHOUSE: 'bigquery',
+      CELLAR_BQ_PROJECT: 'cellar-test',
+      CELLAR_BQ_ENDPOINT: standIn.url,
+      CELLAR_WORKSPACE: join(dir, 'ws'),
+      CELLAR_MAX_BYTES_BILLED: '',
+    };
   });
   afterAll(async () => {
     await standIn.close();
@@ -61,7 +73,10 @@ describe('cellar run on BigQuery (client via the stand-in)', () => {
   });
 
   it('stops a task that would bill more than the configured maximum', async () => {
-    const r = await cellar(['run', join(dir, 'pipeline.ts')], { ...env, CELLAR_MAX_BYTES_BILLED: '1000' });
+    const r = await cellar(['run', join(dir, 'pipeline.ts')], {
+      ...env,
+      CELLAR_MAX_BYTES_BILLED: '1000',
+    });
     expect(r.code).not.toBe(0);
     expect(r.out).toMatch(/exceeded limit for bytes billed: 1000/);
     expect(r.out).toMatch(/maxBytesBilled|CELLAR_MAX_BYTES_BILLED/);

@@ -10,22 +10,36 @@ import { notebookText } from '../compiler/notebook.js';
 describe('interpolations inside SQL comments', () => {
   it('drops a value in a -- line comment and binds the others', () => {
     const min = 15;
-    const c = compose(sql`SELECT id FROM shop.orders\n  -- WHERE amount > ${min}\n  WHERE id > ${0}`, 'bigquery');
+    const c = compose(
+      sql`SELECT id FROM shop.orders\n  -- WHERE amount > ${min}\n  WHERE id > ${0}`,
+      'bigquery',
+    );
     expect(c.params.map((p) => p.value)).toEqual([0]);
-    expect(c.text).toBe('SELECT id FROM shop.orders\n  -- WHERE amount > ${…}\n  WHERE id > __cellar_p0__');
+    expect(c.text).toBe(
+      'SELECT id FROM shop.orders\n  -- WHERE amount > ${…}\n  WHERE id > __cellar_p0__',
+    );
   });
 
   it('drops values in /* block */ and # comments, never a nested query spliced into a comment', () => {
     const inner = sql`SELECT 1 AS x\nUNION ALL SELECT 2`;
-    const c = compose(sql`SELECT * FROM t /* WHERE a = ${1}\n AND b IN ${inner} */ WHERE c = ${2} # AND d = ${3}\n`, 'bigquery');
+    const c = compose(
+      sql`SELECT * FROM t /* WHERE a = ${1}\n AND b IN ${inner} */ WHERE c = ${2} # AND d = ${3}\n`,
+      'bigquery',
+    );
     expect(c.params.map((p) => p.value)).toEqual([2]);
     expect(c.text).not.toContain('UNION');
   });
 
   it('does not take comment markers inside strings or quoted names for comments', () => {
-    const c = compose(sql`SELECT '--' AS a, "/*" AS b, \`x--y\` AS c FROM t WHERE d = ${1} -- ${2}`, 'bigquery');
+    const c = compose(
+      sql`SELECT '--' AS a, "/*" AS b, \`x--y\` AS c FROM t WHERE d = ${1} -- ${2}`,
+      'bigquery',
+    );
     expect(c.params.map((p) => p.value)).toEqual([1]);
-    const d = compose(sql.dialect('duckdb')`SELECT 'it''s -- not a comment' AS a WHERE b = ${1}`, 'duckdb');
+    const d = compose(
+      sql.dialect('duckdb')`SELECT 'it''s -- not a comment' AS a WHERE b = ${1}`,
+      'duckdb',
+    );
     expect(d.params.map((p) => p.value)).toEqual([1]);
   });
 
@@ -35,7 +49,9 @@ describe('interpolations inside SQL comments', () => {
       w = await openDuckDB({ path: ':memory:' });
       useWarehouse(w, { dialect: 'bigquery' });
       await sql.dialect('duckdb')`CREATE SCHEMA shop`;
-      await sql.dialect('duckdb')`CREATE TABLE shop.orders AS SELECT * FROM (VALUES (1, 10.0), (2, 20.0)) t(id, amount)`;
+      await sql.dialect(
+        'duckdb',
+      )`CREATE TABLE shop.orders AS SELECT * FROM (VALUES (1, 10.0), (2, 20.0)) t(id, amount)`;
     });
     afterAll(async () => {
       useWarehouse(null);

@@ -22,7 +22,10 @@ export interface AdapterFixture {
 export async function openFixture(name: 'duckdb' | 'bigquery'): Promise<AdapterFixture> {
   if (name === 'duckdb') {
     const dir = mkdtempSync(join(tmpdir(), 'cellar-wh-'));
-    const w = (await openDuckDB({ path: join(dir, 'warehouse.duckdb'), idleMs: 50 })) as DuckDBWarehouse;
+    const w = (await openDuckDB({
+      path: join(dir, 'warehouse.duckdb'),
+      idleMs: 50,
+    })) as DuckDBWarehouse;
     return {
       name,
       warehouse: w,
@@ -35,7 +38,12 @@ export async function openFixture(name: 'duckdb' | 'bigquery'): Promise<AdapterF
     };
   }
   const standIn = await startStandIn();
-  const w = await openBigQuery({ project: 'cellar-test', location: 'US', dataset: 'cellar', apiEndpoint: standIn.url });
+  const w = await openBigQuery({
+    project: 'cellar-test',
+    location: 'US',
+    dataset: 'cellar',
+    apiEndpoint: standIn.url,
+  });
   return {
     name,
     warehouse: w,
@@ -65,7 +73,10 @@ export const EVENTS_DDL = `
  * For the enclosing describe block: open `name`'s fixture, create the events table, and make it
  * the warehouse `sql` uses (BigQuery dialect); close it afterwards. `opened` receives the fixture.
  */
-export function useEventsWarehouse(name: 'duckdb' | 'bigquery', opened: (fx: AdapterFixture) => void): void {
+export function useEventsWarehouse(
+  name: 'duckdb' | 'bigquery',
+  opened: (fx: AdapterFixture) => void,
+): void {
   let fx: AdapterFixture;
   beforeAll(async () => {
     fx = await openFixture(name);

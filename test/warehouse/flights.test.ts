@@ -6,7 +6,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MemoryStore, openDuckDB, physicalTableName, sql, useWarehouse, type TableRef } from 'cellar';
+import {
+  MemoryStore,
+  openDuckDB,
+  physicalTableName,
+  sql,
+  useWarehouse,
+  type TableRef,
+} from 'cellar';
 import { runPipeline } from '../../runtime/run/run.js';
 import type { Pipeline } from '../../runtime/task.js';
 import { seedExamples } from '../../runtime/warehouse/adapters/duckdb-seed.js';
@@ -20,14 +27,25 @@ describe('flights example on embedded DuckDB', () => {
   let pipeline: Pipeline;
   const store = new MemoryStore();
   const run = async () => {
-    const { result, prepared } = await runPipeline({ pipeline, store, runner: 'in-process', workers: 2 });
+    const { result, prepared } = await runPipeline({
+      pipeline,
+      store,
+      runner: 'in-process',
+      workers: 2,
+    });
     expect(result!.ok, JSON.stringify(result!.tasks.filter((t) => t.error))).toBe(true);
-    return { statuses: Object.fromEntries(result!.tasks.map((t) => [t.name, t.status])), keys: prepared.keys };
+    return {
+      statuses: Object.fromEntries(result!.tasks.map((t) => [t.name, t.status])),
+      keys: prepared.keys,
+    };
   };
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'cellar-flights-'));
-    w = (await openDuckDB({ path: join(dir, 'warehouse.duckdb'), idleMs: 2000 })) as DuckDBWarehouse;
+    w = (await openDuckDB({
+      path: join(dir, 'warehouse.duckdb'),
+      idleMs: 2000,
+    })) as DuckDBWarehouse;
     const seeded = await seedExamples(w, root);
     expect(seeded.loaded).toEqual(['vega.flights', 'vega.penguins']);
     expect((await seedExamples(w, root)).skipped).toEqual(['vega.flights', 'vega.penguins']);
@@ -56,17 +74,25 @@ describe('flights example on embedded DuckDB', () => {
     }
 
     const second = await run();
-    expect(Object.values(second.statuses).every((s) => s === 'cached'), JSON.stringify(second.statuses)).toBe(true);
+    expect(
+      Object.values(second.statuses).every((s) => s === 'cached'),
+      JSON.stringify(second.statuses),
+    ).toBe(true);
   }, 600_000); // 3M rows on a shared machine: no speed assumption
 
   it('re-runs the readers of the source table after new data lands in it', async () => {
     await sql`INSERT INTO \`cellar-examples.vega.flights\` (date, delay, distance, origin, destination)
       VALUES (TIMESTAMP '2001-06-30 23:59:00', 5, 300, 'SFO', 'LAX')`;
     const third = await run();
-    const readers = pipeline.tasks.filter((t) => (t.warehouse?.reads ?? []).includes('cellar-examples.vega.flights')).map((t) => t.name);
+    const readers = pipeline.tasks
+      .filter((t) => (t.warehouse?.reads ?? []).includes('cellar-examples.vega.flights'))
+      .map((t) => t.name);
     expect(readers.length).toBeGreaterThan(0);
     for (const name of readers) expect(third.statuses[name], name).toBe('ran');
-    const ref: TableRef = { kind: 'cellar.table', name: physicalTableName('mart.flight_features', third.keys.get('features')?.value ?? '') };
+    const ref: TableRef = {
+      kind: 'cellar.table',
+      name: physicalTableName('mart.flight_features', third.keys.get('features')?.value ?? ''),
+    };
     if (third.keys.get('features')) expect(await w.tableExists(ref.name)).toBe(true);
   }, 600_000);
 });

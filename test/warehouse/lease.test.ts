@@ -30,7 +30,10 @@ describe('DuckDB lease', () => {
       logLevel: 'silent',
     });
     const w = await openDuckDB({ path, idleMs: 1 });
-    await w.withConnection(async (c) => void (await c.run('CREATE SCHEMA t; CREATE TABLE t.log (who VARCHAR, i INTEGER)')));
+    await w.withConnection(
+      async (c) =>
+        void (await c.run('CREATE SCHEMA t; CREATE TABLE t.log (who VARCHAR, i INTEGER)')),
+    );
     const worker = (tag: string) =>
       new Promise<void>((resolve, reject) => {
         const wk = new Worker(workerFile, { workerData: { path, n: 25, tag } });
@@ -41,7 +44,13 @@ describe('DuckDB lease', () => {
       for (let i = 0; i < 25; i++) await w.insertRows('t.log', [{ who: 'main', i }]);
     })();
     await Promise.all([worker('a'), worker('b'), mine]);
-    const counts = await w.withConnection(async (c) => (await c.runAndReadAll('SELECT who, COUNT(*)::INTEGER AS n FROM t.log GROUP BY who ORDER BY who')).getRowObjectsJson());
+    const counts = await w.withConnection(async (c) =>
+      (
+        await c.runAndReadAll(
+          'SELECT who, COUNT(*)::INTEGER AS n FROM t.log GROUP BY who ORDER BY who',
+        )
+      ).getRowObjectsJson(),
+    );
     expect(counts).toEqual([
       { who: 'a', n: 25 },
       { who: 'b', n: 25 },
@@ -55,7 +64,10 @@ describe('DuckDB lease', () => {
 
   it('takes over a lock left by a process that is gone', async () => {
     const path = join(dir, 'stale.duckdb');
-    writeFileSync(`${path}.lock`, JSON.stringify({ pid: 2 ** 22 + 12345, thread: 0, since: '2020-01-01T00:00:00Z' }));
+    writeFileSync(
+      `${path}.lock`,
+      JSON.stringify({ pid: 2 ** 22 + 12345, thread: 0, since: '2020-01-01T00:00:00Z' }),
+    );
     const w = await openDuckDB({ path });
     expect(await w.tableExists('main.nothing')).toBe(false);
     await w.close();
@@ -64,7 +76,10 @@ describe('DuckDB lease', () => {
   it('takes over at once a lease left by an earlier process with this very PID (PID reuse)', async () => {
     const path = join(dir, 'reused.duckdb');
     const me = currentProcess();
-    writeFileSync(`${path}.lock`, JSON.stringify({ ...me, start: me.start! - 1, thread: 0, since: '2020-01-01T00:00:00Z' }));
+    writeFileSync(
+      `${path}.lock`,
+      JSON.stringify({ ...me, start: me.start! - 1, thread: 0, since: '2020-01-01T00:00:00Z' }),
+    );
     // waitMs 0: a lease judged alive fails at once with "in use by"; a dead one is taken over.
     const lease = new DuckDBLease({ path, threads: 1, waitMs: 0 });
     await lease.acquire();
@@ -77,7 +92,9 @@ describe('DuckDB lease', () => {
     const holder = new DuckDBLease({ path, threads: 1, idleMs: 60_000 });
     await holder.acquire();
     const waiter = new DuckDBLease({ path, threads: 1, waitMs: 200 });
-    await expect(waiter.acquire()).rejects.toThrow(new RegExp(`in use by process ${process.pid} \\(thread \\d+\\)`));
+    await expect(waiter.acquire()).rejects.toThrow(
+      new RegExp(`in use by process ${process.pid} \\(thread \\d+\\)`),
+    );
     holder.release();
     holder.close();
   });

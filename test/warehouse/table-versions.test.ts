@@ -5,7 +5,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { definePipeline, defineTask, MemoryStore, openBigQuery, openDuckDB, sql, useWarehouse, type Warehouse } from 'cellar';
+import {
+  definePipeline,
+  defineTask,
+  MemoryStore,
+  openBigQuery,
+  openDuckDB,
+  sql,
+  useWarehouse,
+  type Warehouse,
+} from 'cellar';
 import { runPipeline } from '../../runtime/run/run.js';
 import { startStandIn, type StandIn } from '../support/bigquery-standin/server.js';
 
@@ -15,7 +24,9 @@ const total = defineTask({
   inputs: {},
   outputs: { total: {} },
   warehouse: { reads: ['shop.orders'] },
-  run: async () => ({ total: (await sql<{ total: number }>`SELECT SUM(amount) AS total FROM shop.orders`)[0]!.total }),
+  run: async () => ({
+    total: (await sql<{ total: number }>`SELECT SUM(amount) AS total FROM shop.orders`)[0]!.total,
+  }),
 });
 const pipeline = definePipeline({ name: 'orders', tasks: [total] });
 
@@ -23,7 +34,13 @@ const pipeline = definePipeline({ name: 'orders', tasks: [total] });
 async function runOn(w: Warehouse, store: MemoryStore): Promise<{ status: string; total: number }> {
   useWarehouse(w, { dialect: 'bigquery' });
   try {
-    const { result, prepared } = await runPipeline({ pipeline, store, runner: 'in-process', workers: 1, codeAware: false });
+    const { result, prepared } = await runPipeline({
+      pipeline,
+      store,
+      runner: 'in-process',
+      workers: 1,
+      codeAware: false,
+    });
     expect(result!.ok, JSON.stringify(result!.tasks)).toBe(true);
     const key = prepared.keys.get('order_total')!.value;
     const stored = (await store.readManifest('order_total', key))!.outputs.total!;
@@ -36,7 +53,10 @@ async function runOn(w: Warehouse, store: MemoryStore): Promise<{ status: string
 
 /** A DuckDB file with shop.orders (amounts 10 and 20, times `scale`), made by DuckDB itself. */
 async function makeShop(path: string, scale: number): Promise<void> {
-  await outside(path, `CREATE SCHEMA shop; CREATE TABLE shop.orders AS SELECT * FROM (VALUES (1, 10.0 * ${scale}), (2, 20.0 * ${scale})) t(id, amount)`);
+  await outside(
+    path,
+    `CREATE SCHEMA shop; CREATE TABLE shop.orders AS SELECT * FROM (VALUES (1, 10.0 * ${scale}), (2, 20.0 * ${scale})) t(id, amount)`,
+  );
 }
 
 /** Another program writing the file (its own DuckDB instance, cellar's warehouse closed). */
@@ -110,7 +130,10 @@ describe('DuckDB: the file and its content are in the key', () => {
     const w = await openDuckDB({ path, idleMs: 50 });
     const v1 = (await w.tableVersion('shop.orders'))!.version;
     const memoPath = `${path}.fingerprints.json`;
-    const memo = JSON.parse(readFileSync(memoPath, 'utf8')) as { stamp: string; tables: Record<string, string> };
+    const memo = JSON.parse(readFileSync(memoPath, 'utf8')) as {
+      stamp: string;
+      tables: Record<string, string>;
+    };
     expect(Object.keys(memo.tables)).toEqual(['shop.orders']);
     // Prove the memo is what answers: a marked entry under the same stamp comes back as is.
     writeFileSync(memoPath, JSON.stringify({ ...memo, tables: { 'shop.orders': 'from-memo' } }));
@@ -128,11 +151,14 @@ describe('BigQuery: the project and lastModifiedTime are in the key', () => {
   let standIn: StandIn;
   beforeAll(async () => {
     standIn = await startStandIn();
-    await standIn.exec(`CREATE SCHEMA shop; CREATE TABLE shop.orders AS SELECT * FROM (VALUES (1, 10.0), (2, 20.0)) t(id, amount)`);
+    await standIn.exec(
+      `CREATE SCHEMA shop; CREATE TABLE shop.orders AS SELECT * FROM (VALUES (1, 10.0), (2, 20.0)) t(id, amount)`,
+    );
   });
   afterAll(async () => standIn.close());
 
-  const open = (project: string) => openBigQuery({ project, location: 'US', dataset: 'cellar', apiEndpoint: standIn.url });
+  const open = (project: string) =>
+    openBigQuery({ project, location: 'US', dataset: 'cellar', apiEndpoint: standIn.url });
 
   it('never serves one project’s result for another, and re-runs after an in-place update', async () => {
     const store = new MemoryStore();

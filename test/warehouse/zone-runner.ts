@@ -8,9 +8,11 @@ import { CASES } from './dialect-cases.js';
 // the later ones the translator. Translation does not depend on the zone; running does.
 const w = await openDuckDB({ path: process.env.ZONE_DB ?? ':memory:' });
 useWarehouse(w, { dialect: 'bigquery' });
-const run = (text: string) => sql(Object.assign([text], { raw: [text] }) as unknown as TemplateStringsArray);
+const run = (text: string) =>
+  sql(Object.assign([text], { raw: [text] }) as unknown as TemplateStringsArray);
 const out: Record<string, unknown> = {};
 for (const c of CASES) out[c.name] = await run(c.sql);
-out['bound Date'] = await sql`SELECT ${new Date('2024-03-10T02:30:00Z')} AS t, CURRENT_DATE() = DATE(CURRENT_TIMESTAMP()) AS same_day`;
+out['bound Date'] =
+  await sql`SELECT ${new Date('2024-03-10T02:30:00Z')} AS t, CURRENT_DATE() = DATE(CURRENT_TIMESTAMP()) AS same_day`;
 await w.close();
 process.stdout.write(JSON.stringify(out));

@@ -46,7 +46,10 @@ const DEFAULT_PAGE = 10_000;
 
 export async function openBigQuery(opts: BigQueryWarehouseOptions): Promise<BigQueryWarehouse> {
   const { BigQuery } = await import('@google-cloud/bigquery');
-  const clientOpts: ConstructorParameters<typeof BigQuery>[0] = { projectId: opts.project, location: opts.location };
+  const clientOpts: ConstructorParameters<typeof BigQuery>[0] = {
+    projectId: opts.project,
+    location: opts.location,
+  };
   if (opts.apiEndpoint) {
     const { PassThroughClient } = await import('google-auth-library');
     clientOpts.apiEndpoint = opts.apiEndpoint;
@@ -103,12 +106,17 @@ export class BigQueryWarehouse implements Warehouse {
       location: this.opts.location,
       useLegacySql: false,
       ...(q.params.length ? { params, types: types as ClientQuery['types'] } : {}),
-      ...(opts?.maxBytesBilled ? { maximumBytesBilled: String(Math.floor(opts.maxBytesBilled)) } : {}),
+      ...(opts?.maxBytesBilled
+        ? { maximumBytesBilled: String(Math.floor(opts.maxBytesBilled)) }
+        : {}),
       ...(opts?.dryRun ? { dryRun: true } : {}),
     };
   }
 
-  private async startJob(q: PreparedQuery, opts?: QueryOptions & { dryRun?: boolean }): Promise<Job> {
+  private async startJob(
+    q: PreparedQuery,
+    opts?: QueryOptions & { dryRun?: boolean },
+  ): Promise<Job> {
     try {
       const [job] = await this.client.createQueryJob(this.jobOptions(q, opts));
       return job;
@@ -117,7 +125,10 @@ export class BigQueryWarehouse implements Warehouse {
     }
   }
 
-  async query(q: PreparedQuery, opts?: QueryOptions): Promise<{ rows: Row[]; schema: ColumnSchema[] }> {
+  async query(
+    q: PreparedQuery,
+    opts?: QueryOptions,
+  ): Promise<{ rows: Row[]; schema: ColumnSchema[] }> {
     const rows: Row[] = [];
     let schema: ColumnSchema[] = [];
     for await (const page of this.pages(q, opts)) {
@@ -128,14 +139,27 @@ export class BigQueryWarehouse implements Warehouse {
   }
 
   /** One page of converted rows at a time. */
-  private async *pages(q: PreparedQuery, opts?: QueryOptions): AsyncIterable<{ rows: Row[]; schema: ColumnSchema[]; fields: Field[] }> {
+  private async *pages(
+    q: PreparedQuery,
+    opts?: QueryOptions,
+  ): AsyncIterable<{ rows: Row[]; schema: ColumnSchema[]; fields: Field[] }> {
     const job = await this.startJob(q, opts);
     let pageToken: string | undefined;
     let convert: ((raw: { f: { v: unknown }[] }) => Row) | null = null;
     for (;;) {
-      let resp: { schema?: { fields?: Field[] }; rows?: { f: { v: unknown }[] }[]; pageToken?: string; jobComplete?: boolean };
+      let resp: {
+        schema?: { fields?: Field[] };
+        rows?: { f: { v: unknown }[] }[];
+        pageToken?: string;
+        jobComplete?: boolean;
+      };
       try {
-        const res = await job.getQueryResults({ autoPaginate: false, maxResults: opts?.pageSize ?? DEFAULT_PAGE, pageToken, skipParsing: true } as never);
+        const res = await job.getQueryResults({
+          autoPaginate: false,
+          maxResults: opts?.pageSize ?? DEFAULT_PAGE,
+          pageToken,
+          skipParsing: true,
+        } as never);
         resp = (res as unknown[])[2] as typeof resp;
         const raw = (res as unknown[])[0] as { f: { v: unknown }[] }[];
         resp = { ...resp, rows: raw };
@@ -146,7 +170,11 @@ export class BigQueryWarehouse implements Warehouse {
       if (resp.jobComplete === false) continue;
       const fields = resp.schema?.fields ?? [];
       convert ??= rowConverter(fields);
-      const schema = fields.map((f) => ({ name: f.name, type: f.mode === 'REPEATED' ? `ARRAY<${f.type}>` : f.type, logical: logicalFromBigQuery(f.type, f.mode) }));
+      const schema = fields.map((f) => ({
+        name: f.name,
+        type: f.mode === 'REPEATED' ? `ARRAY<${f.type}>` : f.type,
+        logical: logicalFromBigQuery(f.type, f.mode),
+      }));
       yield { rows: (resp.rows ?? []).map(convert), schema, fields };
       pageToken = resp.pageToken;
       if (!pageToken) return;
@@ -182,44 +210,64 @@ export class BigQueryWarehouse implements Warehouse {
   async dryRun(q: PreparedQuery): Promise<DryRunResult> {
     const job = await this.startJob(q, { dryRun: true });
     const stats = (job.metadata as { statistics?: { totalBytesProcessed?: string } }).statistics;
-    return { bytes: stats?.totalBytesProcessed !== undefined ? Number(stats.totalBytesProcessed) : null };
+    return {
+      bytes: stats?.totalBytesProcessed !== undefined ? Number(stats.totalBytesProcessed) : null,
+    };
   }
 
   private async ensureDataset(table: string): Promise<void> {
     const [project, ds] = this.tableParts(table);
     try {
-      await this.client.dataset(ds!, { projectId: project, location: this.opts.location }).get({ autoCreate: true });
+      await this.client
+        .dataset(ds!, { projectId: project, location: this.opts.location })
+        .get({ autoCreate: true });
     } catch (e) {
-      throw new WarehouseError('E_WH_MATERIALIZE', `cannot create dataset ${project}.${ds}: ${(e as Error).message}`);
+      throw new WarehouseError(
+        'E_WH_MATERIALIZE',
+        `cannot create dataset ${project}.${ds}: ${(e as Error).message}`,
+      );
     }
   }
 
   async createTableAs(table: string, q: PreparedQuery, opts?: QueryOptions): Promise<void> {
     await this.ensureDataset(table);
     // A CREATE TABLE … AS job either creates the whole table or fails: no partial table.
-    await this.runToEnd({ ...q, text: `CREATE OR REPLACE TABLE ${this.quote(table)} AS ${q.text}` }, opts);
+    await this.runToEnd(
+      { ...q, text: `CREATE OR REPLACE TABLE ${this.quote(table)} AS ${q.text}` },
+      opts,
+    );
   }
 
   async createView(view: string, table: string): Promise<void> {
     await this.ensureDataset(view);
-    await this.runToEnd({ text: `CREATE OR REPLACE VIEW ${this.quote(view)} AS SELECT * FROM ${this.quote(table)}`, params: [], tables: [table] });
+    await this.runToEnd({
+      text: `CREATE OR REPLACE VIEW ${this.quote(view)} AS SELECT * FROM ${this.quote(table)}`,
+      params: [],
+      tables: [table],
+    });
   }
 
   async dropTable(table: string): Promise<void> {
     try {
       await this.tableHandle(table).delete({ ignoreNotFound: true });
     } catch (e) {
-      if ((e as { code?: number }).code !== 404) throw jobError(e, { text: `DROP TABLE ${table}`, params: [], tables: [] });
+      if ((e as { code?: number }).code !== 404)
+        throw jobError(e, { text: `DROP TABLE ${table}`, params: [], tables: [] });
     }
   }
 
-  private async metadata(table: string): Promise<{ schema?: { fields?: Field[] }; lastModifiedTime?: string } | null> {
+  private async metadata(
+    table: string,
+  ): Promise<{ schema?: { fields?: Field[] }; lastModifiedTime?: string } | null> {
     try {
       const [meta] = await this.tableHandle(table).getMetadata();
       return meta as { schema?: { fields?: Field[] }; lastModifiedTime?: string };
     } catch (e) {
       if ((e as { code?: number }).code === 404) return null;
-      throw new WarehouseError('E_WH_QUERY', `BigQuery: cannot read table ${this.canonicalTable(table)}: ${(e as Error).message}`);
+      throw new WarehouseError(
+        'E_WH_QUERY',
+        `BigQuery: cannot read table ${this.canonicalTable(table)}: ${(e as Error).message}`,
+      );
     }
   }
 
@@ -230,7 +278,10 @@ export class BigQueryWarehouse implements Warehouse {
       return tables.map((t) => `${project}.${ds}.${t.id}`).sort();
     } catch (e) {
       if ((e as { code?: number }).code === 404) return [];
-      throw new WarehouseError('E_WH_QUERY', `BigQuery: cannot list tables of ${project}.${ds}: ${(e as Error).message}`);
+      throw new WarehouseError(
+        'E_WH_QUERY',
+        `BigQuery: cannot list tables of ${project}.${ds}: ${(e as Error).message}`,
+      );
     }
   }
 
@@ -241,13 +292,21 @@ export class BigQueryWarehouse implements Warehouse {
   async tableSchema(table: string): Promise<ColumnSchema[] | null> {
     const meta = await this.metadata(table);
     if (!meta) return null;
-    return (meta.schema?.fields ?? []).map((f) => ({ name: f.name, type: f.type, logical: logicalFromBigQuery(f.type, f.mode) }));
+    return (meta.schema?.fields ?? []).map((f) => ({
+      name: f.name,
+      type: f.type,
+      logical: logicalFromBigQuery(f.type, f.mode),
+    }));
   }
 
   async tableVersion(table: string): Promise<TableVersion | null> {
     const meta = await this.metadata(table);
     if (!meta) return null;
-    return { table: this.canonicalTable(table), version: `m${meta.lastModifiedTime ?? '0'}`, source: 'bigquery.lastModifiedTime' };
+    return {
+      table: this.canonicalTable(table),
+      version: `m${meta.lastModifiedTime ?? '0'}`,
+      source: 'bigquery.lastModifiedTime',
+    };
   }
 
   async insertRows(table: string, rows: Row[]): Promise<void> {
@@ -255,7 +314,10 @@ export class BigQueryWarehouse implements Warehouse {
     try {
       await this.tableHandle(table).insert(rows, { raw: false });
     } catch (e) {
-      throw new WarehouseError('E_WH_QUERY', `BigQuery: streaming insert into ${this.canonicalTable(table)} failed: ${(e as Error).message}`);
+      throw new WarehouseError(
+        'E_WH_QUERY',
+        `BigQuery: streaming insert into ${this.canonicalTable(table)} failed: ${(e as Error).message}`,
+      );
     }
   }
 
@@ -270,17 +332,23 @@ function clientValue(client: BigQueryClient, p: BoundParam): unknown {
     if (typeof v === 'bigint') return v.toString();
     if (type === 'TIMESTAMP') return v instanceof Date ? v : new Date(String(v));
     // The client reads DATE values from its own wrapper and would serialise a Buffer as JSON.
-    if (type === 'DATE') return client.date(v instanceof Date ? v.toISOString().slice(0, 10) : String(v).slice(0, 10));
+    if (type === 'DATE')
+      return client.date(v instanceof Date ? v.toISOString().slice(0, 10) : String(v).slice(0, 10));
     if (type === 'BYTES') return Buffer.from(v as Uint8Array).toString('base64');
     return v;
   };
-  if (p.type.startsWith('ARRAY<')) return ((p.value as unknown[]) ?? []).map((v) => one(v, p.type.slice(6, -1)));
+  if (p.type.startsWith('ARRAY<'))
+    return ((p.value as unknown[]) ?? []).map((v) => one(v, p.type.slice(6, -1)));
   return one(p.value, p.type);
 }
 
 /** A job's failure as a WarehouseError carrying the job's own message. */
 function jobError(e: unknown, q: PreparedQuery, jobId?: string): WarehouseError {
-  const err = e as { message?: string; errors?: { reason?: string; message?: string }[]; code?: number };
+  const err = e as {
+    message?: string;
+    errors?: { reason?: string; message?: string }[];
+    code?: number;
+  };
   const reasons = (err.errors ?? []).map((x) => x.reason);
   const message = err.errors?.[0]?.message ?? err.message ?? String(e);
   if (/default credentials|invalid_grant|invalid_rapt|reauth/i.test(message)) {
@@ -291,9 +359,17 @@ function jobError(e: unknown, q: PreparedQuery, jobId?: string): WarehouseError 
     );
   }
   if (reasons.includes('bytesBilledLimitExceeded')) {
-    return new WarehouseError('E_WH_BYTES_LIMIT', `BigQuery refused the query: ${message} Raise warehouse.maxBytesBilled (or CELLAR_MAX_BYTES_BILLED) if this is expected.`, { sql: q.text, jobId });
+    return new WarehouseError(
+      'E_WH_BYTES_LIMIT',
+      `BigQuery refused the query: ${message} Raise warehouse.maxBytesBilled (or CELLAR_MAX_BYTES_BILLED) if this is expected.`,
+      { sql: q.text, jobId },
+    );
   }
-  return new WarehouseError('E_WH_QUERY', `BigQuery${jobId ? ` job ${jobId}` : ''} failed: ${message}`, { sql: q.text, jobId, reasons });
+  return new WarehouseError(
+    'E_WH_QUERY',
+    `BigQuery${jobId ? ` job ${jobId}` : ''} failed: ${message}`,
+    { sql: q.text, jobId, reasons },
+  );
 }
 
 /** Raw REST rows (`{f: [{v}]}`) → JSON-safe row objects, with converters chosen once per field. */
@@ -309,7 +385,8 @@ function rowConverter(fields: Field[]): (raw: { f: { v: unknown }[] }) => Row {
 
 function fieldConverter(f: Field): (v: unknown) => JsonValue {
   const scalar = scalarConverter(f);
-  if (f.mode === 'REPEATED') return (v) => (v === null ? [] : (v as { v: unknown }[]).map((x) => scalar(x.v)));
+  if (f.mode === 'REPEATED')
+    return (v) => (v === null ? [] : (v as { v: unknown }[]).map((x) => scalar(x.v)));
   return scalar;
 }
 
@@ -328,7 +405,12 @@ function scalarConverter(f: Field): (v: unknown) => JsonValue {
       return (v) => (v === null ? null : v === 'true' || v === true);
     case 'TIMESTAMP':
       // The client asks for int64 microseconds; older responses use float seconds.
-      return (v) => (v === null ? null : /^-?\d+$/.test(String(v)) ? isoFromMicros(Number(v)) : isoFromMicros(Number(v) * 1e6));
+      return (v) =>
+        v === null
+          ? null
+          : /^-?\d+$/.test(String(v))
+            ? isoFromMicros(Number(v))
+            : isoFromMicros(Number(v) * 1e6);
     case 'RECORD':
     case 'STRUCT': {
       const inner = rowConverter(f.fields ?? []);

@@ -15,7 +15,15 @@
 // reused (node is PID 1 after every container restart) is taken over at once, not after 15 s. Waiting is bounded by `waitMs`
 // (default 10 minutes, long streams hold the lease) and ends with an error naming the holder.
 import { DuckDBInstance } from '@duckdb/node-api';
-import { closeSync, openSync, readFileSync, statSync, unlinkSync, utimesSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  openSync,
+  readFileSync,
+  statSync,
+  unlinkSync,
+  utimesSync,
+  writeSync,
+} from 'node:fs';
 import { threadId } from 'node:worker_threads';
 import { WarehouseError } from '../types.js';
 import { currentProcess, isOwnerAlive } from '../../store/owner.js';
@@ -81,13 +89,18 @@ export class DuckDBLease {
   private async open(): Promise<DuckDBInstance> {
     if (!this.memory) await this.lock();
     try {
-      const instance = await DuckDBInstance.create(this.opts.path, { threads: String(this.opts.threads) });
+      const instance = await DuckDBInstance.create(this.opts.path, {
+        threads: String(this.opts.threads),
+      });
       if (this.opts.onOpen) await this.opts.onOpen(instance);
       this.instance = instance;
       return instance;
     } catch (e) {
       this.unlock();
-      throw new WarehouseError('E_WH_CONFIG', `cannot open DuckDB database ${this.opts.path}: ${(e as Error).message}`);
+      throw new WarehouseError(
+        'E_WH_CONFIG',
+        `cannot open DuckDB database ${this.opts.path}: ${(e as Error).message}`,
+      );
     }
   }
 
@@ -114,7 +127,14 @@ export class DuckDBLease {
     for (;;) {
       try {
         const fd = openSync(this.lockPath, 'wx');
-        writeSync(fd, JSON.stringify({ ...currentProcess(), thread: threadId, since: new Date().toISOString() }));
+        writeSync(
+          fd,
+          JSON.stringify({
+            ...currentProcess(),
+            thread: threadId,
+            since: new Date().toISOString(),
+          }),
+        );
         closeSync(fd);
         this.heartbeat = setInterval(() => {
           try {
@@ -128,7 +148,11 @@ export class DuckDBLease {
         process.once('exit', this.exitHandler);
         return;
       } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new WarehouseError('E_WH_CONFIG', `cannot create lock ${this.lockPath}: ${(e as Error).message}`);
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST')
+          throw new WarehouseError(
+            'E_WH_CONFIG',
+            `cannot create lock ${this.lockPath}: ${(e as Error).message}`,
+          );
       }
       const holder = this.holder();
       if (holder.stale) {
@@ -140,7 +164,10 @@ export class DuckDBLease {
         continue;
       }
       if (Date.now() > deadline) {
-        throw new WarehouseError('E_WH_CONFIG', `DuckDB database ${this.opts.path} is in use by ${holder.text}; waited ${Math.round((this.opts.waitMs ?? 600_000) / 1000)} s`);
+        throw new WarehouseError(
+          'E_WH_CONFIG',
+          `DuckDB database ${this.opts.path} is in use by ${holder.text}; waited ${Math.round((this.opts.waitMs ?? 600_000) / 1000)} s`,
+        );
       }
       await new Promise((r) => setTimeout(r, delay));
       delay = Math.min(100, delay * 2);
@@ -149,14 +176,27 @@ export class DuckDBLease {
 
   private holder(): { stale: boolean; text: string } {
     try {
-      const info = JSON.parse(readFileSync(this.lockPath, 'utf8')) as { pid: number; host?: string; start?: number; boot?: string; thread: number; since: string };
+      const info = JSON.parse(readFileSync(this.lockPath, 'utf8')) as {
+        pid: number;
+        host?: string;
+        start?: number;
+        boot?: string;
+        thread: number;
+        since: string;
+      };
       const age = Date.now() - statSync(this.lockPath).mtimeMs;
       const alive = isOwnerAlive(info);
-      return { stale: !alive || age > STALE_MS, text: `process ${info.pid} (thread ${info.thread}) since ${info.since}` };
+      return {
+        stale: !alive || age > STALE_MS,
+        text: `process ${info.pid} (thread ${info.thread}) since ${info.since}`,
+      };
     } catch {
       // Unreadable: being written right now, or gone. Not stale yet unless old.
       try {
-        return { stale: Date.now() - statSync(this.lockPath).mtimeMs > STALE_MS, text: 'another process' };
+        return {
+          stale: Date.now() - statSync(this.lockPath).mtimeMs > STALE_MS,
+          text: 'another process',
+        };
       } catch {
         return { stale: false, text: 'another process' };
       }

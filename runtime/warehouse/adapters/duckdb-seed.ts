@@ -54,7 +54,11 @@ export interface SeedReport {
   skipped: string[];
 }
 
-export async function seedExamples(w: DuckDBWarehouse, projectRoot: string, seeds: SeedTable[] = SEEDS): Promise<SeedReport> {
+export async function seedExamples(
+  w: DuckDBWarehouse,
+  projectRoot: string,
+  seeds: SeedTable[] = SEEDS,
+): Promise<SeedReport> {
   let dir: string;
   try {
     dir = vegaDataDir(projectRoot);
@@ -65,7 +69,9 @@ export async function seedExamples(w: DuckDBWarehouse, projectRoot: string, seed
   }
   const report: SeedReport = { loaded: [], skipped: [] };
   await w.withConnection(async (c) => {
-    await c.run('CREATE TABLE IF NOT EXISTS _cellar.seeds (name VARCHAR PRIMARY KEY, stamp VARCHAR NOT NULL)');
+    await c.run(
+      'CREATE TABLE IF NOT EXISTS _cellar.seeds (name VARCHAR PRIMARY KEY, stamp VARCHAR NOT NULL)',
+    );
     for (const s of seeds) {
       const path = join(dir, s.file);
       if (!existsSync(path)) throw new WarehouseError('E_WH_SEED', `seed file missing: ${path}`);
@@ -82,10 +88,18 @@ export async function seedExamples(w: DuckDBWarehouse, projectRoot: string, seed
         report.skipped.push(s.table);
         continue;
       }
-      const source = s.reader === 'parquet' ? `read_parquet('${path.replace(/'/g, "''")}')` : `read_json_auto('${path.replace(/'/g, "''")}')`;
+      const source =
+        s.reader === 'parquet'
+          ? `read_parquet('${path.replace(/'/g, "''")}')`
+          : `read_json_auto('${path.replace(/'/g, "''")}')`;
       await c.run(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
-      await c.run(`CREATE OR REPLACE TABLE "${schema}"."${name}" AS SELECT ${s.select} FROM ${source}`);
-      await c.run(`INSERT INTO _cellar.seeds VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET stamp = excluded.stamp`, [s.table, stamp]);
+      await c.run(
+        `CREATE OR REPLACE TABLE "${schema}"."${name}" AS SELECT ${s.select} FROM ${source}`,
+      );
+      await c.run(
+        `INSERT INTO _cellar.seeds VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET stamp = excluded.stamp`,
+        [s.table, stamp],
+      );
       report.loaded.push(s.table);
     }
   });

@@ -113,12 +113,21 @@ export async function openDuckDB(opts: DuckDBWarehouseOptions): Promise<DuckDBWa
         // GLOBAL: every later connection of this instance (one per operation) starts in UTC.
         await c.run(`SET GLOBAL TimeZone = 'UTC'; SET GLOBAL Calendar = 'gregorian'`);
         await c.run('CREATE SCHEMA IF NOT EXISTS _cellar');
-        await c.run('CREATE TABLE IF NOT EXISTS _cellar.table_versions (name VARCHAR PRIMARY KEY, version BIGINT NOT NULL, modified_at TIMESTAMP NOT NULL)');
-        await c.run('CREATE TABLE IF NOT EXISTS _cellar.translations (key VARCHAR PRIMARY KEY, sql VARCHAR NOT NULL)');
-        await c.run('CREATE TABLE IF NOT EXISTS _cellar.meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)');
+        await c.run(
+          'CREATE TABLE IF NOT EXISTS _cellar.table_versions (name VARCHAR PRIMARY KEY, version BIGINT NOT NULL, modified_at TIMESTAMP NOT NULL)',
+        );
+        await c.run(
+          'CREATE TABLE IF NOT EXISTS _cellar.translations (key VARCHAR PRIMARY KEY, sql VARCHAR NOT NULL)',
+        );
+        await c.run(
+          'CREATE TABLE IF NOT EXISTS _cellar.meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)',
+        );
         // Written once, when the file is new (only a read afterwards: an unchanged file keeps its stamp).
-        const id = await c.runAndReadAll(`SELECT value FROM _cellar.meta WHERE key = 'database_id'`);
-        if (id.getRowObjectsJson().length === 0) await c.run(`INSERT INTO _cellar.meta VALUES ('database_id', $1)`, [randomUUID()]);
+        const id = await c.runAndReadAll(
+          `SELECT value FROM _cellar.meta WHERE key = 'database_id'`,
+        );
+        if (id.getRowObjectsJson().length === 0)
+          await c.run(`INSERT INTO _cellar.meta VALUES ('database_id', $1)`, [randomUUID()]);
       } finally {
         c.closeSync();
       }
@@ -128,7 +137,11 @@ export async function openDuckDB(opts: DuckDBWarehouseOptions): Promise<DuckDBWa
   const id = await lease.with(async (instance) => {
     const c = await instance.connect();
     try {
-      return String((await c.runAndReadAll(`SELECT value FROM _cellar.meta WHERE key = 'database_id'`)).getRowObjectsJson()[0]!.value);
+      return String(
+        (
+          await c.runAndReadAll(`SELECT value FROM _cellar.meta WHERE key = 'database_id'`)
+        ).getRowObjectsJson()[0]!.value,
+      );
     } finally {
       c.closeSync();
     }
@@ -164,13 +177,23 @@ export class DuckDBWarehouse implements Warehouse {
   readonly translations = {
     get: (key: string): Promise<string | null> =>
       this.withConnection(async (c) => {
-        const r = await c.runAndReadAll('SELECT sql FROM _cellar.translations WHERE key = $1', [key]);
-        return ((r.getRowObjectsJson()[0] as { sql?: string } | undefined)?.sql ?? null) as string | null;
+        const r = await c.runAndReadAll('SELECT sql FROM _cellar.translations WHERE key = $1', [
+          key,
+        ]);
+        return ((r.getRowObjectsJson()[0] as { sql?: string } | undefined)?.sql ?? null) as
+          string | null;
       }),
     // Idempotent and serialised (bookkeeping below): the same text translated by two concurrent
     // queries is written once, and never fails either query.
     put: (key: string, text: string): Promise<void> =>
-      this.bookkeeping((c) => c.run('INSERT INTO _cellar.translations VALUES ($1, $2) ON CONFLICT (key) DO NOTHING', [key, text]).then(() => undefined)),
+      this.bookkeeping((c) =>
+        c
+          .run('INSERT INTO _cellar.translations VALUES ($1, $2) ON CONFLICT (key) DO NOTHING', [
+            key,
+            text,
+          ])
+          .then(() => undefined),
+      ),
   };
 
   /** The tail of this process's bookkeeping writes (see `bookkeeping`). */
@@ -236,7 +259,10 @@ export class DuckDBWarehouse implements Warehouse {
   }
 
   /** All rows (`opts` has nothing for DuckDB: no paging, no billing). */
-  async query(q: PreparedQuery, _opts?: QueryOptions): Promise<{ rows: Row[]; schema: ColumnSchema[] }> {
+  async query(
+    q: PreparedQuery,
+    _opts?: QueryOptions,
+  ): Promise<{ rows: Row[]; schema: ColumnSchema[] }> {
     const rows: Row[] = [];
     let schema: ColumnSchema[] | null = null;
     for await (const chunk of this.chunks(q)) {
@@ -250,7 +276,11 @@ export class DuckDBWarehouse implements Warehouse {
     return this.withConnection(async (c) => {
       const stmt = await this.prepare(c, q);
       const result = await stmt.run();
-      return result.columnNames().map((name, i) => ({ name, type: result.columnType(i).toString(), logical: logicalFromDuckDB(result.columnType(i).toString()) }));
+      return result.columnNames().map((name, i) => ({
+        name,
+        type: result.columnType(i).toString(),
+        logical: logicalFromDuckDB(result.columnType(i).toString()),
+      }));
     });
   }
 
@@ -279,7 +309,11 @@ export class DuckDBWarehouse implements Warehouse {
     for await (const chunk of this.chunks(q)) {
       let from = 0;
       while (from < chunk.rowCount) {
-        batch ??= { schema: chunk.schema, rowCount: 0, columns: Object.fromEntries(chunk.schema.map((s) => [s.name, [] as JsonValue[]])) };
+        batch ??= {
+          schema: chunk.schema,
+          rowCount: 0,
+          columns: Object.fromEntries(chunk.schema.map((s) => [s.name, [] as JsonValue[]])),
+        };
         const to = Math.min(chunk.rowCount, from + (pageSize - batch.rowCount));
         chunk.schema.forEach((s, i) => {
           const dst = batch!.columns[s.name]!;
@@ -315,7 +349,11 @@ export class DuckDBWarehouse implements Warehouse {
       }
       const names = result.deduplicatedColumnNames();
       const types = result.columnTypes();
-      const schema: ColumnSchema[] = names.map((name, i) => ({ name, type: types[i]!.toString(), logical: logicalFromDuckDB(types[i]!.toString()) }));
+      const schema: ColumnSchema[] = names.map((name, i) => ({
+        name,
+        type: types[i]!.toString(),
+        logical: logicalFromDuckDB(types[i]!.toString()),
+      }));
       const converters = types.map(converterFor);
       for (let first = true; ; first = false) {
         let chunk: DuckDBDataChunk | null;
@@ -385,7 +423,10 @@ export class DuckDBWarehouse implements Warehouse {
     await this.withConnection(async (c) => {
       await c.run(`CREATE SCHEMA IF NOT EXISTS "${schema!.replace(/"/g, '""')}"`);
       // One statement is one transaction in DuckDB: the table appears whole or not at all.
-      const stmt = await this.prepare(c, { ...q, text: `CREATE OR REPLACE TABLE ${this.quote(table)} AS ${q.text}` });
+      const stmt = await this.prepare(c, {
+        ...q,
+        text: `CREATE OR REPLACE TABLE ${this.quote(table)} AS ${q.text}`,
+      });
       try {
         await stmt.run();
       } catch (e) {
@@ -399,7 +440,9 @@ export class DuckDBWarehouse implements Warehouse {
     const [schema] = this.tableParts(view);
     await this.withConnection(async (c) => {
       await c.run(`CREATE SCHEMA IF NOT EXISTS "${schema!.replace(/"/g, '""')}"`);
-      await c.run(`CREATE OR REPLACE VIEW ${this.quote(view)} AS SELECT * FROM ${this.quote(table)}`);
+      await c.run(
+        `CREATE OR REPLACE VIEW ${this.quote(view)} AS SELECT * FROM ${this.quote(table)}`,
+      );
     });
     await this.bump([view]);
   }
@@ -411,13 +454,21 @@ export class DuckDBWarehouse implements Warehouse {
     await this.bump([table]);
   }
 
-  private async catalogEntry(table: string): Promise<{ estimated_size: string; sql: string; kind: 'table' | 'view' } | null> {
+  private async catalogEntry(
+    table: string,
+  ): Promise<{ estimated_size: string; sql: string; kind: 'table' | 'view' } | null> {
     const [schema, name] = this.tableParts(table);
     return this.withConnection(async (c) => {
-      const t = await c.runAndReadAll(`SELECT estimated_size::VARCHAR AS estimated_size, sql FROM duckdb_tables() WHERE schema_name = $1 AND table_name = $2`, [schema!, name!]);
+      const t = await c.runAndReadAll(
+        `SELECT estimated_size::VARCHAR AS estimated_size, sql FROM duckdb_tables() WHERE schema_name = $1 AND table_name = $2`,
+        [schema!, name!],
+      );
       const rows = t.getRowObjectsJson() as { estimated_size: string; sql: string }[];
       if (rows[0]) return { ...rows[0], kind: 'table' as const };
-      const v = await c.runAndReadAll(`SELECT '0' AS estimated_size, sql FROM duckdb_views() WHERE schema_name = $1 AND view_name = $2`, [schema!, name!]);
+      const v = await c.runAndReadAll(
+        `SELECT '0' AS estimated_size, sql FROM duckdb_views() WHERE schema_name = $1 AND view_name = $2`,
+        [schema!, name!],
+      );
       const vr = v.getRowObjectsJson() as { estimated_size: string; sql: string }[];
       return vr[0] ? { ...vr[0], kind: 'view' as const } : null;
     });
@@ -442,7 +493,11 @@ export class DuckDBWarehouse implements Warehouse {
     if (!(await this.tableExists(table))) return null;
     return this.withConnection(async (c) => {
       const r = await c.runAndReadAll(`DESCRIBE ${this.quote(table)}`);
-      return (r.getRowObjectsJson() as { column_name: string; column_type: string }[]).map((x) => ({ name: x.column_name, type: x.column_type, logical: logicalFromDuckDB(x.column_type) }));
+      return (r.getRowObjectsJson() as { column_name: string; column_type: string }[]).map((x) => ({
+        name: x.column_name,
+        type: x.column_type,
+        logical: logicalFromDuckDB(x.column_type),
+      }));
     });
   }
 
@@ -451,12 +506,22 @@ export class DuckDBWarehouse implements Warehouse {
     if (!entry) return null;
     const canonical = this.canonicalTable(table);
     const registered = await this.withConnection(async (c) => {
-      const r = await c.runAndReadAll(`SELECT version::VARCHAR AS v FROM _cellar.table_versions WHERE name = $1`, [canonical]);
+      const r = await c.runAndReadAll(
+        `SELECT version::VARCHAR AS v FROM _cellar.table_versions WHERE name = $1`,
+        [canonical],
+      );
       return (r.getRowObjectsJson()[0] as { v?: string } | undefined)?.v ?? '0';
     });
-    const content = this.opts.fingerprint !== 'catalog' && entry.kind === 'table' ? `:c${await this.contentHash(canonical)}` : '';
+    const content =
+      this.opts.fingerprint !== 'catalog' && entry.kind === 'table'
+        ? `:c${await this.contentHash(canonical)}`
+        : '';
     const ddl = sha256(entry.sql).slice(0, 12);
-    return { table: canonical, version: `r${registered}:n${entry.estimated_size}:d${ddl}${content}`, source: content ? 'duckdb.fingerprint' : 'cellar.registry' };
+    return {
+      table: canonical,
+      version: `r${registered}:n${entry.estimated_size}:d${ddl}${content}`,
+      source: content ? 'duckdb.fingerprint' : 'cellar.registry',
+    };
   }
 
   /** `<db>.fingerprints.json`: content hashes memoised across processes (see the header). */
@@ -495,7 +560,9 @@ export class DuckDBWarehouse implements Warehouse {
       if (hit) return hit;
       const hash = await this.withConnection(async (c) => {
         const [s, n] = this.tableParts(canonical).map((p) => '"' + p.replace(/"/g, '""') + '"');
-        const r = await c.runAndReadAll(`SELECT count(*)::VARCHAR || ':' || coalesce(bit_xor(hash(t)), 0)::VARCHAR || ':' || coalesce(sum(hash(t)::HUGEINT), 0)::VARCHAR AS h FROM ${s}.${n} AS t`);
+        const r = await c.runAndReadAll(
+          `SELECT count(*)::VARCHAR || ':' || coalesce(bit_xor(hash(t)), 0)::VARCHAR || ':' || coalesce(sum(hash(t)::HUGEINT), 0)::VARCHAR AS h FROM ${s}.${n} AS t`,
+        );
         return String((r.getRowObjectsJson()[0] as { h: string }).h);
       });
       if (memoPath && this.fileStamp() === stamp) {
@@ -521,7 +588,9 @@ export class DuckDBWarehouse implements Warehouse {
       await c.run('BEGIN TRANSACTION');
       try {
         const placeholders = cols.map((_, i) => `$${i + 1}::${cols[i]!.type}`).join(', ');
-        const stmt = await c.prepare(`INSERT INTO ${this.quote(table)} (${cols.map((x) => '"' + x.name.replace(/"/g, '""') + '"').join(', ')}) VALUES (${placeholders})`);
+        const stmt = await c.prepare(
+          `INSERT INTO ${this.quote(table)} (${cols.map((x) => '"' + x.name.replace(/"/g, '""') + '"').join(', ')}) VALUES (${placeholders})`,
+        );
         for (const row of rows) {
           cols.forEach((col, i) => {
             const v = row[col.name];
@@ -557,7 +626,9 @@ function bindParam(stmt: DuckDBPreparedStatement, i: number, p: BoundParam): voi
   }
   if (p.type.startsWith('ARRAY<')) {
     const inner = p.type.slice(6, -1) as BoundParam['type'];
-    const items = (v as unknown[]).map((x) => (x === null || x === undefined ? null : toDuckValue(x, inner)));
+    const items = (v as unknown[]).map((x) =>
+      x === null || x === undefined ? null : toDuckValue(x, inner),
+    );
     stmt.bindList(i, items, LIST(duckType(inner)));
     return;
   }
@@ -597,7 +668,8 @@ function toDuckValue(v: unknown, t: BoundParam['type']): DuckDBValue {
       return Boolean(v);
     case 'TIMESTAMP': {
       const d = v instanceof Date ? v : new Date(String(v));
-      if (Number.isNaN(d.getTime())) throw new WarehouseError('E_WH_PARAM', `not a timestamp: ${String(v)}`);
+      if (Number.isNaN(d.getTime()))
+        throw new WarehouseError('E_WH_PARAM', `not a timestamp: ${String(v)}`);
       return new DuckDBTimestampValue(BigInt(d.getTime()) * 1000n);
     }
     case 'DATE': {
@@ -629,11 +701,14 @@ function converterFor(type: DuckDBType): Converter {
     case DuckDBTypeId.TIMESTAMP_TZ:
       return (v) => (v === null ? null : isoFromMicros(Number((v as DuckDBTimestampValue).micros)));
     case DuckDBTypeId.TIMESTAMP_S:
-      return (v) => (v === null ? null : isoFromMicros(Number((v as { seconds: bigint }).seconds) * 1e6));
+      return (v) =>
+        v === null ? null : isoFromMicros(Number((v as { seconds: bigint }).seconds) * 1e6);
     case DuckDBTypeId.TIMESTAMP_MS:
-      return (v) => (v === null ? null : isoFromMicros(Number((v as { millis: bigint }).millis) * 1e3));
+      return (v) =>
+        v === null ? null : isoFromMicros(Number((v as { millis: bigint }).millis) * 1e3);
     case DuckDBTypeId.TIMESTAMP_NS:
-      return (v) => (v === null ? null : isoFromMicros(Number((v as { nanos: bigint }).nanos / 1000n)));
+      return (v) =>
+        v === null ? null : isoFromMicros(Number((v as { nanos: bigint }).nanos / 1000n));
     case DuckDBTypeId.DATE:
       return (v) => (v === null ? null : String(v));
     case DuckDBTypeId.BLOB:
@@ -666,6 +741,9 @@ function converterFor(type: DuckDBType): Converter {
       };
     }
     default:
-      return (v) => (v === null ? null : (JsonDuckDBValueConverter(v, type, JsonDuckDBValueConverter) as JsonValue));
+      return (v) =>
+        v === null
+          ? null
+          : (JsonDuckDBValueConverter(v, type, JsonDuckDBValueConverter) as JsonValue);
   }
 }

@@ -67,8 +67,13 @@ export function logicalFromDuckDB(type: string): LogicalType {
   const t = type.toUpperCase();
   if (t.endsWith('[]') || t.startsWith('LIST') || /\[\d+\]$/.test(t)) return 'array';
   if (t.startsWith('STRUCT') || t.startsWith('MAP')) return 'struct';
-  if (t.startsWith('DECIMAL') || /^(U?(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT)|FLOAT|DOUBLE|REAL)$/.test(t)) return 'number';
-  if (t === 'VARCHAR' || t.startsWith('VARCHAR') || t === 'UUID' || t.startsWith('ENUM')) return 'string';
+  if (
+    t.startsWith('DECIMAL') ||
+    /^(U?(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT)|FLOAT|DOUBLE|REAL)$/.test(t)
+  )
+    return 'number';
+  if (t === 'VARCHAR' || t.startsWith('VARCHAR') || t === 'UUID' || t.startsWith('ENUM'))
+    return 'string';
   if (t === 'BOOLEAN') return 'boolean';
   if (t === 'DATE') return 'date';
   if (t.startsWith('TIMESTAMP')) return 'timestamp';

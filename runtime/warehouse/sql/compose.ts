@@ -51,17 +51,30 @@ export const MARKER = /__cellar_p(\d+)__/g;
 export const marker = (i: number) => `__cellar_p${i}__`;
 
 export function isTableRef(v: unknown): v is TableRef {
-  return typeof v === 'object' && v !== null && (v as TableRef).kind === 'cellar.table' && typeof (v as TableRef).name === 'string';
+  return (
+    typeof v === 'object' &&
+    v !== null &&
+    (v as TableRef).kind === 'cellar.table' &&
+    typeof (v as TableRef).name === 'string'
+  );
 }
 export function isQueryTemplate(v: unknown): v is QueryTemplate {
-  return typeof v === 'object' && v !== null && (v as QueryTemplate).kind === 'cellar.query' && Array.isArray((v as QueryTemplate).strings);
+  return (
+    typeof v === 'object' &&
+    v !== null &&
+    (v as QueryTemplate).kind === 'cellar.query' &&
+    Array.isArray((v as QueryTemplate).strings)
+  );
 }
-const isIdent = (v: unknown): v is Ident => typeof v === 'object' && v !== null && (v as Ident).kind === 'cellar.ident';
-const isTyped = (v: unknown): v is TypedParam => typeof v === 'object' && v !== null && (v as TypedParam).kind === 'cellar.param';
+const isIdent = (v: unknown): v is Ident =>
+  typeof v === 'object' && v !== null && (v as Ident).kind === 'cellar.ident';
+const isTyped = (v: unknown): v is TypedParam =>
+  typeof v === 'object' && v !== null && (v as TypedParam).kind === 'cellar.param';
 
 /** Quote an identifier in a dialect (each part separately). */
 export function quoteIdent(parts: string[], dialect: SqlDialect): string {
-  if (dialect === 'bigquery') return parts.map((p) => '`' + p.replace(/[`\\]/g, '\\$&') + '`').join('.');
+  if (dialect === 'bigquery')
+    return parts.map((p) => '`' + p.replace(/[`\\]/g, '\\$&') + '`').join('.');
   return parts.map((p) => '"' + p.replace(/"/g, '""') + '"').join('.');
 }
 
@@ -72,7 +85,11 @@ export function inferParamType(value: unknown, where: string): ParamType {
   if (typeof value === 'string') return 'STRING';
   if (typeof value === 'bigint') return 'INT64';
   if (typeof value === 'number') {
-    if (!Number.isFinite(value)) throw new WarehouseError('E_WH_PARAM', `${where}: ${value} cannot be a query parameter (not finite)`);
+    if (!Number.isFinite(value))
+      throw new WarehouseError(
+        'E_WH_PARAM',
+        `${where}: ${value} cannot be a query parameter (not finite)`,
+      );
     return Number.isInteger(value) ? 'INT64' : 'FLOAT64';
   }
   if (typeof value === 'boolean') return 'BOOL';
@@ -91,7 +108,10 @@ export function inferParamType(value: unknown, where: string): ParamType {
     const anyFloat = value.some((v) => typeof v === 'number' && !Number.isInteger(v));
     return `ARRAY<${inner === 'INT64' && anyFloat ? 'FLOAT64' : inner}>`;
   }
-  throw new WarehouseError('E_WH_PARAM', `${where}: a ${value?.constructor?.name ?? typeof value} cannot be a query parameter; pass a string, number, boolean, Date, bigint, Uint8Array or array of those`);
+  throw new WarehouseError(
+    'E_WH_PARAM',
+    `${where}: a ${value?.constructor?.name ?? typeof value} cannot be a query parameter; pass a string, number, boolean, Date, bigint, Uint8Array or array of those`,
+  );
 }
 
 /**
@@ -111,15 +131,17 @@ export function commentedGaps(strings: readonly string[], dialect: SqlDialect): 
       if (state === 'code') {
         if (c === '-' && next === '-') state = 'line';
         else if (c === '#' && dialect === 'bigquery') state = 'line';
-        else if (c === '/' && next === '*') (state = 'block'), i++;
+        else if (c === '/' && next === '*') ((state = 'block'), i++);
         else if (c === "'" || c === '"' || c === '`') state = c;
       } else if (state === 'line') {
         if (c === '\n') state = 'code';
       } else if (state === 'block') {
-        if (c === '*' && next === '/') (state = 'code'), i++;
-      } else if (c === '\\' && dialect === 'bigquery' && state !== '`') i++; // BigQuery escapes; DuckDB strings are standard
+        if (c === '*' && next === '/') ((state = 'code'), i++);
+      } else if (c === '\\' && dialect === 'bigquery' && state !== '`')
+        i++; // BigQuery escapes; DuckDB strings are standard
       else if (c === state) {
-        if (next === state && dialect === 'duckdb') i++; // DuckDB's doubled quote: an escaped quote, still inside
+        if (next === state && dialect === 'duckdb')
+          i++; // DuckDB's doubled quote: an escaped quote, still inside
         else state = 'code';
       }
     }
@@ -136,8 +158,17 @@ export function compose(q: QueryTemplate, defaultDialect: SqlDialect): ComposedQ
   return { text, params, dialect };
 }
 
-function composeInto(q: QueryTemplate, dialect: SqlDialect, params: BoundParam[], depth: number): string {
-  if (depth > 32) throw new WarehouseError('E_WH_PARAM', 'queries nested more than 32 deep (a query interpolated into itself?)');
+function composeInto(
+  q: QueryTemplate,
+  dialect: SqlDialect,
+  params: BoundParam[],
+  depth: number,
+): string {
+  if (depth > 32)
+    throw new WarehouseError(
+      'E_WH_PARAM',
+      'queries nested more than 32 deep (a query interpolated into itself?)',
+    );
   let text = q.strings[0] ?? '';
   const commented = commentedGaps(q.strings, dialect);
   q.values.forEach((value, i) => {
@@ -149,7 +180,11 @@ function composeInto(q: QueryTemplate, dialect: SqlDialect, params: BoundParam[]
       text += '${…}';
     } else if (isQueryTemplate(value)) {
       const innerDialect = value.dialect ?? dialect;
-      if (innerDialect !== dialect) throw new WarehouseError('E_WH_DIALECT', `${where}: a ${innerDialect} query cannot be nested in a ${dialect} query`);
+      if (innerDialect !== dialect)
+        throw new WarehouseError(
+          'E_WH_DIALECT',
+          `${where}: a ${innerDialect} query cannot be nested in a ${dialect} query`,
+        );
       text += '(' + composeInto(value, dialect, params, depth + 1) + ')';
     } else if (isTableRef(value)) {
       text += quoteIdent(value.name.replace(/[`"]/g, '').split('.'), dialect);
@@ -169,5 +204,7 @@ function composeInto(q: QueryTemplate, dialect: SqlDialect, params: BoundParam[]
 
 /** Replace markers with the warehouse's placeholder syntax. */
 export function placeMarkers(text: string, style: 'bigquery' | 'duckdb'): string {
-  return text.replace(MARKER, (_m, d: string) => (style === 'bigquery' ? `@p${d}` : `$${Number(d) + 1}`));
+  return text.replace(MARKER, (_m, d: string) =>
+    style === 'bigquery' ? `@p${d}` : `$${Number(d) + 1}`,
+  );
 }

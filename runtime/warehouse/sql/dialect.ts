@@ -19,18 +19,62 @@ export interface Refusal {
 }
 
 export const REFUSED: Refusal[] = [
-  { construct: 'FOR SYSTEM_TIME AS OF', pattern: /\bFOR\s+SYSTEM_TIME\s+AS\s+OF\b/i, reason: 'DuckDB has no time travel' },
-  { construct: 'ML.* functions', pattern: /\bML\s*\.\s*[A-Z_]+\s*\(/i, reason: 'BigQuery ML models do not exist locally' },
-  { construct: 'NET.* functions', pattern: /\bNET\s*\.\s*[A-Z_]+\s*\(/i, reason: 'no DuckDB equivalent' },
-  { construct: 'FARM_FINGERPRINT', pattern: /\bFARM_FINGERPRINT\s*\(/i, reason: 'DuckDB has no FarmHash; a different hash would give different values' },
+  {
+    construct: 'FOR SYSTEM_TIME AS OF',
+    pattern: /\bFOR\s+SYSTEM_TIME\s+AS\s+OF\b/i,
+    reason: 'DuckDB has no time travel',
+  },
+  {
+    construct: 'ML.* functions',
+    pattern: /\bML\s*\.\s*[A-Z_]+\s*\(/i,
+    reason: 'BigQuery ML models do not exist locally',
+  },
+  {
+    construct: 'NET.* functions',
+    pattern: /\bNET\s*\.\s*[A-Z_]+\s*\(/i,
+    reason: 'no DuckDB equivalent',
+  },
+  {
+    construct: 'FARM_FINGERPRINT',
+    pattern: /\bFARM_FINGERPRINT\s*\(/i,
+    reason: 'DuckDB has no FarmHash; a different hash would give different values',
+  },
   { construct: 'IEEE_DIVIDE', pattern: /\bIEEE_DIVIDE\s*\(/i, reason: 'no DuckDB equivalent' },
-  { construct: 'scripting (DECLARE/SET/BEGIN)', pattern: /^\s*(DECLARE|BEGIN|SET|IF|LOOP|WHILE|CALL)\b/i, reason: 'BigQuery scripting does not translate; run one statement per query' },
-  { construct: 'named @parameters in SQL text', pattern: /(^|[^@\w])@[A-Za-z_]\w*/, reason: 'interpolate the value instead: sql`... ${value}` binds it safely' },
-  { construct: 'EXTRACT(WEEK)', pattern: /\bEXTRACT\s*\(\s*WEEK\s*(\(|FROM\b)/i, reason: 'BigQuery weeks start on Sunday with week 0 before the first Sunday; DuckDB counts ISO weeks. Use EXTRACT(ISOWEEK …)' },
-  { construct: 'UNNEST … WITH OFFSET', pattern: /\bWITH\s+OFFSET\b/i, reason: 'the translation loses the 0-based offset; number the elements with GENERATE_ARRAY or ROW_NUMBER() instead' },
-  { construct: 'SAFE. function prefix', pattern: /\bSAFE\s*\.\s*[A-Z_]+\s*\(/i, reason: 'the translator drops it and the function may not exist; use SAFE_CAST, SAFE_DIVIDE or a CASE' },
+  {
+    construct: 'scripting (DECLARE/SET/BEGIN)',
+    pattern: /^\s*(DECLARE|BEGIN|SET|IF|LOOP|WHILE|CALL)\b/i,
+    reason: 'BigQuery scripting does not translate; run one statement per query',
+  },
+  {
+    construct: 'named @parameters in SQL text',
+    pattern: /(^|[^@\w])@[A-Za-z_]\w*/,
+    reason: 'interpolate the value instead: sql`... ${value}` binds it safely',
+  },
+  {
+    construct: 'EXTRACT(WEEK)',
+    pattern: /\bEXTRACT\s*\(\s*WEEK\s*(\(|FROM\b)/i,
+    reason:
+      'BigQuery weeks start on Sunday with week 0 before the first Sunday; DuckDB counts ISO weeks. Use EXTRACT(ISOWEEK …)',
+  },
+  {
+    construct: 'UNNEST … WITH OFFSET',
+    pattern: /\bWITH\s+OFFSET\b/i,
+    reason:
+      'the translation loses the 0-based offset; number the elements with GENERATE_ARRAY or ROW_NUMBER() instead',
+  },
+  {
+    construct: 'SAFE. function prefix',
+    pattern: /\bSAFE\s*\.\s*[A-Z_]+\s*\(/i,
+    reason:
+      'the translator drops it and the function may not exist; use SAFE_CAST, SAFE_DIVIDE or a CASE',
+  },
   { construct: 'INITCAP', pattern: /\bINITCAP\s*\(/i, reason: 'DuckDB has no INITCAP' },
-  { construct: 'APPROX_QUANTILES', pattern: /\bAPPROX_QUANTILES\s*\(/i, reason: 'DuckDB returns a different array shape; use PERCENTILE_CONT over a window or APPROX_QUANTILE' },
+  {
+    construct: 'APPROX_QUANTILES',
+    pattern: /\bAPPROX_QUANTILES\s*\(/i,
+    reason:
+      'DuckDB returns a different array shape; use PERCENTILE_CONT over a window or APPROX_QUANTILE',
+  },
 ];
 
 /** The semantic traps we fix (documented, and each covered by a known-answer test). */
@@ -56,7 +100,7 @@ export function codeOnly(text: string): string {
   while (i < n) {
     const c = text[i]!;
     if ((c === '-' && text[i + 1] === '-') || c === '#') {
-      while (i < n && text[i] !== '\n') (out += ' '), i++;
+      while (i < n && text[i] !== '\n') ((out += ' '), i++);
       continue;
     }
     if (c === '/' && text[i + 1] === '*') {
@@ -73,7 +117,10 @@ export function codeOnly(text: string): string {
       while (j < n && !text.startsWith(close, j)) j += text[j] === '\\' ? 2 : 1;
       const end = Math.min(n, j + close.length);
       // Keep the quotes (so the result still tokenises), blank the body; identifiers stay as is.
-      out += c === '`' ? text.slice(i, end) : c + ' '.repeat(Math.max(0, end - i - 2)) + (end - i >= 2 ? c : '');
+      out +=
+        c === '`'
+          ? text.slice(i, end)
+          : c + ' '.repeat(Math.max(0, end - i - 2)) + (end - i >= 2 ? c : '');
       i = end;
       continue;
     }
@@ -133,19 +180,34 @@ function hasCapturingGroup(patternArg: string): boolean {
 function fixBeforeTranslation(text: string): string {
   let t = renameCalls(text, 'REGEXP_CONTAINS', '__cellar_fn_regexp_matches');
   t = rewriteCalls(t, 'REGEXP_EXTRACT', (args) =>
-    args.length === 2 ? `__cellar_fn_regexp_extract(${args[0]}, ${args[1]}, ${hasCapturingGroup(args[1]!) ? 1 : 0})` : `__CELLAR_RX__(${args.join(', ')})`,
+    args.length === 2
+      ? `__cellar_fn_regexp_extract(${args[0]}, ${args[1]}, ${hasCapturingGroup(args[1]!) ? 1 : 0})`
+      : `__CELLAR_RX__(${args.join(', ')})`,
   ).replace(/__CELLAR_RX__\(/g, 'REGEXP_EXTRACT(');
   // SPLIT(s) splits on ',' in BigQuery; DuckDB needs the delimiter.
-  t = rewriteCalls(t, 'SPLIT', (args) => `__CELLAR_SPLIT__(${args.length === 1 ? `${args[0]}, ','` : args.join(', ')})`).replace(/__CELLAR_SPLIT__\(/g, 'SPLIT(');
-  t = rewriteCalls(t, 'REGEXP_REPLACE', (args) => `__cellar_fn_regexp_replace(${args.join(', ')}, 'g')`);
+  t = rewriteCalls(
+    t,
+    'SPLIT',
+    (args) => `__CELLAR_SPLIT__(${args.length === 1 ? `${args[0]}, ','` : args.join(', ')})`,
+  ).replace(/__CELLAR_SPLIT__\(/g, 'SPLIT(');
+  t = rewriteCalls(
+    t,
+    'REGEXP_REPLACE',
+    (args) => `__cellar_fn_regexp_replace(${args.join(', ')}, 'g')`,
+  );
   // DATE_* functions return DATE in BigQuery; DuckDB's return TIMESTAMP.
   for (const fn of ['DATE_TRUNC', 'DATE_ADD', 'DATE_SUB']) {
-    t = rewriteCalls(t, fn, (args) => `CAST(__CELLAR_${fn}__(${args.join(', ')}) AS DATE)`).replace(new RegExp(`__CELLAR_${fn}__\\(`, 'g'), `${fn}(`);
+    t = rewriteCalls(t, fn, (args) => `CAST(__CELLAR_${fn}__(${args.join(', ')}) AS DATE)`).replace(
+      new RegExp(`__CELLAR_${fn}__\\(`, 'g'),
+      `${fn}(`,
+    );
   }
   // DuckDB has no LIMIT inside an aggregate: slice the ordered list instead.
   t = rewriteCalls(t, 'ARRAY_AGG', (args) => {
     const m = args.length === 1 ? /^([\s\S]*?)\s+LIMIT\s+(\d+)\s*$/i.exec(args[0]!) : null;
-    return m ? `__cellar_fn_list_slice(__CELLAR_AA__(${m[1]}), 1, ${m[2]})` : `__CELLAR_AA__(${args.join(', ')})`;
+    return m
+      ? `__cellar_fn_list_slice(__CELLAR_AA__(${m[1]}), 1, ${m[2]})`
+      : `__CELLAR_AA__(${args.join(', ')})`;
   }).replace(/__CELLAR_AA__\(/g, 'ARRAY_AGG(');
   t = t.replace(/\bEXTRACT\s*\(\s*ISOWEEK\s+FROM\b/gi, '__cellar_fn_week(');
   t = renameCalls(t, 'FORMAT', '__cellar_fn_printf');
@@ -165,7 +227,11 @@ export function checkRefusals(text: string): void {
   const code = codeOnly(text);
   for (const r of REFUSED) {
     if (r.pattern.test(code)) {
-      throw new WarehouseError('E_WH_DIALECT', `BigQuery construct ${r.construct} is not supported on DuckDB: ${r.reason}`, { construct: r.construct });
+      throw new WarehouseError(
+        'E_WH_DIALECT',
+        `BigQuery construct ${r.construct} is not supported on DuckDB: ${r.reason}`,
+        { construct: r.construct },
+      );
     }
   }
 }
@@ -186,25 +252,39 @@ export interface TranspileResult {
 
 /** Runs the raw translator. In-process by default; the session passes one that runs it in a
  *  helper process (translator.ts), so its ~190 MB of WASM never sits in a task's process. */
-export type Transpile = (text: string, from: SqlDialect, to: SqlDialect) => Promise<TranspileResult>;
+export type Transpile = (
+  text: string,
+  from: SqlDialect,
+  to: SqlDialect,
+) => Promise<TranspileResult>;
 
 /** The translator in this process (WASM, ~0.3 s to start; loaded on first need). */
 export const inProcessTranspile: Transpile = async (text, from, to) => {
   polyglot ??= await import('@polyglot-sql/sdk');
-  const d = (x: SqlDialect) => (x === 'bigquery' ? polyglot!.Dialect.BigQuery : polyglot!.Dialect.DuckDB);
+  const d = (x: SqlDialect) =>
+    x === 'bigquery' ? polyglot!.Dialect.BigQuery : polyglot!.Dialect.DuckDB;
   return polyglot.transpile(text, d(from), d(to));
 };
 
 const memo = new Map<string, string>();
 
 /** A translation remembered in this process, if any (no translator needed). */
-export function memoisedTranslation(text: string, from: SqlDialect, to: SqlDialect): string | undefined {
+export function memoisedTranslation(
+  text: string,
+  from: SqlDialect,
+  to: SqlDialect,
+): string | undefined {
   return memo.get(`${from}>${to}\u0000${text}`);
 }
 
 /** Translate one statement between dialects (identity when they match), with our fixes and
  *  refusals. Memoised: notebooks re-run the same text many times. */
-export async function translate(text: string, from: SqlDialect, to: SqlDialect, transpile: Transpile = inProcessTranspile): Promise<string> {
+export async function translate(
+  text: string,
+  from: SqlDialect,
+  to: SqlDialect,
+  transpile: Transpile = inProcessTranspile,
+): Promise<string> {
   if (from === to) return text;
   const memoKey = `${from}>${to}\u0000${text}`;
   const hit = memo.get(memoKey);
@@ -215,9 +295,17 @@ export async function translate(text: string, from: SqlDialect, to: SqlDialect, 
   if (!result.success || !result.sql || result.sql.length === 0) {
     // details.sql: the text as given (the template's lines), so origin.ts can check the parser's
     // line against the word at its column.
-    throw new WarehouseError('E_WH_DIALECT', `could not translate ${from} SQL to ${to}: ${result.error ?? 'no output'}\n  in: ${oneLine(text)}`, { sql: text });
+    throw new WarehouseError(
+      'E_WH_DIALECT',
+      `could not translate ${from} SQL to ${to}: ${result.error ?? 'no output'}\n  in: ${oneLine(text)}`,
+      { sql: text },
+    );
   }
-  if (result.sql.length > 1) throw new WarehouseError('E_WH_DIALECT', `one statement per query, got ${result.sql.length}\n  in: ${oneLine(text)}`);
+  if (result.sql.length > 1)
+    throw new WarehouseError(
+      'E_WH_DIALECT',
+      `one statement per query, got ${result.sql.length}\n  in: ${oneLine(text)}`,
+    );
   const out = fixAfterTranslation(result.sql[0]!);
   if (memo.size > 500) memo.clear();
   memo.set(memoKey, out);

@@ -44,22 +44,37 @@ interface Analysis {
 }
 
 /** Analyse the strings of a `sql` template (the parts between interpolations). */
-export async function analyzeTemplate(strings: readonly string[], dialect: SqlDialect = 'bigquery'): Promise<SqlAnalysis> {
-  return analyzeSql(strings.reduce((acc, s, i) => (i === 0 ? s : `${acc}${marker(i - 1)}${s}`), ''), dialect);
+export async function analyzeTemplate(
+  strings: readonly string[],
+  dialect: SqlDialect = 'bigquery',
+): Promise<SqlAnalysis> {
+  return analyzeSql(
+    strings.reduce((acc, s, i) => (i === 0 ? s : `${acc}${marker(i - 1)}${s}`), ''),
+    dialect,
+  );
 }
 
-export async function analyzeSql(text: string, dialect: SqlDialect = 'bigquery'): Promise<SqlAnalysis> {
+export async function analyzeSql(
+  text: string,
+  dialect: SqlDialect = 'bigquery',
+): Promise<SqlAnalysis> {
   const polyglot = await import('@polyglot-sql/sdk');
   const d = dialect === 'bigquery' ? polyglot.Dialect.BigQuery : polyglot.Dialect.DuckDB;
   const analyse = (sqlText: string): Analysis => {
-    const r = polyglot.analyzeQuery(sqlText, d) as { success: boolean; analysis?: Analysis; error?: string | null };
-    if (!r.success || !r.analysis) throw new WarehouseError('E_WH_DIALECT', `cannot analyse SQL: ${r.error ?? 'unknown error'}`);
+    const r = polyglot.analyzeQuery(sqlText, d) as {
+      success: boolean;
+      analysis?: Analysis;
+      error?: string | null;
+    };
+    if (!r.success || !r.analysis)
+      throw new WarehouseError('E_WH_DIALECT', `cannot analyse SQL: ${r.error ?? 'unknown error'}`);
     return r.analysis;
   };
   const top = analyse(text);
   const resolve = (a: Analysis, up: Upstream, depth: number): ColumnSource[] => {
     if (/^@?__cellar_p\d+__$/.test(up.column)) return [];
-    if (up.sourceKind !== 'cte' || depth > 8) return up.table ? [{ table: up.table, column: up.column }] : [];
+    if (up.sourceKind !== 'cte' || depth > 8)
+      return up.table ? [{ table: up.table, column: up.column }] : [];
     const cte = a.cteFacts.find((c) => c.name === up.table);
     if (!cte) return [];
     const inner = analyse(cte.bodySql);

@@ -43,14 +43,23 @@ const isIdentChar = (c: string) => /[A-Za-z0-9_]/.test(c);
 /** Every table name in `text`, in order. */
 export function scanTables(text: string, dialect: SqlDialect = 'bigquery'): TableToken[] {
   const out: TableToken[] = [];
-  const scan: Scan = { text, dialect, identQuote: dialect === 'bigquery' ? '`' : '"', i: 0, lastWord: '', parens: [] };
+  const scan: Scan = {
+    text,
+    dialect,
+    identQuote: dialect === 'bigquery' ? '`' : '"',
+    i: 0,
+    lastWord: '',
+    parens: [],
+  };
   while (scan.i < text.length) {
     const c = text[scan.i]!;
     if (skipComment(scan, c) || skipStringLiteral(scan, c) || trackParen(scan, c)) continue;
     if (c === scan.identQuote || isIdentStart(c)) {
       const name = readDottedName(scan);
-      if (isTableReference(scan, name)) out.push({ start: name.start, end: name.end, parts: name.parts });
-      scan.lastWord = name.parts.length === 1 && text[name.start] !== scan.identQuote ? name.parts[0]! : '';
+      if (isTableReference(scan, name))
+        out.push({ start: name.start, end: name.end, parts: name.parts });
+      scan.lastWord =
+        name.parts.length === 1 && text[name.start] !== scan.identQuote ? name.parts[0]! : '';
       continue;
     }
     if (!/\s/.test(c)) scan.lastWord = '';
@@ -153,7 +162,11 @@ function readDottedName(scan: Scan): DottedName {
       parts.push(text.slice(scan.i, j));
       scan.i = j;
     } else break;
-    if (text[scan.i] === '.' && (text[scan.i + 1] === identQuote || isIdentStart(text[scan.i + 1] ?? ''))) scan.i++;
+    if (
+      text[scan.i] === '.' &&
+      (text[scan.i + 1] === identQuote || isIdentStart(text[scan.i + 1] ?? ''))
+    )
+      scan.i++;
     else break;
   }
   return { start, end: scan.i, parts, quotedDot };
@@ -167,12 +180,26 @@ function isTableReference(scan: Scan, name: DottedName): boolean {
   const word = scan.lastWord.toUpperCase();
   // `name(` is a call (table function), except a column list after INTO or a quoted path.
   const isCall = text[k] === '(' && word !== 'INTO' && !name.quotedDot;
-  const afterKeyword = TABLE_KEYWORDS.has(word) && !(word === 'FROM' && NON_TABLE_FROM.has((scan.parens[scan.parens.length - 1] ?? '').toUpperCase()));
-  return !isCall && name.parts.length >= 2 && name.parts.length <= 3 && (afterKeyword || (name.quotedDot && scan.dialect === 'bigquery'));
+  const afterKeyword =
+    TABLE_KEYWORDS.has(word) &&
+    !(
+      word === 'FROM' &&
+      NON_TABLE_FROM.has((scan.parens[scan.parens.length - 1] ?? '').toUpperCase())
+    );
+  return (
+    !isCall &&
+    name.parts.length >= 2 &&
+    name.parts.length <= 3 &&
+    (afterKeyword || (name.quotedDot && scan.dialect === 'bigquery'))
+  );
 }
 
 /** Replace each table name for which `resolve` returns text; others stay as written. */
-export function rewriteTables(text: string, resolve: (parts: string[]) => string | null, dialect: SqlDialect = 'bigquery'): string {
+export function rewriteTables(
+  text: string,
+  resolve: (parts: string[]) => string | null,
+  dialect: SqlDialect = 'bigquery',
+): string {
   const tokens = scanTables(text, dialect);
   let out = '';
   let at = 0;

@@ -11,8 +11,20 @@ import type { SqlDialect } from '../../task.js';
 import type { Ident, QueryTemplate, TableRef, TypedParam } from './compose.js';
 import { isQueryTemplate } from './compose.js';
 import { attachSite, captureSite, type QuerySite } from '../tasks/origin.js';
-import { currentScope, getWarehouse, maxBytesBilled, prepareQuery, type Prepared } from '../session.js';
-import { WarehouseError, type ColumnBatch, type ParamType, type Row, type Warehouse } from '../types.js';
+import {
+  currentScope,
+  getWarehouse,
+  maxBytesBilled,
+  prepareQuery,
+  type Prepared,
+} from '../session.js';
+import {
+  WarehouseError,
+  type ColumnBatch,
+  type ParamType,
+  type Row,
+  type Warehouse,
+} from '../types.js';
 
 export class Query<R extends object = Row> implements PromiseLike<R[]>, QueryTemplate {
   readonly kind = 'cellar.query' as const;
@@ -24,7 +36,10 @@ export class Query<R extends object = Row> implements PromiseLike<R[]>, QueryTem
   ) {}
 
   /** Awaiting a Query runs it and resolves to JSON-safe row objects. */
-  then<A = R[], B = never>(onfulfilled?: ((value: R[]) => A | PromiseLike<A>) | null, onrejected?: ((reason: unknown) => B | PromiseLike<B>) | null): Promise<A | B> {
+  then<A = R[], B = never>(
+    onfulfilled?: ((value: R[]) => A | PromiseLike<A>) | null,
+    onrejected?: ((reason: unknown) => B | PromiseLike<B>) | null,
+  ): Promise<A | B> {
     return this.rows().then(onfulfilled, onrejected);
   }
 
@@ -61,7 +76,11 @@ export class Query<R extends object = Row> implements PromiseLike<R[]>, QueryTem
       const w = await getWarehouse();
       const p = await prepareQuery(w, this);
       if (await recordDryRun(w, p)) return;
-      for await (const batch of w.stream(p, { ...opts, maxBytesBilled: maxBytesBilled() ?? undefined })) yield batch as unknown as R[];
+      for await (const batch of w.stream(p, {
+        ...opts,
+        maxBytesBilled: maxBytesBilled() ?? undefined,
+      }))
+        yield batch as unknown as R[];
     } catch (e) {
       throw this.located(e);
     }
@@ -106,11 +125,21 @@ async function recordDryRun(w: Warehouse, p: Prepared): Promise<boolean> {
 /** Each Query's site, kept off the object so it never reaches hashes, codecs or `inspect`. */
 const sites = new WeakMap<object, QuerySite>();
 
-type SqlTag = <R extends object = Row>(strings: TemplateStringsArray, ...values: unknown[]) => Query<R>;
+type SqlTag = <R extends object = Row>(
+  strings: TemplateStringsArray,
+  ...values: unknown[]
+) => Query<R>;
 
 function tagFor(dialect: SqlDialect | undefined): SqlTag {
-  const tag = <R extends object = Row>(strings: TemplateStringsArray, ...values: unknown[]): Query<R> => {
-    if (!Array.isArray(strings) || !('raw' in strings)) throw new WarehouseError('E_WH_PARAM', 'sql must be used as a tagged template: sql`SELECT …`, not sql("…")');
+  const tag = <R extends object = Row>(
+    strings: TemplateStringsArray,
+    ...values: unknown[]
+  ): Query<R> => {
+    if (!Array.isArray(strings) || !('raw' in strings))
+      throw new WarehouseError(
+        'E_WH_PARAM',
+        'sql must be used as a tagged template: sql`SELECT …`, not sql("…")',
+      );
     const q = new Query<R>(strings, values, dialect);
     sites.set(q, captureSite(tag));
     return q;
@@ -120,7 +149,8 @@ function tagFor(dialect: SqlDialect | undefined): SqlTag {
 
 /** A table by name, to interpolate as an identifier: sql`SELECT * FROM ${table('vega.flights')}`. */
 export function table(name: string): TableRef {
-  if (!/^[\w`".-]+$/.test(name)) throw new WarehouseError('E_WH_PARAM', `not a table name: ${JSON.stringify(name)}`);
+  if (!/^[\w`".-]+$/.test(name))
+    throw new WarehouseError('E_WH_PARAM', `not a table name: ${JSON.stringify(name)}`);
   return { kind: 'cellar.table', name: name.replace(/[`"]/g, '') };
 }
 
@@ -150,7 +180,12 @@ export interface Sql extends SqlTag {
  * @throws WarehouseError `E_WH_PARAM` when called as a function rather than as a tag, or for a
  *   value that cannot be a parameter; `E_WH_DIALECT` for queries of two dialects nested.
  */
-export const sql: Sql = Object.assign(tagFor(undefined), { dialect: (d: SqlDialect) => tagFor(d), table, ident, param });
+export const sql: Sql = Object.assign(tagFor(undefined), {
+  dialect: (d: SqlDialect) => tagFor(d),
+  table,
+  ident,
+  param,
+});
 
 export function isQuery(v: unknown): v is Query<object> {
   return v instanceof Query || isQueryTemplate(v);

@@ -34,7 +34,11 @@ process.stdin.on('data', (chunk) => {
 process.stdin.on('end', () => process.exit(0));
 `;
 
-let helper: { child: ChildProcessWithoutNullStreams; pending: Map<number, (r: TranspileResult) => void>; idle: NodeJS.Timeout | null } | null = null;
+let helper: {
+  child: ChildProcessWithoutNullStreams;
+  pending: Map<number, (r: TranspileResult) => void>;
+  idle: NodeJS.Timeout | null;
+} | null = null;
 let nextId = 0;
 
 function polyglotEntry(): string {
@@ -44,8 +48,14 @@ function polyglotEntry(): string {
 }
 
 function start(): NonNullable<typeof helper> {
-  const child = spawn(process.execPath, ['--input-type=module', '-e', PROGRAM, polyglotEntry()], { stdio: ['pipe', 'pipe', 'pipe'] });
-  const h = { child, pending: new Map<number, (r: TranspileResult) => void>(), idle: null as NodeJS.Timeout | null };
+  const child = spawn(process.execPath, ['--input-type=module', '-e', PROGRAM, polyglotEntry()], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  const h = {
+    child,
+    pending: new Map<number, (r: TranspileResult) => void>(),
+    idle: null as NodeJS.Timeout | null,
+  };
   let buf = '';
   let stderr = '';
   child.stdout.setEncoding('utf8');
@@ -65,7 +75,11 @@ function start(): NonNullable<typeof helper> {
   });
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   child.on('exit', (code) => {
-    for (const resolve of h.pending.values()) resolve({ success: false, error: `SQL translator process exited (${code}): ${stderr.trim().split('\n').pop() ?? ''}` });
+    for (const resolve of h.pending.values())
+      resolve({
+        success: false,
+        error: `SQL translator process exited (${code}): ${stderr.trim().split('\n').pop() ?? ''}`,
+      });
     h.pending.clear();
     if (helper === h) helper = null;
   });
@@ -75,7 +89,10 @@ function start(): NonNullable<typeof helper> {
 
 /** Keep the parent alive only while a request is waiting for its answer. */
 function hold(h: NonNullable<typeof helper>, on: boolean): void {
-  const handles = [h.child, h.child.stdin, h.child.stdout, h.child.stderr] as unknown as { ref?: () => void; unref?: () => void }[];
+  const handles = [h.child, h.child.stdin, h.child.stdout, h.child.stderr] as unknown as {
+    ref?: () => void;
+    unref?: () => void;
+  }[];
   for (const x of handles) (on ? x.ref : x.unref)?.call(x);
 }
 

@@ -22,20 +22,38 @@ export type Check =
   | { kind: 'columns'; columns: { name: string; type: LogicalType | 'any' }[]; text: string }
   | { kind: 'not_null'; columns: string[]; text: string }
   | { kind: 'unique'; columns: string[]; text: string }
-  | { kind: 'partition'; column: string; value: { param: string } | { literal: string }; text: string };
+  | {
+      kind: 'partition';
+      column: string;
+      value: { param: string } | { literal: string };
+      text: string;
+    };
 
 export interface CheckParseError {
   code: 'E_CHECK_SYNTAX';
   message: string;
 }
 
-const TYPES = new Set(['string', 'number', 'boolean', 'date', 'timestamp', 'bytes', 'array', 'struct', 'any']);
+const TYPES = new Set([
+  'string',
+  'number',
+  'boolean',
+  'date',
+  'timestamp',
+  'bytes',
+  'array',
+  'struct',
+  'any',
+]);
 const NAME = /^[A-Za-z_][\w]*$/;
 
 /** Parse one check as written after `//| check:`. */
 export function parseCheck(text: string): Check | CheckParseError {
   const t = text.trim();
-  const fail = (message: string): CheckParseError => ({ code: 'E_CHECK_SYNTAX', message: `check "${t}": ${message}` });
+  const fail = (message: string): CheckParseError => ({
+    code: 'E_CHECK_SYNTAX',
+    message: `check "${t}": ${message}`,
+  });
   let m: RegExpExecArray | null;
   if ((m = /^rows\s*(>=|<=|==|!=|=|>|<)\s*([\d_]+)$/.exec(t))) {
     const op = (m[1] === '==' ? '=' : m[1]) as Extract<Check, { kind: 'rows' }>['op'];
@@ -46,7 +64,8 @@ export function parseCheck(text: string): Check | CheckParseError {
     for (const part of m[1]!.split(',')) {
       const [name, type = 'any'] = part.split(':').map((s) => s.trim());
       if (!name || !NAME.test(name)) return fail(`"${part.trim()}" is not a column name`);
-      if (!TYPES.has(type)) return fail(`unknown type "${type}" for ${name}; use one of ${[...TYPES].join(', ')}`);
+      if (!TYPES.has(type))
+        return fail(`unknown type "${type}" for ${name}; use one of ${[...TYPES].join(', ')}`);
       columns.push({ name, type: type as LogicalType | 'any' });
     }
     return { kind: 'columns', columns, text: t };
@@ -58,9 +77,16 @@ export function parseCheck(text: string): Check | CheckParseError {
     return { kind: m[1] as 'not_null' | 'unique', columns, text: t };
   }
   if ((m = /^partition\s+([A-Za-z_]\w*)\s*=\s*(?:@([A-Za-z_]\w*)|'([^']*)')$/.exec(t))) {
-    return { kind: 'partition', column: m[1]!, value: m[2] ? { param: m[2] } : { literal: m[3]! }, text: t };
+    return {
+      kind: 'partition',
+      column: m[1]!,
+      value: m[2] ? { param: m[2] } : { literal: m[3]! },
+      text: t,
+    };
   }
-  return fail('expected one of: rows >= N, columns a:type, not_null a, unique a, partition col = @param');
+  return fail(
+    'expected one of: rows >= N, columns a:type, not_null a, unique a, partition col = @param',
+  );
 }
 
 export function isParseError(c: Check | CheckParseError): c is CheckParseError {
@@ -82,7 +108,11 @@ export interface CheckOutcome {
 }
 
 /** Evaluate one check; never throws for a failing check (that is the outcome), only for errors. */
-export async function evaluateCheck(check: Check, target: CheckTarget, params: Record<string, unknown>): Promise<CheckOutcome> {
+export async function evaluateCheck(
+  check: Check,
+  target: CheckTarget,
+  params: Record<string, unknown>,
+): Promise<CheckOutcome> {
   const source = target.table ?? target.query;
   const out = (ok: boolean, actual: string): CheckOutcome => ({ check: check.text, ok, actual });
   switch (check.kind) {
@@ -95,15 +125,21 @@ export async function evaluateCheck(check: Check, target: CheckTarget, params: R
       const problems: string[] = [];
       for (const c of check.columns) {
         const col = schema.find((s) => s.name === c.name);
-        if (!col) problems.push(`${c.name} missing (columns: ${schema.map((s) => s.name).join(', ') || 'none'})`);
-        else if (c.type !== 'any' && col.logical !== c.type) problems.push(`${c.name} is ${col.logical} (${col.type}), expected ${c.type}`);
+        if (!col)
+          problems.push(
+            `${c.name} missing (columns: ${schema.map((s) => s.name).join(', ') || 'none'})`,
+          );
+        else if (c.type !== 'any' && col.logical !== c.type)
+          problems.push(`${c.name} is ${col.logical} (${col.type}), expected ${c.type}`);
       }
       return out(problems.length === 0, problems.length ? problems.join('; ') : 'all present');
     }
     case 'not_null': {
       const nulls: string[] = [];
       for (const c of check.columns) {
-        const n = target.rows ? target.rows.filter((r) => r[c] === null || r[c] === undefined).length : await count(source!, sql`${ident(c)} IS NULL`);
+        const n = target.rows
+          ? target.rows.filter((r) => r[c] === null || r[c] === undefined).length
+          : await count(source!, sql`${ident(c)} IS NULL`);
         if (n > 0) nulls.push(`${c} has ${n} NULL${n > 1 ? 's' : ''}`);
       }
       return out(nulls.length === 0, nulls.length ? nulls.join('; ') : 'no NULLs');
@@ -111,22 +147,39 @@ export async function evaluateCheck(check: Check, target: CheckTarget, params: R
     case 'unique': {
       let dupes: number;
       if (target.rows) {
-        const seen = new Set(target.rows.map((r) => JSON.stringify(check.columns.map((c) => r[c]))));
+        const seen = new Set(
+          target.rows.map((r) => JSON.stringify(check.columns.map((c) => r[c]))),
+        );
         dupes = target.rows.length - seen.size;
       } else {
         const cols = check.columns.map((c) => ident(c));
         const list = cols.slice(1).reduce((acc, c) => sql`${acc}, ${c}`, sql`${cols[0]}`);
-        const [row] = (await sql`SELECT COUNT(*) - (SELECT COUNT(*) FROM (SELECT DISTINCT ${list} FROM ${source}) AS d) AS n FROM ${source} AS t`) as { n: number }[];
+        const [row] =
+          (await sql`SELECT COUNT(*) - (SELECT COUNT(*) FROM (SELECT DISTINCT ${list} FROM ${source}) AS d) AS n FROM ${source} AS t`) as {
+            n: number;
+          }[];
         dupes = Number(row?.n ?? 0);
       }
-      return out(dupes === 0, dupes === 0 ? 'unique' : `${dupes} duplicate row${dupes > 1 ? 's' : ''}`);
+      return out(
+        dupes === 0,
+        dupes === 0 ? 'unique' : `${dupes} duplicate row${dupes > 1 ? 's' : ''}`,
+      );
     }
     case 'partition': {
       const value = 'param' in check.value ? params[check.value.param] : check.value.literal;
-      if (value === undefined) throw new WarehouseError('E_WH_CHECK', `check "${check.text}": the task has no param ${(check.value as { param: string }).param} (params: ${Object.keys(params).join(', ') || 'none'})`);
+      if (value === undefined)
+        throw new WarehouseError(
+          'E_WH_CHECK',
+          `check "${check.text}": the task has no param ${(check.value as { param: string }).param} (params: ${Object.keys(params).join(', ') || 'none'})`,
+        );
       const n = target.rows
-        ? target.rows.filter((r) => String(r[check.column]).slice(0, String(value).length) === String(value)).length
-        : await count(source!, sql`CAST(${ident(check.column)} AS STRING) LIKE ${param(String(value) + '%', 'STRING')}`);
+        ? target.rows.filter(
+            (r) => String(r[check.column]).slice(0, String(value).length) === String(value),
+          ).length
+        : await count(
+            source!,
+            sql`CAST(${ident(check.column)} AS STRING) LIKE ${param(String(value) + '%', 'STRING')}`,
+          );
       return out(n > 0, `${n} rows where ${check.column} = ${String(value)}`);
     }
   }
@@ -150,7 +203,9 @@ function compare(n: number, op: Extract<Check, { kind: 'rows' }>['op'], v: numbe
 }
 
 async function count(source: TableRef | QueryTemplate, where?: QueryTemplate): Promise<number> {
-  const q = where ? sql`SELECT COUNT(*) AS n FROM ${source} AS t WHERE ${where}` : sql`SELECT COUNT(*) AS n FROM ${source} AS t`;
+  const q = where
+    ? sql`SELECT COUNT(*) AS n FROM ${source} AS t WHERE ${where}`
+    : sql`SELECT COUNT(*) AS n FROM ${source} AS t`;
   const [row] = (await q) as { n: number }[];
   return Number(row?.n ?? 0);
 }
@@ -162,7 +217,9 @@ async function schemaOf(target: CheckTarget): Promise<ColumnSchema[]> {
     if (!s) throw new WarehouseError('E_WH_CHECK', `${target.label}: table does not exist`);
     return s;
   }
-  const { schema } = await w.query(await prepareQuery(w, sql`SELECT * FROM ${target.query} AS t LIMIT 0`));
+  const { schema } = await w.query(
+    await prepareQuery(w, sql`SELECT * FROM ${target.query} AS t LIMIT 0`),
+  );
   return schema;
 }
 
@@ -171,17 +228,40 @@ function schemaOfRows(rows: Row[]): ColumnSchema[] {
   return Object.keys(first).map((name) => {
     const v = rows.find((r) => r[name] !== null && r[name] !== undefined)?.[name];
     const logical: LogicalType =
-      typeof v === 'number' ? 'number' : typeof v === 'boolean' ? 'boolean' : Array.isArray(v) ? 'array' : typeof v === 'object' && v !== null ? 'struct' : typeof v === 'string' ? (/^\d{4}-\d{2}-\d{2}$/.test(v) ? 'date' : /^\d{4}-\d{2}-\d{2}T/.test(v) ? 'timestamp' : 'string') : 'other';
+      typeof v === 'number'
+        ? 'number'
+        : typeof v === 'boolean'
+          ? 'boolean'
+          : Array.isArray(v)
+            ? 'array'
+            : typeof v === 'object' && v !== null
+              ? 'struct'
+              : typeof v === 'string'
+                ? /^\d{4}-\d{2}-\d{2}$/.test(v)
+                  ? 'date'
+                  : /^\d{4}-\d{2}-\d{2}T/.test(v)
+                    ? 'timestamp'
+                    : 'string'
+                : 'other';
     return { name, type: typeof v, logical };
   });
 }
 
 /** Run checks and throw one error listing every failure. `where` names the task/cell. */
-export async function runChecks(checks: readonly (string | Check)[], target: CheckTarget, params: Record<string, unknown>, where = ''): Promise<CheckOutcome[]> {
+export async function runChecks(
+  checks: readonly (string | Check)[],
+  target: CheckTarget,
+  params: Record<string, unknown>,
+  where = '',
+): Promise<CheckOutcome[]> {
   const outcomes: CheckOutcome[] = [];
   for (const c of checks) {
     const parsed = typeof c === 'string' ? parseCheck(c) : c;
-    if (isParseError(parsed)) throw attachCheck(new WarehouseError('E_WH_CHECK', `${where}${parsed.message}`), typeof c === 'string' ? c.trim() : parsed.message);
+    if (isParseError(parsed))
+      throw attachCheck(
+        new WarehouseError('E_WH_CHECK', `${where}${parsed.message}`),
+        typeof c === 'string' ? c.trim() : parsed.message,
+      );
     try {
       outcomes.push(await evaluateCheck(parsed, target, params));
     } catch (e) {
@@ -190,9 +270,18 @@ export async function runChecks(checks: readonly (string | Check)[], target: Che
   }
   const failed = outcomes.filter((o) => !o.ok);
   if (failed.length > 0) {
-    const lines = failed.map((f) => `  check "${f.check}" failed on ${target.label}: actual ${f.actual}`);
+    const lines = failed.map(
+      (f) => `  check "${f.check}" failed on ${target.label}: actual ${f.actual}`,
+    );
     // The first failed check's `//| check:` line is where the CLI points (origin.ts).
-    throw attachCheck(new WarehouseError('E_WH_CHECK', `${where}${failed.length} data check${failed.length > 1 ? 's' : ''} failed\n${lines.join('\n')}`, { failed }), failed[0]!.check);
+    throw attachCheck(
+      new WarehouseError(
+        'E_WH_CHECK',
+        `${where}${failed.length} data check${failed.length > 1 ? 's' : ''} failed\n${lines.join('\n')}`,
+        { failed },
+      ),
+      failed[0]!.check,
+    );
   }
   return outcomes;
 }
@@ -204,7 +293,11 @@ const sourceChecks = new Map<string, string[]>();
 export function defineChecks(table: string, checks: string[]): void {
   for (const c of checks) {
     const p = parseCheck(c);
-    if (isParseError(p)) throw new WarehouseError('E_WH_CHECK', `defineChecks(${JSON.stringify(table)}): ${p.message}`);
+    if (isParseError(p))
+      throw new WarehouseError(
+        'E_WH_CHECK',
+        `defineChecks(${JSON.stringify(table)}): ${p.message}`,
+      );
   }
   sourceChecks.set(table, [...(sourceChecks.get(table) ?? []), ...checks]);
 }
@@ -214,6 +307,14 @@ export function checksForSource(table: string): string[] {
 }
 
 /** Check a table now, in a notebook or a script: throws when a check fails. */
-export async function checkTable(table: string, checks: string[], params: Record<string, unknown> = {}): Promise<CheckOutcome[]> {
-  return runChecks(checks, { label: `table ${table}`, table: { kind: 'cellar.table', name: table } }, params);
+export async function checkTable(
+  table: string,
+  checks: string[],
+  params: Record<string, unknown> = {},
+): Promise<CheckOutcome[]> {
+  return runChecks(
+    checks,
+    { label: `table ${table}`, table: { kind: 'cellar.table', name: table } },
+    params,
+  );
 }

@@ -20,9 +20,16 @@ export async function estimatePlan(graph: TaskGraph, plan: RunPlan): Promise<Pla
     if (!node) continue;
     for (const hook of hooksFor(node.task)) {
       if (!hook.estimate) continue;
-      const keys = (keysByTask ??= Object.fromEntries(plan.entries.map((e) => [e.name, e.key.value])));
+      const keys = (keysByTask ??= Object.fromEntries(
+        plan.entries.map((e) => [e.name, e.key.value]),
+      ));
       const upstreamKeys = Object.fromEntries(node.upstream.map((u) => [u, keys[u] ?? '']));
-      const est = await hook.estimate(node.task, { params: node.params, upstreamKeys, key: entry.key.value, keysByTask: keys });
+      const est = await hook.estimate(node.task, {
+        params: node.params,
+        upstreamKeys,
+        key: entry.key.value,
+        keysByTask: keys,
+      });
       out.push({ task: entry.name, ...est });
     }
   }
@@ -33,7 +40,7 @@ export function formatBytes(n: number): string {
   const units = ['B', 'KB', 'MB', 'GB', 'TB', 'PB'];
   let v = n;
   let i = 0;
-  while (v >= 1000 && i < units.length - 1) (v /= 1000), i++;
+  while (v >= 1000 && i < units.length - 1) ((v /= 1000), i++);
   return `${i === 0 ? v : v.toFixed(v >= 100 ? 0 : 1)} ${units[i]}`;
 }
 
@@ -46,8 +53,12 @@ export function formatEstimates(estimates: PlanEstimate[]): string {
   let total = 0;
   for (const e of estimates) {
     if (e.bytes !== null) total += e.bytes;
-    lines.push(`  ${e.task.padEnd(width)}  ${e.bytes === null ? `unknown (${e.note ?? 'no estimate'})` : `${formatBytes(e.bytes)} in ${e.queries} quer${e.queries === 1 ? 'y' : 'ies'}`}`);
+    lines.push(
+      `  ${e.task.padEnd(width)}  ${e.bytes === null ? `unknown (${e.note ?? 'no estimate'})` : `${formatBytes(e.bytes)} in ${e.queries} quer${e.queries === 1 ? 'y' : 'ies'}`}`,
+    );
   }
-  lines.push(`  ${'total'.padEnd(width)}  ${formatBytes(total)}${estimates.some((e) => e.bytes === null) ? ' (plus the unknown ones)' : ''}`);
+  lines.push(
+    `  ${'total'.padEnd(width)}  ${formatBytes(total)}${estimates.some((e) => e.bytes === null) ? ' (plus the unknown ones)' : ''}`,
+  );
   return lines.join('\n');
 }

@@ -22,7 +22,13 @@ import { isTableRef, type TableRef } from '../sql/compose.js';
 import { checksForSource, runChecks } from './checks.js';
 import { splitTableName } from '../sql/names.js';
 import { keepTrail } from './origin.js';
-import { getWarehouse, maxBytesBilled, prepareQuery, runInScope, type TaskScope } from '../session.js';
+import {
+  getWarehouse,
+  maxBytesBilled,
+  prepareQuery,
+  runInScope,
+  type TaskScope,
+} from '../session.js';
 import { isQuery, Query } from '../sql/template.js';
 import { describeSource } from '../../load/source.js';
 import { TableHandle } from './table-handle.js';
@@ -46,7 +52,11 @@ function where(task: AnyTask): string {
 }
 
 /** The task's logical → physical table map for this run (upstream materialisations). */
-function tableMap(w: Warehouse, task: AnyTask, keysByTask: Record<string, string>): Map<string, string> {
+function tableMap(
+  w: Warehouse,
+  task: AnyTask,
+  keysByTask: Record<string, string>,
+): Map<string, string> {
   const map = new Map<string, string>();
   for (const [logical, upstream] of Object.entries(task.warehouse?.tables ?? {})) {
     const key = keysByTask[upstream.name];
@@ -58,8 +68,12 @@ function tableMap(w: Warehouse, task: AnyTask, keysByTask: Record<string, string
 
 /** Source tables: read by the task and not materialised by a task of this pipeline. */
 function sourceTables(w: Warehouse, task: AnyTask): string[] {
-  const upstream = new Set(Object.keys(task.warehouse?.tables ?? {}).map((t) => w.canonicalTable(t)));
-  return [...new Set((task.warehouse?.reads ?? []).map((t) => w.canonicalTable(t)))].filter((t) => !upstream.has(t)).sort();
+  const upstream = new Set(
+    Object.keys(task.warehouse?.tables ?? {}).map((t) => w.canonicalTable(t)),
+  );
+  return [...new Set((task.warehouse?.reads ?? []).map((t) => w.canonicalTable(t)))]
+    .filter((t) => !upstream.has(t))
+    .sort();
 }
 
 const checkedSources = new Map<string, string>();
@@ -107,7 +121,8 @@ export const warehouseHooks: TaskHooks & {
     } catch (e) {
       // Say which task and notebook cells a warehouse error came from.
       // The stack (with the query's site, origin.ts) is kept: the CLI reads the cell and line from it.
-      if (e instanceof WarehouseError && !e.message.startsWith('task ')) throw keepTrail(new WarehouseError(e.code, `${where(task)}${e.message}`, e.details), e);
+      if (e instanceof WarehouseError && !e.message.startsWith('task '))
+        throw keepTrail(new WarehouseError(e.code, `${where(task)}${e.message}`, e.details), e);
       throw e;
     }
   },
@@ -117,7 +132,11 @@ export const warehouseHooks: TaskHooks & {
   },
 };
 
-async function runWarehouseTask(task: AnyTask, ctx: TaskRunContext, run: () => Promise<Record<string, unknown>>): Promise<Record<string, unknown>> {
+async function runWarehouseTask(
+  task: AnyTask,
+  ctx: TaskRunContext,
+  run: () => Promise<Record<string, unknown>>,
+): Promise<Record<string, unknown>> {
   if (!task.warehouse) {
     // Checks on a plain task's rows: no warehouse needed (and none opened).
     const outputs = await run();
@@ -125,7 +144,13 @@ async function runWarehouseTask(task: AnyTask, ctx: TaskRunContext, run: () => P
     return outputs;
   }
   const w = await getWarehouse();
-  const scope: TaskScope = { task: task.name, dialect: task.warehouse?.dialect, tables: tableMap(w, task, ctx.keysByTask), dryRun: undefined, reads: new Set() };
+  const scope: TaskScope = {
+    task: task.name,
+    dialect: task.warehouse?.dialect,
+    tables: tableMap(w, task, ctx.keysByTask),
+    dryRun: undefined,
+    reads: new Set(),
+  };
   return runInScope(scope, async () => {
     await checkSources(w, task, ctx);
     const outputs = await run();
@@ -144,7 +169,11 @@ async function runWarehouseTask(task: AnyTask, ctx: TaskRunContext, run: () => P
       const physical = physicalTableName(target, ctx.key);
       const max = maxBytesBilled();
       try {
-        await w.createTableAs(physical, await prepareQuery(w, query as Query, scope), max ? { maxBytesBilled: max } : {});
+        await w.createTableAs(
+          physical,
+          await prepareQuery(w, query as Query, scope),
+          max ? { maxBytesBilled: max } : {},
+        );
       } catch (e) {
         throw query instanceof Query ? query.located(e) : e;
       }
@@ -167,7 +196,10 @@ async function runWarehouseTask(task: AnyTask, ctx: TaskRunContext, run: () => P
       }
     }
     if (target && checked?.table) await w.createView(target, checked.table.name);
-    noteUnseenReads(w, task, scope, [...(target ? [physicalTableName(target, ctx.key), target] : []), ...upstreamTables(task, ctx)]);
+    noteUnseenReads(w, task, scope, [
+      ...(target ? [physicalTableName(target, ctx.key), target] : []),
+      ...upstreamTables(task, ctx),
+    ]);
     return result;
   });
 }
@@ -175,7 +207,10 @@ async function runWarehouseTask(task: AnyTask, ctx: TaskRunContext, run: () => P
 /** The tables upstream tasks materialised for this run (`${upstream}` in the SQL): their content is
  *  in the upstream keys already. */
 function upstreamTables(task: AnyTask, ctx: TaskRunContext): string[] {
-  const ups = [...Object.values(task.inputs as Record<string, { task: AnyTask }>).map((i) => i.task), ...Object.values(task.warehouse?.tables ?? {})];
+  const ups = [
+    ...Object.values(task.inputs as Record<string, { task: AnyTask }>).map((i) => i.task),
+    ...Object.values(task.warehouse?.tables ?? {}),
+  ];
   return ups.flatMap((up) => {
     const m = up.warehouse?.materialize;
     const key = ctx.keysByTask[up.name];
@@ -187,19 +222,34 @@ function upstreamTables(task: AnyTask, ctx: TaskRunContext): string[] {
  *  upstream materialisations are in the key already; anything else came through code the compiler
  *  could not follow, and enters the key from the next run on (tasks/reads.ts). */
 function noteUnseenReads(w: Warehouse, task: AnyTask, scope: TaskScope, own: string[]): void {
-  const known = new Set([...sourceTables(w, task), ...[...scope.tables.values(), ...own].map((t) => w.canonicalTable(t))]);
+  const known = new Set([
+    ...sourceTables(w, task),
+    ...[...scope.tables.values(), ...own].map((t) => w.canonicalTable(t)),
+  ]);
   const unseen = [...(scope.reads ?? [])].filter((t) => !known.has(t) && !t.startsWith('_cellar.'));
   if (unseen.length > 0) recordReads(w, task, unseen);
 }
 
 /** What a check applies to when the task is not materialised: its only table-like output. */
-function checkTargetOf(task: AnyTask, outputs: Record<string, unknown>): { label: string; table?: TableRef; rows?: Row[] } {
-  const tables = Object.entries(outputs).filter(([, v]) => isTableRef(v) || (Array.isArray(v) && (v.length === 0 || (typeof v[0] === 'object' && v[0] !== null))));
+function checkTargetOf(
+  task: AnyTask,
+  outputs: Record<string, unknown>,
+): { label: string; table?: TableRef; rows?: Row[] } {
+  const tables = Object.entries(outputs).filter(
+    ([, v]) =>
+      isTableRef(v) ||
+      (Array.isArray(v) && (v.length === 0 || (typeof v[0] === 'object' && v[0] !== null))),
+  );
   if (tables.length !== 1) {
-    throw new WarehouseError('E_WH_CHECK', `${where(task)}\`//| check\` needs one table-like output (rows, a Query or a table), found ${tables.length} among ${Object.keys(outputs).join(', ')}`);
+    throw new WarehouseError(
+      'E_WH_CHECK',
+      `${where(task)}\`//| check\` needs one table-like output (rows, a Query or a table), found ${tables.length} among ${Object.keys(outputs).join(', ')}`,
+    );
   }
   const [name, v] = tables[0]!;
-  return isTableRef(v) ? { label: `table ${v.name}`, table: v } : { label: `output ${name} of task ${task.name}`, rows: v as Row[] };
+  return isTableRef(v)
+    ? { label: `table ${v.name}`, table: v }
+    : { label: `output ${name} of task ${task.name}`, rows: v as Row[] };
 }
 
 /** Checks declared with `defineChecks` on the task's source tables, once per table version. */
@@ -210,7 +260,12 @@ async function checkSources(w: Warehouse, task: AnyTask, ctx: TaskRunContext): P
     const version = (await w.tableVersion(t))?.version ?? 'missing';
     const memo = `${w.canonicalTable(t)}@${version}`;
     if (checkedSources.get(memo) === checks.join('\n')) continue;
-    await runChecks(checks, { label: `source table ${t}`, table: { kind: 'cellar.table', name: t } }, ctx.params, where(task));
+    await runChecks(
+      checks,
+      { label: `source table ${t}`, table: { kind: 'cellar.table', name: t } },
+      ctx.params,
+      where(task),
+    );
     checkedSources.set(memo, checks.join('\n'));
   }
 }
@@ -234,13 +289,24 @@ export async function estimateTask(task: AnyTask, ctx: TaskRunContext): Promise<
   const w = await getWarehouse();
   if (w.kind === 'duckdb') return { bytes: null, queries: 0, note: DUCKDB_NOTE };
   const inputs: Record<string, unknown> = {};
-  for (const [name, spec] of Object.entries(task.inputs as Record<string, { task: AnyTask; output: string }>)) {
+  for (const [name, spec] of Object.entries(
+    task.inputs as Record<string, { task: AnyTask; output: string }>,
+  )) {
     const up = spec.task;
     const key = ctx.keysByTask[up.name];
-    if (!up.warehouse?.materialize || !key) return { bytes: null, queries: 0, note: `needs the output of task ${up.name}` };
-    inputs[name] = new TableHandle(physicalTableName(up.warehouse.materialize, key), up.warehouse.materialize);
+    if (!up.warehouse?.materialize || !key)
+      return { bytes: null, queries: 0, note: `needs the output of task ${up.name}` };
+    inputs[name] = new TableHandle(
+      physicalTableName(up.warehouse.materialize, key),
+      up.warehouse.materialize,
+    );
   }
-  const scope: TaskScope = { task: task.name, dialect: task.warehouse?.dialect, tables: tableMap(w, task, ctx.keysByTask), dryRun: { bytes: 0, queries: 0, unknown: false } };
+  const scope: TaskScope = {
+    task: task.name,
+    dialect: task.warehouse?.dialect,
+    tables: tableMap(w, task, ctx.keysByTask),
+    dryRun: { bytes: 0, queries: 0, unknown: false },
+  };
   try {
     await runInScope(scope, async () => {
       const outputs = (await task.run(inputs, ctx.params)) as Record<string, unknown>;
@@ -253,7 +319,11 @@ export async function estimateTask(task: AnyTask, ctx: TaskRunContext): Promise<
       }
     });
   } catch (e) {
-    return { bytes: null, queries: scope.dryRun!.queries, note: `could not dry-run: ${(e as Error).message.split('\n')[0]}` };
+    return {
+      bytes: null,
+      queries: scope.dryRun!.queries,
+      note: `could not dry-run: ${(e as Error).message.split('\n')[0]}`,
+    };
   }
   const d = scope.dryRun!;
   if (d.unknown) return { bytes: null, queries: d.queries, note: 'no estimate' };
@@ -261,10 +331,17 @@ export async function estimateTask(task: AnyTask, ctx: TaskRunContext): Promise<
 }
 
 /** Every materialised table of a pipeline for a set of keys (for `cellar show` and cleanup). */
-export function materializedTables(pipeline: Pipeline, keysByTask: Record<string, string>): { task: string; logical: string; physical: string }[] {
+export function materializedTables(
+  pipeline: Pipeline,
+  keysByTask: Record<string, string>,
+): { task: string; logical: string; physical: string }[] {
   return pipeline.tasks
     .filter((t) => t.warehouse?.materialize && keysByTask[t.name])
-    .map((t) => ({ task: t.name, logical: t.warehouse!.materialize!, physical: physicalTableName(t.warehouse!.materialize!, keysByTask[t.name]!) }));
+    .map((t) => ({
+      task: t.name,
+      logical: t.warehouse!.materialize!,
+      physical: physicalTableName(t.warehouse!.materialize!, keysByTask[t.name]!),
+    }));
 }
 
 export interface PruneResult {
@@ -277,7 +354,11 @@ export interface PruneResult {
  * up like old cache files). Only tables named exactly `<table>_<12 hex>` for a materialised
  * logical table are candidates; anything else in the dataset is left alone. `dryRun` lists only.
  */
-export async function pruneMaterializations(pipeline: Pipeline, keysByTask: Record<string, string>, opts: { dryRun?: boolean } = {}): Promise<PruneResult> {
+export async function pruneMaterializations(
+  pipeline: Pipeline,
+  keysByTask: Record<string, string>,
+  opts: { dryRun?: boolean } = {},
+): Promise<PruneResult> {
   const w = await getWarehouse();
   const result: PruneResult = { dropped: [], kept: [] };
   for (const t of pipeline.tasks) {
@@ -287,7 +368,9 @@ export async function pruneMaterializations(pipeline: Pipeline, keysByTask: Reco
     const parts = w.tableParts(target);
     const base = parts[parts.length - 1]!;
     const current = w.canonicalTable(physicalTableName(target, key));
-    const pattern = new RegExp(`^${base.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}_[0-9a-f]{${SUFFIX}}$`);
+    const pattern = new RegExp(
+      `^${base.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}_[0-9a-f]{${SUFFIX}}$`,
+    );
     for (const table of await w.listTables(parts.slice(0, -1).join('.'))) {
       const name = table.split('.').pop()!;
       if (!pattern.test(name)) continue;

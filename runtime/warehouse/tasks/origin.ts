@@ -45,7 +45,11 @@ function hasMark(e: Error): boolean {
  * the innermost query wins (a check's own COUNT query is not the user's template, but no frame of
  * it is in the task's module either, so the CLI falls back to the check's line).
  */
-export function attachSite(e: unknown, site: QuerySite | undefined, strings: readonly string[]): unknown {
+export function attachSite(
+  e: unknown,
+  site: QuerySite | undefined,
+  strings: readonly string[],
+): unknown {
   if (!(e instanceof WarehouseError) || !site?.stack || hasMark(e)) return e;
   const frames = site.stack.split('\n').filter((l) => /^\s+at /.test(l));
   const line = sqlLineOf(e, strings);
@@ -55,7 +59,8 @@ export function attachSite(e: unknown, site: QuerySite | undefined, strings: rea
 
 /** Name the `//| check:` a failure came from on its stack (once). */
 export function attachCheck(e: unknown, check: string): unknown {
-  if (!(e instanceof WarehouseError) || (e.stack ?? '').split('\n').some((l) => CHECK_MARK.test(l))) return e;
+  if (!(e instanceof WarehouseError) || (e.stack ?? '').split('\n').some((l) => CHECK_MARK.test(l)))
+    return e;
   e.stack = `${e.stack ?? `${e.name}: ${e.message}`}\n    -- //| check: ${check.replace(/\n/g, ' ')}`;
   return e;
 }
@@ -71,7 +76,8 @@ export function readOrigin(stack: string): FailureOrigin {
     if (s && !out.sqlFrames) {
       if (s[1]) out.sqlLine = Number(s[1]);
       out.sqlFrames = [];
-      for (let j = i + 1; j < lines.length && /^\s+at /.test(lines[j]!); j++) out.sqlFrames.push(lines[j]!);
+      for (let j = i + 1; j < lines.length && /^\s+at /.test(lines[j]!); j++)
+        out.sqlFrames.push(lines[j]!);
     }
   }
   return out;
@@ -95,7 +101,8 @@ export function sqlLineOf(e: WarehouseError, strings: readonly string[]): number
   const raw = (strings as { raw?: readonly string[] }).raw ?? strings;
   const template = raw.join('${}').split('\n');
   const construct = e.details.construct;
-  if (e.code === 'E_WH_DIALECT' && typeof construct === 'string') return findWord(template, construct);
+  if (e.code === 'E_WH_DIALECT' && typeof construct === 'string')
+    return findWord(template, construct);
   const sent = typeof e.details.sql === 'string' ? e.details.sql.split('\n') : undefined;
   let line: number | undefined;
   let token: string | undefined;
@@ -119,7 +126,10 @@ export function sqlLineOf(e: WarehouseError, strings: readonly string[]): number
   }
   if (line === undefined) {
     // No position, but a missing table by name (BigQuery's `Not found: Table p:ds.t`): its line.
-    const missing = /(?:Not found: Table|Table with name) "?([\w.:$-]+?)"? (?:was not found|does not exist)/.exec(e.message);
+    const missing =
+      /(?:Not found: Table|Table with name) "?([\w.:$-]+?)"? (?:was not found|does not exist)/.exec(
+        e.message,
+      );
     return missing ? findWord(template, missing[1]!.split(/[.:]/).pop()!) : undefined;
   }
   // The text sent has the template's lines (no translation, no multi-line subquery): trust the

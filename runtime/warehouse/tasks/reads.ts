@@ -17,14 +17,23 @@ import { warehouseConfig } from '../session.js';
 import type { Warehouse } from '../types.js';
 
 function recordPath(w: Warehouse, task: AnyTask): string {
-  const id = sha256(`${w.identity}\u0000${task.name}\u0000${task.source?.notebook ?? ''}`).slice(0, 24);
-  return join(warehouseConfig().projectRoot, '.cellar', 'warehouse-reads', `${task.name.slice(0, 60)}-${id}.json`);
+  const id = sha256(`${w.identity}\u0000${task.name}\u0000${task.source?.notebook ?? ''}`).slice(
+    0,
+    24,
+  );
+  return join(
+    warehouseConfig().projectRoot,
+    '.cellar',
+    'warehouse-reads',
+    `${task.name.slice(0, 60)}-${id}.json`,
+  );
 }
 
 /** Tables (canonical) this task was seen reading on earlier runs, beyond its compiled reads. */
 export function recordedReads(w: Warehouse, task: AnyTask): string[] {
   try {
-    const tables = (JSON.parse(readFileSync(recordPath(w, task), 'utf8')) as { tables?: unknown }).tables;
+    const tables = (JSON.parse(readFileSync(recordPath(w, task), 'utf8')) as { tables?: unknown })
+      .tables;
     return Array.isArray(tables) ? tables.filter((t): t is string => typeof t === 'string') : [];
   } catch {
     return []; // never recorded (or unreadable: the next run records again)
@@ -39,6 +48,14 @@ export function recordReads(w: Warehouse, task: AnyTask, tables: string[]): void
   const path = recordPath(w, task);
   mkdirSync(join(path, '..'), { recursive: true });
   const tmp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-  writeFileSync(tmp, JSON.stringify({ task: task.name, notebook: task.source?.notebook ?? null, warehouse: w.identity, tables: all }) + '\n');
+  writeFileSync(
+    tmp,
+    JSON.stringify({
+      task: task.name,
+      notebook: task.source?.notebook ?? null,
+      warehouse: w.identity,
+      tables: all,
+    }) + '\n',
+  );
   renameSync(tmp, path);
 }

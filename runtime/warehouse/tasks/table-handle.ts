@@ -14,7 +14,25 @@ import { isTableRef } from '../sql/compose.js';
 import { Query } from '../sql/template.js';
 import type { ColumnBatch, Row } from '../types.js';
 
-const ARRAY_USE = new Set(['length', 'map', 'filter', 'forEach', 'reduce', 'slice', 'find', 'some', 'every', 'at', 'flatMap', 'sort', 'entries', 'values', 'keys', 'includes', 'indexOf']);
+const ARRAY_USE = new Set([
+  'length',
+  'map',
+  'filter',
+  'forEach',
+  'reduce',
+  'slice',
+  'find',
+  'some',
+  'every',
+  'at',
+  'flatMap',
+  'sort',
+  'entries',
+  'values',
+  'keys',
+  'includes',
+  'indexOf',
+]);
 
 /**
  * A reference to a table in the warehouse, passed between tasks instead of its rows: what a task
@@ -31,8 +49,14 @@ export class TableHandle implements TableRef {
     // Used like rows (`upstream.map(…)`, `upstream[0]`)? Say what it is and what to write instead.
     return new Proxy(this, {
       get(target, prop, receiver) {
-        if (typeof prop === 'string' && !(prop in target) && (ARRAY_USE.has(prop) || /^\d+$/.test(prop))) {
-          throw new TypeError(`${target.logical ?? target.name} is a warehouse table here (materialised upstream as ${target.name}), not an array of rows: use \`await value.rows()\` (works in the notebook too), or interpolate it into sql\`\``);
+        if (
+          typeof prop === 'string' &&
+          !(prop in target) &&
+          (ARRAY_USE.has(prop) || /^\d+$/.test(prop))
+        ) {
+          throw new TypeError(
+            `${target.logical ?? target.name} is a warehouse table here (materialised upstream as ${target.name}), not an array of rows: use \`await value.rows()\` (works in the notebook too), or interpolate it into sql\`\``,
+          );
         }
         return Reflect.get(target, prop, receiver);
       },
@@ -58,7 +82,9 @@ export class TableHandle implements TableRef {
   }
 
   toJSON(): TableRef {
-    return this.logical === undefined ? { kind: 'cellar.table', name: this.name } : { kind: 'cellar.table', name: this.name, logical: this.logical };
+    return this.logical === undefined
+      ? { kind: 'cellar.table', name: this.name }
+      : { kind: 'cellar.table', name: this.name, logical: this.logical };
   }
 }
 
@@ -72,7 +98,16 @@ export const tableHandleCodec: Codec = {
   claims: (value) => isTableRef(value),
   encode(value) {
     const ref = value as TableRef;
-    return { bytes: utf8.encode(JSON.stringify({ kind: 'cellar.table', name: ref.name, ...(ref.logical ? { logical: ref.logical } : {}) })), schema: { kind: 'json', type: 'warehouse-table' } };
+    return {
+      bytes: utf8.encode(
+        JSON.stringify({
+          kind: 'cellar.table',
+          name: ref.name,
+          ...(ref.logical ? { logical: ref.logical } : {}),
+        }),
+      ),
+      schema: { kind: 'json', type: 'warehouse-table' },
+    };
   },
   decode(bytes) {
     const ref = JSON.parse(fromUtf8.decode(bytes)) as TableRef;

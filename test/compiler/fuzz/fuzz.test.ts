@@ -12,7 +12,13 @@ import { compileNotebook, newMemory } from '../../../compiler/program.js';
 const root = join(import.meta.dirname, '..', '..', '..');
 const BASES = ['notebooks/penguins.ipynb', 'notebooks/flights.ipynb'];
 /** Codes about the whole file, which name no cell. */
-const FILE_LEVEL = new Set(['E_NOTEBOOK_JSON', 'E_NOTEBOOK_FORMAT', 'E_NOTEBOOK_LANGUAGE', 'W_NO_DIRECTIVES', 'E_DEPENDENCY_CYCLE']);
+const FILE_LEVEL = new Set([
+  'E_NOTEBOOK_JSON',
+  'E_NOTEBOOK_FORMAT',
+  'E_NOTEBOOK_LANGUAGE',
+  'W_NO_DIRECTIVES',
+  'E_DEPENDENCY_CYCLE',
+]);
 
 /** mulberry32: a tiny seeded PRNG, so the corpus is the same on every run and machine. */
 function prng(seed: number) {
@@ -28,27 +34,87 @@ type Nb = { cells: Record<string, unknown>[]; [k: string]: unknown };
 type Mutation = (nb: Nb, text: string, pick: <T>(xs: T[]) => T, rand: () => number) => string;
 
 const codeCells = (nb: Nb) => nb.cells.filter((c) => c.cell_type === 'code');
-const src = (c: Record<string, unknown>) => (Array.isArray(c.source) ? (c.source as string[]).join('') : String(c.source ?? ''));
-const odd = ['\u202e', '\u200b', '\ud800', '\ufeff', '𝔘𝔫𝔦', 'é', '\u0000', '\t', '\r\n', '\\u{1F600}'];
+const src = (c: Record<string, unknown>) =>
+  Array.isArray(c.source) ? (c.source as string[]).join('') : String(c.source ?? '');
+const odd = [
+  '\u202e',
+  '\u200b',
+  '\ud800',
+  '\ufeff',
+  '𝔘𝔫𝔦',
+  'é',
+  '\u0000',
+  '\t',
+  '\r\n',
+  '\\u{1F600}',
+];
 
 const MUTATIONS: Record<string, Mutation> = {
   truncated: (_nb, text, _p, rand) => text.slice(0, Math.floor(rand() * text.length)),
   sourceNull: (nb, _t, pick) => ((pick(codeCells(nb)).source = null), JSON.stringify(nb)),
   sourceMissing: (nb, _t, pick) => (delete pick(codeCells(nb)).source, JSON.stringify(nb)),
-  sourceWrongType: (nb, _t, pick) => ((pick(codeCells(nb)).source = pick([42, { a: 1 }, true, ['x', 3], [null]])), JSON.stringify(nb)),
-  cellNotObject: (nb, _t, pick, rand) => ((nb.cells[Math.floor(rand() * nb.cells.length)] = pick([null, 'cell', 7, []]) as never), JSON.stringify(nb)),
-  cellType: (nb, _t, pick) => ((pick(nb.cells).cell_type = pick(['sql', null, 'Code', undefined, 3])), JSON.stringify(nb)),
-  cellsWrong: (nb, _t, pick) => ((nb.cells = pick([{}, null, 'x', undefined]) as never), JSON.stringify(nb)),
+  sourceWrongType: (nb, _t, pick) => (
+    (pick(codeCells(nb)).source = pick([42, { a: 1 }, true, ['x', 3], [null]])),
+    JSON.stringify(nb)
+  ),
+  cellNotObject: (nb, _t, pick, rand) => (
+    (nb.cells[Math.floor(rand() * nb.cells.length)] = pick([null, 'cell', 7, []]) as never),
+    JSON.stringify(nb)
+  ),
+  cellType: (nb, _t, pick) => (
+    (pick(nb.cells).cell_type = pick(['sql', null, 'Code', undefined, 3])),
+    JSON.stringify(nb)
+  ),
+  cellsWrong: (nb, _t, pick) => (
+    (nb.cells = pick([{}, null, 'x', undefined]) as never),
+    JSON.stringify(nb)
+  ),
   nbformat: (nb, _t, pick) => ((nb.nbformat = pick([3, '4', null, undefined])), JSON.stringify(nb)),
-  metadataWrong: (nb, _t, pick) => ((nb.metadata = pick([null, [], 'x', { kernelspec: 5 }, { kernelspec: { language: ['ts'] } }])), JSON.stringify(nb)),
-  tagsWrong: (nb, _t, pick) => ((pick(nb.cells).metadata = pick([null, { tags: 'task:x' }, { tags: [1, null, 'task:', 'version=x', 'rerun'] }])), JSON.stringify(nb)),
-  idWrong: (nb, _t, pick) => ((pick(nb.cells).id = pick([null, 5, '', 'a b', 'x'.repeat(500)])), JSON.stringify(nb)),
+  metadataWrong: (nb, _t, pick) => (
+    (nb.metadata = pick([null, [], 'x', { kernelspec: 5 }, { kernelspec: { language: ['ts'] } }])),
+    JSON.stringify(nb)
+  ),
+  tagsWrong: (nb, _t, pick) => (
+    (pick(nb.cells).metadata = pick([
+      null,
+      { tags: 'task:x' },
+      { tags: [1, null, 'task:', 'version=x', 'rerun'] },
+    ])),
+    JSON.stringify(nb)
+  ),
+  idWrong: (nb, _t, pick) => (
+    (pick(nb.cells).id = pick([null, 5, '', 'a b', 'x'.repeat(500)])),
+    JSON.stringify(nb)
+  ),
   directiveOdd: (nb, _t, pick) => {
     const c = pick(codeCells(nb));
-    const line = pick(['// | task: x', '//|task x', '// |', '//|', '//| task:', '//| task: a b', '//| task: ' + 'n'.repeat(300), '//| task: con', '//| check: rows >= abc', '//| version: -1', '//| output: =json', '//| task: x\n//| task: y', '//| explore\n//| params', '#| task: x', '//| cache: maybe', '//| materialize: a', '//|   task   :   spaced']);
+    const line = pick([
+      '// | task: x',
+      '//|task x',
+      '// |',
+      '//|',
+      '//| task:',
+      '//| task: a b',
+      '//| task: ' + 'n'.repeat(300),
+      '//| task: con',
+      '//| check: rows >= abc',
+      '//| version: -1',
+      '//| output: =json',
+      '//| task: x\n//| task: y',
+      '//| explore\n//| params',
+      '#| task: x',
+      '//| cache: maybe',
+      '//| materialize: a',
+      '//|   task   :   spaced',
+    ]);
     const at = pick(['top', 'afterComment', 'bottom']);
     const s = src(c);
-    c.source = at === 'top' ? `${line}\n${s}` : at === 'afterComment' ? `// note\n${line}\n${s}` : `${s}\n${line}`;
+    c.source =
+      at === 'top'
+        ? `${line}\n${s}`
+        : at === 'afterComment'
+          ? `// note\n${line}\n${s}`
+          : `${s}\n${line}`;
     return JSON.stringify(nb);
   },
   duplicateTask: (nb, _t, pick) => {
@@ -92,11 +158,16 @@ const MUTATIONS: Record<string, Mutation> = {
 const PER_MUTATION = 3;
 const cases: { name: string; path: string; text: string }[] = [];
 const rand = prng(9);
-const pick = <T,>(xs: T[]): T => xs[Math.floor(rand() * xs.length)]!;
+const pick = <T>(xs: T[]): T => xs[Math.floor(rand() * xs.length)]!;
 for (const base of BASES) {
   const text = readFileSync(join(root, base), 'utf8');
   for (const [name, mutate] of Object.entries(MUTATIONS)) {
-    for (let i = 0; i < PER_MUTATION; i++) cases.push({ name: `${base.split('/').pop()} ${name} #${i + 1}`, path: base, text: mutate(JSON.parse(text) as Nb, text, pick, rand) });
+    for (let i = 0; i < PER_MUTATION; i++)
+      cases.push({
+        name: `${base.split('/').pop()} ${name} #${i + 1}`,
+        path: base,
+        text: mutate(JSON.parse(text) as Nb, text, pick, rand),
+      });
   }
 }
 
@@ -111,10 +182,15 @@ describe('fuzzed notebooks compile or give coded diagnostics naming file and cel
         expect(Object.keys(CODES), printed).toContain(d.code);
         expect(d.code, printed).not.toBe('E_INTERNAL');
         expect(d.notebook, printed).toBe(c.path);
-        if (!FILE_LEVEL.has(d.code) && d.severity === 'error') expect(d.cell, printed).toBeGreaterThan(0);
+        if (!FILE_LEVEL.has(d.code) && d.severity === 'error')
+          expect(d.cell, printed).toBeGreaterThan(0);
       }
       if (r.diagnostics.some((d) => d.severity === 'error')) expect(r.files).toEqual([]);
-      else expect(r.files.some((f) => f.path.endsWith('/pipeline.ts')) || r.diagnostics.some((d) => d.code === 'W_NO_DIRECTIVES')).toBe(true);
+      else
+        expect(
+          r.files.some((f) => f.path.endsWith('/pipeline.ts')) ||
+            r.diagnostics.some((d) => d.code === 'W_NO_DIRECTIVES'),
+        ).toBe(true);
     });
   }
 });

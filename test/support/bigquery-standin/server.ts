@@ -31,7 +31,13 @@
 // suite (test/warehouse/dialect.test.ts) is what does.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { DuckDBInstance, DuckDBTypeId, type DuckDBConnection, type DuckDBType, type DuckDBValue } from '@duckdb/node-api';
+import {
+  DuckDBInstance,
+  DuckDBTypeId,
+  type DuckDBConnection,
+  type DuckDBType,
+  type DuckDBValue,
+} from '@duckdb/node-api';
 import { codeOnly, translate } from '../../../runtime/warehouse/sql/dialect.js';
 import { rewriteTables, scanTables, writeTarget } from '../../../runtime/warehouse/sql/names.js';
 import { base64, bigQueryTypeFromDuckDB } from '../../../runtime/warehouse/adapters/values.js';
@@ -104,7 +110,9 @@ export async function startStandIn(opts: StandInOptions = {}): Promise<StandIn> 
       .map((p) => '"' + p.replace(/"/g, '""') + '"')
       .join('.');
 
-  async function tableInfo(t: string): Promise<{ rows: number; cols: number; kind: 'TABLE' | 'VIEW' } | null> {
+  async function tableInfo(
+    t: string,
+  ): Promise<{ rows: number; cols: number; kind: 'TABLE' | 'VIEW' } | null> {
     const [s, n] = t.split('.');
     const r = await conn.runAndReadAll(
       `SELECT estimated_size::BIGINT AS r, column_count::BIGINT AS c, 'TABLE' AS k FROM duckdb_tables() WHERE schema_name = $1 AND table_name = $2
@@ -126,7 +134,10 @@ export async function startStandIn(opts: StandInOptions = {}): Promise<StandIn> 
   }
 
   /** BigQuery SQL with @named params → DuckDB SQL with $n, plus the values to bind. */
-  async function toDuckDB(bqText: string, params: QueryParameter[]): Promise<{ text: string; values: DuckDBValue[] }> {
+  async function toDuckDB(
+    bqText: string,
+    params: QueryParameter[],
+  ): Promise<{ text: string; values: DuckDBValue[] }> {
     const names = params.map((p) => p.name ?? '');
     const code = codeOnly(bqText);
     let withMarkers = '';
@@ -139,33 +150,71 @@ export async function startStandIn(opts: StandInOptions = {}): Promise<StandIn> 
     }
     withMarkers += bqText.slice(at);
     const mapped = rewriteTables(withMarkers, (parts) => quotedBq(local(parts)));
-    const duck = (await translate(mapped, 'bigquery', 'duckdb')).replace(/__cellar_p(\d+)__/g, (_m, d: string) => `$${Number(d) + 1}`);
+    const duck = (await translate(mapped, 'bigquery', 'duckdb')).replace(
+      /__cellar_p(\d+)__/g,
+      (_m, d: string) => `$${Number(d) + 1}`,
+    );
     return { text: duck, values: params.map(paramValue) };
   }
 
-  async function runQueryJob(projectId: string, location: string, cfg: Record<string, any>, dryRun: boolean, jobId?: string): Promise<JobRecord> {
+  async function runQueryJob(
+    projectId: string,
+    location: string,
+    cfg: Record<string, any>,
+    dryRun: boolean,
+    jobId?: string,
+  ): Promise<JobRecord> {
     const q = cfg.query as Record<string, any>;
     const seq = ++jobSeq;
     const id = jobId ?? `standin_${seq}_${Date.now()}`;
-    const job: JobRecord = { id, projectId, location, resultTable: null, schema: [], totalRows: 0, bytes: 0, statementType: 'SELECT', error: null, configuration: cfg };
+    const job: JobRecord = {
+      id,
+      projectId,
+      location,
+      resultTable: null,
+      schema: [],
+      totalRows: 0,
+      bytes: 0,
+      statementType: 'SELECT',
+      error: null,
+      configuration: cfg,
+    };
     try {
-      if (q.useLegacySql === true) throw new BadQuery('Legacy SQL is not supported by the stand-in');
+      if (q.useLegacySql === true)
+        throw new BadQuery('Legacy SQL is not supported by the stand-in');
       const text = String(q.query ?? '');
       job.bytes = await estimateBytes(text);
       const target = writeTarget(text);
-      const isStatement = /^\s*(CREATE|DROP|ALTER|INSERT|UPDATE|DELETE|MERGE|TRUNCATE)\b/i.test(codeOnly(text));
-      job.statementType = target ? (/^\s*CREATE/i.test(text) ? 'CREATE_TABLE_AS_SELECT' : /^\s*DROP/i.test(text) ? 'DROP_TABLE' : 'DML') : 'SELECT';
+      const isStatement = /^\s*(CREATE|DROP|ALTER|INSERT|UPDATE|DELETE|MERGE|TRUNCATE)\b/i.test(
+        codeOnly(text),
+      );
+      job.statementType = target
+        ? /^\s*CREATE/i.test(text)
+          ? 'CREATE_TABLE_AS_SELECT'
+          : /^\s*DROP/i.test(text)
+            ? 'DROP_TABLE'
+            : 'DML'
+        : 'SELECT';
       if (target) {
         // Real BigQuery needs the dataset to exist.
         const [ds] = local(target).split('.');
-        const r = await conn.runAndReadAll(`SELECT 1 FROM duckdb_schemas() WHERE schema_name = $1`, [ds!]);
+        const r = await conn.runAndReadAll(
+          `SELECT 1 FROM duckdb_schemas() WHERE schema_name = $1`,
+          [ds!],
+        );
         if (r.getRows().length === 0) throw new NotFound(`Not found: Dataset ${projectId}:${ds}`);
       }
       const limit = q.maximumBytesBilled !== undefined ? Number(q.maximumBytesBilled) : null;
       if (limit !== null && job.bytes > limit) {
-        throw new BadQuery(`Query exceeded limit for bytes billed: ${limit}. ${Math.max(job.bytes, 10 * 2 ** 20)} or higher required.`, 'bytesBilledLimitExceeded');
+        throw new BadQuery(
+          `Query exceeded limit for bytes billed: ${limit}. ${Math.max(job.bytes, 10 * 2 ** 20)} or higher required.`,
+          'bytesBilledLimitExceeded',
+        );
       }
-      const { text: duck, values } = await toDuckDB(text, (q.queryParameters ?? []) as QueryParameter[]);
+      const { text: duck, values } = await toDuckDB(
+        text,
+        (q.queryParameters ?? []) as QueryParameter[],
+      );
       if (dryRun) {
         await conn.prepare(duck).catch((e: Error) => {
           throw new BadQuery(e.message);
@@ -183,9 +232,12 @@ export async function startStandIn(opts: StandInOptions = {}): Promise<StandIn> 
         if (dest) {
           const t = `${dest.datasetId}.${dest.tableId}`;
           const exists = await tableInfo(t);
-          if (exists && q.writeDisposition === 'WRITE_EMPTY') throw new BadQuery(`Already Exists: Table ${projectId}:${t}`, 'duplicate');
-          if (exists && q.writeDisposition === 'WRITE_APPEND') await conn.run(`INSERT INTO ${quoted(t)} SELECT * FROM ${resultTable}`);
-          else await conn.run(`CREATE OR REPLACE TABLE ${quoted(t)} AS SELECT * FROM ${resultTable}`);
+          if (exists && q.writeDisposition === 'WRITE_EMPTY')
+            throw new BadQuery(`Already Exists: Table ${projectId}:${t}`, 'duplicate');
+          if (exists && q.writeDisposition === 'WRITE_APPEND')
+            await conn.run(`INSERT INTO ${quoted(t)} SELECT * FROM ${resultTable}`);
+          else
+            await conn.run(`CREATE OR REPLACE TABLE ${quoted(t)} AS SELECT * FROM ${resultTable}`);
           bumpModified(t);
         }
         const d = await conn.runAndReadAll(`SELECT * FROM ${resultTable} LIMIT 0`);
@@ -195,7 +247,10 @@ export async function startStandIn(opts: StandInOptions = {}): Promise<StandIn> 
       }
     } catch (e) {
       if (e instanceof NotFound) throw e;
-      job.error = { reason: e instanceof BadQuery ? e.reason : 'invalidQuery', message: e instanceof BadQuery ? e.message : `Stand-in: ${(e as Error).message}` };
+      job.error = {
+        reason: e instanceof BadQuery ? e.reason : 'invalidQuery',
+        message: e instanceof BadQuery ? e.message : `Stand-in: ${(e as Error).message}`,
+      };
     }
     jobs.set(id, job);
     return job;
@@ -216,19 +271,33 @@ export async function startStandIn(opts: StandInOptions = {}): Promise<StandIn> 
       statistics: {
         creationTime: String(Date.now()),
         totalBytesProcessed: String(job.bytes),
-        query: { totalBytesProcessed: String(job.bytes), totalBytesBilled: String(dryRun ? 0 : job.bytes), statementType: job.statementType, cacheHit: false },
+        query: {
+          totalBytesProcessed: String(job.bytes),
+          totalBytesBilled: String(dryRun ? 0 : job.bytes),
+          statementType: job.statementType,
+          cacheHit: false,
+        },
       },
     };
   }
 
-  async function page(job: JobRecord, pageToken: string | undefined, maxResults: number | undefined, int64Ts: boolean) {
+  async function page(
+    job: JobRecord,
+    pageToken: string | undefined,
+    maxResults: number | undefined,
+    int64Ts: boolean,
+  ) {
     const offset = pageToken ? Number(pageToken) : 0;
     const size = Math.min(maxResults ?? 10_000, 100_000);
     let rows: unknown[] = [];
     if (job.resultTable) {
-      const r = await conn.runAndReadAll(`SELECT * FROM ${job.resultTable} LIMIT ${size} OFFSET ${offset}`);
+      const r = await conn.runAndReadAll(
+        `SELECT * FROM ${job.resultTable} LIMIT ${size} OFFSET ${offset}`,
+      );
       const types = r.columnTypes();
-      rows = r.getRows().map((row) => ({ f: row.map((v, i) => ({ v: encode(v, types[i]!, int64Ts) })) }));
+      rows = r
+        .getRows()
+        .map((row) => ({ f: row.map((v, i) => ({ v: encode(v, types[i]!, int64Ts) })) }));
     }
     const next = offset + rows.length < job.totalRows ? String(offset + rows.length) : undefined;
     return {
@@ -251,19 +320,41 @@ export async function startStandIn(opts: StandInOptions = {}): Promise<StandIn> 
     let m: RegExpExecArray | null;
     if ((m = /^\/projects\/([^/]+)\/jobs$/.exec(path)) && req.method === 'POST') {
       const cfg = body.configuration ?? {};
-      if (!cfg.query) return [400, apiError(400, 'The stand-in only runs query jobs (no load/extract/copy)', 'invalid')];
+      if (!cfg.query)
+        return [
+          400,
+          apiError(400, 'The stand-in only runs query jobs (no load/extract/copy)', 'invalid'),
+        ];
       const ref = body.jobReference ?? {};
-      const job = await runQueryJob(m[1]!, ref.location ?? 'US', cfg, Boolean(cfg.dryRun), ref.jobId);
+      const job = await runQueryJob(
+        m[1]!,
+        ref.location ?? 'US',
+        cfg,
+        Boolean(cfg.dryRun),
+        ref.jobId,
+      );
       return [200, jobResource(job, Boolean(cfg.dryRun))];
     }
     if ((m = /^\/projects\/([^/]+)\/jobs\/([^/]+)$/.exec(path)) && req.method === 'GET') {
       const job = jobs.get(decodeURIComponent(m[2]!));
-      return job ? [200, jobResource(job)] : [404, apiError(404, `Not found: Job ${m[1]}:${m[2]}`, 'notFound')];
+      return job
+        ? [200, jobResource(job)]
+        : [404, apiError(404, `Not found: Job ${m[1]}:${m[2]}`, 'notFound')];
     }
     if ((m = /^\/projects\/([^/]+)\/queries$/.exec(path)) && req.method === 'POST') {
-      const job = await runQueryJob(m[1]!, body.location ?? 'US', { query: { ...body } }, Boolean(body.dryRun));
+      const job = await runQueryJob(
+        m[1]!,
+        body.location ?? 'US',
+        { query: { ...body } },
+        Boolean(body.dryRun),
+      );
       if (job.error) return [400, apiError(400, job.error.message, job.error.reason)];
-      const first = await page(job, undefined, body.maxResults, body.formatOptions?.useInt64Timestamp === true);
+      const first = await page(
+        job,
+        undefined,
+        body.maxResults,
+        body.formatOptions?.useInt64Timestamp === true,
+      );
       return [200, { ...first, kind: 'bigquery#queryResponse' }];
     }
     if ((m = /^\/projects\/([^/]+)\/queries\/([^/]+)$/.exec(path)) && req.method === 'GET') {
@@ -272,37 +363,84 @@ export async function startStandIn(opts: StandInOptions = {}): Promise<StandIn> 
       if (job.error) return [400, apiError(400, job.error.message, job.error.reason)];
       if ((polls.get(job.id) ?? 0) < (opts.slowPolls ?? 0)) {
         polls.set(job.id, (polls.get(job.id) ?? 0) + 1);
-        return [200, { kind: 'bigquery#getQueryResultsResponse', jobReference: { projectId: job.projectId, jobId: job.id, location: job.location }, jobComplete: false }];
+        return [
+          200,
+          {
+            kind: 'bigquery#getQueryResultsResponse',
+            jobReference: { projectId: job.projectId, jobId: job.id, location: job.location },
+            jobComplete: false,
+          },
+        ];
       }
-      return [200, await page(job, qs.get('pageToken') ?? undefined, qs.has('maxResults') ? Number(qs.get('maxResults')) : undefined, int64Ts)];
+      return [
+        200,
+        await page(
+          job,
+          qs.get('pageToken') ?? undefined,
+          qs.has('maxResults') ? Number(qs.get('maxResults')) : undefined,
+          int64Ts,
+        ),
+      ];
     }
     if ((m = /^\/projects\/([^/]+)\/datasets$/.exec(path)) && req.method === 'POST') {
       const ds = body.datasetReference?.datasetId as string;
-      const r = await conn.runAndReadAll(`SELECT 1 FROM duckdb_schemas() WHERE schema_name = $1`, [ds]);
-      if (r.getRows().length > 0) return [409, apiError(409, `Already Exists: Dataset ${m[1]}:${ds}`, 'duplicate')];
+      const r = await conn.runAndReadAll(`SELECT 1 FROM duckdb_schemas() WHERE schema_name = $1`, [
+        ds,
+      ]);
+      if (r.getRows().length > 0)
+        return [409, apiError(409, `Already Exists: Dataset ${m[1]}:${ds}`, 'duplicate')];
       await conn.run(`CREATE SCHEMA ${quoted(ds)}`);
-      return [200, { kind: 'bigquery#dataset', id: `${m[1]}:${ds}`, datasetReference: { projectId: m[1], datasetId: ds } }];
+      return [
+        200,
+        {
+          kind: 'bigquery#dataset',
+          id: `${m[1]}:${ds}`,
+          datasetReference: { projectId: m[1], datasetId: ds },
+        },
+      ];
     }
     if ((m = /^\/projects\/([^/]+)\/datasets\/([^/]+)$/.exec(path))) {
       const ds = decodeURIComponent(m[2]!);
-      const r = await conn.runAndReadAll(`SELECT 1 FROM duckdb_schemas() WHERE schema_name = $1`, [ds]);
-      if (r.getRows().length === 0) return [404, apiError(404, `Not found: Dataset ${m[1]}:${ds}`, 'notFound')];
+      const r = await conn.runAndReadAll(`SELECT 1 FROM duckdb_schemas() WHERE schema_name = $1`, [
+        ds,
+      ]);
+      if (r.getRows().length === 0)
+        return [404, apiError(404, `Not found: Dataset ${m[1]}:${ds}`, 'notFound')];
       if (req.method === 'DELETE') {
         await conn.run(`DROP SCHEMA ${quoted(ds)} CASCADE`);
         return [204, null];
       }
-      return [200, { kind: 'bigquery#dataset', id: `${m[1]}:${ds}`, datasetReference: { projectId: m[1], datasetId: ds } }];
+      return [
+        200,
+        {
+          kind: 'bigquery#dataset',
+          id: `${m[1]}:${ds}`,
+          datasetReference: { projectId: m[1], datasetId: ds },
+        },
+      ];
     }
-    if ((m = /^\/projects\/([^/]+)\/datasets\/([^/]+)\/tables$/.exec(path)) && req.method === 'GET') {
+    if (
+      (m = /^\/projects\/([^/]+)\/datasets\/([^/]+)\/tables$/.exec(path)) &&
+      req.method === 'GET'
+    ) {
       const ds = decodeURIComponent(m[2]!);
       const r = await conn.runAndReadAll(
         `SELECT table_name, 'TABLE' FROM duckdb_tables() WHERE schema_name = $1 UNION ALL SELECT view_name, 'VIEW' FROM duckdb_views() WHERE schema_name = $1 AND NOT internal ORDER BY 1`,
         [ds],
       );
-      const tables = r.getRows().map(([t, kind]) => ({ kind: 'bigquery#table', id: `${m![1]}:${ds}.${t}`, tableReference: { projectId: m![1], datasetId: ds, tableId: t }, type: kind }));
+      const tables = r.getRows().map(([t, kind]) => ({
+        kind: 'bigquery#table',
+        id: `${m![1]}:${ds}.${t}`,
+        tableReference: { projectId: m![1], datasetId: ds, tableId: t },
+        type: kind,
+      }));
       return [200, { kind: 'bigquery#tableList', tables, totalItems: tables.length }];
     }
-    if ((m = /^\/projects\/([^/]+)\/datasets\/([^/]+)\/tables\/([^/]+)(\/data|\/insertAll)?$/.exec(path))) {
+    if (
+      (m = /^\/projects\/([^/]+)\/datasets\/([^/]+)\/tables\/([^/]+)(\/data|\/insertAll)?$/.exec(
+        path,
+      ))
+    ) {
       const [, project, dsRaw, tRaw, sub] = m;
       const t = `${decodeURIComponent(dsRaw!)}.${decodeURIComponent(tRaw!)}`;
       const info = await tableInfo(t);
@@ -335,7 +473,9 @@ export async function startStandIn(opts: StandInOptions = {}): Promise<StandIn> 
         const d = await conn.runAndReadAll(`SELECT * FROM ${quoted(t)} LIMIT 0`);
         const cols = d.columnNames();
         const types = d.columnTypes().map((x) => x.toString());
-        const stmt = await conn.prepare(`INSERT INTO ${quoted(t)} VALUES (${cols.map((_, i) => `$${i + 1}::${types[i]}`).join(', ')})`);
+        const stmt = await conn.prepare(
+          `INSERT INTO ${quoted(t)} VALUES (${cols.map((_, i) => `$${i + 1}::${types[i]}`).join(', ')})`,
+        );
         for (const r of (body.rows ?? []) as { json: Record<string, unknown> }[]) {
           cols.forEach((c, i) => {
             const v = r.json[c];
@@ -350,11 +490,23 @@ export async function startStandIn(opts: StandInOptions = {}): Promise<StandIn> 
       if (sub === '/data' && req.method === 'GET') {
         const offset = Number(qs.get('pageToken') ?? qs.get('startIndex') ?? 0);
         const size = Number(qs.get('maxResults') ?? 10_000);
-        const r = await conn.runAndReadAll(`SELECT * FROM ${quoted(t)} LIMIT ${size} OFFSET ${offset}`);
+        const r = await conn.runAndReadAll(
+          `SELECT * FROM ${quoted(t)} LIMIT ${size} OFFSET ${offset}`,
+        );
         const types = r.columnTypes();
-        const rows = r.getRows().map((row) => ({ f: row.map((v, i) => ({ v: encode(v, types[i]!, int64Ts) })) }));
+        const rows = r
+          .getRows()
+          .map((row) => ({ f: row.map((v, i) => ({ v: encode(v, types[i]!, int64Ts) })) }));
         const next = offset + rows.length < info.rows ? String(offset + rows.length) : undefined;
-        return [200, { kind: 'bigquery#tableDataList', totalRows: String(info.rows), rows, ...(next ? { pageToken: next } : {}) }];
+        return [
+          200,
+          {
+            kind: 'bigquery#tableDataList',
+            totalRows: String(info.rows),
+            rows,
+            ...(next ? { pageToken: next } : {}),
+          },
+        ];
       }
     }
     return [404, apiError(404, `Stand-in does not implement ${req.method} ${path}`, 'notFound')];
@@ -378,7 +530,12 @@ export async function startStandIn(opts: StandInOptions = {}): Promise<StandIn> 
         (e: unknown) => {
           if (e instanceof NotFound) send(res, 404, apiError(404, e.message, 'notFound'));
           else if (e instanceof BadQuery) send(res, 400, apiError(400, e.message, e.reason));
-          else send(res, 500, apiError(500, `stand-in failure: ${(e as Error).stack ?? e}`, 'backendError'));
+          else
+            send(
+              res,
+              500,
+              apiError(500, `stand-in failure: ${(e as Error).stack ?? e}`, 'backendError'),
+            );
         },
       );
     });
@@ -421,7 +578,14 @@ function quotedBq(t: string): string {
 }
 
 function apiError(code: number, message: string, reason: string) {
-  return { error: { code, message, errors: [{ message, domain: 'global', reason }], status: code === 404 ? 'NOT_FOUND' : code === 409 ? 'ALREADY_EXISTS' : 'INVALID_ARGUMENT' } };
+  return {
+    error: {
+      code,
+      message,
+      errors: [{ message, domain: 'global', reason }],
+      status: code === 404 ? 'NOT_FOUND' : code === 409 ? 'ALREADY_EXISTS' : 'INVALID_ARGUMENT',
+    },
+  };
 }
 
 function send(res: ServerResponse, status: number, payload: unknown): void {
@@ -430,7 +594,10 @@ function send(res: ServerResponse, status: number, payload: unknown): void {
     return;
   }
   const text = JSON.stringify(payload);
-  res.writeHead(status, { 'content-type': 'application/json; charset=UTF-8', 'content-length': Buffer.byteLength(text) });
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=UTF-8',
+    'content-length': Buffer.byteLength(text),
+  });
   res.end(text);
 }
 
@@ -447,7 +614,12 @@ function fieldFor(name: string, type: DuckDBType): Field {
   }
   if (type.typeId === DuckDBTypeId.STRUCT) {
     const st = type as unknown as { entryNames: string[]; entryTypes: DuckDBType[] };
-    return { name, type: 'RECORD', mode: 'NULLABLE', fields: st.entryNames.map((n, i) => fieldFor(n, st.entryTypes[i]!)) };
+    return {
+      name,
+      type: 'RECORD',
+      mode: 'NULLABLE',
+      fields: st.entryNames.map((n, i) => fieldFor(n, st.entryTypes[i]!)),
+    };
   }
   return { name, type: bigQueryTypeFromDuckDB(type.toString()), mode: 'NULLABLE' };
 }
@@ -459,12 +631,16 @@ function encode(v: DuckDBValue, type: DuckDBType, int64Ts: boolean): unknown {
     case DuckDBTypeId.LIST:
     case DuckDBTypeId.ARRAY: {
       const inner = (type as unknown as { valueType: DuckDBType }).valueType;
-      return (v as unknown as { items: DuckDBValue[] }).items.map((x) => ({ v: encode(x, inner, int64Ts) }));
+      return (v as unknown as { items: DuckDBValue[] }).items.map((x) => ({
+        v: encode(x, inner, int64Ts),
+      }));
     }
     case DuckDBTypeId.STRUCT: {
       const st = type as unknown as { entryNames: string[]; entryTypes: DuckDBType[] };
       const e = (v as unknown as { entries: Record<string, DuckDBValue> }).entries;
-      return { f: st.entryNames.map((n, i) => ({ v: encode(e[n] ?? null, st.entryTypes[i]!, int64Ts) })) };
+      return {
+        f: st.entryNames.map((n, i) => ({ v: encode(e[n] ?? null, st.entryTypes[i]!, int64Ts) })),
+      };
     }
     case DuckDBTypeId.TIMESTAMP:
     case DuckDBTypeId.TIMESTAMP_TZ: {
@@ -511,7 +687,9 @@ function scalar(type: string, value: unknown): DuckDBValue {
     case 'BOOLEAN':
       return raw === 'true';
     case 'TIMESTAMP':
-      return new DuckDBTimestampValue(BigInt(Date.parse(raw.replace(' ', 'T').replace(/(\.\d{3})\d*/, '$1'))) * 1000n);
+      return new DuckDBTimestampValue(
+        BigInt(Date.parse(raw.replace(' ', 'T').replace(/(\.\d{3})\d*/, '$1'))) * 1000n,
+      );
     case 'DATE':
       return new DuckDBDateValue(Math.round(Date.parse(raw + 'T00:00:00Z') / 86_400_000));
     case 'BYTES':

@@ -144,10 +144,23 @@ export class GcsStandin {
       const bucket = this.bucket(req, res, decodeURIComponent(m[1]!));
       if (!bucket) return;
       const type = q.get('uploadType') ?? '';
-      if (method === 'POST' && type === 'multipart') return this.multipart(req, res, m[1]!, bucket, q, body);
-      if (method === 'POST' && type === 'media') return this.finish(req, res, bucket, q.get('name') ?? '', String(req.headers['content-type'] ?? 'application/octet-stream'), undefined, q, body);
-      if (method === 'POST' && type === 'resumable') return this.startSession(req, res, decodeURIComponent(m[1]!), q, body);
-      if (method === 'PUT' && type === 'resumable' && q.get('upload_id')) return this.putChunk(req, res, bucket, q.get('upload_id')!, body);
+      if (method === 'POST' && type === 'multipart')
+        return this.multipart(req, res, m[1]!, bucket, q, body);
+      if (method === 'POST' && type === 'media')
+        return this.finish(
+          req,
+          res,
+          bucket,
+          q.get('name') ?? '',
+          String(req.headers['content-type'] ?? 'application/octet-stream'),
+          undefined,
+          q,
+          body,
+        );
+      if (method === 'POST' && type === 'resumable')
+        return this.startSession(req, res, decodeURIComponent(m[1]!), q, body);
+      if (method === 'PUT' && type === 'resumable' && q.get('upload_id'))
+        return this.putChunk(req, res, bucket, q.get('upload_id')!, body);
     }
     if ((m = /^\/storage\/v1\/b\/([^/]+)\/o$/.exec(url.pathname)) && method === 'GET') {
       const bucket = this.bucket(req, res, decodeURIComponent(m[1]!));
@@ -161,7 +174,8 @@ export class GcsStandin {
       const name = decodeURIComponent(m[2]!);
       const obj = bucket.get(name);
       if (method === 'GET' || method === 'DELETE') {
-        if (!obj) return this.error(req, res, 404, 'notFound', `No such object: ${bucketName}/${name}`);
+        if (!obj)
+          return this.error(req, res, 404, 'notFound', `No such object: ${bucketName}/${name}`);
         const failed = this.precondition(obj, q);
         if (failed) return this.error(req, res, 412, 'conditionNotMet', failed);
         if (method === 'DELETE') {
@@ -169,7 +183,10 @@ export class GcsStandin {
           return this.send(req, res, 204, undefined);
         }
         if (q.get('alt') === 'media') {
-          res.setHeader('x-goog-hash', `crc32c=${crc32cBase64(obj.bytes)},md5=${createHash('md5').update(obj.bytes).digest('base64')}`);
+          res.setHeader(
+            'x-goog-hash',
+            `crc32c=${crc32cBase64(obj.bytes)},md5=${createHash('md5').update(obj.bytes).digest('base64')}`,
+          );
           res.setHeader('x-goog-generation', String(obj.generation));
           res.setHeader('x-goog-metageneration', String(obj.metageneration));
           res.setHeader('x-goog-stored-content-length', String(obj.bytes.length));
@@ -182,10 +199,20 @@ export class GcsStandin {
         return this.send(req, res, 200, this.resource(bucketName, obj));
       }
     }
-    this.error(req, res, 501, 'notImplemented', `the GCS stand-in does not answer ${method} ${url.pathname}?${q} (see the header of test/support/gcs-standin/server.ts)`);
+    this.error(
+      req,
+      res,
+      501,
+      'notImplemented',
+      `the GCS stand-in does not answer ${method} ${url.pathname}?${q} (see the header of test/support/gcs-standin/server.ts)`,
+    );
   }
 
-  private bucket(req: IncomingMessage, res: ServerResponse, name: string): Map<string, StoredObject> | undefined {
+  private bucket(
+    req: IncomingMessage,
+    res: ServerResponse,
+    name: string,
+  ): Map<string, StoredObject> | undefined {
     const b = this.buckets.get(name);
     if (!b) this.error(req, res, 404, 'notFound', 'The specified bucket does not exist.');
     return b;
@@ -196,40 +223,95 @@ export class GcsStandin {
     const gen = q.get('ifGenerationMatch');
     if (gen !== null) {
       const have = obj ? obj.generation : 0;
-      if (Number(gen) !== have) return `At least one of the pre-conditions you specified did not hold. (ifGenerationMatch=${gen}, live generation ${have})`;
+      if (Number(gen) !== have)
+        return `At least one of the pre-conditions you specified did not hold. (ifGenerationMatch=${gen}, live generation ${have})`;
     }
     const notGen = q.get('ifGenerationNotMatch');
-    if (notGen !== null && Number(notGen) === (obj ? obj.generation : 0)) return 'At least one of the pre-conditions you specified did not hold. (ifGenerationNotMatch)';
+    if (notGen !== null && Number(notGen) === (obj ? obj.generation : 0))
+      return 'At least one of the pre-conditions you specified did not hold. (ifGenerationNotMatch)';
     const meta = q.get('ifMetagenerationMatch');
-    if (meta !== null && (!obj || Number(meta) !== obj.metageneration)) return 'At least one of the pre-conditions you specified did not hold. (ifMetagenerationMatch)';
+    if (meta !== null && (!obj || Number(meta) !== obj.metageneration))
+      return 'At least one of the pre-conditions you specified did not hold. (ifMetagenerationMatch)';
     return undefined;
   }
 
-  private multipart(req: IncomingMessage, res: ServerResponse, _b: string, bucket: Map<string, StoredObject>, q: URLSearchParams, body: Buffer): void {
+  private multipart(
+    req: IncomingMessage,
+    res: ServerResponse,
+    _b: string,
+    bucket: Map<string, StoredObject>,
+    q: URLSearchParams,
+    body: Buffer,
+  ): void {
     const type = String(req.headers['content-type'] ?? '');
     const boundary = /boundary="?([^";]+)"?/.exec(type)?.[1];
-    if (!boundary) return this.error(req, res, 400, 'invalid', 'multipart upload without a boundary');
+    if (!boundary)
+      return this.error(req, res, 400, 'invalid', 'multipart upload without a boundary');
     const parts = splitMultipart(body, boundary);
-    if (parts.length !== 2) return this.error(req, res, 400, 'invalid', `multipart upload needs 2 parts, got ${parts.length}`);
-    const meta = JSON.parse(parts[0]!.body.toString('utf8')) as { name?: string; contentType?: string; metadata?: Record<string, string> };
+    if (parts.length !== 2)
+      return this.error(
+        req,
+        res,
+        400,
+        'invalid',
+        `multipart upload needs 2 parts, got ${parts.length}`,
+      );
+    const meta = JSON.parse(parts[0]!.body.toString('utf8')) as {
+      name?: string;
+      contentType?: string;
+      metadata?: Record<string, string>;
+    };
     const name = meta.name ?? q.get('name') ?? '';
-    const contentType = parts[1]!.headers['content-type'] ?? meta.contentType ?? 'application/octet-stream';
+    const contentType =
+      parts[1]!.headers['content-type'] ?? meta.contentType ?? 'application/octet-stream';
     this.finish(req, res, bucket, name, contentType, meta.metadata, q, parts[1]!.body);
   }
 
-  private startSession(req: IncomingMessage, res: ServerResponse, bucket: string, q: URLSearchParams, body: Buffer): void {
-    const meta = body.length > 0 ? (JSON.parse(body.toString('utf8')) as { name?: string; contentType?: string; metadata?: Record<string, string> }) : {};
+  private startSession(
+    req: IncomingMessage,
+    res: ServerResponse,
+    bucket: string,
+    q: URLSearchParams,
+    body: Buffer,
+  ): void {
+    const meta =
+      body.length > 0
+        ? (JSON.parse(body.toString('utf8')) as {
+            name?: string;
+            contentType?: string;
+            metadata?: Record<string, string>;
+          })
+        : {};
     const name = meta.name ?? q.get('name') ?? '';
     // Preconditions are checked at the start too, as GCS does, and again when the upload ends.
     const failed = this.precondition(this.buckets.get(bucket)!.get(name), q);
     if (failed) return this.error(req, res, 412, 'conditionNotMet', failed);
     const id = randomBytes(12).toString('hex');
-    this.sessions.set(id, { bucket, name, contentType: String(req.headers['x-upload-content-type'] ?? meta.contentType ?? 'application/octet-stream'), metadata: meta.metadata, preconditions: new URLSearchParams(q), chunks: [], received: 0 });
-    res.setHeader('Location', `${this.endpoint}/upload/storage/v1/b/${encodeURIComponent(bucket)}/o?uploadType=resumable&upload_id=${id}`);
+    this.sessions.set(id, {
+      bucket,
+      name,
+      contentType: String(
+        req.headers['x-upload-content-type'] ?? meta.contentType ?? 'application/octet-stream',
+      ),
+      metadata: meta.metadata,
+      preconditions: new URLSearchParams(q),
+      chunks: [],
+      received: 0,
+    });
+    res.setHeader(
+      'Location',
+      `${this.endpoint}/upload/storage/v1/b/${encodeURIComponent(bucket)}/o?uploadType=resumable&upload_id=${id}`,
+    );
     this.send(req, res, 200, undefined);
   }
 
-  private putChunk(req: IncomingMessage, res: ServerResponse, bucket: Map<string, StoredObject>, id: string, body: Buffer): void {
+  private putChunk(
+    req: IncomingMessage,
+    res: ServerResponse,
+    bucket: Map<string, StoredObject>,
+    id: string,
+    body: Buffer,
+  ): void {
     const session = this.sessions.get(id);
     if (!session) return this.error(req, res, 404, 'notFound', `no upload session ${id}`);
     const range = String(req.headers['content-range'] ?? '');
@@ -241,9 +323,19 @@ export class GcsStandin {
       if (Number(streamed[1]) !== session.received) return this.incomplete(req, res, session);
       session.chunks.push(body);
       session.received += body.length;
-      if (streamed[2] !== '*' && session.received < Number(streamed[2])) return this.incomplete(req, res, session);
+      if (streamed[2] !== '*' && session.received < Number(streamed[2]))
+        return this.incomplete(req, res, session);
       this.sessions.delete(id);
-      return this.finish(req, res, bucket, session.name, session.contentType, session.metadata, session.preconditions, Buffer.concat(session.chunks));
+      return this.finish(
+        req,
+        res,
+        bucket,
+        session.name,
+        session.contentType,
+        session.metadata,
+        session.preconditions,
+        Buffer.concat(session.chunks),
+      );
     }
     const m = /^bytes (?:(\d+)-(\d+)|\*)\/(\d+|\*)$/.exec(range);
     if (range && !m) return this.error(req, res, 400, 'invalid', `bad Content-Range '${range}'`);
@@ -262,7 +354,16 @@ export class GcsStandin {
     const total = !range ? session.received : m![3] === '*' ? undefined : Number(m![3]);
     if (total === undefined || session.received < total) return this.incomplete(req, res, session);
     this.sessions.delete(id);
-    this.finish(req, res, bucket, session.name, session.contentType, session.metadata, session.preconditions, Buffer.concat(session.chunks));
+    this.finish(
+      req,
+      res,
+      bucket,
+      session.name,
+      session.contentType,
+      session.metadata,
+      session.preconditions,
+      Buffer.concat(session.chunks),
+    );
   }
 
   private incomplete(req: IncomingMessage, res: ServerResponse, session: Session): void {
@@ -270,13 +371,31 @@ export class GcsStandin {
     this.send(req, res, 308, undefined);
   }
 
-  private finish(req: IncomingMessage, res: ServerResponse, bucket: Map<string, StoredObject>, name: string, contentType: string, metadata: Record<string, string> | undefined, q: URLSearchParams, bytes: Buffer): void {
+  private finish(
+    req: IncomingMessage,
+    res: ServerResponse,
+    bucket: Map<string, StoredObject>,
+    name: string,
+    contentType: string,
+    metadata: Record<string, string> | undefined,
+    q: URLSearchParams,
+    bytes: Buffer,
+  ): void {
     if (!name) return this.error(req, res, 400, 'required', 'Required: object name');
     const existing = bucket.get(name);
     const failed = this.precondition(existing, q);
     if (failed) return this.error(req, res, 412, 'conditionNotMet', failed);
     const now = new Date().toISOString();
-    const obj: StoredObject = { name, bytes, generation: ++this.generation, metageneration: 1, contentType, metadata, created: now, updated: now };
+    const obj: StoredObject = {
+      name,
+      bytes,
+      generation: ++this.generation,
+      metageneration: 1,
+      contentType,
+      metadata,
+      created: now,
+      updated: now,
+    };
     bucket.set(name, obj);
     const bucketName = [...this.buckets].find(([, b]) => b === bucket)![0];
     const resource = this.resource(bucketName, obj);
@@ -288,7 +407,13 @@ export class GcsStandin {
     this.send(req, res, 200, resource);
   }
 
-  private list(req: IncomingMessage, res: ServerResponse, bucketName: string, bucket: Map<string, StoredObject>, q: URLSearchParams): void {
+  private list(
+    req: IncomingMessage,
+    res: ServerResponse,
+    bucketName: string,
+    bucket: Map<string, StoredObject>,
+    q: URLSearchParams,
+  ): void {
     const prefix = q.get('prefix') ?? '';
     const delimiter = q.get('delimiter');
     const max = Math.min(Number(q.get('maxResults') ?? 1000) || 1000, 1000);
@@ -307,7 +432,10 @@ export class GcsStandin {
     }
     const start = Number(q.get('pageToken') ?? 0);
     const page = items.slice(start, start + max);
-    const out: Record<string, unknown> = { kind: 'storage#objects', items: page.map((o) => this.resource(bucketName, o)) };
+    const out: Record<string, unknown> = {
+      kind: 'storage#objects',
+      items: page.map((o) => this.resource(bucketName, o)),
+    };
     if (prefixes.size > 0 && start === 0) out.prefixes = [...prefixes];
     if (start + max < items.length) out.nextPageToken = String(start + max);
     this.send(req, res, 200, out);
@@ -336,25 +464,44 @@ export class GcsStandin {
     };
   }
 
-  private error(req: IncomingMessage, res: ServerResponse, code: number, reason: string, message: string): void {
-    this.send(req, res, code, { error: { code, message, errors: [{ domain: 'global', reason, message }] } });
+  private error(
+    req: IncomingMessage,
+    res: ServerResponse,
+    code: number,
+    reason: string,
+    message: string,
+  ): void {
+    this.send(req, res, code, {
+      error: { code, message, errors: [{ domain: 'global', reason, message }] },
+    });
   }
 
   private send(req: IncomingMessage, res: ServerResponse, status: number, body: unknown): void {
     const url = new URL(req.url!, 'http://standin');
-    this.requests.push({ method: req.method!, path: url.pathname, uploadType: url.searchParams.get('uploadType') ?? undefined, status });
+    this.requests.push({
+      method: req.method!,
+      path: url.pathname,
+      uploadType: url.searchParams.get('uploadType') ?? undefined,
+      status,
+    });
     if (body === undefined) {
       res.writeHead(status, { 'content-length': '0' });
       res.end();
       return;
     }
     const text = JSON.stringify(body);
-    res.writeHead(status, { 'content-type': 'application/json; charset=UTF-8', 'content-length': Buffer.byteLength(text) });
+    res.writeHead(status, {
+      'content-type': 'application/json; charset=UTF-8',
+      'content-length': Buffer.byteLength(text),
+    });
     res.end(text);
   }
 }
 
-function splitMultipart(body: Buffer, boundary: string): { headers: Record<string, string>; body: Buffer }[] {
+function splitMultipart(
+  body: Buffer,
+  boundary: string,
+): { headers: Record<string, string>; body: Buffer }[] {
   const delim = Buffer.from(`--${boundary}`);
   const parts: { headers: Record<string, string>; body: Buffer }[] = [];
   let at = body.indexOf(delim);
@@ -369,7 +516,8 @@ function splitMultipart(body: Buffer, boundary: string): { headers: Record<strin
     const headers: Record<string, string> = {};
     for (const line of part.subarray(0, split).toString('utf8').split('\r\n')) {
       const colon = line.indexOf(':');
-      if (colon > 0) headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+      if (colon > 0)
+        headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
     }
     parts.push({ headers, body: part.subarray(split + 4) });
     at = next;
