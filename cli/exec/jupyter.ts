@@ -231,7 +231,7 @@ export class TslabKernel {
     this.restarting = true;
     try {
       await this.kernel.interrupt().catch(() => undefined);
-      await Promise.race([done, sleep(graceMs)]);
+      await Promise.race([done, sleep(graceMs, undefined, { ref: false })]);
       // Interrupted async work (timers, pending I/O) may keep running: restart for a clean kernel.
       await this.kernel.restart().catch(() => undefined);
       this.lastCount = 0;
@@ -424,7 +424,7 @@ async function killGroup(child: ChildProcess): Promise<void> {
       ? Promise.resolve()
       : new Promise<void>((done) => child.once('exit', () => done()));
   signal(-pgid, 'SIGTERM');
-  await Promise.race([exited, sleep(5_000)]);
+  await Promise.race([exited, sleep(5_000, undefined, { ref: false })]);
   signal(-pgid, 'SIGKILL');
   liveGroups.delete(pgid);
 }
@@ -587,7 +587,8 @@ function connect(
           `the ${kernelName} kernel for ${path} did not start within ${Math.round(timeoutMs / 1000)} s (raise --kernel-timeout, or check \`cellar kernel install\`)${log() ? `; server log:\n${log().split('\n').slice(-15).join('\n')}` : ''}`,
           'E_KERNEL_START',
         );
-      const first = await Promise.race([started, sleep(timeoutMs).then(() => undefined)]);
+      // Unref'd: a deadline that lost the race must not keep the process alive after the run.
+      const first = await Promise.race([started, sleep(timeoutMs, undefined, { ref: false }).then(() => undefined)]);
       if (!first) {
         started.then((s) => s.session.shutdown().catch(() => undefined)).catch(() => undefined);
         throw timedOut();
