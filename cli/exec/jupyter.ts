@@ -588,7 +588,10 @@ function connect(
           'E_KERNEL_START',
         );
       // Unref'd: a deadline that lost the race must not keep the process alive after the run.
-      const first = await Promise.race([started, sleep(timeoutMs, undefined, { ref: false }).then(() => undefined)]);
+      const first = await Promise.race([
+        started,
+        sleep(timeoutMs, undefined, { ref: false }).then(() => undefined),
+      ]);
       if (!first) {
         started.then((s) => s.session.shutdown().catch(() => undefined)).catch(() => undefined);
         throw timedOut();
