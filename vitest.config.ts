@@ -13,5 +13,8 @@ export default defineConfig({
     testTimeout: 600_000,
     hookTimeout: 900_000,
     pool: 'forks',
+    // Many suites mostly wait (a Jupyter kernel starting, redis, npm ci, Chromium): more files at
+    // once than cores keeps the whole run well inside CI's hour on a 2-core machine.
+    maxWorkers: 4,
   },
 });
