@@ -14,8 +14,24 @@ describe('Jupyter cell tags', () => {
     expect(compile.code, compile.stderr).toBe(0);
     const plan = JSON.parse(p.cellar('plan', 'notebooks/words.ipynb', '--json').stdout);
     expect(plan.tasks).toEqual([
-      { name: 'count', params: ['text'], upstream: [], cells: [3], outputs: ['counts'] },
-      { name: 'rank', params: ['top'], upstream: ['count'], cells: [4], outputs: ['ranked'] },
+      {
+        name: 'count',
+        params: ['text'],
+        upstream: [],
+        cells: [3],
+        cellIndexes: [3],
+        cellNumbers: [4],
+        outputs: ['counts'],
+      },
+      {
+        name: 'rank',
+        params: ['top'],
+        upstream: ['count'],
+        cells: [4],
+        cellIndexes: [4],
+        cellNumbers: [5],
+        outputs: ['ranked'],
+      },
     ]);
     expect(p.read('generated/words/rank.ts')).toContain('version: 2,');
 
@@ -23,7 +39,8 @@ describe('Jupyter cell tags', () => {
     expect(run.code, run.stderr).toBe(0);
     const show = p.cellar('show', 'notebooks/words.ipynb', 'rank', 'ranked', '--param', 'top=1');
     expect(show.code, show.stderr).toBe(0);
-    expect(show.stdout.replace(/\s+/g, '')).toContain('[["the",3]]');
+    // `cellar show` prints values as util.inspect does (single quotes).
+    expect(show.stdout.replace(/\s+/g, '')).toContain("[['the',3]]");
   });
 });
 

@@ -17,7 +17,7 @@ describe('a notebook becomes a pipeline', () => {
     const r = p.cellar('compile');
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/✓ notebooks\/sales\.ipynb → generated\/sales\/ \(6 files, 6 written/);
+    expect(r.stdout).toMatch(/✓ notebooks\/sales\.ipynb → generated\/sales\/ \(7 files, 7 written/);
 
     const generate = p.read('generated/sales/generate.ts');
     // `df.length;` and `${df.length} sales kept`; showed values in the notebook; in a module they
@@ -169,6 +169,7 @@ describe('a notebook becomes a pipeline', () => {
       'generated/sales',
     ]);
     expect(r.code, r.stdout + r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/Tests\s+1 passed/);
+    // The test cell's test and the generated graph test of the pipeline.
+    expect(r.stdout).toMatch(/Tests\s+2 passed/);
   });
 });

@@ -69,6 +69,7 @@ describe('deep but ordinary code', () => {
       'deep/chain.ts',
       'deep/ifs.ts',
       'deep/parens.ts',
+      'deep/pipeline.test.ts',
       'deep/pipeline.ts',
       'deep/sum.ts',
     ]);

@@ -84,7 +84,7 @@ describe.each(['duckdb', 'bigquery'] as const)('a failed query on %s', (name) =>
     const origin = readOrigin(e.stack!);
     expect(origin.sqlLine).toBe(3);
     // The first frame is this file, at the line of the template (two below `here`).
-    expect(origin.sqlFrames![0]).toContain(`origin.test.ts:${Number(here) + 1}:`);
+    expect(origin.sqlFrames![0]).toContain(`origin.test.ts:${Number(here) + 2}:`);
   });
 
   it('marks streamed queries too, and only once', async () => {

@@ -43,8 +43,10 @@ async function runOn(w: Warehouse, store: MemoryStore): Promise<{ status: string
     });
     expect(result!.ok, JSON.stringify(result!.tasks)).toBe(true);
     const key = prepared.keys.get('order_total')!.value;
-    const stored = (await store.readManifest('order_total', key))!.outputs.total!;
-    const bytes = await store.readOutput('order_total', stored.file);
+    // Results live in the pipeline's own part of the store.
+    const own = store.forPipeline(pipeline.name);
+    const stored = (await own.readManifest('order_total', key))!.outputs.total!;
+    const bytes = await own.readOutput('order_total', stored.file);
     return { status: result!.tasks[0]!.status, total: Number(new TextDecoder().decode(bytes)) };
   } finally {
     useWarehouse(null);
