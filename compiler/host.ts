@@ -19,11 +19,12 @@ import {
   statSync,
   writeFileSync,
 } from 'node:fs';
-import { createRequire } from 'node:module';
+import { createRequire, isBuiltin } from 'node:module';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { setTsMorphLoader } from './analyze/cell.js';
+import { packageName } from './analyze/deno.js';
 import { diagnostic, hasErrors } from './diagnostics.js';
 import { HEADER } from './emit/module.js';
 import { UNFORMATTED_NOTE } from './emit/print.js';
@@ -200,6 +201,8 @@ export async function compileFile(
 
   if (
     cache &&
+    // An import the project lacked may be installed now: check again rather than repeat it.
+    !cache.diagnostics.some((d) => d.code === 'E_UNRESOLVED_IMPORT') &&
     cache.notebookHash === notebookHash &&
     cache.outDir === outDirRel &&
     (cache.fixtures ?? []).join('\0') === fixtures.join('\0')
@@ -235,13 +238,20 @@ export async function compileFile(
     for (const [k, v] of cache.sql) memory.sql.set(k, v);
   }
   const workdir = posix(relative(join(opts.outDir, stem), dirname(notebookAbs))) || '.';
-  let result = await compileNotebook(notebook, text, { workdir, memory, hash: sha256, fixtures });
+  const canImport = importResolver(join(opts.outDir, stem));
+  let result = await compileNotebook(notebook, text, {
+    workdir,
+    memory,
+    hash: sha256,
+    fixtures,
+    canImport,
+  });
   // Deep but ordinary code (750 nested parentheses, a 750-call chain) can exhaust the default
   // stack inside TypeScript's parser or Prettier, which recurse once per level. Compile such a
   // notebook again on a thread with a 256 MB stack, from scratch (no cached analyses): the
   // result is then what any compile gives, wherever it runs and whatever the cache held.
   const deep = exhaustedStack(result);
-  if (deep) result = await compileOnDeepStack(notebook, text, workdir, fixtures);
+  if (deep) result = await compileOnDeepStack(notebook, text, workdir, fixtures, opts.outDir);
   if (!opts.noCache) {
     const pick = <V>(m: Map<string, V>, keys: string[]) =>
       [...new Set(keys)]
@@ -279,6 +289,45 @@ export async function compileFile(
   };
 }
 
+/**
+ * Whether a module in `moduleDir` (generated/<stem>/) can import a specifier, as Node would find
+ * it: a builtin; a package in a node_modules folder of moduleDir or any folder above it (or the
+ * project's own package, by its name); a relative file, also under the names a TypeScript import
+ * may use for it (`./x.js` for x.ts, `./x` for x.ts or x/index.ts). Only the package is looked
+ * for, not a subpath inside it: a missing package is what users meet, and Node's own error names
+ * a bad subpath well.
+ */
+export function importResolver(moduleDir: string): (specifier: string) => boolean {
+  return (spec) => {
+    if (isBuiltin(spec)) return true;
+    const pkg = packageName(spec);
+    if (pkg !== undefined) {
+      for (let dir = resolve(moduleDir); ; dir = dirname(dir)) {
+        if (existsSync(join(dir, 'node_modules', pkg))) return true;
+        const manifest = readOrUndefined(join(dir, 'package.json'));
+        if (manifest !== undefined) {
+          try {
+            if ((JSON.parse(manifest) as { name?: unknown }).name === pkg) return true;
+          } catch {
+            // a broken package.json names no package
+          }
+        }
+        if (dirname(dir) === dir) return false;
+      }
+    }
+    if (!spec.startsWith('.') && !spec.startsWith('/')) return true;
+    const path = resolve(moduleDir, spec);
+    const stem = path.replace(/\.(?:[cm]?js|jsx)$/, '');
+    const candidates = [
+      path,
+      ...['.ts', '.tsx', '.mts', '.cts'].map((ext) => stem + ext),
+      ...['.ts', '.js', '.mjs', '.json'].map((ext) => path + ext),
+      ...['index.ts', 'index.js'].map((f) => join(path, f)),
+    ];
+    return candidates.some((c) => existsSync(c) && statSync(c).isFile());
+  };
+}
+
 const STACK_EXHAUSTED = /Maximum call stack size exceeded/;
 
 function exhaustedStack(result: {
@@ -304,8 +353,9 @@ async function compileOnDeepStack(
   text: string,
   workdir: string,
   fixtures: string[],
+  outDir: string,
 ): Promise<Awaited<ReturnType<typeof compileNotebook>>> {
-  const data = { cellarDeepCompile: true, notebook, text, workdir, fixtures };
+  const data = { cellarDeepCompile: true, notebook, text, workdir, fixtures, outDir };
   const here = import.meta.url;
   const worker = here.endsWith('.ts')
     ? new Worker(
@@ -333,14 +383,20 @@ if (
   !isMainThread &&
   (workerData as { cellarDeepCompile?: boolean } | undefined)?.cellarDeepCompile
 ) {
-  const { notebook, text, workdir, fixtures } = workerData as {
+  const { notebook, text, workdir, fixtures, outDir } = workerData as {
     notebook: string;
     text: string;
     workdir: string;
     fixtures: string[];
+    outDir: string;
   };
-  void compileNotebook(notebook, text, { workdir, hash: sha256, fixtures }).then((result) =>
-    parentPort!.postMessage(result),
+  const stem = notebook
+    .split('/')
+    .pop()!
+    .replace(/\.ipynb$/i, '');
+  const canImport = importResolver(join(outDir, stem));
+  void compileNotebook(notebook, text, { workdir, hash: sha256, fixtures, canImport }).then(
+    (result) => parentPort!.postMessage(result),
   );
 }
 

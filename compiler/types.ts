@@ -113,7 +113,7 @@ export interface Declaration {
   statement: Span;
   /** `const f = (x) => …` (or a function or class expression): code, not data. */
   callable?: boolean;
-  /** Its initializer reads `process.env`: not stored as a leaf task's result unless `//| output` names it. */
+  /** Its initializer reads `process.env` (or Deno's `Deno.env`): not stored as a leaf task's result unless `//| output` names it. */
   fromEnv?: boolean;
 }
 
@@ -133,6 +133,10 @@ export interface ImportDecl {
   /** The whole statement, removed from the cell body when hoisting. */
   statement: Span;
   line: number;
+  /** The specifier's column (1-based) when it is on the statement's first line. */
+  column?: number;
+  /** The version Deno's `npm:pkg@version` named: the install hint of an unresolvable import. */
+  version?: string;
 }
 
 export type Meaning = 'value' | 'type';
@@ -195,6 +199,8 @@ export interface CellAnalysis {
   strip: Span[];
   /** Top-level `x.display.html(…)`-style statements: dropped when `x` is tslab (notebook-only). */
   displayCalls: { statement: Span; root: string; line: number }[];
+  /** Uses of mapped `Deno.*` APIs (`readTextFile`, `env.get`, where): a module holding one imports the shim. */
+  denoUses?: { api: string; start: number }[];
   /**
    * Top-level expression statements with no effect (`raw.length;`, `` `${n} trees`; ``): in the
    * notebook they display a value, in a module they are dead code, so they are left out.

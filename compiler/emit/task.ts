@@ -85,6 +85,35 @@ function usesLeftInTask(ctx: EmitContext, task: TaskNode): string[] {
   );
 }
 
+const within = (spans: readonly Span[], at: number) =>
+  spans.some((s) => at >= s.start && at < s.end);
+
+/**
+ * Does the code of these cells that the module keeps (`keep`) call a mapped `Deno.*` API?
+ * Displays the link stage dropped (`Deno.jupyter.md…`) do not count.
+ */
+function usesDeno(
+  ctx: EmitContext,
+  cells: readonly number[],
+  keep: (cell: number, at: number) => boolean = () => true,
+): boolean {
+  return cells.some((i) =>
+    (ctx.analyses.get(i)?.denoUses ?? []).some(
+      (u) => !within(ctx.plan.dropped[i] ?? [], u.start) && keep(i, u.start),
+    ),
+  );
+}
+
+/** The import of the runtime's Deno shim (runtime/deno.ts) where the code calls one of its APIs. */
+export function addDenoShim(
+  ctx: EmitContext,
+  imports: ImportSet,
+  cells: readonly number[],
+  keep?: (cell: number, at: number) => boolean,
+): void {
+  if (usesDeno(ctx, cells, keep)) imports.add('cellar', 'Deno', 'Deno', false);
+}
+
 /** Route every outside version a group of cells uses to the import that provides it. */
 export function addOutsideImports(
   ctx: EmitContext,
@@ -127,6 +156,14 @@ export function addOutsideImports(
     for (const imp of ctx.analyses.get(i)?.imports ?? [])
       if (imp.bindings.length === 0)
         imports.addSideEffect(fromNotebook(ctx.workdir, imp.module), imp.attributes);
+  const sharedSpans = (i: number) =>
+    (ctx.analyses.get(i)?.declarations ?? [])
+      .filter((d) => ctx.plan.versions[`${i}:${d.name}`]?.shared)
+      .map((d) => d.statement);
+  if (usesDeno(ctx, cells, (i, at) => !within(sharedSpans(i), at))) {
+    imports.add('cellar', 'Deno', 'Deno', false);
+    names.add('Deno');
+  }
   return names;
 }
 
@@ -374,7 +411,7 @@ export function emitSharedModule(ctx: EmitContext): EmittedFile | undefined {
     .sort((x, y) => x.cell - y.cell || (x.id < y.id ? -1 : 1));
   if (shared.length === 0) return undefined;
   const imports = new ImportSet();
-  const statements = new Map<string, { cell: number; start: number; text: string }>();
+  const statements = new Map<string, { cell: number; start: number; end: number; text: string }>();
   for (const v of shared) {
     const cell = ctx.cells.get(v.cell)!;
     const decl = ctx.analyses
@@ -385,6 +422,7 @@ export function emitSharedModule(ctx: EmitContext): EmittedFile | undefined {
       statements.set(key, {
         cell: v.cell,
         start: decl.statement.start,
+        end: decl.statement.end,
         text: `export ${cell.code.slice(decl.statement.start, decl.statement.end).replace(/^export\s+/, '')}`,
       });
     for (const b of plan.bindings[v.cell] ?? []) {
@@ -404,6 +442,9 @@ export function emitSharedModule(ctx: EmitContext): EmittedFile | undefined {
     }
   }
   const ordered = [...statements.values()].sort((x, y) => x.cell - y.cell || x.start - y.start);
+  addDenoShim(ctx, imports, [...new Set(ordered.map((o) => o.cell))], (i, at) =>
+    ordered.some((o) => o.cell === i && at >= o.start && at < o.end),
+  );
   const cells = [...new Set(ordered.map((o) => o.cell))].map((i) => ctx.cells.get(i)!);
   const body = cells
     .map(
@@ -449,6 +490,8 @@ export function emitSetupModule(ctx: EmitContext): EmittedFile | undefined {
     for (const imp of ctx.analyses.get(c.index)!.imports)
       if (imp.bindings.length === 0)
         imports.addSideEffect(fromNotebook(ctx.workdir, imp.module), imp.attributes);
+
+  addDenoShim(ctx, imports, plan.setupCells);
 
   // The last version of each name keeps it (that is what tasks import); earlier ones are renamed.
   const last = new Map<string, string>();

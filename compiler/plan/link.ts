@@ -445,14 +445,15 @@ function dropNotebookOnly(s: LinkState, here: CellScope, scope: Scope): void {
   const { cell, analysis: a } = here;
   for (const call of a.displayCalls) {
     const v = here.ownValue.get(call.root) ?? scope.value.get(call.root);
-    if (v?.kind === 'import' && v.importFrom?.module === 'tslab') {
+    const deno = call.root === 'Deno' && !v;
+    if (deno || (v?.kind === 'import' && v.importFrom?.module === 'tslab')) {
       here.dropped.push(call.statement);
       s.diagnostics.push(
         diagnostic(
           'note',
           'N_DISPLAY_DROPPED',
           at(s, cell, call.line),
-          `\`${call.root}.display…\` only works inside Jupyter: left out of the compiled ${cell.role === 'test' ? 'test' : 'module'}`,
+          `\`${call.root}.${deno ? 'jupyter' : 'display'}…\` only works inside Jupyter: left out of the compiled ${cell.role === 'test' ? 'test' : 'module'}`,
           {
             snippet: lineOf(cell, call.line),
           },
