@@ -129,7 +129,7 @@ describe('defineTask: a malformed definition names the task and the field (E_BAD
     ],
     [
       'an input whose output is not a name',
-      { inputs: { x: { task: defineTask({ name: 'up', outputs: { v: {} }, run }), output: 1 } } },
+      { inputs: { x: { task: defineTask({ name: 'up', outputs: { x: {} }, run }), output: 1 } } },
       "'inputs.x' must name an output of 'up'",
     ],
     ['an output codec that is not a string', { outputs: { x: { codec: 1 } } }, 'has codec 1'],
