@@ -434,7 +434,12 @@ function existingGenerated(outDir: string, stem: string): string[] {
   const dir = join(outDir, stem);
   if (!existsSync(dir)) return [];
   return readdirSync(dir)
-    .filter((f) => f.endsWith('.ts') && (readOrUndefined(join(dir, f)) ?? '').includes(HEADER))
+    .filter(
+      (f) =>
+        // .js and tsconfig.json: a JavaScript notebook's modules and their type-check config.
+        (f.endsWith('.ts') || f.endsWith('.js') || f === 'tsconfig.json') &&
+        (readOrUndefined(join(dir, f)) ?? '').includes(HEADER),
+    )
     .map((f) => `${stem}/${f}`)
     .sort();
 }

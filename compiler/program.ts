@@ -182,6 +182,7 @@ async function compileStages(
     cells: tagged.cells,
     analyses,
     kernel: notebook.kernel,
+    language: notebook.language,
   });
   run.diagnostics.push(...linked.diagnostics);
   if (!linked.plan || hasErrors(run.diagnostics)) return stopped(linked.plan);

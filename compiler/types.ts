@@ -47,12 +47,17 @@ export interface NotebookCell {
   tags: string[];
 }
 
+/** The kernel a notebook was written for (kernelspec.name): quirks and language follow it. */
+export type Kernel = 'tslab' | 'deno' | 'typescript' | 'jslab' | 'javascript';
+
 export interface Notebook {
   /** Path as given to the compiler (project-relative, forward slashes), used in every message. */
   path: string;
   /** File name without extension: names generated/<stem>/ and the pipeline. */
   stem: string;
-  kernel: 'tslab' | 'deno' | 'typescript';
+  kernel: Kernel;
+  /** The kernel's language: JavaScript notebooks (jslab, ijavascript) compile to JS modules. */
+  language: 'typescript' | 'javascript';
   cells: NotebookCell[];
 }
 
@@ -326,6 +331,8 @@ export interface TaskPlan {
   bindings: Record<number, Binding[]>;
   /** Per cell: statements left out of the pipeline (tslab display calls). */
   dropped: Record<number, Span[]>;
+  /** A JavaScript-kernel notebook: its code modules are `.js`, type-checked as JavaScript. */
+  language?: 'javascript';
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ import {
   ImportSet,
   NameAllocator,
   cellLabel,
+  codeExt,
   docComment,
   header,
   identifierFor,
@@ -200,7 +201,10 @@ export function emitTaskModule(ctx: EmitContext, task: TaskNode): EmittedFile {
     `/** Task \`${task.name}\` for the runtime: what it reads, what it writes, how it is cached. */\n` +
       `export const ${names.constName} = ${names.cellar.defineTask}({\n${defineTaskFields(ctx, task, names).join(',\n')},\n});`,
   ].filter(Boolean);
-  return { path: `${plan.stem}/${taskFile(task.name)}.ts`, contents: text.join('\n\n') + '\n' };
+  return {
+    path: `${plan.stem}/${taskFile(task.name)}.${codeExt(plan)}`,
+    contents: text.join('\n\n') + '\n',
+  };
 }
 
 /** The module's imports (outside versions, `cellar`, upstream task consts) and the names it invents. */
@@ -219,7 +223,9 @@ function taskModuleNames(ctx: EmitContext, task: TaskNode, imports: ImportSet): 
   imports.add('cellar', 'defineTask', cellar.defineTask, false);
   if (task.inputs.length) {
     imports.add('cellar', 'output', cellar.output, false);
-    imports.add('cellar', 'TaskOutputs', cellar.TaskOutputs, true);
+    // A JS module names the type in JSDoc instead, as an import type of the runtime package.
+    if (codeExt(ctx.plan) === 'ts') imports.add('cellar', 'TaskOutputs', cellar.TaskOutputs, true);
+    else cellar.TaskOutputs = `import(${literal('cellar').replace(/"/g, "'")}).TaskOutputs`;
   }
   const upstreamConst = new Map<string, string>();
   for (const up of task.upstream) {
@@ -329,14 +335,20 @@ function taskFunction(
   });
   const paramPlans = task.params.map((name) => plan.params.find((p) => p.name === name)!);
   // Only the arguments the task reads: `run(inputs, params)` is positional, so a task with
-  // params but no inputs still takes an (empty) inputs object first.
-  const inputsArg = task.inputs.length
-    ? `{ ${task.inputs.map((i) => i.name).join(', ')} }: { ${task.inputs.map((i) => `${i.name}: ${names.cellar.TaskOutputs}<typeof ${names.upstreamConst.get(i.fromTask)}>['${i.name}']`).join('; ')} }`
-    : '_inputs: Record<string, never>';
-  const args = paramPlans.length
+  // params but no inputs still takes an (empty) inputs object first. Each is a pattern and a type.
+  const inputsArg: [string, string] = task.inputs.length
+    ? [
+        `{ ${task.inputs.map((i) => i.name).join(', ')} }`,
+        `{ ${task.inputs.map((i) => `${i.name}: ${names.cellar.TaskOutputs}<typeof ${names.upstreamConst.get(i.fromTask)}>['${i.name}']`).join('; ')} }`,
+      ]
+    : ['_inputs', 'Record<string, never>'];
+  const args: [string, string][] = paramPlans.length
     ? [
         inputsArg,
-        `{ ${paramPlans.map((p) => p.name).join(', ')} }: { ${paramPlans.map((p) => `${p.name}: ${p.type}`).join('; ')} }`,
+        [
+          `{ ${paramPlans.map((p) => p.name).join(', ')} }`,
+          `{ ${paramPlans.map((p) => `${p.name}: ${p.type}`).join('; ')} }`,
+        ],
       ]
     : task.inputs.length
       ? [inputsArg]
@@ -344,9 +356,23 @@ function taskFunction(
   const takes = [task.inputs.length ? 'inputs' : '', paramPlans.length ? 'params' : '']
     .filter(Boolean)
     .join(' and ');
+  const summary = `The code of task \`${task.name}\`${takes ? `: ${takes} in, outputs out` : ''}.`;
+  // JavaScript: the same types as JSDoc (tsc matches a pattern parameter's @param by position).
+  const js = codeExt(plan) === 'js';
+  const doc = js
+    ? docComment(summary, [
+        args
+          .map(
+            ([, type], i) =>
+              `@param {${type}} ${i === 0 && task.inputs.length ? 'inputs' : i === 0 ? '_inputs' : 'params'}`,
+          )
+          .join('\n'),
+      ])
+    : `/** ${summary} */`;
+  const params = args.map(([pattern, type]) => (js ? pattern : `${pattern}: ${type}`));
   return (
-    `/** The code of task \`${task.name}\`${takes ? `: ${takes} in, outputs out` : ''}. */\n` +
-    `export ${task.async ? 'async ' : ''}function ${names.fn}(${args.join(', ')}) {\n${body}\n\nreturn { ${returned.join(', ')} };\n}`
+    `${doc}\n` +
+    `export ${task.async ? 'async ' : ''}function ${names.fn}(${params.join(', ')}) {\n${body}\n\nreturn { ${returned.join(', ')} };\n}`
   );
 }
 
@@ -464,7 +490,7 @@ export function emitSharedModule(ctx: EmitContext): EmittedFile | undefined {
     imports.print(),
     body,
   ].filter(Boolean);
-  return { path: `${plan.stem}/shared.ts`, contents: text.join('\n\n') + '\n' };
+  return { path: `${plan.stem}/shared.${codeExt(plan)}`, contents: text.join('\n\n') + '\n' };
 }
 
 /** The setup cells as one module, or undefined when they hold only imports (then hoisted). */
@@ -546,7 +572,7 @@ export function emitSetupModule(ctx: EmitContext): EmittedFile | undefined {
     imports.print(),
     body,
   ].filter(Boolean);
-  return { path: `${plan.stem}/setup.ts`, contents: text.join('\n\n') + '\n' };
+  return { path: `${plan.stem}/setup.${codeExt(plan)}`, contents: text.join('\n\n') + '\n' };
 }
 
 export { HEADER };
