@@ -28,6 +28,8 @@ const gnuTime = existsSync('/usr/bin/time');
 interface Timed {
   ms: number;
   rssMb: number;
+  /** User + system CPU time (GNU time's %U + %S): what the machine's load does not inflate. */
+  cpuMs: number;
   out: string;
   ok: boolean;
   err: string;
@@ -37,7 +39,7 @@ function cli(cwd: string, args: string[]): Timed {
   const argv = [process.execPath, join(root, 'bin', 'cellar.mjs'), ...args];
   const t0 = performance.now();
   const r = gnuTime
-    ? spawnSync('/usr/bin/time', ['-f', '%M', ...argv], {
+    ? spawnSync('/usr/bin/time', ['-f', '%M %U %S', ...argv], {
         cwd,
         encoding: 'utf8',
         maxBuffer: 1 << 30,
@@ -45,10 +47,11 @@ function cli(cwd: string, args: string[]): Timed {
     : spawnSync(argv[0]!, argv.slice(1), { cwd, encoding: 'utf8', maxBuffer: 1 << 30 });
   const ms = performance.now() - t0;
   const lines = (r.stderr ?? '').trim().split('\n');
-  const rssKb = gnuTime ? Number(lines.pop()) : NaN;
+  const [rssKb, user, sys] = gnuTime ? lines.pop()!.split(' ').map(Number) : [NaN, NaN, NaN];
   return {
     ms,
-    rssMb: rssKb / 1024,
+    rssMb: rssKb! / 1024,
+    cpuMs: (user! + sys!) * 1000,
     out: r.stdout ?? '',
     ok: r.status === 0,
     err: lines.join('\n'),
@@ -306,6 +309,11 @@ function bigCompileRows(n: number): BenchRow[] {
       aim: '≤ 10000 ms',
       met: cold.ms <= 10_000,
     },
+    {
+      name: `${label}: compile, cold, CPU time (user + system)`,
+      value: round(cold.cpuMs),
+      unit: 'ms',
+    },
     { name: `${label}: compile peak RSS`, value: round(cold.rssMb, 1), unit: 'MB' },
     {
       name: `${label}: one cell changed (fresh process)`,
@@ -314,6 +322,12 @@ function bigCompileRows(n: number): BenchRow[] {
       aim: '≤ 1000 ms',
       met: changed.ms <= 1000,
     },
+    {
+      name: `${label}: one cell changed, CPU time (user + system)`,
+      value: round(changed.cpuMs),
+      unit: 'ms',
+    },
+    { name: `${label}: one cell changed, peak RSS`, value: round(changed.rssMb, 1), unit: 'MB' },
     { name: `${label}: generated pipeline.ts size`, value: round(files / 1024), unit: 'KB' },
   ];
 }
