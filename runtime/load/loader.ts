@@ -30,7 +30,8 @@ export async function loadPipeline(
   try {
     if (ext === '.ts' || ext === '.mts' || ext === '.tsx') {
       // A cached esbuild bundle when possible (see bundle.ts for why), else tsx.
-      const bundled = process.env.CELLAR_LOADER === 'tsx' ? undefined : await importBundled(path, options);
+      const bundled =
+        process.env.CELLAR_LOADER === 'tsx' ? undefined : await importBundled(path, options);
       if (bundled) mod = bundled;
       else {
         const { tsImport } = await import('tsx/esm/api');

@@ -4,14 +4,7 @@
 // a generated file edited or deleted by hand, a stray generated file, another compiler, a new
 // fixture, and `cellar run generated/…/pipeline.ts` warning about an edited notebook.
 import { execFileSync } from 'node:child_process';
-import {
-  existsSync,
-  mkdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ensureCompiled } from '../../cli/commands/compile.js';
