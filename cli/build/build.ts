@@ -130,7 +130,7 @@ function cellarAlias(): Plugin {
         return { path: name, namespace: 'cellar-command-stub' };
       });
       build.onLoad({ filter: /.*/, namespace: 'cellar-command-stub' }, (args) => ({
-        contents: `export async function run() { console.error(${JSON.stringify(`cellar ${args.path}: not part of a built pipeline (it runs: ${[...BUILT_COMMANDS].join(', ')})`)}); return 2; }`,
+        contents: `export async function run() { console.error(${JSON.stringify(`cellar ${args.path}: not part of a built pipeline (it runs: ${[...BUILT_COMMANDS].join(', ')}) (E_UNKNOWN_COMMAND)`)}); return 2; }`,
         loader: 'js',
       }));
       build.onLoad({ filter: /.*/, namespace: 'cellar-stub' }, () => ({
