@@ -35,7 +35,7 @@ import { fileURLToPath } from 'node:url';
 import { isBuiltin } from 'node:module';
 import { sha256 } from './hash.js';
 import { checkStamp, readWithStamp, sameStamp, type FileStamp } from './filestamp.js';
-import { findPackageRoot } from '../project.js';
+import { findPackageRoot, installedPackageVersion } from '../project.js';
 import { tempStamp } from '../store/owner.js';
 
 export interface CodeFingerprint {
@@ -339,28 +339,7 @@ export class CodeHasher {
     const memoKey = `${fromDir}\0${name}`;
     const known = this.versions.get(memoKey);
     if (known) return known;
-    let version = 'unresolved';
-    for (let dir = fromDir; ; dir = dirname(dir)) {
-      const manifest = join(dir, 'node_modules', name, 'package.json');
-      if (existsSync(manifest)) {
-        version = JSON.parse(readFileSync(manifest, 'utf8')).version ?? 'unknown';
-        break;
-      }
-      const own = join(dir, 'package.json');
-      if (existsSync(own)) {
-        // The package importing itself by name (generated code importing 'cellar' in this repo).
-        try {
-          const pkg = JSON.parse(readFileSync(own, 'utf8'));
-          if (pkg.name === name) {
-            version = pkg.version ?? 'unknown';
-            break;
-          }
-        } catch {
-          // not a readable package.json: keep walking
-        }
-      }
-      if (dirname(dir) === dir) break;
-    }
+    const version = installedPackageVersion(fromDir, name) ?? 'unresolved';
     this.versions.set(memoKey, version);
     return version;
   }
