@@ -135,7 +135,8 @@ function cellarAlias(): Plugin {
       }));
       build.onLoad({ filter: /.*/, namespace: 'cellar-stub' }, () => ({
         contents: `export async function ensureCompiled() { throw new Error('a built pipeline cannot compile notebooks: build again with \`cellar build\`'); }
-export function staleWarning() { return undefined; }`,
+export function staleWarning() { return undefined; }
+export function compiledFresh() { return false; }`,
         loader: 'js',
       }));
     },

@@ -113,6 +113,8 @@ export class CodeHasher {
   private readonly done = new Map<string, CodeFingerprint>();
   private readonly envNames = new Map<string, readonly string[]>();
   private readonly versions = new Map<string, string>();
+  /** Files whose recorded stamp this hasher found unchanged: the stamp checked, and as now. */
+  private readonly verified = new Map<string, { recorded: FileStamp; now: FileStamp }>();
 
   /** `memoFile`: where per-file hashes persist between runs (omit for an in-memory hasher). */
   constructor(private readonly memoFile?: string) {
@@ -238,13 +240,24 @@ export class CodeHasher {
     return out;
   }
 
-  /** Is every file the memo's bundle read still the same (by content)? Refreshes moved stamps. */
+  /**
+   * Is every file the memo's bundle read still the same (by content)? Refreshes moved stamps.
+   * A file shared by many bundles (a task module is in its own and in each downstream task's)
+   * is checked once per hasher: a later entry recording the same stamp takes that verdict.
+   */
   private unchanged(memo: EntryMemo): boolean {
     for (const [file, stamp] of Object.entries(memo.inputs)) {
-      const check = checkStamp(file, stamp);
-      if (!check.same) return false;
-      if (!sameStamp(check.stamp, stamp)) {
-        memo.inputs[file] = check.stamp;
+      const seen = this.verified.get(file);
+      let now: FileStamp;
+      if (seen && (sameStamp(seen.recorded, stamp) || sameStamp(seen.now, stamp))) now = seen.now;
+      else {
+        const check = checkStamp(file, stamp);
+        if (!check.same) return false;
+        now = check.stamp;
+        this.verified.set(file, { recorded: stamp, now });
+      }
+      if (!sameStamp(now, stamp)) {
+        memo.inputs[file] = now;
         this.dirty = true;
       }
     }
