@@ -26,6 +26,7 @@ import { Worker, isMainThread, parentPort, workerData } from 'node:worker_thread
 import { setTsMorphLoader } from './analyze/cell.js';
 import { diagnostic, hasErrors } from './diagnostics.js';
 import { HEADER } from './emit/module.js';
+import { formatBatch } from './emit/print.js';
 import {
   COMPILER_VERSION,
   compileNotebook,
@@ -243,8 +244,12 @@ export async function compileFile(
     for (const [k, v] of cache.sql) memory.sql.set(k, v);
   }
   const workdir = posix(relative(join(opts.outDir, stem), dirname(notebookAbs))) || '.';
+  // The biggest modules (print.ts ALONE_CHARS: a 5,000-task pipeline.ts, a 5,000-term sum), and
+  // half of a big notebook's modules, are formatted on the large-stack thread while this one
+  // formats the rest: no stack to run out of, and the second core works too.
+  const formatElsewhere = (texts: string[]) => onDeepStack({ kind: 'format', texts });
   const compile = () =>
-    compileNotebook(notebook, text, { workdir, memory, hash: sha256, fixtures });
+    compileNotebook(notebook, text, { workdir, memory, hash: sha256, fixtures, formatElsewhere });
   let result = await compile();
   // Deep but ordinary code (750 nested parentheses, a 750-call chain, a 5,000-term sum) can
   // exhaust the default stack inside TypeScript's parser or Prettier, which recurse once per
@@ -310,19 +315,22 @@ const DEEP_STACK_MB = 256;
 /** What a deep-stack thread is asked: the pieces a compile left (the usual case), or a compile. */
 type DeepRequest =
   | { kind: 'work'; work: DeepWork }
+  | { kind: 'format'; texts: string[] }
   | { kind: 'compile'; notebook: string; text: string; workdir: string; fixtures: string[] };
 type DeepAnswer<R extends DeepRequest> = R extends { kind: 'work' }
   ? Awaited<ReturnType<typeof doDeepWork>>
-  : Awaited<ReturnType<typeof compileNotebook>>;
+  : R extends { kind: 'format' }
+    ? string[]
+    : Awaited<ReturnType<typeof compileNotebook>>;
 
 function answerDeep(request: DeepRequest): Promise<unknown> {
-  return request.kind === 'work'
-    ? doDeepWork(request.work, sha256)
-    : compileNotebook(request.notebook, request.text, {
-        workdir: request.workdir,
-        hash: sha256,
-        fixtures: request.fixtures,
-      });
+  if (request.kind === 'work') return doDeepWork(request.work, sha256);
+  if (request.kind === 'format') return formatBatch(request.texts);
+  return compileNotebook(request.notebook, request.text, {
+    workdir: request.workdir,
+    hash: sha256,
+    fixtures: request.fixtures,
+  });
 }
 
 /**

@@ -14,7 +14,13 @@ import { parseNotebook } from './notebook/parse.js';
 import { tagCells } from './notebook/directives.js';
 import { linkCells } from './plan/link.js';
 import { emitPlan } from './emit/pipeline.js';
-import { formatFiles, formatTypeScript, UNFORMATTED_NOTE, type FormatCache } from './emit/print.js';
+import {
+  formatFiles,
+  formatTypeScript,
+  UNFORMATTED_NOTE,
+  type FormatElsewhere,
+  type FormatCache,
+} from './emit/print.js';
 import type {
   CellAnalysis,
   CompileResult,
@@ -52,6 +58,8 @@ export interface CompileOptions {
   fixtures?: readonly string[];
   /** Skip formatting (tests of the raw emitter). */
   format?: boolean;
+  /** Another thread to format on (print.ts `FormatElsewhere`); default: all on this one. */
+  formatElsewhere?: FormatElsewhere;
 }
 
 export interface CompileStats {
@@ -313,7 +321,7 @@ function formatStage(run: CompileRun, raw: EmittedFile[]): Promise<EmittedFile[]
       else run.memory.formatted.set(run.hash(k), v);
     },
   };
-  return formatFiles(raw, cache);
+  return formatFiles(raw, cache, run.options.formatElsewhere);
 }
 
 /**
