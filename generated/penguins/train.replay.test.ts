@@ -20,6 +20,6 @@ test('train: outputs keep their recorded schema', async () => {
   await assertReplaySchemas(trainTask, fixture);
 });
 
-test('train: empty input tables give outputs of the recorded shape', async () => {
-  await assertEmptyInput(trainTask, fixture, { refuses: false });
+test('train: empty input tables are refused with a clear error (`//| empty: error`)', async () => {
+  await assertEmptyInput(trainTask, fixture, { refuses: true });
 });
