@@ -102,7 +102,7 @@ export function classProblem(obj: object): string | undefined {
 }
 
 function classChainProblem(ctor: Function): string | undefined {
-  for (let c: unknown = ctor; typeof c === 'function' && c !== Function.prototype; ) {
+  for (let c: unknown = ctor; typeof c === 'function' && c !== Function.prototype;) {
     const source = Function.prototype.toString.call(c);
     if (NATIVE.test(source))
       return `it extends the built-in ${(c as Function).name || 'class'}, whose internal state is not fields`;

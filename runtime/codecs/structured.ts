@@ -115,7 +115,8 @@ export function valueNeeds(value: unknown, instances?: Map<object, string>): Val
       return undefined;
     }
     if (proto !== Object.prototype && proto !== null) {
-      const id = typeof ctor === 'function' && ctor.prototype === proto ? classIdOf(ctor) : undefined;
+      const id =
+        typeof ctor === 'function' && ctor.prototype === proto ? classIdOf(ctor) : undefined;
       if (id === undefined)
         return {
           kind: 'refused',

@@ -212,7 +212,10 @@ function exportsClasses(source: string, path: string): boolean {
   if (!/\bclass\b/.test(source) || !/\bexport\b/.test(source) || /\.c[jt]s$/.test(path))
     return false;
   const own = cellarPackageDir();
-  return !own || !(path.startsWith(join(own, 'runtime') + sep) || path.startsWith(join(own, 'dist') + sep));
+  return (
+    !own ||
+    !(path.startsWith(join(own, 'runtime') + sep) || path.startsWith(join(own, 'dist') + sep))
+  );
 }
 
 /** The statement appended to a local module: register its exported classes (see the header). */

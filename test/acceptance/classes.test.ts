@@ -213,10 +213,7 @@ describe('an instance of a class from a local module', () => {
     const nb = 'notebooks/edited.ipynb';
     p.write(nb, notebookText([CENTROIDS(), FIT, USE]));
     expect(run(p, nb)).toEqual({ fit: 'ran', use: 'ran' });
-    p.write(
-      nb,
-      notebookText([CENTROIDS().replace('return best;', 'return best * 10;'), FIT, USE]),
-    );
+    p.write(nb, notebookText([CENTROIDS().replace('return best;', 'return best * 10;'), FIT, USE]));
     expect(run(p, nb)).toEqual({ fit: 'ran', use: 'ran' });
     expect(show(p, nb, 'use', 'label')).toBe(10);
   });
