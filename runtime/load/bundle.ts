@@ -141,7 +141,7 @@ async function bundle(
           .replace(/\bimport\.meta\.url\b/g, JSON.stringify(url))
           .replace(/\bimport\.meta\.dirname\b/g, JSON.stringify(dirname(args.path)))
           .replace(/\bimport\.meta\.filename\b/g, JSON.stringify(args.path));
-        if (exportsClasses(contents, args.path)) contents += registration(args.path, root);
+        if (exportsClasses(contents, args.path)) contents += classRegistration(args.path, root);
         const ext = args.path.slice(args.path.lastIndexOf('.') + 1);
         const loader =
           ext.startsWith('ts') || ext === 'mts' || ext === 'cts'
@@ -208,7 +208,7 @@ async function bundle(
  * Cellar's own runtime sources (a test pipeline importing them must not load a second runtime).
  * A false positive only registers nothing.
  */
-function exportsClasses(source: string, path: string): boolean {
+export function exportsClasses(source: string, path: string): boolean {
   if (!/\bclass\b/.test(source) || !/\bexport\b/.test(source) || /\.c[jt]s$/.test(path))
     return false;
   const own = cellarPackageDir();
@@ -218,8 +218,11 @@ function exportsClasses(source: string, path: string): boolean {
   );
 }
 
-/** The statement appended to a local module: register its exported classes (see the header). */
-function registration(path: string, root: string): string {
+/**
+ * The statements appended to a local module: register its exported classes (see the header).
+ * `cellar build` appends the same to the modules of a built folder (cli/build/build.ts).
+ */
+export function classRegistration(path: string, root: string): string {
   const id = relative(root, path).split(sep).join('/');
   return (
     `\nimport * as __cellarModuleExports from ${JSON.stringify(path)};\n` +
