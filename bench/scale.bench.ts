@@ -27,6 +27,8 @@ const gnuTime = existsSync('/usr/bin/time');
 
 interface Timed {
   ms: number;
+  /** CPU time of the process (user + system, GNU time), steadier than wall on a busy machine. */
+  cpuMs: number;
   rssMb: number;
   out: string;
   ok: boolean;
@@ -37,7 +39,7 @@ function cli(cwd: string, args: string[]): Timed {
   const argv = [process.execPath, join(root, 'bin', 'cellar.mjs'), ...args];
   const t0 = performance.now();
   const r = gnuTime
-    ? spawnSync('/usr/bin/time', ['-f', '%M', ...argv], {
+    ? spawnSync('/usr/bin/time', ['-f', '%U %S %M', ...argv], {
         cwd,
         encoding: 'utf8',
         maxBuffer: 1 << 30,
@@ -45,10 +47,11 @@ function cli(cwd: string, args: string[]): Timed {
     : spawnSync(argv[0]!, argv.slice(1), { cwd, encoding: 'utf8', maxBuffer: 1 << 30 });
   const ms = performance.now() - t0;
   const lines = (r.stderr ?? '').trim().split('\n');
-  const rssKb = gnuTime ? Number(lines.pop()) : NaN;
+  const [user, sys, rssKb] = gnuTime ? lines.pop()!.split(' ').map(Number) : [NaN, NaN, NaN];
   return {
     ms,
-    rssMb: rssKb / 1024,
+    cpuMs: (user! + sys!) * 1000,
+    rssMb: rssKb! / 1024,
     out: r.stdout ?? '',
     ok: r.status === 0,
     err: lines.join('\n'),
@@ -159,6 +162,8 @@ function wideRows(n: number): BenchRow[] {
   );
   const warm = median(warms.map((w) => w.ms));
   const version = median(versions.map((v) => v.ms));
+  const warmCpu = median(warms.map((w) => w.cpuMs));
+  const versionCpu = median(versions.map((v) => v.cpuMs));
   writeFileSync(join(dir, nb), wideNotebook(n, Math.floor(n / 2)));
   const changed = cli(dir, run);
   const changedRan = changed.ok ? (statuses(changed).ran ?? 0) : -1;
@@ -205,6 +210,21 @@ function wideRows(n: number): BenchRow[] {
       met: warm - version <= 25,
     },
     {
+      name: `${label}: CPU time (user + system) of the warm run (median of 5)`,
+      value: round(warmCpu),
+      unit: 'ms',
+    },
+    {
+      name: `${label}: CPU time of \`cellar --version\` (median of 5)`,
+      value: round(versionCpu),
+      unit: 'ms',
+    },
+    {
+      name: `${label}: CPU time of the cold run`,
+      value: round(cold.cpuMs),
+      unit: 'ms',
+    },
+    {
       name: `${label}: warm run peak RSS`,
       value: round(median(warms.map((w) => w.rssMb)), 1),
       unit: 'MB',
@@ -218,6 +238,15 @@ function wideRows(n: number): BenchRow[] {
           met: changedRan === 2,
         }
       : failed(`${label}: one leaf's code changed`, changed),
+    ...(changed.ok
+      ? [
+          {
+            name: `${label}: one leaf's code changed minus the warm run (the one-cell compile and the 2 tasks)`,
+            value: round(changed.ms - warm),
+            unit: 'ms',
+          },
+        ]
+      : []),
   ];
 }
 

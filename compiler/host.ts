@@ -122,6 +122,10 @@ export interface NotebookOutcome {
   pipeline?: string;
   /** True when the cache answered and nothing was compiled. */
   cached: boolean;
+  /** sha256 (hex) of the notebook text compiled: what a record of this compile names it by. */
+  notebookHash: string;
+  /** The tasks with fixtures this compile saw (`fixtureTasks`), a compile input. */
+  fixtures: string[];
   stats?: CompileStats;
 }
 
@@ -223,6 +227,8 @@ export async function compileFile(
         files,
         plan: cache.plan,
         cached: true,
+        notebookHash,
+        fixtures,
         pipeline: files.length ? pipelineAbs : undefined,
       };
     }
@@ -274,6 +280,8 @@ export async function compileFile(
     files: result.files,
     plan: result.plan,
     cached: false,
+    notebookHash,
+    fixtures,
     stats: result.stats,
     pipeline: result.files.length ? pipelineAbs : undefined,
   };

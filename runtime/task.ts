@@ -160,10 +160,14 @@ export function defineTask<
   P extends Record<string, unknown>,
   O extends Record<string, unknown>,
 >(def: TaskDefinition<I, P, O>): Task<I, P, O> {
-  const problems = checkDefinition(def);
-  const name =
-    typeof (def as { name?: unknown } | null)?.name === 'string' ? def.name : '(unnamed)';
-  if (problems.length > 0) throw definitionError(name, problems);
+  // The full check builds a message per field; a well-formed definition (all but a mistake's)
+  // passes the straight-line `wellFormed` instead: a pipeline of 100k tasks defines 100k.
+  if (!wellFormed(def)) {
+    const problems = checkDefinition(def);
+    const name =
+      typeof (def as { name?: unknown } | null)?.name === 'string' ? def.name : '(unnamed)';
+    if (problems.length > 0) throw definitionError(name, problems);
+  }
   return Object.freeze({
     kind: 'cellar.task' as const,
     name: def.name,
@@ -183,6 +187,77 @@ export function defineTask<
     retryDelayMs: def.retryDelayMs ?? 200,
     run: def.run,
   });
+}
+
+const FIELD_SET: ReadonlySet<string> = new Set(TASK_FIELDS);
+const NAME = /^[A-Za-z_][\w.-]*$/;
+
+/**
+ * True only when `checkDefinition(def)` would find nothing: the same rules, written without the
+ * messages, closures and key arrays. Stricter is allowed (a false sends the definition through
+ * the full check, which has the last word); laxer never is. test/runtime/definitions.test.ts
+ * runs every malformed definition it knows through both.
+ */
+export function wellFormed(def: unknown): boolean {
+  if (!isRecord(def)) return false;
+  for (const field in def) {
+    if (!FIELD_SET.has(field) && !(field === 'kind' && def.kind === 'cellar.task')) return false;
+  }
+  const d = def as Record<string, unknown>;
+  const name = d.name;
+  if (typeof name !== 'string' || !NAME.test(name) || name === '__proto__') return false;
+  if (typeof d.run !== 'function') return false;
+  if (d.family !== undefined && (typeof d.family !== 'string' || d.family === '')) return false;
+  if (d.module !== undefined && typeof d.module !== 'string') return false;
+  if (d.version !== undefined && (typeof d.version !== 'number' || !Number.isFinite(d.version)))
+    return false;
+  if (d.rerun !== undefined && typeof d.rerun !== 'boolean') return false;
+  if (d.cache !== undefined && d.cache !== 'code' && d.cache !== 'params') return false;
+  if (d.retries !== undefined && !(Number.isInteger(d.retries) && (d.retries as number) >= 0))
+    return false;
+  if (
+    d.retryDelayMs !== undefined &&
+    !(typeof d.retryDelayMs === 'number' && Number.isFinite(d.retryDelayMs) && d.retryDelayMs >= 0)
+  )
+    return false;
+  if (d.dynamicInputs !== undefined && typeof d.dynamicInputs !== 'function') return false;
+  if (d.checks !== undefined) {
+    if (!Array.isArray(d.checks)) return false;
+    for (const c of d.checks) if (typeof c !== 'string') return false;
+  }
+  if (d.warehouse !== undefined && !isRecord(d.warehouse)) return false;
+  if (d.source !== undefined) {
+    const s = d.source;
+    if (!isRecord(s) || typeof s.notebook !== 'string' || !Array.isArray(s.cells)) return false;
+  }
+  if (d.params !== undefined) {
+    if (!isRecord(d.params)) return false;
+    for (const key in d.params) {
+      const spec = d.params[key];
+      if (key === '__proto__' || !isRecord(spec)) return false;
+      if (!PARAM_TYPES.includes(spec.type as string) || !Object.hasOwn(spec, 'default'))
+        return false;
+    }
+  }
+  if (d.inputs !== undefined) {
+    if (!isRecord(d.inputs)) return false;
+    for (const key in d.inputs) {
+      const spec = d.inputs[key];
+      if (key === '__proto__' || !isRecord(spec)) return false;
+      const task = spec.task;
+      if (!isRecord(task) || task.kind !== 'cellar.task' || typeof spec.output !== 'string')
+        return false;
+    }
+  }
+  if (!isRecord(d.outputs)) return false;
+  for (const key in d.outputs) {
+    const spec = d.outputs[key];
+    if (key === '__proto__' || !isRecord(spec)) return false;
+    if (spec.codec !== undefined && typeof spec.codec !== 'string') return false;
+    if (spec.save !== undefined && typeof spec.save !== 'function') return false;
+    if (spec.load !== undefined && typeof spec.load !== 'function') return false;
+  }
+  return true;
 }
 
 /** Every problem with a definition, each naming its field; empty when it is well formed. */

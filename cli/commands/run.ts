@@ -11,6 +11,7 @@ import { resolveWorkspace } from '../../runtime/store/workspace.js';
 import {
   formatEvent,
   formatPlan,
+  PLAN_LIST_LIMIT,
   formatSummary,
   ProgressLine,
   resultJson,
@@ -26,7 +27,8 @@ const USAGE = `usage: cellar run <pipeline.ts|notebook.ipynb|folder> [task...] [
   --param k=v        set a pipeline param (repeatable)
   --workers N        run up to N tasks at once (default: CPU count)
   --rerun SEL        force tasks: 'train', 'train+' (and downstream), '+train' (and upstream)
-  --dry-run          print what would run and why, run nothing
+  --dry-run          print what would run and why, run nothing (the first 50 tasks and
+                     counts of the rest; with --verbose, every task)
   --keep-going       after a failure, still run what does not depend on it
   --json             print one JSON object at the end
   --workspace DIR    where outputs live (default <project>/.cellar/workspace, or $CELLAR_WORKSPACE)
@@ -81,7 +83,11 @@ export const run = defineCommand({
     if (values.notify && !/^https?:\/\//.test(values.notify))
       throw new CliError(`--notify needs an http(s) URL, got '${values.notify}'`, 'E_USAGE');
     const [pipelineArg, ...only] = positionals;
-    const { pipeline, file } = await openPipeline(pipelineArg);
+    // Task code runs on worker threads (each loads the pipeline with source maps) unless
+    // --in-process; --verbose prints stacks of load errors, which then point at the sources.
+    const { pipeline, file } = await openPipeline(pipelineArg, {
+      sourceMaps: values['in-process'] || verbose,
+    });
     const params = parseParams(values.param, pipeline);
     // The store: --store, $CELLAR_STORE, `store` in cellar.config.json, else the local workspace.
     const workspace = resolveWorkspace({ explicit: values.workspace, near: dirname(file) });
@@ -137,7 +143,7 @@ export const run = defineCommand({
       reporter.stop();
     }
     const { prepared, result } = outcome;
-    if (!result) return printDryRun(prepared, values.json);
+    if (!result) return printDryRun(prepared, values.json, verbose);
     await locateFailures(result, prepared, reporter.stacks);
     if (values.json) console.log(resultJson(result));
     else {
@@ -186,9 +192,14 @@ function eventReporter(o: { json: boolean; verbose: boolean }) {
   return { onEvent, stacks, stop: () => ticker && clearInterval(ticker) };
 }
 
-/** `--dry-run`: the plan with reasons, and the warehouse cost guard (bytes each task's SQL would
+/** `--dry-run`: the plan with reasons (the first PLAN_LIST_LIMIT tasks, then counts by reason,
+ *  unless --verbose), and the warehouse cost guard (bytes each task's SQL would
  *  process, from BigQuery dry runs). */
-async function printDryRun(prepared: PreparedRun, json: boolean): Promise<number> {
+async function printDryRun(
+  prepared: PreparedRun,
+  json: boolean,
+  verbose: boolean,
+): Promise<number> {
   const { estimatePlan, formatEstimates } =
     await import('../../runtime/warehouse/tasks/estimate.js');
   const estimates = await estimatePlan(prepared.graph, prepared.plan).catch((e: unknown) => [
@@ -203,7 +214,7 @@ async function printDryRun(prepared: PreparedRun, json: boolean): Promise<number
     }));
     console.log(JSON.stringify({ ok: true, dryRun: true, tasks, estimates }));
   } else {
-    console.log(formatPlan(prepared.plan));
+    console.log(formatPlan(prepared.plan, verbose ? {} : { limit: PLAN_LIST_LIMIT }));
     const lines = formatEstimates(estimates);
     if (lines) console.log(lines);
   }

@@ -29,34 +29,42 @@ export async function computeKeys(
       if (node.task.cache === 'code' && node.task.module) modules.add(node.task.module);
     await hasher.prepare(modules);
   }
+  // Per module, once: its code fingerprint and the hashed values of the environment variables
+  // it reads (a module's 100k tasks share both, frozen, so canonical JSON serialises each once).
+  type ModuleFacts = { code: CodeFingerprint; env: Readonly<Record<string, string>> | undefined };
+  const perModule = new Map<string, ModuleFacts>();
+  const moduleFacts = async (module: string): Promise<ModuleFacts> => {
+    const code = hasher!.computed(module) ?? (await hasher!.fingerprint(module));
+    const names = hasher!.envRead(module);
+    const facts = {
+      code,
+      env: names.length > 0 ? Object.freeze(envInputs(names)) : undefined,
+    };
+    perModule.set(module, facts);
+    return facts;
+  };
   for (const node of graph.nodes) {
     const task = node.task;
     const upstream: Record<string, string> = {};
     for (const up of node.upstream) upstream[up] = keys.get(up)!.value;
-    const codecs: Record<string, string> = {};
-    const outputs = task.outputs as Record<string, OutputSpec>;
-    for (const name of Object.keys(outputs).sort()) codecs[name] = codecKey(outputs[name]!);
     const inputs: KeyInputs = {
       task: task.name,
       version: task.version,
       cache: task.cache,
       params: node.params,
       upstream,
-      codecs,
+      codecs: codecsOf(task.outputs as Record<string, OutputSpec>),
     };
-    if (task.cache === 'code' && hasher) {
-      inputs.code = task.module
-        ? (hasher.computed(task.module) ?? (await hasher.fingerprint(task.module)))
-        : codeOfRun(task);
-    }
+    // (No await once a module is known: a microtask per task is measurable at 100k.)
+    const facts =
+      hasher && task.module
+        ? (perModule.get(task.module) ?? (await moduleFacts(task.module)))
+        : undefined;
+    if (task.cache === 'code' && hasher) inputs.code = facts ? facts.code : codeOfRun(task);
     // Environment variables the task's code reads, by value but hashed: a changed token re-runs
     // its readers, and no secret is written to a manifest. (Also under cache: 'params': a value
     // read is an input, whatever the code mode.)
-    if (hasher && task.module) {
-      if (!hasher.computed(task.module)) await hasher.fingerprint(task.module);
-      const names = hasher.envRead(task.module);
-      if (names.length > 0) inputs.env = envInputs(names);
-    }
+    if (facts?.env) inputs.env = facts.env;
     const hooks = hooksFor(task);
     if (hooks.some((h) => h.keyInputs)) {
       inputs.hooks = {};
@@ -71,6 +79,32 @@ export async function computeKeys(
   }
   return keys;
 }
+
+/**
+ * Output name → codec id@version, in name order. Tasks declaring the same outputs share one
+ * frozen record (so `canonicalJson` serialises it once); the record is rebuilt whenever the
+ * codec registry's answer differs, as the memo key holds every codec key.
+ */
+function codecsOf(outputs: Record<string, OutputSpec>): Record<string, string> {
+  const names = Object.keys(outputs);
+  if (names.length > 1) names.sort();
+  let memoKey = '';
+  const values: string[] = [];
+  for (const name of names) {
+    const codec = codecKey(outputs[name]!);
+    values.push(codec);
+    memoKey += `${name}\0${codec}\0`;
+  }
+  let codecs = codecsMemo.get(memoKey);
+  if (!codecs) {
+    const record: Record<string, string> = {};
+    for (let i = 0; i < names.length; i++) record[names[i]!] = values[i]!;
+    codecs = Object.freeze(record);
+    codecsMemo.set(memoKey, codecs);
+  }
+  return codecs;
+}
+const codecsMemo = new Map<string, Readonly<Record<string, string>>>();
 
 const envMemo = new Map<string, string>();
 

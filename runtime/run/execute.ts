@@ -133,12 +133,19 @@ export async function executeRun(options: ExecuteOptions): Promise<RunResult> {
     }
   }
 
+  // How many tasks still to run read each task's outputs: a manifest is kept in memory only
+  // until its last reader's job is built (a 100k-task run would otherwise hold every one).
+  const readers = new Map<string, number>();
+  for (const e of toRun)
+    for (const up of new Set(graph.byName.get(e.name)!.inputs.map((i) => i.task)))
+      readers.set(up, (readers.get(up) ?? 0) + 1);
   const attempts: AttemptContext = {
     store,
     runner: options.runner,
     emit,
     keyOf,
     manifests: new Map(),
+    readers,
     backoffScale: options.backoffScale ?? 1,
   };
   await schedule({
@@ -179,8 +186,13 @@ interface AttemptContext {
   runner: TaskRunner;
   emit: (event: RunEvent) => void;
   keyOf: (name: string) => string;
-  /** Manifests read or written in this run, by task: the stored inputs of downstream jobs. */
+  /**
+   * Manifests read or written in this run, by task, while a task still to run reads them: the
+   * stored inputs of downstream jobs. One forgotten too early is read back from the store.
+   */
   manifests: Map<string, Manifest>;
+  /** Task → how many tasks still to run read its outputs (those not yet given their job). */
+  readers: Map<string, number>;
   backoffScale: number;
 }
 
@@ -219,6 +231,14 @@ export async function runAttempts(
       const m = await manifestOf(ctx, input.task);
       inputs.push({ ...input, stored: m.outputs[input.output]! });
     }
+    for (const up of new Set(node.inputs.map((i) => i.task))) {
+      const left = (ctx.readers.get(up) ?? 1) - 1;
+      if (left > 0) ctx.readers.set(up, left);
+      else {
+        ctx.readers.delete(up);
+        ctx.manifests.delete(up);
+      }
+    }
     // Only this task's and its upstream tasks' keys travel with the job: the whole run's map
     // would be cloned into the worker for every task (a million entries for 1000 tasks).
     const scopedKeys: Record<string, string> = { [node.name]: key };
@@ -246,13 +266,14 @@ export async function runAttempts(
           durationMs,
           finishedAt: new Date().toISOString(),
         };
+        const read = (ctx.readers.get(node.name) ?? 0) > 0;
         if (reused) {
-          ctx.manifests.set(node.name, manifest);
+          if (read) ctx.manifests.set(node.name, manifest);
           emit({ kind: 'task-cached', at: Date.now(), task: node.name, key, byOtherRun: true });
           return { name: node.name, status: 'cached', key, durationMs: 0 };
         }
         if (!commits) await store.writeManifest(manifest);
-        ctx.manifests.set(node.name, manifest);
+        if (read) ctx.manifests.set(node.name, manifest);
         emit({ kind: 'task-done', at: Date.now(), task: node.name, key, durationMs });
         return { name: node.name, status: 'ran', key, durationMs };
       } catch (error) {

@@ -44,14 +44,14 @@ export function buildGraph(
   const { tasks: all, diagnostics: collectDiags } = collectTasks(list, overrides);
   checkParamNames(all, overrides, diagnostics);
   diagnostics.push(...collectDiags);
-  const draft = new Map<string, DraftNode>();
+  // One node object per task, drafted here and linked in place (index, downstream) once ordered:
+  // at 100k tasks every per-task object counts (allocation and GC were most of the build).
+  const draft = new Map<string, GraphNode>();
   for (const task of all) draft.set(task.name, draftNode(task, overrides, diagnostics));
   const order = topologicalOrder(all, draft, diagnostics);
   if (diagnostics.length > 0) return { graph: undefined, diagnostics };
   return { graph: linkNodes(order, draft), diagnostics };
 }
-
-type DraftNode = Omit<GraphNode, 'index' | 'downstream'>;
 
 /** An override naming a param no task declares is a mistake (a typo, most likely). */
 function checkParamNames(
@@ -72,12 +72,13 @@ function checkParamNames(
   }
 }
 
-/** One task's params, checked inputs, codecs and sorted upstream names (tables included). */
+/** One task's params, checked inputs, codecs and sorted upstream names (tables included);
+ *  `index` and `downstream` are filled by `linkNodes`. */
 function draftNode(
   task: AnyTask,
   overrides: Record<string, unknown>,
   diagnostics: RuntimeDiagnostic[],
-): DraftNode {
+): GraphNode {
   const params = resolveParams(task, overrides, diagnostics);
   const inputs = resolveInputs(task, params, diagnostics);
   checkCodecs(task, diagnostics);
@@ -90,7 +91,15 @@ function draftNode(
     if (tables) for (const t in tables) upstream.add(tables[t]!.name);
     upstreamNames = [...upstream].sort();
   }
-  return { task, name: task.name, params, inputs, upstream: upstreamNames };
+  return {
+    task,
+    name: task.name,
+    index: -1,
+    params,
+    inputs,
+    upstream: upstreamNames,
+    downstream: [],
+  };
 }
 
 /** The task's inputs, each checked: it names a task, of the expected family, and a declared output. */
@@ -101,7 +110,9 @@ function resolveInputs(
 ): GraphNode['inputs'] {
   const inputs: GraphNode['inputs'] = [];
   const specs = inputsOf(task, params);
-  for (const inputName of Object.keys(specs).sort()) {
+  const names = Object.keys(specs);
+  if (names.length > 1) names.sort();
+  for (const inputName of names) {
     const spec = specs[inputName]!;
     const upstream = spec.task;
     if (!spec.task || spec.task.kind !== 'cellar.task') {
@@ -159,7 +170,7 @@ function checkCodecs(task: AnyTask, diagnostics: RuntimeDiagnostic[]): void {
  */
 function topologicalOrder(
   all: readonly AnyTask[],
-  draft: Map<string, DraftNode>,
+  draft: Map<string, GraphNode>,
   diagnostics: RuntimeDiagnostic[],
 ): string[] {
   const order: string[] = [];
@@ -191,24 +202,19 @@ function topologicalOrder(
   return order;
 }
 
-/** Nodes in `order`, each with its index and its sorted downstream names. */
-function linkNodes(order: readonly string[], draft: Map<string, DraftNode>): TaskGraph {
-  const nodes: GraphNode[] = order.map((name, index) => {
-    const d = draft.get(name)!;
-    return {
-      task: d.task,
-      name: d.name,
-      params: d.params,
-      inputs: d.inputs,
-      upstream: d.upstream,
-      index,
-      downstream: [],
-    };
-  });
-  const byName = new Map(nodes.map((n) => [n.name, n]));
+/** The drafted nodes in `order`, each given its index and its sorted downstream names. */
+function linkNodes(order: readonly string[], draft: Map<string, GraphNode>): TaskGraph {
+  const nodes: GraphNode[] = new Array(order.length);
+  const byName = new Map<string, GraphNode>();
+  for (let index = 0; index < order.length; index++) {
+    const node = draft.get(order[index]!)!;
+    node.index = index;
+    nodes[index] = node;
+    byName.set(node.name, node);
+  }
   for (const node of nodes)
     for (const up of node.upstream) byName.get(up)!.downstream.push(node.name);
-  for (const node of nodes) node.downstream.sort();
+  for (const node of nodes) if (node.downstream.length > 1) node.downstream.sort();
   return { nodes, byName };
 }
 
@@ -262,6 +268,18 @@ function inputsOf(task: AnyTask, params: Record<string, unknown>): Record<string
   return task.dynamicInputs ? { ...inputs, ...task.dynamicInputs(params) } : inputs;
 }
 
+/**
+ * Task name → task, for every task of the pipeline and everything upstream of them, without
+ * building (or checking) the graph: what a worker thread needs to run jobs of a graph the
+ * scheduler has already built and checked. Half the memory of `buildGraph` at 100k tasks.
+ */
+export function tasksByName(
+  pipeline: Pipeline,
+  overrides: Record<string, unknown> = {},
+): Map<string, AnyTask> {
+  return new Map(collectTasks(pipeline.tasks, overrides).tasks.map((t) => [t.name, t]));
+}
+
 function collectTasks(
   list: readonly AnyTask[],
   overrides: Record<string, unknown>,
@@ -308,7 +326,9 @@ function resolveParams(
 ): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   const specs = task.params as Record<string, ParamSpec>;
-  for (const name of Object.keys(specs).sort()) {
+  const names = Object.keys(specs);
+  if (names.length > 1) names.sort();
+  for (const name of names) {
     const spec = specs[name]!;
     const value = Object.hasOwn(overrides, name) ? overrides[name] : spec.default;
     if (spec.type !== 'json' && typeof value !== spec.type) {

@@ -137,23 +137,63 @@ function formatChange(c: KeyChange): string {
   return `${c.path}: ${show(c.before)} → ${show(c.after)}`;
 }
 
-/** The plan as `--dry-run` prints it: what would run and why, with the key diff. */
-export function formatPlan(plan: RunPlan, options: { showCached?: boolean } = {}): string {
-  const width = Math.max(4, ...plan.entries.map((e) => e.name.length));
+/** Tasks `cellar run --dry-run` lists one by one before it sums the rest up (unless --verbose). */
+export const PLAN_LIST_LIMIT = 50;
+
+/**
+ * The plan as `--dry-run` prints it: what would run and why, with the key diff, in plan
+ * (topological) order, so the first stale cause comes first. With `limit`, only the first
+ * `limit` tasks are listed and the rest are counted by reason (a 100,000-task pipeline's plan is
+ * a digest, not 100,000 lines); the last line is always the totals.
+ */
+export function formatPlan(
+  plan: RunPlan,
+  options: { showCached?: boolean; limit?: number } = {},
+): string {
+  const shown = plan.entries.filter((e) => e.action !== 'cached' || options.showCached);
+  const limit = options.limit ?? Infinity;
+  const listed = shown.length > limit ? shown.slice(0, limit) : shown;
+  let width = 4;
+  for (const e of listed) if (e.name.length > width) width = e.name.length;
   const lines: string[] = [];
   const label = (e: PlanEntry) =>
     e.action === 'run' ? 'would run' : e.action === 'cached' ? 'cached   ' : 'not run  ';
-  for (const e of plan.entries) {
-    if (e.action === 'cached' && !options.showCached) continue;
+  for (const e of listed) {
     lines.push(`${label(e)}  ${e.name.padEnd(width)}  ${e.key.value}  ${describeReason(e.reason)}`);
     if (e.reason.kind === 'inputs-changed')
       for (const c of e.reason.changes) lines.push(`${' '.repeat(13 + width)}${formatChange(c)}`);
   }
-  const run = plan.entries.filter((e) => e.action === 'run').length;
-  const cached = plan.entries.filter((e) => e.action === 'cached').length;
+  if (listed.length < shown.length) {
+    const byReason = new Map<string, number>();
+    for (let i = listed.length; i < shown.length; i++) {
+      const e = shown[i]!;
+      const what = `${label(e).trim()}: ${reasonKindText[e.reason.kind]}`;
+      byReason.set(what, (byReason.get(what) ?? 0) + 1);
+    }
+    const rest = [...byReason].map(([what, n]) => `${n} ${what}`).join(', ');
+    lines.push(
+      `... and ${shown.length - listed.length} more (${rest}); --verbose lists every task`,
+    );
+  }
+  let run = 0;
+  let cached = 0;
+  for (const e of plan.entries)
+    if (e.action === 'run') run++;
+    else if (e.action === 'cached') cached++;
   lines.push(`${run} task${run === 1 ? '' : 's'} would run, ${cached} cached.`);
   return lines.join('\n');
 }
+
+/** A plan reason's kind in words, for the digest of the tasks not listed one by one. */
+const reasonKindText: Record<PlanReason['kind'], string> = {
+  cached: 'up to date',
+  'never-run': 'never run',
+  'inputs-changed': 'inputs changed',
+  'rerun-flag': 'forced',
+  'rerun-selector': 'forced by --rerun',
+  'cache-invalid': 'cached result rejected',
+  'not-requested': 'not requested',
+};
 
 const LIST_LIMIT = 12;
 

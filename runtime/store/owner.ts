@@ -10,7 +10,13 @@
 //
 // Where /proc is missing (macOS), start time and boot id are absent and liveness falls back to
 // `kill(pid, 0)`, with the old limit: a recycled PID keeps a dead owner's lock until it exits.
-import { readFileSync } from 'node:fs';
+//
+// A thread can be an owner too (the DuckDB lease: DuckDB does not lock a file against other
+// threads of its own process). A thread is its task id plus the task's start time, read from
+// /proc/thread-self: alive exactly while that OS thread exists, whether or not its event loop is
+// free. A heartbeat cannot say that: a live holder blocked in a long synchronous call (DuckDB's
+// checkpoint on close) looks dead to it.
+import { readFileSync, readlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
 
 export interface ProcessIdentity {
@@ -24,9 +30,14 @@ export interface ProcessIdentity {
 
 /** The start time of process `pid` (ticks since boot), or undefined without /proc or process. */
 export function processStartTime(pid: number): number | undefined {
+  return startTimeIn(`/proc/${pid}/stat`);
+}
+
+/** Field 22 (starttime) of a /proc `stat` file, or undefined when it cannot be read. */
+function startTimeIn(statPath: string): number | undefined {
   let stat: string;
   try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    stat = readFileSync(statPath, 'utf8');
   } catch {
     return undefined;
   }
@@ -60,6 +71,38 @@ export function currentProcess(): ProcessIdentity {
     if (boot !== undefined) self.boot = boot;
   }
   return self;
+}
+
+/** An OS thread of this host: its task id and start time (ticks since boot, like a process's). */
+export interface ThreadIdentity {
+  tid: number;
+  tstart: number;
+}
+
+let thread: ThreadIdentity | null | undefined;
+/** The calling thread (module state is per thread, so each worker thread reads its own), or
+ *  undefined without /proc/thread-self (not Linux). */
+export function currentThread(): ThreadIdentity | undefined {
+  if (thread === undefined) {
+    thread = null;
+    try {
+      const tid = Number(/\/task\/(\d+)$/.exec(readlinkSync('/proc/thread-self'))?.[1]);
+      const tstart = startTimeIn('/proc/thread-self/stat');
+      if (Number.isInteger(tid) && tstart !== undefined) thread = { tid, tstart };
+    } catch {
+      // no /proc/thread-self
+    }
+  }
+  return thread ?? undefined;
+}
+
+/**
+ * Is the thread that recorded `owner` still running? Only meaningful once `isOwnerAlive(owner)`
+ * holds on this host: then the thread is alive exactly while /proc/<pid>/task/<tid> exists with
+ * the recorded start time (a reused task id starts at another tick).
+ */
+export function isThreadAlive(owner: { pid: number } & ThreadIdentity): boolean {
+  return startTimeIn(`/proc/${owner.pid}/task/${owner.tid}/stat`) === owner.tstart;
 }
 
 /**

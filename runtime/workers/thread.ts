@@ -5,7 +5,7 @@
 import { thrownMessage } from '../errors.js';
 import { parentPort, workerData } from 'node:worker_threads';
 import { loadPipeline } from '../load/loader.js';
-import { buildGraph } from '../run/graph.js';
+import { tasksByName } from '../run/graph.js';
 import { performTask, type TaskJob } from '../run/perform.js';
 import { LocalStore } from '../store/local.js';
 import { openStore, type StoreChoice } from '../store/open.js';
@@ -22,12 +22,11 @@ interface WorkerInit {
 
 const init = workerData as WorkerInit;
 const loaded = loadPipeline(init.pipelineFile);
-const ready = (async () => {
-  const { pipeline } = await loaded;
-  const { graph, diagnostics } = buildGraph(pipeline, init.params);
-  if (!graph) throw new Error(diagnostics.map((d) => d.message).join('; '));
-  return new Map<string, AnyTask>(graph.nodes.map((n) => [n.name, n.task]));
-})();
+// The scheduler has built and checked the graph; a worker only looks tasks up by name (building
+// the whole graph again in every worker cost each one the graph's memory at 100k tasks).
+const ready: Promise<Map<string, AnyTask>> = loaded.then(({ pipeline }) =>
+  tasksByName(pipeline, init.params),
+);
 // The pipeline's own view of the store, as the scheduler's (run.ts normalizeRunOptions).
 const opened: Promise<Store> = (async () => {
   const root = init.store ? await openStore(init.store) : new LocalStore(init.workspace);

@@ -109,6 +109,38 @@ describe('defineTask: a malformed definition names the task and the field (E_BAD
     expect(message).toContain(text);
   });
 
+  // defineTask checks a definition with a fast straight-line test first (100k tasks define
+  // 100k); each rule of the full check must still refuse through it.
+  it.each([
+    ['an empty family', { family: '' }, "'family' must be a non-empty string"],
+    ['a module that is not a string', { module: 3 }, "'module' must be a string"],
+    ['a version that is not finite', { version: Number.NaN }, "'version' must be a number"],
+    ['rerun not a boolean', { rerun: 'yes' }, "'rerun' must be true or false"],
+    ['negative retries', { retries: -1 }, "'retries' must be a whole number"],
+    ['a negative retry delay', { retryDelayMs: -5 }, "'retryDelayMs' must be a number"],
+    ['dynamicInputs not a function', { dynamicInputs: {} }, "'dynamicInputs' must be a function"],
+    ['checks with a number', { checks: ['x > 0', 3] }, "'checks' must be an array of strings"],
+    ['warehouse not an object', { warehouse: 'bq' }, "'warehouse' must be an object"],
+    ['a source without cells', { source: { notebook: 'a.ipynb' } }, "'source' must be an object"],
+    [
+      'a param without a default',
+      { params: { n: { type: 'number' } } },
+      "'params.n' needs a 'default'",
+    ],
+    [
+      'an input whose output is not a name',
+      { inputs: { x: { task: defineTask({ name: 'up', outputs: { x: {} }, run }), output: 1 } } },
+      "'inputs.x' must name an output of 'up'",
+    ],
+    ['an output codec that is not a string', { outputs: { x: { codec: 1 } } }, 'has codec 1'],
+    ['an output save that is not a function', { outputs: { x: { save: 'x' } } }, "has 'save'"],
+    ['a name with a space', { name: 'two words' }, "'name' must be a name of letters"],
+  ])('variant (fast check): %s', (_what, fields, text) => {
+    const { code, message } = definitionError({ name: 'v', outputs: { x: {} }, run, ...fields });
+    expect(code).toBe('E_BAD_TASK');
+    expect(message).toContain(text);
+  });
+
   it('lists every problem, not only the first', () => {
     const { message } = definitionError({
       name: 'many',

@@ -8,12 +8,18 @@
 // So the file is leased: a thread opens DuckDB only while holding `<db>.lock` (created with
 // O_EXCL, which excludes other threads and other processes alike), and closes it after a short
 // idle time (`idleMs`, default 300 ms), so a burst of notebook queries shares one open instance
-// while a pipeline in another process gets its turn between cells. The holder refreshes the lock
-// file's mtime every second; a lock whose holder process is gone, or that has not been
-// refreshed for 15 s (a crashed worker thread), is taken over. The holder is recorded as PID +
-// process start time + boot id (store/owner.ts), so a lease left by a killed process whose PID was
-// reused (node is PID 1 after every container restart) is taken over at once, not after 15 s. Waiting is bounded by `waitMs`
-// (default 10 minutes, long streams hold the lease) and ends with an error naming the holder.
+// while a pipeline in another process gets its turn between cells. The holder is recorded as PID +
+// process start time + boot id + thread (task id and start time; store/owner.ts): a lease whose
+// holder process or thread is gone is taken over at once, also when its PID was reused (node is
+// PID 1 after every container restart). A live holder is never taken over, however long its
+// event loop is blocked: a heartbeat cannot tell blocked from dead, and taking the file from a
+// holder blocked in `closeSync` (the checkpoint after the first seed of a fresh warehouse takes
+// seconds on a busy machine) let a worker thread open a half-written file ("Could not read enough
+// bytes"). The holder still refreshes the lock file's mtime every second; only where the holder's
+// thread cannot be judged (no /proc, or another host) is a lease unrefreshed for 15 s stale. A
+// holder removes or refreshes the lock file only while it holds its own token, so a lease taken
+// over from it is never removed by it. Waiting is bounded by `waitMs` (default 10 minutes, long
+// streams hold the lease) and ends with an error naming the holder.
 import { DuckDBInstance } from '@duckdb/node-api';
 import {
   closeSync,
@@ -26,7 +32,8 @@ import {
 } from 'node:fs';
 import { threadId } from 'node:worker_threads';
 import { WarehouseError } from '../types.js';
-import { currentProcess, isOwnerAlive } from '../../store/owner.js';
+import { randomUUID } from 'node:crypto';
+import { currentProcess, currentThread, isOwnerAlive, isThreadAlive } from '../../store/owner.js';
 
 export interface LeaseOptions {
   path: string;
@@ -35,6 +42,9 @@ export interface LeaseOptions {
   waitMs?: number;
   /** Runs once after each open (create registry tables …). */
   onOpen?: (instance: DuckDBInstance) => Promise<void>;
+  /** A holder that cannot be judged by its thread (no /proc, another host) is stale after this
+   *  long without a heartbeat (ms, default 15 s). */
+  staleMs?: number;
 }
 
 const STALE_MS = 15_000;
@@ -45,6 +55,8 @@ export class DuckDBLease {
   private holders = 0;
   private idleTimer: NodeJS.Timeout | null = null;
   private heartbeat: NodeJS.Timeout | null = null;
+  /** Written into the lock file while this lease holds it: what `unlock` checks before removing. */
+  private token = '';
   private readonly lockPath: string;
   private readonly memory: boolean;
 
@@ -127,17 +139,22 @@ export class DuckDBLease {
     for (;;) {
       try {
         const fd = openSync(this.lockPath, 'wx');
+        const token = randomUUID();
         writeSync(
           fd,
           JSON.stringify({
             ...currentProcess(),
             thread: threadId,
+            ...currentThread(),
+            token,
             since: new Date().toISOString(),
           }),
         );
         closeSync(fd);
+        this.token = token;
         this.heartbeat = setInterval(() => {
           try {
+            if (!this.ownsLock()) return; // taken over: never refresh another holder's lease
             const now = new Date();
             utimesSync(this.lockPath, now, now);
           } catch {
@@ -182,19 +199,31 @@ export class DuckDBLease {
         start?: number;
         boot?: string;
         thread: number;
+        tid?: number;
+        tstart?: number;
         since: string;
       };
       const age = Date.now() - statSync(this.lockPath).mtimeMs;
-      const alive = isOwnerAlive(info);
+      const staleMs = this.opts.staleMs ?? STALE_MS;
+      let stale: boolean;
+      if (!isOwnerAlive(info)) stale = true;
+      else if (
+        info.host === currentProcess().host &&
+        info.tid !== undefined &&
+        info.tstart !== undefined
+      )
+        // The holder's thread can be seen from here: its life decides, not its heartbeat.
+        stale = !isThreadAlive({ pid: info.pid, tid: info.tid, tstart: info.tstart });
+      else stale = age > staleMs;
       return {
-        stale: !alive || age > STALE_MS,
+        stale,
         text: `process ${info.pid} (thread ${info.thread}) since ${info.since}`,
       };
     } catch {
       // Unreadable: being written right now, or gone. Not stale yet unless old.
       try {
         return {
-          stale: Date.now() - statSync(this.lockPath).mtimeMs > STALE_MS,
+          stale: Date.now() - statSync(this.lockPath).mtimeMs > (this.opts.staleMs ?? STALE_MS),
           text: 'another process',
         };
       } catch {
@@ -211,10 +240,21 @@ export class DuckDBLease {
       this.heartbeat = null;
       process.removeListener('exit', this.exitHandler);
       try {
-        unlinkSync(this.lockPath);
+        if (this.ownsLock()) unlinkSync(this.lockPath);
       } catch {
         /* already gone */
       }
+    }
+  }
+
+  /** Does the lock file still hold this lease's token (not taken over, not removed)? */
+  private ownsLock(): boolean {
+    try {
+      return (
+        (JSON.parse(readFileSync(this.lockPath, 'utf8')) as { token?: string }).token === this.token
+      );
+    } catch {
+      return false;
     }
   }
 }

@@ -1,0 +1,230 @@
+// The 100k-task speed-ups (issue 13; docs/design/runtime.md "Performance") change how the graph,
+// the keys, the dry-run's plan and the executor's memory are handled. These pin what they must
+// never change: every key input still counts, a changed upstream still re-runs its downstream,
+// the dry run still names the first stale cause, and a manifest released from memory is never
+// an output lost to the task that needs it. The 100k figures live in bench/scale.bench.ts.
+import { describe, expect, it } from 'vitest';
+import { mkdtempSync, unlinkSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { definePipeline, defineTask, output, type AnyTask } from '../../runtime/task.js';
+import { LocalStore } from '../../runtime/store/local.js';
+import { MemoryStore } from '../../runtime/store/memory.js';
+import { runPipeline } from '../../runtime/run/run.js';
+import { buildGraph, tasksByName } from '../../runtime/run/graph.js';
+import { computeKeys } from '../../runtime/key/keys.js';
+import { formatPlan, PLAN_LIST_LIMIT } from '../../runtime/run/summary.js';
+import type { Manifest } from '../../runtime/types.js';
+
+/** n leaves (`leaf<i>` = i + offset, or + bump for the one leaf `bumped`) and a total of them. */
+function wide(n: number, o: { offset?: number; bumped?: number; codec?: string } = {}) {
+  const leaves: AnyTask[] = [];
+  for (let i = 0; i < n; i++)
+    leaves.push(
+      defineTask({
+        name: `leaf${i}`,
+        params: { offset: { type: 'number', default: o.offset ?? 0 } },
+        outputs: { v: i === o.bumped && o.codec ? { codec: o.codec } : {} },
+        version: i === o.bumped ? 1 : 0,
+        run: (_i, p: { offset: number }) => ({ v: i + p.offset }),
+      }),
+    );
+  const total = defineTask({
+    name: 'total',
+    inputs: Object.fromEntries(leaves.map((t) => [t.name, output(t, 'v')])),
+    outputs: { total: {} },
+    run: (inputs: Record<string, number>) => ({
+      total: Object.values(inputs).reduce((s, v) => s + v, 0),
+    }),
+  });
+  return definePipeline({ name: 'wide', tasks: [...leaves, total] });
+}
+
+const statuses = (r: { tasks: { name: string; status: string }[] }) =>
+  Object.fromEntries(r.tasks.map((t) => [t.name, t.status]));
+
+describe('keys at scale: every input still counts', () => {
+  it('tasks declaring the same outputs share a codecs record, yet a codec change re-keys only its task (and downstream)', async () => {
+    const before = buildGraph(wide(3)).graph!;
+    const after = buildGraph(wide(3, { bumped: 1, codec: 'json' })).graph!;
+    const k0 = await computeKeys(before);
+    const k1 = await computeKeys(after);
+    expect(k1.get('leaf1')!.inputs.codecs.v).toMatch(/^json@/);
+    expect(k0.get('leaf1')!.inputs.codecs.v).toMatch(/^auto\(/);
+    expect(k1.get('leaf0')!.value).toBe(k0.get('leaf0')!.value);
+    expect(k1.get('leaf2')!.value).toBe(k0.get('leaf2')!.value);
+    expect(k1.get('leaf1')!.value).not.toBe(k0.get('leaf1')!.value);
+    expect(k1.get('total')!.value).not.toBe(k0.get('total')!.value);
+  });
+
+  it('a param change re-runs every reader and the total; a changed upstream re-runs its downstream', async () => {
+    const ws = mkdtempSync(join(tmpdir(), 'cellar-scale-'));
+    const run = (p: ReturnType<typeof wide>) =>
+      runPipeline({ pipeline: p, store: new LocalStore(ws), codeAware: false });
+    expect((await run(wide(4))).result!.ok).toBe(true);
+    expect(Object.values(statuses((await run(wide(4))).result!))).toEqual(Array(5).fill('cached'));
+    // One leaf's definition changes (its version): it and the total re-run, nothing else.
+    const changed = await run(wide(4, { bumped: 2 }));
+    expect(statuses(changed.result!)).toEqual({
+      leaf0: 'cached',
+      leaf1: 'cached',
+      leaf2: 'ran',
+      leaf3: 'cached',
+      total: 'ran',
+    });
+    // A param every leaf reads: all of them, then the total.
+    const param = await run(wide(4, { bumped: 2, offset: 10 }));
+    expect(Object.values(statuses(param.result!))).toEqual(Array(5).fill('ran'));
+  });
+
+  it('a deleted manifest re-runs its task, and the total reads the new output', async () => {
+    const ws = mkdtempSync(join(tmpdir(), 'cellar-scale-'));
+    const run = () =>
+      runPipeline({ pipeline: wide(3), store: new LocalStore(ws), codeAware: false });
+    await run();
+    const dir = join(ws, 'wide', 'leaf1');
+    for (const f of readdirSync(dir)) if (f.endsWith('.manifest.json')) unlinkSync(join(dir, f));
+    const again = await run();
+    expect(statuses(again.result!)).toMatchObject({ leaf0: 'cached', leaf1: 'ran' });
+  });
+});
+
+describe('the dry run of a big plan is a digest', () => {
+  it(`lists the first ${PLAN_LIST_LIMIT} tasks in plan order, counts the rest by reason, and keeps the totals`, async () => {
+    const ws = mkdtempSync(join(tmpdir(), 'cellar-scale-'));
+    await runPipeline({ pipeline: wide(5), store: new LocalStore(ws), codeAware: false });
+    // Now leaf3 changed and the pipeline grew: leaf3 is stale, leaf5… never ran, total is stale.
+    const n = PLAN_LIST_LIMIT + 30;
+    const { prepared } = await runPipeline({
+      pipeline: wide(n, { bumped: 3 }),
+      store: new LocalStore(ws),
+      codeAware: false,
+      dryRun: true,
+    });
+    const digest = formatPlan(prepared.plan, { limit: PLAN_LIST_LIMIT }).split('\n');
+    // The first stale cause comes first, with what changed.
+    expect(digest[0]).toMatch(/^would run {2}leaf3 +\w+ {2}inputs changed since key \w+$/);
+    expect(digest[1]).toMatch(/^ +version: 0 → 1$/);
+    const listed = digest.filter((l) => l.startsWith('would run'));
+    expect(listed).toHaveLength(PLAN_LIST_LIMIT);
+    // Shown: leaf3, leaf5 … leaf<n-1>, total; the first PLAN_LIST_LIMIT listed, the rest counted.
+    const rest = 1 + (n - 5) + 1 - PLAN_LIST_LIMIT;
+    expect(digest.at(-2)).toBe(
+      `... and ${rest} more (${rest - 1} would run: never run, 1 would run: inputs changed); --verbose lists every task`,
+    );
+    expect(digest.at(-1)).toBe(`${n - 4 + 1} tasks would run, 4 cached.`);
+    // Without a limit (--verbose), every task is listed.
+    const full = formatPlan(prepared.plan).split('\n');
+    expect(full.filter((l) => l.startsWith('would run'))).toHaveLength(n - 4 + 1);
+    expect(full.at(-1)).toBe(digest.at(-1));
+  });
+});
+
+describe('memory release in the executor', () => {
+  /** A store counting manifest reads: a manifest released too early would be read back. */
+  class CountingStore extends MemoryStore {
+    constructor(
+      readonly reads: string[] = [],
+      pipeline?: string,
+      shared?: MemoryStore,
+    ) {
+      super(pipeline, shared);
+    }
+    override forPipeline(pipeline: string): CountingStore {
+      return this.pipeline === pipeline ? this : new CountingStore(this.reads, pipeline, this);
+    }
+    override async readManifest(task: string, key: string): Promise<Manifest | undefined> {
+      this.reads.push(task);
+      return super.readManifest(task, key);
+    }
+  }
+  const diamond = (salt: number) => {
+    const a = defineTask({
+      name: 'a',
+      params: { salt: { type: 'number', default: salt } },
+      outputs: { v: {} },
+      run: (_i, p: { salt: number }) => ({ v: 10 + p.salt }),
+    });
+    const b = defineTask({
+      name: 'b',
+      inputs: { a: output(a, 'v') },
+      outputs: { v: {} },
+      run: (i: { a: number }) => ({ v: i.a * 2 }),
+    });
+    const c = defineTask({
+      name: 'c',
+      inputs: { a: output(a, 'v') },
+      outputs: { v: {} },
+      run: (i: { a: number }) => ({ v: i.a * 3 }),
+    });
+    const d = defineTask({
+      name: 'd',
+      inputs: { a: output(a, 'v'), b: output(b, 'v'), c: output(c, 'v') },
+      outputs: { v: {} },
+      run: (i: { a: number; b: number; c: number }) => ({ v: i.a + i.b + i.c }),
+    });
+    return { pipeline: definePipeline({ name: 'diamond', tasks: [a, b, c, d] }), d };
+  };
+
+  it('an output read by several later tasks stays available until the last of them starts', async () => {
+    const store = new CountingStore();
+    const { pipeline } = diamond(0);
+    const { result } = await runPipeline({ pipeline, store, codeAware: false, workers: 1 });
+    expect(result!.ok).toBe(true);
+    const d = result!.tasks.find((t) => t.name === 'd')!;
+    const m = await store.forPipeline('diamond').readManifest('d', d.key);
+    const bytes = await store.forPipeline('diamond').readOutput('d', m!.outputs.v!.file);
+    expect(JSON.parse(Buffer.from(bytes).toString())).toBe(10 + 20 + 30);
+    // Every input came from a manifest this run kept: none was read back from the store.
+    expect(store.reads.filter((t) => t !== 'd')).toEqual([]);
+  });
+
+  it('variant: a cached upstream read by several tasks is read from the store once', async () => {
+    const store = new CountingStore();
+    await runPipeline({ pipeline: diamond(0).pipeline, store, codeAware: false });
+    store.reads.length = 0;
+    // b, c and d re-run (forced); a stays cached and is read once for all three.
+    const { result } = await runPipeline({
+      pipeline: diamond(0).pipeline,
+      store,
+      codeAware: false,
+      rerun: ['b+', 'c+'],
+      workers: 1,
+    });
+    expect(statuses(result!)).toEqual({ a: 'cached', b: 'ran', c: 'ran', d: 'ran' });
+    expect(store.reads).toEqual(['a']);
+  });
+});
+
+describe('worker threads look tasks up without building the graph', () => {
+  it('tasksByName holds the listed tasks and the upstream tasks pulled in through inputs', () => {
+    const { pipeline, d } = diamondOnlyLast();
+    const names = [...tasksByName(pipeline).keys()].sort();
+    expect(names).toEqual(['a', 'b', 'c', 'd']);
+    expect(tasksByName(pipeline).get('d')).toBe(d);
+  });
+});
+
+/** The diamond with only its last task listed: a, b and c come in through inputs. */
+function diamondOnlyLast() {
+  const a = defineTask({ name: 'a', outputs: { v: {} }, run: () => ({ v: 1 }) });
+  const b = defineTask({
+    name: 'b',
+    inputs: { a: output(a, 'v') },
+    outputs: { v: {} },
+    run: (i: { a: number }) => ({ v: i.a }),
+  });
+  const c = defineTask({
+    name: 'c',
+    inputs: { a: output(a, 'v') },
+    outputs: { v: {} },
+    run: (i: { a: number }) => ({ v: i.a }),
+  });
+  const d = defineTask({
+    name: 'd',
+    inputs: { b: output(b, 'v'), c: output(c, 'v') },
+    outputs: { v: {} },
+    run: (i: { b: number; c: number }) => ({ v: i.b + i.c }),
+  });
+  return { pipeline: definePipeline({ name: 'only-last', tasks: [d] }), d };
+}
