@@ -40,6 +40,7 @@ import {
 } from '../../runtime/project.js';
 import { canonicalJson, sha256 } from '../../runtime/key/hash.js';
 import { loadPipeline } from '../../runtime/load/loader.js';
+import { classRegistration, exportsClasses } from '../../runtime/load/bundle.js';
 import type { AnyTask, Pipeline } from '../../runtime/task.js';
 import { CliError } from '../errors.js';
 import type { BuildManifest } from './run-entry.js';
@@ -89,10 +90,13 @@ function moduleIdentity(projectRoot: string): Plugin {
         if (args.path.includes(`${sep}node_modules${sep}`) || isCellarSource(args.path))
           return undefined;
         const id = builtModuleUrl(projectRoot, args.path);
-        const contents = readFileSync(args.path, 'utf8').replace(
+        let contents = readFileSync(args.path, 'utf8').replace(
           /\bimport\.meta\.url\b/g,
           JSON.stringify(id),
         );
+        // Its exported classes are registered as under `cellar run`, so instances cross tasks.
+        if (exportsClasses(contents, args.path))
+          contents += classRegistration(args.path, projectRoot);
         const ext = args.path.slice(args.path.lastIndexOf('.') + 1);
         const loader =
           ext === 'tsx' ? 'tsx' : ext.endsWith('ts') ? 'ts' : ext === 'jsx' ? 'jsx' : 'js';

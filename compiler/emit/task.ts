@@ -425,7 +425,7 @@ export function emitSharedModule(ctx: EmitContext): EmittedFile | undefined {
   const text = [
     header(plan, cells),
     docComment(
-      'Helpers declared in task cells and called by other tasks: code, not data, so every task that calls one imports it from here.',
+      'Functions and classes declared in task cells: code, not data, so every task that uses one imports it from here (and an instance of a class stored by one task is rebuilt from here in the next).',
       ['@module'],
     ),
     imports.print(),

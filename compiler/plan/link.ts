@@ -703,6 +703,12 @@ const consume = (consumed: Consumed, task: string, name: string) => {
 function deriveInputs(s: LinkState): { consumed: Consumed; readByTasks: Set<string> } {
   const consumed: Consumed = new Map();
   const readByTasks = new Set<string>(); // tasks some other task reads from
+  // A class declared in a task is code, and its instances may cross to later tasks that never
+  // name it (`model.nearest(x)`): those need the class itself to rebuild them. Closing over no
+  // task value, it goes to shared.ts, exported, where the runtime finds it by module and name.
+  for (const v of Object.values(s.versions))
+    if (v.owner.kind === 'task' && v.kind === 'class' && !v.shared)
+      if (capturedTaskValues(s, v).length === 0) v.shared = true;
   for (const task of s.tasks.values()) {
     const ids = [...(s.uses.get(task.name) ?? [])].sort();
     task.uses = ids;

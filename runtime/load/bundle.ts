@@ -17,6 +17,11 @@
 // that keeps mtime and size (`touch -r`, `cp -p`) still rebuilds. When bundling fails, the caller
 // falls back to tsx.
 //
+// Each local module that exports a class gets one statement appended: it registers its exported
+// classes with the runtime under `<path relative to the project>#<export name>` (codecs/classes.ts),
+// so instances a task stores come back as instances of that class in the tasks that read them.
+// The code-aware key hashes its own bundle (key/codehash.ts), without this statement.
+//
 // A pipeline outside any project that has cellar installed (a notebook in /tmp, `--out` outside
 // the project) imports 'cellar' from a folder where Node cannot find it. There the bundle
 // imports the runtime that is running it (this package's dist/index.js), so such a pipeline
@@ -31,7 +36,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { findProjectRoot } from '../project.js';
 import { sha256 } from '../key/hash.js';
@@ -46,8 +51,9 @@ interface BundleRecord {
 
 // 2: 'cellar' mapped to the running runtime where it does not resolve. 3: content stamps of every
 // file read (2 kept (mtime, size) of JS/TS inputs only, which missed JSON imports and same-size edits).
-// 4: the source map in a file beside the bundle, not inline.
-const RECORD_VERSION = 4;
+// 4: the source map in a file beside the bundle, not inline. 5: local modules register their
+// exported classes.
+const RECORD_VERSION = 5;
 
 /**
  * Import `path` through a cached esbuild bundle; undefined when that is not possible here.
@@ -140,11 +146,12 @@ async function bundle(
           return { contents: bytes, loader: 'default', resolveDir: dirname(args.path) };
         }
         const url = pathToFileURL(args.path).href;
-        const contents = bytes
+        let contents = bytes
           .toString('utf8')
           .replace(/\bimport\.meta\.url\b/g, JSON.stringify(url))
           .replace(/\bimport\.meta\.dirname\b/g, JSON.stringify(dirname(args.path)))
           .replace(/\bimport\.meta\.filename\b/g, JSON.stringify(args.path));
+        if (exportsClasses(contents, args.path)) contents += classRegistration(args.path, root);
         const ext = args.path.slice(args.path.lastIndexOf('.') + 1);
         const loader =
           ext.startsWith('ts') || ext === 'mts' || ext === 'cts'
@@ -223,6 +230,34 @@ function writeAtomicFile(file: string, contents: Uint8Array): void {
   renameSync(tmp, file);
 }
 
+/**
+ * Might this module export a class? Cheap text tests: the word `class`, an ES `export`, and not
+ * Cellar's own runtime sources (a test pipeline importing them must not load a second runtime).
+ * A false positive only registers nothing.
+ */
+export function exportsClasses(source: string, path: string): boolean {
+  if (!/\bclass\b/.test(source) || !/\bexport\b/.test(source) || /\.c[jt]s$/.test(path))
+    return false;
+  const own = cellarPackageDir();
+  return (
+    !own ||
+    !(path.startsWith(join(own, 'runtime') + sep) || path.startsWith(join(own, 'dist') + sep))
+  );
+}
+
+/**
+ * The statements appended to a local module: register its exported classes (see the header).
+ * `cellar build` appends the same to the modules of a built folder (cli/build/build.ts).
+ */
+export function classRegistration(path: string, root: string): string {
+  const id = relative(root, path).split(sep).join('/');
+  return (
+    `\nimport * as __cellarModuleExports from ${JSON.stringify(path)};\n` +
+    `import { registerModuleClasses as __cellarRegisterModuleClasses } from 'cellar';\n` +
+    `__cellarRegisterModuleClasses(${JSON.stringify(id)}, __cellarModuleExports);\n`
+  );
+}
+
 /** Can Node resolve the package 'cellar' from `dir` (node_modules above it, or a self-reference)? */
 export function resolvesCellar(dir: string): boolean {
   try {
@@ -235,21 +270,33 @@ export function resolvesCellar(dir: string): boolean {
 
 /** dist/index.js of the cellar package this module belongs to (source or built), if built. */
 export function runningRuntimeEntry(): string | undefined {
+  const dir = cellarPackageDir();
+  if (!dir) return undefined;
+  const entry = join(dir, 'dist', 'index.js');
+  return existsSync(entry) ? entry : undefined;
+}
+
+let packageDir: string | null | undefined;
+
+/** The folder of the cellar package this module belongs to (source or built). */
+function cellarPackageDir(): string | undefined {
+  if (packageDir !== undefined) return packageDir ?? undefined;
   let dir = dirname(fileURLToPath(import.meta.url));
   for (;;) {
     const pkg = join(dir, 'package.json');
     if (existsSync(pkg)) {
       try {
-        if ((JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'cellar') {
-          const entry = join(dir, 'dist', 'index.js');
-          return existsSync(entry) ? entry : undefined;
-        }
+        if ((JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'cellar')
+          return (packageDir = dir);
       } catch {
         // unreadable: keep walking up
       }
     }
     const parent = dirname(dir);
-    if (parent === dir) return undefined;
+    if (parent === dir) {
+      packageDir = null;
+      return undefined;
+    }
     dir = parent;
   }
 }
