@@ -26,13 +26,15 @@ import { Worker, isMainThread, parentPort, workerData } from 'node:worker_thread
 import { setTsMorphLoader } from './analyze/cell.js';
 import { diagnostic, hasErrors } from './diagnostics.js';
 import { HEADER } from './emit/module.js';
-import { UNFORMATTED_NOTE } from './emit/print.js';
 import {
   COMPILER_VERSION,
   compileNotebook,
+  doDeepWork,
+  exhaustedStack,
   newMemory,
   type CompileMemory,
   type CompileStats,
+  type DeepWork,
 } from './program.js';
 import type { SqlFacts } from './analyze/sql.js';
 import type { CellAnalysis, Diagnostic, EmittedFile, TaskPlan } from './types.js';
@@ -122,6 +124,10 @@ export interface NotebookOutcome {
   pipeline?: string;
   /** True when the cache answered and nothing was compiled. */
   cached: boolean;
+  /** sha256 (hex) of the notebook text compiled: what a record of this compile names it by. */
+  notebookHash: string;
+  /** The tasks with fixtures this compile saw (`fixtureTasks`), a compile input. */
+  fixtures: string[];
   stats?: CompileStats;
 }
 
@@ -223,6 +229,8 @@ export async function compileFile(
         files,
         plan: cache.plan,
         cached: true,
+        notebookHash,
+        fixtures,
         pipeline: files.length ? pipelineAbs : undefined,
       };
     }
@@ -235,13 +243,28 @@ export async function compileFile(
     for (const [k, v] of cache.sql) memory.sql.set(k, v);
   }
   const workdir = posix(relative(join(opts.outDir, stem), dirname(notebookAbs))) || '.';
-  let result = await compileNotebook(notebook, text, { workdir, memory, hash: sha256, fixtures });
-  // Deep but ordinary code (750 nested parentheses, a 750-call chain) can exhaust the default
-  // stack inside TypeScript's parser or Prettier, which recurse once per level. Compile such a
-  // notebook again on a thread with a 256 MB stack, from scratch (no cached analyses): the
-  // result is then what any compile gives, wherever it runs and whatever the cache held.
-  const deep = exhaustedStack(result);
-  if (deep) result = await compileOnDeepStack(notebook, text, workdir, fixtures);
+  const compile = () =>
+    compileNotebook(notebook, text, { workdir, memory, hash: sha256, fixtures });
+  let result = await compile();
+  // Deep but ordinary code (750 nested parentheses, a 750-call chain, a 5,000-term sum) can
+  // exhaust the default stack inside TypeScript's parser or Prettier, which recurse once per
+  // level. The compile leaves exactly those pieces out of the memory (`stats.deep`): they are
+  // redone on a thread with a 256 MB stack, and the compile run again finds everything in the
+  // memory. The result is what any compile gives, wherever it runs and whatever the cache held.
+  // Each round settles one stage's pieces (the analyses; then, reached now, the modules).
+  for (let round = 0; result.stats.deep && round < 3; round++) {
+    const done = await onDeepStack({ kind: 'work', work: result.stats.deep });
+    for (const [k, v] of done.analyses) memory.analyses.set(k, v);
+    for (const [k, v] of done.formatted) memory.formatted.set(k, v);
+    const { analyzed, formatted } = result.stats;
+    result = await compile();
+    result.stats.analyzed += analyzed;
+    result.stats.formatted += formatted;
+  }
+  // Out of stack anywhere else (not a piece the memory holds): the whole compile, from scratch,
+  // on the large stack, and none of this thread's memory is kept.
+  const deep = exhaustedStack(result.diagnostics) || result.stats.deep !== undefined;
+  if (deep) result = await onDeepStack({ kind: 'compile', notebook, text, workdir, fixtures });
   if (!opts.noCache) {
     const pick = <V>(m: Map<string, V>, keys: string[]) =>
       [...new Set(keys)]
@@ -274,38 +297,41 @@ export async function compileFile(
     files: result.files,
     plan: result.plan,
     cached: false,
+    notebookHash,
+    fixtures,
     stats: result.stats,
     pipeline: result.files.length ? pipelineAbs : undefined,
   };
 }
 
-const STACK_EXHAUSTED = /Maximum call stack size exceeded/;
-
-function exhaustedStack(result: {
-  diagnostics: { code: string; message: string }[];
-  files: EmittedFile[];
-}): boolean {
-  return (
-    result.diagnostics.some((d) => d.code === 'E_INTERNAL' && STACK_EXHAUSTED.test(d.message)) ||
-    result.files.some((f) => f.contents.startsWith(UNFORMATTED_NOTE))
-  );
-}
-
 /** Stack for compiles of very deep code, in MB (V8's default is about 1 MB). */
 const DEEP_STACK_MB = 256;
 
+/** What a deep-stack thread is asked: the pieces a compile left (the usual case), or a compile. */
+type DeepRequest =
+  | { kind: 'work'; work: DeepWork }
+  | { kind: 'compile'; notebook: string; text: string; workdir: string; fixtures: string[] };
+type DeepAnswer<R extends DeepRequest> = R extends { kind: 'work' }
+  ? Awaited<ReturnType<typeof doDeepWork>>
+  : Awaited<ReturnType<typeof compileNotebook>>;
+
+function answerDeep(request: DeepRequest): Promise<unknown> {
+  return request.kind === 'work'
+    ? doDeepWork(request.work, sha256)
+    : compileNotebook(request.notebook, request.text, {
+        workdir: request.workdir,
+        hash: sha256,
+        fixtures: request.fixtures,
+      });
+}
+
 /**
- * `compileNotebook` on a worker thread with a `DEEP_STACK_MB` stack. The thread runs this very
- * module (its top level answers the request below), from dist/ as plain JS or, from the sources
- * (tests), with tsx registered first, as runtime/workers/pool.ts does.
+ * `doDeepWork` or `compileNotebook` on a worker thread with a `DEEP_STACK_MB` stack. The thread
+ * runs this very module (its top level answers the request below), from dist/ as plain JS or,
+ * from the sources (tests), with tsx registered first, as runtime/workers/pool.ts does.
  */
-async function compileOnDeepStack(
-  notebook: string,
-  text: string,
-  workdir: string,
-  fixtures: string[],
-): Promise<Awaited<ReturnType<typeof compileNotebook>>> {
-  const data = { cellarDeepCompile: true, notebook, text, workdir, fixtures };
+async function onDeepStack<R extends DeepRequest>(request: R): Promise<DeepAnswer<R>> {
+  const data = { cellarDeepCompile: true, request };
   const here = import.meta.url;
   const worker = here.endsWith('.ts')
     ? new Worker(
@@ -333,15 +359,8 @@ if (
   !isMainThread &&
   (workerData as { cellarDeepCompile?: boolean } | undefined)?.cellarDeepCompile
 ) {
-  const { notebook, text, workdir, fixtures } = workerData as {
-    notebook: string;
-    text: string;
-    workdir: string;
-    fixtures: string[];
-  };
-  void compileNotebook(notebook, text, { workdir, hash: sha256, fixtures }).then((result) =>
-    parentPort!.postMessage(result),
-  );
+  const { request } = workerData as { request: DeepRequest };
+  void answerDeep(request).then((answer) => parentPort!.postMessage(answer));
 }
 
 /**

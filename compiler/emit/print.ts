@@ -77,29 +77,58 @@ export async function formatTypeScript(code: string): Promise<string> {
 const MARKER = '// @cellar-emitted-file ';
 
 /**
+ * Modules longer than this are formatted alone: they are the ones deep enough to exhaust the
+ * stack (a 5,000-term sum), and in a batch one such module would fail the whole call.
+ */
+const ALONE_CHARS = 20_000;
+
+/**
  * Format several modules in one Prettier call: Prettier's cost is mostly per call, so a cold
  * compile of 50 modules takes a third of the time. Each module starts with a marker comment line
  * (a leading comment stays on its own line before the next statement), and the result is split
  * back on the markers. Statements are printed independently, so every module comes out exactly as
- * it would alone; the tests check that on the example notebooks.
+ * it would alone; the tests check that on the example notebooks. A batch Prettier refuses is
+ * halved until the module at fault is formatted alone, so one bad module costs a few calls, not
+ * one call per module.
  */
 export async function formatBatch(texts: string[]): Promise<string[]> {
+  const out: string[] = new Array<string>(texts.length);
+  const batched: number[] = [];
+  const alone: Promise<void>[] = [];
+  texts.forEach((t, i) => {
+    if (t.length > ALONE_CHARS) alone.push(formatTypeScript(t).then((f) => void (out[i] = f)));
+    else batched.push(i);
+  });
+  await Promise.all(alone);
+  const formatted = await formatJoined(batched.map((i) => texts[i]!));
+  batched.forEach((i, k) => (out[i] = formatted[k]!));
+  return out;
+}
+
+async function formatJoined(texts: string[]): Promise<string[]> {
   if (texts.length <= 1) return Promise.all(texts.map(formatTypeScript));
   const joined = texts.map((t, i) => `${MARKER}${i}\n${t}`).join('\n');
   prettier ??= loadPrettier();
-  let formatted: string;
+  let formatted: string | undefined;
   try {
     // Strict: a module babel rejects must take the per-module path, exactly as it would alone.
     formatted = await (await prettier)(joined, true);
   } catch {
-    return Promise.all(texts.map(formatTypeScript));
+    formatted = undefined;
   }
-  const parts = formatted.split(new RegExp(`^${MARKER}(\\d+)\\n`, 'm'));
   const out: string[] = [];
-  for (let i = 1; i < parts.length; i += 2)
-    out[Number(parts[i])] = parts[i + 1]!.replace(/^\n+/, '').replace(/\n*$/, '\n');
-  if (out.length !== texts.length || out.some((o) => o === undefined))
-    return Promise.all(texts.map(formatTypeScript));
+  if (formatted !== undefined) {
+    const parts = formatted.split(new RegExp(`^${MARKER}(\\d+)\\n`, 'm'));
+    for (let i = 1; i < parts.length; i += 2)
+      out[Number(parts[i])] = parts[i + 1]!.replace(/^\n+/, '').replace(/\n*$/, '\n');
+  }
+  if (formatted === undefined || out.length !== texts.length || out.some((o) => o === undefined)) {
+    const half = Math.ceil(texts.length / 2);
+    return [
+      ...(await formatJoined(texts.slice(0, half))),
+      ...(await formatJoined(texts.slice(half))),
+    ];
+  }
   return out;
 }
 
