@@ -706,8 +706,13 @@ function deriveInputs(s: LinkState): { consumed: Consumed; readByTasks: Set<stri
   // A class declared in a task is code, and its instances may cross to later tasks that never
   // name it (`model.nearest(x)`): those need the class itself to rebuild them. Closing over no
   // task value, it goes to shared.ts, exported, where the runtime finds it by module and name.
+  // Only a name declared once in the notebook: two versions of `Acc` cannot both be exported from
+  // one module (each stays in its task; its instances are then refused by name, not misread).
+  const declared = new Map<string, number>();
   for (const v of Object.values(s.versions))
-    if (v.owner.kind === 'task' && v.kind === 'class' && !v.shared)
+    if (v.kind !== 'import') declared.set(v.name, (declared.get(v.name) ?? 0) + 1);
+  for (const v of Object.values(s.versions))
+    if (v.owner.kind === 'task' && v.kind === 'class' && !v.shared && declared.get(v.name) === 1)
       if (capturedTaskValues(s, v).length === 0) v.shared = true;
   for (const task of s.tasks.values()) {
     const ids = [...(s.uses.get(task.name) ?? [])].sort();

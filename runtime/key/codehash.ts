@@ -551,20 +551,10 @@ export async function normalise(
   source: string,
   file: string,
 ): Promise<{ normalised: string; imports: string[] }> {
-  const ext = extname(file).slice(1);
-  const loaders: Record<string, 'ts' | 'tsx' | 'js' | 'jsx'> = {
-    ts: 'ts',
-    mts: 'ts',
-    cts: 'ts',
-    tsx: 'tsx',
-    js: 'js',
-    mjs: 'js',
-    cjs: 'js',
-    jsx: 'jsx',
-  };
-  const loader = loaders[ext];
+  const loader = LOADERS[extname(file).slice(1)];
   // Data files (JSON, SQL, CSV read through an import) are hashed as they are.
-  if (!loader) return { normalised: source, imports: [] };
+  if (loader === undefined || loader === 'json' || loader === 'text')
+    return { normalised: source, imports: [] };
   const [{ transform }, lexer] = await Promise.all([import('esbuild'), import('es-module-lexer')]);
   let out: { code: string };
   try {

@@ -105,6 +105,19 @@ describe('an instance of a class declared in the notebook', () => {
     expect(show(p, 'notebooks/intask.ipynb', 'use', 'label')).toBe(1);
   });
 
+  it('declared with the same name in two task cells, each stays in its task and the pipeline runs', () => {
+    const p = project();
+    p.write(
+      'notebooks/twice.ipynb',
+      notebookText([
+        '//| task: a\nclass Acc { n = 1; get() { return this.n; } }\nconst x = new Acc().get();',
+        '//| task: b\nclass Acc { n = 2; get() { return this.n * 10; } }\nconst y = new Acc().get();',
+      ]),
+    );
+    expect(run(p, 'notebooks/twice.ipynb')).toEqual({ a: 'ran', b: 'ran' });
+    expect(show(p, 'notebooks/twice.ipynb', 'b', 'y')).toBe(20);
+  });
+
   it('built by a static factory, comes back the same', () => {
     const p = project();
     const factory = `

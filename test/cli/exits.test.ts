@@ -77,6 +77,18 @@ describe('a non-zero exit always says what failed, with a code', () => {
     }
   });
 
+  it('cellar exec and verify (their own parsing): a missing notebook is E_USAGE, --help exits 0', async () => {
+    for (const name of ['exec', 'verify']) {
+      stderr = [];
+      expect(await main([name, join(scratch, 'gone.ipynb')])).toBe(2);
+      expect(stderr[0]?.split('\n')[0], name).toBe(
+        `cellar ${name}: no such notebook: ${join(scratch, 'gone.ipynb')} (E_USAGE)`,
+      );
+      expect(await main([name])).toBe(2);
+      expect(await main([name, '--help'])).toBe(0);
+    }
+  });
+
   it('an error no command coded still gets a code, and a message even when it has none', () => {
     expect(describeUnexpected(new Error(''))).toBe('Error with no message (E_UNEXPECTED)');
     expect(describeUnexpected(new TypeError('x is not a function'))).toBe(
