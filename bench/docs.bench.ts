@@ -11,6 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import type { DocsReport } from '../cli/docs/build.js';
 import type { BenchRow, BenchSection } from './types.js';
 
 const repo = join(import.meta.dirname, '..');
@@ -61,18 +62,8 @@ export function syntheticNotebook(tasks: number): string {
   });
 }
 
-interface Report {
-  pages: number;
-  largestPage: { path: string; bytes: number };
-  assets: { navigation: number; search: number };
-  timings: {
-    collectMs: number;
-    lineageMs: number;
-    typedocMs: number;
-    totalMs: number;
-    cpuMs: number;
-  };
-}
+/** What `cellar docs --json` prints (cli/docs/build.ts). */
+type Report = DocsReport;
 
 function cellar(cwd: string, args: string[]): { ms: number; stdout: string; rssMb: number } {
   const start = performance.now();

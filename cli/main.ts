@@ -3,8 +3,11 @@
 // Each command lives in its own module under cli/commands/ and exports `run`, made by
 // `defineCommand` (command.ts), resolving to the exit code. Commands are imported lazily so `cellar run` on a warm cache never
 // pays for loading ts-morph. Exit codes: 0 success, 1 a task or check failed, 2 bad usage.
+// Every non-zero exit prints one line on stderr naming the command, what failed and a code (a
+// CliError's own, a coded library error's, else E_UNEXPECTED): never a bare status.
 import type { Command as CommandRun } from './command.js';
 import { CliError, EXIT } from './errors.js';
+import { thrownMessage } from '../runtime/errors.js';
 
 interface Command {
   summary: string;
@@ -77,9 +80,13 @@ function help(): string {
 
 export async function main(argv: string[]): Promise<number> {
   const [name, ...args] = argv;
-  if (!name || name === '--help' || name === '-h' || name === 'help') {
+  if (!name) {
+    console.error(`cellar: give a command (E_USAGE)\n\n${help()}`);
+    return EXIT.usage;
+  }
+  if (name === '--help' || name === '-h' || name === 'help') {
     console.log(help());
-    return name ? EXIT.ok : EXIT.usage;
+    return EXIT.ok;
   }
   if (name === '--version') {
     console.log('cellar 0.1.0');
@@ -105,10 +112,28 @@ export async function main(argv: string[]): Promise<number> {
       console.error([`cellar ${name}: ${first} (${error.code})`, ...rest].join('\n'));
       return error.exitCode;
     }
-    console.error(
-      `cellar ${name}: ${error instanceof Error ? (verbose ? error.stack : error.message) : String(error)}`,
-    );
-    if (!verbose) console.error('(run with --verbose for the stack trace)');
+    console.error(`cellar ${name}: ${describeUnexpected(error)}`);
+    if (error instanceof Error && error.stack) {
+      if (verbose) console.error(error.stack);
+      else console.error('(run with --verbose for the stack trace)');
+    }
     return EXIT.failure;
   }
+}
+
+/**
+ * One line for an error no command turned into a CliError: its message (or, when it has none,
+ * what was thrown) and a code: the error's own when it carries a catalogued-style `E_…` code
+ * (CellarError, WarehouseError) and its message does not already end with it, else
+ * E_UNEXPECTED, with a system error's code (ENOENT, ERR_…) beside the message.
+ */
+export function describeUnexpected(error: unknown): string {
+  if (!(error instanceof Error))
+    return `${thrownMessage(error) || 'an empty value was thrown'} (E_UNEXPECTED)`;
+  const own = (error as { code?: unknown }).code;
+  const text = error.message.trim() || `${error.name} with no message`;
+  if (typeof own === 'string' && /^E_[A-Z_]+$/.test(own))
+    return text.endsWith(`(${own})`) ? text : `${text} (${own})`;
+  const system = typeof own === 'string' && own && !text.startsWith(own) ? `${own}: ` : '';
+  return `${system}${text} (E_UNEXPECTED)`;
 }

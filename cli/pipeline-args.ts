@@ -3,7 +3,8 @@
 // parsing `--param k=v` against the pipeline's declared params, and turning runtime errors into
 // CLI errors with their codes (exit 2: the command line or the pipeline is wrong).
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { findProjectRoot } from '../runtime/project.js';
 import { CellarError } from '../runtime/errors.js';
 import { pipelineParams } from '../runtime/run/graph.js';
 import { suggest } from '../runtime/suggest.js';
@@ -49,20 +50,26 @@ async function warnIfStale(file: string): Promise<void> {
   } catch {
     return;
   }
-  if (!/^\s*source: '[^']+\.ipynb',$/m.test(text)) return;
-  const { staleWarning } = (await import('./commands/compile.js')) as {
+  const source = /^\s*source: '([^']+\.ipynb)',$/m.exec(text)?.[1];
+  if (!source) return;
+  const { staleWarning, compiledFresh } = (await import('./commands/compile.js')) as {
     staleWarning: (path: string) => string | undefined;
+    compiledFresh: (pipeline: string, notebook: string) => boolean;
   };
+  // The compile's content stamps answer a fresh compile with stats; else the compile cache decides.
+  if (compiledFresh(file, join(findProjectRoot(dirname(file)), source))) return;
   const warning = staleWarning(file);
   if (warning) process.stderr.write(`warning: ${warning}\n`);
 }
 
+/** The pipeline a path names; `sourceMaps` as in `loadPipeline` (false: no task runs here). */
 export async function openPipeline(
   arg: string | undefined,
+  options: { sourceMaps?: boolean } = {},
 ): Promise<{ pipeline: Pipeline; file: string }> {
   const file = await resolvePipelineFile(arg);
   try {
-    return await loadPipeline(file);
+    return await loadPipeline(file, options);
   } catch (error) {
     throw toCliError(error);
   }

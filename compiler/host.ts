@@ -27,13 +27,16 @@ import { setTsMorphLoader } from './analyze/cell.js';
 import { packageName } from './analyze/deno.js';
 import { diagnostic, hasErrors } from './diagnostics.js';
 import { HEADER } from './emit/module.js';
-import { UNFORMATTED_NOTE } from './emit/print.js';
+import { formatBatch } from './emit/print.js';
 import {
   COMPILER_VERSION,
   compileNotebook,
+  doDeepWork,
+  exhaustedStack,
   newMemory,
   type CompileMemory,
   type CompileStats,
+  type DeepWork,
 } from './program.js';
 import type { SqlFacts } from './analyze/sql.js';
 import type { CellAnalysis, Diagnostic, EmittedFile, TaskPlan } from './types.js';
@@ -123,6 +126,10 @@ export interface NotebookOutcome {
   pipeline?: string;
   /** True when the cache answered and nothing was compiled. */
   cached: boolean;
+  /** sha256 (hex) of the notebook text compiled: what a record of this compile names it by. */
+  notebookHash: string;
+  /** The tasks with fixtures this compile saw (`fixtureTasks`), a compile input. */
+  fixtures: string[];
   stats?: CompileStats;
 }
 
@@ -226,6 +233,8 @@ export async function compileFile(
         files,
         plan: cache.plan,
         cached: true,
+        notebookHash,
+        fixtures,
         pipeline: files.length ? pipelineAbs : undefined,
       };
     }
@@ -238,20 +247,48 @@ export async function compileFile(
     for (const [k, v] of cache.sql) memory.sql.set(k, v);
   }
   const workdir = posix(relative(join(opts.outDir, stem), dirname(notebookAbs))) || '.';
+  // The biggest modules (print.ts ALONE_CHARS: a 5,000-task pipeline.ts, a 5,000-term sum), and
+  // half of a big notebook's modules, are formatted on the large-stack thread while this one
+  // formats the rest: no stack to run out of, and the second core works too.
+  const formatElsewhere = (texts: string[]) => onDeepStack({ kind: 'format', texts });
   const canImport = importResolver(join(opts.outDir, stem));
-  let result = await compileNotebook(notebook, text, {
-    workdir,
-    memory,
-    hash: sha256,
-    fixtures,
-    canImport,
-  });
-  // Deep but ordinary code (750 nested parentheses, a 750-call chain) can exhaust the default
-  // stack inside TypeScript's parser or Prettier, which recurse once per level. Compile such a
-  // notebook again on a thread with a 256 MB stack, from scratch (no cached analyses): the
-  // result is then what any compile gives, wherever it runs and whatever the cache held.
-  const deep = exhaustedStack(result);
-  if (deep) result = await compileOnDeepStack(notebook, text, workdir, fixtures, opts.outDir);
+  const compile = () =>
+    compileNotebook(notebook, text, {
+      workdir,
+      memory,
+      hash: sha256,
+      fixtures,
+      formatElsewhere,
+      canImport,
+    });
+  let result = await compile();
+  // Deep but ordinary code (750 nested parentheses, a 750-call chain, a 5,000-term sum) can
+  // exhaust the default stack inside TypeScript's parser or Prettier, which recurse once per
+  // level. The compile leaves exactly those pieces out of the memory (`stats.deep`): they are
+  // redone on a thread with a 256 MB stack, and the compile run again finds everything in the
+  // memory. The result is what any compile gives, wherever it runs and whatever the cache held.
+  // Each round settles one stage's pieces (the analyses; then, reached now, the modules).
+  for (let round = 0; result.stats.deep && round < 3; round++) {
+    const done = await onDeepStack({ kind: 'work', work: result.stats.deep });
+    for (const [k, v] of done.analyses) memory.analyses.set(k, v);
+    for (const [k, v] of done.formatted) memory.formatted.set(k, v);
+    const { analyzed, formatted } = result.stats;
+    result = await compile();
+    result.stats.analyzed += analyzed;
+    result.stats.formatted += formatted;
+  }
+  // Out of stack anywhere else (not a piece the memory holds): the whole compile, from scratch,
+  // on the large stack, and none of this thread's memory is kept.
+  const deep = exhaustedStack(result.diagnostics) || result.stats.deep !== undefined;
+  if (deep)
+    result = await onDeepStack({
+      kind: 'compile',
+      notebook,
+      text,
+      workdir,
+      fixtures,
+      moduleDir: join(opts.outDir, stem),
+    });
   if (!opts.noCache) {
     const pick = <V>(m: Map<string, V>, keys: string[]) =>
       [...new Set(keys)]
@@ -284,6 +321,8 @@ export async function compileFile(
     files: result.files,
     plan: result.plan,
     cached: false,
+    notebookHash,
+    fixtures,
     stats: result.stats,
     pipeline: result.files.length ? pipelineAbs : undefined,
   };
@@ -328,34 +367,46 @@ export function importResolver(moduleDir: string): (specifier: string) => boolea
   };
 }
 
-const STACK_EXHAUSTED = /Maximum call stack size exceeded/;
-
-function exhaustedStack(result: {
-  diagnostics: { code: string; message: string }[];
-  files: EmittedFile[];
-}): boolean {
-  return (
-    result.diagnostics.some((d) => d.code === 'E_INTERNAL' && STACK_EXHAUSTED.test(d.message)) ||
-    result.files.some((f) => f.contents.startsWith(UNFORMATTED_NOTE))
-  );
-}
-
 /** Stack for compiles of very deep code, in MB (V8's default is about 1 MB). */
 const DEEP_STACK_MB = 256;
 
+/** What a deep-stack thread is asked: the pieces a compile left (the usual case), or a compile. */
+type DeepRequest =
+  | { kind: 'work'; work: DeepWork }
+  | { kind: 'format'; texts: string[] }
+  | {
+      kind: 'compile';
+      notebook: string;
+      text: string;
+      workdir: string;
+      fixtures: string[];
+      /** generated/<stem>/, where the host's importResolver looks from. */
+      moduleDir: string;
+    };
+type DeepAnswer<R extends DeepRequest> = R extends { kind: 'work' }
+  ? Awaited<ReturnType<typeof doDeepWork>>
+  : R extends { kind: 'format' }
+    ? string[]
+    : Awaited<ReturnType<typeof compileNotebook>>;
+
+function answerDeep(request: DeepRequest): Promise<unknown> {
+  if (request.kind === 'work') return doDeepWork(request.work, sha256);
+  if (request.kind === 'format') return formatBatch(request.texts);
+  return compileNotebook(request.notebook, request.text, {
+    workdir: request.workdir,
+    hash: sha256,
+    fixtures: request.fixtures,
+    canImport: importResolver(request.moduleDir),
+  });
+}
+
 /**
- * `compileNotebook` on a worker thread with a `DEEP_STACK_MB` stack. The thread runs this very
- * module (its top level answers the request below), from dist/ as plain JS or, from the sources
- * (tests), with tsx registered first, as runtime/workers/pool.ts does.
+ * `doDeepWork` or `compileNotebook` on a worker thread with a `DEEP_STACK_MB` stack. The thread
+ * runs this very module (its top level answers the request below), from dist/ as plain JS or,
+ * from the sources (tests), with tsx registered first, as runtime/workers/pool.ts does.
  */
-async function compileOnDeepStack(
-  notebook: string,
-  text: string,
-  workdir: string,
-  fixtures: string[],
-  outDir: string,
-): Promise<Awaited<ReturnType<typeof compileNotebook>>> {
-  const data = { cellarDeepCompile: true, notebook, text, workdir, fixtures, outDir };
+async function onDeepStack<R extends DeepRequest>(request: R): Promise<DeepAnswer<R>> {
+  const data = { cellarDeepCompile: true, request };
   const here = import.meta.url;
   const worker = here.endsWith('.ts')
     ? new Worker(
@@ -383,21 +434,8 @@ if (
   !isMainThread &&
   (workerData as { cellarDeepCompile?: boolean } | undefined)?.cellarDeepCompile
 ) {
-  const { notebook, text, workdir, fixtures, outDir } = workerData as {
-    notebook: string;
-    text: string;
-    workdir: string;
-    fixtures: string[];
-    outDir: string;
-  };
-  const stem = notebook
-    .split('/')
-    .pop()!
-    .replace(/\.ipynb$/i, '');
-  const canImport = importResolver(join(outDir, stem));
-  void compileNotebook(notebook, text, { workdir, hash: sha256, fixtures, canImport }).then(
-    (result) => parentPort!.postMessage(result),
-  );
+  const { request } = workerData as { request: DeepRequest };
+  void answerDeep(request).then((answer) => parentPort!.postMessage(answer));
 }
 
 /**

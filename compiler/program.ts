@@ -16,7 +16,13 @@ import { linkCells } from './plan/link.js';
 import { emitPlan } from './emit/pipeline.js';
 import { fromNotebook } from './emit/task.js';
 import { packageName } from './analyze/deno.js';
-import { formatFiles, type FormatCache } from './emit/print.js';
+import {
+  formatFiles,
+  formatTypeScript,
+  UNFORMATTED_NOTE,
+  type FormatElsewhere,
+  type FormatCache,
+} from './emit/print.js';
 import type {
   CellAnalysis,
   CompileResult,
@@ -60,6 +66,8 @@ export interface CompileOptions {
    * not checked. A no is E_UNRESOLVED_IMPORT on the importing cell, at compile time.
    */
   canImport?: (specifier: string) => boolean;
+  /** Another thread to format on (print.ts `FormatElsewhere`); default: all on this one. */
+  formatElsewhere?: FormatElsewhere;
 }
 
 export interface CompileStats {
@@ -68,9 +76,34 @@ export interface CompileStats {
   formatted: number;
   /** Memory keys this compile used: what a cache needs to keep for the next one. */
   used: { analyses: string[]; formatted: string[]; sql: string[] };
+  /** Work that ran out of stack here (see DeepWork); absent when there was none. */
+  deep?: DeepWork;
 }
 
-const analysisText = (cell: TaggedCell) =>
+/**
+ * The pieces of a compile that exhausted the stack: TypeScript's parser and Prettier's printer
+ * recurse once per nesting level, so a 750-deep expression or a 5,000-term sum can overflow the
+ * default stack. They are left out of the memory, so that a compile after `doDeepWork` (which
+ * the host runs on a thread with a large stack) finds them there and redoes nothing else.
+ */
+export interface DeepWork {
+  /** Cells whose analysis failed for lack of stack. */
+  cells: CellInput[];
+  /** Unformatted modules Prettier could not print for lack of stack. */
+  modules: string[];
+}
+
+/** Messages of errors that mean "out of stack", not "wrong input". */
+export const STACK_EXHAUSTED = /Maximum call stack size exceeded/;
+
+const emptyStats = (): CompileStats => ({
+  cells: 0,
+  analyzed: 0,
+  formatted: 0,
+  used: { analyses: [], formatted: [], sql: [] },
+});
+
+const analysisText = (cell: Pick<TaggedCell, 'role' | 'code'>) =>
   `${cell.role === 'params' ? 'params' : 'code'}\0${cell.code}`;
 
 /** Put this cell's place on a (possibly cached) analysis and its diagnostics. */
@@ -105,12 +138,7 @@ export async function compileNotebook(
           hint: 'please report it with the notebook',
         }),
       ],
-      stats: {
-        cells: 0,
-        analyzed: 0,
-        formatted: 0,
-        used: { analyses: [], formatted: [], sql: [] },
-      },
+      stats: emptyStats(),
     };
   }
 }
@@ -138,7 +166,7 @@ async function compileStages(
     options,
     memory: options.memory ?? newMemory(),
     hash: options.hash ?? ((t: string) => t),
-    stats: { cells: 0, analyzed: 0, formatted: 0, used: { analyses: [], formatted: [], sql: [] } },
+    stats: emptyStats(),
     diagnostics: [],
   };
   const stopped = (plan?: TaskPlan): Compiled => ({
@@ -230,20 +258,37 @@ async function analyzeStage(
   const compiled = cells.filter((c) => c.role !== 'markdown' && c.role !== 'explore');
   const analysisKey = (c: TaggedCell) => run.hash(analysisText(c));
   const missing = compiled.filter((c) => !memory.analyses.has(analysisKey(c)));
+  // Analyses that ran out of stack, by cell index: reported, never remembered (see DeepWork).
+  const outOfStack = new Map<number, CellAnalysis>();
   if (missing.length) {
     const analyzer = await loadAnalyzer();
-    const fresh = analyzer.analyzeCells(
-      missing.map((c): CellInput => ({ index: c.index, role: c.role, code: c.code })),
-    );
-    missing.forEach((c, i) => memory.analyses.set(analysisKey(c), fresh[i]!));
+    const inputs = missing.map((c): CellInput => ({ index: c.index, role: c.role, code: c.code }));
+    const fresh = analyzer.analyzeCells(inputs);
+    missing.forEach((c, i) => {
+      if (exhaustedStack(fresh[i]!.diagnostics)) outOfStack.set(c.index, fresh[i]!);
+      else memory.analyses.set(analysisKey(c), fresh[i]!);
+    });
     run.stats.analyzed = missing.length;
+    if (outOfStack.size) deepWork(run).cells.push(...inputs.filter((c) => outOfStack.has(c.index)));
   }
   run.stats.used.analyses = compiled.map(analysisKey);
   const analyses = new Map(
-    compiled.map((c) => [c.index, stamp(memory.analyses.get(analysisKey(c))!, c, run.path)]),
+    compiled.map((c) => {
+      const a = outOfStack.get(c.index) ?? memory.analyses.get(analysisKey(c))!;
+      return [c.index, stamp(a, c, run.path)];
+    }),
   );
   for (const a of analyses.values()) run.diagnostics.push(...a.diagnostics);
   return analyses;
+}
+
+/** Did a stage report running out of stack (an E_INTERNAL naming it)? */
+export const exhaustedStack = (diagnostics: readonly Diagnostic[]): boolean =>
+  diagnostics.some((d) => d.code === 'E_INTERNAL' && STACK_EXHAUSTED.test(d.message));
+
+function deepWork(run: CompileRun): DeepWork {
+  run.stats.deep ??= { cells: [], modules: [] };
+  return run.stats.deep;
 }
 
 /**
@@ -327,7 +372,10 @@ function importStage(
   }
 }
 
-/** Prettier over the emitted files, through the memory (unchanged text is not formatted again). */
+/**
+ * Prettier over the emitted files, through the memory (unchanged text is not formatted again). A
+ * module Prettier could not print for lack of stack is not remembered (see DeepWork).
+ */
 function formatStage(run: CompileRun, raw: EmittedFile[]): Promise<EmittedFile[]> {
   const cache: FormatCache = {
     get: (k) => {
@@ -336,8 +384,28 @@ function formatStage(run: CompileRun, raw: EmittedFile[]): Promise<EmittedFile[]
     },
     set: (k, v) => {
       run.stats.formatted++;
-      run.memory.formatted.set(run.hash(k), v);
+      if (v.startsWith(UNFORMATTED_NOTE)) deepWork(run).modules.push(k);
+      else run.memory.formatted.set(run.hash(k), v);
     },
   };
-  return formatFiles(raw, cache);
+  return formatFiles(raw, cache, run.options.formatElsewhere);
+}
+
+/**
+ * Do the work a compile left in `stats.deep`, as memory entries (keyed as a compile keys them):
+ * run by the host on a thread with a large stack, after which compiling again with these entries
+ * in the memory redoes nothing else. Pure; the same entries wherever it runs, given the stack.
+ */
+export async function doDeepWork(
+  work: DeepWork,
+  hash: (text: string) => string,
+): Promise<Pick<CompileMemory, 'analyses' | 'formatted'>> {
+  const analyses = new Map<string, CellAnalysis>();
+  if (work.cells.length) {
+    const fresh = (await loadAnalyzer()).analyzeCells(work.cells);
+    work.cells.forEach((c, i) => analyses.set(hash(analysisText(c)), fresh[i]!));
+  }
+  const formatted = new Map<string, string>();
+  for (const text of work.modules) formatted.set(hash(text), await formatTypeScript(text));
+  return { analyses, formatted };
 }

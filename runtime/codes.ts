@@ -50,6 +50,9 @@ export const RUNTIME_CODES = {
   E_NODE_VERSION:
     'a Node.js older than the one package.json `engines` names (checked by bin/cellar.mjs before anything loads)',
   E_USAGE: 'a command line the command does not accept (its usage is printed)',
+  E_UNKNOWN_COMMAND: 'a command `cellar` does not have (or a built folder does not bundle)',
+  E_UNEXPECTED:
+    'a failure Cellar did not foresee (an uncoded error from a library, the system or a bug): its message is printed, its stack with --verbose',
   E_BAD_PARAM: "a `--param k=v` whose value does not parse as the param's type",
   E_NOT_FOUND: 'a notebook file that does not exist or cannot be read',
   E_COMPILE: 'a notebook with compile errors, when running it',

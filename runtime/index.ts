@@ -31,6 +31,7 @@ export type { RunOptions } from './run/run.js';
 export { registerCodec } from './codecs/index.js';
 export type { Codec } from './codecs/index.js';
 export { registerModelFormat } from './codecs/model.js';
+export { registerClass, registerModuleClasses } from './codecs/classes.js';
 export type { ModelFormat } from './codecs/model.js';
 export type { Store } from './store/store.js';
 export { MemoryStore } from './store/memory.js';

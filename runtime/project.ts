@@ -7,7 +7,7 @@
 //   2. else the nearest folder at or above `from` holding `cellar.config.json`;
 //   3. else the nearest one holding `package.json`;
 //   4. else `from` itself.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 
 /** The file that marks a Cellar project (and holds its warehouse settings). */
@@ -30,5 +30,33 @@ export function findPackageRoot(from: string): string {
   for (let dir = resolve(from); ; dir = dirname(dir)) {
     if (existsSync(join(dir, 'package.json'))) return dir;
     if (dirname(dir) === dir) return resolve(from);
+  }
+}
+
+/**
+ * The version of package `name` as Node would load it from `fromDir`: the nearest
+ * `node_modules/<name>/package.json` at or above it, or the package itself when a package.json
+ * on the way is `name` (a package importing itself by name, as generated code imports 'cellar'
+ * in this repository). `'unknown'` when that package.json has no version; undefined when the
+ * package is installed nowhere above `fromDir`. Used by the code hash (each imported package's
+ * version is in a task's key) and by `cellar build` (the versions a built folder installs).
+ */
+export function installedPackageVersion(fromDir: string, name: string): string | undefined {
+  for (let dir = resolve(fromDir); ; dir = dirname(dir)) {
+    const manifest = join(dir, 'node_modules', name, 'package.json');
+    if (existsSync(manifest))
+      return (
+        (JSON.parse(readFileSync(manifest, 'utf8')) as { version?: string }).version ?? 'unknown'
+      );
+    const own = join(dir, 'package.json');
+    if (existsSync(own)) {
+      try {
+        const pkg = JSON.parse(readFileSync(own, 'utf8')) as { name?: string; version?: string };
+        if (pkg.name === name) return pkg.version ?? 'unknown';
+      } catch {
+        // not a readable package.json: keep walking
+      }
+    }
+    if (dirname(dir) === dir) return undefined;
   }
 }

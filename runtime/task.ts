@@ -412,15 +412,25 @@ export function definePipeline(def: Omit<Pipeline, 'kind'>): Pipeline {
   if (Array.isArray(def.tasks) && typeof def.name === 'string') {
     for (const task of def.tasks) {
       if (typeof task !== 'object' || task === null) continue;
-      const names = listedIn.get(task) ?? new Set<string>();
-      listedIn.set(task, names.add(def.name));
+      const listed = listedIn.get(task);
+      if (listed === undefined) listedIn.set(task, def.name);
+      else if (typeof listed === 'string') {
+        if (listed !== def.name) listedIn.set(task, new Set([listed, def.name]));
+      } else listed.add(def.name);
     }
   }
   return Object.freeze({ kind: 'cellar.pipeline' as const, ...def });
 }
 
-/** Task → the names of the pipelines that list it (filled by definePipeline in this process). */
-const listedIn = new WeakMap<object, Set<string>>();
+/**
+ * Task → the name of the pipeline that lists it, or the names when several do (filled by
+ * definePipeline in this process; one string, not a Set, for the common case of one pipeline).
+ */
+const listedIn = new WeakMap<object, string | Set<string>>();
+const listingOf = (task: AnyTask): string[] => {
+  const listed = listedIn.get(task);
+  return listed === undefined ? [] : typeof listed === 'string' ? [listed] : [...listed];
+};
 
 /**
  * The pipeline whose stored results `load(task)` reads (results belong to their pipeline,
@@ -429,7 +439,7 @@ const listedIn = new WeakMap<object, Set<string>>();
  * `generated/<stem>/`). Undefined when that cannot be told: the caller must name it.
  */
 export function pipelineOf(task: AnyTask): string | undefined {
-  const listed = [...(listedIn.get(task) ?? [])];
+  const listed = listingOf(task);
   const fromNotebook = task.source?.notebook
     .split('/')
     .pop()!
@@ -442,5 +452,5 @@ export function pipelineOf(task: AnyTask): string | undefined {
 
 /** The pipelines `definePipeline` listed `task` in, for messages. */
 export function pipelinesListing(task: AnyTask): string[] {
-  return [...(listedIn.get(task) ?? [])].sort();
+  return listingOf(task).sort();
 }

@@ -123,7 +123,8 @@ export type OutputSchema =
       columns: { name: string; type: string }[];
       shape: 'records' | 'columns';
     }
-  | { kind: 'json'; type: string; length?: number }
+  /** `classes`: ids of the project classes whose instances the value holds (structured codec). */
+  | { kind: 'json'; type: string; length?: number; classes?: string[] }
   | { kind: 'text'; chars: number }
   | { kind: 'binary'; bytes: number }
   | { kind: 'model'; format: string };

@@ -23,6 +23,7 @@
 // the notebook folder layout and dev dependencies there); a Docker image built by Cellar (no
 // container engine here to test it; the README gives a Dockerfile for the folder instead).
 import { execFileSync } from 'node:child_process';
+import { isBuiltin } from 'node:module';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -32,9 +33,14 @@ import {
   CodeHasher,
   type RecordedFingerprint,
 } from '../../runtime/key/codehash.js';
-import { findPackageRoot, findProjectRoot } from '../../runtime/project.js';
+import {
+  findPackageRoot,
+  findProjectRoot,
+  installedPackageVersion,
+} from '../../runtime/project.js';
 import { canonicalJson, sha256 } from '../../runtime/key/hash.js';
 import { loadPipeline } from '../../runtime/load/loader.js';
+import { classRegistration, exportsClasses } from '../../runtime/load/bundle.js';
 import type { AnyTask, Pipeline } from '../../runtime/task.js';
 import { CliError } from '../errors.js';
 import type { BuildManifest } from './run-entry.js';
@@ -84,10 +90,13 @@ function moduleIdentity(projectRoot: string): Plugin {
         if (args.path.includes(`${sep}node_modules${sep}`) || isCellarSource(args.path))
           return undefined;
         const id = builtModuleUrl(projectRoot, args.path);
-        const contents = readFileSync(args.path, 'utf8').replace(
+        let contents = readFileSync(args.path, 'utf8').replace(
           /\bimport\.meta\.url\b/g,
           JSON.stringify(id),
         );
+        // Its exported classes are registered as under `cellar run`, so instances cross tasks.
+        if (exportsClasses(contents, args.path))
+          contents += classRegistration(args.path, projectRoot);
         const ext = args.path.slice(args.path.lastIndexOf('.') + 1);
         const loader =
           ext === 'tsx' ? 'tsx' : ext.endsWith('ts') ? 'ts' : ext === 'jsx' ? 'jsx' : 'js';
@@ -125,32 +134,43 @@ function cellarAlias(): Plugin {
         return { path: name, namespace: 'cellar-command-stub' };
       });
       build.onLoad({ filter: /.*/, namespace: 'cellar-command-stub' }, (args) => ({
-        contents: `export async function run() { console.error(${JSON.stringify(`cellar ${args.path}: not part of a built pipeline (it runs: ${[...BUILT_COMMANDS].join(', ')})`)}); return 2; }`,
+        contents: `export async function run() { console.error(${JSON.stringify(`cellar ${args.path}: not part of a built pipeline (it runs: ${[...BUILT_COMMANDS].join(', ')}) (E_UNKNOWN_COMMAND)`)}); return 2; }`,
         loader: 'js',
       }));
       build.onLoad({ filter: /.*/, namespace: 'cellar-stub' }, () => ({
         contents: `export async function ensureCompiled() { throw new Error('a built pipeline cannot compile notebooks: build again with \`cellar build\`'); }
-export function staleWarning() { return undefined; }`,
+export function staleWarning() { return undefined; }
+export function compiledFresh() { return false; }`,
         loader: 'js',
       }));
     },
   };
 }
 
-function installedVersion(projectRoot: string, name: string): string {
-  for (let dir = projectRoot; ; dir = dirname(dir)) {
-    const manifest = join(dir, 'node_modules', name, 'package.json');
-    if (existsSync(manifest))
-      return (JSON.parse(readFileSync(manifest, 'utf8')) as { version: string }).version;
-    if (dirname(dir) === dir) break;
+/**
+ * The run-time packages a bundle imports (`externals`, package names) at their installed
+ * versions: what the built folder's package.json lists. Node builtins and build-time-only
+ * packages are left out. The version is the one Node would load from the project, else from
+ * Cellar's own install (runtime/project.ts `installedPackageVersion`).
+ * @throws CliError E_BUILD_PACKAGE naming a package installed in neither place.
+ */
+export function runtimePackages(
+  externals: Iterable<string>,
+  projectRoot: string,
+): Record<string, string> {
+  const packages: Record<string, string> = {};
+  for (const name of [...externals].sort()) {
+    if (BUILD_TIME_ONLY.has(name) || isBuiltin(name)) continue;
+    const version =
+      installedPackageVersion(projectRoot, name) ?? installedPackageVersion(cellarRoot, name);
+    if (version === undefined)
+      throw new CliError(
+        `the bundle imports package '${name}', which is not installed: npm install ${name}`,
+        'E_BUILD_PACKAGE',
+      );
+    packages[name] = version;
   }
-  const own = join(cellarRoot, 'node_modules', name, 'package.json');
-  if (existsSync(own))
-    return (JSON.parse(readFileSync(own, 'utf8')) as { version: string }).version;
-  throw new CliError(
-    `the bundle imports package '${name}', which is not installed: npm install ${name}`,
-    'E_BUILD_PACKAGE',
-  );
+  return packages;
 }
 
 const packageOf = (spec: string) =>
@@ -216,10 +236,7 @@ export async function buildPipeline(
       if (imp.external && !imp.path.startsWith('node:') && !imp.path.startsWith('.'))
         externals.add(packageOf(imp.path));
   }
-  const packages: Record<string, string> = {};
-  for (const name of [...externals].sort())
-    if (!BUILD_TIME_ONLY.has(name) && !isBuiltinName(name))
-      packages[name] = installedVersion(projectRoot, name);
+  const packages = runtimePackages(externals, projectRoot);
 
   const relativeWorkdir =
     relative(resolve(outDir), resolve(dirname(file), pipeline.workdir ?? '.'))
@@ -273,25 +290,6 @@ export async function buildPipeline(
       .sort(),
     manifest,
   };
-}
-
-function isBuiltinName(name: string): boolean {
-  return [
-    'fs',
-    'path',
-    'url',
-    'os',
-    'crypto',
-    'util',
-    'child_process',
-    'worker_threads',
-    'stream',
-    'events',
-    'module',
-    'perf_hooks',
-    'zlib',
-    'v8',
-  ].includes(name);
 }
 
 /** `npm ci` needs a lockfile: resolve one for exactly these dependencies (from npm's cache when it can). */

@@ -6,14 +6,16 @@
 // usage). `--watch` keeps one process (and ts-morph, Prettier, the cell analyses) warm and
 // recompiles a notebook when it is saved.
 import { existsSync, watch } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
+import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { formatDiagnostic, hasErrors } from '../../compiler/diagnostics.js';
 import {
   checkOutcome,
   compileFile,
+  compilerFingerprint,
   duplicateOutputs,
   findNotebooks,
+  fixtureTasks,
   outputRoot,
   projectRoot,
   settleOrphans,
@@ -25,6 +27,7 @@ import {
 import { newMemory, type CompileMemory } from '../../compiler/program.js';
 import { defineCommand } from '../command.js';
 import { CliError, EXIT } from '../errors.js';
+import { freshPipeline, recordStamps, type FreshnessFacts } from '../compile-stamps.js';
 import { resolvesCellar } from '../../runtime/load/bundle.js';
 
 const USAGE = `usage: cellar compile [paths...] [--check] [--watch] [--out <dir>]
@@ -238,10 +241,33 @@ export function staleWarning(pipelinePath: string): string | undefined {
   return staleNotebook(resolve(pipelinePath));
 }
 
-export async function ensureCompiled(notebookPath: string): Promise<string> {
-  const nb = resolve(notebookPath);
+/** What `compile-stamps.ts` compares for `nb` compiled into the project's generated/. */
+function freshnessFacts(nb: string): FreshnessFacts {
   const root = projectRoot(dirname(nb));
   const outDir = join(root, 'generated');
+  const stem = basename(nb).replace(/\.ipynb$/i, '');
+  return {
+    root,
+    notebookAbs: nb,
+    outDir,
+    compiler: compilerFingerprint(),
+    fixtures: () => fixtureTasks(join(outDir, stem)),
+  };
+}
+
+/**
+ * The generated pipeline.ts of `notebookPath`, compiling the notebook first when it is stale.
+ * A warm answer comes from the compile's content stamps (compile-stamps.ts: stats, no parse of
+ * the compile cache); otherwise the compile path runs and records them.
+ * @throws CliError E_NOT_FOUND (unreadable notebook), E_COMPILE (errors, formatted),
+ *   E_NO_TASKS (no task cells).
+ */
+export async function ensureCompiled(notebookPath: string): Promise<string> {
+  const nb = resolve(notebookPath);
+  const facts = freshnessFacts(nb);
+  const fresh = freshPipeline(facts);
+  if (fresh) return fresh;
+  const { root, outDir } = facts;
   let outcome: NotebookOutcome;
   try {
     outcome = await compileFile(nb, { root, outDir });
@@ -269,5 +295,19 @@ export async function ensureCompiled(notebookPath: string): Promise<string> {
     );
   }
   writeOutcome(outcome, outDir);
+  recordStamps(facts, {
+    notebookHash: outcome.notebookHash,
+    fixtures: outcome.fixtures,
+    files: outcome.files,
+    pipeline: relative(outDir, outcome.pipeline).split(sep).join('/'),
+  });
   return outcome.pipeline;
+}
+
+/**
+ * True when `pipelineAbs` is the pipeline.ts of a notebook whose recorded compile is still fresh
+ * (so `staleWarning` has nothing to say), decided by content stamps; false when unknown.
+ */
+export function compiledFresh(pipelineAbs: string, notebookAbs: string): boolean {
+  return freshPipeline(freshnessFacts(notebookAbs)) === resolve(pipelineAbs);
 }

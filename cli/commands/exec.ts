@@ -8,10 +8,8 @@ import { basename } from 'node:path';
 import type { Command } from '../command.js';
 import { CliError, EXIT } from '../errors.js';
 import { JupyterError } from '../exec/jupyter.js';
-import { UsageError, parseExecArgs } from '../exec/options.js';
-import { ParamError } from '../exec/params.js';
 import { executeNotebook, shown } from '../exec/runner.js';
-import { openServer, prepareExec } from '../exec/setup.js';
+import { openServer, startExecCommand } from '../exec/setup.js';
 
 const USAGE = `usage: cellar exec <notebook.ipynb> [options]
 
@@ -49,24 +47,9 @@ const ALLOWED = [
 export const run: Command = Object.assign(runWith, { usage: USAGE });
 
 async function runWith(argv: string[]): Promise<number> {
-  let args;
-  try {
-    args = parseExecArgs(argv, ALLOWED);
-  } catch (error) {
-    throw new CliError(`${(error as Error).message}\n\n${USAGE}`, 'E_USAGE');
-  }
-  if (args.help) {
-    console.log(USAGE);
-    return EXIT.ok;
-  }
-  let prepared;
-  try {
-    prepared = await prepareExec(args);
-  } catch (error) {
-    if (error instanceof ParamError) throw new CliError(error.message, error.code);
-    if (error instanceof UsageError) throw new CliError(`${error.message}\n\n${USAGE}`, 'E_USAGE');
-    throw error;
-  }
+  const started = await startExecCommand(argv, ALLOWED, USAGE);
+  if (!started) return EXIT.ok; // --help
+  const { args, prepared } = started;
   const output = args.output
     ? resolve(args.output)
     : join(prepared.root, '.cellar', 'exec', basename(prepared.notebook));

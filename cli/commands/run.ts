@@ -83,7 +83,11 @@ export const run = defineCommand({
     if (values.notify && !/^https?:\/\//.test(values.notify))
       throw new CliError(`--notify needs an http(s) URL, got '${values.notify}'`, 'E_USAGE');
     const [pipelineArg, ...only] = positionals;
-    const { pipeline, file } = await openPipeline(pipelineArg);
+    // Task code runs on worker threads (each loads the pipeline with source maps) unless
+    // --in-process; --verbose prints stacks of load errors, which then point at the sources.
+    const { pipeline, file } = await openPipeline(pipelineArg, {
+      sourceMaps: values['in-process'] || verbose,
+    });
     const params = parseParams(values.param, pipeline);
     // The store: --store, $CELLAR_STORE, `store` in cellar.config.json, else the local workspace.
     const workspace = resolveWorkspace({ explicit: values.workspace, near: dirname(file) });

@@ -6,9 +6,7 @@ import type { Command } from '../command.js';
 import { CliError, EXIT } from '../errors.js';
 import { DEFAULT_TOLERANCE } from '../exec/compare.js';
 import { JupyterError } from '../exec/jupyter.js';
-import { UsageError, parseExecArgs } from '../exec/options.js';
-import { ParamError } from '../exec/params.js';
-import { openServer, prepareExec } from '../exec/setup.js';
+import { openServer, startExecCommand } from '../exec/setup.js';
 import { formatVerify, verifyNotebook } from '../exec/verify.js';
 
 const USAGE = `usage: cellar verify <notebook.ipynb> [options]
@@ -45,24 +43,9 @@ const ALLOWED = [
 export const run: Command = Object.assign(runWith, { usage: USAGE });
 
 async function runWith(argv: string[]): Promise<number> {
-  let args;
-  try {
-    args = parseExecArgs(argv, ALLOWED);
-  } catch (error) {
-    throw new CliError(`${(error as Error).message}\n\n${USAGE}`, 'E_USAGE');
-  }
-  if (args.help) {
-    console.log(USAGE);
-    return EXIT.ok;
-  }
-  let prepared;
-  try {
-    prepared = await prepareExec(args);
-  } catch (error) {
-    if (error instanceof ParamError) throw new CliError(error.message, error.code);
-    if (error instanceof UsageError) throw new CliError(`${error.message}\n\n${USAGE}`, 'E_USAGE');
-    throw error;
-  }
+  const started = await startExecCommand(argv, ALLOWED, USAGE);
+  if (!started) return EXIT.ok; // --help
+  const { args, prepared } = started;
   const server = await openServer(prepared.root, args).catch((error: unknown) => {
     throw error instanceof JupyterError
       ? new CliError(error.message, error.code, EXIT.failure)

@@ -122,42 +122,20 @@ export function taskPanel(
       'cellar-params',
       t.params.length === 0
         ? h('p', null, h('em', null, 'Reads no params.'))
-        : h(
-            'table',
-            { class: 'cellar-table' },
-            h(
-              'thead',
-              null,
-              h(
-                'tr',
-                null,
-                h('th', null, 'param'),
-                h('th', null, 'type'),
-                h('th', null, 'default'),
-                h('th', null, 'last run'),
-              ),
-            ),
-            h(
-              'tbody',
-              null,
-              ...t.params.map((name) => {
-                const d = p.params.find((x) => x.name === name);
-                return h(
-                  'tr',
-                  null,
-                  h('td', null, h('code', null, name)),
-                  h('td', null, h('code', null, d?.type ?? '')),
-                  h('td', null, h('code', null, JSON.stringify(d?.default))),
-                  h(
-                    'td',
-                    null,
-                    run && name in run.params
-                      ? h('code', null, JSON.stringify(run.params[name]))
-                      : '—',
-                  ),
-                );
-              }),
-            ),
+        : paramsTable(
+            'last run',
+            t.params.map((name) => {
+              const d = p.params.find((x) => x.name === name);
+              return {
+                name,
+                type: d?.type ?? '',
+                default: d?.default,
+                last:
+                  run && name in run.params
+                    ? h('code', null, JSON.stringify(run.params[name]))
+                    : '—',
+              };
+            }),
           ),
     ),
     section(
@@ -285,6 +263,44 @@ export function cacheWords(t: TaskDoc): string {
   return t.cache.rerun
     ? `${words} It re-runs on every \`cellar run\` (\`//| rerun\`).`
     : `${words} Any change re-runs this task and everything downstream.`;
+}
+
+/** The params table of a task page (last column: the value of its last run) and of the pipeline
+ *  page (last column: the tasks reading it): name, type and default, then the page's own column. */
+function paramsTable(
+  lastColumn: string,
+  rows: { name: string; type: string; default: unknown; last: Node }[],
+): JSX.Element {
+  return h(
+    'table',
+    { class: 'cellar-table' },
+    h(
+      'thead',
+      null,
+      h(
+        'tr',
+        null,
+        h('th', null, 'param'),
+        h('th', null, 'type'),
+        h('th', null, 'default'),
+        h('th', null, lastColumn),
+      ),
+    ),
+    h(
+      'tbody',
+      null,
+      ...rows.map((r) =>
+        h(
+          'tr',
+          null,
+          h('td', null, h('code', null, r.name)),
+          h('td', null, h('code', null, r.type)),
+          h('td', null, h('code', null, JSON.stringify(r.default))),
+          h('td', null, r.last),
+        ),
+      ),
+    ),
+  );
 }
 
 function outputBlock(o: OutputDoc): JSX.Element {
@@ -442,42 +458,19 @@ export function pipelinePanel(
       'cellar-params',
       p.params.length === 0
         ? h('p', null, h('em', null, 'No params.'))
-        : h(
-            'table',
-            { class: 'cellar-table' },
-            h(
-              'thead',
-              null,
-              h(
-                'tr',
-                null,
-                h('th', null, 'param'),
-                h('th', null, 'type'),
-                h('th', null, 'default'),
-                h('th', null, 'read by'),
-              ),
-            ),
-            h(
-              'tbody',
-              null,
-              ...p.params.map((q) =>
-                h(
-                  'tr',
-                  null,
-                  h('td', null, h('code', null, q.name)),
-                  h('td', null, h('code', null, q.type)),
-                  h('td', null, h('code', null, JSON.stringify(q.default))),
-                  h(
-                    'td',
-                    null,
-                    list(q.readers.slice(0, READER_LIMIT), url, 'no task'),
-                    q.readers.length > READER_LIMIT
-                      ? ` and ${q.readers.length - READER_LIMIT} more`
-                      : '',
-                  ),
-                ),
-              ),
-            ),
+        : paramsTable(
+            'read by',
+            p.params.map((q) => ({
+              name: q.name,
+              type: q.type,
+              default: q.default,
+              last: [
+                list(q.readers.slice(0, READER_LIMIT), url, 'no task'),
+                q.readers.length > READER_LIMIT
+                  ? ` and ${q.readers.length - READER_LIMIT} more`
+                  : '',
+              ],
+            })),
           ),
     ),
     section(

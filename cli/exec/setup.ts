@@ -6,8 +6,9 @@ import { dirname, resolve } from 'node:path';
 import { projectRoot } from '../../compiler/host.js';
 import { connectJupyter, startJupyter, type JupyterServer } from './jupyter.js';
 import { jupyterPathOf, writeKernelspec } from './kernelspec.js';
-import { UsageError, paramsFromJson, type ExecArgs } from './options.js';
-import { readParamsCell, typeParams, type ParamsCell } from './params.js';
+import { CliError } from '../errors.js';
+import { UsageError, paramsFromJson, parseExecArgs, type ExecArgs } from './options.js';
+import { ParamError, readParamsCell, typeParams, type ParamsCell } from './params.js';
 
 export interface PreparedExec {
   /** Absolute path of the input notebook. */
@@ -31,6 +32,37 @@ export async function prepareExec(args: ExecArgs): Promise<PreparedExec> {
     : [];
   const params = await typeParams(args.notebook, paramsCell, [...raw, ...args.params]);
   return { notebook, shownAs: args.notebook, root, paramsCell, params };
+}
+
+/**
+ * The start `cellar exec` and `cellar verify` share: parse `argv` with papermill's two-word
+ * `-p name value` (which parseArgs cannot), then check the notebook and type its params.
+ * Undefined when --help asked for `usage` (printed here).
+ * @throws CliError E_USAGE with `usage` appended for a bad command line or a missing notebook;
+ *   the ParamError's own code (E_BAD_PARAM, E_NO_PARAMS_CELL, …) for bad params.
+ */
+export async function startExecCommand(
+  argv: string[],
+  allowed: string[],
+  usage: string,
+): Promise<{ args: ExecArgs; prepared: PreparedExec } | undefined> {
+  let args;
+  try {
+    args = parseExecArgs(argv, allowed);
+  } catch (error) {
+    throw new CliError(`${(error as Error).message}\n\n${usage}`, 'E_USAGE');
+  }
+  if (args.help) {
+    console.log(usage);
+    return undefined;
+  }
+  try {
+    return { args, prepared: await prepareExec(args) };
+  } catch (error) {
+    if (error instanceof ParamError) throw new CliError(error.message, error.code);
+    if (error instanceof UsageError) throw new CliError(`${error.message}\n\n${usage}`, 'E_USAGE');
+    throw error;
+  }
 }
 
 /** A server for the run: the given one, or Debian's jupyter server started for it (stop() ends it). */

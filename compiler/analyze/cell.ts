@@ -1,12 +1,13 @@
 // analyzeCells: TaggedCell code → CellAnalysis: what each cell declares at its top level, which
 // top-level names it uses (its own and other cells'), what it mutates, what it imports.
 //
-// Every cell is parsed as its own ES module in an in-memory ts-morph project with no lib files:
-// a module's top-level declarations are file-local, so a name the binder cannot resolve inside a
-// cell is exactly a name the cell takes from elsewhere (another cell, or a global). That gives
-// notebook scoping for the price of parsing and binding — no lib loading, no type checking
-// (~0.3 s per 100 cells against ~1.5 s with libs; docs/design/compiler.md). ts-morph is imported
-// lazily and only for cells the incremental cache does not already hold.
+// Every cell is parsed as its own ES module in one in-memory TypeScript program (the TypeScript
+// ts-morph carries) with no lib files: a module's top-level declarations are file-local, so a
+// name the binder cannot resolve inside a cell is exactly a name the cell takes from elsewhere
+// (another cell, or a global). That gives notebook scoping for the price of parsing and binding
+// — no lib loading, no type checking (~0.3 s per 100 cells against ~1.5 s with libs;
+// docs/design/compiler.md). ts-morph is imported lazily and only for cells the incremental cache
+// does not already hold.
 //
 // One cell is three passes over its source file, each a function over a `CellContext` (the
 // TypeScript API ts-morph carries, the file, the checker): analyzeStatements (imports,
@@ -49,6 +50,8 @@ interface CellContext {
   result: CellAnalysis;
   /** Symbols of the cell's own top-level declarations and imports (made by analyzeStatements). */
   topLevelSymbols: Set<TsSymbol>;
+  /** Some cell of the program has `declare global`: its names resolve in every cell. */
+  addsGlobals: boolean;
 }
 
 export interface CellInput {
@@ -94,6 +97,13 @@ const MUTATING_METHODS = new Set([
   'add',
 ]);
 
+/**
+ * Cells per TypeScript program. Cells are separate modules, so how they are grouped changes no
+ * analysis; smaller programs let each one's syntax trees be collected before the next is built
+ * (one program over 5,000 cells held ~0.5 GB and spent a fifth of the compile in the collector).
+ */
+const PROGRAM_CELLS = 500;
+
 let loading: Promise<Analyzer> | undefined;
 let loadTsMorph: () => Promise<typeof TsMorphModule> = () => import('ts-morph');
 
@@ -118,33 +128,93 @@ function createAnalyzer(tsMorph: typeof TsMorphModule): Analyzer {
   const ts: TS = tsMorph.ts;
   const syntax = syntaxHelpers(ts);
 
+  const options: TsMorphModule.ts.CompilerOptions = {
+    noLib: true,
+    types: [],
+    target: ts.ScriptTarget.ES2022,
+    module: ts.ModuleKind.ESNext,
+    moduleResolution: ts.ModuleResolutionKind.Bundler,
+    moduleDetection: ts.ModuleDetectionKind.Force,
+    noResolve: true,
+  };
+
+  /** An analysis reporting that analysing the cell threw (a bug, or the stack ran out). */
+  const failed = (c: CellInput, error: unknown): CellAnalysis => {
+    const detail = error instanceof Error ? error.message : String(error);
+    return {
+      ...emptyAnalysis(c.index),
+      diagnostics: [
+        diagnostic(
+          'error',
+          'E_INTERNAL',
+          { notebook: '', cell: c.index + 1, line: 1 },
+          `the analyzer failed on this cell (${detail})`,
+          {
+            hint: 'please report it with the cell; tag the cell `//| explore` to compile the rest',
+          },
+        ),
+      ],
+    };
+  };
+
   function analyzeCells(cells: CellInput[]): CellAnalysis[] {
+    const out: CellAnalysis[] = [];
+    for (let i = 0; i < cells.length; i += PROGRAM_CELLS)
+      out.push(...analyzeProgram(cells.slice(i, i + PROGRAM_CELLS)));
+    return out;
+  }
+
+  function analyzeProgram(cells: CellInput[]): CellAnalysis[] {
     if (cells.length === 0) return [];
-    const project = new tsMorph.Project({
-      useInMemoryFileSystem: true,
-      skipLoadingLibFiles: true,
-      compilerOptions: {
-        noLib: true,
-        types: [],
-        target: ts.ScriptTarget.ES2022,
-        module: ts.ModuleKind.ESNext,
-        moduleResolution: ts.ModuleResolutionKind.Bundler,
-        moduleDetection: ts.ModuleDetectionKind.Force,
-        noResolve: true,
-      },
+    // Parsed one by one, so a cell too deep for the parser fails alone (see DeepWork).
+    const results: (CellAnalysis | undefined)[] = [];
+    const files = new Map<string, SourceFile>();
+    cells.forEach((c, i) => {
+      const name = `/cell${c.index}.ts`;
+      const text = `${c.code}\nexport {};\n`;
+      try {
+        files.set(
+          name,
+          ts.createSourceFile(name, text, ts.ScriptTarget.ES2022, true, ts.ScriptKind.TS),
+        );
+      } catch (error) {
+        results[i] = failed(c, error);
+      }
     });
-    // The appended `export {}` makes each cell a module, so its top-level names stay its own and
-    // anything it cannot resolve comes from another cell (ts-morph ignores moduleDetection).
-    const files = cells.map(
-      (c) =>
-        project.createSourceFile(`/cell${c.index}.ts`, `${c.code}\nexport {};\n`, {
-          overwrite: true,
-        }).compilerNode,
-    );
-    const program = project.getProgram().compilerObject;
-    const checker = program.getTypeChecker();
+    const parsed = cells.filter((_, i) => results[i] === undefined);
+    if (parsed.length === 0) return results as CellAnalysis[];
+    // A plain program over an in-memory host: ts-morph's Project keeps its files in a sorted
+    // array (an insertion per file is quadratic over a 5,000-cell notebook) and wraps each one.
+    const host: TsMorphModule.ts.CompilerHost = {
+      getSourceFile: (name) => files.get(name),
+      getDefaultLibFileName: () => '/lib.d.ts',
+      writeFile: () => {},
+      getCurrentDirectory: () => '/',
+      getCanonicalFileName: (name) => name,
+      useCaseSensitiveFileNames: () => true,
+      getNewLine: () => '\n',
+      fileExists: (name) => files.has(name),
+      readFile: () => undefined,
+    };
+    const program = ts.createProgram({ rootNames: [...files.keys()], options, host });
+    let checker: TsMorphModule.ts.TypeChecker;
+    try {
+      checker = program.getTypeChecker(); // binds every file
+    } catch (error) {
+      // The binder ran out of stack on some cell: halve until that cell fails alone. Cells are
+      // separate modules, so a cell's analysis does not depend on which others share its program.
+      if (parsed.length === 1) return [failed(parsed[0]!, error)];
+      const half = Math.ceil(parsed.length / 2);
+      const again = [
+        ...analyzeProgram(parsed.slice(0, half)),
+        ...analyzeProgram(parsed.slice(half)),
+      ];
+      return cells.map((_, i) => results[i] ?? again.shift()!);
+    }
+    const addsGlobals = cells.some((c) => /\bdeclare\s+global\b/.test(c.code));
     return cells.map((c, i) => {
-      const sf = program.getSourceFile(files[i]!.fileName)!;
+      if (results[i]) return results[i];
+      const sf = program.getSourceFile(`/cell${c.index}.ts`)!;
       try {
         const cx: CellContext = {
           ts,
@@ -154,30 +224,39 @@ function createAnalyzer(tsMorph: typeof TsMorphModule): Analyzer {
           input: c,
           result: emptyAnalysis(c.index),
           topLevelSymbols: new Set(),
+          addsGlobals,
         };
         return analyzeOne(cx, program.getSyntacticDiagnostics(sf));
       } catch (error) {
         // A bug here must not take the whole notebook down: report it on the cell.
-        const detail = error instanceof Error ? error.message : String(error);
-        return {
-          ...emptyAnalysis(c.index),
-          diagnostics: [
-            diagnostic(
-              'error',
-              'E_INTERNAL',
-              { notebook: '', cell: c.index + 1, line: 1 },
-              `the analyzer failed on this cell (${detail})`,
-              {
-                hint: 'please report it with the cell; tag the cell `//| explore` to compile the rest',
-              },
-            ),
-          ],
-        };
+        return failed(c, error);
       }
     });
   }
 
   return { analyzeCells };
+}
+
+/**
+ * Every name some declaration in the cell binds, at any depth (variables, parameters, functions,
+ * classes, imports, type parameters, enum members…): the binder marks each declaration node with
+ * its symbol. A name outside this set cannot resolve to a declaration in the cell.
+ */
+function declaredNames(cx: CellContext): Set<string> {
+  const { ts, sf } = cx;
+  const names = new Set<string>();
+  const stack: Node[] = [sf];
+  while (stack.length) {
+    const node = stack.pop()!;
+    if ((node as { symbol?: TsSymbol }).symbol) {
+      const name = ts.getNameOfDeclaration(node as TsMorphModule.ts.Declaration);
+      if (name && ts.isIdentifier(name)) names.add(name.text);
+    }
+    ts.forEachChild(node, (child) => {
+      stack.push(child);
+    });
+  }
+  return names;
 }
 
 /** One cell: a syntax error stops it; otherwise statements, then aliases, then references. */
@@ -567,6 +646,7 @@ function collectReferences(cx: CellContext, aliases: Map<string, string>): void 
   const tdzReported = new Set<string>();
   // Loop and callback variables that hold elements of another cell's value, by symbol.
   const elementOf = new Map<TsSymbol, string>();
+  const declared = cx.addsGlobals ? { has: () => true } : declaredNames(cx);
   // One node: returns whether its children are visited (and inside a function or not).
   const visit = (node: Node, inFunction: boolean): boolean | undefined => {
     if (ts.isImportDeclaration(node)) return;
@@ -574,9 +654,14 @@ function collectReferences(cx: CellContext, aliases: Map<string, string>): void 
       identifiers.add(node.text);
       if (!isReference(ts, node)) return;
       const shorthand = ts.isShorthandPropertyAssignment(node.parent) && node.parent.name === node;
-      const symbol = shorthand
-        ? checker.getShorthandAssignmentValueSymbol(node.parent)
-        : checker.getSymbolAtLocation(node);
+      // A name nothing in the cell declares resolves to no declaration (the cell is a module and
+      // no cell adds globals), so the checker, whose lookup walks every enclosing node (quadratic
+      // in a 5,000-term sum), is asked only about names the cell declares somewhere.
+      const symbol = !declared.has(node.text)
+        ? undefined
+        : shorthand
+          ? checker.getShorthandAssignmentValueSymbol(node.parent)
+          : checker.getSymbolAtLocation(node);
       const own = symbol !== undefined && cx.topLevelSymbols.has(symbol);
       // Resolved to a local or parameter: not ours. Symbols with no declaration are the checker's
       // stand-ins for names it could not resolve (and built-ins like `undefined`): free.

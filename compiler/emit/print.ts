@@ -77,40 +77,121 @@ export async function formatTypeScript(code: string): Promise<string> {
 const MARKER = '// @cellar-emitted-file ';
 
 /**
- * Format several modules in one Prettier call: Prettier's cost is mostly per call, so a cold
+ * Modules longer than this are formatted alone: they are the ones deep enough to exhaust the
+ * stack (a 5,000-term sum), and in a batch one such module would fail the whole call. Few
+ * notebooks have one (a 200-cell notebook's pipeline.ts is about 10,000 characters).
+ */
+const ALONE_CHARS = 20_000;
+
+/** Modules per Prettier call: the cost per module is flat above ~100, the memory is not. */
+const BATCH_MODULES = 250;
+
+/**
+ * Below this much text, a second thread costs more (its start, a second Prettier load) than it
+ * saves; a 200-cell notebook emits about 60,000 characters, a 5,000-cell one 6,000,000.
+ */
+const SHARE_CHARS = 500_000;
+
+/**
+ * Format several modules in few Prettier calls: Prettier's cost is mostly per call, so a cold
  * compile of 50 modules takes a third of the time. Each module starts with a marker comment line
  * (a leading comment stays on its own line before the next statement), and the result is split
  * back on the markers. Statements are printed independently, so every module comes out exactly as
- * it would alone; the tests check that on the example notebooks.
+ * it would alone; the tests check that on the example notebooks. A batch Prettier refuses is
+ * halved until the module at fault is formatted alone, so one bad module costs a few calls, not
+ * one call per module. With `elsewhere` (another thread), the biggest modules and, when there is
+ * much to format, about half of the text are formatted there, at the same time.
  */
-export async function formatBatch(texts: string[]): Promise<string[]> {
+export async function formatBatch(texts: string[], elsewhere?: FormatElsewhere): Promise<string[]> {
+  if (!elsewhere) return formatHere(texts);
+  const total = texts.reduce((n, t) => n + t.length, 0);
+  const share = total >= SHARE_CHARS ? total / 2 : 0;
+  const away: number[] = [];
+  const here: number[] = [];
+  let awayChars = 0;
+  texts.forEach((t, i) => {
+    if (t.length <= ALONE_CHARS) return;
+    away.push(i);
+    awayChars += t.length;
+  });
+  for (let i = texts.length - 1; i >= 0; i--) {
+    const t = texts[i]!;
+    if (t.length > ALONE_CHARS) continue;
+    if (awayChars < share) {
+      away.push(i);
+      awayChars += t.length;
+    } else here.push(i);
+  }
+  here.reverse();
+  // Started first, so the other thread works while this one does its part.
+  const there = away.length ? elsewhere(away.map((i) => texts[i]!)) : Promise.resolve([]);
+  const out: string[] = new Array<string>(texts.length);
+  (await formatHere(here.map((i) => texts[i]!))).forEach((f, k) => (out[here[k]!] = f));
+  (await there).forEach((f, k) => (out[away[k]!] = f));
+  return out;
+}
+
+/**
+ * Formats modules as `formatBatch` does on this thread. The host passes one that runs on a
+ * thread with a large stack, so the biggest modules never exhaust this thread's stack, and the
+ * second core formats while this one does.
+ */
+export type FormatElsewhere = (texts: string[]) => Promise<string[]>;
+
+/** `formatBatch` on this thread: the biggest modules alone, the rest in batches. */
+async function formatHere(texts: string[]): Promise<string[]> {
+  const out: string[] = new Array<string>(texts.length);
+  const batched: number[] = [];
+  for (let i = 0; i < texts.length; i++) {
+    if (texts[i]!.length > ALONE_CHARS) out[i] = await formatTypeScript(texts[i]!);
+    else batched.push(i);
+  }
+  for (let k = 0; k < batched.length; k += BATCH_MODULES) {
+    const chunk = batched.slice(k, k + BATCH_MODULES);
+    (await formatJoined(chunk.map((i) => texts[i]!))).forEach((f, j) => (out[chunk[j]!] = f));
+  }
+  return out;
+}
+
+async function formatJoined(texts: string[]): Promise<string[]> {
   if (texts.length <= 1) return Promise.all(texts.map(formatTypeScript));
   const joined = texts.map((t, i) => `${MARKER}${i}\n${t}`).join('\n');
   prettier ??= loadPrettier();
-  let formatted: string;
+  let formatted: string | undefined;
   try {
     // Strict: a module babel rejects must take the per-module path, exactly as it would alone.
     formatted = await (await prettier)(joined, true);
   } catch {
-    return Promise.all(texts.map(formatTypeScript));
+    formatted = undefined;
   }
-  const parts = formatted.split(new RegExp(`^${MARKER}(\\d+)\\n`, 'm'));
   const out: string[] = [];
-  for (let i = 1; i < parts.length; i += 2)
-    out[Number(parts[i])] = parts[i + 1]!.replace(/^\n+/, '').replace(/\n*$/, '\n');
-  if (out.length !== texts.length || out.some((o) => o === undefined))
-    return Promise.all(texts.map(formatTypeScript));
+  if (formatted !== undefined) {
+    const parts = formatted.split(new RegExp(`^${MARKER}(\\d+)\\n`, 'm'));
+    for (let i = 1; i < parts.length; i += 2)
+      out[Number(parts[i])] = parts[i + 1]!.replace(/^\n+/, '').replace(/\n*$/, '\n');
+  }
+  if (formatted === undefined || out.length !== texts.length || out.some((o) => o === undefined)) {
+    const half = Math.ceil(texts.length / 2);
+    return [
+      ...(await formatJoined(texts.slice(0, half))),
+      ...(await formatJoined(texts.slice(half))),
+    ];
+  }
   return out;
 }
 
 export async function formatFiles(
   files: EmittedFile[],
   cache?: FormatCache,
+  elsewhere?: FormatElsewhere,
 ): Promise<EmittedFile[]> {
   // Modules only: a JavaScript notebook's tsconfig.json is emitted already formatted.
   const isModule = (f: EmittedFile) => /\.[jt]s$/.test(f.path);
   const todo = files.filter((f) => isModule(f) && cache?.get(f.contents) === undefined);
-  const formatted = await formatBatch(todo.map((f) => f.contents));
+  const formatted = await formatBatch(
+    todo.map((f) => f.contents),
+    elsewhere,
+  );
   todo.forEach((f, i) => cache?.set(f.contents, formatted[i]!));
   const fresh = new Map(todo.map((f, i) => [f.path, formatted[i]!]));
   return files.map((f) => ({

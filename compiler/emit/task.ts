@@ -298,10 +298,18 @@ function taskLocals(
 
 /** Versions a cell makes by reassigning another owner's name, in the order they appear. */
 function reassignedIn(ctx: EmitContext, cell: number): Version[] {
-  return Object.values(ctx.plan.versions)
-    .filter((v) => v.cell === cell && v.reassignedAt !== undefined)
-    .sort((x, y) => x.reassignedAt! - y.reassignedAt!);
+  let byCell = reassignedByCell.get(ctx.plan);
+  if (!byCell) {
+    // Indexed once per plan: scanning every version for every cell is quadratic in the cells.
+    byCell = new Map();
+    for (const v of Object.values(ctx.plan.versions))
+      if (v.reassignedAt !== undefined) byCell.set(v.cell, [...(byCell.get(v.cell) ?? []), v]);
+    for (const vs of byCell.values()) vs.sort((x, y) => x.reassignedAt! - y.reassignedAt!);
+    reassignedByCell.set(ctx.plan, byCell);
+  }
+  return byCell.get(cell) ?? [];
 }
+const reassignedByCell = new WeakMap<TaskPlan, Map<number, Version[]>>();
 
 /** The task function: inputs and params destructured, the cells' code, the outputs returned. */
 function taskFunction(
@@ -484,7 +492,7 @@ export function emitSharedModule(ctx: EmitContext): EmittedFile | undefined {
   const text = [
     header(plan, cells),
     docComment(
-      'Helpers declared in task cells and called by other tasks: code, not data, so every task that calls one imports it from here.',
+      'Functions and classes declared in task cells: code, not data, so every task that uses one imports it from here (and an instance of a class stored by one task is rebuilt from here in the next).',
       ['@module'],
     ),
     imports.print(),

@@ -83,6 +83,8 @@ const ownerWords = (o: Owner) =>
 /** What the passes share: the input, what earlier passes decided, and the diagnostics so far. */
 interface LinkState {
   input: LinkInput;
+  /** The input's cells by index (a scan per lookup is quadratic in a notebook's cells). */
+  cellByIndex: Map<number, TaggedCell>;
   diagnostics: Diagnostic[];
   /** Made by collectTasks. */
   tasks: Map<string, TaskNode>;
@@ -138,11 +140,12 @@ const at = (s: LinkState, cell: TaggedCell, line?: number, column?: number) => (
 });
 const lineOf = (cell: TaggedCell, line: number) => cell.code.split('\n')[line - 1] ?? '';
 const within = (spans: Span[], pos: number) => spans.some((s) => pos >= s.start && pos < s.end);
-const cellAt = (s: LinkState, index: number) => s.input.cells.find((c) => c.index === index)!;
+const cellAt = (s: LinkState, index: number) => s.cellByIndex.get(index)!;
 
 export function linkCells(input: LinkInput): LinkResult {
   const s: LinkState = {
     input,
+    cellByIndex: new Map(input.cells.map((c) => [c.index, c])),
     diagnostics: [],
     tasks: new Map(),
     taskStart: new Map(),
@@ -708,6 +711,17 @@ const consume = (consumed: Consumed, task: string, name: string) => {
 function deriveInputs(s: LinkState): { consumed: Consumed; readByTasks: Set<string> } {
   const consumed: Consumed = new Map();
   const readByTasks = new Set<string>(); // tasks some other task reads from
+  // A class declared in a task is code, and its instances may cross to later tasks that never
+  // name it (`model.nearest(x)`): those need the class itself to rebuild them. Closing over no
+  // task value, it goes to shared.ts, exported, where the runtime finds it by module and name.
+  // Only a name declared once in the notebook: two versions of `Acc` cannot both be exported from
+  // one module (each stays in its task; its instances are then refused by name, not misread).
+  const declared = new Map<string, number>();
+  for (const v of Object.values(s.versions))
+    if (v.kind !== 'import') declared.set(v.name, (declared.get(v.name) ?? 0) + 1);
+  for (const v of Object.values(s.versions))
+    if (v.owner.kind === 'task' && v.kind === 'class' && !v.shared && declared.get(v.name) === 1)
+      if (capturedTaskValues(s, v).length === 0) v.shared = true;
   for (const task of s.tasks.values()) {
     const ids = [...(s.uses.get(task.name) ?? [])].sort();
     task.uses = ids;
@@ -874,6 +888,10 @@ function lastVersionOf(s: LinkState, task: TaskNode, name: string): Version | un
 
 /** Each task's outputs: what others read, what `//| output:` names, and everything of a leaf task. */
 function deriveOutputs(s: LinkState, consumed: Consumed, readByTasks: Set<string>): void {
+  const reassigned = new Map<number, Version[]>();
+  for (const v of Object.values(s.versions))
+    if (v.reassignedAt !== undefined)
+      reassigned.set(v.cell, [...(reassigned.get(v.cell) ?? []), v]);
   for (const task of s.tasks.values()) {
     const outputs = new Map<string, TaskOutput>();
     const names = new Set(consumed.get(task.name) ?? []);
@@ -885,8 +903,7 @@ function deriveOutputs(s: LinkState, consumed: Consumed, readByTasks: Set<string
       for (const i of task.cells)
         for (const d of s.input.analyses.get(i)?.declarations ?? [])
           if (DATA_KINDS.has(d.kind) && !d.callable && !d.fromEnv) names.add(d.name);
-      for (const v of Object.values(s.versions))
-        if (v.reassignedAt !== undefined && task.cells.includes(v.cell)) names.add(v.name);
+      for (const i of task.cells) for (const v of reassigned.get(i) ?? []) names.add(v.name);
     }
     for (const o of explicit) {
       if (!lastVersionOf(s, task, o.name)) {

@@ -33,6 +33,8 @@ export async function calibration({
     FROM ${features} AS x) AS ranked
   GROUP BY decile
   ORDER BY decile`;
+  if (calibration.length === 0)
+    throw new Error('no flights to calibrate: the features table is empty');
   const evaluated: number = calibration.reduce((sum, d) => sum + d.flights, 0);
   const delayedShare: number =
     calibration.reduce((sum, d) => sum + d.delayed_share * d.flights, 0) / evaluated;

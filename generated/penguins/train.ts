@@ -26,6 +26,7 @@ export function train(
   { nTrees, seed }: { nTrees: number; seed: number },
 ) {
   // notebook cell `train`
+  if (trainSet.length === 0) throw new Error('no penguins to train on: the training set is empty');
   const forest: RandomForestClassifier = new RandomForestClassifier({
     nEstimators: nTrees,
     seed: seed, // not shorthand: tslab does not see a previous cell's variable through `{ seed }`

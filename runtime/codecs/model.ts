@@ -3,11 +3,17 @@
 //
 // The functions come from, in order: the output spec (`outputs: { model: { codec: 'model', save,
 // load } }`), a registered model format whose `matches` accepts the value (ml-random-forest is
-// built in), or the value's own `toJSON` (loaded back as plain data: say so in the schema). The
-// file is one JSON envelope `{format, encoding, data}`; binary saves are base64 inside it, which
-// keeps a model one file even when its library writes several parts.
+// built in), or, for an instance of one of the project's own exported classes (classes.ts), its
+// fields stored by the structured codec and the instance rebuilt on read (format `cellar/class`).
+// Anything else is refused with the ways out: a package's class needs a registered format. A
+// `toJSON` alone is not a way: the value would come back as plain data, its methods gone. The file
+// is one JSON envelope `{format, encoding, data}`; binary saves are base64 inside it, which keeps a
+// model one file even when its library writes several parts. (Files written with the old
+// `toJSON` format still read back, as the plain data they hold.)
 import type { Codec } from './codec.js';
 import type { OutputSpec } from '../task.js';
+import { classIdOf } from './classes.js';
+import { decodeStructured, structuredCodec } from './structured.js';
 
 export interface ModelFormat {
   name: string;
@@ -49,18 +55,14 @@ for (const cls of ['RandomForestClassifier', 'RandomForestRegression']) {
   });
 }
 
+/** Does a registered model format claim `value` (so 'auto' stores it with the model codec)? */
 export function isModelLike(value: unknown): boolean {
   if (!value || typeof value !== 'object' || Array.isArray(value)) return false;
-  // A Date has toJSON too, but stored that way it would come back a string: structured keeps it.
-  if (value instanceof Date) return false;
-  if (formats.some((f) => f.matches(value))) return true;
-  const proto = Object.getPrototypeOf(value);
-  return (
-    proto !== Object.prototype &&
-    proto !== null &&
-    typeof (value as { toJSON?: unknown }).toJSON === 'function'
-  );
+  return formats.some((f) => f.matches(value));
 }
+
+/** The format that stores an instance of a project class: its fields, by the structured codec. */
+const CLASS_FORMAT = 'cellar/class';
 
 const utf8 = new TextEncoder();
 const fromUtf8 = new TextDecoder();
@@ -70,23 +72,35 @@ export const modelCodec: Codec = {
   version: 1,
   ext: 'model.json',
   async encode(value, spec: OutputSpec) {
-    const format = spec.save
+    const proto = value && typeof value === 'object' ? Object.getPrototypeOf(value) : undefined;
+    const format: { name: string; save(v: unknown): unknown } | undefined = spec.save
       ? { name: 'custom', save: spec.save }
-      : (formats.find((f) => f.matches(value)) ?? {
-          name: 'toJSON',
-          save: (v: { toJSON(): unknown }) => v.toJSON(),
-        });
-    if (
-      format.name === 'toJSON' &&
-      typeof (value as { toJSON?: unknown } | null)?.toJSON !== 'function'
-    ) {
+      : (formats.find((f) => f.matches(value)) ??
+        (classIdOf(proto?.constructor) !== undefined && proto.constructor.prototype === proto
+          ? { name: CLASS_FORMAT, save: (v) => structuredCodec.encode(v, spec) }
+          : undefined));
+    if (!format) {
       // Not a raw `v.toJSON is not a function`: say which value, and the ways to store it.
       const cls = className(value) ?? (value === null ? 'null' : typeof value);
       throw new Error(
         `the model codec has no way to save ${cls === 'Object' ? 'plain data' : `a ${cls} instance`}: ` +
           `register one with registerModelFormat({ name, matches, save, load }) (from 'cellar', e.g. in the setup cell), ` +
-          `give the output save/load functions (outputs: { x: { codec: 'model', save, load } }), give the class a toJSON(), or store plain data with another codec`,
+          `give the output save/load functions (outputs: { x: { codec: 'model', save, load } }), ` +
+          `export the class from the setup cell or a module of the project if it is your own, or store plain data with another codec`,
       );
+    }
+    if (format.name === CLASS_FORMAT) {
+      // Refusals (private fields, a function inside) come from the structured walk, as under 'auto'.
+      const { bytes } = (await format.save(value)) as { bytes: Uint8Array };
+      const envelope = {
+        format: CLASS_FORMAT,
+        encoding: 'base64',
+        data: Buffer.from(bytes).toString('base64'),
+      };
+      return {
+        bytes: utf8.encode(JSON.stringify(envelope)),
+        schema: { kind: 'model', format: CLASS_FORMAT },
+      };
     }
     const saved = await format.save(value as never);
     const binary = saved instanceof Uint8Array;
@@ -111,6 +125,7 @@ export const modelCodec: Codec = {
         ? new Uint8Array(Buffer.from(envelope.data as string, 'base64'))
         : envelope.data;
     if (spec.load) return spec.load(saved);
+    if (envelope.format === CLASS_FORMAT) return decodeStructured(saved as Uint8Array, true);
     const format = formats.find((f) => f.name === envelope.format);
     return format ? format.load(saved) : saved;
   },

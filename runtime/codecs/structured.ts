@@ -9,27 +9,40 @@
 // format is versioned by V8 and newer Node reads older payloads; the codec's own version is in the
 // cache key like every codec's.
 //
-// Class instances are the one thing neither format keeps: v8 drops the prototype (methods are
-// lost, the value comes back as a plain object). So the walk refuses them by class name, and the
-// caller (perform.ts) adds the task and output, with the two ways out: a model codec, or toJSON.
+// Class instances: v8 drops the prototype (an instance comes back a plain object). Instances of
+// the project's own exported classes (registered, classes.ts) are stored anyway: the value goes
+// into an envelope `{ value, instances, of, classes }` serialised in one piece, so v8 keeps object
+// identity between `instances[i]` and the same object inside `value`; on read each of them gets
+// its class's prototype back (classes.ts says why the constructor is not called), and shared or
+// circular references stay shared. The class ids are in the output's schema (`classes`), which
+// is how the decoder knows an envelope is there: outputs without instances are written exactly as
+// before. Any other class instance is refused by name, and the caller (perform.ts) adds the task
+// and output, with the ways out. See docs/design/classes.md.
 import { deserialize, serialize } from 'node:v8';
 import type { Codec } from './codec.js';
+import { classById, classIdOf, classNameOf, classProblem } from './classes.js';
 
 /** What a value needs: plain JSON, the structured codec, or a refusal (a class instance). */
 export type ValueNeeds =
   | { kind: 'json' }
   /** `tooLarge`: JSON could hold it, but not in one string (see `codecLimits`). */
   | { kind: 'structured'; what: string; tooLarge?: boolean }
-  | { kind: 'refused'; className: string; path: string };
+  /**
+   * `registered`: a class of the project whose instance cannot be rebuilt (`why`); otherwise a
+   * class Cellar does not know (from a package, or not exported), a function or a symbol.
+   */
+  | { kind: 'refused'; className: string; path: string; registered?: boolean; why?: string };
 
 const STRUCTURED_CLASSES = new Set<unknown>([Map, Set, Date, RegExp, ArrayBuffer, DataView]);
 
 /**
  * Walk `value` once: the first class instance that no format keeps is refused (with its path),
- * else any Map/Set/Date/BigInt/typed array/NaN/undefined makes it structured, else plain JSON.
- * Objects with a `toJSON` (nested) keep JSON's meaning: they are stored as what toJSON returns.
+ * else any Map/Set/Date/BigInt/typed array/NaN/undefined or instance of a registered class makes
+ * it structured, else plain JSON. `instances`, when given, receives each registered instance with
+ * its class id. An instance of a class Cellar does not know is refused even with a `toJSON`: it
+ * would come back as plain data, and the reader's methods would be missing.
  */
-export function valueNeeds(value: unknown): ValueNeeds {
+export function valueNeeds(value: unknown, instances?: Map<object, string>): ValueNeeds {
   let structured: string | undefined;
   // A lower bound of the JSON text's length: strings and keys with their quotes, a few
   // characters per other value. Past `codecLimits.jsonChars` JSON cannot be built at all (V8
@@ -102,13 +115,18 @@ export function valueNeeds(value: unknown): ValueNeeds {
       return undefined;
     }
     if (proto !== Object.prototype && proto !== null) {
-      // JSON's own escape hatch: the value says how it is stored.
-      if (typeof (obj as { toJSON?: unknown }).toJSON === 'function') return undefined;
-      return {
-        kind: 'refused',
-        className: ctor?.name || 'an object with a custom prototype',
-        path,
-      };
+      const id =
+        typeof ctor === 'function' && ctor.prototype === proto ? classIdOf(ctor) : undefined;
+      if (id === undefined)
+        return {
+          kind: 'refused',
+          className: ctor?.name || 'an object with a custom prototype',
+          path,
+        };
+      const why = classProblem(obj);
+      if (why) return { kind: 'refused', className: classNameOf(id), path, registered: true, why };
+      structured ??= `a ${classNameOf(id)} instance`;
+      instances?.set(obj, id);
     }
     for (const key of Object.keys(obj)) {
       chars += key.length + 4;
@@ -144,9 +162,19 @@ export function refusalText(
 ): string {
   const output = outputName || '<output>';
   const where = needs.path ? ` at ${output}${needs.path}` : '';
+  if (needs.registered)
+    return (
+      `holds a ${needs.className} instance${where}, which cannot be stored with its class: ${needs.why}. ` +
+      `Keep the instance's state in plain public fields (constructor assignments or class fields), or register a model format for it ` +
+      `(registerModelFormat({ name, matches, save, load }) from 'cellar', in the setup cell)`
+    );
+  if (needs.className.startsWith('function ') || needs.className === 'symbol')
+    return `holds a ${needs.className}${where}, which no codec can store: return data, and keep functions in the code (a method of an exported class, or a helper)`;
   return (
     `holds a ${needs.className} instance${where}, which no codec can store with its class (it would come back as a plain object without methods). ` +
-    `Store it as a model (\`//| output: ${output}=model\`, or outputs: { ${output}: { codec: 'model', save, load } }), give the class a toJSON(), or return plain data`
+    `If ${needs.className} is your own class, export it from the notebook's setup cell or a module of the project (not declared inside a function); ` +
+    `if it comes from a package, register a model format in the setup cell (registerModelFormat({ name, matches, save, load }) from 'cellar') and store it with \`//| output: ${output}=model\`, ` +
+    `or return plain data`
   );
 }
 
@@ -157,12 +185,23 @@ const describeTop = (value: unknown): string => {
   return Array.isArray(value) ? 'array' : value === null ? 'null' : typeof value;
 };
 
+/** What a value with class instances is stored as (see the header). */
+interface ClassEnvelope {
+  value: unknown;
+  /** Every registered instance inside `value` (the same objects, by v8's identity). */
+  instances: object[];
+  /** Per instance, its index in `classes`. */
+  of: number[];
+  classes: string[];
+}
+
 export const structuredCodec: Codec = {
   id: 'structured',
   version: 1,
   ext: 'v8',
   encode(value) {
-    const needs = valueNeeds(value);
+    const instances = new Map<object, string>();
+    const needs = valueNeeds(value, instances);
     if (needs.kind === 'refused') throw new Error(refusalText(needs, ''));
     const size =
       value instanceof Map || value instanceof Set
@@ -170,9 +209,20 @@ export const structuredCodec: Codec = {
         : Array.isArray(value)
           ? value.length
           : undefined;
+    const classes = [...new Set(instances.values())].sort();
+    let payload: unknown = value;
+    if (classes.length > 0) {
+      const envelope: ClassEnvelope = {
+        value,
+        instances: [...instances.keys()],
+        of: [...instances.values()].map((id) => classes.indexOf(id)),
+        classes,
+      };
+      payload = envelope;
+    }
     let bytes: Buffer;
     try {
-      bytes = serialize(value);
+      bytes = serialize(payload);
     } catch (error) {
       // V8's serializer has its own ceiling (buffers past ~2 GB): name the ways out, not the RangeError.
       if (!(error instanceof RangeError)) throw error;
@@ -180,15 +230,39 @@ export const structuredCodec: Codec = {
         `is too large to store in one piece (${error.message}): return a table (an array of flat records or an object of columns, stored as Arrow) or bytes (a Uint8Array), or split it across outputs`,
       );
     }
+    const topClass = instances.get(value as object);
     return {
       bytes: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength),
-      schema:
-        size === undefined
-          ? { kind: 'json', type: describeTop(value) }
-          : { kind: 'json', type: describeTop(value), length: size },
+      schema: {
+        kind: 'json',
+        type: topClass ? classNameOf(topClass) : describeTop(value),
+        ...(size === undefined ? {} : { length: size }),
+        ...(classes.length > 0 ? { classes } : {}),
+      },
     };
   },
-  decode(bytes) {
-    return deserialize(bytes);
+  decode(bytes, _spec, schema) {
+    return decodeStructured(bytes, schema?.kind === 'json' && schema.classes !== undefined);
   },
 };
+
+/**
+ * The value in bytes the structured codec wrote; `withClasses` when its schema listed classes (an
+ * envelope is there). Throws when a class is no longer registered, naming it.
+ */
+export function decodeStructured(bytes: Uint8Array, withClasses: boolean): unknown {
+  const payload = deserialize(bytes);
+  if (!withClasses) return payload;
+  const envelope = payload as ClassEnvelope;
+  const protos = envelope.classes.map((id) => {
+    const cls = classById(id);
+    if (!cls)
+      throw new Error(
+        `the stored value holds ${classNameOf(id)} instances (class ${id}), and no loaded module exports that class: ` +
+          `it was renamed, moved or removed since the value was stored (run the task that stores it again), or the pipeline was loaded without Cellar's bundle (see registerClass)`,
+      );
+    return cls.prototype as object;
+  });
+  envelope.instances.forEach((obj, i) => Object.setPrototypeOf(obj, protos[envelope.of[i]!]!));
+  return envelope.value;
+}

@@ -35,7 +35,7 @@ import { fileURLToPath } from 'node:url';
 import { isBuiltin } from 'node:module';
 import { sha256 } from './hash.js';
 import { checkStamp, readWithStamp, sameStamp, type FileStamp } from './filestamp.js';
-import { findPackageRoot } from '../project.js';
+import { findPackageRoot, installedPackageVersion } from '../project.js';
 import { tempStamp } from '../store/owner.js';
 
 export interface CodeFingerprint {
@@ -113,6 +113,8 @@ export class CodeHasher {
   private readonly done = new Map<string, CodeFingerprint>();
   private readonly envNames = new Map<string, readonly string[]>();
   private readonly versions = new Map<string, string>();
+  /** Files whose recorded stamp this hasher found unchanged: the stamp checked, and as now. */
+  private readonly verified = new Map<string, { recorded: FileStamp; now: FileStamp }>();
 
   /** `memoFile`: where per-file hashes persist between runs (omit for an in-memory hasher). */
   constructor(private readonly memoFile?: string) {
@@ -238,13 +240,24 @@ export class CodeHasher {
     return out;
   }
 
-  /** Is every file the memo's bundle read still the same (by content)? Refreshes moved stamps. */
+  /**
+   * Is every file the memo's bundle read still the same (by content)? Refreshes moved stamps.
+   * A file shared by many bundles (a task module is in its own and in each downstream task's)
+   * is checked once per hasher: a later entry recording the same stamp takes that verdict.
+   */
   private unchanged(memo: EntryMemo): boolean {
     for (const [file, stamp] of Object.entries(memo.inputs)) {
-      const check = checkStamp(file, stamp);
-      if (!check.same) return false;
-      if (!sameStamp(check.stamp, stamp)) {
-        memo.inputs[file] = check.stamp;
+      const seen = this.verified.get(file);
+      let now: FileStamp;
+      if (seen && (sameStamp(seen.recorded, stamp) || sameStamp(seen.now, stamp))) now = seen.now;
+      else {
+        const check = checkStamp(file, stamp);
+        if (!check.same) return false;
+        now = check.stamp;
+        this.verified.set(file, { recorded: stamp, now });
+      }
+      if (!sameStamp(now, stamp)) {
+        memo.inputs[file] = now;
         this.dirty = true;
       }
     }
@@ -326,28 +339,7 @@ export class CodeHasher {
     const memoKey = `${fromDir}\0${name}`;
     const known = this.versions.get(memoKey);
     if (known) return known;
-    let version = 'unresolved';
-    for (let dir = fromDir; ; dir = dirname(dir)) {
-      const manifest = join(dir, 'node_modules', name, 'package.json');
-      if (existsSync(manifest)) {
-        version = JSON.parse(readFileSync(manifest, 'utf8')).version ?? 'unknown';
-        break;
-      }
-      const own = join(dir, 'package.json');
-      if (existsSync(own)) {
-        // The package importing itself by name (generated code importing 'cellar' in this repo).
-        try {
-          const pkg = JSON.parse(readFileSync(own, 'utf8'));
-          if (pkg.name === name) {
-            version = pkg.version ?? 'unknown';
-            break;
-          }
-        } catch {
-          // not a readable package.json: keep walking
-        }
-      }
-      if (dirname(dir) === dir) break;
-    }
+    const version = installedPackageVersion(fromDir, name) ?? 'unresolved';
     this.versions.set(memoKey, version);
     return version;
   }
@@ -564,20 +556,10 @@ export async function normalise(
   source: string,
   file: string,
 ): Promise<{ normalised: string; imports: string[] }> {
-  const ext = extname(file).slice(1);
-  const loaders: Record<string, 'ts' | 'tsx' | 'js' | 'jsx'> = {
-    ts: 'ts',
-    mts: 'ts',
-    cts: 'ts',
-    tsx: 'tsx',
-    js: 'js',
-    mjs: 'js',
-    cjs: 'js',
-    jsx: 'jsx',
-  };
-  const loader = loaders[ext];
+  const loader = LOADERS[extname(file).slice(1)];
   // Data files (JSON, SQL, CSV read through an import) are hashed as they are.
-  if (!loader) return { normalised: source, imports: [] };
+  if (loader === undefined || loader === 'json' || loader === 'text')
+    return { normalised: source, imports: [] };
   const [{ transform }, lexer] = await Promise.all([import('esbuild'), import('es-module-lexer')]);
   let out: { code: string };
   try {

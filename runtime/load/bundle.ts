@@ -17,6 +17,11 @@
 // that keeps mtime and size (`touch -r`, `cp -p`) still rebuilds. When bundling fails, the caller
 // falls back to tsx.
 //
+// Each local module that exports a class gets one statement appended: it registers its exported
+// classes with the runtime under `<path relative to the project>#<export name>` (codecs/classes.ts),
+// so instances a task stores come back as instances of that class in the tasks that read them.
+// The code-aware key hashes its own bundle (key/codehash.ts), without this statement.
+//
 // A pipeline outside any project that has cellar installed (a notebook in /tmp, `--out` outside
 // the project) imports 'cellar' from a folder where Node cannot find it. There the bundle
 // imports the runtime that is running it (this package's dist/index.js), so such a pipeline
@@ -31,7 +36,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { findProjectRoot } from '../project.js';
 import { sha256 } from '../key/hash.js';
@@ -46,10 +51,21 @@ interface BundleRecord {
 
 // 2: 'cellar' mapped to the running runtime where it does not resolve. 3: content stamps of every
 // file read (2 kept (mtime, size) of JS/TS inputs only, which missed JSON imports and same-size edits).
-const RECORD_VERSION = 3;
+// 4: the source map in a file beside the bundle, not inline. 5: local modules register their
+// exported classes.
+const RECORD_VERSION = 5;
 
-/** Import `path` through a cached esbuild bundle; undefined when that is not possible here. */
-export async function importBundled(path: string): Promise<Record<string, unknown> | undefined> {
+/**
+ * Import `path` through a cached esbuild bundle; undefined when that is not possible here.
+ * `sourceMaps` (default true): map stack frames of the bundle back to the source files. Node 20
+ * decodes and indexes a module's whole inline map when it loads (~30 % of loading the 2.4 MB
+ * bundle of a 1,000-task notebook), so a process that runs no task code itself (`cellar run` on
+ * worker threads, which load their own copy with maps) may skip it.
+ */
+export async function importBundled(
+  path: string,
+  options: { sourceMaps?: boolean } = {},
+): Promise<Record<string, unknown> | undefined> {
   const root = findProjectRoot(dirname(path));
   // Inside the project (so bare imports and the package's self-reference resolve as they do
   // from the sources) but not under node_modules (Node ignores self-references from there).
@@ -63,7 +79,7 @@ export async function importBundled(path: string): Promise<Record<string, unknow
     if (!record) return undefined;
     writeRecord(recordFile, record);
   } else if (freshness === 'restamped') writeRecord(recordFile, record);
-  process.setSourceMapsEnabled(true);
+  if (options.sourceMaps ?? true) process.setSourceMapsEnabled(true);
   const bundleUrl = pathToFileURL(join(cacheDir, record.bundle)).href;
   try {
     return await import(bundleUrl);
@@ -130,11 +146,12 @@ async function bundle(
           return { contents: bytes, loader: 'default', resolveDir: dirname(args.path) };
         }
         const url = pathToFileURL(args.path).href;
-        const contents = bytes
+        let contents = bytes
           .toString('utf8')
           .replace(/\bimport\.meta\.url\b/g, JSON.stringify(url))
           .replace(/\bimport\.meta\.dirname\b/g, JSON.stringify(dirname(args.path)))
           .replace(/\bimport\.meta\.filename\b/g, JSON.stringify(args.path));
+        if (exportsClasses(contents, args.path)) contents += classRegistration(args.path, root);
         const ext = args.path.slice(args.path.lastIndexOf('.') + 1);
         const loader =
           ext.startsWith('ts') || ext === 'mts' || ext === 'cts'
@@ -169,7 +186,11 @@ async function bundle(
       target: 'node20',
       packages: 'external',
       write: false,
-      sourcemap: 'inline',
+      // A map file beside the bundle, without the sources' text (stack traces need only the
+      // mappings): the module Node parses is then the code alone (~520 KB instead of 2.4 MB for
+      // a 1,000-task notebook), and a process without source maps never reads the map.
+      sourcemap: 'external',
+      sourcesContent: false,
       // Source paths in the map are relative to this (the hashed name below sits beside it).
       outfile: join(cacheDir, `${id}.mjs`),
       logLevel: 'silent',
@@ -179,21 +200,62 @@ async function bundle(
   } catch {
     return undefined;
   }
-  const code = result.outputFiles[0]!.contents;
+  const code = result.outputFiles.find((f) => f.path.endsWith('.mjs'))!.contents;
+  const map = result.outputFiles.find((f) => f.path.endsWith('.map'))?.contents;
   const name = `${id}-${sha256(code).slice(0, 12)}.mjs`;
   mkdirSync(cacheDir, { recursive: true });
   const file = join(cacheDir, name);
   if (!existsSync(file)) {
-    const tmp = `${file}.tmp-${process.pid}`;
-    writeFileSync(tmp, code);
-    renameSync(tmp, file);
+    // The map first: a process that sees the bundle may read its map at once.
+    if (map) writeAtomicFile(`${file}.map`, map);
+    const comment = map ? `\n//# sourceMappingURL=${name}.map\n` : '';
+    writeAtomicFile(file, Buffer.concat([code, Buffer.from(comment)]));
   }
-  // Older bundles of this pipeline are garbage now.
+  // Older bundles of this pipeline (and their maps) are garbage now.
   for (const old of readdirSync(cacheDir)) {
-    if (old.startsWith(`${id}-`) && old !== name && old.endsWith('.mjs'))
+    if (
+      old.startsWith(`${id}-`) &&
+      old !== name &&
+      old !== `${name}.map` &&
+      (old.endsWith('.mjs') || old.endsWith('.mjs.map'))
+    )
       rmSync(join(cacheDir, old), { force: true });
   }
   return { version: RECORD_VERSION, bundle: name, inputs };
+}
+
+function writeAtomicFile(file: string, contents: Uint8Array): void {
+  const tmp = `${file}.tmp-${process.pid}`;
+  writeFileSync(tmp, contents);
+  renameSync(tmp, file);
+}
+
+/**
+ * Might this module export a class? Cheap text tests: the word `class`, an ES `export`, and not
+ * Cellar's own runtime sources (a test pipeline importing them must not load a second runtime).
+ * A false positive only registers nothing.
+ */
+export function exportsClasses(source: string, path: string): boolean {
+  if (!/\bclass\b/.test(source) || !/\bexport\b/.test(source) || /\.c[jt]s$/.test(path))
+    return false;
+  const own = cellarPackageDir();
+  return (
+    !own ||
+    !(path.startsWith(join(own, 'runtime') + sep) || path.startsWith(join(own, 'dist') + sep))
+  );
+}
+
+/**
+ * The statements appended to a local module: register its exported classes (see the header).
+ * `cellar build` appends the same to the modules of a built folder (cli/build/build.ts).
+ */
+export function classRegistration(path: string, root: string): string {
+  const id = relative(root, path).split(sep).join('/');
+  return (
+    `\nimport * as __cellarModuleExports from ${JSON.stringify(path)};\n` +
+    `import { registerModuleClasses as __cellarRegisterModuleClasses } from 'cellar';\n` +
+    `__cellarRegisterModuleClasses(${JSON.stringify(id)}, __cellarModuleExports);\n`
+  );
 }
 
 /** Can Node resolve the package 'cellar' from `dir` (node_modules above it, or a self-reference)? */
@@ -208,21 +270,33 @@ export function resolvesCellar(dir: string): boolean {
 
 /** dist/index.js of the cellar package this module belongs to (source or built), if built. */
 export function runningRuntimeEntry(): string | undefined {
+  const dir = cellarPackageDir();
+  if (!dir) return undefined;
+  const entry = join(dir, 'dist', 'index.js');
+  return existsSync(entry) ? entry : undefined;
+}
+
+let packageDir: string | null | undefined;
+
+/** The folder of the cellar package this module belongs to (source or built). */
+function cellarPackageDir(): string | undefined {
+  if (packageDir !== undefined) return packageDir ?? undefined;
   let dir = dirname(fileURLToPath(import.meta.url));
   for (;;) {
     const pkg = join(dir, 'package.json');
     if (existsSync(pkg)) {
       try {
-        if ((JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'cellar') {
-          const entry = join(dir, 'dist', 'index.js');
-          return existsSync(entry) ? entry : undefined;
-        }
+        if ((JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'cellar')
+          return (packageDir = dir);
       } catch {
         // unreadable: keep walking up
       }
     }
     const parent = dirname(dir);
-    if (parent === dir) return undefined;
+    if (parent === dir) {
+      packageDir = null;
+      return undefined;
+    }
     dir = parent;
   }
 }

@@ -11,7 +11,17 @@ import type { Pipeline } from '../task.js';
 import { CellarError } from '../errors.js';
 import { importBundled } from './bundle.js';
 
-export async function loadPipeline(file: string): Promise<{ pipeline: Pipeline; file: string }> {
+/**
+ * Load the pipeline a module exports. `sourceMaps` (default true): stack frames of code loaded
+ * from the cached bundle point at the real source files (see `importBundled`); pass false only
+ * where no task code runs on this thread.
+ * @throws CellarError E_NO_PIPELINE, E_PIPELINE_LOAD, E_CELLAR_UNRESOLVED, E_NOT_A_PIPELINE, or a
+ *   coded error of the pipeline's own definitions (E_BAD_TASK…).
+ */
+export async function loadPipeline(
+  file: string,
+  options: { sourceMaps?: boolean } = {},
+): Promise<{ pipeline: Pipeline; file: string }> {
   const path = resolve(file);
   if (!existsSync(path)) throw new CellarError(`no pipeline file at ${path}`, 'E_NO_PIPELINE');
   const url = pathToFileURL(path).href;
@@ -20,7 +30,8 @@ export async function loadPipeline(file: string): Promise<{ pipeline: Pipeline; 
   try {
     if (ext === '.ts' || ext === '.mts' || ext === '.tsx') {
       // A cached esbuild bundle when possible (see bundle.ts for why), else tsx.
-      const bundled = process.env.CELLAR_LOADER === 'tsx' ? undefined : await importBundled(path);
+      const bundled =
+        process.env.CELLAR_LOADER === 'tsx' ? undefined : await importBundled(path, options);
       if (bundled) mod = bundled;
       else {
         const { tsImport } = await import('tsx/esm/api');

@@ -53,23 +53,21 @@ export interface TaskHooks {
 }
 
 const registered: TaskHooks[] = [];
-// hooksFor runs several times per task per run (keys, plan, execute): remember the answer per
-// task, forgotten whenever a hook is registered.
-let byTask = new WeakMap<AnyTask, TaskHooks[]>();
 
 export function registerTaskHooks(hooks: TaskHooks): void {
   if (!registered.some((h) => h.name === hooks.name)) registered.push(hooks);
-  byTask = new WeakMap();
 }
 
 const NO_HOOKS: TaskHooks[] = [];
 
+/**
+ * The registered hooks that apply to `task`. Asked afresh each time: `applies` is a field test,
+ * cheaper than remembering the answer per task (a WeakMap of 100k tasks cost more to fill and to
+ * sweep in every garbage collection than the tests it saved). No array is made for a task no
+ * hook applies to.
+ */
 export function hooksFor(task: AnyTask): TaskHooks[] {
-  let hooks = byTask.get(task);
-  if (!hooks) {
-    hooks = registered.filter((h) => h.applies(task));
-    if (hooks.length === 0) hooks = NO_HOOKS; // one shared array for the common case
-    byTask.set(task, hooks);
-  }
-  return hooks;
+  let hooks: TaskHooks[] | undefined;
+  for (const h of registered) if (h.applies(task)) (hooks ??= []).push(h);
+  return hooks ?? NO_HOOKS;
 }

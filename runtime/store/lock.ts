@@ -1,5 +1,6 @@
-// A cross-process, cross-host lock on one task+key: an O_EXCL lock file holding the owner's PID,
-// host name and boot id, refreshed by a heartbeat (the holder touches the file's mtime).
+// A cross-process, cross-host lock on one task+key: an O_EXCL lock file (lock-file.ts, shared
+// with the DuckDB lease) holding the owner's PID, host name and boot id, refreshed by a heartbeat
+// (the holder touches the file's mtime).
 //
 // Why not proper-lockfile: it detects a dead owner only by a heartbeat going stale (10 s by
 // default, 2 s at the least), so a run resumed right after a SIGKILL would wait for the timeout.
@@ -14,18 +15,10 @@
 // owner is PID + process start time (owner.ts), so PID reuse does not keep a dead owner's lock:
 // in a container node is PID 1 after every restart, and a lock left by the killed PID 1 names
 // another start time than the new PID 1.
-import {
-  closeSync,
-  openSync,
-  readFileSync,
-  statSync,
-  unlinkSync,
-  utimesSync,
-  writeSync,
-} from 'node:fs';
 import { hostname } from 'node:os';
 import type { TaskLock } from './store.js';
-import { currentProcess, isOwnerAlive } from './owner.js';
+import { currentBootId, currentProcess, isOwnerAlive } from './owner.js';
+import { breakStaleLockFile, lockFileAgeMs, readLockFile, tryCreateLockFile } from './lock-file.js';
 
 interface Owner {
   pid: number;
@@ -48,25 +41,14 @@ export interface LockTiming {
   identity?: { host: string; boot?: string };
 }
 
-let bootIdMemo: string | undefined | null = null;
 /** This machine's boot id (Linux), or undefined elsewhere. */
-export function bootId(): string | undefined {
-  if (bootIdMemo === null) {
-    try {
-      bootIdMemo = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim() || undefined;
-    } catch {
-      bootIdMemo = undefined;
-    }
-  }
-  return bootIdMemo;
-}
+export const bootId = currentBootId;
 
 function defaultLeaseMs(): number {
   const env = Number(process.env.CELLAR_LOCK_LEASE_MS);
   return Number.isFinite(env) && env > 0 ? env : 30_000;
 }
 
-const BREAKER_STALE_MS = 10_000;
 const EMPTY_LOCK_STALE_MS = 2_000;
 
 /**
@@ -88,47 +70,32 @@ export async function acquireLock(
   const leaseMs = timing.leaseMs ?? defaultLeaseMs();
   const heartbeatMs = timing.heartbeatMs ?? Math.max(10, Math.floor(leaseMs / 3));
   const start = currentProcess().start;
-  const me: Owner = {
+  const me: Omit<Owner, 'token'> = {
     pid: process.pid,
     host: identity.host,
     ...(identity.boot ? { boot: identity.boot } : {}),
     ...(start !== undefined ? { start } : {}),
-    token: Math.random().toString(36).slice(2),
     since: new Date().toISOString(),
   };
   let told = false;
   let delay = 10;
   for (;;) {
-    try {
-      const fd = openSync(path, 'wx');
-      try {
-        writeSync(fd, JSON.stringify(me));
-      } catch (error) {
-        // A full disk: an empty lock file would make the next run wait; remove it, say what failed.
-        closeSync(fd);
-        try {
-          unlinkSync(path);
-        } catch {
-          // already gone
-        }
-        throw error; // the store names the task and the workspace
-      }
-      closeSync(fd);
-      const beat = setInterval(() => heartbeat(path, me.token), heartbeatMs);
+    // A write that fails (a full disk) leaves no lock file; the store names the task and workspace.
+    const held = tryCreateLockFile(path, me);
+    if (held) {
+      const beat = setInterval(() => held.touch(), heartbeatMs);
       beat.unref();
       return {
         release: async () => {
           clearInterval(beat);
-          releaseLock(path, me.token);
+          held.remove();
         },
       };
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     }
-    const raw = readQuiet(path);
+    const raw = readLockFile(path);
     if (raw === undefined) continue; // released between our open and read: try again now
     if (isStale(path, raw, identity, leaseMs)) {
-      breakStale(path, raw);
+      breakStaleLockFile(path, raw);
       continue;
     }
     if (!told && onWait) {
@@ -137,33 +104,6 @@ export async function acquireLock(
     }
     await sleep(delay);
     delay = Math.min(delay * 2, 200);
-  }
-}
-
-function releaseLock(path: string, token: string): void {
-  const raw = readQuiet(path);
-  if (raw === undefined) return;
-  try {
-    if ((JSON.parse(raw) as Owner).token !== token) return;
-  } catch {
-    return;
-  }
-  try {
-    unlinkSync(path);
-  } catch {
-    // already gone
-  }
-}
-
-/** Touch the lock file (its mtime is the heartbeat), only while it still holds our token. */
-function heartbeat(path: string, token: string): void {
-  const raw = readQuiet(path);
-  try {
-    if (raw === undefined || (JSON.parse(raw) as Owner).token !== token) return;
-    const now = new Date();
-    utimesSync(path, now, now);
-  } catch {
-    // released or broken meanwhile: the next acquire sorts it out
   }
 }
 
@@ -178,7 +118,7 @@ function isStale(
     owner = JSON.parse(raw) as Owner;
   } catch {
     // A process killed between creating and writing the file leaves it empty.
-    return ageMs(path) > EMPTY_LOCK_STALE_MS;
+    return lockFileAgeMs(path) > EMPTY_LOCK_STALE_MS;
   }
   if (owner.host === me.host) {
     // Same host name, another boot: the machine restarted, every PID of the old boot is gone.
@@ -186,48 +126,7 @@ function isStale(
     return !isPidAlive(owner.pid, owner.start);
   }
   // Another host: its PID means nothing here; trust only the heartbeat.
-  return ageMs(path) > leaseMs;
-}
-
-function breakStale(path: string, raw: string): void {
-  const breaker = `${path}.break`;
-  let fd: number;
-  try {
-    fd = openSync(breaker, 'wx');
-  } catch {
-    if (ageMs(breaker) > BREAKER_STALE_MS) {
-      try {
-        unlinkSync(breaker);
-      } catch {
-        // someone else cleared it
-      }
-    }
-    return;
-  }
-  closeSync(fd);
-  try {
-    if (readQuiet(path) === raw) unlinkSync(path);
-  } catch {
-    // gone already
-  } finally {
-    unlinkSync(breaker);
-  }
-}
-
-function readQuiet(path: string): string | undefined {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch {
-    return undefined;
-  }
-}
-
-function ageMs(path: string): number {
-  try {
-    return Date.now() - statSync(path).mtimeMs;
-  } catch {
-    return 0;
-  }
+  return lockFileAgeMs(path) > leaseMs;
 }
 
 function describe(raw: string): string {

@@ -49,7 +49,8 @@ function startTimeIn(statPath: string): number | undefined {
 }
 
 let bootId: string | undefined | null = null;
-function currentBootId(): string | undefined {
+/** This machine's boot id (/proc/sys/kernel/random/boot_id), or undefined elsewhere. */
+export function currentBootId(): string | undefined {
   if (bootId === null) {
     try {
       bootId = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim() || undefined;

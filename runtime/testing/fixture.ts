@@ -9,6 +9,8 @@
 // node:v8 (the structured codec's format: binary, undiffable in review) and superjson (a
 // dependency for twenty lines, with a less readable layout).
 import { CellarError } from '../errors.js';
+import type { SqlDialect } from '../task.js';
+import type { Row } from '../warehouse/types.js';
 
 /** Per-output column types, the schema the schema test asserts. */
 export type FixtureSchema =
@@ -37,6 +39,41 @@ export interface Fixture {
   schemas: Record<string, FixtureSchema>;
   inputs: Record<string, unknown>;
   outputs: Record<string, unknown>;
+  /** SQL tasks only: the sampled tables their SQL reads, replayed in an in-memory DuckDB. */
+  warehouse?: FixtureWarehouse;
+  /** Outputs too big for the byte budget (a trained model), kept as digests instead of in
+   *  `outputs`: compared exactly, naming the part that changed (digest.ts). */
+  digests?: Record<string, OutputDigest>;
+}
+
+/** A sha-256 (hex) of an output's canonical encoding, and of each of its parts (`.key`, `[i]`). */
+export interface OutputDigest {
+  sha256: string;
+  parts: Record<string, string>;
+}
+
+/** One sampled warehouse table in a fixture. */
+export interface FixtureTable {
+  /** Columns with their DuckDB types (`TIMESTAMP`, `BIGINT`, `VARCHAR`, `DOUBLE`, …), in order. */
+  columns: { name: string; type: string }[];
+  /** Rows in the table of the run the sample came from. */
+  sampledFrom: number;
+  /** The sample, JSON-safe as the warehouse returns rows (TIMESTAMP as ISO UTC strings). */
+  rows: Row[];
+}
+
+/** The warehouse part of a SQL task's fixture. */
+export interface FixtureWarehouse {
+  /** The dialect the task's SQL was written in when it was recorded (the runtime's default). */
+  dialect: SqlDialect;
+  /** Tables by the DuckDB name the task's SQL reads them as (`vega.flights`, `mart.route_delay_rates`). */
+  tables: Record<string, FixtureTable>;
+  /** Inputs that are tables materialised upstream: input name → the table in `tables`. */
+  tableInputs: Record<string, string>;
+  /** The task's SQL as translated for DuckDB when recorded, by translation key (session.ts): a
+   *  cache, so a replay needs no translator; SQL whose text changed misses it and is translated
+   *  again. */
+  translations?: Record<string, string>;
 }
 
 const TAG = '$fx';

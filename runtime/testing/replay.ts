@@ -20,6 +20,8 @@ import {
   schemaOf,
   type Fixture,
 } from './fixture.js';
+import { compareDigests } from './digest.js';
+import { runSqlTaskOnSample } from './warehouse-replay.js';
 
 /**
  * Build `pipeline`'s graph with its default params, resolving every task's upstream tasks,
@@ -48,13 +50,22 @@ export function readFixture(file: URL | string): Fixture {
   return decodeFixture(readFileSync(path, 'utf8'), path);
 }
 
-/** Run the task's function on the fixture's inputs and params; returns its outputs. */
+/**
+ * Run the task's function on the fixture's inputs and params; returns its outputs. A SQL task's
+ * fixture carries its sampled tables: they are loaded into an in-memory DuckDB (empty, with
+ * `emptyTables`) and the task's SQL runs there (warehouse-replay.ts).
+ */
 export async function replayTask(
   task: AnyTask,
   fixture: Fixture,
   inputs: Record<string, unknown> = fixture.inputs,
+  emptyTables = false,
 ): Promise<Record<string, unknown>> {
-  const out = await task.run(inputs as never, fixture.params as never);
+  const out = fixture.warehouse
+    ? await runSqlTaskOnSample(task, fixture.params, inputs, fixture.warehouse, {
+        empty: emptyTables,
+      })
+    : await task.run(inputs as never, fixture.params as never);
   if (out === null || typeof out !== 'object')
     throw new AssertionError({
       message: `task '${task.name}' returned ${String(out)}, not an object of its outputs`,
@@ -64,17 +75,25 @@ export async function replayTask(
 
 /**
  * Replay the task on its recorded inputs and compare with the recorded outputs (tables row by
- * row, floats within the fixture's `tolerance`, NaN equal to NaN, Maps, Sets, Dates, typed arrays).
+ * row, floats within the fixture's `tolerance`, NaN equal to NaN, Maps, Sets, Dates, typed arrays);
+ * an output recorded as a digest (over the byte budget) compares exactly, part by part.
  * @throws AssertionError listing the first differences: `output 'x', row 3, column 'y': expected …, got …`.
  */
 export async function assertReplay(task: AnyTask, fixture: Fixture): Promise<void> {
   const actual = await replayTask(task, fixture);
-  const diffs = compareOutputs(actual, fixture.outputs, fixture.tolerance);
+  const digested = fixture.digests ?? {};
+  const compared = Object.fromEntries(
+    Object.entries(actual).filter(([k]) => !Object.hasOwn(digested, k)),
+  );
+  const diffs = [
+    ...compareOutputs(compared, fixture.outputs, fixture.tolerance).map(describeDifference),
+    ...compareDigests(actual, digested),
+  ];
   if (diffs.length === 0) return;
   throw new AssertionError({
     message:
       `task '${task.name}' no longer gives the recorded outputs (tolerance ${fixture.tolerance}); ` +
-      `if the change is intended, run \`cellar fixtures\` again:\n  ${diffs.map(describeDifference).join('\n  ')}`,
+      `if the change is intended, run \`cellar fixtures\` again:\n  ${diffs.join('\n  ')}`,
   });
 }
 
@@ -92,9 +111,11 @@ export async function assertReplaySchemas(task: AnyTask, fixture: Fixture): Prom
 }
 
 /**
- * Give every table input an empty table of its recorded schema (other inputs as recorded).
+ * Give every table input an empty table of its recorded schema (other inputs as recorded); for
+ * a SQL task, every warehouse table it reads is created with its recorded columns and no rows.
  * With `refuses: false` the task must return every recorded output, each of the same kind
- * (a table stays a table, a number a number); with `refuses: true` (the `//| empty: error`
+ * (a table stays a table, a number a number, or null from a SQL task's aggregate of no rows);
+ * with `refuses: true` (the `//| empty: error`
  * directive) it must throw an Error with a message, not crash with a TypeError or RangeError.
  * @throws AssertionError saying which of those did not hold.
  */
@@ -108,7 +129,7 @@ export async function assertEmptyInput(
     inputs[name] = emptyLike(value, fixture.inputSchemas[name]);
   let outputs: Record<string, unknown>;
   try {
-    outputs = await replayTask(task, fixture, inputs);
+    outputs = await replayTask(task, fixture, inputs, true);
   } catch (error) {
     if (!options.refuses)
       throw new AssertionError({
@@ -132,6 +153,9 @@ export async function assertEmptyInput(
       problems.push(`output '${output}' is missing`);
       continue;
     }
+    // SQL's value for an aggregate over no rows is NULL (DuckDB; BigQuery raises on 0/0): a SQL
+    // task's single value may come back null. Its tables must still be tables.
+    if (fixture.warehouse && want.kind === 'value' && outputs[output] === null) continue;
     const got = schemaOf(outputs[output]);
     // An empty row table has no columns to see; a table must still come back as an array.
     const gotKind =

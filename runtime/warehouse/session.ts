@@ -25,6 +25,9 @@ export interface TaskScope {
   dryRun: { bytes: number; queries: number; unknown: boolean } | undefined;
   /** Every physical table the task's queries named, wherever the query text lives (tasks/reads.ts). */
   reads?: Set<string>;
+  /** The warehouse this scope's queries run on, instead of the process's (a fixture replay's
+   *  in-memory DuckDB: runtime/testing/warehouse-replay.ts). */
+  warehouse?: Warehouse;
 }
 
 const scopes = new AsyncLocalStorage<TaskScope>();
@@ -61,9 +64,11 @@ export function useWarehouse(
     : null;
 }
 
-/** The warehouse `sql` queries run on: the one set by `useWarehouse`, else the configured one,
+/** The warehouse `sql` queries run on: the current task scope's, else the one set by `useWarehouse`, else the configured one,
  *  opened (and, for DuckDB, seeded with the example tables) on first use. */
 export async function getWarehouse(): Promise<Warehouse> {
+  const scoped = currentScope()?.warehouse;
+  if (scoped) return scoped;
   if (override) return override.warehouse;
   active ??= openConfigured(warehouseConfig()).catch((e) => {
     active = null;

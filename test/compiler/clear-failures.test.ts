@@ -224,6 +224,8 @@ describe('a failed write leaves nothing behind (9.8)', () => {
       stem: 'nb',
       diagnostics: [],
       cached: false,
+      notebookHash: '',
+      fixtures: [],
       files: [
         { path: 'nb/pipeline.ts', contents: "import './a.js';\n" },
         { path: 'nb/a.ts', contents: 'export {};\n' },

@@ -1,7 +1,7 @@
 // Deep but ordinary code (tsc, tsx and tslab accept it) never crashes a stage, and the result
 // does not depend on the compile cache (issue 9 item 9, issue 13): TypeScript's parser and
-// Prettier recurse once per nesting level, so the host compiles such a notebook again on a
-// thread with a large stack (compiler/host.ts `compileOnDeepStack`). Then the pipeline runs,
+// Prettier recurse once per nesting level, so the host redoes the pieces that ran out of stack on
+// a thread with a large stack (compiler/host.ts `onDeepStack`). Then the pipeline runs,
 // through code hashing and bundling, and computes what the notebook means.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

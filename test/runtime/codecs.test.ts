@@ -172,7 +172,7 @@ describe('codecs', () => {
       expect((await roundTrip({ a: [1, 2, { b: 'c' }], d: null })).codec).toBe('json');
     });
 
-    it('a class instance is refused by name, with the output and the ways out', () => {
+    it('an instance of a class Cellar does not know is refused by name, with the output and the ways out', () => {
       class Tokenizer {
         vocab = ['a'];
         encode(s: string) {
@@ -180,7 +180,7 @@ describe('codecs', () => {
         }
       }
       expect(() => pickCodec(new Tokenizer(), {}, 'tok')).toThrow(
-        /holds a Tokenizer instance.*`\/\/\| output: tok=model`.*toJSON/,
+        /holds a Tokenizer instance.*export it from the notebook's setup cell.*registerModelFormat.*`\/\/\| output: tok=model`/,
       );
       // Nested: the path says where.
       expect(() => pickCodec({ parts: [1, new Tokenizer()] }, {}, 'bundle')).toThrow(
@@ -210,7 +210,7 @@ describe('codecs', () => {
       [5, 5],
     ]);
     await expect(async () => getCodec('model').encode(model, {})).rejects.toThrow(
-      /no way to save a Centroids instance: register one with registerModelFormat.*toJSON/,
+      /no way to save a Centroids instance: register one with registerModelFormat.*export the class/,
     );
     await expect(async () => getCodec('model').encode({ a: 1 }, {})).rejects.toThrow(
       /no way to save plain data: /,

@@ -181,6 +181,33 @@ describe('code fingerprint', () => {
       expect(after.files['limits.json']).not.toBe(before.files['limits.json']);
     });
 
+    it('a helper read by two task modules, edited keeping size and mtime, re-keys both (each file is checked once per run)', async () => {
+      const dir = project();
+      writeFileSync(
+        join(dir, 'other.ts'),
+        "import { helper } from './lib/helper.js';\nexport const run = () => helper(3);\n",
+      );
+      const memo = join(dir, 'memo.json');
+      const urls = ['task.ts', 'other.ts'].map((f) => pathToFileURL(join(dir, f)).href);
+      const h1 = new CodeHasher(memo);
+      await h1.prepare(urls);
+      const before = urls.map((u) => h1.computed(u)!);
+      h1.save();
+      editKeepingMtimeAndSize(join(dir, 'lib', 'deep.ts'), 'n + 1', 'n - 1');
+      const h2 = new CodeHasher(memo);
+      await h2.prepare(urls);
+      for (const [i, url] of urls.entries()) {
+        expect(h2.computed(url)!.files['lib/deep.ts']).not.toBe(before[i]!.files['lib/deep.ts']);
+      }
+      // Unchanged again: both served from the memo, and equal to a fresh hasher's answer.
+      h2.save();
+      const h3 = new CodeHasher(memo);
+      await h3.prepare(urls);
+      const fresh = new CodeHasher();
+      await fresh.prepare(urls);
+      for (const url of urls) expect(h3.computed(url)).toEqual(fresh.computed(url));
+    });
+
     it('the stat shortcut is only taken for a stamp of a file that had been quiet', () => {
       const dir = project();
       const file = join(dir, 'lib', 'deep.ts');

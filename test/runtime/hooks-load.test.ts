@@ -166,7 +166,7 @@ describe('outputs JSON cannot hold', () => {
     });
     expect(result!.tasks[0]!.status).toBe('failed');
     expect(result!.tasks[0]!.error).toMatch(
-      /^task 'tokenize', output 'vocab': holds a Vocab instance.*`\/\/\| output: vocab=model`.*toJSON/,
+      /^task 'tokenize', output 'vocab': holds a Vocab instance.*export it from the notebook's setup cell.*`\/\/\| output: vocab=model`/,
     );
     await expect(load(t, {}, { store })).rejects.toMatchObject({ code: 'E_NOT_CACHED' });
   });

@@ -7,7 +7,14 @@ import { describe, expect, it } from 'vitest';
 import { mkdtempSync, unlinkSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { definePipeline, defineTask, output, type AnyTask } from '../../runtime/task.js';
+import {
+  definePipeline,
+  defineTask,
+  output,
+  pipelineOf,
+  pipelinesListing,
+  type AnyTask,
+} from '../../runtime/task.js';
 import { LocalStore } from '../../runtime/store/local.js';
 import { MemoryStore } from '../../runtime/store/memory.js';
 import { runPipeline } from '../../runtime/run/run.js';
@@ -228,3 +235,17 @@ function diamondOnlyLast() {
   });
   return { pipeline: definePipeline({ name: 'only-last', tasks: [d] }), d };
 }
+
+describe('which pipelines list a task (one name kept per task, not a Set)', () => {
+  it('one pipeline, the same pipeline twice, then a second pipeline', () => {
+    const t = defineTask({ name: 'shared', outputs: { v: {} }, run: () => ({ v: 1 }) });
+    definePipeline({ name: 'first', tasks: [t] });
+    expect(pipelinesListing(t)).toEqual(['first']);
+    expect(pipelineOf(t)).toBe('first');
+    definePipeline({ name: 'first', tasks: [t] });
+    expect(pipelinesListing(t)).toEqual(['first']);
+    definePipeline({ name: 'another', tasks: [t] });
+    expect(pipelinesListing(t)).toEqual(['another', 'first']);
+    expect(pipelineOf(t)).toBeUndefined();
+  });
+});

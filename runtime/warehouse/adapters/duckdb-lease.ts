@@ -5,8 +5,9 @@
 // DuckDB only locks against *other processes*. And a notebook kernel that keeps the file open
 // forever would block every `cellar run` in a terminal.
 //
-// So the file is leased: a thread opens DuckDB only while holding `<db>.lock` (created with
-// O_EXCL, which excludes other threads and other processes alike), and closes it after a short
+// So the file is leased: a thread opens DuckDB only while holding `<db>.lock` (an O_EXCL lock
+// file, store/lock-file.ts, the primitive the store's task locks use too; it excludes other
+// threads and other processes alike), and closes it after a short
 // idle time (`idleMs`, default 300 ms), so a burst of notebook queries shares one open instance
 // while a pipeline in another process gets its turn between cells. The holder is recorded as PID +
 // process start time + boot id + thread (task id and start time; store/owner.ts): a lease whose
@@ -21,19 +22,16 @@
 // over from it is never removed by it. Waiting is bounded by `waitMs` (default 10 minutes, long
 // streams hold the lease) and ends with an error naming the holder.
 import { DuckDBInstance } from '@duckdb/node-api';
-import {
-  closeSync,
-  openSync,
-  readFileSync,
-  statSync,
-  unlinkSync,
-  utimesSync,
-  writeSync,
-} from 'node:fs';
 import { threadId } from 'node:worker_threads';
 import { WarehouseError } from '../types.js';
-import { randomUUID } from 'node:crypto';
 import { currentProcess, currentThread, isOwnerAlive, isThreadAlive } from '../../store/owner.js';
+import {
+  breakStaleLockFile,
+  lockFileAgeMs,
+  readLockFile,
+  tryCreateLockFile,
+  type HeldLockFile,
+} from '../../store/lock-file.js';
 
 export interface LeaseOptions {
   path: string;
@@ -55,8 +53,8 @@ export class DuckDBLease {
   private holders = 0;
   private idleTimer: NodeJS.Timeout | null = null;
   private heartbeat: NodeJS.Timeout | null = null;
-  /** Written into the lock file while this lease holds it: what `unlock` checks before removing. */
-  private token = '';
+  /** The lock file while this lease holds it (lock-file.ts: touched and removed only while ours). */
+  private held: HeldLockFile | undefined;
   private readonly lockPath: string;
   private readonly memory: boolean;
 
@@ -137,47 +135,30 @@ export class DuckDBLease {
     const deadline = Date.now() + (this.opts.waitMs ?? 600_000);
     let delay = 5;
     for (;;) {
+      let held: HeldLockFile | undefined;
       try {
-        const fd = openSync(this.lockPath, 'wx');
-        const token = randomUUID();
-        writeSync(
-          fd,
-          JSON.stringify({
-            ...currentProcess(),
-            thread: threadId,
-            ...currentThread(),
-            token,
-            since: new Date().toISOString(),
-          }),
+        held = tryCreateLockFile(this.lockPath, {
+          ...currentProcess(),
+          thread: threadId,
+          ...currentThread(),
+          since: new Date().toISOString(),
+        });
+      } catch (e) {
+        throw new WarehouseError(
+          'E_WH_CONFIG',
+          `cannot create lock ${this.lockPath}: ${(e as Error).message}`,
         );
-        closeSync(fd);
-        this.token = token;
-        this.heartbeat = setInterval(() => {
-          try {
-            if (!this.ownsLock()) return; // taken over: never refresh another holder's lease
-            const now = new Date();
-            utimesSync(this.lockPath, now, now);
-          } catch {
-            /* the lock was taken over; the next open will notice */
-          }
-        }, 1000);
+      }
+      if (held) {
+        this.held = held;
+        this.heartbeat = setInterval(() => held.touch(), 1000);
         this.heartbeat.unref();
         process.once('exit', this.exitHandler);
         return;
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EEXIST')
-          throw new WarehouseError(
-            'E_WH_CONFIG',
-            `cannot create lock ${this.lockPath}: ${(e as Error).message}`,
-          );
       }
       const holder = this.holder();
       if (holder.stale) {
-        try {
-          unlinkSync(this.lockPath);
-        } catch {
-          /* someone else removed it first */
-        }
+        if (holder.raw !== undefined) breakStaleLockFile(this.lockPath, holder.raw);
         continue;
       }
       if (Date.now() > deadline) {
@@ -191,45 +172,38 @@ export class DuckDBLease {
     }
   }
 
-  private holder(): { stale: boolean; text: string } {
+  /** Who holds the lock file now, read once (`raw`: its text, what breaking it checks). */
+  private holder(): { stale: boolean; text: string; raw?: string } {
+    const raw = readLockFile(this.lockPath);
+    if (raw === undefined) return { stale: true, text: 'nobody' }; // released: try again now
+    const staleMs = this.opts.staleMs ?? STALE_MS;
+    let info: {
+      pid: number;
+      host?: string;
+      start?: number;
+      boot?: string;
+      thread: number;
+      tid?: number;
+      tstart?: number;
+      since: string;
+    };
     try {
-      const info = JSON.parse(readFileSync(this.lockPath, 'utf8')) as {
-        pid: number;
-        host?: string;
-        start?: number;
-        boot?: string;
-        thread: number;
-        tid?: number;
-        tstart?: number;
-        since: string;
-      };
-      const age = Date.now() - statSync(this.lockPath).mtimeMs;
-      const staleMs = this.opts.staleMs ?? STALE_MS;
-      let stale: boolean;
-      if (!isOwnerAlive(info)) stale = true;
-      else if (
-        info.host === currentProcess().host &&
-        info.tid !== undefined &&
-        info.tstart !== undefined
-      )
-        // The holder's thread can be seen from here: its life decides, not its heartbeat.
-        stale = !isThreadAlive({ pid: info.pid, tid: info.tid, tstart: info.tstart });
-      else stale = age > staleMs;
-      return {
-        stale,
-        text: `process ${info.pid} (thread ${info.thread}) since ${info.since}`,
-      };
+      info = JSON.parse(raw) as typeof info;
     } catch {
-      // Unreadable: being written right now, or gone. Not stale yet unless old.
-      try {
-        return {
-          stale: Date.now() - statSync(this.lockPath).mtimeMs > (this.opts.staleMs ?? STALE_MS),
-          text: 'another process',
-        };
-      } catch {
-        return { stale: false, text: 'another process' };
-      }
+      // Unreadable: being written right now. Not stale yet unless old.
+      return { stale: lockFileAgeMs(this.lockPath) > staleMs, text: 'another process', raw };
     }
+    let stale: boolean;
+    if (!isOwnerAlive(info)) stale = true;
+    else if (
+      info.host === currentProcess().host &&
+      info.tid !== undefined &&
+      info.tstart !== undefined
+    )
+      // The holder's thread can be seen from here: its life decides, not its heartbeat.
+      stale = !isThreadAlive({ pid: info.pid, tid: info.tid, tstart: info.tstart });
+    else stale = lockFileAgeMs(this.lockPath) > staleMs;
+    return { stale, text: `process ${info.pid} (thread ${info.thread}) since ${info.since}`, raw };
   }
 
   private exitHandler = () => this.unlock();
@@ -239,22 +213,8 @@ export class DuckDBLease {
       clearInterval(this.heartbeat);
       this.heartbeat = null;
       process.removeListener('exit', this.exitHandler);
-      try {
-        if (this.ownsLock()) unlinkSync(this.lockPath);
-      } catch {
-        /* already gone */
-      }
-    }
-  }
-
-  /** Does the lock file still hold this lease's token (not taken over, not removed)? */
-  private ownsLock(): boolean {
-    try {
-      return (
-        (JSON.parse(readFileSync(this.lockPath, 'utf8')) as { token?: string }).token === this.token
-      );
-    } catch {
-      return false;
+      this.held?.remove();
+      this.held = undefined;
     }
   }
 }

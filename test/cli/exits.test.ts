@@ -1,0 +1,122 @@
+// Every non-zero exit of `cellar` prints what failed with a code: a bare status (a reported
+// `cellar build` that exited 2 and printed nothing) leaves a user nowhere to start. The command
+// table is driven in-process (cli/main.ts `main`), with stderr captured.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describeUnexpected, main } from '../../cli/main.js';
+import { CellarError } from '../../runtime/errors.js';
+import { WarehouseError } from '../../runtime/warehouse/types.js';
+
+const scratch = mkdtempSync(join(tmpdir(), 'cellar-exits-'));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+let stderr: string[] = [];
+beforeEach(() => {
+  stderr = [];
+  vi.spyOn(console, 'error').mockImplementation((...a: unknown[]) => void stderr.push(a.join(' ')));
+  vi.spyOn(console, 'log').mockImplementation(() => undefined);
+});
+afterEach(() => vi.restoreAllMocks());
+
+/** The first stderr line must name the command (or `cellar`) and end with a code. */
+const CODED = /^cellar( [a-z]+)?: .+ \(E_[A-Z_]+\)$/;
+
+describe('a non-zero exit always says what failed, with a code', () => {
+  it('no command at all: E_USAGE and the command list, exit 2', async () => {
+    expect(await main([])).toBe(2);
+    expect(stderr[0]!.split('\n')[0]).toBe('cellar: give a command (E_USAGE)');
+    expect(stderr[0]).toContain('commands:');
+  });
+
+  it('an unknown command: E_UNKNOWN_COMMAND, exit 2', async () => {
+    expect(await main(['bild'])).toBe(2);
+    expect(stderr[0]!.split('\n')[0]).toBe("cellar: unknown command 'bild' (E_UNKNOWN_COMMAND)");
+  });
+
+  it('cellar build with no pipeline, two pipelines, an unknown option or a missing file', async () => {
+    const cases: [string[], RegExp][] = [
+      [['build'], /give one notebook or pipeline to build \(E_USAGE\)$/],
+      [['build', 'a.ipynb', 'b.ipynb'], /give one notebook or pipeline to build \(E_USAGE\)$/],
+      [['build', 'a.ipynb', '--bogus'], /unknown option --bogus \(E_USAGE\)$/],
+      [['build', join(scratch, 'missing.ipynb')], /missing\.ipynb.* \(E_[A-Z_]+\)$/],
+      [['build', scratch], /\(E_[A-Z_]+\)$/], // a folder with no notebook or pipeline in it
+    ];
+    for (const [argv, line] of cases) {
+      stderr = [];
+      const code = await main(argv);
+      expect(code, argv.join(' ')).not.toBe(0);
+      expect(stderr[0]?.split('\n')[0], argv.join(' ')).toMatch(CODED);
+      expect(stderr[0]?.split('\n')[0], argv.join(' ')).toMatch(line);
+    }
+  });
+
+  it('every command refuses an unknown option with a coded line, never a bare status', async () => {
+    const names = [
+      'compile',
+      'plan',
+      'run',
+      'worker',
+      'tree',
+      'show',
+      'fixtures',
+      'exec',
+      'verify',
+      'kernel',
+      'notebook',
+      'docs',
+      'build',
+    ];
+    for (const name of names) {
+      stderr = [];
+      expect(await main([name, '--no-such-option'])).toBe(2);
+      expect(stderr[0]?.split('\n')[0], name).toBe(
+        `cellar ${name}: unknown option --no-such-option (E_USAGE)`,
+      );
+    }
+  });
+
+  it('cellar exec and verify (their own parsing): a missing notebook is E_USAGE, --help exits 0', async () => {
+    for (const name of ['exec', 'verify']) {
+      stderr = [];
+      expect(await main([name, join(scratch, 'gone.ipynb')])).toBe(2);
+      expect(stderr[0]?.split('\n')[0], name).toBe(
+        `cellar ${name}: no such notebook: ${join(scratch, 'gone.ipynb')} (E_USAGE)`,
+      );
+      expect(await main([name])).toBe(2);
+      expect(await main([name, '--help'])).toBe(0);
+    }
+  });
+
+  it('an error no command coded still gets a code, and a message even when it has none', () => {
+    expect(describeUnexpected(new Error(''))).toBe('Error with no message (E_UNEXPECTED)');
+    expect(describeUnexpected(new TypeError('x is not a function'))).toBe(
+      'x is not a function (E_UNEXPECTED)',
+    );
+    const enoent = Object.assign(new Error("ENOENT: no such file or directory, open 'a'"), {
+      code: 'ENOENT',
+    });
+    expect(describeUnexpected(enoent)).toBe(
+      "ENOENT: no such file or directory, open 'a' (E_UNEXPECTED)",
+    );
+    const missing = Object.assign(new Error("Cannot find module 'x'"), {
+      code: 'ERR_MODULE_NOT_FOUND',
+    });
+    expect(describeUnexpected(missing)).toBe(
+      "ERR_MODULE_NOT_FOUND: Cannot find module 'x' (E_UNEXPECTED)",
+    );
+    expect(describeUnexpected(undefined)).toBe('non-Error value thrown: undefined (E_UNEXPECTED)');
+    expect(describeUnexpected('')).toBe('an empty value was thrown (E_UNEXPECTED)');
+    expect(describeUnexpected({ code: 1 })).toBe(
+      'non-Error value thrown: {"code":1} (E_UNEXPECTED)',
+    );
+    // Coded errors keep their own code, written once.
+    expect(describeUnexpected(new CellarError('no output yet', 'E_NOT_CACHED'))).toBe(
+      'no output yet (E_NOT_CACHED)',
+    );
+    expect(describeUnexpected(new WarehouseError('E_WH_QUERY', 'DuckDB: bad'))).toBe(
+      'DuckDB: bad (E_WH_QUERY)',
+    );
+  });
+});

@@ -1,0 +1,127 @@
+// An incremental compile (the on-disk cache of .cellar/compile/, or the warm memory of
+// `--watch`) writes exactly the bytes a cold compile writes: the pinning test of the compile
+// speed-ups (docs/design/compiler.md, "Performance"), which reuse cell analyses and formatted
+// modules and redo on a large stack only the pieces that ran out of it.
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { compileFile, writeOutcome, type HostOptions } from '../../compiler/host.js';
+import { newMemory } from '../../compiler/program.js';
+import { notebookText } from './notebook.js';
+
+const base = join(import.meta.dirname, '..', '.tmp', `incremental-${process.pid}`);
+afterAll(() => rmSync(base, { recursive: true, force: true }));
+
+/** A project folder with one notebook; returns its path and the host options. */
+function project(name: string, cells: string[]): { nb: string; opts: HostOptions } {
+  const dir = join(base, name);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(join(dir, 'notebooks'), { recursive: true });
+  writeFileSync(join(dir, 'package.json'), '{ "name": "incremental", "type": "module" }\n');
+  const nb = join(dir, 'notebooks', 'nb.ipynb');
+  writeFileSync(nb, notebookText(cells));
+  return { nb, opts: { root: dir, outDir: join(dir, 'generated') } };
+}
+
+/** Every file under generated/, by path relative to it. */
+function tree(opts: HostOptions): Record<string, string> {
+  const files: Record<string, string> = {};
+  const walk = (dir: string) => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const p = join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else files[relative(opts.outDir, p)] = readFileSync(p, 'utf8');
+    }
+  };
+  walk(opts.outDir);
+  return files;
+}
+
+async function compileAndWrite(nb: string, opts: HostOptions) {
+  const outcome = await compileFile(nb, opts);
+  expect(outcome.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
+  writeOutcome(outcome, opts.outDir);
+  return outcome;
+}
+
+/** Leaves, a task reading several, a helper, a reassignment, a test: most of what emission does. */
+const leaves = (n: number, changed = -1) =>
+  Array.from(
+    { length: n },
+    (_, i) => `//| task: leaf${i}\nconst v_${i} = ${i} + salt${i === changed ? ' * 2' : ''};`,
+  );
+const before = [
+  "import assert from 'node:assert';",
+  '//| params\nconst salt = 1;',
+  ...leaves(6),
+  '//| task: helpers\nconst double = (x: number) => x * 2;\nlet df = [v_0, v_1];',
+  '//| task: total\ndf = df.map(double);\nconst total = v_0 + v_1 + v_2 + v_3 + v_4 + v_5 + df.length;',
+  '//| test: total\nassert.ok(total > 0);',
+];
+
+/** Edits of each kind: a leaf's code, a new upstream, a removed cell, a renamed output. */
+const edits: Record<string, string[]> = {
+  "a leaf's code": [...before.slice(0, 2), ...leaves(6, 3), ...before.slice(8)],
+  'a new upstream of the total': [
+    ...before.slice(0, 8),
+    '//| task: extra\nconst extra = salt + 10;',
+    before[8]!,
+    before[9]!.replace('df.length;', 'df.length + extra;'),
+    before[10]!,
+  ],
+  'a removed leaf': [
+    ...before.slice(0, 7),
+    before[8]!,
+    before[9]!.replace(' + v_5', ''),
+    before[10]!,
+  ],
+  'a renamed value read downstream': before.map((c) => c.replaceAll('v_2', 'w_2')),
+};
+
+describe('incremental compile', () => {
+  for (const [what, after] of Object.entries(edits)) {
+    it(`after changing ${what}, writes the bytes a cold compile writes`, async () => {
+      const warm = project('warm', before);
+      await compileAndWrite(warm.nb, warm.opts);
+      writeFileSync(warm.nb, notebookText(after));
+      const second = await compileAndWrite(warm.nb, warm.opts);
+      expect(second.cached).toBe(false);
+
+      const cold = project('cold', after);
+      await compileAndWrite(cold.nb, { ...cold.opts, noCache: true });
+      expect(tree(warm.opts)).toEqual(tree(cold.opts));
+    });
+  }
+
+  it("re-analyses only the changed cell, in a fresh process's cache and in --watch's memory", async () => {
+    const disk = project('disk', before);
+    expect((await compileAndWrite(disk.nb, disk.opts)).stats?.analyzed).toBe(before.length);
+    writeFileSync(disk.nb, notebookText(edits["a leaf's code"]!));
+    expect((await compileAndWrite(disk.nb, disk.opts)).stats?.analyzed).toBe(1);
+
+    const memory = newMemory();
+    const watch = project('watch', before);
+    await compileAndWrite(watch.nb, { ...watch.opts, memory });
+    writeFileSync(watch.nb, notebookText(edits["a leaf's code"]!));
+    const again = await compileAndWrite(watch.nb, { ...watch.opts, memory });
+    expect(again.stats?.analyzed).toBe(1);
+    expect(tree(watch.opts)).toEqual(tree(disk.opts));
+  });
+
+  it('reuses the large-stack results of a deep cell, and writes what a cold compile writes', async () => {
+    // 900 nested parentheses exhaust the default stack in TypeScript's parser: the cell is
+    // analysed on the large-stack thread once, then found in the cache while another cell changes.
+    const deep = '//| task: deep\nconst p = ' + '('.repeat(900) + 'salt' + ')'.repeat(900) + ';';
+    const cells = [...before.slice(0, 10), deep];
+    const changed = [...edits["a leaf's code"]!.slice(0, 10), deep];
+    const warm = project('deep-warm', cells);
+    const first = await compileAndWrite(warm.nb, warm.opts);
+    expect(first.files.some((f) => f.path === 'nb/deep.ts')).toBe(true);
+    writeFileSync(warm.nb, notebookText(changed));
+    expect((await compileAndWrite(warm.nb, warm.opts)).stats?.analyzed).toBe(1);
+
+    const cold = project('deep-cold', changed);
+    await compileAndWrite(cold.nb, { ...cold.opts, noCache: true });
+    expect(tree(warm.opts)).toEqual(tree(cold.opts));
+  }, 120_000);
+});
