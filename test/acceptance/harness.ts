@@ -51,7 +51,7 @@ export function project(...files: string[]): Project {
     const r = spawnSync(command, args, {
       cwd: join(dir, subdir),
       encoding: 'utf8',
-      timeout: 120_000,
+      timeout: 600_000,
       env,
     });
     return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };

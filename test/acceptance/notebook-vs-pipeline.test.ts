@@ -29,7 +29,7 @@ describe.skipIf(!jupyterAvailable())(
       p = project('sales.ipynb');
       server = await startJupyter({ rootDir: p.dir });
       kernel = await server.openKernel('notebooks/sales.ipynb');
-    }, 120_000);
+    }, 600_000);
     afterAll(async () => {
       await kernel?.shutdown();
       await server?.stop();

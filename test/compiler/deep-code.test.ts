@@ -93,7 +93,7 @@ describe('deep but ordinary code', () => {
       const s = spawnSync(
         process.execPath,
         [join(repo, 'bin', 'cellar.mjs'), 'show', path, task, output, '--json'],
-        { cwd: dir, encoding: 'utf8', timeout: 120_000 },
+        { cwd: dir, encoding: 'utf8', timeout: 600_000 },
       );
       expect(s.status, s.stderr).toBe(0);
       return JSON.parse(s.stdout);

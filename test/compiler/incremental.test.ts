@@ -123,5 +123,5 @@ describe('incremental compile', () => {
     const cold = project('deep-cold', changed);
     await compileAndWrite(cold.nb, { ...cold.opts, noCache: true });
     expect(tree(warm.opts)).toEqual(tree(cold.opts));
-  }, 120_000);
+  }, 600_000);
 });

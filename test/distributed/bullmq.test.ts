@@ -140,7 +140,7 @@ describe('cellar run --executor bullmq with two cellar workers', () => {
     });
     expect(executions(dir).length).toBe(before);
     expect(await stop(survivor)).toBe(0);
-  }, 180_000);
+  }, 600_000);
 
   it('runs a fan-out and fan-in across both workers, each task once, outputs equal a local run', async () => {
     const dir = copyShapes();
@@ -178,7 +178,7 @@ describe('cellar run --executor bullmq with two cellar workers', () => {
     expect(local.keys).toEqual(run.keys);
     expect(outputFiles(join(dir, 'ws-local'))).toEqual(outputFiles(ws));
     for (const w of pair) expect(await stop(w)).toBe(0);
-  }, 180_000);
+  }, 600_000);
 
   it('a failing task: the same exit code, statuses, retries and error as a local run', async () => {
     const dir = copyShapes();
@@ -228,7 +228,7 @@ describe('cellar run --executor bullmq with two cellar workers', () => {
     expect(headings(text.stdout)).toEqual(headings(localText.stdout));
     expect(text.code).toBe(1);
     for (const w of pair) expect(await stop(w)).toBe(0);
-  }, 180_000);
+  }, 600_000);
 
   it('a coordinator killed mid-run and started again resumes from the cache and joins the job still running', async () => {
     const dir = copyShapes();
@@ -279,5 +279,5 @@ describe('cellar run --executor bullmq with two cellar workers', () => {
     expect(['ran', 'cached']).toContain(status.bottom);
     expect(completions(dir)).toEqual({ top: 1, left: 1, right: 1, bottom: 1 });
     for (const w of pair) expect(await stop(w)).toBe(0);
-  }, 180_000);
+  }, 600_000);
 });

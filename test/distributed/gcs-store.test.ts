@@ -247,5 +247,5 @@ describe('cellar run --store gs://… (two processes at once)', () => {
     expect(names.filter((n) => n.endsWith('.manifest.json'))).toHaveLength(4);
     expect(names.filter((n) => n.endsWith('.lease'))).toEqual([]);
     expect(names.some((n) => /^shared\/diamond\/bottom\/[0-9a-f]{64}\.arrow$/.test(n))).toBe(true);
-  }, 120_000);
+  }, 600_000);
 });

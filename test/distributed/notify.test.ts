@@ -76,7 +76,7 @@ describe('cellar run --notify', () => {
       ['boom', 'failed'],
       ['after', 'not-run'],
     ]);
-  }, 60_000);
+  }, 600_000);
 
   it('stays quiet on success unless --notify-on-success', async () => {
     const dir = copyShapes();
@@ -104,7 +104,7 @@ describe('cellar run --notify', () => {
     expect(received).toHaveLength(1);
     expect(received[0]!.body.text).toMatch(/^Cellar run of diamond succeeded on /);
     expect(received[0]!.body.cellar.tasks.every((t) => t.status === 'cached')).toBe(true);
-  }, 60_000);
+  }, 600_000);
 
   it("a webhook that refuses or cannot be reached is a warning; the exit code stays the run's", async () => {
     const dir = copyShapes();
@@ -134,5 +134,5 @@ describe('cellar run --notify', () => {
     const bad = await runCli(['run', join(dir, 'diamond.ts'), '--notify', 'slack-channel']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('--notify needs an http(s) URL');
-  }, 60_000);
+  }, 600_000);
 });

@@ -59,7 +59,7 @@ beforeAll(() => {
       cell('code', '//| task: double\nconst twice = n * 2;'),
     ]),
   );
-}, 60_000);
+}, 600_000);
 
 describe('cellar docs on notebook prose', () => {
   it('keeps markdown images from files and cell attachments, and pages tasks with no prose', () => {
@@ -75,7 +75,7 @@ describe('cellar docs on notebook prose', () => {
     const double = readFileSync(join(dir, 'site', 'tasks', 'birds', 'double.html'), 'utf8');
     expect(double).toContain('No notebook prose before this task.');
     expect(double).toContain('not run yet');
-  }, 300_000);
+  }, 600_000);
 
   it('fails naming the notebook, cell and line when a notebook does not compile, and writes no site', () => {
     writeFileSync(
@@ -87,5 +87,5 @@ describe('cellar docs on notebook prose', () => {
     expect(r.stderr).toMatch(/notebooks\/bad\.ipynb.*cell 1.*line 2/s);
     expect(r.stderr).toContain('E_COMPILE');
     expect(existsSync(join(dir, 'bad-site'))).toBe(false);
-  }, 120_000);
+  }, 600_000);
 });

@@ -215,6 +215,6 @@ describe('the site in a browser (Chromium, headless)', () => {
         await browser.close();
       }
     },
-    120_000,
+    600_000,
   );
 });

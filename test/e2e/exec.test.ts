@@ -118,7 +118,7 @@ describe.skipIf(!jupyterAvailable())(
         JSON.stringify({ n: 5, regions: ['south', 'east'], label: 'from-file' }),
       );
       server = await startJupyter({ rootDir: p.dir });
-    }, 240_000);
+    }, 600_000);
     afterAll(async () => {
       await server?.stop();
       removeProjects();

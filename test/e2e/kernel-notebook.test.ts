@@ -69,13 +69,13 @@ describe.skipIf(!jupyterAvailable())('cellar kernel install and cellar notebook,
     expect(spec.argv).toContain('{connection_file}');
     expect(existsSync(spec.argv[1]!)).toBe(true); // the tslab entry script it runs
     expect(r.stdout).toContain('checked: the kernel started and answered');
-  }, 300_000);
+  }, 600_000);
 
   test('kernel with another action is refused with the usage', () => {
     const r = cellar('kernel', 'uninstall');
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('the kernel command has one action, install');
-  }, 120_000);
+  }, 600_000);
 
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     test(`notebook serves on loopback behind a token that answers /api/status, with the tslab kernel, and stops cleanly on ${signal}`, async () => {
@@ -107,6 +107,6 @@ describe.skipIf(!jupyterAvailable())('cellar kernel install and cellar notebook,
       } finally {
         if (nb.child.exitCode === null && nb.child.signalCode === null) nb.child.kill('SIGKILL');
       }
-    }, 300_000);
+    }, 600_000);
   }
 });
