@@ -35,8 +35,10 @@ export const CODES = {
   E_UNSUPPORTED_SYNTAX: 'a construct the analyzer does not support (e.g. `import x = require()`)',
   E_DENO_API: 'a Deno-only API (`Deno.*`)',
   E_DENO_IMPORT: 'a `jsr:` or URL import (Deno only)',
+  E_UNRESOLVED_IMPORT:
+    'an import of a package the project has not installed, or of a relative module that does not exist',
   N_DISPLAY_DROPPED:
-    'a tslab display call in a compiled cell, left out of the pipeline (it throws outside Jupyter)',
+    'a tslab display call (or Deno.jupyter display) in a compiled cell, left out of the pipeline (it throws outside Jupyter)',
   E_INTERNAL: 'a compiler bug, reported on the cell or notebook instead of a crash',
   W_NO_DIRECTIVES: 'a notebook with no directives: it compiles to nothing',
   W_EMPTY_TASK: 'a task with no code',

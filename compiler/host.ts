@@ -19,11 +19,12 @@ import {
   statSync,
   writeFileSync,
 } from 'node:fs';
-import { createRequire } from 'node:module';
+import { createRequire, isBuiltin } from 'node:module';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { setTsMorphLoader } from './analyze/cell.js';
+import { packageName } from './analyze/deno.js';
 import { diagnostic, hasErrors } from './diagnostics.js';
 import { HEADER } from './emit/module.js';
 import { formatBatch } from './emit/print.js';
@@ -207,6 +208,8 @@ export async function compileFile(
 
   if (
     cache &&
+    // An import the project lacked may be installed now: check again rather than repeat it.
+    !cache.diagnostics.some((d) => d.code === 'E_UNRESOLVED_IMPORT') &&
     cache.notebookHash === notebookHash &&
     cache.outDir === outDirRel &&
     (cache.fixtures ?? []).join('\0') === fixtures.join('\0')
@@ -248,8 +251,16 @@ export async function compileFile(
   // half of a big notebook's modules, are formatted on the large-stack thread while this one
   // formats the rest: no stack to run out of, and the second core works too.
   const formatElsewhere = (texts: string[]) => onDeepStack({ kind: 'format', texts });
+  const canImport = importResolver(join(opts.outDir, stem));
   const compile = () =>
-    compileNotebook(notebook, text, { workdir, memory, hash: sha256, fixtures, formatElsewhere });
+    compileNotebook(notebook, text, {
+      workdir,
+      memory,
+      hash: sha256,
+      fixtures,
+      formatElsewhere,
+      canImport,
+    });
   let result = await compile();
   // Deep but ordinary code (750 nested parentheses, a 750-call chain, a 5,000-term sum) can
   // exhaust the default stack inside TypeScript's parser or Prettier, which recurse once per
@@ -269,7 +280,15 @@ export async function compileFile(
   // Out of stack anywhere else (not a piece the memory holds): the whole compile, from scratch,
   // on the large stack, and none of this thread's memory is kept.
   const deep = exhaustedStack(result.diagnostics) || result.stats.deep !== undefined;
-  if (deep) result = await onDeepStack({ kind: 'compile', notebook, text, workdir, fixtures });
+  if (deep)
+    result = await onDeepStack({
+      kind: 'compile',
+      notebook,
+      text,
+      workdir,
+      fixtures,
+      moduleDir: join(opts.outDir, stem),
+    });
   if (!opts.noCache) {
     const pick = <V>(m: Map<string, V>, keys: string[]) =>
       [...new Set(keys)]
@@ -309,6 +328,45 @@ export async function compileFile(
   };
 }
 
+/**
+ * Whether a module in `moduleDir` (generated/<stem>/) can import a specifier, as Node would find
+ * it: a builtin; a package in a node_modules folder of moduleDir or any folder above it (or the
+ * project's own package, by its name); a relative file, also under the names a TypeScript import
+ * may use for it (`./x.js` for x.ts, `./x` for x.ts or x/index.ts). Only the package is looked
+ * for, not a subpath inside it: a missing package is what users meet, and Node's own error names
+ * a bad subpath well.
+ */
+export function importResolver(moduleDir: string): (specifier: string) => boolean {
+  return (spec) => {
+    if (isBuiltin(spec)) return true;
+    const pkg = packageName(spec);
+    if (pkg !== undefined) {
+      for (let dir = resolve(moduleDir); ; dir = dirname(dir)) {
+        if (existsSync(join(dir, 'node_modules', pkg))) return true;
+        const manifest = readOrUndefined(join(dir, 'package.json'));
+        if (manifest !== undefined) {
+          try {
+            if ((JSON.parse(manifest) as { name?: unknown }).name === pkg) return true;
+          } catch {
+            // a broken package.json names no package
+          }
+        }
+        if (dirname(dir) === dir) return false;
+      }
+    }
+    if (!spec.startsWith('.') && !spec.startsWith('/')) return true;
+    const path = resolve(moduleDir, spec);
+    const stem = path.replace(/\.(?:[cm]?js|jsx)$/, '');
+    const candidates = [
+      path,
+      ...['.ts', '.tsx', '.mts', '.cts'].map((ext) => stem + ext),
+      ...['.ts', '.js', '.mjs', '.json'].map((ext) => path + ext),
+      ...['index.ts', 'index.js'].map((f) => join(path, f)),
+    ];
+    return candidates.some((c) => existsSync(c) && statSync(c).isFile());
+  };
+}
+
 /** Stack for compiles of very deep code, in MB (V8's default is about 1 MB). */
 const DEEP_STACK_MB = 256;
 
@@ -316,7 +374,15 @@ const DEEP_STACK_MB = 256;
 type DeepRequest =
   | { kind: 'work'; work: DeepWork }
   | { kind: 'format'; texts: string[] }
-  | { kind: 'compile'; notebook: string; text: string; workdir: string; fixtures: string[] };
+  | {
+      kind: 'compile';
+      notebook: string;
+      text: string;
+      workdir: string;
+      fixtures: string[];
+      /** generated/<stem>/, where the host's importResolver looks from. */
+      moduleDir: string;
+    };
 type DeepAnswer<R extends DeepRequest> = R extends { kind: 'work' }
   ? Awaited<ReturnType<typeof doDeepWork>>
   : R extends { kind: 'format' }
@@ -330,6 +396,7 @@ function answerDeep(request: DeepRequest): Promise<unknown> {
     workdir: request.workdir,
     hash: sha256,
     fixtures: request.fixtures,
+    canImport: importResolver(request.moduleDir),
   });
 }
 
@@ -405,7 +472,12 @@ function existingGenerated(outDir: string, stem: string): string[] {
   const dir = join(outDir, stem);
   if (!existsSync(dir)) return [];
   return readdirSync(dir)
-    .filter((f) => f.endsWith('.ts') && (readOrUndefined(join(dir, f)) ?? '').includes(HEADER))
+    .filter(
+      (f) =>
+        // .js and tsconfig.json: a JavaScript notebook's modules and their type-check config.
+        (f.endsWith('.ts') || f.endsWith('.js') || f === 'tsconfig.json') &&
+        (readOrUndefined(join(dir, f)) ?? '').includes(HEADER),
+    )
     .map((f) => `${stem}/${f}`)
     .sort();
 }

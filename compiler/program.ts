@@ -14,6 +14,8 @@ import { parseNotebook } from './notebook/parse.js';
 import { tagCells } from './notebook/directives.js';
 import { linkCells } from './plan/link.js';
 import { emitPlan } from './emit/pipeline.js';
+import { fromNotebook } from './emit/task.js';
+import { packageName } from './analyze/deno.js';
 import {
   formatFiles,
   formatTypeScript,
@@ -31,7 +33,7 @@ import type {
 } from './types.js';
 
 /** Bump when the shape of analyses or emitted code changes: it keys the on-disk cache. */
-export const COMPILER_VERSION = '0.1.0-4'; // -4: callable consts; -3: display-only statements, aliases, SQL problems
+export const COMPILER_VERSION = '0.1.0-5'; // -5: Deno shim uses, import versions and columns; -4: callable consts; -3: display-only statements, aliases, SQL problems
 
 export interface CompileMemory {
   /** Cell analyses by `role + '\0' + code` (an analysis depends on nothing else). */
@@ -58,6 +60,12 @@ export interface CompileOptions {
   fixtures?: readonly string[];
   /** Skip formatting (tests of the raw emitter). */
   format?: boolean;
+  /**
+   * Can a module in `<out>/<stem>/` import this specifier (bare, or relative as rebased onto
+   * `workdir`)? The host answers from the disk (host.ts `importResolver`); without it imports are
+   * not checked. A no is E_UNRESOLVED_IMPORT on the importing cell, at compile time.
+   */
+  canImport?: (specifier: string) => boolean;
   /** Another thread to format on (print.ts `FormatElsewhere`); default: all on this one. */
   formatElsewhere?: FormatElsewhere;
 }
@@ -192,6 +200,7 @@ async function compileStages(
   }
 
   const analyses = await analyzeStage(run, tagged.cells);
+  if (options.canImport) importStage(run, tagged.cells, analyses, options.canImport);
   if (hasErrors(run.diagnostics)) return stopped();
   await sqlStage(run, tagged.cells, analyses);
 
@@ -201,6 +210,7 @@ async function compileStages(
     cells: tagged.cells,
     analyses,
     kernel: notebook.kernel,
+    language: notebook.language,
   });
   run.diagnostics.push(...linked.diagnostics);
   if (!linked.plan || hasErrors(run.diagnostics)) return stopped(linked.plan);
@@ -302,6 +312,63 @@ async function sqlStage(
     const facts = run.memory.sql.get(key)!;
     analyses.set(c.index, { ...a, sqlReads: facts.reads });
     run.diagnostics.push(...sqlDiagnostics(run.path, c, a, facts, dialect));
+  }
+}
+
+/**
+ * E_UNRESOLVED_IMPORT for each import of a compiled cell that the generated module could not
+ * load: a package the project does not have (the hint: `npm install name@version`, the version
+ * Deno's `npm:name@version` named, else `npm install name`), or a relative module missing from
+ * the notebook's folder. Without this the first sign is Node's "Cannot find package … imported
+ * from generated/…" at run time. `node:` builtins and `cellar` (the running runtime serves it
+ * when the project has none, runtime/load/bundle.ts) are not checked.
+ */
+function importStage(
+  run: CompileRun,
+  cells: TaggedCell[],
+  analyses: Map<number, CellAnalysis>,
+  canImport: (specifier: string) => boolean,
+): void {
+  const verdicts = new Map<string, boolean>();
+  for (const c of cells) {
+    for (const imp of analyses.get(c.index)?.imports ?? []) {
+      const spec = fromNotebook(run.options.workdir, imp.module);
+      if (imp.module.startsWith('node:') || imp.module === 'cellar') continue;
+      if (!verdicts.has(spec)) verdicts.set(spec, canImport(spec));
+      if (verdicts.get(spec)) continue;
+      const where = {
+        notebook: run.path,
+        cell: c.index + 1,
+        cellId: c.id,
+        line: imp.line,
+        column: imp.column,
+      };
+      const snippet = c.code.split('\n')[imp.line - 1] ?? '';
+      const pkg = packageName(imp.module);
+      run.diagnostics.push(
+        pkg
+          ? diagnostic(
+              'error',
+              'E_UNRESOLVED_IMPORT',
+              where,
+              `package \`${pkg}\` is not installed in the project, so \`${imp.module}\` cannot be imported`,
+              {
+                hint: `run \`npm install ${pkg}${imp.version ? `@${imp.version}` : ''}\` in the project folder`,
+                snippet,
+              },
+            )
+          : diagnostic(
+              'error',
+              'E_UNRESOLVED_IMPORT',
+              where,
+              `\`${imp.module}\` does not exist next to the notebook (the generated module would import \`${spec}\`)`,
+              {
+                hint: "relative imports resolve from the notebook's folder: fix the path or add the file",
+                snippet,
+              },
+            ),
+      );
+    }
   }
 }
 

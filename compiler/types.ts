@@ -47,12 +47,17 @@ export interface NotebookCell {
   tags: string[];
 }
 
+/** The kernel a notebook was written for (kernelspec.name): quirks and language follow it. */
+export type Kernel = 'tslab' | 'deno' | 'typescript' | 'jslab' | 'javascript';
+
 export interface Notebook {
   /** Path as given to the compiler (project-relative, forward slashes), used in every message. */
   path: string;
   /** File name without extension: names generated/<stem>/ and the pipeline. */
   stem: string;
-  kernel: 'tslab' | 'deno' | 'typescript';
+  kernel: Kernel;
+  /** The kernel's language: JavaScript notebooks (jslab, ijavascript) compile to JS modules. */
+  language: 'typescript' | 'javascript';
   cells: NotebookCell[];
 }
 
@@ -113,7 +118,7 @@ export interface Declaration {
   statement: Span;
   /** `const f = (x) => …` (or a function or class expression): code, not data. */
   callable?: boolean;
-  /** Its initializer reads `process.env`: not stored as a leaf task's result unless `//| output` names it. */
+  /** Its initializer reads `process.env` (or Deno's `Deno.env`): not stored as a leaf task's result unless `//| output` names it. */
   fromEnv?: boolean;
 }
 
@@ -133,6 +138,10 @@ export interface ImportDecl {
   /** The whole statement, removed from the cell body when hoisting. */
   statement: Span;
   line: number;
+  /** The specifier's column (1-based) when it is on the statement's first line. */
+  column?: number;
+  /** The version Deno's `npm:pkg@version` named: the install hint of an unresolvable import. */
+  version?: string;
 }
 
 export type Meaning = 'value' | 'type';
@@ -195,6 +204,8 @@ export interface CellAnalysis {
   strip: Span[];
   /** Top-level `x.display.html(…)`-style statements: dropped when `x` is tslab (notebook-only). */
   displayCalls: { statement: Span; root: string; line: number }[];
+  /** Uses of mapped `Deno.*` APIs (`readTextFile`, `env.get`, where): a module holding one imports the shim. */
+  denoUses?: { api: string; start: number }[];
   /**
    * Top-level expression statements with no effect (`raw.length;`, `` `${n} trees`; ``): in the
    * notebook they display a value, in a module they are dead code, so they are left out.
@@ -320,6 +331,8 @@ export interface TaskPlan {
   bindings: Record<number, Binding[]>;
   /** Per cell: statements left out of the pipeline (tslab display calls). */
   dropped: Record<number, Span[]>;
+  /** A JavaScript-kernel notebook: its code modules are `.js`, type-checked as JavaScript. */
+  language?: 'javascript';
 }
 
 // ---------------------------------------------------------------------------------------------

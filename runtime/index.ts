@@ -20,6 +20,9 @@ export type {
 // Run tasks from code, read stored results, extend codecs and stores.
 export { evaluate, load } from './api.js';
 export { CellarError } from './errors.js';
+// Deno-kernel notebooks: the Deno APIs their cells call, on Node (compiled modules import it).
+export { Deno } from './deno.js';
+export type { DenoWriteFileOptions } from './deno.js';
 export { RUNTIME_CODES } from './codes.js';
 export type { RuntimeCode } from './codes.js';
 export type { LoadOptions } from './api.js';

@@ -19,6 +19,7 @@
 import type * as TsMorphModule from 'ts-morph';
 import { diagnostic } from '../diagnostics.js';
 import { syntaxHelpers } from './syntax.js';
+import { MAPPED_DENO_APIS, denoApiName, mapSpecifier, unmappedDenoHint } from './deno.js';
 import type {
   CellAnalysis,
   CellRole,
@@ -121,15 +122,7 @@ export function loadAnalyzer(): Promise<Analyzer> {
   return loading;
 }
 
-/** Deno's `npm:pkg@1.2/sub` → `pkg/sub`; `node:` stays; `jsr:` and URLs are not Node's. */
-export function mapSpecifier(spec: string): { module: string } | { error: string } {
-  if (spec.startsWith('npm:')) {
-    const m = /^npm:\/?((?:@[^/@]+\/)?[^/@]+)(?:@[^/]*)?(\/.*)?$/.exec(spec);
-    if (m) return { module: m[1]! + (m[2] ?? '') };
-  }
-  if (spec.startsWith('jsr:') || /^https?:/.test(spec)) return { error: spec };
-  return { module: spec };
-}
+export { mapSpecifier };
 
 function createAnalyzer(tsMorph: typeof TsMorphModule): Analyzer {
   const ts: TS = tsMorph.ts;
@@ -396,12 +389,18 @@ function analyzeStatements(cx: CellContext): void {
     // A cell wrapped in `{ … }` (tslab's own examples do this) is an ordinary block: its names are
     // its own, so it declares nothing the cells after it see, and it compiles as written. What it
     // reads from other cells is found by collectReferences like anywhere else.
-    if (ts.isExpressionStatement(stmt) && ts.isCallExpression(stmt.expression)) {
-      // `tslab.display.html(…)`: the root of a callee chain that passes through `.display`.
-      let callee: Node = stmt.expression.expression;
+    const shown = ts.isExpressionStatement(stmt)
+      ? ts.isAwaitExpression(stmt.expression)
+        ? stmt.expression.expression
+        : stmt.expression
+      : undefined;
+    if (shown && (ts.isCallExpression(shown) || ts.isTaggedTemplateExpression(shown))) {
+      // `tslab.display.html(…)`, `await Deno.jupyter.display(…)`, Deno.jupyter.md`…`: the root of
+      // a callee chain that passes through `.display` (or Deno's `.jupyter`).
+      let callee: Node = ts.isCallExpression(shown) ? shown.expression : shown.tag;
       let throughDisplay = false;
       while (ts.isPropertyAccessExpression(callee)) {
-        if (callee.name.text === 'display') throughDisplay = true;
+        if (callee.name.text === 'display' || callee.name.text === 'jupyter') throughDisplay = true;
         callee = callee.expression;
       }
       if (throughDisplay && ts.isIdentifier(callee))
@@ -472,18 +471,26 @@ function importStatement(
   const spec = (stmt.moduleSpecifier as TsMorphModule.ts.StringLiteral).text;
   const mapped = mapSpecifier(spec);
   if ('error' in mapped) {
+    const npm = mapped.npm;
     result.diagnostics.push(
       diag(
         cx,
         'E_DENO_IMPORT',
         stmt.moduleSpecifier.getStart(sf),
         `\`${spec}\` is a Deno-only import`,
-        'install the package with npm and import it by its npm name',
+        npm?.startsWith('node:')
+          ? `Node has it built in: import from '${npm}'`
+          : npm
+            ? `run \`npm install ${npm}\` and import from '${npm.replace(/(.)@.*$/, '$1')}' (or \`npm:${npm}\`, which Deno reads too)`
+            : 'install an npm package that does the same and import it by its npm name (`npm:name@version` also runs in Deno)',
       ),
     );
     return;
   }
+  const specifierAt = lineCol(sf, stmt.moduleSpecifier.getStart(sf));
   const decl: ImportDecl = { module: mapped.module, bindings: [], statement, line };
+  if (specifierAt.line === line) decl.column = specifierAt.column;
+  if (mapped.version) decl.version = mapped.version;
   const attributes = cx.syntax.importAttributes(stmt, sf);
   if (attributes) decl.attributes = attributes;
   const clause = stmt.importClause;
@@ -542,7 +549,7 @@ function variableStatement(
       init !== undefined &&
       (ts.isArrowFunction(init) || ts.isFunctionExpression(init) || ts.isClassExpression(init));
     // A value read from the environment (a token, a password) is never kept as a result by default.
-    const fromEnv = init !== undefined && /\bprocess\s*\.\s*env\b/.test(init.getText(sf));
+    const fromEnv = init !== undefined && /\b(?:process|Deno)\s*\.\s*env\b/.test(init.getText(sf));
     names.forEach((name, i) =>
       result.declarations.push({
         name,
@@ -662,6 +669,11 @@ function collectReferences(cx: CellContext, aliases: Map<string, string>): void 
         elementMutation(cx, node, elementOf.get(symbol));
         return;
       }
+      // The Deno global: a mapped API is the shim's (not another cell's name), others an error.
+      if (!own && node.text === 'Deno' && !shorthand) {
+        denoUse(cx, node);
+        return;
+      }
       const at = lineCol(sf, node.getStart(sf));
       const ref: Reference = {
         name: node.text,
@@ -692,17 +704,6 @@ function collectReferences(cx: CellContext, aliases: Map<string, string>): void 
       if (!own && ref.meaning === 'value') {
         const mutation = mutationOf(ts, node, sf);
         if (mutation) result.mutations.push(mutation);
-        if (node.text === 'Deno') {
-          result.diagnostics.push(
-            diag(
-              cx,
-              'E_DENO_API',
-              ref.start,
-              `\`${ts.isPropertyAccessExpression(node.parent) ? node.parent.getText(sf) : 'Deno'}\` is a Deno-only API`,
-              'use the Node equivalent (node:fs, node:process, fetch) so the cell runs under tslab and in the pipeline',
-            ),
-          );
-        }
       }
       return;
     }
@@ -741,6 +742,36 @@ function collectReferences(cx: CellContext, aliases: Map<string, string>): void 
     for (let i = children.length - 1; i >= 0; i--) stack.push([children[i]!, entersFunction]);
   }
   result.identifiers = [...identifiers].sort();
+}
+
+/**
+ * A read of the `Deno` global: `Deno.readTextFile(…)` and the other mapped APIs are recorded
+ * (`denoUses`: the module imports the runtime's shim); anything else is E_DENO_API naming it.
+ */
+function denoUse(cx: CellContext, node: Identifier): void {
+  const { ts, sf, result } = cx;
+  const chain: string[] = [];
+  let at: Node = node;
+  while (ts.isPropertyAccessExpression(at.parent) && at.parent.expression === at) {
+    chain.push(at.parent.name.text);
+    at = at.parent;
+  }
+  const api = denoApiName(chain);
+  if (MAPPED_DENO_APIS.has(api)) {
+    (result.denoUses ??= []).push({ api, start: node.getStart(sf) });
+    return;
+  }
+  result.diagnostics.push(
+    diag(
+      cx,
+      'E_DENO_API',
+      node.getStart(sf),
+      api
+        ? `\`Deno.${api}\` is a Deno-only API the pipeline does not map to Node`
+        : '`Deno` used as a value: only its mapped APIs (`Deno.readTextFile(…)` and the like) run in the pipeline',
+      unmappedDenoHint(api),
+    ),
+  );
 }
 
 /** `for (const r of rows)` / `rows.map((r) => …)` over another cell's value: r holds its elements. */

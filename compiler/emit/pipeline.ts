@@ -11,6 +11,7 @@ import {
   cellLabel,
   cellName,
   docComment,
+  codeExt,
   header,
   rewriteCell,
   taskFile,
@@ -135,7 +136,9 @@ export function emitTests(ctx: EmitContext): EmittedFile[] {
         } else if (v.owner.kind === 'params') {
           const p = plan.params.find((x) => x.versionId === id)!;
           paramLines.push(
-            `const ${p.name}: ${p.type} = ${literal(p.default)}; // the param's default`,
+            codeExt(plan) === 'js'
+              ? `const ${p.name} = ${literal(p.default)}; // the param's default`
+              : `const ${p.name}: ${p.type} = ${literal(p.default)}; // the param's default`,
           );
         }
       }
@@ -159,7 +162,7 @@ export function emitTests(ctx: EmitContext): EmittedFile[] {
       );
     }
     files.push({
-      path: `${plan.stem}/${taskFile(task)}.test.ts`,
+      path: `${plan.stem}/${taskFile(task)}.test.${codeExt(plan)}`,
       contents:
         [
           header(
@@ -193,6 +196,38 @@ export function emitPlan(
     ...emitTests(full),
     emitGraphTest(full),
     ...emitReplayTests(full, fixtures),
+    ...(ctx.plan.language === 'javascript' ? [emitJsConfig(full)] : []),
   ];
   return files.sort((a, b) => (a.path < b.path ? -1 : 1));
+}
+
+/**
+ * generated/<stem>/tsconfig.json for a JavaScript notebook: its modules are `.js` and are checked
+ * as JavaScript (`checkJs`; JSDoc types where the compiler wrote them), with JavaScript's rules
+ * (an editor's default for JS), not strict TypeScript's: an unannotated parameter is `any` and
+ * `rows.find(…).price` is not an error, as in the kernel. What it still catches: misspelt
+ * properties of known types, wrong calls, undeclared names, bad imports. Comments are allowed in
+ * a tsconfig, so it carries the generated-file header like every other file.
+ */
+export function emitJsConfig(ctx: EmitContext): EmittedFile {
+  const config = {
+    compilerOptions: {
+      target: 'ES2022',
+      module: 'ESNext',
+      moduleResolution: 'Bundler',
+      allowJs: true,
+      checkJs: true,
+      strict: false,
+      noImplicitAny: false,
+      noEmit: true,
+      skipLibCheck: true,
+      esModuleInterop: true,
+      resolveJsonModule: true,
+    },
+    include: ['.'],
+  };
+  return {
+    path: `${ctx.plan.stem}/tsconfig.json`,
+    contents: `${header(ctx.plan, [])}\n// A JavaScript notebook's modules, type-checked as JavaScript: npx tsc -p <this folder>\n${JSON.stringify(config, null, 2)}\n`,
+  };
 }

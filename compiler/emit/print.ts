@@ -185,7 +185,9 @@ export async function formatFiles(
   cache?: FormatCache,
   elsewhere?: FormatElsewhere,
 ): Promise<EmittedFile[]> {
-  const todo = files.filter((f) => cache?.get(f.contents) === undefined);
+  // Modules only: a JavaScript notebook's tsconfig.json is emitted already formatted.
+  const isModule = (f: EmittedFile) => /\.[jt]s$/.test(f.path);
+  const todo = files.filter((f) => isModule(f) && cache?.get(f.contents) === undefined);
   const formatted = await formatBatch(
     todo.map((f) => f.contents),
     elsewhere,
@@ -194,6 +196,6 @@ export async function formatFiles(
   const fresh = new Map(todo.map((f, i) => [f.path, formatted[i]!]));
   return files.map((f) => ({
     path: f.path,
-    contents: fresh.get(f.path) ?? cache!.get(f.contents)!,
+    contents: isModule(f) ? (fresh.get(f.path) ?? cache!.get(f.contents)!) : f.contents,
   }));
 }

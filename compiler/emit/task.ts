@@ -19,6 +19,7 @@ import {
   ImportSet,
   NameAllocator,
   cellLabel,
+  codeExt,
   docComment,
   header,
   identifierFor,
@@ -85,6 +86,35 @@ function usesLeftInTask(ctx: EmitContext, task: TaskNode): string[] {
   );
 }
 
+const within = (spans: readonly Span[], at: number) =>
+  spans.some((s) => at >= s.start && at < s.end);
+
+/**
+ * Does the code of these cells that the module keeps (`keep`) call a mapped `Deno.*` API?
+ * Displays the link stage dropped (`Deno.jupyter.md…`) do not count.
+ */
+function usesDeno(
+  ctx: EmitContext,
+  cells: readonly number[],
+  keep: (cell: number, at: number) => boolean = () => true,
+): boolean {
+  return cells.some((i) =>
+    (ctx.analyses.get(i)?.denoUses ?? []).some(
+      (u) => !within(ctx.plan.dropped[i] ?? [], u.start) && keep(i, u.start),
+    ),
+  );
+}
+
+/** The import of the runtime's Deno shim (runtime/deno.ts) where the code calls one of its APIs. */
+export function addDenoShim(
+  ctx: EmitContext,
+  imports: ImportSet,
+  cells: readonly number[],
+  keep?: (cell: number, at: number) => boolean,
+): void {
+  if (usesDeno(ctx, cells, keep)) imports.add('cellar', 'Deno', 'Deno', false);
+}
+
 /** Route every outside version a group of cells uses to the import that provides it. */
 export function addOutsideImports(
   ctx: EmitContext,
@@ -127,6 +157,14 @@ export function addOutsideImports(
     for (const imp of ctx.analyses.get(i)?.imports ?? [])
       if (imp.bindings.length === 0)
         imports.addSideEffect(fromNotebook(ctx.workdir, imp.module), imp.attributes);
+  const sharedSpans = (i: number) =>
+    (ctx.analyses.get(i)?.declarations ?? [])
+      .filter((d) => ctx.plan.versions[`${i}:${d.name}`]?.shared)
+      .map((d) => d.statement);
+  if (usesDeno(ctx, cells, (i, at) => !within(sharedSpans(i), at))) {
+    imports.add('cellar', 'Deno', 'Deno', false);
+    names.add('Deno');
+  }
   return names;
 }
 
@@ -163,7 +201,10 @@ export function emitTaskModule(ctx: EmitContext, task: TaskNode): EmittedFile {
     `/** Task \`${task.name}\` for the runtime: what it reads, what it writes, how it is cached. */\n` +
       `export const ${names.constName} = ${names.cellar.defineTask}({\n${defineTaskFields(ctx, task, names).join(',\n')},\n});`,
   ].filter(Boolean);
-  return { path: `${plan.stem}/${taskFile(task.name)}.ts`, contents: text.join('\n\n') + '\n' };
+  return {
+    path: `${plan.stem}/${taskFile(task.name)}.${codeExt(plan)}`,
+    contents: text.join('\n\n') + '\n',
+  };
 }
 
 /** The module's imports (outside versions, `cellar`, upstream task consts) and the names it invents. */
@@ -182,7 +223,9 @@ function taskModuleNames(ctx: EmitContext, task: TaskNode, imports: ImportSet): 
   imports.add('cellar', 'defineTask', cellar.defineTask, false);
   if (task.inputs.length) {
     imports.add('cellar', 'output', cellar.output, false);
-    imports.add('cellar', 'TaskOutputs', cellar.TaskOutputs, true);
+    // A JS module names the type in JSDoc instead, as an import type of the runtime package.
+    if (codeExt(ctx.plan) === 'ts') imports.add('cellar', 'TaskOutputs', cellar.TaskOutputs, true);
+    else cellar.TaskOutputs = `import(${literal('cellar').replace(/"/g, "'")}).TaskOutputs`;
   }
   const upstreamConst = new Map<string, string>();
   for (const up of task.upstream) {
@@ -300,14 +343,20 @@ function taskFunction(
   });
   const paramPlans = task.params.map((name) => plan.params.find((p) => p.name === name)!);
   // Only the arguments the task reads: `run(inputs, params)` is positional, so a task with
-  // params but no inputs still takes an (empty) inputs object first.
-  const inputsArg = task.inputs.length
-    ? `{ ${task.inputs.map((i) => i.name).join(', ')} }: { ${task.inputs.map((i) => `${i.name}: ${names.cellar.TaskOutputs}<typeof ${names.upstreamConst.get(i.fromTask)}>['${i.name}']`).join('; ')} }`
-    : '_inputs: Record<string, never>';
-  const args = paramPlans.length
+  // params but no inputs still takes an (empty) inputs object first. Each is a pattern and a type.
+  const inputsArg: [string, string] = task.inputs.length
+    ? [
+        `{ ${task.inputs.map((i) => i.name).join(', ')} }`,
+        `{ ${task.inputs.map((i) => `${i.name}: ${names.cellar.TaskOutputs}<typeof ${names.upstreamConst.get(i.fromTask)}>['${i.name}']`).join('; ')} }`,
+      ]
+    : ['_inputs', 'Record<string, never>'];
+  const args: [string, string][] = paramPlans.length
     ? [
         inputsArg,
-        `{ ${paramPlans.map((p) => p.name).join(', ')} }: { ${paramPlans.map((p) => `${p.name}: ${p.type}`).join('; ')} }`,
+        [
+          `{ ${paramPlans.map((p) => p.name).join(', ')} }`,
+          `{ ${paramPlans.map((p) => `${p.name}: ${p.type}`).join('; ')} }`,
+        ],
       ]
     : task.inputs.length
       ? [inputsArg]
@@ -315,9 +364,23 @@ function taskFunction(
   const takes = [task.inputs.length ? 'inputs' : '', paramPlans.length ? 'params' : '']
     .filter(Boolean)
     .join(' and ');
+  const summary = `The code of task \`${task.name}\`${takes ? `: ${takes} in, outputs out` : ''}.`;
+  // JavaScript: the same types as JSDoc (tsc matches a pattern parameter's @param by position).
+  const js = codeExt(plan) === 'js';
+  const doc = js
+    ? docComment(summary, [
+        args
+          .map(
+            ([, type], i) =>
+              `@param {${type}} ${i === 0 && task.inputs.length ? 'inputs' : i === 0 ? '_inputs' : 'params'}`,
+          )
+          .join('\n'),
+      ])
+    : `/** ${summary} */`;
+  const params = args.map(([pattern, type]) => (js ? pattern : `${pattern}: ${type}`));
   return (
-    `/** The code of task \`${task.name}\`${takes ? `: ${takes} in, outputs out` : ''}. */\n` +
-    `export ${task.async ? 'async ' : ''}function ${names.fn}(${args.join(', ')}) {\n${body}\n\nreturn { ${returned.join(', ')} };\n}`
+    `${doc}\n` +
+    `export ${task.async ? 'async ' : ''}function ${names.fn}(${params.join(', ')}) {\n${body}\n\nreturn { ${returned.join(', ')} };\n}`
   );
 }
 
@@ -382,7 +445,7 @@ export function emitSharedModule(ctx: EmitContext): EmittedFile | undefined {
     .sort((x, y) => x.cell - y.cell || (x.id < y.id ? -1 : 1));
   if (shared.length === 0) return undefined;
   const imports = new ImportSet();
-  const statements = new Map<string, { cell: number; start: number; text: string }>();
+  const statements = new Map<string, { cell: number; start: number; end: number; text: string }>();
   for (const v of shared) {
     const cell = ctx.cells.get(v.cell)!;
     const decl = ctx.analyses
@@ -393,6 +456,7 @@ export function emitSharedModule(ctx: EmitContext): EmittedFile | undefined {
       statements.set(key, {
         cell: v.cell,
         start: decl.statement.start,
+        end: decl.statement.end,
         text: `export ${cell.code.slice(decl.statement.start, decl.statement.end).replace(/^export\s+/, '')}`,
       });
     for (const b of plan.bindings[v.cell] ?? []) {
@@ -412,6 +476,9 @@ export function emitSharedModule(ctx: EmitContext): EmittedFile | undefined {
     }
   }
   const ordered = [...statements.values()].sort((x, y) => x.cell - y.cell || x.start - y.start);
+  addDenoShim(ctx, imports, [...new Set(ordered.map((o) => o.cell))], (i, at) =>
+    ordered.some((o) => o.cell === i && at >= o.start && at < o.end),
+  );
   const cells = [...new Set(ordered.map((o) => o.cell))].map((i) => ctx.cells.get(i)!);
   const body = cells
     .map(
@@ -431,7 +498,7 @@ export function emitSharedModule(ctx: EmitContext): EmittedFile | undefined {
     imports.print(),
     body,
   ].filter(Boolean);
-  return { path: `${plan.stem}/shared.ts`, contents: text.join('\n\n') + '\n' };
+  return { path: `${plan.stem}/shared.${codeExt(plan)}`, contents: text.join('\n\n') + '\n' };
 }
 
 /** The setup cells as one module, or undefined when they hold only imports (then hoisted). */
@@ -457,6 +524,8 @@ export function emitSetupModule(ctx: EmitContext): EmittedFile | undefined {
     for (const imp of ctx.analyses.get(c.index)!.imports)
       if (imp.bindings.length === 0)
         imports.addSideEffect(fromNotebook(ctx.workdir, imp.module), imp.attributes);
+
+  addDenoShim(ctx, imports, plan.setupCells);
 
   // The last version of each name keeps it (that is what tasks import); earlier ones are renamed.
   const last = new Map<string, string>();
@@ -511,7 +580,7 @@ export function emitSetupModule(ctx: EmitContext): EmittedFile | undefined {
     imports.print(),
     body,
   ].filter(Boolean);
-  return { path: `${plan.stem}/setup.ts`, contents: text.join('\n\n') + '\n' };
+  return { path: `${plan.stem}/setup.${codeExt(plan)}`, contents: text.join('\n\n') + '\n' };
 }
 
 export { HEADER };

@@ -1,9 +1,10 @@
 // parseNotebook: .ipynb text → Notebook, or diagnostics naming the file (and cell) when it is not
-// a TypeScript nbformat-4 notebook.
+// a TypeScript or JavaScript nbformat-4 notebook.
 //
 // Accepts what real notebooks contain: `source` as a string or a list of lines, cells with or
 // without ids (nbformat 4.5 added them; older files have none), tslab's kernelspec and Deno's
-// (both say language "typescript"). Nothing here evaluates code.
+// (both say language "typescript"), and JavaScript kernels' (tslab's jslab, ijavascript: language
+// "javascript"). Nothing here evaluates code.
 import { diagnostic } from '../diagnostics.js';
 import type { Diagnostic, Notebook, NotebookCell } from '../types.js';
 
@@ -79,7 +80,7 @@ export function parseNotebook(path: string, text: string): ParsedNotebook {
   const languageInfo = isObject(metadata.language_info) ? metadata.language_info : {};
   const language = String(kernelspec.language ?? languageInfo.name ?? '').toLowerCase();
   const kernelName = String(kernelspec.name ?? '').toLowerCase();
-  if (language && language !== 'typescript') {
+  if (language && language !== 'typescript' && language !== 'javascript') {
     return {
       diagnostics: [
         diagnostic(
@@ -88,17 +89,22 @@ export function parseNotebook(path: string, text: string): ParsedNotebook {
           at,
           `the notebook's kernel language is "${language}", not TypeScript`,
           {
-            hint: 'Cellar compiles notebooks written for the tslab (or Deno) TypeScript kernel',
+            hint: 'Cellar compiles notebooks written for TypeScript (tslab, Deno) and JavaScript (jslab, ijavascript) kernels',
           },
         ),
       ],
     };
   }
+  const javascript = language === 'javascript';
   const kernel: Notebook['kernel'] = kernelName.includes('deno')
     ? 'deno'
-    : kernelName.includes('tslab') || !kernelName
-      ? 'tslab'
-      : 'typescript';
+    : kernelName.includes('jslab')
+      ? 'jslab'
+      : javascript
+        ? 'javascript'
+        : kernelName.includes('tslab') || !kernelName
+          ? 'tslab'
+          : 'typescript';
 
   const diagnostics: Diagnostic[] = [];
   const cells: NotebookCell[] = [];
@@ -139,5 +145,14 @@ export function parseNotebook(path: string, text: string): ParsedNotebook {
       : [];
     cells.push({ index, id, type, source: source.replace(/\r\n?/g, '\n'), tags });
   });
-  return { notebook: { path, stem: stemOf(path), kernel, cells }, diagnostics };
+  return {
+    notebook: {
+      path,
+      stem: stemOf(path),
+      kernel,
+      language: javascript ? 'javascript' : 'typescript',
+      cells,
+    },
+    diagnostics,
+  };
 }

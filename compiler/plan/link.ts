@@ -18,6 +18,7 @@ import type {
   Binding,
   CellAnalysis,
   Diagnostic,
+  Kernel,
   Mutation,
   Owner,
   ParamPlan,
@@ -38,7 +39,9 @@ export interface LinkInput {
   /** By cell index; `sqlReads` on a task cell's analysis feeds the warehouse facts. */
   analyses: ReadonlyMap<number, CellAnalysis>;
   /** The kernel the notebook is written for: tslab's quirks get warnings (default tslab). */
-  kernel?: 'tslab' | 'deno' | 'typescript';
+  kernel?: Kernel;
+  /** JavaScript kernels' notebooks compile to JS modules (TaskPlan.language). */
+  language?: 'typescript' | 'javascript';
 }
 
 export interface LinkResult {
@@ -178,6 +181,7 @@ export function linkCells(input: LinkInput): LinkResult {
     bindings: s.bindings,
     dropped: s.dropped,
   };
+  if (input.language === 'javascript') plan.language = 'javascript';
   return { plan, diagnostics: s.diagnostics };
 }
 
@@ -448,14 +452,15 @@ function dropNotebookOnly(s: LinkState, here: CellScope, scope: Scope): void {
   const { cell, analysis: a } = here;
   for (const call of a.displayCalls) {
     const v = here.ownValue.get(call.root) ?? scope.value.get(call.root);
-    if (v?.kind === 'import' && v.importFrom?.module === 'tslab') {
+    const deno = call.root === 'Deno' && !v;
+    if (deno || (v?.kind === 'import' && v.importFrom?.module === 'tslab')) {
       here.dropped.push(call.statement);
       s.diagnostics.push(
         diagnostic(
           'note',
           'N_DISPLAY_DROPPED',
           at(s, cell, call.line),
-          `\`${call.root}.display…\` only works inside Jupyter: left out of the compiled ${cell.role === 'test' ? 'test' : 'module'}`,
+          `\`${call.root}.${deno ? 'jupyter' : 'display'}…\` only works inside Jupyter: left out of the compiled ${cell.role === 'test' ? 'test' : 'module'}`,
           {
             snippet: lineOf(cell, call.line),
           },
@@ -542,7 +547,7 @@ function resolveReferences(s: LinkState, here: CellScope, scope: Scope): void {
       ref.shorthand &&
       !ref.own &&
       ref.meaning === 'value' &&
-      (s.input.kernel ?? 'tslab') === 'tslab' &&
+      ['tslab', 'jslab'].includes(s.input.kernel ?? 'tslab') &&
       !reported.has(`shorthand:${ref.name}`)
     ) {
       // tslab rewrites reads of earlier cells' names but misses object shorthands: `{ seed }`
@@ -635,7 +640,10 @@ function checkMutations(s: LinkState, here: CellScope, scope: Scope): void {
             at(s, cell, m.line, m.column),
             `\`${m.name}\` is assigned but never declared (an implicit global)`,
             {
-              hint: `declare it: \`const ${m.name} = ...\`${/require\s*\(/.test(lineOf(cell, m.line)) ? ', and use `import` instead of `require`' : ''}`,
+              hint:
+                s.input.language === 'javascript'
+                  ? `declare it with let or const: \`let ${m.name} = ...\` (the JavaScript kernel's sloppy mode made it a global; a module is strict, where this assignment throws)`
+                  : `declare it: \`const ${m.name} = ...\`${/require\s*\(/.test(lineOf(cell, m.line)) ? ', and use `import` instead of `require`' : ''}`,
               snippet: lineOf(cell, m.line),
             },
           ),

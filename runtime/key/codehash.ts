@@ -181,7 +181,7 @@ export class CodeHasher {
 
   /**
    * Names of the environment variables the module's code reads (`process.env.X`, `process.env['X']`,
-   * `const { X } = process.env`), sorted; after `fingerprint`/`prepare`. `*` when it reads one by a
+   * `const { X } = process.env`, `Deno.env.get('X')`), sorted; after `fingerprint`/`prepare`. `*` when it reads one by a
    * computed name (`process.env[name]`), which no key can follow.
    */
   envRead(moduleUrl: string): readonly string[] {
@@ -525,7 +525,7 @@ async function splitBySource(
 
 /**
  * Environment variables named in code: `process.env.X`, `process.env['X']`, `const { X, Y: y } =
- * process.env`. `*` marks a read by computed name (`process.env[name]`), which no key can follow.
+ * process.env`, and a Deno notebook's `Deno.env.get('X')`. `*` marks a read by computed name (`process.env[name]`), which no key can follow.
  */
 export function envReadIn(code: string): string[] {
   const names = new Set<string>();
@@ -536,6 +536,11 @@ export function envReadIn(code: string): string[] {
     else if (m[3] !== undefined) names.add(m[3]);
     else names.add('*');
   }
+  // Deno notebooks' `Deno.env.get('X')` (runtime/deno.ts reads process.env[X]).
+  for (const m of code.matchAll(
+    /\bDeno\d*\s*\.\s*env\s*\.\s*get\s*\(\s*(?:(["'`])([^"'`$]*)\1\s*\)|([^)]*)\))/g,
+  ))
+    names.add(m[2] !== undefined ? m[2] : '*');
   for (const m of code.matchAll(/\{([^{}]*)\}\s*=\s*process\.env\b/g)) {
     for (const part of m[1]!.split(',')) {
       const name = part.split(':')[0]!.split('=')[0]!.trim();

@@ -357,21 +357,46 @@ describe('code the analyser does not support', () => {
     });
   });
 
-  it('a Deno-only API', async () => {
+  it('a Deno API the pipeline does not map, named with its Node equivalent', async () => {
     const d = await expectError(
-      ["//| task: t\nconst text = await Deno.readTextFile('a.txt');"],
+      [
+        "//| task: t\nconst text = await Deno.readTextFile('a.txt');\nconst st = await Deno.stat('a.txt');",
+      ],
       'E_DENO_API',
-      { cell: 1, line: 2, column: 20 },
+      { cell: 1, line: 3, column: 18 },
     );
-    expect(d.message).toContain('Deno.readTextFile');
+    expect(d.message).toContain('`Deno.stat`');
+    expect(d.hint).toContain('`stat` from node:fs/promises');
   });
 
-  it('a jsr: import', async () => {
-    await expectError(
+  it('`Deno` passed around as a value (its APIs can no longer be told apart)', async () => {
+    const d = await expectError(
+      ['//| task: t\nconst runtime = Deno;\nconst cwd = runtime.cwd();'],
+      'E_DENO_API',
+      { cell: 1, line: 2, column: 17 },
+    );
+    expect(d.message).toContain('`Deno` used as a value');
+  });
+
+  it('a jsr: import, naming what Node has instead', async () => {
+    const d = await expectError(
       ["import { assert } from 'jsr:@std/assert';", '//| task: t\nassert(true);'],
       'E_DENO_IMPORT',
       { cell: 1, line: 1 },
     );
+    expect(d.hint).toBe("Node has it built in: import from 'node:assert'");
+  });
+
+  it('a URL import from an npm CDN, naming the npm package and version', async () => {
+    const d = await expectError(
+      [
+        "import * as d3 from 'https://esm.sh/d3-array@3.2.4';",
+        '//| task: t\nconst m = d3.max([1, 2]);',
+      ],
+      'E_DENO_IMPORT',
+      { cell: 1, line: 1 },
+    );
+    expect(d.hint).toContain('`npm install d3-array@3.2.4`');
   });
 
   it('a params cell with computed values', async () => {

@@ -18,7 +18,8 @@ function readTree(dir: string): Record<string, string> {
   const out: Record<string, string> = {};
   if (!existsSync(dir)) return out;
   for (const f of readdirSync(dir)
-    .filter((f) => f.endsWith('.ts'))
+    // .js and tsconfig.json: a JavaScript notebook's modules and their type-check config.
+    .filter((f) => f.endsWith('.ts') || f.endsWith('.js') || f === 'tsconfig.json')
     .sort())
     out[f] = readFileSync(join(dir, f), 'utf8');
   return out;

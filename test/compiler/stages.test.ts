@@ -145,9 +145,33 @@ describe('analyzeCells', () => {
     expect(a.topLevelAwait).toBe(true);
     expect(a.sqlTemplates).toEqual(['SELECT * FROM t WHERE a > @p0 AND b = @p1']);
     expect(a.imports.map((i) => i.module)).toEqual(['cellar', 'lodash/fp']);
-    expect(mapSpecifier('npm:@scope/pkg@1.2.3')).toEqual({ module: '@scope/pkg' });
+    expect(mapSpecifier('npm:@scope/pkg@1.2.3')).toEqual({
+      module: '@scope/pkg',
+      version: '1.2.3',
+    });
+    expect(mapSpecifier('npm:csv-parse@5/sync')).toEqual({
+      module: 'csv-parse/sync',
+      version: '5',
+    });
+    expect(mapSpecifier('npm:d3')).toEqual({ module: 'd3' });
     expect(mapSpecifier('node:fs')).toEqual({ module: 'node:fs' });
-    expect(mapSpecifier('jsr:@std/assert')).toEqual({ error: 'jsr:@std/assert' });
+    // Deno-only imports name the npm package (or builtin) to use where a well-known one exists.
+    expect(mapSpecifier('jsr:@std/assert')).toEqual({
+      error: 'jsr:@std/assert',
+      npm: 'node:assert',
+    });
+    expect(mapSpecifier('jsr:@std/csv@1/parse')).toEqual({
+      error: 'jsr:@std/csv@1/parse',
+      npm: 'csv-parse',
+    });
+    expect(mapSpecifier('jsr:@oak/oak')).toEqual({ error: 'jsr:@oak/oak' });
+    expect(mapSpecifier('https://cdn.jsdelivr.net/npm/d3-array@3/+esm')).toEqual({
+      error: 'https://cdn.jsdelivr.net/npm/d3-array@3/+esm',
+      npm: 'd3-array@3',
+    });
+    expect(mapSpecifier('https://deno.land/x/oak/mod.ts')).toEqual({
+      error: 'https://deno.land/x/oak/mod.ts',
+    });
   });
 
   it('types params from their literal defaults', async () => {

@@ -1,7 +1,7 @@
 // Generated code must type-check under the project's strict tsconfig: every fixture baseline and
 // every module in generated/. Runs the real TypeScript compiler (the project's 5.9, not tslab's).
 import { existsSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import ts from 'typescript';
 import { expect, it } from 'vitest';
 
@@ -18,6 +18,11 @@ function tsFiles(dir: string): string[] {
   );
 }
 
+/** JavaScript notebooks' baselines carry their own tsconfig.json (checkJs): checked with it. */
+const jsConfigs = readdirSync(join(import.meta.dirname, 'fixtures'))
+  .map((f) => join(import.meta.dirname, 'fixtures', f, 'expected', 'tsconfig.json'))
+  .filter((f) => existsSync(f));
+
 it('fixture baselines and generated/ type-check with tsc --strict', () => {
   const config = ts.getParsedCommandLineOfConfigFile(
     join(root, 'tsconfig.json'),
@@ -25,7 +30,9 @@ it('fixture baselines and generated/ type-check with tsc --strict', () => {
     { ...ts.sys, onUnRecoverableConfigFileDiagnostic: () => {} },
   )!;
   const files = [
-    ...tsFiles(join(import.meta.dirname, 'fixtures')).filter((f) => f.includes('/expected/')),
+    ...tsFiles(join(import.meta.dirname, 'fixtures')).filter(
+      (f) => f.includes('/expected/') && !jsConfigs.some((c) => f.startsWith(dirname(c) + '/')),
+    ),
     ...tsFiles(join(root, 'generated')),
   ];
   expect(files.length).toBeGreaterThan(10);
@@ -38,4 +45,54 @@ it('fixture baselines and generated/ type-check with tsc --strict', () => {
     return `${d.file!.fileName.slice(root.length + 1)}:${line + 1}: ${ts.flattenDiagnosticMessageText(d.messageText, ' ')}`;
   });
   expect(messages).toEqual([]);
+});
+
+it("a JavaScript notebook's baselines type-check as JavaScript with the tsconfig.json emitted beside them", () => {
+  expect(jsConfigs.length).toBeGreaterThan(0);
+  for (const file of jsConfigs) {
+    const config = ts.getParsedCommandLineOfConfigFile(
+      file,
+      {},
+      { ...ts.sys, onUnRecoverableConfigFileDiagnostic: () => {} },
+    )!;
+    expect(config.errors).toEqual([]);
+    // Every module of the folder: the .js ones holding the notebook's code included.
+    expect(config.fileNames.filter((f) => f.endsWith('.js')).length).toBeGreaterThan(1);
+    const program = ts.createProgram(config.fileNames, config.options);
+    const messages = ts
+      .getPreEmitDiagnostics(program)
+      .filter((d) => d.file && config.fileNames.includes(d.file.fileName))
+      .map((d) => {
+        const { line } = d.file!.getLineAndCharacterOfPosition(d.start ?? 0);
+        return `${d.file!.fileName.slice(root.length + 1)}:${line + 1}: ${ts.flattenDiagnosticMessageText(d.messageText, ' ')}`;
+      });
+    expect(messages).toEqual([]);
+  }
+});
+
+it('checking as JavaScript still catches real mistakes (a misspelt property of a known type)', () => {
+  const dir = dirname(jsConfigs[0]!);
+  const config = ts.getParsedCommandLineOfConfigFile(
+    join(dir, 'tsconfig.json'),
+    {},
+    { ...ts.sys, onUnRecoverableConfigFileDiagnostic: () => {} },
+  )!;
+  const bad = join(dir, 'misspelt.js');
+  const host = ts.createCompilerHost(config.options);
+  const read = host.readFile;
+  host.readFile = (f) =>
+    f === bad
+      ? "export const n = 'abc'.lenght;\nexport function f(xs) { return xs.length; }\n"
+      : read(f);
+  const exists = host.fileExists;
+  host.fileExists = (f) => f === bad || exists(f);
+  const program = ts.createProgram([bad], config.options, host);
+  const messages = ts
+    .getPreEmitDiagnostics(program)
+    .filter((d) => d.file?.fileName === bad)
+    .map((d) => ts.flattenDiagnosticMessageText(d.messageText, ' '));
+  // The typo is caught; the unannotated parameter `xs` is JavaScript, not an error.
+  expect(messages).toEqual([
+    "Property 'lenght' does not exist on type '\"abc\"'. Did you mean 'length'?",
+  ]);
 });

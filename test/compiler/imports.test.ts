@@ -1,0 +1,110 @@
+// Imports the generated module could not load are compile errors on the importing cell (issue 14
+// item 4), with the exact fix: the stage in program.ts against a stated resolver, and the host's
+// resolver (host.ts importResolver) against this repository's real node_modules.
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { formatDiagnostic } from '../../compiler/diagnostics.js';
+import { importResolver } from '../../compiler/host.js';
+import { compileNotebook } from '../../compiler/program.js';
+import { notebookText } from './notebook.js';
+
+const root = join(import.meta.dirname, '..', '..');
+const NB = 'notebooks/x.ipynb';
+
+async function compile(cells: string[], installed: string[], kernel = {}) {
+  const asked: string[] = [];
+  const result = await compileNotebook(NB, notebookText(cells, kernel), {
+    workdir: '../../notebooks',
+    canImport: (spec) => {
+      asked.push(spec);
+      return installed.includes(spec);
+    },
+  });
+  return { result, asked, errors: result.diagnostics.filter((d) => d.severity === 'error') };
+}
+
+describe('an import the project cannot resolve', () => {
+  it("names the cell, line and column, and the install with Deno's npm: version", async () => {
+    const { result, errors } = await compile(
+      [
+        "import * as path from 'node:path';",
+        "import { parse } from 'npm:csv-parse@5.6/sync';",
+        '//| task: load\nconst rows = parse("a\\n1", { columns: true });\nconst base = path.basename("x");',
+      ],
+      [],
+      { name: 'deno' },
+    );
+    expect(result.files).toEqual([]);
+    expect(errors.map(formatDiagnostic)).toEqual([
+      [
+        'notebooks/x.ipynb, cell 2 (id c2), line 1, column 23: error E_UNRESOLVED_IMPORT: package `csv-parse` is not installed in the project, so `csv-parse/sync` cannot be imported',
+        "    1 | import { parse } from 'npm:csv-parse@5.6/sync';",
+        '      |                       ^',
+        '  hint: run `npm install csv-parse@5.6` in the project folder',
+      ].join('\n'),
+    ]);
+  });
+
+  it('without a version the hint is a plain `npm install name`, for a scoped package too', async () => {
+    const { errors } = await compile(
+      ["import { op } from '@acme/ops/sub';", '//| task: t\nconst y = op(1);'],
+      [],
+    );
+    expect(errors).toHaveLength(1);
+    expect(errors[0]!.hint).toBe('run `npm install @acme/ops` in the project folder');
+  });
+
+  it('checks a relative import where the generated module will look, and asks once per specifier', async () => {
+    const { errors, asked } = await compile(
+      [
+        "import { mean } from './stats.ts';",
+        "//| task: t\nimport { mean as m2 } from './stats.ts';\nconst y = mean([1]) + m2([2]);",
+      ],
+      [],
+    );
+    expect(asked).toEqual(['../../notebooks/stats.ts']);
+    expect(errors.map((d) => [d.cell, d.line, d.code])).toEqual([
+      [1, 1, 'E_UNRESOLVED_IMPORT'],
+      [2, 2, 'E_UNRESOLVED_IMPORT'],
+    ]);
+    expect(errors[0]!.message).toBe(
+      '`./stats.ts` does not exist next to the notebook (the generated module would import `../../notebooks/stats.ts`)',
+    );
+  });
+
+  it('compiles when every import resolves; builtins and cellar are never asked about', async () => {
+    const { result, asked } = await compile(
+      [
+        "import { readFileSync } from 'node:fs';\nimport { sql } from 'cellar';\nimport { tableFromArrays } from 'apache-arrow';",
+        '//| task: t\nconst n = tableFromArrays({ a: [1] }).numRows + readFileSync.length;\nconst q = sql`SELECT 1`;',
+      ],
+      ['apache-arrow'],
+    );
+    expect(asked).toEqual(['apache-arrow']);
+    expect(result.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
+    expect(result.files.length).toBeGreaterThan(0);
+  });
+});
+
+describe("the host's resolver", () => {
+  const canImport = importResolver(join(root, 'generated', 'penguins'));
+  it('finds installed packages above the module, builtins and the project itself by name', () => {
+    expect(canImport('apache-arrow')).toBe(true);
+    expect(canImport('@duckdb/node-api')).toBe(true);
+    expect(canImport('vitest/package.json')).toBe(true);
+    expect(canImport('fs')).toBe(true);
+    expect(canImport('cellar')).toBe(true);
+  });
+  it('refuses a package that is not installed', () => {
+    expect(canImport('csv-parse/sync')).toBe(false);
+    expect(canImport('@acme/ops')).toBe(false);
+  });
+  it('finds a relative file under the names TypeScript imports use for it', () => {
+    expect(canImport('./load.ts')).toBe(true);
+    expect(canImport('./load.js')).toBe(true);
+    expect(canImport('./load')).toBe(true);
+    expect(canImport('../../notebooks/penguins.ipynb')).toBe(true);
+    expect(canImport('./nothing.js')).toBe(false);
+    expect(canImport('../../notebooks')).toBe(false); // a folder with no index
+  });
+});
