@@ -30,6 +30,8 @@ export const CODES = {
   E_PARAM_IN_SETUP: 'a setup cell reading a param (setup is shared and has none)',
   E_PARAM_NOT_LITERAL: 'a params cell with something other than literal consts',
   E_UNKNOWN_OUTPUT: '`//| output:` naming a value the task does not declare',
+  E_PACKAGE_CLASS_OUTPUT:
+    'a task output holding an instance of a class from a package that no setup cell registers a model format for',
   E_SYNTAX: 'a cell that does not parse as TypeScript',
   E_UNSUPPORTED_JSX: 'a cell written in JSX',
   E_UNSUPPORTED_SYNTAX: 'a construct the analyzer does not support (e.g. `import x = require()`)',

@@ -120,6 +120,13 @@ export interface Declaration {
   callable?: boolean;
   /** Its initializer reads `process.env` (or Deno's `Deno.env`): not stored as a leaf task's result unless `//| output` names it. */
   fromEnv?: boolean;
+  /**
+   * Names of classes the value evidently is, or holds, an instance of, read from the syntax: its
+   * initializer (`new X(…)`, `[new X()]`, `{ a: new X() }`, `new Map<string, X>()`) and its type
+   * annotation (`X`, `X[]`, `Map<K, X>`, `Set<X>`, `Promise<X>`, `{ a: X }`); `ns.X` for a
+   * namespace import. The link stage keeps those imported from a package (package-classes.ts).
+   */
+  holds?: string[];
 }
 
 export interface ImportBinding {
@@ -221,6 +228,14 @@ export interface CellAnalysis {
   reassignments?: { name: string; site: Span; statement: Span; line: number; column: number }[];
   /** Every identifier text in the cell: generated names must avoid them. */
   identifiers: string[];
+  /** Callees of `new X(…)` anywhere in the cell (`ns.X` for a namespace's): proof X is a class. */
+  constructs?: string[];
+  /**
+   * Identifiers and string literals inside the arguments of `registerModelFormat(…)` and
+   * `registerCodec(…)` calls: a setup cell registering a format for a package's class names it
+   * (package-classes.ts).
+   */
+  formatMentions?: string[];
   diagnostics: Diagnostic[];
 }
 

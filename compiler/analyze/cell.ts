@@ -20,6 +20,7 @@ import type * as TsMorphModule from 'ts-morph';
 import { diagnostic } from '../diagnostics.js';
 import { syntaxHelpers } from './syntax.js';
 import { MAPPED_DENO_APIS, denoApiName, mapSpecifier, unmappedDenoHint } from './deno.js';
+import { className, heldClasses } from './holds.js';
 import type {
   CellAnalysis,
   CellRole,
@@ -550,6 +551,9 @@ function variableStatement(
       (ts.isArrowFunction(init) || ts.isFunctionExpression(init) || ts.isClassExpression(init));
     // A value read from the environment (a token, a password) is never kept as a result by default.
     const fromEnv = init !== undefined && /\b(?:process|Deno)\s*\.\s*env\b/.test(init.getText(sf));
+    // Only a name bound to the whole value holds what its initializer builds.
+    const holds =
+      ts.isIdentifier(d.name) && !callable ? heldClasses(ts, d.type, d.initializer) : [];
     names.forEach((name, i) =>
       result.declarations.push({
         name,
@@ -559,6 +563,7 @@ function variableStatement(
         statement,
         ...(callable ? { callable: true } : {}),
         ...(fromEnv ? { fromEnv: true } : {}),
+        ...(holds.length ? { holds } : {}),
       }),
     );
     const visitNames = (n: TsMorphModule.ts.BindingName) => {
@@ -647,6 +652,8 @@ function collectReferences(cx: CellContext, aliases: Map<string, string>): void 
   // Loop and callback variables that hold elements of another cell's value, by symbol.
   const elementOf = new Map<TsSymbol, string>();
   const declared = cx.addsGlobals ? { has: () => true } : declaredNames(cx);
+  const constructs = new Set<string>();
+  const formatMentions = new Set<string>();
   // One node: returns whether its children are visited (and inside a function or not).
   const visit = (node: Node, inFunction: boolean): boolean | undefined => {
     if (ts.isImportDeclaration(node)) return;
@@ -725,6 +732,12 @@ function collectReferences(cx: CellContext, aliases: Map<string, string>): void 
       );
       (result.sqlTemplateAt ??= []).push(lineCol(sf, t.getStart(sf) + 1));
     }
+    if (ts.isNewExpression(node)) {
+      const name = className(ts, node.expression);
+      if (name) constructs.add(name);
+    }
+    if (ts.isCallExpression(node) && isFormatRegistration(ts, node.expression))
+      for (const arg of node.arguments) mentionsIn(ts, arg, formatMentions);
     return inFunction || ts.isFunctionLike(node) || ts.isClassStaticBlockDeclaration(node);
   };
   // Pre-order with an explicit stack, not recursion: a 5,000-term sum or 300 nested ifs are
@@ -742,6 +755,32 @@ function collectReferences(cx: CellContext, aliases: Map<string, string>): void 
     for (let i = children.length - 1; i >= 0; i--) stack.push([children[i]!, entersFunction]);
   }
   result.identifiers = [...identifiers].sort();
+  if (constructs.size) result.constructs = [...constructs].sort();
+  if (formatMentions.size) result.formatMentions = [...formatMentions].sort();
+}
+
+/** Calls teaching the runtime to store a value: `registerModelFormat`, `registerCodec` (or `cellar.…`). */
+const FORMAT_REGISTRATIONS = new Set(['registerModelFormat', 'registerCodec']);
+function isFormatRegistration(ts: TS, callee: Node): boolean {
+  return (
+    (ts.isIdentifier(callee) && FORMAT_REGISTRATIONS.has(callee.text)) ||
+    (ts.isPropertyAccessExpression(callee) && FORMAT_REGISTRATIONS.has(callee.name.text))
+  );
+}
+
+/** Every identifier (`KMeans`, and `ml.KMeans` whole) and string literal text under `node`. */
+function mentionsIn(ts: TS, node: Node, out: Set<string>): void {
+  const stack: Node[] = [node];
+  while (stack.length) {
+    const n = stack.pop()!;
+    if (ts.isIdentifier(n)) out.add(n.text);
+    else if (ts.isStringLiteralLike(n)) out.add(n.text);
+    else if (ts.isPropertyAccessExpression(n) && ts.isIdentifier(n.expression))
+      out.add(`${n.expression.text}.${n.name.text}`);
+    ts.forEachChild(n, (child) => {
+      stack.push(child);
+    });
+  }
 }
 
 /**

@@ -10,10 +10,12 @@
 //
 // `linkCells` runs six passes over one `LinkState`, each a function below: collectTasks (cells →
 // task nodes, docs), bindUses (the scope walk: every use → a version, with the checks that need
-// scope), deriveInputs / checkTests / deriveOutputs (each task's interface), checkEmptyTasks,
+// scope), deriveInputs / checkTests / deriveOutputs (each task's interface, with package classes
+// among the outputs refused by plan/package-classes.ts), checkEmptyTasks,
 // linkWarehouse (SQL reads, materialized tables, upstream edges) and orderTasks (cycles, order).
 import { diagnostic, suggest } from '../diagnostics.js';
 import { KNOWN_GLOBALS } from '../analyze/globals.js';
+import { checkPackageClassOutputs } from './package-classes.js';
 import type {
   Binding,
   CellAnalysis,
@@ -165,6 +167,16 @@ export function linkCells(input: LinkInput): LinkResult {
   const { consumed, readByTasks } = deriveInputs(s);
   checkTests(s, consumed);
   deriveOutputs(s, consumed, readByTasks);
+  s.diagnostics.push(
+    ...checkPackageClassOutputs({
+      notebook: input.notebook,
+      cells: s.cellByIndex,
+      analyses: input.analyses,
+      tasks: s.tasks.values(),
+      versions: s.versions,
+      setupCells: s.setupCells,
+    }),
+  );
   checkEmptyTasks(s);
   linkWarehouse(s);
   const order = orderTasks(s);

@@ -3,10 +3,12 @@
 // In the notebook that works; the compiled pipeline must compute the same, with the instance
 // rebuilt as an instance of its class (methods, `instanceof`), nested instances too, wherever the
 // class lives (setup cell, a task cell, a local module), and the class's code in the key of every
-// task that stores or reads it. A class Cellar cannot rebuild (a package's, private `#` state) is
-// refused before the output is written, naming task, output, class and the fix. The codec-level
+// task that stores or reads it. A class from a package with no model format is refused at compile
+// time, before any task runs (E_PACKAGE_CLASS_OUTPUT), or, where the syntax does not show it, before
+// the output is written; a class Cellar cannot rebuild (private `#` state) is refused before the
+// output is written. Each refusal names task, output, class and the fix. The codec-level
 // cases (shared references, subclasses, each refusal) are in test/runtime/classes.test.ts.
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { notebookText } from '../compiler/notebook.js';
@@ -232,31 +234,76 @@ describe('an instance of a class from a local module', () => {
   });
 });
 
-describe('instances Cellar cannot rebuild are refused before the output is written', () => {
-  it('a class from a package, without a model format: task, output, class and the fix; no raw error', () => {
+/** A package `kmeans-lite` in the project's node_modules: a class with a `toJSON`, and its types. */
+function kmeansPackage(p: Project): void {
+  const pkg = join(p.dir, 'node_modules', 'kmeans-lite');
+  mkdirSync(pkg, { recursive: true });
+  writeFileSync(
+    join(pkg, 'package.json'),
+    '{ "name": "kmeans-lite", "version": "1.0.0", "type": "module", "main": "index.js", "types": "index.d.ts" }\n',
+  );
+  writeFileSync(
+    join(pkg, 'index.js'),
+    'export class KMeans {\n  constructor(k) { this.k = k; }\n  predict() { return this.k; }\n  toJSON() { return { k: this.k }; }\n}\n',
+  );
+  writeFileSync(
+    join(pkg, 'index.d.ts'),
+    'export declare class KMeans {\n  k: number;\n  constructor(k: number);\n  predict(): number;\n  toJSON(): { k: number };\n}\n',
+  );
+}
+
+const KMEANS_FORMAT = `import { KMeans } from 'kmeans-lite';
+import { registerModelFormat } from 'cellar';
+registerModelFormat({
+  name: 'kmeans-lite',
+  matches: (v) => v instanceof KMeans,
+  save: (m: KMeans) => ({ k: m.k }),
+  load: (saved: { k: number }) => new KMeans(saved.k),
+});`;
+
+describe('a class from a package without a model format is refused before any task runs', () => {
+  const cells = (setup: string, fit = 'const model = new KMeans(3);') =>
+    notebookText([
+      setup,
+      `//| task: fit\n${fit}`,
+      '//| task: use\nconst k = model.predict();\nconst isKMeans = model instanceof KMeans;',
+    ]);
+
+  it('`cellar run` stops at compile time naming cell, line, output, task, class, package and the fix; no task folder is written', () => {
     const p = project();
-    const pkg = join(p.dir, 'node_modules', 'kmeans-lite');
-    mkdirSync(pkg, { recursive: true });
-    writeFileSync(
-      join(pkg, 'package.json'),
-      '{ "name": "kmeans-lite", "version": "1.0.0", "type": "module", "main": "index.js", "types": "index.d.ts" }\n',
-    );
-    writeFileSync(
-      join(pkg, 'index.js'),
-      'export class KMeans {\n  constructor(k) { this.k = k; }\n  predict() { return this.k; }\n  toJSON() { return { k: this.k }; }\n}\n',
-    );
-    writeFileSync(
-      join(pkg, 'index.d.ts'),
-      'export declare class KMeans {\n  k: number;\n  constructor(k: number);\n  predict(): number;\n  toJSON(): { k: number };\n}\n',
-    );
+    kmeansPackage(p);
     const nb = 'notebooks/pkg.ipynb';
-    const cells = (setup: string) =>
-      notebookText([
-        setup,
-        '//| task: fit\nconst model = new KMeans(3);',
-        '//| task: use\nconst k = model.predict();\nconst isKMeans = model instanceof KMeans;',
-      ]);
     p.write(nb, cells("import { KMeans } from 'kmeans-lite';"));
+    const r = p.cellar('run', nb);
+    expect(r.code).toBe(2); // a compile error, like any other in the notebook
+    const out = r.stdout + r.stderr;
+    expect(out).toMatch(
+      /cell 2 \(id c2\), line 2, column 7: error E_PACKAGE_CLASS_OUTPUT: output 'model' of task 'fit' holds a KMeans from package 'kmeans-lite', which Cellar cannot store as a class/,
+    );
+    expect(out).toMatch(/register a model format for it in the setup cell \(registerModelFormat/);
+    expect(out).not.toMatch(STACK_FRAME);
+    // No task ran: nothing in the workspace, no generated pipeline.
+    expect(existsSync(join(p.dir, '.cellar', 'workspace', 'local', 'fit'))).toBe(false);
+    expect(existsSync(join(p.dir, '.cellar', 'workspace', 'local', 'use'))).toBe(false);
+    expect(existsSync(join(p.dir, 'generated', 'pkg', 'pipeline.ts'))).toBe(false);
+    // The fix the message names, in the setup cell: it compiles, and the model comes back a KMeans.
+    p.write(nb, cells(KMEANS_FORMAT));
+    expect(run(p, nb)).toEqual({ fit: 'ran', use: 'ran' });
+    expect(show(p, nb, 'use', 'k')).toBe(3);
+    expect(show(p, nb, 'use', 'isKMeans')).toBe(true);
+  });
+
+  it('an instance the syntax does not show (built by a setup helper) is still refused when its output is stored', () => {
+    const p = project();
+    kmeansPackage(p);
+    const nb = 'notebooks/helper.ipynb';
+    p.write(
+      nb,
+      cells(
+        "import { KMeans } from 'kmeans-lite';\nfunction fitKMeans(k: number) {\n  return new KMeans(k);\n}",
+        'const model = fitKMeans(3);',
+      ),
+    );
     const r = p.cellar('run', nb);
     expect(r.code).toBe(1);
     const out = r.stdout + r.stderr;
@@ -268,23 +315,10 @@ describe('instances Cellar cannot rebuild are refused before the output is writt
     expect(out).not.toMatch(STACK_FRAME);
     // Nothing stored for fit.
     expect(p.cellar('show', nb, 'fit', 'model').code).not.toBe(0);
-    // The fix the message names, in the setup cell: the model comes back a KMeans.
-    p.write(
-      nb,
-      cells(`import { KMeans } from 'kmeans-lite';
-import { registerModelFormat } from 'cellar';
-registerModelFormat({
-  name: 'kmeans-lite',
-  matches: (v) => v instanceof KMeans,
-  save: (m: KMeans) => ({ k: m.k }),
-  load: (saved: { k: number }) => new KMeans(saved.k),
-});`),
-    );
-    expect(run(p, nb)).toEqual({ fit: 'ran', use: 'ran' });
-    expect(show(p, nb, 'use', 'k')).toBe(3);
-    expect(show(p, nb, 'use', 'isKMeans')).toBe(true);
   });
+});
 
+describe('instances Cellar cannot rebuild are refused before the output is written', () => {
   it('a class keeping its state in private #fields: task, output, class and the fix', () => {
     const p = project();
     const nb = 'notebooks/private.ipynb';
