@@ -123,7 +123,7 @@ export function checkPackageClassOutputs(input: PackageClassInput): Diagnostic[]
             `output '${output.name}' of task '${task.name}' holds a ${cls.name} from package '${cls.module}', which Cellar cannot store as a class (it would come back without its methods)`,
             {
               hint:
-                `register a model format for it in the setup cell (registerModelFormat({ name, matches, save, load }) from 'cellar', README, "Directives"), ` +
+                `register a model format for it in the setup cell (registerModelFormat({ name, matches, save, load }) of the cellar package; README, "Directives"), ` +
                 `or store plain data (what ${cls.name} can be rebuilt from) and rebuild it in the task that reads it`,
               snippet: cell.code.split('\n')[decl.line - 1] ?? '',
             },
