@@ -7,7 +7,7 @@
 // Used by `cellar fixtures` to compute the recorded outputs (cli/fixtures/record.ts) and by the
 // generated replay tests to compute them again (replay.ts), so both sides run the same code.
 // What this proves and what it cannot: docs/design/fixtures.md, "SQL tasks".
-import { openDuckDB, type DuckDBWarehouse } from '../warehouse/adapters/duckdb.js';
+import type { DuckDBWarehouse } from '../warehouse/adapters/duckdb.js';
 import { quoteIdent } from '../warehouse/sql/compose.js';
 import { isQuery, type Query } from '../warehouse/sql/template.js';
 import { runInScope, type TaskScope } from '../warehouse/session.js';
@@ -34,6 +34,9 @@ export async function runSqlTaskOnSample(
 ): Promise<Record<string, unknown>> {
   // One thread: the same small input then gives the same row order inside the task's own code
   // (an awaited query without ORDER BY), run after run.
+  // Loaded here, not at the top: 'cellar' re-exports this module, and every pipeline that never
+  // replays SQL would otherwise pay DuckDB's native load (~100 ms) on each run.
+  const { openDuckDB } = await import('../warehouse/adapters/duckdb.js');
   const w = await openDuckDB({ path: ':memory:', threads: 1 });
   try {
     await loadTables(w, warehouse.tables, options.empty ?? false);
