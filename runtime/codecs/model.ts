@@ -130,3 +130,27 @@ export const modelCodec: Codec = {
     return format ? format.load(saved) : saved;
   },
 };
+
+/**
+ * What `value` is stored as when a model format claims it, for exact comparisons outside the store
+ * (fixture digests, runtime/testing/digest.ts): `{ format, saved }` with the format's name and the
+ * data its `save` returns; for an instance of a registered project class, `cellar/class:<id>` and
+ * its own fields. Undefined when nothing claims the value or the format's `save` is asynchronous.
+ */
+export function savedFormOf(value: unknown): { format: string; saved: unknown } | undefined {
+  if (!value || typeof value !== 'object' || Array.isArray(value)) return undefined;
+  const format = formats.find((f) => f.matches(value));
+  if (format) {
+    const saved = format.save(value);
+    if (saved instanceof Promise) return undefined;
+    // As the model codec writes it: bytes as they are, anything else as JSON text would hold it
+    // (a library's toJSON may return objects whose parts have their own toJSON).
+    return {
+      format: format.name,
+      saved: saved instanceof Uint8Array ? saved : JSON.parse(JSON.stringify(saved ?? null)),
+    };
+  }
+  const proto = Object.getPrototypeOf(value) as { constructor?: unknown } | null;
+  const id = classIdOf(proto?.constructor);
+  return id ? { format: `${CLASS_FORMAT}:${id}`, saved: { ...value } } : undefined;
+}
