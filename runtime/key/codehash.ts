@@ -384,9 +384,10 @@ async function bundleEntries(
       });
     },
   };
-  let result;
-  try {
-    result = await esbuild.build({
+  // One awaited expression (not `let result;` assigned in a try): its type is esbuild's own under
+  // any compiler settings, so a JavaScript notebook's looser tsconfig checks this file too.
+  const result = await esbuild
+    .build({
       entryPoints: entries,
       absWorkingDir: root,
       outdir: join(root, '.cellar', 'codehash-out'),
@@ -402,13 +403,14 @@ async function bundleEntries(
       charset: 'utf8',
       logLevel: 'silent',
       plugins: [reader],
-    });
-  } catch {
-    return undefined;
-  }
-  const texts = new Map(result.outputFiles.map((f) => [f.path, f.text]));
+    })
+    .catch(() => undefined);
+  if (!result) return undefined;
+  const texts = new Map<string, string>(result.outputFiles.map((f) => [f.path, f.text]));
   const memos = new Map<string, EntryMemo>();
-  for (const [outPath, out] of Object.entries(result.metafile.outputs)) {
+  // Typed here: under a JavaScript notebook's non-strict settings esbuild's result type widens.
+  const metafile: import('esbuild').Metafile = result.metafile;
+  for (const [outPath, out] of Object.entries(metafile.outputs)) {
     if (!out.entryPoint) continue;
     const entry = resolve(root, out.entryPoint);
     const text = texts.get(resolve(root, outPath));
@@ -421,7 +423,7 @@ async function bundleEntries(
     }
     // Every file esbuild read for this entry, even those tree-shaken away entirely: a change to
     // one may make it contribute again.
-    for (const rel of reachableInputs(result.metafile, out.entryPoint)) {
+    for (const rel of reachableInputs(metafile, out.entryPoint)) {
       const abs = resolve(root, rel);
       const stamp = stamps.get(abs);
       if (stamp) inputs[abs] = stamp;

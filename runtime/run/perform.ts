@@ -115,12 +115,9 @@ export async function performTask(
     if (job.envRead && job.envRead.length > 0 && spec.codec === undefined)
       refuseSecrets(task.name, name, bytes, job.envRead);
     // A content-addressed store names the object itself; the manifest records that name.
-    const file =
-      (await store.writeOutput(
-        task.name,
-        outputFileName(task.name, name, job.key, codec.ext),
-        bytes,
-      )) ?? outputFileName(task.name, name, job.key, codec.ext);
+    const fileName = outputFileName(task.name, name, job.key, codec.ext);
+    const written = await store.writeOutput(task.name, fileName, bytes);
+    const file = typeof written === 'string' ? written : fileName;
     const stats = outputStats(outputs[name], schema);
     stored[name] = {
       codec: codec.id,

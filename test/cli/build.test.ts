@@ -27,7 +27,7 @@ function sh(cmd: string, args: string[], cwd = repo) {
   const r = spawnSync(cmd, args, {
     cwd,
     encoding: 'utf8',
-    timeout: 300_000,
+    timeout: 580_000,
     env: { ...process.env, NO_COLOR: '1' },
   });
   return { code: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };

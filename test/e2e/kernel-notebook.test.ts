@@ -47,7 +47,7 @@ function cellar(...args: string[]) {
   const r = spawnSync(process.execPath, [join(repo, 'bin/cellar.mjs'), ...args], {
     cwd: p.dir,
     encoding: 'utf8',
-    timeout: 280_000,
+    timeout: 580_000,
     env,
   });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };

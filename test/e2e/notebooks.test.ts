@@ -62,7 +62,7 @@ function cellarCliResult(args: string[]): {
       cwd: repoRoot,
       encoding: 'utf8',
       env: { ...process.env, CELLAR_DUCKDB_PATH: join(scratch, 'warehouse.duckdb') },
-      timeout: 240_000,
+      timeout: 580_000,
     },
   );
 }
@@ -134,7 +134,7 @@ describe('example notebooks in the tslab kernel', () => {
     );
     expect(pipelineMetrics).toEqual(JSON.parse(first.stdout));
     await kernel.shutdown();
-  }, 180_000); // a cold kernel, tslab type-checking, then a cold compile and run: slow on a busy 2-core machine
+  }, 600_000); // a cold kernel, tslab type-checking, then a cold compile and run: slow on a busy 2-core machine
 
   test('flights.ipynb runs its BigQuery SQL on the embedded DuckDB, the score ranks flights, the pipeline matches, caches and enforces its checks', async () => {
     const path = join(repoRoot, 'notebooks/flights.ipynb');
@@ -221,5 +221,5 @@ describe('example notebooks in the tslab kernel', () => {
     const rerun = await kernel.execute(byId(cells, 'calibration').source);
     expect(rerun).toMatchObject({ status: 'ok', stdout: byId(cells, 'calibration').stdout });
     await kernel.shutdown();
-  }, 300_000); // seeds 3 M rows twice (the kernel's warehouse and the pipeline's) and scans them a few times
+  }, 1_200_000); // seeds 3 M rows twice (the kernel's warehouse and the pipeline's) and scans them a few times
 });
