@@ -12,7 +12,14 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { notebookText } from '../compiler/notebook.js';
-import { type Project, project, removeProjects, STACK_FRAME } from './harness.js';
+import {
+  type Project,
+  project,
+  removeProjects,
+  runStatuses as run,
+  showOutput as show,
+  STACK_FRAME,
+} from './harness.js';
 
 afterAll(removeProjects);
 
@@ -40,20 +47,6 @@ const TO_JSON = `
 const FIT = '//| task: fit\nconst model = new Centroids([[0, 0], [10, 10]]);';
 const USE =
   '//| task: use\nconst label = model.nearest([9, 8]);\nconst isCentroids = model instanceof Centroids;';
-
-function run(p: Project, notebook: string): Record<string, string> {
-  const r = p.cellar('run', notebook, '--json');
-  expect(r.code, r.stderr).toBe(0);
-  return Object.fromEntries(
-    JSON.parse(r.stdout).tasks.map((t: { name: string; status: string }) => [t.name, t.status]),
-  );
-}
-
-function show(p: Project, notebook: string, task: string, output: string): unknown {
-  const r = p.cellar('show', notebook, task, output, '--json');
-  expect(r.code, r.stderr).toBe(0);
-  return JSON.parse(r.stdout);
-}
 
 describe('an instance of a class declared in the notebook', () => {
   it('comes back downstream as an instance of that class: model.nearest works, instanceof holds', () => {

@@ -7,6 +7,7 @@
 import { spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { expect } from 'vitest';
 
 export const repo = join(import.meta.dirname, '..', '..');
 export const fixtures = join(import.meta.dirname, 'fixtures');
@@ -81,3 +82,19 @@ export function removeProjects(): void {
 
 /** A stack trace line (`    at fn (file:1:2)`): users should never see one without --verbose. */
 export const STACK_FRAME = /^\s+at .+[:(].*\d+:\d+\)?$/m;
+
+/** `cellar run <notebook> --json` in the project, which must succeed: each task's status by name. */
+export function runStatuses(p: Project, notebook: string): Record<string, string> {
+  const r = p.cellar('run', notebook, '--json');
+  expect(r.code, r.stderr).toBe(0);
+  return Object.fromEntries(
+    JSON.parse(r.stdout).tasks.map((t: { name: string; status: string }) => [t.name, t.status]),
+  );
+}
+
+/** `cellar show <notebook> <task> <output> --json`, which must succeed: the parsed value. */
+export function showOutput(p: Project, notebook: string, task: string, output: string): unknown {
+  const r = p.cellar('show', notebook, task, output, '--json');
+  expect(r.code, r.stderr).toBe(0);
+  return JSON.parse(r.stdout);
+}

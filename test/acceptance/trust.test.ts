@@ -5,7 +5,14 @@ import { execFileSync } from 'node:child_process';
 import { cpSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type Project, fixtures, project, removeProjects } from './harness.js';
+import {
+  type Project,
+  fixtures,
+  project,
+  removeProjects,
+  runStatuses as run,
+  showOutput as show,
+} from './harness.js';
 
 afterAll(removeProjects);
 
@@ -32,20 +39,6 @@ function editKeepingMtimeAndSize(file: string, from: string, to: string): void {
   expect(statSync(file, { bigint: true }).mtimeNs).toBe(
     statSync(`${file}.saved`, { bigint: true }).mtimeNs,
   );
-}
-
-function run(p: Project, notebook: string): Record<string, string> {
-  const r = p.cellar('run', notebook, '--json');
-  expect(r.code, r.stderr).toBe(0);
-  return Object.fromEntries(
-    JSON.parse(r.stdout).tasks.map((t: { name: string; status: string }) => [t.name, t.status]),
-  );
-}
-
-function show(p: Project, notebook: string, task: string, output: string): unknown {
-  const r = p.cellar('show', notebook, task, output, '--json');
-  expect(r.code, r.stderr).toBe(0);
-  return JSON.parse(r.stdout);
 }
 
 describe('whatever a task loads is in its key and in the bundle, by content', () => {
