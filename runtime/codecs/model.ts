@@ -67,16 +67,22 @@ const CLASS_FORMAT = 'cellar/class';
 const utf8 = new TextEncoder();
 const fromUtf8 = new TextDecoder();
 
+/** The id of the registered project class `value` is a direct instance of, or undefined. */
+function classInstanceId(value: unknown): string | undefined {
+  const proto = value && typeof value === 'object' ? Object.getPrototypeOf(value) : undefined;
+  const id = classIdOf(proto?.constructor);
+  return id !== undefined && proto.constructor.prototype === proto ? id : undefined;
+}
+
 export const modelCodec: Codec = {
   id: 'model',
   version: 1,
   ext: 'model.json',
   async encode(value, spec: OutputSpec) {
-    const proto = value && typeof value === 'object' ? Object.getPrototypeOf(value) : undefined;
     const format: { name: string; save(v: unknown): unknown } | undefined = spec.save
       ? { name: 'custom', save: spec.save }
       : (formats.find((f) => f.matches(value)) ??
-        (classIdOf(proto?.constructor) !== undefined && proto.constructor.prototype === proto
+        (classInstanceId(value) !== undefined
           ? { name: CLASS_FORMAT, save: (v) => structuredCodec.encode(v, spec) }
           : undefined));
     if (!format) {
@@ -150,7 +156,6 @@ export function savedFormOf(value: unknown): { format: string; saved: unknown } 
       saved: saved instanceof Uint8Array ? saved : JSON.parse(JSON.stringify(saved ?? null)),
     };
   }
-  const proto = Object.getPrototypeOf(value) as { constructor?: unknown } | null;
-  const id = classIdOf(proto?.constructor);
+  const id = classInstanceId(value);
   return id ? { format: `${CLASS_FORMAT}:${id}`, saved: { ...value } } : undefined;
 }
