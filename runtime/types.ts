@@ -59,6 +59,13 @@ export interface KeyInputs {
    * (16 hex; `unset` when absent). Values never appear in clear (keys.ts).
    */
   env?: Record<string, string>;
+  /**
+   * What the task read at run time on earlier runs (runtime/key/run-reads.ts): a file's path
+   * (relative to the project root, or absolute outside it) → content hash (16 hex) or `missing`;
+   * a folder (`data/`) → `ls:<hash of its names>`; an existence probe → `probe:file|dir|missing`;
+   * a package folder read by path → `pkg:<version>`.
+   */
+  reads?: Record<string, string>;
   /** Inputs contributed by task hooks (e.g. warehouse table snapshots), by hook name. */
   hooks?: Record<string, unknown>;
 }

@@ -10,10 +10,27 @@ import { makeKey, sha256 } from './hash.js';
 import { hooksFor } from '../run/hooks.js';
 import type { AnyTask, OutputSpec } from '../task.js';
 import type { CacheKey, KeyInputs, TaskGraph } from '../types.js';
+import {
+  recordedRunReadsOfPipeline,
+  runReadInputs,
+  RunReadStamps,
+  type RecordedRunReads,
+} from './run-reads.js';
 
 export interface KeyOptions {
   /** Hashes task code; omit to key by params only (as `cache: 'params'` does for every task). */
   hasher?: CodeHasher;
+  /**
+   * Key what each task was recorded reading at run time on earlier runs (run-reads.ts): the
+   * project root and the pipeline the records belong to, and the stamp memo (saved by the caller).
+   */
+  reads?: {
+    root: string;
+    pipeline: string;
+    stamps: RunReadStamps;
+    /** The pipeline's records, when the caller has read them already. */
+    records?: Map<string, RecordedRunReads>;
+  };
 }
 
 export async function computeKeys(
@@ -43,6 +60,10 @@ export async function computeKeys(
     perModule.set(module, facts);
     return facts;
   };
+  const recorded = options.reads
+    ? (options.reads.records ??
+      recordedRunReadsOfPipeline(options.reads.root, options.reads.pipeline))
+    : undefined;
   for (const node of graph.nodes) {
     const task = node.task;
     const upstream: Record<string, string> = {};
@@ -65,6 +86,10 @@ export async function computeKeys(
     // its readers, and no secret is written to a manifest. (Also under cache: 'params': a value
     // read is an input, whatever the code mode.)
     if (facts?.env) inputs.env = facts.env;
+    // What earlier runs saw the task read at run time: files, folders, env names read by a
+    // computed name. (Only tasks with a record pay for this; most have none.)
+    const rec = recorded?.get(task.name);
+    if (rec) addRecordedReads(inputs, rec, options.reads!.root, options.reads!.stamps);
     const hooks = hooksFor(task);
     if (hooks.some((h) => h.keyInputs)) {
       inputs.hooks = {};
@@ -78,6 +103,23 @@ export async function computeKeys(
     keys.set(node.name, makeKey(inputs));
   }
   return keys;
+}
+
+/**
+ * Add a task's recorded run-time reads to its key inputs (run-reads.ts): `reads` (left out when
+ * empty) and the computed-name env reads merged into `env`, hashed as the static ones. The one
+ * place that shapes them, for computeKeys and for filing a discovering run's result under the next
+ * key (runtime/run/adopt-reads.ts), so both give the same key.
+ */
+export function addRecordedReads(
+  inputs: KeyInputs,
+  rec: RecordedRunReads,
+  root: string,
+  stamps: RunReadStamps,
+): void {
+  const reads = runReadInputs(root, rec, stamps);
+  if (Object.keys(reads).length > 0) inputs.reads = reads;
+  if (rec.env.length > 0) inputs.env = { ...inputs.env, ...envInputs(rec.env) };
 }
 
 /**

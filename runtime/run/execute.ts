@@ -28,6 +28,8 @@ import type {
   TaskResult,
 } from '../types.js';
 import { performTask, type JobInput, type TaskJob } from './perform.js';
+import type { ReadsContext } from '../key/run-reads.js';
+import type { ReadAdopter } from './adopt-reads.js';
 
 /** What a runner reports for one job: the outputs written, and the time the task itself took. */
 export interface JobResult {
@@ -79,6 +81,10 @@ export interface ExecuteOptions {
   runId?: string;
   /** Wait between attempts is `retryDelayMs × 2^(attempt-1)` times this (tests set 0). */
   backoffScale?: number;
+  /** Record what each task reads while it runs (runtime/key/run-reads.ts); absent: not recorded. */
+  reads?: ReadsContext;
+  /** Files each finished result under the key its newly recorded reads give (adopt-reads.ts). */
+  adopter?: ReadAdopter;
 }
 
 export async function executeRun(options: ExecuteOptions): Promise<RunResult> {
@@ -147,6 +153,8 @@ export async function executeRun(options: ExecuteOptions): Promise<RunResult> {
     manifests: new Map(),
     readers,
     backoffScale: options.backoffScale ?? 1,
+    ...(options.reads ? { reads: options.reads } : {}),
+    ...(options.adopter ? { adopter: options.adopter } : {}),
   };
   await schedule({
     graph,
@@ -194,6 +202,8 @@ interface AttemptContext {
   /** Task → how many tasks still to run read its outputs (those not yet given their job). */
   readers: Map<string, number>;
   backoffScale: number;
+  reads?: ReadsContext;
+  adopter?: ReadAdopter;
 }
 
 /**
@@ -252,6 +262,7 @@ export async function runAttempts(
       inputs,
       envRead: Object.keys(entry.key.inputs.env ?? {}),
     };
+    if (ctx.reads) job.reads = ctx.reads;
     if (commits) job.commit = { inputs: entry.key.inputs, forced };
     const attempts = node.task.retries + 1;
     for (let attempt = 1; ; attempt++) {
@@ -273,6 +284,10 @@ export async function runAttempts(
           return { name: node.name, status: 'cached', key, durationMs: 0 };
         }
         if (!commits) await store.writeManifest(manifest);
+        // Reads this run discovered: the result also under the next run's key, where provably
+        // the same. Best effort: failing leaves the next run to re-run the task, never this one.
+        if (!commits && ctx.adopter)
+          await ctx.adopter.finished(node, entry.key, manifest).catch(() => undefined);
         if (read) ctx.manifests.set(node.name, manifest);
         emit({ kind: 'task-done', at: Date.now(), task: node.name, key, durationMs });
         return { name: node.name, status: 'ran', key, durationMs };

@@ -10,6 +10,8 @@ import { outputFileName, type Store } from '../store/store.js';
 import type { AnyTask, OutputSpec } from '../task.js';
 import type { KeyInputs, StoredOutput } from '../types.js';
 import { CellarError } from '../errors.js';
+import { recordRunReads, type ObservedReads, type ReadsContext } from '../key/run-reads.js';
+import { observeReads } from './read-record.js';
 
 /** One input of a job: which upstream output to read and how it was stored. */
 export interface JobInput {
@@ -34,16 +36,31 @@ export interface TaskJob {
    * run forces the task (then a finished result from before this job is not reused).
    */
   commit?: { inputs: KeyInputs; forced: boolean };
+  /**
+   * Where to record what the task reads while it runs (files, folders, env names by computed
+   * name; runtime/key/run-reads.ts). Absent: nothing is recorded.
+   */
+  reads?: ReadsContext;
 }
+
+/** What a task's run read, handed to `invokeTask`'s caller after the run. */
+export type ReadsObserver = (reads: ObservedReads, envListed: boolean) => void;
 
 /** Call a task's run function with its hooks around it, and check it returned every output. */
 export async function invokeTask(
   task: AnyTask,
   inputs: Record<string, unknown>,
   ctx: TaskRunContext,
+  onReads?: ReadsObserver,
 ): Promise<Record<string, unknown>> {
   const base = async () => {
-    const result = await task.run(inputs, ctx.params);
+    // Only the task's own code is observed: the hooks around it (warehouse, checks) are Cellar's.
+    let result: unknown;
+    if (onReads) {
+      const observed = await observeReads(() => Promise.resolve(task.run(inputs, ctx.params)));
+      onReads(observed.reads, observed.envListed);
+      result = observed.result;
+    } else result = await task.run(inputs, ctx.params);
     if (result === null || typeof result !== 'object' || Array.isArray(result)) {
       throw new Error(
         `task '${task.name}' must return an object of its outputs (${Object.keys(task.outputs).join(', ')}), got ${describe(result)}`,
@@ -100,7 +117,20 @@ export async function performTask(
     key: job.key,
     keysByTask: job.keysByTask,
   };
-  const outputs = await invokeTask(task, inputs, ctx);
+  const reads = job.reads;
+  const outputs = await invokeTask(
+    task,
+    inputs,
+    ctx,
+    reads
+      ? (seen, envListed) => {
+          // Recorded as soon as the task's code returns, from the thread that ran it (one file
+          // per task, atomic: run-reads.ts), before its outputs are encoded.
+          recordRunReads(reads, task.name, seen);
+          if (envListed) warnEnvListed(task.name);
+        }
+      : undefined,
+  );
   const stored: Record<string, StoredOutput> = {};
   for (const [name, spec] of Object.entries(task.outputs as Record<string, OutputSpec>)) {
     let codec, encoded;
@@ -150,6 +180,19 @@ function refuseSecrets(task: string, output: string, bytes: Uint8Array, names: s
       );
     }
   }
+}
+
+const warnedEnvListed = new Set<string>();
+
+/** Listing the whole environment cannot be keyed (the shell's own variables would re-run
+ *  everything): say so once per task and thread instead of keying nothing silently. */
+function warnEnvListed(task: string): void {
+  if (warnedEnvListed.has(task)) return;
+  warnedEnvListed.add(task);
+  process.stderr.write(
+    `cellar: task '${task}' lists the whole environment (Object.keys, a spread or a copy of process.env); ` +
+      `only the variables it reads by name are in its key. Read the ones it needs by name.\n`,
+  );
 }
 
 function describe(v: unknown): string {

@@ -13,6 +13,13 @@ import { CodeHasher } from '../key/codehash.js';
 import { executeRun, InProcessRunner, type TaskRunner } from './execute.js';
 import { buildGraph, selectTasks, upstreamClosure } from './graph.js';
 import { computeKeys } from '../key/keys.js';
+import {
+  recordedRunReadsOfPipeline,
+  RunReadStamps,
+  type RecordedRunReads,
+} from '../key/run-reads.js';
+import { ReadAdopter } from './adopt-reads.js';
+import { findProjectRoot } from '../project.js';
 import { planRun } from './plan.js';
 import { probeStore } from './probe.js';
 import { LocalStore } from '../store/local.js';
@@ -76,6 +83,8 @@ export interface NormalizedRunOptions {
   runner: 'worker' | 'in-process' | TaskRunner;
   codeAware: boolean;
   workdir: string | undefined;
+  /** The project root (runtime/project.ts): where run-time read records live (key/run-reads.ts). */
+  projectRoot: string;
   onEvent: (event: RunEvent) => void;
   backoffScale: number;
 }
@@ -107,6 +116,7 @@ export function normalizeRunOptions(o: RunOptions): NormalizedRunOptions {
     runner: o.runner ?? (o.pipelineFile ? 'worker' : 'in-process'),
     codeAware: o.codeAware ?? true,
     workdir,
+    projectRoot: findProjectRoot(near ?? process.cwd()),
     onEvent: o.onEvent ?? (() => {}),
     backoffScale: o.backoffScale ?? 1,
   };
@@ -119,6 +129,8 @@ export interface PreparedRun {
   graph: TaskGraph;
   keys: Map<string, CacheKey>;
   plan: RunPlan;
+  /** The run-time read records the keys were computed from (key/run-reads.ts). */
+  records: Map<string, RecordedRunReads>;
 }
 
 /** Everything up to the plan: no task runs. Throws CellarError for a bad pipeline or selector. */
@@ -139,8 +151,12 @@ export async function preparePipelineRun(
   const memo =
     options.store instanceof LocalStore ? join(options.workspace, '.codehash.json') : undefined;
   const hasher = options.codeAware ? new CodeHasher(memo) : undefined;
-  const keys = await computeKeys(graph, { hasher });
+  const readsAt = { root: options.projectRoot, pipeline: options.pipeline.name };
+  const records = recordedRunReadsOfPipeline(readsAt.root, readsAt.pipeline);
+  const stamps = RunReadStamps.forProject(options.projectRoot);
+  const keys = await computeKeys(graph, { hasher, reads: { ...readsAt, stamps, records } });
   hasher?.save();
+  stamps.save();
   lap('keys');
   const rerun = selectTasks(graph, options.rerun);
   const requested = selectTasks(graph, options.only);
@@ -156,7 +172,7 @@ export async function preparePipelineRun(
   lap('probe');
   const plan = planRun(graph, keys, facts, { rerun: rerun.names, only });
   lap('plan');
-  return { timings, options, graph, keys, plan };
+  return { timings, options, graph, keys, plan, records };
 }
 
 /**
@@ -200,6 +216,12 @@ export async function runPipeline(
             })
           : new InProcessRunner(new Map(graph.nodes.map((n) => [n.name, n.task])), options.store);
     const runId = `${new Date().toISOString().replace(/[:.]/g, '-')}-${process.pid}`;
+    const reads = {
+      root: options.projectRoot,
+      pipeline: options.pipeline.name,
+      workspace: options.workspace,
+    };
+    const adopter = new ReadAdopter(reads, prepared.records, options.store, Date.now());
     const result = await executeRun({
       pipeline: options.pipeline.name,
       graph,
@@ -211,7 +233,16 @@ export async function runPipeline(
       onEvent: options.onEvent,
       runId,
       backoffScale: options.backoffScale,
+      reads,
+      adopter,
     });
+    // Tasks served from cache whose upstream result moved to a new key follow it.
+    const finished = new Map(
+      result.tasks
+        .filter((t) => t.status === 'ran' || t.status === 'cached')
+        .map((t) => [t.name, prepared.keys.get(t.name)!] as const),
+    );
+    await adopter.sweep(graph.nodes, finished).catch(() => undefined);
     return { prepared, result };
   } finally {
     await (runner ?? (typeof options.runner === 'object' ? options.runner : undefined))?.close();

@@ -28,7 +28,7 @@ import { join } from 'node:path';
 import type { Manifest } from '../types.js';
 import { CellarError } from '../errors.js';
 import { checkRescope, pipelineFolder, type Store, type TaskLock } from './store.js';
-import { acquireLock, type LockTiming } from './lock.js';
+import { acquireLock, removeStaleLock, type LockTiming } from './lock.js';
 import { isLeftoverTemp, tempStamp } from './owner.js';
 
 /** Run logs kept in `<workspace>/_runs`; older ones are pruned when a run ends. */
@@ -255,7 +255,8 @@ export class LocalStore implements Store {
   }
 
   /**
-   * Remove temp files left by processes that died mid-write anywhere in the workspace (its top
+   * Remove temp files left by processes that died mid-write, and task locks whose holder is gone,
+   * anywhere in the workspace (its top
    * level, every pipeline folder and its task folders and _runs, and folders of the layout before
    * pipeline folders): called when a run starts, so a killed run's leftovers do not
    * pile up in folders no later run locks. Returns how many were removed.
@@ -279,6 +280,9 @@ export class LocalStore implements Store {
           } catch {
             // another sweeper got there first
           }
+        } else if (depth === 2 && entry.name.endsWith('.lock')) {
+          // A dead holder's lock under a key no later run may take again.
+          if (removeStaleLock(join(dir, entry.name))) removed++;
         }
       }
     };

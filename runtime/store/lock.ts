@@ -107,6 +107,21 @@ export async function acquireLock(
   }
 }
 
+/**
+ * Remove the lock file at `path` if its holder is gone (judged as `acquireLock` judges: a dead PID
+ * on this host, another boot, a lease run out on another host). For locks of keys no later run
+ * takes again (a killed run's key that a code edit or a newly keyed data file moved): the store
+ * sweeps them when a run starts. Returns whether it removed one.
+ */
+export function removeStaleLock(path: string, timing: LockTiming = {}): boolean {
+  const raw = readLockFile(path);
+  if (raw === undefined) return false;
+  const identity = timing.identity ?? { host: hostname(), boot: bootId() };
+  if (!isStale(path, raw, identity, timing.leaseMs ?? defaultLeaseMs())) return false;
+  breakStaleLockFile(path, raw);
+  return readLockFile(path) === undefined;
+}
+
 function isStale(
   path: string,
   raw: string,

@@ -15,6 +15,7 @@ import { checkRefusals, memoisedTranslation, translate, TRANSLATION_ID } from '.
 import { helperTranspile } from './sql/translator.js';
 import { rewriteTables, writeTarget } from './sql/names.js';
 import { WarehouseError, type PreparedQuery, type Warehouse } from './types.js';
+import { untracked } from '../run/read-record.js';
 
 export interface TaskScope {
   task: string;
@@ -45,7 +46,8 @@ let override: { warehouse: Warehouse; dialect: SqlDialect; maxBytesBilled: numbe
   null;
 
 export function warehouseConfig(): WarehouseConfig {
-  activeConfig ??= loadWarehouseConfig();
+  // Cellar's own reads, not the task's (run/read-record.ts): the first task to query opens these.
+  activeConfig ??= untracked(() => loadWarehouseConfig());
   return activeConfig;
 }
 
@@ -70,7 +72,7 @@ export async function getWarehouse(): Promise<Warehouse> {
   const scoped = currentScope()?.warehouse;
   if (scoped) return scoped;
   if (override) return override.warehouse;
-  active ??= openConfigured(warehouseConfig()).catch((e) => {
+  active ??= untracked(() => openConfigured(warehouseConfig())).catch((e) => {
     active = null;
     throw e;
   });
@@ -150,7 +152,7 @@ export async function prepareQuery(
   const target = writeTarget(source);
   let text: string;
   try {
-    text = await translateFor(w, shaped, from);
+    text = await untracked(() => translateFor(w, shaped, from));
   } catch (e) {
     throw inUserTerms(
       e,

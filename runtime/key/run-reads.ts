@@ -1,0 +1,355 @@
+// What a task read at run time that its code does not show: data files (`readFileSync(path)`,
+// `fs/promises` readFile, `createReadStream`, `Deno.readTextFile`, a file opened for reading),
+// folder listings (`readdirSync('data/')`), existence probes (`existsSync`, `statSync`), and
+// environment variables read by a computed name (`process.env[name]`). The recorder
+// (runtime/run/read-record.ts) observes them while the task runs; this file keeps the record and
+// turns it into key inputs.
+//
+// One small JSON file per task under `<project>/.cellar/run-reads/<pipeline>/`, written with an
+// atomic rename and only when the set grows (a union over runs, as the warehouse's table reads in
+// runtime/warehouse/tasks/reads.ts): concurrent worker threads and processes never leave a torn
+// record, and a lost race only loses paths the next run records again. From the next run on, each
+// recorded file's content, each folder's listing and each variable's hashed value enter the key
+// (`KeyInputs.reads`, `KeyInputs.env`): editing the data re-runs the task and its downstream.
+// Cost of honesty: the run after the one that discovered a read re-runs the task once (its key
+// gains the input). Warm runs stat each recorded file and read none whose stat facts are unchanged
+// (filestamp.ts: size, inode, mtime and ctime, so a same-size edit under `touch -r` is caught).
+import {
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  writeFileSync,
+  type Stats,
+} from 'node:fs';
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { sha256 } from './hash.js';
+import { checkStamp, readWithStamp, sameStamp, type FileStamp } from './filestamp.js';
+
+/** Reads recorded for one task, as stored: paths relative to the project root with `/`
+ *  separators (or absolute, for files outside the project). */
+export interface RecordedRunReads {
+  /** Files whose content the task read. */
+  files: string[];
+  /** Folders whose listing the task read. */
+  dirs: string[];
+  /** Paths whose existence or kind the task checked (existsSync, statSync, access). */
+  probes: string[];
+  /** Installed packages (folders under node_modules) the task read files of by path. */
+  packages: string[];
+  /** Environment variables read by a computed name (names only; values stay in the environment). */
+  env: string[];
+  /**
+   * What the run that last grew the record saw: key-input path (as in `runReadInputs`) → the
+   * content or listing hash of the bytes and names the task was handed. Lets that run's result be
+   * filed under the next key when the content is still the same (runtime/run/adopt-reads.ts).
+   */
+  observed?: Record<string, string>;
+}
+
+const EMPTY: RecordedRunReads = Object.freeze({
+  files: [],
+  dirs: [],
+  probes: [],
+  packages: [],
+  env: [],
+}) as RecordedRunReads;
+
+/** `<root>/.cellar/run-reads/<pipeline>`: one folder per pipeline, so listing it once finds
+ *  every record of that pipeline (a run does not open a file per task that never read any). */
+export function runReadsDir(root: string, pipeline: string): string {
+  return join(root, '.cellar', 'run-reads', safeName(pipeline));
+}
+
+function recordFile(root: string, pipeline: string, task: string): string {
+  const id = sha256(`${pipeline}\u0000${task}`).slice(0, 16);
+  return join(runReadsDir(root, pipeline), `${safeName(task).slice(0, 60)}-${id}.json`);
+}
+
+const safeName = (s: string) => s.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 80) || '_';
+
+/**
+ * The run-time reads recorded for `task` of `pipeline` on earlier runs, or empty lists when none
+ * were (or the record is unreadable: the next run records again). The one reader of the records:
+ * the key (computeKeys) and anything validating a warm run use it. `root` is the project root
+ * (runtime/project.ts findProjectRoot); paths are relative to it.
+ */
+export function recordedRunReads(root: string, pipeline: string, task: string): RecordedRunReads {
+  return parseRecord(recordFile(root, pipeline, task));
+}
+
+function parseRecord(file: string): RecordedRunReads {
+  let raw: Record<string, unknown>;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+  } catch {
+    return EMPTY;
+  }
+  const list = (v: unknown) =>
+    Array.isArray(v) ? v.filter((s): s is string => typeof s === 'string') : [];
+  const observed =
+    raw.observed && typeof raw.observed === 'object'
+      ? (raw.observed as Record<string, string>)
+      : undefined;
+  return {
+    files: list(raw.files),
+    dirs: list(raw.dirs),
+    probes: list(raw.probes),
+    packages: list(raw.packages),
+    env: list(raw.env),
+    ...(observed ? { observed } : {}),
+  };
+}
+
+/**
+ * Every task's record of one pipeline, by task name, from one listing of its folder (an empty map
+ * when the pipeline never recorded a read: the common case costs one failed readdir).
+ */
+export function recordedRunReadsOfPipeline(
+  root: string,
+  pipeline: string,
+): Map<string, RecordedRunReads> {
+  const out = new Map<string, RecordedRunReads>();
+  let names: string[];
+  try {
+    names = readdirSync(runReadsDir(root, pipeline));
+  } catch {
+    return out;
+  }
+  for (const name of names) {
+    if (!name.endsWith('.json')) continue;
+    const file = join(runReadsDir(root, pipeline), name);
+    let task: unknown;
+    try {
+      task = (JSON.parse(readFileSync(file, 'utf8')) as { task?: unknown }).task;
+    } catch {
+      continue;
+    }
+    if (typeof task === 'string' && file === recordFile(root, pipeline, task))
+      out.set(task, parseRecord(file));
+  }
+  return out;
+}
+
+/** Reads observed in one run of a task: absolute paths (the recorder's view). */
+export interface ObservedReads {
+  files: Set<string>;
+  dirs: Set<string>;
+  probes: Set<string>;
+  env: Set<string>;
+  /** Files the task itself wrote in this run: reading back its own file is not an input. */
+  written: Set<string>;
+  /** Absolute path (a folder's with a trailing `/`) → hash of the whole content or listing read. */
+  seen: Map<string, string>;
+}
+
+/** Where the run's own files live: never inputs (the workspace holds outputs and manifests). */
+export interface ReadsContext {
+  root: string;
+  pipeline: string;
+  workspace?: string;
+}
+
+/**
+ * Add what one run observed to the task's record (kept sorted; written only when it grows). Files
+ * under the project's `.cellar/`, the workspace and Node's own install are left out (Cellar's
+ * state and the runtime, not data); a file under `node_modules/` is recorded as its package (the
+ * installed version enters the key, as for packages the bundle imports: that holds for a package
+ * the task's code never imports, too). Returns the record as written.
+ */
+export function recordRunReads(
+  ctx: ReadsContext,
+  task: string,
+  seen: ObservedReads,
+): RecordedRunReads {
+  const fresh: RecordedRunReads = { files: [], dirs: [], probes: [], packages: [], env: [] };
+  const classify = (abs: string, into: 'files' | 'dirs' | 'probes') => {
+    if (seen.written.has(abs) || excluded(ctx, abs)) return;
+    const pkg = packageOf(abs);
+    if (pkg !== undefined) fresh.packages.push(toRecorded(ctx.root, pkg));
+    else fresh[into].push(toRecorded(ctx.root, abs));
+  };
+  for (const f of seen.files) classify(f, 'files');
+  for (const d of seen.dirs) classify(d, 'dirs');
+  for (const p of seen.probes) classify(p, 'probes');
+  fresh.env.push(...seen.env);
+  const known = recordedRunReads(ctx.root, ctx.pipeline, task);
+  const merged: RecordedRunReads = {
+    files: union(known.files, fresh.files),
+    dirs: union(known.dirs, fresh.dirs),
+    probes: union(known.probes, fresh.probes),
+    packages: union(known.packages, fresh.packages),
+    env: union(known.env, fresh.env),
+  };
+  const size = (r: RecordedRunReads) =>
+    r.files.length + r.dirs.length + r.probes.length + r.packages.length + r.env.length;
+  if (size(merged) === size(known)) return known;
+  const observed: Record<string, string> = {};
+  for (const [abs, hash] of seen.seen) {
+    const dir = abs.endsWith('/');
+    const plain = dir ? abs.slice(0, -1) : abs;
+    if (seen.written.has(plain) || excluded(ctx, plain) || packageOf(plain) !== undefined) continue;
+    observed[toRecorded(ctx.root, plain) + (dir ? '/' : '')] = hash;
+  }
+  if (Object.keys(observed).length > 0) merged.observed = observed;
+  const path = recordFile(ctx.root, ctx.pipeline, task);
+  mkdirSync(dirname(path), { recursive: true });
+  const tmp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+  writeFileSync(tmp, JSON.stringify({ task, pipeline: ctx.pipeline, ...merged }) + '\n');
+  renameSync(tmp, path);
+  return merged;
+}
+
+const union = (a: string[], b: string[]) => [...new Set([...a, ...b])].sort();
+
+const nodeInstall = resolve(dirname(process.execPath), '..');
+
+function excluded(ctx: ReadsContext, abs: string): boolean {
+  const within = (dir: string) =>
+    abs === dir || abs.startsWith(dir.endsWith(sep) ? dir : dir + sep);
+  return (
+    within(join(ctx.root, '.cellar')) ||
+    (ctx.workspace !== undefined && within(resolve(ctx.workspace))) ||
+    within(nodeInstall)
+  );
+}
+
+/** The package folder (`…/node_modules/<name>` or `…/node_modules/@scope/name`) holding `abs`. */
+function packageOf(abs: string): string | undefined {
+  const marker = `${sep}node_modules${sep}`;
+  const at = abs.lastIndexOf(marker);
+  if (at < 0) return undefined;
+  const rest = abs.slice(at + marker.length).split(sep);
+  const take = rest[0]?.startsWith('@') ? 2 : 1;
+  if (rest.length < take || !rest[0]) return undefined;
+  return abs.slice(0, at + marker.length) + rest.slice(0, take).join(sep);
+}
+
+/** Relative to the root with `/`, or absolute when outside it. */
+function toRecorded(root: string, abs: string): string {
+  const rel = relative(root, abs);
+  if (rel === '' || rel.startsWith('..') || isAbsolute(rel)) return abs.split(sep).join('/');
+  return rel.split(sep).join('/');
+}
+
+function fromRecorded(root: string, p: string): string {
+  return isAbsolute(p) ? p : join(root, ...p.split('/'));
+}
+
+/**
+ * Content stamps of recorded files, kept between runs in `<root>/.cellar/run-reads/stamps.json`,
+ * so a warm run stats each file and reads only the ones whose stat facts moved (filestamp.ts).
+ * Written by the keying thread only, atomically; a lost or torn memo only costs a re-read.
+ */
+export class RunReadStamps {
+  private stamps: Record<string, FileStamp> = {};
+  private dirty = false;
+
+  constructor(private readonly file?: string) {
+    if (!file) return;
+    try {
+      const raw = JSON.parse(readFileSync(file, 'utf8')) as unknown;
+      if (raw && typeof raw === 'object') this.stamps = raw as Record<string, FileStamp>;
+    } catch {
+      // no memo yet: every file is read once
+    }
+  }
+
+  static forProject(root: string): RunReadStamps {
+    return new RunReadStamps(join(root, '.cellar', 'run-reads', 'stamps.json'));
+  }
+
+  /** The content hash of `abs`, or `missing` / `dir` when it is not a readable file. */
+  contentOf(abs: string): string {
+    const known = this.stamps[abs];
+    if (known) {
+      const checked = checkStamp(abs, known);
+      if (checked.same) {
+        if (!sameStamp(checked.stamp, known)) {
+          this.stamps[abs] = checked.stamp;
+          this.dirty = true;
+        }
+        return checked.stamp.hash;
+      }
+    }
+    let st: Stats;
+    try {
+      st = statSync(abs);
+    } catch {
+      return 'missing';
+    }
+    if (st.isDirectory()) return 'dir';
+    try {
+      const { stamp } = readWithStamp(abs);
+      this.stamps[abs] = stamp;
+      this.dirty = true;
+      return stamp.hash;
+    } catch {
+      return 'unreadable';
+    }
+  }
+
+  save(): void {
+    if (!this.file || !this.dirty) return;
+    try {
+      mkdirSync(dirname(this.file), { recursive: true });
+      const tmp = `${this.file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+      writeFileSync(tmp, JSON.stringify(this.stamps));
+      renameSync(tmp, this.file);
+      this.dirty = false;
+    } catch {
+      // a memo only: the next run reads the files again
+    }
+  }
+}
+
+/**
+ * The key inputs of a record: recorded path → content hash (16 hex) or `missing`; a folder
+ * (`data/` with a trailing slash) → `ls:` + hash of its sorted entry names; a probe → `probe:file`,
+ * `probe:dir` or `probe:missing`; a package folder → `pkg:<version>`. A path read both as a file
+ * and probed is keyed by its content. Paths as recorded (relative to `root`, or absolute).
+ */
+export function runReadInputs(
+  root: string,
+  rec: RecordedRunReads,
+  stamps: RunReadStamps,
+): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const p of rec.files) out[p] = stamps.contentOf(fromRecorded(root, p));
+  for (const p of rec.dirs) out[p.endsWith('/') ? p : `${p}/`] = listingOf(fromRecorded(root, p));
+  for (const p of rec.probes) if (!(p in out)) out[p] = `probe:${kindOf(fromRecorded(root, p))}`;
+  for (const p of rec.packages) out[p] = `pkg:${packageVersion(fromRecorded(root, p))}`;
+  return out;
+}
+
+function listingOf(abs: string): string {
+  try {
+    return listingHash(readdirSync(abs));
+  } catch {
+    return 'missing';
+  }
+}
+
+/** `ls:` + hash of a folder's entry names, in name order (the key value of a listed folder). */
+export function listingHash(names: readonly string[]): string {
+  return `ls:${sha256([...names].sort().join('\u0000')).slice(0, 16)}`;
+}
+
+function kindOf(abs: string): 'file' | 'dir' | 'missing' {
+  try {
+    return statSync(abs).isDirectory() ? 'dir' : 'file';
+  } catch {
+    return 'missing';
+  }
+}
+
+function packageVersion(dir: string): string {
+  try {
+    const v = (JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { version?: unknown })
+      .version;
+    return typeof v === 'string' ? v : 'unknown';
+  } catch {
+    return 'missing';
+  }
+}

@@ -1,0 +1,124 @@
+// After a run that discovered run-time reads (runtime/key/run-reads.ts), file its results under
+// the keys the next run will compute, so discovering a read costs no second run.
+//
+// (The recorder hashes what `readFileSync`, fs/promises `readFile` and the `readdir`s hand the
+// task; other reads, streams and descriptors, are proven by the file's age instead.)
+//
+// A task's key before its first run cannot hold the files it will read; after the run, its record
+// holds them, and the next run's key gains their content hashes. The result just computed is the
+// right result for that new key exactly when the new key differs from the old one only by
+//   - inputs the run itself discovered (new `reads` and `env` entries) whose content now keyed is
+//     the content the task read: the hash of what the task was handed equals the hash now, or the
+//     file, folder or package has not changed since before the run started (its ctime, which no
+//     user-space write can set back, and mtime are older than the run's start by more than
+//     filestamp's racy window); and
+//   - upstream keys that moved the same way (upstream results adopted here).
+// Then a manifest for the new key is written beside the old one, pointing at the same output
+// files. Anything else (an entry already in the old key with another value now, a file touched
+// during the run, a changed env value) is left to the next run, which re-runs the task.
+//
+// The executor calls `finished` as each task's manifest is written (so a run killed later keeps
+// what finished), and `sweep` at the end for tasks served from cache whose upstream moved.
+import { statSync } from 'node:fs';
+import { dirname, isAbsolute, join } from 'node:path';
+import { canonicalJson, makeKey } from '../key/hash.js';
+import { stampLimits } from '../key/filestamp.js';
+import { addRecordedReads } from '../key/keys.js';
+import {
+  recordedRunReads,
+  RunReadStamps,
+  type ReadsContext,
+  type RecordedRunReads,
+} from '../key/run-reads.js';
+import type { Store } from '../store/store.js';
+import type { CacheKey, GraphNode, KeyInputs, Manifest } from '../types.js';
+
+const EMPTY = canonicalJson({ files: [], dirs: [], probes: [], packages: [], env: [] });
+const shape = (r: RecordedRunReads | undefined) =>
+  r ? canonicalJson({ ...r, observed: undefined }) : EMPTY;
+
+export class ReadAdopter {
+  /** Task → the key its result is now also filed under. */
+  private readonly moved = new Map<string, string>();
+  private readonly stamps: RunReadStamps;
+  private readonly quietBefore: number;
+
+  constructor(
+    private readonly ctx: ReadsContext,
+    /** The records the run's keys were computed from. */
+    private readonly before: Map<string, RecordedRunReads>,
+    private readonly store: Store,
+    runStartMs: number,
+  ) {
+    this.stamps = RunReadStamps.forProject(ctx.root);
+    this.quietBefore = runStartMs - stampLimits.racyMs;
+  }
+
+  /**
+   * `node` finished under `key` (ran, or served from cache) with `manifest` stored: if its record
+   * grew or an upstream result moved, file the result under the next key where provably the same.
+   */
+  async finished(node: GraphNode, key: CacheKey, manifest?: Manifest): Promise<void> {
+    const upMoved = node.upstream.some((u) => this.moved.has(u));
+    const rec = recordedRunReads(this.ctx.root, this.ctx.pipeline, node.name);
+    if (!upMoved && shape(rec) === shape(this.before.get(node.name))) return;
+    const upstream: Record<string, string> = {};
+    for (const [u, k] of Object.entries(key.inputs.upstream)) upstream[u] = this.moved.get(u) ?? k;
+    const next: KeyInputs = { ...key.inputs, upstream };
+    delete next.reads;
+    addRecordedReads(next, rec, this.ctx.root, this.stamps);
+    const k1 = makeKey(next);
+    if (k1.value === key.value) return;
+    if (!this.onlyDiscovered(key.inputs, next, rec.observed ?? {})) return;
+    if (!(await this.store.isDone(node.name, k1.value))) {
+      const m = manifest ?? (await this.store.readManifest(node.name, key.value));
+      if (!m) return;
+      await this.store.writeManifest({ ...m, key: k1.value, inputs: next });
+    }
+    this.moved.set(node.name, k1.value);
+  }
+
+  /** Tasks served from cache whose upstream moved: in graph order, after the run. */
+  async sweep(nodes: readonly GraphNode[], finished: Map<string, CacheKey>): Promise<void> {
+    if (this.moved.size === 0) return;
+    for (const node of nodes) {
+      const key = finished.get(node.name);
+      if (key && !this.moved.has(node.name) && node.upstream.some((u) => this.moved.has(u)))
+        await this.finished(node, key);
+    }
+    this.stamps.save();
+  }
+
+  private onlyDiscovered(a: KeyInputs, b: KeyInputs, observed: Record<string, string>): boolean {
+    const { reads: ra = {}, env: ea = {}, upstream: _ua, ...restA } = a;
+    const { reads: rb = {}, env: eb = {}, upstream: _ub, ...restB } = b;
+    if (canonicalJson(restA) !== canonicalJson(restB)) return false;
+    for (const [name, hash] of Object.entries(ea)) if (eb[name] !== hash) return false;
+    for (const [path, value] of Object.entries(ra)) if (rb[path] !== value) return false;
+    for (const [path, value] of Object.entries(rb)) {
+      if (path in ra) continue;
+      // The task was handed exactly this content (or listing), or the path has not changed
+      // since before the run started.
+      if (observed[path] === value) continue;
+      if (!this.quiet(path, value)) return false;
+    }
+    return true;
+  }
+
+  /** Not changed since `quietBefore`: the path itself, a package's package.json, or for a
+   *  missing path its folder. */
+  private quiet(recorded: string, value: string): boolean {
+    const abs = isAbsolute(recorded) ? recorded : join(this.ctx.root, ...recorded.split('/'));
+    const target = value.startsWith('pkg:')
+      ? join(abs, 'package.json')
+      : value === 'missing' || value === 'probe:missing'
+        ? dirname(abs)
+        : abs;
+    try {
+      const st = statSync(target);
+      return Math.max(st.mtimeMs, st.ctimeMs) < this.quietBefore;
+    } catch {
+      return false;
+    }
+  }
+}

@@ -1,0 +1,242 @@
+// The recorder of what a task reads while it runs (records and keying: runtime/key/run-reads.ts).
+//
+// A task's code may read data the compiler cannot see: `readFileSync(dataPath)`, `await
+// readFile(...)` from node:fs/promises, `createReadStream`, `readdirSync('data/')`, a Deno
+// notebook's `Deno.readTextFile` (runtime/deno.ts calls node:fs), `process.env[name]` with a
+// computed name. `observeReads` runs the task in an AsyncLocalStorage scope (so concurrent tasks
+// on one thread never see each other's reads) and the node:fs read entry points, patched once per
+// thread, add the paths they are given to the current scope. Outside a scope the patches only
+// forward. ESM named imports of node:fs bind at link time, so after patching
+// `syncBuiltinESMExports()` points them at the patched functions too.
+//
+// process.env becomes a Proxy over the real environment object (reads and writes forward, so
+// child processes and workers see what they saw before); inside a scope it records names read.
+// Listing the environment (`Object.keys(process.env)`, `{ ...process.env }`) cannot be keyed (a
+// shell's own variables would re-run everything): the gets that walk the listing in its order are
+// not recorded, and the task is warned once instead. A get out of that order is a read by name.
+//
+// Not seen: reads by file descriptors opened outside the task, native addons' own I/O (DuckDB's
+// `read_csv` in SQL), child processes' reads. Cellar's own work inside a task (opening the
+// warehouse, translating SQL) runs `untracked`.
+import { AsyncLocalStorage } from 'node:async_hooks';
+import fs from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { contentHash } from '../key/filestamp.js';
+import { listingHash, type ObservedReads } from '../key/run-reads.js';
+
+interface Scope {
+  reads: ObservedReads;
+  /** Set when the task listed the whole environment. */
+  envListed: boolean;
+  /** The names of the latest listing and how far a walk over it in order has come. */
+  listing: string[] | undefined;
+  listingAt: number;
+}
+
+const scopes = new AsyncLocalStorage<Scope>();
+
+/** Run `fn` (a task's run) recording what it reads; the reads come back with its result. */
+export async function observeReads<T>(
+  fn: () => Promise<T>,
+): Promise<{ result: T; reads: ObservedReads; envListed: boolean }> {
+  install();
+  const scope: Scope = {
+    reads: {
+      files: new Set(),
+      dirs: new Set(),
+      probes: new Set(),
+      env: new Set(),
+      written: new Set(),
+      seen: new Map(),
+    },
+    envListed: false,
+    listing: undefined,
+    listingAt: 0,
+  };
+  const result = await scopes.run(scope, fn);
+  return { result, reads: scope.reads, envListed: scope.envListed };
+}
+
+/** Run `fn` outside any task's recording: Cellar's own file reads inside a task (opening the
+ *  warehouse, its caches) are not the task's inputs. */
+export function untracked<T>(fn: () => T): T {
+  return scopes.getStore() ? scopes.exit(fn) : fn();
+}
+
+/** A path argument as an absolute path, or undefined for a descriptor or FileHandle. */
+function pathOf(p: unknown): string | undefined {
+  if (typeof p === 'string') return resolve(p);
+  if (Buffer.isBuffer(p)) return resolve(p.toString());
+  if (p instanceof URL) return p.protocol === 'file:' ? fileURLToPath(p) : undefined;
+  return undefined;
+}
+
+type Kind = 'files' | 'dirs' | 'probes' | 'written';
+
+function note(kind: Kind, p: unknown): void {
+  const scope = scopes.getStore();
+  if (!scope) return;
+  const abs = pathOf(p);
+  if (abs !== undefined) scope.reads[kind].add(abs);
+}
+
+/** `open` flags that only read: 'r', 'rs', 'sr', 'rs+'… or O_RDONLY without O_WRONLY/O_RDWR. */
+function readsOnly(flags: unknown): boolean {
+  if (flags === undefined || flags === null) return true;
+  if (typeof flags === 'number') return (flags & 3) === fs.constants.O_RDONLY;
+  return typeof flags === 'string' && !/[wa+]/.test(flags);
+}
+
+let installed = false;
+
+function install(): void {
+  if (installed) return;
+  installed = true;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const wrap = (target: any, name: string, kind: (args: unknown[]) => Kind | undefined) => {
+    const original = target[name] as ((...args: unknown[]) => unknown) | undefined;
+    if (typeof original !== 'function') return;
+    const patched = function (this: unknown, ...args: unknown[]) {
+      const k = kind(args);
+      if (k) note(k, args[0]);
+      return original.apply(this, args);
+    };
+    copySymbols(original, patched);
+    target[name] = patched;
+  };
+  const always = (k: Kind) => () => k;
+  const p = fs.promises;
+  for (const [target, names] of [[fs, ['readFile', 'createReadStream']]] as const)
+    for (const n of names) wrap(target, n, always('files'));
+  for (const [target, names] of [
+    [fs, ['readdir', 'opendirSync', 'opendir']],
+    [p, ['opendir']],
+  ] as const)
+    for (const n of names) wrap(target, n, always('dirs'));
+  // The whole-file reads and the listings hand back what was read: its hash is kept, so the run
+  // that discovers the read can prove the content it read is the content the next key holds
+  // (runtime/run/adopt-reads.ts) without waiting for the file to age.
+  withResult(fs, 'readFileSync', 'files', (abs, args, out) => noteContent(abs, args, out));
+  withResult(p, 'readFile', 'files', (abs, args, out) => noteContent(abs, args, out));
+  withResult(fs, 'readdirSync', 'dirs', (abs, _args, out) => noteListing(abs, out));
+  withResult(p, 'readdir', 'dirs', (abs, _args, out) => noteListing(abs, out));
+  for (const [target, names] of [
+    [
+      fs,
+      ['existsSync', 'exists', 'statSync', 'stat', 'lstatSync', 'lstat', 'accessSync', 'access'],
+    ],
+    [p, ['stat', 'lstat', 'access']],
+  ] as const)
+    for (const n of names) wrap(target, n, always('probes'));
+  for (const [target, names] of [
+    [fs, ['writeFileSync', 'writeFile', 'appendFileSync', 'appendFile', 'createWriteStream']],
+    [p, ['writeFile', 'appendFile']],
+  ] as const)
+    for (const n of names) wrap(target, n, always('written'));
+  // A file opened for reading is read (FileHandle.read, readSync on the descriptor); opened for
+  // writing, it is the task's own.
+  for (const target of [fs, p])
+    for (const n of target === p ? ['open'] : ['openSync', 'open'])
+      wrap(target, n, (args) => (readsOnly(args[1]) ? 'files' : 'written'));
+  syncBuiltinESMExports();
+  installEnvProxy();
+}
+
+/** Patch `target[name]` to note its path argument as `kind` and hand its result (awaited when a
+ *  promise) to `seen`, inside a scope only. */
+function withResult(
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  target: any,
+  name: string,
+  kind: Kind,
+  seen: (abs: string, args: unknown[], out: unknown) => void,
+): void {
+  const original = target[name] as (...args: unknown[]) => unknown;
+  const patched = function (this: unknown, ...args: unknown[]) {
+    const scope = scopes.getStore();
+    const abs = scope ? pathOf(args[0]) : undefined;
+    if (abs === undefined) return original.apply(this, args);
+    scope!.reads[kind].add(abs);
+    const out = original.apply(this, args);
+    if (out instanceof Promise)
+      return out.then((v) => {
+        seen(abs, args, v);
+        return v;
+      });
+    seen(abs, args, out);
+    return out;
+  };
+  copySymbols(original, patched);
+  target[name] = patched;
+}
+
+function copySymbols(from: object, to: object): void {
+  for (const sym of Object.getOwnPropertySymbols(from))
+    Object.defineProperty(to, sym, Object.getOwnPropertyDescriptor(from, sym)!);
+}
+
+/** The hash of a whole file's content as read (run-reads.ts keys files by the same hash). */
+function noteContent(abs: string, args: unknown[], out: unknown): void {
+  const scope = scopes.getStore();
+  if (!scope) return;
+  const opt = args[1];
+  const encoding =
+    typeof opt === 'string' ? opt : (opt as { encoding?: string } | undefined)?.encoding;
+  let bytes: Uint8Array | undefined;
+  if (out instanceof Uint8Array) bytes = out;
+  else if (typeof out === 'string' && encoding)
+    bytes = Buffer.from(out, encoding as BufferEncoding);
+  if (bytes) scope.reads.seen.set(abs, contentHash(bytes));
+}
+
+function noteListing(abs: string, out: unknown): void {
+  const scope = scopes.getStore();
+  if (!scope || !Array.isArray(out)) return;
+  const names = out.map((e) => (typeof e === 'string' ? e : (e as { name?: unknown })?.name));
+  if (names.every((n): n is string => typeof n === 'string'))
+    scope.reads.seen.set(`${abs}/`, listingHash(names));
+}
+
+function installEnvProxy(): void {
+  const real = process.env;
+  const record = (scope: Scope, name: string) => {
+    const listing = scope.listing;
+    if (listing && listing[scope.listingAt] === name) {
+      // The next name of a walk over a listing (spread, Object.entries, a copy): not a read by name.
+      scope.listingAt++;
+      if (scope.listingAt === listing.length) scope.listing = undefined;
+      return;
+    }
+    scope.listing = undefined;
+    scope.reads.env.add(name);
+  };
+  process.env = new Proxy(real, {
+    get(target, prop) {
+      const scope = typeof prop === 'string' ? scopes.getStore() : undefined;
+      if (scope) record(scope, prop as string);
+      return Reflect.get(target, prop);
+    },
+    // Writes go to the real object itself (its interceptor turns values into strings and reaches
+    // the process's environment); through the Proxy as receiver they would be refused.
+    set(target, prop, value) {
+      return Reflect.set(target, prop, value);
+    },
+    has(target, prop) {
+      const scope = typeof prop === 'string' ? scopes.getStore() : undefined;
+      if (scope) record(scope, prop as string);
+      return Reflect.has(target, prop);
+    },
+    ownKeys(target) {
+      const keys = Reflect.ownKeys(target);
+      const scope = scopes.getStore();
+      if (scope) {
+        scope.listing = keys.filter((k): k is string => typeof k === 'string');
+        scope.listingAt = 0;
+        scope.envListed = true;
+      }
+      return keys;
+    },
+  });
+}

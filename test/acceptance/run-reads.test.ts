@@ -1,0 +1,258 @@
+// Whatever a task reads at run time is in its key (issue 8, runtime/key/run-reads.ts): a data
+// file read with readFileSync / fs/promises / a stream, a folder's listing, a file read inside a
+// setup helper, an environment variable read by a computed name. Through the real CLI, on worker
+// threads and in process. The run after the one that discovered a read re-runs the task once (its
+// key gains the input): the tests run twice before editing anything, then expect all cached.
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { notebookText } from '../compiler/notebook.js';
+import { type Project, project, removeProjects, runStatuses, showOutput } from './harness.js';
+
+afterAll(removeProjects);
+
+/** Edit a file keeping its length, then put its mtime back (`touch -r` from a saved copy). */
+function editKeepingMtimeAndSize(file: string, from: string, to: string): void {
+  expect(to.length).toBe(from.length);
+  execFileSync('cp', ['-p', file, `${file}.saved`]);
+  const text = readFileSync(file, 'utf8');
+  expect(text).toContain(from);
+  writeFileSync(file, text.replace(from, to));
+  execFileSync('touch', ['-r', `${file}.saved`, file]);
+  rmSync(`${file}.saved`);
+  expect(statSync(file).size).toBe(text.length);
+}
+
+/** `cellar run` with extra flags, which must succeed: each task's status by name. */
+function run(p: Project, nb: string, ...flags: string[]): Record<string, string> {
+  if (flags.length === 0) return runStatuses(p, nb);
+  const r = p.cellar('run', nb, '--json', ...flags);
+  expect(r.code, r.stderr).toBe(0);
+  return Object.fromEntries(
+    JSON.parse(r.stdout).tasks.map((t: { name: string; status: string }) => [t.name, t.status]),
+  );
+}
+
+/** A notebook whose `load` task reads data/penguins.csv and whose `stats` task uses the rows. */
+const csvNotebook = (read: string, imports: string) =>
+  notebookText([
+    imports,
+    `//| task: load\n${read}\nconst masses = text.trim().split("\\n").slice(1).map((l) => Number(l.split(",")[1]));`,
+    '//| task: stats\nconst total = masses.reduce((s, m) => s + m, 0);',
+  ]);
+
+const CSV = 'name,mass\nada,3100\nbob,4200\n';
+
+function csvProject(read: string, imports: string): Project {
+  const p = project();
+  p.write('notebooks/penguins.ipynb', csvNotebook(read, imports));
+  p.run('mkdir', ['-p', 'notebooks/data']);
+  p.write('notebooks/data/penguins.csv', CSV);
+  return p;
+}
+
+const NB = 'notebooks/penguins.ipynb';
+
+describe('a data file a task reads at run time is in its key', () => {
+  for (const mode of [[], ['--in-process']] as string[][]) {
+    it(`a readFileSync'd CSV edited keeping size and mtime re-runs the task and its downstream with the new value${mode.length ? ' (--in-process)' : ' (worker threads)'}`, () => {
+      const p = csvProject(
+        'const text = readFileSync("data/penguins.csv", "utf8");',
+        "import { readFileSync } from 'node:fs';",
+      );
+      expect(run(p, NB, ...mode)).toEqual({ load: 'ran', stats: 'ran' });
+      // The read was discovered on the first run: the second keys it (one re-run), then all cached.
+      run(p, NB, ...mode);
+      expect(run(p, NB, ...mode)).toEqual({ load: 'cached', stats: 'cached' });
+      expect(run(p, NB, ...mode)).toEqual({ load: 'cached', stats: 'cached' });
+      expect(showOutput(p, NB, 'stats', 'total')).toBe(7300);
+      editKeepingMtimeAndSize(join(p.dir, 'notebooks/data/penguins.csv'), '4200', '5200');
+      const dry = p.cellar('run', NB, '--dry-run');
+      expect(dry.code, dry.stderr).toBe(0);
+      expect(dry.stdout).toMatch(
+        /reads\.notebooks\/data\/penguins\.csv: [0-9a-f]{16} → [0-9a-f]{16}/,
+      );
+      expect(run(p, NB, ...mode)).toEqual({ load: 'ran', stats: 'ran' });
+      expect(showOutput(p, NB, 'stats', 'total')).toBe(8300);
+      expect(run(p, NB, ...mode)).toEqual({ load: 'cached', stats: 'cached' });
+    });
+  }
+
+  it('a discovered read costs no second run when the file was already there: the result is filed under the new key', async () => {
+    const p = csvProject(
+      'const text = readFileSync("data/penguins.csv", "utf8");',
+      "import { readFileSync } from 'node:fs';",
+    );
+    // Older than filestamp's racy window (3 s) when the run starts: the content the task read
+    // is provably the content now keyed (adopt-reads.ts).
+    await new Promise((done) => setTimeout(done, 3200));
+    expect(run(p, NB)).toEqual({ load: 'ran', stats: 'ran' });
+    expect(showOutput(p, NB, 'stats', 'total')).toBe(7300);
+    expect(run(p, NB)).toEqual({ load: 'cached', stats: 'cached' });
+    editKeepingMtimeAndSize(join(p.dir, 'notebooks/data/penguins.csv'), '3100', '3900');
+    expect(run(p, NB)).toEqual({ load: 'ran', stats: 'ran' });
+    expect(showOutput(p, NB, 'stats', 'total')).toBe(8100);
+  });
+
+  it('a Deno notebook reading with Deno.readTextFile is keyed on the file', () => {
+    const p = project();
+    p.write(
+      'notebooks/prices.ipynb',
+      notebookText(
+        [
+          '//| task: load\nconst text = await Deno.readTextFile("prices.csv");\nconst prices = text.trim().split("\\n").slice(1).map(Number);',
+          '//| task: stats\nconst total = prices.reduce((s, x) => s + x, 0);',
+        ],
+        { name: 'deno', language: 'typescript' },
+      ),
+    );
+    p.write('notebooks/prices.csv', 'price\n10\n20\n');
+    const nb = 'notebooks/prices.ipynb';
+    run(p, nb);
+    run(p, nb);
+    expect(run(p, nb)).toEqual({ load: 'cached', stats: 'cached' });
+    editKeepingMtimeAndSize(join(p.dir, 'notebooks/prices.csv'), '20', '30');
+    expect(run(p, nb)).toEqual({ load: 'ran', stats: 'ran' });
+    expect(showOutput(p, nb, 'stats', 'total')).toBe(40);
+  });
+
+  it('a file read with fs/promises readFile, then deleted: re-runs and fails naming the file, never a stale hit', () => {
+    const p = csvProject(
+      'const text = await readFile("data/penguins.csv", "utf8");',
+      "import { readFile } from 'node:fs/promises';",
+    );
+    run(p, NB);
+    run(p, NB);
+    expect(run(p, NB)).toEqual({ load: 'cached', stats: 'cached' });
+    p.write('notebooks/data/penguins.csv', CSV + 'cy,1000\n');
+    expect(run(p, NB)).toEqual({ load: 'ran', stats: 'ran' });
+    expect(showOutput(p, NB, 'stats', 'total')).toBe(8300);
+    rmSync(join(p.dir, 'notebooks/data/penguins.csv'));
+    const dry = p.cellar('run', NB, '--dry-run');
+    expect(dry.stdout).toMatch(/reads\.notebooks\/data\/penguins\.csv: [0-9a-f]{16} → missing/);
+    const r = p.cellar('run', NB);
+    expect(r.code).not.toBe(0);
+    expect(r.stdout + r.stderr).toMatch(/ENOENT.*penguins\.csv/);
+  });
+
+  it('a folder listing gaining a file re-runs the task that listed it', () => {
+    const p = project();
+    p.write(
+      NB,
+      notebookText([
+        "import { readdirSync, readFileSync } from 'node:fs';",
+        '//| task: load\nconst files = readdirSync("data").filter((f) => f.endsWith(".csv")).sort();\nconst rows = files.flatMap((f) => readFileSync(`data/${f}`, "utf8").trim().split("\\n").slice(1));',
+        '//| task: stats\nconst count = rows.length;',
+      ]),
+    );
+    p.run('mkdir', ['-p', 'notebooks/data']);
+    p.write('notebooks/data/a.csv', 'x\n1\n2\n');
+    run(p, NB);
+    run(p, NB);
+    expect(run(p, NB)).toEqual({ load: 'cached', stats: 'cached' });
+    expect(showOutput(p, NB, 'stats', 'count')).toBe(2);
+    p.write('notebooks/data/b.csv', 'x\n3\n');
+    const dry = p.cellar('run', NB, '--dry-run');
+    expect(dry.stdout).toMatch(/reads\.notebooks\/data\/: ls:[0-9a-f]{16} → ls:[0-9a-f]{16}/);
+    expect(run(p, NB)).toEqual({ load: 'ran', stats: 'ran' });
+    // b.csv is read from now on too. Written a moment before that run, it was not adopted into
+    // the result's key (adopt-reads.ts): the next run keys it, once.
+    run(p, NB);
+    expect(showOutput(p, NB, 'stats', 'count')).toBe(3);
+    p.write('notebooks/data/b.csv', 'x\n3\n4\n');
+    expect(run(p, NB)).toEqual({ load: 'ran', stats: 'ran' });
+    expect(showOutput(p, NB, 'stats', 'count')).toBe(4);
+  });
+
+  it('a file read by a setup-cell helper, through a stream, is in the key of the task calling it', () => {
+    const p = project();
+    p.write(
+      NB,
+      notebookText([
+        "import { createReadStream } from 'node:fs';\nasync function readAll(path: string): Promise<string> {\n  let text = '';\n  for await (const chunk of createReadStream(path, 'utf8')) text += chunk;\n  return text;\n}",
+        '//| task: load\nconst text = await readAll("limits.json");\nconst limit = JSON.parse(text).limit as number;',
+        '//| task: other\nconst unrelated = 1;',
+      ]),
+    );
+    p.write('notebooks/limits.json', '{ "limit": 30 }\n');
+    run(p, NB);
+    run(p, NB);
+    expect(run(p, NB)).toEqual({ load: 'cached', other: 'cached' });
+    editKeepingMtimeAndSize(join(p.dir, 'notebooks/limits.json'), '30', '45');
+    expect(run(p, NB)).toEqual({ load: 'ran', other: 'cached' });
+    expect(showOutput(p, NB, 'load', 'limit')).toBe(45);
+  });
+
+  it('a file outside the project (a shared data folder, by absolute path) is in the key', () => {
+    const p = project();
+    const shared = join(p.dir, '..', `shared-${Date.now()}-${Math.random().toString(36).slice(2)}`);
+    execFileSync('mkdir', ['-p', shared]);
+    const file = join(shared, 'rates.txt');
+    writeFileSync(file, '7\n');
+    try {
+      p.write(
+        NB,
+        notebookText([
+          "import { readFileSync } from 'node:fs';",
+          `//| task: load\nconst rate = Number(readFileSync(${JSON.stringify(file)}, "utf8"));`,
+        ]),
+      );
+      run(p, NB);
+      run(p, NB);
+      expect(run(p, NB)).toEqual({ load: 'cached' });
+      editKeepingMtimeAndSize(file, '7', '9');
+      expect(run(p, NB)).toEqual({ load: 'ran' });
+      expect(showOutput(p, NB, 'load', 'rate')).toBe(9);
+    } finally {
+      rmSync(shared, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('an environment variable read by a computed name is in the key', () => {
+  it('a changed value re-runs the reader, the value never reaching the workspace or the output', () => {
+    const p = project();
+    p.write(
+      NB,
+      notebookText([
+        'const prefix = "REGION";',
+        '//| task: load\n//| output: regionLength=json\nconst name = `${prefix}_CODE`;\nconst regionLength = (process.env[name] ?? "").length;',
+        '//| task: other\nconst unrelated = 2;',
+      ]),
+    );
+    p.setEnv('REGION_CODE', 'eu-west-SECRET-1');
+    run(p, NB);
+    run(p, NB);
+    expect(run(p, NB)).toEqual({ load: 'cached', other: 'cached' });
+    expect(showOutput(p, NB, 'load', 'regionLength')).toBe(16);
+    p.setEnv('REGION_CODE', 'us-east-SECRET-22');
+    const dry = p.cellar('run', NB, '--dry-run');
+    expect(dry.stdout).toMatch(/env\.REGION_CODE/);
+    expect(dry.stdout).not.toContain('SECRET');
+    const r = p.cellar('run', NB, '--json');
+    expect(r.stdout + r.stderr).not.toContain('SECRET');
+    expect(JSON.parse(r.stdout).tasks.map((t: { status: string }) => t.status)).toEqual([
+      'ran',
+      'cached',
+    ]);
+    expect(showOutput(p, NB, 'load', 'regionLength')).toBe(17);
+    const stored = readdirSync(join(p.dir, '.cellar'), { recursive: true, withFileTypes: true })
+      .filter((e) => e.isFile())
+      .filter((e) => readFileSync(join(e.parentPath, e.name)).includes('SECRET'));
+    expect(stored).toEqual([]);
+  });
+
+  it('listing the whole environment warns that only names read by name are keyed', () => {
+    const p = project();
+    p.write(
+      NB,
+      notebookText(['//| task: load\nconst count = Object.keys({ ...process.env }).length > 0;']),
+    );
+    const r = p.cellar('run', NB);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout + r.stderr).toMatch(/task 'load' lists the whole environment/);
+    run(p, NB);
+    expect(run(p, NB)).toEqual({ load: 'cached' });
+  });
+});

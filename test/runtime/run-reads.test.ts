@@ -1,0 +1,207 @@
+// The pieces of "whatever a task reads at run time is in its key" (runtime/key/run-reads.ts,
+// runtime/run/read-record.ts), on real files. The whole behaviour through the CLI:
+// test/acceptance/run-reads.test.ts.
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import {
+  createReadStream,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  writeFileSync,
+} from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  recordedRunReads,
+  recordedRunReadsOfPipeline,
+  listingHash,
+  recordRunReads,
+  runReadInputs,
+  RunReadStamps,
+  type ObservedReads,
+} from '../../runtime/key/run-reads.js';
+import { observeReads, untracked } from '../../runtime/run/read-record.js';
+import { contentHash, stampLimits } from '../../runtime/key/filestamp.js';
+
+const root = mkdtempSync(join(tmpdir(), 'cellar-run-reads-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+const observed = (files: string[] = [], more: Partial<ObservedReads> = {}): ObservedReads => ({
+  files: new Set(files),
+  dirs: new Set(),
+  probes: new Set(),
+  env: new Set(),
+  written: new Set(),
+  seen: new Map(),
+  ...more,
+});
+
+describe('the recorder (read-record.ts)', () => {
+  it('sees readFileSync, fs/promises readFile (a named ESM import), streams, listings and probes', async () => {
+    const dir = join(root, 'rec1');
+    mkdirSync(join(dir, 'data'), { recursive: true });
+    writeFileSync(join(dir, 'data', 'a.csv'), 'x\n1\n');
+    writeFileSync(join(dir, 'b.json'), '{}');
+    writeFileSync(join(dir, 'c.txt'), 'c');
+    const { reads, result } = await observeReads(async () => {
+      readFileSync(join(dir, 'data', 'a.csv'));
+      await readFile(join(dir, 'b.json'), 'utf8');
+      await new Promise((done) =>
+        createReadStream(join(dir, 'c.txt'))
+          .on('close', () => done(undefined))
+          .resume(),
+      );
+      readdirSync(join(dir, 'data'));
+      existsSync(join(dir, 'maybe.txt'));
+      return 42;
+    });
+    expect(result).toBe(42);
+    expect([...reads.files].sort()).toEqual(
+      [join(dir, 'b.json'), join(dir, 'c.txt'), join(dir, 'data', 'a.csv')].sort(),
+    );
+    expect([...reads.dirs]).toEqual([join(dir, 'data')]);
+    expect([...reads.probes]).toEqual([join(dir, 'maybe.txt')]);
+    // Whole-file reads and listings keep the hash of what the task was handed, as the key hashes it.
+    expect(reads.seen.get(join(dir, 'data', 'a.csv'))).toBe(contentHash('x\n1\n'));
+    expect(reads.seen.get(join(dir, 'b.json'))).toBe(contentHash('{}'));
+    expect(reads.seen.get(`${join(dir, 'data')}/`)).toBe(listingHash(['a.csv']));
+    expect(reads.seen.has(join(dir, 'c.txt'))).toBe(false); // a stream: proven by age instead
+  });
+
+  it('keeps concurrent tasks apart, and records nothing outside a task or inside untracked', async () => {
+    const dir = join(root, 'rec2');
+    mkdirSync(dir, { recursive: true });
+    for (const f of ['one', 'two', 'three']) writeFileSync(join(dir, f), f);
+    const task = (name: string) =>
+      observeReads(async () => {
+        await new Promise((r) => setTimeout(r, 1));
+        await fs.promises.readFile(join(dir, name));
+        untracked(() => readFileSync(join(dir, 'three')));
+      });
+    const [a, b] = await Promise.all([task('one'), task('two')]);
+    expect([...a.reads.files]).toEqual([join(dir, 'one')]);
+    expect([...b.reads.files]).toEqual([join(dir, 'two')]);
+    readFileSync(join(dir, 'three')); // no scope: nothing to record into, nothing thrown
+  });
+
+  it('marks a file the task wrote as its own, and a file opened for reading as read', async () => {
+    const dir = join(root, 'rec3');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'in.bin'), 'abc');
+    const { reads } = await observeReads(async () => {
+      writeFileSync(join(dir, 'out.txt'), 'x');
+      const h = await fs.promises.open(join(dir, 'in.bin'));
+      await h.close();
+      fs.closeSync(fs.openSync(join(dir, 'log.txt'), 'a'));
+    });
+    expect([...reads.files]).toEqual([join(dir, 'in.bin')]);
+    expect([...reads.written].sort()).toEqual([join(dir, 'log.txt'), join(dir, 'out.txt')]);
+  });
+
+  it('records env names read by a computed name, not a walk over the whole environment', async () => {
+    process.env.CELLAR_TEST_RR = 'v';
+    const name = ['CELLAR', 'TEST', 'RR'].join('_');
+    const one = await observeReads(async () => process.env[name]);
+    expect([...one.reads.env]).toEqual([name]);
+    expect(one.envListed).toBe(false);
+    const all = await observeReads(async () => ({ ...process.env }));
+    expect([...all.reads.env]).toEqual([]);
+    expect(all.envListed).toBe(true);
+    // Picking names out of a listing is reading them by name.
+    const picked = await observeReads(async () =>
+      Object.keys(process.env)
+        .filter((k) => k === name)
+        .map((k) => process.env[k]),
+    );
+    expect([...picked.reads.env]).toEqual([name]);
+    // Writes still reach the real environment (child processes see them).
+    process.env.CELLAR_TEST_RR = 'w';
+    expect(execFileSync('sh', ['-c', 'echo $CELLAR_TEST_RR']).toString().trim()).toBe('w');
+    delete process.env.CELLAR_TEST_RR;
+  });
+});
+
+describe('the records (run-reads.ts)', () => {
+  it('keeps a union per task, relative to the project, leaving out Cellar state and packages by version', () => {
+    const proj = join(root, 'proj1');
+    mkdirSync(join(proj, 'node_modules', '@acme', 'geo', 'data'), { recursive: true });
+    writeFileSync(
+      join(proj, 'node_modules', '@acme', 'geo', 'package.json'),
+      '{"name":"@acme/geo","version":"1.2.3"}',
+    );
+    const ctx = { root: proj, pipeline: 'penguins', workspace: join(proj, '.cellar', 'workspace') };
+    recordRunReads(
+      ctx,
+      'load',
+      observed(
+        [
+          join(proj, 'data', 'a.csv'),
+          join(proj, '.cellar', 'workspace', 'x'),
+          join(proj, 'node_modules', '@acme', 'geo', 'data', 'cities.json'),
+          '/elsewhere/shared.csv',
+          join(proj, 'out.csv'),
+        ],
+        { written: new Set([join(proj, 'out.csv')]), env: new Set(['REGION']) },
+      ),
+    );
+    recordRunReads(ctx, 'load', observed([join(proj, 'data', 'b.csv')]));
+    const rec = recordedRunReads(proj, 'penguins', 'load');
+    expect(rec.files).toEqual(['/elsewhere/shared.csv', 'data/a.csv', 'data/b.csv']);
+    expect(rec.packages).toEqual(['node_modules/@acme/geo']);
+    expect(rec.env).toEqual(['REGION']);
+    // Another pipeline's task of the same name has its own record.
+    expect(recordedRunReads(proj, 'flights', 'load').files).toEqual([]);
+    expect([...recordedRunReadsOfPipeline(proj, 'penguins').keys()]).toEqual(['load']);
+    const inputs = runReadInputs(proj, rec, new RunReadStamps());
+    expect(inputs['node_modules/@acme/geo']).toBe('pkg:1.2.3');
+    expect(inputs['data/a.csv']).toBe('missing');
+  });
+
+  it('keys content: a same-size edit with mtime put back changes it, with a trusted stamp and no re-read otherwise', () => {
+    const proj = join(root, 'proj2');
+    mkdirSync(join(proj, 'data'), { recursive: true });
+    const file = join(proj, 'data', 'p.csv');
+    writeFileSync(file, 'a,1\n');
+    const rec = {
+      files: ['data/p.csv'],
+      dirs: ['data'],
+      probes: ['data/none'],
+      packages: [],
+      env: [],
+    };
+    const saved = stampLimits.racyMs;
+    stampLimits.racyMs = 0; // trust stamps at once (the racy window is filestamp.test.ts's)
+    try {
+      const stamps = RunReadStamps.forProject(proj);
+      const first = runReadInputs(proj, rec, stamps);
+      expect(first['data/p.csv']).toMatch(/^[0-9a-f]{16}$/);
+      expect(first['data/']).toMatch(/^ls:[0-9a-f]{16}$/);
+      expect(first['data/none']).toBe('probe:missing');
+      stamps.save();
+      // Unchanged: equal, from stat alone (the memo's stamp is trusted).
+      expect(runReadInputs(proj, rec, RunReadStamps.forProject(proj))).toEqual(first);
+      execFileSync('cp', ['-p', file, `${file}.saved`]);
+      writeFileSync(file, 'a,2\n');
+      execFileSync('touch', ['-r', `${file}.saved`, file]);
+      rmSync(`${file}.saved`);
+      const edited = runReadInputs(proj, rec, RunReadStamps.forProject(proj));
+      expect(edited['data/p.csv']).not.toBe(first['data/p.csv']);
+      expect(edited['data/']).toBe(first['data/']);
+      writeFileSync(join(proj, 'data', 'q.csv'), '');
+      expect(runReadInputs(proj, rec, RunReadStamps.forProject(proj))['data/']).not.toBe(
+        first['data/'],
+      );
+      rmSync(file);
+      expect(runReadInputs(proj, rec, RunReadStamps.forProject(proj))['data/p.csv']).toBe(
+        'missing',
+      );
+    } finally {
+      stampLimits.racyMs = saved;
+    }
+  });
+});
