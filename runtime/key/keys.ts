@@ -15,6 +15,7 @@ import {
   runReadInputs,
   RunReadStamps,
   type RecordedRunReads,
+  type RunReadsAt,
 } from './run-reads.js';
 
 export interface KeyOptions {
@@ -24,9 +25,7 @@ export interface KeyOptions {
    * Key what each task was recorded reading at run time on earlier runs (run-reads.ts): the
    * project root and the pipeline the records belong to, and the stamp memo (saved by the caller).
    */
-  reads?: {
-    root: string;
-    pipeline: string;
+  reads?: RunReadsAt & {
     stamps: RunReadStamps;
     /** The pipeline's records, when the caller has read them already. */
     records?: Map<string, RecordedRunReads>;
@@ -61,8 +60,7 @@ export async function computeKeys(
     return facts;
   };
   const recorded = options.reads
-    ? (options.reads.records ??
-      recordedRunReadsOfPipeline(options.reads.root, options.reads.pipeline))
+    ? (options.reads.records ?? recordedRunReadsOfPipeline(options.reads))
     : undefined;
   for (const node of graph.nodes) {
     const task = node.task;

@@ -15,6 +15,7 @@
 // gains the input). Warm runs stat each recorded file and read none whose stat facts are unchanged
 // (filestamp.ts: size, inode, mtime and ctime, so a same-size edit under `touch -r` is caught).
 import {
+  existsSync,
   mkdirSync,
   readdirSync,
   readFileSync,
@@ -56,15 +57,35 @@ const EMPTY: RecordedRunReads = Object.freeze({
   env: [],
 }) as RecordedRunReads;
 
-/** `<root>/.cellar/run-reads/<pipeline>`: one folder per pipeline, so listing it once finds
- *  every record of that pipeline (a run does not open a file per task that never read any). */
-export function runReadsDir(root: string, pipeline: string): string {
-  return join(root, '.cellar', 'run-reads', safeName(pipeline));
+/**
+ * Whose records: the project, the pipeline and the workspace its results live in (two workspaces
+ * of one project, e.g. `--workspace` per test or per branch, keep their records apart, as their
+ * results are apart).
+ */
+export interface RunReadsAt {
+  /** The project root (runtime/project.ts findProjectRoot): recorded paths are relative to it. */
+  root: string;
+  pipeline: string;
+  /** The workspace folder (runtime/store/workspace.ts resolveWorkspace). */
+  workspace: string;
 }
 
-function recordFile(root: string, pipeline: string, task: string): string {
-  const id = sha256(`${pipeline}\u0000${task}`).slice(0, 16);
-  return join(runReadsDir(root, pipeline), `${safeName(task).slice(0, 60)}-${id}.json`);
+/** `<root>/.cellar/run-reads/<pipeline>-<workspace id>`: one folder per pipeline and workspace, so
+ *  listing it once finds every record (a run does not open a file per task that never read any).
+ *  The workspace id hashes its path relative to the root, so a moved project keeps its records. */
+export function runReadsDir(at: RunReadsAt): string {
+  const ws = sha256(toRecorded(at.root, resolve(at.workspace))).slice(0, 8);
+  return join(at.root, '.cellar', 'run-reads', `${safeName(at.pipeline)}-${ws}`);
+}
+
+function recordFile(at: RunReadsAt, task: string): string {
+  const id = sha256(`${at.pipeline}\u0000${task}`).slice(0, 16);
+  return join(runReadsDir(at), `${safeName(task).slice(0, 60)}-${id}.json`);
+}
+
+/** Has `task` a record at all (one stat, no read)? */
+export function hasRunReads(at: RunReadsAt, task: string): boolean {
+  return existsSync(recordFile(at, task));
 }
 
 const safeName = (s: string) => s.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 80) || '_';
@@ -72,11 +93,11 @@ const safeName = (s: string) => s.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 80) 
 /**
  * The run-time reads recorded for `task` of `pipeline` on earlier runs, or empty lists when none
  * were (or the record is unreadable: the next run records again). The one reader of the records:
- * the key (computeKeys) and anything validating a warm run use it. `root` is the project root
- * (runtime/project.ts findProjectRoot); paths are relative to it.
+ * the key (computeKeys) and anything validating a warm run use it. Paths are relative to `at.root`
+ * (absolute outside it); turn a record into key inputs with `runReadInputs`.
  */
-export function recordedRunReads(root: string, pipeline: string, task: string): RecordedRunReads {
-  return parseRecord(recordFile(root, pipeline, task));
+export function recordedRunReads(at: RunReadsAt, task: string): RecordedRunReads {
+  return parseRecord(recordFile(at, task));
 }
 
 function parseRecord(file: string): RecordedRunReads {
@@ -106,28 +127,24 @@ function parseRecord(file: string): RecordedRunReads {
  * Every task's record of one pipeline, by task name, from one listing of its folder (an empty map
  * when the pipeline never recorded a read: the common case costs one failed readdir).
  */
-export function recordedRunReadsOfPipeline(
-  root: string,
-  pipeline: string,
-): Map<string, RecordedRunReads> {
+export function recordedRunReadsOfPipeline(at: RunReadsAt): Map<string, RecordedRunReads> {
   const out = new Map<string, RecordedRunReads>();
   let names: string[];
   try {
-    names = readdirSync(runReadsDir(root, pipeline));
+    names = readdirSync(runReadsDir(at));
   } catch {
     return out;
   }
   for (const name of names) {
     if (!name.endsWith('.json')) continue;
-    const file = join(runReadsDir(root, pipeline), name);
+    const file = join(runReadsDir(at), name);
     let task: unknown;
     try {
       task = (JSON.parse(readFileSync(file, 'utf8')) as { task?: unknown }).task;
     } catch {
       continue;
     }
-    if (typeof task === 'string' && file === recordFile(root, pipeline, task))
-      out.set(task, parseRecord(file));
+    if (typeof task === 'string' && file === recordFile(at, task)) out.set(task, parseRecord(file));
   }
   return out;
 }
@@ -144,25 +161,17 @@ export interface ObservedReads {
   seen: Map<string, string>;
 }
 
-/** Where the run's own files live: never inputs (the workspace holds outputs and manifests). */
-export interface ReadsContext {
-  root: string;
-  pipeline: string;
-  workspace?: string;
-}
+/** Whose records, and where the run's own files live: never inputs (the workspace holds outputs). */
+export type ReadsContext = RunReadsAt;
 
 /**
  * Add what one run observed to the task's record (kept sorted; written only when it grows). Files
  * under the project's `.cellar/`, the workspace and Node's own install are left out (Cellar's
  * state and the runtime, not data); a file under `node_modules/` is recorded as its package (the
  * installed version enters the key, as for packages the bundle imports: that holds for a package
- * the task's code never imports, too). Returns the record as written.
+ * the task's code never imports, too).
  */
-export function recordRunReads(
-  ctx: ReadsContext,
-  task: string,
-  seen: ObservedReads,
-): RecordedRunReads {
+export function recordRunReads(ctx: ReadsContext, task: string, seen: ObservedReads): void {
   const fresh: RecordedRunReads = { files: [], dirs: [], probes: [], packages: [], env: [] };
   const classify = (abs: string, into: 'files' | 'dirs' | 'probes') => {
     if (seen.written.has(abs) || excluded(ctx, abs)) return;
@@ -174,7 +183,9 @@ export function recordRunReads(
   for (const d of seen.dirs) classify(d, 'dirs');
   for (const p of seen.probes) classify(p, 'probes');
   fresh.env.push(...seen.env);
-  const known = recordedRunReads(ctx.root, ctx.pipeline, task);
+  // The common case, a task that read nothing by path: no file opened at all.
+  if (seen.files.size + seen.dirs.size + seen.probes.size + seen.env.size === 0) return;
+  const known = recordedRunReads(ctx, task);
   const merged: RecordedRunReads = {
     files: union(known.files, fresh.files),
     dirs: union(known.dirs, fresh.dirs),
@@ -184,7 +195,7 @@ export function recordRunReads(
   };
   const size = (r: RecordedRunReads) =>
     r.files.length + r.dirs.length + r.probes.length + r.packages.length + r.env.length;
-  if (size(merged) === size(known)) return known;
+  if (size(merged) === size(known)) return;
   const observed: Record<string, string> = {};
   for (const [abs, hash] of seen.seen) {
     const dir = abs.endsWith('/');
@@ -193,12 +204,11 @@ export function recordRunReads(
     observed[toRecorded(ctx.root, plain) + (dir ? '/' : '')] = hash;
   }
   if (Object.keys(observed).length > 0) merged.observed = observed;
-  const path = recordFile(ctx.root, ctx.pipeline, task);
+  const path = recordFile(ctx, task);
   mkdirSync(dirname(path), { recursive: true });
   const tmp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
   writeFileSync(tmp, JSON.stringify({ task, pipeline: ctx.pipeline, ...merged }) + '\n');
   renameSync(tmp, path);
-  return merged;
 }
 
 const union = (a: string[], b: string[]) => [...new Set([...a, ...b])].sort();
@@ -208,11 +218,7 @@ const nodeInstall = resolve(dirname(process.execPath), '..');
 function excluded(ctx: ReadsContext, abs: string): boolean {
   const within = (dir: string) =>
     abs === dir || abs.startsWith(dir.endsWith(sep) ? dir : dir + sep);
-  return (
-    within(join(ctx.root, '.cellar')) ||
-    (ctx.workspace !== undefined && within(resolve(ctx.workspace))) ||
-    within(nodeInstall)
-  );
+  return within(join(ctx.root, '.cellar')) || within(resolve(ctx.workspace)) || within(nodeInstall);
 }
 
 /** The package folder (`…/node_modules/<name>` or `…/node_modules/@scope/name`) holding `abs`. */

@@ -25,6 +25,7 @@ import { canonicalJson, makeKey } from '../key/hash.js';
 import { stampLimits } from '../key/filestamp.js';
 import { addRecordedReads } from '../key/keys.js';
 import {
+  hasRunReads,
   recordedRunReads,
   RunReadStamps,
   type ReadsContext,
@@ -60,7 +61,9 @@ export class ReadAdopter {
    */
   async finished(node: GraphNode, key: CacheKey, manifest?: Manifest): Promise<void> {
     const upMoved = node.upstream.some((u) => this.moved.has(u));
-    const rec = recordedRunReads(this.ctx.root, this.ctx.pipeline, node.name);
+    // Most tasks read nothing by path: one stat, no record to open.
+    if (!upMoved && !this.before.has(node.name) && !hasRunReads(this.ctx, node.name)) return;
+    const rec = recordedRunReads(this.ctx, node.name);
     if (!upMoved && shape(rec) === shape(this.before.get(node.name))) return;
     const upstream: Record<string, string> = {};
     for (const [u, k] of Object.entries(key.inputs.upstream)) upstream[u] = this.moved.get(u) ?? k;

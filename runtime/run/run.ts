@@ -151,8 +151,12 @@ export async function preparePipelineRun(
   const memo =
     options.store instanceof LocalStore ? join(options.workspace, '.codehash.json') : undefined;
   const hasher = options.codeAware ? new CodeHasher(memo) : undefined;
-  const readsAt = { root: options.projectRoot, pipeline: options.pipeline.name };
-  const records = recordedRunReadsOfPipeline(readsAt.root, readsAt.pipeline);
+  const readsAt = {
+    root: options.projectRoot,
+    pipeline: options.pipeline.name,
+    workspace: options.workspace,
+  };
+  const records = recordedRunReadsOfPipeline(readsAt);
   const stamps = RunReadStamps.forProject(options.projectRoot);
   const keys = await computeKeys(graph, { hasher, reads: { ...readsAt, stamps, records } });
   hasher?.save();

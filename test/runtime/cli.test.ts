@@ -149,7 +149,11 @@ describe('cellar run (real processes)', () => {
   });
 
   it('resumes after SIGKILL mid-task: finished tasks stay cached, results equal an uninterrupted run', async () => {
-    const dir = copyFixture('basic');
+    const ownProject = (d: string) => {
+      writeFileSync(join(d, 'package.json'), '{ "private": true, "type": "module" }\n');
+      return d;
+    };
+    const dir = ownProject(copyFixture('basic'));
     const args = [
       'run',
       join(dir, 'pipeline.ts'),
@@ -185,7 +189,7 @@ describe('cellar run (real processes)', () => {
       [],
     );
 
-    const clean = copyFixture('basic');
+    const clean = ownProject(copyFixture('basic'));
     const reference = await runJson([
       'run',
       join(clean, 'pipeline.ts'),
@@ -194,12 +198,30 @@ describe('cellar run (real processes)', () => {
       '--param',
       'slowMs=1500',
     ]);
-    expect(resumed.keys).toEqual(reference.keys);
+    expect(reference.code).toBe(0);
+    // `source` reads input.csv at run time: from the second run on its key holds the file's
+    // content and its path from the project root (key/run-reads.ts), and the first run filed its
+    // results under those keys too (run/adopt-reads.ts). The resumed run is a second run: compare
+    // with the reference's second. (Both copies are their own projects, as a clone would be: the
+    // package.json written below; without one the project root is this repository and the two
+    // copies' data files have different paths in it.)
+    const referenceAgain = await runJson([
+      'run',
+      join(clean, 'pipeline.ts'),
+      '--workspace',
+      join(clean, 'ws'),
+      '--param',
+      'slowMs=1500',
+    ]);
+    expect(referenceAgain.status).toEqual(all('cached'));
+    expect(resumed.keys).toEqual(referenceAgain.keys);
     for (const out of ['total', 'report']) {
+      // (File names carry the key each result was computed under: K0 for the reference's first
+      // run, whose manifest under the later key points at the same file.)
       const file = readdirSync(totalDir).find((f) => f.startsWith(`${out}_`))!;
-      expect(readFileSync(join(totalDir, file))).toEqual(
-        readFileSync(join(clean, 'ws', 'basic', 'total', file)),
-      );
+      const refDir = join(clean, 'ws', 'basic', 'total');
+      const refFile = readdirSync(refDir).find((f) => f.startsWith(`${out}_`))!;
+      expect(readFileSync(join(totalDir, file))).toEqual(readFileSync(join(refDir, refFile)));
     }
   });
 

@@ -135,6 +135,7 @@ describe('the records (run-reads.ts)', () => {
       '{"name":"@acme/geo","version":"1.2.3"}',
     );
     const ctx = { root: proj, pipeline: 'penguins', workspace: join(proj, '.cellar', 'workspace') };
+    const other = { ...ctx, pipeline: 'flights' };
     recordRunReads(
       ctx,
       'load',
@@ -150,13 +151,15 @@ describe('the records (run-reads.ts)', () => {
       ),
     );
     recordRunReads(ctx, 'load', observed([join(proj, 'data', 'b.csv')]));
-    const rec = recordedRunReads(proj, 'penguins', 'load');
+    const rec = recordedRunReads(ctx, 'load');
     expect(rec.files).toEqual(['/elsewhere/shared.csv', 'data/a.csv', 'data/b.csv']);
     expect(rec.packages).toEqual(['node_modules/@acme/geo']);
     expect(rec.env).toEqual(['REGION']);
     // Another pipeline's task of the same name has its own record.
-    expect(recordedRunReads(proj, 'flights', 'load').files).toEqual([]);
-    expect([...recordedRunReadsOfPipeline(proj, 'penguins').keys()]).toEqual(['load']);
+    expect(recordedRunReads(other, 'load').files).toEqual([]);
+    expect([...recordedRunReadsOfPipeline(ctx).keys()]).toEqual(['load']);
+    // Another workspace of the same project (a test's or a branch's --workspace) too.
+    expect(recordedRunReads({ ...ctx, workspace: join(proj, 'ws2') }, 'load').files).toEqual([]);
     const inputs = runReadInputs(proj, rec, new RunReadStamps());
     expect(inputs['node_modules/@acme/geo']).toBe('pkg:1.2.3');
     expect(inputs['data/a.csv']).toBe('missing');
