@@ -188,6 +188,34 @@ export class CodeHasher {
     return recordedEnv.get(moduleUrl) ?? this.envNames.get(modulePath(moduleUrl)) ?? [];
   }
 
+  /**
+   * What this hasher's answer for `moduleUrl` rested on, after `fingerprint`/`prepare`: the
+   * content stamp of every file read (the bundle's inputs, or the fallback's closure), and the
+   * package names whose installed versions are in the fingerprint (looked up from `dirs`).
+   * Undefined for a recorded (built) fingerprint or one not computed by this hasher.
+   */
+  evidence(
+    moduleUrl: string,
+  ): { files: Record<string, FileStamp>; dirs: string[]; packages: string[] } | undefined {
+    if (recorded.has(moduleUrl) || !this.done.has(moduleUrl)) return undefined;
+    const path = modulePath(moduleUrl);
+    const fp = this.done.get(moduleUrl)!;
+    const packages = Object.keys(fp.packages);
+    const entry = this.entries[path];
+    // A bundled module's package versions are looked up from its own folder (`finish`).
+    if (entry) return { files: { ...entry.inputs }, dirs: [dirname(path)], packages };
+    // The fallback keyed the module by its closure, one memo record per file, each file's
+    // packages looked up from that file's folder.
+    const files: Record<string, FileStamp> = {};
+    for (const rel of Object.keys(fp.files)) {
+      const abs = resolve(dirname(path), rel);
+      const memo = this.memo[abs];
+      if (!memo) return undefined;
+      files[abs] = memo.stamp;
+    }
+    return { files, dirs: [...new Set(Object.keys(files).map((f) => dirname(f)))], packages };
+  }
+
   /** Persist the memo if anything changed (atomically: a torn memo would only cost time, but still). */
   save(): void {
     if (!this.memoFile || !this.dirty) return;

@@ -99,3 +99,22 @@ export function diffKeyInputs(before: unknown, after: unknown): KeyChange[] {
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
+
+const envMemo = new Map<string, string>();
+
+/** `{NAME: hash}` for the named variables (the key's `env`; keys.ts, and the warm-run record's check); `*` (a read by computed name) cannot be keyed and is left out. */
+export function envInputs(names: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of names) {
+    if (name === '*') continue;
+    const value = process.env[name];
+    const memoKey = `${name}\0${value === undefined ? '\u0001unset' : value}`;
+    let hashed = envMemo.get(memoKey);
+    if (hashed === undefined) {
+      hashed = value === undefined ? 'unset' : sha256(`cellar-env\0${name}\0${value}`).slice(0, 16);
+      envMemo.set(memoKey, hashed);
+    }
+    out[name] = hashed;
+  }
+  return out;
+}
