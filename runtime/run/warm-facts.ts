@@ -32,6 +32,13 @@ export function warmFactsOf(
     if (node.task.rerun) return `task ${node.name} runs on every run (rerun)`;
     if (hooksFor(node.task).length > 0) return `task ${node.name} has a key hook`;
   }
+  // Every key input must be one this record answers for (definitions and CLI params by the
+  // sources and context, code by the stamps, env by the hashed values). A key input added later
+  // (run-time reads, say) leaves no record until the record checks it too.
+  for (const [name, key] of prepared.keys)
+    for (const [field, value] of Object.entries(key.inputs))
+      if (value !== undefined && !CHECKED_KEY_INPUTS.has(field))
+        return `task ${name}'s key holds ${field}, which the record does not check`;
   const tasks: WarmFacts['tasks'] = [];
   for (const [i, e] of plan.entries.entries()) {
     const r = result?.tasks[i];
@@ -85,3 +92,15 @@ export function warmFactsOf(
     tasks,
   };
 }
+
+/** The key inputs (types.ts KeyInputs) whose every source the record checks; `hooks` never gets here. */
+const CHECKED_KEY_INPUTS = new Set([
+  'task',
+  'version',
+  'cache',
+  'params',
+  'upstream',
+  'codecs',
+  'code',
+  'env',
+]);
