@@ -131,6 +131,8 @@ export interface PreparedRun {
   plan: RunPlan;
   /** The run-time read records the keys were computed from (key/run-reads.ts). */
   records: Map<string, RecordedRunReads>;
+  /** The code hasher that keyed the tasks (what each module's key rested on: `evidence`). */
+  hasher?: CodeHasher;
 }
 
 /** Everything up to the plan: no task runs. Throws CellarError for a bad pipeline or selector. */
@@ -176,7 +178,7 @@ export async function preparePipelineRun(
   lap('probe');
   const plan = planRun(graph, keys, facts, { rerun: rerun.names, only });
   lap('plan');
-  return { timings, options, graph, keys, plan, records };
+  return { timings, options, graph, keys, plan, records, ...(hasher ? { hasher } : {}) };
 }
 
 /**
