@@ -310,7 +310,7 @@ async function sqlStage(
     if (!run.memory.sql.has(key)) run.memory.sql.set(key, await sqlFacts(a.sqlTemplates, dialect));
     run.stats.used.sql.push(key);
     const facts = run.memory.sql.get(key)!;
-    analyses.set(c.index, { ...a, sqlReads: facts.reads });
+    analyses.set(c.index, { ...a, sqlReads: facts.reads, sqlFiles: facts.files ?? [] });
     run.diagnostics.push(...sqlDiagnostics(run.path, c, a, facts, dialect));
   }
 }

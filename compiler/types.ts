@@ -205,6 +205,8 @@ export interface CellAnalysis {
    * it depends on the task's `//| dialect:`, which another cell may carry.
    */
   sqlReads?: string[];
+  /** Literal file paths its sql`` templates read on DuckDB (analyze/sql-files.ts). */
+  sqlFiles?: string[];
   /** Params cells only. */
   params: ParamDecl[];
   /** Text removed when emitting: `export` keywords, `export {}`. */
@@ -295,6 +297,8 @@ export interface ParamPlan extends ParamDecl {
 export interface WarehousePlan {
   dialect?: 'bigquery' | 'duckdb';
   reads: string[];
+  /** Literal file paths the task's SQL reads (DuckDB), as written: keyed by content at run time. */
+  files?: string[];
   materialize?: string;
   /** Logical table → task materializing it. */
   tables: Record<string, string>;

@@ -8,6 +8,7 @@
 // warning on the cell's line (W_SQL_SYNTAX), not an error: the warehouse is the judge of its own
 // SQL, and reads only ever add cache-key precision.
 import { diagnostic } from '../diagnostics.js';
+import { fileReads } from './sql-files.js';
 import type { CellAnalysis, Diagnostic, TaggedCell } from '../types.js';
 
 type Polyglot = typeof import('@polyglot-sql/sdk');
@@ -28,6 +29,8 @@ export interface SqlProblem {
 
 export interface SqlFacts {
   reads: string[];
+  /** Literal paths the templates read as files on DuckDB (sql-files.ts), as written, sorted. */
+  files: string[];
   problems: SqlProblem[];
 }
 
@@ -46,10 +49,15 @@ export async function sqlFacts(
   templates: string[],
   dialect: 'bigquery' | 'duckdb' | undefined,
 ): Promise<SqlFacts> {
-  if (templates.length === 0) return { reads: [], problems: [] };
+  if (templates.length === 0) return { reads: [], files: [], problems: [] };
+  const files = [
+    ...new Set(
+      templates.flatMap((t) => fileReads(t, dialect ?? 'bigquery').reads.map((r) => r.path)),
+    ),
+  ].sort();
   loading ??= import('@polyglot-sql/sdk').catch(() => undefined);
   const polyglot = await loading;
-  if (!polyglot) return { reads: [], problems: [] };
+  if (!polyglot) return { reads: [], files, problems: [] };
   const tables = new Set<string>();
   const problems: SqlProblem[] = [];
   const refused = (template: number, error: unknown) => {
@@ -74,13 +82,15 @@ export async function sqlFacts(
         dialect === 'duckdb' ? polyglot.Dialect.DuckDB : polyglot.Dialect.BigQuery,
       );
       if (!result.success) refused(index, (result as { error?: unknown }).error);
+      // A quoted path used as a table (`FROM 'data/x.csv'`) is a file, keyed by content, not a table.
       for (const t of result.success ? (result.analysis?.baseTables ?? []) : [])
-        if (t.name && !t.name.startsWith(PLACEHOLDER)) tables.add(t.name);
+        if (t.name && !t.name.startsWith(PLACEHOLDER) && !files.includes(t.name))
+          tables.add(t.name);
     } catch (error) {
       refused(index, error); // unparseable: no reads, and a problem to report
     }
   }
-  return { reads: [...tables].sort(), problems };
+  return { reads: [...tables].sort(), files, problems };
 }
 
 /**
