@@ -199,6 +199,9 @@ export interface CellAnalysis {
   sqlTemplates: string[];
   /** Where each template's text starts in the cell (just after the backtick), parallel to sqlTemplates. */
   sqlTemplateAt?: { line: number; column: number }[];
+  /** Parallel to sqlTemplates when some template names its dialect (`sql.dialect('duckdb')`…``):
+   *  that dialect, or null for the task's. Absent when none does. */
+  sqlTemplateDialects?: ('bigquery' | 'duckdb' | null)[];
   /**
    * Tables the templates read (sorted), for the task's cache key and `tables` edges. Set by the
    * SQL pass (program.ts, with analyze/sql.ts) on task cells with templates, not by the analyzer:

@@ -47,12 +47,17 @@ export async function sqlReads(
  */
 export async function sqlFacts(
   templates: string[],
-  dialect: 'bigquery' | 'duckdb' | undefined,
+  taskDialect: 'bigquery' | 'duckdb' | undefined,
+  /** Per template, its own dialect (`sql.dialect('duckdb')`…``), else null: the task's. */
+  ownDialects?: readonly ('bigquery' | 'duckdb' | null)[],
 ): Promise<SqlFacts> {
+  const dialectOf = (i: number) => ownDialects?.[i] ?? taskDialect;
   if (templates.length === 0) return { reads: [], files: [], problems: [] };
   const files = [
     ...new Set(
-      templates.flatMap((t) => fileReads(t, dialect ?? 'bigquery').reads.map((r) => r.path)),
+      templates.flatMap((t, i) =>
+        fileReads(t, dialectOf(i) ?? 'bigquery').reads.map((r) => r.path),
+      ),
     ),
   ].sort();
   loading ??= import('@polyglot-sql/sdk').catch(() => undefined);
@@ -69,6 +74,7 @@ export async function sqlFacts(
     problems.push({ template, message, ...(line > 0 ? { line } : {}) });
   };
   for (const [index, template] of templates.entries()) {
+    const dialect = dialectOf(index);
     problems.push(...commentedParams(index, template, dialect ?? 'bigquery'));
     // An interpolation after FROM/JOIN is a table (an upstream Query): give it a table-shaped
     // placeholder so the rest of the query still parses, and leave it out of the reads.
@@ -147,7 +153,9 @@ export function sqlDiagnostics(
   facts: SqlFacts,
   dialect: 'bigquery' | 'duckdb' | undefined,
 ): Diagnostic[] {
+  const taskDialect = dialect;
   return facts.problems.map((problem) => {
+    const dialect = analysis.sqlTemplateDialects?.[problem.template] ?? taskDialect;
     const start = analysis.sqlTemplateAt?.[problem.template];
     const line = start ? start.line + (problem.line ?? 1) - 1 : undefined;
     if (problem.kind === 'comment-param') {
