@@ -217,6 +217,8 @@ async function printDryRun(
     console.log(formatPlan(prepared.plan, verbose ? {} : { limit: PLAN_LIST_LIMIT }));
     const lines = formatEstimates(estimates);
     if (lines) console.log(lines);
+    const { remoteReadNotes } = await import('../../runtime/warehouse/tasks/files.js');
+    for (const note of remoteReadNotes(prepared.plan)) console.log(note);
   }
   return EXIT.ok;
 }

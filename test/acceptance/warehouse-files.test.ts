@@ -199,4 +199,23 @@ describe('files read by the warehouse are in the key by content', () => {
     expect(gone?.error).not.toContain('IO Error');
     expect(gone?.location).toBe('notebooks/gone.ipynb, cell 3 (id gone), line 4');
   });
+
+  it('a remote URL is keyed by URL only, and --dry-run says so', () => {
+    const p = withData(
+      'remote.ipynb',
+      notebook(
+        SETUP,
+        cell(
+          'remote',
+          "//| task: remote\n//| dialect: duckdb\nconst rows = await sql`SELECT COUNT(*) AS n FROM read_csv_auto('https://data.example.org/sales.csv')`;",
+        ),
+      ),
+    );
+    const dry = p.cellar('run', 'notebooks/remote.ipynb', '--dry-run');
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.stdout).toContain(
+      'note: task remote reads https://data.example.org/sales.csv, keyed by its URL only',
+    );
+    expect(dry.stdout).toContain('cellar run --rerun remote');
+  });
 });

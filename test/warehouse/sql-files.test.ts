@@ -107,7 +107,7 @@ describe("the compiler lists the literal paths of a task's own SQL", () => {
       workdir: '../../notebooks',
       format: false,
     });
-    expect(result.diagnostics.filter((d) => d.severity !== 'info')).toEqual([]);
+    expect(result.diagnostics.filter((d) => d.severity !== 'note')).toEqual([]);
     const file = (name: string) =>
       result.files.find((f) => f.path.endsWith(`/${name}.ts`))!.contents;
     const filesOf = (code: string) =>

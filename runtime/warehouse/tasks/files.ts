@@ -25,6 +25,7 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { checkStamp, readWithStamp, sameStamp, type FileStamp } from '../../key/filestamp.js';
 import type { AnyTask } from '../../task.js';
+import type { RunPlan } from '../../types.js';
 import { sourceWorkdir } from '../../load/source.js';
 import { fileReads, type FileRead } from '../sql/files.js';
 import { warehouseConfig } from '../session.js';
@@ -94,6 +95,24 @@ export async function fileKeyInputs(
   }
   memo.save();
   return inputs;
+}
+
+/**
+ * `cellar run --dry-run`'s warning for remote reads: one line per task and URL whose content is
+ * not in the key (read from each plan entry's warehouse key inputs, `url:<url>`).
+ */
+export function remoteReadNotes(plan: RunPlan): string[] {
+  const notes: string[] = [];
+  for (const e of plan.entries) {
+    const inputs = e.key.inputs.hooks?.warehouse;
+    if (!inputs || typeof inputs !== 'object') continue;
+    for (const name of Object.keys(inputs))
+      if (name.startsWith('url:'))
+        notes.push(
+          `note: task ${e.name} reads ${name.slice(4)}, keyed by its URL only (a remote file's content is not in the key): \`cellar run --rerun ${e.name}\` reads it again`,
+        );
+  }
+  return notes;
 }
 
 /** Content stamps of data files, one JSON file per project; written atomically when it changes. */
