@@ -104,7 +104,8 @@ export async function fileKeyInputs(
 export function remoteReadNotes(plan: RunPlan): string[] {
   const notes: string[] = [];
   for (const e of plan.entries) {
-    const inputs = e.key.inputs.hooks?.warehouse;
+    // (A plan from the warm-run record carries keys without inputs.)
+    const inputs = e.key.inputs?.hooks?.warehouse;
     if (!inputs || typeof inputs !== 'object') continue;
     for (const name of Object.keys(inputs))
       if (name.startsWith('url:'))
