@@ -8,8 +8,9 @@
 // stream holds one page at a time; rows are converted with the schema into the same JSON-safe
 // values as the DuckDB adapter (values.ts). Table versions are BigQuery's own `lastModifiedTime`,
 // which changes with every load, insert, DML or DDL on the table, including writes made outside
-// cellar. The Storage Read API (Arrow over gRPC) is not used: the stand-in cannot serve gRPC, so it
-// could not be tested here; `columns()` is the place to add it.
+// cellar; a view's version adds its base tables' times (`viewVersion`). The Storage Read API
+// (Arrow over gRPC) is not used: the stand-in cannot serve gRPC, so it could not be tested here;
+// `columns()` is the place to add it.
 import type { BigQuery as BigQueryClient, Job, Query as ClientQuery } from '@google-cloud/bigquery';
 import { splitTableName } from '../sql/names.js';
 import { intFromString, isoFromMicros, logicalFromBigQuery } from './values.js';

@@ -17,6 +17,9 @@
 //   anyone changes the stamp (ctime cannot be set back from user space), an unchanged file
 //   costs two `stat`s. `fingerprint: 'catalog'` leaves the content out (writes outside cellar
 //   that keep the row count and columns are then not seen).
+// A view's version is its own (`r<n>:d<ddl>`) plus the version of every table its query reads,
+// as DuckDB's binder resolves them (`viewVersion`): a view's catalog entry does not move when an
+// outside program writes its base tables.
 //
 // Each operation opens its own connection (cheap in DuckDB), so a stream and a query can run at
 // once; the database file itself is opened only while leased (lease.ts), so worker threads and
