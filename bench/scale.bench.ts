@@ -58,6 +58,11 @@ function cli(cwd: string, args: string[]): Timed {
   };
 }
 
+/** Remove the project's warm-run records, so the next run takes the full path (keys, bundle). */
+function dropWarmRecords(dir: string): void {
+  rmSync(join(dir, '.cellar', 'cache', 'warm'), { recursive: true, force: true });
+}
+
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const round = (x: number, d = 0) => Math.round(x * 10 ** d) / 10 ** d;
 
@@ -148,13 +153,24 @@ function wideRows(n: number): BenchRow[] {
   const coldRan = statuses(cold).ran ?? 0;
   const warms: Timed[] = [];
   const versions: Timed[] = [];
+  const fulls: Timed[] = [];
+  const dries: Timed[] = [];
+  // Interleaved: --version, the warm run (answered by the warm-run record the last run wrote),
+  // the warm --dry-run (same), and the same warm run down the full path (record removed first:
+  // compile freshness, bundle load, keys, store probe).
   for (let i = 0; i < 5; i++) {
     versions.push(cli(dir, ['--version']));
     warms.push(cli(dir, run));
+    dries.push(cli(dir, ['run', nb, '--dry-run']));
+    dropWarmRecords(dir);
+    fulls.push(cli(dir, run));
   }
-  for (const w of warms)
+  for (const w of [...warms, ...fulls])
     if (!w.ok || statuses(w).cached !== n + 1)
       return [failed(`${label}: warm run not all cached`, w)];
+  for (const d of dries)
+    if (!d.ok || !d.out.includes(`0 tasks would run, ${n + 1} cached.`))
+      return [failed(`${label}: warm --dry-run not all cached`, d)];
   const warmByPipeline = median(
     [0, 1, 2, 3, 4].map(
       () => cli(dir, ['run', join('generated', 'wide', 'pipeline.ts'), '--json']).ms,
@@ -164,6 +180,10 @@ function wideRows(n: number): BenchRow[] {
   const version = median(versions.map((v) => v.ms));
   const warmCpu = median(warms.map((w) => w.cpuMs));
   const versionCpu = median(versions.map((v) => v.cpuMs));
+  const full = median(fulls.map((w) => w.ms));
+  const fullCpu = median(fulls.map((w) => w.cpuMs));
+  const dry = median(dries.map((w) => w.ms));
+  const dryCpu = median(dries.map((w) => w.cpuMs));
   // Cold again with the code fingerprints already recorded (.codehash.json kept, every result
   // removed): the execution's own per-task cost, without the first keying of 1,000 modules.
   rmSync(join(dir, '.cellar', 'workspace', 'wide'), { recursive: true, force: true });
@@ -243,8 +263,40 @@ function wideRows(n: number): BenchRow[] {
       met: warm - version <= 25,
     },
     {
+      name: `${label}: warm --dry-run by notebook path, all cached (median of 5)`,
+      value: round(dry),
+      unit: 'ms',
+    },
+    {
+      name: `${label}: warm --dry-run minus \`cellar --version\``,
+      value: round(dry - version),
+      unit: 'ms',
+      aim: '≤ 25 ms',
+      met: dry - version <= 25,
+    },
+    {
+      name: `${label}: warm run by notebook path down the full path (no warm-run record; median of 5)`,
+      value: round(full),
+      unit: 'ms',
+    },
+    {
       name: `${label}: CPU time (user + system) of the warm run (median of 5)`,
       value: round(warmCpu),
+      unit: 'ms',
+    },
+    {
+      name: `${label}: CPU time of the warm run minus that of \`cellar --version\``,
+      value: round(warmCpu - versionCpu),
+      unit: 'ms',
+    },
+    {
+      name: `${label}: CPU time of the warm --dry-run (median of 5)`,
+      value: round(dryCpu),
+      unit: 'ms',
+    },
+    {
+      name: `${label}: CPU time of the warm run down the full path (median of 5)`,
+      value: round(fullCpu),
       unit: 'ms',
     },
     {
@@ -319,11 +371,19 @@ function apiRows(shape: 'wide' | 'chain', n: number): BenchRow[] {
   if (!dry.ok) return [failed(`${label}: --dry-run`, dry)];
   const cold = cli(dir, base);
   if (!cold.ok) return [failed(`${label}: cold run`, cold)];
+  const all = n + (shape === 'wide' ? 1 : 0);
   const warm = cli(dir, base);
-  const tasks = n + (shape === 'wide' ? 1 : 0);
-  if (!warm.ok || statuses(warm).cached !== tasks)
+  if (!warm.ok || statuses(warm).cached !== all)
     return [failed(`${label}: warm run not all cached`, warm)];
   const version = cli(dir, ['--version']);
+  const warmDry = cli(dir, ['run', 'pipeline.ts', '--dry-run']);
+  if (!warmDry.ok || !warmDry.out.includes(`0 tasks would run, ${all} cached.`))
+    return [failed(`${label}: warm --dry-run not all cached`, warmDry)];
+  // The same warm run without the warm-run record: loading the pipeline, keys, store probe.
+  dropWarmRecords(dir);
+  const full = cli(dir, base);
+  if (!full.ok || statuses(full).cached !== all)
+    return [failed(`${label}: warm run (full path) not all cached`, full)];
   const cpu = (t: Timed) => ({ value: round(t.cpuMs), unit: 'ms' });
   return [
     {
@@ -339,14 +399,14 @@ function apiRows(shape: 'wide' | 'chain', n: number): BenchRow[] {
     { name: `${label}: cold run CPU time (user + system, worker threads included)`, ...cpu(cold) },
     {
       name: `${label}: per-task overhead, cold ((cold − warm) / tasks)`,
-      value: round((cold.ms - warm.ms) / tasks, 3),
+      value: round((cold.ms - warm.ms) / all, 3),
       unit: 'ms',
       aim: '≤ 0.2 ms',
-      met: (cold.ms - warm.ms) / tasks <= 0.2,
+      met: (cold.ms - warm.ms) / all <= 0.2,
     },
     {
       name: `${label}: per-task CPU time, cold ((cold − warm CPU) / tasks)`,
-      value: round((cold.cpuMs - warm.cpuMs) / tasks, 3),
+      value: round((cold.cpuMs - warm.cpuMs) / all, 3),
       unit: 'ms',
     },
     {
@@ -365,7 +425,22 @@ function apiRows(shape: 'wide' | 'chain', n: number): BenchRow[] {
     },
     { name: `${label}: warm run CPU time (user + system)`, ...cpu(warm) },
     { name: `${label}: warm run peak RSS`, value: round(warm.rssMb, 1), unit: 'MB' },
+    {
+      name: `${label}: warm \`--dry-run\`, all stored`,
+      value: round(warmDry.ms),
+      unit: 'ms',
+      aim: '≤ 1000 ms',
+      met: warmDry.ms <= 1000,
+    },
+    { name: `${label}: warm --dry-run CPU time (user + system)`, ...cpu(warmDry) },
+    {
+      name: `${label}: warm run down the full path (no warm-run record)`,
+      value: round(full.ms),
+      unit: 'ms',
+    },
+    { name: `${label}: warm run down the full path, CPU time (user + system)`, ...cpu(full) },
     { name: `${label}: \`cellar --version\` beside it`, value: round(version.ms), unit: 'ms' },
+    { name: `${label}: \`cellar --version\` CPU time`, ...cpu(version) },
   ];
 }
 
@@ -425,7 +500,7 @@ export default async function scaleBench(): Promise<BenchSection> {
     title: 'Scale: compiled notebooks, 100k-task pipelines, big notebooks',
     measuredAt: new Date().toISOString().slice(0, 10),
     notes:
-      'Wall times of the real CLI process (spawn to exit), each in its own small project under bench/.tmp/scale/. "By notebook path" is how users run: `cellar run notebooks/wide.ipynb` checks that the compile is fresh first. The `cellar --version` rows are the floor of a fresh Node process loading the CLI, measured interleaved with the warm runs. Peak RSS and CPU time (user + system) from GNU time. Set CELLAR_BENCH_SCALE=wide,api,chain,compile to run a subset (api runs the 100k wide and the 10k chain; chain the chain alone).',
+      'Wall times of the real CLI process (spawn to exit), each in its own small project under bench/.tmp/scale/. "By notebook path" is how users run: `cellar run notebooks/wide.ipynb` checks that the compile is fresh first. The `cellar --version` rows are the floor of a fresh Node process loading the CLI, measured interleaved with the warm runs. Peak RSS and CPU time (user + system) from GNU time. Set CELLAR_BENCH_SCALE=wide,api,chain,compile to run a subset (api: the 100k wide and the 10k chain; chain: the chain alone). A warm run is answered by the warm-run record the last full run wrote (runtime/run/warm-record.ts); the rows "down the full path" remove that record first.',
     rows,
   };
 }

@@ -82,7 +82,11 @@ export interface FreshnessFacts {
  * fresh (see the header for what that checks), else undefined: compile as usual. Saves the
  * record again when stamps moved but contents did not, so the next check is stats only.
  */
-export function freshPipeline(facts: FreshnessFacts): string | undefined {
+export function freshPipeline(
+  facts: FreshnessFacts,
+  /** Filled with each file found unchanged and its stamp as now (the warm run's other checks reuse it). */
+  verified?: Map<string, FileStamp>,
+): string | undefined {
   const file = stampsPath(facts.root, facts.notebookAbs);
   const stamps = readStamps(file);
   if (
@@ -97,6 +101,7 @@ export function freshPipeline(facts: FreshnessFacts): string | undefined {
     const c = checkStamp(path, stamp);
     if (!c.same) return undefined;
     if (!sameStamp(c.stamp, stamp)) restamped = true;
+    verified?.set(path, c.stamp);
     return c.stamp;
   };
   const notebook = check(facts.notebookAbs, stamps.notebook);

@@ -108,8 +108,12 @@ export async function main(argv: string[]): Promise<number> {
   } catch (error) {
     if (error instanceof CliError) {
       // The code goes on the first line, before any usage text the message carries.
+      // A first line that introduces a list ("… does not compile:") keeps its colon last.
       const [first, ...rest] = error.message.split('\n');
-      console.error([`cellar ${name}: ${first} (${error.code})`, ...rest].join('\n'));
+      const head = first.endsWith(':')
+        ? `${first.slice(0, -1)} (${error.code}):`
+        : `${first} (${error.code})`;
+      console.error([`cellar ${name}: ${head}`, ...rest].join('\n'));
       return error.exitCode;
     }
     console.error(`cellar ${name}: ${describeUnexpected(error)}`);

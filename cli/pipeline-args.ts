@@ -44,22 +44,31 @@ export async function resolvePipelineFile(arg: string | undefined): Promise<stri
  * compiler's check (a hand-written pipeline pays one read, not the compiler's modules).
  */
 async function warnIfStale(file: string): Promise<void> {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch {
-    return;
-  }
-  const source = /^\s*source: '([^']+\.ipynb)',$/m.exec(text)?.[1];
-  if (!source) return;
+  const notebook = namedNotebook(file);
+  if (!notebook) return;
   const { staleWarning, compiledFresh } = (await import('./commands/compile.js')) as {
     staleWarning: (path: string) => string | undefined;
     compiledFresh: (pipeline: string, notebook: string) => boolean;
   };
   // The compile's content stamps answer a fresh compile with stats; else the compile cache decides.
-  if (compiledFresh(file, join(findProjectRoot(dirname(file)), source))) return;
+  if (compiledFresh(file, notebook)) return;
   const warning = staleWarning(file);
   if (warning) process.stderr.write(`warning: ${warning}\n`);
+}
+
+/**
+ * The notebook (absolute) a compiled pipeline.ts was compiled from (its `source:` line), or
+ * undefined for a hand-written pipeline or an unreadable file.
+ */
+export function namedNotebook(file: string): string | undefined {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const source = /^\s*source: '([^']+\.ipynb)',$/m.exec(text)?.[1];
+  return source ? join(findProjectRoot(dirname(file)), source) : undefined;
 }
 
 /** The pipeline a path names; `sourceMaps` as in `loadPipeline` (false: no task runs here). */

@@ -651,6 +651,39 @@ export function duplicateOutputs(
   return found;
 }
 
+/**
+ * E_DUPLICATE_OUTPUT for compiling `notebook` alone (`cellar compile a/w.ipynb`, `cellar run
+ * a/w.ipynb`) into a folder another notebook of the project, still present, was compiled into
+ * (`b/w.ipynb`): the same clash `duplicateOutputs` finds among the notebooks of one compile, seen
+ * through the folder's pipeline.ts header. Without it, running each in turn would make each
+ * overwrite the other's folder and share its workspace. `undefined` when the folder is free, ours,
+ * or its notebook is gone (an orphan the next compile of the folder replaces).
+ */
+export function foreignOutput(
+  notebook: string,
+  out: string | undefined,
+  cwd = process.cwd(),
+): Diagnostic | undefined {
+  const root = projectRoot(dirname(notebook));
+  const outDir = outputRoot(notebook, out);
+  const head = readOrUndefined(join(outDir, stemOf(notebook), 'pipeline.ts'))?.slice(0, 400) ?? '';
+  const m = new RegExp(`${HEADER.replace(/[`]/g, '\\`')} from (\\S+?\\.ipynb)`).exec(head);
+  if (!m) return undefined;
+  const rel = posix(relative(root, notebook));
+  const owner = m[1]!;
+  if (owner.toLowerCase() === rel.toLowerCase() || !existsSync(join(root, owner))) return undefined;
+  const folder = `${relative(cwd, outDir) || '.'}/${stemOf(notebook)}/`;
+  return diagnostic(
+    'error',
+    'E_DUPLICATE_OUTPUT',
+    { notebook: rel },
+    `compiles to ${folder}, which holds ${owner}'s pipeline: ${rel} is not compiled`,
+    {
+      hint: 'rename one of the notebooks (the output folder is named after the file), or compile them with different --out folders',
+    },
+  );
+}
+
 /** An output folder whose notebook no longer exists (see orphanedOutputs). */
 export interface OrphanedOutput {
   /** Absolute path of the folder, `<out>/<stem>`. */

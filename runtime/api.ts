@@ -10,6 +10,9 @@ import { buildGraph } from './run/graph.js';
 import { computeKeys } from './key/keys.js';
 import { CodeHasher } from './key/codehash.js';
 import { invokeTask, readOutput } from './run/perform.js';
+import { closestManifest, PREVIOUS_RUNS_COMPARED } from './run/probe.js';
+import { formatChange } from './run/summary.js';
+import { diffKeyInputs } from './key/hash.js';
 import { LocalStore } from './store/local.js';
 import type { Store } from './store/store.js';
 import { pipelineOf, pipelinesListing, type AnyTask, type TaskOutputs } from './task.js';
@@ -119,9 +122,15 @@ export async function load<T extends AnyTask>(
   const key = (await computeKeys(graph, { hasher })).get(task.name)!;
   const manifest = await store.readManifest(task.name, key.value);
   if (!manifest) {
-    const latest = await store.latestManifest(task.name);
-    const hint = latest
-      ? `; the last stored result has key ${latest.key}: run the pipeline to refresh it`
+    // Explain against the stored run closest to these inputs (same params where one exists), as
+    // --dry-run does, and say what differs: the newest run may be another param's.
+    const closest = closestManifest(
+      await store.recentManifests(task.name, PREVIOUS_RUNS_COMPARED),
+      key.inputs,
+    );
+    const changes = closest ? diffKeyInputs(closest.inputs, key.inputs) : [];
+    const hint = closest
+      ? `; the closest stored result has key ${closest.key}${changes.length > 0 ? ` (differs in ${changes.slice(0, 3).map(formatChange).join('; ')}${changes.length > 3 ? `; and ${changes.length - 3} more` : ''})` : ''}: run the pipeline to refresh it`
       : '; run the pipeline first';
     throw new CellarError(
       `no stored output of '${task.name}' for key ${key.value} in ${store.location}${hint}`,

@@ -60,3 +60,37 @@ export function installedPackageVersion(fromDir: string, name: string): string |
     if (dirname(dir) === dir) return undefined;
   }
 }
+
+/**
+ * The files `installedPackageVersion(fromDir, name)` decides by: `read`, every package.json it
+ * reads (the one that answers, and each project package.json it passes whose name is not
+ * `name`), and `absent`, every package.json it looks for that is not there.
+ * While each file read has the same content and each absent one stays absent, the answer is the
+ * same (the warm-run record, run/warm-record.ts, checks them instead of asking again).
+ */
+export function packageVersionEvidence(
+  fromDir: string,
+  name: string,
+): { read: string[]; absent: string[] } {
+  const read: string[] = [];
+  const absent: string[] = [];
+  for (let dir = resolve(fromDir); ; dir = dirname(dir)) {
+    const manifest = join(dir, 'node_modules', name, 'package.json');
+    if (existsSync(manifest)) {
+      read.push(manifest);
+      return { read, absent };
+    }
+    absent.push(manifest);
+    const own = join(dir, 'package.json');
+    if (existsSync(own)) {
+      read.push(own);
+      try {
+        if ((JSON.parse(readFileSync(own, 'utf8')) as { name?: string }).name === name)
+          return { read, absent };
+      } catch {
+        // not a readable package.json: keep walking, as installedPackageVersion does
+      }
+    } else absent.push(own);
+    if (dirname(dir) === dir) return { read, absent };
+  }
+}

@@ -18,6 +18,7 @@ import {
   renameSync,
   rmSync,
 } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -67,6 +68,14 @@ export async function buildDist() {
     writeAtomic(file.path, file.contents);
     written.add(file.path);
   }
+  // The build's identity: a hash of every file it wrote. A warm-run record (runtime/run/
+  // warm-record.ts) is trusted only by the very build that wrote it, since any change to Cellar's
+  // code may change keys, codecs or what a run prints.
+  const hash = createHash('sha256');
+  for (const file of [...result.outputFiles].sort((a, b) => (a.path < b.path ? -1 : 1)))
+    hash.update(file.path.slice(dist.length)).update('\0').update(file.contents);
+  writeAtomic(join(dist, 'build-id'), hash.digest('hex').slice(0, 16));
+  written.add(join(dist, 'build-id'));
   writeAtomic(stamp, String(Date.now()));
   const hourAgo = Date.now() - 3600_000;
   for (const name of readdirSync(dist)) {

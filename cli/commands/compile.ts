@@ -14,6 +14,7 @@ import {
   compileFile,
   compilerFingerprint,
   duplicateOutputs,
+  foreignOutput,
   findNotebooks,
   fixtureTasks,
   outputRoot,
@@ -100,7 +101,7 @@ async function compileOnce(parsed: CompileArgs, memory?: CompileMemory): Promise
   for (const nb of notebooks) {
     const root = projectRoot(dirname(nb));
     const outDir = outputRoot(nb, parsed.out);
-    const clash = clashing.get(nb);
+    const clash = clashing.get(nb) ?? foreignOutput(nb, parsed.out);
     if (clash) {
       failed = true;
       console.error(formatDiagnostic(clash));
@@ -268,6 +269,13 @@ export async function ensureCompiled(notebookPath: string): Promise<string> {
   const fresh = freshPipeline(facts);
   if (fresh) return fresh;
   const { root, outDir } = facts;
+  const clash = foreignOutput(nb, undefined);
+  if (clash)
+    throw new CliError(
+      `${relative(root, nb).split('\\').join('/')} cannot be compiled:\n${formatDiagnostic(clash)}\n`,
+      'E_COMPILE',
+      EXIT.usage,
+    );
   let outcome: NotebookOutcome;
   try {
     outcome = await compileFile(nb, { root, outDir });

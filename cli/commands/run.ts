@@ -1,10 +1,10 @@
 // `cellar run <pipeline> [task...]`: run a compiled pipeline (or a notebook, compiled first when
 // stale) as a cached DAG and print a Luigi-style summary. Exit 0 when every task ran or was
 // cached, 1 when a task failed, 2 for bad usage or a pipeline that cannot be built.
-import { hostname } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
 import { dirname } from 'node:path';
 import type { TaskRunner } from '../../runtime/run/execute.js';
-import { runPipeline, type PreparedRun } from '../../runtime/run/run.js';
+import type { PreparedRun } from '../../runtime/run/run.js';
 import { chooseStore, openStore } from '../../runtime/store/open.js';
 import type { Store } from '../../runtime/store/store.js';
 import { resolveWorkspace } from '../../runtime/store/workspace.js';
@@ -16,11 +16,12 @@ import {
   ProgressLine,
   resultJson,
 } from '../../runtime/run/summary.js';
-import type { RunEvent, RunResult } from '../../runtime/types.js';
+import type { CacheKey, RunEvent, RunPlan, RunResult } from '../../runtime/types.js';
+import type { PlanEstimate } from '../../runtime/warehouse/tasks/estimate.js';
+import { cachedRunResult, type WarmRecord } from '../../runtime/run/warm-record.js';
 import { defineCommand } from '../command.js';
 import { CliError, EXIT } from '../errors.js';
-import { failureLocation, thrownValueLocation } from '../failure-location.js';
-import { openPipeline, parseParams, toCliError } from '../pipeline-args.js';
+import { recordWarmRun, warmRun, type RunRequest } from '../warm-run.js';
 
 const USAGE = `usage: cellar run <pipeline.ts|notebook.ipynb|folder> [task...] [options]
 
@@ -83,6 +84,42 @@ export const run = defineCommand({
     if (values.notify && !/^https?:\/\//.test(values.notify))
       throw new CliError(`--notify needs an http(s) URL, got '${values.notify}'`, 'E_USAGE');
     const [pipelineArg, ...only] = positionals;
+    const request: RunRequest = {
+      arg: pipelineArg ?? '',
+      only,
+      params: values.param,
+      workdir: values.workdir,
+      workspace: values.workspace,
+      store: values.store,
+      rerun: values.rerun,
+      executor,
+      verbose,
+      notify: values.notify !== undefined,
+    };
+    // Every task cached and nothing moved since the last run: say so without loading anything
+    // (cli/warm-run.ts; any doubt falls through to the full path).
+    const warm = pipelineArg ? warmRun(request) : undefined;
+    if (warm) {
+      if (values['dry-run']) return printDryRun(cachedPlan(warm), [], values.json, verbose);
+      const reporter = eventReporter({ json: values.json, verbose });
+      let result: RunResult;
+      try {
+        result = cachedRunResult(warm, {
+          workers: Math.max(1, workers ?? availableParallelism()),
+          onEvent: reporter.onEvent,
+        });
+      } finally {
+        reporter.stop();
+      }
+      console.log(values.json ? resultJson(result) : formatSummary(result));
+      return EXIT.ok;
+    }
+    // The full path. Loaded only now: a warm run answered above never pays for loading the
+    // runtime's run stages, the pipeline loader or the failure locator.
+    const [{ runPipeline }, { openPipeline, parseParams, toCliError }] = await Promise.all([
+      import('../../runtime/run/run.js'),
+      import('../pipeline-args.js'),
+    ]);
     // Task code runs on worker threads (each loads the pipeline with source maps) unless
     // --in-process; --verbose prints stacks of load errors, which then point at the sources.
     const { pipeline, file } = await openPipeline(pipelineArg, {
@@ -143,7 +180,16 @@ export const run = defineCommand({
       reporter.stop();
     }
     const { prepared, result } = outcome;
-    if (!result) return printDryRun(prepared, values.json, verbose);
+    await recordWarmRun(request, prepared, result, await compileFacts(file));
+    if (!result) {
+      const { estimatePlan } = await import('../../runtime/warehouse/tasks/estimate.js');
+      const estimates = await estimatePlan(prepared.graph, prepared.plan).catch(
+        (e: unknown): PlanEstimate[] => [
+          { task: '*', bytes: null, queries: 0, note: (e as Error).message },
+        ],
+      );
+      return printDryRun(prepared.plan, estimates, values.json, verbose);
+    }
     await locateFailures(result, prepared, reporter.stacks);
     if (values.json) console.log(resultJson(result));
     else {
@@ -196,17 +242,13 @@ function eventReporter(o: { json: boolean; verbose: boolean }) {
  *  unless --verbose), and the warehouse cost guard (bytes each task's SQL would
  *  process, from BigQuery dry runs). */
 async function printDryRun(
-  prepared: PreparedRun,
+  plan: RunPlan,
+  estimates: PlanEstimate[],
   json: boolean,
   verbose: boolean,
 ): Promise<number> {
-  const { estimatePlan, formatEstimates } =
-    await import('../../runtime/warehouse/tasks/estimate.js');
-  const estimates = await estimatePlan(prepared.graph, prepared.plan).catch((e: unknown) => [
-    { task: '*', bytes: null, queries: 0, note: (e as Error).message },
-  ]);
   if (json) {
-    const tasks = prepared.plan.entries.map((e) => ({
+    const tasks = plan.entries.map((e) => ({
       name: e.name,
       action: e.action,
       key: e.key.value,
@@ -214,11 +256,44 @@ async function printDryRun(
     }));
     console.log(JSON.stringify({ ok: true, dryRun: true, tasks, estimates }));
   } else {
-    console.log(formatPlan(prepared.plan, verbose ? {} : { limit: PLAN_LIST_LIMIT }));
-    const lines = formatEstimates(estimates);
-    if (lines) console.log(lines);
+    console.log(formatPlan(plan, verbose ? {} : { limit: PLAN_LIST_LIMIT }));
+    if (estimates.length > 0) {
+      const { formatEstimates } = await import('../../runtime/warehouse/tasks/estimate.js');
+      const lines = formatEstimates(estimates);
+      if (lines) console.log(lines);
+    }
   }
   return EXIT.ok;
+}
+
+/**
+ * The plan a checked warm record stands for: every task cached, or not requested. Its keys carry
+ * no inputs (the record holds none): only `--dry-run`'s printing reads this plan, and an
+ * all-cached plan prints no key diffs.
+ */
+function cachedPlan(record: WarmRecord): RunPlan {
+  return {
+    entries: record.tasks.map((t) => ({
+      name: t.name,
+      action: t.cached ? 'cached' : 'not-run',
+      key: { value: t.key } as CacheKey,
+      reason: t.cached ? { kind: 'cached' } : { kind: 'not-requested' },
+    })),
+  };
+}
+
+/**
+ * For the warm record: the compiler fingerprint and the notebook whose compile freshness the
+ * run checked (a notebook argument, or the notebook a compiled pipeline.ts names), else null.
+ */
+async function compileFacts(
+  pipelineFile: string,
+): Promise<{ compiler: string; notebook: string } | null> {
+  const { namedNotebook } = await import('../pipeline-args.js');
+  const notebook = namedNotebook(pipelineFile);
+  if (!notebook) return null;
+  const { compilerFingerprint } = await import('../../compiler/host.js');
+  return { compiler: compilerFingerprint(), notebook };
 }
 
 /** Name the notebook cell and line each failure came from (stack frame → generated module → cell). */
@@ -227,7 +302,9 @@ async function locateFailures(
   prepared: PreparedRun,
   stacks: Map<string, string>,
 ): Promise<void> {
-  for (const t of result.ok ? [] : result.tasks) {
+  if (result.ok) return;
+  const { failureLocation, thrownValueLocation } = await import('../failure-location.js');
+  for (const t of result.tasks) {
     if (t.status !== 'failed') continue;
     const task = prepared.graph.byName.get(t.name)?.task;
     if (!task) continue;

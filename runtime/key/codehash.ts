@@ -33,7 +33,7 @@ import {
 import { dirname, join, relative, resolve, extname, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isBuiltin } from 'node:module';
-import { sha256 } from './hash.js';
+import { HOST_LOCALE, HOST_TIME_ZONE, sha256 } from './hash.js';
 import { checkStamp, readWithStamp, sameStamp, type FileStamp } from './filestamp.js';
 import { findPackageRoot, installedPackageVersion } from '../project.js';
 import { tempStamp } from '../store/owner.js';
@@ -61,7 +61,7 @@ interface EntryMemo {
   env: string[];
 }
 
-const MEMO_VERSION = 3; // 3: bundle sections hashed without comments (esbuild keeps some)
+const MEMO_VERSION = 4; // 3: bundle sections hashed without comments (esbuild keeps some); 4: host time zone / locale facts
 
 /**
  * Fingerprints recorded by `cellar build`, by module URL. A built bundle carries no sources to
@@ -186,6 +186,34 @@ export class CodeHasher {
    */
   envRead(moduleUrl: string): readonly string[] {
     return recordedEnv.get(moduleUrl) ?? this.envNames.get(modulePath(moduleUrl)) ?? [];
+  }
+
+  /**
+   * What this hasher's answer for `moduleUrl` rested on, after `fingerprint`/`prepare`: the
+   * content stamp of every file read (the bundle's inputs, or the fallback's closure), and the
+   * package names whose installed versions are in the fingerprint (looked up from `dirs`).
+   * Undefined for a recorded (built) fingerprint or one not computed by this hasher.
+   */
+  evidence(
+    moduleUrl: string,
+  ): { files: Record<string, FileStamp>; dirs: string[]; packages: string[] } | undefined {
+    if (recorded.has(moduleUrl) || !this.done.has(moduleUrl)) return undefined;
+    const path = modulePath(moduleUrl);
+    const fp = this.done.get(moduleUrl)!;
+    const packages = Object.keys(fp.packages);
+    const entry = this.entries[path];
+    // A bundled module's package versions are looked up from its own folder (`finish`).
+    if (entry) return { files: { ...entry.inputs }, dirs: [dirname(path)], packages };
+    // The fallback keyed the module by its closure, one memo record per file, each file's
+    // packages looked up from that file's folder.
+    const files: Record<string, FileStamp> = {};
+    for (const rel of Object.keys(fp.files)) {
+      const abs = resolve(dirname(path), rel);
+      const memo = this.memo[abs];
+      if (!memo) return undefined;
+      files[abs] = memo.stamp;
+    }
+    return { files, dirs: [...new Set(Object.keys(files).map((f) => dirname(f)))], packages };
   }
 
   /** Persist the memo if anything changed (atomically: a torn memo would only cost time, but still). */
@@ -533,6 +561,9 @@ async function splitBySource(
   return files;
 }
 
+/** Pseudo-variables for host facts in the `env` key input (never names of real variables). */
+export { HOST_TIME_ZONE, HOST_LOCALE };
+
 /**
  * Environment variables named in code: `process.env.X`, `process.env['X']`, `const { X, Y: y } =
  * process.env`, and a Deno notebook's `Deno.env.get('X')`. `*` marks a read by computed name (`process.env[name]`), which no key can follow.
@@ -551,6 +582,13 @@ export function envReadIn(code: string): string[] {
     /\bDeno\d*\s*\.\s*env\s*\.\s*get\s*\(\s*(?:(["'`])([^"'`$]*)\1\s*\)|([^)]*)\))/g,
   ))
     names.add(m[2] !== undefined ? m[2] : '*');
+  // Host facts that change what the same code computes: local-time Date methods (`getHours`,
+  // parsing '2024-03-10 02:30', `toString`) follow the host's time zone, and `Intl` /
+  // `toLocale…String` its locale. Keyed as pseudo-variables (keys.ts `hostFact`), so a laptop in
+  // another zone never gets a value computed in this one; code that never names them keeps
+  // sharing results across zones. Packages are not scanned (their code is not in the bundle).
+  if (/\b(?:Date|Intl)\b|\.toLocale\w*String\b/.test(code)) names.add(HOST_TIME_ZONE);
+  if (/\bIntl\b|\.toLocale\w*String\b/.test(code)) names.add(HOST_LOCALE);
   for (const m of code.matchAll(/\{([^{}]*)\}\s*=\s*process\.env\b/g)) {
     for (const part of m[1]!.split(',')) {
       const name = part.split(':')[0]!.split('=')[0]!.trim();

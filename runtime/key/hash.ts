@@ -99,3 +99,44 @@ export function diffKeyInputs(before: unknown, after: unknown): KeyChange[] {
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
+
+const envMemo = new Map<string, string>();
+
+/** The host facts a task's code may depend on (codehash.ts `envReadIn` names them), keyed in clear. */
+export const HOST_TIME_ZONE = '@timeZone';
+export const HOST_LOCALE = '@locale';
+
+/**
+ * `{NAME: hash}` for the named variables (the key's `env`; keys.ts, and the warm-run record's
+ * check), and the host facts (`@timeZone`, `@locale`) in clear; `*` (a read by computed name)
+ * cannot be keyed and is left out.
+ */
+export function envInputs(names: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of names) {
+    if (name === '*') continue;
+    if (name.startsWith('@')) {
+      out[name] = hostFact(name); // not a secret: in clear, so --dry-run can say what moved
+      continue;
+    }
+    const value = process.env[name];
+    const memoKey = `${name}\0${value === undefined ? '\u0001unset' : value}`;
+    let hashed = envMemo.get(memoKey);
+    if (hashed === undefined) {
+      hashed = value === undefined ? 'unset' : sha256(`cellar-env\0${name}\0${value}`).slice(0, 16);
+      envMemo.set(memoKey, hashed);
+    }
+    out[name] = hashed;
+  }
+  return out;
+}
+
+/**
+ * A host fact keyed for code that depends on it (codehash.ts `envReadIn`): the IANA time zone
+ * local-time Date methods use (from TZ or /etc/localtime, as ICU resolves it), or the default
+ * locale `Intl` and `toLocale…String` use (from LC_ALL / LANG).
+ */
+function hostFact(name: string): string {
+  const resolved = Intl.DateTimeFormat().resolvedOptions();
+  return name === HOST_LOCALE ? resolved.locale : resolved.timeZone;
+}

@@ -6,7 +6,7 @@
 // hooks' `keyInputs` (e.g. the warehouse asking for table snapshots).
 import { codecKey } from '../codecs/index.js';
 import { CodeHasher, type CodeFingerprint } from './codehash.js';
-import { makeKey, sha256 } from './hash.js';
+import { envInputs, makeKey, sha256 } from './hash.js';
 import { hooksFor } from '../run/hooks.js';
 import type { AnyTask, OutputSpec } from '../task.js';
 import type { CacheKey, KeyInputs, TaskGraph } from '../types.js';
@@ -105,25 +105,6 @@ function codecsOf(outputs: Record<string, OutputSpec>): Record<string, string> {
   return codecs;
 }
 const codecsMemo = new Map<string, Readonly<Record<string, string>>>();
-
-const envMemo = new Map<string, string>();
-
-/** `{NAME: hash}` for the named variables; `*` (a read by computed name) cannot be keyed and is left out. */
-function envInputs(names: readonly string[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const name of names) {
-    if (name === '*') continue;
-    const value = process.env[name];
-    const memoKey = `${name}\0${value === undefined ? '\u0001unset' : value}`;
-    let hashed = envMemo.get(memoKey);
-    if (hashed === undefined) {
-      hashed = value === undefined ? 'unset' : sha256(`cellar-env\0${name}\0${value}`).slice(0, 16);
-      envMemo.set(memoKey, hashed);
-    }
-    out[name] = hashed;
-  }
-  return out;
-}
 
 /** A task defined without `module`: keyed by its run function's text, whitespace collapsed. */
 function codeOfRun(task: AnyTask): CodeFingerprint {

@@ -96,6 +96,19 @@ export async function importBundled(
   }
 }
 
+/**
+ * The cached bundle of the pipeline at `path` as the last `importBundled` left it: the bundle
+ * file (absolute) and the content stamp of every source file it was built from. Undefined when
+ * there is none (never bundled, or loaded through tsx).
+ */
+export function bundledInputs(
+  path: string,
+): { bundle: string; inputs: Record<string, FileStamp> } | undefined {
+  const cacheDir = join(findProjectRoot(dirname(path)), '.cellar', 'cache', 'pipelines');
+  const record = readRecord(join(cacheDir, `${sha256(path).slice(0, 16)}.json`));
+  return record ? { bundle: join(cacheDir, record.bundle), inputs: record.inputs } : undefined;
+}
+
 function readRecord(file: string): BundleRecord | undefined {
   try {
     const r = JSON.parse(readFileSync(file, 'utf8')) as BundleRecord;

@@ -119,6 +119,8 @@ export interface PreparedRun {
   graph: TaskGraph;
   keys: Map<string, CacheKey>;
   plan: RunPlan;
+  /** The code hasher that keyed the tasks (what each module's key rested on: `evidence`). */
+  hasher?: CodeHasher;
 }
 
 /** Everything up to the plan: no task runs. Throws CellarError for a bad pipeline or selector. */
@@ -156,7 +158,7 @@ export async function preparePipelineRun(
   lap('probe');
   const plan = planRun(graph, keys, facts, { rerun: rerun.names, only });
   lap('plan');
-  return { timings, options, graph, keys, plan };
+  return { timings, options, graph, keys, plan, ...(hasher ? { hasher } : {}) };
 }
 
 /**

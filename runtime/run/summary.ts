@@ -131,7 +131,8 @@ export function describeReason(reason: PlanReason): string {
   }
 }
 
-function formatChange(c: KeyChange): string {
+/** One key difference as `--dry-run` prints it: `params.n: 3 → 4`. */
+export function formatChange(c: KeyChange): string {
   const show = (v: unknown) =>
     v === undefined ? '(none)' : typeof v === 'string' ? v : JSON.stringify(v);
   return `${c.path}: ${show(c.before)} → ${show(c.after)}`;
@@ -281,7 +282,10 @@ export function describeSchema(s: OutputSchema): string {
     case 'table':
       return `table ${s.rows} rows × ${s.columns.length} columns: ${s.columns.map((c) => `${c.name} ${c.type}`).join(', ')}`;
     case 'json':
-      return `json ${s.type}${s.length !== undefined ? ` of ${s.length}` : ''}`;
+      // A value holding project-class instances is no JSON (structured codec, .v8): say what it holds.
+      return s.classes && s.classes.length > 0
+        ? `value ${s.type}${s.length !== undefined ? ` of ${s.length}` : ''} (instances of ${s.classes.join(', ')})`
+        : `json ${s.type}${s.length !== undefined ? ` of ${s.length}` : ''}`;
     case 'text':
       return `text, ${s.chars} chars`;
     case 'binary':

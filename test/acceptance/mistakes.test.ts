@@ -123,6 +123,32 @@ describe('compile errors are located and explained', () => {
     expect(() => p.read('generated/sales/pipeline.ts')).toThrow();
   });
 
+  it("variant: run one at a time, the second is refused instead of taking over the first one's folder and workspace", () => {
+    const p = project();
+    p.run('mkdir', ['-p', 'notebooks/2024', 'notebooks/2025']);
+    p.write('notebooks/2024/sales.ipynb', sales);
+    p.write('notebooks/2025/sales.ipynb', sales);
+    expect(p.cellar('run', 'notebooks/2024/sales.ipynb').code).toBe(0);
+    const before = p.read('generated/sales/pipeline.ts');
+    for (const args of [
+      ['run', 'notebooks/2025/sales.ipynb'],
+      ['compile', 'notebooks/2025/sales.ipynb'],
+    ]) {
+      const r = p.cellar(...args);
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toContain(
+        "notebooks/2025/sales.ipynb: error E_DUPLICATE_OUTPUT: compiles to generated/sales/, which holds notebooks/2024/sales.ipynb's pipeline",
+      );
+      expect(r.stderr).toContain('rename one of the notebooks');
+      expect(r.stderr).not.toMatch(STACK_FRAME);
+    }
+    expect(p.read('generated/sales/pipeline.ts')).toBe(before);
+    // Once the first notebook is renamed away, its folder is an orphan and the second may have it.
+    p.run('mv', ['notebooks/2024/sales.ipynb', 'notebooks/2024/sales2024.ipynb']);
+    expect(p.cellar('run', 'notebooks/2025/sales.ipynb').code).toBe(0);
+    expect(p.read('generated/sales/pipeline.ts')).toContain('notebooks/2025/sales.ipynb');
+  });
+
   it('a file that is not a notebook names the file', () => {
     const p = project();
     p.write('notebooks/half.ipynb', sales.slice(0, 200));

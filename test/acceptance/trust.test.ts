@@ -13,6 +13,7 @@ import {
   runStatuses as run,
   showOutput as show,
 } from './harness.js';
+import { notebookText } from '../compiler/notebook.js';
 
 afterAll(removeProjects);
 
@@ -83,6 +84,46 @@ describe('empty tables', () => {
     expect(show(p, nb, 'b13_report', 'columnNames')).toEqual(['id', 'region', 'amount']);
     expect(show(p, nb, 'b13_report', 'amountsIsArray')).toBe(true);
     expect(show(p, nb, 'b13_report', 'totalAmount')).toBe(0);
+  });
+});
+
+describe('the host time zone and locale', () => {
+  // Item 4's kind on the JavaScript side: the embedded warehouse runs in UTC, but a task's own
+  // local-time Date methods follow the host's zone. Such a task is keyed on the zone; a task
+  // that names no Date or Intl keeps sharing results across zones.
+  const NB = 'notebooks/clock.ipynb';
+  const CELLS = [
+    '//| task: wall\nconst hour = new Date(Date.UTC(2024, 2, 10, 12, 0)).getHours();',
+    '//| task: money\nconst shown = (1234.5).toLocaleString();',
+    '//| task: plain\nconst twice = 21 * 2;',
+  ];
+
+  it('a task using local-time Date methods re-runs in another zone; one naming no Date stays cached', () => {
+    const p = project();
+    p.write(NB, notebookText(CELLS));
+    p.setEnv('TZ', 'America/New_York');
+    expect(run(p, NB)).toEqual({ wall: 'ran', money: 'ran', plain: 'ran' });
+    expect(show(p, NB, 'wall', 'hour')).toBe(8);
+    expect(run(p, NB)).toEqual({ wall: 'cached', money: 'cached', plain: 'cached' });
+    p.setEnv('TZ', 'Asia/Tokyo');
+    const dry = p.cellar('run', NB, '--dry-run');
+    expect(dry.stdout).toMatch(/env\.@timeZone: America\/New_York → Asia\/Tokyo/);
+    expect(run(p, NB)).toEqual({ wall: 'ran', money: 'ran', plain: 'cached' });
+    expect(show(p, NB, 'wall', 'hour')).toBe(21);
+    // Back in the first zone, its stored result is served again (the zone is in the key).
+    p.setEnv('TZ', 'America/New_York');
+    expect(run(p, NB)).toEqual({ wall: 'cached', money: 'cached', plain: 'cached' });
+  });
+
+  it('variant: a task formatting with the default locale re-runs under another LANG', () => {
+    const p = project();
+    p.write(NB, notebookText(CELLS));
+    p.setEnv('LC_ALL', 'en_US.UTF-8');
+    expect(run(p, NB)).toEqual({ wall: 'ran', money: 'ran', plain: 'ran' });
+    p.setEnv('LC_ALL', 'de_DE.UTF-8');
+    const dry = p.cellar('run', NB, '--dry-run');
+    expect(dry.stdout).toMatch(/env\.@locale: en-US → de-DE/);
+    expect(run(p, NB)).toEqual({ wall: 'cached', money: 'ran', plain: 'cached' });
   });
 });
 

@@ -62,7 +62,8 @@ describe('exit codes agree with the README', () => {
     );
     const r = await cellar(['run', 'broken.ipynb'], { cwd: dir });
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain('E_COMPILE');
+    // The code sits before the colon that introduces the diagnostics, not dangling after it.
+    expect(r.stderr).toMatch(/broken\.ipynb does not compile \(E_COMPILE\):\n/);
     expect(r.stderr).toContain('cell 2 (id c2)');
   });
 

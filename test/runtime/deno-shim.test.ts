@@ -54,4 +54,15 @@ describe('env reads in code', () => {
     expect(envReadIn('const v = Deno.env.get(name);')).toEqual(['*']);
     expect(envReadIn('const v = Deno.env.get(`A_${x}`);')).toEqual(['*']);
   });
+
+  it('count the host time zone for Date or Intl code and the locale for Intl or toLocale…String', () => {
+    expect(envReadIn('const h = new Date(t).getHours();')).toEqual(['@timeZone']);
+    expect(envReadIn('const s = n.toLocaleString();')).toEqual(['@locale', '@timeZone']);
+    expect(envReadIn('const f = new Intl.NumberFormat().format(n);')).toEqual([
+      '@locale',
+      '@timeZone',
+    ]);
+    // Names that merely contain the words do not count.
+    expect(envReadIn('const updatedAt = row.DateKey + myIntl;')).toEqual([]);
+  });
 });

@@ -163,6 +163,36 @@ describe('load()', () => {
     await expect(missing).rejects.toBeInstanceOf(CellarError);
     await expect(load(t, { n: 4 }, { workspace })).rejects.toMatchObject({ code: 'E_NOT_CACHED' });
   });
+
+  it('with no result for these inputs, names the stored run closest to them and what differs, not the newest', async () => {
+    const workspace = mkdtempSync(join(tmpdir(), 'cellar-load-closest-'));
+    const before = defineTask({
+      name: 'scaled',
+      params: { n: { type: 'number', default: 2 } },
+      inputs: {},
+      outputs: { value: {} },
+      run: (_i, { n }) => ({ value: n * 10 }),
+    });
+    const p = definePipeline({ name: 'p', tasks: [before] });
+    const atThree = await runPipeline({ pipeline: p, workspace, params: { n: 3 } });
+    await runPipeline({ pipeline: p, workspace, params: { n: 4 } }); // the newest stored run
+    const threeKey = atThree.prepared.keys.get('scaled')!.value;
+    // The task's code changes; the n=3 run is the closest to a load at n=3 (only code differs).
+    const after = defineTask({
+      name: 'scaled',
+      params: { n: { type: 'number', default: 2 } },
+      inputs: {},
+      outputs: { value: {} },
+      run: (_i, { n }) => ({ value: n * 100 }),
+    });
+    definePipeline({ name: 'p', tasks: [after] });
+    const error = await load(after, { n: 3 }, { workspace }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'E_NOT_CACHED' });
+    const message = (error as Error).message;
+    expect(message).toContain(`closest stored result has key ${threeKey}`);
+    expect(message).toMatch(/differs in code\./);
+    expect(message).not.toMatch(/params\.n/);
+  });
 });
 
 describe('outputs JSON cannot hold', () => {

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-// @ts-expect-error: a plain .mjs module without types (it must run on any Node)
+// A plain .mjs module (it must run on any Node), typed by inference (tsconfig allowJs).
 import { MIN_NODE, nodeVersionProblem } from '../../bin/node-version.mjs';
 import { root, runCli } from './helpers.js';
 

@@ -1,0 +1,106 @@
+// After a full run: may its outcome be recorded for the warm-run shortcut (warm-record.ts), and
+// from what? Kept apart from warm-record.ts, which the shortcut loads: this side reads the
+// pipeline bundle and asks the code hasher, which only a full run has at hand.
+import { readFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import { envReadIn } from '../key/codehash.js';
+import { readWithStamp, type FileStamp } from '../key/filestamp.js';
+import { bundledInputs, runningRuntimeEntry } from '../load/bundle.js';
+import { packageVersionEvidence } from '../project.js';
+import { LocalStore } from '../store/local.js';
+import type { RunResult } from '../types.js';
+import { hooksFor } from './hooks.js';
+import type { PreparedRun } from './run.js';
+import { loadIsSealed, type WarmFacts } from './warm-record.js';
+
+/**
+ * The facts of a warm-run record for this run, or the reason there is none: a string saying why
+ * the shortcut may not answer for this pipeline (a hook, a task forced on every run, a pipeline
+ * whose definitions could depend on something unrecorded, tasks that did not all end done...).
+ * `result` undefined: a dry run, recorded only when its plan is all cached.
+ */
+export function warmFactsOf(
+  prepared: PreparedRun,
+  result: RunResult | undefined,
+  base: { build: string; context: Record<string, unknown> },
+): WarmFacts | string {
+  const { options, graph, plan, hasher } = prepared;
+  if (!hasher || !options.pipelineFile) return 'no code hasher or pipeline file';
+  if (!(options.store instanceof LocalStore)) return 'not the local workspace store';
+  if (typeof options.runner === 'object') return 'another executor';
+  for (const node of graph.nodes) {
+    if (node.task.rerun) return `task ${node.name} runs on every run (rerun)`;
+    if (hooksFor(node.task).length > 0) return `task ${node.name} has a key hook`;
+  }
+  // Every key input must be one this record answers for (definitions and CLI params by the
+  // sources and context, code by the stamps, env by the hashed values). A key input added later
+  // (run-time reads, say) leaves no record until the record checks it too.
+  for (const [name, key] of prepared.keys)
+    for (const [field, value] of Object.entries(key.inputs))
+      if (value !== undefined && !CHECKED_KEY_INPUTS.has(field))
+        return `task ${name}'s key holds ${field}, which the record does not check`;
+  const tasks: WarmFacts['tasks'] = [];
+  for (const [i, e] of plan.entries.entries()) {
+    const r = result?.tasks[i];
+    const done = result
+      ? r?.name === e.name && (r.status === 'ran' || r.status === 'cached')
+      : e.action === 'cached';
+    const notRequested =
+      e.action === 'not-run' &&
+      (!result || (r?.status === 'not-run' && r.because?.kind === 'not-requested'));
+    if (!done && !notRequested) return `task ${e.name} did not end done`;
+    tasks.push({ name: e.name, key: e.key.value, cached: done });
+  }
+  const bundle = bundledInputs(options.pipelineFile);
+  if (!bundle) return 'the pipeline was not loaded from a cached bundle';
+  const bundleText = readFileSync(bundle.bundle, 'utf8');
+  const compiled =
+    options.pipeline.source !== undefined && options.pipeline.tasks.every((t) => t.source);
+  if (!compiled) {
+    const own = runningRuntimeEntry();
+    if (!loadIsSealed(bundleText, own ? [pathToFileURL(own).href] : []))
+      return 'a hand-written pipeline whose loading may read more than its sources';
+  }
+  const sources: Record<string, FileStamp> = { ...bundle.inputs };
+  const absent: string[] = [];
+  const envNames = new Set(envReadIn(bundleText));
+  const lookups = new Set<string>();
+  for (const module of new Set(graph.nodes.map((n) => n.task.module))) {
+    if (!module) continue;
+    const evidence = hasher.evidence(module);
+    if (!evidence) return `no code evidence for ${module}`;
+    Object.assign(sources, evidence.files);
+    for (const name of hasher.envRead(module)) envNames.add(name);
+    for (const dir of evidence.dirs)
+      for (const name of evidence.packages) lookups.add(`${dir}\0${name}`);
+  }
+  for (const lookup of lookups) {
+    const [dir, name] = lookup.split('\0') as [string, string];
+    const found = packageVersionEvidence(dir, name);
+    for (const file of found.read) sources[file] ??= readWithStamp(file).stamp;
+    absent.push(...found.absent);
+  }
+  envNames.delete('*');
+  return {
+    ...base,
+    pipelineFile: options.pipelineFile,
+    pipeline: options.pipeline.name,
+    workspace: options.workspace,
+    sources,
+    absent,
+    envNames: [...envNames],
+    tasks,
+  };
+}
+
+/** The key inputs (types.ts KeyInputs) whose every source the record checks; `hooks` never gets here. */
+const CHECKED_KEY_INPUTS = new Set([
+  'task',
+  'version',
+  'cache',
+  'params',
+  'upstream',
+  'codecs',
+  'code',
+  'env',
+]);

@@ -1,0 +1,346 @@
+// The warm-run record: "is every task of this run still cached?", answered from one small file
+// and a `stat` per source file, without loading the pipeline or computing a key.
+//
+// Why: a warm `cellar run` of a compiled 1,000-task notebook spent its time loading the pipeline
+// bundle, keying every task and collecting the garbage of both (docs/design/runtime.md,
+// "Performance"), only to find each key's manifest where the last run left it. The record keeps
+// what that decision rested on, so a run whose inputs did not move can say so at once.
+//
+// Principle: the record answers "all cached" exactly when the full path would compute the same
+// keys and find them all done, never otherwise. A key is a function of the task definitions
+// (names, params, upstream, outputs, version, code mode), each module's code fingerprint (the
+// files its bundle read, by content, and the installed version of each package it imports), the
+// values of the environment variables its code reads, and hooks' inputs. So the record holds:
+// - `build`: the identity of the Cellar build that wrote it (dist/build-id: a hash of every file
+//   of the build). Another build may key, encode or print differently;
+// - `context`: what the caller asked (the CLI: the argument, params given, task selection,
+//   workdir, the compile's facts), compared exactly;
+// - `sources`: the content stamp (key/filestamp.ts) of every file the pipeline bundle and the
+//   task modules' code fingerprints were built from, and `absent`: the files whose absence
+//   decided how a package version resolved. A file whose stat facts moved is read and hashed, as
+//   everywhere else: an edit that keeps size and mtime is still seen;
+// - `env`: every variable name the code reads, with its value hashed as in the key (never in clear);
+// - `tasks`: every task's key in plan order, and whether the plan had it cached or not requested.
+// Checking it is those stats, one hash per variable and one existence check per cached task's
+// manifest (the done marker, in the pipeline's folder of the workspace).
+//
+// It is written only when nothing else can move a key: no task has a hook (a warehouse task's
+// key holds table versions, which take a query), no task is forced by its `rerun` flag, and the
+// task definitions themselves can only have come from the recorded sources: a compiled notebook
+// (the compiler writes definitions as literals; params cells are literal by E_PARAM_NOT_LITERAL),
+// or a hand-written pipeline whose bundle imports nothing but 'cellar' and names none of the ways
+// a module can see the outside world while it loads (files, clock, randomness, process state
+// other than `process.env.NAME`, dynamic import): see `loadIsSealed`. Anything else leaves no
+// record, and a record that is missing, damaged, from another build or with any fact moved sends
+// the run down the full path, unchanged.
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { checkStamp, readWithStamp, sameStamp, type FileStamp } from '../key/filestamp.js';
+import { canonicalJson, envInputs, sha256 } from '../key/hash.js';
+import type { RunEvent, RunResult } from '../types.js';
+import { LocalStore } from '../store/local.js';
+
+export interface WarmRecord {
+  version: typeof RECORD_VERSION;
+  build: string;
+  /** What the caller asked, compared exactly (canonical JSON). */
+  context: string;
+  /** The module the pipeline was loaded from, its name (its folder in the workspace), the workspace. */
+  pipelineFile: string;
+  pipeline: string;
+  workspace: string;
+  /** Absolute path → content stamp, for every file the keys and the definitions rest on. */
+  sources: Record<string, FileStamp>;
+  /** Files that must still not exist (package resolution). */
+  absent: string[];
+  /** Variable name → hashed value (key/hash.ts `envInputs`). */
+  env: Record<string, string>;
+  /** Plan order: each task's key; `cached` false for a task the selection did not request. */
+  tasks: { name: string; key: string; cached: boolean }[];
+}
+
+const RECORD_VERSION = 1;
+
+/** `<project>/.cellar/cache/warm/<hash of what is run>.json`: one record per pipeline argument. */
+export function warmRecordPath(root: string, entry: string): string {
+  return join(root, '.cellar', 'cache', 'warm', `${sha256(entry).slice(0, 16)}.json`);
+}
+
+let buildId: string | null | undefined;
+
+/**
+ * The running Cellar build's identity (dist/build-id, written by scripts/build.mjs), or
+ * undefined when running from sources (tests importing the TypeScript): then no record is
+ * written or trusted.
+ */
+export function cellarBuildId(): string | undefined {
+  if (buildId === undefined) {
+    try {
+      buildId = readFileSync(
+        join(dirname(fileURLToPath(import.meta.url)), 'build-id'),
+        'utf8',
+      ).trim();
+    } catch {
+      buildId = null;
+    }
+  }
+  return buildId ?? undefined;
+}
+
+/** What a record is made from: gathered by the caller from the run it just did. */
+export interface WarmFacts {
+  build: string;
+  context: Record<string, unknown>;
+  pipelineFile: string;
+  pipeline: string;
+  workspace: string;
+  sources: Record<string, FileStamp>;
+  absent: string[];
+  envNames: string[];
+  tasks: { name: string; key: string; cached: boolean }[];
+}
+
+/**
+ * Write the record (atomically: a temp file renamed over it). Stamps are refreshed from disk
+ * first and any file whose content is no longer what was keyed leaves no record: the next run
+ * takes the full path. Never throws: a record that cannot be written only costs speed.
+ */
+export function writeWarmRecord(file: string, facts: WarmFacts): boolean {
+  try {
+    const sources: Record<string, FileStamp> = {};
+    for (const [path, stamp] of Object.entries(facts.sources)) {
+      const check = checkStamp(path, stamp);
+      if (!check.same) {
+        dropWarmRecord(file);
+        return false;
+      }
+      // A stamp taken in the racy window is re-taken when the file has been quiet since.
+      sources[path] = check.stamp.trusted ? check.stamp : restamp(path, check.stamp);
+    }
+    for (const path of facts.absent)
+      if (existsSync(path)) {
+        dropWarmRecord(file);
+        return false;
+      }
+    const record: WarmRecord = {
+      version: RECORD_VERSION,
+      build: facts.build,
+      context: canonicalJson(facts.context),
+      pipelineFile: facts.pipelineFile,
+      pipeline: facts.pipeline,
+      workspace: facts.workspace,
+      sources,
+      absent: [...new Set(facts.absent)].sort(),
+      env: envInputs([...new Set(facts.envNames)].sort()),
+      tasks: facts.tasks,
+    };
+    save(file, record);
+    return true;
+  } catch {
+    dropWarmRecord(file);
+    return false;
+  }
+}
+
+function restamp(path: string, stamp: FileStamp): FileStamp {
+  const fresh = readWithStamp(path).stamp;
+  return fresh.hash === stamp.hash ? fresh : stamp;
+}
+
+/** Remove a record (a run that may not be shortcut next time). Never throws. */
+export function dropWarmRecord(file: string): void {
+  try {
+    rmSync(file, { force: true });
+  } catch {
+    // A record that cannot be removed cannot be trusted either: it fails its checks or another
+    // run's, and a later record replaces it by rename.
+  }
+}
+
+function save(file: string, record: WarmRecord): void {
+  mkdirSync(dirname(file), { recursive: true });
+  const tmp = `${file}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  try {
+    writeFileSync(tmp, JSON.stringify(record));
+    renameSync(tmp, file);
+  } finally {
+    rmSync(tmp, { force: true });
+  }
+}
+
+/**
+ * The record at `file` as this `build` wrote it, unchecked; undefined when there is none, it is
+ * damaged, or another build wrote it. Its facts are checked by `stillHolds`.
+ */
+export function readWarmRecord(file: string, build: string): WarmRecord | undefined {
+  let record: WarmRecord;
+  try {
+    record = JSON.parse(readFileSync(file, 'utf8')) as WarmRecord;
+  } catch {
+    return undefined;
+  }
+  return wellFormed(record) && record.build === build ? record : undefined;
+}
+
+/**
+ * Does every fact of `record` still hold for this `context`: the same context, the same sources
+ * by content, the same absent files absent, the same hashed env values, and a manifest for every
+ * cached task's key? Saves the record again when stamps moved but contents did not, so the next
+ * check is stats only.
+ */
+export function stillHolds(
+  file: string,
+  record: WarmRecord,
+  context: Record<string, unknown>,
+  /** Files the caller found unchanged in this process, with their stamps as now: not stat'ed twice. */
+  verified?: ReadonlyMap<string, FileStamp>,
+): boolean {
+  if (record.context !== canonicalJson(context)) return false;
+  let restamped = false;
+  for (const [path, stamp] of Object.entries(record.sources)) {
+    const seen = verified?.get(path);
+    // Verified just now with these contents: the same file, whatever its stat facts were then.
+    if (seen && seen.hash === stamp.hash) {
+      if (!sameStamp(seen, stamp)) {
+        record.sources[path] = seen;
+        restamped = true;
+      }
+      continue;
+    }
+    const check = checkStamp(path, stamp);
+    if (!check.same) return false;
+    if (!sameStamp(check.stamp, stamp)) {
+      record.sources[path] = check.stamp;
+      restamped = true;
+    }
+  }
+  for (const path of record.absent) if (existsSync(path)) return false;
+  const env = envInputs(Object.keys(record.env));
+  for (const [name, hashed] of Object.entries(record.env)) if (env[name] !== hashed) return false;
+  // The done markers, where LocalStore looks (`<pipeline folder>/<task>/<key>.manifest.json`).
+  const store = new LocalStore(record.workspace).forPipeline(record.pipeline);
+  for (const t of record.tasks) if (t.cached && !store.isDone(t.name, t.key)) return false;
+  if (restamped) {
+    try {
+      save(file, record);
+    } catch {
+      // only speed is lost
+    }
+  }
+  return true;
+}
+
+/** The shape this version writes; anything else (a damaged or older record) is not trusted. */
+function wellFormed(r: WarmRecord): boolean {
+  return (
+    r !== null &&
+    typeof r === 'object' &&
+    r.version === RECORD_VERSION &&
+    typeof r.build === 'string' &&
+    typeof r.context === 'string' &&
+    typeof r.pipelineFile === 'string' &&
+    typeof r.pipeline === 'string' &&
+    typeof r.workspace === 'string' &&
+    r.sources !== null &&
+    typeof r.sources === 'object' &&
+    Object.values(r.sources).every(
+      (s) =>
+        s !== null &&
+        typeof s === 'object' &&
+        typeof s.hash === 'string' &&
+        typeof s.size === 'number' &&
+        typeof s.ino === 'string' &&
+        typeof s.mtimeNs === 'string' &&
+        typeof s.ctimeNs === 'string' &&
+        typeof s.trusted === 'boolean',
+    ) &&
+    Array.isArray(r.absent) &&
+    r.absent.every((p) => typeof p === 'string') &&
+    r.env !== null &&
+    typeof r.env === 'object' &&
+    Object.values(r.env).every((v) => typeof v === 'string') &&
+    Array.isArray(r.tasks) &&
+    r.tasks.length > 0 &&
+    r.tasks.every(
+      (t) =>
+        t !== null &&
+        typeof t === 'object' &&
+        typeof t.name === 'string' &&
+        /^[0-9a-f]{16}$/.test(t.key) &&
+        typeof t.cached === 'boolean',
+    )
+  );
+}
+
+/**
+ * An all-cached run from a checked record, reported as `executeRun` reports one (execute.ts):
+ * the same events in the same order (run-start, a task-cached per cached task, run-end), the same
+ * run log in the workspace, and the same RunResult (tasks in plan order; a task the selection did
+ * not request is not-run, `not-requested`).
+ */
+export function cachedRunResult(
+  record: WarmRecord,
+  options: { workers: number; onEvent: (e: RunEvent) => void },
+): RunResult {
+  const store = new LocalStore(record.workspace).forPipeline(record.pipeline);
+  const started = Date.now();
+  const runId = `${new Date(started).toISOString().replace(/[:.]/g, '-')}-${process.pid}`;
+  const emit = (event: RunEvent) => {
+    options.onEvent(event);
+    store.appendLog(runId, JSON.stringify(event));
+  };
+  try {
+    emit({
+      kind: 'run-start',
+      at: started,
+      pipeline: record.pipeline,
+      toRun: 0,
+      cached: record.tasks.filter((t) => t.cached).length,
+      workers: options.workers,
+    });
+    const tasks: RunResult['tasks'] = [];
+    for (const t of record.tasks) {
+      if (t.cached) {
+        tasks.push({ name: t.name, status: 'cached', key: t.key, durationMs: 0 });
+        emit({ kind: 'task-cached', at: Date.now(), task: t.name, key: t.key, byOtherRun: false });
+      } else
+        tasks.push({
+          name: t.name,
+          status: 'not-run',
+          key: t.key,
+          durationMs: 0,
+          because: { kind: 'not-requested' },
+        });
+    }
+    const durationMs = Date.now() - started;
+    emit({ kind: 'run-end', at: Date.now(), ok: true, durationMs });
+    return { ok: true, pipeline: record.pipeline, durationMs, tasks };
+  } finally {
+    store.close();
+  }
+}
+
+/**
+ * Can loading this hand-written pipeline bundle depend on anything but its own text, 'cellar'
+ * and `process.env.NAME`? False (not sealed) when it imports any other package or a Node
+ * built-in, or names a way to read the outside world or the clock: files, `process` (but
+ * `process.env.NAME`), `Date`, `performance`, `Math.random`, `crypto`, timers, `fetch`,
+ * `require`, `import()`, `import.meta`, `eval`/`Function`, globals, locale-dependent formatting.
+ * A conservative text test over the whole bundle (task bodies included: it cannot tell load-time
+ * code from run-time code): a false "not sealed" only costs the full path.
+ */
+export function loadIsSealed(bundleText: string, cellarEntries: readonly string[]): boolean {
+  for (const m of bundleText.matchAll(
+    /(?:^|[;\n}])\s*(?:import|export)\b[^;'"`]*?(?:from\s*)?(["'])([^"']+)\1/g,
+  )) {
+    const spec = m[2]!;
+    if (spec !== 'cellar' && !cellarEntries.includes(spec)) return false;
+  }
+  if (/\brequire\s*\(|\bimport\s*\(|\bimport\s*\.\s*meta\b/.test(bundleText)) return false;
+  const code = bundleText.replace(/\bprocess\s*\.\s*env\s*\.\s*[A-Za-z_$][\w$]*/g, '');
+  return !DENIED.test(code);
+}
+
+const DENIED =
+  /\b(?:process|Date|performance|crypto|globalThis|global|self|window|eval|Function|fetch|XMLHttpRequest|WebSocket|setTimeout|setInterval|setImmediate|queueMicrotask|Atomics|SharedArrayBuffer|Worker|WeakRef|FinalizationRegistry|Intl|Deno|Bun|toLocaleString|toLocaleDateString|toLocaleTimeString|localeCompare)\b|\bMath\s*\.\s*random\b/;

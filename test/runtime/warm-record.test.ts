@@ -1,0 +1,374 @@
+// The warm-run record (runtime/run/warm-record.ts, cli/warm-run.ts): `cellar run` answers "all
+// cached" without loading the pipeline only when the full path would compute the same keys and
+// find them all done. Each test changes one thing a key rests on and checks the run sees it (so
+// each fails if the record were trusted blindly), or checks the shortcut prints what the full
+// path prints. Real processes on a real project: the notebook's setup cell appends a line to
+// loads.log each time the pipeline is loaded, which tells the shortcut (no line) from the full
+// path (a line per load).
+import { execFileSync } from 'node:child_process';
+import {
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { root, runCli, runJson } from './helpers.js';
+
+const base = join(root, 'test', '.tmp', 'runtime', `warmrec-${process.pid}`);
+let project = '';
+let n = 0;
+
+const CELLS = [
+  "import { appendFileSync } from 'node:fs';\nappendFileSync('loads.log', 'load\\n');",
+  '//| params\nconst factor = 2;',
+  '//| task: numbers\nconst xs: number[] = [1, 2, 3];',
+  '//| task: scaled\nconst ys = xs.map((x) => x * factor);',
+  "//| task: shifted\nimport { offset } from './lib/helper';\nconst zs = xs.map((x) => x + offset);",
+  "//| task: doubled\nimport { twice } from 'fakepkg';\nconst ds = xs.map(twice);",
+  "//| task: moded\nconst raw = process.env.WARM_MODE ?? 'a';\nconst modeLen = raw.length + xs.length;",
+];
+
+function notebookJson(cells: string[]): string {
+  return JSON.stringify(
+    {
+      nbformat: 4,
+      nbformat_minor: 5,
+      metadata: {
+        kernelspec: { name: 'tslab', display_name: 'TypeScript', language: 'typescript' },
+        language_info: { name: 'typescript' },
+      },
+      cells: cells.map((text, i) => ({
+        cell_type: 'code',
+        id: `c${i + 1}`,
+        metadata: {},
+        execution_count: null,
+        outputs: [],
+        source: text.split(/(?<=\n)/),
+      })),
+    },
+    null,
+    1,
+  );
+}
+
+const nb = () => join(project, 'notebooks', 'demo.ipynb');
+const workspace = () => join(project, '.cellar', 'workspace');
+const recordFiles = () => {
+  const dir = join(project, '.cellar', 'cache', 'warm');
+  return existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.json')) : [];
+};
+/** How many times the pipeline module was loaded (main thread and worker threads). */
+const loads = () =>
+  [join(project, 'loads.log'), join(project, 'notebooks', 'loads.log')]
+    .filter(existsSync)
+    .map((f) => readFileSync(f, 'utf8').split('\n').filter(Boolean).length)
+    .reduce((a, b) => a + b, 0);
+
+async function run(...args: string[]) {
+  const r = await runJson(['run', nb(), ...args], { cwd: project });
+  expect(r.code, r.stderr).toBe(0);
+  return r;
+}
+
+/** A warm run answered by the record: every task cached, and the pipeline never loaded. */
+async function shortcut(...args: string[]) {
+  const before = loads();
+  const r = await run(...args);
+  expect(Object.values(r.status).every((s) => s === 'cached')).toBe(true);
+  expect(loads(), 'the pipeline was loaded: the full path ran').toBe(before);
+  return r;
+}
+
+const ran = (status: Record<string, string>) =>
+  Object.entries(status)
+    .filter(([, s]) => s === 'ran')
+    .map(([t]) => t)
+    .sort();
+
+/** Rewrite a file with same-size contents and put its mtime back with `touch -r`, to the ns. */
+function editKeepingMtime(path: string, from: string, to: string): void {
+  expect(to.length).toBe(from.length);
+  const ref = `${path}.ref`;
+  execFileSync('touch', ['-r', path, ref]);
+  const before = statSync(path, { bigint: true });
+  const text = readFileSync(path, 'utf8');
+  expect(text).toContain(from);
+  writeFileSync(path, text.replace(from, to));
+  execFileSync('touch', ['-r', ref, path]);
+  rmSync(ref);
+  const after = statSync(path, { bigint: true });
+  expect([after.size, after.mtimeNs]).toEqual([before.size, before.mtimeNs]);
+}
+
+beforeAll(() => {
+  execFileSync(process.execPath, [join(root, 'scripts', 'build.mjs')], { cwd: root });
+});
+beforeEach(async () => {
+  project = join(base, `p${++n}`);
+  mkdirSync(join(project, 'notebooks', 'lib'), { recursive: true });
+  mkdirSync(join(project, 'node_modules', 'fakepkg'), { recursive: true });
+  writeFileSync(join(project, 'package.json'), '{"name":"scratch","type":"module"}\n');
+  writeFileSync(
+    join(project, 'node_modules', 'fakepkg', 'package.json'),
+    '{"name":"fakepkg","version":"1.0.0","type":"module","main":"index.js"}\n',
+  );
+  writeFileSync(
+    join(project, 'node_modules', 'fakepkg', 'index.js'),
+    'export const twice = (x) => x * 2;\n',
+  );
+  writeFileSync(join(project, 'notebooks', 'lib', 'helper.ts'), 'export const offset = 10;\n');
+  writeFileSync(nb(), notebookJson(CELLS));
+  delete process.env.WARM_MODE;
+  const cold = await run();
+  expect(ran(cold.status)).toEqual(['doubled', 'moded', 'numbers', 'scaled', 'shifted']);
+  expect(recordFiles()).toHaveLength(1);
+});
+afterEach(() => {
+  delete process.env.WARM_MODE;
+});
+
+describe('the warm-run record answers only when nothing a key rests on moved', () => {
+  it('a warm run after a full run is answered from the record, every task cached', async () => {
+    const warm = await shortcut();
+    expect(Object.keys(warm.status)).toEqual(['numbers', 'scaled', 'shifted', 'doubled', 'moded']);
+  });
+
+  it('prints what the full path prints: the same --json, summary, --dry-run and stderr', async () => {
+    const strip = (s: string) =>
+      s
+        .replace(/"durationMs":\d+/g, '"durationMs":0')
+        .replace(/\(\d+ms\)/g, '(0ms)')
+        .replace(/^\d\d:\d\d:\d\d /gm, '');
+    const both = async (args: string[]) => {
+      const fast = await runCli(args, { cwd: project });
+      const loaded = loads();
+      for (const f of recordFiles()) rmSync(join(project, '.cellar', 'cache', 'warm', f));
+      const full = await runCli(args, { cwd: project });
+      expect(loads()).toBeGreaterThan(loaded); // the second one took the full path
+      expect(fast.code).toBe(0);
+      expect(full.code).toBe(0);
+      return { fast, full };
+    };
+    for (const args of [
+      ['run', nb(), '--json'],
+      ['run', nb()],
+      ['run', nb(), '--dry-run'],
+      ['run', nb(), '--dry-run', '--json'],
+      ['run', nb(), 'scaled', '--json'],
+      ['run', nb(), '--workers', '3'],
+    ]) {
+      await runCli(args, { cwd: project }); // records this command line
+      const { fast, full } = await both(args);
+      expect(strip(fast.stdout), args.join(' ')).toBe(strip(full.stdout));
+      expect(strip(fast.stderr), args.join(' ')).toBe(strip(full.stderr));
+    }
+  });
+
+  it('a notebook cell edited keeping its size and mtime re-runs exactly that task', async () => {
+    editKeepingMtime(nb(), 'x * factor', 'x + factor');
+    expect(ran((await run()).status)).toEqual(['scaled']);
+    await shortcut();
+  });
+
+  it('a local module a task imports, edited keeping its size and mtime, re-runs that task', async () => {
+    editKeepingMtime(join(project, 'notebooks', 'lib', 'helper.ts'), 'offset = 10', 'offset = 20');
+    expect(ran((await run()).status)).toEqual(['shifted']);
+    await shortcut();
+  });
+
+  it("a package's version changed (same size, mtime put back) re-runs the tasks importing it", async () => {
+    editKeepingMtime(
+      join(project, 'node_modules', 'fakepkg', 'package.json'),
+      '"1.0.0"',
+      '"1.0.1"',
+    );
+    expect(ran((await run()).status)).toEqual(['doubled']);
+    await shortcut();
+  });
+
+  it('a package installed closer to the notebook than the one keyed re-runs its importers', async () => {
+    // Resolution, not only content: node_modules/fakepkg under generated/ now wins for the task.
+    const closer = join(project, 'generated', 'node_modules', 'fakepkg');
+    mkdirSync(closer, { recursive: true });
+    writeFileSync(
+      join(closer, 'package.json'),
+      '{"name":"fakepkg","version":"2.0.0","type":"module","main":"index.js"}\n',
+    );
+    writeFileSync(join(closer, 'index.js'), 'export const twice = (x) => x * 2;\n');
+    expect(ran((await run()).status)).toEqual(['doubled']);
+  });
+
+  it('an environment variable a task reads, changed, re-runs that task (and only its hash is recorded)', async () => {
+    process.env.WARM_MODE = 'b-secret-value';
+    expect(ran((await run()).status)).toEqual(['moded']);
+    await shortcut();
+    const record = readFileSync(
+      join(project, '.cellar', 'cache', 'warm', recordFiles()[0]!),
+      'utf8',
+    );
+    expect(record).toContain('"WARM_MODE"');
+    expect(record).not.toContain('b-secret-value');
+    process.env.WARM_MODE = 'c-secret-value';
+    expect(ran((await run()).status)).toEqual(['moded']);
+  });
+
+  it('a param given on the command line is not answered by a record of a run without it', async () => {
+    const before = await run();
+    const withParam = await run('--param', 'factor=3');
+    expect(ran(withParam.status)).toEqual(['scaled']);
+    expect(withParam.keys.scaled).not.toBe(before.keys.scaled);
+    // The same command line again: recorded, so answered from the record, with the param's key.
+    expect((await shortcut('--param', 'factor=3')).keys.scaled).toBe(withParam.keys.scaled);
+    // Back without it: the full path (the record is of the run with the param), cached.
+    const loaded = loads();
+    expect((await run()).keys.scaled).toBe(before.keys.scaled);
+    expect(loads()).toBeGreaterThan(loaded);
+  });
+
+  it("a deleted manifest, or a task's whole folder, re-runs that task", async () => {
+    const folder = join(workspace(), 'demo', 'scaled');
+    const manifest = readdirSync(folder).find((f) => f.endsWith('.manifest.json'))!;
+    rmSync(join(folder, manifest));
+    expect(ran((await run()).status)).toEqual(['scaled']);
+    rmSync(join(workspace(), 'demo', 'shifted'), { recursive: true });
+    expect(ran((await run()).status)).toEqual(['shifted']);
+    await shortcut();
+  });
+
+  it('another --workspace takes the full path (its tasks run there)', async () => {
+    const other = join(project, 'other-ws');
+    expect(ran((await run('--workspace', other)).status)).toHaveLength(5);
+    await shortcut('--workspace', other);
+  });
+
+  it('a damaged record costs only the full path, and is written again', async () => {
+    const file = join(project, '.cellar', 'cache', 'warm', recordFiles()[0]!);
+    for (const damage of ['{"version": 1, "tasks": ', '{"version":1}', 'null', '']) {
+      writeFileSync(file, damage);
+      const loaded = loads();
+      const r = await run();
+      expect(Object.values(r.status).every((s) => s === 'cached')).toBe(true);
+      expect(loads()).toBeGreaterThan(loaded);
+      await shortcut();
+    }
+  });
+
+  it('a record written by another Cellar build is not trusted', async () => {
+    const file = join(project, '.cellar', 'cache', 'warm', recordFiles()[0]!);
+    const record = JSON.parse(readFileSync(file, 'utf8'));
+    writeFileSync(file, JSON.stringify({ ...record, build: '0000000000000000' }));
+    const loaded = loads();
+    await run();
+    expect(loads()).toBeGreaterThan(loaded);
+  });
+
+  it('--rerun, --verbose and a failed run take the full path; a failure leaves no record', async () => {
+    const loaded = loads();
+    expect(ran((await run('--rerun', 'scaled')).status)).toEqual(['scaled']);
+    expect(loads()).toBeGreaterThan(loaded);
+    await shortcut();
+    const verbose = await runCli(['run', nb(), '--verbose'], { cwd: project });
+    expect(verbose.stdout).toMatch(/stages: graph/);
+    writeFileSync(
+      nb(),
+      notebookJson([
+        ...CELLS,
+        "//| task: broken\nif (xs.length > 0) throw new Error('no');\nconst bad = 1;",
+      ]),
+    );
+    const failed = await runJson(['run', nb()], { cwd: project });
+    expect(failed.code).toBe(1);
+    expect(recordFiles()).toEqual([]);
+  });
+});
+
+describe('which pipelines may be recorded', () => {
+  const handWritten = (
+    loadTime: string,
+  ) => `import { defineTask, definePipeline, output } from 'cellar';
+${loadTime}
+const a = defineTask({ name: 'a', module: import.meta.url, params: { n: { type: 'number', default: 2 } }, outputs: { v: {} }, run: (_i: {}, p: { n: number }) => ({ v: p.n }) });
+const b = defineTask({ name: 'b', module: import.meta.url, inputs: { v: output(a, 'v') }, outputs: { w: {} }, run: (i: { v: number }) => ({ w: i.v + 1 }) });
+export default definePipeline({ name: 'hand', tasks: [a, b] });
+`;
+
+  it('a hand-written pipeline that loads from its own text alone is recorded and answered', async () => {
+    writeFileSync(join(project, 'pipeline.ts'), handWritten(''));
+    const first = await runJson(['run', 'pipeline.ts'], { cwd: project });
+    expect(ran(first.status)).toEqual(['a', 'b']);
+    expect(recordFiles()).toHaveLength(2);
+    const warm = await runJson(['run', 'pipeline.ts'], { cwd: project });
+    expect(warm.status).toEqual({ a: 'cached', b: 'cached' });
+    // Its own text edited (same size, mtime put back): the full path, and the task re-runs.
+    editKeepingMtime(join(project, 'pipeline.ts'), 'default: 2', 'default: 7');
+    expect(ran((await runJson(['run', 'pipeline.ts'], { cwd: project })).status)).toEqual([
+      'a',
+      'b',
+    ]);
+  });
+
+  it('a hand-written pipeline that reads the clock or a file while loading is never recorded', async () => {
+    for (const loadTime of [
+      'const startedAt = Date.now();',
+      "import { readFileSync } from 'node:fs';\nconst cfg = readFileSync('package.json', 'utf8');",
+      'const home = process.cwd();',
+    ]) {
+      writeFileSync(join(project, 'pipeline.ts'), handWritten(loadTime));
+      const r = await runJson(['run', 'pipeline.ts'], { cwd: project });
+      expect(r.code).toBe(0);
+      expect(recordFiles(), loadTime).toHaveLength(1); // the notebook's only
+    }
+  });
+});
+
+describe('a task with a key hook (the warehouse) is never answered from a record', () => {
+  it('leaves no record, and a new row in the table it reads still re-runs it', async () => {
+    const { openDuckDB } = await import('cellar');
+    const duckdb = join(project, 'wh.duckdb');
+    const change = async (statements: string[]) => {
+      const w = await openDuckDB({ path: duckdb, idleMs: 50 });
+      const conn = w as unknown as {
+        withConnection(
+          fn: (c: { run(s: string): Promise<unknown> }) => Promise<unknown>,
+        ): Promise<unknown>;
+      };
+      for (const s of statements) await conn.withConnection((c) => c.run(s));
+      await w.close();
+    };
+    await change([
+      'CREATE SCHEMA shop',
+      'CREATE TABLE shop.orders AS SELECT * FROM (VALUES (1, 10.0), (2, 20.0)) t(id, amount)',
+    ]);
+    process.env.CELLAR_DUCKDB_PATH = duckdb;
+    try {
+      const wh = join(project, 'notebooks', 'wh.ipynb');
+      writeFileSync(
+        wh,
+        notebookJson([
+          "import { sql } from 'cellar';\nimport { appendFileSync } from 'node:fs';\nappendFileSync('loads.log', 'load\\n');",
+          '//| task: counted\nconst rows = await sql`SELECT COUNT(*) AS n FROM shop.orders`;',
+          '//| task: plain\nconst k = 1;',
+        ]),
+      );
+      const runWh = async () => {
+        const r = await runJson(['run', wh], { cwd: project });
+        expect(r.code, r.stderr).toBe(0);
+        return r.status;
+      };
+      expect(await runWh()).toEqual({ counted: 'ran', plain: 'ran' });
+      expect(recordFiles()).toHaveLength(1); // the demo notebook's, none for wh
+      const loaded = loads();
+      expect(await runWh()).toEqual({ counted: 'cached', plain: 'cached' });
+      expect(loads()).toBeGreaterThan(loaded); // the full path, which asks for table versions
+      await change(['INSERT INTO shop.orders VALUES (3, 50.0)']);
+      expect(await runWh()).toEqual({ counted: 'ran', plain: 'cached' });
+    } finally {
+      delete process.env.CELLAR_DUCKDB_PATH;
+    }
+  });
+});
