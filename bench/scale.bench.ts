@@ -191,6 +191,9 @@ function wideRows(n: number): BenchRow[] {
   writeFileSync(join(dir, nb), wideNotebook(n, Math.floor(n / 2)));
   const changed = cli(dir, run);
   const changedRan = changed.ok ? (statuses(changed).ran ?? 0) : -1;
+  // How much of that is the compile: another leaf changed, compiled alone.
+  writeFileSync(join(dir, nb), wideNotebook(n, Math.floor(n / 2) + 1));
+  const recompile = cli(dir, ['compile', nb]);
   return [
     {
       name: `${label}: compile, cold (fresh process, no cache)`,
@@ -323,6 +326,22 @@ function wideRows(n: number): BenchRow[] {
           met: changedRan === 2,
         }
       : failed(`${label}: one leaf's code changed`, changed),
+    recompile.ok
+      ? {
+          name: `${label}: one leaf's code changed, \`cellar compile\` alone (fresh process)`,
+          value: round(recompile.ms),
+          unit: 'ms',
+        }
+      : failed(`${label}: one leaf's code changed, compile alone`, recompile),
+    ...(recompile.ok
+      ? [
+          {
+            name: `${label}: one leaf's code changed, \`cellar compile\` alone, CPU time (user + system)`,
+            value: round(recompile.cpuMs),
+            unit: 'ms',
+          },
+        ]
+      : []),
     ...(changed.ok
       ? [
           {

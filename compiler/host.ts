@@ -43,7 +43,15 @@ import type { CellAnalysis, Diagnostic, EmittedFile, TaskPlan } from './types.js
 
 // `require`, not `import()`: see setTsMorphLoader.
 const require = createRequire(import.meta.url);
-setTsMorphLoader(async () => require('ts-morph') as typeof import('ts-morph'));
+// The TypeScript ts-morph carries (its version, not the project's `typescript` package, so
+// analyses stay as they were), required alone: the analyser uses nothing else of ts-morph, and
+// skipping its wrapper saves about a third of the load (a one-cell recompile's largest cost).
+setTsMorphLoader(
+  async () =>
+    ({
+      ts: createRequire(require.resolve('ts-morph'))('@ts-morph/common/dist/typescript.js'),
+    }) as typeof import('ts-morph'),
+);
 
 // The runtime's one sha256 is runtime/key/hash.ts; the compiler keeps this copy because it may not
 // import the runtime (test/layering.test.ts).
@@ -111,7 +119,12 @@ interface CacheFile {
   files: { path: string; hash: string }[];
   plan?: TaskPlan;
   analyses: [string, CellAnalysis][];
-  formatted: [string, string][];
+  /**
+   * [a module's path in `files`, the memory key of its unformatted text]: the formatted text is the
+   * file itself, read back (and checked against its hash in `files`) when the next compile emits
+   * the same text. Keeping the texts here doubled the record (5.4 of 12 MB for 5,000 tasks).
+   */
+  modules: [string, string][];
   sql: [string, SqlFacts][];
 }
 
@@ -126,6 +139,12 @@ export interface NotebookOutcome {
   pipeline?: string;
   /** True when the cache answered and nothing was compiled. */
   cached: boolean;
+  /**
+   * Paths of `files` found in `outDir` (absolute) holding exactly their contents during this
+   * compile (read back through the cache's `modules`): `writeOutcome` into the same folder need
+   * not read them again.
+   */
+  onDisk?: { outDir: string; paths: ReadonlySet<string> };
   /** sha256 (hex) of the notebook text compiled: what a record of this compile names it by. */
   notebookHash: string;
   /** The tasks with fixtures this compile saw (`fixtureTasks`), a compile input. */
@@ -241,16 +260,35 @@ export async function compileFile(
   }
 
   const memory = opts.memory ?? newMemory();
+  // Formatted modules the last compile wrote, read back from generated/ when asked for.
+  const readBack = new Map<string, string>();
+  let recall: ((key: string) => string | undefined) | undefined;
   if (cache) {
     for (const [k, v] of cache.analyses) memory.analyses.set(k, v);
-    for (const [k, v] of cache.formatted) memory.formatted.set(k, v);
     for (const [k, v] of cache.sql) memory.sql.set(k, v);
+    const pathOf = new Map(cache.modules.map(([path, key]) => [key, path]));
+    const hashOf = new Map(cache.files.map((f) => [f.path, f.hash]));
+    recall = (key) => {
+      const path = pathOf.get(key);
+      const contents = path === undefined ? undefined : readOrUndefined(join(opts.outDir, path));
+      if (contents === undefined || sha256(contents) !== hashOf.get(path!)) return undefined;
+      readBack.set(path!, contents);
+      return contents;
+    };
   }
   const workdir = posix(relative(join(opts.outDir, stem), dirname(notebookAbs))) || '.';
   // The biggest modules (print.ts ALONE_CHARS: a 5,000-task pipeline.ts, a 5,000-term sum), and
-  // half of a big notebook's modules, are formatted on the large-stack thread while this one
-  // formats the rest: no stack to run out of, and the second core works too.
-  const formatElsewhere = (texts: string[]) => onDeepStack({ kind: 'format', texts });
+  // a share of a big notebook's modules, are formatted on a large-stack thread while this one
+  // formats the rest: no stack to run out of, and the second core works too. With no cache to
+  // start from, a big notebook starts that thread now, so it loads Prettier during the analysis.
+  let thread: FormatThread | undefined;
+  const formatElsewhere = (texts: string[]) => (thread ??= formatThread()).format(texts);
+  if (!cache && !opts.memory && text.length >= PRESTART_CHARS) thread = formatThread();
+  const endThread = async () => {
+    const ending = thread;
+    thread = undefined;
+    await ending?.close();
+  };
   const canImport = importResolver(join(opts.outDir, stem));
   const compile = () =>
     compileNotebook(notebook, text, {
@@ -260,8 +298,14 @@ export async function compileFile(
       fixtures,
       formatElsewhere,
       canImport,
+      recall,
     });
-  let result = await compile();
+  let result: Awaited<ReturnType<typeof compile>>;
+  try {
+    result = await compile();
+  } finally {
+    await endThread();
+  }
   // Deep but ordinary code (750 nested parentheses, a 750-call chain, a 5,000-term sum) can
   // exhaust the default stack inside TypeScript's parser or Prettier, which recurse once per
   // level. The compile leaves exactly those pieces out of the memory (`stats.deep`): they are
@@ -273,7 +317,11 @@ export async function compileFile(
     for (const [k, v] of done.analyses) memory.analyses.set(k, v);
     for (const [k, v] of done.formatted) memory.formatted.set(k, v);
     const { analyzed, formatted } = result.stats;
-    result = await compile();
+    try {
+      result = await compile();
+    } finally {
+      await endThread();
+    }
     result.stats.analyzed += analyzed;
     result.stats.formatted += formatted;
   }
@@ -305,7 +353,7 @@ export async function compileFile(
       plan: result.plan,
       // After a deep-stack compile this thread's memory holds the failed attempt: keep none of it.
       analyses: deep ? [] : pick(memory.analyses, result.stats.used.analyses),
-      formatted: deep ? [] : pick(memory.formatted, result.stats.used.formatted),
+      modules: deep ? [] : result.stats.used.modules,
       sql: deep ? [] : pick(memory.sql, result.stats.used.sql),
     };
     try {
@@ -321,6 +369,12 @@ export async function compileFile(
     files: result.files,
     plan: result.plan,
     cached: false,
+    onDisk: {
+      outDir: resolve(opts.outDir),
+      paths: new Set(
+        result.files.filter((f) => readBack.get(f.path) === f.contents).map((f) => f.path),
+      ),
+    },
     notebookHash,
     fixtures,
     stats: result.stats,
@@ -373,7 +427,6 @@ const DEEP_STACK_MB = 256;
 /** What a deep-stack thread is asked: the pieces a compile left (the usual case), or a compile. */
 type DeepRequest =
   | { kind: 'work'; work: DeepWork }
-  | { kind: 'format'; texts: string[] }
   | {
       kind: 'compile';
       notebook: string;
@@ -385,13 +438,10 @@ type DeepRequest =
     };
 type DeepAnswer<R extends DeepRequest> = R extends { kind: 'work' }
   ? Awaited<ReturnType<typeof doDeepWork>>
-  : R extends { kind: 'format' }
-    ? string[]
-    : Awaited<ReturnType<typeof compileNotebook>>;
+  : Awaited<ReturnType<typeof compileNotebook>>;
 
 function answerDeep(request: DeepRequest): Promise<unknown> {
   if (request.kind === 'work') return doDeepWork(request.work, sha256);
-  if (request.kind === 'format') return formatBatch(request.texts);
   return compileNotebook(request.notebook, request.text, {
     workdir: request.workdir,
     hash: sha256,
@@ -406,17 +456,7 @@ function answerDeep(request: DeepRequest): Promise<unknown> {
  * from the sources (tests), with tsx registered first, as runtime/workers/pool.ts does.
  */
 async function onDeepStack<R extends DeepRequest>(request: R): Promise<DeepAnswer<R>> {
-  const data = { cellarDeepCompile: true, request };
-  const here = import.meta.url;
-  const worker = here.endsWith('.ts')
-    ? new Worker(
-        `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((tsx) => tsx.register()).then(() => import(${JSON.stringify(here)}))`,
-        { eval: true, workerData: data, resourceLimits: { stackSizeMb: DEEP_STACK_MB } },
-      )
-    : new Worker(new URL(here), {
-        workerData: data,
-        resourceLimits: { stackSizeMb: DEEP_STACK_MB },
-      });
+  const worker = deepStackThread({ cellarDeepCompile: true, request });
   try {
     return await new Promise((resolve, reject) => {
       worker.once('message', resolve);
@@ -430,12 +470,82 @@ async function onDeepStack<R extends DeepRequest>(request: R): Promise<DeepAnswe
   }
 }
 
-if (
-  !isMainThread &&
-  (workerData as { cellarDeepCompile?: boolean } | undefined)?.cellarDeepCompile
-) {
-  const { request } = workerData as { request: DeepRequest };
-  void answerDeep(request).then((answer) => parentPort!.postMessage(answer));
+/** A worker thread running this very module with a `DEEP_STACK_MB` stack (see onDeepStack). */
+function deepStackThread(data: object): Worker {
+  const here = import.meta.url;
+  return here.endsWith('.ts')
+    ? new Worker(
+        `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((tsx) => tsx.register()).then(() => import(${JSON.stringify(here)}))`,
+        { eval: true, workerData: data, resourceLimits: { stackSizeMb: DEEP_STACK_MB } },
+      )
+    : new Worker(new URL(here), {
+        workerData: data,
+        resourceLimits: { stackSizeMb: DEEP_STACK_MB },
+      });
+}
+
+/**
+ * Notebook text above which a compile with no cache starts its format thread at once (the
+ * 5,000-cell bench notebook is ~1 MB; a 200-cell one ~60 KB, whose modules format on this thread).
+ */
+const PRESTART_CHARS = 400_000;
+
+/** A large-stack thread that formats modules on request (print.ts `formatBatch`), for one compile. */
+interface FormatThread {
+  format(texts: string[]): Promise<string[]>;
+  /** Ends the thread; requests not answered yet are rejected. */
+  close(): Promise<void>;
+}
+
+function formatThread(): FormatThread {
+  const worker = deepStackThread({ cellarFormatThread: true });
+  const pending = new Map<number, { resolve: (v: string[]) => void; reject: (e: Error) => void }>();
+  let next = 0;
+  const failAll = (error: Error) => {
+    for (const p of pending.values()) p.reject(error);
+    pending.clear();
+  };
+  worker.on('message', (m: { id: number; out?: string[]; error?: string }) => {
+    const p = pending.get(m.id);
+    pending.delete(m.id);
+    if (m.out) p?.resolve(m.out);
+    else p?.reject(new Error(m.error ?? 'the format thread failed'));
+  });
+  worker.on('error', failAll);
+  worker.on('exit', (code) => failAll(new Error(`the format thread exited with code ${code}`)));
+  return {
+    format: (texts) =>
+      new Promise<string[]>((resolve, reject) => {
+        const id = next++;
+        pending.set(id, { resolve, reject });
+        worker.postMessage({ id, texts });
+      }),
+    close: async () => {
+      await worker.terminate();
+    },
+  };
+}
+
+if (!isMainThread) {
+  const data = workerData as
+    | { cellarDeepCompile?: boolean; cellarFormatThread?: boolean; request?: DeepRequest }
+    | undefined;
+  if (data?.cellarDeepCompile)
+    void answerDeep(data.request!).then((answer) => parentPort!.postMessage(answer));
+  if (data?.cellarFormatThread) {
+    // Load Prettier while the main thread analyses, then answer requests in order of arrival.
+    void formatBatch(['']);
+    parentPort!.on('message', ({ id, texts }: { id: number; texts: string[] }) => {
+      formatBatch(texts).then(
+        (out) => parentPort!.postMessage({ id, out }),
+        (error: unknown) =>
+          parentPort!.postMessage({
+            id,
+            error: error instanceof Error ? error.message : String(error),
+          }),
+      );
+    });
+  }
 }
 
 /**
@@ -467,8 +577,12 @@ export function staleNotebook(pipelineAbs: string): string | undefined {
   return `${source} has changed since ${posix(relative(process.cwd(), pipelineAbs))} was compiled: this runs the old code (run \`cellar compile\`, or run the notebook itself)`;
 }
 
-/** Generated files in <out>/<stem>/ that carry our header (so only ours are ever deleted). */
-function existingGenerated(outDir: string, stem: string): string[] {
+/**
+ * Generated files in <out>/<stem>/ that carry our header (so only ours are ever deleted), apart
+ * from the `kept` ones (outDir-relative): those are the compile's own files, so they are not read
+ * to find the header (5,000 reads for a 5,000-task notebook).
+ */
+function staleGenerated(outDir: string, stem: string, kept: ReadonlySet<string>): string[] {
   const dir = join(outDir, stem);
   if (!existsSync(dir)) return [];
   return readdirSync(dir)
@@ -476,6 +590,7 @@ function existingGenerated(outDir: string, stem: string): string[] {
       (f) =>
         // .js and tsconfig.json: a JavaScript notebook's modules and their type-check config.
         (f.endsWith('.ts') || f.endsWith('.js') || f === 'tsconfig.json') &&
+        !kept.has(`${stem}/${f}`) &&
         (readOrUndefined(join(dir, f)) ?? '').includes(HEADER),
     )
     .map((f) => `${stem}/${f}`)
@@ -511,7 +626,10 @@ export function writeOutcome(outcome: NotebookOutcome, outDir: string): WriteRep
   const report: WriteReport = { written: [], removed: [] };
   if (hasErrors(outcome.diagnostics)) return report;
   const wanted = new Set(outcome.files.map((f) => f.path));
-  const changed = outcome.files.filter((f) => readOrUndefined(join(outDir, f.path)) !== f.contents);
+  const known = outcome.onDisk?.outDir === resolve(outDir) ? outcome.onDisk.paths : undefined;
+  const changed = outcome.files.filter(
+    (f) => !known?.has(f.path) && readOrUndefined(join(outDir, f.path)) !== f.contents,
+  );
   // Modules before the pipeline that imports them.
   changed.sort(
     (a, b) => Number(a.path.endsWith('/pipeline.ts')) - Number(b.path.endsWith('/pipeline.ts')),
@@ -542,8 +660,7 @@ export function writeOutcome(outcome: NotebookOutcome, outDir: string): WriteRep
     renameSync(s.tmp, s.path);
     report.written.push(s.file);
   }
-  for (const old of existingGenerated(outDir, outcome.stem)) {
-    if (wanted.has(old)) continue;
+  for (const old of staleGenerated(outDir, outcome.stem, wanted)) {
     rmSync(join(outDir, old));
     report.removed.push(old);
   }
@@ -559,8 +676,7 @@ export function checkOutcome(outcome: NotebookOutcome, outDir: string): string[]
     if (onDisk === undefined) problems.push(`missing ${f.path}`);
     else if (onDisk !== f.contents) problems.push(`differs ${f.path}`);
   }
-  for (const old of existingGenerated(outDir, outcome.stem))
-    if (!wanted.has(old)) problems.push(`stale ${old}`);
+  for (const old of staleGenerated(outDir, outcome.stem, wanted)) problems.push(`stale ${old}`);
   return problems;
 }
 
@@ -592,7 +708,7 @@ export function orphanedOutputs(
 
 /** Delete the generated files of an orphaned output folder (only files carrying our header). */
 export function removeOrphan(outDir: string, stem: string): string[] {
-  const removed = existingGenerated(outDir, stem);
+  const removed = staleGenerated(outDir, stem, new Set());
   for (const f of removed) rmSync(join(outDir, f));
   try {
     rmdirSync(join(outDir, stem)); // only when empty

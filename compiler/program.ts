@@ -19,6 +19,7 @@ import { packageName } from './analyze/deno.js';
 import {
   formatFiles,
   formatTypeScript,
+  isModule,
   UNFORMATTED_NOTE,
   type FormatElsewhere,
   type FormatCache,
@@ -68,14 +69,23 @@ export interface CompileOptions {
   canImport?: (specifier: string) => boolean;
   /** Another thread to format on (print.ts `FormatElsewhere`); default: all on this one. */
   formatElsewhere?: FormatElsewhere;
+  /**
+   * A formatted module an earlier compile wrote, by memory key (the hash of its unformatted
+   * text), when the memory does not hold it: the host reads it back from generated/ and checks
+   * its bytes against the hash it recorded, so its cache need not keep every module's text.
+   */
+  recall?: (key: string) => string | undefined;
 }
 
 export interface CompileStats {
   cells: number;
   analyzed: number;
   formatted: number;
-  /** Memory keys this compile used: what a cache needs to keep for the next one. */
-  used: { analyses: string[]; formatted: string[]; sql: string[] };
+  /**
+   * Memory keys this compile used: what a cache needs to keep for the next one. `modules` pairs
+   * each formatted module's path with the key of its unformatted text (what `recall` is asked).
+   */
+  used: { analyses: string[]; formatted: string[]; sql: string[]; modules: [string, string][] };
   /** Work that ran out of stack here (see DeepWork); absent when there was none. */
   deep?: DeepWork;
 }
@@ -100,7 +110,7 @@ const emptyStats = (): CompileStats => ({
   cells: 0,
   analyzed: 0,
   formatted: 0,
-  used: { analyses: [], formatted: [], sql: [] },
+  used: { analyses: [], formatted: [], sql: [], modules: [] },
 });
 
 const analysisText = (cell: Pick<TaggedCell, 'role' | 'code'>) =>
@@ -377,17 +387,32 @@ function importStage(
  * module Prettier could not print for lack of stack is not remembered (see DeepWork).
  */
 function formatStage(run: CompileRun, raw: EmittedFile[]): Promise<EmittedFile[]> {
+  // Each module's text is looked up twice (what to format, then the result): hash it once.
+  const keys = new Map<string, string>();
+  const keyOf = (text: string) => {
+    let key = keys.get(text);
+    if (key === undefined) keys.set(text, (key = run.hash(text)));
+    return key;
+  };
+  const { recall } = run.options;
   const cache: FormatCache = {
     get: (k) => {
-      run.stats.used.formatted.push(run.hash(k));
-      return run.memory.formatted.get(run.hash(k));
+      const key = keyOf(k);
+      run.stats.used.formatted.push(key);
+      let formatted = run.memory.formatted.get(key);
+      if (formatted === undefined && recall) {
+        formatted = recall(key);
+        if (formatted !== undefined) run.memory.formatted.set(key, formatted);
+      }
+      return formatted;
     },
     set: (k, v) => {
       run.stats.formatted++;
       if (v.startsWith(UNFORMATTED_NOTE)) deepWork(run).modules.push(k);
-      else run.memory.formatted.set(run.hash(k), v);
+      else run.memory.formatted.set(keyOf(k), v);
     },
   };
+  for (const f of raw) if (isModule(f)) run.stats.used.modules.push([f.path, keyOf(f.contents)]);
   return formatFiles(raw, cache, run.options.formatElsewhere);
 }
 

@@ -76,12 +76,33 @@ const edits: Record<string, string[]> = {
     before[10]!,
   ],
   'a renamed value read downstream': before.map((c) => c.replaceAll('v_2', 'w_2')),
+  'a removed dependency (the leaf stays)': [
+    ...before.slice(0, 9),
+    before[9]!.replace(' + v_5', ''),
+    before[10]!,
+  ],
+  'a moved cell': [...before.slice(0, 2), before[4]!, before[2]!, before[3]!, ...before.slice(5)],
+  'the params': [before[0]!, '//| params\nconst salt = 2;\nconst scale = 3;', ...before.slice(2)],
+};
+
+/** A notebook with prose: the markdown above a task is its TSDoc. */
+const withProse = [...before.slice(0, 9), 'md: The total of every leaf.', ...before.slice(9)];
+/** Edits that start from `withProse`. */
+const proseEdits: Record<string, string[]> = {
+  'the markdown above a task': withProse.map((c) =>
+    c.startsWith('md:') ? 'md: The sum of every leaf, and the helper rows.' : c,
+  ),
+  'a markdown cell removed': before,
 };
 
 describe('incremental compile', () => {
-  for (const [what, after] of Object.entries(edits)) {
+  const cases = [
+    ...Object.entries(edits).map(([what, after]) => [what, before, after] as const),
+    ...Object.entries(proseEdits).map(([what, after]) => [what, withProse, after] as const),
+  ];
+  for (const [what, start, after] of cases) {
     it(`after changing ${what}, writes the bytes a cold compile writes`, async () => {
-      const warm = project('warm', before);
+      const warm = project('warm', start);
       await compileAndWrite(warm.nb, warm.opts);
       writeFileSync(warm.nb, notebookText(after));
       const second = await compileAndWrite(warm.nb, warm.opts);
@@ -106,6 +127,38 @@ describe('incremental compile', () => {
     const again = await compileAndWrite(watch.nb, { ...watch.opts, memory });
     expect(again.stats?.analyzed).toBe(1);
     expect(tree(watch.opts)).toEqual(tree(disk.opts));
+  });
+
+  it('writes nothing when the notebook has not changed, whether the cache answers or compiles', async () => {
+    const { nb, opts } = project('unchanged', before);
+    await compileAndWrite(nb, opts);
+    const again = await compileFile(nb, opts);
+    expect(again.cached).toBe(true);
+    expect(writeOutcome(again, opts.outDir)).toEqual({ written: [], removed: [] });
+    // Another compiler fingerprint would miss the full hit; so does a changed fixture list.
+    // Here: the same bytes re-saved (a new mtime), and the cache record of files gone stale.
+    const record = join(opts.root, '.cellar', 'compile', 'notebooks_nb.ipynb.json');
+    const parsed = JSON.parse(readFileSync(record, 'utf8')) as { notebookHash: string };
+    writeFileSync(record, JSON.stringify({ ...parsed, notebookHash: 'other' }));
+    const recompiled = await compileFile(nb, opts);
+    expect(recompiled.cached).toBe(false);
+    expect(recompiled.stats?.analyzed).toBe(0);
+    expect(recompiled.stats?.formatted).toBe(0); // every module read back from generated/
+    expect(writeOutcome(recompiled, opts.outDir)).toEqual({ written: [], removed: [] });
+  });
+
+  it('does not trust a generated module edited by hand: it is formatted again and rewritten', async () => {
+    const { nb, opts } = project('tampered', before);
+    await compileAndWrite(nb, opts);
+    const cold = tree(opts);
+    const leaf = join(opts.outDir, 'nb', 'leaf1.ts');
+    writeFileSync(leaf, readFileSync(leaf, 'utf8').replace('1 + salt', '100 + salt'));
+    writeFileSync(nb, notebookText(edits["a leaf's code"]!));
+    const second = await compileAndWrite(nb, opts);
+    expect(second.stats?.formatted).toBeGreaterThanOrEqual(2); // leaf3 (edited) and leaf1
+    writeFileSync(nb, notebookText(before));
+    await compileAndWrite(nb, opts);
+    expect(tree(opts)).toEqual(cold);
   });
 
   it('reuses the large-stack results of a deep cell, and writes what a cold compile writes', async () => {

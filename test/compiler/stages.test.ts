@@ -360,6 +360,36 @@ describe('formatting', () => {
     const alone = await Promise.all(texts.map(formatTypeScript));
     expect(await formatBatch(texts)).toEqual(alone);
   });
+
+  it('shares a big formatting job with another thread batch by batch, with the same bytes', async () => {
+    const { formatBatch } = await import('../../compiler/emit/print.js');
+    // Enough text (over 500,000 characters) for the two threads to take batches off one queue,
+    // and one module over 20,000 characters (not deep: this thread's stack is the default),
+    // which always goes to the other thread.
+    const leaf = (i: number) =>
+      `export function t${i}(  x:number){\nconst   v_${i}=x+${i}\nreturn {v_${i}}}\n` +
+      `export const t${i}Task = define({name:'t${i}',params:{salt:{type:'number',default:1}},outputs:{v_${i}:{}},run:t${i}})\n`.repeat(
+        3,
+      );
+    const texts = Array.from({ length: 1_600 }, (_, i) => leaf(i));
+    texts.splice(
+      7,
+      0,
+      Array.from({ length: 1_500 }, (_, i) => `export const  a${i}= ${i}\n`).join(''),
+    );
+    expect(texts.reduce((n, t) => n + t.length, 0)).toBeGreaterThan(500_000);
+    const sent: string[][] = [];
+    const elsewhere = async (batch: string[]) => {
+      sent.push(batch);
+      await new Promise((resolve) => setTimeout(resolve, 5)); // answers arrive later, as from a thread
+      return formatBatch(batch);
+    };
+    const shared = await formatBatch(texts, elsewhere);
+    expect(shared).toEqual(await formatBatch(texts));
+    expect(sent[0]).toEqual([texts[7]]); // the big module first
+    expect(sent.length).toBeGreaterThan(2); // then batches, as the other thread asked for more
+    expect(sent.flat().length).toBeLessThan(texts.length); // and this thread formatted the rest
+  }, 600_000);
 });
 
 describe('fromNotebook: relative imports reach the same file from generated/<stem>/', () => {
