@@ -30,6 +30,8 @@ export interface KeyOptions {
     /** The pipeline's records, when the caller has read them already. */
     records?: Map<string, RecordedRunReads>;
   };
+  /** The folder tasks will run in (run.ts's workdir), for hooks resolving relative data paths. */
+  workdir?: string;
 }
 
 export async function computeKeys(
@@ -96,6 +98,7 @@ export async function computeKeys(
           inputs.hooks[h.name] = await h.keyInputs(task, {
             params: node.params,
             upstreamKeys: upstream,
+            ...(options.workdir ? { workdir: options.workdir } : {}),
           });
     }
     keys.set(node.name, makeKey(inputs));

@@ -160,7 +160,11 @@ export async function preparePipelineRun(
   };
   const records = recordedRunReadsOfPipeline(readsAt);
   const stamps = RunReadStamps.forProject(options.projectRoot);
-  const keys = await computeKeys(graph, { hasher, reads: { ...readsAt, stamps, records } });
+  const keys = await computeKeys(graph, {
+    hasher,
+    workdir: options.workdir,
+    reads: { ...readsAt, stamps, records },
+  });
   hasher?.save();
   stamps.save();
   lap('keys');

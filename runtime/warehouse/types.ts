@@ -65,7 +65,12 @@ export interface TableVersion {
   table: string;
   version: string;
   /** Where the version came from, so `--dry-run` can explain a re-run. */
-  source: 'bigquery.lastModifiedTime' | 'cellar.registry' | 'duckdb.fingerprint';
+  source:
+    | 'bigquery.lastModifiedTime'
+    | 'bigquery.view'
+    | 'cellar.registry'
+    | 'duckdb.fingerprint'
+    | 'duckdb.view';
 }
 
 export interface DryRunResult {

@@ -149,6 +149,144 @@ describe('DuckDB: the file and its content are in the key', () => {
   });
 });
 
+/** A task summing `amount` over `relation` (a table or a view). */
+function totalOf(relation: string) {
+  const task = defineTask({
+    name: 'view_total',
+    params: {},
+    inputs: {},
+    outputs: { total: {} },
+    warehouse: { reads: [relation] },
+    run: async () => ({
+      total: (
+        await sql<{ total: number }>`SELECT SUM(amount) AS total FROM ${sql.table(relation)}`
+      )[0]!.total,
+    }),
+  });
+  return definePipeline({ name: `over_${relation.replace(/\W/g, '_')}`, tasks: [task] });
+}
+
+/** Run a one-task pipeline on `w`: the task's status and its stored total. */
+async function runTotal(
+  w: Warehouse,
+  store: MemoryStore,
+  p: ReturnType<typeof totalOf>,
+): Promise<{ status: string; total: number }> {
+  useWarehouse(w, { dialect: 'bigquery' });
+  try {
+    const { result, prepared } = await runPipeline({
+      pipeline: p,
+      store,
+      runner: 'in-process',
+      workers: 1,
+      codeAware: false,
+    });
+    expect(result!.ok, JSON.stringify(result!.tasks)).toBe(true);
+    const key = prepared.keys.get('view_total')!.value;
+    const own = store.forPipeline(p.name);
+    const stored = (await own.readManifest('view_total', key))!.outputs.total!;
+    const bytes = await own.readOutput('view_total', stored.file);
+    return { status: result!.tasks[0]!.status, total: Number(new TextDecoder().decode(bytes)) };
+  } finally {
+    useWarehouse(null);
+  }
+}
+
+// A task reading a VIEW must see the data under it change (issue 8 item 2's kind): the view's
+// own catalog entry does not move when an outside program writes its base tables.
+describe('DuckDB: a view’s version follows the data under it', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'cellar-view-versions-'));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** Run `relation`'s total on `path` with a fresh warehouse (as separate `cellar run`s do). */
+  async function runFile(path: string, store: MemoryStore, relation: string) {
+    const w = await openDuckDB({ path, idleMs: 50 });
+    try {
+      return await runTotal(w, store, totalOf(relation));
+    } finally {
+      await w.close();
+    }
+  }
+
+  it('re-runs a view’s reader when an outside program inserts a row into the base table', async () => {
+    const path = join(dir, 'insert.duckdb');
+    await makeShop(path, 1);
+    await outside(path, 'CREATE VIEW shop.v_orders AS SELECT * FROM shop.orders');
+    const store = new MemoryStore();
+    expect(await runFile(path, store, 'shop.v_orders')).toEqual({ status: 'ran', total: 30 });
+    expect(await runFile(path, store, 'shop.v_orders')).toEqual({ status: 'cached', total: 30 });
+    await outside(path, 'INSERT INTO shop.orders VALUES (3, 5.0)');
+    expect(await runFile(path, store, 'shop.v_orders')).toEqual({ status: 'ran', total: 35 });
+    expect(await runFile(path, store, 'shop.v_orders')).toEqual({ status: 'cached', total: 35 });
+  });
+
+  it('re-runs a view’s reader when a value under it changes and the row count stays', async () => {
+    const path = join(dir, 'update.duckdb');
+    await makeShop(path, 1);
+    // Unqualified, as people write it: DuckDB binds `orders` in the view's own schema.
+    await outside(path, 'CREATE VIEW shop.v_orders AS SELECT * FROM orders');
+    const store = new MemoryStore();
+    expect(await runFile(path, store, 'shop.v_orders')).toEqual({ status: 'ran', total: 30 });
+    await outside(path, 'UPDATE shop.orders SET amount = 25.0 WHERE id = 2');
+    expect(await runFile(path, store, 'shop.v_orders')).toEqual({ status: 'ran', total: 35 });
+  });
+
+  it('follows a view over another view, and a view joining two tables, to every base table', async () => {
+    const path = join(dir, 'nested.duckdb');
+    await makeShop(path, 1);
+    await outside(
+      path,
+      `CREATE TABLE shop.rates AS SELECT * FROM (VALUES (1, 1.0), (2, 1.0)) t(id, rate);
+       CREATE VIEW shop.v_orders AS SELECT * FROM shop.orders;
+       CREATE VIEW shop.v_priced AS SELECT o.id, o.amount * r.rate AS amount FROM shop.v_orders o JOIN shop.rates r USING (id)`,
+    );
+    const store = new MemoryStore();
+    expect(await runFile(path, store, 'shop.v_priced')).toEqual({ status: 'ran', total: 30 });
+    expect(await runFile(path, store, 'shop.v_priced')).toEqual({ status: 'cached', total: 30 });
+    // A change to the table behind the inner view…
+    await outside(path, 'UPDATE shop.orders SET amount = 11.0 WHERE id = 1');
+    expect(await runFile(path, store, 'shop.v_priced')).toEqual({ status: 'ran', total: 31 });
+    // …and to the other side of the join, keeping its row count.
+    await outside(path, 'UPDATE shop.rates SET rate = 2.0 WHERE id = 2');
+    expect(await runFile(path, store, 'shop.v_priced')).toEqual({ status: 'ran', total: 51 });
+  });
+
+  it('names the base tables in a view’s version, each memoised like a table (no scan of the view)', async () => {
+    const path = join(dir, 'readable.duckdb');
+    await makeShop(path, 1);
+    await outside(path, 'CREATE VIEW shop.v_orders AS SELECT * FROM orders');
+    const w = await openDuckDB({ path, idleMs: 50 });
+    const table = (await w.tableVersion('shop.orders'))!.version;
+    const view = (await w.tableVersion('shop.v_orders'))!;
+    expect(view.source).toBe('duckdb.view');
+    expect(view.version).toContain(`shop.orders=${table}`);
+    // The base table's content hash comes from the file-stamp memo: only tables are memoised.
+    const memo = JSON.parse(readFileSync(`${path}.fingerprints.json`, 'utf8')) as {
+      tables: Record<string, string>;
+    };
+    expect(Object.keys(memo.tables)).toEqual(['shop.orders']);
+    await w.close();
+  });
+
+  // Variant: a view reading something outside this file's tables (here a CSV file) has no base
+  // table to follow; its rows are hashed on every version (not memoised: the file's stamp says
+  // nothing about the CSV).
+  it('a view over a file outside the database re-runs its reader when the file changes', async () => {
+    const path = join(dir, 'csv.duckdb');
+    const csv = join(dir, 'amounts.csv');
+    writeFileSync(csv, 'id,amount\n1,10\n2,20\n');
+    await outside(path, `CREATE VIEW main.v_csv AS SELECT * FROM read_csv('${csv}')`);
+    const store = new MemoryStore();
+    expect(await runFile(path, store, 'main.v_csv')).toEqual({ status: 'ran', total: 30 });
+    expect(await runFile(path, store, 'main.v_csv')).toEqual({ status: 'cached', total: 30 });
+    writeFileSync(csv, 'id,amount\n1,10\n2,21\n');
+    expect(await runFile(path, store, 'main.v_csv')).toEqual({ status: 'ran', total: 31 });
+  });
+});
+
 describe('BigQuery: the project and lastModifiedTime are in the key', () => {
   let standIn: StandIn;
   beforeAll(async () => {
@@ -173,5 +311,26 @@ describe('BigQuery: the project and lastModifiedTime are in the key', () => {
     expect(await runOn(dev, store)).toEqual({ status: 'ran', total: 35 });
     await dev.close();
     await prod.close();
+  });
+
+  // A view's lastModifiedTime moves only when its definition does (BigQuery's tables.get):
+  // its version must follow the tables the query really reads.
+  it('re-runs a view’s reader when the view’s base table gains rows', async () => {
+    await standIn.exec(
+      `CREATE TABLE shop.items AS SELECT * FROM (VALUES (1, 10.0), (2, 20.0)) t(id, amount);
+       CREATE VIEW shop.v_items AS SELECT * FROM shop.items`,
+    );
+    const store = new MemoryStore();
+    const w = await open('shop-dev');
+    const before = (await w.tableVersion('shop.v_items'))!;
+    expect(before.version).toContain('shop-dev.shop.items=m');
+    expect(await runTotal(w, store, totalOf('shop.v_items'))).toEqual({ status: 'ran', total: 30 });
+    expect(await runTotal(w, store, totalOf('shop.v_items'))).toEqual({
+      status: 'cached',
+      total: 30,
+    });
+    await standIn.exec('INSERT INTO shop.items VALUES (3, 5.0)');
+    expect(await runTotal(w, store, totalOf('shop.v_items'))).toEqual({ status: 'ran', total: 35 });
+    await w.close();
   });
 });

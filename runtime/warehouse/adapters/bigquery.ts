@@ -8,8 +8,9 @@
 // stream holds one page at a time; rows are converted with the schema into the same JSON-safe
 // values as the DuckDB adapter (values.ts). Table versions are BigQuery's own `lastModifiedTime`,
 // which changes with every load, insert, DML or DDL on the table, including writes made outside
-// cellar. The Storage Read API (Arrow over gRPC) is not used: the stand-in cannot serve gRPC, so it
-// could not be tested here; `columns()` is the place to add it.
+// cellar; a view's version adds its base tables' times (`viewVersion`). The Storage Read API
+// (Arrow over gRPC) is not used: the stand-in cannot serve gRPC, so it could not be tested here;
+// `columns()` is the place to add it.
 import type { BigQuery as BigQueryClient, Job, Query as ClientQuery } from '@google-cloud/bigquery';
 import { splitTableName } from '../sql/names.js';
 import { intFromString, isoFromMicros, logicalFromBigQuery } from './values.js';
@@ -43,6 +44,22 @@ interface Field {
 }
 
 const DEFAULT_PAGE = 10_000;
+
+/** The fields of BigQuery's Table resource read here (REST v2 `tables.get`). */
+interface TableMetadata {
+  /** `TABLE`, `VIEW`, `MATERIALIZED_VIEW`, `EXTERNAL`, `SNAPSHOT`. */
+  type?: string;
+  schema?: { fields?: Field[] };
+  /** Milliseconds since the epoch, as a decimal string. */
+  lastModifiedTime?: string;
+}
+
+/** BigQuery's TableReference. */
+interface TableRef {
+  projectId: string;
+  datasetId: string;
+  tableId: string;
+}
 
 export async function openBigQuery(opts: BigQueryWarehouseOptions): Promise<BigQueryWarehouse> {
   const { BigQuery } = await import('@google-cloud/bigquery');
@@ -256,12 +273,10 @@ export class BigQueryWarehouse implements Warehouse {
     }
   }
 
-  private async metadata(
-    table: string,
-  ): Promise<{ schema?: { fields?: Field[] }; lastModifiedTime?: string } | null> {
+  private async metadata(table: string): Promise<TableMetadata | null> {
     try {
       const [meta] = await this.tableHandle(table).getMetadata();
-      return meta as { schema?: { fields?: Field[] }; lastModifiedTime?: string };
+      return meta as TableMetadata;
     } catch (e) {
       if ((e as { code?: number }).code === 404) return null;
       throw new WarehouseError(
@@ -302,10 +317,48 @@ export class BigQueryWarehouse implements Warehouse {
   async tableVersion(table: string): Promise<TableVersion | null> {
     const meta = await this.metadata(table);
     if (!meta) return null;
+    const own = `m${meta.lastModifiedTime ?? '0'}`;
+    if (meta.type === 'VIEW' || meta.type === 'MATERIALIZED_VIEW')
+      return this.viewVersion(this.canonicalTable(table), own);
+    return { table: this.canonicalTable(table), version: own, source: 'bigquery.lastModifiedTime' };
+  }
+
+  /**
+   * A view's (or materialized view's) version. Its own `lastModifiedTime` moves only when its
+   * definition does, not when its base tables get rows, so the version also holds the
+   * `lastModifiedTime` of every table a query of the view really reads:
+   * `m<view>:view[p.d.t=m<t>,…]`. BigQuery names those tables for a dry-run query job in
+   * `statistics.query.referencedTables` (JobStatistics2, REST v2; views are expanded to their
+   * base tables). A dry run is free and processes no bytes. BigQuery lists at most 50 tables
+   * there ("Queries that reference more than 50 tables will not have a complete list"): a view
+   * reading more is marked `:incomplete` and writes to the tables left off are not seen.
+   */
+  private async viewVersion(canonical: string, own: string): Promise<TableVersion> {
+    const job = await this.startJob(
+      {
+        text: `SELECT * FROM ${this.quote(canonical)}`,
+        params: [],
+        tables: [canonical],
+      },
+      { dryRun: true },
+    );
+    const stats = (job.metadata as { statistics?: { query?: { referencedTables?: TableRef[] } } })
+      .statistics;
+    const refs = stats?.query?.referencedTables ?? [];
+    const names = [...new Set(refs.map((r) => `${r.projectId}.${r.datasetId}.${r.tableId}`))]
+      .filter((t) => t !== canonical)
+      .sort();
+    const parts: string[] = [];
+    for (const t of names) {
+      // The base table's own lastModifiedTime; a view listed here (BigQuery lists base tables,
+      // but an authorised view may appear) counts by its own time, never recursively.
+      const meta = await this.metadata(t);
+      parts.push(`${t}=${meta ? `m${meta.lastModifiedTime ?? '0'}` : 'missing'}`);
+    }
     return {
-      table: this.canonicalTable(table),
-      version: `m${meta.lastModifiedTime ?? '0'}`,
-      source: 'bigquery.lastModifiedTime',
+      table: canonical,
+      version: `${own}:view[${parts.join(',')}]${refs.length >= 50 ? ':incomplete' : ''}`,
+      source: 'bigquery.view',
     };
   }
 

@@ -17,6 +17,9 @@
 //   anyone changes the stamp (ctime cannot be set back from user space), an unchanged file
 //   costs two `stat`s. `fingerprint: 'catalog'` leaves the content out (writes outside cellar
 //   that keep the row count and columns are then not seen).
+// A view's version is its own (`r<n>:d<ddl>`) plus the version of every table its query reads,
+// as DuckDB's binder resolves them (`viewVersion`): a view's catalog entry does not move when an
+// outside program writes its base tables.
 //
 // Each operation opens its own connection (cheap in DuckDB), so a stream and a query can run at
 // once; the database file itself is opened only while leased (lease.ts), so worker threads and
@@ -512,16 +515,103 @@ export class DuckDBWarehouse implements Warehouse {
       );
       return (r.getRowObjectsJson()[0] as { v?: string } | undefined)?.v ?? '0';
     });
-    const content =
-      this.opts.fingerprint !== 'catalog' && entry.kind === 'table'
-        ? `:c${await this.contentHash(canonical)}`
-        : '';
     const ddl = sha256(entry.sql).slice(0, 12);
+    if (entry.kind === 'view') return this.viewVersion(canonical, `r${registered}:d${ddl}`);
+    const content =
+      this.opts.fingerprint !== 'catalog' ? `:c${await this.contentHash(canonical)}` : '';
     return {
       table: canonical,
       version: `r${registered}:n${entry.estimated_size}:d${ddl}${content}`,
       source: content ? 'duckdb.fingerprint' : 'cellar.registry',
     };
+  }
+
+  /**
+   * A view's version: its own (`own`: registry counter and DDL hash) plus the version of every
+   * table its query reads, resolved through nested views by DuckDB's binder:
+   * `r<n>:d<ddl>:view[shop.orders=<table version>,…]`, so `--dry-run` shows which base table
+   * moved. Each base table's content hash is memoised by the file's stamp like any table's, so an
+   * unchanged file costs no scan, and a view over a big join never runs the join.
+   *
+   * A view that reads anything else (a file through read_csv/read_parquet, a table of another
+   * attached database, a temporary table, any other table function) has no base table whose
+   * version this file's stamp guards: its rows are hashed, on every call (`:c…`), unmemoised.
+   * With `fingerprint: 'catalog'` that scan is skipped (the version is then the view's own).
+   */
+  private async viewVersion(canonical: string, own: string): Promise<TableVersion> {
+    const reads = await this.viewReads(canonical);
+    if (reads.outside.length === 0) {
+      const parts: string[] = [];
+      for (const t of reads.tables) {
+        const v = await this.tableVersion(t);
+        parts.push(`${t}=${v ? v.version : 'missing'}`);
+      }
+      return {
+        table: canonical,
+        version: `${own}:view[${parts.join(',')}]`,
+        source: 'duckdb.view',
+      };
+    }
+    const content =
+      this.opts.fingerprint !== 'catalog' ? `:c${await this.scanHash(canonical)}` : '';
+    return {
+      table: canonical,
+      version: `${own}:reads[${reads.outside.join(',')}]${content}`,
+      source: 'duckdb.view',
+    };
+  }
+
+  /**
+   * What a view's query reads, as DuckDB's binder resolved it: the leaves of the physical plan
+   * of `SELECT * FROM <view>` with the optimizer off (an optimizer could prove a scan empty from
+   * today's statistics and drop it, hiding a table whose new rows would matter tomorrow).
+   * `tables`: `schema.table` of this database's own tables (sorted, unique); `outside`: a short
+   * name for every other leaf that holds data (table functions such as READ_CSV, tables of
+   * another catalog). Constant leaves (VALUES, range(), CTE and delim scans) are neither.
+   */
+  private async viewReads(canonical: string): Promise<{ tables: string[]; outside: string[] }> {
+    return this.withConnection(async (c) => {
+      const db = String(
+        (
+          (await c.runAndReadAll('SELECT current_database() AS d')).getRowObjectsJson()[0] as {
+            d: string;
+          }
+        ).d,
+      );
+      // Connection-local; the connection is closed after this operation.
+      await c.run('PRAGMA disable_optimizer');
+      const r = await c.runAndReadAll(
+        `EXPLAIN (FORMAT JSON) SELECT * FROM ${this.quote(canonical)}`,
+      );
+      const plan = (r.getRowObjectsJson() as { explain_value: string }[]).map(
+        (x) => JSON.parse(x.explain_value) as PlanNode[],
+      );
+      const tables = new Set<string>();
+      const outside = new Set<string>();
+      const visit = (n: PlanNode) => {
+        const info = n.extra_info ?? {};
+        if (typeof info.Table === 'string') {
+          const parts = identifierParts(info.Table);
+          if (parts.length === 3 && parts[0] === db) tables.add(`${parts[1]}.${parts[2]}`);
+          else outside.add(parts.join('.'));
+        } else if (typeof info.Function === 'string' && !CONSTANT_FUNCTIONS.has(info.Function)) {
+          outside.add(info.Function.toLowerCase());
+        }
+        for (const child of n.children ?? []) visit(child);
+      };
+      for (const roots of plan) for (const n of roots) visit(n);
+      return { tables: [...tables].sort(), outside: [...outside].sort() };
+    });
+  }
+
+  /** A hash of a relation's rows as a multiset: `count:xor:sum` of `hash(row)`. A scan. */
+  private async scanHash(canonical: string): Promise<string> {
+    return this.withConnection(async (c) => {
+      const r = await c.runAndReadAll(
+        `SELECT count(*)::VARCHAR || ':' || coalesce(bit_xor(hash(t)), 0)::VARCHAR || ':' || coalesce(sum(hash(t)::HUGEINT), 0)::VARCHAR AS h FROM ${this.quote(canonical)} AS t`,
+      );
+      return String((r.getRowObjectsJson()[0] as { h: string }).h);
+    });
   }
 
   /** `<db>.fingerprints.json`: content hashes memoised across processes (see the header). */
@@ -558,13 +648,7 @@ export class DuckDBWarehouse implements Warehouse {
       let memo = this.readMemo();
       const hit = memo?.stamp === stamp ? memo.tables[canonical] : undefined;
       if (hit) return hit;
-      const hash = await this.withConnection(async (c) => {
-        const [s, n] = this.tableParts(canonical).map((p) => '"' + p.replace(/"/g, '""') + '"');
-        const r = await c.runAndReadAll(
-          `SELECT count(*)::VARCHAR || ':' || coalesce(bit_xor(hash(t)), 0)::VARCHAR || ':' || coalesce(sum(hash(t)::HUGEINT), 0)::VARCHAR AS h FROM ${s}.${n} AS t`,
-        );
-        return String((r.getRowObjectsJson()[0] as { h: string }).h);
-      });
+      const hash = await this.scanHash(canonical);
       if (memoPath && this.fileStamp() === stamp) {
         memo = memo?.stamp === stamp ? memo : { stamp, tables: {} };
         memo.tables[canonical] = hash;
@@ -611,6 +695,25 @@ export class DuckDBWarehouse implements Warehouse {
   async close(): Promise<void> {
     this.lease.close();
   }
+}
+
+/** A node of DuckDB's `EXPLAIN (FORMAT JSON)` physical plan (the fields read here). */
+interface PlanNode {
+  name?: string;
+  children?: PlanNode[];
+  extra_info?: { Table?: unknown; Function?: unknown };
+}
+
+/** Table functions whose rows come from their arguments alone, not from stored data. */
+const CONSTANT_FUNCTIONS = new Set(['RANGE', 'GENERATE_SERIES', 'UNNEST', 'REPEAT', 'REPEAT_ROW']);
+
+/** `"my-db".shop.orders` → `['my-db', 'shop', 'orders']` (DuckDB quotes a part with `"`, doubling
+ *  inner quotes, only where it must). */
+function identifierParts(text: string): string[] {
+  const parts: string[] = [];
+  for (const m of text.matchAll(/"((?:[^"]|"")*)"|([^."]+)/g))
+    parts.push(m[1] !== undefined ? m[1].replace(/""/g, '"') : m[2]!);
+  return parts;
 }
 
 function queryError(e: unknown, q: PreparedQuery): WarehouseError {

@@ -17,11 +17,17 @@
 //   POST tables/{t}/insertAll (streaming insert)
 //   Row values are strings in f[].v, typed by the schema; TIMESTAMP as int64 micros when the
 //   client asks for formatOptions.useInt64Timestamp (it always does), else float seconds.
+//   statistics.query.referencedTables of a SELECT job (dry run too): the tables the query reads,
+//   views expanded to their base tables, as BigQuery documents the field (JobStatistics2:
+//   "Referenced tables for the job"); found with DuckDB's binder (EXPLAIN, optimizer off).
+//   tables.get answers type VIEW for a view; a view's lastModifiedTime moves only when it is
+//   (re)created, as BigQuery's does, not when its base tables change.
 //
 // NOT covered (do not read a passing test as proof of these): load jobs and multipart uploads,
 // extract/copy jobs, the Storage Read API (gRPC), scripting and multi-statement queries,
 // sessions and transactions, partition decorators and partitioned-table metadata, IAM, quotas,
-// slot time, query caching (cacheHit is always false), real job latency (every job finishes before
+// slot time, query caching (cacheHit is always false), materialized views, referencedTables'
+// 50-table cap and its order, referencedTables of DDL/DML jobs (left empty), real job latency (every job finishes before
 // the reply; `slowPolls` only pretends, answering the first polls with jobComplete=false),
 // authentication (any request is accepted), and BigQuery's exact
 // error texts beyond "Not found: Table p:d.t" and the bytes-billed limit message.
@@ -58,6 +64,8 @@ interface JobRecord {
   totalRows: number;
   bytes: number;
   statementType: string;
+  /** `ds.t` of every table a SELECT reads (views expanded); empty for statements. */
+  referenced: string[];
   error: { reason: string; message: string } | null;
   configuration: unknown;
 }
@@ -124,6 +132,33 @@ export async function startStandIn(opts: StandInOptions = {}): Promise<StandIn> 
     return { rows: Number(row[0]), cols: Number(row[1]), kind: row[2] as 'TABLE' | 'VIEW' };
   }
 
+  /** The stand-in's own tables a DuckDB query reads, from its plan with the optimizer off (the
+   *  binder expands views; an optimizer could drop a scan it proves empty). A connection of its
+   *  own, since `disable_optimizer` is per connection. */
+  const planConn = await instance.connect();
+  await planConn.run('PRAGMA disable_optimizer');
+  async function referencedTables(duck: string, values: DuckDBValue[]): Promise<string[]> {
+    const stmt = await planConn.prepare(`EXPLAIN (FORMAT JSON) ${duck}`);
+    values.forEach((v, i) => (v === null ? stmt.bindNull(i + 1) : stmt.bindValue(i + 1, v)));
+    const r = await stmt.runAndReadAll();
+    const found = new Set<string>();
+    interface PlanNode {
+      children?: PlanNode[];
+      extra_info?: { Table?: unknown };
+    }
+    const visit = (n: PlanNode) => {
+      const t = n.extra_info?.Table;
+      if (typeof t === 'string') {
+        const parts = t.split('.').map((p) => p.replace(/^"|"$/g, ''));
+        if (parts[1] !== '_standin') found.add(parts.slice(-2).join('.'));
+      }
+      for (const c of n.children ?? []) visit(c);
+    };
+    for (const row of r.getRowObjectsJson() as { explain_value: string }[])
+      for (const n of JSON.parse(row.explain_value) as PlanNode[]) visit(n);
+    return [...found].sort();
+  }
+
   async function estimateBytes(bqText: string): Promise<number> {
     let bytes = 0;
     for (const t of new Set(scanTables(bqText).map((x) => local(x.parts)))) {
@@ -176,6 +211,7 @@ export async function startStandIn(opts: StandInOptions = {}): Promise<StandIn> 
       totalRows: 0,
       bytes: 0,
       statementType: 'SELECT',
+      referenced: [],
       error: null,
       configuration: cfg,
     };
@@ -219,8 +255,10 @@ export async function startStandIn(opts: StandInOptions = {}): Promise<StandIn> 
         await conn.prepare(duck).catch((e: Error) => {
           throw new BadQuery(e.message);
         });
+        if (!isStatement) job.referenced = await referencedTables(duck, values);
         return job;
       }
+      if (!isStatement) job.referenced = await referencedTables(duck, values);
       if (isStatement) {
         await runStmt(conn, duck, values);
         if (target) bumpModified(local(target));
@@ -276,6 +314,10 @@ export async function startStandIn(opts: StandInOptions = {}): Promise<StandIn> 
           totalBytesBilled: String(dryRun ? 0 : job.bytes),
           statementType: job.statementType,
           cacheHit: false,
+          referencedTables: job.referenced.map((t) => {
+            const [datasetId, tableId] = t.split('.');
+            return { projectId: job.projectId, datasetId, tableId };
+          }),
         },
       },
     };
@@ -554,6 +596,7 @@ export async function startStandIn(opts: StandInOptions = {}): Promise<StandIn> 
     async close() {
       await new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections?.();
+      planConn.closeSync();
       conn.closeSync();
       instance.closeSync();
     },
