@@ -131,6 +131,8 @@ export async function performTask(
       ? (seen, envListed) => {
           // Recorded as soon as the task's code returns, from the thread that ran it (one file
           // per task, atomic: run-reads.ts), before its outputs are encoded.
+          // Names the code reads statically are keyed already (keys.ts): only computed ones count.
+          for (const name of job.envRead ?? []) seen.env.delete(name);
           recordRunReads(reads, task.name, seen);
           if (envListed) warnEnvListed(task.name);
         }

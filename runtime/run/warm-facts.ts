@@ -2,11 +2,10 @@
 // from what? Kept apart from warm-record.ts, which the shortcut loads: this side reads the
 // pipeline bundle and asks the code hasher, which only a full run has at hand.
 import { readdirSync, readFileSync } from 'node:fs';
-import { dirname, isAbsolute, join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { envReadIn } from '../key/codehash.js';
 import { readWithStamp, type FileStamp } from '../key/filestamp.js';
-import { recordedRunReadsOfPipeline, RunReadStamps } from '../key/run-reads.js';
 import { bundledInputs, runningRuntimeEntry } from '../load/bundle.js';
 import { findProjectRoot, packageVersionEvidence } from '../project.js';
 import { LocalStore } from '../store/local.js';
@@ -35,8 +34,8 @@ export function warmFactsOf(
     if (hooksFor(node.task).length > 0) return `task ${node.name} has a key hook`;
   }
   // Every key input must be one this record answers for (definitions and CLI params by the
-  // sources and context, code by the stamps, env by the hashed values, run-time reads below). A
-  // key input added later leaves no record until the record checks it too.
+  // sources and context, code by the stamps, env by the hashed values). A key input added later
+  // (run-time reads, say) leaves no record until the record checks it too.
   for (const [name, key] of prepared.keys)
     for (const [field, value] of Object.entries(key.inputs))
       if (value !== undefined && !CHECKED_KEY_INPUTS.has(field))
@@ -89,32 +88,6 @@ export function warmFactsOf(
     absent.push(...found.absent);
   }
   envNames.delete('*');
-  // What tasks read at run time (key/run-reads.ts), as recorded now (this run may have grown the
-  // records): each file's content must be what the key held or what the task was handed this run
-  // (`observed`), then its stamp joins `sources` (a missing one `absent`), and computed-name env
-  // reads join `env`. Listings, probes and package reads are not among the record's facts: no record.
-  const readsAt = {
-    root: options.projectRoot,
-    pipeline: options.pipeline.name,
-    workspace: options.workspace,
-  };
-  const stamps = new RunReadStamps();
-  for (const [task, rec] of recordedRunReadsOfPipeline(readsAt)) {
-    if (rec.dirs.length + rec.probes.length + rec.packages.length > 0)
-      return `task ${task} lists folders, probes paths or reads package files at run time`;
-    for (const name of rec.env) envNames.add(name);
-    const keyed = prepared.keys.get(task)?.inputs.reads ?? {};
-    for (const path of rec.files) {
-      const abs = isAbsolute(path) ? path : join(readsAt.root, ...path.split('/'));
-      const now = stamps.contentOf(abs);
-      if (now !== keyed[path] && now !== rec.observed?.[path])
-        return `task ${task}'s run-time read ${path} changed during the run`;
-      if (now === 'missing') absent.push(abs);
-      else if (now === 'dir' || now === 'unreadable')
-        return `task ${task} reads ${path}: not a file`;
-      else sources[abs] ??= readWithStamp(abs).stamp;
-    }
-  }
   return {
     ...base,
     pipelineFile: options.pipelineFile,
@@ -146,5 +119,4 @@ const CHECKED_KEY_INPUTS = new Set([
   'codecs',
   'code',
   'env',
-  'reads',
 ]);
