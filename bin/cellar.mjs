@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // The `cellar` command: make sure dist/ is current, then hand over to the CLI.
+import { readFileSync } from 'node:fs';
 import { nodeVersionProblem } from './node-version.mjs';
 
 const tooOld = nodeVersionProblem(process.versions.node);
@@ -9,5 +10,12 @@ if (tooOld) {
 }
 const { ensureBuilt } = await import('../scripts/build.mjs');
 await ensureBuilt();
+// The build this process runs, read before its code loads: warm-run records are written and
+// trusted only while dist/build-id still says so (runtime/run/warm-record.ts `cellarBuildId`).
+try {
+  globalThis.__cellarBuildId = readFileSync(new URL('../dist/build-id', import.meta.url), 'utf8');
+} catch {
+  // no build id: no warm-run records
+}
 const { main } = await import('../dist/cli.js');
 process.exitCode = await main(process.argv.slice(2));

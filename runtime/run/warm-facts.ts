@@ -1,12 +1,13 @@
 // After a full run: may its outcome be recorded for the warm-run shortcut (warm-record.ts), and
 // from what? Kept apart from warm-record.ts, which the shortcut loads: this side reads the
 // pipeline bundle and asks the code hasher, which only a full run has at hand.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { envReadIn } from '../key/codehash.js';
 import { readWithStamp, type FileStamp } from '../key/filestamp.js';
 import { bundledInputs, runningRuntimeEntry } from '../load/bundle.js';
-import { packageVersionEvidence } from '../project.js';
+import { findProjectRoot, packageVersionEvidence } from '../project.js';
 import { LocalStore } from '../store/local.js';
 import type { RunResult } from '../types.js';
 import { hooksFor } from './hooks.js';
@@ -51,6 +52,12 @@ export function warmFactsOf(
     if (!done && !notRequested) return `task ${e.name} did not end done`;
     tasks.push({ name: e.name, key: e.key.value, cached: done });
   }
+  // Files a task reads at run time (a data file) are recorded per task under
+  // <project>/.cellar/run-reads/ and keyed from the next run on (issue 8); until the record checks
+  // those files too, a project with any such record is never recorded: its next key may gain
+  // inputs this record does not hold.
+  if (hasEntries(join(findProjectRoot(dirname(options.pipelineFile)), '.cellar', 'run-reads')))
+    return 'tasks of this project recorded files they read at run time';
   const bundle = bundledInputs(options.pipelineFile);
   if (!bundle) return 'the pipeline was not loaded from a cached bundle';
   const bundleText = readFileSync(bundle.bundle, 'utf8');
@@ -91,6 +98,15 @@ export function warmFactsOf(
     envNames: [...envNames],
     tasks,
   };
+}
+
+/** Does `dir` exist and hold anything? (Unreadable counts as yes: no record on doubt.) */
+function hasEntries(dir: string): boolean {
+  try {
+    return readdirSync(dir).length > 0;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code !== 'ENOENT';
+  }
 }
 
 /** The key inputs (types.ts KeyInputs) whose every source the record checks; `hooks` never gets here. */

@@ -67,25 +67,22 @@ export function warmRecordPath(root: string, entry: string): string {
   return join(root, '.cellar', 'cache', 'warm', `${sha256(entry).slice(0, 16)}.json`);
 }
 
-let buildId: string | null | undefined;
-
 /**
- * The running Cellar build's identity (dist/build-id, written by scripts/build.mjs), or
- * undefined when running from sources (tests importing the TypeScript): then no record is
- * written or trusted.
+ * The running Cellar build's identity: dist/build-id (written by scripts/build.mjs, a hash of every
+ * file of the build) as bin/cellar.mjs read it before loading the CLI, and only while the file
+ * still says so. A rebuild since (another process rebuilding on changed sources) means this
+ * process may run other code than the id names: undefined, so nothing is recorded or trusted.
+ * Undefined too outside the `cellar` command (tests importing the TypeScript, library use).
  */
 export function cellarBuildId(): string | undefined {
-  if (buildId === undefined) {
-    try {
-      buildId = readFileSync(
-        join(dirname(fileURLToPath(import.meta.url)), 'build-id'),
-        'utf8',
-      ).trim();
-    } catch {
-      buildId = null;
-    }
+  const atStart = (globalThis as { __cellarBuildId?: unknown }).__cellarBuildId;
+  if (typeof atStart !== 'string' || atStart === '') return undefined;
+  try {
+    const now = readFileSync(join(dirname(fileURLToPath(import.meta.url)), 'build-id'), 'utf8');
+    return now === atStart ? now.trim() : undefined;
+  } catch {
+    return undefined;
   }
-  return buildId ?? undefined;
 }
 
 /** What a record is made from: gathered by the caller from the run it just did. */

@@ -258,6 +258,19 @@ describe('the warm-run record answers only when nothing a key rests on moved', (
     }
   });
 
+  it('a project whose tasks recorded files they read at run time is not recorded', async () => {
+    // The run-time read records (.cellar/run-reads/) key data files from the next run on: until
+    // the record checks them, their presence means no record, and an existing one is dropped.
+    mkdirSync(join(project, '.cellar', 'run-reads', 'demo'), { recursive: true });
+    writeFileSync(join(project, '.cellar', 'run-reads', 'demo', 'numbers.json'), '{}');
+    rmSync(join(workspace(), 'demo', 'scaled'), { recursive: true });
+    expect(ran((await run()).status)).toEqual(['scaled']);
+    expect(recordFiles()).toEqual([]);
+    const loaded = loads();
+    await run();
+    expect(loads()).toBeGreaterThan(loaded);
+  });
+
   it('a record written by another Cellar build is not trusted', async () => {
     const file = join(project, '.cellar', 'cache', 'warm', recordFiles()[0]!);
     const record = JSON.parse(readFileSync(file, 'utf8'));
