@@ -263,6 +263,12 @@ async function printDryRun(
       const lines = formatEstimates(estimates);
       if (lines) console.log(lines);
     }
+    // Remote reads (keyed by URL only) are noted; the warm path's plan has no warehouse inputs,
+    // and loads nothing of the warehouse.
+    if (plan.entries.some((e) => e.key.inputs?.hooks?.warehouse)) {
+      const { remoteReadNotes } = await import('../../runtime/warehouse/tasks/files.js');
+      for (const note of remoteReadNotes(plan)) console.log(note);
+    }
   }
   return EXIT.ok;
 }

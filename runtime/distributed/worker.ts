@@ -71,7 +71,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
           throw new Error(
             `this worker cannot build ${pipeline.name} with params ${id}: ${diagnostics.map((d) => d.message).join('; ')}`,
           );
-        return computeKeys(graph, { hasher });
+        return computeKeys(graph, { hasher, workdir: process.cwd() });
       })();
       prepared.set(id, p);
     }
