@@ -2,13 +2,13 @@
 // (a compiled pipeline.ts, a folder holding one, or a notebook compiled first when stale),
 // parsing `--param k=v` against the pipeline's declared params, and turning runtime errors into
 // CLI errors with their codes (exit 2: the command line or the pipeline is wrong).
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { findProjectRoot } from '../runtime/project.js';
+import { existsSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { CellarError } from '../runtime/errors.js';
 import { pipelineParams } from '../runtime/run/graph.js';
 import { suggest } from '../runtime/suggest.js';
 import { loadPipeline } from '../runtime/load/loader.js';
+import { namedNotebook } from '../runtime/load/source.js';
 import { normalizeRunOptions, preparePipelineRun, type PreparedRun } from '../runtime/run/run.js';
 import type { Pipeline, ParamSpec } from '../runtime/task.js';
 import { CliError, EXIT } from './errors.js';
@@ -56,25 +56,10 @@ async function warnIfStale(file: string): Promise<void> {
   if (warning) process.stderr.write(`warning: ${warning}\n`);
 }
 
-/**
- * The notebook (absolute) a compiled pipeline.ts was compiled from (its `source:` line), or
- * undefined for a hand-written pipeline or an unreadable file.
- */
-export function namedNotebook(file: string): string | undefined {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch {
-    return undefined;
-  }
-  const source = /^\s*source: '([^']+\.ipynb)',$/m.exec(text)?.[1];
-  return source ? join(findProjectRoot(dirname(file)), source) : undefined;
-}
-
-/** The pipeline a path names; `sourceMaps` as in `loadPipeline` (false: no task runs here). */
+/** The pipeline a path names; options as in `loadPipeline` (`sourceMaps` false: no task runs here). */
 export async function openPipeline(
   arg: string | undefined,
-  options: { sourceMaps?: boolean } = {},
+  options: { sourceMaps?: boolean; workdir?: string } = {},
 ): Promise<{ pipeline: Pipeline; file: string }> {
   const file = await resolvePipelineFile(arg);
   try {

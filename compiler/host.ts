@@ -22,7 +22,8 @@ import {
 import { createRequire, isBuiltin } from 'node:module';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { Script } from 'node:vm';
+import { Worker, isMainThread, parentPort, threadId, workerData } from 'node:worker_threads';
 import { setTsMorphLoader } from './analyze/cell.js';
 import { packageName } from './analyze/deno.js';
 import { diagnostic, hasErrors } from './diagnostics.js';
@@ -49,9 +50,69 @@ const require = createRequire(import.meta.url);
 setTsMorphLoader(
   async () =>
     ({
-      ts: createRequire(require.resolve('ts-morph'))('@ts-morph/common/dist/typescript.js'),
+      ts: requireWithCodeCache(
+        createRequire(require.resolve('ts-morph')).resolve('@ts-morph/common/dist/typescript.js'),
+      ),
     }) as typeof import('ts-morph'),
 );
+
+/**
+ * `require(path)` of a CommonJS file through V8's code cache: most of loading TypeScript's 9 MB is
+ * compiling it, and Node 20 has no `module.enableCompileCache`. The cache sits where tools keep
+ * theirs, in `node_modules/.cache/cellar/` of the node_modules folder holding the file (the
+ * user's own, unlike a shared temp folder: the data is code V8 runs), named by the file's path,
+ * size and mtime and the Node version. V8 checks the data against the source and its own version
+ * and flags and rejects what does not match (the file is then compiled as usual and the cache
+ * written anew), so stale data costs time, never correctness. A file outside node_modules, or a
+ * cache that cannot be written, is loaded without one.
+ */
+export function requireWithCodeCache(path: string): unknown {
+  const parts = path.split(sep);
+  const nodeModules = parts.lastIndexOf('node_modules');
+  if (nodeModules < 0) return createRequire(path)(path);
+  const { size, mtimeMs } = statSync(path);
+  const id = sha256(`${path}\0${size}\0${mtimeMs}\0${process.version}\0${process.arch}`);
+  const cacheFile = join(
+    parts.slice(0, nodeModules + 1).join(sep),
+    '.cache',
+    'cellar',
+    `v8-${id.slice(0, 24)}.bin`,
+  );
+  let cachedData: Buffer | undefined;
+  try {
+    cachedData = readFileSync(cacheFile);
+  } catch {
+    // none yet
+  }
+  // Node's own CommonJS wrapper (Module.wrap), which ESM cannot import by name.
+  const wrapped = `(function (exports, require, module, __filename, __dirname) { ${readFileSync(path, 'utf8')}\n});`;
+  const script = new Script(wrapped, {
+    filename: path,
+    cachedData,
+  });
+  const module = { exports: {} as unknown, filename: path, id: path, loaded: false };
+  (script.runInThisContext() as (...args: unknown[]) => void).call(
+    module.exports,
+    module.exports,
+    createRequire(path),
+    module,
+    path,
+    dirname(path),
+  );
+  module.loaded = true;
+  if (cachedData === undefined || script.cachedDataRejected) {
+    try {
+      // A name per thread too: the large-stack thread may load TypeScript at the same time.
+      const tmp = `${cacheFile}.${process.pid}.${threadId}.tmp`;
+      mkdirSync(dirname(cacheFile), { recursive: true });
+      writeFileSync(tmp, script.createCachedData());
+      renameSync(tmp, cacheFile);
+    } catch {
+      // a read-only install: the next load compiles again
+    }
+  }
+  return module.exports;
+}
 
 // The runtime's one sha256 is runtime/key/hash.ts; the compiler keeps this copy because it may not
 // import the runtime (test/layering.test.ts).

@@ -316,11 +316,15 @@ async function sqlStage(
     const dialect = cells.find(
       (t) => t.role === 'task' && t.task === c.task && t.directives.dialect,
     )?.directives.dialect;
-    const key = run.hash(`${dialect ?? ''}\0${a.sqlTemplates.join('\0')}`);
-    if (!run.memory.sql.has(key)) run.memory.sql.set(key, await sqlFacts(a.sqlTemplates, dialect));
+    const own = a.sqlTemplateDialects;
+    const key = run.hash(
+      `${dialect ?? ''}\0${own ? own.join(',') : ''}\0${a.sqlTemplates.join('\0')}`,
+    );
+    if (!run.memory.sql.has(key))
+      run.memory.sql.set(key, await sqlFacts(a.sqlTemplates, dialect, own));
     run.stats.used.sql.push(key);
     const facts = run.memory.sql.get(key)!;
-    analyses.set(c.index, { ...a, sqlReads: facts.reads });
+    analyses.set(c.index, { ...a, sqlReads: facts.reads, sqlFiles: facts.files ?? [] });
     run.diagnostics.push(...sqlDiagnostics(run.path, c, a, facts, dialect));
   }
 }

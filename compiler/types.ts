@@ -199,12 +199,17 @@ export interface CellAnalysis {
   sqlTemplates: string[];
   /** Where each template's text starts in the cell (just after the backtick), parallel to sqlTemplates. */
   sqlTemplateAt?: { line: number; column: number }[];
+  /** Parallel to sqlTemplates when some template names its dialect (`sql.dialect('duckdb')`…``):
+   *  that dialect, or null for the task's. Absent when none does. */
+  sqlTemplateDialects?: ('bigquery' | 'duckdb' | null)[];
   /**
    * Tables the templates read (sorted), for the task's cache key and `tables` edges. Set by the
    * SQL pass (program.ts, with analyze/sql.ts) on task cells with templates, not by the analyzer:
    * it depends on the task's `//| dialect:`, which another cell may carry.
    */
   sqlReads?: string[];
+  /** Literal file paths its sql`` templates read on DuckDB (analyze/sql-files.ts). */
+  sqlFiles?: string[];
   /** Params cells only. */
   params: ParamDecl[];
   /** Text removed when emitting: `export` keywords, `export {}`. */
@@ -295,6 +300,8 @@ export interface ParamPlan extends ParamDecl {
 export interface WarehousePlan {
   dialect?: 'bigquery' | 'duckdb';
   reads: string[];
+  /** Literal file paths the task's SQL reads (DuckDB), as written: keyed by content at run time. */
+  files?: string[];
   materialize?: string;
   /** Logical table → task materializing it. */
   tables: Record<string, string>;

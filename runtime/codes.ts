@@ -42,6 +42,8 @@ export const RUNTIME_CODES = {
   E_WH_CHECK: 'a `//| check:` that failed or cannot be evaluated',
   E_WH_MATERIALIZE: 'a table output that cannot be materialized',
   E_WH_SEED: 'a seed file for the local DuckDB warehouse that is missing or unreadable',
+  E_WH_FILE:
+    "a data file a task's SQL reads by path on DuckDB (read_csv, FROM 'x.csv', ATTACH) that does not exist",
   E_CHECK_SYNTAX: 'a `//| check:` expression that does not parse',
   // Shared stores.
   E_STORE:

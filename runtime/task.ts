@@ -89,6 +89,9 @@ export interface WarehouseSpec {
   dialect?: SqlDialect;
   /** Tables the task's SQL reads, as written (`proj.ds.table`): their snapshots enter the key. */
   reads?: string[];
+  /** Files the task's SQL reads by path on DuckDB (`read_csv_auto('data/x.csv')`, globs, URLs), as
+   *  written: relative to the folder the task runs in. Their content enters the key. */
+  files?: string[];
   /** `//| materialize: ds.table`: the query result becomes a warehouse table named with the key. */
   materialize?: string;
   /** Logical table name → the task in this pipeline that materialises it (an upstream edge). */

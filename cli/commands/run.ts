@@ -124,6 +124,7 @@ export const run = defineCommand({
     // --in-process; --verbose prints stacks of load errors, which then point at the sources.
     const { pipeline, file } = await openPipeline(pipelineArg, {
       sourceMaps: values['in-process'] || verbose,
+      ...(values.workdir !== undefined ? { workdir: values.workdir } : {}),
     });
     const params = parseParams(values.param, pipeline);
     // The store: --store, $CELLAR_STORE, `store` in cellar.config.json, else the local workspace.
@@ -262,6 +263,12 @@ async function printDryRun(
       const lines = formatEstimates(estimates);
       if (lines) console.log(lines);
     }
+    // Remote reads (keyed by URL only) are noted; the warm path's plan has no warehouse inputs,
+    // and loads nothing of the warehouse.
+    if (plan.entries.some((e) => e.key.inputs?.hooks?.warehouse)) {
+      const { remoteReadNotes } = await import('../../runtime/warehouse/tasks/files.js');
+      for (const note of remoteReadNotes(plan)) console.log(note);
+    }
   }
   return EXIT.ok;
 }
@@ -289,7 +296,7 @@ function cachedPlan(record: WarmRecord): RunPlan {
 async function compileFacts(
   pipelineFile: string,
 ): Promise<{ compiler: string; notebook: string } | null> {
-  const { namedNotebook } = await import('../pipeline-args.js');
+  const { namedNotebook } = await import('../../runtime/load/source.js');
   const notebook = namedNotebook(pipelineFile);
   if (!notebook) return null;
   const { compilerFingerprint } = await import('../../compiler/host.js');

@@ -719,12 +719,14 @@ function collectReferences(cx: CellContext, aliases: Map<string, string>): void 
       (ts.isAwaitExpression(node) || (ts.isForOfStatement(node) && node.awaitModifier))
     )
       result.topLevelAwait = true;
-    if (
-      ts.isTaggedTemplateExpression(node) &&
-      ts.isIdentifier(node.tag) &&
-      node.tag.text === 'sql'
-    ) {
+    const sqlTag = ts.isTaggedTemplateExpression(node) ? sqlTagDialect(ts, node.tag) : undefined;
+    if (ts.isTaggedTemplateExpression(node) && sqlTag !== undefined) {
       const t = node.template;
+      // `sql.dialect('duckdb')`…``: its own dialect, whatever the task's (null: the task's).
+      if (sqlTag !== null || result.sqlTemplateDialects) {
+        result.sqlTemplateDialects ??= result.sqlTemplates.map(() => null);
+        result.sqlTemplateDialects.push(sqlTag);
+      }
       result.sqlTemplates.push(
         ts.isNoSubstitutionTemplateLiteral(t)
           ? t.text
@@ -1098,4 +1100,24 @@ function paramDecl(
     default: value,
     line,
   };
+}
+
+/**
+ * For a tag that runs SQL: `sql` → null (the task's dialect), `sql.dialect('duckdb')` → that
+ * dialect; undefined for any other tag.
+ */
+function sqlTagDialect(ts: TS, tag: Node): 'bigquery' | 'duckdb' | null | undefined {
+  if (ts.isIdentifier(tag)) return tag.text === 'sql' ? null : undefined;
+  if (
+    ts.isCallExpression(tag) &&
+    ts.isPropertyAccessExpression(tag.expression) &&
+    ts.isIdentifier(tag.expression.expression) &&
+    tag.expression.expression.text === 'sql' &&
+    tag.expression.name.text === 'dialect'
+  ) {
+    const arg = tag.arguments[0];
+    const d = arg && ts.isStringLiteralLike(arg) ? arg.text : '';
+    return d === 'duckdb' || d === 'bigquery' ? d : null;
+  }
+  return undefined;
 }

@@ -8,6 +8,7 @@
 // warning on the cell's line (W_SQL_SYNTAX), not an error: the warehouse is the judge of its own
 // SQL, and reads only ever add cache-key precision.
 import { diagnostic } from '../diagnostics.js';
+import { fileReads } from './sql-files.js';
 import type { CellAnalysis, Diagnostic, TaggedCell } from '../types.js';
 
 type Polyglot = typeof import('@polyglot-sql/sdk');
@@ -28,6 +29,8 @@ export interface SqlProblem {
 
 export interface SqlFacts {
   reads: string[];
+  /** Literal paths the templates read as files on DuckDB (sql-files.ts), as written, sorted. */
+  files: string[];
   problems: SqlProblem[];
 }
 
@@ -44,12 +47,22 @@ export async function sqlReads(
  */
 export async function sqlFacts(
   templates: string[],
-  dialect: 'bigquery' | 'duckdb' | undefined,
+  taskDialect: 'bigquery' | 'duckdb' | undefined,
+  /** Per template, its own dialect (`sql.dialect('duckdb')`…``), else null: the task's. */
+  ownDialects?: readonly ('bigquery' | 'duckdb' | null)[],
 ): Promise<SqlFacts> {
-  if (templates.length === 0) return { reads: [], problems: [] };
+  const dialectOf = (i: number) => ownDialects?.[i] ?? taskDialect;
+  if (templates.length === 0) return { reads: [], files: [], problems: [] };
+  const files = [
+    ...new Set(
+      templates.flatMap((t, i) =>
+        fileReads(t, dialectOf(i) ?? 'bigquery').reads.map((r) => r.path),
+      ),
+    ),
+  ].sort();
   loading ??= import('@polyglot-sql/sdk').catch(() => undefined);
   const polyglot = await loading;
-  if (!polyglot) return { reads: [], problems: [] };
+  if (!polyglot) return { reads: [], files, problems: [] };
   const tables = new Set<string>();
   const problems: SqlProblem[] = [];
   const refused = (template: number, error: unknown) => {
@@ -61,6 +74,7 @@ export async function sqlFacts(
     problems.push({ template, message, ...(line > 0 ? { line } : {}) });
   };
   for (const [index, template] of templates.entries()) {
+    const dialect = dialectOf(index);
     problems.push(...commentedParams(index, template, dialect ?? 'bigquery'));
     // An interpolation after FROM/JOIN is a table (an upstream Query): give it a table-shaped
     // placeholder so the rest of the query still parses, and leave it out of the reads.
@@ -74,13 +88,15 @@ export async function sqlFacts(
         dialect === 'duckdb' ? polyglot.Dialect.DuckDB : polyglot.Dialect.BigQuery,
       );
       if (!result.success) refused(index, (result as { error?: unknown }).error);
+      // A quoted path used as a table (`FROM 'data/x.csv'`) is a file, keyed by content, not a table.
       for (const t of result.success ? (result.analysis?.baseTables ?? []) : [])
-        if (t.name && !t.name.startsWith(PLACEHOLDER)) tables.add(t.name);
+        if (t.name && !t.name.startsWith(PLACEHOLDER) && !files.includes(t.name))
+          tables.add(t.name);
     } catch (error) {
       refused(index, error); // unparseable: no reads, and a problem to report
     }
   }
-  return { reads: [...tables].sort(), problems };
+  return { reads: [...tables].sort(), files, problems };
 }
 
 /**
@@ -137,7 +153,9 @@ export function sqlDiagnostics(
   facts: SqlFacts,
   dialect: 'bigquery' | 'duckdb' | undefined,
 ): Diagnostic[] {
+  const taskDialect = dialect;
   return facts.problems.map((problem) => {
+    const dialect = analysis.sqlTemplateDialects?.[problem.template] ?? taskDialect;
     const start = analysis.sqlTemplateAt?.[problem.template];
     const line = start ? start.line + (problem.line ?? 1) - 1 : undefined;
     if (problem.kind === 'comment-param') {

@@ -418,6 +418,7 @@ function defineTaskFields(ctx: EmitContext, task: TaskNode, names: TaskNames): s
     const parts = [
       ...(w.dialect ? [`dialect: ${literal(w.dialect)}`] : []),
       ...(w.reads.length ? [`reads: ${literal(w.reads)}`] : []),
+      ...(w.files?.length ? [`files: ${literal(w.files)}`] : []),
       ...(w.materialize ? [`materialize: ${literal(w.materialize)}`] : []),
       ...(tables.length
         ? [

@@ -1019,6 +1019,10 @@ function linkWarehouse(s: LinkState): void {
       );
     if (dialect || materialize || usesSql) {
       const w: WarehousePlan = { reads, tables };
+      const files = [
+        ...new Set(task.cells.flatMap((i) => s.input.analyses.get(i)?.sqlFiles ?? [])),
+      ].sort();
+      if (files.length > 0) w.files = files;
       if (dialect) w.dialect = dialect;
       if (materialize) w.materialize = materialize;
       task.warehouse = w;

@@ -48,7 +48,10 @@ const time = () => new Date().toISOString().slice(11, 19);
 
 export async function startWorker(options: WorkerOptions): Promise<RunningWorker> {
   const log = options.onLog ?? (() => {});
-  const { pipeline, file } = await loadPipeline(options.pipelineFile);
+  const { pipeline, file } = await loadPipeline(
+    options.pipelineFile,
+    options.workdir ? { workdir: options.workdir } : {},
+  );
   // Tasks read relative paths from the pipeline's workdir, as in a local run (pool.ts).
   process.chdir(
     options.workdir ? resolve(options.workdir) : resolve(dirname(file), pipeline.workdir ?? '.'),
@@ -68,7 +71,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
           throw new Error(
             `this worker cannot build ${pipeline.name} with params ${id}: ${diagnostics.map((d) => d.message).join('; ')}`,
           );
-        return computeKeys(graph, { hasher });
+        return computeKeys(graph, { hasher, workdir: process.cwd() });
       })();
       prepared.set(id, p);
     }

@@ -438,6 +438,9 @@ async function bundleEntries(
   const memos = new Map<string, EntryMemo>();
   // Typed here: under a JavaScript notebook's non-strict settings esbuild's result type widens.
   const metafile: import('esbuild').Metafile = result.metafile;
+  // Each entry's text is normalised by its own esbuild transform; sent all at once, not one
+  // round trip to esbuild's process after another (1,000 task modules: 1,000 waits in turn).
+  const pending: Promise<void>[] = [];
   for (const [outPath, out] of Object.entries(metafile.outputs)) {
     if (!out.entryPoint) continue;
     const entry = resolve(root, out.entryPoint);
@@ -473,15 +476,20 @@ async function bundleEntries(
     // Paths relative to the task's own module, as in the fallback: a project moved or checked
     // out elsewhere keeps its keys (and its cache).
     const files: Record<string, string> = {};
-    for (const [rel, hash] of Object.entries(
-      await splitBySource(esbuild, text, new Set(Object.keys(out.inputs))),
-    )) {
-      files[
-        rel === '<bundle>' ? rel : relative(dirname(entry), resolve(root, rel)).split(sep).join('/')
-      ] = hash;
-    }
     memos.set(entry, { inputs, files, packages, env: envReadIn(text) });
+    pending.push(
+      splitBySource(esbuild, text, new Set(Object.keys(out.inputs))).then((parts) => {
+        for (const [rel, hash] of Object.entries(parts)) {
+          files[
+            rel === '<bundle>'
+              ? rel
+              : relative(dirname(entry), resolve(root, rel)).split(sep).join('/')
+          ] = hash;
+        }
+      }),
+    );
   }
+  await Promise.all(pending);
   return memos;
 }
 

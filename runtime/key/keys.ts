@@ -14,6 +14,8 @@ import type { CacheKey, KeyInputs, TaskGraph } from '../types.js';
 export interface KeyOptions {
   /** Hashes task code; omit to key by params only (as `cache: 'params'` does for every task). */
   hasher?: CodeHasher;
+  /** The folder tasks will run in (run.ts's workdir), for hooks resolving relative data paths. */
+  workdir?: string;
 }
 
 export async function computeKeys(
@@ -73,6 +75,7 @@ export async function computeKeys(
           inputs.hooks[h.name] = await h.keyInputs(task, {
             params: node.params,
             upstreamKeys: upstream,
+            ...(options.workdir ? { workdir: options.workdir } : {}),
           });
     }
     keys.set(node.name, makeKey(inputs));

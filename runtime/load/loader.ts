@@ -10,6 +10,8 @@ import { pathToFileURL } from 'node:url';
 import type { Pipeline } from '../task.js';
 import { CellarError } from '../errors.js';
 import { importBundled } from './bundle.js';
+import { namedNotebook } from './source.js';
+import { isMainThread } from 'node:worker_threads';
 
 /**
  * Load the pipeline a module exports. `sourceMaps` (default true): stack frames of code loaded
@@ -20,10 +22,32 @@ import { importBundled } from './bundle.js';
  */
 export async function loadPipeline(
   file: string,
-  options: { sourceMaps?: boolean } = {},
+  options: { sourceMaps?: boolean; workdir?: string } = {},
 ): Promise<{ pipeline: Pipeline; file: string }> {
   const path = resolve(file);
   if (!existsSync(path)) throw new CellarError(`no pipeline file at ${path}`, 'E_NO_PIPELINE');
+  // The module is evaluated in the folder its tasks run in, as the notebook's setup cell ran in
+  // Jupyter: a top-level `readFileSync('../data/config.json')` resolves the same in both. That is
+  // `workdir` when given, else a compiled pipeline's notebook folder, else the current folder.
+  // Worker threads cannot chdir: they start once the run has moved the process to its workdir.
+  const notebook = options.workdir === undefined ? namedNotebook(path) : undefined;
+  const loadIn =
+    options.workdir !== undefined ? resolve(options.workdir) : notebook && dirname(notebook);
+  const previous = process.cwd();
+  // A folder that is gone is E_NO_WORKDIR's to report when tasks start, with the fix.
+  const move = isMainThread && loadIn !== undefined && loadIn !== previous && existsSync(loadIn);
+  if (move) process.chdir(loadIn);
+  try {
+    return await evaluatePipeline(path, options);
+  } finally {
+    if (move) process.chdir(previous);
+  }
+}
+
+async function evaluatePipeline(
+  path: string,
+  options: { sourceMaps?: boolean },
+): Promise<{ pipeline: Pipeline; file: string }> {
   const url = pathToFileURL(path).href;
   const ext = extname(path);
   let mod: Record<string, unknown>;

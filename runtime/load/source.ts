@@ -7,7 +7,7 @@
 // turns ids back into 1-based cell numbers. Nothing here is on the hot path: only error messages,
 // `cellar tree` and the warehouse hooks' error prefixes call it.
 import { readFileSync, statSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { modulePath } from '../key/codehash.js';
 import { findProjectRoot } from '../project.js';
 import type { AnyTask, TaskSource } from '../task.js';
@@ -48,6 +48,21 @@ export function sourceWorkdir(task: AnyTask): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The notebook (absolute) a compiled pipeline.ts was compiled from (its `source:` line), or
+ * undefined for a hand-written pipeline or an unreadable file.
+ */
+export function namedNotebook(pipelineFile: string): string | undefined {
+  let text: string;
+  try {
+    text = readFileSync(pipelineFile, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const source = /^\s*source: '([^']+\.ipynb)',$/m.exec(text)?.[1];
+  return source ? join(findProjectRoot(dirname(pipelineFile)), source) : undefined;
 }
 
 /** Every cell of a notebook by id, or undefined when the file cannot be read as a notebook. */

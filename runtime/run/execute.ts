@@ -239,16 +239,14 @@ export async function runAttempts(
         ctx.manifests.delete(up);
       }
     }
-    // Only this task's and its upstream tasks' keys travel with the job: the whole run's map
-    // would be cloned into the worker for every task (a million entries for 1000 tasks).
-    const scopedKeys: Record<string, string> = { [node.name]: key };
-    for (const up of node.upstream) scopedKeys[up] = ctx.keyOf(up);
+    // Only this task's and its upstream tasks' keys travel with the job (the whole run's map
+    // would be cloned into the worker for every task, a million entries for 1000 tasks), and
+    // only once: the runner derives `keysByTask` from `upstreamKeys` and `key`.
     const job: TaskJob = {
       task: node.name,
       key,
       params: node.params,
       upstreamKeys: entry.key.inputs.upstream,
-      keysByTask: scopedKeys,
       inputs,
       envRead: Object.keys(entry.key.inputs.env ?? {}),
     };

@@ -10,6 +10,9 @@ export interface TaskHookContext {
   params: Record<string, unknown>;
   /** Cache key of each upstream task, by task name. */
   upstreamKeys: Record<string, string>;
+  /** The folder the task will run in, when the run sets one (`--workdir`, the pipeline's
+   *  workdir): where its relative data paths resolve. Absent: the task's notebook folder. */
+  workdir?: string;
 }
 
 export interface TaskRunContext extends TaskHookContext {

@@ -25,7 +25,12 @@ export interface TaskJob {
   key: string;
   params: Record<string, unknown>;
   upstreamKeys: Record<string, string>;
-  keysByTask: Record<string, string>;
+  /**
+   * Keys of tasks hooks may look up (`TaskRunContext.keysByTask`). Absent: this task's key and
+   * its upstream tasks' (`upstreamKeys`), which is all the scheduler would send; a fan-in of 100k
+   * tasks would otherwise carry the same 100k keys twice into the worker.
+   */
+  keysByTask?: Record<string, string>;
   inputs: JobInput[];
   /** Environment variables the task's code reads (names only; their values stay in the environment). */
   envRead?: string[];
@@ -98,7 +103,7 @@ export async function performTask(
     params: job.params,
     upstreamKeys: job.upstreamKeys,
     key: job.key,
-    keysByTask: job.keysByTask,
+    keysByTask: job.keysByTask ?? { ...job.upstreamKeys, [job.task]: job.key },
   };
   const outputs = await invokeTask(task, inputs, ctx);
   const stored: Record<string, StoredOutput> = {};

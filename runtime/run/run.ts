@@ -141,7 +141,7 @@ export async function preparePipelineRun(
   const memo =
     options.store instanceof LocalStore ? join(options.workspace, '.codehash.json') : undefined;
   const hasher = options.codeAware ? new CodeHasher(memo) : undefined;
-  const keys = await computeKeys(graph, { hasher });
+  const keys = await computeKeys(graph, { hasher, workdir: options.workdir });
   hasher?.save();
   lap('keys');
   const rerun = selectTasks(graph, options.rerun);

@@ -116,10 +116,14 @@ export class LocalStore implements Store {
   // Synchronous file calls behind the async interface: outputs are written and read on worker
   // threads (blocking there is free), manifests are small, and a sync call skips the libuv
   // thread-pool round trip, which dominated the per-task cost of a cold run.
+  //
+  // Task folders are made on demand: a write or lock that finds no folder (ENOENT) makes it and
+  // tries once more, so the common case (the folder is there) costs no `mkdir` call.
   async writeOutput(task: string, file: string, bytes: Uint8Array): Promise<void> {
-    this.ensureDir(task);
     const path = join(this.location, file);
-    this.naming(`output file ${path} of task '${task}'`, () => atomicWriteSync(path, bytes));
+    this.naming(`output file ${path} of task '${task}'`, () =>
+      this.inTaskFolder(task, () => atomicWriteSync(path, bytes)),
+    );
   }
 
   async readOutput(_task: string, file: string): Promise<Uint8Array> {
@@ -127,26 +131,30 @@ export class LocalStore implements Store {
   }
 
   async writeManifest(manifest: Manifest): Promise<void> {
-    this.ensureDir(manifest.task);
     const path = this.manifestPath(manifest.task, manifest.key);
+    const text = JSON.stringify(manifest, null, 2) + '\n';
     this.naming(`manifest ${path} of task '${manifest.task}'`, () =>
-      atomicWriteSync(path, JSON.stringify(manifest, null, 2) + '\n'),
+      this.inTaskFolder(manifest.task, () => atomicWriteSync(path, text)),
     );
   }
 
   async lock(task: string, key: string, onWait?: (holder: string) => void): Promise<TaskLock> {
-    this.ensureDir(task);
     const path = join(this.location, task, `${key}.lock`);
+    // A folder this store made a moment ago holds no temp file of a dead process (one that
+    // appears later is swept by the next run's start or the next lock of an existing folder).
+    let fresh = false;
     let lock: TaskLock;
     try {
-      lock = await acquireLock(path, onWait, this.lockTiming);
+      lock = await acquireLock(path, onWait, this.lockTiming, () => {
+        fresh = this.makeTaskFolder(task);
+      });
     } catch (error) {
       this.naming(`lock file ${path} of task '${task}'`, () => {
         throw error;
       });
       throw error;
     }
-    this.sweepTemp(task);
+    if (!fresh) this.sweepTemp(task);
     return lock;
   }
 
@@ -219,6 +227,39 @@ export class LocalStore implements Store {
       () => mkdirSync(dir, { recursive: true }),
     );
     this.made.add(task);
+  }
+
+  /** Run `write` (a file in `task`'s folder); when the folder is missing, make it and run it again. */
+  private inTaskFolder(task: string, write: () => void): void {
+    try {
+      write();
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      this.makeTaskFolder(task);
+      write();
+    }
+  }
+
+  /** Make `task`'s folder (and the pipeline's); true when this call created it. */
+  private makeTaskFolder(task: string): boolean {
+    const dir = join(this.location, task);
+    try {
+      mkdirSync(dir);
+      return true;
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') return false;
+      if (code !== 'ENOENT') throw error;
+    }
+    // The pipeline folder (or the workspace) is missing too: the first task of a new pipeline.
+    mkdirSync(this.location, { recursive: true });
+    try {
+      mkdirSync(dir);
+      return true;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+      throw error;
+    }
   }
 
   /**

@@ -61,12 +61,20 @@ export function isPidAlive(pid: number, start?: number): boolean {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+let host: string | undefined;
+
+/**
+ * `makeFolder`: called once when the lock file's folder does not exist (then the create is
+ * tried again), so a caller need not make sure of the folder before every lock.
+ */
 export async function acquireLock(
   path: string,
   onWait?: (holder: string) => void,
   timing: LockTiming = {},
+  makeFolder?: () => void,
 ): Promise<TaskLock> {
-  const identity = timing.identity ?? { host: hostname(), boot: bootId() };
+  // The host name is read once per process (a system call per lock otherwise).
+  const identity = timing.identity ?? { host: (host ??= hostname()), boot: bootId() };
   const leaseMs = timing.leaseMs ?? defaultLeaseMs();
   const heartbeatMs = timing.heartbeatMs ?? Math.max(10, Math.floor(leaseMs / 3));
   const start = currentProcess().start;
@@ -81,7 +89,15 @@ export async function acquireLock(
   let delay = 10;
   for (;;) {
     // A write that fails (a full disk) leaves no lock file; the store names the task and workspace.
-    const held = tryCreateLockFile(path, me);
+    let held;
+    try {
+      held = tryCreateLockFile(path, me);
+    } catch (error) {
+      if (!makeFolder || (error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      makeFolder();
+      makeFolder = undefined;
+      continue;
+    }
     if (held) {
       const beat = setInterval(() => held.touch(), heartbeatMs);
       beat.unref();

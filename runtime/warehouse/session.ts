@@ -7,6 +7,7 @@
 // dialect and its logical → physical table map: `mart.daily` in the SQL text, or a Query
 // interpolated from an upstream task, then names this run's table `mart.daily_<key>`.
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { resolve as resolvePath } from 'node:path';
 import type { SqlDialect } from '../task.js';
 import { compose, MARKER, placeMarkers, quoteIdent, type QueryTemplate } from './sql/compose.js';
 import { loadWarehouseConfig, type WarehouseConfig } from './config.js';
@@ -14,6 +15,7 @@ import { sha256 } from '../key/hash.js';
 import { checkRefusals, memoisedTranslation, translate, TRANSLATION_ID } from './sql/dialect.js';
 import { helperTranspile } from './sql/translator.js';
 import { rewriteTables, writeTarget } from './sql/names.js';
+import { fileReads } from './sql/files.js';
 import { WarehouseError, type PreparedQuery, type Warehouse } from './types.js';
 
 export interface TaskScope {
@@ -25,6 +27,9 @@ export interface TaskScope {
   dryRun: { bytes: number; queries: number; unknown: boolean } | undefined;
   /** Every physical table the task's queries named, wherever the query text lives (tasks/reads.ts). */
   reads?: Set<string>;
+  /** Every file a DuckDB statement of the task read by path (absolute; URLs as written), after
+   *  parameter binding, wherever the query text lives (tasks/files.ts). */
+  files?: Set<string>;
   /** The warehouse this scope's queries run on, instead of the process's (a fixture replay's
    *  in-memory DuckDB: runtime/testing/warehouse-replay.ts). */
   warehouse?: Warehouse;
@@ -162,8 +167,20 @@ export async function prepareQuery(
       quoteIdent(targets[Number(i)]!, w.dialect),
     );
   if (scope?.reads) for (const t of tables) scope.reads.add(w.canonicalTable(t));
+  const placed = placeMarkers(text, w.dialect);
+  // Files named by path in the text DuckDB runs, with the bound values in place of `$n`: a path
+  // from a setup helper or an interpolated value is seen here, whatever the compiler could list.
+  // DuckDB resolves relative paths from the working directory, which is the task's while it runs.
+  if (scope?.files && w.kind === 'duckdb') {
+    const found = fileReads(
+      placed,
+      'duckdb',
+      composed.params.map((p) => p.value),
+    );
+    for (const r of found.reads) scope.files.add(r.kind === 'url' ? r.path : resolvePath(r.path));
+  }
   return {
-    text: placeMarkers(text, w.dialect),
+    text: placed,
     params: composed.params,
     tables: [...new Set(tables)].sort(),
     writes: target ? w.canonicalTable(target.join('.')) : null,

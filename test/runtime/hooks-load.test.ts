@@ -87,6 +87,56 @@ describe('task hooks', () => {
   });
 });
 
+describe('the keys a hook sees while a task runs', () => {
+  it("are the task's own key and its upstream tasks' keys, no more (as the job carries them)", async () => {
+    const keysSeen: Record<string, string>[] = [];
+    registerTaskHooks({
+      name: 'test-keys-seen',
+      applies: (task) => task.family === 'test-keys-seen',
+      aroundRun: async (_task, ctx, run) => {
+        keysSeen.push({ ...ctx.keysByTask });
+        return run();
+      },
+    });
+    const a = defineTask({
+      name: 'a',
+      params: {},
+      inputs: {},
+      outputs: { x: {} },
+      run: () => ({ x: 1 }),
+    });
+    const b = defineTask({
+      name: 'b',
+      params: {},
+      inputs: {},
+      outputs: { y: {} },
+      run: () => ({ y: 2 }),
+    });
+    const other = defineTask({
+      name: 'other',
+      params: {},
+      inputs: {},
+      outputs: { z: {} },
+      run: () => ({ z: 3 }),
+    });
+    const sum = defineTask({
+      name: 'sum',
+      params: {},
+      inputs: { x: output(a, 'x'), y: output(b, 'y') },
+      outputs: { s: {} },
+      family: 'test-keys-seen',
+      run: ({ x, y }) => ({ s: x + y }),
+    });
+    const r = await runPipeline({
+      pipeline: definePipeline({ name: 'keys-seen', tasks: [a, b, other, sum] }),
+      store: new MemoryStore(),
+      codeAware: false,
+    });
+    const key = (name: string) => r.prepared.keys.get(name)!.value;
+    expect(keysSeen).toEqual([{ a: key('a'), b: key('b'), sum: key('sum') }]);
+  });
+});
+
 describe('load()', () => {
   it('returns the stored outputs for the given params without running anything', async () => {
     const workspace = mkdtempSync(join(tmpdir(), 'cellar-load-'));

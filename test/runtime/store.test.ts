@@ -3,7 +3,7 @@
 // one at once).
 import { describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { LocalStore, atomicWrite } from '../../runtime/store/local.js';
@@ -38,6 +38,31 @@ describe('LocalStore', () => {
     await reader;
     expect(sawTorn).toBe(false);
     expect(readdirSync(dir)).toEqual(['out.bin']);
+  });
+
+  it('makes the workspace and a task folder on the first lock, and a removed task folder again on the next write', async () => {
+    const ws = join(fresh(), 'not', 'there', 'yet');
+    const store = new LocalStore(ws).forPipeline('p');
+    const lock = await store.lock('t', 'k', neverWait);
+    expect(readdirSync(join(ws, 'p', 't'))).toEqual(['k.lock']);
+    await lock.release();
+    rmSync(join(ws, 'p', 't'), { recursive: true });
+    const bytes = new TextEncoder().encode('[1,2,3]');
+    await store.writeOutput('t', 't/v_k.json', bytes);
+    expect(await store.readOutput('t', 't/v_k.json')).toEqual(Buffer.from(bytes));
+    rmSync(join(ws, 'p'), { recursive: true });
+    const manifest: Manifest = {
+      task: 't',
+      key: 'k',
+      inputs: { task: 't', version: 0, cache: 'params', params: {}, upstream: {}, codecs: {} },
+      outputs: {},
+      durationMs: 0,
+      finishedAt: new Date().toISOString(),
+    };
+    await store.writeManifest(manifest);
+    expect(store.isDone('t', 'k')).toBe(true);
+    expect(await store.readManifest('t', 'k')).toEqual(manifest);
+    expect(readdirSync(join(ws, 'p', 't'))).toEqual(['k.manifest.json']);
   });
 
   it('is done only once the manifest is written', async () => {

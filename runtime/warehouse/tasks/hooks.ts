@@ -16,6 +16,7 @@
 // interpolate the upstream value (`FROM ${daily}`); both resolve to this run's physical table.
 // After the checks pass, the view `mart.daily` is pointed at the new table, so notebooks, BI
 // tools and people can query the logical name and see the newest result.
+import { relative, sep } from 'node:path';
 import type { TaskHooks, TaskHookContext, TaskRunContext } from '../../run/hooks.js';
 import type { AnyTask, Pipeline } from '../../task.js';
 import { isTableRef, type TableRef } from '../sql/compose.js';
@@ -28,11 +29,13 @@ import {
   prepareQuery,
   runInScope,
   type TaskScope,
+  warehouseConfig,
 } from '../session.js';
 import { isQuery, Query } from '../sql/template.js';
 import { describeSource } from '../../load/source.js';
 import { TableHandle } from './table-handle.js';
 import { recordedReads, recordReads } from './reads.js';
+import { classifyPath, compiledFiles, fileKeyInputs, shownPath, taskWorkdir } from './files.js';
 import { WarehouseError, type Row, type Warehouse } from '../types.js';
 
 /** How long a key's table-name suffix is: 12 hex digits = 48 bits. */
@@ -87,7 +90,7 @@ export const warehouseHooks: TaskHooks & {
     return task.warehouse !== undefined || task.checks.length > 0;
   },
 
-  async keyInputs(task: AnyTask, _ctx: TaskHookContext) {
+  async keyInputs(task: AnyTask, ctx: TaskHookContext) {
     if (!task.warehouse) return { checks: task.checks };
     const w = await getWarehouse();
     const inputs: Record<string, unknown> = {
@@ -100,10 +103,16 @@ export const warehouseHooks: TaskHooks & {
     };
     // Compiled reads, plus the tables earlier runs saw the task read through code the compiler
     // could not follow (a helper in setup or a local module; tasks/reads.ts).
-    const sources = [...new Set([...sourceTables(w, task), ...recordedReads(w, task)])].sort();
+    const recorded = recordedReads(w, task);
+    const sources = [...new Set([...sourceTables(w, task), ...recorded.tables])].sort();
     for (const t of sources) {
       const v = await w.tableVersion(t);
       inputs[`table:${t}`] = v ? v.version : 'missing';
+    }
+    // Files the SQL reads by path (DuckDB only: BigQuery reads no local files), by content.
+    if (w.kind === 'duckdb') {
+      const files = [...compiledFiles(task, taskWorkdir(task, ctx.workdir)), ...recorded.files];
+      if (files.length > 0) Object.assign(inputs, await fileKeyInputs(w, files));
     }
     return inputs;
   },
@@ -121,8 +130,15 @@ export const warehouseHooks: TaskHooks & {
     } catch (e) {
       // Say which task and notebook cells a warehouse error came from.
       // The stack (with the query's site, origin.ts) is kept: the CLI reads the cell and line from it.
-      if (e instanceof WarehouseError && !e.message.startsWith('task '))
-        throw keepTrail(new WarehouseError(e.code, `${where(task)}${e.message}`, e.details), e);
+      if (e instanceof WarehouseError && !e.message.startsWith('task ')) {
+        const missing = missingFile(e);
+        throw keepTrail(
+          missing
+            ? new WarehouseError('E_WH_FILE', `${where(task)}${missing}`, e.details)
+            : new WarehouseError(e.code, `${where(task)}${e.message}`, e.details),
+          e,
+        );
+      }
       throw e;
     }
   },
@@ -150,6 +166,7 @@ async function runWarehouseTask(
     tables: tableMap(w, task, ctx.keysByTask),
     dryRun: undefined,
     reads: new Set(),
+    files: new Set(),
   };
   return runInScope(scope, async () => {
     await checkSources(w, task, ctx);
@@ -204,6 +221,24 @@ async function runWarehouseTask(
   });
 }
 
+/**
+ * DuckDB's IO error for a path that does not exist, in the task's terms: which file, resolved from
+ * which folder (relative paths resolve from the folder the task runs in). Null for other errors.
+ */
+function missingFile(e: WarehouseError): string | null {
+  const m =
+    /IO Error: (?:No files found that match the pattern|Cannot open (?:file|database)) "([^"]+)"/.exec(
+      e.message,
+    );
+  if (!m || !/^DuckDB: IO Error/.test(e.message)) return null;
+  const path = m[1]!;
+  const root = warehouseConfig().projectRoot;
+  const shown = shownPath(root, classifyPath(path), process.cwd());
+  const from = relative(root, process.cwd()).split(sep).join('/') || '.';
+  const what = /[*?[]/.test(path) ? `no file matches ${shown}` : `file ${shown} does not exist`;
+  return `its SQL reads '${path}' but ${what} (relative paths resolve from the folder the task runs in: ${from}/ of the project, the notebook's folder unless --workdir says otherwise)`;
+}
+
 /** The tables upstream tasks materialised for this run (`${upstream}` in the SQL): their content is
  *  in the upstream keys already. */
 function upstreamTables(task: AnyTask, ctx: TaskRunContext): string[] {
@@ -227,7 +262,13 @@ function noteUnseenReads(w: Warehouse, task: AnyTask, scope: TaskScope, own: str
     ...[...scope.tables.values(), ...own].map((t) => w.canonicalTable(t)),
   ]);
   const unseen = [...(scope.reads ?? [])].filter((t) => !known.has(t) && !t.startsWith('_cellar.'));
-  if (unseen.length > 0) recordReads(w, task, unseen);
+  // Files: relative paths were resolved from the working directory, which is the task's now.
+  const root = warehouseConfig().projectRoot;
+  const compiled = new Set(compiledFiles(task, process.cwd()));
+  const files = [...(scope.files ?? [])]
+    .map((f) => shownPath(root, classifyPath(f), root))
+    .filter((f) => !compiled.has(f));
+  if (unseen.length > 0 || files.length > 0) recordReads(w, task, { tables: unseen, files });
 }
 
 /** What a check applies to when the task is not materialised: its only table-like output. */

@@ -1,5 +1,6 @@
-// Tables a task was seen reading at run time, for the tasks whose SQL the compiler could not see
-// (a query in a setup-cell helper, a local module, a package, a table name computed at run time).
+// Tables (and, on DuckDB, files read by path: tasks/files.ts) a task was seen reading at run time,
+// for the tasks whose SQL the compiler could not see (a query in a setup-cell helper, a local
+// module, a package, a table name or path computed at run time).
 //
 // The compiler lists the tables of the sql`` templates written in a task's own cells
 // (`warehouse.reads`); those enter the key before the task runs. Everything else a task reads is
@@ -29,22 +30,37 @@ function recordPath(w: Warehouse, task: AnyTask): string {
   );
 }
 
-/** Tables (canonical) this task was seen reading on earlier runs, beyond its compiled reads. */
-export function recordedReads(w: Warehouse, task: AnyTask): string[] {
+/** What a task was seen reading on earlier runs, beyond what the compiler listed. */
+export interface RecordedReads {
+  /** Tables, canonical on the warehouse. */
+  tables: string[];
+  /** Files read by path (DuckDB): relative to the project root with `/`, absolute outside it,
+   *  or a URL (tasks/files.ts). */
+  files: string[];
+}
+
+const strings = (v: unknown): string[] =>
+  Array.isArray(v) ? v.filter((t): t is string => typeof t === 'string') : [];
+
+/** Tables and files this task was seen reading on earlier runs, beyond its compiled reads. */
+export function recordedReads(w: Warehouse, task: AnyTask): RecordedReads {
   try {
-    const tables = (JSON.parse(readFileSync(recordPath(w, task), 'utf8')) as { tables?: unknown })
-      .tables;
-    return Array.isArray(tables) ? tables.filter((t): t is string => typeof t === 'string') : [];
+    const record = JSON.parse(readFileSync(recordPath(w, task), 'utf8')) as {
+      tables?: unknown;
+      files?: unknown;
+    };
+    return { tables: strings(record.tables), files: strings(record.files) };
   } catch {
-    return []; // never recorded (or unreadable: the next run records again)
+    return { tables: [], files: [] }; // never recorded (or unreadable: the next run records again)
   }
 }
 
-/** Add `tables` to the task's record (kept sorted; written only when it grows). */
-export function recordReads(w: Warehouse, task: AnyTask, tables: string[]): void {
+/** Add tables and files to the task's record (kept sorted; written only when it grows). */
+export function recordReads(w: Warehouse, task: AnyTask, seen: RecordedReads): void {
   const known = recordedReads(w, task);
-  const all = [...new Set([...known, ...tables])].sort();
-  if (all.length === known.length) return;
+  const tables = [...new Set([...known.tables, ...seen.tables])].sort();
+  const files = [...new Set([...known.files, ...seen.files])].sort();
+  if (tables.length === known.tables.length && files.length === known.files.length) return;
   const path = recordPath(w, task);
   mkdirSync(join(path, '..'), { recursive: true });
   const tmp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
@@ -54,7 +70,8 @@ export function recordReads(w: Warehouse, task: AnyTask, tables: string[]): void
       task: task.name,
       notebook: task.source?.notebook ?? null,
       warehouse: w.identity,
-      tables: all,
+      tables,
+      ...(files.length > 0 ? { files } : {}),
     }) + '\n',
   );
   renameSync(tmp, path);

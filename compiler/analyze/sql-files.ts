@@ -1,0 +1,218 @@
+// The files a sql`` template reads by path on DuckDB (`read_csv_auto('data/x.csv')`, `FROM
+// 'x.csv'`, `ATTACH 'db.duckdb'`, globs, URLs): the compiler lists the literal ones of a task's own
+// cells in `warehouse.files`, so their content is in the task's key before its first run.
+//
+// A copy of runtime/warehouse/sql/files.ts below this header (the compiler may not import the
+// runtime; test/warehouse/sql-files.test.ts keeps the two identical). Paths given by a `${…}`
+// (here `@p<n>`) are not known before the run: the runtime sees them with their bound values.
+
+type SqlDialect = 'bigquery' | 'duckdb';
+
+/** One path a statement reads, as written (relative paths are resolved by the caller). */
+export interface FileRead {
+  path: string;
+  /** `glob`: the path has wildcards (`*`, `?`, `[`): its input is the set of files it matches.
+   *  `url`: a remote location (`https://`, `s3://`, …) that cannot be content-stamped. */
+  kind: 'file' | 'glob' | 'url';
+}
+
+export interface FileReads {
+  reads: FileRead[];
+  /** Calls whose path is an expression the text does not settle (`read_csv('data/' || $1)`). */
+  dynamic: string[];
+}
+
+/**
+ * DuckDB functions whose first argument is a path (or a list of paths) they read. Extensions'
+ * readers (`read_xlsx`, `st_read`, `delta_scan`, `iceberg_scan`) are listed too: a name that is
+ * not loaded fails in DuckDB anyway, and keying it costs nothing.
+ */
+const FILE_FUNCTIONS =
+  /^(read_\w+|parquet_scan|parquet_metadata|parquet_schema|parquet_file_metadata|parquet_kv_metadata|csv_scan|sniff_csv|st_read|delta_scan|iceberg_scan|iceberg_metadata|glob)$/i;
+
+const NON_TABLE_FROM = new Set(['EXTRACT', 'TRIM', 'SUBSTRING', 'SUBSTR', 'OVERLAY', 'POSITION']);
+/** A double-quoted name DuckDB reads as a file (its replacement scan): `FROM "data/x.csv"`. */
+const QUOTED_PATH = /\/|\.(csv|tsv|parquet|json|jsonl|ndjson)(\.gz|\.zst)?$/i;
+const REMOTE = /^[a-z][a-z0-9+.-]*:\/\//i;
+const GLOB = /[*?[]/;
+
+type Token =
+  | { kind: 'word'; text: string; quoted?: boolean }
+  | { kind: 'string'; text: string }
+  | { kind: 'param'; index: number }
+  | { kind: 'punct'; text: string };
+
+/**
+ * The files `text` reads. `params`: the bound values, for `$n` (DuckDB, 1-based) and `@p<n>`
+ * (BigQuery style, 0-based) placeholders; without them a placeholder path is `dynamic`.
+ */
+export function fileReads(
+  text: string,
+  dialect: SqlDialect = 'duckdb',
+  params?: readonly unknown[],
+): FileReads {
+  const tokens = tokenize(text, dialect);
+  const reads: FileRead[] = [];
+  const dynamic: string[] = [];
+  const add = (path: string) => reads.push(classify(path));
+  // The word before each open paren: `TRIM('x' FROM 'abc')` is no file read.
+  const parens: string[] = [];
+  for (let i = 0; i < tokens.length; i++) {
+    const t = tokens[i]!;
+    const next = tokens[i + 1];
+    if (t.kind === 'punct' && t.text === '(') {
+      const before = tokens[i - 1];
+      parens.push(before?.kind === 'word' ? before.text.toUpperCase() : '');
+    } else if (t.kind === 'punct' && t.text === ')') parens.pop();
+    if (t.kind !== 'word') continue;
+    const word = t.text.toUpperCase();
+    if (FILE_FUNCTIONS.test(t.text) && next?.kind === 'punct' && next.text === '(') {
+      const paths = argumentPaths(tokens, i + 2, params);
+      if (paths) paths.forEach(add);
+      else dynamic.push(`${t.text}(…)`);
+    } else if (
+      (word === 'FROM' || word === 'JOIN') &&
+      !t.quoted &&
+      (next?.kind === 'string' ||
+        (next?.kind === 'word' && next.quoted && QUOTED_PATH.test(next.text))) &&
+      !NON_TABLE_FROM.has(parens[parens.length - 1] ?? '')
+    ) {
+      add(next.text as string);
+    } else if (word === 'ATTACH') {
+      // ATTACH [DATABASE] [IF NOT EXISTS] 'path'
+      let j = i + 1;
+      for (let w = tokens[j]; w?.kind === 'word' && /^(DATABASE|IF|NOT|EXISTS)$/i.test(w.text);)
+        w = tokens[++j];
+      const target = tokens[j];
+      if (target?.kind === 'string') add(target.text);
+      else if (target?.kind === 'param') {
+        const v = paramValue(target.index, params);
+        if (typeof v === 'string') add(v);
+        else dynamic.push('ATTACH …');
+      }
+    }
+  }
+  const seen = new Set<string>();
+  return {
+    reads: reads.filter((r) => !seen.has(r.path) && seen.add(r.path)),
+    dynamic,
+  };
+}
+
+function classify(path: string): FileRead {
+  const p = path.startsWith('file://') ? path.slice('file://'.length) : path;
+  if (REMOTE.test(p)) return { path: p, kind: 'url' };
+  return { path: p, kind: GLOB.test(p) ? 'glob' : 'file' };
+}
+
+/** The paths of a call's first argument at `tokens[i]`, or null when it is an expression. */
+function argumentPaths(
+  tokens: Token[],
+  i: number,
+  params: readonly unknown[] | undefined,
+): string[] | null {
+  const ends = (t: Token | undefined) => t?.kind === 'punct' && (t.text === ',' || t.text === ')');
+  const first = tokens[i];
+  if (first?.kind === 'string' && ends(tokens[i + 1])) return [first.text];
+  if (first?.kind === 'param' && ends(tokens[i + 1])) {
+    const v = paramValue(first.index, params);
+    if (typeof v === 'string') return [v];
+    if (Array.isArray(v) && v.every((x) => typeof x === 'string')) return v as string[];
+    return null;
+  }
+  if (first?.kind === 'punct' && first.text === '[') {
+    const out: string[] = [];
+    for (let j = i + 1; ; j += 2) {
+      const t = tokens[j];
+      const v =
+        t?.kind === 'string' ? t.text : t?.kind === 'param' ? paramValue(t.index, params) : null;
+      if (typeof v !== 'string') return null;
+      out.push(v);
+      const sep = tokens[j + 1];
+      if (sep?.kind === 'punct' && sep.text === ']') return ends(tokens[j + 2]) ? out : null;
+      if (!(sep?.kind === 'punct' && sep.text === ',')) return null;
+    }
+  }
+  return null;
+}
+
+function paramValue(index: number, params: readonly unknown[] | undefined): unknown {
+  return params ? params[index] : undefined;
+}
+
+/** Words, string literals, placeholders and punctuation; comments and whitespace dropped. */
+function tokenize(text: string, dialect: SqlDialect): Token[] {
+  const out: Token[] = [];
+  const n = text.length;
+  let i = 0;
+  while (i < n) {
+    const c = text[i]!;
+    if (/\s/.test(c)) {
+      i++;
+    } else if ((c === '-' && text[i + 1] === '-') || (c === '#' && dialect === 'bigquery')) {
+      while (i < n && text[i] !== '\n') i++;
+    } else if (c === '/' && text[i + 1] === '*') {
+      const close = text.indexOf('*/', i + 2);
+      i = close < 0 ? n : close + 2;
+    } else if (c === "'" || (c === '"' && dialect === 'bigquery')) {
+      const [body, end] = quoted(text, i, c, dialect);
+      out.push({ kind: 'string', text: body });
+      i = end;
+    } else if (c === '"' || c === '`') {
+      // A quoted name: a word (a path only where DuckDB would scan it as one, below).
+      const [body, end] = quoted(text, i, c, dialect);
+      out.push({ kind: 'word', text: body, quoted: true });
+      i = end;
+    } else if (c === '$' && /\d/.test(text[i + 1] ?? '')) {
+      let j = i + 1;
+      while (j < n && /\d/.test(text[j]!)) j++;
+      out.push({ kind: 'param', index: Number(text.slice(i + 1, j)) - 1 });
+      i = j;
+    } else if (c === '@' && /^@p\d+/.test(text.slice(i, i + 12))) {
+      let j = i + 2;
+      while (j < n && /\d/.test(text[j]!)) j++;
+      out.push({ kind: 'param', index: Number(text.slice(i + 2, j)) });
+      i = j;
+    } else if (/[A-Za-z_]/.test(c)) {
+      let j = i + 1;
+      while (j < n && /[A-Za-z0-9_]/.test(text[j]!)) j++;
+      out.push({ kind: 'word', text: text.slice(i, j) });
+      i = j;
+    } else {
+      out.push({ kind: 'punct', text: c });
+      i++;
+    }
+  }
+  return out;
+}
+
+/** A quoted run at `i` (quote `q`): its body and the offset after the closing quote. SQL doubles
+ *  a quote to escape it; BigQuery also escapes with a backslash. Triple quotes are BigQuery's. */
+function quoted(text: string, i: number, q: string, dialect: SqlDialect): [string, number] {
+  const n = text.length;
+  if (dialect === 'bigquery' && q !== '`' && text.startsWith(q.repeat(3), i)) {
+    const close = text.indexOf(q.repeat(3), i + 3);
+    return close < 0 ? [text.slice(i + 3), n] : [text.slice(i + 3, close), close + 3];
+  }
+  let body = '';
+  let j = i + 1;
+  while (j < n) {
+    const c = text[j]!;
+    if (c === '\\' && dialect === 'bigquery' && q !== '`') {
+      body += text[j + 1] ?? '';
+      j += 2;
+      continue;
+    }
+    if (c === q) {
+      if (text[j + 1] === q) {
+        body += q;
+        j += 2;
+        continue;
+      }
+      return [body, j + 1];
+    }
+    body += c;
+    j++;
+  }
+  return [body, n];
+}

@@ -1,0 +1,221 @@
+// Files a task's SQL reads by path on the embedded DuckDB warehouse are in its key by content
+// (issue 8: whatever an output depends on is in its key). Editing the CSV behind
+// `read_csv_auto('data/sales.csv')`, even keeping its size and putting its mtime back, re-runs the
+// task and its downstream with the new value; a file joining a glob re-runs the glob's reader; a
+// path handed to a setup-cell helper is recorded when the task runs and keyed from then on.
+// The real CLI runs a real notebook on the real DuckDB; nothing is mocked.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  type Project,
+  project,
+  removeProjects,
+  runStatuses as run,
+  showOutput as show,
+} from './harness.js';
+
+afterAll(removeProjects);
+
+const cell = (id: string, source: string) => ({
+  cell_type: 'code',
+  id,
+  metadata: {},
+  execution_count: null,
+  outputs: [],
+  source,
+});
+
+const notebook = (...cells: object[]) =>
+  JSON.stringify(
+    {
+      nbformat: 4,
+      nbformat_minor: 5,
+      metadata: {
+        kernelspec: { name: 'tslab', display_name: 'TypeScript', language: 'typescript' },
+      },
+      cells: [
+        { cell_type: 'markdown', id: 'intro', metadata: {}, source: '# Sales from files' },
+        ...cells,
+      ],
+    },
+    null,
+    1,
+  );
+
+const SETUP = cell(
+  'setup',
+  [
+    "import { sql } from 'cellar';",
+    '',
+    '// The path reaches DuckDB as a bound parameter, from a helper: no compiler can list it.',
+    'async function sumOf(file: string): Promise<number> {',
+    "  const rows = await sql.dialect('duckdb')`SELECT SUM(amount) AS s FROM read_csv_auto(${file})`;",
+    '  return Number(rows[0].s);',
+    '}',
+  ].join('\n'),
+);
+
+/** Tasks reading files by a literal path in their own SQL: the compiler lists the paths. */
+const LITERAL = notebook(
+  SETUP,
+  cell(
+    'total',
+    "//| task: total\n//| dialect: duckdb\nconst rows = await sql`SELECT SUM(amount) AS total FROM read_csv_auto('data/sales.csv')`;\nconst total = Number(rows[0].total);",
+  ),
+  cell('report', '//| task: report\nconst line = `total=${total}`;'),
+  cell(
+    'parts',
+    "//| task: parts\n//| dialect: duckdb\nconst partRows = await sql`SELECT COUNT(*) AS n, SUM(amount) AS s FROM read_csv_auto('data/parts/*.csv')`;\nconst partCount = Number(partRows[0].n);\nconst partSum = Number(partRows[0].s);",
+  ),
+  cell(
+    'quoted',
+    "//| task: quoted\n//| dialect: duckdb\nconst topRows = await sql`SELECT MAX(amount) AS top FROM 'data/sales.csv'`;\nconst top = Number(topRows[0].top);",
+  ),
+);
+
+/** A task whose path goes through the setup helper (seen at run time only), and its downstream. */
+const HELPER = notebook(
+  SETUP,
+  cell('costs', "//| task: costs\nconst costTotal = await sumOf('data/costs.csv');"),
+  cell('budget', '//| task: budget\nconst left = 2000 - costTotal;'),
+);
+
+function withData(nb: string, text: string): Project {
+  const p = project();
+  mkdirSync(join(p.dir, 'notebooks', 'data', 'parts'), { recursive: true });
+  p.write(`notebooks/${nb}`, text);
+  p.write('notebooks/data/sales.csv', 'region,amount\nnorth,120\nsouth,340\n');
+  p.write('notebooks/data/costs.csv', 'item,amount\nrent,900\nfood,250\n');
+  p.write('notebooks/data/parts/a.csv', 'part,amount\nbolt,5\n');
+  p.write('notebooks/data/parts/b.csv', 'part,amount\nnut,7\n');
+  return p;
+}
+
+/** Edit a file keeping its length, then put its mtime back from a saved copy (`touch -r`). */
+function editKeepingMtimeAndSize(file: string, from: string, to: string): void {
+  expect(to.length).toBe(from.length);
+  execFileSync('cp', ['-p', file, `${file}.saved`]);
+  const text = readFileSync(file, 'utf8');
+  expect(text).toContain(from);
+  writeFileSync(file, text.replace(from, to));
+  execFileSync('touch', ['-r', `${file}.saved`, file]);
+  expect(statSync(file, { bigint: true }).mtimeNs).toBe(
+    statSync(`${file}.saved`, { bigint: true }).mtimeNs,
+  );
+}
+
+describe('files read by the warehouse are in the key by content', () => {
+  it('a CSV edited keeping its size and mtime re-runs its readers and their downstream with the new value; --dry-run names the file', () => {
+    const p = withData('sales.ipynb', LITERAL);
+    const nb = 'notebooks/sales.ipynb';
+    const all = (status: string) => ({
+      total: status,
+      report: status,
+      parts: status,
+      quoted: status,
+    });
+    expect(run(p, nb)).toEqual(all('ran'));
+    expect(show(p, nb, 'report', 'line')).toBe('total=460');
+    expect(show(p, nb, 'quoted', 'top')).toBe(340);
+    // Unchanged files: everything cached, twice (the paths were known before the first run).
+    expect(run(p, nb)).toEqual(all('cached'));
+    expect(run(p, nb)).toEqual(all('cached'));
+    // Touching a file without changing it keeps the cache: the key holds content, not mtime.
+    const sales = join(p.dir, 'notebooks', 'data', 'sales.csv');
+    const later = new Date(Date.now() + 60_000);
+    utimesSync(sales, later, later);
+    expect(run(p, nb)).toEqual(all('cached'));
+
+    editKeepingMtimeAndSize(sales, 'south,340', 'south,345');
+    const dry = p.cellar('run', nb, '--dry-run');
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.stdout).toMatch(/would run\s+total\b/);
+    expect(dry.stdout).toContain('hooks.warehouse.file:notebooks/data/sales.csv:');
+    expect(dry.stdout).toMatch(/would run\s+report\b[^\n]*\n\s+upstream\.total/);
+    expect(run(p, nb)).toEqual({ total: 'ran', report: 'ran', parts: 'cached', quoted: 'ran' });
+    expect(show(p, nb, 'report', 'line')).toBe('total=465');
+    expect(show(p, nb, 'quoted', 'top')).toBe(345);
+  });
+
+  it('a file joining a glob re-runs the glob reader only', () => {
+    const p = withData('sales.ipynb', LITERAL);
+    const nb = 'notebooks/sales.ipynb';
+    run(p, nb);
+    expect([show(p, nb, 'parts', 'partCount'), show(p, nb, 'parts', 'partSum')]).toEqual([2, 12]);
+    p.write('notebooks/data/parts/c.csv', 'part,amount\ngear,11\n');
+    const dry = p.cellar('run', nb, '--dry-run');
+    expect(dry.stdout).toContain('hooks.warehouse.glob:notebooks/data/parts/*.csv:');
+    expect(dry.stdout).toContain('hooks.warehouse.file:notebooks/data/parts/c.csv: (none) →');
+    expect(run(p, nb)).toEqual({
+      total: 'cached',
+      report: 'cached',
+      parts: 'ran',
+      quoted: 'cached',
+    });
+    expect([show(p, nb, 'parts', 'partCount'), show(p, nb, 'parts', 'partSum')]).toEqual([3, 23]);
+  });
+
+  it('a path passed to a setup-cell helper is recorded at run time and re-runs the task from the next edit on', () => {
+    const p = withData('budget.ipynb', HELPER);
+    const nb = 'notebooks/budget.ipynb';
+    expect(run(p, nb)).toEqual({ costs: 'ran', budget: 'ran' });
+    // The first run discovered the file: the task's key gains it once (the cost of seeing reads
+    // only at run time; its downstream follows the new key), then nothing re-runs while the file
+    // is unchanged.
+    expect(run(p, nb)).toEqual({ costs: 'ran', budget: 'ran' });
+    expect(show(p, nb, 'budget', 'left')).toBe(850);
+    expect(run(p, nb)).toEqual({ costs: 'cached', budget: 'cached' });
+    editKeepingMtimeAndSize(join(p.dir, 'notebooks', 'data', 'costs.csv'), 'food,250', 'food,275');
+    expect(p.cellar('run', nb, '--dry-run').stdout).toContain(
+      'hooks.warehouse.file:notebooks/data/costs.csv:',
+    );
+    expect(run(p, nb)).toEqual({ costs: 'ran', budget: 'ran' });
+    expect(show(p, nb, 'budget', 'left')).toBe(825);
+  });
+
+  it('a missing file fails the task with E_WH_FILE naming the task, the file and where paths resolve from', () => {
+    const p = withData(
+      'gone.ipynb',
+      notebook(
+        SETUP,
+        cell(
+          'gone',
+          "//| task: gone\n//| dialect: duckdb\nconst rows = await sql`SELECT COUNT(*) AS n\n  FROM read_csv_auto('data/nope.csv')`;",
+        ),
+      ),
+    );
+    const r = p.cellar('run', 'notebooks/gone.ipynb', '--json');
+    expect(r.code).toBe(1);
+    const gone = (
+      JSON.parse(r.stdout).tasks as { name: string; error?: string; location?: string }[]
+    ).find((t) => t.name === 'gone');
+    expect(gone?.error).toMatch(/^task gone \(notebooks\/gone\.ipynb, cell 3\): /);
+    expect(gone?.error).toContain(
+      "its SQL reads 'data/nope.csv' but file notebooks/data/nope.csv does not exist",
+    );
+    expect(gone?.error).toContain('resolve from the folder the task runs in: notebooks/');
+    expect(gone?.error).not.toContain('IO Error');
+    expect(gone?.location).toBe('notebooks/gone.ipynb, cell 3 (id gone), line 4');
+  });
+
+  it('a remote URL is keyed by URL only, and --dry-run says so', () => {
+    const p = withData(
+      'remote.ipynb',
+      notebook(
+        SETUP,
+        cell(
+          'remote',
+          "//| task: remote\n//| dialect: duckdb\nconst rows = await sql`SELECT COUNT(*) AS n FROM read_csv_auto('https://data.example.org/sales.csv')`;",
+        ),
+      ),
+    );
+    const dry = p.cellar('run', 'notebooks/remote.ipynb', '--dry-run');
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.stdout).toContain(
+      'note: task remote reads https://data.example.org/sales.csv, keyed by its URL only',
+    );
+    expect(dry.stdout).toContain('cellar run --rerun remote');
+  });
+});
