@@ -271,6 +271,31 @@ describe('DuckDB: a view’s version follows the data under it', () => {
     await w.close();
   });
 
+  it('a view whose base table was dropped still has a version, which changes when the table is back', async () => {
+    const path = join(dir, 'unbound.duckdb');
+    await makeShop(path, 1);
+    await outside(path, 'CREATE VIEW shop.v_orders AS SELECT * FROM shop.orders');
+    let w = await openDuckDB({ path, idleMs: 50 });
+    const bound = (await w.tableVersion('shop.v_orders'))!.version;
+    await w.close();
+    await outside(path, 'DROP TABLE shop.orders');
+    w = await openDuckDB({ path, idleMs: 50 });
+    // Keys are computed; the reading task's own query is what fails, located in its cell.
+    const unbound = (await w.tableVersion('shop.v_orders'))!.version;
+    expect(unbound).toMatch(/:unbound$/);
+    await w.close();
+    await outside(
+      path,
+      'CREATE TABLE shop.orders AS SELECT * FROM (VALUES (1, 10.0), (2, 20.0)) t(id, amount)',
+    );
+    w = await openDuckDB({ path, idleMs: 50 });
+    const back = (await w.tableVersion('shop.v_orders'))!.version;
+    expect(back).not.toBe(unbound);
+    expect(back).toContain('shop.orders=');
+    expect(bound).toContain('shop.orders=');
+    await w.close();
+  });
+
   // Variant: a view reading something outside this file's tables (here a CSV file) has no base
   // table to follow; its rows are hashed on every version (not memoised: the file's stamp says
   // nothing about the CSV).
@@ -331,6 +356,18 @@ describe('BigQuery: the project and lastModifiedTime are in the key', () => {
     });
     await standIn.exec('INSERT INTO shop.items VALUES (3, 5.0)');
     expect(await runTotal(w, store, totalOf('shop.v_items'))).toEqual({ status: 'ran', total: 35 });
+    await w.close();
+  });
+
+  it('a view whose base table was dropped still has a version (the task’s query is what fails)', async () => {
+    await standIn.exec(
+      `CREATE TABLE shop.gone AS SELECT 1 AS id, 1.0 AS amount;
+       CREATE VIEW shop.v_gone AS SELECT * FROM shop.gone`,
+    );
+    const w = await open('shop-dev');
+    expect((await w.tableVersion('shop.v_gone'))!.version).toContain('shop-dev.shop.gone=m');
+    await standIn.exec('DROP TABLE shop.gone');
+    expect((await w.tableVersion('shop.v_gone'))!.version).toMatch(/:unbound$/);
     await w.close();
   });
 });

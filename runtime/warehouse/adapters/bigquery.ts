@@ -334,14 +334,24 @@ export class BigQueryWarehouse implements Warehouse {
    * reading more is marked `:incomplete` and writes to the tables left off are not seen.
    */
   private async viewVersion(canonical: string, own: string): Promise<TableVersion> {
-    const job = await this.startJob(
-      {
-        text: `SELECT * FROM ${this.quote(canonical)}`,
-        params: [],
-        tables: [canonical],
-      },
-      { dryRun: true },
-    );
+    let job: Job;
+    try {
+      job = await this.startJob(
+        {
+          text: `SELECT * FROM ${this.quote(canonical)}`,
+          params: [],
+          tables: [canonical],
+        },
+        { dryRun: true },
+      );
+    } catch (e) {
+      // The view no longer resolves (a base table dropped): the key is still computed and the
+      // task's own query fails with BigQuery's message, located in its cell. Other failures
+      // (credentials) are not the view's and stop here.
+      if (e instanceof WarehouseError && e.code === 'E_WH_QUERY')
+        return { table: canonical, version: `${own}:unbound`, source: 'bigquery.view' };
+      throw e;
+    }
     const stats = (job.metadata as { statistics?: { query?: { referencedTables?: TableRef[] } } })
       .statistics;
     const refs = stats?.query?.referencedTables ?? [];

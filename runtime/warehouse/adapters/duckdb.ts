@@ -539,7 +539,15 @@ export class DuckDBWarehouse implements Warehouse {
    * With `fingerprint: 'catalog'` that scan is skipped (the version is then the view's own).
    */
   private async viewVersion(canonical: string, own: string): Promise<TableVersion> {
-    const reads = await this.viewReads(canonical);
+    let reads: { tables: string[]; outside: string[] };
+    try {
+      reads = await this.viewReads(canonical);
+    } catch {
+      // The view no longer binds (a base table dropped or renamed): the key is still computed,
+      // and the task's own query fails with the engine's message, located in its cell. Once the
+      // table is back, the view binds and the version changes.
+      return { table: canonical, version: `${own}:unbound`, source: 'duckdb.view' };
+    }
     if (reads.outside.length === 0) {
       const parts: string[] = [];
       for (const t of reads.tables) {

@@ -21,7 +21,8 @@
 //   views expanded to their base tables, as BigQuery documents the field (JobStatistics2:
 //   "Referenced tables for the job"); found with DuckDB's binder (EXPLAIN, optimizer off).
 //   tables.get answers type VIEW for a view; a view's lastModifiedTime moves only when it is
-//   (re)created, as BigQuery's does, not when its base tables change.
+//   (re)created, as BigQuery's does, not when its base tables change. A view that no longer binds
+//   (base table dropped) is answered with no schema fields (BigQuery keeps the stored schema).
 //
 // NOT covered (do not read a passing test as proof of these): load jobs and multipart uploads,
 // extract/copy jobs, the Storage Read API (gRPC), scripting and multi-statement queries,
@@ -493,7 +494,14 @@ export async function startStandIn(opts: StandInOptions = {}): Promise<StandIn> 
         return [204, null];
       }
       if (!sub && req.method === 'GET') {
-        const d = await conn.runAndReadAll(`SELECT * FROM ${quoted(t)} LIMIT 0`);
+        // A view whose base table was dropped no longer binds: BigQuery still answers with the
+        // schema stored when the view was made; the stand-in keeps none, so it sends no fields.
+        const d = await conn
+          .runAndReadAll(`SELECT * FROM ${quoted(t)} LIMIT 0`)
+          .catch((e: unknown) => {
+            if (info.kind === 'VIEW') return null;
+            throw e;
+          });
         const [ds, id] = t.split('.');
         return [
           200,
@@ -502,7 +510,9 @@ export async function startStandIn(opts: StandInOptions = {}): Promise<StandIn> 
             id: `${project}:${t}`,
             tableReference: { projectId: project, datasetId: ds, tableId: id },
             type: info.kind,
-            schema: { fields: d.columnNames().map((n, i) => fieldFor(n, d.columnType(i))) },
+            schema: {
+              fields: d ? d.columnNames().map((n, i) => fieldFor(n, d.columnType(i))) : [],
+            },
             numRows: String(info.rows),
             numBytes: String(info.rows * info.cols * 8),
             creationTime: String(startedAt),
