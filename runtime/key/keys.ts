@@ -11,8 +11,6 @@ import { hooksFor } from '../run/hooks.js';
 import type { AnyTask, OutputSpec } from '../task.js';
 import type { CacheKey, KeyInputs, TaskGraph } from '../types.js';
 import {
-  PIPELINE_LOAD,
-  withLoadReads,
   recordedRunReadsOfPipeline,
   runReadInputs,
   RunReadStamps,
@@ -90,8 +88,7 @@ export async function computeKeys(
     if (facts?.env) inputs.env = facts.env;
     // What earlier runs saw the task read at run time: files, folders, env names read by a
     // computed name. (Only tasks with a record pay for this; most have none.)
-    // And what the pipeline's module read while it loaded (setup cells' top-level reads).
-    const rec = withLoadReads(recorded?.get(task.name), recorded?.get(PIPELINE_LOAD));
+    const rec = recorded?.get(task.name);
     if (rec) addRecordedReads(inputs, rec, options.reads!.root, options.reads!.stamps);
     const hooks = hooksFor(task);
     if (hooks.some((h) => h.keyInputs)) {

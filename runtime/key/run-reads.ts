@@ -359,37 +359,3 @@ function packageVersion(dir: string): string {
     return 'missing';
   }
 }
-
-/**
- * The record name of what a pipeline module read while it was evaluated (a notebook's setup cell
- * reading `../data/config.json` at its top level): every task's key holds it, since any task may
- * use what the module computed from it. Not a task name (tasks are identifiers).
- */
-export const PIPELINE_LOAD = '<load>';
-
-const loadReadsByPipeline = new WeakMap<object, ObservedReads>();
-
-/** What evaluating `pipeline`'s module read (runtime/load/loader.ts observes it on the main thread). */
-export function noteLoadReads(pipeline: object, reads: ObservedReads): void {
-  loadReadsByPipeline.set(pipeline, reads);
-}
-export function loadReadsOf(pipeline: object): ObservedReads | undefined {
-  return loadReadsByPipeline.get(pipeline);
-}
-
-/** A task's own record joined with its pipeline's load record (either may be absent). */
-export function withLoadReads(
-  own: RecordedRunReads | undefined,
-  load: RecordedRunReads | undefined,
-): RecordedRunReads | undefined {
-  if (!load) return own;
-  if (!own) return load;
-  return {
-    files: union(own.files, load.files),
-    dirs: union(own.dirs, load.dirs),
-    probes: union(own.probes, load.probes),
-    packages: union(own.packages, load.packages),
-    env: union(own.env, load.env),
-    ...(own.observed ? { observed: own.observed } : {}),
-  };
-}

@@ -38,7 +38,6 @@ import {
 import { createRequire } from 'node:module';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { untracked } from '../run/read-record.js';
 import { findProjectRoot } from '../project.js';
 import { sha256 } from '../key/hash.js';
 import { checkStamp, readWithStamp, sameStamp, type FileStamp } from '../key/filestamp.js';
@@ -73,12 +72,10 @@ export async function importBundled(
   const cacheDir = join(root, '.cellar', 'cache', 'pipelines');
   const id = sha256(path).slice(0, 16);
   const recordFile = join(cacheDir, `${id}.json`);
-  // Cellar's own reads (the record, the sources' freshness, esbuild's plugin) are not what the
-  // pipeline's module reads while it is evaluated (loader.ts records that): untracked.
-  let record = untracked(() => readRecord(recordFile));
-  const freshness = record ? untracked(() => checkFresh(record!)) : 'stale';
+  let record = readRecord(recordFile);
+  const freshness = record ? checkFresh(record) : 'stale';
   if (!record || freshness === 'stale') {
-    record = await untracked(() => bundle(path, cacheDir, id, root));
+    record = await bundle(path, cacheDir, id, root);
     if (!record) return undefined;
     writeRecord(recordFile, record);
   } else if (freshness === 'restamped') writeRecord(recordFile, record);
@@ -295,7 +292,7 @@ export function runningRuntimeEntry(): string | undefined {
 let packageDir: string | null | undefined;
 
 /** The folder of the cellar package this module belongs to (source or built). */
-export function cellarPackageDir(): string | undefined {
+function cellarPackageDir(): string | undefined {
   if (packageDir !== undefined) return packageDir ?? undefined;
   let dir = dirname(fileURLToPath(import.meta.url));
   for (;;) {

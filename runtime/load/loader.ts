@@ -4,15 +4,13 @@
 // `import.meta.url` at the real file (its `?tsx-namespace=` query is stripped in codehash.ts).
 // Either way the code-aware cache key roots at the real source. Plain .js/.mjs load with import().
 import { existsSync } from 'node:fs';
-import { dirname, extname, join, resolve, sep } from 'node:path';
+import { dirname, extname, resolve } from 'node:path';
 import { RUNTIME_CODES, type RuntimeCode } from '../codes.js';
 import { pathToFileURL } from 'node:url';
 import type { Pipeline } from '../task.js';
 import { CellarError } from '../errors.js';
-import { cellarPackageDir, importBundled } from './bundle.js';
+import { importBundled } from './bundle.js';
 import { namedNotebook } from './source.js';
-import { observeReads } from '../run/read-record.js';
-import { noteLoadReads, type ObservedReads } from '../key/run-reads.js';
 import { isMainThread } from 'node:worker_threads';
 
 /**
@@ -40,13 +38,7 @@ export async function loadPipeline(
   const move = isMainThread && loadIn !== undefined && loadIn !== previous && existsSync(loadIn);
   if (move) process.chdir(loadIn);
   try {
-    // On the main thread, what the module reads while it is evaluated (a setup cell's top-level
-    // readFileSync) is recorded: it enters every task's key (key/run-reads.ts PIPELINE_LOAD).
-    // Worker threads evaluate the same module again and need not.
-    if (!isMainThread) return await evaluatePipeline(path, options);
-    const { result, reads } = await observeReads(() => evaluatePipeline(path, options));
-    noteLoadReads(result.pipeline, withoutCellarsOwn(reads));
-    return result;
+    return await evaluatePipeline(path, options);
   } finally {
     if (move) process.chdir(previous);
   }
@@ -112,38 +104,4 @@ async function evaluatePipeline(
       'E_NOT_A_PIPELINE',
     );
   return { pipeline: candidate as Pipeline, file: path };
-}
-
-/**
- * The reads of a module's evaluation that are the module's own data: Cellar's own loading interleaves
- * with it (its chunks and their source maps, loaded lazily; its project-root and config lookups,
- * `package.json` / `cellar.config.json` probes; its `CELLAR_*` switches and Node's `NODE_*`), and
- * those are the runtime, not data: keyed, they would differ between commands that load with and
- * without source maps and re-run everything for nothing.
- */
-function withoutCellarsOwn(reads: ObservedReads): ObservedReads {
-  // Its built chunks and its sources (when run from them), not the whole package folder: a
-  // project inside Cellar's own checkout (its example notebooks) reads data there.
-  const pkg = cellarPackageDir();
-  const own = pkg ? [join(pkg, 'dist') + sep, join(pkg, 'runtime') + sep] : [];
-  // Package files too: requiring a CommonJS package the module imports reads its files, and an
-  // imported package's version is in the key already (code.packages). (A package file read by
-  // path at load from a package the code never imports is the one thing this leaves out.)
-  const ours = (p: string) =>
-    own.some((dir) => p.startsWith(dir)) || p.includes(`${sep}node_modules${sep}`);
-  const lookup = (p: string) => /(?:^|[\\/])(?:package\.json|cellar\.config\.json)$/.test(p);
-  const keep = (set: Set<string>, probe = false) =>
-    new Set([...set].filter((p) => !ours(p) && !(probe && lookup(p))));
-  return {
-    ...reads,
-    files: keep(reads.files),
-    dirs: keep(reads.dirs),
-    probes: keep(reads.probes, true),
-    seen: new Map([...reads.seen].filter(([p]) => !ours(p))),
-    env: new Set(
-      [...reads.env].filter(
-        (n) => !/^(?:CELLAR_|NODE_)/.test(n) && n !== 'WATCH_REPORT_DEPENDENCIES',
-      ),
-    ),
-  };
 }
