@@ -14,6 +14,8 @@ import { Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import { CodeHasher } from '../key/codehash.js';
 import { computeKeys } from '../key/keys.js';
+import { RunReadStamps } from '../key/run-reads.js';
+import { findProjectRoot } from '../project.js';
 import { loadPipeline } from '../load/loader.js';
 import type { JobResult } from '../run/execute.js';
 import { buildGraph } from '../run/graph.js';
@@ -71,7 +73,15 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
           throw new Error(
             `this worker cannot build ${pipeline.name} with params ${id}: ${diagnostics.map((d) => d.message).join('; ')}`,
           );
-        return computeKeys(graph, { hasher, workdir: process.cwd() });
+        // Keyed as the coordinator keys (run.ts): with what tasks were recorded reading at run
+        // time, from the records of the project the tasks run in and this workspace.
+        const root = findProjectRoot(options.workdir ? process.cwd() : dirname(file));
+        const readsAt = { root, pipeline: pipeline.name, workspace: options.workspace };
+        return computeKeys(graph, {
+          hasher,
+          workdir: process.cwd(),
+          reads: { ...readsAt, stamps: RunReadStamps.forProject(root) },
+        });
       })();
       prepared.set(id, p);
     }
@@ -105,7 +115,12 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
         `the coordinator uses the store ${job.data.store.spec}, this worker ${options.store.spec}: start the worker with --store ${job.data.store.spec}`,
       );
     }
-    const mine = (await keysFor(params)).get(task);
+    let mine = (await keysFor(params)).get(task);
+    if (mine && mine.value !== key) {
+      // Records of run-time reads grow between runs: key again from what is recorded now.
+      prepared.delete(JSON.stringify(params));
+      mine = (await keysFor(params)).get(task);
+    }
     if (!mine) throw new Error(`task '${task}' is not in this worker's pipeline ${file}`);
     if (mine.value !== key) {
       throw new Error(

@@ -123,12 +123,16 @@ export async function performTask(
     keysByTask: job.keysByTask ?? { ...job.upstreamKeys, [job.task]: job.key },
   };
   const reads = job.reads;
+  // Every variable the task read, by name in its code or as seen at run time (an alias
+  // `const env = process.env; env.TOKEN`, a computed name): a value in clear in an output is refused.
+  const envNames = new Set(job.envRead ?? []);
   const outputs = await invokeTask(
     task,
     inputs,
     ctx,
     reads
       ? (seen, envListed) => {
+          for (const name of seen.env) envNames.add(name);
           // Recorded as soon as the task's code returns, from the thread that ran it (one file
           // per task, atomic: run-reads.ts), before its outputs are encoded.
           // Names the code reads statically are keyed already (keys.ts): only computed ones count.
@@ -149,8 +153,8 @@ export async function performTask(
       throw new Error(`task '${task.name}', output '${name}': ${(error as Error).message}`);
     }
     const { bytes, schema } = encoded;
-    if (job.envRead && job.envRead.length > 0 && spec.codec === undefined)
-      refuseSecrets(task.name, name, bytes, job.envRead);
+    if (envNames.size > 0 && spec.codec === undefined)
+      refuseSecrets(task.name, name, bytes, [...envNames]);
     // A content-addressed store names the object itself; the manifest records that name.
     const fileName = outputFileName(task.name, name, job.key, codec.ext);
     const written = await store.writeOutput(task.name, fileName, bytes);

@@ -122,11 +122,14 @@ function install(): void {
   withResult(p, 'readFile', 'files', (abs, args, out) => noteContent(abs, args, out));
   withResult(fs, 'readdirSync', 'dirs', (abs, _args, out) => noteListing(abs, out));
   withResult(p, 'readdir', 'dirs', (abs, _args, out) => noteListing(abs, out));
+  // An existence check that found nothing hands that back too: a path still missing when the
+  // task ends is provably what it saw (adopt-reads.ts), though a task writing beside it moved
+  // its folder.
+  withResult(fs, 'existsSync', 'probes', (abs, _args, out) => {
+    if (out === false) scopes.getStore()?.reads.seen.set(abs, 'probe:missing');
+  });
   for (const [target, names] of [
-    [
-      fs,
-      ['existsSync', 'exists', 'statSync', 'stat', 'lstatSync', 'lstat', 'accessSync', 'access'],
-    ],
+    [fs, ['exists', 'statSync', 'stat', 'lstatSync', 'lstat', 'accessSync', 'access']],
     [p, ['stat', 'lstat', 'access']],
   ] as const)
     for (const n of names) wrap(target, n, always('probes'));

@@ -5,7 +5,7 @@
 //
 // Options are normalized once (`normalizeRunOptions`, by the caller of `preparePipelineRun`) into a
 // type with no optional fields.
-import { statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { CellarError, diagnosticsError } from '../errors.js';
@@ -116,7 +116,12 @@ export function normalizeRunOptions(o: RunOptions): NormalizedRunOptions {
     runner: o.runner ?? (o.pipelineFile ? 'worker' : 'in-process'),
     codeAware: o.codeAware ?? true,
     workdir,
-    projectRoot: findProjectRoot(near ?? process.cwd()),
+    // The project whose data the tasks read: the workdir's (a built bundle run with --workdir
+    // <checkout>/notebooks keys its reads, and finds their records, as the run from the sources
+    // does, so both compute the same keys on one store); else the pipeline file's.
+    projectRoot: findProjectRoot(
+      o.workdir !== undefined && existsSync(workdir ?? '') ? workdir! : (near ?? process.cwd()),
+    ),
     onEvent: o.onEvent ?? (() => {}),
     backoffScale: o.backoffScale ?? 1,
   };

@@ -243,6 +243,25 @@ describe('an environment variable read by a computed name is in the key', () => 
     expect(stored).toEqual([]);
   });
 
+  it('a value read through an alias of process.env is refused in clear as an output, as a value read by name is', () => {
+    const p = project();
+    p.write(
+      NB,
+      notebookText([
+        '//| task: load\nconst env = process.env;\nconst aliasVal = env.ALIAS_TOKEN ?? "";\nconst aliasLength = aliasVal.length;',
+      ]),
+    );
+    p.setEnv('ALIAS_TOKEN', 'alias-SECRET-77');
+    const r = p.cellar('run', NB);
+    expect(r.code).toBe(1);
+    expect(r.stdout + r.stderr).toMatch(/E_SECRET_IN_OUTPUT/);
+    expect(r.stdout + r.stderr).not.toContain('alias-SECRET-77');
+    const stored = readdirSync(join(p.dir, '.cellar'), { recursive: true, withFileTypes: true })
+      .filter((e) => e.isFile())
+      .filter((e) => readFileSync(join(e.parentPath, e.name)).includes('alias-SECRET-77'));
+    expect(stored).toEqual([]);
+  });
+
   it('listing the whole environment warns that only names read by name are keyed', () => {
     const p = project();
     p.write(
