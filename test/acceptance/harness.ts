@@ -4,8 +4,8 @@
 // Projects live under test/.tmp/ inside the checkout, so Node finds the repository's node_modules
 // (and `cellar` itself through the node_modules/cellar link) the way an installed project would.
 // Nothing is mocked: the CLI compiles with ts-morph, runs tasks in workers, caches to disk.
-import { spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { cpSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'vitest';
 
@@ -97,4 +97,23 @@ export function showOutput(p: Project, notebook: string, task: string, output: s
   const r = p.cellar('show', notebook, task, output, '--json');
   expect(r.code, r.stderr).toBe(0);
   return JSON.parse(r.stdout);
+}
+
+/**
+ * Edit `file` replacing `from` by `to` (same length), then put its mtime back from a saved copy
+ * (`cp -p` + `touch -r`, as archives and Nix stores do): size and mtime are as before, only the
+ * bytes (and ctime) moved. The saved copy is removed, so no listing of the folder sees it.
+ */
+export function editKeepingMtimeAndSize(file: string, from: string, to: string): void {
+  expect(to.length).toBe(from.length);
+  execFileSync('cp', ['-p', file, `${file}.saved`]);
+  const text = readFileSync(file, 'utf8');
+  expect(text).toContain(from);
+  writeFileSync(file, text.replace(from, to));
+  execFileSync('touch', ['-r', `${file}.saved`, file]);
+  expect(statSync(file, { bigint: true }).mtimeNs).toBe(
+    statSync(`${file}.saved`, { bigint: true }).mtimeNs,
+  );
+  rmSync(`${file}.saved`);
+  expect(statSync(file).size).toBe(text.length);
 }

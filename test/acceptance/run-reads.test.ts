@@ -4,25 +4,20 @@
 // threads and in process. The run after the one that discovered a read re-runs the task once (its
 // key gains the input): the tests run twice before editing anything, then expect all cached.
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { notebookText } from '../compiler/notebook.js';
-import { type Project, project, removeProjects, runStatuses, showOutput } from './harness.js';
+import {
+  type Project,
+  editKeepingMtimeAndSize,
+  project,
+  removeProjects,
+  runStatuses,
+  showOutput,
+} from './harness.js';
 
 afterAll(removeProjects);
-
-/** Edit a file keeping its length, then put its mtime back (`touch -r` from a saved copy). */
-function editKeepingMtimeAndSize(file: string, from: string, to: string): void {
-  expect(to.length).toBe(from.length);
-  execFileSync('cp', ['-p', file, `${file}.saved`]);
-  const text = readFileSync(file, 'utf8');
-  expect(text).toContain(from);
-  writeFileSync(file, text.replace(from, to));
-  execFileSync('touch', ['-r', `${file}.saved`, file]);
-  rmSync(`${file}.saved`);
-  expect(statSync(file).size).toBe(text.length);
-}
 
 /** `cellar run` with extra flags, which must succeed: each task's status by name. */
 function run(p: Project, nb: string, ...flags: string[]): Record<string, string> {

@@ -1,8 +1,7 @@
 // A cached result is always the right result (issue 8), through the real CLI on the shared
 // failing cases (test/acceptance/fixtures/trust/, copies of /work/shared/cases): code a task
 // loads by any import is in its key and in the pipeline bundle's freshness, by content.
-import { execFileSync } from 'node:child_process';
-import { cpSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
@@ -12,6 +11,7 @@ import {
   removeProjects,
   runStatuses as run,
   showOutput as show,
+  editKeepingMtimeAndSize,
 } from './harness.js';
 import { notebookText } from '../compiler/notebook.js';
 
@@ -27,19 +27,6 @@ function withCase(...files: string[]): Project {
       preserveTimestamps: true,
     });
   return p;
-}
-
-/** Edit a file keeping its length, then put its mtime back from a saved copy (`touch -r`). */
-function editKeepingMtimeAndSize(file: string, from: string, to: string): void {
-  expect(to.length).toBe(from.length);
-  execFileSync('cp', ['-p', file, `${file}.saved`]);
-  const text = readFileSync(file, 'utf8');
-  expect(text).toContain(from);
-  writeFileSync(file, text.replace(from, to));
-  execFileSync('touch', ['-r', `${file}.saved`, file]);
-  expect(statSync(file, { bigint: true }).mtimeNs).toBe(
-    statSync(`${file}.saved`, { bigint: true }).mtimeNs,
-  );
 }
 
 describe('whatever a task loads is in its key and in the bundle, by content', () => {

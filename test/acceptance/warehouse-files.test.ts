@@ -4,8 +4,7 @@
 // task and its downstream with the new value; a file joining a glob re-runs the glob's reader; a
 // path handed to a setup-cell helper is recorded when the task runs and keyed from then on.
 // The real CLI runs a real notebook on the real DuckDB; nothing is mocked.
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
@@ -14,6 +13,7 @@ import {
   removeProjects,
   runStatuses as run,
   showOutput as show,
+  editKeepingMtimeAndSize,
 } from './harness.js';
 
 afterAll(removeProjects);
@@ -91,19 +91,6 @@ function withData(nb: string, text: string): Project {
   p.write('notebooks/data/parts/a.csv', 'part,amount\nbolt,5\n');
   p.write('notebooks/data/parts/b.csv', 'part,amount\nnut,7\n');
   return p;
-}
-
-/** Edit a file keeping its length, then put its mtime back from a saved copy (`touch -r`). */
-function editKeepingMtimeAndSize(file: string, from: string, to: string): void {
-  expect(to.length).toBe(from.length);
-  execFileSync('cp', ['-p', file, `${file}.saved`]);
-  const text = readFileSync(file, 'utf8');
-  expect(text).toContain(from);
-  writeFileSync(file, text.replace(from, to));
-  execFileSync('touch', ['-r', `${file}.saved`, file]);
-  expect(statSync(file, { bigint: true }).mtimeNs).toBe(
-    statSync(`${file}.saved`, { bigint: true }).mtimeNs,
-  );
 }
 
 describe('files read by the warehouse are in the key by content', () => {
