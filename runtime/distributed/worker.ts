@@ -62,6 +62,8 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   const store: Store = (await openStore(options.store)).forPipeline(pipeline.name);
   const hasher = new CodeHasher();
   const prepared = new Map<string, Promise<Map<string, CacheKey>>>();
+  /** When each params' keys were computed (epoch ms, before): what keyed reads are checked against. */
+  const keyedAt = new Map<string, number>();
   const pools = new Map<string, WorkerPool>();
   const keysFor = (params: Record<string, unknown>): Promise<Map<string, CacheKey>> => {
     const id = JSON.stringify(params);
@@ -77,6 +79,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
         // time, from the records of the project the tasks run in and this workspace.
         const root = findProjectRoot(options.workdir ? process.cwd() : dirname(file));
         const readsAt = { root, pipeline: pipeline.name, workspace: options.workspace };
+        keyedAt.set(id, Date.now());
         return computeKeys(graph, {
           hasher,
           workdir: process.cwd(),
@@ -145,7 +148,20 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
         return { outputs: existing.outputs, durationMs: existing.durationMs, reused: true };
       }
       log(`${time()} start   ${task} (job ${job.id})`);
-      const result = await poolFor(params).run(attempt);
+      // Keyed reads are checked against when this machine keyed them (its clock, its files).
+      const since = keyedAt.get(JSON.stringify(params));
+      const run =
+        attempt.keyed && since !== undefined
+          ? { ...attempt, keyed: { ...attempt.keyed, sinceMs: since } }
+          : attempt;
+      const result = await poolFor(params).run(run);
+      // Not committed, as in a local run (execute.ts): a keyed file changed while the task ran,
+      // or an upstream result of this run was not committed.
+      const notCached = commit.notCached ?? result.notCached;
+      if (notCached) {
+        log(`${time()} done    ${task} (not cached: ${notCached})`);
+        return { ...result, notCached };
+      }
       await store.writeManifest({
         task,
         key,

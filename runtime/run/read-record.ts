@@ -24,7 +24,7 @@ import { syncBuiltinESMExports } from 'node:module';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { contentHash } from '../key/filestamp.js';
-import { listingHash, type ObservedReads } from '../key/run-reads.js';
+import { listingHash, noteSeen, type ObservedReads } from '../key/run-reads.js';
 
 interface Scope {
   reads: ObservedReads;
@@ -126,7 +126,8 @@ function install(): void {
   // task ends is provably what it saw (adopt-reads.ts), though a task writing beside it moved
   // its folder.
   withResult(fs, 'existsSync', 'probes', (abs, _args, out) => {
-    if (out === false) scopes.getStore()?.reads.seen.set(abs, 'probe:missing');
+    const scope = scopes.getStore();
+    if (out === false && scope) noteSeen(scope.reads, abs, 'probe:missing');
   });
   for (const [target, names] of [
     [fs, ['exists', 'statSync', 'stat', 'lstatSync', 'lstat', 'accessSync', 'access']],
@@ -191,7 +192,7 @@ function noteContent(abs: string, args: unknown[], out: unknown): void {
   if (out instanceof Uint8Array) bytes = out;
   else if (typeof out === 'string' && encoding)
     bytes = Buffer.from(out, encoding as BufferEncoding);
-  if (bytes) scope.reads.seen.set(abs, contentHash(bytes));
+  if (bytes) noteSeen(scope.reads, abs, contentHash(bytes));
 }
 
 function noteListing(abs: string, out: unknown): void {
@@ -199,7 +200,7 @@ function noteListing(abs: string, out: unknown): void {
   if (!scope || !Array.isArray(out)) return;
   const names = out.map((e) => (typeof e === 'string' ? e : (e as { name?: unknown })?.name));
   if (names.every((n): n is string => typeof n === 'string'))
-    scope.reads.seen.set(`${abs}/`, listingHash(names));
+    noteSeen(scope.reads, `${abs}/`, listingHash(names));
 }
 
 function installEnvProxy(): void {
