@@ -27,6 +27,8 @@ export { RUNTIME_CODES } from './codes.js';
 export type { RuntimeCode } from './codes.js';
 export type { LoadOptions } from './api.js';
 export { runPipeline } from './run/run.js';
+// A task's reads that cannot change its result (a lock or progress file) kept out of its key.
+export { untracked } from './run/read-record.js';
 export type { RunOptions } from './run/run.js';
 export { registerCodec } from './codecs/index.js';
 export type { Codec } from './codecs/index.js';

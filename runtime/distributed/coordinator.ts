@@ -17,7 +17,16 @@ import { Redis } from 'ioredis';
 import type { JobResult, TaskRunner } from '../run/execute.js';
 import type { TaskJob } from '../run/perform.js';
 import type { StoreChoice } from '../store/open.js';
-import { checkRedisUrl, jobId, queueName, type DistributedJobData } from './queue.js';
+import type { RecordedRunReads } from '../key/run-reads.js';
+import {
+  checkRedisUrl,
+  encodeReadsRecords,
+  jobId,
+  queueName,
+  READS_RECORDS_TTL_S,
+  readsRecordsKey,
+  type DistributedJobData,
+} from './queue.js';
 
 export interface BullmqRunnerOptions {
   redis: string;
@@ -34,6 +43,8 @@ export class BullmqRunner implements TaskRunner {
   private readonly queue: Queue;
   private readonly events: QueueEvents;
   private readonly ready: Promise<unknown>;
+  /** Digest of the records the run keyed with (absent: none). */
+  private reads: string | undefined;
 
   constructor(private readonly options: BullmqRunnerOptions) {
     const url = checkRedisUrl(options.redis);
@@ -69,6 +80,16 @@ export class BullmqRunner implements TaskRunner {
     }
   }
 
+  /** Store the run's read records in Redis under their digest; jobs name the digest. */
+  async beginRun(records: ReadonlyMap<string, RecordedRunReads>): Promise<void> {
+    if (records.size === 0) return;
+    await this.ready;
+    const { digest, json } = encodeReadsRecords(records);
+    const key = readsRecordsKey(queueName(this.options.pipeline), digest);
+    await this.connection.set(key, json, 'EX', READS_RECORDS_TTL_S);
+    this.reads = digest;
+  }
+
   async run(job: TaskJob): Promise<JobResult> {
     await this.ready;
     const id = jobId(job.task, job.key);
@@ -83,6 +104,7 @@ export class BullmqRunner implements TaskRunner {
       params: this.options.params,
       store: this.options.store,
       job,
+      ...(this.reads ? { reads: this.reads } : {}),
     };
     // One BullMQ attempt per scheduler attempt: retries and their backoff stay the scheduler's,
     // so they show in the run's events as in a local run. Finished jobs are kept an hour.

@@ -1,5 +1,7 @@
 // What the coordinator and the workers of a distributed run agree on: the queue's name, the job
 // id, what a job carries, and how to connect. Plain data both sides import; no BullMQ here.
+import { canonicalJson, sha256 } from '../key/hash.js';
+import type { RecordedRunReads } from '../key/run-reads.js';
 import type { JobResult } from '../run/execute.js';
 import type { TaskJob } from '../run/perform.js';
 import type { StoreChoice } from '../store/open.js';
@@ -14,7 +16,35 @@ export interface DistributedJobData {
   store: Pick<StoreChoice, 'spec' | 'gcs'>;
   /** The attempt itself, with `commit` set (the worker locks, reuses or computes, commits). */
   job: TaskJob;
+  /**
+   * The digest of the run-time read records the coordinator keyed with (`readsRecordsKey`), when
+   * it had any: the worker keys with those records, not with what it finds later (records grow
+   * while a run goes on, and a task's key moves with its upstream's records).
+   */
+  reads?: string;
 }
+
+/** Records of a run as canonical JSON and their digest (the same records give the same digest). */
+export function encodeReadsRecords(records: ReadonlyMap<string, RecordedRunReads>): {
+  digest: string;
+  json: string;
+} {
+  const json = canonicalJson(Object.fromEntries(records));
+  return { digest: sha256(json).slice(0, 32), json };
+}
+
+/** Records back from `encodeReadsRecords`' JSON. */
+export function decodeReadsRecords(json: string): Map<string, RecordedRunReads> {
+  return new Map(Object.entries(JSON.parse(json) as Record<string, RecordedRunReads>));
+}
+
+/** The Redis key holding a run's records (JSON), by digest; kept a week after its last run. */
+export function readsRecordsKey(queue: string, digest: string): string {
+  return `cellar:${queue}:reads:${digest}`;
+}
+
+/** How long (s) a run's records stay in Redis after the run that stored them last. */
+export const READS_RECORDS_TTL_S = 7 * 24 * 3600;
 
 export type DistributedJobResult = JobResult;
 

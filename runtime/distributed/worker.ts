@@ -14,7 +14,7 @@ import { Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import { CodeHasher } from '../key/codehash.js';
 import { computeKeys } from '../key/keys.js';
-import { RunReadStamps } from '../key/run-reads.js';
+import { RunReadStamps, type RecordedRunReads } from '../key/run-reads.js';
 import { findProjectRoot } from '../project.js';
 import { loadPipeline } from '../load/loader.js';
 import type { JobResult } from '../run/execute.js';
@@ -23,7 +23,14 @@ import { openStore, type StoreChoice } from '../store/open.js';
 import type { Store } from '../store/store.js';
 import type { CacheKey, Manifest } from '../types.js';
 import { WorkerPool } from '../workers/pool.js';
-import { checkRedisUrl, queueName, type DistributedJobData, type StallTiming } from './queue.js';
+import {
+  checkRedisUrl,
+  decodeReadsRecords,
+  queueName,
+  readsRecordsKey,
+  type DistributedJobData,
+  type StallTiming,
+} from './queue.js';
 
 export interface WorkerOptions extends StallTiming {
   pipelineFile: string;
@@ -63,26 +70,44 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   const hasher = new CodeHasher();
   const prepared = new Map<string, Promise<Map<string, CacheKey>>>();
   const pools = new Map<string, WorkerPool>();
-  const keysFor = (params: Record<string, unknown>): Promise<Map<string, CacheKey>> => {
-    const id = JSON.stringify(params);
+  const name = queueName(pipeline.name);
+  const connection = new Redis(checkRedisUrl(options.redis), { maxRetriesPerRequest: null });
+  // Keyed as the coordinator keyed (run.ts): with the run-time read records it keyed with (the
+  // job names them by digest; they sit in Redis), so records written since, by this very run's
+  // tasks, do not move this worker's keys away from the coordinator's.
+  const root = findProjectRoot(options.workdir ? process.cwd() : dirname(file));
+  const readsAt = { root, pipeline: pipeline.name, workspace: options.workspace };
+  const recordsOf = async (digest: string | undefined) => {
+    if (!digest) return new Map<string, RecordedRunReads>();
+    const json = await connection.get(readsRecordsKey(name, digest));
+    if (json === null)
+      throw new Error(
+        `the run-time read records ${digest} the coordinator keyed with are gone from Redis (expired or flushed): run the pipeline again`,
+      );
+    return decodeReadsRecords(json);
+  };
+  const keysFor = (
+    params: Record<string, unknown>,
+    reads: string | undefined,
+  ): Promise<Map<string, CacheKey>> => {
+    const id = `${JSON.stringify(params)}\u0000${reads ?? ''}`;
     let p = prepared.get(id);
     if (!p) {
       p = (async () => {
         const { graph, diagnostics } = buildGraph(pipeline, params);
         if (!graph)
           throw new Error(
-            `this worker cannot build ${pipeline.name} with params ${id}: ${diagnostics.map((d) => d.message).join('; ')}`,
+            `this worker cannot build ${pipeline.name} with params ${JSON.stringify(params)}: ${diagnostics.map((d) => d.message).join('; ')}`,
           );
-        // Keyed as the coordinator keys (run.ts): with what tasks were recorded reading at run
-        // time, from the records of the project the tasks run in and this workspace.
-        const root = findProjectRoot(options.workdir ? process.cwd() : dirname(file));
-        const readsAt = { root, pipeline: pipeline.name, workspace: options.workspace };
+        const records = await recordsOf(reads);
         return computeKeys(graph, {
           hasher,
           workdir: process.cwd(),
-          reads: { ...readsAt, stamps: RunReadStamps.forProject(root) },
+          reads: { ...readsAt, stamps: RunReadStamps.forProject(root), records },
         });
       })();
+      // A failed lookup (records gone) is tried again on the next job, not remembered.
+      p.catch(() => prepared.delete(id));
       prepared.set(id, p);
     }
     return p;
@@ -115,16 +140,11 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
         `the coordinator uses the store ${job.data.store.spec}, this worker ${options.store.spec}: start the worker with --store ${job.data.store.spec}`,
       );
     }
-    let mine = (await keysFor(params)).get(task);
-    if (mine && mine.value !== key) {
-      // Records of run-time reads grow between runs: key again from what is recorded now.
-      prepared.delete(JSON.stringify(params));
-      mine = (await keysFor(params)).get(task);
-    }
+    const mine = (await keysFor(params, job.data.reads)).get(task);
     if (!mine) throw new Error(`task '${task}' is not in this worker's pipeline ${file}`);
     if (mine.value !== key) {
       throw new Error(
-        `this worker's code gives task '${task}' the key ${mine.value}, the coordinator's ${key}: the worker runs other code or package versions (deploy the same build everywhere)`,
+        `this worker's code gives task '${task}' the key ${mine.value}, the coordinator's ${key}: the worker runs other code or package versions, or a file a task reads differs on this machine (deploy the same build and data everywhere)`,
       );
     }
     const commit = attempt.commit;
@@ -164,8 +184,6 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     }
   };
 
-  const name = queueName(pipeline.name);
-  const connection = new Redis(checkRedisUrl(options.redis), { maxRetriesPerRequest: null });
   const worker = new Worker<DistributedJobData, JobResult>(name, process1, {
     connection,
     concurrency: options.concurrency,

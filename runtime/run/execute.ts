@@ -28,7 +28,7 @@ import type {
   TaskResult,
 } from '../types.js';
 import { performTask, type JobInput, type TaskJob } from './perform.js';
-import type { ReadsContext } from '../key/run-reads.js';
+import type { ReadsContext, RecordedRunReads } from '../key/run-reads.js';
 import type { ReadAdopter } from './adopt-reads.js';
 
 /** What a runner reports for one job: the outputs written, and the time the task itself took. */
@@ -50,6 +50,12 @@ export interface TaskRunner {
    * The scheduler then neither locks nor writes the manifest; jobs carry `commit`.
    */
   readonly commits?: boolean;
+  /**
+   * Called once before the first job with the run-time read records the run's keys were computed
+   * from (key/run-reads.ts): a runner whose tasks run elsewhere hands them on, so the machine
+   * running a task checks its key against the same records (records grow while the run goes on).
+   */
+  beginRun?(records: ReadonlyMap<string, RecordedRunReads>): Promise<void>;
 }
 
 /** Runs tasks on the calling thread: the in-memory twin of the worker pool. */
@@ -284,7 +290,9 @@ export async function runAttempts(
         if (!commits) await store.writeManifest(manifest);
         // Reads this run discovered: the result also under the next run's key, where provably
         // the same. Best effort: failing leaves the next run to re-run the task, never this one.
-        if (!commits && ctx.adopter)
+        // (A committing runner's worker wrote the manifest and the record; both are in the
+        // store and the project the coordinator reads.)
+        if (ctx.adopter)
           await ctx.adopter.finished(node, entry.key, manifest).catch(() => undefined);
         if (read) ctx.manifests.set(node.name, manifest);
         emit({ kind: 'task-done', at: Date.now(), task: node.name, key, durationMs });

@@ -59,8 +59,13 @@ export async function observeReads<T>(
   return { result, reads: scope.reads, envListed: scope.envListed };
 }
 
-/** Run `fn` outside any task's recording: Cellar's own file reads inside a task (opening the
- *  warehouse, its caches) are not the task's inputs. */
+/**
+ * Run `fn` outside the task's recording of run-time reads: what it reads does not enter the
+ * task's key. For reads that cannot change a result: Cellar's own inside a task (opening the
+ * warehouse, its caches), and in task code a lock, progress or marker file (exported from
+ * `cellar`). Returns `fn`'s result; an async `fn`'s reads after its awaits are left out too (they
+ * continue in the context `fn` started in). Outside a task it only calls `fn`.
+ */
 export function untracked<T>(fn: () => T): T {
   return scopes.getStore() ? scopes.exit(fn) : fn();
 }

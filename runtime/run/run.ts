@@ -230,6 +230,7 @@ export async function runPipeline(
               ...(options.storeChoice ? { store: options.storeChoice } : {}),
             })
           : new InProcessRunner(new Map(graph.nodes.map((n) => [n.name, n.task])), options.store);
+    await runner.beginRun?.(prepared.records);
     const runId = `${new Date().toISOString().replace(/[:.]/g, '-')}-${process.pid}`;
     const reads = {
       root: options.projectRoot,

@@ -5,7 +5,7 @@
 // resumes from the cache and collapses onto the job still running.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startRedis, type RedisServer } from '../support/redis.js';
 import {
@@ -177,6 +177,49 @@ describe('cellar run --executor bullmq with two cellar workers', () => {
     expect(local.code).toBe(0);
     expect(local.keys).toEqual(run.keys);
     expect(outputFiles(join(dir, 'ws-local'))).toEqual(outputFiles(ws));
+    for (const w of pair) expect(await stop(w)).toBe(0);
+  }, 600_000);
+
+  it('a task reading a data file at run time: workers key with the records the coordinator keyed with, the next run is all cached, an edit re-runs the chain', async () => {
+    const dir = copyShapes();
+    const pipeline = join(dir, 'reads.ts');
+    const ws = join(dir, 'ws');
+    writeFileSync(join(dir, 'data', 'prices.json'), '[1, 2, 3]');
+    const pair = await twoWorkers(pipeline, ws);
+    const cluster = () =>
+      runJson(['run', pipeline, '--executor', 'bullmq', '--redis', redis.url, '--workspace', ws]);
+    const report = () =>
+      readFileSync(
+        join(
+          ws,
+          'reads',
+          'report',
+          readdirSync(join(ws, 'reads', 'report')).find(
+            (n) => n.startsWith('line_') && n.endsWith('.txt'),
+          )!,
+        ),
+        'utf8',
+      );
+    // First run: `prices` discovers its read while `total` and `report` wait; their jobs still
+    // carry the keys the coordinator computed before the read was recorded.
+    const first = await cluster();
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.status).toEqual({ prices: 'ran', total: 'ran', report: 'ran' });
+    expect(report()).toBe('total 6');
+    // Second run: keys now hold prices.json's content; the first run's results were filed there.
+    const second = await cluster();
+    expect(second.code, second.stderr).toBe(0);
+    expect(second.status).toEqual({ prices: 'cached', total: 'cached', report: 'cached' });
+    expect(completions(dir)).toEqual({ prices: 1, total: 1, report: 1 });
+    // An edit to the data file re-runs the chain on the workers, keyed alike on both sides.
+    writeFileSync(join(dir, 'data', 'prices.json'), '[1, 2, 30]');
+    const third = await cluster();
+    expect(third.code, third.stderr).toBe(0);
+    expect(third.status).toEqual({ prices: 'ran', total: 'ran', report: 'ran' });
+    expect(completions(dir)).toEqual({ prices: 2, total: 2, report: 2 });
+    const lines = readdirSync(join(ws, 'reads', 'report')).filter((n) => n.startsWith('line_'));
+    const texts = lines.map((n) => readFileSync(join(ws, 'reads', 'report', n), 'utf8')).sort();
+    expect(texts).toEqual(['total 33', 'total 6']);
     for (const w of pair) expect(await stop(w)).toBe(0);
   }, 600_000);
 

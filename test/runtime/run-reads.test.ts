@@ -89,6 +89,24 @@ describe('the recorder (read-record.ts)', () => {
     readFileSync(join(dir, 'three')); // no scope: nothing to record into, nothing thrown
   });
 
+  it('untracked from cellar: an async function keeps its reads out after its awaits too, and hands back its result', async () => {
+    const { untracked: exported } = await import('../../runtime/index.js');
+    const dir = join(root, 'rec-untracked');
+    mkdirSync(dir, { recursive: true });
+    for (const f of ['data', 'lock']) writeFileSync(join(dir, f), f);
+    const { reads, result } = await observeReads(async () => {
+      const held = await exported(async () => {
+        await new Promise((r) => setTimeout(r, 1));
+        fs.existsSync(join(dir, 'lock'));
+        return (await fs.promises.readFile(join(dir, 'lock'), 'utf8')).length;
+      });
+      return held + readFileSync(join(dir, 'data'), 'utf8').length;
+    });
+    expect(result).toBe(8);
+    expect([...reads.files]).toEqual([join(dir, 'data')]);
+    expect([...reads.probes]).toEqual([]);
+  });
+
   it('marks a file the task wrote as its own, and a file opened for reading as read', async () => {
     const dir = join(root, 'rec3');
     mkdirSync(dir, { recursive: true });
