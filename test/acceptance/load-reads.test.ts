@@ -50,6 +50,9 @@ describe("reads a pipeline module makes while it loads are in every task's key",
     expect(run(p, NB)).toEqual({ capped: 'ran', plain: 'ran' });
     // Keyed from the very first run: the load is recorded before any key is computed.
     expect(run(p, NB)).toEqual({ capped: 'cached', plain: 'cached' });
+    // No warm-run record: only loading the module tells what it reads now.
+    const warm = join(p.dir, '.cellar', 'cache', 'warm');
+    expect(existsSync(warm) ? readdirSync(warm) : []).toEqual([]);
     expect(show(p, NB, 'capped', 'capped')).toEqual([5, 40, 40]);
     editKeepingMtimeAndSize(join(p.dir, 'notebooks', 'limits.json'), '40', '70');
     const dry = p.cellar('run', NB, '--dry-run');
