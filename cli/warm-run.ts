@@ -8,7 +8,7 @@
 // compiler fingerprint the record holds: the same build has the same compiler), then the record's
 // own facts. Any doubt returns undefined: the caller takes the full path, unchanged. After a full
 // run the caller records it (`recordWarmRun`), or drops a record the run made untrue.
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { freshPipeline } from './compile-stamps.js';
 import { findProjectRoot } from '../runtime/project.js';
@@ -24,6 +24,7 @@ import {
   type WarmRecord,
 } from '../runtime/run/warm-record.js';
 import type { FileStamp } from '../runtime/key/filestamp.js';
+import { RunReadStamps } from '../runtime/key/run-reads.js';
 import type { PreparedRun } from '../runtime/run/run.js';
 import type { RunResult } from '../runtime/types.js';
 
@@ -98,12 +99,29 @@ export function warmRun(req: RunRequest): WarmRecord | undefined {
       notebook: string;
     } | null;
     if (entry.endsWith('.ipynb') && compile?.notebook !== entry) return undefined;
+    // The project whose run-time read records the full path would key with.
+    const readsRoot = runReadsRoot(req, record.pipelineFile);
+    if (readsRoot !== record.runReads.root) return undefined;
     const verified = new Map<string, FileStamp>();
     if (compile && !compileIsFresh(compile, record.pipelineFile, verified)) return undefined;
-    return stillHolds(file, record, runContext(req, entry, compile), verified) ? record : undefined;
+    const stamps = RunReadStamps.forProject(readsRoot);
+    const context = runContext(req, entry, compile);
+    return stillHolds(file, record, context, stamps, verified) ? record : undefined;
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The project root a full run of this command line keys run-time reads under: the workdir's when
+ * --workdir names a folder, else the pipeline file's (runtime/run/run.ts normalizeRunOptions,
+ * `projectRoot`; `recordWarmRun` refuses to record when the two ever disagree).
+ */
+function runReadsRoot(req: RunRequest, pipelineFile: string): string {
+  const workdir = req.workdir === undefined ? undefined : resolve(req.workdir);
+  return findProjectRoot(
+    workdir !== undefined && existsSync(workdir) ? workdir : dirname(pipelineFile),
+  );
 }
 
 function compileIsFresh(
@@ -173,6 +191,10 @@ export async function recordWarmRun(
   ) {
     dropWarmRecord(file);
     return 'another executor or store';
+  }
+  if (runReadsRoot(req, pipelineFile) !== prepared.options.projectRoot) {
+    dropWarmRecord(file);
+    return 'the run keyed run-time reads of another project than the shortcut would check';
   }
   const { warmFactsOf } = await import('../runtime/run/warm-facts.js');
   let facts;

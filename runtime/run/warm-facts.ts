@@ -1,18 +1,19 @@
 // After a full run: may its outcome be recorded for the warm-run shortcut (warm-record.ts), and
 // from what? Kept apart from warm-record.ts, which the shortcut loads: this side reads the
 // pipeline bundle and asks the code hasher, which only a full run has at hand.
-import { readdirSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { envReadIn } from '../key/codehash.js';
 import { readWithStamp, type FileStamp } from '../key/filestamp.js';
+import { canonicalJson } from '../key/hash.js';
+import { RunReadStamps } from '../key/run-reads.js';
 import { bundledInputs, runningRuntimeEntry } from '../load/bundle.js';
-import { findProjectRoot, packageVersionEvidence } from '../project.js';
+import { packageVersionEvidence } from '../project.js';
 import { LocalStore } from '../store/local.js';
 import type { RunResult } from '../types.js';
 import { hooksFor } from './hooks.js';
 import type { PreparedRun } from './run.js';
-import { loadIsSealed, type WarmFacts } from './warm-record.js';
+import { loadIsSealed, runReadFactsNow, type RunReadFacts, type WarmFacts } from './warm-record.js';
 
 /**
  * The facts of a warm-run record for this run, or the reason there is none: a string saying why
@@ -53,11 +54,31 @@ export function warmFactsOf(
     tasks.push({ name: e.name, key: e.key.value, cached: done });
   }
   // Files a task reads at run time (a data file) are recorded per task under
-  // <project>/.cellar/run-reads/ and keyed from the next run on (issue 8); until the record checks
-  // those files too, a project with any such record is never recorded: its next key may gain
-  // inputs this record does not hold.
-  if (hasEntries(join(findProjectRoot(dirname(options.pipelineFile)), '.cellar', 'run-reads')))
-    return 'tasks of this project recorded files they read at run time';
+  // <project>/.cellar/run-reads/ and keyed from the next run on (issue 8). The record keeps what
+  // they added to the keys this run used, and only when the same inputs computed again now agree:
+  // a record that grew during the run (a discovering run), or a data file changed while the tasks
+  // ran, gives the next run other keys, so that run takes the full path and records.
+  const at = {
+    root: options.projectRoot,
+    pipeline: options.pipeline.name,
+    workspace: options.workspace,
+  };
+  const keyed: Record<string, RunReadFacts> = {};
+  for (const node of graph.nodes) {
+    const rec = prepared.records.get(node.name);
+    const reads = prepared.keys.get(node.name)?.inputs.reads ?? {};
+    const env = rec ? [...new Set(rec.env)].sort() : [];
+    if (Object.keys(reads).length > 0 || env.length > 0) keyed[node.name] = { reads, env };
+  }
+  const stamps = RunReadStamps.forProject(at.root);
+  const now = runReadFactsNow(
+    at,
+    graph.nodes.map((n) => n.name),
+    stamps,
+  );
+  if (canonicalJson(now) !== canonicalJson(keyed))
+    return 'what the tasks read at run time moved during the run (a record grew or a file changed)';
+  stamps.save();
   const bundle = bundledInputs(options.pipelineFile);
   if (!bundle) return 'the pipeline was not loaded from a cached bundle';
   const bundleText = readFileSync(bundle.bundle, 'utf8');
@@ -71,6 +92,7 @@ export function warmFactsOf(
   const sources: Record<string, FileStamp> = { ...bundle.inputs };
   const absent: string[] = [];
   const envNames = new Set(envReadIn(bundleText));
+  for (const facts of Object.values(keyed)) for (const name of facts.env) envNames.add(name);
   const lookups = new Set<string>();
   for (const module of new Set(graph.nodes.map((n) => n.task.module))) {
     if (!module) continue;
@@ -96,17 +118,9 @@ export function warmFactsOf(
     sources,
     absent,
     envNames: [...envNames],
+    runReads: { root: at.root, tasks: keyed },
     tasks,
   };
-}
-
-/** Does `dir` exist and hold anything? (Unreadable counts as yes: no record on doubt.) */
-function hasEntries(dir: string): boolean {
-  try {
-    return readdirSync(dir).length > 0;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code !== 'ENOENT';
-  }
 }
 
 /** The key inputs (types.ts KeyInputs) whose every source the record checks; `hooks` never gets here. */
@@ -119,4 +133,5 @@ const CHECKED_KEY_INPUTS = new Set([
   'codecs',
   'code',
   'env',
+  'reads',
 ]);

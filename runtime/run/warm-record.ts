@@ -20,6 +20,12 @@
 //   decided how a package version resolved. A file whose stat facts moved is read and hashed, as
 //   everywhere else: an edit that keeps size and mtime is still seen;
 // - `env`: every variable name the code reads, with its value hashed as in the key (never in clear);
+// - `runReads`: what each task's run-time read record (key/run-reads.ts: data files, folder
+//   listings, existence probes, packages read by path, variables read by a computed name) added
+//   to its key. Checked by computing those inputs again with the keying's own functions
+//   (`runReadInputs`, the same stamp memo): a file by content (stat facts, re-hashed when they
+//   moved), a folder by its listing, a probe by what it finds, a package by its version. A record
+//   that grew (another argument's run discovered a read) changes them too;
 // - `tasks`: every task's key in plan order, and whether the plan had it cached or not requested.
 // Checking it is those stats, one hash per variable and one existence check per cached task's
 // manifest (the done marker, in the pipeline's folder of the workspace).
@@ -38,6 +44,12 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { checkStamp, readWithStamp, sameStamp, type FileStamp } from '../key/filestamp.js';
 import { canonicalJson, envInputs, sha256 } from '../key/hash.js';
+import {
+  recordedRunReadsOfPipeline,
+  runReadInputs,
+  type RunReadsAt,
+  type RunReadStamps,
+} from '../key/run-reads.js';
 import type { RunEvent, RunResult } from '../types.js';
 import { LocalStore } from '../store/local.js';
 
@@ -56,11 +68,48 @@ export interface WarmRecord {
   absent: string[];
   /** Variable name → hashed value (key/hash.ts `envInputs`). */
   env: Record<string, string>;
+  /** The project whose run-time read records the keys used, and what they added per task. */
+  runReads: { root: string; tasks: Record<string, RunReadFacts> };
   /** Plan order: each task's key; `cached` false for a task the selection did not request. */
   tasks: { name: string; key: string; cached: boolean }[];
 }
 
-const RECORD_VERSION = 1;
+/**
+ * What one task's run-time read record adds to its key (key/keys.ts `addRecordedReads`): `reads`,
+ * recorded path → key value (content hash, `ls:` listing hash, `probe:<kind>`, `pkg:<version>`,
+ * `missing`), and `env`, the variable names read by a computed name (sorted; their hashed values
+ * are in the record's `env` with the statically read ones).
+ */
+export interface RunReadFacts {
+  reads: Record<string, string>;
+  env: string[];
+}
+
+/**
+ * Per task of `tasks` whose run-time read record adds anything to its key, what it adds now: the
+ * records as they are on disk, their paths' contents, listings and kinds as they are now (through
+ * `stamps`, the keying's memo). Tasks adding nothing are left out. The one computation both the
+ * writer (warm-facts.ts, against the keys the run used) and the check (`stillHolds`) compare.
+ */
+export function runReadFactsNow(
+  at: RunReadsAt,
+  tasks: Iterable<string>,
+  stamps: RunReadStamps,
+): Record<string, RunReadFacts> {
+  const records = recordedRunReadsOfPipeline(at);
+  const out: Record<string, RunReadFacts> = {};
+  if (records.size === 0) return out;
+  for (const task of tasks) {
+    const rec = records.get(task);
+    if (!rec) continue;
+    const reads = runReadInputs(at.root, rec, stamps);
+    if (Object.keys(reads).length > 0 || rec.env.length > 0)
+      out[task] = { reads, env: [...new Set(rec.env)].sort() };
+  }
+  return out;
+}
+
+const RECORD_VERSION = 2;
 
 /** `<project>/.cellar/cache/warm/<hash of what is run>.json`: one record per pipeline argument. */
 export function warmRecordPath(root: string, entry: string): string {
@@ -95,6 +144,7 @@ export interface WarmFacts {
   sources: Record<string, FileStamp>;
   absent: string[];
   envNames: string[];
+  runReads: WarmRecord['runReads'];
   tasks: { name: string; key: string; cached: boolean }[];
 }
 
@@ -130,6 +180,7 @@ export function writeWarmRecord(file: string, facts: WarmFacts): boolean {
       sources,
       absent: [...new Set(facts.absent)].sort(),
       env: envInputs([...new Set(facts.envNames)].sort()),
+      runReads: facts.runReads,
       tasks: facts.tasks,
     };
     save(file, record);
@@ -182,14 +233,16 @@ export function readWarmRecord(file: string, build: string): WarmRecord | undefi
 
 /**
  * Does every fact of `record` still hold for this `context`: the same context, the same sources
- * by content, the same absent files absent, the same hashed env values, and a manifest for every
- * cached task's key? Saves the record again when stamps moved but contents did not, so the next
- * check is stats only.
+ * by content, the same absent files absent, the same hashed env values, the same run-time read
+ * inputs, and a manifest for every cached task's key? Saves the record again when stamps moved but
+ * contents did not, so the next check is stats only. `stamps`: the run-time reads' stamp memo of
+ * the project the caller found the full path would key with (saved when refreshed).
  */
 export function stillHolds(
   file: string,
   record: WarmRecord,
   context: Record<string, unknown>,
+  stamps: RunReadStamps,
   /** Files the caller found unchanged in this process, with their stamps as now: not stat'ed twice. */
   verified?: ReadonlyMap<string, FileStamp>,
 ): boolean {
@@ -215,6 +268,16 @@ export function stillHolds(
   for (const path of record.absent) if (existsSync(path)) return false;
   const env = envInputs(Object.keys(record.env));
   for (const [name, hashed] of Object.entries(record.env)) if (env[name] !== hashed) return false;
+  // What the tasks read at run time, as the keying would see it now (one failed readdir when the
+  // pipeline never recorded a read).
+  const at = { root: record.runReads.root, pipeline: record.pipeline, workspace: record.workspace };
+  const reads = runReadFactsNow(
+    at,
+    record.tasks.map((t) => t.name),
+    stamps,
+  );
+  if (canonicalJson(reads) !== canonicalJson(record.runReads.tasks)) return false;
+  stamps.save();
   // The done markers, where LocalStore looks (`<pipeline folder>/<task>/<key>.manifest.json`).
   const store = new LocalStore(record.workspace).forPipeline(record.pipeline);
   for (const t of record.tasks) if (t.cached && !store.isDone(t.name, t.key)) return false;
@@ -257,6 +320,21 @@ function wellFormed(r: WarmRecord): boolean {
     r.env !== null &&
     typeof r.env === 'object' &&
     Object.values(r.env).every((v) => typeof v === 'string') &&
+    r.runReads !== null &&
+    typeof r.runReads === 'object' &&
+    typeof r.runReads.root === 'string' &&
+    r.runReads.tasks !== null &&
+    typeof r.runReads.tasks === 'object' &&
+    Object.values(r.runReads.tasks).every(
+      (f) =>
+        f !== null &&
+        typeof f === 'object' &&
+        f.reads !== null &&
+        typeof f.reads === 'object' &&
+        Object.values(f.reads).every((v) => typeof v === 'string') &&
+        Array.isArray(f.env) &&
+        f.env.every((v) => typeof v === 'string'),
+    ) &&
     Array.isArray(r.tasks) &&
     r.tasks.length > 0 &&
     r.tasks.every(

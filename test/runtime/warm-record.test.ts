@@ -258,19 +258,6 @@ describe('the warm-run record answers only when nothing a key rests on moved', (
     }
   });
 
-  it('a project whose tasks recorded files they read at run time is not recorded', async () => {
-    // The run-time read records (.cellar/run-reads/) key data files from the next run on: until
-    // the record checks them, their presence means no record, and an existing one is dropped.
-    mkdirSync(join(project, '.cellar', 'run-reads', 'demo'), { recursive: true });
-    writeFileSync(join(project, '.cellar', 'run-reads', 'demo', 'numbers.json'), '{}');
-    rmSync(join(workspace(), 'demo', 'scaled'), { recursive: true });
-    expect(ran((await run()).status)).toEqual(['scaled']);
-    expect(recordFiles()).toEqual([]);
-    const loaded = loads();
-    await run();
-    expect(loads()).toBeGreaterThan(loaded);
-  });
-
   it('a record written by another Cellar build is not trusted', async () => {
     const file = join(project, '.cellar', 'cache', 'warm', recordFiles()[0]!);
     const record = JSON.parse(readFileSync(file, 'utf8'));
@@ -297,6 +284,138 @@ describe('the warm-run record answers only when nothing a key rests on moved', (
     const failed = await runJson(['run', nb()], { cwd: project });
     expect(failed.code).toBe(1);
     expect(recordFiles()).toEqual([]);
+  });
+});
+
+describe('a pipeline whose tasks read data at run time (as notebooks/penguins.ipynb does)', () => {
+  // Each task reads one kind of thing the compiler cannot see, recorded by the run-time read
+  // recorder (runtime/run/read-record.ts) and keyed from the next run on (key/run-reads.ts): a
+  // data file's content, a folder's listing, a missing file's absence, a variable by a computed
+  // name. The record answers only while each is what the keys hold.
+  const READS = [
+    "import { appendFileSync, existsSync, readdirSync, readFileSync } from 'node:fs';\nappendFileSync('loads.log', 'load\\n');",
+    "//| task: table\nconst rows = readFileSync('data/rows.csv', 'utf8').trim().split('\\n');\nconst extra = process.env.READS_EXTRA ? readFileSync('data/extra.csv', 'utf8') : '';",
+    "//| task: listing\nconst parts = readdirSync('data/parts').sort();",
+    "//| task: probed\nconst overridden = existsSync('data/override.csv');",
+    "//| task: tokened\nconst varName = ['READS', 'MODE'].join('_');\nconst modeLength = (process.env[varName] ?? 'none').length;",
+    '//| task: summary\nconst line = `${rows.length} ${extra} ${parts.length} ${overridden} ${modeLength}`;',
+  ];
+  const readsNb = () => join(project, 'notebooks', 'reads.ipynb');
+  const data = (...p: string[]) => join(project, 'notebooks', 'data', ...p);
+  const runReads = async () => {
+    const r = await runJson(['run', readsNb()], { cwd: project });
+    expect(r.code, r.stderr).toBe(0);
+    return r;
+  };
+  /** Answered by the record: all cached and the pipeline never loaded (no line in loads.log). */
+  const readsShortcut = async () => {
+    const before = loads();
+    const r = await runReads();
+    expect(Object.values(r.status).every((s) => s === 'cached')).toBe(true);
+    expect(loads(), 'the pipeline was loaded: the full path ran').toBe(before);
+    return r;
+  };
+  /** The full path ran (the pipeline was loaded), and exactly these tasks re-ran. */
+  const reran = async (tasks: string[]) => {
+    const before = loads();
+    const r = await runReads();
+    expect(loads(), 'answered from the record').toBeGreaterThan(before);
+    expect(ran(r.status)).toEqual(tasks);
+    return r;
+  };
+  const readsRecord = () => recordFiles().length;
+
+  beforeEach(async () => {
+    delete process.env.READS_MODE;
+    mkdirSync(data('parts'), { recursive: true });
+    writeFileSync(data('rows.csv'), 'a,1\nb,2\nc,3\n');
+    writeFileSync(data('parts', 'p1.csv'), 'x\n');
+    writeFileSync(readsNb(), notebookJson(READS));
+    // The first run discovers the reads; the next keys them (the discovering run's results filed
+    // under those keys where provably the same) and is recorded; from then on the record answers.
+    expect(ran((await runReads()).status)).toEqual(
+      ['listing', 'probed', 'summary', 'table', 'tokened'].sort(),
+    );
+    for (let i = 0; i < 3 && readsRecord() < 2; i++) await runReads();
+    expect(readsRecord(), 'the reads notebook was never recorded').toBe(2);
+    const record = JSON.parse(
+      readFileSync(
+        join(project, '.cellar', 'cache', 'warm', recordFiles().find(isReadsRecord)!),
+        'utf8',
+      ),
+    ) as { runReads: { tasks: Record<string, { reads: Record<string, string>; env: string[] }> } };
+    // Every kind is in the record (so each test below changes something the record checks).
+    expect(Object.keys(record.runReads.tasks).sort()).toEqual(
+      ['listing', 'probed', 'table', 'tokened'].sort(),
+    );
+    expect(record.runReads.tasks.tokened!.env).toEqual(['READS_MODE']);
+  });
+  afterEach(() => {
+    delete process.env.READS_MODE;
+  });
+  const isReadsRecord = (f: string) =>
+    readFileSync(join(project, '.cellar', 'cache', 'warm', f), 'utf8').includes('reads.ipynb');
+
+  it('an unchanged project whose tasks read data files is answered from the record', async () => {
+    const warm = await readsShortcut();
+    expect(Object.keys(warm.status).sort()).toEqual(
+      ['listing', 'probed', 'summary', 'table', 'tokened'].sort(),
+    );
+    // A data file rewritten with the same bytes (new mtime and ctime): content decides, still warm.
+    writeFileSync(data('rows.csv'), 'a,1\nb,2\nc,3\n');
+    await readsShortcut();
+  });
+
+  it('a data file edited keeping its size and mtime re-runs its reader', async () => {
+    editKeepingMtime(data('rows.csv'), 'b,2', 'b,9');
+    await reran(['summary', 'table']);
+    await readsShortcut();
+  });
+
+  it('a new file in a folder a task listed re-runs the task that listed it', async () => {
+    writeFileSync(data('parts', 'p2.csv'), 'y\n');
+    await reran(['listing', 'summary']);
+    await readsShortcut();
+  });
+
+  it('a file a task found missing, appearing, re-runs that task', async () => {
+    writeFileSync(data('override.csv'), 'z\n');
+    await reran(['probed', 'summary']);
+    await readsShortcut();
+  });
+
+  it('a variable read by a computed name, changed, re-runs its reader (only its hash recorded)', async () => {
+    process.env.READS_MODE = 'fast-secret-value';
+    await reran(['summary', 'tokened']);
+    await readsShortcut();
+    const text = recordFiles()
+      .map((f) => readFileSync(join(project, '.cellar', 'cache', 'warm', f), 'utf8'))
+      .join('\n');
+    expect(text).toContain('"READS_MODE"');
+    expect(text).not.toContain('fast-secret-value');
+  });
+
+  it('a read recorded by a run through another argument after the record was written is seen', async () => {
+    // The run-time read records are the pipeline's, shared by every way of running it: a run of
+    // the compiled pipeline.ts whose task discovers a new read (here under READS_EXTRA) grows
+    // them while the notebook's record stays. The notebook's next warm run must not answer from
+    // the keys it holds: the full path keys the new read, and the task re-runs.
+    writeFileSync(data('extra.csv'), 'e\n');
+    const pipelineTs = join(project, 'generated', 'reads', 'pipeline.ts');
+    expect(existsSync(pipelineTs)).toBe(true);
+    process.env.READS_EXTRA = '1';
+    try {
+      const other = await runJson(['run', pipelineTs], { cwd: project });
+      expect(other.code, other.stderr).toBe(0);
+      expect(ran(other.status)).toEqual(['summary', 'table']);
+    } finally {
+      delete process.env.READS_EXTRA;
+    }
+    await reran(['summary', 'table']);
+    await readsShortcut();
+    // And the newly recorded file is checked too.
+    editKeepingMtime(data('extra.csv'), 'e', 'f');
+    await reran(['summary', 'table']);
   });
 });
 
