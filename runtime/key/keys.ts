@@ -11,6 +11,7 @@ import { hooksFor } from '../run/hooks.js';
 import type { AnyTask, OutputSpec } from '../task.js';
 import type { CacheKey, KeyInputs, TaskGraph } from '../types.js';
 import {
+  runReadsOfTask,
   recordedRunReadsOfPipeline,
   runReadInputs,
   RunReadStamps,
@@ -88,7 +89,8 @@ export async function computeKeys(
     if (facts?.env) inputs.env = facts.env;
     // What earlier runs saw the task read at run time: files, folders, env names read by a
     // computed name. (Only tasks with a record pay for this; most have none.)
-    const rec = recorded?.get(task.name);
+    // And what the pipeline's module read while it loaded (a setup cell's top-level reads).
+    const rec = recorded && runReadsOfTask(recorded, task.name);
     if (rec) addRecordedReads(inputs, rec, options.reads!.root, options.reads!.stamps);
     const hooks = hooksFor(task);
     if (hooks.some((h) => h.keyInputs)) {

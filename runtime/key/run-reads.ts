@@ -104,7 +104,10 @@ const safeName = (s: string) => s.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 80) 
  * (absolute outside it); turn a record into key inputs with `runReadInputs`.
  */
 export function recordedRunReads(at: RunReadsAt, task: string): RecordedRunReads {
-  return parseRecord(recordFile(at, task));
+  const own = parseRecord(recordFile(at, task));
+  return task === PIPELINE_LOAD
+    ? own
+    : withLoadReads(own, parseRecord(recordFile(at, PIPELINE_LOAD)));
 }
 
 function parseRecord(file: string): RecordedRunReads {
@@ -153,6 +156,12 @@ export function recordedRunReadsOfPipeline(at: RunReadsAt): Map<string, Recorded
     }
     if (typeof task === 'string' && file === recordFile(at, task)) out.set(task, parseRecord(file));
   }
+  // Every task's record holds what the pipeline's module read as it loaded (`runReadsOfTask`
+  // answers for a task without a record of its own).
+  const load = out.get(PIPELINE_LOAD);
+  if (load)
+    for (const [task, rec] of out)
+      if (task !== PIPELINE_LOAD) out.set(task, withLoadReads(rec, load));
   return out;
 }
 
@@ -204,7 +213,7 @@ export function recordRunReads(ctx: ReadsContext, task: string, seen: ObservedRe
   fresh.env.push(...seen.env);
   // The common case, a task that read nothing by path: no file opened at all.
   if (seen.files.size + seen.dirs.size + seen.probes.size + seen.env.size === 0) return;
-  const known = recordedRunReads(ctx, task);
+  const known = parseRecord(recordFile(ctx, task));
   const merged: RecordedRunReads = {
     files: union(known.files, fresh.files),
     dirs: union(known.dirs, fresh.dirs),
@@ -212,8 +221,6 @@ export function recordRunReads(ctx: ReadsContext, task: string, seen: ObservedRe
     packages: union(known.packages, fresh.packages),
     env: union(known.env, fresh.env),
   };
-  const size = (r: RecordedRunReads) =>
-    r.files.length + r.dirs.length + r.probes.length + r.packages.length + r.env.length;
   if (size(merged) === size(known)) return;
   const observed: Record<string, string> = {};
   for (const [abs, hash] of seen.seen) {
@@ -231,6 +238,8 @@ export function recordRunReads(ctx: ReadsContext, task: string, seen: ObservedRe
 }
 
 const union = (a: string[], b: string[]) => [...new Set([...a, ...b])].sort();
+const size = (r: RecordedRunReads) =>
+  r.files.length + r.dirs.length + r.probes.length + r.packages.length + r.env.length;
 
 const nodeInstall = resolve(dirname(process.execPath), '..');
 
@@ -459,4 +468,48 @@ function packageVersion(dir: string): string {
   } catch {
     return 'missing';
   }
+}
+
+/**
+ * The record name of what a pipeline module's own code read while it was evaluated (a notebook's
+ * setup cell reading `limits.json` at its top level, runtime/load/loader.ts). Every task's key
+ * holds it: the read happens before any task, so which task uses what the module computed from it
+ * is not known (over-inclusion, never a stale hit). Not a task name (tasks are identifiers).
+ */
+export const PIPELINE_LOAD = '<load>';
+
+const loadReadsByPipeline = new WeakMap<object, ObservedReads>();
+
+/** What evaluating `pipeline`'s module read (loader.ts observes it on the main thread). */
+export function noteLoadReads(pipeline: object, reads: ObservedReads): void {
+  loadReadsByPipeline.set(pipeline, reads);
+}
+
+/** What evaluating `pipeline`'s module read, if it was loaded from a file on this thread. */
+export function loadReadsOf(pipeline: object): ObservedReads | undefined {
+  return loadReadsByPipeline.get(pipeline);
+}
+
+/**
+ * `task`'s record in a map from `recordedRunReadsOfPipeline` (its own reads joined with the
+ * pipeline's load record), or the load record alone when the task has none of its own.
+ */
+export function runReadsOfTask(
+  records: ReadonlyMap<string, RecordedRunReads>,
+  task: string,
+): RecordedRunReads | undefined {
+  return records.get(task) ?? records.get(PIPELINE_LOAD);
+}
+
+/** A task's own record joined with its pipeline's load record (`observed` stays the task's). */
+function withLoadReads(own: RecordedRunReads, load: RecordedRunReads): RecordedRunReads {
+  if (size(load) === 0) return own;
+  return {
+    files: union(own.files, load.files),
+    dirs: union(own.dirs, load.dirs),
+    probes: union(own.probes, load.probes),
+    packages: union(own.packages, load.packages),
+    env: union(own.env, load.env),
+    ...(own.observed ? { observed: own.observed } : {}),
+  };
 }

@@ -38,6 +38,7 @@ import {
 import { createRequire } from 'node:module';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { untracked } from '../run/read-record.js';
 import { findProjectRoot } from '../project.js';
 import { sha256 } from '../key/hash.js';
 import { checkStamp, readWithStamp, sameStamp, type FileStamp } from '../key/filestamp.js';
@@ -66,6 +67,27 @@ export async function importBundled(
   path: string,
   options: { sourceMaps?: boolean } = {},
 ): Promise<Record<string, unknown> | undefined> {
+  // Cellar's own reads (the project root lookup, the record, the sources' freshness, esbuild's)
+  // are not what the pipeline's module reads while it is evaluated (loader.ts records that).
+  const bundlePath = await untracked(() => freshBundle(path));
+  if (!bundlePath) return undefined;
+  if (options.sourceMaps ?? true) process.setSourceMapsEnabled(true);
+  try {
+    return await import(pathToFileURL(bundlePath).href);
+  } catch (error) {
+    // The bundle itself vanished (another process replaced it): load through tsx instead. Any
+    // other error is the pipeline's own and surfaces as it is.
+    if (
+      (error as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' &&
+      String((error as Error).message).includes(`'${bundlePath}'`)
+    )
+      return undefined;
+    throw error;
+  }
+}
+
+/** The path of a fresh cached bundle of `path` (bundled again when stale), or undefined. */
+async function freshBundle(path: string): Promise<string | undefined> {
   const root = findProjectRoot(dirname(path));
   // Inside the project (so bare imports and the package's self-reference resolve as they do
   // from the sources) but not under node_modules (Node ignores self-references from there).
@@ -79,21 +101,7 @@ export async function importBundled(
     if (!record) return undefined;
     writeRecord(recordFile, record);
   } else if (freshness === 'restamped') writeRecord(recordFile, record);
-  if (options.sourceMaps ?? true) process.setSourceMapsEnabled(true);
-  const bundleUrl = pathToFileURL(join(cacheDir, record.bundle)).href;
-  try {
-    return await import(bundleUrl);
-  } catch (error) {
-    // The bundle itself vanished (another process replaced it): load through tsx instead. Any
-    // other error is the pipeline's own and surfaces as it is.
-    const bundlePath = join(cacheDir, record.bundle);
-    if (
-      (error as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' &&
-      String((error as Error).message).includes(`'${bundlePath}'`)
-    )
-      return undefined;
-    throw error;
-  }
+  return join(cacheDir, record.bundle);
 }
 
 /**
@@ -292,7 +300,7 @@ export function runningRuntimeEntry(): string | undefined {
 let packageDir: string | null | undefined;
 
 /** The folder of the cellar package this module belongs to (source or built). */
-function cellarPackageDir(): string | undefined {
+export function cellarPackageDir(): string | undefined {
   if (packageDir !== undefined) return packageDir ?? undefined;
   let dir = dirname(fileURLToPath(import.meta.url));
   for (;;) {

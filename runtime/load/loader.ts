@@ -11,6 +11,8 @@ import type { Pipeline } from '../task.js';
 import { CellarError } from '../errors.js';
 import { importBundled } from './bundle.js';
 import { namedNotebook } from './source.js';
+import { observeLoadReads, untracked } from '../run/read-record.js';
+import { noteLoadReads } from '../key/run-reads.js';
 import { isMainThread } from 'node:worker_threads';
 
 /**
@@ -38,7 +40,15 @@ export async function loadPipeline(
   const move = isMainThread && loadIn !== undefined && loadIn !== previous && existsSync(loadIn);
   if (move) process.chdir(loadIn);
   try {
-    return await evaluatePipeline(path, options);
+    // On the main thread, what the module's own code reads while it is evaluated (a setup cell's
+    // top-level readFileSync) is recorded: run.ts puts it in every task's key before keying
+    // (key/run-reads.ts PIPELINE_LOAD). Worker threads evaluate the same module again and need not.
+    if (!isMainThread) return await evaluatePipeline(path, options);
+    const { result, reads } = await observeLoadReads(() => evaluatePipeline(path, options));
+    // Cellar's own switches (CELLAR_*), read by its code as it initialises, are not data.
+    for (const name of reads.env) if (name.startsWith('CELLAR_')) reads.env.delete(name);
+    noteLoadReads(result.pipeline, reads);
+    return result;
   } finally {
     if (move) process.chdir(previous);
   }
@@ -50,12 +60,12 @@ async function evaluatePipeline(
 ): Promise<{ pipeline: Pipeline; file: string }> {
   const url = pathToFileURL(path).href;
   const ext = extname(path);
+  const tsxLoader = untracked(() => process.env.CELLAR_LOADER === 'tsx');
   let mod: Record<string, unknown>;
   try {
     if (ext === '.ts' || ext === '.mts' || ext === '.tsx') {
       // A cached esbuild bundle when possible (see bundle.ts for why), else tsx.
-      const bundled =
-        process.env.CELLAR_LOADER === 'tsx' ? undefined : await importBundled(path, options);
+      const bundled = tsxLoader ? undefined : await importBundled(path, options);
       if (bundled) mod = bundled;
       else {
         const { tsImport } = await import('tsx/esm/api');

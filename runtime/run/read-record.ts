@@ -28,6 +28,12 @@ import { listingHash, noteSeen, type ObservedReads } from '../key/run-reads.js';
 
 interface Scope {
   reads: ObservedReads;
+  /**
+   * A pipeline module's evaluation (`observeLoadReads`), not a task: reads Node makes on the
+   * module's behalf (its loader reading the module's own files and its imports', CommonJS
+   * packages' files, source maps, Node's own env switches) are left out.
+   */
+  loading: boolean;
   /** Set when the task listed the whole environment. */
   envListed: boolean;
   /** The names of the latest listing and how far a walk over it in order has come. */
@@ -41,8 +47,31 @@ const scopes = new AsyncLocalStorage<Scope>();
 export async function observeReads<T>(
   fn: () => Promise<T>,
 ): Promise<{ result: T; reads: ObservedReads; envListed: boolean }> {
+  return observe(fn, false);
+}
+
+/**
+ * Run `fn` (evaluating a pipeline module) recording what the module's own top-level code reads: a
+ * setup cell's `readFileSync('limits.json')`, a `readdirSync`, an `existsSync` probe, a
+ * `process.env[name]`. Reads whose caller is Node itself (`node:internal/…`: the module loader
+ * reading the module's files and its imports', a CommonJS package's files, source maps, Node's
+ * own `NODE_*` switches) or the TypeScript loader (`CELLAR_LOADER=tsx`: tsx and esbuild looking
+ * up tsconfig.json files) are code, which the code hash and package versions key, not data: they
+ * are left out, so a source run, a built bundle's run and a tsx run record the same reads.
+ */
+export async function observeLoadReads<T>(
+  fn: () => Promise<T>,
+): Promise<{ result: T; reads: ObservedReads; envListed: boolean }> {
+  return observe(fn, true);
+}
+
+async function observe<T>(
+  fn: () => Promise<T>,
+  loading: boolean,
+): Promise<{ result: T; reads: ObservedReads; envListed: boolean }> {
   install();
   const scope: Scope = {
+    loading,
     reads: {
       files: new Set(),
       dirs: new Set(),
@@ -80,8 +109,42 @@ function pathOf(p: unknown): string | undefined {
 
 type Kind = 'files' | 'dirs' | 'probes' | 'written';
 
-function note(kind: Kind, p: unknown): void {
+/** The scope a read made by a call to `entry` belongs to: none outside a scope, and none in a
+ *  module's evaluation when Node itself made the call (see `observeLoadReads`). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function scopeOf(entry: (...args: any[]) => unknown): Scope | undefined {
   const scope = scopes.getStore();
+  if (!scope?.loading) return scope;
+  return calledByLoader(entry) ? undefined : scope;
+}
+
+/** A stack frame in Node's own code, or in the TypeScript loader's packages (tsx and the esbuild
+ *  it drives: with CELLAR_LOADER=tsx they look up tsconfig.json files and their switches). */
+const LOADER_FRAME = /\(?node:|[\\/]node_modules[\\/](?:tsx|esbuild)[\\/]/;
+
+let inCallerCheck = false;
+
+/** Is the caller of `entry` (the frame just below it) Node's own code (`node:internal/…`) or the
+ *  TypeScript loader's? */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function calledByLoader(entry: (...args: any[]) => unknown): boolean {
+  // Formatting a stack may read a source map (a read, which would come back here): not a caller.
+  if (inCallerCheck) return true;
+  inCallerCheck = true;
+  const limit = Error.stackTraceLimit;
+  try {
+    Error.stackTraceLimit = 1;
+    const holder: { stack?: string } = {};
+    Error.captureStackTrace(holder, entry);
+    const frame = holder.stack?.split('\n')[1] ?? '';
+    return LOADER_FRAME.test(frame);
+  } finally {
+    Error.stackTraceLimit = limit;
+    inCallerCheck = false;
+  }
+}
+
+function note(scope: Scope | undefined, kind: Kind, p: unknown): void {
   if (!scope) return;
   const abs = pathOf(p);
   if (abs !== undefined) scope.reads[kind].add(abs);
@@ -105,7 +168,7 @@ function install(): void {
     if (typeof original !== 'function') return;
     const patched = function (this: unknown, ...args: unknown[]) {
       const k = kind(args);
-      if (k) note(k, args[0]);
+      if (k) note(scopeOf(patched), k, args[0]);
       return original.apply(this, args);
     };
     copySymbols(original, patched);
@@ -123,16 +186,15 @@ function install(): void {
   // The whole-file reads and the listings hand back what was read: its hash is kept, so the run
   // that discovers the read can prove the content it read is the content the next key holds
   // (runtime/run/adopt-reads.ts) without waiting for the file to age.
-  withResult(fs, 'readFileSync', 'files', (abs, args, out) => noteContent(abs, args, out));
-  withResult(p, 'readFile', 'files', (abs, args, out) => noteContent(abs, args, out));
-  withResult(fs, 'readdirSync', 'dirs', (abs, _args, out) => noteListing(abs, out));
-  withResult(p, 'readdir', 'dirs', (abs, _args, out) => noteListing(abs, out));
+  withResult(fs, 'readFileSync', 'files', noteContent);
+  withResult(p, 'readFile', 'files', noteContent);
+  withResult(fs, 'readdirSync', 'dirs', (abs, _args, out, scope) => noteListing(abs, out, scope));
+  withResult(p, 'readdir', 'dirs', (abs, _args, out, scope) => noteListing(abs, out, scope));
   // An existence check that found nothing hands that back too: a path still missing when the
   // task ends is provably what it saw (adopt-reads.ts), though a task writing beside it moved
   // its folder.
-  withResult(fs, 'existsSync', 'probes', (abs, _args, out) => {
-    const scope = scopes.getStore();
-    if (out === false && scope) noteSeen(scope.reads, abs, 'probe:missing');
+  withResult(fs, 'existsSync', 'probes', (abs, _args, out, scope) => {
+    if (out === false) noteSeen(scope.reads, abs, 'probe:missing');
   });
   for (const [target, names] of [
     [fs, ['exists', 'statSync', 'stat', 'lstatSync', 'lstat', 'accessSync', 'access']],
@@ -160,21 +222,21 @@ function withResult(
   target: any,
   name: string,
   kind: Kind,
-  seen: (abs: string, args: unknown[], out: unknown) => void,
+  seen: (abs: string, args: unknown[], out: unknown, scope: Scope) => void,
 ): void {
   const original = target[name] as (...args: unknown[]) => unknown;
   const patched = function (this: unknown, ...args: unknown[]) {
-    const scope = scopes.getStore();
+    const scope = scopeOf(patched);
     const abs = scope ? pathOf(args[0]) : undefined;
     if (abs === undefined) return original.apply(this, args);
     scope!.reads[kind].add(abs);
     const out = original.apply(this, args);
     if (out instanceof Promise)
       return out.then((v) => {
-        seen(abs, args, v);
+        seen(abs, args, v, scope!);
         return v;
       });
-    seen(abs, args, out);
+    seen(abs, args, out, scope!);
     return out;
   };
   copySymbols(original, patched);
@@ -187,9 +249,7 @@ function copySymbols(from: object, to: object): void {
 }
 
 /** The hash of a whole file's content as read (run-reads.ts keys files by the same hash). */
-function noteContent(abs: string, args: unknown[], out: unknown): void {
-  const scope = scopes.getStore();
-  if (!scope) return;
+function noteContent(abs: string, args: unknown[], out: unknown, scope: Scope): void {
   const opt = args[1];
   const encoding =
     typeof opt === 'string' ? opt : (opt as { encoding?: string } | undefined)?.encoding;
@@ -200,9 +260,8 @@ function noteContent(abs: string, args: unknown[], out: unknown): void {
   if (bytes) noteSeen(scope.reads, abs, contentHash(bytes));
 }
 
-function noteListing(abs: string, out: unknown): void {
-  const scope = scopes.getStore();
-  if (!scope || !Array.isArray(out)) return;
+function noteListing(abs: string, out: unknown, scope: Scope): void {
+  if (!Array.isArray(out)) return;
   const names = out.map((e) => (typeof e === 'string' ? e : (e as { name?: unknown })?.name));
   if (names.every((n): n is string => typeof n === 'string'))
     noteSeen(scope.reads, `${abs}/`, listingHash(names));
@@ -221,9 +280,9 @@ function installEnvProxy(): void {
     scope.listing = undefined;
     scope.reads.env.add(name);
   };
-  process.env = new Proxy(real, {
+  const traps: ProxyHandler<NodeJS.ProcessEnv> = {
     get(target, prop) {
-      const scope = typeof prop === 'string' ? scopes.getStore() : undefined;
+      const scope = typeof prop === 'string' ? scopeOf(traps.get!) : undefined;
       if (scope) record(scope, prop as string);
       return Reflect.get(target, prop);
     },
@@ -233,7 +292,7 @@ function installEnvProxy(): void {
       return Reflect.set(target, prop, value);
     },
     has(target, prop) {
-      const scope = typeof prop === 'string' ? scopes.getStore() : undefined;
+      const scope = typeof prop === 'string' ? scopeOf(traps.has!) : undefined;
       if (scope) record(scope, prop as string);
       return Reflect.has(target, prop);
     },
@@ -247,5 +306,6 @@ function installEnvProxy(): void {
       }
       return keys;
     },
-  });
+  };
+  process.env = new Proxy(real, traps);
 }

@@ -14,7 +14,10 @@ import { executeRun, InProcessRunner, type TaskRunner } from './execute.js';
 import { buildGraph, selectTasks, upstreamClosure } from './graph.js';
 import { computeKeys } from '../key/keys.js';
 import {
+  loadReadsOf,
+  PIPELINE_LOAD,
   recordedRunReadsOfPipeline,
+  recordRunReads,
   RunReadStamps,
   type RecordedRunReads,
 } from '../key/run-reads.js';
@@ -165,6 +168,10 @@ export async function preparePipelineRun(
     pipeline: options.pipeline.name,
     workspace: options.workspace,
   };
+  // What the pipeline module read while it loaded is known now, before any key: recorded as the
+  // pipeline's own record, it is in this run's keys already (key/run-reads.ts PIPELINE_LOAD).
+  const loadReads = loadReadsOf(options.pipeline);
+  if (loadReads) recordRunReads(readsAt, PIPELINE_LOAD, loadReads);
   const records = recordedRunReadsOfPipeline(readsAt);
   const stamps = RunReadStamps.forProject(options.projectRoot);
   const keyedAtMs = Date.now();

@@ -6,7 +6,7 @@ import { pathToFileURL } from 'node:url';
 import { envReadIn } from '../key/codehash.js';
 import { readWithStamp, type FileStamp } from '../key/filestamp.js';
 import { canonicalJson } from '../key/hash.js';
-import { RunReadStamps } from '../key/run-reads.js';
+import { PIPELINE_LOAD, RunReadStamps } from '../key/run-reads.js';
 import { bundledInputs, runningRuntimeEntry } from '../load/bundle.js';
 import { packageVersionEvidence } from '../project.js';
 import { LocalStore } from '../store/local.js';
@@ -58,6 +58,11 @@ export function warmFactsOf(
   // they added to the keys this run used, and only when the same inputs computed again now agree:
   // a record that grew during the run (a discovering run), or a data file changed while the tasks
   // ran, gives the next run other keys, so that run takes the full path and records.
+  // What the pipeline's module read while it loaded (a setup cell's top-level readFileSync) is
+  // keyed from that very evaluation (key/run-reads.ts PIPELINE_LOAD): only loading the module
+  // again tells what it reads now (a file named by the clock or by another file's content).
+  if (prepared.records.has(PIPELINE_LOAD))
+    return "the pipeline's module read files or variables while it loaded (its setup cell's top level): only loading it tells what it reads now";
   const at = {
     root: options.projectRoot,
     pipeline: options.pipeline.name,

@@ -4,7 +4,14 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { STACK_FRAME, fixtures, project, removeProjects } from './harness.js';
+import {
+  STACK_FRAME,
+  codeCell,
+  fixtures,
+  notebookJson,
+  project,
+  removeProjects,
+} from './harness.js';
 
 afterAll(removeProjects);
 
@@ -88,30 +95,15 @@ describe('a failing task', () => {
 describe('a helper from a setup cell that throws', () => {
   it('names the setup cell and line, not the task that called it', () => {
     const p = project();
-    const cell = (id: string, source: string) => ({
-      cell_type: 'code',
-      id,
-      metadata: {},
-      execution_count: null,
-      outputs: [],
-      source,
-    });
     p.write(
       'notebooks/helpers.ipynb',
-      JSON.stringify({
-        nbformat: 4,
-        nbformat_minor: 5,
-        metadata: {
-          kernelspec: { name: 'tslab', display_name: 'TypeScript', language: 'typescript' },
-        },
-        cells: [
-          cell(
-            'helpers',
-            'function check(n: number): number {\n  if (n > 2) throw new Error(`too big: ${n}`);\n  return n;\n}',
-          ),
-          cell('use', '//| task: use\nconst y = check(3);'),
-        ],
-      }),
+      notebookJson([
+        codeCell(
+          'helpers',
+          'function check(n: number): number {\n  if (n > 2) throw new Error(`too big: ${n}`);\n  return n;\n}',
+        ),
+        codeCell('use', '//| task: use\nconst y = check(3);'),
+      ]),
     );
     const r = p.cellar('run', 'notebooks/helpers.ipynb', '--json');
     expect(r.code).toBe(1);
@@ -184,31 +176,10 @@ describe('values that JSON cannot hold', () => {
     const p = project();
     p.write(
       'notebooks/maps.ipynb',
-      JSON.stringify({
-        nbformat: 4,
-        nbformat_minor: 5,
-        metadata: {
-          kernelspec: { name: 'tslab', display_name: 'TypeScript', language: 'typescript' },
-        },
-        cells: [
-          {
-            cell_type: 'code',
-            id: 'count',
-            metadata: {},
-            execution_count: null,
-            outputs: [],
-            source: "//| task: count\nconst counts = new Map<string, number>([['x', 2]]);",
-          },
-          {
-            cell_type: 'code',
-            id: 'use',
-            metadata: {},
-            execution_count: null,
-            outputs: [],
-            source: "//| task: use\nconst x = counts.get('x') ?? -1;",
-          },
-        ],
-      }),
+      notebookJson([
+        codeCell('count', "//| task: count\nconst counts = new Map<string, number>([['x', 2]]);"),
+        codeCell('use', "//| task: use\nconst x = counts.get('x') ?? -1;"),
+      ]),
     );
     const r = p.cellar('run', 'notebooks/maps.ipynb', '--json');
     expect(r.code, r.stderr).toBe(0);
@@ -224,20 +195,7 @@ describe('values that JSON cannot hold', () => {
 
 describe('messages for small mistakes', () => {
   const notebook = (cells: { id: string; source: string }[]) =>
-    JSON.stringify({
-      nbformat: 4,
-      nbformat_minor: 5,
-      metadata: {
-        kernelspec: { name: 'tslab', display_name: 'TypeScript', language: 'typescript' },
-      },
-      cells: cells.map((c) => ({
-        cell_type: 'code',
-        metadata: {},
-        execution_count: null,
-        outputs: [],
-        ...c,
-      })),
-    });
+    notebookJson(cells.map((c) => codeCell(c.id, c.source)));
 
   it('a JSON param given a bare word shows an example JSON value', () => {
     const p = project('sales.ipynb');

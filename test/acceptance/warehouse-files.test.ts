@@ -14,37 +14,18 @@ import {
   runStatuses as run,
   showOutput as show,
   editKeepingMtimeAndSize,
+  codeCell,
+  markdownCell,
+  notebookJson,
+  type NotebookCell,
 } from './harness.js';
 
 afterAll(removeProjects);
 
-const cell = (id: string, source: string) => ({
-  cell_type: 'code',
-  id,
-  metadata: {},
-  execution_count: null,
-  outputs: [],
-  source,
-});
+const notebook = (...cells: NotebookCell[]) =>
+  notebookJson([markdownCell('intro', '# Sales from files'), ...cells]);
 
-const notebook = (...cells: object[]) =>
-  JSON.stringify(
-    {
-      nbformat: 4,
-      nbformat_minor: 5,
-      metadata: {
-        kernelspec: { name: 'tslab', display_name: 'TypeScript', language: 'typescript' },
-      },
-      cells: [
-        { cell_type: 'markdown', id: 'intro', metadata: {}, source: '# Sales from files' },
-        ...cells,
-      ],
-    },
-    null,
-    1,
-  );
-
-const SETUP = cell(
+const SETUP = codeCell(
   'setup',
   [
     "import { sql } from 'cellar';",
@@ -60,16 +41,16 @@ const SETUP = cell(
 /** Tasks reading files by a literal path in their own SQL: the compiler lists the paths. */
 const LITERAL = notebook(
   SETUP,
-  cell(
+  codeCell(
     'total',
     "//| task: total\n//| dialect: duckdb\nconst rows = await sql`SELECT SUM(amount) AS total FROM read_csv_auto('data/sales.csv')`;\nconst total = Number(rows[0].total);",
   ),
-  cell('report', '//| task: report\nconst line = `total=${total}`;'),
-  cell(
+  codeCell('report', '//| task: report\nconst line = `total=${total}`;'),
+  codeCell(
     'parts',
     "//| task: parts\n//| dialect: duckdb\nconst partRows = await sql`SELECT COUNT(*) AS n, SUM(amount) AS s FROM read_csv_auto('data/parts/*.csv')`;\nconst partCount = Number(partRows[0].n);\nconst partSum = Number(partRows[0].s);",
   ),
-  cell(
+  codeCell(
     'quoted',
     "//| task: quoted\n//| dialect: duckdb\nconst topRows = await sql`SELECT MAX(amount) AS top FROM 'data/sales.csv'`;\nconst top = Number(topRows[0].top);",
   ),
@@ -78,8 +59,8 @@ const LITERAL = notebook(
 /** A task whose path goes through the setup helper (seen at run time only), and its downstream. */
 const HELPER = notebook(
   SETUP,
-  cell('costs', "//| task: costs\nconst costTotal = await sumOf('data/costs.csv');"),
-  cell('budget', '//| task: budget\nconst left = 2000 - costTotal;'),
+  codeCell('costs', "//| task: costs\nconst costTotal = await sumOf('data/costs.csv');"),
+  codeCell('budget', '//| task: budget\nconst left = 2000 - costTotal;'),
 );
 
 function withData(nb: string, text: string): Project {
@@ -167,7 +148,7 @@ describe('files read by the warehouse are in the key by content', () => {
       'gone.ipynb',
       notebook(
         SETUP,
-        cell(
+        codeCell(
           'gone',
           "//| task: gone\n//| dialect: duckdb\nconst rows = await sql`SELECT COUNT(*) AS n\n  FROM read_csv_auto('data/nope.csv')`;",
         ),
@@ -192,7 +173,7 @@ describe('files read by the warehouse are in the key by content', () => {
       'remote.ipynb',
       notebook(
         SETUP,
-        cell(
+        codeCell(
           'remote',
           "//| task: remote\n//| dialect: duckdb\nconst rows = await sql`SELECT COUNT(*) AS n FROM read_csv_auto('https://data.example.org/sales.csv')`;",
         ),

@@ -3,45 +3,38 @@
 // BigQuery construct refused on DuckDB), or the `//| check:` line of a failing check. The real
 // CLI runs a real notebook on the embedded DuckDB; nothing is mocked.
 import { afterAll, describe, expect, it } from 'vitest';
-import { STACK_FRAME, project, removeProjects } from './harness.js';
+import {
+  STACK_FRAME,
+  codeCell,
+  markdownCell,
+  project,
+  removeProjects,
+  tslabNotebook,
+} from './harness.js';
 
 afterAll(removeProjects);
 
 type TaskSummary = { name: string; status: string; error?: string; location?: string };
 
-const cell = (id: string, source: string) => ({
-  cell_type: 'code',
-  id,
-  metadata: {},
-  execution_count: null,
-  outputs: [],
-  source,
-});
-
-const NOTEBOOK = {
-  nbformat: 4,
-  nbformat_minor: 5,
-  metadata: { kernelspec: { name: 'tslab', display_name: 'TypeScript', language: 'typescript' } },
-  cells: [
-    { cell_type: 'markdown', id: 'intro', metadata: {}, source: '# Warehouse mistakes' },
-    cell('setup', "import { sql } from 'cellar';"),
-    // Line 3 of the cell (line 2 of the SQL) names the missing table.
-    cell(
-      'missing',
-      '//| task: missing\nconst n = await sql`SELECT COUNT(*) AS n\n  FROM \\`cellar-examples.vega.nosuch\\``;',
-    ),
-    // Line 4 of the cell uses a construct DuckDB cannot reproduce.
-    cell(
-      'refused',
-      "//| task: refused\nconst rows = await sql`SELECT\n  1 AS a,\n  FARM_FINGERPRINT('x') AS f`;",
-    ),
-    // The second check fails: its directive is line 3 of the cell.
-    cell(
-      'checked',
-      '//| task: checked\n//| check: rows >= 1\n//| check: rows >= 5\nconst few = await sql`SELECT 1 AS a`;',
-    ),
-  ],
-};
+const NOTEBOOK = tslabNotebook([
+  markdownCell('intro', '# Warehouse mistakes'),
+  codeCell('setup', "import { sql } from 'cellar';"),
+  // Line 3 of the cell (line 2 of the SQL) names the missing table.
+  codeCell(
+    'missing',
+    '//| task: missing\nconst n = await sql`SELECT COUNT(*) AS n\n  FROM \\`cellar-examples.vega.nosuch\\``;',
+  ),
+  // Line 4 of the cell uses a construct DuckDB cannot reproduce.
+  codeCell(
+    'refused',
+    "//| task: refused\nconst rows = await sql`SELECT\n  1 AS a,\n  FARM_FINGERPRINT('x') AS f`;",
+  ),
+  // The second check fails: its directive is line 3 of the cell.
+  codeCell(
+    'checked',
+    '//| task: checked\n//| check: rows >= 1\n//| check: rows >= 5\nconst few = await sql`SELECT 1 AS a`;',
+  ),
+]);
 
 describe('a warehouse failure in a compiled task', () => {
   it('names the notebook, the cell and the line: the SQL line the engine reported, the refused construct, the failing check', () => {
@@ -102,12 +95,12 @@ describe('a warehouse failure in a compiled task', () => {
       2,
       3,
       // The un-awaited Query is created as a table after the cell's code ran: still its line 4.
-      cell(
+      codeCell(
         'mat',
         '//| task: mat\n//| materialize: mart.thing\nconst q = sql`SELECT a\n  FROM \\`cellar-examples.vega.nosuch\\``;',
       ),
       // Untranslated SQL: DuckDB's own `LINE 3:` is the template's line 3, the cell's line 5.
-      cell(
+      codeCell(
         'duck',
         '//| task: duck\n//| dialect: duckdb\nconst r = await sql`SELECT 1 AS a,\n  2 AS b,\n  nocol AS c`;',
       ),

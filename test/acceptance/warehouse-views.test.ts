@@ -3,33 +3,28 @@
 // a value keeping the row count, re-runs the task and its downstream with the new value; nothing
 // changed keeps them cached. The real CLI runs a real notebook on a real DuckDB file.
 import { afterAll, describe, expect, it } from 'vitest';
-import { project, removeProjects, runStatuses, showOutput, type Project } from './harness.js';
+import {
+  codeCell,
+  markdownCell,
+  project,
+  removeProjects,
+  runStatuses,
+  showOutput,
+  tslabNotebook,
+  type Project,
+} from './harness.js';
 
 afterAll(removeProjects);
 
-const cell = (id: string, source: string) => ({
-  cell_type: 'code',
-  id,
-  metadata: {},
-  execution_count: null,
-  outputs: [],
-  source,
-});
-
-const NOTEBOOK = {
-  nbformat: 4,
-  nbformat_minor: 5,
-  metadata: { kernelspec: { name: 'tslab', display_name: 'TypeScript', language: 'typescript' } },
-  cells: [
-    { cell_type: 'markdown', id: 'intro', metadata: {}, source: '# Orders through a view' },
-    cell('setup', "import { sql } from 'cellar';"),
-    cell(
-      'total',
-      '//| task: view_total\nconst viewTotal = (await sql<{ total: number }>`SELECT SUM(amount) AS total FROM shop.v_orders`)[0]!.total;',
-    ),
-    cell('report', '//| task: report\nconst report = `orders total ${viewTotal}`;'),
-  ],
-};
+const NOTEBOOK = tslabNotebook([
+  markdownCell('intro', '# Orders through a view'),
+  codeCell('setup', "import { sql } from 'cellar';"),
+  codeCell(
+    'total',
+    '//| task: view_total\nconst viewTotal = (await sql<{ total: number }>`SELECT SUM(amount) AS total FROM shop.v_orders`)[0]!.total;',
+  ),
+  codeCell('report', '//| task: report\nconst report = `orders total ${viewTotal}`;'),
+]);
 
 /** Another program writing the warehouse file: DuckDB's own Node client, no cellar involved. */
 const OUTSIDE = `import { DuckDBInstance } from '@duckdb/node-api';
