@@ -14,7 +14,13 @@ import { Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import { CodeHasher } from '../key/codehash.js';
 import { computeKeys } from '../key/keys.js';
-import { RunReadStamps, type RecordedRunReads } from '../key/run-reads.js';
+import { canonicalJson } from '../key/hash.js';
+import {
+  loadReadFacts,
+  loadReadsOf,
+  RunReadStamps,
+  type RecordedRunReads,
+} from '../key/run-reads.js';
 import { findProjectRoot } from '../project.js';
 import { loadPipeline } from '../load/loader.js';
 import type { JobResult } from '../run/execute.js';
@@ -79,6 +85,22 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   // tasks, do not move this worker's keys away from the coordinator's.
   const root = findProjectRoot(options.workdir ? process.cwd() : dirname(file));
   const readsAt = { root, pipeline: pipeline.name, workspace: options.workspace };
+  // What the pipeline's module read while this worker loaded it (a setup cell's top-level
+  // readFileSync): the module keeps what it computed from it, so once that data changes this
+  // worker would compute with the old values under the coordinator's new keys. It refuses instead.
+  const loadReads = loadReadsOf(pipeline);
+  // (In-memory stamps: after the first job a file costs a stat, as in keying.)
+  const loadStamps = new RunReadStamps();
+  const loadedWith = loadReads && loadReadFacts(loadReads, loadStamps);
+  const checkLoadReads = () => {
+    if (!loadReads || Object.keys(loadedWith!).length === 0) return;
+    const now = loadReadFacts(loadReads, loadStamps);
+    if (canonicalJson(now) === canonicalJson(loadedWith)) return;
+    const moved = Object.keys({ ...now, ...loadedWith }).filter((k) => now[k] !== loadedWith![k]);
+    throw new Error(
+      `the pipeline module ${file} read ${moved.join(', ')} while this worker loaded it, and it has changed since: restart the worker (cellar worker) so it loads the module with the data the coordinator keyed`,
+    );
+  };
   const recordsOf = async (digest: string | undefined) => {
     if (!digest) return new Map<string, RecordedRunReads>();
     const json = await connection.get(readsRecordsKey(name, digest));
@@ -143,6 +165,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
         `the coordinator uses the store ${job.data.store.spec}, this worker ${options.store.spec}: start the worker with --store ${job.data.store.spec}`,
       );
     }
+    checkLoadReads();
     const mine = (await keysFor(params, job.data.reads)).get(task);
     if (!mine) throw new Error(`task '${task}' is not in this worker's pipeline ${file}`);
     if (mine.value !== key) {

@@ -25,7 +25,7 @@ import {
   type Stats,
 } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { sha256 } from './hash.js';
+import { envInputs, sha256 } from './hash.js';
 import {
   checkStamp,
   contentHash,
@@ -488,6 +488,28 @@ export function noteLoadReads(pipeline: object, reads: ObservedReads): void {
 /** What evaluating `pipeline`'s module read, if it was loaded from a file on this thread. */
 export function loadReadsOf(pipeline: object): ObservedReads | undefined {
   return loadReadsByPipeline.get(pipeline);
+}
+
+/**
+ * What `reads` (a module's load, as observed) would key now: absolute path → content hash, `ls:`
+ * listing hash or `probe:<kind>`, and `env:<NAME>` → hashed value. A process that keeps a loaded
+ * module (a BullMQ worker) compares it with what it was at load to know its module is stale.
+ */
+export function loadReadFacts(reads: ObservedReads, stamps: RunReadStamps): Record<string, string> {
+  const own = (set: Set<string>) => [...set].filter((p) => !reads.written.has(p));
+  const out = runReadInputs(
+    '/',
+    {
+      files: own(reads.files),
+      dirs: own(reads.dirs),
+      probes: own(reads.probes),
+      packages: [],
+      env: [],
+    },
+    stamps,
+  );
+  for (const [name, hash] of Object.entries(envInputs([...reads.env]))) out[`env:${name}`] = hash;
+  return out;
 }
 
 /**

@@ -224,6 +224,45 @@ describe('cellar run --executor bullmq with two cellar workers', () => {
     for (const w of pair) expect(await stop(w)).toBe(0);
   }, 600_000);
 
+  it("a module reading a data file while it loads: the workers key with it as the coordinator does, equal to a local run's keys; after an edit running workers refuse, naming the file, and restarted ones re-run every task", async () => {
+    const dir = copyShapes();
+    const pipeline = join(dir, 'loadreads.ts');
+    const ws = join(dir, 'ws');
+    writeFileSync(join(dir, 'data', 'rate.json'), '{"rate": 2}');
+    const pair = await twoWorkers(pipeline, ws);
+    const cluster = () =>
+      runJson(['run', pipeline, '--executor', 'bullmq', '--redis', redis.url, '--workspace', ws]);
+    const lineText = () =>
+      readdirSync(join(ws, 'loadreads', 'line'))
+        .filter((n) => n.startsWith('line_') && n.endsWith('.txt'))
+        .map((n) => readFileSync(join(ws, 'loadreads', 'line', n), 'utf8'))
+        .sort();
+    const first = await cluster();
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.status).toEqual({ base: 'ran', line: 'ran' });
+    expect(lineText()).toEqual(['scaled 40']);
+    const local = await runJson(['run', pipeline, '--workspace', join(dir, 'ws-local')]);
+    expect(local.code, local.stderr).toBe(0);
+    expect(local.keys).toEqual(first.keys);
+    const second = await cluster();
+    expect(second.status).toEqual({ base: 'cached', line: 'cached' });
+    writeFileSync(join(dir, 'data', 'rate.json'), '{"rate": 3}');
+    // The running workers computed the module's values from the old file: they refuse, naming
+    // it, rather than store a result computed from it under the new keys.
+    const refused = await cluster();
+    expect(refused.code).toBe(1);
+    expect(refused.stdout).toMatch(/rate\.json while this worker loaded it.*restart the worker/);
+    expect(lineText()).toEqual(['scaled 40']);
+    for (const w of pair) expect(await stop(w)).toBe(0);
+    // Restarted, they load the new file and compute with it.
+    const restarted = await twoWorkers(pipeline, ws);
+    const third = await cluster();
+    expect(third.code, third.stderr).toBe(0);
+    expect(third.status).toEqual({ base: 'ran', line: 'ran' });
+    expect(lineText()).toEqual(['scaled 40', 'scaled 90']);
+    for (const w of restarted) expect(await stop(w)).toBe(0);
+  }, 600_000);
+
   it('a failing task: the same exit code, statuses, retries and error as a local run', async () => {
     const dir = copyShapes();
     const pipeline = join(dir, 'fails.ts');
