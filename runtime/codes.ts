@@ -24,6 +24,8 @@ export const RUNTIME_CODES = {
   E_NOT_A_PIPELINE: 'a module without a `definePipeline(...)` default export',
   E_CELLAR_UNRESOLVED:
     "a pipeline outside any project with cellar installed, loaded with CELLAR_LOADER=tsx (Node cannot find 'cellar' there)",
+  E_DUPLICATE_PIPELINE:
+    'two notebooks with the same file name (in different folders, compiled with different --out) running in one workspace: the second is refused, naming the first',
   E_NO_WORKDIR:
     "the tasks' working folder does not exist (the notebook's folder was moved or deleted; a built bundle: pass --workdir)",
   E_WORKSPACE_WRITE:

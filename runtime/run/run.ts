@@ -157,6 +157,7 @@ export async function preparePipelineRun(
     timings[stage] = Math.round((now - t) * 10) / 10;
     t = now;
   };
+  checkPipelineOwner(options);
   const { graph, diagnostics } = buildGraph(options.pipeline, options.params);
   lap('graph');
   if (!graph) throw diagnosticsError(diagnostics);
@@ -233,6 +234,7 @@ export async function runPipeline(
     // Temp files of killed runs, anywhere in the workspace, go before new work starts (the lock
     // sweeps only its own task's folder, which a later run may never lock again).
     if (toRun > 0 && options.store instanceof LocalStore) options.store.sweepLeftovers();
+    checkPipelineOwner(options, true);
     // Tasks resolve relative paths from the pipeline's workdir, as the notebook did in Jupyter.
     if (options.workdir && toRun > 0) {
       checkWorkdir(options);
@@ -311,6 +313,34 @@ function checkWorkdir(options: NormalizedRunOptions): void {
     `the pipeline's working folder ${dir} does not exist (${where} ${dir}); the notebook folder was moved or deleted: ${fix}`,
     'E_NO_WORKDIR',
   );
+}
+
+/**
+ * A workspace folder holds one notebook's pipeline. Two notebooks with the same file name in
+ * different folders (`notebooks/2024/sales.ipynb`, `notebooks/2025/sales.ipynb`), compiled with
+ * different `--out`, give two pipelines named `sales`: sharing `<workspace>/sales/` (and the
+ * run-time read records beside it) their tasks, with equal code and params, would get equal keys
+ * and one would be served the other's results. The folder records the notebook that first ran in
+ * it (`_source.json`); another notebook, while that one still exists, is refused before anything
+ * is keyed or run (E_DUPLICATE_PIPELINE), as compiling both into one folder is
+ * (compiler/host.ts E_DUPLICATE_OUTPUT). A moved or renamed notebook takes its folder over.
+ * Hand-written pipelines (no `source`) are named by their author and not checked.
+ * `claim`: record this notebook as the owner (a run about to execute tasks).
+ */
+function checkPipelineOwner(options: NormalizedRunOptions, claim = false): void {
+  const { store, pipeline } = options;
+  const source = pipeline.source;
+  if (!(store instanceof LocalStore) || source === undefined) return;
+  const owner = store.pipelineSource();
+  if (owner === source) return;
+  if (owner !== undefined && existsSync(resolve(options.projectRoot, owner))) {
+    throw new CellarError(
+      `${source}: its pipeline '${pipeline.name}' would share the workspace folder ${store.location} with ${owner}'s pipeline of the same name (outputs, manifests, run-time read records), and be served its results. ` +
+        `Rename one of the notebooks (the pipeline is named after the file), or run this one with its own --workspace`,
+      'E_DUPLICATE_PIPELINE',
+    );
+  }
+  if (claim) store.claimPipelineSource(source);
 }
 
 function sharedSourceWorkdir(pipeline: Pipeline): string | undefined {

@@ -5,6 +5,7 @@
 //   <workspace>/<pipeline>/<task>/<key>.manifest.json     key inputs, schemas, timing: the "done" marker
 //   <workspace>/<pipeline>/<task>/<key>.lock              held while one process computes task+key
 //   <workspace>/<pipeline>/_runs/<run-id>.jsonl           one structured log per run
+//   <workspace>/<pipeline>/_source.json                   the notebook whose pipeline the folder holds
 //
 // Writes go to a temp file in the same folder and are renamed over the final name, so a reader
 // never sees a torn file and an old output is never deleted first (a concurrent reader keeps its
@@ -64,6 +65,31 @@ export class LocalStore implements Store {
 
   isDone(task: string, key: string): boolean {
     return existsSync(this.manifestPath(task, key));
+  }
+
+  /**
+   * The notebook whose pipeline this folder holds (`_source.json`: its path relative to the
+   * project root, as the compiled pipeline's `source` names it), or undefined before a run of a
+   * compiled notebook wrote one. Two notebooks of one name (`a/w.ipynb`, `b/w.ipynb`) compile to
+   * pipelines of one name: this tells their folders apart (runtime/run/run.ts checkPipelineOwner).
+   */
+  pipelineSource(): string | undefined {
+    try {
+      const raw = JSON.parse(readFileSync(join(this.location, '_source.json'), 'utf8')) as unknown;
+      const source = (raw as { source?: unknown } | null)?.source;
+      return typeof source === 'string' ? source : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Record `source` as the notebook whose pipeline this folder holds (atomic rename). */
+  claimPipelineSource(source: string): void {
+    mkdirSync(this.location, { recursive: true });
+    const file = join(this.location, '_source.json');
+    const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+    writeFileSync(tmp, JSON.stringify({ source }) + '\n');
+    renameSync(tmp, file);
   }
 
   /** The task folders present (one readdir of the workspace); empty when there is no workspace yet. */

@@ -5,7 +5,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { STACK_FRAME, fixtures, project, removeProjects } from './harness.js';
+import { notebookText } from '../compiler/notebook.js';
+import { STACK_FRAME, fixtures, project, removeProjects, showOutput } from './harness.js';
 
 afterAll(removeProjects);
 
@@ -147,6 +148,71 @@ describe('compile errors are located and explained', () => {
     p.run('mv', ['notebooks/2024/sales.ipynb', 'notebooks/2024/sales2024.ipynb']);
     expect(p.cellar('run', 'notebooks/2025/sales.ipynb').code).toBe(0);
     expect(p.read('generated/sales/pipeline.ts')).toContain('notebooks/2025/sales.ipynb');
+  });
+
+  it("two notebooks with the same file name compiled to different --out folders: the second is refused from the first one's workspace instead of being served its results; with its own --workspace it runs", () => {
+    const p = project();
+    p.run('mkdir', ['-p', 'notebooks/2024', 'notebooks/2025']);
+    // Same code, each reading the total.txt beside it: equal keys in one workspace.
+    const nb = notebookText([
+      "import { readFileSync } from 'node:fs';",
+      '//| task: load\nconst total = Number(readFileSync("total.txt", "utf8"));',
+    ]);
+    for (const year of ['2024', '2025']) {
+      p.write(`notebooks/${year}/sales.ipynb`, nb);
+      p.write(`notebooks/${year}/total.txt`, year.slice(2));
+      const c = p.cellar('compile', `notebooks/${year}/sales.ipynb`, '--out', `gen${year}`);
+      expect(c.code, c.stderr).toBe(0);
+    }
+    const first = p.cellar('run', 'gen2024/sales/pipeline.ts');
+    expect(first.code, first.stderr).toBe(0);
+    expect(showOutput(p, 'gen2024/sales/pipeline.ts', 'load', 'total')).toBe(24);
+    for (const args of [
+      ['run', 'gen2025/sales/pipeline.ts'],
+      ['run', 'gen2025/sales/pipeline.ts', '--dry-run'],
+      ['show', 'gen2025/sales/pipeline.ts', 'load', 'total'],
+    ]) {
+      const r = p.cellar(...args);
+      expect(r.code, args.join(' ')).not.toBe(0);
+      expect(r.stderr).toContain('E_DUPLICATE_PIPELINE');
+      expect(r.stderr).toContain(
+        "notebooks/2025/sales.ipynb: its pipeline 'sales' would share the workspace folder",
+      );
+      expect(r.stderr).toContain("with notebooks/2024/sales.ipynb's pipeline of the same name");
+      expect(r.stderr).toContain('run this one with its own --workspace');
+      expect(r.stderr).not.toMatch(STACK_FRAME);
+    }
+    const own = p.cellar('run', 'gen2025/sales/pipeline.ts', '--workspace', '.cellar/ws2025');
+    expect(own.code, own.stderr).toBe(0);
+    const shown = p.cellar(
+      'show',
+      'gen2025/sales/pipeline.ts',
+      'load',
+      'total',
+      '--workspace',
+      '.cellar/ws2025',
+      '--json',
+    );
+    expect(JSON.parse(shown.stdout)).toBe(25);
+    // The first notebook's folder is untouched and still its own.
+    expect(p.cellar('run', 'gen2024/sales/pipeline.ts').code).toBe(0);
+    expect(showOutput(p, 'gen2024/sales/pipeline.ts', 'load', 'total')).toBe(24);
+  });
+
+  it('variant: once the first notebook is renamed away, the other same-named notebook takes the folder over', () => {
+    const p = project();
+    p.run('mkdir', ['-p', 'notebooks/2024', 'notebooks/2025']);
+    const nb = notebookText(['//| task: load\nconst total = 7;']);
+    p.write('notebooks/2024/sales.ipynb', nb);
+    p.write('notebooks/2025/sales.ipynb', nb);
+    expect(p.cellar('compile', 'notebooks/2024/sales.ipynb', '--out', 'gen2024').code).toBe(0);
+    expect(p.cellar('compile', 'notebooks/2025/sales.ipynb', '--out', 'gen2025').code).toBe(0);
+    expect(p.cellar('run', 'gen2024/sales/pipeline.ts').code).toBe(0);
+    expect(p.cellar('run', 'gen2025/sales/pipeline.ts').stderr).toContain('E_DUPLICATE_PIPELINE');
+    p.run('mv', ['notebooks/2024/sales.ipynb', 'notebooks/2024/sales2024.ipynb']);
+    const r = p.cellar('run', 'gen2025/sales/pipeline.ts');
+    expect(r.code, r.stderr).toBe(0);
+    expect(p.read('.cellar/workspace/sales/_source.json')).toContain('notebooks/2025/sales.ipynb');
   });
 
   it('a file that is not a notebook names the file', () => {
