@@ -193,7 +193,15 @@ export type RunEvent =
   | { kind: 'task-start'; at: number; task: string; key: string; attempt: number }
   | { kind: 'task-waiting'; at: number; task: string; holder: string }
   | { kind: 'task-cached'; at: number; task: string; key: string; byOtherRun: boolean }
-  | { kind: 'task-done'; at: number; task: string; key: string; durationMs: number }
+  | {
+      kind: 'task-done';
+      at: number;
+      task: string;
+      key: string;
+      durationMs: number;
+      /** Ran, but its result was not stored under `key`, and why (TaskResult.notCached). */
+      notCached?: string;
+    }
   | {
       kind: 'task-retry';
       at: number;
@@ -225,6 +233,12 @@ interface TaskResultBase {
   error?: string;
   /** For `failed`: where in the notebook it threw (`notebooks/x.ipynb, cell 3 (id c2), line 2`), set by the CLI. */
   location?: string;
+  /**
+   * For `ran`: its result was delivered to this run's downstream but stored under no key, and why
+   * (`notebooks/data/x.csv changed while load ran`, `upstream load was not cached`): the next run
+   * runs it again.
+   */
+  notCached?: string;
 }
 
 export interface RunResult {

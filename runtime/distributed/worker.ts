@@ -75,6 +75,8 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   const store: Store = (await openStore(options.store)).forPipeline(pipeline.name);
   const hasher = new CodeHasher();
   const prepared = new Map<string, Promise<Map<string, CacheKey>>>();
+  /** When each params' keys were computed (epoch ms, before): what keyed reads are checked against. */
+  const keyedAt = new Map<string, number>();
   const pools = new Map<string, WorkerPool>();
   const name = queueName(pipeline.name);
   const connection = new Redis(checkRedisUrl(options.redis), { maxRetriesPerRequest: null });
@@ -121,6 +123,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
           throw new Error(
             `this worker cannot build ${pipeline.name} with params ${JSON.stringify(params)}: ${diagnostics.map((d) => d.message).join('; ')}`,
           );
+        keyedAt.set(id, Date.now());
         const records = await recordsOf(reads);
         return computeKeys(graph, {
           hasher,
@@ -188,7 +191,20 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
         return { outputs: existing.outputs, durationMs: existing.durationMs, reused: true };
       }
       log(`${time()} start   ${task} (job ${job.id})`);
-      const result = await poolFor(params).run(attempt);
+      // Keyed reads are checked against when this machine keyed them (its clock, its files).
+      const since = keyedAt.get(`${JSON.stringify(params)}\u0000${job.data.reads ?? ''}`);
+      const run =
+        attempt.keyed && since !== undefined
+          ? { ...attempt, keyed: { ...attempt.keyed, sinceMs: since } }
+          : attempt;
+      const result = await poolFor(params).run(run);
+      // Not committed, as in a local run (execute.ts): a keyed file changed while the task ran,
+      // or an upstream result of this run was not committed.
+      const notCached = commit.notCached ?? result.notCached;
+      if (notCached) {
+        log(`${time()} done    ${task} (not cached: ${notCached})`);
+        return { ...result, notCached };
+      }
       await store.writeManifest({
         task,
         key,

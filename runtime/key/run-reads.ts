@@ -26,7 +26,14 @@ import {
 } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { envInputs, sha256 } from './hash.js';
-import { checkStamp, readWithStamp, sameStamp, type FileStamp } from './filestamp.js';
+import {
+  checkStamp,
+  contentHash,
+  readWithStamp,
+  sameStamp,
+  stampLimits,
+  type FileStamp,
+} from './filestamp.js';
 
 /** Reads recorded for one task, as stored: paths relative to the project root with `/`
  *  separators (or absolute, for files outside the project). */
@@ -168,6 +175,18 @@ export interface ObservedReads {
   written: Set<string>;
   /** Absolute path (a folder's with a trailing `/`) → hash of the whole content or listing read. */
   seen: Map<string, string>;
+}
+
+/**
+ * What `seen` holds for a path handed to the task twice with different content (or listings):
+ * equal to no key value, so the run neither commits nor adopts a result for it.
+ */
+export const SEEN_VARIED = 'varied';
+
+/** Note that the task was handed `hash` for `path` (a folder's with a trailing `/`). */
+export function noteSeen(reads: ObservedReads, path: string, hash: string): void {
+  const before = reads.seen.get(path);
+  reads.seen.set(path, before === undefined || before === hash ? hash : SEEN_VARIED);
 }
 
 /** Whose records, and where the run's own files live: never inputs (the workspace holds outputs). */
@@ -336,6 +355,88 @@ export function runReadInputs(
   for (const p of rec.probes) if (!(p in out)) out[p] = `probe:${kindOf(fromRecorded(root, p))}`;
   for (const p of rec.packages) out[p] = `pkg:${packageVersion(fromRecorded(root, p))}`;
   return out;
+}
+
+/**
+ * The first keyed run-time read this run of the task did not see as its key holds it: a file (or
+ * folder, probe, package) changed after the key was computed, before or while the task read it,
+ * and perhaps restored since. The result computed from it must not be stored under this key (the
+ * next run with the keyed content would be served a result computed from other data).
+ *
+ * `keyed`: the key's `reads` (path as recorded → value, as `runReadInputs` gives). `seen`: what the
+ * recorder observed in this run. `sinceMs`: when the key's inputs were computed (epoch ms, this
+ * host's clock). A path the task was handed whole (readFileSync, fs/promises readFile, readdir,
+ * an existsSync that found nothing) is compared by the hash of what it was handed: exact. A path
+ * it touched otherwise (a stream, a descriptor, opendir, stat) is compared by its stamp: unchanged
+ * when its last change (max of mtime and ctime; ctime cannot be set back from user space) is
+ * older than `sinceMs` by filestamp's racy window; else its value now must equal the key's and
+ * its ctime be older than `sinceMs` (a rewrite after keying may have been read before a restore).
+ * Keyed paths this run did not touch are not checked: the result does not rest on them.
+ *
+ * @returns the path as recorded (e.g. `notebooks/data/penguins.csv`, `data/` for a folder), or
+ *   undefined when every keyed read this run made saw the keyed content.
+ */
+export function readChangedWhileRunning(
+  ctx: ReadsContext,
+  keyed: Readonly<Record<string, string>>,
+  seen: ObservedReads,
+  sinceMs: number,
+): string | undefined {
+  for (const [path, value] of Object.entries(keyed)) {
+    const dir = path.endsWith('/');
+    const abs = fromRecorded(ctx.root, dir ? path.slice(0, -1) : path);
+    const handed = seen.seen.get(dir ? `${abs}/` : abs);
+    if (handed !== undefined) {
+      const same =
+        handed === value ||
+        (handed === 'probe:missing' && (value === 'missing' || value === 'probe:missing'));
+      if (!same) return path;
+      continue;
+    }
+    const pkg = value.startsWith('pkg:');
+    const touched = dir
+      ? seen.dirs.has(abs)
+      : pkg
+        ? [...seen.files, ...seen.dirs, ...seen.probes].some((f) => f.startsWith(abs + sep))
+        : seen.files.has(abs) || seen.probes.has(abs);
+    if (touched && !unchangedSince(abs, dir, value, sinceMs)) return path;
+  }
+  return undefined;
+}
+
+function unchangedSince(abs: string, dir: boolean, value: string, sinceMs: number): boolean {
+  const pkg = value.startsWith('pkg:');
+  let st: Stats | undefined;
+  try {
+    st = statSync(pkg ? join(abs, 'package.json') : abs);
+  } catch {
+    st = undefined;
+  }
+  if (st && Math.max(st.mtimeMs, st.ctimeMs) < sinceMs - stampLimits.racyMs) return true;
+  const now = dir
+    ? listingOf(abs)
+    : value.startsWith('probe:')
+      ? `probe:${kindOf(abs)}`
+      : pkg
+        ? `pkg:${packageVersion(abs)}`
+        : fileValue(abs);
+  if (now !== value) return false;
+  // Missing then and now: nothing was there to read.
+  return !st || st.ctimeMs < sinceMs;
+}
+
+/** A file's key value read afresh: its content hash, or `missing` / `dir` / `unreadable`. */
+function fileValue(abs: string): string {
+  try {
+    if (statSync(abs).isDirectory()) return 'dir';
+  } catch {
+    return 'missing';
+  }
+  try {
+    return contentHash(readFileSync(abs));
+  } catch {
+    return 'unreadable';
+  }
 }
 
 function listingOf(abs: string): string {

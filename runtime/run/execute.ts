@@ -38,6 +38,8 @@ export interface JobResult {
   durationMs: number;
   /** From a committing runner: another run had already finished task+key, nothing was computed. */
   reused?: boolean;
+  /** The result must not be stored under the job's key, and why (perform.ts `PerformedTask`). */
+  notCached?: string;
 }
 
 export interface TaskRunner {
@@ -67,8 +69,8 @@ export class InProcessRunner implements TaskRunner {
 
   async run(job: TaskJob): Promise<JobResult> {
     const t0 = performance.now();
-    const outputs = await performTask(this.tasks.get(job.task)!, this.tasks, job, this.store);
-    return { outputs, durationMs: Math.round(performance.now() - t0) };
+    const done = await performTask(this.tasks.get(job.task)!, this.tasks, job, this.store);
+    return { ...done, durationMs: Math.round(performance.now() - t0) };
   }
 
   async close(): Promise<void> {}
@@ -91,6 +93,11 @@ export interface ExecuteOptions {
   reads?: ReadsContext;
   /** Files each finished result under the key its newly recorded reads give (adopt-reads.ts). */
   adopter?: ReadAdopter;
+  /**
+   * When the plan's keys were computed (epoch ms, taken before): a task whose keyed run-time reads
+   * saw other content than its key names is not committed (perform.ts `TaskJob.keyed`).
+   */
+  keyedAtMs?: number;
 }
 
 export async function executeRun(options: ExecuteOptions): Promise<RunResult> {
@@ -161,6 +168,8 @@ export async function executeRun(options: ExecuteOptions): Promise<RunResult> {
     backoffScale: options.backoffScale ?? 1,
     ...(options.reads ? { reads: options.reads } : {}),
     ...(options.adopter ? { adopter: options.adopter } : {}),
+    ...(options.keyedAtMs !== undefined ? { keyedAtMs: options.keyedAtMs } : {}),
+    notCached: new Map(),
   };
   await schedule({
     graph,
@@ -210,6 +219,12 @@ interface AttemptContext {
   backoffScale: number;
   reads?: ReadsContext;
   adopter?: ReadAdopter;
+  keyedAtMs?: number;
+  /**
+   * Tasks that ran in this run but were not committed (`TaskResult.notCached`): their manifest,
+   * for their readers in this run only. Their downstream is not committed either.
+   */
+  notCached: Map<string, Manifest>;
 }
 
 /**
@@ -267,12 +282,25 @@ export async function runAttempts(
       envRead: Object.keys(entry.key.inputs.env ?? {}),
     };
     if (ctx.reads) job.reads = ctx.reads;
-    if (commits) job.commit = { inputs: entry.key.inputs, forced };
+    const keyedReads = entry.key.inputs.reads;
+    if (ctx.reads && ctx.keyedAtMs !== undefined && keyedReads && Object.keys(keyedReads).length)
+      job.keyed = { reads: keyedReads, sinceMs: ctx.keyedAtMs };
+    // A result computed from an upstream result that was not committed is not committed either:
+    // its key names the upstream key, whose stored result (if any) is not what it read.
+    const fromUncached = node.upstream.find((u) => ctx.notCached.has(u));
+    const inherited = fromUncached && `upstream ${fromUncached} was not cached`;
+    if (commits)
+      job.commit = {
+        inputs: entry.key.inputs,
+        forced,
+        ...(inherited ? { notCached: inherited } : {}),
+      };
     const attempts = node.task.retries + 1;
     for (let attempt = 1; ; attempt++) {
       emit({ kind: 'task-start', at: Date.now(), task: node.name, key, attempt });
       try {
-        const { outputs, durationMs, reused } = await ctx.runner.run(job);
+        const done = await ctx.runner.run(job);
+        const { outputs, durationMs, reused } = done;
         const manifest: Manifest = {
           task: node.name,
           key,
@@ -286,6 +314,13 @@ export async function runAttempts(
           if (read) ctx.manifests.set(node.name, manifest);
           emit({ kind: 'task-cached', at: Date.now(), task: node.name, key, byOtherRun: true });
           return { name: node.name, status: 'cached', key, durationMs: 0 };
+        }
+        const notCached = inherited || done.notCached;
+        if (notCached) {
+          // Delivered to this run's downstream, stored under no key: the next run re-runs it.
+          ctx.notCached.set(node.name, manifest);
+          emit({ kind: 'task-done', at: Date.now(), task: node.name, key, durationMs, notCached });
+          return { name: node.name, status: 'ran', key, durationMs, notCached };
         }
         if (!commits) await store.writeManifest(manifest);
         // Reads this run discovered: the result also under the next run's key, where provably
@@ -330,7 +365,7 @@ export async function runAttempts(
 }
 
 async function manifestOf(ctx: AttemptContext, name: string): Promise<Manifest> {
-  let m = ctx.manifests.get(name);
+  let m = ctx.manifests.get(name) ?? ctx.notCached.get(name);
   if (!m) {
     const key = ctx.keyOf(name);
     m = await ctx.store.readManifest(name, key);

@@ -10,7 +10,12 @@ import { outputFileName, type Store } from '../store/store.js';
 import type { AnyTask, OutputSpec } from '../task.js';
 import type { KeyInputs, StoredOutput } from '../types.js';
 import { CellarError } from '../errors.js';
-import { recordRunReads, type ObservedReads, type ReadsContext } from '../key/run-reads.js';
+import {
+  readChangedWhileRunning,
+  recordRunReads,
+  type ObservedReads,
+  type ReadsContext,
+} from '../key/run-reads.js';
 import { observeReads } from './read-record.js';
 
 /** One input of a job: which upstream output to read and how it was stored. */
@@ -37,15 +42,35 @@ export interface TaskJob {
   /** Environment variables the task's code reads (names only; their values stay in the environment). */
   envRead?: string[];
   /**
-   * Only for a committing runner (TaskRunner.commits): what the manifest needs, and whether the
-   * run forces the task (then a finished result from before this job is not reused).
+   * Only for a committing runner (TaskRunner.commits): what the manifest needs, whether the run
+   * forces the task (then a finished result from before this job is not reused), and, when set,
+   * why the result must not be committed (an upstream result of this run was not).
    */
-  commit?: { inputs: KeyInputs; forced: boolean };
+  commit?: { inputs: KeyInputs; forced: boolean; notCached?: string };
   /**
    * Where to record what the task reads while it runs (files, folders, env names by computed
    * name; runtime/key/run-reads.ts). Absent: nothing is recorded.
    */
   reads?: ReadsContext;
+  /**
+   * The run-time reads the task's key holds (`KeyInputs.reads`) and when they were keyed (epoch ms,
+   * before the key's inputs were computed): after the run, a keyed file the task was handed with
+   * other content marks the result not to be stored under this key (`PerformedTask.notCached`).
+   * Absent: the key holds no run-time reads.
+   */
+  keyed?: { reads: Record<string, string>; sinceMs: number };
+}
+
+/** What `performTask` wrote, and whether the result may be stored under the job's key. */
+export interface PerformedTask {
+  outputs: Record<string, StoredOutput>;
+  /**
+   * Set when the result must not be committed under the job's key, saying why
+   * (`notebooks/data/x.csv changed while load ran`): a keyed read saw other content than the key
+   * names (runtime/key/run-reads.ts readChangedWhileRunning). The outputs are still written, for
+   * this run's downstream tasks.
+   */
+  notCached?: string;
 }
 
 /** What a task's run read, handed to `invokeTask`'s caller after the run. */
@@ -102,13 +127,16 @@ export async function readOutput(
   return getCodec(stored.codec).decode(bytes, spec, stored.schema);
 }
 
-/** Run `task` for `job` against `store`; returns what was written, for the manifest. */
+/**
+ * Run `task` for `job` against `store`; returns what was written, for the manifest, and whether
+ * the result may be stored under the job's key (`notCached`).
+ */
 export async function performTask(
   task: AnyTask,
   tasksByName: ReadonlyMap<string, AnyTask>,
   job: TaskJob,
   store: Store,
-): Promise<Record<string, StoredOutput>> {
+): Promise<PerformedTask> {
   const inputs: Record<string, unknown> = {};
   for (const input of job.inputs) {
     const upstream = tasksByName.get(input.task);
@@ -126,6 +154,7 @@ export async function performTask(
   // Every variable the task read, by name in its code or as seen at run time (an alias
   // `const env = process.env; env.TOKEN`, a computed name): a value in clear in an output is refused.
   const envNames = new Set(job.envRead ?? []);
+  let notCached: string | undefined;
   const outputs = await invokeTask(
     task,
     inputs,
@@ -139,6 +168,10 @@ export async function performTask(
           for (const name of job.envRead ?? []) seen.env.delete(name);
           recordRunReads(reads, task.name, seen);
           if (envListed) warnEnvListed(task.name);
+          // Checked as the task's code returns: what it read later cannot change its result.
+          const changed =
+            job.keyed && readChangedWhileRunning(reads, job.keyed.reads, seen, job.keyed.sinceMs);
+          if (changed) notCached = `${changed} changed while ${task.name} ran`;
         }
       : undefined,
   );
@@ -169,7 +202,7 @@ export async function performTask(
       ...(stats ? { stats } : {}),
     };
   }
-  return stored;
+  return notCached ? { outputs: stored, notCached } : { outputs: stored };
 }
 
 /**

@@ -24,7 +24,7 @@ import { syncBuiltinESMExports } from 'node:module';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { contentHash } from '../key/filestamp.js';
-import { listingHash, type ObservedReads } from '../key/run-reads.js';
+import { listingHash, noteSeen, type ObservedReads } from '../key/run-reads.js';
 
 interface Scope {
   reads: ObservedReads;
@@ -194,7 +194,7 @@ function install(): void {
   // task ends is provably what it saw (adopt-reads.ts), though a task writing beside it moved
   // its folder.
   withResult(fs, 'existsSync', 'probes', (abs, _args, out, scope) => {
-    if (out === false) scope.reads.seen.set(abs, 'probe:missing');
+    if (out === false) noteSeen(scope.reads, abs, 'probe:missing');
   });
   for (const [target, names] of [
     [fs, ['exists', 'statSync', 'stat', 'lstatSync', 'lstat', 'accessSync', 'access']],
@@ -257,14 +257,14 @@ function noteContent(abs: string, args: unknown[], out: unknown, scope: Scope): 
   if (out instanceof Uint8Array) bytes = out;
   else if (typeof out === 'string' && encoding)
     bytes = Buffer.from(out, encoding as BufferEncoding);
-  if (bytes) scope.reads.seen.set(abs, contentHash(bytes));
+  if (bytes) noteSeen(scope.reads, abs, contentHash(bytes));
 }
 
 function noteListing(abs: string, out: unknown, scope: Scope): void {
   if (!Array.isArray(out)) return;
   const names = out.map((e) => (typeof e === 'string' ? e : (e as { name?: unknown })?.name));
   if (names.every((n): n is string => typeof n === 'string'))
-    scope.reads.seen.set(`${abs}/`, listingHash(names));
+    noteSeen(scope.reads, `${abs}/`, listingHash(names));
 }
 
 function installEnvProxy(): void {

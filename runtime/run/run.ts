@@ -139,6 +139,8 @@ export interface PreparedRun {
   plan: RunPlan;
   /** The run-time read records the keys were computed from (key/run-reads.ts). */
   records: Map<string, RecordedRunReads>;
+  /** When the keys' inputs began to be computed (epoch ms): keyed reads are checked against it. */
+  keyedAtMs: number;
   /** The code hasher that keyed the tasks (what each module's key rested on: `evidence`). */
   hasher?: CodeHasher;
 }
@@ -172,6 +174,7 @@ export async function preparePipelineRun(
   if (loadReads) recordRunReads(readsAt, PIPELINE_LOAD, loadReads);
   const records = recordedRunReadsOfPipeline(readsAt);
   const stamps = RunReadStamps.forProject(options.projectRoot);
+  const keyedAtMs = Date.now();
   const keys = await computeKeys(graph, {
     hasher,
     workdir: options.workdir,
@@ -194,7 +197,16 @@ export async function preparePipelineRun(
   lap('probe');
   const plan = planRun(graph, keys, facts, { rerun: rerun.names, only });
   lap('plan');
-  return { timings, options, graph, keys, plan, records, ...(hasher ? { hasher } : {}) };
+  return {
+    timings,
+    options,
+    graph,
+    keys,
+    plan,
+    records,
+    keyedAtMs,
+    ...(hasher ? { hasher } : {}),
+  };
 }
 
 /**
@@ -258,6 +270,7 @@ export async function runPipeline(
       backoffScale: options.backoffScale,
       reads,
       adopter,
+      keyedAtMs: prepared.keyedAtMs,
     });
     // Tasks served from cache whose upstream result moved to a new key follow it.
     const finished = new Map(

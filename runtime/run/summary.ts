@@ -42,7 +42,7 @@ export function formatEvent(e: RunEvent, verbose = false): string | undefined {
           ? `${time(e.at)} cached  ${e.task}`
           : undefined;
     case 'task-done':
-      return `${time(e.at)} done    ${e.task} (${formatDuration(e.durationMs)})`;
+      return `${time(e.at)} done    ${e.task} (${formatDuration(e.durationMs)})${e.notCached ? `, not cached: ${e.notCached}` : ''}`;
     case 'task-retry':
       return `${time(e.at)} retry   ${e.task} after attempt ${e.attempt} failed: ${firstLine(e.error)} (waiting ${formatDuration(e.delayMs)})`;
     case 'task-failed':
@@ -237,7 +237,7 @@ export function formatSummary(result: RunResult): string {
 function detail(t: TaskResult): string {
   switch (t.status) {
     case 'ran':
-      return ` (${formatDuration(t.durationMs)})`;
+      return ` (${formatDuration(t.durationMs)}${t.notCached ? `; ran, not cached: ${t.notCached}` : ''})`;
     case 'cached':
       return '';
     case 'failed':
@@ -271,6 +271,7 @@ export function resultJson(result: RunResult): string {
     if (t.error) o.error = t.location ? `${t.error}\n  at ${t.location}` : t.error;
     if (t.location) o.location = t.location;
     if (t.status === 'not-run') o.because = t.because;
+    if (t.notCached) o.notCached = t.notCached;
     return o;
   });
   return JSON.stringify({ ok: result.ok, durationMs: result.durationMs, tasks });

@@ -45,7 +45,7 @@ export function warmFactsOf(
   for (const [i, e] of plan.entries.entries()) {
     const r = result?.tasks[i];
     const done = result
-      ? r?.name === e.name && (r.status === 'ran' || r.status === 'cached')
+      ? r?.name === e.name && (r.status === 'ran' || r.status === 'cached') && !r.notCached
       : e.action === 'cached';
     const notRequested =
       e.action === 'not-run' &&

@@ -16,6 +16,7 @@ import {
   runStatuses,
   showOutput,
 } from './harness.js';
+import { TAMPER_SCRIPT } from '../support/tamper.js';
 
 afterAll(removeProjects);
 
@@ -268,5 +269,78 @@ describe('an environment variable read by a computed name is in the key', () => 
     expect(r.stdout + r.stderr).toMatch(/task 'load' lists the whole environment/);
     run(p, NB);
     expect(run(p, NB)).toEqual({ load: 'cached' });
+  });
+});
+
+/** `cellar run --json`, which must succeed: status and not-cached reason by task. */
+function runNotCached(p: Project, ...flags: string[]) {
+  const r = p.cellar('run', NB, '--json', ...flags);
+  expect(r.code, r.stderr).toBe(0);
+  return Object.fromEntries(
+    JSON.parse(r.stdout).tasks.map((t: { name: string; status: string; notCached?: string }) => [
+      t.name,
+      t.notCached ? `${t.status}, not cached: ${t.notCached}` : t.status,
+    ]),
+  );
+}
+
+describe('a result is stored only under a key naming the data the task read', () => {
+  for (const mode of [[], ['--in-process']] as string[][]) {
+    it(`a data file changed while its task runs, then restored: the result reaches this run's downstream but no key, and the next run computes from the restored file${mode.length ? ' (--in-process)' : ' (worker threads)'}`, () => {
+      const p = csvProject(
+        'execFileSync("sh", ["tamper.sh", "before", "data/penguins.csv", "4300", "9300"]);\nconst text = readFileSync("data/penguins.csv", "utf8");\nexecFileSync("sh", ["tamper.sh", "after", "data/penguins.csv", "restore"]);',
+        "import { readFileSync } from 'node:fs';\nimport { execFileSync } from 'node:child_process';",
+      );
+      p.write('notebooks/tamper.sh', TAMPER_SCRIPT);
+      run(p, NB, ...mode);
+      run(p, NB, ...mode);
+      expect(run(p, NB, ...mode)).toEqual({ load: 'cached', stats: 'cached' });
+      // New data (a key never stored), and the outside program strikes during the next run.
+      p.write('notebooks/data/penguins.csv', 'name,mass\nada,3100\nbob,4300\n');
+      p.write('notebooks/tamper-once', '');
+      expect(runNotCached(p, ...mode)).toEqual({
+        load: 'ran, not cached: notebooks/data/penguins.csv changed while load ran',
+        stats: 'ran, not cached: upstream load was not cached',
+      });
+      // The file holds the keyed bytes again: the tampered result is served nowhere.
+      expect(p.read('notebooks/data/penguins.csv')).toBe('name,mass\nada,3100\nbob,4300\n');
+      expect(run(p, NB, ...mode)).toEqual({ load: 'ran', stats: 'ran' });
+      expect(showOutput(p, NB, 'stats', 'total')).toBe(7400);
+      expect(run(p, NB, ...mode)).toEqual({ load: 'cached', stats: 'cached' });
+    });
+  }
+
+  it('a second data file changed before the task streams it: its result is not filed under the key naming the old bytes, so restoring the file never serves it', () => {
+    const p = project();
+    p.write(
+      NB,
+      notebookText([
+        "import { readFileSync, createReadStream } from 'node:fs';\nimport { execFileSync } from 'node:child_process';\nasync function readAll(path: string): Promise<string> {\n  let text = '';\n  for await (const chunk of createReadStream(path, 'utf8')) text += chunk;\n  return text;\n}",
+        '//| task: load\nconst base = Number(readFileSync("base.txt", "utf8"));\nexecFileSync("sh", ["tamper.sh", "before", "rate.txt", "2", "5"]);\nconst rate = Number(await readAll("rate.txt"));\nexecFileSync("sh", ["tamper.sh", "after", "rate.txt", "keep"]);\nconst total = base * rate;',
+        '//| task: report\nconst line = `total ${total}`;',
+      ]),
+    );
+    p.write('notebooks/tamper.sh', TAMPER_SCRIPT);
+    p.write('notebooks/base.txt', '10\n');
+    p.write('notebooks/rate.txt', '3\n');
+    run(p, NB);
+    run(p, NB);
+    expect(run(p, NB)).toEqual({ load: 'cached', report: 'cached' });
+    p.write('notebooks/rate.txt', '2\n');
+    p.write('notebooks/tamper-once', '');
+    // Keyed with rate 2; the task read 5: stored under no key.
+    expect(runNotCached(p)).toEqual({
+      load: 'ran, not cached: notebooks/rate.txt changed while load ran',
+      report: 'ran, not cached: upstream load was not cached',
+    });
+    expect(p.read('notebooks/rate.txt')).toBe('5\n');
+    // Rate 5 is the data now: computed and stored under its own key.
+    expect(run(p, NB)).toEqual({ load: 'ran', report: 'ran' });
+    expect(showOutput(p, NB, 'report', 'line')).toBe('total 50');
+    // Back to rate 2: nothing stored under that key holds 50.
+    p.write('notebooks/rate.txt', '2\n');
+    expect(run(p, NB)).toEqual({ load: 'ran', report: 'ran' });
+    expect(showOutput(p, NB, 'report', 'line')).toBe('total 20');
+    expect(run(p, NB)).toEqual({ load: 'cached', report: 'cached' });
   });
 });

@@ -8,6 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startRedis, type RedisServer } from '../support/redis.js';
+import { TAMPER_SCRIPT } from '../support/tamper.js';
 import {
   completions,
   copyShapes,
@@ -361,5 +362,44 @@ describe('cellar run --executor bullmq with two cellar workers', () => {
     expect(['ran', 'cached']).toContain(status.bottom);
     expect(completions(dir)).toEqual({ top: 1, left: 1, right: 1, bottom: 1 });
     for (const w of pair) expect(await stop(w)).toBe(0);
+  }, 600_000);
+
+  it('a keyed input file changed while a worker runs its task, then restored: the worker commits no manifest for it or its downstream, and the next run computes from the restored file', async () => {
+    const dir = copyShapes();
+    const pipeline = join(dir, 'tampered.ts');
+    const ws = join(dir, 'ws');
+    writeFileSync(join(dir, 'data', 'tamper.sh'), TAMPER_SCRIPT);
+    writeFileSync(join(dir, 'data', 'rate.txt'), '3\n');
+    const worker = startWorkerProcess(pipeline, redis.url, ws);
+    workers.push(worker);
+    await workerReady(worker);
+    const remote = () =>
+      runJson(['run', pipeline, '--executor', 'bullmq', '--redis', redis.url, '--workspace', ws]);
+    await remote();
+    await remote();
+    expect((await remote()).status).toEqual({ load: 'cached', report: 'cached' });
+    writeFileSync(join(dir, 'data', 'rate.txt'), '2\n');
+    writeFileSync(join(dir, 'data', 'tamper-once'), '');
+    const tampered = await remote();
+    expect(tampered.code, tampered.stderr).toBe(0);
+    const reasons = Object.fromEntries(
+      (tampered.result.tasks as { name: string; notCached?: string }[]).map((t) => [
+        t.name,
+        t.notCached,
+      ]),
+    );
+    expect(reasons).toEqual({
+      load: expect.stringMatching(/^\S*data\/rate\.txt changed while load ran$/),
+      report: 'upstream load was not cached',
+    });
+    for (const task of ['load', 'report'])
+      expect(existsSync(join(ws, 'tampered', task, `${tampered.keys[task]}.manifest.json`))).toBe(
+        false,
+      );
+    expect((await remote()).status).toEqual({ load: 'ran', report: 'ran' });
+    const shown = await runCli(['show', pipeline, 'report', 'line', '--workspace', ws, '--json']);
+    expect(JSON.parse(shown.stdout)).toBe('rate 2');
+    expect((await remote()).status).toEqual({ load: 'cached', report: 'cached' });
+    expect(await stop(worker)).toBe(0);
   }, 600_000);
 });

@@ -21,8 +21,10 @@ import {
   recordedRunReadsOfPipeline,
   listingHash,
   recordRunReads,
+  readChangedWhileRunning,
   runReadInputs,
   RunReadStamps,
+  SEEN_VARIED,
   type ObservedReads,
 } from '../../runtime/key/run-reads.js';
 import { observeReads, untracked } from '../../runtime/run/read-record.js';
@@ -224,5 +226,84 @@ describe('the records (run-reads.ts)', () => {
     } finally {
       stampLimits.racyMs = saved;
     }
+  });
+});
+
+describe('reads changed while the task ran (run-reads.ts readChangedWhileRunning)', () => {
+  it('a file handed twice with different bytes in one run matches no key value, neither the first bytes nor the last', async () => {
+    const proj = join(root, 'varied');
+    mkdirSync(join(proj, 'data'), { recursive: true });
+    const file = join(proj, 'data', 'p.csv');
+    writeFileSync(file, 'a,1\n');
+    writeFileSync(join(proj, 'other.csv'), 'a,9\n');
+    const since = Date.now();
+    const { reads } = await observeReads(async () => {
+      readFileSync(file);
+      // An outside program (a child process: not the task's own write) rewrites it.
+      execFileSync('cp', [join(proj, 'other.csv'), file]);
+      readFileSync(file);
+      return 0;
+    });
+    expect(reads.seen.get(file)).toBe(SEEN_VARIED);
+    const ctx = { root: proj, pipeline: 'p', workspace: join(proj, '.cellar', 'workspace') };
+    for (const bytes of ['a,1\n', 'a,9\n'])
+      expect(readChangedWhileRunning(ctx, { 'data/p.csv': contentHash(bytes) }, reads, since)).toBe(
+        'data/p.csv',
+      );
+  });
+
+  it('a stream, a stat and a keyed path left alone: checked by stamp, flagged only where the task touched a path that moved', async () => {
+    const proj = join(root, 'stamped');
+    mkdirSync(join(proj, 'data'), { recursive: true });
+    const streamed = join(proj, 'data', 's.csv');
+    writeFileSync(streamed, 's,1\n');
+    writeFileSync(join(proj, 'data', 'untouched.csv'), 'u,1\n');
+    const keyed = {
+      'data/s.csv': contentHash('s,1\n'),
+      'data/untouched.csv': contentHash('u,1\n'),
+      'data/flag': 'probe:missing',
+    };
+    const ctx = { root: proj, pipeline: 'p', workspace: join(proj, '.cellar', 'workspace') };
+    const since = Date.now() + 10; // keyed after every write above
+    const streamIt = () =>
+      new Promise((done) =>
+        createReadStream(streamed)
+          .on('close', () => done(undefined))
+          .resume(),
+      );
+    const clean = await observeReads(async () => {
+      await streamIt();
+      fs.statSync(join(proj, 'data'));
+      return 0;
+    });
+    // Written moments before the keying, same bytes now, ctime older than the keying: as keyed.
+    expect(readChangedWhileRunning(ctx, keyed, clean.reads, since)).toBeUndefined();
+    // The untouched file changes: the result does not rest on it.
+    writeFileSync(join(proj, 'data', 'untouched.csv'), 'u,2\n');
+    expect(readChangedWhileRunning(ctx, keyed, clean.reads, since)).toBeUndefined();
+    // A file appears where the key says none was, and the task stats it.
+    const probed = await observeReads(async () => {
+      writeFileSync(join(proj, 'data', 'flag-src'), 'x');
+      execFileSync('cp', [join(proj, 'data', 'flag-src'), join(proj, 'data', 'flag')]);
+      try {
+        fs.statSync(join(proj, 'data', 'flag'));
+      } catch {
+        // absent
+      }
+      return 0;
+    });
+    expect(readChangedWhileRunning(ctx, keyed, probed.reads, since)).toBe('data/flag');
+    // The streamed file rewritten after the keying with the same bytes (an edit put back): its
+    // ctime is newer than the keying, so what the stream read is not proven.
+    await new Promise((done) => setTimeout(done, 20));
+    const later = Date.now();
+    await new Promise((done) => setTimeout(done, 20));
+    execFileSync('cp', ['-p', streamed, `${streamed}.bak`]);
+    execFileSync('cp', [`${streamed}.bak`, streamed]);
+    const restored = await observeReads(async () => {
+      await streamIt();
+      return 0;
+    });
+    expect(readChangedWhileRunning(ctx, keyed, restored.reads, later)).toBe('data/s.csv');
   });
 });
