@@ -86,7 +86,7 @@ export const STACK_FRAME = /^\s+at .+[:(].*\d+:\d+\)?$/m;
 /** `cellar run <notebook> --json` in the project, which must succeed: each task's status by name. */
 export function runStatuses(p: Project, notebook: string): Record<string, string> {
   const r = p.cellar('run', notebook, '--json');
-  expect(r.code, r.stderr).toBe(0);
+  expect(r.code, `${r.stderr}\n${r.stdout}`).toBe(0);
   return Object.fromEntries(
     JSON.parse(r.stdout).tasks.map((t: { name: string; status: string }) => [t.name, t.status]),
   );
@@ -95,7 +95,7 @@ export function runStatuses(p: Project, notebook: string): Record<string, string
 /** `cellar show <notebook> <task> <output> --json`, which must succeed: the parsed value. */
 export function showOutput(p: Project, notebook: string, task: string, output: string): unknown {
   const r = p.cellar('show', notebook, task, output, '--json');
-  expect(r.code, r.stderr).toBe(0);
+  expect(r.code, `${r.stderr}\n${r.stdout}`).toBe(0);
   return JSON.parse(r.stdout);
 }
 
