@@ -249,15 +249,21 @@ function excluded(ctx: ReadsContext, abs: string): boolean {
   return within(join(ctx.root, '.cellar')) || within(resolve(ctx.workspace)) || within(nodeInstall);
 }
 
-/** The package folder (`…/node_modules/<name>` or `…/node_modules/@scope/name`) holding `abs`. */
+/**
+ * The package folder (`…/node_modules/<name>` or `…/node_modules/@scope/name`, holding a
+ * package.json) holding `abs`. Anything else under node_modules (`.cache/`, `.vite/`, a folder
+ * without package.json) is data some tool wrote, keyed by content like any file: its "version"
+ * would never move.
+ */
 function packageOf(abs: string): string | undefined {
   const marker = `${sep}node_modules${sep}`;
   const at = abs.lastIndexOf(marker);
   if (at < 0) return undefined;
   const rest = abs.slice(at + marker.length).split(sep);
   const take = rest[0]?.startsWith('@') ? 2 : 1;
-  if (rest.length < take || !rest[0]) return undefined;
-  return abs.slice(0, at + marker.length) + rest.slice(0, take).join(sep);
+  if (rest.length <= take || !rest[0] || rest[0].startsWith('.')) return undefined;
+  const folder = abs.slice(0, at + marker.length) + rest.slice(0, take).join(sep);
+  return existsSync(join(folder, 'package.json')) ? folder : undefined;
 }
 
 /** Relative to the root with `/`, or absolute when outside it. */

@@ -21,7 +21,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import fs from 'node:fs';
 import { syncBuiltinESMExports } from 'node:module';
-import { resolve } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { contentHash } from '../key/filestamp.js';
 import { listingHash, noteSeen, type ObservedReads } from '../key/run-reads.js';
@@ -188,8 +188,12 @@ function install(): void {
   // (runtime/run/adopt-reads.ts) without waiting for the file to age.
   withResult(fs, 'readFileSync', 'files', noteContent);
   withResult(p, 'readFile', 'files', noteContent);
-  withResult(fs, 'readdirSync', 'dirs', (abs, _args, out, scope) => noteListing(abs, out, scope));
-  withResult(p, 'readdir', 'dirs', (abs, _args, out, scope) => noteListing(abs, out, scope));
+  withResult(fs, 'readdirSync', 'dirs', (abs, args, out, scope) =>
+    noteListing(abs, args[1], out, scope),
+  );
+  withResult(p, 'readdir', 'dirs', (abs, args, out, scope) =>
+    noteListing(abs, args[1], out, scope),
+  );
   // An existence check that found nothing hands that back too: a path still missing when the
   // task ends is provably what it saw (adopt-reads.ts), though a task writing beside it moved
   // its folder.
@@ -260,11 +264,47 @@ function noteContent(abs: string, args: unknown[], out: unknown, scope: Scope): 
   if (bytes) noteSeen(scope.reads, abs, contentHash(bytes));
 }
 
-function noteListing(abs: string, out: unknown, scope: Scope): void {
+function noteListing(abs: string, options: unknown, out: unknown, scope: Scope): void {
   if (!Array.isArray(out)) return;
-  const names = out.map((e) => (typeof e === 'string' ? e : (e as { name?: unknown })?.name));
-  if (names.every((n): n is string => typeof n === 'string'))
-    noteSeen(scope.reads, `${abs}/`, listingHash(names));
+  const recursive = (options as { recursive?: unknown } | null)?.recursive === true;
+  if (!recursive) {
+    const names = out.map((e) => (typeof e === 'string' ? e : (e as { name?: unknown })?.name));
+    if (names.every((n): n is string => typeof n === 'string'))
+      noteSeen(scope.reads, `${abs}/`, listingHash(names));
+    return;
+  }
+  // A recursive listing (`{ recursive: true }`) read every folder under `abs`: each is a listed
+  // folder of its own (a file added deep down re-runs the task), with its direct children's hash.
+  // Names are paths relative to `abs` (Dirents carry their folder in parentPath instead).
+  const children = new Map<string, string[]>([[abs, []]]);
+  for (const e of out) {
+    const full =
+      typeof e === 'string'
+        ? resolve(abs, e)
+        : typeof (e as { name?: unknown })?.name === 'string'
+          ? resolve(
+              (e as { parentPath?: string; path?: string }).parentPath ??
+                (e as { path?: string }).path ??
+                abs,
+              (e as { name: string }).name,
+            )
+          : undefined;
+    if (full === undefined) return;
+    // An empty folder has no entry of its own below: a file added into it later must show.
+    const isDir =
+      typeof e === 'string'
+        ? untracked(() => fs.statSync(full, { throwIfNoEntry: false })?.isDirectory() === true)
+        : (e as { isDirectory?: () => boolean }).isDirectory?.() === true;
+    if (isDir && !children.has(full)) children.set(full, []);
+    const parent = dirname(full);
+    let list = children.get(parent);
+    if (!list) children.set(parent, (list = []));
+    list.push(basename(full));
+  }
+  for (const [dir, names] of children) {
+    scope.reads.dirs.add(dir);
+    noteSeen(scope.reads, `${dir}/`, listingHash(names));
+  }
 }
 
 function installEnvProxy(): void {

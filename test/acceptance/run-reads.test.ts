@@ -161,6 +161,28 @@ describe('a data file a task reads at run time is in its key', () => {
     expect(showOutput(p, NB, 'stats', 'count')).toBe(4);
   });
 
+  it('variant: a recursive listing is cached once seen, and a file added deep down (or into an empty folder) re-runs it', () => {
+    const p = project();
+    p.write(
+      NB,
+      notebookText([
+        "import { readdirSync } from 'node:fs';",
+        '//| task: walk\nconst found = readdirSync("tree", { recursive: true }).map(String).filter((f) => f.endsWith(".txt")).length;',
+      ]),
+    );
+    p.run('mkdir', ['-p', 'notebooks/tree/sub/deeper', 'notebooks/tree/empty']);
+    p.write('notebooks/tree/sub/deeper/a.txt', 'a');
+    run(p, NB);
+    expect(run(p, NB)).toEqual({ walk: 'cached' });
+    expect(showOutput(p, NB, 'walk', 'found')).toBe(1);
+    p.write('notebooks/tree/sub/deeper/b.txt', 'b');
+    expect(run(p, NB)).toEqual({ walk: 'ran' });
+    expect(showOutput(p, NB, 'walk', 'found')).toBe(2);
+    p.write('notebooks/tree/empty/c.txt', 'c');
+    expect(run(p, NB)).toEqual({ walk: 'ran' });
+    expect(showOutput(p, NB, 'walk', 'found')).toBe(3);
+  });
+
   it('a file read by a setup-cell helper, through a stream, is in the key of the task calling it', () => {
     const p = project();
     p.write(

@@ -109,6 +109,25 @@ describe('the recorder (read-record.ts)', () => {
     expect([...reads.probes]).toEqual([]);
   });
 
+  it('a recursive listing lists every folder under it, each with the hash of its own children (so the key and what the task saw agree)', async () => {
+    const dir = join(root, 'rec-recursive');
+    mkdirSync(join(dir, 'sub', 'deeper'), { recursive: true });
+    mkdirSync(join(dir, 'empty'), { recursive: true });
+    writeFileSync(join(dir, 'a.txt'), 'a');
+    writeFileSync(join(dir, 'sub', 'b.txt'), 'b');
+    writeFileSync(join(dir, 'sub', 'deeper', 'c.txt'), 'c');
+    const folders = [dir, join(dir, 'empty'), join(dir, 'sub'), join(dir, 'sub', 'deeper')];
+    for (const withFileTypes of [false, true]) {
+      const { reads } = await observeReads(async () =>
+        withFileTypes
+          ? readdirSync(dir, { recursive: true, withFileTypes: true })
+          : readdirSync(dir, { recursive: true }),
+      );
+      expect([...reads.dirs].sort()).toEqual(folders);
+      for (const f of folders) expect(reads.seen.get(`${f}/`), f).toBe(listingHash(readdirSync(f)));
+    }
+  });
+
   it('marks a file the task wrote as its own, and a file opened for reading as read', async () => {
     const dir = join(root, 'rec3');
     mkdirSync(dir, { recursive: true });
@@ -164,6 +183,9 @@ describe('the records (run-reads.ts)', () => {
           join(proj, 'data', 'a.csv'),
           join(proj, '.cellar', 'workspace', 'x'),
           join(proj, 'node_modules', '@acme', 'geo', 'data', 'cities.json'),
+          // Not packages: a tool's cache, a folder without package.json. Keyed by content.
+          join(proj, 'node_modules', '.cache', 'brk.json'),
+          join(proj, 'node_modules', 'loose', 'data.json'),
           '/elsewhere/shared.csv',
           join(proj, 'out.csv'),
         ],
@@ -172,7 +194,13 @@ describe('the records (run-reads.ts)', () => {
     );
     recordRunReads(ctx, 'load', observed([join(proj, 'data', 'b.csv')]));
     const rec = recordedRunReads(ctx, 'load');
-    expect(rec.files).toEqual(['/elsewhere/shared.csv', 'data/a.csv', 'data/b.csv']);
+    expect(rec.files).toEqual([
+      '/elsewhere/shared.csv',
+      'data/a.csv',
+      'data/b.csv',
+      'node_modules/.cache/brk.json',
+      'node_modules/loose/data.json',
+    ]);
     expect(rec.packages).toEqual(['node_modules/@acme/geo']);
     expect(rec.env).toEqual(['REGION']);
     // Another pipeline's task of the same name has its own record.
