@@ -110,11 +110,14 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
       );
     return decodeReadsRecords(json);
   };
+  /** One keying per params and read records (the job's digest). */
+  const keyingId = (params: Record<string, unknown>, reads: string | undefined) =>
+    `${JSON.stringify(params)}\u0000${reads ?? ''}`;
   const keysFor = (
     params: Record<string, unknown>,
     reads: string | undefined,
   ): Promise<Map<string, CacheKey>> => {
-    const id = `${JSON.stringify(params)}\u0000${reads ?? ''}`;
+    const id = keyingId(params, reads);
     let p = prepared.get(id);
     if (!p) {
       p = (async () => {
@@ -192,7 +195,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
       }
       log(`${time()} start   ${task} (job ${job.id})`);
       // Keyed reads are checked against when this machine keyed them (its clock, its files).
-      const since = keyedAt.get(`${JSON.stringify(params)}\u0000${job.data.reads ?? ''}`);
+      const since = keyedAt.get(keyingId(params, job.data.reads));
       const run =
         attempt.keyed && since !== undefined
           ? { ...attempt, keyed: { ...attempt.keyed, sinceMs: since } }
