@@ -8,7 +8,7 @@ import {
   STACK_FRAME,
   codeCell,
   fixtures,
-  notebookJson,
+  notebookText,
   project,
   removeProjects,
 } from './harness.js';
@@ -97,7 +97,7 @@ describe('a helper from a setup cell that throws', () => {
     const p = project();
     p.write(
       'notebooks/helpers.ipynb',
-      notebookJson([
+      notebookText([
         codeCell(
           'helpers',
           'function check(n: number): number {\n  if (n > 2) throw new Error(`too big: ${n}`);\n  return n;\n}',
@@ -176,7 +176,7 @@ describe('values that JSON cannot hold', () => {
     const p = project();
     p.write(
       'notebooks/maps.ipynb',
-      notebookJson([
+      notebookText([
         codeCell('count', "//| task: count\nconst counts = new Map<string, number>([['x', 2]]);"),
         codeCell('use', "//| task: use\nconst x = counts.get('x') ?? -1;"),
       ]),
@@ -195,7 +195,7 @@ describe('values that JSON cannot hold', () => {
 
 describe('messages for small mistakes', () => {
   const notebook = (cells: { id: string; source: string }[]) =>
-    notebookJson(cells.map((c) => codeCell(c.id, c.source)));
+    notebookText(cells.map((c) => codeCell(c.id, c.source)));
 
   it('a JSON param given a bare word shows an example JSON value', () => {
     const p = project('sales.ipynb');

@@ -118,44 +118,11 @@ export function editKeepingMtimeAndSize(file: string, from: string, to: string):
   expect(statSync(file).size).toBe(text.length);
 }
 
-/** A cell of a test notebook, as Jupyter writes it (`id` is what errors name: `cell 2 (id load)`). */
-export interface NotebookCell {
-  cell_type: 'code' | 'markdown';
-  id: string;
-  metadata: Record<string, unknown>;
-  source: string;
-  execution_count?: null;
-  outputs?: unknown[];
-}
-
-/** A code cell, never run (no outputs). */
-export function codeCell(id: string, source: string): NotebookCell {
-  return { cell_type: 'code', id, metadata: {}, execution_count: null, outputs: [], source };
-}
-
-/** A markdown cell (the TSDoc of the task after it). */
-export function markdownCell(id: string, source: string): NotebookCell {
-  return { cell_type: 'markdown', id, metadata: {}, source };
-}
-
-/** A tslab (TypeScript kernel) notebook of `cells`, as the object an .ipynb file holds. */
-export function tslabNotebook(cells: NotebookCell[]): {
-  nbformat: number;
-  nbformat_minor: number;
-  metadata: Record<string, unknown>;
-  cells: NotebookCell[];
-} {
-  return {
-    nbformat: 4,
-    nbformat_minor: 5,
-    metadata: {
-      kernelspec: { name: 'tslab', display_name: 'TypeScript', language: 'typescript' },
-    },
-    cells,
-  };
-}
-
-/** The .ipynb text of a tslab notebook of `cells` (Jupyter's one-space indent). */
-export function notebookJson(cells: NotebookCell[]): string {
-  return JSON.stringify(tslabNotebook(cells), null, 1);
-}
+// Test notebooks (cells with their own ids): one builder for every suite, test/compiler/notebook.ts.
+export {
+  codeCell,
+  markdownCell,
+  notebookText,
+  tslabNotebook,
+  type NotebookCell,
+} from '../compiler/notebook.js';

@@ -16,14 +16,14 @@ import {
   editKeepingMtimeAndSize,
   codeCell,
   markdownCell,
-  notebookJson,
+  notebookText,
   type NotebookCell,
 } from './harness.js';
 
 afterAll(removeProjects);
 
 const notebook = (...cells: NotebookCell[]) =>
-  notebookJson([markdownCell('intro', '# Sales from files'), ...cells]);
+  notebookText([markdownCell('intro', '# Sales from files'), ...cells]);
 
 const SETUP = codeCell(
   'setup',

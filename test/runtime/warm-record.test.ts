@@ -17,6 +17,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { notebookText } from '../compiler/notebook.js';
 import { root, runCli, runJson } from './helpers.js';
 
 const base = join(root, 'test', '.tmp', 'runtime', `warmrec-${process.pid}`);
@@ -32,29 +33,6 @@ const CELLS = [
   "//| task: doubled\nimport { twice } from 'fakepkg';\nconst ds = xs.map(twice);",
   "//| task: moded\nconst raw = process.env.WARM_MODE ?? 'a';\nconst modeLen = raw.length + xs.length;",
 ];
-
-function notebookJson(cells: string[]): string {
-  return JSON.stringify(
-    {
-      nbformat: 4,
-      nbformat_minor: 5,
-      metadata: {
-        kernelspec: { name: 'tslab', display_name: 'TypeScript', language: 'typescript' },
-        language_info: { name: 'typescript' },
-      },
-      cells: cells.map((text, i) => ({
-        cell_type: 'code',
-        id: `c${i + 1}`,
-        metadata: {},
-        execution_count: null,
-        outputs: [],
-        source: text.split(/(?<=\n)/),
-      })),
-    },
-    null,
-    1,
-  );
-}
 
 const nb = () => join(project, 'notebooks', 'demo.ipynb');
 const workspace = () => join(project, '.cellar', 'workspace');
@@ -122,7 +100,7 @@ beforeEach(async () => {
     'export const twice = (x) => x * 2;\n',
   );
   writeFileSync(join(project, 'notebooks', 'lib', 'helper.ts'), 'export const offset = 10;\n');
-  writeFileSync(nb(), notebookJson(CELLS));
+  writeFileSync(nb(), notebookText(CELLS));
   delete process.env.WARM_MODE;
   const cold = await run();
   expect(ran(cold.status)).toEqual(['doubled', 'moded', 'numbers', 'scaled', 'shifted']);
@@ -276,7 +254,7 @@ describe('the warm-run record answers only when nothing a key rests on moved', (
     expect(verbose.stdout).toMatch(/stages: graph/);
     writeFileSync(
       nb(),
-      notebookJson([
+      notebookText([
         ...CELLS,
         "//| task: broken\nif (xs.length > 0) throw new Error('no');\nconst bad = 1;",
       ]),
@@ -330,7 +308,7 @@ describe('a pipeline whose tasks read data at run time (as notebooks/penguins.ip
     mkdirSync(data('parts'), { recursive: true });
     writeFileSync(data('rows.csv'), 'a,1\nb,2\nc,3\n');
     writeFileSync(data('parts', 'p1.csv'), 'x\n');
-    writeFileSync(readsNb(), notebookJson(READS));
+    writeFileSync(readsNb(), notebookText(READS));
     // The first run discovers the reads; the next keys them (the discovering run's results filed
     // under those keys where provably the same) and is recorded; from then on the record answers.
     expect(ran((await runReads()).status)).toEqual(
@@ -481,7 +459,7 @@ describe('a task with a key hook (the warehouse) is never answered from a record
       const wh = join(project, 'notebooks', 'wh.ipynb');
       writeFileSync(
         wh,
-        notebookJson([
+        notebookText([
           "import { sql } from 'cellar';\nimport { appendFileSync } from 'node:fs';\nappendFileSync('loads.log', 'load\\n');",
           '//| task: counted\nconst rows = await sql`SELECT COUNT(*) AS n FROM shop.orders`;',
           '//| task: plain\nconst k = 1;',
