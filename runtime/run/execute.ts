@@ -285,6 +285,9 @@ export async function runAttempts(
     const keyedReads = entry.key.inputs.reads;
     if (ctx.reads && ctx.keyedAtMs !== undefined && keyedReads && Object.keys(keyedReads).length)
       job.keyed = { reads: keyedReads, sinceMs: ctx.keyedAtMs };
+    const hookInputs = entry.key.inputs.hooks;
+    if (hookInputs && Object.keys(hookInputs).length > 0)
+      job.hookInputs = hookInputs as Record<string, Record<string, unknown>>;
     // A result computed from an upstream result that was not committed is not committed either:
     // its key names the upstream key, whose stored result (if any) is not what it read.
     const fromUncached = node.upstream.find((u) => ctx.notCached.has(u));

@@ -23,6 +23,15 @@ export interface TaskRunContext extends TaskHookContext {
    * name: for naming materialised tables.
    */
   keysByTask: Record<string, string>;
+  /**
+   * Say that the result must not be stored under `key`, and why (`table main.t changed while
+   * load ran`): something the key names changed while the task ran. The outputs are still
+   * written for this run's downstream (perform.ts `PerformedTask.notCached`). Absent where no
+   * result is committed (dry runs).
+   */
+  notCached?(why: string): void;
+  /** What each hook's `keyInputs` put into this task's key, by hook name (absent: none). */
+  keyed?: Record<string, Record<string, unknown>>;
 }
 
 export interface TaskHooks {
@@ -45,6 +54,13 @@ export interface TaskHooks {
     ctx: TaskRunContext,
     run: () => Promise<Record<string, unknown>>,
   ): Promise<Record<string, unknown>>;
+  /**
+   * Wrap every task's run with `aroundRun`, also of tasks `applies` is false for (it is then
+   * called with the task as is): how the warehouse sees a task that runs SQL only through a
+   * helper its compiled module does not show (runtime/warehouse/tasks/reads.ts). Keys and the
+   * warm-run record still go by `applies`.
+   */
+  wrapsEveryRun?: boolean;
   /**
    * `cellar run --dry-run`: what running the task would cost, without running it (the warehouse
    * dry-runs the task's SQL: bytes to be processed). `bytes` is null when unknown; `note` says why.
@@ -70,7 +86,17 @@ const NO_HOOKS: TaskHooks[] = [];
  * hook applies to.
  */
 export function hooksFor(task: AnyTask): TaskHooks[] {
+  return select(task, false);
+}
+
+/** The hooks around a task's run: those that apply, and those that wrap every run. */
+export function runHooksFor(task: AnyTask): TaskHooks[] {
+  return select(task, true);
+}
+
+function select(task: AnyTask, running: boolean): TaskHooks[] {
   let hooks: TaskHooks[] | undefined;
-  for (const h of registered) if (h.applies(task)) (hooks ??= []).push(h);
+  for (const h of registered)
+    if ((running && h.wrapsEveryRun) || h.applies(task)) (hooks ??= []).push(h);
   return hooks ?? NO_HOOKS;
 }

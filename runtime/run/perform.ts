@@ -5,7 +5,7 @@
 // after this returns, never here.
 import { pickCodec, getCodec } from '../codecs/index.js';
 import { outputStats } from '../codecs/stats.js';
-import { hooksFor, type TaskRunContext } from './hooks.js';
+import { runHooksFor, type TaskRunContext } from './hooks.js';
 import { outputFileName, type Store } from '../store/store.js';
 import type { AnyTask, OutputSpec } from '../task.js';
 import type { KeyInputs, StoredOutput } from '../types.js';
@@ -59,6 +59,12 @@ export interface TaskJob {
    * Absent: the key holds no run-time reads.
    */
   keyed?: { reads: Record<string, string>; sinceMs: number };
+  /**
+   * What each hook's `keyInputs` put into the key (`KeyInputs.hooks`), handed to the hooks as
+   * `TaskRunContext.keyed`: the warehouse compares the table versions its key names with the ones
+   * after the run. Absent: no hook keyed the task.
+   */
+  hookInputs?: Record<string, Record<string, unknown>>;
 }
 
 /** What `performTask` wrote, and whether the result may be stored under the job's key. */
@@ -98,7 +104,7 @@ export async function invokeTask(
     }
     return result as Record<string, unknown>;
   };
-  const wrapped = hooksFor(task).reduceRight<() => Promise<Record<string, unknown>>>(
+  const wrapped = runHooksFor(task).reduceRight<() => Promise<Record<string, unknown>>>(
     (next, hook) => (hook.aroundRun ? () => hook.aroundRun!(task, ctx, next) : next),
     base,
   );
@@ -144,17 +150,21 @@ export async function performTask(
       throw new Error(`task '${task.name}': upstream task '${input.task}' is not in the pipeline`);
     inputs[input.name] = await readOutput(store, upstream, input.output, input.stored);
   }
+  let notCached: string | undefined;
   const ctx: TaskRunContext = {
     params: job.params,
     upstreamKeys: job.upstreamKeys,
     key: job.key,
     keysByTask: job.keysByTask ?? { ...job.upstreamKeys, [job.task]: job.key },
+    notCached: (why) => {
+      notCached ??= why;
+    },
+    ...(job.hookInputs ? { keyed: job.hookInputs } : {}),
   };
   const reads = job.reads;
   // Every variable the task read, by name in its code or as seen at run time (an alias
   // `const env = process.env; env.TOKEN`, a computed name): a value in clear in an output is refused.
   const envNames = new Set(job.envRead ?? []);
-  let notCached: string | undefined;
   const outputs = await invokeTask(
     task,
     inputs,
@@ -171,7 +181,7 @@ export async function performTask(
           // Checked as the task's code returns: what it read later cannot change its result.
           const changed =
             job.keyed && readChangedWhileRunning(reads, job.keyed.reads, seen, job.keyed.sinceMs);
-          if (changed) notCached = `${changed} changed while ${task.name} ran`;
+          if (changed) notCached ??= `${changed} changed while ${task.name} ran`;
         }
       : undefined,
   );

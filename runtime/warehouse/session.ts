@@ -28,6 +28,8 @@ export interface TaskScope {
   dryRun: { bytes: number; queries: number; unknown: boolean } | undefined;
   /** Every physical table the task's queries named, wherever the query text lives (tasks/reads.ts). */
   reads?: Set<string>;
+  /** Every table the task's statements wrote (INSERT/CREATE/…), canonical. */
+  writes?: Set<string>;
   /** Every file a DuckDB statement of the task read by path (absolute; URLs as written), after
    *  parameter binding, wherever the query text lives (tasks/files.ts). */
   files?: Set<string>;
@@ -169,6 +171,7 @@ export async function prepareQuery(
       quoteIdent(targets[Number(i)]!, w.dialect),
     );
   if (scope?.reads) for (const t of tables) scope.reads.add(w.canonicalTable(t));
+  if (scope?.writes && target) scope.writes.add(w.canonicalTable(target.join('.')));
   const placed = placeMarkers(text, w.dialect);
   // Files named by path in the text DuckDB runs, with the bound values in place of `$n`: a path
   // from a setup helper or an interpolated value is seen here, whatever the compiler could list.

@@ -109,6 +109,13 @@ export interface Warehouse {
   listTables(dataset: string): Promise<string[]>;
   tableSchema(table: string): Promise<ColumnSchema[] | null>;
   tableVersion(table: string): Promise<TableVersion | null>;
+  /**
+   * A hash (16 hex) of the definitions of every user-defined function and macro of the warehouse
+   * (DuckDB: `CREATE MACRO`, in any schema, temporary ones too), or null when there is none or the
+   * warehouse cannot list them (BigQuery routines are not listed yet). A query calling `addk(v)`
+   * computes what `addk`'s definition says: a redefinition must change its readers' keys.
+   */
+  userFunctionsVersion?(): Promise<string | null>;
   /** Appends rows to an existing table (tests, seeds, small uploads). */
   insertRows(table: string, rows: Row[]): Promise<void>;
   close(): Promise<void>;

@@ -457,22 +457,33 @@ export class DuckDBWarehouse implements Warehouse {
     await this.bump([table]);
   }
 
-  private async catalogEntry(
-    table: string,
-  ): Promise<{ estimated_size: string; sql: string; kind: 'table' | 'view' } | null> {
+  /**
+   * The catalog entry `table` names, resolved as DuckDB resolves a name in a query: identifiers
+   * are case-insensitive, quoted or not (`T`, `Main.T` and `"T"` all name `main.t`; a table
+   * created as `"Sales"` is `sales` too), and an unqualified name is in `main`. `schema` and
+   * `name` are the catalog's own spelling.
+   */
+  private async catalogEntry(table: string): Promise<{
+    estimated_size: string;
+    sql: string;
+    kind: 'table' | 'view';
+    schema: string;
+    name: string;
+  } | null> {
     const [schema, name] = this.tableParts(table);
     return this.withConnection(async (c) => {
+      type Entry = { estimated_size: string; sql: string; schema: string; name: string };
       const t = await c.runAndReadAll(
-        `SELECT estimated_size::VARCHAR AS estimated_size, sql FROM duckdb_tables() WHERE schema_name = $1 AND table_name = $2`,
+        `SELECT estimated_size::VARCHAR AS estimated_size, sql, schema_name AS schema, table_name AS name FROM duckdb_tables() WHERE lower(schema_name) = lower($1) AND lower(table_name) = lower($2) AND database_name = current_database()`,
         [schema!, name!],
       );
-      const rows = t.getRowObjectsJson() as { estimated_size: string; sql: string }[];
+      const rows = t.getRowObjectsJson() as Entry[];
       if (rows[0]) return { ...rows[0], kind: 'table' as const };
       const v = await c.runAndReadAll(
-        `SELECT '0' AS estimated_size, sql FROM duckdb_views() WHERE schema_name = $1 AND view_name = $2`,
+        `SELECT '0' AS estimated_size, sql, schema_name AS schema, view_name AS name FROM duckdb_views() WHERE lower(schema_name) = lower($1) AND lower(view_name) = lower($2) AND database_name = current_database()`,
         [schema!, name!],
       );
-      const vr = v.getRowObjectsJson() as { estimated_size: string; sql: string }[];
+      const vr = v.getRowObjectsJson() as Entry[];
       return vr[0] ? { ...vr[0], kind: 'view' as const } : null;
     });
   }
@@ -507,10 +518,12 @@ export class DuckDBWarehouse implements Warehouse {
   async tableVersion(table: string): Promise<TableVersion | null> {
     const entry = await this.catalogEntry(table);
     if (!entry) return null;
-    const canonical = this.canonicalTable(table);
+    // The catalog's spelling: `FROM T` and `FROM t` read one table, with one version.
+    const canonical = `${entry.schema}.${entry.name}`;
     const registered = await this.withConnection(async (c) => {
+      // Writes through cellar bump the name as their SQL spelled it: every spelling counts.
       const r = await c.runAndReadAll(
-        `SELECT version::VARCHAR AS v FROM _cellar.table_versions WHERE name = $1`,
+        `SELECT coalesce(sum(version), 0)::VARCHAR AS v FROM _cellar.table_versions WHERE lower(name) = lower($1)`,
         [canonical],
       );
       return (r.getRowObjectsJson()[0] as { v?: string } | undefined)?.v ?? '0';
@@ -524,6 +537,18 @@ export class DuckDBWarehouse implements Warehouse {
       version: `r${registered}:n${entry.estimated_size}:d${ddl}${content}`,
       source: content ? 'duckdb.fingerprint' : 'cellar.registry',
     };
+  }
+
+  async userFunctionsVersion(): Promise<string | null> {
+    const defs = await this.withConnection(async (c) => {
+      // Not per query: a macro may call another, and which ones a query reaches is DuckDB's
+      // binder's business. All of them is simple and honest; a database has few.
+      const r = await c.runAndReadAll(
+        `SELECT database_name || '.' || schema_name || '.' || function_name || ':' || function_type || '(' || coalesce(array_to_string(parameters, ','), '') || ')=' || coalesce(macro_definition, '') AS d FROM duckdb_functions() WHERE NOT internal ORDER BY d`,
+      );
+      return (r.getRowObjectsJson() as { d: string }[]).map((x) => String(x.d));
+    });
+    return defs.length > 0 ? sha256(defs.join('\n')).slice(0, 16) : null;
   }
 
   /**

@@ -34,7 +34,7 @@ import {
 import { isQuery, Query } from '../sql/template.js';
 import { describeSource } from '../../load/source.js';
 import { TableHandle } from './table-handle.js';
-import { recordedReads, recordReads } from './reads.js';
+import { noteRanSql, ranSql, recordedReads, recordReads, writersOfTable } from './reads.js';
 import { classifyPath, compiledFiles, fileKeyInputs, shownPath, taskWorkdir } from './files.js';
 import { WarehouseError, type Row, type Warehouse } from '../types.js';
 
@@ -81,34 +81,161 @@ function sourceTables(w: Warehouse, task: AnyTask): string[] {
 
 const checkedSources = new Map<string, string>();
 
+const taskId = (task: AnyTask) => `${task.name}\u0000${task.source?.notebook ?? ''}`;
+
+/** The table versions this process put into each task's key (by task and notebook), the baseline
+ *  "changed while it ran" compares with (`changedTables`). */
+const keyedVersions = new Map<string, Record<string, string>>();
+
+/** The version (or `missing`) of every table in the task's key: its compiled source tables and
+ *  the ones recorded on earlier runs (`recorded`), by canonical name as written. */
+async function keyedTableVersions(
+  w: Warehouse,
+  task: AnyTask,
+  recorded: string[],
+): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const t of [...new Set([...sourceTables(w, task), ...recorded])].sort()) {
+    const v = await w.tableVersion(t);
+    out[t] = v ? v.version : 'missing';
+  }
+  return out;
+}
+
+/**
+ * Tables of the task's key whose version now differs from `before` (the key's, or the one at the
+ * task's start when another thread keyed it), leaving out those the task wrote itself: a result
+ * computed from rows that changed while it ran must not be stored under a key naming the old
+ * rows (an outside UPDATE, or a sibling task of the run replacing the table). As runtime/run does
+ * for files ("changed while it ran").
+ */
+async function changedTables(
+  w: Warehouse,
+  task: AnyTask,
+  before: Record<string, string>,
+  wrote: ReadonlySet<string>,
+): Promise<string[]> {
+  const changed: string[] = [];
+  for (const [t, v] of Object.entries(before)) {
+    if (wrote.has(t)) continue;
+    const now = await w.tableVersion(t);
+    if ((now ? now.version : 'missing') !== v) changed.push(t);
+  }
+  return changed;
+}
+
+/**
+ * Which task of this process last wrote each table, and which read it: a task writing a table
+ * another task reads, with no dependency between them, makes the reader's result depend on the
+ * order the run happened to take. Warned once per pair (`warnUnorderedWrites`). Tasks in other
+ * worker threads or processes are not seen.
+ */
+const writersOf = new Map<string, string>();
+const readersOf = new Map<string, Set<string>>();
+const warnedPairs = new Set<string>();
+
+function warnUnordered(writer: string, reader: string, table: string): void {
+  const pair = `${writer}\u0000${reader}\u0000${table}`;
+  if (warnedPairs.has(pair)) return;
+  warnedPairs.add(pair);
+  process.stderr.write(
+    `cellar: warning: task '${writer}' writes table ${table}, which task '${reader}' reads, and neither depends on the other: ` +
+      `the reader's result depends on which ran first. Make the reader depend on the writer (use its output), or materialise the table (\`//| materialize: ${table}\`).\n`,
+  );
+}
+
+function warnUnorderedWrites(
+  task: AnyTask,
+  ctx: TaskRunContext,
+  reads: Iterable<string>,
+  writes: Iterable<string>,
+): void {
+  const related = (other: string) => other === task.name || other in ctx.keysByTask;
+  const warn = warnUnordered;
+  for (const t of writes) {
+    writersOf.set(t, task.name);
+    for (const r of readersOf.get(t) ?? []) if (!related(r)) warn(task.name, r, t);
+  }
+  for (const t of reads) {
+    if (!readersOf.has(t)) readersOf.set(t, new Set());
+    readersOf.get(t)!.add(task.name);
+    const writer = writersOf.get(t);
+    if (writer && !related(writer)) warn(writer, task.name, t);
+  }
+}
+
+/** After the task's code ran: say "not cached" for tables that changed under it, warn about
+ *  unordered writers, and record the tables the key did not hold. */
+async function afterRun(
+  w: Warehouse,
+  task: AnyTask,
+  ctx: TaskRunContext,
+  scope: TaskScope,
+  before: Record<string, string>,
+): Promise<void> {
+  const wrote = scope.writes ?? new Set<string>();
+  if (wrote.size > 0) recordReads(w, task, { tables: [], files: [], writes: [...wrote] });
+  const changed = await changedTables(w, task, before, wrote);
+  if (changed.length > 0) {
+    // Name the tasks that write the table (recorded when they ran, in any thread): a sibling
+    // task of this run with no dependency between the two is the usual cause.
+    const writers = [
+      ...new Set(
+        changed.flatMap((t) => [
+          ...writersOfTable(w, task, t),
+          ...(writersOf.get(t) && writersOf.get(t) !== task.name ? [writersOf.get(t)!] : []),
+        ]),
+      ),
+    ].sort();
+    const by = writers.length > 0 ? ` (written by task ${writers.map((x) => `'${x}'`).join(', ')})` : '';
+    ctx.notCached?.(
+      `table${changed.length > 1 ? 's' : ''} ${changed.join(', ')}${by} changed while ${task.name} ran`,
+    );
+    for (const t of changed)
+      for (const writer of writers)
+        if (!(writer in ctx.keysByTask)) warnUnordered(writer, task.name, t);
+  }
+  warnUnorderedWrites(
+    task,
+    ctx,
+    [...(scope.reads ?? [])].filter((t) => !wrote.has(t)),
+    wrote,
+  );
+}
+
 export const warehouseHooks: TaskHooks & {
   estimate(task: AnyTask, ctx: TaskRunContext): Promise<TaskEstimate>;
 } = {
   name: 'warehouse',
 
   applies(task) {
-    return task.warehouse !== undefined || task.checks.length > 0;
+    return task.warehouse !== undefined || task.checks.length > 0 || ranSql(task);
   },
 
+  // A task may run SQL only through a helper its module does not show (tasks/reads.ts).
+  wrapsEveryRun: true,
+
   async keyInputs(task: AnyTask, ctx: TaskHookContext) {
-    if (!task.warehouse) return { checks: task.checks };
+    if (!task.warehouse && !ranSql(task)) return { checks: task.checks };
     const w = await getWarehouse();
     const inputs: Record<string, unknown> = {
       // The warehouse itself, not just its kind: another DuckDB file or BigQuery project whose
       // tables were built the same way must not serve this one's results.
       warehouse: w.identity,
-      dialect: task.warehouse.dialect ?? null,
-      materialize: task.warehouse.materialize ?? null,
+      dialect: task.warehouse?.dialect ?? null,
+      materialize: task.warehouse?.materialize ?? null,
       checks: task.checks,
     };
     // Compiled reads, plus the tables earlier runs saw the task read through code the compiler
     // could not follow (a helper in setup or a local module; tasks/reads.ts).
     const recorded = recordedReads(w, task);
-    const sources = [...new Set([...sourceTables(w, task), ...recorded.tables])].sort();
-    for (const t of sources) {
-      const v = await w.tableVersion(t);
-      inputs[`table:${t}`] = v ? v.version : 'missing';
-    }
+    const versions = await keyedTableVersions(w, task, recorded.tables);
+    keyedVersions.set(taskId(task), versions);
+    for (const [t, v] of Object.entries(versions)) inputs[`table:${t}`] = v;
+    // User-defined functions and macros (all of them): only present when there is one, so a
+    // database without any keeps its keys.
+    const functions = w.userFunctionsVersion ? await w.userFunctionsVersion() : null;
+    if (functions) inputs.functions = functions;
     // Files the SQL reads by path (DuckDB only: BigQuery reads no local files), by content.
     if (w.kind === 'duckdb') {
       const files = [...compiledFiles(task, taskWorkdir(task, ctx.workdir)), ...recorded.files];
@@ -154,9 +281,28 @@ async function runWarehouseTask(
   run: () => Promise<Record<string, unknown>>,
 ): Promise<Record<string, unknown>> {
   if (!task.warehouse) {
-    // Checks on a plain task's rows: no warehouse needed (and none opened).
-    const outputs = await run();
-    await runChecks(task.checks, checkTargetOf(task, outputs), ctx.params, where(task));
+    // A task whose module shows no SQL: watched, without opening the warehouse, in case a helper
+    // runs a query (tasks/reads.ts); checks on its rows need no warehouse either.
+    const watch: TaskScope = {
+      task: task.name,
+      dialect: undefined,
+      tables: new Map(),
+      dryRun: undefined,
+      reads: new Set(),
+      files: new Set(),
+      writes: new Set(),
+    };
+    // A task keyed with the warehouse (it ran a query before): its tables at the start.
+    const keyed = ranSql(task) ? await baseline(await getWarehouse(), task, ctx) : null;
+    const outputs = await runInScope(watch, run);
+    if (watch.reads!.size > 0 || watch.files!.size > 0) {
+      const w = await getWarehouse();
+      noteRanSql(task);
+      await afterRun(w, task, ctx, watch, keyed ?? {});
+      noteUnseenReads(w, task, watch, upstreamTables(task, ctx));
+    }
+    if (task.checks.length > 0)
+      await runChecks(task.checks, checkTargetOf(task, outputs), ctx.params, where(task));
     return outputs;
   }
   const w = await getWarehouse();
@@ -167,10 +313,13 @@ async function runWarehouseTask(
     dryRun: undefined,
     reads: new Set(),
     files: new Set(),
+    writes: new Set(),
   };
+  const before = await baseline(w, task, ctx);
   return runInScope(scope, async () => {
     await checkSources(w, task, ctx);
     const outputs = await run();
+    await afterRun(w, task, ctx, scope, before);
     const target = task.warehouse?.materialize;
     const result: Record<string, unknown> = { ...outputs };
     let checked: { label: string; table?: TableRef; rows?: Row[] } | null = null;
@@ -219,6 +368,26 @@ async function runWarehouseTask(
     ]);
     return result;
   });
+}
+
+/** The table versions the task's key named: from the job (the key's own inputs), else as this
+ *  process keyed it, else the ones now (a runner that sends no key inputs). */
+async function baseline(
+  w: Warehouse,
+  task: AnyTask,
+  ctx: TaskRunContext,
+): Promise<Record<string, string>> {
+  const keyed = ctx.keyed?.warehouse;
+  if (keyed) {
+    const out: Record<string, string> = {};
+    for (const [k, v] of Object.entries(keyed))
+      if (k.startsWith('table:') && typeof v === 'string') out[k.slice(6)] = v;
+    return out;
+  }
+  return (
+    keyedVersions.get(taskId(task)) ??
+    (await keyedTableVersions(w, task, recordedReads(w, task).tables))
+  );
 }
 
 /**

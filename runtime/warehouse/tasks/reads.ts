@@ -10,7 +10,15 @@
 // Cost of honesty: the run after the one that discovered a table re-runs the task once (its key
 // gains the table). One file per task (named by a hash of the warehouse identity, task name and
 // notebook) and atomic renames: concurrent worker threads never lose each other's records.
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+//
+// A task whose compiled module shows no SQL at all (its cells call a function of a local module
+// that runs `sql`) has no `warehouse` entry, so the warehouse hooks would not key it: its key
+// would hold neither the tables' versions nor the warehouse's identity. Every task's run is
+// therefore watched (hooks.ts `wrapsEveryRun`), and one that ran a query leaves a marker named by
+// its task and notebook only (`sql-tasks/<id>`, not by warehouse: pointing the project at another
+// warehouse must change the key too); from then on the hooks apply to it like to a compiled SQL
+// task. The markers are listed once per process: a task without one costs a Set lookup.
+import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sha256 } from '../../key/hash.js';
 import type { AnyTask } from '../../task.js';
@@ -37,6 +45,9 @@ export interface RecordedReads {
   /** Files read by path (DuckDB): relative to the project root with `/`, absolute outside it,
    *  or a URL (tasks/files.ts). */
   files: string[];
+  /** Tables the task wrote (CREATE, INSERT, …), canonical: a reader whose table changed while it
+   *  ran is told which task writes it (hooks.ts). */
+  writes?: string[];
 }
 
 const strings = (v: unknown): string[] =>
@@ -48,8 +59,13 @@ export function recordedReads(w: Warehouse, task: AnyTask): RecordedReads {
     const record = JSON.parse(readFileSync(recordPath(w, task), 'utf8')) as {
       tables?: unknown;
       files?: unknown;
+      writes?: unknown;
     };
-    return { tables: strings(record.tables), files: strings(record.files) };
+    return {
+      tables: strings(record.tables),
+      files: strings(record.files),
+      writes: strings(record.writes),
+    };
   } catch {
     return { tables: [], files: [] }; // never recorded (or unreadable: the next run records again)
   }
@@ -60,7 +76,13 @@ export function recordReads(w: Warehouse, task: AnyTask, seen: RecordedReads): v
   const known = recordedReads(w, task);
   const tables = [...new Set([...known.tables, ...seen.tables])].sort();
   const files = [...new Set([...known.files, ...seen.files])].sort();
-  if (tables.length === known.tables.length && files.length === known.files.length) return;
+  const writes = [...new Set([...(known.writes ?? []), ...(seen.writes ?? [])])].sort();
+  if (
+    tables.length === known.tables.length &&
+    files.length === known.files.length &&
+    writes.length === (known.writes ?? []).length
+  )
+    return;
   const path = recordPath(w, task);
   mkdirSync(join(path, '..'), { recursive: true });
   const tmp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
@@ -72,7 +94,72 @@ export function recordReads(w: Warehouse, task: AnyTask, seen: RecordedReads): v
       warehouse: w.identity,
       tables,
       ...(files.length > 0 ? { files } : {}),
+      ...(writes.length > 0 ? { writes } : {}),
     }) + '\n',
   );
   renameSync(tmp, path);
+}
+
+/** Where the ran-SQL markers live (see the header). */
+function markerDir(): string {
+  return join(warehouseConfig().projectRoot, '.cellar', 'warehouse-reads', 'sql-tasks');
+}
+
+const markerId = (task: AnyTask) =>
+  sha256(`${task.name}\u0000${task.source?.notebook ?? ''}`).slice(0, 24);
+
+let markers: Set<string> | null = null;
+
+function loadMarkers(): Set<string> {
+  if (markers) return markers;
+  try {
+    markers = new Set(readdirSync(markerDir()));
+  } catch {
+    markers = new Set(); // none yet, or no readable config: no task has been seen running SQL
+  }
+  return markers;
+}
+
+/** Has this task been seen running a query (through code its compiled module does not show)? */
+export function ranSql(task: AnyTask): boolean {
+  const known = loadMarkers();
+  return known.size > 0 && known.has(markerId(task));
+}
+
+/** Mark the task as one that runs queries: its key holds the warehouse from the next run on. */
+export function noteRanSql(task: AnyTask): void {
+  const id = markerId(task);
+  if (loadMarkers().has(id)) return;
+  const dir = markerDir();
+  mkdirSync(dir, { recursive: true });
+  const tmp = join(dir, `.${id}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
+  writeFileSync(tmp, JSON.stringify({ task: task.name, notebook: task.source?.notebook ?? null }) + '\n');
+  renameSync(tmp, join(dir, id));
+  markers!.add(id);
+}
+
+/** Tasks (other than `task`, of any notebook) recorded as writing `table` on this warehouse. */
+export function writersOfTable(w: Warehouse, task: AnyTask, table: string): string[] {
+  const dir = join(warehouseConfig().projectRoot, '.cellar', 'warehouse-reads');
+  const found = new Set<string>();
+  let names: string[];
+  try {
+    names = readdirSync(dir).filter((n) => n.endsWith('.json'));
+  } catch {
+    return [];
+  }
+  for (const n of names) {
+    try {
+      const r = JSON.parse(readFileSync(join(dir, n), 'utf8')) as {
+        task?: unknown;
+        warehouse?: unknown;
+        writes?: unknown;
+      };
+      if (r.warehouse !== w.identity || typeof r.task !== 'string' || r.task === task.name) continue;
+      if (strings(r.writes).includes(table)) found.add(r.task);
+    } catch {
+      // a torn or foreign file: not a writer we can name
+    }
+  }
+  return [...found].sort();
 }

@@ -1,0 +1,227 @@
+// Warehouse reads a cached result must follow, however the task reaches the warehouse. The real
+// CLI runs real notebooks on a real DuckDB file; another program (DuckDB's own Node client, no
+// cellar involved) changes the file between runs; each test asserts the value `cellar show`
+// gives afterwards.
+// - SQL run only through a local module's helper (the task's module shows no `sql`): the tables
+//   it read and the warehouse's identity enter its key from the run that first saw the query.
+// - Table names resolve as DuckDB resolves them (case-insensitive, `main` when unqualified).
+// - A macro redefined by another program re-runs the tasks whose SQL may call it.
+// - A table replaced by a sibling task while the reader ran: the reader's result is not stored
+//   under a key naming the old table, and the run warns, naming both tasks.
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  codeCell,
+  project,
+  removeProjects,
+  runStatuses,
+  showOutput,
+  tslabNotebook,
+  type Project,
+} from './harness.js';
+
+afterAll(removeProjects);
+
+/** Another program writing the warehouse file. */
+const OUTSIDE = `import { DuckDBInstance } from '@duckdb/node-api';
+const db = await DuckDBInstance.create(process.argv[2]);
+const c = await db.connect();
+for (const s of process.argv[3].split(';').map((x) => x.trim()).filter(Boolean)) await c.run(s);
+c.closeSync();
+db.closeSync();
+`;
+
+function outside(p: Project, file: string, sqlText: string): void {
+  const r = p.run(process.execPath, ['outside.mjs', file, sqlText]);
+  expect(r.code, r.stderr).toBe(0);
+}
+
+function warehouseProject(file = 'warehouse.duckdb'): Project {
+  const p = project();
+  p.write('outside.mjs', OUTSIDE);
+  p.setEnv('CELLAR_DUCKDB_PATH', file);
+  p.setEnv('CELLAR_SEED', '0');
+  return p;
+}
+
+const HELPER = `import { sql } from 'cellar';
+export async function qualifiedSum(): Promise<number> {
+  const r = await sql<{ s: number }>\`SELECT SUM(v) AS s FROM main.t\`;
+  return Number(r[0]!.s);
+}
+export async function unqualifiedSum(): Promise<number> {
+  const r = await sql<{ s: number }>\`SELECT SUM(v) AS s FROM t\`;
+  return Number(r[0]!.s);
+}
+`;
+
+describe('SQL run only through a local module helper', () => {
+  it('keys the tables the helper read and the warehouse, so an outside UPDATE or another database file re-runs the task', () => {
+    const p = warehouseProject();
+    p.write('notebooks/sums.ts', HELPER);
+    p.write(
+      'notebooks/viahelper.ipynb',
+      JSON.stringify(
+        tslabNotebook([
+          codeCell('imports', "import { qualifiedSum, unqualifiedSum } from './sums';"),
+          codeCell('q', '//| task: qual\nconst qual = await qualifiedSum();'),
+          codeCell('u', '//| task: unqual\nconst unqual = await unqualifiedSum();'),
+        ]),
+        null,
+        1,
+      ),
+    );
+    outside(p, 'warehouse.duckdb', 'CREATE TABLE t AS SELECT * FROM (VALUES (1, 60), (2, 7)) x(id, v)');
+    const nb = 'notebooks/viahelper.ipynb';
+    expect(runStatuses(p, nb)).toEqual({ qual: 'ran', unqual: 'ran' });
+    // The run that saw the queries gave the key the warehouse and its tables: one re-run (the
+    // cost of discovering a read at run time, docs/design/warehouse.md), then cached.
+    expect(runStatuses(p, nb)).toEqual({ qual: 'ran', unqual: 'ran' });
+    expect(showOutput(p, nb, 'qual', 'qual')).toBe(67);
+    expect(runStatuses(p, nb)).toEqual({ qual: 'cached', unqual: 'cached' });
+    const dry = p.cellar('run', nb, '--dry-run');
+    expect(dry.stdout + dry.stderr).not.toContain('missing');
+
+    outside(p, 'warehouse.duckdb', 'UPDATE t SET v = 61 WHERE id = 1');
+    expect(runStatuses(p, nb)).toEqual({ qual: 'ran', unqual: 'ran' });
+    expect(showOutput(p, nb, 'qual', 'qual')).toBe(68);
+    expect(showOutput(p, nb, 'unqual', 'unqual')).toBe(68);
+
+    // Another file whose table was built the same way, with other values.
+    outside(p, 'other.duckdb', 'CREATE TABLE t AS SELECT * FROM (VALUES (1, 60), (2, 8)) x(id, v)');
+    p.setEnv('CELLAR_DUCKDB_PATH', 'other.duckdb');
+    expect(runStatuses(p, nb)).toEqual({ qual: 'ran', unqual: 'ran' });
+    expect(showOutput(p, nb, 'qual', 'qual')).toBe(68 - 1);
+  }, 1_800_000);
+});
+
+describe('table names in SQL', () => {
+  it('resolve as DuckDB resolves them: any case, unqualified in main, a table created as "Sales" read as sales', () => {
+    const p = warehouseProject();
+    p.write(
+      'notebooks/names.ipynb',
+      JSON.stringify(
+        tslabNotebook([
+          codeCell('setup', "import { sql } from 'cellar';"),
+          codeCell(
+            'upper',
+            '//| task: upper\n//| dialect: duckdb\nconst upper = Number((await sql<{ s: number }>`SELECT SUM(v) AS s FROM T`)[0]!.s);',
+          ),
+          codeCell(
+            'mixed',
+            '//| task: mixed\n//| dialect: duckdb\nconst mixed = Number((await sql<{ s: number }>`SELECT SUM(v) AS s FROM Main.T`)[0]!.s);',
+          ),
+          codeCell(
+            'sales',
+            '//| task: sales\n//| dialect: duckdb\nconst sales = Number((await sql<{ s: number }>`SELECT SUM(amount) AS s FROM sales`)[0]!.s);',
+          ),
+          // A variant: a view named in another case, over a table named in another case.
+          codeCell(
+            'view',
+            '//| task: viewed\n//| dialect: duckdb\nconst viewed = Number((await sql<{ s: number }>`SELECT SUM(v) AS s FROM MAIN.V_T`)[0]!.s);',
+          ),
+        ]),
+        null,
+        1,
+      ),
+    );
+    outside(
+      p,
+      'warehouse.duckdb',
+      `CREATE TABLE t AS SELECT * FROM (VALUES (1, 60), (2, 7)) x(id, v);
+       CREATE TABLE "Sales" AS SELECT * FROM (VALUES (1, 5)) x(id, amount);
+       CREATE VIEW v_t AS SELECT v FROM T`,
+    );
+    const nb = 'notebooks/names.ipynb';
+    const all = (s: string) => ({ upper: s, mixed: s, sales: s, viewed: s });
+    expect(runStatuses(p, nb)).toEqual(all('ran'));
+    expect(runStatuses(p, nb)).toEqual(all('cached'));
+    const dry = p.cellar('run', nb, '--dry-run', '--json');
+    expect(dry.stdout).not.toContain('missing');
+
+    outside(p, 'warehouse.duckdb', 'UPDATE t SET v = 61 WHERE id = 1; UPDATE sales SET amount = 6');
+    expect(runStatuses(p, nb)).toEqual(all('ran'));
+    expect(showOutput(p, nb, 'upper', 'upper')).toBe(68);
+    expect(showOutput(p, nb, 'mixed', 'mixed')).toBe(68);
+    expect(showOutput(p, nb, 'viewed', 'viewed')).toBe(68);
+    expect(showOutput(p, nb, 'sales', 'sales')).toBe(6);
+  }, 1_800_000);
+});
+
+describe('user-defined macros', () => {
+  it('a macro redefined by another program re-runs the task calling it', () => {
+    const p = warehouseProject();
+    p.write(
+      'notebooks/macro.ipynb',
+      JSON.stringify(
+        tslabNotebook([
+          codeCell('setup', "import { sql } from 'cellar';"),
+          codeCell(
+            'm',
+            '//| task: macro\n//| dialect: duckdb\nconst mvals = (await sql<{ r: number }>`SELECT addk(v) AS r FROM t ORDER BY id`).map((r) => Number(r.r));',
+          ),
+        ]),
+        null,
+        1,
+      ),
+    );
+    outside(
+      p,
+      'warehouse.duckdb',
+      'CREATE TABLE t AS SELECT * FROM (VALUES (1, 60), (2, 7)) x(id, v); CREATE MACRO addk(x) AS x + 1',
+    );
+    const nb = 'notebooks/macro.ipynb';
+    expect(runStatuses(p, nb)).toEqual({ macro: 'ran' });
+    expect(showOutput(p, nb, 'macro', 'mvals')).toEqual([61, 8]);
+    expect(runStatuses(p, nb)).toEqual({ macro: 'cached' });
+    outside(p, 'warehouse.duckdb', 'CREATE OR REPLACE MACRO addk(x) AS x + 2');
+    expect(runStatuses(p, nb)).toEqual({ macro: 'ran' });
+    expect(showOutput(p, nb, 'macro', 'mvals')).toEqual([62, 9]);
+  }, 1_800_000);
+});
+
+describe('a table changed while a task read it', () => {
+  it('a sibling task replacing the table: the reader is not cached under the old version, and the run names both tasks', () => {
+    const p = warehouseProject();
+    p.write(
+      'notebooks/scratch.ipynb',
+      JSON.stringify(
+        tslabNotebook([
+          codeCell('setup', "import { sql } from 'cellar';"),
+          codeCell('params', '//| params\nconst k = 1;'),
+          codeCell(
+            'w',
+            '//| task: writer\n//| dialect: duckdb\nawait sql`CREATE OR REPLACE TABLE scratch AS SELECT ${k}::INT AS k`;\nconst wrote = k;',
+          ),
+          codeCell(
+            'r',
+            '//| task: reader\n//| dialect: duckdb\nconst got = Number((await sql<{ k: number }>`SELECT k FROM scratch`)[0]!.k);',
+          ),
+        ]),
+        null,
+        1,
+      ),
+    );
+    outside(p, 'warehouse.duckdb', 'CREATE TABLE scratch AS SELECT 0::INT AS k');
+    const nb = 'notebooks/scratch.ipynb';
+    // One task at a time, in notebook order: the writer replaces the table after the reader's key
+    // was computed and before the reader reads it (with more workers, as the run happens to go).
+    const first = p.cellar('run', nb, '--json', '--workers', '1');
+    expect(first.code, first.stderr).toBe(0);
+    const reader = (JSON.parse(first.stdout) as { tasks: { name: string; notCached?: string }[] })
+      .tasks.find((t) => t.name === 'reader')!;
+    expect(reader.notCached).toMatch(
+      /table main\.scratch \(written by task 'writer'\) changed while reader ran/,
+    );
+    expect(first.stderr).toMatch(/task 'writer' writes table main\.scratch, which task 'reader' reads/);
+    // Not committed under the key naming the old table: nothing to show, and the next run
+    // computes it again under the key naming the table it reads.
+    expect(p.cellar('show', nb, 'reader', 'got', '--json').stderr).toContain('E_NOT_CACHED');
+    const second = p.cellar('run', nb, '--json', '--workers', '1');
+    expect(second.code, second.stderr).toBe(0);
+    const again = (JSON.parse(second.stdout) as { tasks: { name: string; status: string; notCached?: string }[] })
+      .tasks.find((t) => t.name === 'reader')!;
+    expect(again.status).toBe('ran');
+    expect(again.notCached).toBeUndefined();
+    expect(showOutput(p, nb, 'reader', 'got')).toBe(1);
+  }, 1_800_000);
+});
