@@ -70,7 +70,11 @@ describe('SQL run only through a local module helper', () => {
         1,
       ),
     );
-    outside(p, 'warehouse.duckdb', 'CREATE TABLE t AS SELECT * FROM (VALUES (1, 60), (2, 7)) x(id, v)');
+    outside(
+      p,
+      'warehouse.duckdb',
+      'CREATE TABLE t AS SELECT * FROM (VALUES (1, 60), (2, 7)) x(id, v)',
+    );
     const nb = 'notebooks/viahelper.ipynb';
     expect(runStatuses(p, nb)).toEqual({ qual: 'ran', unqual: 'ran' });
     // The run that saw the queries gave the key the warehouse and its tables: one re-run (the
@@ -207,19 +211,23 @@ describe('a table changed while a task read it', () => {
     // was computed and before the reader reads it (with more workers, as the run happens to go).
     const first = p.cellar('run', nb, '--json', '--workers', '1');
     expect(first.code, first.stderr).toBe(0);
-    const reader = (JSON.parse(first.stdout) as { tasks: { name: string; notCached?: string }[] })
-      .tasks.find((t) => t.name === 'reader')!;
+    const reader = (
+      JSON.parse(first.stdout) as { tasks: { name: string; notCached?: string }[] }
+    ).tasks.find((t) => t.name === 'reader')!;
     expect(reader.notCached).toMatch(
       /table main\.scratch \(written by task 'writer'\) changed while reader ran/,
     );
-    expect(first.stderr).toMatch(/task 'writer' writes table main\.scratch, which task 'reader' reads/);
+    expect(first.stderr).toMatch(
+      /task 'writer' writes table main\.scratch, which task 'reader' reads/,
+    );
     // Not committed under the key naming the old table: nothing to show, and the next run
     // computes it again under the key naming the table it reads.
     expect(p.cellar('show', nb, 'reader', 'got', '--json').stderr).toContain('E_NOT_CACHED');
     const second = p.cellar('run', nb, '--json', '--workers', '1');
     expect(second.code, second.stderr).toBe(0);
-    const again = (JSON.parse(second.stdout) as { tasks: { name: string; status: string; notCached?: string }[] })
-      .tasks.find((t) => t.name === 'reader')!;
+    const again = (
+      JSON.parse(second.stdout) as { tasks: { name: string; status: string; notCached?: string }[] }
+    ).tasks.find((t) => t.name === 'reader')!;
     expect(again.status).toBe('ran');
     expect(again.notCached).toBeUndefined();
     expect(showOutput(p, nb, 'reader', 'got')).toBe(1);

@@ -187,7 +187,8 @@ async function afterRun(
         ]),
       ),
     ].sort();
-    const by = writers.length > 0 ? ` (written by task ${writers.map((x) => `'${x}'`).join(', ')})` : '';
+    const by =
+      writers.length > 0 ? ` (written by task ${writers.map((x) => `'${x}'`).join(', ')})` : '';
     ctx.notCached?.(
       `table${changed.length > 1 ? 's' : ''} ${changed.join(', ')}${by} changed while ${task.name} ran`,
     );

@@ -133,7 +133,10 @@ export function noteRanSql(task: AnyTask): void {
   const dir = markerDir();
   mkdirSync(dir, { recursive: true });
   const tmp = join(dir, `.${id}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
-  writeFileSync(tmp, JSON.stringify({ task: task.name, notebook: task.source?.notebook ?? null }) + '\n');
+  writeFileSync(
+    tmp,
+    JSON.stringify({ task: task.name, notebook: task.source?.notebook ?? null }) + '\n',
+  );
   renameSync(tmp, join(dir, id));
   markers!.add(id);
 }
@@ -155,7 +158,8 @@ export function writersOfTable(w: Warehouse, task: AnyTask, table: string): stri
         warehouse?: unknown;
         writes?: unknown;
       };
-      if (r.warehouse !== w.identity || typeof r.task !== 'string' || r.task === task.name) continue;
+      if (r.warehouse !== w.identity || typeof r.task !== 'string' || r.task === task.name)
+        continue;
       if (strings(r.writes).includes(table)) found.add(r.task);
     } catch {
       // a torn or foreign file: not a writer we can name
