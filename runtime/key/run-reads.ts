@@ -218,9 +218,10 @@ export type ReadsContext = RunReadsAt;
  * under the project's `.cellar/`, the workspace and Node's own install are left out (Cellar's
  * state and the runtime, not data); a file under `node_modules/` is recorded as its package (the
  * installed version enters the key, as for packages the bundle imports: that holds for a package
- * the task's code never imports, too).
+ * the task's code never imports, too). Returns false when the task was seen reading nothing at
+ * all (no record opened or written: the executor then needs no look at the record), else true.
  */
-export function recordRunReads(ctx: ReadsContext, task: string, seen: ObservedReads): void {
+export function recordRunReads(ctx: ReadsContext, task: string, seen: ObservedReads): boolean {
   const fresh: RecordedRunReads = {
     files: [],
     dirs: [],
@@ -242,7 +243,7 @@ export function recordRunReads(ctx: ReadsContext, task: string, seen: ObservedRe
   fresh.env.push(...seen.env);
   // The common case, a task that read nothing by path: no file opened at all.
   if (seen.files.size + seen.dirs.size + seen.probes.size + seen.stats.size + seen.env.size === 0)
-    return;
+    return false;
   const known = parseRecord(recordFile(ctx, task));
   const merged: RecordedRunReads = {
     files: union(known.files, fresh.files),
@@ -252,7 +253,7 @@ export function recordRunReads(ctx: ReadsContext, task: string, seen: ObservedRe
     packages: union(known.packages, fresh.packages),
     env: union(known.env, fresh.env),
   };
-  if (size(merged) === size(known)) return;
+  if (size(merged) === size(known)) return true;
   const observed: Record<string, string> = {};
   for (const [abs, hash] of seen.seen) {
     const suffix = abs.endsWith('/') ? '/' : abs.endsWith(STAT) ? STAT : '';
@@ -266,6 +267,7 @@ export function recordRunReads(ctx: ReadsContext, task: string, seen: ObservedRe
   const tmp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
   writeFileSync(tmp, JSON.stringify({ task, pipeline: ctx.pipeline, ...merged }) + '\n');
   renameSync(tmp, path);
+  return true;
 }
 
 const union = (a: string[], b: string[]) => [...new Set([...a, ...b])].sort();
