@@ -75,7 +75,8 @@ async function showOutputs({ values, positionals }: CommandInput<typeof OPTIONS>
  * Infinity and -Infinity as the strings "NaN", "Infinity", "-Infinity"; a BigInt as a string of
  * its digits; a Date as its ISO string; a Map with string keys as an object, any other Map as
  * [key, value] pairs; a Set or a typed array as an array; undefined (an array hole, an absent
- * value) as null.
+ * value) as null; a class instance as its toJSON() gives it, else as its own enumerable fields,
+ * each encoded by these same rules.
  */
 export function toJsonText(value: unknown): string {
   const text = JSON.stringify(toJsonSafe(value)) ?? 'null';
@@ -101,9 +102,12 @@ function toJsonSafe(value: unknown): unknown {
   if (ArrayBuffer.isView(value) && !(value instanceof DataView))
     return Array.from(value as unknown as ArrayLike<number | bigint>, toJsonSafe);
   if (value && typeof value === 'object') {
-    const proto = Object.getPrototypeOf(value);
-    if (proto === Object.prototype || proto === null)
-      return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, toJsonSafe(v)]));
+    // A class instance prints as its own toJSON gives it, else as its own fields: each field
+    // through this same encoding, so a Map or a NaN inside an instance is not lost as {} or null.
+    const toJSON = (value as { toJSON?: unknown }).toJSON;
+    const own = typeof toJSON === 'function' ? toJSON.call(value) : value;
+    if (own !== value) return toJsonSafe(own);
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, toJsonSafe(v)]));
   }
   return value;
 }

@@ -15,9 +15,13 @@ beforeAll(async () => {
   writeFileSync(
     pipeline,
     `import { defineTask, definePipeline } from 'cellar';
+export class Centroids {
+  constructor(public centers: Map<string, number>, public spread: number) {}
+  nearest(x: number) { return [...this.centers].sort((a, b) => Math.abs(a[1] - x) - Math.abs(b[1] - x))[0]![0]; }
+}
 export const valuesTask = defineTask({
   name: 'values',
-  outputs: { numbers: {}, map: {}, set: {}, date: {}, big: {}, typed: {}, holes: {}, keyed: {}, rows: {} },
+  outputs: { numbers: {}, map: {}, set: {}, date: {}, big: {}, typed: {}, holes: {}, keyed: {}, rows: {}, model: {} },
   run: () => ({
     numbers: { nan: NaN, inf: Infinity, ninf: -Infinity, negZero: -0, one: 1 },
     map: new Map([['a', 1], ['b', NaN]]),
@@ -28,6 +32,7 @@ export const valuesTask = defineTask({
     holes: [1, undefined, 3],
     keyed: new Map([[1, 'one']]),
     rows: [{ x: NaN, y: -0 }, { x: Infinity, y: 2 }],
+    model: new Centroids(new Map([['low', 1], ['high', 9]]), NaN),
   }),
 });
 export default definePipeline({ name: 'values', tasks: [valuesTask] });
@@ -85,6 +90,13 @@ describe('cellar show --json stays valid JSON, with the documented encoding', ()
     expect(JSON.parse(await show('holes', true))).toEqual([1, null, 3]);
   });
 
+  it('variant: a class instance prints its fields by the same rules (a Map field is not {})', async () => {
+    expect(JSON.parse(await show('model', true))).toEqual({
+      centers: { low: 1, high: 9 },
+      spread: 'NaN',
+    });
+  });
+
   it('variant: every output at once (no output named) is one valid JSON object', async () => {
     const r = await runCli(['show', pipeline, 'values', ...ws, '--json']);
     const all = JSON.parse(r.stdout);
@@ -94,6 +106,7 @@ describe('cellar show --json stays valid JSON, with the documented encoding', ()
       'holes',
       'keyed',
       'map',
+      'model',
       'numbers',
       'rows',
       'set',
