@@ -37,6 +37,7 @@ import { checkStamp, readWithStamp, sameStamp, type FileStamp } from './filestam
 import { findPackageRoot, installedPackageVersion } from '../project.js';
 import { tempStamp } from '../store/owner.js';
 import { modulePath } from './module-path.js';
+import { REPORT_UNBUNDLED_IMPORTS, unbundledImports } from './dynamic-imports.js';
 
 export interface CodeFingerprint {
   /** Path relative to the task's module → normalised-syntax hash (16 hex). */
@@ -139,6 +140,9 @@ export class CodeHasher {
         this.done.set(url, fp);
         return fp;
       });
+      // A refused batch (E_DYNAMIC_IMPORT) rejects `await batch` below for the caller; these
+      // copies reject again for whoever awaits them, never unhandled.
+      result.catch(() => undefined);
       this.fingerprints.set(path, result);
     }
     await batch;
@@ -419,10 +423,19 @@ async function bundleEntries(
       legalComments: 'none',
       charset: 'utf8',
       logLevel: 'silent',
+      logOverride: REPORT_UNBUNDLED_IMPORTS,
       plugins: [reader],
     })
-    .catch(() => undefined);
+    .catch((error: { warnings?: import('esbuild').Message[] }) => {
+      // A failed build (another module's error) still reports the imports it could not bundle.
+      const refused = unbundledImports(error?.warnings ?? [], root);
+      if (refused) throw refused;
+      return undefined;
+    });
   if (!result) return undefined;
+  // `import(name)`: what it loads would be in no key (dynamic-imports.ts).
+  const refused = unbundledImports(result.warnings, root);
+  if (refused) throw refused;
   const texts = new Map<string, string>(result.outputFiles.map((f) => [f.path, f.text]));
   const memos = new Map<string, EntryMemo>();
   // Typed here: under a JavaScript notebook's non-strict settings esbuild's result type widens.
