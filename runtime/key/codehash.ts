@@ -31,12 +31,12 @@ import {
   rmSync,
 } from 'node:fs';
 import { dirname, join, relative, resolve, extname, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { isBuiltin } from 'node:module';
 import { HOST_LOCALE, HOST_TIME_ZONE, sha256 } from './hash.js';
 import { checkStamp, readWithStamp, sameStamp, type FileStamp } from './filestamp.js';
 import { findPackageRoot, installedPackageVersion } from '../project.js';
 import { tempStamp } from '../store/owner.js';
+import { modulePath } from './module-path.js';
 import {
   REPORT_UNBUNDLED_IMPORTS,
   bundledGlobs,
@@ -100,18 +100,7 @@ const recordedEnv = new Map<string, readonly string[]>();
 /** The scheme of module URLs inside a built bundle (`cellar-build:generated/x/task.ts`). */
 export const BUILT_MODULE_SCHEME = 'cellar-build:';
 
-/** Strip tsx's `?tsx-namespace=…` (and any other query) and turn a module URL into a path. */
-const paths = new Map<string, string>();
-
-export function modulePath(moduleUrl: string): string {
-  let path = paths.get(moduleUrl);
-  if (path === undefined) {
-    const clean = moduleUrl.replace(/[?#].*$/, '');
-    path = clean.startsWith('file:') ? fileURLToPath(clean) : clean;
-    paths.set(moduleUrl, path);
-  }
-  return path;
-}
+export { modulePath };
 
 export class CodeHasher {
   private memo: Record<string, FileMemo> = {};
