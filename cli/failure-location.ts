@@ -14,7 +14,8 @@
 // directive's line in the task's cells).
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { locateInNotebook } from './locate.js';
+import ts from 'typescript';
+import { lineInCell, locateInNotebook } from './locate.js';
 import { modulePath } from '../runtime/key/codehash.js';
 import { notebookPath, readCellPositions } from '../runtime/load/source.js';
 import type { AnyTask } from '../runtime/task.js';
@@ -46,17 +47,22 @@ function frameLocation(task: AnyTask, frames: string[], extraLines: number): str
   for (const frame of frames) {
     const m = FRAME.exec(frame);
     if (!m || dirname(m[1]!) !== folder) continue;
-    const at = moduleLineLocation(task, m[1]!, Number(m[2]), extraLines);
+    const at = moduleLineLocation(task, m[1]!, Number(m[2]), Number(m[3]), extraLines);
     if (at) return at;
   }
   return undefined;
 }
 
-/** Line `line` (1-based) of the generated module `file`, as a position in the notebook. */
+/**
+ * Line `line`, column `column` (both 1-based) of the generated module `file`, as a position in
+ * the notebook: the line of the cell as written that holds the same code (cli/locate.ts
+ * `lineInCell`; Prettier reflowed it), else counted from the cell's marker.
+ */
 function moduleLineLocation(
   task: AnyTask,
   file: string,
   line: number,
+  column: number,
   extraLines = 0,
   text?: string,
 ): string | undefined {
@@ -68,8 +74,11 @@ function moduleLineLocation(
   const at = locateInNotebook(text, line);
   if (!at) return undefined;
   const now = at.cellId ? readCellPositions(notebookPath(task)!)?.get(at.cellId) : undefined;
-  if (now)
-    return `${task.source!.notebook}, cell ${now.cell} (id ${at.cellId}), line ${now.directiveLines + at.codeLine + extraLines}`;
+  if (now) {
+    const cellLine =
+      lineInCell(ts, text, line, column, now.text) ?? now.directiveLines + at.codeLine;
+    return `${task.source!.notebook}, cell ${now.cell} (id ${at.cellId}), line ${cellLine + extraLines}`;
+  }
   // No id, or the cell is gone since the compile: the numbers as compiled.
   const cell =
     at.cell !== undefined
@@ -108,15 +117,16 @@ export async function thrownValueLocation(
         : sites.length === 1 && literal.length === 0 && sites[0]!.literal === undefined
           ? sites[0]
           : undefined;
-    if (pick) return moduleLineLocation(task, file, pick.line, 0, text);
+    if (pick) return moduleLineLocation(task, file, pick.line, pick.column, 0, text);
     if (sites.length > 0) return undefined; // ambiguous in the task's own module: say nothing
   }
   return undefined;
 }
 
 interface ThrowSite {
-  /** 1-based line of the statement in the generated module. */
+  /** 1-based line and column of the statement in the generated module. */
   line: number;
+  column: number;
   /** The thrown or rejected value, when it is a string literal. */
   literal?: string;
 }
@@ -132,8 +142,12 @@ function throwSites(ts: typeof import('typescript'), text: string): ThrowSite[] 
     value: import('typescript').Expression | undefined,
   ) => {
     if (!value || isErrorValue(value)) return;
-    const line = sf.getLineAndCharacterOfPosition(node.getStart(sf)).line + 1;
-    sites.push({ line, ...(ts.isStringLiteralLike(value) ? { literal: value.text } : {}) });
+    const at = sf.getLineAndCharacterOfPosition(node.getStart(sf));
+    sites.push({
+      line: at.line + 1,
+      column: at.character + 1,
+      ...(ts.isStringLiteralLike(value) ? { literal: value.text } : {}),
+    });
   };
   // An explicit stack: generated modules may hold deeply nested code (no recursion depth limit).
   const stack: import('typescript').Node[] = [sf];
@@ -177,5 +191,5 @@ function checkLocation(task: AnyTask, check: string): string | undefined {
   return undefined;
 }
 
-/** `    at f (/abs/path/x.ts:12:5)` or `    at /abs/path/x.ts:12:5` → path and line. */
-const FRAME = /^\s*at (?:.*\()?(\/[^()]+?\.[cm]?[tj]s):(\d+):\d+\)?$/;
+/** `    at f (/abs/path/x.ts:12:5)` or `    at /abs/path/x.ts:12:5` → path, line and column. */
+const FRAME = /^\s*at (?:.*\()?(\/[^()]+?\.[cm]?[tj]s):(\d+):(\d+)\)?$/;
