@@ -36,10 +36,16 @@ function serialise(value: unknown): string {
   if (value === null || typeof value !== 'object') {
     if (typeof value === 'bigint') return JSON.stringify(value.toString());
     if (typeof value === 'number' && !Number.isFinite(value)) return JSON.stringify(String(value));
+    // -0 is not 0 to a task (1 / n, Object.is, a sign in its output): JSON.stringify prints both 0.
+    if (Object.is(value, -0)) return '-0';
     return JSON.stringify(value) ?? 'null';
   }
   // Values JSON.stringify would not tell apart from `{}`: a Date param must not collide with another.
   if (value instanceof Date) return JSON.stringify(value.toISOString());
+  // A Map or Set (a params cell may declare one) by its entries, tagged so neither equals a plain
+  // object or array of the same members.
+  if (value instanceof Map) return `{"$map":${serialise([...value])}}`;
+  if (value instanceof Set) return `{"$set":${serialise([...value])}}`;
   if (ArrayBuffer.isView(value))
     return serialise(
       Array.from(value as unknown as ArrayLike<number>, (v) =>

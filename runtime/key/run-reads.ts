@@ -197,9 +197,10 @@ export type ReadsContext = RunReadsAt;
  * under the project's `.cellar/`, the workspace and Node's own install are left out (Cellar's
  * state and the runtime, not data); a file under `node_modules/` is recorded as its package (the
  * installed version enters the key, as for packages the bundle imports: that holds for a package
- * the task's code never imports, too).
+ * the task's code never imports, too). Returns false when the task was seen reading nothing at
+ * all (no record opened or written: the executor then needs no look at the record), else true.
  */
-export function recordRunReads(ctx: ReadsContext, task: string, seen: ObservedReads): void {
+export function recordRunReads(ctx: ReadsContext, task: string, seen: ObservedReads): boolean {
   const fresh: RecordedRunReads = { files: [], dirs: [], probes: [], packages: [], env: [] };
   const classify = (abs: string, into: 'files' | 'dirs' | 'probes') => {
     if (seen.written.has(abs) || excluded(ctx, abs)) return;
@@ -212,7 +213,7 @@ export function recordRunReads(ctx: ReadsContext, task: string, seen: ObservedRe
   for (const p of seen.probes) classify(p, 'probes');
   fresh.env.push(...seen.env);
   // The common case, a task that read nothing by path: no file opened at all.
-  if (seen.files.size + seen.dirs.size + seen.probes.size + seen.env.size === 0) return;
+  if (seen.files.size + seen.dirs.size + seen.probes.size + seen.env.size === 0) return false;
   const known = parseRecord(recordFile(ctx, task));
   const merged: RecordedRunReads = {
     files: union(known.files, fresh.files),
@@ -221,7 +222,7 @@ export function recordRunReads(ctx: ReadsContext, task: string, seen: ObservedRe
     packages: union(known.packages, fresh.packages),
     env: union(known.env, fresh.env),
   };
-  if (size(merged) === size(known)) return;
+  if (size(merged) === size(known)) return true;
   const observed: Record<string, string> = {};
   for (const [abs, hash] of seen.seen) {
     const dir = abs.endsWith('/');
@@ -235,6 +236,7 @@ export function recordRunReads(ctx: ReadsContext, task: string, seen: ObservedRe
   const tmp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
   writeFileSync(tmp, JSON.stringify({ task, pipeline: ctx.pipeline, ...merged }) + '\n');
   renameSync(tmp, path);
+  return true;
 }
 
 const union = (a: string[], b: string[]) => [...new Set([...a, ...b])].sort();

@@ -58,11 +58,23 @@ export class ReadAdopter {
   /**
    * `node` finished under `key` (ran, or served from cache) with `manifest` stored: if its record
    * grew or an upstream result moved, file the result under the next key where provably the same.
+   * `readNothing`: the run just finished saw the task read nothing (its runner says so), so it
+   * wrote no record to look for.
    */
-  async finished(node: GraphNode, key: CacheKey, manifest?: Manifest): Promise<void> {
+  async finished(
+    node: GraphNode,
+    key: CacheKey,
+    manifest?: Manifest,
+    readNothing = false,
+  ): Promise<void> {
     const upMoved = node.upstream.some((u) => this.moved.has(u));
-    // Most tasks read nothing by path: one stat, no record to open.
-    if (!upMoved && !this.before.has(node.name) && !hasRunReads(this.ctx, node.name)) return;
+    // Most tasks read nothing by path: no record to open, and no stat when the runner said so.
+    if (
+      !upMoved &&
+      !this.before.has(node.name) &&
+      (readNothing || !hasRunReads(this.ctx, node.name))
+    )
+      return;
     const rec = recordedRunReads(this.ctx, node.name);
     if (!upMoved && shape(rec) === shape(this.before.get(node.name))) return;
     const upstream: Record<string, string> = {};

@@ -40,6 +40,8 @@ export interface JobResult {
   reused?: boolean;
   /** The result must not be stored under the job's key, and why (perform.ts `PerformedTask`). */
   notCached?: string;
+  /** The task read nothing at run time, so it left no run-read record (perform.ts `PerformedTask`). */
+  readNothing?: boolean;
 }
 
 export interface TaskRunner {
@@ -328,7 +330,9 @@ export async function runAttempts(
         // (A committing runner's worker wrote the manifest and the record; both are in the
         // store and the project the coordinator reads.)
         if (ctx.adopter)
-          await ctx.adopter.finished(node, entry.key, manifest).catch(() => undefined);
+          await ctx.adopter
+            .finished(node, entry.key, manifest, done.readNothing === true)
+            .catch(() => undefined);
         if (read) ctx.manifests.set(node.name, manifest);
         emit({ kind: 'task-done', at: Date.now(), task: node.name, key, durationMs });
         return { name: node.name, status: 'ran', key, durationMs };
@@ -398,29 +402,24 @@ export interface ScheduleInput {
  * task decrements its downstream, a failed one marks them not run (`upstream-failed`, naming the
  * failed task). Up to `workers` tasks run at once, started in graph order (declaration order
  * where the graph allows), not finish order. After a failure without `keepGoing`, running tasks
- * finish and nothing new starts (`fail-fast`). Linear in the graph size.
+ * finish and nothing new starts (`fail-fast`). Each task enters and leaves the ready queue once,
+ * O(log n) each.
  */
 export async function schedule(s: ScheduleInput): Promise<void> {
   const { graph, pending } = s;
   const running = new Set<string>();
   let stopping = false;
   const waiting = new Map<string, number>();
-  const ready: string[] = [];
-  const enqueue = (name: string) => {
-    const index = graph.byName.get(name)!.index;
-    let lo = 0;
-    let hi = ready.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (graph.byName.get(ready[mid]!)!.index < index) lo = mid + 1;
-      else hi = mid;
-    }
-    ready.splice(lo, 0, name);
-  };
+  // Ready tasks, lowest graph index first. A binary heap, not a sorted array: `shift` and
+  // `splice` on an array of 100k names move the whole array each time (V8 cannot trim a large
+  // array in place), which made a 100k-task fan-out quadratic (~7 s of CPU in the queue alone).
+  const ready = new ReadyQueue();
+  const enqueue = (name: string) => ready.push(graph.byName.get(name)!);
   for (const name of pending) {
-    const count = graph.byName.get(name)!.upstream.filter((u) => !s.settled(u)).length;
+    const node = graph.byName.get(name)!;
+    const count = node.upstream.filter((u) => !s.settled(u)).length;
     waiting.set(name, count);
-    if (count === 0) ready.push(name);
+    if (count === 0) ready.push(node);
   }
   const skip = (name: string, because: NotRunReason) => {
     if (!pending.has(name)) return;
@@ -451,20 +450,63 @@ export async function schedule(s: ScheduleInput): Promise<void> {
     };
     const pump = () => {
       if (stopping) for (const name of [...pending]) skip(name, FAIL_FAST);
-      while (!stopping && running.size < s.workers && ready.length > 0) {
-        const name = ready.shift()!;
+      while (!stopping && running.size < s.workers && ready.size > 0) {
+        const name = ready.pop().name;
         if (!pending.has(name)) continue;
         pending.delete(name);
         running.add(name);
         s.run(graph.byName.get(name)!, () => stopping).then((result) => finish(name, result));
       }
-      if (running.size === 0 && (pending.size === 0 || ready.length === 0)) {
+      if (running.size === 0 && (pending.size === 0 || ready.size === 0)) {
         for (const name of [...pending]) skip(name, FAIL_FAST);
         resolveAll();
       }
     };
     pump();
   });
+}
+
+/** A min-heap of graph nodes by `index` (topological, declaration order where the graph allows). */
+class ReadyQueue {
+  private readonly heap: GraphNode[] = [];
+
+  get size(): number {
+    return this.heap.length;
+  }
+
+  push(node: GraphNode): void {
+    const h = this.heap;
+    let i = h.length;
+    h.push(node);
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (h[parent]!.index <= node.index) break;
+      h[i] = h[parent]!;
+      i = parent;
+    }
+    h[i] = node;
+  }
+
+  /** The ready node of lowest index; call only when `size > 0`. */
+  pop(): GraphNode {
+    const h = this.heap;
+    const top = h[0]!;
+    const last = h.pop()!;
+    if (h.length > 0) {
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        if (l >= h.length) break;
+        const r = l + 1;
+        const c = r < h.length && h[r]!.index < h[l]!.index ? r : l;
+        if (h[c]!.index >= last.index) break;
+        h[i] = h[c]!;
+        i = c;
+      }
+      h[i] = last;
+    }
+    return top;
+  }
 }
 
 const NOT_REQUESTED: NotRunReason = { kind: 'not-requested' };

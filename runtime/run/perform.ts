@@ -72,6 +72,12 @@ export interface PerformedTask {
    * this run's downstream tasks.
    */
   notCached?: string;
+  /**
+   * True when run-time reads were recorded (job.reads set) and the task's code read nothing at
+   * all (no file, folder, probe or environment variable by a computed name): it has no run-read
+   * record from this run, so the executor's read adopter need not look for one.
+   */
+  readNothing?: boolean;
 }
 
 /** What a task's run read, handed to `invokeTask`'s caller after the run. */
@@ -182,6 +188,7 @@ export async function performTask(
   // `const env = process.env; env.TOKEN`, a computed name): a value in clear in an output is refused.
   const envNames = new Set(job.envRead ?? []);
   let notCached: string | undefined;
+  let readNothing = false;
   const outputs = await invokeTask(
     task,
     inputs,
@@ -193,7 +200,7 @@ export async function performTask(
           // per task, atomic: run-reads.ts), before its outputs are encoded.
           // Names the code reads statically are keyed already (keys.ts): only computed ones count.
           for (const name of job.envRead ?? []) seen.env.delete(name);
-          recordRunReads(reads, task.name, seen);
+          readNothing = !recordRunReads(reads, task.name, seen);
           if (envListed) warnEnvListed(task.name);
           // Checked as the task's code returns: what it read later cannot change its result.
           const changed =
@@ -229,7 +236,11 @@ export async function performTask(
       ...(stats ? { stats } : {}),
     };
   }
-  return notCached ? { outputs: stored, notCached } : { outputs: stored };
+  return {
+    outputs: stored,
+    ...(notCached ? { notCached } : {}),
+    ...(readNothing ? { readNothing } : {}),
+  };
 }
 
 /**

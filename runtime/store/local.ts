@@ -37,6 +37,8 @@ export const RUN_LOGS_KEPT = 50;
 
 export class LocalStore implements Store {
   private readonly made = new Set<string>();
+  /** The task folders `storedTasks` listed: a task not in it gets its folder before its lock. */
+  private listed: Set<string> | undefined;
   private readonly logs = new Map<string, { fd: number; buffer: string[] }>();
   private flushTimer: NodeJS.Timeout | undefined;
 
@@ -95,11 +97,12 @@ export class LocalStore implements Store {
   /** The task folders present (one readdir of the workspace); empty when there is no workspace yet. */
   storedTasks(): Set<string> {
     try {
-      return new Set(readdirSync(this.location));
+      this.listed = new Set(readdirSync(this.location));
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return new Set();
-      throw error;
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      this.listed = new Set();
     }
+    return new Set(this.listed);
   }
 
   async readManifest(task: string, key: string): Promise<Manifest | undefined> {
@@ -169,6 +172,15 @@ export class LocalStore implements Store {
     // A folder this store made a moment ago holds no temp file of a dead process (one that
     // appears later is swept by the next run's start or the next lock of an existing folder).
     let fresh = false;
+    // A task the run's listing had no folder for (a never-run task, most of a cold run) gets its
+    // folder first: the lock's create would only fail with ENOENT. The listing is a hint: a
+    // folder made since is met as EEXIST and treated as any existing folder.
+    if (this.listed && !this.listed.has(task)) {
+      this.naming(`folder ${join(this.location, task)} of task '${task}'`, () => {
+        fresh = this.makeTaskFolder(task);
+      });
+      this.listed.add(task);
+    }
     let lock: TaskLock;
     try {
       lock = await acquireLock(path, onWait, this.lockTiming, () => {

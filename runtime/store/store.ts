@@ -42,7 +42,9 @@ export interface Store {
   /**
    * The names of the tasks that have anything stored (optional; a store that cannot list cheaply
    * leaves it out). One listing per run instead of two failed lookups per never-run task: a task
-   * not in the set has no manifest under any key. Read once by `probeStore`; a snapshot, not kept.
+   * not in the set has no manifest under any key. Read once by `probeStore`; a snapshot. A store
+   * may keep it as a hint of which folders to make before locking (never as a fact about
+   * results: a folder made meanwhile by another process is met and handled as usual).
    */
   storedTasks?(): Set<string>;
   /** The most recently finished manifest of `task` under any key. */

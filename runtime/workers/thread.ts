@@ -41,12 +41,17 @@ parentPort!.on('message', async (message: { id: number; job: TaskJob }) => {
     if (!task)
       throw new Error(`worker: task '${message.job.task}' not found in ${init.pipelineFile}`);
     const t0 = performance.now();
-    const { outputs, notCached } = await performTask(task, tasks, message.job, store);
+    const { outputs, notCached, readNothing } = await performTask(task, tasks, message.job, store);
     const durationMs = Math.round(performance.now() - t0);
     parentPort!.postMessage({
       id: message.id,
       ok: true,
-      result: { outputs, durationMs, ...(notCached ? { notCached } : {}) },
+      result: {
+        outputs,
+        durationMs,
+        ...(notCached ? { notCached } : {}),
+        ...(readNothing ? { readNothing } : {}),
+      },
     });
   } catch (error) {
     // A thrown non-Error has no stack: send none rather than this thread's own frames.

@@ -182,3 +182,30 @@ describe('environment variables', () => {
     expect(show(p, nb, 'e_call', 'header')).toBe('Bearer api-SECRET-9876');
   });
 });
+
+describe('params are keyed by what a task can tell apart', () => {
+  it('--param n=-0 and n=0 are two keys (1 / n is -Infinity and Infinity)', () => {
+    const p = project();
+    const NB = 'notebooks/signs.ipynb';
+    p.write(
+      NB,
+      notebookText(['//| params\nconst n = 1;', '//| task: inverse\nconst inv = 1 / n;']),
+    );
+    const runWith = (v: string) => {
+      const r = p.cellar('run', NB, '--param', `n=${v}`, '--json');
+      expect(r.code, `${r.stderr}\n${r.stdout}`).toBe(0);
+      return JSON.parse(r.stdout).tasks[0].status;
+    };
+    const showWith = (v: string) => {
+      const r = p.cellar('show', NB, 'inverse', 'inv', '--param', `n=${v}`, '--json');
+      expect(r.code, `${r.stderr}\n${r.stdout}`).toBe(0);
+      return JSON.parse(r.stdout);
+    };
+    expect(runWith('0')).toBe('ran');
+    expect(showWith('0')).toBe('Infinity');
+    expect(runWith('-0')).toBe('ran');
+    expect(showWith('-0')).toBe('-Infinity');
+    expect(showWith('0')).toBe('Infinity');
+    expect(runWith('0')).toBe('cached');
+  });
+});

@@ -188,6 +188,13 @@ describe('canonical JSON for keys', () => {
     expect(canonicalJson(new Date('2024-01-01T00:00:00Z'))).toBe('"2024-01-01T00:00:00.000Z"');
     expect(canonicalJson(new Date('2024-01-01'))).not.toBe(canonicalJson(new Date('2025-01-01')));
     expect(canonicalJson(new Float64Array([1.5, 2]))).toBe('[1.5,2]');
+    // -0 is not 0 to a task; a Map or Set is not an empty object.
+    expect(canonicalJson({ n: -0 })).not.toBe(canonicalJson({ n: 0 }));
+    expect(canonicalJson([-0])).toBe('[-0]');
+    expect(canonicalJson(new Map([['a', 1]]))).not.toBe(canonicalJson(new Map([['a', 2]])));
+    expect(canonicalJson(new Map([['a', 1]]))).not.toBe(canonicalJson({ a: 1 }));
+    expect(canonicalJson(new Set([1]))).not.toBe(canonicalJson([1]));
+    expect(canonicalJson(new Set([1]))).not.toBe(canonicalJson(new Set([2])));
     const base = { task: 't', version: 0, cache: 'params' as const, upstream: {}, codecs: {} };
     expect(makeKey({ ...base, params: { a: 1, b: 2 } }).value).toBe(
       makeKey({ ...base, params: { b: 2, a: 1 } }).value,

@@ -335,3 +335,49 @@ describe('reads changed while the task ran (run-reads.ts readChangedWhileRunning
     expect(readChangedWhileRunning(ctx, keyed, restored.reads, later)).toBe('data/s.csv');
   });
 });
+
+describe('a task that read nothing at run time (perform.ts readNothing)', () => {
+  it('is reported so, with no record written; a task that read a file is not, and its record holds the file', async () => {
+    const { defineTask } = await import('cellar');
+    const { performTask } = await import('../../runtime/run/perform.js');
+    const { MemoryStore } = await import('../../runtime/store/memory.js');
+    const proj = join(root, 'read-nothing');
+    mkdirSync(join(proj, 'data'), { recursive: true });
+    writeFileSync(join(proj, 'data', 'n.txt'), '41');
+    const ctx = { root: proj, pipeline: 'p', workspace: join(proj, '.cellar', 'workspace') };
+    const pure = defineTask({
+      name: 'pure',
+      params: {},
+      outputs: { v: {} },
+      run: () => ({ v: 1 }),
+    });
+    const reader = defineTask({
+      name: 'reader',
+      params: {},
+      outputs: { v: {} },
+      run: () => ({ v: Number(readFileSync(join(proj, 'data', 'n.txt'), 'utf8')) + 1 }),
+    });
+    const tasks = new Map([
+      ['pure', pure],
+      ['reader', reader],
+    ]);
+    const store = new MemoryStore().forPipeline('p');
+    const job = (task: string) => ({
+      task,
+      key: `k-${task}`,
+      params: {},
+      upstreamKeys: {},
+      inputs: [],
+      reads: ctx,
+    });
+    const a = await performTask(pure, tasks, job('pure'), store);
+    expect(a.readNothing).toBe(true);
+    expect(recordedRunReadsOfPipeline(ctx).has('pure')).toBe(false);
+    const b = await performTask(reader, tasks, job('reader'), store);
+    expect(b.readNothing).toBeUndefined();
+    expect(recordedRunReads(ctx, 'reader').files).toEqual(['data/n.txt']);
+    // Without a reads context nothing is observed, so nothing is claimed either.
+    const { reads: _none, ...plain } = job('pure');
+    expect((await performTask(pure, tasks, plain, store)).readNothing).toBeUndefined();
+  });
+});

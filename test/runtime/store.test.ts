@@ -65,6 +65,35 @@ describe('LocalStore', () => {
     expect(readdirSync(join(ws, 'p', 't'))).toEqual(['k.manifest.json']);
   });
 
+  it('a task the listing had no folder for gets one before its lock; one made meanwhile by another process is used as found, its leftovers swept', async () => {
+    const ws = fresh();
+    const store = new LocalStore(ws).forPipeline('p');
+    expect(store.storedTasks()).toEqual(new Set());
+    // Never run: the folder is made first, holding only the lock.
+    const lock = await store.lock('t', 'k', neverWait);
+    expect(readdirSync(join(ws, 'p', 't'))).toEqual(['k.lock']);
+    await lock.release();
+    expect(readdirSync(join(ws, 'p', 't'))).toEqual([]);
+    // Listed absent, but another process made the folder since, and died leaving a temp file:
+    // the folder is not taken for new, so the dead process's leftover is swept as usual.
+    const child = spawn(process.execPath, ['-e', '0']);
+    await new Promise((r) => child.on('exit', r));
+    mkdirSync(join(ws, 'p', 'u'));
+    writeFileSync(join(ws, 'p', 'u', `a_k.json.tmp-${child.pid}-abc123`), 'half');
+    const other = await store.lock('u', 'k', neverWait);
+    expect(readdirSync(join(ws, 'p', 'u'))).toEqual(['k.lock']);
+    await other.release();
+    // A lock already held there is waited on as before (the listing is never a fact about locks):
+    // the first try meets the holder's file, before any wait.
+    const holder = await new LocalStore(ws).forPipeline('p').lock('u', 'k2', neverWait);
+    let waited = '';
+    const third = store.lock('u', 'k2', (h) => {
+      waited = h;
+    });
+    expect(waited).toContain(String(process.pid));
+    await holder.release();
+    await (await third).release();
+  });
   it('is done only once the manifest is written', async () => {
     const store = new LocalStore(fresh());
     await store.writeOutput('t', 't/a_k1.json', new TextEncoder().encode('1'));
