@@ -37,6 +37,8 @@ export const CODES = {
   E_UNSUPPORTED_SYNTAX: 'a construct the analyzer does not support (e.g. `import x = require()`)',
   E_DENO_API: 'a Deno-only API (`Deno.*`)',
   E_DENO_IMPORT: 'a `jsr:` or URL import (Deno only)',
+  E_DYNAMIC_IMPORT:
+    'a dynamic `import(x)` whose module is named only at run time (neither a string literal nor a template literal or `+` with a static relative prefix): no key could hold the code it loads',
   E_UNRESOLVED_IMPORT:
     'an import of a package the project has not installed, or of a relative module that does not exist',
   N_DISPLAY_DROPPED:

@@ -214,6 +214,12 @@ export interface CellAnalysis {
   params: ParamDecl[];
   /** Text removed when emitting: `export` keywords, `export {}`. */
   strip: Span[];
+  /**
+   * The static relative prefix of each dynamic `import()` (`'./lib/x.ts'`, the `./plugins/` of
+   * `` `./plugins/${kind}.ts` `` or of `'./plugins/' + kind`), without its quotes: rebased onto
+   * generated/<stem>/ when emitting, as static imports are (emit/module.ts `rewriteCell`).
+   */
+  relativeImports?: (Span & { spec: string })[];
   /** Top-level `x.display.html(…)`-style statements: dropped when `x` is tslab (notebook-only). */
   displayCalls: { statement: Span; root: string; line: number }[];
   /** Uses of mapped `Deno.*` APIs (`readTextFile`, `env.get`, where): a module holding one imports the shim. */

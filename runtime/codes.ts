@@ -24,6 +24,8 @@ export const RUNTIME_CODES = {
   E_NOT_A_PIPELINE: 'a module without a `definePipeline(...)` default export',
   E_CELLAR_UNRESOLVED:
     "a pipeline outside any project with cellar installed, loaded with CELLAR_LOADER=tsx (Node cannot find 'cellar' there)",
+  E_DYNAMIC_IMPORT:
+    'a dynamic `import(x)` of a module named only at run time (not a string literal, nor a template literal with a static relative prefix), which no key can hold: refused before any task runs, naming the file, line and the fix',
   E_DUPLICATE_PIPELINE:
     'two notebooks with the same file name (in different folders, compiled with different --out) running in one workspace: the second is refused, naming the first',
   E_NO_WORKDIR:

@@ -8,7 +8,8 @@
 //   3. else the nearest one holding `package.json`;
 //   4. else `from` itself.
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 /** The file that marks a Cellar project (and holds its warehouse settings). */
 export const CONFIG_FILE = 'cellar.config.json';
@@ -94,3 +95,13 @@ export function packageVersionEvidence(
     if (dirname(dir) === dir) return { read, absent };
   }
 }
+
+/**
+ * The folders of Cellar's own code (built `dist/`, sources `runtime/` and `cli/`), each ending in
+ * a separator: what it loads or imports is not a pipeline's. Folders, not the package root: a
+ * project may live inside the package's folder (its tests' projects do).
+ */
+export const CELLAR_CODE_DIRS: readonly string[] = ((root) =>
+  ['dist', 'runtime', 'cli'].map((d) => join(root, d) + sep))(
+  findPackageRoot(dirname(fileURLToPath(import.meta.url))),
+);

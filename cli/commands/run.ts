@@ -18,7 +18,7 @@ import {
 } from '../../runtime/run/summary.js';
 import type { CacheKey, RunEvent, RunPlan, RunResult } from '../../runtime/types.js';
 import type { PlanEstimate } from '../../runtime/warehouse/tasks/estimate.js';
-import { cachedRunResult, type WarmRecord } from '../../runtime/run/warm-record.js';
+import { cachedRunResult, warmTasks, type WarmRecord } from '../../runtime/run/warm-record.js';
 import { defineCommand } from '../command.js';
 import { CliError, EXIT } from '../errors.js';
 import { recordWarmRun, warmRun, type RunRequest } from '../warm-run.js';
@@ -222,7 +222,9 @@ export const run = defineCommand({
 /** Events to stderr while the run goes: a progress line on a terminal, plain lines otherwise,
  *  nothing with --json. Keeps each failed task's stack for `locateFailures`. */
 function eventReporter(o: { json: boolean; verbose: boolean }) {
-  const tty = process.stderr.isTTY && !o.json;
+  // --json first: asking stderr whether it is a terminal makes the stream, which a warm --json
+  // run otherwise never needs.
+  const tty = !o.json && process.stderr.isTTY;
   const progress = tty ? new ProgressLine((s) => process.stderr.write(s)) : undefined;
   const ticker = progress ? setInterval(() => progress.tick(), 120) : undefined;
   ticker?.unref();
@@ -280,7 +282,7 @@ async function printDryRun(
  */
 function cachedPlan(record: WarmRecord): RunPlan {
   return {
-    entries: record.tasks.map((t) => ({
+    entries: Array.from(warmTasks(record.tasks), (t) => ({
       name: t.name,
       action: t.cached ? 'cached' : 'not-run',
       key: { value: t.key } as CacheKey,

@@ -638,6 +638,59 @@ function findAliases(cx: CellContext): Map<string, string> {
   return aliases;
 }
 
+// --- dynamic imports ------------------------------------------------------------------------
+
+/**
+ * A dynamic `import(…)`. Its static relative prefix is noted for rebasing (`relativeImports`):
+ * the notebook resolved it from its own folder, the generated module lives in generated/<stem>/.
+ * A module named only at run time (`import(name)`, `` import(`${dir}/x.ts`) ``) is E_DYNAMIC_IMPORT:
+ * esbuild bundles a literal, and a template literal or `+` with a static relative prefix as a glob
+ * of every file it may load, so those are in the task's key; anything else would load code no key
+ * holds (runtime/key/dynamic-imports.ts refuses the same in local modules).
+ */
+function dynamicImport(cx: CellContext, call: TsMorphModule.ts.CallExpression): void {
+  const { ts, sf, result } = cx;
+  const arg = call.arguments[0];
+  if (!arg) return;
+  let head: TsMorphModule.ts.Expression = arg;
+  for (;;) {
+    if (ts.isParenthesizedExpression(head)) head = head.expression;
+    else if (ts.isBinaryExpression(head) && head.operatorToken.kind === ts.SyntaxKind.PlusToken)
+      head = head.left;
+    else break;
+  }
+  let prefix: { text: string; start: number; end: number } | undefined;
+  if (ts.isStringLiteral(head) || ts.isNoSubstitutionTemplateLiteral(head))
+    prefix = { text: head.text, start: head.getStart(sf) + 1, end: head.getEnd() - 1 };
+  else if (ts.isTemplateExpression(head))
+    prefix = {
+      text: head.head.text,
+      start: head.head.getStart(sf) + 1,
+      end: head.head.getEnd() - 2,
+    };
+  const literal = head === arg && prefix !== undefined && !ts.isTemplateExpression(head);
+  const relative = prefix !== undefined && /^\.\.?\//.test(prefix.text);
+  if (!literal && !relative) {
+    result.diagnostics.push(
+      diag(
+        cx,
+        'E_DYNAMIC_IMPORT',
+        arg.getStart(sf),
+        `\`import(${arg.getText(sf)})\` loads a module named only at run time: its code would be in no task's key`,
+        "use a string literal (import('./lib/x.ts')), or a template literal with a folder prefix (import(`./plugins/${kind}.ts`)) so Cellar can key every file it may load; for a package, import it by its name",
+      ),
+    );
+    return;
+  }
+  // The raw text must be the value (no escapes) for a plain replacement to keep its meaning.
+  if (relative && sf.text.slice(prefix!.start, prefix!.end) === prefix!.text)
+    (result.relativeImports ??= []).push({
+      start: prefix!.start,
+      end: prefix!.end,
+      spec: prefix!.text,
+    });
+}
+
 // --- references -----------------------------------------------------------------------------
 
 /**
@@ -738,6 +791,8 @@ function collectReferences(cx: CellContext, aliases: Map<string, string>): void 
       const name = className(ts, node.expression);
       if (name) constructs.add(name);
     }
+    if (ts.isCallExpression(node) && node.expression.kind === ts.SyntaxKind.ImportKeyword)
+      dynamicImport(cx, node);
     if (ts.isCallExpression(node) && isFormatRegistration(ts, node.expression))
       for (const arg of node.arguments) mentionsIn(ts, arg, formatMentions);
     return inFunction || ts.isFunctionLike(node) || ts.isClassStaticBlockDeclaration(node);

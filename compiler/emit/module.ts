@@ -178,6 +178,23 @@ interface Edit extends Span {
  * A cell's code as it goes into a module: imports and the given statements cut, `export`
  * keywords dropped, every binding renamed to its version's emitted name.
  */
+/**
+ * A notebook's relative import (`./lib.js`, `../data/x.json`, or a dynamic import's prefix
+ * `./plugins/`) as seen from generated/<stem>/: the notebook resolved it from its own folder, the
+ * module must reach the same file.
+ */
+export function fromNotebook(workdir: string, spec: string): string {
+  if (!spec.startsWith('./') && !spec.startsWith('../')) return spec;
+  const parts: string[] = [];
+  for (const seg of `${workdir}/${spec}`.split('/')) {
+    if (seg === '' || seg === '.') continue;
+    if (seg === '..' && parts.length > 0 && parts[parts.length - 1] !== '..') parts.pop();
+    else parts.push(seg);
+  }
+  const joined = parts.join('/');
+  return joined.startsWith('../') ? joined : `./${joined}`;
+}
+
 export function rewriteCell(
   cell: TaggedCell,
   analysis: CellAnalysis,
@@ -186,9 +203,19 @@ export function rewriteCell(
   versions: Record<string, Version>,
   cut: Span[] = [],
   inserts: { at: number; text: string }[] = [],
+  workdir?: string,
 ): string {
   const code = cell.code;
   const edits: Edit[] = [];
+  // A dynamic import's relative prefix, as a static import's specifier, seen from generated/<stem>/.
+  if (workdir !== undefined)
+    for (const r of analysis.relativeImports ?? []) {
+      const rebased = fromNotebook(workdir, r.spec);
+      edits.push({
+        ...r,
+        text: r.spec.endsWith('/') && !rebased.endsWith('/') ? `${rebased}/` : rebased,
+      });
+    }
   const remove = (s: Span) => {
     let end = s.end;
     while (code[end] === ' ' || code[end] === '\t') end++;

@@ -156,6 +156,8 @@ export function emitTests(ctx: EmitContext): EmittedFile[] {
         (v) => v.name,
         plan.versions,
         plan.dropped[t.cell],
+        [],
+        ctx.workdir,
       );
       blocks.push(
         `${testFn}(${literal(testTitle(ctx, t))}, async () => {\n${[...evaluations, ...paramLines].join('\n')}\n\n${cellLabel(cell)}\n${code}\n});`,

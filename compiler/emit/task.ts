@@ -25,7 +25,10 @@ import {
   identifierFor,
   rewriteCell,
   taskFile,
+  fromNotebook,
 } from './module.js';
+
+export { fromNotebook };
 
 export interface EmitContext {
   plan: TaskPlan;
@@ -40,22 +43,6 @@ export interface EmitContext {
 const VALUE_KINDS = new Set(['const', 'let', 'var', 'function', 'class', 'enum', 'namespace']);
 const TYPE_DECL_KINDS = new Set(['interface', 'type']);
 export const taskConst = (task: string) => `${identifierFor(task)}Task`;
-
-/**
- * A notebook's relative import (`./lib.js`, `../data/x.json`) as seen from generated/<stem>/:
- * the notebook resolved it from its own folder, the module must reach the same file.
- */
-export function fromNotebook(workdir: string, spec: string): string {
-  if (!spec.startsWith('./') && !spec.startsWith('../')) return spec;
-  const parts: string[] = [];
-  for (const seg of `${workdir}/${spec}`.split('/')) {
-    if (seg === '' || seg === '.') continue;
-    if (seg === '..' && parts.length > 0 && parts[parts.length - 1] !== '..') parts.pop();
-    else parts.push(seg);
-  }
-  const joined = parts.join('/');
-  return joined.startsWith('../') ? joined : `./${joined}`;
-}
 
 /** Is every use of this version, in these cells, in a type position? */
 export function onlyTypeUses(ctx: EmitContext, cells: number[], versionId: string): boolean {
@@ -332,6 +319,7 @@ function taskFunction(
         plan.versions,
         [...(cutByCell.get(i) ?? []), ...(plan.dropped[i] ?? [])],
         lets,
+        ctx.workdir,
       );
       return code ? `${cellLabel(cell)}\n${code}` : '';
     })
@@ -561,6 +549,7 @@ export function emitSetupModule(ctx: EmitContext): EmittedFile | undefined {
         plan.versions,
         plan.dropped[cell.index] ?? [],
         [...exported.values()],
+        ctx.workdir,
       ),
     };
   });

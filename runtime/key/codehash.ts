@@ -31,12 +31,13 @@ import {
   rmSync,
 } from 'node:fs';
 import { dirname, join, relative, resolve, extname, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { isBuiltin } from 'node:module';
 import { HOST_LOCALE, HOST_TIME_ZONE, sha256 } from './hash.js';
 import { checkStamp, readWithStamp, sameStamp, type FileStamp } from './filestamp.js';
 import { findPackageRoot, installedPackageVersion } from '../project.js';
 import { tempStamp } from '../store/owner.js';
+import { modulePath } from './module-path.js';
+import { REPORT_UNBUNDLED_IMPORTS, unbundledImports } from './dynamic-imports.js';
 
 export interface CodeFingerprint {
   /** Path relative to the task's module → normalised-syntax hash (16 hex). */
@@ -92,18 +93,7 @@ const recordedEnv = new Map<string, readonly string[]>();
 /** The scheme of module URLs inside a built bundle (`cellar-build:generated/x/task.ts`). */
 export const BUILT_MODULE_SCHEME = 'cellar-build:';
 
-/** Strip tsx's `?tsx-namespace=…` (and any other query) and turn a module URL into a path. */
-const paths = new Map<string, string>();
-
-export function modulePath(moduleUrl: string): string {
-  let path = paths.get(moduleUrl);
-  if (path === undefined) {
-    const clean = moduleUrl.replace(/[?#].*$/, '');
-    path = clean.startsWith('file:') ? fileURLToPath(clean) : clean;
-    paths.set(moduleUrl, path);
-  }
-  return path;
-}
+export { modulePath };
 
 export class CodeHasher {
   private memo: Record<string, FileMemo> = {};
@@ -150,6 +140,9 @@ export class CodeHasher {
         this.done.set(url, fp);
         return fp;
       });
+      // A refused batch (E_DYNAMIC_IMPORT) rejects `await batch` below for the caller; these
+      // copies reject again for whoever awaits them, never unhandled.
+      result.catch(() => undefined);
       this.fingerprints.set(path, result);
     }
     await batch;
@@ -430,10 +423,19 @@ async function bundleEntries(
       legalComments: 'none',
       charset: 'utf8',
       logLevel: 'silent',
+      logOverride: REPORT_UNBUNDLED_IMPORTS,
       plugins: [reader],
     })
-    .catch(() => undefined);
+    .catch((error: { warnings?: import('esbuild').Message[] }) => {
+      // A failed build (another module's error) still reports the imports it could not bundle.
+      const refused = unbundledImports(error?.warnings ?? [], root);
+      if (refused) throw refused;
+      return undefined;
+    });
   if (!result) return undefined;
+  // `import(name)`: what it loads would be in no key (dynamic-imports.ts).
+  const refused = unbundledImports(result.warnings, root);
+  if (refused) throw refused;
   const texts = new Map<string, string>(result.outputFiles.map((f) => [f.path, f.text]));
   const memos = new Map<string, EntryMemo>();
   // Typed here: under a JavaScript notebook's non-strict settings esbuild's result type widens.

@@ -36,12 +36,15 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { createRequire } from 'node:module';
+import { threadId } from 'node:worker_threads';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { untracked } from '../run/read-record.js';
 import { findProjectRoot } from '../project.js';
 import { sha256 } from '../key/hash.js';
 import { checkStamp, readWithStamp, sameStamp, type FileStamp } from '../key/filestamp.js';
+import { REPORT_UNBUNDLED_IMPORTS, unbundledImports } from '../key/dynamic-imports.js';
+import { tempStamp } from '../store/owner.js';
 
 interface BundleRecord {
   version: number;
@@ -127,10 +130,21 @@ function readRecord(file: string): BundleRecord | undefined {
 }
 
 function writeRecord(file: string, record: BundleRecord): void {
-  mkdirSync(dirname(file), { recursive: true });
-  const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, JSON.stringify(record));
-  renameSync(tmp, file);
+  // A cache: a failed write only costs the next load a check. Worker threads of one process
+  // load the pipeline at once and may each refresh the record: the temp name is per thread.
+  const tmp = tempName(file);
+  try {
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(tmp, JSON.stringify(record));
+    renameSync(tmp, file);
+  } catch {
+    rmSync(tmp, { force: true });
+  }
+}
+
+/** A temp file beside `file`, unique to this process and thread (store/owner.ts TEMP_NAME). */
+function tempName(file: string): string {
+  return `${file}.tmp-${tempStamp()}-t${threadId}`;
 }
 
 /** 'fresh': every input has its recorded content; 'restamped': same, but some stamps moved (saved). */
@@ -215,12 +229,23 @@ async function bundle(
       // Source paths in the map are relative to this (the hashed name below sits beside it).
       outfile: join(cacheDir, `${id}.mjs`),
       logLevel: 'silent',
+      logOverride: REPORT_UNBUNDLED_IMPORTS,
       plugins: [ownRuntime, localSource],
       absWorkingDir: resolve(root),
     });
-  } catch {
+  } catch (error) {
+    // A failed build (another module's error) still reports the imports it could not bundle.
+    const refused = unbundledImports(
+      (error as { warnings?: import('esbuild').Message[] })?.warnings ?? [],
+      resolve(root),
+    );
+    if (refused) throw refused;
     return undefined;
   }
+  // Refused before the module is evaluated: from this bundle a relative `import(name)` would
+  // resolve from .cellar/cache/, and what it loads would be in no key (key/dynamic-imports.ts).
+  const refused = unbundledImports(result.warnings, resolve(root));
+  if (refused) throw refused;
   const code = result.outputFiles.find((f) => f.path.endsWith('.mjs'))!.contents;
   const map = result.outputFiles.find((f) => f.path.endsWith('.map'))?.contents;
   const name = `${id}-${sha256(code).slice(0, 12)}.mjs`;
@@ -246,7 +271,7 @@ async function bundle(
 }
 
 function writeAtomicFile(file: string, contents: Uint8Array): void {
-  const tmp = `${file}.tmp-${process.pid}`;
+  const tmp = tempName(file);
   writeFileSync(tmp, contents);
   renameSync(tmp, file);
 }

@@ -1,7 +1,7 @@
 // Loading a pipeline module from disk. TypeScript pipelines (compiled or hand-written) load from
 // a cached esbuild bundle (bundle.ts: fast, `import.meta.url` rewritten to each real source file)
-// or, where that is not possible or CELLAR_LOADER=tsx, through tsx's `tsImport`, which also keeps
-// `import.meta.url` at the real file (its `?tsx-namespace=` query is stripped in codehash.ts).
+// or, where that is not possible or CELLAR_LOADER=tsx, through tsx's module hooks (registered once
+// per thread, see `registerTsx`), which also keep `import.meta.url` at the real file.
 // Either way the code-aware cache key roots at the real source. Plain .js/.mjs load with import().
 import { existsSync } from 'node:fs';
 import { dirname, extname, resolve } from 'node:path';
@@ -54,6 +54,29 @@ export async function loadPipeline(
   }
 }
 
+let tsxRegistered: Promise<void> | undefined;
+
+/**
+ * Let this thread import TypeScript through tsx's module hooks, once. Not `tsImport`: it loads
+ * the module's whole graph under a namespace of its own (`?tsx-namespace=…`), packages included,
+ * so the pipeline's `import … from 'cellar'` got a second copy of the runtime. The runtime this
+ * thread runs then did not see what the pipeline registered into its copy (the warehouse's task
+ * hooks and its codec, a project's codecs), and a tsx-loaded run keyed the same pipeline
+ * differently from a bundled one (the `auto` codec list and the warehouse's key inputs).
+ * Registered globally, one module graph: 'cellar' is the instance already loaded.
+ */
+function registerTsx(): Promise<void> {
+  tsxRegistered ??= Promise.all([import('tsx/esm/api'), import('tsx/cjs/api')]).then(
+    ([esm, cjs]) => {
+      // Both, as the `tsx` command does: a .ts file in a package without "type": "module" is
+      // CommonJS to Node, which then loads it through the CommonJS hooks.
+      esm.register();
+      cjs.register();
+    },
+  );
+  return tsxRegistered;
+}
+
 async function evaluatePipeline(
   path: string,
   options: { sourceMaps?: boolean },
@@ -68,8 +91,8 @@ async function evaluatePipeline(
       const bundled = tsxLoader ? undefined : await importBundled(path, options);
       if (bundled) mod = bundled;
       else {
-        const { tsImport } = await import('tsx/esm/api');
-        mod = await tsImport(url, import.meta.url);
+        await registerTsx();
+        mod = await import(url);
       }
     } else mod = await import(url);
   } catch (error) {

@@ -20,11 +20,12 @@
 // warehouse, translating SQL) runs `untracked`.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import fs from 'node:fs';
-import { syncBuiltinESMExports } from 'node:module';
-import { basename, dirname, resolve } from 'node:path';
+import { Module, isBuiltin, syncBuiltinESMExports } from 'node:module';
+import { basename, dirname, isAbsolute, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { contentHash } from '../key/filestamp.js';
 import { listingHash, noteSeen, type ObservedReads } from '../key/run-reads.js';
+import { CELLAR_CODE_DIRS } from '../project.js';
 
 interface Scope {
   reads: ObservedReads;
@@ -109,14 +110,27 @@ function pathOf(p: unknown): string | undefined {
 
 type Kind = 'files' | 'dirs' | 'probes' | 'written';
 
-/** The scope a read made by a call to `entry` belongs to: none outside a scope, and none in a
- *  module's evaluation when Node itself made the call (see `observeLoadReads`). */
+/**
+ * The scope a read made by a call to `entry` (of `path`, for a file system call) belongs to: none
+ * outside a scope, and none when Node itself or the TypeScript loader made the call: in a
+ * module's evaluation, any such call (see `observeLoadReads`); in a task, a call for a module
+ * file or an env switch, as when a task's `import()` loads a module at run time under
+ * CELLAR_LOADER=tsx (Node's loader and tsx read the module, package.json files, tsconfig.json,
+ * `NODE_*` variables). That code is in the task's key already (the bundle holds every file a
+ * literal or prefixed `import()` may load: key/dynamic-imports.ts), and a bundled run does not
+ * make those reads at all: recording them would give a tsx run other keys. A task's own calls
+ * have its code below them and stay; a path of any other kind is never looked into (no stack).
+ */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-function scopeOf(entry: (...args: any[]) => unknown): Scope | undefined {
+function scopeOf(entry: (...args: any[]) => unknown, path?: unknown): Scope | undefined {
   const scope = scopes.getStore();
-  if (!scope?.loading) return scope;
+  if (!scope) return undefined;
+  if (!scope.loading && path !== undefined && !MODULE_FILE.test(pathOf(path) ?? '')) return scope;
   return calledByLoader(entry) ? undefined : scope;
 }
+
+/** What a module loader reads on a module's behalf: code, JSON, source maps, package metadata. */
+const MODULE_FILE = /\.(?:[cm]?[jt]sx?|json|map)$/;
 
 /** A stack frame in Node's own code, or in the TypeScript loader's packages (tsx and the esbuild
  *  it drives: with CELLAR_LOADER=tsx they look up tsconfig.json files and their switches). */
@@ -168,7 +182,7 @@ function install(): void {
     if (typeof original !== 'function') return;
     const patched = function (this: unknown, ...args: unknown[]) {
       const k = kind(args);
-      if (k) note(scopeOf(patched), k, args[0]);
+      if (k) note(scopeOf(patched, args[0] ?? ''), k, args[0]);
       return original.apply(this, args);
     };
     copySymbols(original, patched);
@@ -217,6 +231,7 @@ function install(): void {
       wrap(target, n, (args) => (readsOnly(args[1]) ? 'files' : 'written'));
   syncBuiltinESMExports();
   installEnvProxy();
+  installRequireRecorder();
 }
 
 /** Patch `target[name]` to note its path argument as `kind` and hand its result (awaited when a
@@ -230,7 +245,7 @@ function withResult(
 ): void {
   const original = target[name] as (...args: unknown[]) => unknown;
   const patched = function (this: unknown, ...args: unknown[]) {
-    const scope = scopeOf(patched);
+    const scope = scopeOf(patched, args[0] ?? '');
     const abs = scope ? pathOf(args[0]) : undefined;
     if (abs === undefined) return original.apply(this, args);
     scope!.reads[kind].add(abs);
@@ -348,4 +363,57 @@ function installEnvProxy(): void {
     },
   };
   process.env = new Proxy(real, traps);
+}
+
+/** Content hash of each file `require` loaded on this thread, as it was when loaded (its cache). */
+const requiredContent = new Map<string, string>();
+
+/**
+ * Record what `require` loads for code outside packages: `createRequire(import.meta.url)
+ * ('./limits.json')` in a local module or a setup cell, and a local .cjs's own `require`s. Node's
+ * CommonJS loader reads those files, and its reads are left out of a module's load as code
+ * (`observeLoadReads`), but esbuild cannot see through `createRequire`, so the file is in no code
+ * hash: recorded here, in the load's or the task's scope, it is keyed by content (a package's
+ * file by the package's version, run-reads.ts). Every call is recorded, also one `require`
+ * answers from its cache: a second task requiring the same JSON on the same thread read it too.
+ * The hash noted as seen is the content as loaded (a cached module keeps its first content).
+ */
+function installRequireRecorder(): void {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const ModuleClass = Module as any;
+  const original = ModuleClass.prototype.require as (this: unknown, id: string) => unknown;
+  ModuleClass.prototype.require = function (this: { filename?: unknown }, id: string) {
+    const scope = scopes.getStore();
+    const parent = this?.filename;
+    if (
+      scope &&
+      typeof id === 'string' &&
+      typeof parent === 'string' &&
+      !isBuiltin(id) &&
+      !parent.includes(`${sep}node_modules${sep}`) &&
+      !CELLAR_CODE_DIRS.some((dir) => parent.startsWith(dir))
+    ) {
+      let file: unknown;
+      try {
+        file = ModuleClass._resolveFilename(id, this);
+      } catch {
+        // Not found: the require below throws the error itself.
+      }
+      if (typeof file === 'string' && isAbsolute(file)) {
+        scope.reads.files.add(file);
+        let hash = requiredContent.get(file);
+        if (hash === undefined && !ModuleClass._cache[file]) {
+          try {
+            hash = contentHash(scopes.exit(() => fs.readFileSync(file as string)));
+            requiredContent.set(file, hash);
+          } catch {
+            // unreadable: the require below reports it
+          }
+        }
+        if (hash !== undefined && !file.includes(`${sep}node_modules${sep}`))
+          noteSeen(scope.reads, file, hash);
+      }
+    }
+    return original.call(this, id);
+  };
 }

@@ -70,8 +70,33 @@ export interface WarmRecord {
   env: Record<string, string>;
   /** The project whose run-time read records the keys used, and what they added per task. */
   runReads: { root: string; tasks: Record<string, RunReadFacts> };
-  /** Plan order: each task's key; `cached` false for a task the selection did not request. */
-  tasks: { name: string; key: string; cached: boolean }[];
+  /** Plan order: each task's key, and which tasks the selection did not request. */
+  tasks: WarmTasks;
+}
+
+/**
+ * The tasks of a record in plan order: `names[i]` has the key `keys.slice(16 * i, 16 * i + 16)`
+ * (16 hex each, concatenated), and `notRequested` lists, ascending, the indices of the tasks the
+ * selection did not request; every other task was cached. One array and one string rather than
+ * an object per task: a warm run reads the whole record, and at 100,000 tasks the object form
+ * was 6 MB whose parse was a sixth of the run (docs/design/runtime.md, Performance).
+ */
+export interface WarmTasks {
+  names: string[];
+  keys: string;
+  notRequested: number[];
+}
+
+/** The record's tasks one by one, in plan order. */
+export function* warmTasks(
+  tasks: WarmTasks,
+): Generator<{ name: string; key: string; cached: boolean }> {
+  let skip = 0;
+  for (let i = 0; i < tasks.names.length; i++) {
+    const cached = tasks.notRequested[skip] !== i;
+    if (!cached) skip++;
+    yield { name: tasks.names[i]!, key: tasks.keys.slice(16 * i, 16 * i + 16), cached };
+  }
 }
 
 /**
@@ -109,7 +134,7 @@ export function runReadFactsNow(
   return out;
 }
 
-const RECORD_VERSION = 2;
+const RECORD_VERSION = 3;
 
 /** `<project>/.cellar/cache/warm/<hash of what is run>.json`: one record per pipeline argument. */
 export function warmRecordPath(root: string, entry: string): string {
@@ -181,7 +206,11 @@ export function writeWarmRecord(file: string, facts: WarmFacts): boolean {
       absent: [...new Set(facts.absent)].sort(),
       env: envInputs([...new Set(facts.envNames)].sort()),
       runReads: facts.runReads,
-      tasks: facts.tasks,
+      tasks: {
+        names: facts.tasks.map((t) => t.name),
+        keys: facts.tasks.map((t) => t.key).join(''),
+        notRequested: facts.tasks.flatMap((t, i) => (t.cached ? [] : [i])),
+      },
     };
     save(file, record);
     return true;
@@ -271,16 +300,16 @@ export function stillHolds(
   // What the tasks read at run time, as the keying would see it now (one failed readdir when the
   // pipeline never recorded a read).
   const at = { root: record.runReads.root, pipeline: record.pipeline, workspace: record.workspace };
-  const reads = runReadFactsNow(
-    at,
-    record.tasks.map((t) => t.name),
-    stamps,
-  );
+  const reads = runReadFactsNow(at, record.tasks.names, stamps);
   if (canonicalJson(reads) !== canonicalJson(record.runReads.tasks)) return false;
   stamps.save();
   // The done markers, where LocalStore looks (`<pipeline folder>/<task>/<key>.manifest.json`).
   const store = new LocalStore(record.workspace).forPipeline(record.pipeline);
-  for (const t of record.tasks) if (t.cached && !store.isDone(t.name, t.key)) return false;
+  const { names, keys, notRequested } = record.tasks;
+  for (let i = 0, skip = 0; i < names.length; i++) {
+    if (notRequested[skip] === i) skip++;
+    else if (!store.isDone(names[i]!, keys.slice(16 * i, 16 * i + 16))) return false;
+  }
   if (restamped) {
     try {
       save(file, record);
@@ -335,15 +364,18 @@ function wellFormed(r: WarmRecord): boolean {
         Array.isArray(f.env) &&
         f.env.every((v) => typeof v === 'string'),
     ) &&
-    Array.isArray(r.tasks) &&
-    r.tasks.length > 0 &&
-    r.tasks.every(
-      (t) =>
-        t !== null &&
-        typeof t === 'object' &&
-        typeof t.name === 'string' &&
-        /^[0-9a-f]{16}$/.test(t.key) &&
-        typeof t.cached === 'boolean',
+    r.tasks !== null &&
+    typeof r.tasks === 'object' &&
+    Array.isArray(r.tasks.names) &&
+    r.tasks.names.length > 0 &&
+    r.tasks.names.every((name) => typeof name === 'string') &&
+    typeof r.tasks.keys === 'string' &&
+    r.tasks.keys.length === 16 * r.tasks.names.length &&
+    /^[0-9a-f]*$/.test(r.tasks.keys) &&
+    Array.isArray(r.tasks.notRequested) &&
+    r.tasks.notRequested.every(
+      (i, at, all) =>
+        Number.isInteger(i) && i >= 0 && i < r.tasks.names.length && (at === 0 || i > all[at - 1]!),
     )
   );
 }
@@ -366,27 +398,27 @@ export function cachedRunResult(
     store.appendLog(runId, JSON.stringify(event));
   };
   try {
+    const { names, keys, notRequested } = record.tasks;
     emit({
       kind: 'run-start',
       at: started,
       pipeline: record.pipeline,
       toRun: 0,
-      cached: record.tasks.filter((t) => t.cached).length,
+      cached: names.length - notRequested.length,
       workers: options.workers,
     });
     const tasks: RunResult['tasks'] = [];
-    for (const t of record.tasks) {
-      if (t.cached) {
-        tasks.push({ name: t.name, status: 'cached', key: t.key, durationMs: 0 });
-        emit({ kind: 'task-cached', at: Date.now(), task: t.name, key: t.key, byOtherRun: false });
-      } else
-        tasks.push({
-          name: t.name,
-          status: 'not-run',
-          key: t.key,
-          durationMs: 0,
-          because: { kind: 'not-requested' },
-        });
+    for (let i = 0, skip = 0; i < names.length; i++) {
+      const name = names[i]!;
+      const key = keys.slice(16 * i, 16 * i + 16);
+      if (notRequested[skip] === i) {
+        skip++;
+        const because = { kind: 'not-requested' } as const;
+        tasks.push({ name, status: 'not-run', key, durationMs: 0, because });
+      } else {
+        tasks.push({ name, status: 'cached', key, durationMs: 0 });
+        emit({ kind: 'task-cached', at: Date.now(), task: name, key, byOtherRun: false });
+      }
     }
     const durationMs = Date.now() - started;
     emit({ kind: 'run-end', at: Date.now(), ok: true, durationMs });

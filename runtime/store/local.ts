@@ -35,6 +35,9 @@ import { isLeftoverTemp, tempStamp } from './owner.js';
 /** Run logs kept in `<workspace>/_runs`; older ones are pruned when a run ends. */
 export const RUN_LOGS_KEPT = 50;
 
+/** Buffered run-log lines written at once (`appendLog`). */
+const LOG_FLUSH_LINES = 2000;
+
 export class LocalStore implements Store {
   private readonly made = new Set<string>();
   /** The task folders `storedTasks` listed: a task not in it gets its folder before its lock. */
@@ -196,7 +199,12 @@ export class LocalStore implements Store {
     return lock;
   }
 
-  /** Lines are buffered and written at most every 200 ms (and at close): a warm run logs 1000s. */
+  /**
+   * Lines are buffered and written at most every 200 ms, at close, or once LOG_FLUSH_LINES are
+   * waiting: a warm run logs 1000s in one synchronous loop (100,000 at scale), where the timer
+   * never fires; holding them all until close cost a 10 MB string and the garbage collector's
+   * copying of every line.
+   */
   appendLog(runId: string, line: string): void {
     let log = this.logs.get(runId);
     if (!log) {
@@ -211,7 +219,8 @@ export class LocalStore implements Store {
       this.logs.set(runId, log);
     }
     log.buffer.push(line);
-    if (!this.flushTimer) {
+    if (log.buffer.length >= LOG_FLUSH_LINES) this.flush();
+    else if (!this.flushTimer) {
       this.flushTimer = setTimeout(() => this.flush(), 200);
       this.flushTimer.unref();
     }

@@ -3,7 +3,7 @@
 // where <project> is the project root (runtime/project.ts: $CELLAR_PROJECT_ROOT, else the nearest
 // cellar.config.json or package.json) above the pipeline (or the task's module, or the current directory). Relative paths resolve from the current directory.
 import { resolve, dirname } from 'node:path';
-import { modulePath } from '../key/codehash.js';
+import { modulePath } from '../key/module-path.js';
 import { findProjectRoot } from '../project.js';
 import type { AnyTask } from '../task.js';
 

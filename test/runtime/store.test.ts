@@ -65,6 +65,19 @@ describe('LocalStore', () => {
     expect(readdirSync(join(ws, 'p', 't'))).toEqual(['k.manifest.json']);
   });
 
+  it('writes a long run log whole and in order, a long synchronous run in batches before it closes', () => {
+    const store = new LocalStore(fresh()).forPipeline('p');
+    const lines = Array.from({ length: 4500 }, (_, i) => JSON.stringify({ kind: 'x', i }));
+    for (const line of lines) store.appendLog('run1', line);
+    // Still inside one synchronous loop (no timer ran): the full batches are on disk already.
+    const log = join(store.location, '_runs', 'run1.jsonl');
+    const early = readFileSync(log, 'utf8').split('\n').filter(Boolean);
+    expect(early.length).toBeGreaterThan(0);
+    expect(early).toEqual(lines.slice(0, early.length));
+    store.close();
+    expect(readFileSync(log, 'utf8')).toBe(lines.join('\n') + '\n');
+  });
+
   it('a task the listing had no folder for gets one before its lock; one made meanwhile by another process is used as found, its leftovers swept', async () => {
     const ws = fresh();
     const store = new LocalStore(ws).forPipeline('p');

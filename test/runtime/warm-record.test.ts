@@ -265,6 +265,89 @@ describe('the warm-run record answers only when nothing a key rests on moved', (
   });
 });
 
+describe('the shortcut still sees what the full path sees once its stamps are trusted', () => {
+  // Stamps are trusted (decided by `stat` alone, not by reading the file) only when taken after the
+  // file had been quiet for 3 s (runtime/key/filestamp.ts). The cold run's files are seconds old,
+  // so the tests above mostly check by content; here a warm run after that window re-stamps them
+  // trusted first, so each change below must be seen by the stat check itself.
+  const compileStamps = () =>
+    JSON.parse(
+      readFileSync(join(project, '.cellar', 'compile', 'notebooks_demo.ipynb.stamps.json'), 'utf8'),
+    ) as { notebook: { trusted: boolean } };
+  const warmRecord = () =>
+    JSON.parse(
+      readFileSync(join(project, '.cellar', 'cache', 'warm', recordFiles()[0]!), 'utf8'),
+    ) as { sources: Record<string, { trusted: boolean }> };
+  beforeEach(async () => {
+    await new Promise((r) => setTimeout(r, 3200));
+    await shortcut();
+    expect(compileStamps().notebook.trusted).toBe(true);
+    expect(warmRecord().sources[join(project, 'notebooks', 'lib', 'helper.ts')]?.trusted).toBe(
+      true,
+    );
+  });
+
+  it('a notebook cell edited keeping its size and mtime re-runs that task', async () => {
+    editKeepingMtime(nb(), 'x * factor', 'x + factor');
+    expect(ran((await run()).status)).toEqual(['scaled']);
+  });
+
+  it('a local module edited keeping its size and mtime re-runs its importer', async () => {
+    editKeepingMtime(join(project, 'notebooks', 'lib', 'helper.ts'), 'offset = 10', 'offset = 20');
+    expect(ran((await run()).status)).toEqual(['shifted']);
+  });
+
+  it('a generated module edited by hand (size and mtime kept) is compiled again, and nothing re-runs', async () => {
+    const module = join(project, 'generated', 'demo', 'scaled.ts');
+    editKeepingMtime(module, 'x * factor', 'x - factor');
+    const loaded = loads();
+    const r = await run();
+    expect(loads(), 'the full path ran').toBeGreaterThan(loaded);
+    expect(ran(r.status)).toEqual([]);
+    expect(readFileSync(module, 'utf8')).toContain('x * factor');
+  });
+
+  it('a removed output manifest re-runs that task', async () => {
+    const folder = join(workspace(), 'demo', 'numbers');
+    rmSync(
+      join(
+        folder,
+        readdirSync(folder).find((f) => f.endsWith('.manifest.json'))!,
+      ),
+    );
+    expect(ran((await run()).status)).toEqual(['numbers']);
+  });
+});
+
+describe('the run log of a warm run', () => {
+  it('holds what the full path writes: every event in order, each line the JSON of its event', async () => {
+    const runs = join(workspace(), 'demo', '_runs');
+    const newLog = async (go: () => Promise<unknown>) => {
+      const before = new Set(readdirSync(runs));
+      await go();
+      const added = readdirSync(runs).filter((f) => !before.has(f));
+      expect(added).toHaveLength(1);
+      return readFileSync(join(runs, added[0]!), 'utf8');
+    };
+    const events = (text: string) =>
+      text
+        .trim()
+        .split('\n')
+        .map((line) => {
+          expect(line).toBe(JSON.stringify(JSON.parse(line)));
+          const { at: _at, ...rest } = JSON.parse(line) as Record<string, unknown>;
+          return rest.kind === 'run-end' ? { ...rest, durationMs: 0 } : rest;
+        });
+    const fast = await newLog(() => shortcut());
+    for (const f of recordFiles()) rmSync(join(project, '.cellar', 'cache', 'warm', f));
+    const loaded = loads();
+    const full = await newLog(() => run());
+    expect(loads()).toBeGreaterThan(loaded);
+    expect(events(fast)).toEqual(events(full));
+    expect(events(fast).filter((e) => e.kind === 'task-cached')).toHaveLength(5);
+  });
+});
+
 describe('a pipeline whose tasks read data at run time (as notebooks/penguins.ipynb does)', () => {
   // Each task reads one kind of thing the compiler cannot see, recorded by the run-time read
   // recorder (runtime/run/read-record.ts) and keyed from the next run on (key/run-reads.ts): a

@@ -1,0 +1,257 @@
+// Whatever a task's code loads, by any import, is in its key (issue 8 item 1): a dynamic
+// `import()` in a task cell, a setup cell or a local module; a `require` through `createRequire`;
+// and the key does not depend on which loader ran the pipeline. Real CLI on real tslab notebook
+// files; each edit keeps the file's size and mtime (`cp -p` + `touch -r`), so only content can
+// tell. See docs/design/cache-key.md ("Code-aware by default", "Dynamic imports").
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { notebookText } from '../compiler/notebook.js';
+import {
+  type Project,
+  editKeepingMtimeAndSize,
+  project,
+  removeProjects,
+  runStatuses as run,
+  showOutput as show,
+} from './harness.js';
+
+afterAll(removeProjects);
+
+const NB = 'notebooks/loads.ipynb';
+
+/** A project with notebooks/lib/x.ts and two plugins under notebooks/plugins/. */
+function withModules(): Project {
+  const p = project();
+  mkdirSync(join(p.dir, 'notebooks', 'lib'), { recursive: true });
+  mkdirSync(join(p.dir, 'notebooks', 'plugins'), { recursive: true });
+  p.write('notebooks/lib/x.ts', 'export const bonus = 10;\n');
+  p.write('notebooks/plugins/double.ts', 'export const factor = 2;\n');
+  p.write('notebooks/plugins/triple.ts', 'export const factor = 3;\n');
+  return p;
+}
+
+/** `cellar run <nb> --json` (or `--dry-run --json`) with `env`: each task's key and status. */
+function keyed(
+  p: Project,
+  flags: string[],
+  env: Record<string, string | undefined> = {},
+): Record<string, { key: string; status: string }> {
+  for (const [k, v] of Object.entries(env)) p.setEnv(k, v);
+  try {
+    const r = p.cellar('run', NB, '--json', ...flags);
+    expect(r.code, `${r.stderr}\n${r.stdout}`).toBe(0);
+    return Object.fromEntries(
+      JSON.parse(r.stdout).tasks.map(
+        (t: { name: string; key: string; status?: string; action?: string }) => [
+          t.name,
+          { key: t.key, status: t.status ?? t.action! },
+        ],
+      ),
+    );
+  } finally {
+    for (const k of Object.keys(env)) p.setEnv(k, undefined);
+  }
+}
+
+describe('a dynamic import() is keyed by the content of every file it may load', () => {
+  it('a relative literal import() in a task cell resolves from the notebook folder and an edit of the file re-runs the task', () => {
+    const p = withModules();
+    p.write(
+      NB,
+      notebookText([
+        "//| task: bonused\nconst { bonus } = await import('./lib/x.ts');\nconst bonused = 1 + bonus;",
+        '//| task: plain\nconst plain = 2;',
+      ]),
+    );
+    expect(run(p, NB)).toEqual({ bonused: 'ran', plain: 'ran' });
+    expect(show(p, NB, 'bonused', 'bonused')).toBe(11);
+    expect(run(p, NB)).toEqual({ bonused: 'cached', plain: 'cached' });
+    editKeepingMtimeAndSize(join(p.dir, 'notebooks', 'lib', 'x.ts'), '10', '20');
+    const dry = p.cellar('run', NB, '--dry-run');
+    expect(dry.stdout).toMatch(/code\.files\.\.\.\/\.\.\/notebooks\/lib\/x\.ts: \w+ → \w+/);
+    expect(run(p, NB)).toEqual({ bonused: 'ran', plain: 'cached' });
+    expect(show(p, NB, 'bonused', 'bonused')).toBe(21);
+  });
+
+  it('a template literal or a + concatenation with a folder prefix keys every plugin of the folder', () => {
+    const p = withModules();
+    p.write(
+      NB,
+      notebookText([
+        "const kind = 'double';",
+        '//| task: scaled\nconst { factor } = await import(`./plugins/${kind}.ts`);\nconst scaled = 5 * factor;',
+        "//| task: joined\nconst { factor: f } = await import('./plugins/' + kind + '.ts');\nconst joined = 7 * f;",
+        '//| task: plain\nconst plain = 2;',
+      ]),
+    );
+    expect(run(p, NB)).toEqual({ scaled: 'ran', joined: 'ran', plain: 'ran' });
+    expect(show(p, NB, 'scaled', 'scaled')).toBe(10);
+    expect(run(p, NB)).toEqual({ scaled: 'cached', joined: 'cached', plain: 'cached' });
+    editKeepingMtimeAndSize(join(p.dir, 'notebooks', 'plugins', 'double.ts'), '2', '4');
+    expect(run(p, NB)).toEqual({ scaled: 'ran', joined: 'ran', plain: 'cached' });
+    expect(show(p, NB, 'scaled', 'scaled')).toBe(20);
+    expect(show(p, NB, 'joined', 'joined')).toBe(28);
+    // Every file the import may load is in the key (which one it loads is known only at run time).
+    editKeepingMtimeAndSize(join(p.dir, 'notebooks', 'plugins', 'triple.ts'), '3', '6');
+    expect(run(p, NB)).toEqual({ scaled: 'ran', joined: 'ran', plain: 'cached' });
+  });
+
+  it("a local module's glob import, called by a task at run time, is in the task's key", () => {
+    const p = withModules();
+    mkdirSync(join(p.dir, 'notebooks', 'lib', 'rules'), { recursive: true });
+    p.write('notebooks/lib/rules/cap.ts', 'export const limit = 40;\n');
+    p.write(
+      'notebooks/lib/rules.ts',
+      'export async function rule(name: string): Promise<{ limit: number }> {\n  return import(`./rules/${name}.ts`);\n}\n',
+    );
+    p.write(
+      NB,
+      notebookText([
+        "import { rule } from './lib/rules';",
+        "//| task: capped\nconst { limit } = await rule('cap');\nconst capped = Math.min(100, limit);",
+      ]),
+    );
+    expect(run(p, NB)).toEqual({ capped: 'ran' });
+    expect(run(p, NB)).toEqual({ capped: 'cached' });
+    editKeepingMtimeAndSize(join(p.dir, 'notebooks', 'lib', 'rules', 'cap.ts'), '40', '70');
+    expect(run(p, NB)).toEqual({ capped: 'ran' });
+    expect(show(p, NB, 'capped', 'capped')).toBe(70);
+  });
+
+  it('import(name) in a task cell is refused at compile time, naming the notebook, cell and line and the fix', () => {
+    const p = withModules();
+    p.write(
+      NB,
+      notebookText([
+        '//| task: plain\nconst plain = 2;',
+        "//| task: loaded\nconst name = './lib/x.ts';\nconst { bonus } = await import(name);\nconst loaded = bonus;",
+      ]),
+    );
+    const r = p.cellar('run', NB);
+    expect(r.code).not.toBe(0);
+    expect(r.stdout + r.stderr).toMatch(/notebooks\/loads\.ipynb, cell 2 \(id c2\), line 3/);
+    expect(r.stdout + r.stderr).toContain('E_DYNAMIC_IMPORT');
+    expect(r.stdout + r.stderr).toContain('template literal with a folder prefix');
+    expect(r.stdout + r.stderr).not.toMatch(/\bdone\b|\bran\b/);
+  });
+
+  it.each([['default'], ['tsx']])(
+    'import(name) in a local module is refused before any task runs, naming the file and line (%s loader)',
+    (loader) => {
+      const p = withModules();
+      p.write(
+        'notebooks/lib/load.ts',
+        "export async function load(file: string): Promise<{ bonus: number }> {\n  const spec = './' + file;\n  return import(spec);\n}\n",
+      );
+      p.write(
+        NB,
+        notebookText([
+          "import { load } from './lib/load';",
+          "//| task: loaded\nconst { bonus } = await load('x.ts');\nconst loaded = bonus;",
+        ]),
+      );
+      p.setEnv('CELLAR_LOADER', loader === 'tsx' ? 'tsx' : undefined);
+      try {
+        const r = p.cellar('run', NB);
+        expect(r.code, r.stdout).toBe(2);
+        expect(r.stderr).toContain('E_DYNAMIC_IMPORT');
+        expect(r.stderr).toContain('notebooks/lib/load.ts:3:10: return import(spec);');
+        expect(r.stderr).toContain('template literal with a folder prefix');
+        expect(r.stderr).not.toMatch(/start\s+loaded/);
+      } finally {
+        p.setEnv('CELLAR_LOADER', undefined);
+      }
+    },
+  );
+});
+
+describe('what require() loads through createRequire is keyed by content', () => {
+  it('a local JSON required at load by a helper module: an edit keeping size and mtime re-runs with the new value', () => {
+    const p = withModules();
+    p.write('notebooks/lib/limits.json', '{"max": 40}');
+    p.write(
+      'notebooks/lib/limits.ts',
+      "import { createRequire } from 'node:module';\nconst require = createRequire(import.meta.url);\nexport const limits: { max: number } = require('./limits.json');\n",
+    );
+    p.write(
+      NB,
+      notebookText([
+        "import { limits } from './lib/limits';",
+        '//| task: capped\nconst capped = [5, 50, 500].map((x) => Math.min(x, limits.max));',
+      ]),
+    );
+    expect(run(p, NB)).toEqual({ capped: 'ran' });
+    expect(run(p, NB)).toEqual({ capped: 'cached' });
+    editKeepingMtimeAndSize(join(p.dir, 'notebooks', 'lib', 'limits.json'), '40', '70');
+    const dry = p.cellar('run', NB, '--dry-run');
+    expect(dry.stdout).toMatch(/reads\.notebooks\/lib\/limits\.json: \w+ → \w+/);
+    expect(run(p, NB)).toEqual({ capped: 'ran' });
+    expect(show(p, NB, 'capped', 'capped')).toEqual([5, 50, 70]);
+  });
+
+  it('a local .cjs required at run time, and the JSON it requires itself: an edit of either re-runs its caller only', () => {
+    const p = withModules();
+    p.write('notebooks/lib/rates.json', '{"base": 2}');
+    p.write(
+      'notebooks/lib/rates.cjs',
+      "const { base } = require('./rates.json');\nmodule.exports = { rate: base * 10 };\n",
+    );
+    p.write(
+      'notebooks/lib/rate.ts',
+      "import { createRequire } from 'node:module';\nexport function rate(): number {\n  return createRequire(import.meta.url)('./rates.cjs').rate;\n}\n",
+    );
+    p.write(
+      NB,
+      notebookText([
+        "import { rate } from './lib/rate';",
+        '//| task: priced\nconst priced = 3 * rate();',
+        '//| task: plain\nconst plain = 2;',
+      ]),
+    );
+    expect(run(p, NB)).toEqual({ priced: 'ran', plain: 'ran' });
+    expect(show(p, NB, 'priced', 'priced')).toBe(60);
+    expect(run(p, NB)).toEqual({ priced: 'cached', plain: 'cached' });
+    editKeepingMtimeAndSize(join(p.dir, 'notebooks', 'lib', 'rates.json'), '2', '5');
+    expect(run(p, NB)).toEqual({ priced: 'ran', plain: 'cached' });
+    expect(show(p, NB, 'priced', 'priced')).toBe(150);
+    editKeepingMtimeAndSize(join(p.dir, 'notebooks', 'lib', 'rates.cjs'), '10', '20');
+    expect(run(p, NB)).toEqual({ priced: 'ran', plain: 'cached' });
+    expect(show(p, NB, 'priced', 'priced')).toBe(300);
+  });
+});
+
+describe('the same pipeline gets the same keys whatever loads it', () => {
+  // A warehouse query (the warehouse's hooks and codec enter the key), a setup helper and a
+  // glob import: everything that differed when tsx loaded a second copy of the runtime.
+  const cells = [
+    "import { sql } from 'cellar';\nconst kind = 'double';",
+    '//| task: totals\nconst totals = await sql`SELECT 1 AS n UNION ALL SELECT 2`;',
+    '//| task: scaled\nconst { factor } = await import(`./plugins/${kind}.ts`);\nconst scaled = totals.length * factor;',
+  ];
+
+  it('run with the default loader, then CELLAR_LOADER=tsx --dry-run: all cached under the same keys', () => {
+    const p = withModules();
+    p.write(NB, notebookText(cells));
+    const ran = keyed(p, []);
+    expect(Object.values(ran).map((t) => t.status)).toEqual(['ran', 'ran']);
+    const tsx = keyed(p, ['--dry-run'], { CELLAR_LOADER: 'tsx' });
+    expect(tsx).toEqual({
+      totals: { key: ran.totals!.key, status: 'cached' },
+      scaled: { key: ran.scaled!.key, status: 'cached' },
+    });
+  });
+
+  it('run with CELLAR_LOADER=tsx, then the default loader --dry-run: all cached under the same keys', () => {
+    const p = withModules();
+    p.write(NB, notebookText(cells));
+    const ran = keyed(p, [], { CELLAR_LOADER: 'tsx' });
+    expect(Object.values(ran).map((t) => t.status)).toEqual(['ran', 'ran']);
+    expect(show(p, NB, 'scaled', 'scaled')).toBe(4);
+    const bundled = keyed(p, ['--dry-run']);
+    expect(bundled).toEqual({
+      totals: { key: ran.totals!.key, status: 'cached' },
+      scaled: { key: ran.scaled!.key, status: 'cached' },
+    });
+  });
+});
