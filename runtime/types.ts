@@ -127,7 +127,11 @@ export type OutputSchema =
   | {
       kind: 'table';
       rows: number;
-      columns: { name: string; type: string }[];
+      /**
+       * `missing`: some rows of this column hold no value (a record without the field, or
+       * `undefined`), which Arrow has no null for; the table codec keeps which, to give them back.
+       */
+      columns: { name: string; type: string; missing?: true }[];
       shape: 'records' | 'columns';
     }
   /** `classes`: ids of the project classes whose instances the value holds (structured codec). */

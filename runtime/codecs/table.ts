@@ -9,6 +9,12 @@
 // Two shapes are tables: an array of flat records (`[{a: 1, b: 'x'}, …]`) and an object of
 // equal-length columns (`{a: Float64Array, b: string[]}`). A value comes back in the shape it
 // went in (recorded in the schema), and a typed-array column comes back as the same typed array.
+//
+// Arrow has one null; JavaScript has three kinds of nothing. A record without the field, a field
+// holding `undefined` and a field holding `null` are three different rows to the next task
+// (`'b' in row`, `row.b === undefined`), so a column with the first two is stored with a Uint8
+// mask beside it (MISSING + name: 0 a value or null, 1 no field, 2 undefined; an array hole counts
+// as undefined) and given back exactly. A column without them costs nothing more.
 import { createRequire } from 'node:module';
 import type { Codec } from './codec.js';
 import type { OutputSchema } from '../types.js';
@@ -120,9 +126,35 @@ let arrowModule: ArrowLib | undefined;
 const arrowLib = async (): Promise<ArrowLib> =>
   (arrowModule ??= createRequire(import.meta.url)('apache-arrow/Arrow.esnext.min') as ArrowLib);
 
+/** The name of a column's missing-value mask in the Arrow file (a name no record field has). */
+const MISSING = '\u0000cellar:missing:';
+const ABSENT = 1;
+const UNDEFINED = 2;
+
+/** The mask of a column's rows holding no value, or undefined when every row holds one (or null). */
+function missingMask(
+  value: unknown,
+  shape: TablePlan['shape'],
+  name: string,
+  rows: number,
+): Uint8Array | undefined {
+  let mask: Uint8Array | undefined;
+  for (let i = 0; i < rows; i++) {
+    let kind = 0;
+    if (shape === 'records') {
+      const row = (value as Record<string, unknown>[])[i]!;
+      if (!(name in row)) kind = ABSENT;
+      else if (row[name] === undefined) kind = UNDEFINED;
+    } else if ((value as Record<string, unknown[]>)[name]![i] === undefined) kind = UNDEFINED;
+    if (kind) (mask ??= new Uint8Array(rows))[i] = kind;
+  }
+  return mask;
+}
+
 export const tableCodec: Codec = {
   id: 'table',
-  version: 1,
+  // 2: missing fields and undefined kept apart from null (version 1 stored all three as null).
+  version: 2,
   ext: 'arrow',
   async encode(value) {
     const plan = planTable(value, true);
@@ -132,7 +164,15 @@ export const tableCodec: Codec = {
       );
     const arrow = await arrowLib();
     const vectors: Record<string, import('apache-arrow').Vector> = {};
+    const withMissing = new Set<string>();
     for (const col of plan.columns) {
+      if (col.type !== 'typed') {
+        const mask = missingMask(value, plan.shape, col.name, plan.rows);
+        if (mask) {
+          vectors[MISSING + col.name] = arrow.makeVector(mask);
+          withMissing.add(col.name);
+        }
+      }
       let values: unknown;
       if (plan.shape === 'columns') values = (value as Record<string, unknown>)[col.name];
       else values = (value as Record<string, unknown>[]).map((r) => r[col.name] ?? null);
@@ -161,6 +201,7 @@ export const tableCodec: Codec = {
       columns: plan.columns.map((c) => ({
         name: c.name,
         type: c.type === 'typed' ? c.typed! : c.type,
+        ...(withMissing.has(c.name) ? { missing: true as const } : {}),
       })),
     };
     return { bytes, schema };
@@ -184,13 +225,30 @@ export const tableCodec: Codec = {
           col.type === 'date' ? list.map((v) => (v === null ? null : new Date(v as number))) : list;
       }
     }
+    const masks = new Map<string, Uint8Array>();
+    for (const col of schema.columns) {
+      if (!col.missing) continue;
+      const mask = table.getChild(MISSING + col.name)?.toArray() as Uint8Array | undefined;
+      if (!mask) throw new Error(`table codec: the mask of column '${col.name}' is missing`);
+      masks.set(col.name, mask);
+      // Both kinds of nothing are undefined in a column (a column has no "absent" row).
+      if (schema.shape === 'columns') {
+        const list = columns[col.name] as unknown[];
+        for (let i = 0; i < mask.length; i++) if (mask[i]) list[i] = undefined;
+      }
+    }
     if (schema.shape === 'columns') return columns;
     const names = schema.columns.map((c) => c.name);
     const lists = names.map((n) => columns[n] as unknown[]);
+    const maskOf = names.map((n) => masks.get(n));
     const out = new Array(schema.rows);
     for (let i = 0; i < schema.rows; i++) {
       const row: Record<string, unknown> = {};
-      for (let j = 0; j < names.length; j++) row[names[j]!] = lists[j]![i];
+      for (let j = 0; j < names.length; j++) {
+        const kind = maskOf[j]?.[i];
+        if (kind === ABSENT) continue;
+        row[names[j]!] = kind === UNDEFINED ? undefined : lists[j]![i];
+      }
       out[i] = row;
     }
     return out;

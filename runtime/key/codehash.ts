@@ -418,13 +418,12 @@ async function bundleEntries(
       format: 'esm',
       platform: 'node',
       target: 'es2022',
-      packages: 'external',
       treeShaking: true,
       legalComments: 'none',
       charset: 'utf8',
       logLevel: 'silent',
       logOverride: REPORT_UNBUNDLED_IMPORTS,
-      plugins: [reader],
+      plugins: [linkedPackagesAsCode(), reader],
     })
     .catch((error: { warnings?: import('esbuild').Message[] }) => {
       // A failed build (another module's error) still reports the imports it could not bundle.
@@ -494,6 +493,47 @@ async function bundleEntries(
   await Promise.all(pending);
   return memos;
 }
+
+/**
+ * Packages stay external (keyed by their installed version), except a package whose real folder
+ * lies outside every node_modules: one linked in by `npm link`, a `file:` dependency or a
+ * workspace. Its code is edited in place with no new version, so it is bundled and keyed by
+ * content like a local module. Cellar itself stays external (its version is in the key; a
+ * project inside Cellar's own repository resolves it to the repository).
+ */
+function linkedPackagesAsCode(): import('esbuild').Plugin {
+  const INNER = Symbol('resolving a package');
+  return {
+    name: 'cellar-linked-packages',
+    setup(build) {
+      const decided = new Map<string, import('esbuild').OnResolveResult>();
+      build.onResolve({ filter: /^[^./]/ }, async (args) => {
+        if (args.pluginData === INNER) return undefined;
+        const external = { path: args.path, external: true };
+        if (args.path.startsWith('node:') || isBuiltin(args.path)) return external;
+        if (packageName(args.path) === 'cellar') return external;
+        const memoKey = `${args.resolveDir}\0${args.path}\0${args.kind}`;
+        const known = decided.get(memoKey);
+        if (known) return known;
+        const found = await build.resolve(args.path, {
+          kind: args.kind,
+          resolveDir: args.resolveDir,
+          importer: args.importer,
+          pluginData: INNER,
+        });
+        const answer =
+          found.errors.length > 0 || found.external || !found.path || isInNodeModules(found.path)
+            ? external
+            : { path: found.path };
+        decided.set(memoKey, answer);
+        return answer;
+      });
+    },
+  };
+}
+
+/** Whether a resolved file (esbuild resolves symlinks to real paths) lies under a node_modules. */
+const isInNodeModules = (file: string) => file.split(/[\\/]/).includes('node_modules');
 
 /** The input files reachable from `entry` through the metafile's import graph. */
 function reachableInputs(metafile: import('esbuild').Metafile, entry: string): string[] {

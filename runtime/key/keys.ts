@@ -11,6 +11,9 @@ import { hooksFor } from '../run/hooks.js';
 import type { AnyTask, OutputSpec } from '../task.js';
 import type { CacheKey, KeyInputs, TaskGraph } from '../types.js';
 import {
+  isModuleRecord,
+  moduleRecordsOfCode,
+  withModuleReads,
   runReadsOfTask,
   recordedRunReadsOfPipeline,
   runReadInputs,
@@ -50,7 +53,17 @@ export async function computeKeys(
   }
   // Per module, once: its code fingerprint and the hashed values of the environment variables
   // it reads (a module's 100k tasks share both, frozen, so canonical JSON serialises each once).
-  type ModuleFacts = { code: CodeFingerprint; env: Readonly<Record<string, string>> | undefined };
+  type ModuleFacts = {
+    code: CodeFingerprint;
+    env: Readonly<Record<string, string>> | undefined;
+    /** The records of local modules its code reaches (run-reads.ts moduleRecordsOfCode). */
+    moduleRecords: string[];
+  };
+  const recorded = options.reads
+    ? (options.reads.records ?? recordedRunReadsOfPipeline(options.reads))
+    : undefined;
+  // Records of what helpers of local modules read (a memo's file): most pipelines have none.
+  const anyModuleRecord = recorded !== undefined && [...recorded.keys()].some(isModuleRecord);
   const perModule = new Map<string, ModuleFacts>();
   const moduleFacts = async (module: string): Promise<ModuleFacts> => {
     const code = hasher!.computed(module) ?? (await hasher!.fingerprint(module));
@@ -58,13 +71,15 @@ export async function computeKeys(
     const facts = {
       code,
       env: names.length > 0 ? Object.freeze(envInputs(names)) : undefined,
+      moduleRecords: anyModuleRecord
+        ? moduleRecordsOfCode(options.reads!.root, module, code.files).filter((n) =>
+            recorded!.has(n),
+          )
+        : [],
     };
     perModule.set(module, facts);
     return facts;
   };
-  const recorded = options.reads
-    ? (options.reads.records ?? recordedRunReadsOfPipeline(options.reads))
-    : undefined;
   for (const node of graph.nodes) {
     const task = node.task;
     const upstream: Record<string, string> = {};
@@ -90,7 +105,10 @@ export async function computeKeys(
     // What earlier runs saw the task read at run time: files, folders, env names read by a
     // computed name. (Only tasks with a record pay for this; most have none.)
     // And what the pipeline's module read while it loaded (a setup cell's top-level reads).
-    const rec = recorded && runReadsOfTask(recorded, task.name);
+    // And what helpers of the local modules its code reaches read in any task (a memo they keep).
+    let rec = recorded && runReadsOfTask(recorded, task.name);
+    if (facts && facts.moduleRecords.length > 0)
+      rec = withModuleReads(rec, recorded!, facts.moduleRecords);
     if (rec) addRecordedReads(inputs, rec, options.reads!.root, options.reads!.stamps);
     const hooks = hooksFor(task);
     if (hooks.some((h) => h.keyInputs)) {

@@ -1,6 +1,7 @@
 // What a task read at run time that its code does not show: data files (`readFileSync(path)`,
 // `fs/promises` readFile, `createReadStream`, `Deno.readTextFile`, a file opened for reading),
-// folder listings (`readdirSync('data/')`), existence probes (`existsSync`, `statSync`), and
+// folder listings (`readdirSync('data/')`), existence probes (`existsSync`, `access`), the stat
+// facts a task saw (`statSync(p).size`, `.mtimeMs`, `isDirectory()`, `fstat` on a descriptor), and
 // environment variables read by a computed name (`process.env[name]`). The recorder
 // (runtime/run/read-record.ts) observes them while the task runs; this file keeps the record and
 // turns it into key inputs.
@@ -25,6 +26,7 @@ import {
   type Stats,
 } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { envInputs, sha256 } from './hash.js';
 import {
   checkStamp,
@@ -42,8 +44,15 @@ export interface RecordedRunReads {
   files: string[];
   /** Folders whose listing the task read. */
   dirs: string[];
-  /** Paths whose existence or kind the task checked (existsSync, statSync, access). */
+  /** Paths whose existence the task checked (existsSync, exists, access). */
   probes: string[];
+  /**
+   * Paths whose stat facts the task was handed (statSync, lstat, fs/promises stat, fstat on a
+   * descriptor or FileHandle it opened): keyed by type, size and mtime (`statFacts`), so a result
+   * computed from `.size` or `.mtimeMs` re-runs when they move. Kept apart from `probes`, whose
+   * existence check does not make a file's size a dependency.
+   */
+  stats: string[];
   /** Installed packages (folders under node_modules) the task read files of by path. */
   packages: string[];
   /** Environment variables read by a computed name (names only; values stay in the environment). */
@@ -60,6 +69,7 @@ const EMPTY: RecordedRunReads = Object.freeze({
   files: [],
   dirs: [],
   probes: [],
+  stats: [],
   packages: [],
   env: [],
 }) as RecordedRunReads;
@@ -103,11 +113,18 @@ const safeName = (s: string) => s.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 80) 
  * the key (computeKeys) and anything validating a warm run use it. Paths are relative to `at.root`
  * (absolute outside it); turn a record into key inputs with `runReadInputs`.
  */
-export function recordedRunReads(at: RunReadsAt, task: string): RecordedRunReads {
+export function recordedRunReads(
+  at: RunReadsAt,
+  task: string,
+  /** Module records (`moduleRecordsOfCode`) to join in, as computeKeys does. */
+  modules: readonly string[] = [],
+): RecordedRunReads {
   const own = parseRecord(recordFile(at, task));
-  return task === PIPELINE_LOAD
-    ? own
-    : withLoadReads(own, parseRecord(recordFile(at, PIPELINE_LOAD)));
+  const rec =
+    task === PIPELINE_LOAD ? own : withLoadReads(own, parseRecord(recordFile(at, PIPELINE_LOAD)));
+  let out = rec;
+  for (const m of modules) out = unionOf(out, parseRecord(recordFile(at, m)));
+  return out;
 }
 
 function parseRecord(file: string): RecordedRunReads {
@@ -127,6 +144,7 @@ function parseRecord(file: string): RecordedRunReads {
     files: list(raw.files),
     dirs: list(raw.dirs),
     probes: list(raw.probes),
+    stats: list(raw.stats),
     packages: list(raw.packages),
     env: list(raw.env),
     ...(observed ? { observed } : {}),
@@ -170,10 +188,13 @@ export interface ObservedReads {
   files: Set<string>;
   dirs: Set<string>;
   probes: Set<string>;
+  /** Paths whose stat facts (type, size, mtime) the task was handed. */
+  stats: Set<string>;
   env: Set<string>;
   /** Files the task itself wrote in this run: reading back its own file is not an input. */
   written: Set<string>;
-  /** Absolute path (a folder's with a trailing `/`) → hash of the whole content or listing read. */
+  /** Absolute path (a folder's with a trailing `/`, a stat's with `#stat`) → hash of the whole
+   *  content or listing read, or the stat facts (`statFacts`) handed. */
   seen: Map<string, string>;
 }
 
@@ -201,8 +222,15 @@ export type ReadsContext = RunReadsAt;
  * all (no record opened or written: the executor then needs no look at the record), else true.
  */
 export function recordRunReads(ctx: ReadsContext, task: string, seen: ObservedReads): boolean {
-  const fresh: RecordedRunReads = { files: [], dirs: [], probes: [], packages: [], env: [] };
-  const classify = (abs: string, into: 'files' | 'dirs' | 'probes') => {
+  const fresh: RecordedRunReads = {
+    files: [],
+    dirs: [],
+    probes: [],
+    stats: [],
+    packages: [],
+    env: [],
+  };
+  const classify = (abs: string, into: 'files' | 'dirs' | 'probes' | 'stats') => {
     if (seen.written.has(abs) || excluded(ctx, abs)) return;
     const pkg = packageOf(abs);
     if (pkg !== undefined) fresh.packages.push(toRecorded(ctx.root, pkg));
@@ -211,24 +239,27 @@ export function recordRunReads(ctx: ReadsContext, task: string, seen: ObservedRe
   for (const f of seen.files) classify(f, 'files');
   for (const d of seen.dirs) classify(d, 'dirs');
   for (const p of seen.probes) classify(p, 'probes');
+  for (const p of seen.stats) classify(p, 'stats');
   fresh.env.push(...seen.env);
   // The common case, a task that read nothing by path: no file opened at all.
-  if (seen.files.size + seen.dirs.size + seen.probes.size + seen.env.size === 0) return false;
+  if (seen.files.size + seen.dirs.size + seen.probes.size + seen.stats.size + seen.env.size === 0)
+    return false;
   const known = parseRecord(recordFile(ctx, task));
   const merged: RecordedRunReads = {
     files: union(known.files, fresh.files),
     dirs: union(known.dirs, fresh.dirs),
     probes: union(known.probes, fresh.probes),
+    stats: union(known.stats, fresh.stats),
     packages: union(known.packages, fresh.packages),
     env: union(known.env, fresh.env),
   };
   if (size(merged) === size(known)) return true;
   const observed: Record<string, string> = {};
   for (const [abs, hash] of seen.seen) {
-    const dir = abs.endsWith('/');
-    const plain = dir ? abs.slice(0, -1) : abs;
+    const suffix = abs.endsWith('/') ? '/' : abs.endsWith(STAT) ? STAT : '';
+    const plain = abs.slice(0, abs.length - suffix.length);
     if (seen.written.has(plain) || excluded(ctx, plain) || packageOf(plain) !== undefined) continue;
-    observed[toRecorded(ctx.root, plain) + (dir ? '/' : '')] = hash;
+    observed[toRecorded(ctx.root, plain) + suffix] = hash;
   }
   if (Object.keys(observed).length > 0) merged.observed = observed;
   const path = recordFile(ctx, task);
@@ -241,7 +272,12 @@ export function recordRunReads(ctx: ReadsContext, task: string, seen: ObservedRe
 
 const union = (a: string[], b: string[]) => [...new Set([...a, ...b])].sort();
 const size = (r: RecordedRunReads) =>
-  r.files.length + r.dirs.length + r.probes.length + r.packages.length + r.env.length;
+  r.files.length +
+  r.dirs.length +
+  r.probes.length +
+  r.stats.length +
+  r.packages.length +
+  r.env.length;
 
 const nodeInstall = resolve(dirname(process.execPath), '..');
 
@@ -349,8 +385,11 @@ export class RunReadStamps {
 /**
  * The key inputs of a record: recorded path → content hash (16 hex) or `missing`; a folder
  * (`data/` with a trailing slash) → `ls:` + hash of its sorted entry names; a probe → `probe:file`,
- * `probe:dir` or `probe:missing`; a package folder → `pkg:<version>`. A path read both as a file
- * and probed is keyed by its content. Paths as recorded (relative to `root`, or absolute).
+ * `probe:dir` or `probe:missing`; a stat read, under the path with `#stat` appended → its stat
+ * facts (`statFacts`: `stat:file:<size>:<mtime ms>`, `stat:dir`, `stat:missing`); a package folder
+ * → `pkg:<version>`. A path read both as a file and probed is keyed by its content; read and
+ * stat'ed, by both (its content and its mtime). Paths as recorded (relative to `root`, or
+ * absolute).
  */
 export function runReadInputs(
   root: string,
@@ -361,6 +400,9 @@ export function runReadInputs(
   for (const p of rec.files) out[p] = stamps.contentOf(fromRecorded(root, p));
   for (const p of rec.dirs) out[p.endsWith('/') ? p : `${p}/`] = listingOf(fromRecorded(root, p));
   for (const p of rec.probes) if (!(p in out)) out[p] = `probe:${kindOf(fromRecorded(root, p))}`;
+  // (`?? []`: a record from before stat reads were kept apart, as a BullMQ coordinator of an
+  // older build may hand one.)
+  for (const p of rec.stats ?? []) out[p + STAT] = statFacts(fromRecorded(root, p));
   for (const p of rec.packages) out[p] = `pkg:${packageVersion(fromRecorded(root, p))}`;
   return out;
 }
@@ -392,8 +434,12 @@ export function readChangedWhileRunning(
 ): string | undefined {
   for (const [path, value] of Object.entries(keyed)) {
     const dir = path.endsWith('/');
-    const abs = fromRecorded(ctx.root, dir ? path.slice(0, -1) : path);
-    const handed = seen.seen.get(dir ? `${abs}/` : abs);
+    const stat = !dir && path.endsWith(STAT);
+    const abs = fromRecorded(
+      ctx.root,
+      dir ? path.slice(0, -1) : stat ? path.slice(0, -STAT.length) : path,
+    );
+    const handed = seen.seen.get(dir ? `${abs}/` : stat ? abs + STAT : abs);
     if (handed !== undefined) {
       const same =
         handed === value ||
@@ -404,9 +450,11 @@ export function readChangedWhileRunning(
     const pkg = value.startsWith('pkg:');
     const touched = dir
       ? seen.dirs.has(abs)
-      : pkg
-        ? [...seen.files, ...seen.dirs, ...seen.probes].some((f) => f.startsWith(abs + sep))
-        : seen.files.has(abs) || seen.probes.has(abs);
+      : stat
+        ? seen.stats.has(abs)
+        : pkg
+          ? [...seen.files, ...seen.dirs, ...seen.probes].some((f) => f.startsWith(abs + sep))
+          : seen.files.has(abs) || seen.probes.has(abs);
     if (touched && !unchangedSince(abs, dir, value, sinceMs)) return path;
   }
   return undefined;
@@ -425,9 +473,11 @@ function unchangedSince(abs: string, dir: boolean, value: string, sinceMs: numbe
     ? listingOf(abs)
     : value.startsWith('probe:')
       ? `probe:${kindOf(abs)}`
-      : pkg
-        ? `pkg:${packageVersion(abs)}`
-        : fileValue(abs);
+      : value.startsWith('stat:')
+        ? statFacts(abs)
+        : pkg
+          ? `pkg:${packageVersion(abs)}`
+          : fileValue(abs);
   if (now !== value) return false;
   // Missing then and now: nothing was there to read.
   return !st || st.ctimeMs < sinceMs;
@@ -458,6 +508,32 @@ function listingOf(abs: string): string {
 /** `ls:` + hash of a folder's entry names, in name order (the key value of a listed folder). */
 export function listingHash(names: readonly string[]): string {
   return `ls:${sha256([...names].sort().join('\u0000')).slice(0, 16)}`;
+}
+
+/** The suffix of a stat read's key-input path (`data/x.csv#stat`), beside the file's content. */
+export const STAT = '#stat';
+
+/**
+ * The stat facts a result can depend on, as a key value: `stat:file:<size>:<mtime in whole ms>`
+ * for a file (anything not a folder: a FIFO, a socket), `stat:dir` for a folder, `stat:missing`.
+ * A folder's mtime is left out: it moves with any entry created in it (an editor's swap file, a
+ * task's own output), and what a task learns of a folder's content it learns from a listing,
+ * keyed by its names. `st`: the Stats the task was handed (bigint ones too), or read now from
+ * `abs` (following links, as `statSync`).
+ */
+export function statFacts(
+  abs: string,
+  st?: { isDirectory(): boolean; size: number | bigint; mtimeMs: number | bigint },
+): string {
+  if (!st) {
+    try {
+      st = statSync(abs);
+    } catch {
+      return 'stat:missing';
+    }
+  }
+  if (st.isDirectory()) return 'stat:dir';
+  return `stat:file:${Number(st.size)}:${Math.floor(Number(st.mtimeMs))}`;
 }
 
 function kindOf(abs: string): 'file' | 'dir' | 'missing' {
@@ -511,6 +587,7 @@ export function loadReadFacts(reads: ObservedReads, stamps: RunReadStamps): Reco
       files: own(reads.files),
       dirs: own(reads.dirs),
       probes: own(reads.probes),
+      stats: own(reads.stats),
       packages: [],
       env: [],
     },
@@ -531,15 +608,94 @@ export function runReadsOfTask(
   return records.get(task) ?? records.get(PIPELINE_LOAD);
 }
 
+/**
+ * The record name of what code of one local module (a setup cell's helpers, a module under lib/:
+ * any file but the task's own module) read while tasks ran: `<module:lib/limits.ts>`, the path
+ * as recorded. A module's state outlives the task that filled it (`let cache; export function
+ * limits() { return cache ??= JSON.parse(readFileSync(...)) }`): the first task on a thread reads
+ * the file, the next is handed the memo and reads nothing, so the file is keyed for every task
+ * whose code reaches the module (`withModuleReads`): over-inclusion, never a stale hit.
+ */
+export function moduleRecordName(root: string, moduleFile: string): string {
+  return `${MODULE_PREFIX}${toRecorded(root, moduleFile)}>`;
+}
+
+const MODULE_PREFIX = '<module:';
+
+/** Is `name` a module's record (`moduleRecordName`), not a task's? */
+export const isModuleRecord = (name: string): boolean => name.startsWith(MODULE_PREFIX);
+
+/**
+ * Add what the task's run saw code of other local modules read (read-record.ts `observeReads`'
+ * `shared`, by absolute module file) to those modules' records. Files the task wrote and the env
+ * names in `keyedEnv` (read by name in code, keyed already) are left out, as for the task's own.
+ */
+export function recordModuleReads(
+  ctx: ReadsContext,
+  shared: ReadonlyMap<string, ObservedReads>,
+  written: ReadonlySet<string>,
+  keyedEnv: readonly string[] = [],
+): void {
+  for (const [module, reads] of shared) {
+    if (excluded(ctx, module) || packageOf(module) !== undefined) continue;
+    for (const name of keyedEnv) reads.env.delete(name);
+    for (const w of written) {
+      reads.files.delete(w);
+      reads.written.add(w);
+    }
+    // What a module hands on is not tied to what one task saw: no `observed` hashes.
+    recordRunReads(ctx, moduleRecordName(ctx.root, module), { ...reads, seen: new Map() });
+  }
+}
+
+/**
+ * The local modules a task's code reaches, as module record names: one per file of its code
+ * fingerprint (codehash.ts `files`, paths relative to the task's module `taskModule`, an
+ * `import.meta.url` or a path). Of these, `withModuleReads` merges those that have a record.
+ */
+export function moduleRecordsOfCode(
+  root: string,
+  taskModule: string,
+  files: Readonly<Record<string, string>>,
+): string[] {
+  const dir = dirname(taskModule.startsWith('file:') ? fileURLToPath(taskModule) : taskModule);
+  return Object.keys(files)
+    .filter((f) => !f.startsWith('<'))
+    .map((f) => moduleRecordName(root, resolve(dir, f)));
+}
+
+/**
+ * `rec` (a task's record, or undefined) joined with the records of the modules named in `uses`
+ * (module record names) found in `records`: undefined only when neither has anything.
+ */
+export function withModuleReads(
+  rec: RecordedRunReads | undefined,
+  records: ReadonlyMap<string, RecordedRunReads>,
+  uses: Iterable<string>,
+): RecordedRunReads | undefined {
+  let out = rec;
+  for (const name of uses) {
+    const mod = records.get(name);
+    if (mod) out = unionOf(out ?? EMPTY, mod);
+  }
+  return out;
+}
+
+/** Two records' union (`observed` stays the first's). */
+function unionOf(a: RecordedRunReads, b: RecordedRunReads): RecordedRunReads {
+  return {
+    files: union(a.files, b.files),
+    dirs: union(a.dirs, b.dirs),
+    probes: union(a.probes, b.probes),
+    stats: union(a.stats ?? [], b.stats ?? []),
+    packages: union(a.packages, b.packages),
+    env: union(a.env, b.env),
+    ...(a.observed ? { observed: a.observed } : {}),
+  };
+}
+
 /** A task's own record joined with its pipeline's load record (`observed` stays the task's). */
 function withLoadReads(own: RecordedRunReads, load: RecordedRunReads): RecordedRunReads {
   if (size(load) === 0) return own;
-  return {
-    files: union(own.files, load.files),
-    dirs: union(own.dirs, load.dirs),
-    probes: union(own.probes, load.probes),
-    packages: union(own.packages, load.packages),
-    env: union(own.env, load.env),
-    ...(own.observed ? { observed: own.observed } : {}),
-  };
+  return unionOf(own, load);
 }

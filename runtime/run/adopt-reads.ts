@@ -26,15 +26,25 @@ import { stampLimits } from '../key/filestamp.js';
 import { addRecordedReads } from '../key/keys.js';
 import {
   hasRunReads,
+  moduleRecordsOfCode,
   recordedRunReads,
+  withModuleReads,
   RunReadStamps,
+  STAT,
   type ReadsContext,
   type RecordedRunReads,
 } from '../key/run-reads.js';
 import type { Store } from '../store/store.js';
 import type { CacheKey, GraphNode, KeyInputs, Manifest } from '../types.js';
 
-const EMPTY = canonicalJson({ files: [], dirs: [], probes: [], packages: [], env: [] });
+const EMPTY = canonicalJson({
+  files: [],
+  dirs: [],
+  probes: [],
+  stats: [],
+  packages: [],
+  env: [],
+});
 const shape = (r: RecordedRunReads | undefined) =>
   r ? canonicalJson({ ...r, observed: undefined }) : EMPTY;
 
@@ -75,8 +85,14 @@ export class ReadAdopter {
       (readNothing || !hasRunReads(this.ctx, node.name))
     )
       return;
-    const rec = recordedRunReads(this.ctx, node.name);
-    if (!upMoved && shape(rec) === shape(this.before.get(node.name))) return;
+    // With the records of the local modules its code reaches, as computeKeys joins them.
+    const modules =
+      node.task.module && key.inputs.code
+        ? moduleRecordsOfCode(this.ctx.root, node.task.module, key.inputs.code.files)
+        : [];
+    const rec = recordedRunReads(this.ctx, node.name, modules);
+    const was = withModuleReads(this.before.get(node.name), this.before, modules);
+    if (!upMoved && shape(rec) === shape(was)) return;
     const upstream: Record<string, string> = {};
     for (const [u, k] of Object.entries(key.inputs.upstream)) upstream[u] = this.moved.get(u) ?? k;
     const next: KeyInputs = { ...key.inputs, upstream };
@@ -123,10 +139,12 @@ export class ReadAdopter {
   /** Not changed since `quietBefore`: the path itself, a package's package.json, or for a
    *  missing path its folder. */
   private quiet(recorded: string, value: string): boolean {
-    const abs = isAbsolute(recorded) ? recorded : join(this.ctx.root, ...recorded.split('/'));
+    // A stat read's input (`data/x.csv#stat`) is the path's own.
+    const path = recorded.endsWith(STAT) ? recorded.slice(0, -STAT.length) : recorded;
+    const abs = isAbsolute(path) ? path : join(this.ctx.root, ...path.split('/'));
     const target = value.startsWith('pkg:')
       ? join(abs, 'package.json')
-      : value === 'missing' || value === 'probe:missing'
+      : value === 'missing' || value === 'probe:missing' || value === 'stat:missing'
         ? dirname(abs)
         : abs;
     try {

@@ -12,6 +12,7 @@ import type { KeyInputs, StoredOutput } from '../types.js';
 import { CellarError } from '../errors.js';
 import {
   readChangedWhileRunning,
+  recordModuleReads,
   recordRunReads,
   type ObservedReads,
   type ReadsContext,
@@ -80,8 +81,13 @@ export interface PerformedTask {
   readNothing?: boolean;
 }
 
-/** What a task's run read, handed to `invokeTask`'s caller after the run. */
-export type ReadsObserver = (reads: ObservedReads, envListed: boolean) => void;
+/** What a task's run read, handed to `invokeTask`'s caller after the run: its own reads, and
+ *  what code of other local modules read in it, by module file (read-record.ts `observeReads`). */
+export type ReadsObserver = (
+  reads: ObservedReads,
+  envListed: boolean,
+  shared: ReadonlyMap<string, ObservedReads>,
+) => void;
 
 /** Call a task's run function with its hooks around it, and check it returned every output. */
 export async function invokeTask(
@@ -95,8 +101,8 @@ export async function invokeTask(
     let result: unknown;
     const run = () => guardExit(task.name, () => task.run(inputs, ctx.params));
     if (onReads) {
-      const observed = await observeReads(run);
-      onReads(observed.reads, observed.envListed);
+      const observed = await observeReads(run, task.module);
+      onReads(observed.reads, observed.envListed, observed.shared);
       result = observed.result;
     } else result = await run();
     if (result === null || typeof result !== 'object' || Array.isArray(result)) {
@@ -194,13 +200,15 @@ export async function performTask(
     inputs,
     ctx,
     reads
-      ? (seen, envListed) => {
+      ? (seen, envListed, shared) => {
           for (const name of seen.env) envNames.add(name);
           // Recorded as soon as the task's code returns, from the thread that ran it (one file
           // per task, atomic: run-reads.ts), before its outputs are encoded.
           // Names the code reads statically are keyed already (keys.ts): only computed ones count.
           for (const name of job.envRead ?? []) seen.env.delete(name);
           readNothing = !recordRunReads(reads, task.name, seen);
+          // What helpers of other modules read in it: keyed for every task reaching the module.
+          recordModuleReads(reads, shared, seen.written, job.envRead);
           if (envListed) warnEnvListed(task.name);
           // Checked as the task's code returns: what it read later cannot change its result.
           const changed =

@@ -24,11 +24,20 @@ import { Module, isBuiltin, syncBuiltinESMExports } from 'node:module';
 import { basename, dirname, isAbsolute, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { contentHash } from '../key/filestamp.js';
-import { listingHash, noteSeen, type ObservedReads } from '../key/run-reads.js';
+import { listingHash, noteSeen, STAT, statFacts, type ObservedReads } from '../key/run-reads.js';
 import { CELLAR_CODE_DIRS } from '../project.js';
 
 interface Scope {
   reads: ObservedReads;
+  /**
+   * The task's own module (its file, as its stack frames name it), when known: a read whose caller
+   * is code of another local module (a setup helper, a module under lib/) is also noted in
+   * `shared` under that module's file, since that module's state (a memo) may hand what it read
+   * to every task using it (runtime/key/run-reads.ts `recordModuleReads`).
+   */
+  own: string | undefined;
+  /** Module file → what code of that module read in this task (see `own`). */
+  shared: Map<string, ObservedReads>;
   /**
    * A pipeline module's evaluation (`observeLoadReads`), not a task: reads Node makes on the
    * module's behalf (its loader reading the module's own files and its imports', CommonJS
@@ -44,11 +53,27 @@ interface Scope {
 
 const scopes = new AsyncLocalStorage<Scope>();
 
-/** Run `fn` (a task's run) recording what it reads; the reads come back with its result. */
+/**
+ * Run `fn` (a task's run) recording what it reads; the reads come back with its result. `module`:
+ * the task's defining module (`import.meta.url` or a path); with it, reads made by code of other
+ * local modules come back in `shared`, by module file (absolute path).
+ */
 export async function observeReads<T>(
   fn: () => Promise<T>,
-): Promise<{ result: T; reads: ObservedReads; envListed: boolean }> {
-  return observe(fn, false);
+  module?: string,
+): Promise<{
+  result: T;
+  reads: ObservedReads;
+  shared: Map<string, ObservedReads>;
+  envListed: boolean;
+}> {
+  const own =
+    module === undefined
+      ? undefined
+      : module.startsWith('file:')
+        ? fileURLToPath(module)
+        : resolve(module);
+  return observe(fn, false, own);
 }
 
 /**
@@ -63,30 +88,88 @@ export async function observeReads<T>(
 export async function observeLoadReads<T>(
   fn: () => Promise<T>,
 ): Promise<{ result: T; reads: ObservedReads; envListed: boolean }> {
-  return observe(fn, true);
+  return observe(fn, true, undefined);
 }
 
 async function observe<T>(
   fn: () => Promise<T>,
   loading: boolean,
-): Promise<{ result: T; reads: ObservedReads; envListed: boolean }> {
+  own: string | undefined,
+): Promise<{
+  result: T;
+  reads: ObservedReads;
+  shared: Map<string, ObservedReads>;
+  envListed: boolean;
+}> {
   install();
   const scope: Scope = {
     loading,
-    reads: {
-      files: new Set(),
-      dirs: new Set(),
-      probes: new Set(),
-      env: new Set(),
-      written: new Set(),
-      seen: new Map(),
-    },
+    reads: emptyReads(),
+    own,
+    shared: new Map(),
     envListed: false,
     listing: undefined,
     listingAt: 0,
   };
   const result = await scopes.run(scope, fn);
-  return { result, reads: scope.reads, envListed: scope.envListed };
+  return { result, reads: scope.reads, shared: scope.shared, envListed: scope.envListed };
+}
+
+function emptyReads(): ObservedReads {
+  return {
+    files: new Set(),
+    dirs: new Set(),
+    probes: new Set(),
+    stats: new Set(),
+    env: new Set(),
+    written: new Set(),
+    seen: new Map(),
+  };
+}
+
+/**
+ * The local module whose code made the read being recorded, when it is not the task's own module:
+ * the file of the first stack frame that is not Node's, a package's (`node_modules`) or Cellar's
+ * runtime. Undefined when that frame is the task's own module, or no frame names a source file
+ * (a bundle loaded without source maps names its bundle: reads stay the task's own).
+ */
+function sharedCaller(own: string): string | undefined {
+  if (inCallerCheck) return undefined;
+  inCallerCheck = true;
+  const limit = Error.stackTraceLimit;
+  try {
+    Error.stackTraceLimit = 40;
+    const holder: { stack?: string } = {};
+    Error.captureStackTrace(holder, sharedCaller);
+    for (const line of (holder.stack ?? '').split('\n').slice(1)) {
+      const m = FRAME_FILE.exec(line);
+      if (!m) continue;
+      let file = m[1]!;
+      if (file.startsWith('node:') || /[\\/]node_modules[\\/]/.test(file)) continue;
+      if (file.startsWith('file://')) file = fileURLToPath(file);
+      if (!file.startsWith('/') && !/^[A-Za-z]:[\\/]/.test(file)) continue;
+      if (CELLAR_CODE_DIRS.some((dir) => file.startsWith(dir))) continue;
+      if (file === own) return undefined;
+      return /[\\/]\.cellar[\\/]/.test(file) ? undefined : file;
+    }
+    return undefined;
+  } finally {
+    Error.stackTraceLimit = limit;
+    inCallerCheck = false;
+  }
+}
+
+/** The file of a stack line: `at f (file:1:2)`, `at file:1:2`, `at async f (file:1:2)`. */
+const FRAME_FILE = /^\s+at (?:.*? \()?(.+?):\d+:\d+\)?$/;
+
+/** Note `abs` as read (`kind`) by code of another local module than the task's, when it is. */
+function share(scope: Scope, kind: Exclude<Kind, 'written'> | 'env', abs: string): void {
+  if (scope.own === undefined) return;
+  const module = sharedCaller(scope.own);
+  if (module === undefined) return;
+  let reads = scope.shared.get(module);
+  if (!reads) scope.shared.set(module, (reads = emptyReads()));
+  reads[kind].add(abs);
 }
 
 /**
@@ -108,7 +191,7 @@ function pathOf(p: unknown): string | undefined {
   return undefined;
 }
 
-type Kind = 'files' | 'dirs' | 'probes' | 'written';
+type Kind = 'files' | 'dirs' | 'probes' | 'stats' | 'written';
 
 /**
  * The scope a read made by a call to `entry` (of `path`, for a file system call) belongs to: none
@@ -161,7 +244,9 @@ function calledByLoader(entry: (...args: any[]) => unknown): boolean {
 function note(scope: Scope | undefined, kind: Kind, p: unknown): void {
   if (!scope) return;
   const abs = pathOf(p);
-  if (abs !== undefined) scope.reads[kind].add(abs);
+  if (abs === undefined) return;
+  scope.reads[kind].add(abs);
+  if (kind !== 'written') share(scope, kind, abs);
 }
 
 /** `open` flags that only read: 'r', 'rs', 'sr', 'rs+'… or O_RDONLY without O_WRONLY/O_RDWR. */
@@ -215,10 +300,22 @@ function install(): void {
     if (out === false) noteSeen(scope.reads, abs, 'probe:missing');
   });
   for (const [target, names] of [
-    [fs, ['exists', 'statSync', 'stat', 'lstatSync', 'lstat', 'accessSync', 'access']],
-    [p, ['stat', 'lstat', 'access']],
+    [fs, ['exists', 'accessSync', 'access']],
+    [p, ['access']],
   ] as const)
     for (const n of names) wrap(target, n, always('probes'));
+  // A stat hands the task a file's size, mtime and type: what it computes from them (`.size`,
+  // "newer than", `isDirectory()`) depends on them, so they are keyed (run-reads.ts statFacts),
+  // apart from existence probes. The facts handed are kept for the changed-while-it-ran check and
+  // adoption; lstat's (a link's own) are not the key's (which follows links), so only its path is.
+  withStat(fs, 'statSync', (args) => pathOf(args[0]), true);
+  withStat(p, 'stat', (args) => pathOf(args[0]), true);
+  withStat(fs, 'lstatSync', (args) => pathOf(args[0]), false);
+  withStat(p, 'lstat', (args) => pathOf(args[0]), false);
+  for (const n of ['stat', 'lstat']) wrap(fs, n, always('stats'));
+  // fstat on a descriptor or FileHandle the task opened: the stat of the file it opened.
+  withStat(fs, 'fstatSync', (args) => fdPaths.get(args[0] as number), true);
+  wrapFstat();
   for (const [target, names] of [
     [fs, ['writeFileSync', 'writeFile', 'appendFileSync', 'appendFile', 'createWriteStream']],
     [p, ['writeFile', 'appendFile']],
@@ -229,6 +326,7 @@ function install(): void {
   for (const target of [fs, p])
     for (const n of target === p ? ['open'] : ['openSync', 'open'])
       wrap(target, n, (args) => (readsOnly(args[1]) ? 'files' : 'written'));
+  rememberOpened();
   syncBuiltinESMExports();
   installEnvProxy();
   installRequireRecorder();
@@ -249,6 +347,7 @@ function withResult(
     const abs = scope ? pathOf(args[0]) : undefined;
     if (abs === undefined) return original.apply(this, args);
     scope!.reads[kind].add(abs);
+    if (kind !== 'written') share(scope!, kind, abs);
     const out = original.apply(this, args);
     if (out instanceof Promise)
       return out.then((v) => {
@@ -256,6 +355,115 @@ function withResult(
         return v;
       });
     seen(abs, args, out, scope!);
+    return out;
+  };
+  copySymbols(original, patched);
+  target[name] = patched;
+}
+
+/** The file each descriptor and FileHandle was opened on (while a scope was recording), for fstat.
+ *  A descriptor number is reused after close: the latest open wins, as the kernel's table does. */
+const fdPaths = new Map<number, string>();
+const handlePaths = new WeakMap<object, string>();
+
+/** Note where `openSync` / `open` / fs/promises `open` descriptors point; patch FileHandle#stat
+ *  once the first handle shows its prototype. */
+function rememberOpened(): void {
+  const openSync = fs.openSync;
+  const patchedSync = function (this: unknown, ...args: unknown[]) {
+    const fd = (openSync as (...a: unknown[]) => number).apply(this, args);
+    const abs = scopes.getStore() ? pathOf(args[0]) : undefined;
+    if (abs !== undefined) fdPaths.set(fd, abs);
+    return fd;
+  };
+  copySymbols(openSync, patchedSync);
+  fs.openSync = patchedSync as typeof fs.openSync;
+  const open = fs.open;
+  const patchedOpen = function (this: unknown, ...args: unknown[]) {
+    const abs = scopes.getStore() ? pathOf(args[0]) : undefined;
+    const cb = args[args.length - 1];
+    if (abs !== undefined && typeof cb === 'function')
+      args[args.length - 1] = function (this: unknown, err: unknown, fd: number) {
+        if (!err) fdPaths.set(fd, abs);
+        return (cb as (...a: unknown[]) => unknown).call(this, err, fd);
+      };
+    return (open as (...a: unknown[]) => unknown).apply(this, args);
+  };
+  copySymbols(open, patchedOpen);
+  fs.open = patchedOpen as typeof fs.open;
+  const popen = fs.promises.open;
+  let handleProto: object | undefined;
+  const patchedPopen = async function (this: unknown, ...args: unknown[]) {
+    const handle = await (popen as (...a: unknown[]) => Promise<object>).apply(this, args);
+    const abs = scopes.getStore() ? pathOf(args[0]) : undefined;
+    if (abs !== undefined) handlePaths.set(handle, abs);
+    if (!handleProto) {
+      handleProto = Object.getPrototypeOf(handle) as object;
+      withStat(handleProto, 'stat', (_args, self) => handlePaths.get(self as object), true);
+    }
+    return handle;
+  };
+  copySymbols(popen, patchedPopen);
+  fs.promises.open = patchedPopen as typeof fs.promises.open;
+}
+
+/** fs.fstat(fd, cb): the path is noted (its facts are keyed as they are when the task ends). */
+function wrapFstat(): void {
+  const original = fs.fstat;
+  const patched = function (this: unknown, ...args: unknown[]) {
+    const abs = fdPaths.get(args[0] as number);
+    const scope = abs === undefined ? undefined : scopeOf(patched);
+    if (scope) {
+      scope.reads.stats.add(abs!);
+      share(scope, 'stats', abs!);
+    }
+    return (original as (...a: unknown[]) => unknown).apply(this, args);
+  };
+  copySymbols(original, patched);
+  fs.fstat = patched as typeof fs.fstat;
+}
+
+/**
+ * Patch `target[name]`, a stat returning its Stats (or a promise of them), to note the path
+ * (`pathOf(args, this)`) as a stat read and, with `keep`, the facts handed (`statFacts`), or
+ * `stat:missing` when it found nothing (thrown ENOENT, or undefined under `throwIfNoEntry: false`).
+ */
+function withStat(
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  target: any,
+  name: string,
+  pathOfCall: (args: unknown[], self: unknown) => string | undefined,
+  keep: boolean,
+): void {
+  const original = target[name] as (...args: unknown[]) => unknown;
+  if (typeof original !== 'function') return;
+  type Facts = Parameters<typeof statFacts>[1];
+  const patched = function (this: unknown, ...args: unknown[]) {
+    const scope = scopeOf(patched);
+    const abs = scope ? pathOfCall(args, this) : undefined;
+    if (abs === undefined) return original.apply(this, args);
+    scope!.reads.stats.add(abs);
+    share(scope!, 'stats', abs);
+    const seen = (st: unknown) => {
+      if (keep)
+        noteSeen(scope!.reads, abs + STAT, st ? statFacts(abs, st as Facts) : 'stat:missing');
+    };
+    const missing = (error: unknown) => {
+      if ((error as { code?: unknown })?.code === 'ENOENT') seen(undefined);
+      throw error;
+    };
+    let out: unknown;
+    try {
+      out = original.apply(this, args);
+    } catch (error) {
+      missing(error);
+    }
+    if (out instanceof Promise)
+      return out.then((v) => {
+        seen(v);
+        return v;
+      }, missing);
+    seen(out);
     return out;
   };
   copySymbols(original, patched);
@@ -334,6 +542,7 @@ function installEnvProxy(): void {
     }
     scope.listing = undefined;
     scope.reads.env.add(name);
+    share(scope, 'env', name);
   };
   const traps: ProxyHandler<NodeJS.ProcessEnv> = {
     get(target, prop) {

@@ -6,7 +6,13 @@ import { pathToFileURL } from 'node:url';
 import { envReadIn } from '../key/codehash.js';
 import { readWithStamp, type FileStamp } from '../key/filestamp.js';
 import { canonicalJson } from '../key/hash.js';
-import { PIPELINE_LOAD, RunReadStamps } from '../key/run-reads.js';
+import {
+  isModuleRecord,
+  moduleRecordsOfCode,
+  PIPELINE_LOAD,
+  RunReadStamps,
+  withModuleReads,
+} from '../key/run-reads.js';
 import { bundledInputs, runningRuntimeEntry } from '../load/bundle.js';
 import { packageVersionEvidence } from '../project.js';
 import { LocalStore } from '../store/local.js';
@@ -69,9 +75,22 @@ export function warmFactsOf(
     workspace: options.workspace,
   };
   const keyed: Record<string, RunReadFacts> = {};
+  // The module records the keys joined (key/keys.ts), present or not as a fact of their own.
+  const uses: Record<string, string[]> = {};
+  for (const name of prepared.records.keys())
+    if (isModuleRecord(name)) keyed[name] = { reads: {}, env: [] };
   for (const node of graph.nodes) {
-    const rec = prepared.records.get(node.name);
-    const reads = prepared.keys.get(node.name)?.inputs.reads ?? {};
+    const key = prepared.keys.get(node.name);
+    // (The hasher's fingerprint, as keys.ts uses it: under `cache: 'params'` too.)
+    const code = node.task.module && hasher.computed(node.task.module);
+    const modules = code
+      ? moduleRecordsOfCode(at.root, node.task.module!, code.files).filter((n) =>
+          prepared.records.has(n),
+        )
+      : [];
+    if (modules.length > 0) uses[node.name] = modules;
+    const rec = withModuleReads(prepared.records.get(node.name), prepared.records, modules);
+    const reads = key?.inputs.reads ?? {};
     const env = rec ? [...new Set(rec.env)].sort() : [];
     if (Object.keys(reads).length > 0 || env.length > 0) keyed[node.name] = { reads, env };
   }
@@ -80,6 +99,7 @@ export function warmFactsOf(
     at,
     graph.nodes.map((n) => n.name),
     stamps,
+    uses,
   );
   if (canonicalJson(now) !== canonicalJson(keyed))
     return 'what the tasks read at run time moved during the run (a record grew or a file changed)';
@@ -123,7 +143,7 @@ export function warmFactsOf(
     sources,
     absent,
     envNames: [...envNames],
-    runReads: { root: at.root, tasks: keyed },
+    runReads: { root: at.root, tasks: keyed, uses },
     tasks,
   };
 }

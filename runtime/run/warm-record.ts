@@ -45,6 +45,8 @@ import { fileURLToPath } from 'node:url';
 import { checkStamp, readWithStamp, sameStamp, type FileStamp } from '../key/filestamp.js';
 import { canonicalJson, envInputs, sha256 } from '../key/hash.js';
 import {
+  isModuleRecord,
+  withModuleReads,
   recordedRunReadsOfPipeline,
   runReadInputs,
   type RunReadsAt,
@@ -69,7 +71,13 @@ export interface WarmRecord {
   /** Variable name → hashed value (key/hash.ts `envInputs`). */
   env: Record<string, string>;
   /** The project whose run-time read records the keys used, and what they added per task. */
-  runReads: { root: string; tasks: Record<string, RunReadFacts> };
+  runReads: {
+    root: string;
+    /** Per task, its facts; per module record (`<module:…>`), an empty entry: it exists. */
+    tasks: Record<string, RunReadFacts>;
+    /** Task → the module records joined into its key (run-reads.ts `withModuleReads`). */
+    uses: Record<string, string[]>;
+  };
   /** Plan order: each task's key, and which tasks the selection did not request. */
   tasks: WarmTasks;
 }
@@ -120,12 +128,16 @@ export function runReadFactsNow(
   at: RunReadsAt,
   tasks: Iterable<string>,
   stamps: RunReadStamps,
+  /** Task → the module records its key joins (computeKeys), as the writer found them. */
+  uses: Readonly<Record<string, readonly string[]>> = {},
 ): Record<string, RunReadFacts> {
   const records = recordedRunReadsOfPipeline(at);
   const out: Record<string, RunReadFacts> = {};
   if (records.size === 0) return out;
+  // A module record that appeared (or went) may belong in any task's key: its presence is a fact.
+  for (const name of records.keys()) if (isModuleRecord(name)) out[name] = { reads: {}, env: [] };
   for (const task of tasks) {
-    const rec = records.get(task);
+    const rec = withModuleReads(records.get(task), records, uses[task] ?? []);
     if (!rec) continue;
     const reads = runReadInputs(at.root, rec, stamps);
     if (Object.keys(reads).length > 0 || rec.env.length > 0)
@@ -134,7 +146,7 @@ export function runReadFactsNow(
   return out;
 }
 
-const RECORD_VERSION = 3;
+const RECORD_VERSION = 4;
 
 /** `<project>/.cellar/cache/warm/<hash of what is run>.json`: one record per pipeline argument. */
 export function warmRecordPath(root: string, entry: string): string {
@@ -300,7 +312,7 @@ export function stillHolds(
   // What the tasks read at run time, as the keying would see it now (one failed readdir when the
   // pipeline never recorded a read).
   const at = { root: record.runReads.root, pipeline: record.pipeline, workspace: record.workspace };
-  const reads = runReadFactsNow(at, record.tasks.names, stamps);
+  const reads = runReadFactsNow(at, record.tasks.names, stamps, record.runReads.uses);
   if (canonicalJson(reads) !== canonicalJson(record.runReads.tasks)) return false;
   stamps.save();
   // The done markers, where LocalStore looks (`<pipeline folder>/<task>/<key>.manifest.json`).
@@ -354,6 +366,11 @@ function wellFormed(r: WarmRecord): boolean {
     typeof r.runReads.root === 'string' &&
     r.runReads.tasks !== null &&
     typeof r.runReads.tasks === 'object' &&
+    r.runReads.uses !== null &&
+    typeof r.runReads.uses === 'object' &&
+    Object.values(r.runReads.uses).every(
+      (u) => Array.isArray(u) && u.every((n) => typeof n === 'string'),
+    ) &&
     Object.values(r.runReads.tasks).every(
       (f) =>
         f !== null &&

@@ -1,7 +1,7 @@
 // A cached result is always the right result (issue 8), through the real CLI on the shared
 // failing cases (test/acceptance/fixtures/trust/, copies of /work/shared/cases): code a task
 // loads by any import is in its key and in the pipeline bundle's freshness, by content.
-import { cpSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
@@ -207,5 +207,55 @@ describe('params are keyed by what a task can tell apart', () => {
     expect(showWith('-0')).toBe('-Infinity');
     expect(showWith('0')).toBe('Infinity');
     expect(runWith('0')).toBe('cached');
+  });
+});
+
+describe('a package linked into node_modules is code of the project', () => {
+  it('an edit to a linked package (npm link, file:, workspaces) without a new version re-runs its users', () => {
+    const p = project();
+    const NB = 'notebooks/linked.ipynb';
+    mkdirSync(join(p.dir, 'packages', 'bumper'), { recursive: true });
+    mkdirSync(join(p.dir, 'node_modules'), { recursive: true });
+    p.write(
+      'packages/bumper/package.json',
+      '{ "name": "bumper", "version": "1.0.0", "type": "module", "main": "index.js" }\n',
+    );
+    p.write('packages/bumper/index.js', 'export const bump = (x) => x + 1;\n');
+    p.write('packages/bumper/index.d.ts', 'export declare const bump: (x: number) => number;\n');
+    symlinkSync(join('..', 'packages', 'bumper'), join(p.dir, 'node_modules', 'bumper'));
+    p.write(
+      NB,
+      notebookText([
+        "import { bump } from 'bumper';",
+        '//| task: bumped\nconst value = bump(1);',
+        '//| task: plain\nconst other = 2 * 21;',
+      ]),
+    );
+    expect(run(p, NB)).toEqual({ bumped: 'ran', plain: 'ran' });
+    expect(show(p, NB, 'bumped', 'value')).toBe(2);
+    editKeepingMtimeAndSize(join(p.dir, 'packages', 'bumper', 'index.js'), 'x + 1', 'x + 7');
+    expect(run(p, NB)).toEqual({ bumped: 'ran', plain: 'cached' });
+    expect(show(p, NB, 'bumped', 'value')).toBe(8);
+    expect(run(p, NB)).toEqual({ bumped: 'cached', plain: 'cached' });
+  });
+});
+
+describe('a table row without a field reaches the next task as it left', () => {
+  it('absent, undefined and null fields stay apart through an Arrow table', () => {
+    const p = project();
+    const NB = 'notebooks/sparse.ipynb';
+    p.write(
+      NB,
+      notebookText([
+        "//| task: make\n//| output: rows=table\nconst rows: { a: number; b?: string | null }[] = [{ a: 1, b: 'x' }, { a: 2 }, { a: 3, b: undefined }, { a: 4, b: null }];",
+        "//| task: check\nconst kinds = rows.map((r) => (!('b' in r) ? 'absent' : r.b === undefined ? 'undefined' : r.b === null ? 'null' : r.b));",
+      ]),
+    );
+    expect(run(p, NB)).toEqual({ make: 'ran', check: 'ran' });
+    expect(show(p, NB, 'check', 'kinds')).toEqual(['x', 'absent', 'undefined', 'null']);
+    // The downstream re-run alone reads the stored table back.
+    const r = p.cellar('run', NB, '--rerun', 'check', '--json');
+    expect(r.code, r.stderr).toBe(0);
+    expect(show(p, NB, 'check', 'kinds')).toEqual(['x', 'absent', 'undefined', 'null']);
   });
 });

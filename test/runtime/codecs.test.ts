@@ -217,6 +217,33 @@ describe('codecs', () => {
     );
   });
 
+  describe('rows without a value: absent, undefined and null stay apart', () => {
+    it('a record without a field comes back without it; undefined and null as themselves', async () => {
+      const rows = [{ a: 1, b: 'x' }, { a: 2 }, { a: 3, b: undefined }, { a: 4, b: null }];
+      const r = await roundTrip(rows, { codec: 'table' });
+      const back = r.back as Record<string, unknown>[];
+      expect(back).toHaveLength(4);
+      expect(back[0]).toEqual({ a: 1, b: 'x' });
+      expect('b' in back[1]!).toBe(false);
+      expect('b' in back[2]! && back[2]!.b === undefined).toBe(true);
+      expect(back[3]!.b).toBeNull();
+      expect(r.schema).toMatchObject({ columns: [{ name: 'a' }, { name: 'b', missing: true }] });
+      // A column with every row holding a value (or null) carries no mask.
+      expect((r.schema as { columns: object[] }).columns[0]).not.toHaveProperty('missing');
+    });
+
+    it('variant: undefined and holes in a column of a columns table come back undefined, not null', async () => {
+      const sparse = [1, , 3] as (number | undefined)[]; // eslint-disable-line no-sparse-arrays
+      const cols = { x: [1, undefined, null], y: sparse, z: new Float64Array([1, 2, 3]) };
+      const back = (await roundTrip(cols, { codec: 'table' })).back as Record<string, unknown[]>;
+      expect(back.x).toEqual([1, undefined, null]);
+      expect(back.x![1]).toBeUndefined();
+      expect(back.x![2]).toBeNull();
+      expect(back.y![1]).toBeUndefined();
+      expect(back.z).toBeInstanceOf(Float64Array);
+    });
+  });
+
   describe('empty tables (shared case bug13)', () => {
     it('an empty list of records, stored as a table, comes back an empty list', async () => {
       const bigOrders = [{ id: 1, region: 'north', amount: 5 }].filter((o) => o.amount > 100);

@@ -8,13 +8,17 @@ import {
   existsSync,
   mkdirSync,
   readdirSync,
+  lstatSync,
   readFileSync,
+  statSync,
+  utimesSync,
   writeFileSync,
 } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   recordedRunReads,
@@ -25,9 +29,12 @@ import {
   runReadInputs,
   RunReadStamps,
   SEEN_VARIED,
+  STAT,
+  statFacts,
   type ObservedReads,
 } from '../../runtime/key/run-reads.js';
 import { observeReads, untracked } from '../../runtime/run/read-record.js';
+import { readOnce } from '../support/read-helper.js';
 import { contentHash, stampLimits } from '../../runtime/key/filestamp.js';
 
 const root = mkdtempSync(join(tmpdir(), 'cellar-run-reads-'));
@@ -37,6 +44,7 @@ const observed = (files: string[] = [], more: Partial<ObservedReads> = {}): Obse
   files: new Set(files),
   dirs: new Set(),
   probes: new Set(),
+  stats: new Set(),
   env: new Set(),
   written: new Set(),
   seen: new Map(),
@@ -73,6 +81,93 @@ describe('the recorder (read-record.ts)', () => {
     expect(reads.seen.get(join(dir, 'b.json'))).toBe(contentHash('{}'));
     expect(reads.seen.get(`${join(dir, 'data')}/`)).toBe(listingHash(['a.csv']));
     expect(reads.seen.has(join(dir, 'c.txt'))).toBe(false); // a stream: proven by age instead
+  });
+
+  it('keeps stat reads apart from existence probes, with the facts each stat handed (statSync, lstat, fs/promises stat, fstat on a descriptor and a FileHandle)', async () => {
+    const dir = join(root, 'rec-stat');
+    mkdirSync(join(dir, 'sub'), { recursive: true });
+    for (const f of ['s', 'l', 'p', 'fd', 'fh', 'probed']) writeFileSync(join(dir, f), f);
+    const { reads, result } = await observeReads(async () => {
+      const sizes = [statSync(join(dir, 's')).size, lstatSync(join(dir, 'l')).size];
+      sizes.push((await fs.promises.stat(join(dir, 'p'))).size);
+      const fd = fs.openSync(join(dir, 'fd'), 'r');
+      sizes.push(fs.fstatSync(fd).size);
+      fs.closeSync(fd);
+      const handle = await fs.promises.open(join(dir, 'fh'));
+      sizes.push((await handle.stat()).size);
+      await handle.close();
+      statSync(join(dir, 'sub'));
+      statSync(join(dir, 'none'), { throwIfNoEntry: false });
+      expect(() => statSync(join(dir, 'gone'))).toThrow(/ENOENT/);
+      existsSync(join(dir, 'probed'));
+      fs.accessSync(join(dir, 'probed'));
+      return sizes;
+    });
+    expect(result).toEqual([1, 1, 1, 2, 2]);
+    const at = (...names: string[]) => names.map((n) => join(dir, n)).sort();
+    expect([...reads.stats].sort()).toEqual(at('fd', 'fh', 'gone', 'l', 'none', 'p', 's', 'sub'));
+    expect([...reads.probes]).toEqual(at('probed'));
+    // What each stat handed, as the key states it (lstat's, a link's own facts, are not kept).
+    for (const f of ['s', 'p', 'fd', 'fh'])
+      expect(reads.seen.get(join(dir, f) + STAT), f).toBe(statFacts(join(dir, f)));
+    expect(reads.seen.get(join(dir, 's') + STAT)).toMatch(/^stat:file:1:\d+$/);
+    expect(reads.seen.has(join(dir, 'l') + STAT)).toBe(false);
+    expect(reads.seen.get(join(dir, 'sub') + STAT)).toBe('stat:dir');
+    expect(reads.seen.get(join(dir, 'none') + STAT)).toBe('stat:missing');
+    expect(reads.seen.get(join(dir, 'gone') + STAT)).toBe('stat:missing');
+  });
+
+  it('keys a stat read by type, size and mtime, and a probe by existence only', () => {
+    const proj = join(root, 'proj-stat');
+    mkdirSync(join(proj, 'data'), { recursive: true });
+    const file = join(proj, 'data', 'p.csv');
+    writeFileSync(file, 'a,1\n');
+    utimesSync(file, 1_000_000, 1_000_000);
+    const rec = {
+      files: [],
+      dirs: [],
+      probes: ['data/q.csv'],
+      stats: ['data/p.csv'],
+      packages: [],
+      env: [],
+    };
+    writeFileSync(join(proj, 'data', 'q.csv'), 'q');
+    const stamps = new RunReadStamps();
+    expect(runReadInputs(proj, rec, stamps)).toEqual({
+      'data/q.csv': 'probe:file',
+      'data/p.csv#stat': 'stat:file:4:1000000000',
+    });
+    utimesSync(file, 1_000_000, 1_000_001); // touch: mtime only
+    expect(runReadInputs(proj, rec, stamps)['data/p.csv#stat']).toBe('stat:file:4:1000001000');
+    writeFileSync(join(proj, 'data', 'q.csv'), 'grown'); // a probe's size is not its key
+    expect(runReadInputs(proj, rec, stamps)['data/q.csv']).toBe('probe:file');
+    rmSync(file);
+    mkdirSync(file);
+    expect(runReadInputs(proj, rec, stamps)['data/p.csv#stat']).toBe('stat:dir');
+  });
+
+  it("attributes a read made by another module's code to that module too, and the task's own reads to the task alone", async () => {
+    const dir = join(root, 'rec-shared');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'limits.json'), '{}');
+    writeFileSync(join(dir, 'own.txt'), 'own');
+    const helper = fileURLToPath(new URL('../support/read-helper.ts', import.meta.url));
+    const first = await observeReads(
+      async () => {
+        readFileSync(join(dir, 'own.txt'));
+        return readOnce(join(dir, 'limits.json'));
+      },
+      import.meta.url,
+    );
+    expect([...first.reads.files].sort()).toEqual([join(dir, 'limits.json'), join(dir, 'own.txt')]);
+    expect([...first.shared.keys()]).toEqual([helper]);
+    expect([...first.shared.get(helper)!.files]).toEqual([join(dir, 'limits.json')]);
+    // The memo's second caller reads nothing: only the module's record can key it for that task.
+    const second = await observeReads(
+      async () => readOnce(join(dir, 'limits.json')),
+      import.meta.url,
+    );
+    expect(second.reads.files.size + second.shared.size).toBe(0);
   });
 
   it('keeps concurrent tasks apart, and records nothing outside a task or inside untracked', async () => {
@@ -222,6 +317,7 @@ describe('the records (run-reads.ts)', () => {
       files: ['data/p.csv'],
       dirs: ['data'],
       probes: ['data/none'],
+      stats: [],
       packages: [],
       env: [],
     };
@@ -309,18 +405,26 @@ describe('reads changed while the task ran (run-reads.ts readChangedWhileRunning
     // The untouched file changes: the result does not rest on it.
     writeFileSync(join(proj, 'data', 'untouched.csv'), 'u,2\n');
     expect(readChangedWhileRunning(ctx, keyed, clean.reads, since)).toBeUndefined();
-    // A file appears where the key says none was, and the task stats it.
+    // A file appears where the key says none was, and the task probes it.
     const probed = await observeReads(async () => {
       writeFileSync(join(proj, 'data', 'flag-src'), 'x');
       execFileSync('cp', [join(proj, 'data', 'flag-src'), join(proj, 'data', 'flag')]);
-      try {
-        fs.statSync(join(proj, 'data', 'flag'));
-      } catch {
-        // absent
-      }
+      fs.existsSync(join(proj, 'data', 'flag'));
       return 0;
     });
     expect(readChangedWhileRunning(ctx, keyed, probed.reads, since)).toBe('data/flag');
+    // Or stats it: the facts it was handed are not the key's.
+    const statted = await observeReads(async () => fs.statSync(join(proj, 'data', 'flag')).size);
+    const keyedStat = { 'data/flag#stat': 'stat:missing' };
+    expect(readChangedWhileRunning(ctx, keyedStat, statted.reads, since)).toBe('data/flag#stat');
+    // A stream of a stat'ed path (handed no facts): its facts now against the key's.
+    const fdStat = await observeReads(async () => {
+      await new Promise((done) => fs.stat(join(proj, 'data', 'flag'), () => done(undefined)));
+      return 0;
+    });
+    expect(readChangedWhileRunning(ctx, keyedStat, fdStat.reads, since)).toBe('data/flag#stat');
+    const flagFacts = { 'data/flag#stat': statFacts(join(proj, 'data', 'flag')) };
+    expect(readChangedWhileRunning(ctx, flagFacts, statted.reads, since)).toBeUndefined();
     // The streamed file rewritten after the keying with the same bytes (an edit put back): its
     // ctime is newer than the keying, so what the stream read is not proven.
     await new Promise((done) => setTimeout(done, 20));
