@@ -37,7 +37,12 @@ import { checkStamp, readWithStamp, sameStamp, type FileStamp } from './filestam
 import { findPackageRoot, installedPackageVersion } from '../project.js';
 import { tempStamp } from '../store/owner.js';
 import { modulePath } from './module-path.js';
-import { REPORT_UNBUNDLED_IMPORTS, unbundledImports } from './dynamic-imports.js';
+import {
+  REPORT_UNBUNDLED_IMPORTS,
+  bundledGlobs,
+  globsChanged,
+  unbundledImports,
+} from './dynamic-imports.js';
 
 export interface CodeFingerprint {
   /** Path relative to the task's module → normalised-syntax hash (16 hex). */
@@ -57,12 +62,14 @@ interface FileMemo {
 /** One task module's bundle: what it read (stamped), its fingerprint, the env vars it reads. */
 interface EntryMemo {
   inputs: Record<string, FileStamp>;
+  /** Each glob a dynamic import bundled → the hash of its matches (dynamic-imports.ts). */
+  globs?: Record<string, string>;
   files: Record<string, string>;
   packages: string[];
   env: string[];
 }
 
-const MEMO_VERSION = 4; // 3: bundle sections hashed without comments (esbuild keeps some); 4: host time zone / locale facts
+const MEMO_VERSION = 5; // 3: bundle sections hashed without comments (esbuild keeps some); 4: host time zone / locale facts; 5: globs of dynamic imports
 
 /**
  * Fingerprints recorded by `cellar build`, by module URL. A built bundle carries no sources to
@@ -267,6 +274,8 @@ export class CodeHasher {
    * is checked once per hasher: a later entry recording the same stamp takes that verdict.
    */
   private unchanged(memo: EntryMemo): boolean {
+    // A file added where a dynamic import's glob looks (a new plugin) is in no bundle yet.
+    if (globsChanged(memo.globs)) return false;
     for (const [file, stamp] of Object.entries(memo.inputs)) {
       const seen = this.verified.get(file);
       let now: FileStamp;
@@ -477,7 +486,14 @@ async function bundleEntries(
     // Paths relative to the task's own module, as in the fallback: a project moved or checked
     // out elsewhere keeps its keys (and its cache).
     const files: Record<string, string> = {};
-    memos.set(entry, { inputs, files, packages, env: envReadIn(text) });
+    const globs = bundledGlobs(metafile, root, Object.keys(out.inputs));
+    memos.set(entry, {
+      inputs,
+      ...(Object.keys(globs).length > 0 ? { globs } : {}),
+      files,
+      packages,
+      env: envReadIn(text),
+    });
     pending.push(
       splitBySource(esbuild, text, new Set(Object.keys(out.inputs))).then((parts) => {
         for (const [rel, hash] of Object.entries(parts)) {

@@ -17,9 +17,10 @@
 // wrong folder anyway. A bare name of a package (`import(pkgName)`) is refused too: its version
 // would not be in the key. Imports inside packages are not looked at (packages are keyed by
 // version) and neither is Cellar's own code.
-import { readFileSync } from 'node:fs';
-import { isAbsolute, relative, resolve, sep } from 'node:path';
-import type { Message } from 'esbuild';
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
+import type { Message, Metafile } from 'esbuild';
+import { sha256 } from './hash.js';
 import { CellarError } from '../errors.js';
 import { CELLAR_CODE_DIRS } from '../project.js';
 
@@ -73,4 +74,63 @@ function notebookCellOf(file: string, line: number): string {
     if (cell) return ` (${notebook}, cell ${cell})`;
   }
   return ` (${notebook})`;
+}
+
+/**
+ * The globs esbuild bundled for `` import(`./plugins/${kind}.ts`) `` (its metafile lists each as an
+ * import path with `*`: `./plugins/**\/*.ts`), among `inputs` (paths relative to `root`), each as
+ * its absolute pattern → the hash of the sorted files it matches now. A bundle holds the files a
+ * glob matched when it was built: one added later (a new plugin) is in no bundle and no key until
+ * the bundle is built again, which `globsChanged` tells its freshness checks to do.
+ */
+export function bundledGlobs(
+  metafile: Metafile,
+  root: string,
+  inputs: Iterable<string> = Object.keys(metafile.inputs),
+): Record<string, string> {
+  const globs: Record<string, string> = {};
+  for (const rel of inputs) {
+    for (const i of metafile.inputs[rel]?.imports ?? []) {
+      if (!i.path.includes('*') || !/^\.\.?\//.test(i.path)) continue;
+      const pattern = resolve(root, dirname(rel), i.path);
+      globs[pattern] ??= globListing(pattern);
+    }
+  }
+  return globs;
+}
+
+/** Does any glob of `globs` (from `bundledGlobs`) match other files now? */
+export function globsChanged(globs: Record<string, string> | undefined): boolean {
+  for (const [pattern, listing] of Object.entries(globs ?? {}))
+    if (globListing(pattern) !== listing) return true;
+  return false;
+}
+
+/** The hash of the sorted files an esbuild glob (`*` in a name, `**\/` any folders) matches. */
+function globListing(pattern: string): string {
+  const star = pattern.indexOf('*');
+  const base = pattern.slice(0, pattern.lastIndexOf(sep, star) + 1);
+  const rest = pattern.slice(base.length).split(sep).join('/');
+  const matcher = new RegExp(
+    `^${rest
+      .split(/(\*\*\/|\*)/)
+      .map((part) =>
+        part === '**/'
+          ? '(?:.*/)?'
+          : part === '*'
+            ? '[^/]*'
+            : part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'),
+      )
+      .join('')}$`,
+  );
+  let names: string[] = [];
+  try {
+    names = (readdirSync(base, { recursive: true }) as string[])
+      .map((n) => n.split(sep).join('/'))
+      .filter((n) => matcher.test(n))
+      .sort();
+  } catch {
+    // no folder: matches nothing
+  }
+  return sha256(names.join('\n')).slice(0, 16);
 }

@@ -43,7 +43,12 @@ import { untracked } from '../run/read-record.js';
 import { findProjectRoot } from '../project.js';
 import { sha256 } from '../key/hash.js';
 import { checkStamp, readWithStamp, sameStamp, type FileStamp } from '../key/filestamp.js';
-import { REPORT_UNBUNDLED_IMPORTS, unbundledImports } from '../key/dynamic-imports.js';
+import {
+  REPORT_UNBUNDLED_IMPORTS,
+  bundledGlobs,
+  globsChanged,
+  unbundledImports,
+} from '../key/dynamic-imports.js';
 import { tempStamp } from '../store/owner.js';
 
 interface BundleRecord {
@@ -51,13 +56,15 @@ interface BundleRecord {
   bundle: string;
   /** Every file the bundle was built from → its content stamp. */
   inputs: Record<string, FileStamp>;
+  /** Each glob a dynamic import bundled → the hash of its matches (key/dynamic-imports.ts). */
+  globs?: Record<string, string>;
 }
 
 // 2: 'cellar' mapped to the running runtime where it does not resolve. 3: content stamps of every
 // file read (2 kept (mtime, size) of JS/TS inputs only, which missed JSON imports and same-size edits).
 // 4: the source map in a file beside the bundle, not inline. 5: local modules register their
-// exported classes.
-const RECORD_VERSION = 5;
+// exported classes. 6: the globs of dynamic imports, with their matches.
+const RECORD_VERSION = 6;
 
 /**
  * Import `path` through a cached esbuild bundle; undefined when that is not possible here.
@@ -158,6 +165,8 @@ function checkFresh(record: BundleRecord): 'fresh' | 'restamped' | 'stale' {
       restamped = true;
     }
   }
+  // A file added where a dynamic import's glob looks (a new plugin) is in no bundle yet.
+  if (globsChanged(record.globs)) return 'stale';
   return restamped ? 'restamped' : 'fresh';
 }
 
@@ -221,6 +230,7 @@ async function bundle(
       target: 'node20',
       packages: 'external',
       write: false,
+      metafile: true,
       // A map file beside the bundle, without the sources' text (stack traces need only the
       // mappings): the module Node parses is then the code alone (~520 KB instead of 2.4 MB for
       // a 1,000-task notebook), and a process without source maps never reads the map.
@@ -267,7 +277,13 @@ async function bundle(
     )
       rmSync(join(cacheDir, old), { force: true });
   }
-  return { version: RECORD_VERSION, bundle: name, inputs };
+  const globs = bundledGlobs(result.metafile!, resolve(root));
+  return {
+    version: RECORD_VERSION,
+    bundle: name,
+    inputs,
+    ...(Object.keys(globs).length > 0 ? { globs } : {}),
+  };
 }
 
 function writeAtomicFile(file: string, contents: Uint8Array): void {

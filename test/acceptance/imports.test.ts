@@ -97,6 +97,27 @@ describe('a dynamic import() is keyed by the content of every file it may load',
     expect(run(p, NB)).toEqual({ scaled: 'ran', joined: 'ran', plain: 'cached' });
   });
 
+  it('a plugin added to the folder later is loadable by a param at once, and in the key', () => {
+    const p = withModules();
+    p.write(
+      NB,
+      notebookText([
+        "//| params\nconst kind = 'double';",
+        '//| task: scaled\nconst { factor } = await import(`./plugins/${kind}.ts`);\nconst scaled = 5 * factor;',
+      ]),
+    );
+    expect(run(p, NB)).toEqual({ scaled: 'ran' });
+    p.write('notebooks/plugins/quad.ts', 'export const factor = 4;\n');
+    const r = p.cellar('run', NB, '--param', 'kind=quad', '--json');
+    expect(r.code, `${r.stderr}\n${r.stdout}`).toBe(0);
+    expect(JSON.parse(r.stdout).tasks.map((t: { status: string }) => t.status)).toEqual(['ran']);
+    const shown = p.cellar('show', NB, 'scaled', 'scaled', '--param', 'kind=quad', '--json');
+    expect(shown.code, shown.stderr).toBe(0);
+    expect(JSON.parse(shown.stdout)).toBe(20);
+    // The default's key moved too: the bundle it runs holds the new plugin.
+    expect(run(p, NB)).toEqual({ scaled: 'ran' });
+  });
+
   it("a local module's glob import, called by a task at run time, is in the task's key", () => {
     const p = withModules();
     mkdirSync(join(p.dir, 'notebooks', 'lib', 'rules'), { recursive: true });
