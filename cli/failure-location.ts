@@ -14,9 +14,11 @@
 // directive's line in the task's cells).
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { locateInNotebook } from './locate.js';
+import ts from 'typescript';
+import { lineInCell, locateInNotebook } from './locate.js';
 import { modulePath } from '../runtime/key/codehash.js';
-import { notebookPath, readCellPositions } from '../runtime/load/source.js';
+import { describeSource, notebookPath, readCellPositions } from '../runtime/load/source.js';
+import { thrownMessage } from '../runtime/errors.js';
 import type { AnyTask } from '../runtime/task.js';
 import { readOrigin } from '../runtime/warehouse/tasks/origin.js';
 
@@ -46,17 +48,22 @@ function frameLocation(task: AnyTask, frames: string[], extraLines: number): str
   for (const frame of frames) {
     const m = FRAME.exec(frame);
     if (!m || dirname(m[1]!) !== folder) continue;
-    const at = moduleLineLocation(task, m[1]!, Number(m[2]), extraLines);
+    const at = moduleLineLocation(task, m[1]!, Number(m[2]), Number(m[3]), extraLines);
     if (at) return at;
   }
   return undefined;
 }
 
-/** Line `line` (1-based) of the generated module `file`, as a position in the notebook. */
+/**
+ * Line `line`, column `column` (both 1-based) of the generated module `file`, as a position in
+ * the notebook: the line of the cell as written that holds the same code (cli/locate.ts
+ * `lineInCell`; Prettier reflowed it), else counted from the cell's marker.
+ */
 function moduleLineLocation(
   task: AnyTask,
   file: string,
   line: number,
+  column: number,
   extraLines = 0,
   text?: string,
 ): string | undefined {
@@ -68,8 +75,11 @@ function moduleLineLocation(
   const at = locateInNotebook(text, line);
   if (!at) return undefined;
   const now = at.cellId ? readCellPositions(notebookPath(task)!)?.get(at.cellId) : undefined;
-  if (now)
-    return `${task.source!.notebook}, cell ${now.cell} (id ${at.cellId}), line ${now.directiveLines + at.codeLine + extraLines}`;
+  if (now) {
+    const cellLine =
+      lineInCell(ts, text, line, column, now.text) ?? now.directiveLines + at.codeLine;
+    return `${task.source!.notebook}, cell ${now.cell} (id ${at.cellId}), line ${cellLine + extraLines}`;
+  }
   // No id, or the cell is gone since the compile: the numbers as compiled.
   const cell =
     at.cell !== undefined
@@ -80,10 +90,11 @@ function moduleLineLocation(
 
 /**
  * Where a task threw a value that is not an Error (`throw 'text'`, `throw {code: 1}`,
- * `Promise.reject('x')`): such a value has no stack, so look for the statement in the task's
- * code. A string literal equal to the message names its line; otherwise the one site in the
- * task's module (then in the notebook's setup.ts) that throws or rejects something other than a
- * `new …Error(…)`. Two or more candidates and no literal match: no location, rather than a guess.
+ * `throw undefined`, `Promise.reject('x')`): such a value has no stack, so look for the statement
+ * in the task's code. A constant value (a string, `undefined`, an object or array of constants)
+ * whose message equals the failure's names its line; otherwise the one site in the task's module
+ * (then in the notebook's setup.ts) that throws or rejects something not constant and other than
+ * a `new …Error(…)`. Two or more candidates: the task's cell without a line, rather than a guess.
  * `message` is the failure's message (runtime/errors.ts `thrownMessage`).
  */
 export async function thrownValueLocation(
@@ -101,24 +112,76 @@ export async function thrownValueLocation(
       continue;
     }
     const sites = throwSites(ts, text);
-    const literal = sites.filter((s) => s.literal === message);
+    const same = sites.filter((s) => s.message === message);
+    const unknown = sites.filter((s) => s.message === undefined);
     const pick =
-      literal.length === 1
-        ? literal[0]
-        : sites.length === 1 && literal.length === 0 && sites[0]!.literal === undefined
-          ? sites[0]
+      same.length === 1
+        ? same[0]
+        : same.length === 0 && unknown.length === 1
+          ? unknown[0]
           : undefined;
-    if (pick) return moduleLineLocation(task, file, pick.line, 0, text);
-    if (sites.length > 0) return undefined; // ambiguous in the task's own module: say nothing
+    if (pick) return moduleLineLocation(task, file, pick.line, pick.column, 0, text);
+    if (sites.length > 0) break; // ambiguous in the task's own module: no line
   }
-  return undefined;
+  return taskCellsLocation(task);
+}
+
+/** `notebooks/x.ipynb, cell 4 (id c3)`: the task's cell(s) in the notebook as it is now. */
+function taskCellsLocation(task: AnyTask): string | undefined {
+  const source = task.source!;
+  if (source.cells.length !== 1) return describeSource(task);
+  const now = readCellPositions(notebookPath(task)!)?.get(source.cells[0]!);
+  return now
+    ? `${source.notebook}, cell ${now.cell} (id ${now.id})`
+    : `${source.notebook}, cell id ${source.cells[0]}`;
 }
 
 interface ThrowSite {
-  /** 1-based line of the statement in the generated module. */
+  /** 1-based line and column of the statement in the generated module. */
   line: number;
-  /** The thrown or rejected value, when it is a string literal. */
-  literal?: string;
+  column: number;
+  /** The failure's message when the thrown or rejected value is a constant (`thrownMessage`). */
+  message?: string;
+}
+
+/** The value of a constant expression (`'x'`, `undefined`, `{ code: 42, tags: ['a'] }`). */
+function constantValue(
+  ts: typeof import('typescript'),
+  e: import('typescript').Expression,
+): { value: unknown } | undefined {
+  if (ts.isParenthesizedExpression(e) || ts.isAsExpression(e) || ts.isSatisfiesExpression(e))
+    return constantValue(ts, e.expression);
+  if (ts.isStringLiteralLike(e)) return { value: e.text };
+  if (ts.isNumericLiteral(e)) return { value: Number(e.text) };
+  if (ts.isPrefixUnaryExpression(e) && e.operator === ts.SyntaxKind.MinusToken) {
+    const v = constantValue(ts, e.operand);
+    return typeof v?.value === 'number' ? { value: -v.value } : undefined;
+  }
+  if (e.kind === ts.SyntaxKind.TrueKeyword) return { value: true };
+  if (e.kind === ts.SyntaxKind.FalseKeyword) return { value: false };
+  if (e.kind === ts.SyntaxKind.NullKeyword) return { value: null };
+  if (ts.isIdentifier(e) && e.text === 'undefined') return { value: undefined };
+  if (ts.isVoidExpression(e)) return { value: undefined };
+  if (ts.isArrayLiteralExpression(e)) {
+    const items: unknown[] = [];
+    for (const item of e.elements) {
+      const v = constantValue(ts, item);
+      if (!v) return undefined;
+      items.push(v.value);
+    }
+    return { value: items };
+  }
+  if (ts.isObjectLiteralExpression(e)) {
+    const object: Record<string, unknown> = {};
+    for (const p of e.properties) {
+      if (!ts.isPropertyAssignment(p) || ts.isComputedPropertyName(p.name)) return undefined;
+      const v = constantValue(ts, p.initializer);
+      if (!v) return undefined;
+      object[p.name.text] = v.value;
+    }
+    return { value: object };
+  }
+  return undefined;
 }
 
 /** `throw <x>` and `reject(<x>)` / `Promise.reject(<x>)` sites whose value is not a `new …Error(…)`. */
@@ -132,8 +195,13 @@ function throwSites(ts: typeof import('typescript'), text: string): ThrowSite[] 
     value: import('typescript').Expression | undefined,
   ) => {
     if (!value || isErrorValue(value)) return;
-    const line = sf.getLineAndCharacterOfPosition(node.getStart(sf)).line + 1;
-    sites.push({ line, ...(ts.isStringLiteralLike(value) ? { literal: value.text } : {}) });
+    const at = sf.getLineAndCharacterOfPosition(node.getStart(sf));
+    const constant = constantValue(ts, value);
+    sites.push({
+      line: at.line + 1,
+      column: at.character + 1,
+      ...(constant ? { message: thrownMessage(constant.value) } : {}),
+    });
   };
   // An explicit stack: generated modules may hold deeply nested code (no recursion depth limit).
   const stack: import('typescript').Node[] = [sf];
@@ -177,5 +245,5 @@ function checkLocation(task: AnyTask, check: string): string | undefined {
   return undefined;
 }
 
-/** `    at f (/abs/path/x.ts:12:5)` or `    at /abs/path/x.ts:12:5` → path and line. */
-const FRAME = /^\s*at (?:.*\()?(\/[^()]+?\.[cm]?[tj]s):(\d+):\d+\)?$/;
+/** `    at f (/abs/path/x.ts:12:5)` or `    at /abs/path/x.ts:12:5` → path, line and column. */
+const FRAME = /^\s*at (?:.*\()?(\/[^()]+?\.[cm]?[tj]s):(\d+):(\d+)\)?$/;

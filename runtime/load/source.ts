@@ -23,6 +23,8 @@ export interface CellPosition {
    * the two equal.
    */
   directiveLines: number;
+  /** The cell's source as the notebook holds it now (its lines joined). */
+  text: string;
 }
 
 /** The project folder a task's `source.notebook` is relative to. */
@@ -89,7 +91,7 @@ export function readCellPositions(notebookFile: string): Map<string, CellPositio
       (/^\s*\/\/\|/.test(lines[directiveLines]!) || lines[directiveLines]!.trim() === '')
     )
       directiveLines++;
-    out.set(raw.id, { cell: i + 1, id: raw.id, directiveLines });
+    out.set(raw.id, { cell: i + 1, id: raw.id, directiveLines, text });
   });
   return out;
 }

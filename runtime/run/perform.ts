@@ -18,6 +18,7 @@ import {
   type ReadsContext,
 } from '../key/run-reads.js';
 import { observeReads } from './read-record.js';
+import { AsyncLocalStorage } from 'node:async_hooks';
 
 /** One input of a job: which upstream output to read and how it was stored. */
 export interface JobInput {
@@ -104,14 +105,12 @@ export async function invokeTask(
   const base = async () => {
     // Only the task's own code is observed: the hooks around it (warehouse, checks) are Cellar's.
     let result: unknown;
+    const run = () => guardExit(task.name, () => task.run(inputs, ctx.params));
     if (onReads) {
-      const observed = await observeReads(
-        () => Promise.resolve(task.run(inputs, ctx.params)),
-        task.module,
-      );
+      const observed = await observeReads(run, task.module);
       onReads(observed.reads, observed.envListed, observed.shared);
       result = observed.result;
-    } else result = await task.run(inputs, ctx.params);
+    } else result = await run();
     if (result === null || typeof result !== 'object' || Array.isArray(result)) {
       throw new Error(
         `task '${task.name}' must return an object of its outputs (${Object.keys(task.outputs).join(', ')}), got ${describe(result)}`,
@@ -133,6 +132,31 @@ export async function invokeTask(
       `task '${task.name}' did not return output${missing.length > 1 ? 's' : ''} ${missing.map((m) => `'${m}'`).join(', ')}`,
     );
   return outputs;
+}
+
+/** The task whose code is running, in its async context (process.exit is refused there). */
+const runningTask = new AsyncLocalStorage<string>();
+let exitGuarded = false;
+
+/**
+ * Run a task's code with `process.exit` refused: on a worker thread it would end the thread
+ * ("worker thread exited with code 3", no task code named), in-process the whole run. Called from
+ * the task's code (its async context), it throws an Error instead, whose stack names the cell and
+ * line; called from anywhere else (a signal handler of the CLI) it exits as usual.
+ */
+async function guardExit<T>(task: string, run: () => T | Promise<T>): Promise<T> {
+  if (!exitGuarded) {
+    exitGuarded = true;
+    const exit = process.exit.bind(process);
+    process.exit = ((code?: number | string | null) => {
+      const name = runningTask.getStore();
+      if (name === undefined) return exit(code);
+      throw new Error(
+        `process.exit(${code ?? ''}) called in task '${name}': a task fails by throwing an Error and ends by returning its outputs; exiting would end the run`,
+      );
+    }) as typeof process.exit;
+  }
+  return runningTask.run(task, async () => await run());
 }
 
 /** Decode one stored output of `upstream`. */

@@ -93,12 +93,12 @@ describe('a thrown value that is not an Error', () => {
         error: 'non-Error value thrown: {"reason":"quota","code":7}',
         location: 'notebooks/throws.ipynb, cell 1 (id setup), line 2',
       });
-      // Two candidate throws and no literal to tell them apart: no location rather than a wrong one.
+      // Two candidate throws: the constant value thrown tells them apart.
       expect(tasks.twice).toMatchObject({
         status: 'failed',
         error: 'non-Error value thrown: {"code":3}',
+        location: 'notebooks/throws.ipynb, cell 6 (id twice), line 4',
       });
-      expect(tasks.twice!.location).toBeUndefined();
       for (const t of Object.values(tasks)) expect(t.error).not.toContain('[object Object]');
     });
   }
