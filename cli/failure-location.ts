@@ -13,7 +13,9 @@
 // the template's first line plus that line), or the `//| check:` that failed (the location is that
 // directive's line in the task's cells).
 import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { SourceMap, type SourceMapPayload } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 import { lineInCell, locateInNotebook } from './locate.js';
 import { modulePath } from '../runtime/key/codehash.js';
@@ -44,14 +46,83 @@ export function failureLocation(task: AnyTask, stack: string): string | undefine
 /** The first of `frames` in the task's generated folder, as a notebook position; `extraLines`
  *  further down (a line inside a multi-line sql`` template). */
 function frameLocation(task: AnyTask, frames: string[], extraLines: number): string | undefined {
-  const folder = dirname(modulePath(task.module!));
+  return folderFrameLocation(
+    dirname(modulePath(task.module!)),
+    taskNotebook(task),
+    frames,
+    extraLines,
+  );
+}
+
+/** The notebook a compiled module came from: as the project names it, and its absolute path. */
+interface NotebookRef {
+  notebook: string;
+  file: string;
+}
+
+const taskNotebook = (task: AnyTask): NotebookRef => ({
+  notebook: task.source!.notebook,
+  file: notebookPath(task)!,
+});
+
+/** The first of `frames` in the generated folder `folder`, as a position in `nb`. */
+function folderFrameLocation(
+  folder: string,
+  nb: NotebookRef,
+  frames: string[],
+  extraLines: number,
+): string | undefined {
   for (const frame of frames) {
     const m = FRAME.exec(frame);
     if (!m || dirname(m[1]!) !== folder) continue;
-    const at = moduleLineLocation(task, m[1]!, Number(m[2]), Number(m[3]), extraLines);
+    const at = moduleLineLocation(nb, m[1]!, Number(m[2]), Number(m[3]), extraLines);
     if (at) return at;
   }
   return undefined;
+}
+
+/**
+ * Where loading a compiled pipeline failed, when a setup cell's top-level code threw (a
+ * `readFileSync` of a missing file): `notebooks/x.ipynb, cell 2 (id c1), line 1`. `stack` is the
+ * thrown error's; `notebook` the project-relative and `notebookFile` the absolute notebook path.
+ */
+export function loadFailureLocation(
+  pipelineFile: string,
+  notebook: string,
+  notebookFile: string,
+  stack: string,
+): string | undefined {
+  return folderFrameLocation(
+    dirname(pipelineFile),
+    { notebook, file: notebookFile },
+    stack.split('\n').slice(1).map(sourceFrame),
+    0,
+  );
+}
+
+/**
+ * A stack frame in a cached pipeline bundle (`.cellar/cache/pipelines/<id>.mjs`, loaded without
+ * source maps so that a run's main thread loads fast: runtime/load/bundle.ts) as the frame in
+ * the source file it came from, read from the map file beside the bundle; other frames as given.
+ */
+function sourceFrame(frame: string): string {
+  const m = /^(\s*at (?:.*\()?)(?:file:\/\/)?(\/[^()]+?\.mjs):(\d+):(\d+)(\)?)$/.exec(frame);
+  if (!m) return frame;
+  try {
+    const map = new SourceMap(JSON.parse(readFileSync(`${m[2]}.map`, 'utf8')) as SourceMapPayload);
+    const entry = map.findEntry(Number(m[3]) - 1, Number(m[4]) - 1) as {
+      originalSource?: string;
+      originalLine?: number;
+      originalColumn?: number;
+    };
+    if (entry.originalSource === undefined || entry.originalLine === undefined) return frame;
+    const source = entry.originalSource.startsWith('file://')
+      ? fileURLToPath(entry.originalSource)
+      : resolve(dirname(m[2]!), entry.originalSource);
+    return `${m[1]}${source}:${entry.originalLine + 1}:${(entry.originalColumn ?? 0) + 1}${m[5]}`;
+  } catch {
+    return frame;
+  }
 }
 
 /**
@@ -60,7 +131,7 @@ function frameLocation(task: AnyTask, frames: string[], extraLines: number): str
  * `lineInCell`; Prettier reflowed it), else counted from the cell's marker.
  */
 function moduleLineLocation(
-  task: AnyTask,
+  nb: NotebookRef,
   file: string,
   line: number,
   column: number,
@@ -74,18 +145,18 @@ function moduleLineLocation(
   }
   const at = locateInNotebook(text, line);
   if (!at) return undefined;
-  const now = at.cellId ? readCellPositions(notebookPath(task)!)?.get(at.cellId) : undefined;
+  const now = at.cellId ? readCellPositions(nb.file)?.get(at.cellId) : undefined;
   if (now) {
     const cellLine =
       lineInCell(ts, text, line, column, now.text) ?? now.directiveLines + at.codeLine;
-    return `${task.source!.notebook}, cell ${now.cell} (id ${at.cellId}), line ${cellLine + extraLines}`;
+    return `${nb.notebook}, cell ${now.cell} (id ${at.cellId}), line ${cellLine + extraLines}`;
   }
   // No id, or the cell is gone since the compile: the numbers as compiled.
   const cell =
     at.cell !== undefined
       ? `cell ${at.cell}${at.cellId ? ` (id ${at.cellId})` : ''}`
       : `cell id ${at.cellId}`;
-  return `${task.source!.notebook}, ${cell}, code line ${at.codeLine + extraLines} (as compiled)`;
+  return `${nb.notebook}, ${cell}, code line ${at.codeLine + extraLines} (as compiled)`;
 }
 
 /**
@@ -120,7 +191,7 @@ export async function thrownValueLocation(
         : same.length === 0 && unknown.length === 1
           ? unknown[0]
           : undefined;
-    if (pick) return moduleLineLocation(task, file, pick.line, pick.column, 0, text);
+    if (pick) return moduleLineLocation(taskNotebook(task), file, pick.line, pick.column, 0, text);
     if (sites.length > 0) break; // ambiguous in the task's own module: no line
   }
   return taskCellsLocation(task);

@@ -3,12 +3,13 @@
 // parsing `--param k=v` against the pipeline's declared params, and turning runtime errors into
 // CLI errors with their codes (exit 2: the command line or the pipeline is wrong).
 import { existsSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { CellarError } from '../runtime/errors.js';
 import { pipelineParams } from '../runtime/run/graph.js';
 import { suggest } from '../runtime/suggest.js';
 import { loadPipeline } from '../runtime/load/loader.js';
 import { namedNotebook } from '../runtime/load/source.js';
+import { findProjectRoot } from '../runtime/project.js';
 import { normalizeRunOptions, preparePipelineRun, type PreparedRun } from '../runtime/run/run.js';
 import type { Pipeline, ParamSpec } from '../runtime/task.js';
 import { CliError, EXIT } from './errors.js';
@@ -65,8 +66,28 @@ export async function openPipeline(
   try {
     return await loadPipeline(file, options);
   } catch (error) {
-    throw toCliError(error);
+    throw toCliError(await withLoadLocation(file, error));
   }
+}
+
+/**
+ * A compiled pipeline whose setup cell threw while loading (`readFileSync` of a missing file):
+ * the error with the notebook, cell and line appended (`\n  at notebooks/x.ipynb, cell 2 (id c1),
+ * line 1`), as a failed task's location reads. Other errors as they are.
+ */
+async function withLoadLocation(file: string, error: unknown): Promise<unknown> {
+  if (!(error instanceof CellarError) || error.code !== 'E_PIPELINE_LOAD') return error;
+  const stack = (error.cause as { stack?: unknown } | undefined)?.stack;
+  const notebookFile = namedNotebook(file);
+  if (typeof stack !== 'string' || !notebookFile) return error;
+  const { loadFailureLocation } = await import('./failure-location.js');
+  const notebook = relative(findProjectRoot(dirname(file)), notebookFile);
+  const at = loadFailureLocation(file, notebook, notebookFile, stack);
+  if (!at) return error;
+  return new CellarError(
+    `${error.message.replace(/ \(E_[A-Z_]+\)$/, '')}\n  at ${at}`,
+    'E_PIPELINE_LOAD',
+  );
 }
 
 /** `--param k=v` values, parsed by each param's declared type. */

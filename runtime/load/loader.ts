@@ -121,10 +121,13 @@ async function evaluatePipeline(
         'E_CELLAR_UNRESOLVED',
       );
     }
-    throw new CellarError(
+    const failed = new CellarError(
       `cannot load pipeline ${path}: ${error instanceof Error ? error.message : String(error)}`,
       'E_PIPELINE_LOAD',
     );
+    // Its stack names the setup cell that threw (the CLI maps it to the notebook: cli/pipeline-args.ts).
+    failed.cause = error;
+    throw failed;
   }
   const candidate = [
     mod.default,
