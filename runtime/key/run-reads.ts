@@ -127,6 +127,14 @@ export function recordedRunReads(
   return out;
 }
 
+/**
+ * Files of the kernel's own file systems (/proc, /sys, /dev): the host's live state, never project
+ * data. Their content moves on every read (Cellar's own DuckDB lease reads /proc/thread-self/stat
+ * when a task's first query opens the warehouse), so keying them would make every such result
+ * "changed while it ran", never cached. Neither recorded nor, from an older record, keyed.
+ */
+export const isHostFile = (abs: string) => /^\/(?:proc|sys|dev)\//.test(abs);
+
 function parseRecord(file: string): RecordedRunReads {
   let raw: Record<string, unknown>;
   try {
@@ -135,7 +143,7 @@ function parseRecord(file: string): RecordedRunReads {
     return EMPTY;
   }
   const list = (v: unknown) =>
-    Array.isArray(v) ? v.filter((s): s is string => typeof s === 'string') : [];
+    Array.isArray(v) ? v.filter((s): s is string => typeof s === 'string' && !isHostFile(s)) : [];
   const observed =
     raw.observed && typeof raw.observed === 'object'
       ? (raw.observed as Record<string, string>)

@@ -24,7 +24,14 @@ import { Module, isBuiltin, syncBuiltinESMExports } from 'node:module';
 import { basename, dirname, isAbsolute, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { contentHash } from '../key/filestamp.js';
-import { listingHash, noteSeen, STAT, statFacts, type ObservedReads } from '../key/run-reads.js';
+import {
+  isHostFile,
+  listingHash,
+  noteSeen,
+  STAT,
+  statFacts,
+  type ObservedReads,
+} from '../key/run-reads.js';
 import { CELLAR_CODE_DIRS } from '../project.js';
 
 interface Scope {
@@ -244,7 +251,7 @@ function calledByLoader(entry: (...args: any[]) => unknown): boolean {
 function note(scope: Scope | undefined, kind: Kind, p: unknown): void {
   if (!scope) return;
   const abs = pathOf(p);
-  if (abs === undefined) return;
+  if (abs === undefined || isHostFile(abs)) return;
   scope.reads[kind].add(abs);
   if (kind !== 'written') share(scope, kind, abs);
 }
@@ -345,7 +352,7 @@ function withResult(
   const patched = function (this: unknown, ...args: unknown[]) {
     const scope = scopeOf(patched, args[0] ?? '');
     const abs = scope ? pathOf(args[0]) : undefined;
-    if (abs === undefined) return original.apply(this, args);
+    if (abs === undefined || isHostFile(abs)) return original.apply(this, args);
     scope!.reads[kind].add(abs);
     if (kind !== 'written') share(scope!, kind, abs);
     const out = original.apply(this, args);
@@ -412,7 +419,7 @@ function wrapFstat(): void {
   const original = fs.fstat;
   const patched = function (this: unknown, ...args: unknown[]) {
     const abs = fdPaths.get(args[0] as number);
-    const scope = abs === undefined ? undefined : scopeOf(patched);
+    const scope = abs === undefined || isHostFile(abs) ? undefined : scopeOf(patched);
     if (scope) {
       scope.reads.stats.add(abs!);
       share(scope, 'stats', abs!);
@@ -441,7 +448,7 @@ function withStat(
   const patched = function (this: unknown, ...args: unknown[]) {
     const scope = scopeOf(patched);
     const abs = scope ? pathOfCall(args, this) : undefined;
-    if (abs === undefined) return original.apply(this, args);
+    if (abs === undefined || isHostFile(abs)) return original.apply(this, args);
     scope!.reads.stats.add(abs);
     share(scope!, 'stats', abs);
     const seen = (st: unknown) => {

@@ -14,7 +14,7 @@ import { loadWarehouseConfig, type WarehouseConfig } from './config.js';
 import { sha256 } from '../key/hash.js';
 import { checkRefusals, memoisedTranslation, translate, TRANSLATION_ID } from './sql/dialect.js';
 import { helperTranspile } from './sql/translator.js';
-import { rewriteTables, writeTarget } from './sql/names.js';
+import { oneWordTables, rewriteTables, writeTarget } from './sql/names.js';
 import { fileReads } from './sql/files.js';
 import { WarehouseError, type PreparedQuery, type Warehouse } from './types.js';
 import { untracked } from '../run/read-record.js';
@@ -170,7 +170,13 @@ export async function prepareQuery(
     text = text.replace(TABLE_MARKER, (_m, i: string) =>
       quoteIdent(targets[Number(i)]!, w.dialect),
     );
-  if (scope?.reads) for (const t of tables) scope.reads.add(w.canonicalTable(t));
+  if (scope?.reads) {
+    for (const t of tables) scope.reads.add(w.canonicalTable(t));
+    // DuckDB reads `FROM t` from the current schema: a helper's query naming its table so is in
+    // the key too (the rewrite above takes only qualified names, since one word may be a CTE).
+    if (w.kind === 'duckdb')
+      for (const t of oneWordTables(composed.text, from)) scope.reads.add(w.canonicalTable(t));
+  }
   if (scope?.writes && target) scope.writes.add(w.canonicalTable(target.join('.')));
   const placed = placeMarkers(text, w.dialect);
   // Files named by path in the text DuckDB runs, with the bound values in place of `$n`: a path

@@ -176,3 +176,43 @@ describe('a table changed while a task read it', () => {
     expect(showOutput(p, nb, 'reader', 'got')).toBe(1);
   }, 1_800_000);
 });
+
+describe('tables a helper reads by a one-word name', () => {
+  it('FROM t in a setup helper is recorded and keyed as main.t; a CTE of that query is not a table', () => {
+    const p = warehouseProject();
+    p.write(
+      'notebooks/helper.ipynb',
+      JSON.stringify(
+        tslabNotebook([
+          codeCell(
+            'setup',
+            "import { sql } from 'cellar';\n" +
+              'async function plain(): Promise<number> {\n  return Number((await sql<{ s: number }>`SELECT SUM(v) AS s FROM t`)[0]!.s);\n}\n' +
+              'async function viaCte(): Promise<number> {\n  return Number((await sql<{ s: number }>`WITH picked AS (SELECT v FROM t WHERE id = 1) SELECT SUM(v) AS s FROM picked`)[0]!.s);\n}',
+          ),
+          codeCell('plain', '//| task: plain\nconst plainSum = await plain();'),
+          codeCell('cte', '//| task: cte\nconst cteSum = await viaCte();'),
+          codeCell('other', '//| task: other\nconst other = 2 * 21;'),
+        ]),
+        null,
+        1,
+      ),
+    );
+    outside(
+      p,
+      'warehouse.duckdb',
+      'CREATE TABLE t AS SELECT * FROM (VALUES (1, 60), (2, 7)) x(id, v)',
+    );
+    const nb = 'notebooks/helper.ipynb';
+    runStatuses(p, nb); // discovers the helpers' tables
+    runStatuses(p, nb); // their keys gained the tables: re-run once under them
+    expect(runStatuses(p, nb)).toEqual({ plain: 'cached', cte: 'cached', other: 'cached' });
+    const dry = p.cellar('run', nb, '--dry-run', '--json');
+    expect(dry.stdout).not.toContain('picked');
+
+    outside(p, 'warehouse.duckdb', 'UPDATE t SET v = 61 WHERE id = 1');
+    expect(runStatuses(p, nb)).toEqual({ plain: 'ran', cte: 'ran', other: 'cached' });
+    expect(showOutput(p, nb, 'plain', 'plainSum')).toBe(68);
+    expect(showOutput(p, nb, 'cte', 'cteSum')).toBe(61);
+  }, 1_800_000);
+});

@@ -52,6 +52,28 @@ const observed = (files: string[] = [], more: Partial<ObservedReads> = {}): Obse
 });
 
 describe('the recorder (read-record.ts)', () => {
+  it("never records the kernel's live files (/proc, /sys, /dev): they change on every read", async () => {
+    const dir = join(root, 'host');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'data.txt'), 'd');
+    const { reads } = await observeReads(async () => {
+      readFileSync('/proc/self/stat');
+      statSync('/proc/self/stat');
+      existsSync('/dev/null');
+      readdirSync('/proc/self/fd');
+      readFileSync(join(dir, 'data.txt'));
+    });
+    const all = [
+      ...reads.files,
+      ...reads.dirs,
+      ...reads.probes,
+      ...reads.stats,
+      ...reads.seen.keys(),
+    ];
+    expect(all.filter((p) => /^\/(proc|sys|dev)\//.test(p))).toEqual([]);
+    expect([...reads.files]).toEqual([join(dir, 'data.txt')]);
+  });
+
   it('sees readFileSync, fs/promises readFile (a named ESM import), streams, listings and probes', async () => {
     const dir = join(root, 'rec1');
     mkdirSync(join(dir, 'data'), { recursive: true });

@@ -41,7 +41,11 @@ const isIdentStart = (c: string) => /[A-Za-z_]/.test(c);
 const isIdentChar = (c: string) => /[A-Za-z0-9_]/.test(c);
 
 /** Every table name in `text`, in order. */
-export function scanTables(text: string, dialect: SqlDialect = 'bigquery'): TableToken[] {
+export function scanTables(
+  text: string,
+  dialect: SqlDialect = 'bigquery',
+  oneWord = false,
+): TableToken[] {
   const out: TableToken[] = [];
   const scan: Scan = {
     text,
@@ -56,7 +60,7 @@ export function scanTables(text: string, dialect: SqlDialect = 'bigquery'): Tabl
     if (skipComment(scan, c) || skipStringLiteral(scan, c) || trackParen(scan, c)) continue;
     if (c === scan.identQuote || isIdentStart(c)) {
       const name = readDottedName(scan);
-      if (isTableReference(scan, name))
+      if (isTableReference(scan, name, oneWord))
         out.push({ start: name.start, end: name.end, parts: name.parts });
       scan.lastWord =
         name.parts.length === 1 && text[name.start] !== scan.identQuote ? name.parts[0]! : '';
@@ -173,7 +177,7 @@ function readDottedName(scan: Scan): DottedName {
 }
 
 /** The rule in this file's header: two or three parts, after a table keyword (or backquoted with a dot), and not a call. */
-function isTableReference(scan: Scan, name: DottedName): boolean {
+function isTableReference(scan: Scan, name: DottedName, oneWord = false): boolean {
   const { text } = scan;
   let k = name.end;
   while (k < text.length && /\s/.test(text[k]!)) k++;
@@ -186,12 +190,30 @@ function isTableReference(scan: Scan, name: DottedName): boolean {
       word === 'FROM' &&
       NON_TABLE_FROM.has((scan.parens[scan.parens.length - 1] ?? '').toUpperCase())
     );
+  if (oneWord && name.parts.length === 1)
+    return !isCall && afterKeyword && (word === 'FROM' || word === 'JOIN');
   return (
     !isCall &&
     name.parts.length >= 2 &&
     name.parts.length <= 3 &&
     (afterKeyword || (name.quotedDot && scan.dialect === 'bigquery'))
   );
+}
+
+/**
+ * The one-part names a query run on DuckDB reads after FROM or JOIN (`FROM t`, `JOIN "Sales"`), minus
+ * the names its WITH clause defines: tables in the current schema, to record as read. Not used
+ * for rewriting (a one-part name may be a CTE the regex below missed): a name wrongly taken for a
+ * table only adds a table to the key (its version, or `missing`), never drops one.
+ */
+export function oneWordTables(text: string, dialect: SqlDialect): string[] {
+  const ctes = new Set<string>();
+  const defined =
+    /(?:\bWITH\s+(?:RECURSIVE\s+)?|,\s*)("?)([A-Za-z_][\w$]*)\1\s*(?:\([^()]*\)\s*)?AS\s+(?:NOT\s+)?(?:MATERIALIZED\s+)?\(/gi;
+  for (const m of text.matchAll(defined)) ctes.add(m[2]!.toLowerCase());
+  return scanTables(text, dialect, true)
+    .filter((t) => t.parts.length === 1 && !ctes.has(t.parts[0]!.toLowerCase()))
+    .map((t) => t.parts[0]!);
 }
 
 /** Replace each table name for which `resolve` returns text; others stay as written. */
