@@ -65,14 +65,12 @@ export interface RecordedRunReads {
   observed?: Record<string, string>;
 }
 
-const EMPTY: RecordedRunReads = Object.freeze({
-  files: [],
-  dirs: [],
-  probes: [],
-  stats: [],
-  packages: [],
-  env: [],
-}) as RecordedRunReads;
+/** A record of no reads, every list empty (a new one each call: callers fill it). */
+export function emptyRunReads(): RecordedRunReads {
+  return { files: [], dirs: [], probes: [], stats: [], packages: [], env: [] };
+}
+
+const EMPTY: RecordedRunReads = Object.freeze(emptyRunReads());
 
 /**
  * Whose records: the project, the pipeline and the workspace its results live in (two workspaces
@@ -230,14 +228,7 @@ export type ReadsContext = RunReadsAt;
  * all (no record opened or written: the executor then needs no look at the record), else true.
  */
 export function recordRunReads(ctx: ReadsContext, task: string, seen: ObservedReads): boolean {
-  const fresh: RecordedRunReads = {
-    files: [],
-    dirs: [],
-    probes: [],
-    stats: [],
-    packages: [],
-    env: [],
-  };
+  const fresh = emptyRunReads();
   const classify = (abs: string, into: 'files' | 'dirs' | 'probes' | 'stats') => {
     if (seen.written.has(abs) || excluded(ctx, abs)) return;
     const pkg = packageOf(abs);

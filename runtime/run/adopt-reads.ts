@@ -33,18 +33,12 @@ import {
   STAT,
   type ReadsContext,
   type RecordedRunReads,
+  emptyRunReads,
 } from '../key/run-reads.js';
 import type { Store } from '../store/store.js';
 import type { CacheKey, GraphNode, KeyInputs, Manifest } from '../types.js';
 
-const EMPTY = canonicalJson({
-  files: [],
-  dirs: [],
-  probes: [],
-  stats: [],
-  packages: [],
-  env: [],
-});
+const EMPTY = canonicalJson(emptyRunReads());
 const shape = (r: RecordedRunReads | undefined) =>
   r ? canonicalJson({ ...r, observed: undefined }) : EMPTY;
 
