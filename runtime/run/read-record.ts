@@ -68,6 +68,7 @@ const scopes = new AsyncLocalStorage<Scope>();
 export async function observeReads<T>(
   fn: () => Promise<T>,
   module?: string,
+  failed?: (reads: ObservedReads) => void,
 ): Promise<{
   result: T;
   reads: ObservedReads;
@@ -80,7 +81,7 @@ export async function observeReads<T>(
       : module.startsWith('file:')
         ? fileURLToPath(module)
         : resolve(module);
-  return observe(fn, false, own);
+  return observe(fn, false, own, failed);
 }
 
 /**
@@ -102,6 +103,7 @@ async function observe<T>(
   fn: () => Promise<T>,
   loading: boolean,
   own: string | undefined,
+  failed?: (reads: ObservedReads) => void,
 ): Promise<{
   result: T;
   reads: ObservedReads;
@@ -118,7 +120,14 @@ async function observe<T>(
     listing: undefined,
     listingAt: 0,
   };
-  const result = await scopes.run(scope, fn);
+  let result: T;
+  try {
+    result = await scopes.run(scope, fn);
+  } catch (error) {
+    // What it read before it threw (the environment variables its error is redacted of).
+    failed?.(scope.reads);
+    throw error;
+  }
   return { result, reads: scope.reads, shared: scope.shared, envListed: scope.envListed };
 }
 
