@@ -10,7 +10,7 @@
 import type { OutputSpec } from '../task.js';
 import type { OutputSchema } from '../types.js';
 import type { Codec } from './codec.js';
-import { binaryCodec, csvCodec, jsonCodec, textCodec } from './basic.js';
+import { binaryCodec, csvCodec, jsonCodec, loneSurrogate, textCodec } from './basic.js';
 import { modelCodec, isModelLike } from './model.js';
 import { tableCodec, isTableLike } from './table.js';
 import { refusalText, structuredCodec, valueNeeds } from './structured.js';
@@ -82,7 +82,8 @@ export function pickCodec(value: unknown, spec: OutputSpec, output = 'value'): C
   if (id !== 'auto') return getCodec(id);
   for (const c of registry.values()) if (c.claims?.(value)) return c;
   if (value instanceof Uint8Array) return getCodec('binary');
-  if (typeof value === 'string') return getCodec('text');
+  // A lone surrogate does not survive UTF-8; JSON escapes it (`"\\ud800"`) and keeps it.
+  if (typeof value === 'string') return getCodec(loneSurrogate(value) ? 'json' : 'text');
   if (isTableLike(value)) return getCodec('table');
   if (spec.save || isModelLike(value)) return getCodec('model');
   const needs = valueNeeds(value);

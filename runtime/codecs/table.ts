@@ -18,6 +18,7 @@
 import { createRequire } from 'node:module';
 import type { Codec } from './codec.js';
 import type { OutputSchema } from '../types.js';
+import { loneSurrogate } from './basic.js';
 
 // 'null': every value null, or no value at all (an empty column): nothing tells its type, so it is
 // stored as Arrow's Null type and comes back as nulls (or as an empty array).
@@ -181,6 +182,7 @@ export const tableCodec: Codec = {
         const list = (values as unknown[]).map((v) =>
           v === undefined ? null : v instanceof Date ? v.getTime() : v,
         );
+        if (col.type === 'string') refuseLoneSurrogates(col.name, list as (string | null)[]);
         const type =
           col.type === 'number' || col.type === 'date'
             ? new arrow.Float64()
@@ -254,3 +256,16 @@ export const tableCodec: Codec = {
     return out;
   },
 };
+
+/** Arrow stores strings as UTF-8, which turns a lone surrogate into U+FFFD: refuse it, naming
+ *  the column, the row and the codec that keeps it, rather than give back another string. */
+function refuseLoneSurrogates(column: string, values: (string | null)[]): void {
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    const bad = v == null ? undefined : loneSurrogate(v);
+    if (bad)
+      throw new Error(
+        `column "${column}" row ${i} holds a lone surrogate (\\u${bad.code}) at index ${bad.at}, which Arrow's UTF-8 cannot store; use codec 'structured', which keeps it`,
+      );
+  }
+}

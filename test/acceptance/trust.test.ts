@@ -258,4 +258,34 @@ describe('a table row without a field reaches the next task as it left', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(show(p, NB, 'check', 'kinds')).toEqual(['x', 'absent', 'undefined', 'null']);
   });
+
+  it('a csv output gives its downstream the strings it stored; what CSV cannot keep is refused naming the task', () => {
+    const p = project();
+    const NB = 'notebooks/codes.ipynb';
+    p.write(
+      NB,
+      notebookText([
+        "//| task: make\n//| output: codes=csv\nconst codes = [{ code: '007', sci: '1e3', note: '' }, { code: '010', sci: '2', note: 'x' }];",
+        '//| task: label\nconst labels = codes.map((c) => `${c.code}:${typeof c.sci}:${JSON.stringify(c.note)}`);',
+      ]),
+    );
+    expect(run(p, NB)).toEqual({ make: 'ran', label: 'ran' });
+    const r = p.cellar('run', NB, '--rerun', 'label', '--json');
+    expect(r.code, r.stderr).toBe(0);
+    expect(show(p, NB, 'label', 'labels')).toEqual(['007:string:""', '010:string:"x"']);
+
+    const BAD = 'notebooks/mixed.ipynb';
+    p.write(
+      BAD,
+      notebookText([
+        "//| task: mixed\n//| output: rows=csv\nconst rows = [{ v: 1 }, { v: 'one' }];",
+      ]),
+    );
+    const bad = p.cellar('run', BAD);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr + bad.stdout).toMatch(
+      /task 'mixed', output 'rows': column "v" mixes number and string values \(row 1\)/,
+    );
+    expect(bad.stderr + bad.stdout).toMatch(/at notebooks\/mixed\.ipynb, cell 1/);
+  });
 });

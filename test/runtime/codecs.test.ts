@@ -93,6 +93,87 @@ describe('codecs', () => {
     expect(r.schema).toMatchObject({ kind: 'table', rows: 2 });
   });
 
+  it('csv gives back each column as its type: digit strings stay strings, "" differs from null', async () => {
+    const rows = [
+      {
+        code: '007',
+        sci: '1e3',
+        n: -0,
+        ok: true,
+        when: new Date('2024-03-10T02:30:00Z'),
+        big: 2n ** 70n,
+      },
+      { code: '', sci: null, n: 3, ok: false, when: null, big: -1n },
+    ];
+    const r = await roundTrip(rows, { codec: 'csv' });
+    expect(r.back).toEqual(rows);
+    expect(Object.is((r.back as { n: number }[])[0]!.n, -0)).toBe(true);
+    expect((r.back as { code: string }[])[1]!.code).toBe('');
+    expect(r.schema).toMatchObject({
+      columns: [
+        { name: 'code', type: 'string' },
+        { name: 'sci', type: 'string' },
+        { name: 'n', type: 'number' },
+        { name: 'ok', type: 'boolean' },
+        { name: 'when', type: 'date' },
+        { name: 'big', type: 'bigint' },
+      ],
+    });
+    // The file stays plain CSV for other tools.
+    const { bytes } = await getCodec('csv').encode(rows, { codec: 'csv' });
+    expect(new TextDecoder().decode(bytes).split('\n')[0]).toBe('code,sci,n,ok,when,big');
+  });
+
+  it('csv keeps the shape: columns come back as columns, empty tables with their columns', async () => {
+    const columns = { a: [1, 2], b: ['x', 'y'] };
+    expect((await roundTrip(columns, { codec: 'csv' })).back).toEqual(columns);
+    expect((await roundTrip({ a: [], b: [] }, { codec: 'csv' })).back).toEqual({ a: [], b: [] });
+    expect((await roundTrip([], { codec: 'csv' })).back).toEqual([]);
+  });
+
+  it('csv refuses what it cannot give back, naming the column, the row and the codec that keeps it', async () => {
+    const csv = getCodec('csv');
+    const refused = async (value: unknown) => {
+      try {
+        await csv.encode(value, { codec: 'csv' });
+      } catch (e) {
+        return (e as Error).message;
+      }
+      return 'stored';
+    };
+    expect(await refused([{ a: 1 }, { a: 'x' }])).toMatch(
+      /column "a" mixes number and string values \(row 1\).*table codec/,
+    );
+    expect(await refused([{ a: 1, b: 2 }, { a: 3 }])).toMatch(
+      /column "b" has no value in row 1 \(absent or undefined\)/,
+    );
+    expect(await refused([{ a: { nested: 1 } }])).toMatch(
+      /column "a" row 0 holds an object \(Object\)/,
+    );
+    expect(await refused([{ a: 'x\ud800' }])).toMatch(
+      /column "a" row 0 holds a lone surrogate \(\\ud800\)/,
+    );
+    expect(await refused({ a: [1, 2], b: [1] })).toMatch(/equal-length columns; "b" has 1 values/);
+    expect(await refused([1, 2])).toMatch(/flat records; row 0 is a number/);
+  });
+
+  it('text stores strings only; a lone surrogate is refused by text and table, kept by auto (json)', async () => {
+    await expect(async () => getCodec('text').encode(5, { codec: 'text' })).rejects.toThrow(
+      /the text codec stores strings; this is a number/,
+    );
+    await expect(async () => getCodec('text').encode('a\udc00', { codec: 'text' })).rejects.toThrow(
+      /lone surrogate \(\\udc00\) at index 1.*codec 'json'/,
+    );
+    const odd = 'x\ud83d'; // half of an emoji, as a slice of a JS string can leave
+    const r = await roundTrip(odd);
+    expect(r.codec).toBe('json');
+    expect(r.back).toBe(odd);
+    await expect(async () => roundTrip([{ s: 'ok' }, { s: odd }])).rejects.toThrow(
+      /column "s" row 1 holds a lone surrogate \(\\ud83d\) at index 1.*codec 'structured'/,
+    );
+    expect((await roundTrip([{ s: odd }], { codec: 'structured' })).back).toEqual([{ s: odd }]);
+  });
+
   it('model objects: a random forest comes back as a working model', async () => {
     const model = new RandomForestClassifier({ nEstimators: 5, seed: 3, noOOB: true } as never);
     const X = Array.from({ length: 40 }, (_, i) => [i % 7, (i * 3) % 11]);
