@@ -364,8 +364,10 @@ describe('the run log of a warm run', () => {
     const warm = await shortcut();
     const history = readHistory(workspace(), 'demo');
     const last = history.runs.at(-1)!;
-    expect(last.tasks.map((t) => [t.name, t.status])).toEqual(
-      Object.keys(warm.status).map((name) => [name, 'cached']),
+    expect(last.tasks.map((t) => [t.name, t.status]).sort()).toEqual(
+      Object.keys(warm.status)
+        .sort()
+        .map((name) => [name, 'cached']),
     );
     for (const [task, key] of Object.entries(warm.keys))
       expect(history.last.get(task)?.manifest.key, task).toBe(key);
