@@ -153,9 +153,9 @@ const RECORD_VERSION = 5;
 /**
  * The names of a record's tasks, newline-joined, each a task name as defineTask allows it
  * (runtime/task.ts: letters, digits, '_', '.', '-', not starting with a digit, '.' or '-'). Such
- * a name needs no escaping in JSON and holds no path separator, so the warm path writes its log
- * lines and `--json` text by concatenation, and looks its manifests up by plain concatenation. A
- * run with any other name leaves no record.
+ * a name holds no newline and no path separator, so the done checks look its manifest up by a
+ * relative path from the pipeline folder (`LocalStore.allDone`). A run with any other name
+ * leaves no record, and a record naming a task otherwise is not trusted.
  */
 const TASK_NAMES = /^[A-Za-z_][\w.-]*(?:\n[A-Za-z_][\w.-]*)*$/;
 
