@@ -5,12 +5,14 @@
 // what esbuild bundles from the module that defines it: every local file it loads, by any import
 // (local .ts/.js modules, JSON imports with `assert`/`with { type: 'json' }`, anything else
 // esbuild inlines), tree-shaken to the declarations the module actually uses, transitively, and
-// printed without comments or formatting. The fingerprint is that text split per source file and
-// hashed, plus the installed version of every package the bundle imports. So:
+// printed without comments or formatting. The fingerprint is that text split per source file (by
+// the bundle's source map) and hashed, the order of those parts hashed with the task module's own,
+// plus the installed version of every package the bundle imports. So:
 // - a comment or formatting edit keeps the key;
 // - a changed expression, helper, or imported JSON value changes it;
 // - editing one helper of a shared setup module re-runs only the tasks whose code reaches that
 //   helper (a declaration esbuild can drop from a task's bundle cannot change what it computes);
+// - swapping two side-effect imports (the same files, run in another order) changes it;
 // - an upgraded package changes it.
 // The bundle's text also names the environment variables the code reads (`process.env.X`): keys.ts
 // puts their values, hashed, into the key.
@@ -30,7 +32,7 @@ import {
   mkdirSync,
   rmSync,
 } from 'node:fs';
-import { dirname, join, relative, resolve, extname, sep } from 'node:path';
+import { basename, dirname, join, relative, resolve, extname, sep } from 'node:path';
 import { isBuiltin } from 'node:module';
 import { HOST_LOCALE, HOST_TIME_ZONE, sha256 } from './hash.js';
 import { checkStamp, readWithStamp, sameStamp, type FileStamp } from './filestamp.js';
@@ -69,7 +71,7 @@ interface EntryMemo {
   env: string[];
 }
 
-const MEMO_VERSION = 5; // 3: bundle sections hashed without comments (esbuild keeps some); 4: host time zone / locale facts; 5: globs of dynamic imports
+const MEMO_VERSION = 6; // 3: bundle sections hashed without comments (esbuild keeps some); 4: host time zone / locale facts; 5: globs of dynamic imports; 6: minified in the build, split by source map, with <order>
 
 /**
  * Fingerprints recorded by `cellar build`, by module URL. A built bundle carries no sources to
@@ -253,7 +255,7 @@ export class CodeHasher {
     for (const [root, group] of byRoot) {
       const built = await bundleEntries(group, root);
       for (const path of group) {
-        const memo = built?.get(path);
+        const memo = built.get(path);
         if (memo) {
           this.entries[path] = memo;
           this.dirty = true;
@@ -389,24 +391,67 @@ const LOADERS: Record<string, 'ts' | 'tsx' | 'js' | 'jsx' | 'json' | 'text'> = {
 };
 
 /**
- * Bundle each entry with esbuild (packages external, tree-shaken, no comments) and record, per
- * entry: every local file esbuild read, stamped from the very bytes handed to esbuild (a plugin
- * reads them, so a write during the build cannot slip between hash and stamp); the bundle's text
- * split per source file and hashed; the packages and env vars it reads. Undefined when esbuild
- * fails (then the caller keys the entries file by file).
+ * Entry points per esbuild build. esbuild's work for one build grows with (entry points × files
+ * in the build), not with their sum: 1,001 task modules in one build cost ~3 s of esbuild's CPU
+ * where ten builds of ~100 cost ~1 s. A build's output for an entry does not depend on the other
+ * entries (codehash.test.ts "batch and single builds"), so the groups only decide the cost.
  */
-async function bundleEntries(
+const ENTRIES_PER_BUILD = 64;
+
+/**
+ * Bundle each entry with esbuild (packages external, tree-shaken, whitespace and comments
+ * minified away) and record, per entry: every local file esbuild read, stamped from the very bytes
+ * handed to esbuild (a plugin reads them, so a write during the build cannot slip between hash
+ * and stamp); the bundle's text split per source file and hashed; the packages and env vars it
+ * reads. The entries are built in groups (`ENTRIES_PER_BUILD`); an entry of a group esbuild
+ * cannot build is retried alone, so one failing module does not change how the others are keyed.
+ * An entry missing from the result could not be bundled (the caller keys it file by file).
+ * @throws CellarError E_DYNAMIC_IMPORT for imports esbuild could not bundle, in any entry
+ */
+async function bundleEntries(entries: string[], root: string): Promise<Map<string, EntryMemo>> {
+  const esbuild = await import('esbuild');
+  const memos = new Map<string, EntryMemo>();
+  const warnings: import('esbuild').Message[] = [];
+  // Each file is read (and stamped) once per call, whichever groups load it: a fan-in module's
+  // group loads every module it imports again.
+  const reads = new Map<string, { bytes: Buffer; stamp: FileStamp }>();
+  const groups: string[][] = [];
+  for (let i = 0; i < entries.length; i += ENTRIES_PER_BUILD)
+    groups.push(entries.slice(i, i + ENTRIES_PER_BUILD));
+  for (const group of groups) {
+    const built = await bundleGroup(esbuild, group, root, reads, warnings);
+    if (built) for (const [entry, memo] of built) memos.set(entry, memo);
+    else if (group.length > 1)
+      for (const entry of group) {
+        const alone = await bundleGroup(esbuild, [entry], root, reads, []);
+        const memo = alone?.get(entry);
+        if (memo) memos.set(entry, memo);
+      }
+  }
+  // `import(name)`: what it loads would be in no key (dynamic-imports.ts). Reported for every
+  // group at once, as one build would.
+  const refused = unbundledImports(warnings, root);
+  if (refused) throw refused;
+  return memos;
+}
+
+/** One esbuild build of `entries` (see `bundleEntries`); undefined when esbuild fails. */
+async function bundleGroup(
+  esbuild: typeof import('esbuild'),
   entries: string[],
   root: string,
+  reads: Map<string, { bytes: Buffer; stamp: FileStamp }>,
+  warnings: import('esbuild').Message[],
 ): Promise<Map<string, EntryMemo> | undefined> {
-  const esbuild = await import('esbuild');
   const stamps = new Map<string, FileStamp>();
   const reader: import('esbuild').Plugin = {
     name: 'cellar-stamped-reads',
     setup(build) {
       build.onLoad({ filter: /.*/ }, (args) => {
         if (args.namespace !== 'file') return undefined;
-        const { bytes, stamp } = readWithStamp(args.path);
+        let read = reads.get(args.path);
+        if (!read) reads.set(args.path, (read = readWithStamp(args.path)));
+        const { bytes, stamp } = read;
         stamps.set(args.path, stamp);
         const ext = extname(args.path).slice(1);
         const loader = LOADERS[ext] ?? 'default';
@@ -414,20 +459,28 @@ async function bundleEntries(
       });
     },
   };
+  const outdir = join(root, '.cellar', 'codehash-out');
   // One awaited expression (not `let result;` assigned in a try): its type is esbuild's own under
   // any compiler settings, so a JavaScript notebook's looser tsconfig checks this file too.
   const result = await esbuild
     .build({
       entryPoints: entries,
       absWorkingDir: root,
-      outdir: join(root, '.cellar', 'codehash-out'),
+      outdir,
       bundle: true,
       write: false,
       metafile: true,
+      // The source map says which source file each stretch of the minified text came from
+      // (`splitBySource`); no sources in it, only the mappings are read.
+      sourcemap: 'external',
+      sourcesContent: false,
       format: 'esm',
       platform: 'node',
       target: 'es2022',
       treeShaking: true,
+      // Printed without whitespace or comments (esbuild's printer keeps some, a trailing
+      // `// note` in an object literal): a comment or formatting edit keeps the key.
+      minifyWhitespace: true,
       legalComments: 'none',
       charset: 'utf8',
       logLevel: 'silent',
@@ -436,26 +489,22 @@ async function bundleEntries(
     })
     .catch((error: { warnings?: import('esbuild').Message[] }) => {
       // A failed build (another module's error) still reports the imports it could not bundle.
-      const refused = unbundledImports(error?.warnings ?? [], root);
-      if (refused) throw refused;
+      warnings.push(...(error?.warnings ?? []));
       return undefined;
     });
   if (!result) return undefined;
-  // `import(name)`: what it loads would be in no key (dynamic-imports.ts).
-  const refused = unbundledImports(result.warnings, root);
-  if (refused) throw refused;
+  warnings.push(...result.warnings);
   const texts = new Map<string, string>(result.outputFiles.map((f) => [f.path, f.text]));
   const memos = new Map<string, EntryMemo>();
   // Typed here: under a JavaScript notebook's non-strict settings esbuild's result type widens.
   const metafile: import('esbuild').Metafile = result.metafile;
-  // Each entry's text is normalised by its own esbuild transform; sent all at once, not one
-  // round trip to esbuild's process after another (1,000 task modules: 1,000 waits in turn).
-  const pending: Promise<void>[] = [];
   for (const [outPath, out] of Object.entries(metafile.outputs)) {
     if (!out.entryPoint) continue;
     const entry = resolve(root, out.entryPoint);
-    const text = texts.get(resolve(root, outPath));
-    if (text === undefined) continue;
+    const jsPath = resolve(root, outPath);
+    const text = texts.get(jsPath);
+    const map = texts.get(`${jsPath}.map`);
+    if (text === undefined || map === undefined) continue;
     const inputs: Record<string, FileStamp> = {};
     for (const rel of Object.keys(out.inputs)) {
       const abs = resolve(root, rel);
@@ -485,7 +534,13 @@ async function bundleEntries(
     ].sort();
     // Paths relative to the task's own module, as in the fallback: a project moved or checked
     // out elsewhere keeps its keys (and its cache).
-    const files: Record<string, string> = {};
+    const mapDir = dirname(jsPath);
+    const files = splitBySource(
+      text,
+      JSON.parse(map) as { sources: string[]; mappings: string },
+      (src) => relative(dirname(entry), resolve(mapDir, src)).split(sep).join('/'),
+      basename(entry),
+    );
     const globs = bundledGlobs(metafile, root, Object.keys(out.inputs));
     memos.set(entry, {
       inputs,
@@ -494,19 +549,7 @@ async function bundleEntries(
       packages,
       env: envReadIn(text),
     });
-    pending.push(
-      splitBySource(esbuild, text, new Set(Object.keys(out.inputs))).then((parts) => {
-        for (const [rel, hash] of Object.entries(parts)) {
-          files[
-            rel === '<bundle>'
-              ? rel
-              : relative(dirname(entry), resolve(root, rel)).split(sep).join('/')
-          ] = hash;
-        }
-      }),
-    );
   }
-  await Promise.all(pending);
   return memos;
 }
 
@@ -564,58 +607,106 @@ function reachableInputs(metafile: import('esbuild').Metafile, entry: string): s
   return [...seen];
 }
 
-/**
- * esbuild heads each source file's part of a bundle with `// <path>`: hash each file's parts
- * (a file imported twice can have two), so `--dry-run` names the file that changed. Every byte
- * belongs to some part, so the parts together are the whole bundle.
- */
-const SECTION = '__cellar_source__:';
+/** Base64 digit values by character code (-1: not a digit), for source map VLQs. */
+const BASE64 = new Int8Array(128).fill(-1);
+for (const [i, c] of [
+  ...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/',
+].entries())
+  BASE64[c.charCodeAt(0)] = i;
 
 /**
- * The bundle text split per source file (esbuild's `// <path>` lines), each part hashed after
- * whitespace and comments are normalized away: esbuild's printer keeps some comments (a trailing
- * `// note` in an object literal), and a comment edit must keep the key. The markers become string
- * statements so that they survive the minifying transform.
+ * The minified bundle text split per source file by its source map, each file's stretches
+ * hashed, so `--dry-run` names the file that changed. Every character belongs to one stretch: the
+ * text before the first mapping (esbuild's own helpers) to `<bundle>`, and each stretch to the
+ * source of the mapping it starts at. A file can have several stretches. The sequence of stretches
+ * (which file, in turn) is hashed with the entry module's own part (`entryName`; `<order>` if the
+ * entry contributes no code), so the parts together determine the whole text: two bundles that
+ * differ only in the order of their files' code (swapped side-effect imports) differ, in the
+ * module whose imports say that order.
  */
-async function splitBySource(
-  esbuild: typeof import('esbuild'),
+function splitBySource(
   text: string,
-  sources: Set<string>,
-): Promise<Record<string, string>> {
-  const marked = text
-    .split('\n')
-    .map((line) =>
-      line.startsWith('// ') && sources.has(line.slice(3))
-        ? `${JSON.stringify(SECTION + line.slice(3))};`
-        : line,
-    )
-    .join('\n');
-  let code = marked;
-  try {
-    code = (
-      await esbuild.transform(marked, {
-        loader: 'js',
-        format: 'esm',
-        minifyWhitespace: true,
-        legalComments: 'none',
-        charset: 'utf8',
-      })
-    ).code;
-  } catch {
-    // Keep the text as bundled: still a sound key, only comment edits would re-run.
-  }
-  const parts = new Map<string, string>();
+  map: { sources: string[]; mappings: string },
+  name: (source: string) => string,
+  entryName: string,
+): Record<string, string> {
+  const names = map.sources.map(name);
+  const lineStarts = [0];
+  for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) lineStarts.push(i + 1);
+  const stretches = new Map<string, string[]>();
+  const order: string[] = [];
   let current = '<bundle>';
   let at = 0;
-  const marker = new RegExp(`"${SECTION.replace(/[$]/g, '\\$&')}((?:[^"\\\\]|\\\\.)*)";`, 'g');
-  for (const m of code.matchAll(marker)) {
-    parts.set(current, (parts.get(current) ?? '') + code.slice(at, m.index));
-    current = JSON.parse(`"${m[1]}"`) as string;
-    at = m.index! + m[0].length;
+  const close = (end: number) => {
+    const body = text.slice(at, end);
+    if (body.trim() === '') return;
+    const list = stretches.get(current);
+    if (list) list.push(body);
+    else stretches.set(current, [body]);
+    order.push(current);
+  };
+  // The mappings (source map v3: `;` ends a generated line, `,` a segment, each segment base64
+  // VLQ deltas: column, source, line, column[, name]); only the first two fields are used.
+  // Decoded here: @jridgewell/sourcemap-codec took 370 ms on one 344 KB line (a 1,000-module
+  // bundle), this loop 15 ms.
+  const m = map.mappings;
+  let line = 0;
+  let column = 0;
+  let sourceIndex = 0;
+  for (let i = 0; i < m.length;) {
+    const c = m.charCodeAt(i);
+    if (c === 59 /* ; */) {
+      line++;
+      column = 0;
+      i++;
+      continue;
+    }
+    if (c === 44 /* , */) {
+      i++;
+      continue;
+    }
+    let fields = 0;
+    let columnDelta = 0;
+    let sourceDelta = 0;
+    while (i < m.length) {
+      const d = m.charCodeAt(i);
+      if (d === 44 || d === 59) break;
+      let value = 0;
+      let shift = 0;
+      let digit: number;
+      do {
+        digit = BASE64[m.charCodeAt(i++)] ?? -1;
+        if (digit < 0) throw new Error(`esbuild's source map has a bad character at ${i - 1}`);
+        value += (digit & 31) * 2 ** shift;
+        shift += 5;
+      } while (digit & 32);
+      const delta = value % 2 === 1 ? -(value - 1) / 2 : value / 2;
+      if (fields === 0) columnDelta = delta;
+      else if (fields === 1) sourceDelta = delta;
+      fields++;
+    }
+    column += columnDelta;
+    // A one-field segment maps to no source: its text stays with the stretch it is in.
+    if (fields < 4) continue;
+    sourceIndex += sourceDelta;
+    const start = lineStarts[line];
+    if (start === undefined) break;
+    const source = names[sourceIndex] ?? '<bundle>';
+    if (source === current) continue;
+    const offset = start + column;
+    close(offset);
+    current = source;
+    at = offset;
   }
-  parts.set(current, (parts.get(current) ?? '') + code.slice(at));
+  close(text.length);
+  const orderOwner = stretches.has(entryName) ? entryName : '<order>';
   const files: Record<string, string> = {};
-  for (const [file, body] of parts) if (body.trim() !== '') files[file] = sha256(body).slice(0, 16);
+  for (const [file, list] of stretches)
+    if (file !== orderOwner)
+      files[file] = sha256(list.length === 1 ? list[0]! : JSON.stringify(list)).slice(0, 16);
+  files[orderOwner] = sha256(
+    JSON.stringify({ stretches: stretches.get(orderOwner) ?? [], order }),
+  ).slice(0, 16);
   return files;
 }
 

@@ -320,3 +320,130 @@ describe('cache modes in keys', () => {
     expect(after.code.value).not.toBe(before.code.value);
   });
 });
+
+describe('many task modules keyed at once (esbuild builds in groups)', () => {
+  function manyModules(n: number) {
+    const dir = join(
+      root,
+      'test',
+      '.tmp',
+      'runtime',
+      `codehash-many-${process.pid}-${Math.random().toString(36).slice(2)}`,
+    );
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(
+      join(dir, 'setup.ts'),
+      'export const twice = (n: number) => n * 2;\nexport const thrice = (n: number) => n * 3;\n',
+    );
+    for (let i = 0; i < n; i++)
+      writeFileSync(
+        join(dir, `leaf${i}.ts`),
+        `import { ${i % 2 ? 'twice' : 'thrice'} } from './setup.js';\n// leaf ${i}\nexport const v${i} = () => ${i % 2 ? 'twice' : 'thrice'}(${i});\n`,
+      );
+    // A fan-in module: it imports every leaf, as a compiled notebook's summing task does.
+    writeFileSync(
+      join(dir, 'total.ts'),
+      [
+        ...Array.from({ length: n }, (_, i) => `import { v${i} } from './leaf${i}.js';`),
+        `export const total = () => ${Array.from({ length: n }, (_, i) => `v${i}()`).join(' + ')};`,
+      ].join('\n'),
+    );
+    const urls = [
+      ...Array.from({ length: n }, (_, i) => pathToFileURL(join(dir, `leaf${i}.ts`)).href),
+      pathToFileURL(join(dir, 'total.ts')).href,
+    ];
+    return { dir, urls };
+  }
+  // More modules than one esbuild build takes (ENTRIES_PER_BUILD, 64), so they span groups.
+  const N = 150;
+
+  it('gives each module the fingerprint it has when keyed alone (batch and single builds agree)', async () => {
+    const { urls } = manyModules(N);
+    const batch = new CodeHasher();
+    await batch.prepare(urls);
+    for (const url of [urls[0]!, urls[1]!, urls[70]!, urls[N - 1]!, urls[N]!]) {
+      const alone = await new CodeHasher().fingerprint(url);
+      expect(batch.computed(url)).toEqual(alone);
+    }
+    // Reversed order puts the modules in other groups: the same fingerprints.
+    const reversed = new CodeHasher();
+    await reversed.prepare([...urls].reverse());
+    for (const url of urls) expect(reversed.computed(url)).toEqual(batch.computed(url));
+    // The fan-in module's fingerprint names every module it reaches.
+    expect(Object.keys(batch.computed(urls[N]!)!.files)).toHaveLength(N + 2);
+  });
+
+  it('an edit to one leaf re-keys exactly that leaf and the fan-in module, across groups', async () => {
+    const { dir, urls } = manyModules(N);
+    const before = new CodeHasher();
+    await before.prepare(urls);
+    const changed = 97; // in the second group
+    const file = join(dir, `leaf${changed}.ts`);
+    writeFileSync(file, readFileSync(file, 'utf8').replace(`(${changed})`, `(${changed} + 1)`));
+    const after = new CodeHasher();
+    await after.prepare(urls);
+    const rekeyed = urls.filter(
+      (u) => JSON.stringify(after.computed(u)) !== JSON.stringify(before.computed(u)),
+    );
+    expect(rekeyed).toEqual([urls[changed], urls[N]]);
+    expect(after.computed(urls[N]!)!.files[`leaf${changed}.ts`]).not.toBe(
+      before.computed(urls[N]!)!.files[`leaf${changed}.ts`],
+    );
+    // A shared helper edit re-keys exactly its users: `thrice` is used by the even leaves.
+    writeFileSync(
+      join(dir, 'setup.ts'),
+      'export const twice = (n: number) => n * 2;\nexport const thrice = (n: number) => n * 3 + 0;\n',
+    );
+    const helper = new CodeHasher();
+    await helper.prepare(urls);
+    const users = urls.filter(
+      (u) => JSON.stringify(helper.computed(u)) !== JSON.stringify(after.computed(u)),
+    );
+    expect(users).toEqual([...urls.filter((_, i) => i < N && i % 2 === 0), urls[N]]);
+  });
+
+  it('a module esbuild cannot build leaves the other modules of its group keyed as before', async () => {
+    const { dir, urls } = manyModules(10);
+    const good = new CodeHasher();
+    await good.prepare(urls);
+    // A syntax error: esbuild fails the whole build of its group.
+    writeFileSync(join(dir, 'broken.ts'), 'export const broken = (;\n');
+    const broken = pathToFileURL(join(dir, 'broken.ts')).href;
+    const mixed = new CodeHasher();
+    await mixed.prepare([...urls, broken]);
+    for (const url of urls) expect(mixed.computed(url)).toEqual(good.computed(url));
+    // The broken module is still keyed (file by file, by its text).
+    expect(Object.keys(mixed.computed(broken)!.files)).toEqual(['broken.ts']);
+  });
+});
+
+describe('the order of a module’s code is in its fingerprint', () => {
+  it('swapping two side-effect imports re-keys the task (the same code, run in another order)', async () => {
+    const dir = join(
+      root,
+      'test',
+      '.tmp',
+      'runtime',
+      `codehash-order-${process.pid}-${Math.random().toString(36).slice(2)}`,
+    );
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'log.ts'), 'export const seen: string[] = [];\n');
+    writeFileSync(join(dir, 'a.ts'), "import { seen } from './log.js';\nseen.push('a');\n");
+    writeFileSync(join(dir, 'b.ts'), "import { seen } from './log.js';\nseen.push('b');\n");
+    const task = (first: string, second: string) =>
+      writeFileSync(
+        join(dir, 'task.ts'),
+        `import './${first}.js';\nimport './${second}.js';\nimport { seen } from './log.js';\nexport const run = () => seen.join(',');\n`,
+      );
+    const url = pathToFileURL(join(dir, 'task.ts')).href;
+    task('a', 'b');
+    const ab = await new CodeHasher().fingerprint(url);
+    task('b', 'a');
+    const ba = await new CodeHasher().fingerprint(url);
+    // Each file's own code is the same; the bundle runs it in the other order.
+    expect(ba.files['a.ts']).toBe(ab.files['a.ts']);
+    expect(ba.files['b.ts']).toBe(ab.files['b.ts']);
+    expect(ba).not.toEqual(ab);
+    expect(ba.files['task.ts']).not.toBe(ab.files['task.ts']);
+  });
+});
