@@ -157,7 +157,11 @@ export function findNotebooks(paths: string[]): string[] {
 }
 
 let fingerprint: string | undefined;
-/** COMPILER_VERSION plus a hash of the code that is running, so a changed compiler misses. */
+/**
+ * COMPILER_VERSION plus a hash of the code that is running, so a changed compiler misses, and the
+ * running Node's version: a compile's verdict depends on it (E_MISSING_BUILTIN_EXPORT checks the
+ * names its built-in modules export), so another Node compiles afresh.
+ */
 export function compilerFingerprint(): string {
   if (!fingerprint) {
     let code = '';
@@ -166,7 +170,7 @@ export function compilerFingerprint(): string {
     } catch {
       // Bundled somewhere unreadable: the version alone.
     }
-    fingerprint = `${COMPILER_VERSION}:${sha256(code).slice(0, 16)}`;
+    fingerprint = `${COMPILER_VERSION}:${sha256(code).slice(0, 16)}:node${process.versions.node}`;
   }
   return fingerprint;
 }

@@ -147,6 +147,18 @@ describe('incremental compile', () => {
     expect(writeOutcome(recompiled, opts.outDir)).toEqual({ written: [], removed: [] });
   });
 
+  it("misses the cache under another Node: a compile's verdict depends on its built-in modules", async () => {
+    const { nb, opts } = project('node', before);
+    await compileAndWrite(nb, opts);
+    const record = join(opts.root, '.cellar', 'compile', 'notebooks_nb.ipynb.json');
+    const parsed = JSON.parse(readFileSync(record, 'utf8')) as { fingerprint: string };
+    expect(parsed.fingerprint.endsWith(`:node${process.versions.node}`)).toBe(true);
+    expect((await compileFile(nb, opts)).cached).toBe(true);
+    const other = parsed.fingerprint.replace(/:node[\d.]+$/, ':node18.0.0');
+    writeFileSync(record, JSON.stringify({ ...parsed, fingerprint: other }));
+    expect((await compileFile(nb, opts)).cached).toBe(false);
+  });
+
   it('does not trust a generated module edited by hand: it is formatted again and rewritten', async () => {
     const { nb, opts } = project('tampered', before);
     await compileAndWrite(nb, opts);
