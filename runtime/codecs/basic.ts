@@ -60,8 +60,9 @@ export const textCodec: Codec = {
 /** Where a string stops being well-formed UTF-16 (a lone surrogate, which UTF-8 turns into
  *  U+FFFD), or undefined. `code`: the surrogate in 4 hex digits. */
 export function loneSurrogate(s: string): { at: number; code: string } | undefined {
-  const wellFormed = (s as { isWellFormed?: () => boolean }).isWellFormed;
-  if (wellFormed ? wellFormed.call(s) : !LONE.test(s)) return undefined;
+  // String#isWellFormed (Node ≥ 20, package.json engines) is native and answers the common case;
+  // LONE only locates the surrogate of a string that has one.
+  if ((s as unknown as { isWellFormed(): boolean }).isWellFormed()) return undefined;
   const at = s.search(LONE);
   return { at, code: s.charCodeAt(at).toString(16).padStart(4, '0') };
 }
