@@ -48,6 +48,11 @@ export interface KeyInputs {
   version: number;
   cache: 'code' | 'params';
   params: Record<string, unknown>;
+  /**
+   * Where a param object's members are not in sorted order: path → its keys in the order the task
+   * receives them (key/keys.ts `paramKeyOrder`); absent when all are sorted.
+   */
+  paramOrder?: Record<string, string[]>;
   /** Upstream task name → its cache key. */
   upstream: Record<string, string>;
   /** Output name → codec id@version ("auto" names the whole registry's version). */
