@@ -154,6 +154,7 @@ const CHECKED_KEY_INPUTS = new Set([
   'version',
   'cache',
   'params',
+  'paramOrder',
   'upstream',
   'codecs',
   'code',
