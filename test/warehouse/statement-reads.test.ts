@@ -15,7 +15,7 @@ beforeAll(async () => {
     'CREATE MACRO tm() AS TABLE SELECT * FROM m',
     'CREATE MACRO tm2() AS TABLE SELECT * FROM tm() UNION ALL SELECT * FROM other.n',
   ])
-    await w.execute({ text, params: [] });
+    await w.execute({ text, params: [], tables: [] });
 });
 afterAll(() => w.close());
 
@@ -53,7 +53,7 @@ describe('statementReads', () => {
     );
     const before = (await w.tableVersion('information_schema.tables'))!.version;
     expect((await w.tableVersion('information_schema.columns'))!.version).toBe(before);
-    await w.execute({ text: 'CREATE TABLE brand_new AS SELECT 1 AS x', params: [] });
+    await w.execute({ text: 'CREATE TABLE brand_new AS SELECT 1 AS x', params: [], tables: [] });
     expect((await w.tableVersion('information_schema.tables'))!.version).not.toBe(before);
   });
 
