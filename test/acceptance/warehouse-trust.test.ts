@@ -216,3 +216,128 @@ describe('tables a helper reads by a one-word name', () => {
     expect(showOutput(p, nb, 'cte', 'cteSum')).toBe(61);
   }, 1_800_000);
 });
+
+/** A notebook of a setup cell and one task per `tasks` entry (name → its cell's code). */
+function notebookOf(setup: string, tasks: Record<string, string>): string {
+  return JSON.stringify(
+    tslabNotebook([
+      codeCell('setup', setup),
+      ...Object.entries(tasks).map(([name, code]) => codeCell(name, `//| task: ${name}\n${code}`)),
+    ]),
+    null,
+    1,
+  );
+}
+
+/** Runs until a run leaves every task cached (tables found by running enter the key once). */
+function settle(p: Project, nb: string, names: string[]): void {
+  runStatuses(p, nb); // discovers the tables read through helpers, macros, the catalog
+  runStatuses(p, nb); // the keys gained them: re-run once under them
+  expect(runStatuses(p, nb)).toEqual(Object.fromEntries(names.map((n) => [n, 'cached'])));
+}
+
+describe("tables a helper's query reads, as DuckDB parses it", () => {
+  it('every table of a comma join, a quoted name, a table in a WHERE subquery and the base table under a view are keyed', () => {
+    const p = warehouseProject();
+    const count = (name: string, from: string) =>
+      `async function ${name}(): Promise<number> {\n  return Number((await sql<{ n: number }>\`SELECT count(*) AS n FROM ${from}\`)[0]!.n);\n}\n`;
+    p.write(
+      'notebooks/helpers.ipynb',
+      notebookOf(
+        "import { sql } from 'cellar';\n" +
+          count('comma', 'a, b') +
+          count('quoted', '"G"') +
+          count('sub', 'a WHERE id IN (SELECT id FROM c)') +
+          count('viewed', 'v'),
+        {
+          helpcomma: 'const nComma = await comma();',
+          helpquoted: 'const nQuoted = await quoted();',
+          helpsub: 'const nSub = await sub();',
+          helpview: 'const nView = await viewed();',
+        },
+      ),
+    );
+    outside(
+      p,
+      'warehouse.duckdb',
+      `CREATE TABLE a AS SELECT * FROM (VALUES (1), (2)) x(id);
+       CREATE TABLE b AS SELECT * FROM (VALUES (1)) x(id);
+       CREATE TABLE "G" AS SELECT * FROM (VALUES (1)) x(id);
+       CREATE TABLE c AS SELECT * FROM (VALUES (1)) x(id);
+       CREATE TABLE under AS SELECT * FROM (VALUES (1)) x(id);
+       CREATE VIEW v AS SELECT * FROM under`,
+    );
+    const nb = 'notebooks/helpers.ipynb';
+    const names = ['helpcomma', 'helpquoted', 'helpsub', 'helpview'];
+    settle(p, nb, names);
+    expect(showOutput(p, nb, 'helpcomma', 'nComma')).toBe(2);
+
+    outside(
+      p,
+      'warehouse.duckdb',
+      'INSERT INTO b VALUES (2); INSERT INTO "G" VALUES (2); INSERT INTO c VALUES (2); INSERT INTO under VALUES (2)',
+    );
+    expect(runStatuses(p, nb)).toEqual(Object.fromEntries(names.map((n) => [n, 'ran'])));
+    expect(showOutput(p, nb, 'helpcomma', 'nComma')).toBe(4);
+    expect(showOutput(p, nb, 'helpquoted', 'nQuoted')).toBe(2);
+    expect(showOutput(p, nb, 'helpsub', 'nSub')).toBe(2);
+    expect(showOutput(p, nb, 'helpview', 'nView')).toBe(2);
+  }, 1_800_000);
+});
+
+describe('queries over the catalog', () => {
+  it('information_schema inline and duckdb_tables() in a helper re-run when another program adds a table', () => {
+    const p = warehouseProject();
+    p.write(
+      'notebooks/catalog.ipynb',
+      notebookOf(
+        "import { sql } from 'cellar';\n" +
+          "async function rawTables(): Promise<number> {\n  return Number((await sql<{ n: number }>`SELECT count(*) AS n FROM duckdb_tables() WHERE schema_name = 'raw'`)[0]!.n);\n}\n",
+        {
+          inline:
+            "const inlineN = Number((await sql<{ n: number }>`SELECT count(*) AS n FROM information_schema.tables WHERE table_schema = 'raw'`)[0]!.n);",
+          helper: 'const helperN = await rawTables();',
+        },
+      ),
+    );
+    outside(p, 'warehouse.duckdb', 'CREATE SCHEMA raw; CREATE TABLE raw.p1 AS SELECT 1 AS x');
+    const nb = 'notebooks/catalog.ipynb';
+    settle(p, nb, ['inline', 'helper']);
+    expect(showOutput(p, nb, 'inline', 'inlineN')).toBe(1);
+
+    outside(p, 'warehouse.duckdb', 'CREATE TABLE raw.p2 AS SELECT 1 AS x');
+    expect(runStatuses(p, nb)).toEqual({ inline: 'ran', helper: 'ran' });
+    expect(showOutput(p, nb, 'inline', 'inlineN')).toBe(2);
+    expect(showOutput(p, nb, 'helper', 'helperN')).toBe(2);
+  }, 1_800_000);
+});
+
+describe('table macros', () => {
+  it('FROM tm() is keyed on the tables the macro body reads, through a macro calling a macro', () => {
+    const p = warehouseProject();
+    p.write(
+      'notebooks/tmacro.ipynb',
+      notebookOf("import { sql } from 'cellar';", {
+        tmacro:
+          '//| dialect: duckdb\nconst viaMacro = Number((await sql<{ n: number }>`SELECT count(*) AS n FROM tm()`)[0]!.n);',
+        nested:
+          '//| dialect: duckdb\nconst viaNested = Number((await sql<{ n: number }>`SELECT count(*) AS n FROM tm2()`)[0]!.n);',
+      }),
+    );
+    outside(
+      p,
+      'warehouse.duckdb',
+      `CREATE TABLE m AS SELECT 1 AS x;
+       CREATE MACRO tm() AS TABLE SELECT * FROM m;
+       CREATE MACRO tm2() AS TABLE SELECT * FROM tm()`,
+    );
+    const nb = 'notebooks/tmacro.ipynb';
+    settle(p, nb, ['tmacro', 'nested']);
+    expect(showOutput(p, nb, 'tmacro', 'viaMacro')).toBe(1);
+
+    outside(p, 'warehouse.duckdb', 'INSERT INTO m VALUES (2)');
+    expect(runStatuses(p, nb)).toEqual({ tmacro: 'ran', nested: 'ran' });
+    expect(showOutput(p, nb, 'tmacro', 'viaMacro')).toBe(2);
+    expect(showOutput(p, nb, 'nested', 'viaNested')).toBe(2);
+  }, 1_800_000);
+});

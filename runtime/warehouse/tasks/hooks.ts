@@ -117,7 +117,8 @@ async function changedTables(
 ): Promise<string[]> {
   const changed: string[] = [];
   for (const [t, v] of Object.entries(before)) {
-    if (wrote.has(t)) continue;
+    // A task's own CREATE changes the catalog it may also read: its own write, like a table's.
+    if (wrote.has(t) || (wrote.size > 0 && t === 'information_schema.tables')) continue;
     const now = await w.tableVersion(t);
     if ((now ? now.version : 'missing') !== v) changed.push(t);
   }
