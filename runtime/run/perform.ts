@@ -18,6 +18,8 @@ import {
   type ReadsContext,
 } from '../key/run-reads.js';
 import { observeReads } from './read-record.js';
+import { redactError } from './redact.js';
+import { watchStrayErrors } from './stray-errors.js';
 import { AsyncLocalStorage } from 'node:async_hooks';
 
 /** One input of a job: which upstream output to read and how it was stored. */
@@ -101,13 +103,17 @@ export async function invokeTask(
   inputs: Record<string, unknown>,
   ctx: TaskRunContext,
   onReads?: ReadsObserver,
+  onFailedReads?: (reads: ObservedReads) => void,
 ): Promise<Record<string, unknown>> {
   const base = async () => {
     // Only the task's own code is observed: the hooks around it (warehouse, checks) are Cellar's.
     let result: unknown;
-    const run = () => guardExit(task.name, () => task.run(inputs, ctx.params));
+    const run = () =>
+      watchStrayErrors(task.name, task.module, () =>
+        guardExit(task.name, () => task.run(inputs, ctx.params)),
+      );
     if (onReads) {
-      const observed = await observeReads(run, task.module);
+      const observed = await observeReads(run, task.module, onFailedReads);
       onReads(observed.reads, observed.envListed, observed.shared);
       result = observed.result;
     } else result = await run();
@@ -182,6 +188,24 @@ export async function performTask(
   job: TaskJob,
   store: Store,
 ): Promise<PerformedTask> {
+  // Every variable the task read, by name in its code or as seen at run time (an alias
+  // `const env = process.env; env.TOKEN`, a computed name): a value in clear in an output is
+  // refused, and one in its error is redacted before the error reaches the summary and run log.
+  const envNames = new Set(job.envRead ?? []);
+  try {
+    return await performWith(task, tasksByName, job, store, envNames);
+  } catch (error) {
+    throw redactError(error, envNames);
+  }
+}
+
+async function performWith(
+  task: AnyTask,
+  tasksByName: ReadonlyMap<string, AnyTask>,
+  job: TaskJob,
+  store: Store,
+  envNames: Set<string>,
+): Promise<PerformedTask> {
   const inputs: Record<string, unknown> = {};
   for (const input of job.inputs) {
     const upstream = tasksByName.get(input.task);
@@ -201,9 +225,6 @@ export async function performTask(
     ...(job.hookInputs ? { keyed: job.hookInputs } : {}),
   };
   const reads = job.reads;
-  // Every variable the task read, by name in its code or as seen at run time (an alias
-  // `const env = process.env; env.TOKEN`, a computed name): a value in clear in an output is refused.
-  const envNames = new Set(job.envRead ?? []);
   let readNothing = false;
   const outputs = await invokeTask(
     task,
@@ -226,6 +247,9 @@ export async function performTask(
           if (changed) notCached ??= `${changed} changed while ${task.name} ran`;
         }
       : undefined,
+    (seen) => {
+      for (const name of seen.env) envNames.add(name);
+    },
   );
   const stored: Record<string, StoredOutput> = {};
   for (const [name, spec] of Object.entries(task.outputs as Record<string, OutputSpec>)) {
