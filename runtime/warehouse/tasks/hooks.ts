@@ -34,7 +34,14 @@ import {
 import { isQuery, Query } from '../sql/template.js';
 import { describeSource } from '../../load/source.js';
 import { TableHandle } from './table-handle.js';
-import { noteRanSql, ranSql, recordedReads, recordReads, writersOfTable } from './reads.js';
+import {
+  markersAsKeyed,
+  noteRanSql,
+  ranSql,
+  recordedReads,
+  recordReads,
+  writersOfTable,
+} from './reads.js';
 import { classifyPath, compiledFiles, fileKeyInputs, shownPath, taskWorkdir } from './files.js';
 import { WarehouseError, type Row, type Warehouse } from '../types.js';
 
@@ -216,6 +223,10 @@ export const warehouseHooks: TaskHooks & {
 
   // A task may run SQL only through a helper its module does not show (tasks/reads.ts).
   wrapsEveryRun: true,
+
+  // Which tasks `applies` holds for rests on the ran-SQL markers: a run that marks a task gives
+  // the next run another key for it (its warm-run record must not answer for that run).
+  appliesListing: markersAsKeyed,
 
   async keyInputs(task: AnyTask, ctx: TaskHookContext) {
     if (!task.warehouse && !ranSql(task)) return { checks: task.checks };
