@@ -328,11 +328,11 @@ function install(): void {
     [p, ['access']],
   ] as const)
     for (const n of names) wrap(target, n, always('probes'));
-  // A stat hands the task a file's size, mtime and type: what it computes from them (`.size`,
-  // "newer than", `isDirectory()`) depends on them, so they are keyed (run-reads.ts statFacts),
-  // apart from existence probes. The facts handed are kept for the changed-while-it-ran check and
-  // adoption; lstat's (a link's own) are not the key's (which follows links), so only its path is.
-  // An lstat hands the path's own facts (a symlink's, not its target's): keyed under `#lstat`.
+  // A stat hands the task a file's size, mtime, type and mode: what it computes from them
+  // (`.size`, "newer than", `isDirectory()`, `mode & 0o111`) depends on them, so they are keyed
+  // (run-reads.ts statFacts), apart from existence probes. The facts handed are kept for the
+  // changed-while-it-ran check and adoption. An lstat hands the path's own facts (a symlink's, not
+  // its target's): keyed under `#lstat`.
   withStat(fs, 'statSync', (args) => pathOf(args[0]), STAT);
   withStat(p, 'stat', (args) => pathOf(args[0]), STAT);
   withStat(fs, 'lstatSync', (args) => pathOf(args[0]), LSTAT);
