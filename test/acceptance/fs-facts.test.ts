@@ -251,3 +251,29 @@ describe("an environment variable's presence asked without `in` is keyed", () =>
     expect(showOutput(p, NB, 'use', 'flags')).toBe('present,present');
   });
 });
+
+describe('setup statements with an effect are in every task key', () => {
+  it('a setup assignment to globalThis and a side-effect import: editing either re-runs the task using only the global', () => {
+    const p = factsProject(
+      {},
+      "import './lib/side.ts';\n(globalThis as any).T_GLOBAL = 2;",
+      '//| task: viaglobal\nconst outGlobal = 10 * (globalThis as any).T_GLOBAL;',
+      '//| task: viaside\nconst outSide = 10 * (globalThis as any).T_SIDE;',
+    );
+    mkdirSync(join(p.dir, 'notebooks', 'lib'));
+    p.write('notebooks/lib/side.ts', '(globalThis as any).T_SIDE = 2;\n');
+    settle(p, ['viaglobal', 'viaside']);
+    p.write(
+      NB,
+      notebookText([
+        "import './lib/side.ts';\n(globalThis as any).T_GLOBAL = 3;",
+        '//| task: viaglobal\nconst outGlobal = 10 * (globalThis as any).T_GLOBAL;',
+        '//| task: viaside\nconst outSide = 10 * (globalThis as any).T_SIDE;',
+      ]),
+    );
+    p.write('notebooks/lib/side.ts', '(globalThis as any).T_SIDE = 4;\n');
+    expect(run(p)).toEqual({ viaglobal: 'ran', viaside: 'ran' });
+    expect(showOutput(p, NB, 'viaglobal', 'outGlobal')).toBe(30);
+    expect(showOutput(p, NB, 'viaside', 'outSide')).toBe(40);
+  });
+});
