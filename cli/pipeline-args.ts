@@ -128,9 +128,10 @@ function parseValue(name: string, text: string, spec: ParamSpec): unknown {
       if (['true', '1', 'yes'].includes(text)) return true;
       if (['false', '0', 'no'].includes(text)) return false;
       throw new CliError(`param '${name}' is a boolean (true/false), got '${text}'`, 'E_BAD_PARAM');
-    case 'json':
+    case 'json': {
+      let value: unknown;
       try {
-        return JSON.parse(text);
+        value = JSON.parse(text);
       } catch {
         // Show the shape wanted, from the default, quoted for the shell: bare words are not JSON.
         const example = JSON.stringify(spec.default ?? ['north', 'south']);
@@ -139,7 +140,66 @@ function parseValue(name: string, text: string, spec: ParamSpec): unknown {
           'E_BAD_PARAM',
         );
       }
+      // The task's code is typed by the default's shape (the params cell's literal): a value of
+      // another shape would fail inside a task, far from the --param that caused it.
+      const wrong = shapeMismatch(value, spec.default, name);
+      if (wrong)
+        throw new CliError(
+          `param '${name}' is JSON shaped like its default ${JSON.stringify(spec.default)}: expected ${wrong.expected}, got ${wrong.got} (the value given: '${text}')`,
+          'E_BAD_PARAM',
+        );
+      return value;
+    }
   }
+}
+
+const kindOf = (v: unknown): string =>
+  v === null
+    ? 'null'
+    : Array.isArray(v)
+      ? 'an array'
+      : typeof v === 'object'
+        ? 'an object'
+        : `a ${typeof v}`;
+
+/**
+ * Where `value` leaves the shape of `example` (a JSON param's default): a different kind (number,
+ * string, boolean, array, object) at the top, for an element of a non-empty array whose elements
+ * share one kind, or for a field the example has (a field missing too); extra fields and `null`
+ * defaults are not constrained. `path` names the place (`opts.tags[1]`).
+ */
+function shapeMismatch(
+  value: unknown,
+  example: unknown,
+  path: string,
+): { expected: string; got: string } | undefined {
+  if (example === null || example === undefined) return undefined;
+  const got = (v: unknown) => `${JSON.stringify(v) ?? String(v)}`;
+  if (kindOf(value) !== kindOf(example))
+    return { expected: `${path} to be ${kindOf(example)}`, got: got(value) };
+  if (Array.isArray(example)) {
+    const kinds = new Set(example.map(kindOf));
+    if (kinds.size !== 1) return undefined;
+    const items = value as unknown[];
+    for (let i = 0; i < items.length; i++) {
+      const wrong = shapeMismatch(items[i], example[0], `${path}[${i}]`);
+      if (wrong) return wrong;
+    }
+    return undefined;
+  }
+  if (typeof example === 'object') {
+    const fields = value as Record<string, unknown>;
+    for (const [key, sample] of Object.entries(example as Record<string, unknown>)) {
+      if (!Object.hasOwn(fields, key))
+        return {
+          expected: `${path}.${key} (${kindOf(sample)})`,
+          got: 'nothing (the field is missing)',
+        };
+      const wrong = shapeMismatch(fields[key], sample, `${path}.${key}`);
+      if (wrong) return wrong;
+    }
+  }
+  return undefined;
 }
 
 /** The options `cellar tree` and `cellar show` share. */

@@ -107,6 +107,7 @@ export const run = defineCommand({
         result = cachedRunResult(warm, {
           workers: Math.max(1, workers ?? availableParallelism()),
           onEvent: reporter.onEvent,
+          perTask: reporter.perTask,
         });
       } finally {
         reporter.stop();
@@ -238,7 +239,10 @@ function eventReporter(o: { json: boolean; verbose: boolean }) {
       if (line) process.stderr.write(line + '\n');
     }
   };
-  return { onEvent, stacks, stop: () => ticker && clearInterval(ticker) };
+  // Whether each task's events matter to this reporter beyond a run that runs nothing: the
+  // progress line counts them; --json and plain lines print nothing for a task this run found cached.
+  const perTask = progress !== undefined || o.verbose;
+  return { onEvent, stacks, perTask, stop: () => ticker && clearInterval(ticker) };
 }
 
 /** `--dry-run`: the plan with reasons (the first PLAN_LIST_LIMIT tasks, then counts by reason,

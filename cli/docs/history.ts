@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { pipelineFolder } from '../../runtime/store/store.js';
 import type { Manifest, NotRunReason, RunEvent } from '../../runtime/types.js';
 import type { RunRecord } from './model.js';
+import { logEvents, type TasksCachedLine } from '../../runtime/run/warm-record.js';
 
 export interface PipelineHistory {
   runs: RunRecord[];
@@ -122,7 +123,9 @@ function readEvents(path: string): RunEvent[] {
   for (const line of readFileSync(path, 'utf8').split('\n')) {
     if (!line.trim()) continue;
     try {
-      out.push(JSON.parse(line) as RunEvent);
+      // A run answered by the warm-run record logs its cached tasks as one line (100,000 events
+      // at scale: appended one by one, too many for a spread's arguments).
+      for (const e of logEvents(JSON.parse(line) as RunEvent | TasksCachedLine)) out.push(e);
     } catch {
       // A run killed mid-write leaves a torn last line: the events before it still count.
     }

@@ -84,15 +84,25 @@ export async function sqlFacts(
     problems.push(...commentedParams(index, template, dialect ?? 'bigquery'));
     // An interpolation after FROM/JOIN is a table (an upstream Query): give it a table-shaped
     // placeholder so the rest of the query still parses, and leave it out of the reads.
-    const sql = template.replace(
+    const tabled = template.replace(
       /\b(FROM|JOIN)(\s+)@p(\d+)/gi,
       (_, kw: string, ws: string, n: string) => `${kw}${ws}${PLACEHOLDER}${n}`,
     );
+    // The parser reads DuckDB's `@p0::INT` (a cast of the bound value, which DuckDB runs) as an
+    // error: give it DuckDB's own named-parameter form, `$p0`, of the same length (columns in its
+    // messages stay the template's).
+    const asDuckDb = () =>
+      polyglot.analyzeQuery(tabled.replace(/@p(\d+)/g, '$$p$1'), polyglot.Dialect.DuckDB);
     try {
-      const result = polyglot.analyzeQuery(
-        sql,
-        dialect === 'duckdb' ? polyglot.Dialect.DuckDB : polyglot.Dialect.BigQuery,
-      );
+      let result =
+        dialect === 'duckdb'
+          ? asDuckDb()
+          : polyglot.analyzeQuery(tabled, polyglot.Dialect.BigQuery);
+      // No dialect named (the project's default may be DuckDB): a query DuckDB reads is no mistake.
+      if (!result.success && dialect === undefined) {
+        const duck = asDuckDb();
+        if (duck.success) result = duck;
+      }
       if (!result.success) refused(index, (result as { error?: unknown }).error);
       // A quoted path used as a table (`FROM 'data/x.csv'`) is a file, keyed by content, not a table.
       for (const t of result.success ? (result.analysis?.baseTables ?? []) : [])

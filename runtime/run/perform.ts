@@ -129,10 +129,10 @@ export async function invokeTask(
     base,
   );
   const outputs = await wrapped();
-  // Own properties only: an output named 'toString' is not the returned object's method.
-  const missing = Object.keys(task.outputs).filter(
-    (name) => !Object.hasOwn(outputs, name) || outputs[name] === undefined,
-  );
+  // Own properties only: an output named 'toString' is not the returned object's method. An output
+  // present and holding `undefined` (`const nothing = undefined`) was returned: it is stored (the
+  // structured codec keeps `undefined`) and comes back as `undefined`.
+  const missing = Object.keys(task.outputs).filter((name) => !Object.hasOwn(outputs, name));
   if (missing.length > 0)
     throw new Error(
       `task '${task.name}' did not return output${missing.length > 1 ? 's' : ''} ${missing.map((m) => `'${m}'`).join(', ')}`,

@@ -87,7 +87,9 @@ export interface WarmRecord {
  * (16 hex each, concatenated), and `notRequested` lists, ascending, the indices of the tasks the
  * selection did not request; every other task was cached. One array and one string rather than
  * an object per task: a warm run reads the whole record, and at 100,000 tasks the object form
- * was 6 MB whose parse was a sixth of the run (docs/design/runtime.md, Performance).
+ * was 6 MB whose parse was a sixth of the run (docs/design/runtime.md, Performance). On disk the
+ * names are one string, joined by newlines (`RecordFile`): one JSON string parses far faster
+ * than an array of 100,000, and a task name never holds a newline (`TASK_NAMES`).
  */
 export interface WarmTasks {
   names: string[];
@@ -146,7 +148,21 @@ export function runReadFactsNow(
   return out;
 }
 
-const RECORD_VERSION = 4;
+const RECORD_VERSION = 5;
+
+/**
+ * The names of a record's tasks, newline-joined, each a task name as defineTask allows it
+ * (runtime/task.ts: letters, digits, '_', '.', '-', not starting with a digit, '.' or '-'). Such
+ * a name holds no newline and no path separator, so the done checks look its manifest up by a
+ * relative path from the pipeline folder (`LocalStore.allDone`). A run with any other name
+ * leaves no record, and a record naming a task otherwise is not trusted.
+ */
+const TASK_NAMES = /^[A-Za-z_][\w.-]*(?:\n[A-Za-z_][\w.-]*)*$/;
+
+/** The record as stored: the task names joined (see `WarmTasks`). */
+type RecordFile = Omit<WarmRecord, 'tasks'> & {
+  tasks: Omit<WarmTasks, 'names'> & { names: string };
+};
 
 /** `<project>/.cellar/cache/warm/<hash of what is run>.json`: one record per pipeline argument. */
 export function warmRecordPath(root: string, entry: string): string {
@@ -207,6 +223,11 @@ export function writeWarmRecord(file: string, facts: WarmFacts): boolean {
         dropWarmRecord(file);
         return false;
       }
+    const names = facts.tasks.map((t) => t.name);
+    if (!TASK_NAMES.test(names.join('\n'))) {
+      dropWarmRecord(file);
+      return false;
+    }
     const record: WarmRecord = {
       version: RECORD_VERSION,
       build: facts.build,
@@ -219,7 +240,7 @@ export function writeWarmRecord(file: string, facts: WarmFacts): boolean {
       env: envInputs([...new Set(facts.envNames)].sort()),
       runReads: facts.runReads,
       tasks: {
-        names: facts.tasks.map((t) => t.name),
+        names,
         keys: facts.tasks.map((t) => t.key).join(''),
         notRequested: facts.tasks.flatMap((t, i) => (t.cached ? [] : [i])),
       },
@@ -251,7 +272,11 @@ function save(file: string, record: WarmRecord): void {
   mkdirSync(dirname(file), { recursive: true });
   const tmp = `${file}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
   try {
-    writeFileSync(tmp, JSON.stringify(record));
+    const stored: RecordFile = {
+      ...record,
+      tasks: { ...record.tasks, names: record.tasks.names.join('\n') },
+    };
+    writeFileSync(tmp, JSON.stringify(stored));
     renameSync(tmp, file);
   } finally {
     rmSync(tmp, { force: true });
@@ -263,12 +288,25 @@ function save(file: string, record: WarmRecord): void {
  * damaged, or another build wrote it. Its facts are checked by `stillHolds`.
  */
 export function readWarmRecord(file: string, build: string): WarmRecord | undefined {
-  let record: WarmRecord;
+  let stored: RecordFile;
   try {
-    record = JSON.parse(readFileSync(file, 'utf8')) as WarmRecord;
+    stored = JSON.parse(readFileSync(file, 'utf8')) as RecordFile;
   } catch {
     return undefined;
   }
+  if (
+    stored === null ||
+    typeof stored !== 'object' ||
+    stored.tasks === null ||
+    typeof stored.tasks !== 'object' ||
+    typeof stored.tasks.names !== 'string' ||
+    !TASK_NAMES.test(stored.tasks.names)
+  )
+    return undefined;
+  const record: WarmRecord = {
+    ...stored,
+    tasks: { ...stored.tasks, names: stored.tasks.names.split('\n') },
+  };
   return wellFormed(record) && record.build === build ? record : undefined;
 }
 
@@ -318,10 +356,17 @@ export function stillHolds(
   // The done markers, where LocalStore looks (`<pipeline folder>/<task>/<key>.manifest.json`).
   const store = new LocalStore(record.workspace).forPipeline(record.pipeline);
   const { names, keys, notRequested } = record.tasks;
+  const cached: number[] = [];
   for (let i = 0, skip = 0; i < names.length; i++) {
     if (notRequested[skip] === i) skip++;
-    else if (!store.isDone(names[i]!, keys.slice(16 * i, 16 * i + 16))) return false;
+    else cached.push(i);
   }
+  const done = store.allDone(
+    cached.length,
+    (j) => names[cached[j]!]!,
+    (j) => keys.slice(16 * cached[j]!, 16 * cached[j]! + 16),
+  );
+  if (!done) return false;
   if (restamped) {
     try {
       save(file, record);
@@ -385,7 +430,6 @@ function wellFormed(r: WarmRecord): boolean {
     typeof r.tasks === 'object' &&
     Array.isArray(r.tasks.names) &&
     r.tasks.names.length > 0 &&
-    r.tasks.names.every((name) => typeof name === 'string') &&
     typeof r.tasks.keys === 'string' &&
     r.tasks.keys.length === 16 * r.tasks.names.length &&
     /^[0-9a-f]*$/.test(r.tasks.keys) &&
@@ -398,47 +442,98 @@ function wellFormed(r: WarmRecord): boolean {
 }
 
 /**
+ * The run log's one line for every task a run answered by the record found cached: the tasks in
+ * plan order and their keys (16 hex each, concatenated, as in the record), at one time. It stands
+ * for the task-cached events the full path logs one per line (`byOtherRun: false`, this `at`);
+ * `logEvents` expands it. Why one line: at 100,000 tasks an event, its JSON and a log line per
+ * task were a quarter of the warm run's CPU, to say "all cached" (docs/design/runtime.md,
+ * Performance, stop 20).
+ */
+export interface TasksCachedLine {
+  kind: 'tasks-cached';
+  at: number;
+  tasks: string[];
+  keys: string;
+}
+
+/**
+ * The events of one run-log line: the event itself, or a `tasks-cached` line's task-cached
+ * events, in order. For readers of run logs (cli/docs/history.ts).
+ */
+export function logEvents(line: RunEvent | TasksCachedLine): RunEvent[] {
+  if (line.kind !== 'tasks-cached') return [line];
+  const { at, tasks, keys } = line;
+  if (!Array.isArray(tasks) || typeof keys !== 'string' || keys.length !== 16 * tasks.length)
+    return [];
+  return tasks.map((task, i) => ({
+    kind: 'task-cached',
+    at,
+    task,
+    key: keys.slice(16 * i, 16 * i + 16),
+    byOtherRun: false,
+  }));
+}
+
+/**
  * An all-cached run from a checked record, reported as `executeRun` reports one (execute.ts):
- * the same events in the same order (run-start, a task-cached per cached task, run-end), the same
- * run log in the workspace, and the same RunResult (tasks in plan order; a task the selection did
- * not request is not-run, `not-requested`).
+ * the same events in the same order (run-start, a task-cached per cached task, run-end) and the
+ * same RunResult (tasks in plan order; a task the selection did not request is not-run,
+ * `not-requested`). The run log holds run-start, one `TasksCachedLine` for the cached tasks and
+ * run-end.
+ *
+ * `perTask`: whether `onEvent` wants each task-cached event (a progress line does; `--json` and
+ * plain stderr lines print nothing for a task this run found cached).
  */
 export function cachedRunResult(
   record: WarmRecord,
-  options: { workers: number; onEvent: (e: RunEvent) => void },
+  options: { workers: number; onEvent: (e: RunEvent) => void; perTask?: boolean },
 ): RunResult {
   const store = new LocalStore(record.workspace).forPipeline(record.pipeline);
   const started = Date.now();
   const runId = `${new Date(started).toISOString().replace(/[:.]/g, '-')}-${process.pid}`;
-  const emit = (event: RunEvent) => {
-    options.onEvent(event);
-    store.appendLog(runId, JSON.stringify(event));
-  };
+  const perTask = options.perTask ?? true;
+  const log = (line: RunEvent | TasksCachedLine) => store.appendLog(runId, JSON.stringify(line));
   try {
     const { names, keys, notRequested } = record.tasks;
-    emit({
+    const start: RunEvent = {
       kind: 'run-start',
       at: started,
       pipeline: record.pipeline,
       toRun: 0,
       cached: names.length - notRequested.length,
       workers: options.workers,
-    });
-    const tasks: RunResult['tasks'] = [];
+    };
+    options.onEvent(start);
+    log(start);
+    const tasks: RunResult['tasks'] = new Array(names.length);
+    const at = Date.now();
     for (let i = 0, skip = 0; i < names.length; i++) {
       const name = names[i]!;
       const key = keys.slice(16 * i, 16 * i + 16);
       if (notRequested[skip] === i) {
         skip++;
         const because = { kind: 'not-requested' } as const;
-        tasks.push({ name, status: 'not-run', key, durationMs: 0, because });
-      } else {
-        tasks.push({ name, status: 'cached', key, durationMs: 0 });
-        emit({ kind: 'task-cached', at: Date.now(), task: name, key, byOtherRun: false });
+        tasks[i] = { name, status: 'not-run', key, durationMs: 0, because };
+        continue;
       }
+      tasks[i] = { name, status: 'cached', key, durationMs: 0 };
+      if (perTask) options.onEvent({ kind: 'task-cached', at, task: name, key, byOtherRun: false });
+    }
+    if (notRequested.length === 0) log({ kind: 'tasks-cached', at, tasks: names, keys });
+    else {
+      const cached = tasks.filter((t) => t.status === 'cached');
+      if (cached.length > 0)
+        log({
+          kind: 'tasks-cached',
+          at,
+          tasks: cached.map((t) => t.name),
+          keys: cached.map((t) => t.key).join(''),
+        });
     }
     const durationMs = Date.now() - started;
-    emit({ kind: 'run-end', at: Date.now(), ok: true, durationMs });
+    const end: RunEvent = { kind: 'run-end', at: Date.now(), ok: true, durationMs };
+    options.onEvent(end);
+    log(end);
     return { ok: true, pipeline: record.pipeline, durationMs, tasks };
   } finally {
     store.close();

@@ -26,6 +26,7 @@ import {
 } from 'node:fs';
 import { rename, writeFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { isMainThread } from 'node:worker_threads';
 import type { Manifest } from '../types.js';
 import { CellarError } from '../errors.js';
 import { checkRescope, pipelineFolder, type Store, type TaskLock } from './store.js';
@@ -70,6 +71,39 @@ export class LocalStore implements Store {
 
   isDone(task: string, key: string): boolean {
     return existsSync(this.manifestPath(task, key));
+  }
+
+  /**
+   * `isDone` for many tasks at once: whether the `count` manifests `task(i)`/`key(i)` name all
+   * exist, stopping at the first missing one. The same one existence check per manifest, looked
+   * up from the pipeline's folder: on the main thread the process changes into that folder for
+   * the loop (and back, before returning or throwing), so each check is a two-part relative
+   * path for the kernel to walk instead of the workspace's whole absolute path; at 100,000
+   * manifests that is about a quarter of the checks' CPU (docs/design/runtime.md, Performance,
+   * stop 20). Nothing else runs during the synchronous loop. Task names must hold no path
+   * separator (the caller's are checked task names); elsewhere (a worker thread, which cannot
+   * change directory) the absolute paths are used.
+   */
+  allDone(count: number, task: (i: number) => string, key: (i: number) => string): boolean {
+    let back: string | undefined;
+    if (isMainThread) {
+      try {
+        back = process.cwd();
+        process.chdir(this.location);
+      } catch {
+        // No pipeline folder: nothing is done. (Or no current directory to come back to: the
+        // absolute paths below.)
+        if (back !== undefined) return false;
+      }
+    }
+    try {
+      const base = back === undefined ? `${this.location}/` : '';
+      for (let i = 0; i < count; i++)
+        if (!existsSync(`${base}${task(i)}/${key(i)}.manifest.json`)) return false;
+      return true;
+    } finally {
+      if (back !== undefined) process.chdir(back);
+    }
   }
 
   /**

@@ -65,6 +65,46 @@ describe('LocalStore', () => {
     expect(readdirSync(join(ws, 'p', 't'))).toEqual(['k.manifest.json']);
   });
 
+  it('allDone: true only when every named manifest exists, and the working directory is given back', () => {
+    const ws = fresh();
+    const store = new LocalStore(ws).forPipeline('p');
+    const tasks = ['a', 'b', 'c'];
+    const keys = ['k1', 'k2', 'k3'];
+    for (let i = 0; i < 3; i++) {
+      mkdirSync(join(ws, 'p', tasks[i]!), { recursive: true });
+      writeFileSync(join(ws, 'p', tasks[i]!, `${keys[i]}.manifest.json`), '{}');
+    }
+    // An output file or another key's manifest is not this key's done marker.
+    writeFileSync(join(ws, 'p', 'c', 'v_k9.json'), '1');
+    const cwd = process.cwd();
+    const all = (ks: string[]) =>
+      store.allDone(
+        tasks.length,
+        (i) => tasks[i]!,
+        (i) => ks[i]!,
+      );
+    expect(all(keys)).toBe(true);
+    expect(process.cwd()).toBe(cwd);
+    expect(all(['k1', 'k2', 'k9'])).toBe(false); // the last one's key has no manifest
+    expect(process.cwd()).toBe(cwd);
+    rmSync(join(ws, 'p', 'b', 'k2.manifest.json'));
+    expect(all(keys)).toBe(false); // a manifest removed by hand, mid-list
+    expect(process.cwd()).toBe(cwd);
+    expect(() =>
+      store.allDone(
+        3,
+        () => {
+          throw new Error('boom');
+        },
+        () => 'k1',
+      ),
+    ).toThrow('boom');
+    expect(process.cwd()).toBe(cwd);
+    rmSync(join(ws, 'p'), { recursive: true });
+    expect(all(keys)).toBe(false); // no pipeline folder: nothing is done
+    expect(process.cwd()).toBe(cwd);
+  });
+
   it('writes a long run log whole and in order, a long synchronous run in batches before it closes', () => {
     const store = new LocalStore(fresh()).forPipeline('p');
     const lines = Array.from({ length: 4500 }, (_, i) => JSON.stringify({ kind: 'x', i }));

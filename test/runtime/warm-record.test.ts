@@ -19,6 +19,9 @@ import { join } from 'node:path';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { notebookText } from '../compiler/notebook.js';
 import { root, runCli, runJson } from './helpers.js';
+import { readHistory } from '../../cli/docs/history.js';
+import { logEvents } from '../../runtime/run/warm-record.js';
+import type { RunEvent } from '../../runtime/types.js';
 
 const base = join(root, 'test', '.tmp', 'runtime', `warmrec-${process.pid}`);
 let project = '';
@@ -333,18 +336,91 @@ describe('the run log of a warm run', () => {
       text
         .trim()
         .split('\n')
-        .map((line) => {
+        .flatMap((line) => {
           expect(line).toBe(JSON.stringify(JSON.parse(line)));
-          const { at: _at, ...rest } = JSON.parse(line) as Record<string, unknown>;
+          return logEvents(JSON.parse(line) as RunEvent);
+        })
+        .map((event) => {
+          const { at: _at, ...rest } = event as unknown as Record<string, unknown>;
           return rest.kind === 'run-end' ? { ...rest, durationMs: 0 } : rest;
         });
     const fast = await newLog(() => shortcut());
+    // The shortcut logs its cached tasks as one line, which readers expand (logEvents).
+    expect(
+      fast
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l).kind),
+    ).toEqual(['run-start', 'tasks-cached', 'run-end']);
     for (const f of recordFiles()) rmSync(join(project, '.cellar', 'cache', 'warm', f));
     const loaded = loads();
     const full = await newLog(() => run());
     expect(loads()).toBeGreaterThan(loaded);
     expect(events(fast)).toEqual(events(full));
     expect(events(fast).filter((e) => e.kind === 'task-cached')).toHaveLength(5);
+  });
+
+  it("the docs site's run history reads a warm run's cached tasks and keys from its one line", async () => {
+    const warm = await shortcut();
+    const history = readHistory(workspace(), 'demo');
+    const last = history.runs.at(-1)!;
+    expect(last.tasks.map((t) => [t.name, t.status]).sort()).toEqual(
+      Object.keys(warm.status)
+        .sort()
+        .map((name) => [name, 'cached']),
+    );
+    for (const [task, key] of Object.entries(warm.keys))
+      expect(history.last.get(task)?.manifest.key, task).toBe(key);
+  });
+});
+
+describe('the done checks of a warm run (one existence check per manifest, from the pipeline folder)', () => {
+  it('a manifest removed from the last task of the plan re-runs that task', async () => {
+    const folder = join(workspace(), 'demo', 'moded');
+    rmSync(
+      join(
+        folder,
+        readdirSync(folder).find((f) => f.endsWith('.manifest.json'))!,
+      ),
+    );
+    expect(ran((await run()).status)).toEqual(['moded']);
+    await shortcut();
+  });
+
+  it('a manifest removed, the pipeline given by a relative path: the full path finds it from where the command ran', async () => {
+    const folder = join(workspace(), 'demo', 'scaled');
+    rmSync(
+      join(
+        folder,
+        readdirSync(folder).find((f) => f.endsWith('.manifest.json'))!,
+      ),
+    );
+    const rel = join('notebooks', 'demo.ipynb');
+    const r = await runJson(['run', rel], { cwd: project });
+    expect(r.code, r.stderr).toBe(0);
+    expect(ran(r.status)).toEqual(['scaled']);
+    const again = await runJson(['run', rel], { cwd: project });
+    expect(Object.values(again.status).every((s) => s === 'cached')).toBe(true);
+  });
+
+  it("the pipeline's whole folder removed re-runs every task", async () => {
+    rmSync(join(workspace(), 'demo'), { recursive: true });
+    expect(ran((await run()).status)).toEqual(['doubled', 'moded', 'numbers', 'scaled', 'shifted']);
+    await shortcut();
+  });
+
+  it('a record naming a task by a path (not a task name) is not trusted', async () => {
+    const file = join(project, '.cellar', 'cache', 'warm', recordFiles()[0]!);
+    const record = JSON.parse(readFileSync(file, 'utf8')) as { tasks: { names: string } };
+    expect(record.tasks.names.split('\n')).toEqual(Object.keys((await shortcut()).status));
+    // `../demo/numbers` would reach the same manifest from the pipeline folder; still refused.
+    record.tasks.names = record.tasks.names.replace('numbers', '../demo/numbers');
+    writeFileSync(file, JSON.stringify(record));
+    const loaded = loads();
+    const r = await run();
+    expect(Object.values(r.status).every((s) => s === 'cached')).toBe(true);
+    expect(loads(), 'the full path ran').toBeGreaterThan(loaded);
+    await shortcut();
   });
 });
 
