@@ -664,7 +664,7 @@ function splitBySource(
   let at = 0;
   const close = (end: number) => {
     const body = text.slice(at, end);
-    if (body.trim() === '') return;
+    if (body.trim() === '' || onlyBuiltinImports(body)) return;
     const list = stretches.get(current);
     if (list) list.push(body);
     else stretches.set(current, [body]);
@@ -841,4 +841,18 @@ function sortObject<T>(o: Record<string, T>): Record<string, T> {
       .sort()
       .map((k) => [k, o[k]!]),
   );
+}
+
+/**
+ * A stretch that only imports Node built-ins (`import{createReadStream}from"node:fs";`): what
+ * esbuild keeps of a module whose code the entry does not use but whose imports it keeps. A
+ * built-in's import does nothing and holds no code of the file's, so the file is not counted as
+ * reached (a setup module imported by every task for its side effects would otherwise join its
+ * helpers' run-time reads to every task's key: run-reads.ts `moduleRecordsOfCode`).
+ */
+function onlyBuiltinImports(body: string): boolean {
+  const IMPORT = /import\s*(?:[\w$*{}\s,]*?from\s*)?(["'])([^"']+)\1\s*;?/g;
+  const specifiers = [...body.matchAll(IMPORT)].map((m) => m[2]!);
+  if (specifiers.length === 0 || body.replace(IMPORT, '').trim() !== '') return false;
+  return specifiers.every((s) => isBuiltin(s));
 }
