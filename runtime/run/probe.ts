@@ -65,25 +65,25 @@ export const PREVIOUS_RUNS_COMPARED = 20;
 /**
  * The stored run "why is this stale" explains against: among `candidates` (one task of one
  * pipeline, newest first), the one whose params differ from the current ones in the fewest
- * params, then in the fewest key inputs overall; the newest among equals. So after running
- * `n=3` then `n=4`, changing code at `n=3` is explained against the `n=3` run (a code diff), not
- * against the newer `n=4` one (a code diff plus a param diff that is not news).
+ * params, then in the fewest key inputs overall, then in the fewest inputs one side lacks; the
+ * newest among equals. So after running `n=3` then `n=4`, changing code at `n=3` is explained
+ * against the `n=3` run (a code diff), not against the newer `n=4` one (a code diff plus a param
+ * diff that is not news); and an edited data file is explained against the run that keyed it
+ * (`hash → hash`), not against the one from before the read was discovered (`(none) → hash`),
+ * whichever of the two manifests a file system dated later (the discovering run writes both).
  */
 export function closestManifest(candidates: Manifest[], inputs: KeyInputs): Manifest | undefined {
   let best: Manifest | undefined;
-  let bestScore: [number, number] | undefined;
+  let bestScore: number[] | undefined;
   for (const m of candidates) {
     const changes = diffKeyInputs(m.inputs, inputs);
-    const score: [number, number] = [
+    const score = [
       changes.filter((c) => c.path.startsWith('params.')).length,
       changes.length,
+      changes.filter((c) => c.before === undefined || c.after === undefined).length,
     ];
-    if (
-      !bestScore ||
-      score[0] < bestScore[0] ||
-      (score[0] === bestScore[0] && score[1] < bestScore[1])
-    )
-      [best, bestScore] = [m, score];
+    const i = bestScore ? score.findIndex((v, j) => v !== bestScore![j]) : 0;
+    if (!bestScore || (i >= 0 && score[i]! < bestScore[i]!)) [best, bestScore] = [m, score];
   }
   return best;
 }

@@ -9,6 +9,8 @@ import { tmpdir } from 'node:os';
 import { definePipeline, defineTask, output, type AnyTask } from '../../runtime/task.js';
 import { LocalStore } from '../../runtime/store/local.js';
 import { runPipeline } from '../../runtime/run/run.js';
+import { closestManifest } from '../../runtime/run/probe.js';
+import type { KeyInputs, Manifest } from '../../runtime/types.js';
 
 function pipeline(offset: number) {
   const a = defineTask({
@@ -93,5 +95,27 @@ describe('store probe (one listing of the workspace per run)', () => {
     const stored = new LocalStore(ws).forPipeline('p').storedTasks();
     expect(['a', 'b', 'total'].every((t) => stored.has(t))).toBe(true);
     expect(new LocalStore(join(ws, 'missing')).storedTasks()).toEqual(new Set());
+  });
+});
+
+describe('the stored run a stale task is explained against (closestManifest)', () => {
+  const manifest = (key: string, reads: Record<string, string>) =>
+    ({ key, inputs: { params: { n: 1 }, reads } }) as unknown as Manifest;
+  const now = { params: { n: 1 }, reads: { 'data/x.csv': 'new' } } as unknown as KeyInputs;
+
+  it('prefers the run that keyed the same input (hash → hash) over one from before it was read, in either order', () => {
+    const before = manifest('k1', {});
+    const keyed = manifest('k2', { 'data/x.csv': 'old' });
+    expect(closestManifest([before, keyed], now)?.key).toBe('k2');
+    expect(closestManifest([keyed, before], now)?.key).toBe('k2');
+  });
+
+  it('still prefers fewer param differences, then fewer changes, then the newest', () => {
+    const otherParam = { key: 'p', inputs: { params: { n: 2 }, reads: { 'data/x.csv': 'new' } } };
+    const twoChanges = manifest('c', { 'data/x.csv': 'old', 'data/y.csv': 'y' });
+    const newest = manifest('a', { 'data/x.csv': 'old' });
+    const older = manifest('b', { 'data/x.csv': 'older' });
+    const list = [otherParam as unknown as Manifest, twoChanges, newest, older];
+    expect(closestManifest(list, now)?.key).toBe('a');
   });
 });
