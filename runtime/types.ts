@@ -48,6 +48,11 @@ export interface KeyInputs {
   version: number;
   cache: 'code' | 'params';
   params: Record<string, unknown>;
+  /**
+   * Where a param object's members are not in sorted order: path → its keys in the order the task
+   * receives them (key/keys.ts `paramKeyOrder`); absent when all are sorted.
+   */
+  paramOrder?: Record<string, string[]>;
   /** Upstream task name → its cache key. */
   upstream: Record<string, string>;
   /** Output name → codec id@version ("auto" names the whole registry's version). */
@@ -92,6 +97,11 @@ export interface StoredOutput {
   /** Path relative to the workspace: `<task>/<output>_<key>.<ext>`. */
   file: string;
   bytes: number;
+  /**
+   * SHA-256 of the stored bytes (16 hex; absent in older manifests): tells a forced re-run's new
+   * output from the one it replaces under the same key (run/replaced.ts).
+   */
+  digest?: string;
   schema: OutputSchema;
   /** Profile of the value when it was stored (codecs/stats.ts); absent in older manifests. */
   stats?: OutputStats;
@@ -148,6 +158,12 @@ export type PlanReason =
   | { kind: 'rerun-flag' }
   | { kind: 'rerun-selector'; selector: string }
   | { kind: 'cache-invalid'; hook: string }
+  /**
+   * Cached, but `task` upstream of it is forced this run (`rerun`, `--rerun`, a rejected cached
+   * result): it is served from the store only if that task's new output equals the stored one
+   * (execute.ts drops the results computed from a replaced output, replaced.ts).
+   */
+  | { kind: 'upstream-forced'; task: string }
   | { kind: 'not-requested' };
 
 /** One difference between the previous key's inputs and the current ones. */
@@ -205,6 +221,11 @@ export type RunEvent =
       durationMs: number;
       /** Ran, but its result was not stored under `key`, and why (TaskResult.notCached). */
       notCached?: string;
+      /**
+       * Forced, its output differed from the one stored under `key`: the downstream results
+       * computed from the old one were dropped (`task@key`; run/replaced.ts).
+       */
+      dropped?: string[];
     }
   | {
       kind: 'task-retry';

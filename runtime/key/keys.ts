@@ -92,6 +92,8 @@ export async function computeKeys(
       upstream,
       codecs: codecsOf(task.outputs as Record<string, OutputSpec>),
     };
+    const order = paramKeyOrder(node.params);
+    if (order) inputs.paramOrder = order;
     // (No await once a module is known: a microtask per task is measurable at 100k.)
     const facts =
       hasher && task.module
@@ -175,4 +177,37 @@ function codeOfRun(task: AnyTask): CodeFingerprint {
     files: { '<run>': sha256(String(task.run).replace(/\s+/g, ' ')).slice(0, 16) },
     packages: {},
   };
+}
+
+/**
+ * The member order of every plain object inside `params` whose keys are not in sorted order, by
+ * path (`weights`, `rules[2].limits`) → its keys as the task receives them; undefined when every
+ * object is sorted (so keys of such params never moved). The key's canonical JSON sorts members,
+ * but a task sees them in the order given (`Object.keys(weights)[0]`, a `for…in`): `{"b":2,"a":1}`
+ * and `{"a":1,"b":2}` may compute different results and must not share one (breaker report A8).
+ * The task keeps the given order, as in the notebook, so `cellar verify` compares like with like.
+ */
+export function paramKeyOrder(
+  params: Record<string, unknown>,
+): Record<string, string[]> | undefined {
+  let out: Record<string, string[]> | undefined;
+  const visit = (value: unknown, path: string, depth: number): void => {
+    if (value === null || typeof value !== 'object' || depth > 64) return;
+    if (Array.isArray(value)) {
+      value.forEach((v, i) => visit(v, `${path}[${i}]`, depth + 1));
+      return;
+    }
+    const proto = Object.getPrototypeOf(value) as unknown;
+    if (proto !== Object.prototype && proto !== null) return;
+    const names = Object.keys(value);
+    for (let i = 1; i < names.length; i++)
+      if (names[i - 1]! > names[i]!) {
+        (out ??= {})[path] = names;
+        break;
+      }
+    for (const name of names)
+      visit((value as Record<string, unknown>)[name], `${path}.${name}`, depth + 1);
+  };
+  for (const name of Object.keys(params).sort()) visit(params[name], name, 0);
+  return out;
 }

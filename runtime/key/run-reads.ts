@@ -17,9 +17,12 @@
 // (filestamp.ts: size, inode, mtime and ctime, so a same-size edit under `touch -r` is caught).
 import {
   existsSync,
+  lstatSync,
   mkdirSync,
   readdirSync,
   readFileSync,
+  readlinkSync,
+  realpathSync,
   renameSync,
   statSync,
   writeFileSync,
@@ -48,7 +51,7 @@ export interface RecordedRunReads {
   probes: string[];
   /**
    * Paths whose stat facts the task was handed (statSync, lstat, fs/promises stat, fstat on a
-   * descriptor or FileHandle it opened): keyed by type, size and mtime (`statFacts`), so a result
+   * descriptor or FileHandle it opened): keyed by type, size, mtime and mode (`statFacts`), so a result
    * computed from `.size` or `.mtimeMs` re-runs when they move. Kept apart from `probes`, whose
    * existence check does not make a file's size a dependency.
    */
@@ -230,7 +233,7 @@ export type ReadsContext = RunReadsAt;
 export function recordRunReads(ctx: ReadsContext, task: string, seen: ObservedReads): boolean {
   const fresh = emptyRunReads();
   const classify = (abs: string, into: 'files' | 'dirs' | 'probes' | 'stats') => {
-    if (seen.written.has(abs) || excluded(ctx, abs)) return;
+    if (ownFile(seen.written, abs) || excluded(ctx, abs)) return;
     const pkg = packageOf(abs);
     if (pkg !== undefined) fresh.packages.push(toRecorded(ctx.root, pkg));
     else fresh[into].push(toRecorded(ctx.root, abs));
@@ -257,7 +260,8 @@ export function recordRunReads(ctx: ReadsContext, task: string, seen: ObservedRe
   for (const [abs, hash] of seen.seen) {
     const suffix = abs.endsWith('/') ? '/' : abs.endsWith(STAT) ? STAT : '';
     const plain = abs.slice(0, abs.length - suffix.length);
-    if (seen.written.has(plain) || excluded(ctx, plain) || packageOf(plain) !== undefined) continue;
+    if (ownFile(seen.written, plain) || excluded(ctx, plain) || packageOf(plain) !== undefined)
+      continue;
     observed[toRecorded(ctx.root, plain) + suffix] = hash;
   }
   if (Object.keys(observed).length > 0) merged.observed = observed;
@@ -267,6 +271,21 @@ export function recordRunReads(ctx: ReadsContext, task: string, seen: ObservedRe
   writeFileSync(tmp, JSON.stringify({ task, pipeline: ctx.pipeline, ...merged }) + '\n');
   renameSync(tmp, path);
   return true;
+}
+
+/**
+ * Is `abs` the task's own: a file it wrote, or a path under a folder it wrote (a copy's
+ * destination, `cpSync(src, scratch, { recursive: true })`)? Reading back its own output is not
+ * an input.
+ */
+function ownFile(written: ReadonlySet<string>, abs: string): boolean {
+  if (written.size === 0) return false;
+  for (let p = abs; ;) {
+    if (written.has(p)) return true;
+    const up = dirname(p);
+    if (up === p) return false;
+    p = up;
+  }
 }
 
 const union = (a: string[], b: string[]) => [...new Set([...a, ...b])].sort();
@@ -290,9 +309,32 @@ function excluded(ctx: ReadsContext, abs: string): boolean {
  * The package folder (`…/node_modules/<name>` or `…/node_modules/@scope/name`, holding a
  * package.json) holding `abs`. Anything else under node_modules (`.cache/`, `.vite/`, a folder
  * without package.json) is data some tool wrote, keyed by content like any file: its "version"
- * would never move.
+ * would never move. So is a file of a linked package (`npm link`, a workspace, `file:`: the folder
+ * resolves outside any node_modules, as codehash.ts `linkedPackagesAsCode` treats its code): its
+ * files are edited in place with no new version.
  */
 function packageOf(abs: string): string | undefined {
+  const folder = packageFolderOf(abs);
+  return folder === undefined || isLinkedPackage(folder) ? undefined : folder;
+}
+
+/** Package folder → is it a link to a folder outside node_modules (memo for the process). */
+const linkedPackages = new Map<string, boolean>();
+
+function isLinkedPackage(folder: string): boolean {
+  let linked = linkedPackages.get(folder);
+  if (linked === undefined) {
+    try {
+      linked = !realpathSync(folder).includes(`${sep}node_modules${sep}`);
+    } catch {
+      linked = false;
+    }
+    linkedPackages.set(folder, linked);
+  }
+  return linked;
+}
+
+function packageFolderOf(abs: string): string | undefined {
   const marker = `${sep}node_modules${sep}`;
   const at = abs.lastIndexOf(marker);
   if (at < 0) return undefined;
@@ -385,7 +427,8 @@ export class RunReadStamps {
  * The key inputs of a record: recorded path → content hash (16 hex) or `missing`; a folder
  * (`data/` with a trailing slash) → `ls:` + hash of its sorted entry names; a probe → `probe:file`,
  * `probe:dir` or `probe:missing`; a stat read, under the path with `#stat` appended → its stat
- * facts (`statFacts`: `stat:file:<size>:<mtime ms>`, `stat:dir`, `stat:missing`); a package folder
+ * facts (`statFacts`: `stat:file:<size>:<mtime ms>:<mode>`, `stat:dir:<mtime ms>:<mode>`,
+ * `stat:missing`); a package folder
  * → `pkg:<version>`. A path read both as a file and probed is keyed by its content; read and
  * stat'ed, by both (its content and its mtime). Paths as recorded (relative to `root`, or
  * absolute).
@@ -401,7 +444,10 @@ export function runReadInputs(
   for (const p of rec.probes) if (!(p in out)) out[p] = `probe:${kindOf(fromRecorded(root, p))}`;
   // (`?? []`: a record from before stat reads were kept apart, as a BullMQ coordinator of an
   // older build may hand one.)
-  for (const p of rec.stats ?? []) out[p + STAT] = statFacts(fromRecorded(root, p));
+  for (const p of rec.stats ?? [])
+    if (p.endsWith(LSTAT)) out[p] = lstatFacts(fromRecorded(root, p.slice(0, -LSTAT.length)));
+    else if (p.endsWith(LINK)) out[p] = linkFacts(fromRecorded(root, p.slice(0, -LINK.length)));
+    else out[p + STAT] = statFacts(fromRecorded(root, p));
   for (const p of rec.packages) out[p] = `pkg:${packageVersion(fromRecorded(root, p))}`;
   return out;
 }
@@ -498,31 +544,105 @@ function fileValue(abs: string): string {
 
 function listingOf(abs: string): string {
   try {
-    return listingHash(readdirSync(abs));
+    return listingHash(readdirSync(abs, { withFileTypes: true }).map(typedEntry));
   } catch {
     return 'missing';
   }
 }
 
-/** `ls:` + hash of a folder's entry names, in name order (the key value of a listed folder). */
-export function listingHash(names: readonly string[]): string {
-  return `ls:${sha256([...names].sort().join('\u0000')).slice(0, 16)}`;
+/**
+ * A folder entry as keyed: its name with its type (`x/` a folder, `x@` a symlink, `x?` neither a
+ * file nor a folder, `x` a file), so a file replaced by a folder of the same name moves the
+ * listing's hash (`readdirSync(dir, { withFileTypes: true })` hands the types to the task).
+ */
+export function typedEntry(d: {
+  name: string | Buffer;
+  isFile(): boolean;
+  isDirectory(): boolean;
+  isSymbolicLink(): boolean;
+}): string {
+  const name = String(d.name);
+  if (d.isDirectory()) return `${name}/`;
+  if (d.isSymbolicLink()) return `${name}@`;
+  return d.isFile() ? name : `${name}?`;
+}
+
+/** `ls:` + hash of a folder's entries (`typedEntry`: names with their types), in order (the key
+ *  value of a listed folder). */
+export function listingHash(entries: readonly string[]): string {
+  return `ls:${sha256([...entries].sort().join('\u0000')).slice(0, 16)}`;
 }
 
 /** The suffix of a stat read's key-input path (`data/x.csv#stat`), beside the file's content. */
 export const STAT = '#stat';
 
 /**
- * The stat facts a result can depend on, as a key value: `stat:file:<size>:<mtime in whole ms>`
- * for a file (anything not a folder: a FIFO, a socket), `stat:dir` for a folder, `stat:missing`.
- * A folder's mtime is left out: it moves with any entry created in it (an editor's swap file, a
- * task's own output), and what a task learns of a folder's content it learns from a listing,
- * keyed by its names. `st`: the Stats the task was handed (bigint ones too), or read now from
- * `abs` (following links, as `statSync`).
+ * The suffix of an lstat read (`data/current#lstat`): the path's own facts, not following a
+ * symlink (`lstatFacts`). Recorded in `stats` with the suffix on.
+ */
+export const LSTAT = '#lstat';
+
+/**
+ * The suffix of a link read (`data/current#link`): what `readlink` and `realpath` hand back
+ * (`linkFacts`). Recorded in `stats` with the suffix on.
+ */
+export const LINK = '#link';
+
+/** A key-input path without its `#stat` / `#lstat` / `#link` suffix: the file it is about. */
+export function pathOfInput(recorded: string): string {
+  for (const suffix of [STAT, LSTAT, LINK])
+    if (recorded.endsWith(suffix)) return recorded.slice(0, -suffix.length);
+  return recorded;
+}
+
+/** `statFacts` of the path itself, a symlink not followed (`lstatSync`): a link's mode holds its
+ *  type bits, so a file replaced by a link (or back) moves the value too. */
+export function lstatFacts(abs: string): string {
+  try {
+    return statFacts(abs, lstatSync(abs));
+  } catch {
+    return 'stat:missing';
+  }
+}
+
+/**
+ * What `readlink` and `realpath` of `abs` hand a task, as a key value:
+ * `link:<link target, or - when not a link>:<resolved path, or - when it does not resolve>`.
+ */
+export function linkFacts(abs: string): string {
+  let target = '-';
+  try {
+    target = readlinkSync(abs);
+  } catch {
+    // not a link (EINVAL) or missing
+  }
+  let real = '-';
+  try {
+    real = realpathSync(abs);
+  } catch {
+    // missing, or a dangling link
+  }
+  return `link:${target}:${real}`;
+}
+
+/**
+ * The stat facts a result can depend on, as a key value: `stat:file:<size>:<mtime in whole
+ * ms>:<mode>` for a file (anything not a folder: a FIFO, a socket), `stat:dir:<mtime in whole
+ * ms>:<mode>` for a folder, `stat:missing`. `<mode>` is `st.mode` in octal: the type bits and the
+ * permission bits (`mode & 0o111`, "is it executable?", is a fact a task computes from). A
+ * folder's mtime moves with any entry created, removed or renamed in it: keyed, since a task may
+ * compute from it (`statSync(dir).mtimeMs`); the cost is a re-run of a folder-stating task when
+ * the folder's entries change. `st`: the Stats the task was handed (bigint ones too), or read now
+ * from `abs` (following links, as `statSync`).
  */
 export function statFacts(
   abs: string,
-  st?: { isDirectory(): boolean; size: number | bigint; mtimeMs: number | bigint },
+  st?: {
+    isDirectory(): boolean;
+    size: number | bigint;
+    mtimeMs: number | bigint;
+    mode: number | bigint;
+  },
 ): string {
   if (!st) {
     try {
@@ -531,8 +651,10 @@ export function statFacts(
       return 'stat:missing';
     }
   }
-  if (st.isDirectory()) return 'stat:dir';
-  return `stat:file:${Number(st.size)}:${Math.floor(Number(st.mtimeMs))}`;
+  const mtime = Math.floor(Number(st.mtimeMs));
+  const mode = Number(st.mode).toString(8);
+  if (st.isDirectory()) return `stat:dir:${mtime}:${mode}`;
+  return `stat:file:${Number(st.size)}:${mtime}:${mode}`;
 }
 
 function kindOf(abs: string): 'file' | 'dir' | 'missing' {

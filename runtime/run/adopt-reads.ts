@@ -19,7 +19,7 @@
 //
 // The executor calls `finished` as each task's manifest is written (so a run killed later keeps
 // what finished), and `sweep` at the end for tasks served from cache whose upstream moved.
-import { statSync } from 'node:fs';
+import { lstatSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
 import { canonicalJson, makeKey } from '../key/hash.js';
 import { stampLimits } from '../key/filestamp.js';
@@ -30,7 +30,9 @@ import {
   recordedRunReads,
   withModuleReads,
   RunReadStamps,
-  STAT,
+  LINK,
+  LSTAT,
+  pathOfInput,
   type ReadsContext,
   type RecordedRunReads,
   emptyRunReads,
@@ -133,8 +135,11 @@ export class ReadAdopter {
   /** Not changed since `quietBefore`: the path itself, a package's package.json, or for a
    *  missing path its folder. */
   private quiet(recorded: string, value: string): boolean {
-    // A stat read's input (`data/x.csv#stat`) is the path's own.
-    const path = recorded.endsWith(STAT) ? recorded.slice(0, -STAT.length) : recorded;
+    // A link's target or resolved path may move with no change to any file a stat sees (an
+    // ancestor link re-pointed): never taken as quiet.
+    if (recorded.endsWith(LINK)) return false;
+    // A stat read's input (`data/x.csv#stat`, `#lstat`) is the path's own.
+    const path = pathOfInput(recorded);
     const abs = isAbsolute(path) ? path : join(this.ctx.root, ...path.split('/'));
     const target = value.startsWith('pkg:')
       ? join(abs, 'package.json')
@@ -142,7 +147,7 @@ export class ReadAdopter {
         ? dirname(abs)
         : abs;
     try {
-      const st = statSync(target);
+      const st = recorded.endsWith(LSTAT) ? lstatSync(target) : statSync(target);
       return Math.max(st.mtimeMs, st.ctimeMs) < this.quietBefore;
     } catch {
       return false;

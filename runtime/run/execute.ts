@@ -30,6 +30,8 @@ import type {
 import { performTask, type JobInput, type TaskJob } from './perform.js';
 import type { ReadsContext, RecordedRunReads } from '../key/run-reads.js';
 import type { ReadAdopter } from './adopt-reads.js';
+import { forced as isForced } from './plan.js';
+import { dropStaleDownstream } from './replaced.js';
 
 /** What a runner reports for one job: the outputs written, and the time the task itself took. */
 export interface JobResult {
@@ -165,6 +167,7 @@ export async function executeRun(options: ExecuteOptions): Promise<RunResult> {
     runner: options.runner,
     emit,
     keyOf,
+    graph,
     manifests: new Map(),
     readers,
     backoffScale: options.backoffScale ?? 1,
@@ -211,6 +214,7 @@ interface AttemptContext {
   runner: TaskRunner;
   emit: (event: RunEvent) => void;
   keyOf: (name: string) => string;
+  graph: TaskGraph;
   /**
    * Manifests read or written in this run, by task, while a task still to run reads them: the
    * stored inputs of downstream jobs. One forgotten too early is read back from the store.
@@ -251,14 +255,15 @@ export async function runAttempts(
         emit({ kind: 'task-waiting', at: Date.now(), task: node.name, holder }),
       );
   try {
-    const forced =
-      entry.reason.kind === 'rerun-flag' ||
-      entry.reason.kind === 'rerun-selector' ||
-      entry.reason.kind === 'cache-invalid';
+    const forced = isForced(entry.reason);
     if (!forced && (await store.isDone(node.name, key))) {
-      emit({ kind: 'task-cached', at: Date.now(), task: node.name, key, byOtherRun: true });
+      // Planned only in case a forced upstream replaced its output (it did not): not another run's.
+      const byOtherRun = entry.reason.kind !== 'upstream-forced';
+      emit({ kind: 'task-cached', at: Date.now(), task: node.name, key, byOtherRun });
       return { name: node.name, status: 'cached', key, durationMs: 0 };
     }
+    // The result this forced run replaces: its downstream results were computed from it.
+    const previous = forced ? await store.readManifest(node.name, key) : undefined;
     const inputs: JobInput[] = [];
     for (const input of node.inputs) {
       const m = await manifestOf(ctx, input.task);
@@ -328,6 +333,8 @@ export async function runAttempts(
           return { name: node.name, status: 'ran', key, durationMs, notCached };
         }
         if (!commits) await store.writeManifest(manifest);
+        // Before any downstream task is scheduled: none may be served from the replaced output.
+        const dropped = await dropStaleDownstream(store, ctx.graph, previous, manifest);
         // Reads this run discovered: the result also under the next run's key, where provably
         // the same. Best effort: failing leaves the next run to re-run the task, never this one.
         // (A committing runner's worker wrote the manifest and the record; both are in the
@@ -337,7 +344,14 @@ export async function runAttempts(
             .finished(node, entry.key, manifest, done.readNothing === true)
             .catch(() => undefined);
         if (read) ctx.manifests.set(node.name, manifest);
-        emit({ kind: 'task-done', at: Date.now(), task: node.name, key, durationMs });
+        emit({
+          kind: 'task-done',
+          at: Date.now(),
+          task: node.name,
+          key,
+          durationMs,
+          ...(dropped.length > 0 ? { dropped } : {}),
+        });
         return { name: node.name, status: 'ran', key, durationMs };
       } catch (error) {
         const message = errorText(error);

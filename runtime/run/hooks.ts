@@ -62,6 +62,16 @@ export interface TaskHooks {
    */
   wrapsEveryRun?: boolean;
   /**
+   * What `applies` rests on besides the task's own definition: a folder whose entries decide
+   * which tasks the hook applies to (the warehouse: its ran-SQL markers, tasks/reads.ts), and the
+   * entries (names not starting with '.') as they were when this process first asked `applies`,
+   * that is, as its keys were computed. A run that adds an entry (a task seen running SQL through
+   * a helper) gives the next run other keys than this run's, so the warm-run record of this run
+   * is not written (runtime/run/warm-facts.ts), and a record holds the listing and is not trusted
+   * once it moved (warm-record.ts). Undefined when the folder cannot be told: no record.
+   */
+  appliesListing?(): { dir: string; names: readonly string[] } | undefined;
+  /**
    * `cellar run --dry-run`: what running the task would cost, without running it (the warehouse
    * dry-runs the task's SQL: bytes to be processed). `bytes` is null when unknown; `note` says why.
    */
@@ -87,6 +97,25 @@ const NO_HOOKS: TaskHooks[] = [];
  */
 export function hooksFor(task: AnyTask): TaskHooks[] {
   return select(task, false);
+}
+
+/**
+ * Per registered hook whose `applies` rests on a folder's entries (`TaskHooks.appliesListing`):
+ * that folder and its entries as this process keyed with them, or `dir` undefined when the hook
+ * cannot tell them.
+ */
+export function appliesListings(): {
+  hook: string;
+  dir: string | undefined;
+  names: readonly string[];
+}[] {
+  const out: { hook: string; dir: string | undefined; names: readonly string[] }[] = [];
+  for (const h of registered) {
+    if (!h.appliesListing) continue;
+    const listing = h.appliesListing();
+    out.push({ hook: h.name, dir: listing?.dir, names: listing?.names ?? [] });
+  }
+  return out;
 }
 
 /** The hooks around a task's run: those that apply, and those that wrap every run. */

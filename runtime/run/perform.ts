@@ -21,6 +21,7 @@ import { observeReads } from './read-record.js';
 import { redactError } from './redact.js';
 import { watchStrayErrors } from './stray-errors.js';
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { createHash } from 'node:crypto';
 
 /** One input of a job: which upstream output to read and how it was stored. */
 export interface JobInput {
@@ -274,6 +275,7 @@ async function performWith(
       codecVersion: codec.version,
       file,
       bytes: bytes.byteLength,
+      digest: createHash('sha256').update(bytes).digest('hex').slice(0, 16),
       schema,
       ...(stats ? { stats } : {}),
     };

@@ -26,14 +26,18 @@ export function planRun(
   facts: StoreFacts,
   options: PlanOptions,
 ): RunPlan {
+  // A forced task may store another output under its unchanged key: what is cached downstream of
+  // it was computed from the old one. Nodes are topological, so an upstream is decided first.
+  const forcedBy = new Map<string, string>();
   const entries: PlanEntry[] = graph.nodes.map((node) => {
     const key = keys.get(node.name)!;
-    const entry = (action: PlanEntry['action'], reason: PlanReason): PlanEntry => ({
-      name: node.name,
-      action,
-      key,
-      reason,
-    });
+    const entry = (action: PlanEntry['action'], reason: PlanReason): PlanEntry => {
+      if (action === 'run') {
+        const by = reason.kind === 'upstream-forced' ? reason.task : forced(reason) && node.name;
+        if (by) forcedBy.set(node.name, by);
+      }
+      return { name: node.name, action, key, reason };
+    };
     if (options.only && !options.only.has(node.name))
       return entry('not-run', { kind: 'not-requested' });
     const selector = options.rerun.get(node.name);
@@ -45,8 +49,10 @@ export function planRun(
     if (node.task.rerun) return entry('run', { kind: 'rerun-flag' });
     if (facts.done.has(node.name)) {
       const hook = facts.invalid.get(node.name);
-      return hook
-        ? entry('run', { kind: 'cache-invalid', hook })
+      if (hook) return entry('run', { kind: 'cache-invalid', hook });
+      const by = node.upstream.map((u) => forcedBy.get(u)).find((u) => u !== undefined);
+      return by
+        ? entry('run', { kind: 'upstream-forced', task: by })
         : entry('cached', { kind: 'cached' });
     }
     const prev = facts.previous.get(node.name);
@@ -58,4 +64,13 @@ export function planRun(
     });
   });
   return { entries };
+}
+
+/** Whether a task runs under a key that may already hold a result, which it then replaces. */
+export function forced(reason: PlanReason): boolean {
+  return (
+    reason.kind === 'rerun-flag' ||
+    reason.kind === 'rerun-selector' ||
+    reason.kind === 'cache-invalid'
+  );
 }

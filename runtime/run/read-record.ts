@@ -19,17 +19,21 @@
 // `read_csv` in SQL), child processes' reads. Cellar's own work inside a task (opening the
 // warehouse, translating SQL) runs `untracked`.
 import { AsyncLocalStorage } from 'node:async_hooks';
-import fs from 'node:fs';
+import fs, { type Dirent } from 'node:fs';
 import { Module, isBuiltin, syncBuiltinESMExports } from 'node:module';
-import { basename, dirname, isAbsolute, resolve, sep } from 'node:path';
+import { basename, dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { contentHash } from '../key/filestamp.js';
 import {
   isHostFile,
+  linkFacts,
   listingHash,
+  LINK,
+  LSTAT,
   noteSeen,
   STAT,
   statFacts,
+  typedEntry,
   type ObservedReads,
 } from '../key/run-reads.js';
 import { CELLAR_CODE_DIRS } from '../project.js';
@@ -263,11 +267,17 @@ function note(scope: Scope | undefined, kind: Kind, p: unknown): void {
   if (kind !== 'written') share(scope, kind, abs);
 }
 
-/** `open` flags that only read: 'r', 'rs', 'sr', 'rs+'… or O_RDONLY without O_WRONLY/O_RDWR. */
-function readsOnly(flags: unknown): boolean {
+/**
+ * Does an `open` with these flags hand the task the file's present content? Read-only ('r',
+ * 'rs'), and read-write without truncating ('r+', 'rs+', 'a+', 'ax+': what the task reads through
+ * the descriptor is the content it found, an input). 'w', 'w+', 'a' (nothing of the old content is
+ * read) make the file the task's own. Numbers: not write-only, and no O_TRUNC.
+ */
+function readsContent(flags: unknown): boolean {
   if (flags === undefined || flags === null) return true;
-  if (typeof flags === 'number') return (flags & 3) === fs.constants.O_RDONLY;
-  return typeof flags === 'string' && !/[wa+]/.test(flags);
+  if (typeof flags === 'number')
+    return (flags & 3) !== fs.constants.O_WRONLY && (flags & fs.constants.O_TRUNC) === 0;
+  return typeof flags === 'string' && !/w/.test(flags) && (/\+/.test(flags) || !/a/.test(flags));
 }
 
 let installed = false;
@@ -318,28 +328,39 @@ function install(): void {
     [p, ['access']],
   ] as const)
     for (const n of names) wrap(target, n, always('probes'));
-  // A stat hands the task a file's size, mtime and type: what it computes from them (`.size`,
-  // "newer than", `isDirectory()`) depends on them, so they are keyed (run-reads.ts statFacts),
-  // apart from existence probes. The facts handed are kept for the changed-while-it-ran check and
-  // adoption; lstat's (a link's own) are not the key's (which follows links), so only its path is.
-  withStat(fs, 'statSync', (args) => pathOf(args[0]), true);
-  withStat(p, 'stat', (args) => pathOf(args[0]), true);
-  withStat(fs, 'lstatSync', (args) => pathOf(args[0]), false);
-  withStat(p, 'lstat', (args) => pathOf(args[0]), false);
-  for (const n of ['stat', 'lstat']) wrap(fs, n, always('stats'));
+  // A stat hands the task a file's size, mtime, type and mode: what it computes from them
+  // (`.size`, "newer than", `isDirectory()`, `mode & 0o111`) depends on them, so they are keyed
+  // (run-reads.ts statFacts), apart from existence probes. The facts handed are kept for the
+  // changed-while-it-ran check and adoption. An lstat hands the path's own facts (a symlink's, not
+  // its target's): keyed under `#lstat`.
+  withStat(fs, 'statSync', (args) => pathOf(args[0]), STAT);
+  withStat(p, 'stat', (args) => pathOf(args[0]), STAT);
+  withStat(fs, 'lstatSync', (args) => pathOf(args[0]), LSTAT);
+  withStat(p, 'lstat', (args) => pathOf(args[0]), LSTAT);
+  wrap(fs, 'stat', always('stats'));
+  wrapSuffixed(fs, 'lstat', LSTAT);
   // fstat on a descriptor or FileHandle the task opened: the stat of the file it opened.
-  withStat(fs, 'fstatSync', (args) => fdPaths.get(args[0] as number), true);
+  withStat(fs, 'fstatSync', (args) => fdPaths.get(args[0] as number), STAT);
+  // readlink and realpath hand a link's target and the resolved path: keyed under `#link`
+  // (run-reads.ts linkFacts), in every form (sync, callback, promises, `.native`).
+  wrapLinks();
   wrapFstat();
   for (const [target, names] of [
     [fs, ['writeFileSync', 'writeFile', 'appendFileSync', 'appendFile', 'createWriteStream']],
     [p, ['writeFile', 'appendFile']],
   ] as const)
     for (const n of names) wrap(target, n, always('written'));
-  // A file opened for reading is read (FileHandle.read, readSync on the descriptor); opened for
-  // writing, it is the task's own.
+  // A file opened for reading is read (FileHandle.read, readSync on the descriptor), also one
+  // opened read-write without truncating ('r+', 'a+'): its content as found is an input (a file
+  // the task wrote before is its own all the same: run-reads.ts leaves `written` files out).
+  // Opened to write from scratch ('w', 'w+'), or only to append, it is the task's own.
   for (const target of [fs, p])
     for (const n of target === p ? ['open'] : ['openSync', 'open'])
-      wrap(target, n, (args) => (readsOnly(args[1]) ? 'files' : 'written'));
+      wrap(target, n, (args) => (readsContent(args[1]) ? 'files' : 'written'));
+  // A copy reads its source (keyed by content, a folder's by its listings and files) and writes
+  // its destination, the task's own; the copy's own calls (stats, listings of the destination)
+  // run untracked.
+  wrapCopies();
   rememberOpened();
   syncBuiltinESMExports();
   installEnvProxy();
@@ -413,7 +434,7 @@ function rememberOpened(): void {
     if (abs !== undefined) handlePaths.set(handle, abs);
     if (!handleProto) {
       handleProto = Object.getPrototypeOf(handle) as object;
-      withStat(handleProto, 'stat', (_args, self) => handlePaths.get(self as object), true);
+      withStat(handleProto, 'stat', (_args, self) => handlePaths.get(self as object), STAT);
     }
     return handle;
   };
@@ -439,15 +460,16 @@ function wrapFstat(): void {
 
 /**
  * Patch `target[name]`, a stat returning its Stats (or a promise of them), to note the path
- * (`pathOf(args, this)`) as a stat read and, with `keep`, the facts handed (`statFacts`), or
- * `stat:missing` when it found nothing (thrown ENOENT, or undefined under `throwIfNoEntry: false`).
+ * (`pathOf(args, this)`) as a stat read (`suffix` LSTAT: an lstat, the path's own facts) and the
+ * facts handed (`statFacts`), or `stat:missing` when it found nothing (thrown ENOENT, or
+ * undefined under `throwIfNoEntry: false`).
  */
 function withStat(
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   target: any,
   name: string,
   pathOfCall: (args: unknown[], self: unknown) => string | undefined,
-  keep: boolean,
+  suffix: typeof STAT | typeof LSTAT,
 ): void {
   const original = target[name] as (...args: unknown[]) => unknown;
   if (typeof original !== 'function') return;
@@ -456,11 +478,11 @@ function withStat(
     const scope = scopeOf(patched);
     const abs = scope ? pathOfCall(args, this) : undefined;
     if (abs === undefined || isHostFile(abs)) return original.apply(this, args);
-    scope!.reads.stats.add(abs);
-    share(scope!, 'stats', abs);
+    const recorded = suffix === LSTAT ? abs + LSTAT : abs;
+    scope!.reads.stats.add(recorded);
+    share(scope!, 'stats', recorded);
     const seen = (st: unknown) => {
-      if (keep)
-        noteSeen(scope!.reads, abs + STAT, st ? statFacts(abs, st as Facts) : 'stat:missing');
+      noteSeen(scope!.reads, abs + suffix, st ? statFacts(abs, st as Facts) : 'stat:missing');
     };
     const missing = (error: unknown) => {
       if ((error as { code?: unknown })?.code === 'ENOENT') seen(undefined);
@@ -484,6 +506,137 @@ function withStat(
   target[name] = patched;
 }
 
+/** Patch `target[name]` (a callback or promise call on a path) to note `path + suffix` as a stat
+ *  read: its facts are keyed as they are when the task ends. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function wrapSuffixed(target: any, name: string, suffix: string): void {
+  const original = target[name] as ((...args: unknown[]) => unknown) | undefined;
+  if (typeof original !== 'function') return;
+  const patched = function (this: unknown, ...args: unknown[]) {
+    const scope = scopeOf(patched);
+    const abs = scope ? pathOf(args[0]) : undefined;
+    if (abs !== undefined && !isHostFile(abs)) {
+      scope!.reads.stats.add(abs + suffix);
+      share(scope!, 'stats', abs + suffix);
+    }
+    return original.apply(this, args);
+  };
+  copySymbols(original, patched);
+  target[name] = patched;
+}
+
+/**
+ * readlink and realpath, sync, callback and fs/promises (and `realpath.native`): the path is
+ * noted under `#link`; the sync and promise forms also note what they handed (`linkFacts` read
+ * right after the call: the value the next key holds when nothing moved). Always with a look at
+ * the caller (Node's own loader resolves module paths with realpath: code, not data).
+ */
+function wrapLinks(): void {
+  const sync = (target: Record<string, unknown>, name: string) => {
+    const original = target[name] as ((...args: unknown[]) => unknown) | undefined;
+    if (typeof original !== 'function') return;
+    const patched = function (this: unknown, ...args: unknown[]) {
+      const scope = scopeOf(patched);
+      const abs = scope ? pathOf(args[0]) : undefined;
+      if (abs === undefined || isHostFile(abs)) return original.apply(this, args);
+      scope!.reads.stats.add(abs + LINK);
+      share(scope!, 'stats', abs + LINK);
+      const done = (v: unknown) => {
+        noteSeen(
+          scope!.reads,
+          abs + LINK,
+          untracked(() => linkFacts(abs)),
+        );
+        return v;
+      };
+      const fail = (error: unknown) => {
+        done(undefined);
+        throw error;
+      };
+      let out: unknown;
+      try {
+        out = original.apply(this, args);
+      } catch (error) {
+        fail(error);
+      }
+      return out instanceof Promise ? out.then(done, fail) : done(out);
+    };
+    copySymbols(original, patched);
+    return patched;
+  };
+  const native = fs.realpathSync.native;
+  const nativeCb = fs.realpath.native;
+  for (const n of ['readlinkSync', 'realpathSync'])
+    (fs as unknown as Record<string, unknown>)[n] = sync(
+      fs as unknown as Record<string, unknown>,
+      n,
+    );
+  for (const n of ['readlink', 'realpath'])
+    (fs.promises as unknown as Record<string, unknown>)[n] = sync(
+      fs.promises as unknown as Record<string, unknown>,
+      n,
+    );
+  const holder = { native, nativeCb } as Record<string, unknown>;
+  const patchedNative = sync(holder, 'native');
+  wrapSuffixed(fs, 'readlink', LINK);
+  wrapSuffixed(fs, 'realpath', LINK);
+  wrapSuffixed(holder, 'nativeCb', LINK);
+  Object.assign(fs.realpathSync, { native: patchedNative });
+  Object.assign(fs.realpath, { native: holder.nativeCb });
+}
+
+/** copyFile and cp, sync, callback and fs/promises: see `wrapCopies`' caller. */
+function wrapCopies(): void {
+  const copy = (target: Record<string, unknown>, name: string) => {
+    const original = target[name] as ((...args: unknown[]) => unknown) | undefined;
+    if (typeof original !== 'function') return;
+    const patched = function (this: unknown, ...args: unknown[]) {
+      const scope = scopeOf(patched);
+      if (!scope) return original.apply(this, args);
+      const src = pathOf(args[0]);
+      if (src !== undefined) untracked(() => noteSource(scope, src));
+      note(scope, 'written', args[1]);
+      return scopes.exit(() => original.apply(this, args));
+    };
+    copySymbols(original, patched);
+    target[name] = patched;
+  };
+  for (const n of ['copyFileSync', 'copyFile', 'cpSync', 'cp'])
+    copy(fs as unknown as Record<string, unknown>, n);
+  for (const n of ['copyFile', 'cp']) copy(fs.promises as unknown as Record<string, unknown>, n);
+}
+
+/**
+ * A copy's source as read: a file by its content (hash noted when read whole here), a folder by
+ * its listing and, below it, every file and folder (a copied folder's content is what the copy
+ * hands on), a symlink by what it points to.
+ */
+function noteSource(scope: Scope, src: string): void {
+  if (isHostFile(src)) return;
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(src);
+  } catch {
+    scope.reads.files.add(src);
+    return;
+  }
+  if (!st.isDirectory()) {
+    scope.reads.files.add(src);
+    share(scope, 'files', src);
+    return;
+  }
+  scope.reads.dirs.add(src);
+  share(scope, 'dirs', src);
+  let entries: Dirent[];
+  try {
+    entries = fs.readdirSync(src, { withFileTypes: true });
+  } catch {
+    return;
+  }
+  noteSeen(scope.reads, `${src}/`, listingHash(entries.map(typedEntry)));
+  for (const e of entries) noteSource(scope, join(src, e.name));
+}
+
 function copySymbols(from: object, to: object): void {
   for (const sym of Object.getOwnPropertySymbols(from))
     Object.defineProperty(to, sym, Object.getOwnPropertyDescriptor(from, sym)!);
@@ -505,9 +658,16 @@ function noteListing(abs: string, options: unknown, out: unknown, scope: Scope):
   if (!Array.isArray(out)) return;
   const recursive = (options as { recursive?: unknown } | null)?.recursive === true;
   if (!recursive) {
+    const typed = out.every(
+      (e) => typeof (e as { isDirectory?: unknown })?.isDirectory === 'function',
+    );
+    if (typed) {
+      noteSeen(scope.reads, `${abs}/`, listingHash(out.map((e) => typedEntry(e as Dirent))));
+      return;
+    }
     const names = out.map((e) => (typeof e === 'string' ? e : (e as { name?: unknown })?.name));
     if (names.every((n): n is string => typeof n === 'string'))
-      noteSeen(scope.reads, `${abs}/`, listingHash(names));
+      noteSeen(scope.reads, `${abs}/`, typedListing(abs, names));
     return;
   }
   // A recursive listing (`{ recursive: true }`) read every folder under `abs`: each is a listed
@@ -540,8 +700,26 @@ function noteListing(abs: string, options: unknown, out: unknown, scope: Scope):
   }
   for (const [dir, names] of children) {
     scope.reads.dirs.add(dir);
-    noteSeen(scope.reads, `${dir}/`, listingHash(names));
+    noteSeen(scope.reads, `${dir}/`, typedListing(dir, names));
   }
+}
+
+/**
+ * The key value (`listingHash` of typed entries) of a listing handed as bare names: the folder is
+ * listed again with types right away; when its names are not the ones handed (it moved between
+ * the two), the hash of the bare names, which no key holds (the result is then not stored).
+ */
+function typedListing(dir: string, names: readonly string[]): string {
+  let now: Dirent[];
+  try {
+    now = untracked(() => fs.readdirSync(dir, { withFileTypes: true }));
+  } catch {
+    return listingHash(names);
+  }
+  const handed = new Set(names);
+  if (now.length !== handed.size || !now.every((d) => handed.has(d.name)))
+    return listingHash(names);
+  return listingHash(now.map(typedEntry));
 }
 
 function installEnvProxy(): void {
@@ -573,6 +751,16 @@ function installEnvProxy(): void {
       const scope = typeof prop === 'string' ? scopeOf(traps.has!) : undefined;
       if (scope) record(scope, prop as string);
       return Reflect.has(target, prop);
+    },
+    // `Object.hasOwn(process.env, 'X')`, `hasOwnProperty.call(process.env, 'X')`,
+    // `getOwnPropertyDescriptor`: a presence check by name, keyed as `'X' in process.env` is. A
+    // walk over a listing (a spread, Object.entries) asks for each listed name's descriptor too:
+    // while a listing is being walked, a listed name's descriptor is part of the walk.
+    getOwnPropertyDescriptor(target, prop) {
+      const scope = typeof prop === 'string' ? scopeOf(traps.getOwnPropertyDescriptor!) : undefined;
+      if (scope && !(scope.listing && scope.listing.includes(prop as string)))
+        record(scope, prop as string);
+      return Reflect.getOwnPropertyDescriptor(target, prop);
     },
     ownKeys(target) {
       const keys = Reflect.ownKeys(target);

@@ -126,6 +126,8 @@ export function describeReason(reason: PlanReason): string {
       return `forced by --rerun ${reason.selector}`;
     case 'cache-invalid':
       return `cached result rejected by ${reason.hook}`;
+    case 'upstream-forced':
+      return `depends on ${reason.task}, which re-runs first: cached unless its output changes`;
     case 'not-requested':
       return 'not requested';
   }
@@ -193,6 +195,7 @@ const reasonKindText: Record<PlanReason['kind'], string> = {
   'rerun-flag': 'forced',
   'rerun-selector': 'forced by --rerun',
   'cache-invalid': 'cached result rejected',
+  'upstream-forced': 'upstream re-runs first',
   'not-requested': 'not requested',
 };
 

@@ -17,9 +17,15 @@ import { bundledInputs, runningRuntimeEntry } from '../load/bundle.js';
 import { packageVersionEvidence } from '../project.js';
 import { LocalStore } from '../store/local.js';
 import type { RunResult } from '../types.js';
-import { hooksFor } from './hooks.js';
+import { appliesListings, hooksFor } from './hooks.js';
 import type { PreparedRun } from './run.js';
-import { loadIsSealed, runReadFactsNow, type RunReadFacts, type WarmFacts } from './warm-record.js';
+import {
+  listingNow,
+  loadIsSealed,
+  runReadFactsNow,
+  type RunReadFacts,
+  type WarmFacts,
+} from './warm-record.js';
 
 /**
  * The facts of a warm-run record for this run, or the reason there is none: a string saying why
@@ -39,6 +45,19 @@ export function warmFactsOf(
   for (const node of graph.nodes) {
     if (node.task.rerun) return `task ${node.name} runs on every run (rerun)`;
     if (hooksFor(node.task).length > 0) return `task ${node.name} has a key hook`;
+  }
+  // No hook applied to any task when it was keyed; one may apply from the next run on: a task
+  // seen running SQL only through a helper (runtime/warehouse/tasks/reads.ts) is marked by the
+  // thread that ran it, and its next key holds the warehouse and its tables. Such a run's keys
+  // are not the next run's, so it leaves no record; otherwise the record holds what the hooks'
+  // `applies` rested on, and a task marked later (by another argument's run) voids it.
+  const listings: Record<string, readonly string[]> = {};
+  for (const { hook, dir, names } of appliesListings()) {
+    if (dir === undefined) return `hook ${hook} cannot tell which tasks it applies to`;
+    const now = listingNow(dir);
+    if (now.length !== names.length || now.some((n, i) => n !== names[i]))
+      return `hook ${hook} applies to more tasks since they were keyed (${dir} moved during the run)`;
+    listings[dir] = now;
   }
   // Every key input must be one this record answers for (definitions and CLI params by the
   // sources and context, code by the stamps, env by the hashed values). A key input added later
@@ -144,6 +163,7 @@ export function warmFactsOf(
     absent,
     envNames: [...envNames],
     runReads: { root: at.root, tasks: keyed, uses },
+    listings,
     tasks,
   };
 }
@@ -154,6 +174,7 @@ const CHECKED_KEY_INPUTS = new Set([
   'version',
   'cache',
   'params',
+  'paramOrder',
   'upstream',
   'codecs',
   'code',

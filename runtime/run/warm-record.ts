@@ -26,6 +26,10 @@
 //   (`runReadInputs`, the same stamp memo): a file by content (stat facts, re-hashed when they
 //   moved), a folder by its listing, a probe by what it finds, a package by its version. A record
 //   that grew (another argument's run discovered a read) changes them too;
+// - `listings`: per folder whose entries decide which tasks a hook applies to (the warehouse's
+//   ran-SQL markers: a task seen running SQL through a helper gains the hook, so its key gains the
+//   warehouse and its tables), a hash of those entries as the keys were computed. A run that
+//   added an entry leaves no record (warm-facts.ts); one added later voids the record;
 // - `tasks`: every task's key in plan order, and whether the plan had it cached or not requested.
 // Checking it is those stats, one hash per variable and one existence check per cached task's
 // manifest (the done marker, in the pipeline's folder of the workspace).
@@ -39,7 +43,15 @@
 // other than `process.env.NAME`, dynamic import): see `loadIsSealed`. Anything else leaves no
 // record, and a record that is missing, damaged, from another build or with any fact moved sends
 // the run down the full path, unchanged.
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { checkStamp, readWithStamp, sameStamp, type FileStamp } from '../key/filestamp.js';
@@ -78,8 +90,32 @@ export interface WarmRecord {
     /** Task → the module records joined into its key (run-reads.ts `withModuleReads`). */
     uses: Record<string, string[]>;
   };
+  /** Folder → `listingHash` of its entries, for each folder a hook's `applies` rests on
+   *  (hooks.ts `appliesListing`), as the keys were computed. */
+  listings: Record<string, string>;
   /** Plan order: each task's key, and which tasks the selection did not request. */
   tasks: WarmTasks;
+}
+
+/** A folder's entries (`listingNow`) as a record holds them: sha256 of the sorted names, one a line. */
+export function listingHash(names: readonly string[]): string {
+  return sha256([...names].sort().join('\n'));
+}
+
+/**
+ * The entries of `dir` that decide which tasks a hook applies to, sorted; names starting with
+ * '.' (temporary files being renamed into place) left out; [] when it does not exist. Throws on
+ * any other error (an unreadable folder: nothing to trust).
+ */
+export function listingNow(dir: string): string[] {
+  try {
+    return readdirSync(dir)
+      .filter((n) => !n.startsWith('.'))
+      .sort();
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw e;
+  }
 }
 
 /**
@@ -148,7 +184,7 @@ export function runReadFactsNow(
   return out;
 }
 
-const RECORD_VERSION = 5;
+const RECORD_VERSION = 6;
 
 /**
  * The names of a record's tasks, newline-joined, each a task name as defineTask allows it
@@ -198,6 +234,8 @@ export interface WarmFacts {
   absent: string[];
   envNames: string[];
   runReads: WarmRecord['runReads'];
+  /** Folder → its entries as the keys were computed (see `WarmRecord.listings`). */
+  listings: Record<string, readonly string[]>;
   tasks: { name: string; key: string; cached: boolean }[];
 }
 
@@ -239,6 +277,9 @@ export function writeWarmRecord(file: string, facts: WarmFacts): boolean {
       absent: [...new Set(facts.absent)].sort(),
       env: envInputs([...new Set(facts.envNames)].sort()),
       runReads: facts.runReads,
+      listings: Object.fromEntries(
+        Object.entries(facts.listings).map(([dir, names]) => [dir, listingHash(names)]),
+      ),
       tasks: {
         names,
         keys: facts.tasks.map((t) => t.key).join(''),
@@ -347,6 +388,9 @@ export function stillHolds(
   for (const path of record.absent) if (existsSync(path)) return false;
   const env = envInputs(Object.keys(record.env));
   for (const [name, hashed] of Object.entries(record.env)) if (env[name] !== hashed) return false;
+  // A task a hook now applies to (marked by a later run) has another key than the record's.
+  for (const [dir, hash] of Object.entries(record.listings))
+    if (listingHash(listingNow(dir)) !== hash) return false;
   // What the tasks read at run time, as the keying would see it now (one failed readdir when the
   // pipeline never recorded a read).
   const at = { root: record.runReads.root, pipeline: record.pipeline, workspace: record.workspace };
@@ -426,6 +470,9 @@ function wellFormed(r: WarmRecord): boolean {
         Array.isArray(f.env) &&
         f.env.every((v) => typeof v === 'string'),
     ) &&
+    r.listings !== null &&
+    typeof r.listings === 'object' &&
+    Object.values(r.listings).every((h) => typeof h === 'string') &&
     r.tasks !== null &&
     typeof r.tasks === 'object' &&
     Array.isArray(r.tasks.names) &&

@@ -208,6 +208,10 @@ export class GcsStore implements Store {
    * (a forced rerun, conditioned on the generation it read); anyone else lost a race and the
    * first commit stands.
    */
+  async dropManifest(task: string, key: string): Promise<void> {
+    await this.bucket.file(this.manifestName(task, key)).delete({ ignoreNotFound: true });
+  }
+
   async writeManifest(manifest: Manifest): Promise<void> {
     const file = this.bucket.file(this.manifestName(manifest.task, manifest.key));
     const text = JSON.stringify(manifest, null, 2) + '\n';

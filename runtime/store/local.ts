@@ -204,6 +204,14 @@ export class LocalStore implements Store {
     );
   }
 
+  async dropManifest(task: string, key: string): Promise<void> {
+    try {
+      unlinkSync(this.manifestPath(task, key));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
+  }
+
   async lock(task: string, key: string, onWait?: (holder: string) => void): Promise<TaskLock> {
     const path = join(this.location, task, `${key}.lock`);
     // A folder this store made a moment ago holds no temp file of a dead process (one that

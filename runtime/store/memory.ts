@@ -54,6 +54,10 @@ export class MemoryStore implements Store {
     return this.manifests.get(`${this.prefix}${task}/${key}`);
   }
 
+  async dropManifest(task: string, key: string): Promise<void> {
+    this.manifests.delete(`${this.prefix}${task}/${key}`);
+  }
+
   async latestManifest(task: string): Promise<Manifest | undefined> {
     return (await this.recentManifests(task, 1))[0];
   }

@@ -63,6 +63,12 @@ export interface Store {
   readOutput(task: string, file: string): Promise<Uint8Array>;
   writeManifest(manifest: Manifest): Promise<void>;
   /**
+   * Remove the result of one task+key (its manifest, the "done" marker; output files stay until
+   * a run overwrites them), so it is no longer served: a forced upstream replaced the output it
+   * was computed from (run/replaced.ts). Removing an absent one is not an error.
+   */
+  dropManifest(task: string, key: string): Promise<void>;
+  /**
    * Take the lock of one task+key, waiting while another run holds it. `onWait` is told who holds
    * it (once), so the run can say why it is waiting.
    */

@@ -170,15 +170,20 @@ export async function prepareQuery(
     text = text.replace(TABLE_MARKER, (_m, i: string) =>
       quoteIdent(targets[Number(i)]!, w.dialect),
     );
-  if (scope?.reads) {
-    for (const t of tables) scope.reads.add(w.canonicalTable(t));
-    // DuckDB reads `FROM t` from the current schema: a helper's query naming its table so is in
-    // the key too (the rewrite above takes only qualified names, since one word may be a CTE).
-    if (w.kind === 'duckdb')
-      for (const t of oneWordTables(composed.text, from)) scope.reads.add(w.canonicalTable(t));
-  }
   if (scope?.writes && target) scope.writes.add(w.canonicalTable(target.join('.')));
   const placed = placeMarkers(text, w.dialect);
+  if (scope?.reads) {
+    for (const t of tables) scope.reads.add(w.canonicalTable(t));
+    // The warehouse's own parse of the text it runs, where it has one (DuckDB): every table of a
+    // comma join, quoted names, subqueries, a table macro's tables, the catalog
+    // (sql/parsed-reads.ts). Else the scanner: DuckDB reads `FROM t` from the current schema, so a
+    // helper's one-word name is in the key too (the rewrite above takes only qualified names,
+    // since one word may be a CTE).
+    const parsed = w.statementReads ? await untracked(() => w.statementReads!(placed)) : null;
+    if (parsed) for (const t of parsed) scope.reads.add(w.canonicalTable(t));
+    else if (w.kind === 'duckdb')
+      for (const t of oneWordTables(composed.text, from)) scope.reads.add(w.canonicalTable(t));
+  }
   // Files named by path in the text DuckDB runs, with the bound values in place of `$n`: a path
   // from a setup helper or an interpolated value is seen here, whatever the compiler could list.
   // DuckDB resolves relative paths from the working directory, which is the task's while it runs.

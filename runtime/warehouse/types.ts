@@ -70,7 +70,8 @@ export interface TableVersion {
     | 'bigquery.view'
     | 'cellar.registry'
     | 'duckdb.fingerprint'
-    | 'duckdb.view';
+    | 'duckdb.view'
+    | 'duckdb.catalog';
 }
 
 export interface DryRunResult {
@@ -116,6 +117,12 @@ export interface Warehouse {
    * computes what `addk`'s definition says: a redefinition must change its readers' keys.
    */
   userFunctionsVersion?(): Promise<string | null>;
+  /**
+   * The tables a statement in this warehouse's dialect reads, from the warehouse's own parser
+   * (DuckDB: `json_serialize_sql`, table macros followed, a catalog read as
+   * `information_schema.tables`), or null when it cannot tell (the caller scans the text).
+   */
+  statementReads?(text: string): Promise<string[] | null>;
   /** Appends rows to an existing table (tests, seeds, small uploads). */
   insertRows(table: string, rows: Row[]): Promise<void>;
   close(): Promise<void>;

@@ -4,6 +4,7 @@
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import {
+  chmodSync,
   createReadStream,
   existsSync,
   mkdirSync,
@@ -29,8 +30,11 @@ import {
   runReadInputs,
   RunReadStamps,
   SEEN_VARIED,
+  LSTAT,
+  lstatFacts,
   STAT,
   statFacts,
+  typedEntry,
   type ObservedReads,
 } from '../../runtime/key/run-reads.js';
 import { observeReads, untracked } from '../../runtime/run/read-record.js';
@@ -102,6 +106,8 @@ describe('the recorder (read-record.ts)', () => {
     expect(reads.seen.get(join(dir, 'data', 'a.csv'))).toBe(contentHash('x\n1\n'));
     expect(reads.seen.get(join(dir, 'b.json'))).toBe(contentHash('{}'));
     expect(reads.seen.get(`${join(dir, 'data')}/`)).toBe(listingHash(['a.csv']));
+    // A listing's key holds each entry's type: `x/` a folder, `x@` a symlink.
+    expect(listingHash(['a.csv'])).not.toBe(listingHash(['a.csv/']));
     expect(reads.seen.has(join(dir, 'c.txt'))).toBe(false); // a stream: proven by age instead
   });
 
@@ -127,19 +133,22 @@ describe('the recorder (read-record.ts)', () => {
     });
     expect(result).toEqual([1, 1, 1, 2, 2]);
     const at = (...names: string[]) => names.map((n) => join(dir, n)).sort();
-    expect([...reads.stats].sort()).toEqual(at('fd', 'fh', 'gone', 'l', 'none', 'p', 's', 'sub'));
+    expect([...reads.stats].sort()).toEqual(
+      [...at('fd', 'fh', 'gone', 'none', 'p', 's', 'sub'), join(dir, 'l') + LSTAT].sort(),
+    );
     expect([...reads.probes]).toEqual(at('probed'));
-    // What each stat handed, as the key states it (lstat's, a link's own facts, are not kept).
+    // What each stat handed, as the key states it (lstat's, the path's own facts, under #lstat).
     for (const f of ['s', 'p', 'fd', 'fh'])
       expect(reads.seen.get(join(dir, f) + STAT), f).toBe(statFacts(join(dir, f)));
-    expect(reads.seen.get(join(dir, 's') + STAT)).toMatch(/^stat:file:1:\d+$/);
+    expect(reads.seen.get(join(dir, 's') + STAT)).toMatch(/^stat:file:1:\d+:100\d{3}$/);
     expect(reads.seen.has(join(dir, 'l') + STAT)).toBe(false);
-    expect(reads.seen.get(join(dir, 'sub') + STAT)).toBe('stat:dir');
+    expect(reads.seen.get(join(dir, 'l') + LSTAT)).toBe(lstatFacts(join(dir, 'l')));
+    expect(reads.seen.get(join(dir, 'sub') + STAT)).toMatch(/^stat:dir:\d+:40\d{3}$/);
     expect(reads.seen.get(join(dir, 'none') + STAT)).toBe('stat:missing');
     expect(reads.seen.get(join(dir, 'gone') + STAT)).toBe('stat:missing');
   });
 
-  it('keys a stat read by type, size and mtime, and a probe by existence only', () => {
+  it('keys a stat read by type, size, mtime and mode, and a probe by existence only', () => {
     const proj = join(root, 'proj-stat');
     mkdirSync(join(proj, 'data'), { recursive: true });
     const file = join(proj, 'data', 'p.csv');
@@ -154,18 +163,28 @@ describe('the recorder (read-record.ts)', () => {
       env: [],
     };
     writeFileSync(join(proj, 'data', 'q.csv'), 'q');
+    chmodSync(file, 0o644);
     const stamps = new RunReadStamps();
     expect(runReadInputs(proj, rec, stamps)).toEqual({
       'data/q.csv': 'probe:file',
-      'data/p.csv#stat': 'stat:file:4:1000000000',
+      'data/p.csv#stat': 'stat:file:4:1000000000:100644',
     });
     utimesSync(file, 1_000_000, 1_000_001); // touch: mtime only
-    expect(runReadInputs(proj, rec, stamps)['data/p.csv#stat']).toBe('stat:file:4:1000001000');
+    expect(runReadInputs(proj, rec, stamps)['data/p.csv#stat']).toBe(
+      'stat:file:4:1000001000:100644',
+    );
+    chmodSync(file, 0o755); // chmod +x: mode only
+    expect(runReadInputs(proj, rec, stamps)['data/p.csv#stat']).toBe(
+      'stat:file:4:1000001000:100755',
+    );
     writeFileSync(join(proj, 'data', 'q.csv'), 'grown'); // a probe's size is not its key
     expect(runReadInputs(proj, rec, stamps)['data/q.csv']).toBe('probe:file');
     rmSync(file);
     mkdirSync(file);
-    expect(runReadInputs(proj, rec, stamps)['data/p.csv#stat']).toBe('stat:dir');
+    utimesSync(file, 1_000_000, 1_000_002);
+    expect(runReadInputs(proj, rec, stamps)['data/p.csv#stat']).toMatch(
+      /^stat:dir:1000002000:40\d{3}$/,
+    );
   });
 
   it("attributes a read made by another module's code to that module too, and the task's own reads to the task alone", async () => {
@@ -241,7 +260,10 @@ describe('the recorder (read-record.ts)', () => {
           : readdirSync(dir, { recursive: true }),
       );
       expect([...reads.dirs].sort()).toEqual(folders);
-      for (const f of folders) expect(reads.seen.get(`${f}/`), f).toBe(listingHash(readdirSync(f)));
+      for (const f of folders)
+        expect(reads.seen.get(`${f}/`), f).toBe(
+          listingHash(readdirSync(f, { withFileTypes: true }).map(typedEntry)),
+        );
     }
   });
 

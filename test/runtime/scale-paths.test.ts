@@ -199,7 +199,9 @@ describe('memory release in the executor', () => {
       workers: 1,
     });
     expect(statuses(result!)).toEqual({ a: 'cached', b: 'ran', c: 'ran', d: 'ran' });
-    expect(store.reads).toEqual(['a']);
+    // Each forced task also reads the manifest it replaces, once (runtime/run/replaced.ts).
+    expect(store.reads.filter((t) => t === 'a')).toEqual(['a']);
+    expect(store.reads.filter((t) => t !== 'a').sort()).toEqual(['b', 'c', 'd']);
   });
 });
 

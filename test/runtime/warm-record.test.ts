@@ -640,4 +640,68 @@ describe('a task with a key hook (the warehouse) is never answered from a record
       delete process.env.CELLAR_DUCKDB_PATH;
     }
   });
+  it('a task that first queries through a helper leaves no record of that run, so the next run keys the warehouse and an outside row re-runs it', async () => {
+    // The task's cells show no SQL: the warehouse hook applies to it only once it was seen
+    // querying (a marker the worker thread running it writes). That run's keys did not hold the
+    // warehouse; a record of them would answer the next run without keying it.
+    const { openDuckDB } = await import('cellar');
+    const duckdb = join(project, 'wh.duckdb');
+    const change = async (statements: string[]) => {
+      const w = await openDuckDB({ path: duckdb, idleMs: 50 });
+      const conn = w as unknown as {
+        withConnection(
+          fn: (c: { run(s: string): Promise<unknown> }) => Promise<unknown>,
+        ): Promise<unknown>;
+      };
+      for (const s of statements) await conn.withConnection((c) => c.run(s));
+      await w.close();
+    };
+    await change([
+      'CREATE SCHEMA shop',
+      'CREATE TABLE shop.orders AS SELECT * FROM (VALUES (1, 10.0), (2, 20.0)) t(id, amount)',
+    ]);
+    writeFileSync(
+      join(project, 'notebooks', 'lib', 'orders.ts'),
+      "import { sql } from 'cellar';\nexport async function orderCount(): Promise<number> {\n  return Number((await sql<{ n: number }>`SELECT COUNT(*) AS n FROM shop.orders`)[0]!.n);\n}\n",
+    );
+    process.env.CELLAR_DUCKDB_PATH = duckdb;
+    try {
+      const wh = join(project, 'notebooks', 'viahelper.ipynb');
+      writeFileSync(
+        wh,
+        notebookText([
+          "import { orderCount } from './lib/orders';",
+          '//| task: counted\nconst n = await orderCount();',
+          '//| task: plain\nconst k = 1;',
+        ]),
+      );
+      const runWh = async () => {
+        const r = await runJson(['run', wh], { cwd: project });
+        expect(r.code, r.stderr).toBe(0);
+        return r.status;
+      };
+      expect(await runWh()).toEqual({ counted: 'ran', plain: 'ran' });
+      expect(recordFiles()).toHaveLength(1); // the demo notebook's, none for this run
+      expect(await runWh()).toEqual({ counted: 'ran', plain: 'cached' });
+      expect(await runWh()).toEqual({ counted: 'cached', plain: 'cached' });
+      await change(['INSERT INTO shop.orders VALUES (3, 50.0)']);
+      expect(await runWh()).toEqual({ counted: 'ran', plain: 'cached' });
+    } finally {
+      delete process.env.CELLAR_DUCKDB_PATH;
+    }
+  });
+
+  it('a task marked as running SQL after the record was written sends the next run down the full path', async () => {
+    // Another run (another argument, other params) may see a task query; from then on the hook
+    // applies to it and its key holds the warehouse: the record's keys no longer answer.
+    await shortcut();
+    const markers = join(project, '.cellar', 'warehouse-reads', 'sql-tasks');
+    mkdirSync(markers, { recursive: true });
+    writeFileSync(join(markers, '0123456789abcdef01234567'), '{"task":"other","notebook":null}\n');
+    const before = loads();
+    const r = await run();
+    expect(Object.values(r.status).every((s) => s === 'cached')).toBe(true);
+    expect(loads(), 'answered from the record').toBeGreaterThan(before);
+    await shortcut(); // recorded again, with the new listing
+  });
 });

@@ -59,6 +59,13 @@ import { randomUUID } from 'node:crypto';
 import { sha256 } from '../../key/hash.js';
 import { DuckDBLease } from './duckdb-lease.js';
 import { splitTableName } from '../sql/names.js';
+import {
+  CATALOG_SCHEMAS,
+  parsedReads,
+  readsCatalog,
+  sqlStringLiteral,
+  type ParsedReads,
+} from '../sql/parsed-reads.js';
 import { base64, intFromBigInt, isoFromMicros, logicalFromDuckDB } from './values.js';
 import {
   WarehouseError,
@@ -516,6 +523,7 @@ export class DuckDBWarehouse implements Warehouse {
   }
 
   async tableVersion(table: string): Promise<TableVersion | null> {
+    if (CATALOG_SCHEMAS.has(this.tableParts(table)[0]!.toLowerCase())) return this.catalogVersion();
     const entry = await this.catalogEntry(table);
     if (!entry) return null;
     // The catalog's spelling: `FROM T` and `FROM t` read one table, with one version.
@@ -537,6 +545,95 @@ export class DuckDBWarehouse implements Warehouse {
       version: `r${registered}:n${entry.estimated_size}:d${ddl}${content}`,
       source: content ? 'duckdb.fingerprint' : 'cellar.registry',
     };
+  }
+
+  /**
+   * The version of the catalog itself, for a query over `information_schema.*`, `pg_catalog.*` or
+   * `duckdb_tables()` and its kin (recorded as `information_schema.tables`, `statementReads`): a
+   * hash of every table and view of every attached database (name, DDL, estimated rows), Cellar's
+   * own `_cellar` schema left out. A new, dropped or altered table changes it; so does a row
+   * count (`duckdb_tables()` shows it), which re-runs catalog readers more often than needed,
+   * never less.
+   */
+  private async catalogVersion(): Promise<TableVersion> {
+    const rows = await this.withConnection(async (c) => {
+      const r = await c.runAndReadAll(
+        `SELECT database_name || '.' || schema_name || '.' || table_name || ':' || coalesce(sql, '') || ':' || estimated_size::VARCHAR AS d FROM duckdb_tables() WHERE schema_name <> '_cellar'
+         UNION ALL SELECT database_name || '.' || schema_name || '.' || view_name || ':' || coalesce(sql, '') FROM duckdb_views() WHERE NOT internal AND schema_name <> '_cellar'
+         ORDER BY 1`,
+      );
+      return (r.getRowObjectsJson() as { d: string }[]).map((x) => String(x.d));
+    });
+    return {
+      table: 'information_schema.tables',
+      version: `catalog:${sha256(rows.join('\n')).slice(0, 16)}`,
+      source: 'duckdb.catalog',
+    };
+  }
+
+  /**
+   * The tables a statement reads, from DuckDB's own parse of it (sql/parsed-reads.ts), as
+   * `schema.table` (`table` alone when unqualified), or null when DuckDB cannot serialise it (not
+   * a SELECT: the caller falls back to the scanner). A table macro called in FROM (`tm()`) reads
+   * what its body reads, followed through macros calling macros; a catalog read adds
+   * `information_schema.tables` (whose version is `catalogVersion`). Views are named as views:
+   * their version holds their base tables' versions (`viewVersion`). The parse is memoised by
+   * text (one per distinct query per process); macro bodies are looked up on every call, since
+   * another program may redefine them.
+   */
+  async statementReads(text: string): Promise<string[] | null> {
+    const first = await this.parse(text);
+    if (!first) return null;
+    const out = new Set<string>();
+    const seenMacros = new Set<string>();
+    const pending: ParsedReads[] = [first];
+    while (pending.length > 0) {
+      const r = pending.pop()!;
+      for (const t of r.tables)
+        out.add([t.catalog, t.schema, t.table].filter((p) => p !== '').join('.'));
+      if (readsCatalog(r)) out.add('information_schema.tables');
+      for (const f of r.functions) {
+        const id = `${f.schema}.${f.name}`;
+        if (seenMacros.has(id)) continue;
+        seenMacros.add(id);
+        for (const body of await this.tableMacroBodies(f.schema, f.name)) {
+          const inner = await this.parse(body);
+          if (inner) pending.push(inner);
+        }
+      }
+    }
+    return [...out].sort();
+  }
+
+  private readonly parses = new Map<string, ParsedReads | null>();
+
+  private async parse(text: string): Promise<ParsedReads | null> {
+    if (this.parses.has(text)) return this.parses.get(text)!;
+    const json = await this.withConnection(async (c) => {
+      try {
+        const r = await c.runAndReadAll(
+          `SELECT json_serialize_sql(${sqlStringLiteral(text)}) AS j`,
+        );
+        return String((r.getRowObjectsJson()[0] as { j: string }).j);
+      } catch {
+        return null; // the scanner's turn
+      }
+    });
+    const parsed = json === null ? null : parsedReads(json);
+    if (this.parses.size > 2000) this.parses.clear(); // a process of generated queries: bound it
+    this.parses.set(text, parsed);
+    return parsed;
+  }
+
+  /** The definitions of the user table macros named `name` (in `schema` when given). */
+  private async tableMacroBodies(schema: string, name: string): Promise<string[]> {
+    return this.withConnection(async (c) => {
+      const r = await c.runAndReadAll(
+        `SELECT macro_definition AS d FROM duckdb_functions() WHERE function_type = 'table_macro' AND NOT internal AND lower(function_name) = lower($1) AND ($2 = '' OR lower(schema_name) = lower($2)) AND macro_definition IS NOT NULL`,
+        [name, schema],
+      );
+      return (r.getRowObjectsJson() as { d: string }[]).map((x) => String(x.d));
+    });
   }
 
   async userFunctionsVersion(): Promise<string | null> {

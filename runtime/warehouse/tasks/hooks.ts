@@ -34,7 +34,14 @@ import {
 import { isQuery, Query } from '../sql/template.js';
 import { describeSource } from '../../load/source.js';
 import { TableHandle } from './table-handle.js';
-import { noteRanSql, ranSql, recordedReads, recordReads, writersOfTable } from './reads.js';
+import {
+  markersAsKeyed,
+  noteRanSql,
+  ranSql,
+  recordedReads,
+  recordReads,
+  writersOfTable,
+} from './reads.js';
 import { classifyPath, compiledFiles, fileKeyInputs, shownPath, taskWorkdir } from './files.js';
 import { WarehouseError, type Row, type Warehouse } from '../types.js';
 
@@ -117,7 +124,8 @@ async function changedTables(
 ): Promise<string[]> {
   const changed: string[] = [];
   for (const [t, v] of Object.entries(before)) {
-    if (wrote.has(t)) continue;
+    // A task's own CREATE changes the catalog it may also read: its own write, like a table's.
+    if (wrote.has(t) || (wrote.size > 0 && t === 'information_schema.tables')) continue;
     const now = await w.tableVersion(t);
     if ((now ? now.version : 'missing') !== v) changed.push(t);
   }
@@ -215,6 +223,10 @@ export const warehouseHooks: TaskHooks & {
 
   // A task may run SQL only through a helper its module does not show (tasks/reads.ts).
   wrapsEveryRun: true,
+
+  // Which tasks `applies` holds for rests on the ran-SQL markers: a run that marks a task gives
+  // the next run another key for it (its warm-run record must not answer for that run).
+  appliesListing: markersAsKeyed,
 
   async keyInputs(task: AnyTask, ctx: TaskHookContext) {
     if (!task.warehouse && !ranSql(task)) return { checks: task.checks };

@@ -109,15 +109,36 @@ const markerId = (task: AnyTask) =>
   sha256(`${task.name}\u0000${task.source?.notebook ?? ''}`).slice(0, 24);
 
 let markers: Set<string> | null = null;
+/** The markers as first listed, before this process added any: what its keys were computed with. */
+let markersKeyed: { dir: string; names: string[] } | undefined;
 
 function loadMarkers(): Set<string> {
   if (markers) return markers;
+  markers = new Set(); // none yet, or no readable config: no task has been seen running SQL
+  let dir: string;
   try {
-    markers = new Set(readdirSync(markerDir()));
+    dir = markerDir();
   } catch {
-    markers = new Set(); // none yet, or no readable config: no task has been seen running SQL
+    return markers;
+  }
+  try {
+    const names = readdirSync(dir);
+    markers = new Set(names);
+    markersKeyed = { dir, names: names.filter((n) => !n.startsWith('.')).sort() };
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') markersKeyed = { dir, names: [] };
   }
   return markers;
+}
+
+/**
+ * The markers folder and its entries (temporary files left out) as this process keyed tasks with
+ * them (hooks.ts `appliesListing`): a task marked since, by this process or a worker thread, has
+ * another key on the next run. Undefined when the folder could not be told (no readable config).
+ */
+export function markersAsKeyed(): { dir: string; names: readonly string[] } | undefined {
+  loadMarkers();
+  return markersKeyed;
 }
 
 /** Has this task been seen running a query (through code its compiled module does not show)? */

@@ -1,0 +1,106 @@
+// What a DuckDB SELECT reads, from DuckDB's own parse of it (`json_serialize_sql`), not a scan.
+//
+// Why the parser and not names.ts's scanner: the tables a query reads decide which tables key a
+// task, and a scanner misses the shapes it was not taught (the second table of `FROM a, b`, a
+// quoted `"G"` in a helper, `FROM tm()` reading a table macro's tables). DuckDB's parser sees
+// every table reference (joins of every kind, comma joins, subqueries anywhere, quoted and
+// qualified names) and says which names a WITH clause defines. Only the parse is used, never the
+// binder: the tables need not exist, and nothing runs.
+//
+// The scanner stays the fallback (statements DuckDB does not serialise: INSERT, CREATE, …) and
+// the rewriter (it needs offsets, which the parse does not give for every reference).
+// Pure: no `node:*` imports.
+
+/** A table the statement names, as written (parts unquoted, in the parser's spelling). */
+export interface ParsedTableRef {
+  catalog: string;
+  schema: string;
+  table: string;
+}
+
+/** What one parsed statement reads. */
+export interface ParsedReads {
+  /** Base tables and views named (CTE names left out, scope by scope). */
+  tables: ParsedTableRef[];
+  /** Table functions called in FROM (`tm()`, `read_csv(…)`, `duckdb_tables()`), lower case,
+   *  with their schema when written. */
+  functions: { schema: string; name: string }[];
+}
+
+/** Schemas whose tables are the catalog itself: reading them reads the list of tables. */
+export const CATALOG_SCHEMAS = new Set(['information_schema', 'pg_catalog']);
+
+/**
+ * True when a reference reads the catalog rather than data: `information_schema.*`,
+ * `pg_catalog.*`, `duckdb_tables()` and the other `duckdb_*` functions and views, `sqlite_master`,
+ * `pragma_*` table functions.
+ */
+export function readsCatalog(r: ParsedReads): boolean {
+  return (
+    r.tables.some(
+      (t) =>
+        CATALOG_SCHEMAS.has(t.schema.toLowerCase()) ||
+        (t.schema === '' && /^(duckdb_\w+|sqlite_master|sqlite_schema|pg_\w+)$/i.test(t.table)),
+    ) || r.functions.some((f) => /^(duckdb_\w+|pragma_\w+)$/.test(f.name))
+  );
+}
+
+/**
+ * The reads of the JSON `json_serialize_sql` returned, or null when DuckDB could not serialise
+ * the statement (not a SELECT, or a parse error: the caller falls back to the scanner).
+ */
+export function parsedReads(json: string): ParsedReads | null {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(json);
+  } catch {
+    return null;
+  }
+  const d = doc as { error?: unknown; statements?: unknown };
+  if (d.error !== false || !Array.isArray(d.statements)) return null;
+  const out: ParsedReads = { tables: [], functions: [] };
+  walk(d.statements, new Set(), out);
+  return out;
+}
+
+type Json = Record<string, unknown>;
+
+/** Depth-first over the parse tree; `ctes` holds the names WITH clauses in scope define. */
+function walk(node: unknown, ctes: ReadonlySet<string>, out: ParsedReads): void {
+  if (Array.isArray(node)) {
+    for (const n of node) walk(n, ctes, out);
+    return;
+  }
+  if (node === null || typeof node !== 'object') return;
+  const o = node as Json;
+  let scope = ctes;
+  const map = (o.cte_map as { map?: unknown } | undefined)?.map;
+  if (Array.isArray(map) && map.length > 0) {
+    const inner = new Set(ctes);
+    for (const e of map) {
+      const key = (e as { key?: unknown }).key;
+      if (typeof key === 'string') inner.add(key.toLowerCase());
+    }
+    scope = inner;
+  }
+  if (o.type === 'BASE_TABLE' && typeof o.table_name === 'string') {
+    const schema = typeof o.schema_name === 'string' ? o.schema_name : '';
+    const catalog = typeof o.catalog_name === 'string' ? o.catalog_name : '';
+    const isCte = schema === '' && catalog === '' && scope.has(o.table_name.toLowerCase());
+    if (!isCte) out.tables.push({ catalog, schema, table: o.table_name });
+  }
+  if (o.type === 'TABLE_FUNCTION') {
+    const f = o.function as Json | undefined;
+    if (f && typeof f.function_name === 'string')
+      out.functions.push({
+        schema: typeof f.schema === 'string' ? f.schema : '',
+        name: f.function_name.toLowerCase(),
+      });
+  }
+  for (const v of Object.values(o)) if (v !== null && typeof v === 'object') walk(v, scope, out);
+}
+
+/** `text` as a SQL string literal, for `SELECT json_serialize_sql(<literal>)`. */
+export function sqlStringLiteral(text: string): string {
+  return `'${text.replace(/'/g, "''")}'`;
+}

@@ -1,0 +1,104 @@
+// A forced re-run never leaves its downstream stale (issue 8, breaker report A9): a task forced by
+// `//| rerun` or `cellar run --rerun <task>` stores its new output under its unchanged key, so the
+// results computed from the old output (every key variant, down the graph) are dropped when the
+// output differs, and kept when it is the same (runtime/run/replaced.ts). Through the real CLI; the
+// asserted values are the ones `cellar show` prints.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { notebookText } from '../compiler/notebook.js';
+import { type Project, project, removeProjects, showOutput } from './harness.js';
+
+afterAll(removeProjects);
+
+const NB = 'notebooks/prices.ipynb';
+
+/** `cellar run` with extra flags, which must succeed: each task's status by name. */
+function run(p: Project, ...flags: string[]): Record<string, string> {
+  const r = p.cellar('run', NB, '--json', ...flags);
+  expect(r.code, `${r.stderr}\n${r.stdout}`).toBe(0);
+  return Object.fromEntries(
+    JSON.parse(r.stdout).tasks.map((t: { name: string; status: string }) => [t.name, t.status]),
+  );
+}
+
+/**
+ * fetchprice reads data/price.txt outside its key (`untracked`: external data), invoice doubles
+ * it, letter quotes the invoice: a chain of three. `flag` is fetchprice's `//| rerun` line or ''.
+ */
+function pricesProject(flag: string, invoiceParams = ''): Project {
+  const p = project();
+  p.write(
+    NB,
+    notebookText([
+      "import { readFileSync } from 'node:fs';\nimport { untracked } from 'cellar';",
+      ...(invoiceParams ? [`//| params\n${invoiceParams}`] : []),
+      `//| task: fetchprice\n${flag}\nconst price = Number(untracked(() => readFileSync('data/price.txt', 'utf8')));`,
+      `//| task: invoice\nconst total = price * 2${invoiceParams ? ' + extra' : ''};`,
+      '//| task: letter\nconst line = `please pay ${total}`;',
+    ]),
+  );
+  mkdirSync(join(p.dir, 'notebooks', 'data'), { recursive: true });
+  p.write('notebooks/data/price.txt', '10');
+  return p;
+}
+
+describe('a forced re-run never leaves its downstream stale', () => {
+  it('//| rerun upstream whose output changes: the whole chain re-runs and shows the new value', () => {
+    const p = pricesProject('//| rerun');
+    expect(run(p)).toEqual({ fetchprice: 'ran', invoice: 'ran', letter: 'ran' });
+    expect(showOutput(p, NB, 'letter', 'line')).toBe('please pay 20');
+    p.write('notebooks/data/price.txt', '99');
+    expect(run(p)).toEqual({ fetchprice: 'ran', invoice: 'ran', letter: 'ran' });
+    expect(showOutput(p, NB, 'invoice', 'total')).toBe(198);
+    expect(showOutput(p, NB, 'letter', 'line')).toBe('please pay 198');
+  });
+
+  it('//| rerun upstream whose output is unchanged: its downstream stays cached', () => {
+    const p = pricesProject('//| rerun');
+    run(p);
+    expect(run(p)).toEqual({ fetchprice: 'ran', invoice: 'cached', letter: 'cached' });
+    expect(showOutput(p, NB, 'letter', 'line')).toBe('please pay 20');
+  });
+
+  it('--rerun upstream: a changed output re-runs the chain, the dry run says why, an unchanged one does not', () => {
+    const p = pricesProject('');
+    run(p);
+    expect(run(p)).toEqual({ fetchprice: 'cached', invoice: 'cached', letter: 'cached' });
+    const dry = p.cellar('run', NB, '--dry-run', '--rerun', 'fetchprice');
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.stdout).toContain('depends on fetchprice, which re-runs first');
+    expect(run(p, '--rerun', 'fetchprice')).toEqual({
+      fetchprice: 'ran',
+      invoice: 'cached',
+      letter: 'cached',
+    });
+    p.write('notebooks/data/price.txt', '99');
+    expect(run(p, '--rerun', 'fetchprice')).toEqual({
+      fetchprice: 'ran',
+      invoice: 'ran',
+      letter: 'ran',
+    });
+    expect(showOutput(p, NB, 'letter', 'line')).toBe('please pay 198');
+    // Without --rerun, the next run serves the new results, all consistent.
+    expect(run(p)).toEqual({ fetchprice: 'cached', invoice: 'cached', letter: 'cached' });
+  });
+
+  it('--rerun upstream under one param value: the results stored for another value are not served stale either', () => {
+    const p = pricesProject('', 'const extra = 0;');
+    run(p, '--param', 'extra=0');
+    run(p, '--param', 'extra=1');
+    expect(showOutput(p, NB, 'invoice', 'total')).toBe(20);
+    p.write('notebooks/data/price.txt', '99');
+    run(p, '--param', 'extra=0', '--rerun', 'fetchprice');
+    // invoice and letter under extra=1 were computed from price 10: re-run, not served.
+    expect(run(p, '--param', 'extra=1')).toEqual({
+      fetchprice: 'cached',
+      invoice: 'ran',
+      letter: 'ran',
+    });
+    const show = p.cellar('show', NB, 'letter', 'line', '--json', '--param', 'extra=1');
+    expect(show.code, show.stderr).toBe(0);
+    expect(JSON.parse(show.stdout)).toBe('please pay 199');
+  });
+});
