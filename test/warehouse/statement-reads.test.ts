@@ -57,6 +57,14 @@ describe('statementReads', () => {
     expect((await w.tableVersion('information_schema.tables'))!.version).not.toBe(before);
   });
 
+  it('leaves out a file read by replacement scan (keyed as a file), unless a table has that name', async () => {
+    expect(
+      await reads(`SELECT * FROM 'data/sales.csv', 'parts/*.csv', 's3://b/x.parquet', m`),
+    ).toEqual(['m']);
+    await w.execute({ text: 'CREATE TABLE "odd.name" AS SELECT 1 AS x', params: [], tables: [] });
+    expect(await reads(`SELECT * FROM "odd.name"`)).toEqual(['odd.name']);
+  });
+
   it('gives null for a statement DuckDB does not serialise (the caller scans the text)', async () => {
     expect(await reads('INSERT INTO m SELECT * FROM z')).toBeNull();
   });

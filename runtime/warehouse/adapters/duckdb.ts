@@ -61,6 +61,7 @@ import { DuckDBLease } from './duckdb-lease.js';
 import { splitTableName } from '../sql/names.js';
 import {
   CATALOG_SCHEMAS,
+  looksLikePath,
   parsedReads,
   readsCatalog,
   sqlStringLiteral,
@@ -470,7 +471,7 @@ export class DuckDBWarehouse implements Warehouse {
    * created as `"Sales"` is `sales` too), and an unqualified name is in `main`. `schema` and
    * `name` are the catalog's own spelling.
    */
-  private async catalogEntry(table: string): Promise<{
+  private async catalogEntry(table: string | string[]): Promise<{
     estimated_size: string;
     sql: string;
     kind: 'table' | 'view';
@@ -506,7 +507,7 @@ export class DuckDBWarehouse implements Warehouse {
     });
   }
 
-  async tableExists(table: string): Promise<boolean> {
+  async tableExists(table: string | string[]): Promise<boolean> {
     return (await this.catalogEntry(table)) !== null;
   }
 
@@ -589,8 +590,11 @@ export class DuckDBWarehouse implements Warehouse {
     const pending: ParsedReads[] = [first];
     while (pending.length > 0) {
       const r = pending.pop()!;
-      for (const t of r.tables)
+      for (const t of r.tables) {
+        // `FROM 'data/x.csv'` is a file DuckDB scans, keyed by content as a file, not a table.
+        if (looksLikePath(t) && !(await this.tableExists(['main', t.table]))) continue;
         out.add([t.catalog, t.schema, t.table].filter((p) => p !== '').join('.'));
+      }
       if (readsCatalog(r)) out.add('information_schema.tables');
       for (const f of r.functions) {
         const id = `${f.schema}.${f.name}`;

@@ -31,6 +31,16 @@ export interface ParsedReads {
 export const CATALOG_SCHEMAS = new Set(['information_schema', 'pg_catalog']);
 
 /**
+ * True when an unqualified name in FROM is, for DuckDB, likely a file rather than a table: a
+ * replacement scan (`FROM 'data/sales.csv'`, `FROM 's3://b/x.parquet'`, `FROM 'parts/*.csv'`). The
+ * parser reports it as a table; the file reads key it by content (session.ts's path scan), so it
+ * is no table read unless a table of that very name exists (the caller checks the catalog).
+ */
+export function looksLikePath(ref: ParsedTableRef): boolean {
+  return ref.schema === '' && ref.catalog === '' && /[./\\*?]/.test(ref.table);
+}
+
+/**
  * True when a reference reads the catalog rather than data: `information_schema.*`,
  * `pg_catalog.*`, `duckdb_tables()` and the other `duckdb_*` functions and views, `sqlite_master`,
  * `pragma_*` table functions.
