@@ -71,7 +71,7 @@ interface EntryMemo {
   env: string[];
 }
 
-const MEMO_VERSION = 7; // 3: bundle sections hashed without comments (esbuild keeps some); 4: host time zone / locale facts; 5: globs of dynamic imports; 6: minified in the build, split by source map, with <order>; 7: setup side effects in every task
+const MEMO_VERSION = 8; // 3: bundle sections hashed without comments (esbuild keeps some); 4: host time zone / locale facts; 5: globs of dynamic imports; 6: minified in the build, split by source map, with <order>; 7: setup side effects in every task; 8: in every compiled module a group loads, entry or not
 
 /**
  * Fingerprints recorded by `cellar build`, by module URL. A built bundle carries no sources to
@@ -444,7 +444,6 @@ async function bundleGroup(
   warnings: import('esbuild').Message[],
 ): Promise<Map<string, EntryMemo> | undefined> {
   const stamps = new Map<string, FileStamp>();
-  const entryFiles = new Set(entries.map((e) => resolve(root, e)));
   const reader: import('esbuild').Plugin = {
     name: 'cellar-stamped-reads',
     setup(build) {
@@ -456,7 +455,9 @@ async function bundleGroup(
         stamps.set(args.path, stamp);
         const ext = extname(args.path).slice(1);
         const loader = LOADERS[ext] ?? 'default';
-        const contents = entryFiles.has(args.path) ? withSetupEffects(args.path, bytes) : bytes;
+        // Every generated task module, entry or not: in a group, a task imported by another is
+        // also an entry, and its text must not depend on which group it was built in.
+        const contents = withSetupEffects(args.path, bytes);
         return { contents, loader, resolveDir: dirname(args.path) };
       });
     },
