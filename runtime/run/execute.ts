@@ -42,6 +42,8 @@ export interface JobResult {
   notCached?: string;
   /** The task read nothing at run time, so it left no run-read record (perform.ts `PerformedTask`). */
   readNothing?: boolean;
+  /** The task's side-effect files and their content as it left them (perform.ts `PerformedTask`). */
+  written?: Record<string, string>;
 }
 
 export interface TaskRunner {
@@ -254,7 +256,8 @@ export async function runAttempts(
     const forced =
       entry.reason.kind === 'rerun-flag' ||
       entry.reason.kind === 'rerun-selector' ||
-      entry.reason.kind === 'cache-invalid';
+      entry.reason.kind === 'cache-invalid' ||
+      entry.reason.kind === 'written-changed';
     if (!forced && (await store.isDone(node.name, key))) {
       emit({ kind: 'task-cached', at: Date.now(), task: node.name, key, byOtherRun: true });
       return { name: node.name, status: 'cached', key, durationMs: 0 };
@@ -313,6 +316,7 @@ export async function runAttempts(
           outputs,
           durationMs,
           finishedAt: new Date().toISOString(),
+          ...(done.written ? { written: done.written } : {}),
         };
         const read = (ctx.readers.get(node.name) ?? 0) > 0;
         if (reused) {

@@ -14,6 +14,8 @@ import {
   readChangedWhileRunning,
   recordModuleReads,
   recordRunReads,
+  writtenContent,
+  writtenPaths,
   type ObservedReads,
   type ReadsContext,
 } from '../key/run-reads.js';
@@ -85,6 +87,12 @@ export interface PerformedTask {
    * record from this run, so the executor's read adopter need not look for one.
    */
   readNothing?: boolean;
+  /**
+   * The files the task wrote outside its outputs (`writeFileSync('out/report.csv')`, a rename or a
+   * copy onto a path; recorded path → content hash as the task left it), for its manifest: a later
+   * cache hit is served only while they still hold this (runtime/run/probe.ts). Absent: none.
+   */
+  written?: Record<string, string>;
 }
 
 /** What a task's run read, handed to `invokeTask`'s caller after the run: its own reads, and
@@ -205,6 +213,7 @@ export async function performTask(
   // `const env = process.env; env.TOKEN`, a computed name): a value in clear in an output is refused.
   const envNames = new Set(job.envRead ?? []);
   let readNothing = false;
+  let wrote: string[] = [];
   const outputs = await invokeTask(
     task,
     inputs,
@@ -217,6 +226,7 @@ export async function performTask(
           // Names the code reads statically are keyed already (keys.ts): only computed ones count.
           for (const name of job.envRead ?? []) seen.env.delete(name);
           readNothing = !recordRunReads(reads, task.name, seen);
+          wrote = writtenPaths(reads, seen.written);
           // What helpers of other modules read in it: keyed for every task reaching the module.
           recordModuleReads(reads, shared, seen.written, job.envRead);
           if (envListed) warnEnvListed(task.name);
@@ -254,8 +264,11 @@ export async function performTask(
       ...(stats ? { stats } : {}),
     };
   }
+  // Hashed once the outputs are stored (a stream the task ended without awaiting has flushed).
+  const written = reads && wrote.length > 0 ? writtenContent(reads.root, wrote) : {};
   return {
     outputs: stored,
+    ...(Object.keys(written).length > 0 ? { written } : {}),
     ...(notCached ? { notCached } : {}),
     ...(readNothing ? { readNothing } : {}),
   };

@@ -328,6 +328,13 @@ function install(): void {
     [p, ['writeFile', 'appendFile']],
   ] as const)
     for (const n of names) wrap(target, n, always('written'));
+  // A file put in place by a rename or a copy (the atomic-write idiom: write `x.tmp`, rename it
+  // over `x`) is written by the task as much as one written directly: its destination is noted.
+  for (const [target, names] of [
+    [fs, ['renameSync', 'rename', 'copyFileSync', 'copyFile', 'cpSync', 'cp']],
+    [p, ['rename', 'copyFile', 'cp']],
+  ] as const)
+    for (const n of names) wrapWritten(target, n);
   // A file opened for reading is read (FileHandle.read, readSync on the descriptor); opened for
   // writing, it is the task's own.
   for (const target of [fs, p])
@@ -337,6 +344,20 @@ function install(): void {
   syncBuiltinESMExports();
   installEnvProxy();
   installRequireRecorder();
+}
+
+/** Patch `target[name]` (rename, copyFile, cp: `(from, to, …)`) to note its destination as
+ *  written by the task. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function wrapWritten(target: any, name: string): void {
+  const original = target[name] as ((...args: unknown[]) => unknown) | undefined;
+  if (typeof original !== 'function') return;
+  const patched = function (this: unknown, ...args: unknown[]) {
+    note(scopes.getStore(), 'written', args[1]);
+    return original.apply(this, args);
+  };
+  copySymbols(original, patched);
+  target[name] = patched;
 }
 
 /** Patch `target[name]` to note its path argument as `kind` and hand its result (awaited when a

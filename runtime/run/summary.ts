@@ -126,6 +126,8 @@ export function describeReason(reason: PlanReason): string {
       return `forced by --rerun ${reason.selector}`;
     case 'cache-invalid':
       return `cached result rejected by ${reason.hook}`;
+    case 'written-changed':
+      return `${reason.path}, which it wrote, ${reason.missing ? 'is missing' : 'changed since'}: re-run to write it again`;
     case 'not-requested':
       return 'not requested';
   }
@@ -193,6 +195,7 @@ const reasonKindText: Record<PlanReason['kind'], string> = {
   'rerun-flag': 'forced',
   'rerun-selector': 'forced by --rerun',
   'cache-invalid': 'cached result rejected',
+  'written-changed': 'a file it wrote moved',
   'not-requested': 'not requested',
 };
 

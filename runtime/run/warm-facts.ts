@@ -19,7 +19,13 @@ import { LocalStore } from '../store/local.js';
 import type { RunResult } from '../types.js';
 import { hooksFor } from './hooks.js';
 import type { PreparedRun } from './run.js';
-import { loadIsSealed, runReadFactsNow, type RunReadFacts, type WarmFacts } from './warm-record.js';
+import {
+  loadIsSealed,
+  runReadFactsNow,
+  writtenFactsNow,
+  type RunReadFacts,
+  type WarmFacts,
+} from './warm-record.js';
 
 /**
  * The facts of a warm-run record for this run, or the reason there is none: a string saying why
@@ -103,6 +109,8 @@ export function warmFactsOf(
   );
   if (canonicalJson(now) !== canonicalJson(keyed))
     return 'what the tasks read at run time moved during the run (a record grew or a file changed)';
+  // The files tasks wrote outside their outputs, as this run left them (or found them, cached).
+  const written = writtenFactsNow(at, stamps);
   stamps.save();
   const bundle = bundledInputs(options.pipelineFile);
   if (!bundle) return 'the pipeline was not loaded from a cached bundle';
@@ -144,6 +152,7 @@ export function warmFactsOf(
     absent,
     envNames: [...envNames],
     runReads: { root: at.root, tasks: keyed, uses },
+    written,
     tasks,
   };
 }

@@ -26,6 +26,9 @@
 //   (`runReadInputs`, the same stamp memo): a file by content (stat facts, re-hashed when they
 //   moved), a folder by its listing, a probe by what it finds, a package by its version. A record
 //   that grew (another argument's run discovered a read) changes them too;
+// - `written`: the content of every file a task wrote outside its outputs (a record's `writes`),
+//   as the run left it, by the same stamps: deleting or editing `out/report.csv` sends the run
+//   down the full path, whose store probe re-runs the task that wrote it (probe.ts);
 // - `tasks`: every task's key in plan order, and whether the plan had it cached or not requested.
 // Checking it is those stats, one hash per variable and one existence check per cached task's
 // manifest (the done marker, in the pipeline's folder of the workspace).
@@ -47,6 +50,7 @@ import { canonicalJson, envInputs, sha256 } from '../key/hash.js';
 import {
   isModuleRecord,
   withModuleReads,
+  fromRecorded,
   recordedRunReadsOfPipeline,
   runReadInputs,
   type RunReadsAt,
@@ -78,6 +82,8 @@ export interface WarmRecord {
     /** Task → the module records joined into its key (run-reads.ts `withModuleReads`). */
     uses: Record<string, string[]>;
   };
+  /** Recorded path → content hash (or `missing`) of each file a task wrote outside its outputs. */
+  written: Record<string, string>;
   /** Plan order: each task's key, and which tasks the selection did not request. */
   tasks: WarmTasks;
 }
@@ -146,7 +152,19 @@ export function runReadFactsNow(
   return out;
 }
 
-const RECORD_VERSION = 4;
+/**
+ * What the files the pipeline's tasks wrote outside their outputs (their records' `writes`) hold
+ * now: recorded path → content hash, `missing`, `dir` or `unreadable` (one `stat` each while
+ * their stamps in `stamps` hold). Empty when no task wrote any.
+ */
+export function writtenFactsNow(at: RunReadsAt, stamps: RunReadStamps): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const rec of recordedRunReadsOfPipeline(at).values())
+    for (const p of rec.writes ?? []) out[p] ??= stamps.contentOf(fromRecorded(at.root, p));
+  return out;
+}
+
+const RECORD_VERSION = 5;
 
 /** `<project>/.cellar/cache/warm/<hash of what is run>.json`: one record per pipeline argument. */
 export function warmRecordPath(root: string, entry: string): string {
@@ -182,6 +200,7 @@ export interface WarmFacts {
   absent: string[];
   envNames: string[];
   runReads: WarmRecord['runReads'];
+  written: Record<string, string>;
   tasks: { name: string; key: string; cached: boolean }[];
 }
 
@@ -218,6 +237,7 @@ export function writeWarmRecord(file: string, facts: WarmFacts): boolean {
       absent: [...new Set(facts.absent)].sort(),
       env: envInputs([...new Set(facts.envNames)].sort()),
       runReads: facts.runReads,
+      written: facts.written,
       tasks: {
         names: facts.tasks.map((t) => t.name),
         keys: facts.tasks.map((t) => t.key).join(''),
@@ -314,6 +334,7 @@ export function stillHolds(
   const at = { root: record.runReads.root, pipeline: record.pipeline, workspace: record.workspace };
   const reads = runReadFactsNow(at, record.tasks.names, stamps, record.runReads.uses);
   if (canonicalJson(reads) !== canonicalJson(record.runReads.tasks)) return false;
+  if (canonicalJson(writtenFactsNow(at, stamps)) !== canonicalJson(record.written)) return false;
   stamps.save();
   // The done markers, where LocalStore looks (`<pipeline folder>/<task>/<key>.manifest.json`).
   const store = new LocalStore(record.workspace).forPipeline(record.pipeline);
@@ -361,6 +382,9 @@ function wellFormed(r: WarmRecord): boolean {
     r.env !== null &&
     typeof r.env === 'object' &&
     Object.values(r.env).every((v) => typeof v === 'string') &&
+    r.written !== null &&
+    typeof r.written === 'object' &&
+    Object.values(r.written).every((v) => typeof v === 'string') &&
     r.runReads !== null &&
     typeof r.runReads === 'object' &&
     typeof r.runReads.root === 'string' &&
