@@ -141,29 +141,18 @@ function emptyReads(): ObservedReads {
  * (a bundle loaded without source maps names its bundle: reads stay the task's own).
  */
 function sharedCaller(own: string): string | undefined {
-  if (inCallerCheck) return undefined;
-  inCallerCheck = true;
-  const limit = Error.stackTraceLimit;
-  try {
-    Error.stackTraceLimit = 40;
-    const holder: { stack?: string } = {};
-    Error.captureStackTrace(holder, sharedCaller);
-    for (const line of (holder.stack ?? '').split('\n').slice(1)) {
-      const m = FRAME_FILE.exec(line);
-      if (!m) continue;
-      let file = m[1]!;
-      if (file.startsWith('node:') || /[\\/]node_modules[\\/]/.test(file)) continue;
-      if (file.startsWith('file://')) file = fileURLToPath(file);
-      if (!file.startsWith('/') && !/^[A-Za-z]:[\\/]/.test(file)) continue;
-      if (CELLAR_CODE_DIRS.some((dir) => file.startsWith(dir))) continue;
-      if (file === own) return undefined;
-      return /[\\/]\.cellar[\\/]/.test(file) ? undefined : file;
-    }
-    return undefined;
-  } finally {
-    Error.stackTraceLimit = limit;
-    inCallerCheck = false;
+  for (const line of callerFrames(sharedCaller, 40) ?? []) {
+    const m = FRAME_FILE.exec(line);
+    if (!m) continue;
+    let file = m[1]!;
+    if (file.startsWith('node:') || /[\\/]node_modules[\\/]/.test(file)) continue;
+    if (file.startsWith('file://')) file = fileURLToPath(file);
+    if (!file.startsWith('/') && !/^[A-Za-z]:[\\/]/.test(file)) continue;
+    if (CELLAR_CODE_DIRS.some((dir) => file.startsWith(dir))) continue;
+    if (file === own) return undefined;
+    return /[\\/]\.cellar[\\/]/.test(file) ? undefined : file;
   }
+  return undefined;
 }
 
 /** The file of a stack line: `at f (file:1:2)`, `at file:1:2`, `at async f (file:1:2)`. */
@@ -228,24 +217,33 @@ const LOADER_FRAME = /\(?node:|[\\/]node_modules[\\/](?:tsx|esbuild)[\\/]/;
 
 let inCallerCheck = false;
 
-/** Is the caller of `entry` (the frame just below it) Node's own code (`node:internal/…`) or the
- *  TypeScript loader's? */
+/**
+ * The stack lines (`    at f (file:1:2)`) of the `depth` frames below `entry`, or undefined
+ * when called again while a stack is being formatted: formatting may read a source map, a read
+ * that comes back to the recorder.
+ */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-function calledByLoader(entry: (...args: any[]) => unknown): boolean {
-  // Formatting a stack may read a source map (a read, which would come back here): not a caller.
-  if (inCallerCheck) return true;
+function callerFrames(entry: (...args: any[]) => unknown, depth: number): string[] | undefined {
+  if (inCallerCheck) return undefined;
   inCallerCheck = true;
   const limit = Error.stackTraceLimit;
   try {
-    Error.stackTraceLimit = 1;
+    Error.stackTraceLimit = depth;
     const holder: { stack?: string } = {};
     Error.captureStackTrace(holder, entry);
-    const frame = holder.stack?.split('\n')[1] ?? '';
-    return LOADER_FRAME.test(frame);
+    return (holder.stack ?? '').split('\n').slice(1);
   } finally {
     Error.stackTraceLimit = limit;
     inCallerCheck = false;
   }
+}
+
+/** Is the caller of `entry` (the frame just below it) Node's own code (`node:internal/…`) or the
+ *  TypeScript loader's? A call made while a stack is formatted counts as the loader's. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function calledByLoader(entry: (...args: any[]) => unknown): boolean {
+  const frames = callerFrames(entry, 1);
+  return frames === undefined || LOADER_FRAME.test(frames[0] ?? '');
 }
 
 function note(scope: Scope | undefined, kind: Kind, p: unknown): void {
