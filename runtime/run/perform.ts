@@ -21,6 +21,7 @@ import {
 } from '../key/run-reads.js';
 import { observeReads } from './read-record.js';
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { describeSource } from '../load/source.js';
 
 /** One input of a job: which upstream output to read and how it was stored. */
 export interface JobInput {
@@ -101,6 +102,8 @@ export type ReadsObserver = (
   reads: ObservedReads,
   envListed: boolean,
   shared: ReadonlyMap<string, ObservedReads>,
+  /** Child processes the task's code started (`execSync("cat data/x.csv")`), as calls. */
+  children: readonly string[],
 ) => void;
 
 /** Call a task's run function with its hooks around it, and check it returned every output. */
@@ -116,7 +119,7 @@ export async function invokeTask(
     const run = () => guardExit(task.name, () => task.run(inputs, ctx.params));
     if (onReads) {
       const observed = await observeReads(run, task.module);
-      onReads(observed.reads, observed.envListed, observed.shared);
+      onReads(observed.reads, observed.envListed, observed.shared, observed.children);
       result = observed.result;
     } else result = await run();
     if (result === null || typeof result !== 'object' || Array.isArray(result)) {
@@ -219,7 +222,7 @@ export async function performTask(
     inputs,
     ctx,
     reads
-      ? (seen, envListed, shared) => {
+      ? (seen, envListed, shared, children) => {
           for (const name of seen.env) envNames.add(name);
           // Recorded as soon as the task's code returns, from the thread that ran it (one file
           // per task, atomic: run-reads.ts), before its outputs are encoded.
@@ -230,6 +233,7 @@ export async function performTask(
           // What helpers of other modules read in it: keyed for every task reaching the module.
           recordModuleReads(reads, shared, seen.written, job.envRead);
           if (envListed) warnEnvListed(task.name);
+          if (children.length > 0) warnChildProcess(task, children);
           // Checked as the task's code returns: what it read later cannot change its result.
           const changed =
             job.keyed && readChangedWhileRunning(reads, job.keyed.reads, seen, job.keyed.sinceMs);
@@ -305,6 +309,28 @@ function warnEnvListed(task: string): void {
   process.stderr.write(
     `cellar: task '${task}' lists the whole environment (Object.keys, a spread or a copy of process.env); ` +
       `only the variables it reads by name are in its key. Read the ones it needs by name.\n`,
+  );
+}
+
+const warnedChildProcess = new Set<string>();
+
+/**
+ * What a child process reads (`execSync('cat data/x.csv')`, a script run with `spawn`) happens in
+ * another process, where the recorder does not see it: those files are not in the task's key, and
+ * editing them leaves it cached. Say so once per task and thread, naming the cell and the call,
+ * with the two ways out.
+ */
+function warnChildProcess(task: AnyTask, calls: readonly string[]): void {
+  if (warnedChildProcess.has(task.name)) return;
+  warnedChildProcess.add(task.name);
+  const where = describeSource(task);
+  const shown = [...new Set(calls)];
+  const list =
+    shown.slice(0, 3).join(', ') + (shown.length > 3 ? ` and ${shown.length - 3} more` : '');
+  process.stderr.write(
+    `cellar: warning: task '${task.name}'${where ? ` (${where})` : ''} starts a child process: ${list}. ` +
+      `What a child process reads is not seen, so those files are not in the task's key: editing them leaves the task cached. ` +
+      `Read the files in the task itself (readFileSync, fs/promises), or mark the task \`//| rerun\` to run it on every run.\n`,
   );
 }
 

@@ -127,3 +127,44 @@ describe('a file a task writes outside its outputs', () => {
     expect(second.stderr).not.toMatch(/writes outside its outputs/);
   });
 });
+
+describe('a task starting a child process', () => {
+  it('is warned about naming the task, its cell and the call, with the fix, not as listing the environment', () => {
+    const p = project();
+    p.write(
+      NB,
+      notebookText([
+        "import { execSync } from 'node:child_process';",
+        '//| task: load\nconst text = execSync("cat data/x.csv", { encoding: "utf8" });\nconst lines = text.trim().split("\\n").length;',
+      ]),
+    );
+    p.run('mkdir', ['-p', 'notebooks/data']);
+    p.write('notebooks/data/x.csv', 'a\n1\n2\n');
+    const r = p.cellar('run', NB);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(
+      /task 'load' \(notebooks\/sales\.ipynb, cell 2\) starts a child process: execSync\("cat data\/x\.csv"\)\. What a child process reads is not seen.*\/\/\| rerun/,
+    );
+    // Node copying the environment for the child is not the task listing it.
+    expect(r.stderr).not.toMatch(/lists the whole environment/);
+  });
+
+  it('variant: spawnSync with an argument list, in a setup-cell helper, names the call too', () => {
+    const p = project();
+    p.write(
+      NB,
+      notebookText([
+        "import { spawnSync } from 'node:child_process';\nexport function lineCount(file: string): number {\n  return Number(spawnSync('wc', ['-l', file], { encoding: 'utf8' }).stdout.trim().split(' ')[0]);\n}",
+        '//| task: load\nconst lines = lineCount("data/x.csv");',
+      ]),
+    );
+    p.run('mkdir', ['-p', 'notebooks/data']);
+    p.write('notebooks/data/x.csv', 'a\n1\n2\n');
+    const r = p.cellar('run', NB, '--in-process');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(
+      /task 'load' .*starts a child process: spawnSync\("wc", \["-l","data\/x\.csv"\]\)/,
+    );
+    expect(r.stderr).not.toMatch(/lists the whole environment/);
+  });
+});
