@@ -240,8 +240,9 @@ export function recordRunReads(
   ctx: ReadsContext,
   task: string,
   seen: ObservedReads,
-  /** Keep the files `seen` wrote as the task's `writes` (a module's record keeps none). */
-  keepWrites = true,
+  /** Keep the files `seen` wrote as the task's `writes`. A module's record and the pipeline's load
+   *  record keep none: what a setup cell writes as it loads belongs to no task's result. */
+  keepWrites = task !== PIPELINE_LOAD && !isModuleRecord(task),
 ): boolean {
   const fresh = emptyRunReads();
   const writes = keepWrites ? writtenPaths(ctx, seen.written) : [];

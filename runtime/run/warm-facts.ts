@@ -153,6 +153,7 @@ export function warmFactsOf(
     envNames: [...envNames],
     runReads: { root: at.root, tasks: keyed, uses },
     written,
+    globs: bundle.globs,
     tasks,
   };
 }

@@ -29,6 +29,9 @@
 // - `written`: the content of every file a task wrote outside its outputs (a record's `writes`),
 //   as the run left it, by the same stamps: deleting or editing `out/report.csv` sends the run
 //   down the full path, whose store probe re-runs the task that wrote it (probe.ts);
+// - `globs`: per glob of a dynamic import the bundle holds (`` import(`./plugins/${name}.ts`) ``),
+//   the hash of the files it matches (key/dynamic-imports.ts): a file added to or removed from
+//   plugins/ changes what the bundle and the keys hold, so the full path rebuilds and keys again;
 // - `tasks`: every task's key in plan order, and whether the plan had it cached or not requested.
 // Checking it is those stats, one hash per variable and one existence check per cached task's
 // manifest (the done marker, in the pipeline's folder of the workspace).
@@ -46,6 +49,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync 
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { checkStamp, readWithStamp, sameStamp, type FileStamp } from '../key/filestamp.js';
+import { globsChanged } from '../key/dynamic-imports.js';
 import { canonicalJson, envInputs, sha256 } from '../key/hash.js';
 import {
   isModuleRecord,
@@ -84,6 +88,8 @@ export interface WarmRecord {
   };
   /** Recorded path → content hash (or `missing`) of each file a task wrote outside its outputs. */
   written: Record<string, string>;
+  /** Absolute glob pattern of a bundled dynamic import → hash of the files it matched. */
+  globs: Record<string, string>;
   /** Plan order: each task's key, and which tasks the selection did not request. */
   tasks: WarmTasks;
 }
@@ -164,7 +170,7 @@ export function writtenFactsNow(at: RunReadsAt, stamps: RunReadStamps): Record<s
   return out;
 }
 
-const RECORD_VERSION = 5;
+const RECORD_VERSION = 6;
 
 /** `<project>/.cellar/cache/warm/<hash of what is run>.json`: one record per pipeline argument. */
 export function warmRecordPath(root: string, entry: string): string {
@@ -201,6 +207,7 @@ export interface WarmFacts {
   envNames: string[];
   runReads: WarmRecord['runReads'];
   written: Record<string, string>;
+  globs: Record<string, string>;
   tasks: { name: string; key: string; cached: boolean }[];
 }
 
@@ -238,6 +245,7 @@ export function writeWarmRecord(file: string, facts: WarmFacts): boolean {
       env: envInputs([...new Set(facts.envNames)].sort()),
       runReads: facts.runReads,
       written: facts.written,
+      globs: facts.globs,
       tasks: {
         names: facts.tasks.map((t) => t.name),
         keys: facts.tasks.map((t) => t.key).join(''),
@@ -327,6 +335,8 @@ export function stillHolds(
     }
   }
   for (const path of record.absent) if (existsSync(path)) return false;
+  // One recursive listing per glob's folder: a plugin added where a glob looks is no source yet.
+  if (globsChanged(record.globs)) return false;
   const env = envInputs(Object.keys(record.env));
   for (const [name, hashed] of Object.entries(record.env)) if (env[name] !== hashed) return false;
   // What the tasks read at run time, as the keying would see it now (one failed readdir when the
@@ -382,6 +392,9 @@ function wellFormed(r: WarmRecord): boolean {
     r.env !== null &&
     typeof r.env === 'object' &&
     Object.values(r.env).every((v) => typeof v === 'string') &&
+    r.globs !== null &&
+    typeof r.globs === 'object' &&
+    Object.values(r.globs).every((v) => typeof v === 'string') &&
     r.written !== null &&
     typeof r.written === 'object' &&
     Object.values(r.written).every((v) => typeof v === 'string') &&
