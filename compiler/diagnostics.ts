@@ -41,6 +41,8 @@ export const CODES = {
     'a dynamic `import(x)` whose module is named only at run time (neither a string literal nor a template literal or `+` with a static relative prefix): no key could hold the code it loads',
   E_UNRESOLVED_IMPORT:
     'an import of a package the project has not installed, or of a relative module that does not exist',
+  E_MISSING_BUILTIN_EXPORT:
+    'a named import a Node built-in module (`node:fs`, …) does not export on the Node version compiling (`globSync` from `node:fs` before Node 22)',
   N_DISPLAY_DROPPED:
     'a tslab display call (or Deno.jupyter display) in a compiled cell, left out of the pipeline (it throws outside Jupyter)',
   E_INTERNAL: 'a compiler bug, reported on the cell or notebook instead of a crash',

@@ -36,6 +36,7 @@ import {
   exhaustedStack,
   newMemory,
   type CompileMemory,
+  type BuiltinExports,
   type CompileStats,
   type DeepWork,
 } from './program.js';
@@ -359,6 +360,7 @@ export async function compileFile(
       fixtures,
       formatElsewhere,
       canImport,
+      builtinExports,
       recall,
     });
   let result: Awaited<ReturnType<typeof compile>>;
@@ -482,6 +484,28 @@ export function importResolver(moduleDir: string): (specifier: string) => boolea
   };
 }
 
+const builtinsSeen = new Map<string, BuiltinExports | undefined>();
+
+/**
+ * The named exports of the Node built-in module `spec` (`node:fs`, `fs`) on this Node, as an ES
+ * import sees them (the CommonJS module's own keys), or undefined for a specifier that is no
+ * built-in or cannot be loaded. Loading a built-in runs no project code.
+ */
+export function builtinExports(spec: string): BuiltinExports | undefined {
+  if (builtinsSeen.has(spec)) return builtinsSeen.get(spec);
+  let answer: BuiltinExports | undefined;
+  if (isBuiltin(spec)) {
+    try {
+      const loaded = require(spec) as object;
+      answer = { names: new Set(Object.keys(loaded)), nodeVersion: process.versions.node };
+    } catch {
+      answer = undefined; // not loadable here (a prefix-only module on an older Node): not checked
+    }
+  }
+  builtinsSeen.set(spec, answer);
+  return answer;
+}
+
 /** Stack for compiles of very deep code, in MB (V8's default is about 1 MB). */
 const DEEP_STACK_MB = 256;
 
@@ -508,6 +532,7 @@ function answerDeep(request: DeepRequest): Promise<unknown> {
     hash: sha256,
     fixtures: request.fixtures,
     canImport: importResolver(request.moduleDir),
+    builtinExports,
   });
 }
 

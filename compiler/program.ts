@@ -7,7 +7,7 @@
 // cache the host loads), so editing one cell re-analyses one cell and re-formats only the modules
 // whose text changed. A notebook with errors stops before emission: half a pipeline is worse
 // than none.
-import { diagnostic, hasErrors, sortDiagnostics } from './diagnostics.js';
+import { diagnostic, hasErrors, sortDiagnostics, suggest } from './diagnostics.js';
 import { loadAnalyzer, type CellInput } from './analyze/cell.js';
 import { sqlDiagnostics, sqlFacts, type SqlFacts } from './analyze/sql.js';
 import { parseNotebook } from './notebook/parse.js';
@@ -67,6 +67,13 @@ export interface CompileOptions {
    * not checked. A no is E_UNRESOLVED_IMPORT on the importing cell, at compile time.
    */
   canImport?: (specifier: string) => boolean;
+  /**
+   * The named exports of a Node built-in module (`node:fs` or `fs`) on the Node running the
+   * compile, or undefined when the specifier is no built-in. The host answers by loading the
+   * module (host.ts `builtinExports`); without it, names imported from built-ins are not checked.
+   * A name missing there and used as a value is E_MISSING_BUILTIN_EXPORT at compile time.
+   */
+  builtinExports?: (specifier: string) => BuiltinExports | undefined;
   /** Another thread to format on (print.ts `FormatElsewhere`); default: all on this one. */
   formatElsewhere?: FormatElsewhere;
   /**
@@ -75,6 +82,13 @@ export interface CompileOptions {
    * its bytes against the hash it recorded, so its cache need not keep every module's text.
    */
   recall?: (key: string) => string | undefined;
+}
+
+/** What a Node built-in module exports on the Node running the compile (host.ts `builtinExports`). */
+export interface BuiltinExports {
+  names: ReadonlySet<string>;
+  /** `process.versions.node` of that Node, e.g. `20.20.2`. */
+  nodeVersion: string;
 }
 
 export interface CompileStats {
@@ -211,6 +225,7 @@ async function compileStages(
 
   const analyses = await analyzeStage(run, tagged.cells);
   if (options.canImport) importStage(run, tagged.cells, analyses, options.canImport);
+  if (options.builtinExports) builtinStage(run, tagged.cells, analyses, options.builtinExports);
   if (hasErrors(run.diagnostics)) return stopped();
   await sqlStage(run, tagged.cells, analyses);
 
@@ -384,6 +399,75 @@ function importStage(
       );
     }
   }
+}
+
+/**
+ * E_MISSING_BUILTIN_EXPORT for each name a compiled cell imports from a Node built-in module that
+ * the running Node's module does not export (`globSync` of `node:fs` imported on Node 20,
+ * where @types/node may still declare it): without this the pipeline compiles, type-checks and
+ * fails when it loads, with Node's "does not provide an export named" and no cell. Names used
+ * only as types (`PathLike`) are erased from the generated code and not checked.
+ */
+function builtinStage(
+  run: CompileRun,
+  cells: TaggedCell[],
+  analyses: Map<number, CellAnalysis>,
+  builtinExports: (specifier: string) => BuiltinExports | undefined,
+): void {
+  const valueNames = new Set<string>();
+  for (const a of analyses.values())
+    for (const r of a.references) if (r.meaning === 'value') valueNames.add(r.name);
+  for (const c of cells) {
+    for (const imp of analyses.get(c.index)?.imports ?? []) {
+      const builtin = builtinExports(imp.module);
+      if (builtin === undefined) continue;
+      for (const b of imp.bindings) {
+        if (b.typeOnly || b.imported === 'default' || b.imported === '*') continue;
+        if (builtin.names.has(b.imported) || !valueNames.has(b.local)) continue;
+        // The line holding the name (an import may span lines), else the statement's first.
+        const lines = c.code.split('\n');
+        const word = new RegExp(`\\b${b.imported}\\b`);
+        let line = imp.line;
+        for (let i = imp.line - 1; i < lines.length; i++)
+          if (word.test(lines[i]!)) {
+            line = i + 1;
+            break;
+          }
+        const snippet = lines[line - 1] ?? '';
+        const column = snippet.search(word);
+        run.diagnostics.push(
+          diagnostic(
+            'error',
+            'E_MISSING_BUILTIN_EXPORT',
+            {
+              notebook: run.path,
+              cell: c.index + 1,
+              cellId: c.id,
+              line,
+              ...(column >= 0 ? { column: column + 1 } : {}),
+            },
+            `\`${imp.module}\` has no export \`${b.imported}\` on Node ${builtin.nodeVersion} (the one compiling), so the pipeline could not load`,
+            {
+              hint: builtinHint(imp.module, b.imported, builtin.names),
+              snippet,
+            },
+          ),
+        );
+      }
+    }
+  }
+}
+
+/** The fix for a name a built-in lacks: a close name it does export (a typo), else a newer Node or
+ *  a way without it. */
+function builtinHint(module: string, name: string, names: ReadonlySet<string>): string {
+  const near = suggest(name, names);
+  if (near !== undefined) return `did you mean \`${near}\`?`;
+  const without =
+    name === 'globSync' || name === 'glob'
+      ? ' (for a glob: `readdirSync(dir, { recursive: true })` filtered by name, or the `glob` package)'
+      : '';
+  return `run on a Node version whose \`${module}\` exports \`${name}\` (the Node docs say "Added in" for it), or do without it${without}`;
 }
 
 /**

@@ -208,7 +208,7 @@ export interface CellAnalysis {
    * it depends on the task's `//| dialect:`, which another cell may carry.
    */
   sqlReads?: string[];
-  /** Literal file paths its sql`` templates read on DuckDB (analyze/sql-files.ts). */
+  /** Literal file paths its sql`` templates read on DuckDB (runtime/warehouse/sql/files.ts). */
   sqlFiles?: string[];
   /** Params cells only. */
   params: ParamDecl[];

@@ -7,8 +7,14 @@
 // sql``. A query it cannot parse yields no tables and a problem, which the compiler turns into a
 // warning on the cell's line (W_SQL_SYNTAX), not an error: the warehouse is the judge of its own
 // SQL, and reads only ever add cache-key precision.
+//
+// Files a template reads by path on DuckDB (`read_csv_auto('data/x.csv')`, `FROM 'x.csv'`,
+// `ATTACH`) are found by the runtime's own scanner (a pure leaf the compiler may import, see
+// docs/design/architecture.md), so compile and run agree: the literal ones go in
+// `warehouse.files`, keyed before the task's first run; a path given by a `${…}` (here `@p<n>`)
+// is left to the runtime, which sees its bound value.
 import { diagnostic } from '../diagnostics.js';
-import { fileReads } from './sql-files.js';
+import { fileReads } from '../../runtime/warehouse/sql/files.js';
 import type { CellAnalysis, Diagnostic, TaggedCell } from '../types.js';
 
 type Polyglot = typeof import('@polyglot-sql/sdk');
@@ -29,7 +35,7 @@ export interface SqlProblem {
 
 export interface SqlFacts {
   reads: string[];
-  /** Literal paths the templates read as files on DuckDB (sql-files.ts), as written, sorted. */
+  /** Literal paths the templates read as files on DuckDB (runtime/warehouse/sql/files.ts), as written, sorted. */
   files: string[];
   problems: SqlProblem[];
 }

@@ -8,7 +8,7 @@
 // params and test cells are transparent (they do not end the task around them). Directive lines
 // are blanked, not removed, so every later message keeps the cell's true line numbers.
 import { diagnostic, suggest } from '../diagnostics.js';
-import { CHECK_FORMS, checkSyntaxError } from './checks.js';
+import { CHECK_FORMS, isParseError, parseCheck } from '../../runtime/warehouse/check-grammar.js';
 import { taskFile } from '../emit/module.js';
 import type { CellRole, Diagnostic, Directives, Notebook, TaggedCell } from '../types.js';
 
@@ -340,8 +340,14 @@ const DIRECTIVE_PARSERS: Record<(typeof DIRECTIVE_NAMES)[number], DirectiveParse
     if (!r.value)
       return badValue(report, r, '`check` needs an expression', 'write `//| check: rows >= 1000`');
     // The runtime runs the check; a check it cannot parse is found here, not after the task ran.
-    const problem = checkSyntaxError(r.value);
-    if (problem) badValue(report, r, `\`check\` ${problem}`, `checks read: ${CHECK_FORMS}`);
+    const parsed = parseCheck(r.value);
+    if (isParseError(parsed))
+      badValue(
+        report,
+        r,
+        `\`check\` ${parsed.message.slice('check '.length)}`,
+        `checks read: ${CHECK_FORMS}`,
+      );
     else d.checks.push(r.value);
   },
 };

@@ -37,7 +37,19 @@ export type ValueNeeds =
    * `registered`: a class of the project whose instance cannot be rebuilt (`why`); otherwise a
    * class Cellar does not know (from a package, or not exported), a function or a symbol.
    */
-  | { kind: 'refused'; className: string; path: string; registered?: boolean; why?: string }
+  | {
+      kind: 'refused';
+      className: string;
+      path: string;
+      registered?: boolean;
+      why?: string;
+      /**
+       * `error`: an Error (built-in or a subclass): its message and stack are no plain fields, and
+       * "export the class" cannot help. `other`: another built-in of the language or Node
+       * (`Promise`, `WeakMap`, `URL`…), which no codec stores either.
+       */
+      builtin?: 'error' | 'other';
+    }
   /** An enumerable property keyed by a symbol (`path` ends with `[Symbol(…)]`): no format keeps it. */
   | { kind: 'refused'; className: 'symbol key'; path: string; symbolKey: true };
 
@@ -139,12 +151,17 @@ export function valueNeeds(value: unknown, instances?: Map<object, string>): Val
     } else if (proto !== Object.prototype) {
       const id =
         typeof ctor === 'function' && ctor.prototype === proto ? classIdOf(ctor) : undefined;
-      if (id === undefined)
-        return {
-          kind: 'refused',
-          className: ctor?.name || 'an object with a custom prototype',
-          path,
-        };
+      if (id === undefined) {
+        const className = ctor?.name || 'an object with a custom prototype';
+        const builtin =
+          obj instanceof Error
+            ? 'error'
+            : typeof ctor === 'function' &&
+                (globalThis as Record<string, unknown>)[ctor.name] === ctor
+              ? 'other'
+              : undefined;
+        return { kind: 'refused', className, path, ...(builtin ? { builtin } : {}) };
+      }
       const why = classProblem(obj);
       if (why) return { kind: 'refused', className: classNameOf(id), path, registered: true, why };
       structured ??= `a ${classNameOf(id)} instance`;
@@ -195,6 +212,16 @@ export function refusalText(
       `Keep the instance's state in plain public fields (constructor assignments or class fields), or register a model format for it ` +
       `(registerModelFormat({ name, matches, save, load }) from 'cellar', in the setup cell)`
     );
+  if (needs.builtin === 'error')
+    return (
+      `holds ${article(needs.className)} ${needs.className}${where}, an error object, which is not data a codec stores (its message and stack are no plain fields: it would come back as a plain object, no Error). ` +
+      `Return what you need of it as data (\`{ message: err.message, name: err.name }\`), or throw it to fail the task`
+    );
+  if (needs.builtin === 'other')
+    return (
+      `holds a built-in ${needs.className}${where}, which holds no data a codec can store. ` +
+      `Return the data it stands for instead (\`await\` a Promise, copy a WeakMap's entries into a Map, a URL's \`href\`)`
+    );
   if (needs.className.startsWith('function ') || needs.className === 'symbol')
     return `holds a ${needs.className}${where}, which no codec can store: return data, and keep functions in the code (a method of an exported class, or a helper)`;
   return (
@@ -204,6 +231,8 @@ export function refusalText(
     `or return plain data`
   );
 }
+
+const article = (word: string): string => (/^[AEIOU]/i.test(word) ? 'an' : 'a');
 
 const describeTop = (value: unknown): string => {
   if (value instanceof Map || value instanceof Set) return value.constructor.name;

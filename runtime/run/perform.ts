@@ -20,6 +20,8 @@ import {
   type ReadsContext,
 } from '../key/run-reads.js';
 import { observeReads } from './read-record.js';
+import { redactError } from './redact.js';
+import { watchStrayErrors } from './stray-errors.js';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { describeSource } from '../load/source.js';
 
@@ -112,13 +114,17 @@ export async function invokeTask(
   inputs: Record<string, unknown>,
   ctx: TaskRunContext,
   onReads?: ReadsObserver,
+  onFailedReads?: (reads: ObservedReads) => void,
 ): Promise<Record<string, unknown>> {
   const base = async () => {
     // Only the task's own code is observed: the hooks around it (warehouse, checks) are Cellar's.
     let result: unknown;
-    const run = () => guardExit(task.name, () => task.run(inputs, ctx.params));
+    const run = () =>
+      watchStrayErrors(task.name, task.module, () =>
+        guardExit(task.name, () => task.run(inputs, ctx.params)),
+      );
     if (onReads) {
-      const observed = await observeReads(run, task.module);
+      const observed = await observeReads(run, task.module, onFailedReads);
       onReads(observed.reads, observed.envListed, observed.shared, observed.children);
       result = observed.result;
     } else result = await run();
@@ -134,10 +140,10 @@ export async function invokeTask(
     base,
   );
   const outputs = await wrapped();
-  // Own properties only: an output named 'toString' is not the returned object's method.
-  const missing = Object.keys(task.outputs).filter(
-    (name) => !Object.hasOwn(outputs, name) || outputs[name] === undefined,
-  );
+  // Own properties only: an output named 'toString' is not the returned object's method. An output
+  // present and holding `undefined` (`const nothing = undefined`) was returned: it is stored (the
+  // structured codec keeps `undefined`) and comes back as `undefined`.
+  const missing = Object.keys(task.outputs).filter((name) => !Object.hasOwn(outputs, name));
   if (missing.length > 0)
     throw new Error(
       `task '${task.name}' did not return output${missing.length > 1 ? 's' : ''} ${missing.map((m) => `'${m}'`).join(', ')}`,
@@ -193,6 +199,24 @@ export async function performTask(
   job: TaskJob,
   store: Store,
 ): Promise<PerformedTask> {
+  // Every variable the task read, by name in its code or as seen at run time (an alias
+  // `const env = process.env; env.TOKEN`, a computed name): a value in clear in an output is
+  // refused, and one in its error is redacted before the error reaches the summary and run log.
+  const envNames = new Set(job.envRead ?? []);
+  try {
+    return await performWith(task, tasksByName, job, store, envNames);
+  } catch (error) {
+    throw redactError(error, envNames);
+  }
+}
+
+async function performWith(
+  task: AnyTask,
+  tasksByName: ReadonlyMap<string, AnyTask>,
+  job: TaskJob,
+  store: Store,
+  envNames: Set<string>,
+): Promise<PerformedTask> {
   const inputs: Record<string, unknown> = {};
   for (const input of job.inputs) {
     const upstream = tasksByName.get(input.task);
@@ -212,9 +236,6 @@ export async function performTask(
     ...(job.hookInputs ? { keyed: job.hookInputs } : {}),
   };
   const reads = job.reads;
-  // Every variable the task read, by name in its code or as seen at run time (an alias
-  // `const env = process.env; env.TOKEN`, a computed name): a value in clear in an output is refused.
-  const envNames = new Set(job.envRead ?? []);
   let readNothing = false;
   let wrote: string[] = [];
   const outputs = await invokeTask(
@@ -240,6 +261,9 @@ export async function performTask(
           if (changed) notCached ??= `${changed} changed while ${task.name} ran`;
         }
       : undefined,
+    (seen) => {
+      for (const name of seen.env) envNames.add(name);
+    },
   );
   const stored: Record<string, StoredOutput> = {};
   for (const [name, spec] of Object.entries(task.outputs as Record<string, OutputSpec>)) {

@@ -75,6 +75,7 @@ const scopes = new AsyncLocalStorage<Scope>();
 export async function observeReads<T>(
   fn: () => Promise<T>,
   module?: string,
+  failed?: (reads: ObservedReads) => void,
 ): Promise<{
   result: T;
   reads: ObservedReads;
@@ -88,7 +89,7 @@ export async function observeReads<T>(
       : module.startsWith('file:')
         ? fileURLToPath(module)
         : resolve(module);
-  return observe(fn, false, own);
+  return observe(fn, false, own, failed);
 }
 
 /**
@@ -110,6 +111,7 @@ async function observe<T>(
   fn: () => Promise<T>,
   loading: boolean,
   own: string | undefined,
+  failed?: (reads: ObservedReads) => void,
 ): Promise<{
   result: T;
   reads: ObservedReads;
@@ -129,7 +131,14 @@ async function observe<T>(
     children: [],
     spawning: false,
   };
-  const result = await scopes.run(scope, fn);
+  let result: T;
+  try {
+    result = await scopes.run(scope, fn);
+  } catch (error) {
+    // What it read before it threw (the environment variables its error is redacted of).
+    failed?.(scope.reads);
+    throw error;
+  }
   return {
     result,
     reads: scope.reads,

@@ -1,11 +1,8 @@
 // Which files a DuckDB statement reads by path (runtime/warehouse/sql/files.ts): each form DuckDB
-// accepts, the ones that only look like it, and bound parameters. The compiler keeps a copy of the
-// scanner (it may not import the runtime); the last test holds the two identical.
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+// accepts, the ones that only look like it, and bound parameters. The compiler uses the same
+// scanner (compiler/analyze/sql.ts).
 import { describe, expect, it } from 'vitest';
 import { fileReads } from '../../runtime/warehouse/sql/files.js';
-import { fileReads as compilerFileReads } from '../../compiler/analyze/sql-files.js';
 import { compileNotebook } from '../../compiler/program.js';
 import { notebookText } from '../compiler/notebook.js';
 
@@ -81,16 +78,6 @@ describe('files a statement reads by path', () => {
       'file:data/a.csv',
     ]);
     expect(paths("# read_csv('no.csv')\nSELECT 1", 'bigquery')).toEqual([]);
-  });
-
-  it('the compiler sees the same paths as the runtime (its copy of the scanner is identical)', () => {
-    const body = (file: string) => {
-      const text = readFileSync(join(import.meta.dirname, '..', '..', file), 'utf8');
-      return text.slice(text.indexOf("\ntype SqlDialect = 'bigquery' | 'duckdb';\n"));
-    };
-    expect(body('compiler/analyze/sql-files.ts')).toBe(body('runtime/warehouse/sql/files.ts'));
-    const text = "SELECT * FROM read_csv_auto('a.csv') JOIN 'b/*.parquet' ON true";
-    expect(compilerFileReads(text, 'duckdb')).toEqual(fileReads(text, 'duckdb'));
   });
 });
 

@@ -9,9 +9,8 @@
 // be a string literal, a list of literals (`['a.csv', 'b.csv']`) or a bound parameter (`$1`,
 // `@p0`, resolved from `params` when given); anything else (`'data/' || name`) cannot be known
 // from the text and is reported as `dynamic`, so the caller can say so.
-// Pure: no `node:*` imports, and no imports at all: compiler/analyze/sql-files.ts is a copy of
-// everything below this header (the compiler may not import the runtime; a unit test keeps the two
-// identical).
+// Pure: no `node:*` imports, and no imports at all: the compiler imports it too (a pure leaf of the
+// runtime, docs/design/architecture.md) to key a template's literal paths before the first run.
 
 type SqlDialect = 'bigquery' | 'duckdb';
 

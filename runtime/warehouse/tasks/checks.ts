@@ -1,97 +1,18 @@
 // Data checks: `//| check: …` directives on a task, and `defineChecks(table, [...])` next to a
 // source table in code. A failing check stops the task with a message naming the table, the
-// check and the actual value.
-//
-//   rows >= 1000                               row count compared (>=, >, <=, <, =, ==, !=)
-//   columns species:string, body_mass_g:number required columns with logical types
-//   not_null species, island                   no NULLs in these columns
-//   unique origin, destination                 no duplicate value (tuple) in these columns
-//   partition ds = @run_date                   at least one row where ds equals the param
-//   partition ds = '2024-01-01'                … or a literal
+// check and the actual value. The grammar (which checks exist) is ../check-grammar.ts.
 //
 // Checks run inside the warehouse (COUNT queries) when the target is a table or a Query, and in
-// Node when a task's output is already an array of rows. `parseCheck` is pure.
+// Node when a task's output is already an array of rows.
 import type { QueryTemplate, TableRef } from '../sql/compose.js';
 import { attachCheck } from './origin.js';
 import { ident, param, sql } from '../sql/template.js';
 import { getWarehouse, prepareQuery } from '../session.js';
 import { WarehouseError, type ColumnSchema, type LogicalType, type Row } from '../types.js';
 
-export type Check =
-  | { kind: 'rows'; op: '>=' | '>' | '<=' | '<' | '=' | '!='; value: number; text: string }
-  | { kind: 'columns'; columns: { name: string; type: LogicalType | 'any' }[]; text: string }
-  | { kind: 'not_null'; columns: string[]; text: string }
-  | { kind: 'unique'; columns: string[]; text: string }
-  | {
-      kind: 'partition';
-      column: string;
-      value: { param: string } | { literal: string };
-      text: string;
-    };
+import { parseCheck, isParseError, type Check } from '../check-grammar.js';
 
-export interface CheckParseError {
-  code: 'E_CHECK_SYNTAX';
-  message: string;
-}
-
-const TYPES = new Set([
-  'string',
-  'number',
-  'boolean',
-  'date',
-  'timestamp',
-  'bytes',
-  'array',
-  'struct',
-  'any',
-]);
-const NAME = /^[A-Za-z_][\w]*$/;
-
-/** Parse one check as written after `//| check:`. */
-export function parseCheck(text: string): Check | CheckParseError {
-  const t = text.trim();
-  const fail = (message: string): CheckParseError => ({
-    code: 'E_CHECK_SYNTAX',
-    message: `check "${t}": ${message}`,
-  });
-  let m: RegExpExecArray | null;
-  if ((m = /^rows\s*(>=|<=|==|!=|=|>|<)\s*([\d_]+)$/.exec(t))) {
-    const op = (m[1] === '==' ? '=' : m[1]) as Extract<Check, { kind: 'rows' }>['op'];
-    return { kind: 'rows', op, value: Number(m[2]!.replace(/_/g, '')), text: t };
-  }
-  if ((m = /^columns\s+(.+)$/.exec(t))) {
-    const columns: { name: string; type: LogicalType | 'any' }[] = [];
-    for (const part of m[1]!.split(',')) {
-      const [name, type = 'any'] = part.split(':').map((s) => s.trim());
-      if (!name || !NAME.test(name)) return fail(`"${part.trim()}" is not a column name`);
-      if (!TYPES.has(type))
-        return fail(`unknown type "${type}" for ${name}; use one of ${[...TYPES].join(', ')}`);
-      columns.push({ name, type: type as LogicalType | 'any' });
-    }
-    return { kind: 'columns', columns, text: t };
-  }
-  if ((m = /^(not_null|unique)\s+(.+)$/.exec(t))) {
-    const columns = m[2]!.split(',').map((s) => s.trim());
-    const bad = columns.find((c) => !NAME.test(c));
-    if (bad !== undefined) return fail(`"${bad}" is not a column name`);
-    return { kind: m[1] as 'not_null' | 'unique', columns, text: t };
-  }
-  if ((m = /^partition\s+([A-Za-z_]\w*)\s*=\s*(?:@([A-Za-z_]\w*)|'([^']*)')$/.exec(t))) {
-    return {
-      kind: 'partition',
-      column: m[1]!,
-      value: m[2] ? { param: m[2] } : { literal: m[3]! },
-      text: t,
-    };
-  }
-  return fail(
-    'expected one of: rows >= N, columns a:type, not_null a, unique a, partition col = @param',
-  );
-}
-
-export function isParseError(c: Check | CheckParseError): c is CheckParseError {
-  return (c as CheckParseError).code === 'E_CHECK_SYNTAX';
-}
+export { parseCheck, isParseError, type Check, type CheckParseError } from '../check-grammar.js';
 
 export interface CheckTarget {
   /** What to name in messages: the table, or "output X of task Y". */

@@ -1,0 +1,143 @@
+// Errors a task's code raises where no `await` reaches them: a promise rejected with no handler
+// (`Promise.reject(err)` or an async call left un-awaited) and an exception thrown from a callback
+// (`setTimeout(() => { throw err })`, an event handler). Node reports them on the process, not to
+// the task: on a worker thread the thread died (and the task passed when it had already
+// returned), in-process the whole run ended with a bare stack and no summary. While a task runs,
+// such an error fails that task instead, named as the task's own failure, its stack kept so the
+// CLI locates the cell and line (cli/failure-location.ts).
+//
+// Which task: the one whose module the error's stack names; else, when the stack names no task
+// module (a non-Error rejection, a library's frames only), every task running on this thread then
+// (one on a worker thread; in-process, the message says which others ran at once). An error naming
+// a task that is no longer running is printed as a warning; one raised while no task runs gets
+// Node's own treatment (the listeners are only installed while a task runs).
+import { fileURLToPath } from 'node:url';
+import { thrownMessage } from '../errors.js';
+
+interface Watch {
+  task: string;
+  /** The module file as it appears in stack frames (a path, and its file: URL). */
+  files: string[];
+  fail: (error: Error) => void;
+}
+
+const running = new Set<Watch>();
+/** Module files of every task that has run on this thread: a stack naming one blames only it. */
+const taskFiles = new Set<string>();
+
+function filesOf(module: string | undefined): string[] {
+  if (module === undefined) return [];
+  if (module.startsWith('file:')) return [fileURLToPath(module), module];
+  return [module];
+}
+
+function blame(error: unknown): Watch[] {
+  const stack = error instanceof Error ? (error.stack ?? '') : '';
+  const named = [...running].filter((w) => w.files.some((f) => stack.includes(f)));
+  if (named.length > 0) return named;
+  if ([...taskFiles].some((f) => stack.includes(f))) return []; // a task no longer running
+  return [...running];
+}
+
+/** The stray error as the task's failure: the message says what happened and what to do. */
+function strayFailure(
+  kind: 'rejection' | 'exception',
+  error: unknown,
+  watch: Watch,
+  others: string[],
+): Error {
+  const what =
+    kind === 'rejection'
+      ? `a promise rejected with no handler in task '${watch.task}' (an un-awaited call or \`Promise.reject\`)`
+      : `an exception thrown from a callback in task '${watch.task}' (a timer or an event handler)`;
+  const fix =
+    kind === 'rejection'
+      ? 'Await the promise (or give it a `.catch`) so the task waits for it'
+      : 'Wrap the callback in a promise the task awaits, so its error fails the task where it happens';
+  const alsoRan =
+    others.length > 0
+      ? ` (tasks ${others.map((o) => `'${o}'`).join(', ')} ran at the same time; the error names none of them)`
+      : '';
+  const message = `${what}: ${thrownMessage(error)}${alsoRan}. ${fix}`;
+  const failure = new Error(message);
+  // The original frames, so the failure is located at the line that threw or rejected.
+  const frames =
+    error instanceof Error && error.stack
+      ? error.stack.split('\n').filter((l) => /^\s+at /.test(l))
+      : [];
+  failure.stack = [`Error: ${message}`, ...frames].join('\n');
+  return failure;
+}
+
+const onRejection = (reason: unknown) => report('rejection', reason);
+const onException = (error: unknown) => report('exception', error);
+
+function report(kind: 'rejection' | 'exception', error: unknown): void {
+  const blamed = blame(error);
+  if (blamed.length === 0) {
+    // A task that has returned (its result is stored): said, not pinned on the task running now.
+    process.stderr.write(
+      `cellar: an error raised after its task returned, not counted against any task: ${error instanceof Error ? error.stack : thrownMessage(error)}\n`,
+    );
+    return;
+  }
+  const names = blamed.map((w) => w.task);
+  for (const w of blamed)
+    w.fail(
+      strayFailure(
+        kind,
+        error,
+        w,
+        names.filter((n) => n !== w.task),
+      ),
+    );
+}
+
+function timersPending(): number {
+  return process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+}
+
+/**
+ * Run a task's code (`run`) so that a promise it leaves rejected with no handler, or an exception
+ * its callbacks throw, fails it: the returned promise rejects with an Error naming the task, what
+ * happened, the fix, and the original stack. A timer the code set to fire at once
+ * (`setTimeout(f)`, `setTimeout(f, 0)`) is waited for before the result counts, so its exception
+ * is the task's; a later timer's is not (it fires after the task returned).
+ * @param module the task's defining module (`import.meta.url` or a path), to tell its errors apart.
+ */
+export async function watchStrayErrors<T>(
+  task: string,
+  module: string | undefined,
+  run: () => Promise<T>,
+): Promise<T> {
+  let fail!: (error: Error) => void;
+  const failed = new Promise<never>((_, reject) => {
+    fail = reject;
+  });
+  failed.catch(() => undefined); // observed through the race below; never unhandled itself
+  const watch: Watch = { task, files: filesOf(module), fail };
+  for (const f of watch.files) taskFiles.add(f);
+  if (running.size === 0) {
+    process.on('unhandledRejection', onRejection);
+    process.on('uncaughtException', onException);
+  }
+  running.add(watch);
+  const timersBefore = timersPending();
+  try {
+    const result = await Promise.race([run(), failed]);
+    // Node reports a rejection left unhandled once the microtasks of the turn that made it have
+    // run: by the next turn's check phase it has reached the listener.
+    await Promise.race([new Promise((r) => setImmediate(r)), failed]);
+    // Its zero-delay timers fire before this one (same duration, set earlier: Node runs them in
+    // order). Only when it left timers: the common task waits for none.
+    if (timersPending() > timersBefore)
+      await Promise.race([new Promise((r) => setTimeout(r, 0)), failed]);
+    return result;
+  } finally {
+    running.delete(watch);
+    if (running.size === 0) {
+      process.off('unhandledRejection', onRejection);
+      process.off('uncaughtException', onException);
+    }
+  }
+}

@@ -1,0 +1,97 @@
+// Outputs that are not the everyday table or record. `undefined` is storable (README): a task whose
+// top-level `const nothing = undefined` (or a `find` that found nothing) is an output stores it,
+// and its downstream gets `undefined` back; it used to fail with "did not return output 'nothing'",
+// which was untrue. An Error (built-in or not, at the top or nested) is refused naming the task and
+// the field, saying to return its message as data or throw it, not "export the class" (no help
+// for a built-in); another built-in (a Promise) is refused with what to return instead.
+import { afterAll, describe, expect, it } from 'vitest';
+import { codeCell, notebookText, project, removeProjects, showOutput } from './harness.js';
+
+afterAll(() => process.env.KEEP || removeProjects());
+
+interface Result {
+  name: string;
+  status: string;
+  error?: string;
+  location?: string;
+}
+
+const results = (stdout: string): Record<string, Result> =>
+  Object.fromEntries((JSON.parse(stdout).tasks as Result[]).map((t) => [t.name, t]));
+
+describe('an output holding undefined', () => {
+  const p = project();
+  p.write(
+    'notebooks/gaps.ipynb',
+    notebookText([
+      codeCell(
+        'make',
+        [
+          '//| task: make',
+          'const nothing = undefined;',
+          'const missing: number | undefined = [1, 2].find((x) => x > 5);',
+        ].join('\n'),
+      ),
+      codeCell(
+        'use',
+        [
+          '//| task: use',
+          'const report = { nothing: nothing === undefined, missing: missing === undefined, kind: typeof missing };',
+        ].join('\n'),
+      ),
+    ]),
+  );
+
+  for (const runner of [[], ['--in-process']]) {
+    const how = runner.length ? 'in-process' : 'on worker threads';
+    it(`is stored, and its downstream gets undefined back (${how})`, () => {
+      const r = p.cellar('run', 'notebooks/gaps.ipynb', '--rerun', 'make+', ...runner);
+      expect(r.code, r.stdout + r.stderr).toBe(0);
+      expect(showOutput(p, 'notebooks/gaps.ipynb', 'use', 'report')).toEqual({
+        nothing: true,
+        missing: true,
+        kind: 'undefined',
+      });
+      const shown = p.cellar('show', 'notebooks/gaps.ipynb', 'make', 'nothing');
+      expect(shown.code, shown.stderr).toBe(0);
+      expect(shown.stdout.trim().split('\n').at(-1)).toBe('undefined');
+    });
+  }
+});
+
+describe('an output holding an Error or another built-in', () => {
+  const p = project();
+  p.write(
+    'notebooks/errs.ipynb',
+    notebookText([
+      codeCell('failure', "//| task: failure\nconst failure = new Error('disk full');"),
+      codeCell(
+        'result',
+        "//| task: result\nconst result = { ok: false, err: new RangeError('too big') };",
+      ),
+      codeCell('pending', '//| task: pending\nconst pending = { p: Promise.resolve(1) };'),
+    ]),
+  );
+
+  it('is refused naming the task and field, saying to return its message or throw it', () => {
+    const r = p.cellar('run', 'notebooks/errs.ipynb', '--keep-going', '--json');
+    expect(r.code, r.stderr).toBe(1);
+    const tasks = results(r.stdout);
+    expect(tasks.failure!.error).toMatch(
+      /^task 'failure', output 'failure': holds an Error, an error object, which is not data a codec stores .*Return what you need of it as data \(`\{ message: err\.message, name: err\.name \}`\), or throw it to fail the task/,
+    );
+    expect(tasks.result!.error).toMatch(
+      /^task 'result', output 'result': holds a RangeError at result\.err, an error object.*Return what you need of it as data/,
+    );
+    expect(tasks.pending!.error).toMatch(
+      /^task 'pending', output 'pending': holds a built-in Promise at pending\.p, which holds no data a codec can store\. Return the data it stands for instead \(`await` a Promise/,
+    );
+    for (const t of Object.values(tasks)) {
+      expect(t.status).toBe('failed');
+      expect(t.error).not.toContain('is your own class');
+      expect(t.location).toMatch(
+        new RegExp(`^notebooks/errs\\.ipynb, cell \\d \\(id ${t.name}\\)`),
+      );
+    }
+  });
+});

@@ -1,0 +1,103 @@
+// Errors a task raises where no `await` reaches them must fail that task, not pass it, end the
+// worker thread, or end the whole run: a promise rejected with no handler (`Promise.reject(err)`
+// left standing, an async helper called without `await`), and an exception thrown from a
+// callback (a zero-delay `setTimeout`, an EventEmitter handler). Each failure names the task, what
+// happened and the fix, and points at the notebook cell and line that threw; its downstream task
+// is not run. On worker threads and in-process alike.
+import { afterAll, describe, expect, it } from 'vitest';
+import { codeCell, notebookText, project, removeProjects } from './harness.js';
+
+afterAll(() => process.env.KEEP || removeProjects());
+
+interface Result {
+  name: string;
+  status: string;
+  error?: string;
+  location?: string;
+  because?: unknown;
+}
+
+const results = (stdout: string): Record<string, Result> =>
+  Object.fromEntries(
+    (JSON.parse(stdout).tasks as Result[]).map((t) => [
+      t.name,
+      { ...t, error: t.error?.split('\n  at ')[0] },
+    ]),
+  );
+
+describe('errors no await reaches', () => {
+  const p = project();
+  p.write(
+    'notebooks/stray.ipynb',
+    notebookText([
+      codeCell('setup', "import { EventEmitter } from 'node:events';"),
+      codeCell('params', "//| params\nconst mode = 'reject';"),
+      codeCell(
+        'fire',
+        [
+          '//| task: fire',
+          "if (mode === 'reject') { Promise.reject(new Error('quota exceeded')); }",
+          "if (mode === 'timer') { setTimeout(() => { throw new Error('late parse failure'); }, 0); }",
+          "const late = async () => { await null; throw new Error('helper gave up'); };",
+          "if (mode === 'helper') { late(); }",
+          'const bus = new EventEmitter();',
+          "bus.on('row', (r: number) => { if (r > 1) throw new Error(`bad row ${r}`); });",
+          "if (mode === 'event') { setImmediate(() => bus.emit('row', 2)); }",
+          'const fired = 1;',
+        ].join('\n'),
+      ),
+      codeCell('after', '//| task: after\nconst next = fired + 1;'),
+    ]),
+  );
+
+  const cases = [
+    {
+      mode: 'reject',
+      error:
+        "a promise rejected with no handler in task 'fire' (an un-awaited call or `Promise.reject`): quota exceeded. Await the promise",
+      line: 2,
+    },
+    {
+      mode: 'timer',
+      error:
+        "an exception thrown from a callback in task 'fire' (a timer or an event handler): late parse failure. Wrap the callback in a promise the task awaits",
+      line: 3,
+    },
+    {
+      mode: 'helper',
+      error:
+        "a promise rejected with no handler in task 'fire' (an un-awaited call or `Promise.reject`): helper gave up.",
+      line: 4,
+    },
+    {
+      mode: 'event',
+      error:
+        "an exception thrown from a callback in task 'fire' (a timer or an event handler): bad row 2.",
+      line: 7,
+    },
+  ];
+  for (const runner of [[], ['--in-process']]) {
+    const how = runner.length ? 'in-process' : 'on worker threads';
+    it.each(cases)(`fails the task naming it, the cell and the line: $mode (${how})`, (c) => {
+      const r = p.cellar(
+        'run',
+        'notebooks/stray.ipynb',
+        '--param',
+        `mode=${c.mode}`,
+        '--json',
+        ...runner,
+      );
+      expect(r.code, r.stderr).toBe(1);
+      const tasks = results(r.stdout);
+      expect(tasks.fire!.status).toBe('failed');
+      expect(tasks.fire!.error).toContain(c.error);
+      expect(tasks.fire!.location).toBe(`notebooks/stray.ipynb, cell 3 (id fire), line ${c.line}`);
+      expect(tasks.after!.status).toBe('not-run');
+    });
+  }
+
+  it('passes when nothing is left unhandled', () => {
+    const r = p.cellar('run', 'notebooks/stray.ipynb', '--param', 'mode=none');
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+  });
+});
