@@ -148,23 +148,4 @@ describe('a task starting a child process', () => {
     // Node copying the environment for the child is not the task listing it.
     expect(r.stderr).not.toMatch(/lists the whole environment/);
   });
-
-  it('variant: spawnSync with an argument list, in a setup-cell helper, names the call too', () => {
-    const p = project();
-    p.write(
-      NB,
-      notebookText([
-        "import { spawnSync } from 'node:child_process';\nexport function lineCount(file: string): number {\n  return Number(spawnSync('wc', ['-l', file], { encoding: 'utf8' }).stdout.trim().split(' ')[0]);\n}",
-        '//| task: load\nconst lines = lineCount("data/x.csv");',
-      ]),
-    );
-    p.run('mkdir', ['-p', 'notebooks/data']);
-    p.write('notebooks/data/x.csv', 'a\n1\n2\n');
-    const r = p.cellar('run', NB, '--in-process');
-    expect(r.code, r.stderr).toBe(0);
-    expect(r.stderr).toMatch(
-      /task 'load' .*starts a child process: spawnSync\("wc", \["-l","data\/x\.csv"\]\)/,
-    );
-    expect(r.stderr).not.toMatch(/lists the whole environment/);
-  });
 });
