@@ -89,6 +89,12 @@ export interface Manifest {
   outputs: Record<string, StoredOutput>;
   durationMs: number;
   finishedAt: string;
+  /**
+   * Files the task wrote outside its outputs in this run (path relative to the project root, or
+   * absolute → content hash, 16 hex): the result is served from cache only while each still holds
+   * this (runtime/run/probe.ts). Absent when it wrote none.
+   */
+  written?: Record<string, string>;
 }
 
 export interface StoredOutput {
@@ -164,6 +170,8 @@ export type PlanReason =
    * (execute.ts drops the results computed from a replaced output, replaced.ts).
    */
   | { kind: 'upstream-forced'; task: string }
+  /** A file the task wrote outside its outputs is gone or no longer what its cached run wrote. */
+  | { kind: 'written-changed'; path: string; missing: boolean }
   | { kind: 'not-requested' };
 
 /** One difference between the previous key's inputs and the current ones. */

@@ -18,6 +18,12 @@
 // is how the decoder knows an envelope is there: outputs without instances are written exactly as
 // before. Any other class instance is refused by name, and the caller (perform.ts) adds the task
 // and output, with the ways out. See docs/design/classes.md.
+//
+// Objects without a prototype (`Object.create(null)`, the dictionary idiom: no inherited
+// `constructor` or `toString` to collide with a key) go into the same envelope under the
+// pseudo-class `NULL_PROTOTYPE` and come back without one; JSON and v8 alone would hand the reader
+// an object whose `'constructor' in counts` is true. Properties keyed by a symbol are dropped by
+// both formats: an enumerable one (data put there on purpose) is refused, naming where it is.
 import { deserialize, serialize } from 'node:v8';
 import type { Codec } from './codec.js';
 import { classById, classIdOf, classNameOf, classProblem } from './classes.js';
@@ -43,7 +49,12 @@ export type ValueNeeds =
        * (`Promise`, `WeakMap`, `URL`…), which no codec stores either.
        */
       builtin?: 'error' | 'other';
-    };
+    }
+  /** An enumerable property keyed by a symbol (`path` ends with `[Symbol(…)]`): no format keeps it. */
+  | { kind: 'refused'; className: 'symbol key'; path: string; symbolKey: true };
+
+/** The envelope's class id for objects without a prototype (`Object.create(null)`). */
+export const NULL_PROTOTYPE = 'Object.create(null)';
 
 const STRUCTURED_CLASSES = new Set<unknown>([Map, Set, Date, RegExp, ArrayBuffer, DataView]);
 
@@ -96,6 +107,14 @@ export function valueNeeds(value: unknown, instances?: Map<object, string>): Val
       return undefined;
     }
     seen.add(obj);
+    for (const sym of Object.getOwnPropertySymbols(obj))
+      if (Object.prototype.propertyIsEnumerable.call(obj, sym))
+        return {
+          kind: 'refused',
+          className: 'symbol key',
+          path: `${path}[${String(sym)}]`,
+          symbolKey: true,
+        };
     if (Array.isArray(obj)) {
       for (let i = 0; i < obj.length; i++) {
         const r = visit(obj[i], `${path}[${i}]`);
@@ -126,7 +145,10 @@ export function valueNeeds(value: unknown, instances?: Map<object, string>): Val
       }
       return undefined;
     }
-    if (proto !== Object.prototype && proto !== null) {
+    if (proto === null) {
+      structured ??= 'an object without a prototype (Object.create(null))';
+      instances?.set(obj, NULL_PROTOTYPE);
+    } else if (proto !== Object.prototype) {
       const id =
         typeof ctor === 'function' && ctor.prototype === proto ? classIdOf(ctor) : undefined;
       if (id === undefined) {
@@ -179,6 +201,11 @@ export function refusalText(
 ): string {
   const output = outputName || '<output>';
   const where = needs.path ? ` at ${output}${needs.path}` : '';
+  if ('symbolKey' in needs)
+    return (
+      `holds a property keyed by a symbol${where}, which no codec stores (JSON and structured serialisation both drop it: it would come back missing). ` +
+      `Key it by a string, or keep it out of the returned value`
+    );
   if (needs.registered)
     return (
       `holds a ${needs.className} instance${where}, which cannot be stored with its class: ${needs.why}. ` +
@@ -284,6 +311,7 @@ export function decodeStructured(bytes: Uint8Array, withClasses: boolean): unkno
   if (!withClasses) return payload;
   const envelope = payload as ClassEnvelope;
   const protos = envelope.classes.map((id) => {
+    if (id === NULL_PROTOTYPE) return null;
     const cls = classById(id);
     if (!cls)
       throw new Error(
@@ -292,6 +320,8 @@ export function decodeStructured(bytes: Uint8Array, withClasses: boolean): unkno
       );
     return cls.prototype as object;
   });
-  envelope.instances.forEach((obj, i) => Object.setPrototypeOf(obj, protos[envelope.of[i]!]!));
+  envelope.instances.forEach((obj, i) =>
+    Object.setPrototypeOf(obj, protos[envelope.of[i]!] ?? null),
+  );
   return envelope.value;
 }

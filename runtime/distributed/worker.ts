@@ -215,6 +215,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
         outputs: result.outputs,
         durationMs: result.durationMs,
         finishedAt: new Date().toISOString(),
+        ...(result.written ? { written: result.written } : {}),
       });
       log(`${time()} done    ${task}`);
       return result;

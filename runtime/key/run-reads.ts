@@ -61,6 +61,14 @@ export interface RecordedRunReads {
   /** Environment variables read by a computed name (names only; values stay in the environment). */
   env: string[];
   /**
+   * Files the task itself wrote outside its declared outputs (`writeFileSync('out/report.csv')`,
+   * a rename or copy onto a path), on any run: never key inputs. A cached result of the task is
+   * served only while each such file still holds what that run wrote (its manifest's `written`,
+   * runtime/run/probe.ts), and a task reading one another task writes is warned about
+   * (`sideEffectReaders`). Absent in records from before writes were kept.
+   */
+  writes?: string[];
+  /**
    * What the run that last grew the record saw: key-input path (as in `runReadInputs`) → the
    * content or listing hash of the bytes and names the task was handed. Lets that run's result be
    * filed under the next key when the content is still the same (runtime/run/adopt-reads.ts).
@@ -156,6 +164,7 @@ function parseRecord(file: string): RecordedRunReads {
     stats: list(raw.stats),
     packages: list(raw.packages),
     env: list(raw.env),
+    ...(Array.isArray(raw.writes) ? { writes: list(raw.writes) } : {}),
     ...(observed ? { observed } : {}),
   };
 }
@@ -230,8 +239,16 @@ export type ReadsContext = RunReadsAt;
  * the task's code never imports, too). Returns false when the task was seen reading nothing at
  * all (no record opened or written: the executor then needs no look at the record), else true.
  */
-export function recordRunReads(ctx: ReadsContext, task: string, seen: ObservedReads): boolean {
+export function recordRunReads(
+  ctx: ReadsContext,
+  task: string,
+  seen: ObservedReads,
+  /** Keep the files `seen` wrote as the task's `writes`. A module's record and the pipeline's load
+   *  record keep none: what a setup cell writes as it loads belongs to no task's result. */
+  keepWrites = task !== PIPELINE_LOAD && !isModuleRecord(task),
+): boolean {
   const fresh = emptyRunReads();
+  const writes = keepWrites ? writtenPaths(ctx, seen.written) : [];
   const classify = (abs: string, into: 'files' | 'dirs' | 'probes' | 'stats') => {
     if (ownFile(seen.written, abs) || excluded(ctx, abs)) return;
     const pkg = packageOf(abs);
@@ -244,7 +261,10 @@ export function recordRunReads(ctx: ReadsContext, task: string, seen: ObservedRe
   for (const p of seen.stats) classify(p, 'stats');
   fresh.env.push(...seen.env);
   // The common case, a task that read nothing by path: no file opened at all.
-  if (seen.files.size + seen.dirs.size + seen.probes.size + seen.stats.size + seen.env.size === 0)
+  if (
+    seen.files.size + seen.dirs.size + seen.probes.size + seen.stats.size + seen.env.size === 0 &&
+    writes.length === 0
+  )
     return false;
   const known = parseRecord(recordFile(ctx, task));
   const merged: RecordedRunReads = {
@@ -255,6 +275,8 @@ export function recordRunReads(ctx: ReadsContext, task: string, seen: ObservedRe
     packages: union(known.packages, fresh.packages),
     env: union(known.env, fresh.env),
   };
+  const allWrites = union(known.writes ?? [], writes);
+  if (allWrites.length > 0) merged.writes = allWrites;
   if (size(merged) === size(known)) return true;
   const observed: Record<string, string> = {};
   for (const [abs, hash] of seen.seen) {
@@ -290,6 +312,7 @@ function ownFile(written: ReadonlySet<string>, abs: string): boolean {
 
 const union = (a: string[], b: string[]) => [...new Set([...a, ...b])].sort();
 const size = (r: RecordedRunReads) =>
+  (r.writes?.length ?? 0) +
   r.files.length +
   r.dirs.length +
   r.probes.length +
@@ -352,7 +375,8 @@ function toRecorded(root: string, abs: string): string {
   return rel.split(sep).join('/');
 }
 
-function fromRecorded(root: string, p: string): string {
+/** A recorded path (relative to `root` with `/`, or absolute) as an absolute path. */
+export function fromRecorded(root: string, p: string): string {
   return isAbsolute(p) ? p : join(root, ...p.split('/'));
 }
 
@@ -765,7 +789,7 @@ export function recordModuleReads(
       reads.written.add(w);
     }
     // What a module hands on is not tied to what one task saw: no `observed` hashes.
-    recordRunReads(ctx, moduleRecordName(ctx.root, module), { ...reads, seen: new Map() });
+    recordRunReads(ctx, moduleRecordName(ctx.root, module), { ...reads, seen: new Map() }, false);
   }
 }
 
@@ -811,6 +835,8 @@ function unionOf(a: RecordedRunReads, b: RecordedRunReads): RecordedRunReads {
     stats: union(a.stats ?? [], b.stats ?? []),
     packages: union(a.packages, b.packages),
     env: union(a.env, b.env),
+    // The task's own side-effect files only: a load's or a module's record keeps none.
+    ...(a.writes ? { writes: a.writes } : {}),
     ...(a.observed ? { observed: a.observed } : {}),
   };
 }
@@ -819,4 +845,91 @@ function unionOf(a: RecordedRunReads, b: RecordedRunReads): RecordedRunReads {
 function withLoadReads(own: RecordedRunReads, load: RecordedRunReads): RecordedRunReads {
   if (size(load) === 0) return own;
   return unionOf(own, load);
+}
+
+/**
+ * The files a task wrote outside the workspace and Cellar's state, as recorded paths (relative to
+ * the project root, or absolute), sorted: its side-effect files. A path written and gone by the
+ * time the task returned (a temporary file renamed away) is still listed; `writtenContent` skips it.
+ */
+export function writtenPaths(ctx: ReadsContext, written: ReadonlySet<string>): string[] {
+  const out: string[] = [];
+  for (const abs of written)
+    if (!isHostFile(abs) && !excluded(ctx, abs) && packageOf(abs) === undefined)
+      out.push(toRecorded(ctx.root, abs));
+  return [...new Set(out)].sort();
+}
+
+/**
+ * What a task's side-effect files hold now: recorded path → content hash (16 hex, as a read file
+ * is keyed), for each of `paths` (recorded) that is a regular file now; a path missing or a folder
+ * is left out (a temporary file renamed away). Stored in the result's manifest (`written`), so a
+ * later cache hit can check the files still hold what this run wrote. `stamps`: the stamp memo,
+ * when the caller has one (the keying thread); else each file is read once.
+ */
+export function writtenContent(
+  root: string,
+  paths: readonly string[],
+  stamps?: RunReadStamps,
+): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const p of paths) {
+    const value = stamps
+      ? stamps.contentOf(fromRecorded(root, p))
+      : fileValue(fromRecorded(root, p));
+    if (value !== 'missing' && value !== 'dir' && value !== 'unreadable') out[p] = value;
+  }
+  return out;
+}
+
+/**
+ * The first of a result's side-effect files (`written`, from its manifest: recorded path → the
+ * content hash the run left) that no longer holds what that run wrote, or undefined when all do:
+ * `{ path, now }` with `now` the file's state (`missing`, `dir`, `unreadable` or another hash). One
+ * `stat` per file when its stamp in `stamps` still holds.
+ */
+export function writtenFileMoved(
+  root: string,
+  written: Readonly<Record<string, string>>,
+  stamps: RunReadStamps,
+): { path: string; now: string } | undefined {
+  for (const [path, hash] of Object.entries(written)) {
+    const now = stamps.contentOf(fromRecorded(root, path));
+    if (now !== hash) return { path, now };
+  }
+  return undefined;
+}
+
+/**
+ * Tasks reading a file another task of the pipeline writes outside its outputs, with no upstream
+ * path from the writer: the reader may run before the writer, and stays cached when the writer
+ * re-runs and rewrites the file (its key holds the content from before). `records`: the
+ * pipeline's records by task; `dependsOn(reader, writer)`: is `writer` upstream of `reader`
+ * (transitively)? One entry per (reader, writer, file), in record order.
+ */
+export function sideEffectReaders(
+  records: ReadonlyMap<string, RecordedRunReads>,
+  dependsOn: (reader: string, writer: string) => boolean,
+): { reader: string; writer: string; path: string }[] {
+  const writers = new Map<string, string[]>();
+  for (const [task, rec] of records) {
+    if (task === PIPELINE_LOAD || isModuleRecord(task)) continue;
+    for (const w of rec.writes ?? []) {
+      const list = writers.get(w);
+      if (list) list.push(task);
+      else writers.set(w, [task]);
+    }
+  }
+  const out: { reader: string; writer: string; path: string }[] = [];
+  if (writers.size === 0) return out;
+  for (const [task, rec] of records) {
+    if (task === PIPELINE_LOAD || isModuleRecord(task)) continue;
+    const read = new Set([...rec.files, ...rec.stats, ...rec.probes]);
+    for (const [path, tasks] of writers) {
+      if (!read.has(path)) continue;
+      for (const writer of tasks)
+        if (writer !== task && !dependsOn(task, writer)) out.push({ reader: task, writer, path });
+    }
+  }
+  return out;
 }

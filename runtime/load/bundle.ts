@@ -121,10 +121,13 @@ async function freshBundle(path: string): Promise<string | undefined> {
  */
 export function bundledInputs(
   path: string,
-): { bundle: string; inputs: Record<string, FileStamp> } | undefined {
+):
+  { bundle: string; inputs: Record<string, FileStamp>; globs: Record<string, string> } | undefined {
   const cacheDir = join(findProjectRoot(dirname(path)), '.cellar', 'cache', 'pipelines');
   const record = readRecord(join(cacheDir, `${sha256(path).slice(0, 16)}.json`));
-  return record ? { bundle: join(cacheDir, record.bundle), inputs: record.inputs } : undefined;
+  return record
+    ? { bundle: join(cacheDir, record.bundle), inputs: record.inputs, globs: record.globs ?? {} }
+    : undefined;
 }
 
 function readRecord(file: string): BundleRecord | undefined {

@@ -44,6 +44,8 @@ export interface JobResult {
   notCached?: string;
   /** The task read nothing at run time, so it left no run-read record (perform.ts `PerformedTask`). */
   readNothing?: boolean;
+  /** The task's side-effect files and their content as it left them (perform.ts `PerformedTask`). */
+  written?: Record<string, string>;
 }
 
 export interface TaskRunner {
@@ -318,6 +320,7 @@ export async function runAttempts(
           outputs,
           durationMs,
           finishedAt: new Date().toISOString(),
+          ...(done.written ? { written: done.written } : {}),
         };
         const read = (ctx.readers.get(node.name) ?? 0) > 0;
         if (reused) {

@@ -14,6 +14,8 @@ import {
   readChangedWhileRunning,
   recordModuleReads,
   recordRunReads,
+  writtenContent,
+  writtenPaths,
   type ObservedReads,
   type ReadsContext,
 } from '../key/run-reads.js';
@@ -22,6 +24,7 @@ import { redactError } from './redact.js';
 import { watchStrayErrors } from './stray-errors.js';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash } from 'node:crypto';
+import { describeSource } from '../load/source.js';
 
 /** One input of a job: which upstream output to read and how it was stored. */
 export interface JobInput {
@@ -88,6 +91,12 @@ export interface PerformedTask {
    * record from this run, so the executor's read adopter need not look for one.
    */
   readNothing?: boolean;
+  /**
+   * The files the task wrote outside its outputs (`writeFileSync('out/report.csv')`, a rename or a
+   * copy onto a path; recorded path → content hash as the task left it), for its manifest: a later
+   * cache hit is served only while they still hold this (runtime/run/probe.ts). Absent: none.
+   */
+  written?: Record<string, string>;
 }
 
 /** What a task's run read, handed to `invokeTask`'s caller after the run: its own reads, and
@@ -96,6 +105,8 @@ export type ReadsObserver = (
   reads: ObservedReads,
   envListed: boolean,
   shared: ReadonlyMap<string, ObservedReads>,
+  /** Child processes the task's code started (`execSync("cat data/x.csv")`), as calls. */
+  children: readonly string[],
 ) => void;
 
 /** Call a task's run function with its hooks around it, and check it returned every output. */
@@ -115,7 +126,7 @@ export async function invokeTask(
       );
     if (onReads) {
       const observed = await observeReads(run, task.module, onFailedReads);
-      onReads(observed.reads, observed.envListed, observed.shared);
+      onReads(observed.reads, observed.envListed, observed.shared, observed.children);
       result = observed.result;
     } else result = await run();
     if (result === null || typeof result !== 'object' || Array.isArray(result)) {
@@ -227,21 +238,24 @@ async function performWith(
   };
   const reads = job.reads;
   let readNothing = false;
+  let wrote: string[] = [];
   const outputs = await invokeTask(
     task,
     inputs,
     ctx,
     reads
-      ? (seen, envListed, shared) => {
+      ? (seen, envListed, shared, children) => {
           for (const name of seen.env) envNames.add(name);
           // Recorded as soon as the task's code returns, from the thread that ran it (one file
           // per task, atomic: run-reads.ts), before its outputs are encoded.
           // Names the code reads statically are keyed already (keys.ts): only computed ones count.
           for (const name of job.envRead ?? []) seen.env.delete(name);
           readNothing = !recordRunReads(reads, task.name, seen);
+          wrote = writtenPaths(reads, seen.written);
           // What helpers of other modules read in it: keyed for every task reaching the module.
           recordModuleReads(reads, shared, seen.written, job.envRead);
           if (envListed) warnEnvListed(task.name);
+          if (children.length > 0) warnChildProcess(task, children);
           // Checked as the task's code returns: what it read later cannot change its result.
           const changed =
             job.keyed && readChangedWhileRunning(reads, job.keyed.reads, seen, job.keyed.sinceMs);
@@ -280,8 +294,11 @@ async function performWith(
       ...(stats ? { stats } : {}),
     };
   }
+  // Hashed once the outputs are stored (a stream the task ended without awaiting has flushed).
+  const written = reads && wrote.length > 0 ? writtenContent(reads.root, wrote) : {};
   return {
     outputs: stored,
+    ...(Object.keys(written).length > 0 ? { written } : {}),
     ...(notCached ? { notCached } : {}),
     ...(readNothing ? { readNothing } : {}),
   };
@@ -318,6 +335,28 @@ function warnEnvListed(task: string): void {
   process.stderr.write(
     `cellar: task '${task}' lists the whole environment (Object.keys, a spread or a copy of process.env); ` +
       `only the variables it reads by name are in its key. Read the ones it needs by name.\n`,
+  );
+}
+
+const warnedChildProcess = new Set<string>();
+
+/**
+ * What a child process reads (`execSync('cat data/x.csv')`, a script run with `spawn`) happens in
+ * another process, where the recorder does not see it: those files are not in the task's key, and
+ * editing them leaves it cached. Say so once per task and thread, naming the cell and the call,
+ * with the two ways out.
+ */
+function warnChildProcess(task: AnyTask, calls: readonly string[]): void {
+  if (warnedChildProcess.has(task.name)) return;
+  warnedChildProcess.add(task.name);
+  const where = describeSource(task);
+  const shown = [...new Set(calls)];
+  const list =
+    shown.slice(0, 3).join(', ') + (shown.length > 3 ? ` and ${shown.length - 3} more` : '');
+  process.stderr.write(
+    `cellar: warning: task '${task.name}'${where ? ` (${where})` : ''} starts a child process: ${list}. ` +
+      `What a child process reads is not seen, so those files are not in the task's key: editing them leaves the task cached. ` +
+      `Read the files in the task itself (readFileSync, fs/promises), or mark the task \`//| rerun\` to run it on every run.\n`,
   );
 }
 

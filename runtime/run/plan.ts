@@ -9,6 +9,11 @@ export interface StoreFacts {
   done: Set<string>;
   /** Task → the hook that says its cached result is no longer usable. */
   invalid: Map<string, string>;
+  /**
+   * Task → a file its cached run wrote outside its outputs that is missing or holds something else
+   * now (probe.ts): the result is not served, the task re-runs and writes it again.
+   */
+  writtenMoved?: Map<string, { path: string; missing: boolean }>;
   /** Task → its most recent key inputs, for tasks that are not done. */
   previous: Map<string, { key: string; inputs: KeyInputs }>;
 }
@@ -48,6 +53,8 @@ export function planRun(
       );
     if (node.task.rerun) return entry('run', { kind: 'rerun-flag' });
     if (facts.done.has(node.name)) {
+      const moved = facts.writtenMoved?.get(node.name);
+      if (moved) return entry('run', { kind: 'written-changed', ...moved });
       const hook = facts.invalid.get(node.name);
       if (hook) return entry('run', { kind: 'cache-invalid', hook });
       const by = node.upstream.map((u) => forcedBy.get(u)).find((u) => u !== undefined);
@@ -71,6 +78,7 @@ export function forced(reason: PlanReason): boolean {
   return (
     reason.kind === 'rerun-flag' ||
     reason.kind === 'rerun-selector' ||
-    reason.kind === 'cache-invalid'
+    reason.kind === 'cache-invalid' ||
+    reason.kind === 'written-changed'
   );
 }

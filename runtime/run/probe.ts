@@ -6,15 +6,34 @@ import type { StoreFacts } from './plan.js';
 import type { Store } from '../store/store.js';
 import { diffKeyInputs } from '../key/hash.js';
 import type { CacheKey, KeyInputs, Manifest, TaskGraph } from '../types.js';
+import { writtenFileMoved, type RunReadStamps } from '../key/run-reads.js';
+
+/**
+ * The tasks whose run-time read records list files they wrote outside their outputs
+ * (key/run-reads.ts `writes`), and how to check them: a done task among them has its manifest
+ * read, and is not served when a file its run wrote (`Manifest.written`) moved.
+ */
+export interface WrittenCheck {
+  /** The project root the recorded paths are relative to. */
+  root: string;
+  stamps: RunReadStamps;
+  tasks: ReadonlySet<string>;
+}
 
 /** Read what planRun needs from the store: done markers, hook validity, previous key inputs. */
 export async function probeStore(
   graph: TaskGraph,
   keys: Map<string, CacheKey>,
   store: Store,
-  options: { reasons: boolean },
+  options: { reasons: boolean; written?: WrittenCheck },
 ): Promise<StoreFacts> {
-  const facts: StoreFacts = { done: new Set(), invalid: new Map(), previous: new Map() };
+  const facts: StoreFacts = {
+    done: new Set(),
+    invalid: new Map(),
+    previous: new Map(),
+    writtenMoved: new Map(),
+  };
+  const written = options.written;
   // Built only when a hook asks (warehouse tasks): a run of plain tasks never needs it.
   let keysByTask: Record<string, string> | undefined;
   const allKeys = () => {
@@ -35,6 +54,19 @@ export async function probeStore(
     const done = store.isDone(node.name, key.value);
     if (done === true || (done !== false && (await done))) {
       facts.done.add(node.name);
+      // A file the cached run wrote beside its outputs (out/report.csv) deleted or edited since:
+      // serving the result would leave it so while saying all is cached. One stat per file.
+      if (written?.tasks.has(node.name)) {
+        const m = await store.readManifest(node.name, key.value);
+        const moved = m?.written && writtenFileMoved(written.root, m.written, written.stamps);
+        if (moved) {
+          facts.writtenMoved!.set(node.name, {
+            path: moved.path,
+            missing: moved.now === 'missing',
+          });
+          continue;
+        }
+      }
       for (const hook of hooksFor(node.task)) {
         if (!hook.isCachedValid) continue;
         const ctx = {

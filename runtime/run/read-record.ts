@@ -19,6 +19,7 @@
 // `read_csv` in SQL), child processes' reads. Cellar's own work inside a task (opening the
 // warehouse, translating SQL) runs `untracked`.
 import { AsyncLocalStorage } from 'node:async_hooks';
+import childProcess from 'node:child_process';
 import fs, { type Dirent } from 'node:fs';
 import { Module, isBuiltin, syncBuiltinESMExports } from 'node:module';
 import { basename, dirname, isAbsolute, join, resolve, sep } from 'node:path';
@@ -60,6 +61,12 @@ interface Scope {
   /** The names of the latest listing and how far a walk over it in order has come. */
   listing: string[] | undefined;
   listingAt: number;
+  /** Child processes the code started (`execSync("cat data/x.csv")`), as calls: their reads are
+   *  not seen. */
+  children: string[];
+  /** Inside a child_process call: its copy of the environment for the child is not the task
+   *  listing it. */
+  spawning: boolean;
 }
 
 const scopes = new AsyncLocalStorage<Scope>();
@@ -78,6 +85,7 @@ export async function observeReads<T>(
   reads: ObservedReads;
   shared: Map<string, ObservedReads>;
   envListed: boolean;
+  children: string[];
 }> {
   const own =
     module === undefined
@@ -113,6 +121,7 @@ async function observe<T>(
   reads: ObservedReads;
   shared: Map<string, ObservedReads>;
   envListed: boolean;
+  children: string[];
 }> {
   install();
   const scope: Scope = {
@@ -123,6 +132,8 @@ async function observe<T>(
     envListed: false,
     listing: undefined,
     listingAt: 0,
+    children: [],
+    spawning: false,
   };
   let result: T;
   try {
@@ -132,7 +143,13 @@ async function observe<T>(
     failed?.(scope.reads);
     throw error;
   }
-  return { result, reads: scope.reads, shared: scope.shared, envListed: scope.envListed };
+  return {
+    result,
+    reads: scope.reads,
+    shared: scope.shared,
+    envListed: scope.envListed,
+    children: scope.children,
+  };
 }
 
 function emptyReads(): ObservedReads {
@@ -350,6 +367,14 @@ function install(): void {
     [p, ['writeFile', 'appendFile']],
   ] as const)
     for (const n of names) wrap(target, n, always('written'));
+  // A file put in place by a rename (the atomic-write idiom: write `x.tmp`, rename it over `x`)
+  // is written by the task as much as one written directly: its destination is noted (a copy's
+  // destination is, by `wrapCopies` below).
+  for (const [target, names] of [
+    [fs, ['renameSync', 'rename']],
+    [p, ['rename']],
+  ] as const)
+    for (const n of names) wrapWritten(target, n);
   // A file opened for reading is read (FileHandle.read, readSync on the descriptor), also one
   // opened read-write without truncating ('r+', 'a+'): its content as found is an input (a file
   // the task wrote before is its own all the same: run-reads.ts leaves `written` files out).
@@ -365,6 +390,74 @@ function install(): void {
   syncBuiltinESMExports();
   installEnvProxy();
   installRequireRecorder();
+  installChildProcessRecorder();
+}
+
+/** The child_process entry points that start a process. */
+const CHILD_PROCESS_CALLS = [
+  'spawn',
+  'spawnSync',
+  'exec',
+  'execSync',
+  'execFile',
+  'execFileSync',
+  'fork',
+] as const;
+
+/**
+ * Note each child process a scope's code starts (`execSync('cat data/x.csv')`): what the child
+ * reads is not seen by the recorder (another process), so the task is warned, naming the call.
+ * Node copies the whole environment for the child (`Object.keys(process.env)` inside spawn): that
+ * copy is not the task listing the environment, so it does not count as one.
+ */
+function installChildProcessRecorder(): void {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const target = childProcess as any;
+  for (const name of CHILD_PROCESS_CALLS) {
+    const original = target[name] as ((...args: unknown[]) => unknown) | undefined;
+    if (typeof original !== 'function') continue;
+    const patched = function (this: unknown, ...args: unknown[]) {
+      const scope = scopes.getStore();
+      if (!scope || scope.spawning) return original.apply(this, args);
+      scope.children.push(describeChildCall(name, args));
+      scope.spawning = true;
+      try {
+        return original.apply(this, args);
+      } finally {
+        scope.spawning = false;
+      }
+    };
+    copySymbols(original, patched);
+    target[name] = patched;
+  }
+  syncBuiltinESMExports();
+}
+
+/** `execSync("cat data/x.csv")`, `spawn("cat", ["data/x.csv"])`: the call as written, shortened. */
+function describeChildCall(name: string, args: unknown[]): string {
+  const shown: string[] = [];
+  for (const a of args.slice(0, 2)) {
+    if (typeof a === 'string') shown.push(JSON.stringify(a));
+    else if (Array.isArray(a) && a.every((x) => typeof x === 'string'))
+      shown.push(JSON.stringify(a));
+    else break;
+  }
+  const text = `${name}(${shown.join(', ')})`;
+  return text.length > 120 ? `${text.slice(0, 117)}…)` : text;
+}
+
+/** Patch `target[name]` (rename: `(from, to, …)`) to note its destination as
+ *  written by the task. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function wrapWritten(target: any, name: string): void {
+  const original = target[name] as ((...args: unknown[]) => unknown) | undefined;
+  if (typeof original !== 'function') return;
+  const patched = function (this: unknown, ...args: unknown[]) {
+    note(scopes.getStore(), 'written', args[1]);
+    return original.apply(this, args);
+  };
+  copySymbols(original, patched);
+  target[name] = patched;
 }
 
 /** Patch `target[name]` to note its path argument as `kind` and hand its result (awaited when a
@@ -725,6 +818,8 @@ function typedListing(dir: string, names: readonly string[]): string {
 function installEnvProxy(): void {
   const real = process.env;
   const record = (scope: Scope, name: string) => {
+    // Node copying the environment for a child process: not a read by the task's code.
+    if (scope.spawning) return;
     const listing = scope.listing;
     if (listing && listing[scope.listingAt] === name) {
       // The next name of a walk over a listing (spread, Object.entries, a copy): not a read by name.
@@ -765,7 +860,7 @@ function installEnvProxy(): void {
     ownKeys(target) {
       const keys = Reflect.ownKeys(target);
       const scope = scopes.getStore();
-      if (scope) {
+      if (scope && !scope.spawning) {
         scope.listing = keys.filter((k): k is string => typeof k === 'string');
         scope.listingAt = 0;
         scope.envListed = true;

@@ -19,6 +19,7 @@ import {
   recordedRunReadsOfPipeline,
   recordRunReads,
   RunReadStamps,
+  sideEffectReaders,
   type RecordedRunReads,
 } from '../key/run-reads.js';
 import { ReadAdopter } from './adopt-reads.js';
@@ -194,7 +195,14 @@ export async function preparePipelineRun(
     for (const name of requested.names.keys())
       for (const n of upstreamClosure(graph, name)) only.add(n.name);
   }
-  const facts = await probeStore(graph, keys, options.store, { reasons });
+  const writers = new Set<string>();
+  for (const [task, rec] of records) if (rec.writes?.length) writers.add(task);
+  if (writers.size > 0) warnSideEffectReaders(graph, records);
+  const facts = await probeStore(graph, keys, options.store, {
+    reasons,
+    ...(writers.size > 0 ? { written: { root: options.projectRoot, stamps, tasks: writers } } : {}),
+  });
+  if (writers.size > 0) stamps.save();
   lap('probe');
   const plan = planRun(graph, keys, facts, { rerun: rerun.names, only });
   lap('plan');
@@ -208,6 +216,41 @@ export async function preparePipelineRun(
     keyedAtMs,
     ...(hasher ? { hasher } : {}),
   };
+}
+
+/** (reader, writer, file) triples already warned about in this process. */
+const warnedSideEffects = new Set<string>();
+
+/**
+ * Warn about each task reading a file another task writes outside its outputs with no upstream
+ * path between them (run-reads.ts `sideEffectReaders`): nothing orders the two, and the reader's
+ * key holds the file as it was when keyed, so it may read it before the writer runs, or stay
+ * cached for a run after the writer rewrote it. Known from the records of earlier runs.
+ */
+function warnSideEffectReaders(
+  graph: TaskGraph,
+  records: ReadonlyMap<string, RecordedRunReads>,
+): void {
+  const upstreamOf = new Map<string, Set<string>>();
+  const dependsOn = (reader: string, writer: string) => {
+    if (!graph.byName.has(reader)) return true;
+    let ups = upstreamOf.get(reader);
+    if (!ups)
+      upstreamOf.set(reader, (ups = new Set(upstreamClosure(graph, reader).map((n) => n.name))));
+    return ups.has(writer);
+  };
+  for (const { reader, writer, path } of sideEffectReaders(records, dependsOn)) {
+    if (!graph.byName.has(writer)) continue;
+    const id = `${reader}\0${writer}\0${path}`;
+    if (warnedSideEffects.has(id)) continue;
+    warnedSideEffects.add(id);
+    process.stderr.write(
+      `cellar: warning: task '${reader}' reads ${path}, which task '${writer}' writes outside its outputs, ` +
+        `and '${reader}' does not depend on '${writer}': it may run before '${writer}' writes the file, ` +
+        `or stay cached for a run after '${writer}' rewrites it. Pass it as a value instead: ` +
+        `return the content from '${writer}' as an output (\`//| output\`) and use it in '${reader}'.\n`,
+    );
+  }
 }
 
 /**

@@ -128,6 +128,8 @@ export function describeReason(reason: PlanReason): string {
       return `cached result rejected by ${reason.hook}`;
     case 'upstream-forced':
       return `depends on ${reason.task}, which re-runs first: cached unless its output changes`;
+    case 'written-changed':
+      return `${reason.path}, which it wrote, ${reason.missing ? 'is missing' : 'changed since'}: re-run to write it again`;
     case 'not-requested':
       return 'not requested';
   }
@@ -196,6 +198,7 @@ const reasonKindText: Record<PlanReason['kind'], string> = {
   'rerun-selector': 'forced by --rerun',
   'cache-invalid': 'cached result rejected',
   'upstream-forced': 'upstream re-runs first',
+  'written-changed': 'a file it wrote moved',
   'not-requested': 'not requested',
 };
 

@@ -23,6 +23,7 @@ import {
   listingNow,
   loadIsSealed,
   runReadFactsNow,
+  writtenFactsNow,
   type RunReadFacts,
   type WarmFacts,
 } from './warm-record.js';
@@ -122,6 +123,8 @@ export function warmFactsOf(
   );
   if (canonicalJson(now) !== canonicalJson(keyed))
     return 'what the tasks read at run time moved during the run (a record grew or a file changed)';
+  // The files tasks wrote outside their outputs, as this run left them (or found them, cached).
+  const written = writtenFactsNow(at, stamps);
   stamps.save();
   const bundle = bundledInputs(options.pipelineFile);
   if (!bundle) return 'the pipeline was not loaded from a cached bundle';
@@ -164,6 +167,8 @@ export function warmFactsOf(
     envNames: [...envNames],
     runReads: { root: at.root, tasks: keyed, uses },
     listings,
+    written,
+    globs: bundle.globs,
     tasks,
   };
 }

@@ -30,6 +30,12 @@
 //   ran-SQL markers: a task seen running SQL through a helper gains the hook, so its key gains the
 //   warehouse and its tables), a hash of those entries as the keys were computed. A run that
 //   added an entry leaves no record (warm-facts.ts); one added later voids the record;
+// - `written`: the content of every file a task wrote outside its outputs (a record's `writes`),
+//   as the run left it, by the same stamps: deleting or editing `out/report.csv` sends the run
+//   down the full path, whose store probe re-runs the task that wrote it (probe.ts);
+// - `globs`: per glob of a dynamic import the bundle holds (`` import(`./plugins/${name}.ts`) ``),
+//   the hash of the files it matches (key/dynamic-imports.ts): a file added to or removed from
+//   plugins/ changes what the bundle and the keys hold, so the full path rebuilds and keys again;
 // - `tasks`: every task's key in plan order, and whether the plan had it cached or not requested.
 // Checking it is those stats, one hash per variable and one existence check per cached task's
 // manifest (the done marker, in the pipeline's folder of the workspace).
@@ -55,10 +61,12 @@ import {
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { checkStamp, readWithStamp, sameStamp, type FileStamp } from '../key/filestamp.js';
+import { globsChanged } from '../key/dynamic-imports.js';
 import { canonicalJson, envInputs, sha256 } from '../key/hash.js';
 import {
   isModuleRecord,
   withModuleReads,
+  fromRecorded,
   recordedRunReadsOfPipeline,
   runReadInputs,
   type RunReadsAt,
@@ -93,6 +101,10 @@ export interface WarmRecord {
   /** Folder → `listingHash` of its entries, for each folder a hook's `applies` rests on
    *  (hooks.ts `appliesListing`), as the keys were computed. */
   listings: Record<string, string>;
+  /** Recorded path → content hash (or `missing`) of each file a task wrote outside its outputs. */
+  written: Record<string, string>;
+  /** Absolute glob pattern of a bundled dynamic import → hash of the files it matched. */
+  globs: Record<string, string>;
   /** Plan order: each task's key, and which tasks the selection did not request. */
   tasks: WarmTasks;
 }
@@ -184,7 +196,19 @@ export function runReadFactsNow(
   return out;
 }
 
-const RECORD_VERSION = 6;
+/**
+ * What the files the pipeline's tasks wrote outside their outputs (their records' `writes`) hold
+ * now: recorded path → content hash, `missing`, `dir` or `unreadable` (one `stat` each while
+ * their stamps in `stamps` hold). Empty when no task wrote any.
+ */
+export function writtenFactsNow(at: RunReadsAt, stamps: RunReadStamps): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const rec of recordedRunReadsOfPipeline(at).values())
+    for (const p of rec.writes ?? []) out[p] ??= stamps.contentOf(fromRecorded(at.root, p));
+  return out;
+}
+
+const RECORD_VERSION = 7;
 
 /**
  * The names of a record's tasks, newline-joined, each a task name as defineTask allows it
@@ -236,6 +260,8 @@ export interface WarmFacts {
   runReads: WarmRecord['runReads'];
   /** Folder → its entries as the keys were computed (see `WarmRecord.listings`). */
   listings: Record<string, readonly string[]>;
+  written: Record<string, string>;
+  globs: Record<string, string>;
   tasks: { name: string; key: string; cached: boolean }[];
 }
 
@@ -280,6 +306,8 @@ export function writeWarmRecord(file: string, facts: WarmFacts): boolean {
       listings: Object.fromEntries(
         Object.entries(facts.listings).map(([dir, names]) => [dir, listingHash(names)]),
       ),
+      written: facts.written,
+      globs: facts.globs,
       tasks: {
         names,
         keys: facts.tasks.map((t) => t.key).join(''),
@@ -386,6 +414,8 @@ export function stillHolds(
     }
   }
   for (const path of record.absent) if (existsSync(path)) return false;
+  // One recursive listing per glob's folder: a plugin added where a glob looks is no source yet.
+  if (globsChanged(record.globs)) return false;
   const env = envInputs(Object.keys(record.env));
   for (const [name, hashed] of Object.entries(record.env)) if (env[name] !== hashed) return false;
   // A task a hook now applies to (marked by a later run) has another key than the record's.
@@ -396,6 +426,7 @@ export function stillHolds(
   const at = { root: record.runReads.root, pipeline: record.pipeline, workspace: record.workspace };
   const reads = runReadFactsNow(at, record.tasks.names, stamps, record.runReads.uses);
   if (canonicalJson(reads) !== canonicalJson(record.runReads.tasks)) return false;
+  if (canonicalJson(writtenFactsNow(at, stamps)) !== canonicalJson(record.written)) return false;
   stamps.save();
   // The done markers, where LocalStore looks (`<pipeline folder>/<task>/<key>.manifest.json`).
   const store = new LocalStore(record.workspace).forPipeline(record.pipeline);
@@ -450,6 +481,12 @@ function wellFormed(r: WarmRecord): boolean {
     r.env !== null &&
     typeof r.env === 'object' &&
     Object.values(r.env).every((v) => typeof v === 'string') &&
+    r.globs !== null &&
+    typeof r.globs === 'object' &&
+    Object.values(r.globs).every((v) => typeof v === 'string') &&
+    r.written !== null &&
+    typeof r.written === 'object' &&
+    Object.values(r.written).every((v) => typeof v === 'string') &&
     r.runReads !== null &&
     typeof r.runReads === 'object' &&
     typeof r.runReads.root === 'string' &&

@@ -41,7 +41,12 @@ parentPort!.on('message', async (message: { id: number; job: TaskJob }) => {
     if (!task)
       throw new Error(`worker: task '${message.job.task}' not found in ${init.pipelineFile}`);
     const t0 = performance.now();
-    const { outputs, notCached, readNothing } = await performTask(task, tasks, message.job, store);
+    const { outputs, notCached, readNothing, written } = await performTask(
+      task,
+      tasks,
+      message.job,
+      store,
+    );
     const durationMs = Math.round(performance.now() - t0);
     parentPort!.postMessage({
       id: message.id,
@@ -51,6 +56,7 @@ parentPort!.on('message', async (message: { id: number; job: TaskJob }) => {
         durationMs,
         ...(notCached ? { notCached } : {}),
         ...(readNothing ? { readNothing } : {}),
+        ...(written ? { written } : {}),
       },
     });
   } catch (error) {

@@ -3,7 +3,7 @@
 // and the key does not depend on which loader ran the pipeline. Real CLI on real tslab notebook
 // files; each edit keeps the file's size and mtime (`cp -p` + `touch -r`), so only content can
 // tell. See docs/design/cache-key.md ("Code-aware by default", "Dynamic imports").
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { notebookText } from '../compiler/notebook.js';
@@ -115,6 +115,28 @@ describe('a dynamic import() is keyed by the content of every file it may load',
     expect(shown.code, shown.stderr).toBe(0);
     expect(JSON.parse(shown.stdout)).toBe(20);
     // The default's key moved too: the bundle it runs holds the new plugin.
+    expect(run(p, NB)).toEqual({ scaled: 'ran' });
+  });
+
+  it('a plugin added after an all-cached run is seen by the next run, not answered "cached" by the warm-run record', () => {
+    const p = withModules();
+    p.write(
+      NB,
+      notebookText([
+        "//| params\nconst kind = 'double';",
+        '//| task: scaled\nconst { factor } = await import(`./plugins/${kind}.ts`);\nconst scaled = 5 * factor;',
+      ]),
+    );
+    expect(run(p, NB)).toEqual({ scaled: 'ran' });
+    // All cached: the warm-run record is written, and the next all-cached run is answered by it.
+    expect(run(p, NB)).toEqual({ scaled: 'cached' });
+    expect(run(p, NB)).toEqual({ scaled: 'cached' });
+    p.write('notebooks/plugins/quad.ts', 'export const factor = 4;\n');
+    // The bundle now holds quad.ts, so the key moved: the full path runs the task again.
+    expect(run(p, NB)).toEqual({ scaled: 'ran' });
+    expect(run(p, NB)).toEqual({ scaled: 'cached' });
+    // A plugin removed is seen the same way.
+    rmSync(join(p.dir, 'notebooks/plugins/quad.ts'));
     expect(run(p, NB)).toEqual({ scaled: 'ran' });
   });
 

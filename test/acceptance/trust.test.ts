@@ -289,3 +289,41 @@ describe('a table row without a field reaches the next task as it left', () => {
     expect(bad.stderr + bad.stdout).toMatch(/at notebooks\/mixed\.ipynb, cell 1/);
   });
 });
+
+describe('a stored value reaches the next task as it left, or is refused naming the task and output', () => {
+  it('a dictionary made with Object.create(null) reaches the next task without a prototype', () => {
+    const p = project();
+    const NB = 'notebooks/words.ipynb';
+    p.write(
+      NB,
+      notebookText([
+        "//| task: count\nconst counts: Record<string, number> = Object.create(null);\nfor (const w of ['apple', 'pear', 'apple']) counts[w] = (counts[w] ?? 0) + 1;",
+        "//| task: check\nconst inherited = ['constructor', 'toString', 'hasOwnProperty'].filter((k) => k in counts);\nconst apples = counts.apple;",
+      ]),
+    );
+    expect(run(p, NB)).toEqual({ count: 'ran', check: 'ran' });
+    expect(show(p, NB, 'check', 'inherited')).toEqual([]);
+    expect(show(p, NB, 'check', 'apples')).toBe(2);
+    // The downstream re-run alone decodes the stored dictionary.
+    const r = p.cellar('run', NB, '--rerun', 'check', '--json');
+    expect(r.code, r.stderr).toBe(0);
+    expect(show(p, NB, 'check', 'inherited')).toEqual([]);
+  });
+
+  it('a value with a symbol-keyed property is refused at store time, naming the task, the output and the key', () => {
+    const p = project();
+    const NB = 'notebooks/tagged.ipynb';
+    p.write(
+      NB,
+      notebookText([
+        "//| task: summarise\nconst source = Symbol('source');\nconst summary = { rows: 2, [source]: 'warehouse' };",
+        '//| task: report\nconst line = `rows: ${summary.rows}`;',
+      ]),
+    );
+    const r = p.cellar('run', NB);
+    expect(r.code).toBe(1);
+    expect(r.stdout + r.stderr).toMatch(
+      /task 'summarise', output 'summary': holds a property keyed by a symbol at summary\[Symbol\(source\)\]/,
+    );
+  });
+});

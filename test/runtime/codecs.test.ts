@@ -272,6 +272,37 @@ describe('codecs', () => {
       );
     });
 
+    it('an object without a prototype (Object.create(null)) comes back without one, nested and shared too', async () => {
+      const counts = Object.assign(Object.create(null) as object, { constructor: 2, apple: 3 });
+      const m = await roundTrip(counts);
+      expect(m.codec).toBe('structured');
+      expect(Object.getPrototypeOf(m.back)).toBe(null);
+      expect({ ...(m.back as object) }).toEqual({ constructor: 2, apple: 3 });
+      // Nested in plain data beside a Map, and the same dictionary twice: still one object.
+      const nested = await roundTrip({ byWord: counts, again: counts, tags: new Map([['a', 1]]) });
+      const back = nested.back as { byWord: object; again: object; tags: Map<string, number> };
+      expect(Object.getPrototypeOf(back.byWord)).toBe(null);
+      expect(back.again).toBe(back.byWord);
+      expect('toString' in back.byWord).toBe(false);
+      expect(back.tags.get('a')).toBe(1);
+    });
+
+    it('an enumerable symbol-keyed property is refused at store time, naming the output and where it is', async () => {
+      const tag = Symbol('source');
+      expect(() => pickCodec({ rows: 2, [tag]: 'warehouse' }, {}, 'summary')).toThrow(
+        /holds a property keyed by a symbol at summary\[Symbol\(source\)\].*Key it by a string/,
+      );
+      // Nested, in an array, and through the structured codec and the json codec named explicitly.
+      const deep = { parts: [{ n: 1, [tag]: true }] };
+      expect(() => pickCodec(deep, {}, 'p')).toThrow(/at p\.parts\[0\]\[Symbol\(source\)\]/);
+      expect(() => getCodec('structured').encode(deep, {})).toThrow(/keyed by a symbol/);
+      expect(() => getCodec('json').encode(deep, {})).toThrow(/keyed by a symbol/);
+      // A non-enumerable one is a hidden tag, not data: the value is stored as before.
+      const hidden = { n: 1 };
+      Object.defineProperty(hidden, tag, { value: 'x', enumerable: false });
+      expect((await roundTrip(hidden)).codec).toBe('json');
+    });
+
     it('the json codec, named explicitly, refuses what it would change instead of writing {}', () => {
       expect(() => getCodec('json').encode(new Map([['x', 1]]), {})).toThrow(
         /json codec cannot hold Map.*structured/,
