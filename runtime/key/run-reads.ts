@@ -61,13 +61,20 @@ export interface RecordedRunReads {
   /** Environment variables read by a computed name (names only; values stay in the environment). */
   env: string[];
   /**
-   * Files the task itself wrote outside its declared outputs (`writeFileSync('out/report.csv')`,
-   * a rename or copy onto a path), on any run: never key inputs. A cached result of the task is
-   * served only while each such file still holds what that run wrote (its manifest's `written`,
-   * runtime/run/probe.ts), and a task reading one another task writes is warned about
-   * (`sideEffectReaders`). Absent in records from before writes were kept.
+   * Files the task itself wrote from scratch outside its declared outputs
+   * (`writeFileSync('out/report.csv')`, a stream or open in 'w' mode, a rename or copy onto a
+   * path), on any run: its side-effect outputs, never key inputs. A cached result of the task is
+   * served only while each such file it owns is there and, when no other task writes to it, holds
+   * what that run wrote (its manifest's `written`; `sideEffectFiles`, runtime/run/probe.ts). A task
+   * reading one another task writes is warned about (`sideEffectReaders`). Absent: none.
    */
   writes?: string[];
+  /**
+   * Files the task only appended to (`appendFileSync('calls.log', …)`), on any run: logs, neither
+   * inputs nor side-effect outputs (not checked on a cache hit). Kept so a file another task
+   * writes from scratch is known not to hold that task's bytes alone. Absent: none.
+   */
+  appends?: string[];
   /**
    * What the run that last grew the record saw: key-input path (as in `runReadInputs`) → the
    * content or listing hash of the bytes and names the task was handed. Lets that run's result be
@@ -165,6 +172,7 @@ function parseRecord(file: string): RecordedRunReads {
     packages: list(raw.packages),
     env: list(raw.env),
     ...(Array.isArray(raw.writes) ? { writes: list(raw.writes) } : {}),
+    ...(Array.isArray(raw.appends) ? { appends: list(raw.appends) } : {}),
     ...(observed ? { observed } : {}),
   };
 }
@@ -211,6 +219,12 @@ export interface ObservedReads {
   env: Set<string>;
   /** Files the task itself wrote in this run: reading back its own file is not an input. */
   written: Set<string>;
+  /**
+   * Of `written`, the files it only appended to (`appendFileSync('calls.log', …)`, a stream or
+   * open in 'a' mode) and never wrote from scratch in this run: logs, not side-effect outputs
+   * (`sideEffectOutputs`). Absent: none.
+   */
+  appended?: Set<string>;
   /** Absolute path (a folder's with a trailing `/`, a stat's with `#stat`) → hash of the whole
    *  content or listing read, or the stat facts (`statFacts`) handed. */
   seen: Map<string, string>;
@@ -243,12 +257,13 @@ export function recordRunReads(
   ctx: ReadsContext,
   task: string,
   seen: ObservedReads,
-  /** Keep the files `seen` wrote as the task's `writes`. A module's record and the pipeline's load
-   *  record keep none: what a setup cell writes as it loads belongs to no task's result. */
+  /** Keep the files `seen` wrote as the task's `writes` and `appends`. A module's record and the
+   *  pipeline's load record keep none: what a setup cell writes as it loads belongs to no task. */
   keepWrites = task !== PIPELINE_LOAD && !isModuleRecord(task),
 ): boolean {
   const fresh = emptyRunReads();
-  const writes = keepWrites ? writtenPaths(ctx, seen.written) : [];
+  const writes = keepWrites ? writtenPaths(ctx, sideEffectOutputs(seen)) : [];
+  const appends = keepWrites && seen.appended ? writtenPaths(ctx, seen.appended) : [];
   const classify = (abs: string, into: 'files' | 'dirs' | 'probes' | 'stats') => {
     if (ownFile(seen.written, abs) || excluded(ctx, abs)) return;
     const pkg = packageOf(abs);
@@ -263,7 +278,7 @@ export function recordRunReads(
   // The common case, a task that read nothing by path: no file opened at all.
   if (
     seen.files.size + seen.dirs.size + seen.probes.size + seen.stats.size + seen.env.size === 0 &&
-    writes.length === 0
+    writes.length + appends.length === 0
   )
     return false;
   const known = parseRecord(recordFile(ctx, task));
@@ -277,6 +292,8 @@ export function recordRunReads(
   };
   const allWrites = union(known.writes ?? [], writes);
   if (allWrites.length > 0) merged.writes = allWrites;
+  const allAppends = union(known.appends ?? [], appends);
+  if (allAppends.length > 0) merged.appends = allAppends;
   if (size(merged) === size(known)) return true;
   const observed: Record<string, string> = {};
   for (const [abs, hash] of seen.seen) {
@@ -313,6 +330,7 @@ function ownFile(written: ReadonlySet<string>, abs: string): boolean {
 const union = (a: string[], b: string[]) => [...new Set([...a, ...b])].sort();
 const size = (r: RecordedRunReads) =>
   (r.writes?.length ?? 0) +
+  (r.appends?.length ?? 0) +
   r.files.length +
   r.dirs.length +
   r.probes.length +
@@ -837,6 +855,7 @@ function unionOf(a: RecordedRunReads, b: RecordedRunReads): RecordedRunReads {
     env: union(a.env, b.env),
     // The task's own side-effect files only: a load's or a module's record keeps none.
     ...(a.writes ? { writes: a.writes } : {}),
+    ...(a.appends ? { appends: a.appends } : {}),
     ...(a.observed ? { observed: a.observed } : {}),
   };
 }
@@ -883,29 +902,123 @@ export function writtenContent(
 }
 
 /**
+ * The files a task wrote from scratch in one run (`seen.written` less those it only appended to,
+ * `seen.appended`): its side-effect outputs, as absolute paths.
+ */
+export function sideEffectOutputs(seen: ObservedReads): Set<string> {
+  const appended = seen.appended;
+  if (!appended || appended.size === 0) return new Set(seen.written);
+  return new Set([...seen.written].filter((p) => !appended.has(p)));
+}
+
+/**
+ * How a cache hit checks one side-effect output of its task: `content`, the task is the file's
+ * only writer, so a file missing or holding other bytes than its run left re-runs it; `exists`,
+ * other tasks append to it (a log it started), so its bytes are not the task's alone and only a
+ * missing file re-runs it.
+ */
+export type WrittenCheckMode = 'content' | 'exists';
+
+/** Who owns the files a pipeline's tasks write outside their outputs (`sideEffectFiles`). */
+export interface SideEffectFiles {
+  /** Task → each side-effect output it owns (recorded path) and how a cache hit checks it. */
+  owned: Map<string, Map<string, WrittenCheckMode>>;
+  /** Files two or more tasks write from scratch: owned by none, checked for none; by path. */
+  shared: { path: string; writers: string[] }[];
+}
+
+/**
+ * Who owns each file the pipeline's tasks write outside their outputs, from their records
+ * (`writes`, `appends`). A file one task writes from scratch is that task's: checked on its cache
+ * hits (by content, or only for being there when other tasks append to it). A file only appended
+ * to is a log, nobody's output, never checked. A file two tasks write from scratch is owned by
+ * neither: whichever ran last decides its bytes, so checking it against either run's would re-run
+ * them in turn on every run; it is left unchecked and the run warns (run.ts). The pipeline's load
+ * record and module records keep no writes.
+ */
+export function sideEffectFiles(records: ReadonlyMap<string, RecordedRunReads>): SideEffectFiles {
+  const whole = new Map<string, string[]>();
+  const appenders = new Map<string, Set<string>>();
+  for (const [task, rec] of records) {
+    if (task === PIPELINE_LOAD || isModuleRecord(task)) continue;
+    for (const w of rec.writes ?? []) {
+      const list = whole.get(w);
+      if (list) list.push(task);
+      else whole.set(w, [task]);
+    }
+    for (const a of rec.appends ?? []) {
+      const set = appenders.get(a);
+      if (set) set.add(task);
+      else appenders.set(a, new Set([task]));
+    }
+  }
+  const owned = new Map<string, Map<string, WrittenCheckMode>>();
+  const shared: SideEffectFiles['shared'] = [];
+  for (const [path, writers] of whole) {
+    if (writers.length > 1) {
+      shared.push({ path, writers: [...writers].sort() });
+      continue;
+    }
+    const owner = writers[0]!;
+    const others = [...(appenders.get(path) ?? [])].some((t) => t !== owner);
+    let files = owned.get(owner);
+    if (!files) owned.set(owner, (files = new Map()));
+    files.set(path, others ? 'exists' : 'content');
+  }
+  shared.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  return { owned, shared };
+}
+
+/**
  * The first of a result's side-effect files (`written`, from its manifest: recorded path → the
- * content hash the run left) that no longer holds what that run wrote, or undefined when all do:
- * `{ path, now }` with `now` the file's state (`missing`, `dir`, `unreadable` or another hash). One
- * `stat` per file when its stamp in `stamps` still holds.
+ * content hash the run left) that its task owns (`owned`: `sideEffectFiles`) and that no longer
+ * holds what that run wrote, or undefined when none: `{ path, now }` with `now` the file's state
+ * (`missing`, `dir`, `unreadable` or another hash). A file checked for being there only (`exists`)
+ * moved when it is missing or a folder. A path the task no longer owns (another task writes it
+ * too) is not checked. One `stat` per file when its stamp in `stamps` still holds.
  */
 export function writtenFileMoved(
   root: string,
   written: Readonly<Record<string, string>>,
+  owned: ReadonlyMap<string, WrittenCheckMode>,
   stamps: RunReadStamps,
 ): { path: string; now: string } | undefined {
   for (const [path, hash] of Object.entries(written)) {
+    const mode = owned.get(path);
+    if (mode === undefined) continue;
     const now = stamps.contentOf(fromRecorded(root, path));
-    if (now !== hash) return { path, now };
+    if (mode === 'exists' ? now === 'missing' || now === 'dir' : now !== hash)
+      return { path, now };
   }
   return undefined;
 }
 
 /**
- * Tasks reading a file another task of the pipeline writes outside its outputs, with no upstream
- * path from the writer: the reader may run before the writer, and stays cached when the writer
- * re-runs and rewrites the file (its key holds the content from before). `records`: the
- * pipeline's records by task; `dependsOn(reader, writer)`: is `writer` upstream of `reader`
- * (transitively)? One entry per (reader, writer, file), in record order.
+ * What the side-effect files the pipeline's tasks own hold now (`sideEffectFiles`): recorded path
+ * → content hash, `missing`, `dir` or `unreadable`; a file checked for being there only is
+ * `present` while it is a file. Compared by the warm-run record (runtime/run/warm-record.ts) with
+ * what it held after the recorded run. One `stat` per file while its stamp holds.
+ */
+export function ownedWrittenNow(
+  root: string,
+  files: SideEffectFiles,
+  stamps: RunReadStamps,
+): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const owned of files.owned.values())
+    for (const [path, mode] of owned) {
+      const now = stamps.contentOf(fromRecorded(root, path));
+      out[path] = mode === 'exists' && now !== 'missing' && now !== 'dir' ? 'present' : now;
+    }
+  return out;
+}
+
+/**
+ * Tasks reading a file another task of the pipeline writes (or appends to) outside its outputs,
+ * with no upstream path from the writer: the reader may run before the writer, and stays cached
+ * when the writer re-runs and rewrites the file (its key holds the content from before).
+ * `records`: the pipeline's records by task; `dependsOn(reader, writer)`: is `writer` upstream of
+ * `reader` (transitively)? One entry per (reader, writer, file), in record order.
  */
 export function sideEffectReaders(
   records: ReadonlyMap<string, RecordedRunReads>,
@@ -914,7 +1027,7 @@ export function sideEffectReaders(
   const writers = new Map<string, string[]>();
   for (const [task, rec] of records) {
     if (task === PIPELINE_LOAD || isModuleRecord(task)) continue;
-    for (const w of rec.writes ?? []) {
+    for (const w of new Set([...(rec.writes ?? []), ...(rec.appends ?? [])])) {
       const list = writers.get(w);
       if (list) list.push(task);
       else writers.set(w, [task]);

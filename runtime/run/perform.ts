@@ -14,6 +14,7 @@ import {
   readChangedWhileRunning,
   recordModuleReads,
   recordRunReads,
+  sideEffectOutputs,
   writtenContent,
   writtenPaths,
   type ObservedReads,
@@ -251,7 +252,7 @@ async function performWith(
           // Names the code reads statically are keyed already (keys.ts): only computed ones count.
           for (const name of job.envRead ?? []) seen.env.delete(name);
           readNothing = !recordRunReads(reads, task.name, seen);
-          wrote = writtenPaths(reads, seen.written);
+          wrote = writtenPaths(reads, sideEffectOutputs(seen));
           // What helpers of other modules read in it: keyed for every task reaching the module.
           recordModuleReads(reads, shared, seen.written, job.envRead);
           if (envListed) warnEnvListed(task.name);

@@ -6,18 +6,23 @@ import type { StoreFacts } from './plan.js';
 import type { Store } from '../store/store.js';
 import { diffKeyInputs } from '../key/hash.js';
 import type { CacheKey, KeyInputs, Manifest, TaskGraph } from '../types.js';
-import { writtenFileMoved, type RunReadStamps } from '../key/run-reads.js';
+import {
+  writtenFileMoved,
+  type RunReadStamps,
+  type WrittenCheckMode,
+} from '../key/run-reads.js';
 
 /**
- * The tasks whose run-time read records list files they wrote outside their outputs
- * (key/run-reads.ts `writes`), and how to check them: a done task among them has its manifest
- * read, and is not served when a file its run wrote (`Manifest.written`) moved.
+ * The side-effect files the pipeline's tasks own (key/run-reads.ts `sideEffectFiles`), and how to
+ * check them: a done task owning any has its manifest read, and is not served when a file its run
+ * wrote (`Manifest.written`) is missing, or holds other bytes where it is the file's only writer.
  */
 export interface WrittenCheck {
   /** The project root the recorded paths are relative to. */
   root: string;
   stamps: RunReadStamps;
-  tasks: ReadonlySet<string>;
+  /** Task → the files it owns, recorded path → how a cache hit checks it. */
+  owned: ReadonlyMap<string, ReadonlyMap<string, WrittenCheckMode>>;
 }
 
 /** Read what planRun needs from the store: done markers, hook validity, previous key inputs. */
@@ -56,9 +61,11 @@ export async function probeStore(
       facts.done.add(node.name);
       // A file the cached run wrote beside its outputs (out/report.csv) deleted or edited since:
       // serving the result would leave it so while saying all is cached. One stat per file.
-      if (written?.tasks.has(node.name)) {
+      const owned = written?.owned.get(node.name);
+      if (owned) {
         const m = await store.readManifest(node.name, key.value);
-        const moved = m?.written && writtenFileMoved(written.root, m.written, written.stamps);
+        const moved =
+          m?.written && writtenFileMoved(written!.root, m.written, owned, written!.stamps);
         if (moved) {
           facts.writtenMoved!.set(node.name, {
             path: moved.path,

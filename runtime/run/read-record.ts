@@ -218,6 +218,8 @@ function pathOf(p: unknown): string | undefined {
 }
 
 type Kind = 'files' | 'dirs' | 'probes' | 'stats' | 'written';
+/** A kind of read or write noted by `note`: 'appended', a write that only adds to a file's end. */
+type NoteKind = Kind | 'appended';
 
 /**
  * The scope a read made by a call to `entry` (of `path`, for a file system call) belongs to: none
@@ -276,12 +278,39 @@ function calledByLoader(entry: (...args: any[]) => unknown): boolean {
   return frames === undefined || LOADER_FRAME.test(frames[0] ?? '');
 }
 
-function note(scope: Scope | undefined, kind: Kind, p: unknown): void {
+function note(scope: Scope | undefined, kind: NoteKind, p: unknown): void {
   if (!scope) return;
   const abs = pathOf(p);
   if (abs === undefined || isHostFile(abs)) return;
-  scope.reads[kind].add(abs);
-  if (kind !== 'written') share(scope, kind, abs);
+  const reads = scope.reads;
+  if (kind === 'appended') {
+    // Only added to (a log): `appended` while no call wrote it from scratch in this scope.
+    if (!reads.written.has(abs)) (reads.appended ??= new Set()).add(abs);
+    reads.written.add(abs);
+    return;
+  }
+  reads[kind].add(abs);
+  if (kind === 'written') reads.appended?.delete(abs);
+  else share(scope, kind, abs);
+}
+
+/**
+ * A write call's kind from its flag (`writeFile`'s `flag`, `createWriteStream`'s `flags`, an
+ * `open`'s flags): 'appended' when it only adds to the file's end ('a', 'as', O_APPEND), else
+ * 'written' (from scratch, or over bytes in place). `fallback`: the call's own default.
+ */
+function writeKind(flags: unknown, fallback: 'written' | 'appended'): 'written' | 'appended' {
+  if (typeof flags === 'string') return /a/.test(flags) ? 'appended' : 'written';
+  if (typeof flags === 'number')
+    return (flags & fs.constants.O_APPEND) !== 0 ? 'appended' : 'written';
+  return fallback;
+}
+
+/** The `flag` (or `flags`) of a write call's options argument, when it names one. */
+function flagOf(options: unknown, name: 'flag' | 'flags'): unknown {
+  return options !== null && typeof options === 'object'
+    ? (options as Record<string, unknown>)[name]
+    : undefined;
 }
 
 /**
@@ -303,7 +332,7 @@ function install(): void {
   if (installed) return;
   installed = true;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  const wrap = (target: any, name: string, kind: (args: unknown[]) => Kind | undefined) => {
+  const wrap = (target: any, name: string, kind: (args: unknown[]) => NoteKind | undefined) => {
     const original = target[name] as ((...args: unknown[]) => unknown) | undefined;
     if (typeof original !== 'function') return;
     const patched = function (this: unknown, ...args: unknown[]) {
@@ -362,11 +391,20 @@ function install(): void {
   // (run-reads.ts linkFacts), in every form (sync, callback, promises, `.native`).
   wrapLinks();
   wrapFstat();
+  // A file written from scratch is the task's side-effect output (run-reads.ts `writes`: checked
+  // on a cache hit); one only appended to is a log (`appends`: neither input nor output).
   for (const [target, names] of [
-    [fs, ['writeFileSync', 'writeFile', 'appendFileSync', 'appendFile', 'createWriteStream']],
-    [p, ['writeFile', 'appendFile']],
+    [fs, ['writeFileSync', 'writeFile']],
+    [p, ['writeFile']],
   ] as const)
-    for (const n of names) wrap(target, n, always('written'));
+    for (const n of names) wrap(target, n, (args) => writeKind(flagOf(args[2], 'flag'), 'written'));
+  for (const [target, names] of [
+    [fs, ['appendFileSync', 'appendFile']],
+    [p, ['appendFile']],
+  ] as const)
+    for (const n of names)
+      wrap(target, n, (args) => writeKind(flagOf(args[2], 'flag'), 'appended'));
+  wrap(fs, 'createWriteStream', (args) => writeKind(flagOf(args[1], 'flags'), 'written'));
   // A file put in place by a rename (the atomic-write idiom: write `x.tmp`, rename it over `x`)
   // is written by the task as much as one written directly: its destination is noted (a copy's
   // destination is, by `wrapCopies` below).
@@ -381,7 +419,9 @@ function install(): void {
   // Opened to write from scratch ('w', 'w+'), or only to append, it is the task's own.
   for (const target of [fs, p])
     for (const n of target === p ? ['open'] : ['openSync', 'open'])
-      wrap(target, n, (args) => (readsContent(args[1]) ? 'files' : 'written'));
+      wrap(target, n, (args) =>
+        readsContent(args[1]) ? 'files' : writeKind(args[1], 'written'),
+      );
   // A copy reads its source (keyed by content, a folder's by its listings and files) and writes
   // its destination, the task's own; the copy's own calls (stats, listings of the destination)
   // run untracked.

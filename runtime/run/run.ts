@@ -19,8 +19,10 @@ import {
   recordedRunReadsOfPipeline,
   recordRunReads,
   RunReadStamps,
+  sideEffectFiles,
   sideEffectReaders,
   type RecordedRunReads,
+  type SideEffectFiles,
 } from '../key/run-reads.js';
 import { ReadAdopter } from './adopt-reads.js';
 import { findProjectRoot } from '../project.js';
@@ -195,14 +197,17 @@ export async function preparePipelineRun(
     for (const name of requested.names.keys())
       for (const n of upstreamClosure(graph, name)) only.add(n.name);
   }
-  const writers = new Set<string>();
-  for (const [task, rec] of records) if (rec.writes?.length) writers.add(task);
-  if (writers.size > 0) warnSideEffectReaders(graph, records);
+  const sideEffects = sideEffectFiles(records);
+  if (sideEffects.owned.size + sideEffects.shared.length > 0) {
+    warnSideEffectReaders(graph, records);
+    warnSharedSideEffects(graph, sideEffects.shared);
+  }
+  const owned = sideEffects.owned;
   const facts = await probeStore(graph, keys, options.store, {
     reasons,
-    ...(writers.size > 0 ? { written: { root: options.projectRoot, stamps, tasks: writers } } : {}),
+    ...(owned.size > 0 ? { written: { root: options.projectRoot, stamps, owned } } : {}),
   });
-  if (writers.size > 0) stamps.save();
+  if (owned.size > 0) stamps.save();
   lap('probe');
   const plan = planRun(graph, keys, facts, { rerun: rerun.names, only });
   lap('plan');
@@ -249,6 +254,29 @@ function warnSideEffectReaders(
         `and '${reader}' does not depend on '${writer}': it may run before '${writer}' writes the file, ` +
         `or stay cached for a run after '${writer}' rewrites it. Pass it as a value instead: ` +
         `return the content from '${writer}' as an output (\`//| output\`) and use it in '${reader}'.\n`,
+    );
+  }
+}
+
+/** Files already warned about in this process as written from scratch by two tasks. */
+const warnedSharedSideEffects = new Set<string>();
+
+/**
+ * Warn once about each file two or more tasks write from scratch outside their outputs
+ * (run-reads.ts `sideEffectFiles` `shared`): its bytes are whichever task ran last, so it belongs
+ * to neither and a cache hit of either does not check it (deleting it re-runs none of them).
+ */
+function warnSharedSideEffects(graph: TaskGraph, shared: SideEffectFiles['shared']): void {
+  for (const { path, writers } of shared) {
+    const tasks = writers.filter((t) => graph.byName.has(t));
+    if (tasks.length < 2 || warnedSharedSideEffects.has(path)) continue;
+    warnedSharedSideEffects.add(path);
+    const named = tasks.map((t) => `'${t}'`);
+    const list = `${named.slice(0, -1).join(', ')} and ${named[named.length - 1]}`;
+    process.stderr.write(
+      `cellar: warning: tasks ${list} each write ${path} outside their outputs: it belongs to neither, ` +
+        `so a cached result of either is served whatever the file holds (deleting or editing it re-runs none of them). ` +
+        `Write it from one task only (the others return their part as an output with \`//| output\`), or give each task its own file.\n`,
     );
   }
 }

@@ -66,7 +66,8 @@ import { canonicalJson, envInputs, sha256 } from '../key/hash.js';
 import {
   isModuleRecord,
   withModuleReads,
-  fromRecorded,
+  ownedWrittenNow,
+  sideEffectFiles,
   recordedRunReadsOfPipeline,
   runReadInputs,
   type RunReadsAt,
@@ -197,15 +198,13 @@ export function runReadFactsNow(
 }
 
 /**
- * What the files the pipeline's tasks wrote outside their outputs (their records' `writes`) hold
- * now: recorded path → content hash, `missing`, `dir` or `unreadable` (one `stat` each while
- * their stamps in `stamps` hold). Empty when no task wrote any.
+ * What the side-effect files the pipeline's tasks own (their records' `writes`, run-reads.ts
+ * `sideEffectFiles`: not logs only appended to, nor files two tasks write) hold now: recorded path
+ * → content hash, `missing`, `dir` or `unreadable`, or `present` for one checked for being there
+ * only (one `stat` each while their stamps in `stamps` hold). Empty when no task owns any.
  */
 export function writtenFactsNow(at: RunReadsAt, stamps: RunReadStamps): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const rec of recordedRunReadsOfPipeline(at).values())
-    for (const p of rec.writes ?? []) out[p] ??= stamps.contentOf(fromRecorded(at.root, p));
-  return out;
+  return ownedWrittenNow(at.root, sideEffectFiles(recordedRunReadsOfPipeline(at)), stamps);
 }
 
 const RECORD_VERSION = 7;

@@ -3,7 +3,7 @@
 // and the key does not depend on which loader ran the pipeline. Real CLI on real tslab notebook
 // files; each edit keeps the file's size and mtime (`cp -p` + `touch -r`), so only content can
 // tell. See docs/design/cache-key.md ("Code-aware by default", "Dynamic imports").
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { notebookText } from '../compiler/notebook.js';
@@ -127,17 +127,23 @@ describe('a dynamic import() is keyed by the content of every file it may load',
         '//| task: scaled\nconst { factor } = await import(`./plugins/${kind}.ts`);\nconst scaled = 5 * factor;',
       ]),
     );
-    expect(run(p, NB)).toEqual({ scaled: 'ran' });
+    const first = keyed(p, []).scaled!;
+    expect(first.status).toBe('ran');
     // All cached: the warm-run record is written, and the next all-cached run is answered by it.
-    expect(run(p, NB)).toEqual({ scaled: 'cached' });
-    expect(run(p, NB)).toEqual({ scaled: 'cached' });
+    expect(keyed(p, []).scaled).toEqual({ key: first.key, status: 'cached' });
+    expect(readdirSync(join(p.dir, '.cellar', 'cache', 'warm'))).not.toEqual([]);
+    expect(keyed(p, []).scaled).toEqual({ key: first.key, status: 'cached' });
     p.write('notebooks/plugins/quad.ts', 'export const factor = 4;\n');
     // The bundle now holds quad.ts, so the key moved: the full path runs the task again.
-    expect(run(p, NB)).toEqual({ scaled: 'ran' });
-    expect(run(p, NB)).toEqual({ scaled: 'cached' });
-    // A plugin removed is seen the same way.
+    const added = keyed(p, []).scaled!;
+    expect(added.status).toBe('ran');
+    expect(added.key).not.toBe(first.key);
+    expect(keyed(p, []).scaled).toEqual({ key: added.key, status: 'cached' });
+    expect(keyed(p, []).scaled).toEqual({ key: added.key, status: 'cached' });
+    // A plugin removed is seen the same way: the key is the first run's again (whose result is
+    // still stored, so cached), not the record's.
     rmSync(join(p.dir, 'notebooks/plugins/quad.ts'));
-    expect(run(p, NB)).toEqual({ scaled: 'ran' });
+    expect(keyed(p, []).scaled).toEqual({ key: first.key, status: 'cached' });
   });
 
   it("a local module's glob import, called by a task at run time, is in the task's key", () => {
