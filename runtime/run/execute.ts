@@ -104,6 +104,11 @@ export interface ExecuteOptions {
    * saw other content than its key names is not committed (perform.ts `TaskJob.keyed`).
    */
   keyedAtMs?: number;
+  /**
+   * Called with each task whose committed result lists files it wrote outside its outputs
+   * (`Manifest.written`): the run may warn about them from the records those runs just grew.
+   */
+  onWritten?: (task: string) => void;
 }
 
 export async function executeRun(options: ExecuteOptions): Promise<RunResult> {
@@ -176,6 +181,7 @@ export async function executeRun(options: ExecuteOptions): Promise<RunResult> {
     ...(options.reads ? { reads: options.reads } : {}),
     ...(options.adopter ? { adopter: options.adopter } : {}),
     ...(options.keyedAtMs !== undefined ? { keyedAtMs: options.keyedAtMs } : {}),
+    ...(options.onWritten ? { onWritten: options.onWritten } : {}),
     notCached: new Map(),
   };
   await schedule({
@@ -233,6 +239,7 @@ interface AttemptContext {
    * for their readers in this run only. Their downstream is not committed either.
    */
   notCached: Map<string, Manifest>;
+  onWritten?: (task: string) => void;
 }
 
 /**
@@ -336,6 +343,7 @@ export async function runAttempts(
           return { name: node.name, status: 'ran', key, durationMs, notCached };
         }
         if (!commits) await store.writeManifest(manifest);
+        if (manifest.written) ctx.onWritten?.(node.name);
         // Before any downstream task is scheduled: none may be served from the replaced output.
         const dropped = await dropStaleDownstream(store, ctx.graph, previous, manifest);
         // Reads this run discovered: the result also under the next run's key, where provably

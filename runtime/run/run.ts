@@ -16,6 +16,7 @@ import { computeKeys } from '../key/keys.js';
 import {
   loadReadsOf,
   PIPELINE_LOAD,
+  recordedRunReads,
   recordedRunReadsOfPipeline,
   recordRunReads,
   RunReadStamps,
@@ -330,6 +331,7 @@ export async function runPipeline(
       workspace: options.workspace,
     };
     const adopter = new ReadAdopter(reads, prepared.records, options.store, Date.now());
+    const wrote: string[] = [];
     const result = await executeRun({
       pipeline: options.pipeline.name,
       graph,
@@ -344,7 +346,17 @@ export async function runPipeline(
       reads,
       adopter,
       keyedAtMs: prepared.keyedAtMs,
+      onWritten: (task) => wrote.push(task),
     });
+    // What tasks wrote outside their outputs in this run, warned about now rather than from the
+    // next run on (that one may be answered by the warm-run record, which warns about nothing).
+    if (wrote.length > 0) {
+      const records = new Map(prepared.records);
+      for (const task of wrote) records.set(task, recordedRunReads(reads, task));
+      const sideEffects = sideEffectFiles(records);
+      warnSideEffectReaders(graph, records);
+      warnSharedSideEffects(graph, sideEffects.shared);
+    }
     // Tasks served from cache whose upstream result moved to a new key follow it.
     const finished = new Map(
       result.tasks
