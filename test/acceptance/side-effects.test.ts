@@ -141,7 +141,8 @@ describe('a file a task writes outside its outputs', () => {
 });
 
 describe('a file tasks only append to is a log: no task owns it', () => {
-  /** Three tasks, each appending a line to calls.log through a helper module (`log`). */
+  /** Three tasks, each appending a line to calls.log through a helper module (`log`); 'total'
+   *  appends to total.log too, which no other task touches. */
   function loggingProject(): Project {
     const p = project();
     mkdirSync(join(p.dir, 'notebooks', 'lib'), { recursive: true });
@@ -152,10 +153,10 @@ describe('a file tasks only append to is a log: no task owns it', () => {
     p.write(
       NB,
       notebookText([
-        "import { log } from './lib/log.ts';",
+        "import { appendFileSync } from 'node:fs';\nimport { log } from './lib/log.ts';",
         '//| task: rows\nlog("rows");\nconst rows = [{ region: "north", amount: 120 }, { region: "south", amount: 80 }];',
         '//| task: share\nlog("share");\nconst shares = rows.map((r) => r.amount / 200);',
-        '//| task: total\nlog("total");\nconst total = rows.reduce((s, r) => s + r.amount, 0);',
+        '//| task: total\nlog("total");\nconst total = rows.reduce((s, r) => s + r.amount, 0);\nappendFileSync("total.log", `${total}\\n`);',
       ]),
     );
     return p;
@@ -172,10 +173,13 @@ describe('a file tasks only append to is a log: no task owns it', () => {
     expect(run(p, NB, '--in-process')).toEqual(ALL_CACHED);
     // Nothing ran again: the log holds the first run's lines only.
     expect(p.read(LOG).trim().split('\n')).toHaveLength(3);
-    // A log edited or deleted is no task's output: nothing re-runs.
+    expect(p.read('notebooks/total.log')).toBe('200\n');
+    // A log edited or deleted is no task's output, shared or not: nothing re-runs.
     appendFileSync(join(p.dir, LOG), 'by hand\n');
+    appendFileSync(join(p.dir, 'notebooks/total.log'), 'by hand\n');
     expect(run(p, NB)).toEqual(ALL_CACHED);
     rmSync(join(p.dir, LOG));
+    rmSync(join(p.dir, 'notebooks/total.log'));
     expect(run(p, NB)).toEqual(ALL_CACHED);
     const dry = p.cellar('run', NB, '--dry-run');
     expect(dry.code, dry.stderr).toBe(0);
@@ -188,14 +192,17 @@ describe('a file tasks only append to is a log: no task owns it', () => {
       NB,
       notebookText([
         "import { createWriteStream, writeFileSync } from 'node:fs';",
-        '//| task: rows\nconst out = createWriteStream("calls.log", { flags: "a" });\nawait new Promise((done) => out.end("rows\\n", done));\nconst rows = [1, 2, 3];',
-        '//| task: total\nwriteFileSync("calls.log", "total\\n", { flag: "a" });\nconst total = rows.reduce((s, r) => s + r, 0);',
+        '//| task: rows\nconst out = createWriteStream("rows.log", { flags: "a" });\nawait new Promise((done) => out.end("rows\\n", done));\nconst rows = [1, 2, 3];',
+        '//| task: total\nwriteFileSync("total.log", "total\\n", { flag: "a" });\nconst total = rows.reduce((s, r) => s + r, 0);',
       ]),
     );
     expect(run(p, NB)).toEqual({ rows: 'ran', total: 'ran' });
     expect(run(p, NB)).toEqual({ rows: 'cached', total: 'cached' });
+    expect(p.read('notebooks/rows.log')).toBe('rows\n');
+    expect(p.read('notebooks/total.log')).toBe('total\n');
+    rmSync(join(p.dir, 'notebooks/rows.log'));
+    rmSync(join(p.dir, 'notebooks/total.log'));
     expect(run(p, NB)).toEqual({ rows: 'cached', total: 'cached' });
-    expect(p.read('notebooks/calls.log')).toBe('rows\ntotal\n');
   });
 
   it('a file one task writes and others append to: appends keep all cached, deleting it re-runs the task that wrote it', () => {
