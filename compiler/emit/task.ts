@@ -537,7 +537,11 @@ export function emitSetupModule(ctx: EmitContext): EmittedFile | undefined {
     for (const d of a.declarations) {
       const isLast =
         last.get(`${VALUE_KINDS.has(d.kind) ? 'v' : 't'}:${d.name}`) === `${cell.index}:${d.name}`;
-      if (isLast) exported.set(d.statement.start, { at: d.statement.start, text: 'export ' });
+      if (!isLast) continue;
+      // Written `export function f` in the cell: the analysis strips that `export ` (a cell is
+      // no module); put ours after the stripped span, or the strip would swallow it with its own.
+      const at = a.strip.find((s) => s.start === d.statement.start)?.end ?? d.statement.start;
+      exported.set(d.statement.start, { at, text: 'export ' });
     }
     return {
       cell,

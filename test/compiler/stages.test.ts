@@ -451,6 +451,21 @@ describe('locateInNotebook: a generated line back to its cell', () => {
     expect(locateInNotebook(older, 3)).toEqual({ cell: 4, cellId: 'c4', codeLine: 1 });
   });
 
+  it('a setup-cell helper written with `export` is exported from setup.ts, where tasks import it', async () => {
+    const text = notebookText([
+      "export function lineCount(s: string): number {\n  return s.split('\\n').length;\n}\nexport const LIMIT = 3;\nexport type Row = { n: number };",
+      '//| task: t\nconst row: Row = { n: lineCount("a\\nb") + LIMIT };',
+    ]);
+    const result = await compileNotebook('notebooks/n.ipynb', text, { workdir: '../../notebooks' });
+    expect(result.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
+    const setup = result.files.find((f) => f.path === 'n/setup.ts')!.contents;
+    expect(setup).toMatch(/^export function lineCount\(/m);
+    expect(setup).toMatch(/^export const LIMIT = 3;/m);
+    expect(setup).toMatch(/^export type Row = /m);
+    const task = result.files.find((f) => f.path === 'n/t.ts')!.contents;
+    expect(task).toMatch(/import \{[^}]*lineCount[^}]*\} from '\.\/setup\.js'/);
+  });
+
   it('finds the setup cell of a failing line in an exported helper of setup.ts', async () => {
     const text = notebookText([
       'function check(n: number): number {\n  if (n > 2) throw new Error("big");\n  return n;\n}',
