@@ -15,6 +15,7 @@ import {
   project,
   removeProjects,
   runStatuses,
+  showOutput as show,
 } from './harness.js';
 
 afterAll(removeProjects);
@@ -275,5 +276,27 @@ describe('a task starting a child process', () => {
     );
     // Node copying the environment for the child is not the task listing it.
     expect(r.stderr).not.toMatch(/lists the whole environment/);
+  });
+
+  it('variant: spawnSync with an argument list, in a setup-cell helper, names the call too', () => {
+    const p = project();
+    p.write(
+      NB,
+      notebookText([
+        "import { spawnSync } from 'node:child_process';\nexport function lineCount(file: string): number {\n  return Number(spawnSync('wc', ['-l', file], { encoding: 'utf8' }).stdout.trim().split(' ')[0]);\n}",
+        '//| task: load\nconst lines = lineCount("data/x.csv");',
+      ]),
+    );
+    p.run('mkdir', ['-p', 'notebooks/data']);
+    p.write('notebooks/data/x.csv', 'a\n1\n2\n');
+    for (const mode of [[], ['--in-process']]) {
+      const r = p.cellar('run', NB, '--rerun', 'load', ...mode);
+      expect(r.code, r.stderr + r.stdout).toBe(0);
+      expect(r.stderr).toMatch(
+        /task 'load' .*starts a child process: spawnSync\("wc", \["-l","data\/x\.csv"\]\)/,
+      );
+      expect(r.stderr).not.toMatch(/lists the whole environment/);
+    }
+    expect(show(p, NB, 'load', 'lines')).toBe(3);
   });
 });
