@@ -35,6 +35,9 @@ import {
   STAT,
   statFacts,
   typedEntry,
+  sideEffectFiles,
+  sideEffectOutputs,
+  writtenFileMoved,
   type ObservedReads,
 } from '../../runtime/key/run-reads.js';
 import { observeReads, untracked } from '../../runtime/run/read-record.js';
@@ -281,6 +284,40 @@ describe('the recorder (read-record.ts)', () => {
     expect([...reads.written].sort()).toEqual([join(dir, 'log.txt'), join(dir, 'out.txt')]);
   });
 
+  it('tells a file only appended to (a log) from one written from scratch (a side-effect output)', async () => {
+    const dir = join(root, 'rec-append');
+    mkdirSync(dir, { recursive: true });
+    const f = (name: string) => join(dir, name);
+    const { reads } = await observeReads(async () => {
+      fs.appendFileSync(f('calls.log'), 'a\n');
+      await fs.promises.appendFile(f('async.log'), 'a\n');
+      writeFileSync(f('flag.log'), 'a\n', { flag: 'a' });
+      fs.closeSync(fs.openSync(f('open.log'), 'a'));
+      const s = fs.createWriteStream(f('stream.log'), { flags: 'a' });
+      await new Promise((done) => s.end('a\n', done));
+      // Written from scratch: a report, a stream in 'w' mode, a header then appended rows, a copy
+      // and a rename's destination.
+      writeFileSync(f('report.csv'), 'x');
+      const w = fs.createWriteStream(f('stream.csv'));
+      await new Promise((done) => w.end('x', done));
+      writeFileSync(f('rows.csv'), 'h\n');
+      fs.appendFileSync(f('rows.csv'), '1\n');
+      fs.appendFileSync(f('later.csv'), '1\n');
+      writeFileSync(f('later.csv'), 'h\n');
+      fs.copyFileSync(f('report.csv'), f('copy.csv'));
+      writeFileSync(f('tmp'), 'y');
+      fs.renameSync(f('tmp'), f('final.csv'));
+    });
+    expect([...(reads.appended ?? [])].sort()).toEqual(
+      ['async.log', 'calls.log', 'flag.log', 'open.log', 'stream.log'].map(f),
+    );
+    expect([...sideEffectOutputs(reads)].sort()).toEqual(
+      ['copy.csv', 'final.csv', 'later.csv', 'report.csv', 'rows.csv', 'stream.csv', 'tmp'].map(f),
+    );
+    // Both kinds are the task's own, never its inputs.
+    expect(reads.written.size).toBe(12);
+  });
+
   it('records env names read by a computed name, not a walk over the whole environment', async () => {
     process.env.CELLAR_TEST_RR = 'v';
     const name = ['CELLAR', 'TEST', 'RR'].join('_');
@@ -394,6 +431,63 @@ describe('the records (run-reads.ts)', () => {
     } finally {
       stampLimits.racyMs = saved;
     }
+  });
+});
+
+describe('who owns a file tasks write outside their outputs (run-reads.ts sideEffectFiles)', () => {
+  const rec = (writes: string[] = [], appends: string[] = []) => ({
+    files: [],
+    dirs: [],
+    probes: [],
+    stats: [],
+    packages: [],
+    env: [],
+    ...(writes.length ? { writes } : {}),
+    ...(appends.length ? { appends } : {}),
+  });
+
+  it('one writer owns by content; others appending make it by existence; two writers own it neither; a log no one', () => {
+    const records = new Map([
+      ['export', rec(['out/report.csv', 'out/audit.csv', 'out/latest.txt'], ['calls.log'])],
+      ['north', rec(['out/latest.txt'], ['out/audit.csv', 'calls.log'])],
+      ['south', rec([], ['calls.log', 'south.log'])],
+      // A module's record and the load record keep no writes of a task's.
+      ['<module:lib/log.ts>', rec(['out/report.csv'])],
+    ]);
+    const files = sideEffectFiles(records);
+    expect(Object.fromEntries([...files.owned].map(([t, m]) => [t, Object.fromEntries(m)]))).toEqual(
+      { export: { 'out/report.csv': 'content', 'out/audit.csv': 'exists' } },
+    );
+    expect(files.shared).toEqual([{ path: 'out/latest.txt', writers: ['export', 'north'] }]);
+  });
+
+  it('a file owned by existence moved only when missing; by content, when its bytes differ', () => {
+    const dir = join(root, 'owned');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'report.csv'), 'a,b\n');
+    writeFileSync(join(dir, 'audit.csv'), 'h\n');
+    const stamps = RunReadStamps.forProject(dir);
+    const hash = (f: string) => contentHash(readFileSync(join(dir, f)));
+    const written = { 'report.csv': hash('report.csv'), 'audit.csv': hash('audit.csv') };
+    const owned = new Map([
+      ['report.csv', 'content' as const],
+      ['audit.csv', 'exists' as const],
+    ]);
+    expect(writtenFileMoved(dir, written, owned, stamps)).toBeUndefined();
+    fs.appendFileSync(join(dir, 'audit.csv'), 'north,2\n');
+    expect(writtenFileMoved(dir, written, owned, stamps)).toBeUndefined();
+    fs.appendFileSync(join(dir, 'report.csv'), 'c,d\n');
+    expect(writtenFileMoved(dir, written, owned, stamps)).toEqual({
+      path: 'report.csv',
+      now: hash('report.csv'),
+    });
+    rmSync(join(dir, 'audit.csv'));
+    expect(writtenFileMoved(dir, written, new Map([['audit.csv', 'exists']]), stamps)).toEqual({
+      path: 'audit.csv',
+      now: 'missing',
+    });
+    // Not owned (another task writes it too): not checked at all.
+    expect(writtenFileMoved(dir, written, new Map(), stamps)).toBeUndefined();
   });
 });
 
