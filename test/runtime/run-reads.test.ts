@@ -294,12 +294,12 @@ describe('the recorder (read-record.ts)', () => {
       writeFileSync(f('flag.log'), 'a\n', { flag: 'a' });
       fs.closeSync(fs.openSync(f('open.log'), 'a'));
       const s = fs.createWriteStream(f('stream.log'), { flags: 'a' });
-      await new Promise((done) => s.end('a\n', done));
+      await new Promise<void>((done) => s.end('a\n', () => done()));
       // Written from scratch: a report, a stream in 'w' mode, a header then appended rows, a copy
       // and a rename's destination.
       writeFileSync(f('report.csv'), 'x');
       const w = fs.createWriteStream(f('stream.csv'));
-      await new Promise((done) => w.end('x', done));
+      await new Promise<void>((done) => w.end('x', () => done()));
       writeFileSync(f('rows.csv'), 'h\n');
       fs.appendFileSync(f('rows.csv'), '1\n');
       fs.appendFileSync(f('later.csv'), '1\n');
