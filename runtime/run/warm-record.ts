@@ -30,9 +30,11 @@
 //   ran-SQL markers: a task seen running SQL through a helper gains the hook, so its key gains the
 //   warehouse and its tables), a hash of those entries as the keys were computed. A run that
 //   added an entry leaves no record (warm-facts.ts); one added later voids the record;
-// - `written`: the content of every file a task wrote outside its outputs (a record's `writes`),
-//   as the run left it, by the same stamps: deleting or editing `out/report.csv` sends the run
-//   down the full path, whose store probe re-runs the task that wrote it (probe.ts);
+// - `written`: the state of every file a task owns outside its outputs (a record's `writes`, less
+//   files two tasks write; appended logs are no task's: run-reads.ts `sideEffectFiles`), as the
+//   run left it, by the same stamps: its content hash, or `present` for one others append to.
+//   Deleting or editing `out/report.csv` sends the run down the full path, whose store probe
+//   re-runs the task that wrote it (probe.ts);
 // - `globs`: per glob of a dynamic import the bundle holds (`` import(`./plugins/${name}.ts`) ``),
 //   the hash of the files it matches (key/dynamic-imports.ts): a file added to or removed from
 //   plugins/ changes what the bundle and the keys hold, so the full path rebuilds and keys again;
@@ -102,7 +104,8 @@ export interface WarmRecord {
   /** Folder → `listingHash` of its entries, for each folder a hook's `applies` rests on
    *  (hooks.ts `appliesListing`), as the keys were computed. */
   listings: Record<string, string>;
-  /** Recorded path → content hash (or `missing`) of each file a task wrote outside its outputs. */
+  /** Recorded path → content hash, `present` or `missing` of each file a task owns outside its
+   *  outputs (`writtenFactsNow`). */
   written: Record<string, string>;
   /** Absolute glob pattern of a bundled dynamic import → hash of the files it matched. */
   globs: Record<string, string>;
