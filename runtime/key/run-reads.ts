@@ -987,8 +987,7 @@ export function writtenFileMoved(
     const mode = owned.get(path);
     if (mode === undefined) continue;
     const now = stamps.contentOf(fromRecorded(root, path));
-    if (mode === 'exists' ? now === 'missing' || now === 'dir' : now !== hash)
-      return { path, now };
+    if (mode === 'exists' ? now === 'missing' || now === 'dir' : now !== hash) return { path, now };
   }
   return undefined;
 }

@@ -6,11 +6,7 @@ import type { StoreFacts } from './plan.js';
 import type { Store } from '../store/store.js';
 import { diffKeyInputs } from '../key/hash.js';
 import type { CacheKey, KeyInputs, Manifest, TaskGraph } from '../types.js';
-import {
-  writtenFileMoved,
-  type RunReadStamps,
-  type WrittenCheckMode,
-} from '../key/run-reads.js';
+import { writtenFileMoved, type RunReadStamps, type WrittenCheckMode } from '../key/run-reads.js';
 
 /**
  * The side-effect files the pipeline's tasks own (key/run-reads.ts `sideEffectFiles`), and how to

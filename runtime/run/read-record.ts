@@ -419,9 +419,7 @@ function install(): void {
   // Opened to write from scratch ('w', 'w+'), or only to append, it is the task's own.
   for (const target of [fs, p])
     for (const n of target === p ? ['open'] : ['openSync', 'open'])
-      wrap(target, n, (args) =>
-        readsContent(args[1]) ? 'files' : writeKind(args[1], 'written'),
-      );
+      wrap(target, n, (args) => (readsContent(args[1]) ? 'files' : writeKind(args[1], 'written')));
   // A copy reads its source (keyed by content, a folder's by its listings and files) and writes
   // its destination, the task's own; the copy's own calls (stats, listings of the destination)
   // run untracked.

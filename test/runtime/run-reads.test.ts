@@ -455,9 +455,9 @@ describe('who owns a file tasks write outside their outputs (run-reads.ts sideEf
       ['<module:lib/log.ts>', rec(['out/report.csv'])],
     ]);
     const files = sideEffectFiles(records);
-    expect(Object.fromEntries([...files.owned].map(([t, m]) => [t, Object.fromEntries(m)]))).toEqual(
-      { export: { 'out/report.csv': 'content', 'out/audit.csv': 'exists' } },
-    );
+    expect(
+      Object.fromEntries([...files.owned].map(([t, m]) => [t, Object.fromEntries(m)])),
+    ).toEqual({ export: { 'out/report.csv': 'content', 'out/audit.csv': 'exists' } });
     expect(files.shared).toEqual([{ path: 'out/latest.txt', writers: ['export', 'north'] }]);
   });
 
