@@ -11,6 +11,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { freshPipeline } from './compile-stamps.js';
+import { FIXTURES_DIR, fixtureTasksIn } from '../compiler/fixture-names.js';
 import { findProjectRoot } from '../runtime/project.js';
 import { chooseStore } from '../runtime/store/open.js';
 import { resolveWorkspace } from '../runtime/store/workspace.js';
@@ -146,18 +147,16 @@ function compileIsFresh(
   );
 }
 
-/** The tasks with a recorded fixture, as compiler/host.ts `fixtureTasks` lists them (same rule). */
+/** The tasks with a recorded fixture, by compiler/fixture-names.ts's rule, as the compiler lists
+ *  them (compiler/host.ts is not loaded on the warm path: it brings the compiler with it). */
 function fixtureTasks(stemDir: string): string[] {
   let names: string[];
   try {
-    names = readdirSync(join(stemDir, '__fixtures__'));
+    names = readdirSync(join(stemDir, FIXTURES_DIR));
   } catch {
     return [];
   }
-  return names
-    .filter((n) => n.endsWith('.fixture.json'))
-    .map((n) => n.slice(0, -'.fixture.json'.length))
-    .sort();
+  return fixtureTasksIn(names);
 }
 
 /**

@@ -28,6 +28,7 @@ import { setTsMorphLoader } from './analyze/cell.js';
 import { packageName } from './analyze/deno.js';
 import { diagnostic, hasErrors } from './diagnostics.js';
 import { HEADER } from './emit/module.js';
+import { FIXTURES_DIR, fixtureTasksIn } from './fixture-names.js';
 import { formatBatch } from './emit/print.js';
 import {
   COMPILER_VERSION,
@@ -263,14 +264,11 @@ const readOrUndefined = (path: string) => {
 export function fixtureTasks(stemDir: string): string[] {
   let names: string[];
   try {
-    names = readdirSync(join(stemDir, '__fixtures__'));
+    names = readdirSync(join(stemDir, FIXTURES_DIR));
   } catch {
     return [];
   }
-  return names
-    .filter((n) => n.endsWith('.fixture.json'))
-    .map((n) => n.slice(0, -'.fixture.json'.length))
-    .sort();
+  return fixtureTasksIn(names);
 }
 
 /** Compile one notebook, using (and refreshing) the cache. Writes nothing to generated/. */

@@ -12,12 +12,10 @@
 import type { EmittedFile } from '../types.js';
 import { ImportSet, header, taskFile } from './module.js';
 import { taskConst, type EmitContext } from './task.js';
+import { fixtureFile } from '../fixture-names.js';
 
 const literal = (value: unknown): string =>
   JSON.stringify(value).replace(/"([A-Za-z_$][\w$]*)":/g, '$1:');
-
-/** Where `cellar fixtures` writes a task's fixture, relative to generated/<stem>/. */
-export const fixtureFile = (task: string) => `__fixtures__/${task}.fixture.json`;
 
 export function emitGraphTest(ctx: EmitContext): EmittedFile {
   const { plan } = ctx;

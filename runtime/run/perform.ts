@@ -21,7 +21,7 @@ import {
   type ReadsContext,
 } from '../key/run-reads.js';
 import { observeReads } from './read-record.js';
-import { redactError } from './redact.js';
+import { envSecrets, redactError } from './redact.js';
 import { watchStrayErrors } from './stray-errors.js';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash } from 'node:crypto';
@@ -313,9 +313,7 @@ async function performWith(
  */
 function refuseSecrets(task: string, output: string, bytes: Uint8Array, names: string[]): void {
   const haystack = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  for (const name of names) {
-    const value = process.env[name];
-    if (value === undefined || value.length < 6) continue;
+  for (const [value, name] of envSecrets(names, 6)) {
     if (haystack.includes(value)) {
       throw new CellarError(
         `task '${task}', output '${output}' holds the value of the environment variable ${name} in clear, and would store it in the workspace. ` +

@@ -9,12 +9,17 @@ import { thrownMessage } from '../errors.js';
 /** Values shorter than this (`1`, `dev`, `yes`) would match ordinary words by chance. */
 export const REDACT_MIN_LENGTH = 4;
 
-/** The `[value, name]` pairs to redact, longest value first (a value inside another is not cut). */
-function secretsOf(names: Iterable<string>): [string, string][] {
+/**
+ * The `[value, name]` pairs of the environment variables `names` whose value (as `process.env`
+ * holds it now) is at least `minLength` characters long, longest value first (so a value inside
+ * another is not cut). Shared by the error redaction here (REDACT_MIN_LENGTH) and the refusal of
+ * an output holding a value in clear (perform.ts, a longer minimum: a refusal stops the task).
+ */
+export function envSecrets(names: Iterable<string>, minLength: number): [string, string][] {
   const pairs = new Map<string, string>();
   for (const name of names) {
     const value = process.env[name];
-    if (value !== undefined && value.length >= REDACT_MIN_LENGTH && !pairs.has(value))
+    if (value !== undefined && value.length >= minLength && !pairs.has(value))
       pairs.set(value, name);
   }
   return [...pairs].sort((a, b) => b[0].length - a[0].length);
@@ -34,7 +39,7 @@ function redactText(text: string, secrets: readonly [string, string][]): string 
  * `thrownMessage` gives for it. A value holding none comes back as it is.
  */
 export function redactError(error: unknown, names: Iterable<string>): unknown {
-  const secrets = secretsOf(names);
+  const secrets = envSecrets(names, REDACT_MIN_LENGTH);
   if (secrets.length === 0) return error;
   if (error instanceof Error) {
     const message = redactText(error.message, secrets);
