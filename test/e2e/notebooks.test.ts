@@ -6,7 +6,7 @@
 // a fresh kernel started with the notebook's folder as working directory (as JupyterLab does),
 // every code cell runs in order, and the test asserts no cell failed plus specific outputs.
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import {
@@ -41,8 +41,8 @@ afterAll(async () => {
  * the same warehouse file as the kernel (the warehouse leases the DuckDB file between queries, so
  * a live kernel does not block a pipeline). Returns stdout.
  */
-function cellarCli(args: string[]): string {
-  const result = cellarCliResult(args);
+async function cellarCli(args: string[]): Promise<string> {
+  const result = await cellarCliResult(args);
   if (result.status !== 0)
     throw new Error(
       `cellar ${args.join(' ')} exited ${result.status}:\n${result.stdout}\n${result.stderr}`,
@@ -50,21 +50,33 @@ function cellarCli(args: string[]): string {
   return result.stdout;
 }
 
-function cellarCliResult(args: string[]): {
+/**
+ * Not spawnSync: an open kernel's websocket must go on answering the Jupyter server's pings while
+ * the CLI runs. A blocked event loop lost the connection on a loaded machine ("Connection lost,
+ * reconnecting") and the kernel's next reply with it, and the test waited out its 20 minutes.
+ */
+function cellarCliResult(args: string[]): Promise<{
   status: number | null;
   stdout: string;
   stderr: string;
-} {
-  return spawnSync(
-    process.execPath,
-    [join(repoRoot, 'bin/cellar.mjs'), ...args, '--workspace', join(scratch, 'workspace')],
-    {
-      cwd: repoRoot,
-      encoding: 'utf8',
-      env: { ...process.env, CELLAR_DUCKDB_PATH: join(scratch, 'warehouse.duckdb') },
-      timeout: 580_000,
-    },
-  );
+}> {
+  return new Promise((done, failed) => {
+    const child = spawn(
+      process.execPath,
+      [join(repoRoot, 'bin/cellar.mjs'), ...args, '--workspace', join(scratch, 'workspace')],
+      {
+        cwd: repoRoot,
+        env: { ...process.env, CELLAR_DUCKDB_PATH: join(scratch, 'warehouse.duckdb') },
+        timeout: 580_000,
+      },
+    );
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('error', failed);
+    child.on('close', (status) => done({ status, stdout, stderr }));
+  });
 }
 
 interface RunSummary {
@@ -120,7 +132,9 @@ describe('example notebooks in the tslab kernel', () => {
     expect(explore.stdout).toContain('5.6 kg male: Gentoo');
 
     // The compiled pipeline computes exactly what the notebook computed.
-    const run = JSON.parse(cellarCli(['run', 'notebooks/penguins.ipynb', '--json'])) as RunSummary;
+    const run = JSON.parse(
+      await cellarCli(['run', 'notebooks/penguins.ipynb', '--json']),
+    ) as RunSummary;
     expect(run.ok).toBe(true);
     expect(run.tasks.map((t) => t.name).sort()).toEqual([
       'evaluate',
@@ -130,7 +144,7 @@ describe('example notebooks in the tslab kernel', () => {
       'train',
     ]);
     const pipelineMetrics = JSON.parse(
-      cellarCli(['show', 'notebooks/penguins.ipynb', 'evaluate', 'metrics', '--json']),
+      await cellarCli(['show', 'notebooks/penguins.ipynb', 'evaluate', 'metrics', '--json']),
     );
     expect(pipelineMetrics).toEqual(JSON.parse(first.stdout));
     await kernel.shutdown();
@@ -168,7 +182,9 @@ describe('example notebooks in the tslab kernel', () => {
 
     // The compiled pipeline materialises the mart tables and gets the notebook's numbers; a
     // second run reuses everything.
-    const run = JSON.parse(cellarCli(['run', 'notebooks/flights.ipynb', '--json'])) as RunSummary;
+    const run = JSON.parse(
+      await cellarCli(['run', 'notebooks/flights.ipynb', '--json']),
+    ) as RunSummary;
     expect(run.ok).toBe(true);
     expect(run.tasks.map((t) => t.name).sort()).toEqual([
       'baseline',
@@ -178,7 +194,7 @@ describe('example notebooks in the tslab kernel', () => {
       'route_rates',
     ]);
     const pipelineRows = JSON.parse(
-      cellarCli(['show', 'notebooks/flights.ipynb', 'calibration', 'calibration', '--json']),
+      await cellarCli(['show', 'notebooks/flights.ipynb', 'calibration', 'calibration', '--json']),
     ) as typeof rows;
     expect(
       pipelineRows.map(({ decile, flights, delayed_share }) => ({
@@ -190,10 +206,12 @@ describe('example notebooks in the tslab kernel', () => {
       rows.map(({ decile, flights, delayed_share }) => ({ decile, flights, delayed_share })),
     );
     const pipelineLift = JSON.parse(
-      cellarCli(['show', 'notebooks/flights.ipynb', 'calibration', 'lift', '--json']),
+      await cellarCli(['show', 'notebooks/flights.ipynb', 'calibration', 'lift', '--json']),
     ) as number;
     expect(pipelineLift).toBeCloseTo(lift, 2); // the notebook printed lift with 2 decimals
-    const again = JSON.parse(cellarCli(['run', 'notebooks/flights.ipynb', '--json'])) as RunSummary;
+    const again = JSON.parse(
+      await cellarCli(['run', 'notebooks/flights.ipynb', '--json']),
+    ) as RunSummary;
     expect(again.tasks.map((t) => t.status)).toEqual([
       'cached',
       'cached',
@@ -204,7 +222,7 @@ describe('example notebooks in the tslab kernel', () => {
 
     // The notebook's `//| check: rows >= 100000` stops the pipeline when the features table comes
     // out empty (no flights after July 2001), naming the check, the table and the actual value.
-    const empty = cellarCliResult([
+    const empty = await cellarCliResult([
       'run',
       'notebooks/flights.ipynb',
       '--param',
