@@ -95,3 +95,46 @@ describe('an output holding an Error or another built-in', () => {
     }
   });
 });
+
+describe('an output holding a cycle', () => {
+  const p = project();
+  p.write(
+    'notebooks/rings.ipynb',
+    notebookText([
+      codeCell('circ', "//| task: circ\nconst circ: any = { name: 'x' };\ncirc.self = circ;"),
+      codeCell(
+        'ring',
+        [
+          '//| task: ring',
+          'const shared = { k: 1 };',
+          'const ring: any = { items: [{ id: 1, shared }], byName: new Map<string, any>(), again: shared };',
+          'ring.items[0].owner = ring;',
+          "ring.byName.set('first', ring.items[0]);",
+        ].join('\n'),
+      ),
+    ]),
+  );
+
+  it('is printed by show --json with the cycle marked, as show without --json marks it', () => {
+    const run = p.cellar('run', 'notebooks/rings.ipynb');
+    expect(run.code, run.stdout + run.stderr).toBe(0);
+    expect(showOutput(p, 'notebooks/rings.ipynb', 'circ', 'circ')).toEqual({
+      name: 'x',
+      self: '[Circular $]',
+    });
+    const plain = p.cellar('show', 'notebooks/rings.ipynb', 'circ', 'circ');
+    expect(plain.code, plain.stderr).toBe(0);
+    expect(plain.stdout).toContain('[Circular *1]');
+  });
+
+  it('variant: a cycle through an array and a Map names the path it goes back to; a shared value without a cycle prints in full', () => {
+    expect(showOutput(p, 'notebooks/rings.ipynb', 'ring', 'ring')).toEqual({
+      items: [{ id: 1, shared: { k: 1 }, owner: '[Circular $]' }],
+      byName: { first: { id: 1, shared: { k: 1 }, owner: '[Circular $]' } },
+      again: { k: 1 },
+    });
+    const all = p.cellar('show', 'notebooks/rings.ipynb', 'circ', '--json');
+    expect(all.code, all.stderr).toBe(0);
+    expect(JSON.parse(all.stdout)).toEqual({ circ: { name: 'x', self: '[Circular $.circ]' } });
+  });
+});

@@ -95,7 +95,11 @@ describe('firstDifference', () => {
 
   test('two long strings with a shared prefix are shown around their first difference, never the same', () => {
     const prefix = 'Object{a:NaN,b:Infinity,c:-0,d:undef,e:1} | [1,hole,3,und';
-    const d = firstDifference(`${prefix}ef,null] | tail`, `${prefix},null] | tail`, 'check.report')!;
+    const d = firstDifference(
+      `${prefix}ef,null] | tail`,
+      `${prefix},null] | tail`,
+      'check.report',
+    )!;
     expect(d.path).toBe('check.report');
     expect(d.notebook).not.toBe(d.pipeline);
     expect(d.notebook).toContain('undef,null]');
