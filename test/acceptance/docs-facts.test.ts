@@ -61,3 +61,28 @@ describe("a task page's Cache key section", () => {
     expect(allText(join(p.dir, 'site'))).not.toContain('sekrit-token-value-42');
   });
 });
+
+describe("cellar build's package.json for a pipeline importing no package", () => {
+  it('lists as dependencies only what every run loads; what the runtime loads on demand is optional', () => {
+    const p = project();
+    p.write(
+      'notebooks/tiny.ipynb',
+      notebookText([codeCell('one', '//| task: one\nconst one = 1;')]),
+    );
+    const r = p.cellar('build', 'notebooks/tiny.ipynb', '--out', 'dist/tiny', '--no-lockfile');
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    const pkg = JSON.parse(p.read('dist/tiny/package.json')) as {
+      dependencies: Record<string, string>;
+      optionalDependencies?: Record<string, string>;
+    };
+    expect(Object.keys(pkg.dependencies)).toEqual(['apache-arrow']);
+    for (const lazy of [
+      'bullmq',
+      '@google-cloud/bigquery',
+      '@google-cloud/storage',
+      'ml-random-forest',
+    ])
+      expect(pkg.optionalDependencies).toHaveProperty(lazy);
+    expect(r.stdout).toContain('packages at run time: apache-arrow@');
+  });
+});
