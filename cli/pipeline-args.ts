@@ -2,7 +2,7 @@
 // (a compiled pipeline.ts, a folder holding one, or a notebook compiled first when stale),
 // parsing `--param k=v` against the pipeline's declared params, and turning runtime errors into
 // CLI errors with their codes (exit 2: the command line or the pipeline is wrong).
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { CellarError } from '../runtime/errors.js';
 import { pipelineParams } from '../runtime/run/graph.js';
@@ -13,6 +13,7 @@ import { findProjectRoot } from '../runtime/project.js';
 import { normalizeRunOptions, preparePipelineRun, type PreparedRun } from '../runtime/run/run.js';
 import type { Pipeline, ParamSpec } from '../runtime/task.js';
 import { CliError, EXIT } from './errors.js';
+import { shapeMismatch } from './param-shape.js';
 
 export async function resolvePipelineFile(arg: string | undefined): Promise<string> {
   if (!arg)
@@ -90,8 +91,45 @@ async function withLoadLocation(file: string, error: unknown): Promise<unknown> 
   );
 }
 
-/** `--param k=v` values, parsed by each param's declared type. */
-export function parseParams(raw: string[], pipeline: Pipeline): Record<string, unknown> {
+/**
+ * `--param k=v` values, parsed by each param's declared type. A JSON param of a pipeline compiled
+ * from a notebook is then checked by the same check `cellar exec -p` makes (cli/exec/params.ts:
+ * the TypeScript compiler against the params cell's declared type, so `{"a":"x"}` or an extra
+ * field is refused by both commands alike, naming the notebook's params cell and line); of a
+ * hand-written pipeline, by the shape of its default. Throws CliError E_BAD_PARAM /
+ * E_UNKNOWN_PARAM.
+ */
+export async function parseParams(
+  raw: string[],
+  pipeline: Pipeline,
+  pipelineFile?: string,
+): Promise<Record<string, unknown>> {
+  const notebook = pipelineFile ? namedNotebook(pipelineFile) : undefined;
+  const byDefault = parseParamsByDefault(raw, pipeline, !notebook);
+  const specs = pipelineParams(pipeline.tasks) as Record<string, ParamSpec>;
+  const structured = Object.entries(byDefault).filter(([name]) => specs[name]?.type === 'json');
+  if (!notebook || structured.length === 0 || !existsSync(notebook)) return byDefault;
+  const { readParamsCell, typeParams, ParamError } = await import('./exec/params.js');
+  const shown = relative(findProjectRoot(dirname(notebook)), notebook);
+  try {
+    const cell = await readParamsCell(shown, readFileSync(notebook, 'utf8'));
+    await typeParams(
+      shown,
+      cell,
+      structured.map(([name, value]) => ({ name, value, from: '--param' })),
+    );
+  } catch (error) {
+    if (error instanceof ParamError) throw new CliError(error.message, error.code);
+    throw error;
+  }
+  return byDefault;
+}
+
+function parseParamsByDefault(
+  raw: string[],
+  pipeline: Pipeline,
+  checkShape: boolean,
+): Record<string, unknown> {
   if (raw.length === 0) return {};
   const specs = pipelineParams(pipeline.tasks) as Record<string, ParamSpec>;
   const out: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
@@ -109,12 +147,12 @@ export function parseParams(raw: string[], pipeline: Pipeline): Record<string, u
         'E_UNKNOWN_PARAM',
       );
     }
-    out[name] = parseValue(name, text, spec);
+    out[name] = parseValue(name, text, spec, checkShape);
   }
   return out;
 }
 
-function parseValue(name: string, text: string, spec: ParamSpec): unknown {
+function parseValue(name: string, text: string, spec: ParamSpec, checkShape: boolean): unknown {
   switch (spec.type) {
     case 'string':
       return text;
@@ -142,7 +180,7 @@ function parseValue(name: string, text: string, spec: ParamSpec): unknown {
       }
       // The task's code is typed by the default's shape (the params cell's literal): a value of
       // another shape would fail inside a task, far from the --param that caused it.
-      const wrong = shapeMismatch(value, spec.default, name);
+      const wrong = checkShape ? shapeMismatch(value, spec.default, name) : undefined;
       if (wrong)
         throw new CliError(
           `param '${name}' is JSON shaped like its default ${JSON.stringify(spec.default)}: expected ${wrong.expected}, got ${wrong.got} (the value given: '${text}')`,
@@ -151,55 +189,6 @@ function parseValue(name: string, text: string, spec: ParamSpec): unknown {
       return value;
     }
   }
-}
-
-const kindOf = (v: unknown): string =>
-  v === null
-    ? 'null'
-    : Array.isArray(v)
-      ? 'an array'
-      : typeof v === 'object'
-        ? 'an object'
-        : `a ${typeof v}`;
-
-/**
- * Where `value` leaves the shape of `example` (a JSON param's default): a different kind (number,
- * string, boolean, array, object) at the top, for an element of a non-empty array whose elements
- * share one kind, or for a field the example has (a field missing too); extra fields and `null`
- * defaults are not constrained. `path` names the place (`opts.tags[1]`).
- */
-function shapeMismatch(
-  value: unknown,
-  example: unknown,
-  path: string,
-): { expected: string; got: string } | undefined {
-  if (example === null || example === undefined) return undefined;
-  const got = (v: unknown) => `${JSON.stringify(v) ?? String(v)}`;
-  if (kindOf(value) !== kindOf(example))
-    return { expected: `${path} to be ${kindOf(example)}`, got: got(value) };
-  if (Array.isArray(example)) {
-    const kinds = new Set(example.map(kindOf));
-    if (kinds.size !== 1) return undefined;
-    const items = value as unknown[];
-    for (let i = 0; i < items.length; i++) {
-      const wrong = shapeMismatch(items[i], example[0], `${path}[${i}]`);
-      if (wrong) return wrong;
-    }
-    return undefined;
-  }
-  if (typeof example === 'object') {
-    const fields = value as Record<string, unknown>;
-    for (const [key, sample] of Object.entries(example as Record<string, unknown>)) {
-      if (!Object.hasOwn(fields, key))
-        return {
-          expected: `${path}.${key} (${kindOf(sample)})`,
-          got: 'nothing (the field is missing)',
-        };
-      const wrong = shapeMismatch(fields[key], sample, `${path}.${key}`);
-      if (wrong) return wrong;
-    }
-  }
-  return undefined;
 }
 
 /** The options `cellar tree` and `cellar show` share. */
@@ -231,7 +220,7 @@ export async function openForInspection(
       normalizeRunOptions({
         pipeline,
         pipelineFile: file,
-        params: parseParams(values.param, pipeline),
+        params: await parseParams(values.param, pipeline, file),
         workspace: values.workspace,
       }),
       command.reasons,

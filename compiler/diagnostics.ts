@@ -39,6 +39,8 @@ export const CODES = {
   E_DENO_IMPORT: 'a `jsr:` or URL import (Deno only)',
   E_DYNAMIC_IMPORT:
     'a dynamic `import(x)` whose module is named only at run time (neither a string literal nor a template literal or `+` with a static relative prefix): no key could hold the code it loads',
+  E_IMPORT_META:
+    "`import.meta` (`.url`, `.dirname`, `.filename`) in a notebook cell: it names the compiled module in generated/, not the notebook, so a path resolved from it (`createRequire(import.meta.url)('./x.json')`) is wrong",
   E_UNRESOLVED_IMPORT:
     'an import of a package the project has not installed, or of a relative module that does not exist',
   E_MISSING_BUILTIN_EXPORT:

@@ -16,6 +16,8 @@ export interface RuntimeDiagnostic {
   message: string;
   /** The task the problem is about, when there is one. */
   task?: string;
+  /** The output of `task` it is about (E_UNKNOWN_CODEC), so a message can point at its directive. */
+  output?: string;
 }
 
 /** Made by graph.ts, read by every later stage. Nodes are in topological order. */

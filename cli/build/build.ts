@@ -25,7 +25,7 @@
 import { execFileSync } from 'node:child_process';
 import { isBuiltin } from 'node:module';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative, resolve, sep } from 'node:path';
+import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Plugin } from 'esbuild';
 import {
@@ -173,6 +173,45 @@ export function runtimePackages(
   return packages;
 }
 
+/**
+ * The packages a bundle's outputs import, split by how a run reaches them from the entry points:
+ * `always` through static imports only (loaded by every run), `onDemand` only behind a dynamic
+ * `import()` (the runtime's lazy loads of DuckDB, BigQuery, Cloud Storage, BullMQ, …), which a
+ * run loads only when it uses that feature. Node builtins and relative paths are left out.
+ */
+export function bundleExternals(
+  outputs: Record<
+    string,
+    { entryPoint?: string; imports: { path: string; kind: string; external?: boolean }[] }
+  >,
+  /** The outputs a run starts from (cellar-run.js, pipeline.js, worker.js). */
+  entries: string[],
+): { always: Set<string>; onDemand: Set<string> } {
+  const always = new Set<string>();
+  const onDemand = new Set<string>();
+  const isPackage = (p: string) =>
+    !p.startsWith('node:') && !p.startsWith('.') && !p.startsWith('/');
+  const reached = new Set<string>();
+  // Not every output with an `entryPoint`: with splitting, each dynamic import() is one too.
+  const queue = [...entries];
+  while (queue.length) {
+    const out = queue.pop()!;
+    if (reached.has(out) || !outputs[out]) continue;
+    reached.add(out);
+    for (const imp of outputs[out]!.imports) {
+      if (imp.kind === 'dynamic-import') continue;
+      if (imp.external) {
+        if (isPackage(imp.path)) always.add(packageOf(imp.path));
+      } else queue.push(imp.path);
+    }
+  }
+  for (const output of Object.values(outputs))
+    for (const imp of output.imports)
+      if (imp.external && isPackage(imp.path) && !always.has(packageOf(imp.path)))
+        onDemand.add(packageOf(imp.path));
+  return { always, onDemand };
+}
+
 const packageOf = (spec: string) =>
   spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0]!;
 
@@ -230,13 +269,18 @@ export async function buildPipeline(
       );
     });
   // The table codec loads apache-arrow through createRequire, which esbuild cannot see.
-  const externals = new Set<string>(['apache-arrow']);
-  for (const output of Object.values(result.metafile.outputs)) {
-    for (const imp of output.imports)
-      if (imp.external && !imp.path.startsWith('node:') && !imp.path.startsWith('.'))
-        externals.add(packageOf(imp.path));
-  }
-  const packages = runtimePackages(externals, projectRoot);
+  const { always, onDemand } = bundleExternals(
+    result.metafile.outputs,
+    Object.keys(result.metafile.outputs).filter((o) =>
+      ['cellar-run.js', 'pipeline.js', 'worker.js'].includes(basename(o)),
+    ),
+  );
+  always.add('apache-arrow');
+  const packages = runtimePackages(always, projectRoot);
+  const optional = runtimePackages(
+    [...onDemand].filter((name) => !always.has(name)),
+    projectRoot,
+  );
 
   const relativeWorkdir =
     relative(resolve(outDir), resolve(dirname(file), pipeline.workdir ?? '.'))
@@ -274,13 +318,17 @@ export async function buildPipeline(
     description: `The ${pipeline.name} pipeline, built by cellar build${pipeline.source ? ` from ${pipeline.source}` : ''}. Run: node run.mjs --help`,
     engines: { node: '>=20.19' },
     dependencies: packages,
+    // Loaded only by a feature a run may use (a warehouse, a shared store, the distributed
+    // executor, a model format): `npm ci --omit=optional` leaves them out.
+    ...(Object.keys(optional).length ? { optionalDependencies: optional } : {}),
   };
   writeFileSync(join(staging, 'package.json'), JSON.stringify(pkg, null, 2) + '\n');
   writeFileSync(
     join(staging, 'run.mjs'),
     `#!/usr/bin/env node\n// The ${pipeline.name} pipeline, built by \`cellar build\`. Usage: node run.mjs [task...] [--param k=v] [--workspace dir] [--workdir dir] (cellar run's options).\nimport { runBuilt } from './cellar-run.js';\n\nprocess.exitCode = await runBuilt(import.meta.dirname, process.argv.slice(2));\n`,
   );
-  if (options.lockfile !== false) writeLockfile(staging, Object.keys(packages).length > 0);
+  if (options.lockfile !== false)
+    writeLockfile(staging, Object.keys(packages).length + Object.keys(optional).length > 0);
   swapInto(staging, resolve(outDir));
   return {
     outDir: resolve(outDir),

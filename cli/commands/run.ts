@@ -127,7 +127,7 @@ export const run = defineCommand({
       sourceMaps: values['in-process'] || verbose,
       ...(values.workdir !== undefined ? { workdir: values.workdir } : {}),
     });
-    const params = parseParams(values.param, pipeline);
+    const params = await parseParams(values.param, pipeline, file);
     // The store: --store, $CELLAR_STORE, `store` in cellar.config.json, else the local workspace.
     const workspace = resolveWorkspace({ explicit: values.workspace, near: dirname(file) });
     let storeChoice;

@@ -76,7 +76,9 @@ async function showOutputs({ values, positionals }: CommandInput<typeof OPTIONS>
  * its digits; a Date as its ISO string; a Map with string keys as an object, any other Map as
  * [key, value] pairs; a Set or a typed array as an array; undefined (an array hole, an absent
  * value) as null; a class instance as its toJSON() gives it, else as its own enumerable fields,
- * each encoded by these same rules.
+ * each encoded by these same rules. A reference back to a value that contains it (a cycle) is
+ * the string "[Circular $.path]" naming that value's path from the root `$`, as the non-JSON
+ * view marks it `[Circular *1]`; a value shared without a cycle prints in full at each place.
  */
 export function toJsonText(value: unknown): string {
   const text = JSON.stringify(toJsonSafe(value)) ?? 'null';
@@ -86,30 +88,45 @@ export function toJsonText(value: unknown): string {
 /** -0 travels through JSON.stringify as this string and is printed back as the number `-0`. */
 const NEGATIVE_ZERO = '\u0000-0';
 
-function toJsonSafe(value: unknown): unknown {
+function toJsonSafe(value: unknown, path = '$', ancestors = new Map<object, string>()): unknown {
   if (typeof value === 'number')
     return Number.isFinite(value) ? (Object.is(value, -0) ? NEGATIVE_ZERO : value) : String(value);
   if (typeof value === 'bigint') return String(value);
   if (value === undefined) return null;
   if (value instanceof Date) return Number.isNaN(value.getTime()) ? null : value.toISOString();
-  if (value instanceof Map) {
-    const entries = [...value].map(([k, v]) => [toJsonSafe(k), toJsonSafe(v)] as const);
-    return entries.every(([k]) => typeof k === 'string') ? Object.fromEntries(entries) : entries;
-  }
-  if (value instanceof Set) return [...value].map(toJsonSafe);
-  // Array.from visits holes too (a hole of a sparse array prints as null, not skipped).
-  if (Array.isArray(value)) return Array.from(value, toJsonSafe);
-  if (ArrayBuffer.isView(value) && !(value instanceof DataView))
-    return Array.from(value as unknown as ArrayLike<number | bigint>, toJsonSafe);
-  if (value && typeof value === 'object') {
+  if (value === null || typeof value !== 'object') return value;
+  const cycle = ancestors.get(value);
+  if (cycle !== undefined) return `[Circular ${cycle}]`;
+  ancestors.set(value, path);
+  try {
+    const at = (key: string | number) =>
+      typeof key === 'number'
+        ? `${path}[${key}]`
+        : /^[A-Za-z_$][\w$]*$/.test(key)
+          ? `${path}.${key}`
+          : `${path}[${JSON.stringify(key)}]`;
+    if (value instanceof Map) {
+      const entries = [...value].map(
+        ([k, v], i) => [toJsonSafe(k, at(i), ancestors), toJsonSafe(v, at(i), ancestors)] as const,
+      );
+      return entries.every(([k]) => typeof k === 'string') ? Object.fromEntries(entries) : entries;
+    }
+    if (value instanceof Set) return [...value].map((v, i) => toJsonSafe(v, at(i), ancestors));
+    // Array.from visits holes too (a hole of a sparse array prints as null, not skipped).
+    if (Array.isArray(value)) return Array.from(value, (v, i) => toJsonSafe(v, at(i), ancestors));
+    if (ArrayBuffer.isView(value) && !(value instanceof DataView))
+      return Array.from(value as unknown as ArrayLike<number | bigint>, (v) => toJsonSafe(v));
     // A class instance prints as its own toJSON gives it, else as its own fields: each field
     // through this same encoding, so a Map or a NaN inside an instance is not lost as {} or null.
     const toJSON = (value as { toJSON?: unknown }).toJSON;
     const own = typeof toJSON === 'function' ? toJSON.call(value) : value;
-    if (own !== value) return toJsonSafe(own);
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, toJsonSafe(v)]));
+    if (own !== value) return toJsonSafe(own, path, ancestors);
+    return Object.fromEntries(
+      Object.entries(value).map(([k, v]) => [k, toJsonSafe(v, at(k), ancestors)]),
+    );
+  } finally {
+    ancestors.delete(value);
   }
-  return value;
 }
 
 /** A table cell's number: rounded to 6 decimals, with NaN, ±Infinity and -0 as themselves. */

@@ -12,6 +12,7 @@ import { formatDiagnostic, hasErrors } from '../../compiler/diagnostics.js';
 import { compileFile, findNotebooks, projectRoot } from '../../compiler/host.js';
 import { parseNotebook } from '../../compiler/notebook/parse.js';
 import type { TaskPlan } from '../../compiler/types.js';
+import { recordedRunReads } from '../../runtime/key/run-reads.js';
 import { resolveWorkspace } from '../../runtime/store/workspace.js';
 import { CliError, EXIT } from '../errors.js';
 import { readHistory } from './history.js';
@@ -204,6 +205,10 @@ export function pipelineDoc(
     };
     if (last) {
       const m = last.manifest;
+      const recorded = recordedRunReads(
+        { root: place.root, pipeline: plan.stem, workspace },
+        t.name,
+      );
       doc.lastRun = {
         key: m.key,
         finishedAt: m.finishedAt,
@@ -214,6 +219,16 @@ export function pipelineDoc(
           codeFiles: Object.keys(m.inputs.code?.files ?? {}).length,
           packages: Object.keys(m.inputs.code?.packages ?? {}).sort(),
           hooks: Object.keys(m.inputs.hooks ?? {}).sort(),
+          // The manifest of a run that discovered its reads holds none yet: the record made by
+          // that run (what the next key holds) joins in. Names and paths only, never values.
+          reads: [
+            ...new Set([
+              ...Object.keys(m.inputs.reads ?? {}),
+              ...(recorded?.files ?? []),
+              ...(recorded?.dirs ?? []).map((d) => (d.endsWith('/') ? d : `${d}/`)),
+            ]),
+          ].sort(),
+          env: [...new Set([...Object.keys(m.inputs.env ?? {}), ...(recorded?.env ?? [])])].sort(),
         },
       };
     }

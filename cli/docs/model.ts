@@ -97,7 +97,16 @@ export interface TaskRun {
   durationMs: number;
   params: Record<string, unknown>;
   /** Upstream task → its key, and other key inputs, for "what the key is made of". */
-  keyInputs: { upstream: string[]; codeFiles: number; packages: string[]; hooks: string[] };
+  keyInputs: {
+    upstream: string[];
+    codeFiles: number;
+    packages: string[];
+    hooks: string[];
+    /** Files and folders its code read on the runs recorded (paths, from the manifest's `reads`). */
+    reads: string[];
+    /** Environment variables its code read: names only, never values. */
+    env: string[];
+  };
 }
 
 export interface RunRecord {

@@ -255,6 +255,17 @@ export function cacheWords(t: TaskDoc): string {
         : 'its code (a syntax hash of its module and the local modules it imports; comment edits do not count) and the versions of the packages it imports',
     );
   } else parts.push('not its code (`//| cache: params`)');
+  // What the code read while it ran, from the last run's manifest: names only (an env value never).
+  const listed = (names: string[]) =>
+    names.length > 12
+      ? `${names.slice(0, 12).join(', ')} and ${names.length - 12} more`
+      : names.join(', ');
+  const reads = t.lastRun?.keyInputs.reads ?? [];
+  if (reads.length)
+    parts.push(`the content of the data files and folders its code read (${listed(reads)})`);
+  const env = t.lastRun?.keyInputs.env ?? [];
+  if (env.length)
+    parts.push(`the environment variables its code reads (${listed(env)}; values are hashed)`);
   if (t.sql)
     parts.push(
       `the version of every warehouse table its SQL reads${t.sql.reads.length ? ` (${t.sql.reads.join(', ')})` : ''}`,

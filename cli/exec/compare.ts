@@ -72,6 +72,35 @@ export function show(v: unknown): string {
   return String(v);
 }
 
+const SHOWN = 60;
+const BEFORE = 20;
+
+/**
+ * Two differing strings, each shown around their first differing character (up to 60 characters
+ * from 20 before it), so a long shared prefix cannot make them look the same. The reason gives
+ * the character offset (UTF-16 code units) and both lengths when either was shortened.
+ */
+function stringDifference(a: string, b: string, path: string): Difference {
+  let at = 0;
+  while (at < a.length && at < b.length && a[at] === b[at]) at++;
+  const start = a.length > SHOWN || b.length > SHOWN ? Math.max(0, at - BEFORE) : 0;
+  const around = (s: string) =>
+    JSON.stringify(
+      `${start > 0 ? '...' : ''}${s.slice(start, start + SHOWN)}${s.length > start + SHOWN ? '...' : ''}`,
+    );
+  const shortened = start > 0 || a.length > SHOWN || b.length > SHOWN;
+  return {
+    path,
+    notebook: around(a),
+    pipeline: around(b),
+    ...(shortened
+      ? {
+          reason: `first difference at character ${at}; ${a.length} characters in the notebook, ${b.length} in the pipeline`,
+        }
+      : {}),
+  };
+}
+
 function numbersEqual(a: number, b: number, tolerance: number): boolean {
   if (Number.isNaN(a) || Number.isNaN(b)) return Number.isNaN(a) && Number.isNaN(b);
   if (!Number.isFinite(a) || !Number.isFinite(b)) return a === b;
@@ -104,6 +133,7 @@ function diff(
     case 'number':
       return numbersEqual(a as number, b as number, tol) ? undefined : at();
     case 'string':
+      return a === b ? undefined : stringDifference(a as string, b as string, path);
     case 'boolean':
     case 'bigint':
     case 'undefined':

@@ -17,6 +17,7 @@ import { tagCells } from '../../compiler/notebook/directives.js';
 import { loadAnalyzer } from '../../compiler/analyze/cell.js';
 import '../../compiler/host.js'; // sets how the analyzer loads ts-morph (a plain require)
 import type { ParamDecl } from '../../compiler/types.js';
+import { shapeMismatch } from '../param-shape.js';
 
 export class ParamError extends Error {
   constructor(
@@ -190,26 +191,28 @@ async function checkStructured(
     );
     // A type from another cell (an interface in a setup cell) is unknown here: check the shape.
     if (mine.some((d) => d.code === 2304 || d.code === 2552)) {
-      const want = shapeOf(decl.default);
-      if (shapeOf(value) !== want)
+      const wrong = shapeMismatch(value, decl.default, decl.name);
+      if (wrong)
         throw badType(
           notebook,
           cell,
           decl,
           value,
-          `expected ${want === 'array' ? 'an array' : `a ${want}`} like the default`,
+          `expected ${wrong.expected} like the default, got ${wrong.got}`,
         );
       continue;
     }
-    if (mine.length)
+    if (mine.length) {
+      // The compiler's message has no path into the value; the shape check names one when it can.
+      const wrong = shapeMismatch(value, decl.default, decl.name);
+      const message = ts.flattenDiagnosticMessageText(mine[0]!.messageText, ' ');
       throw badType(
         notebook,
         cell,
         decl,
         value,
-        ts.flattenDiagnosticMessageText(mine[0]!.messageText, ' '),
+        wrong ? `expected ${wrong.expected}, got ${wrong.got} (${message})` : message,
       );
+    }
   }
 }
-
-const shapeOf = (v: unknown) => (v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v);

@@ -17,7 +17,8 @@
 // The output file is rewritten atomically (temp file + rename) after every cell, so a killed run
 // still leaves a readable notebook showing how far it got, and a reader never sees half a file.
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname, relative } from 'node:path';
+import { dirname, isAbsolute, relative, resolve } from 'node:path';
+import { findProjectRoot } from '../../runtime/project.js';
 import type { CellRun, JupyterServer, NotebookOutput, TslabKernel } from './jupyter.js';
 import { injectedSource, type ParamsCell } from './params.js';
 
@@ -354,5 +355,13 @@ function bannerCell(text: string): NbCell {
 const escapeHtml = (s: string) =>
   s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
-/** `path` relative to the current folder, for messages. */
-export const shown = (path: string) => relative(process.cwd(), path) || path;
+/**
+ * `path` for messages: relative to the current folder when it is inside the project, absolute
+ * when outside it (`-o /tmp/x.ipynb` printed as `../../../tmp/x.ipynb` sent people looking).
+ */
+export const shown = (path: string): string => {
+  const abs = resolve(path);
+  const fromRoot = relative(findProjectRoot(process.cwd()), abs);
+  if (fromRoot.startsWith('..') || isAbsolute(fromRoot)) return abs;
+  return relative(process.cwd(), abs) || abs;
+};

@@ -691,6 +691,31 @@ function dynamicImport(cx: CellContext, call: TsMorphModule.ts.CallExpression): 
     });
 }
 
+/**
+ * `import.meta` in a cell is E_IMPORT_META: the cell's code runs from generated/<stem>/, so
+ * `import.meta.url` / `.dirname` / `.filename` name the compiled module, not the notebook, and a
+ * path resolved from them (`createRequire(import.meta.url)('./x.json')`, `new URL('./x',
+ * import.meta.url)`) points into the generated folder ("Cannot find module"). A module file next
+ * to the notebook keeps its own `import.meta`.
+ */
+function importMeta(cx: CellContext, node: TsMorphModule.ts.MetaProperty): void {
+  const { ts, sf, result } = cx;
+  const parent = node.parent;
+  const what =
+    ts.isPropertyAccessExpression(parent) && parent.expression === node
+      ? `import.meta.${parent.name.text}`
+      : 'import.meta';
+  result.diagnostics.push(
+    diag(
+      cx,
+      'E_IMPORT_META',
+      node.getStart(sf),
+      `\`${what}\` in a notebook cell names the compiled module in generated/, not the notebook: a path resolved from it points into the generated folder`,
+      "tasks run in the notebook's folder: give a relative path as it is (JSON.parse(readFileSync('./data/cfg-' + variant + '.json', 'utf8'))), or move the code into a module next to the notebook (./lib/x.ts), where import.meta is that file's",
+    ),
+  );
+}
+
 // --- references -----------------------------------------------------------------------------
 
 /**
@@ -793,6 +818,8 @@ function collectReferences(cx: CellContext, aliases: Map<string, string>): void 
     }
     if (ts.isCallExpression(node) && node.expression.kind === ts.SyntaxKind.ImportKeyword)
       dynamicImport(cx, node);
+    if (ts.isMetaProperty(node) && node.keywordToken === ts.SyntaxKind.ImportKeyword)
+      importMeta(cx, node);
     if (ts.isCallExpression(node) && isFormatRegistration(ts, node.expression))
       for (const arg of node.arguments) mentionsIn(ts, arg, formatMentions);
     return inFunction || ts.isFunctionLike(node) || ts.isClassStaticBlockDeclaration(node);

@@ -67,8 +67,10 @@ const COMMONJS_HINTS: Record<string, string> = {
   require: 'compiled cells are ES modules: use `import x from "..."` instead of `require(...)`',
   module: 'compiled cells are ES modules: there is no `module`',
   exports: 'compiled cells are ES modules: there is no `exports`',
-  __dirname: 'use `import.meta.dirname` (or relative paths: tasks run in the notebook folder)',
-  __filename: 'use `import.meta.filename`',
+  __dirname:
+    "use relative paths: tasks run in the notebook's folder (`readFileSync('./data/x.csv')`)",
+  __filename:
+    "a cell has no file of its own: use relative paths (tasks run in the notebook's folder)",
 };
 
 const sameOwner = (a: Owner, b: Owner) =>

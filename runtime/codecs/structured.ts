@@ -24,6 +24,9 @@
 // pseudo-class `NULL_PROTOTYPE` and come back without one; JSON and v8 alone would hand the reader
 // an object whose `'constructor' in counts` is true. Properties keyed by a symbol are dropped by
 // both formats: an enumerable one (data put there on purpose) is refused, naming where it is.
+import { ChildProcess } from 'node:child_process';
+import { Dir } from 'node:fs';
+import { Stream } from 'node:stream';
 import { deserialize, serialize } from 'node:v8';
 import type { Codec } from './codec.js';
 import { classById, classIdOf, classNameOf, classProblem } from './classes.js';
@@ -48,7 +51,7 @@ export type ValueNeeds =
        * "export the class" cannot help. `other`: another built-in of the language or Node
        * (`Promise`, `WeakMap`, `URL`…), which no codec stores either.
        */
-      builtin?: 'error' | 'other';
+      builtin?: 'error' | 'other' | 'resource';
     }
   /** An enumerable property keyed by a symbol (`path` ends with `[Symbol(…)]`): no format keeps it. */
   | { kind: 'refused'; className: 'symbol key'; path: string; symbolKey: true };
@@ -156,10 +159,12 @@ export function valueNeeds(value: unknown, instances?: Map<object, string>): Val
         const builtin =
           obj instanceof Error
             ? 'error'
-            : typeof ctor === 'function' &&
-                (globalThis as Record<string, unknown>)[ctor.name] === ctor
-              ? 'other'
-              : undefined;
+            : isResource(obj)
+              ? 'resource'
+              : typeof ctor === 'function' &&
+                  (globalThis as Record<string, unknown>)[ctor.name] === ctor
+                ? 'other'
+                : undefined;
         return { kind: 'refused', className, path, ...(builtin ? { builtin } : {}) };
       }
       const why = classProblem(obj);
@@ -217,6 +222,11 @@ export function refusalText(
       `holds ${article(needs.className)} ${needs.className}${where}, an error object, which is not data a codec stores (its message and stack are no plain fields: it would come back as a plain object, no Error). ` +
       `Return what you need of it as data (\`{ message: err.message, name: err.name }\`), or throw it to fail the task`
     );
+  if (needs.builtin === 'resource')
+    return (
+      `holds a ${needs.className}${where}, a handle to an open file, folder, stream or process of this run: no data a codec can store, and it cannot outlive the task. ` +
+      `Store what it points at instead: its path (the one you opened it with) or its contents (\`readdirSync(path)\`, \`readFileSync(path, 'utf8')\`), and close it before the task ends`
+    );
   if (needs.builtin === 'other')
     return (
       `holds a built-in ${needs.className}${where}, which holds no data a codec can store. ` +
@@ -230,6 +240,17 @@ export function refusalText(
     `if it comes from a package, register a model format in the setup cell (registerModelFormat({ name, matches, save, load }) from 'cellar') and store it with \`//| output: ${output}=model\`, ` +
     `or return plain data`
   );
+}
+
+/**
+ * A Node handle on something open in this process: an fs.Dir, an fs/promises FileHandle (no
+ * exported class: known by its name and numeric `fd`), a stream (file streams, sockets) or a
+ * child process.
+ */
+function isResource(obj: object): boolean {
+  if (obj instanceof Dir || obj instanceof Stream || obj instanceof ChildProcess) return true;
+  const ctor = (obj as { constructor?: { name?: string } }).constructor;
+  return ctor?.name === 'FileHandle' && typeof (obj as { fd?: unknown }).fd === 'number';
 }
 
 const article = (word: string): string => (/^[AEIOU]/i.test(word) ? 'an' : 'a');

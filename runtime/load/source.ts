@@ -96,6 +96,25 @@ export function readCellPositions(notebookFile: string): Map<string, CellPositio
   return out;
 }
 
+/**
+ * Where a compiled task's `//| output:` directive gives `output` a codec (`//| output: rows=csv`):
+ * `notebooks/x.ipynb, cell 4 (id k), line 2`; undefined for a hand-written task or when the
+ * directive is not found in the notebook as it is now.
+ */
+export function outputDirectiveLocation(task: AnyTask, output: string): string | undefined {
+  const file = notebookPath(task);
+  if (!file || !task.source) return undefined;
+  const cells = readCellPositions(file);
+  const named = new RegExp(`^\\s*//\\|\\s*output\\b.*\\b${output.replace(/[$]/g, '\\$')}\\s*=`);
+  for (const id of task.source.cells) {
+    const cell = cells?.get(id);
+    const line = cell?.text.split(/\r\n?|\n/).findIndex((l) => named.test(l));
+    if (cell && line !== undefined && line >= 0)
+      return `${task.source.notebook}, cell ${cell.cell} (id ${id}), line ${line + 1}`;
+  }
+  return undefined;
+}
+
 /** Cells as people count them: `cell 3`, `cells 3–4`, `cells 2, 5`. */
 export function cellRangeText(numbers: number[]): string {
   if (numbers.length === 1) return `cell ${numbers[0]}`;

@@ -158,6 +158,7 @@ function checkCodecs(task: AnyTask, diagnostics: RuntimeDiagnostic[]): void {
     diagnostics.push({
       code: 'E_UNKNOWN_CODEC',
       task: task.name,
+      output: outputName,
       message: `task '${task.name}': output '${outputName}' names codec '${spec.codec}', which is not registered${suggest(spec.codec, codecIds())} (codecs: ${codecIds().join(', ')})`,
     });
   }

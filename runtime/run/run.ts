@@ -33,8 +33,15 @@ import { LocalStore } from '../store/local.js';
 import type { Store } from '../store/store.js';
 import type { StoreChoice } from '../store/open.js';
 import type { Pipeline } from '../task.js';
-import type { CacheKey, RunEvent, RunPlan, RunResult, TaskGraph } from '../types.js';
-import { sourceWorkdir } from '../load/source.js';
+import type {
+  CacheKey,
+  RunEvent,
+  RunPlan,
+  RunResult,
+  RuntimeDiagnostic,
+  TaskGraph,
+} from '../types.js';
+import { outputDirectiveLocation, sourceWorkdir } from '../load/source.js';
 import { resolveWorkspace } from '../store/workspace.js';
 import { WorkerPool } from '../workers/pool.js';
 
@@ -164,7 +171,7 @@ export async function preparePipelineRun(
   checkPipelineOwner(options);
   const { graph, diagnostics } = buildGraph(options.pipeline, options.params);
   lap('graph');
-  if (!graph) throw diagnosticsError(diagnostics);
+  if (!graph) throw diagnosticsError(diagnostics.map((d) => withDirective(d, options.pipeline)));
   const memo =
     options.store instanceof LocalStore ? join(options.workspace, '.codehash.json') : undefined;
   const hasher = options.codeAware ? new CodeHasher(memo) : undefined;
@@ -429,4 +436,16 @@ function checkPipelineOwner(options: NormalizedRunOptions, claim = false): void 
 function sharedSourceWorkdir(pipeline: Pipeline): string | undefined {
   const dirs = new Set(pipeline.tasks.filter((t) => t.source).map((t) => sourceWorkdir(t)));
   return dirs.size === 1 ? [...dirs][0] : undefined;
+}
+
+/**
+ * An output's diagnostic (E_UNKNOWN_CODEC) with the notebook, cell and line of the `//| output:`
+ * directive that named the codec appended, as a task failure names its line; unchanged for a
+ * hand-written task, another diagnostic, or when the directive is not found.
+ */
+function withDirective(d: RuntimeDiagnostic, pipeline: Pipeline): RuntimeDiagnostic {
+  if (!d.output || !d.task) return d;
+  const task = pipeline.tasks.find((t) => t.name === d.task);
+  const at = task && outputDirectiveLocation(task, d.output);
+  return at ? { ...d, message: `${d.message}\n  at ${at}` } : d;
 }

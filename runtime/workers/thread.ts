@@ -63,8 +63,19 @@ parentPort!.on('message', async (message: { id: number; job: TaskJob }) => {
     // A thrown non-Error has no stack: send none rather than this thread's own frames.
     const err =
       error instanceof Error
-        ? { message: error.message, stack: error.stack }
+        ? { message: workerAdvice(error, message.job.task), stack: error.stack }
         : { message: thrownMessage(error), stack: thrownMessage(error) };
     parentPort!.postMessage({ id: message.id, ok: false, error: err });
   }
 });
+
+/**
+ * Node's own "process.chdir() is not supported in workers" (ERR_WORKER_UNSUPPORTED_OPERATION:
+ * chdir, setting umask, setuid…) says nothing of why a task is on a worker or what to do: name the
+ * task and the two ways out. Any other error is returned as it is.
+ */
+function workerAdvice(error: Error, task: string): string {
+  if ((error as { code?: unknown }).code !== 'ERR_WORKER_UNSUPPORTED_OPERATION')
+    return error.message;
+  return `${error.message}: task '${task}' runs on a worker thread, which shares the process's working folder with the tasks running beside it. Pass paths instead (tasks run in the notebook's folder: readFileSync('data/x.txt') rather than process.chdir('data')), or run with --in-process (task code on the main thread: change the folder back before the task ends, as other tasks resolve relative paths from it)`;
+}

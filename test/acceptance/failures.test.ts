@@ -1,7 +1,7 @@
 // When a task throws: the run stops (or, with --keep-going, finishes what does not depend on the
 // failure), says which task failed and why without a stack trace, exits non-zero, and a fixed
 // param re-runs only what failed. Also what a user expects after editing only prose.
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
@@ -19,6 +19,7 @@ type TaskSummary = {
   name: string;
   status: string;
   error?: string;
+  location?: string;
   because?: { kind: string; task?: string };
 };
 const byName = (stdout: string) =>
@@ -236,5 +237,50 @@ describe('messages for small mistakes', () => {
     expect(r.stderr).not.toContain('no stored result');
     const task = p.cellar('show', 'notebooks/sales.ipynb', 'totls');
     expect(task.stderr).toContain("unknown task 'totls', did you mean 'totals'?");
+  });
+});
+
+// B6: Node's raw "process.chdir() is not supported in workers" named no task and no way out.
+describe('an operation worker threads refuse', () => {
+  const p = project();
+  mkdirSync(join(p.dir, 'notebooks', 'data'));
+  p.write('notebooks/data/t1.txt', 'one\n');
+  p.write(
+    'notebooks/cd.ipynb',
+    notebookText([
+      codeCell('imports', "import { readFileSync } from 'node:fs';"),
+      codeCell(
+        'cd',
+        "//| task: cd\nprocess.chdir('data');\nconst t1 = readFileSync('t1.txt', 'utf8').trim();\nprocess.chdir('..');",
+      ),
+      // Variant: setting the umask is refused on a worker the same way.
+      codeCell('mask', '//| task: mask\nconst before = process.umask(0o022);'),
+    ]),
+  );
+
+  it.each([
+    ['cd', 'process.chdir() is not supported in workers', 'line 2'],
+    ['mask', 'Setting process.umask() is not supported in workers', 'line 2'],
+  ])(
+    '%s: names the task, cell and line, and says to pass paths or use --in-process',
+    (task, raw, line) => {
+      const r = p.cellar('run', 'notebooks/cd.ipynb', task, '--json');
+      expect(r.code, r.stderr).toBe(1);
+      const failed = (JSON.parse(r.stdout).tasks as TaskSummary[]).find((t) => t.name === task)!;
+      expect(failed.status).toBe('failed');
+      expect(failed.error).toContain(`${raw}: task '${task}' runs on a worker thread`);
+      expect(failed.error).toContain('Pass paths instead');
+      expect(failed.error).toContain('--in-process');
+      expect(failed.location).toMatch(
+        new RegExp(`^notebooks/cd\\.ipynb, cell \\d+ \\(id ${task}\\), ${line}$`),
+      );
+    },
+  );
+
+  it('the fix it names works: --in-process runs the task', () => {
+    const r = p.cellar('run', 'notebooks/cd.ipynb', 'cd', '--in-process');
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    const shown = p.cellar('show', 'notebooks/cd.ipynb', 'cd', 't1', '--json');
+    expect(JSON.parse(shown.stdout)).toBe('one');
   });
 });

@@ -215,6 +215,64 @@ describe('a dynamic import() is keyed by the content of every file it may load',
   );
 });
 
+// B5: `createRequire(import.meta.url)('./cfg-' + variant + '.json')` in a cell failed at run time
+// with "Cannot find module … Require stack: generated/…": `import.meta` in a cell is the compiled
+// module's. It is refused at compile time (E_IMPORT_META) naming the notebook, cell, line and fix.
+describe('import.meta in a notebook cell', () => {
+  it.each([
+    [
+      "const req = createRequire(import.meta.url);\nconst cfg = req('./cfg-' + variant + '.json');",
+      27,
+    ],
+    // Variants: a URL built from it, and import.meta.dirname (the one __dirname's hint once named).
+    [
+      "const cfg = JSON.parse(readFileSync(new URL('./cfg-' + variant + '.json', import.meta.url), 'utf8'));",
+      75,
+    ],
+    [
+      "const cfg = JSON.parse(readFileSync(import.meta.dirname + '/cfg-' + variant + '.json', 'utf8'));",
+      37,
+    ],
+  ])(
+    'is refused at compile time naming the notebook, cell, line and the fix: %s',
+    (code, column) => {
+      const p = project();
+      p.write('notebooks/cfg-a.json', '{ "rate": 3 }\n');
+      p.write(
+        NB,
+        notebookText([
+          "import { createRequire } from 'node:module';\nimport { readFileSync } from 'node:fs';",
+          "//| params\nconst variant = 'a';",
+          `//| task: creq\n${code}\nconst rate: number = cfg.rate;`,
+        ]),
+      );
+      const r = p.cellar('run', NB);
+      expect(r.code, r.stdout + r.stderr).toBe(2);
+      const at = `notebooks/loads.ipynb, cell 3 (id c3), line 2, column ${column}: error E_IMPORT_META`;
+      expect(r.stderr).toContain(at);
+      expect(r.stderr).toContain(
+        "tasks run in the notebook's folder: give a relative path as it is",
+      );
+      expect(r.stdout).not.toContain('start');
+    },
+  );
+
+  it('the fix the hint gives, a relative path as it is, reads the file next to the notebook', () => {
+    const p = project();
+    p.write('notebooks/cfg-a.json', '{ "rate": 3 }\n');
+    p.write(
+      NB,
+      notebookText([
+        "import { readFileSync } from 'node:fs';",
+        "//| params\nconst variant = 'a';",
+        "//| task: creq\nconst cfg = JSON.parse(readFileSync('./cfg-' + variant + '.json', 'utf8'));\nconst rate: number = cfg.rate;",
+      ]),
+    );
+    expect(run(p, NB)).toEqual({ creq: 'ran' });
+    expect(show(p, NB, 'creq', 'rate')).toBe(3);
+  });
+});
+
 describe('what require() loads through createRequire is keyed by content', () => {
   it('a local JSON required at load by a helper module: an edit keeping size and mtime re-runs with the new value', () => {
     const p = withModules();

@@ -5,7 +5,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runtimePackages } from '../../cli/build/build.js';
+import { bundleExternals, runtimePackages } from '../../cli/build/build.js';
 import { installedPackageVersion } from '../../runtime/project.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'cellar-build-packages-'));
@@ -66,5 +66,57 @@ describe('the packages a built folder installs', () => {
     writePackage(project, { name: 'selfish', version: '2.0.1' });
     expect(installedPackageVersion(join(project, 'src'), 'selfish')).toBe('2.0.1');
     expect(installedPackageVersion(project, 'other')).toBeUndefined();
+  });
+});
+
+// Docs item C: a pipeline importing no package got 9 dependencies (BigQuery, Cloud Storage,
+// BullMQ, …): every package any chunk of the runtime may load. Only what a run loads from the
+// entry points through static imports is a dependency; what sits behind a dynamic import()
+// (loaded when a run uses that feature) is an optional one.
+describe('the packages of a bundle, from its metafile', () => {
+  const out = (
+    imports: { path: string; kind: string; external?: boolean }[],
+    entryPoint?: string,
+  ) => ({
+    imports,
+    ...(entryPoint ? { entryPoint } : {}),
+  });
+  const outputs = {
+    'dist/cellar-run.js': out(
+      [
+        { path: 'dist/chunk-A.js', kind: 'import-statement' },
+        { path: 'dist/chunk-Q.js', kind: 'dynamic-import' },
+      ],
+      'cli/build/run-entry.ts',
+    ),
+    'dist/pipeline.js': out(
+      [{ path: 'ml-random-forest', kind: 'import-statement', external: true }],
+      'p.ts',
+    ),
+    'dist/worker.js': out([{ path: 'dist/chunk-A.js', kind: 'import-statement' }], 'thread.ts'),
+    'dist/chunk-A.js': out([
+      { path: 'node:fs', kind: 'import-statement', external: true },
+      { path: 'apache-arrow/Arrow.node', kind: 'import-statement', external: true },
+      { path: 'dist/chunk-D.js', kind: 'dynamic-import' },
+    ]),
+    // A dynamic import() target is an output with an entryPoint too, but no run starts there.
+    'dist/chunk-D.js': out(
+      [
+        { path: '@google-cloud/storage', kind: 'import-statement', external: true },
+        { path: 'dist/chunk-Q.js', kind: 'import-statement' },
+      ],
+      'runtime/store/gcs.ts',
+    ),
+    'dist/chunk-Q.js': out([{ path: 'bullmq', kind: 'import-statement', external: true }], 'q.ts'),
+  };
+
+  it('lists statically reached packages as always loaded, packages only behind import() as on demand', () => {
+    const { always, onDemand } = bundleExternals(outputs, [
+      'dist/cellar-run.js',
+      'dist/pipeline.js',
+      'dist/worker.js',
+    ]);
+    expect([...always].sort()).toEqual(['apache-arrow', 'ml-random-forest']);
+    expect([...onDemand].sort()).toEqual(['@google-cloud/storage', 'bullmq']);
   });
 });

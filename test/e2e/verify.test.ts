@@ -118,6 +118,11 @@ describe.skipIf(!jupyterAvailable())(
               '//| task: draw\nconst values: number[] = Array.from({ length: n }, () => Math.random());',
             ],
             [
+              'label',
+              // A long shared prefix: the two sides must still be shown differently (B1).
+              "//| task: label\nconst label = 'a draw of the notebook or of the pipeline: ' + 'n'.repeat(40) + String(Math.random());",
+            ],
+            [
               'stable',
               '//| task: stable\nconst byParity = new Map<string, number[]>([["even", [0, 2]], ["odd", [1, n]]]);\nconst when = new Date(Date.UTC(2024, 0, n));',
             ],
@@ -137,6 +142,14 @@ describe.skipIf(!jupyterAvailable())(
       const draw = result.tasks.find((t) => t.task === 'draw')!;
       expect(draw.equal).toBe(false);
       expect(draw.difference!.path).toBe('draw.values[0]');
+      const label = result.tasks.find((t) => t.task === 'label')!.difference!;
+      expect(label.path).toBe('label.label');
+      expect(label.notebook, 'both sides shown around the first difference').not.toBe(
+        label.pipeline,
+      );
+      expect(label.reason).toMatch(
+        /^first difference at character \d+; \d+ characters in the notebook/,
+      );
       expect(result.tasks.find((t) => t.task === 'stable')).toMatchObject({ equal: true });
       expect(result.ok).toBe(false);
     }, 1_600_000);

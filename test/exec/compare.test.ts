@@ -93,6 +93,32 @@ describe('firstDifference', () => {
     });
   });
 
+  test('two long strings with a shared prefix are shown around their first difference, never the same', () => {
+    const prefix = 'Object{a:NaN,b:Infinity,c:-0,d:undef,e:1} | [1,hole,3,und';
+    const d = firstDifference(
+      `${prefix}ef,null] | tail`,
+      `${prefix},null] | tail`,
+      'check.report',
+    )!;
+    expect(d.path).toBe('check.report');
+    expect(d.notebook).not.toBe(d.pipeline);
+    expect(d.notebook).toContain('undef,null]');
+    expect(d.pipeline).toContain('und,null]');
+    expect(d.reason).toBe(
+      `first difference at character ${prefix.length}; ${prefix.length + 15} characters in the notebook, ${prefix.length + 13} in the pipeline`,
+    );
+    // Variant: one side is the other plus a tail (the difference is past the end of the shorter).
+    const long = 'x'.repeat(200);
+    const tail = firstDifference(long, `${long}!`, 't')!;
+    expect(tail.notebook).toBe(`"...${'x'.repeat(20)}"`);
+    expect(tail.pipeline).toBe(`"...${'x'.repeat(20)}!"`);
+    expect(tail.reason).toMatch(/^first difference at character 200;/);
+    // A difference near the start of a long string: shown from the start, cut after 60.
+    const head = firstDifference(`a${long}`, `b${long}`, 'h')!;
+    expect(head.notebook).toBe(JSON.stringify(`a${'x'.repeat(59)}...`));
+    expect(head.pipeline).toBe(JSON.stringify(`b${'x'.repeat(59)}...`));
+  });
+
   test('a change of kind is a difference even when JSON would not see it (Map vs object, Date vs string, typed vs plain array)', () => {
     expect(firstDifference(new Map([['a', 1]]), { a: 1 }, 'x')).toMatchObject({
       reason: 'a Map in the notebook, a object in the pipeline',

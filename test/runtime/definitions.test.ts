@@ -170,10 +170,10 @@ describe('name lookups never go through an object prototype', () => {
 
   it.each(['__proto__', 'constructor', 'toString', 'hasOwnProperty'])(
     '--param %s=1 is an unknown param, listing the real ones',
-    (name) => {
+    async (name) => {
       let error: { code?: string; message?: string } = {};
       try {
-        parseParams([`${name}=1`], pipeline);
+        await parseParams([`${name}=1`], pipeline);
       } catch (e) {
         error = e as typeof error;
       }

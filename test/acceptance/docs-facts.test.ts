@@ -1,0 +1,88 @@
+// What a task's docs page says about its cache key (docs item C of the tester's report): the
+// "Cache key" section listed name, version, params, upstream, codec, code and packages, and left
+// out the data files the code read and the environment variables it reads, which are in the key
+// as much as the rest. They are listed from the last run's manifest and the reads it recorded,
+// by path and by name only: a variable's value never appears on a page. Real CLI, real files.
+import { mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { codeCell, notebookText, project, removeProjects } from './harness.js';
+
+afterAll(() => process.env.KEEP || removeProjects());
+
+/** Every file under `dir`, as text. */
+function allText(dir: string): string {
+  return readdirSync(dir)
+    .map((name) => {
+      const path = join(dir, name);
+      return statSync(path).isDirectory() ? allText(path) : readFileSync(path, 'utf8');
+    })
+    .join('\n');
+}
+
+describe("a task page's Cache key section", () => {
+  it('names the data files and folders its code read and the env variables it reads, never their values', () => {
+    const p = project();
+    mkdirSync(join(p.dir, 'notebooks', 'data'));
+    p.write('notebooks/data/limits.json', '{ "max": 3 }\n');
+    p.write('notebooks/data/a.txt', 'a\n');
+    p.write(
+      'notebooks/auth.ipynb',
+      notebookText([
+        codeCell('imports', "import { readFileSync, readdirSync } from 'node:fs';"),
+        codeCell(
+          'auth',
+          [
+            '//| task: auth',
+            "const max: number = JSON.parse(readFileSync('data/limits.json', 'utf8')).max;",
+            "const tokenLength = (process.env.CELLAR_TEST_TOKEN ?? '').length;",
+          ].join('\n'),
+        ),
+        // Variant: a folder listing is in the key too.
+        codeCell('listing', "//| task: listing\nconst names = readdirSync('data');"),
+      ]),
+    );
+    p.setEnv('CELLAR_TEST_TOKEN', 'sekrit-token-value-42');
+    const run = p.cellar('run', 'notebooks/auth.ipynb');
+    expect(run.code, run.stdout + run.stderr).toBe(0);
+    const docs = p.cellar('docs', 'notebooks/auth.ipynb', '--out', 'site', '--no-api');
+    expect(docs.code, docs.stdout + docs.stderr).toBe(0);
+
+    const key = (task: string) =>
+      /The key hashes[^<]*/.exec(p.read(`site/tasks/auth/${task}.html`))![0].replace(/&#39;/g, "'");
+    expect(key('auth')).toContain(
+      'the content of the data files and folders its code read (notebooks/data/limits.json)',
+    );
+    expect(key('auth')).toContain(
+      'the environment variables its code reads (CELLAR_TEST_TOKEN; values are hashed)',
+    );
+    expect(key('listing')).toContain('its code read (notebooks/data/)');
+    expect(key('listing')).not.toContain('environment variables');
+    expect(allText(join(p.dir, 'site'))).not.toContain('sekrit-token-value-42');
+  });
+});
+
+describe("cellar build's package.json for a pipeline importing no package", () => {
+  it('lists as dependencies only what every run loads; what the runtime loads on demand is optional', () => {
+    const p = project();
+    p.write(
+      'notebooks/tiny.ipynb',
+      notebookText([codeCell('one', '//| task: one\nconst one = 1;')]),
+    );
+    const r = p.cellar('build', 'notebooks/tiny.ipynb', '--out', 'dist/tiny', '--no-lockfile');
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    const pkg = JSON.parse(p.read('dist/tiny/package.json')) as {
+      dependencies: Record<string, string>;
+      optionalDependencies?: Record<string, string>;
+    };
+    expect(Object.keys(pkg.dependencies)).toEqual(['apache-arrow']);
+    for (const lazy of [
+      'bullmq',
+      '@google-cloud/bigquery',
+      '@google-cloud/storage',
+      'ml-random-forest',
+    ])
+      expect(pkg.optionalDependencies).toHaveProperty(lazy);
+    expect(r.stdout).toContain('packages at run time: apache-arrow@');
+  });
+});
