@@ -4,7 +4,7 @@
 // Projects live under test/.tmp/ inside the checkout, so Node finds the repository's node_modules
 // (and `cellar` itself through the node_modules/cellar link) the way an installed project would.
 // Nothing is mocked: the CLI compiles with ts-morph, runs tasks in workers, caches to disk.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'vitest';
@@ -24,6 +24,12 @@ export interface Project {
   dir: string;
   /** Run `cellar <args>` in the project folder. */
   cellar(...args: string[]): CliResult;
+  /**
+   * `cellar <args>` without blocking this process: for tests holding a Jupyter kernel open, whose
+   * websocket must go on answering the server's pings while the CLI runs (with `cellar()`'s
+   * spawnSync a loaded machine lost the connection, and the kernel's next reply with it).
+   */
+  cellarAsync(...args: string[]): Promise<CliResult>;
   /** Run any command in the project folder (or a folder inside it). */
   run(command: string, args: string[], subdir?: string): CliResult;
   /** Run `cellar <args>` from a folder inside the project, as from a terminal opened there. */
@@ -61,6 +67,20 @@ export function project(...files: string[]): Project {
     dir,
     run,
     cellar: (...args) => run(process.execPath, [join(repo, 'bin', 'cellar.mjs'), ...args]),
+    cellarAsync: (...args) =>
+      new Promise((done, failed) => {
+        const child = spawn(process.execPath, [join(repo, 'bin', 'cellar.mjs'), ...args], {
+          cwd: dir,
+          timeout: 600_000,
+          env,
+        });
+        let stdout = '';
+        let stderr = '';
+        child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+        child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+        child.on('error', failed);
+        child.on('close', (code) => done({ code: code ?? -1, stdout, stderr }));
+      }),
     cellarIn: (subdir, ...args) =>
       run(process.execPath, [join(repo, 'bin', 'cellar.mjs'), ...args], subdir),
     script: (file, text) => {

@@ -49,13 +49,14 @@ describe.skipIf(!jupyterAvailable())(
       expect(notebook.df).toHaveLength(3);
       expect(notebook.meta).toMatchObject({ seed: 7, days: 30 });
 
-      const run = p.cellar('run', 'notebooks/sales.ipynb');
+      // The CLI runs beside the open kernel: cellarAsync keeps its connection answered.
+      const run = await p.cellarAsync('run', 'notebooks/sales.ipynb');
       expect(run.code, run.stderr).toBe(0);
       const totals = JSON.parse(
-        p.cellar('show', 'notebooks/sales.ipynb', 'totals', 'df', '--json').stdout,
+        (await p.cellarAsync('show', 'notebooks/sales.ipynb', 'totals', 'df', '--json')).stdout,
       );
       const report = JSON.parse(
-        p.cellar('show', 'notebooks/sales.ipynb', 'report', 'meta', '--json').stdout,
+        (await p.cellarAsync('show', 'notebooks/sales.ipynb', 'report', 'meta', '--json')).stdout,
       );
       expect(unwrap(totals, 'df')).toEqual(notebook.df);
       expect(unwrap(report, 'meta')).toEqual(notebook.meta);
@@ -78,7 +79,7 @@ describe.skipIf(!jupyterAvailable())(
         'notebooks/sales.ipynb',
         fixture.replace('{ seed: seed, days: days,', '{ seed, days: days,'),
       );
-      expect(p.cellar('compile').stderr).toContain('W_TSLAB_SHORTHAND');
+      expect((await p.cellarAsync('compile')).stderr).toContain('W_TSLAB_SHORTHAND');
     });
   },
 );

@@ -30,7 +30,9 @@ describe("a param object's member order is in the key", () => {
     p.write(
       NB,
       notebookText([
-        '//| params\nconst weights = { b: 2, a: 1 };',
+        // Declared open: the values below add members and nest objects, which a JSON --param is
+        // checked against (E_BAD_PARAM otherwise).
+        '//| params\nconst weights: Record<string, number | Record<string, number>> = { b: 2, a: 1 };',
         '//| task: order\nconst firstKey = Object.keys(weights)[0];',
         '//| task: total\nconst sum = Object.values(weights).reduce((s: number, v: unknown) => s + (typeof v === "number" ? v : 0), 0);',
         '//| task: inner\nconst innerFirst = Object.keys((weights as unknown as Record<string, object>).w ?? {})[0] ?? null;',
