@@ -22,6 +22,8 @@ import { buildGraph, tasksByName } from '../../runtime/run/graph.js';
 import { computeKeys } from '../../runtime/key/keys.js';
 import { formatPlan, PLAN_LIST_LIMIT } from '../../runtime/run/summary.js';
 import type { Manifest } from '../../runtime/types.js';
+import type { JobResult, TaskRunner } from '../../runtime/run/execute.js';
+import { performTask, readOutput, type TaskJob } from '../../runtime/run/perform.js';
 
 /** n leaves (`leaf<i>` = i + offset, or + bump for the one leaf `bumped`) and a total of them. */
 function wide(n: number, o: { offset?: number; bumped?: number; codec?: string } = {}) {
@@ -202,6 +204,85 @@ describe('memory release in the executor', () => {
     // Each forced task also reads the manifest it replaces, once (runtime/run/replaced.ts).
     expect(store.reads.filter((t) => t === 'a')).toEqual(['a']);
     expect(store.reads.filter((t) => t !== 'a').sort()).toEqual(['b', 'c', 'd']);
+  });
+});
+
+describe('what a job carries of its inputs', () => {
+  /** Runs tasks in process, keeping every job it was given. */
+  class RecordingRunner implements TaskRunner {
+    readonly jobs: TaskJob[] = [];
+    constructor(
+      private readonly tasks: ReadonlyMap<string, AnyTask>,
+      private readonly store: MemoryStore,
+    ) {}
+    async run(job: TaskJob): Promise<JobResult> {
+      this.jobs.push(job);
+      return {
+        ...(await performTask(this.tasks.get(job.task)!, this.tasks, job, this.store)),
+        durationMs: 0,
+      };
+    }
+    async close(): Promise<void> {}
+  }
+
+  it("a fan-in's inputs carry where each output is and how to decode it, with equal schemas one object", async () => {
+    const pipeline = wide(5);
+    const store = new MemoryStore();
+    const runner = new RecordingRunner(tasksByName(pipeline, {}), store.forPipeline('wide'));
+    const { result } = await runPipeline({ pipeline, store, codeAware: false, runner });
+    expect(result!.ok).toBe(true);
+    const total = runner.jobs.find((j) => j.task === 'total')!;
+    expect(total.inputs).toHaveLength(5);
+    for (const input of total.inputs) {
+      // Not the digest, size or stats of the manifest: only what reading the output needs.
+      expect(Object.keys(input.stored).sort()).toEqual(['codec', 'file', 'schema']);
+      expect(input.stored.file).toMatch(new RegExp(`^${input.task}/v_[0-9a-f]+\\.json$`));
+      expect(input.stored.schema).toBe(total.inputs[0]!.stored.schema);
+    }
+    const t = result!.tasks.find((r) => r.name === 'total')!;
+    const m = await store.forPipeline('wide').readManifest('total', t.key);
+    const bytes = await store.forPipeline('wide').readOutput('total', m!.outputs.total!.file);
+    expect(JSON.parse(Buffer.from(bytes).toString())).toBe(0 + 1 + 2 + 3 + 4);
+  });
+
+  it('variant: inputs of other shapes keep their own schema and decode as they were stored', async () => {
+    const num = defineTask({ name: 'num', outputs: { v: {} }, run: () => ({ v: 2 }) });
+    const text = defineTask({ name: 'text', outputs: { v: {} }, run: () => ({ v: 'ab' }) });
+    const rows = defineTask({
+      name: 'rows',
+      outputs: { v: {} },
+      run: () => ({
+        v: [
+          { x: 1, y: 'a' },
+          { x: 2, y: 'b' },
+        ],
+      }),
+    });
+    const num2 = defineTask({ name: 'num2', outputs: { v: {} }, run: () => ({ v: 3 }) });
+    const join = defineTask({
+      name: 'join',
+      inputs: {
+        n: output(num, 'v'),
+        t: output(text, 'v'),
+        r: output(rows, 'v'),
+        m: output(num2, 'v'),
+      },
+      outputs: { v: {} },
+      run: (i: { n: number; t: string; r: { x: number; y: string }[]; m: number }) => ({
+        v: `${i.n * i.m}${i.t}${i.r.map((r) => r.x + r.y).join('')}`,
+      }),
+    });
+    const pipeline = definePipeline({ name: 'mixed', tasks: [num, text, rows, num2, join] });
+    const store = new MemoryStore();
+    const runner = new RecordingRunner(tasksByName(pipeline, {}), store.forPipeline('mixed'));
+    const { result } = await runPipeline({ pipeline, store, codeAware: false, runner });
+    expect(result!.ok).toBe(true);
+    const job = runner.jobs.find((j) => j.task === 'join')!;
+    const schema = (name: string) => job.inputs.find((i) => i.name === name)!.stored.schema;
+    expect(schema('n')).toBe(schema('m'));
+    expect(new Set([schema('n'), schema('t'), schema('r')]).size).toBe(3);
+    const m = await store.forPipeline('mixed').readManifest('join', result!.tasks.at(-1)!.key);
+    expect(await readOutput(store.forPipeline('mixed'), join, 'v', m!.outputs.v!)).toBe('6ab1a2b');
   });
 });
 
