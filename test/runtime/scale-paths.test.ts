@@ -207,6 +207,49 @@ describe('memory release in the executor', () => {
   });
 });
 
+describe('empty lists and records shared by many nodes (one frozen object each)', () => {
+  it('each graph links its own downstream lists, and keys name exactly the upstream tasks', async () => {
+    const first = buildGraph(wide(3)).graph!;
+    const lone = defineTask({ name: 'lone', outputs: { v: {} }, run: () => ({ v: 1 }) });
+    const a = defineTask({ name: 'a', outputs: { v: {} }, run: () => ({ v: 1 }) });
+    const b = defineTask({
+      name: 'b',
+      inputs: { a: output(a, 'v') },
+      outputs: { v: {} },
+      run: () => ({ v: 2 }),
+    });
+    const c = defineTask({
+      name: 'c',
+      inputs: { a: output(a, 'v'), b: output(b, 'v') },
+      outputs: { v: {} },
+      run: () => ({ v: 3 }),
+    });
+    const second = buildGraph([lone, c, b, a]).graph!;
+    const links = (g: typeof first) =>
+      Object.fromEntries(
+        g.nodes.map((n) => [n.name, [n.upstream, n.downstream, n.inputs.map((i) => i.name)]]),
+      );
+    expect(links(second)).toEqual({
+      lone: [[], [], []],
+      a: [[], ['b', 'c'], []],
+      b: [['a'], ['c'], ['a']],
+      c: [['a', 'b'], [], ['a', 'b']],
+    });
+    // The first graph is untouched by the second's linking.
+    expect(first.byName.get('leaf0')!.downstream).toEqual(['total']);
+    expect(first.byName.get('total')!.downstream).toEqual([]);
+    // A shared empty list cannot be grown by mistake (it would grow every node's).
+    expect(() => second.byName.get('lone')!.downstream.push('x')).toThrow(TypeError);
+    const keys = await computeKeys(second);
+    expect(keys.get('a')!.inputs.upstream).toEqual({});
+    expect(keys.get('c')!.inputs.upstream).toEqual({
+      a: keys.get('a')!.value,
+      b: keys.get('b')!.value,
+    });
+    expect(Object.isFrozen(keys.get('c')!.inputs.upstream)).toBe(false);
+  });
+});
+
 describe('what a job carries of its inputs', () => {
   /** Runs tasks in process, keeping every job it was given. */
   class RecordingRunner implements TaskRunner {
