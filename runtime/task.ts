@@ -185,15 +185,12 @@ export function defineTask<
     rerun: def.rerun ?? false,
     cache: def.cache ?? 'code',
     warehouse: def.warehouse,
-    checks: def.checks ?? NO_CHECKS,
+    checks: def.checks ?? [],
     retries: def.retries ?? 0,
     retryDelayMs: def.retryDelayMs ?? 200,
     run: def.run,
   });
 }
-
-/** The `checks` of a task declaring none: one frozen array for all (100k tasks made 100k). */
-const NO_CHECKS = Object.freeze([]) as unknown as string[];
 
 const FIELD_SET: ReadonlySet<string> = new Set(TASK_FIELDS);
 const NAME = /^[A-Za-z_][\w.-]*$/;
