@@ -136,13 +136,22 @@ export class WorkerPool implements TaskRunner {
   /** Retire `slot` once it has been idle `retireIdleAfterMs`, unless it is the last thread. */
   private retireLater(slot: Slot, afterMs: number | undefined): void {
     if (afterMs === undefined || slot.idleTimer) return;
+    const armedAt = performance.now();
     slot.idleTimer = setTimeout(() => {
       slot.idleTimer = undefined;
       const i = this.slots.indexOf(slot);
       if (slot.busy || i < 0 || this.slots.length < 2) return;
-      const idleMs = performance.now() - slot.idleSince;
-      if (idleMs < this.retireIdleAfterMs!) {
-        this.retireLater(slot, this.retireIdleAfterMs! - idleMs);
+      const now = performance.now();
+      const idleMs = now - slot.idleSince;
+      // A timer firing late means this thread was blocked (a long synchronous step, GC, a loaded
+      // host): results waiting to be read would have given the slot its next job, so idleness
+      // measured across the stall is no evidence. Judge it again over a responsive stretch.
+      const lateMs = now - armedAt - afterMs;
+      if (idleMs < this.retireIdleAfterMs! || lateMs > Math.max(this.retireIdleAfterMs! / 2, 100)) {
+        this.retireLater(
+          slot,
+          Math.max(this.retireIdleAfterMs! - idleMs, this.retireIdleAfterMs! / 2, 1),
+        );
         return;
       }
       // Out of the pool before it ends, so its exit fails no job and the next job spawns anew.
