@@ -38,6 +38,9 @@ export interface KeyOptions {
   workdir?: string;
 }
 
+/** The upstream keys of a task with no upstream: one frozen record for all (100k leaves made 100k). */
+const NO_UPSTREAM: Record<string, string> = Object.freeze({});
+
 export async function computeKeys(
   graph: TaskGraph,
   options: KeyOptions = {},
@@ -82,8 +85,11 @@ export async function computeKeys(
   };
   for (const node of graph.nodes) {
     const task = node.task;
-    const upstream: Record<string, string> = {};
-    for (const up of node.upstream) upstream[up] = keys.get(up)!.value;
+    let upstream = NO_UPSTREAM;
+    if (node.upstream.length > 0) {
+      upstream = {};
+      for (const up of node.upstream) upstream[up] = keys.get(up)!.value;
+    }
     const inputs: KeyInputs = {
       task: task.name,
       version: task.version,

@@ -19,6 +19,7 @@ import type {
   GraphNode,
   Manifest,
   NotRunReason,
+  OutputSchema,
   PlanEntry,
   RunEvent,
   RunPlan,
@@ -27,7 +28,7 @@ import type {
   TaskGraph,
   TaskResult,
 } from '../types.js';
-import { performTask, type JobInput, type TaskJob } from './perform.js';
+import { performTask, type JobInput, type OutputLocation, type TaskJob } from './perform.js';
 import type { ReadsContext, RecordedRunReads } from '../key/run-reads.js';
 import type { ReadAdopter } from './adopt-reads.js';
 import { forced as isForced } from './plan.js';
@@ -175,7 +176,8 @@ export async function executeRun(options: ExecuteOptions): Promise<RunResult> {
     emit,
     keyOf,
     graph,
-    manifests: new Map(),
+    kept: new Map(),
+    schemas: new Map(),
     readers,
     backoffScale: options.backoffScale ?? 1,
     ...(options.reads ? { reads: options.reads } : {}),
@@ -224,10 +226,18 @@ interface AttemptContext {
   keyOf: (name: string) => string;
   graph: TaskGraph;
   /**
-   * Manifests read or written in this run, by task, while a task still to run reads them: the
-   * stored inputs of downstream jobs. One forgotten too early is read back from the store.
+   * Where the outputs of tasks read or run in this run are stored, by task, while a task still to
+   * run reads them: the inputs of downstream jobs. Only what reading needs (`OutputLocation`), not
+   * the whole manifest: a 100k-task fan-in keeps one per upstream task until its job is built.
+   * One forgotten too early is read back from the store.
    */
-  manifests: Map<string, Manifest>;
+  kept: Map<string, Record<string, OutputLocation>>;
+  /**
+   * One object per distinct output schema among `kept` (by its JSON): the 100k leaves of a fan-in
+   * mostly share one schema, and a job holding the same object 100k times posts it to its worker
+   * once (the structured clone keeps shared references shared).
+   */
+  schemas: Map<string, OutputSchema>;
   /** Task → how many tasks still to run read its outputs (those not yet given their job). */
   readers: Map<string, number>;
   backoffScale: number;
@@ -275,15 +285,15 @@ export async function runAttempts(
     const previous = forced ? await store.readManifest(node.name, key) : undefined;
     const inputs: JobInput[] = [];
     for (const input of node.inputs) {
-      const m = await manifestOf(ctx, input.task);
-      inputs.push({ ...input, stored: m.outputs[input.output]! });
+      const stored = await outputsOf(ctx, input.task);
+      inputs.push({ ...input, stored: stored[input.output]! });
     }
     for (const up of new Set(node.inputs.map((i) => i.task))) {
       const left = (ctx.readers.get(up) ?? 1) - 1;
       if (left > 0) ctx.readers.set(up, left);
       else {
         ctx.readers.delete(up);
-        ctx.manifests.delete(up);
+        ctx.kept.delete(up);
       }
     }
     // Only this task's and its upstream tasks' keys travel with the job (the whole run's map
@@ -331,7 +341,7 @@ export async function runAttempts(
         };
         const read = (ctx.readers.get(node.name) ?? 0) > 0;
         if (reused) {
-          if (read) ctx.manifests.set(node.name, manifest);
+          if (read) keep(ctx, node.name, outputs);
           emit({ kind: 'task-cached', at: Date.now(), task: node.name, key, byOtherRun: true });
           return { name: node.name, status: 'cached', key, durationMs: 0 };
         }
@@ -354,7 +364,7 @@ export async function runAttempts(
           await ctx.adopter
             .finished(node, entry.key, manifest, done.readNothing === true)
             .catch(() => undefined);
-        if (read) ctx.manifests.set(node.name, manifest);
+        if (read) keep(ctx, node.name, outputs);
         emit({
           kind: 'task-done',
           at: Date.now(),
@@ -396,18 +406,38 @@ export async function runAttempts(
   }
 }
 
-async function manifestOf(ctx: AttemptContext, name: string): Promise<Manifest> {
-  let m = ctx.manifests.get(name) ?? ctx.notCached.get(name);
-  if (!m) {
-    const key = ctx.keyOf(name);
-    m = await ctx.store.readManifest(name, key);
-    if (!m)
-      throw new Error(
-        `output of '${name}' (key ${key}) is missing from the store at ${ctx.store.location}`,
-      );
-    ctx.manifests.set(name, m);
+/** Where task `name`'s outputs are, for a job reading them: kept, or read from its manifest. */
+async function outputsOf(
+  ctx: AttemptContext,
+  name: string,
+): Promise<Record<string, OutputLocation>> {
+  const kept = ctx.kept.get(name) ?? ctx.notCached.get(name)?.outputs;
+  if (kept) return kept;
+  const key = ctx.keyOf(name);
+  const m = await ctx.store.readManifest(name, key);
+  if (!m)
+    throw new Error(
+      `output of '${name}' (key ${key}) is missing from the store at ${ctx.store.location}`,
+    );
+  return keep(ctx, name, m.outputs);
+}
+
+/** Keep what reading task `name`'s outputs needs, each schema shared with equal ones kept. */
+function keep(
+  ctx: AttemptContext,
+  name: string,
+  outputs: Record<string, StoredOutput>,
+): Record<string, OutputLocation> {
+  const kept: Record<string, OutputLocation> = {};
+  for (const output of Object.keys(outputs)) {
+    const { codec, file, schema } = outputs[output]!;
+    const text = JSON.stringify(schema);
+    let shared = ctx.schemas.get(text);
+    if (!shared) ctx.schemas.set(text, (shared = schema));
+    kept[output] = { codec, file, schema: shared };
   }
-  return m;
+  ctx.kept.set(name, kept);
+  return kept;
 }
 
 export interface ScheduleInput {

@@ -27,12 +27,19 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash } from 'node:crypto';
 import { describeSource } from '../load/source.js';
 
+/**
+ * What reading a stored output needs (`readOutput`): its codec, file and schema. A job carries
+ * only these of each input's `StoredOutput` (not its digest, size or stats): a fan-in of 100k
+ * tasks holds one per upstream output on the scheduler's thread and again in its worker.
+ */
+export type OutputLocation = Pick<StoredOutput, 'codec' | 'file' | 'schema'>;
+
 /** One input of a job: which upstream output to read and how it was stored. */
 export interface JobInput {
   name: string;
   task: string;
   output: string;
-  stored: StoredOutput;
+  stored: OutputLocation;
 }
 
 /** Everything a runner needs to run one task: plain data, so it can cross to a worker thread. */
@@ -183,7 +190,7 @@ export async function readOutput(
   store: Store,
   upstream: AnyTask,
   output: string,
-  stored: StoredOutput,
+  stored: OutputLocation,
 ): Promise<unknown> {
   const outputs = upstream.outputs as Record<string, OutputSpec>;
   const spec = Object.hasOwn(outputs, output) ? outputs[output]! : {};

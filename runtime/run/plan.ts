@@ -43,8 +43,7 @@ export function planRun(
       }
       return { name: node.name, action, key, reason };
     };
-    if (options.only && !options.only.has(node.name))
-      return entry('not-run', { kind: 'not-requested' });
+    if (options.only && !options.only.has(node.name)) return entry('not-run', NOT_REQUESTED);
     const selector = options.rerun.get(node.name);
     if (selector !== undefined)
       return entry(
@@ -58,12 +57,10 @@ export function planRun(
       const hook = facts.invalid.get(node.name);
       if (hook) return entry('run', { kind: 'cache-invalid', hook });
       const by = node.upstream.map((u) => forcedBy.get(u)).find((u) => u !== undefined);
-      return by
-        ? entry('run', { kind: 'upstream-forced', task: by })
-        : entry('cached', { kind: 'cached' });
+      return by ? entry('run', { kind: 'upstream-forced', task: by }) : entry('cached', CACHED);
     }
     const prev = facts.previous.get(node.name);
-    if (!prev) return entry('run', { kind: 'never-run' });
+    if (!prev) return entry('run', NEVER_RUN);
     return entry('run', {
       kind: 'inputs-changed',
       previousKey: prev.key,
@@ -72,6 +69,11 @@ export function planRun(
   });
   return { entries };
 }
+
+/** The reasons that carry nothing but their kind: one frozen record each, shared by every entry. */
+const NEVER_RUN: PlanReason = Object.freeze({ kind: 'never-run' });
+const CACHED: PlanReason = Object.freeze({ kind: 'cached' });
+const NOT_REQUESTED: PlanReason = Object.freeze({ kind: 'not-requested' });
 
 /** Whether a task runs under a key that may already hold a result, which it then replaces. */
 export function forced(reason: PlanReason): boolean {

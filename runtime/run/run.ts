@@ -45,6 +45,13 @@ import { outputDirectiveLocation, sourceWorkdir } from '../load/source.js';
 import { resolveWorkspace } from '../store/workspace.js';
 import { WorkerPool } from '../workers/pool.js';
 
+/**
+ * A worker thread idle this long while another is alive is ended (WorkerPool): each holds the
+ * whole pipeline module, and a run's tail is often one task (a fan-in) while the rest sit idle.
+ * A second after its last job, so a burst of ready tasks keeps its threads.
+ */
+const RETIRE_IDLE_WORKER_MS = 1000;
+
 export interface RunOptions {
   pipeline: Pipeline;
   /** The module the pipeline came from: enables worker threads and sets the default workdir. */
@@ -323,12 +330,16 @@ export async function runPipeline(
       typeof options.runner === 'object'
         ? options.runner
         : options.runner === 'worker' && options.pipelineFile
-          ? new WorkerPool(Math.min(options.workers, Math.max(1, toRun)), {
-              pipelineFile: options.pipelineFile,
-              workspace: options.workspace,
-              params: options.params,
-              ...(options.storeChoice ? { store: options.storeChoice } : {}),
-            })
+          ? new WorkerPool(
+              Math.min(options.workers, Math.max(1, toRun)),
+              {
+                pipelineFile: options.pipelineFile,
+                workspace: options.workspace,
+                params: options.params,
+                ...(options.storeChoice ? { store: options.storeChoice } : {}),
+              },
+              RETIRE_IDLE_WORKER_MS,
+            )
           : new InProcessRunner(new Map(graph.nodes.map((n) => [n.name, n.task])), options.store);
     await runner.beginRun?.(prepared.records);
     const runId = `${new Date().toISOString().replace(/[:.]/g, '-')}-${process.pid}`;

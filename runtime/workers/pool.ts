@@ -10,6 +10,11 @@
 //
 // A worker that dies (a native crash, `process.exit` in task code) fails the job it was running
 // and is replaced on the next job.
+//
+// Idle workers beyond the first are retired after `retireIdleAfterMs` (when given): each thread
+// holds its own copy of the whole pipeline module (~75 MB at 100k tasks), and the tail of a run
+// is often one task at a time (a fan-in's `total` reading 100k inputs), where a second thread
+// only holds memory. A job arriving later starts a thread again (loading the module once more).
 import { Worker } from 'node:worker_threads';
 import type { JobResult, TaskRunner } from '../run/execute.js';
 import type { TaskJob } from '../run/perform.js';
@@ -24,6 +29,10 @@ interface Slot {
   worker: Worker;
   busy: boolean;
   jobs: Map<number, Pending>;
+  /** When the slot last turned idle (performance.now() ms). */
+  idleSince: number;
+  /** Armed while the slot may be retired (`retireIdleAfterMs`); one timer, not one per job. */
+  idleTimer?: NodeJS.Timeout;
 }
 
 export class WorkerPool implements TaskRunner {
@@ -39,7 +48,14 @@ export class WorkerPool implements TaskRunner {
       params: Record<string, unknown>;
       store?: Pick<StoreChoice, 'spec' | 'gcs'>;
     },
+    /** Retire a worker idle this long while another is still alive; absent: never retire. */
+    private readonly retireIdleAfterMs?: number,
   ) {}
+
+  /** Worker threads alive now (started and not retired or dead). */
+  get threads(): number {
+    return this.slots.length;
+  }
 
   run(job: TaskJob): Promise<JobResult> {
     return new Promise((resolve, reject) => {
@@ -49,6 +65,7 @@ export class WorkerPool implements TaskRunner {
   }
 
   async close(): Promise<void> {
+    for (const s of this.slots) clearTimeout(s.idleTimer);
     await Promise.all(this.slots.map((s) => s.worker.terminate()));
     this.slots.length = 0;
   }
@@ -75,7 +92,7 @@ export class WorkerPool implements TaskRunner {
           { eval: true, workerData: this.init },
         )
       : new Worker(new URL('./worker.js', import.meta.url), { workerData: this.init });
-    const slot: Slot = { worker, busy: false, jobs: new Map() };
+    const slot: Slot = { worker, busy: false, jobs: new Map(), idleSince: 0 };
     worker.on(
       'message',
       (msg: {
@@ -94,9 +111,14 @@ export class WorkerPool implements TaskRunner {
           pending?.reject(error);
         }
         this.dispatch();
+        if (!slot.busy) {
+          slot.idleSince = performance.now();
+          this.retireLater(slot, this.retireIdleAfterMs);
+        }
       },
     );
     const fail = (error: Error) => {
+      clearTimeout(slot.idleTimer);
       for (const p of slot.jobs.values()) p.reject(error);
       slot.jobs.clear();
       const i = this.slots.indexOf(slot);
@@ -109,5 +131,33 @@ export class WorkerPool implements TaskRunner {
     );
     this.slots.push(slot);
     return slot;
+  }
+
+  /** Retire `slot` once it has been idle `retireIdleAfterMs`, unless it is the last thread. */
+  private retireLater(slot: Slot, afterMs: number | undefined): void {
+    if (afterMs === undefined || slot.idleTimer) return;
+    const armedAt = performance.now();
+    slot.idleTimer = setTimeout(() => {
+      slot.idleTimer = undefined;
+      const i = this.slots.indexOf(slot);
+      if (slot.busy || i < 0 || this.slots.length < 2) return;
+      const now = performance.now();
+      const idleMs = now - slot.idleSince;
+      // A timer firing late means this thread was blocked (a long synchronous step, GC, a loaded
+      // host): results waiting to be read would have given the slot its next job, so idleness
+      // measured across the stall is no evidence. Judge it again over a responsive stretch.
+      const lateMs = now - armedAt - afterMs;
+      if (idleMs < this.retireIdleAfterMs! || lateMs > Math.max(this.retireIdleAfterMs! / 2, 100)) {
+        this.retireLater(
+          slot,
+          Math.max(this.retireIdleAfterMs! - idleMs, this.retireIdleAfterMs! / 2, 1),
+        );
+        return;
+      }
+      // Out of the pool before it ends, so its exit fails no job and the next job spawns anew.
+      this.slots.splice(i, 1);
+      void slot.worker.terminate();
+    }, afterMs);
+    slot.idleTimer.unref();
   }
 }

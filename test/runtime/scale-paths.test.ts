@@ -22,6 +22,8 @@ import { buildGraph, tasksByName } from '../../runtime/run/graph.js';
 import { computeKeys } from '../../runtime/key/keys.js';
 import { formatPlan, PLAN_LIST_LIMIT } from '../../runtime/run/summary.js';
 import type { Manifest } from '../../runtime/types.js';
+import type { JobResult, TaskRunner } from '../../runtime/run/execute.js';
+import { performTask, readOutput, type TaskJob } from '../../runtime/run/perform.js';
 
 /** n leaves (`leaf<i>` = i + offset, or + bump for the one leaf `bumped`) and a total of them. */
 function wide(n: number, o: { offset?: number; bumped?: number; codec?: string } = {}) {
@@ -202,6 +204,128 @@ describe('memory release in the executor', () => {
     // Each forced task also reads the manifest it replaces, once (runtime/run/replaced.ts).
     expect(store.reads.filter((t) => t === 'a')).toEqual(['a']);
     expect(store.reads.filter((t) => t !== 'a').sort()).toEqual(['b', 'c', 'd']);
+  });
+});
+
+describe('empty lists and records shared by many nodes (one frozen object each)', () => {
+  it('each graph links its own downstream lists, and keys name exactly the upstream tasks', async () => {
+    const first = buildGraph(wide(3)).graph!;
+    const lone = defineTask({ name: 'lone', outputs: { v: {} }, run: () => ({ v: 1 }) });
+    const a = defineTask({ name: 'a', outputs: { v: {} }, run: () => ({ v: 1 }) });
+    const b = defineTask({
+      name: 'b',
+      inputs: { a: output(a, 'v') },
+      outputs: { v: {} },
+      run: () => ({ v: 2 }),
+    });
+    const c = defineTask({
+      name: 'c',
+      inputs: { a: output(a, 'v'), b: output(b, 'v') },
+      outputs: { v: {} },
+      run: () => ({ v: 3 }),
+    });
+    const second = buildGraph([lone, c, b, a]).graph!;
+    const links = (g: typeof first) =>
+      Object.fromEntries(
+        g.nodes.map((n) => [n.name, [n.upstream, n.downstream, n.inputs.map((i) => i.name)]]),
+      );
+    expect(links(second)).toEqual({
+      lone: [[], [], []],
+      a: [[], ['b', 'c'], []],
+      b: [['a'], ['c'], ['a']],
+      c: [['a', 'b'], [], ['a', 'b']],
+    });
+    // The first graph is untouched by the second's linking.
+    expect(first.byName.get('leaf0')!.downstream).toEqual(['total']);
+    expect(first.byName.get('total')!.downstream).toEqual([]);
+    // A shared empty list cannot be grown by mistake (it would grow every node's).
+    expect(() => second.byName.get('lone')!.downstream.push('x')).toThrow(TypeError);
+    const keys = await computeKeys(second);
+    expect(keys.get('a')!.inputs.upstream).toEqual({});
+    expect(keys.get('c')!.inputs.upstream).toEqual({
+      a: keys.get('a')!.value,
+      b: keys.get('b')!.value,
+    });
+    expect(Object.isFrozen(keys.get('c')!.inputs.upstream)).toBe(false);
+  });
+});
+
+describe('what a job carries of its inputs', () => {
+  /** Runs tasks in process, keeping every job it was given. */
+  class RecordingRunner implements TaskRunner {
+    readonly jobs: TaskJob[] = [];
+    constructor(
+      private readonly tasks: ReadonlyMap<string, AnyTask>,
+      private readonly store: MemoryStore,
+    ) {}
+    async run(job: TaskJob): Promise<JobResult> {
+      this.jobs.push(job);
+      return {
+        ...(await performTask(this.tasks.get(job.task)!, this.tasks, job, this.store)),
+        durationMs: 0,
+      };
+    }
+    async close(): Promise<void> {}
+  }
+
+  it("a fan-in's inputs carry where each output is and how to decode it, with equal schemas one object", async () => {
+    const pipeline = wide(5);
+    const store = new MemoryStore();
+    const runner = new RecordingRunner(tasksByName(pipeline, {}), store.forPipeline('wide'));
+    const { result } = await runPipeline({ pipeline, store, codeAware: false, runner });
+    expect(result!.ok).toBe(true);
+    const total = runner.jobs.find((j) => j.task === 'total')!;
+    expect(total.inputs).toHaveLength(5);
+    for (const input of total.inputs) {
+      // Not the digest, size or stats of the manifest: only what reading the output needs.
+      expect(Object.keys(input.stored).sort()).toEqual(['codec', 'file', 'schema']);
+      expect(input.stored.file).toMatch(new RegExp(`^${input.task}/v_[0-9a-f]+\\.json$`));
+      expect(input.stored.schema).toBe(total.inputs[0]!.stored.schema);
+    }
+    const t = result!.tasks.find((r) => r.name === 'total')!;
+    const m = await store.forPipeline('wide').readManifest('total', t.key);
+    const bytes = await store.forPipeline('wide').readOutput('total', m!.outputs.total!.file);
+    expect(JSON.parse(Buffer.from(bytes).toString())).toBe(0 + 1 + 2 + 3 + 4);
+  });
+
+  it('variant: inputs of other shapes keep their own schema and decode as they were stored', async () => {
+    const num = defineTask({ name: 'num', outputs: { v: {} }, run: () => ({ v: 2 }) });
+    const text = defineTask({ name: 'text', outputs: { v: {} }, run: () => ({ v: 'ab' }) });
+    const rows = defineTask({
+      name: 'rows',
+      outputs: { v: {} },
+      run: () => ({
+        v: [
+          { x: 1, y: 'a' },
+          { x: 2, y: 'b' },
+        ],
+      }),
+    });
+    const num2 = defineTask({ name: 'num2', outputs: { v: {} }, run: () => ({ v: 3 }) });
+    const join = defineTask({
+      name: 'join',
+      inputs: {
+        n: output(num, 'v'),
+        t: output(text, 'v'),
+        r: output(rows, 'v'),
+        m: output(num2, 'v'),
+      },
+      outputs: { v: {} },
+      run: (i: { n: number; t: string; r: { x: number; y: string }[]; m: number }) => ({
+        v: `${i.n * i.m}${i.t}${i.r.map((r) => r.x + r.y).join('')}`,
+      }),
+    });
+    const pipeline = definePipeline({ name: 'mixed', tasks: [num, text, rows, num2, join] });
+    const store = new MemoryStore();
+    const runner = new RecordingRunner(tasksByName(pipeline, {}), store.forPipeline('mixed'));
+    const { result } = await runPipeline({ pipeline, store, codeAware: false, runner });
+    expect(result!.ok).toBe(true);
+    const job = runner.jobs.find((j) => j.task === 'join')!;
+    const schema = (name: string) => job.inputs.find((i) => i.name === name)!.stored.schema;
+    expect(schema('n')).toBe(schema('m'));
+    expect(new Set([schema('n'), schema('t'), schema('r')]).size).toBe(3);
+    const m = await store.forPipeline('mixed').readManifest('join', result!.tasks.at(-1)!.key);
+    expect(await readOutput(store.forPipeline('mixed'), join, 'v', m!.outputs.v!)).toBe('6ab1a2b');
   });
 });
 

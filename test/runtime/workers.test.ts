@@ -7,6 +7,8 @@ import { loadPipeline } from '../../runtime/load/loader.js';
 import { runPipeline } from '../../runtime/run/run.js';
 import type { RunEvent } from '../../runtime/types.js';
 import { copyFixture } from './helpers.js';
+import { WorkerPool } from '../../runtime/workers/pool.js';
+import type { TaskJob } from '../../runtime/run/perform.js';
 
 describe('worker pool', () => {
   it('runs tasks in worker threads, in the workdir, and keeps the scheduler responsive', async () => {
@@ -37,5 +39,61 @@ describe('worker pool', () => {
     // The main thread kept ticking while tasks slept/ran in workers.
     expect(ticks).toBeGreaterThan(20);
     expect(events.filter((e) => e.kind === 'task-done')).toHaveLength(4);
+  });
+});
+
+describe('idle worker threads are retired (each holds the whole pipeline module)', () => {
+  const job = (task: string): TaskJob => ({
+    task,
+    key: '0000000000000000',
+    params: {},
+    upstreamKeys: {},
+    inputs: [],
+  });
+  const until = async (cond: () => boolean) => {
+    while (!cond()) await new Promise((r) => setTimeout(r, 10));
+  };
+  const poolFor = (retireIdleAfterMs?: number) => {
+    const dir = copyFixture('basic');
+    return new WorkerPool(
+      2,
+      { pipelineFile: join(dir, 'pipeline.ts'), workspace: join(dir, 'ws'), params: {} },
+      retireIdleAfterMs,
+    );
+  };
+
+  it('an idle thread beyond the first is ended, and later jobs start threads again', async () => {
+    const pool = poolFor(0);
+    try {
+      // Two jobs at once: two threads. Each fails (no such task) after the module loaded.
+      const first = [pool.run(job('nope1')), pool.run(job('nope2'))];
+      expect(pool.threads).toBe(2);
+      const both = await Promise.allSettled(first);
+      expect(both.map((r) => r.status)).toEqual(['rejected', 'rejected']);
+      await until(() => pool.threads === 1);
+      // The last thread is kept; the pool still runs jobs, and grows again for two at once.
+      await expect(pool.run(job('nope3'))).rejects.toThrow(/task 'nope3' not found/);
+      const second = [pool.run(job('nope4')), pool.run(job('nope5'))];
+      expect(pool.threads).toBe(2);
+      const again = await Promise.allSettled(second);
+      expect(again.map((r) => (r as PromiseRejectedResult).reason.message)).toEqual([
+        expect.stringMatching(/task 'nope4' not found/),
+        expect.stringMatching(/task 'nope5' not found/),
+      ]);
+      await until(() => pool.threads === 1);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('variant: without a retire time, idle threads stay', async () => {
+    const pool = poolFor(undefined);
+    try {
+      await Promise.allSettled([pool.run(job('nope1')), pool.run(job('nope2'))]);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(pool.threads).toBe(2);
+    } finally {
+      await pool.close();
+    }
   });
 });
