@@ -59,6 +59,19 @@ export type ValueNeeds =
 /** The envelope's class id for objects without a prototype (`Object.create(null)`). */
 export const NULL_PROTOTYPE = 'Object.create(null)';
 
+/** The first enumerable own property of `obj` keyed by a symbol, as a refusal; undefined if none. */
+function symbolKeyRefusal(obj: object, path: string): ValueNeeds | undefined {
+  for (const sym of Object.getOwnPropertySymbols(obj))
+    if (Object.prototype.propertyIsEnumerable.call(obj, sym))
+      return {
+        kind: 'refused',
+        className: 'symbol key',
+        path: `${path}[${String(sym)}]`,
+        symbolKey: true,
+      };
+  return undefined;
+}
+
 const STRUCTURED_CLASSES = new Set<unknown>([Map, Set, Date, RegExp, ArrayBuffer, DataView]);
 
 /**
@@ -110,15 +123,9 @@ export function valueNeeds(value: unknown, instances?: Map<object, string>): Val
       return undefined;
     }
     seen.add(obj);
-    for (const sym of Object.getOwnPropertySymbols(obj))
-      if (Object.prototype.propertyIsEnumerable.call(obj, sym))
-        return {
-          kind: 'refused',
-          className: 'symbol key',
-          path: `${path}[${String(sym)}]`,
-          symbolKey: true,
-        };
     if (Array.isArray(obj)) {
+      const sym = symbolKeyRefusal(obj, path);
+      if (sym) return sym;
       for (let i = 0; i < obj.length; i++) {
         const r = visit(obj[i], `${path}[${i}]`);
         if (r) return r;
@@ -172,6 +179,11 @@ export function valueNeeds(value: unknown, instances?: Map<object, string>): Val
       structured ??= `a ${classNameOf(id)} instance`;
       instances?.set(obj, id);
     }
+    // Data under a symbol key is refused where the object's own kind is stored (a plain, null-
+    // prototype or registered class object); a built-in's internal symbols (a Promise's async id,
+    // a Dir's handle) come with its own refusal above, which says what to do.
+    const sym = symbolKeyRefusal(obj, path);
+    if (sym) return sym;
     for (const key of Object.keys(obj)) {
       chars += key.length + 4;
       const r = visit((obj as Record<string, unknown>)[key], `${path}.${key}`);
