@@ -20,6 +20,8 @@ import type { TaskGraph } from './types.js';
 import { CellarError, diagnosticsError } from './errors.js';
 import { sourceWorkdir } from './load/source.js';
 import { resolveWorkspace, taskDir } from './store/workspace.js';
+import { findProjectRoot } from './project.js';
+import { RunReadStamps } from './key/run-reads.js';
 import { join } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 
@@ -119,7 +121,17 @@ export async function load<T extends AnyTask>(
   const store = (options.store ?? new LocalStore(workspace)).forPipeline(pipeline);
   const graph = graphOrThrow([task], params);
   const hasher = new CodeHasher(options.store ? undefined : join(workspace, '.codehash.json'));
-  const key = (await computeKeys(graph, { hasher })).get(task.name)!;
+  // The files the run saw its tasks read are in their keys (key/run-reads.ts): key them here as
+  // the run did, from the same records, or a task reading a data file is never found.
+  const root = findProjectRoot(taskDir(task));
+  const readsAt = { root, pipeline, workspace };
+  const key = (
+    await computeKeys(graph, {
+      hasher,
+      workdir: sourceWorkdir(task) ?? process.cwd(),
+      reads: { ...readsAt, stamps: RunReadStamps.forProject(root) },
+    })
+  ).get(task.name)!;
   const manifest = await store.readManifest(task.name, key.value);
   if (!manifest) {
     // Explain against the stored run closest to these inputs (same params where one exists), as
