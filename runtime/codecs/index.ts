@@ -60,6 +60,13 @@ export function codecIds(): string[] {
 }
 
 /** What enters the cache key for an output: `id@version`, or for 'auto' every codec auto may pick. */
+/**
+ * The version of 'auto''s choice rules (`pickCodec`), in its key with the codecs' versions: a
+ * value a new rule stores another way must not be served as the old way stored it. 2: records
+ * whose key orders differ go to JSON, not a table (a table gave them back in column order).
+ */
+const AUTO_RULES = 2;
+
 export function codecKey(spec: OutputSpec): string {
   const id = spec.codec ?? 'auto';
   if (id !== 'auto') return `${id}@${getCodec(id).version}`;
@@ -68,7 +75,7 @@ export function codecKey(spec: OutputSpec): string {
     .filter((c) => c.claims)
     .map((c) => c.id)
     .sort();
-  autoKey ??= `auto(${[...claiming, 'binary', 'text', 'table', 'model', 'json', 'structured'].map((i) => `${i}@${getCodec(i).version}`).join(',')})`;
+  autoKey ??= `auto${AUTO_RULES}(${[...claiming, 'binary', 'text', 'table', 'model', 'json', 'structured'].map((i) => `${i}@${getCodec(i).version}`).join(',')})`;
   return autoKey;
 }
 

@@ -116,8 +116,27 @@ export function planTable(value: unknown, allowEmpty = false): TablePlan | undef
   return undefined;
 }
 
+/**
+ * True when 'auto' stores `value` as a table: it plans as one, and for records, a table gives each
+ * record back with its own key order. A table returns every record's fields in column order (the
+ * order fields first appear), so `[{a, b}, {b, a}]` would come back `[{a, b}, {a, b}]`: JSON keeps
+ * it (a check or a display reading `Object.keys(row)` sees the difference). Naming the table
+ * codec stores such records anyway, in column order.
+ */
 export function isTableLike(value: unknown): boolean {
-  return planTable(value) !== undefined;
+  const plan = planTable(value);
+  if (plan === undefined) return false;
+  if (plan.shape !== 'records') return true;
+  const column = new Map(plan.columns.map((c, i) => [c.name, i]));
+  return (value as Record<string, unknown>[]).every((row) => {
+    let last = -1;
+    for (const name of Object.keys(row)) {
+      const at = column.get(name)!;
+      if (at < last) return false;
+      last = at;
+    }
+    return true;
+  });
 }
 
 // apache-arrow's ESM entry is hundreds of small modules (250–350 ms to import here); its own
