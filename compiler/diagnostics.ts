@@ -24,6 +24,8 @@ export const CODES = {
   E_DEPENDENCY_CYCLE: 'tasks that depend on each other',
   E_MUTATES_UPSTREAM: 'a task changing a value another task (or setup) produced',
   E_FUNCTION_CROSSES_TASK: 'a function or class declared in one task and used by another',
+  E_DUPLICATE_DECLARATION:
+    'one cell declaring a name twice (`const total` twice, a `let` and a `function` of one name)',
   E_USED_BEFORE_DECLARATION:
     'a cell reading a name before its own `let`/`const`/`class` of that name (`let df = df.filter(…)`)',
   E_IMPLICIT_GLOBAL: 'assignment to a name that was never declared',

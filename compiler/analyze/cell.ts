@@ -334,6 +334,39 @@ const addSymbolOf = (cx: CellContext, name: Node | undefined) => {
 
 // --- statements -----------------------------------------------------------------------------
 
+/** Declarations of one name that may not share a module with another value declaration of it. */
+const LEXICAL = new Set<DeclarationKind>(['const', 'let', 'class']);
+const VALUE = new Set<DeclarationKind>(['const', 'let', 'var', 'function', 'class', 'enum']);
+
+/**
+ * E_DUPLICATE_DECLARATION: one cell declaring a name twice where a module may not (`const total`
+ * twice, a `let` and a `function` of one name). tslab refuses the cell ("Cannot redeclare
+ * block-scoped variable") and esbuild the compiled module, which failed only when the pipeline
+ * loaded, naming the generated file instead of the cell. Function overloads, `var` twice, merged
+ * enums, interfaces and namespaces are legal and pass.
+ */
+function duplicateDeclarations(cx: CellContext): void {
+  const first = new Map<string, Declaration>();
+  for (const d of cx.result.declarations) {
+    if (!VALUE.has(d.kind)) continue;
+    const earlier = first.get(d.name);
+    if (!earlier) {
+      first.set(d.name, d);
+      continue;
+    }
+    if (!LEXICAL.has(d.kind) && !LEXICAL.has(earlier.kind)) continue;
+    cx.result.diagnostics.push(
+      diag(
+        cx,
+        'E_DUPLICATE_DECLARATION',
+        d.sites[0]!.start,
+        `\`${d.name}\` is declared twice in this cell (lines ${earlier.line} and ${d.line}): tslab refuses the cell ("Cannot redeclare block-scoped variable '${d.name}'"), and so would the compiled module`,
+        `rename one of them, or declare it once with \`let\` and assign it again`,
+      ),
+    );
+  }
+}
+
 /** Top-level statements: imports, declarations, params, `export` to strip, display-only statements. */
 function analyzeStatements(cx: CellContext): void {
   const { ts, sf, input, result } = cx;
@@ -459,6 +492,7 @@ function analyzeStatements(cx: CellContext): void {
       );
     }
   }
+  duplicateDeclarations(cx);
 }
 
 /** An import: its bindings (Deno's `npm:` specifiers mapped), or E_DENO_IMPORT. */

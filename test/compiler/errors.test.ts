@@ -458,6 +458,27 @@ describe('notebook habits tslab itself trips on', () => {
     );
   });
 
+  it('a cell declaring one name twice, naming both lines (a newcomer found it compiled, then failed to load naming generated/)', async () => {
+    const d = await expectError(
+      ['//| task: summary\nconst total = 3;\nconst shown = total;\nconst total = 5;'],
+      'E_DUPLICATE_DECLARATION',
+      { cell: 1, line: 4, column: 7 },
+    );
+    expect(d.message).toContain('`total` is declared twice in this cell (lines 2 and 4)');
+    await expectError(
+      ['//| task: t\nlet f = 1;\nfunction f() { return 2; }'],
+      'E_DUPLICATE_DECLARATION',
+      { cell: 1, line: 3 },
+    );
+    // What a module allows stays allowed: overloads, `var` twice, merged enums and interfaces.
+    const fine = await diagnosticsOf([
+      '//| task: t\nfunction g(a: string): string;\nfunction g(a: number): number;\nfunction g(a: any) { return a; }\nvar v = 1;\nvar v = 2;\ninterface I { a: number }\ninterface I { b: number }\nenum E { A }\nenum E { B = 1 }\nconst out = [g(1), v, E.B];',
+    ]);
+    expect(fine.diagnostics.filter((x) => x.severity === 'error').map(formatDiagnostic)).toEqual(
+      [],
+    );
+  });
+
   it('a class used above its declaration', async () => {
     await expectError(
       ['//| task: t\nconst k = new K();\nclass K {}'],
