@@ -185,7 +185,10 @@ async function guardExit<T>(task: string, run: () => T | Promise<T>): Promise<T>
   return runningTask.run(task, async () => await run());
 }
 
-/** Decode one stored output of `upstream`. */
+/**
+ * Decode one stored output of `upstream`.
+ * @throws CellarError E_OUTPUT_MISSING when the manifest names a file the workspace no longer has
+ */
 export async function readOutput(
   store: Store,
   upstream: AnyTask,
@@ -194,7 +197,18 @@ export async function readOutput(
 ): Promise<unknown> {
   const outputs = upstream.outputs as Record<string, OutputSpec>;
   const spec = Object.hasOwn(outputs, output) ? outputs[output]! : {};
-  const bytes = await store.readOutput(upstream.name, stored.file);
+  let bytes: Uint8Array;
+  try {
+    bytes = await store.readOutput(upstream.name, stored.file);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException | null)?.code !== 'ENOENT') throw error;
+    // The manifest says it was stored: a file deleted by hand or a damaged workspace. Say whose
+    // output it is (the reader's cell is not at fault) and how to compute it again.
+    throw new CellarError(
+      `the stored output '${output}' of task '${upstream.name}' is missing from the workspace (${stored.file}): its manifest is there, the file is not (deleted, or a damaged workspace). Compute it again with --rerun ${upstream.name}`,
+      'E_OUTPUT_MISSING',
+    );
+  }
   return getCodec(stored.codec).decode(bytes, spec, stored.schema);
 }
 
