@@ -291,6 +291,7 @@ export async function buildPipeline(
     pipeline: pipeline.name,
     ...(pipeline.source ? { source: pipeline.source } : {}),
     workdir: relativeWorkdir,
+    root: relative(resolve(outDir), projectRoot).split(sep).join('/') || '.',
     tasks: pipeline.tasks.map((t) => ({
       name: t.name,
       upstream: [...new Set(Object.values(t.inputs).map((i) => i.task.name))].sort(),

@@ -20,6 +20,12 @@ export interface BuildManifest {
   source?: string;
   /** The tasks' working folder, relative to the built folder, as it was at build time. */
   workdir: string;
+  /**
+   * The project root relative to the built folder, as it was at build time (`..`): with the
+   * chunks' source maps, a stack frame names its project module (runtime/key/built-frames.ts).
+   * Absent in folders built before it; their helpers' reads stay their tasks' own.
+   */
+  root?: string;
   tasks: { name: string; upstream: string[]; params: string[]; codeHash: string }[];
   params: Record<string, { type: string; default?: unknown; tasks: string[] }>;
   /** Module URL inside the bundle → the code fingerprint computed from its sources. */

@@ -38,7 +38,7 @@ import { HOST_LOCALE, HOST_TIME_ZONE, sha256 } from './hash.js';
 import { checkStamp, readWithStamp, sameStamp, type FileStamp } from './filestamp.js';
 import { findPackageRoot, installedPackageVersion } from '../project.js';
 import { tempStamp } from '../store/owner.js';
-import { modulePath } from './module-path.js';
+import { BUILT_MODULE_SCHEME, modulePath } from './module-path.js';
 import {
   REPORT_UNBUNDLED_IMPORTS,
   bundledGlobs,
@@ -99,10 +99,7 @@ export type RecordedFingerprint = CodeFingerprint & { env?: readonly string[] };
 
 const recordedEnv = new Map<string, readonly string[]>();
 
-/** The scheme of module URLs inside a built bundle (`cellar-build:generated/x/task.ts`). */
-export const BUILT_MODULE_SCHEME = 'cellar-build:';
-
-export { modulePath };
+export { BUILT_MODULE_SCHEME, modulePath };
 
 export class CodeHasher {
   private memo: Record<string, FileMemo> = {};

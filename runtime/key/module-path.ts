@@ -1,7 +1,11 @@
 // A module URL as a file path. Apart from the code hasher (codehash.ts, which re-exports it) so
 // that what needs only this (the workspace rule, on every warm `cellar run`) does not load the
 // hasher.
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+
+/** The scheme of module URLs inside a built bundle (`cellar-build:generated/x/task.ts`). */
+export const BUILT_MODULE_SCHEME = 'cellar-build:';
 
 const paths = new Map<string, string>();
 
@@ -14,4 +18,15 @@ export function modulePath(moduleUrl: string): string {
     paths.set(moduleUrl, path);
   }
   return path;
+}
+
+/**
+ * A module URL as the file it is in the project at `root` (absolute): a built bundle's
+ * `cellar-build:<path from the project root>` (cli/build/build.ts) as that path under `root`, so
+ * a built run names a module's file as a run from the sources does; any other URL as `modulePath`.
+ */
+export function moduleFileIn(root: string, moduleUrl: string): string {
+  return moduleUrl.startsWith(BUILT_MODULE_SCHEME)
+    ? join(root, moduleUrl.slice(BUILT_MODULE_SCHEME.length))
+    : modulePath(moduleUrl);
 }

@@ -29,7 +29,7 @@ import {
   type Stats,
 } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { moduleFileIn } from './module-path.js';
 import { envInputs, sha256 } from './hash.js';
 import {
   checkStamp,
@@ -790,7 +790,7 @@ export const isModuleRecord = (name: string): boolean => name.startsWith(MODULE_
 
 /**
  * Add what the task's run saw code of other local modules read (read-record.ts `observeReads`'
- * `shared`, by absolute module file) to those modules' records. Files the task wrote and the env
+ * `shared`, by absolute module file, or a built run's module URL) to those modules' records. Files the task wrote and the env
  * names in `keyedEnv` (read by name in code, keyed already) are left out, as for the task's own.
  */
 export function recordModuleReads(
@@ -799,7 +799,9 @@ export function recordModuleReads(
   written: ReadonlySet<string>,
   keyedEnv: readonly string[] = [],
 ): void {
-  for (const [module, reads] of shared) {
+  for (const [moduleId, reads] of shared) {
+    // A built run names a module by its URL (`cellar-build:…`): the same file under this root.
+    const module = moduleFileIn(ctx.root, moduleId);
     if (excluded(ctx, module) || packageOf(module) !== undefined) continue;
     for (const name of keyedEnv) reads.env.delete(name);
     for (const w of written) {
@@ -821,7 +823,7 @@ export function moduleRecordsOfCode(
   taskModule: string,
   files: Readonly<Record<string, string>>,
 ): string[] {
-  const dir = dirname(taskModule.startsWith('file:') ? fileURLToPath(taskModule) : taskModule);
+  const dir = dirname(moduleFileIn(root, taskModule));
   return Object.keys(files)
     .filter((f) => !f.startsWith('<'))
     .map((f) => moduleRecordName(root, resolve(dir, f)));

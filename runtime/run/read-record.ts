@@ -38,6 +38,8 @@ import {
   type ObservedReads,
 } from '../key/run-reads.js';
 import { CELLAR_CODE_DIRS } from '../project.js';
+import { builtFrameModule } from '../key/built-frames.js';
+import { BUILT_MODULE_SCHEME } from '../key/module-path.js';
 
 interface Scope {
   reads: ObservedReads;
@@ -74,7 +76,8 @@ const scopes = new AsyncLocalStorage<Scope>();
 /**
  * Run `fn` (a task's run) recording what it reads; the reads come back with its result. `module`:
  * the task's defining module (`import.meta.url` or a path); with it, reads made by code of other
- * local modules come back in `shared`, by module file (absolute path).
+ * local modules come back in `shared`, by module file (absolute path; in a built run, the module's
+ * `cellar-build:` URL, as `module` is there).
  */
 export async function observeReads<T>(
   fn: () => Promise<T>,
@@ -92,7 +95,9 @@ export async function observeReads<T>(
       ? undefined
       : module.startsWith('file:')
         ? fileURLToPath(module)
-        : resolve(module);
+        : module.startsWith(BUILT_MODULE_SCHEME)
+          ? module
+          : resolve(module);
   return observe(fn, false, own, failed);
 }
 
@@ -167,8 +172,9 @@ function emptyReads(): ObservedReads {
 /**
  * The local module whose code made the read being recorded, when it is not the task's own module:
  * the file of the first stack frame that is not Node's, a package's (`node_modules`) or Cellar's
- * runtime. Undefined when that frame is the task's own module, or no frame names a source file
- * (a bundle loaded without source maps names its bundle: reads stay the task's own).
+ * runtime. Undefined when that frame is the task's own module, or no frame names a source file.
+ * A frame in a built folder's chunk is mapped to its module (`cellar-build:…`, key/built-frames.ts);
+ * a bundle loaded without source maps otherwise names its bundle, and reads stay the task's own.
  */
 function sharedCaller(own: string): string | undefined {
   for (const line of callerFrames(sharedCaller, 40) ?? []) {
@@ -178,6 +184,10 @@ function sharedCaller(own: string): string | undefined {
     if (file.startsWith('node:') || /[\\/]node_modules[\\/]/.test(file)) continue;
     if (file.startsWith('file://')) file = fileURLToPath(file);
     if (!file.startsWith('/') && !/^[A-Za-z]:[\\/]/.test(file)) continue;
+    // A built folder's chunk: its module as the build names it (a task's `own` is such a URL).
+    const built = scopes.exit(() => builtFrameModule(file, Number(m[2]), Number(m[3])));
+    if (built === null) continue;
+    if (built !== undefined) return built === own ? undefined : built;
     if (CELLAR_CODE_DIRS.some((dir) => file.startsWith(dir))) continue;
     if (file === own) return undefined;
     return /[\\/]\.cellar[\\/]/.test(file) ? undefined : file;
@@ -185,8 +195,8 @@ function sharedCaller(own: string): string | undefined {
   return undefined;
 }
 
-/** The file of a stack line: `at f (file:1:2)`, `at file:1:2`, `at async f (file:1:2)`. */
-const FRAME_FILE = /^\s+at (?:.*? \()?(.+?):\d+:\d+\)?$/;
+/** The file, line and column of a stack line: `at f (file:1:2)`, `at file:1:2`, `at async f (file:1:2)`. */
+const FRAME_FILE = /^\s+at (?:.*? \()?(.+?):(\d+):(\d+)\)?$/;
 
 /** Note `abs` as read (`kind`) by code of another local module than the task's, when it is. */
 function share(scope: Scope, kind: Exclude<Kind, 'written'> | 'env', abs: string): void {

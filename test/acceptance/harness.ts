@@ -113,8 +113,14 @@ export function runStatuses(p: Project, notebook: string): Record<string, string
 }
 
 /** `cellar show <notebook> <task> <output> --json`, which must succeed: the parsed value. */
-export function showOutput(p: Project, notebook: string, task: string, output: string): unknown {
-  const r = p.cellar('show', notebook, task, output, '--json');
+export function showOutput(
+  p: Project,
+  notebook: string,
+  task: string,
+  output: string,
+  ...flags: string[]
+): unknown {
+  const r = p.cellar('show', notebook, task, output, '--json', ...flags);
   expect(r.code, `${r.stderr}\n${r.stdout}`).toBe(0);
   return JSON.parse(r.stdout);
 }

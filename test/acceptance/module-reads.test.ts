@@ -110,3 +110,68 @@ describe('a file read through a memoised helper is in the key of every task usin
     expect(showOutput(p, NB, 'b', 'capB')).toBe('yes');
   });
 });
+
+describe('a built run (`cellar build`, `node run.mjs`) keys a memoised helper read as a run from the sources does', () => {
+  /** `node dist/run.mjs` with flags, which must succeed: each task's status by name. */
+  function runBuilt(p: Project, ...flags: string[]): Record<string, string> {
+    const r = p.run(process.execPath, ['dist/run.mjs', '--json', '--workspace', 'ws', ...flags]);
+    expect(r.code, `${r.stderr}\n${r.stdout}`).toBe(0);
+    return Object.fromEntries(
+      JSON.parse(r.stdout).tasks.map((t: { name: string; status: string }) => [t.name, t.status]),
+    );
+  }
+
+  for (const where of ['setup', 'lib'] as const)
+    it(`a memo in ${where === 'setup' ? 'the setup cell' : 'a local module'}: editing the file re-runs both callers in the built run, and a source run on its workspace is served the new values`, () => {
+      const p = memoProject(where);
+      const b = p.cellar('build', NB, '--out', 'dist');
+      expect(b.code, b.stderr).toBe(0);
+      for (let i = 0; i < 2; i++) runBuilt(p, '--workers', '1');
+      expect(runBuilt(p, '--workers', '1')).toEqual({ a: 'cached', b: 'cached', other: 'cached' });
+      p.write('notebooks/data/limits.json', '{"max": 50}');
+      expect(runBuilt(p, '--workers', '1')).toEqual({ a: 'ran', b: 'ran', other: 'cached' });
+      expect(runBuilt(p, '--workers', '1')).toEqual({ a: 'cached', b: 'cached', other: 'cached' });
+      // The sources agree with the built run on that workspace: same keys, new values.
+      const src = p.cellar('run', NB, '--json', '--workspace', 'ws');
+      expect(src.code, src.stderr).toBe(0);
+      expect(
+        Object.fromEntries(
+          JSON.parse(src.stdout).tasks.map((t: { name: string; status: string }) => [
+            t.name,
+            t.status,
+          ]),
+        ),
+      ).toEqual({ a: 'cached', b: 'cached', other: 'cached' });
+      expect(showOutput(p, NB, 'a', 'capA', '--workspace', 'ws')).toBe(50);
+      expect(showOutput(p, NB, 'b', 'capB', '--workspace', 'ws')).toBe(100);
+    });
+
+  it('variant: the built folder moved to another depth (as shipped to a batch machine) and run with --workdir: the helper read still keys both callers', () => {
+    const p = memoProject('lib');
+    const b = p.cellar('build', NB, '--out', 'dist');
+    expect(b.code, b.stderr).toBe(0);
+    p.run('mkdir', ['-p', 'ship/batch']);
+    p.run('mv', ['dist', 'ship/batch/job']);
+    const runMoved = () => {
+      const r = p.run(process.execPath, [
+        'ship/batch/job/run.mjs',
+        '--json',
+        '--workspace',
+        'ws',
+        '--workdir',
+        'notebooks',
+        '--workers',
+        '1',
+      ]);
+      expect(r.code, `${r.stderr}\n${r.stdout}`).toBe(0);
+      return Object.fromEntries(
+        JSON.parse(r.stdout).tasks.map((t: { name: string; status: string }) => [t.name, t.status]),
+      );
+    };
+    for (let i = 0; i < 2; i++) runMoved();
+    expect(runMoved()).toEqual({ a: 'cached', b: 'cached', other: 'cached' });
+    p.write('notebooks/data/limits.json', '{"max": 70}');
+    expect(runMoved()).toEqual({ a: 'ran', b: 'ran', other: 'cached' });
+    expect(showOutput(p, NB, 'b', 'capB', '--workspace', 'ws')).toBe(140);
+  });
+});
