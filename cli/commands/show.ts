@@ -1,7 +1,10 @@
 // `cellar show <pipeline> <task> [output]`: print a stored output without running anything.
 // Tables print as an aligned preview (first rows, shape, column types); `--json` prints the value
 // itself for machines. Exit 1 when the task has no stored result for these params.
+import { readFileSync } from 'node:fs';
 import { inspect } from 'node:util';
+import { modulePath } from '../../runtime/key/module-path.js';
+import type { AnyTask } from '../../runtime/task.js';
 import { suggest } from '../../runtime/suggest.js';
 import { readOutput } from '../../runtime/run/perform.js';
 import type { OutputSchema } from '../../runtime/types.js';
@@ -36,7 +39,7 @@ async function showOutputs({ values, positionals }: CommandInput<typeof OPTIONS>
   const declared = Object.keys(node.task.outputs);
   if (outputName !== undefined && !declared.includes(outputName)) {
     throw new CliError(
-      `task '${taskName}' has no output '${outputName}'${suggest(outputName, declared)} (outputs: ${declared.join(', ') || 'none'})`,
+      `task '${taskName}' has no output '${outputName}'${suggest(outputName, declared)} (outputs: ${declared.join(', ') || 'none'})${notAnOutput(node.task, outputName)}`,
       'E_UNKNOWN_OUTPUT',
     );
   }
@@ -67,6 +70,28 @@ async function showOutputs({ values, positionals }: CommandInput<typeof OPTIONS>
   }
   if (values.json) console.log(toJsonText(outputName ? json[outputName] : json));
   return EXIT.ok;
+}
+
+/**
+ * Why a value the task's cells compute is not stored: a compiled notebook's task stores only the
+ * top-level values a later task reads (the compiler's dependency inference) and those a
+ * `//| output:` directive declares, so `const capped = …` read by no one is left out by design.
+ * Empty when `name` is not declared at the top level of the task's generated module.
+ */
+function notAnOutput(task: AnyTask, name: string): string {
+  if (!task.module || !task.source) return '';
+  let text: string;
+  try {
+    text = readFileSync(modulePath(task.module), 'utf8');
+  } catch {
+    return '';
+  }
+  const declaredHere = new RegExp(
+    `^\\s*(?:const|let|var|function\\*?|class|async function)\\s+${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?![\\w$])`,
+    'm',
+  );
+  if (!declaredHere.test(text)) return '';
+  return `. '${name}' is a value of the task's cells that no later task reads, so it is not stored: declare it with \`//| output: ${name}=auto\` under \`//| task: ${task.name}\` and run again to store it`;
 }
 
 /**

@@ -224,6 +224,37 @@ describe('messages for small mistakes', () => {
     expect(r.stderr).not.toMatch(STACK_FRAME);
   });
 
+  it('`cellar show` of a value the task computes but no later task reads says why it is not stored and how to store it', () => {
+    const p = project();
+    p.write(
+      'notebooks/mid.ipynb',
+      notebookText([
+        '//| task: summary\nconst total = 1 + 2;\nconst capped = Math.min(total, 2);',
+        '//| task: report\nconst line = `total=${total}`;',
+      ]),
+    );
+    const r = p.cellar('show', 'notebooks/mid.ipynb', 'summary', 'capped');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("task 'summary' has no output 'capped' (outputs: total)");
+    expect(r.stderr).toContain('no later task reads, so it is not stored');
+    expect(r.stderr).toContain('`//| output: capped=auto` under `//| task: summary`');
+    // The advice works: declared, it is stored and shown.
+    p.write(
+      'notebooks/mid.ipynb',
+      notebookText([
+        '//| task: summary\n//| output: capped=auto\nconst total = 1 + 2;\nconst capped = Math.min(total, 2);',
+        '//| task: report\nconst line = `total=${total}`;',
+      ]),
+    );
+    expect(p.cellar('run', 'notebooks/mid.ipynb').code).toBe(0);
+    const shown = p.cellar('show', 'notebooks/mid.ipynb', 'summary', 'capped', '--json');
+    expect(shown.stdout.trim()).toBe('2');
+    // A name the task's cells do not declare gets no such advice.
+    expect(p.cellar('show', 'notebooks/mid.ipynb', 'summary', 'nosuch').stderr).not.toContain(
+      'no later task reads',
+    );
+  });
+
   it('`cellar show <nb> <task> nosuch` says the output does not exist, listing the real ones, even before a run', () => {
     const p = project('sales.ipynb');
     const r = p.cellar('show', 'notebooks/sales.ipynb', 'totals', 'nosuch');
