@@ -15,6 +15,7 @@ import type { TaskPlan } from '../../compiler/types.js';
 import { recordedRunReads } from '../../runtime/key/run-reads.js';
 import { resolveWorkspace } from '../../runtime/store/workspace.js';
 import { CliError, EXIT } from '../errors.js';
+import { warmRun } from '../warm-run.js';
 import { readHistory } from './history.js';
 import type { CheckDoc, DocsSite, FlowItem, OutputDoc, PipelineDoc, TaskDoc } from './model.js';
 
@@ -71,6 +72,8 @@ export async function collectSite(options: CollectOptions): Promise<DocsSite> {
       notebookAbs: nb,
       scratch: options.scratch,
     });
+    if (currentAsRun(nb, join(root, 'generated', doc.name, 'pipeline.ts'), options.workspace))
+      doc.current = true;
     if (options.api) {
       // The compiler's output as TypeDoc's input (tests left out: they are not the API).
       const tasks: Record<string, string> = {};
@@ -96,6 +99,34 @@ export async function collectSite(options: CollectOptions): Promise<DocsSite> {
   if (options.sqlColumns !== false) await addSqlColumns(pipelines, root);
   pipelines.sort((a, b) => a.name.localeCompare(b.name));
   return { project, root, workspace, pipelines };
+}
+
+/**
+ * Would `cellar run` serve every task of this notebook from its store as it is now, by the notebook
+ * or by its compiled pipeline.ts? Asked of the warm-run record the last full run left
+ * (cli/warm-run.ts), which checks by stamps and contents without loading the pipeline or running
+ * anything; false when there is none or it no longer holds.
+ */
+function currentAsRun(
+  notebook: string,
+  pipelineFile: string,
+  workspace: string | undefined,
+): boolean {
+  return [notebook, pipelineFile].some(
+    (arg) =>
+      warmRun({
+        arg,
+        only: [],
+        params: [],
+        workdir: undefined,
+        workspace,
+        store: undefined,
+        rerun: [],
+        executor: 'local',
+        verbose: false,
+        notify: false,
+      }) !== undefined,
+  );
 }
 
 interface Place {

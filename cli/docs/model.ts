@@ -33,6 +33,14 @@ export interface PipelineDoc {
   tasks: TaskDoc[];
   /** Recorded runs, oldest first. */
   runs: RunRecord[];
+  /**
+   * True when every task's stored result is what `cellar run <notebook>` (default params, the
+   * site's workspace) would serve now: the warm-run record of the last full run still holds
+   * (cli/warm-run.ts: the notebook, compiled code, data files, env names and tables as that run
+   * found them). Undefined when not known: no such record (a run with params or of some tasks, a
+   * pipeline that reads at load time), or something moved. The site runs nothing to find out.
+   */
+  current?: boolean;
   /** Generated module files for TypeDoc (absolute; task name → file), when API docs are built. */
   modules?: { pipeline: string; setup?: string; tasks: Record<string, string> };
 }

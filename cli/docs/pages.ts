@@ -60,6 +60,30 @@ export function svgWithLinks(svg: string, url: TaskUrl): string {
   });
 }
 
+/**
+ * Whether the figures on a pipeline's pages are what a run would serve now (PipelineDoc
+ * `current`): said plainly when the last full run's record still holds, else the reader is told
+ * they are each task's last run and how to find out what moved.
+ */
+function currency(p: PipelineDoc): JSX.Element {
+  return p.current
+    ? h(
+        'p',
+        { class: 'cellar-current' },
+        h('strong', null, 'Up to date'),
+        ': the notebook, its code, data and params are as the last full run found them when this site was built, so these figures are what ',
+        h('code', null, `cellar run ${p.notebook}`),
+        ' serves.',
+      )
+    : h(
+        'p',
+        { class: 'cellar-maybe-stale' },
+        'Figures are from the last run of each task; the notebook, its code or data may have changed since. ',
+        h('code', null, `cellar run ${p.notebook} --dry-run`),
+        ' lists what would run again.',
+      );
+}
+
 /** A task's feature panel: everything but its prose (TypeDoc renders that as the page's comment). */
 export function taskPanel(
   p: PipelineDoc,
@@ -95,6 +119,7 @@ export function taskPanel(
             h('code', null, `cellar run ${p.notebook} ${t.name}`),
             ' records one.',
           ),
+      run ? currency(p) : null,
     ),
     section(
       'Lineage',
@@ -493,6 +518,7 @@ export function pipelinePanel(
         `${p.tasks.length} tasks, ${ran} with a recorded run. `,
         historyUrl ? h('a', { href: historyUrl }, `Run history (${p.runs.length} runs)`) : null,
       ),
+      currency(p),
       p.tasks.length <= TASK_TABLE_LIMIT
         ? h(
             'table',

@@ -62,6 +62,48 @@ describe("a task page's Cache key section", () => {
   });
 });
 
+describe('whether the figures on the pages are what a run would serve now', () => {
+  it('says "Up to date" while the last full run still holds, and that the figures may be stale once a data file it read changed', () => {
+    const p = project();
+    mkdirSync(join(p.dir, 'notebooks', 'data'));
+    p.write('notebooks/data/n.txt', '3\n');
+    p.write(
+      'notebooks/count.ipynb',
+      notebookText([
+        codeCell('imports', "import { readFileSync } from 'node:fs';"),
+        codeCell('n', "//| task: n\nconst n = Number(readFileSync('data/n.txt', 'utf8'));"),
+        codeCell('twice', '//| task: twice\nconst twice = n * 2;'),
+      ]),
+    );
+    // Twice: the first run discovers the read; the second, all cached, leaves the warm record.
+    for (let i = 0; i < 2; i++) expect(p.cellar('run', 'notebooks/count.ipynb').code).toBe(0);
+    const docs = () => {
+      const r = p.cellar('docs', 'notebooks/count.ipynb', '--out', 'site', '--no-api');
+      expect(r.code, r.stdout + r.stderr).toBe(0);
+      return {
+        pipeline: p.read('site/pipelines/count.html'),
+        task: p.read('site/tasks/count/twice.html'),
+      };
+    };
+    const fresh = docs();
+    for (const page of [fresh.pipeline, fresh.task]) {
+      expect(page).toContain('<strong>Up to date</strong>');
+      expect(page).not.toContain('cellar-maybe-stale');
+    }
+    p.write('notebooks/data/n.txt', '4\n');
+    const moved = docs();
+    for (const page of [moved.pipeline, moved.task]) {
+      expect(page).not.toContain('Up to date');
+      expect(page).toContain('may have changed since');
+      expect(page).toContain('cellar run notebooks/count.ipynb --dry-run');
+    }
+    // A run brings it back.
+    expect(p.cellar('run', 'notebooks/count.ipynb').code).toBe(0);
+    expect(p.cellar('run', 'notebooks/count.ipynb').code).toBe(0);
+    expect(docs().task).toContain('<strong>Up to date</strong>');
+  });
+});
+
 describe("cellar build's package.json for a pipeline importing no package", () => {
   it('lists as dependencies only what every run loads; what the runtime loads on demand is optional', () => {
     const p = project();
