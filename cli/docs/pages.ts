@@ -63,7 +63,8 @@ export function svgWithLinks(svg: string, url: TaskUrl): string {
 /**
  * Whether the figures on a pipeline's pages are what a run would serve now (PipelineDoc
  * `current`): said plainly when the last full run's record still holds, else the reader is told
- * they are each task's last run and how to find out what moved.
+ * they are each task's last run and how to find out what moved (no record is also the case right
+ * after a run that discovered its reads, so the wording must not claim that anything changed).
  */
 function currency(p: PipelineDoc): JSX.Element {
   return p.current
@@ -78,7 +79,7 @@ function currency(p: PipelineDoc): JSX.Element {
     : h(
         'p',
         { class: 'cellar-maybe-stale' },
-        'Figures are from the last run of each task; the notebook, its code or data may have changed since. ',
+        'Figures are from the last run of each task. Whether the notebook, its code or data changed since is not known here: ',
         h('code', null, `cellar run ${p.notebook} --dry-run`),
         ' lists what would run again.',
       );
