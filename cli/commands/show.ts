@@ -3,7 +3,8 @@
 // itself for machines. Exit 1 when the task has no stored result for these params.
 import { inspect } from 'node:util';
 import { suggest } from '../../runtime/suggest.js';
-import { readOutput } from '../../runtime/run/perform.js';
+import { missingOutputText, readOutput } from '../../runtime/run/perform.js';
+import { firstMissingOutput } from '../../runtime/run/probe.js';
 import type { OutputSchema } from '../../runtime/types.js';
 import { CliError, EXIT } from '../errors.js';
 import { INSPECT_OPTIONS, openForInspection, unknownTask } from '../pipeline-args.js';
@@ -45,6 +46,14 @@ async function showOutputs({ values, positionals }: CommandInput<typeof OPTIONS>
   if (!manifest)
     throw new CliError(
       `'${taskName}' has no stored result for these params (key ${key}); run the pipeline first`,
+      'E_NOT_CACHED',
+      EXIT.failure,
+    );
+  // A result one of whose output files is gone is not stored (the next run re-makes it).
+  const gone = await firstMissingOutput(options.store, manifest);
+  if (gone)
+    throw new CliError(
+      `'${taskName}' has no complete stored result for these params (key ${key}): ${missingOutputText(taskName, gone)}`,
       'E_NOT_CACHED',
       EXIT.failure,
     );

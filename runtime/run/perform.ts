@@ -186,6 +186,14 @@ async function guardExit<T>(task: string, run: () => T | Promise<T>): Promise<T>
 }
 
 /**
+ * What `cellar show` and `load()` say of a result whose output file is gone while its manifest
+ * stays: which output and file, and that the next run computes it again (probe.ts re-runs it).
+ */
+export function missingOutputText(task: string, gone: { output: string; file: string }): string {
+  return `its stored output '${gone.output}' is missing from the workspace (${gone.file}): deleted, or a damaged workspace. The next \`cellar run\` of the pipeline computes task '${task}' again`;
+}
+
+/**
  * Decode one stored output of `upstream`.
  * @throws CellarError E_OUTPUT_MISSING when the manifest names a file the workspace no longer has
  */
@@ -202,10 +210,12 @@ export async function readOutput(
     bytes = await store.readOutput(upstream.name, stored.file);
   } catch (error) {
     if ((error as NodeJS.ErrnoException | null)?.code !== 'ENOENT') throw error;
-    // The manifest says it was stored: a file deleted by hand or a damaged workspace. Say whose
-    // output it is (the reader's cell is not at fault) and how to compute it again.
+    // The manifest says it was stored. A run's store probe re-runs a task whose output file is
+    // gone (probe.ts), so a run meets this only when the file went after the probe (deleted
+    // while the run ran) or on a store that cannot tell (`Store.outputExists`). Say whose output
+    // it is (the reader's cell is not at fault) and how to compute it again.
     throw new CellarError(
-      `the stored output '${output}' of task '${upstream.name}' is missing from the workspace (${stored.file}): its manifest is there, the file is not (deleted, or a damaged workspace). Compute it again with --rerun ${upstream.name}`,
+      `the stored output '${output}' of task '${upstream.name}' is missing from the workspace (${stored.file}): its manifest is there, the file is not (deleted, or a damaged workspace). The next run computes it again; --rerun ${upstream.name} forces it`,
       'E_OUTPUT_MISSING',
     );
   }

@@ -86,6 +86,10 @@ export class MemoryStore implements Store {
     return bytes;
   }
 
+  outputExists(_task: string, file: string): boolean {
+    return this.files.has(`${this.prefix}${file}`);
+  }
+
   async writeManifest(manifest: Manifest): Promise<void> {
     const id = `${this.prefix}${manifest.task}/${manifest.key}`;
     this.manifests.set(id, structuredClone(manifest));

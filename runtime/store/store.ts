@@ -61,6 +61,13 @@ export interface Store {
    */
   writeOutput(task: string, file: string, bytes: Uint8Array): Promise<string | void>;
   readOutput(task: string, file: string): Promise<Uint8Array>;
+  /**
+   * Is the output `file` (as its manifest names it) still stored? Optional: a store that answers
+   * cheaply (a local folder: one `stat`) lets the run's store probe treat a result whose output
+   * file is gone as not stored, and re-run its task (runtime/run/probe.ts). A store without it
+   * (GcsStore: a request per object) is not checked; a reader then fails with E_OUTPUT_MISSING.
+   */
+  outputExists?(task: string, file: string): boolean | Promise<boolean>;
   writeManifest(manifest: Manifest): Promise<void>;
   /**
    * Remove the result of one task+key (its manifest, the "done" marker; output files stay until
