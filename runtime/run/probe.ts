@@ -118,8 +118,7 @@ export async function firstMissingOutput(
   if (!store.outputExists) return undefined;
   for (const [output, stored] of Object.entries(manifest.outputs)) {
     const there = store.outputExists(manifest.task, stored.file);
-    if (there === false || (there !== true && !(await there)))
-      return { output, file: stored.file };
+    if (there === false || (there !== true && !(await there))) return { output, file: stored.file };
   }
   return undefined;
 }

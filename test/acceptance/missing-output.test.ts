@@ -103,7 +103,9 @@ describe('a stored output whose file was deleted', () => {
     expect(show.code).not.toBe(0);
     const text = show.stdout + show.stderr;
     expect(text).toContain('E_NOT_CACHED');
-    expect(text).toMatch(/its stored output 'orders' is missing from the workspace \(load\/orders_\w+\.arrow\)/);
+    expect(text).toMatch(
+      /its stored output 'orders' is missing from the workspace \(load\/orders_\w+\.arrow\)/,
+    );
     expect(text).toContain("The next `cellar run` of the pipeline computes task 'load' again");
     expect(text).not.toMatch(/ENOENT|E_UNEXPECTED/);
 
