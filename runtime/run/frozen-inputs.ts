@@ -11,7 +11,9 @@
 //
 // Covered: plain objects, arrays, and (their mutating methods refused) Maps, Sets and Dates, at
 // any depth. Not covered: typed arrays and ArrayBuffers (JavaScript cannot freeze their
-// elements), Arrow tables and other class instances (freezing would break their own lazy caches,
+// elements), arrays of numbers holding any non-integer (V8 stores them unboxed; freezing boxes
+// each element and slows every read: measured in docs/design/runtime.md; a shallow copy of one
+// is a true copy, so only a helper changing it in place, `xs.sort()`, goes unseen), Arrow tables and other class instances (freezing would break their own lazy caches,
 // and their methods may change them legitimately), a change made in sloppy-mode code (there a
 // frozen object ignores the write instead of throwing; compiled tasks are ES modules, strict).
 // Cost: one pass over the decoded value (O(n), once per input per run), below its decoding.
@@ -30,11 +32,20 @@ export function freezeUpstream<T>(value: T): T {
     const v = stack.pop();
     if (v === null || typeof v !== 'object' || Object.isFrozen(v)) continue;
     if (Array.isArray(v)) {
-      Object.freeze(v);
+      let doubles = false;
+      let others = false;
       for (let i = 0; i < v.length; i++) {
         const e: unknown = v[i];
-        if (e !== null && typeof e === 'object') stack.push(e);
+        if (typeof e === 'number') {
+          if ((e | 0) !== e) doubles = true;
+        } else {
+          others = true;
+          if (e !== null && typeof e === 'object') stack.push(e);
+        }
       }
+      // An array of numbers V8 keeps unboxed (any not a small integer): freezing it would box
+      // every element (1M: ~70 ms) and slow every later read several times. Left writable.
+      if (!(doubles && !others)) Object.freeze(v);
       continue;
     }
     const proto: unknown = Object.getPrototypeOf(v);
