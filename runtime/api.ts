@@ -10,7 +10,7 @@ import { buildGraph } from './run/graph.js';
 import { computeKeys } from './key/keys.js';
 import { CodeHasher } from './key/codehash.js';
 import { invokeTask, missingOutputText, readOutput } from './run/perform.js';
-import { closestManifest, firstMissingOutput, PREVIOUS_RUNS_COMPARED } from './run/probe.js';
+import { closestManifest, PREVIOUS_RUNS_COMPARED } from './run/probe.js';
 import { formatChange } from './run/summary.js';
 import { diffKeyInputs } from './key/hash.js';
 import { LocalStore } from './store/local.js';
@@ -150,7 +150,7 @@ export async function load<T extends AnyTask>(
     );
   }
   // A result one of whose output files is gone is not stored: the next run re-makes it.
-  const gone = await firstMissingOutput(store, manifest);
+  const gone = await store.missingOutput?.(task.name, key.value);
   if (gone)
     throw new CellarError(
       `no complete stored result of '${task.name}' for key ${key.value} in ${store.location}: ${missingOutputText(task.name, gone)}`,

@@ -4,7 +4,6 @@
 import { inspect } from 'node:util';
 import { suggest } from '../../runtime/suggest.js';
 import { missingOutputText, readOutput } from '../../runtime/run/perform.js';
-import { firstMissingOutput } from '../../runtime/run/probe.js';
 import type { OutputSchema } from '../../runtime/types.js';
 import { CliError, EXIT } from '../errors.js';
 import { INSPECT_OPTIONS, openForInspection, unknownTask } from '../pipeline-args.js';
@@ -50,7 +49,7 @@ async function showOutputs({ values, positionals }: CommandInput<typeof OPTIONS>
       EXIT.failure,
     );
   // A result one of whose output files is gone is not stored (the next run re-makes it).
-  const gone = await firstMissingOutput(options.store, manifest);
+  const gone = await options.store.missingOutput?.(taskName, key);
   if (gone)
     throw new CliError(
       `'${taskName}' has no complete stored result for these params (key ${key}): ${missingOutputText(taskName, gone)}`,

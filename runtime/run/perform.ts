@@ -213,7 +213,7 @@ export async function readOutput(
     if ((error as NodeJS.ErrnoException | null)?.code !== 'ENOENT') throw error;
     // The manifest says it was stored. A run's store probe re-runs a task whose output file is
     // gone (probe.ts), so a run meets this only when the file went after the probe (deleted
-    // while the run ran) or on a store that cannot tell (`Store.outputExists`). Say whose output
+    // while the run ran) or on a store that cannot tell (`Store.missingOutput`). Say whose output
     // it is (the reader's cell is not at fault) and how to compute it again.
     throw new CellarError(
       `the stored output '${output}' of task '${upstream.name}' is missing from the workspace (${stored.file}): its manifest is there, the file is not (deleted, or a damaged workspace). The next run computes it again; --rerun ${upstream.name} forces it`,

@@ -16,7 +16,7 @@ export interface StoreFacts {
   writtenMoved?: Map<string, { path: string; missing: boolean }>;
   /**
    * Task → the first of its stored outputs whose file is gone while its manifest stays (probe.ts,
-   * for stores that can tell: `Store.outputExists`): the result is not complete, the task re-runs.
+   * for stores that can tell: `Store.missingOutput`): the result is not complete, the task re-runs.
    */
   outputMissing?: Map<string, { output: string; file: string }>;
   /** Task → its most recent key inputs, for tasks that are not done. */

@@ -57,22 +57,18 @@ export async function probeStore(
     if (done === true || (done !== false && (await done))) {
       facts.done.add(node.name);
       // The manifest says "done", but a result is complete only while every output file it names
-      // is there (Luigi's rule: a task whose target is missing runs again). One manifest read and
-      // one existence check per output, for stores that can answer (`outputExists`).
-      let m: Manifest | undefined;
-      if (store.outputExists) {
-        m = await store.readManifest(node.name, key.value);
-        const gone = m && (await firstMissingOutput(store, m));
-        if (gone) {
-          facts.outputMissing!.set(node.name, gone);
-          continue;
-        }
+      // is there (Luigi's rule: a task whose target is missing runs again). For a local store one
+      // manifest read and one existence check per output (`Store.missingOutput`).
+      const gone = await store.missingOutput?.(node.name, key.value);
+      if (gone) {
+        facts.outputMissing!.set(node.name, gone);
+        continue;
       }
       // A file the cached run wrote beside its outputs (out/report.csv) deleted or edited since:
       // serving the result would leave it so while saying all is cached. One stat per file.
       const owned = written?.owned.get(node.name);
       if (owned) {
-        m ??= await store.readManifest(node.name, key.value);
+        const m = await store.readManifest(node.name, key.value);
         const moved =
           m?.written && writtenFileMoved(written!.root, m.written, owned, written!.stamps);
         if (moved) {
@@ -105,22 +101,6 @@ export async function probeStore(
     }
   }
   return facts;
-}
-
-/**
- * The first output of `manifest` whose file the store no longer holds (deleted by hand, a damaged
- * workspace), as `{ output, file }`; undefined when all are there or the store cannot tell.
- */
-export async function firstMissingOutput(
-  store: Store,
-  manifest: Manifest,
-): Promise<{ output: string; file: string } | undefined> {
-  if (!store.outputExists) return undefined;
-  for (const [output, stored] of Object.entries(manifest.outputs)) {
-    const there = store.outputExists(manifest.task, stored.file);
-    if (there === false || (there !== true && !(await there))) return { output, file: stored.file };
-  }
-  return undefined;
 }
 
 /** How many stored runs of a stale task `--dry-run` compares with, newest first. */

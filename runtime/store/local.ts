@@ -30,7 +30,13 @@ import { join } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 import type { Manifest } from '../types.js';
 import { CellarError } from '../errors.js';
-import { checkRescope, pipelineFolder, type Store, type TaskLock } from './store.js';
+import {
+  checkRescope,
+  pipelineFolder,
+  type MissingOutput,
+  type Store,
+  type TaskLock,
+} from './store.js';
 import { acquireLock, removeStaleLock, type LockTiming } from './lock.js';
 import { isLeftoverTemp, tempStamp } from './owner.js';
 
@@ -233,8 +239,16 @@ export class LocalStore implements Store {
     return readFileSync(join(this.location, file));
   }
 
-  outputExists(_task: string, file: string): boolean {
-    return existsSync(join(this.location, file));
+  missingOutput(task: string, key: string): MissingOutput | undefined {
+    let manifest: Manifest;
+    try {
+      manifest = JSON.parse(readFileSync(this.manifestPath(task, key), 'utf8')) as Manifest;
+    } catch {
+      return undefined; // no manifest (or an unreadable one): nothing stored to be incomplete
+    }
+    for (const [output, stored] of Object.entries(manifest.outputs ?? {}))
+      if (!existsSync(join(this.location, stored.file))) return { output, file: stored.file };
+    return undefined;
   }
 
   async writeManifest(manifest: Manifest): Promise<void> {

@@ -1,6 +1,12 @@
 // The in-memory twin of LocalStore: same contract, no disk, for tests and `evaluate`-style runs.
 import type { Manifest } from '../types.js';
-import { checkRescope, pipelineFolder, type Store, type TaskLock } from './store.js';
+import {
+  checkRescope,
+  pipelineFolder,
+  type MissingOutput,
+  type Store,
+  type TaskLock,
+} from './store.js';
 
 /**
  * A store that keeps manifests and output bytes in memory: the in-memory twin of the local
@@ -86,8 +92,11 @@ export class MemoryStore implements Store {
     return bytes;
   }
 
-  outputExists(_task: string, file: string): boolean {
-    return this.files.has(`${this.prefix}${file}`);
+  missingOutput(task: string, key: string): MissingOutput | undefined {
+    const manifest = this.manifests.get(`${this.prefix}${task}/${key}`);
+    for (const [output, stored] of Object.entries(manifest?.outputs ?? {}))
+      if (!this.files.has(`${this.prefix}${stored.file}`)) return { output, file: stored.file };
+    return undefined;
   }
 
   async writeManifest(manifest: Manifest): Promise<void> {
