@@ -9,7 +9,7 @@
 import { buildGraph } from './run/graph.js';
 import { computeKeys } from './key/keys.js';
 import { CodeHasher } from './key/codehash.js';
-import { invokeTask, readOutput } from './run/perform.js';
+import { invokeTask, missingOutputText, readOutput } from './run/perform.js';
 import { closestManifest, PREVIOUS_RUNS_COMPARED } from './run/probe.js';
 import { formatChange } from './run/summary.js';
 import { diffKeyInputs } from './key/hash.js';
@@ -149,6 +149,13 @@ export async function load<T extends AnyTask>(
       'E_NOT_CACHED',
     );
   }
+  // A result one of whose output files is gone is not stored: the next run re-makes it.
+  const gone = await store.missingOutput?.(task.name, key.value);
+  if (gone)
+    throw new CellarError(
+      `no complete stored result of '${task.name}' for key ${key.value} in ${store.location}: ${missingOutputText(task.name, gone)}`,
+      'E_NOT_CACHED',
+    );
   const out: Record<string, unknown> = {};
   for (const [name, stored] of Object.entries(manifest.outputs))
     out[name] = await readOutput(store, task, name, stored);

@@ -34,7 +34,10 @@ export const RUNTIME_CODES = {
     'a file of the workspace (an output, a manifest, a task folder) that cannot be written: a full disk (ENOSPC), no permission; names the file, the task and the system code',
   E_NOT_CACHED: 'no stored output for this task and these params (run the pipeline first)',
   E_OUTPUT_MISSING:
-    "a stored output's file gone from the workspace while its manifest stays (deleted by hand, a damaged workspace): names the task, the output and the file; `--rerun <task>` computes it again",
+    "a stored output's file gone while a run reads it (deleted during the run, or a store that cannot tell beforehand; a run re-runs a task whose output file it finds missing): names the task, the output and the file; the next run (or `--rerun <task>`) computes it again",
+  // Running a task.
+  E_MUTATES_UPSTREAM:
+    'a task changing, in place, a value it received from upstream (through an alias the compiler cannot follow: a shallow copy, a helper changing its argument); upstream values are frozen while a task runs (runtime/run/frozen-inputs.ts): names the task, the input, whose output it is and the line, with the fix (`structuredClone`)',
   // Storing outputs.
   E_SECRET_IN_OUTPUT:
     'an output holding, in clear, the value of an environment variable the task read, without `//| output` declaring it',

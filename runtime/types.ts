@@ -174,6 +174,12 @@ export type PlanReason =
   | { kind: 'upstream-forced'; task: string }
   /** A file the task wrote outside its outputs is gone or no longer what its cached run wrote. */
   | { kind: 'written-changed'; path: string; missing: boolean }
+  /**
+   * Its manifest is stored but the file of its output `output` (`file`, as the manifest names
+   * it) is not (deleted by hand, a damaged workspace): the result is not complete, so the task
+   * runs again under its key, as Luigi re-runs a task whose target is missing.
+   */
+  | { kind: 'output-missing'; output: string; file: string }
   | { kind: 'not-requested' };
 
 /** One difference between the previous key's inputs and the current ones. */

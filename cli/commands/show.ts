@@ -6,7 +6,7 @@ import { inspect } from 'node:util';
 import { modulePath } from '../../runtime/key/module-path.js';
 import type { AnyTask } from '../../runtime/task.js';
 import { suggest } from '../../runtime/suggest.js';
-import { readOutput } from '../../runtime/run/perform.js';
+import { missingOutputText, readOutput } from '../../runtime/run/perform.js';
 import type { OutputSchema } from '../../runtime/types.js';
 import { CliError, EXIT } from '../errors.js';
 import { INSPECT_OPTIONS, openForInspection, unknownTask } from '../pipeline-args.js';
@@ -48,6 +48,14 @@ async function showOutputs({ values, positionals }: CommandInput<typeof OPTIONS>
   if (!manifest)
     throw new CliError(
       `'${taskName}' has no stored result for these params (key ${key}); run the pipeline first`,
+      'E_NOT_CACHED',
+      EXIT.failure,
+    );
+  // A result one of whose output files is gone is not stored (the next run re-makes it).
+  const gone = await options.store.missingOutput?.(taskName, key);
+  if (gone)
+    throw new CliError(
+      `'${taskName}' has no complete stored result for these params (key ${key}): ${missingOutputText(taskName, gone)}`,
       'E_NOT_CACHED',
       EXIT.failure,
     );

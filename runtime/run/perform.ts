@@ -23,6 +23,7 @@ import {
 import { observeReads } from './read-record.js';
 import { envSecrets, redactError } from './redact.js';
 import { watchStrayErrors } from './stray-errors.js';
+import { freezeUpstream, mutationError } from './frozen-inputs.js';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash } from 'node:crypto';
 import { describeSource } from '../load/source.js';
@@ -186,6 +187,14 @@ async function guardExit<T>(task: string, run: () => T | Promise<T>): Promise<T>
 }
 
 /**
+ * What `cellar show` and `load()` say of a result whose output file is gone while its manifest
+ * stays: which output and file, and that the next run computes it again (probe.ts re-runs it).
+ */
+export function missingOutputText(task: string, gone: { output: string; file: string }): string {
+  return `its stored output '${gone.output}' is missing from the workspace (${gone.file}): deleted, or a damaged workspace. The next \`cellar run\` of the pipeline computes task '${task}' again`;
+}
+
+/**
  * Decode one stored output of `upstream`.
  * @throws CellarError E_OUTPUT_MISSING when the manifest names a file the workspace no longer has
  */
@@ -202,10 +211,12 @@ export async function readOutput(
     bytes = await store.readOutput(upstream.name, stored.file);
   } catch (error) {
     if ((error as NodeJS.ErrnoException | null)?.code !== 'ENOENT') throw error;
-    // The manifest says it was stored: a file deleted by hand or a damaged workspace. Say whose
-    // output it is (the reader's cell is not at fault) and how to compute it again.
+    // The manifest says it was stored. A run's store probe re-runs a task whose output file is
+    // gone (probe.ts), so a run meets this only when the file went after the probe (deleted
+    // while the run ran) or on a store that cannot tell (`Store.missingOutput`). Say whose output
+    // it is (the reader's cell is not at fault) and how to compute it again.
     throw new CellarError(
-      `the stored output '${output}' of task '${upstream.name}' is missing from the workspace (${stored.file}): its manifest is there, the file is not (deleted, or a damaged workspace). Compute it again with --rerun ${upstream.name}`,
+      `the stored output '${output}' of task '${upstream.name}' is missing from the workspace (${stored.file}): its manifest is there, the file is not (deleted, or a damaged workspace). The next run computes it again; --rerun ${upstream.name} forces it`,
       'E_OUTPUT_MISSING',
     );
   }
@@ -245,7 +256,11 @@ async function performWith(
     const upstream = tasksByName.get(input.task);
     if (!upstream)
       throw new Error(`task '${task.name}': upstream task '${input.task}' is not in the pipeline`);
-    inputs[input.name] = await readOutput(store, upstream, input.output, input.stored);
+    // Frozen deeply: a change through an alias the compiler could not follow throws at its line
+    // (frozen-inputs.ts) instead of silently computing something else than the notebook.
+    inputs[input.name] = freezeUpstream(
+      await readOutput(store, upstream, input.output, input.stored),
+    );
   }
   let notCached: string | undefined;
   const ctx: TaskRunContext = {
@@ -261,33 +276,38 @@ async function performWith(
   const reads = job.reads;
   let readNothing = false;
   let wrote: string[] = [];
-  const outputs = await invokeTask(
-    task,
-    inputs,
-    ctx,
-    reads
-      ? (seen, envListed, shared, children) => {
-          for (const name of seen.env) envNames.add(name);
-          // Recorded as soon as the task's code returns, from the thread that ran it (one file
-          // per task, atomic: run-reads.ts), before its outputs are encoded.
-          // Names the code reads statically are keyed already (keys.ts): only computed ones count.
-          for (const name of job.envRead ?? []) seen.env.delete(name);
-          readNothing = !recordRunReads(reads, task.name, seen);
-          wrote = writtenPaths(reads, sideEffectOutputs(seen));
-          // What helpers of other modules read in it: keyed for every task reaching the module.
-          recordModuleReads(reads, shared, seen.written, job.envRead);
-          if (envListed) warnEnvListed(task.name);
-          if (children.length > 0) warnChildProcess(task, children);
-          // Checked as the task's code returns: what it read later cannot change its result.
-          const changed =
-            job.keyed && readChangedWhileRunning(reads, job.keyed.reads, seen, job.keyed.sinceMs);
-          if (changed) notCached ??= `${changed} changed while ${task.name} ran`;
-        }
-      : undefined,
-    (seen) => {
-      for (const name of seen.env) envNames.add(name);
-    },
-  );
+  let outputs: Record<string, unknown>;
+  try {
+    outputs = await invokeTask(
+      task,
+      inputs,
+      ctx,
+      reads
+        ? (seen, envListed, shared, children) => {
+            for (const name of seen.env) envNames.add(name);
+            // Recorded as soon as the task's code returns, from the thread that ran it (one file
+            // per task, atomic: run-reads.ts), before its outputs are encoded.
+            // Names the code reads statically are keyed already (keys.ts): only computed ones count.
+            for (const name of job.envRead ?? []) seen.env.delete(name);
+            readNothing = !recordRunReads(reads, task.name, seen);
+            wrote = writtenPaths(reads, sideEffectOutputs(seen));
+            // What helpers of other modules read in it: keyed for every task reaching the module.
+            recordModuleReads(reads, shared, seen.written, job.envRead);
+            if (envListed) warnEnvListed(task.name);
+            if (children.length > 0) warnChildProcess(task, children);
+            // Checked as the task's code returns: what it read later cannot change its result.
+            const changed =
+              job.keyed && readChangedWhileRunning(reads, job.keyed.reads, seen, job.keyed.sinceMs);
+            if (changed) notCached ??= `${changed} changed while ${task.name} ran`;
+          }
+        : undefined,
+      (seen) => {
+        for (const name of seen.env) envNames.add(name);
+      },
+    );
+  } catch (error) {
+    throw mutationError(task.name, error, job.inputs, inputs) ?? error;
+  }
   const stored: Record<string, StoredOutput> = {};
   for (const [name, spec] of Object.entries(task.outputs as Record<string, OutputSpec>)) {
     let codec, encoded;

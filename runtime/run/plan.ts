@@ -14,6 +14,11 @@ export interface StoreFacts {
    * now (probe.ts): the result is not served, the task re-runs and writes it again.
    */
   writtenMoved?: Map<string, { path: string; missing: boolean }>;
+  /**
+   * Task → the first of its stored outputs whose file is gone while its manifest stays (probe.ts,
+   * for stores that can tell: `Store.missingOutput`): the result is not complete, the task re-runs.
+   */
+  outputMissing?: Map<string, { output: string; file: string }>;
   /** Task → its most recent key inputs, for tasks that are not done. */
   previous: Map<string, { key: string; inputs: KeyInputs }>;
 }
@@ -52,6 +57,8 @@ export function planRun(
       );
     if (node.task.rerun) return entry('run', { kind: 'rerun-flag' });
     if (facts.done.has(node.name)) {
+      const gone = facts.outputMissing?.get(node.name);
+      if (gone) return entry('run', { kind: 'output-missing', ...gone });
       const moved = facts.writtenMoved?.get(node.name);
       if (moved) return entry('run', { kind: 'written-changed', ...moved });
       const hook = facts.invalid.get(node.name);
@@ -81,6 +88,7 @@ export function forced(reason: PlanReason): boolean {
     reason.kind === 'rerun-flag' ||
     reason.kind === 'rerun-selector' ||
     reason.kind === 'cache-invalid' ||
-    reason.kind === 'written-changed'
+    reason.kind === 'written-changed' ||
+    reason.kind === 'output-missing'
   );
 }

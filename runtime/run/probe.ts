@@ -33,6 +33,7 @@ export async function probeStore(
     invalid: new Map(),
     previous: new Map(),
     writtenMoved: new Map(),
+    outputMissing: new Map(),
   };
   const written = options.written;
   // Built only when a hook asks (warehouse tasks): a run of plain tasks never needs it.
@@ -55,6 +56,14 @@ export async function probeStore(
     const done = store.isDone(node.name, key.value);
     if (done === true || (done !== false && (await done))) {
       facts.done.add(node.name);
+      // The manifest says "done", but a result is complete only while every output file it names
+      // is there (Luigi's rule: a task whose target is missing runs again). For a local store one
+      // manifest read and one existence check per output (`Store.missingOutput`).
+      const gone = await store.missingOutput?.(node.name, key.value);
+      if (gone) {
+        facts.outputMissing!.set(node.name, gone);
+        continue;
+      }
       // A file the cached run wrote beside its outputs (out/report.csv) deleted or edited since:
       // serving the result would leave it so while saying all is cached. One stat per file.
       const owned = written?.owned.get(node.name);

@@ -130,6 +130,8 @@ export function describeReason(reason: PlanReason): string {
       return `depends on ${reason.task}, which re-runs first: cached unless its output changes`;
     case 'written-changed':
       return `${reason.path}, which it wrote, ${reason.missing ? 'is missing' : 'changed since'}: re-run to write it again`;
+    case 'output-missing':
+      return `its stored output '${reason.output}' is missing (${reason.file}): re-run to make it again`;
     case 'not-requested':
       return 'not requested';
   }
@@ -199,6 +201,7 @@ const reasonKindText: Record<PlanReason['kind'], string> = {
   'cache-invalid': 'cached result rejected',
   'upstream-forced': 'upstream re-runs first',
   'written-changed': 'a file it wrote moved',
+  'output-missing': 'a stored output is missing',
   'not-requested': 'not requested',
 };
 

@@ -38,9 +38,14 @@
 // - `globs`: per glob of a dynamic import the bundle holds (`` import(`./plugins/${name}.ts`) ``),
 //   the hash of the files it matches (key/dynamic-imports.ts): a file added to or removed from
 //   plugins/ changes what the bundle and the keys hold, so the full path rebuilds and keys again;
-// - `tasks`: every task's key in plan order, and whether the plan had it cached or not requested.
-// Checking it is those stats, one hash per variable and one existence check per cached task's
-// manifest (the done marker, in the pipeline's folder of the workspace).
+// - `tasks`: every task's key in plan order, and whether the plan had it cached or not requested;
+// - `folders`: a stamp of every cached task's folder in the workspace as the record was written
+//   (LocalStore `taskFoldersStamp`: inode and times of each folder). A stored output file deleted
+//   since (its manifest staying) moves its folder's times, so the full path runs, whose store
+//   probe re-runs the task (probe.ts); one stat per task rather than one per output file.
+// Checking it is those stats, one hash per variable, one existence check per cached task's
+// manifest (the done marker, in the pipeline's folder of the workspace) and one stat per cached
+// task's folder.
 //
 // It is written only when nothing else can move a key: no task has a hook (a warehouse task's
 // key holds table versions, which take a query), no task is forced by its `rerun` flag, and the
@@ -111,6 +116,8 @@ export interface WarmRecord {
   globs: Record<string, string>;
   /** Plan order: each task's key, and which tasks the selection did not request. */
   tasks: WarmTasks;
+  /** LocalStore `taskFoldersStamp` of the cached tasks' folders, in plan order, as written. */
+  folders: string;
 }
 
 /** A folder's entries (`listingNow`) as a record holds them: sha256 of the sorted names, one a line. */
@@ -210,7 +217,7 @@ export function writtenFactsNow(at: RunReadsAt, stamps: RunReadStamps): Record<s
   return ownedWrittenNow(at.root, sideEffectFiles(recordedRunReadsOfPipeline(at)), stamps);
 }
 
-const RECORD_VERSION = 7;
+const RECORD_VERSION = 8;
 
 /**
  * The names of a record's tasks, newline-joined, each a task name as defineTask allows it
@@ -294,6 +301,15 @@ export function writeWarmRecord(file: string, facts: WarmFacts): boolean {
       dropWarmRecord(file);
       return false;
     }
+    // Taken last, after the run's final writes into task folders (manifests, lock removal).
+    const cachedNames = facts.tasks.filter((t) => t.cached).map((t) => t.name);
+    const folders = new LocalStore(facts.workspace)
+      .forPipeline(facts.pipeline)
+      .taskFoldersStamp(cachedNames.length, (i) => cachedNames[i]!);
+    if (folders === undefined) {
+      dropWarmRecord(file);
+      return false;
+    }
     const record: WarmRecord = {
       version: RECORD_VERSION,
       build: facts.build,
@@ -315,6 +331,7 @@ export function writeWarmRecord(file: string, facts: WarmFacts): boolean {
         keys: facts.tasks.map((t) => t.key).join(''),
         notRequested: facts.tasks.flatMap((t, i) => (t.cached ? [] : [i])),
       },
+      folders,
     };
     save(file, record);
     return true;
@@ -444,6 +461,10 @@ export function stillHolds(
     (j) => keys.slice(16 * cached[j]!, 16 * cached[j]! + 16),
   );
   if (!done) return false;
+  // No entry of a cached task's folder added, removed or renamed since: every output file the
+  // manifests name is still there (a deleted one re-runs its task on the full path).
+  const folders = store.taskFoldersStamp(cached.length, (j) => names[cached[j]!]!);
+  if (folders !== record.folders) return false;
   if (restamped) {
     try {
       save(file, record);
@@ -462,6 +483,7 @@ function wellFormed(r: WarmRecord): boolean {
     r.version === RECORD_VERSION &&
     typeof r.build === 'string' &&
     typeof r.context === 'string' &&
+    typeof r.folders === 'string' &&
     typeof r.pipelineFile === 'string' &&
     typeof r.pipeline === 'string' &&
     typeof r.workspace === 'string' &&

@@ -25,11 +25,18 @@ import {
   writeSync,
 } from 'node:fs';
 import { rename, writeFile, unlink } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 import type { Manifest } from '../types.js';
 import { CellarError } from '../errors.js';
-import { checkRescope, pipelineFolder, type Store, type TaskLock } from './store.js';
+import {
+  checkRescope,
+  pipelineFolder,
+  type MissingOutput,
+  type Store,
+  type TaskLock,
+} from './store.js';
 import { acquireLock, removeStaleLock, type LockTiming } from './lock.js';
 import { isLeftoverTemp, tempStamp } from './owner.js';
 
@@ -101,6 +108,42 @@ export class LocalStore implements Store {
       for (let i = 0; i < count; i++)
         if (!existsSync(`${base}${task(i)}/${key(i)}.manifest.json`)) return false;
       return true;
+    } finally {
+      if (back !== undefined) process.chdir(back);
+    }
+  }
+
+  /**
+   * A stamp of the `count` task folders `task(i)` as they are now: sha256 over each folder's
+   * inode, modification and change time (ms, sub-µs resolution), in order; undefined when one is
+   * missing. Removing, adding or renaming any entry of a folder (an output file deleted by hand, a
+   * manifest written or dropped) moves its times, so an equal stamp says no entry of these
+   * folders changed since it was taken. Every output file lives directly in its task's folder
+   * (`outputFileName`), so this one stat per task stands for one per output file; the warm-run
+   * record keeps it (runtime/run/warm-record.ts). Looked up from the pipeline folder as `allDone`.
+   */
+  taskFoldersStamp(count: number, task: (i: number) => string): string | undefined {
+    let back: string | undefined;
+    if (isMainThread) {
+      try {
+        back = process.cwd();
+        process.chdir(this.location);
+      } catch {
+        if (back !== undefined) return undefined;
+      }
+    }
+    try {
+      const base = back === undefined ? `${this.location}/` : '';
+      // The numbers as doubles, hashed at once: no number-to-text per folder.
+      const facts = new Float64Array(3 * count);
+      for (let i = 0; i < count; i++) {
+        const st = statSync(`${base}${task(i)}`, { throwIfNoEntry: false });
+        if (!st) return undefined;
+        facts[3 * i] = st.ino;
+        facts[3 * i + 1] = st.mtimeMs;
+        facts[3 * i + 2] = st.ctimeMs;
+      }
+      return createHash('sha256').update(facts).digest('hex').slice(0, 32);
     } finally {
       if (back !== undefined) process.chdir(back);
     }
@@ -194,6 +237,18 @@ export class LocalStore implements Store {
 
   async readOutput(_task: string, file: string): Promise<Uint8Array> {
     return readFileSync(join(this.location, file));
+  }
+
+  missingOutput(task: string, key: string): MissingOutput | undefined {
+    let manifest: Manifest;
+    try {
+      manifest = JSON.parse(readFileSync(this.manifestPath(task, key), 'utf8')) as Manifest;
+    } catch {
+      return undefined; // no manifest (or an unreadable one): nothing stored to be incomplete
+    }
+    for (const [output, stored] of Object.entries(manifest.outputs ?? {}))
+      if (!existsSync(join(this.location, stored.file))) return { output, file: stored.file };
+    return undefined;
   }
 
   async writeManifest(manifest: Manifest): Promise<void> {

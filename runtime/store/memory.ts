@@ -1,6 +1,12 @@
 // The in-memory twin of LocalStore: same contract, no disk, for tests and `evaluate`-style runs.
 import type { Manifest } from '../types.js';
-import { checkRescope, pipelineFolder, type Store, type TaskLock } from './store.js';
+import {
+  checkRescope,
+  pipelineFolder,
+  type MissingOutput,
+  type Store,
+  type TaskLock,
+} from './store.js';
 
 /**
  * A store that keeps manifests and output bytes in memory: the in-memory twin of the local
@@ -84,6 +90,13 @@ export class MemoryStore implements Store {
     const bytes = this.files.get(`${this.prefix}${file}`);
     if (!bytes) throw new Error(`no stored output ${this.prefix}${file}`);
     return bytes;
+  }
+
+  missingOutput(task: string, key: string): MissingOutput | undefined {
+    const manifest = this.manifests.get(`${this.prefix}${task}/${key}`);
+    for (const [output, stored] of Object.entries(manifest?.outputs ?? {}))
+      if (!this.files.has(`${this.prefix}${stored.file}`)) return { output, file: stored.file };
+    return undefined;
   }
 
   async writeManifest(manifest: Manifest): Promise<void> {

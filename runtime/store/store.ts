@@ -61,6 +61,19 @@ export interface Store {
    */
   writeOutput(task: string, file: string, bytes: Uint8Array): Promise<string | void>;
   readOutput(task: string, file: string): Promise<Uint8Array>;
+  /**
+   * The first output of the stored result of `task` for `key` whose file is gone while its
+   * manifest stays (deleted by hand, a damaged workspace), as the output's name and its file as
+   * the manifest names it; undefined when every file is there or there is no manifest. Optional:
+   * a store that answers cheaply (a local folder: the manifest and one `stat` per output) lets
+   * the run's store probe treat such a result as not stored and re-run its task
+   * (runtime/run/probe.ts), and `cellar show`/`load()` say so. A store without it (GcsStore: a
+   * request per object) is not checked; a reader then fails with E_OUTPUT_MISSING.
+   */
+  missingOutput?(
+    task: string,
+    key: string,
+  ): MissingOutput | undefined | Promise<MissingOutput | undefined>;
   writeManifest(manifest: Manifest): Promise<void>;
   /**
    * Remove the result of one task+key (its manifest, the "done" marker; output files stay until
@@ -77,6 +90,12 @@ export interface Store {
   appendLog(runId: string, line: string): void;
   /** Flush logs and free connections at the end of a run (optional). */
   close?(): void | Promise<void>;
+}
+
+/** An output of a stored result whose file is gone (`Store.missingOutput`). */
+export interface MissingOutput {
+  output: string;
+  file: string;
 }
 
 /** `<output>_<key>.<ext>`: the file name of one output. */

@@ -1,0 +1,167 @@
+// Pure. The run-time guard against a task changing a value it received from upstream.
+//
+// Why: in the notebook every cell shares one value, so a later cell sees what an earlier one
+// changed in place; in the pipeline each task decodes its own copy from the store, so the same
+// change is seen by no one and the pipeline computes something else than the notebook (`cellar
+// verify` says DIFFERS). The compiler refuses the direct forms (compiler/plan/link.ts
+// E_MUTATES_UPSTREAM), but no static analysis follows every alias: `const copy = [...nums];
+// copy[0].v = 50` (a shallow copy shares the elements), or a setup helper changing its argument.
+// So the values a task receives are frozen, deeply, before its code runs: the change throws a
+// TypeError at its own line, which `mutationError` turns into E_MUTATES_UPSTREAM naming the value.
+//
+// Covered: plain objects, arrays, and (their mutating methods refused) Maps, Sets and Dates, at
+// any depth. Not covered: typed arrays and ArrayBuffers (JavaScript cannot freeze their
+// elements), arrays of numbers holding any non-integer (V8 stores them unboxed; freezing boxes
+// each element and slows every read: measured in docs/design/runtime.md; a shallow copy of one
+// is a true copy, so only a helper changing it in place, `xs.sort()`, goes unseen), Arrow tables and other class instances (freezing would break their own lazy caches,
+// and their methods may change them legitimately), a change made in sloppy-mode code (there a
+// frozen object ignores the write instead of throwing; compiled tasks are ES modules, strict).
+// Cost: one pass over the decoded value (O(n), once per input per run), below its decoding.
+import { CellarError } from '../errors.js';
+
+/** What a refused Map, Set or Date method throws: recognised as an upstream change. */
+const REFUSED = 'Cannot change a value received from upstream: ';
+
+/**
+ * Freeze `value` deeply (see the header for what is and is not covered). Idempotent; cycles are
+ * fine (a frozen object is not entered twice). Returns `value`.
+ */
+export function freezeUpstream<T>(value: T): T {
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (v === null || typeof v !== 'object' || Object.isFrozen(v)) continue;
+    if (Array.isArray(v)) {
+      let doubles = false;
+      let others = false;
+      for (let i = 0; i < v.length; i++) {
+        const e: unknown = v[i];
+        if (typeof e === 'number') {
+          if ((e | 0) !== e) doubles = true;
+        } else {
+          others = true;
+          if (e !== null && typeof e === 'object') stack.push(e);
+        }
+      }
+      // An array of numbers V8 keeps unboxed (any not a small integer): freezing it would box
+      // every element (1M: ~70 ms) and slow every later read several times. Left writable.
+      if (!(doubles && !others)) Object.freeze(v);
+      continue;
+    }
+    const proto: unknown = Object.getPrototypeOf(v);
+    if (proto === Object.prototype || proto === null) {
+      Object.freeze(v);
+      for (const k in v) {
+        const e = (v as Record<string, unknown>)[k];
+        if (e !== null && typeof e === 'object') stack.push(e);
+      }
+    } else if (v instanceof Map) {
+      refuse(v, ['set', 'delete', 'clear'], 'Map');
+      for (const [k, e] of v) stack.push(k, e);
+    } else if (v instanceof Set) {
+      refuse(v, ['add', 'delete', 'clear'], 'Set');
+      for (const e of v) stack.push(e);
+    } else if (v instanceof Date) {
+      refuse(v, DATE_SETTERS, 'Date');
+    }
+    // Anything else (typed arrays, Arrow tables, class instances) is left as it is.
+  }
+  return value;
+}
+
+const DATE_SETTERS = Object.getOwnPropertyNames(Date.prototype).filter((n) => n.startsWith('set'));
+
+/** Shadow `methods` on the instance with ones that throw, then freeze it. */
+function refuse(target: object, methods: readonly string[], kind: string): void {
+  for (const name of methods)
+    Object.defineProperty(target, name, {
+      value: () => {
+        throw new TypeError(`${REFUSED}${kind}.prototype.${name}`);
+      },
+    });
+  Object.freeze(target);
+}
+
+/** The TypeErrors a strict-mode change of a frozen value throws (V8's wording), and ours. */
+const FROZEN =
+  /^(?:Cannot assign to read only property '([^']*)'|Cannot add property ([^,]+), object is not extensible|Cannot delete property '([^']*)'|Cannot (?:re)?define property:? ?([^,\s]*)|Cannot change a value received from upstream)/;
+
+/** One input a task received: its name in the task, and whose output it is. */
+export interface ReceivedInput {
+  name: string;
+  task: string;
+  output: string;
+}
+
+/**
+ * When `error` is the TypeError of a change to a frozen upstream value (`freezeUpstream`), the
+ * CellarError E_MUTATES_UPSTREAM naming the task, the input (and, when it can be told, the path
+ * inside it), whose output it is and the fix; keeps the original stack, so the failure is located
+ * at the line that changed it (cli/failure-location.ts). Otherwise undefined.
+ */
+export function mutationError(
+  task: string,
+  error: unknown,
+  inputs: readonly ReceivedInput[],
+  values: Readonly<Record<string, unknown>>,
+): CellarError | undefined {
+  if (!(error instanceof TypeError) || inputs.length === 0) return undefined;
+  const m = FROZEN.exec(error.message);
+  if (!m) return undefined;
+  const prop = m[1] ?? m[3];
+  // Which input: the one holding a frozen object with that property, else the only one.
+  let found: { input: ReceivedInput; path: string } | undefined;
+  if (prop !== undefined)
+    for (const input of inputs) {
+      const path = pathTo(values[input.name], prop, input.name);
+      if (path) {
+        found = { input, path };
+        break;
+      }
+    }
+  if (!found && inputs.length === 1) found = { input: inputs[0]!, path: inputs[0]!.name };
+  if (!found && !error.message.startsWith(REFUSED)) return undefined;
+  const named = found
+    ? `\`${found.input.name}\` (output '${found.input.output}' of task '${found.input.task}')${found.path !== found.input.name ? `, at ${found.path}` : ''}`
+    : `one of its inputs (${inputs.map((i) => `\`${i.name}\``).join(', ')})`;
+  const copy = found?.input.name ?? inputs[0]!.name;
+  const held = values[copy];
+  const shallow =
+    held instanceof Map || held instanceof Set
+      ? `\`new ${held instanceof Map ? 'Map' : 'Set'}(${copy})\``
+      : Array.isArray(held)
+        ? `\`[...${copy}]\``
+        : `\`{ ...${copy} }\``;
+  const wrapped = new CellarError(
+    `task '${task}' changes a value it received from upstream: ${named} (${error.message}). ` +
+      `In the notebook the cells after it would see the change; in the pipeline each task gets its own copy, so it would compute something else than the notebook. ` +
+      `Copy it deeply before changing it: \`const mine = structuredClone(${copy})\` (${shallow} shares the elements), or build new values${Array.isArray(held) ? ` (\`${copy}.map((x) => ({ ...x, … }))\`)` : ''}`,
+    'E_MUTATES_UPSTREAM',
+  );
+  const frames = (error.stack ?? '').split('\n').slice(1).join('\n');
+  if (frames) wrapped.stack = `${wrapped.name}: ${wrapped.message}\n${frames}`;
+  return wrapped;
+}
+
+/** Nodes searched for the changed property: the error path only, bounded. */
+const SEARCH_LIMIT = 1_000_000;
+
+/** The path (`nums[0].v`) to the first frozen object inside `root` owning `prop`, breadth-first. */
+function pathTo(root: unknown, prop: string, name: string): string | undefined {
+  const queue: { v: unknown; path: string }[] = [{ v: root, path: name }];
+  const seen = new Set<object>();
+  for (let i = 0; i < queue.length && i < SEARCH_LIMIT; i++) {
+    const { v, path } = queue[i]!;
+    if (v === null || typeof v !== 'object' || seen.has(v) || !Object.isFrozen(v)) continue;
+    seen.add(v);
+    if (Object.hasOwn(v, prop) && !(v instanceof Map || v instanceof Set || v instanceof Date))
+      return Array.isArray(v) ? `${path}[${prop}]` : `${path}.${prop}`;
+    if (Array.isArray(v)) v.forEach((e, j) => queue.push({ v: e, path: `${path}[${j}]` }));
+    else if (v instanceof Map)
+      for (const [k, e] of v) queue.push({ v: e, path: `${path}.get(${String(k)})` });
+    else if (!(v instanceof Set))
+      for (const k of Object.keys(v))
+        queue.push({ v: (v as Record<string, unknown>)[k], path: `${path}.${k}` });
+  }
+  return undefined;
+}

@@ -1,0 +1,78 @@
+// A task changing its upstream's value in place through an alias the compiler cannot follow (a
+// shallow copy whose elements it changes, a setup helper changing its argument; a newcomer's
+// finding): in the notebook later cells see the change, in the pipeline each task decodes its own
+// copy, so the pipeline silently computed something else than the notebook. Upstream values are
+// frozen while a task runs: the change fails at its line with E_MUTATES_UPSTREAM, naming the task,
+// the value and whose output it is, with the fix.
+import { afterAll, describe, expect, it } from 'vitest';
+import { notebookText, project, removeProjects, runStatuses as run } from './harness.js';
+
+afterAll(removeProjects);
+
+function failure(cells: string[], nb = 'notebooks/alias.ipynb'): string {
+  const p = project();
+  p.write(nb, notebookText(cells));
+  const r = p.cellar('run', nb);
+  expect(r.code, r.stdout + r.stderr).not.toBe(0);
+  return r.stdout + r.stderr;
+}
+
+describe('a task changing a value it received from upstream', () => {
+  it('through a shallow copy: fails at the line that changes it, naming the value, its task and the fix', () => {
+    const text = failure([
+      '//| task: load\nconst nums = [{ v: 1 }, { v: 2 }];',
+      '//| task: bump\nconst copy = [...nums];\ncopy[0].v = 50;\nconst first = copy[0].v;',
+      '//| task: report\nconst total = nums.reduce((s, x) => s + x.v, 0);',
+    ]);
+    expect(text).toContain(
+      "task 'bump' changes a value it received from upstream: `nums` (output 'nums' of task 'load'), at nums[0].v",
+    );
+    expect(text).toContain('E_MUTATES_UPSTREAM');
+    expect(text).toContain('structuredClone(nums)');
+    expect(text).toMatch(/at notebooks\/alias\.ipynb, cell 2 \(id [^)]+\), line 3/);
+  });
+
+  it('through a setup helper that changes its argument: located at the helper line', () => {
+    const text = failure([
+      'function bump(xs: { v: number }[]) {\n  xs[0].v++;\n}',
+      '//| task: load\nconst nums = [{ v: 1 }, { v: 2 }];',
+      '//| task: step\nbump(nums);\nconst firstV = nums[0].v;',
+    ]);
+    expect(text).toContain("task 'step' changes a value it received from upstream: `nums`");
+    expect(text).toMatch(/at notebooks\/alias\.ipynb, cell 1 \(id [^)]+\), line 2/);
+  });
+
+  it('a Map or a Date changed by a helper (not only objects and arrays)', () => {
+    const text = failure([
+      'function tally(counts: Map<string, number>, key: string) {\n  counts.set(key, (counts.get(key) ?? 0) + 1);\n}\nfunction later(d: Date) {\n  d.setDate(d.getDate() + 1);\n}',
+      "//| task: load\nconst counts = new Map([['a', 1]]);\nconst since = new Date(0);",
+      "//| task: count\ntally(counts, 'b');\nconst size = counts.size;",
+      '//| task: shift\nlater(since);\nconst day = since.toISOString();',
+    ]);
+    expect(text).toContain("task 'count' changes a value it received from upstream: `counts`");
+    expect(text).toContain('Map.prototype.set');
+    expect(text).toContain("task 'shift' changes a value it received from upstream: `since`");
+    expect(text).toContain('new Map(counts)');
+  });
+
+  it('building new values from upstream, passing one on, or changing a deep copy runs as before', () => {
+    const p = project();
+    const nb = 'notebooks/fine.ipynb';
+    p.write(
+      nb,
+      notebookText([
+        "//| task: load\nconst nums = [{ v: 3 }, { v: 1 }];\nconst counts = new Map([['a', 1]]);",
+        "//| task: derive\nconst tens = nums.map((x) => ({ ...x, v: x.v * 10 }));\nconst sorted = [...nums].sort((a, b) => a.v - b.v);\nconst same = nums;\nconst more = new Map(counts).set('b', 2);",
+        '//| task: fixed\nconst mine = structuredClone(nums);\nmine[0].v = 50;\nconst firstV = mine[0].v;',
+      ]),
+    );
+    expect(run(p, nb)).toEqual({ load: 'ran', derive: 'ran', fixed: 'ran' });
+    const show = (task: string, output: string) =>
+      JSON.parse(p.cellar('show', nb, task, output, '--json').stdout);
+    expect(show('derive', 'tens')).toEqual([{ v: 30 }, { v: 10 }]);
+    expect(show('derive', 'sorted')).toEqual([{ v: 1 }, { v: 3 }]);
+    expect(show('derive', 'same')).toEqual([{ v: 3 }, { v: 1 }]);
+    expect(show('derive', 'more')).toEqual({ a: 1, b: 2 });
+    expect(show('fixed', 'firstV')).toBe(50);
+  });
+});
