@@ -86,9 +86,26 @@ export async function computeKeys(
   for (const node of graph.nodes) {
     const task = node.task;
     let upstream = NO_UPSTREAM;
+    // The upstream record's canonical JSON, written as it is filled when the names come in
+    // sorted order (buildGraph sorts them): a fan-in of 100k tasks was a third of all keying,
+    // sorting and walking its record again. Unsorted names leave it to canonicalJson.
+    let upstreamJson: string | undefined;
     if (node.upstream.length > 0) {
       upstream = {};
-      for (const up of node.upstream) upstream[up] = keys.get(up)!.value;
+      let text: string | undefined = '{';
+      let prev: string | undefined;
+      for (const up of node.upstream) {
+        const value = keys.get(up)!.value;
+        upstream[up] = value;
+        if (text === undefined) continue;
+        // ('__proto__' is no task name, runtime/task.ts; were it one, the record would not hold it.)
+        if ((prev !== undefined && !(prev < up)) || up === '__proto__') text = undefined;
+        else
+          text +=
+            (prev === undefined ? '' : ',') + JSON.stringify(up) + ':' + JSON.stringify(value);
+        prev = up;
+      }
+      if (text !== undefined) upstreamJson = text + '}';
     }
     const inputs: KeyInputs = {
       task: task.name,
@@ -129,7 +146,7 @@ export async function computeKeys(
             ...(options.workdir ? { workdir: options.workdir } : {}),
           });
     }
-    keys.set(node.name, makeKey(inputs));
+    keys.set(node.name, makeKey(inputs, upstreamJson));
   }
   return keys;
 }
