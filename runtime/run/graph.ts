@@ -22,7 +22,12 @@ export interface GraphResult {
 export function pipelineParams(tasks: readonly AnyTask[]): Record<string, ParamSpec> {
   // A Map, not an object: a param named like a prototype member ('constructor') is just a name.
   const out = new Map<string, ParamSpec>();
-  for (const task of collectTasks(tasks, {}).tasks) {
+  for (const task of collectTasks(
+    tasks,
+    {},
+    (t) => t,
+    (t) => t,
+  ).tasks) {
     for (const [name, spec] of Object.entries(task.params as Record<string, ParamSpec>))
       if (!out.has(name)) out.set(name, spec);
   }
@@ -41,16 +46,25 @@ export function buildGraph(
 ): GraphResult {
   const list = Array.isArray(tasks) ? (tasks as AnyTask[]) : (tasks as Pipeline).tasks;
   const diagnostics: RuntimeDiagnostic[] = [];
-  const { tasks: all, diagnostics: collectDiags } = collectTasks(list, overrides);
+  // One node object per task, drafted as it is collected and linked in place (index, downstream)
+  // once ordered, in one name → node map: at 100k tasks every per-task object and map counts
+  // (allocation, GC and the maps' inserts were most of the build).
+  const draftDiags: RuntimeDiagnostic[] = [];
+  const {
+    entries: draft,
+    tasks: all,
+    diagnostics: collectDiags,
+  } = collectTasks(
+    list,
+    overrides,
+    (task) => draftNode(task, overrides, draftDiags),
+    (node) => node.task,
+  );
   checkParamNames(all, overrides, diagnostics);
-  diagnostics.push(...collectDiags);
-  // One node object per task, drafted here and linked in place (index, downstream) once ordered:
-  // at 100k tasks every per-task object counts (allocation and GC were most of the build).
-  const draft = new Map<string, GraphNode>();
-  for (const task of all) draft.set(task.name, draftNode(task, overrides, diagnostics));
+  diagnostics.push(...collectDiags, ...draftDiags);
   const order = topologicalOrder(draft, diagnostics);
   if (diagnostics.length > 0) return { graph: undefined, diagnostics };
-  return { graph: linkNodes(order), diagnostics };
+  return { graph: linkNodes(order, draft), diagnostics };
 }
 
 /** An override naming a param no task declares is a mistake (a typo, most likely). */
@@ -228,10 +242,20 @@ function topologicalOrder(
 /** A node's `index` while the depth-first search is below it (topologicalOrder). */
 const VISITING = -2;
 
-/** The nodes in topological order (each given its index already), linked downstream. */
-function linkNodes(nodes: GraphNode[]): TaskGraph {
-  const byName = new Map<string, GraphNode>();
-  for (const node of nodes) byName.set(node.name, node);
+/**
+ * The nodes in topological order (each given its index already), linked downstream. `byName`
+ * lists them in that order: the draft map itself when the order is the draft's (declaration order
+ * already topological, as in most pipelines), else a new map.
+ */
+function linkNodes(nodes: GraphNode[], draft: Map<string, GraphNode>): TaskGraph {
+  let byName = draft;
+  let i = 0;
+  for (const node of draft.values())
+    if (nodes[i++] !== node) {
+      byName = new Map<string, GraphNode>();
+      for (const n of nodes) byName.set(n.name, n);
+      break;
+    }
   for (const node of nodes)
     for (const up of node.upstream) {
       const target = byName.get(up)!;
@@ -302,21 +326,34 @@ export function tasksByName(
   pipeline: Pipeline,
   overrides: Record<string, unknown> = {},
 ): Map<string, AnyTask> {
-  return new Map(collectTasks(pipeline.tasks, overrides).tasks.map((t) => [t.name, t]));
+  return collectTasks(
+    pipeline.tasks,
+    overrides,
+    (task) => task,
+    (task) => task,
+  ).entries;
 }
 
-function collectTasks(
+/**
+ * Every task of `list` and everything upstream of them, once each, in the order met (depth first,
+ * a task before its upstream). `entry` makes what the name maps to (the task, or buildGraph's
+ * drafted node), called once per task in that same order; `taskOf` gives the entry's task back.
+ * Two different tasks of one name are an `E_DUPLICATE_TASK`; the first met is kept.
+ */
+function collectTasks<T>(
   list: readonly AnyTask[],
   overrides: Record<string, unknown>,
-): { tasks: AnyTask[]; diagnostics: RuntimeDiagnostic[] } {
-  const seen = new Map<string, AnyTask>();
+  entry: (task: AnyTask) => T,
+  taskOf: (entry: T) => AnyTask,
+): { entries: Map<string, T>; tasks: AnyTask[]; diagnostics: RuntimeDiagnostic[] } {
+  const seen = new Map<string, T>();
   const diagnostics: RuntimeDiagnostic[] = [];
   const order: AnyTask[] = [];
   const add = (task: AnyTask) => {
     if (!task || task.kind !== 'cellar.task') return;
     const prior = seen.get(task.name);
-    if (prior) {
-      if (prior !== task)
+    if (prior !== undefined) {
+      if (taskOf(prior) !== task)
         diagnostics.push({
           code: 'E_DUPLICATE_TASK',
           task: task.name,
@@ -324,7 +361,7 @@ function collectTasks(
         });
       return;
     }
-    seen.set(task.name, task);
+    seen.set(task.name, entry(task));
     order.push(task);
     const specs = task.dynamicInputs
       ? inputsOf(task, defaultsOf(task, overrides))
@@ -334,7 +371,7 @@ function collectTasks(
     if (tables) for (const t in tables) add(tables[t]!);
   };
   for (const task of list) add(task);
-  return { tasks: order, diagnostics };
+  return { entries: seen, tasks: order, diagnostics };
 }
 
 function defaultsOf(task: AnyTask, overrides: Record<string, unknown>): Record<string, unknown> {

@@ -499,6 +499,18 @@ describe('the graph order kept on the nodes', () => {
     graph!.nodes.forEach((n, i) => expect(n.index).toBe(i));
     expect([...graph!.byName.keys()]).toEqual(['a', 'b', 'd', 'c', 'e']);
     expect(graph!.byName.get('a')!.downstream).toEqual(['b', 'e']);
+    // Declared in an order that is already topological (the draft map serves as byName).
+    const again = buildGraph([d, a, b, c, e]).graph!;
+    expect(again.nodes.map((n) => [n.name, n.index])).toEqual([
+      ['d', 0],
+      ['a', 1],
+      ['b', 2],
+      ['c', 3],
+      ['e', 4],
+    ]);
+    expect([...again.byName.keys()]).toEqual(['d', 'a', 'b', 'c', 'e']);
+    expect(again.byName.get('c')!.upstream).toEqual(['b', 'd']);
+    expect(again.byName.get('d')!.downstream).toEqual(['c']);
   });
 
   it('variant: a cycle is named by its path, and a second build of the same tasks finds it again', () => {
