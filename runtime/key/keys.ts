@@ -176,13 +176,15 @@ export function addRecordedReads(
 function codecsOf(outputs: Record<string, OutputSpec>): Record<string, string> {
   const names = Object.keys(outputs);
   if (names.length > 1) names.sort();
-  let memoKey = '';
   const values: string[] = [];
-  for (const name of names) {
-    const codec = codecKey(outputs[name]!);
-    values.push(codec);
-    memoKey += `${name}\0${codec}\0`;
-  }
+  for (const name of names) values.push(codecKey(outputs[name]!));
+  // The same names and codecs as the task before (100k leaves of one shape): its record, without
+  // building and hashing the memo key (its text holds the long auto codec key) for every task.
+  const last = lastCodecs;
+  if (last && sameStrings(last.names, names) && sameStrings(last.values, values))
+    return last.codecs;
+  let memoKey = '';
+  for (let i = 0; i < names.length; i++) memoKey += `${names[i]}\0${values[i]}\0`;
   let codecs = codecsMemo.get(memoKey);
   if (!codecs) {
     const record: Record<string, string> = {};
@@ -190,9 +192,18 @@ function codecsOf(outputs: Record<string, OutputSpec>): Record<string, string> {
     codecs = Object.freeze(record);
     codecsMemo.set(memoKey, codecs);
   }
+  lastCodecs = { names, values, codecs };
   return codecs;
 }
 const codecsMemo = new Map<string, Readonly<Record<string, string>>>();
+/** The last record codecsOf gave, with the names and codec keys it was made of. */
+let lastCodecs:
+  { names: string[]; values: string[]; codecs: Readonly<Record<string, string>> } | undefined;
+const sameStrings = (a: readonly string[], b: readonly string[]): boolean => {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+};
 
 /** A task defined without `module`: keyed by its run function's text, whitespace collapsed. */
 function codeOfRun(task: AnyTask): CodeFingerprint {

@@ -66,6 +66,28 @@ describe('keys at scale: every input still counts', () => {
     expect(k1.get('total')!.value).not.toBe(k0.get('total')!.value);
   });
 
+  it('tasks of one shape keyed one after another still see a codec version change', async () => {
+    const { getCodec, registerCodec } = await import('../../runtime/codecs/index.js');
+    // Leaves only: the last task keyed before the change has the same shape as the first after.
+    const graph = buildGraph(wide(5).tasks.filter((t) => t.name !== 'total')).graph!;
+    const k0 = await computeKeys(graph);
+    const json = getCodec('json');
+    registerCodec({ ...json, version: json.version + 1 });
+    try {
+      const k1 = await computeKeys(graph);
+      for (let i = 0; i < 5; i++) {
+        expect(k1.get(`leaf${i}`)!.value).not.toBe(k0.get(`leaf${i}`)!.value);
+        expect(k1.get(`leaf${i}`)!.inputs.codecs.v).toContain(`json@${json.version + 1}`);
+      }
+      // Back to the codec as it was: the keys are the first ones again.
+      registerCodec(json);
+      const k2 = await computeKeys(graph);
+      for (const [name, key] of k0) expect(k2.get(name)!.value).toBe(key.value);
+    } finally {
+      registerCodec(json);
+    }
+  });
+
   it('a param change re-runs every reader and the total; a changed upstream re-runs its downstream', async () => {
     const ws = mkdtempSync(join(tmpdir(), 'cellar-scale-'));
     const run = (p: ReturnType<typeof wide>) =>
