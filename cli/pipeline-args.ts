@@ -106,6 +106,9 @@ export async function parseParams(
 ): Promise<Record<string, unknown>> {
   const notebook = pipelineFile ? namedNotebook(pipelineFile) : undefined;
   const byDefault = parseParamsByDefault(raw, pipeline, !notebook);
+  // No --param given: nothing to type-check (and at 100k tasks the params union costs a walk of
+  // the whole pipeline).
+  if (raw.length === 0) return byDefault;
   const specs = pipelineParams(pipeline.tasks) as Record<string, ParamSpec>;
   const structured = Object.entries(byDefault).filter(([name]) => specs[name]?.type === 'json');
   if (!notebook || structured.length === 0 || !existsSync(notebook)) return byDefault;

@@ -83,8 +83,55 @@ export function sha256(text: string | Uint8Array): string {
     : crypto.createHash('sha256').update(text).digest('hex');
 }
 
-export function makeKey(inputs: KeyInputs): CacheKey {
-  return { value: sha256(canonicalJson(inputs)).slice(0, KEY_LENGTH), inputs };
+/**
+ * The key of `inputs`: the first KEY_LENGTH hex characters of the sha256 of their canonical JSON.
+ * `upstreamJson`, when given, is `canonicalJson(inputs.upstream)` already written by the caller
+ * (computeKeys, from names it checked are in sorted order); the text hashed is the same.
+ */
+export function makeKey(inputs: KeyInputs, upstreamJson?: string): CacheKey {
+  return { value: sha256(keyInputsJson(inputs, upstreamJson)).slice(0, KEY_LENGTH), inputs };
+}
+
+/** KeyInputs' members in canonical (sorted) order, each with its JSON name and colon. */
+const KEY_MEMBERS: readonly (readonly [string, string])[] = [
+  'cache',
+  'code',
+  'codecs',
+  'env',
+  'hooks',
+  'paramOrder',
+  'params',
+  'reads',
+  'task',
+  'upstream',
+  'version',
+].map((name) => [name, `${JSON.stringify(name)}:`] as const);
+// Own and enumerable, as Object.keys (which canonicalJson walks) counts members.
+const isEnumerable = Object.prototype.propertyIsEnumerable;
+
+/**
+ * `canonicalJson(inputs)`, byte for byte, without sorting the members of every task's inputs: the
+ * members KeyInputs can have are walked in their sorted order. Inputs holding any other own
+ * member (or a frozen record, which canonicalJson memoises) go the general way, so the text, and
+ * with it every key, is the same either way (hash.test.ts compares the two).
+ */
+export function keyInputsJson(inputs: KeyInputs, upstreamJson?: string): string {
+  if (Object.isFrozen(inputs)) return canonicalJson(inputs);
+  const record = inputs as unknown as Record<string, unknown>;
+  let out = '{';
+  let own = 0;
+  for (const [name, prefix] of KEY_MEMBERS) {
+    if (!isEnumerable.call(record, name)) continue;
+    own++;
+    const v = record[name];
+    if (v === undefined) continue;
+    const text =
+      name === 'upstream' && upstreamJson !== undefined ? upstreamJson : canonicalJson(v);
+    out += (out.length > 1 ? ',' : '') + prefix + text;
+  }
+  // A member this list does not know (a field added to KeyInputs and not here): the general way.
+  if (own !== Object.keys(record).length) return canonicalJson(inputs);
+  return out + '}';
 }
 
 /** Leaf-level differences between two key inputs, as dotted paths, sorted. */

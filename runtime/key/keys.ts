@@ -86,9 +86,26 @@ export async function computeKeys(
   for (const node of graph.nodes) {
     const task = node.task;
     let upstream = NO_UPSTREAM;
+    // The upstream record's canonical JSON, written as it is filled when the names come in
+    // sorted order (buildGraph sorts them): a fan-in of 100k tasks was a third of all keying,
+    // sorting and walking its record again. Unsorted names leave it to canonicalJson.
+    let upstreamJson: string | undefined;
     if (node.upstream.length > 0) {
       upstream = {};
-      for (const up of node.upstream) upstream[up] = keys.get(up)!.value;
+      let text: string | undefined = '{';
+      let prev: string | undefined;
+      for (const up of node.upstream) {
+        const value = keys.get(up)!.value;
+        upstream[up] = value;
+        if (text === undefined) continue;
+        // ('__proto__' is no task name, runtime/task.ts; were it one, the record would not hold it.)
+        if ((prev !== undefined && !(prev < up)) || up === '__proto__') text = undefined;
+        else
+          text +=
+            (prev === undefined ? '' : ',') + JSON.stringify(up) + ':' + JSON.stringify(value);
+        prev = up;
+      }
+      if (text !== undefined) upstreamJson = text + '}';
     }
     const inputs: KeyInputs = {
       task: task.name,
@@ -129,7 +146,7 @@ export async function computeKeys(
             ...(options.workdir ? { workdir: options.workdir } : {}),
           });
     }
-    keys.set(node.name, makeKey(inputs));
+    keys.set(node.name, makeKey(inputs, upstreamJson));
   }
   return keys;
 }
@@ -159,13 +176,15 @@ export function addRecordedReads(
 function codecsOf(outputs: Record<string, OutputSpec>): Record<string, string> {
   const names = Object.keys(outputs);
   if (names.length > 1) names.sort();
-  let memoKey = '';
   const values: string[] = [];
-  for (const name of names) {
-    const codec = codecKey(outputs[name]!);
-    values.push(codec);
-    memoKey += `${name}\0${codec}\0`;
-  }
+  for (const name of names) values.push(codecKey(outputs[name]!));
+  // The same names and codecs as the task before (100k leaves of one shape): its record, without
+  // building and hashing the memo key (its text holds the long auto codec key) for every task.
+  const last = lastCodecs;
+  if (last && sameStrings(last.names, names) && sameStrings(last.values, values))
+    return last.codecs;
+  let memoKey = '';
+  for (let i = 0; i < names.length; i++) memoKey += `${names[i]}\0${values[i]}\0`;
   let codecs = codecsMemo.get(memoKey);
   if (!codecs) {
     const record: Record<string, string> = {};
@@ -173,9 +192,18 @@ function codecsOf(outputs: Record<string, OutputSpec>): Record<string, string> {
     codecs = Object.freeze(record);
     codecsMemo.set(memoKey, codecs);
   }
+  lastCodecs = { names, values, codecs };
   return codecs;
 }
 const codecsMemo = new Map<string, Readonly<Record<string, string>>>();
+/** The last record codecsOf gave, with the names and codec keys it was made of. */
+let lastCodecs:
+  { names: string[]; values: string[]; codecs: Readonly<Record<string, string>> } | undefined;
+const sameStrings = (a: readonly string[], b: readonly string[]): boolean => {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+};
 
 /** A task defined without `module`: keyed by its run function's text, whitespace collapsed. */
 function codeOfRun(task: AnyTask): CodeFingerprint {

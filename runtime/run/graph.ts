@@ -22,7 +22,12 @@ export interface GraphResult {
 export function pipelineParams(tasks: readonly AnyTask[]): Record<string, ParamSpec> {
   // A Map, not an object: a param named like a prototype member ('constructor') is just a name.
   const out = new Map<string, ParamSpec>();
-  for (const task of collectTasks(tasks, {}).tasks) {
+  for (const task of collectTasks(
+    tasks,
+    {},
+    (t) => t,
+    (t) => t,
+  ).tasks) {
     for (const [name, spec] of Object.entries(task.params as Record<string, ParamSpec>))
       if (!out.has(name)) out.set(name, spec);
   }
@@ -41,14 +46,23 @@ export function buildGraph(
 ): GraphResult {
   const list = Array.isArray(tasks) ? (tasks as AnyTask[]) : (tasks as Pipeline).tasks;
   const diagnostics: RuntimeDiagnostic[] = [];
-  const { tasks: all, diagnostics: collectDiags } = collectTasks(list, overrides);
+  // One node object per task, drafted as it is collected and linked in place (index, downstream)
+  // once ordered, in one name → node map: at 100k tasks every per-task object and map counts
+  // (allocation, GC and the maps' inserts were most of the build).
+  const draftDiags: RuntimeDiagnostic[] = [];
+  const {
+    entries: draft,
+    tasks: all,
+    diagnostics: collectDiags,
+  } = collectTasks(
+    list,
+    overrides,
+    (task) => draftNode(task, overrides, draftDiags),
+    (node) => node.task,
+  );
   checkParamNames(all, overrides, diagnostics);
-  diagnostics.push(...collectDiags);
-  // One node object per task, drafted here and linked in place (index, downstream) once ordered:
-  // at 100k tasks every per-task object counts (allocation and GC were most of the build).
-  const draft = new Map<string, GraphNode>();
-  for (const task of all) draft.set(task.name, draftNode(task, overrides, diagnostics));
-  const order = topologicalOrder(all, draft, diagnostics);
+  diagnostics.push(...collectDiags, ...draftDiags);
+  const order = topologicalOrder(draft, diagnostics);
   if (diagnostics.length > 0) return { graph: undefined, diagnostics };
   return { graph: linkNodes(order, draft), diagnostics };
 }
@@ -93,7 +107,11 @@ function draftNode(
   // Most tasks have few or no upstream tasks: skip the Set and sort when there is nothing to order.
   const tables = task.warehouse?.tables;
   let upstreamNames: string[] = NO_NAMES;
-  if (inputs.length > 0 || tables) {
+  if (inputs.length > 0 && !tables && strictlyIncreasing(inputs)) {
+    // The inputs (sorted by input name) already name their tasks in sorted order, each once: the
+    // common fan-in (a task of 100k inputs spent more on its Set and sort than the leaves did).
+    upstreamNames = inputs.map((i) => i.task);
+  } else if (inputs.length > 0 || tables) {
     const upstream = new Set<string>();
     for (const i of inputs) upstream.add(i.task);
     if (tables) for (const t in tables) upstream.add(tables[t]!.name);
@@ -108,6 +126,13 @@ function draftNode(
     upstream: upstreamNames.length > 0 ? upstreamNames : NO_NAMES,
     downstream: NO_NAMES,
   };
+}
+
+/** Whether the inputs' task names are in sorted order (as `sort()` orders them), none twice. */
+function strictlyIncreasing(inputs: GraphNode['inputs']): boolean {
+  for (let i = 1; i < inputs.length; i++)
+    if (!(inputs[i - 1]!.task < inputs[i]!.task)) return false;
+  return true;
 }
 
 /** The task's inputs, each checked: it names a task, of the expected family, and a declared output. */
@@ -175,52 +200,62 @@ function checkCodecs(task: AnyTask, diagnostics: RuntimeDiagnostic[]): void {
 /**
  * Topological order by depth-first search in declaration order (stable, readable); a cycle is an
  * `E_DEPENDENCY_CYCLE` naming its path. (The compiler orders cells the same way in
- * compiler/plan/link.ts; the layers stay apart, so each keeps its copy.)
+ * compiler/plan/link.ts; the layers stay apart, so each keeps its copy.) The visit state lives in
+ * each drafted node's `index` (-1 not seen, -2 on the current path, else its place in the order),
+ * and the order is of nodes: at 100k tasks a state Map and a second name lookup per node were a
+ * quarter of the graph's build.
  */
 function topologicalOrder(
-  all: readonly AnyTask[],
   draft: Map<string, GraphNode>,
   diagnostics: RuntimeDiagnostic[],
-): string[] {
-  const order: string[] = [];
-  const state = new Map<string, 'visiting' | 'done'>();
+): GraphNode[] {
+  const order: GraphNode[] = [];
   const path: string[] = []; // the current DFS stack, shared (not copied per edge)
-  const visit = (name: string): void => {
-    const s = state.get(name);
-    if (s === 'done') return;
-    if (s === 'visiting') {
-      const cycle = [...path.slice(path.indexOf(name)), name];
+  const visit = (node: GraphNode): void => {
+    if (node.index >= 0) return;
+    if (node.index === VISITING) {
+      const cycle = [...path.slice(path.indexOf(node.name)), node.name];
       diagnostics.push({
         code: 'E_DEPENDENCY_CYCLE',
-        task: name,
+        task: node.name,
         message: `tasks form a cycle: ${cycle.join(' → ')}`,
       });
       return;
     }
-    state.set(name, 'visiting');
-    const ups = draft.get(name)?.upstream;
-    if (ups && ups.length > 0) {
-      path.push(name);
-      for (const up of ups) visit(up);
+    const ups = node.upstream;
+    if (ups.length > 0) {
+      node.index = VISITING;
+      path.push(node.name);
+      for (const up of ups) {
+        const upNode = draft.get(up);
+        if (upNode) visit(upNode);
+      }
       path.pop();
     }
-    state.set(name, 'done');
-    order.push(name);
+    node.index = order.length;
+    order.push(node);
   };
-  for (const task of all) visit(task.name);
+  // The draft holds the tasks in declaration order (collectTasks').
+  for (const node of draft.values()) visit(node);
   return order;
 }
+/** A node's `index` while the depth-first search is below it (topologicalOrder). */
+const VISITING = -2;
 
-/** The drafted nodes in `order`, each given its index and its sorted downstream names. */
-function linkNodes(order: readonly string[], draft: Map<string, GraphNode>): TaskGraph {
-  const nodes: GraphNode[] = new Array(order.length);
-  const byName = new Map<string, GraphNode>();
-  for (let index = 0; index < order.length; index++) {
-    const node = draft.get(order[index]!)!;
-    node.index = index;
-    nodes[index] = node;
-    byName.set(node.name, node);
-  }
+/**
+ * The nodes in topological order (each given its index already), linked downstream. `byName`
+ * lists them in that order: the draft map itself when the order is the draft's (declaration order
+ * already topological, as in most pipelines), else a new map.
+ */
+function linkNodes(nodes: GraphNode[], draft: Map<string, GraphNode>): TaskGraph {
+  let byName = draft;
+  let i = 0;
+  for (const node of draft.values())
+    if (nodes[i++] !== node) {
+      byName = new Map<string, GraphNode>();
+      for (const n of nodes) byName.set(n.name, n);
+      break;
+    }
   for (const node of nodes)
     for (const up of node.upstream) {
       const target = byName.get(up)!;
@@ -291,21 +326,34 @@ export function tasksByName(
   pipeline: Pipeline,
   overrides: Record<string, unknown> = {},
 ): Map<string, AnyTask> {
-  return new Map(collectTasks(pipeline.tasks, overrides).tasks.map((t) => [t.name, t]));
+  return collectTasks(
+    pipeline.tasks,
+    overrides,
+    (task) => task,
+    (task) => task,
+  ).entries;
 }
 
-function collectTasks(
+/**
+ * Every task of `list` and everything upstream of them, once each, in the order met (depth first,
+ * a task before its upstream). `entry` makes what the name maps to (the task, or buildGraph's
+ * drafted node), called once per task in that same order; `taskOf` gives the entry's task back.
+ * Two different tasks of one name are an `E_DUPLICATE_TASK`; the first met is kept.
+ */
+function collectTasks<T>(
   list: readonly AnyTask[],
   overrides: Record<string, unknown>,
-): { tasks: AnyTask[]; diagnostics: RuntimeDiagnostic[] } {
-  const seen = new Map<string, AnyTask>();
+  entry: (task: AnyTask) => T,
+  taskOf: (entry: T) => AnyTask,
+): { entries: Map<string, T>; tasks: AnyTask[]; diagnostics: RuntimeDiagnostic[] } {
+  const seen = new Map<string, T>();
   const diagnostics: RuntimeDiagnostic[] = [];
   const order: AnyTask[] = [];
   const add = (task: AnyTask) => {
     if (!task || task.kind !== 'cellar.task') return;
     const prior = seen.get(task.name);
-    if (prior) {
-      if (prior !== task)
+    if (prior !== undefined) {
+      if (taskOf(prior) !== task)
         diagnostics.push({
           code: 'E_DUPLICATE_TASK',
           task: task.name,
@@ -313,7 +361,7 @@ function collectTasks(
         });
       return;
     }
-    seen.set(task.name, task);
+    seen.set(task.name, entry(task));
     order.push(task);
     const specs = task.dynamicInputs
       ? inputsOf(task, defaultsOf(task, overrides))
@@ -323,7 +371,7 @@ function collectTasks(
     if (tables) for (const t in tables) add(tables[t]!);
   };
   for (const task of list) add(task);
-  return { tasks: order, diagnostics };
+  return { entries: seen, tasks: order, diagnostics };
 }
 
 function defaultsOf(task: AnyTask, overrides: Record<string, unknown>): Record<string, unknown> {

@@ -66,6 +66,28 @@ describe('keys at scale: every input still counts', () => {
     expect(k1.get('total')!.value).not.toBe(k0.get('total')!.value);
   });
 
+  it('tasks of one shape keyed one after another still see a codec version change', async () => {
+    const { getCodec, registerCodec } = await import('../../runtime/codecs/index.js');
+    // Leaves only: the last task keyed before the change has the same shape as the first after.
+    const graph = buildGraph(wide(5).tasks.filter((t) => t.name !== 'total')).graph!;
+    const k0 = await computeKeys(graph);
+    const json = getCodec('json');
+    registerCodec({ ...json, version: json.version + 1 });
+    try {
+      const k1 = await computeKeys(graph);
+      for (let i = 0; i < 5; i++) {
+        expect(k1.get(`leaf${i}`)!.value).not.toBe(k0.get(`leaf${i}`)!.value);
+        expect(k1.get(`leaf${i}`)!.inputs.codecs.v).toContain(`json@${json.version + 1}`);
+      }
+      // Back to the codec as it was: the keys are the first ones again.
+      registerCodec(json);
+      const k2 = await computeKeys(graph);
+      for (const [name, key] of k0) expect(k2.get(name)!.value).toBe(key.value);
+    } finally {
+      registerCodec(json);
+    }
+  });
+
   it('a param change re-runs every reader and the total; a changed upstream re-runs its downstream', async () => {
     const ws = mkdtempSync(join(tmpdir(), 'cellar-scale-'));
     const run = (p: ReturnType<typeof wide>) =>
@@ -373,5 +395,176 @@ describe('which pipelines list a task (one name kept per task, not a Set)', () =
     definePipeline({ name: 'another', tasks: [t] });
     expect(pipelinesListing(t)).toEqual(['another', 'first']);
     expect(pipelineOf(t)).toBeUndefined();
+  });
+});
+
+describe('the key text without a sort per task (keyInputsJson)', () => {
+  it('is canonical JSON of the inputs, byte for byte, for the keys of a real graph', async () => {
+    const { canonicalJson, keyInputsJson, sha256, KEY_LENGTH } =
+      await import('../../runtime/key/hash.js');
+    const a = defineTask({
+      name: 'a',
+      params: {
+        zeta: { type: 'json', default: { b: 2, a: 1 } },
+        alpha: { type: 'number', default: 1 },
+      },
+      outputs: { v: {}, t: { codec: 'json' } },
+      version: 3,
+      run: () => ({ v: 1, t: 2 }),
+    });
+    const b = defineTask({
+      name: 'b',
+      inputs: { x: output(a, 'v'), y: output(a, 't') },
+      outputs: { v: {} },
+      cache: 'params',
+      run: () => ({ v: 2 }),
+    });
+    // A fan-in whose input names sort otherwise than its tasks' names (the upstream record is
+    // then written by canonicalJson), and one whose names agree (written as it is filled).
+    const leaves = Array.from({ length: 300 }, (_, i) =>
+      defineTask({ name: `n${i}`, outputs: { v: {} }, run: () => ({ v: i }) }),
+    );
+    const crossed = defineTask({
+      name: 'crossed',
+      inputs: Object.fromEntries(leaves.map((t, i) => [`in${299 - i}`, output(t, 'v')])),
+      outputs: { v: {} },
+      run: () => ({ v: 0 }),
+    });
+    const fanIn = defineTask({
+      name: 'fanIn',
+      inputs: Object.fromEntries(leaves.map((t) => [t.name, output(t, 'v')])),
+      outputs: { v: {} },
+      run: () => ({ v: 0 }),
+    });
+    const keys = await computeKeys(buildGraph([b, a, crossed, fanIn]).graph!);
+    expect(keys.get('a')!.inputs.paramOrder).toBeDefined(); // the unsorted param is in the text
+    expect(Object.keys(keys.get('crossed')!.inputs.upstream)).toHaveLength(300);
+    expect(keys.get('fanIn')!.inputs.upstream).toEqual(keys.get('crossed')!.inputs.upstream);
+    // One upstream key moves: both fan-ins re-key, the other leaves do not.
+    const bumped = defineTask({
+      name: 'n150',
+      outputs: { v: {} },
+      version: 1,
+      run: () => ({ v: 1 }),
+    });
+    const swap = (t: AnyTask) =>
+      defineTask({
+        ...t,
+        inputs: Object.fromEntries(
+          Object.entries(t.inputs).map(([k, i]) => [
+            k,
+            i.task.name === 'n150' ? output(bumped, 'v') : i,
+          ]),
+        ),
+      } as never);
+    const again = await computeKeys(buildGraph([swap(crossed), swap(fanIn)]).graph!);
+    expect(again.get('n149')!.value).toBe(keys.get('n149')!.value);
+    expect(again.get('n150')!.value).not.toBe(keys.get('n150')!.value);
+    expect(again.get('fanIn')!.value).not.toBe(keys.get('fanIn')!.value);
+    expect(again.get('crossed')!.value).not.toBe(keys.get('crossed')!.value);
+    for (const key of again.values())
+      expect(key.value).toBe(sha256(canonicalJson(key.inputs)).slice(0, KEY_LENGTH));
+    for (const key of keys.values()) {
+      expect(keyInputsJson(key.inputs)).toBe(canonicalJson(key.inputs));
+      expect(key.value).toBe(sha256(canonicalJson(key.inputs)).slice(0, KEY_LENGTH));
+    }
+  });
+
+  it('variant: every member, undefined members, a member it does not know, frozen and hidden members', async () => {
+    const { canonicalJson, keyInputsJson } = await import('../../runtime/key/hash.js');
+    const full = {
+      version: 1,
+      upstream: { b: 'k2', a: 'k1' },
+      task: 't',
+      reads: { 'f.csv': 's' },
+      params: { y: 1, x: [1, { d: 1, c: 2 }] },
+      paramOrder: { '': ['y', 'x'] },
+      hooks: { warehouse: { tables: ['t'] } },
+      env: { B: 'h', A: 'h' },
+      codecs: { v: 'auto2' },
+      code: { files: { 'm.ts': 'h' }, packages: {} },
+      cache: 'code' as const,
+    };
+    const cases: unknown[] = [
+      full,
+      { ...full, env: undefined, hooks: undefined },
+      { ...full, extra: { z: 1 } }, // a member KeyInputs does not have (yet): still sorted in
+      { task: 't' },
+      {},
+      Object.freeze({ ...full }),
+    ];
+    const hidden = { ...full };
+    Object.defineProperty(hidden, 'cache', { value: 'params', enumerable: false });
+    cases.push(hidden);
+    for (const inputs of cases) expect(keyInputsJson(inputs as never)).toBe(canonicalJson(inputs));
+    // The unknown member changes the text, so it changes the key.
+    expect(keyInputsJson({ ...full, extra: 1 } as never)).not.toBe(keyInputsJson(full as never));
+  });
+});
+
+describe('the graph order kept on the nodes', () => {
+  it('orders upstream first (declaration order, upstream names sorted), each node knowing its place', () => {
+    const mk = (name: string, ups: AnyTask[] = []) =>
+      defineTask({
+        name,
+        inputs: Object.fromEntries(ups.map((u) => [u.name, output(u, 'v')])),
+        outputs: { v: {} },
+        run: () => ({ v: 1 }),
+      });
+    const a = mk('a');
+    const b = mk('b', [a]);
+    const d = mk('d');
+    const c = mk('c', [d, b]);
+    const e = mk('e', [c, a]);
+    const { graph } = buildGraph([e, d]);
+    expect(graph!.nodes.map((n) => n.name)).toEqual(['a', 'b', 'd', 'c', 'e']);
+    graph!.nodes.forEach((n, i) => expect(n.index).toBe(i));
+    expect([...graph!.byName.keys()]).toEqual(['a', 'b', 'd', 'c', 'e']);
+    expect(graph!.byName.get('a')!.downstream).toEqual(['b', 'e']);
+    // Declared in an order that is already topological (the draft map serves as byName).
+    const again = buildGraph([d, a, b, c, e]).graph!;
+    expect(again.nodes.map((n) => [n.name, n.index])).toEqual([
+      ['d', 0],
+      ['a', 1],
+      ['b', 2],
+      ['c', 3],
+      ['e', 4],
+    ]);
+    expect([...again.byName.keys()]).toEqual(['d', 'a', 'b', 'c', 'e']);
+    expect(again.byName.get('c')!.upstream).toEqual(['b', 'd']);
+    expect(again.byName.get('d')!.downstream).toEqual(['c']);
+  });
+
+  it('variant: a cycle is named by its path, and a second build of the same tasks finds it again', () => {
+    const inputs: Record<string, unknown> = {};
+    const x = defineTask({
+      name: 'x',
+      inputs: inputs as never,
+      outputs: { v: {} },
+      run: () => ({ v: 1 }),
+    });
+    const y = defineTask({
+      name: 'y',
+      inputs: { x: output(x, 'v') },
+      outputs: { v: {} },
+      run: () => ({ v: 1 }),
+    });
+    const z = defineTask({
+      name: 'z',
+      inputs: { y: output(y, 'v') },
+      outputs: { v: {} },
+      run: () => ({ v: 1 }),
+    });
+    inputs.z = output(z, 'v');
+    for (let round = 0; round < 2; round++) {
+      const { graph, diagnostics } = buildGraph([y]);
+      expect(graph).toBeUndefined();
+      expect(diagnostics).toEqual([
+        expect.objectContaining({
+          code: 'E_DEPENDENCY_CYCLE',
+          message: 'tasks form a cycle: y → x → z → y',
+        }),
+      ]);
+    }
   });
 });
