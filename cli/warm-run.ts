@@ -11,7 +11,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { freshPipeline } from './compile-stamps.js';
-import { FIXTURES_DIR, fixtureTasksIn } from '../compiler/fixture-names.js';
+import { fixtureTasksAt } from '../compiler/fixture-names.js';
 import { findProjectRoot } from '../runtime/project.js';
 import { chooseStore } from '../runtime/store/open.js';
 import { resolveWorkspace } from '../runtime/store/workspace.js';
@@ -140,23 +140,12 @@ function compileIsFresh(
         notebookAbs: compile.notebook,
         outDir,
         compiler: compile.compiler,
-        fixtures: () => fixtureTasks(join(outDir, stem)),
+        // compiler/host.ts's fixtureTasks, without loading host.ts (it brings the compiler).
+        fixtures: () => fixtureTasksAt(join(outDir, stem), readdirSync),
       },
       verified,
     ) === pipelineFile
   );
-}
-
-/** The tasks with a recorded fixture, by compiler/fixture-names.ts's rule, as the compiler lists
- *  them (compiler/host.ts is not loaded on the warm path: it brings the compiler with it). */
-function fixtureTasks(stemDir: string): string[] {
-  let names: string[];
-  try {
-    names = readdirSync(join(stemDir, FIXTURES_DIR));
-  } catch {
-    return [];
-  }
-  return fixtureTasksIn(names);
 }
 
 /**

@@ -60,6 +60,10 @@ export const CODES = {
     'a test cell between two cells of its task checking a value a later cell changes (the generated test sees the final value)',
   W_UNKNOWN_CODEC:
     '`//| output: x=<codec>` naming a codec that is not built in (a project may register its own)',
+  W_TSLAB_IMPORT_EXTENSION:
+    'a relative import ending in `.ts` (`.tsx`, `.mts`, `.cts`) in a tslab notebook: `cellar run` loads it, the tslab kernel refuses it (write `.js`)',
+  W_TSLAB_IMPORT_OUTSIDE:
+    "a relative import of a module outside the notebook's folder in a tslab notebook: `cellar run` loads it, the tslab kernel refuses it (its rootDir is the notebook's folder)",
   W_TSLAB_SHORTHAND:
     "`{ x }` shorthand naming another cell's variable: tslab throws ReferenceError on it (write `{ x: x }`)",
 } as const;

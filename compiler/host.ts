@@ -28,7 +28,7 @@ import { setTsMorphLoader } from './analyze/cell.js';
 import { packageName } from './analyze/deno.js';
 import { diagnostic, hasErrors } from './diagnostics.js';
 import { HEADER } from './emit/module.js';
-import { FIXTURES_DIR, fixtureTasksIn } from './fixture-names.js';
+import { fixtureTasksAt } from './fixture-names.js';
 import { formatBatch } from './emit/print.js';
 import {
   COMPILER_VERSION,
@@ -262,13 +262,7 @@ const readOrUndefined = (path: string) => {
  * `cellar fixtures`), sorted: each gets a generated replay test, so the list is a compile input.
  */
 export function fixtureTasks(stemDir: string): string[] {
-  let names: string[];
-  try {
-    names = readdirSync(join(stemDir, FIXTURES_DIR));
-  } catch {
-    return [];
-  }
-  return fixtureTasksIn(names);
+  return fixtureTasksAt(stemDir, readdirSync);
 }
 
 /** Compile one notebook, using (and refreshing) the cache. Writes nothing to generated/. */

@@ -16,6 +16,7 @@ import { linkCells } from './plan/link.js';
 import { emitPlan } from './emit/pipeline.js';
 import { fromNotebook } from './emit/task.js';
 import { packageName } from './analyze/deno.js';
+import { tslabImportDiagnostics } from './analyze/tslab-imports.js';
 import {
   formatFiles,
   formatTypeScript,
@@ -226,6 +227,7 @@ async function compileStages(
   const analyses = await analyzeStage(run, tagged.cells);
   if (options.canImport) importStage(run, tagged.cells, analyses, options.canImport);
   if (options.builtinExports) builtinStage(run, tagged.cells, analyses, options.builtinExports);
+  run.diagnostics.push(...tslabImportDiagnostics(path, notebook.kernel, tagged.cells, analyses));
   if (hasErrors(run.diagnostics)) return stopped();
   await sqlStage(run, tagged.cells, analyses);
 

@@ -221,7 +221,13 @@ export type RunEvent =
       kind: 'run-start';
       at: number;
       pipeline: string;
+      /** Tasks that will run. */
       toRun: number;
+      /**
+       * Tasks planned only because a task upstream is forced (`upstream-forced`): each runs if the
+       * output of one of `forced` changes, and is served cached otherwise. Absent when none.
+       */
+      mayRun?: { count: number; forced: string[] };
       cached: number;
       workers: number;
     }

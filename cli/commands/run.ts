@@ -4,6 +4,7 @@
 import { availableParallelism, hostname } from 'node:os';
 import { dirname } from 'node:path';
 import type { TaskRunner } from '../../runtime/run/execute.js';
+import { countPlan, planOutlook } from '../../runtime/run/plan.js';
 import type { PreparedRun } from '../../runtime/run/run.js';
 import { chooseStore, openStore } from '../../runtime/store/open.js';
 import type { Store } from '../../runtime/store/store.js';
@@ -255,13 +256,16 @@ async function printDryRun(
   verbose: boolean,
 ): Promise<number> {
   if (json) {
+    // `action` is the entry's outlook: `may-run` for a task that runs only if a forced upstream's
+    // output changes, as the text plan labels it and `counts` counts it.
     const tasks = plan.entries.map((e) => ({
       name: e.name,
-      action: e.action,
+      action: planOutlook(e),
       key: e.key.value,
       reason: e.reason,
     }));
-    console.log(JSON.stringify({ ok: true, dryRun: true, tasks, estimates }));
+    const counts = countPlan(plan);
+    console.log(JSON.stringify({ ok: true, dryRun: true, tasks, counts, estimates }));
   } else {
     console.log(formatPlan(plan, verbose ? {} : { limit: PLAN_LIST_LIMIT }));
     if (estimates.length > 0) {

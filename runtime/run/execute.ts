@@ -31,7 +31,7 @@ import type {
 import { performTask, type JobInput, type OutputLocation, type TaskJob } from './perform.js';
 import type { ReadsContext, RecordedRunReads } from '../key/run-reads.js';
 import type { ReadAdopter } from './adopt-reads.js';
-import { forced as isForced } from './plan.js';
+import { countPlan, forced as isForced } from './plan.js';
 import { dropStaleDownstream } from './replaced.js';
 
 /** What a runner reports for one job: the outputs written, and the time the task itself took. */
@@ -126,12 +126,14 @@ export async function executeRun(options: ExecuteOptions): Promise<RunResult> {
   const keyOf = (name: string): string => entryOf.get(name)!.key.value;
   const toRun = plan.entries.filter((e) => e.action === 'run');
 
+  const counts = countPlan(plan);
   emit({
     kind: 'run-start',
     at: started,
     pipeline: options.pipeline,
-    toRun: toRun.length,
-    cached: plan.entries.filter((e) => e.action === 'cached').length,
+    toRun: counts.run,
+    ...(counts.mayRun.count > 0 ? { mayRun: counts.mayRun } : {}),
+    cached: counts.cached,
     workers: options.workers,
   });
   for (const e of plan.entries) {

@@ -92,3 +92,43 @@ export function forced(reason: PlanReason): boolean {
     reason.kind === 'output-missing'
   );
 }
+
+/**
+ * What a plan entry comes to, as `--dry-run` (text and `--json`) and the run's opening line say
+ * it. `may-run`: planned only because a task upstream is forced (`upstream-forced`); it runs
+ * only if that task's new output differs from the stored one and is served cached otherwise
+ * (execute.ts), so counting it among the tasks that run overstates the run.
+ */
+export type PlanOutlook = 'run' | 'may-run' | 'cached' | 'not-run';
+
+export function planOutlook(e: PlanEntry): PlanOutlook {
+  return e.action === 'run' && e.reason.kind === 'upstream-forced' ? 'may-run' : e.action;
+}
+
+/**
+ * The plan's tasks counted by outlook. `mayRun.forced`: the tasks forced this run (plan order),
+ * whose new outputs decide whether the `may-run` tasks run; all of them, not the one each
+ * `upstream-forced` reason names, since a task below two forced tasks runs if either output
+ * changes and its reason names the first.
+ */
+export function countPlan(plan: RunPlan): {
+  run: number;
+  mayRun: { count: number; forced: string[] };
+  cached: number;
+  notRun: number;
+} {
+  let run = 0;
+  let cached = 0;
+  let notRun = 0;
+  let maybe = 0;
+  const forcedTasks: string[] = [];
+  for (const e of plan.entries) {
+    if (e.action === 'run' && forced(e.reason)) forcedTasks.push(e.name);
+    const outlook = planOutlook(e);
+    if (outlook === 'may-run') maybe++;
+    else if (outlook === 'run') run++;
+    else if (outlook === 'cached') cached++;
+    else notRun++;
+  }
+  return { run, mayRun: { count: maybe, forced: maybe > 0 ? forcedTasks : [] }, cached, notRun };
+}

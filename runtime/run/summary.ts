@@ -1,6 +1,7 @@
 // How a run reads to a person: one formatter per RunEvent kind (plain lines for logs and pipes),
 // a one-line progress display for terminals, the plan with reasons for `--dry-run`, and the
 // Luigi-style execution summary at the end. Pure string functions; the CLI decides where they go.
+import { countPlan, planOutlook, type PlanOutlook } from './plan.js';
 import type {
   KeyChange,
   NotRunReason,
@@ -26,7 +27,7 @@ const time = (at: number) => new Date(at).toISOString().slice(11, 19);
 export function formatEvent(e: RunEvent, verbose = false): string | undefined {
   switch (e.kind) {
     case 'run-start':
-      return `${time(e.at)} run ${e.pipeline}: ${e.toRun} to run, ${e.cached} cached, ${e.workers} worker${e.workers === 1 ? '' : 's'}`;
+      return `${time(e.at)} run ${e.pipeline}: ${e.toRun} to run${e.mayRun ? `, ${e.mayRun.count} more ${ifOutputChanges(e.mayRun.forced)}` : ''}, ${e.cached} cached, ${e.workers} worker${e.workers === 1 ? '' : 's'}`;
     case 'task-planned':
       return verbose
         ? `${time(e.at)} plan    ${e.task}: ${describeReason(e.reason)}${e.reason.kind === 'inputs-changed' ? ` (${e.reason.changes.map((c) => c.path).join(', ')})` : ''}`
@@ -68,7 +69,7 @@ export class ProgressLine {
   update(e: RunEvent): string | undefined {
     switch (e.kind) {
       case 'run-start':
-        this.total = e.toRun + e.cached;
+        this.total = e.toRun + (e.mayRun?.count ?? 0) + e.cached;
         this.finished = e.cached;
         break;
       case 'task-start':
@@ -163,8 +164,7 @@ export function formatPlan(
   let width = 4;
   for (const e of listed) if (e.name.length > width) width = e.name.length;
   const lines: string[] = [];
-  const label = (e: PlanEntry) =>
-    e.action === 'run' ? 'would run' : e.action === 'cached' ? 'cached   ' : 'not run  ';
+  const label = (e: PlanEntry) => outlookLabel[planOutlook(e)];
   for (const e of listed) {
     lines.push(`${label(e)}  ${e.name.padEnd(width)}  ${e.key.value}  ${describeReason(e.reason)}`);
     if (e.reason.kind === 'inputs-changed')
@@ -182,13 +182,25 @@ export function formatPlan(
       `... and ${shown.length - listed.length} more (${rest}); --verbose lists every task`,
     );
   }
-  let run = 0;
-  let cached = 0;
-  for (const e of plan.entries)
-    if (e.action === 'run') run++;
-    else if (e.action === 'cached') cached++;
-  lines.push(`${run} task${run === 1 ? '' : 's'} would run, ${cached} cached.`);
+  const { run, mayRun, cached } = countPlan(plan);
+  const maybe = mayRun.count > 0 ? `, ${mayRun.count} more ${ifOutputChanges(mayRun.forced)}` : '';
+  lines.push(`${run} task${run === 1 ? '' : 's'} would run${maybe}, ${cached} cached.`);
   return lines.join('\n');
+}
+
+/** The label `--dry-run` prints in front of each task (one width, so the names line up). */
+const outlookLabel: Record<PlanOutlook, string> = {
+  run: 'would run',
+  'may-run': 'may run  ',
+  cached: 'cached   ',
+  'not-run': 'not run  ',
+};
+
+/** `if load's output changes`, `if the output of load or fetch changes`. */
+function ifOutputChanges(forced: string[]): string {
+  if (forced.length === 1) return `if ${forced[0]}'s output changes`;
+  if (forced.length === 0 || forced.length > 3) return "if a forced task's output changes";
+  return `if the output of ${forced.slice(0, -1).join(', ')} or ${forced.at(-1)} changes`;
 }
 
 /** A plan reason's kind in words, for the digest of the tasks not listed one by one. */

@@ -7,20 +7,14 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { notebookText } from '../compiler/notebook.js';
-import { type Project, project, removeProjects, showOutput } from './harness.js';
+import { type Project, project, removeProjects, showOutput, runStatuses } from './harness.js';
 
 afterAll(removeProjects);
 
 const NB = 'notebooks/prices.ipynb';
 
 /** `cellar run` with extra flags, which must succeed: each task's status by name. */
-function run(p: Project, ...flags: string[]): Record<string, string> {
-  const r = p.cellar('run', NB, '--json', ...flags);
-  expect(r.code, `${r.stderr}\n${r.stdout}`).toBe(0);
-  return Object.fromEntries(
-    JSON.parse(r.stdout).tasks.map((t: { name: string; status: string }) => [t.name, t.status]),
-  );
-}
+const run = (p: Project, ...flags: string[]) => runStatuses(p, NB, ...flags);
 
 /**
  * fetchprice reads data/price.txt outside its key (`untracked`: external data), invoice doubles
@@ -82,6 +76,73 @@ describe('a forced re-run never leaves its downstream stale', () => {
     expect(showOutput(p, NB, 'letter', 'line')).toBe('please pay 198');
     // Without --rerun, the next run serves the new results, all consistent.
     expect(run(p)).toEqual({ fetchprice: 'cached', invoice: 'cached', letter: 'cached' });
+  });
+
+  it('--rerun <task> --dry-run counts the forced task as running and its downstream as running only if its output changes', () => {
+    const p = pricesProject('');
+    run(p);
+    const dry = p.cellar('run', NB, '--dry-run', '--rerun', 'fetchprice');
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.stdout).toMatch(/^would run {2}fetchprice .* forced \(rerun\)$/m);
+    expect(dry.stdout).toMatch(
+      /^may run {4}invoice .* depends on fetchprice, which re-runs first/m,
+    );
+    expect(dry.stdout).toMatch(/^may run {4}letter /m);
+    expect(dry.stdout).not.toMatch(/^would run\s+(invoice|letter)/m);
+    expect(dry.stdout.trim().split('\n').at(-1)).toBe(
+      "1 task would run, 2 more if fetchprice's output changes, 0 cached.",
+    );
+    const json = p.cellar('run', NB, '--dry-run', '--json', '--rerun', 'fetchprice');
+    expect(json.code, json.stderr).toBe(0);
+    const plan = JSON.parse(json.stdout);
+    expect(
+      Object.fromEntries(
+        plan.tasks.map((t: { name: string; action: string }) => [t.name, t.action]),
+      ),
+    ).toEqual({ fetchprice: 'run', invoice: 'may-run', letter: 'may-run' });
+    expect(plan.counts).toEqual({
+      run: 1,
+      mayRun: { count: 2, forced: ['fetchprice'] },
+      cached: 0,
+      notRun: 0,
+    });
+    // The real run agrees: the output is unchanged, so the one task the plan said would run ran.
+    // Its opening line (plain output) counts the same way (variant: the run, not the dry run).
+    const real = p.cellar('run', NB, '--rerun', 'fetchprice');
+    expect(real.code, real.stderr).toBe(0);
+    expect(real.stdout + real.stderr).toContain(
+      "1 to run, 2 more if fetchprice's output changes, 0 cached",
+    );
+    expect(run(p, '--rerun', 'fetchprice')).toEqual({
+      fetchprice: 'ran',
+      invoice: 'cached',
+      letter: 'cached',
+    });
+  });
+
+  it('--rerun of two tasks --dry-run names both as deciding their shared downstream', () => {
+    const p = project();
+    p.write(
+      NB,
+      notebookText([
+        '//| task: a\nconst x = 1;',
+        '//| task: b\nconst y = 2;',
+        '//| task: c\nconst z = x + y;',
+        '//| task: d\nconst w = z + 1;',
+      ]),
+    );
+    run(p);
+    const dry = p.cellar('run', NB, '--dry-run', '--rerun', 'a', '--rerun', 'b');
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.stdout.trim().split('\n').at(-1)).toMatch(
+      /^2 tasks would run, 2 more if the output of a or b changes, 0 cached\.$/,
+    );
+    expect(run(p, '--rerun', 'a', '--rerun', 'b')).toEqual({
+      a: 'ran',
+      b: 'ran',
+      c: 'cached',
+      d: 'cached',
+    });
   });
 
   it('--rerun upstream under one param value: the results stored for another value are not served stale either', () => {

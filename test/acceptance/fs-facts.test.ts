@@ -16,20 +16,14 @@ import {
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { notebookText } from '../compiler/notebook.js';
-import { type Project, project, removeProjects, showOutput } from './harness.js';
+import { type Project, project, removeProjects, showOutput, runStatuses } from './harness.js';
 
 afterAll(removeProjects);
 
 const NB = 'notebooks/facts.ipynb';
 
 /** `cellar run --json`, which must succeed: each task's status by name. */
-function run(p: Project): Record<string, string> {
-  const r = p.cellar('run', NB, '--json');
-  expect(r.code, `${r.stderr}\n${r.stdout}`).toBe(0);
-  return Object.fromEntries(
-    JSON.parse(r.stdout).tasks.map((t: { name: string; status: string }) => [t.name, t.status]),
-  );
-}
+const run = (p: Project) => runStatuses(p, NB);
 
 /** A project whose notebook's cells are `cells`, with notebooks/data/ holding `files`. */
 function factsProject(files: Record<string, string>, ...cells: string[]): Project {

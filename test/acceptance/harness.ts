@@ -4,21 +4,18 @@
 // Projects live under test/.tmp/ inside the checkout, so Node finds the repository's node_modules
 // (and `cellar` itself through the node_modules/cellar link) the way an installed project would.
 // Nothing is mocked: the CLI compiles with ts-morph, runs tasks in workers, caches to disk.
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'vitest';
+import { cellarAsync, type CliResult } from '../support/cellar-cli.js';
 
 export const repo = join(import.meta.dirname, '..', '..');
 export const fixtures = join(import.meta.dirname, 'fixtures');
 const base = join(repo, 'test', '.tmp', `acceptance-${process.pid}`);
 let count = 0;
 
-export interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+export type { CliResult };
 
 export interface Project {
   dir: string;
@@ -67,20 +64,7 @@ export function project(...files: string[]): Project {
     dir,
     run,
     cellar: (...args) => run(process.execPath, [join(repo, 'bin', 'cellar.mjs'), ...args]),
-    cellarAsync: (...args) =>
-      new Promise((done, failed) => {
-        const child = spawn(process.execPath, [join(repo, 'bin', 'cellar.mjs'), ...args], {
-          cwd: dir,
-          timeout: 600_000,
-          env,
-        });
-        let stdout = '';
-        let stderr = '';
-        child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-        child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-        child.on('error', failed);
-        child.on('close', (code) => done({ code: code ?? -1, stdout, stderr }));
-      }),
+    cellarAsync: (...args) => cellarAsync(args, { cwd: dir, env }),
     cellarIn: (subdir, ...args) =>
       run(process.execPath, [join(repo, 'bin', 'cellar.mjs'), ...args], subdir),
     script: (file, text) => {
@@ -103,9 +87,16 @@ export function removeProjects(): void {
 /** A stack trace line (`    at fn (file:1:2)`): users should never see one without --verbose. */
 export const STACK_FRAME = /^\s+at .+[:(].*\d+:\d+\)?$/m;
 
-/** `cellar run <notebook> --json` in the project, which must succeed: each task's status by name. */
-export function runStatuses(p: Project, notebook: string): Record<string, string> {
-  const r = p.cellar('run', notebook, '--json');
+/**
+ * `cellar run <notebook> --json [flags]` in the project, which must succeed: each task's status
+ * by name.
+ */
+export function runStatuses(
+  p: Project,
+  notebook: string,
+  ...flags: string[]
+): Record<string, string> {
+  const r = p.cellar('run', notebook, '--json', ...flags);
   expect(r.code, `${r.stderr}\n${r.stdout}`).toBe(0);
   return Object.fromEntries(
     JSON.parse(r.stdout).tasks.map((t: { name: string; status: string }) => [t.name, t.status]),
@@ -125,24 +116,7 @@ export function showOutput(
   return JSON.parse(r.stdout);
 }
 
-/**
- * Edit `file` replacing `from` by `to` (same length), then put its mtime back from a saved copy
- * (`cp -p` + `touch -r`, as archives and Nix stores do): size and mtime are as before, only the
- * bytes (and ctime) moved. The saved copy is removed, so no listing of the folder sees it.
- */
-export function editKeepingMtimeAndSize(file: string, from: string, to: string): void {
-  expect(to.length).toBe(from.length);
-  execFileSync('cp', ['-p', file, `${file}.saved`]);
-  const text = readFileSync(file, 'utf8');
-  expect(text).toContain(from);
-  writeFileSync(file, text.replace(from, to));
-  execFileSync('touch', ['-r', `${file}.saved`, file]);
-  expect(statSync(file, { bigint: true }).mtimeNs).toBe(
-    statSync(`${file}.saved`, { bigint: true }).mtimeNs,
-  );
-  rmSync(`${file}.saved`);
-  expect(statSync(file).size).toBe(text.length);
-}
+export { editKeepingMtimeAndSize } from '../support/edit.js';
 
 // Test notebooks (cells with their own ids): one builder for every suite, test/compiler/notebook.ts.
 export {

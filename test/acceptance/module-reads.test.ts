@@ -8,20 +8,14 @@
 // default worker threads and in process; the asserted values are those `cellar show` prints.
 import { afterAll, describe, expect, it } from 'vitest';
 import { notebookText } from '../compiler/notebook.js';
-import { type Project, project, removeProjects, showOutput } from './harness.js';
+import { type Project, project, removeProjects, showOutput, runStatuses } from './harness.js';
 
 afterAll(removeProjects);
 
 const NB = 'notebooks/limits.ipynb';
 
 /** `cellar run` with extra flags, which must succeed: each task's status by name. */
-function run(p: Project, ...flags: string[]): Record<string, string> {
-  const r = p.cellar('run', NB, '--json', ...flags);
-  expect(r.code, `${r.stderr}\n${r.stdout}`).toBe(0);
-  return Object.fromEntries(
-    JSON.parse(r.stdout).tasks.map((t: { name: string; status: string }) => [t.name, t.status]),
-  );
-}
+const run = (p: Project, ...flags: string[]) => runStatuses(p, NB, ...flags);
 
 const MEMO = [
   "import { readFileSync } from 'node:fs';",

@@ -4,19 +4,13 @@
 // Through the real CLI; the asserted values are the ones `cellar show` prints.
 import { afterAll, describe, expect, it } from 'vitest';
 import { notebookText } from '../compiler/notebook.js';
-import { type Project, project, removeProjects } from './harness.js';
+import { type Project, project, removeProjects, runStatuses } from './harness.js';
 
 afterAll(removeProjects);
 
 const NB = 'notebooks/weights.ipynb';
 
-function run(p: Project, param: string): Record<string, string> {
-  const r = p.cellar('run', NB, '--json', '--param', param);
-  expect(r.code, `${r.stderr}\n${r.stdout}`).toBe(0);
-  return Object.fromEntries(
-    JSON.parse(r.stdout).tasks.map((t: { name: string; status: string }) => [t.name, t.status]),
-  );
-}
+const run = (p: Project, param: string) => runStatuses(p, NB, '--param', param);
 
 function show(p: Project, task: string, output: string, param: string): unknown {
   const r = p.cellar('show', NB, task, output, '--json', '--param', param);

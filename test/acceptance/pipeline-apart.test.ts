@@ -5,7 +5,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type Project, project, removeProjects } from './harness.js';
+import { type Project, project, removeProjects, runStatuses } from './harness.js';
 
 afterAll(removeProjects);
 
@@ -39,14 +39,6 @@ const notebookB = notebook([
   { id: 'load', source: '//| task: load\nconst total = 100 + offset;' },
 ]);
 
-function run(p: Project, nb: string, ...args: string[]): Record<string, string> {
-  const r = p.cellar('run', nb, '--json', ...args);
-  expect(r.code, r.stderr).toBe(0);
-  return Object.fromEntries(
-    JSON.parse(r.stdout).tasks.map((t: { name: string; status: string }) => [t.name, t.status]),
-  );
-}
-
 function show(p: Project, nb: string, ...args: string[]): unknown {
   const r = p.cellar('show', nb, 'load', 'total', '--json', ...args);
   expect(r.code, r.stderr).toBe(0);
@@ -68,8 +60,8 @@ describe('outputs and manifests belong to their pipeline', () => {
     p.write('notebooks/b.ipynb', notebookB);
     p.write('notebooks/a.ipynb', notebookA());
     // b first, then a: a's manifest is the newest `load` anywhere in the workspace.
-    expect(run(p, 'notebooks/b.ipynb')).toEqual({ load: 'ran' });
-    expect(run(p, 'notebooks/a.ipynb')).toEqual({ load: 'ran' });
+    expect(runStatuses(p, 'notebooks/b.ipynb')).toEqual({ load: 'ran' });
+    expect(runStatuses(p, 'notebooks/a.ipynb')).toEqual({ load: 'ran' });
 
     const ws = join(p.dir, '.cellar', 'workspace');
     expect(manifests(join(ws, 'a', 'load'))).toHaveLength(1);
@@ -92,15 +84,15 @@ describe('outputs and manifests belong to their pipeline', () => {
     expect(out).not.toContain('scale');
     expect(out).not.toMatch(/never run/);
     // Both are still cached as they were: neither run disturbed the other.
-    expect(run(p, 'notebooks/a.ipynb')).toEqual({ load: 'cached' });
-    expect(run(p, 'notebooks/b.ipynb')).toEqual({ load: 'cached' });
+    expect(runStatuses(p, 'notebooks/a.ipynb')).toEqual({ load: 'cached' });
+    expect(runStatuses(p, 'notebooks/b.ipynb')).toEqual({ load: 'cached' });
   });
 
   it('variant: a pipeline run with two param sets explains a code edit against the run with the same params', () => {
     const p = project();
     p.write('notebooks/a.ipynb', notebookA());
-    run(p, 'notebooks/a.ipynb', '--param', 'scale=2');
-    run(p, 'notebooks/a.ipynb', '--param', 'scale=3'); // the newest run of `load`
+    runStatuses(p, 'notebooks/a.ipynb', '--param', 'scale=2');
+    runStatuses(p, 'notebooks/a.ipynb', '--param', 'scale=3'); // the newest run of `load`
     expect(show(p, 'notebooks/a.ipynb', '--param', 'scale=2')).toBe(12);
     expect(show(p, 'notebooks/a.ipynb', '--param', 'scale=3')).toBe(18);
     p.write('notebooks/a.ipynb', notebookA('[1, 2, 4]'));

@@ -20,16 +20,6 @@ import { TAMPER_SCRIPT } from '../support/tamper.js';
 
 afterAll(removeProjects);
 
-/** `cellar run` with extra flags, which must succeed: each task's status by name. */
-function run(p: Project, nb: string, ...flags: string[]): Record<string, string> {
-  if (flags.length === 0) return runStatuses(p, nb);
-  const r = p.cellar('run', nb, '--json', ...flags);
-  expect(r.code, r.stderr).toBe(0);
-  return Object.fromEntries(
-    JSON.parse(r.stdout).tasks.map((t: { name: string; status: string }) => [t.name, t.status]),
-  );
-}
-
 /** A notebook whose `load` task reads data/penguins.csv and whose `stats` task uses the rows. */
 const csvNotebook = (read: string, imports: string) =>
   notebookText([
@@ -57,11 +47,11 @@ describe('a data file a task reads at run time is in its key', () => {
         'const text = readFileSync("data/penguins.csv", "utf8");',
         "import { readFileSync } from 'node:fs';",
       );
-      expect(run(p, NB, ...mode)).toEqual({ load: 'ran', stats: 'ran' });
+      expect(runStatuses(p, NB, ...mode)).toEqual({ load: 'ran', stats: 'ran' });
       // The read was discovered on the first run: the second keys it (one re-run), then all cached.
-      run(p, NB, ...mode);
-      expect(run(p, NB, ...mode)).toEqual({ load: 'cached', stats: 'cached' });
-      expect(run(p, NB, ...mode)).toEqual({ load: 'cached', stats: 'cached' });
+      runStatuses(p, NB, ...mode);
+      expect(runStatuses(p, NB, ...mode)).toEqual({ load: 'cached', stats: 'cached' });
+      expect(runStatuses(p, NB, ...mode)).toEqual({ load: 'cached', stats: 'cached' });
       expect(showOutput(p, NB, 'stats', 'total')).toBe(7300);
       editKeepingMtimeAndSize(join(p.dir, 'notebooks/data/penguins.csv'), '4200', '5200');
       const dry = p.cellar('run', NB, '--dry-run');
@@ -69,9 +59,9 @@ describe('a data file a task reads at run time is in its key', () => {
       expect(dry.stdout).toMatch(
         /reads\.notebooks\/data\/penguins\.csv: [0-9a-f]{16} → [0-9a-f]{16}/,
       );
-      expect(run(p, NB, ...mode)).toEqual({ load: 'ran', stats: 'ran' });
+      expect(runStatuses(p, NB, ...mode)).toEqual({ load: 'ran', stats: 'ran' });
       expect(showOutput(p, NB, 'stats', 'total')).toBe(8300);
-      expect(run(p, NB, ...mode)).toEqual({ load: 'cached', stats: 'cached' });
+      expect(runStatuses(p, NB, ...mode)).toEqual({ load: 'cached', stats: 'cached' });
     });
   }
 
@@ -83,11 +73,11 @@ describe('a data file a task reads at run time is in its key', () => {
     // Older than filestamp's racy window (3 s) when the run starts: the content the task read
     // is provably the content now keyed (adopt-reads.ts).
     await new Promise((done) => setTimeout(done, 3200));
-    expect(run(p, NB)).toEqual({ load: 'ran', stats: 'ran' });
+    expect(runStatuses(p, NB)).toEqual({ load: 'ran', stats: 'ran' });
     expect(showOutput(p, NB, 'stats', 'total')).toBe(7300);
-    expect(run(p, NB)).toEqual({ load: 'cached', stats: 'cached' });
+    expect(runStatuses(p, NB)).toEqual({ load: 'cached', stats: 'cached' });
     editKeepingMtimeAndSize(join(p.dir, 'notebooks/data/penguins.csv'), '3100', '3900');
-    expect(run(p, NB)).toEqual({ load: 'ran', stats: 'ran' });
+    expect(runStatuses(p, NB)).toEqual({ load: 'ran', stats: 'ran' });
     expect(showOutput(p, NB, 'stats', 'total')).toBe(8100);
   });
 
@@ -105,11 +95,11 @@ describe('a data file a task reads at run time is in its key', () => {
     );
     p.write('notebooks/prices.csv', 'price\n10\n20\n');
     const nb = 'notebooks/prices.ipynb';
-    run(p, nb);
-    run(p, nb);
-    expect(run(p, nb)).toEqual({ load: 'cached', stats: 'cached' });
+    runStatuses(p, nb);
+    runStatuses(p, nb);
+    expect(runStatuses(p, nb)).toEqual({ load: 'cached', stats: 'cached' });
     editKeepingMtimeAndSize(join(p.dir, 'notebooks/prices.csv'), '20', '30');
-    expect(run(p, nb)).toEqual({ load: 'ran', stats: 'ran' });
+    expect(runStatuses(p, nb)).toEqual({ load: 'ran', stats: 'ran' });
     expect(showOutput(p, nb, 'stats', 'total')).toBe(40);
   });
 
@@ -118,11 +108,11 @@ describe('a data file a task reads at run time is in its key', () => {
       'const text = await readFile("data/penguins.csv", "utf8");',
       "import { readFile } from 'node:fs/promises';",
     );
-    run(p, NB);
-    run(p, NB);
-    expect(run(p, NB)).toEqual({ load: 'cached', stats: 'cached' });
+    runStatuses(p, NB);
+    runStatuses(p, NB);
+    expect(runStatuses(p, NB)).toEqual({ load: 'cached', stats: 'cached' });
     p.write('notebooks/data/penguins.csv', CSV + 'cy,1000\n');
-    expect(run(p, NB)).toEqual({ load: 'ran', stats: 'ran' });
+    expect(runStatuses(p, NB)).toEqual({ load: 'ran', stats: 'ran' });
     expect(showOutput(p, NB, 'stats', 'total')).toBe(8300);
     rmSync(join(p.dir, 'notebooks/data/penguins.csv'));
     const dry = p.cellar('run', NB, '--dry-run');
@@ -144,20 +134,20 @@ describe('a data file a task reads at run time is in its key', () => {
     );
     p.run('mkdir', ['-p', 'notebooks/data']);
     p.write('notebooks/data/a.csv', 'x\n1\n2\n');
-    run(p, NB);
-    run(p, NB);
-    expect(run(p, NB)).toEqual({ load: 'cached', stats: 'cached' });
+    runStatuses(p, NB);
+    runStatuses(p, NB);
+    expect(runStatuses(p, NB)).toEqual({ load: 'cached', stats: 'cached' });
     expect(showOutput(p, NB, 'stats', 'count')).toBe(2);
     p.write('notebooks/data/b.csv', 'x\n3\n');
     const dry = p.cellar('run', NB, '--dry-run');
     expect(dry.stdout).toMatch(/reads\.notebooks\/data\/: ls:[0-9a-f]{16} → ls:[0-9a-f]{16}/);
-    expect(run(p, NB)).toEqual({ load: 'ran', stats: 'ran' });
+    expect(runStatuses(p, NB)).toEqual({ load: 'ran', stats: 'ran' });
     // b.csv is read from now on too. Written a moment before that run, it was not adopted into
     // the result's key (adopt-reads.ts): the next run keys it, once.
-    run(p, NB);
+    runStatuses(p, NB);
     expect(showOutput(p, NB, 'stats', 'count')).toBe(3);
     p.write('notebooks/data/b.csv', 'x\n3\n4\n');
-    expect(run(p, NB)).toEqual({ load: 'ran', stats: 'ran' });
+    expect(runStatuses(p, NB)).toEqual({ load: 'ran', stats: 'ran' });
     expect(showOutput(p, NB, 'stats', 'count')).toBe(4);
   });
 
@@ -172,14 +162,14 @@ describe('a data file a task reads at run time is in its key', () => {
     );
     p.run('mkdir', ['-p', 'notebooks/tree/sub/deeper', 'notebooks/tree/empty']);
     p.write('notebooks/tree/sub/deeper/a.txt', 'a');
-    run(p, NB);
-    expect(run(p, NB)).toEqual({ walk: 'cached' });
+    runStatuses(p, NB);
+    expect(runStatuses(p, NB)).toEqual({ walk: 'cached' });
     expect(showOutput(p, NB, 'walk', 'found')).toBe(1);
     p.write('notebooks/tree/sub/deeper/b.txt', 'b');
-    expect(run(p, NB)).toEqual({ walk: 'ran' });
+    expect(runStatuses(p, NB)).toEqual({ walk: 'ran' });
     expect(showOutput(p, NB, 'walk', 'found')).toBe(2);
     p.write('notebooks/tree/empty/c.txt', 'c');
-    expect(run(p, NB)).toEqual({ walk: 'ran' });
+    expect(runStatuses(p, NB)).toEqual({ walk: 'ran' });
     expect(showOutput(p, NB, 'walk', 'found')).toBe(3);
   });
 
@@ -194,11 +184,11 @@ describe('a data file a task reads at run time is in its key', () => {
       ]),
     );
     p.write('notebooks/limits.json', '{ "limit": 30 }\n');
-    run(p, NB);
-    run(p, NB);
-    expect(run(p, NB)).toEqual({ load: 'cached', other: 'cached' });
+    runStatuses(p, NB);
+    runStatuses(p, NB);
+    expect(runStatuses(p, NB)).toEqual({ load: 'cached', other: 'cached' });
     editKeepingMtimeAndSize(join(p.dir, 'notebooks/limits.json'), '30', '45');
-    expect(run(p, NB)).toEqual({ load: 'ran', other: 'cached' });
+    expect(runStatuses(p, NB)).toEqual({ load: 'ran', other: 'cached' });
     expect(showOutput(p, NB, 'load', 'limit')).toBe(45);
   });
 
@@ -216,11 +206,11 @@ describe('a data file a task reads at run time is in its key', () => {
           `//| task: load\nconst rate = Number(readFileSync(${JSON.stringify(file)}, "utf8"));`,
         ]),
       );
-      run(p, NB);
-      run(p, NB);
-      expect(run(p, NB)).toEqual({ load: 'cached' });
+      runStatuses(p, NB);
+      runStatuses(p, NB);
+      expect(runStatuses(p, NB)).toEqual({ load: 'cached' });
       editKeepingMtimeAndSize(file, '7', '9');
-      expect(run(p, NB)).toEqual({ load: 'ran' });
+      expect(runStatuses(p, NB)).toEqual({ load: 'ran' });
       expect(showOutput(p, NB, 'load', 'rate')).toBe(9);
     } finally {
       rmSync(shared, { recursive: true, force: true });
@@ -240,9 +230,9 @@ describe('an environment variable read by a computed name is in the key', () => 
       ]),
     );
     p.setEnv('REGION_CODE', 'eu-west-SECRET-1');
-    run(p, NB);
-    run(p, NB);
-    expect(run(p, NB)).toEqual({ load: 'cached', other: 'cached' });
+    runStatuses(p, NB);
+    runStatuses(p, NB);
+    expect(runStatuses(p, NB)).toEqual({ load: 'cached', other: 'cached' });
     expect(showOutput(p, NB, 'load', 'regionLength')).toBe(16);
     p.setEnv('REGION_CODE', 'us-east-SECRET-22');
     const dry = p.cellar('run', NB, '--dry-run');
@@ -289,8 +279,8 @@ describe('an environment variable read by a computed name is in the key', () => 
     const r = p.cellar('run', NB);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout + r.stderr).toMatch(/task 'load' lists the whole environment/);
-    run(p, NB);
-    expect(run(p, NB)).toEqual({ load: 'cached' });
+    runStatuses(p, NB);
+    expect(runStatuses(p, NB)).toEqual({ load: 'cached' });
   });
 });
 
@@ -314,9 +304,9 @@ describe('a result is stored only under a key naming the data the task read', ()
         "import { readFileSync } from 'node:fs';\nimport { execFileSync } from 'node:child_process';",
       );
       p.write('notebooks/tamper.sh', TAMPER_SCRIPT);
-      run(p, NB, ...mode);
-      run(p, NB, ...mode);
-      expect(run(p, NB, ...mode)).toEqual({ load: 'cached', stats: 'cached' });
+      runStatuses(p, NB, ...mode);
+      runStatuses(p, NB, ...mode);
+      expect(runStatuses(p, NB, ...mode)).toEqual({ load: 'cached', stats: 'cached' });
       // New data (a key never stored), and the outside program strikes during the next run.
       p.write('notebooks/data/penguins.csv', 'name,mass\nada,3100\nbob,4300\n');
       p.write('notebooks/tamper-once', '');
@@ -326,9 +316,9 @@ describe('a result is stored only under a key naming the data the task read', ()
       });
       // The file holds the keyed bytes again: the tampered result is served nowhere.
       expect(p.read('notebooks/data/penguins.csv')).toBe('name,mass\nada,3100\nbob,4300\n');
-      expect(run(p, NB, ...mode)).toEqual({ load: 'ran', stats: 'ran' });
+      expect(runStatuses(p, NB, ...mode)).toEqual({ load: 'ran', stats: 'ran' });
       expect(showOutput(p, NB, 'stats', 'total')).toBe(7400);
-      expect(run(p, NB, ...mode)).toEqual({ load: 'cached', stats: 'cached' });
+      expect(runStatuses(p, NB, ...mode)).toEqual({ load: 'cached', stats: 'cached' });
     });
   }
 
@@ -345,9 +335,9 @@ describe('a result is stored only under a key naming the data the task read', ()
     p.write('notebooks/tamper.sh', TAMPER_SCRIPT);
     p.write('notebooks/base.txt', '10\n');
     p.write('notebooks/rate.txt', '3\n');
-    run(p, NB);
-    run(p, NB);
-    expect(run(p, NB)).toEqual({ load: 'cached', report: 'cached' });
+    runStatuses(p, NB);
+    runStatuses(p, NB);
+    expect(runStatuses(p, NB)).toEqual({ load: 'cached', report: 'cached' });
     p.write('notebooks/rate.txt', '2\n');
     p.write('notebooks/tamper-once', '');
     // Keyed with rate 2; the task read 5: stored under no key.
@@ -357,12 +347,12 @@ describe('a result is stored only under a key naming the data the task read', ()
     });
     expect(p.read('notebooks/rate.txt')).toBe('5\n');
     // Rate 5 is the data now: computed and stored under its own key.
-    expect(run(p, NB)).toEqual({ load: 'ran', report: 'ran' });
+    expect(runStatuses(p, NB)).toEqual({ load: 'ran', report: 'ran' });
     expect(showOutput(p, NB, 'report', 'line')).toBe('total 50');
     // Back to rate 2: nothing stored under that key holds 50.
     p.write('notebooks/rate.txt', '2\n');
-    expect(run(p, NB)).toEqual({ load: 'ran', report: 'ran' });
+    expect(runStatuses(p, NB)).toEqual({ load: 'ran', report: 'ran' });
     expect(showOutput(p, NB, 'report', 'line')).toBe('total 20');
-    expect(run(p, NB)).toEqual({ load: 'cached', report: 'cached' });
+    expect(runStatuses(p, NB)).toEqual({ load: 'cached', report: 'cached' });
   });
 });

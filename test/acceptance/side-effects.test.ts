@@ -20,16 +20,6 @@ import {
 
 afterAll(removeProjects);
 
-/** `cellar run` with extra flags, which must succeed: each task's status by name. */
-function run(p: Project, nb: string, ...flags: string[]): Record<string, string> {
-  if (flags.length === 0) return runStatuses(p, nb);
-  const r = p.cellar('run', nb, '--json', ...flags);
-  expect(r.code, r.stderr).toBe(0);
-  return Object.fromEntries(
-    JSON.parse(r.stdout).tasks.map((t: { name: string; status: string }) => [t.name, t.status]),
-  );
-}
-
 const NB = 'notebooks/sales.ipynb';
 const REPORT = 'notebooks/out/report.csv';
 
@@ -55,39 +45,51 @@ describe('a file a task writes outside its outputs', () => {
     const how = mode.length ? ' (--in-process)' : ' (worker threads)';
     it(`deleted after a cached run: the task that wrote it re-runs and writes it again, its downstream stays cached${how}`, () => {
       const p = salesProject('writeFileSync("out/report.csv", csv);');
-      expect(run(p, NB, ...mode)).toEqual({ rows: 'ran', export: 'ran', total: 'ran' });
+      expect(runStatuses(p, NB, ...mode)).toEqual({ rows: 'ran', export: 'ran', total: 'ran' });
       expect(p.read(REPORT)).toBe(EXPECTED);
-      expect(run(p, NB, ...mode)).toEqual({ rows: 'cached', export: 'cached', total: 'cached' });
+      expect(runStatuses(p, NB, ...mode)).toEqual({
+        rows: 'cached',
+        export: 'cached',
+        total: 'cached',
+      });
       rmSync(join(p.dir, REPORT));
       const dry = p.cellar('run', NB, '--dry-run');
       expect(dry.code, dry.stderr).toBe(0);
       expect(dry.stdout).toMatch(/export.*out\/report\.csv, which it wrote, is missing/);
-      expect(run(p, NB, ...mode)).toEqual({ rows: 'cached', export: 'ran', total: 'cached' });
+      expect(runStatuses(p, NB, ...mode)).toEqual({
+        rows: 'cached',
+        export: 'ran',
+        total: 'cached',
+      });
       expect(p.read(REPORT)).toBe(EXPECTED);
-      expect(run(p, NB, ...mode)).toEqual({ rows: 'cached', export: 'cached', total: 'cached' });
+      expect(runStatuses(p, NB, ...mode)).toEqual({
+        rows: 'cached',
+        export: 'cached',
+        total: 'cached',
+      });
     });
   }
 
   it('deleted after an all-cached run, the run the warm-run record would answer re-runs the task that wrote it', () => {
     const p = salesProject('writeFileSync("out/report.csv", csv);');
-    run(p, NB);
-    expect(run(p, NB)).toEqual({ rows: 'cached', export: 'cached', total: 'cached' });
+    runStatuses(p, NB);
+    expect(runStatuses(p, NB)).toEqual({ rows: 'cached', export: 'cached', total: 'cached' });
     // The all-cached run left a warm-run record; without a moved fact it answers the next run.
     expect(readdirSync(join(p.dir, '.cellar', 'cache', 'warm'))).not.toEqual([]);
     rmSync(join(p.dir, REPORT));
-    expect(run(p, NB)).toEqual({ rows: 'cached', export: 'ran', total: 'cached' });
+    expect(runStatuses(p, NB)).toEqual({ rows: 'cached', export: 'ran', total: 'cached' });
     expect(p.read(REPORT)).toBe(EXPECTED);
   });
 
   it('edited keeping its size and mtime: the task re-runs and the file holds what the task writes again', () => {
     const p = salesProject('writeFileSync("out/report.csv", csv);');
-    run(p, NB);
-    expect(run(p, NB)).toEqual({ rows: 'cached', export: 'cached', total: 'cached' });
-    expect(run(p, NB)).toEqual({ rows: 'cached', export: 'cached', total: 'cached' });
+    runStatuses(p, NB);
+    expect(runStatuses(p, NB)).toEqual({ rows: 'cached', export: 'cached', total: 'cached' });
+    expect(runStatuses(p, NB)).toEqual({ rows: 'cached', export: 'cached', total: 'cached' });
     editKeepingMtimeAndSize(join(p.dir, REPORT), 'north,120', 'north,999');
     const dry = p.cellar('run', NB, '--dry-run');
     expect(dry.stdout).toMatch(/export.*out\/report\.csv, which it wrote, changed since/);
-    expect(run(p, NB)).toEqual({ rows: 'cached', export: 'ran', total: 'cached' });
+    expect(runStatuses(p, NB)).toEqual({ rows: 'cached', export: 'ran', total: 'cached' });
     expect(p.read(REPORT)).toBe(EXPECTED);
   });
 
@@ -95,11 +97,11 @@ describe('a file a task writes outside its outputs', () => {
     const p = salesProject(
       'writeFileSync("out/report.csv.tmp", csv);\nrenameSync("out/report.csv.tmp", "out/report.csv");',
     );
-    run(p, NB);
-    expect(run(p, NB)).toEqual({ rows: 'cached', export: 'cached', total: 'cached' });
-    expect(run(p, NB)).toEqual({ rows: 'cached', export: 'cached', total: 'cached' });
+    runStatuses(p, NB);
+    expect(runStatuses(p, NB)).toEqual({ rows: 'cached', export: 'cached', total: 'cached' });
+    expect(runStatuses(p, NB)).toEqual({ rows: 'cached', export: 'cached', total: 'cached' });
     rmSync(join(p.dir, REPORT));
-    expect(run(p, NB)).toEqual({ rows: 'cached', export: 'ran', total: 'cached' });
+    expect(runStatuses(p, NB)).toEqual({ rows: 'cached', export: 'ran', total: 'cached' });
     expect(p.read(REPORT)).toBe(EXPECTED);
   });
 
@@ -167,21 +169,21 @@ describe('a file tasks only append to is a log: no task owns it', () => {
 
   it('an appended-to log shared by tasks keeps every task cached, run after run', () => {
     const p = loggingProject();
-    expect(run(p, NB)).toEqual({ rows: 'ran', share: 'ran', total: 'ran' });
+    expect(runStatuses(p, NB)).toEqual({ rows: 'ran', share: 'ran', total: 'ran' });
     expect(p.read(LOG).trim().split('\n').sort()).toEqual(['rows', 'share', 'total']);
-    expect(run(p, NB)).toEqual(ALL_CACHED);
-    expect(run(p, NB)).toEqual(ALL_CACHED);
-    expect(run(p, NB, '--in-process')).toEqual(ALL_CACHED);
+    expect(runStatuses(p, NB)).toEqual(ALL_CACHED);
+    expect(runStatuses(p, NB)).toEqual(ALL_CACHED);
+    expect(runStatuses(p, NB, '--in-process')).toEqual(ALL_CACHED);
     // Nothing ran again: the log holds the first run's lines only.
     expect(p.read(LOG).trim().split('\n')).toHaveLength(3);
     expect(p.read('notebooks/total.log')).toBe('200\n');
     // A log edited or deleted is no task's output, shared or not: nothing re-runs.
     appendFileSync(join(p.dir, LOG), 'by hand\n');
     appendFileSync(join(p.dir, 'notebooks/total.log'), 'by hand\n');
-    expect(run(p, NB)).toEqual(ALL_CACHED);
+    expect(runStatuses(p, NB)).toEqual(ALL_CACHED);
     rmSync(join(p.dir, LOG));
     rmSync(join(p.dir, 'notebooks/total.log'));
-    expect(run(p, NB)).toEqual(ALL_CACHED);
+    expect(runStatuses(p, NB)).toEqual(ALL_CACHED);
     const dry = p.cellar('run', NB, '--dry-run');
     expect(dry.code, dry.stderr).toBe(0);
     expect(dry.stdout).not.toMatch(/which it wrote/);
@@ -197,13 +199,13 @@ describe('a file tasks only append to is a log: no task owns it', () => {
         '//| task: total\nwriteFileSync("total.log", "total\\n", { flag: "a" });\nconst total = rows.reduce((s, r) => s + r, 0);',
       ]),
     );
-    expect(run(p, NB)).toEqual({ rows: 'ran', total: 'ran' });
-    expect(run(p, NB)).toEqual({ rows: 'cached', total: 'cached' });
+    expect(runStatuses(p, NB)).toEqual({ rows: 'ran', total: 'ran' });
+    expect(runStatuses(p, NB)).toEqual({ rows: 'cached', total: 'cached' });
     expect(p.read('notebooks/rows.log')).toBe('rows\n');
     expect(p.read('notebooks/total.log')).toBe('total\n');
     rmSync(join(p.dir, 'notebooks/rows.log'));
     rmSync(join(p.dir, 'notebooks/total.log'));
-    expect(run(p, NB)).toEqual({ rows: 'cached', total: 'cached' });
+    expect(runStatuses(p, NB)).toEqual({ rows: 'cached', total: 'cached' });
   });
 
   it('a file one task writes and others append to: appends keep all cached, deleting it re-runs the task that wrote it', () => {
@@ -217,17 +219,17 @@ describe('a file tasks only append to is a log: no task owns it', () => {
         '//| task: south\nappendFileSync("out/audit.csv", "south,3\\n");\nconst south = started ? 3 : 0;',
       ]),
     );
-    expect(run(p, NB)).toEqual({ start: 'ran', north: 'ran', south: 'ran' });
+    expect(runStatuses(p, NB)).toEqual({ start: 'ran', north: 'ran', south: 'ran' });
     const all = { start: 'cached', north: 'cached', south: 'cached' };
-    expect(run(p, NB)).toEqual(all);
-    expect(run(p, NB)).toEqual(all);
+    expect(runStatuses(p, NB)).toEqual(all);
+    expect(runStatuses(p, NB)).toEqual(all);
     rmSync(join(p.dir, 'notebooks/out/audit.csv'));
     const dry = p.cellar('run', NB, '--dry-run');
     expect(dry.stdout).toMatch(/start.*out\/audit\.csv, which it wrote, is missing/);
     // The owner writes it again; its output is unchanged, so its downstream stays cached.
-    expect(run(p, NB)).toEqual({ start: 'ran', north: 'cached', south: 'cached' });
+    expect(runStatuses(p, NB)).toEqual({ start: 'ran', north: 'cached', south: 'cached' });
     expect(p.read('notebooks/out/audit.csv')).toBe('task,rows\n');
-    expect(run(p, NB)).toEqual(all);
+    expect(runStatuses(p, NB)).toEqual(all);
   });
 
   it('a file two tasks write from scratch is owned by neither: warned naming both tasks and the file, and both stay cached', () => {
@@ -252,8 +254,8 @@ describe('a file tasks only append to is a log: no task owns it', () => {
     );
     // The file holds one task's bytes, not the other's: neither is checked against it, so neither
     // re-runs (checked against both, they would re-run in turn on every run).
-    expect(run(p, NB)).toEqual({ north: 'cached', south: 'cached' });
-    expect(run(p, NB)).toEqual({ north: 'cached', south: 'cached' });
+    expect(runStatuses(p, NB)).toEqual({ north: 'cached', south: 'cached' });
+    expect(runStatuses(p, NB)).toEqual({ north: 'cached', south: 'cached' });
   });
 });
 

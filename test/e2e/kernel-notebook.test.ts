@@ -1,7 +1,7 @@
 // `cellar kernel install` and `cellar notebook` end to end: the real CLI, Debian's Jupyter and the
 // real tslab kernel, in a throwaway project. No timing assertions: the machine is shared, so every
 // wait has a generous limit and the tests assert only what happened.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -40,19 +40,6 @@ function startNotebook(args: string[]) {
   return { child, url, exited, output: () => ({ stdout, stderr }) };
 }
 
-/** `cellar <args>` in the project; the kernel check starts a server and a kernel, so the limit is generous. */
-function cellar(...args: string[]) {
-  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
-  delete env.CELLAR_WORKSPACE;
-  const r = spawnSync(process.execPath, [join(repo, 'bin/cellar.mjs'), ...args], {
-    cwd: p.dir,
-    encoding: 'utf8',
-    timeout: 580_000,
-    env,
-  });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-}
-
 describe.skipIf(!jupyterAvailable())('cellar kernel install and cellar notebook, for real', () => {
   beforeAll(() => {
     p = project();
@@ -60,7 +47,7 @@ describe.skipIf(!jupyterAvailable())('cellar kernel install and cellar notebook,
   afterAll(() => removeProjects());
 
   test('kernel install writes the project-local tslab kernelspec and checks that the kernel starts and computes', () => {
-    const r = cellar('kernel', 'install');
+    const r = p.cellar('kernel', 'install');
     expect(r.code, r.stderr).toBe(0);
     const file = join(p.dir, '.cellar', 'jupyter', 'kernels', 'tslab', 'kernel.json');
     expect(existsSync(file)).toBe(true);
@@ -72,7 +59,7 @@ describe.skipIf(!jupyterAvailable())('cellar kernel install and cellar notebook,
   }, 600_000);
 
   test('kernel with another action is refused with the usage', () => {
-    const r = cellar('kernel', 'uninstall');
+    const r = p.cellar('kernel', 'uninstall');
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('the kernel command has one action, install');
   }, 600_000);

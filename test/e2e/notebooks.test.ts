@@ -6,7 +6,6 @@
 // a fresh kernel started with the notebook's folder as working directory (as JupyterLab does),
 // every code cell runs in order, and the test asserts no cell failed plus specific outputs.
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import {
@@ -18,6 +17,7 @@ import {
   type ExecutedCell,
   type JupyterServer,
 } from '../support/jupyter.js';
+import { cellarAsync, type CliResult } from '../support/cellar-cli.js';
 import { prepareCellarForTslab } from '../support/tslab.js';
 
 let server: JupyterServer;
@@ -43,39 +43,18 @@ afterAll(async () => {
  */
 async function cellarCli(args: string[]): Promise<string> {
   const result = await cellarCliResult(args);
-  if (result.status !== 0)
+  if (result.code !== 0)
     throw new Error(
-      `cellar ${args.join(' ')} exited ${result.status}:\n${result.stdout}\n${result.stderr}`,
+      `cellar ${args.join(' ')} exited ${result.code}:\n${result.stdout}\n${result.stderr}`,
     );
   return result.stdout;
 }
 
-/**
- * Not spawnSync: an open kernel's websocket must go on answering the Jupyter server's pings while
- * the CLI runs. A blocked event loop lost the connection on a loaded machine ("Connection lost,
- * reconnecting") and the kernel's next reply with it, and the test waited out its 20 minutes.
- */
-function cellarCliResult(args: string[]): Promise<{
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}> {
-  return new Promise((done, failed) => {
-    const child = spawn(
-      process.execPath,
-      [join(repoRoot, 'bin/cellar.mjs'), ...args, '--workspace', join(scratch, 'workspace')],
-      {
-        cwd: repoRoot,
-        env: { ...process.env, CELLAR_DUCKDB_PATH: join(scratch, 'warehouse.duckdb') },
-        timeout: 580_000,
-      },
-    );
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', failed);
-    child.on('close', (status) => done({ status, stdout, stderr }));
+/** `cellar <args>` beside the open kernel (not blocking it), with the tests' workspace and warehouse. */
+function cellarCliResult(args: string[]): Promise<CliResult> {
+  return cellarAsync([...args, '--workspace', join(scratch, 'workspace')], {
+    cwd: repoRoot,
+    env: { ...process.env, CELLAR_DUCKDB_PATH: join(scratch, 'warehouse.duckdb') },
   });
 }
 
@@ -228,7 +207,7 @@ describe('example notebooks in the tslab kernel', () => {
       '--param',
       'trainEnd=2001-07-02',
     ]);
-    expect(empty.status).not.toBe(0);
+    expect(empty.code).not.toBe(0);
     const report = empty.stdout + empty.stderr;
     expect(report).toMatch(
       /check "rows >= 100000" failed on table mart\.flight_features_\w+ \(mart\.flight_features\): actual 0 rows/,

@@ -6,15 +6,7 @@
 // loads.log each time the pipeline is loaded, which tells the shortcut (no line) from the full
 // path (a line per load).
 import { execFileSync } from 'node:child_process';
-import {
-  existsSync,
-  mkdirSync,
-  readFileSync,
-  readdirSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { notebookText } from '../compiler/notebook.js';
@@ -22,6 +14,7 @@ import { root, runCli, runJson } from './helpers.js';
 import { readHistory } from '../../cli/docs/history.js';
 import { logEvents } from '../../runtime/run/warm-record.js';
 import type { RunEvent } from '../../runtime/types.js';
+import { editKeepingMtimeAndSize } from '../support/edit.js';
 
 const base = join(root, 'test', '.tmp', 'runtime', `warmrec-${process.pid}`);
 let project = '';
@@ -70,21 +63,6 @@ const ran = (status: Record<string, string>) =>
     .filter(([, s]) => s === 'ran')
     .map(([t]) => t)
     .sort();
-
-/** Rewrite a file with same-size contents and put its mtime back with `touch -r`, to the ns. */
-function editKeepingMtime(path: string, from: string, to: string): void {
-  expect(to.length).toBe(from.length);
-  const ref = `${path}.ref`;
-  execFileSync('touch', ['-r', path, ref]);
-  const before = statSync(path, { bigint: true });
-  const text = readFileSync(path, 'utf8');
-  expect(text).toContain(from);
-  writeFileSync(path, text.replace(from, to));
-  execFileSync('touch', ['-r', ref, path]);
-  rmSync(ref);
-  const after = statSync(path, { bigint: true });
-  expect([after.size, after.mtimeNs]).toEqual([before.size, before.mtimeNs]);
-}
 
 beforeAll(() => {
   execFileSync(process.execPath, [join(root, 'scripts', 'build.mjs')], { cwd: root });
@@ -151,19 +129,23 @@ describe('the warm-run record answers only when nothing a key rests on moved', (
   });
 
   it('a notebook cell edited keeping its size and mtime re-runs exactly that task', async () => {
-    editKeepingMtime(nb(), 'x * factor', 'x + factor');
+    editKeepingMtimeAndSize(nb(), 'x * factor', 'x + factor');
     expect(ran((await run()).status)).toEqual(['scaled']);
     await shortcut();
   });
 
   it('a local module a task imports, edited keeping its size and mtime, re-runs that task', async () => {
-    editKeepingMtime(join(project, 'notebooks', 'lib', 'helper.ts'), 'offset = 10', 'offset = 20');
+    editKeepingMtimeAndSize(
+      join(project, 'notebooks', 'lib', 'helper.ts'),
+      'offset = 10',
+      'offset = 20',
+    );
     expect(ran((await run()).status)).toEqual(['shifted']);
     await shortcut();
   });
 
   it("a package's version changed (same size, mtime put back) re-runs the tasks importing it", async () => {
-    editKeepingMtime(
+    editKeepingMtimeAndSize(
       join(project, 'node_modules', 'fakepkg', 'package.json'),
       '"1.0.0"',
       '"1.0.1"',
@@ -291,18 +273,22 @@ describe('the shortcut still sees what the full path sees once its stamps are tr
   });
 
   it('a notebook cell edited keeping its size and mtime re-runs that task', async () => {
-    editKeepingMtime(nb(), 'x * factor', 'x + factor');
+    editKeepingMtimeAndSize(nb(), 'x * factor', 'x + factor');
     expect(ran((await run()).status)).toEqual(['scaled']);
   });
 
   it('a local module edited keeping its size and mtime re-runs its importer', async () => {
-    editKeepingMtime(join(project, 'notebooks', 'lib', 'helper.ts'), 'offset = 10', 'offset = 20');
+    editKeepingMtimeAndSize(
+      join(project, 'notebooks', 'lib', 'helper.ts'),
+      'offset = 10',
+      'offset = 20',
+    );
     expect(ran((await run()).status)).toEqual(['shifted']);
   });
 
   it('a generated module edited by hand (size and mtime kept) is compiled again, and nothing re-runs', async () => {
     const module = join(project, 'generated', 'demo', 'scaled.ts');
-    editKeepingMtime(module, 'x * factor', 'x - factor');
+    editKeepingMtimeAndSize(module, 'x * factor', 'x - factor');
     const loaded = loads();
     const r = await run();
     expect(loads(), 'the full path ran').toBeGreaterThan(loaded);
@@ -504,7 +490,7 @@ describe('a pipeline whose tasks read data at run time (as notebooks/penguins.ip
   });
 
   it('a data file edited keeping its size and mtime re-runs its reader', async () => {
-    editKeepingMtime(data('rows.csv'), 'b,2', 'b,9');
+    editKeepingMtimeAndSize(data('rows.csv'), 'b,2', 'b,9');
     await reran(['summary', 'table']);
     await readsShortcut();
   });
@@ -551,7 +537,7 @@ describe('a pipeline whose tasks read data at run time (as notebooks/penguins.ip
     await reran(['summary', 'table']);
     await readsShortcut();
     // And the newly recorded file is checked too.
-    editKeepingMtime(data('extra.csv'), 'e', 'f');
+    editKeepingMtimeAndSize(data('extra.csv'), 'e', 'f');
     await reran(['summary', 'table']);
   });
 });
@@ -574,7 +560,7 @@ export default definePipeline({ name: 'hand', tasks: [a, b] });
     const warm = await runJson(['run', 'pipeline.ts'], { cwd: project });
     expect(warm.status).toEqual({ a: 'cached', b: 'cached' });
     // Its own text edited (same size, mtime put back): the full path, and the task re-runs.
-    editKeepingMtime(join(project, 'pipeline.ts'), 'default: 2', 'default: 7');
+    editKeepingMtimeAndSize(join(project, 'pipeline.ts'), 'default: 2', 'default: 7');
     expect(ran((await runJson(['run', 'pipeline.ts'], { cwd: project })).status)).toEqual([
       'a',
       'b',

@@ -4,7 +4,7 @@
 // a generated file edited or deleted by hand, a stray generated file, another compiler, a new
 // fixture, and `cellar run generated/…/pipeline.ts` warning about an edited notebook.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ensureCompiled } from '../../cli/commands/compile.js';
@@ -13,6 +13,7 @@ import { HEADER } from '../../compiler/emit/module.js';
 import { stampLimits } from '../../runtime/key/filestamp.js';
 import { notebookText } from '../compiler/notebook.js';
 import { root, runCli, runJson } from './helpers.js';
+import { editKeepingMtimeAndSize } from '../support/edit.js';
 
 const base = join(root, 'test', '.tmp', 'runtime', `warm-${process.pid}`);
 let project = '';
@@ -26,21 +27,6 @@ const cells = (total: number) => [
   `//| task: numbers\nconst xs: number[] = [1, 2, ${total}];`,
   '//| task: scaled\nconst ys = xs.map((x) => x * factor);',
 ];
-
-/** Rewrite a file with same-size contents and put its mtime back with `touch -r`, to the ns. */
-function editKeepingMtime(path: string, from: string, to: string): void {
-  expect(to.length).toBe(from.length);
-  const ref = `${path}.ref`;
-  execFileSync('touch', ['-r', path, ref]);
-  const before = statSync(path, { bigint: true });
-  const text = readFileSync(path, 'utf8');
-  expect(text).toContain(from);
-  writeFileSync(path, text.replace(from, to));
-  execFileSync('touch', ['-r', ref, path]);
-  rmSync(ref);
-  const after = statSync(path, { bigint: true });
-  expect([after.size, after.mtimeNs]).toEqual([before.size, before.mtimeNs]);
-}
 
 beforeAll(() => {
   execFileSync(process.execPath, [join(root, 'scripts', 'build.mjs')], { cwd: root });
@@ -70,7 +56,7 @@ describe('compile freshness by content stamps (ensureCompiled)', () => {
 
   it('a notebook edited after the compile is compiled again, even a same-size edit with its mtime put back', async () => {
     await ensureCompiled(nb);
-    editKeepingMtime(nb, '[1, 2, 3]', '[1, 2, 7]');
+    editKeepingMtimeAndSize(nb, '[1, 2, 3]', '[1, 2, 7]');
     await ensureCompiled(nb);
     expect(readFileSync(generated('numbers.ts'), 'utf8')).toContain('[1, 2, 7]');
   });
@@ -78,7 +64,7 @@ describe('compile freshness by content stamps (ensureCompiled)', () => {
   it('a generated module edited (same size, mtime put back) or deleted by hand is written again', async () => {
     await ensureCompiled(nb);
     const original = readFileSync(generated('numbers.ts'), 'utf8');
-    editKeepingMtime(generated('numbers.ts'), '[1, 2, 3]', '[9, 2, 3]');
+    editKeepingMtimeAndSize(generated('numbers.ts'), '[1, 2, 3]', '[9, 2, 3]');
     await ensureCompiled(nb);
     expect(readFileSync(generated('numbers.ts'), 'utf8')).toBe(original);
     rmSync(generated('scaled.ts'));
