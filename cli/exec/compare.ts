@@ -6,13 +6,16 @@
 //   tolerance, default 1e-9: a different summation order in a warehouse or a worker is not a
 //   difference; a changed result is). ±Infinity only equals itself. Integers in typed integer
 //   arrays and BigInts compare exactly.
-// - arrays and typed arrays: same kind and length, then element by element.
+// - arrays and typed arrays: same kind and length, then element by element; an array's named
+//   properties (d3-dsv's `columns`) by name after its elements.
 // - Map: same size; each key (primitive keys by value) maps to an equal value; order ignored.
 // - Set: same size; each primitive member is present; object members compared in order.
 // - Date: same time (an invalid Date equals an invalid Date).
 // - plain objects (class instances arrive as these): same own keys, then key by key.
 // - tables (`{ __cellar: 'table' }`): same columns, same row count, then rows (sorted
 //   canonically on both sides) or the order-independent digest.
+
+import { namedArrayKeys } from '../../runtime/codecs/named-keys.js';
 
 export interface Difference {
   /** Where: `trainSet[3].beakLength`, `byRegion.get("north")`, `features (table).rowCount`. */
@@ -113,6 +116,38 @@ const keyPath = (k: unknown) => (typeof k === 'string' ? JSON.stringify(k) : sho
 const member = (path: string, key: string) =>
   /^[A-Za-z_$][\w$]*$/.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`;
 
+/** The first difference in two arrays' named properties (d3-dsv's `columns`), or undefined. */
+function namedDifference(
+  a: unknown[],
+  b: unknown[],
+  path: string,
+  tol: number,
+  seen: Set<unknown>,
+): Difference | undefined {
+  const va = a as unknown as Record<string, unknown>;
+  const vb = b as unknown as Record<string, unknown>;
+  const inB = new Set(namedArrayKeys(b));
+  for (const k of namedArrayKeys(a)) {
+    if (!inB.delete(k))
+      return {
+        path: member(path, k),
+        notebook: show(va[k]),
+        pipeline: 'missing',
+        reason: 'a named property of the array, missing in the pipeline',
+      };
+    const d = diff(va[k], vb[k], member(path, k), tol, seen);
+    if (d) return d;
+  }
+  for (const k of inB)
+    return {
+      path: member(path, k),
+      notebook: 'missing',
+      pipeline: show(vb[k]),
+      reason: 'a named property of the array, missing in the notebook',
+    };
+  return undefined;
+}
+
 function diff(
   a: unknown,
   b: unknown,
@@ -168,7 +203,9 @@ function diff(
       const d = diff(xa[i], xb[i], `${path}[${i}]`, tol, seen);
       if (d) return d;
     }
-    return undefined;
+    return ka === 'array'
+      ? namedDifference(a as unknown[], b as unknown[], path, tol, seen)
+      : undefined;
   }
   if (ka === 'Map') {
     const ma = a as Map<unknown, unknown>;

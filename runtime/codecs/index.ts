@@ -63,9 +63,10 @@ export function codecIds(): string[] {
 /**
  * The version of 'auto''s choice rules (`pickCodec`), in its key with the codecs' versions: a
  * value a new rule stores another way must not be served as the old way stored it. 2: records
- * whose key orders differ go to JSON, not a table (a table gave them back in column order).
+ * whose key orders differ go to JSON, not a table (a table gave them back in column order). 3: an
+ * array with named properties (d3-dsv's `columns`) goes to structured (JSON and a table dropped them).
  */
-const AUTO_RULES = 2;
+const AUTO_RULES = 3;
 
 export function codecKey(spec: OutputSpec): string {
   const id = spec.codec ?? 'auto';

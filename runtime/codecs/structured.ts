@@ -29,6 +29,7 @@ import { Dir } from 'node:fs';
 import { Stream } from 'node:stream';
 import { deserialize, serialize } from 'node:v8';
 import type { Codec } from './codec.js';
+import { namedArrayKeys } from './named-keys.js';
 import { classById, classIdOf, classNameOf, classProblem } from './classes.js';
 
 /** What a value needs: plain JSON, the structured codec, or a refusal (a class instance). */
@@ -129,6 +130,17 @@ export function valueNeeds(value: unknown, instances?: Map<object, string>): Val
       for (let i = 0; i < obj.length; i++) {
         const r = visit(obj[i], `${path}[${i}]`);
         if (r) return r;
+      }
+      // d3-dsv's `csvParse(…).columns`, `Object.assign(list, { unit })`: JSON and Arrow keep
+      // only the elements; the structured codec keeps the named properties too.
+      const named = namedArrayKeys(obj);
+      if (named.length > 0) {
+        structured ??= `an array with named properties (${named.slice(0, 3).join(', ')}${named.length > 3 ? ', …' : ''})`;
+        for (const key of named) {
+          chars += key.length + 4;
+          const r = visit((obj as unknown as Record<string, unknown>)[key], `${path}.${key}`);
+          if (r) return r;
+        }
       }
       return undefined;
     }

@@ -19,6 +19,7 @@ import { createRequire } from 'node:module';
 import type { Codec } from './codec.js';
 import type { OutputSchema } from '../types.js';
 import { loneSurrogate } from './basic.js';
+import { namedArrayKeys } from './named-keys.js';
 
 // 'null': every value null, or no value at all (an empty column): nothing tells its type, so it is
 // stored as Arrow's Null type and comes back as nulls (or as an empty array).
@@ -83,6 +84,8 @@ function inferType(values: Iterable<unknown>): ColumnType | undefined {
  */
 export function planTable(value: unknown, allowEmpty = false): TablePlan | undefined {
   if (Array.isArray(value)) {
+    // Named properties beside the rows (d3-dsv's `columns`) are not rows: a table would drop them.
+    if (namedArrayKeys(value).length > 0) return undefined;
     if (value.length === 0)
       return allowEmpty ? { shape: 'records', columns: [], rows: 0 } : undefined;
     if (!value.every(isPlain)) return undefined;
@@ -178,10 +181,14 @@ export const tableCodec: Codec = {
   ext: 'arrow',
   async encode(value) {
     const plan = planTable(value, true);
-    if (!plan)
+    if (!plan) {
+      const named = Array.isArray(value) ? namedArrayKeys(value) : [];
       throw new Error(
-        'table codec needs an array of flat records or an object of equal-length columns (one type per column)',
+        named.length > 0
+          ? `table codec: the array has named properties beside its rows (${named.join(', ')}), which a table would drop; leave the codec out (auto picks 'structured', which keeps them) or store \`[...rows]\` if they are not needed`
+          : 'table codec needs an array of flat records or an object of equal-length columns (one type per column)',
       );
+    }
     const arrow = await arrowLib();
     const vectors: Record<string, import('apache-arrow').Vector> = {};
     const withMissing = new Set<string>();

@@ -109,33 +109,51 @@ export function mutationError(
   const m = FROZEN.exec(error.message);
   if (!m) return undefined;
   const prop = m[1] ?? m[3];
-  // Which input: the one holding a frozen object with that property, else the only one.
+  // Which input: the one holding a frozen object with that property, else the only one. Named
+  // only when one input holds one (a path only when it is the only one there): never a guess.
   let found: { input: ReceivedInput; path: string } | undefined;
-  if (prop !== undefined)
-    for (const input of inputs) {
-      const path = pathTo(values[input.name], prop, input.name);
-      if (path) {
-        found = { input, path };
-        break;
-      }
-    }
-  if (!found && inputs.length === 1) found = { input: inputs[0]!, path: inputs[0]!.name };
-  if (!found && !error.message.startsWith(REFUSED)) return undefined;
+  let ambiguous = false;
+  if (prop !== undefined) {
+    const holders = inputs
+      .map((input) => ({ input, paths: pathsTo(values[input.name], prop, input.name) }))
+      .filter((h) => h.paths.length > 0);
+    if (holders.length === 1) {
+      const [{ input, paths }] = holders as [(typeof holders)[number]];
+      found = { input, path: paths.length === 1 ? paths[0]! : input.name };
+    } else ambiguous = holders.length > 1;
+  }
+  if (!found && !ambiguous && inputs.length === 1)
+    found = { input: inputs[0]!, path: inputs[0]!.name };
+  if (!found && !ambiguous && !error.message.startsWith(REFUSED)) return undefined;
   const named = found
     ? `\`${found.input.name}\` (output '${found.input.output}' of task '${found.input.task}')${found.path !== found.input.name ? `, at ${found.path}` : ''}`
     : `one of its inputs (${inputs.map((i) => `\`${i.name}\``).join(', ')})`;
-  const copy = found?.input.name ?? inputs[0]!.name;
-  const held = values[copy];
+  const copy = found?.input.name ?? 'input';
+  const held = found ? values[copy] : undefined;
   const shallow =
     held instanceof Map || held instanceof Set
-      ? `\`new ${held instanceof Map ? 'Map' : 'Set'}(${copy})\``
+      ? ` (\`new ${held instanceof Map ? 'Map' : 'Set'}(${copy})\` shares the members)`
       : Array.isArray(held)
-        ? `\`[...${copy}]\``
-        : `\`{ ...${copy} }\``;
+        ? ` (\`[...${copy}]\` shares the elements)`
+        : held instanceof Date
+          ? ''
+          : held !== null &&
+              typeof held === 'object' &&
+              Object.getPrototypeOf(held) === Object.prototype
+            ? ` (\`{ ...${copy} }\` shares the nested values)`
+            : '';
+  const deep =
+    held instanceof Date
+      ? `\`const mine = new Date(${copy})\``
+      : `\`const mine = structuredClone(${copy})\`${shallow}`;
+  const fresh =
+    Array.isArray(held) && held.some((x) => x !== null && typeof x === 'object')
+      ? ` (\`${copy}.map((x) => ({ ...x, … }))\`)`
+      : '';
   const wrapped = new CellarError(
     `task '${task}' changes a value it received from upstream: ${named} (${error.message}). ` +
       `In the notebook the cells after it would see the change; in the pipeline each task gets its own copy, so it would compute something else than the notebook. ` +
-      `Copy it deeply before changing it: \`const mine = structuredClone(${copy})\` (${shallow} shares the elements), or build new values${Array.isArray(held) ? ` (\`${copy}.map((x) => ({ ...x, … }))\`)` : ''}`,
+      `Copy it deeply before changing it: ${deep}, or build new values${fresh}`,
     'E_MUTATES_UPSTREAM',
   );
   const frames = (error.stack ?? '').split('\n').slice(1).join('\n');
@@ -146,16 +164,20 @@ export function mutationError(
 /** Nodes searched for the changed property: the error path only, bounded. */
 const SEARCH_LIMIT = 1_000_000;
 
-/** The path (`nums[0].v`) to the first frozen object inside `root` owning `prop`, breadth-first. */
-function pathTo(root: unknown, prop: string, name: string): string | undefined {
+/**
+ * The paths (`nums[0].v`) to the frozen objects inside `root` owning `prop`, breadth-first, at
+ * most two: one is the place; two mean the error's text cannot tell which, so none is named.
+ */
+function pathsTo(root: unknown, prop: string, name: string): string[] {
+  const out: string[] = [];
   const queue: { v: unknown; path: string }[] = [{ v: root, path: name }];
   const seen = new Set<object>();
-  for (let i = 0; i < queue.length && i < SEARCH_LIMIT; i++) {
+  for (let i = 0; i < queue.length && i < SEARCH_LIMIT && out.length < 2; i++) {
     const { v, path } = queue[i]!;
     if (v === null || typeof v !== 'object' || seen.has(v) || !Object.isFrozen(v)) continue;
     seen.add(v);
     if (Object.hasOwn(v, prop) && !(v instanceof Map || v instanceof Set || v instanceof Date))
-      return Array.isArray(v) ? `${path}[${prop}]` : `${path}.${prop}`;
+      out.push(Array.isArray(v) ? `${path}[${prop}]` : `${path}.${prop}`);
     if (Array.isArray(v)) v.forEach((e, j) => queue.push({ v: e, path: `${path}[${j}]` }));
     else if (v instanceof Map)
       for (const [k, e] of v) queue.push({ v: e, path: `${path}.get(${String(k)})` });
@@ -163,5 +185,5 @@ function pathTo(root: unknown, prop: string, name: string): string | undefined {
       for (const k of Object.keys(v))
         queue.push({ v: (v as Record<string, unknown>)[k], path: `${path}.${k}` });
   }
-  return undefined;
+  return out;
 }

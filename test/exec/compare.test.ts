@@ -11,6 +11,18 @@ const scratch = mkdtempSync(join(tmpdir(), 'cellar-compare-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 describe('firstDifference', () => {
+  test("an array's named properties beside its elements (d3-dsv's columns) are compared by name", () => {
+    const withColumns = () => Object.assign([{ a: 1 }], { columns: ['a'] });
+    expect(firstDifference(withColumns(), withColumns(), 't.rows')).toBeUndefined();
+    expect(firstDifference(withColumns(), [{ a: 1 }], 't.rows')).toMatchObject({
+      path: 't.rows.columns',
+      pipeline: 'missing',
+    });
+    expect(
+      firstDifference(withColumns(), Object.assign([{ a: 1 }], { columns: ['b'] }), 't.rows'),
+    ).toMatchObject({ path: 't.rows.columns[0]' });
+  });
+
   test('equal values of every kind verify reports on: nested objects, Maps, Sets, Dates, typed arrays, NaN, BigInt', () => {
     const value = () => ({
       rows: [{ id: 1, score: 0.5, tags: new Set(['a', 'b']) }],

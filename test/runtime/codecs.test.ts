@@ -12,6 +12,36 @@ async function roundTrip(value: unknown, spec: Record<string, unknown> = {}) {
 }
 
 describe('codecs', () => {
+  it("under auto, an array's named properties beside its elements come back (d3-dsv's csvParse(…).columns, Object.assign(list, { unit }))", async () => {
+    const parsed = Object.assign(
+      [
+        { a: 1, b: 'x' },
+        { a: 2, b: 'y' },
+      ],
+      { columns: ['a', 'b'] },
+    );
+    const rows = await roundTrip(parsed);
+    expect(rows.codec).toBe('structured');
+    expect(rows.back).toEqual(parsed);
+    expect((rows.back as unknown as { columns: string[] }).columns).toEqual(['a', 'b']);
+    const nums = await roundTrip(Object.assign([1, 2, 3], { unit: 'kg' }));
+    expect(nums.codec).toBe('structured');
+    expect((nums.back as unknown as { unit: string }).unit).toBe('kg');
+    // A plain list and plain records keep their codecs.
+    expect((await roundTrip([1, 2, 3])).codec).toBe('json');
+    expect((await roundTrip([{ a: 1 }, { a: 2 }])).codec).toBe('table');
+  });
+
+  it("a named codec that would drop an array's named properties refuses, naming them and the way out", async () => {
+    const parsed = Object.assign([{ a: 1 }], { columns: ['a'] });
+    await expect(
+      (async () => getCodec('table').encode(parsed, { codec: 'table' }))(),
+    ).rejects.toThrow(/named properties beside its rows \(columns\).*auto picks 'structured'/);
+    expect(() => getCodec('json').encode(parsed, { codec: 'json' })).toThrow(
+      /cannot hold an array with named properties \(columns\)/,
+    );
+  });
+
   it('under auto, records whose key orders differ are stored as JSON and come back in their own order', async () => {
     const rows = [
       { a: 1, b: 'x' },
@@ -220,7 +250,7 @@ describe('codecs', () => {
   it('codec id and version enter the key; auto names every codec it may pick', () => {
     expect(codecKey({ codec: 'csv' })).toBe(`csv@${getCodec('csv').version}`);
     expect(codecKey({})).toMatch(
-      /^auto2\(binary@\d+,text@\d+,table@\d+,model@\d+,json@\d+,structured@\d+\)$/,
+      /^auto3\(binary@\d+,text@\d+,table@\d+,model@\d+,json@\d+,structured@\d+\)$/,
     );
     expect(() => codecKey({ codec: 'parquet-nope' })).toThrow(/unknown codec 'parquet-nope'/);
   });

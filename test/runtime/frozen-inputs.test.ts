@@ -78,18 +78,60 @@ describe('freezeUpstream', () => {
 
 describe('mutationError', () => {
   it('names the input, whose output it is, the path inside it and the fix', () => {
-    const nums = freezeUpstream([{ v: 1 }, { v: 2 }]);
+    const nums = freezeUpstream([{ v: 1 }, { w: 2 }]);
     const copy = [...nums];
-    const error = thrown(() => ((copy[1] as { v: number }).v = 50));
+    const error = thrown(() => ((copy[1] as { w: number }).w = 50));
     const wrapped = mutationError('bump', error, [input], { nums });
     expect(wrapped?.code).toBe('E_MUTATES_UPSTREAM');
     expect(wrapped?.message).toContain(
-      "task 'bump' changes a value it received from upstream: `nums` (output 'nums' of task 'load'), at nums[0].v",
+      "task 'bump' changes a value it received from upstream: `nums` (output 'nums' of task 'load'), at nums[1].w",
     );
     expect(wrapped?.message).toContain('structuredClone(nums)');
     expect(wrapped?.message).toContain('`[...nums]` shares the elements');
     // The stack still points at the line that made the change (the CLI locates it from there).
     expect(wrapped?.stack).toContain('frozen-inputs.test.ts');
+  });
+
+  it('never guesses: a property many elements or inputs hold names no path, or no input', () => {
+    // The error text names the property, not the object: `rows[1].x = 5` could be any row's.
+    const rows = freezeUpstream([{ x: 1 }, { x: 2 }]);
+    const sameName = mutationError(
+      't',
+      thrown(() => ((rows[1] as { x: number }).x = 5)),
+      [input],
+      {
+        nums: rows,
+      },
+    );
+    expect(sameName?.message).toContain("`nums` (output 'nums' of task 'load') (Cannot assign");
+    expect(sameName?.message).not.toContain(', at ');
+    // Two inputs with such a property (a newcomer's `aRows` named for a change of `bRows`).
+    const aRows = freezeUpstream([{ x: 1 }]);
+    const bRows = freezeUpstream([{ x: 2 }]);
+    const two = [
+      { name: 'aRows', task: 'first', output: 'aRows' },
+      { name: 'bRows', task: 'second', output: 'bRows' },
+    ];
+    const either = mutationError(
+      'both',
+      thrown(() => ((bRows[0] as { x: number }).x = 5)),
+      two,
+      {
+        aRows,
+        bRows,
+      },
+    );
+    expect(either?.code).toBe('E_MUTATES_UPSTREAM');
+    expect(either?.message).toContain('one of its inputs (`aRows`, `bRows`)');
+    expect(either?.message).not.toContain("task 'first'");
+  });
+
+  it('gives the copy that fits the value: new Date for a Date, no spread for a class instance', () => {
+    const when = freezeUpstream(new Date(0));
+    const error = thrown(() => when.setFullYear(2000));
+    const wrapped = mutationError('t', error, [input], { nums: when });
+    expect(wrapped?.message).toContain('`const mine = new Date(nums)`');
+    expect(wrapped?.message).not.toContain('shares');
   });
 
   it('leaves other errors alone, and a TypeError of a value the task froze itself', () => {

@@ -59,7 +59,7 @@ describe('keys at scale: every input still counts', () => {
     const k0 = await computeKeys(before);
     const k1 = await computeKeys(after);
     expect(k1.get('leaf1')!.inputs.codecs.v).toMatch(/^json@/);
-    expect(k0.get('leaf1')!.inputs.codecs.v).toMatch(/^auto2\(/);
+    expect(k0.get('leaf1')!.inputs.codecs.v).toMatch(/^auto3\(/);
     expect(k1.get('leaf0')!.value).toBe(k0.get('leaf0')!.value);
     expect(k1.get('leaf2')!.value).toBe(k0.get('leaf2')!.value);
     expect(k1.get('leaf1')!.value).not.toBe(k0.get('leaf1')!.value);
