@@ -92,22 +92,32 @@ export class LocalStore implements Store {
    * change directory) the absolute paths are used.
    */
   allDone(count: number, task: (i: number) => string, key: (i: number) => string): boolean {
+    // No pipeline folder: nothing is done.
+    return this.fromFolder(false, (base) => {
+      for (let i = 0; i < count; i++)
+        if (!existsSync(`${base}${task(i)}/${key(i)}.manifest.json`)) return false;
+      return true;
+    });
+  }
+
+  /**
+   * `loop(base)` with task folders looked up as `${base}<task>`: on the main thread from inside
+   * the pipeline's folder (base ''; see `allDone` for why), and back to the current folder before
+   * returning or throwing; else, or when there is no current folder to come back to, by absolute
+   * path. `missing` when the pipeline's folder does not exist.
+   */
+  private fromFolder<T>(missing: T, loop: (base: string) => T): T {
     let back: string | undefined;
     if (isMainThread) {
       try {
         back = process.cwd();
         process.chdir(this.location);
       } catch {
-        // No pipeline folder: nothing is done. (Or no current directory to come back to: the
-        // absolute paths below.)
-        if (back !== undefined) return false;
+        if (back !== undefined) return missing;
       }
     }
     try {
-      const base = back === undefined ? `${this.location}/` : '';
-      for (let i = 0; i < count; i++)
-        if (!existsSync(`${base}${task(i)}/${key(i)}.manifest.json`)) return false;
-      return true;
+      return loop(back === undefined ? `${this.location}/` : '');
     } finally {
       if (back !== undefined) process.chdir(back);
     }
@@ -123,17 +133,7 @@ export class LocalStore implements Store {
    * record keeps it (runtime/run/warm-record.ts). Looked up from the pipeline folder as `allDone`.
    */
   taskFoldersStamp(count: number, task: (i: number) => string): string | undefined {
-    let back: string | undefined;
-    if (isMainThread) {
-      try {
-        back = process.cwd();
-        process.chdir(this.location);
-      } catch {
-        if (back !== undefined) return undefined;
-      }
-    }
-    try {
-      const base = back === undefined ? `${this.location}/` : '';
+    return this.fromFolder(undefined, (base) => {
       // The numbers as doubles, hashed at once: no number-to-text per folder.
       const facts = new Float64Array(3 * count);
       for (let i = 0; i < count; i++) {
@@ -144,9 +144,7 @@ export class LocalStore implements Store {
         facts[3 * i + 2] = st.ctimeMs;
       }
       return createHash('sha256').update(facts).digest('hex').slice(0, 32);
-    } finally {
-      if (back !== undefined) process.chdir(back);
-    }
+    });
   }
 
   /**
