@@ -106,9 +106,10 @@ describe('a file read through a memoised helper is in the key of every task usin
 });
 
 describe('a built run (`cellar build`, `node run.mjs`) keys a memoised helper read as a run from the sources does', () => {
-  /** `node dist/run.mjs` with flags, which must succeed: each task's status by name. */
-  function runBuilt(p: Project, ...flags: string[]): Record<string, string> {
-    const r = p.run(process.execPath, ['dist/run.mjs', '--json', '--workspace', 'ws', ...flags]);
+  /** `node <entry>` (a built folder's run.mjs) with flags, which must succeed: each task's status
+   *  by name. */
+  function runBuilt(p: Project, entry: string, ...flags: string[]): Record<string, string> {
+    const r = p.run(process.execPath, [entry, '--json', '--workspace', 'ws', ...flags]);
     expect(r.code, `${r.stderr}\n${r.stdout}`).toBe(0);
     return Object.fromEntries(
       JSON.parse(r.stdout).tasks.map((t: { name: string; status: string }) => [t.name, t.status]),
@@ -120,22 +121,29 @@ describe('a built run (`cellar build`, `node run.mjs`) keys a memoised helper re
       const p = memoProject(where);
       const b = p.cellar('build', NB, '--out', 'dist');
       expect(b.code, b.stderr).toBe(0);
-      for (let i = 0; i < 2; i++) runBuilt(p, '--workers', '1');
-      expect(runBuilt(p, '--workers', '1')).toEqual({ a: 'cached', b: 'cached', other: 'cached' });
+      for (let i = 0; i < 2; i++) runBuilt(p, 'dist/run.mjs', '--workers', '1');
+      expect(runBuilt(p, 'dist/run.mjs', '--workers', '1')).toEqual({
+        a: 'cached',
+        b: 'cached',
+        other: 'cached',
+      });
       p.write('notebooks/data/limits.json', '{"max": 50}');
-      expect(runBuilt(p, '--workers', '1')).toEqual({ a: 'ran', b: 'ran', other: 'cached' });
-      expect(runBuilt(p, '--workers', '1')).toEqual({ a: 'cached', b: 'cached', other: 'cached' });
+      expect(runBuilt(p, 'dist/run.mjs', '--workers', '1')).toEqual({
+        a: 'ran',
+        b: 'ran',
+        other: 'cached',
+      });
+      expect(runBuilt(p, 'dist/run.mjs', '--workers', '1')).toEqual({
+        a: 'cached',
+        b: 'cached',
+        other: 'cached',
+      });
       // The sources agree with the built run on that workspace: same keys, new values.
-      const src = p.cellar('run', NB, '--json', '--workspace', 'ws');
-      expect(src.code, src.stderr).toBe(0);
-      expect(
-        Object.fromEntries(
-          JSON.parse(src.stdout).tasks.map((t: { name: string; status: string }) => [
-            t.name,
-            t.status,
-          ]),
-        ),
-      ).toEqual({ a: 'cached', b: 'cached', other: 'cached' });
+      expect(runStatuses(p, NB, '--workspace', 'ws')).toEqual({
+        a: 'cached',
+        b: 'cached',
+        other: 'cached',
+      });
       expect(showOutput(p, NB, 'a', 'capA', '--workspace', 'ws')).toBe(50);
       expect(showOutput(p, NB, 'b', 'capB', '--workspace', 'ws')).toBe(100);
     });
@@ -146,22 +154,8 @@ describe('a built run (`cellar build`, `node run.mjs`) keys a memoised helper re
     expect(b.code, b.stderr).toBe(0);
     p.run('mkdir', ['-p', 'ship/batch']);
     p.run('mv', ['dist', 'ship/batch/job']);
-    const runMoved = () => {
-      const r = p.run(process.execPath, [
-        'ship/batch/job/run.mjs',
-        '--json',
-        '--workspace',
-        'ws',
-        '--workdir',
-        'notebooks',
-        '--workers',
-        '1',
-      ]);
-      expect(r.code, `${r.stderr}\n${r.stdout}`).toBe(0);
-      return Object.fromEntries(
-        JSON.parse(r.stdout).tasks.map((t: { name: string; status: string }) => [t.name, t.status]),
-      );
-    };
+    const runMoved = () =>
+      runBuilt(p, 'ship/batch/job/run.mjs', '--workdir', 'notebooks', '--workers', '1');
     for (let i = 0; i < 2; i++) runMoved();
     expect(runMoved()).toEqual({ a: 'cached', b: 'cached', other: 'cached' });
     p.write('notebooks/data/limits.json', '{"max": 70}');
