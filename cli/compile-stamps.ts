@@ -6,7 +6,7 @@
 // (every cell's analysis: 2.4 MB for a 1,000-task notebook), reads and hashes every generated
 // file, and `writeOutcome` then reads each one again and every `.ts` file of the folder a third
 // time to find stray ones. On a warm run of the wide-1000 notebook that was a third of the
-// process (docs/design/runtime.md, "Performance").
+// process (docs/design/performance.md).
 //
 // The record (`.cellar/compile/<notebook>.stamps.json`, beside the cache) holds what that full
 // hit compares, each as a content stamp (runtime/key/filestamp.ts): the notebook's bytes, every

@@ -12,7 +12,7 @@
 // Covered: plain objects, arrays, and (their mutating methods refused) Maps, Sets and Dates, at
 // any depth. Not covered: typed arrays and ArrayBuffers (JavaScript cannot freeze their
 // elements), arrays of numbers holding any non-integer (V8 stores them unboxed; freezing boxes
-// each element and slows every read: measured in docs/design/runtime.md; a shallow copy of one
+// each element and slows every read: measured in docs/design/runtime.md, Safety; a shallow copy of one
 // is a true copy, so only a helper changing it in place, `xs.sort()`, goes unseen), Arrow tables and other class instances (freezing would break their own lazy caches,
 // and their methods may change them legitimately), a change made in sloppy-mode code (there a
 // frozen object ignores the write instead of throwing; compiled tasks are ES modules, strict).

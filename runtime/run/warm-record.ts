@@ -2,8 +2,7 @@
 // and a `stat` per source file, without loading the pipeline or computing a key.
 //
 // Why: a warm `cellar run` of a compiled 1,000-task notebook spent its time loading the pipeline
-// bundle, keying every task and collecting the garbage of both (docs/design/runtime.md,
-// "Performance"), only to find each key's manifest where the last run left it. The record keeps
+// bundle, keying every task and collecting the garbage of both (docs/design/warm-path.md), only to find each key's manifest where the last run left it. The record keeps
 // what that decision rested on, so a run whose inputs did not move can say so at once.
 //
 // Principle: the record answers "all cached" exactly when the full path would compute the same
@@ -146,7 +145,7 @@ export function listingNow(dir: string): string[] {
  * (16 hex each, concatenated), and `notRequested` lists, ascending, the indices of the tasks the
  * selection did not request; every other task was cached. One array and one string rather than
  * an object per task: a warm run reads the whole record, and at 100,000 tasks the object form
- * was 6 MB whose parse was a sixth of the run (docs/design/runtime.md, Performance). On disk the
+ * was 6 MB whose parse was a sixth of the run (docs/design/performance.md). On disk the
  * names are one string, joined by newlines (`RecordFile`): one JSON string parses far faster
  * than an array of 100,000, and a task name never holds a newline (`TASK_NAMES`).
  */
@@ -554,8 +553,8 @@ function wellFormed(r: WarmRecord): boolean {
  * plan order and their keys (16 hex each, concatenated, as in the record), at one time. It stands
  * for the task-cached events the full path logs one per line (`byOtherRun: false`, this `at`);
  * `logEvents` expands it. Why one line: at 100,000 tasks an event, its JSON and a log line per
- * task were a quarter of the warm run's CPU, to say "all cached" (docs/design/runtime.md,
- * Performance, stop 20).
+ * task were a quarter of the warm run's CPU, to say "all cached" (docs/design/warm-path.md,
+ * stop 20).
  */
 export interface TasksCachedLine {
   kind: 'tasks-cached';

@@ -86,7 +86,7 @@ export class LocalStore implements Store {
    * up from the pipeline's folder: on the main thread the process changes into that folder for
    * the loop (and back, before returning or throwing), so each check is a two-part relative
    * path for the kernel to walk instead of the workspace's whole absolute path; at 100,000
-   * manifests that is about a quarter of the checks' CPU (docs/design/runtime.md, Performance,
+   * manifests that is about a quarter of the checks' CPU (docs/design/performance.md,
    * stop 20). Nothing else runs during the synchronous loop. Task names must hold no path
    * separator (the caller's are checked task names); elsewhere (a worker thread, which cannot
    * change directory) the absolute paths are used.

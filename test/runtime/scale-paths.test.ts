@@ -1,4 +1,4 @@
-// The 100k-task speed-ups (issue 13; docs/design/runtime.md "Performance") change how the graph,
+// The 100k-task speed-ups (issue 13; docs/design/performance.md) change how the graph,
 // the keys, the dry-run's plan and the executor's memory are handled. These pin what they must
 // never change: every key input still counts, a changed upstream still re-runs its downstream,
 // the dry run still names the first stale cause, and a manifest released from memory is never
