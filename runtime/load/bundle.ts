@@ -216,8 +216,15 @@ async function bundle(
   const ownRuntime: import('esbuild').Plugin = {
     name: 'cellar-own-runtime',
     setup(build) {
+      // One answer per folder for the build: every task module of a notebook sits in one folder
+      // and imports 'cellar', and Node's resolution is ~0.14 ms a call (140 ms of rebuilding a
+      // 1,000-task notebook's bundle after a one-cell edit, by --cpu-prof).
+      const resolvable = new Map<string, boolean>();
       build.onResolve({ filter: /^cellar$/ }, (args) => {
-        if (resolvesCellar(args.resolveDir || dirname(args.importer))) return undefined;
+        const dir = args.resolveDir || dirname(args.importer);
+        let found = resolvable.get(dir);
+        if (found === undefined) resolvable.set(dir, (found = resolvesCellar(dir)));
+        if (found) return undefined;
         const entry = runningRuntimeEntry();
         return entry ? { path: pathToFileURL(entry).href, external: true } : undefined;
       });
