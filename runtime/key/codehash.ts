@@ -35,6 +35,12 @@ import {
 import { basename, dirname, join, relative, resolve, extname, sep } from 'node:path';
 import { isBuiltin } from 'node:module';
 import { HOST_LOCALE, HOST_TIME_ZONE, sha256 } from './hash.js';
+import {
+  type PackageHostFacts,
+  packageFolder,
+  packageIdentity,
+  scanPackageHostFacts,
+} from './package-facts.js';
 import { checkStamp, readWithStamp, sameStamp, type FileStamp } from './filestamp.js';
 import { findPackageRoot, installedPackageVersion } from '../project.js';
 import { tempStamp } from '../store/owner.js';
@@ -71,7 +77,7 @@ interface EntryMemo {
   env: string[];
 }
 
-const MEMO_VERSION = 8; // 3: bundle sections hashed without comments (esbuild keeps some); 4: host time zone / locale facts; 5: globs of dynamic imports; 6: minified in the build, split by source map, with <order>; 7: setup side effects in every task; 8: in every compiled module a group loads, entry or not
+const MEMO_VERSION = 9; // 9: host facts of imported packages (package-facts.ts); 3: bundle sections hashed without comments (esbuild keeps some); 4: host time zone / locale facts; 5: globs of dynamic imports; 6: minified in the build, split by source map, with <order>; 7: setup side effects in every task; 8: in every compiled module a group loads, entry or not
 
 /**
  * Fingerprints recorded by `cellar build`, by module URL. A built bundle carries no sources to
@@ -104,6 +110,10 @@ export { BUILT_MODULE_SCHEME, modulePath };
 export class CodeHasher {
   private memo: Record<string, FileMemo> = {};
   private entries: Record<string, EntryMemo> = {};
+  /** `folder@version` of an installed package → the host facts its code uses (package-facts.ts). */
+  private packageFacts: Record<string, PackageHostFacts> = {};
+  /** `fromDir\0name` → that package's host facts, as resolved in this process. */
+  private readonly factsByImport = new Map<string, PackageHostFacts>();
   private dirty = false;
   private readonly fingerprints = new Map<string, Promise<CodeFingerprint>>();
   private readonly done = new Map<string, CodeFingerprint>();
@@ -120,6 +130,7 @@ export class CodeHasher {
         if (data.version === MEMO_VERSION) {
           this.memo = data.files ?? {};
           this.entries = data.entries ?? {};
+          this.packageFacts = data.packageFacts ?? {};
         }
       } catch {
         // A damaged memo only costs re-hashing.
@@ -225,7 +236,12 @@ export class CodeHasher {
       mkdirSync(dirname(this.memoFile), { recursive: true });
       writeFileSync(
         tmp,
-        JSON.stringify({ version: MEMO_VERSION, files: this.memo, entries: this.entries }),
+        JSON.stringify({
+          version: MEMO_VERSION,
+          files: this.memo,
+          entries: this.entries,
+          packageFacts: this.packageFacts,
+        }),
       );
       renameSync(tmp, this.memoFile);
       this.dirty = false;
@@ -295,8 +311,12 @@ export class CodeHasher {
 
   private finish(entry: string, memo: EntryMemo): CodeFingerprint {
     const packages: Record<string, string> = {};
-    for (const name of memo.packages) packages[name] = this.packageVersion(dirname(entry), name);
-    this.envNames.set(entry, Object.freeze([...memo.env]));
+    const env = new Set(memo.env);
+    for (const name of memo.packages) {
+      packages[name] = this.packageVersion(dirname(entry), name);
+      for (const fact of this.hostFactsOf(dirname(entry), name)) env.add(fact);
+    }
+    this.envNames.set(entry, Object.freeze([...env].sort()));
     // Frozen: shared by every task of the module, and serialised once (hash.ts).
     return Object.freeze({
       files: Object.freeze(sortObject(memo.files)),
@@ -328,6 +348,7 @@ export class CodeHasher {
         } else if (!spec.startsWith('node:') && !isBuiltin(spec)) {
           const name = packageName(spec);
           packages[name] = this.packageVersion(dirname(file), name);
+          for (const fact of this.hostFactsOf(dirname(file), name)) env.add(fact);
         }
       }
     }
@@ -362,6 +383,32 @@ export class CodeHasher {
     this.memo[file] = info;
     this.dirty = true;
     return info;
+  }
+
+  /**
+   * The host facts (`@timeZone`, `@locale`) the code of package `name`, as installed for
+   * `fromDir`, and of its dependencies may depend on: scanned once per installed version
+   * (package-facts.ts), memoised. Cellar itself is left out: its version is in the key, and what
+   * it computes for a task does not follow the host (the embedded warehouse runs in UTC).
+   */
+  private hostFactsOf(fromDir: string, name: string): PackageHostFacts {
+    if (name === 'cellar') return [];
+    const memoKey = `${fromDir}\0${name}`;
+    const known = this.factsByImport.get(memoKey);
+    if (known) return known;
+    const folder = packageFolder(fromDir, name);
+    let facts: PackageHostFacts = [];
+    if (folder) {
+      const identity = packageIdentity(folder);
+      facts = this.packageFacts[identity] ?? [];
+      if (!this.packageFacts[identity]) {
+        facts = scanPackageHostFacts(folder);
+        this.packageFacts[identity] = facts;
+        this.dirty = true;
+      }
+    }
+    this.factsByImport.set(memoKey, facts);
+    return facts;
   }
 
   private packageVersion(fromDir: string, name: string): string {
@@ -758,9 +805,11 @@ export function envReadIn(code: string): string[] {
   // parsing '2024-03-10 02:30', `toString`) follow the host's time zone, and `Intl` /
   // `toLocale…String` its locale. Keyed as pseudo-variables (keys.ts `hostFact`), so a laptop in
   // another zone never gets a value computed in this one; code that never names them keeps
-  // sharing results across zones. Packages are not scanned (their code is not in the bundle).
+  // sharing results across zones. Packages the code imports are scanned apart (package-facts.ts:
+  // their code is not in the bundle). The locale also orders and cases strings (`localeCompare`,
+  // `toLocaleUpperCase`: Turkish dotted i).
   if (/\b(?:Date|Intl)\b|\.toLocale\w*String\b/.test(code)) names.add(HOST_TIME_ZONE);
-  if (/\bIntl\b|\.toLocale\w*String\b/.test(code)) names.add(HOST_LOCALE);
+  if (/\bIntl\b|\.toLocale\w*\b|\blocaleCompare\b/.test(code)) names.add(HOST_LOCALE);
   for (const m of code.matchAll(/\{([^{}]*)\}\s*=\s*process\.env\b/g)) {
     for (const part of m[1]!.split(',')) {
       const name = part.split(':')[0]!.split('=')[0]!.trim();

@@ -114,6 +114,95 @@ describe('the host time zone and locale', () => {
   });
 });
 
+describe('the host time zone and locale, through a package', () => {
+  // The same kind again, one level down: the bundle keeps packages external, so a task calling
+  // a date library names no Date itself. Each imported package is scanned (with the packages
+  // it depends on) for local-time and locale-aware code (runtime/key/package-facts.ts).
+  function writePackage(
+    p: Project,
+    name: string,
+    code: string,
+    types: string,
+    deps: Record<string, string> = {},
+  ): void {
+    const dir = join(p.dir, 'node_modules', name);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(
+      join(dir, 'package.json'),
+      JSON.stringify({
+        name,
+        version: '1.0.0',
+        type: 'module',
+        main: 'index.js',
+        types: 'index.d.ts',
+        dependencies: deps,
+      }),
+    );
+    writeFileSync(join(dir, 'index.js'), code);
+    writeFileSync(join(dir, 'index.d.ts'), types);
+  }
+  const NB = 'notebooks/clock.ipynb';
+  const CELLS = [
+    // 2024-03-10T12:00:00Z, as a number: the task's own text names no Date.
+    "//| task: wall\nimport { hourOf } from 'wallclock';\nconst hour = hourOf(1710072000000);",
+    "//| task: ordered\nimport { sortWords } from 'collate-lite';\nconst words = sortWords(['zebra', 'Äpfel', 'apple']);",
+    "//| task: plain\nimport { twice } from 'plain-math';\nconst doubled = twice(21);",
+  ];
+  function clockProject(): Project {
+    const p = project();
+    // `wallclock` only re-exports: the local-time code is in its dependency.
+    writePackage(
+      p,
+      'wallclock',
+      "export { hourOf } from 'clock-core';\n",
+      'export declare function hourOf(t: number): number;\n',
+      { 'clock-core': '1.0.0' },
+    );
+    writePackage(
+      p,
+      'clock-core',
+      'export const hourOf = (t) => new Date(t).getHours();\n',
+      'export declare function hourOf(t: number): number;\n',
+    );
+    writePackage(
+      p,
+      'collate-lite',
+      'export const sortWords = (ws) => [...ws].sort((a, b) => a.localeCompare(b));\n',
+      'export declare function sortWords(ws: string[]): string[];\n',
+    );
+    writePackage(
+      p,
+      'plain-math',
+      // The instant `Date.now()` is the same in every zone: not a host fact.
+      'export const twice = (x) => x * 2;\nexport const stamp = () => Date.now();\n',
+      'export declare function twice(x: number): number;\nexport declare function stamp(): number;\n',
+    );
+    p.write(NB, notebookText(CELLS));
+    return p;
+  }
+
+  it('a task whose package (through its dependency) reads local time re-runs in another zone', () => {
+    const p = clockProject();
+    p.setEnv('TZ', 'America/New_York');
+    expect(run(p, NB)).toEqual({ wall: 'ran', ordered: 'ran', plain: 'ran' });
+    expect(show(p, NB, 'wall', 'hour')).toBe(8);
+    expect(run(p, NB)).toEqual({ wall: 'cached', ordered: 'cached', plain: 'cached' });
+    p.setEnv('TZ', 'Asia/Tokyo');
+    const dry = p.cellar('run', NB, '--dry-run');
+    expect(dry.stdout).toMatch(/env\.@timeZone: America\/New_York → Asia\/Tokyo/);
+    expect(run(p, NB)).toEqual({ wall: 'ran', ordered: 'cached', plain: 'cached' });
+    expect(show(p, NB, 'wall', 'hour')).toBe(21);
+  });
+
+  it('variant: a task whose package compares strings by locale re-runs under another LANG', () => {
+    const p = clockProject();
+    p.setEnv('LC_ALL', 'en_US.UTF-8');
+    expect(run(p, NB)).toEqual({ wall: 'ran', ordered: 'ran', plain: 'ran' });
+    p.setEnv('LC_ALL', 'sv_SE.UTF-8');
+    expect(run(p, NB)).toEqual({ wall: 'cached', ordered: 'ran', plain: 'cached' });
+  });
+});
+
 describe('environment variables', () => {
   /** Every file under `dir`, read as text (a secret must appear in none of them). */
   function filesContaining(dir: string, needle: string): string[] {

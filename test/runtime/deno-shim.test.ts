@@ -65,4 +65,10 @@ describe('env reads in code', () => {
     // Names that merely contain the words do not count.
     expect(envReadIn('const updatedAt = row.DateKey + myIntl;')).toEqual([]);
   });
+
+  it('count the locale for string ordering and casing by locale (no time zone in them)', () => {
+    expect(envReadIn('const s = ws.sort((a, b) => a.localeCompare(b));')).toEqual(['@locale']);
+    expect(envReadIn('const up = name.toLocaleUpperCase();')).toEqual(['@locale']);
+    expect(envReadIn('const low = name.toLocaleLowerCase();')).toEqual(['@locale']);
+  });
 });
