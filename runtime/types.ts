@@ -155,7 +155,8 @@ export type OutputSchema =
   /** `classes`: ids of the project classes whose instances the value holds (structured codec). */
   | { kind: 'json'; type: string; length?: number; classes?: string[] }
   | { kind: 'text'; chars: number }
-  | { kind: 'binary'; bytes: number }
+  /** `class`: the value's class when not a plain Uint8Array (`Buffer`), so it comes back as one. */
+  | { kind: 'binary'; bytes: number; class?: 'Buffer' }
   | { kind: 'model'; format: string };
 
 /** Why a task will run (or will not): one per plan entry, shown by --dry-run. */

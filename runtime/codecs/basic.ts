@@ -75,17 +75,32 @@ function describe(v: unknown): string {
   return `a ${typeof v}`;
 }
 
+/**
+ * Bytes as they are. A Uint8Array comes back a Uint8Array and a Buffer a Buffer (their
+ * `toString` differ: "1,2,3" against the bytes as UTF-8), each in a buffer of its own: the bytes
+ * read from the store may be a slice of Buffer's shared pool (own-buffer.ts).
+ */
 export const binaryCodec: Codec = {
   id: 'binary',
-  version: 1,
+  version: 2,
   ext: 'bin',
   encode(value) {
     if (!(value instanceof Uint8Array))
       throw new Error('binary codec needs a Uint8Array or Buffer');
-    return { bytes: value, schema: { kind: 'binary', bytes: value.byteLength } };
+    return {
+      bytes: value,
+      schema: {
+        kind: 'binary',
+        bytes: value.byteLength,
+        ...(Buffer.isBuffer(value) ? { class: 'Buffer' as const } : {}),
+      },
+    };
   },
-  decode(bytes) {
-    return bytes;
+  decode(bytes, _spec, schema) {
+    const own = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
+    return schema?.kind === 'binary' && schema.class === 'Buffer'
+      ? Buffer.from(own)
+      : new Uint8Array(own);
   },
 };
 

@@ -27,10 +27,11 @@
 import { ChildProcess } from 'node:child_process';
 import { Dir } from 'node:fs';
 import { Stream } from 'node:stream';
-import { deserialize, serialize } from 'node:v8';
+import { DefaultDeserializer, serialize } from 'node:v8';
 import type { Codec } from './codec.js';
 import { namedArrayKeys } from './named-keys.js';
 import { classById, classIdOf, classNameOf, classProblem } from './classes.js';
+import { ownBuffer } from './own-buffer.js';
 
 /** What a value needs: plain JSON, the structured codec, or a refusal (a class instance). */
 export type ValueNeeds =
@@ -346,6 +347,30 @@ export const structuredCodec: Codec = {
     return decodeStructured(bytes, schema?.kind === 'json' && schema.classes !== undefined);
   },
 };
+
+/**
+ * Node's deserializer, with every typed array and DataView in a buffer of its own (own-buffer.ts):
+ * the default one makes them views into the bytes read, or into Buffer's shared pool.
+ */
+class OwnBufferDeserializer extends DefaultDeserializer {
+  // Node's documented hook for host objects (typed arrays and DataViews are host objects in its
+  // format); @types/node leaves it out of DefaultDeserializer's type.
+  _readHostObject(): ArrayBufferView {
+    const base = DefaultDeserializer.prototype as unknown as {
+      _readHostObject(this: DefaultDeserializer): ArrayBufferView;
+    };
+    return ownBuffer(base._readHostObject.call(this));
+  }
+}
+
+/** `v8.deserialize`, through `OwnBufferDeserializer`. */
+function deserialize(bytes: Uint8Array): unknown {
+  const reader = new OwnBufferDeserializer(
+    Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength),
+  );
+  reader.readHeader();
+  return reader.readValue();
+}
 
 /**
  * The value in bytes the structured codec wrote; `withClasses` when its schema listed classes (an

@@ -20,6 +20,7 @@ import type { Codec } from './codec.js';
 import type { OutputSchema } from '../types.js';
 import { loneSurrogate } from './basic.js';
 import { namedArrayKeys } from './named-keys.js';
+import { ownBuffer } from './own-buffer.js';
 
 // 'null': every value null, or no value at all (an empty column): nothing tells its type, so it is
 // stored as Arrow's Null type and comes back as nulls (or as an empty array).
@@ -243,7 +244,9 @@ export const tableCodec: Codec = {
       const vector = table.getChild(col.name);
       if (!vector)
         throw new Error(`table codec: column '${col.name}' missing from the stored table`);
-      if (TYPED.some((T) => T.name === col.type)) columns[col.name] = vector.toArray();
+      // A typed column in a buffer of its own, not a view into the file's bytes (own-buffer.ts).
+      if (TYPED.some((T) => T.name === col.type))
+        columns[col.name] = ownBuffer(vector.toArray() as ArrayBufferView);
       else {
         const list =
           vector.nullCount === 0 && col.type === 'number'

@@ -1,5 +1,8 @@
 // Codecs: each value kind round-trips through bytes with its schema recorded; auto-selection by
 // value; model objects come back as models.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { RandomForestClassifier } from 'ml-random-forest';
 import { getCodec, pickCodec, codecKey } from '../../runtime/codecs/index.js';
@@ -125,6 +128,48 @@ describe('codecs', () => {
     const r = await roundTrip(bytes);
     expect(r.codec).toBe('binary');
     expect(Array.from(r.back as Uint8Array)).toEqual([0, 1, 2, 255]);
+  });
+
+  it('bytes, typed arrays and DataViews read back from a file own their whole buffer, as they left', async () => {
+    // Read as the store reads (readFileSync): a small file's bytes are a slice of Buffer's
+    // shared pool, and decoders make views into what they read.
+    const dir = mkdtempSync(join(tmpdir(), 'cellar-codecs-'));
+    try {
+      const fromFile = async (value: unknown) => {
+        const codec = pickCodec(value, {});
+        const { bytes, schema } = await codec.encode(value, {});
+        writeFileSync(join(dir, 'out'), bytes);
+        return codec.decode(readFileSync(join(dir, 'out')), {}, schema);
+      };
+      const owns = (v: ArrayBufferView) =>
+        v.byteOffset === 0 && v.buffer.byteLength === v.byteLength;
+      const u8 = (await fromFile(new Uint8Array([1, 2, 3]))) as Uint8Array;
+      expect(u8.constructor).toBe(Uint8Array);
+      expect(owns(u8)).toBe(true);
+      expect(String(u8)).toBe('1,2,3');
+      const buf = (await fromFile(Buffer.from('hi'))) as Buffer;
+      expect(Buffer.isBuffer(buf)).toBe(true);
+      expect(buf.toString()).toBe('hi');
+      expect(owns(buf)).toBe(true);
+      const dv = new DataView(new ArrayBuffer(4));
+      dv.setInt32(0, 7);
+      const back = (await fromFile({ dv, f32: new Float32Array([1, 2, 3]) })) as {
+        dv: DataView;
+        f32: Float32Array;
+      };
+      expect(owns(back.dv)).toBe(true);
+      expect(back.dv.getInt32(0)).toBe(7);
+      expect(Array.from(new Float32Array(back.f32.buffer))).toEqual([1, 2, 3]);
+      const table = (await fromFile({
+        x: new Float64Array([1.5, 2.5]),
+        n: ['a', 'b'],
+      })) as { x: Float64Array };
+      expect(table.x).toBeInstanceOf(Float64Array);
+      expect(owns(table.x)).toBe(true);
+      expect(Array.from(new Float64Array(table.x.buffer))).toEqual([1.5, 2.5]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('csv by name: quoting, numbers back as numbers', async () => {
