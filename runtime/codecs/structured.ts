@@ -221,8 +221,10 @@ export function valueNeeds(value: unknown, instances?: Map<object, string>): Val
  * `jsonChars`: the largest JSON text the json codec builds. V8's own limit is 2^29 - 24
  * characters (~536 M); the margin covers the estimate being a lower bound (numbers are counted
  * as 2 characters).
+ * `arrowStringBytes`: the most UTF-8 bytes one Arrow `Utf8` column holds (its offsets are 32-bit
+ * signed integers); a string column past it is stored as `LargeUtf8` (64-bit offsets) instead.
  */
-export const codecLimits = { jsonChars: 400_000_000 };
+export const codecLimits = { jsonChars: 400_000_000, arrowStringBytes: 2 ** 31 - 1 };
 
 /** The refusal as a sentence; perform.ts prefixes the task and output. */
 export function refusalText(

@@ -21,6 +21,23 @@ import type { OutputSchema } from '../types.js';
 import { loneSurrogate } from './basic.js';
 import { namedArrayKeys } from './named-keys.js';
 import { ownBuffer } from './own-buffer.js';
+import { codecLimits } from './structured.js';
+
+/**
+ * Whether a string column's UTF-8 bytes fit one Arrow `Utf8` column (`codecLimits`). Past the
+ * limit apache-arrow's builder wraps the 32-bit offsets without a word and the rows after it read
+ * back empty or wrong; `LargeUtf8` (64-bit offsets) holds them, and every Arrow reader reads it.
+ */
+function fitsUtf8(list: readonly (string | null)[]): boolean {
+  const limit = codecLimits.arrowStringBytes;
+  let chars = 0;
+  for (const s of list) if (s !== null) chars += s.length;
+  // A UTF-16 unit takes at most 3 UTF-8 bytes: most columns are decided without encoding.
+  if (chars * 3 <= limit) return true;
+  let bytes = 0;
+  for (const s of list) if (s !== null && (bytes += Buffer.byteLength(s)) > limit) return false;
+  return true;
+}
 
 // 'null': every value null, or no value at all (an empty column): nothing tells its type, so it is
 // stored as Arrow's Null type and comes back as nulls (or as an empty array).
@@ -217,7 +234,9 @@ export const tableCodec: Codec = {
               ? new arrow.Bool()
               : col.type === 'null'
                 ? new arrow.Null()
-                : new arrow.Utf8();
+                : fitsUtf8(list as (string | null)[])
+                  ? new arrow.Utf8()
+                  : new arrow.LargeUtf8();
         vectors[col.name] = arrow.vectorFromArray(list, type as never);
       }
     }

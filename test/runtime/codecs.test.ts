@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { RandomForestClassifier } from 'ml-random-forest';
+import { tableFromIPC } from 'apache-arrow';
 import { getCodec, pickCodec, codecKey } from '../../runtime/codecs/index.js';
 import { codecLimits } from '../../runtime/codecs/structured.js';
 
@@ -525,6 +526,32 @@ describe('codecs', () => {
       expect(() => getCodec('json').encode(lines, {})).toThrow(
         /json codec cannot hold a value too large for one JSON text.*limit is 10000.*leave the codec out \(auto picks 'structured'\)/,
       );
+    });
+  });
+
+  describe('a string column past what one Arrow Utf8 column holds (2 GiB of UTF-8)', () => {
+    // The real case, 2,300 rows of a 1 M-character string, came back with the rows past 2 GiB
+    // empty: the builder's 32-bit offsets wrapped. Crossed here with a lowered limit.
+    let saved: number;
+    beforeEach(() => {
+      saved = codecLimits.arrowStringBytes;
+      codecLimits.arrowStringBytes = 100;
+    });
+    afterEach(() => {
+      codecLimits.arrowStringBytes = saved;
+    });
+
+    it('is stored with 64-bit offsets (LargeUtf8) and comes back whole; a column under it stays Utf8', async () => {
+      const rows = Array.from({ length: 40 }, (_, i) => ({
+        id: i,
+        s: `é-${i}`,
+        t: i % 2 ? 'a' : 'b',
+      }));
+      const { bytes, schema } = await getCodec('table').encode(rows, {});
+      const stored = tableFromIPC(bytes);
+      expect(String(stored.schema.fields.find((f) => f.name === 's')!.type)).toBe('LargeUtf8');
+      expect(String(stored.schema.fields.find((f) => f.name === 't')!.type)).toBe('Utf8');
+      expect(await getCodec('table').decode(bytes, {}, schema)).toEqual(rows);
     });
   });
 });
