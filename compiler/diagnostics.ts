@@ -23,6 +23,8 @@ export const CODES = {
   E_UNDECLARED_NAME: 'a name used but never declared in a compiled cell',
   E_DEPENDENCY_CYCLE: 'tasks that depend on each other',
   E_MUTATES_UPSTREAM: 'a task changing a value another task (or setup) produced',
+  E_SETUP_STATE:
+    'a setup helper changing a setup value when called (`function setFactor(v) { cfg.factor = v }`): tasks share setup state, so a result would depend on which tasks ran before it',
   E_FUNCTION_CROSSES_TASK: 'a function or class declared in one task and used by another',
   E_DUPLICATE_DECLARATION:
     'one cell declaring a name twice (`const total` twice, a `let` and a `function` of one name)',

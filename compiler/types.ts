@@ -193,6 +193,12 @@ export interface CellAnalysis {
   declarations: Declaration[];
   references: Reference[];
   mutations: Mutation[];
+  /**
+   * Changes made inside a function body to a top-level value (this cell's or another's):
+   * `function setFactor(v) { cfg.factor = v }`. Calling the function changes state its callers
+   * share; link.ts refuses it in setup helpers (E_SETUP_STATE). Absent when there are none.
+   */
+  sharedStateChanges?: Mutation[];
   /** `await` at the top level (outside any function): the task function must be async. */
   topLevelAwait: boolean;
   /** Text of each sql`…` template, `${…}` replaced by `@p0`, `@p1`…. */

@@ -824,6 +824,11 @@ function collectReferences(cx: CellContext, aliases: Map<string, string>): void 
         const mutation = mutationOf(ts, node, sf);
         if (mutation) result.mutations.push(mutation);
       }
+      // In a function body, a change to a top-level value is a change every caller shares.
+      if (inFunction && ref.meaning === 'value') {
+        const mutation = mutationOf(ts, node, sf);
+        if (mutation) (result.sharedStateChanges ??= []).push(mutation);
+      }
       return;
     }
     if (

@@ -329,6 +329,7 @@ function bindUses(s: LinkState): void {
     dropNotebookOnly(s, here, scope);
     resolveReferences(s, here, scope);
     checkMutations(s, here, scope);
+    checkSetupState(s, here, scope);
 
     if (cell.role === 'params') {
       for (const p of a.params)
@@ -620,6 +621,65 @@ function describeMutation(m: Mutation): string {
   if (m.kind === 'method') return `calls \`${m.name}.${m.detail}(...)\` on`;
   if (m.kind === 'property') return `assigns to \`${m.detail}\` of`;
   return 'assigns to';
+}
+
+/** Methods of the cache idiom (`const memo = new Map()` filled by a helper): allowed in setup. */
+const CACHE_METHODS = new Set(['set', 'add', 'delete', 'clear']);
+
+/**
+ * A setup helper changing a setup value when it is called (`function setFactor(v) { cfg.factor =
+ * v }`, `seen.push(x)`, `count++`). In the notebook every later cell sees the change; in the
+ * pipeline each task starts from the setup as its module loads, in whatever process and order
+ * the run picks, and a cached task is not run at all: what a task computes from that value would
+ * depend on which tasks ran before it in the same process, so one key could store two results.
+ * A Map or Set filled through `set`/`add` is allowed (the memo-cache idiom; a cache gives the
+ * same result whatever was cached before).
+ */
+function checkSetupState(s: LinkState, here: CellScope, scope: Scope): void {
+  const { cell, analysis: a } = here;
+  if (cell.role !== 'setup') return;
+  const reported = new Set<string>();
+  for (const m of a.sharedStateChanges ?? []) {
+    if (m.kind === 'method' && CACHE_METHODS.has(m.detail)) continue;
+    const v = here.ownValue.get(m.name) ?? scope.value.get(m.name);
+    if (!v || v.owner.kind !== 'setup') continue;
+    // A reassignment (`count++`, `total += x`) hands back or keeps the new value: state by itself.
+    if (reported.has(m.name) || (m.kind !== 'assign' && !readBesidesChanges(s, v))) continue;
+    reported.add(m.name);
+    s.diagnostics.push(
+      diagnostic(
+        'error',
+        'E_SETUP_STATE',
+        at(s, cell, m.line, m.column),
+        `a setup helper ${describeMutation(m)} \`${m.name}\` (declared in setup, cell ${v.cell + 1}) when it is called: every task shares setup values, and in the pipeline a task starts from the setup as loaded, in whatever order and process the run picks, so a result computed from \`${m.name}\` would depend on which tasks ran before it`,
+        {
+          hint: `keep state in tasks: have the helper return a new value instead of changing \`${m.name}\`, and the task calling it output that value for the tasks that read it (a memo cache can be a Map filled with \`.set\`)`,
+          snippet: lineOf(cell, m.line),
+        },
+      ),
+    );
+  }
+}
+
+/**
+ * Is setup value `v` read anywhere other than where it is changed? A log only appended to
+ * (`const note = (s) => { log.push(s); return s; }`) changes no result; `seen.length`, or a task
+ * reading `cfg.factor`, does.
+ */
+function readBesidesChanges(s: LinkState, v: Version): boolean {
+  for (const [index, a] of s.input.analyses) {
+    const changes = [...a.mutations, ...(a.sharedStateChanges ?? [])].filter(
+      (m) => m.name === v.name,
+    );
+    for (const r of a.references) {
+      if (r.name !== v.name || r.meaning !== 'value') continue;
+      // Another cell's own declaration of the name (a shadowing task variable) is not `v`.
+      if (r.own && index !== v.cell) continue;
+      if (changes.some((m) => m.line === r.line && m.column === r.column)) continue;
+      return true;
+    }
+  }
+  return false;
 }
 
 /** A task changing another owner's value (directly or through an alias), or assigning an undeclared name. */
