@@ -130,8 +130,11 @@ export async function invokeTask(
     // Only the task's own code is observed: the hooks around it (warehouse, checks) are Cellar's.
     let result: unknown;
     const run = () =>
-      watchStrayErrors(task.name, task.module, () =>
-        guardExit(task.name, () => task.run(inputs, ctx.params)),
+      watchStrayErrors(
+        task.name,
+        task.module,
+        () => guardExit(task.name, () => task.run(inputs, ctx.params)),
+        () => describeSource(task),
       );
     if (onReads) {
       const observed = await observeReads(run, task.module, onFailedReads);

@@ -22,8 +22,11 @@ interface Watch {
 }
 
 const running = new Set<Watch>();
-/** Module files of every task that has run on this thread: a stack naming one blames only it. */
-const taskFiles = new Set<string>();
+/**
+ * Module files of every task that has run on this thread, with the task and where its code is in
+ * the notebook (read only when needed): a stack naming one blames only it.
+ */
+const taskFiles = new Map<string, { task: string; where?: () => string | undefined }>();
 
 function filesOf(module: string | undefined): string[] {
   if (module === undefined) return [];
@@ -35,7 +38,7 @@ function blame(error: unknown): Watch[] {
   const stack = error instanceof Error ? (error.stack ?? '') : '';
   const named = [...running].filter((w) => w.files.some((f) => stack.includes(f)));
   if (named.length > 0) return named;
-  if ([...taskFiles].some((f) => stack.includes(f))) return []; // a task no longer running
+  if ([...taskFiles.keys()].some((f) => stack.includes(f))) return []; // a task no longer running
   return [...running];
 }
 
@@ -76,9 +79,7 @@ function report(kind: 'rejection' | 'exception', error: unknown): void {
   const blamed = blame(error);
   if (blamed.length === 0) {
     // A task that has returned (its result is stored): said, not pinned on the task running now.
-    process.stderr.write(
-      `cellar: an error raised after its task returned, not counted against any task: ${error instanceof Error ? error.stack : thrownMessage(error)}\n`,
-    );
+    process.stderr.write(lateErrorWarning(kind, error));
     return;
   }
   const names = blamed.map((w) => w.task);
@@ -93,6 +94,22 @@ function report(kind: 'rejection' | 'exception', error: unknown): void {
     );
 }
 
+/**
+ * The warning for an error a task's timer or callback raised after the task returned, naming the
+ * task and its cells when the stack names its module: its result, computed before, stands.
+ */
+function lateErrorWarning(kind: 'rejection' | 'exception', error: unknown): string {
+  const stack = error instanceof Error ? (error.stack ?? '') : '';
+  const owner = [...taskFiles].find(([file]) => stack.includes(file))?.[1];
+  const where = owner?.where?.();
+  const who = owner ? `task '${owner.task}'${where ? ` (${where})` : ''}` : 'a task';
+  const what = kind === 'rejection' ? 'a promise it left rejected' : 'a timer or callback it left';
+  return (
+    `cellar: warning: ${who} raised an error after it returned, from ${what}: ${thrownMessage(error)}. ` +
+    `Its result was computed before the error and stands. To make such an error fail the task, wrap the callback in a promise the task awaits.\n`
+  );
+}
+
 function timersPending(): number {
   return process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
 }
@@ -104,11 +121,13 @@ function timersPending(): number {
  * (`setTimeout(f)`, `setTimeout(f, 0)`) is waited for before the result counts, so its exception
  * is the task's; a later timer's is not (it fires after the task returned).
  * @param module the task's defining module (`import.meta.url` or a path), to tell its errors apart.
+ * @param where the task's place in the notebook, for a warning about an error raised after it returned.
  */
 export async function watchStrayErrors<T>(
   task: string,
   module: string | undefined,
   run: () => Promise<T>,
+  where?: () => string | undefined,
 ): Promise<T> {
   let fail!: (error: Error) => void;
   const failed = new Promise<never>((_, reject) => {
@@ -116,7 +135,7 @@ export async function watchStrayErrors<T>(
   });
   failed.catch(() => undefined); // observed through the race below; never unhandled itself
   const watch: Watch = { task, files: filesOf(module), fail };
-  for (const f of watch.files) taskFiles.add(f);
+  for (const f of watch.files) taskFiles.set(f, { task, where });
   if (running.size === 0) {
     process.on('unhandledRejection', onRejection);
     process.on('uncaughtException', onException);

@@ -101,3 +101,30 @@ describe('errors no await reaches', () => {
     expect(r.code, r.stdout + r.stderr).toBe(0);
   });
 });
+
+describe('an error a task raises after it returned', () => {
+  it('is a warning naming the task and its cell, not a raw stack; the result computed before stands', () => {
+    const p = project();
+    p.write(
+      'notebooks/late.ipynb',
+      notebookText([
+        codeCell(
+          'late',
+          "//| task: late\nconst early = 1;\nsetTimeout(() => { throw new Error('late throw after task end'); }, 20);",
+        ),
+        // Still running when the timer of `late` fires (set earlier, due sooner: Node's order).
+        codeCell(
+          'slow',
+          '//| task: slow\nconst later = await new Promise<number>((res) => setTimeout(() => res(early + 1), 400));',
+        ),
+      ]),
+    );
+    const r = p.cellar('run', 'notebooks/late.ipynb', '--json', '--in-process');
+    expect(r.code, r.stderr).toBe(0);
+    expect(Object.values(results(r.stdout)).map((t) => t.status)).toEqual(['ran', 'ran']);
+    expect(r.stderr).toContain(
+      "cellar: warning: task 'late' (notebooks/late.ipynb, cell 1) raised an error after it returned, from a timer or callback it left: late throw after task end. Its result was computed before the error and stands.",
+    );
+    expect(r.stderr).not.toMatch(/^\s+at /m);
+  });
+});
