@@ -181,6 +181,11 @@ export type PlanReason =
    * runs again under its key, as Luigi re-runs a task whose target is missing.
    */
   | { kind: 'output-missing'; output: string; file: string }
+  /**
+   * Its output `output`'s file is there with another size (`bytes`) than its manifest recorded
+   * (`recorded`): truncated or edited since the run wrote it. Re-run as for a missing one.
+   */
+  | { kind: 'output-damaged'; output: string; file: string; bytes: number; recorded: number }
   | { kind: 'not-requested' };
 
 /** One difference between the previous key's inputs and the current ones. */

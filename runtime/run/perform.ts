@@ -25,15 +25,17 @@ import { envSecrets, redactError } from './redact.js';
 import { watchStrayErrors } from './stray-errors.js';
 import { freezeUpstream, mutationError } from './frozen-inputs.js';
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { createHash } from 'node:crypto';
+import { sha256 } from '../key/hash.js';
 import { describeSource } from '../load/source.js';
 
 /**
- * What reading a stored output needs (`readOutput`): its codec, file and schema. A job carries
- * only these of each input's `StoredOutput` (not its digest, size or stats): a fan-in of 100k
- * tasks holds one per upstream output on the scheduler's thread and again in its worker.
+ * What reading a stored output needs (`readOutput`): its codec, file and schema, and its recorded
+ * size and digest, checked against the bytes read. A job carries only these of each input's
+ * `StoredOutput` (not its stats): a fan-in of 100k tasks holds one per upstream output on the
+ * scheduler's thread and again in its worker (size and digest: ~50 bytes each).
  */
-export type OutputLocation = Pick<StoredOutput, 'codec' | 'file' | 'schema'>;
+export type OutputLocation = Pick<StoredOutput, 'codec' | 'file' | 'schema'> &
+  Partial<Pick<StoredOutput, 'bytes' | 'digest'>>;
 
 /** One input of a job: which upstream output to read and how it was stored. */
 export interface JobInput {
@@ -195,14 +197,50 @@ export function missingOutputText(task: string, gone: { output: string; file: st
 }
 
 /**
- * Decode one stored output of `upstream`.
+ * The error of a stored output whose bytes are not what its run stored (`what`: the size or
+ * digest that differs, or the codec's complaint): names the task, the output and the file, and
+ * how to make it again. The reader's own code is not at fault.
+ */
+export function damagedOutputError(
+  store: Store,
+  upstream: AnyTask,
+  output: string,
+  file: string,
+  what: string,
+): CellarError {
+  const pipeline = upstream.source?.notebook ?? '<pipeline>';
+  return new CellarError(
+    `the stored output '${output}' of task '${upstream.name}' is damaged: ${store.outputPath(upstream.name, file)} ${what}. It was changed after its run wrote it (edited or truncated by hand, a damaged disk). The next \`cellar run\` of the pipeline makes it again; \`cellar run ${pipeline} --rerun ${upstream.name}\` forces it`,
+    'E_OUTPUT_DAMAGED',
+  );
+}
+
+/** What a file of `bytes` bytes is, against the `recorded` size: for E_OUTPUT_DAMAGED. */
+export function sizeDiffers(bytes: number, recorded: number): string {
+  return `holds ${bytes} bytes, its run stored ${recorded}`;
+}
+
+/** The digest a manifest records of an output's bytes (`StoredOutput.digest`). */
+function outputDigest(bytes: Uint8Array): string {
+  return sha256(bytes).slice(0, 16);
+}
+
+/**
+ * Decode one stored output of `upstream`, after checking its bytes against the size and digest
+ * its manifest recorded (when it did: older manifests have no digest). A file edited or truncated
+ * since its run wrote it, or one its codec cannot decode, is E_OUTPUT_DAMAGED naming whose output
+ * and which file, not the codec's bare error in the reader's cell. With `key` (the result's key),
+ * that result's manifest is dropped too (if it still names these bytes), so the next run re-makes
+ * it: an edit that keeps the size is invisible to the store probe's size check (probe.ts).
  * @throws CellarError E_OUTPUT_MISSING when the manifest names a file the workspace no longer has
+ * @throws CellarError E_OUTPUT_DAMAGED when the file's bytes are not what the run stored
  */
 export async function readOutput(
   store: Store,
   upstream: AnyTask,
   output: string,
   stored: OutputLocation,
+  key?: string,
 ): Promise<unknown> {
   const outputs = upstream.outputs as Record<string, OutputSpec>;
   const spec = Object.hasOwn(outputs, output) ? outputs[output]! : {};
@@ -220,7 +258,47 @@ export async function readOutput(
       'E_OUTPUT_MISSING',
     );
   }
-  return getCodec(stored.codec).decode(bytes, spec, stored.schema);
+  let what: string | undefined;
+  if (stored.bytes !== undefined && bytes.byteLength !== stored.bytes)
+    what = sizeDiffers(bytes.byteLength, stored.bytes);
+  else if (stored.digest !== undefined && outputDigest(bytes) !== stored.digest)
+    what = `holds other bytes than its run stored (SHA-256 ${outputDigest(bytes)}, recorded ${stored.digest})`;
+  if (what === undefined) {
+    try {
+      return await getCodec(stored.codec).decode(bytes, spec, stored.schema);
+    } catch (error) {
+      what = `cannot be decoded by the ${stored.codec} codec (${(error as Error | null)?.message ?? String(error)})`;
+    }
+  }
+  if (key !== undefined) await dropDamaged(store, upstream.name, key, output, stored);
+  throw damagedOutputError(store, upstream, output, stored.file, what);
+}
+
+/**
+ * Stop serving the result of `task` for `key` whose output was found damaged, so the next run
+ * re-makes it: its manifest is dropped while it still names the same file and digest (one that
+ * changed meanwhile is a new result, another run's). Best effort: the error is what the caller
+ * reports either way.
+ */
+export async function dropDamaged(
+  store: Store,
+  task: string,
+  key: string,
+  output: string,
+  stored: OutputLocation,
+): Promise<void> {
+  try {
+    const now = (await store.readManifest(task, key))?.outputs[output];
+    if (
+      now &&
+      now.file === stored.file &&
+      now.digest === stored.digest &&
+      now.bytes === stored.bytes
+    )
+      await store.dropManifest(task, key);
+  } catch {
+    // not ours to drop (a read-only workspace): the error names --rerun
+  }
 }
 
 /**
@@ -259,7 +337,7 @@ async function performWith(
     // Frozen deeply: a change through an alias the compiler could not follow throws at its line
     // (frozen-inputs.ts) instead of silently computing something else than the notebook.
     inputs[input.name] = freezeUpstream(
-      await readOutput(store, upstream, input.output, input.stored),
+      await readOutput(store, upstream, input.output, input.stored, job.upstreamKeys[input.task]),
     );
   }
   let notCached: string | undefined;
@@ -331,7 +409,7 @@ async function performWith(
       codecVersion: codec.version,
       file,
       bytes: bytes.byteLength,
-      digest: createHash('sha256').update(bytes).digest('hex').slice(0, 16),
+      digest: outputDigest(bytes),
       schema,
       ...(stats ? { stats } : {}),
     };

@@ -244,8 +244,14 @@ export class LocalStore implements Store {
     } catch {
       return undefined; // no manifest (or an unreadable one): nothing stored to be incomplete
     }
-    for (const [output, stored] of Object.entries(manifest.outputs ?? {}))
-      if (!existsSync(join(this.location, stored.file))) return { output, file: stored.file };
+    // One stat per output: gone, or truncated or edited to another size since the run wrote it.
+    // (An edit that keeps the size is seen by the reader's digest check, perform.ts readOutput.)
+    for (const [output, stored] of Object.entries(manifest.outputs ?? {})) {
+      const st = statSync(join(this.location, stored.file), { throwIfNoEntry: false });
+      if (!st) return { output, file: stored.file };
+      if (typeof stored.bytes === 'number' && st.size !== stored.bytes)
+        return { output, file: stored.file, damaged: { bytes: st.size, recorded: stored.bytes } };
+    }
     return undefined;
   }
 

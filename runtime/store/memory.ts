@@ -94,8 +94,16 @@ export class MemoryStore implements Store {
 
   missingOutput(task: string, key: string): MissingOutput | undefined {
     const manifest = this.manifests.get(`${this.prefix}${task}/${key}`);
-    for (const [output, stored] of Object.entries(manifest?.outputs ?? {}))
-      if (!this.files.has(`${this.prefix}${stored.file}`)) return { output, file: stored.file };
+    for (const [output, stored] of Object.entries(manifest?.outputs ?? {})) {
+      const bytes = this.files.get(`${this.prefix}${stored.file}`);
+      if (!bytes) return { output, file: stored.file };
+      if (typeof stored.bytes === 'number' && bytes.byteLength !== stored.bytes)
+        return {
+          output,
+          file: stored.file,
+          damaged: { bytes: bytes.byteLength, recorded: stored.bytes },
+        };
+    }
     return undefined;
   }
 

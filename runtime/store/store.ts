@@ -63,12 +63,14 @@ export interface Store {
   readOutput(task: string, file: string): Promise<Uint8Array>;
   /**
    * The first output of the stored result of `task` for `key` whose file is gone while its
-   * manifest stays (deleted by hand, a damaged workspace), as the output's name and its file as
-   * the manifest names it; undefined when every file is there or there is no manifest. Optional:
-   * a store that answers cheaply (a local folder: the manifest and one `stat` per output) lets
-   * the run's store probe treat such a result as not stored and re-run its task
+   * manifest stays (deleted by hand, a damaged workspace), or whose size is not the `bytes` the
+   * manifest recorded (`damaged`: truncated or edited since), as the output's name and its file
+   * as the manifest names it; undefined when every file is there as stored or there is no
+   * manifest. Optional: a store that answers cheaply (a local folder: the manifest and one `stat`
+   * per output) lets the run's store probe treat such a result as not stored and re-run its task
    * (runtime/run/probe.ts), and `cellar show`/`load()` say so. A store without it (GcsStore: a
-   * request per object) is not checked; a reader then fails with E_OUTPUT_MISSING.
+   * request per object) is not checked; a reader then fails with E_OUTPUT_MISSING, or with
+   * E_OUTPUT_DAMAGED (`readOutput` checks the size and digest of the bytes it reads).
    */
   missingOutput?(
     task: string,
@@ -92,10 +94,14 @@ export interface Store {
   close?(): void | Promise<void>;
 }
 
-/** An output of a stored result whose file is gone (`Store.missingOutput`). */
+/**
+ * An output of a stored result whose file is gone (`Store.missingOutput`), or, with `damaged`,
+ * there with another size than the manifest recorded: `bytes` now, `recorded` then.
+ */
 export interface MissingOutput {
   output: string;
   file: string;
+  damaged?: { bytes: number; recorded: number };
 }
 
 /** `<output>_<key>.<ext>`: the file name of one output. */
