@@ -11,11 +11,10 @@ import { computeKeys } from './key/keys.js';
 import { CodeHasher } from './key/codehash.js';
 import {
   damagedOutputError,
-  dropDamaged,
+  markDamaged,
   invokeTask,
   missingOutputText,
   readOutput,
-  sizeDiffers,
 } from './run/perform.js';
 import { closestManifest, PREVIOUS_RUNS_COMPARED } from './run/probe.js';
 import { formatChange } from './run/summary.js';
@@ -157,12 +156,12 @@ export async function load<T extends AnyTask>(
     );
   }
   // A result one of whose output files is gone is not stored: the next run re-makes it. One
-  // whose file has another size than recorded is damaged, and no longer served either.
+  // whose file is not what its run wrote is damaged, and no longer served either.
   const gone = await store.missingOutput?.(task.name, key.value);
-  if (gone?.damaged) {
-    await dropDamaged(store, task.name, key.value, gone.output, manifest.outputs[gone.output]!);
-    const { bytes, recorded } = gone.damaged;
-    throw damagedOutputError(store, task, gone.output, gone.file, sizeDiffers(bytes, recorded));
+  if (gone?.damaged !== undefined) {
+    const stored = manifest.outputs[gone.output];
+    if (stored) await markDamaged(store, task.name, key.value, gone.output, stored, gone.damaged);
+    throw damagedOutputError(store, task, gone.output, gone.file, gone.damaged);
   }
   if (gone)
     throw new CellarError(

@@ -8,10 +8,9 @@ import type { AnyTask } from '../../runtime/task.js';
 import { suggest } from '../../runtime/suggest.js';
 import {
   damagedOutputError,
-  dropDamaged,
+  markDamaged,
   missingOutputText,
   readOutput,
-  sizeDiffers,
 } from '../../runtime/run/perform.js';
 import type { OutputSchema } from '../../runtime/types.js';
 import { CliError, EXIT } from '../errors.js';
@@ -58,18 +57,12 @@ async function showOutputs({ values, positionals }: CommandInput<typeof OPTIONS>
       EXIT.failure,
     );
   // A result one of whose output files is gone is not stored (the next run re-makes it); one
-  // whose file has another size than recorded is damaged, and no longer served either.
+  // whose file is not what its run wrote is damaged, and no longer served either.
   const gone = await options.store.missingOutput?.(taskName, key);
-  if (gone?.damaged) {
-    await dropDamaged(options.store, taskName, key, gone.output, manifest.outputs[gone.output]!);
-    const { bytes, recorded } = gone.damaged;
-    throw damagedOutputError(
-      options.store,
-      node.task,
-      gone.output,
-      gone.file,
-      sizeDiffers(bytes, recorded),
-    );
+  if (gone?.damaged !== undefined) {
+    const stored = manifest.outputs[gone.output];
+    if (stored) await markDamaged(options.store, taskName, key, gone.output, stored, gone.damaged);
+    throw damagedOutputError(options.store, node.task, gone.output, gone.file, gone.damaged);
   }
   if (gone)
     throw new CliError(

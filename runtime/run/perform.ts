@@ -6,7 +6,7 @@
 import { pickCodec, getCodec } from '../codecs/index.js';
 import { outputStats } from '../codecs/stats.js';
 import { runHooksFor, type TaskRunContext } from './hooks.js';
-import { outputFileName, type Store } from '../store/store.js';
+import { outputFileName, sizeDiffers, type Store } from '../store/store.js';
 import type { AnyTask, OutputSpec } from '../task.js';
 import type { KeyInputs, StoredOutput } from '../types.js';
 import { CellarError } from '../errors.js';
@@ -197,7 +197,7 @@ export function missingOutputText(task: string, gone: { output: string; file: st
 }
 
 /**
- * The error of a stored output whose bytes are not what its run stored (`what`: the size or
+ * The error of a stored output whose bytes are not what its run stored (`found`: the size or
  * digest that differs, or the codec's complaint): names the task, the output and the file, and
  * how to make it again. The reader's own code is not at fault.
  */
@@ -206,18 +206,13 @@ export function damagedOutputError(
   upstream: AnyTask,
   output: string,
   file: string,
-  what: string,
+  found: string,
 ): CellarError {
   const pipeline = upstream.source?.notebook ?? '<pipeline>';
   return new CellarError(
-    `the stored output '${output}' of task '${upstream.name}' is damaged: ${store.outputPath(upstream.name, file)} ${what}. It was changed after its run wrote it (edited or truncated by hand, a damaged disk). The next \`cellar run\` of the pipeline makes it again; \`cellar run ${pipeline} --rerun ${upstream.name}\` forces it`,
+    `the stored output '${output}' of task '${upstream.name}' is damaged: ${store.outputPath(upstream.name, file)} (${found}). It was changed after its run wrote it (edited or truncated by hand, a damaged disk). The next \`cellar run\` of the pipeline makes it again; \`cellar run ${pipeline} --rerun ${upstream.name}\` forces it`,
     'E_OUTPUT_DAMAGED',
   );
-}
-
-/** What a file of `bytes` bytes is, against the `recorded` size: for E_OUTPUT_DAMAGED. */
-export function sizeDiffers(bytes: number, recorded: number): string {
-  return `holds ${bytes} bytes, its run stored ${recorded}`;
 }
 
 /** The digest a manifest records of an output's bytes (`StoredOutput.digest`). */
@@ -230,8 +225,7 @@ function outputDigest(bytes: Uint8Array): string {
  * its manifest recorded (when it did: older manifests have no digest). A file edited or truncated
  * since its run wrote it, or one its codec cannot decode, is E_OUTPUT_DAMAGED naming whose output
  * and which file, not the codec's bare error in the reader's cell. With `key` (the result's key),
- * that result's manifest is dropped too (if it still names these bytes), so the next run re-makes
- * it: an edit that keeps the size is invisible to the store probe's size check (probe.ts).
+ * that result's manifest is marked damaged (`markDamaged`), so the next run re-makes it: an edit that keeps the size is invisible to the store probe's size check (probe.ts).
  * @throws CellarError E_OUTPUT_MISSING when the manifest names a file the workspace no longer has
  * @throws CellarError E_OUTPUT_DAMAGED when the file's bytes are not what the run stored
  */
@@ -258,46 +252,48 @@ export async function readOutput(
       'E_OUTPUT_MISSING',
     );
   }
-  let what: string | undefined;
+  let found: string | undefined;
   if (stored.bytes !== undefined && bytes.byteLength !== stored.bytes)
-    what = sizeDiffers(bytes.byteLength, stored.bytes);
+    found = sizeDiffers(bytes.byteLength, stored.bytes);
   else if (stored.digest !== undefined && outputDigest(bytes) !== stored.digest)
-    what = `holds other bytes than its run stored (SHA-256 ${outputDigest(bytes)}, recorded ${stored.digest})`;
-  if (what === undefined) {
+    found = `SHA-256 ${outputDigest(bytes)}, recorded ${stored.digest}`;
+  if (found === undefined) {
     try {
       return await getCodec(stored.codec).decode(bytes, spec, stored.schema);
     } catch (error) {
-      what = `cannot be decoded by the ${stored.codec} codec (${(error as Error | null)?.message ?? String(error)})`;
+      found = `the ${stored.codec} codec cannot decode it: ${(error as Error | null)?.message ?? String(error)}`;
     }
   }
-  if (key !== undefined) await dropDamaged(store, upstream.name, key, output, stored);
-  throw damagedOutputError(store, upstream, output, stored.file, what);
+  if (key !== undefined) await markDamaged(store, upstream.name, key, output, stored, found);
+  throw damagedOutputError(store, upstream, output, stored.file, found);
 }
 
 /**
  * Stop serving the result of `task` for `key` whose output was found damaged, so the next run
- * re-makes it: its manifest is dropped while it still names the same file and digest (one that
- * changed meanwhile is a new result, another run's). Best effort: the error is what the caller
- * reports either way.
+ * re-makes it: its manifest is marked (`Manifest.damaged`, which `Store.missingOutput` reports:
+ * the next plan says which output and what was found) while it still names the same file and
+ * digest (one that changed meanwhile is a new result, another run's). A store that cannot report
+ * it (no `missingOutput`: GcsStore) has the manifest dropped instead. Best effort: the error is
+ * what the caller reports either way.
  */
-export async function dropDamaged(
+export async function markDamaged(
   store: Store,
   task: string,
   key: string,
   output: string,
   stored: OutputLocation,
+  found: string,
 ): Promise<void> {
   try {
-    const now = (await store.readManifest(task, key))?.outputs[output];
-    if (
-      now &&
-      now.file === stored.file &&
-      now.digest === stored.digest &&
-      now.bytes === stored.bytes
-    )
-      await store.dropManifest(task, key);
+    const m = await store.readManifest(task, key);
+    const now = m?.outputs[output];
+    if (!m || m.damaged || !now) return;
+    if (now.file !== stored.file || now.digest !== stored.digest || now.bytes !== stored.bytes)
+      return;
+    if (store.missingOutput) await store.writeManifest({ ...m, damaged: { output, found } });
+    else await store.dropManifest(task, key);
   } catch {
-    // not ours to drop (a read-only workspace): the error names --rerun
+    // not ours to change (a read-only workspace): the error names --rerun
   }
 }
 

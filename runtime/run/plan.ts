@@ -15,14 +15,11 @@ export interface StoreFacts {
    */
   writtenMoved?: Map<string, { path: string; missing: boolean }>;
   /**
-   * Task → the first of its stored outputs whose file is gone while its manifest stays, or has
-   * another size than recorded (`damaged`) (probe.ts, for stores that can tell:
+   * Task → the first of its stored outputs whose file is gone while its manifest stays, or is not
+   * what its run wrote (`damaged`: what differs) (probe.ts, for stores that can tell:
    * `Store.missingOutput`): the result is not complete, the task re-runs.
    */
-  outputMissing?: Map<
-    string,
-    { output: string; file: string; damaged?: { bytes: number; recorded: number } }
-  >;
+  outputMissing?: Map<string, { output: string; file: string; damaged?: string }>;
   /** Task → its most recent key inputs, for tasks that are not done. */
   previous: Map<string, { key: string; inputs: KeyInputs }>;
 }
@@ -66,7 +63,7 @@ export function planRun(
         return entry(
           'run',
           gone.damaged
-            ? { kind: 'output-damaged', output: gone.output, file: gone.file, ...gone.damaged }
+            ? { kind: 'output-damaged', output: gone.output, file: gone.file, found: gone.damaged }
             : { kind: 'output-missing', output: gone.output, file: gone.file },
         );
       const moved = facts.writtenMoved?.get(node.name);

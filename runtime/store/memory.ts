@@ -2,7 +2,9 @@
 import type { Manifest } from '../types.js';
 import {
   checkRescope,
+  markedDamaged,
   pipelineFolder,
+  sizeDiffers,
   type MissingOutput,
   type Store,
   type TaskLock,
@@ -94,6 +96,8 @@ export class MemoryStore implements Store {
 
   missingOutput(task: string, key: string): MissingOutput | undefined {
     const manifest = this.manifests.get(`${this.prefix}${task}/${key}`);
+    const marked = manifest && markedDamaged(manifest);
+    if (marked) return marked;
     for (const [output, stored] of Object.entries(manifest?.outputs ?? {})) {
       const bytes = this.files.get(`${this.prefix}${stored.file}`);
       if (!bytes) return { output, file: stored.file };
@@ -101,7 +105,7 @@ export class MemoryStore implements Store {
         return {
           output,
           file: stored.file,
-          damaged: { bytes: bytes.byteLength, recorded: stored.bytes },
+          damaged: sizeDiffers(bytes.byteLength, stored.bytes),
         };
     }
     return undefined;

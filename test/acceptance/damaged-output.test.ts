@@ -95,7 +95,7 @@ describe('a stored output whose file was changed after its run', () => {
     expect(table.code).not.toBe(0);
     const text = table.stdout + table.stderr;
     expect(text).toMatch(
-      /the stored output 'rows' of task 'make' is damaged: \S*make\/rows_\w+\.arrow holds 20 bytes, its run stored \d+/,
+      /the stored output 'rows' of task 'make' is damaged: \S*make\/rows_\w+\.arrow \(20 bytes, recorded \d+\)/,
     );
     expect(text).toContain('E_OUTPUT_DAMAGED');
     expect(text).not.toMatch(/E_UNEXPECTED|reading 'g'/);
@@ -120,13 +120,20 @@ describe('a stored output whose file was changed after its run', () => {
     const text = show.stdout + show.stderr;
     expect(text).toContain('E_OUTPUT_DAMAGED');
     expect(text).toMatch(
-      /the stored output 'j' of task 'make' is damaged: \S*make\/j_\w+\.json holds other bytes than its run stored/,
+      /the stored output 'j' of task 'make' is damaged: \S*make\/j_\w+\.json \(SHA-256 \w+, recorded \w+\)/,
     );
     expect(text).toContain('--rerun make');
     expect(text).not.toMatch(STACK_FRAME);
     expect(text).not.toMatch(/E_UNEXPECTED|SyntaxError/);
 
-    // The damaged result is no longer served: the next run makes it again.
+    // The damaged result is no longer served: the plan says so, and the next run makes it again.
+    expect(p.cellar('run', NB, '--dry-run').stdout).toMatch(
+      /would run\s+make\s+\w+\s+its stored output 'j' was changed since it was written: make\/j_\w+\.json \(SHA-256 \w+, recorded \w+\): re-run to make it again/,
+    );
+    // Its other outputs too: the result is one whole.
+    const other = p.cellar('show', NB, 'make', 'm');
+    expect(other.code).not.toBe(0);
+    expect(other.stderr).toContain("the stored output 'j' of task 'make' is damaged");
     expect(run(p, NB)).toEqual({ make: 'ran', use: 'cached' });
     expect(JSON.parse(p.cellar('show', NB, 'make', 'j', '--json').stdout)).toEqual({ z: 1 });
   });
@@ -160,8 +167,33 @@ describe('a stored output whose file was changed after its run', () => {
     const r = p.cellar('run', NB, '--rerun', 'use');
     expect(r.code).not.toBe(0);
     expect(r.stdout + r.stderr).toMatch(
-      /E_OUTPUT_DAMAGED[\s\S]*the stored output 'rows' of task 'make' is damaged: \S*make\/rows_\w+\.arrow holds other bytes/,
+      /E_OUTPUT_DAMAGED[\s\S]*the stored output 'rows' of task 'make' is damaged: \S*make\/rows_\w+\.arrow \(SHA-256 \w+, recorded \w+\)/,
     );
     expect(r.stdout + r.stderr).not.toMatch(STACK_FRAME);
+  });
+
+  it("an old manifest without a digest: a same-size edit the codec cannot decode is E_OUTPUT_DAMAGED with the codec's complaint", () => {
+    const p = pipeline();
+    expect(run(p, NB)).toEqual({ make: 'ran', use: 'ran' });
+    const folder = join(p.dir, '.cellar', 'workspace', 'x', 'make');
+    const manifestFile = join(
+      folder,
+      readdirSync(folder).find((f) => f.endsWith('.manifest.json'))!,
+    );
+    const manifest = JSON.parse(readFileSync(manifestFile, 'utf8'));
+    for (const stored of Object.values(manifest.outputs))
+      delete (stored as { digest?: string }).digest;
+    writeFileSync(manifestFile, JSON.stringify(manifest, null, 2));
+    editByte(storedFile(p, 'make', 'j'), ':', ';');
+
+    const show = p.cellar('show', NB, 'make', 'j');
+    expect(show.code).not.toBe(0);
+    expect(show.stderr).toMatch(
+      /the stored output 'j' of task 'make' is damaged: \S*make\/j_\w+\.json \(the \w+ codec cannot decode it: [^)]*JSON/,
+    );
+    expect(show.stderr).toContain('E_OUTPUT_DAMAGED');
+    expect(show.stderr).not.toMatch(STACK_FRAME);
+    // Re-made; with no digest to compare, its downstream re-runs too (replaced.ts).
+    expect(run(p, NB)).toEqual({ make: 'ran', use: 'ran' });
   });
 });
