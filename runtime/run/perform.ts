@@ -210,7 +210,7 @@ export function damagedOutputError(
 ): CellarError {
   const pipeline = upstream.source?.notebook ?? '<pipeline>';
   return new CellarError(
-    `the stored output '${output}' of task '${upstream.name}' is damaged: ${store.outputPath(upstream.name, file)} (${found}). It was changed after its run wrote it (edited or truncated by hand, a damaged disk). The next \`cellar run\` of the pipeline makes it again; \`cellar run ${pipeline} --rerun ${upstream.name}\` forces it`,
+    `the stored output '${output}' of task '${upstream.name}' is damaged: ${store.outputPath(upstream.name, file)} (${found}): changed after its run wrote it (edited or truncated by hand, a damaged disk), or unreadable. The next \`cellar run\` of the pipeline makes it again; \`cellar run ${pipeline} --rerun ${upstream.name}\` forces it`,
     'E_OUTPUT_DAMAGED',
   );
 }
@@ -225,7 +225,8 @@ function outputDigest(bytes: Uint8Array): string {
  * its manifest recorded (when it did: older manifests have no digest). A file edited or truncated
  * since its run wrote it, or one its codec cannot decode, is E_OUTPUT_DAMAGED naming whose output
  * and which file, not the codec's bare error in the reader's cell. With `key` (the result's key),
- * that result's manifest is marked damaged (`markDamaged`), so the next run re-makes it: an edit that keeps the size is invisible to the store probe's size check (probe.ts).
+ * that result's manifest is marked damaged (`markDamaged`), so the next run re-makes it: an edit
+ * that keeps the size is invisible to the store probe's size check (probe.ts).
  * @throws CellarError E_OUTPUT_MISSING when the manifest names a file the workspace no longer has
  * @throws CellarError E_OUTPUT_DAMAGED when the file's bytes are not what the run stored
  */
