@@ -9,7 +9,13 @@
 import { buildGraph } from './run/graph.js';
 import { computeKeys } from './key/keys.js';
 import { CodeHasher } from './key/codehash.js';
-import { invokeTask, missingOutputText, readOutput } from './run/perform.js';
+import {
+  damagedOutputError,
+  markDamaged,
+  invokeTask,
+  missingOutputText,
+  readOutput,
+} from './run/perform.js';
 import { closestManifest, PREVIOUS_RUNS_COMPARED } from './run/probe.js';
 import { formatChange } from './run/summary.js';
 import { diffKeyInputs } from './key/hash.js';
@@ -149,8 +155,14 @@ export async function load<T extends AnyTask>(
       'E_NOT_CACHED',
     );
   }
-  // A result one of whose output files is gone is not stored: the next run re-makes it.
+  // A result one of whose output files is gone is not stored: the next run re-makes it. One
+  // whose file is not what its run wrote is damaged, and no longer served either.
   const gone = await store.missingOutput?.(task.name, key.value);
+  if (gone?.damaged !== undefined) {
+    const stored = manifest.outputs[gone.output];
+    if (stored) await markDamaged(store, task.name, key.value, gone.output, stored, gone.damaged);
+    throw damagedOutputError(store, task, gone.output, gone.file, gone.damaged);
+  }
   if (gone)
     throw new CellarError(
       `no complete stored result of '${task.name}' for key ${key.value} in ${store.location}: ${missingOutputText(task.name, gone)}`,
@@ -158,6 +170,6 @@ export async function load<T extends AnyTask>(
     );
   const out: Record<string, unknown> = {};
   for (const [name, stored] of Object.entries(manifest.outputs))
-    out[name] = await readOutput(store, task, name, stored);
+    out[name] = await readOutput(store, task, name, stored, key.value);
   return out as TaskOutputs<T>;
 }

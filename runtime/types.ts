@@ -97,6 +97,12 @@ export interface Manifest {
    * this (runtime/run/probe.ts). Absent when it wrote none.
    */
   written?: Record<string, string>;
+  /**
+   * Set by a reader that found output `output`'s file no longer holding what the run stored
+   * (`found`: what differs, as `readOutput` says it, run/perform.ts): the result is not served
+   * (`Store.missingOutput` reports it), and the next run makes it again. Absent on a sound result.
+   */
+  damaged?: { output: string; found: string };
 }
 
 export interface StoredOutput {
@@ -181,6 +187,12 @@ export type PlanReason =
    * runs again under its key, as Luigi re-runs a task whose target is missing.
    */
   | { kind: 'output-missing'; output: string; file: string }
+  /**
+   * Its output `output`'s file is there but not what the run wrote: another size than its
+   * manifest recorded, or a reader found other bytes (`Manifest.damaged`); `found` says what
+   * (`20 bytes, recorded 490`). Truncated or edited since: re-run as for a missing one.
+   */
+  | { kind: 'output-damaged'; output: string; file: string; found: string }
   | { kind: 'not-requested' };
 
 /** One difference between the previous key's inputs and the current ones. */

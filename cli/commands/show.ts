@@ -6,7 +6,12 @@ import { inspect } from 'node:util';
 import { modulePath } from '../../runtime/key/module-path.js';
 import type { AnyTask } from '../../runtime/task.js';
 import { suggest } from '../../runtime/suggest.js';
-import { missingOutputText, readOutput } from '../../runtime/run/perform.js';
+import {
+  damagedOutputError,
+  markDamaged,
+  missingOutputText,
+  readOutput,
+} from '../../runtime/run/perform.js';
 import type { OutputSchema } from '../../runtime/types.js';
 import { CliError, EXIT } from '../errors.js';
 import { INSPECT_OPTIONS, openForInspection, unknownTask } from '../pipeline-args.js';
@@ -51,8 +56,14 @@ async function showOutputs({ values, positionals }: CommandInput<typeof OPTIONS>
       'E_NOT_CACHED',
       EXIT.failure,
     );
-  // A result one of whose output files is gone is not stored (the next run re-makes it).
+  // A result one of whose output files is gone is not stored (the next run re-makes it); one
+  // whose file is not what its run wrote is damaged, and no longer served either.
   const gone = await options.store.missingOutput?.(taskName, key);
+  if (gone?.damaged !== undefined) {
+    const stored = manifest.outputs[gone.output];
+    if (stored) await markDamaged(options.store, taskName, key, gone.output, stored, gone.damaged);
+    throw damagedOutputError(options.store, node.task, gone.output, gone.file, gone.damaged);
+  }
   if (gone)
     throw new CliError(
       `'${taskName}' has no complete stored result for these params (key ${key}): ${missingOutputText(taskName, gone)}`,
@@ -65,7 +76,7 @@ async function showOutputs({ values, positionals }: CommandInput<typeof OPTIONS>
   const json: Record<string, unknown> = {};
   for (const name of names) {
     const stored = manifest.outputs[name]!;
-    const value = await readOutput(options.store, node.task, name, stored);
+    const value = await readOutput(options.store, node.task, name, stored, key);
     if (values.json) {
       json[name] = value;
       continue;

@@ -432,11 +432,12 @@ function keep(
 ): Record<string, OutputLocation> {
   const kept: Record<string, OutputLocation> = {};
   for (const output of Object.keys(outputs)) {
-    const { codec, file, schema } = outputs[output]!;
+    const { codec, file, schema, bytes, digest } = outputs[output]!;
     const text = JSON.stringify(schema);
     let shared = ctx.schemas.get(text);
     if (!shared) ctx.schemas.set(text, (shared = schema));
-    kept[output] = { codec, file, schema: shared };
+    // Size and digest: the reader checks the bytes it reads against them (perform.ts readOutput).
+    kept[output] = { codec, file, schema: shared, bytes, ...(digest ? { digest } : {}) };
   }
   ctx.kept.set(name, kept);
   return kept;

@@ -6,7 +6,7 @@
 import { pickCodec, getCodec } from '../codecs/index.js';
 import { outputStats } from '../codecs/stats.js';
 import { runHooksFor, type TaskRunContext } from './hooks.js';
-import { outputFileName, type Store } from '../store/store.js';
+import { outputFileName, sizeDiffers, type Store } from '../store/store.js';
 import type { AnyTask, OutputSpec } from '../task.js';
 import type { KeyInputs, StoredOutput } from '../types.js';
 import { CellarError } from '../errors.js';
@@ -25,15 +25,17 @@ import { envSecrets, redactError } from './redact.js';
 import { watchStrayErrors } from './stray-errors.js';
 import { freezeUpstream, mutationError } from './frozen-inputs.js';
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { createHash } from 'node:crypto';
+import { sha256 } from '../key/hash.js';
 import { describeSource } from '../load/source.js';
 
 /**
- * What reading a stored output needs (`readOutput`): its codec, file and schema. A job carries
- * only these of each input's `StoredOutput` (not its digest, size or stats): a fan-in of 100k
- * tasks holds one per upstream output on the scheduler's thread and again in its worker.
+ * What reading a stored output needs (`readOutput`): its codec, file and schema, and its recorded
+ * size and digest, checked against the bytes read. A job carries only these of each input's
+ * `StoredOutput` (not its stats): a fan-in of 100k tasks holds one per upstream output on the
+ * scheduler's thread and again in its worker (size and digest: ~50 bytes each).
  */
-export type OutputLocation = Pick<StoredOutput, 'codec' | 'file' | 'schema'>;
+export type OutputLocation = Pick<StoredOutput, 'codec' | 'file' | 'schema'> &
+  Partial<Pick<StoredOutput, 'bytes' | 'digest'>>;
 
 /** One input of a job: which upstream output to read and how it was stored. */
 export interface JobInput {
@@ -198,14 +200,45 @@ export function missingOutputText(task: string, gone: { output: string; file: st
 }
 
 /**
- * Decode one stored output of `upstream`.
+ * The error of a stored output whose bytes are not what its run stored (`found`: the size or
+ * digest that differs, or the codec's complaint): names the task, the output and the file, and
+ * how to make it again. The reader's own code is not at fault.
+ */
+export function damagedOutputError(
+  store: Store,
+  upstream: AnyTask,
+  output: string,
+  file: string,
+  found: string,
+): CellarError {
+  const pipeline = upstream.source?.notebook ?? '<pipeline>';
+  return new CellarError(
+    `the stored output '${output}' of task '${upstream.name}' is damaged: ${store.outputPath(upstream.name, file)} (${found}): changed after its run wrote it (edited or truncated by hand, a damaged disk), or unreadable. The next \`cellar run\` of the pipeline makes it again; \`cellar run ${pipeline} --rerun ${upstream.name}\` forces it`,
+    'E_OUTPUT_DAMAGED',
+  );
+}
+
+/** The digest a manifest records of an output's bytes (`StoredOutput.digest`). */
+function outputDigest(bytes: Uint8Array): string {
+  return sha256(bytes).slice(0, 16);
+}
+
+/**
+ * Decode one stored output of `upstream`, after checking its bytes against the size and digest
+ * its manifest recorded (when it did: older manifests have no digest). A file edited or truncated
+ * since its run wrote it, or one its codec cannot decode, is E_OUTPUT_DAMAGED naming whose output
+ * and which file, not the codec's bare error in the reader's cell. With `key` (the result's key),
+ * that result's manifest is marked damaged (`markDamaged`), so the next run re-makes it: an edit
+ * that keeps the size is invisible to the store probe's size check (probe.ts).
  * @throws CellarError E_OUTPUT_MISSING when the manifest names a file the workspace no longer has
+ * @throws CellarError E_OUTPUT_DAMAGED when the file's bytes are not what the run stored
  */
 export async function readOutput(
   store: Store,
   upstream: AnyTask,
   output: string,
   stored: OutputLocation,
+  key?: string,
 ): Promise<unknown> {
   const outputs = upstream.outputs as Record<string, OutputSpec>;
   const spec = Object.hasOwn(outputs, output) ? outputs[output]! : {};
@@ -223,7 +256,49 @@ export async function readOutput(
       'E_OUTPUT_MISSING',
     );
   }
-  return getCodec(stored.codec).decode(bytes, spec, stored.schema);
+  let found: string | undefined;
+  if (stored.bytes !== undefined && bytes.byteLength !== stored.bytes)
+    found = sizeDiffers(bytes.byteLength, stored.bytes);
+  else if (stored.digest !== undefined && outputDigest(bytes) !== stored.digest)
+    found = `SHA-256 ${outputDigest(bytes)}, recorded ${stored.digest}`;
+  if (found === undefined) {
+    try {
+      return await getCodec(stored.codec).decode(bytes, spec, stored.schema);
+    } catch (error) {
+      found = `the ${stored.codec} codec cannot decode it: ${(error as Error | null)?.message ?? String(error)}`;
+    }
+  }
+  if (key !== undefined) await markDamaged(store, upstream.name, key, output, stored, found);
+  throw damagedOutputError(store, upstream, output, stored.file, found);
+}
+
+/**
+ * Stop serving the result of `task` for `key` whose output was found damaged, so the next run
+ * re-makes it: its manifest is marked (`Manifest.damaged`, which `Store.missingOutput` reports:
+ * the next plan says which output and what was found) while it still names the same file and
+ * digest (one that changed meanwhile is a new result, another run's). A store that cannot report
+ * it (no `missingOutput`: GcsStore) has the manifest dropped instead. Best effort: the error is
+ * what the caller reports either way.
+ */
+export async function markDamaged(
+  store: Store,
+  task: string,
+  key: string,
+  output: string,
+  stored: OutputLocation,
+  found: string,
+): Promise<void> {
+  try {
+    const m = await store.readManifest(task, key);
+    const now = m?.outputs[output];
+    if (!m || m.damaged || !now) return;
+    if (now.file !== stored.file || now.digest !== stored.digest || now.bytes !== stored.bytes)
+      return;
+    if (store.missingOutput) await store.writeManifest({ ...m, damaged: { output, found } });
+    else await store.dropManifest(task, key);
+  } catch {
+    // not ours to change (a read-only workspace): the error names --rerun
+  }
 }
 
 /**
@@ -262,7 +337,7 @@ async function performWith(
     // Frozen deeply: a change through an alias the compiler could not follow throws at its line
     // (frozen-inputs.ts) instead of silently computing something else than the notebook.
     inputs[input.name] = freezeUpstream(
-      await readOutput(store, upstream, input.output, input.stored),
+      await readOutput(store, upstream, input.output, input.stored, job.upstreamKeys[input.task]),
     );
   }
   let notCached: string | undefined;
@@ -334,7 +409,7 @@ async function performWith(
       codecVersion: codec.version,
       file,
       bytes: bytes.byteLength,
-      digest: createHash('sha256').update(bytes).digest('hex').slice(0, 16),
+      digest: outputDigest(bytes),
       schema,
       ...(stats ? { stats } : {}),
     };

@@ -15,10 +15,11 @@ export interface StoreFacts {
    */
   writtenMoved?: Map<string, { path: string; missing: boolean }>;
   /**
-   * Task → the first of its stored outputs whose file is gone while its manifest stays (probe.ts,
-   * for stores that can tell: `Store.missingOutput`): the result is not complete, the task re-runs.
+   * Task → the first of its stored outputs whose file is gone while its manifest stays, or is not
+   * what its run wrote (`damaged`: what differs) (probe.ts, for stores that can tell:
+   * `Store.missingOutput`): the result is not complete, the task re-runs.
    */
-  outputMissing?: Map<string, { output: string; file: string }>;
+  outputMissing?: Map<string, { output: string; file: string; damaged?: string }>;
   /** Task → its most recent key inputs, for tasks that are not done. */
   previous: Map<string, { key: string; inputs: KeyInputs }>;
 }
@@ -58,7 +59,13 @@ export function planRun(
     if (node.task.rerun) return entry('run', { kind: 'rerun-flag' });
     if (facts.done.has(node.name)) {
       const gone = facts.outputMissing?.get(node.name);
-      if (gone) return entry('run', { kind: 'output-missing', ...gone });
+      if (gone)
+        return entry(
+          'run',
+          gone.damaged
+            ? { kind: 'output-damaged', output: gone.output, file: gone.file, found: gone.damaged }
+            : { kind: 'output-missing', output: gone.output, file: gone.file },
+        );
       const moved = facts.writtenMoved?.get(node.name);
       if (moved) return entry('run', { kind: 'written-changed', ...moved });
       const hook = facts.invalid.get(node.name);
@@ -89,7 +96,8 @@ export function forced(reason: PlanReason): boolean {
     reason.kind === 'rerun-selector' ||
     reason.kind === 'cache-invalid' ||
     reason.kind === 'written-changed' ||
-    reason.kind === 'output-missing'
+    reason.kind === 'output-missing' ||
+    reason.kind === 'output-damaged'
   );
 }
 

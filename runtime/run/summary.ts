@@ -133,6 +133,8 @@ export function describeReason(reason: PlanReason): string {
       return `${reason.path}, which it wrote, ${reason.missing ? 'is missing' : 'changed since'}: re-run to write it again`;
     case 'output-missing':
       return `its stored output '${reason.output}' is missing (${reason.file}): re-run to make it again`;
+    case 'output-damaged':
+      return `its stored output '${reason.output}' was changed since it was written: ${reason.file} (${reason.found}): re-run to make it again`;
     case 'not-requested':
       return 'not requested';
   }
@@ -214,6 +216,7 @@ const reasonKindText: Record<PlanReason['kind'], string> = {
   'upstream-forced': 'upstream re-runs first',
   'written-changed': 'a file it wrote moved',
   'output-missing': 'a stored output is missing',
+  'output-damaged': 'a stored output was changed',
   'not-requested': 'not requested',
 };
 

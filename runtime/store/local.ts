@@ -32,7 +32,9 @@ import type { Manifest } from '../types.js';
 import { CellarError } from '../errors.js';
 import {
   checkRescope,
+  markedDamaged,
   pipelineFolder,
+  sizeDiffers,
   type MissingOutput,
   type Store,
   type TaskLock,
@@ -244,8 +246,16 @@ export class LocalStore implements Store {
     } catch {
       return undefined; // no manifest (or an unreadable one): nothing stored to be incomplete
     }
-    for (const [output, stored] of Object.entries(manifest.outputs ?? {}))
-      if (!existsSync(join(this.location, stored.file))) return { output, file: stored.file };
+    // One stat per output: gone, or truncated or edited to another size since the run wrote it.
+    // An edit that keeps the size is seen by a reader's digest check, which marks the manifest.
+    const marked = markedDamaged(manifest);
+    if (marked) return marked;
+    for (const [output, stored] of Object.entries(manifest.outputs ?? {})) {
+      const st = statSync(join(this.location, stored.file), { throwIfNoEntry: false });
+      if (!st) return { output, file: stored.file };
+      if (typeof stored.bytes === 'number' && st.size !== stored.bytes)
+        return { output, file: stored.file, damaged: sizeDiffers(st.size, stored.bytes) };
+    }
     return undefined;
   }
 

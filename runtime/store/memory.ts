@@ -2,7 +2,9 @@
 import type { Manifest } from '../types.js';
 import {
   checkRescope,
+  markedDamaged,
   pipelineFolder,
+  sizeDiffers,
   type MissingOutput,
   type Store,
   type TaskLock,
@@ -94,8 +96,18 @@ export class MemoryStore implements Store {
 
   missingOutput(task: string, key: string): MissingOutput | undefined {
     const manifest = this.manifests.get(`${this.prefix}${task}/${key}`);
-    for (const [output, stored] of Object.entries(manifest?.outputs ?? {}))
-      if (!this.files.has(`${this.prefix}${stored.file}`)) return { output, file: stored.file };
+    const marked = manifest && markedDamaged(manifest);
+    if (marked) return marked;
+    for (const [output, stored] of Object.entries(manifest?.outputs ?? {})) {
+      const bytes = this.files.get(`${this.prefix}${stored.file}`);
+      if (!bytes) return { output, file: stored.file };
+      if (typeof stored.bytes === 'number' && bytes.byteLength !== stored.bytes)
+        return {
+          output,
+          file: stored.file,
+          damaged: sizeDiffers(bytes.byteLength, stored.bytes),
+        };
+    }
     return undefined;
   }
 

@@ -63,12 +63,14 @@ export interface Store {
   readOutput(task: string, file: string): Promise<Uint8Array>;
   /**
    * The first output of the stored result of `task` for `key` whose file is gone while its
-   * manifest stays (deleted by hand, a damaged workspace), as the output's name and its file as
-   * the manifest names it; undefined when every file is there or there is no manifest. Optional:
-   * a store that answers cheaply (a local folder: the manifest and one `stat` per output) lets
-   * the run's store probe treat such a result as not stored and re-run its task
+   * manifest stays (deleted by hand, a damaged workspace), or whose size is not the `bytes` the
+   * manifest recorded or which a reader found damaged (`damaged`: truncated or edited since;
+   * `Manifest.damaged`), as the output's name and its file as the manifest names it; undefined
+   * when every file is there as stored or there is no manifest. Optional: a store that answers cheaply (a local folder: the manifest and one `stat`
+   * per output) lets the run's store probe treat such a result as not stored and re-run its task
    * (runtime/run/probe.ts), and `cellar show`/`load()` say so. A store without it (GcsStore: a
-   * request per object) is not checked; a reader then fails with E_OUTPUT_MISSING.
+   * request per object) is not checked; a reader then fails with E_OUTPUT_MISSING, or with
+   * E_OUTPUT_DAMAGED (`readOutput` checks the size and digest of the bytes it reads).
    */
   missingOutput?(
     task: string,
@@ -92,10 +94,31 @@ export interface Store {
   close?(): void | Promise<void>;
 }
 
-/** An output of a stored result whose file is gone (`Store.missingOutput`). */
+/**
+ * An output of a stored result whose file is gone (`Store.missingOutput`), or, with `damaged`,
+ * there but not what the run wrote: what differs (`sizeDiffers`, or a reader's finding recorded
+ * in the manifest, `Manifest.damaged`).
+ */
 export interface MissingOutput {
   output: string;
   file: string;
+  damaged?: string;
+}
+
+/** What a stored output file of `bytes` bytes is, against the `recorded` size. */
+export function sizeDiffers(bytes: number, recorded: number): string {
+  return `${bytes} bytes, recorded ${recorded}`;
+}
+
+/**
+ * What `Store.missingOutput` says of a manifest a reader marked damaged (`Manifest.damaged`), or
+ * undefined for a sound one.
+ */
+export function markedDamaged(manifest: Manifest): MissingOutput | undefined {
+  const marked = manifest.damaged;
+  if (!marked) return undefined;
+  const file = manifest.outputs?.[marked.output]?.file ?? marked.output;
+  return { output: marked.output, file, damaged: marked.found };
 }
 
 /** `<output>_<key>.<ext>`: the file name of one output. */

@@ -3,13 +3,15 @@
 // that shortcut must never change: a task whose stored files are gone re-runs, a stale task
 // still reports what changed against its previous key, and a never-run task says so.
 import { describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync, unlinkSync, readdirSync } from 'node:fs';
+import { mkdtempSync, rmSync, unlinkSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { definePipeline, defineTask, output, type AnyTask } from '../../runtime/task.js';
 import { LocalStore } from '../../runtime/store/local.js';
 import { runPipeline } from '../../runtime/run/run.js';
 import { closestManifest } from '../../runtime/run/probe.js';
+import { MemoryStore } from '../../runtime/store/memory.js';
+import { readOutput } from '../../runtime/run/perform.js';
 import type { KeyInputs, Manifest } from '../../runtime/types.js';
 
 function pipeline(offset: number) {
@@ -95,6 +97,54 @@ describe('store probe (one listing of the workspace per run)', () => {
     const stored = new LocalStore(ws).forPipeline('p').storedTasks();
     expect(['a', 'b', 'total'].every((t) => stored.has(t))).toBe(true);
     expect(new LocalStore(join(ws, 'missing')).storedTasks()).toEqual(new Set());
+  });
+});
+
+describe('a stored output that is not what its run wrote', () => {
+  it('of another size (LocalStore: one stat per output) re-runs its task with the sizes, and its downstream stays cached', async () => {
+    const ws = mkdtempSync(join(tmpdir(), 'cellar-probe-'));
+    await run(ws);
+    const file = readdirSync(join(ws, 'p', 'b')).find((f) => f.startsWith('v_'))!;
+    writeFileSync(join(ws, 'p', 'b', file), '22');
+    const { prepared, result } = await run(ws);
+    const b = prepared.plan.entries.find((e) => e.name === 'b')!;
+    expect(b.reason).toEqual({
+      kind: 'output-damaged',
+      output: 'v',
+      file: `b/${file}`,
+      found: '2 bytes, recorded 1',
+    });
+    expect(reasons(prepared)).toEqual({
+      a: 'cached',
+      b: 'output-damaged',
+      total: 'upstream-forced',
+    });
+    expect(result!.tasks.find((t) => t.name === 'b')!.status).toBe('ran');
+    expect(result!.tasks.find((t) => t.name === 'total')!.status).toBe('cached');
+  });
+
+  it('of the same size (MemoryStore): the reader says E_OUTPUT_DAMAGED and marks the result, which the next plan re-runs', async () => {
+    const store = new MemoryStore();
+    const p = pipeline(0);
+    await runPipeline({ pipeline: p, store, codeAware: false });
+    const view = store.forPipeline('p');
+    const key = (await view.latestManifest('b'))!.key;
+    const stored = (await view.readManifest('b', key))!.outputs.v!;
+    await view.writeOutput('b', stored.file, new TextEncoder().encode('7'));
+    const b = p.tasks.find((t) => t.name === 'b')!;
+    await expect(readOutput(view, b, 'v', stored, key)).rejects.toMatchObject({
+      code: 'E_OUTPUT_DAMAGED',
+      message: expect.stringMatching(/the stored output 'v' of task 'b' is damaged: .*SHA-256/),
+    });
+    expect(view.missingOutput('b', key)).toMatchObject({ output: 'v', file: stored.file });
+    const { prepared, result } = await runPipeline({ pipeline: p, store, codeAware: false });
+    expect(reasons(prepared)).toEqual({
+      a: 'cached',
+      b: 'output-damaged',
+      total: 'upstream-forced',
+    });
+    expect(result!.tasks.find((t) => t.name === 'b')!.status).toBe('ran');
+    expect(await readOutput(view, b, 'v', (await view.readManifest('b', key))!.outputs.v!)).toBe(2);
   });
 });
 

@@ -299,8 +299,15 @@ describe('what a job carries of its inputs', () => {
     const total = runner.jobs.find((j) => j.task === 'total')!;
     expect(total.inputs).toHaveLength(5);
     for (const input of total.inputs) {
-      // Not the digest, size or stats of the manifest: only what reading the output needs.
-      expect(Object.keys(input.stored).sort()).toEqual(['codec', 'file', 'schema']);
+      // Not the stats of the manifest: only what reading the output needs, and its size and
+      // digest, which the reader checks the bytes against (E_OUTPUT_DAMAGED).
+      expect(Object.keys(input.stored).sort()).toEqual([
+        'bytes',
+        'codec',
+        'digest',
+        'file',
+        'schema',
+      ]);
       expect(input.stored.file).toMatch(new RegExp(`^${input.task}/v_[0-9a-f]+\\.json$`));
       expect(input.stored.schema).toBe(total.inputs[0]!.stored.schema);
     }

@@ -1,0 +1,199 @@
+// A stored output whose file is still there but no longer holds what its run wrote (truncated or
+// edited by hand, a damaged disk; a tester's finding) is not a complete result either. Before:
+// `--dry-run` said 0 to run, the downstream failed with a bare `Unexpected end of JSON input` in
+// its own cell, and `cellar show` with `Cannot read properties of null (E_UNEXPECTED)` from inside
+// apache-arrow, none naming the file. Now the store probe sees a file whose size is not the one
+// its manifest recorded (the plan says the task runs and why, and the run re-makes it, as for a
+// deleted file: missing-output.test.ts), and every reader checks the bytes it reads against the
+// recorded size and digest: an edit that keeps the size is E_OUTPUT_DAMAGED naming the task, the
+// output and the file, and that result is no longer served, so the next run re-makes it.
+import { readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  notebookText,
+  project,
+  removeProjects,
+  runStatuses as run,
+  STACK_FRAME,
+} from './harness.js';
+import type { Project } from './harness.js';
+
+afterAll(removeProjects);
+
+const NB = 'notebooks/x.ipynb';
+const MAKE =
+  "//| task: make\nconst rows = [{ a: 1, b: 'x' }, { a: 2, b: 'y' }];\nconst m = new Map([['k', 1]]);\nconst j = { z: 1 };";
+
+/** `make` stores a table (Arrow), a Map (structured) and a plain object (JSON); `use` reads all three. */
+function pipeline(): Project {
+  const p = project();
+  p.write(NB, notebookText([MAKE, '//| task: use\nconst n = rows.length + m.size + j.z;']));
+  return p;
+}
+
+/** The one stored file of `task` whose name starts with `output`_. */
+function storedFile(p: Project, task: string, output: string): string {
+  const folder = join(p.dir, '.cellar', 'workspace', 'x', task);
+  const files = readdirSync(folder).filter((f) => f.startsWith(`${output}_`));
+  expect(files).toHaveLength(1);
+  return join(folder, files[0]!);
+}
+
+/** Change one byte of `file` (the first `from` at or after `at`) to `to`, keeping its size. */
+function editByte(file: string, from: string, to: string, at = 0): void {
+  const bytes = readFileSync(file);
+  const i = bytes.indexOf(from, at);
+  expect(i).toBeGreaterThanOrEqual(0);
+  bytes[i] = to.charCodeAt(0);
+  writeFileSync(file, bytes);
+}
+
+const n = (p: Project) => JSON.parse(p.cellar('show', NB, 'use', 'n', '--json').stdout);
+
+describe('a stored output whose file was changed after its run', () => {
+  it('truncated (a table and a JSON output): --dry-run names the task and the file and says it would run; the run re-makes it and the downstream gets the right value', () => {
+    const p = pipeline();
+    expect(run(p, NB)).toEqual({ make: 'ran', use: 'ran' });
+    const rows = storedFile(p, 'make', 'rows');
+    expect(rows).toMatch(/\.arrow$/);
+    const recorded = readFileSync(rows).byteLength;
+    truncateSync(rows, 20);
+    const j = storedFile(p, 'make', 'j');
+    expect(j).toMatch(/\.json$/);
+    writeFileSync(j, '{"z":');
+    // The downstream's cell edited too, so the run takes the full path (keys computed, the store
+    // probed); what the warm-run record sees is the next test's.
+    p.write(NB, notebookText([MAKE, '//| task: use\nconst n = rows.length + m.size + j.z + 0;']));
+
+    // The plan names the first damaged output in the manifest's order (j, m, rows).
+    const dry = p.cellar('run', NB, '--dry-run');
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.stdout).toMatch(
+      /would run\s+make\s+\w+\s+its stored output 'j' was changed since it was written: make\/j_\w+\.json \(5 bytes, recorded 7\): re-run to make it again/,
+    );
+    // With only the table truncated, the plan names it.
+    writeFileSync(j, '{"z":1}');
+    expect(p.cellar('run', NB, '--dry-run').stdout).toMatch(
+      new RegExp(
+        `would run\\s+make\\s+\\w+\\s+its stored output 'rows' was changed since it was written: make/rows_\\w+\\.arrow \\(20 bytes, recorded ${recorded}\\)`,
+      ),
+    );
+    writeFileSync(j, '{"z":');
+    expect(run(p, NB)).toEqual({ make: 'ran', use: 'ran' });
+    expect(readFileSync(rows).byteLength).toBe(recorded);
+    expect(JSON.parse(readFileSync(j, 'utf8'))).toEqual({ z: 1 });
+    expect(n(p)).toBe(4);
+    expect(run(p, NB)).toEqual({ make: 'cached', use: 'cached' });
+  });
+
+  it('a table truncated: cellar show says E_OUTPUT_DAMAGED naming the task, output and file, not an error from apache-arrow', () => {
+    const p = pipeline();
+    expect(run(p, NB)).toEqual({ make: 'ran', use: 'ran' });
+    truncateSync(storedFile(p, 'make', 'rows'), 20);
+    const table = p.cellar('show', NB, 'make', 'rows');
+    expect(table.code).not.toBe(0);
+    const text = table.stdout + table.stderr;
+    expect(text).toMatch(
+      /the stored output 'rows' of task 'make' is damaged: \S*make\/rows_\w+\.arrow \(20 bytes, recorded \d+\)/,
+    );
+    expect(text).toContain('E_OUTPUT_DAMAGED');
+    expect(text).not.toMatch(/E_UNEXPECTED|reading 'g'/);
+    expect(text).not.toMatch(STACK_FRAME);
+    expect(run(p, NB)).toEqual({ make: 'ran', use: 'cached' });
+    expect(JSON.parse(p.cellar('show', NB, 'make', 'rows', '--json').stdout)).toEqual([
+      { a: 1, b: 'x' },
+      { a: 2, b: 'y' },
+    ]);
+  });
+
+  it('edited keeping its size: cellar show says E_OUTPUT_DAMAGED naming the task, output and file (the digest tells), and the next run re-makes it', () => {
+    const p = pipeline();
+    expect(run(p, NB)).toEqual({ make: 'ran', use: 'ran' });
+    const j = storedFile(p, 'make', 'j');
+    // Still valid JSON of the same size: only the digest can tell.
+    editByte(j, '1', '7');
+    expect(JSON.parse(readFileSync(j, 'utf8'))).toEqual({ z: 7 });
+
+    const show = p.cellar('show', NB, 'make', 'j');
+    expect(show.code).not.toBe(0);
+    const text = show.stdout + show.stderr;
+    expect(text).toContain('E_OUTPUT_DAMAGED');
+    expect(text).toMatch(
+      /the stored output 'j' of task 'make' is damaged: \S*make\/j_\w+\.json \(SHA-256 \w+, recorded \w+\)/,
+    );
+    expect(text).toContain('--rerun make');
+    expect(text).not.toMatch(STACK_FRAME);
+    expect(text).not.toMatch(/E_UNEXPECTED|SyntaxError/);
+
+    // The damaged result is no longer served: the plan says so, and the next run makes it again.
+    expect(p.cellar('run', NB, '--dry-run').stdout).toMatch(
+      /would run\s+make\s+\w+\s+its stored output 'j' was changed since it was written: make\/j_\w+\.json \(SHA-256 \w+, recorded \w+\): re-run to make it again/,
+    );
+    // Its other outputs too: the result is one whole.
+    const other = p.cellar('show', NB, 'make', 'm');
+    expect(other.code).not.toBe(0);
+    expect(other.stderr).toContain("the stored output 'j' of task 'make' is damaged");
+    expect(run(p, NB)).toEqual({ make: 'ran', use: 'cached' });
+    expect(JSON.parse(p.cellar('show', NB, 'make', 'j', '--json').stdout)).toEqual({ z: 1 });
+  });
+
+  it('read by a downstream task that runs, edited keeping its size: the downstream fails with E_OUTPUT_DAMAGED naming the upstream task and file, and the next run re-makes the upstream', () => {
+    const p = pipeline();
+    expect(run(p, NB)).toEqual({ make: 'ran', use: 'ran' });
+    editByte(storedFile(p, 'make', 'j'), '1', '7');
+    // The downstream's cell changed: it runs and reads `j` (the upstream stays cached: same size).
+    p.write(NB, notebookText([MAKE, '//| task: use\nconst n = rows.length + m.size + j.z + 0;']));
+    const r = p.cellar('run', NB);
+    expect(r.code).not.toBe(0);
+    const text = r.stdout + r.stderr;
+    expect(text).toContain('E_OUTPUT_DAMAGED');
+    expect(text).toMatch(/the stored output 'j' of task 'make' is damaged: \S*make\/j_\w+\.json/);
+    expect(text).not.toMatch(STACK_FRAME);
+    expect(text).not.toMatch(/Unexpected|E_UNEXPECTED/);
+
+    expect(run(p, NB)).toEqual({ make: 'ran', use: 'ran' });
+    expect(n(p)).toBe(4);
+  });
+
+  it('a downstream reading a truncated table after the plan: E_OUTPUT_DAMAGED, not the codec error', () => {
+    const p = pipeline();
+    expect(run(p, NB)).toEqual({ make: 'ran', use: 'ran' });
+    // Damaged keeping its size, in the middle of the Arrow file: the codec would fail or misread.
+    const rows = storedFile(p, 'make', 'rows');
+    const bytes = readFileSync(rows);
+    bytes.fill(0xff, 8, 64);
+    writeFileSync(rows, bytes);
+    const r = p.cellar('run', NB, '--rerun', 'use');
+    expect(r.code).not.toBe(0);
+    expect(r.stdout + r.stderr).toMatch(
+      /E_OUTPUT_DAMAGED[\s\S]*the stored output 'rows' of task 'make' is damaged: \S*make\/rows_\w+\.arrow \(SHA-256 \w+, recorded \w+\)/,
+    );
+    expect(r.stdout + r.stderr).not.toMatch(STACK_FRAME);
+  });
+
+  it("an old manifest without a digest: a same-size edit the codec cannot decode is E_OUTPUT_DAMAGED with the codec's complaint", () => {
+    const p = pipeline();
+    expect(run(p, NB)).toEqual({ make: 'ran', use: 'ran' });
+    const folder = join(p.dir, '.cellar', 'workspace', 'x', 'make');
+    const manifestFile = join(
+      folder,
+      readdirSync(folder).find((f) => f.endsWith('.manifest.json'))!,
+    );
+    const manifest = JSON.parse(readFileSync(manifestFile, 'utf8'));
+    for (const stored of Object.values(manifest.outputs))
+      delete (stored as { digest?: string }).digest;
+    writeFileSync(manifestFile, JSON.stringify(manifest, null, 2));
+    editByte(storedFile(p, 'make', 'j'), ':', ';');
+
+    const show = p.cellar('show', NB, 'make', 'j');
+    expect(show.code).not.toBe(0);
+    expect(show.stderr).toMatch(
+      /the stored output 'j' of task 'make' is damaged: \S*make\/j_\w+\.json \(the \w+ codec cannot decode it: [^)]*JSON/,
+    );
+    expect(show.stderr).toContain('E_OUTPUT_DAMAGED');
+    expect(show.stderr).not.toMatch(STACK_FRAME);
+    // Re-made; with no digest to compare, its downstream re-runs too (replaced.ts).
+    expect(run(p, NB)).toEqual({ make: 'ran', use: 'ran' });
+  });
+});
