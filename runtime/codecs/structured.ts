@@ -222,7 +222,7 @@ export function valueNeeds(value: unknown, instances?: Map<object, string>): Val
  * characters (~536 M); the margin covers the estimate being a lower bound (numbers are counted
  * as 2 characters).
  * `arrowStringBytes`: the most UTF-8 bytes one Arrow `Utf8` column holds (its offsets are 32-bit
- * signed integers); a string column past it is stored as `LargeUtf8` (64-bit offsets) instead.
+ * signed integers); a table with a string column past it is not stored as Arrow (table.ts).
  */
 export const codecLimits = { jsonChars: 400_000_000, arrowStringBytes: 2 ** 31 - 1 };
 

@@ -26,17 +26,34 @@ import { codecLimits } from './structured.js';
 /**
  * Whether a string column's UTF-8 bytes fit one Arrow `Utf8` column (`codecLimits`). Past the
  * limit apache-arrow's builder wraps the 32-bit offsets without a word and the rows after it read
- * back empty or wrong; `LargeUtf8` (64-bit offsets) holds them, and every Arrow reader reads it.
+ * back empty or wrong (2,300 rows of a 1 M-character string: rows 305 on came back empty), and
+ * its reader gives back no string at all of a `LargeUtf8` column that large (tried: every row
+ * undefined). So such a table is not stored as Arrow: auto gives it to the structured codec,
+ * which holds it, and the table codec named explicitly refuses it.
  */
-function fitsUtf8(list: readonly (string | null)[]): boolean {
+function fitsUtf8(list: readonly unknown[]): boolean {
   const limit = codecLimits.arrowStringBytes;
   let chars = 0;
-  for (const s of list) if (s !== null) chars += s.length;
+  for (const s of list) if (typeof s === 'string') chars += s.length;
   // A UTF-16 unit takes at most 3 UTF-8 bytes: most columns are decided without encoding.
   if (chars * 3 <= limit) return true;
   let bytes = 0;
-  for (const s of list) if (s !== null && (bytes += Buffer.byteLength(s)) > limit) return false;
+  for (const s of list)
+    if (typeof s === 'string' && (bytes += Buffer.byteLength(s)) > limit) return false;
   return true;
+}
+
+/** The first string column of a planned table whose text is past `fitsUtf8`, if any. */
+function oversizedStringColumn(value: unknown, plan: TablePlan): string | undefined {
+  for (const col of plan.columns) {
+    if (col.type !== 'string') continue;
+    const list =
+      plan.shape === 'columns'
+        ? ((value as Record<string, unknown>)[col.name] as unknown[])
+        : (value as Record<string, unknown>[]).map((r) => r[col.name]);
+    if (!fitsUtf8(list)) return col.name;
+  }
+  return undefined;
 }
 
 // 'null': every value null, or no value at all (an empty column): nothing tells its type, so it is
@@ -142,11 +159,14 @@ export function planTable(value: unknown, allowEmpty = false): TablePlan | undef
  * record back with its own key order. A table returns every record's fields in column order (the
  * order fields first appear), so `[{a, b}, {b, a}]` would come back `[{a, b}, {a, b}]`: JSON keeps
  * it (a check or a display reading `Object.keys(row)` sees the difference). Naming the table
- * codec stores such records anyway, in column order.
+ * codec stores such records anyway, in column order. A table with a string column past what
+ * Arrow holds (`fitsUtf8`) is not one either.
  */
 export function isTableLike(value: unknown): boolean {
   const plan = planTable(value);
   if (plan === undefined) return false;
+  // Past what an Arrow string column holds: the structured codec stores it instead.
+  if (oversizedStringColumn(value, plan) !== undefined) return false;
   if (plan.shape !== 'records') return true;
   const column = new Map(plan.columns.map((c, i) => [c.name, i]));
   return (value as Record<string, unknown>[]).every((row) => {
@@ -207,6 +227,11 @@ export const tableCodec: Codec = {
           : 'table codec needs an array of flat records or an object of equal-length columns (one type per column)',
       );
     }
+    const oversized = oversizedStringColumn(value, plan);
+    if (oversized !== undefined)
+      throw new Error(
+        `table codec: column '${oversized}' holds more text than one Arrow string column can (${codecLimits.arrowStringBytes} bytes of UTF-8); leave the codec out (auto picks 'structured', which holds it), or split the rows across several outputs`,
+      );
     const arrow = await arrowLib();
     const vectors: Record<string, import('apache-arrow').Vector> = {};
     const withMissing = new Set<string>();
@@ -234,9 +259,7 @@ export const tableCodec: Codec = {
               ? new arrow.Bool()
               : col.type === 'null'
                 ? new arrow.Null()
-                : fitsUtf8(list as (string | null)[])
-                  ? new arrow.Utf8()
-                  : new arrow.LargeUtf8();
+                : new arrow.Utf8();
         vectors[col.name] = arrow.vectorFromArray(list, type as never);
       }
     }

@@ -18,6 +18,7 @@ import {
   openSync,
   readdirSync,
   readFileSync,
+  readSync,
   renameSync,
   statSync,
   unlinkSync,
@@ -25,6 +26,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { rename, writeFile, unlink } from 'node:fs/promises';
+import { constants as bufferConstants } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
@@ -236,7 +238,7 @@ export class LocalStore implements Store {
   }
 
   async readOutput(_task: string, file: string): Promise<Uint8Array> {
-    return readFileSync(join(this.location, file));
+    return readWholeSync(join(this.location, file));
   }
 
   missingOutput(task: string, key: string): MissingOutput | undefined {
@@ -499,10 +501,61 @@ export class LocalStore implements Store {
 }
 
 /** Write to `<path>.tmp-<pid>.<start>-<random>` in the same folder, then rename over `path`. */
+/**
+ * The most bytes one read or write call is given: Node refuses more than 2 GiB - 1 in one call
+ * (`writeFileSync` of a 2.3 GB output: "The value of "length" is out of range"; `readFileSync`:
+ * ERR_FS_FILE_TOO_LARGE), so larger files go in chunks of this size. Mutable so tests can cross
+ * it with small files (never set by users).
+ */
+export const ioLimits = { chunkBytes: 1 << 30 };
+const MAX_LENGTH = bufferConstants.MAX_LENGTH;
+
+/** `writeFileSync`, in chunks past `ioLimits.chunkBytes`. */
+function writeWholeSync(path: string, data: Uint8Array | string): void {
+  const chunk = ioLimits.chunkBytes;
+  if (typeof data === 'string' || data.byteLength <= chunk) {
+    writeFileSync(path, data);
+    return;
+  }
+  const fd = openSync(path, 'w');
+  try {
+    for (let at = 0; at < data.byteLength;)
+      at += writeSync(fd, data, at, Math.min(chunk, data.byteLength - at));
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * `readFileSync`, in chunks for a file past `ioLimits.chunkBytes` (`readFileSync` refuses 2 GiB), up to the
+ * largest Buffer Node makes (`buffer.constants.MAX_LENGTH`, 4 GiB on 64-bit Node 20).
+ * @throws Error naming the file and both sizes when the file is larger than one Buffer holds
+ */
+export function readWholeSync(path: string): Buffer {
+  const chunk = ioLimits.chunkBytes;
+  const size = statSync(path).size;
+  if (size <= chunk) return readFileSync(path);
+  if (size > MAX_LENGTH)
+    throw new Error(`${path} holds ${size} bytes, more than one buffer holds (${MAX_LENGTH})`);
+  const out = Buffer.allocUnsafe(size);
+  const fd = openSync(path, 'r');
+  try {
+    let at = 0;
+    while (at < size) {
+      const n = readSync(fd, out, at, Math.min(chunk, size - at), at);
+      if (n === 0) break;
+      at += n;
+    }
+    return at === size ? out : out.subarray(0, at);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 export function atomicWriteSync(path: string, data: Uint8Array | string): void {
   const tmp = `${path}.tmp-${tempStamp()}-${Math.random().toString(36).slice(2, 10)}`;
   try {
-    writeFileSync(tmp, data);
+    writeWholeSync(tmp, data);
     renameSync(tmp, path);
   } catch (error) {
     try {

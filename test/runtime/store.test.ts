@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { LocalStore, atomicWrite } from '../../runtime/store/local.js';
+import { LocalStore, atomicWrite, ioLimits } from '../../runtime/store/local.js';
 import type { Manifest } from '../../runtime/types.js';
 import { currentProcess, isOwnerAlive, processStartTime } from '../../runtime/store/owner.js';
 
@@ -38,6 +38,22 @@ describe('LocalStore', () => {
     await reader;
     expect(sawTorn).toBe(false);
     expect(readdirSync(dir)).toEqual(['out.bin']);
+  });
+
+  it('writes and reads back an output larger than one I/O call takes, in chunks (Node refuses 2 GiB in one)', async () => {
+    // The real case is a 2.3 GB output; the chunk size is lowered so the test costs kilobytes.
+    const saved = ioLimits.chunkBytes;
+    ioLimits.chunkBytes = 1000;
+    try {
+      const store = new LocalStore(fresh());
+      const bytes = Uint8Array.from({ length: 4321 }, (_, i) => (i * 7) % 256);
+      await store.writeOutput('t', 't/big_k.bin', bytes);
+      const back = await store.readOutput('t', 't/big_k.bin');
+      expect(back.byteLength).toBe(4321);
+      expect(Buffer.compare(Buffer.from(back), Buffer.from(bytes))).toBe(0);
+    } finally {
+      ioLimits.chunkBytes = saved;
+    }
   });
 
   it('makes the workspace and a task folder on the first lock, and a removed task folder again on the next write', async () => {
