@@ -824,8 +824,9 @@ function collectReferences(cx: CellContext, aliases: Map<string, string>): void 
         const mutation = mutationOf(ts, node, sf);
         if (mutation) result.mutations.push(mutation);
       }
-      // In a function body, a change to a top-level value is a change every caller shares.
-      if (inFunction && ref.meaning === 'value') {
+      // In a function kept to be called later, a change to a top-level value is a change every
+      // caller shares (a callback run while the cell loads, `xs.forEach((x) => out.push(x))`, is not).
+      if (inFunction && ref.meaning === 'value' && inKeptFunction(ts, node)) {
         const mutation = mutationOf(ts, node, sf);
         if (mutation) (result.sharedStateChanges ??= []).push(mutation);
       }
@@ -1096,6 +1097,33 @@ function meaningOf(ts: TS, id: Identifier): Meaning {
   }
   return 'value';
 }
+
+/**
+ * Is `node` inside a function kept to be called later (a declaration, a method, a function stored
+ * in a variable or property or returned), rather than only in callbacks handed to a call or `new`
+ * and IIFEs, which run while the cell's top level runs (`rows.forEach((r) => out.push(r))`)?
+ */
+function inKeptFunction(ts: TS, node: Node): boolean {
+  for (let n: Node | undefined = node.parent; n; n = n.parent) {
+    if (!ts.isFunctionLike(n)) continue;
+    if (!ts.isArrowFunction(n) && !ts.isFunctionExpression(n)) return true;
+    let up: Node = n.parent;
+    while (ts.isParenthesizedExpression(up)) up = up.parent;
+    const handedToCall =
+      (ts.isCallExpression(up) || ts.isNewExpression(up)) &&
+      (up.arguments?.some(
+        (arg) => arg === n || (ts.isParenthesizedExpression(arg) && arg.expression === n),
+      ) ||
+        (ts.isCallExpression(up) && up.expression !== n && skipParens(ts, up.expression) === n));
+    if (!handedToCall) return true;
+  }
+  return false;
+}
+
+const skipParens = (ts: TS, n: Node): Node => {
+  while (ts.isParenthesizedExpression(n)) n = n.expression;
+  return n;
+};
 
 /** What this identifier's occurrence does to its value: reassign it, set a property, call a mutating method. */
 function mutationOf(ts: TS, id: Identifier, sf: SourceFile): Mutation | undefined {
