@@ -826,7 +826,12 @@ function collectReferences(cx: CellContext, aliases: Map<string, string>): void 
       }
       // In a function kept to be called later, a change to a top-level value is a change every
       // caller shares (a callback run while the cell loads, `xs.forEach((x) => out.push(x))`, is not).
-      if (inFunction && ref.meaning === 'value' && inKeptFunction(ts, node)) {
+      if (
+        inFunction &&
+        ref.meaning === 'value' &&
+        inKeptFunction(ts, node) &&
+        !initialisesOrRebinds(ts, node)
+      ) {
         const mutation = mutationOf(ts, node, sf);
         if (mutation) (result.sharedStateChanges ??= []).push(mutation);
       }
@@ -1118,6 +1123,32 @@ function inKeptFunction(ts: TS, node: Node): boolean {
     if (!handedToCall) return true;
   }
   return false;
+}
+
+/**
+ * Is `id` (or a property path on it) the target of a lazy initialisation (`cache ??= load()`,
+ * `memo.rows ||= parse()`: the same value on every call, the memo idiom), or is `id` itself
+ * rebound with a plain `=` (`db = await open()`, a lazy singleton or a setter: the two cannot be
+ * told apart, and refusing the first would refuse common code)? Neither counts as shared state.
+ */
+function initialisesOrRebinds(ts: TS, id: Identifier): boolean {
+  const K = ts.SyntaxKind;
+  let top: Node = id;
+  while (
+    (ts.isPropertyAccessExpression(top.parent) || ts.isElementAccessExpression(top.parent)) &&
+    top.parent.expression === top
+  )
+    top = top.parent;
+  const p = top.parent;
+  if (!ts.isBinaryExpression(p) || p.left !== top) return false;
+  const op = p.operatorToken.kind;
+  if (
+    op === K.QuestionQuestionEqualsToken ||
+    op === K.BarBarEqualsToken ||
+    op === K.AmpersandAmpersandEqualsToken
+  )
+    return true;
+  return top === id && op === K.EqualsToken;
 }
 
 const skipParens = (ts: TS, n: Node): Node => {
