@@ -36,6 +36,7 @@ import { basename, dirname, join, relative, resolve, extname, sep } from 'node:p
 import { isBuiltin } from 'node:module';
 import { HOST_LOCALE, HOST_TIME_ZONE, sha256 } from './hash.js';
 import {
+  TIME_ZONE_USE,
   type PackageHostFacts,
   packageFolder,
   packageIdentity,
@@ -808,7 +809,10 @@ export function envReadIn(code: string): string[] {
   // sharing results across zones. Packages the code imports are scanned apart (package-facts.ts:
   // their code is not in the bundle). The locale also orders and cases strings (`localeCompare`,
   // `toLocaleUpperCase`: Turkish dotted i).
-  if (/\b(?:Date|Intl)\b|\.toLocale\w*String\b/.test(code)) names.add(HOST_TIME_ZONE);
+  // A Date the code did not build names no `Date` (`statSync(f).mtime.getHours()`, an upstream's
+  // Date): its local-time methods count by themselves (package-facts.ts TIME_ZONE_USE).
+  if (/\b(?:Date|Intl)\b|\.toLocale\w*String\b/.test(code) || TIME_ZONE_USE.test(code))
+    names.add(HOST_TIME_ZONE);
   if (/\bIntl\b|\.toLocale\w*\b|\blocaleCompare\b/.test(code)) names.add(HOST_LOCALE);
   for (const m of code.matchAll(/\{([^{}]*)\}\s*=\s*process\.env\b/g)) {
     for (const part of m[1]!.split(',')) {

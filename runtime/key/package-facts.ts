@@ -13,14 +13,26 @@
 // instant is the same in every zone. A scan that cannot finish (an unreadable folder, a package
 // too large to read) answers both facts: a key too fine only costs sharing results across hosts.
 import { existsSync, readFileSync, readdirSync, realpathSync, statSync } from 'node:fs';
+import { isBuiltin } from 'node:module';
 import { dirname, extname, join, resolve } from 'node:path';
 import { HOST_LOCALE, HOST_TIME_ZONE } from './hash.js';
 
 /** `@timeZone` / `@locale` (hash.ts), sorted: the host facts a package's code may depend on. */
 export type PackageHostFacts = readonly string[];
 
-const TIME_ZONE_USE =
+/** Code whose result follows the host's time zone (also used on a task's own code, codehash.ts). */
+export const TIME_ZONE_USE =
   /\.(?:get|set)(?:FullYear|Month|Date|Day|Hours|Minutes|Seconds|Milliseconds|Year)\s*\(|\bgetTimezoneOffset\b|\.to(?:Date|Time|Locale\w*)String\b|\bDate\s*\.\s*parse\b|\bnew\s+Date\s*\(\s*[^)\s]|\bIntl\b/;
+/** A bare specifier in `import … from 'x'`, `import('x')`, `require('x')`, `export … from 'x'`. */
+const BARE_IMPORT =
+  /(?:\bfrom\s*|\bimport\s*\(\s*|\brequire\s*\(\s*|\bimport\s+)["']([^"'./][^"']*)["']/g;
+
+/** `@scope/name` or `name` of a bare specifier (`lodash/fp` → `lodash`). */
+function packageNameOf(spec: string): string {
+  const parts = spec.split('/');
+  return spec.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0]!;
+}
+
 const LOCALE_USE = /\bIntl\b|\.toLocale\w*\b|\blocaleCompare\b/;
 const CODE_FILE = /\.(?:m|c)?js$|\.(?:m|c)?ts$/;
 /** Bytes read across a package and its dependencies before giving up and answering both facts. */
@@ -59,11 +71,15 @@ export function scanPackageHostFacts(folder: string): PackageHostFacts {
   const seen = new Set<string>();
   let bytes = 0;
   const both = () => facts.size === 2;
+  // Packages the code imports by name: its declared dependencies, and any it imports without
+  // declaring them (a hoisted "phantom" dependency Node still resolves).
+  const imported = new Set<string>();
   const scanFile = (file: string) => {
     const text = readFileSync(file, 'utf8');
     bytes += text.length;
     if (!facts.has(HOST_TIME_ZONE) && TIME_ZONE_USE.test(text)) facts.add(HOST_TIME_ZONE);
     if (!facts.has(HOST_LOCALE) && LOCALE_USE.test(text)) facts.add(HOST_LOCALE);
+    for (const m of text.matchAll(BARE_IMPORT)) imported.add(packageNameOf(m[1]!));
   };
   const scanFolder = (dir: string) => {
     for (const entry of readdirSync(dir, { withFileTypes: true })) {
@@ -85,7 +101,9 @@ export function scanPackageHostFacts(folder: string): PackageHostFacts {
   const scanPackage = (pkg: string) => {
     if (seen.has(pkg) || both() || bytes > MAX_BYTES) return;
     seen.add(pkg);
+    imported.clear();
     scanFolder(pkg);
+    const undeclared = [...imported];
     const manifest = JSON.parse(readFileSync(join(pkg, 'package.json'), 'utf8')) as Record<
       string,
       Record<string, string> | undefined
@@ -94,6 +112,9 @@ export function scanPackageHostFacts(folder: string): PackageHostFacts {
       ...Object.keys(manifest.dependencies ?? {}),
       ...Object.keys(manifest.optionalDependencies ?? {}),
       ...Object.keys(manifest.peerDependencies ?? {}),
+      ...undeclared.filter(
+        (name) => !isBuiltin(name) && name !== (manifest as { name?: unknown }).name,
+      ),
     ]);
     for (const dep of [...deps].sort()) {
       const depFolder = packageFolder(pkg, dep);

@@ -62,6 +62,10 @@ describe('env reads in code', () => {
       '@locale',
       '@timeZone',
     ]);
+    // A Date the code did not build (a file's mtime, an upstream's value) names no `Date`.
+    expect(envReadIn("const h = statSync('data.txt').mtime.getHours();")).toEqual(['@timeZone']);
+    expect(envReadIn('const d = when.getDate();')).toEqual(['@timeZone']);
+    expect(envReadIn('const u = when.getUTCHours();')).toEqual([]);
     // Names that merely contain the words do not count.
     expect(envReadIn('const updatedAt = row.DateKey + myIntl;')).toEqual([]);
   });

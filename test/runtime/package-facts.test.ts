@@ -72,6 +72,14 @@ describe('host facts of a package', () => {
     expect(scanPackageHostFacts(top)).toEqual(['@timeZone']);
   });
 
+  it('a package it imports without declaring it (a hoisted "phantom" dependency) counts too', () => {
+    pkg('phantom-core', { 'index.js': 'export const h = (t) => new Date(t).getHours();' });
+    const user = pkg('phantom-user', {
+      'index.cjs': "const { h } = require('phantom-core/sub.js');\nmodule.exports = { h };",
+    });
+    expect(scanPackageHostFacts(user)).toEqual(['@timeZone']);
+  });
+
   it('a package whose folder cannot be read answers both facts (a key too fine, never too coarse)', () => {
     expect(scanPackageHostFacts(join(root, 'node_modules', 'no-such-package'))).toEqual([
       '@locale',
