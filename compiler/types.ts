@@ -174,6 +174,8 @@ export interface Mutation {
    * (`for (const r of rows) r.flag = …`, `rows.forEach((r) => r.n++)`): the changed expression.
    */
   element?: string;
+  /** A reassignment whose new value the expression hands on (`return ++calls`), not discarded. */
+  used?: true;
   line: number;
   column: number;
 }

@@ -833,7 +833,12 @@ function collectReferences(cx: CellContext, aliases: Map<string, string>): void 
         !initialisesOrRebinds(ts, node)
       ) {
         const mutation = mutationOf(ts, node, sf);
-        if (mutation) (result.sharedStateChanges ??= []).push(mutation);
+        if (mutation)
+          (result.sharedStateChanges ??= []).push(
+            mutation.kind === 'assign' && valueUsed(ts, node)
+              ? { ...mutation, used: true }
+              : mutation,
+          );
       }
       return;
     }
@@ -1142,6 +1147,16 @@ function initialisesOrRebinds(ts: TS, id: Identifier): boolean {
   const p = top.parent;
   if (!ts.isBinaryExpression(p) || p.left !== top) return false;
   const op = p.operatorToken.kind;
+  // `memo[n] = fib(n - 1) + fib(n - 2)`: a computed key on the setup value itself is the
+  // plain-object memo, as `Map.set` is (`cfg['factor'] = v`, a literal key, is a setter).
+  if (
+    op === K.EqualsToken &&
+    ts.isElementAccessExpression(top) &&
+    top.expression === id &&
+    !ts.isStringLiteralLike(top.argumentExpression) &&
+    !ts.isNumericLiteral(top.argumentExpression)
+  )
+    return true;
   if (
     op === K.QuestionQuestionEqualsToken ||
     op === K.BarBarEqualsToken ||
@@ -1149,6 +1164,16 @@ function initialisesOrRebinds(ts: TS, id: Identifier): boolean {
   )
     return true;
   return top === id && op === K.EqualsToken;
+}
+
+/** Is the value of the expression changing `id` (`++calls`, `total += x`) used, not discarded? */
+function valueUsed(ts: TS, id: Identifier): boolean {
+  let n: Node = id.parent;
+  while (ts.isParenthesizedExpression(n.parent)) n = n.parent;
+  const p = n.parent;
+  if (ts.isExpressionStatement(p) || ts.isVoidExpression(p)) return false;
+  if (ts.isForStatement(p) && p.incrementor === n) return false;
+  return true;
 }
 
 const skipParens = (ts: TS, n: Node): Node => {

@@ -643,8 +643,9 @@ function checkSetupState(s: LinkState, here: CellScope, scope: Scope): void {
     if (m.kind === 'method' && CACHE_METHODS.has(m.detail)) continue;
     const v = here.ownValue.get(m.name) ?? scope.value.get(m.name);
     if (!v || v.owner.kind !== 'setup') continue;
-    // A reassignment (`count++`, `total += x`) hands back or keeps the new value: state by itself.
-    if (reported.has(m.name) || (m.kind !== 'assign' && !readBesidesChanges(s, v))) continue;
+    // A reassignment whose new value is handed on (`return ++calls`) is state by itself; any
+    // other change counts when something reads the value (a counter nothing reads does not).
+    if (reported.has(m.name) || (!m.used && !readBesidesChanges(s, v))) continue;
     reported.add(m.name);
     s.diagnostics.push(
       diagnostic(
@@ -653,7 +654,7 @@ function checkSetupState(s: LinkState, here: CellScope, scope: Scope): void {
         at(s, cell, m.line, m.column),
         `a setup helper ${describeMutation(m)} \`${m.name}\` (declared in setup, cell ${v.cell + 1}) when it is called: every task shares setup values, and in the pipeline a task starts from the setup as loaded, in whatever order and process the run picks, so a result computed from \`${m.name}\` would depend on which tasks ran before it`,
         {
-          hint: `keep state in tasks: have the helper return a new value instead of changing \`${m.name}\`, and the task calling it output that value for the tasks that read it (a memo cache can be a Map filled with \`.set\`)`,
+          hint: `keep state in tasks: have the helper return a new value instead of changing \`${m.name}\`, and the task calling it output that value for the tasks that read it (a memo cache can be a Map filled with \`.set\`; a function called only while the setup cell runs can be inlined at its top level)`,
           snippet: lineOf(cell, m.line),
         },
       ),
