@@ -134,7 +134,9 @@ export function describeReason(reason: PlanReason): string {
     case 'output-missing':
       return `its stored output '${reason.output}' is missing (${reason.file}): re-run to make it again`;
     case 'output-damaged':
-      return `its stored output '${reason.output}' was changed since it was written: ${reason.file} (${reason.found}): re-run to make it again`;
+      return reason.output === ''
+        ? `its manifest was changed since it was written: ${reason.file} (${reason.found}): re-run to make it again`
+        : `its stored output '${reason.output}' was changed since it was written: ${reason.file} (${reason.found}): re-run to make it again`;
     case 'not-requested':
       return 'not requested';
   }

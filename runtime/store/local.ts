@@ -187,11 +187,29 @@ export class LocalStore implements Store {
     return new Set(this.listed);
   }
 
+  /**
+   * @throws CellarError E_OUTPUT_DAMAGED when the manifest is there but not valid JSON (truncated
+   * or edited by hand), naming the task and the file; the manifest is removed first
+   */
   async readManifest(task: string, key: string): Promise<Manifest | undefined> {
+    const path = this.manifestPath(task, key);
     try {
-      return JSON.parse(readFileSync(this.manifestPath(task, key), 'utf8')) as Manifest;
+      return JSON.parse(readFileSync(path, 'utf8')) as Manifest;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      if (error instanceof SyntaxError) {
+        // Cellar writes manifests whole (temp file, then rename): this one was damaged from
+        // outside. Removed, so no path serves the result and the next run makes it again.
+        try {
+          unlinkSync(path);
+        } catch {
+          // a read-only workspace: the error still says what to do
+        }
+        throw new CellarError(
+          `the stored result of task '${task}' is damaged: its manifest ${path} is not valid JSON (${error.message}): changed after its run wrote it (edited or truncated by hand, a damaged disk). It is removed; the next \`cellar run\` of the pipeline makes the result again`,
+          'E_OUTPUT_DAMAGED',
+        );
+      }
       throw error;
     }
   }
@@ -245,7 +263,15 @@ export class LocalStore implements Store {
     let manifest: Manifest;
     try {
       manifest = JSON.parse(readFileSync(this.manifestPath(task, key), 'utf8')) as Manifest;
-    } catch {
+    } catch (error) {
+      // A manifest that is there but not JSON (truncated, edited): the result cannot be served.
+      // `output` is empty: the manifest itself, not one output (summary.ts says so).
+      if (error instanceof SyntaxError)
+        return {
+          output: '',
+          file: `${task}/${key}.manifest.json`,
+          damaged: `not valid JSON: ${error.message}`,
+        };
       return undefined; // no manifest (or an unreadable one): nothing stored to be incomplete
     }
     // One stat per output: gone, or truncated or edited to another size since the run wrote it.

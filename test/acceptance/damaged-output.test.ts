@@ -197,3 +197,34 @@ describe('a stored output whose file was changed after its run', () => {
     expect(run(p, NB)).toEqual({ make: 'ran', use: 'ran' });
   });
 });
+
+describe('a manifest changed after its run', () => {
+  it('truncated: --dry-run says the task runs, naming the manifest; show says E_OUTPUT_DAMAGED naming the task and file, not a JSON error; the next run re-makes it', () => {
+    const p = pipeline();
+    expect(run(p, NB)).toEqual({ make: 'ran', use: 'ran' });
+    const folder = join(p.dir, '.cellar', 'workspace', 'x', 'make');
+    const manifest = join(
+      folder,
+      readdirSync(folder).find((f) => f.endsWith('.manifest.json'))!,
+    );
+    truncateSync(manifest, 100);
+    // The downstream's cell edited, so the run takes the full path (the store probed).
+    p.write(NB, notebookText([MAKE, '//| task: use\nconst n = rows.length + m.size + j.z + 0;']));
+    const dry = p.cellar('run', NB, '--dry-run');
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.stdout).toMatch(
+      /would run\s+make\s+\w+\s+its manifest was changed since it was written: make\/\w+\.manifest\.json \(not valid JSON/,
+    );
+    const shown = p.cellar('show', NB, 'make', 'rows');
+    expect(shown.code).not.toBe(0);
+    const text = shown.stdout + shown.stderr;
+    expect(text).toMatch(
+      /the stored result of task 'make' is damaged: its manifest \S+\.manifest\.json is not valid JSON/,
+    );
+    expect(text).toContain('E_OUTPUT_DAMAGED');
+    expect(text).not.toMatch(/E_UNEXPECTED/);
+    expect(text).not.toMatch(STACK_FRAME);
+    expect(run(p, NB)).toEqual({ make: 'ran', use: 'ran' });
+    expect(n(p)).toBe(4);
+  });
+});
