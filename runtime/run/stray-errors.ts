@@ -6,16 +6,19 @@
 // such an error fails that task instead, named as the task's own failure, its stack kept so the
 // CLI locates the cell and line (cli/failure-location.ts).
 //
-// Which task: the one whose module the error's stack names; else, when the stack names no task
-// module (a non-Error rejection, a library's frames only), every task running on this thread then
-// (one on a worker thread; in-process, the message says which others ran at once). An error naming
+// Which task: the one whose async context raised it (the task's code, or a timer, callback or
+// promise it set up, in a helper or a package too: Node carries the context into the error
+// listeners). Without one, the one whose module the error's stack names; else every task running
+// on this thread then (one on a worker thread; in-process, the message says which others ran). An error naming
 // a task that is no longer running is printed as a warning; one raised while no task runs gets
 // Node's own treatment (the listeners are only installed while a task runs).
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { fileURLToPath } from 'node:url';
 import { thrownMessage } from '../errors.js';
 
 interface Watch {
   task: string;
+  where?: () => string | undefined;
   /** The module file as it appears in stack frames (a path, and its file: URL). */
   files: string[];
   fail: (error: Error) => void;
@@ -34,7 +37,17 @@ function filesOf(module: string | undefined): string[] {
   return [module];
 }
 
+/**
+ * The task whose code, or a timer, callback or promise it set up (through a helper or a package
+ * too), is running: Node keeps the async context into the process's error listeners, so the
+ * error's owner is known whatever it threw (a string has no stack to name a module by).
+ */
+const owner = new AsyncLocalStorage<Watch>();
+
+/** The tasks an error is blamed on: its owner while it runs; none once it returned (see report). */
 function blame(error: unknown): Watch[] {
+  const own = owner.getStore();
+  if (own) return running.has(own) ? [own] : [];
   const stack = error instanceof Error ? (error.stack ?? '') : '';
   const named = [...running].filter((w) => w.files.some((f) => stack.includes(f)));
   if (named.length > 0) return named;
@@ -100,9 +113,12 @@ function report(kind: 'rejection' | 'exception', error: unknown): void {
  */
 function lateErrorWarning(kind: 'rejection' | 'exception', error: unknown): string {
   const stack = error instanceof Error ? (error.stack ?? '') : '';
-  const owner = [...taskFiles].find(([file]) => stack.includes(file))?.[1];
-  const where = owner?.where?.();
-  const who = owner ? `task '${owner.task}'${where ? ` (${where})` : ''}` : 'a task';
+  const own = owner.getStore();
+  const task = own
+    ? { task: own.task, where: own.where }
+    : [...taskFiles].find(([file]) => stack.includes(file))?.[1];
+  const where = task?.where?.();
+  const who = task ? `task '${task.task}'${where ? ` (${where})` : ''}` : 'a task';
   const what = kind === 'rejection' ? 'a promise it left rejected' : 'a timer or callback it left';
   return (
     `cellar: warning: ${who} raised an error after it returned, from ${what}: ${thrownMessage(error)}. ` +
@@ -134,7 +150,7 @@ export async function watchStrayErrors<T>(
     fail = reject;
   });
   failed.catch(() => undefined); // observed through the race below; never unhandled itself
-  const watch: Watch = { task, files: filesOf(module), fail };
+  const watch: Watch = { task, where, files: filesOf(module), fail };
   for (const f of watch.files) taskFiles.set(f, { task, where });
   if (running.size === 0) {
     process.on('unhandledRejection', onRejection);
@@ -143,7 +159,7 @@ export async function watchStrayErrors<T>(
   running.add(watch);
   const timersBefore = timersPending();
   try {
-    const result = await Promise.race([run(), failed]);
+    const result = await Promise.race([owner.run(watch, run), failed]);
     // Node reports a rejection left unhandled once the microtasks of the turn that made it have
     // run: by the next turn's check phase it has reached the listener.
     await Promise.race([new Promise((r) => setImmediate(r)), failed]);

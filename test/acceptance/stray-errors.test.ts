@@ -127,4 +127,28 @@ describe('an error a task raises after it returned', () => {
     );
     expect(r.stderr).not.toMatch(/^\s+at /m);
   });
+
+  it("variant: a string thrown from a timer a setup helper set is the calling task's, not the task running then", () => {
+    const p = project();
+    p.write(
+      'notebooks/late.ipynb',
+      notebookText([
+        codeCell(
+          'setup',
+          "function later(ms: number): void { setTimeout(() => { throw 'string boom'; }, ms); }",
+        ),
+        codeCell('late', '//| task: late\nconst early = 1;\nlater(20);'),
+        codeCell(
+          'slow',
+          '//| task: slow\nconst later2 = await new Promise<number>((res) => setTimeout(() => res(early + 1), 400));',
+        ),
+      ]),
+    );
+    const r = p.cellar('run', 'notebooks/late.ipynb', '--json', '--in-process');
+    expect(r.code, r.stderr).toBe(0);
+    expect(Object.values(results(r.stdout)).map((t) => t.status)).toEqual(['ran', 'ran']);
+    expect(r.stderr).toContain(
+      "cellar: warning: task 'late' (notebooks/late.ipynb, cell 2) raised an error after it returned, from a timer or callback it left: string boom.",
+    );
+  });
 });
