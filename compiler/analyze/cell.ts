@@ -820,26 +820,18 @@ function collectReferences(cx: CellContext, aliases: Map<string, string>): void 
         if (mutation && mutation.kind !== 'assign')
           result.mutations.push({ ...mutation, name: aliases.get(node.text)! });
       }
-      if (!own && ref.meaning === 'value') {
-        const mutation = mutationOf(ts, node, sf);
-        if (mutation) result.mutations.push(mutation);
-      }
+      // One look at what the occurrence does; the walks up the tree only for a change.
+      const mutation =
+        ref.meaning === 'value' && (!own || inFunction) ? mutationOf(ts, node, sf) : undefined;
+      if (mutation && !own) result.mutations.push(mutation);
       // In a function kept to be called later, a change to a top-level value is a change every
       // caller shares (a callback run while the cell loads, `xs.forEach((x) => out.push(x))`, is not).
-      if (
-        inFunction &&
-        ref.meaning === 'value' &&
-        inKeptFunction(ts, node) &&
-        !initialisesOrRebinds(ts, node)
-      ) {
-        const mutation = mutationOf(ts, node, sf);
-        if (mutation)
-          (result.sharedStateChanges ??= []).push(
-            mutation.kind === 'assign' && valueUsed(ts, node)
-              ? { ...mutation, used: true }
-              : mutation,
-          );
-      }
+      if (mutation && inFunction && inKeptFunction(ts, node) && !initialisesOrRebinds(ts, node))
+        (result.sharedStateChanges ??= []).push(
+          mutation.kind === 'assign' && valueUsed(ts, node)
+            ? { ...mutation, used: true }
+            : mutation,
+        );
       return;
     }
     if (
@@ -1117,14 +1109,14 @@ function inKeptFunction(ts: TS, node: Node): boolean {
   for (let n: Node | undefined = node.parent; n; n = n.parent) {
     if (!ts.isFunctionLike(n)) continue;
     if (!ts.isArrowFunction(n) && !ts.isFunctionExpression(n)) return true;
-    let up: Node = n.parent;
-    while (ts.isParenthesizedExpression(up)) up = up.parent;
+    // The function as its parent sees it, parentheses included: an argument, or an IIFE's callee.
+    let wrapped: Node = n;
+    while (ts.isParenthesizedExpression(wrapped.parent)) wrapped = wrapped.parent;
+    const up = wrapped.parent;
     const handedToCall =
-      (ts.isCallExpression(up) || ts.isNewExpression(up)) &&
-      (up.arguments?.some(
-        (arg) => arg === n || (ts.isParenthesizedExpression(arg) && arg.expression === n),
-      ) ||
-        (ts.isCallExpression(up) && up.expression !== n && skipParens(ts, up.expression) === n));
+      ((ts.isCallExpression(up) || ts.isNewExpression(up)) &&
+        up.arguments?.some((arg) => arg === wrapped)) ||
+      (ts.isCallExpression(up) && up.expression === wrapped);
     if (!handedToCall) return true;
   }
   return false;
@@ -1138,12 +1130,7 @@ function inKeptFunction(ts: TS, node: Node): boolean {
  */
 function initialisesOrRebinds(ts: TS, id: Identifier): boolean {
   const K = ts.SyntaxKind;
-  let top: Node = id;
-  while (
-    (ts.isPropertyAccessExpression(top.parent) || ts.isElementAccessExpression(top.parent)) &&
-    top.parent.expression === top
-  )
-    top = top.parent;
+  const top = accessRoot(ts, id);
   const p = top.parent;
   if (!ts.isBinaryExpression(p) || p.left !== top) return false;
   const op = p.operatorToken.kind;
@@ -1176,10 +1163,16 @@ function valueUsed(ts: TS, id: Identifier): boolean {
   return true;
 }
 
-const skipParens = (ts: TS, n: Node): Node => {
-  while (ts.isParenthesizedExpression(n)) n = n.expression;
-  return n;
-};
+/** The outermost property or element access on `id` (`cfg.opts[k]` for `cfg`), or `id` itself. */
+function accessRoot(ts: TS, id: Identifier): Node {
+  let top: Node = id;
+  while (
+    (ts.isPropertyAccessExpression(top.parent) || ts.isElementAccessExpression(top.parent)) &&
+    top.parent.expression === top
+  )
+    top = top.parent;
+  return top;
+}
 
 /** What this identifier's occurrence does to its value: reassign it, set a property, call a mutating method. */
 function mutationOf(ts: TS, id: Identifier, sf: SourceFile): Mutation | undefined {
@@ -1223,12 +1216,7 @@ function mutationOf(ts: TS, id: Identifier, sf: SourceFile): Mutation | undefine
   ) {
     return { name: id.text, kind: 'method', detail: 'Object.assign', ...at };
   }
-  let top: Node = id;
-  while (
-    (ts.isPropertyAccessExpression(top.parent) || ts.isElementAccessExpression(top.parent)) &&
-    top.parent.expression === top
-  )
-    top = top.parent;
+  const top = accessRoot(ts, id);
   if (top === id) return undefined;
   const q = top.parent;
   if (

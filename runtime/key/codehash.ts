@@ -401,10 +401,10 @@ export class CodeHasher {
     let facts: PackageHostFacts = [];
     if (folder) {
       const identity = packageIdentity(folder);
-      facts = this.packageFacts[identity] ?? [];
-      if (!this.packageFacts[identity]) {
-        facts = scanPackageHostFacts(folder);
-        this.packageFacts[identity] = facts;
+      const scanned = this.packageFacts[identity];
+      if (scanned) facts = scanned;
+      else {
+        facts = this.packageFacts[identity] = scanPackageHostFacts(folder);
         this.dirty = true;
       }
     }

@@ -14,6 +14,7 @@
 import {
   closeSync,
   existsSync,
+  fstatSync,
   mkdirSync,
   openSync,
   readdirSync,
@@ -553,19 +554,19 @@ function writeWholeSync(path: string, data: Uint8Array | string): void {
 }
 
 /**
- * `readFileSync`, in chunks for a file past `ioLimits.chunkBytes` (`readFileSync` refuses 2 GiB), up to the
- * largest Buffer Node makes (`buffer.constants.MAX_LENGTH`, 4 GiB on 64-bit Node 20).
+ * `readFileSync` (the same open, fstat, reads and close), in chunks of `ioLimits.chunkBytes`
+ * (`readFileSync` refuses 2 GiB), up to the largest Buffer Node makes
+ * (`buffer.constants.MAX_LENGTH`, 4 GiB on 64-bit Node 20).
  * @throws Error naming the file and both sizes when the file is larger than one Buffer holds
  */
 export function readWholeSync(path: string): Buffer {
   const chunk = ioLimits.chunkBytes;
-  const size = statSync(path).size;
-  if (size <= chunk) return readFileSync(path);
-  if (size > MAX_LENGTH)
-    throw new Error(`${path} holds ${size} bytes, more than one buffer holds (${MAX_LENGTH})`);
-  const out = Buffer.allocUnsafe(size);
   const fd = openSync(path, 'r');
   try {
+    const size = fstatSync(fd).size;
+    if (size > MAX_LENGTH)
+      throw new Error(`${path} holds ${size} bytes, more than one buffer holds (${MAX_LENGTH})`);
+    const out = Buffer.allocUnsafe(size);
     let at = 0;
     while (at < size) {
       const n = readSync(fd, out, at, Math.min(chunk, size - at), at);
