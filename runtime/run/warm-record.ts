@@ -42,9 +42,9 @@
 //   (LocalStore `taskFoldersStamp`: inode and times of each folder). A stored output file deleted
 //   since (its manifest staying) moves its folder's times, so the full path runs, whose store
 //   probe re-runs the task (probe.ts); one stat per task rather than one per output file.
-// Checking it is those stats, one hash per variable, one existence check per cached task's
-// manifest (the done marker, in the pipeline's folder of the workspace) and one stat per cached
-// task's folder.
+// Checking it is those stats, one hash per variable and one stat per cached task's folder: the
+// record is written only when every cached task's manifest (its done marker) is there, checked
+// after the folders' stamp, so an unchanged stamp means each manifest is still there.
 //
 // It is written only when nothing else can move a key: no task has a hook (a warehouse task's
 // key holds table versions, which take a query), no task is forced by its `rerun` flag, and the
@@ -301,11 +301,20 @@ export function writeWarmRecord(file: string, facts: WarmFacts): boolean {
       return false;
     }
     // Taken last, after the run's final writes into task folders (manifests, lock removal).
-    const cachedNames = facts.tasks.filter((t) => t.cached).map((t) => t.name);
-    const folders = new LocalStore(facts.workspace)
-      .forPipeline(facts.pipeline)
-      .taskFoldersStamp(cachedNames.length, (i) => cachedNames[i]!);
-    if (folders === undefined) {
+    const cached = facts.tasks.filter((t) => t.cached);
+    const store = new LocalStore(facts.workspace).forPipeline(facts.pipeline);
+    const folders = store.taskFoldersStamp(cached.length, (i) => cached[i]!.name);
+    // Every cached task's manifest there, checked after the stamp: one removed before the stamp
+    // is seen here, one removed after it moves its folder's times, so a later check of the stamp
+    // alone (`stillHolds`) stands for a check of every manifest.
+    if (
+      folders === undefined ||
+      !store.allDone(
+        cached.length,
+        (i) => cached[i]!.name,
+        (i) => cached[i]!.key,
+      )
+    ) {
       dropWarmRecord(file);
       return false;
     }
@@ -446,22 +455,17 @@ export function stillHolds(
   if (canonicalJson(reads) !== canonicalJson(record.runReads.tasks)) return false;
   if (canonicalJson(writtenFactsNow(at, stamps)) !== canonicalJson(record.written)) return false;
   stamps.save();
-  // The done markers, where LocalStore looks (`<pipeline folder>/<task>/<key>.manifest.json`).
+  // No entry of a cached task's folder added, removed or renamed since the record was written,
+  // when every cached task's manifest (its done marker) was there (`writeWarmRecord`): each is
+  // still there, and so is every output file it names (a deleted one re-runs its task on the full
+  // path). One stat per cached task, no existence check per manifest.
   const store = new LocalStore(record.workspace).forPipeline(record.pipeline);
-  const { names, keys, notRequested } = record.tasks;
+  const { names, notRequested } = record.tasks;
   const cached: number[] = [];
   for (let i = 0, skip = 0; i < names.length; i++) {
     if (notRequested[skip] === i) skip++;
     else cached.push(i);
   }
-  const done = store.allDone(
-    cached.length,
-    (j) => names[cached[j]!]!,
-    (j) => keys.slice(16 * cached[j]!, 16 * cached[j]! + 16),
-  );
-  if (!done) return false;
-  // No entry of a cached task's folder added, removed or renamed since: every output file the
-  // manifests name is still there (a deleted one re-runs its task on the full path).
   const folders = store.taskFoldersStamp(cached.length, (j) => names[cached[j]!]!);
   if (folders !== record.folders) return false;
   if (restamped) {

@@ -360,7 +360,7 @@ describe('the run log of a warm run', () => {
   });
 });
 
-describe('the done checks of a warm run (one existence check per manifest, from the pipeline folder)', () => {
+describe("the done checks of a warm run (the cached folders' stamp stands for every manifest)", () => {
   it('a manifest removed from the last task of the plan re-runs that task', async () => {
     const folder = join(workspace(), 'demo', 'moded');
     rmSync(
