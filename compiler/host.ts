@@ -193,6 +193,8 @@ interface CacheFile {
    */
   modules: [string, string][];
   sql: [string, SqlFacts][];
+  /** `CompileMemory.emitted` entries this compile used: [emit inputs key, unformatted-text key]. */
+  emitted?: [string, string][];
 }
 
 export interface NotebookOutcome {
@@ -324,6 +326,7 @@ export async function compileFile(
   if (cache) {
     for (const [k, v] of cache.analyses) memory.analyses.set(k, v);
     for (const [k, v] of cache.sql) memory.sql.set(k, v);
+    for (const [k, v] of cache.emitted ?? []) memory.emitted.set(k, v);
     const pathOf = new Map(cache.modules.map(([path, key]) => [key, path]));
     const hashOf = new Map(cache.files.map((f) => [f.path, f.hash]));
     recall = (key) => {
@@ -414,6 +417,9 @@ export async function compileFile(
       analyses: deep ? [] : pick(memory.analyses, result.stats.used.analyses),
       modules: deep ? [] : result.stats.used.modules,
       sql: deep ? [] : pick(memory.sql, result.stats.used.sql),
+      emitted: deep
+        ? []
+        : [...new Map(result.stats.used.emitted)].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
     };
     try {
       writeAtomic(cacheFile, JSON.stringify(record));

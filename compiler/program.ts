@@ -13,7 +13,7 @@ import { sqlDiagnostics, sqlFacts, type SqlFacts } from './analyze/sql.js';
 import { parseNotebook } from './notebook/parse.js';
 import { tagCells } from './notebook/directives.js';
 import { linkCells } from './plan/link.js';
-import { emitPlan } from './emit/pipeline.js';
+import { emitPlan, type TaskModuleMemo } from './emit/pipeline.js';
 import { fromNotebook } from './emit/task.js';
 import { packageName } from './analyze/deno.js';
 import { tslabImportDiagnostics } from './analyze/tslab-imports.js';
@@ -44,12 +44,18 @@ export interface CompileMemory {
   formatted: Map<string, string>;
   /** Tables read, by dialect + SQL templates. */
   sql: Map<string, SqlFacts>;
+  /**
+   * A task module's unformatted-text key (a `formatted` key) by the key of what it was emitted
+   * from (emit/task.ts `planInputs` and `taskModuleInputs`): an unchanged task is not emitted again.
+   */
+  emitted: Map<string, string>;
 }
 
 export const newMemory = (): CompileMemory => ({
   analyses: new Map(),
   formatted: new Map(),
   sql: new Map(),
+  emitted: new Map(),
 });
 
 export interface CompileOptions {
@@ -96,11 +102,21 @@ export interface CompileStats {
   cells: number;
   analyzed: number;
   formatted: number;
+  /** Task modules emitted, not recalled from an earlier compile of the same inputs (counted
+   *  when a compile may recall them: one given a hash, and formatting). */
+  emitted: number;
   /**
    * Memory keys this compile used: what a cache needs to keep for the next one. `modules` pairs
    * each formatted module's path with the key of its unformatted text (what `recall` is asked).
    */
-  used: { analyses: string[]; formatted: string[]; sql: string[]; modules: [string, string][] };
+  used: {
+    analyses: string[];
+    formatted: string[];
+    sql: string[];
+    modules: [string, string][];
+    /** [emit inputs key, unformatted-text key] of every task module (`CompileMemory.emitted`). */
+    emitted: [string, string][];
+  };
   /** Work that ran out of stack here (see DeepWork); absent when there was none. */
   deep?: DeepWork;
 }
@@ -125,7 +141,8 @@ const emptyStats = (): CompileStats => ({
   cells: 0,
   analyzed: 0,
   formatted: 0,
-  used: { analyses: [], formatted: [], sql: [], modules: [] },
+  emitted: 0,
+  used: { analyses: [], formatted: [], sql: [], modules: [], emitted: [] },
 });
 
 const analysisText = (cell: Pick<TaggedCell, 'role' | 'code'>) =>
@@ -257,6 +274,8 @@ async function compileStages(
     return stopped(plan);
   }
 
+  // Task modules emitted (and formatted) before from the same inputs come back formatted.
+  const recalled = new Map<EmittedFile, string>();
   const raw = emitPlan(
     {
       plan,
@@ -265,8 +284,10 @@ async function compileStages(
       workdir: options.workdir,
     },
     options.fixtures,
+    // Only with a real hash: the default (the text itself) would keep every module's inputs.
+    options.format === false || !options.hash ? undefined : taskModuleMemo(run, recalled),
   );
-  const files = options.format === false ? raw : await formatStage(run, raw);
+  const files = options.format === false ? raw : await formatStage(run, raw, recalled);
   return {
     notebook: path,
     files,
@@ -476,7 +497,53 @@ function builtinHint(module: string, name: string, names: ReadonlySet<string>): 
  * Prettier over the emitted files, through the memory (unchanged text is not formatted again). A
  * module Prettier could not print for lack of stack is not remembered (see DeepWork).
  */
-function formatStage(run: CompileRun, raw: EmittedFile[]): Promise<EmittedFile[]> {
+/**
+ * The memory of task modules (`CompileMemory.emitted`) as emit asks it. A module is recalled only
+ * while its formatted text is at hand (in the memory, or read back through `recall` and checked
+ * against the hash the last compile recorded); `recalled` gets each one recalled, with its
+ * unformatted-text key, so the format stage passes it through and the cache keeps it.
+ */
+function taskModuleMemo(run: CompileRun, recalled: Map<EmittedFile, string>): TaskModuleMemo {
+  const { memory, stats, hash } = run;
+  return {
+    forPlan(planText) {
+      const planKey = hash(planText);
+      const keyOf = (taskText: string) => hash(`${planKey}\0${taskText}`);
+      return {
+        recall(taskText, path) {
+          const key = keyOf(taskText);
+          const rawKey = memory.emitted.get(key);
+          if (rawKey === undefined) return undefined;
+          let contents = memory.formatted.get(rawKey);
+          if (contents === undefined && run.options.recall) {
+            contents = run.options.recall(rawKey);
+            if (contents !== undefined) memory.formatted.set(rawKey, contents);
+          }
+          if (contents === undefined) return undefined;
+          stats.used.emitted.push([key, rawKey]);
+          stats.used.formatted.push(rawKey);
+          const file = { path, contents };
+          recalled.set(file, rawKey);
+          return file;
+        },
+        emitted(taskText, file) {
+          stats.emitted++;
+          const key = keyOf(taskText);
+          const rawKey = hash(file.contents);
+          memory.emitted.set(key, rawKey);
+          stats.used.emitted.push([key, rawKey]);
+        },
+      };
+    },
+  };
+}
+
+async function formatStage(
+  run: CompileRun,
+  raw: EmittedFile[],
+  /** Files that come formatted already (recalled task modules), with their unformatted-text key. */
+  recalled: ReadonlyMap<EmittedFile, string> = new Map(),
+): Promise<EmittedFile[]> {
   // Each module's text is looked up twice (what to format, then the result): hash it once.
   const keys = new Map<string, string>();
   const keyOf = (text: string) => {
@@ -502,8 +569,16 @@ function formatStage(run: CompileRun, raw: EmittedFile[]): Promise<EmittedFile[]
       else run.memory.formatted.set(keyOf(k), v);
     },
   };
-  for (const f of raw) if (isModule(f)) run.stats.used.modules.push([f.path, keyOf(f.contents)]);
-  return formatFiles(raw, cache, run.options.formatElsewhere);
+  for (const f of raw)
+    if (isModule(f)) run.stats.used.modules.push([f.path, recalled.get(f) ?? keyOf(f.contents)]);
+  if (recalled.size === 0) return formatFiles(raw, cache, run.options.formatElsewhere);
+  const formatted = await formatFiles(
+    raw.filter((f) => !recalled.has(f)),
+    cache,
+    run.options.formatElsewhere,
+  );
+  const byPath = new Map(formatted.map((f) => [f.path, f]));
+  return raw.map((f) => (recalled.has(f) ? f : byPath.get(f.path)!));
 }
 
 /**

@@ -4,7 +4,7 @@
 // A generated test asks the runtime for the values it checks with `evaluate(task)` (the task and
 // its upstream run in memory, no cache), then runs the cell's assertions unchanged, so a test
 // cell that passed in the notebook passes in CI for the same reason.
-import type { EmittedFile, TestNode } from '../types.js';
+import type { EmittedFile, TaskNode, TestNode } from '../types.js';
 import {
   ImportSet,
   NameAllocator,
@@ -21,7 +21,10 @@ import {
   emitSetupModule,
   emitSharedModule,
   emitTaskModule,
+  planInputs,
   taskConst,
+  taskModuleInputs,
+  taskModulePath,
   type EmitContext,
 } from './task.js';
 import { emitGraphTest, emitReplayTests } from './fixture-tests.js';
@@ -181,19 +184,46 @@ export function emitTests(ctx: EmitContext): EmittedFile[] {
   return files;
 }
 
-/** TaskPlan → every file of generated/<stem>/, unformatted (emit/print.ts formats). */
+/**
+ * Task modules an earlier compile emitted, by what they were emitted from (task.ts `planInputs`,
+ * `taskModuleInputs`): `forPlan` is asked once per emit, then per task. `recall` answers with the
+ * module as it was formatted then, or undefined (then the module is emitted again and `emitted`
+ * told). The caller keeps and hashes the texts; emit only says what they are.
+ */
+export interface TaskModuleMemo {
+  forPlan(planInputs: string): {
+    recall(taskInputs: string, path: string): EmittedFile | undefined;
+    emitted(taskInputs: string, file: EmittedFile): void;
+  };
+}
+
+/**
+ * TaskPlan → every file of generated/<stem>/, unformatted (emit/print.ts formats), except task
+ * modules `memo` recalled, which come formatted (the caller knows which).
+ */
 export function emitPlan(
   ctx: Omit<EmitContext, 'hasSetupModule'>,
   fixtures: readonly string[] = [],
+  memo?: TaskModuleMemo,
 ): EmittedFile[] {
   const probe: EmitContext = { ...ctx, hasSetupModule: false };
   const setup = emitSetupModule(probe);
   const full: EmitContext = { ...ctx, hasSetupModule: setup !== undefined };
   const shared = emitSharedModule(full);
+  const reuse = memo?.forPlan(planInputs(full));
+  const taskModule = (t: TaskNode): EmittedFile => {
+    if (!reuse) return emitTaskModule(full, t);
+    const inputs = taskModuleInputs(full, t);
+    const recalled = reuse.recall(inputs, taskModulePath(full.plan, t));
+    if (recalled) return recalled;
+    const file = emitTaskModule(full, t);
+    reuse.emitted(inputs, file);
+    return file;
+  };
   const files = [
     ...(setup ? [setup] : []),
     ...(shared ? [shared] : []),
-    ...ctx.plan.tasks.map((t) => emitTaskModule(full, t)),
+    ...ctx.plan.tasks.map(taskModule),
     emitPipeline(full),
     ...emitTests(full),
     emitGraphTest(full),

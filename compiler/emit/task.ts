@@ -170,6 +170,48 @@ interface TaskNames {
   outside: Set<string>;
 }
 
+/** Where a task's module goes: `<stem>/<task file>.ts` (`.js` for a JavaScript notebook). */
+export const taskModulePath = (plan: TaskPlan, task: TaskNode): string =>
+  `${plan.stem}/${taskFile(task.name)}.${codeExt(plan)}`;
+
+/**
+ * Everything `emitTaskModule(ctx, task)` reads, in two texts, so a compile can reuse the module an
+ * earlier compile emitted from equal texts (a one-cell change to a 5,000-task notebook re-emits
+ * one module, not 5,000). `planInputs` is what every task's module may read: the plan's versions
+ * (by id, and all of them for the reassignments), its params, notebook, stem and language, the
+ * setup cells, the workdir and whether there is a setup module. `taskModuleInputs` is the task's
+ * own: its node, and of each of its cells the cell, its analysis, bindings and dropped spans.
+ * Every value here is plain JSON (the compile cache stores plans and analyses as JSON), so equal
+ * texts mean equal inputs. Keep them in step with what emitTaskModule and its helpers read:
+ * test/compiler/emit-reuse.test.ts compares a reusing compile with a fresh one across edits.
+ */
+export function planInputs(ctx: EmitContext): string {
+  const { plan } = ctx;
+  return JSON.stringify([
+    plan.notebook,
+    plan.stem,
+    plan.language ?? null,
+    plan.params,
+    plan.versions,
+    plan.setupCells,
+    ctx.workdir,
+    ctx.hasSetupModule,
+  ]);
+}
+
+/** The task's own part of what its module is emitted from (see `planInputs`). */
+export function taskModuleInputs(ctx: EmitContext, task: TaskNode): string {
+  return JSON.stringify([
+    task,
+    task.cells.map((i) => [
+      ctx.cells.get(i) ?? null,
+      ctx.analyses.get(i) ?? null,
+      ctx.plan.bindings[i] ?? null,
+      ctx.plan.dropped[i] ?? null,
+    ]),
+  ]);
+}
+
 export function emitTaskModule(ctx: EmitContext, task: TaskNode): EmittedFile {
   const { plan } = ctx;
   const imports = new ImportSet();
@@ -188,10 +230,7 @@ export function emitTaskModule(ctx: EmitContext, task: TaskNode): EmittedFile {
     `/** Task \`${task.name}\` for the runtime: what it reads, what it writes, how it is cached. */\n` +
       `export const ${names.constName} = ${names.cellar.defineTask}({\n${defineTaskFields(ctx, task, names).join(',\n')},\n});`,
   ].filter(Boolean);
-  return {
-    path: `${plan.stem}/${taskFile(task.name)}.${codeExt(plan)}`,
-    contents: text.join('\n\n') + '\n',
-  };
+  return { path: taskModulePath(plan, task), contents: text.join('\n\n') + '\n' };
 }
 
 /** The module's imports (outside versions, `cellar`, upstream task consts) and the names it invents. */

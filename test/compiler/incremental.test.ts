@@ -83,6 +83,45 @@ const edits: Record<string, string[]> = {
   ],
   'a moved cell': [...before.slice(0, 2), before[4]!, before[2]!, before[3]!, ...before.slice(5)],
   'the params': [before[0]!, '//| params\nconst salt = 2;\nconst scale = 3;', ...before.slice(2)],
+  "a param's type": [before[0]!, "//| params\nconst salt = 'x';", ...before.slice(2)],
+  'a setup import the tasks read': [
+    "import assert from 'node:assert';\nimport { join } from 'node:path';",
+    before[1]!,
+    before[2]!.replace('0 + salt', "join('a', 'b').length + salt"),
+    ...before.slice(3),
+  ],
+  'a setup helper': [
+    "import assert from 'node:assert';\nconst bump = (x: number) => x + 1;",
+    before[1]!,
+    ...before.slice(2, 7),
+    before[7]!.replace('5 + salt', 'bump(5) + salt'),
+    ...before.slice(8),
+  ],
+  'a helper that becomes shared (it no longer reads a task value)': before.map((c) =>
+    c.replace(
+      'const double = (x: number) => x * 2;',
+      'function double(x: number) {\n  return x * 2;\n}',
+    ),
+  ),
+  'a type declared in one task and used in another': [
+    ...before.slice(0, 8),
+    before[8]!.replace(
+      'let df = [v_0, v_1];',
+      'interface Row {\n  n: number;\n}\nlet df = [v_0, v_1];\nconst rows: Row[] = df.map((n) => ({ n }));',
+    ),
+    before[9]!.replace('df.length;', 'df.length + rows.length;'),
+    before[10]!,
+  ],
+  "a task's directive options": before.map((c) =>
+    c.replace('//| task: leaf4', '//| task: leaf4\n//| rerun'),
+  ),
+  'a reassignment removed': [
+    ...before.slice(0, 9),
+    before[9]!
+      .replace('df = df.map(double);\n', 'const dd = df.map(double);\n')
+      .replace('df.length', 'dd.length'),
+    before[10]!,
+  ],
 };
 
 /** A notebook with prose: the markdown above a task is its TSDoc. */
@@ -118,7 +157,10 @@ describe('incremental compile', () => {
     const disk = project('disk', before);
     expect((await compileAndWrite(disk.nb, disk.opts)).stats?.analyzed).toBe(before.length);
     writeFileSync(disk.nb, notebookText(edits["a leaf's code"]!));
-    expect((await compileAndWrite(disk.nb, disk.opts)).stats?.analyzed).toBe(1);
+    const changed = await compileAndWrite(disk.nb, disk.opts);
+    expect(changed.stats?.analyzed).toBe(1);
+    // Only the changed leaf's module is emitted again; the others come back as written.
+    expect(changed.stats?.emitted).toBe(1);
 
     const memory = newMemory();
     const watch = project('watch', before);
@@ -126,7 +168,33 @@ describe('incremental compile', () => {
     writeFileSync(watch.nb, notebookText(edits["a leaf's code"]!));
     const again = await compileAndWrite(watch.nb, { ...watch.opts, memory });
     expect(again.stats?.analyzed).toBe(1);
+    expect(again.stats?.emitted).toBe(1);
     expect(tree(watch.opts)).toEqual(tree(disk.opts));
+  });
+
+  it('does not reuse a task module emitted for another output folder (its relative imports differ)', async () => {
+    // One --watch memory, two output folders at different depths: the task's import of a file
+    // beside the notebook is written relative to each folder.
+    const cells = [
+      ...before.slice(0, 2),
+      "//| task: local\nimport { offset } from './lib/offset.js';\nconst shifted = salt + offset;",
+      ...before.slice(2),
+    ];
+    const memory = newMemory();
+    const warm = project('outdirs', cells);
+    mkdirSync(join(warm.opts.root, 'notebooks', 'lib'), { recursive: true });
+    writeFileSync(
+      join(warm.opts.root, 'notebooks', 'lib', 'offset.ts'),
+      'export const offset = 1;\n',
+    );
+    await compileAndWrite(warm.nb, { ...warm.opts, memory });
+    const deeper = { ...warm.opts, outDir: join(warm.opts.root, 'build', 'gen'), memory };
+    await compileAndWrite(warm.nb, deeper);
+    const cold = await compileFile(warm.nb, { ...deeper, memory: undefined, noCache: true });
+    const local = (files: { path: string; contents: string }[]) =>
+      files.find((f) => f.path === 'nb/local.ts')!.contents;
+    expect(local(cold.files)).toContain("from '../../../notebooks/lib/offset.js'");
+    expect(tree(deeper)).toEqual(Object.fromEntries(cold.files.map((f) => [f.path, f.contents])));
   });
 
   it('writes nothing when the notebook has not changed, whether the cache answers or compiles', async () => {
