@@ -43,6 +43,20 @@ export function warmFactsOf(
   if (!hasher || !options.pipelineFile) return 'no code hasher or pipeline file';
   if (!(options.store instanceof LocalStore)) return 'not the local workspace store';
   if (typeof options.runner === 'object') return 'another executor';
+  // First, as it is the cheapest answer: a plan that did not end all done leaves no record (a
+  // dry run of a pipeline never run: 100,001 entries, no need to walk the graph and the keys).
+  const tasks: WarmFacts['tasks'] = [];
+  for (const [i, e] of plan.entries.entries()) {
+    const r = result?.tasks[i];
+    const done = result
+      ? r?.name === e.name && (r.status === 'ran' || r.status === 'cached') && !r.notCached
+      : e.action === 'cached';
+    const notRequested =
+      e.action === 'not-run' &&
+      (!result || (r?.status === 'not-run' && r.because?.kind === 'not-requested'));
+    if (!done && !notRequested) return `task ${e.name} did not end done`;
+    tasks.push({ name: e.name, key: e.key.value, cached: done });
+  }
   for (const node of graph.nodes) {
     if (node.task.rerun) return `task ${node.name} runs on every run (rerun)`;
     if (hooksFor(node.task).length > 0) return `task ${node.name} has a key hook`;
@@ -67,18 +81,6 @@ export function warmFactsOf(
     for (const [field, value] of Object.entries(key.inputs))
       if (value !== undefined && !CHECKED_KEY_INPUTS.has(field))
         return `task ${name}'s key holds ${field}, which the record does not check`;
-  const tasks: WarmFacts['tasks'] = [];
-  for (const [i, e] of plan.entries.entries()) {
-    const r = result?.tasks[i];
-    const done = result
-      ? r?.name === e.name && (r.status === 'ran' || r.status === 'cached') && !r.notCached
-      : e.action === 'cached';
-    const notRequested =
-      e.action === 'not-run' &&
-      (!result || (r?.status === 'not-run' && r.because?.kind === 'not-requested'));
-    if (!done && !notRequested) return `task ${e.name} did not end done`;
-    tasks.push({ name: e.name, key: e.key.value, cached: done });
-  }
   // Files a task reads at run time (a data file) are recorded per task under
   // <project>/.cellar/run-reads/ and keyed from the next run on (issue 8). The record keeps what
   // they added to the keys this run used, and only when the same inputs computed again now agree:
