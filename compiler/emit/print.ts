@@ -74,7 +74,17 @@ export async function formatTypeScript(code: string): Promise<string> {
   }
 }
 
-const MARKER = '// @cellar-emitted-file ';
+/**
+ * The comment line that starts each module of a batch: `// @cellar-emitted-file-<n> <index>`,
+ * with `n` the first that occurs in none of the batch's texts (a cell's template literal or
+ * comment may hold any text at column 0; a marker found inside a module would split it).
+ */
+function markerFor(texts: readonly string[]): string {
+  for (let n = 0; ; n++) {
+    const tag = `@cellar-emitted-file-${n} `;
+    if (!texts.some((t) => t.includes(tag))) return `// ${tag}`;
+  }
+}
 
 /**
  * Modules longer than this are formatted alone: they are the ones deep enough to exhaust the
@@ -186,7 +196,8 @@ async function formatHere(texts: string[]): Promise<string[]> {
 
 async function formatJoined(texts: string[]): Promise<string[]> {
   if (texts.length <= 1) return Promise.all(texts.map(formatTypeScript));
-  const joined = texts.map((t, i) => `${MARKER}${i}\n${t}`).join('\n');
+  const marker = markerFor(texts);
+  const joined = texts.map((t, i) => `${marker}${i}\n${t}`).join('\n');
   prettier ??= loadPrettier();
   let formatted: string | undefined;
   try {
@@ -197,11 +208,15 @@ async function formatJoined(texts: string[]): Promise<string[]> {
   }
   const out: string[] = [];
   if (formatted !== undefined) {
-    const parts = formatted.split(new RegExp(`^${MARKER}(\\d+)\\n`, 'm'));
-    for (let i = 1; i < parts.length; i += 2)
-      out[Number(parts[i])] = parts[i + 1]!.replace(/^\n+/, '').replace(/\n*$/, '\n');
+    const parts = formatted.split(new RegExp(`^${marker}(\\d+)\\n`, 'm'));
+    // Exactly one part per module, in order: anything else formats the halves apart.
+    if (parts.length === 2 * texts.length + 1 && parts[0]!.trim() === '')
+      for (let i = 1; i < parts.length; i += 2)
+        if (parts[i] === String((i - 1) / 2))
+          out[(i - 1) / 2] = parts[i + 1]!.replace(/^\n+/, '').replace(/\n*$/, '\n');
   }
-  if (formatted === undefined || out.length !== texts.length || out.some((o) => o === undefined)) {
+  // (Counted, not `out.some(…)`: `some` skips the holes a missing part leaves.)
+  if (formatted === undefined || out.filter((o) => o !== undefined).length !== texts.length) {
     const half = Math.ceil(texts.length / 2);
     return [
       ...(await formatJoined(texts.slice(0, half))),

@@ -183,7 +183,7 @@ export const taskModulePath = (plan: TaskPlan, task: TaskNode): string =>
  * own: its node, and of each of its cells the cell, its analysis, bindings and dropped spans.
  * Every value here is plain JSON (the compile cache stores plans and analyses as JSON), so equal
  * texts mean equal inputs. Keep them in step with what emitTaskModule and its helpers read:
- * test/compiler/emit-reuse.test.ts compares a reusing compile with a fresh one across edits.
+ * test/compiler/incremental.test.ts compares a reusing compile with a fresh one across edits.
  */
 export function planInputs(ctx: EmitContext): string {
   const { plan } = ctx;

@@ -361,6 +361,22 @@ describe('formatting', () => {
     expect(await formatBatch(texts)).toEqual(alone);
   });
 
+  it("formats a batch as each alone when a module holds the batch's own marker text", async () => {
+    // A red team's case: a task's template literal (or a setup cell's comment) holding the line
+    // that separates modules in a batch, at column 0, split the batch there: a cold compile
+    // (everything in one batch) wrote a truncated module and another module's tail in its place.
+    const { formatBatch, formatTypeScript } = await import('../../compiler/emit/print.js');
+    const texts = [
+      'export const a   = [1,2];\n',
+      'export const s = `\n// @cellar-emitted-file 0\nhello\n`;\nexport const n =  s.length;\n',
+      'export const base = 1;\n// @cellar-emitted-file 2\nexport const other   = 2;\n',
+      'export const t = `\n// @cellar-emitted-file-0 1\n`;\n',
+      'export function f(x:number){return x*2}\n',
+    ];
+    const alone = await Promise.all(texts.map(formatTypeScript));
+    expect(await formatBatch(texts)).toEqual(alone);
+  });
+
   it('shares a big formatting job with another thread batch by batch, with the same bytes', async () => {
     const { formatBatch } = await import('../../compiler/emit/print.js');
     // Enough text (over 500,000 characters) for the two threads to take batches off one queue,
