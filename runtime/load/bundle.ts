@@ -58,13 +58,22 @@ interface BundleRecord {
   inputs: Record<string, FileStamp>;
   /** Each glob a dynamic import bundled → the hash of its matches (key/dynamic-imports.ts). */
   globs?: Record<string, string>;
+  /**
+   * Where 'cellar' did not resolve from the importing folders, so the bundle imports the running
+   * runtime instead: those folders, and that runtime's entry file. The bundle is reused only
+   * while 'cellar' still resolves nowhere from those folders and the running runtime is the same
+   * file: a project that installed cellar since, or another Cellar (`npx cellar@<other>` keeps
+   * each version in its own folder), bundles again instead of loading a stale runtime.
+   */
+  ownRuntime?: { from: string[]; entry: string };
 }
 
 // 2: 'cellar' mapped to the running runtime where it does not resolve. 3: content stamps of every
 // file read (2 kept (mtime, size) of JS/TS inputs only, which missed JSON imports and same-size edits).
 // 4: the source map in a file beside the bundle, not inline. 5: local modules register their
-// exported classes. 6: the globs of dynamic imports, with their matches.
-const RECORD_VERSION = 6;
+// exported classes. 6: the globs of dynamic imports, with their matches. 7: where 'cellar' was
+// mapped to the running runtime (`ownRuntime`).
+const RECORD_VERSION = 7;
 
 /**
  * Import `path` through a cached esbuild bundle; undefined when that is not possible here.
@@ -170,6 +179,9 @@ function checkFresh(record: BundleRecord): 'fresh' | 'restamped' | 'stale' {
   }
   // A file added where a dynamic import's glob looks (a new plugin) is in no bundle yet.
   if (globsChanged(record.globs)) return 'stale';
+  const own = record.ownRuntime;
+  if (own && (runningRuntimeEntry() !== own.entry || own.from.some((dir) => resolvesCellar(dir))))
+    return 'stale';
   return restamped ? 'restamped' : 'fresh';
 }
 
@@ -213,6 +225,7 @@ async function bundle(
     },
   };
   // 'cellar' where Node cannot resolve it from the importing file: this running runtime instead.
+  const mappedFrom = new Set<string>();
   const ownRuntime: import('esbuild').Plugin = {
     name: 'cellar-own-runtime',
     setup(build) {
@@ -226,6 +239,7 @@ async function bundle(
         if (found === undefined) resolvable.set(dir, (found = resolvesCellar(dir)));
         if (found) return undefined;
         const entry = runningRuntimeEntry();
+        if (entry) mappedFrom.add(dir);
         return entry ? { path: pathToFileURL(entry).href, external: true } : undefined;
       });
     },
@@ -288,11 +302,13 @@ async function bundle(
       rmSync(join(cacheDir, old), { force: true });
   }
   const globs = bundledGlobs(result.metafile!, resolve(root));
+  const entry = mappedFrom.size > 0 ? runningRuntimeEntry() : undefined;
   return {
     version: RECORD_VERSION,
     bundle: name,
     inputs,
     ...(Object.keys(globs).length > 0 ? { globs } : {}),
+    ...(entry ? { ownRuntime: { from: [...mappedFrom].sort(), entry } } : {}),
   };
 }
 

@@ -1,0 +1,55 @@
+// A pipeline outside any project with cellar installed imports 'cellar', and `cellar run` maps
+// that import to its own runtime in the cached bundle (runtime/load/bundle.ts `ownRuntime`). The
+// cached bundle must not outlive that choice: once the project installs cellar, the next load
+// bundles again and uses the project's cellar, as Node would from the sources (before, the stale
+// bundle kept importing the CLI's own runtime, so two Cellars could serve one project).
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { root, runJson } from './helpers.js';
+
+// Outside the repository: under it, 'cellar' resolves through the repository's own link.
+const outside = mkdtempSync(join(tmpdir(), 'cellar-own-runtime-'));
+afterAll(() => rmSync(outside, { recursive: true, force: true }));
+beforeAll(() => {
+  execFileSync(process.execPath, [join(root, 'scripts', 'build.mjs')], { cwd: root });
+});
+
+const PIPELINE = `import { defineTask, definePipeline } from 'cellar';
+const one = defineTask({ name: 'one', module: import.meta.url, outputs: { v: {} }, run: () => ({ v: 1 }) });
+export default definePipeline({ name: 'own', tasks: [one] });
+`;
+
+describe("'cellar' mapped to the running runtime in a cached bundle", () => {
+  it('bundles again once the project installs cellar, and loads the project’s cellar', async () => {
+    const dir = join(outside, 'project');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'package.json'), '{"name":"own","type":"module"}\n');
+    writeFileSync(join(dir, 'pipeline.ts'), PIPELINE);
+    const first = await runJson(['run', 'pipeline.ts'], { cwd: dir });
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.status).toEqual({ one: 'ran' });
+
+    // The project installs cellar: a package that says when it is loaded, then is the real one.
+    const pkg = join(dir, 'node_modules', 'cellar');
+    mkdirSync(pkg, { recursive: true });
+    writeFileSync(
+      join(pkg, 'package.json'),
+      '{"name":"cellar","version":"0.1.0","type":"module","exports":"./index.js"}\n',
+    );
+    const log = join(dir, 'project-cellar-loaded.log');
+    writeFileSync(
+      join(pkg, 'index.js'),
+      `import { appendFileSync } from 'node:fs';\nappendFileSync(${JSON.stringify(log)}, 'loaded\\n');\n` +
+        `export * from ${JSON.stringify(pathToFileURL(join(root, 'dist', 'index.js')).href)};\n`,
+    );
+    // Forced, so the pipeline is loaded (a warm run answers without loading it).
+    const second = await runJson(['run', 'pipeline.ts', '--rerun', 'one'], { cwd: dir });
+    expect(second.code, second.stderr).toBe(0);
+    expect(second.status).toEqual({ one: 'ran' });
+    expect(existsSync(log), "the stale bundle imported the CLI's own runtime").toBe(true);
+  });
+});
