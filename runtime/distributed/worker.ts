@@ -27,6 +27,7 @@ import type { JobResult } from '../run/execute.js';
 import { buildGraph } from '../run/graph.js';
 import { openStore, type StoreChoice } from '../store/open.js';
 import type { Store } from '../store/store.js';
+import { LocalStore } from '../store/local.js';
 import type { CacheKey, Manifest } from '../types.js';
 import { WorkerPool } from '../workers/pool.js';
 import {
@@ -73,6 +74,9 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   );
   // The pipeline's own view: the coordinator reads and writes the same one (run.ts).
   const store: Store = (await openStore(options.store)).forPipeline(pipeline.name);
+  // A writer of a local (or NFS) workspace: if this process dies mid-write, the next run's sweep
+  // must know to look for its leftovers (LocalStore.sweepLeftovers).
+  if (store instanceof LocalStore) store.registerWriter();
   const hasher = new CodeHasher();
   const prepared = new Map<string, Promise<Map<string, CacheKey>>>();
   /** When each params' keys were computed (epoch ms, before): what keyed reads are checked against. */

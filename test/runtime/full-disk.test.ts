@@ -4,7 +4,7 @@
 // tmpfs mounted for the test (needs root, as the test machines run; skipped where mount is refused).
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { copyFixture, runCli, runJson } from './helpers.js';
@@ -112,5 +112,35 @@ describe('leftovers of killed runs are swept when a run starts', () => {
     expect(r.code, r.stderr).toBe(0);
     for (const f of leftovers) expect(existsSync(f), f).toBe(false);
     expect(existsSync(live)).toBe(true);
+  });
+
+  it('the workspace is walked only when a writer may have died: a marker of a process that is gone', async () => {
+    const dir = copyFixture('basic');
+    const ws = join(dir, 'ws');
+    const run = async (...extra: string[]) => {
+      const r = await runCli(['run', join(dir, 'pipeline.ts'), '--workspace', ws, ...extra]);
+      expect(r.code, r.stderr).toBe(0);
+    };
+    await run();
+    // A run that exited normally took its marker with it.
+    expect(readdirSync(join(ws, '.writers'))).toEqual([]);
+    const dead = Number(
+      execFileSync(process.execPath, [
+        '-e',
+        'process.stdout.write(String(process.pid))',
+      ]).toString(),
+    );
+    mkdirSync(join(ws, 'gone_task'), { recursive: true });
+    const leftover = join(ws, 'gone_task', `out_k.json.tmp-${dead}-abc123`);
+    writeFileSync(leftover, 'half');
+    // No writer died since the last walk: a run with work does not walk the workspace.
+    await run('--rerun', 'total');
+    expect(existsSync(leftover)).toBe(true);
+    // A writer that died (its marker stayed): the next run walks, and removes the marker.
+    const marker = join(ws, '.writers', `${dead}@${hostname()}`);
+    writeFileSync(marker, JSON.stringify({ pid: dead, host: hostname() }));
+    await run('--rerun', 'total');
+    expect(existsSync(leftover)).toBe(false);
+    expect(readdirSync(join(ws, '.writers'))).toEqual([]);
   });
 });
