@@ -82,7 +82,7 @@ async function showOutputs({ values, positionals }: CommandInput<typeof OPTIONS>
       continue;
     }
     console.log(
-      `${taskName}.${name}  ${describeSchema(stored.schema)}\n  ${options.store.outputPath(taskName, stored.file)}\n`,
+      `${taskName}.${name}  ${describeSchema(stored.schema, stored.codec)}\n  ${options.store.outputPath(taskName, stored.file)}\n`,
     );
     console.log(preview(value, stored.schema, limit));
     console.log('');

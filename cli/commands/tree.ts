@@ -113,7 +113,7 @@ function details(
   const current = m && m.key === e.key.value;
   if (current) {
     for (const [name, o] of Object.entries(m.outputs))
-      out.push(`${name}: ${path(o.file)} (${describeSchema(o.schema)})`);
+      out.push(`${name}: ${path(o.file)} (${describeSchema(o.schema, o.codec)})`);
     out.push(`ran in ${formatDuration(m.durationMs)} at ${m.finishedAt}`);
   } else {
     out.push(

@@ -303,16 +303,24 @@ export function resultJson(result: RunResult): string {
   return JSON.stringify({ ok: result.ok, durationMs: result.durationMs, tasks });
 }
 
-/** A stored output's shape in one line, for `cellar tree` and `cellar show`. */
-export function describeSchema(s: OutputSchema): string {
+/**
+ * A stored output's shape in one line, for `cellar tree` and `cellar show`. `codec`: the codec
+ * that stored it (the manifest's `codec`), which tells a JSON file from a structured-clone one.
+ */
+export function describeSchema(s: OutputSchema, codec?: string): string {
   switch (s.kind) {
     case 'table':
       return `table ${s.rows} rows × ${s.columns.length} columns: ${s.columns.map((c) => `${c.name} ${c.type}`).join(', ')}`;
-    case 'json':
-      // A value holding project-class instances is no JSON (structured codec, .v8): say what it holds.
-      return s.classes && s.classes.length > 0
-        ? `value ${s.type}${s.length !== undefined ? ` of ${s.length}` : ''} (instances of ${s.classes.join(', ')})`
-        : `json ${s.type}${s.length !== undefined ? ` of ${s.length}` : ''}`;
+    case 'json': {
+      // A value stored by the structured codec (.v8: a Map, a Date, a bigint, project-class
+      // instances) is no JSON: say what it holds.
+      const shape = `${s.type}${s.length !== undefined ? ` of ${s.length}` : ''}`;
+      if (s.classes && s.classes.length > 0)
+        return `value ${shape} (instances of ${s.classes.join(', ')})`;
+      return codec !== undefined && codec !== 'json'
+        ? `value ${shape} (${codec})`
+        : `json ${shape}`;
+    }
     case 'text':
       return `text, ${s.chars} chars`;
     case 'binary':

@@ -21,7 +21,7 @@ export class Centroids {
 }
 export const valuesTask = defineTask({
   name: 'values',
-  outputs: { numbers: {}, map: {}, set: {}, date: {}, big: {}, typed: {}, holes: {}, keyed: {}, rows: {}, model: {} },
+  outputs: { numbers: {}, map: {}, set: {}, date: {}, big: {}, typed: {}, holes: {}, keyed: {}, rows: {}, model: {}, plain: {} },
   run: () => ({
     numbers: { nan: NaN, inf: Infinity, ninf: -Infinity, negZero: -0, one: 1 },
     map: new Map([['a', 1], ['b', NaN]]),
@@ -33,6 +33,7 @@ export const valuesTask = defineTask({
     keyed: new Map([[1, 'one']]),
     rows: [{ x: NaN, y: -0 }, { x: Infinity, y: 2 }],
     model: new Centroids(new Map([['low', 1], ['high', 9]]), NaN),
+    plain: { a: 1, b: [2] },
   }),
 });
 export default definePipeline({ name: 'values', tasks: [valuesTask] });
@@ -64,6 +65,15 @@ describe('cellar show prints values as they are', () => {
     expect(await show('big')).toContain('12345678901234567890n');
     expect(await show('typed')).toContain('Float64Array(3) [ 1.5, NaN, -0 ]');
     expect(await show('holes')).toContain('[ 1, undefined, 3 ]');
+  });
+
+  it('the header names a structured-clone value (.v8) as a value, not as JSON', async () => {
+    const map = await show('map');
+    expect(map).toMatch(/values\.map {2}value Map of 2 \(structured\)\n.*\.v8\n/);
+    expect(await show('date')).toMatch(/values\.date {2}value Date \(structured\)/);
+    // NaN is no JSON either; a plain object is stored as JSON and still called so.
+    expect(await show('numbers')).toMatch(/values\.numbers {2}value object \(structured\)/);
+    expect(await show('plain')).toMatch(/values\.plain {2}json object\n.*\.json\n/);
   });
 
   it('variant: a table preview shows NaN, Infinity and -0 in its cells', async () => {
@@ -108,6 +118,7 @@ describe('cellar show --json stays valid JSON, with the documented encoding', ()
       'map',
       'model',
       'numbers',
+      'plain',
       'rows',
       'set',
       'typed',
