@@ -87,17 +87,18 @@ describe.skipIf(!mounted)('a full workspace disk', () => {
   });
 });
 
+/** A PID that exited: a child we ran and waited for. */
+const deadPid = () =>
+  Number(
+    execFileSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']).toString(),
+  );
+
 describe('leftovers of killed runs are swept when a run starts', () => {
   it("temp files of dead writers anywhere in the workspace go; a live writer's stay", async () => {
     const dir = copyFixture('basic');
     const ws = join(dir, 'ws');
-    // A dead writer: a PID that exited (a child we ran), in folders no task of this run locks.
-    const dead = Number(
-      execFileSync(process.execPath, [
-        '-e',
-        'process.stdout.write(String(process.pid))',
-      ]).toString(),
-    );
+    // A dead writer, in folders no task of this run locks.
+    const dead = deadPid();
     mkdirSync(join(ws, 'gone_task'), { recursive: true });
     mkdirSync(join(ws, '_runs'), { recursive: true });
     const leftovers = [
@@ -124,12 +125,7 @@ describe('leftovers of killed runs are swept when a run starts', () => {
     await run();
     // A run that exited normally took its marker with it.
     expect(readdirSync(join(ws, '.writers'))).toEqual([]);
-    const dead = Number(
-      execFileSync(process.execPath, [
-        '-e',
-        'process.stdout.write(String(process.pid))',
-      ]).toString(),
-    );
+    const dead = deadPid();
     mkdirSync(join(ws, 'gone_task'), { recursive: true });
     const leftover = join(ws, 'gone_task', `out_k.json.tmp-${dead}-abc123`);
     writeFileSync(leftover, 'half');
