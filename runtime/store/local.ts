@@ -56,8 +56,9 @@ import {
 /** `<workspace>/.writers/`: a marker per process writing into the workspace (`registerWriter`). */
 const WRITERS = '.writers';
 
-/** Workspaces this process (main thread) has marked itself a writer of. */
+/** Workspaces this process (main thread) has marked itself a writer of, and the markers. */
 const registeredWriters = new Set<string>();
+const writerMarkers = new Set<string>();
 
 /** Is the process a `.writers/` marker names still running? An unreadable marker is not. */
 function writerAlive(file: string): boolean {
@@ -547,7 +548,12 @@ export class LocalStore implements Store {
       mkdirSync(dirname(file), { recursive: true });
       writeFileSync(tmp, JSON.stringify(me));
       renameSync(tmp, file);
-      process.once('exit', () => rmSync(file, { force: true }));
+      // One exit listener for every marker of the process (a test process may mark many).
+      if (writerMarkers.size === 0)
+        process.once('exit', () => {
+          for (const marker of writerMarkers) rmSync(marker, { force: true });
+        });
+      writerMarkers.add(file);
     } catch {
       // Best effort (see above), and no temp file left behind (a full disk, say).
       rmSync(tmp, { force: true });
