@@ -3,6 +3,7 @@
 // jobs in hand, then exit 0). Start as many as you like, on as many machines as share the store.
 import { availableParallelism } from 'node:os';
 import { dirname } from 'node:path';
+import { keepWriterMarkers } from '../../runtime/store/local.js';
 import { chooseStore } from '../../runtime/store/open.js';
 import { resolveWorkspace } from '../../runtime/store/workspace.js';
 import { CliError, EXIT } from '../errors.js';
@@ -81,7 +82,11 @@ async function work({ values, positionals }: CommandInput<typeof OPTIONS>): Prom
   process.stderr.write('stopping: finishing the jobs in hand (signal again to stop at once)\n');
   // A second signal stops at once (a Redis that went away can keep a graceful close waiting); the
   // jobs in hand then stall and are retaken by other workers, as after a crash.
-  const force = () => process.exit(EXIT.failure);
+  const force = () => {
+    // Writes may be cut short: leave this process's workspace markers for the next run's sweep.
+    keepWriterMarkers();
+    process.exit(EXIT.failure);
+  };
   process.once('SIGINT', force);
   process.once('SIGTERM', force);
   await worker.close();

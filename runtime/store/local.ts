@@ -60,6 +60,14 @@ const WRITERS = '.writers';
 const registeredWriters = new Set<string>();
 const writerMarkers = new Set<string>();
 
+/**
+ * Leave this process's `.writers/` markers in place when it exits: for an exit that may cut
+ * writes short (a worker stopped at once with jobs in hand), so the next run sweeps after it.
+ */
+export function keepWriterMarkers(): void {
+  writerMarkers.clear();
+}
+
 /** Is the process a `.writers/` marker names still running? An unreadable marker is not. */
 function writerAlive(file: string): boolean {
   try {
