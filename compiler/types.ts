@@ -176,6 +176,12 @@ export interface Mutation {
   element?: string;
   /** A reassignment whose new value the expression hands on (`return ++calls`), not discarded. */
   used?: true;
+  /**
+   * For a change inside a function: the top-level function of the cell it is in (`function
+   * init() {…}` or `const init = () => {…}`), when it is one; link.ts lets a setup helper change
+   * setup state when every use of it is a call while the setup cell loads (`loadTimeCalls`).
+   */
+  inside?: string;
   line: number;
   column: number;
 }
@@ -201,6 +207,12 @@ export interface CellAnalysis {
    * share; link.ts refuses it in setup helpers (E_SETUP_STATE). Absent when there are none.
    */
   sharedStateChanges?: Mutation[];
+  /**
+   * Names called at the top level of the cell, outside any function (`init();`,
+   * `const n = await load();`), where the callee is the bare name: each such call runs once, while
+   * the cell loads. Absent when there are none.
+   */
+  loadTimeCalls?: { name: string; line: number; column: number }[];
   /** `await` at the top level (outside any function): the task function must be async. */
   topLevelAwait: boolean;
   /** Text of each sql`…` template, `${…}` replaced by `@p0`, `@p1`…. */

@@ -826,12 +826,22 @@ function collectReferences(cx: CellContext, aliases: Map<string, string>): void 
       if (mutation && !own) result.mutations.push(mutation);
       // In a function kept to be called later, a change to a top-level value is a change every
       // caller shares (a callback run while the cell loads, `xs.forEach((x) => out.push(x))`, is not).
-      if (mutation && inFunction && inKeptFunction(ts, node) && !initialisesOrRebinds(ts, node))
-        (result.sharedStateChanges ??= []).push(
-          mutation.kind === 'assign' && valueUsed(ts, node)
-            ? { ...mutation, used: true }
-            : mutation,
-        );
+      if (mutation && inFunction && inKeptFunction(ts, node) && !initialisesOrRebinds(ts, node)) {
+        const inside = topLevelFunctionOf(ts, node);
+        (result.sharedStateChanges ??= []).push({
+          ...mutation,
+          ...(mutation.kind === 'assign' && valueUsed(ts, node) ? { used: true as const } : {}),
+          ...(inside !== undefined ? { inside } : {}),
+        });
+      }
+      // `init();` while the cell loads: a call of the bare name, outside any function.
+      if (
+        !inFunction &&
+        ref.meaning === 'value' &&
+        ts.isCallExpression(node.parent) &&
+        node.parent.expression === node
+      )
+        (result.loadTimeCalls ??= []).push({ name: node.text, ...at });
       return;
     }
     if (
@@ -1105,6 +1115,31 @@ function meaningOf(ts: TS, id: Identifier): Meaning {
  * in a variable or property or returned), rather than only in callbacks handed to a call or `new`
  * and IIFEs, which run while the cell's top level runs (`rows.forEach((r) => out.push(r))`)?
  */
+/**
+ * The name of the cell's top-level function `node` is in (its outermost function is a top-level
+ * `function f() {…}`, or the initialiser of a top-level `const f = …`), else undefined.
+ */
+function topLevelFunctionOf(ts: TS, node: Node): string | undefined {
+  let outer: Node | undefined;
+  for (let n: Node | undefined = node.parent; n; n = n.parent) if (ts.isFunctionLike(n)) outer = n;
+  if (!outer) return undefined;
+  if (ts.isFunctionDeclaration(outer))
+    return outer.name && ts.isSourceFile(outer.parent) ? outer.name.text : undefined;
+  let wrapped: Node = outer;
+  while (ts.isParenthesizedExpression(wrapped.parent)) wrapped = wrapped.parent;
+  const decl = wrapped.parent;
+  if (
+    (ts.isArrowFunction(outer) || ts.isFunctionExpression(outer)) &&
+    ts.isVariableDeclaration(decl) &&
+    decl.initializer === wrapped &&
+    ts.isIdentifier(decl.name) &&
+    ts.isVariableStatement(decl.parent.parent) &&
+    ts.isSourceFile(decl.parent.parent.parent)
+  )
+    return decl.name.text;
+  return undefined;
+}
+
 function inKeptFunction(ts: TS, node: Node): boolean {
   for (let n: Node | undefined = node.parent; n; n = n.parent) {
     if (!ts.isFunctionLike(n)) continue;

@@ -646,6 +646,9 @@ function checkSetupState(s: LinkState, here: CellScope, scope: Scope): void {
     // A reassignment whose new value is handed on (`return ++calls`) is state by itself; any
     // other change counts when something reads the value (a counter nothing reads does not).
     if (reported.has(m.name) || (!m.used && !readBesidesChanges(s, v))) continue;
+    // In a helper the setup only calls while it loads (`function init() {…}; init();`): the change
+    // happens once, before any task, the same in every process that loads the setup.
+    if (m.inside !== undefined && calledOnlyWhileLoading(s, m.inside, cell.index)) continue;
     reported.add(m.name);
     s.diagnostics.push(
       diagnostic(
@@ -654,12 +657,35 @@ function checkSetupState(s: LinkState, here: CellScope, scope: Scope): void {
         at(s, cell, m.line, m.column),
         `a setup helper ${describeMutation(m)} \`${m.name}\` (declared in setup, cell ${v.cell + 1}) when it is called: every task shares setup values, and in the pipeline a task starts from the setup as loaded, in whatever order and process the run picks, so a result computed from \`${m.name}\` would depend on which tasks ran before it`,
         {
-          hint: `keep state in tasks: have the helper return a new value instead of changing \`${m.name}\`, and the task calling it output that value for the tasks that read it (a memo cache can be a Map filled with \`.set\`; a function called only while the setup cell runs can be inlined at its top level)`,
+          hint: `keep state in tasks: have the helper return a new value instead of changing \`${m.name}\`, and the task calling it output that value for the tasks that read it (a memo cache can be a Map filled with \`.set\`; a helper the setup cells only call at their top level, while they load, may change it)`,
           snippet: lineOf(cell, m.line),
         },
       ),
     );
   }
+}
+
+/**
+ * Is `name`, a top-level function of setup cell `declaredIn`, used only by calls of it made while
+ * setup cells load (their top level, outside any function)? Any other use (a task or a test
+ * calling it, a reference inside a function, the function handed on as a value) may call it later.
+ */
+function calledOnlyWhileLoading(s: LinkState, name: string, declaredIn: number): boolean {
+  let calls = 0;
+  for (const [index, a] of s.input.analyses) {
+    for (const r of a.references) {
+      if (r.name !== name || r.meaning !== 'value') continue;
+      // Another cell's own declaration of the name is another value.
+      if (r.own && index !== declaredIn) continue;
+      const setup = s.cellByIndex.get(index)?.role === 'setup';
+      const atLoad = a.loadTimeCalls?.some(
+        (c) => c.name === name && c.line === r.line && c.column === r.column,
+      );
+      if (!setup || !atLoad) return false;
+      calls++;
+    }
+  }
+  return calls > 0;
 }
 
 /**

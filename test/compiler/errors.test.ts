@@ -819,3 +819,35 @@ describe('functions held in consts', () => {
     expect(module).toMatch(/outputs: \{ ys: \{\} \}/);
   });
 });
+
+describe('E_SETUP_STATE: a setup helper called only while the setup loads', () => {
+  // `register` pushes onto setup state; a task reads that state. Called only at the top level of
+  // setup cells, the change happens once, before any task, in every process: allowed. Any other
+  // use may run it later, in whatever task runs first: refused.
+  const helper =
+    "const registered: string[] = [];\nfunction register(name: string): void { registered.push(name); }\nregister('a');";
+  const reader = '//| task: t\nconst n = registered.length;';
+  const setupState = async (cells: string[]) =>
+    (await diagnosticsOf(cells)).diagnostics.filter((d) => d.code === 'E_SETUP_STATE');
+
+  it('passes when every use is a top-level call in a setup cell (this one or another)', async () => {
+    expect(await setupState([helper, "register('b');", reader])).toEqual([]);
+  });
+
+  it('is refused when a task calls it too', async () => {
+    await expectError(
+      [helper, "//| task: t\nregister('x');\nconst n = registered.length;"],
+      'E_SETUP_STATE',
+      { cell: 1, line: 2, column: 41 },
+    );
+  });
+
+  it('is refused when the setup calls it later (a timer) or hands it on as a value', async () => {
+    for (const later of [
+      'setTimeout(() => register("late"), 0);',
+      "['x'].forEach(register);",
+      'const again = () => register("y");\nagain();',
+    ])
+      expect(await setupState([`${helper}\n${later}`, reader]), later).toHaveLength(1);
+  });
+});
