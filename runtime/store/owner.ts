@@ -33,7 +33,11 @@ export function processStartTime(pid: number): number | undefined {
   return startTimeIn(`/proc/${pid}/stat`);
 }
 
-/** Field 22 (starttime) of a /proc `stat` file, or undefined when it cannot be read. */
+/**
+ * Field 22 (starttime) of a /proc `stat` file, or undefined when it cannot be read or the process
+ * is a zombie (state Z or X: killed, and not yet reaped by its parent, which in a container whose
+ * init does not reap can be for long). A zombie writes nothing and holds nothing: it is gone.
+ */
 function startTimeIn(statPath: string): number | undefined {
   let stat: string;
   try {
@@ -42,10 +46,22 @@ function startTimeIn(statPath: string): number | undefined {
     return undefined;
   }
   // `pid (comm) state ppid ...`: comm may hold spaces and parentheses, so count fields after the
-  // last ')'. starttime is field 22 overall, the 20th after comm.
+  // last ')'. state is the first after comm; starttime is field 22 overall, the 20th after comm.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  if (fields[0] === 'Z' || fields[0] === 'X') return undefined;
   const start = Number(fields[19]);
   return Number.isFinite(start) ? start : undefined;
+}
+
+/** Is process `pid` a zombie (killed, not yet reaped)? False without /proc or process. */
+function isZombie(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state === 'Z' || state === 'X';
+  } catch {
+    return false;
+  }
 }
 
 let bootId: string | undefined | null = null;
@@ -129,7 +145,8 @@ export function isOwnerAlive(owner: {
   if (owner.pid === me.pid) return owner.start === undefined || me.start === undefined;
   try {
     process.kill(owner.pid, 0);
-    return true;
+    // A signal reaches a zombie too: it is still gone.
+    return !isZombie(owner.pid);
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
   }

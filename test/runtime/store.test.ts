@@ -283,4 +283,27 @@ describe('LocalStore', () => {
     expect(isOwnerAlive({ ...me })).toBe(true);
     expect(isOwnerAlive({ ...me, host: 'another-host', start: 1 })).toBe(true); // never judged from here
   });
+
+  it.skipIf(!existsSync('/proc/self/stat'))(
+    'a killed owner not yet reaped by its parent (a zombie) is gone',
+    async () => {
+      // `sleep 0` exits at once; its parent execs into `sleep 5`, which never waits for it.
+      const child = spawn('sh', ['-c', 'sleep 0 & echo $!; exec sleep 5']);
+      try {
+        const pid = Number(
+          await new Promise<string>((res) => child.stdout.once('data', (d) => res(String(d)))),
+        );
+        const state = () => readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]![0];
+        for (let i = 0; i < 100 && state() !== 'Z'; i++)
+          await new Promise((r) => setTimeout(r, 20));
+        expect(state()).toBe('Z');
+        const me = currentProcess();
+        expect(isOwnerAlive({ pid, host: me.host })).toBe(false);
+        expect(processStartTime(pid)).toBeUndefined();
+        expect(isOwnerAlive({ pid, host: me.host, start: 12345, boot: me.boot })).toBe(false);
+      } finally {
+        child.kill('SIGKILL');
+      }
+    },
+  );
 });
