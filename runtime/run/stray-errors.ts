@@ -9,9 +9,12 @@
 // Which task: the one whose async context raised it (the task's code, or a timer, callback or
 // promise it set up, in a helper or a package too: Node carries the context into the error
 // listeners). Without one, the one whose module the error's stack names; else every task running
-// on this thread then (one on a worker thread; in-process, the message says which others ran). An error naming
-// a task that is no longer running is printed as a warning; one raised while no task runs gets
-// Node's own treatment (the listeners are only installed while a task runs).
+// on this thread then (one on a worker thread; in-process, the message says which others ran). An error a
+// task that has returned raised (its context, or a stack naming its module) is printed as a
+// warning, also when it comes between tasks or after the last one (the listeners stay once a task
+// has run: a task's timer outlives it, and without them it ended the run after its summary, or
+// silently ended a worker thread). Any other error raised while no task runs gets Node's own
+// treatment: left to the process's other listeners, or thrown again to end the process.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { fileURLToPath } from 'node:url';
 import { thrownMessage } from '../errors.js';
@@ -92,7 +95,8 @@ function report(kind: 'rejection' | 'exception', error: unknown): void {
   const blamed = blame(error);
   if (blamed.length === 0) {
     // A task that has returned (its result is stored): said, not pinned on the task running now.
-    process.stderr.write(lateErrorWarning(kind, error));
+    if (running.size > 0 || lateOwner(error)) process.stderr.write(lateErrorWarning(kind, error));
+    else leaveToNode(kind, error);
     return;
   }
   const names = blamed.map((w) => w.task);
@@ -112,11 +116,7 @@ function report(kind: 'rejection' | 'exception', error: unknown): void {
  * task and its cells when the stack names its module: its result, computed before, stands.
  */
 function lateErrorWarning(kind: 'rejection' | 'exception', error: unknown): string {
-  const stack = error instanceof Error ? (error.stack ?? '') : '';
-  const own = owner.getStore();
-  const task = own
-    ? { task: own.task, where: own.where }
-    : [...taskFiles].find(([file]) => stack.includes(file))?.[1];
+  const task = lateOwner(error);
   const where = task?.where?.();
   const who = task ? `task '${task.task}'${where ? ` (${where})` : ''}` : 'a task';
   const what = kind === 'rejection' ? 'a promise it left rejected' : 'a timer or callback it left';
@@ -124,6 +124,39 @@ function lateErrorWarning(kind: 'rejection' | 'exception', error: unknown): stri
     `cellar: warning: ${who} raised an error after it returned, from ${what}: ${thrownMessage(error)}. ` +
     `Its result was computed before the error and stands. To make such an error fail the task, wrap the callback in a promise the task awaits.\n`
   );
+}
+
+/** The task that raised `error` after it returned: its async context, else a stack naming its module. */
+function lateOwner(error: unknown): { task: string; where?: () => string | undefined } | undefined {
+  const own = owner.getStore();
+  if (own) return { task: own.task, where: own.where };
+  const stack = error instanceof Error ? (error.stack ?? '') : '';
+  return [...taskFiles].find(([file]) => stack.includes(file))?.[1];
+}
+
+let listening = false;
+
+function listen(): void {
+  if (listening) return;
+  process.on('unhandledRejection', onRejection);
+  process.on('uncaughtException', onException);
+  listening = true;
+}
+
+/**
+ * An error no task raised, while none runs: what Node does without us. Another listener on the
+ * process (a notebook kernel, a test runner) handles it; with none, ours step aside and it is
+ * thrown again, so Node prints it and ends the process with code 1 as it would have.
+ */
+function leaveToNode(kind: 'rejection' | 'exception', error: unknown): void {
+  const event = kind === 'rejection' ? 'unhandledRejection' : 'uncaughtException';
+  if (process.listenerCount(event) > 1) return;
+  process.off('unhandledRejection', onRejection);
+  process.off('uncaughtException', onException);
+  listening = false;
+  process.nextTick(() => {
+    throw error;
+  });
 }
 
 function timersPending(): number {
@@ -152,10 +185,7 @@ export async function watchStrayErrors<T>(
   failed.catch(() => undefined); // observed through the race below; never unhandled itself
   const watch: Watch = { task, where, files: filesOf(module), fail };
   for (const f of watch.files) taskFiles.set(f, { task, where });
-  if (running.size === 0) {
-    process.on('unhandledRejection', onRejection);
-    process.on('uncaughtException', onException);
-  }
+  listen();
   running.add(watch);
   const timersBefore = timersPending();
   try {
@@ -170,9 +200,5 @@ export async function watchStrayErrors<T>(
     return result;
   } finally {
     running.delete(watch);
-    if (running.size === 0) {
-      process.off('unhandledRejection', onRejection);
-      process.off('uncaughtException', onException);
-    }
   }
 }

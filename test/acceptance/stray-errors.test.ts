@@ -152,3 +152,43 @@ describe('an error a task raises after it returned', () => {
     );
   });
 });
+
+describe('an error a task raises after it returned, while no task runs', () => {
+  // The task's timer fires after the run's last task (in-process) or while its worker thread is
+  // idle (another thread runs `slow`): before, the first ended the process with a raw stack after
+  // the summary (exit 1), the second ended the thread without a word.
+  const timerCell = codeCell(
+    'late',
+    "//| task: late\nconst early = 1;\nsetTimeout(() => { throw new Error('boom between tasks'); }, 100);",
+  );
+  const warning =
+    "cellar: warning: task 'late' (notebooks/late.ipynb, cell 1) raised an error after it returned, from a timer or callback it left: boom between tasks.";
+
+  it('after the last task, in-process: a warning, the run passes', () => {
+    const p = project();
+    p.write('notebooks/late.ipynb', notebookText([timerCell]));
+    const r = p.cellar('run', 'notebooks/late.ipynb', '--in-process');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain(warning);
+    expect(r.stderr).not.toMatch(/^\s+at /m);
+  });
+
+  it('on an idle worker thread: a warning, and the thread lives on', () => {
+    const p = project();
+    p.write(
+      'notebooks/late.ipynb',
+      notebookText([
+        timerCell,
+        codeCell(
+          'slow',
+          '//| task: slow\nconst s = await new Promise<number>((res) => setTimeout(() => res(2), 600));',
+        ),
+        codeCell('after', '//| task: after\nconst t = early + s;'),
+      ]),
+    );
+    const r = p.cellar('run', 'notebooks/late.ipynb', '--json', '--workers', '2');
+    expect(r.code, r.stderr).toBe(0);
+    expect(Object.values(results(r.stdout)).map((t) => t.status)).toEqual(['ran', 'ran', 'ran']);
+    expect(r.stderr).toContain(warning);
+  });
+});
