@@ -648,31 +648,55 @@ function checkSetupState(s: LinkState, here: CellScope, scope: Scope): void {
     if (reported.has(m.name) || (!m.used && !readBesidesChanges(s, v))) continue;
     // In a helper the setup only calls while it loads (`function init() {…}; init();`): the change
     // happens once, before any task, the same in every process that loads the setup.
-    if (m.inside !== undefined && calledOnlyWhileLoading(s, m.inside, cell.index)) continue;
+    const later = m.inside === undefined ? undefined : useAfterLoading(s, m.inside, cell.index);
+    if (later === 'none') continue;
     reported.add(m.name);
+    const declared = `declared in setup, cell ${v.cell + 1}`;
+    const why = `every task shares setup values, and in the pipeline a task starts from the setup as loaded, in whatever order and process the run picks, so a result computed from \`${m.name}\` would depend on which tasks ran before it`;
+    const hint = `have the helper return a new value instead of changing \`${m.name}\`, and the task output it for the tasks that read it (a Map memo filled with \`.set\` is allowed, and so is a helper only called at the top level of setup cells)`;
+    const caller = later && s.cellByIndex.get(later.cell);
+    if (later && caller?.role === 'task') {
+      // Named at the task's call, as E_MUTATES_UPSTREAM is: that call is what differs between
+      // the notebook and the pipeline; the helper's line is said in the message.
+      s.diagnostics.push(
+        diagnostic(
+          'error',
+          'E_SETUP_STATE',
+          at(s, caller, later.line, later.column),
+          `task \`${caller.task}\` calls \`${m.inside}\`, a setup helper that ${describeMutation(m)} \`${m.name}\` (${declared}; the change is in cell ${cell.index + 1}, line ${m.line}): ${why}`,
+          { hint, snippet: lineOf(caller, later.line) },
+        ),
+      );
+      continue;
+    }
     s.diagnostics.push(
       diagnostic(
         'error',
         'E_SETUP_STATE',
         at(s, cell, m.line, m.column),
-        `a setup helper ${describeMutation(m)} \`${m.name}\` (declared in setup, cell ${v.cell + 1}) when it is called: every task shares setup values, and in the pipeline a task starts from the setup as loaded, in whatever order and process the run picks, so a result computed from \`${m.name}\` would depend on which tasks ran before it`,
-        {
-          hint: `keep state in tasks: have the helper return a new value instead of changing \`${m.name}\`, and the task calling it output that value for the tasks that read it (a memo cache can be a Map filled with \`.set\`; a helper the setup cells only call at their top level, while they load, may change it)`,
-          snippet: lineOf(cell, m.line),
-        },
+        `a setup helper ${describeMutation(m)} \`${m.name}\` (${declared}) when it is called${later && caller ? ` (\`${m.inside}\` is used in cell ${later.cell + 1}, line ${later.line}, where it may run after the setup loaded)` : ''}: ${why}`,
+        { hint, snippet: lineOf(cell, m.line) },
       ),
     );
   }
 }
 
 /**
- * Is `name`, a top-level function of setup cell `declaredIn`, used only by calls of it made while
- * setup cells load (their top level, outside any function)? Any other use (a task or a test
- * calling it, a reference inside a function, the function handed on as a value) may call it later.
+ * Where `name`, a top-level function of setup cell `declaredIn`, is first used other than by a
+ * call made while setup cells load (their top level, outside any function): a task or a test
+ * calling it, a reference inside a function, the function handed on as a value, any of which may
+ * call it later. 'none' when every use is such a call (and there is one); undefined when the
+ * function is not used at all.
+ * @returns the 0-based cell index and the 1-based line and column of the first such use.
  */
-function calledOnlyWhileLoading(s: LinkState, name: string, declaredIn: number): boolean {
+function useAfterLoading(
+  s: LinkState,
+  name: string,
+  declaredIn: number,
+): { cell: number; line: number; column: number } | 'none' | undefined {
   let calls = 0;
-  for (const [index, a] of s.input.analyses) {
+  // Cells in notebook order, so the use named is the first a reader meets.
+  for (const [index, a] of [...s.input.analyses].sort(([x], [y]) => x - y)) {
     for (const r of a.references) {
       if (r.name !== name || r.meaning !== 'value') continue;
       // Another cell's own declaration of the name is another value.
@@ -681,11 +705,11 @@ function calledOnlyWhileLoading(s: LinkState, name: string, declaredIn: number):
       const atLoad = a.loadTimeCalls?.some(
         (c) => c.name === name && c.line === r.line && c.column === r.column,
       );
-      if (!setup || !atLoad) return false;
+      if (!setup || !atLoad) return { cell: index, line: r.line, column: r.column };
       calls++;
     }
   }
-  return calls > 0;
+  return calls > 0 ? 'none' : undefined;
 }
 
 /**

@@ -834,12 +834,25 @@ describe('E_SETUP_STATE: a setup helper called only while the setup loads', () =
     expect(await setupState([helper, "register('b');", reader])).toEqual([]);
   });
 
-  it('is refused when a task calls it too', async () => {
-    await expectError(
+  it("is refused when a task calls it too, named at the task's call with the helper's line", async () => {
+    const d = await expectError(
       [helper, "//| task: t\nregister('x');\nconst n = registered.length;"],
       'E_SETUP_STATE',
-      { cell: 1, line: 2, column: 41 },
+      { cell: 2, line: 2, column: 1 },
     );
+    expect(d.message).toMatch(
+      /^task `t` calls `register`, a setup helper that calls `registered\.push\(\.\.\.\)` on `registered` \(declared in setup, cell 1; the change is in cell 1, line 2\)/,
+    );
+    expect(d.snippet).toBe("register('x');");
+  });
+
+  it('names the first task calling it, in notebook order', async () => {
+    const d = await expectError(
+      [helper, reader, "//| task: u\nconst k = 1;\nregister('y');", "//| task: w\nregister('z');"],
+      'E_SETUP_STATE',
+      { cell: 3, line: 3, column: 1 },
+    );
+    expect(d.message).toContain('task `u` calls `register`');
   });
 
   it('is refused when the setup calls it later (a timer) or hands it on as a value', async () => {
