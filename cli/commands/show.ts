@@ -19,6 +19,7 @@ import { defineCommand, type CommandInput } from '../command.js';
 import { describeSchema } from '../../runtime/run/summary.js';
 
 const USAGE = `usage: cellar show <pipeline.ts|notebook.ipynb> <task> [output] [options]
+       cellar show <pipeline.ts|notebook.ipynb> <task>.<output> [options]
 
 Print a task's cached outputs (tables as a preview). Runs nothing; exit 1 if it is not cached.
 
@@ -36,8 +37,11 @@ async function showOutputs({ values, positionals }: CommandInput<typeof OPTIONS>
     { values, positionals },
     { usage: USAGE, required: ['task name'], reasons: false },
   );
-  const [, taskName, outputName] = positionals as [string, string, string | undefined];
   const { graph, keys, options } = prepared;
+  const [taskName, outputName] = taskAndOutput(
+    positionals as [string, string, string | undefined],
+    graph.byName,
+  );
   const node = graph.byName.get(taskName);
   if (!node) throw unknownTask(taskName, prepared);
   // What the task declares decides whether an output exists, before asking whether it is cached.
@@ -89,6 +93,19 @@ async function showOutputs({ values, positionals }: CommandInput<typeof OPTIONS>
   }
   if (values.json) console.log(toJsonText(outputName ? json[outputName] : json));
   return EXIT.ok;
+}
+
+/**
+ * The task and output named: `<task> [output]`, or `<task>.<output>` as the output's heading
+ * prints it (`values.map`) when no task has that whole name.
+ */
+function taskAndOutput(
+  [, name, output]: [string, string, string | undefined],
+  tasks: ReadonlyMap<string, unknown>,
+): [string, string | undefined] {
+  const dot = name.indexOf('.');
+  if (output !== undefined || tasks.has(name) || dot <= 0) return [name, output];
+  return [name.slice(0, dot), name.slice(dot + 1)];
 }
 
 /**

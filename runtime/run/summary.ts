@@ -314,11 +314,15 @@ export function describeSchema(s: OutputSchema, codec?: string): string {
     case 'json': {
       // A value stored by the structured codec (.v8: a Map, a Date, a bigint, project-class
       // instances) is no JSON: say what it holds.
-      const shape = `${s.type}${s.length !== undefined ? ` of ${s.length}` : ''}`;
+      const count =
+        s.length === undefined
+          ? ''
+          : `, ${s.length} ${s.type === 'Map' ? (s.length === 1 ? 'entry' : 'entries') : s.length === 1 ? 'item' : 'items'}`;
+      const shape = `${s.type}${count}`;
       if (s.classes && s.classes.length > 0)
-        return `value ${shape} (instances of ${s.classes.join(', ')})`;
+        return `${shape} (structured clone, instances of ${s.classes.join(', ')})`;
       return codec !== undefined && codec !== 'json'
-        ? `value ${shape} (${codec})`
+        ? `${shape} (${codec === 'structured' ? 'structured clone' : codec})`
         : `json ${shape}`;
     }
     case 'text':

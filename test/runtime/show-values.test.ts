@@ -69,11 +69,24 @@ describe('cellar show prints values as they are', () => {
 
   it('the header names a structured-clone value (.v8) as a value, not as JSON', async () => {
     const map = await show('map');
-    expect(map).toMatch(/values\.map {2}value Map of 2 \(structured\)\n.*\.v8\n/);
-    expect(await show('date')).toMatch(/values\.date {2}value Date \(structured\)/);
+    expect(map).toMatch(/values\.map {2}Map, 2 entries \(structured clone\)\n.*\.v8\n/);
+    expect(await show('set')).toMatch(/values\.set {2}Set, 2 items \(structured clone\)/);
+    expect(await show('date')).toMatch(/values\.date {2}Date \(structured clone\)/);
+    expect(await show('model')).toMatch(
+      /values\.model {2}Centroids \(structured clone, instances of [^)]*Centroids\)/,
+    );
     // NaN is no JSON either; a plain object is stored as JSON and still called so.
-    expect(await show('numbers')).toMatch(/values\.numbers {2}value object \(structured\)/);
+    expect(await show('numbers')).toMatch(/values\.numbers {2}object \(structured clone\)/);
     expect(await show('plain')).toMatch(/values\.plain {2}json object\n.*\.json\n/);
+  });
+
+  it('takes the output as its heading names it, `task.output`', async () => {
+    const r = await runCli(['show', pipeline, 'values.set', ...ws]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe(await show('set'));
+    const bad = await runCli(['show', pipeline, 'values.sett', ...ws]);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain("task 'values' has no output 'sett'");
   });
 
   it('variant: a table preview shows NaN, Infinity and -0 in its cells', async () => {
