@@ -4,6 +4,8 @@
 // callback (a zero-delay `setTimeout`, an EventEmitter handler). Each failure names the task, what
 // happened and the fix, and points at the notebook cell and line that threw; its downstream task
 // is not run. On worker threads and in-process alike.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { codeCell, notebookText, project, removeProjects } from './harness.js';
 
@@ -102,20 +104,51 @@ describe('errors no await reaches', () => {
   });
 });
 
+// When a task's timer fires is ordered by files, never by delays: a timer that must fire after
+// its task returned could fire before on a loaded machine (a 20 ms timer under a 19 ms stall).
+
+/**
+ * Cell code for a task that leaves a timer throwing `message` once `marker` exists, and writes
+ * `thrown` just before. It never throws on its first tick: that one is due before the watcher's
+ * zero-delay wait after the task returned (set earlier, same delay), so a later tick is always
+ * after the task counted as returned, however slow the machine.
+ */
+function throwsOnceMarked(marker: string, thrown: string, message: string): string {
+  return [
+    "import { existsSync as markerExists, writeFileSync as writeMarker } from 'node:fs';",
+    'let ticks = 0;',
+    'const tick = (): void => {',
+    `  if (ticks++ > 0 && markerExists(${JSON.stringify(marker)})) { writeMarker(${JSON.stringify(thrown)}, ''); throw ${message}; }`,
+    '  setTimeout(tick, 5);',
+    '};',
+    'setTimeout(tick, 0);',
+  ].join('\n');
+}
+
+/** Cell code that writes `marker`, then waits for `thrown` (polling the file system). */
+function marksThenWaits(marker: string, thrown: string): string {
+  return [
+    "import { existsSync as thrownExists, writeFileSync as writeStart } from 'node:fs';",
+    `writeStart(${JSON.stringify(marker)}, '');`,
+    `while (!thrownExists(${JSON.stringify(thrown)})) await new Promise((r) => setTimeout(r, 10));`,
+  ].join('\n');
+}
+
 describe('an error a task raises after it returned', () => {
   it('is a warning naming the task and its cell, not a raw stack; the result computed before stands', () => {
     const p = project();
+    const [marker, thrown] = [join(p.dir, 'slow-started'), join(p.dir, 'thrown')];
     p.write(
       'notebooks/late.ipynb',
       notebookText([
         codeCell(
           'late',
-          "//| task: late\nconst early = 1;\nsetTimeout(() => { throw new Error('late throw after task end'); }, 20);",
+          `//| task: late\nconst early = 1;\n${throwsOnceMarked(marker, thrown, "new Error('late throw after task end')")}`,
         ),
-        // Still running when the timer of `late` fires (set earlier, due sooner: Node's order).
+        // Starts once `late` returned (it reads `early`); its marker lets `late`'s timer throw.
         codeCell(
           'slow',
-          '//| task: slow\nconst later = await new Promise<number>((res) => setTimeout(() => res(early + 1), 400));',
+          `//| task: slow\n${marksThenWaits(marker, thrown)}\nconst later = early + 1;`,
         ),
       ]),
     );
@@ -130,17 +163,22 @@ describe('an error a task raises after it returned', () => {
 
   it("variant: a string thrown from a timer a setup helper set is the calling task's, not the task running then", () => {
     const p = project();
+    const [marker, thrown] = [join(p.dir, 'slow-started'), join(p.dir, 'thrown')];
     p.write(
       'notebooks/late.ipynb',
       notebookText([
+        // The helper sets the timer: its code is the setup cell's, its call is `late`'s.
         codeCell(
           'setup',
-          "function later(ms: number): void { setTimeout(() => { throw 'string boom'; }, ms); }",
+          throwsOnceMarked(marker, thrown, "'string boom'").replace(
+            /\nlet ticks/,
+            '\nfunction later(): void {\nlet ticks',
+          ) + '\n}',
         ),
-        codeCell('late', '//| task: late\nconst early = 1;\nlater(20);'),
+        codeCell('late', '//| task: late\nconst early = 1;\nlater();'),
         codeCell(
           'slow',
-          '//| task: slow\nconst later2 = await new Promise<number>((res) => setTimeout(() => res(early + 1), 400));',
+          `//| task: slow\n${marksThenWaits(marker, thrown)}\nconst later2 = early + 1;`,
         ),
       ]),
     );
@@ -157,16 +195,23 @@ describe('an error a task raises after it returned, while no task runs', () => {
   // The task's timer fires after the run's last task (in-process) or while its worker thread is
   // idle (another thread runs `slow`): before, the first ended the process with a raw stack after
   // the summary (exit 1), the second ended the thread without a word.
-  const timerCell = codeCell(
-    'late',
-    "//| task: late\nconst early = 1;\nsetTimeout(() => { throw new Error('boom between tasks'); }, 100);",
-  );
   const warning =
     "cellar: warning: task 'late' (notebooks/late.ipynb, cell 1) raised an error after it returned, from a timer or callback it left: boom between tasks.";
+  const lateCell = (marker: string, thrown: string) =>
+    codeCell(
+      'late',
+      `//| task: late\nconst early = 1;\n${throwsOnceMarked(marker, thrown, "new Error('boom between tasks')")}`,
+    );
 
   it('after the last task, in-process: a warning, the run passes', () => {
     const p = project();
-    p.write('notebooks/late.ipynb', notebookText([timerCell]));
+    // The marker is there from the start: the timer throws on its second tick, after `late`
+    // returned, with no task left to run.
+    writeFileSync(join(p.dir, 'go'), '');
+    p.write(
+      'notebooks/late.ipynb',
+      notebookText([lateCell(join(p.dir, 'go'), join(p.dir, 'thrown'))]),
+    );
     const r = p.cellar('run', 'notebooks/late.ipynb', '--in-process');
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toContain(warning);
@@ -175,14 +220,14 @@ describe('an error a task raises after it returned, while no task runs', () => {
 
   it('on an idle worker thread: a warning, and the thread lives on', () => {
     const p = project();
+    const [marker, thrown] = [join(p.dir, 'slow-started'), join(p.dir, 'thrown')];
+    // `late` and `slow` are ready at once: each gets its own thread. `slow` holds the run until
+    // `late`'s timer threw on its thread, idle since `late` returned.
     p.write(
       'notebooks/late.ipynb',
       notebookText([
-        timerCell,
-        codeCell(
-          'slow',
-          '//| task: slow\nconst s = await new Promise<number>((res) => setTimeout(() => res(2), 600));',
-        ),
+        lateCell(marker, thrown),
+        codeCell('slow', `//| task: slow\n${marksThenWaits(marker, thrown)}\nconst s = 2;`),
         codeCell('after', '//| task: after\nconst t = early + s;'),
       ]),
     );

@@ -23,7 +23,7 @@ ${body}`;
 describe('an error no task raised, after a task ran and while none runs', () => {
   it('an exception ends the process with code 1 and the error printed, as without Cellar', () => {
     const r = runScript(
-      "setTimeout(() => { throw new Error('not a task error'); }, 10);\nsetTimeout(() => console.log('survived'), 200);",
+      "setTimeout(() => { throw new Error('not a task error'); }, 10);\nsetTimeout(() => console.log('survived'), 60_000);",
     );
     expect(r.status).toBe(1);
     expect(r.stderr).toContain('Error: not a task error');
@@ -33,7 +33,7 @@ describe('an error no task raised, after a task ran and while none runs', () => 
 
   it('a rejection with no handler ends the process with code 1 too', () => {
     const r = runScript(
-      "setTimeout(() => { void Promise.reject(new Error('rejected outside tasks')); }, 10);\nsetTimeout(() => console.log('survived'), 200);",
+      "setTimeout(() => { void Promise.reject(new Error('rejected outside tasks')); }, 10);\nsetTimeout(() => console.log('survived'), 60_000);",
     );
     expect(r.status).toBe(1);
     expect(r.stderr).toContain('rejected outside tasks');
@@ -52,7 +52,10 @@ describe('an error no task raised, after a task ran and while none runs', () => 
 
   it("a task's own timer firing after it returned is a warning, and the process lives on", () => {
     const r = runScript(
-      "await watchStrayErrors('late', undefined, async () => { setTimeout(() => { throw new Error('late one'); }, 10); return 1; });\nsetTimeout(() => console.log('survived'), 200);",
+      // Thrown on the timer's second tick: the first is due before the watcher's zero-delay wait
+      // after the task returned (set earlier, same delay), so the second is after it, however
+      // slow the machine. The survivor is set after the throw.
+      "await watchStrayErrors('late', undefined, async () => { let n = 0; const tick = () => { if (n++ > 0) { setTimeout(() => console.log('survived'), 10); throw new Error('late one'); } setTimeout(tick, 5); }; setTimeout(tick, 0); return 1; });",
     );
     expect(r.status, r.stderr).toBe(0);
     expect(r.stderr).toContain("cellar: warning: task 'late' raised an error after it returned");
