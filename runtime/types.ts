@@ -178,7 +178,8 @@ export type PlanReason =
    * result): it is served from the store only if that task's new output equals the stored one
    * (execute.ts drops the results computed from a replaced output, replaced.ts).
    */
-  | { kind: 'upstream-forced'; task: string }
+  /** `task` is forced; `via`, when set, is the direct upstream it reaches this task through. */
+  | { kind: 'upstream-forced'; task: string; via?: string }
   /** A file the task wrote outside its outputs is gone or no longer what its cached run wrote. */
   | { kind: 'written-changed'; path: string; missing: boolean }
   /**

@@ -70,8 +70,10 @@ export function planRun(
       if (moved) return entry('run', { kind: 'written-changed', ...moved });
       const hook = facts.invalid.get(node.name);
       if (hook) return entry('run', { kind: 'cache-invalid', hook });
-      const by = node.upstream.map((u) => forcedBy.get(u)).find((u) => u !== undefined);
-      return by ? entry('run', { kind: 'upstream-forced', task: by }) : entry('cached', CACHED);
+      const via = node.upstream.find((u) => forcedBy.has(u));
+      if (via === undefined) return entry('cached', CACHED);
+      const by = forcedBy.get(via)!;
+      return entry('run', { kind: 'upstream-forced', task: by, ...(via !== by ? { via } : {}) });
     }
     const prev = facts.previous.get(node.name);
     if (!prev) return entry('run', NEVER_RUN);

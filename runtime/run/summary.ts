@@ -128,7 +128,9 @@ export function describeReason(reason: PlanReason): string {
     case 'cache-invalid':
       return `cached result rejected by ${reason.hook}`;
     case 'upstream-forced':
-      return `depends on ${reason.task}, which re-runs first: cached unless its output changes`;
+      return reason.via === undefined
+        ? `depends on ${reason.task}, which re-runs first: cached unless the output of ${reason.task} changes`
+        : `depends on ${reason.task} through ${reason.via}: ${reason.task} re-runs first; cached unless the output of ${reason.via} changes`;
     case 'written-changed':
       return `${reason.path}, which it wrote, ${reason.missing ? 'is missing' : 'changed since'}: re-run to write it again`;
     case 'output-missing':
@@ -200,10 +202,10 @@ const outlookLabel: Record<PlanOutlook, string> = {
   'not-run': 'not run  ',
 };
 
-/** `if load's output changes`, `if the output of load or fetch changes`. */
+/** `if the output of load changes`, `if the output of load or fetch changes`. */
 function ifOutputChanges(forced: string[]): string {
-  if (forced.length === 1) return `if ${forced[0]}'s output changes`;
-  if (forced.length === 0 || forced.length > 3) return "if a forced task's output changes";
+  if (forced.length === 1) return `if the output of ${forced[0]} changes`;
+  if (forced.length === 0 || forced.length > 3) return 'if the output of a forced task changes';
   return `if the output of ${forced.slice(0, -1).join(', ')} or ${forced.at(-1)} changes`;
 }
 
