@@ -16,6 +16,7 @@ import {
   copyShapes,
   executions,
   outputFiles,
+  QUICK_RETAKE,
   root,
   runCli,
   runJson,
@@ -24,6 +25,7 @@ import {
   startWorkerProcess,
   until,
   workerReady,
+  type StallTimings,
   type WorkerProcess,
 } from './helpers.js';
 
@@ -46,10 +48,14 @@ afterAll(async () => {
   await redis?.stop();
 });
 
-async function twoWorkers(pipeline: string, ws: string): Promise<[WorkerProcess, WorkerProcess]> {
+async function twoWorkers(
+  pipeline: string,
+  ws: string,
+  stall?: StallTimings,
+): Promise<[WorkerProcess, WorkerProcess]> {
   const pair: [WorkerProcess, WorkerProcess] = [
-    startWorkerProcess(pipeline, redis.url, ws),
-    startWorkerProcess(pipeline, redis.url, ws),
+    startWorkerProcess(pipeline, redis.url, ws, stall),
+    startWorkerProcess(pipeline, redis.url, ws, stall),
   ];
   workers.push(...pair);
   await Promise.all(pair.map(workerReady));
@@ -67,7 +73,8 @@ describe('cellar run --executor bullmq with two cellar workers', () => {
     const pipeline = join(dir, 'diamond.ts');
     const ws = join(dir, 'ws');
     writeFileSync(join(dir, 'data', 'hold-left'), '');
-    const [a, b] = await twoWorkers(pipeline, ws);
+    // The one test that needs a killed worker's job retaken soon.
+    const [a, b] = await twoWorkers(pipeline, ws, QUICK_RETAKE);
 
     const coordinator = startCli([
       'run',
