@@ -7,6 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Queue } from 'bullmq';
+import { jobId, queueName } from '../../runtime/distributed/queue.js';
 import { startRedis, type RedisServer } from '../support/redis.js';
 import { TAMPER_SCRIPT } from '../support/tamper.js';
 import {
@@ -14,13 +16,16 @@ import {
   copyShapes,
   executions,
   outputFiles,
+  QUICK_RETAKE,
   root,
   runCli,
   runJson,
+  sleep,
   startCli,
   startWorkerProcess,
   until,
   workerReady,
+  type StallTimings,
   type WorkerProcess,
 } from './helpers.js';
 
@@ -43,10 +48,14 @@ afterAll(async () => {
   await redis?.stop();
 });
 
-async function twoWorkers(pipeline: string, ws: string): Promise<[WorkerProcess, WorkerProcess]> {
+async function twoWorkers(
+  pipeline: string,
+  ws: string,
+  stall?: StallTimings,
+): Promise<[WorkerProcess, WorkerProcess]> {
   const pair: [WorkerProcess, WorkerProcess] = [
-    startWorkerProcess(pipeline, redis.url, ws),
-    startWorkerProcess(pipeline, redis.url, ws),
+    startWorkerProcess(pipeline, redis.url, ws, stall),
+    startWorkerProcess(pipeline, redis.url, ws, stall),
   ];
   workers.push(...pair);
   await Promise.all(pair.map(workerReady));
@@ -64,7 +73,8 @@ describe('cellar run --executor bullmq with two cellar workers', () => {
     const pipeline = join(dir, 'diamond.ts');
     const ws = join(dir, 'ws');
     writeFileSync(join(dir, 'data', 'hold-left'), '');
-    const [a, b] = await twoWorkers(pipeline, ws);
+    // The one test that needs a killed worker's job retaken soon.
+    const [a, b] = await twoWorkers(pipeline, ws, QUICK_RETAKE);
 
     const coordinator = startCli([
       'run',
@@ -82,14 +92,30 @@ describe('cellar run --executor bullmq with two cellar workers', () => {
       () => executions(dir).some((e) => e.what === 'start' && e.task === 'left'),
       'left to start',
     );
-    // `right` runs beside it, maybe on the same worker: let it commit first, so the kill hits
+    // `right` runs beside it, maybe on the same worker: let it finish first, so the kill hits
     // `left` alone (a task killed after computing but before its commit is rightly computed again).
-    await until(
-      () =>
-        existsSync(join(ws, 'diamond', 'right')) &&
-        readdirSync(join(ws, 'diamond', 'right')).some((n) => n.endsWith('.manifest.json')),
-      'right to commit',
-    );
+    // Finished is BullMQ's word, not the manifest: a worker writes the manifest, releases the store
+    // lock and only then marks the job completed in Redis; killed in between, its job is retaken
+    // and the retry finds the manifest (`right: 'cached'`).
+    const rightManifest = () =>
+      existsSync(join(ws, 'diamond', 'right'))
+        ? readdirSync(join(ws, 'diamond', 'right')).find((n) => n.endsWith('.manifest.json'))
+        : undefined;
+    await until(() => rightManifest() !== undefined, 'right to commit');
+    const rightJob = jobId('right', rightManifest()!.slice(0, -'.manifest.json'.length));
+    const queue = new Queue(queueName('diamond'), {
+      connection: { host: '127.0.0.1', port: redis.port },
+    });
+    try {
+      for (;;) {
+        const state = await queue.getJobState(rightJob);
+        if (state === 'completed') break;
+        expect(state, `the state of job ${rightJob}`).toBe('active');
+        await sleep(50);
+      }
+    } finally {
+      await queue.close();
+    }
     const victim = executions(dir).find((e) => e.task === 'left')!.pid;
     expect([a.pid, b.pid]).toContain(victim);
     process.kill(victim, 'SIGKILL');

@@ -132,14 +132,23 @@ describe('GcsStore', () => {
   });
 
   it('a live lease makes a writer on another host wait (heartbeats keep it past the lease time); release lets it in', async () => {
-    const holder = store({ leaseMs: 1000, heartbeatMs: 50, identity: { host: 'host-a' } }, 'lease');
-    const other = store({ leaseMs: 1000, heartbeatMs: 50, identity: { host: 'host-b' } }, 'lease');
+    // The lease is long beside the heartbeat and the waiter's polls (at most a second apart): the
+    // holder's renewals, the waiter and the stand-in share this process, and the waiter breaks a
+    // lease whose generation it saw unchanged for the lease time, so only a pause of the whole
+    // process for about that long could make it break a live holder (a lease of a second let a
+    // loaded machine's pause do it).
+    const leaseMs = 10_000;
+    const timing = { leaseMs, heartbeatMs: 250 };
+    const holder = store({ ...timing, identity: { host: 'host-a' } }, 'lease');
+    const other = store({ ...timing, identity: { host: 'host-b' } }, 'lease');
     const held = await holder.lock('t', 'k');
     let waitedFor = '';
     let got = false;
     const taken = other.lock('t', 'k', (h) => (waitedFor = h)).then((l) => ((got = true), l));
-    // Several lease periods pass; the heartbeat keeps renewing, so the other host keeps waiting.
-    for (let i = 0; i < 40 && !got; i++) await new Promise((r) => setTimeout(r, 100));
+    // Past the lease time (a holder that stopped renewing is broken within it and a poll); the
+    // heartbeat keeps renewing, so the other host keeps waiting.
+    const until = Date.now() + 1.5 * leaseMs;
+    while (!got && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
     expect(got).toBe(false);
     expect(waitedFor).toContain('host-a');
     await held.release();

@@ -79,12 +79,32 @@ export interface WorkerProcess {
   log(): string;
 }
 
-/** `cellar worker` with short stall timings, so a killed worker's job is retaken soon. */
+/** BullMQ's stalled-job timings a test worker runs with (`--lock-duration`, `--stalled-interval`). */
+export interface StallTimings {
+  lockDurationMs: number;
+  stalledIntervalMs: number;
+}
+
+/**
+ * The default: a lock far longer than any pause a loaded machine makes. A worker renews its job's
+ * lock every half of it; a pause past that (a starved process) makes BullMQ count a live worker's
+ * job as stalled and hand it to another, which then finds it `cached` or computes it twice.
+ */
+export const STEADY: StallTimings = { lockDurationMs: 20_000, stalledIntervalMs: 1_000 };
+
+/**
+ * For a test that SIGKILLs a worker and needs its job retaken soon (within about the lock time
+ * and two stalled checks). Still some seconds: every worker of that test runs with it, and its
+ * live jobs must outlast a pause too.
+ */
+export const QUICK_RETAKE: StallTimings = { lockDurationMs: 10_000, stalledIntervalMs: 500 };
+
+/** `cellar worker` with stall timings `STEADY` unless told otherwise. */
 export function startWorkerProcess(
   pipeline: string,
   redis: string,
   ws: string,
-  extra: string[] = [],
+  stall: StallTimings = STEADY,
 ): WorkerProcess {
   const { child, done } = startCli([
     'worker',
@@ -96,10 +116,9 @@ export function startWorkerProcess(
     '--concurrency',
     '2',
     '--lock-duration',
-    '2000',
+    String(stall.lockDurationMs),
     '--stalled-interval',
-    '500',
-    ...extra,
+    String(stall.stalledIntervalMs),
   ]);
   let log = '';
   child.stderr!.on('data', (d) => (log += d));

@@ -2,7 +2,7 @@
 // heartbeat refreshes its mtime, and a lock from another host is judged by that heartbeat (a
 // lease), never by a PID that means nothing here. Two hosts are played in one process through
 // the lock's `identity`; the files are real.
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { mkdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +14,6 @@ const fresh = () => {
   mkdirSync(join(dir, 't'), { recursive: true });
   return dir;
 };
-const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('LocalStore on a shared folder: locks across hosts', () => {
   it('writes host and boot id into the lock file', async () => {
@@ -32,26 +31,42 @@ describe('LocalStore on a shared folder: locks across hosts', () => {
 
   it('a holder on another host that keeps its heartbeat is waited for, past several lease periods', async () => {
     const dir = fresh();
-    const hostA = new LocalStore(dir, {
-      leaseMs: 1000,
-      heartbeatMs: 50,
-      identity: { host: 'host-a', boot: 'boot-a' },
+    // On a virtual clock (Date and timers, which is all the lock reads): the holder's heartbeat and
+    // the waiter's polls share one event loop, so in real time a pause of the process longer than
+    // the lease (a loaded machine) would age the lock file past it and let the waiter break a live
+    // holder. On this clock they run in time order however slow the machine is: only a working
+    // heartbeat keeps the waiter out (without one the file ages past the lease and is broken).
+    vi.useFakeTimers({
+      now: Date.now(),
+      toFake: ['Date', 'setTimeout', 'clearTimeout', 'setInterval', 'clearInterval'],
     });
-    const hostB = new LocalStore(dir, {
-      leaseMs: 1000,
-      heartbeatMs: 50,
-      identity: { host: 'host-b', boot: 'boot-b' },
-    });
-    const held = await hostA.lock('t', 'k');
-    let holder = '';
-    let got = false;
-    const taken = hostB.lock('t', 'k', (h) => (holder = h)).then((l) => ((got = true), l));
-    for (let i = 0; i < 40 && !got; i++) await pause(100);
-    expect(got).toBe(false);
-    expect(holder).toContain('host-a');
-    await held.release();
-    await (await taken).release();
-    expect(got).toBe(true);
+    try {
+      const hostA = new LocalStore(dir, {
+        leaseMs: 1000,
+        heartbeatMs: 50,
+        identity: { host: 'host-a', boot: 'boot-a' },
+      });
+      const hostB = new LocalStore(dir, {
+        leaseMs: 1000,
+        heartbeatMs: 50,
+        identity: { host: 'host-b', boot: 'boot-b' },
+      });
+      const held = await hostA.lock('t', 'k');
+      let holder = '';
+      let got = false;
+      const taken = hostB.lock('t', 'k', (h) => (holder = h)).then((l) => ((got = true), l));
+      // Four lease periods pass on the lock's clock, the waiter polling all along.
+      await vi.advanceTimersByTimeAsync(4000);
+      expect(got).toBe(false);
+      expect(holder).toContain('host-a');
+      await held.release();
+      // The waiter's next poll (its back-off is at most 200 ms) finds the lock free.
+      await vi.advanceTimersByTimeAsync(500);
+      expect(got).toBe(true);
+      await (await taken).release();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('a lock from another host whose heartbeat stopped is broken after the lease, whatever its PID', async () => {
