@@ -281,11 +281,20 @@ export class GcsStore implements Store {
         const id = `${task}/${key}`;
         const lease: HeldLease = { generation, lost: false };
         this.held.set(id, lease);
+        // One renewal at a time: each is conditioned on the generation the last one made, so a
+        // beat started while the previous write is still out (a slow request) would fail with
+        // 412 and mark a live lease lost for good (release then left the lease behind).
+        let renewing: Promise<void> | undefined;
         const beat = setInterval(() => {
-          write(lease.generation).then(
-            (g) => (lease.generation = g),
+          if (renewing || lease.lost) return;
+          renewing = write(lease.generation).then(
+            (g) => {
+              lease.generation = g;
+              renewing = undefined;
+            },
             (error) => {
               if (status(error) === 412 || status(error) === 404) lease.lost = true;
+              renewing = undefined;
             },
           );
         }, this.heartbeatMs);
@@ -293,6 +302,7 @@ export class GcsStore implements Store {
         return {
           release: async () => {
             clearInterval(beat);
+            await renewing; // the generation to delete at is the one it makes
             if (this.held.get(id) === lease) this.held.delete(id);
             if (lease.lost) return;
             await file.delete({ ifGenerationMatch: lease.generation }).catch(() => undefined);

@@ -156,6 +156,34 @@ describe('GcsStore', () => {
     expect(got).toBe(true);
   });
 
+  it('renewals never overlap: a heartbeat faster than a write keeps the lease, and release removes it', async () => {
+    // Each renewal is conditioned on the generation the previous one made: one started while the
+    // previous is out failed with 412 and marked the live lease lost, so release left it behind.
+    const s = store({ leaseMs: 10_000, heartbeatMs: 1, identity: { host: 'host-d' } }, 'beats');
+    const lock = await s.lock('t', 'k');
+    const first = Number(
+      (await storage.bucket('cellar-test').file('beats/t/k.lease').getMetadata())[0].generation,
+    );
+    // Renewed meanwhile (each write takes longer than the 1 ms beat).
+    for (let g = first; g === first;) {
+      await new Promise((r) => setTimeout(r, 20));
+      g = Number(
+        (await storage.bucket('cellar-test').file('beats/t/k.lease').getMetadata())[0].generation,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 200));
+    // Still the holder: a forced rerun's manifest replaces the one there.
+    const old = manifest('t', 'k');
+    old.durationMs = 1;
+    await s.writeManifest(old);
+    const replaced = manifest('t', 'k');
+    replaced.durationMs = 2;
+    await s.writeManifest(replaced);
+    expect((await s.readManifest('t', 'k'))!.durationMs).toBe(2);
+    await lock.release();
+    expect(standin.read('cellar-test', 'beats/t/k.lease')).toBeUndefined();
+  });
+
   it('a lease whose holder stopped renewing (another host) is broken after the lease time; a dead local holder at once', async () => {
     const bucket = storage.bucket('cellar-test');
     await bucket
