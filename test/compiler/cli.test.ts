@@ -255,11 +255,15 @@ describe('cellar compile --watch', () => {
       { cwd: project },
     );
     let text = '';
+    // Only a guard against a hang, never a speed check (the first compile may take minutes on a
+    // loaded machine): all waits share one deadline inside the config's 600 s test timeout, so a
+    // hang fails with the watcher's output rather than vitest's bare timeout.
+    const deadline = Date.now() + 540_000;
     const seen = (pattern: RegExp) =>
       new Promise<void>((resolve, reject) => {
         const timer = setTimeout(
           () => reject(new Error(`timed out waiting for ${pattern}; output:\n${text}`)),
-          60_000,
+          Math.max(0, deadline - Date.now()),
         );
         const check = () => {
           if (pattern.test(text)) {

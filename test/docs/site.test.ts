@@ -189,10 +189,14 @@ describe('the site in a browser (Chromium, headless)', () => {
           '--disable-component-update',
           '--disable-sync',
         ],
+        // Playwright's defaults (30 s) are speed checks on a loaded machine: these limits only
+        // guard against a hang, inside the test's 600 s.
+        timeout: 300_000,
       });
       try {
         mkdirSync(screenshots, { recursive: true });
         const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+        page.setDefaultTimeout(300_000); // every wait, click and navigation below
         const remote: string[] = [];
         page.on('request', (r) => {
           if (!r.url().startsWith('file:')) remote.push(r.url());

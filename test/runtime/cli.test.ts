@@ -149,24 +149,38 @@ describe('cellar run (real processes)', () => {
   });
 
   it('resumes after SIGKILL mid-task: finished tasks stay cached, results equal an uninterrupted run', async () => {
-    const ownProject = (d: string) => {
+    // `total` logs its start, then waits for a gate file (`total.go` in the workdir) that the
+    // test creates only after the kill: the kill always lands mid-task, however slow the machine
+    // (a sleep instead let a starved test see `total` only after it had committed). The wait is
+    // `untracked`, a marker file that cannot change the result, so it is not in the task's key.
+    const gated = (d: string) => {
+      const file = join(d, 'tasks', 'total.ts');
+      const code = readFileSync(file, 'utf8');
+      const held = code
+        .replace(
+          "import { defineTask, output } from 'cellar';",
+          "import { existsSync } from 'node:fs';\nimport { defineTask, output, untracked } from 'cellar';",
+        )
+        .replace(
+          'await sleep(slowMs);',
+          "await sleep(slowMs);\n    while (!untracked(() => existsSync('total.go'))) await sleep(20);",
+        );
+      expect(held).toContain("existsSync('total.go')");
+      expect(held).toContain('untracked }');
+      writeFileSync(file, held);
       writeFileSync(join(d, 'package.json'), '{ "private": true, "type": "module" }\n');
       return d;
     };
-    const dir = ownProject(copyFixture('basic'));
-    const args = [
-      'run',
-      join(dir, 'pipeline.ts'),
-      '--workspace',
-      join(dir, 'ws'),
-      '--param',
-      'slowMs=1500',
-    ];
+    const openGate = (d: string) => writeFileSync(join(d, 'data', 'total.go'), '');
+    const dir = gated(copyFixture('basic'));
+    const args = ['run', join(dir, 'pipeline.ts'), '--workspace', join(dir, 'ws')];
     const { child, done } = startCli([...args, '--workers', '1']);
     // Wait for `total` to start however slow the machine is (a guard against hangs, not a timing check).
     const startBy = Date.now() + 300_000;
     while (Date.now() < startBy && !calls(dir).some((c) => c.startsWith('total'))) await sleep(20);
     expect(calls(dir).some((c) => c.startsWith('total'))).toBe(true);
+    // Still running (held at the gate), so the kill below lands mid-task.
+    expect(child.exitCode).toBeNull();
     child.kill('SIGKILL');
     expect((await done).signal).toBe('SIGKILL');
     const totalDir = join(dir, 'ws', 'basic', 'total');
@@ -177,6 +191,7 @@ describe('cellar run (real processes)', () => {
       ),
     ).toEqual([]);
 
+    openGate(dir);
     const resumed = await runJson(args);
     expect(resumed.code).toBe(0);
     expect(resumed.status).toEqual({
@@ -189,30 +204,18 @@ describe('cellar run (real processes)', () => {
       [],
     );
 
-    const clean = ownProject(copyFixture('basic'));
-    const reference = await runJson([
-      'run',
-      join(clean, 'pipeline.ts'),
-      '--workspace',
-      join(clean, 'ws'),
-      '--param',
-      'slowMs=1500',
-    ]);
+    const clean = gated(copyFixture('basic'));
+    openGate(clean);
+    const cleanArgs = ['run', join(clean, 'pipeline.ts'), '--workspace', join(clean, 'ws')];
+    const reference = await runJson(cleanArgs);
     expect(reference.code).toBe(0);
     // `source` reads input.csv at run time: from the second run on its key holds the file's
     // content and its path from the project root (key/run-reads.ts), and the first run filed its
     // results under those keys too (run/adopt-reads.ts). The resumed run is a second run: compare
     // with the reference's second. (Both copies are their own projects, as a clone would be: the
-    // package.json written below; without one the project root is this repository and the two
+    // package.json `gated` writes; without one the project root is this repository and the two
     // copies' data files have different paths in it.)
-    const referenceAgain = await runJson([
-      'run',
-      join(clean, 'pipeline.ts'),
-      '--workspace',
-      join(clean, 'ws'),
-      '--param',
-      'slowMs=1500',
-    ]);
+    const referenceAgain = await runJson(cleanArgs);
     expect(referenceAgain.status).toEqual(all('cached'));
     expect(resumed.keys).toEqual(referenceAgain.keys);
     for (const out of ['total', 'report']) {

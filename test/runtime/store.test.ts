@@ -287,15 +287,16 @@ describe('LocalStore', () => {
   it.skipIf(!existsSync('/proc/self/stat'))(
     'a killed owner not yet reaped by its parent (a zombie) is gone',
     async () => {
-      // `sleep 0` exits at once; its parent execs into `sleep 5`, which never waits for it.
-      const child = spawn('sh', ['-c', 'sleep 0 & echo $!; exec sleep 5']);
+      // `sleep 0` exits at once; its parent execs into `sleep 600`, which never waits for it (and
+      // outlives the polling below however slow the machine: it is killed in `finally`).
+      const child = spawn('sh', ['-c', 'sleep 0 & echo $!; exec sleep 600']);
       try {
         const pid = Number(
           await new Promise<string>((res) => child.stdout.once('data', (d) => res(String(d)))),
         );
         const state = () => readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]![0];
-        for (let i = 0; i < 100 && state() !== 'Z'; i++)
-          await new Promise((r) => setTimeout(r, 20));
+        // No cap on the polls: the test timeout bounds the wait.
+        while (state() !== 'Z') await new Promise((r) => setTimeout(r, 20));
         expect(state()).toBe('Z');
         const me = currentProcess();
         expect(isOwnerAlive({ pid, host: me.host })).toBe(false);

@@ -2,7 +2,7 @@
 // tsx): CPU-bound tasks run off the scheduler's thread, in the pipeline's working directory.
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadPipeline } from '../../runtime/load/loader.js';
 import { runPipeline } from '../../runtime/run/run.js';
 import type { RunEvent } from '../../runtime/types.js';
@@ -13,11 +13,35 @@ import type { TaskJob } from '../../runtime/run/perform.js';
 describe('worker pool', () => {
   it('runs tasks in worker threads, in the workdir, and keeps the scheduler responsive', async () => {
     const dir = copyFixture('basic');
+    // `total` blocks its thread (Atomics.wait, no event loop turns) until a file `tick` appears in
+    // the workdir, which only the main thread's interval below writes, once it sees total started.
+    // It can finish only if the main thread ran while it was blocked: proof of a worker thread and
+    // a responsive scheduler whatever the machine's speed. Were it on the main thread, nothing
+    // would write the file: the guard fails it (well inside the test timeout) rather than hang.
+    const totalFile = join(dir, 'tasks', 'total.ts');
+    const blocking = readFileSync(totalFile, 'utf8').replace(
+      "logCall('total');",
+      `logCall('total');
+    const blocked = new Int32Array(new SharedArrayBuffer(4));
+    const guard = Date.now() + 300_000;
+    while (!existsSync('tick')) {
+      if (Date.now() > guard) throw new Error('no tick: the main thread did not run while total ran');
+      Atomics.wait(blocked, 0, 0, 10);
+    }`,
+    );
+    expect(blocking).toContain('Atomics.wait');
+    writeFileSync(totalFile, `import { existsSync } from 'node:fs';\n${blocking}`);
     const file = join(dir, 'pipeline.ts');
     const { pipeline } = await loadPipeline(file);
     const events: RunEvent[] = [];
-    let ticks = 0;
-    const timer = setInterval(() => ticks++, 10);
+    const order: string[] = [];
+    const calls = join(dir, 'data', 'calls.log');
+    const timer = setInterval(() => {
+      if (order.includes('tick') || !existsSync(calls)) return;
+      if (!readFileSync(calls, 'utf8').includes('total ')) return;
+      writeFileSync(join(dir, 'data', 'tick'), '');
+      order.push('tick');
+    }, 10);
     const cwd = process.cwd();
     const { result } = await runPipeline({
       pipeline,
@@ -25,7 +49,10 @@ describe('worker pool', () => {
       workspace: join(dir, 'ws'),
       workers: 2,
       params: { slowMs: 300 },
-      onEvent: (e) => events.push(e),
+      onEvent: (e) => {
+        events.push(e);
+        if (e.kind === 'task-done') order.push(`done ${e.task}`);
+      },
     });
     clearInterval(timer);
     expect(result!.tasks.filter((t) => t.error)).toEqual([]);
@@ -36,8 +63,10 @@ describe('worker pool', () => {
       .split('\n');
     expect(lines.map((l) => l.split(' ')[0]).sort()).toEqual(['count', 'scale', 'source', 'total']);
     expect(new Set(lines.map((l) => l.split(' ')[1]))).toEqual(new Set([String(process.pid)]));
-    // The main thread kept ticking while tasks slept/ran in workers.
-    expect(ticks).toBeGreaterThan(20);
+    // The main thread ran while total was blocked in its worker: it wrote the tick before total
+    // was done (total could not finish without it).
+    expect(order.indexOf('tick')).toBeGreaterThanOrEqual(0);
+    expect(order.indexOf('tick')).toBeLessThan(order.indexOf('done total'));
     expect(events.filter((e) => e.kind === 'task-done')).toHaveLength(4);
   });
 });
