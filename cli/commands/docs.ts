@@ -12,10 +12,12 @@ const USAGE = `usage: cellar docs [notebooks...] [options]
 
 Build a static docs site from the notebooks (default notebooks/): home, a page per pipeline and
 per task, lineage pictures, search, and run history. Open <out>/index.html from disk or publish
-the folder on any static host.
+the folder on any static host. A site built from the same notebooks, code and run facts is kept
+as it is (the build is byte-identical, so it is skipped).
 
   --out DIR          where the site goes (default docs/site); emptied first
   --workspace DIR    where run facts are read (default <project>/.cellar/workspace, or $CELLAR_WORKSPACE)
+  --force            build even when the site is up to date (same notebooks, code and run facts)
   --no-api           skip documenting the generated modules' TypeScript API (faster on huge pipelines)
   --json             print the build report as JSON`;
 
@@ -23,6 +25,7 @@ const OPTIONS = {
   out: { type: 'string' },
   workspace: { type: 'string' },
   'no-api': { type: 'boolean', default: false },
+  force: { type: 'boolean', default: false },
   json: { type: 'boolean', default: false },
 } as const;
 
@@ -37,8 +40,13 @@ async function buildDocs({ values, positionals }: CommandInput<typeof OPTIONS>):
     out,
     workspace: values.workspace,
     api: !values['no-api'],
+    force: values.force,
   });
   if (values.json) console.log(JSON.stringify(report, null, 2));
+  else if (report.upToDate)
+    console.log(
+      `docs: up to date (${report.pipelines} pipeline${report.pipelines === 1 ? '' : 's'}, ${report.tasks} task${report.tasks === 1 ? '' : 's'}, ${report.pages} pages; notebooks, code and run facts unchanged since the last build) → ${report.out}/index.html; --force rebuilds`,
+    );
   else {
     const kb = (b: number) => `${Math.round(b / 1024)} KB`;
     console.log(

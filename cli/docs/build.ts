@@ -8,7 +8,7 @@
 // when rebuilt from the same notebooks and workspace: TypeDoc writes no timestamps, the plugin
 // prints only recorded facts in stable orders, and the scratch inputs are rewritten each build.
 import { sha256 } from '../../runtime/key/hash.js';
-import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { Application, LogLevel, TypeScript as ts } from 'typedoc';
 import { findNotebooks, projectRoot } from '../../compiler/host.js';
@@ -17,6 +17,7 @@ import { collectSite } from './collect.js';
 import { drawPipeline } from './lineage.js';
 import type { DocsSite } from './model.js';
 import { LAZY_SEARCH_JS, installCellarPlugin } from './plugin.js';
+import { STAMP_FILE, docsInputs, siteIsCurrent, writeStamp } from './stamp.js';
 
 export interface DocsOptions {
   /** Notebook files or folders. */
@@ -28,6 +29,8 @@ export interface DocsOptions {
   api?: boolean;
   /** Ask the SQL analyser for columns read (default true). */
   sqlColumns?: boolean;
+  /** Build even when `out` holds the site built from the same inputs (stamp.ts). */
+  force?: boolean;
 }
 
 export interface DocsReport {
@@ -39,6 +42,8 @@ export interface DocsReport {
   largestPage: { path: string; bytes: number };
   /** Shared assets loaded once per visit (navigation, search index). */
   assets: { navigation: number; search: number };
+  /** True when `out` already held the site these inputs build, and was kept (stamp.ts). */
+  upToDate?: boolean;
   /** Wall times per stage, and the process's CPU time (user + system) for the whole build. */
   timings: {
     collectMs: number;
@@ -70,11 +75,6 @@ export async function buildDocsSite(options: DocsOptions): Promise<DocsReport> {
     sqlColumns: options.sqlColumns,
   });
   const t1 = performance.now();
-  const pictures = new Map<string, Map<string, string>>();
-  for (const p of site.pipelines) pictures.set(p.name, await drawPipeline(p));
-  const t2 = performance.now();
-
-  writeFileSync(join(scratch, 'lazy-search.js'), LAZY_SEARCH_JS);
   const entryPoints = api
     ? site.pipelines.flatMap((p) =>
         p.modules
@@ -86,6 +86,29 @@ export async function buildDocsSite(options: DocsOptions): Promise<DocsReport> {
           : [],
       )
     : [];
+  // The same inputs build the same bytes: a site already built from them is kept as it is.
+  const inputs = docsInputs(site, entryPoints, api);
+  if (!options.force && siteIsCurrent(out, inputs)) {
+    const t = performance.now() - t0;
+    const cpu = process.cpuUsage(cpu0);
+    return {
+      ...report(out, site, {
+        collectMs: t1 - t0,
+        lineageMs: 0,
+        typedocMs: 0,
+        totalMs: t,
+        cpuMs: (cpu.user + cpu.system) / 1000,
+      }),
+      upToDate: true,
+    };
+  }
+  // Gone before the folder changes: a build that stops halfway leaves no stamp vouching for it.
+  rmSync(join(out, STAMP_FILE), { force: true });
+  const pictures = new Map<string, Map<string, string>>();
+  for (const p of site.pipelines) pictures.set(p.name, await drawPipeline(p));
+  const t2 = performance.now();
+
+  writeFileSync(join(scratch, 'lazy-search.js'), LAZY_SEARCH_JS);
   if (entryPoints.length === 0) {
     // TypeDoc needs one entry point; without API docs it is an empty module the plugin drops.
     writeFileSync(join(scratch, 'site.ts'), '/** @module */\nexport {};\n');
@@ -162,6 +185,7 @@ export async function buildDocsSite(options: DocsOptions): Promise<DocsReport> {
       'E_DOCS_BUILD',
       EXIT.failure,
     );
+  writeStamp(out, inputs);
   const t3 = performance.now();
   const cpu = process.cpuUsage(cpu0);
   return report(out, site, {
