@@ -550,7 +550,8 @@ export class LocalStore implements Store {
     if (!isMainThread || registeredWriters.has(this.root)) return;
     registeredWriters.add(this.root);
     const me = currentProcess();
-    const file = join(this.root, WRITERS, `${tempStamp()}@${me.host.replace(/[^\w.-]/g, '_')}`);
+    const own = me.start === undefined ? `${me.pid}` : `${me.pid}.${me.start}`;
+    const file = join(this.root, WRITERS, `${own}@${me.host.replace(/[^\w.-]/g, '_')}`);
     const tmp = `${file}.tmp-${tempStamp()}`;
     try {
       mkdirSync(dirname(file), { recursive: true });

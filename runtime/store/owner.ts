@@ -153,21 +153,34 @@ export function isOwnerAlive(owner: {
 }
 
 /**
- * The owner part of a temp file name: `<pid>.<start>` (`<pid>` without /proc), so a sweep can
- * tell a live writer's temp file from a dead one's even when the PID was reused.
+ * The owner part of a temp file name: `<pid>.<start>~<host>` (`<pid>~<host>` without /proc), so a
+ * sweep can tell a live writer's temp file from a dead one's even when the PID was reused, and
+ * leaves another host's alone: in a workspace shared over NFS, a PID says nothing across hosts
+ * (a sweep judged another host's write in flight by a local PID and removed it, failing that
+ * host's task at its rename).
  */
 export function tempStamp(): string {
   const me = currentProcess();
-  return me.start === undefined ? String(me.pid) : `${me.pid}.${me.start}`;
+  return `${me.start === undefined ? me.pid : `${me.pid}.${me.start}`}~${hostTag(me.host)}`;
 }
 
-/** Matches a temp file name written by `atomicWrite` (or the memo writers): `….tmp-<pid>[.<start>][-<random>]`. */
-export const TEMP_NAME = /\.tmp-(\d+)(?:\.(\d+))?(?:-[a-z0-9]+)?$/;
+/** A host name as it can stand in a temp file name (letters, digits, `_` and `.`). */
+function hostTag(host: string): string {
+  return host.replace(/[^A-Za-z0-9_.]/g, '_');
+}
 
-/** Is the temp file `name` (matching TEMP_NAME) left by a process that is gone? */
+/**
+ * Matches a temp file name written by `atomicWrite` (or the memo writers):
+ * `….tmp-<pid>[.<start>][~<host>][-<random>]` (names without a host are from before hosts were
+ * written, and are this host's).
+ */
+export const TEMP_NAME = /\.tmp-(\d+)(?:\.(\d+))?(?:~([A-Za-z0-9_.]+))?(?:-[a-z0-9]+)?$/;
+
+/** Is the temp file `name` (matching TEMP_NAME) left by a process of this host that is gone? */
 export function isLeftoverTemp(name: string): boolean {
   const m = TEMP_NAME.exec(name);
   if (!m) return false;
+  if (m[3] !== undefined && m[3] !== hostTag(currentProcess().host)) return false; // another host's
   const owner: { pid: number; start?: number } = { pid: Number(m[1]) };
   if (m[2] !== undefined) owner.start = Number(m[2]);
   else if (owner.pid === process.pid) return false; // ours without a stamp: a write in flight

@@ -8,7 +8,12 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { LocalStore, atomicWrite, ioLimits } from '../../runtime/store/local.js';
 import type { Manifest } from '../../runtime/types.js';
-import { currentProcess, isOwnerAlive, processStartTime } from '../../runtime/store/owner.js';
+import {
+  currentProcess,
+  isOwnerAlive,
+  processStartTime,
+  tempStamp,
+} from '../../runtime/store/owner.js';
 
 /** An onWait that fails the lock call: the lock must be taken without waiting on anyone. */
 const neverWait = (holder: string) => {
@@ -221,6 +226,31 @@ describe('LocalStore', () => {
     expect(existsSync(join(ws, 't', `a_k.json.tmp-${deadPid}-abc123`))).toBe(false);
     await lock.release();
     expect(existsSync(join(ws, 't', 'k.lock'))).toBe(false);
+  });
+
+  it("leaves another host's temp file alone (a shared NFS workspace), and sweeps this host's", async () => {
+    // A PID says nothing across hosts: host-b's write in flight, judged by a local PID, was
+    // removed, failing that host's task at its rename.
+    const child = spawn(process.execPath, ['-e', '0']);
+    await new Promise((r) => child.on('exit', r));
+    const deadPid = child.pid!;
+    const ws = fresh();
+    const store = new LocalStore(ws);
+    mkdirSync(join(ws, 't'), { recursive: true });
+    const here = (await import('node:os')).hostname().replace(/[^A-Za-z0-9_.]/g, '_');
+    const theirs = join(ws, 't', `a_k.json.tmp-${deadPid}.1~host_b.example-abc123`);
+    const ours = join(ws, 't', `b_k.json.tmp-${deadPid}.1~${here}-abc123`);
+    writeFileSync(theirs, 'half');
+    writeFileSync(ours, 'half');
+    // This process's own temp names carry its host.
+    expect(tempStamp()).toMatch(new RegExp(`~${here.replace(/\./g, '\\.')}$`));
+    const lock = await store.lock('t', 'k', neverWait);
+    await lock.release();
+    // The lock swept the task folder; the workspace sweep (no writer markers yet) walks it all.
+    expect(existsSync(ours)).toBe(false);
+    expect(existsSync(theirs)).toBe(true);
+    store.sweepLeftovers();
+    expect(existsSync(theirs)).toBe(true);
   });
 
   it('breaks at once a lock left by an earlier process with this very PID (PID reuse: PID 1 after a container restart)', async () => {
