@@ -17,5 +17,11 @@ try {
 } catch {
   // no build id: no warm-run records
 }
+// Node's own exit, before a run guards it against task code (runtime/run/perform.ts guardExit).
+const exit = process.exit.bind(process);
 const { main } = await import('../dist/cli.js');
 process.exitCode = await main(process.argv.slice(2));
+// An in-process run's task code may leave timers or sockets open: the run ends the process
+// (cli/commands/run.ts `endWithTheRun`); everything the command wrote is out (Linux writes
+// files and pipes synchronously).
+if (globalThis.__cellarExitWhenDone) exit(process.exitCode);

@@ -217,9 +217,25 @@ export const run = defineCommand({
           `warning: could not post the summary to ${values.notify}: ${sent.error}\n`,
         );
     }
+    if (runner === 'in-process') endWithTheRun();
     return result.ok ? EXIT.ok : EXIT.failure;
   },
 });
+
+/**
+ * An in-process run ends its process when it is done, as a worker-thread run ends its threads:
+ * an interval, a server or a connection task code left open kept `cellar run --in-process` alive
+ * for ever after its summary. Said when task code left timers (the common case); bin/cellar.mjs
+ * exits once the command has returned its code.
+ */
+function endWithTheRun(): void {
+  const timers = process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+  if (timers > 0)
+    process.stderr.write(
+      `cellar: note: task code left ${timers} timer${timers === 1 ? '' : 's'} pending when the run ended; ${timers === 1 ? 'it is' : 'they are'} stopped with the run (as on worker threads), so a callback that has not fired never runs\n`,
+    );
+  (globalThis as { __cellarExitWhenDone?: boolean }).__cellarExitWhenDone = true;
+}
 
 /** Events to stderr while the run goes: a progress line on a terminal, plain lines otherwise,
  *  nothing with --json. Keeps each failed task's stack for `locateFailures`. */

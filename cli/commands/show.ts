@@ -104,7 +104,14 @@ function taskAndOutput(
   tasks: ReadonlyMap<string, unknown>,
 ): [string, string | undefined] {
   const dot = name.indexOf('.');
-  if (output !== undefined || tasks.has(name) || dot <= 0) return [name, output];
+  if (tasks.has(name) || dot <= 0 || (output !== undefined && !tasks.has(name.slice(0, dot))))
+    return [name, output];
+  if (output !== undefined)
+    throw new CliError(
+      `'${name}' names task '${name.slice(0, dot)}' and its output '${name.slice(dot + 1)}', and '${output}' names an output again: give the output once (\`${name}\` or \`${name.slice(0, dot)} ${name.slice(dot + 1)}\`)`,
+      'E_USAGE',
+      EXIT.usage,
+    );
   return [name.slice(0, dot), name.slice(dot + 1)];
 }
 

@@ -87,7 +87,7 @@ export async function buildDocsSite(options: DocsOptions): Promise<DocsReport> {
       )
     : [];
   // The same inputs build the same bytes: a site already built from them is kept as it is.
-  const inputs = docsInputs(site, entryPoints, api);
+  const inputs = docsInputs(site, entryPoints, api, scratch);
   if (!options.force && siteIsCurrent(out, inputs)) {
     const t = performance.now() - t0;
     const cpu = process.cpuUsage(cpu0);
@@ -155,6 +155,9 @@ export async function buildDocsSite(options: DocsOptions): Promise<DocsReport> {
       skipLibCheck: true,
       esModuleInterop: true,
       resolveJsonModule: true,
+      // The API copies stand at generated/'s place under the scratch root (collect.ts): merged
+      // with the project root, their relative imports find the project's files.
+      rootDirs: [root, scratch],
       noEmit: true,
     },
     undefined,

@@ -35,6 +35,9 @@ export interface CollectOptions {
 const posix = (p: string) => p.split(sep).join('/');
 
 /** Collect the site's facts. Throws CliError (exit 1) naming the notebook when one does not compile. */
+/** Where the API copies of the generated modules go under the scratch root (= generated/). */
+export const API_COPY_DIR = 'generated';
+
 export async function collectSite(options: CollectOptions): Promise<DocsSite> {
   const notebooks = findNotebooks(options.paths);
   if (notebooks.length === 0)
@@ -81,7 +84,10 @@ export async function collectSite(options: CollectOptions): Promise<DocsSite> {
       let setup: string | undefined;
       for (const f of outcome.files) {
         if (f.path.endsWith('.test.ts')) continue;
-        const abs = join(options.scratch, 'api', f.path);
+        // At the generated folder's place under the scratch root, which the TypeScript program
+        // merges with the project root (build.ts `rootDirs`): a module's relative imports
+        // (`../../lib/types.js`) then find the project's files, and their types show.
+        const abs = join(options.scratch, API_COPY_DIR, f.path);
         mkdirSync(dirname(abs), { recursive: true });
         writeFileSync(abs, f.contents);
         const base = f.path.slice(f.path.lastIndexOf('/') + 1, -3);

@@ -23,7 +23,10 @@ export interface PipelineHistory {
   failures: Map<string, { at: string; error: string }>;
 }
 
-/** Runs recorded for `pipeline` in `workspace`, oldest first, with each task's last manifest. */
+/**
+ * Runs recorded for `pipeline` in `workspace` that ran or failed a task, oldest first (one that
+ * served every task from the cache is left out), with each task's last manifest.
+ */
 export function readHistory(workspace: string, pipeline: string): PipelineHistory {
   const root = join(workspace, pipelineFolder(pipeline));
   const manifests = new ManifestReader(root);
@@ -111,6 +114,10 @@ export function readHistory(workspace: string, pipeline: string): PipelineHistor
           run.metrics[`${task}.${output}.${field}`] = value;
       }
     }
+    // A run that served every task from the cache computed nothing the history does not hold
+    // already; listed, each `cellar run` would add a row (and rebuild the site, stamp.ts).
+    if (run.ok !== false && run.tasks.length > 0 && run.tasks.every((t) => t.status === 'cached'))
+      continue;
     run.params = sortKeys(run.params);
     run.metrics = sortKeys(run.metrics);
     runs.push(run);

@@ -576,7 +576,7 @@ export function pipelinePanel(
 /** The run history as a Markdown table (a TypeDoc document), newest run first. */
 export function historyMarkdown(p: PipelineDoc): string {
   const lines = [
-    `Every recorded \`cellar run\` of ${p.name} (newest first): its params, each task's status and duration, and the scalar metrics the tasks output.`,
+    `Every recorded \`cellar run\` of ${p.name} that ran a task (newest first; a run that served every task from the cache is not listed): its params, each task's status and duration, and the scalar metrics the tasks output.`,
     '',
   ];
   if (p.runs.length === 0)

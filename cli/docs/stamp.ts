@@ -1,10 +1,13 @@
 // Whether a docs build would write what `<out>` already holds. The site is a pure function of the
 // collected model (notebooks, plans, run facts), the modules TypeDoc documents and the project
-// files they import, Cellar's docs code and TypeDoc's version: a build from the same ones is
-// byte-identical (build.ts). So a stamp of those, written last into `<out>`, lets the next build
-// skip Graphviz and TypeDoc (most of its time) when nothing changed, as long as the files the
-// stamp lists are still there at their sizes (a page deleted or edited by hand is built again).
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+// files they import, the files its prose links to (images), Cellar's docs code and TypeDoc's
+// version: a build from the same ones is byte-identical (build.ts). So a stamp of those, written
+// last into `<out>`, lets the next build skip Graphviz and TypeDoc (most of its time) when nothing
+// changed, as long as the files the stamp lists are still there as written (size and mtime: a
+// page deleted or edited by hand is built again).
+// CELLAR_DOCS_STAMP_DEBUG=<file> appends what each build's digest was made of to that file, to
+// tell why a build was not skipped.
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,8 +22,8 @@ export const STAMP_FILE = '.cellar-docs.json';
 
 interface Stamp {
   inputs: string;
-  /** Every file of the site, out-relative (forward slashes) → size in bytes. */
-  files: Record<string, number>;
+  /** Every file of the site, out-relative (forward slashes) → [size in bytes, mtime in ms]. */
+  files: Record<string, [number, number]>;
 }
 
 /**
@@ -28,10 +31,26 @@ interface Stamp {
  * @param entryPoints absolute paths of the modules TypeDoc documents: their contents, and those
  *   of the project files they import, are hashed.
  */
-export function docsInputs(site: DocsSite, entryPoints: readonly string[], api: boolean): string {
+export function docsInputs(
+  site: DocsSite,
+  entryPoints: readonly string[],
+  api: boolean,
+  /** The scratch root the API copies stand in, merged with the project root (build.ts `rootDirs`). */
+  scratch?: string,
+): string {
   const parts: string[] = [JSON.stringify(site), `api=${api}`, `typedoc=${typedocVersion()}`];
-  for (const file of localSources(entryPoints))
-    parts.push(file, existsSync(file) ? sha256(readFileSync(file)) : 'none');
+  const hashed = (file: string) => {
+    const s = statSync(file, { throwIfNoEntry: false });
+    parts.push(file, s?.isFile() ? sha256(readFileSync(file)) : 'none');
+  };
+  for (const file of localSources(entryPoints, scratch ? [scratch, site.root] : undefined))
+    hashed(file);
+  // Files the prose links to (images: TypeDoc copies them into media/), a pasted attachment's
+  // bytes among them (collect.ts writes each to the scratch folder): the model has their paths
+  // only, and a chart redrawn under its name is another site.
+  for (const p of site.pipelines)
+    for (const file of linkedFiles(JSON.stringify(p), dirname(join(site.root, p.notebook))))
+      hashed(file);
   // Cellar's own code (templates, plugin): a changed Cellar renders another site. Built, its
   // build id says which; from source (tests), the docs code itself.
   const build = cellarBuildId();
@@ -41,6 +60,8 @@ export function docsInputs(site: DocsSite, entryPoints: readonly string[], api: 
     for (const name of readdirSync(here).sort())
       if (/\.(ts|js|mjs)$/.test(name)) parts.push(name, sha256(readFileSync(join(here, name))));
   }
+  if (process.env.CELLAR_DOCS_STAMP_DEBUG)
+    writeFileSync(process.env.CELLAR_DOCS_STAMP_DEBUG, parts.join('\n'), { flag: 'a' });
   return sha256(parts.join('\n'));
 }
 
@@ -49,7 +70,11 @@ export function docsInputs(site: DocsSite, entryPoints: readonly string[], api: 
  * imports included (a lib/ type a module imports shows in its API page), sorted. Packages are left
  * out: their types move with their versions, which move the modules' cache keys in the model.
  */
-function localSources(entryPoints: readonly string[]): string[] {
+function localSources(
+  entryPoints: readonly string[],
+  /** `[scratch, root]`: a path under scratch that is not there is looked for under root. */
+  merged?: readonly [string, string],
+): string[] {
   const seen = new Set<string>();
   const queue = [...entryPoints];
   while (queue.length > 0) {
@@ -65,7 +90,10 @@ function localSources(entryPoints: readonly string[]): string[] {
     const { importedFiles } = ts.preProcessFile(text, true, true);
     for (const { fileName } of importedFiles) {
       if (!fileName.startsWith('./') && !fileName.startsWith('../')) continue;
-      const found = resolveRelative(resolve(dirname(file), fileName));
+      const path = resolve(dirname(file), fileName);
+      let found = resolveRelative(path);
+      if (!found && merged && path.startsWith(merged[0] + sep))
+        found = resolveRelative(join(merged[1], relative(merged[0], path)));
       if (found) queue.push(found);
     }
   }
@@ -83,6 +111,30 @@ function resolveRelative(path: string): string | undefined {
   return candidates.find((c) => statSync(c, { throwIfNoEntry: false })?.isFile());
 }
 
+/**
+ * The local files Markdown or HTML in `text` (the model's prose, as JSON text) links to, resolved
+ * from `from` (the notebook's folder, where TypeDoc resolves them), sorted and unique. URLs with
+ * a scheme, anchors and absolute paths are not files of the project.
+ */
+function linkedFiles(text: string, from: string): string[] {
+  const out = new Set<string>();
+  const targets = [
+    ...text.matchAll(/\]\(<?([^)\s>"\\]+)/g),
+    ...text.matchAll(/\b(?:src|href)=\\?["']([^"'\\]+)/g),
+  ].map((m) => {
+    const path = m[1]!.split(/[?#]/)[0]!;
+    try {
+      return decodeURI(path);
+    } catch {
+      return path; // a stray `%`: the name as written
+    }
+  });
+  for (const target of targets)
+    if (target && !/^[a-z][\w+.-]*:/i.test(target) && !target.startsWith('/'))
+      out.add(resolve(from, target));
+  return [...out].sort();
+}
+
 function typedocVersion(): string {
   try {
     const require = createRequire(import.meta.url);
@@ -92,7 +144,10 @@ function typedocVersion(): string {
   }
 }
 
-/** True when `out` holds the site built from `inputs`, every file of it in place at its size. */
+/**
+ * True when `out` holds the site built from `inputs`, every file of it in place as written (size
+ * and mtime: a page edited by hand, even to the same size, is built again).
+ */
 export function siteIsCurrent(out: string, inputs: string): boolean {
   let stamp: Stamp;
   try {
@@ -100,23 +155,25 @@ export function siteIsCurrent(out: string, inputs: string): boolean {
   } catch {
     return false;
   }
-  if (stamp.inputs !== inputs || !stamp.files['index.html']) return false;
-  for (const [file, bytes] of Object.entries(stamp.files)) {
+  if (stamp.inputs !== inputs || !Array.isArray(stamp.files?.['index.html'])) return false;
+  for (const [file, [bytes, mtime]] of Object.entries(stamp.files)) {
     const s = statSync(join(out, file), { throwIfNoEntry: false });
-    if (!s || s.size !== bytes) return false;
+    if (!s || s.size !== bytes || s.mtimeMs !== mtime) return false;
   }
   return true;
 }
 
 /** Record that `out` now holds the site built from `inputs` (after the build, atomically). */
 export function writeStamp(out: string, inputs: string): void {
-  const files: Record<string, number> = {};
+  const files: Record<string, [number, number]> = {};
   const list = (dir: string) => {
     for (const e of readdirSync(dir, { withFileTypes: true })) {
       const path = join(dir, e.name);
       if (e.isDirectory()) list(path);
-      else if (e.isFile() && e.name !== STAMP_FILE)
-        files[relative(out, path).split(sep).join('/')] = statSync(path).size;
+      else if (e.isFile() && e.name !== STAMP_FILE) {
+        const s = statSync(path);
+        files[relative(out, path).split(sep).join('/')] = [s.size, s.mtimeMs];
+      }
     }
   };
   if (existsSync(out)) list(out);

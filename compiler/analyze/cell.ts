@@ -1163,6 +1163,19 @@ function inKeptFunction(ts: TS, node: Node): boolean {
  * rebound with a plain `=` (`db = await open()`, a lazy singleton or a setter: the two cannot be
  * told apart, and refusing the first would refuse common code)? Neither counts as shared state.
  */
+/** Does `node` contain an identifier named `name` (a bounded walk: keys are small)? */
+function mentions(ts: TS, node: Node, name: string): boolean {
+  const stack: Node[] = [node];
+  while (stack.length > 0) {
+    const n = stack.pop()!;
+    if (ts.isIdentifier(n) && n.text === name) return true;
+    n.forEachChild((c) => {
+      stack.push(c);
+    });
+  }
+  return false;
+}
+
 function initialisesOrRebinds(ts: TS, id: Identifier): boolean {
   const K = ts.SyntaxKind;
   const top = accessRoot(ts, id);
@@ -1176,7 +1189,9 @@ function initialisesOrRebinds(ts: TS, id: Identifier): boolean {
     ts.isElementAccessExpression(top) &&
     top.expression === id &&
     !ts.isStringLiteralLike(top.argumentExpression) &&
-    !ts.isNumericLiteral(top.argumentExpression)
+    !ts.isNumericLiteral(top.argumentExpression) &&
+    // `names[names.length] = n` appends: a key computed from the value itself is no memo key.
+    !mentions(ts, top.argumentExpression, id.text)
   )
     return true;
   if (

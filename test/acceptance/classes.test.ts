@@ -59,7 +59,9 @@ describe('an instance of a class declared in the notebook', () => {
     const shown = p.cellar('show', 'notebooks/centroids.ipynb', 'fit', 'model');
     expect(shown.stdout).toContain('Centroids { points: [ [ 0, 0 ], [ 10, 10 ] ] }');
     // Its header names the class it holds (a .v8 file), not "json".
-    expect(shown.stdout).toMatch(/fit\.model {2}value Centroids \(instances of [^)]*#Centroids\)/);
+    expect(shown.stdout).toMatch(
+      /fit\.model {2}Centroids \(structured clone, instances of [^)]*#Centroids\)/,
+    );
     const tree = p.cellar('tree', 'notebooks/centroids.ipynb', '--json');
     expect(tree.stdout).toContain('generated/centroids/setup.ts#Centroids');
   });

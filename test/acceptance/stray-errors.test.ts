@@ -203,19 +203,25 @@ describe('an error a task raises after it returned, while no task runs', () => {
       `//| task: late\nconst early = 1;\n${throwsOnceMarked(marker, thrown, "new Error('boom between tasks')")}`,
     );
 
-  it('after the last task, in-process: a warning, the run passes', () => {
+  it('in-process, a timer or interval left pending when the run ends does not keep the process: a note, exit 0', () => {
+    // Before, an interval a task left kept `cellar run --in-process` alive for ever after its
+    // summary (on worker threads the pool ends the threads). The run now ends its process.
     const p = project();
-    // The marker is there from the start: the timer throws on its second tick, after `late`
-    // returned, with no task left to run.
-    writeFileSync(join(p.dir, 'go'), '');
     p.write(
       'notebooks/late.ipynb',
-      notebookText([lateCell(join(p.dir, 'go'), join(p.dir, 'thrown'))]),
+      notebookText([
+        codeCell(
+          'late',
+          "//| task: late\nconst early = 1;\nsetInterval(() => { throw new Error('never'); }, 3_600_000);",
+        ),
+      ]),
     );
     const r = p.cellar('run', 'notebooks/late.ipynb', '--in-process');
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stderr).toContain(warning);
-    expect(r.stderr).not.toMatch(/^\s+at /m);
+    expect(r.stderr).toContain(
+      'cellar: note: task code left 1 timer pending when the run ended; it is stopped with the run',
+    );
+    expect(r.stdout).toContain('1 ran successfully');
   });
 
   it('on an idle worker thread: a warning, and the thread lives on', () => {

@@ -846,6 +846,21 @@ describe('E_SETUP_STATE: a setup helper called only while the setup loads', () =
     expect(d.snippet).toBe("register('x');");
   });
 
+  it('variant: an append by index (`names[names.length] = n`) is a change, not a memo key', async () => {
+    const append =
+      'const names: string[] = [];\nfunction register(n: string): void { names[names.length] = n; }';
+    const d = await expectError(
+      [append, "//| task: t\nregister('x');\nconst n = names.length;"],
+      'E_SETUP_STATE',
+      { cell: 2, line: 2, column: 1 },
+    );
+    expect(d.message).toContain('assigns to `names[names.length]` of `names`');
+    // A key from elsewhere is the plain-object memo, as before.
+    const memo =
+      'const memo: Record<number, number> = {};\nfunction fib(n: number): number { return n < 2 ? n : (memo[n] ??= fib(n - 1) + fib(n - 2)); }\nfunction square(n: number): number { memo[n] = n * n; return memo[n]; }';
+    expect(await setupState([memo, '//| task: t\nconst f = fib(10) + square(3);'])).toEqual([]);
+  });
+
   it('names the first task calling it, in notebook order', async () => {
     const d = await expectError(
       [helper, reader, "//| task: u\nconst k = 1;\nregister('y');", "//| task: w\nregister('z');"],

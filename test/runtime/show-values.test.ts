@@ -87,6 +87,9 @@ describe('cellar show prints values as they are', () => {
     const bad = await runCli(['show', pipeline, 'values.sett', ...ws]);
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toContain("task 'values' has no output 'sett'");
+    const twice = await runCli(['show', pipeline, 'values.set', 'map', ...ws]);
+    expect(twice.code).toBe(2);
+    expect(twice.stderr).toContain('give the output once (`values.set` or `values set`)');
   });
 
   it('variant: a table preview shows NaN, Infinity and -0 in its cells', async () => {
