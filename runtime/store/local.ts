@@ -49,6 +49,7 @@ import {
   currentProcess,
   isLeftoverTemp,
   isOwnerAlive,
+  processStamp,
   tempStamp,
   type ProcessIdentity,
 } from './owner.js';
@@ -550,8 +551,7 @@ export class LocalStore implements Store {
     if (!isMainThread || registeredWriters.has(this.root)) return;
     registeredWriters.add(this.root);
     const me = currentProcess();
-    const own = me.start === undefined ? `${me.pid}` : `${me.pid}.${me.start}`;
-    const file = join(this.root, WRITERS, `${own}@${me.host.replace(/[^\w.-]/g, '_')}`);
+    const file = join(this.root, WRITERS, `${processStamp()}@${me.host.replace(/[^\w.-]/g, '_')}`);
     const tmp = `${file}.tmp-${tempStamp()}`;
     try {
       mkdirSync(dirname(file), { recursive: true });

@@ -160,8 +160,13 @@ export function isOwnerAlive(owner: {
  * host's task at its rename).
  */
 export function tempStamp(): string {
+  return `${processStamp()}~${hostTag(currentProcess().host)}`;
+}
+
+/** This process as `<pid>.<start>` (`<pid>` without /proc): unique on this host over time. */
+export function processStamp(): string {
   const me = currentProcess();
-  return `${me.start === undefined ? me.pid : `${me.pid}.${me.start}`}~${hostTag(me.host)}`;
+  return me.start === undefined ? String(me.pid) : `${me.pid}.${me.start}`;
 }
 
 /** A host name as it can stand in a temp file name (letters, digits, `_` and `.`). */
