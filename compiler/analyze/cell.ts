@@ -766,6 +766,38 @@ function collectReferences(cx: CellContext, aliases: Map<string, string>): void 
   const declared = cx.addsGlobals ? { has: () => true } : declaredNames(cx);
   const constructs = new Set<string>();
   const formatMentions = new Set<string>();
+  // Local consts naming a top-level or another cell's value (`const l = names` in a helper, or in
+  // a block), by symbol: a change through one is a change of that value.
+  type AliasTarget = { target: string; own: boolean };
+  const aliasOf = new Map<TsSymbol, AliasTarget>();
+  const noteLocalAlias = (node: Identifier, alias: AliasTarget): void => {
+    const d = node.parent;
+    if (
+      !ts.isVariableDeclaration(d) ||
+      d.initializer !== node ||
+      !ts.isIdentifier(d.name) ||
+      !(ts.getCombinedNodeFlags(d) & ts.NodeFlags.Const)
+    )
+      return;
+    const symbol = checker.getSymbolAtLocation(d.name);
+    if (symbol && !cx.topLevelSymbols.has(symbol)) aliasOf.set(symbol, alias);
+  };
+  // A change through a local alias, reported as the value's: another cell's value changed
+  // (E_MUTATES_UPSTREAM), and in a function kept for later, shared state (E_SETUP_STATE).
+  // Reassigning the alias itself changes nothing but the local.
+  const aliasMutation = (node: Identifier, alias: AliasTarget, inFunction: boolean): void => {
+    const mutation = mutationOf(ts, node, sf);
+    if (!mutation || mutation.kind === 'assign') return;
+    const change = { ...mutation, name: alias.target };
+    if (!alias.own) result.mutations.push(change);
+    if (inFunction && inKeptFunction(ts, node)) {
+      const inside = topLevelFunctionOf(ts, node);
+      (result.sharedStateChanges ??= []).push({
+        ...change,
+        ...(inside !== undefined ? { inside } : {}),
+      });
+    }
+  };
   // One node: returns whether its children are visited (and inside a function or not).
   const visit = (node: Node, inFunction: boolean): boolean | undefined => {
     if (ts.isImportDeclaration(node)) return;
@@ -785,7 +817,11 @@ function collectReferences(cx: CellContext, aliases: Map<string, string>): void 
       // Resolved to a local or parameter: not ours. Symbols with no declaration are the checker's
       // stand-ins for names it could not resolve (and built-ins like `undefined`): free.
       if (symbol?.declarations?.length && !own) {
-        elementMutation(cx, node, elementOf.get(symbol));
+        const alias = aliasOf.get(symbol);
+        if (alias) {
+          noteLocalAlias(node, alias);
+          aliasMutation(node, alias, inFunction);
+        } else elementMutation(cx, node, elementOf.get(symbol));
         return;
       }
       // The Deno global: a mapped API is the shim's (not another cell's name), others an error.
@@ -804,6 +840,10 @@ function collectReferences(cx: CellContext, aliases: Map<string, string>): void 
       };
       if (shorthand) ref.shorthand = true;
       result.references.push(ref);
+      if (ref.meaning === 'value') {
+        const aliased = own ? aliases.get(node.text) : node.text;
+        noteLocalAlias(node, { target: aliased ?? node.text, own: aliased === undefined });
+      }
       if (ref.meaning === 'value' && !inFunction && (!own || aliases.has(node.text)))
         noteElementVariables(cx, elementOf, node, own ? aliases.get(node.text)! : node.text);
       const declaredAt =
@@ -834,6 +874,16 @@ function collectReferences(cx: CellContext, aliases: Map<string, string>): void 
           ...(inside !== undefined ? { inside } : {}),
         });
       }
+      // `const register = names.push.bind(names)` at the top level: a change kept to be made
+      // later, as a helper's is (and judged by the uses of `register`, as a helper's).
+      const bound = !inFunction && ref.meaning === 'value' ? boundMutatorName(ts, node) : undefined;
+      const boundChange = bound !== undefined ? mutationOf(ts, node, sf) : undefined;
+      if (boundChange)
+        (result.sharedStateChanges ??= []).push({
+          ...boundChange,
+          name: own ? (aliases.get(node.text) ?? node.text) : node.text,
+          inside: bound,
+        });
       // `init();` while the cell loads: a call of the bare name, outside any function.
       if (
         !inFunction &&
@@ -1258,16 +1308,40 @@ function mutationOf(ts: TS, id: Identifier, sf: SourceFile): Mutation | undefine
   ) {
     return { name: id.text, kind: 'assign', detail: id.text, ...at };
   }
-  // Object.assign(target, …) changes its first argument.
+  // Object.assign(target, …) changes its first argument, and so do the reflective setters.
+  if (ts.isCallExpression(p) && p.arguments[0] === id) {
+    const callee = p.expression.getText(sf);
+    if (callee === 'Object.assign')
+      return { name: id.text, kind: 'method', detail: 'Object.assign', ...at };
+    if (REFLECTIVE_SETTERS.has(callee))
+      return { name: id.text, kind: 'method', detail: callee, ...at };
+    // `Array.prototype.push.call(xs, …)`, `[].push.apply(xs, …)`, `Array.prototype.push.bind(xs)`.
+    // (`xs.push.call(xs, …)` is reported once, at the receiver.)
+    const method = borrowedMutator(ts, p.expression);
+    if (method && !sameReceiver(ts, p.expression, id))
+      return { name: id.text, kind: 'method', detail: method, ...at };
+  }
+  // `Reflect.apply(Array.prototype.push, xs, […])`.
   if (
     ts.isCallExpression(p) &&
-    p.arguments[0] === id &&
-    p.expression.getText(sf) === 'Object.assign'
+    p.arguments[1] === id &&
+    p.expression.getText(sf) === 'Reflect.apply'
   ) {
-    return { name: id.text, kind: 'method', detail: 'Object.assign', ...at };
+    const fn = p.arguments[0];
+    if (fn && ts.isPropertyAccessExpression(fn) && MUTATING_METHODS.has(fn.name.text))
+      return { name: id.text, kind: 'method', detail: fn.name.text, ...at };
   }
   const top = accessRoot(ts, id);
   if (top === id) return undefined;
+  // `xs.push.bind(xs)` / `xs.push.call(ys, …)`: the mutator taken from the value, to be called on it.
+  if (
+    ts.isPropertyAccessExpression(top) &&
+    BORROWING.has(top.name.text) &&
+    ts.isPropertyAccessExpression(top.expression) &&
+    top.expression.expression === id &&
+    MUTATING_METHODS.has(top.expression.name.text)
+  )
+    return { name: id.text, kind: 'method', detail: top.expression.name.text, ...at };
   const q = top.parent;
   if (
     (ts.isBinaryExpression(q) && q.left === top && isAssignOp(q.operatorToken.kind)) ||
@@ -1285,6 +1359,72 @@ function mutationOf(ts: TS, id: Identifier, sf: SourceFile): Mutation | undefine
     return { name: id.text, kind: 'method', detail: top.name.text, ...at };
   }
   return undefined;
+}
+
+/** Calls that change their first argument as `Object.assign` does. */
+const REFLECTIVE_SETTERS = new Set([
+  'Object.defineProperty',
+  'Object.defineProperties',
+  'Object.setPrototypeOf',
+  'Reflect.set',
+  'Reflect.defineProperty',
+  'Reflect.deleteProperty',
+  'Reflect.setPrototypeOf',
+]);
+
+/** Function methods that run (or bind) a function on a receiver given as an argument. */
+const BORROWING = new Set(['call', 'apply', 'bind']);
+
+/** `Array.prototype.push.call` / `[].splice.apply` / `Map.prototype.set.bind`: the mutator's name. */
+function borrowedMutator(ts: TS, callee: Node): string | undefined {
+  if (!ts.isPropertyAccessExpression(callee) || !BORROWING.has(callee.name.text)) return undefined;
+  const fn = callee.expression;
+  return ts.isPropertyAccessExpression(fn) && MUTATING_METHODS.has(fn.name.text)
+    ? fn.name.text
+    : undefined;
+}
+
+/** Is `callee` (`xs.push.call`) borrowed from the very name `id` it is called on? */
+function sameReceiver(ts: TS, callee: Node, id: Identifier): boolean {
+  const fn = ts.isPropertyAccessExpression(callee) ? callee.expression : undefined;
+  return (
+    fn !== undefined &&
+    ts.isPropertyAccessExpression(fn) &&
+    ts.isIdentifier(fn.expression) &&
+    fn.expression.text === id.text
+  );
+}
+
+/**
+ * The name a bound mutator of `id`'s value is kept under: `const add = id.push.bind(id)` or
+ * `const add = Array.prototype.push.bind(id)` give `add`; anything else undefined.
+ */
+function boundMutatorName(ts: TS, id: Identifier): string | undefined {
+  let call: Node | undefined;
+  const top = accessRoot(ts, id);
+  if (
+    top !== id &&
+    ts.isPropertyAccessExpression(top) &&
+    top.name.text === 'bind' &&
+    ts.isPropertyAccessExpression(top.expression) &&
+    top.expression.expression === id &&
+    MUTATING_METHODS.has(top.expression.name.text) &&
+    ts.isCallExpression(top.parent) &&
+    top.parent.expression === top
+  )
+    call = top.parent;
+  else if (
+    ts.isCallExpression(id.parent) &&
+    id.parent.arguments[0] === id &&
+    ts.isPropertyAccessExpression(id.parent.expression) &&
+    id.parent.expression.name.text === 'bind' &&
+    borrowedMutator(ts, id.parent.expression) !== undefined
+  )
+    call = id.parent;
+  const d = call?.parent;
+  return d && ts.isVariableDeclaration(d) && d.initializer === call && ts.isIdentifier(d.name)
+    ? d.name.text
+    : undefined;
 }
 
 /** Inside `typeof x` in a type: a type query does not read the variable at run time. */

@@ -617,7 +617,8 @@ function undeclaredHint(
 /** What a mutation does to a value, as the middle of a sentence: "calls `xs.push(...)` on". */
 function describeMutation(m: Mutation): string {
   if (m.element) return `changes \`${m.element}\`, an element of`;
-  if (m.detail === 'Object.assign') return 'calls `Object.assign(...)` on';
+  // `Object.assign`, `Reflect.set` and the like take the value as an argument.
+  if (m.kind === 'method' && m.detail.includes('.')) return `calls \`${m.detail}(...)\` on`;
   if (m.kind === 'method') return `calls \`${m.name}.${m.detail}(...)\` on`;
   if (m.kind === 'property') return `assigns to \`${m.detail}\` of`;
   return 'assigns to';

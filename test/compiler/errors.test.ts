@@ -212,6 +212,20 @@ describe("mutating another task's value", () => {
     ['an in-place sort', 'const sorted = xs.sort();', 'calls `xs.sort(...)`'],
     ['a destructuring assignment', '[count] = [2];', 'assigns to `count`'],
     ['Object.assign', 'Object.assign(cfg, { depth: 3 });', 'calls `Object.assign(...)` on'],
+    ['a borrowed mutator', 'Array.prototype.push.call(xs, 4);', 'calls `xs.push(...)`'],
+    ['a bound mutator', 'const add = xs.push.bind(xs);\nadd(4);', 'calls `xs.push(...)`'],
+    ['Reflect.set', "Reflect.set(cfg, 'depth', 2);", 'calls `Reflect.set(...)` on'],
+    [
+      'Object.defineProperty',
+      "Object.defineProperty(cfg, 'depth', { value: 2 });",
+      'calls `Object.defineProperty(...)` on',
+    ],
+    ['a local alias in a block', '{ const l = xs; l.push(4); }', 'calls `xs.push(...)`'],
+    [
+      'a local alias in a function',
+      'const flip = () => { const l = m; l.clear(); };\nflip();',
+      'calls `m.clear(...)`',
+    ],
   ])('%s', async (_, code, words) => {
     const d = await expectError([upstream, `//| task: change\n${code}`], 'E_MUTATES_UPSTREAM', {
       cell: 2,
@@ -868,6 +882,58 @@ describe('E_SETUP_STATE: a setup helper called only while the setup loads', () =
       { cell: 3, line: 3, column: 1 },
     );
     expect(d.message).toContain('task `u` calls `register`');
+  });
+
+  it('variant: a change through a local alias, a borrowed mutator or a reflective setter', async () => {
+    const cases: [string, string][] = [
+      [
+        'function register(n: string): void { const l = names; l.push(n); }',
+        'calls `names.push(...)` on `names`',
+      ],
+      [
+        'function register(n: string): void { const a = names; const b = a; b.splice(0, 0, n); }',
+        'calls `names.splice(...)` on `names`',
+      ],
+      [
+        'function register(n: string): void { Array.prototype.push.call(names, n); }',
+        'calls `names.push(...)` on `names`',
+      ],
+      [
+        'function register(n: string): void { [].push.apply(names, [n] as never[]); }',
+        'calls `names.push(...)` on `names`',
+      ],
+      [
+        'function register(n: string): void { Reflect.apply(Array.prototype.unshift, names, [n]); }',
+        'calls `names.unshift(...)` on `names`',
+      ],
+      ['const register = names.push.bind(names);', 'calls `names.push(...)` on `names`'],
+      ['const register = Array.prototype.push.bind(names);', 'calls `names.push(...)` on `names`'],
+      [
+        'function register(n: string): void { Reflect.set(names, names.length, n); }',
+        'calls `Reflect.set(...)` on `names`',
+      ],
+      [
+        'function register(n: string): void { Object.defineProperty(names, String(names.length), { value: n, enumerable: true }); }',
+        'calls `Object.defineProperty(...)` on `names`',
+      ],
+    ];
+    for (const [body, says] of cases) {
+      const setup = `const names: string[] = [];\n${body}`;
+      const d = await expectError(
+        [setup, "//| task: t\nregister('x');\nconst n = names.length;"],
+        'E_SETUP_STATE',
+        { cell: 2, line: 2, column: 1 },
+      );
+      expect(d.message, body).toContain(says);
+    }
+    // Reassigning the local alias, or reading through it, changes nothing shared.
+    const reads =
+      'const names: string[] = [];\nfunction count(): number { let l = names; const k = l.length; l = []; return k + l.length; }';
+    expect(await setupState([reads, '//| task: t\nconst n = count();'])).toEqual([]);
+    // A Map memo filled through a borrowed `set` is still the memo idiom.
+    const memo =
+      'const memo = new Map<number, number>();\nfunction sq(n: number): number { Map.prototype.set.call(memo, n, n * n); return memo.get(n)!; }';
+    expect(await setupState([memo, '//| task: t\nconst f = sq(3);'])).toEqual([]);
   });
 
   it('is refused when the setup calls it later (a timer) or hands it on as a value', async () => {
