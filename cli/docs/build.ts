@@ -8,8 +8,8 @@
 // when rebuilt from the same notebooks and workspace: TypeDoc writes no timestamps, the plugin
 // prints only recorded facts in stable orders, and the scratch inputs are rewritten each build.
 import { sha256 } from '../../runtime/key/hash.js';
-import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative, resolve, sep } from 'node:path';
+import { rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { Application, LogLevel, TypeScript as ts } from 'typedoc';
 import { findNotebooks, projectRoot } from '../../compiler/host.js';
 import { CliError, EXIT } from '../errors.js';
@@ -17,7 +17,7 @@ import { collectSite } from './collect.js';
 import { drawPipeline } from './lineage.js';
 import type { DocsSite } from './model.js';
 import { LAZY_SEARCH_JS, installCellarPlugin } from './plugin.js';
-import { STAMP_FILE, docsInputs, siteIsCurrent, writeStamp } from './stamp.js';
+import { STAMP_FILE, docsInputs, siteIsCurrent, writeStamp, type SiteFiles } from './stamp.js';
 
 export interface DocsOptions {
   /** Notebook files or folders. */
@@ -54,8 +54,6 @@ export interface DocsReport {
   };
 }
 
-const posix = (p: string) => p.split(sep).join('/');
-
 export async function buildDocsSite(options: DocsOptions): Promise<DocsReport> {
   const t0 = performance.now();
   const cpu0 = process.cpuUsage();
@@ -88,11 +86,12 @@ export async function buildDocsSite(options: DocsOptions): Promise<DocsReport> {
     : [];
   // The same inputs build the same bytes: a site already built from them is kept as it is.
   const inputs = docsInputs(site, entryPoints, api, scratch);
-  if (!options.force && siteIsCurrent(out, inputs)) {
+  const kept = options.force ? undefined : siteIsCurrent(out, inputs);
+  if (kept) {
     const t = performance.now() - t0;
     const cpu = process.cpuUsage(cpu0);
     return {
-      ...report(out, site, {
+      ...report(out, site, kept, {
         collectMs: t1 - t0,
         lineageMs: 0,
         typedocMs: 0,
@@ -188,10 +187,10 @@ export async function buildDocsSite(options: DocsOptions): Promise<DocsReport> {
       'E_DOCS_BUILD',
       EXIT.failure,
     );
-  writeStamp(out, inputs);
+  const files = writeStamp(out, inputs);
   const t3 = performance.now();
   const cpu = process.cpuUsage(cpu0);
-  return report(out, site, {
+  return report(out, site, files, {
     collectMs: t1 - t0,
     lineageMs: t2 - t1,
     typedocMs: t3 - t2,
@@ -200,29 +199,21 @@ export async function buildDocsSite(options: DocsOptions): Promise<DocsReport> {
   });
 }
 
-function report(out: string, site: DocsSite, timings: DocsReport['timings']): DocsReport {
+/** The build's figures, from the site's files as the stamp lists them (no second walk). */
+function report(
+  out: string,
+  site: DocsSite,
+  files: SiteFiles,
+  timings: DocsReport['timings'],
+): DocsReport {
   let pages = 0;
   let largest = { path: '', bytes: 0 };
-  const walk = (dir: string) => {
-    for (const e of readdirSync(dir, { withFileTypes: true })) {
-      const p = join(dir, e.name);
-      if (e.isDirectory()) walk(p);
-      else if (e.name.endsWith('.html')) {
-        pages++;
-        const bytes = statSync(p).size;
-        if (bytes > largest.bytes) largest = { path: posix(relative(out, p)), bytes };
-      }
-    }
-  };
-  mkdirSync(out, { recursive: true });
-  walk(out);
-  const size = (f: string) => {
-    try {
-      return statSync(join(out, 'assets', f)).size;
-    } catch {
-      return 0;
-    }
-  };
+  for (const [path, [bytes]] of Object.entries(files)) {
+    if (!path.endsWith('.html')) continue;
+    pages++;
+    if (bytes > largest.bytes) largest = { path, bytes };
+  }
+  const size = (f: string) => files[`assets/${f}`]?.[0] ?? 0;
   const round = (x: number) => Math.round(x);
   return {
     out,

@@ -20,10 +20,12 @@ import type { DocsSite } from './model.js';
 /** The stamp's file in the site folder (a dot file: static hosts and the browser ignore it). */
 export const STAMP_FILE = '.cellar-docs.json';
 
+/** Every file of a site, out-relative (forward slashes) → [size in bytes, mtime in ms]. */
+export type SiteFiles = Record<string, [number, number]>;
+
 interface Stamp {
   inputs: string;
-  /** Every file of the site, out-relative (forward slashes) → [size in bytes, mtime in ms]. */
-  files: Record<string, [number, number]>;
+  files: SiteFiles;
 }
 
 /**
@@ -38,7 +40,14 @@ export function docsInputs(
   /** The scratch root the API copies stand in, merged with the project root (build.ts `rootDirs`). */
   scratch?: string,
 ): string {
-  const parts: string[] = [JSON.stringify(site), `api=${api}`, `typedoc=${typedocVersion()}`];
+  // Each pipeline's model serialised once: hashed with the rest, and searched for linked files.
+  const pipelineTexts = site.pipelines.map((p) => JSON.stringify(p));
+  const parts: string[] = [
+    JSON.stringify({ ...site, pipelines: site.pipelines.length }),
+    ...pipelineTexts,
+    `api=${api}`,
+    `typedoc=${typedocVersion()}`,
+  ];
   const hashed = (file: string) => {
     const s = statSync(file, { throwIfNoEntry: false });
     parts.push(file, s?.isFile() ? sha256(readFileSync(file)) : 'none');
@@ -48,9 +57,10 @@ export function docsInputs(
   // Files the prose links to (images: TypeDoc copies them into media/), a pasted attachment's
   // bytes among them (collect.ts writes each to the scratch folder): the model has their paths
   // only, and a chart redrawn under its name is another site.
-  for (const p of site.pipelines)
-    for (const file of linkedFiles(JSON.stringify(p), dirname(join(site.root, p.notebook))))
+  site.pipelines.forEach((p, i) => {
+    for (const file of linkedFiles(pipelineTexts[i]!, dirname(join(site.root, p.notebook))))
       hashed(file);
+  });
   // Cellar's own code (templates, plugin): a changed Cellar renders another site. Built, its
   // build id says which; from source (tests), the docs code itself.
   const build = cellarBuildId();
@@ -145,27 +155,32 @@ function typedocVersion(): string {
 }
 
 /**
- * True when `out` holds the site built from `inputs`, every file of it in place as written (size
- * and mtime: a page edited by hand, even to the same size, is built again).
+ * The site's files when `out` holds the site built from `inputs`, every file of it in place as
+ * written (size and mtime: a page edited by hand, even to the same size, is built again); else
+ * undefined. The listing is the one stat'ed just now, so the build's report reads it instead of
+ * walking the folder again.
  */
-export function siteIsCurrent(out: string, inputs: string): boolean {
+export function siteIsCurrent(out: string, inputs: string): SiteFiles | undefined {
   let stamp: Stamp;
   try {
     stamp = JSON.parse(readFileSync(join(out, STAMP_FILE), 'utf8')) as Stamp;
   } catch {
-    return false;
+    return undefined;
   }
-  if (stamp.inputs !== inputs || !Array.isArray(stamp.files?.['index.html'])) return false;
+  if (stamp.inputs !== inputs || !Array.isArray(stamp.files?.['index.html'])) return undefined;
   for (const [file, [bytes, mtime]] of Object.entries(stamp.files)) {
     const s = statSync(join(out, file), { throwIfNoEntry: false });
-    if (!s || s.size !== bytes || s.mtimeMs !== mtime) return false;
+    if (!s || s.size !== bytes || s.mtimeMs !== mtime) return undefined;
   }
-  return true;
+  return stamp.files;
 }
 
-/** Record that `out` now holds the site built from `inputs` (after the build, atomically). */
-export function writeStamp(out: string, inputs: string): void {
-  const files: Record<string, [number, number]> = {};
+/**
+ * Record that `out` now holds the site built from `inputs` (after the build, atomically).
+ * @returns the site's files as listed for the stamp (one walk of the folder, shared with the report).
+ */
+export function writeStamp(out: string, inputs: string): SiteFiles {
+  const files: SiteFiles = {};
   const list = (dir: string) => {
     for (const e of readdirSync(dir, { withFileTypes: true })) {
       const path = join(dir, e.name);
@@ -178,4 +193,5 @@ export function writeStamp(out: string, inputs: string): void {
   };
   if (existsSync(out)) list(out);
   atomicWriteSync(join(out, STAMP_FILE), JSON.stringify({ inputs, files } satisfies Stamp));
+  return files;
 }
