@@ -89,7 +89,7 @@ export async function collectSite(options: CollectOptions): Promise<DocsSite> {
         // (`../../lib/types.js`) then find the project's files, and their types show.
         const abs = join(options.scratch, API_COPY_DIR, f.path);
         mkdirSync(dirname(abs), { recursive: true });
-        writeFileSync(abs, f.contents);
+        writeFileSync(abs, rebaseCommentLinks(f.contents, dirname(nb), dirname(abs)));
         const base = f.path.slice(f.path.lastIndexOf('/') + 1, -3);
         if (base === 'pipeline') pipeline = abs;
         else if (base === 'setup') setup = abs;
@@ -298,6 +298,37 @@ export function sqlTemplates(code: string): string[] {
   for (const m of code.matchAll(/\bsql(?:<[^`;]*?>)?`((?:[^`\\]|\\[\s\S])*)`/g))
     out.push(m[1]!.replace(/\\`/g, '`'));
   return out;
+}
+
+/**
+ * The module's doc comments with each relative link of the prose (`![chart](chart.svg)`,
+ * `<img src="chart.svg">`), written from the notebook's folder `from`, pointed at the same file
+ * from the API copy's folder `to`: TypeDoc resolves a comment's links from the file it reads,
+ * and from the copy they named nothing ("The relative path chart.svg is not a file"), so the
+ * image was not copied into the API page. Code outside comments is left as it is.
+ */
+export function rebaseCommentLinks(text: string, from: string, to: string): string {
+  const rebase = (target: string): string => {
+    const cut = target.search(/[?#]/);
+    const path = cut < 0 ? target : target.slice(0, cut);
+    if (!path || /^[a-z][\w+.-]*:/i.test(path) || path.startsWith('/')) return target;
+    let file: string;
+    try {
+      file = decodeURI(path);
+    } catch {
+      file = path; // a stray `%`: the name as written
+    }
+    const moved = posix(relative(to, resolve(from, file)));
+    return (path.includes('%') ? encodeURI(moved) : moved) + (cut < 0 ? '' : target.slice(cut));
+  };
+  return text.replace(/\/\*\*[\s\S]*?\*\//g, (comment) =>
+    comment
+      .replace(/(\]\(<?)([^)\s>]+)/g, (_all, open: string, target: string) => open + rebase(target))
+      .replace(
+        /(\b(?:src|href)=\\?["'])([^"'\\]+)/g,
+        (_all, open: string, target: string) => open + rebase(target),
+      ),
+  );
 }
 
 /**
