@@ -72,6 +72,8 @@ export const RUNTIME_CODES = {
   E_NO_TASKS: 'a notebook with no `//| task:` cells, when running it',
   E_DOCS_BUILD:
     '`cellar docs` could not build the site (TypeDoc reported errors converting or rendering)',
+  E_OUT_FOLDER:
+    "`cellar build`/`cellar docs`: an --out folder that holds the user's own files or the project, which replacing it would delete",
   // Builds (`cellar build`) and built pipelines.
   E_BUILD: 'a pipeline or task function that esbuild cannot bundle',
   E_BUILD_PACKAGE: 'a package the bundle imports that is not installed in the project',

@@ -43,6 +43,7 @@ import { loadPipeline } from '../../runtime/load/loader.js';
 import { classRegistration, exportsClasses } from '../../runtime/load/bundle.js';
 import type { AnyTask, Pipeline } from '../../runtime/task.js';
 import { CliError } from '../errors.js';
+import { checkOutFolder } from '../out-folder.js';
 import type { BuildManifest } from './run-entry.js';
 
 /** The package holding this CLI (runtime/, cli/), from its source or its dist/ build: the bundle's own sources. */
@@ -230,6 +231,15 @@ export async function buildPipeline(
 ): Promise<BuildResult> {
   const file = resolve(pipelineFile);
   const projectRoot = findProjectRoot(dirname(file));
+  // The build replaces the folder: never one holding the user's files or the project.
+  checkOutFolder(outDir, {
+    what: 'a build',
+    isOurs: isBuildFolder,
+    keep: [
+      { path: projectRoot, what: 'the project' },
+      { path: file, what: 'the pipeline being built' },
+    ],
+  });
   const { pipeline } = await loadPipeline(file);
   const fingerprints = await fingerprintTasks(pipeline, projectRoot);
   const esbuild = await import('esbuild');
@@ -381,6 +391,23 @@ function writeLockfile(dir: string, any: boolean): void {
   }
 }
 
+/** Does `dir` hold a folder `cellar build` wrote (its manifest.json and run.mjs)? */
+function isBuildFolder(dir: string): boolean {
+  try {
+    const m = JSON.parse(
+      readFileSync(join(dir, 'manifest.json'), 'utf8'),
+    ) as Partial<BuildManifest>;
+    return (
+      typeof m.format === 'number' &&
+      typeof m.pipeline === 'string' &&
+      typeof m.fingerprints === 'object' &&
+      existsSync(join(dir, 'run.mjs'))
+    );
+  } catch {
+    return false;
+  }
+}
+
 function swapInto(staging: string, outDir: string): void {
   const old = `${outDir}.old-${process.pid}`;
   mkdirSync(dirname(outDir), { recursive: true });
@@ -442,6 +469,15 @@ export async function buildFunction(
 ): Promise<BuildResult> {
   const file = resolve(pipelineFile);
   const projectRoot = findProjectRoot(dirname(file));
+  // The build replaces the folder: never one holding the user's files or the project.
+  checkOutFolder(outDir, {
+    what: 'a build',
+    isOurs: isBuildFolder,
+    keep: [
+      { path: projectRoot, what: 'the project' },
+      { path: file, what: 'the pipeline being built' },
+    ],
+  });
   const { pipeline } = await loadPipeline(file);
   const task: AnyTask | undefined = pipeline.tasks.find((t) => t.name === taskName);
   if (!task)

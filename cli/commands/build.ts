@@ -12,7 +12,8 @@ Bundle a compiled pipeline for a machine with only Node: copy <dir> there, run
 \`npm ci --omit=dev\` in it, then \`node <dir>/run.mjs [task...] [--param k=v] [--workspace dir] [--workdir dir]\`
 (the options of \`cellar run\`; --workdir is where the data the notebook read now lives).
 
-  --out DIR         where to write (default dist/<pipeline>/, or dist/functions/ with --function)
+  --out DIR         where to write (default dist/<pipeline>/, or dist/functions/ with --function);
+                    a pipeline build replaces the folder, so one holding other files is refused
   --function TASK   write one self-contained ESM file exporting the task's function and the
                     notebook's setup helpers, for online serving (no Cellar needed to import it)
   --no-lockfile     skip resolving package-lock.json (then use \`npm install\`, not \`npm ci\`)`;

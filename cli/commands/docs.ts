@@ -15,7 +15,8 @@ per task, lineage pictures, search, and run history. Open <out>/index.html from 
 the folder on any static host. A site built from the same notebooks, code and run facts is kept
 as it is (the build is byte-identical, so it is skipped).
 
-  --out DIR          where the site goes (default docs/site); emptied first
+  --out DIR          where the site goes (default docs/site); replaced by each build, so a
+                     folder holding other files is refused
   --workspace DIR    where run facts are read (default <project>/.cellar/workspace, or $CELLAR_WORKSPACE)
   --force            build even when the site is up to date (same notebooks, code and run facts)
   --no-api           skip documenting the generated modules' TypeScript API (faster on huge pipelines)

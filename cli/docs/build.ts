@@ -8,11 +8,12 @@
 // when rebuilt from the same notebooks and workspace: TypeDoc writes no timestamps, the plugin
 // prints only recorded facts in stable orders, and the scratch inputs are rewritten each build.
 import { sha256 } from '../../runtime/key/hash.js';
-import { rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { Application, LogLevel, TypeScript as ts } from 'typedoc';
 import { findNotebooks, projectRoot } from '../../compiler/host.js';
 import { CliError, EXIT } from '../errors.js';
+import { checkOutFolder } from '../out-folder.js';
 import { collectSite } from './collect.js';
 import { drawPipeline } from './lineage.js';
 import type { DocsSite } from './model.js';
@@ -62,6 +63,15 @@ export async function buildDocsSite(options: DocsOptions): Promise<DocsReport> {
   if (notebooks.length === 0)
     throw new CliError(`no notebooks found in ${options.paths.join(', ')}`, 'E_NOT_FOUND');
   const root = projectRoot(dirname(notebooks[0]!));
+  // The build replaces the folder: never one holding the user's files or the project.
+  checkOutFolder(out, {
+    what: 'the docs site',
+    isOurs: isSiteFolder,
+    keep: [
+      { path: root, what: 'the project' },
+      ...notebooks.map((path) => ({ path, what: 'a notebook' })),
+    ],
+  });
   // One scratch folder per output folder, so two builds at once do not share inputs.
   const scratch = join(root, '.cellar', 'docs', sha256(out).slice(0, 12));
   const api = options.api !== false;
@@ -101,8 +111,11 @@ export async function buildDocsSite(options: DocsOptions): Promise<DocsReport> {
       upToDate: true,
     };
   }
-  // Gone before the folder changes: a build that stops halfway leaves no stamp vouching for it.
-  rmSync(join(out, STAMP_FILE), { force: true });
+  // Emptied here (not by TypeDoc) and marked at once: a build that stops halfway leaves no stamp
+  // vouching for it, and a folder the next build still knows as the site's.
+  rmSync(out, { recursive: true, force: true });
+  mkdirSync(out, { recursive: true });
+  writeFileSync(join(out, SITE_MARKER), SITE_MARKER_TEXT);
   const pictures = new Map<string, Map<string, string>>();
   for (const p of site.pipelines) pictures.set(p.name, await drawPipeline(p));
   const t2 = performance.now();
@@ -127,7 +140,7 @@ export async function buildDocsSite(options: DocsOptions): Promise<DocsReport> {
       searchInComments: true,
       searchInDocuments: true,
       githubPages: true, // writes .nojekyll, so GitHub Pages serves the folder as it is
-      cleanOutputDir: true,
+      cleanOutputDir: false, // emptied above, keeping the site's marker
       excludeExternals: true,
       logLevel: LogLevel.Warn,
       validation: {
@@ -197,6 +210,23 @@ export async function buildDocsSite(options: DocsOptions): Promise<DocsReport> {
     totalMs: t3 - t0,
     cpuMs: (cpu.user + cpu.system) / 1000,
   });
+}
+
+/** A file in every site folder `cellar docs` writes: the folder is the site's to replace. */
+const SITE_MARKER = '.cellar-site';
+const SITE_MARKER_TEXT =
+  'Written by `cellar docs`: this folder is the docs site, emptied and written again by each build.\n';
+
+/**
+ * Does `dir` hold a site `cellar docs` wrote? Its marker, its stamp, or (a site built before the
+ * marker) TypeDoc's GitHub Pages file beside its assets folder.
+ */
+function isSiteFolder(dir: string): boolean {
+  return (
+    existsSync(join(dir, SITE_MARKER)) ||
+    existsSync(join(dir, STAMP_FILE)) ||
+    (existsSync(join(dir, '.nojekyll')) && existsSync(join(dir, 'assets', 'main.js')))
+  );
 }
 
 /** The build's figures, from the site's files as the stamp lists them (no second walk). */
