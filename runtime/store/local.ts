@@ -43,6 +43,7 @@ import {
   type Store,
   type TaskLock,
 } from './store.js';
+import { KEY_LENGTH } from '../key/hash.js';
 import { acquireLock, removeStaleLock, type LockTiming } from './lock.js';
 import {
   TEMP_NAME,
@@ -53,6 +54,9 @@ import {
   tempStamp,
   type ProcessIdentity,
 } from './owner.js';
+
+/** A task lock's file name: the cache key (KEY_LENGTH hex digits) and `.lock` (`lock`). */
+const TASK_LOCK = new RegExp(`^[0-9a-f]{${KEY_LENGTH}}\\.lock$`);
 
 /** `<workspace>/.writers/`: a marker per process writing into the workspace (`registerWriter`). */
 const WRITERS = '.writers';
@@ -588,8 +592,10 @@ export class LocalStore implements Store {
           } catch {
             // another sweeper got there first
           }
-        } else if (depth === 2 && entry.name.endsWith('.lock')) {
-          // A dead holder's lock under a key no later run may take again.
+        } else if (depth === 2 && TASK_LOCK.test(entry.name)) {
+          // A dead holder's lock under a key no later run may take again. Only a task lock's
+          // name (`<key>.lock`): a workspace given as a folder that holds other files (a
+          // `yarn.lock` two levels down) keeps them.
           if (removeStaleLock(join(dir, entry.name))) removed++;
         }
       }

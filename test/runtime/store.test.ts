@@ -3,7 +3,15 @@
 // one at once).
 import { describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { LocalStore, atomicWrite, ioLimits } from '../../runtime/store/local.js';
@@ -251,6 +259,34 @@ describe('LocalStore', () => {
     expect(existsSync(theirs)).toBe(true);
     store.sweepLeftovers();
     expect(existsSync(theirs)).toBe(true);
+  });
+
+  it("the workspace sweep removes a dead holder's task lock, and no other file named *.lock", async () => {
+    // `--workspace shared` over a folder that already held `pkgs/app/yarn.lock` (two hours old,
+    // not JSON): the first run's sweep judged it a stale lock and deleted it.
+    const child = spawn(process.execPath, ['-e', '0']);
+    await new Promise((r) => child.on('exit', r));
+    const ws = fresh();
+    mkdirSync(join(ws, 'pkgs', 'app'), { recursive: true });
+    const yarn = join(ws, 'pkgs', 'app', 'yarn.lock');
+    writeFileSync(yarn, '# yarn lockfile v1\n');
+    const old = new Date(Date.now() - 2 * 3600_000);
+    utimesSync(yarn, old, old);
+    mkdirSync(join(ws, 'pipe', 't'), { recursive: true });
+    const dead = join(ws, 'pipe', 't', '0123456789abcdef.lock');
+    writeFileSync(
+      dead,
+      JSON.stringify({
+        pid: child.pid,
+        host: (await import('node:os')).hostname(),
+        token: 'x',
+        since: 'then',
+      }),
+    );
+    utimesSync(dead, old, old);
+    expect(new LocalStore(ws).sweepLeftovers()).toBe(1);
+    expect(existsSync(dead)).toBe(false);
+    expect(readFileSync(yarn, 'utf8')).toBe('# yarn lockfile v1\n');
   });
 
   it('breaks at once a lock left by an earlier process with this very PID (PID reuse: PID 1 after a container restart)', async () => {
