@@ -140,7 +140,10 @@ export function addOutsideImports(
     }
     names.add(v.name);
   }
-  for (const i of cells)
+  // Side-effect imports (`import './lib/register'`): the cells' own, and setup's, which every
+  // later cell saw run in the notebook. In the module itself, so the effect happens wherever the
+  // module is loaded (a worker, a built function, a test) and its code is in the task's key.
+  for (const i of [...ctx.plan.setupCells, ...cells])
     for (const imp of ctx.analyses.get(i)?.imports ?? [])
       if (imp.bindings.length === 0)
         imports.addSideEffect(fromNotebook(ctx.workdir, imp.module), imp.attributes);

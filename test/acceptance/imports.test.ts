@@ -218,6 +218,38 @@ describe('a dynamic import() is keyed by the content of every file it may load',
 // B5: `createRequire(import.meta.url)('./cfg-' + variant + '.json')` in a cell failed at run time
 // with "Cannot find module … Require stack: generated/…": `import.meta` in a cell is the compiled
 // module's. It is refused at compile time (E_IMPORT_META) naming the notebook, cell, line and fix.
+describe("setup's side-effect imports", () => {
+  it("`import './lib/register'` in setup runs before every task, as in the notebook, and its code is in their keys", () => {
+    // A red team's notebook: setup held only imports, so there was no setup module and the bare
+    // import was dropped from the generated code: the registry stayed empty (10, not 20).
+    const p = project();
+    mkdirSync(join(p.dir, 'notebooks', 'lib'), { recursive: true });
+    p.write(
+      'notebooks/lib/registry.ts',
+      'export const registry = new Map<string, (x: number) => number>();\n',
+    );
+    p.write(
+      'notebooks/lib/register.ts',
+      "import { registry } from './registry';\nregistry.set('f', (x) => x * 2);\n",
+    );
+    p.write(
+      NB,
+      notebookText([
+        "import './lib/register';\nimport { registry } from './lib/registry';",
+        "//| task: doubled\nconst doubled = (registry.get('f') ?? ((x: number) => x))(10);",
+      ]),
+    );
+    expect(run(p, NB)).toEqual({ doubled: 'ran' });
+    expect(show(p, NB, 'doubled', 'doubled')).toBe(20);
+    expect(p.read('generated/loads/doubled.ts')).toContain(
+      "import '../../notebooks/lib/register';",
+    );
+    editKeepingMtimeAndSize(join(p.dir, 'notebooks', 'lib', 'register.ts'), 'x * 2', 'x * 3');
+    expect(run(p, NB)).toEqual({ doubled: 'ran' });
+    expect(show(p, NB, 'doubled', 'doubled')).toBe(30);
+  });
+});
+
 describe('import.meta in a notebook cell', () => {
   it.each([
     [
