@@ -330,6 +330,7 @@ function bindUses(s: LinkState): void {
     resolveReferences(s, here, scope);
     checkMutations(s, here, scope);
     checkSetupState(s, here, scope);
+    checkReservedNames(s, here);
 
     if (cell.role === 'params') {
       for (const p of a.params)
@@ -622,6 +623,27 @@ function describeMutation(m: Mutation): string {
   if (m.kind === 'method') return `calls \`${m.name}.${m.detail}(...)\` on`;
   if (m.kind === 'property') return `assigns to \`${m.detail}\` of`;
   return 'assigns to';
+}
+
+/**
+ * A task cell's `__proto__`: the pipeline hands a task's values on as object properties (its
+ * outputs record, the inputs of the tasks reading it), and `{ __proto__: x }` sets the object's
+ * prototype instead of a property, so the value was silently lost (a reader computed NaN).
+ */
+function checkReservedNames(s: LinkState, here: CellScope): void {
+  const { cell, analysis: a } = here;
+  if (cell.role !== 'task') return;
+  for (const d of a.declarations)
+    if (d.name === '__proto__')
+      s.diagnostics.push(
+        diagnostic(
+          'error',
+          'E_RESERVED_NAME',
+          at(s, cell, d.line),
+          "`__proto__` cannot name a task's value: the pipeline hands values on as object properties, and `{ __proto__: … }` sets an object's prototype instead, so the value would be lost",
+          { hint: 'give it another name (`proto`, `base`)', snippet: lineOf(cell, d.line) },
+        ),
+      );
 }
 
 /** Methods of the cache idiom (`const memo = new Map()` filled by a helper): allowed in setup. */

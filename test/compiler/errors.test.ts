@@ -834,6 +834,21 @@ describe('functions held in consts', () => {
   });
 });
 
+describe('E_RESERVED_NAME', () => {
+  it("a task's `__proto__` is refused at its line (in the pipeline it would set a prototype)", async () => {
+    const d = await expectError(
+      [
+        '//| task: a\nconst k = 1;\nconst __proto__ = { a: 1 };',
+        '//| task: b\nconst n = __proto__.a + k;',
+      ],
+      'E_RESERVED_NAME',
+      { cell: 1, line: 3 },
+    );
+    expect(d.message).toContain('`__proto__` cannot name a task');
+    expect(d.snippet).toBe('const __proto__ = { a: 1 };');
+  });
+});
+
 describe('E_SETUP_STATE: a setup helper called only while the setup loads', () => {
   // `register` pushes onto setup state; a task reads that state. Called only at the top level of
   // setup cells, the change happens once, before any task, in every process: allowed. Any other
