@@ -35,7 +35,7 @@ import type {
 } from './types.js';
 
 /** Bump when the shape of analyses or emitted code changes: it keys the on-disk cache. */
-export const COMPILER_VERSION = '0.1.0-11'; // -11: E_RESERVED_NAME (a task's `__proto__`); -10: setup's side-effect imports in every task and test module; -9: changes through a local const alias, borrowed mutators (`Array.prototype.push.call`, `.bind`) and reflective setters; -8: an index computed from the value itself is an append, not a memo key; -7: E_SETUP_STATE named at the calling task; -6: setup helpers called only while loading (Mutation.inside, loadTimeCalls); -5: Deno shim uses, import versions and columns; -4: callable consts; -3: display-only statements, aliases, SQL problems
+export const COMPILER_VERSION = '0.1.0-12'; // -12: E_GLOBAL_STATE, changes seen through parentheses and type assertions; -11: E_RESERVED_NAME (a task's `__proto__`); -10: setup's side-effect imports in every task and test module; -9: changes through a local const alias, borrowed mutators (`Array.prototype.push.call`, `.bind`) and reflective setters; -8: an index computed from the value itself is an append, not a memo key; -7: E_SETUP_STATE named at the calling task; -6: setup helpers called only while loading (Mutation.inside, loadTimeCalls); -5: Deno shim uses, import versions and columns; -4: callable consts; -3: display-only statements, aliases, SQL problems
 
 export interface CompileMemory {
   /** Cell analyses by `role + '\0' + code` (an analysis depends on nothing else). */

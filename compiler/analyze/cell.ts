@@ -1263,15 +1263,27 @@ function valueUsed(ts: TS, id: Identifier): boolean {
   return true;
 }
 
-/** The outermost property or element access on `id` (`cfg.opts[k]` for `cfg`), or `id` itself. */
+/**
+ * The outermost property or element access on `id` (`cfg.opts[k]` for `cfg`), or `id` itself,
+ * seen through parentheses and type assertions (`(globalThis as any).factor`, `xs!.push`).
+ */
 function accessRoot(ts: TS, id: Identifier): Node {
   let top: Node = id;
-  while (
-    (ts.isPropertyAccessExpression(top.parent) || ts.isElementAccessExpression(top.parent)) &&
-    top.parent.expression === top
-  )
-    top = top.parent;
-  return top;
+  for (;;) {
+    const p = top.parent;
+    if (
+      (ts.isPropertyAccessExpression(p) ||
+        ts.isElementAccessExpression(p) ||
+        ts.isParenthesizedExpression(p) ||
+        ts.isAsExpression(p) ||
+        ts.isSatisfiesExpression(p) ||
+        ts.isNonNullExpression(p) ||
+        ts.isTypeAssertionExpression(p)) &&
+      p.expression === top
+    )
+      top = p;
+    else return top;
+  }
 }
 
 /** What this identifier's occurrence does to its value: reassign it, set a property, call a mutating method. */

@@ -646,6 +646,42 @@ function checkReservedNames(s: LinkState, here: CellScope): void {
       );
 }
 
+/**
+ * The process's global objects and built-ins (`globalThis`, `Array.prototype`, `Math`…): a change
+ * to one in a task is seen by every task after it in that process.
+ */
+const GLOBAL_OBJECTS = new Set([
+  'globalThis',
+  'global',
+  'window',
+  'self',
+  'Array',
+  'Object',
+  'String',
+  'Number',
+  'Boolean',
+  'BigInt',
+  'Symbol',
+  'Function',
+  'Map',
+  'Set',
+  'WeakMap',
+  'WeakSet',
+  'Date',
+  'RegExp',
+  'Promise',
+  'Error',
+  'Math',
+  'JSON',
+  'Intl',
+  'Buffer',
+]);
+
+/** Is `m` a change (not a rebinding) of a global object of the process? */
+function changesGlobal(m: Mutation): boolean {
+  return m.kind !== 'assign' && GLOBAL_OBJECTS.has(m.name);
+}
+
 /** Methods of the cache idiom (`const memo = new Map()` filled by a helper): allowed in setup. */
 const CACHE_METHODS = new Set(['set', 'add', 'delete', 'clear']);
 
@@ -665,17 +701,22 @@ function checkSetupState(s: LinkState, here: CellScope, scope: Scope): void {
   for (const m of a.sharedStateChanges ?? []) {
     if (m.kind === 'method' && CACHE_METHODS.has(m.detail)) continue;
     const v = here.ownValue.get(m.name) ?? scope.value.get(m.name);
-    if (!v || v.owner.kind !== 'setup') continue;
+    // `globalThis.factor = f`, `Array.prototype.sumAll = …`: the process's own globals.
+    const global = !v && changesGlobal(m);
+    if (!global && (!v || v.owner.kind !== 'setup')) continue;
     // A reassignment whose new value is handed on (`return ++calls`) is state by itself; any
     // other change counts when something reads the value (a counter nothing reads does not).
-    if (reported.has(m.name) || (!m.used && !readBesidesChanges(s, v))) continue;
+    if (reported.has(m.name) || (!global && !m.used && !readBesidesChanges(s, v!))) continue;
     // In a helper the setup only calls while it loads (`function init() {…}; init();`): the change
     // happens once, before any task, the same in every process that loads the setup.
     const later = m.inside === undefined ? undefined : useAfterLoading(s, m.inside, cell.index);
     if (later === 'none') continue;
     reported.add(m.name);
-    const declared = `declared in setup, cell ${v.cell + 1}`;
-    const why = `every task shares setup values, and in the pipeline a task starts from the setup as loaded, in whatever order and process the run picks, so a result computed from \`${m.name}\` would depend on which tasks ran before it`;
+    const code = global ? 'E_GLOBAL_STATE' : 'E_SETUP_STATE';
+    const declared = global
+      ? 'a global every task in the process shares'
+      : `declared in setup, cell ${v!.cell + 1}`;
+    const why = `every task shares ${global ? 'the process globals' : 'setup values'}, and in the pipeline a task starts from the setup as loaded, in whatever order and process the run picks, so a result computed from \`${m.name}\` would depend on which tasks ran before it`;
     const hint = `have the helper return a new value instead of changing \`${m.name}\`, and the task output it for the tasks that read it (a Map memo filled with \`.set\` is allowed, and so is a helper only called at the top level of setup cells)`;
     const caller = later && s.cellByIndex.get(later.cell);
     if (later && caller?.role === 'task') {
@@ -684,7 +725,7 @@ function checkSetupState(s: LinkState, here: CellScope, scope: Scope): void {
       s.diagnostics.push(
         diagnostic(
           'error',
-          'E_SETUP_STATE',
+          code,
           at(s, caller, later.line, later.column),
           `task \`${caller.task}\` calls \`${m.inside}\`, a setup helper that ${describeMutation(m)} \`${m.name}\` (${declared}; the change is in cell ${cell.index + 1}, line ${m.line}): ${why}`,
           { hint, snippet: lineOf(caller, later.line) },
@@ -695,7 +736,7 @@ function checkSetupState(s: LinkState, here: CellScope, scope: Scope): void {
     s.diagnostics.push(
       diagnostic(
         'error',
-        'E_SETUP_STATE',
+        code,
         at(s, cell, m.line, m.column),
         `a setup helper ${describeMutation(m)} \`${m.name}\` (${declared}) when it is called${later && caller ? ` (\`${m.inside}\` is used in cell ${later.cell + 1}, line ${later.line}, where it may run after the setup loaded)` : ''}: ${why}`,
         { hint, snippet: lineOf(cell, m.line) },
@@ -779,6 +820,21 @@ function checkMutations(s: LinkState, here: CellScope, scope: Scope): void {
       if (ref && newVersionAt(here, m.name, ref.start) !== undefined) continue;
     }
     const v = scope.value.get(m.name);
+    if (!v && cell.role === 'task' && changesGlobal(m)) {
+      s.diagnostics.push(
+        diagnostic(
+          'error',
+          'E_GLOBAL_STATE',
+          at(s, cell, m.line, m.column),
+          `task \`${cell.task}\` ${describeMutation(m)} \`${m.name}\`, a global every task in the process shares: in the pipeline tasks run in whatever order and process the run picks (and a cached one not at all), so what a task reading it computes would depend on which tasks ran before it`,
+          {
+            hint: 'output the value from this task and read it by name in the tasks that need it (or set it once at the top level of a setup cell)',
+            snippet: lineOf(cell, m.line),
+          },
+        ),
+      );
+      continue;
+    }
     if (!v) {
       if (m.kind === 'assign' && !here.ownValue.has(m.name)) {
         s.diagnostics.push(

@@ -213,6 +213,8 @@ describe("mutating another task's value", () => {
     ['a destructuring assignment', '[count] = [2];', 'assigns to `count`'],
     ['Object.assign', 'Object.assign(cfg, { depth: 3 });', 'calls `Object.assign(...)` on'],
     ['a borrowed mutator', 'Array.prototype.push.call(xs, 4);', 'calls `xs.push(...)`'],
+    ['through a type assertion', '(xs as number[]).push(4);', 'calls `xs.push(...)`'],
+    ['through a non-null assertion', 'cfg!.depth = 2;', 'assigns to `cfg!.depth`'],
     ['a bound mutator', 'const add = xs.push.bind(xs);\nadd(4);', 'calls `xs.push(...)`'],
     ['Reflect.set', "Reflect.set(cfg, 'depth', 2);", 'calls `Reflect.set(...)` on'],
     [
@@ -831,6 +833,38 @@ describe('functions held in consts', () => {
     const module = r.files.find((f) => f.path === 'bad/a.ts')!.contents;
     expect(module).toContain('return { ys };');
     expect(module).toMatch(/outputs: \{ ys: \{\} \}/);
+  });
+});
+
+describe('E_GLOBAL_STATE', () => {
+  it.each([
+    ['a global property', 'globalThis.factor = 5;'],
+    ['Object.assign on globalThis', 'Object.assign(globalThis, { factor: 5 });'],
+    ['a built-in prototype', '(Array.prototype as any).total = function () { return 0; };'],
+    ['inside a helper of the task', 'const set = () => { (global as any).factor = 5; };\nset();'],
+  ])('a task changing %s is refused at its line', async (_, code) => {
+    const d = await expectError([`//| task: a\n${code}\nconst k = 1;`], 'E_GLOBAL_STATE', {
+      cell: 1,
+      line: 2,
+    });
+    expect(d.message).toContain('a global every task in the process shares');
+  });
+
+  it('a setup helper a task calls is refused at the call; setup changing a global as it loads, and reads, pass', async () => {
+    const d = await expectError(
+      [
+        'function setFactor(f: number): void { (globalThis as any).factor = f; }',
+        '//| task: a\nsetFactor(5);\nconst k = 1;',
+      ],
+      'E_GLOBAL_STATE',
+      { cell: 2, line: 2, column: 1 },
+    );
+    expect(d.message).toContain('task `a` calls `setFactor`');
+    const ok = await diagnosticsOf([
+      '(globalThis as any).factor = 5;\nconst fmt = new Intl.NumberFormat("en");',
+      '//| task: a\nconst f = (globalThis as any).factor as number;\nconst s = Reflect.set({}, "a", 1);\nconsole.clear();\nconst n = Math.max(f, 1);',
+    ]);
+    expect(ok.diagnostics.filter((x) => x.severity === 'error').map(formatDiagnostic)).toEqual([]);
   });
 });
 
