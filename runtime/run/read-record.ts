@@ -434,6 +434,9 @@ function install(): void {
   // its destination, the task's own; the copy's own calls (stats, listings of the destination)
   // run untracked.
   wrapCopies();
+  // `fs.openAsBlob(path)`: a Blob over the file's bytes, read when the task reads the Blob (as a
+  // stream's are: keyed by content, adopted once the file has aged, adopt-reads.ts).
+  wrap(fs, 'openAsBlob', always('files'));
   rememberOpened();
   syncBuiltinESMExports();
   installEnvProxy();

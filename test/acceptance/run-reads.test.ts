@@ -284,6 +284,24 @@ describe('an environment variable read by a computed name is in the key', () => 
   });
 });
 
+describe('what Node reads natively for a task is in its key', () => {
+  it('a file read through fs.openAsBlob, edited keeping size and mtime, re-runs the task with the new value', () => {
+    const p = csvProject(
+      'const text = await (await openAsBlob("data/penguins.csv")).text();',
+      "import { openAsBlob } from 'node:fs';",
+    );
+    runStatuses(p, NB);
+    runStatuses(p, NB);
+    expect(runStatuses(p, NB)).toEqual({ load: 'cached', stats: 'cached' });
+    editKeepingMtimeAndSize(join(p.dir, 'notebooks/data/penguins.csv'), '4200', '5200');
+    expect(p.cellar('run', NB, '--dry-run').stdout).toMatch(
+      /reads\.notebooks\/data\/penguins\.csv: [0-9a-f]{16} → [0-9a-f]{16}/,
+    );
+    expect(runStatuses(p, NB)).toEqual({ load: 'ran', stats: 'ran' });
+    expect(showOutput(p, NB, 'stats', 'total')).toBe(8300);
+  });
+});
+
 /** `cellar run --json`, which must succeed: status and not-cached reason by task. */
 function runNotCached(p: Project, ...flags: string[]) {
   const r = p.cellar('run', NB, '--json', ...flags);

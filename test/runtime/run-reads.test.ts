@@ -339,6 +339,14 @@ describe('the recorder (read-record.ts)', () => {
     expect(execFileSync('sh', ['-c', 'echo $CELLAR_TEST_RR']).toString().trim()).toBe('w');
     delete process.env.CELLAR_TEST_RR;
   });
+
+  it('records fs.openAsBlob as a file read', async () => {
+    const f = join(root, 'blob.txt');
+    writeFileSync(f, 'blob');
+    const { result, reads } = await observeReads(async () => (await fs.openAsBlob(f)).text());
+    expect(result).toBe('blob');
+    expect([...reads.files]).toEqual([f]);
+  });
 });
 
 describe('the records (run-reads.ts)', () => {
