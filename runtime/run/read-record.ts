@@ -21,6 +21,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import childProcess from 'node:child_process';
 import fs, { type Dirent } from 'node:fs';
+import os from 'node:os';
 import { Module, isBuiltin, syncBuiltinESMExports } from 'node:module';
 import { basename, dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -438,10 +439,45 @@ function install(): void {
   // stream's are: keyed by content, adopted once the file has aged, adopt-reads.ts).
   wrap(fs, 'openAsBlob', always('files'));
   rememberOpened();
+  installHostPathRecorder();
   syncBuiltinESMExports();
   installEnvProxy();
   installRequireRecorder();
   installChildProcessRecorder();
+}
+
+/** Note `name` as an environment variable the scope's code read (keyed by its hashed value). */
+function noteEnv(scope: Scope, name: string): void {
+  scope.reads.env.add(name);
+  share(scope, 'env', name);
+}
+
+/**
+ * The variables `os.homedir()` and `os.tmpdir()` answer from: Node reads them natively (libuv's
+ * getenv, not process.env), so the env Proxy never sees them. A task reading
+ * `join(os.homedir(), '.myrc')` depends on HOME as much as one reading `process.env.HOME`: each
+ * call notes the variables as read (hashed in the key, as other env reads). tmpdir() takes the
+ * first of TMPDIR, TMP, TEMP that is set: all three are noted (setting an earlier one moves it).
+ * `os.userInfo()` is not: it reads the password database (getpwuid), not the environment.
+ */
+function installHostPathRecorder(): void {
+  const hostVars: [string, readonly string[]][] = [
+    ['homedir', process.platform === 'win32' ? ['USERPROFILE'] : ['HOME']],
+    ['tmpdir', process.platform === 'win32' ? ['TEMP', 'TMP'] : ['TMPDIR', 'TMP', 'TEMP']],
+  ];
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const target = os as any;
+  for (const [name, vars] of hostVars) {
+    const original = target[name] as ((...args: unknown[]) => unknown) | undefined;
+    if (typeof original !== 'function') continue;
+    const patched = function (this: unknown, ...args: unknown[]) {
+      const scope = scopeOf(patched);
+      if (scope && !scope.spawning) for (const v of vars) noteEnv(scope, v);
+      return original.apply(this, args);
+    };
+    copySymbols(original, patched);
+    target[name] = patched;
+  }
 }
 
 /** The child_process entry points that start a process. */

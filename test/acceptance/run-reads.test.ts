@@ -300,6 +300,42 @@ describe('what Node reads natively for a task is in its key', () => {
     expect(runStatuses(p, NB)).toEqual({ load: 'ran', stats: 'ran' });
     expect(showOutput(p, NB, 'stats', 'total')).toBe(8300);
   });
+
+  it('os.homedir() and os.tmpdir() key the task on HOME and TMPDIR (hashed): another home re-runs it', () => {
+    const p = project();
+    for (const [dir, value] of [
+      ['h1', 'one'],
+      ['h2', 'two'],
+      ['t1', 'one'],
+      ['t2', 'two'],
+    ]) {
+      p.run('mkdir', ['-p', dir!]);
+      p.write(`${dir}/${dir!.startsWith('h') ? '.myrc' : 'myval.txt'}`, `${value}\n`);
+    }
+    p.write(
+      NB,
+      notebookText([
+        "import { readFileSync } from 'node:fs';\nimport os from 'node:os';\nimport { tmpdir } from 'node:os';\nimport { join } from 'node:path';",
+        "//| task: home\nconst rc = readFileSync(join(os.homedir(), '.myrc'), 'utf8').trim();",
+        "//| task: tmp\nconst tmpv = readFileSync(join(tmpdir(), 'myval.txt'), 'utf8').trim();",
+      ]),
+    );
+    p.setEnv('HOME', join(p.dir, 'h1'));
+    p.setEnv('TMPDIR', join(p.dir, 't1'));
+    runStatuses(p, NB);
+    runStatuses(p, NB);
+    expect(runStatuses(p, NB)).toEqual({ home: 'cached', tmp: 'cached' });
+    expect(showOutput(p, NB, 'home', 'rc')).toBe('one');
+    p.setEnv('HOME', join(p.dir, 'h2'));
+    const dry = p.cellar('run', NB, '--dry-run');
+    expect(dry.stdout).toMatch(/env\.HOME: [0-9a-f]{16} → [0-9a-f]{16}/);
+    expect(dry.stdout).not.toContain(join(p.dir, 'h2'));
+    expect(runStatuses(p, NB)).toEqual({ home: 'ran', tmp: 'cached' });
+    expect(showOutput(p, NB, 'home', 'rc')).toBe('two');
+    p.setEnv('TMPDIR', join(p.dir, 't2'));
+    expect(runStatuses(p, NB)).toEqual({ home: 'cached', tmp: 'ran' });
+    expect(showOutput(p, NB, 'tmp', 'tmpv')).toBe('two');
+  });
 });
 
 /** `cellar run --json`, which must succeed: status and not-cached reason by task. */

@@ -17,7 +17,7 @@ import {
 } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -338,6 +338,14 @@ describe('the recorder (read-record.ts)', () => {
     process.env.CELLAR_TEST_RR = 'w';
     expect(execFileSync('sh', ['-c', 'echo $CELLAR_TEST_RR']).toString().trim()).toBe('w');
     delete process.env.CELLAR_TEST_RR;
+  });
+
+  it('records the variables os.homedir() and os.tmpdir() read natively (HOME; TMPDIR, TMP, TEMP)', async () => {
+    const home = await observeReads(async () => os.homedir());
+    expect([...home.reads.env]).toEqual(['HOME']);
+    // A named import of node:os is the patched function too.
+    const tmp = await observeReads(async () => tmpdir());
+    expect([...tmp.reads.env].sort()).toEqual(['TEMP', 'TMP', 'TMPDIR']);
   });
 
   it('records fs.openAsBlob as a file read', async () => {
