@@ -25,6 +25,7 @@ import os from 'node:os';
 import { Module, isBuiltin, syncBuiltinESMExports } from 'node:module';
 import { basename, dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseEnv } from 'node:util';
 import { contentHash } from '../key/filestamp.js';
 import {
   isHostFile,
@@ -440,6 +441,7 @@ function install(): void {
   wrap(fs, 'openAsBlob', always('files'));
   rememberOpened();
   installHostPathRecorder();
+  installLoadEnvFileRecorder();
   syncBuiltinESMExports();
   installEnvProxy();
   installRequireRecorder();
@@ -478,6 +480,41 @@ function installHostPathRecorder(): void {
     copySymbols(original, patched);
     target[name] = patched;
   }
+}
+
+/**
+ * `process.loadEnvFile(path = '.env')` reads the file natively and sets the variables it names
+ * that are not set yet: the file is noted as read (keyed by content, the content as read noted as
+ * seen), and each variable it names as read, so a task's key moves with the file and a value it
+ * set is refused in an output as any read variable's is (perform.ts `refuseSecrets`).
+ */
+function installLoadEnvFileRecorder(): void {
+  const original = (process as { loadEnvFile?: (path?: unknown) => void }).loadEnvFile;
+  if (typeof original !== 'function') return;
+  const patched = function (this: unknown, ...args: unknown[]) {
+    const path = args[0] ?? '.env';
+    const scope = scopeOf(patched, path);
+    const abs = scope ? pathOf(path) : undefined;
+    if (!scope || abs === undefined || isHostFile(abs)) return original.apply(this, args as []);
+    scope.reads.files.add(abs);
+    share(scope, 'files', abs);
+    const out = original.apply(this, args as []);
+    // Read again for its names and hash (the native read above threw if it could not read it).
+    const bytes = scopes.exit(() => {
+      try {
+        return fs.readFileSync(abs);
+      } catch {
+        return undefined;
+      }
+    });
+    if (bytes) {
+      noteSeen(scope.reads, abs, contentHash(bytes));
+      for (const name of Object.keys(parseEnv(bytes.toString('utf8')))) noteEnv(scope, name);
+    }
+    return out;
+  };
+  copySymbols(original, patched);
+  (process as { loadEnvFile?: unknown }).loadEnvFile = patched;
 }
 
 /** The child_process entry points that start a process. */

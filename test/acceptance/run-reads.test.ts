@@ -336,6 +336,31 @@ describe('what Node reads natively for a task is in its key', () => {
     expect(runStatuses(p, NB)).toEqual({ home: 'cached', tmp: 'ran' });
     expect(showOutput(p, NB, 'tmp', 'tmpv')).toBe('two');
   });
+
+  it('process.loadEnvFile in a task keys it on the file: an edited .env re-runs it and its downstream with the new value', () => {
+    const p = project();
+    p.write(
+      NB,
+      notebookText([
+        "const base = 'mode=';",
+        "//| task: load\nprocess.loadEnvFile('.env');\nconst mode = process.env.APP_MODE ?? 'unset';",
+        '//| task: label\nconst label = base + mode;',
+      ]),
+    );
+    p.setEnv('APP_MODE', undefined);
+    p.write('notebooks/.env', 'APP_MODE=dev\n');
+    runStatuses(p, NB);
+    runStatuses(p, NB);
+    expect(runStatuses(p, NB)).toEqual({ load: 'cached', label: 'cached' });
+    expect(showOutput(p, NB, 'label', 'label')).toBe('mode=dev');
+    p.write('notebooks/.env', 'APP_MODE=prod\n');
+    expect(p.cellar('run', NB, '--dry-run').stdout).toMatch(
+      /reads\.notebooks\/\.env: [0-9a-f]{16} → [0-9a-f]{16}/,
+    );
+    expect(runStatuses(p, NB)).toEqual({ load: 'ran', label: 'ran' });
+    expect(showOutput(p, NB, 'label', 'label')).toBe('mode=prod');
+    expect(runStatuses(p, NB)).toEqual({ load: 'cached', label: 'cached' });
+  });
 });
 
 /** `cellar run --json`, which must succeed: status and not-cached reason by task. */

@@ -355,6 +355,21 @@ describe('the recorder (read-record.ts)', () => {
     expect(result).toBe('blob');
     expect([...reads.files]).toEqual([f]);
   });
+
+  it('records process.loadEnvFile: the file (with the hash of what it held) and the names it set', async () => {
+    const f = join(root, 'loaded.env');
+    writeFileSync(f, 'CELLAR_TEST_LOADED=one\nCELLAR_TEST_LOADED2="two"\n');
+    try {
+      const { reads } = await observeReads(async () => process.loadEnvFile(f));
+      expect([...reads.files]).toEqual([f]);
+      expect(reads.seen.get(f)).toBe(contentHash(readFileSync(f)));
+      expect([...reads.env].sort()).toEqual(['CELLAR_TEST_LOADED', 'CELLAR_TEST_LOADED2']);
+      expect(process.env.CELLAR_TEST_LOADED).toBe('one');
+    } finally {
+      delete process.env.CELLAR_TEST_LOADED;
+      delete process.env.CELLAR_TEST_LOADED2;
+    }
+  });
 });
 
 describe('the records (run-reads.ts)', () => {
