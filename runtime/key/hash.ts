@@ -160,14 +160,26 @@ export const HOST_TIME_ZONE = '@timeZone';
 export const HOST_LOCALE = '@locale';
 
 /**
+ * The pseudo-variable a task that listed the whole environment (`Object.keys(process.env)`,
+ * `{ ...process.env }`, `for…in`, `JSON.stringify(process.env)`) is keyed on
+ * (runtime/run/read-record.ts): one hash over every variable's name and value, so a variable
+ * added, removed or changed re-runs it. Never a name of a real variable; never in clear.
+ */
+export const ENV_LISTING = '@listing';
+
+/**
  * `{NAME: hash}` for the named variables (the key's `env`; keys.ts, and the warm-run record's
- * check), and the host facts (`@timeZone`, `@locale`) in clear; `*` (a read by computed name)
- * cannot be keyed and is left out.
+ * check), the host facts (`@timeZone`, `@locale`) in clear, and `@listing` (the whole
+ * environment, hashed); `*` (a read by computed name) cannot be keyed and is left out.
  */
 export function envInputs(names: readonly string[]): Record<string, string> {
   const out: Record<string, string> = {};
   for (const name of names) {
     if (name === '*') continue;
+    if (name === ENV_LISTING) {
+      out[name] = environmentHash();
+      continue;
+    }
     if (name.startsWith('@')) {
       out[name] = hostFact(name); // not a secret: in clear, so --dry-run can say what moved
       continue;
@@ -182,6 +194,14 @@ export function envInputs(names: readonly string[]): Record<string, string> {
     out[name] = hashed;
   }
   return out;
+}
+
+/** SHA-256 (16 hex) of every environment variable's name and value, in name order. */
+function environmentHash(): string {
+  const env = process.env;
+  const h = crypto.createHash('sha256').update('cellar-env-listing');
+  for (const name of Object.keys(env).sort()) h.update(`\0${name}\0${env[name] ?? ''}`);
+  return h.digest('hex').slice(0, 16);
 }
 
 /**

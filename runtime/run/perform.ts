@@ -361,7 +361,7 @@ async function performWith(
       inputs,
       ctx,
       reads
-        ? (seen, envListed, shared, children) => {
+        ? (seen, _envListed, shared, children) => {
             for (const name of seen.env) envNames.add(name);
             // Recorded as soon as the task's code returns, from the thread that ran it (one file
             // per task, atomic: run-reads.ts), before its outputs are encoded.
@@ -371,7 +371,6 @@ async function performWith(
             wrote = writtenPaths(reads, sideEffectOutputs(seen));
             // What helpers of other modules read in it: keyed for every task reaching the module.
             recordModuleReads(reads, shared, seen.written, job.envRead);
-            if (envListed) warnEnvListed(task.name);
             if (children.length > 0) warnChildProcess(task, children);
             // Checked as the task's code returns: what it read later cannot change its result.
             const changed =
@@ -441,19 +440,6 @@ function refuseSecrets(task: string, output: string, bytes: Uint8Array, names: s
       );
     }
   }
-}
-
-const warnedEnvListed = new Set<string>();
-
-/** Listing the whole environment cannot be keyed (the shell's own variables would re-run
- *  everything): say so once per task and thread instead of keying nothing silently. */
-function warnEnvListed(task: string): void {
-  if (warnedEnvListed.has(task)) return;
-  warnedEnvListed.add(task);
-  process.stderr.write(
-    `cellar: task '${task}' lists the whole environment (Object.keys, a spread or a copy of process.env); ` +
-      `only the variables it reads by name are in its key. Read the ones it needs by name.\n`,
-  );
 }
 
 const warnedChildProcess = new Set<string>();

@@ -11,9 +11,13 @@
 //
 // process.env becomes a Proxy over the real environment object (reads and writes forward, so
 // child processes and workers see what they saw before); inside a scope it records names read.
-// Listing the environment (`Object.keys(process.env)`, `{ ...process.env }`) cannot be keyed (a
-// shell's own variables would re-run everything): the gets that walk the listing in its order are
-// not recorded, and the task is warned once instead. A get out of that order is a read by name.
+// Listing the environment (`Object.keys(process.env)`, `{ ...process.env }`, `for…in`,
+// `JSON.stringify(process.env)`) records the pseudo-variable `@listing` (key/hash.ts
+// `ENV_LISTING`): the task is keyed on every variable's name and value, hashed, so one added or
+// changed re-runs it (and a shell's own variables moving re-run it too: over-inclusion, never a
+// stale hit). The gets that walk the listing in its order are not recorded by name (they are in
+// the listing's hash); a get out of that order is a read by name. `os.homedir()`/`os.tmpdir()`
+// (native reads of HOME, TMPDIR…) and `process.loadEnvFile` are recorded too (below).
 //
 // Not seen: reads by file descriptors opened outside the task, native addons' own I/O (DuckDB's
 // `read_csv` in SQL), child processes' reads. Cellar's own work inside a task (opening the
@@ -27,6 +31,7 @@ import { basename, dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseEnv } from 'node:util';
 import { contentHash } from '../key/filestamp.js';
+import { ENV_LISTING } from '../key/hash.js';
 import {
   isHostFile,
   linkFacts,
@@ -981,13 +986,18 @@ function installEnvProxy(): void {
         record(scope, prop as string);
       return Reflect.getOwnPropertyDescriptor(target, prop);
     },
+    // A listing (Object.keys/entries, a spread, for…in, JSON.stringify): the task is keyed on the
+    // whole environment (`@listing`, key/hash.ts: every name and value, hashed), since what it
+    // computes may rest on which variables exist and what they hold. The walk's gets that follow
+    // are not reads by name (the listing keys them already): see `record`.
     ownKeys(target) {
       const keys = Reflect.ownKeys(target);
-      const scope = scopes.getStore();
+      const scope = scopeOf(traps.ownKeys!);
       if (scope && !scope.spawning) {
         scope.listing = keys.filter((k): k is string => typeof k === 'string');
         scope.listingAt = 0;
         scope.envListed = true;
+        noteEnv(scope, ENV_LISTING);
       }
       return keys;
     },

@@ -270,17 +270,39 @@ describe('an environment variable read by a computed name is in the key', () => 
     expect(stored).toEqual([]);
   });
 
-  it('listing the whole environment warns that only names read by name are keyed', () => {
+  it('listing the whole environment keys the task on every variable: one added or changed re-runs it, no value stored in clear', () => {
     const p = project();
     p.write(
       NB,
-      notebookText(['//| task: load\nconst count = Object.keys({ ...process.env }).length > 0;']),
+      notebookText([
+        "//| task: names\n//| output: appVars=json\nconst appVars = Object.keys(process.env).filter((k) => k.startsWith('APP_')).sort();",
+        "//| task: pairs\n//| output: appVals=json\nconst appVals = Object.entries(process.env).filter(([k]) => k.startsWith('APP_')).map(([k, v]) => `${k}:${(v ?? '').length}`).sort();",
+        '//| task: other\nconst unrelated = 2;',
+      ]),
     );
-    const r = p.cellar('run', NB);
-    expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout + r.stderr).toMatch(/task 'load' lists the whole environment/);
+    p.setEnv('APP_MODE', 'dev-SECRET-1');
+    p.setEnv('APP_REGION', undefined);
+    const first = p.cellar('run', NB);
+    expect(first.code, first.stderr).toBe(0);
+    // Keyed, not warned about.
+    expect(first.stdout + first.stderr).not.toMatch(/lists the whole environment/);
     runStatuses(p, NB);
-    expect(runStatuses(p, NB)).toEqual({ load: 'cached' });
+    expect(runStatuses(p, NB)).toEqual({ names: 'cached', pairs: 'cached', other: 'cached' });
+    // A variable added: the listing moved.
+    p.setEnv('APP_REGION', 'eu');
+    const dry = p.cellar('run', NB, '--dry-run');
+    expect(dry.stdout).toMatch(/env\.@listing: [0-9a-f]{16} → [0-9a-f]{16}/);
+    expect(runStatuses(p, NB)).toEqual({ names: 'ran', pairs: 'ran', other: 'cached' });
+    expect(showOutput(p, NB, 'names', 'appVars')).toEqual(['APP_MODE', 'APP_REGION']);
+    expect(runStatuses(p, NB)).toEqual({ names: 'cached', pairs: 'cached', other: 'cached' });
+    // A value changed, the names the same.
+    p.setEnv('APP_MODE', 'prod-SECRET-22');
+    expect(runStatuses(p, NB)).toEqual({ names: 'ran', pairs: 'ran', other: 'cached' });
+    expect(showOutput(p, NB, 'pairs', 'appVals')).toEqual(['APP_MODE:14', 'APP_REGION:2']);
+    const stored = readdirSync(join(p.dir, '.cellar'), { recursive: true, withFileTypes: true })
+      .filter((e) => e.isFile())
+      .filter((e) => readFileSync(join(e.parentPath, e.name)).includes('SECRET'));
+    expect(stored).toEqual([]);
   });
 });
 

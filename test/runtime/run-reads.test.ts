@@ -43,6 +43,7 @@ import {
 import { observeReads, untracked } from '../../runtime/run/read-record.js';
 import { readOnce } from '../support/read-helper.js';
 import { contentHash, stampLimits } from '../../runtime/key/filestamp.js';
+import { ENV_LISTING, envInputs } from '../../runtime/key/hash.js';
 
 const root = mkdtempSync(join(tmpdir(), 'cellar-run-reads-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -318,26 +319,54 @@ describe('the recorder (read-record.ts)', () => {
     expect(reads.written.size).toBe(12);
   });
 
-  it('records env names read by a computed name, not a walk over the whole environment', async () => {
+  it('records env names read by a computed name, and a walk over the whole environment as the listing', async () => {
     process.env.CELLAR_TEST_RR = 'v';
     const name = ['CELLAR', 'TEST', 'RR'].join('_');
     const one = await observeReads(async () => process.env[name]);
     expect([...one.reads.env]).toEqual([name]);
     expect(one.envListed).toBe(false);
     const all = await observeReads(async () => ({ ...process.env }));
-    expect([...all.reads.env]).toEqual([]);
+    // The walk's gets are not reads by name: the listing (every name and value, hashed) keys them.
+    expect([...all.reads.env]).toEqual([ENV_LISTING]);
     expect(all.envListed).toBe(true);
-    // Picking names out of a listing is reading them by name.
+    // Every form of listing is one.
+    const forms: (() => unknown)[] = [
+      () => Object.keys(process.env),
+      () => Object.entries(process.env),
+      () => JSON.stringify(process.env),
+      () => {
+        const names: string[] = [];
+        for (const k in process.env) names.push(k);
+        return names;
+      },
+    ];
+    // (JSON.stringify asks for `toJSON` by name first: a read by name of an unset variable.)
+    for (const form of forms)
+      expect([...(await observeReads(async () => form())).reads.env]).toContain(ENV_LISTING);
+    // Picking names out of a listing is reading them by name (after listing them).
     const picked = await observeReads(async () =>
       Object.keys(process.env)
         .filter((k) => k === name)
         .map((k) => process.env[k]),
     );
-    expect([...picked.reads.env]).toEqual([name]);
+    expect([...picked.reads.env].sort()).toEqual([ENV_LISTING, name]);
     // Writes still reach the real environment (child processes see them).
     process.env.CELLAR_TEST_RR = 'w';
     expect(execFileSync('sh', ['-c', 'echo $CELLAR_TEST_RR']).toString().trim()).toBe('w');
     delete process.env.CELLAR_TEST_RR;
+  });
+
+  it('keys the listing on every name and value, hashed: a variable added or changed moves it, none in clear', () => {
+    const before = envInputs([ENV_LISTING])[ENV_LISTING]!;
+    expect(before).toMatch(/^[0-9a-f]{16}$/);
+    expect(envInputs([ENV_LISTING])[ENV_LISTING]).toBe(before);
+    process.env.CELLAR_TEST_LISTED = 'a';
+    const added = envInputs([ENV_LISTING])[ENV_LISTING]!;
+    process.env.CELLAR_TEST_LISTED = 'b';
+    const changed = envInputs([ENV_LISTING])[ENV_LISTING]!;
+    delete process.env.CELLAR_TEST_LISTED;
+    expect(new Set([before, added, changed]).size).toBe(3);
+    expect(envInputs([ENV_LISTING])[ENV_LISTING]).toBe(before);
   });
 
   it('records the variables os.homedir() and os.tmpdir() read natively (HOME; TMPDIR, TMP, TEMP)', async () => {
