@@ -19,8 +19,10 @@
 //
 // Warm runs stay fast: per task module, the memo (in the workspace) keeps the fingerprint and a
 // content stamp of every file the bundle read (filestamp.ts: content hash, with a stat shortcut
-// that (mtime, size) edits cannot fool). An unchanged tree costs one stat per file and no esbuild
-// call; a file whose stat moved is re-read and re-hashed, and only a changed content rebuilds.
+// that (mtime, size) edits cannot fool), and how its local imports resolved (resolve-facts.ts:
+// a file added ahead of the one esbuild picked, or a symlink on the way re-pointed, re-bundles).
+// An unchanged tree costs one stat per file and per folder looked in, and no esbuild call; a
+// file whose stat moved is re-read and re-hashed, and only a changed content rebuilds.
 // Where esbuild cannot bundle a module (a loader it lacks), the older per-file closure (each local
 // file normalised and hashed whole, imports followed by es-module-lexer) keys it instead.
 import {
@@ -52,6 +54,12 @@ import {
   globsChanged,
   unbundledImports,
 } from './dynamic-imports.js';
+import {
+  ResolveRecorder,
+  checkResolveFacts,
+  type DirCache,
+  type ResolveFacts,
+} from './resolve-facts.js';
 
 export interface CodeFingerprint {
   /** Path relative to the task's module → normalised-syntax hash (16 hex). */
@@ -73,12 +81,14 @@ interface EntryMemo {
   inputs: Record<string, FileStamp>;
   /** Each glob a dynamic import bundled → the hash of its matches (dynamic-imports.ts). */
   globs?: Record<string, string>;
+  /** How its local imports resolved (resolve-facts.ts): a file added ahead, a link re-pointed. */
+  resolved: ResolveFacts;
   files: Record<string, string>;
   packages: string[];
   env: string[];
 }
 
-const MEMO_VERSION = 9; // 9: host facts of imported packages (package-facts.ts); 3: bundle sections hashed without comments (esbuild keeps some); 4: host time zone / locale facts; 5: globs of dynamic imports; 6: minified in the build, split by source map, with <order>; 7: setup side effects in every task; 8: in every compiled module a group loads, entry or not
+const MEMO_VERSION = 10; // 10: how local imports resolved (`resolved`); 9: host facts of imported packages (package-facts.ts); 3: bundle sections hashed without comments (esbuild keeps some); 4: host time zone / locale facts; 5: globs of dynamic imports; 6: minified in the build, split by source map, with <order>; 7: setup side effects in every task; 8: in every compiled module a group loads, entry or not
 
 /**
  * Fingerprints recorded by `cellar build`, by module URL. A built bundle carries no sources to
@@ -122,6 +132,8 @@ export class CodeHasher {
   private readonly versions = new Map<string, string>();
   /** Files whose recorded stamp this hasher found unchanged: the stamp checked, and as now. */
   private readonly verified = new Map<string, { recorded: FileStamp; now: FileStamp }>();
+  /** Folders this hasher stat'ed (and listed) checking how imports resolved: once each. */
+  private readonly dirs: DirCache = new Map();
 
   /** `memoFile`: where per-file hashes persist between runs (omit for an in-memory hasher). */
   constructor(private readonly memoFile?: string) {
@@ -205,16 +217,27 @@ export class CodeHasher {
    * package names whose installed versions are in the fingerprint (looked up from `dirs`).
    * Undefined for a recorded (built) fingerprint or one not computed by this hasher.
    */
-  evidence(
-    moduleUrl: string,
-  ): { files: Record<string, FileStamp>; dirs: string[]; packages: string[] } | undefined {
+  evidence(moduleUrl: string):
+    | {
+        files: Record<string, FileStamp>;
+        dirs: string[];
+        packages: string[];
+        resolved: ResolveFacts;
+      }
+    | undefined {
     if (recorded.has(moduleUrl) || !this.done.has(moduleUrl)) return undefined;
     const path = modulePath(moduleUrl);
     const fp = this.done.get(moduleUrl)!;
     const packages = Object.keys(fp.packages);
     const entry = this.entries[path];
     // A bundled module's package versions are looked up from its own folder (`finish`).
-    if (entry) return { files: { ...entry.inputs }, dirs: [dirname(path)], packages };
+    if (entry)
+      return {
+        files: { ...entry.inputs },
+        dirs: [dirname(path)],
+        packages,
+        resolved: { ...entry.resolved },
+      };
     // The fallback keyed the module by its closure, one memo record per file, each file's
     // packages looked up from that file's folder.
     const files: Record<string, FileStamp> = {};
@@ -224,7 +247,12 @@ export class CodeHasher {
       if (!memo) return undefined;
       files[abs] = memo.stamp;
     }
-    return { files, dirs: [...new Set(Object.keys(files).map((f) => dirname(f)))], packages };
+    return {
+      files,
+      dirs: [...new Set(Object.keys(files).map((f) => dirname(f)))],
+      packages,
+      resolved: {},
+    };
   }
 
   /** Persist the memo if anything changed (atomically: a torn memo would only cost time, but still). */
@@ -292,6 +320,12 @@ export class CodeHasher {
   private unchanged(memo: EntryMemo): boolean {
     // A file added where a dynamic import's glob looks (a new plugin) is in no bundle yet.
     if (globsChanged(memo.globs)) return false;
+    // A file added ahead of one an import resolved to, or a symlink on the way re-pointed: no
+    // input moved, but esbuild would bundle something else (resolve-facts.ts).
+    if (!memo.resolved) return false;
+    const resolution = checkResolveFacts(memo.resolved, this.dirs);
+    if (!resolution.same) return false;
+    if (resolution.restamped) this.dirty = true;
     for (const [file, stamp] of Object.entries(memo.inputs)) {
       const seen = this.verified.get(file);
       let now: FileStamp;
@@ -489,6 +523,7 @@ async function bundleGroup(
   warnings: import('esbuild').Message[],
 ): Promise<Map<string, EntryMemo> | undefined> {
   const stamps = new Map<string, FileStamp>();
+  const resolution = new ResolveRecorder();
   const reader: import('esbuild').Plugin = {
     name: 'cellar-stamped-reads',
     setup(build) {
@@ -533,7 +568,7 @@ async function bundleGroup(
       charset: 'utf8',
       logLevel: 'silent',
       logOverride: REPORT_UNBUNDLED_IMPORTS,
-      plugins: [linkedPackagesAsCode(), reader],
+      plugins: [resolution.plugin(), linkedPackagesAsCode(), reader],
     })
     .catch((error: { warnings?: import('esbuild').Message[] }) => {
       // A failed build (another module's error) still reports the imports it could not bundle.
@@ -542,6 +577,7 @@ async function bundleGroup(
     });
   if (!result) return undefined;
   warnings.push(...result.warnings);
+  resolution.settle();
   const texts = new Map<string, string>(result.outputFiles.map((f) => [f.path, f.text]));
   const memos = new Map<string, EntryMemo>();
   // Typed here: under a JavaScript notebook's non-strict settings esbuild's result type widens.
@@ -561,8 +597,10 @@ async function bundleGroup(
     }
     // Every file esbuild read for this entry, even those tree-shaken away entirely: a change to
     // one may make it contribute again.
+    const reached = [entry];
     for (const rel of reachableInputs(metafile, out.entryPoint)) {
       const abs = resolve(root, rel);
+      reached.push(abs);
       const stamp = stamps.get(abs);
       if (stamp) inputs[abs] = stamp;
     }
@@ -592,6 +630,7 @@ async function bundleGroup(
     const globs = bundledGlobs(metafile, root, Object.keys(out.inputs));
     memos.set(entry, {
       inputs,
+      resolved: resolution.factsOf(reached),
       ...(Object.keys(globs).length > 0 ? { globs } : {}),
       files,
       packages,

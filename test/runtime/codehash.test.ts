@@ -1,7 +1,7 @@
 // The code fingerprint behind code-aware keys, on real files: normalised syntax, the transitive
 // closure of local imports, package versions, the content-checked memo, and keys per setup declaration.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { mkdirSync, writeFileSync, readFileSync, utimesSync } from 'node:fs';
+import { mkdirSync, writeFileSync, readFileSync, rmSync, symlinkSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { CodeHasher } from '../../runtime/key/codehash.js';
@@ -444,5 +444,108 @@ describe('a setup module’s effects in a compiled task’s fingerprint', () => 
       expect(group.computed(url)).toEqual(await new CodeHasher().fingerprint(url));
     // Both are keyed on the setup module's effect, `load` too.
     expect(Object.keys(group.computed(urls[0]!)!.files)).toContain('setup.ts');
+  });
+});
+
+describe('how a local import resolved is in the memo (a new file ahead, a re-pointed link)', () => {
+  const url = (dir: string, file = 'task.ts') => pathToFileURL(join(dir, file)).href;
+
+  it('a file added ahead of the one an import resolved to re-keys the task', async () => {
+    // task.ts imports './lib/helper.js' (helper.ts, as no helper.js exists) and helper.ts
+    // imports './deep' (deep.ts: esbuild would try deep.tsx first).
+    const dir = project();
+    const memo = join(dir, 'memo.json');
+    const h1 = new CodeHasher(memo);
+    const before = await h1.fingerprint(url(dir));
+    h1.save();
+    // A stray tsc output beside the source: `./lib/helper.js` now loads it.
+    writeFileSync(join(dir, 'lib', 'helper.js'), 'export const helper = (n) => n * 7;\n');
+    const withJs = await new CodeHasher(memo).fingerprint(url(dir));
+    expect(Object.keys(withJs.files)).toEqual(['lib/helper.js', 'task.ts']);
+    expect(withJs).toEqual(await new CodeHasher().fingerprint(url(dir)));
+    new CodeHasher(memo).save();
+    // A .tsx beside the .ts an extensionless import picked.
+    rmSync(join(dir, 'lib', 'helper.js'));
+    const h2 = new CodeHasher(memo);
+    expect(await h2.fingerprint(url(dir))).toEqual(before);
+    h2.save();
+    writeFileSync(join(dir, 'lib', 'deep.tsx'), 'export const deep = (n: number) => n + 9;\n');
+    const withTsx = await new CodeHasher(memo).fingerprint(url(dir));
+    expect(Object.keys(withTsx.files)).toEqual(['lib/deep.tsx', 'lib/helper.ts', 'task.ts']);
+    expect(withTsx).toEqual(await new CodeHasher().fingerprint(url(dir)));
+  });
+
+  it('a symlinked folder re-pointed, directly or through a link to a link, re-keys the task', async () => {
+    const dir = scratchDir('symlink');
+    for (const [v, k] of [
+      ['v1', 2],
+      ['v2', 9],
+      ['v3', 5],
+    ] as const) {
+      mkdirSync(join(dir, 'shared', v), { recursive: true });
+      writeFileSync(
+        join(dir, 'shared', v, 'util.ts'),
+        `export const scale = (x: number) => x * ${k};\n`,
+      );
+    }
+    mkdirSync(join(dir, 'notebooks'));
+    writeFileSync(
+      join(dir, 'notebooks', 'task.ts'),
+      "import { scale } from './lib/util';\nexport const run = () => scale(10);\n",
+    );
+    symlinkSync(join('..', 'shared', 'v1'), join(dir, 'notebooks', 'lib'));
+    const memo = join(dir, 'memo.json');
+    const task = url(join(dir, 'notebooks'));
+    const h1 = new CodeHasher(memo);
+    const first = await h1.fingerprint(task);
+    h1.save();
+    const repoint = (link: string, target: string) => {
+      rmSync(link);
+      symlinkSync(target, link);
+    };
+    repoint(join(dir, 'notebooks', 'lib'), join('..', 'shared', 'v2'));
+    const h2 = new CodeHasher(memo);
+    const second = await h2.fingerprint(task);
+    h2.save();
+    expect(second).not.toEqual(first);
+    expect(second).toEqual(await new CodeHasher().fingerprint(task));
+    // A link to a link: notebooks/lib -> ../shared/current -> v2, then current -> v3.
+    symlinkSync('v2', join(dir, 'shared', 'current'));
+    repoint(join(dir, 'notebooks', 'lib'), join('..', 'shared', 'current'));
+    const h3 = new CodeHasher(memo);
+    expect(await h3.fingerprint(task)).toEqual(second);
+    h3.save();
+    repoint(join(dir, 'shared', 'current'), 'v3');
+    const third = await new CodeHasher(memo).fingerprint(task);
+    expect(third).not.toEqual(second);
+    expect(third).toEqual(await new CodeHasher().fingerprint(task));
+  });
+
+  it('an unchanged tree checks how imports resolved by a stat per folder, listing none', async () => {
+    const racy = stampLimits.racyMs;
+    stampLimits.racyMs = 0; // trust stat facts at once: the shortcut itself is under test
+    try {
+      const dir = project();
+      // Outside the project: writing it moves the project folder's stat facts.
+      const memo = join(scratchDir('memo'), 'memo.json');
+      const h1 = new CodeHasher(memo);
+      await h1.fingerprint(url(dir));
+      h1.save();
+      // Poison the recorded entries' hashes: served from the memo only if no folder is listed.
+      const saved = JSON.parse(readFileSync(memo, 'utf8'));
+      const entry = saved.entries[join(dir, 'task.ts')];
+      // Folder and name of each lookup: lib/ in dir/, helper.* in lib/, deep.* in lib/.
+      expect(Object.keys(entry.resolved).sort()).toEqual(
+        [`${dir}\0lib`, `${join(dir, 'lib')}\0deep`, `${join(dir, 'lib')}\0helper`].sort(),
+      );
+      for (const fact of Object.values(entry.resolved) as { hash: string }[]) fact.hash = 'x';
+      entry.files['lib/deep.ts'] = 'from-the-memo';
+      writeFileSync(memo, JSON.stringify(saved));
+      expect((await new CodeHasher(memo).fingerprint(url(dir))).files['lib/deep.ts']).toBe(
+        'from-the-memo',
+      );
+    } finally {
+      stampLimits.racyMs = racy;
+    }
   });
 });

@@ -1,0 +1,318 @@
+// How esbuild resolved a build's local imports, as facts that a stat can check.
+//
+// A bundle (load/bundle.ts) or a code fingerprint (codehash.ts) rests on the files esbuild read,
+// recorded by content. It also rests on files esbuild did NOT read: `import './lib/util.js'`
+// resolved to util.ts because lib/util.js did not exist, `import './lib/other'` picked other.ts
+// because lib/other.tsx (tried first) did not exist; a new file there (a stray tsc output, a
+// renamed component) changes what esbuild would bundle while every recorded file stays the same.
+// Likewise a symlinked folder on the way (`notebooks/lib -> ../shared/v1`): esbuild records the
+// real paths (shared/v1/util.ts), so re-pointing the link leaves every recorded file unchanged.
+//
+// So each relative or absolute import is also recorded as the folders it was looked up in, as
+// imported (through links, not their real paths): for every folder on the way from the importer's
+// folder to the imported path, the entries whose names could answer the lookup there (the next
+// component; for the last one, its stem and every name `<stem>.…`, so `util.js`, `util.ts`,
+// `util.tsx`, `util/`; inside an imported folder, `index.…` and `package.json`), each with its
+// type and, for a symlink, its target. A link's target is followed the same way, so a chain of
+// links (`lib -> current`, `current -> v1`) is covered too. Equal entries there mean the same
+// resolution. Not covered: tsconfig.json `paths`/`baseUrl`, and how a bare specifier resolves
+// (packages are keyed by version; a linked package's `main`/`exports`).
+//
+// A fact holds the folder's stat facts (inode, mtime, ctime) beside the entries' hash: adding,
+// removing, renaming or re-pointing an entry moves the folder's mtime and ctime, so an unchanged
+// folder is one `stat`; a moved one is listed again, and only different entries are a change.
+// A stamp taken within `stampLimits.racyMs` of the folder's last change is not trusted (as file
+// stamps are, filestamp.ts). A fact that moved while the build ran is recorded as moved, so the
+// next check builds again.
+import { lstatSync, readdirSync, readlinkSync, statSync, type Dirent } from 'node:fs';
+import { basename, dirname, isAbsolute, join, parse, relative, resolve, sep } from 'node:path';
+import { sha256 } from './hash.js';
+import { stampLimits } from './filestamp.js';
+
+/** The entries of one folder that could answer a lookup, with the folder's stat facts. */
+export interface DirFact {
+  /** sha256 (16 hex) of the matching entries (name, type, link target), sorted. */
+  hash: string;
+  /** The folder's inode, mtime and ctime (ns) as the hash was taken; '' when it did not exist. */
+  ino: string;
+  mtimeNs: string;
+  ctimeNs: string;
+  /** False when taken within `stampLimits.racyMs` of the folder's last change. */
+  trusted: boolean;
+}
+
+/** `<folder>\0<stem>` → the fact: the folder's entries named `<stem>` or `<stem>.…`. */
+export type ResolveFacts = Record<string, DirFact>;
+
+const MOVED = 'moved during the build';
+
+/** A folder as it is now: its stat facts, and its entries (listed on demand). */
+interface DirNow {
+  ino: string;
+  mtimeNs: string;
+  ctimeNs: string;
+  trusted: boolean;
+  entries?: [name: string, described: string][];
+}
+
+/** Per-check cache of folders stat'ed and listed (one stat, at most one listing, per folder). */
+export type DirCache = Map<string, DirNow>;
+
+function dirNow(dir: string, cache: DirCache): DirNow {
+  let now = cache.get(dir);
+  if (now) return now;
+  let st;
+  try {
+    st = statSync(dir, { bigint: true, throwIfNoEntry: false });
+  } catch {
+    st = undefined;
+  }
+  if (!st || !st.isDirectory()) now = { ino: '', mtimeNs: '', ctimeNs: '', trusted: true };
+  else {
+    const lastChangeMs = Number((st.mtimeNs > st.ctimeNs ? st.mtimeNs : st.ctimeNs) / 1_000_000n);
+    now = {
+      ino: String(st.ino),
+      mtimeNs: String(st.mtimeNs),
+      ctimeNs: String(st.ctimeNs),
+      trusted: Date.now() - lastChangeMs >= stampLimits.racyMs,
+    };
+  }
+  cache.set(dir, now);
+  return now;
+}
+
+/** Each entry as `name`, `name/` (folder), `name@target` (symlink) or `name?` (other). */
+function entriesOf(dir: string, now: DirNow): [string, string][] {
+  if (now.entries) return now.entries;
+  let list: Dirent[] = [];
+  try {
+    list = readdirSync(dir, { withFileTypes: true });
+  } catch {
+    // missing or not a folder: no entries
+  }
+  now.entries = list.map((d) => {
+    if (d.isSymbolicLink()) {
+      let target = '';
+      try {
+        target = readlinkSync(join(dir, d.name));
+      } catch {
+        // gone since the listing: the next check lists again
+      }
+      return [d.name, `${d.name}@${target}`];
+    }
+    return [d.name, d.isDirectory() ? `${d.name}/` : d.isFile() ? d.name : `${d.name}?`];
+  });
+  return now.entries;
+}
+
+/** The hash of the entries named `stem` or `stem.<anything>` (`util`, `util.ts`, `util.js.ts`). */
+function hashOf(entries: readonly [string, string][], stem: string): string {
+  return sha256(
+    entries
+      .filter(([name]) => name === stem || name.startsWith(`${stem}.`))
+      .map(([, described]) => described)
+      .sort()
+      .join('\n'),
+  ).slice(0, 16);
+}
+
+function factNow(dir: string, prefix: string, cache: DirCache): DirFact {
+  const now = dirNow(dir, cache);
+  return {
+    hash: hashOf(entriesOf(dir, now), prefix),
+    ino: now.ino,
+    mtimeNs: now.mtimeNs,
+    ctimeNs: now.ctimeNs,
+    trusted: now.trusted,
+  };
+}
+
+/**
+ * Do the facts still hold? Refreshes, in place, the stat facts of folders whose entries did not
+ * change (`restamped`: the caller may save them). `cache`: folders already stat'ed in this check.
+ */
+export function checkResolveFacts(
+  facts: ResolveFacts | undefined,
+  cache: DirCache = new Map(),
+): { same: boolean; restamped: boolean } {
+  let restamped = false;
+  for (const [key, fact] of Object.entries(facts ?? {})) {
+    const cut = key.indexOf('\0');
+    const dir = key.slice(0, cut);
+    const now = dirNow(dir, cache);
+    if (
+      fact.trusted &&
+      now.ino === fact.ino &&
+      now.mtimeNs === fact.mtimeNs &&
+      now.ctimeNs === fact.ctimeNs
+    )
+      continue;
+    if (hashOf(entriesOf(dir, now), key.slice(cut + 1)) !== fact.hash)
+      return { same: false, restamped };
+    if (
+      now.ino !== fact.ino ||
+      now.mtimeNs !== fact.mtimeNs ||
+      now.ctimeNs !== fact.ctimeNs ||
+      now.trusted !== fact.trusted
+    ) {
+      facts![key] = {
+        ...fact,
+        ino: now.ino,
+        mtimeNs: now.mtimeNs,
+        ctimeNs: now.ctimeNs,
+        trusted: now.trusted,
+      };
+      restamped = true;
+    }
+  }
+  return { same: true, restamped };
+}
+
+/** JS/TS extensions esbuild swaps or appends (`./x.js` may load x.ts): stripped for the stem. */
+const CODE_EXT = /\.(?:[cm]?[jt]sx?)$/;
+
+/**
+ * Records, during one esbuild build, the facts of every relative or absolute import's lookup
+ * (see the header), per importing file. Add `plugin()` first in the build's plugins; call
+ * `settle()` after the build.
+ */
+export class ResolveRecorder {
+  private readonly facts = new Map<string, DirFact>();
+  private readonly byImporter = new Map<string, Set<string>>();
+  private readonly cache: DirCache = new Map();
+  private readonly linksSeen = new Set<string>();
+
+  plugin(): import('esbuild').Plugin {
+    return {
+      name: 'cellar-resolve-facts',
+      setup: (build) => {
+        build.onResolve({ filter: /^(?:\.|\/|[A-Za-z]:[\\/])/ }, (args) => {
+          // An entry point is named by its exact path (its file is an input, by content).
+          if (args.kind === 'entry-point' || args.namespace !== 'file') return undefined;
+          const spec = args.path.replace(/[?#].*$/, '');
+          const from = args.resolveDir || dirname(args.importer);
+          try {
+            this.lookup(args.importer, from, spec);
+          } catch {
+            // a fact not taken only loses precision: never fail the build over it
+          }
+          return undefined;
+        });
+      },
+    };
+  }
+
+  private add(owner: string, dir: string, prefix: string): void {
+    const key = `${dir}\0${prefix}`;
+    if (!this.facts.has(key)) this.facts.set(key, factNow(dir, prefix, this.cache));
+    let set = this.byImporter.get(owner);
+    if (!set) this.byImporter.set(owner, (set = new Set()));
+    set.add(key);
+  }
+
+  private lookup(owner: string, from: string, spec: string): void {
+    const target = isAbsolute(spec) ? resolve(spec) : resolve(from, spec);
+    // The importer's folder is a real path (esbuild resolves links): only the components the
+    // specifier adds below the common ancestor can be links or be shadowed.
+    let base = from ? resolve(from) : parse(target).root;
+    while (base !== dirname(base) && relative(base, target).startsWith('..')) base = dirname(base);
+    if (relative(base, target).startsWith('..')) base = parse(target).root;
+    const parts = relative(base, target).split(sep).filter(Boolean);
+    let dir = base;
+    parts.forEach((part, i) => {
+      const last = i === parts.length - 1;
+      this.add(owner, dir, last ? part.replace(CODE_EXT, '') : part);
+      const path = join(dir, part);
+      this.followLink(owner, path, 0);
+      dir = path;
+    });
+    // An imported folder: its index file or package.json answers.
+    if (dirNow(target, this.cache).ino !== '') {
+      this.add(owner, target, 'index');
+      this.add(owner, target, 'package.json');
+    }
+  }
+
+  /** When `path` is a symlink, the facts of its target's lookup too (a link to a link). */
+  private followLink(owner: string, path: string, depth: number): void {
+    if (depth > 32) return;
+    let st;
+    try {
+      st = lstatSync(path, { throwIfNoEntry: false });
+    } catch {
+      return;
+    }
+    if (!st?.isSymbolicLink()) return;
+    const linkTarget = resolve(dirname(path), readlinkSync(path));
+    const key = `${owner}\0${linkTarget}`;
+    if (this.linksSeen.has(key)) return;
+    this.linksSeen.add(key);
+    // Every link among the target's components (its own entry is in its folder's fact).
+    const root = parse(linkTarget).root;
+    let dir = root;
+    for (const part of linkTarget.slice(root.length).split(sep).filter(Boolean)) {
+      const next = join(dir, part);
+      let isLink = false;
+      try {
+        isLink = lstatSync(next, { throwIfNoEntry: false })?.isSymbolicLink() ?? false;
+      } catch {
+        // unreadable: no fact
+      }
+      if (isLink) {
+        this.add(owner, dir, part);
+        this.followLink(owner, next, depth + 1);
+      }
+      dir = next;
+    }
+    this.add(owner, dirname(linkTarget), basename(linkTarget));
+  }
+
+  /**
+   * After the build: a fact whose entries are no longer those first listed moved while esbuild
+   * ran, and what esbuild saw is unknown, so it is recorded as moved (the next check builds
+   * again). A folder whose stat moved but whose entries did not (a file written beside them)
+   * keeps the stat facts taken before the build: its next check lists it and restamps.
+   */
+  settle(): void {
+    const cache: DirCache = new Map();
+    for (const [key, fact] of this.facts) {
+      const cut = key.indexOf('\0');
+      if (factNow(key.slice(0, cut), key.slice(cut + 1), cache).hash !== fact.hash)
+        this.facts.set(key, { ...fact, hash: MOVED, trusted: false });
+    }
+  }
+
+  /** The facts of the imports made by `importers` (absolute paths). */
+  factsOf(importers: Iterable<string>): ResolveFacts {
+    const keys = new Set<string>();
+    for (const importer of importers)
+      for (const key of this.byImporter.get(importer) ?? []) keys.add(key);
+    const out: ResolveFacts = {};
+    for (const key of [...keys].sort()) out[key] = this.facts.get(key)!;
+    return out;
+  }
+
+  /** Every fact of the build. */
+  all(): ResolveFacts {
+    return this.factsOf(this.byImporter.keys());
+  }
+}
+
+/** Well-formed facts (a damaged memo or record is not trusted). */
+export function wellFormedFacts(facts: unknown): facts is ResolveFacts {
+  return (
+    facts !== null &&
+    typeof facts === 'object' &&
+    Object.entries(facts as object).every(
+      ([k, f]) =>
+        k.includes('\0') &&
+        f !== null &&
+        typeof f === 'object' &&
+        typeof f.hash === 'string' &&
+        typeof f.ino === 'string' &&
+        typeof f.mtimeNs === 'string' &&
+        typeof f.ctimeNs === 'string' &&
+        typeof f.trusted === 'boolean',
+    )
+  );
+}
