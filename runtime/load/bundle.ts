@@ -12,7 +12,9 @@
 // The bundle and a record of its inputs live in `<project>/.cellar/cache/`, where Node resolves
 // the project's packages as it does for the sources. The inputs are every file esbuild read (local
 // modules, imported JSON, any other file it inlines), each with a content stamp (key/filestamp.ts):
-// the bundle is fresh only while every input has the same content. A warm start is one JSON read,
+// the bundle is fresh only while every input has the same content and every local import would
+// resolve as it did (key/resolve-facts.ts: no new file ahead of the one picked, no symlink on the
+// way re-pointed; one stat per folder looked in). A warm start is one JSON read,
 // one stat per source file, one import; a file whose stat moved is re-read and hashed, so an edit
 // that keeps mtime and size (`touch -r`, `cp -p`) still rebuilds. When bundling fails, the caller
 // falls back to tsx.
@@ -50,6 +52,12 @@ import {
   unbundledImports,
 } from '../key/dynamic-imports.js';
 import { tempStamp } from '../store/owner.js';
+import {
+  ResolveRecorder,
+  checkResolveFacts,
+  wellFormedFacts,
+  type ResolveFacts,
+} from '../key/resolve-facts.js';
 
 interface BundleRecord {
   version: number;
@@ -58,6 +66,13 @@ interface BundleRecord {
   inputs: Record<string, FileStamp>;
   /** Each glob a dynamic import bundled → the hash of its matches (key/dynamic-imports.ts). */
   globs?: Record<string, string>;
+  /**
+   * How every local import resolved (key/resolve-facts.ts): per folder looked in (through
+   * links), the entries that could answer. A file added ahead of the one esbuild picked
+   * (`lib/util.js` beside the util.ts `./lib/util.js` loaded) or a re-pointed symlinked folder
+   * changes them, though no input changed.
+   */
+  resolved: ResolveFacts;
   /**
    * Where 'cellar' did not resolve from the importing folders, so the bundle imports the running
    * runtime instead: those folders, and that runtime's entry file. The bundle is reused only
@@ -72,8 +87,8 @@ interface BundleRecord {
 // file read (2 kept (mtime, size) of JS/TS inputs only, which missed JSON imports and same-size edits).
 // 4: the source map in a file beside the bundle, not inline. 5: local modules register their
 // exported classes. 6: the globs of dynamic imports, with their matches. 7: where 'cellar' was
-// mapped to the running runtime (`ownRuntime`).
-const RECORD_VERSION = 7;
+// mapped to the running runtime (`ownRuntime`). 8: how local imports resolved (`resolved`).
+const RECORD_VERSION = 8;
 
 /**
  * Import `path` through a cached esbuild bundle; undefined when that is not possible here.
@@ -128,21 +143,30 @@ async function freshBundle(path: string): Promise<string | undefined> {
  * file (absolute) and the content stamp of every source file it was built from. Undefined when
  * there is none (never bundled, or loaded through tsx).
  */
-export function bundledInputs(
-  path: string,
-):
-  { bundle: string; inputs: Record<string, FileStamp>; globs: Record<string, string> } | undefined {
+export function bundledInputs(path: string):
+  | {
+      bundle: string;
+      inputs: Record<string, FileStamp>;
+      globs: Record<string, string>;
+      resolved: ResolveFacts;
+    }
+  | undefined {
   const cacheDir = join(findProjectRoot(dirname(path)), '.cellar', 'cache', 'pipelines');
   const record = readRecord(join(cacheDir, `${sha256(path).slice(0, 16)}.json`));
   return record
-    ? { bundle: join(cacheDir, record.bundle), inputs: record.inputs, globs: record.globs ?? {} }
+    ? {
+        bundle: join(cacheDir, record.bundle),
+        inputs: record.inputs,
+        globs: record.globs ?? {},
+        resolved: record.resolved,
+      }
     : undefined;
 }
 
 function readRecord(file: string): BundleRecord | undefined {
   try {
     const r = JSON.parse(readFileSync(file, 'utf8')) as BundleRecord;
-    return r.version === RECORD_VERSION ? r : undefined;
+    return r.version === RECORD_VERSION && wellFormedFacts(r.resolved) ? r : undefined;
   } catch {
     return undefined;
   }
@@ -179,6 +203,10 @@ function checkFresh(record: BundleRecord): 'fresh' | 'restamped' | 'stale' {
   }
   // A file added where a dynamic import's glob looks (a new plugin) is in no bundle yet.
   if (globsChanged(record.globs)) return 'stale';
+  // A file added ahead of one an import resolved to, or a symlink on the way re-pointed.
+  const resolution = checkResolveFacts(record.resolved);
+  if (!resolution.same) return 'stale';
+  if (resolution.restamped) restamped = true;
   const own = record.ownRuntime;
   if (own && (runningRuntimeEntry() !== own.entry || own.from.some((dir) => resolvesCellar(dir))))
     return 'stale';
@@ -193,6 +221,7 @@ async function bundle(
 ): Promise<BundleRecord | undefined> {
   const esbuild = await import('esbuild');
   const inputs: Record<string, FileStamp> = {};
+  const resolution = new ResolveRecorder();
   const localSource: import('esbuild').Plugin = {
     name: 'cellar-real-import-meta',
     setup(build) {
@@ -264,7 +293,7 @@ async function bundle(
       outfile: join(cacheDir, `${id}.mjs`),
       logLevel: 'silent',
       logOverride: REPORT_UNBUNDLED_IMPORTS,
-      plugins: [ownRuntime, localSource],
+      plugins: [resolution.plugin(), ownRuntime, localSource],
       absWorkingDir: resolve(root),
     });
   } catch (error) {
@@ -302,11 +331,13 @@ async function bundle(
       rmSync(join(cacheDir, old), { force: true });
   }
   const globs = bundledGlobs(result.metafile!, resolve(root));
+  resolution.settle();
   const entry = mappedFrom.size > 0 ? runningRuntimeEntry() : undefined;
   return {
     version: RECORD_VERSION,
     bundle: name,
     inputs,
+    resolved: resolution.all(),
     ...(Object.keys(globs).length > 0 ? { globs } : {}),
     ...(entry ? { ownRuntime: { from: [...mappedFrom].sort(), entry } } : {}),
   };

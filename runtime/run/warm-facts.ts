@@ -6,6 +6,7 @@ import { pathToFileURL } from 'node:url';
 import { envReadIn } from '../key/codehash.js';
 import { readWithStamp, type FileStamp } from '../key/filestamp.js';
 import { canonicalJson } from '../key/hash.js';
+import type { ResolveFacts } from '../key/resolve-facts.js';
 import {
   isModuleRecord,
   moduleRecordsOfCode,
@@ -139,6 +140,7 @@ export function warmFactsOf(
       return 'a hand-written pipeline whose loading may read more than its sources';
   }
   const sources: Record<string, FileStamp> = { ...bundle.inputs };
+  const resolved: ResolveFacts = { ...bundle.resolved };
   const absent: string[] = [];
   const envNames = new Set(envReadIn(bundleText));
   for (const facts of Object.values(keyed)) for (const name of facts.env) envNames.add(name);
@@ -148,6 +150,7 @@ export function warmFactsOf(
     const evidence = hasher.evidence(module);
     if (!evidence) return `no code evidence for ${module}`;
     Object.assign(sources, evidence.files);
+    Object.assign(resolved, evidence.resolved);
     for (const name of hasher.envRead(module)) envNames.add(name);
     for (const dir of evidence.dirs)
       for (const name of evidence.packages) lookups.add(`${dir}\0${name}`);
@@ -166,6 +169,7 @@ export function warmFactsOf(
     workspace: options.workspace,
     sources,
     absent,
+    resolved,
     envNames: [...envNames],
     runReads: { root: at.root, tasks: keyed, uses },
     listings,

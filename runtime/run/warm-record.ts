@@ -68,6 +68,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { checkStamp, readWithStamp, sameStamp, type FileStamp } from '../key/filestamp.js';
 import { globsChanged } from '../key/dynamic-imports.js';
+import { checkResolveFacts, wellFormedFacts, type ResolveFacts } from '../key/resolve-facts.js';
 import { canonicalJson, envInputs, sha256 } from '../key/hash.js';
 import {
   isModuleRecord,
@@ -95,6 +96,8 @@ export interface WarmRecord {
   sources: Record<string, FileStamp>;
   /** Files that must still not exist (package resolution). */
   absent: string[];
+  /** How the local imports of the bundle and the fingerprints resolved (key/resolve-facts.ts). */
+  resolved: ResolveFacts;
   /** Variable name → hashed value (key/hash.ts `envInputs`). */
   env: Record<string, string>;
   /** The project whose run-time read records the keys used, and what they added per task. */
@@ -216,7 +219,7 @@ export function writtenFactsNow(at: RunReadsAt, stamps: RunReadStamps): Record<s
   return ownedWrittenNow(at.root, sideEffectFiles(recordedRunReadsOfPipeline(at)), stamps);
 }
 
-const RECORD_VERSION = 8;
+const RECORD_VERSION = 9; // 9: `resolved`
 
 /**
  * The names of a record's tasks, newline-joined, each a task name as defineTask allows it
@@ -264,6 +267,7 @@ export interface WarmFacts {
   workspace: string;
   sources: Record<string, FileStamp>;
   absent: string[];
+  resolved: ResolveFacts;
   envNames: string[];
   runReads: WarmRecord['runReads'];
   /** Folder → its entries as the keys were computed (see `WarmRecord.listings`). */
@@ -295,6 +299,11 @@ export function writeWarmRecord(file: string, facts: WarmFacts): boolean {
         dropWarmRecord(file);
         return false;
       }
+    const resolved = { ...facts.resolved };
+    if (!checkResolveFacts(resolved).same) {
+      dropWarmRecord(file);
+      return false;
+    }
     const names = facts.tasks.map((t) => t.name);
     if (!TASK_NAMES.test(names.join('\n'))) {
       dropWarmRecord(file);
@@ -327,6 +336,7 @@ export function writeWarmRecord(file: string, facts: WarmFacts): boolean {
       workspace: facts.workspace,
       sources,
       absent: [...new Set(facts.absent)].sort(),
+      resolved,
       env: envInputs([...new Set(facts.envNames)].sort()),
       runReads: facts.runReads,
       listings: Object.fromEntries(
@@ -441,6 +451,10 @@ export function stillHolds(
     }
   }
   for (const path of record.absent) if (existsSync(path)) return false;
+  // A file added ahead of one a local import resolved to, a symlinked folder re-pointed.
+  const resolution = checkResolveFacts(record.resolved);
+  if (!resolution.same) return false;
+  if (resolution.restamped) restamped = true;
   // One recursive listing per glob's folder: a plugin added where a glob looks is no source yet.
   if (globsChanged(record.globs)) return false;
   const env = envInputs(Object.keys(record.env));
@@ -505,6 +519,7 @@ function wellFormed(r: WarmRecord): boolean {
     ) &&
     Array.isArray(r.absent) &&
     r.absent.every((p) => typeof p === 'string') &&
+    wellFormedFacts(r.resolved) &&
     r.env !== null &&
     typeof r.env === 'object' &&
     Object.values(r.env).every((v) => typeof v === 'string') &&

@@ -1,7 +1,15 @@
 // A cached result is always the right result (issue 8), through the real CLI on the shared
 // failing cases (test/acceptance/fixtures/trust/, copies of /work/shared/cases): code a task
 // loads by any import is in its key and in the pipeline bundle's freshness, by content.
-import { cpSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
@@ -326,6 +334,69 @@ describe('a package linked into node_modules is code of the project', () => {
     expect(run(p, NB)).toEqual({ bumped: 'ran', plain: 'cached' });
     expect(show(p, NB, 'bumped', 'value')).toBe(8);
     expect(run(p, NB)).toEqual({ bumped: 'cached', plain: 'cached' });
+  });
+});
+
+describe('a new file or a re-pointed link that changes how an import resolves', () => {
+  it('a file added ahead of the one an import loaded re-runs its users with it, bundle too', () => {
+    const p = project();
+    const NB = 'notebooks/shadow.ipynb';
+    mkdirSync(join(p.dir, 'notebooks', 'lib'));
+    p.write('notebooks/lib/util.ts', 'export const scale = (x: number) => x * 2;\n');
+    p.write('notebooks/lib/other.ts', 'export const twice = (x: number) => x * 2;\n');
+    p.write(
+      NB,
+      notebookText([
+        "import { scale } from './lib/util.js';\nimport { twice } from './lib/other';",
+        '//| task: t1\nconst v = scale(10);',
+        '//| task: t2\nconst w = twice(10);',
+      ]),
+    );
+    expect(run(p, NB)).toEqual({ t1: 'ran', t2: 'ran' });
+    expect(run(p, NB)).toEqual({ t1: 'cached', t2: 'cached' });
+    // A stray tsc output beside util.ts, and a .tsx esbuild tries ahead of other.ts: what a
+    // fresh build loads, so the run re-keys both tasks and loads them from a new bundle.
+    p.write('notebooks/lib/util.js', 'export const scale = (x) => x * 7;\n');
+    p.write('notebooks/lib/other.tsx', 'export const twice = (x: number) => x * 7;\n');
+    expect(run(p, NB)).toEqual({ t1: 'ran', t2: 'ran' });
+    expect(show(p, NB, 't1', 'v')).toBe(70);
+    expect(show(p, NB, 't2', 'w')).toBe(70);
+    expect(run(p, NB)).toEqual({ t1: 'cached', t2: 'cached' });
+  });
+
+  it('re-pointing a symlinked folder re-runs its users with the new target, through a link to a link too', () => {
+    const p = project();
+    const NB = 'notebooks/symlib.ipynb';
+    for (const v of ['v1', 'v2', 'v3']) mkdirSync(join(p.dir, 'shared', v), { recursive: true });
+    p.write('shared/v1/util.ts', 'export const scale = (x: number) => x * 2;\n');
+    p.write('shared/v2/util.ts', 'export const scale = (x: number) => x * 9;\n');
+    p.write('shared/v3/util.ts', 'export const scale = (x: number) => x * 5;\n');
+    const lib = join(p.dir, 'notebooks', 'lib');
+    const repoint = (link: string, target: string) => {
+      rmSync(link);
+      symlinkSync(target, link);
+    };
+    symlinkSync(join('..', 'shared', 'v1'), lib);
+    p.write(
+      NB,
+      notebookText(["import { scale } from './lib/util';", '//| task: t1\nconst v = scale(10);']),
+    );
+    expect(run(p, NB)).toEqual({ t1: 'ran' });
+    expect(show(p, NB, 't1', 'v')).toBe(20);
+    repoint(lib, join('..', 'shared', 'v2'));
+    expect(run(p, NB)).toEqual({ t1: 'ran' });
+    expect(show(p, NB, 't1', 'v')).toBe(90);
+    p.write('shared/v2/util.ts', 'export const scale = (x: number) => x * 8;\n');
+    expect(run(p, NB)).toEqual({ t1: 'ran' });
+    expect(show(p, NB, 't1', 'v')).toBe(80);
+    // notebooks/lib -> ../shared/current -> v2 (the same code: cached), then current -> v3.
+    symlinkSync('v2', join(p.dir, 'shared', 'current'));
+    repoint(lib, join('..', 'shared', 'current'));
+    expect(run(p, NB)).toEqual({ t1: 'cached' });
+    repoint(join(p.dir, 'shared', 'current'), 'v3');
+    expect(run(p, NB)).toEqual({ t1: 'ran' });
+    expect(show(p, NB, 't1', 'v')).toBe(50);
+    expect(run(p, NB)).toEqual({ t1: 'cached' });
   });
 });
 

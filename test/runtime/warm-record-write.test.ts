@@ -40,6 +40,7 @@ function facts(workspace: string): WarmFacts {
     workspace,
     sources: {},
     absent: [],
+    resolved: {},
     envNames: [],
     runReads: { root: dir, tasks: {}, uses: {} },
     listings: {},
