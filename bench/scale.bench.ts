@@ -15,7 +15,18 @@
 // checkout through node_modules. Wall times are spawn-to-exit of the real CLI; peak RSS is GNU
 // time's %M. A scenario that fails is reported as a failed row, never hidden.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  unlinkSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BenchRow, BenchSection } from './types.js';
@@ -119,6 +130,34 @@ function wideNotebook(n: number, changedLeaf = -1): string {
     ),
   );
   return notebook(cells);
+}
+
+/**
+ * The floor a cold run's per-task cost stands on here: the file calls the local store makes for
+ * each task that runs (runtime/store/local.ts: the task folder, the lock file created exclusively
+ * and removed, the output and the manifest each written to a temp file and renamed into place),
+ * timed alone in this process for `n` tasks. Milliseconds per task.
+ */
+function storeFloorMs(dir: string, n: number): number {
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) {
+    const task = join(dir, `t${i}`);
+    mkdirSync(task);
+    const lock = join(task, 'k.lock');
+    const fd = openSync(lock, 'wx');
+    writeSync(fd, `${process.pid}\n`);
+    closeSync(fd);
+    writeFileSync(join(task, '.tmp-o'), `{"v":${i}}`);
+    renameSync(join(task, '.tmp-o'), join(task, `v_${i}.json`));
+    writeFileSync(join(task, '.tmp-m'), `{"task":"t${i}","outputs":{}}`);
+    renameSync(join(task, '.tmp-m'), join(task, 'k.manifest.json'));
+    unlinkSync(lock);
+  }
+  const ms = (performance.now() - t0) / n;
+  rmSync(dir, { recursive: true, force: true });
+  return ms;
 }
 
 const statuses = (t: Timed) => {
@@ -238,6 +277,11 @@ function wideRows(n: number): BenchRow[] {
           },
         ]
       : [failed(`${label}: cold run with fingerprints recorded`, coldKeyed)]),
+    {
+      name: `${label}: the store's file calls alone, per task (a task folder, a lock file made and removed, an output and a manifest each written to a temp file and renamed; in one process, no task code)`,
+      value: round(storeFloorMs(join(dir, '.cellar', 'floor'), n + 1), 3),
+      unit: 'ms',
+    },
     {
       name: `${label}: per-task CPU time, cold ((cold − warm CPU) / tasks)`,
       value: round((cold.cpuMs - warmCpu) / (n + 1), 3),
