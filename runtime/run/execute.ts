@@ -12,7 +12,7 @@
 // leaves no task half-done. Failure is fail-fast by default (running tasks finish, nothing new
 // starts); `keepGoing` runs everything not downstream of a failure. Retries back off
 // exponentially from the task's `retryDelayMs`.
-import { thrownMessage } from '../errors.js';
+import { CellarError, thrownMessage } from '../errors.js';
 import type { Store } from '../store/store.js';
 import type { AnyTask } from '../task.js';
 import type {
@@ -76,8 +76,29 @@ export class InProcessRunner implements TaskRunner {
 
   async run(job: TaskJob): Promise<JobResult> {
     const t0 = performance.now();
-    const done = await performTask(this.tasks.get(job.task)!, this.tasks, job, this.store);
-    return { ...done, durationMs: Math.round(performance.now() - t0) };
+    // A task awaiting a promise nothing can settle any more leaves the event loop empty: Node
+    // would end the process with code 13 and no word, the summary unprinted and the task's lock
+    // left behind. 'beforeExit' comes exactly then, so the task fails by name instead.
+    let stuck: (() => void) | undefined;
+    const neverSettles = new Promise<never>((_, reject) => {
+      stuck = () =>
+        reject(
+          new CellarError(
+            `task '${job.task}' awaits a promise that can never settle: nothing is left that could settle it (no timer, I/O or other task is pending), so it would never finish`,
+            'E_NEVER_SETTLES',
+          ),
+        );
+      process.once('beforeExit', stuck);
+    });
+    try {
+      const done = await Promise.race([
+        performTask(this.tasks.get(job.task)!, this.tasks, job, this.store),
+        neverSettles,
+      ]);
+      return { ...done, durationMs: Math.round(performance.now() - t0) };
+    } finally {
+      process.off('beforeExit', stuck!);
+    }
   }
 
   async close(): Promise<void> {}

@@ -1,7 +1,7 @@
 // When a task throws: the run stops (or, with --keep-going, finishes what does not depend on the
 // failure), says which task failed and why without a stack trace, exits non-zero, and a fixed
 // param re-runs only what failed. Also what a user expects after editing only prose.
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
@@ -313,5 +313,27 @@ describe('an operation worker threads refuse', () => {
     expect(r.code, r.stdout + r.stderr).toBe(0);
     const shown = p.cellar('show', 'notebooks/cd.ipynb', 'cd', 't1', '--json');
     expect(JSON.parse(shown.stdout)).toBe('one');
+  });
+});
+
+describe('a task awaiting a promise nothing can settle', () => {
+  it('in-process: fails by name with E_NEVER_SETTLES, prints the summary and leaves no lock (Node exited 13 with no word)', () => {
+    const p = project();
+    p.write(
+      'notebooks/hang.ipynb',
+      notebookText([
+        codeCell('ok', '//| task: ok\nconst ok = 1;'),
+        codeCell('stuck', '//| task: stuck\nconst v = await new Promise<number>(() => {});'),
+      ]),
+    );
+    const r = p.cellar('run', 'notebooks/hang.ipynb', '--in-process', '--keep-going', '--json');
+    expect(r.code, r.stderr).toBe(1);
+    const tasks = byName(r.stdout);
+    expect(tasks.ok!.status).toBe('ran');
+    expect(tasks.stuck!.status).toBe('failed');
+    expect(tasks.stuck!.error).toContain("task 'stuck' awaits a promise that can never settle");
+    expect(tasks.stuck!.error).toContain('E_NEVER_SETTLES');
+    const left = readdirSync(join(p.dir, '.cellar'), { recursive: true, encoding: 'utf8' });
+    expect(left.filter((f) => f.endsWith('.lock'))).toEqual([]);
   });
 });
