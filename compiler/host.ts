@@ -458,6 +458,10 @@ export async function compileFile(
 export function importResolver(moduleDir: string): (specifier: string) => boolean {
   return (spec) => {
     if (isBuiltin(spec)) return true;
+    if (spec.startsWith('#')) {
+      const target = subpathImportTarget(moduleDir, spec);
+      return target !== undefined && resolvesToFile(target);
+    }
     const pkg = packageName(spec);
     if (pkg !== undefined) {
       for (let dir = resolve(moduleDir); ; dir = dirname(dir)) {
@@ -474,16 +478,66 @@ export function importResolver(moduleDir: string): (specifier: string) => boolea
       }
     }
     if (!spec.startsWith('.') && !spec.startsWith('/')) return true;
-    const path = resolve(moduleDir, spec);
-    const stem = path.replace(/\.(?:[cm]?js|jsx)$/, '');
-    const candidates = [
-      path,
-      ...['.ts', '.tsx', '.mts', '.cts'].map((ext) => stem + ext),
-      ...['.ts', '.js', '.mjs', '.json'].map((ext) => path + ext),
-      ...['index.ts', 'index.js'].map((f) => join(path, f)),
-    ];
-    return candidates.some((c) => existsSync(c) && statSync(c).isFile());
+    return resolvesToFile(resolve(moduleDir, spec));
   };
+}
+
+/** Is there a file a bundler resolves `path` (absolute, as imported) to? */
+function resolvesToFile(path: string): boolean {
+  const stem = path.replace(/\.(?:[cm]?js|jsx)$/, '');
+  const candidates = [
+    path,
+    ...['.ts', '.tsx', '.mts', '.cts'].map((ext) => stem + ext),
+    ...['.ts', '.js', '.mjs', '.json'].map((ext) => path + ext),
+    ...['index.ts', 'index.js'].map((f) => join(path, f)),
+  ];
+  return candidates.some((c) => existsSync(c) && statSync(c).isFile());
+}
+
+/**
+ * Where a subpath import (`#lib/factor.ts`) points, absolute, by the `imports` field of the
+ * package.json nearest to `fromDir` (Node's rule: exact keys first, then the longest `*`
+ * pattern; a conditions object gives its `import`, `node` or `default` target). Undefined when
+ * no key matches.
+ */
+export function subpathImportTarget(fromDir: string, spec: string): string | undefined {
+  for (let dir = resolve(fromDir); ; dir = dirname(dir)) {
+    const manifest = readOrUndefined(join(dir, 'package.json'));
+    if (manifest !== undefined) {
+      let imports: unknown;
+      try {
+        imports = (JSON.parse(manifest) as { imports?: unknown }).imports;
+      } catch {
+        return undefined;
+      }
+      if (!imports || typeof imports !== 'object') return undefined;
+      const map = imports as Record<string, unknown>;
+      const pick = (t: unknown): string | undefined => {
+        if (typeof t === 'string') return t;
+        if (t && typeof t === 'object') {
+          const c = t as Record<string, unknown>;
+          return pick(c.import ?? c.node ?? c.default);
+        }
+        return undefined;
+      };
+      if (Object.hasOwn(map, spec)) {
+        const t = pick(map[spec]);
+        return t === undefined ? undefined : resolve(dir, t);
+      }
+      let best: { key: string; middle: string } | undefined;
+      for (const key of Object.keys(map)) {
+        const star = key.indexOf('*');
+        if (star < 0) continue;
+        const [pre, post] = [key.slice(0, star), key.slice(star + 1)];
+        if (spec.startsWith(pre) && spec.endsWith(post) && spec.length >= key.length - 1)
+          if (!best || pre.length > best.key.indexOf('*'))
+            best = { key, middle: spec.slice(pre.length, spec.length - post.length) };
+      }
+      const t = best && pick(map[best.key]);
+      return t === undefined ? undefined : resolve(dir, t.replace('*', best!.middle));
+    }
+    if (dirname(dir) === dir) return undefined;
+  }
 }
 
 const builtinsSeen = new Map<string, BuiltinExports | undefined>();

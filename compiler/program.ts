@@ -35,7 +35,7 @@ import type {
 } from './types.js';
 
 /** Bump when the shape of analyses or emitted code changes: it keys the on-disk cache. */
-export const COMPILER_VERSION = '0.1.0-12'; // -12: E_GLOBAL_STATE, changes seen through parentheses and type assertions; -11: E_RESERVED_NAME (a task's `__proto__`); -10: setup's side-effect imports in every task and test module; -9: changes through a local const alias, borrowed mutators (`Array.prototype.push.call`, `.bind`) and reflective setters; -8: an index computed from the value itself is an append, not a memo key; -7: E_SETUP_STATE named at the calling task; -6: setup helpers called only while loading (Mutation.inside, loadTimeCalls); -5: Deno shim uses, import versions and columns; -4: callable consts; -3: display-only statements, aliases, SQL problems
+export const COMPILER_VERSION = '0.1.0-13'; // -13: subpath imports (`#lib/x`) resolved by package.json `imports`; -12: E_GLOBAL_STATE, changes seen through parentheses and type assertions; -11: E_RESERVED_NAME (a task's `__proto__`); -10: setup's side-effect imports in every task and test module; -9: changes through a local const alias, borrowed mutators (`Array.prototype.push.call`, `.bind`) and reflective setters; -8: an index computed from the value itself is an append, not a memo key; -7: E_SETUP_STATE named at the calling task; -6: setup helpers called only while loading (Mutation.inside, loadTimeCalls); -5: Deno shim uses, import versions and columns; -4: callable consts; -3: display-only statements, aliases, SQL problems
 
 export interface CompileMemory {
   /** Cell analyses by `role + '\0' + code` (an analysis depends on nothing else). */
@@ -398,27 +398,38 @@ function importStage(
       const snippet = c.code.split('\n')[imp.line - 1] ?? '';
       const pkg = packageName(imp.module);
       run.diagnostics.push(
-        pkg
+        imp.module.startsWith('#')
           ? diagnostic(
               'error',
               'E_UNRESOLVED_IMPORT',
               where,
-              `package \`${pkg}\` is not installed in the project, so \`${imp.module}\` cannot be imported`,
+              `\`${imp.module}\` is a subpath import, and no entry of the \`imports\` field of the project's package.json maps it to a file that exists`,
               {
-                hint: `run \`npm install ${pkg}${imp.version ? `@${imp.version}` : ''}\` in the project folder`,
+                hint: 'add a mapping to package.json ("imports": { "#lib/*": "./notebooks/lib/*" }) that points at the file, or import the file by a relative path',
                 snippet,
               },
             )
-          : diagnostic(
-              'error',
-              'E_UNRESOLVED_IMPORT',
-              where,
-              `\`${imp.module}\` does not exist next to the notebook (the generated module would import \`${spec}\`)`,
-              {
-                hint: "relative imports resolve from the notebook's folder: fix the path or add the file",
-                snippet,
-              },
-            ),
+          : pkg
+            ? diagnostic(
+                'error',
+                'E_UNRESOLVED_IMPORT',
+                where,
+                `package \`${pkg}\` is not installed in the project, so \`${imp.module}\` cannot be imported`,
+                {
+                  hint: `run \`npm install ${pkg}${imp.version ? `@${imp.version}` : ''}\` in the project folder`,
+                  snippet,
+                },
+              )
+            : diagnostic(
+                'error',
+                'E_UNRESOLVED_IMPORT',
+                where,
+                `\`${imp.module}\` does not exist next to the notebook (the generated module would import \`${spec}\`)`,
+                {
+                  hint: "relative imports resolve from the notebook's folder: fix the path or add the file",
+                  snippet,
+                },
+              ),
       );
     }
   }

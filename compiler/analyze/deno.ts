@@ -113,7 +113,14 @@ export function mapSpecifier(spec: string): MappedSpecifier {
 
 /** The package a bare specifier names: `@scope/pkg/sub` → `@scope/pkg`; undefined for builtins and paths. */
 export function packageName(spec: string): string | undefined {
-  if (spec.startsWith('.') || spec.startsWith('/') || spec.startsWith('node:')) return undefined;
+  // `#lib/x`: a subpath import, mapped by the `imports` field of the nearest package.json.
+  if (
+    spec.startsWith('.') ||
+    spec.startsWith('/') ||
+    spec.startsWith('node:') ||
+    spec.startsWith('#')
+  )
+    return undefined;
   const m = /^((?:@[^/]+\/)?[^/]+)/.exec(spec);
   return m?.[1];
 }

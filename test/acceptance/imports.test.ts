@@ -250,6 +250,45 @@ describe("setup's side-effect imports", () => {
   });
 });
 
+describe('subpath imports (`#lib/x`, the `imports` field of package.json)', () => {
+  it('a mapped one compiles, runs and is keyed by the file; an unmapped one names the imports field, not npm install', () => {
+    const p = project();
+    p.write(
+      'package.json',
+      JSON.stringify({
+        name: 'acceptance-project',
+        private: true,
+        type: 'module',
+        imports: { '#lib/*': './notebooks/lib/*' },
+      }),
+    );
+    mkdirSync(join(p.dir, 'notebooks', 'lib'), { recursive: true });
+    p.write('notebooks/lib/factor.ts', 'export const factor = 3;\n');
+    p.write(
+      NB,
+      notebookText([
+        "import { factor } from '#lib/factor.ts';",
+        '//| task: scaled\nconst scaled = factor * 2;',
+      ]),
+    );
+    expect(run(p, NB)).toEqual({ scaled: 'ran' });
+    expect(show(p, NB, 'scaled', 'scaled')).toBe(6);
+    editKeepingMtimeAndSize(join(p.dir, 'notebooks', 'lib', 'factor.ts'), '3', '4');
+    expect(run(p, NB)).toEqual({ scaled: 'ran' });
+    expect(show(p, NB, 'scaled', 'scaled')).toBe(8);
+    p.write(
+      NB,
+      notebookText(["import { factor } from '#nope/factor.ts';", '//| task: t\nconst t = factor;']),
+    );
+    const r = p.cellar('compile', NB);
+    expect(r.code).toBe(1);
+    expect(r.stdout + r.stderr).toContain(
+      "`#nope/factor.ts` is a subpath import, and no entry of the `imports` field of the project's package.json maps it",
+    );
+    expect(r.stdout + r.stderr).not.toContain('npm install');
+  });
+});
+
 describe('import.meta in a notebook cell', () => {
   it.each([
     [
