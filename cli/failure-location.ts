@@ -14,7 +14,7 @@
 // directive's line in the task's cells).
 import { readFileSync } from 'node:fs';
 import { SourceMap, type SourceMapPayload } from 'node:module';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 import { lineInCell, locateInNotebook } from './locate.js';
@@ -91,13 +91,33 @@ export function loadFailureLocation(
   notebook: string,
   notebookFile: string,
   stack: string,
+  /** The project root: a throw in a project module (`lib/config.ts`) is named by its file and line. */
+  root?: string,
 ): string | undefined {
-  return folderFrameLocation(
-    dirname(pipelineFile),
-    { notebook, file: notebookFile },
-    stack.split('\n').slice(1).map(sourceFrame),
-    0,
+  const frames = stack.split('\n').slice(1).map(sourceFrame);
+  return (
+    folderFrameLocation(dirname(pipelineFile), { notebook, file: notebookFile }, frames, 0) ??
+    (root === undefined ? undefined : projectFrameLocation(root, frames))
   );
+}
+
+/**
+ * The first frame in a module of the project itself (not a package, not generated code, not
+ * Cellar's caches): `notebooks/lib/config.ts, line 1, column 44`. A local module that throws as
+ * it is imported is where the fix goes, though no cell is on the stack.
+ */
+function projectFrameLocation(root: string, frames: string[]): string | undefined {
+  for (const frame of frames) {
+    const m = FRAME.exec(frame);
+    if (!m) continue;
+    const rel = relative(root, m[1]!);
+    if (rel.startsWith('..') || isAbsolute(rel)) continue;
+    const parts = rel.split(sep);
+    if (parts.includes('node_modules') || parts[0] === '.cellar' || parts[0] === 'generated')
+      continue;
+    return `${parts.join('/')}, line ${m[2]}, column ${m[3]}`;
+  }
+  return undefined;
 }
 
 /**

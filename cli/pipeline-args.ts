@@ -82,8 +82,9 @@ async function withLoadLocation(file: string, error: unknown): Promise<unknown> 
   const notebookFile = namedNotebook(file);
   if (typeof stack !== 'string' || !notebookFile) return error;
   const { loadFailureLocation } = await import('./failure-location.js');
-  const notebook = relative(findProjectRoot(dirname(file)), notebookFile);
-  const at = loadFailureLocation(file, notebook, notebookFile, stack);
+  const root = findProjectRoot(dirname(file));
+  const notebook = relative(root, notebookFile);
+  const at = loadFailureLocation(file, notebook, notebookFile, stack, root);
   if (!at) return error;
   return new CellarError(
     `${error.message.replace(/ \(E_[A-Z_]+\)$/, '')}\n  at ${at}`,

@@ -2,6 +2,8 @@
 // file) names the notebook, cell and line, as a failed task does: before, E_PIPELINE_LOAD named
 // only generated/<nb>/pipeline.ts. The main thread loads the cached bundle without source maps,
 // so the frame is mapped through the bundle's map file (cli/failure-location.ts).
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { codeCell, notebookText, project, removeProjects } from './harness.js';
 
@@ -28,4 +30,26 @@ describe('a setup cell that throws while the pipeline loads', () => {
       expect(r.stderr).toContain('at notebooks/load.ipynb, cell 2 (id limits), line 2');
     });
   }
+});
+
+describe('a local module that throws as it is imported', () => {
+  it('names the module file and line (no cell is on the stack)', () => {
+    const p = project();
+    mkdirSync(join(p.dir, 'notebooks', 'lib'), { recursive: true });
+    p.write(
+      'notebooks/lib/config.ts',
+      'const cfg: any = undefined;\nexport const port: number = cfg.port;\n',
+    );
+    p.write(
+      'notebooks/cfg.ipynb',
+      notebookText([
+        codeCell('imports', "import { port } from './lib/config.ts';"),
+        codeCell('a', '//| task: a\nconst x = port + 1;'),
+      ]),
+    );
+    const r = p.cellar('run', 'notebooks/cfg.ipynb');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("Cannot read properties of undefined (reading 'port')");
+    expect(r.stderr).toMatch(/\n {2}at notebooks\/lib\/config\.ts, line 2, column \d+/);
+  });
 });
