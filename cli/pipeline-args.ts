@@ -84,12 +84,48 @@ async function withLoadLocation(file: string, error: unknown): Promise<unknown> 
   const { loadFailureLocation } = await import('./failure-location.js');
   const root = findProjectRoot(dirname(file));
   const notebook = relative(root, notebookFile);
-  const at = loadFailureLocation(file, notebook, notebookFile, stack, root);
+  const at =
+    loadFailureLocation(file, notebook, notebookFile, stack, root) ??
+    missingExportLocation(notebook, notebookFile, String((error.cause as Error).message ?? ''));
   if (!at) return error;
   return new CellarError(
     `${error.message.replace(/ \(E_[A-Z_]+\)$/, '')}\n  at ${at}`,
     'E_PIPELINE_LOAD',
   );
+}
+
+/**
+ * Node's link error for a named import a module does not export ("Named export 'helper' not
+ * found. The requested module 'cjspkg' is a CommonJS module…") has no stack in the notebook's
+ * code: the cell and line whose import names it, found in the notebook's code cells.
+ */
+function missingExportLocation(
+  notebook: string,
+  notebookFile: string,
+  message: string,
+): string | undefined {
+  const m = /Named export '([^']+)' not found\. The requested module '([^']+)'/.exec(message);
+  if (!m) return undefined;
+  const [, name, module] = m as unknown as [string, string, string];
+  const escape = (t: string) => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const pattern = new RegExp(
+    `import\\s*(?:type\\s+)?(?:[\\w$]+\\s*,\\s*)?\\{[^}]*\\b${escape(name)}\\b[^}]*\\}\\s*from\\s*['"]${escape(module)}['"]`,
+  );
+  let cells: { cell_type?: string; id?: string; source?: string | string[] }[];
+  try {
+    cells = (JSON.parse(readFileSync(notebookFile, 'utf8')) as { cells: typeof cells }).cells;
+  } catch {
+    return undefined;
+  }
+  for (const [i, cell] of cells.entries()) {
+    if (cell.cell_type !== 'code') continue;
+    const text = Array.isArray(cell.source) ? cell.source.join('') : (cell.source ?? '');
+    const found = pattern.exec(text);
+    if (!found) continue;
+    const line = text.slice(0, found.index).split('\n').length;
+    return `${notebook}, cell ${i + 1}${cell.id ? ` (id ${cell.id})` : ''}, line ${line}`;
+  }
+  return undefined;
 }
 
 /**

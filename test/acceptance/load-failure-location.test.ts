@@ -53,3 +53,27 @@ describe('a local module that throws as it is imported', () => {
     expect(r.stderr).toMatch(/\n {2}at notebooks\/lib\/config\.ts, line 2, column \d+/);
   });
 });
+
+describe('a named import a CommonJS package does not export', () => {
+  it("names the notebook cell and line of the import, beside Node's own advice", () => {
+    const p = project();
+    mkdirSync(join(p.dir, 'node_modules', 'cjspkg'), { recursive: true });
+    p.write('node_modules/cjspkg/package.json', '{ "name": "cjspkg", "version": "1.0.0" }\n');
+    // Built at run time, so Node's static scan of the CommonJS module cannot list it.
+    p.write(
+      'node_modules/cjspkg/index.js',
+      'const api = {};\napi["hel" + "per"] = (x) => x + 1;\nmodule.exports = api;\n',
+    );
+    p.write(
+      'notebooks/cjs.ipynb',
+      notebookText([
+        codeCell('imports', "const k = 1;\nimport { helper } from 'cjspkg';"),
+        codeCell('a', '//| task: a\nconst x = helper(k);'),
+      ]),
+    );
+    const r = p.cellar('run', 'notebooks/cjs.ipynb');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("Named export 'helper' not found");
+    expect(r.stderr).toContain('at notebooks/cjs.ipynb, cell 1 (id imports), line 2');
+  });
+});
