@@ -40,7 +40,21 @@ export function failureLocation(task: AnyTask, stack: string): string | undefine
     const at = checkLocation(task, origin.check);
     if (at) return at;
   }
-  return frameLocation(task, stack.split('\n').slice(1), 0);
+  const frames = stack.split('\n').slice(1);
+  const at = frameLocation(task, frames, 0);
+  if (!at) return undefined;
+  // Thrown inside a project module the cell called (`parse()` of notebooks/lib/parse.ts): that
+  // line too, where the fix usually goes.
+  const folder = dirname(modulePath(task.module));
+  const callee = frames.findIndex((f) => {
+    const m = FRAME.exec(f);
+    return m !== null && dirname(m[1]!) === folder;
+  });
+  const nb = taskNotebook(task);
+  const root = nb.file.endsWith(nb.notebook) ? nb.file.slice(0, -nb.notebook.length) : undefined;
+  const inner =
+    root && callee > 0 ? projectFrameLocation(root, frames.slice(0, callee)) : undefined;
+  return inner ? `${at}; thrown at ${inner}` : at;
 }
 
 /** The first of `frames` in the task's generated folder, as a notebook position; `extraLines`

@@ -337,3 +337,26 @@ describe('a task awaiting a promise nothing can settle', () => {
     expect(left.filter((f) => f.endsWith('.lock'))).toEqual([]);
   });
 });
+
+describe('a task failing inside a local module it calls', () => {
+  it("names the cell's call and the module's line it was thrown at", () => {
+    const p = project();
+    mkdirSync(join(p.dir, 'notebooks', 'lib'), { recursive: true });
+    p.write(
+      'notebooks/lib/parse.ts',
+      'export function parse(s: string): number {\n  const n = Number(s);\n  if (Number.isNaN(n)) throw new Error(`not a number: ${s}`);\n  return n;\n}\n',
+    );
+    p.write(
+      'notebooks/calls.ipynb',
+      notebookText([
+        codeCell('imports', "import { parse } from './lib/parse.ts';"),
+        codeCell('t1', '//| task: t1\nconst k = 1;\nconst v = parse("x") + k;'),
+      ]),
+    );
+    const r = p.cellar('run', 'notebooks/calls.ipynb', '--json');
+    expect(r.code, r.stderr).toBe(1);
+    expect(byName(r.stdout).t1!.location).toBe(
+      'notebooks/calls.ipynb, cell 2 (id t1), line 3; thrown at notebooks/lib/parse.ts, line 3, column 30',
+    );
+  });
+});
