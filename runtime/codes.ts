@@ -41,7 +41,7 @@ export const RUNTIME_CODES = {
   E_MUTATES_UPSTREAM:
     'a task changing, in place, a value it received from upstream (through an alias the compiler cannot follow: a shallow copy, a helper changing its argument); upstream values are frozen while a task runs (runtime/run/frozen-inputs.ts): names the task, the input, whose output it is and the line, with the fix (`structuredClone`)',
   E_NEVER_SETTLES:
-    "a task (run in-process) awaiting a promise nothing is left to settle: no timer, I/O or other task pending, so it could never finish (Node would exit at once, with code 13 and no word)",
+    'a task (run in-process) awaiting a promise nothing is left to settle: no timer, I/O or other task pending, so it could never finish (Node would exit at once, with code 13 and no word)',
   // Storing outputs.
   E_SECRET_IN_OUTPUT:
     'an output holding, in clear, the value of an environment variable the task read, without `//| output` declaring it',
@@ -55,6 +55,8 @@ export const RUNTIME_CODES = {
   E_WH_CHECK: 'a `//| check:` that failed or cannot be evaluated',
   E_WH_MATERIALIZE: 'a table output that cannot be materialized',
   E_WH_SEED: 'a seed file for the local DuckDB warehouse that is missing or unreadable',
+  E_WH_DYNAMIC_READ:
+    'a DuckDB `query(…)` or `query_table(…)` whose argument is computed inside the SQL: what it reads cannot be keyed',
   E_WH_FILE:
     "a data file a task's SQL reads by path on DuckDB (read_csv, FROM 'x.csv', ATTACH) that does not exist",
   E_CHECK_SYNTAX: 'a `//| check:` expression that does not parse',

@@ -172,6 +172,7 @@ export async function prepareQuery(
     );
   if (scope?.writes && target) scope.writes.add(w.canonicalTable(target.join('.')));
   const placed = placeMarkers(text, w.dialect);
+  let indirect: string[] = [];
   if (scope?.reads) {
     for (const t of tables) scope.reads.add(w.canonicalTable(t));
     // The warehouse's own parse of the text it runs, where it has one (DuckDB): every table of a
@@ -179,10 +180,18 @@ export async function prepareQuery(
     // (sql/parsed-reads.ts). Else the scanner: DuckDB reads `FROM t` from the current schema, so a
     // helper's one-word name is in the key too (the rewrite above takes only qualified names,
     // since one word may be a CTE).
-    const parsed = w.statementReads ? await untracked(() => w.statementReads!(placed)) : null;
-    if (parsed) for (const t of parsed) scope.reads.add(w.canonicalTable(t));
+    const parsed = w.statementReads
+      ? await untracked(() =>
+          w.statementReads!(
+            placed,
+            composed.params.map((p) => p.value),
+          ),
+        )
+      : null;
+    if (parsed) for (const t of parsed.tables) scope.reads.add(w.canonicalTable(t));
     else if (w.kind === 'duckdb')
       for (const t of oneWordTables(composed.text, from)) scope.reads.add(w.canonicalTable(t));
+    indirect = parsed?.texts ?? [];
   }
   // Files named by path in the text DuckDB runs, with the bound values in place of `$n`: a path
   // from a setup helper or an interpolated value is seen here, whatever the compiler could list.
@@ -193,6 +202,9 @@ export async function prepareQuery(
       'duckdb',
       composed.params.map((p) => p.value),
     );
+    // And the files of the SQL it runs indirectly: macro bodies (`FROM shop.tm_x()`, `SELECT
+    // shop.cnt()`) and `query('…')` text, which the scan of the statement's own text cannot see.
+    for (const t of indirect) found.reads.push(...fileReads(t, 'duckdb').reads);
     for (const r of found.reads) scope.files.add(r.kind === 'url' ? r.path : resolvePath(r.path));
   }
   return {

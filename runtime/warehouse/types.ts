@@ -122,7 +122,7 @@ export interface Warehouse {
    * (DuckDB: `json_serialize_sql`, table macros followed, a catalog read as
    * `information_schema.tables`), or null when it cannot tell (the caller scans the text).
    */
-  statementReads?(text: string): Promise<string[] | null>;
+  statementReads?(text: string, params?: readonly unknown[]): Promise<StatementReads | null>;
   /** Appends rows to an existing table (tests, seeds, small uploads). */
   insertRows(table: string, rows: Row[]): Promise<void>;
   close(): Promise<void>;
@@ -132,6 +132,16 @@ export interface Warehouse {
     get(key: string): Promise<string | null>;
     put(key: string, text: string): Promise<void>;
   };
+}
+
+/** What a statement reads, from the warehouse's own parse (`Warehouse.statementReads`). */
+export interface StatementReads {
+  /** Tables and views, as written (`schema.table`, or `table` when unqualified). */
+  tables: string[];
+  /** SQL the statement runs indirectly: the bodies of the user macros it calls (table macros as
+   *  they are, scalar ones as `SELECT <body>`) and the literal text of `query('…')`. The files they
+   *  name by path are read by the statement too. */
+  texts: string[];
 }
 
 /** Stable error codes, so the CLI and tests match on codes rather than wording: the `E_WH_*`

@@ -78,6 +78,7 @@ import {
   type PreparedQuery,
   type QueryOptions,
   type Row,
+  type StatementReads,
   type TableVersion,
   type Warehouse,
 } from '../types.js';
@@ -582,12 +583,24 @@ export class DuckDBWarehouse implements Warehouse {
    * text (one per distinct query per process); macro bodies are looked up on every call, since
    * another program may redefine them.
    */
-  async statementReads(text: string): Promise<string[] | null> {
+  async statementReads(
+    text: string,
+    params: readonly unknown[] = [],
+  ): Promise<StatementReads | null> {
     const first = await this.parse(text);
     if (!first) return null;
     const out = new Set<string>();
-    const seenMacros = new Set<string>();
+    const texts: string[] = [];
+    const seen = new Set<string>();
+    let macros: UserMacro[] | null = null;
     const pending: ParsedReads[] = [first];
+    const follow = async (sqlText: string) => {
+      if (seen.has(`sql:${sqlText}`)) return;
+      seen.add(`sql:${sqlText}`);
+      texts.push(sqlText);
+      const inner = await this.parse(sqlText);
+      if (inner) pending.push(inner);
+    };
     while (pending.length > 0) {
       const r = pending.pop()!;
       for (const t of r.tables) {
@@ -596,17 +609,34 @@ export class DuckDBWarehouse implements Warehouse {
         out.add([t.catalog, t.schema, t.table].filter((p) => p !== '').join('.'));
       }
       if (readsCatalog(r)) out.add('information_schema.tables');
-      for (const f of r.functions) {
-        const id = `${f.schema}.${f.name}`;
-        if (seenMacros.has(id)) continue;
-        seenMacros.add(id);
-        for (const body of await this.tableMacroBodies(f.schema, f.name)) {
-          const inner = await this.parse(body);
-          if (inner) pending.push(inner);
+      // `query_table('shop.nums')` reads that table, `query('SELECT …')` what its SQL reads; both
+      // are known from a literal (or a bound value) only.
+      for (const x of r.indirect) {
+        const arg =
+          x.arg && !Array.isArray(x.arg)
+            ? stringsOf(params[x.arg.param])
+            : (x.arg as string[] | null);
+        if (!arg) throw dynamicRead(x.fn);
+        if (x.fn === 'query_table') for (const t of arg) out.add(t);
+        else for (const q of arg) await follow(q);
+      }
+      // A user macro, table (`FROM tm()`) or scalar (`SELECT shop.cnt()`), reads what its body
+      // reads, tables and files, through macros calling macros.
+      const called = [
+        ...r.functions.map((f) => ({ ...f, type: 'table_macro' })),
+        ...r.calls.map((f) => ({ ...f, type: 'macro' })),
+      ];
+      if (called.length === 0) continue;
+      macros ??= await this.userMacros();
+      for (const f of called) {
+        for (const m of macros) {
+          if (m.type !== f.type || m.name !== f.name) continue;
+          if (f.schema !== '' && m.schema !== f.schema.toLowerCase()) continue;
+          await follow(m.type === 'macro' ? `SELECT ${m.body}` : m.body);
         }
       }
     }
-    return [...out].sort();
+    return { tables: [...out].sort(), texts };
   }
 
   private readonly parses = new Map<string, ParsedReads | null>();
@@ -629,14 +659,16 @@ export class DuckDBWarehouse implements Warehouse {
     return parsed;
   }
 
-  /** The definitions of the user table macros named `name` (in `schema` when given). */
-  private async tableMacroBodies(schema: string, name: string): Promise<string[]> {
+  /** Every user macro (table and scalar) with its body, names lower case. Looked up on each
+   *  statement, not memoised: another program may redefine a macro between runs. */
+  private async userMacros(): Promise<UserMacro[]> {
     return this.withConnection(async (c) => {
       const r = await c.runAndReadAll(
-        `SELECT macro_definition AS d FROM duckdb_functions() WHERE function_type = 'table_macro' AND NOT internal AND lower(function_name) = lower($1) AND ($2 = '' OR lower(schema_name) = lower($2)) AND macro_definition IS NOT NULL`,
-        [name, schema],
+        `SELECT lower(schema_name) AS s, lower(function_name) AS n, function_type AS t, macro_definition AS d FROM duckdb_functions() WHERE function_type IN ('macro', 'table_macro') AND NOT internal AND macro_definition IS NOT NULL`,
       );
-      return (r.getRowObjectsJson() as { d: string }[]).map((x) => String(x.d));
+      return (r.getRowObjectsJson() as { s: string; n: string; t: string; d: string }[]).map(
+        (x) => ({ schema: String(x.s), name: String(x.n), type: String(x.t), body: String(x.d) }),
+      );
     });
   }
 
@@ -843,6 +875,32 @@ const CONSTANT_FUNCTIONS = new Set(['RANGE', 'GENERATE_SERIES', 'UNNEST', 'REPEA
 
 /** `"my-db".shop.orders` → `['my-db', 'shop', 'orders']` (DuckDB quotes a part with `"`, doubling
  *  inner quotes, only where it must). */
+interface UserMacro {
+  schema: string;
+  name: string;
+  /** `macro` (scalar) or `table_macro`. */
+  type: string;
+  body: string;
+}
+
+/** A bound value as the strings `query_table($1)` / `query($1)` would read, or null. */
+function stringsOf(v: unknown): string[] | null {
+  if (typeof v === 'string') return [v];
+  if (Array.isArray(v) && v.every((x) => typeof x === 'string')) return v as string[];
+  return null;
+}
+
+/** `query(…)` / `query_table(…)` whose argument is an expression: what it reads is decided when
+ *  DuckDB runs it, so no key could hold it. Refused rather than cached on a guess. */
+function dynamicRead(fn: 'query' | 'query_table'): WarehouseError {
+  const what = fn === 'query' ? 'SQL text' : 'table name';
+  return new WarehouseError(
+    'E_WH_DYNAMIC_READ',
+    `${fn}(…) with a ${what} computed inside the SQL: what it reads is known only when DuckDB runs it, so no cache key can hold it. Write the ${what} as a string literal, or pass it as one \${…} value (a bound string is read like a literal).`,
+    { function: fn },
+  );
+}
+
 function identifierParts(text: string): string[] {
   const parts: string[] = [];
   for (const m of text.matchAll(/"((?:[^"]|"")*)"|([^."]+)/g))

@@ -25,6 +25,13 @@ export interface ParsedReads {
   /** Table functions called in FROM (`tm()`, `read_csv(…)`, `duckdb_tables()`), lower case,
    *  with their schema when written. */
   functions: { schema: string; name: string }[];
+  /** Scalar function calls anywhere (`shop.cnt()`), lower case: a user macro among them reads
+   *  what its body reads. Operators left out. */
+  calls: { schema: string; name: string }[];
+  /** `query_table(…)` and `query(…)` in FROM: their argument is a table name (or a list of them)
+   *  or SQL text, read only when the statement runs. `arg`: the literal strings, a bound
+   *  parameter (`$n`, 0-based index), or null for any other expression. */
+  indirect: { fn: 'query' | 'query_table'; arg: string[] | { param: number } | null }[];
 }
 
 /** Schemas whose tables are the catalog itself: reading them reads the list of tables. */
@@ -68,7 +75,7 @@ export function parsedReads(json: string): ParsedReads | null {
   }
   const d = doc as { error?: unknown; statements?: unknown };
   if (d.error !== false || !Array.isArray(d.statements)) return null;
-  const out: ParsedReads = { tables: [], functions: [] };
+  const out: ParsedReads = { tables: [], functions: [], calls: [], indirect: [] };
   walk(d.statements, new Set(), out);
   return out;
 }
@@ -101,13 +108,48 @@ function walk(node: unknown, ctes: ReadonlySet<string>, out: ParsedReads): void 
   }
   if (o.type === 'TABLE_FUNCTION') {
     const f = o.function as Json | undefined;
-    if (f && typeof f.function_name === 'string')
-      out.functions.push({
-        schema: typeof f.schema === 'string' ? f.schema : '',
-        name: f.function_name.toLowerCase(),
-      });
+    if (f && typeof f.function_name === 'string') {
+      const name = f.function_name.toLowerCase();
+      out.functions.push({ schema: typeof f.schema === 'string' ? f.schema : '', name });
+      if ((name === 'query' || name === 'query_table') && (f.schema ?? '') === '')
+        out.indirect.push({
+          fn: name,
+          arg: literalArgument((f.children as unknown[] | undefined)?.[0]),
+        });
+    }
+  } else if (
+    o.class === 'FUNCTION' &&
+    o.is_operator !== true &&
+    typeof o.function_name === 'string'
+  ) {
+    out.calls.push({
+      schema: typeof o.schema === 'string' ? o.schema : '',
+      name: o.function_name.toLowerCase(),
+    });
   }
   for (const v of Object.values(o)) if (v !== null && typeof v === 'object') walk(v, scope, out);
+}
+
+/** A call's argument as literal strings (a string, or a list of strings), a parameter, or null. */
+function literalArgument(node: unknown): string[] | { param: number } | null {
+  const o = node as Json | undefined;
+  if (!o || typeof o !== 'object') return null;
+  const constant = (n: Json): string | null => {
+    const v = n.value as
+      { is_null?: unknown; value?: unknown; type?: { id?: unknown } } | undefined;
+    return n.class === 'CONSTANT' && v && v.is_null === false && typeof v.value === 'string'
+      ? v.value
+      : null;
+  };
+  const one = constant(o);
+  if (one !== null) return [one];
+  if (o.class === 'PARAMETER' && /^\d+$/.test(String(o.identifier)))
+    return { param: Number(o.identifier) - 1 };
+  if (o.class === 'FUNCTION' && o.function_name === 'list_value' && Array.isArray(o.children)) {
+    const all = (o.children as Json[]).map(constant);
+    return all.every((x): x is string => x !== null) ? all : null;
+  }
+  return null;
 }
 
 /** `text` as a SQL string literal, for `SELECT json_serialize_sql(<literal>)`. */
