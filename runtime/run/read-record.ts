@@ -226,6 +226,16 @@ export function untracked<T>(fn: () => T): T {
   return scopes.getStore() ? scopes.exit(fn) : fn();
 }
 
+/**
+ * Note `path` as written from scratch by the current task, by code that does not go through
+ * Node's `fs` (DuckDB's `COPY … TO 'out/report.csv'`, session.ts): a side-effect output like a
+ * `writeFileSync` target, so a cache hit is served only while the file holds what that run wrote
+ * (run-reads.ts `writes`). Outside a task it does nothing.
+ */
+export function noteWritten(path: string): void {
+  note(scopes.getStore(), 'written', path);
+}
+
 /** A path argument as an absolute path, or undefined for a descriptor or FileHandle. */
 function pathOf(p: unknown): string | undefined {
   if (typeof p === 'string') return resolve(p);

@@ -15,9 +15,9 @@ import { sha256 } from '../key/hash.js';
 import { checkRefusals, memoisedTranslation, translate, TRANSLATION_ID } from './sql/dialect.js';
 import { helperTranspile } from './sql/translator.js';
 import { oneWordTables, rewriteTables, writeTarget } from './sql/names.js';
-import { fileReads } from './sql/files.js';
+import { copyTargets, fileReads } from './sql/files.js';
 import { WarehouseError, type PreparedQuery, type Warehouse } from './types.js';
-import { untracked } from '../run/read-record.js';
+import { noteWritten, untracked } from '../run/read-record.js';
 
 export interface TaskScope {
   task: string;
@@ -207,6 +207,15 @@ export async function prepareQuery(
     for (const t of indirect) found.reads.push(...fileReads(t, 'duckdb').reads);
     for (const r of found.reads) scope.files.add(r.kind === 'url' ? r.path : resolvePath(r.path));
   }
+  // `COPY … TO 'out/report.csv'` writes a file as `writeFileSync` would: the task's side-effect
+  // output (run/read-record.ts), so a cache hit is served only while the file holds what the run
+  // wrote. Noted when the statement is prepared to run, in the task's context.
+  if (scope && !scope.dryRun && w.kind === 'duckdb')
+    for (const p of copyTargets(
+      placed,
+      composed.params.map((x) => x.value),
+    ))
+      noteWritten(resolvePath(p));
   return {
     text: placed,
     params: composed.params,

@@ -4,7 +4,7 @@
 // task and its downstream with the new value; a file joining a glob re-runs the glob's reader; a
 // path handed to a setup-cell helper is recorded when the task runs and keyed from then on.
 // The real CLI runs a real notebook on the real DuckDB; nothing is mocked.
-import { mkdirSync, utimesSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
@@ -185,5 +185,34 @@ describe('files read by the warehouse are in the key by content', () => {
       'note: task remote reads https://data.example.org/sales.csv, keyed by its URL only',
     );
     expect(dry.stdout).toContain('cellar run --rerun remote');
+  });
+});
+
+describe('files the warehouse writes are side-effect outputs', () => {
+  // `COPY … TO` writes the file from DuckDB, not through Node's fs: the task is served from the
+  // cache only while the file holds what its run wrote, as for a `writeFileSync` target.
+  it('a COPY TO target deleted or edited re-runs its task, which writes it again', () => {
+    const p = withData(
+      'copy.ipynb',
+      notebook(
+        SETUP,
+        codeCell(
+          'export_csv',
+          "//| task: export_csv\n//| dialect: duckdb\nconst res = await sql`COPY (SELECT region, amount FROM read_csv_auto('data/sales.csv')) TO 'out/report.csv' (HEADER)`;",
+        ),
+      ),
+    );
+    mkdirSync(join(p.dir, 'notebooks', 'out'), { recursive: true });
+    const nb = 'notebooks/copy.ipynb';
+    const report = join(p.dir, 'notebooks', 'out', 'report.csv');
+    expect(run(p, nb)).toEqual({ export_csv: 'ran' });
+    expect(run(p, nb)).toEqual({ export_csv: 'cached' });
+    rmSync(report);
+    expect(run(p, nb)).toEqual({ export_csv: 'ran' });
+    expect(existsSync(report)).toBe(true);
+    writeFileSync(report, 'region,amount\nforged,1\n');
+    expect(run(p, nb)).toEqual({ export_csv: 'ran' });
+    expect(readFileSync(report, 'utf8')).toContain('north');
+    expect(run(p, nb)).toEqual({ export_csv: 'cached' });
   });
 });

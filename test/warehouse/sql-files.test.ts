@@ -2,7 +2,7 @@
 // accepts, the ones that only look like it, and bound parameters. The compiler uses the same
 // scanner (compiler/analyze/sql.ts).
 import { describe, expect, it } from 'vitest';
-import { fileReads } from '../../runtime/warehouse/sql/files.js';
+import { copyTargets, fileReads } from '../../runtime/warehouse/sql/files.js';
 import { compileNotebook } from '../../compiler/program.js';
 import { notebookText } from '../compiler/notebook.js';
 
@@ -60,6 +60,18 @@ describe('files a statement reads by path', () => {
     expect(paths('SELECT * FROM read_csv_auto(@p0)', 'bigquery', ['d/x.csv'])).toEqual([
       'file:d/x.csv',
     ]);
+  });
+
+  it('names the file a top-level COPY … TO writes (a side-effect output), not a TO inside the query', () => {
+    expect(copyTargets(`COPY (SELECT 1 AS a) TO 'out/report.csv' (HEADER)`)).toEqual([
+      'out/report.csv',
+    ]);
+    expect(copyTargets('COPY t TO $1 (FORMAT parquet)', ['out/t.parquet'])).toEqual([
+      'out/t.parquet',
+    ]);
+    expect(copyTargets(`COPY t FROM 'in.csv'`)).toEqual([]);
+    expect(copyTargets(`COPY t TO 's3://b/x.csv'`)).toEqual([]);
+    expect(copyTargets(`SELECT 'COPY t TO x' AS s -- COPY t TO 'y.csv'`)).toEqual([]);
   });
 
   it('reports a path it cannot know from the text as dynamic, not as a read', () => {

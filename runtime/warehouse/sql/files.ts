@@ -105,6 +105,45 @@ export function fileReads(
   };
 }
 
+/**
+ * The files a DuckDB `COPY … TO '<path>'` statement writes (`COPY t TO 'out/x.csv'`, `COPY (SELECT
+ * …) TO $1`): side-effect outputs of the task, not inputs. Only the `TO` of a COPY at the
+ * statement's top level counts (not a `TO` inside the copied query); a path that is an expression
+ * is left out. URLs (`s3://…`) and `PARTITION_BY` folders are left out too.
+ */
+export function copyTargets(text: string, params?: readonly unknown[]): string[] {
+  // `PARTITION_BY` writes a folder of files whose names DuckDB picks: no one file to check.
+  if (/\bPARTITION_BY\b/i.test(text)) return [];
+  const tokens = tokenize(text, 'duckdb');
+  const out: string[] = [];
+  let depth = 0;
+  let inCopy = false;
+  for (let i = 0; i < tokens.length; i++) {
+    const t = tokens[i]!;
+    if (t.kind === 'punct') {
+      if (t.text === '(') depth++;
+      else if (t.text === ')') depth--;
+      else if (t.text === ';') inCopy = false;
+      continue;
+    }
+    if (t.kind !== 'word' || t.quoted || depth !== 0) continue;
+    const word = t.text.toUpperCase();
+    if (word === 'COPY') inCopy = true;
+    else if (word === 'TO' && inCopy) {
+      const target = tokens[i + 1];
+      const v =
+        target?.kind === 'string'
+          ? target.text
+          : target?.kind === 'param'
+            ? paramValue(target.index, params)
+            : undefined;
+      if (typeof v === 'string' && classify(v).kind === 'file') out.push(classify(v).path);
+      inCopy = false;
+    }
+  }
+  return out;
+}
+
 function classify(path: string): FileRead {
   const p = path.startsWith('file://') ? path.slice('file://'.length) : path;
   if (REMOTE.test(p)) return { path: p, kind: 'url' };
