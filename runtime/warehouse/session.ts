@@ -7,7 +7,8 @@
 // dialect and its logical → physical table map: `mart.daily` in the SQL text, or a Query
 // interpolated from an upstream task, then names this run's table `mart.daily_<key>`.
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { resolve as resolvePath } from 'node:path';
+import { homedir } from 'node:os';
+import { join, resolve as resolvePath } from 'node:path';
 import type { SqlDialect } from '../task.js';
 import { compose, MARKER, placeMarkers, quoteIdent, type QueryTemplate } from './sql/compose.js';
 import { loadWarehouseConfig, type WarehouseConfig } from './config.js';
@@ -18,6 +19,17 @@ import { oneWordTables, rewriteTables, writeTarget } from './sql/names.js';
 import { copyTargets, fileReads } from './sql/files.js';
 import { WarehouseError, type PreparedQuery, type Warehouse } from './types.js';
 import { noteWritten, untracked } from '../run/read-record.js';
+
+/**
+ * A path as DuckDB opens it: `~` and `~/…` expand to the home directory (DuckDB's `$HOME`, the
+ * process's environment), so `read_csv('~/x.csv')` is keyed on the file it reads, and a changed
+ * HOME changes the key. Other paths are returned as they are (relative ones resolve later).
+ */
+export function expandHome(path: string): string {
+  if (path !== '~' && !path.startsWith('~/')) return path;
+  const home = process.env.HOME || homedir();
+  return path === '~' ? home : join(home, path.slice(2));
+}
 
 export interface TaskScope {
   task: string;
@@ -205,7 +217,8 @@ export async function prepareQuery(
     // And the files of the SQL it runs indirectly: macro bodies (`FROM shop.tm_x()`, `SELECT
     // shop.cnt()`) and `query('…')` text, which the scan of the statement's own text cannot see.
     for (const t of indirect) found.reads.push(...fileReads(t, 'duckdb').reads);
-    for (const r of found.reads) scope.files.add(r.kind === 'url' ? r.path : resolvePath(r.path));
+    for (const r of found.reads)
+      scope.files.add(r.kind === 'url' ? r.path : resolvePath(expandHome(r.path)));
   }
   // `COPY … TO 'out/report.csv'` writes a file as `writeFileSync` would: the task's side-effect
   // output (run/read-record.ts), so a cache hit is served only while the file holds what the run
@@ -215,7 +228,7 @@ export async function prepareQuery(
       placed,
       composed.params.map((x) => x.value),
     ))
-      noteWritten(resolvePath(p));
+      noteWritten(resolvePath(expandHome(p)));
   return {
     text: placed,
     params: composed.params,

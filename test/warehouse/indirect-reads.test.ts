@@ -3,7 +3,7 @@
 // `query_table('…')` / `query('…')`. The task's key must follow them as it follows a view's base
 // tables: an edited CSV under a macro, or a new row in a table named inside `query('…')`, re-runs
 // the task. Real DuckDB file, real CSV files, the in-process runner (as helper-reads.test.ts).
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -131,5 +131,59 @@ describe('reads hidden behind macros, query_table() and query()', () => {
     expect(JSON.stringify(result!.tasks)).toMatch(
       /E_WH_DYNAMIC_READ|query_table\(…\) with a table name computed/,
     );
+  });
+});
+
+describe('a path under ~', () => {
+  // DuckDB opens `~/x.csv` under HOME: the key names the file it expands to, so a run with another
+  // HOME reads (and is keyed on) the other file instead of serving the first one's result.
+  it("read_csv('~/x.csv') with HOME moved re-runs the task, with the other file's rows", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cellar-home-'));
+    const home = process.env.HOME;
+    for (const [h, n] of [
+      ['h1', 1],
+      ['h2', 50],
+    ] as const) {
+      mkdirSync(join(dir, h));
+      writeFileSync(join(dir, h, 'x.csv'), `v\n${n}\n`);
+    }
+    const w = await openDuckDB({ path: join(dir, 'warehouse.duckdb'), idleMs: 50 });
+    useWarehouse(w, { dialect: 'duckdb' });
+    const fromHome = defineTask({
+      name: 'from_home',
+      params: {},
+      inputs: {},
+      outputs: { v: {} },
+      // What the compiler lists for the literal path in the task's own template.
+      warehouse: { files: ['~/x.csv'] },
+      run: async () => ({ v: await one(duck`SELECT SUM(v) AS v FROM read_csv('~/x.csv')`) }),
+    });
+    const store = new MemoryStore();
+    const run = async () => {
+      const { result } = await runPipeline({
+        pipeline: definePipeline({ name: `home-${process.pid}`, tasks: [fromHome] }),
+        store,
+        runner: 'in-process',
+        workers: 1,
+        codeAware: false,
+      });
+      expect(result!.ok, JSON.stringify(result!.tasks)).toBe(true);
+      return result!.tasks[0]!.status;
+    };
+    try {
+      process.env.HOME = join(dir, 'h1');
+      await run();
+      expect(await run()).toBe('cached');
+      process.env.HOME = join(dir, 'h2');
+      expect(await run()).toBe('ran');
+      expect(await one(duck`SELECT SUM(v) AS v FROM read_csv('~/x.csv')`)).toBe(50);
+      expect(await run()).toBe('cached');
+    } finally {
+      if (home === undefined) delete process.env.HOME;
+      else process.env.HOME = home;
+      useWarehouse(null);
+      await w.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -28,7 +28,7 @@ import type { AnyTask } from '../../task.js';
 import type { RunPlan } from '../../types.js';
 import { sourceWorkdir } from '../../load/source.js';
 import { fileReads, type FileRead } from '../sql/files.js';
-import { warehouseConfig } from '../session.js';
+import { expandHome, warehouseConfig } from '../session.js';
 import type { Warehouse } from '../types.js';
 
 export const REMOTE_INPUT = 'remote: not content-stamped';
@@ -37,7 +37,8 @@ export const REMOTE_INPUT = 'remote: not content-stamped';
  *  as written. */
 export function shownPath(root: string, read: FileRead, base: string): string {
   if (read.kind === 'url') return read.path;
-  const abs = resolve(base, read.path);
+  // `~/x.csv` is where DuckDB reads it: under HOME, so a changed HOME is another file.
+  const abs = resolve(base, expandHome(read.path));
   const rel = relative(root, abs);
   return rel === '' || rel.startsWith('..') || isAbsolute(rel) ? abs : rel.split(sep).join('/');
 }
