@@ -21,6 +21,7 @@ import type { TaskHooks, TaskHookContext, TaskRunContext } from '../../run/hooks
 import type { AnyTask, Pipeline } from '../../task.js';
 import { isTableRef, type TableRef } from '../sql/compose.js';
 import { checksForSource, runChecks } from './checks.js';
+import { materializedIntact, recordMaterialized } from './materialized.js';
 import { splitTableName } from '../sql/names.js';
 import { keepTrail } from './origin.js';
 import {
@@ -261,7 +262,10 @@ export const warehouseHooks: TaskHooks & {
     const target = task.warehouse?.materialize;
     if (!target) return true;
     const w = await getWarehouse();
-    return w.tableExists(physicalTableName(target, ctx.key));
+    const physical = physicalTableName(target, ctx.key);
+    // Dropped, or changed by another program since the run made it (materialized.ts): a damaged
+    // output, so the task re-runs and makes it again.
+    return (await w.tableExists(physical)) && (await materializedIntact(w, physical));
   },
 
   async aroundRun(task, ctx, run) {
@@ -374,7 +378,10 @@ async function runWarehouseTask(
         throw e;
       }
     }
-    if (target && checked?.table) await w.createView(target, checked.table.name);
+    if (target && checked?.table) {
+      await w.createView(target, checked.table.name);
+      await recordMaterialized(w, checked.table.name);
+    }
     noteUnseenReads(w, task, scope, [
       ...(target ? [physicalTableName(target, ctx.key), target] : []),
       ...upstreamTables(task, ctx),
