@@ -236,15 +236,19 @@ export const INSPECT_OPTIONS = {
   param: { type: 'string', multiple: true, default: [] as string[] },
   json: { type: 'boolean', default: false },
   workspace: { type: 'string' },
+  workdir: { type: 'string' },
 } as const;
 
 /**
  * The prologue `cellar show` and `cellar tree` share, after `defineCommand` parsed the line
- * (`--param/--json/--workspace`, `INSPECT_OPTIONS`, plus the command's own): check the
+ * (`--param/--json/--workspace/--workdir`, `INSPECT_OPTIONS`, plus the command's own): check the
  * positionals, open the pipeline and plan it without running anything.
  */
 export async function openForInspection(
-  input: { values: { param: string[]; workspace?: string }; positionals: string[] },
+  input: {
+    values: { param: string[]; workspace?: string; workdir?: string };
+    positionals: string[];
+  },
   command: { usage: string; required: string[]; reasons: boolean },
 ) {
   const { values, positionals } = input;
@@ -262,6 +266,8 @@ export async function openForInspection(
         pipelineFile: file,
         params: await parseParams(values.param, pipeline, file),
         workspace: values.workspace,
+        // A task reading paths is keyed on the folder it ran in (key/run-reads.ts WORKDIR_INPUT).
+        ...(values.workdir !== undefined ? { workdir: values.workdir } : {}),
       }),
       command.reasons,
     );

@@ -26,7 +26,9 @@ Print a task's cached outputs (tables as a preview). Runs nothing; exit 1 if it 
   --param k=v        the params whose result to show (repeatable)
   --rows N           rows of a table preview (default 10)
   --json             print the values as JSON
-  --workspace DIR    where outputs live (default <project>/.cellar/workspace, or $CELLAR_WORKSPACE)`;
+  --workspace DIR    where outputs live (default <project>/.cellar/workspace, or $CELLAR_WORKSPACE)
+  --workdir DIR      the folder the run's tasks ran in (--workdir of cellar run): a task reading
+                     data by path is keyed on it`;
 
 const OPTIONS = { ...INSPECT_OPTIONS, rows: { type: 'string', default: '10' } } as const;
 

@@ -15,7 +15,9 @@ schema) and last duration. Runs nothing.
 
   --param k=v        the params to show the tree for (repeatable)
   --json             print one JSON object
-  --workspace DIR    where outputs live (default <project>/.cellar/workspace, or $CELLAR_WORKSPACE)`;
+  --workspace DIR    where outputs live (default <project>/.cellar/workspace, or $CELLAR_WORKSPACE)
+  --workdir DIR      the folder the run's tasks ran in (--workdir of cellar run): a task reading
+                     data by path is keyed on it`;
 
 export const run = defineCommand({ usage: USAGE, options: INSPECT_OPTIONS, run: printTree });
 

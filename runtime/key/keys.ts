@@ -65,6 +65,8 @@ export async function computeKeys(
   const recorded = options.reads
     ? (options.reads.records ?? recordedRunReadsOfPipeline(options.reads))
     : undefined;
+  // Where the tasks' relative paths resolve (run.ts chdirs there; no workdir: they run here).
+  const workdir = options.workdir ?? process.cwd();
   // Records of what helpers of local modules read (a memo's file): most pipelines have none.
   const anyModuleRecord = recorded !== undefined && [...recorded.keys()].some(isModuleRecord);
   const perModule = new Map<string, ModuleFacts>();
@@ -134,7 +136,7 @@ export async function computeKeys(
     let rec = recorded && runReadsOfTask(recorded, task.name);
     if (facts && facts.moduleRecords.length > 0)
       rec = withModuleReads(rec, recorded!, facts.moduleRecords);
-    if (rec) addRecordedReads(inputs, rec, options.reads!.root, options.reads!.stamps);
+    if (rec) addRecordedReads(inputs, rec, options.reads!.root, options.reads!.stamps, workdir);
     const hooks = hooksFor(task);
     if (hooks.some((h) => h.keyInputs)) {
       inputs.hooks = {};
@@ -162,8 +164,10 @@ export function addRecordedReads(
   rec: RecordedRunReads,
   root: string,
   stamps: RunReadStamps,
+  /** The folder the task runs in (run-reads.ts `WORKDIR_INPUT`). */
+  workdir: string,
 ): void {
-  const reads = runReadInputs(root, rec, stamps);
+  const reads = runReadInputs(root, rec, stamps, workdir);
   if (Object.keys(reads).length > 0) inputs.reads = reads;
   if (rec.env.length > 0) inputs.env = { ...inputs.env, ...envInputs(rec.env) };
 }

@@ -101,6 +101,11 @@ export interface RunReadsAt {
   pipeline: string;
   /** The workspace folder (runtime/store/workspace.ts resolveWorkspace). */
   workspace: string;
+  /**
+   * The folder tasks run in (run.ts's workdir, absolute): relative paths in task code resolve
+   * from it, so a task reading paths is keyed on it (`WORKDIR_INPUT`). Undefined: not keyed.
+   */
+  workdir?: string;
 }
 
 /** `<root>/.cellar/run-reads/<pipeline>-<workspace id>`: one folder per pipeline and workspace, so
@@ -479,8 +484,12 @@ export function runReadInputs(
   root: string,
   rec: RecordedRunReads,
   stamps: RunReadStamps,
+  /** The folder the tasks run in (absolute): keyed as `WORKDIR_INPUT` when the record holds a
+   *  path read (`readsPaths`). Undefined: not keyed (a module's load facts). */
+  workdir?: string,
 ): Record<string, string> {
   const out: Record<string, string> = {};
+  if (workdir !== undefined && readsPaths(rec)) out[WORKDIR_INPUT] = workdirInput(root, workdir);
   for (const p of rec.files) out[p] = stamps.contentOf(fromRecorded(root, p));
   for (const p of rec.dirs) out[p.endsWith('/') ? p : `${p}/`] = listingOf(fromRecorded(root, p));
   for (const p of rec.probes) if (!(p in out)) out[p] = `probe:${kindOf(fromRecorded(root, p))}`;
@@ -492,6 +501,30 @@ export function runReadInputs(
     else out[p + STAT] = statFacts(fromRecorded(root, p));
   for (const p of rec.packages) out[p] = `pkg:${packageVersion(fromRecorded(root, p))}`;
   return out;
+}
+
+/**
+ * The key input (in `reads`) naming the folder the task ran in, for a task recorded reading any
+ * path: `readFileSync('data/v.txt')` reads `dirA/data/v.txt` under `--workdir dirA` and
+ * `dirB/data/v.txt` under `--workdir dirB`, yet the record holds the path it resolved to. Keyed,
+ * a run in another workdir has another key (and records what it reads there), so it is never
+ * served a result computed from the other folder's data. The recorder sees resolved paths only,
+ * so every task reading a path is keyed on it, an absolute path too: over-inclusion (a re-run
+ * when the workdir changes), never a stale hit. Not a path: `<` starts no recorded path.
+ */
+export const WORKDIR_INPUT = '<workdir>';
+
+/** The workdir as keyed: relative to the project root with `/` (`.` for the root itself), so a
+ *  moved or cloned project keeps its keys; absolute when outside the root. */
+export function workdirInput(root: string, workdir: string): string {
+  const abs = resolve(workdir);
+  return abs === resolve(root) ? '.' : toRecorded(root, abs);
+}
+
+/** Does the record hold a read by path (a file, listing, probe or stat), whose resolution the
+ *  workdir may change? Packages and env names do not depend on it. */
+export function readsPaths(rec: RecordedRunReads): boolean {
+  return rec.files.length + rec.dirs.length + rec.probes.length + (rec.stats ?? []).length > 0;
 }
 
 /**
@@ -520,6 +553,7 @@ export function readChangedWhileRunning(
   sinceMs: number,
 ): string | undefined {
   for (const [path, value] of Object.entries(keyed)) {
+    if (path === WORKDIR_INPUT) continue;
     const dir = path.endsWith('/');
     const stat = !dir && path.endsWith(STAT);
     const abs = fromRecorded(

@@ -36,6 +36,7 @@ import {
   type ReadsContext,
   type RecordedRunReads,
   emptyRunReads,
+  WORKDIR_INPUT,
 } from '../key/run-reads.js';
 import type { Store } from '../store/store.js';
 import type { CacheKey, GraphNode, KeyInputs, Manifest } from '../types.js';
@@ -93,7 +94,7 @@ export class ReadAdopter {
     for (const [u, k] of Object.entries(key.inputs.upstream)) upstream[u] = this.moved.get(u) ?? k;
     const next: KeyInputs = { ...key.inputs, upstream };
     delete next.reads;
-    addRecordedReads(next, rec, this.ctx.root, this.stamps);
+    addRecordedReads(next, rec, this.ctx.root, this.stamps, this.ctx.workdir ?? process.cwd());
     const k1 = makeKey(next);
     if (k1.value === key.value) return;
     if (!this.onlyDiscovered(key.inputs, next, rec.observed ?? {})) return;
@@ -124,6 +125,8 @@ export class ReadAdopter {
     for (const [path, value] of Object.entries(ra)) if (rb[path] !== value) return false;
     for (const [path, value] of Object.entries(rb)) {
       if (path in ra) continue;
+      // The folder this very run ran in: not data that may have moved.
+      if (path === WORKDIR_INPUT) continue;
       // The task was handed exactly this content (or listing), or the path has not changed
       // since before the run started.
       if (observed[path] === value) continue;

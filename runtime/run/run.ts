@@ -347,6 +347,7 @@ export async function runPipeline(
       root: options.projectRoot,
       pipeline: options.pipeline.name,
       workspace: options.workspace,
+      ...(options.workdir ? { workdir: options.workdir } : {}),
     };
     const adopter = new ReadAdopter(reads, prepared.records, options.store, Date.now());
     const wrote: string[] = [];

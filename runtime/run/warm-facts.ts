@@ -96,6 +96,8 @@ export function warmFactsOf(
     root: options.projectRoot,
     pipeline: options.pipeline.name,
     workspace: options.workspace,
+    // Where the tasks' relative paths resolved (the keys hold it: run-reads.ts WORKDIR_INPUT).
+    workdir: options.workdir ?? process.cwd(),
   };
   const keyed: Record<string, RunReadFacts> = {};
   // The module records the keys joined (key/keys.ts), present or not as a fact of their own.
@@ -171,7 +173,7 @@ export function warmFactsOf(
     absent,
     resolved,
     envNames: [...envNames],
-    runReads: { root: at.root, tasks: keyed, uses },
+    runReads: { root: at.root, workdir: at.workdir, tasks: keyed, uses },
     listings,
     written,
     globs: bundle.globs,

@@ -103,6 +103,8 @@ export interface WarmRecord {
   /** The project whose run-time read records the keys used, and what they added per task. */
   runReads: {
     root: string;
+    /** The folder the tasks ran in (absolute): keyed with their path reads (WORKDIR_INPUT). */
+    workdir: string;
     /** Per task, its facts; per module record (`<module:…>`), an empty entry: it exists. */
     tasks: Record<string, RunReadFacts>;
     /** Task → the module records joined into its key (run-reads.ts `withModuleReads`). */
@@ -202,7 +204,7 @@ export function runReadFactsNow(
   for (const task of tasks) {
     const rec = withModuleReads(records.get(task), records, uses[task] ?? []);
     if (!rec) continue;
-    const reads = runReadInputs(at.root, rec, stamps);
+    const reads = runReadInputs(at.root, rec, stamps, at.workdir);
     if (Object.keys(reads).length > 0 || rec.env.length > 0)
       out[task] = { reads, env: [...new Set(rec.env)].sort() };
   }
@@ -219,7 +221,7 @@ export function writtenFactsNow(at: RunReadsAt, stamps: RunReadStamps): Record<s
   return ownedWrittenNow(at.root, sideEffectFiles(recordedRunReadsOfPipeline(at)), stamps);
 }
 
-const RECORD_VERSION = 9; // 9: `resolved`
+const RECORD_VERSION = 10; // 9: `resolved`; 10: `runReads.workdir`
 
 /**
  * The names of a record's tasks, newline-joined, each a task name as defineTask allows it
@@ -464,7 +466,12 @@ export function stillHolds(
     if (listingHash(listingNow(dir)) !== hash) return false;
   // What the tasks read at run time, as the keying would see it now (one failed readdir when the
   // pipeline never recorded a read).
-  const at = { root: record.runReads.root, pipeline: record.pipeline, workspace: record.workspace };
+  const at = {
+    root: record.runReads.root,
+    pipeline: record.pipeline,
+    workspace: record.workspace,
+    workdir: record.runReads.workdir,
+  };
   const reads = runReadFactsNow(at, record.tasks.names, stamps, record.runReads.uses);
   if (canonicalJson(reads) !== canonicalJson(record.runReads.tasks)) return false;
   if (canonicalJson(writtenFactsNow(at, stamps)) !== canonicalJson(record.written)) return false;
@@ -532,6 +539,7 @@ function wellFormed(r: WarmRecord): boolean {
     r.runReads !== null &&
     typeof r.runReads === 'object' &&
     typeof r.runReads.root === 'string' &&
+    typeof r.runReads.workdir === 'string' &&
     r.runReads.tasks !== null &&
     typeof r.runReads.tasks === 'object' &&
     r.runReads.uses !== null &&

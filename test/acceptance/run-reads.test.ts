@@ -218,6 +218,39 @@ describe('a data file a task reads at run time is in its key', () => {
   });
 });
 
+describe('a relative path read at run time follows --workdir', () => {
+  it("a run in another workdir re-runs the task on that folder's data, never served the other folder's result", () => {
+    const p = project();
+    p.write(
+      NB,
+      notebookText([
+        "import { readFileSync } from 'node:fs';",
+        '//| task: load\nconst v = readFileSync("data/v.txt", "utf8").trim();',
+      ]),
+    );
+    p.run('mkdir', ['-p', 'dirA/data', 'dirB/data']);
+    p.write('dirA/data/v.txt', 'A\n');
+    p.write('dirB/data/v.txt', 'B\n');
+    const at = (dir: string) => ['--workdir', join(p.dir, dir)];
+    expect(runStatuses(p, NB, ...at('dirA'))).toEqual({ load: 'ran' });
+    runStatuses(p, NB, ...at('dirA'));
+    expect(runStatuses(p, NB, ...at('dirA'))).toEqual({ load: 'cached' });
+    expect(showOutput(p, NB, 'load', 'v', ...at('dirA'))).toBe('A');
+    // The record holds dirA/data/v.txt, which did not move: only the workdir in the key tells.
+    const dry = p.cellar('run', NB, '--dry-run', ...at('dirB'));
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.stdout).toContain('reads.<workdir>: dirA → dirB');
+    expect(runStatuses(p, NB, ...at('dirB'))).toEqual({ load: 'ran' });
+    expect(showOutput(p, NB, 'load', 'v', ...at('dirB'))).toBe('B');
+    expect(runStatuses(p, NB, ...at('dirB'))).toEqual({ load: 'cached' });
+    // Back in dirA: the record now holds both files (a union), so dirA's key moved once; the run
+    // computes from dirA's data again, never from dirB's.
+    runStatuses(p, NB, ...at('dirA'));
+    expect(showOutput(p, NB, 'load', 'v', ...at('dirA'))).toBe('A');
+    expect(runStatuses(p, NB, ...at('dirA'))).toEqual({ load: 'cached' });
+  });
+});
+
 describe('an environment variable read by a computed name is in the key', () => {
   it('a changed value re-runs the reader, the value never reaching the workspace or the output', () => {
     const p = project();

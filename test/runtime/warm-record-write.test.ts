@@ -42,7 +42,7 @@ function facts(workspace: string): WarmFacts {
     absent: [],
     resolved: {},
     envNames: [],
-    runReads: { root: dir, tasks: {}, uses: {} },
+    runReads: { root: dir, workdir: dir, tasks: {}, uses: {} },
     listings: {},
     written: {},
     globs: {},
