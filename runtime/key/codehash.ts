@@ -86,9 +86,12 @@ interface EntryMemo {
   files: Record<string, string>;
   packages: string[];
   env: string[];
+  /** `new Worker(…)` calls its code makes whose script is named only at run time (`file:line:
+   *  call`): not in the key, warned about (`warnUnkeyedWorkers`). Absent: none. */
+  unkeyedWorkers?: string[];
 }
 
-const MEMO_VERSION = 10; // 10: how local imports resolved (`resolved`); 9: host facts of imported packages (package-facts.ts); 3: bundle sections hashed without comments (esbuild keeps some); 4: host time zone / locale facts; 5: globs of dynamic imports; 6: minified in the build, split by source map, with <order>; 7: setup side effects in every task; 8: in every compiled module a group loads, entry or not
+const MEMO_VERSION = 11; // 11: worker thread scripts bundled (`withWorkerScripts`); 10: how local imports resolved (`resolved`); 9: host facts of imported packages (package-facts.ts); 3: bundle sections hashed without comments (esbuild keeps some); 4: host time zone / locale facts; 5: globs of dynamic imports; 6: minified in the build, split by source map, with <order>; 7: setup side effects in every task; 8: in every compiled module a group loads, entry or not
 
 /**
  * Fingerprints recorded by `cellar build`, by module URL. A built bundle carries no sources to
@@ -345,6 +348,7 @@ export class CodeHasher {
   }
 
   private finish(entry: string, memo: EntryMemo): CodeFingerprint {
+    if (memo.unkeyedWorkers) warnUnkeyedWorkers(memo.unkeyedWorkers);
     const packages: Record<string, string> = {};
     const env = new Set(memo.env);
     for (const name of memo.packages) {
@@ -523,6 +527,8 @@ async function bundleGroup(
   warnings: import('esbuild').Message[],
 ): Promise<Map<string, EntryMemo> | undefined> {
   const stamps = new Map<string, FileStamp>();
+  /** File → the `new Worker(…)` calls in it whose script is named only at run time. */
+  const unkeyedWorkers = new Map<string, string[]>();
   const resolution = new ResolveRecorder();
   const reader: import('esbuild').Plugin = {
     name: 'cellar-stamped-reads',
@@ -537,7 +543,13 @@ async function bundleGroup(
         const loader = LOADERS[ext] ?? 'default';
         // Every generated task module, entry or not: in a group, a task imported by another is
         // also an entry, and its text must not depend on which group it was built in.
-        const contents = withSetupEffects(args.path, bytes);
+        const withSetup = withSetupEffects(args.path, bytes);
+        // A worker thread's script (`new Worker(new URL('./work.mjs', import.meta.url))`) is code
+        // the task runs: bundled with it, so its files are in the key (`withWorkerScripts`).
+        const workers = LOADERS[ext] && LOADERS[ext] !== 'json' && LOADERS[ext] !== 'text';
+        const contents = workers
+          ? withWorkerScripts(args.path, withSetup, unkeyedWorkers)
+          : withSetup;
         return { contents, loader, resolveDir: dirname(args.path) };
       });
     },
@@ -628,10 +640,12 @@ async function bundleGroup(
       basename(entry),
     );
     const globs = bundledGlobs(metafile, root, Object.keys(out.inputs));
+    const workers = reached.flatMap((f) => unkeyedWorkers.get(f) ?? []);
     memos.set(entry, {
       inputs,
       resolved: resolution.factsOf(reached),
       ...(Object.keys(globs).length > 0 ? { globs } : {}),
+      ...(workers.length > 0 ? { unkeyedWorkers: [...new Set(workers)].sort() } : {}),
       files,
       packages,
       env: envReadIn(text),
@@ -668,6 +682,77 @@ function withSetupEffects(file: string, bytes: Uint8Array): Uint8Array {
   const setup = ['setup.ts', 'setup.js'].find((f) => existsSync(join(dirname(file), f)));
   if (setup === undefined) return bytes;
   return Buffer.concat([bytes, Buffer.from(`\nimport './${setup}';\n`)]);
+}
+
+/**
+ * A module's text with, for each worker thread it starts from a script named statically
+ * (`new Worker(new URL('./work.mjs', import.meta.url))`, the form Node documents, or an absolute
+ * path literal), a namespace import of that script appended: esbuild then bundles the script and
+ * what it imports into the task's bundle, each file in its own section, so editing the script
+ * re-runs the task, and the memo's stamps and resolution facts cover it as any import's. The text
+ * is hashed, never run. A `new Worker(…)` whose script is an expression (a variable, `join(…)`,
+ * `eval: true` code) is noted in `unkeyed` (`file:line: call`), warned about by the hasher as a
+ * child process is by the run (runtime/run/perform.ts `warnChildProcess`). Packages' files are
+ * left alone (keyed by version).
+ */
+function withWorkerScripts(
+  file: string,
+  bytes: Uint8Array,
+  unkeyed: Map<string, string[]>,
+): Uint8Array {
+  if (isInNodeModules(file)) return bytes;
+  const text = Buffer.from(bytes).toString('utf8');
+  if (!text.includes('Worker')) return bytes;
+  const calls = [...text.matchAll(/\bnew\s+Worker\s*\(/g)];
+  if (calls.length === 0) return bytes;
+  const specs: string[] = [];
+  const dynamic: string[] = [];
+  for (const call of calls) {
+    const rest = text.slice(call.index + call[0].length, call.index + call[0].length + 400);
+    const url = /^\s*new\s+URL\s*\(\s*(['"`])([^'"`$\n]+)\1\s*,\s*import\.meta\.url\s*\)/.exec(
+      rest,
+    );
+    const abs = /^\s*(['"`])(\/[^'"`$\n]+)\1\s*[,)]/.exec(rest);
+    if (url)
+      specs.push(url[2]!.startsWith('.') || url[2]!.startsWith('/') ? url[2]! : `./${url[2]}`);
+    else if (abs) specs.push(abs[2]!);
+    else {
+      const line = text.slice(0, call.index).split('\n').length;
+      const lineText = text.split('\n')[line - 1]!.trim();
+      dynamic.push(
+        `${file}:${line}: ${lineText.length > 100 ? `${lineText.slice(0, 99)}…` : lineText}`,
+      );
+    }
+  }
+  if (dynamic.length > 0) unkeyed.set(file, dynamic);
+  if (specs.length === 0) return bytes;
+  const imports = [...new Set(specs)]
+    .map(
+      (spec, i) =>
+        `import * as __cellarWorker${i} from ${JSON.stringify(spec)};\nglobalThis.__cellarWorker${i} = __cellarWorker${i};\n`,
+    )
+    .join('');
+  return Buffer.concat([bytes, Buffer.from(`\n${imports}`)]);
+}
+
+const warnedWorkers = new Set<string>();
+
+/**
+ * Say once per process, for each `new Worker(…)` whose script Cellar cannot name before the run,
+ * that what it runs is not in the task's key, with the ways out (as a child process is warned
+ * about: runtime/run/perform.ts `warnChildProcess`).
+ */
+function warnUnkeyedWorkers(calls: readonly string[]): void {
+  const fresh = calls.filter((c) => !warnedWorkers.has(c));
+  if (fresh.length === 0) return;
+  for (const c of fresh) warnedWorkers.add(c);
+  const root = process.cwd();
+  const shown = fresh.map((c) => (c.startsWith(root + sep) ? c.slice(root.length + 1) : c));
+  process.stderr.write(
+    `cellar: warning: a worker thread whose script is named only at run time: ${shown.slice(0, 3).join('; ')}${shown.length > 3 ? ` and ${shown.length - 3} more` : ''}. ` +
+      `What that script runs is not in the key of the tasks using this code: editing it leaves them cached. ` +
+      `Name the script statically (new Worker(new URL('./work.mjs', import.meta.url))), or mark the tasks \`//| rerun\` to run them on every run.\n`,
+  );
 }
 
 function linkedPackagesAsCode(): import('esbuild').Plugin {

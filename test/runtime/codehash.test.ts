@@ -549,3 +549,65 @@ describe('how a local import resolved is in the memo (a new file ahead, a re-poi
     }
   });
 });
+
+describe("a worker thread's script is in the key", () => {
+  /** task.ts → lib/par.ts, which starts `start(…)` as a worker thread; work.mjs imports util.mjs. */
+  function workerProject(start: string): string {
+    const dir = scratchDir('worker');
+    mkdirSync(join(dir, 'lib'));
+    writeFileSync(
+      join(dir, 'task.ts'),
+      "import { inWorker } from './lib/par.js';\nexport const run = () => inWorker(2);\n",
+    );
+    writeFileSync(
+      join(dir, 'lib', 'par.ts'),
+      [
+        "import { Worker } from 'node:worker_threads';",
+        'export const inWorker = (x: number, script = process.env.SCRIPT ?? "") =>',
+        `  new Promise((res) => new Worker(${start}, { workerData: x }).once('message', res));`,
+      ].join('\n'),
+    );
+    writeFileSync(
+      join(dir, 'lib', 'work.mjs'),
+      "import { parentPort, workerData } from 'node:worker_threads';\nimport { k } from './util.mjs';\nparentPort.postMessage(workerData * k);\n",
+    );
+    writeFileSync(join(dir, 'lib', 'util.mjs'), 'export const k = 2;\n');
+    return dir;
+  }
+
+  it("new Worker(new URL('./work.mjs', import.meta.url)): the script and what it imports are keyed, an edit seen through the memo", async () => {
+    const dir = workerProject("new URL('./work.mjs', import.meta.url)");
+    const memo = join(dir, 'memo.json');
+    const hasher = new CodeHasher(memo);
+    const before = await hasher.fingerprint(pathToFileURL(join(dir, 'task.ts')).href);
+    hasher.save();
+    expect(Object.keys(before.files)).toEqual(
+      expect.arrayContaining(['lib/par.ts', 'lib/work.mjs', 'lib/util.mjs']),
+    );
+    // Same size and mtime: only the content says it changed.
+    editKeepingMtimeAndSize(join(dir, 'lib', 'util.mjs'), 'k = 2', 'k = 3');
+    const after = await fingerprint(dir, memo);
+    expect(after.files['lib/util.mjs']).not.toBe(before.files['lib/util.mjs']);
+    editKeepingMtimeAndSize(join(dir, 'lib', 'work.mjs'), 'workerData * k', 'workerData + k');
+    const again = await fingerprint(dir, memo);
+    expect(again.files['lib/work.mjs']).not.toBe(after.files['lib/work.mjs']);
+  });
+
+  it('a worker script named only at run time is warned about, naming the call', async () => {
+    const dir = workerProject('script');
+    const written: string[] = [];
+    const original = process.stderr.write.bind(process.stderr);
+    process.stderr.write = ((chunk: string | Uint8Array) => {
+      written.push(String(chunk));
+      return true;
+    }) as typeof process.stderr.write;
+    try {
+      await fingerprint(dir);
+    } finally {
+      process.stderr.write = original;
+    }
+    const warning = written.join('');
+    expect(warning).toContain('a worker thread whose script is named only at run time');
+    expect(warning).toMatch(/lib\/par\.ts:3: .*new Worker\(script/);
+  });
+});
