@@ -253,7 +253,10 @@ export function pipelineDoc(
         params: m.inputs.params,
         keyInputs: {
           upstream: Object.keys(m.inputs.upstream).sort(),
-          codeFiles: Object.keys(m.inputs.code?.files ?? {}).length,
+          // (A package's entry files, `<package:…>`, are under `packages`, not modules.)
+          codeFiles: Object.keys(m.inputs.code?.files ?? {}).filter(
+            (f) => !f.startsWith('<package:'),
+          ).length,
           packages: Object.keys(m.inputs.code?.packages ?? {}).sort(),
           hooks: Object.keys(m.inputs.hooks ?? {}).sort(),
           // The manifest of a run that discovered its reads holds none yet: the record made by

@@ -86,12 +86,15 @@ interface EntryMemo {
   files: Record<string, string>;
   packages: string[];
   env: string[];
+  /** Package name → the files of it its bundle's imports resolve to (its entry files, esbuild's
+   *  resolution, as Node's: `exports`, `main`), absolute: keyed by content (`packageEntryHash`). */
+  packageEntries?: Record<string, string[]>;
   /** `new Worker(…)` calls its code makes whose script is named only at run time (`file:line:
    *  call`): not in the key, warned about (`warnUnkeyedWorkers`). Absent: none. */
   unkeyedWorkers?: string[];
 }
 
-const MEMO_VERSION = 11; // 11: worker thread scripts bundled (`withWorkerScripts`); 10: how local imports resolved (`resolved`); 9: host facts of imported packages (package-facts.ts); 3: bundle sections hashed without comments (esbuild keeps some); 4: host time zone / locale facts; 5: globs of dynamic imports; 6: minified in the build, split by source map, with <order>; 7: setup side effects in every task; 8: in every compiled module a group loads, entry or not
+const MEMO_VERSION = 12; // 12: packages' entry files by content (`packageEntries`); 11: worker thread scripts bundled (`withWorkerScripts`); 10: how local imports resolved (`resolved`); 9: host facts of imported packages (package-facts.ts); 3: bundle sections hashed without comments (esbuild keeps some); 4: host time zone / locale facts; 5: globs of dynamic imports; 6: minified in the build, split by source map, with <order>; 7: setup side effects in every task; 8: in every compiled module a group loads, entry or not
 
 /**
  * Fingerprints recorded by `cellar build`, by module URL. A built bundle carries no sources to
@@ -126,6 +129,8 @@ export class CodeHasher {
   private entries: Record<string, EntryMemo> = {};
   /** `folder@version` of an installed package → the host facts its code uses (package-facts.ts). */
   private packageFacts: Record<string, PackageHostFacts> = {};
+  /** Package entry file → its content stamp, checked by one stat per hasher (`entryHash`). */
+  private packageStamps: Record<string, FileStamp> = {};
   /** `fromDir\0name` → that package's host facts, as resolved in this process. */
   private readonly factsByImport = new Map<string, PackageHostFacts>();
   private dirty = false;
@@ -147,6 +152,7 @@ export class CodeHasher {
           this.memo = data.files ?? {};
           this.entries = data.entries ?? {};
           this.packageFacts = data.packageFacts ?? {};
+          this.packageStamps = data.packageStamps ?? {};
         }
       } catch {
         // A damaged memo only costs re-hashing.
@@ -236,7 +242,7 @@ export class CodeHasher {
     // A bundled module's package versions are looked up from its own folder (`finish`).
     if (entry)
       return {
-        files: { ...entry.inputs },
+        files: { ...entry.inputs, ...this.entryStampsOf(entry) },
         dirs: [dirname(path)],
         packages,
         resolved: { ...entry.resolved },
@@ -258,6 +264,17 @@ export class CodeHasher {
     };
   }
 
+  /** The stamps of a bundled module's package entry files (as `finish` last checked them). */
+  private entryStampsOf(entry: EntryMemo): Record<string, FileStamp> {
+    const out: Record<string, FileStamp> = {};
+    for (const files of Object.values(entry.packageEntries ?? {}))
+      for (const f of files) {
+        const stamp = this.packageStamps[f];
+        if (stamp) out[f] = stamp;
+      }
+    return out;
+  }
+
   /** Persist the memo if anything changed (atomically: a torn memo would only cost time, but still). */
   save(): void {
     if (!this.memoFile || !this.dirty) return;
@@ -273,6 +290,7 @@ export class CodeHasher {
           files: this.memo,
           entries: this.entries,
           packageFacts: this.packageFacts,
+          packageStamps: this.packageStamps,
         }),
       );
       renameSync(tmp, this.memoFile);
@@ -351,14 +369,22 @@ export class CodeHasher {
     if (memo.unkeyedWorkers) warnUnkeyedWorkers(memo.unkeyedWorkers);
     const packages: Record<string, string> = {};
     const env = new Set(memo.env);
+    let files = memo.files;
     for (const name of memo.packages) {
       packages[name] = this.packageVersion(dirname(entry), name);
       for (const fact of this.hostFactsOf(dirname(entry), name)) env.add(fact);
+      // The files of the package its imports load, by content: an edit in place (patch-package,
+      // a debugging edit) keeps the version.
+      const entries = memo.packageEntries?.[name];
+      if (entries && entries.length > 0) {
+        if (files === memo.files) files = { ...memo.files };
+        files[`<package:${name}>`] = this.packageEntryHash(name, entries);
+      }
     }
     this.envNames.set(entry, Object.freeze([...env].sort()));
     // Frozen: shared by every task of the module, and serialised once (hash.ts).
     return Object.freeze({
-      files: Object.freeze(sortObject(memo.files)),
+      files: Object.freeze(sortObject(files)),
       packages: Object.freeze(sortObject(packages)),
     });
   }
@@ -450,6 +476,46 @@ export class CodeHasher {
     return facts;
   }
 
+  /**
+   * The hash of a package's entry files (absolute, as esbuild resolved the task's imports of it),
+   * each named by its path inside the package folder (a moved project keeps its keys) with its
+   * content hash. Each file's stamp is memoised: one stat while size, inode, mtime and ctime hold
+   * (filestamp.ts), a read only when they moved; a file missing now hashes as `missing`.
+   */
+  private packageEntryHash(name: string, files: readonly string[]): string {
+    const parts: string[] = [];
+    for (const file of files) {
+      let hash: string;
+      const seen = this.verified.get(file);
+      const known = this.packageStamps[file];
+      if (seen && known && sameStamp(seen.now, known)) hash = known.hash;
+      else {
+        const check = known ? checkStamp(file, known) : undefined;
+        let now: FileStamp | undefined = check?.same ? check.stamp : undefined;
+        if (!now) {
+          try {
+            now = readWithStamp(file).stamp;
+          } catch {
+            now = undefined;
+          }
+        }
+        if (now) {
+          if (!known || !sameStamp(now, known)) {
+            this.packageStamps[file] = now;
+            this.dirty = true;
+          }
+          this.verified.set(file, { recorded: now, now });
+          hash = now.hash;
+        } else {
+          delete this.packageStamps[file];
+          hash = 'missing';
+        }
+      }
+      parts.push(`${insidePackage(file, name)}\0${hash}`);
+    }
+    return sha256(parts.sort().join('\n')).slice(0, 16);
+  }
+
   private packageVersion(fromDir: string, name: string): string {
     const memoKey = `${fromDir}\0${name}`;
     const known = this.versions.get(memoKey);
@@ -527,6 +593,8 @@ async function bundleGroup(
   warnings: import('esbuild').Message[],
 ): Promise<Map<string, EntryMemo> | undefined> {
   const stamps = new Map<string, FileStamp>();
+  /** Importing file → package → the package files its imports resolved to. */
+  const packageEntries = new Map<string, Map<string, Set<string>>>();
   /** File → the `new Worker(…)` calls in it whose script is named only at run time. */
   const unkeyedWorkers = new Map<string, string[]>();
   const resolution = new ResolveRecorder();
@@ -580,7 +648,7 @@ async function bundleGroup(
       charset: 'utf8',
       logLevel: 'silent',
       logOverride: REPORT_UNBUNDLED_IMPORTS,
-      plugins: [resolution.plugin(), linkedPackagesAsCode(), reader],
+      plugins: [resolution.plugin(), linkedPackagesAsCode(packageEntries), reader],
     })
     .catch((error: { warnings?: import('esbuild').Message[] }) => {
       // A failed build (another module's error) still reports the imports it could not bundle.
@@ -641,11 +709,18 @@ async function bundleGroup(
     );
     const globs = bundledGlobs(metafile, root, Object.keys(out.inputs));
     const workers = reached.flatMap((f) => unkeyedWorkers.get(f) ?? []);
+    const entryFiles: Record<string, string[]> = {};
+    for (const f of reached)
+      for (const [name, files] of packageEntries.get(f) ?? [])
+        if (packages.includes(name)) entryFiles[name] = [...(entryFiles[name] ?? []), ...files];
+    for (const name of Object.keys(entryFiles))
+      entryFiles[name] = [...new Set(entryFiles[name])].sort();
     memos.set(entry, {
       inputs,
       resolved: resolution.factsOf(reached),
       ...(Object.keys(globs).length > 0 ? { globs } : {}),
       ...(workers.length > 0 ? { unkeyedWorkers: [...new Set(workers)].sort() } : {}),
+      ...(Object.keys(entryFiles).length > 0 ? { packageEntries: entryFiles } : {}),
       files,
       packages,
       env: envReadIn(text),
@@ -755,12 +830,24 @@ function warnUnkeyedWorkers(calls: readonly string[]): void {
   );
 }
 
-function linkedPackagesAsCode(): import('esbuild').Plugin {
+/** The path of a package's file inside its folder (`…/node_modules/<name>/lib/x.js` → `lib/x.js`). */
+function insidePackage(file: string, name: string): string {
+  const marker = `node_modules${sep}${name.split('/').join(sep)}${sep}`;
+  const at = file.lastIndexOf(marker);
+  return (at < 0 ? basename(file) : file.slice(at + marker.length)).split(sep).join('/');
+}
+
+function linkedPackagesAsCode(
+  /** Importing file → package name → the files its imports of that package resolved to. */
+  entries?: Map<string, Map<string, Set<string>>>,
+): import('esbuild').Plugin {
   const INNER = Symbol('resolving a package');
   return {
     name: 'cellar-linked-packages',
     setup(build) {
       const decided = new Map<string, import('esbuild').OnResolveResult>();
+      /** memo key → the package file an external import resolved to. */
+      const packageFiles = new Map<string, string>();
       build.onResolve({ filter: /^[^./]/ }, async (args) => {
         if (args.pluginData === INNER) return undefined;
         const external = { path: args.path, external: true };
@@ -768,7 +855,11 @@ function linkedPackagesAsCode(): import('esbuild').Plugin {
         if (packageName(args.path) === 'cellar') return external;
         const memoKey = `${args.resolveDir}\0${args.path}\0${args.kind}`;
         const known = decided.get(memoKey);
-        if (known) return known;
+        if (known) {
+          const file = packageFiles.get(memoKey);
+          if (file && entries) noteEntry(entries, args.importer, packageName(args.path), file);
+          return known;
+        }
         const found = await build.resolve(args.path, {
           kind: args.kind,
           resolveDir: args.resolveDir,
@@ -780,10 +871,27 @@ function linkedPackagesAsCode(): import('esbuild').Plugin {
             ? external
             : { path: found.path };
         decided.set(memoKey, answer);
+        if (answer === external && found.path && isInNodeModules(found.path)) {
+          packageFiles.set(memoKey, found.path);
+          if (entries) noteEntry(entries, args.importer, packageName(args.path), found.path);
+        }
         return answer;
       });
     },
   };
+}
+
+function noteEntry(
+  entries: Map<string, Map<string, Set<string>>>,
+  importer: string,
+  name: string,
+  file: string,
+): void {
+  let byName = entries.get(importer);
+  if (!byName) entries.set(importer, (byName = new Map()));
+  let files = byName.get(name);
+  if (!files) byName.set(name, (files = new Set()));
+  files.add(file);
 }
 
 /** Whether a resolved file (esbuild resolves symlinks to real paths) lies under a node_modules. */

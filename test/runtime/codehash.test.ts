@@ -52,7 +52,13 @@ describe('code fingerprint', () => {
     const dir = project();
     const fp = await fingerprint(dir);
     // types.ts is imported for types only: it cannot change what the task computes.
-    expect(Object.keys(fp.files)).toEqual(['lib/deep.ts', 'lib/helper.ts', 'task.ts']);
+    // The package's entry file is keyed by content beside its version (`<package:…>`).
+    expect(Object.keys(fp.files)).toEqual([
+      '<package:ml-random-forest>',
+      'lib/deep.ts',
+      'lib/helper.ts',
+      'task.ts',
+    ]);
     const version = JSON.parse(
       readFileSync(join(root, 'node_modules', 'ml-random-forest', 'package.json'), 'utf8'),
     ).version;
@@ -461,7 +467,11 @@ describe('how a local import resolved is in the memo (a new file ahead, a re-poi
     // A stray tsc output beside the source: `./lib/helper.js` now loads it.
     writeFileSync(join(dir, 'lib', 'helper.js'), 'export const helper = (n) => n * 7;\n');
     const withJs = await new CodeHasher(memo).fingerprint(url(dir));
-    expect(Object.keys(withJs.files)).toEqual(['lib/helper.js', 'task.ts']);
+    expect(Object.keys(withJs.files)).toEqual([
+      '<package:ml-random-forest>',
+      'lib/helper.js',
+      'task.ts',
+    ]);
     expect(withJs).toEqual(await new CodeHasher().fingerprint(url(dir)));
     new CodeHasher(memo).save();
     // A .tsx beside the .ts an extensionless import picked.
@@ -471,7 +481,12 @@ describe('how a local import resolved is in the memo (a new file ahead, a re-poi
     h2.save();
     writeFileSync(join(dir, 'lib', 'deep.tsx'), 'export const deep = (n: number) => n + 9;\n');
     const withTsx = await new CodeHasher(memo).fingerprint(url(dir));
-    expect(Object.keys(withTsx.files)).toEqual(['lib/deep.tsx', 'lib/helper.ts', 'task.ts']);
+    expect(Object.keys(withTsx.files)).toEqual([
+      '<package:ml-random-forest>',
+      'lib/deep.tsx',
+      'lib/helper.ts',
+      'task.ts',
+    ]);
     expect(withTsx).toEqual(await new CodeHasher().fingerprint(url(dir)));
   });
 
@@ -609,5 +624,46 @@ describe("a worker thread's script is in the key", () => {
     const warning = written.join('');
     expect(warning).toContain('a worker thread whose script is named only at run time');
     expect(warning).toMatch(/lib\/par\.ts:3: .*new Worker\(script/);
+  });
+});
+
+describe('a package edited in place, its version unchanged, is keyed by the files the task loads of it', () => {
+  it('an edit to the entry file (patch-package style, same size and mtime) changes the fingerprint; the version stays', async () => {
+    const dir = scratchDir('pkgpatch');
+    mkdirSync(join(dir, 'node_modules', 'taxcalc', 'lib'), { recursive: true });
+    writeFileSync(
+      join(dir, 'node_modules', 'taxcalc', 'package.json'),
+      JSON.stringify({ name: 'taxcalc', version: '1.0.0', type: 'module', main: 'index.js' }),
+    );
+    writeFileSync(
+      join(dir, 'node_modules', 'taxcalc', 'index.js'),
+      'export const rate = (x) => x * 0.10;\n',
+    );
+    writeFileSync(
+      join(dir, 'node_modules', 'taxcalc', 'lib', 'unused.js'),
+      'export const u = 1;\n',
+    );
+    writeFileSync(
+      join(dir, 'task.ts'),
+      "import { rate } from 'taxcalc';\nexport const run = () => rate(100);\n",
+    );
+    const memo = join(dir, 'memo.json');
+    const hasher = new CodeHasher(memo);
+    const before = await hasher.fingerprint(pathToFileURL(join(dir, 'task.ts')).href);
+    hasher.save();
+    expect(before.packages).toEqual({ taxcalc: '1.0.0' });
+    expect(before.files['<package:taxcalc>']).toMatch(/^[0-9a-f]{16}$/);
+    // A file of the package the task does not load: not read, not keyed.
+    writeFileSync(
+      join(dir, 'node_modules', 'taxcalc', 'lib', 'unused.js'),
+      'export const u = 2;\n',
+    );
+    const untouched = new CodeHasher(memo);
+    expect(await untouched.fingerprint(pathToFileURL(join(dir, 'task.ts')).href)).toEqual(before);
+    untouched.save();
+    editKeepingMtimeAndSize(join(dir, 'node_modules', 'taxcalc', 'index.js'), '0.10', '0.20');
+    const after = await fingerprint(dir, memo);
+    expect(after.packages).toEqual({ taxcalc: '1.0.0' });
+    expect(after.files['<package:taxcalc>']).not.toBe(before.files['<package:taxcalc>']);
   });
 });
