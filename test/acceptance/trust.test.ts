@@ -487,3 +487,69 @@ describe('a stored value reaches the next task as it left, or is refused naming 
     );
   });
 });
+
+describe('code a task runs outside its bundle is in its key (red team: workerfile, pkg_patch)', () => {
+  it("a worker thread's script, edited keeping size and mtime, re-runs the task with the new code (warm path too)", () => {
+    const p = project();
+    mkdirSync(join(p.dir, 'notebooks', 'lib'), { recursive: true });
+    p.write(
+      'notebooks/lib/par.ts',
+      [
+        "import { Worker } from 'node:worker_threads';",
+        'export function inWorker(x: number): Promise<number> {',
+        '  return new Promise((res, rej) => {',
+        "    const w = new Worker(new URL('./work.mjs', import.meta.url), { workerData: x });",
+        "    w.once('message', res);",
+        "    w.once('error', rej);",
+        '  });',
+        '}',
+      ].join('\n'),
+    );
+    p.write(
+      'notebooks/lib/work.mjs',
+      "import { parentPort, workerData } from 'node:worker_threads';\nparentPort.postMessage(workerData * 2);\n",
+    );
+    const nb = 'notebooks/x.ipynb';
+    p.write(
+      nb,
+      notebookText([
+        "import { inWorker } from './lib/par.ts';",
+        '//| task: t1\nconst out = await inWorker(10);',
+      ]),
+    );
+    expect(run(p, nb)).toEqual({ t1: 'ran' });
+    expect(show(p, nb, 't1', 'out')).toBe(20);
+    expect(run(p, nb)).toEqual({ t1: 'cached' });
+    expect(run(p, nb)).toEqual({ t1: 'cached' });
+    editKeepingMtimeAndSize(join(p.dir, 'notebooks/lib/work.mjs'), '* 2', '* 3');
+    const dry = p.cellar('run', nb, '--dry-run');
+    expect(dry.stdout).toContain('lib/work.mjs');
+    expect(run(p, nb)).toEqual({ t1: 'ran' });
+    expect(show(p, nb, 't1', 'out')).toBe(30);
+  });
+
+  it('a package patched in place, its version unchanged, re-runs its importers with the patched code (warm path too)', () => {
+    const p = project();
+    mkdirSync(join(p.dir, 'node_modules', 'taxcalc'), { recursive: true });
+    p.write(
+      'node_modules/taxcalc/package.json',
+      JSON.stringify({ name: 'taxcalc', version: '1.0.0', type: 'module', main: 'index.js' }),
+    );
+    p.write('node_modules/taxcalc/index.js', 'export const rate = (x) => x * 0.10;\n');
+    const nb = 'notebooks/x.ipynb';
+    p.write(
+      nb,
+      notebookText(["import { rate } from 'taxcalc';", '//| task: t1\nconst tax = rate(100);']),
+    );
+    expect(run(p, nb)).toEqual({ t1: 'ran' });
+    expect(show(p, nb, 't1', 'tax')).toBe(10);
+    expect(run(p, nb)).toEqual({ t1: 'cached' });
+    expect(run(p, nb)).toEqual({ t1: 'cached' });
+    editKeepingMtimeAndSize(join(p.dir, 'node_modules/taxcalc/index.js'), '0.10', '0.20');
+    const dry = p.cellar('run', nb, '--dry-run');
+    expect(dry.stdout).toContain('code.files.<package:taxcalc>');
+    expect(run(p, nb)).toEqual({ t1: 'ran' });
+    expect(show(p, nb, 't1', 'tax')).toBe(20);
+    expect(run(p, nb)).toEqual({ t1: 'cached' });
+  });
+});
