@@ -58,6 +58,27 @@ import {
 /** A task lock's file name: the cache key (KEY_LENGTH hex digits) and `.lock` (`lock`). */
 const TASK_LOCK = new RegExp(`^[0-9a-f]{${KEY_LENGTH}}\\.lock$`);
 
+/**
+ * A temp name this Cellar writes (`.tmp-<pid>.<start>~<host>`, owner.ts `tempStamp`): the walk of
+ * a whole workspace, which may be a folder holding the user's own files (`--workspace shared`),
+ * removes only these. A red team's `sales.csv.tmp-20241201` matched the laxer pattern a task
+ * folder's own sweep still accepts (names of older Cellars) and was deleted.
+ */
+function isStampedTemp(name: string): boolean {
+  const m = TEMP_NAME.exec(name);
+  return m !== null && m[2] !== undefined && m[3] !== undefined;
+}
+
+/** Does the file hold a task lock's record (JSON with the holder's pid), as `lock` writes one? */
+function holdsLockRecord(path: string): boolean {
+  try {
+    const record = JSON.parse(readFileSync(path, 'utf8')) as { pid?: unknown } | null;
+    return typeof record?.pid === 'number';
+  } catch {
+    return false;
+  }
+}
+
 /** `<workspace>/.writers/`: a marker per process writing into the workspace (`registerWriter`). */
 const WRITERS = '.writers';
 
@@ -585,14 +606,18 @@ export class LocalStore implements Store {
       for (const entry of entries) {
         if (entry.isDirectory()) {
           if (depth < 2) sweep(join(dir, entry.name), depth + 1);
-        } else if (isLeftoverTemp(entry.name)) {
+        } else if (isStampedTemp(entry.name) && isLeftoverTemp(entry.name)) {
           try {
             unlinkSync(join(dir, entry.name));
             removed++;
           } catch {
             // another sweeper got there first
           }
-        } else if (depth === 2 && TASK_LOCK.test(entry.name)) {
+        } else if (
+          depth === 2 &&
+          TASK_LOCK.test(entry.name) &&
+          holdsLockRecord(join(dir, entry.name))
+        ) {
           // A dead holder's lock under a key no later run may take again. Only a task lock's
           // name (`<key>.lock`): a workspace given as a folder that holds other files (a
           // `yarn.lock` two levels down) keeps them.

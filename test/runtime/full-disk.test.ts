@@ -93,6 +93,9 @@ const deadPid = () =>
     execFileSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']).toString(),
   );
 
+/** This host's name as temp names carry it (runtime/store/owner.ts `tempStamp`). */
+const hostTag = hostname().replace(/[^A-Za-z0-9_.]/g, '_');
+
 describe('leftovers of killed runs are swept when a run starts', () => {
   it("temp files of dead writers anywhere in the workspace go; a live writer's stay", async () => {
     const dir = copyFixture('basic');
@@ -102,10 +105,14 @@ describe('leftovers of killed runs are swept when a run starts', () => {
     mkdirSync(join(ws, 'gone_task'), { recursive: true });
     mkdirSync(join(ws, '_runs'), { recursive: true });
     const leftovers = [
-      join(ws, 'gone_task', `out_k.json.tmp-${dead}-abc123`),
-      join(ws, '_runs', `x.jsonl.tmp-${dead}.1-abc`),
-      join(ws, `.codehash.json.tmp-${dead}`),
+      join(ws, 'gone_task', `out_k.json.tmp-${dead}.1~${hostTag}-abc123`),
+      join(ws, '_runs', `x.jsonl.tmp-${dead}.1~${hostTag}-abc`),
+      join(ws, `.codehash.json.tmp-${dead}.1~${hostTag}`),
     ];
+    // A name that only looks like a temp file (no start time and host, as this Cellar writes
+    // them): a workspace may be a folder holding the user's files, which the walk leaves alone.
+    const theirs = join(ws, 'gone_task', `sales.csv.tmp-${dead}`);
+    writeFileSync(theirs, 'the user’s');
     for (const f of leftovers) writeFileSync(f, 'half');
     const live = join(ws, 'gone_task', `out_k.json.tmp-${process.pid}-live1`);
     writeFileSync(live, 'being written');
@@ -113,6 +120,7 @@ describe('leftovers of killed runs are swept when a run starts', () => {
     expect(r.code, r.stderr).toBe(0);
     for (const f of leftovers) expect(existsSync(f), f).toBe(false);
     expect(existsSync(live)).toBe(true);
+    expect(existsSync(theirs)).toBe(true);
   });
 
   it('the workspace is walked only when a writer may have died: a marker of a process that is gone', async () => {
@@ -127,7 +135,7 @@ describe('leftovers of killed runs are swept when a run starts', () => {
     expect(readdirSync(join(ws, '.writers'))).toEqual([]);
     const dead = deadPid();
     mkdirSync(join(ws, 'gone_task'), { recursive: true });
-    const leftover = join(ws, 'gone_task', `out_k.json.tmp-${dead}-abc123`);
+    const leftover = join(ws, 'gone_task', `out_k.json.tmp-${dead}.1~${hostTag}-abc123`);
     writeFileSync(leftover, 'half');
     // No writer died since the last walk: a run with work does not walk the workspace.
     await run('--rerun', 'total');

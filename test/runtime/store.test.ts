@@ -284,9 +284,22 @@ describe('LocalStore', () => {
       }),
     );
     utimesSync(dead, old, old);
+    // The user's own files that merely look like temp files or locks (a second red team).
+    const theirs = [
+      join(ws, 'exports', 'sales.csv.tmp-20241201'),
+      join(ws, 'exports', 'q4', `draft.tmp-${child.pid}`),
+      join(ws, `notes.tmp-${child.pid}`),
+      join(ws, 'pkgs', 'app', 'fedcba9876543210.lock'),
+    ];
+    mkdirSync(join(ws, 'exports', 'q4'), { recursive: true });
+    for (const f of theirs) {
+      writeFileSync(f, '');
+      utimesSync(f, old, old);
+    }
     expect(new LocalStore(ws).sweepLeftovers()).toBe(1);
     expect(existsSync(dead)).toBe(false);
     expect(readFileSync(yarn, 'utf8')).toBe('# yarn lockfile v1\n');
+    for (const f of theirs) expect(existsSync(f), f).toBe(true);
   });
 
   it('breaks at once a lock left by an earlier process with this very PID (PID reuse: PID 1 after a container restart)', async () => {
