@@ -11,8 +11,12 @@ export interface OutFolderRule {
   what: string;
   /** The option naming the folder, as the user typed it: "--out". */
   option?: string;
-  /** True when `dir` (which exists and is not empty) holds an earlier output of the command. */
-  isOurs: (dir: string) => boolean;
+  /**
+   * Whether `dir` (which exists and is not empty) holds an earlier output of the command: false
+   * when it does not, true when it holds nothing else, or the names of what else it holds (a
+   * `CNAME` or notes added to an earlier site), which replacing it would delete.
+   */
+  isOurs: (dir: string) => boolean | string[];
   /** Paths that must survive, each with its words: `{ path: root, what: 'the project' }`. */
   keep: readonly { path: string; what: string }[];
 }
@@ -41,10 +45,26 @@ export function checkOutFolder(out: string, rule: OutFolderRule): void {
   if (!statSync(dir).isDirectory())
     throw new CliError(`${option} ${shown} is a file, not a folder`, 'E_OUT_FOLDER');
   const entries = readdirSync(dir);
-  if (entries.length === 0 || rule.isOurs(dir)) return;
-  const some = entries.sort().slice(0, 3).join(', ') + (entries.length > 3 ? ', …' : '');
+  if (entries.length === 0) return;
+  const ours = rule.isOurs(dir);
+  if (ours === true || (Array.isArray(ours) && ours.length === 0)) return;
+  refuseForeign(out, rule, Array.isArray(ours) ? ours : entries);
+}
+
+/**
+ * Throws E_OUT_FOLDER naming up to three of `foreign` (paths in `out` the command did not
+ * write), which replacing the folder would delete.
+ */
+export function refuseForeign(
+  out: string,
+  rule: Pick<OutFolderRule, 'what' | 'option'>,
+  foreign: readonly string[],
+): never {
+  const shown = relative(process.cwd(), resolve(out)) || '.';
+  const sorted = [...foreign].sort();
+  const some = sorted.slice(0, 3).join(', ') + (sorted.length > 3 ? ', …' : '');
   throw new CliError(
-    `${option} ${shown} already holds files Cellar did not write (${some}), and ${rule.what} replaces the whole folder: choose a new or empty folder, or move those files first`,
+    `${rule.option ?? '--out'} ${shown} already holds files Cellar did not write (${some}), and ${rule.what} replaces the whole folder: choose a new or empty folder, or move those files first`,
     'E_OUT_FOLDER',
   );
 }

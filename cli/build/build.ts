@@ -24,7 +24,15 @@
 // container engine here to test it; the README gives a Dockerfile for the folder instead).
 import { execFileSync } from 'node:child_process';
 import { isBuiltin } from 'node:module';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Plugin } from 'esbuild';
@@ -391,21 +399,31 @@ function writeLockfile(dir: string, any: boolean): void {
   }
 }
 
-/** Does `dir` hold a folder `cellar build` wrote (its manifest.json and run.mjs)? */
-function isBuildFolder(dir: string): boolean {
+/** The names a pipeline build writes at the top of its folder, and what `npm ci` adds there. */
+const BUILD_ENTRY =
+  /^(?:(?:cellar-run|pipeline|worker|chunk-[A-Z0-9]+)\.js(?:\.map)?|manifest\.json|package(?:-lock)?\.json|run\.mjs|node_modules)$/;
+
+/**
+ * Does `dir` hold a folder `cellar build` wrote (its manifest.json and run.mjs)? False if not;
+ * else true, or the names in it a build does not write (replacing the folder would delete them).
+ */
+function isBuildFolder(dir: string): boolean | string[] {
   try {
     const m = JSON.parse(
       readFileSync(join(dir, 'manifest.json'), 'utf8'),
     ) as Partial<BuildManifest>;
-    return (
-      typeof m.format === 'number' &&
-      typeof m.pipeline === 'string' &&
-      typeof m.fingerprints === 'object' &&
-      existsSync(join(dir, 'run.mjs'))
-    );
+    if (
+      typeof m.format !== 'number' ||
+      typeof m.pipeline !== 'string' ||
+      typeof m.fingerprints !== 'object' ||
+      !existsSync(join(dir, 'run.mjs'))
+    )
+      return false;
   } catch {
     return false;
   }
+  const foreign = readdirSync(dir).filter((name) => !BUILD_ENTRY.test(name));
+  return foreign.length === 0 ? true : foreign;
 }
 
 function swapInto(staging: string, outDir: string): void {

@@ -8,12 +8,12 @@
 // when rebuilt from the same notebooks and workspace: TypeDoc writes no timestamps, the plugin
 // prints only recorded facts in stable orders, and the scratch inputs are rewritten each build.
 import { sha256 } from '../../runtime/key/hash.js';
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { Application, LogLevel, TypeScript as ts } from 'typedoc';
 import { findNotebooks, projectRoot } from '../../compiler/host.js';
 import { CliError, EXIT } from '../errors.js';
-import { checkOutFolder } from '../out-folder.js';
+import { checkOutFolder, refuseForeign } from '../out-folder.js';
 import { collectSite } from './collect.js';
 import { drawPipeline } from './lineage.js';
 import type { DocsSite } from './model.js';
@@ -113,6 +113,9 @@ export async function buildDocsSite(options: DocsOptions): Promise<DocsReport> {
   }
   // Emptied here (not by TypeDoc) and marked at once: a build that stops halfway leaves no stamp
   // vouching for it, and a folder the next build still knows as the site's.
+  // Files added to an earlier site (a CNAME, notes) would go with it: refused, named, instead.
+  const foreign = foreignSiteFiles(out);
+  if (foreign.length > 0) refuseForeign(out, { what: 'the docs site' }, foreign);
   rmSync(out, { recursive: true, force: true });
   mkdirSync(out, { recursive: true });
   writeFileSync(join(out, SITE_MARKER), SITE_MARKER_TEXT);
@@ -227,6 +230,33 @@ function isSiteFolder(dir: string): boolean {
     existsSync(join(dir, STAMP_FILE)) ||
     (existsSync(join(dir, '.nojekyll')) && existsSync(join(dir, 'assets', 'main.js')))
   );
+}
+
+/**
+ * The files in `out` (out-relative, forward slashes) that its last complete build did not write,
+ * as its stamp lists them; none when there is no stamp (a build stopped halfway: its marker
+ * vouches for the folder) or no folder.
+ */
+function foreignSiteFiles(out: string): string[] {
+  let listed: Record<string, unknown>;
+  try {
+    listed = (JSON.parse(readFileSync(join(out, STAMP_FILE), 'utf8')) as { files: typeof listed })
+      .files;
+  } catch {
+    return [];
+  }
+  if (!listed || typeof listed !== 'object') return [];
+  const foreign: string[] = [];
+  const walk = (dir: string, prefix: string) => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const rel = prefix + e.name;
+      if (e.isDirectory()) walk(join(dir, e.name), `${rel}/`);
+      else if (rel !== STAMP_FILE && rel !== SITE_MARKER && !Object.hasOwn(listed, rel))
+        foreign.push(rel);
+    }
+  };
+  walk(out, '');
+  return foreign;
 }
 
 /** The build's figures, from the site's files as the stamp lists them (no second walk). */

@@ -67,6 +67,14 @@ describe('an --out folder that holds the user’s files or the project', () => {
       expect(r.code, r.stderr).toBe(0);
     }
     expect(existsSync(join(p.dir, 'dist', 'nums', 'run.mjs'))).toBe(true);
+    // A file added to that build is not the build's to delete.
+    p.write('dist/nums/notes.txt', 'mine\n');
+    const again = p.cellar('build', 'notebooks/nums.ipynb', '--out', 'dist/nums', '--no-lockfile');
+    expect(again.code).toBe(2);
+    expect(again.stderr).toContain(
+      '--out dist/nums already holds files Cellar did not write (notes.txt)',
+    );
+    expect(p.read('dist/nums/notes.txt')).toBe('mine\n');
   });
 
   it('cellar docs refuses it too; a site it built (marked) is rebuilt in place', () => {
@@ -87,6 +95,19 @@ describe('an --out folder that holds the user’s files or the project', () => {
       expect(ok.code, ok.stderr).toBe(0);
     }
     expect(readFileSync(join(p.dir, 'site', '.cellar-site'), 'utf8')).toContain('cellar docs');
+    expect(existsSync(join(p.dir, 'site', 'index.html'))).toBe(true);
+    // A CNAME added to the site (GitHub Pages) and a report in a folder of it: kept while the
+    // site is up to date, refused by name when a build would replace the folder.
+    p.write('site/CNAME', 'docs.example.com\n');
+    mkdirSync(join(p.dir, 'site', 'extra'));
+    p.write('site/extra/report.pdf', '%PDF');
+    expect(p.cellar('docs', '--out', 'site', '--no-api').stdout).toContain('up to date');
+    const forced = p.cellar('docs', '--out', 'site', '--no-api', '--force');
+    expect(forced.code).toBe(2);
+    expect(forced.stderr).toContain(
+      '--out site already holds files Cellar did not write (CNAME, extra/report.pdf)',
+    );
+    expect(p.read('site/CNAME')).toBe('docs.example.com\n');
     expect(existsSync(join(p.dir, 'site', 'index.html'))).toBe(true);
   });
 });
