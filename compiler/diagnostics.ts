@@ -34,7 +34,7 @@ export const CODES = {
     'a cell reading a name before its own `let`/`const`/`class` of that name (`let df = df.filter(…)`)',
   E_IMPLICIT_GLOBAL: 'assignment to a name that was never declared',
   E_RESERVED_NAME:
-    "a task cell declaring `__proto__`: a task's values are object properties in the pipeline, where `{ __proto__: … }` sets the prototype and the value is lost",
+    "a task named `__proto__`, or a task cell declaring `__proto__`: task names and a task's values are object keys in the pipeline, where `{ __proto__: … }` sets the prototype and the value is lost",
   E_PARAM_IN_SETUP: 'a setup cell reading a param (setup is shared and has none)',
   E_PARAM_NOT_LITERAL: 'a params cell with something other than literal consts',
   E_UNKNOWN_OUTPUT: '`//| output:` naming a value the task does not declare',

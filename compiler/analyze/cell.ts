@@ -1345,6 +1345,13 @@ function mutationOf(ts: TS, id: Identifier, sf: SourceFile): Mutation | undefine
   }
   const top = accessRoot(ts, id);
   if (top === id) return undefined;
+  // `Object.defineProperty(Array.prototype, …)`, `Object.assign(cfg.opts, …)`: a part of the
+  // value handed to a call that changes its first argument.
+  if (ts.isCallExpression(top.parent) && top.parent.arguments[0] === top) {
+    const callee = top.parent.expression.getText(sf);
+    if (callee === 'Object.assign' || REFLECTIVE_SETTERS.has(callee))
+      return { name: id.text, kind: 'method', detail: callee, ...at };
+  }
   // `xs.push.bind(xs)` / `xs.push.call(ys, …)`: the mutator taken from the value, to be called on it.
   if (
     ts.isPropertyAccessExpression(top) &&

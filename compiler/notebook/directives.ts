@@ -554,6 +554,20 @@ function fileNameProblems(
           snippet: `//| task: ${task.length > 60 ? `${task.slice(0, 60)}…` : task}`,
         }),
       );
+    if (task === '__proto__') {
+      // Task names are keys of the pipeline's records (runtime/task.ts refuses it at run time,
+      // naming generated/<nb>/pipeline.ts): said here, on the notebook's line.
+      diagnostics.push(
+        diagnostic(
+          'error',
+          'E_RESERVED_NAME',
+          at,
+          '`__proto__` cannot name a task: task names are keys of the pipeline’s records, where `__proto__` sets a prototype',
+          { hint: 'choose another name', snippet: `//| task: ${task}` },
+        ),
+      );
+      continue;
+    }
     if (task.length > MAX_TASK_NAME) {
       refuse(
         `the task name is ${task.length} characters long; task names become file names, so the limit is ${MAX_TASK_NAME}`,

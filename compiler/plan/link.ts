@@ -679,7 +679,10 @@ const GLOBAL_OBJECTS = new Set([
 
 /** Is `m` a change (not a rebinding) of a global object of the process? */
 function changesGlobal(m: Mutation): boolean {
-  return m.kind !== 'assign' && GLOBAL_OBJECTS.has(m.name);
+  if (m.kind === 'assign') return false;
+  // `console.log = …` replaces the console for every task after it; `console.clear()` does not.
+  if (m.name === 'console') return m.kind === 'property';
+  return GLOBAL_OBJECTS.has(m.name);
 }
 
 /** Methods of the cache idiom (`const memo = new Map()` filled by a helper): allowed in setup. */

@@ -842,6 +842,11 @@ describe('E_GLOBAL_STATE', () => {
     ['Object.assign on globalThis', 'Object.assign(globalThis, { factor: 5 });'],
     ['a built-in prototype', '(Array.prototype as any).total = function () { return 0; };'],
     ['inside a helper of the task', 'const set = () => { (global as any).factor = 5; };\nset();'],
+    [
+      'Object.defineProperty on a prototype',
+      "Object.defineProperty(Array.prototype, 'total', { value: 1 });",
+    ],
+    ['the console', 'console.log = () => {};'],
   ])('a task changing %s is refused at its line', async (_, code) => {
     const d = await expectError([`//| task: a\n${code}\nconst k = 1;`], 'E_GLOBAL_STATE', {
       cell: 1,
@@ -880,6 +885,14 @@ describe('E_RESERVED_NAME', () => {
     );
     expect(d.message).toContain('`__proto__` cannot name a task');
     expect(d.snippet).toBe('const __proto__ = { a: 1 };');
+  });
+
+  it('a task named `__proto__` is refused at its directive', async () => {
+    const d = await expectError(['//| task: __proto__\nconst k = 1;'], 'E_RESERVED_NAME', {
+      cell: 1,
+      line: 1,
+    });
+    expect(d.message).toContain('`__proto__` cannot name a task');
   });
 });
 
