@@ -143,16 +143,9 @@ export function addOutsideImports(
   // Side-effect imports (`import './lib/register'`): the cells' own, and setup's, which every
   // later cell saw run in the notebook. In the module itself, so the effect happens wherever the
   // module is loaded (a worker, a built function, a test) and its code is in the task's key.
-  // A local module setup imports for a value (`import { VERSION } from './lib/register.js'`)
-  // may fill a registry as it loads, too: imported for its effects wherever the task does not
-  // use its names (a type-only import loads nothing).
-  const setup = new Set(ctx.plan.setupCells);
   for (const i of [...ctx.plan.setupCells, ...cells])
     for (const imp of ctx.analyses.get(i)?.imports ?? [])
-      if (
-        imp.bindings.length === 0 ||
-        (setup.has(i) && imp.module.startsWith('.') && imp.bindings.some((b) => !b.typeOnly))
-      )
+      if (imp.bindings.length === 0)
         imports.addSideEffect(fromNotebook(ctx.workdir, imp.module), imp.attributes);
   const sharedSpans = (i: number) =>
     (ctx.analyses.get(i)?.declarations ?? [])

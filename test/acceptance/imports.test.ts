@@ -247,20 +247,6 @@ describe("setup's side-effect imports", () => {
     editKeepingMtimeAndSize(join(p.dir, 'notebooks', 'lib', 'register.ts'), 'x * 2', 'x * 3');
     expect(run(p, NB)).toEqual({ doubled: 'ran' });
     expect(show(p, NB, 'doubled', 'doubled')).toBe(30);
-    // Imported for a value the task does not use (a second red team): loaded all the same.
-    p.write(
-      'notebooks/lib/register.ts',
-      "import { registry } from './registry';\nregistry.set('f', (x) => x * 4);\nexport const VERSION = 1;\n",
-    );
-    p.write(
-      NB,
-      notebookText([
-        "import { VERSION } from './lib/register';\nimport { registry } from './lib/registry';",
-        "//| task: doubled\nconst doubled = (registry.get('f') ?? ((x: number) => x))(10);",
-      ]),
-    );
-    expect(run(p, NB)).toEqual({ doubled: 'ran' });
-    expect(show(p, NB, 'doubled', 'doubled')).toBe(40);
   });
 });
 
