@@ -487,15 +487,6 @@ export async function buildFunction(
 ): Promise<BuildResult> {
   const file = resolve(pipelineFile);
   const projectRoot = findProjectRoot(dirname(file));
-  // The build replaces the folder: never one holding the user's files or the project.
-  checkOutFolder(outDir, {
-    what: 'a build',
-    isOurs: isBuildFolder,
-    keep: [
-      { path: projectRoot, what: 'the project' },
-      { path: file, what: 'the pipeline being built' },
-    ],
-  });
   const { pipeline } = await loadPipeline(file);
   const task: AnyTask | undefined = pipeline.tasks.find((t) => t.name === taskName);
   if (!task)

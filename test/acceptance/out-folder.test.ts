@@ -75,6 +75,11 @@ describe('an --out folder that holds the user’s files or the project', () => {
       '--out dist/nums already holds files Cellar did not write (notes.txt)',
     );
     expect(p.read('dist/nums/notes.txt')).toBe('mine\n');
+    // A task's function is one file written beside what the folder holds: nothing is replaced.
+    const fn = p.cellar('build', 'notebooks/nums.ipynb', '--function', 'counts', '--out', 'mydata');
+    expect(fn.code, fn.stderr).toBe(0);
+    expect(existsSync(join(p.dir, 'mydata', 'counts.mjs'))).toBe(true);
+    expect(p.read('mydata/results.csv')).toBe('precious\n');
   });
 
   it('cellar docs refuses it too; a site it built (marked) is rebuilt in place', () => {
