@@ -47,6 +47,8 @@ export interface JobResult {
   readNothing?: boolean;
   /** The task's side-effect files and their content as it left them (perform.ts `PerformedTask`). */
   written?: Record<string, string>;
+  /** From a runner that wrote the manifest (`writesManifests`): its `finishedAt` (ISO 8601). */
+  finishedAt?: string;
 }
 
 export interface TaskRunner {
@@ -59,6 +61,13 @@ export interface TaskRunner {
    * The scheduler then neither locks nor writes the manifest; jobs carry `commit`.
    */
   readonly commits?: boolean;
+  /**
+   * True for a runner that writes the manifest itself, where the task ran, right after the
+   * outputs, when the job carries `manifest` (the worker pool: the scheduler's thread, which
+   * also locks, dispatches and keys, made every cold task wait on its manifest write). The
+   * scheduler still holds the lock around the job, and the manifest is still written last.
+   */
+  readonly writesManifests?: boolean;
   /**
    * Called once before the first job with the run-time read records the run's keys were computed
    * from (key/run-reads.ts): a runner whose tasks run elsewhere hands them on, so the machine
@@ -347,6 +356,8 @@ export async function runAttempts(
         forced,
         ...(inherited ? { notCached: inherited } : {}),
       };
+    const runnerWrites = !commits && ctx.runner.writesManifests === true;
+    if (runnerWrites && !inherited) job.manifest = { inputs: entry.key.inputs };
     const attempts = node.task.retries + 1;
     for (let attempt = 1; ; attempt++) {
       emit({ kind: 'task-start', at: Date.now(), task: node.name, key, attempt });
@@ -359,7 +370,7 @@ export async function runAttempts(
           inputs: entry.key.inputs,
           outputs,
           durationMs,
-          finishedAt: new Date().toISOString(),
+          finishedAt: done.finishedAt ?? new Date().toISOString(),
           ...(done.written ? { written: done.written } : {}),
         };
         const read = (ctx.readers.get(node.name) ?? 0) > 0;
@@ -375,7 +386,8 @@ export async function runAttempts(
           emit({ kind: 'task-done', at: Date.now(), task: node.name, key, durationMs, notCached });
           return { name: node.name, status: 'ran', key, durationMs, notCached };
         }
-        if (!commits) await store.writeManifest(manifest);
+        // (A runner that writes manifests wrote this very one, unless the result is not cached.)
+        if (!commits && !runnerWrites) await store.writeManifest(manifest);
         if (manifest.written) ctx.onWritten?.(node.name);
         // Before any downstream task is scheduled: none may be served from the replaced output.
         const dropped = await dropStaleDownstream(store, ctx.graph, previous, manifest);

@@ -67,6 +67,12 @@ export interface TaskJob {
    */
   commit?: { inputs: KeyInputs; forced: boolean; notCached?: string };
   /**
+   * For a runner that writes manifests (TaskRunner.writesManifests): the key inputs of the
+   * manifest to write once the outputs are, unless the result is not to be cached. Absent: the
+   * scheduler writes it (or, with `commit`, the committing worker does).
+   */
+  manifest?: { inputs: KeyInputs };
+  /**
    * Where to record what the task reads while it runs (files, folders, env names by computed
    * name; runtime/key/run-reads.ts). Absent: nothing is recorded.
    */

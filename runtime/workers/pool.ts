@@ -36,6 +36,8 @@ interface Slot {
 }
 
 export class WorkerPool implements TaskRunner {
+  /** A job's worker writes its manifest after its outputs (thread.ts; execute.ts sends `manifest`). */
+  readonly writesManifests = true;
   private readonly slots: Slot[] = [];
   private readonly queue: { id: number; job: TaskJob; pending: Pending }[] = [];
   private nextId = 0;

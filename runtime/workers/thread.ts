@@ -1,7 +1,11 @@
 // The body of one worker thread in the task pool (workers.ts). It loads the pipeline module
 // once, then runs jobs as they arrive: decode inputs from the store, run, encode and write the
-// outputs, answer with what it wrote. It never writes manifests or takes locks: the scheduler on
-// the main thread owns those, so a worker that dies mid-task leaves nothing marked done.
+// outputs, then the manifest when the job carries one (execute.ts: the result is to be cached),
+// and answer with what it wrote. It never takes locks: the scheduler on the main thread holds the
+// task's lock around the job (its heartbeat runs while task code blocks this thread). The
+// manifest, the done marker, is written last, so a worker that dies mid-task leaves nothing
+// marked done. (Writing it here rather than on the scheduler's thread: that one thread also locks,
+// dispatches and keys for every task, and a cold run of small tasks waited on its writes.)
 import { thrownMessage } from '../errors.js';
 import { parentPort, workerData } from 'node:worker_threads';
 import { loadPipeline } from '../load/loader.js';
@@ -48,12 +52,27 @@ parentPort!.on('message', async (message: { id: number; job: TaskJob }) => {
       store,
     );
     const durationMs = Math.round(performance.now() - t0);
+    const manifest = message.job.manifest;
+    let finishedAt: string | undefined;
+    if (manifest && !notCached) {
+      finishedAt = new Date().toISOString();
+      await store.writeManifest({
+        task: task.name,
+        key: message.job.key,
+        inputs: manifest.inputs,
+        outputs,
+        durationMs,
+        finishedAt,
+        ...(written ? { written } : {}),
+      });
+    }
     parentPort!.postMessage({
       id: message.id,
       ok: true,
       result: {
         outputs,
         durationMs,
+        ...(finishedAt ? { finishedAt } : {}),
         ...(notCached ? { notCached } : {}),
         ...(readNothing ? { readNothing } : {}),
         ...(written ? { written } : {}),

@@ -9,6 +9,8 @@ import type { RunEvent } from '../../runtime/types.js';
 import { copyFixture } from './helpers.js';
 import { WorkerPool } from '../../runtime/workers/pool.js';
 import type { TaskJob } from '../../runtime/run/perform.js';
+import { LocalStore } from '../../runtime/store/local.js';
+import type { KeyInputs } from '../../runtime/types.js';
 
 describe('worker pool', () => {
   it('runs tasks in worker threads, in the workdir, and keeps the scheduler responsive', async () => {
@@ -121,6 +123,59 @@ describe('idle worker threads are retired (each holds the whole pipeline module)
       await Promise.allSettled([pool.run(job('nope1')), pool.run(job('nope2'))]);
       await new Promise((r) => setTimeout(r, 300));
       expect(pool.threads).toBe(2);
+    } finally {
+      await pool.close();
+    }
+  });
+});
+
+describe("a task's manifest, written by the worker thread that ran it", () => {
+  const oneTask = `import { defineTask, definePipeline } from 'cellar';
+const one = defineTask({ name: 'one', module: import.meta.url, params: {}, inputs: {}, outputs: { v: {} }, run: () => ({ v: 41 + 1 }) });
+export default definePipeline({ name: 'one', tasks: [one] });
+`;
+  const job = (key: string): TaskJob => ({
+    task: 'one',
+    key,
+    params: {},
+    upstreamKeys: {},
+    inputs: [],
+  });
+
+  it('a job carrying `manifest` is marked done beside its outputs; one without (not to be cached) is not', async () => {
+    const dir = copyFixture('basic');
+    const file = join(dir, 'one.ts');
+    writeFileSync(file, oneTask);
+    const ws = join(dir, 'ws');
+    const pool = new WorkerPool(1, { pipelineFile: file, workspace: ws, params: {} });
+    const inputs: KeyInputs = {
+      task: 'one',
+      version: 0,
+      cache: 'code',
+      params: {},
+      upstream: {},
+      codecs: { v: 'json@1' },
+    };
+    const store = new LocalStore(ws).forPipeline('one');
+    try {
+      const cached = await pool.run({ ...job('aaaaaaaaaaaaaaaa'), manifest: { inputs } });
+      expect(await store.isDone('one', 'aaaaaaaaaaaaaaaa')).toBe(true);
+      // The manifest the scheduler reports (execute.ts builds it from this result) is the one on disk.
+      expect(await store.readManifest('one', 'aaaaaaaaaaaaaaaa')).toEqual({
+        task: 'one',
+        key: 'aaaaaaaaaaaaaaaa',
+        inputs,
+        outputs: cached.outputs,
+        durationMs: cached.durationMs,
+        finishedAt: cached.finishedAt,
+      });
+      expect(Date.parse(cached.finishedAt!)).not.toBeNaN();
+      // Without `manifest` (an upstream result of this run was not cached, or the scheduler
+      // writes it): the outputs are written, nothing is marked done.
+      const bare = await pool.run(job('bbbbbbbbbbbbbbbb'));
+      expect(bare.finishedAt).toBeUndefined();
+      expect(existsSync(join(ws, 'one', bare.outputs.v!.file))).toBe(true);
+      expect(await store.isDone('one', 'bbbbbbbbbbbbbbbb')).toBe(false);
     } finally {
       await pool.close();
     }
