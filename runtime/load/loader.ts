@@ -11,7 +11,7 @@ import type { Pipeline } from '../task.js';
 import { CellarError } from '../errors.js';
 import { importBundled } from './bundle.js';
 import { namedNotebook } from './source.js';
-import { observeLoadReads, untracked } from '../run/read-record.js';
+import { installReadRecorders, observeLoadReads, untracked } from '../run/read-record.js';
 import { noteLoadReads } from '../key/run-reads.js';
 import { isMainThread } from 'node:worker_threads';
 
@@ -42,8 +42,13 @@ export async function loadPipeline(
   try {
     // On the main thread, what the module's own code reads while it is evaluated (a setup cell's
     // top-level readFileSync) is recorded: run.ts puts it in every task's key before keying
-    // (key/run-reads.ts PIPELINE_LOAD). Worker threads evaluate the same module again and need not.
-    if (!isMainThread) return await evaluatePipeline(path, options);
+    // (key/run-reads.ts PIPELINE_LOAD). Worker threads evaluate the same module again and need not,
+    // but the recorders go in first: a module keeping `process.env` (`const env = process.env`)
+    // must keep the Proxy that sees its tasks list it (read-record.ts `installReadRecorders`).
+    if (!isMainThread) {
+      installReadRecorders();
+      return await evaluatePipeline(path, options);
+    }
     const { result, reads } = await observeLoadReads(() => evaluatePipeline(path, options));
     // Cellar's own switches (CELLAR_*), read by its code as it initialises, are not data.
     for (const name of reads.env) if (name.startsWith('CELLAR_')) reads.env.delete(name);

@@ -355,6 +355,18 @@ function readsContent(flags: unknown): boolean {
 
 let installed = false;
 
+/**
+ * Patch this thread's read entry points and put the env Proxy in place now, before a pipeline
+ * module is evaluated. A module's top level may keep `process.env` (a setup cell's `const env =
+ * process.env`, a lib module's): it must keep the Proxy, or a task listing `env` later lists the
+ * real object unseen (no `@listing`, a cached result served after a variable was added). The
+ * main thread installs in `observeLoadReads`; a worker thread evaluates the module again without
+ * recording its reads (loader.ts) and calls this first. Outside a scope the patches only forward.
+ */
+export function installReadRecorders(): void {
+  install();
+}
+
 function install(): void {
   if (installed) return;
   installed = true;

@@ -246,6 +246,33 @@ describe("an environment variable's presence asked without `in` is keyed", () =>
   });
 });
 
+describe('the environment listed through an alias is keyed as a direct listing', () => {
+  it('setup `const env = process.env`, listed by Object.keys / a spread / JSON.stringify / for…in in a task (and a local alias): a variable added re-runs each', () => {
+    const count = 'filter((k) => k.startsWith("CELLAR_T_LIST")).length';
+    const p = factsProject(
+      {},
+      'const env = process.env;',
+      `//| task: keys\nconst nKeys = Object.keys(env).${count};`,
+      `//| task: spread\nconst nSpread = Object.keys({ ...env }).${count};`,
+      '//| task: json\nconst nJson = (JSON.stringify(env).match(/CELLAR_T_LIST/g) ?? []).length;',
+      '//| task: forin\nlet nForin = 0;\nfor (const k in env) if (k.startsWith("CELLAR_T_LIST")) nForin++;',
+      `//| task: local\nconst e2 = process.env;\nconst nLocal = Object.keys(e2).${count};`,
+    );
+    const tasks = ['keys', 'spread', 'json', 'forin', 'local'];
+    settle(p, tasks);
+    p.setEnv('CELLAR_T_LIST_A', '1');
+    expect(run(p)).toEqual(Object.fromEntries(tasks.map((t) => [t, 'ran'])));
+    for (const [task, name] of [
+      ['keys', 'nKeys'],
+      ['spread', 'nSpread'],
+      ['json', 'nJson'],
+      ['forin', 'nForin'],
+      ['local', 'nLocal'],
+    ])
+      expect(showOutput(p, NB, task!, name!), task).toBe(1);
+  });
+});
+
 describe('setup statements with an effect are in every task key', () => {
   it('a setup assignment to globalThis and a side-effect import: editing either re-runs the task using only the global', () => {
     const p = factsProject(
