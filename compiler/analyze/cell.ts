@@ -654,22 +654,99 @@ function bindingNames(
 
 // --- aliases --------------------------------------------------------------------------------
 
-/** Top-level `const ys = xs` where xs comes from another cell: ys is the same object (name → xs). */
+/**
+ * Top-level declarations whose names hold (a part of) a value of another cell, or a built-in's
+ * prototype: `const ys = xs`, `const { items } = state`, `const [first] = lists`, `const items =
+ * state.items`, `const AP = Array.prototype`, `const AP = Object.getPrototypeOf([])` (name → xs,
+ * state, lists, Array). A change through the name is a change of that value.
+ */
 function findAliases(cx: CellContext): Map<string, string> {
   const { ts, sf, checker } = cx;
   const aliases = new Map<string, string>();
   for (const stmt of sf.statements) {
     if (!ts.isVariableStatement(stmt)) continue;
     for (const d of stmt.declarationList.declarations) {
-      if (ts.isIdentifier(d.name) && d.initializer && ts.isIdentifier(d.initializer)) {
-        const target = checker.getSymbolAtLocation(d.initializer);
-        if (!target?.declarations?.length) aliases.set(d.name.text, d.initializer.text);
-        else if (aliases.has(d.initializer.text))
-          aliases.set(d.name.text, aliases.get(d.initializer.text)!); // `const b = a` where a is one
+      if (!d.initializer) continue;
+      const held = heldValue(ts, d.initializer);
+      if (!held) continue;
+      let target: string | undefined;
+      if (typeof held === 'string') target = held;
+      else {
+        const symbol = checker.getSymbolAtLocation(held);
+        // Declared in no other place of this cell: another cell's value, or a global.
+        if (!symbol?.declarations?.some((x) => x.getSourceFile() === sf)) target = held.text;
+        else target = aliases.get(held.text); // `const b = a` where a is one
       }
+      if (target === undefined) continue;
+      for (const name of boundIdentifiers(ts, d.name)) aliases.set(name.text, target);
     }
   }
   return aliases;
+}
+
+/**
+ * The value an expression hands on without copying it: the root name of an access chain
+ * (`state`, for `state.items`, `(lists[0] as X)!`), or the built-in whose prototype
+ * `Object.getPrototypeOf(<literal>)` is (`'Array'` for `[]`). Undefined for anything else (a
+ * call's result, a literal, a copy).
+ */
+function heldValue(ts: TS, expr: Node): Identifier | string | undefined {
+  let e: Node = expr;
+  for (;;) {
+    if (
+      ts.isParenthesizedExpression(e) ||
+      ts.isAsExpression(e) ||
+      ts.isSatisfiesExpression(e) ||
+      ts.isNonNullExpression(e) ||
+      ts.isTypeAssertionExpression(e) ||
+      ts.isPropertyAccessExpression(e) ||
+      ts.isElementAccessExpression(e)
+    )
+      e = e.expression;
+    else break;
+  }
+  if (ts.isIdentifier(e)) return e;
+  return ts.isCallExpression(e) ? prototypeOfLiteral(ts, e) : undefined;
+}
+
+/** `Object.getPrototypeOf([])` / `Reflect.getPrototypeOf('')`: the built-in whose prototype it is. */
+function prototypeOfLiteral(ts: TS, call: TsMorphModule.ts.CallExpression): string | undefined {
+  const callee = call.expression;
+  if (
+    !ts.isPropertyAccessExpression(callee) ||
+    callee.name.text !== 'getPrototypeOf' ||
+    !ts.isIdentifier(callee.expression) ||
+    (callee.expression.text !== 'Object' && callee.expression.text !== 'Reflect')
+  )
+    return undefined;
+  let arg: Node | undefined = call.arguments[0];
+  while (arg && (ts.isParenthesizedExpression(arg) || ts.isAsExpression(arg))) arg = arg.expression;
+  if (!arg) return undefined;
+  if (ts.isArrayLiteralExpression(arg)) return 'Array';
+  if (ts.isObjectLiteralExpression(arg)) return 'Object';
+  if (ts.isStringLiteralLike(arg) || ts.isTemplateExpression(arg)) return 'String';
+  if (ts.isNumericLiteral(arg)) return 'Number';
+  if (ts.isBigIntLiteral(arg)) return 'BigInt';
+  if (ts.isRegularExpressionLiteral(arg)) return 'RegExp';
+  if (arg.kind === ts.SyntaxKind.TrueKeyword || arg.kind === ts.SyntaxKind.FalseKeyword)
+    return 'Boolean';
+  if (ts.isArrowFunction(arg) || ts.isFunctionExpression(arg)) return 'Function';
+  if (ts.isNewExpression(arg) && ts.isIdentifier(arg.expression)) return arg.expression.text;
+  return undefined;
+}
+
+/**
+ * The names a binding binds to parts of the value it is given: the name itself, or each name of
+ * a destructuring pattern, nested ones too. A rest element (`...rest`) is a new object or array
+ * and is left out.
+ */
+function boundIdentifiers(ts: TS, name: TsMorphModule.ts.BindingName): Identifier[] {
+  if (ts.isIdentifier(name)) return [name];
+  const out: Identifier[] = [];
+  for (const el of name.elements)
+    if (!ts.isOmittedExpression(el) && !el.dotDotDotToken)
+      out.push(...boundIdentifiers(ts, el.name));
+  return out;
 }
 
 // --- dynamic imports ------------------------------------------------------------------------
@@ -770,17 +847,41 @@ function collectReferences(cx: CellContext, aliases: Map<string, string>): void 
   // a block), by symbol: a change through one is a change of that value.
   type AliasTarget = { target: string; own: boolean };
   const aliasOf = new Map<TsSymbol, AliasTarget>();
-  const noteLocalAlias = (node: Identifier, alias: AliasTarget): void => {
-    const d = node.parent;
-    if (
-      !ts.isVariableDeclaration(d) ||
-      d.initializer !== node ||
-      !ts.isIdentifier(d.name) ||
-      !(ts.getCombinedNodeFlags(d) & ts.NodeFlags.Const)
-    )
-      return;
-    const symbol = checker.getSymbolAtLocation(d.name);
-    if (symbol && !cx.topLevelSymbols.has(symbol)) aliasOf.set(symbol, alias);
+  // What a local binding given `expr` holds: another cell's value or a global (`own` false), this
+  // cell's top-level value, or what a local alias holds; undefined for anything else.
+  const aliasTargetOf = (expr: Node): AliasTarget | undefined => {
+    const held = heldValue(ts, expr);
+    if (held === undefined) return undefined;
+    if (typeof held === 'string') return { target: held, own: false };
+    const symbol = !declared.has(held.text) ? undefined : checker.getSymbolAtLocation(held);
+    if (symbol?.declarations?.length && !cx.topLevelSymbols.has(symbol)) return aliasOf.get(symbol);
+    const aliased = symbol !== undefined ? aliases.get(held.text) : held.text;
+    return { target: aliased ?? held.text, own: aliased === undefined };
+  };
+  // `const l = names`, `const { items } = state`, `const [first] = lists`, `const AP =
+  // Array.prototype` in a function or a block: each name bound holds (a part of) that value.
+  const noteLocalAliases = (name: TsMorphModule.ts.BindingName, alias: AliasTarget): void => {
+    for (const id of boundIdentifiers(ts, name)) {
+      const symbol = checker.getSymbolAtLocation(id);
+      if (symbol && !cx.topLevelSymbols.has(symbol)) aliasOf.set(symbol, alias);
+    }
+  };
+  const noteDeclaration = (d: TsMorphModule.ts.VariableDeclaration): void => {
+    if (!d.initializer || !(ts.getCombinedNodeFlags(d) & ts.NodeFlags.Const)) return;
+    const alias = aliasTargetOf(d.initializer);
+    if (alias) noteLocalAliases(d.name, alias);
+  };
+  // `((s) => s.push(1))(names)`: an IIFE's parameter holds the argument it is called with.
+  const noteImmediateCall = (call: TsMorphModule.ts.CallExpression): void => {
+    let callee: Node = call.expression;
+    while (ts.isParenthesizedExpression(callee)) callee = callee.expression;
+    if (!ts.isArrowFunction(callee) && !ts.isFunctionExpression(callee)) return;
+    callee.parameters.forEach((param, i) => {
+      const arg = call.arguments[i];
+      if (!arg || param.dotDotDotToken || ts.isSpreadElement(arg)) return;
+      const alias = aliasTargetOf(arg);
+      if (alias) noteLocalAliases(param.name, alias);
+    });
   };
   // A change through a local alias, reported as the value's: another cell's value changed
   // (E_MUTATES_UPSTREAM), and in a function kept for later, shared state (E_SETUP_STATE).
@@ -818,10 +919,8 @@ function collectReferences(cx: CellContext, aliases: Map<string, string>): void 
       // stand-ins for names it could not resolve (and built-ins like `undefined`): free.
       if (symbol?.declarations?.length && !own) {
         const alias = aliasOf.get(symbol);
-        if (alias) {
-          noteLocalAlias(node, alias);
-          aliasMutation(node, alias, inFunction);
-        } else elementMutation(cx, node, elementOf.get(symbol));
+        if (alias) aliasMutation(node, alias, inFunction);
+        else elementMutation(cx, node, elementOf.get(symbol));
         return;
       }
       // The Deno global: a mapped API is the shim's (not another cell's name), others an error.
@@ -840,10 +939,6 @@ function collectReferences(cx: CellContext, aliases: Map<string, string>): void 
       };
       if (shorthand) ref.shorthand = true;
       result.references.push(ref);
-      if (ref.meaning === 'value') {
-        const aliased = own ? aliases.get(node.text) : node.text;
-        noteLocalAlias(node, { target: aliased ?? node.text, own: aliased === undefined });
-      }
       if (ref.meaning === 'value' && !inFunction && (!own || aliases.has(node.text)))
         noteElementVariables(cx, elementOf, node, own ? aliases.get(node.text)! : node.text);
       const declaredAt =
@@ -868,8 +963,11 @@ function collectReferences(cx: CellContext, aliases: Map<string, string>): void 
       // caller shares (a callback run while the cell loads, `xs.forEach((x) => out.push(x))`, is not).
       if (mutation && inFunction && inKeptFunction(ts, node) && !initialisesOrRebinds(ts, node)) {
         const inside = topLevelFunctionOf(ts, node);
+        // Through a top-level alias (`const AP = Array.prototype`), a change of what it holds.
+        const held = own && mutation.kind !== 'assign' ? aliases.get(node.text) : undefined;
         (result.sharedStateChanges ??= []).push({
           ...mutation,
+          ...(held !== undefined ? { name: held } : {}),
           ...(mutation.kind === 'assign' && valueUsed(ts, node) ? { used: true as const } : {}),
           ...(inside !== undefined ? { inside } : {}),
         });
@@ -894,6 +992,8 @@ function collectReferences(cx: CellContext, aliases: Map<string, string>): void 
         (result.loadTimeCalls ??= []).push({ name: node.text, ...at });
       return;
     }
+    if (ts.isVariableDeclaration(node)) noteDeclaration(node);
+    if (ts.isCallExpression(node)) noteImmediateCall(node);
     if (
       !inFunction &&
       (ts.isAwaitExpression(node) || (ts.isForOfStatement(node) && node.awaitModifier))
@@ -1250,7 +1350,9 @@ function initialisesOrRebinds(ts: TS, id: Identifier): boolean {
     op === K.AmpersandAmpersandEqualsToken
   )
     return true;
-  return top === id && op === K.EqualsToken;
+  // `count = count + 1`, `items = [...items, x]`: a new value computed from the old one is an
+  // accumulation, not a lazy initialisation or a setter.
+  return top === id && op === K.EqualsToken && !mentions(ts, p.right, id.text);
 }
 
 /** Is the value of the expression changing `id` (`++calls`, `total += x`) used, not discarded? */
@@ -1265,12 +1367,18 @@ function valueUsed(ts: TS, id: Identifier): boolean {
 
 /**
  * The outermost property or element access on `id` (`cfg.opts[k]` for `cfg`), or `id` itself,
- * seen through parentheses and type assertions (`(globalThis as any).factor`, `xs!.push`).
+ * seen through parentheses and type assertions (`(globalThis as any).factor`, `xs!.push`), and
+ * through a literal holding the value taken apart again (`[cfg][0].x`, `({ c: cfg }).c.x`).
  */
 function accessRoot(ts: TS, id: Identifier): Node {
   let top: Node = id;
   for (;;) {
     const p = top.parent;
+    const taken = takenFromLiteral(ts, top);
+    if (taken) {
+      top = taken;
+      continue;
+    }
     if (
       (ts.isPropertyAccessExpression(p) ||
         ts.isElementAccessExpression(p) ||
@@ -1284,6 +1392,41 @@ function accessRoot(ts: TS, id: Identifier): Node {
       top = p;
     else return top;
   }
+}
+
+/**
+ * `[cfg][0]` / `({ c: cfg }).c` for `node` = `cfg`: an element of a literal holding the value,
+ * taken out again, when something further is done with it (a property set, a method called, a
+ * setter's first argument). `[cfg][0] = 1` changes only the literal: undefined.
+ */
+function takenFromLiteral(ts: TS, node: Node): Node | undefined {
+  const p = node.parent;
+  let literal: Node;
+  if (ts.isArrayLiteralExpression(p) && p.elements.some((e) => e === node)) literal = p;
+  else if (
+    ((ts.isPropertyAssignment(p) && p.initializer === node) ||
+      (ts.isShorthandPropertyAssignment(p) && p.name === node)) &&
+    ts.isObjectLiteralExpression(p.parent)
+  )
+    literal = p.parent;
+  else return undefined;
+  while (ts.isParenthesizedExpression(literal.parent) || ts.isAsExpression(literal.parent))
+    literal = literal.parent;
+  const taken = literal.parent;
+  if (
+    !(ts.isPropertyAccessExpression(taken) || ts.isElementAccessExpression(taken)) ||
+    taken.expression !== literal
+  )
+    return undefined;
+  const further = taken.parent;
+  return ((ts.isPropertyAccessExpression(further) || ts.isElementAccessExpression(further)) &&
+    further.expression === taken) ||
+    ts.isNonNullExpression(further) ||
+    ts.isParenthesizedExpression(further) ||
+    ts.isAsExpression(further) ||
+    (ts.isCallExpression(further) && further.arguments[0] === taken)
+    ? taken
+    : undefined;
 }
 
 /** What this identifier's occurrence does to its value: reassign it, set a property, call a mutating method. */

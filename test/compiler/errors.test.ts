@@ -1007,3 +1007,106 @@ describe('E_SETUP_STATE: a setup helper called only while the setup loads', () =
       expect(await setupState([`${helper}\n${later}`, reader]), later).toHaveLength(1);
   });
 });
+
+describe('changes reaching another value through destructuring, a part, a literal or an IIFE parameter', () => {
+  const errors = async (cells: string[]) =>
+    (await diagnosticsOf(cells)).diagnostics.filter((d) => d.severity === 'error');
+
+  it.each([
+    ['object destructuring', 'const { items } = state;\nitems.push(1);', 'state'],
+    ['array destructuring', 'const [first] = lists;\nfirst.push(1);', 'lists'],
+    ['a nested pattern', 'const { deep: { inner } } = state;\ninner.push(1);', 'state'],
+    ['a part taken by name', 'const items = state.items;\nitems.push(1);', 'state'],
+    ['an array literal taken apart', 'const k = 0;\n[cfg][0].x = 1;', 'cfg'],
+    ['an object literal taken apart', 'const k = 0;\n({ c: cfg }).c.x = 1;', 'cfg'],
+    ['an IIFE parameter', 'const k = 0;\n((s: string[]) => s.push("a"))(names);', 'names'],
+    [
+      'a destructured IIFE parameter',
+      'const k = 0;\n(({ items }: { items: number[] }) => items.push(1))(state);',
+      'state',
+    ],
+  ])(
+    'a task changing setup state through %s is E_MUTATES_UPSTREAM at its line',
+    async (_, code, root) => {
+      const setup =
+        'const state = { items: [] as number[], deep: { inner: [] as number[] } };\nconst lists = [[1], [2]];\nconst cfg = { x: 0 };\nconst names: string[] = [];';
+      const d = await expectError(
+        [setup, `//| task: t\n${code}\nconst n = 1;`],
+        'E_MUTATES_UPSTREAM',
+        { cell: 2, line: 3 },
+      );
+      expect(d.message).toContain(`\`${root}\``);
+      expect(d.message).toContain('a setup cell');
+    },
+  );
+
+  it.each([
+    ['destructuring', 'const { items } = state;\n  items.push(x);'],
+    ['array destructuring', 'const [first] = lists;\n  first.push(x);'],
+    ['an array literal taken apart', '[state][0].items.push(x);'],
+    ['an IIFE parameter', '((s: number[]) => s.push(x))(state.items);'],
+    ['a reassignment reading itself', 'count = count + x;'],
+  ])(
+    'a setup helper a task calls changing setup state through %s is E_SETUP_STATE at the call',
+    async (_, body) => {
+      const setup = `const state = { items: [] as number[] };\nconst lists = [[1], [2]];\nlet count = 0;\nfunction add(x: number): void {\n  ${body}\n}\nfunction size(): number { return state.items.length + lists[0]!.length + count; }`;
+      const d = await expectError(
+        [setup, '//| task: t\nadd(1);\nconst n = size();'],
+        'E_SETUP_STATE',
+        { cell: 2, line: 2, column: 1 },
+      );
+      expect(d.message).toContain('task `t` calls `add`, a setup helper that');
+      expect(d.message).toMatch(/declared in setup, cell 1; the change is in cell 1, line [56]\)/);
+    },
+  );
+
+  it('ordinary code still compiles: local arrays, copies, a lazy singleton, a setter, a Map memo', async () => {
+    expect(
+      (
+        await errors([
+          'const state = { items: [1] };\nconst lists = [[1]];\nconst memo = new Map<number, number>();\nfunction sq(n: number): number { if (!memo.has(n)) memo.set(n, n * n); return memo.get(n)!; }\nlet db: { n: number } | undefined;\nfunction open(): { n: number } { if (!db) db = { n: 1 }; return db; }',
+          '//| task: t\nconst xs: number[] = [];\nxs.push(1);\nconst { items } = structuredClone(state);\nitems.push(2);\nconst [first] = lists.map((l) => [...l]);\nfirst!.push(3);\nconst [a] = [[1]];\na!.push(2);\nconst { length } = xs;\n[xs][0]!.push(4);\nconst out = ((s: number[]) => { s.push(5); return s; })([...state.items]);\nconst n = length + sq(3) + open().n + out.length;',
+        ])
+      ).map(formatDiagnostic),
+    ).toEqual([]);
+  });
+});
+
+describe('E_GLOBAL_STATE through a prototype alias', () => {
+  it.each([
+    ['Array.prototype', 'const AP: any = Array.prototype;\nAP.sum = () => 0;'],
+    ['Object.getPrototypeOf([])', 'const AP: any = Object.getPrototypeOf([]);\nAP.sum = () => 0;'],
+    ['a destructured prototype', 'const { prototype: SP }: any = String;\nSP.shout = () => 0;'],
+    [
+      'a local alias in a helper',
+      'const k0 = 0;\nconst f = () => { const AP: any = Array.prototype; AP.sum = 1; };\nf();',
+    ],
+  ])('a task changing %s under another name is refused at its line', async (_, code) => {
+    const d = await expectError([`//| task: a\n${code}\nconst k = 1;`], 'E_GLOBAL_STATE', {
+      cell: 1,
+      line: 3,
+    });
+    expect(d.message).toContain('a global every task in the process shares');
+  });
+
+  it.each([
+    [
+      'a setup alias',
+      'const AP: any = Array.prototype;\nfunction install(): void { AP.sum = () => 0; }',
+    ],
+    [
+      'Object.getPrototypeOf in the helper',
+      'function install(): void { const AP = Object.getPrototypeOf([]); AP.sum = () => 0; }',
+    ],
+  ])(
+    'a setup helper changing a prototype through %s is refused at the task call',
+    async (_, setup) => {
+      const d = await expectError(
+        [setup, '//| task: a\ninstall();\nconst k = 1;'],
+        'E_GLOBAL_STATE',
+        { cell: 2, line: 2, column: 1 },
+      );
+      expect(d.message).toContain('task `a` calls `install`');
+    },
+  );
+});
