@@ -858,7 +858,7 @@ function collectReferences(cx: CellContext, aliases: Map<string, string>): void 
     const aliased = symbol !== undefined ? aliases.get(held.text) : held.text;
     return { target: aliased ?? held.text, own: aliased === undefined };
   };
-  // `const l = names`, `const { items } = state`, `const [first] = lists`, `const AP =
+  // `const l = names`, `const { items } = state`, `let [first] = lists`, `const AP =
   // Array.prototype` in a function or a block: each name bound holds (a part of) that value.
   const noteLocalAliases = (name: TsMorphModule.ts.BindingName, alias: AliasTarget): void => {
     for (const id of boundIdentifiers(ts, name)) {
@@ -866,8 +866,9 @@ function collectReferences(cx: CellContext, aliases: Map<string, string>): void 
       if (symbol && !cx.topLevelSymbols.has(symbol)) aliasOf.set(symbol, alias);
     }
   };
+  // A `let` too: until it is rebound (`l = []`, seen in source order), it holds the value.
   const noteDeclaration = (d: TsMorphModule.ts.VariableDeclaration): void => {
-    if (!d.initializer || !(ts.getCombinedNodeFlags(d) & ts.NodeFlags.Const)) return;
+    if (!d.initializer) return;
     const alias = aliasTargetOf(d.initializer);
     if (alias) noteLocalAliases(d.name, alias);
   };
@@ -919,8 +920,11 @@ function collectReferences(cx: CellContext, aliases: Map<string, string>): void 
       // stand-ins for names it could not resolve (and built-ins like `undefined`): free.
       if (symbol?.declarations?.length && !own) {
         const alias = aliasOf.get(symbol);
-        if (alias) aliasMutation(node, alias, inFunction);
-        else elementMutation(cx, node, elementOf.get(symbol));
+        if (alias) {
+          // Rebinding a `let` alias ends it: what it holds from then on is the new value.
+          if (mutationOf(ts, node, sf)?.kind === 'assign') aliasOf.delete(symbol);
+          else aliasMutation(node, alias, inFunction);
+        } else elementMutation(cx, node, elementOf.get(symbol));
         return;
       }
       // The Deno global: a mapped API is the shim's (not another cell's name), others an error.
@@ -1126,9 +1130,18 @@ function noteElementVariables(
     if (callback && (ts.isArrowFunction(callback) || ts.isFunctionExpression(callback)))
       variable = callback.parameters[p.name.text.startsWith('reduce') ? 1 : 0]?.name;
   }
-  const symbol =
-    variable && ts.isIdentifier(variable) ? cx.checker.getSymbolAtLocation(variable) : undefined;
-  if (symbol) elementOf.set(symbol, target);
+  // `for (const { tags } of rows)`, `rows.forEach(([a, b]) => …)`: each name holds a part of one.
+  const names =
+    variable &&
+    (ts.isIdentifier(variable) ||
+      ts.isObjectBindingPattern(variable) ||
+      ts.isArrayBindingPattern(variable))
+      ? boundIdentifiers(ts, variable)
+      : [];
+  for (const name of names) {
+    const symbol = cx.checker.getSymbolAtLocation(name);
+    if (symbol) elementOf.set(symbol, target);
+  }
 }
 
 /** `r.flag = …` where `r` runs over another cell's rows (`target`): the rows themselves change. */
@@ -1377,6 +1390,16 @@ function accessRoot(ts: TS, id: Identifier): Node {
     const taken = takenFromLiteral(ts, top);
     if (taken) {
       top = taken;
+      continue;
+    }
+    // `Object.getPrototypeOf([]).sum = …`: the prototype of a built-in, reached through `Object`.
+    if (
+      ts.isCallExpression(p) &&
+      p.expression === top &&
+      ts.isPropertyAccessExpression(top) &&
+      prototypeOfLiteral(ts, p) !== undefined
+    ) {
+      top = p;
       continue;
     }
     if (

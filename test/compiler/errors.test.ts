@@ -1021,6 +1021,21 @@ describe('changes reaching another value through destructuring, a part, a litera
     ['an object literal taken apart', 'const k = 0;\n({ c: cfg }).c.x = 1;', 'cfg'],
     ['an IIFE parameter', 'const k = 0;\n((s: string[]) => s.push("a"))(names);', 'names'],
     [
+      'a `let` alias in a block',
+      'const k = 0;\nif (k === 0) { let l = names; l.push("a"); }',
+      'names',
+    ],
+    [
+      'a destructured loop variable',
+      'const k = 0;\nfor (const { tags } of rows) tags.push("a");',
+      'rows',
+    ],
+    [
+      'a destructured callback parameter',
+      'const k = 0;\nrows.forEach(({ tags }) => tags.push("a"));',
+      'rows',
+    ],
+    [
       'a destructured IIFE parameter',
       'const k = 0;\n(({ items }: { items: number[] }) => items.push(1))(state);',
       'state',
@@ -1029,7 +1044,7 @@ describe('changes reaching another value through destructuring, a part, a litera
     'a task changing setup state through %s is E_MUTATES_UPSTREAM at its line',
     async (_, code, root) => {
       const setup =
-        'const state = { items: [] as number[], deep: { inner: [] as number[] } };\nconst lists = [[1], [2]];\nconst cfg = { x: 0 };\nconst names: string[] = [];';
+        'const state = { items: [] as number[], deep: { inner: [] as number[] } };\nconst lists = [[1], [2]];\nconst cfg = { x: 0 };\nconst names: string[] = [];\nconst rows = [{ tags: [] as string[] }];';
       const d = await expectError(
         [setup, `//| task: t\n${code}\nconst n = 1;`],
         'E_MUTATES_UPSTREAM',
@@ -1046,6 +1061,7 @@ describe('changes reaching another value through destructuring, a part, a litera
     ['an array literal taken apart', '[state][0].items.push(x);'],
     ['an IIFE parameter', '((s: number[]) => s.push(x))(state.items);'],
     ['a reassignment reading itself', 'count = count + x;'],
+    ['a `let` alias', 'let l = state.items;\n  l.push(x);'],
   ])(
     'a setup helper a task calls changing setup state through %s is E_SETUP_STATE at the call',
     async (_, body) => {
@@ -1065,7 +1081,7 @@ describe('changes reaching another value through destructuring, a part, a litera
       (
         await errors([
           'const state = { items: [1] };\nconst lists = [[1]];\nconst memo = new Map<number, number>();\nfunction sq(n: number): number { if (!memo.has(n)) memo.set(n, n * n); return memo.get(n)!; }\nlet db: { n: number } | undefined;\nfunction open(): { n: number } { if (!db) db = { n: 1 }; return db; }',
-          '//| task: t\nconst xs: number[] = [];\nxs.push(1);\nconst { items } = structuredClone(state);\nitems.push(2);\nconst [first] = lists.map((l) => [...l]);\nfirst!.push(3);\nconst [a] = [[1]];\na!.push(2);\nconst { length } = xs;\n[xs][0]!.push(4);\nconst out = ((s: number[]) => { s.push(5); return s; })([...state.items]);\nconst n = length + sq(3) + open().n + out.length;',
+          '//| task: t\nconst xs: number[] = [];\nxs.push(1);\nconst { items } = structuredClone(state);\nitems.push(2);\nconst [first] = lists.map((l) => [...l]);\nfirst!.push(3);\nconst [a] = [[1]];\na!.push(2);\nconst { length } = xs;\n[xs][0]!.push(4);\nconst out = ((s: number[]) => { s.push(5); return s; })([...state.items]);\nif (out.length) { let l = lists; l = [[0]]; l[0]!.push(1); }\nconst n = length + sq(3) + open().n + out.length;',
         ])
       ).map(formatDiagnostic),
     ).toEqual([]);
@@ -1077,6 +1093,7 @@ describe('E_GLOBAL_STATE through a prototype alias', () => {
     ['Array.prototype', 'const AP: any = Array.prototype;\nAP.sum = () => 0;'],
     ['Object.getPrototypeOf([])', 'const AP: any = Object.getPrototypeOf([]);\nAP.sum = () => 0;'],
     ['a destructured prototype', 'const { prototype: SP }: any = String;\nSP.shout = () => 0;'],
+    ['Object.getPrototypeOf itself', 'const k0 = 0;\n(Object.getPrototypeOf([]) as any).sum = 1;'],
     [
       'a local alias in a helper',
       'const k0 = 0;\nconst f = () => { const AP: any = Array.prototype; AP.sum = 1; };\nf();',
