@@ -208,6 +208,26 @@ export interface CellAnalysis {
    */
   sharedStateChanges?: Mutation[];
   /**
+   * Changes a top-level function of the cell makes to a value handed to it (`function addTo(list,
+   * x) { list.push(x) }`: parameter 0), by function name and parameter index; `name` is the name
+   * the change is made through. link.ts refuses a task handing another owner's value to such a
+   * parameter (E_MUTATES_UPSTREAM, at the call). Absent when there are none.
+   */
+  paramChanges?: (Mutation & { fn: string; index: number })[];
+  /**
+   * Calls of a bare name handing values of other cells (or globals) to it, by argument position
+   * (`addTo(names, x)`: `['names', null]`), the alias resolved (`const { items } = state`:
+   * `state`). `inside`: the cell's top-level function the call is in. Absent when there are none.
+   */
+  calls?: {
+    name: string;
+    args: (string | null)[];
+    inside?: string;
+    kept: boolean;
+    line: number;
+    column: number;
+  }[];
+  /**
    * Names called at the top level of the cell, outside any function (`init();`,
    * `const n = await load();`), where the callee is the bare name: each such call runs once, while
    * the cell loads. Absent when there are none.

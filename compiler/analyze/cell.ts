@@ -96,6 +96,13 @@ const MUTATING_METHODS = new Set([
   'delete',
   'clear',
   'add',
+  // A Date changed in place (`d.setDate(d.getDate() + 1)`).
+  ...['FullYear', 'Month', 'Date', 'Hours', 'Minutes', 'Seconds', 'Milliseconds'].flatMap((u) => [
+    `set${u}`,
+    `setUTC${u}`,
+  ]),
+  'setTime',
+  'setYear',
 ]);
 
 /**
@@ -845,7 +852,9 @@ function collectReferences(cx: CellContext, aliases: Map<string, string>): void 
   const formatMentions = new Set<string>();
   // Local consts naming a top-level or another cell's value (`const l = names` in a helper, or in
   // a block), by symbol: a change through one is a change of that value.
-  type AliasTarget = { target: string; own: boolean };
+  // `param`: a parameter of the cell's top-level function `fn` (a change through it is a change of
+  // whatever a caller hands it: `paramChanges`).
+  type AliasTarget = { target: string; own: boolean; param?: { fn: string; index: number } };
   const aliasOf = new Map<TsSymbol, AliasTarget>();
   // What a local binding given `expr` holds: another cell's value or a global (`own` false), this
   // cell's top-level value, or what a local alias holds; undefined for anything else.
@@ -884,12 +893,53 @@ function collectReferences(cx: CellContext, aliases: Map<string, string>): void 
       if (alias) noteLocalAliases(param.name, alias);
     });
   };
+  // The parameters of a top-level function (`function addTo(list, x)`, `const addTo = (list) =>
+  // …`): a change through one changes what the caller handed it.
+  const noteParameters = (fn: TsMorphModule.ts.SignatureDeclaration): void => {
+    const body = (fn as { body?: Node }).body;
+    if (!body) return;
+    const name = topLevelFunctionOf(ts, body);
+    if (name === undefined) return;
+    // Only the top-level function's own parameters, not a nested function's.
+    let outer: Node | undefined;
+    for (let n: Node | undefined = body.parent; n; n = n.parent)
+      if (ts.isFunctionLike(n)) outer = n;
+    if (outer !== fn) return;
+    fn.parameters.forEach((param, index) => {
+      if (param.dotDotDotToken) return;
+      noteLocalAliases(param.name, { target: '', own: true, param: { fn: name, index } });
+    });
+  };
+  // `addTo(names, x)`: which values of other cells (or globals) a call of a bare name hands on.
+  const noteCall = (call: TsMorphModule.ts.CallExpression, inFunction: boolean): void => {
+    if (!ts.isIdentifier(call.expression) || call.arguments.length === 0) return;
+    let any = false;
+    const args = call.arguments.map((arg) => {
+      const alias = ts.isSpreadElement(arg) ? undefined : aliasTargetOf(arg);
+      const handed = alias && !alias.own && !alias.param ? alias.target : null;
+      if (handed !== null) any = true;
+      return handed;
+    });
+    if (!any) return;
+    const inside = inFunction ? topLevelFunctionOf(ts, call) : undefined;
+    (result.calls ??= []).push({
+      name: call.expression.text,
+      args,
+      ...(inside !== undefined ? { inside } : {}),
+      kept: inFunction && inKeptFunction(ts, call),
+      ...lineCol(sf, call.getStart(sf)),
+    });
+  };
   // A change through a local alias, reported as the value's: another cell's value changed
   // (E_MUTATES_UPSTREAM), and in a function kept for later, shared state (E_SETUP_STATE).
   // Reassigning the alias itself changes nothing but the local.
   const aliasMutation = (node: Identifier, alias: AliasTarget, inFunction: boolean): void => {
     const mutation = mutationOf(ts, node, sf);
     if (!mutation || mutation.kind === 'assign') return;
+    if (alias.param) {
+      (result.paramChanges ??= []).push({ ...mutation, ...alias.param });
+      return;
+    }
     const change = { ...mutation, name: alias.target };
     if (!alias.own) result.mutations.push(change);
     if (inFunction && inKeptFunction(ts, node)) {
@@ -997,7 +1047,11 @@ function collectReferences(cx: CellContext, aliases: Map<string, string>): void 
       return;
     }
     if (ts.isVariableDeclaration(node)) noteDeclaration(node);
-    if (ts.isCallExpression(node)) noteImmediateCall(node);
+    if (ts.isCallExpression(node)) {
+      noteImmediateCall(node);
+      noteCall(node, inFunction);
+    }
+    if (ts.isFunctionLike(node)) noteParameters(node);
     if (
       !inFunction &&
       (ts.isAwaitExpression(node) || (ts.isForOfStatement(node) && node.awaitModifier))

@@ -329,6 +329,7 @@ function bindUses(s: LinkState): void {
     dropNotebookOnly(s, here, scope);
     resolveReferences(s, here, scope);
     checkMutations(s, here, scope);
+    checkParamChanges(s, here, scope);
     checkSetupState(s, here, scope);
     checkReservedNames(s, here);
 
@@ -900,6 +901,48 @@ function checkMutations(s: LinkState, here: CellScope, scope: Scope): void {
         },
       ),
     );
+  }
+}
+
+/**
+ * A task handing another owner's value to a function that changes its parameter (`function
+ * addTo(list, x) { list.push(x) }` in setup, `addTo(names, 'a')` in a task): the value changes as
+ * surely as if the task changed it itself (E_MUTATES_UPSTREAM; a global's, E_GLOBAL_STATE). Named
+ * at the call, with the function's line.
+ */
+function checkParamChanges(s: LinkState, here: CellScope, scope: Scope): void {
+  const { cell, analysis: a, owner } = here;
+  if (cell.role !== 'task' || !owner) return;
+  for (const call of a.calls ?? []) {
+    const fn = here.ownValue.get(call.name) ?? scope.value.get(call.name);
+    if (!fn) continue;
+    for (const change of s.input.analyses.get(fn.cell)?.paramChanges ?? []) {
+      const handed = change.fn === call.name ? call.args[change.index] : undefined;
+      if (!handed) continue;
+      const v = scope.value.get(handed);
+      const root = v && (scope.aliasOf.get(v.id) ?? v);
+      const global = !v && GLOBAL_OBJECTS.has(handed);
+      if (!global && (!root || root.owner.kind === 'import' || sameOwner(root.owner, owner)))
+        continue;
+      const where = `cell ${fn.cell + 1}, line ${change.line}`;
+      s.diagnostics.push(
+        diagnostic(
+          'error',
+          global ? 'E_GLOBAL_STATE' : 'E_MUTATES_UPSTREAM',
+          at(s, cell, call.line, call.column),
+          global
+            ? `task \`${cell.task}\` hands \`${handed}\` to \`${call.name}\`, which ${describeMutation(change)} its parameter (${where}): \`${handed}\` is a global every task in the process shares, so what a task reading it computes would depend on which tasks ran before it`
+            : `task \`${cell.task}\` hands \`${handed}\` to \`${call.name}\`, which ${describeMutation(change)} its parameter (${where}): \`${handed}\` is ${root!.name === handed ? '' : `\`${root!.name}\` `}what ${ownerWords(root!.owner)} produced (cell ${root!.cell + 1}), and the cached value would no longer match what the notebook computed`,
+          {
+            hint: global
+              ? 'output the value from this task and read it by name in the tasks that need it (or change it once at the top level of a setup cell)'
+              : `hand it a copy: \`${call.name}(structuredClone(${handed}), …)\`, or have \`${call.name}\` return a new value instead of changing its parameter`,
+            snippet: lineOf(cell, call.line),
+          },
+        ),
+      );
+      break;
+    }
   }
 }
 

@@ -4,14 +4,24 @@
 // copy, so the pipeline silently computed something else than the notebook. Upstream values are
 // frozen while a task runs: the change fails at its line with E_MUTATES_UPSTREAM, naming the task,
 // the value and whose output it is, with the fix.
+import { mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { notebookText, project, removeProjects, runStatuses as run } from './harness.js';
 
 afterAll(removeProjects);
 
-function failure(cells: string[], nb = 'notebooks/alias.ipynb'): string {
+function failure(
+  cells: string[],
+  nb = 'notebooks/alias.ipynb',
+  files: Record<string, string> = {},
+): string {
   const p = project();
   p.write(nb, notebookText(cells));
+  for (const [path, text] of Object.entries(files)) {
+    mkdirSync(join(p.dir, dirname(path)), { recursive: true });
+    p.write(path, text);
+  }
   const r = p.cellar('run', nb);
   expect(r.code, r.stdout + r.stderr).not.toBe(0);
   return r.stdout + r.stderr;
@@ -34,23 +44,56 @@ describe('a task changing a value it received from upstream', () => {
     expect(text).toMatch(/at notebooks\/alias\.ipynb, cell 2 \(id [^)]+\), line 3/);
   });
 
-  it('through a setup helper that changes its argument: located at the helper line', () => {
+  it('through a setup helper that changes its argument: refused at compile time, at the call', () => {
     const text = failure([
       'function bump(xs: { v: number }[]) {\n  xs[0].v++;\n}',
       '//| task: load\nconst nums = [{ v: 1 }, { v: 2 }];',
       '//| task: step\nbump(nums);\nconst firstV = nums[0].v;',
     ]);
+    expect(text).toContain('E_MUTATES_UPSTREAM');
+    expect(text).toContain(
+      'task `step` hands `nums` to `bump`, which assigns to `xs[0].v` of its parameter (cell 1, line 2)',
+    );
+    expect(text).toMatch(/notebooks\/alias\.ipynb, cell 3 \(id [^)]+\), line 2/);
+  });
+
+  it('variant: a helper in a local module (unseen by the compiler) changing its argument: located at the helper line', () => {
+    const text = failure(
+      [
+        "import { bump } from './lib/bump.ts';",
+        '//| task: load\nconst nums = [{ v: 1 }, { v: 2 }];',
+        '//| task: step\nbump(nums);\nconst firstV = nums[0].v;',
+      ],
+      'notebooks/alias.ipynb',
+      { 'notebooks/lib/bump.ts': 'export function bump(xs: { v: number }[]) {\n  xs[0].v++;\n}\n' },
+    );
     expect(text).toContain("task 'step' changes a value it received from upstream: `nums`");
-    expect(text).toMatch(/at notebooks\/alias\.ipynb, cell 1 \(id [^)]+\), line 2/);
+    expect(text).toMatch(/at notebooks\/lib\/bump\.ts.*line 2|notebooks\/lib\/bump\.ts:2/);
   });
 
   it('a Map or a Date changed by a helper (not only objects and arrays)', () => {
-    const text = failure([
-      'function tally(counts: Map<string, number>, key: string) {\n  counts.set(key, (counts.get(key) ?? 0) + 1);\n}\nfunction later(d: Date) {\n  d.setDate(d.getDate() + 1);\n}',
+    const helpers =
+      'export function tally(counts: Map<string, number>, key: string) {\n  counts.set(key, (counts.get(key) ?? 0) + 1);\n}\nexport function later(d: Date) {\n  d.setDate(d.getDate() + 1);\n}\n';
+    const cells = (setup: string) => [
+      setup,
       "//| task: load\nconst counts = new Map([['a', 1]]);\nconst since = new Date(0);",
       "//| task: count\ntally(counts, 'b');\nconst size = counts.size;",
       '//| task: shift\nlater(since);\nconst day = since.toISOString();',
-    ]);
+    ];
+    // In a setup cell the compiler sees the helpers change their parameters: both calls refused.
+    const compiled = failure(cells(helpers.replaceAll('export ', '')));
+    expect(compiled).toContain(
+      'task `count` hands `counts` to `tally`, which calls `counts.set(...)`',
+    );
+    expect(compiled).toContain(
+      'task `shift` hands `since` to `later`, which calls `d.setDate(...)`',
+    );
+    // In a local module it does not: the run refuses them at the helper's line.
+    const text = failure(
+      cells("import { tally, later } from './lib/helpers.ts';"),
+      'notebooks/alias.ipynb',
+      { 'notebooks/lib/helpers.ts': helpers },
+    );
     expect(text).toContain("task 'count' changes a value it received from upstream: `counts`");
     expect(text).toContain('Map.prototype.set');
     expect(text).toContain("task 'shift' changes a value it received from upstream: `since`");

@@ -1127,3 +1127,77 @@ describe('E_GLOBAL_STATE through a prototype alias', () => {
     },
   );
 });
+
+describe('a task handing a value to a function that changes its parameter', () => {
+  const helpers =
+    'const names: string[] = [];\nconst state = { items: [] as number[] };\nfunction addTo(list: string[], x: string): void { list.push(x); }\nconst setFirst = (o: { items: number[] }, n: number) => { const { items } = o; items[0] = n; };\nfunction copyAdd(list: string[], x: string): string[] { list = [...list]; list.push(x); return list; }';
+
+  it.each([
+    [
+      'a setup value',
+      'addTo(names, "a");',
+      2,
+      'task `t` hands `names` to `addTo`, which calls `list.push(...)` on its parameter (cell 1, line 3)',
+    ],
+    [
+      'a setup value under another name',
+      'const l = names;\naddTo(l, "a");',
+      3,
+      'hands `names` to `addTo`',
+    ],
+    [
+      'a setup value to a destructuring helper',
+      'setFirst(state, 1);',
+      2,
+      'hands `state` to `setFirst`',
+    ],
+  ])('%s: E_MUTATES_UPSTREAM at the call', async (_, code, line, says) => {
+    const d = await expectError(
+      [helpers, `//| task: t\n${code}\nconst n = 1;`],
+      'E_MUTATES_UPSTREAM',
+      { cell: 2, line, column: 1 },
+    );
+    expect(d.message).toContain(says);
+    expect(d.message).toContain('what a setup cell produced (cell 1)');
+  });
+
+  it("another task's value, and a function of the task itself", async () => {
+    const d = await expectError(
+      [
+        '//| task: load\nconst rows = [{ n: 1 }];',
+        '//| task: use\nfunction bump(rs: { n: number }[]): void { for (let i = 0; i < rs.length; i++) rs[i]!.n++; }\nbump(rows);\nconst k = rows.length;',
+      ],
+      'E_MUTATES_UPSTREAM',
+      { cell: 2, line: 3, column: 1 },
+    );
+    expect(d.message).toContain('hands `rows` to `bump`');
+    expect(d.message).toContain('task `load` produced');
+  });
+
+  it('its own values, copies, and a helper that rebinds its parameter first, compile', async () => {
+    const r = await diagnosticsOf([
+      helpers,
+      '//| task: t\nconst mine: string[] = [];\naddTo(mine, "a");\naddTo([...names], "b");\nsetFirst(structuredClone(state), 2);\nconst more = copyAdd(names, "c");\nconst n = mine.length + more.length;',
+    ]);
+    expect(r.diagnostics.filter((x) => x.severity === 'error').map(formatDiagnostic)).toEqual([]);
+  });
+});
+
+describe('a Date changed in place', () => {
+  it("a task calling a Date setter on another task's Date is E_MUTATES_UPSTREAM at its line", async () => {
+    const d = await expectError(
+      [
+        '//| task: load\nconst since = new Date(0);',
+        '//| task: shift\nsince.setDate(2);\nconst day = since.getDate();',
+      ],
+      'E_MUTATES_UPSTREAM',
+      { cell: 2, line: 2, column: 1 },
+    );
+    expect(d.message).toContain('calls `since.setDate(...)` on `since`');
+    const ok = await diagnosticsOf([
+      '//| task: load\nconst since = new Date(0);',
+      '//| task: shift\nconst next = new Date(since);\nnext.setDate(2);\nconst day = next.getDate();',
+    ]);
+    expect(ok.diagnostics.filter((x) => x.severity === 'error').map(formatDiagnostic)).toEqual([]);
+  });
+});
