@@ -215,13 +215,15 @@ export interface CellAnalysis {
    */
   paramChanges?: (Mutation & { fn: string; index: number })[];
   /**
-   * Calls of a bare name handing values of other cells (or globals) to it, by argument position
-   * (`addTo(names, x)`: `['names', null]`), the alias resolved (`const { items } = state`:
-   * `state`). `inside`: the cell's top-level function the call is in. Absent when there are none.
+   * Calls of a bare name handing top-level values to it (another cell's, a global, or with `own`
+   * this cell's), by argument position (`addTo(names, x)`: `[{ name: 'names', … }, null]`), the
+   * alias resolved (`const { items } = state`: `state`), each with where the argument is.
+   * `inside`: the cell's top-level function the call is in; `kept`: in a function kept to be
+   * called later (a setup helper). Absent when there are none.
    */
   calls?: {
     name: string;
-    args: (string | null)[];
+    args: ({ name: string; own: boolean; line: number; column: number } | null)[];
     inside?: string;
     kept: boolean;
     line: number;

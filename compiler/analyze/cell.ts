@@ -916,9 +916,9 @@ function collectReferences(cx: CellContext, aliases: Map<string, string>): void 
     let any = false;
     const args = call.arguments.map((arg) => {
       const alias = ts.isSpreadElement(arg) ? undefined : aliasTargetOf(arg);
-      const handed = alias && !alias.own && !alias.param ? alias.target : null;
-      if (handed !== null) any = true;
-      return handed;
+      if (!alias || alias.param) return null;
+      any = true;
+      return { name: alias.target, own: alias.own, ...lineCol(sf, arg.getStart(sf)) };
     });
     if (!any) return;
     const inside = inFunction ? topLevelFunctionOf(ts, call) : undefined;

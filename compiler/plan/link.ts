@@ -702,7 +702,7 @@ function checkSetupState(s: LinkState, here: CellScope, scope: Scope): void {
   const { cell, analysis: a } = here;
   if (cell.role !== 'setup') return;
   const reported = new Set<string>();
-  for (const m of a.sharedStateChanges ?? []) {
+  for (const m of [...(a.sharedStateChanges ?? []), ...changesHandedOn(s, here, scope)]) {
     if (m.kind === 'method' && CACHE_METHODS.has(m.detail)) continue;
     const v = here.ownValue.get(m.name) ?? scope.value.get(m.name);
     // `globalThis.factor = f`, `Array.prototype.sumAll = …`: the process's own globals.
@@ -747,6 +747,34 @@ function checkSetupState(s: LinkState, here: CellScope, scope: Scope): void {
       ),
     );
   }
+}
+
+/**
+ * In setup helpers (functions kept to be called later), the setup values handed to a function
+ * that changes its parameter (`function register(x) { addTo(names, x) }`): a change of each such
+ * value, made where it is handed on, for `checkSetupState` to judge as the helper's own.
+ */
+function changesHandedOn(s: LinkState, here: CellScope, scope: Scope): Mutation[] {
+  const out: Mutation[] = [];
+  for (const call of here.analysis.calls ?? []) {
+    if (!call.kept) continue;
+    const fn = here.ownValue.get(call.name) ?? scope.value.get(call.name);
+    if (!fn) continue;
+    for (const change of s.input.analyses.get(fn.cell)?.paramChanges ?? []) {
+      const arg = change.fn === call.name ? call.args[change.index] : undefined;
+      if (!arg) continue;
+      out.push({
+        name: arg.name,
+        kind: change.kind,
+        detail: change.detail,
+        ...(change.element !== undefined ? { element: change.element } : {}),
+        ...(call.inside !== undefined ? { inside: call.inside } : {}),
+        line: arg.line,
+        column: arg.column,
+      });
+    }
+  }
+  return out;
 }
 
 /**
@@ -917,8 +945,10 @@ function checkParamChanges(s: LinkState, here: CellScope, scope: Scope): void {
     const fn = here.ownValue.get(call.name) ?? scope.value.get(call.name);
     if (!fn) continue;
     for (const change of s.input.analyses.get(fn.cell)?.paramChanges ?? []) {
-      const handed = change.fn === call.name ? call.args[change.index] : undefined;
-      if (!handed) continue;
+      const arg = change.fn === call.name ? call.args[change.index] : undefined;
+      // The task's own values are its to change.
+      if (!arg || arg.own) continue;
+      const handed = arg.name;
       const v = scope.value.get(handed);
       const root = v && (scope.aliasOf.get(v.id) ?? v);
       const global = !v && GLOBAL_OBJECTS.has(handed);

@@ -1201,3 +1201,30 @@ describe('a Date changed in place', () => {
     expect(ok.diagnostics.filter((x) => x.severity === 'error').map(formatDiagnostic)).toEqual([]);
   });
 });
+
+describe('E_SETUP_STATE: a setup helper handing setup state to a function that changes its parameter', () => {
+  const base =
+    'const names: string[] = [];\nfunction addTo(list: string[], x: string): void { list.push(x); }\nconst memo = new Map<string, number>();\nfunction put(m: Map<string, number>, k: string): void { m.set(k, k.length); }';
+
+  it("is refused at the task's call, naming the helper and the value", async () => {
+    const d = await expectError(
+      [
+        `${base}\nfunction register(x: string): void { addTo(names, x); }`,
+        "//| task: t\nregister('a');\nconst n = names.length;",
+      ],
+      'E_SETUP_STATE',
+      { cell: 2, line: 2, column: 1 },
+    );
+    expect(d.message).toMatch(
+      /^task `t` calls `register`, a setup helper that calls `names\.push\(\.\.\.\)` on `names` \(declared in setup, cell 1; the change is in cell 1, line 5\)/,
+    );
+  });
+
+  it('passes for a Map memo filled that way, and for a helper only called while the setup loads', async () => {
+    const r = await diagnosticsOf([
+      `${base}\nfunction sq(k: string): number { put(memo, k); return memo.get(k)!; }\nfunction register(x: string): void { addTo(names, x); }\nregister('a');`,
+      "//| task: t\nconst n = names.length + sq('abc');",
+    ]);
+    expect(r.diagnostics.filter((x) => x.severity === 'error').map(formatDiagnostic)).toEqual([]);
+  });
+});
