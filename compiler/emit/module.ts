@@ -92,8 +92,13 @@ export class ImportSet {
         const parts = [e.default?.local, list ? `{ ${list} }` : undefined].filter(Boolean);
         lines.push(`import ${allTypes ? 'type ' : ''}${parts.join(', ')} from ${spec};`);
       }
-      if (e.sideEffect && !e.default && !e.namespace && named.length === 0)
-        lines.push(`import ${spec};`);
+      // Loaded for its effects: unless a value import above loads it already (one of types
+      // only is erased and loads nothing).
+      const loads =
+        (e.default && !e.default.typeOnly) ||
+        (e.namespace && !e.namespace.typeOnly) ||
+        named.some(([, n]) => !n.typeOnly);
+      if (e.sideEffect && !loads) lines.push(`import ${spec};`);
     }
     return lines.join('\n');
   }

@@ -7,6 +7,7 @@
 // the type checker. Setup cells become one shared module whose declarations are exported.
 import type {
   CellAnalysis,
+  ImportDecl,
   EmittedFile,
   Span,
   TaggedCell,
@@ -102,6 +103,18 @@ export function addDenoShim(
   if (usesDeno(ctx, cells, keep)) imports.add('cellar', 'Deno', 'Deno', false);
 }
 
+/**
+ * The imports of setup cells that take a value (not only types) from a local module: a relative
+ * path, a subpath import (`#lib/x`, package.json `imports`) or an absolute path.
+ */
+function setupLocalValueImports(ctx: EmitContext): ImportDecl[] {
+  const out: ImportDecl[] = [];
+  for (const i of ctx.plan.setupCells)
+    for (const imp of ctx.analyses.get(i)?.imports ?? [])
+      if (/^[.#/]/.test(imp.module) && imp.bindings.some((b) => !b.typeOnly)) out.push(imp);
+  return out;
+}
+
 /** Route every outside version a group of cells uses to the import that provides it. */
 export function addOutsideImports(
   ctx: EmitContext,
@@ -111,6 +124,9 @@ export function addOutsideImports(
   self: string | undefined,
 ): Set<string> {
   const names = new Set<string>();
+  // Does the code use a value some module hands out (a package's or a local module's)? Then a
+  // local module setup imported may have filled it as it loaded (below).
+  let usesModuleValue = false;
   for (const id of uses) {
     const v = ctx.plan.versions[id]!;
     if (v.shared) {
@@ -121,11 +137,14 @@ export function addOutsideImports(
     if (v.owner.kind === 'task' && v.owner.task === self) continue;
     if (cells.includes(v.cell) && v.kind !== 'import') continue;
     if (v.kind === 'import' && v.importFrom) {
+      const typeOnly = v.importFrom.typeOnly || onlyTypeUses(ctx, cells, id);
+      const module = v.importFrom.module;
+      if (!typeOnly && !module.startsWith('node:') && module !== 'cellar') usesModuleValue = true;
       imports.add(
-        fromNotebook(ctx.workdir, v.importFrom.module),
+        fromNotebook(ctx.workdir, module),
         v.importFrom.imported,
         v.name,
-        v.importFrom.typeOnly || onlyTypeUses(ctx, cells, id),
+        typeOnly,
         v.importFrom.attributes,
       );
     } else if (v.owner.kind === 'setup') {
@@ -147,6 +166,15 @@ export function addOutsideImports(
     for (const imp of ctx.analyses.get(i)?.imports ?? [])
       if (imp.bindings.length === 0)
         imports.addSideEffect(fromNotebook(ctx.workdir, imp.module), imp.attributes);
+  // A local module setup imports for a value this code does not use (`import { PLUGINS } from
+  // './lib/plugins'`) may fill, as it loads, a registry the code reads through another module:
+  // in the notebook it had run. Loaded here whenever the code uses a module's value, so the
+  // effect happens and its code is in the key; code using no module value (a sum of upstream
+  // values) stays keyed on its own code only, as an edit of a helper it never reaches must not
+  // re-run it. (A registry reached through setup's own values: setup.js loads them all.)
+  if (usesModuleValue)
+    for (const imp of setupLocalValueImports(ctx))
+      imports.addSideEffect(fromNotebook(ctx.workdir, imp.module), imp.attributes);
   const sharedSpans = (i: number) =>
     (ctx.analyses.get(i)?.declarations ?? [])
       .filter((d) => ctx.plan.versions[`${i}:${d.name}`]?.shared)
@@ -555,6 +583,10 @@ export function emitSetupModule(ctx: EmitContext): EmittedFile | undefined {
     for (const imp of ctx.analyses.get(c.index)!.imports)
       if (imp.bindings.length === 0)
         imports.addSideEffect(fromNotebook(ctx.workdir, imp.module), imp.attributes);
+  // Every local module setup imports for a value is loaded with it, used or not: the notebook
+  // ran each, and one may fill a registry setup's values hand on (addOutsideImports).
+  for (const imp of setupLocalValueImports(ctx))
+    imports.addSideEffect(fromNotebook(ctx.workdir, imp.module), imp.attributes);
 
   addDenoShim(ctx, imports, plan.setupCells);
 

@@ -248,6 +248,60 @@ describe("setup's side-effect imports", () => {
     expect(run(p, NB)).toEqual({ doubled: 'ran' });
     expect(show(p, NB, 'doubled', 'doubled')).toBe(30);
   });
+
+  // The same registry filled by a module setup imports for a value no task uses
+  // (`import { PLUGINS } from './lib/register'`): the generated tasks imported only what they
+  // used, so the module never loaded and the registry stayed empty (10, not 20). Through a
+  // module's value directly, through setup's own value, and with the module's types used.
+  const registryProject = (setup: string, task: string): Project => {
+    const p = project();
+    mkdirSync(join(p.dir, 'notebooks', 'lib'), { recursive: true });
+    p.write(
+      'notebooks/lib/registry.ts',
+      'export const registry = new Map<string, (x: number) => number>();\nexport const lookup = (name: string) => registry.get(name) ?? ((x: number) => x);\n',
+    );
+    p.write(
+      'notebooks/lib/register.ts',
+      "import { registry } from './registry';\nexport type Fn = (x: number) => number;\nexport const PLUGINS = ['f'];\nregistry.set('f', (x) => x * 2);\n",
+    );
+    p.write('notebooks/lib/other.ts', 'export const unrelated = 5;\n');
+    p.write(NB, notebookText([setup, task, '//| task: plain\nconst plain = 1 + 2;']));
+    return p;
+  };
+  it.each([
+    [
+      "a module's value",
+      "import { PLUGINS } from './lib/register';\nimport { registry } from './lib/registry';",
+      "//| task: doubled\nconst doubled = (registry.get('f') ?? ((x: number) => x))(10);",
+      'cached',
+    ],
+    [
+      "setup's own value",
+      "import { PLUGINS } from './lib/register';\nimport { lookup } from './lib/registry';\nconst f = lookup('f');",
+      '//| task: doubled\nconst doubled = f(10);',
+      // Setup has statements, which ran before every cell: every task loads setup.js, and
+      // setup's modules with it (as an edit of lib/registry.ts, which setup calls, re-runs all).
+      'ran',
+    ],
+    [
+      'a type of the module, a value of another',
+      "import { PLUGINS, type Fn } from './lib/register';\nimport { registry } from './lib/registry';",
+      "//| task: doubled\nconst doubled = ((registry.get('f') as Fn | undefined) ?? ((x: number) => x))(10);",
+      'cached',
+    ],
+  ])(
+    'a local module setup imports for a value no task uses is loaded as in the notebook: %s',
+    (_, setup, task, plainAfterEdit) => {
+      const p = registryProject(setup, task);
+      expect(run(p, NB)).toEqual({ doubled: 'ran', plain: 'ran' });
+      expect(show(p, NB, 'doubled', 'doubled')).toBe(20);
+      // Its code is in the key of the task that reads the registry; a task reading no module's
+      // value is not re-run by its edit (unless it loads setup.js, below).
+      editKeepingMtimeAndSize(join(p.dir, 'notebooks', 'lib', 'register.ts'), 'x * 2', 'x * 3');
+      expect(run(p, NB)).toEqual({ doubled: 'ran', plain: plainAfterEdit });
+      expect(show(p, NB, 'doubled', 'doubled')).toBe(30);
+    },
+  );
 });
 
 describe('subpath imports (`#lib/x`, the `imports` field of package.json)', () => {
