@@ -12,7 +12,7 @@
 // leaves no task half-done. Failure is fail-fast by default (running tasks finish, nothing new
 // starts); `keepGoing` runs everything not downstream of a failure. Retries back off
 // exponentially from the task's `retryDelayMs`.
-import { CellarError, thrownMessage } from '../errors.js';
+import { thrownMessage } from '../errors.js';
 import type { Store } from '../store/store.js';
 import type { AnyTask } from '../task.js';
 import type {
@@ -28,7 +28,13 @@ import type {
   TaskGraph,
   TaskResult,
 } from '../types.js';
-import { performTask, type JobInput, type OutputLocation, type TaskJob } from './perform.js';
+import {
+  neverSettlesError,
+  performTask,
+  type JobInput,
+  type OutputLocation,
+  type TaskJob,
+} from './perform.js';
 import type { ReadsContext, RecordedRunReads } from '../key/run-reads.js';
 import type { ReadAdopter } from './adopt-reads.js';
 import { countPlan, forced as isForced } from './plan.js';
@@ -90,13 +96,7 @@ export class InProcessRunner implements TaskRunner {
     // left behind. 'beforeExit' comes exactly then, so the task fails by name instead.
     let stuck: (() => void) | undefined;
     const neverSettles = new Promise<never>((_, reject) => {
-      stuck = () =>
-        reject(
-          new CellarError(
-            `task '${job.task}' awaits a promise that can never settle: nothing is left that could settle it (no timer, I/O or other task is pending), so it would never finish`,
-            'E_NEVER_SETTLES',
-          ),
-        );
+      stuck = () => reject(neverSettlesError(job.task));
       process.once('beforeExit', stuck);
     });
     try {

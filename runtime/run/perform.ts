@@ -473,3 +473,14 @@ function warnChildProcess(task: AnyTask, calls: readonly string[]): void {
 function describe(v: unknown): string {
   return v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v;
 }
+
+/**
+ * The failure of a task awaiting a promise nothing can settle any more: its thread's event loop
+ * emptied ('beforeExit') while the task was pending (InProcessRunner, and workers/thread.ts).
+ */
+export function neverSettlesError(task: string): CellarError {
+  return new CellarError(
+    `task '${task}' awaits a promise that can never settle: nothing is left that could settle it (no timer, I/O or other task is pending), so it would never finish`,
+    'E_NEVER_SETTLES',
+  );
+}

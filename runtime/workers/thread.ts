@@ -10,7 +10,7 @@ import { thrownMessage } from '../errors.js';
 import { parentPort, workerData } from 'node:worker_threads';
 import { loadPipeline } from '../load/loader.js';
 import { tasksByName } from '../run/graph.js';
-import { performTask, type TaskJob } from '../run/perform.js';
+import { neverSettlesError, performTask, type TaskJob } from '../run/perform.js';
 import { LocalStore } from '../store/local.js';
 import { openStore, type StoreChoice } from '../store/open.js';
 import type { Store } from '../store/store.js';
@@ -45,11 +45,9 @@ parentPort!.on('message', async (message: { id: number; job: TaskJob }) => {
     if (!task)
       throw new Error(`worker: task '${message.job.task}' not found in ${init.pipelineFile}`);
     const t0 = performance.now();
-    const { outputs, notCached, readNothing, written } = await performTask(
-      task,
-      tasks,
-      message.job,
-      store,
+    const { outputs, notCached, readNothing, written } = await whileSettleable(
+      message.job.task,
+      performTask(task, tasks, message.job, store),
     );
     const durationMs = Math.round(performance.now() - t0);
     const manifest = message.job.manifest;
@@ -87,6 +85,33 @@ parentPort!.on('message', async (message: { id: number; job: TaskJob }) => {
     parentPort!.postMessage({ id: message.id, ok: false, error: err });
   }
 });
+
+/**
+ * `running` (task `task`'s run), failed with E_NEVER_SETTLES when the task awaits a promise nothing
+ * can settle any more. The port to the scheduler keeps this thread's event loop alive for the next
+ * job, so such a task would hang the run forever (the main thread waits for its answer). While it
+ * runs the port is unref'd: when nothing else is pending (no timer, I/O, or child of the task), the
+ * loop empties and 'beforeExit' comes, exactly as for a task run in process (run/execute.ts
+ * `InProcessRunner`). The port is ref'd again there, so the thread lives on to answer and to take
+ * the next job; the stuck promise is left behind, never settled. No timer decides it.
+ */
+async function whileSettleable<T>(task: string, running: Promise<T>): Promise<T> {
+  let stuck: (() => void) | undefined;
+  const neverSettles = new Promise<never>((_, reject) => {
+    stuck = () => {
+      parentPort!.ref();
+      reject(neverSettlesError(task));
+    };
+  });
+  process.once('beforeExit', stuck!);
+  parentPort!.unref();
+  try {
+    return await Promise.race([running, neverSettles]);
+  } finally {
+    process.off('beforeExit', stuck!);
+    parentPort!.ref();
+  }
+}
 
 /**
  * Node's own "process.chdir() is not supported in workers" (ERR_WORKER_UNSUPPORTED_OPERATION:

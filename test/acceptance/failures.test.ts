@@ -336,6 +336,33 @@ describe('a task awaiting a promise nothing can settle', () => {
     const left = readdirSync(join(p.dir, '.cellar'), { recursive: true, encoding: 'utf8' });
     expect(left.filter((f) => f.endsWith('.lock'))).toEqual([]);
   });
+
+  it('on a worker thread: fails by name with E_NEVER_SETTLES when its event loop empties, the run goes on and the summary prints (the run hung forever)', () => {
+    const p = project();
+    p.write(
+      'notebooks/hangw.ipynb',
+      notebookText([
+        codeCell('ok', '//| task: ok\nconst ok = 1;'),
+        codeCell('stuck', '//| task: stuck\nconst v = await new Promise<number>(() => {});'),
+        codeCell('after', '//| task: after\nconst w = ok + 1;'),
+      ]),
+    );
+    const r = p.cellar('run', 'notebooks/hangw.ipynb', '--keep-going', '--json');
+    expect(r.code, r.stderr).toBe(1);
+    const tasks = byName(r.stdout);
+    expect(tasks.ok!.status).toBe('ran');
+    expect(tasks.after!.status).toBe('ran');
+    expect(tasks.stuck!.status).toBe('failed');
+    expect(tasks.stuck!.error).toContain("task 'stuck' awaits a promise that can never settle");
+    expect(tasks.stuck!.error).toContain('E_NEVER_SETTLES');
+    const left = readdirSync(join(p.dir, '.cellar'), { recursive: true, encoding: 'utf8' });
+    expect(left.filter((f) => f.endsWith('.lock'))).toEqual([]);
+    const shown = p.cellar('show', 'notebooks/hangw.ipynb', 'stuck', 'v', '--json');
+    expect(shown.code).not.toBe(0);
+    // The worker is not stuck for the next run either: the task fails again, by name.
+    const again = p.cellar('run', 'notebooks/hangw.ipynb', '--keep-going', '--json');
+    expect(byName(again.stdout).stuck!.error).toContain('E_NEVER_SETTLES');
+  }, 300_000);
 });
 
 describe('a task failing inside a local module it calls', () => {
