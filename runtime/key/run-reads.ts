@@ -76,6 +76,12 @@ export interface RecordedRunReads {
    */
   appends?: string[];
   /**
+   * Set when the task's value may follow the folder it ran in though it read no path there:
+   * it called `process.cwd()`, or `path.resolve('out.csv')` (a relative path resolved from it),
+   * on any run. Keyed as `WORKDIR_INPUT`, as a read by path is. Absent: never.
+   */
+  cwd?: true;
+  /**
    * What the run that last grew the record saw: key-input path (as in `runReadInputs`) → the
    * content or listing hash of the bytes and names the task was handed. Lets that run's result be
    * filed under the next key when the content is still the same (runtime/run/adopt-reads.ts).
@@ -178,6 +184,7 @@ function parseRecord(file: string): RecordedRunReads {
     env: list(raw.env),
     ...(Array.isArray(raw.writes) ? { writes: list(raw.writes) } : {}),
     ...(Array.isArray(raw.appends) ? { appends: list(raw.appends) } : {}),
+    ...(raw.cwd === true ? { cwd: true as const } : {}),
     ...(observed ? { observed } : {}),
   };
 }
@@ -230,6 +237,9 @@ export interface ObservedReads {
    * (`sideEffectOutputs`). Absent: none.
    */
   appended?: Set<string>;
+  /** Set when the task's own code (or a package's) asked for the working folder: `process.cwd()`,
+   *  or `path.resolve` of a relative path (read-record.ts). */
+  cwd?: boolean;
   /** Absolute path (a folder's with a trailing `/`, a stat's with `#stat`) → hash of the whole
    *  content or listing read, or the stat facts (`statFacts`) handed. */
   seen: Map<string, string>;
@@ -283,7 +293,8 @@ export function recordRunReads(
   // The common case, a task that read nothing by path: no file opened at all.
   if (
     seen.files.size + seen.dirs.size + seen.probes.size + seen.stats.size + seen.env.size === 0 &&
-    writes.length + appends.length === 0
+    writes.length + appends.length === 0 &&
+    !seen.cwd
   )
     return false;
   const known = parseRecord(recordFile(ctx, task));
@@ -299,6 +310,7 @@ export function recordRunReads(
   if (allWrites.length > 0) merged.writes = allWrites;
   const allAppends = union(known.appends ?? [], appends);
   if (allAppends.length > 0) merged.appends = allAppends;
+  if (known.cwd || seen.cwd) merged.cwd = true;
   if (size(merged) === size(known)) return true;
   const observed: Record<string, string> = {};
   for (const [abs, hash] of seen.seen) {
@@ -334,6 +346,7 @@ function ownFile(written: ReadonlySet<string>, abs: string): boolean {
 
 const union = (a: string[], b: string[]) => [...new Set([...a, ...b])].sort();
 const size = (r: RecordedRunReads) =>
+  (r.cwd ? 1 : 0) +
   (r.writes?.length ?? 0) +
   (r.appends?.length ?? 0) +
   r.files.length +
@@ -522,9 +535,13 @@ export function workdirInput(root: string, workdir: string): string {
 }
 
 /** Does the record hold a read by path (a file, listing, probe or stat), whose resolution the
- *  workdir may change? Packages and env names do not depend on it. */
+ *  workdir may change, or a use of the working folder itself (`cwd`: `process.cwd()`,
+ *  `path.resolve('out.csv')`)? Packages and env names do not depend on it. */
 export function readsPaths(rec: RecordedRunReads): boolean {
-  return rec.files.length + rec.dirs.length + rec.probes.length + (rec.stats ?? []).length > 0;
+  return (
+    rec.cwd === true ||
+    rec.files.length + rec.dirs.length + rec.probes.length + (rec.stats ?? []).length > 0
+  );
 }
 
 /**
@@ -892,6 +909,8 @@ function unionOf(a: RecordedRunReads, b: RecordedRunReads): RecordedRunReads {
     // The task's own side-effect files only: a load's or a module's record keeps none.
     ...(a.writes ? { writes: a.writes } : {}),
     ...(a.appends ? { appends: a.appends } : {}),
+    // A setup cell's or a helper module's `process.cwd()` follows every task using it.
+    ...(a.cwd || b.cwd ? { cwd: true as const } : {}),
     ...(a.observed ? { observed: a.observed } : {}),
   };
 }

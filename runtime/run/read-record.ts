@@ -469,6 +469,7 @@ function install(): void {
   rememberOpened();
   installHostPathRecorder();
   installLoadEnvFileRecorder();
+  installCwdRecorder();
   syncBuiltinESMExports();
   installEnvProxy();
   installRequireRecorder();
@@ -507,6 +508,42 @@ function installHostPathRecorder(): void {
     copySymbols(original, patched);
     target[name] = patched;
   }
+}
+
+/**
+ * `process.cwd()`, and through it `path.resolve('out.csv')` (Node's path.resolve asks
+ * `process.cwd()` for a relative path, never for an absolute one): a value computed from the
+ * working folder, with no file read, is as much the folder's as a relative read is. The scope's
+ * `cwd` is set when the first frame below that is not Node's own is the task's code or a
+ * package's (not Cellar's runtime, which resolves its own paths, nor the TypeScript loader), so
+ * the task is keyed on the workdir (run-reads.ts `WORKDIR_INPUT`). Once set, later calls cost
+ * nothing more.
+ */
+function installCwdRecorder(): void {
+  const original = process.cwd;
+  const patched = function (this: unknown) {
+    const scope = scopes.getStore();
+    if (scope && !scope.reads.cwd && calledByUserCode(patched)) scope.reads.cwd = true;
+    return original.call(process);
+  };
+  copySymbols(original, patched);
+  process.cwd = patched;
+}
+
+/** Is the first frame below `entry` that is not Node's own (`node:path`, `node:internal/…`) code
+ *  of the task or a package, not Cellar's runtime or the TypeScript loader's? */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function calledByUserCode(entry: (...args: any[]) => unknown): boolean {
+  for (const line of callerFrames(entry, 12) ?? []) {
+    const m = FRAME_FILE.exec(line);
+    if (!m) continue;
+    let file = m[1]!;
+    if (file.startsWith('node:')) continue;
+    if (LOADER_FRAME.test(line)) return false;
+    if (file.startsWith('file://')) file = fileURLToPath(file);
+    return !CELLAR_CODE_DIRS.some((dir) => file.startsWith(dir));
+  }
+  return false;
 }
 
 /**

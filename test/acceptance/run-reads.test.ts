@@ -251,6 +251,57 @@ describe('a relative path read at run time follows --workdir', () => {
   });
 });
 
+describe('a value computed from the working folder follows --workdir, though no file is read', () => {
+  it.each([[[] as string[]], [['--in-process']]])(
+    "process.cwd() and path.resolve('out.csv') re-run in another workdir (%j), never served the other folder's value; a task not touching it stays cached",
+    (extra) => {
+      const p = project();
+      p.write(
+        NB,
+        notebookText([
+          "import { resolve } from 'node:path';",
+          '//| task: here\nconst here = process.cwd();',
+          '//| task: target\nconst target = resolve("out.csv");',
+          '//| task: fixed\nconst fixed = resolve("/srv", "x.csv");',
+          '//| task: other\nconst other = 2;',
+        ]),
+      );
+      p.run('mkdir', ['-p', 'dirA', 'dirB']);
+      const at = (dir: string) => ['--workdir', join(p.dir, dir)];
+      const run = (dir: string) => runStatuses(p, NB, ...at(dir), ...extra);
+      run('dirA');
+      run('dirA');
+      expect(run('dirA')).toEqual({
+        here: 'cached',
+        target: 'cached',
+        fixed: 'cached',
+        other: 'cached',
+      });
+      expect(showOutput(p, NB, 'here', 'here', ...at('dirA'))).toBe(join(p.dir, 'dirA'));
+      expect(run('dirB')).toEqual({
+        here: 'ran',
+        target: 'ran',
+        fixed: 'cached',
+        other: 'cached',
+      });
+      expect(showOutput(p, NB, 'here', 'here', ...at('dirB'))).toBe(join(p.dir, 'dirB'));
+      expect(showOutput(p, NB, 'target', 'target', ...at('dirB'))).toBe(
+        join(p.dir, 'dirB', 'out.csv'),
+      );
+      expect(run('dirB')).toEqual({
+        here: 'cached',
+        target: 'cached',
+        fixed: 'cached',
+        other: 'cached',
+      });
+      expect(showOutput(p, NB, 'target', 'target', ...at('dirA'))).toBe(
+        join(p.dir, 'dirA', 'out.csv'),
+      );
+    },
+    300_000,
+  );
+});
+
 describe('an environment variable read by a computed name is in the key', () => {
   it('a changed value re-runs the reader, the value never reaching the workspace or the output', () => {
     const p = project();
