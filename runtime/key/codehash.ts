@@ -94,7 +94,7 @@ interface EntryMemo {
   unkeyedWorkers?: string[];
 }
 
-const MEMO_VERSION = 12; // 12: packages' entry files by content (`packageEntries`); 11: worker thread scripts bundled (`withWorkerScripts`); 10: how local imports resolved (`resolved`); 9: host facts of imported packages (package-facts.ts); 3: bundle sections hashed without comments (esbuild keeps some); 4: host time zone / locale facts; 5: globs of dynamic imports; 6: minified in the build, split by source map, with <order>; 7: setup side effects in every task; 8: in every compiled module a group loads, entry or not
+const MEMO_VERSION = 13; // 13: config files that steer resolution (package.json `imports`, tsconfig) in `resolved`; 12: packages' entry files by content (`packageEntries`); 11: worker thread scripts bundled (`withWorkerScripts`); 10: how local imports resolved (`resolved`); 9: host facts of imported packages (package-facts.ts); 3: bundle sections hashed without comments (esbuild keeps some); 4: host time zone / locale facts; 5: globs of dynamic imports; 6: minified in the build, split by source map, with <order>; 7: setup side effects in every task; 8: in every compiled module a group loads, entry or not
 
 /**
  * Fingerprints recorded by `cellar build`, by module URL. A built bundle carries no sources to

@@ -15,8 +15,21 @@
 // `util.tsx`, `util/`; inside an imported folder, `index.…` and `package.json`), each with its
 // type and, for a symlink, its target. A link's target is followed the same way, so a chain of
 // links (`lib -> current`, `current -> v1`) is covered too. Equal entries there mean the same
-// resolution. Not covered: tsconfig.json `paths`/`baseUrl`, and how a bare specifier resolves
-// (packages are keyed by version; a linked package's `main`/`exports`).
+// resolution.
+//
+// Files esbuild consults for settings also steer what it bundles, though none is an input: the
+// package.json that governs a module (its `imports` map: `#lib/util.ts` -> ./shared/v1/util.ts;
+// `type`, `sideEffects`, which tree-shaking follows; a folder package's or a linked package's
+// `main`/`exports`) and the tsconfig.json / jsconfig.json esbuild applies (`paths`, `baseUrl`,
+// the transform's switches, an `extends` it names). So for every file esbuild loads, the folders
+// from its own up to the nearest package.json, and up to the nearest tsconfig.json or
+// jsconfig.json, are recorded as facts of those names (a config file added in between steers
+// instead), and the config files found as content facts (`<file>\0\0content`: the file's stat
+// facts and the hash of its bytes, '' when missing). Re-pointing `#lib/*` in package.json re-bundles
+// and re-keys; an edit that steers nothing re-bundles to the same code (same keys). Per folder
+// that is still one stat (shared with the folder's other facts), and one per config file found.
+// Not covered: how a bare specifier of an installed package resolves (packages are keyed by
+// version and entry files).
 //
 // A fact holds the folder's stat facts (inode, mtime, ctime) beside the entries' hash: adding,
 // removing, renaming or re-pointing an entry moves the folder's mtime and ctime, so an unchanged
@@ -24,7 +37,7 @@
 // A stamp taken within `stampLimits.racyMs` of the folder's last change is not trusted (as file
 // stamps are, filestamp.ts). A fact that moved while the build ran is recorded as moved, so the
 // next check builds again.
-import { lstatSync, readdirSync, readlinkSync, statSync, type Dirent } from 'node:fs';
+import { lstatSync, readFileSync, readdirSync, readlinkSync, statSync, type Dirent } from 'node:fs';
 import { basename, dirname, isAbsolute, join, parse, relative, resolve, sep } from 'node:path';
 import { sha256 } from './hash.js';
 import { stampLimits } from './filestamp.js';
@@ -41,8 +54,16 @@ export interface DirFact {
   trusted: boolean;
 }
 
-/** `<folder>\0<stem>` → the fact: the folder's entries named `<stem>` or `<stem>.…`. */
+/** `<folder>\0<stem>` → the fact: the folder's entries named `<stem>` or `<stem>.…`; or
+ *  `<file>\0\0content` → the fact of a file's bytes (its stat facts, the hash of its content). */
 export type ResolveFacts = Record<string, DirFact>;
+
+/** The stem of a content fact: a NUL names no entry, so no folder fact has it. */
+const CONTENT = '\0content';
+
+/** The config files that steer esbuild's resolution and transform of a module in a folder. */
+const PACKAGE_JSON = 'package.json';
+const TSCONFIGS = ['tsconfig.json', 'jsconfig.json'];
 
 const MOVED = 'moved during the build';
 
@@ -127,6 +148,48 @@ function factNow(dir: string, prefix: string, cache: DirCache): DirFact {
   };
 }
 
+/** A file's stat facts as a content fact's, taken before its bytes are read. */
+function fileStat(file: string): Omit<DirFact, 'hash'> {
+  let st;
+  try {
+    st = statSync(file, { bigint: true, throwIfNoEntry: false });
+  } catch {
+    st = undefined;
+  }
+  if (!st || !st.isFile()) return { ino: '', mtimeNs: '', ctimeNs: '', trusted: true };
+  const lastChangeMs = Number((st.mtimeNs > st.ctimeNs ? st.mtimeNs : st.ctimeNs) / 1_000_000n);
+  return {
+    ino: String(st.ino),
+    mtimeNs: String(st.mtimeNs),
+    ctimeNs: String(st.ctimeNs),
+    trusted: Date.now() - lastChangeMs >= stampLimits.racyMs,
+  };
+}
+
+/** The hash of a file's bytes ('' when it cannot be read). */
+function contentHashOf(file: string): string {
+  try {
+    return sha256(readFileSync(file)).slice(0, 16);
+  } catch {
+    return '';
+  }
+}
+
+/** The fact of a file's content now (stat first: a write after it moves the stat). */
+function contentFactNow(file: string): DirFact {
+  const st = fileStat(file);
+  return { ...st, hash: st.ino === '' ? '' : contentHashOf(file) };
+}
+
+/** The fact under `key` as it is now (a folder's entries or a file's content). */
+function keyFactNow(key: string, cache: DirCache): DirFact {
+  const cut = key.indexOf('\0');
+  const stem = key.slice(cut + 1);
+  return stem === CONTENT
+    ? contentFactNow(key.slice(0, cut))
+    : factNow(key.slice(0, cut), stem, cache);
+}
+
 /**
  * Do the facts still hold? Refreshes, in place, the stat facts of folders whose entries did not
  * change (`restamped`: the caller may save them). `cache`: folders already stat'ed in this check.
@@ -139,7 +202,8 @@ export function checkResolveFacts(
   for (const [key, fact] of Object.entries(facts ?? {})) {
     const cut = key.indexOf('\0');
     const dir = key.slice(0, cut);
-    const now = dirNow(dir, cache);
+    const content = key.slice(cut + 1) === CONTENT;
+    const now = content ? fileStat(dir) : dirNow(dir, cache);
     if (
       fact.trusted &&
       now.ino === fact.ino &&
@@ -147,8 +211,12 @@ export function checkResolveFacts(
       now.ctimeNs === fact.ctimeNs
     )
       continue;
-    if (hashOf(entriesOf(dir, now), key.slice(cut + 1)) !== fact.hash)
-      return { same: false, restamped };
+    const hash = content
+      ? now.ino === ''
+        ? ''
+        : contentHashOf(dir)
+      : hashOf(entriesOf(dir, now as DirNow), key.slice(cut + 1));
+    if (hash !== fact.hash) return { same: false, restamped };
     if (
       now.ino !== fact.ino ||
       now.mtimeNs !== fact.mtimeNs ||
@@ -181,6 +249,8 @@ export class ResolveRecorder {
   private readonly byImporter = new Map<string, Set<string>>();
   private readonly cache: DirCache = new Map();
   private readonly linksSeen = new Set<string>();
+  /** Folder → the keys of the config facts of a module in it (`configOf`). */
+  private readonly configs = new Map<string, string[]>();
 
   plugin(): import('esbuild').Plugin {
     return {
@@ -198,16 +268,93 @@ export class ResolveRecorder {
           }
           return undefined;
         });
+        // Every file esbuild loads: the config files that steer its imports and its transform.
+        build.onLoad({ filter: /.*/ }, (args) => {
+          if (args.namespace !== 'file') return undefined;
+          try {
+            for (const key of this.configOf(dirname(args.path))) this.own(args.path, key);
+          } catch {
+            // a fact not taken only loses precision: never fail the build over it
+          }
+          return undefined;
+        });
       },
     };
+  }
+
+  private own(owner: string, key: string): void {
+    let set = this.byImporter.get(owner);
+    if (!set) this.byImporter.set(owner, (set = new Set()));
+    set.add(key);
+  }
+
+  private addContent(owner: string, file: string): void {
+    const key = `${file}\0${CONTENT}`;
+    if (!this.facts.has(key)) this.facts.set(key, contentFactNow(file));
+    this.own(owner, key);
+  }
+
+  /**
+   * The facts of the config files esbuild consults for a module in `dir` (see the header): the
+   * folders up to the nearest package.json and the nearest tsconfig.json / jsconfig.json, and
+   * the content of those found (and of a relative `extends` a tsconfig names). Once per folder.
+   */
+  private configOf(dir: string): string[] {
+    const known = this.configs.get(dir);
+    if (known) return known;
+    const keys: string[] = [];
+    const folder = (d: string, stem: string) => {
+      const key = `${d}\0${stem}`;
+      if (!this.facts.has(key)) this.facts.set(key, factNow(d, stem, this.cache));
+      keys.push(key);
+      return entriesOf(d, dirNow(d, this.cache)).some(([name]) => name === stem);
+    };
+    const content = (file: string) => {
+      const key = `${file}\0${CONTENT}`;
+      if (!this.facts.has(key)) this.facts.set(key, contentFactNow(file));
+      keys.push(key);
+    };
+    let needPackage = true;
+    let needTsconfig = true;
+    for (let d = resolve(dir); needPackage || needTsconfig; d = dirname(d)) {
+      if (needPackage && folder(d, PACKAGE_JSON)) {
+        content(join(d, PACKAGE_JSON));
+        needPackage = false;
+      }
+      if (needTsconfig)
+        for (const name of TSCONFIGS)
+          if (folder(d, name)) {
+            content(join(d, name));
+            this.extendsOf(join(d, name), content);
+            needTsconfig = false;
+          }
+      if (dirname(d) === d) break;
+    }
+    this.configs.set(dir, keys);
+    return keys;
+  }
+
+  /** The content facts of the configs a tsconfig.json `extends` by relative path, in a chain. */
+  private extendsOf(file: string, content: (file: string) => void, depth = 0): void {
+    if (depth > 8) return;
+    let ext: unknown;
+    try {
+      // tsconfig.json allows comments and trailing commas: only a plain `"extends": "…"` is read.
+      ext = /"extends"\s*:\s*"([^"]+)"/.exec(readFileSync(file, 'utf8'))?.[1];
+    } catch {
+      return;
+    }
+    if (typeof ext !== 'string' || !ext.startsWith('.')) return;
+    let target = resolve(dirname(file), ext);
+    if (!target.endsWith('.json')) target += '.json';
+    content(target);
+    this.extendsOf(target, content, depth + 1);
   }
 
   private add(owner: string, dir: string, prefix: string): void {
     const key = `${dir}\0${prefix}`;
     if (!this.facts.has(key)) this.facts.set(key, factNow(dir, prefix, this.cache));
-    let set = this.byImporter.get(owner);
-    if (!set) this.byImporter.set(owner, (set = new Set()));
-    set.add(key);
+    this.own(owner, key);
   }
 
   private lookup(owner: string, from: string, spec: string): void {
@@ -230,6 +377,8 @@ export class ResolveRecorder {
     if (dirNow(target, this.cache).ino !== '') {
       this.add(owner, target, 'index');
       this.add(owner, target, 'package.json');
+      // Its `main` / `exports` picks the file.
+      this.addContent(owner, join(target, 'package.json'));
     }
   }
 
@@ -275,11 +424,9 @@ export class ResolveRecorder {
    */
   settle(): void {
     const cache: DirCache = new Map();
-    for (const [key, fact] of this.facts) {
-      const cut = key.indexOf('\0');
-      if (factNow(key.slice(0, cut), key.slice(cut + 1), cache).hash !== fact.hash)
+    for (const [key, fact] of this.facts)
+      if (keyFactNow(key, cache).hash !== fact.hash)
         this.facts.set(key, { ...fact, hash: MOVED, trusted: false });
-    }
   }
 
   /** The facts of the imports made by `importers` (absolute paths). */

@@ -88,7 +88,8 @@ interface BundleRecord {
 // 4: the source map in a file beside the bundle, not inline. 5: local modules register their
 // exported classes. 6: the globs of dynamic imports, with their matches. 7: where 'cellar' was
 // mapped to the running runtime (`ownRuntime`). 8: how local imports resolved (`resolved`).
-const RECORD_VERSION = 8;
+// 9: the config files that steer resolution (package.json `imports`, tsconfig) in `resolved`.
+const RECORD_VERSION = 9;
 
 /**
  * Import `path` through a cached esbuild bundle; undefined when that is not possible here.

@@ -221,7 +221,7 @@ export function writtenFactsNow(at: RunReadsAt, stamps: RunReadStamps): Record<s
   return ownedWrittenNow(at.root, sideEffectFiles(recordedRunReadsOfPipeline(at)), stamps);
 }
 
-const RECORD_VERSION = 10; // 9: `resolved`; 10: `runReads.workdir`
+const RECORD_VERSION = 11; // 9: `resolved`; 10: `runReads.workdir`; 11: config files in `resolved`
 
 /**
  * The names of a record's tasks, newline-joined, each a task name as defineTask allows it

@@ -400,6 +400,39 @@ describe('a new file or a re-pointed link that changes how an import resolves', 
   });
 });
 
+describe('what steers resolution besides folders: package.json `imports`', () => {
+  const pkg = (imports: Record<string, string>) =>
+    JSON.stringify({ name: 'acceptance-project', private: true, type: 'module', imports }) + '\n';
+
+  it('re-pointing a subpath import (#lib/*) in package.json re-runs its users with the new target, bundle too', () => {
+    const p = project();
+    const NB = 'notebooks/subpath.ipynb';
+    for (const v of ['v1', 'v2']) mkdirSync(join(p.dir, 'shared', v), { recursive: true });
+    p.write('shared/v1/util.ts', 'export const scale = (x: number) => x * 2;\n');
+    p.write('shared/v2/util.ts', 'export const scale = (x: number) => x * 9;\n');
+    p.write('package.json', pkg({ '#lib/*': './shared/v1/*' }));
+    p.write(
+      NB,
+      notebookText([
+        "import { scale } from '#lib/util.ts';",
+        '//| task: t1\nconst v = scale(10);',
+        '//| task: t2\nconst w = 3;',
+      ]),
+    );
+    expect(run(p, NB)).toEqual({ t1: 'ran', t2: 'ran' });
+    expect(show(p, NB, 't1', 'v')).toBe(20);
+    expect(run(p, NB)).toEqual({ t1: 'cached', t2: 'cached' });
+    p.write('package.json', pkg({ '#lib/*': './shared/v2/*' }));
+    expect(run(p, NB)).toEqual({ t1: 'ran', t2: 'cached' });
+    expect(show(p, NB, 't1', 'v')).toBe(90);
+    expect(run(p, NB)).toEqual({ t1: 'cached', t2: 'cached' });
+    // An edit of package.json that steers nothing keeps the results.
+    p.write('package.json', pkg({ '#lib/*': './shared/v2/*', '#other/*': './shared/v1/*' }));
+    expect(run(p, NB)).toEqual({ t1: 'cached', t2: 'cached' });
+    expect(show(p, NB, 't1', 'v')).toBe(90);
+  });
+});
+
 describe('a table row without a field reaches the next task as it left', () => {
   it('absent, undefined and null fields stay apart through an Arrow table', () => {
     const p = project();

@@ -536,6 +536,42 @@ describe('how a local import resolved is in the memo (a new file ahead, a re-poi
     expect(third).toEqual(await new CodeHasher().fingerprint(task));
   });
 
+  it('re-pointing a package.json `imports` entry (#lib/*) re-keys the task; an edit steering nothing keeps its key', async () => {
+    const dir = scratchDir('subpath');
+    for (const [v, k] of [
+      ['v1', 2],
+      ['v2', 9],
+    ] as const) {
+      mkdirSync(join(dir, v));
+      writeFileSync(join(dir, v, 'util.ts'), `export const scale = (n: number) => n * ${k};\n`);
+    }
+    const pkg = (imports: Record<string, string>) =>
+      writeFileSync(
+        join(dir, 'package.json'),
+        JSON.stringify({ name: 'subpath', type: 'module', imports }) + '\n',
+      );
+    pkg({ '#lib/*': './v1/*' });
+    writeFileSync(
+      join(dir, 'task.ts'),
+      "import { scale } from '#lib/util.ts';\nexport const run = () => scale(10);\n",
+    );
+    const memo = join(scratchDir('memo'), 'memo.json');
+    const h1 = new CodeHasher(memo);
+    const before = await h1.fingerprint(url(dir));
+    expect(Object.keys(before.files)).toEqual(['task.ts', 'v1/util.ts']);
+    h1.save();
+    // Same size, same folder entries: only the file's content tells.
+    pkg({ '#lib/*': './v2/*' });
+    const after = await new CodeHasher(memo).fingerprint(url(dir));
+    expect(Object.keys(after.files)).toEqual(['task.ts', 'v2/util.ts']);
+    expect(after).toEqual(await new CodeHasher().fingerprint(url(dir)));
+    const h2 = new CodeHasher(memo);
+    await h2.fingerprint(url(dir));
+    h2.save();
+    pkg({ '#lib/*': './v2/*', '#unused/*': './v1/*' });
+    expect(await new CodeHasher(memo).fingerprint(url(dir))).toEqual(after);
+  });
+
   it('an unchanged tree checks how imports resolved by a stat per folder, listing none', async () => {
     const racy = stampLimits.racyMs;
     stampLimits.racyMs = 0; // trust stat facts at once: the shortcut itself is under test
@@ -549,10 +585,16 @@ describe('how a local import resolved is in the memo (a new file ahead, a re-poi
       // Poison the recorded entries' hashes: served from the memo only if no folder is listed.
       const saved = JSON.parse(readFileSync(memo, 'utf8'));
       const entry = saved.entries[join(dir, 'task.ts')];
-      // Folder and name of each lookup: lib/ in dir/, helper.* in lib/, deep.* in lib/.
-      expect(Object.keys(entry.resolved).sort()).toEqual(
+      // Folder and name of each lookup: lib/ in dir/, helper.* in lib/, deep.* in lib/; beside
+      // them, the config files that steer resolution (package.json, tsconfig.json) of each folder
+      // up to the nearest ones, and their content (the repository's, above the scratch folder).
+      const keys = Object.keys(entry.resolved);
+      const config = (k: string) => /\0(?:package|tsconfig|jsconfig)\.json$|\0\0content$/.test(k);
+      expect(keys.filter((k) => !config(k)).sort()).toEqual(
         [`${dir}\0lib`, `${join(dir, 'lib')}\0deep`, `${join(dir, 'lib')}\0helper`].sort(),
       );
+      expect(keys).toContain(`${join(dir, 'lib')}\0package.json`);
+      expect(keys.filter((k) => k.endsWith('\0\0content')).length).toBeGreaterThan(0);
       for (const fact of Object.values(entry.resolved) as { hash: string }[]) fact.hash = 'x';
       entry.files['lib/deep.ts'] = 'from-the-memo';
       writeFileSync(memo, JSON.stringify(saved));
