@@ -335,6 +335,35 @@ describe('a package linked into node_modules is code of the project', () => {
     expect(show(p, NB, 'bumped', 'value')).toBe(8);
     expect(run(p, NB)).toEqual({ bumped: 'cached', plain: 'cached' });
   });
+
+  it("re-pointing a linked package's `main` (its version unchanged) re-runs its users with the new file", () => {
+    const p = project();
+    const NB = 'notebooks/linkedmain.ipynb';
+    mkdirSync(join(p.dir, 'packages', 'bumper'), { recursive: true });
+    mkdirSync(join(p.dir, 'node_modules'), { recursive: true });
+    const manifest = (main: string) =>
+      `{ "name": "bumper", "version": "1.0.0", "type": "module", "main": "${main}", "types": "index.d.ts" }\n`;
+    p.write('packages/bumper/package.json', manifest('a.js'));
+    p.write('packages/bumper/a.js', 'export const bump = (x) => x + 1;\n');
+    p.write('packages/bumper/b.js', 'export const bump = (x) => x + 7;\n');
+    p.write('packages/bumper/index.d.ts', 'export declare const bump: (x: number) => number;\n');
+    symlinkSync(join('..', 'packages', 'bumper'), join(p.dir, 'node_modules', 'bumper'));
+    p.write(
+      NB,
+      notebookText([
+        "import { bump } from 'bumper';",
+        '//| task: bumped\nconst value = bump(1);',
+        '//| task: plain\nconst other = 2 * 21;',
+      ]),
+    );
+    expect(run(p, NB)).toEqual({ bumped: 'ran', plain: 'ran' });
+    expect(show(p, NB, 'bumped', 'value')).toBe(2);
+    expect(run(p, NB)).toEqual({ bumped: 'cached', plain: 'cached' });
+    p.write('packages/bumper/package.json', manifest('b.js'));
+    expect(run(p, NB)).toEqual({ bumped: 'ran', plain: 'cached' });
+    expect(show(p, NB, 'bumped', 'value')).toBe(8);
+    expect(run(p, NB)).toEqual({ bumped: 'cached', plain: 'cached' });
+  });
 });
 
 describe('a new file or a re-pointed link that changes how an import resolves', () => {
