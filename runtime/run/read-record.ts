@@ -541,6 +541,11 @@ function calledByUserCode(entry: (...args: any[]) => unknown): boolean {
     if (file.startsWith('node:')) continue;
     if (LOADER_FRAME.test(line)) return false;
     if (file.startsWith('file://')) file = fileURLToPath(file);
+    if (!file.startsWith('/') && !/^[A-Za-z]:[\\/]/.test(file)) continue;
+    // A built folder's chunk: a local module's code is the task's; Cellar's runtime bundled
+    // there (null) is not, as it is not from the sources, so both runs key alike.
+    const built = scopes.exit(() => builtFrameModule(file, Number(m[2]), Number(m[3])));
+    if (built !== undefined) return built !== null;
     return !CELLAR_CODE_DIRS.some((dir) => file.startsWith(dir));
   }
   return false;

@@ -302,6 +302,56 @@ describe('a value computed from the working folder follows --workdir, though no 
   );
 });
 
+describe('a built folder keys a use of the working folder as the sources do', () => {
+  it("process.cwd() in a built run is the task's (the build's runtime is not): same keys as the source run, another workdir re-runs only it", () => {
+    const p = project();
+    p.write(
+      NB,
+      notebookText([
+        '//| task: here\nconst here = process.cwd();',
+        '//| task: other\nconst other = 2;',
+      ]),
+    );
+    p.run('mkdir', ['-p', 'dirA', 'dirB']);
+    const b = p.cellar('build', NB, '--out', 'built/cwd');
+    expect(b.code, b.stderr).toBe(0);
+    const built = (dir: string) => {
+      const r = p.run(process.execPath, [
+        join(p.dir, 'built', 'cwd', 'run.mjs'),
+        '--workspace',
+        join(p.dir, 'batch-store'),
+        '--workdir',
+        join(p.dir, dir),
+        '--json',
+      ]);
+      expect(r.code, r.stderr).toBe(0);
+      return Object.fromEntries(
+        JSON.parse(r.stdout).tasks.map((t: { name: string; key: string; status: string }) => [
+          t.name,
+          { key: t.key, status: t.status },
+        ]),
+      ) as Record<string, { key: string; status: string }>;
+    };
+    const source = (dir: string) => {
+      const r = p.cellar('run', NB, '--json', '--workdir', join(p.dir, dir));
+      expect(r.code, r.stderr).toBe(0);
+      return Object.fromEntries(
+        JSON.parse(r.stdout).tasks.map((t: { name: string; key: string }) => [t.name, t.key]),
+      ) as Record<string, string>;
+    };
+    source('dirA');
+    const keysA = source('dirA');
+    built('dirA');
+    const builtA = built('dirA');
+    expect(builtA.here!.key).toBe(keysA.here);
+    expect(builtA.other!.key).toBe(keysA.other);
+    expect(builtA.other!.status).toBe('cached');
+    const builtB = built('dirB');
+    expect(builtB.here!.status).toBe('ran');
+    expect(builtB.other!.status).toBe('cached');
+  }, 300_000);
+});
+
 describe('an environment variable read by a computed name is in the key', () => {
   it('a changed value re-runs the reader, the value never reaching the workspace or the output', () => {
     const p = project();
