@@ -236,10 +236,14 @@ export function noteWritten(path: string): void {
   note(scopes.getStore(), 'written', path);
 }
 
+/** The working folder, asked without the recorder's `process.cwd` (installCwdRecorder): the
+ *  recorder's own resolving of a relative path is not the task asking, and costs no stack. */
+const ownCwd = process.cwd.bind(process);
+
 /** A path argument as an absolute path, or undefined for a descriptor or FileHandle. */
 function pathOf(p: unknown): string | undefined {
-  if (typeof p === 'string') return resolve(p);
-  if (Buffer.isBuffer(p)) return resolve(p.toString());
+  if (typeof p === 'string') return isAbsolute(p) ? resolve(p) : resolve(ownCwd(), p);
+  if (Buffer.isBuffer(p)) return pathOf(p.toString());
   if (p instanceof URL) return p.protocol === 'file:' ? fileURLToPath(p) : undefined;
   return undefined;
 }
