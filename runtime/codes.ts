@@ -41,7 +41,7 @@ export const RUNTIME_CODES = {
   E_MUTATES_UPSTREAM:
     'a task changing, in place, a value it received from upstream (through an alias the compiler cannot follow: a shallow copy, a helper changing its argument); upstream values are frozen while a task runs (runtime/run/frozen-inputs.ts): names the task, the input, whose output it is and the line, with the fix (`structuredClone`)',
   E_NEVER_SETTLES:
-    'a task (run in-process) awaiting a promise nothing is left to settle: no timer, I/O or other task pending, so it could never finish (Node would exit at once, with code 13 and no word)',
+    'a task awaiting a promise nothing is left to settle: no timer, I/O or other task pending on its thread, so it could never finish (in process, Node would exit at once with code 13 and no word; on a worker thread, the run would hang forever)',
   // Storing outputs.
   E_SECRET_IN_OUTPUT:
     'an output holding, in clear, the value of an environment variable the task read, without `//| output` declaring it',
