@@ -102,6 +102,25 @@ export function packageVersionEvidence(
  * project may live inside the package's folder (its tests' projects do).
  */
 export const CELLAR_CODE_DIRS: readonly string[] = ((root) =>
-  ['dist', 'runtime', 'cli'].map((d) => join(root, d) + sep))(
-  findPackageRoot(dirname(fileURLToPath(import.meta.url))),
-);
+  ['dist', 'runtime', 'cli'].map((d) => join(root, d) + sep))(cellarRoot());
+
+/** Cellar's own package.json (its version, its `imports`): Cellar's file, never a pipeline's. */
+const CELLAR_PACKAGE_JSON = join(cellarRoot(), 'package.json');
+
+/** Is `abs` (an absolute path) a file of Cellar itself: its code folders or its package.json? */
+export function isCellarOwnFile(abs: string): boolean {
+  return abs === CELLAR_PACKAGE_JSON || CELLAR_CODE_DIRS.some((dir) => abs.startsWith(dir));
+}
+
+/**
+ * Cellar's package folder, from this module's own place: `<root>/dist/<chunk>.js` built,
+ * `<root>/runtime/project.ts` from sources. Named without touching the file system: this module
+ * may first be evaluated while a pipeline loads, whose reads are recorded (run/read-record.ts),
+ * and Cellar's own probes of its package.json made every compiled notebook's load look like it
+ * read files, so no warm-run record was ever written (warm-facts.ts).
+ */
+function cellarRoot(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const folder = here.slice(here.lastIndexOf(sep) + 1);
+  return folder === 'dist' || folder === 'runtime' ? dirname(here) : findPackageRoot(here);
+}

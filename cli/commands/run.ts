@@ -183,7 +183,10 @@ export const run = defineCommand({
       reporter.stop();
     }
     const { prepared, result } = outcome;
-    await recordWarmRun(request, prepared, result, await compileFacts(file));
+    const notRecorded = await recordWarmRun(request, prepared, result, await compileFacts(file));
+    // Why the next run cannot take the warm shortcut (it then loads, keys and probes again).
+    if (notRecorded && verbose)
+      process.stderr.write(`cellar: no warm-run record: ${notRecorded}\n`);
     if (!result) {
       const { estimatePlan } = await import('../../runtime/warehouse/tasks/estimate.js');
       const estimates = await estimatePlan(prepared.graph, prepared.plan).catch(

@@ -30,6 +30,7 @@ import {
 } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { moduleFileIn } from './module-path.js';
+import { isCellarOwnFile } from '../project.js';
 import { envInputs, sha256 } from './hash.js';
 import {
   checkStamp,
@@ -162,6 +163,11 @@ export function recordedRunReads(
  */
 export const isHostFile = (abs: string) => /^\/(?:proc|sys|dev)\//.test(abs);
 
+/** Left out of a record as it is read: host files, and Cellar's own files (an older Cellar
+ *  recorded its own probes of its package.json as a pipeline load's, which kept that load's
+ *  record, and so every warm-run record, from ever being written: warm-facts.ts). */
+const notData = (s: string) => isHostFile(s) || (isAbsolute(s) && isCellarOwnFile(s));
+
 function parseRecord(file: string): RecordedRunReads {
   let raw: Record<string, unknown>;
   try {
@@ -170,7 +176,7 @@ function parseRecord(file: string): RecordedRunReads {
     return EMPTY;
   }
   const list = (v: unknown) =>
-    Array.isArray(v) ? v.filter((s): s is string => typeof s === 'string' && !isHostFile(s)) : [];
+    Array.isArray(v) ? v.filter((s): s is string => typeof s === 'string' && !notData(s)) : [];
   const observed =
     raw.observed && typeof raw.observed === 'object'
       ? (raw.observed as Record<string, string>)
@@ -210,7 +216,11 @@ export function recordedRunReadsOfPipeline(at: RunReadsAt): Map<string, Recorded
     } catch {
       continue;
     }
-    if (typeof task === 'string' && file === recordFile(at, task)) out.set(task, parseRecord(file));
+    if (typeof task !== 'string' || file !== recordFile(at, task)) continue;
+    const record = parseRecord(file);
+    // A load record left with nothing (only Cellar's own files, dropped above) is no record.
+    if (task === PIPELINE_LOAD && size(record) === 0) continue;
+    out.set(task, record);
   }
   // Every task's record holds what the pipeline's module read as it loaded (`runReadsOfTask`
   // answers for a task without a record of its own).
@@ -361,7 +371,12 @@ const nodeInstall = resolve(dirname(process.execPath), '..');
 function excluded(ctx: ReadsContext, abs: string): boolean {
   const within = (dir: string) =>
     abs === dir || abs.startsWith(dir.endsWith(sep) ? dir : dir + sep);
-  return within(join(ctx.root, '.cellar')) || within(resolve(ctx.workspace)) || within(nodeInstall);
+  return (
+    within(join(ctx.root, '.cellar')) ||
+    within(resolve(ctx.workspace)) ||
+    within(nodeInstall) ||
+    isCellarOwnFile(abs)
+  );
 }
 
 /**

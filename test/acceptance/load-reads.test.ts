@@ -6,15 +6,18 @@
 // them at once (runtime/load/loader.ts, runtime/key/run-reads.ts PIPELINE_LOAD). Node's own reads
 // on the module's behalf (its files, its imports', Cellar's) are code and are left out, so a run
 // from the sources and a built bundle's run compute the same keys. Real CLI, real files.
-import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { notebookText } from '../compiler/notebook.js';
+import { sha256 } from '../../runtime/key/hash.js';
+import { runReadsDir } from '../../runtime/key/run-reads.js';
 import {
   type Project,
   editKeepingMtimeAndSize,
   project,
   removeProjects,
+  repo,
   runStatuses as run,
   showOutput as show,
 } from './harness.js';
@@ -153,6 +156,45 @@ describe("reads a pipeline module makes while it loads are in every task's key",
     expect(built(join(p.dir, 'batch-store'))).toEqual(edited);
     // In process (the main thread runs the tasks) the keys are the same as on worker threads.
     expect(keys(p, '--in-process')).toEqual(edited);
+  });
+
+  it("Cellar's own files in a load record (an older Cellar's probes of its package.json) are no reads: the warm-run record still answers", () => {
+    const p = project();
+    p.write(
+      NB,
+      notebookText([
+        "import { appendFileSync } from 'node:fs';\nappendFileSync('loads.log', 'load\\n');",
+        PLAIN,
+      ]),
+    );
+    const loads = () => readFileSync(join(p.dir, 'notebooks', 'loads.log'), 'utf8').split('\n');
+    expect(run(p, NB)).toEqual({ plain: 'ran' });
+    // The load record an older build left behind, as records are merged and never dropped.
+    const at = { root: p.dir, pipeline: 'limits', workspace: join(p.dir, '.cellar', 'workspace') };
+    mkdirSync(runReadsDir(at), { recursive: true });
+    const own = [join(repo, 'dist', 'package.json'), join(repo, 'package.json')];
+    writeFileSync(
+      join(runReadsDir(at), `_load_-${sha256('limits\u0000<load>').slice(0, 16)}.json`),
+      JSON.stringify({
+        task: '<load>',
+        pipeline: 'limits',
+        files: [],
+        dirs: [],
+        probes: own,
+        stats: [],
+        packages: [],
+        env: [],
+      }),
+    );
+    const warm = join(p.dir, '.cellar', 'cache', 'warm');
+    rmSync(warm, { recursive: true, force: true });
+    expect(run(p, NB)).toEqual({ plain: 'cached' });
+    expect(readdirSync(warm)).not.toEqual([]);
+    const before = loads().length;
+    expect(run(p, NB)).toEqual({ plain: 'cached' });
+    expect(loads().length, 'the pipeline was loaded: the warm-run record did not answer').toBe(
+      before,
+    );
   });
 
   it('a module that reads nothing at load records nothing and keeps the warm-run record', () => {
