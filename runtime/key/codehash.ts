@@ -94,7 +94,7 @@ interface EntryMemo {
   unkeyedWorkers?: string[];
 }
 
-const MEMO_VERSION = 13; // 13: config files that steer resolution (package.json `imports`, tsconfig) in `resolved`; 12: packages' entry files by content (`packageEntries`); 11: worker thread scripts bundled (`withWorkerScripts`); 10: how local imports resolved (`resolved`); 9: host facts of imported packages (package-facts.ts); 3: bundle sections hashed without comments (esbuild keeps some); 4: host time zone / locale facts; 5: globs of dynamic imports; 6: minified in the build, split by source map, with <order>; 7: setup side effects in every task; 8: in every compiled module a group loads, entry or not
+const MEMO_VERSION = 14; // 14: `resolved` facts in one table (`facts`), entries naming a key set (`resolvedSet`); 13: config files that steer resolution (package.json `imports`, tsconfig) in `resolved`; 12: packages' entry files by content (`packageEntries`); 11: worker thread scripts bundled (`withWorkerScripts`); 10: how local imports resolved (`resolved`); 9: host facts of imported packages (package-facts.ts); 3: bundle sections hashed without comments (esbuild keeps some); 4: host time zone / locale facts; 5: globs of dynamic imports; 6: minified in the build, split by source map, with <order>; 7: setup side effects in every task; 8: in every compiled module a group loads, entry or not
 
 /**
  * Fingerprints recorded by `cellar build`, by module URL. A built bundle carries no sources to
@@ -150,7 +150,7 @@ export class CodeHasher {
         const data = JSON.parse(readFileSync(memoFile, 'utf8'));
         if (data.version === MEMO_VERSION) {
           this.memo = data.files ?? {};
-          this.entries = data.entries ?? {};
+          this.entries = withResolvedFacts(data.entries ?? {}, data.facts ?? {}, data.sets ?? []);
           this.packageFacts = data.packageFacts ?? {};
           this.packageStamps = data.packageStamps ?? {};
         }
@@ -288,7 +288,7 @@ export class CodeHasher {
         JSON.stringify({
           version: MEMO_VERSION,
           files: this.memo,
-          entries: this.entries,
+          ...resolvedFactsApart(this.entries),
           packageFacts: this.packageFacts,
           packageStamps: this.packageStamps,
         }),
@@ -808,6 +808,56 @@ function withWorkerScripts(
     )
     .join('');
   return Buffer.concat([bytes, Buffer.from(`\n${imports}`)]);
+}
+
+/**
+ * The memo's entries with each `resolved` map moved into one table: the facts of how imports
+ * resolve are mostly the same folders and config files for every module of a project (a
+ * notebook's 1,000 task modules each held the same dozen, a 4 MB memo read and written on every
+ * run). `facts` holds each fact once (a restamped copy wins: any copy's hash is the content's),
+ * `sets` each distinct list of keys once, and an entry names its list by index (`resolvedSet`).
+ */
+function resolvedFactsApart(entries: Record<string, EntryMemo>): {
+  entries: Record<string, unknown>;
+  facts: ResolveFacts;
+  sets: string[][];
+} {
+  const facts: ResolveFacts = {};
+  const sets: string[][] = [];
+  const setIndex = new Map<string, number>();
+  const out: Record<string, unknown> = {};
+  for (const [path, entry] of Object.entries(entries)) {
+    if (!entry.resolved) {
+      out[path] = entry;
+      continue;
+    }
+    const keys = Object.keys(entry.resolved).sort();
+    for (const k of keys) facts[k] = entry.resolved[k]!;
+    const id = keys.join('\n');
+    let index = setIndex.get(id);
+    if (index === undefined) {
+      index = sets.push(keys) - 1;
+      setIndex.set(id, index);
+    }
+    const { resolved: _, ...rest } = entry;
+    out[path] = { ...rest, resolvedSet: index };
+  }
+  return { entries: out, facts, sets };
+}
+
+/** The entries as `resolvedFactsApart` wrote them, each with its own `resolved` map again. */
+function withResolvedFacts(
+  entries: Record<string, EntryMemo & { resolvedSet?: number }>,
+  facts: ResolveFacts,
+  sets: string[][],
+): Record<string, EntryMemo> {
+  for (const entry of Object.values(entries)) {
+    const keys = entry.resolvedSet === undefined ? undefined : sets[entry.resolvedSet];
+    delete entry.resolvedSet;
+    if (!keys || !keys.every((k) => facts[k])) continue; // no facts: treated as stale (re-hashed)
+    entry.resolved = Object.fromEntries(keys.map((k) => [k, facts[k]!]));
+  }
+  return entries;
 }
 
 const warnedWorkers = new Set<string>();
