@@ -7,6 +7,7 @@
 // dialect and its logical → physical table map: `mart.daily` in the SQL text, or a Query
 // interpolated from an upstream task, then names this run's table `mart.daily_<key>`.
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { readdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve as resolvePath } from 'node:path';
 import type { SqlDialect } from '../task.js';
@@ -16,7 +17,7 @@ import { sha256 } from '../key/hash.js';
 import { checkRefusals, memoisedTranslation, translate, TRANSLATION_ID } from './sql/dialect.js';
 import { helperTranspile } from './sql/translator.js';
 import { oneWordTables, rewriteTables, writeTarget } from './sql/names.js';
-import { copyTargets, fileReads } from './sql/files.js';
+import { copyFolders, copyTargets, fileReads } from './sql/files.js';
 import { WarehouseError, type PreparedQuery, type Warehouse } from './types.js';
 import { noteWritten, untracked } from '../run/read-record.js';
 
@@ -137,6 +138,32 @@ export interface Prepared extends PreparedQuery {
   /** The source text, in its own dialect, after table mapping (for messages and `toSQL`). */
   source: string;
   sourceDialect: SqlDialect;
+  /**
+   * Absolute folders a DuckDB `COPY … (PARTITION_BY …)` fills with files it names: noted as the
+   * task's side-effect outputs once the statement ran (`noteFolderWrites`). Absent: none.
+   */
+  writesFolders?: string[];
+}
+
+/**
+ * Note each file now under the folders a statement filled (`Prepared.writesFolders`) as written by
+ * the current task: a cache hit is then served only while they hold what this run wrote, as for a
+ * single `COPY … TO` file. The walk itself is no read of the task's. Outside a task: nothing.
+ */
+export function noteFolderWrites(p: Prepared): void {
+  if (!p.writesFolders) return;
+  const files = untracked(() =>
+    p.writesFolders!.flatMap((dir) => {
+      try {
+        return readdirSync(dir, { recursive: true, withFileTypes: true })
+          .filter((e) => e.isFile())
+          .map((e) => join(e.parentPath, e.name));
+      } catch {
+        return []; // no rows, no folder: nothing written
+      }
+    }),
+  );
+  for (const f of files) noteWritten(f);
 }
 
 /** Compose, map table names, translate, place parameters: a template ready for `w`. */
@@ -229,7 +256,15 @@ export async function prepareQuery(
       composed.params.map((x) => x.value),
     ))
       noteWritten(resolvePath(expandHome(p)));
+  const folders =
+    scope && !scope.dryRun && w.kind === 'duckdb'
+      ? copyFolders(
+          placed,
+          composed.params.map((x) => x.value),
+        ).map((p) => resolvePath(expandHome(p)))
+      : [];
   return {
+    ...(folders.length > 0 ? { writesFolders: folders } : {}),
     text: placed,
     params: composed.params,
     tables: [...new Set(tables)].sort(),

@@ -4,7 +4,15 @@
 // task and its downstream with the new value; a file joining a glob re-runs the glob's reader; a
 // path handed to a setup-cell helper is recorded when the task runs and keyed from then on.
 // The real CLI runs a real notebook on the real DuckDB; nothing is mocked.
-import { existsSync, mkdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
@@ -214,5 +222,37 @@ describe('files the warehouse writes are side-effect outputs', () => {
     expect(run(p, nb)).toEqual({ export_csv: 'ran' });
     expect(readFileSync(report, 'utf8')).toContain('north');
     expect(run(p, nb)).toEqual({ export_csv: 'cached' });
+  });
+
+  // A partitioned COPY writes a folder of files DuckDB names (`region=north/data_0.csv`): each file
+  // found there after the statement ran is the task's, checked on a cache hit as a single file is.
+  it('a file of a PARTITION_BY COPY deleted or edited re-runs its task', () => {
+    const p = withData(
+      'parts.ipynb',
+      notebook(
+        SETUP,
+        codeCell(
+          'export_parts',
+          "//| task: export_parts\n//| dialect: duckdb\nconst res = await sql`COPY (SELECT region, amount FROM read_csv_auto('data/sales.csv')) TO 'out/parts' (FORMAT csv, HEADER, PARTITION_BY (region), OVERWRITE)`;",
+        ),
+      ),
+    );
+    mkdirSync(join(p.dir, 'notebooks', 'out'), { recursive: true });
+    const nb = 'notebooks/parts.ipynb';
+    const parts = join(p.dir, 'notebooks', 'out', 'parts');
+    expect(run(p, nb)).toEqual({ export_parts: 'ran' });
+    const files = readdirSync(parts, { recursive: true, withFileTypes: true })
+      .filter((e) => e.isFile())
+      .map((e) => join(e.parentPath, e.name))
+      .sort();
+    expect(files.length).toBeGreaterThan(1);
+    expect(run(p, nb)).toEqual({ export_parts: 'cached' });
+    rmSync(files[1]!);
+    expect(run(p, nb)).toEqual({ export_parts: 'ran' });
+    expect(existsSync(files[1]!)).toBe(true);
+    writeFileSync(files[0]!, 'amount\n999\n');
+    expect(run(p, nb)).toEqual({ export_parts: 'ran' });
+    expect(readFileSync(files[0]!, 'utf8')).not.toContain('999');
+    expect(run(p, nb)).toEqual({ export_parts: 'cached' });
   });
 });

@@ -2,7 +2,7 @@
 // accepts, the ones that only look like it, and bound parameters. The compiler uses the same
 // scanner (compiler/analyze/sql.ts).
 import { describe, expect, it } from 'vitest';
-import { copyTargets, fileReads } from '../../runtime/warehouse/sql/files.js';
+import { copyFolders, copyTargets, fileReads } from '../../runtime/warehouse/sql/files.js';
 import { compileNotebook } from '../../compiler/program.js';
 import { notebookText } from '../compiler/notebook.js';
 
@@ -72,6 +72,16 @@ describe('files a statement reads by path', () => {
     expect(copyTargets(`COPY t FROM 'in.csv'`)).toEqual([]);
     expect(copyTargets(`COPY t TO 's3://b/x.csv'`)).toEqual([]);
     expect(copyTargets(`SELECT 'COPY t TO x' AS s -- COPY t TO 'y.csv'`)).toEqual([]);
+  });
+
+  it('names the folder a COPY writes files into (PARTITION_BY, PER_THREAD_OUTPUT, FILE_SIZE_BYTES), not as one file', () => {
+    const partitioned = `COPY sales TO 'out/parts' (FORMAT parquet, PARTITION_BY (region), OVERWRITE)`;
+    expect(copyFolders(partitioned)).toEqual(['out/parts']);
+    expect(copyTargets(partitioned)).toEqual([]);
+    expect(copyFolders('COPY t TO $1 (PER_THREAD_OUTPUT true)', ['out/t'])).toEqual(['out/t']);
+    expect(copyFolders(`COPY t TO 'out/big' (FILE_SIZE_BYTES '10MB')`)).toEqual(['out/big']);
+    expect(copyFolders(`COPY t TO 'out/x.csv'`)).toEqual([]);
+    expect(copyFolders(`COPY t TO 's3://b/parts' (PARTITION_BY (r))`)).toEqual([]);
   });
 
   it('reports a path it cannot know from the text as dynamic, not as a read', () => {

@@ -109,11 +109,29 @@ export function fileReads(
  * The files a DuckDB `COPY … TO '<path>'` statement writes (`COPY t TO 'out/x.csv'`, `COPY (SELECT
  * …) TO $1`): side-effect outputs of the task, not inputs. Only the `TO` of a COPY at the
  * statement's top level counts (not a `TO` inside the copied query); a path that is an expression
- * is left out. URLs (`s3://…`) and `PARTITION_BY` folders are left out too.
+ * is left out. URLs (`s3://…`) are left out (no file here to check), and so are `PARTITION_BY`
+ * targets and the other options that write a folder (`copyFolders`).
  */
 export function copyTargets(text: string, params?: readonly unknown[]): string[] {
-  // `PARTITION_BY` writes a folder of files whose names DuckDB picks: no one file to check.
-  if (/\bPARTITION_BY\b/i.test(text)) return [];
+  return WRITES_FOLDER.test(text) ? [] : copyTos(text, params);
+}
+
+/**
+ * The folders a DuckDB `COPY … TO '<dir>' (PARTITION_BY (…))` statement writes its files into
+ * (`<dir>/region=north/data_0.parquet`, names DuckDB picks; also `PER_THREAD_OUTPUT`,
+ * `FILE_SIZE_BYTES`): the files found there once it ran are
+ * the task's side-effect outputs (template.ts). Local paths only, as `copyTargets`.
+ */
+export function copyFolders(text: string, params?: readonly unknown[]): string[] {
+  return WRITES_FOLDER.test(text) ? copyTos(text, params) : [];
+}
+
+/** COPY options that make its target a folder of files DuckDB names: by partition, one file per
+ *  thread, or a new file each time one reaches a size. */
+const WRITES_FOLDER = /\b(PARTITION_BY|PER_THREAD_OUTPUT|FILE_SIZE_BYTES)\b/i;
+
+/** The local paths the top-level `TO` of each COPY in `text` names. */
+function copyTos(text: string, params: readonly unknown[] | undefined): string[] {
   const tokens = tokenize(text, 'duckdb');
   const out: string[] = [];
   let depth = 0;

@@ -15,6 +15,7 @@ import {
   currentScope,
   getWarehouse,
   maxBytesBilled,
+  noteFolderWrites,
   prepareQuery,
   type Prepared,
 } from '../session.js';
@@ -67,6 +68,7 @@ export class Query<R extends object = Row> implements PromiseLike<R[]>, QueryTem
       return [];
     }
     const { rows } = await w.query(p, { ...opts, ...(max ? { maxBytesBilled: max } : {}) });
+    noteFolderWrites(p);
     return rows as unknown as R[];
   }
 
