@@ -2,7 +2,7 @@
 //
 // A task's stack trace points into its generated module (generated/<nb>/<task>.ts, source-mapped
 // through the bundle), but the user wrote the code in a notebook cell. Every cell's code in a
-// generated module follows a `// notebook cell `id`` marker, and cli/locate.ts finds the
+// generated module follows a `// notebook cell `id`` marker, and runtime/load/locate.ts finds the
 // marker above a line. This lives in the CLI layer because the runtime core must not import the
 // compiler. The cell number is resolved from the id in the notebook as it is now (so a cell added
 // above since the compile does not mislead); the line counts the cell's `//|` directive lines,
@@ -17,7 +17,7 @@ import { SourceMap, type SourceMapPayload } from 'node:module';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
-import { lineInCell, locateInNotebook } from './locate.js';
+import { lineInCell, locateInNotebook } from '../runtime/load/locate.js';
 import { modulePath } from '../runtime/key/codehash.js';
 import { describeSource, notebookPath, readCellPositions } from '../runtime/load/source.js';
 import { thrownMessage } from '../runtime/errors.js';
@@ -161,7 +161,7 @@ function sourceFrame(frame: string): string {
 
 /**
  * Line `line`, column `column` (both 1-based) of the generated module `file`, as a position in
- * the notebook: the line of the cell as written that holds the same code (cli/locate.ts
+ * the notebook: the line of the cell as written that holds the same code (runtime/load/locate.ts
  * `lineInCell`; Prettier reflowed it), else counted from the cell's marker.
  */
 function moduleLineLocation(

@@ -257,7 +257,7 @@ export function rewriteCell(
 }
 
 /**
- * Label before each cell's code in a module body. cli/locate.ts reads it back to say which cell
+ * Label before each cell's code in a module body. runtime/load/locate.ts reads it back to say which cell
  * a failing line came from: keep the two in step.
  */
 export const cellLabel = (cell: TaggedCell) => `// notebook cell ${cellName(cell)}`;

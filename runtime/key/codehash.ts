@@ -45,7 +45,9 @@ import {
   scanPackageHostFacts,
 } from './package-facts.js';
 import { checkStamp, readWithStamp, sameStamp, type FileStamp } from './filestamp.js';
-import { findPackageRoot, installedPackageVersion } from '../project.js';
+import { findPackageRoot, findProjectRoot, installedPackageVersion } from '../project.js';
+import { locateInNotebook } from '../load/locate.js';
+import { namedNotebook, readCellPositions } from '../load/source.js';
 import { tempStamp } from '../store/owner.js';
 import { BUILT_MODULE_SCHEME, modulePath } from './module-path.js';
 import {
@@ -872,12 +874,44 @@ function warnUnkeyedWorkers(calls: readonly string[]): void {
   if (fresh.length === 0) return;
   for (const c of fresh) warnedWorkers.add(c);
   const root = process.cwd();
-  const shown = fresh.map((c) => (c.startsWith(root + sep) ? c.slice(root.length + 1) : c));
+  const shown = fresh.map((c) => {
+    const cell = workerCallInCell(c);
+    if (cell) return cell;
+    return c.startsWith(root + sep) ? c.slice(root.length + 1) : c;
+  });
+  // In a cell there is no `import.meta` (E_IMPORT_META): the statically named form lives in a module.
+  const inCell = shown.some((s) => s.includes('.ipynb, cell '));
   process.stderr.write(
     `cellar: warning: a worker thread whose script is named only at run time: ${shown.slice(0, 3).join('; ')}${shown.length > 3 ? ` and ${shown.length - 3} more` : ''}. ` +
       `What that script runs is not in the key of the tasks using this code: editing it leaves them cached. ` +
-      `Name the script statically (new Worker(new URL('./work.mjs', import.meta.url))), or mark the tasks \`//| rerun\` to run them on every run.\n`,
+      (inCell
+        ? `Start the worker from a local module the cell imports (e.g. lib/workers.ts), naming its script there as new Worker(new URL('./work.mjs', import.meta.url)); or mark the tasks \`//| rerun\` to run them on every run.\n`
+        : `Name the script statically (new Worker(new URL('./work.mjs', import.meta.url))), or mark the tasks \`//| rerun\` to run them on every run.\n`),
   );
+}
+
+/**
+ * An unkeyed worker call (`<file>:<line>: <code>`) in a generated module, as the notebook shows
+ * it: `notebooks/x.ipynb, cell 3 (id c2), line 2: <code>`; undefined when the file is not a
+ * generated module or its notebook cannot be read (the caller shows the file). The line counts
+ * the cell's directive lines; Prettier may have re-wrapped lines above it (locate.ts).
+ */
+function workerCallInCell(call: string): string | undefined {
+  const m = /^(.*?):(\d+): (.*)$/s.exec(call);
+  if (!m) return undefined;
+  const [, file, line, code] = m as unknown as [string, string, string, string];
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const at = locateInNotebook(text, Number(line));
+  const notebook = at?.cellId ? namedNotebook(join(dirname(file), 'pipeline.ts')) : undefined;
+  const cell = notebook ? readCellPositions(notebook)?.get(at!.cellId!) : undefined;
+  if (!cell) return undefined;
+  const shownNb = relative(findProjectRoot(dirname(notebook!)), notebook!);
+  return `${shownNb}, cell ${cell.cell} (id ${cell.id}), line ${at!.codeLine + cell.directiveLines}: ${code}`;
 }
 
 /** The path of a package's file inside its folder (`…/node_modules/<name>/lib/x.js` → `lib/x.js`). */

@@ -8,7 +8,7 @@
 // `cellar tree` and the warehouse hooks' error prefixes call it.
 import { readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { modulePath } from '../key/codehash.js';
+import { modulePath } from '../key/module-path.js';
 import { findProjectRoot } from '../project.js';
 import type { AnyTask, TaskSource } from '../task.js';
 

@@ -1,7 +1,7 @@
 // A failing task names the line of the cell as the notebook shows it, also when Prettier reflowed
 // the generated code (a long chain over six lines, a one-line `if {…}` over three, an import of
 // the cell hoisted to the module's top): the CLI aligns the generated code's tokens with the
-// cell's (cli/locate.ts `lineInCell`). Before, the line was counted in the generated module and
+// cell's (runtime/load/locate.ts `lineInCell`). Before, the line was counted in the generated module and
 // a three-line cell reported `line 9`.
 import { afterAll, describe, expect, it } from 'vitest';
 import { codeCell, notebookText, project, removeProjects } from './harness.js';

@@ -302,3 +302,31 @@ describe('a task starting a child process', () => {
     expect(show(p, NB, 'load', 'lines')).toBe(3);
   });
 });
+
+// A worker thread started in a cell from a script path given at run time (`new Worker('./w.mjs')`)
+// is not in the task's key: the warning names the cell as the notebook shows it (not the generated
+// module), and its way out works in a cell (a cell has no `import.meta`: E_IMPORT_META).
+describe('a worker thread whose script is named only at run time, in a cell', () => {
+  it('is warned about at the notebook, cell and line, with a fix that works from a cell', () => {
+    const p = project();
+    p.write(
+      'notebooks/w.mjs',
+      "import { parentPort } from 'node:worker_threads';\nparentPort.postMessage(42);\n",
+    );
+    p.write(
+      'notebooks/w.ipynb',
+      notebookText([
+        "import { Worker } from 'node:worker_threads';",
+        "//| task: t1\nconst out = await new Promise<number>((res) => {\n  new Worker('./w.mjs').once('message', res);\n});",
+      ]),
+    );
+    const r = p.cellar('run', 'notebooks/w.ipynb');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(
+      /a worker thread whose script is named only at run time: notebooks\/w\.ipynb, cell 2 \(id [^)]+\), line 3: new Worker\('\.\/w\.mjs'\)/,
+    );
+    expect(r.stderr).toContain('Start the worker from a local module the cell imports');
+    expect(r.stderr).not.toContain('generated/');
+    expect(show(p, 'notebooks/w.ipynb', 't1', 'out')).toBe(42);
+  });
+});

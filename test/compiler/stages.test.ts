@@ -5,7 +5,7 @@ import { loadAnalyzer, mapSpecifier } from '../../compiler/analyze/cell.js';
 import { sqlFacts, sqlReads } from '../../compiler/analyze/sql.js';
 import { ImportSet, NameAllocator, identifierFor } from '../../compiler/emit/module.js';
 import { fromNotebook } from '../../compiler/emit/task.js';
-import { locateInNotebook } from '../../cli/locate.js';
+import { locateInNotebook } from '../../runtime/load/locate.js';
 import { parseNotebook } from '../../compiler/notebook/parse.js';
 import { tagCells } from '../../compiler/notebook/directives.js';
 import { planJson } from '../../compiler/plan/json.js';
