@@ -1,7 +1,8 @@
 // `npm test`: installs the system parts the tests need, builds dist/, runs vitest, and ends with
 // the plain `N passed, N failed` line CI reads (vitest's own summary is not recognised there).
 import { spawnSync } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildDist } from './build.mjs';
@@ -16,6 +17,9 @@ await buildDist();
 
 const resultsFile = join(root, '.vitest-results.json');
 rmSync(resultsFile, { force: true });
+// The tests' scratch projects, stores and copies go to one temp folder of this run (TMPDIR),
+// removed at the end: a test that fails half-way, or forgets its clean-up, leaves nothing behind.
+const scratch = mkdtempSync(join(tmpdir(), 'cellar-tests-'));
 const vitest = spawnSync(
   process.execPath,
   [
@@ -26,8 +30,13 @@ const vitest = spawnSync(
     `--outputFile.json=${resultsFile}`,
     ...process.argv.slice(2),
   ],
-  { stdio: 'inherit', cwd: root },
+  { stdio: 'inherit', cwd: root, env: { ...process.env, TMPDIR: scratch } },
 );
+try {
+  rmSync(scratch, { recursive: true, force: true });
+} catch (error) {
+  console.error(`note: could not remove the tests' temp folder ${scratch}: ${error.message}`);
+}
 let passed = 0;
 let failed = 0;
 let skipped = 0;

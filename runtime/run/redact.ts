@@ -10,14 +10,48 @@ import { thrownMessage } from '../errors.js';
 export const REDACT_MIN_LENGTH = 4;
 
 /**
+ * Variables the system sets for every process, whose values are paths, names and settings, never
+ * credentials: `os.tmpdir()` reads TMPDIR, so a task returning a scratch path under it was
+ * refused as holding a secret, and an error naming a file under $HOME came out as
+ * `[redacted: HOME]`. By name: a token stored under one of these names is not one we can guard.
+ */
+const PLAIN_SYSTEM_VARIABLES = new Set([
+  'HOME',
+  'HOSTNAME',
+  'LANG',
+  'LANGUAGE',
+  'LOGNAME',
+  'OLDPWD',
+  'PATH',
+  'PWD',
+  'SHELL',
+  'TEMP',
+  'TERM',
+  'TMP',
+  'TMPDIR',
+  'TZ',
+  'USER',
+  'USERNAME',
+  'USERPROFILE',
+]);
+
+function isPlainSystemVariable(name: string): boolean {
+  return (
+    PLAIN_SYSTEM_VARIABLES.has(name) || name.startsWith('LC_') || /^XDG_\w+_(DIR|HOME)$/.test(name)
+  );
+}
+
+/**
  * The `[value, name]` pairs of the environment variables `names` whose value (as `process.env`
  * holds it now) is at least `minLength` characters long, longest value first (so a value inside
- * another is not cut). Shared by the error redaction here (REDACT_MIN_LENGTH) and the refusal of
- * an output holding a value in clear (perform.ts, a longer minimum: a refusal stops the task).
+ * another is not cut), leaving out the system's plain variables (`PLAIN_SYSTEM_VARIABLES`).
+ * Shared by the error redaction here (REDACT_MIN_LENGTH) and the refusal of an output holding a
+ * value in clear (perform.ts, a longer minimum: a refusal stops the task).
  */
 export function envSecrets(names: Iterable<string>, minLength: number): [string, string][] {
   const pairs = new Map<string, string>();
   for (const name of names) {
+    if (isPlainSystemVariable(name)) continue;
     const value = process.env[name];
     if (value !== undefined && value.length >= minLength && !pairs.has(value))
       pairs.set(value, name);

@@ -4,7 +4,7 @@
 // threads and in process. The run after the one that discovered a read re-runs the task once (its
 // key gains the input): the tests run twice before editing anything, then expect all cached.
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { notebookText } from '../compiler/notebook.js';
@@ -402,6 +402,28 @@ describe('an environment variable read by a computed name is in the key', () => 
       .filter((e) => e.isFile())
       .filter((e) => readFileSync(join(e.parentPath, e.name)).includes('alias-SECRET-77'));
     expect(stored).toEqual([]);
+  });
+
+  it("a path under the system's temp folder (os.tmpdir() reads TMPDIR) is no secret: the output is stored, an error naming it is not redacted", () => {
+    const p = project();
+    const tmp = join(p.dir, 'scratch-tmp');
+    mkdirSync(tmp);
+    p.write(
+      NB,
+      notebookText([
+        "import { tmpdir } from 'node:os';\nimport { join } from 'node:path';",
+        "//| task: load\nconst scratchPath = join(tmpdir(), 'x.txt');",
+        '//| task: fail\nif (scratchPath.length > 0) throw new Error(`cannot open ${scratchPath}`);\nconst never = 1;',
+      ]),
+    );
+    p.setEnv('TMPDIR', tmp);
+    const r = p.cellar('run', NB, '--json', '--keep-going');
+    const tasks = JSON.parse(r.stdout).tasks as { name: string; status: string; error?: string }[];
+    expect(tasks.find((t) => t.name === 'load')?.status, r.stdout).toBe('ran');
+    expect(showOutput(p, NB, 'load', 'scratchPath')).toBe(join(tmp, 'x.txt'));
+    expect(tasks.find((t) => t.name === 'fail')?.error).toContain(
+      `cannot open ${join(tmp, 'x.txt')}`,
+    );
   });
 
   it('listing the whole environment keys the task on every variable: one added or changed re-runs it, no value stored in clear', () => {
