@@ -12,7 +12,7 @@
 // the line that wrote the sql`` template plus the SQL line the engine reported (the location is
 // the template's first line plus that line), or the `//| check:` that failed (the location is that
 // directive's line in the task's cells).
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { SourceMap, type SourceMapPayload } from 'node:module';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -352,3 +352,56 @@ function checkLocation(task: AnyTask, check: string): string | undefined {
 
 /** `    at f (/abs/path/x.ts:12:5)` or `    at /abs/path/x.ts:12:5` → path, line and column. */
 const FRAME = /^\s*at (?:.*\()?(\/[^()]+?\.[cm]?[tj]s):(\d+):(\d+)\)?$/;
+
+/**
+ * The top-level awaits of the compiled pipeline's modules (setup.ts, in the pipeline's generated
+ * folder), as notebook positions: where a load that never settles waits (runtime/load/loader.ts
+ * `setupNeverSettlesError`). Which of them is still pending cannot be known: all are named.
+ */
+export function setupAwaitLocations(
+  pipelineFile: string,
+  notebook: string,
+  notebookFile: string,
+): string[] {
+  const folder = dirname(pipelineFile);
+  const found: string[] = [];
+  let names: string[];
+  try {
+    names = readdirSync(folder).filter((n) => /\.[cm]?ts$/.test(n) && !n.endsWith('.test.ts'));
+  } catch {
+    return [];
+  }
+  for (const name of names.sort()) {
+    const file = join(folder, name);
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      continue;
+    }
+    if (!/\bawait\b/.test(text)) continue;
+    const source = ts.createSourceFile(file, text, ts.ScriptTarget.Latest, true);
+    const visit = (node: ts.Node): void => {
+      // An await inside a function waits only when the function is called: not the load's.
+      if (ts.isFunctionLike(node) || ts.isClassLike(node)) return;
+      const awaits =
+        ts.isAwaitExpression(node) ||
+        (ts.isForOfStatement(node) && node.awaitModifier !== undefined);
+      if (awaits) {
+        const { line, character } = source.getLineAndCharacterOfPosition(node.getStart(source));
+        const at = moduleLineLocation(
+          { notebook, file: notebookFile },
+          file,
+          line + 1,
+          character + 1,
+          0,
+          text,
+        );
+        if (at && !found.includes(at)) found.push(at);
+      }
+      ts.forEachChild(node, visit);
+    };
+    visit(source);
+  }
+  return found;
+}

@@ -7,7 +7,8 @@
 // CliError's own, a coded library error's, else E_UNEXPECTED): never a bare status.
 import type { Command as CommandRun } from './command.js';
 import { CliError, EXIT } from './errors.js';
-import { thrownMessage } from '../runtime/errors.js';
+import { CellarError, thrownMessage } from '../runtime/errors.js';
+import { whileSettleable } from '../runtime/settle.js';
 
 interface Command {
   summary: string;
@@ -99,11 +100,21 @@ export async function main(argv: string[]): Promise<number> {
   }
   const verbose = args.includes('--verbose');
   try {
-    return await (
-      await command.load()
-    ).run(
-      args.filter((a) => a !== '--verbose'),
-      { verbose },
+    // The last resort of runtime/settle.ts: a command left awaiting what only user code could
+    // settle (a project codec's decode, say) where no narrower wait names it, says so and exits
+    // non-zero, where Node would exit with code 13 and no word.
+    return await whileSettleable(
+      (async () =>
+        (await command.load()).run(
+          args.filter((a) => a !== '--verbose'),
+          { verbose },
+        ))(),
+      () =>
+        new CellarError(
+          `the command awaits a promise nothing is left to settle (no timer, I/O or other work is pending), so it could never finish: code it ran (a task, a setup cell, a codec) awaits a promise nothing settles`,
+          'E_NEVER_SETTLES',
+        ),
+      { lastResort: true },
     );
   } catch (error) {
     if (error instanceof CliError) {

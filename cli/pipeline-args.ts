@@ -7,7 +7,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { CellarError } from '../runtime/errors.js';
 import { pipelineParams } from '../runtime/run/graph.js';
 import { suggest } from '../runtime/suggest.js';
-import { loadPipeline } from '../runtime/load/loader.js';
+import { isSetupNeverSettles, loadPipeline } from '../runtime/load/loader.js';
 import { namedNotebook } from '../runtime/load/source.js';
 import { findProjectRoot } from '../runtime/project.js';
 import { normalizeRunOptions, preparePipelineRun, type PreparedRun } from '../runtime/run/run.js';
@@ -63,7 +63,17 @@ export async function openPipeline(
   arg: string | undefined,
   options: { sourceMaps?: boolean; workdir?: string } = {},
 ): Promise<{ pipeline: Pipeline; file: string }> {
-  const file = await resolvePipelineFile(arg);
+  return loadLocated(await resolvePipelineFile(arg), options);
+}
+
+/**
+ * `loadPipeline` of a file already found, a setup's failure to load named by the notebook's cell
+ * and line, as a CliError (exit 2).
+ */
+export async function loadLocated(
+  file: string,
+  options: { sourceMaps?: boolean; workdir?: string } = {},
+): Promise<{ pipeline: Pipeline; file: string }> {
   try {
     return await loadPipeline(file, options);
   } catch (error) {
@@ -78,6 +88,7 @@ export async function openPipeline(
  */
 async function withLoadLocation(file: string, error: unknown): Promise<unknown> {
   if (!(error instanceof CellarError) || error.code !== 'E_PIPELINE_LOAD') return error;
+  if (isSetupNeverSettles(error)) return withAwaitLocations(file, error);
   const stack = (error.cause as { stack?: unknown } | undefined)?.stack;
   const notebookFile = namedNotebook(file);
   if (typeof stack !== 'string' || !notebookFile) return error;
@@ -90,6 +101,24 @@ async function withLoadLocation(file: string, error: unknown): Promise<unknown> 
   if (!at) return error;
   return new CellarError(
     `${error.message.replace(/ \(E_[A-Z_]+\)$/, '')}\n  at ${at}`,
+    'E_PIPELINE_LOAD',
+  );
+}
+
+/**
+ * A compiled pipeline whose load never settles: the error naming the setup's top-level awaits as
+ * notebook cells and lines (`\n  at notebooks/x.ipynb, cell 1 (id c0), line 1`), one line each:
+ * one of them awaits what nothing can settle. No stack shows which: a pending await has none.
+ */
+async function withAwaitLocations(file: string, error: CellarError): Promise<CellarError> {
+  const notebookFile = namedNotebook(file);
+  if (!notebookFile) return error;
+  const { setupAwaitLocations } = await import('./failure-location.js');
+  const notebook = relative(findProjectRoot(dirname(file)), notebookFile);
+  const at = setupAwaitLocations(file, notebook, notebookFile);
+  if (at.length === 0) return error;
+  return new CellarError(
+    `${error.message.replace(/ \(E_[A-Z_]+\)$/, '')}\n${at.map((a) => `  at ${a}`).join('\n')}`,
     'E_PIPELINE_LOAD',
   );
 }

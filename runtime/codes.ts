@@ -20,7 +20,8 @@ export const RUNTIME_CODES = {
     'a malformed task definition (a field of the wrong type, an unknown field, `run` not a function), named by task and field',
   // Loading and reading results.
   E_NO_PIPELINE: 'no pipeline file where one was named',
-  E_PIPELINE_LOAD: 'a pipeline module that throws or does not compile while loading',
+  E_PIPELINE_LOAD:
+    "a pipeline module that throws or does not compile while loading, or whose load never settles (a setup cell's top-level await of a promise nothing can settle: the error names the setup's top-level awaits by cell and line)",
   E_NOT_A_PIPELINE: 'a module without a `definePipeline(...)` default export',
   E_CELLAR_UNRESOLVED:
     "a pipeline outside any project with cellar installed, loaded with CELLAR_LOADER=tsx (Node cannot find 'cellar' there)",
@@ -41,7 +42,7 @@ export const RUNTIME_CODES = {
   E_MUTATES_UPSTREAM:
     'a task changing, in place, a value it received from upstream (through an alias the compiler cannot follow: a shallow copy, a helper changing its argument); upstream values are frozen while a task runs (runtime/run/frozen-inputs.ts): names the task, the input, whose output it is and the line, with the fix (`structuredClone`)',
   E_NEVER_SETTLES:
-    'a task awaiting a promise nothing is left to settle: no timer, I/O or other task pending on its thread, so it could never finish (in process, Node would exit at once with code 13 and no word; on a worker thread, the run would hang forever)',
+    'a task awaiting a promise nothing is left to settle: no timer, I/O or other task pending on its thread, so it could never finish (in process, Node would exit at once with code 13 and no word; on a worker thread, the run would hang forever); also a whole command left awaiting one where no task is (a project codec decoding in `cellar show`)',
   // Storing outputs.
   E_SECRET_IN_OUTPUT:
     'an output holding, in clear, the value of an environment variable the task read, without `//| output` declaring it',

@@ -47,7 +47,7 @@ import {
   installedPackageVersion,
 } from '../../runtime/project.js';
 import { canonicalJson, sha256 } from '../../runtime/key/hash.js';
-import { loadPipeline } from '../../runtime/load/loader.js';
+import { loadLocated } from '../pipeline-args.js';
 import { classRegistration, exportsClasses } from '../../runtime/load/bundle.js';
 import type { AnyTask, Pipeline } from '../../runtime/task.js';
 import { CliError } from '../errors.js';
@@ -248,7 +248,7 @@ export async function buildPipeline(
       { path: file, what: 'the pipeline being built' },
     ],
   });
-  const { pipeline } = await loadPipeline(file);
+  const { pipeline } = await loadLocated(file);
   const fingerprints = await fingerprintTasks(pipeline, projectRoot);
   const esbuild = await import('esbuild');
   // Build into a fresh sibling folder, then swap: a failed build leaves the old folder intact.
@@ -487,7 +487,7 @@ export async function buildFunction(
 ): Promise<BuildResult> {
   const file = resolve(pipelineFile);
   const projectRoot = findProjectRoot(dirname(file));
-  const { pipeline } = await loadPipeline(file);
+  const { pipeline } = await loadLocated(file);
   const task: AnyTask | undefined = pipeline.tasks.find((t) => t.name === taskName);
   if (!task)
     throw new CliError(

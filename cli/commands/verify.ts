@@ -8,6 +8,7 @@ import { DEFAULT_TOLERANCE } from '../exec/compare.js';
 import { JupyterError } from '../exec/jupyter.js';
 import { openServer, startExecCommand } from '../exec/setup.js';
 import { formatVerify, verifyNotebook } from '../exec/verify.js';
+import { openPipeline } from '../pipeline-args.js';
 
 const USAGE = `usage: cellar verify <notebook.ipynb> [options]
 
@@ -46,6 +47,10 @@ async function runWith(argv: string[]): Promise<number> {
   const started = await startExecCommand(argv, ALLOWED, USAGE);
   if (!started) return EXIT.ok; // --help
   const { args, prepared } = started;
+  // The pipeline loads before the Jupyter server starts: while the server's process runs, a setup
+  // awaiting what nothing can settle would wait on it forever, where alone its load fails by name
+  // (runtime/settle.ts). A notebook that does not compile is also refused before a kernel starts.
+  const opened = await openPipeline(prepared.notebook);
   const server = await openServer(prepared.root, args).catch((error: unknown) => {
     throw error instanceof JupyterError
       ? new CliError(error.message, error.code, EXIT.failure)
@@ -55,6 +60,7 @@ async function runWith(argv: string[]): Promise<number> {
   try {
     result = await verifyNotebook({
       prepared,
+      opened,
       server,
       tolerance: args.tolerance,
       cellTimeoutMs: args.cellTimeoutS * 1000,

@@ -17,6 +17,7 @@ import type { TaskPlan } from '../../compiler/types.js';
 import { load } from '../../runtime/api.js';
 import { pipelineParams } from '../../runtime/run/graph.js';
 import { runPipeline } from '../../runtime/run/run.js';
+import type { Pipeline } from '../../runtime/task.js';
 import type { RunEvent } from '../../runtime/types.js';
 import { openPipeline } from '../pipeline-args.js';
 import { captureCell, captureHere, readCapture, type Captured } from './capture.js';
@@ -56,6 +57,8 @@ export interface VerifyResult {
 
 export interface VerifyOptions {
   prepared: PreparedExec;
+  /** The pipeline, loaded already (`openPipeline`); absent: loaded here. */
+  opened?: { pipeline: Pipeline; file: string };
   server: JupyterServer;
   tolerance: number;
   cellTimeoutMs: number;
@@ -81,7 +84,7 @@ export async function verifyNotebook(options: VerifyOptions): Promise<VerifyResu
   const { prepared } = options;
   // Compiles when stale and throws the compile errors: a notebook that does not compile has no
   // pipeline to verify.
-  const { pipeline, file } = await openPipeline(prepared.notebook);
+  const { pipeline, file } = options.opened ?? (await openPipeline(prepared.notebook));
   const plan = await planOf(prepared);
   const scratch = mkdtempSync(join(tmpdir(), 'cellar-verify-'));
   const executed = join(prepared.root, '.cellar', 'verify', basename(prepared.notebook));

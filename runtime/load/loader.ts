@@ -14,6 +14,7 @@ import { namedNotebook } from './source.js';
 import { installReadRecorders, observeLoadReads, untracked } from '../run/read-record.js';
 import { noteLoadReads } from '../key/run-reads.js';
 import { isMainThread } from 'node:worker_threads';
+import { whileSettleable } from '../settle.js';
 
 /**
  * Load the pipeline a module exports. `sourceMaps` (default true): stack frames of code loaded
@@ -47,9 +48,9 @@ export async function loadPipeline(
     // must keep the Proxy that sees its tasks list it (read-record.ts `installReadRecorders`).
     if (!isMainThread) {
       installReadRecorders();
-      return await evaluatePipeline(path, options);
+      return await settledPipeline(path, options);
     }
-    const { result, reads } = await observeLoadReads(() => evaluatePipeline(path, options));
+    const { result, reads } = await observeLoadReads(() => settledPipeline(path, options));
     // Cellar's own switches (CELLAR_*), read by its code as it initialises, are not data.
     for (const name of reads.env) if (name.startsWith('CELLAR_')) reads.env.delete(name);
     noteLoadReads(result.pipeline, reads);
@@ -57,6 +58,35 @@ export async function loadPipeline(
   } finally {
     if (move) process.chdir(previous);
   }
+}
+
+/**
+ * The module evaluated, or E_PIPELINE_LOAD when its evaluation awaits what nothing can settle (a
+ * setup cell's `await new Promise(() => {})`): the import would never settle, and Node would end
+ * the process with code 13 and no word (settle.ts). The error says so; the CLI adds the setup's
+ * top-level awaits as notebook cells and lines (cli/pipeline-args.ts).
+ */
+function settledPipeline(
+  path: string,
+  options: { sourceMaps?: boolean },
+): Promise<{ pipeline: Pipeline; file: string }> {
+  return whileSettleable(evaluatePipeline(path, options), () => setupNeverSettlesError(path));
+}
+
+/** The errors of pipelines whose load never settles, for the CLI to locate their awaits. */
+const neverSettled = new WeakSet<Error>();
+
+/** Whether `error` says a pipeline's load never settles (`setupNeverSettlesError`). */
+export const isSetupNeverSettles = (error: unknown): boolean =>
+  error instanceof Error && neverSettled.has(error);
+
+function setupNeverSettlesError(path: string): CellarError {
+  const error = new CellarError(
+    `cannot load pipeline ${path}: its setup never settles: a top-level await awaits a promise nothing can settle (no timer, I/O or other work is pending), so the pipeline could never load`,
+    'E_PIPELINE_LOAD',
+  );
+  neverSettled.add(error);
+  return error;
 }
 
 let tsxRegistered: Promise<void> | undefined;

@@ -13,6 +13,7 @@
 // starts); `keepGoing` runs everything not downstream of a failure. Retries back off
 // exponentially from the task's `retryDelayMs`.
 import { thrownMessage } from '../errors.js';
+import { whileSettleable } from '../settle.js';
 import type { Store } from '../store/store.js';
 import type { AnyTask } from '../task.js';
 import type {
@@ -93,21 +94,12 @@ export class InProcessRunner implements TaskRunner {
     const t0 = performance.now();
     // A task awaiting a promise nothing can settle any more leaves the event loop empty: Node
     // would end the process with code 13 and no word, the summary unprinted and the task's lock
-    // left behind. 'beforeExit' comes exactly then, so the task fails by name instead.
-    let stuck: (() => void) | undefined;
-    const neverSettles = new Promise<never>((_, reject) => {
-      stuck = () => reject(neverSettlesError(job.task));
-      process.once('beforeExit', stuck);
-    });
-    try {
-      const done = await Promise.race([
-        performTask(this.tasks.get(job.task)!, this.tasks, job, this.store),
-        neverSettles,
-      ]);
-      return { ...done, durationMs: Math.round(performance.now() - t0) };
-    } finally {
-      process.off('beforeExit', stuck!);
-    }
+    // left behind. The task fails by name instead (settle.ts).
+    const done = await whileSettleable(
+      performTask(this.tasks.get(job.task)!, this.tasks, job, this.store),
+      () => neverSettlesError(job.task),
+    );
+    return { ...done, durationMs: Math.round(performance.now() - t0) };
   }
 
   async close(): Promise<void> {}

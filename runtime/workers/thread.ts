@@ -11,6 +11,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { loadPipeline } from '../load/loader.js';
 import { tasksByName } from '../run/graph.js';
 import { neverSettlesError, performTask, type TaskJob } from '../run/perform.js';
+import { whileSettleable } from '../settle.js';
 import { LocalStore } from '../store/local.js';
 import { openStore, type StoreChoice } from '../store/open.js';
 import type { Store } from '../store/store.js';
@@ -45,7 +46,7 @@ parentPort!.on('message', async (message: { id: number; job: TaskJob }) => {
     if (!task)
       throw new Error(`worker: task '${message.job.task}' not found in ${init.pipelineFile}`);
     const t0 = performance.now();
-    const { outputs, notCached, readNothing, written } = await whileSettleable(
+    const { outputs, notCached, readNothing, written } = await whileTaskSettleable(
       message.job.task,
       performTask(task, tasks, message.job, store),
     );
@@ -86,29 +87,30 @@ parentPort!.on('message', async (message: { id: number; job: TaskJob }) => {
   }
 });
 
+// The port keeps this thread's loop alive: unref'd while the module loads, a setup awaiting what
+// nothing can settle on this thread (though it did on the main thread) empties the loop and the
+// load fails by name (loader.ts), failing each job sent meanwhile, rather than hang the run. After
+// the 'message' listener: adding it refs the port.
+parentPort!.unref();
+loaded.then(
+  () => parentPort!.ref(),
+  () => parentPort!.ref(),
+);
+
 /**
  * `running` (task `task`'s run), failed with E_NEVER_SETTLES when the task awaits a promise nothing
  * can settle any more. The port to the scheduler keeps this thread's event loop alive for the next
  * job, so such a task would hang the run forever (the main thread waits for its answer). While it
  * runs the port is unref'd: when nothing else is pending (no timer, I/O, or child of the task), the
- * loop empties and 'beforeExit' comes, exactly as for a task run in process (run/execute.ts
- * `InProcessRunner`). The port is ref'd again there, so the thread lives on to answer and to take
- * the next job; the stuck promise is left behind, never settled. No timer decides it.
+ * loop empties and the wait fails, exactly as for a task run in process (settle.ts). The port is
+ * ref'd again, so the thread lives on to answer and to take the next job; the stuck promise is
+ * left behind, never settled. No timer decides it.
  */
-async function whileSettleable<T>(task: string, running: Promise<T>): Promise<T> {
-  let stuck: (() => void) | undefined;
-  const neverSettles = new Promise<never>((_, reject) => {
-    stuck = () => {
-      parentPort!.ref();
-      reject(neverSettlesError(task));
-    };
-  });
-  process.once('beforeExit', stuck!);
+async function whileTaskSettleable<T>(task: string, running: Promise<T>): Promise<T> {
   parentPort!.unref();
   try {
-    return await Promise.race([running, neverSettles]);
+    return await whileSettleable(running, () => neverSettlesError(task));
   } finally {
-    process.off('beforeExit', stuck!);
     parentPort!.ref();
   }
 }

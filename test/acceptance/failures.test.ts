@@ -365,6 +365,155 @@ describe('a task awaiting a promise nothing can settle', () => {
   }, 300_000);
 });
 
+describe('several tasks awaiting promises nothing can settle, or a setup that does', () => {
+  /** Three tasks awaiting forever; `others`: with a task before them and one after. */
+  const hangs = (others = true) => {
+    const p = project();
+    p.write(
+      'notebooks/hangs.ipynb',
+      notebookText([
+        ...(others ? [codeCell('ok', '//| task: ok\nconst ok = 1;')] : []),
+        codeCell('h1', '//| task: h1\nconst a = await new Promise<number>(() => {});'),
+        codeCell('h2', '//| task: h2\nconst b = await new Promise<number>(() => {});'),
+        codeCell('h3', '//| task: h3\nconst c = await new Promise<number>(() => {});'),
+        ...(others ? [codeCell('after', '//| task: after\nconst d = ok + 1;')] : []),
+      ]),
+    );
+    return p;
+  };
+  const noLocks = (p: { dir: string }) =>
+    readdirSync(join(p.dir, '.cellar'), { recursive: true, encoding: 'utf8' }).filter((f) =>
+      f.endsWith('.lock'),
+    );
+
+  it('in-process, --keep-going: each fails by name, the summary prints (the first failures started the next task, whose wait the loop never came back to: exit 13, no word)', () => {
+    // Nothing but the hanging tasks: no other task's I/O keeps the loop turning for the third.
+    const p = hangs(false);
+    const r = p.cellar('run', 'notebooks/hangs.ipynb', '--in-process', '--keep-going', '--json');
+    expect(r.code, r.stderr).toBe(1);
+    const tasks = byName(r.stdout);
+    for (const h of ['h1', 'h2', 'h3']) {
+      expect(tasks[h]!.status).toBe('failed');
+      expect(tasks[h]!.error).toContain(`task '${h}' awaits a promise that can never settle`);
+      expect(tasks[h]!.error).toContain('E_NEVER_SETTLES');
+    }
+    expect(noLocks(p)).toEqual([]);
+    expect(p.cellar('show', 'notebooks/hangs.ipynb', 'h3', 'c', '--json').code).not.toBe(0);
+  });
+
+  it('in-process, one at a time and without --keep-going: the first failure stops the run, with the summary', () => {
+    const p = hangs();
+    const going = p.cellar(
+      'run',
+      'notebooks/hangs.ipynb',
+      '--in-process',
+      '--keep-going',
+      '--workers',
+      '1',
+      '--json',
+    );
+    expect(going.code, going.stderr).toBe(1);
+    const tasks = byName(going.stdout);
+    for (const h of ['h1', 'h2', 'h3']) expect(tasks[h]!.error).toContain('E_NEVER_SETTLES');
+    expect(tasks.ok!.status).toBe('ran');
+    expect(tasks.after!.status).toBe('ran');
+    const stop = p.cellar('run', 'notebooks/hangs.ipynb', '--in-process');
+    expect(stop.code, stop.stderr).toBe(1);
+    expect(stop.stdout).toContain("- h1: task 'h1' awaits a promise that can never settle");
+    expect(stop.stdout).toContain('(stopped after a failure)');
+    expect(stop.stdout).toContain('This run looks :(');
+    expect(noLocks(p)).toEqual([]);
+  });
+
+  it('on worker threads: each fails by name and the run goes on', () => {
+    const p = hangs();
+    const r = p.cellar('run', 'notebooks/hangs.ipynb', '--keep-going', '--workers', '2', '--json');
+    expect(r.code, r.stderr).toBe(1);
+    const tasks = byName(r.stdout);
+    for (const h of ['h1', 'h2', 'h3']) expect(tasks[h]!.error).toContain('E_NEVER_SETTLES');
+    expect(tasks.after!.status).toBe('ran');
+    expect(noLocks(p)).toEqual([]);
+  }, 300_000);
+
+  const setup = () => {
+    const p = project();
+    p.write(
+      'notebooks/hangsetup.ipynb',
+      notebookText([
+        codeCell('s0', 'const base: number = await Promise.resolve(1);'),
+        codeCell('s1', 'const x = 1;\nconst cfg: number = await new Promise<number>(() => {});'),
+        codeCell('t', '//| task: t\nconst v = cfg + base;'),
+      ]),
+    );
+    return p;
+  };
+
+  it.each([
+    ['run', '--in-process'],
+    ['run', '--workers', '1'],
+    ['tree'],
+    ['show', 't', 'v'],
+    ['build', '--out', 'build'],
+    // Before the Jupyter server starts, whose process would keep the load waiting for ever.
+    ['verify'],
+  ])(
+    'a setup cell awaiting forever: `cellar %s` says the setup never settles and names its top-level awaits (exit 13, no word)',
+    (command, ...rest) => {
+      const p = setup();
+      const r = p.cellar(command, 'notebooks/hangsetup.ipynb', ...rest);
+      expect(r.code, r.stdout + r.stderr).toBe(2);
+      expect(r.stderr).toContain(
+        'its setup never settles: a top-level await awaits a promise nothing can settle',
+      );
+      expect(r.stderr).toContain('(E_PIPELINE_LOAD)');
+      expect(r.stderr).toContain('at notebooks/hangsetup.ipynb, cell 1 (id s0), line 1');
+      expect(r.stderr).toContain('at notebooks/hangsetup.ipynb, cell 2 (id s1), line 2');
+      expect(r.stderr).not.toMatch(STACK_FRAME);
+    },
+    300_000,
+  );
+
+  it('a setup that settles on the main thread but never on a worker: each task fails by name, the run ends (the worker hung, and the run with it)', () => {
+    const p = project();
+    p.write(
+      'notebooks/wsetup.ipynb',
+      notebookText([
+        codeCell(
+          's0',
+          "import { isMainThread } from 'node:worker_threads';\nconst cfg: number = await (isMainThread ? Promise.resolve(1) : new Promise<number>(() => {}));",
+        ),
+        codeCell('t', '//| task: t\nconst v = cfg + 1;'),
+      ]),
+    );
+    const r = p.cellar('run', 'notebooks/wsetup.ipynb', '--workers', '1', '--json');
+    expect(r.code, r.stderr).toBe(1);
+    expect(byName(r.stdout).t!.error).toContain(
+      'its setup never settles: a top-level await awaits a promise nothing can settle',
+    );
+  }, 300_000);
+
+  it('a command left waiting where no task is (a codec decoding in `cellar show`) fails with E_NEVER_SETTLES', () => {
+    const p = project();
+    p.write(
+      'notebooks/codec.ipynb',
+      notebookText([
+        codeCell(
+          'c0',
+          "import { registerCodec } from 'cellar';\nregisterCodec({ id: 'forever', version: 1, ext: 'txt', encode: (v: unknown) => ({ bytes: new TextEncoder().encode(String(v)) }), decode: () => new Promise(() => {}) });",
+        ),
+        codeCell('a', '//| task: a\n//| output: x=forever\nconst x = 1;'),
+      ]),
+    );
+    expect(p.cellar('run', 'notebooks/codec.ipynb', '--in-process').code).toBe(0);
+    const r = p.cellar('show', 'notebooks/codec.ipynb', 'a', 'x');
+    expect(r.code, r.stdout + r.stderr).toBe(1);
+    expect(r.stderr).toContain(
+      'cellar show: the command awaits a promise nothing is left to settle',
+    );
+    expect(r.stderr).toContain('(E_NEVER_SETTLES)');
+  });
+});
+
 describe('a task failing inside a local module it calls', () => {
   it("names the cell's call and the module's line it was thrown at", () => {
     const p = project();
