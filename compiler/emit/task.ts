@@ -104,12 +104,19 @@ export function addDenoShim(
 }
 
 /**
- * The imports of setup cells that take a value (not only types) from a local module: a relative
- * path, a subpath import (`#lib/x`, package.json `imports`) or an absolute path.
+ * The imports of these cells that take a value (not only types) from a local module: a relative
+ * path, a subpath import (`#lib/x`, package.json `imports`) or an absolute path. The notebook's
+ * kernel loaded each such module where the cell ran, whether the cell used the value or not
+ * (tslab keeps every value import for later cells), and its load may fill a registry
+ * (`import { PLUGINS } from './lib/plugins'`). Packages are left out on purpose: without the type
+ * checker an unused `import { Property } from 'csstype'` cannot be told from a value import, and
+ * a package of types only (csstype, type-fest) has no code to load, so loading it would fail
+ * where the kernel erased it; a local module always has a file (E_UNRESOLVED_IMPORT), and one
+ * holding only types loads as an empty module.
  */
-function setupLocalValueImports(ctx: EmitContext): ImportDecl[] {
+function localValueImports(ctx: EmitContext, cells: readonly number[]): ImportDecl[] {
   const out: ImportDecl[] = [];
-  for (const i of ctx.plan.setupCells)
+  for (const i of cells)
     for (const imp of ctx.analyses.get(i)?.imports ?? [])
       if (/^[.#/]/.test(imp.module) && imp.bindings.some((b) => !b.typeOnly)) out.push(imp);
   return out;
@@ -173,8 +180,13 @@ export function addOutsideImports(
   // values) stays keyed on its own code only, as an edit of a helper it never reaches must not
   // re-run it. (A registry reached through setup's own values: setup.js loads them all.)
   if (usesModuleValue)
-    for (const imp of setupLocalValueImports(ctx))
+    for (const imp of localValueImports(ctx, ctx.plan.setupCells))
       imports.addSideEffect(fromNotebook(ctx.workdir, imp.module), imp.attributes);
+  // A local module these cells import for a value is loaded by this module, used or not: the
+  // cell loaded it in the notebook, and the effect of its load (a registry filled) belongs to
+  // this code's result, as its code to this code's key.
+  for (const imp of localValueImports(ctx, cells))
+    imports.addSideEffect(fromNotebook(ctx.workdir, imp.module), imp.attributes);
   const sharedSpans = (i: number) =>
     (ctx.analyses.get(i)?.declarations ?? [])
       .filter((d) => ctx.plan.versions[`${i}:${d.name}`]?.shared)
@@ -585,7 +597,7 @@ export function emitSetupModule(ctx: EmitContext): EmittedFile | undefined {
         imports.addSideEffect(fromNotebook(ctx.workdir, imp.module), imp.attributes);
   // Every local module setup imports for a value is loaded with it, used or not: the notebook
   // ran each, and one may fill a registry setup's values hand on (addOutsideImports).
-  for (const imp of setupLocalValueImports(ctx))
+  for (const imp of localValueImports(ctx, plan.setupCells))
     imports.addSideEffect(fromNotebook(ctx.workdir, imp.module), imp.attributes);
 
   addDenoShim(ctx, imports, plan.setupCells);

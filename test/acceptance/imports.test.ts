@@ -304,6 +304,35 @@ describe("setup's side-effect imports", () => {
   );
 });
 
+describe('a task cell importing a local module for a value its code never reads', () => {
+  it('is loaded by the task as the cell loaded it in the notebook, and its code is in the key', () => {
+    // A red team's notebook: `import { PLUGINS } from './lib/plugins'` in the task cell, the
+    // module filling the registry the task sums as it loads, was cut from the task module: the
+    // pipeline's total was 0 where the notebook's was 3 (and the downstream task's 0, not 6).
+    const p = project();
+    mkdirSync(join(p.dir, 'notebooks', 'lib'), { recursive: true });
+    p.write('notebooks/lib/registry.ts', 'export const REGISTRY = new Map<string, number>();\n');
+    p.write(
+      'notebooks/lib/plugins.ts',
+      "import { REGISTRY } from './registry';\nREGISTRY.set('a', 1);\nREGISTRY.set('b', 2);\nexport const PLUGINS = ['a', 'b'];\n",
+    );
+    p.write(
+      NB,
+      notebookText([
+        "import { REGISTRY } from './lib/registry';",
+        "//| task: total\nimport { PLUGINS } from './lib/plugins';\nconst total = [...REGISTRY.values()].reduce((a, b) => a + b, 0);",
+        '//| task: twice\nconst doubled = total * 2;',
+      ]),
+    );
+    expect(run(p, NB)).toEqual({ total: 'ran', twice: 'ran' });
+    expect(show(p, NB, 'total', 'total')).toBe(3);
+    expect(show(p, NB, 'twice', 'doubled')).toBe(6);
+    editKeepingMtimeAndSize(join(p.dir, 'notebooks', 'lib', 'plugins.ts'), "'b', 2", "'b', 5");
+    expect(run(p, NB)).toEqual({ total: 'ran', twice: 'ran' });
+    expect(show(p, NB, 'twice', 'doubled')).toBe(12);
+  });
+});
+
 describe('subpath imports (`#lib/x`, the `imports` field of package.json)', () => {
   it('a mapped one compiles, runs and is keyed by the file; an unmapped one names the imports field, not npm install', () => {
     const p = project();

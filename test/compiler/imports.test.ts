@@ -108,3 +108,67 @@ describe("the host's resolver", () => {
     expect(canImport('../../notebooks')).toBe(false); // a folder with no index
   });
 });
+
+// A task cell's import of a local module whose value the code never reads
+// (`import { PLUGINS } from './lib/plugins'`, the module filling a registry as it loads) was cut
+// from the generated task module: the kernel had loaded the module where the cell ran, the
+// pipeline never did, and the task computed on an empty registry. The module the task (or test)
+// cell imports for a value is now loaded by that module; a type-only import stays erased, and a
+// package's unused import stays dropped (it may be a package of types only, with no code).
+describe('a task cell importing a local module for a value it never reads', () => {
+  const taskModule = async (task: string, setup = "import { REGISTRY } from './lib/registry';") => {
+    // Every import resolves here: what is asked is what the generated module loads.
+    const result = await compileNotebook(NB, notebookText([setup, task]), {
+      workdir: '../../notebooks',
+      canImport: () => true,
+    });
+    expect(result.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
+    const file = result.files.find((f) => f.path === 'x/total.ts');
+    expect(file, result.files.map((f) => f.path).join(', ')).toBeDefined();
+    return file!.contents.split('\n').filter((l) => l.startsWith('import '));
+  };
+  const reads = 'const total = [...REGISTRY.values()].reduce((a, b) => a + b, 0);';
+
+  it('loads it, named, default or namespace, beside what the code uses', async () => {
+    expect(
+      await taskModule(`//| task: total\nimport { PLUGINS } from './lib/plugins';\n${reads}`),
+    ).toEqual([
+      "import { defineTask } from 'cellar';",
+      "import '../../notebooks/lib/plugins';",
+      "import { REGISTRY } from '../../notebooks/lib/registry';",
+    ]);
+    expect(
+      await taskModule(
+        `//| task: total\nimport plugins from './lib/a';\nimport * as more from '#lib/b';\n${reads}`,
+      ),
+    ).toEqual([
+      "import '#lib/b';",
+      "import { defineTask } from 'cellar';",
+      "import '../../notebooks/lib/a';",
+      "import { REGISTRY } from '../../notebooks/lib/registry';",
+    ]);
+  });
+
+  it('loads it once when the code also reads the module, and when the import is all the cell has', async () => {
+    expect(
+      await taskModule(
+        `//| task: total\nimport { PLUGINS, REGISTRY } from './lib/plugins';\nimport { unused } from './lib/plugins';\n${reads}`,
+        '',
+      ),
+    ).toEqual([
+      "import { defineTask } from 'cellar';",
+      "import { REGISTRY } from '../../notebooks/lib/plugins';",
+    ]);
+  });
+
+  it('keeps type-only imports erased and drops an unused package import', async () => {
+    expect(
+      await taskModule(
+        `//| task: total\nimport type { Plugin } from './lib/types';\nimport { type Hook } from './lib/hooks';\nimport { Property } from 'csstype';\nimport { tableFromArrays } from 'apache-arrow';\n${reads}`,
+      ),
+    ).toEqual([
+      "import { defineTask } from 'cellar';",
+      "import { REGISTRY } from '../../notebooks/lib/registry';",
+    ]);
+  });
+});
