@@ -49,6 +49,7 @@ import {
 import { canonicalJson, sha256 } from '../../runtime/key/hash.js';
 import { loadLocated } from '../pipeline-args.js';
 import { classRegistration, exportsClasses } from '../../runtime/load/bundle.js';
+import { resolvingGlobImports } from '../../runtime/key/dynamic-imports.js';
 import type { AnyTask, Pipeline } from '../../runtime/task.js';
 import { CliError } from '../errors.js';
 import { checkOutFolder } from '../out-folder.js';
@@ -106,6 +107,8 @@ function moduleIdentity(projectRoot: string): Plugin {
         // Its exported classes are registered as under `cellar run`, so instances cross tasks.
         if (exportsClasses(contents, args.path))
           contents += classRegistration(args.path, projectRoot);
+        // `import('./plugins/' + name)` resolves `name` as under `cellar run` (p1, p1.js → p1.ts).
+        contents = resolvingGlobImports(contents, args.path, projectRoot);
         const ext = args.path.slice(args.path.lastIndexOf('.') + 1);
         const loader =
           ext === 'tsx' ? 'tsx' : ext.endsWith('ts') ? 'ts' : ext === 'jsx' ? 'jsx' : 'js';
@@ -525,7 +528,12 @@ export async function buildFunction(
       // Task wiring is declared side-effect free, so esbuild drops it with the upstream modules.
       build.onLoad({ filter: /\.[cm]?[jt]sx?$/ }, (args) => {
         if (args.path.includes(`${sep}node_modules${sep}`)) return undefined;
-        const contents = readFileSync(args.path, 'utf8')
+        const text = resolvingGlobImports(
+          readFileSync(args.path, 'utf8'),
+          args.path,
+          findProjectRoot(dirname(args.path)),
+        );
+        const contents = text
           .replace(/(?<![.\w$])(defineTask|definePipeline|output)\(/g, '/* @__PURE__ */ $1(')
           // A task's module URL only keys the cache; esbuild would keep wiring that touches import.meta.
           .replace(/\bmodule: import\.meta\.url\b/g, 'module: undefined');

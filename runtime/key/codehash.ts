@@ -54,6 +54,7 @@ import {
   REPORT_UNBUNDLED_IMPORTS,
   bundledGlobs,
   globsChanged,
+  resolvingGlobImports,
   unbundledImports,
 } from './dynamic-imports.js';
 import {
@@ -96,7 +97,7 @@ interface EntryMemo {
   unkeyedWorkers?: string[];
 }
 
-const MEMO_VERSION = 14; // 14: `resolved` facts in one table (`facts`), entries naming a key set (`resolvedSet`); 13: config files that steer resolution (package.json `imports`, tsconfig) in `resolved`; 12: packages' entry files by content (`packageEntries`); 11: worker thread scripts bundled (`withWorkerScripts`); 10: how local imports resolved (`resolved`); 9: host facts of imported packages (package-facts.ts); 3: bundle sections hashed without comments (esbuild keeps some); 4: host time zone / locale facts; 5: globs of dynamic imports; 6: minified in the build, split by source map, with <order>; 7: setup side effects in every task; 8: in every compiled module a group loads, entry or not
+const MEMO_VERSION = 15; // 15: dynamic imports of a prefix and a run-time name bundled as static ones resolve (resolvingGlobImports); 14: `resolved` facts in one table (`facts`), entries naming a key set (`resolvedSet`); 13: config files that steer resolution (package.json `imports`, tsconfig) in `resolved`; 12: packages' entry files by content (`packageEntries`); 11: worker thread scripts bundled (`withWorkerScripts`); 10: how local imports resolved (`resolved`); 9: host facts of imported packages (package-facts.ts); 3: bundle sections hashed without comments (esbuild keeps some); 4: host time zone / locale facts; 5: globs of dynamic imports; 6: minified in the build, split by source map, with <order>; 7: setup side effects in every task; 8: in every compiled module a group loads, entry or not
 
 /**
  * Fingerprints recorded by `cellar build`, by module URL. A built bundle carries no sources to
@@ -617,9 +618,18 @@ async function bundleGroup(
         // A worker thread's script (`new Worker(new URL('./work.mjs', import.meta.url))`) is code
         // the task runs: bundled with it, so its files are in the key (`withWorkerScripts`).
         const workers = LOADERS[ext] && LOADERS[ext] !== 'json' && LOADERS[ext] !== 'text';
-        const contents = workers
+        const withWorkers = workers
           ? withWorkerScripts(args.path, withSetup, unkeyedWorkers)
           : withSetup;
+        // As the run bundles it (load/bundle.ts): `import('./plugins/' + name)` bundles every
+        // module the name may resolve to (p1.ts for 'p1.js'), so each is in the key. No line
+        // numbers in the hashed text: a comment line added above must not move the key.
+        const contents =
+          workers && !isInNodeModules(args.path)
+            ? resolvingGlobImports(Buffer.from(withWorkers).toString('utf8'), args.path, root, {
+                lines: false,
+              })
+            : withWorkers;
         return { contents, loader, resolveDir: dirname(args.path) };
       });
     },

@@ -49,6 +49,7 @@ import {
   REPORT_UNBUNDLED_IMPORTS,
   bundledGlobs,
   globsChanged,
+  resolvingGlobImports,
   unbundledImports,
 } from '../key/dynamic-imports.js';
 import { tempStamp } from '../store/owner.js';
@@ -89,7 +90,8 @@ interface BundleRecord {
 // exported classes. 6: the globs of dynamic imports, with their matches. 7: where 'cellar' was
 // mapped to the running runtime (`ownRuntime`). 8: how local imports resolved (`resolved`).
 // 9: the config files that steer resolution (package.json `imports`, tsconfig) in `resolved`.
-const RECORD_VERSION = 9;
+// 10: dynamic imports of a prefix and a run-time name resolved as static ones (resolvingGlobImports).
+const RECORD_VERSION = 10;
 
 /**
  * Import `path` through a cached esbuild bundle; undefined when that is not possible here.
@@ -241,6 +243,8 @@ async function bundle(
           .replace(/\bimport\.meta\.dirname\b/g, JSON.stringify(dirname(args.path)))
           .replace(/\bimport\.meta\.filename\b/g, JSON.stringify(args.path));
         if (exportsClasses(contents, args.path)) contents += classRegistration(args.path, root);
+        // `import('./plugins/' + name)` finds `name` as a static import would (p1, p1.js → p1.ts).
+        contents = resolvingGlobImports(contents, args.path, root);
         const ext = args.path.slice(args.path.lastIndexOf('.') + 1);
         const loader =
           ext.startsWith('ts') || ext === 'mts' || ext === 'cts'

@@ -97,6 +97,39 @@ describe('a dynamic import() is keyed by the content of every file it may load',
     expect(run(p, NB)).toEqual({ scaled: 'ran', joined: 'ran', plain: 'cached' });
   });
 
+  it('a name without its .ts, or with .js, loads the .ts plugin as in the notebook; a name no file answers names the cell and the files looked for', () => {
+    // A red team's notebook: `import('./plugins/' + name)` with 'p1' (or `${name}.js`) failed
+    // with "Module not found in bundle" where tslab loaded plugins/p1.ts, and the `.js` form
+    // left the .ts plugins out of the key. A README.md in the folder is no module to bundle.
+    const p = withModules();
+    p.write('notebooks/plugins/README.md', '# plugins\n');
+    p.write(
+      NB,
+      notebookText([
+        "//| params\nconst kind = 'double';",
+        "//| task: plain\nconst { factor } = await import('./plugins/' + kind);\nconst plain = 5 * factor;",
+        '//| task: js\nconst { factor: f } = await import(`./plugins/${kind}.js`);\nconst js = 7 * f;',
+      ]),
+    );
+    expect(run(p, NB)).toEqual({ plain: 'ran', js: 'ran' });
+    expect(show(p, NB, 'plain', 'plain')).toBe(10);
+    expect(show(p, NB, 'js', 'js')).toBe(14);
+    editKeepingMtimeAndSize(join(p.dir, 'notebooks', 'plugins', 'double.ts'), '2', '4');
+    expect(run(p, NB)).toEqual({ plain: 'ran', js: 'ran' });
+    expect(show(p, NB, 'js', 'js')).toBe(28);
+    const r = p.cellar('run', NB, '--param', 'kind=quad');
+    expect(r.code).toBe(1);
+    const out = r.stdout + r.stderr;
+    expect(out).toContain(
+      'FAILED  plain: import("../../notebooks/plugins/quad") at generated/loads/plain.ts:',
+    );
+    expect(out).toContain(
+      '(notebooks/loads.ipynb, cell `c2`) found no module among the files under notebooks/plugins/ bundled with the pipeline: looked for notebooks/plugins/quad{.ts,.tsx,.js,.jsx,.mts,.mjs,.cts,.cjs,.json}, notebooks/plugins/quad/index{',
+    );
+    expect(out).toContain('looked for notebooks/plugins/quad{.js,.ts,.tsx}');
+    expect(out).toContain('at notebooks/loads.ipynb, cell 2 (id c2), line 2');
+  });
+
   it('a plugin added to the folder later is loadable by a param at once, and in the key', () => {
     const p = withModules();
     p.write(
