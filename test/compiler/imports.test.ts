@@ -149,6 +149,14 @@ describe('a task cell importing a local module for a value it never reads', () =
     ]);
   });
 
+  it('keeps a side-effect import of the cell, as before', async () => {
+    expect(await taskModule(`//| task: total\nimport './lib/plugins';\n${reads}`)).toEqual([
+      "import { defineTask } from 'cellar';",
+      "import '../../notebooks/lib/plugins';",
+      "import { REGISTRY } from '../../notebooks/lib/registry';",
+    ]);
+  });
+
   it('loads it once when the code also reads the module, and when the import is all the cell has', async () => {
     expect(
       await taskModule(
