@@ -212,6 +212,12 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
         log(`${time()} done    ${task} (not cached: ${notCached})`);
         return { ...result, notCached };
       }
+      // Read an input its key lacks (or an upstream of this run did): the coordinator's read
+      // adopter files it under the key that holds the input (execute.ts `unkeyed`).
+      if (result.unkeyed) {
+        log(`${time()} done    ${task} (its key lacked a read it made: filed under the next)`);
+        return { ...result, unkeyed: true };
+      }
       await store.writeManifest({
         task,
         key,

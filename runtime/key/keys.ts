@@ -136,7 +136,11 @@ export async function computeKeys(
     let rec = recorded && runReadsOfTask(recorded, task.name);
     if (facts && facts.moduleRecords.length > 0)
       rec = withModuleReads(rec, recorded!, facts.moduleRecords);
-    if (rec) addRecordedReads(inputs, rec, options.reads!.root, options.reads!.stamps, workdir);
+    if (rec)
+      addRecordedReads(inputs, rec, options.reads!, options.reads!.stamps, {
+        workdir,
+        workspace: options.reads!.workspace,
+      });
     const hooks = hooksFor(task);
     if (hooks.some((h) => h.keyInputs)) {
       inputs.hooks = {};
@@ -162,12 +166,13 @@ export async function computeKeys(
 export function addRecordedReads(
   inputs: KeyInputs,
   rec: RecordedRunReads,
-  root: string,
+  at: { root: string },
   stamps: RunReadStamps,
-  /** The folder the task runs in (run-reads.ts `WORKDIR_INPUT`). */
-  workdir: string,
+  /** The folder the task runs in and the workspace its results are in (run-reads.ts
+   *  `WORKDIR_INPUT`, `workdirInput`). */
+  where: { workdir: string; workspace: string },
 ): void {
-  const reads = runReadInputs(root, rec, stamps, workdir);
+  const reads = runReadInputs(at.root, rec, stamps, where);
   if (Object.keys(reads).length > 0) inputs.reads = reads;
   if (rec.env.length > 0) inputs.env = { ...inputs.env, ...envInputs(rec.env) };
 }

@@ -275,8 +275,8 @@ export type ReadsContext = RunReadsAt;
  * under the project's `.cellar/`, the workspace and Node's own install are left out (Cellar's
  * state and the runtime, not data); a file under `node_modules/` is recorded as its package (the
  * installed version enters the key, as for packages the bundle imports: that holds for a package
- * the task's code never imports, too). Returns false when the task was seen reading nothing at
- * all (no record opened or written: the executor then needs no look at the record), else true.
+ * the task's code never imports, too). Returns whether the task read anything, and the key inputs
+ * this run's reads take (`RunReadsNow`).
  */
 export function recordRunReads(
   ctx: ReadsContext,
@@ -285,7 +285,7 @@ export function recordRunReads(
   /** Keep the files `seen` wrote as the task's `writes` and `appends`. A module's record and the
    *  pipeline's load record keep none: what a setup cell writes as it loads belongs to no task. */
   keepWrites = task !== PIPELINE_LOAD && !isModuleRecord(task),
-): boolean {
+): RunReadsNow {
   const fresh = emptyRunReads();
   const writes = keepWrites ? writtenPaths(ctx, sideEffectOutputs(seen)) : [];
   const appends = keepWrites && seen.appended ? writtenPaths(ctx, seen.appended) : [];
@@ -306,7 +306,9 @@ export function recordRunReads(
     writes.length + appends.length === 0 &&
     !seen.cwd
   )
-    return false;
+    return NOTHING_READ;
+  if (seen.cwd) fresh.cwd = true;
+  const now = { readAny: true, inputs: keyedInputNames(fresh) };
   const known = parseRecord(recordFile(ctx, task));
   const merged: RecordedRunReads = {
     files: union(known.files, fresh.files),
@@ -321,7 +323,7 @@ export function recordRunReads(
   const allAppends = union(known.appends ?? [], appends);
   if (allAppends.length > 0) merged.appends = allAppends;
   if (known.cwd || seen.cwd) merged.cwd = true;
-  if (size(merged) === size(known)) return true;
+  if (size(merged) === size(known)) return now;
   const observed: Record<string, string> = {};
   for (const [abs, hash] of seen.seen) {
     const suffix = abs.endsWith('/') ? '/' : abs.endsWith(STAT) ? STAT : '';
@@ -336,7 +338,36 @@ export function recordRunReads(
   const tmp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
   writeFileSync(tmp, JSON.stringify({ task, pipeline: ctx.pipeline, ...merged }) + '\n');
   renameSync(tmp, path);
-  return true;
+  return now;
+}
+
+/** What one run of a task read, as `recordRunReads` recorded it. */
+export interface RunReadsNow {
+  /** False when the task read nothing by path nor an env variable by a computed name (no record
+   *  opened: the executor need not look for one). */
+  readAny: boolean;
+  /**
+   * The key inputs these reads take: names in `KeyInputs.reads` (`runReadInputs`: a path, a
+   * folder with `/`, a stat read with `#stat`, `WORKDIR_INPUT`), and `env:NAME` for a variable
+   * read by a computed name (keyed in `KeyInputs.env`). One the task's key lacks means the result
+   * is not the key's (perform.ts `PerformedTask.unkeyed`).
+   */
+  inputs: string[];
+}
+
+const NOTHING_READ: RunReadsNow = Object.freeze({ readAny: false, inputs: [] });
+
+/** The names `runReadInputs` (and the env merge of keys.ts) give the entries of `rec`. */
+function keyedInputNames(rec: RecordedRunReads): string[] {
+  const names = new Set<string>();
+  if (readsPaths(rec)) names.add(WORKDIR_INPUT);
+  for (const p of rec.files) names.add(p);
+  for (const p of rec.dirs) names.add(p.endsWith('/') ? p : `${p}/`);
+  for (const p of rec.probes) names.add(p);
+  for (const p of rec.stats) names.add(p.endsWith(LSTAT) || p.endsWith(LINK) ? p : p + STAT);
+  for (const p of rec.packages) names.add(p);
+  for (const name of rec.env) names.add(`env:${name}`);
+  return [...names];
 }
 
 /**
@@ -513,11 +544,13 @@ export function runReadInputs(
   rec: RecordedRunReads,
   stamps: RunReadStamps,
   /** The folder the tasks run in (absolute): keyed as `WORKDIR_INPUT` when the record holds a
-   *  path read (`readsPaths`). Undefined: not keyed (a module's load facts). */
-  workdir?: string,
+   *  path read (`readsPaths`), with the workspace the keys are for (`workdirInput`). Undefined:
+   *  not keyed (a module's load facts). */
+  where?: { workdir: string; workspace: string },
 ): Record<string, string> {
   const out: Record<string, string> = {};
-  if (workdir !== undefined && readsPaths(rec)) out[WORKDIR_INPUT] = workdirInput(root, workdir);
+  if (where !== undefined && readsPaths(rec))
+    out[WORKDIR_INPUT] = workdirInput(root, where.workdir, where.workspace);
   for (const p of rec.files) out[p] = stamps.contentOf(fromRecorded(root, p));
   for (const p of rec.dirs) out[p.endsWith('/') ? p : `${p}/`] = listingOf(fromRecorded(root, p));
   for (const p of rec.probes) if (!(p in out)) out[p] = `probe:${kindOf(fromRecorded(root, p))}`;
@@ -542,10 +575,18 @@ export function runReadInputs(
  */
 export const WORKDIR_INPUT = '<workdir>';
 
-/** The workdir as keyed: relative to the project root with `/` (`.` for the root itself), so a
- *  moved or cloned project keeps its keys; absolute when outside the root. */
-export function workdirInput(root: string, workdir: string): string {
+/**
+ * The workdir as keyed: relative to the project root with `/` (`.` for the root itself), so a
+ * moved or cloned project keeps its keys; absolute when the workspace, which holds the results
+ * these keys find, is not inside that root. The root is the workdir's own project (run.ts
+ * normalizeRunOptions), so `--workdir /data/a` and `--workdir /data/b` (neither in a project)
+ * are each the root `.` of their own: relative, both were `.`, and a run in b was served the
+ * result a's run filed in the one workspace of the pipeline (a `process.cwd()`, a path read).
+ */
+export function workdirInput(root: string, workdir: string, workspace: string): string {
   const abs = resolve(workdir);
+  const inRoot = relative(resolve(root), resolve(workspace));
+  if (inRoot.startsWith('..') || isAbsolute(inRoot)) return abs.split(sep).join('/');
   return abs === resolve(root) ? '.' : toRecorded(root, abs);
 }
 
@@ -858,6 +899,7 @@ export const isModuleRecord = (name: string): boolean => name.startsWith(MODULE_
  * Add what the task's run saw code of other local modules read (read-record.ts `observeReads`'
  * `shared`, by absolute module file, or a built run's module URL) to those modules' records. Files the task wrote and the env
  * names in `keyedEnv` (read by name in code, keyed already) are left out, as for the task's own.
+ * The key inputs each module's reads take are kept for this thread (`moduleInputsSeen`).
  */
 export function recordModuleReads(
   ctx: ReadsContext,
@@ -875,8 +917,28 @@ export function recordModuleReads(
       reads.written.add(w);
     }
     // What a module hands on is not tied to what one task saw: no `observed` hashes.
-    recordRunReads(ctx, moduleRecordName(ctx.root, module), { ...reads, seen: new Map() }, false);
+    const name = moduleRecordName(ctx.root, module);
+    const now = recordRunReads(ctx, name, { ...reads, seen: new Map() }, false);
+    let seen = moduleInputs.get(name);
+    if (!seen) moduleInputs.set(name, (seen = new Set()));
+    for (const input of now.inputs) seen.add(input);
   }
+}
+
+/** Module record name → the key inputs its module's code was seen reading on this thread. */
+const moduleInputs = new Map<string, Set<string>>();
+
+/**
+ * The key inputs code of the modules named (module record names, `moduleRecordsOfCode`) was seen
+ * reading on this thread, in any task. A module keeps state across the tasks a thread runs (a
+ * memo filled by the first caller): a task handed what another task's read filled reads nothing
+ * itself, yet its result rests on those inputs, which its key holds only once the module's record
+ * is joined into it (keys.ts). perform.ts checks them against the job's key (`lacksRead`).
+ */
+export function moduleInputsSeen(modules: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const name of modules) for (const input of moduleInputs.get(name) ?? []) out.push(input);
+  return out;
 }
 
 /**

@@ -66,22 +66,66 @@ export class ReadAdopter {
    * `node` finished under `key` (ran, or served from cache) with `manifest` stored: if its record
    * grew or an upstream result moved, file the result under the next key where provably the same.
    * `readNothing`: the run just finished saw the task read nothing (its runner says so), so it
-   * wrote no record to look for.
+   * wrote no record to look for. `unkeyed`: its runner found it read an input its key lacks
+   * (perform.ts `PerformedTask.unkeyed`), perhaps only through a module's record: always looked at.
    */
   async finished(
     node: GraphNode,
     key: CacheKey,
     manifest?: Manifest,
     readNothing = false,
+    unkeyed = false,
   ): Promise<void> {
+    const next = this.nextKey(node, key, readNothing && !unkeyed, unkeyed);
+    if (!next) return;
+    const { k1, inputs, rec } = next;
+    if (!this.onlyDiscovered(key.inputs, inputs, rec.observed ?? {})) return;
+    if (!(await this.store.isDone(node.name, k1.value))) {
+      const m = manifest ?? (await this.store.readManifest(node.name, key.value));
+      if (!m) return;
+      await this.store.writeManifest({ ...m, key: k1.value, inputs });
+    }
+    this.moved.set(node.name, k1.value);
+  }
+
+  /**
+   * Before `node` runs under `key`: the result another run (a second `cellar run` started at
+   * the same time) filed under the key its grown record gives now, if that key is done. That
+   * run discovered a read this run's key lacks, so it stored its result under no key this run
+   * computed (execute.ts `unkeyed`), only under the next one; the next key holds each read by
+   * its content now, so its result is the one this run would compute. The task's result moves
+   * there (its downstream follows it, as after `finished`). Undefined when the record is the
+   * one this run keyed from (then the result is this run's to make).
+   */
+  async servedElsewhere(
+    node: GraphNode,
+    key: CacheKey,
+  ): Promise<{ key: string; manifest: Manifest } | undefined> {
+    const next = this.nextKey(node, key, false, false);
+    if (!next || !(await this.store.isDone(node.name, next.k1.value))) return undefined;
+    const manifest = await this.store.readManifest(node.name, next.k1.value);
+    if (!manifest) return undefined;
+    this.moved.set(node.name, next.k1.value);
+    return { key: next.k1.value, manifest };
+  }
+
+  /** The key `node`'s result belongs under after its record grew or an upstream moved, with its
+   *  inputs and the record it was computed from; undefined when neither happened. */
+  private nextKey(
+    node: GraphNode,
+    key: CacheKey,
+    readNothing: boolean,
+    unkeyed: boolean,
+  ): { k1: CacheKey; inputs: KeyInputs; rec: RecordedRunReads } | undefined {
     const upMoved = node.upstream.some((u) => this.moved.has(u));
     // Most tasks read nothing by path: no record to open, and no stat when the runner said so.
     if (
+      !unkeyed &&
       !upMoved &&
       !this.before.has(node.name) &&
       (readNothing || !hasRunReads(this.ctx, node.name))
     )
-      return;
+      return undefined;
     // With the records of the local modules its code reaches, as computeKeys joins them.
     const modules =
       node.task.module && key.inputs.code
@@ -89,21 +133,17 @@ export class ReadAdopter {
         : [];
     const rec = recordedRunReads(this.ctx, node.name, modules);
     const was = withModuleReads(this.before.get(node.name), this.before, modules);
-    if (!upMoved && shape(rec) === shape(was)) return;
+    if (!upMoved && shape(rec) === shape(was)) return undefined;
     const upstream: Record<string, string> = {};
     for (const [u, k] of Object.entries(key.inputs.upstream)) upstream[u] = this.moved.get(u) ?? k;
-    const next: KeyInputs = { ...key.inputs, upstream };
-    delete next.reads;
-    addRecordedReads(next, rec, this.ctx.root, this.stamps, this.ctx.workdir ?? process.cwd());
-    const k1 = makeKey(next);
-    if (k1.value === key.value) return;
-    if (!this.onlyDiscovered(key.inputs, next, rec.observed ?? {})) return;
-    if (!(await this.store.isDone(node.name, k1.value))) {
-      const m = manifest ?? (await this.store.readManifest(node.name, key.value));
-      if (!m) return;
-      await this.store.writeManifest({ ...m, key: k1.value, inputs: next });
-    }
-    this.moved.set(node.name, k1.value);
+    const inputs: KeyInputs = { ...key.inputs, upstream };
+    delete inputs.reads;
+    addRecordedReads(inputs, rec, this.ctx, this.stamps, {
+      workdir: this.ctx.workdir ?? process.cwd(),
+      workspace: this.ctx.workspace,
+    });
+    const k1 = makeKey(inputs);
+    return k1.value === key.value ? undefined : { k1, inputs, rec };
   }
 
   /** Tasks served from cache whose upstream moved: in graph order, after the run. */

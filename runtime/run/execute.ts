@@ -17,6 +17,7 @@ import { whileSettleable } from '../settle.js';
 import type { Store } from '../store/store.js';
 import type { AnyTask } from '../task.js';
 import type {
+  CacheKey,
   GraphNode,
   Manifest,
   NotRunReason,
@@ -36,7 +37,7 @@ import {
   type OutputLocation,
   type TaskJob,
 } from './perform.js';
-import type { ReadsContext, RecordedRunReads } from '../key/run-reads.js';
+import { moduleRecordsOfCode, type ReadsContext, type RecordedRunReads } from '../key/run-reads.js';
 import type { ReadAdopter } from './adopt-reads.js';
 import { countPlan, forced as isForced } from './plan.js';
 import { dropStaleDownstream } from './replaced.js';
@@ -52,6 +53,8 @@ export interface JobResult {
   notCached?: string;
   /** The task read nothing at run time, so it left no run-read record (perform.ts `PerformedTask`). */
   readNothing?: boolean;
+  /** The task read an input its key lacks: not stored under the job's key (perform.ts `PerformedTask`). */
+  unkeyed?: boolean;
   /** The task's side-effect files and their content as it left them (perform.ts `PerformedTask`). */
   written?: Record<string, string>;
   /** From a runner that wrote the manifest (`writesManifests`): its `finishedAt` (ISO 8601). */
@@ -209,6 +212,8 @@ export async function executeRun(options: ExecuteOptions): Promise<RunResult> {
     ...(options.keyedAtMs !== undefined ? { keyedAtMs: options.keyedAtMs } : {}),
     ...(options.onWritten ? { onWritten: options.onWritten } : {}),
     notCached: new Map(),
+    unkeyed: new Set(),
+    modules: new Map(),
   };
   await schedule({
     graph,
@@ -273,6 +278,17 @@ interface AttemptContext {
    * for their readers in this run only. Their downstream is not committed either.
    */
   notCached: Map<string, Manifest>;
+  /**
+   * Tasks that ran in this run whose key lacks an input their result depends on (`JobResult
+   * .unkeyed`), or whose upstream's does: stored under no key of their own, only where the read
+   * adopter files them (its key computed from the grown record holds the input, and the upstream
+   * keys it moved). A downstream result's key names the upstream key: were it stored, a later run
+   * computing that upstream key again (without the record) would re-run the upstream on other
+   * data, then be served this result.
+   */
+  unkeyed: Set<string>;
+  /** Task module → its module records (`modulesOf`). */
+  modules: Map<string, string[]>;
   onWritten?: (task: string) => void;
 }
 
@@ -305,6 +321,19 @@ export async function runAttempts(
       emit({ kind: 'task-cached', at: Date.now(), task: node.name, key, byOtherRun });
       return { name: node.name, status: 'cached', key, durationMs: 0 };
     }
+    // Another run, started with this one, discovered a read this key lacks and filed its result
+    // under the key holding it (adopt-reads.ts servedElsewhere): that result, and like any result
+    // under no key of this run's own, its downstream's (execute.ts `unkeyed`).
+    const elsewhere =
+      !forced && !commits && ctx.adopter
+        ? await ctx.adopter.servedElsewhere(node, entry.key)
+        : undefined;
+    if (elsewhere) {
+      ctx.unkeyed.add(node.name);
+      if ((ctx.readers.get(node.name) ?? 0) > 0) keep(ctx, node.name, elsewhere.manifest.outputs);
+      emit({ kind: 'task-cached', at: Date.now(), task: node.name, key, byOtherRun: true });
+      return { name: node.name, status: 'cached', key, durationMs: 0 };
+    }
     // The result this forced run replaces: its downstream results were computed from it.
     const previous = forced ? await store.readManifest(node.name, key) : undefined;
     const inputs: JobInput[] = [];
@@ -331,7 +360,11 @@ export async function runAttempts(
       inputs,
       envRead: Object.keys(entry.key.inputs.env ?? {}),
     };
-    if (ctx.reads) job.reads = ctx.reads;
+    if (ctx.reads) {
+      job.reads = ctx.reads;
+      const modules = modulesOf(ctx, node, entry.key);
+      if (modules.length > 0) job.modules = modules;
+    }
     const keyedReads = entry.key.inputs.reads;
     if (ctx.reads && ctx.keyedAtMs !== undefined && keyedReads && Object.keys(keyedReads).length)
       job.keyed = { reads: keyedReads, sinceMs: ctx.keyedAtMs };
@@ -342,14 +375,16 @@ export async function runAttempts(
     // its key names the upstream key, whose stored result (if any) is not what it read.
     const fromUncached = node.upstream.find((u) => ctx.notCached.has(u));
     const inherited = fromUncached && `upstream ${fromUncached} was not cached`;
+    const upUnkeyed = node.upstream.some((u) => ctx.unkeyed.has(u));
     if (commits)
       job.commit = {
         inputs: entry.key.inputs,
         forced,
         ...(inherited ? { notCached: inherited } : {}),
       };
+    if (upUnkeyed) job.unkeyed = true;
     const runnerWrites = !commits && ctx.runner.writesManifests === true;
-    if (runnerWrites && !inherited) job.manifest = { inputs: entry.key.inputs };
+    if (runnerWrites && !inherited && !upUnkeyed) job.manifest = { inputs: entry.key.inputs };
     const attempts = node.task.retries + 1;
     for (let attempt = 1; ; attempt++) {
       emit({ kind: 'task-start', at: Date.now(), task: node.name, key, attempt });
@@ -378,8 +413,11 @@ export async function runAttempts(
           emit({ kind: 'task-done', at: Date.now(), task: node.name, key, durationMs, notCached });
           return { name: node.name, status: 'ran', key, durationMs, notCached };
         }
-        // (A runner that writes manifests wrote this very one, unless the result is not cached.)
-        if (!commits && !runnerWrites) await store.writeManifest(manifest);
+        const unkeyed = upUnkeyed || done.unkeyed === true;
+        if (unkeyed) ctx.unkeyed.add(node.name);
+        // (A runner that writes manifests wrote this very one, unless the result is not cached
+        // or unkeyed.)
+        else if (!commits && !runnerWrites) await store.writeManifest(manifest);
         if (manifest.written) ctx.onWritten?.(node.name);
         // Before any downstream task is scheduled: none may be served from the replaced output.
         const dropped = await dropStaleDownstream(store, ctx.graph, previous, manifest);
@@ -389,7 +427,7 @@ export async function runAttempts(
         // store and the project the coordinator reads.)
         if (ctx.adopter)
           await ctx.adopter
-            .finished(node, entry.key, manifest, done.readNothing === true)
+            .finished(node, entry.key, manifest, done.readNothing === true, unkeyed)
             .catch(() => undefined);
         if (read) keep(ctx, node.name, outputs);
         emit({
@@ -431,6 +469,16 @@ export async function runAttempts(
   } finally {
     await lock?.release();
   }
+}
+
+/** The module records task `node`'s key joins (perform.ts `TaskJob.modules`), once per module. */
+function modulesOf(ctx: AttemptContext, node: GraphNode, key: CacheKey): string[] {
+  const module = node.task.module;
+  const files = key.inputs.code?.files;
+  if (!module || !files || !ctx.reads) return [];
+  let names = ctx.modules.get(module);
+  if (!names) ctx.modules.set(module, (names = moduleRecordsOfCode(ctx.reads.root, module, files)));
+  return names;
 }
 
 /** Where task `name`'s outputs are, for a job reading them: kept, or read from its manifest. */

@@ -13,6 +13,7 @@ import { CellarError } from '../errors.js';
 import {
   readChangedWhileRunning,
   recordModuleReads,
+  moduleInputsSeen,
   recordRunReads,
   sideEffectOutputs,
   writtenContent,
@@ -73,6 +74,17 @@ export interface TaskJob {
    */
   manifest?: { inputs: KeyInputs };
   /**
+   * The module records (run-reads.ts `moduleRecordsOfCode`) of the local modules the task's code
+   * reaches, which its key joins: what their code read on this thread is checked against the key
+   * (`PerformedTask.unkeyed`). Absent: none checked.
+   */
+  modules?: string[];
+  /**
+   * An upstream result this job reads is stored under no key of its own (`PerformedTask
+   * .unkeyed`): neither is this one (its key names that upstream key), and its runner reports it.
+   */
+  unkeyed?: boolean;
+  /**
    * Where to record what the task reads while it runs (files, folders, env names by computed
    * name; runtime/key/run-reads.ts). Absent: nothing is recorded.
    */
@@ -108,6 +120,18 @@ export interface PerformedTask {
    * record from this run, so the executor's read adopter need not look for one.
    */
   readNothing?: boolean;
+  /**
+   * True when the task read an input its run-read record did not hold (a first run discovering
+   * `data/v.txt`; a record kept in another project's `.cellar/`, or deleted): the job's key,
+   * computed from that record, lacks an input the result depends on, so the result is stored
+   * under no key of its own (run/execute.ts), only under the next key where the read adopter
+   * proves it the same (run/adopt-reads.ts). Stored under the job's key, a later run computing
+   * that key without the record (another `--workdir`, a shared store on another checkout) would
+   * be served a result computed from other data. Also set when the job's upstream was
+   * (`TaskJob.unkeyed`). Such outputs are named by their digest as well as the key, so two runs
+   * filing different results from one such key never write one file.
+   */
+  unkeyed?: boolean;
   /**
    * The files the task wrote outside its outputs (`writeFileSync('out/report.csv')`, a rename or a
    * copy onto a path; recorded path → content hash as the task left it), for its manifest: a later
@@ -359,6 +383,7 @@ async function performWith(
   };
   const reads = job.reads;
   let readNothing = false;
+  let unkeyed = job.unkeyed === true;
   let wrote: string[] = [];
   let outputs: Record<string, unknown>;
   try {
@@ -373,10 +398,15 @@ async function performWith(
             // per task, atomic: run-reads.ts), before its outputs are encoded.
             // Names the code reads statically are keyed already (keys.ts): only computed ones count.
             for (const name of job.envRead ?? []) seen.env.delete(name);
-            readNothing = !recordRunReads(reads, task.name, seen);
+            const now = recordRunReads(reads, task.name, seen);
+            readNothing = !now.readAny;
             wrote = writtenPaths(reads, sideEffectOutputs(seen));
             // What helpers of other modules read in it: keyed for every task reaching the module.
             recordModuleReads(reads, shared, seen.written, job.envRead);
+            // Its own reads, and those of the modules its code reaches, on this thread: in this
+            // task or one before it that filled a memo this task was handed.
+            if (!unkeyed)
+              unkeyed = lacksRead(job, [...now.inputs, ...moduleInputsSeen(job.modules ?? [])]);
             if (children.length > 0) warnChildProcess(task, children);
             // Checked as the task's code returns: what it read later cannot change its result.
             const changed =
@@ -405,7 +435,11 @@ async function performWith(
     if (envNames.size > 0 && spec.codec === undefined)
       refuseSecrets(task.name, name, bytes, [...envNames]);
     // A content-addressed store names the object itself; the manifest records that name.
-    const fileName = outputFileName(task.name, name, job.key, codec.ext);
+    // An unkeyed result's key is not its own (PerformedTask.unkeyed): named by its bytes too, so
+    // a run in another workdir, computing other bytes under the same key, writes another file.
+    const digest = outputDigest(bytes);
+    const fileKey = unkeyed ? `${job.key}-${digest.slice(0, 8)}` : job.key;
+    const fileName = outputFileName(task.name, name, fileKey, codec.ext);
     const written = await store.writeOutput(task.name, fileName, bytes);
     const file = typeof written === 'string' ? written : fileName;
     const stats = outputStats(outputs[name], schema);
@@ -414,7 +448,7 @@ async function performWith(
       codecVersion: codec.version,
       file,
       bytes: bytes.byteLength,
-      digest: outputDigest(bytes),
+      digest,
       schema,
       ...(stats ? { stats } : {}),
     };
@@ -426,7 +460,20 @@ async function performWith(
     ...(Object.keys(written).length > 0 ? { written } : {}),
     ...(notCached ? { notCached } : {}),
     ...(readNothing ? { readNothing } : {}),
+    ...(unkeyed ? { unkeyed } : {}),
   };
+}
+
+/**
+ * Does the job's key lack one of `inputs` (recordRunReads' names), so the result is not its key's?
+ * The key's reads are `job.keyed.reads` (absent: none); its env names, `job.envRead`.
+ */
+function lacksRead(job: TaskJob, inputs: readonly string[]): boolean {
+  const reads = job.keyed?.reads ?? {};
+  for (const name of inputs)
+    if (name.startsWith('env:') ? !job.envRead?.includes(name.slice(4)) : !(name in reads))
+      return true;
+  return false;
 }
 
 /**

@@ -204,7 +204,12 @@ export function runReadFactsNow(
   for (const task of tasks) {
     const rec = withModuleReads(records.get(task), records, uses[task] ?? []);
     if (!rec) continue;
-    const reads = runReadInputs(at.root, rec, stamps, at.workdir);
+    const reads = runReadInputs(
+      at.root,
+      rec,
+      stamps,
+      at.workdir !== undefined ? { workdir: at.workdir, workspace: at.workspace } : undefined,
+    );
     if (Object.keys(reads).length > 0 || rec.env.length > 0)
       out[task] = { reads, env: [...new Set(rec.env)].sort() };
   }

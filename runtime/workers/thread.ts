@@ -46,14 +46,14 @@ parentPort!.on('message', async (message: { id: number; job: TaskJob }) => {
     if (!task)
       throw new Error(`worker: task '${message.job.task}' not found in ${init.pipelineFile}`);
     const t0 = performance.now();
-    const { outputs, notCached, readNothing, written } = await whileTaskSettleable(
+    const { outputs, notCached, readNothing, unkeyed, written } = await whileTaskSettleable(
       message.job.task,
       performTask(task, tasks, message.job, store),
     );
     const durationMs = Math.round(performance.now() - t0);
     const manifest = message.job.manifest;
     let finishedAt: string | undefined;
-    if (manifest && !notCached) {
+    if (manifest && !notCached && !unkeyed) {
       finishedAt = new Date().toISOString();
       await store.writeManifest({
         task: task.name,
@@ -74,6 +74,7 @@ parentPort!.on('message', async (message: { id: number; job: TaskJob }) => {
         ...(finishedAt ? { finishedAt } : {}),
         ...(notCached ? { notCached } : {}),
         ...(readNothing ? { readNothing } : {}),
+        ...(unkeyed ? { unkeyed } : {}),
         ...(written ? { written } : {}),
       },
     });

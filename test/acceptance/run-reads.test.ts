@@ -4,7 +4,8 @@
 // threads and in process. The run after the one that discovered a read re-runs the task once (its
 // key gains the input): the tests run twice before editing anything, then expect all cached.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { notebookText } from '../compiler/notebook.js';
@@ -248,6 +249,142 @@ describe('a relative path read at run time follows --workdir', () => {
     runStatuses(p, NB, ...at('dirA'));
     expect(showOutput(p, NB, 'load', 'v', ...at('dirA'))).toBe('A');
     expect(runStatuses(p, NB, ...at('dirA'))).toEqual({ load: 'cached' });
+  });
+});
+
+describe('a workdir outside the project (its own project root) keys as one inside it', () => {
+  // The run-read records of an outside `--workdir` live in that folder's own `.cellar/` (its
+  // project root), while the results live in the pipeline's workspace: a run in another outside
+  // folder found no record, computed the first run's key, and was served the other folder's
+  // value (`B` read as `A`); `process.cwd()` was keyed `.` in both.
+  it.each([[[] as string[]], [['--in-process']]])(
+    'runs in two outside folders each compute from their own data, their downstream too, and never share an output file (%j)',
+    (extra) => {
+      const p = project();
+      p.write(
+        NB,
+        notebookText([
+          "import { readFileSync } from 'node:fs';",
+          '//| task: load\nconst v = readFileSync("data/v.txt", "utf8").trim();',
+          '//| task: twice\nconst w = v + v;',
+          '//| task: here\nconst here = process.cwd();',
+        ]),
+      );
+      const outside = mkdtempSync(join(tmpdir(), 'cellar-outside-'));
+      try {
+        for (const [d, v] of [
+          ['a', 'A'],
+          ['b', 'B'],
+        ]) {
+          mkdirSync(join(outside, d, 'data'), { recursive: true });
+          writeFileSync(join(outside, d, 'data', 'v.txt'), `${v}\n`);
+        }
+        const at = (d: string) => ['--workdir', join(outside, d)];
+        const expectValues = (d: string, v: string) => {
+          expect(showOutput(p, NB, 'load', 'v', ...at(d))).toBe(v);
+          expect(showOutput(p, NB, 'twice', 'w', ...at(d))).toBe(v + v);
+          expect(showOutput(p, NB, 'here', 'here', ...at(d))).toBe(join(outside, d));
+        };
+        const run = (d: string) => runStatuses(p, NB, ...at(d), ...extra);
+        expect(run('a')).toEqual({ load: 'ran', twice: 'ran', here: 'ran' });
+        expectValues('a', 'A');
+        expect(run('a')).toEqual({
+          load: 'cached',
+          twice: 'cached',
+          here: 'cached',
+        });
+        expect(run('b')).toEqual({ load: 'ran', twice: 'ran', here: 'ran' });
+        expectValues('b', 'B');
+        expect(run('b')).toEqual({
+          load: 'cached',
+          twice: 'cached',
+          here: 'cached',
+        });
+        // Both folders' results stay whole, side by side in the one workspace.
+        expect(run('a')).toEqual({
+          load: 'cached',
+          twice: 'cached',
+          here: 'cached',
+        });
+        expectValues('a', 'A');
+        expectValues('b', 'B');
+        const files = readdirSync(join(p.dir, '.cellar', 'workspace', 'penguins', 'load'));
+        expect(files.filter((f) => f.startsWith('v_'))).toHaveLength(2);
+      } finally {
+        rmSync(outside, { recursive: true, force: true });
+      }
+    },
+    300_000,
+  );
+});
+
+describe('a workdir outside the project: a read made by a memoised setup helper', () => {
+  it("the helper's first caller reads the file, the other is handed the memo: each folder's run computes both from its own file", () => {
+    const p = project();
+    p.write(
+      NB,
+      notebookText([
+        [
+          "import { readFileSync } from 'node:fs';",
+          'let cache: { max: number } | undefined;',
+          'function limits(): { max: number } {',
+          "  return (cache ??= JSON.parse(readFileSync('data/limits.json', 'utf8')));",
+          '}',
+        ].join('\n'),
+        '//| task: a\nconst capA = limits().max * 1;',
+        '//| task: b\nconst capB = limits().max * 2;',
+      ]),
+    );
+    const outside = mkdtempSync(join(tmpdir(), 'cellar-outside-'));
+    try {
+      for (const [d, max] of [
+        ['a', 1],
+        ['b', 5],
+      ] as const) {
+        mkdirSync(join(outside, d, 'data'), { recursive: true });
+        writeFileSync(join(outside, d, 'data', 'limits.json'), JSON.stringify({ max }));
+      }
+      const at = (d: string) => ['--workdir', join(outside, d)];
+      const run = (d: string) => runStatuses(p, NB, ...at(d), '--workers', '1');
+      // (A result a module's read filled is filed under the next key only when the file is
+      // older than the run by the racy window, else on the next run: two runs settle it.)
+      run('a');
+      run('a');
+      expect(showOutput(p, NB, 'b', 'capB', ...at('a'))).toBe(2);
+      // Keyed without b's folder's records (it has none): b is not served a's memo value.
+      expect(run('b')).toEqual({ a: 'ran', b: 'ran' });
+      run('b');
+      expect(showOutput(p, NB, 'a', 'capA', ...at('b'))).toBe(5);
+      expect(showOutput(p, NB, 'b', 'capB', ...at('b'))).toBe(10);
+      run('a');
+      expect(showOutput(p, NB, 'b', 'capB', ...at('a'))).toBe(2);
+    } finally {
+      rmSync(outside, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('a result whose key lacked a read its run made is filed under no key of its own', () => {
+  it("with the run-read records deleted (or kept elsewhere), the data's edit re-runs the task and its downstream: the first run's result is never served under the key without the read", () => {
+    const p = project();
+    p.write(
+      NB,
+      notebookText([
+        "import { readFileSync } from 'node:fs';",
+        '//| task: load\nconst v = readFileSync("data/v.txt", "utf8").trim();',
+        '//| task: twice\nconst w = v + v;',
+      ]),
+    );
+    p.run('mkdir', ['-p', 'notebooks/data']);
+    p.write('notebooks/data/v.txt', 'one\n');
+    expect(runStatuses(p, NB)).toEqual({ load: 'ran', twice: 'ran' });
+    // Filed under the key holding data/v.txt (the read adopter): cached at once.
+    expect(runStatuses(p, NB)).toEqual({ load: 'cached', twice: 'cached' });
+    rmSync(join(p.dir, '.cellar', 'run-reads'), { recursive: true });
+    p.write('notebooks/data/v.txt', 'two\n');
+    expect(runStatuses(p, NB)).toEqual({ load: 'ran', twice: 'ran' });
+    expect(showOutput(p, NB, 'twice', 'w')).toBe('twotwo');
+    expect(runStatuses(p, NB)).toEqual({ load: 'cached', twice: 'cached' });
   });
 });
 

@@ -90,7 +90,7 @@ describe('cellar run (real processes)', () => {
     const tree = await runCli(['tree', pipeline, 'total', ...ws]);
     expect(tree.stdout).toMatch(/^\(COMPLETE\) total\[[0-9a-f]{16}\]/);
     expect(tree.stdout).toMatch(
-      /scaled: .*scale\/scaled_[0-9a-f]{16}\.arrow \(table 3 rows × 2 columns: id number, value number\)/,
+      /scaled: .*scale\/scaled_[0-9a-f]{16}(-[0-9a-f]{8})?\.arrow \(table 3 rows × 2 columns: id number, value number\)/,
     );
     expect(tree.stdout).toContain('params: {"factor":2,"slowMs":0}');
     expect(tree.stdout).toContain('(shown above)');

@@ -22,6 +22,9 @@ function project(): string {
     `code-keys-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2, 6)}`,
   );
   mkdirSync(join(dir, 'tasks'), { recursive: true });
+  // Its own project (the workspace is the project's): without it, the repository's workspace
+  // held the results of an earlier run of this test, whose keys are the same.
+  writeFileSync(join(dir, 'package.json'), '{ "private": true, "type": "module" }\n');
   writeFileSync(
     join(dir, 'tasks', 'lib.ts'),
     'export const twice = (n: number) => n * 2;\nexport const thrice = (n: number) => n * 3;\n',

@@ -72,7 +72,9 @@ describe('a cold run of many small tasks, killed part-way', () => {
     for (let i = 0; i < LEAVES; i++) {
       const taskDir = join(folder, `leaf${i}`);
       if (!existsSync(taskDir)) continue;
-      for (const f of readdirSync(taskDir).filter((n) => /^v_[0-9a-f]{16}\.json$/.test(n)))
+      for (const f of readdirSync(taskDir).filter((n) =>
+        /^v_[0-9a-f]{16}(-[0-9a-f]{8})?\.json$/.test(n),
+      ))
         expect(JSON.parse(readFileSync(join(taskDir, f), 'utf8'))).toEqual(expectedLeaf(i));
       for (const m of manifestsIn(taskDir)) {
         const manifest = JSON.parse(readFileSync(join(taskDir, m), 'utf8'));
