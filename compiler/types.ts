@@ -160,8 +160,41 @@ export interface Reference extends Span {
   own: boolean;
   /** `{ x }` object literal shorthand: renaming must write `{ x: x_2 }`. */
   shorthand?: boolean;
+  /** `counter.inc`: the property read on the name (link.ts matches a setup value's stateful members). */
+  member?: string;
   line: number;
   column: number;
+}
+
+/**
+ * State a setup cell keeps where no top-level name shows it: a field of a class's instances (or
+ * of the class, for a static member) a member changes (`inc() { this.n++ }`), or a variable a
+ * kept inner function changes in the function that made it (`let n = 0; return () => ++n`).
+ * Each call of the member changes what the next call sees, as a setup helper changing a setup
+ * value does (E_SETUP_STATE).
+ */
+export interface KeptState {
+  kind: 'instance' | 'static' | 'closure';
+  /**
+   * The class (`instance`, `static`), or for a closure the cell's top-level function making it
+   * (`function makeCounter() {…}`: each value a setup cell gets from `makeCounter()` keeps one).
+   */
+  owner?: string;
+  /** A closure made while the cell loads (an IIFE): the top-level name holding it (`next`). */
+  holder?: string;
+  /**
+   * The member a caller reaches the change through (the method, accessor or property of the
+   * returned object); absent when the value itself is the function, or the member is private.
+   */
+  member?: string;
+  /** The field of `this` (`n`, `#items`) or the captured variable changed; '' when not known. */
+  state: string;
+  /** The changed expression as written (`this.items`, `n`), for the message. */
+  target: string;
+  /** The state is read besides its changes (in the class or closure), or the change hands it on. */
+  read: boolean;
+  /** The change, where it is in the cell (`name` is `target`). */
+  change: Mutation;
 }
 
 export interface Mutation {
@@ -273,6 +306,18 @@ export interface CellAnalysis {
   inertStatements: Span[];
   /** Top-level `const ys = xs` with `xs` from another cell: `ys` is the same object. */
   aliases?: { name: string; target: string }[];
+  /**
+   * Top-level names holding a part of this cell's own value (`const items = state.items`): a read
+   * of `state` may read what a change through `items` made. Absent when there are none.
+   */
+  partAliases?: { name: string; target: string }[];
+  /** Setup cells: state kept by class instances and closures (link.ts, E_SETUP_STATE). */
+  keptState?: KeptState[];
+  /**
+   * Setup cells: top-level names given what a bare name makes (`const counter = new Counter()`,
+   * `const ctr = makeCounter()`): each holds the state that class or function keeps.
+   */
+  madeBy?: { name: string; of: string }[];
   /**
    * Top-level `x = …;` statements whose `x` this cell does not declare (`df = df.filter(…)`): in
    * a task, when `x` comes from another task, setup or params, the link stage makes it a new

@@ -28,6 +28,7 @@ import type {
   DeclarationKind,
   Diagnostic,
   ImportDecl,
+  KeptState,
   Meaning,
   Mutation,
   ParamDecl,
@@ -280,6 +281,7 @@ function analyzeOne(
   const aliases = findAliases(cx);
   if (aliases.size) cx.result.aliases = [...aliases].map(([name, target]) => ({ name, target }));
   collectReferences(cx, aliases);
+  if (cx.input.role === 'setup') keptState(cx);
   return cx.result;
 }
 
@@ -683,6 +685,10 @@ function findAliases(cx: CellContext): Map<string, string> {
         // Declared in no other place of this cell: another cell's value, or a global.
         if (!symbol?.declarations?.some((x) => x.getSourceFile() === sf)) target = held.text;
         else target = aliases.get(held.text); // `const b = a` where a is one
+        // `const items = state.items` with `state` this cell's own: reads of `state` read it too.
+        if (target === undefined && symbol && cx.topLevelSymbols.has(symbol))
+          for (const name of boundIdentifiers(ts, d.name))
+            (cx.result.partAliases ??= []).push({ name: name.text, target: held.text });
       }
       if (target === undefined) continue;
       for (const name of boundIdentifiers(ts, d.name)) aliases.set(name.text, target);
@@ -992,6 +998,8 @@ function collectReferences(cx: CellContext, aliases: Map<string, string>): void 
         ...at,
       };
       if (shorthand) ref.shorthand = true;
+      if (ts.isPropertyAccessExpression(node.parent) && node.parent.expression === node)
+        ref.member = node.parent.name.text;
       result.references.push(ref);
       if (ref.meaning === 'value' && !inFunction && (!own || aliases.has(node.text)))
         noteElementVariables(cx, elementOf, node, own ? aliases.get(node.text)! : node.text);
@@ -1036,12 +1044,14 @@ function collectReferences(cx: CellContext, aliases: Map<string, string>): void 
           name: own ? (aliases.get(node.text) ?? node.text) : node.text,
           inside: bound,
         });
-      // `init();` while the cell loads: a call of the bare name, outside any function.
+      // `init();` while the cell loads: a call of the bare name, outside any function; or of a
+      // member (`counter.inc()`), not one taken to be called later (`register.bind(…)`).
+      const callee = ref.member !== undefined && !BORROWING.has(ref.member) ? node.parent : node;
       if (
         !inFunction &&
         ref.meaning === 'value' &&
-        ts.isCallExpression(node.parent) &&
-        node.parent.expression === node
+        ts.isCallExpression(callee.parent) &&
+        callee.parent.expression === callee
       )
         (result.loadTimeCalls ??= []).push({ name: node.text, ...at });
       return;
@@ -1104,6 +1114,341 @@ function collectReferences(cx: CellContext, aliases: Map<string, string>): void 
 }
 
 /** Calls teaching the runtime to store a value: `registerModelFormat`, `registerCodec` (or `cellar.…`). */
+// --- state kept by classes and closures -----------------------------------------------------
+
+/**
+ * A setup cell's state no top-level name shows (`KeptState`): fields of `this` a class's members
+ * change when called, and variables a kept inner function changes in the function that made it;
+ * and the top-level values made by a bare name (`madeBy`), which hold that state.
+ */
+function keptState(cx: CellContext): void {
+  const { ts, sf, result } = cx;
+  const out: KeptState[] = [];
+  for (const stmt of sf.statements) {
+    if (ts.isClassDeclaration(stmt) && stmt.name) classState(cx, stmt, stmt.name.text, out);
+    if (!ts.isVariableStatement(stmt)) continue;
+    for (const d of stmt.declarationList.declarations) {
+      if (!ts.isIdentifier(d.name) || !d.initializer) continue;
+      const init = unwrapped(ts, d.initializer);
+      if (ts.isClassExpression(init)) classState(cx, init, d.name.text, out);
+      if (
+        (ts.isNewExpression(init) || ts.isCallExpression(init)) &&
+        ts.isIdentifier(init.expression)
+      )
+        (result.madeBy ??= []).push({ name: d.name.text, of: init.expression.text });
+    }
+  }
+  closureState(cx, out);
+  if (out.length) result.keptState = out;
+}
+
+/** `expr` seen through parentheses, type assertions and `await`. */
+function unwrapped(ts: TS, expr: Node): Node {
+  let e = expr;
+  while (
+    ts.isParenthesizedExpression(e) ||
+    ts.isAsExpression(e) ||
+    ts.isSatisfiesExpression(e) ||
+    ts.isNonNullExpression(e) ||
+    ts.isTypeAssertionExpression(e) ||
+    ts.isAwaitExpression(e)
+  )
+    e = e.expression;
+  return e;
+}
+
+/** A member's or property's name as written (`inc`, `'inc'`, `#n`); undefined when computed. */
+function nameText(ts: TS, name: Node | undefined): string | undefined {
+  return name &&
+    (ts.isIdentifier(name) ||
+      ts.isPrivateIdentifier(name) ||
+      ts.isStringLiteral(name) ||
+      ts.isNumericLiteral(name))
+    ? name.text
+    : undefined;
+}
+
+/** The nearest function `node` is in (a parameter's is its own function), else undefined. */
+function enclosingFunction(ts: TS, node: Node): Node | undefined {
+  for (let p = node.parent; p; p = p.parent) if (ts.isFunctionLike(p)) return p;
+  return undefined;
+}
+
+/**
+ * Is the value of the change `node` is in handed on (`return ++n`, `return this.items.push(x)`),
+ * not discarded as a statement?
+ */
+function changeUsed(ts: TS, node: Node): boolean {
+  const top = accessRoot(ts, node as Identifier);
+  let n: Node = top === node ? node.parent : top.parent;
+  while (ts.isParenthesizedExpression(n.parent)) n = n.parent;
+  const p = n.parent;
+  if (ts.isExpressionStatement(p) || ts.isVoidExpression(p)) return false;
+  return !(ts.isForStatement(p) && p.incrementor === n);
+}
+
+/**
+ * The changes of `this` in the members of class `name` called after it is made (methods,
+ * accessors, properties holding a function; not the constructor, field initialisers or static
+ * blocks, which run once), each with whether its field is read besides its changes.
+ */
+function classState(
+  cx: CellContext,
+  cls: TsMorphModule.ts.ClassLikeDeclaration,
+  name: string,
+  out: KeptState[],
+): void {
+  const { ts, sf } = cx;
+  const K = ts.SyntaxKind;
+  const found: KeptState[] = [];
+  // Fields read (not changed) through `this`, instance and static apart; '' for `this` itself.
+  const reads = { instance: new Set<string>(), static: new Set<string>() };
+  // Each member, with what it reaches through `this` (fields read, members called).
+  const members: {
+    member?: string;
+    kind: 'instance' | 'static';
+    called: boolean;
+    reaches: Set<string>;
+  }[] = [];
+  for (const el of cls.members) {
+    const isStatic =
+      ts.canHaveModifiers(el) &&
+      (ts.getModifiers(el) ?? []).some((m) => m.kind === K.StaticKeyword);
+    const init =
+      ts.isPropertyDeclaration(el) && el.initializer ? unwrapped(ts, el.initializer) : undefined;
+    const body =
+      ts.isMethodDeclaration(el) ||
+      ts.isGetAccessor(el) ||
+      ts.isSetAccessor(el) ||
+      ts.isConstructorDeclaration(el) ||
+      ts.isClassStaticBlockDeclaration(el)
+        ? el.body
+        : init && ts.isFunctionExpression(init)
+          ? init.body
+          : init;
+    if (!body) continue;
+    const called =
+      ts.isMethodDeclaration(el) ||
+      ts.isGetAccessor(el) ||
+      ts.isSetAccessor(el) ||
+      (init !== undefined && (ts.isArrowFunction(init) || ts.isFunctionExpression(init)));
+    const kind = isStatic || ts.isClassStaticBlockDeclaration(el) ? 'static' : 'instance';
+    // A private member (`#bump`) is reached only through the public members calling it.
+    const member = nameText(ts, el.name);
+    const reaches = new Set<string>();
+    members.push({ ...(member !== undefined ? { member } : {}), kind, called, reaches });
+    // `this` in the member, not in a nested function or class with its own `this`.
+    const stack: Node[] = [body];
+    while (stack.length) {
+      const n = stack.pop()!;
+      if (n !== body && (ts.isClassLike(n) || (ts.isFunctionLike(n) && !ts.isArrowFunction(n))))
+        continue;
+      n.forEachChild((c) => {
+        stack.push(c);
+      });
+      if (n.kind !== K.ThisKeyword) continue;
+      const self = n as unknown as Identifier;
+      const p = n.parent;
+      const field =
+        ts.isPropertyAccessExpression(p) && p.expression === n
+          ? p.name.text
+          : ts.isElementAccessExpression(p) &&
+              p.expression === n &&
+              ts.isStringLiteralLike(p.argumentExpression)
+            ? p.argumentExpression.text
+            : '';
+      const change = mutationOf(ts, self, sf);
+      if (!change) {
+        reads[kind].add(field);
+        reaches.add(field);
+        continue;
+      }
+      if (!called || initialisesOrRebinds(ts, self)) continue;
+      const top = accessRoot(ts, self);
+      const target =
+        change.kind === 'method' &&
+        !change.detail.includes('.') &&
+        ts.isPropertyAccessExpression(top)
+          ? top.expression.getText(sf)
+          : change.kind === 'property'
+            ? change.detail
+            : 'this';
+      found.push({
+        kind,
+        owner: name,
+        ...(member !== undefined ? { member } : {}),
+        state: field,
+        target,
+        read: changeUsed(ts, n),
+        change: { ...change, name: target },
+      });
+    }
+  }
+  // A member reaching a changing one through `this` (`inc() { this.bump(); return this.n; }`)
+  // makes the same change when called.
+  for (let grew = true; grew;) {
+    grew = false;
+    for (const m of members) {
+      if (!m.called || m.member === undefined) continue;
+      if (found.some((f) => f.kind === m.kind && f.member === m.member)) continue;
+      const via = found.find(
+        (f) => f.kind === m.kind && f.member !== undefined && m.reaches.has(f.member),
+      );
+      if (!via) continue;
+      found.push({ ...via, member: m.member });
+      grew = true;
+    }
+  }
+  for (const f of found) {
+    const r = reads[f.kind as 'instance' | 'static'];
+    f.read ||= f.state === '' || r.has('') || r.has(f.state);
+    out.push(f);
+  }
+}
+
+/**
+ * Variables a kept inner function changes in the function that made it (`let n = 0; return () =>
+ * ++n`): the change persists from one call of the inner function to the next. Kept for a
+ * function made by a top-level function of the cell (a factory: `owner`) or by an IIFE a
+ * top-level name holds the result of (`holder`); an inner function that does not leave its
+ * maker (returned, as such or in a returned object) keeps nothing past the maker's call.
+ */
+function closureState(cx: CellContext, out: KeptState[]): void {
+  const { ts, sf, checker } = cx;
+  const stack: Node[] = [sf];
+  while (stack.length) {
+    const n = stack.pop()!;
+    n.forEachChild((c) => {
+      stack.push(c);
+    });
+    if (!ts.isIdentifier(n) || !isReference(ts, n)) continue;
+    const change = mutationOf(ts, n, sf);
+    if (!change) continue;
+    const symbol = checker.getSymbolAtLocation(n);
+    const decl = symbol?.valueDeclaration;
+    if (!symbol || !decl || !(ts.isVariableDeclaration(decl) || ts.isParameter(decl))) continue;
+    const maker = enclosingFunction(ts, decl);
+    // Declared at the top level: a setup value, judged as such (checkSetupState).
+    if (!maker || enclosingFunction(ts, maker) !== undefined) continue;
+    // The function directly inside the maker the change is made in; none: the maker's own.
+    let inner: Node | undefined;
+    let p: Node | undefined = n.parent;
+    for (; p && p !== maker; p = p.parent) if (ts.isFunctionLike(p)) inner = p;
+    if (!inner || p !== maker || initialisesOrRebinds(ts, n)) continue;
+    const kept = leavesMaker(ts, inner, maker);
+    if (!kept) continue;
+    const owner = topLevelFunctionOf(ts, inner);
+    let holder: string | undefined;
+    if (owner === undefined) {
+      let wrapped: Node = maker;
+      while (ts.isParenthesizedExpression(wrapped.parent)) wrapped = wrapped.parent;
+      if (!ts.isCallExpression(wrapped.parent) || wrapped.parent.expression !== wrapped) continue;
+      for (let d: Node | undefined = wrapped.parent; d; d = d.parent)
+        if (
+          ts.isVariableDeclaration(d) &&
+          ts.isIdentifier(d.name) &&
+          ts.isVariableStatement(d.parent.parent) &&
+          ts.isSourceFile(d.parent.parent.parent)
+        ) {
+          holder = d.name.text;
+          break;
+        }
+      if (holder === undefined) continue;
+    }
+    let read = change.kind === 'assign' ? valueUsed(ts, n) : changeUsed(ts, n);
+    const walk: Node[] = [maker];
+    while (!read && walk.length) {
+      const m = walk.pop()!;
+      m.forEachChild((c) => {
+        walk.push(c);
+      });
+      if (
+        m !== n &&
+        ts.isIdentifier(m) &&
+        m.text === n.text &&
+        isReference(ts, m) &&
+        checker.getSymbolAtLocation(m) === symbol &&
+        !mutationOf(ts, m, sf)
+      )
+        read = true;
+    }
+    out.push({
+      kind: 'closure',
+      ...(owner !== undefined ? { owner } : { holder: holder! }),
+      ...(kept.member !== undefined ? { member: kept.member } : {}),
+      state: n.text,
+      target: n.text,
+      read,
+      change,
+    });
+  }
+}
+
+/**
+ * Does function `fn`, made inside `maker`, leave it: returned (`return () => ++n`, an arrow's
+ * body), as a property or method of a returned literal (`return { inc: () => ++n }`, member
+ * `inc`), or by the name it is declared under (`function inc() {…} return { inc }`)?
+ */
+function leavesMaker(ts: TS, fn: Node, maker: Node): { member?: string } | undefined {
+  const returned = (from: Node, first?: string): { member?: string } | undefined => {
+    let n = from;
+    let member = first;
+    for (;;) {
+      const p = n.parent;
+      if (
+        ts.isParenthesizedExpression(p) ||
+        ts.isAsExpression(p) ||
+        ts.isSatisfiesExpression(p) ||
+        ts.isArrayLiteralExpression(p) ||
+        ts.isObjectLiteralExpression(p)
+      ) {
+        n = p;
+        continue;
+      }
+      if (
+        (ts.isPropertyAssignment(p) && p.initializer === n) ||
+        (ts.isShorthandPropertyAssignment(p) && p.name === n)
+      ) {
+        member = nameText(ts, p.name);
+        n = p;
+        continue;
+      }
+      break;
+    }
+    const p = n.parent;
+    if (ts.isReturnStatement(p) && enclosingFunction(ts, p) === maker) return { member };
+    if (ts.isArrowFunction(maker) && maker.body === n) return { member };
+    return undefined;
+  };
+  if (
+    (ts.isMethodDeclaration(fn) || ts.isGetAccessor(fn) || ts.isSetAccessor(fn)) &&
+    ts.isObjectLiteralExpression(fn.parent)
+  )
+    return returned(fn, nameText(ts, fn.name));
+  const direct = returned(fn);
+  if (direct) return direct;
+  let wrapped: Node = fn;
+  while (ts.isParenthesizedExpression(wrapped.parent)) wrapped = wrapped.parent;
+  const local = ts.isFunctionDeclaration(fn)
+    ? fn.name
+    : ts.isVariableDeclaration(wrapped.parent) && wrapped.parent.initializer === wrapped
+      ? wrapped.parent.name
+      : undefined;
+  if (!local || !ts.isIdentifier(local)) return undefined;
+  const walk: Node[] = [maker];
+  while (walk.length) {
+    const m = walk.pop()!;
+    m.forEachChild((c) => {
+      walk.push(c);
+    });
+    if (m !== local && ts.isIdentifier(m) && m.text === local.text && isReference(ts, m)) {
+      const r = returned(m);
+      if (r) return r;
+    }
+  }
+  return undefined;
+}
+
 const FORMAT_REGISTRATIONS = new Set(['registerModelFormat', 'registerCodec']);
 function isFormatRegistration(ts: TS, callee: Node): boolean {
   return (

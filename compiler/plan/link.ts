@@ -20,8 +20,10 @@ import type {
   Binding,
   CellAnalysis,
   Diagnostic,
+  KeptState,
   Kernel,
   Mutation,
+  Reference,
   Owner,
   ParamPlan,
   Span,
@@ -330,7 +332,7 @@ function bindUses(s: LinkState): void {
     resolveReferences(s, here, scope);
     checkMutations(s, here, scope);
     checkParamChanges(s, here, scope);
-    checkSetupState(s, here, scope);
+    checkKeptState(s, here, scope, checkSetupState(s, here, scope));
     checkReservedNames(s, here);
 
     if (cell.role === 'params') {
@@ -697,11 +699,12 @@ const CACHE_METHODS = new Set(['set', 'add', 'delete', 'clear']);
  * depend on which tasks ran before it in the same process, so one key could store two results.
  * A Map or Set filled through `set`/`add` is allowed (the memo-cache idiom; a cache gives the
  * same result whatever was cached before).
+ * @returns the setup values reported, for `checkKeptState` not to report them again.
  */
-function checkSetupState(s: LinkState, here: CellScope, scope: Scope): void {
+function checkSetupState(s: LinkState, here: CellScope, scope: Scope): Set<string> {
   const { cell, analysis: a } = here;
-  if (cell.role !== 'setup') return;
   const reported = new Set<string>();
+  if (cell.role !== 'setup') return reported;
   for (const m of [...(a.sharedStateChanges ?? []), ...changesHandedOn(s, here, scope)]) {
     if (m.kind === 'method' && CACHE_METHODS.has(m.detail)) continue;
     const v = here.ownValue.get(m.name) ?? scope.value.get(m.name);
@@ -747,6 +750,7 @@ function checkSetupState(s: LinkState, here: CellScope, scope: Scope): void {
       ),
     );
   }
+  return reported;
 }
 
 /**
@@ -789,19 +793,26 @@ function useAfterLoading(
   s: LinkState,
   name: string,
   declaredIn: number,
-): { cell: number; line: number; column: number } | 'none' | undefined {
+  counts?: (r: Reference) => boolean,
+): { cell: number; line: number; column: number; member?: string } | 'none' | undefined {
   let calls = 0;
   // Cells in notebook order, so the use named is the first a reader meets.
   for (const [index, a] of [...s.input.analyses].sort(([x], [y]) => x - y)) {
     for (const r of a.references) {
-      if (r.name !== name || r.meaning !== 'value') continue;
+      if (r.name !== name || r.meaning !== 'value' || (counts && !counts(r))) continue;
       // Another cell's own declaration of the name is another value.
       if (r.own && index !== declaredIn) continue;
       const setup = s.cellByIndex.get(index)?.role === 'setup';
       const atLoad = a.loadTimeCalls?.some(
         (c) => c.name === name && c.line === r.line && c.column === r.column,
       );
-      if (!setup || !atLoad) return { cell: index, line: r.line, column: r.column };
+      if (!setup || !atLoad)
+        return {
+          cell: index,
+          line: r.line,
+          column: r.column,
+          ...(r.member !== undefined ? { member: r.member } : {}),
+        };
       calls++;
     }
   }
@@ -813,7 +824,12 @@ function useAfterLoading(
  * (`const note = (s) => { log.push(s); return s; }`) changes no result; `seen.length`, or a task
  * reading `cfg.factor`, does.
  */
-function readBesidesChanges(s: LinkState, v: Version): boolean {
+function readBesidesChanges(
+  s: LinkState,
+  v: Pick<Version, 'name' | 'cell'>,
+  seen = new Set<string>(),
+): boolean {
+  seen.add(v.name);
   for (const [index, a] of s.input.analyses) {
     const changes = [...a.mutations, ...(a.sharedStateChanges ?? [])].filter(
       (m) => m.name === v.name,
@@ -826,7 +842,114 @@ function readBesidesChanges(s: LinkState, v: Version): boolean {
       return true;
     }
   }
+  // `const items = state.items`: a read of `state` (`state.items.length`) reads what a change
+  // through `items` made.
+  for (const alias of s.input.analyses.get(v.cell)?.partAliases ?? [])
+    if (
+      alias.name === v.name &&
+      !seen.has(alias.target) &&
+      readBesidesChanges(s, { name: alias.target, cell: v.cell }, seen)
+    )
+      return true;
   return false;
+}
+
+/** Is field `field` of setup value `v` read from outside (`counter.n`, in any cell)? */
+function memberRead(s: LinkState, v: Version, field: string): boolean {
+  for (const [index, a] of s.input.analyses)
+    for (const r of a.references)
+      if (r.name === v.name && r.member === field && (!r.own || index === v.cell)) return true;
+  return false;
+}
+
+/** What a kept-state change does, for the message: `assigns to \`this.n\``, `changes \`n\``. */
+function describeKeptChange(st: KeptState): string {
+  const m = st.change;
+  if (m.kind === 'method' && m.detail.includes('.'))
+    return `calls \`${m.detail}(...)\` on \`${st.target}\``;
+  if (m.kind === 'method') return `calls \`${st.target}.${m.detail}(...)\``;
+  if (m.kind === 'property') return `assigns to \`${m.detail}\``;
+  return `changes \`${st.target}\``;
+}
+
+/**
+ * Setup state kept where no top-level name shows it (analysis `keptState`): a field a method of
+ * a setup class changes on an instance a setup cell made (`const counter = new Counter()`, `inc()
+ * { this.n++ }`) or on the class (a static member), and a variable a closure a setup value holds
+ * changes (`const next = (() => { let n = 0; return () => ++n; })()`, or a value a setup factory
+ * made). Each call changes what the next call sees, as a setup helper changing a setup value
+ * does (checkSetupState), and is refused the same way, with the same exemptions: a Map or Set
+ * memo, state nothing reads, members only called while the setup loads. A class or closure made
+ * inside a task is that task's own, and not judged.
+ */
+function checkKeptState(s: LinkState, here: CellScope, scope: Scope, reported: Set<string>): void {
+  const { cell, analysis: a } = here;
+  if (cell.role !== 'setup') return;
+  // Each setup value of this cell holding kept state: the state, the cell it is declared in,
+  // and the class or factory that made the value.
+  const held: { holder: string; st: KeptState; from: number; made?: string }[] = [];
+  for (const st of a.keptState ?? [])
+    if (st.kind === 'static') held.push({ holder: st.owner!, st, from: cell.index });
+    else if (st.holder !== undefined) held.push({ holder: st.holder, st, from: cell.index });
+  for (const made of a.madeBy ?? []) {
+    const maker = here.ownValue.get(made.of) ?? scope.value.get(made.of);
+    if (!maker || maker.owner.kind !== 'setup') continue;
+    for (const st of s.input.analyses.get(maker.cell)?.keptState ?? [])
+      if (st.kind !== 'static' && st.owner === made.of)
+        held.push({ holder: made.name, st, from: maker.cell, made: made.of });
+  }
+  for (const { holder, st, from, made } of held) {
+    const m = st.change;
+    if (reported.has(holder) || (m.kind === 'method' && CACHE_METHODS.has(m.detail))) continue;
+    const v = here.ownValue.get(holder);
+    if (!v) continue;
+    // A counter nothing reads changes no result; a field read from outside (`counter.n`) is read.
+    if (!st.read && !(st.kind !== 'closure' && memberRead(s, v, st.state))) continue;
+    // A use reaching the state: its member, or the value handed on whole (a static member: only
+    // through a member; `new Reg()` reaches no static state).
+    const use = useAfterLoading(s, holder, cell.index, (r) =>
+      st.kind === 'static'
+        ? r.member !== undefined && (st.member === undefined || r.member === st.member)
+        : st.member === undefined || r.member === undefined || r.member === st.member,
+    );
+    if (use === undefined || use === 'none') continue;
+    reported.add(holder);
+    const changeCell = s.cellByIndex.get(from)!;
+    const via = use.member !== undefined ? `${holder}.${use.member}` : holder;
+    const what =
+      st.kind === 'closure'
+        ? `${made !== undefined ? `a closure made by setup function \`${made}\`` : 'a setup closure'} that ${describeKeptChange(st)}, a variable it keeps between calls`
+        : `a ${st.kind === 'static' ? 'static member' : 'method'} of setup class \`${st.owner}\` that ${describeKeptChange(st)}`;
+    const declared = `\`${holder}\` declared in setup, cell ${cell.index + 1}`;
+    const why = `every task shares setup values, and in the pipeline a task starts from the setup as loaded, in whatever order and process the run picks, so a result computed from \`${holder}\` would depend on which tasks ran before it`;
+    const hint =
+      st.kind === 'closure'
+        ? `have the function return a new value instead of changing \`${st.target}\` (or make the closure inside the task that uses it), and the task output it for the tasks that read it (a Map memo filled with \`.set\` is allowed, and so is a closure only called at the top level of setup cells)`
+        : `have the method return a new object instead of changing \`this\` (or make the \`${st.owner}\` inside the task that uses it), and the task output it for the tasks that read it (a Map memo filled with \`.set\` is allowed, and so is a method only called at the top level of setup cells)`;
+    const caller = s.cellByIndex.get(use.cell);
+    if (caller?.role === 'task') {
+      const verb = use.member !== undefined || st.kind === 'closure' ? 'calls' : 'uses';
+      s.diagnostics.push(
+        diagnostic(
+          'error',
+          'E_SETUP_STATE',
+          at(s, caller, use.line, use.column),
+          `task \`${caller.task}\` ${verb} \`${via}\`, ${what} (${declared}; the change is in cell ${from + 1}, line ${m.line}): ${why}`,
+          { hint, snippet: lineOf(caller, use.line) },
+        ),
+      );
+      continue;
+    }
+    s.diagnostics.push(
+      diagnostic(
+        'error',
+        'E_SETUP_STATE',
+        at(s, changeCell, m.line, m.column),
+        `${what} when it is called (${declared}; \`${via}\` is used in cell ${use.cell + 1}, line ${use.line}, where it may run after the setup loaded): ${why}`,
+        { hint, snippet: lineOf(changeCell, m.line) },
+      ),
+    );
+  }
 }
 
 /** A task changing another owner's value (directly or through an alias), or assigning an undeclared name. */

@@ -1228,3 +1228,174 @@ describe('E_SETUP_STATE: a setup helper handing setup state to a function that c
     expect(r.diagnostics.filter((x) => x.severity === 'error').map(formatDiagnostic)).toEqual([]);
   });
 });
+
+describe('E_SETUP_STATE: state kept by a setup class instance, a closure, or a part alias', () => {
+  const errors = async (cells: string[]) =>
+    (await diagnosticsOf(cells)).diagnostics.filter((d) => d.severity === 'error');
+
+  it.each([
+    [
+      'a method changing `this.n` (the repro: klass.ipynb)',
+      'class Counter { n = 0; inc() { this.n++; return this.n; } }\nconst counter = new Counter();',
+      'const a = counter.inc();',
+      'task `t` calls `counter.inc`, a method of setup class `Counter` that assigns to `this.n` (`counter` declared in setup, cell 1; the change is in cell 1, line 1)',
+    ],
+    [
+      'a closure an IIFE made (the repro: closure.ipynb)',
+      'const next = (() => { let n = 0; return () => ++n; })();',
+      'const a = next();',
+      'task `t` calls `next`, a setup closure that changes `n`, a variable it keeps between calls (`next` declared in setup, cell 1; the change is in cell 1, line 1)',
+    ],
+    [
+      'a closure a factory made (the repro: closure2.ipynb)',
+      'function makeCounter() { let n = 0; return { inc: () => ++n }; }\nconst ctr = makeCounter();',
+      'const a = ctr.inc();',
+      'task `t` calls `ctr.inc`, a closure made by setup function `makeCounter` that changes `n`, a variable it keeps between calls (`ctr` declared in setup, cell 1; the change is in cell 1, line 1)',
+    ],
+    [
+      'a change through a top-level part alias (the repro: alias2.ipynb)',
+      'const state = { items: [] as number[] };\nconst items = state.items;\nfunction add(x: number) { items.push(x); return state.items.length; }',
+      'const a = add(1);',
+      'task `t` calls `add`, a setup helper that calls `items.push(...)` on `items` (declared in setup, cell 1; the change is in cell 1, line 3)',
+    ],
+    [
+      'an arrow-function property pushing onto `this.items`',
+      'class Log { items: string[] = []; add = (x: string) => { this.items.push(x); return this.items.length; }; }\nconst log = new Log();',
+      'const a = log.add("x");',
+      'a method of setup class `Log` that calls `this.items.push(...)`',
+    ],
+    [
+      'a getter changing `this`',
+      'class Seq { private n = 0; get next(): number { return ++this.n; } }\nconst seq = new Seq();',
+      'const a = seq.next;',
+      'task `t` calls `seq.next`, a method of setup class `Seq` that assigns to `this.n`',
+    ],
+    [
+      'a static method changing the class through `this`',
+      'class Reg { static all: string[] = []; static put(x: string) { this.all.push(x); return this.all.length; } }',
+      'const a = Reg.put("x");',
+      'a static member of setup class `Reg` that calls `this.all.push(...)`',
+    ],
+    [
+      'a factory returning a function it declares by name',
+      'function makeLog() { const seen: string[] = []; function add(x: string) { seen.push(x); return seen.length; } return { add }; }\nconst log = makeLog();',
+      'const a = log.add("x");',
+      'task `t` calls `log.add`, a closure made by setup function `makeLog` that calls `seen.push(...)`',
+    ],
+    [
+      'an instance made in another setup cell',
+      ['class Counter { n = 0; inc() { return ++this.n; } }', 'const counter = new Counter();'],
+      'const a = counter.inc();',
+      '(`counter` declared in setup, cell 2; the change is in cell 1, line 1)',
+    ],
+  ])('%s: refused at the task call', async (_, setup, task, says) => {
+    const cells = [...(typeof setup === 'string' ? [setup] : setup), `//| task: t\n${task}`];
+    const d = await expectError(cells, 'E_SETUP_STATE', {
+      cell: cells.length,
+      line: 2,
+      column: 11,
+    });
+    expect(d.message).toContain(says);
+    expect(d.snippet).toBe(task);
+    expect(d.hint).toMatch(/^have the (method|function|helper) return a new/);
+  });
+
+  it('the repro of the second task is not reported twice (one error per setup value)', async () => {
+    const found = (
+      await diagnosticsOf([
+        'class Counter { n = 0; inc() { this.n++; return this.n; } }\nconst counter = new Counter();',
+        '//| task: a\nconst a = counter.inc();',
+        '//| task: b\nconst b = counter.inc();',
+      ])
+    ).diagnostics.filter((d) => d.code === 'E_SETUP_STATE');
+    expect(found.map((d) => [d.cell, d.line])).toEqual([[2, 2]]);
+  });
+
+  it('a setup cell handing the instance on after loading is refused at the change', async () => {
+    const d = await expectError(
+      [
+        'class Counter { n = 0; inc() { this.n++; return this.n; } }\nconst counter = new Counter();\nconst later = () => counter.inc();',
+        '//| task: t\nconst a = later();',
+      ],
+      'E_SETUP_STATE',
+      { cell: 1, line: 1, column: 32 },
+    );
+    expect(d.message).toMatch(
+      /^a method of setup class `Counter` that assigns to `this\.n` when it is called/,
+    );
+  });
+
+  it('ordinary classes and closures compile clean', async () => {
+    const setup = [
+      // Methods only reading `this`, or building and returning new objects.
+      'class Scale { constructor(public f: number) {} apply(x: number): number { return x * this.f; } }',
+      'const scale = new Scale(2);',
+      'class Pt { constructor(public x = 0) {} moved(d: number): Pt { return new Pt(this.x + d); } with(k: string) { return { ...this, k }; } }',
+      'const origin = new Pt();',
+      // A constructor initialising (pushing onto its own field) is no kept change.
+      'class Bag { items: number[] = []; constructor() { this.items.push(1); this.items = [...this.items, 2]; } size(): number { return this.items.length; } }',
+      'const bag = new Bag();',
+      // Closures only reading what they captured.
+      'const scaleBy = (() => { const f = 2; return (x: number) => x * f; })();',
+      'function makeScaler(f: number) { return { apply: (x: number) => x * f }; }',
+      'const sc = makeScaler(3);',
+      // The memo idiom, in a class and in a closure; a lazy initialisation.
+      'class Memo { cache = new Map<number, number>(); sq(n: number): number { if (!this.cache.has(n)) this.cache.set(n, n * n); return this.cache.get(n)!; } }',
+      'const memo = new Memo();',
+      'const cube = (() => { const m = new Map<number, number>(); return (n: number) => { m.set(n, n ** 3); return m.get(n)!; }; })();',
+      'function makeDb() { let db: { n: number } | undefined; return { open: () => (db ??= { n: 1 }) }; }',
+      'const dbs = makeDb();',
+      // Counters nothing reads.
+      'class Hits { n = 0; hit(): void { this.n++; } }',
+      'const hits = new Hits();',
+      'const tick = (() => { let n = 0; return () => { n++; }; })();',
+      // Called only while the setup loads; tasks read the result.
+      'class Counter { n = 0; inc() { this.n++; return this.n; } }',
+      'const counter = new Counter();',
+      'counter.inc();',
+      'const next = (() => { let n = 0; return () => ++n; })();',
+      'const first = next();',
+      // A callback run inside the maker keeps nothing.
+      'const total = (() => { let t = 0; [1, 2].forEach((x) => { t += x; }); return t; })();',
+    ].join('\n');
+    const task = [
+      '//| task: t',
+      'const a = scale.apply(1) + origin.moved(1).x + origin.with("k").x + bag.size() + scaleBy(2) + sc.apply(1);',
+      'const b = memo.sq(3) + cube(2) + dbs.open().n + counter.n + first + total;',
+      'hits.hit();',
+      'tick();',
+      // State local to the task: a class and closures made and used in this cell.
+      'class Local { n = 0; inc(): number { return ++this.n; } }',
+      'const local = new Local();',
+      'const own = (() => { let n = 0; return () => ++n; })();',
+      'function makeOwn() { let n = 0; return { inc: () => ++n }; }',
+      'const mine = makeOwn();',
+      'const c = local.inc() + local.inc() + own() + own() + mine.inc();',
+    ].join('\n');
+    expect((await errors([setup, task])).map(formatDiagnostic)).toEqual([]);
+  });
+});
+
+describe('E_SETUP_STATE: a class member reaching a changing one through `this`', () => {
+  it('a public method calling a private one that changes `this` is refused at the task call', async () => {
+    const d = await expectError(
+      [
+        'class Counter { #n = 0; #bump(): void { this.#n++; } inc(): number { this.#bump(); return this.#n; } }\nconst counter = new Counter();',
+        '//| task: t\nconst a = counter.inc();',
+      ],
+      'E_SETUP_STATE',
+      { cell: 2, line: 2, column: 11 },
+    );
+    expect(d.message).toContain(
+      'task `t` calls `counter.inc`, a method of setup class `Counter` that assigns to `this.#n`',
+    );
+  });
+
+  it('a task calling only members that reach no change compiles', async () => {
+    const r = await diagnosticsOf([
+      'class Counter { n = 0; inc(): number { return ++this.n; } value(): number { return this.n; } }\nconst counter = new Counter();',
+      '//| task: t\nconst a = counter.value() + counter.n;',
+    ]);
+    expect(r.diagnostics.filter((x) => x.severity === 'error').map(formatDiagnostic)).toEqual([]);
+  });
+});
