@@ -318,6 +318,8 @@ export interface CellAnalysis {
    * `const ctr = makeCounter()`): each holds the state that class or function keeps.
    */
   madeBy?: { name: string; of: string }[];
+  /** Setup cells: where each top-level function is (`function step() {…}`, `const f = () => …`). */
+  topLevelFunctions?: (Span & { name: string })[];
   /**
    * Top-level `x = …;` statements whose `x` this cell does not declare (`df = df.filter(…)`): in
    * a task, when `x` comes from another task, setup or params, the link stage makes it a new

@@ -1124,13 +1124,17 @@ function collectReferences(cx: CellContext, aliases: Map<string, string>): void 
 function keptState(cx: CellContext): void {
   const { ts, sf, result } = cx;
   const out: KeptState[] = [];
+  const functionAt = (name: string, at: Node) =>
+    (result.topLevelFunctions ??= []).push({ name, start: at.getStart(sf), end: at.end });
   for (const stmt of sf.statements) {
     if (ts.isClassDeclaration(stmt) && stmt.name) classState(cx, stmt, stmt.name.text, out);
+    if (ts.isFunctionDeclaration(stmt) && stmt.name && stmt.body) functionAt(stmt.name.text, stmt);
     if (!ts.isVariableStatement(stmt)) continue;
     for (const d of stmt.declarationList.declarations) {
       if (!ts.isIdentifier(d.name) || !d.initializer) continue;
       const init = unwrapped(ts, d.initializer);
       if (ts.isClassExpression(init)) classState(cx, init, d.name.text, out);
+      if (ts.isArrowFunction(init) || ts.isFunctionExpression(init)) functionAt(d.name.text, init);
       if (
         (ts.isNewExpression(init) || ts.isCallExpression(init)) &&
         ts.isIdentifier(init.expression)

@@ -787,19 +787,21 @@ function changesHandedOn(s: LinkState, here: CellScope, scope: Scope): Mutation[
  * calling it, a reference inside a function, the function handed on as a value, any of which may
  * call it later. 'none' when every use is such a call (and there is one); undefined when the
  * function is not used at all.
- * @returns the 0-based cell index and the 1-based line and column of the first such use.
+ * `counts`: which references count (all when absent), given the reference and its cell.
+ * @returns the 0-based cell index, the 1-based line and column and the span of the first such
+ * use, and the member read on it (`counter.inc`: `inc`).
  */
 function useAfterLoading(
   s: LinkState,
   name: string,
   declaredIn: number,
-  counts?: (r: Reference) => boolean,
-): { cell: number; line: number; column: number; member?: string } | 'none' | undefined {
+  counts?: (r: Reference, cell: number) => boolean,
+): (Span & { cell: number; line: number; column: number; member?: string }) | 'none' | undefined {
   let calls = 0;
   // Cells in notebook order, so the use named is the first a reader meets.
   for (const [index, a] of [...s.input.analyses].sort(([x], [y]) => x - y)) {
     for (const r of a.references) {
-      if (r.name !== name || r.meaning !== 'value' || (counts && !counts(r))) continue;
+      if (r.name !== name || r.meaning !== 'value' || (counts && !counts(r, index))) continue;
       // Another cell's own declaration of the name is another value.
       if (r.own && index !== declaredIn) continue;
       const setup = s.cellByIndex.get(index)?.role === 'setup';
@@ -809,6 +811,8 @@ function useAfterLoading(
       if (!setup || !atLoad)
         return {
           cell: index,
+          start: r.start,
+          end: r.end,
           line: r.line,
           column: r.column,
           ...(r.member !== undefined ? { member: r.member } : {}),
@@ -852,6 +856,29 @@ function readBesidesChanges(
     )
       return true;
   return false;
+}
+
+/**
+ * For a reference inside a top-level function of a setup cell: that function, and its first use
+ * after the setup loaded (useAfterLoading); 'none' when it is only called while the setup loads,
+ * 'unused' when it is never used. Undefined outside a setup helper.
+ */
+function helperUse(
+  s: LinkState,
+  cell: number,
+  r: Span,
+):
+  | { fn: string; use: { cell: number; line: number; column: number } }
+  | 'none'
+  | 'unused'
+  | undefined {
+  if (s.cellByIndex.get(cell)?.role !== 'setup') return undefined;
+  const fn = s.input.analyses
+    .get(cell)
+    ?.topLevelFunctions?.find((f) => r.start >= f.start && r.end <= f.end)?.name;
+  if (fn === undefined) return undefined;
+  const use = useAfterLoading(s, fn, cell);
+  return use === undefined ? 'unused' : use === 'none' ? 'none' : { fn, use };
 }
 
 /** Is field `field` of setup value `v` read from outside (`counter.n`, in any cell)? */
@@ -906,16 +933,25 @@ function checkKeptState(s: LinkState, here: CellScope, scope: Scope, reported: S
     // A counter nothing reads changes no result; a field read from outside (`counter.n`) is read.
     if (!st.read && !(st.kind !== 'closure' && memberRead(s, v, st.state))) continue;
     // A use reaching the state: its member, or the value handed on whole (a static member: only
-    // through a member; `new Reg()` reaches no static state).
-    const use = useAfterLoading(s, holder, cell.index, (r) =>
-      st.kind === 'static'
-        ? r.member !== undefined && (st.member === undefined || r.member === st.member)
-        : st.member === undefined || r.member === undefined || r.member === st.member,
+    // through a member; `new Reg()` reaches no static state). In a setup helper, a use runs when
+    // the helper does: not at all when it is only called while the setup loads, or never.
+    const use = useAfterLoading(
+      s,
+      holder,
+      cell.index,
+      (r, index) =>
+        (st.kind === 'static'
+          ? r.member !== undefined && (st.member === undefined || r.member === st.member)
+          : st.member === undefined || r.member === undefined || r.member === st.member) &&
+        typeof helperUse(s, index, r) !== 'string',
     );
     if (use === undefined || use === 'none') continue;
     reported.add(holder);
     const changeCell = s.cellByIndex.get(from)!;
     const via = use.member !== undefined ? `${holder}.${use.member}` : holder;
+    // `function step() { return counter.inc(); }`, a task calling `step()`: named at that call.
+    const hop = helperUse(s, use.cell, use);
+    const helper = hop && typeof hop !== 'string' ? s.cellByIndex.get(hop.use.cell) : undefined;
     const what =
       st.kind === 'closure'
         ? `${made !== undefined ? `a closure made by setup function \`${made}\`` : 'a setup closure'} that ${describeKeptChange(st)}, a variable it keeps between calls`
@@ -926,9 +962,21 @@ function checkKeptState(s: LinkState, here: CellScope, scope: Scope, reported: S
       st.kind === 'closure'
         ? `have the function return a new value instead of changing \`${st.target}\` (or make the closure inside the task that uses it), and the task output it for the tasks that read it (a Map memo filled with \`.set\` is allowed, and so is a closure only called at the top level of setup cells)`
         : `have the method return a new object instead of changing \`this\` (or make the \`${st.owner}\` inside the task that uses it), and the task output it for the tasks that read it (a Map memo filled with \`.set\` is allowed, and so is a method only called at the top level of setup cells)`;
+    const verb = use.member !== undefined || st.kind === 'closure' ? 'calls' : 'uses';
+    if (hop && typeof hop !== 'string' && helper?.role === 'task') {
+      s.diagnostics.push(
+        diagnostic(
+          'error',
+          'E_SETUP_STATE',
+          at(s, helper, hop.use.line, hop.use.column),
+          `task \`${helper.task}\` calls \`${hop.fn}\`, a setup helper that ${verb} \`${via}\` (cell ${use.cell + 1}, line ${use.line}), ${what} (${declared}; the change is in cell ${from + 1}, line ${m.line}): ${why}`,
+          { hint, snippet: lineOf(helper, hop.use.line) },
+        ),
+      );
+      continue;
+    }
     const caller = s.cellByIndex.get(use.cell);
     if (caller?.role === 'task') {
-      const verb = use.member !== undefined || st.kind === 'closure' ? 'calls' : 'uses';
       s.diagnostics.push(
         diagnostic(
           'error',

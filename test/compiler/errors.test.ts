@@ -1311,17 +1311,17 @@ describe('E_SETUP_STATE: state kept by a setup class instance, a closure, or a p
     expect(found.map((d) => [d.cell, d.line])).toEqual([[2, 2]]);
   });
 
-  it('a setup cell handing the instance on after loading is refused at the change', async () => {
+  it('a setup cell calling the method later (a timer) is refused at the change', async () => {
     const d = await expectError(
       [
-        'class Counter { n = 0; inc() { this.n++; return this.n; } }\nconst counter = new Counter();\nconst later = () => counter.inc();',
-        '//| task: t\nconst a = later();',
+        'class Counter { n = 0; inc() { this.n++; return this.n; } }\nconst counter = new Counter();\nsetTimeout(() => counter.inc(), 0);',
+        '//| task: t\nconst a = counter.n;',
       ],
       'E_SETUP_STATE',
       { cell: 1, line: 1, column: 32 },
     );
     expect(d.message).toMatch(
-      /^a method of setup class `Counter` that assigns to `this\.n` when it is called/,
+      /^a method of setup class `Counter` that assigns to `this\.n` when it is called \(`counter` declared in setup, cell 1; `counter\.inc` is used in cell 1, line 3/,
     );
   });
 
@@ -1395,6 +1395,33 @@ describe('E_SETUP_STATE: a class member reaching a changing one through `this`',
     const r = await diagnosticsOf([
       'class Counter { n = 0; inc(): number { return ++this.n; } value(): number { return this.n; } }\nconst counter = new Counter();',
       '//| task: t\nconst a = counter.value() + counter.n;',
+    ]);
+    expect(r.diagnostics.filter((x) => x.severity === 'error').map(formatDiagnostic)).toEqual([]);
+  });
+});
+
+describe('E_SETUP_STATE: kept state reached through a setup helper', () => {
+  const counter =
+    'class Counter { n = 0; inc(): number { return ++this.n; } }\nconst counter = new Counter();';
+
+  it("a task calling a setup helper that calls the method is refused at the task's call", async () => {
+    const d = await expectError(
+      [
+        `${counter}\nfunction step(): number { return counter.inc(); }`,
+        '//| task: t\nconst a = step();',
+      ],
+      'E_SETUP_STATE',
+      { cell: 2, line: 2, column: 11 },
+    );
+    expect(d.message).toContain(
+      'task `t` calls `step`, a setup helper that calls `counter.inc` (cell 1, line 3), a method of setup class `Counter`',
+    );
+  });
+
+  it('a helper only called while the setup loads, or never, keeps nothing', async () => {
+    const r = await diagnosticsOf([
+      `${counter}\nfunction warm(): number { return counter.inc(); }\nwarm();\nfunction unused(): number { return counter.inc(); }`,
+      '//| task: t\nconst a = counter.n;',
     ]);
     expect(r.diagnostics.filter((x) => x.severity === 'error').map(formatDiagnostic)).toEqual([]);
   });
