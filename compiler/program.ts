@@ -145,8 +145,11 @@ const emptyStats = (): CompileStats => ({
   used: { analyses: [], formatted: [], sql: [], modules: [], emitted: [] },
 });
 
+// What a cell's analysis depends on: its code, and whether it is a params cell (literal consts
+// only) or a setup cell (the state its classes and closures keep, `keptState`); a cell's code has
+// its directive lines blanked, so a setup cell and a task's continuation can be the same text.
 const analysisText = (cell: Pick<TaggedCell, 'role' | 'code'>) =>
-  `${cell.role === 'params' ? 'params' : 'code'}\0${cell.code}`;
+  `${cell.role === 'params' || cell.role === 'setup' ? cell.role : 'code'}\0${cell.code}`;
 
 /** Put this cell's place on a (possibly cached) analysis and its diagnostics. */
 function stamp(a: CellAnalysis, cell: TaggedCell, notebook: string): CellAnalysis {

@@ -2,7 +2,7 @@
 // the cell (1-based position and id) and the line, as the CLI prints it.
 import { describe, expect, it } from 'vitest';
 import { formatDiagnostic } from '../../compiler/diagnostics.js';
-import { compileNotebook } from '../../compiler/program.js';
+import { compileNotebook, newMemory } from '../../compiler/program.js';
 import type { Diagnostic } from '../../compiler/types.js';
 import { notebookText } from './notebook.js';
 
@@ -1424,5 +1424,30 @@ describe('E_SETUP_STATE: kept state reached through a setup helper', () => {
       '//| task: t\nconst a = counter.n;',
     ]);
     expect(r.diagnostics.filter((x) => x.severity === 'error').map(formatDiagnostic)).toEqual([]);
+  });
+});
+
+describe('E_SETUP_STATE: kept state and the analysis cache', () => {
+  it('a cell analysed as a task continuation first is judged again as setup', async () => {
+    // The same text (directive lines are blanked) as a task's second cell, then as setup, in one
+    // memory (as --watch keeps): the setup cell's kept state is not the task cell's analysis.
+    const counter =
+      'class Counter { n = 0; inc(): number { return ++this.n; } }\nconst counter = new Counter();';
+    const memory = newMemory();
+    const opts = { workdir: '../../notebooks', format: false, memory };
+    const first = await compileNotebook(
+      NB,
+      notebookText(['//| task: t\nconst k = 1;', counter]),
+      opts,
+    );
+    expect(first.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
+    const second = await compileNotebook(
+      NB,
+      notebookText([counter, '//| task: t\nconst a = counter.inc();']),
+      opts,
+    );
+    expect(second.diagnostics.map((d) => [d.code, d.cell, d.line])).toEqual([
+      ['E_SETUP_STATE', 2, 2],
+    ]);
   });
 });
