@@ -318,6 +318,8 @@ export interface CellAnalysis {
    * `const ctr = makeCounter()`): each holds the state that class or function keeps.
    */
   madeBy?: { name: string; of: string }[];
+  /** Setup cells: the class each top-level class extends (`class B extends Counter`: B → Counter). */
+  classBases?: { name: string; base: string }[];
   /** Setup cells: where each top-level function is (`function step() {…}`, `const f = () => …`). */
   topLevelFunctions?: (Span & { name: string })[];
   /**

@@ -1204,6 +1204,9 @@ function classState(
 ): void {
   const { ts, sf } = cx;
   const K = ts.SyntaxKind;
+  // `class B extends Counter`: an instance of B keeps what Counter's members change.
+  const base = cls.heritageClauses?.find((h) => h.token === K.ExtendsKeyword)?.types[0]?.expression;
+  if (base && ts.isIdentifier(base)) (cx.result.classBases ??= []).push({ name, base: base.text });
   const found: KeptState[] = [];
   // Fields read (not changed) through `this`, instance and static apart; '' for `this` itself.
   const reads = { instance: new Set<string>(), static: new Set<string>() };

@@ -919,11 +919,18 @@ function checkKeptState(s: LinkState, here: CellScope, scope: Scope, reported: S
     if (st.kind === 'static') held.push({ holder: st.owner!, st, from: cell.index });
     else if (st.holder !== undefined) held.push({ holder: st.holder, st, from: cell.index });
   for (const made of a.madeBy ?? []) {
-    const maker = here.ownValue.get(made.of) ?? scope.value.get(made.of);
-    if (!maker || maker.owner.kind !== 'setup') continue;
-    for (const st of s.input.analyses.get(maker.cell)?.keptState ?? [])
-      if (st.kind !== 'static' && st.owner === made.of)
-        held.push({ holder: made.name, st, from: maker.cell, made: made.of });
+    // The class or factory, then the classes it extends (`class B extends Counter`), in setup.
+    const seen = new Set<string>();
+    for (let of: string | undefined = made.of; of !== undefined && !seen.has(of);) {
+      seen.add(of);
+      const maker = here.ownValue.get(of) ?? scope.value.get(of);
+      if (!maker || maker.owner.kind !== 'setup') break;
+      const analysis = s.input.analyses.get(maker.cell);
+      for (const st of analysis?.keptState ?? [])
+        if (st.kind !== 'static' && st.owner === of)
+          held.push({ holder: made.name, st, from: maker.cell, made: made.of });
+      of = analysis?.classBases?.find((c) => c.name === of)?.base;
+    }
   }
   for (const { holder, st, from, made } of held) {
     const m = st.change;
@@ -952,17 +959,29 @@ function checkKeptState(s: LinkState, here: CellScope, scope: Scope, reported: S
     // `function step() { return counter.inc(); }`, a task calling `step()`: named at that call.
     const hop = helperUse(s, use.cell, use);
     const helper = hop && typeof hop !== 'string' ? s.cellByIndex.get(hop.use.cell) : undefined;
+    const changes = describeKeptChange(st);
+    const kept = st.kind === 'closure' ? ', a variable it keeps between calls' : '';
+    const by = made !== undefined ? ` made by setup function \`${made}\`` : '';
+    const member = st.member !== undefined ? ` \`${st.member}\`` : '';
+    // Through its member (`counter.inc`): that member; the value handed on whole: what it holds.
     const what =
-      st.kind === 'closure'
-        ? `${made !== undefined ? `a closure made by setup function \`${made}\`` : 'a setup closure'} that ${describeKeptChange(st)}, a variable it keeps between calls`
-        : `a ${st.kind === 'static' ? 'static member' : 'method'} of setup class \`${st.owner}\` that ${describeKeptChange(st)}`;
+      use.member === undefined && (st.kind !== 'closure' || st.member !== undefined)
+        ? st.kind === 'closure'
+          ? `a value${by || ' of setup'} whose closure${member} ${changes}${kept}`
+          : `an instance of setup class \`${st.owner}\` whose method${member} ${changes}`
+        : st.kind === 'closure'
+          ? `${by ? `a closure${by}` : 'a setup closure'} that ${changes}${kept}`
+          : `a ${st.kind === 'static' ? 'static member' : 'method'} of setup class \`${st.owner}\` that ${changes}`;
     const declared = `\`${holder}\` declared in setup, cell ${cell.index + 1}`;
     const why = `every task shares setup values, and in the pipeline a task starts from the setup as loaded, in whatever order and process the run picks, so a result computed from \`${holder}\` would depend on which tasks ran before it`;
     const hint =
       st.kind === 'closure'
         ? `have the function return a new value instead of changing \`${st.target}\` (or make the closure inside the task that uses it), and the task output it for the tasks that read it (a Map memo filled with \`.set\` is allowed, and so is a closure only called at the top level of setup cells)`
         : `have the method return a new object instead of changing \`this\` (or make the \`${st.owner}\` inside the task that uses it), and the task output it for the tasks that read it (a Map memo filled with \`.set\` is allowed, and so is a method only called at the top level of setup cells)`;
-    const verb = use.member !== undefined || st.kind === 'closure' ? 'calls' : 'uses';
+    const verb =
+      use.member !== undefined || (st.kind === 'closure' && st.member === undefined)
+        ? 'calls'
+        : 'uses';
     if (hop && typeof hop !== 'string' && helper?.role === 'task') {
       s.diagnostics.push(
         diagnostic(

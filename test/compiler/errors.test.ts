@@ -1288,6 +1288,15 @@ describe('E_SETUP_STATE: state kept by a setup class instance, a closure, or a p
       'const a = counter.inc();',
       '(`counter` declared in setup, cell 2; the change is in cell 1, line 1)',
     ],
+    [
+      'an instance of a subclass, declared in another setup cell',
+      [
+        'class Counter { n = 0; inc() { return ++this.n; } }',
+        'class Tally extends Counter {}\nconst tally = new Tally();',
+      ],
+      'const a = tally.inc();',
+      'task `t` calls `tally.inc`, a method of setup class `Counter` that assigns to `this.n` (`tally` declared in setup, cell 2; the change is in cell 1, line 1)',
+    ],
   ])('%s: refused at the task call', async (_, setup, task, says) => {
     const cells = [...(typeof setup === 'string' ? [setup] : setup), `//| task: t\n${task}`];
     const d = await expectError(cells, 'E_SETUP_STATE', {
@@ -1449,5 +1458,27 @@ describe('E_SETUP_STATE: kept state and the analysis cache', () => {
     expect(second.diagnostics.map((d) => [d.code, d.cell, d.line])).toEqual([
       ['E_SETUP_STATE', 2, 2],
     ]);
+  });
+});
+
+describe('E_SETUP_STATE: a setup value holding kept state handed on whole', () => {
+  it.each([
+    [
+      'class Counter { n = 0; inc(): number { return ++this.n; } }\nconst counter = new Counter();',
+      'const c = counter;',
+      'task `t` uses `counter`, an instance of setup class `Counter` whose method `inc` assigns to `this.n`',
+    ],
+    [
+      'function makeCounter() { let n = 0; return { inc: () => ++n }; }\nconst ctr = makeCounter();',
+      'const c = ctr;',
+      'task `t` uses `ctr`, a value made by setup function `makeCounter` whose closure `inc` changes `n`, a variable it keeps between calls',
+    ],
+  ])('%#: refused where the task takes it', async (setup, task, says) => {
+    const d = await expectError(
+      [setup, `//| task: t\n${task}\nconst a = c.inc();`],
+      'E_SETUP_STATE',
+      { cell: 2, line: 2, column: 11 },
+    );
+    expect(d.message).toContain(says);
   });
 });
