@@ -24,7 +24,7 @@ export const CODES = {
   E_DEPENDENCY_CYCLE: 'tasks that depend on each other',
   E_MUTATES_UPSTREAM: 'a task changing a value another task (or setup) produced',
   E_SETUP_STATE:
-    'a setup helper changing a setup value when called (`function setFactor(v) { cfg.factor = v }`): tasks share setup state, so a result would depend on which tasks ran before it',
+    'a setup helper changing a setup value when called (`function setFactor(v) { cfg.factor = v }`), or a setup class instance or closure keeping state its calls change (`counter.inc()` with `inc() { this.n++ }`): tasks share setup state, so a result would depend on which tasks ran before it',
   E_GLOBAL_STATE:
     'a task (or a setup helper it calls) changing a global of the process (`globalThis.factor = 5`, `Array.prototype.sumAll = …`): tasks share the process, so a result would depend on which tasks ran before it',
   E_FUNCTION_CROSSES_TASK: 'a function or class declared in one task and used by another',
