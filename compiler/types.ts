@@ -174,9 +174,10 @@ export interface Reference extends Span {
  * value does (E_SETUP_STATE).
  */
 export interface KeptState {
-  kind: 'instance' | 'static' | 'closure';
+  kind: 'instance' | 'static' | 'object' | 'closure';
   /**
-   * The class (`instance`, `static`), or for a closure the cell's top-level function making it
+   * The class (`instance`, `static`), the top-level object whose methods change it through `this`
+   * (`object`: `const tally = { n: 0, inc() { return ++this.n; } }`), or for a closure the cell's top-level function making it
    * (`function makeCounter() {…}`: each value a setup cell gets from `makeCounter()` keeps one).
    */
   owner?: string;

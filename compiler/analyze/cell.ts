@@ -1134,6 +1134,8 @@ function keptState(cx: CellContext): void {
       if (!ts.isIdentifier(d.name) || !d.initializer) continue;
       const init = unwrapped(ts, d.initializer);
       if (ts.isClassExpression(init)) classState(cx, init, d.name.text, out);
+      // `const tally = { n: 0, inc() { return ++this.n; } }`: its methods change the object.
+      if (ts.isObjectLiteralExpression(init)) classState(cx, init, d.name.text, out);
       if (ts.isArrowFunction(init) || ts.isFunctionExpression(init)) functionAt(d.name.text, init);
       if (
         (ts.isNewExpression(init) || ts.isCallExpression(init)) &&
@@ -1198,31 +1200,42 @@ function changeUsed(ts: TS, node: Node): boolean {
  */
 function classState(
   cx: CellContext,
-  cls: TsMorphModule.ts.ClassLikeDeclaration,
+  cls: TsMorphModule.ts.ClassLikeDeclaration | TsMorphModule.ts.ObjectLiteralExpression,
   name: string,
   out: KeptState[],
 ): void {
   const { ts, sf } = cx;
   const K = ts.SyntaxKind;
+  const literal = ts.isObjectLiteralExpression(cls);
   // `class B extends Counter`: an instance of B keeps what Counter's members change.
-  const base = cls.heritageClauses?.find((h) => h.token === K.ExtendsKeyword)?.types[0]?.expression;
+  const base = literal
+    ? undefined
+    : cls.heritageClauses?.find((h) => h.token === K.ExtendsKeyword)?.types[0]?.expression;
   if (base && ts.isIdentifier(base)) (cx.result.classBases ??= []).push({ name, base: base.text });
   const found: KeptState[] = [];
-  // Fields read (not changed) through `this`, instance and static apart; '' for `this` itself.
-  const reads = { instance: new Set<string>(), static: new Set<string>() };
+  // Fields read (not changed) through `this`, by whose `this` it is; '' for `this` itself.
+  const reads = {
+    instance: new Set<string>(),
+    static: new Set<string>(),
+    object: new Set<string>(),
+  };
   // Each member, with what it reaches through `this` (fields read, members called).
   const members: {
     member?: string;
-    kind: 'instance' | 'static';
+    kind: KeptState['kind'];
     called: boolean;
     reaches: Set<string>;
   }[] = [];
-  for (const el of cls.members) {
+  for (const el of literal ? cls.properties : cls.members) {
     const isStatic =
       ts.canHaveModifiers(el) &&
       (ts.getModifiers(el) ?? []).some((m) => m.kind === K.StaticKeyword);
+    // In an object literal an arrow function's `this` is not the object's.
     const init =
-      ts.isPropertyDeclaration(el) && el.initializer ? unwrapped(ts, el.initializer) : undefined;
+      (ts.isPropertyDeclaration(el) || ts.isPropertyAssignment(el)) && el.initializer
+        ? unwrapped(ts, el.initializer)
+        : undefined;
+    if (literal && init && !ts.isFunctionExpression(init)) continue;
     const body =
       ts.isMethodDeclaration(el) ||
       ts.isGetAccessor(el) ||
@@ -1239,7 +1252,11 @@ function classState(
       ts.isGetAccessor(el) ||
       ts.isSetAccessor(el) ||
       (init !== undefined && (ts.isArrowFunction(init) || ts.isFunctionExpression(init)));
-    const kind = isStatic || ts.isClassStaticBlockDeclaration(el) ? 'static' : 'instance';
+    const kind = literal
+      ? 'object'
+      : isStatic || ts.isClassStaticBlockDeclaration(el)
+        ? 'static'
+        : 'instance';
     // A private member (`#bump`) is reached only through the public members calling it.
     const member = nameText(ts, el.name);
     const reaches = new Set<string>();
@@ -1307,7 +1324,7 @@ function classState(
     }
   }
   for (const f of found) {
-    const r = reads[f.kind as 'instance' | 'static'];
+    const r = reads[f.kind as 'instance' | 'static' | 'object'];
     f.read ||= f.state === '' || r.has('') || r.has(f.state);
     out.push(f);
   }

@@ -916,7 +916,8 @@ function checkKeptState(s: LinkState, here: CellScope, scope: Scope, reported: S
   // and the class or factory that made the value.
   const held: { holder: string; st: KeptState; from: number; made?: string }[] = [];
   for (const st of a.keptState ?? [])
-    if (st.kind === 'static') held.push({ holder: st.owner!, st, from: cell.index });
+    if (st.kind === 'static' || st.kind === 'object')
+      held.push({ holder: st.owner!, st, from: cell.index });
     else if (st.holder !== undefined) held.push({ holder: st.holder, st, from: cell.index });
   for (const made of a.madeBy ?? []) {
     // The class or factory, then the classes it extends (`class B extends Counter`), in setup.
@@ -927,7 +928,7 @@ function checkKeptState(s: LinkState, here: CellScope, scope: Scope, reported: S
       if (!maker || maker.owner.kind !== 'setup') break;
       const analysis = s.input.analyses.get(maker.cell);
       for (const st of analysis?.keptState ?? [])
-        if (st.kind !== 'static' && st.owner === of)
+        if ((st.kind === 'instance' || st.kind === 'closure') && st.owner === of)
           held.push({ holder: made.name, st, from: maker.cell, made: made.of });
       of = analysis?.classBases?.find((c) => c.name === of)?.base;
     }
@@ -947,7 +948,7 @@ function checkKeptState(s: LinkState, here: CellScope, scope: Scope, reported: S
       holder,
       cell.index,
       (r, index) =>
-        (st.kind === 'static'
+        (st.kind === 'static' || st.kind === 'object'
           ? r.member !== undefined && (st.member === undefined || r.member === st.member)
           : st.member === undefined || r.member === undefined || r.member === st.member) &&
         typeof helperUse(s, index, r) !== 'string',
@@ -965,13 +966,15 @@ function checkKeptState(s: LinkState, here: CellScope, scope: Scope, reported: S
     const member = st.member !== undefined ? ` \`${st.member}\`` : '';
     // Through its member (`counter.inc`): that member; the value handed on whole: what it holds.
     const what =
-      use.member === undefined && (st.kind !== 'closure' || st.member !== undefined)
+      use.member === undefined && (st.kind === 'instance' || st.member !== undefined)
         ? st.kind === 'closure'
           ? `a value${by || ' of setup'} whose closure${member} ${changes}${kept}`
           : `an instance of setup class \`${st.owner}\` whose method${member} ${changes}`
         : st.kind === 'closure'
           ? `${by ? `a closure${by}` : 'a setup closure'} that ${changes}${kept}`
-          : `a ${st.kind === 'static' ? 'static member' : 'method'} of setup class \`${st.owner}\` that ${changes}`;
+          : st.kind === 'object'
+            ? `a method of setup object \`${st.owner}\` that ${changes}`
+            : `a ${st.kind === 'static' ? 'static member' : 'method'} of setup class \`${st.owner}\` that ${changes}`;
     const declared = `\`${holder}\` declared in setup, cell ${cell.index + 1}`;
     const why = `every task shares setup values, and in the pipeline a task starts from the setup as loaded, in whatever order and process the run picks, so a result computed from \`${holder}\` would depend on which tasks ran before it`;
     const hint =

@@ -1482,3 +1482,27 @@ describe('E_SETUP_STATE: a setup value holding kept state handed on whole', () =
     expect(d.message).toContain(says);
   });
 });
+
+describe('E_SETUP_STATE: a setup object whose methods change it through `this`', () => {
+  it('is refused at the task call', async () => {
+    const d = await expectError(
+      [
+        'const tally = { n: 0, inc() { return ++this.n; } };',
+        '//| task: t\nconst a = tally.inc();',
+      ],
+      'E_SETUP_STATE',
+      { cell: 2, line: 2, column: 11 },
+    );
+    expect(d.message).toContain(
+      'task `t` calls `tally.inc`, a method of setup object `tally` that assigns to `this.n` (`tally` declared in setup, cell 1; the change is in cell 1, line 1)',
+    );
+  });
+
+  it('methods only reading `this`, and arrow functions (whose `this` is not the object), compile', async () => {
+    const r = await diagnosticsOf([
+      'const cfg = { f: 2, scale(x: number) { return x * this.f; }, twice: (x: number) => x * 2 };',
+      '//| task: t\nconst a = cfg.scale(1) + cfg.twice(2);',
+    ]);
+    expect(r.diagnostics.filter((x) => x.severity === 'error').map(formatDiagnostic)).toEqual([]);
+  });
+});
