@@ -162,6 +162,12 @@ export interface Reference extends Span {
   shorthand?: boolean;
   /** `counter.inc`: the property read on the name (link.ts matches a setup value's stateful members). */
   member?: string;
+  /**
+   * The properties read one after another on the name, when more than `member` says
+   * (`registry.c.inc`: `['c', 'inc']`; `counters[0].inc`: `['0', 'inc']`, a literal index as its
+   * text); stops at a computed index or a call.
+   */
+  path?: string[];
   line: number;
   column: number;
 }
@@ -196,6 +202,22 @@ export interface KeptState {
   read: boolean;
   /** The change, where it is in the cell (`name` is `target`). */
   change: Mutation;
+}
+
+/**
+ * A top-level name holding what a bare name makes (`const counter = new Counter()`, `const ctr =
+ * makeCounter()`), or a part of it, or holding it inside a literal.
+ */
+export interface MadeBy {
+  name: string;
+  /** The class or function called. */
+  of: string;
+  /** Where in the name's value the made value is (`const registry = { c: new Counter() }`: `['c']`). */
+  at?: string[];
+  /** The member of the made value the name holds (`const { inc } = makeCounter()`: `inc`). */
+  part?: string;
+  /** Methods called on the new instance, each to return it (`new Counter().reset()`: `['reset']`). */
+  chain?: string[];
 }
 
 export interface Mutation {
@@ -318,7 +340,9 @@ export interface CellAnalysis {
    * Setup cells: top-level names given what a bare name makes (`const counter = new Counter()`,
    * `const ctr = makeCounter()`): each holds the state that class or function keeps.
    */
-  madeBy?: { name: string; of: string }[];
+  madeBy?: MadeBy[];
+  /** Setup cells: methods of a top-level class whose every return is `return this` (`reset`). */
+  returnsThis?: { name: string; member: string }[];
   /** Setup cells: the class each top-level class extends (`class B extends Counter`: B → Counter). */
   classBases?: { name: string; base: string }[];
   /** Setup cells: where each top-level function is (`function step() {…}`, `const f = () => …`). */

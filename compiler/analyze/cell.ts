@@ -29,6 +29,7 @@ import type {
   Diagnostic,
   ImportDecl,
   KeptState,
+  MadeBy,
   Meaning,
   Mutation,
   ParamDecl,
@@ -1000,6 +1001,8 @@ function collectReferences(cx: CellContext, aliases: Map<string, string>): void 
       if (shorthand) ref.shorthand = true;
       if (ts.isPropertyAccessExpression(node.parent) && node.parent.expression === node)
         ref.member = node.parent.name.text;
+      const path = accessPath(ts, node);
+      if (path.length > 1 || (path.length === 1 && ref.member === undefined)) ref.path = path;
       result.references.push(ref);
       if (ref.meaning === 'value' && !inFunction && (!own || aliases.has(node.text)))
         noteElementVariables(cx, elementOf, node, own ? aliases.get(node.text)! : node.text);
@@ -1045,8 +1048,16 @@ function collectReferences(cx: CellContext, aliases: Map<string, string>): void 
           inside: bound,
         });
       // `init();` while the cell loads: a call of the bare name, outside any function; or of a
-      // member (`counter.inc()`), not one taken to be called later (`register.bind(…)`).
-      const callee = ref.member !== undefined && !BORROWING.has(ref.member) ? node.parent : node;
+      // member (`counter.inc()`, `registry.c.inc()`), not one taken to be called later
+      // (`register.bind(…)`).
+      let callee: Node = node;
+      while (
+        (ts.isPropertyAccessExpression(callee.parent) ||
+          ts.isElementAccessExpression(callee.parent)) &&
+        callee.parent.expression === callee
+      )
+        callee = callee.parent;
+      if (ts.isPropertyAccessExpression(callee) && BORROWING.has(callee.name.text)) callee = node;
       if (
         !inFunction &&
         ref.meaning === 'value' &&
@@ -1113,6 +1124,25 @@ function collectReferences(cx: CellContext, aliases: Map<string, string>): void 
   if (formatMentions.size) result.formatMentions = [...formatMentions].sort();
 }
 
+/**
+ * The properties read one after another on `node` (`registry.c.inc`: `['c', 'inc']`, `xs[0].n`:
+ * `['0', 'n']`), up to a computed index or anything else.
+ */
+function accessPath(ts: TS, node: Node): string[] {
+  const path: string[] = [];
+  for (let n = node; ; n = n.parent) {
+    const p = n.parent;
+    if (ts.isPropertyAccessExpression(p) && p.expression === n) path.push(p.name.text);
+    else if (
+      ts.isElementAccessExpression(p) &&
+      p.expression === n &&
+      (ts.isStringLiteralLike(p.argumentExpression) || ts.isNumericLiteral(p.argumentExpression))
+    )
+      path.push(p.argumentExpression.text);
+    else return path;
+  }
+}
+
 /** Calls teaching the runtime to store a value: `registerModelFormat`, `registerCodec` (or `cellar.…`). */
 // --- state kept by classes and closures -----------------------------------------------------
 
@@ -1131,21 +1161,98 @@ function keptState(cx: CellContext): void {
     if (ts.isFunctionDeclaration(stmt) && stmt.name && stmt.body) functionAt(stmt.name.text, stmt);
     if (!ts.isVariableStatement(stmt)) continue;
     for (const d of stmt.declarationList.declarations) {
-      if (!ts.isIdentifier(d.name) || !d.initializer) continue;
+      if (!d.initializer) continue;
+      madeValues(ts, d.name, d.initializer, [], (made) => (result.madeBy ??= []).push(made));
+      if (!ts.isIdentifier(d.name)) continue;
       const init = unwrapped(ts, d.initializer);
       if (ts.isClassExpression(init)) classState(cx, init, d.name.text, out);
       // `const tally = { n: 0, inc() { return ++this.n; } }`: its methods change the object.
       if (ts.isObjectLiteralExpression(init)) classState(cx, init, d.name.text, out);
       if (ts.isArrowFunction(init) || ts.isFunctionExpression(init)) functionAt(d.name.text, init);
-      if (
-        (ts.isNewExpression(init) || ts.isCallExpression(init)) &&
-        ts.isIdentifier(init.expression)
-      )
-        (result.madeBy ??= []).push({ name: d.name.text, of: init.expression.text });
     }
   }
   closureState(cx, out);
   if (out.length) result.keptState = out;
+}
+
+/**
+ * What a bare name makes, as the declaration of `name` holds it (`MadeBy`): `new Counter()`,
+ * `makeCounter()`, through methods returning the instance (`new Counter().reset()`), a member of
+ * it (`makeCounter().inc`, `const { inc } = makeCounter()`), or inside an object or array
+ * literal (`{ c: new Counter() }`, `[new Counter()]`, `const [next] = [makeCounter().inc]`).
+ * `at`: where in `name`'s value `init` is.
+ */
+function madeValues(
+  ts: TS,
+  name: TsMorphModule.ts.BindingName,
+  init: TsMorphModule.ts.Expression,
+  at: string[],
+  emit: (made: MadeBy) => void,
+): void {
+  const e = unwrapped(ts, init) as TsMorphModule.ts.Expression;
+  if (ts.isIdentifier(name)) {
+    if (ts.isObjectLiteralExpression(e)) {
+      for (const p of e.properties) {
+        const key = nameText(ts, p.name);
+        if (key !== undefined && ts.isPropertyAssignment(p))
+          madeValues(ts, name, p.initializer, [...at, key], emit);
+      }
+      return;
+    }
+    if (ts.isArrayLiteralExpression(e)) {
+      e.elements.forEach((el, i) => {
+        if (!ts.isSpreadElement(el) && !ts.isOmittedExpression(el))
+          madeValues(ts, name, el, [...at, String(i)], emit);
+      });
+      return;
+    }
+    const made = madeOf(ts, e);
+    if (made) emit({ name: name.text, ...made, ...(at.length ? { at } : {}) });
+    return;
+  }
+  if (ts.isArrayBindingPattern(name)) {
+    // `const [a, b] = [new Counter(), makeCounter().inc]`: each name its element.
+    if (!ts.isArrayLiteralExpression(e)) return;
+    name.elements.forEach((el, i) => {
+      const part = e.elements[i];
+      if (ts.isBindingElement(el) && !el.dotDotDotToken && part && !ts.isSpreadElement(part))
+        madeValues(ts, el.name, part, [], emit);
+    });
+    return;
+  }
+  // `const { inc, get: read } = makeCounter()`: each name the member it takes.
+  const made = ts.isObjectLiteralExpression(e) ? undefined : madeOf(ts, e);
+  for (const el of name.elements) {
+    if (el.dotDotDotToken) continue;
+    const key = nameText(ts, el.propertyName ?? el.name);
+    if (key === undefined) continue;
+    if (ts.isObjectLiteralExpression(e)) {
+      const p = e.properties.find(
+        (q) => ts.isPropertyAssignment(q) && nameText(ts, q.name) === key,
+      );
+      if (p && ts.isPropertyAssignment(p)) madeValues(ts, el.name, p.initializer, [], emit);
+    } else if (made && made.part === undefined && ts.isIdentifier(el.name))
+      emit({ name: el.name.text, ...made, part: key });
+  }
+}
+
+/** The bare name `expr` makes its value with, and how (`MadeBy` without `name` and `at`). */
+function madeOf(ts: TS, expr: Node): Omit<MadeBy, 'name' | 'at'> | undefined {
+  const e = unwrapped(ts, expr);
+  if ((ts.isNewExpression(e) || ts.isCallExpression(e)) && ts.isIdentifier(e.expression))
+    return { of: e.expression.text };
+  // `new Counter().reset()`: the instance, when `reset` returns `this` (link.ts checks).
+  if (ts.isCallExpression(e) && ts.isPropertyAccessExpression(e.expression)) {
+    const base = madeOf(ts, e.expression.expression);
+    if (base && base.part === undefined)
+      return { of: base.of, chain: [...(base.chain ?? []), e.expression.name.text] };
+  }
+  if (ts.isPropertyAccessExpression(e)) {
+    const base = madeOf(ts, e.expression);
+    if (base && base.part === undefined && base.chain === undefined)
+      return { of: base.of, part: e.name.text };
+  }
+  return undefined;
 }
 
 /** `expr` seen through parentheses, type assertions and `await`. */
@@ -1259,6 +1366,8 @@ function classState(
         : 'instance';
     // A private member (`#bump`) is reached only through the public members calling it.
     const member = nameText(ts, el.name);
+    if (!literal && member !== undefined && ts.isMethodDeclaration(el) && returnsThis(ts, body))
+      (cx.result.returnsThis ??= []).push({ name, member });
     const reaches = new Set<string>();
     members.push({ ...(member !== undefined ? { member } : {}), kind, called, reaches });
     // `this` in the member, not in a nested function or class with its own `this`.
@@ -1328,6 +1437,24 @@ function classState(
     f.read ||= f.state === '' || r.has('') || r.has(f.state);
     out.push(f);
   }
+}
+
+/** Does every `return` of method body `body` (one at least) hand back `this`? */
+function returnsThis(ts: TS, body: Node): boolean {
+  let returns = 0;
+  let other = false;
+  const stack: Node[] = [body];
+  while (stack.length && !other) {
+    const n = stack.pop()!;
+    if (n !== body && ts.isFunctionLike(n)) continue;
+    n.forEachChild((c) => {
+      stack.push(c);
+    });
+    if (!ts.isReturnStatement(n)) continue;
+    returns++;
+    other = !n.expression || unwrapped(ts, n.expression).kind !== ts.SyntaxKind.ThisKeyword;
+  }
+  return returns > 0 && !other;
 }
 
 /**

@@ -796,6 +796,7 @@ function useAfterLoading(
   name: string,
   declaredIn: number,
   counts?: (r: Reference, cell: number) => boolean,
+  memberOf: (r: Reference) => string | undefined = (r) => r.member,
 ): (Span & { cell: number; line: number; column: number; member?: string }) | 'none' | undefined {
   let calls = 0;
   // Cells in notebook order, so the use named is the first a reader meets.
@@ -815,7 +816,7 @@ function useAfterLoading(
           end: r.end,
           line: r.line,
           column: r.column,
-          ...(r.member !== undefined ? { member: r.member } : {}),
+          ...(memberOf(r) !== undefined ? { member: memberOf(r)! } : {}),
         };
       calls++;
     }
@@ -881,12 +882,38 @@ function helperUse(
   return use === undefined ? 'unused' : use === 'none' ? 'none' : { fn, use };
 }
 
-/** Is field `field` of setup value `v` read from outside (`counter.n`, in any cell)? */
-function memberRead(s: LinkState, v: Version, field: string): boolean {
+/**
+ * Is the part at `path` of setup value `v` read from outside (`counter.n`, `registry.c.n`, in
+ * any cell)?
+ */
+function memberRead(s: LinkState, v: Version, path: string[]): boolean {
   for (const [index, a] of s.input.analyses)
-    for (const r of a.references)
-      if (r.name === v.name && r.member === field && (!r.own || index === v.cell)) return true;
+    for (const r of a.references) {
+      if (r.name !== v.name || (r.own && index !== v.cell)) continue;
+      const read = accessedPath(r);
+      if (path.every((k, i) => read[i] === k)) return true;
+    }
   return false;
+}
+
+/** The properties a reference reads one after another on its name (`registry.c.inc`: c, inc). */
+function accessedPath(r: Reference): string[] {
+  return r.path ?? (r.member !== undefined ? [r.member] : []);
+}
+
+/**
+ * How reference `r` reaches the part at `at` of its name's value (`registry.c`, `['c']`):
+ * `member`, the property read on that part (`registry.c.inc`: `inc`), absent when the part or
+ * the value around it is used whole (`registry.c`, `registry`, `counters[i]`); undefined when it
+ * reads another part (`registry.d`, `counters.length`).
+ */
+function partUse(r: Reference, at: string[]): { member?: string } | undefined {
+  const path = accessedPath(r);
+  for (let i = 0; i < at.length; i++) {
+    if (i >= path.length) return {};
+    if (path[i] !== at[i]) return undefined;
+  }
+  return path.length > at.length ? { member: path[at.length]! } : {};
 }
 
 /** What a kept-state change does, for the message: `assigns to \`this.n\``, `changes \`n\``. */
@@ -914,7 +941,7 @@ function checkKeptState(s: LinkState, here: CellScope, scope: Scope, reported: S
   if (cell.role !== 'setup') return;
   // Each setup value of this cell holding kept state: the state, the cell it is declared in,
   // and the class or factory that made the value.
-  const held: { holder: string; st: KeptState; from: number; made?: string }[] = [];
+  const held: { holder: string; st: KeptState; from: number; made?: string; at?: string[] }[] = [];
   for (const st of a.keptState ?? [])
     if (st.kind === 'static' || st.kind === 'object')
       held.push({ holder: st.owner!, st, from: cell.index });
@@ -922,6 +949,8 @@ function checkKeptState(s: LinkState, here: CellScope, scope: Scope, reported: S
   for (const made of a.madeBy ?? []) {
     // The class or factory, then the classes it extends (`class B extends Counter`), in setup.
     const seen = new Set<string>();
+    const found: { st: KeptState; from: number }[] = [];
+    const selfReturning = new Set<string>();
     for (let of: string | undefined = made.of; of !== undefined && !seen.has(of);) {
       seen.add(of);
       const maker = here.ownValue.get(of) ?? scope.value.get(of);
@@ -929,34 +958,60 @@ function checkKeptState(s: LinkState, here: CellScope, scope: Scope, reported: S
       const analysis = s.input.analyses.get(maker.cell);
       for (const st of analysis?.keptState ?? [])
         if ((st.kind === 'instance' || st.kind === 'closure') && st.owner === of)
-          held.push({ holder: made.name, st, from: maker.cell, made: made.of });
+          found.push({ st, from: maker.cell });
+      for (const r of analysis?.returnsThis ?? []) if (r.name === of) selfReturning.add(r.member);
       of = analysis?.classBases?.find((c) => c.name === of)?.base;
     }
+    // `new Counter().reset()` holds the instance only when each method called returns `this`.
+    if (made.chain && !made.chain.every((m) => selfReturning.has(m))) continue;
+    for (const { st, from } of found) {
+      // `const { inc } = makeCounter()`: the name is the closure `inc` itself (a method taken
+      // off an instance has lost its `this`).
+      if (made.part !== undefined && (st.kind !== 'closure' || st.member !== made.part)) continue;
+      const whole: KeptState = { ...st };
+      delete whole.member;
+      held.push({
+        holder: made.name,
+        st: made.part !== undefined ? whole : st,
+        from,
+        made: made.of,
+        ...(made.at ? { at: made.at } : {}),
+      });
+    }
   }
-  for (const { holder, st, from, made } of held) {
+  for (const { holder, st, from, made, at: inside = [] } of held) {
     const m = st.change;
     if (reported.has(holder) || (m.kind === 'method' && CACHE_METHODS.has(m.detail))) continue;
     const v = here.ownValue.get(holder);
     if (!v) continue;
     // A counter nothing reads changes no result; a field read from outside (`counter.n`) is read.
-    if (!st.read && !(st.kind !== 'closure' && memberRead(s, v, st.state))) continue;
+    if (!st.read && !(st.kind !== 'closure' && memberRead(s, v, [...inside, st.state]))) continue;
     // A use reaching the state: its member, or the value handed on whole (a static member: only
     // through a member; `new Reg()` reaches no static state). In a setup helper, a use runs when
     // the helper does: not at all when it is only called while the setup loads, or never.
+    // Held inside the value (`registry.c`): a use of that part, or of the value around it.
     const use = useAfterLoading(
       s,
       holder,
       cell.index,
-      (r, index) =>
-        (st.kind === 'static' || st.kind === 'object'
-          ? r.member !== undefined && (st.member === undefined || r.member === st.member)
-          : st.member === undefined || r.member === undefined || r.member === st.member) &&
-        typeof helperUse(s, index, r) !== 'string',
+      (r, index) => {
+        const reached = partUse(r, inside);
+        if (!reached) return false;
+        const { member } = reached;
+        return (
+          (st.kind === 'static' || st.kind === 'object'
+            ? member !== undefined && (st.member === undefined || member === st.member)
+            : st.member === undefined || member === undefined || member === st.member) &&
+          typeof helperUse(s, index, r) !== 'string'
+        );
+      },
+      (r) => partUse(r, inside)?.member,
     );
     if (use === undefined || use === 'none') continue;
     reported.add(holder);
     const changeCell = s.cellByIndex.get(from)!;
-    const via = use.member !== undefined ? `${holder}.${use.member}` : holder;
+    const part = `${holder}${inside.map((k) => (/^\d+$/.test(k) ? `[${k}]` : `.${k}`)).join('')}`;
+    const via = use.member !== undefined ? `${part}.${use.member}` : holder;
     // `function step() { return counter.inc(); }`, a task calling `step()`: named at that call.
     const hop = helperUse(s, use.cell, use);
     const helper = hop && typeof hop !== 'string' ? s.cellByIndex.get(hop.use.cell) : undefined;
@@ -968,8 +1023,8 @@ function checkKeptState(s: LinkState, here: CellScope, scope: Scope, reported: S
     const what =
       use.member === undefined && (st.kind === 'instance' || st.member !== undefined)
         ? st.kind === 'closure'
-          ? `a value${by || ' of setup'} whose closure${member} ${changes}${kept}`
-          : `an instance of setup class \`${st.owner}\` whose method${member} ${changes}`
+          ? `a value${by || ' of setup'}${inside.length ? ` (at \`${part}\`)` : ''} whose closure${member} ${changes}${kept}`
+          : `${inside.length ? `a value holding (at \`${part}\`) ` : ''}an instance of setup class \`${st.owner}\` whose method${member} ${changes}`
         : st.kind === 'closure'
           ? `${by ? `a closure${by}` : 'a setup closure'} that ${changes}${kept}`
           : st.kind === 'object'

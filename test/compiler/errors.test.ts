@@ -1506,3 +1506,106 @@ describe('E_SETUP_STATE: a setup object whose methods change it through `this`',
     expect(r.diagnostics.filter((x) => x.severity === 'error').map(formatDiagnostic)).toEqual([]);
   });
 });
+
+describe('E_SETUP_STATE: kept state held in a destructured, nested or chained setup value', () => {
+  const errors = async (cells: string[]) =>
+    (await diagnosticsOf(cells)).diagnostics.filter((d) => d.severity === 'error');
+  const counter =
+    'class Counter { n = 0; inc() { return ++this.n; } reset() { this.n = 0; return this; } }';
+  const factory = 'function makeCounter() { let n = 0; return { inc: () => ++n, get: () => n }; }';
+
+  it.each([
+    [
+      'a closure destructured from a factory',
+      `${factory}\nconst { inc } = makeCounter();`,
+      'const a = inc();',
+      'task `t` calls `inc`, a closure made by setup function `makeCounter` that changes `n`, a variable it keeps between calls (`inc` declared in setup, cell 1; the change is in cell 1, line 1)',
+    ],
+    [
+      'a closure destructured under another name',
+      `${factory}\nconst { inc: bump } = makeCounter();`,
+      'const a = bump();',
+      'task `t` calls `bump`, a closure made by setup function `makeCounter`',
+    ],
+    [
+      'a closure taken from an array literal',
+      `${factory}\nconst [next] = [makeCounter().inc];`,
+      'const a = next();',
+      'task `t` calls `next`, a closure made by setup function `makeCounter`',
+    ],
+    [
+      'an instance held in an object',
+      `${counter}\nconst registry = { c: new Counter() };`,
+      'const a = registry.c.inc();',
+      'task `t` calls `registry.c.inc`, a method of setup class `Counter` that assigns to `this.n` (`registry` declared in setup, cell 1; the change is in cell 1, line 1)',
+    ],
+    [
+      'an instance held in an array',
+      `${counter}\nconst counters = [new Counter()];`,
+      'const a = counters[0].inc();',
+      'task `t` calls `counters[0].inc`, a method of setup class `Counter`',
+    ],
+    [
+      'an instance at a computed index of an array',
+      `${counter}\nconst counters = [new Counter()];`,
+      'const a = counters[a0].inc();',
+      'task `t` uses `counters`, a value holding (at `counters[0]`) an instance of setup class `Counter` whose method `inc` assigns to `this.n`',
+    ],
+    [
+      'a factory value held in an object',
+      `${factory}\nconst registry = { ctr: makeCounter() };`,
+      'const a = registry.ctr.inc();',
+      'task `t` calls `registry.ctr.inc`, a closure made by setup function `makeCounter`',
+    ],
+    [
+      'an instance made through a method returning `this`',
+      `${counter}\nconst q = new Counter().reset();`,
+      'const a = q.inc();',
+      'task `t` calls `q.inc`, a method of setup class `Counter` that assigns to `this.n` (`q` declared in setup, cell 1; the change is in cell 1, line 1)',
+    ],
+  ])('%s: refused at the task call', async (_, setup, task, says) => {
+    // `a0`: an index the setup declares, which the analysis cannot follow.
+    const cells = [setup, `//| task: t\n${task}`];
+    if (task.includes('a0')) cells.unshift('const a0 = 0;');
+    const d = await expectError(cells, 'E_SETUP_STATE', {
+      cell: cells.length,
+      line: 2,
+      column: 11,
+    });
+    expect(d.message).toContain(says);
+    expect(d.snippet).toBe(task);
+    expect(d.hint).toMatch(/^have the (method|function) return a new/);
+  });
+
+  it('read-only closures and methods, other parts, memos and load-time calls compile clean', async () => {
+    const setup = [
+      `${factory}`,
+      'class Scale { constructor(public f = 2) {} apply(x: number): number { return x * this.f; } self() { return this; } }',
+      counter,
+      // Destructured closures only reading what they captured.
+      'const { get } = makeCounter();',
+      'function makeScaler(f: number) { return { apply: (x: number) => x * f }; }',
+      'const { apply } = makeScaler(3);',
+      'const [read] = [makeCounter().get];',
+      // Instances whose methods only read `this`, inside an object and an array, or chained.
+      'const tools = { s: new Scale() };',
+      'const scales = [new Scale(3)];',
+      'const chained = new Scale().self();',
+      // A method not returning `this`: the value is not the instance.
+      'const total = new Counter().inc();',
+      // A changing instance only its other parts are read of, or only changed while loading.
+      'const reg = { c: new Counter(), label: "x" };',
+      'const boot = { c: new Counter() };',
+      'boot.c.inc();',
+      // The memo idiom held in an object.
+      'class Memo { cache = new Map<number, number>(); sq(n: number): number { this.cache.set(n, n * n); return this.cache.get(n)!; } }',
+      'const memos = { m: new Memo() };',
+    ].join('\n');
+    const task = [
+      '//| task: t',
+      'const a = get() + apply(1) + read() + tools.s.apply(2) + scales[0].apply(1) + chained.apply(1) + total;',
+      'const b = reg.label.length + boot.c.n + memos.m.sq(2);',
+    ].join('\n');
+    expect((await errors([setup, task])).map(formatDiagnostic)).toEqual([]);
+  });
+});
