@@ -12,6 +12,8 @@ need=()
   && /usr/bin/python3 -c 'import nbformat, jupyter_client' >/dev/null 2>&1; } \
   || need+=(jupyter-server python3-nbformat python3-nbconvert jupyter-nbconvert python3-jupyter-client)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+# The zone files a test names by path (TZ=/usr/share/zoneinfo/Asia/Tokyo).
+[ -f /usr/share/zoneinfo/Asia/Tokyo ] || need+=(tzdata)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 
 if [ ${#need[@]} -eq 0 ]; then

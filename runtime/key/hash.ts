@@ -211,5 +211,26 @@ function environmentHash(): string {
  */
 function hostFact(name: string): string {
   const resolved = Intl.DateTimeFormat().resolvedOptions();
-  return name === HOST_LOCALE ? resolved.locale : resolved.timeZone;
+  if (name === HOST_LOCALE) return resolved.locale;
+  // A zone given as a file (`TZ=/usr/share/zoneinfo/Asia/Tokyo`, `TZ=:/etc/localtime`) has no
+  // IANA name for Intl to give, yet Date's local-time methods follow it: keyed by what they
+  // compute instead, its UTC offsets across the years (undefined dropped the zone from the key,
+  // and a run in Tokyo was served New York's hours).
+  return resolved.timeZone ?? zoneOffsets();
 }
+
+/** `offsets:` + the local zone's UTC offsets (minutes) on 1 Jan and 1 Jul of 1970–2040, hashed. */
+function zoneOffsets(): string {
+  const tz = process.env.TZ ?? '';
+  let v = zoneMemo.get(tz);
+  if (v === undefined) {
+    const offsets: number[] = [];
+    for (let year = 1970; year <= 2040; year++)
+      for (const month of [0, 6])
+        offsets.push(new Date(Date.UTC(year, month, 1)).getTimezoneOffset());
+    zoneMemo.set(tz, (v = `offsets:${sha256(offsets.join(',')).slice(0, 16)}`));
+  }
+  return v;
+}
+
+const zoneMemo = new Map<string, string>();

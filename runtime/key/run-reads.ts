@@ -30,7 +30,7 @@ import {
 } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { moduleFileIn } from './module-path.js';
-import { isCellarOwnFile } from '../project.js';
+import { findProjectRoot, isCellarOwnFile } from '../project.js';
 import { envInputs, sha256 } from './hash.js';
 import {
   checkStamp,
@@ -550,7 +550,7 @@ export function runReadInputs(
 ): Record<string, string> {
   const out: Record<string, string> = {};
   if (where !== undefined && readsPaths(rec))
-    out[WORKDIR_INPUT] = workdirInput(root, where.workdir, where.workspace);
+    out[WORKDIR_INPUT] = workdirInput(where.workdir, where.workspace);
   for (const p of rec.files) out[p] = stamps.contentOf(fromRecorded(root, p));
   for (const p of rec.dirs) out[p.endsWith('/') ? p : `${p}/`] = listingOf(fromRecorded(root, p));
   for (const p of rec.probes) if (!(p in out)) out[p] = `probe:${kindOf(fromRecorded(root, p))}`;
@@ -576,18 +576,34 @@ export function runReadInputs(
 export const WORKDIR_INPUT = '<workdir>';
 
 /**
- * The workdir as keyed: relative to the project root with `/` (`.` for the root itself), so a
- * moved or cloned project keeps its keys; absolute when the workspace, which holds the results
- * these keys find, is not inside that root. The root is the workdir's own project (run.ts
- * normalizeRunOptions), so `--workdir /data/a` and `--workdir /data/b` (neither in a project)
- * are each the root `.` of their own: relative, both were `.`, and a run in b was served the
- * result a's run filed in the one workspace of the pipeline (a `process.cwd()`, a path read).
+ * The workdir as keyed: its real path (links resolved), relative with `/` to the project of the
+ * workspace whose results these keys find (`.` for that project's root), so a moved or cloned
+ * project keeps its keys; absolute when outside it.
+ * - Real: the recorder sees real paths (`process.cwd()` after the chdir is one), so keyed by a
+ *   link's path, `current -> releases/1` re-pointed to `releases/2` kept its key and the run was
+ *   served release 1's results.
+ * - The workspace's project, not the root recorded paths are relative to (the workdir's own
+ *   project, run.ts normalizeRunOptions): that root differs per workdir (an outside folder is its
+ *   own, a nested package.json starts another), so two folders were both `.` or both `x`.
  */
-export function workdirInput(root: string, workdir: string, workspace: string): string {
-  const abs = resolve(workdir);
-  const inRoot = relative(resolve(root), resolve(workspace));
-  if (inRoot.startsWith('..') || isAbsolute(inRoot)) return abs.split(sep).join('/');
-  return abs === resolve(root) ? '.' : toRecorded(root, abs);
+export function workdirInput(workdir: string, workspace: string): string {
+  let base = workspaceProjects.get(workspace);
+  if (base === undefined)
+    workspaceProjects.set(workspace, (base = realOrSelf(findProjectRoot(workspace))));
+  const abs = realOrSelf(resolve(workdir));
+  return abs === base ? '.' : toRecorded(base, abs);
+}
+
+/** Workspace → the real path of its project root (`workdirInput`). */
+const workspaceProjects = new Map<string, string>();
+
+/** `path` with its links resolved, or as given when it cannot be (it does not exist). */
+function realOrSelf(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return path;
+  }
 }
 
 /** Does the record hold a read by path (a file, listing, probe or stat), whose resolution the

@@ -48,6 +48,8 @@ const shape = (r: RecordedRunReads | undefined) =>
 export class ReadAdopter {
   /** Task → the key its result is now also filed under. */
   private readonly moved = new Map<string, string>();
+  /** Tasks whose result this run stored under no key of its own (execute.ts `unkeyed`). */
+  private readonly unkeyed = new Set<string>();
   private readonly stamps: RunReadStamps;
   private readonly quietBefore: number;
 
@@ -76,6 +78,7 @@ export class ReadAdopter {
     readNothing = false,
     unkeyed = false,
   ): Promise<void> {
+    if (unkeyed) this.unkeyed.add(node.name);
     const next = this.nextKey(node, key, readNothing && !unkeyed, unkeyed);
     if (!next) return;
     const { k1, inputs, rec } = next;
@@ -131,6 +134,9 @@ export class ReadAdopter {
       node.task.module && key.inputs.code
         ? moduleRecordsOfCode(this.ctx.root, node.task.module, key.inputs.code.files)
         : [];
+    // An upstream result stored under no key of its own that did not move either (its adoption
+    // was declined): no key names the result this task read, so none is this task's.
+    if (node.upstream.some((u) => this.unkeyed.has(u) && !this.moved.has(u))) return undefined;
     const rec = recordedRunReads(this.ctx, node.name, modules);
     const was = withModuleReads(this.before.get(node.name), this.before, modules);
     if (!upMoved && shape(rec) === shape(was)) return undefined;

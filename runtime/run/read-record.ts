@@ -375,12 +375,21 @@ function install(): void {
   if (installed) return;
   installed = true;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  const wrap = (target: any, name: string, kind: (args: unknown[]) => NoteKind | undefined) => {
+  const wrap = (
+    target: any,
+    name: string,
+    kind: (args: unknown[]) => NoteKind | undefined,
+    // The paths to note: by default the call's first argument.
+    paths: (p: unknown) => unknown[] = (p) => [p],
+  ) => {
     const original = target[name] as ((...args: unknown[]) => unknown) | undefined;
     if (typeof original !== 'function') return;
     const patched = function (this: unknown, ...args: unknown[]) {
       const k = kind(args);
-      if (k) note(scopeOf(patched, args[0] ?? ''), k, args[0]);
+      if (k) {
+        const scope = scopeOf(patched, args[0] ?? '');
+        if (scope) for (const path of paths(args[0])) note(scope, k, path);
+      }
       return original.apply(this, args);
     };
     copySymbols(original, patched);
@@ -394,7 +403,10 @@ function install(): void {
     [fs, ['readdir', 'opendirSync', 'opendir']],
     [p, ['opendir']],
   ] as const)
-    for (const n of names) wrap(target, n, always('dirs'));
+    for (const n of names) {
+      wrap(target, n, always('dirs'));
+      wrap(target, n, (args) => (recursiveListing(args[1]) ? 'dirs' : undefined), subfolders);
+    }
   // The whole-file reads and the listings hand back what was read: its hash is kept, so the run
   // that discovers the read can prove the content it read is the content the next key holds
   // (runtime/run/adopt-reads.ts) without waiting for the file to age.
@@ -925,6 +937,32 @@ function noteSource(scope: Scope, src: string): void {
   }
   noteSeen(scope.reads, `${src}/`, listingHash(entries.map(typedEntry)));
   for (const e of entries) noteSource(scope, join(src, e.name));
+}
+
+/** Is a listing call's options argument `{ recursive: true }`? */
+function recursiveListing(options: unknown): boolean {
+  return (options as { recursive?: unknown } | null)?.recursive === true;
+}
+
+/**
+ * Every folder below `p`, for a recursive listing whose result the recorder does not see (an
+ * `opendir` handle, a callback `readdir`): each is a listed folder of its own, as for a
+ * recursive `readdirSync` (`noteListing`), so a file added deep down re-runs the task. Read as
+ * the call is made, untracked (Cellar's look, not the task's read).
+ */
+function subfolders(p: unknown): unknown[] {
+  const abs = pathOf(p);
+  if (abs === undefined) return [];
+  try {
+    return untracked(() =>
+      fs
+        .readdirSync(abs, { recursive: true, withFileTypes: true })
+        .filter((e) => e.isDirectory())
+        .map((e) => resolve(e.parentPath ?? abs, e.name)),
+    );
+  } catch {
+    return [];
+  }
 }
 
 function copySymbols(from: object, to: object): void {

@@ -364,6 +364,102 @@ describe('a workdir outside the project: a read made by a memoised setup helper'
   });
 });
 
+describe('the workdir is keyed as the folder it is, whatever path names it', () => {
+  it('a workdir through a link re-pointed to another folder (`current -> release-2`) re-runs on that folder; a nested package.json does not make two folders one', () => {
+    const p = project();
+    p.write(
+      NB,
+      notebookText([
+        "import { readFileSync } from 'node:fs';",
+        '//| task: load\nconst v = readFileSync("data/v.txt", "utf8").trim();',
+        '//| task: here\nconst here = process.cwd();',
+      ]),
+    );
+    p.run('mkdir', ['-p', 'release-1/data', 'release-2/data']);
+    p.write('release-1/data/v.txt', 'one\n');
+    p.write('release-2/data/v.txt', 'two\n');
+    const at = ['--workdir', join(p.dir, 'current')];
+    p.run('ln', ['-sfn', 'release-1', 'current']);
+    runStatuses(p, NB, ...at);
+    expect(runStatuses(p, NB, ...at)).toEqual({ load: 'cached', here: 'cached' });
+    expect(showOutput(p, NB, 'load', 'v', ...at)).toBe('one');
+    // Keyed by the link's path, the re-pointed link kept the key: release 1's results were served.
+    p.run('ln', ['-sfn', 'release-2', 'current']);
+    expect(runStatuses(p, NB, ...at)).toEqual({ load: 'ran', here: 'ran' });
+    expect(showOutput(p, NB, 'load', 'v', ...at)).toBe('two');
+    expect(showOutput(p, NB, 'here', 'here', ...at)).toBe(join(p.dir, 'release-2'));
+
+    // A folder holding its own package.json is the project root of a workdir inside it: `x` of
+    // the outer project and `q/x` were both keyed `x`.
+    p.run('mkdir', ['-p', 'x/data', 'q/x/data']);
+    p.write('x/data/v.txt', 'x\n');
+    p.write('q/x/data/v.txt', 'x\n');
+    p.write('q/package.json', '{ "private": true }\n');
+    const inX = ['--workdir', join(p.dir, 'x')];
+    const inQX = ['--workdir', join(p.dir, 'q', 'x')];
+    runStatuses(p, NB, ...inX);
+    expect(showOutput(p, NB, 'here', 'here', ...inX)).toBe(join(p.dir, 'x'));
+    expect(runStatuses(p, NB, ...inQX).here).toBe('ran');
+    expect(showOutput(p, NB, 'here', 'here', ...inQX)).toBe(join(p.dir, 'q', 'x'));
+  });
+});
+
+describe('a recursive listing through a handle or a callback keys every folder below', () => {
+  it('opendir / fs/promises opendir / callback readdir with { recursive: true }: a file added deep down re-runs each task', () => {
+    const p = project();
+    p.write(
+      NB,
+      notebookText([
+        "import { opendirSync, readdir } from 'node:fs';\nimport { opendir } from 'node:fs/promises';",
+        "//| task: sync\nconst n = (() => {\n  const d = opendirSync('data', { recursive: true });\n  let count = 0;\n  for (let e = d.readSync(); e; e = d.readSync()) count++;\n  d.closeSync();\n  return count;\n})();",
+        "//| task: prom\nlet m = 0;\nfor await (const _e of await opendir('data', { recursive: true })) m++;",
+        "//| task: cb\nconst k = await new Promise<number>((ok, no) => readdir('data', { recursive: true }, (err, names) => (err ? no(err) : ok(names.length))));",
+      ]),
+    );
+    p.run('mkdir', ['-p', 'notebooks/data/sub']);
+    p.write('notebooks/data/sub/a.txt', '1\n');
+    // (Files just written are not proven unchanged: the second run keys them, the third is cached.)
+    runStatuses(p, NB);
+    runStatuses(p, NB);
+    expect(runStatuses(p, NB)).toEqual({ sync: 'cached', prom: 'cached', cb: 'cached' });
+    expect(showOutput(p, NB, 'sync', 'n')).toBe(2);
+    p.write('notebooks/data/sub/b.txt', '2\n');
+    expect(runStatuses(p, NB)).toEqual({ sync: 'ran', prom: 'ran', cb: 'ran' });
+    expect(showOutput(p, NB, 'sync', 'n')).toBe(3);
+    expect(showOutput(p, NB, 'prom', 'm')).toBe(3);
+    expect(showOutput(p, NB, 'cb', 'k')).toBe(3);
+  });
+});
+
+describe('a downstream result whose upstream was stored under no key of its own', () => {
+  it("is filed under no key naming that upstream's run key: lost its records, the upstream re-runs and so does its reader", () => {
+    const p = project();
+    p.write(
+      NB,
+      notebookText([
+        "import { existsSync, readFileSync } from 'node:fs';",
+        "//| task: old\nconst o = readFileSync('data/o.txt', 'utf8').trim();",
+        "//| task: ex\nconst has = existsSync('data/b.txt');",
+        "//| task: down\nconst msg = o + (has ? ' present' : ' absent');",
+      ]),
+    );
+    p.run('mkdir', ['-p', 'notebooks/data']);
+    p.write('notebooks/data/o.txt', '1\n');
+    p.run('touch', ['-d', '-1 hour', 'notebooks/data/o.txt']);
+    // Written just before the run: `ex`'s result may not be filed under the next key (it cannot
+    // be proven unchanged), and `down`'s must then not be filed under a key naming ex's run key.
+    p.write('notebooks/data/b.txt', 'x\n');
+    expect(runStatuses(p, NB)).toEqual({ old: 'ran', ex: 'ran', down: 'ran' });
+    p.run('rm', ['notebooks/data/b.txt']);
+    for (const f of readdirSync(join(p.dir, '.cellar', 'run-reads'), { recursive: true }))
+      if (/(^|\/)ex-[0-9a-f]+\.json$/.test(String(f)))
+        rmSync(join(p.dir, '.cellar', 'run-reads', String(f)));
+    runStatuses(p, NB);
+    expect(showOutput(p, NB, 'ex', 'has')).toBe(false);
+    expect(showOutput(p, NB, 'down', 'msg')).toBe('1 absent');
+  });
+});
+
 describe('a result whose key lacked a read its run made is filed under no key of its own', () => {
   it("with the run-read records deleted (or kept elsewhere), the data's edit re-runs the task and its downstream: the first run's result is never served under the key without the read", () => {
     const p = project();

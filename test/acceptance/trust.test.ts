@@ -10,6 +10,7 @@ import {
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
@@ -108,6 +109,41 @@ describe('the host time zone and locale', () => {
     // Back in the first zone, its stored result is served again (the zone is in the key).
     p.setEnv('TZ', 'America/New_York');
     expect(run(p, NB)).toEqual({ wall: 'cached', money: 'cached', plain: 'cached' });
+  });
+
+  it('variant: a zone given as a file (TZ=/usr/share/zoneinfo/…, TZ=:/…), which Intl names no zone for, is keyed by what local time computes', () => {
+    // What Node itself computes under each TZ (a zone file's rules as ICU reads them).
+    const hourUnder = (tz: string) =>
+      Number(
+        execFileSync(
+          process.execPath,
+          ['-e', 'console.log(new Date(Date.UTC(2024, 2, 10, 12, 0)).getHours())'],
+          { env: { ...process.env, TZ: tz }, encoding: 'utf8' },
+        ).trim(),
+      );
+    const [york, tokyo, kolkata] = [
+      '/usr/share/zoneinfo/America/New_York',
+      '/usr/share/zoneinfo/Asia/Tokyo',
+      ':/usr/share/zoneinfo/Asia/Kolkata',
+    ];
+    expect(new Set([hourUnder(york), hourUnder(tokyo), hourUnder(kolkata)]).size).toBe(3);
+    const p = project();
+    p.write(NB, notebookText(CELLS));
+    p.setEnv('TZ', york);
+    expect(run(p, NB)).toEqual({ wall: 'ran', money: 'ran', plain: 'ran' });
+    expect(show(p, NB, 'wall', 'hour')).toBe(hourUnder(york));
+    expect(run(p, NB)).toEqual({ wall: 'cached', money: 'cached', plain: 'cached' });
+    // Was served New York's hour (the zone dropped out of the key), by the warm path too.
+    p.setEnv('TZ', tokyo);
+    expect(run(p, NB)).toEqual({ wall: 'ran', money: 'ran', plain: 'cached' });
+    expect(show(p, NB, 'wall', 'hour')).toBe(hourUnder(tokyo));
+    p.setEnv('TZ', kolkata);
+    expect(run(p, NB)).toEqual({ wall: 'ran', money: 'ran', plain: 'cached' });
+    expect(show(p, NB, 'wall', 'hour')).toBe(hourUnder(kolkata));
+    // The same zone by its file again: its stored result.
+    p.setEnv('TZ', tokyo);
+    expect(run(p, NB)).toEqual({ wall: 'cached', money: 'cached', plain: 'cached' });
+    expect(show(p, NB, 'wall', 'hour')).toBe(hourUnder(tokyo));
   });
 
   it('variant: a task formatting with the default locale re-runs under another LANG', () => {

@@ -255,8 +255,11 @@ describe.each(['duckdb', 'bigquery'] as const)('warehouse adapter: %s', (name) =
     // The logical name is a view on the newest materialisation.
     expect(await sql<Row>`SELECT d, n FROM mart.daily ORDER BY d`).toEqual(topRows);
 
-    expect((await run()).statuses).toEqual({ daily: 'cached', top: 'cached', other: 'cached' });
-    const topOut = await readStored(store, pipeline.name, top, first.keys.get('top')!.value);
+    // (Under the second run's key: the BigQuery client reads proxy variables by computed name, a
+    // read the first run's key could not hold, so its result is filed under the next key.)
+    const second = await run();
+    expect(second.statuses).toEqual({ daily: 'cached', top: 'cached', other: 'cached' });
+    const topOut = await readStored(store, pipeline.name, top, second.keys.get('top')!.value);
     expect(topOut).toMatchObject({ viaRef: [{ days: 4 }], awaited: 4 });
     expect(topOut.misuse).toMatch(
       /mart\.daily is a warehouse table here .* use `await value\.rows\(\)`/,
