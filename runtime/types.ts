@@ -248,13 +248,27 @@ export type RunEvent =
   | { kind: 'task-planned'; at: number; task: string; key: string; reason: PlanReason }
   | { kind: 'task-start'; at: number; task: string; key: string; attempt: number }
   | { kind: 'task-waiting'; at: number; task: string; holder: string }
-  | { kind: 'task-cached'; at: number; task: string; key: string; byOtherRun: boolean }
+  | {
+      kind: 'task-cached';
+      at: number;
+      task: string;
+      key: string;
+      byOtherRun: boolean;
+      /** The key its result is stored under, when not `key` (run/adopt-reads.ts servedElsewhere). */
+      filed?: string;
+    }
   | {
       kind: 'task-done';
       at: number;
       task: string;
       key: string;
       durationMs: number;
+      /**
+       * The key its result is stored under, when not `key`: the run read an input `key` lacks, so
+       * the result is filed only under the next key (run/adopt-reads.ts). Absent: under `key`, or
+       * (a result whose adoption was declined) under none.
+       */
+      filed?: string;
       /** Ran, but its result was not stored under `key`, and why (TaskResult.notCached). */
       notCached?: string;
       /**

@@ -12,7 +12,7 @@ import { formatDiagnostic, hasErrors } from '../../compiler/diagnostics.js';
 import { compileFile, findNotebooks, projectRoot } from '../../compiler/host.js';
 import { parseNotebook } from '../../compiler/notebook/parse.js';
 import type { TaskPlan } from '../../compiler/types.js';
-import { recordedRunReads } from '../../runtime/key/run-reads.js';
+import { recordedRunReads, WORKDIR_INPUT } from '../../runtime/key/run-reads.js';
 import { resolveWorkspace } from '../../runtime/store/workspace.js';
 import { CliError, EXIT } from '../errors.js';
 import { warmRun } from '../warm-run.js';
@@ -263,7 +263,8 @@ export function pipelineDoc(
           // that run (what the next key holds) joins in. Names and paths only, never values.
           reads: [
             ...new Set([
-              ...Object.keys(m.inputs.reads ?? {}),
+              // (`<workdir>` is the folder the task ran in, not a file it read.)
+              ...Object.keys(m.inputs.reads ?? {}).filter((r) => r !== WORKDIR_INPUT),
               ...(recorded?.files ?? []),
               ...(recorded?.dirs ?? []).map((d) => (d.endsWith('/') ? d : `${d}/`)),
             ]),

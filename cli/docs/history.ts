@@ -58,11 +58,12 @@ export function readHistory(workspace: string, pipeline: string): PipelineHistor
           keys.set(e.task, e.key);
           break;
         case 'task-cached':
-          keys.set(e.task, e.key);
+          keys.set(e.task, e.filed ?? e.key);
           byTask.set(e.task, { name: e.task, status: 'cached' });
           break;
         case 'task-done':
-          keys.set(e.task, e.key);
+          // (Where its result is: a run that discovered a read files it under the next key.)
+          keys.set(e.task, e.filed ?? e.key);
           byTask.set(e.task, { name: e.task, status: 'ran', durationMs: e.durationMs });
           break;
         case 'task-failed':

@@ -70,6 +70,7 @@ export class ReadAdopter {
    * `readNothing`: the run just finished saw the task read nothing (its runner says so), so it
    * wrote no record to look for. `unkeyed`: its runner found it read an input its key lacks
    * (perform.ts `PerformedTask.unkeyed`), perhaps only through a module's record: always looked at.
+   * Returns the key the result is now also filed under, if any.
    */
   async finished(
     node: GraphNode,
@@ -77,18 +78,19 @@ export class ReadAdopter {
     manifest?: Manifest,
     readNothing = false,
     unkeyed = false,
-  ): Promise<void> {
+  ): Promise<string | undefined> {
     if (unkeyed) this.unkeyed.add(node.name);
     const next = this.nextKey(node, key, readNothing && !unkeyed, unkeyed);
-    if (!next) return;
+    if (!next) return undefined;
     const { k1, inputs, rec } = next;
-    if (!this.onlyDiscovered(key.inputs, inputs, rec.observed ?? {})) return;
+    if (!this.onlyDiscovered(key.inputs, inputs, rec.observed ?? {})) return undefined;
     if (!(await this.store.isDone(node.name, k1.value))) {
       const m = manifest ?? (await this.store.readManifest(node.name, key.value));
-      if (!m) return;
+      if (!m) return undefined;
       await this.store.writeManifest({ ...m, key: k1.value, inputs });
     }
     this.moved.set(node.name, k1.value);
+    return k1.value;
   }
 
   /**

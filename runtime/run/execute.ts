@@ -331,7 +331,14 @@ export async function runAttempts(
     if (elsewhere) {
       ctx.unkeyed.add(node.name);
       if ((ctx.readers.get(node.name) ?? 0) > 0) keep(ctx, node.name, elsewhere.manifest.outputs);
-      emit({ kind: 'task-cached', at: Date.now(), task: node.name, key, byOtherRun: true });
+      emit({
+        kind: 'task-cached',
+        at: Date.now(),
+        task: node.name,
+        key,
+        byOtherRun: true,
+        filed: elsewhere.key,
+      });
       return { name: node.name, status: 'cached', key, durationMs: 0 };
     }
     // The result this forced run replaces: its downstream results were computed from it.
@@ -425,10 +432,11 @@ export async function runAttempts(
         // the same. Best effort: failing leaves the next run to re-run the task, never this one.
         // (A committing runner's worker wrote the manifest and the record; both are in the
         // store and the project the coordinator reads.)
-        if (ctx.adopter)
-          await ctx.adopter
-            .finished(node, entry.key, manifest, done.readNothing === true, unkeyed)
-            .catch(() => undefined);
+        const filed = ctx.adopter
+          ? await ctx.adopter
+              .finished(node, entry.key, manifest, done.readNothing === true, unkeyed)
+              .catch(() => undefined)
+          : undefined;
         if (read) keep(ctx, node.name, outputs);
         emit({
           kind: 'task-done',
@@ -436,6 +444,7 @@ export async function runAttempts(
           task: node.name,
           key,
           durationMs,
+          ...(unkeyed && filed ? { filed } : {}),
           ...(dropped.length > 0 ? { dropped } : {}),
         });
         return { name: node.name, status: 'ran', key, durationMs };

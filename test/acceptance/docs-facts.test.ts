@@ -43,8 +43,12 @@ describe("a task page's Cache key section", () => {
       ]),
     );
     p.setEnv('CELLAR_TEST_TOKEN', 'sekrit-token-value-42');
-    const run = p.cellar('run', 'notebooks/auth.ipynb');
-    expect(run.code, run.stdout + run.stderr).toBe(0);
+    // Twice: the data files were written just now, so the first run's result (whose key could
+    // not hold them) cannot be proven the next key's; the second run stores it under that key.
+    for (let i = 0; i < 2; i++) {
+      const run = p.cellar('run', 'notebooks/auth.ipynb');
+      expect(run.code, run.stdout + run.stderr).toBe(0);
+    }
     const docs = p.cellar('docs', 'notebooks/auth.ipynb', '--out', 'site', '--no-api');
     expect(docs.code, docs.stdout + docs.stderr).toBe(0);
 
