@@ -961,17 +961,32 @@ export function moduleInputsSeen(modules: readonly string[]): string[] {
  * The local modules a task's code reaches, as module record names: one per file of its code
  * fingerprint (codehash.ts `files`, paths relative to the task's module `taskModule`, an
  * `import.meta.url` or a path). Of these, `withModuleReads` merges those that have a record.
+ * Computed once per fingerprint, root and module: the executor (each job's `modules`) and the
+ * read adopter (before and after a task runs) ask again for the same task.
  */
 export function moduleRecordsOfCode(
   root: string,
   taskModule: string,
   files: Readonly<Record<string, string>>,
-): string[] {
-  const dir = dirname(moduleFileIn(root, taskModule));
-  return Object.keys(files)
-    .filter((f) => !f.startsWith('<'))
-    .map((f) => moduleRecordName(root, resolve(dir, f)));
+): readonly string[] {
+  let byModule = recordsOfCode.get(files);
+  if (!byModule) recordsOfCode.set(files, (byModule = new Map()));
+  const at = `${root}\0${taskModule}`;
+  let names = byModule.get(at);
+  if (!names) {
+    const dir = dirname(moduleFileIn(root, taskModule));
+    names = Object.freeze(
+      Object.keys(files)
+        .filter((f) => !f.startsWith('<'))
+        .map((f) => moduleRecordName(root, resolve(dir, f))),
+    );
+    byModule.set(at, names);
+  }
+  return names;
 }
+
+/** Code fingerprint files → `root\0module` → their module records (`moduleRecordsOfCode`). */
+const recordsOfCode = new WeakMap<object, Map<string, readonly string[]>>();
 
 /**
  * `rec` (a task's record, or undefined) joined with the records of the modules named in `uses`

@@ -131,14 +131,14 @@ export class ReadAdopter {
       (readNothing || !hasRunReads(this.ctx, node.name))
     )
       return undefined;
+    // An upstream result stored under no key of its own that did not move either (its adoption
+    // was declined): no key names the result this task read, so none is this task's.
+    if (node.upstream.some((u) => this.unkeyed.has(u) && !this.moved.has(u))) return undefined;
     // With the records of the local modules its code reaches, as computeKeys joins them.
     const modules =
       node.task.module && key.inputs.code
         ? moduleRecordsOfCode(this.ctx.root, node.task.module, key.inputs.code.files)
         : [];
-    // An upstream result stored under no key of its own that did not move either (its adoption
-    // was declined): no key names the result this task read, so none is this task's.
-    if (node.upstream.some((u) => this.unkeyed.has(u) && !this.moved.has(u))) return undefined;
     const rec = recordedRunReads(this.ctx, node.name, modules);
     const was = withModuleReads(this.before.get(node.name), this.before, modules);
     if (!upMoved && shape(rec) === shape(was)) return undefined;

@@ -17,7 +17,6 @@ import { whileSettleable } from '../settle.js';
 import type { Store } from '../store/store.js';
 import type { AnyTask } from '../task.js';
 import type {
-  CacheKey,
   GraphNode,
   Manifest,
   NotRunReason,
@@ -213,7 +212,6 @@ export async function executeRun(options: ExecuteOptions): Promise<RunResult> {
     ...(options.onWritten ? { onWritten: options.onWritten } : {}),
     notCached: new Map(),
     unkeyed: new Set(),
-    modules: new Map(),
   };
   await schedule({
     graph,
@@ -287,8 +285,6 @@ interface AttemptContext {
    * data, then be served this result.
    */
   unkeyed: Set<string>;
-  /** Task module → its module records (`modulesOf`). */
-  modules: Map<string, string[]>;
   onWritten?: (task: string) => void;
 }
 
@@ -369,7 +365,11 @@ export async function runAttempts(
     };
     if (ctx.reads) {
       job.reads = ctx.reads;
-      const modules = modulesOf(ctx, node, entry.key);
+      const files = entry.key.inputs.code?.files;
+      const modules =
+        node.task.module && files
+          ? moduleRecordsOfCode(ctx.reads.root, node.task.module, files)
+          : [];
       if (modules.length > 0) job.modules = modules;
     }
     const keyedReads = entry.key.inputs.reads;
@@ -478,16 +478,6 @@ export async function runAttempts(
   } finally {
     await lock?.release();
   }
-}
-
-/** The module records task `node`'s key joins (perform.ts `TaskJob.modules`), once per module. */
-function modulesOf(ctx: AttemptContext, node: GraphNode, key: CacheKey): string[] {
-  const module = node.task.module;
-  const files = key.inputs.code?.files;
-  if (!module || !files || !ctx.reads) return [];
-  let names = ctx.modules.get(module);
-  if (!names) ctx.modules.set(module, (names = moduleRecordsOfCode(ctx.reads.root, module, files)));
-  return names;
 }
 
 /** Where task `name`'s outputs are, for a job reading them: kept, or read from its manifest. */

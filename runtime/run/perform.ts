@@ -78,7 +78,7 @@ export interface TaskJob {
    * reaches, which its key joins: what their code read on this thread is checked against the key
    * (`PerformedTask.unkeyed`). Absent: none checked.
    */
-  modules?: string[];
+  modules?: readonly string[];
   /**
    * An upstream result this job reads is stored under no key of its own (`PerformedTask
    * .unkeyed`): neither is this one (its key names that upstream key), and its runner reports it.
