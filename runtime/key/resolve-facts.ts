@@ -74,6 +74,8 @@ interface DirNow {
   ctimeNs: string;
   trusted: boolean;
   entries?: [name: string, described: string][];
+  /** `entries` by every stem they answer for (`hashOf`), built on first use. */
+  byStem?: Map<string, string[]>;
 }
 
 /** Per-check cache of folders stat'ed and listed (one stat, at most one listing, per folder). */
@@ -126,21 +128,35 @@ function entriesOf(dir: string, now: DirNow): [string, string][] {
   return now.entries;
 }
 
-/** The hash of the entries named `stem` or `stem.<anything>` (`util`, `util.ts`, `util.js.ts`). */
-function hashOf(entries: readonly [string, string][], stem: string): string {
-  return sha256(
-    entries
-      .filter(([name]) => name === stem || name.startsWith(`${stem}.`))
-      .map(([, described]) => described)
-      .sort()
-      .join('\n'),
-  ).slice(0, 16);
+/**
+ * The hash of the folder's entries named `stem` or `stem.<anything>` (`util`, `util.ts`,
+ * `util.js.ts`). Through an index of the entries by stem, built once per folder and check: a
+ * folder of 1,000 generated task modules is asked for each of their stems, and filtering its
+ * 1,000 entries for each was a million comparisons per keying (bench: scale, wide 1000).
+ */
+function hashOf(dir: string, now: DirNow, stem: string): string {
+  if (!now.byStem) {
+    const byStem = new Map<string, string[]>();
+    const add = (key: string, described: string) => {
+      const list = byStem.get(key);
+      if (list) list.push(described);
+      else byStem.set(key, [described]);
+    };
+    for (const [name, described] of entriesOf(dir, now)) {
+      add(name, described);
+      // Every stem `name` answers for besides itself: its text before each '.'.
+      for (let i = name.indexOf('.'); i >= 0; i = name.indexOf('.', i + 1))
+        add(name.slice(0, i), described);
+    }
+    now.byStem = byStem;
+  }
+  return sha256([...(now.byStem.get(stem) ?? [])].sort().join('\n')).slice(0, 16);
 }
 
 function factNow(dir: string, prefix: string, cache: DirCache): DirFact {
   const now = dirNow(dir, cache);
   return {
-    hash: hashOf(entriesOf(dir, now), prefix),
+    hash: hashOf(dir, now, prefix),
     ino: now.ino,
     mtimeNs: now.mtimeNs,
     ctimeNs: now.ctimeNs,
@@ -225,7 +241,7 @@ export function checkResolveFacts(
       ? now.ino === ''
         ? ''
         : contentHashOf(dir)
-      : hashOf(entriesOf(dir, now as DirNow), key.slice(cut + 1));
+      : hashOf(dir, now as DirNow, key.slice(cut + 1));
     if (hash !== fact.hash) return { same: false, restamped };
     if (
       now.ino !== fact.ino ||
