@@ -81,6 +81,14 @@ export interface CacheKey {
   /** Hex digest of the canonical JSON of `inputs`; names the output files. */
   value: string;
   inputs: KeyInputs;
+  /**
+   * The files of the task's code fingerprint (codehash.ts `files`) when `inputs` holds no code
+   * (`cache: 'params'`): not hashed, but the local modules the code reaches still hand it state
+   * (a memo another task's call filled), so the run checks what their code read against this key
+   * as for a code-keyed task (run-reads.ts `codeFilesOfKey`). Absent under `cache: 'code'`
+   * (`inputs.code.files` says it) and when no fingerprint was taken.
+   */
+  codeFiles?: Readonly<Record<string, string>>;
 }
 
 /** What is stored beside a task's outputs when it finishes: the "done" marker, written last. */

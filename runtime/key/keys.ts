@@ -152,7 +152,10 @@ export async function computeKeys(
             ...(options.workdir ? { workdir: options.workdir } : {}),
           });
     }
-    keys.set(node.name, makeKey(inputs, upstreamJson));
+    const key = makeKey(inputs, upstreamJson);
+    // A params-keyed task's code still reaches modules whose state it is handed (CacheKey.codeFiles).
+    if (facts && !inputs.code) key.codeFiles = facts.code.files;
+    keys.set(node.name, key);
   }
   return keys;
 }

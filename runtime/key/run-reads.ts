@@ -32,6 +32,7 @@ import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { moduleFileIn } from './module-path.js';
 import { findProjectRoot, isCellarOwnFile } from '../project.js';
 import { envInputs, sha256 } from './hash.js';
+import type { CacheKey } from '../types.js';
 import {
   checkStamp,
   contentHash,
@@ -983,6 +984,17 @@ export function moduleRecordsOfCode(
     byModule.set(at, names);
   }
   return names;
+}
+
+/**
+ * The code fingerprint files a task's key rests on, for `moduleRecordsOfCode`: its key's code, or
+ * under `cache: 'params'` the fingerprint taken beside the key (CacheKey.codeFiles). Undefined
+ * when there is neither (no hasher, no module).
+ */
+export function codeFilesOfKey(
+  key: Pick<CacheKey, 'inputs' | 'codeFiles'>,
+): Readonly<Record<string, string>> | undefined {
+  return key.inputs.code?.files ?? key.codeFiles;
 }
 
 /** Code fingerprint files → `root\0module` → their module records (`moduleRecordsOfCode`). */

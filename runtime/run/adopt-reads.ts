@@ -26,6 +26,7 @@ import { stampLimits } from '../key/filestamp.js';
 import { addRecordedReads } from '../key/keys.js';
 import {
   hasRunReads,
+  codeFilesOfKey,
   moduleRecordsOfCode,
   recordedRunReads,
   withModuleReads,
@@ -135,10 +136,9 @@ export class ReadAdopter {
     // was declined): no key names the result this task read, so none is this task's.
     if (node.upstream.some((u) => this.unkeyed.has(u) && !this.moved.has(u))) return undefined;
     // With the records of the local modules its code reaches, as computeKeys joins them.
+    const files = codeFilesOfKey(key);
     const modules =
-      node.task.module && key.inputs.code
-        ? moduleRecordsOfCode(this.ctx.root, node.task.module, key.inputs.code.files)
-        : [];
+      node.task.module && files ? moduleRecordsOfCode(this.ctx.root, node.task.module, files) : [];
     const rec = recordedRunReads(this.ctx, node.name, modules);
     const was = withModuleReads(this.before.get(node.name), this.before, modules);
     if (!upMoved && shape(rec) === shape(was)) return undefined;

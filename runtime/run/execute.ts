@@ -36,7 +36,12 @@ import {
   type OutputLocation,
   type TaskJob,
 } from './perform.js';
-import { moduleRecordsOfCode, type ReadsContext, type RecordedRunReads } from '../key/run-reads.js';
+import {
+  codeFilesOfKey,
+  moduleRecordsOfCode,
+  type ReadsContext,
+  type RecordedRunReads,
+} from '../key/run-reads.js';
 import type { ReadAdopter } from './adopt-reads.js';
 import { countPlan, forced as isForced } from './plan.js';
 import { dropStaleDownstream } from './replaced.js';
@@ -365,7 +370,7 @@ export async function runAttempts(
     };
     if (ctx.reads) {
       job.reads = ctx.reads;
-      const files = entry.key.inputs.code?.files;
+      const files = codeFilesOfKey(entry.key);
       const modules =
         node.task.module && files
           ? moduleRecordsOfCode(ctx.reads.root, node.task.module, files)

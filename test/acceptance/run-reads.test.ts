@@ -319,49 +319,57 @@ describe('a workdir outside the project (its own project root) keys as one insid
 });
 
 describe('a workdir outside the project: a read made by a memoised setup helper', () => {
-  it("the helper's first caller reads the file, the other is handed the memo: each folder's run computes both from its own file", () => {
-    const p = project();
-    p.write(
-      NB,
-      notebookText([
-        [
-          "import { readFileSync } from 'node:fs';",
-          'let cache: { max: number } | undefined;',
-          'function limits(): { max: number } {',
-          "  return (cache ??= JSON.parse(readFileSync('data/limits.json', 'utf8')));",
-          '}',
-        ].join('\n'),
-        '//| task: a\nconst capA = limits().max * 1;',
-        '//| task: b\nconst capB = limits().max * 2;',
-      ]),
-    );
-    const outside = mkdtempSync(join(tmpdir(), 'cellar-outside-'));
-    try {
-      for (const [d, max] of [
-        ['a', 1],
-        ['b', 5],
-      ] as const) {
-        mkdirSync(join(outside, d, 'data'), { recursive: true });
-        writeFileSync(join(outside, d, 'data', 'limits.json'), JSON.stringify({ max }));
+  // The task handed the memo keyed by its code (the default) or by its params only: either way
+  // its result rests on the file the other task's call read.
+  it.each([
+    ['code', ''],
+    ['params', '\n//| cache: params'],
+  ])(
+    "the helper's first caller reads the file, the other (cache: %s) is handed the memo: each folder's run computes both from its own file",
+    (_mode, cacheDirective) => {
+      const p = project();
+      p.write(
+        NB,
+        notebookText([
+          [
+            "import { readFileSync } from 'node:fs';",
+            'let cache: { max: number } | undefined;',
+            'function limits(): { max: number } {',
+            "  return (cache ??= JSON.parse(readFileSync('data/limits.json', 'utf8')));",
+            '}',
+          ].join('\n'),
+          '//| task: a\nconst capA = limits().max * 1;',
+          `//| task: b${cacheDirective}\nconst capB = limits().max * 2;`,
+        ]),
+      );
+      const outside = mkdtempSync(join(tmpdir(), 'cellar-outside-'));
+      try {
+        for (const [d, max] of [
+          ['a', 1],
+          ['b', 5],
+        ] as const) {
+          mkdirSync(join(outside, d, 'data'), { recursive: true });
+          writeFileSync(join(outside, d, 'data', 'limits.json'), JSON.stringify({ max }));
+        }
+        const at = (d: string) => ['--workdir', join(outside, d)];
+        const run = (d: string) => runStatuses(p, NB, ...at(d), '--workers', '1');
+        // (A result a module's read filled is filed under the next key only when the file is
+        // older than the run by the racy window, else on the next run: two runs settle it.)
+        run('a');
+        run('a');
+        expect(showOutput(p, NB, 'b', 'capB', ...at('a'))).toBe(2);
+        // Keyed without b's folder's records (it has none): b is not served a's memo value.
+        expect(run('b')).toEqual({ a: 'ran', b: 'ran' });
+        run('b');
+        expect(showOutput(p, NB, 'a', 'capA', ...at('b'))).toBe(5);
+        expect(showOutput(p, NB, 'b', 'capB', ...at('b'))).toBe(10);
+        run('a');
+        expect(showOutput(p, NB, 'b', 'capB', ...at('a'))).toBe(2);
+      } finally {
+        rmSync(outside, { recursive: true, force: true });
       }
-      const at = (d: string) => ['--workdir', join(outside, d)];
-      const run = (d: string) => runStatuses(p, NB, ...at(d), '--workers', '1');
-      // (A result a module's read filled is filed under the next key only when the file is
-      // older than the run by the racy window, else on the next run: two runs settle it.)
-      run('a');
-      run('a');
-      expect(showOutput(p, NB, 'b', 'capB', ...at('a'))).toBe(2);
-      // Keyed without b's folder's records (it has none): b is not served a's memo value.
-      expect(run('b')).toEqual({ a: 'ran', b: 'ran' });
-      run('b');
-      expect(showOutput(p, NB, 'a', 'capA', ...at('b'))).toBe(5);
-      expect(showOutput(p, NB, 'b', 'capB', ...at('b'))).toBe(10);
-      run('a');
-      expect(showOutput(p, NB, 'b', 'capB', ...at('a'))).toBe(2);
-    } finally {
-      rmSync(outside, { recursive: true, force: true });
-    }
-  });
+    },
+  );
 });
 
 describe('the workdir is keyed as the folder it is, whatever path names it', () => {
