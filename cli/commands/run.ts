@@ -1,7 +1,7 @@
 // `cellar run <pipeline> [task...]`: run a compiled pipeline (or a notebook, compiled first when
 // stale) as a cached DAG and print a Luigi-style summary. Exit 0 when every task ran or was
 // cached, 1 when a task failed, 2 for bad usage or a pipeline that cannot be built.
-import { availableParallelism, hostname } from 'node:os';
+import { availableParallelism, constants, hostname } from 'node:os';
 import { dirname } from 'node:path';
 import type { TaskRunner } from '../../runtime/run/execute.js';
 import { countPlan, planOutlook } from '../../runtime/run/plan.js';
@@ -160,6 +160,9 @@ export const run = defineCommand({
       runner = bull;
     }
     const reporter = eventReporter({ json: values.json, verbose });
+    // Ctrl-C on worker threads: say what the run leaves before ending as the signal would. (In
+    // process, task code may hold the thread: the signal keeps its default, immediate end.)
+    const interrupts = runner === 'in-process' ? undefined : reportInterrupts(reporter.tally);
     let outcome;
     try {
       outcome = await runPipeline({
@@ -181,6 +184,7 @@ export const run = defineCommand({
       throw toCliError(error);
     } finally {
       reporter.stop();
+      interrupts?.stop();
     }
     const { prepared, result } = outcome;
     const notRecorded = await recordWarmRun(request, prepared, result, await compileFacts(file));
@@ -250,8 +254,10 @@ function eventReporter(o: { json: boolean; verbose: boolean }) {
   const ticker = progress ? setInterval(() => progress.tick(), 120) : undefined;
   ticker?.unref();
   const stacks = new Map<string, string>();
+  const tally: RunTally = { running: new Set(), stored: 0, failed: 0 };
   const onEvent = (e: RunEvent) => {
     if (e.kind === 'task-failed' && e.stack) stacks.set(e.task, e.stack);
+    tallyEvent(tally, e);
     if (o.json) return;
     if (progress) progress.update(e);
     else {
@@ -262,7 +268,54 @@ function eventReporter(o: { json: boolean; verbose: boolean }) {
   // Whether each task's events matter to this reporter beyond a run that runs nothing: the
   // progress line counts them; --json and plain lines print nothing for a task this run found cached.
   const perTask = progress !== undefined || o.verbose;
-  return { onEvent, stacks, perTask, stop: () => ticker && clearInterval(ticker) };
+  return { onEvent, stacks, tally, perTask, stop: () => ticker && clearInterval(ticker) };
+}
+
+/** What a run has done so far, for the line an interrupt prints (`reportInterrupts`). */
+interface RunTally {
+  /** Tasks started and not yet finished, in start order. */
+  running: Set<string>;
+  /** Tasks that ran to the end in this run and whose results are stored. */
+  stored: number;
+  failed: number;
+}
+
+function tallyEvent(tally: RunTally, e: RunEvent): void {
+  if (e.kind === 'task-start') tally.running.add(e.task);
+  else if (e.kind === 'task-done') {
+    tally.running.delete(e.task);
+    if (!e.notCached) tally.stored++;
+  } else if (e.kind === 'task-failed') {
+    tally.running.delete(e.task);
+    tally.failed++;
+  }
+}
+
+/**
+ * Until `stop()`: on SIGINT or SIGTERM, print what the run leaves (the results stored so far are
+ * kept and the next run resumes from them; the tasks running are stopped, nothing of theirs is
+ * stored: outputs are written to temporary files and the manifest last) and end the process as
+ * the signal would (re-raised with Node's default handling: exit status 128 + signal number).
+ * Without it the run ended silently.
+ */
+function reportInterrupts(tally: RunTally): { stop: () => void } {
+  const signals = ['SIGINT', 'SIGTERM'] as const;
+  const on = (signal: NodeJS.Signals) => {
+    for (const s of signals) process.off(s, on);
+    const running = [...tally.running];
+    const names =
+      running.length === 0
+        ? ''
+        : ` (${running.slice(0, 5).join(', ')}${running.length > 5 ? `, and ${running.length - 5} more` : ''})`;
+    process.stderr.write(
+      `cellar: interrupted (${signal}): ${tally.stored} task${tally.stored === 1 ? '' : 's'} ran to the end in this run and ${tally.stored === 1 ? 'is' : 'are'} stored; ${running.length} running ${running.length === 1 ? 'was' : 'were'} stopped and nothing of ${running.length === 1 ? 'it' : 'theirs'} is stored${names}. Run the same command again to resume: stored results are not computed again.\n`,
+    );
+    process.kill(process.pid, signal);
+    // Another listener would keep the process alive: end it as the signal's default would.
+    setImmediate(() => process.exit(128 + (constants.signals[signal] ?? 2)));
+  };
+  for (const s of signals) process.on(s, on);
+  return { stop: () => signals.forEach((s) => process.off(s, on)) };
 }
 
 /** `--dry-run`: the plan with reasons (the first PLAN_LIST_LIMIT tasks, then counts by reason,

@@ -148,39 +148,68 @@ describe('cellar run (real processes)', () => {
     expect(text.stdout).toContain('* 1 failed:\n    - count: count exploded');
   });
 
-  it('resumes after SIGKILL mid-task: finished tasks stay cached, results equal an uninterrupted run', async () => {
-    // `total` logs its start, then waits for a gate file (`total.go` in the workdir) that the
-    // test creates only after the kill: the kill always lands mid-task, however slow the machine
-    // (a sleep instead let a starved test see `total` only after it had committed). The wait is
-    // `untracked`, a marker file that cannot change the result, so it is not in the task's key.
-    const gated = (d: string) => {
-      const file = join(d, 'tasks', 'total.ts');
-      const code = readFileSync(file, 'utf8');
-      const held = code
-        .replace(
-          "import { defineTask, output } from 'cellar';",
-          "import { existsSync } from 'node:fs';\nimport { defineTask, output, untracked } from 'cellar';",
-        )
-        .replace(
-          'await sleep(slowMs);',
-          "await sleep(slowMs);\n    while (!untracked(() => existsSync('total.go'))) await sleep(20);",
-        );
-      expect(held).toContain("existsSync('total.go')");
-      expect(held).toContain('untracked }');
-      writeFileSync(file, held);
-      writeFileSync(join(d, 'package.json'), '{ "private": true, "type": "module" }\n');
-      return d;
-    };
-    const openGate = (d: string) => writeFileSync(join(d, 'data', 'total.go'), '');
-    const dir = gated(copyFixture('basic'));
-    const args = ['run', join(dir, 'pipeline.ts'), '--workspace', join(dir, 'ws')];
-    const { child, done } = startCli([...args, '--workers', '1']);
+  // `total` logs its start, then waits for a gate file (`total.go` in the workdir) that the
+  // test creates only after the kill: the kill always lands mid-task, however slow the machine
+  // (a sleep instead let a starved test see `total` only after it had committed). The wait is
+  // `untracked`, a marker file that cannot change the result, so it is not in the task's key.
+  const gated = (d: string) => {
+    const file = join(d, 'tasks', 'total.ts');
+    const code = readFileSync(file, 'utf8');
+    const held = code
+      .replace(
+        "import { defineTask, output } from 'cellar';",
+        "import { existsSync } from 'node:fs';\nimport { defineTask, output, untracked } from 'cellar';",
+      )
+      .replace(
+        'await sleep(slowMs);',
+        "await sleep(slowMs);\n    while (!untracked(() => existsSync('total.go'))) await sleep(20);",
+      );
+    expect(held).toContain("existsSync('total.go')");
+    expect(held).toContain('untracked }');
+    writeFileSync(file, held);
+    writeFileSync(join(d, 'package.json'), '{ "private": true, "type": "module" }\n');
+    return d;
+  };
+  const openGate = (d: string) => writeFileSync(join(d, 'data', 'total.go'), '');
+  /** Start a gated run with one worker; resolves once `total` has started (and is held). */
+  const startHeld = async (dir: string, args: string[]) => {
+    const started = startCli([...args, '--workers', '1']);
     // Wait for `total` to start however slow the machine is (a guard against hangs, not a timing check).
     const startBy = Date.now() + 300_000;
     while (Date.now() < startBy && !calls(dir).some((c) => c.startsWith('total'))) await sleep(20);
     expect(calls(dir).some((c) => c.startsWith('total'))).toBe(true);
-    // Still running (held at the gate), so the kill below lands mid-task.
-    expect(child.exitCode).toBeNull();
+    // Still running (held at the gate), so the signal below lands mid-task.
+    expect(started.child.exitCode).toBeNull();
+    return started;
+  };
+
+  it('Ctrl-C mid-task says what the run leaves, ends as SIGINT does, and the next run resumes', async () => {
+    const dir = gated(copyFixture('basic'));
+    const args = ['run', join(dir, 'pipeline.ts'), '--workspace', join(dir, 'ws')];
+    const { child, done } = await startHeld(dir, args);
+    child.kill('SIGINT');
+    const interrupted = await done;
+    expect(interrupted.signal).toBe('SIGINT');
+    expect(interrupted.stderr).toContain(
+      'cellar: interrupted (SIGINT): 3 tasks ran to the end in this run and are stored; 1 running was stopped and nothing of it is stored (total). Run the same command again to resume',
+    );
+    const totalDir = join(dir, 'ws', 'basic', 'total');
+    expect(readdirSync(totalDir).filter((f) => f.endsWith('.manifest.json'))).toEqual([]);
+    openGate(dir);
+    const resumed = await runJson(args);
+    expect(resumed.code).toBe(0);
+    expect(resumed.status).toEqual({
+      source: 'cached',
+      scale: 'cached',
+      count: 'cached',
+      total: 'ran',
+    });
+  });
+
+  it('resumes after SIGKILL mid-task: finished tasks stay cached, results equal an uninterrupted run', async () => {
+    const dir = gated(copyFixture('basic'));
+    const args = ['run', join(dir, 'pipeline.ts'), '--workspace', join(dir, 'ws')];
+    const { child, done } = await startHeld(dir, args);
     child.kill('SIGKILL');
     expect((await done).signal).toBe('SIGKILL');
     const totalDir = join(dir, 'ws', 'basic', 'total');
