@@ -2,7 +2,7 @@
 // (a compiled pipeline.ts, a folder holding one, or a notebook compiled first when stale),
 // parsing `--param k=v` against the pipeline's declared params, and turning runtime errors into
 // CLI errors with their codes (exit 2: the command line or the pipeline is wrong).
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { CellarError } from '../runtime/errors.js';
 import { pipelineParams } from '../runtime/run/graph.js';
@@ -33,7 +33,20 @@ export async function resolvePipelineFile(arg: string | undefined): Promise<stri
     const name = ['pipeline.ts', 'pipeline.js', 'pipeline.mjs'].find((n) =>
       existsSync(join(path, n)),
     );
-    if (!name) throw new CliError(`no pipeline.ts in folder ${arg}`, 'E_NO_PIPELINE');
+    if (!name) {
+      // A folder of notebooks (`cellar run notebooks/`): a run is of one notebook; name them.
+      const notebooks = readdirSync(path)
+        .filter((n) => n.endsWith('.ipynb'))
+        .sort();
+      const hint =
+        notebooks.length > 0
+          ? `; run one of its notebooks: ${notebooks
+              .slice(0, 5)
+              .map((n) => `cellar run ${join(arg, n)}`)
+              .join(', ')}${notebooks.length > 5 ? `, … (${notebooks.length} notebooks)` : ''}`
+          : '; name a notebook (.ipynb) or a compiled pipeline.ts';
+      throw new CliError(`no pipeline.ts in folder ${arg}${hint}`, 'E_NO_PIPELINE');
+    }
     file = join(path, name);
   }
   await warnIfStale(file);

@@ -30,7 +30,8 @@ const USAGE = `usage: cellar run <pipeline.ts|notebook.ipynb|folder> [task...] [
   --workers N        run up to N tasks at once (default: CPU count)
   --rerun SEL        force tasks: 'train', 'train+' (and downstream), '+train' (and upstream)
   --dry-run          print what would run and why, run nothing (the first 50 tasks and
-                     counts of the rest; with --verbose, every task)
+                     counts of the rest; with --verbose, every task); a stale notebook is
+                     still compiled first, as for a run
   --keep-going       after a failure, still run what does not depend on it
   --json             print one JSON object at the end
   --workspace DIR    where outputs live (default <project>/.cellar/workspace, or $CELLAR_WORKSPACE)

@@ -77,6 +77,13 @@ async function showOutputs({ values, positionals }: CommandInput<typeof OPTIONS>
       EXIT.failure,
     );
   const names = outputName ? [outputName] : Object.keys(manifest.outputs);
+  // Printing nothing at all read as a failure to find it.
+  if (names.length === 0 && !values.json) {
+    console.log(
+      `task '${taskName}' is stored (key ${key}) but has no outputs to show: it declares no values (functions and types are code, which the tasks using them import)`,
+    );
+    return EXIT.ok;
+  }
 
   const limit = Math.max(1, Number(values.rows) || 10);
   const json: Record<string, unknown> = {};

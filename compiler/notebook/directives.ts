@@ -248,7 +248,7 @@ const taskName: DirectiveParser = (r, d, report) => {
   badValue(
     report,
     r,
-    `\`${r.name}\` needs a task name (letters, digits, _ . -), got "${r.value}"`,
+    `\`${r.name}\` needs a task name (letters, digits, _ . -, starting with a letter or _), got "${r.value}"`,
     `write \`//| ${r.name}: ${fixed && TASK_NAME.test(fixed) ? fixed : 'train'}\``,
   );
 };

@@ -285,7 +285,7 @@ export function selectTasks(
     if (!node) {
       diagnostics.push({
         code: 'E_UNKNOWN_TASK',
-        message: `unknown task '${name}' in selector '${raw}'${suggest(name, [...graph.byName.keys()])}`,
+        message: `unknown task '${name}' in selector '${raw}'${suggest(name, [...graph.byName.keys()])} (tasks: ${taskList([...graph.byName.keys()])})`,
       });
       continue;
     }
@@ -403,4 +403,11 @@ function resolveParams(
     out[name] = value;
   }
   return out;
+}
+
+/** The pipeline's task names for a message: the first 20, then how many more. */
+function taskList(names: readonly string[]): string {
+  return names.length <= 20
+    ? names.join(', ')
+    : `${names.slice(0, 20).join(', ')}, and ${names.length - 20} more`;
 }

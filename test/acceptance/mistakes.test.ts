@@ -237,3 +237,43 @@ describe('tslab traps that compile fine but break the notebook', () => {
     expect(p.read('generated/sales/report.ts')).toContain('const meta = { seed, days: days,');
   });
 });
+
+describe('command-line slips are answered with what to type instead', () => {
+  const nb = notebookText([
+    '//| task: helper\nfunction inc(x: number): number { return x + 1; }',
+    '//| task: total\nconst total = inc(41);',
+  ]);
+
+  it('an unknown task to run lists the tasks; a folder of notebooks names them; a name starting with a digit says the rule', () => {
+    const p = project();
+    p.write('notebooks/calc.ipynb', nb);
+    const unknown = p.cellar('run', 'notebooks/calc.ipynb', 'totl_x');
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain(
+      "unknown task 'totl_x' in selector 'totl_x' (tasks: helper, total)",
+    );
+    const folder = p.cellar('run', 'notebooks/');
+    expect(folder.code).toBe(2);
+    expect(folder.stderr).toContain(
+      'no pipeline.ts in folder notebooks/; run one of its notebooks: cellar run notebooks/calc.ipynb',
+    );
+    p.write('notebooks/digits.ipynb', notebookText(['//| task: 123\nconst a = 1;']));
+    const digits = p.cellar('compile', 'notebooks/digits.ipynb');
+    expect(digits.code).not.toBe(0);
+    expect(digits.stderr).toContain(
+      '`task` needs a task name (letters, digits, _ . -, starting with a letter or _), got "123"',
+    );
+  });
+
+  it('showing a stored task that declares no values says so instead of printing nothing', () => {
+    const p = project();
+    p.write('notebooks/calc.ipynb', nb);
+    expect(p.cellar('run', 'notebooks/calc.ipynb').code).toBe(0);
+    const shown = p.cellar('show', 'notebooks/calc.ipynb', 'helper');
+    expect(shown.code).toBe(0);
+    expect(shown.stdout).toMatch(
+      /^task 'helper' is stored \(key [0-9a-f]{16}\) but has no outputs to show: it declares no values/,
+    );
+    expect(showOutput(p, 'notebooks/calc.ipynb', 'total', 'total')).toBe(42);
+  });
+});
