@@ -58,7 +58,7 @@ async function showOutputs({ values, positionals }: CommandInput<typeof OPTIONS>
   const manifest = await options.store.readManifest(taskName, key);
   if (!manifest)
     throw new CliError(
-      `'${taskName}' has no stored result for these params (key ${key}); run the pipeline first`,
+      `'${taskName}' has no stored result for these params and inputs (key ${key}): \`cellar run ${positionals[0]} --dry-run\` says what changed since its last stored run, \`cellar run ${positionals[0]}\` computes it`,
       'E_NOT_CACHED',
       EXIT.failure,
     );
