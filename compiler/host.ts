@@ -7,7 +7,7 @@
 // match and the generated files on disk are the ones recorded, nothing is parsed at all. When
 // only some cells changed, the cached per-cell analyses and formatted modules are reused, so the
 // cost is one cell's analysis plus the modules whose text changed.
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import {
   existsSync,
   mkdirSync,
@@ -19,12 +19,13 @@ import {
   statSync,
   writeFileSync,
 } from 'node:fs';
+import { isAscii } from 'node:buffer';
 import { createRequire, isBuiltin } from 'node:module';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Script } from 'node:vm';
 import { Worker, isMainThread, parentPort, threadId, workerData } from 'node:worker_threads';
-import { setTsMorphLoader } from './analyze/cell.js';
+import { loadAnalyzer, setTsMorphLoader, type CellInput } from './analyze/cell.js';
 import { packageName } from './analyze/deno.js';
 import { diagnostic, hasErrors } from './diagnostics.js';
 import { HEADER } from './emit/module.js';
@@ -87,7 +88,7 @@ export function requireWithCodeCache(path: string): unknown {
     // none yet
   }
   // Node's own CommonJS wrapper (Module.wrap), which ESM cannot import by name.
-  const wrapped = `(function (exports, require, module, __filename, __dirname) { ${readFileSync(path, 'utf8')}\n});`;
+  const wrapped = `(function (exports, require, module, __filename, __dirname) { ${readText(path)}\n});`;
   const script = new Script(wrapped, {
     filename: path,
     cachedData,
@@ -116,9 +117,21 @@ export function requireWithCodeCache(path: string): unknown {
   return module.exports;
 }
 
+/**
+ * A file's text, as `readFileSync(path, 'utf8')` gives it but faster: Node 20 reads a 9 MB ASCII
+ * file (TypeScript itself; a 5,000-task cache record) as UTF-8 in ~80 ms, its bytes in ~15 ms,
+ * and ASCII bytes are the same characters read as Latin-1, which needs no decoding.
+ */
+export function readText(path: string): string {
+  const bytes = readFileSync(path);
+  return isAscii(bytes) ? bytes.toString('latin1') : bytes.toString('utf8');
+}
+
 // The runtime's one sha256 is runtime/key/hash.ts; the compiler keeps this copy because it may not
 // import the runtime (test/layering.test.ts).
-export const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
+// Node's one-shot `hash` (no Hash object per call): a one-cell compile of 5,000 cells hashes
+// about 15,000 texts.
+export const sha256 = (text: string): string => hash('sha256', text, 'hex');
 const posix = (p: string) => p.split(sep).join('/');
 
 /**
@@ -167,7 +180,7 @@ export function compilerFingerprint(): string {
   if (!fingerprint) {
     let code = '';
     try {
-      code = readFileSync(fileURLToPath(import.meta.url), 'utf8');
+      code = readText(fileURLToPath(import.meta.url));
     } catch {
       // Bundled somewhere unreadable: the version alone.
     }
@@ -184,7 +197,13 @@ interface CacheFile {
   outDir: string;
   diagnostics: Diagnostic[];
   files: { path: string; hash: string }[];
-  plan?: TaskPlan;
+  /**
+   * sha256 of the plan's JSON, which is kept beside the record (`planPath`): only a full hit
+   * reads it, so an incremental compile neither reads nor parses it (3.2 of 7.8 MB of a
+   * 5,000-task record), and writes it only when it changed. A full hit whose plan file does not
+   * hash to this is no hit.
+   */
+  planHash?: string;
   analyses: [string, CellAnalysis][];
   /**
    * [a module's path in `files`, the memory key of its unformatted text]: the formatted text is the
@@ -234,9 +253,12 @@ export interface HostOptions {
 const cachePath = (root: string, notebook: string) =>
   join(root, '.cellar', 'compile', `${notebook.replace(/[^\w.-]+/g, '_')}.json`);
 
+/** The plan of the compile a cache record (`cachePath`) records: `<record>.plan.json`. */
+const planPath = (cacheFile: string) => cacheFile.replace(/\.json$/, '.plan.json');
+
 function readCache(path: string): CacheFile | undefined {
   try {
-    const c = JSON.parse(readFileSync(path, 'utf8')) as CacheFile;
+    const c = JSON.parse(readText(path)) as CacheFile;
     return c.fingerprint === compilerFingerprint() ? c : undefined;
   } catch {
     return undefined;
@@ -251,6 +273,21 @@ export function writeAtomic(path: string, contents: string): void {
   renameSync(tmp, path);
 }
 
+/** The file's text when it hashes (sha256) to `hash`, else undefined (also when unreadable). */
+function readIfHashed(path: string, hash: string | undefined): string | undefined {
+  const contents = readOrUndefined(path);
+  return contents !== undefined && sha256(contents) === hash ? contents : undefined;
+}
+
+const readTextOrUndefined = (path: string) => {
+  try {
+    return readText(path);
+  } catch {
+    return undefined;
+  }
+};
+
+// Node's UTF-8 read (one native call), not readText: generated modules are small.
 const readOrUndefined = (path: string) => {
   try {
     return readFileSync(path, 'utf8');
@@ -273,7 +310,50 @@ export async function compileFile(
   opts: HostOptions,
 ): Promise<NotebookOutcome> {
   const notebook = posix(relative(opts.root, notebookAbs));
-  const text = readFileSync(notebookAbs, 'utf8');
+  const text = readText(notebookAbs);
+  // The biggest modules (print.ts ALONE_CHARS: a 5,000-task pipeline.ts, a 5,000-term sum), and
+  // a share of a big notebook's modules, are formatted on a large-stack thread while this one
+  // formats the rest: no stack to run out of, and the second core works too. A big notebook
+  // starts that thread first thing, and it analyses cells too: with no cache to start from, it
+  // loads Prettier and TypeScript while this thread loads TypeScript, and analyses half the
+  // cells; with a cache (a few cells changed), it loads TypeScript and analyses them while this
+  // thread reads the cache and the recorded modules back, so a one-cell change has no thread
+  // waiting for TypeScript to load. A full hit ends it unused.
+  const big = !opts.memory && text.length >= hostLimits.helperChars;
+  const slot: ThreadSlot = {};
+  if (big)
+    slot.thread = helperThread(
+      opts.noCache === true || !existsSync(cachePath(opts.root, notebook))
+        ? { analyze: true, format: true }
+        : { analyze: true, formatAfterReadBack: true },
+    );
+  try {
+    return await compileText(notebookAbs, notebook, text, opts, slot, big);
+  } finally {
+    await endThread(slot);
+  }
+}
+
+/** The helper thread of one compile, when it runs (started on demand for a small notebook). */
+interface ThreadSlot {
+  thread?: HelperThread;
+}
+
+async function endThread(slot: ThreadSlot): Promise<void> {
+  const ending = slot.thread;
+  slot.thread = undefined;
+  await ending?.close();
+}
+
+/** `compileFile` once the notebook is read; `big`: the helper thread analyses, and started already. */
+async function compileText(
+  notebookAbs: string,
+  notebook: string,
+  text: string,
+  opts: HostOptions,
+  slot: ThreadSlot,
+  big: boolean,
+): Promise<NotebookOutcome> {
   const stem = notebookAbs
     .split(sep)
     .pop()!
@@ -295,8 +375,12 @@ export async function compileFile(
   ) {
     // A full hit: nothing to do if generated/ still holds exactly what was recorded.
     const files: EmittedFile[] = [];
-    let intact = true;
-    for (const f of cache.files) {
+    const planText =
+      cache.planHash === undefined ? undefined : readTextOrUndefined(planPath(cacheFile));
+    let intact =
+      cache.planHash === undefined ||
+      (planText !== undefined && sha256(planText) === cache.planHash);
+    for (const f of intact ? cache.files : []) {
       const contents = readOrUndefined(join(opts.outDir, f.path));
       if (contents === undefined || sha256(contents) !== f.hash) {
         intact = false;
@@ -310,7 +394,7 @@ export async function compileFile(
         stem,
         diagnostics: cache.diagnostics,
         files,
-        plan: cache.plan,
+        plan: planText === undefined ? undefined : (JSON.parse(planText) as TaskPlan),
         cached: true,
         notebookHash,
         fixtures,
@@ -323,32 +407,71 @@ export async function compileFile(
   // Formatted modules the last compile wrote, read back from generated/ when asked for.
   const readBack = new Map<string, string>();
   let recall: ((key: string) => string | undefined) | undefined;
+  // The hash the last compile recorded for each file it wrote.
+  const hashOf = new Map(cache?.files.map((f) => [f.path, f.hash]));
+  // Each recorded module as read back: its text when it still holds what was recorded, else
+  // undefined (missing, or edited by hand: formatted again and rewritten).
+  const onDiskAsRecorded = new Map<string, string | undefined>();
+  const readRecorded = (path: string): string | undefined => {
+    if (onDiskAsRecorded.has(path)) return onDiskAsRecorded.get(path);
+    const intact = readIfHashed(join(opts.outDir, path), hashOf.get(path));
+    onDiskAsRecorded.set(path, intact);
+    return intact;
+  };
   if (cache) {
     for (const [k, v] of cache.analyses) memory.analyses.set(k, v);
     for (const [k, v] of cache.sql) memory.sql.set(k, v);
     for (const [k, v] of cache.emitted ?? []) memory.emitted.set(k, v);
     const pathOf = new Map(cache.modules.map(([path, key]) => [key, path]));
-    const hashOf = new Map(cache.files.map((f) => [f.path, f.hash]));
     recall = (key) => {
       const path = pathOf.get(key);
-      const contents = path === undefined ? undefined : readOrUndefined(join(opts.outDir, path));
-      if (contents === undefined || sha256(contents) !== hashOf.get(path!)) return undefined;
+      const contents = path === undefined ? undefined : readRecorded(path);
+      if (contents === undefined) return undefined;
       readBack.set(path!, contents);
       return contents;
     };
   }
   const workdir = posix(relative(join(opts.outDir, stem), dirname(notebookAbs))) || '.';
-  // The biggest modules (print.ts ALONE_CHARS: a 5,000-task pipeline.ts, a 5,000-term sum), and
-  // a share of a big notebook's modules, are formatted on a large-stack thread while this one
-  // formats the rest: no stack to run out of, and the second core works too. With no cache to
-  // start from, a big notebook starts that thread now, so it loads Prettier during the analysis.
-  let thread: FormatThread | undefined;
-  const formatElsewhere = (texts: string[]) => (thread ??= formatThread()).format(texts);
-  if (!cache && !opts.memory && text.length >= PRESTART_CHARS) thread = formatThread();
-  const endThread = async () => {
-    const ending = thread;
-    thread = undefined;
-    await ending?.close();
+  // A big notebook's recorded modules are read back while the helper thread (see compileFile)
+  // loads TypeScript and analyses: here, a batch at a time until the analyses arrive, and the
+  // rest on the helper thread while this one links; the emit stage waits for them
+  // (`beforeEmit`). Whatever that thread could not read is read here when asked.
+  const recorded = big && cache ? cache.modules.map(([path]) => path) : [];
+  let readHere = 0;
+  let readingBack: Promise<void> | undefined;
+  const readBackElsewhere = () => {
+    if (readingBack || !slot.thread || readHere === recorded.length) return;
+    const paths = recorded.slice(readHere);
+    readHere = recorded.length;
+    readingBack = slot.thread
+      .readBack(paths.map((path) => [join(opts.outDir, path), hashOf.get(path) ?? '']))
+      .then(
+        (texts) => texts.forEach((t, i) => onDiskAsRecorded.set(paths[i]!, t ?? undefined)),
+        () => {}, // the thread failed: each module is read here when asked
+      );
+  };
+  const formatElsewhere = (texts: string[]) => (slot.thread ??= helperThread({})).format(texts);
+  const analyzeElsewhere = big
+    ? async (cells: CellInput[]) => {
+        const analyses = (slot.thread ??= helperThread({ analyze: true })).analyze(cells);
+        let answered = false;
+        analyses.then(
+          () => (answered = true),
+          () => (answered = true),
+        );
+        while (!answered && readHere < recorded.length) {
+          for (const end = Math.min(readHere + READ_BACK_BATCH, recorded.length); readHere < end;)
+            readRecorded(recorded[readHere++]!);
+          // Lets the thread's answer in (messages come before immediates).
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+        readBackElsewhere();
+        return analyses;
+      }
+    : undefined;
+  const beforeEmit = async () => {
+    readBackElsewhere();
+    await readingBack;
   };
   const canImport = importResolver(join(opts.outDir, stem));
   const compile = () =>
@@ -358,6 +481,10 @@ export async function compileFile(
       hash: sha256,
       fixtures,
       formatElsewhere,
+      // An incremental compile's helper thread loads Prettier once it has analysed and read.
+      formatAllElsewhere: big && cache !== undefined,
+      analyzeElsewhere,
+      beforeEmit,
       canImport,
       builtinExports,
       recall,
@@ -366,7 +493,7 @@ export async function compileFile(
   try {
     result = await compile();
   } finally {
-    await endThread();
+    await endThread(slot);
   }
   // Deep but ordinary code (750 nested parentheses, a 750-call chain, a 5,000-term sum) can
   // exhaust the default stack inside TypeScript's parser or Prettier, which recurse once per
@@ -382,7 +509,7 @@ export async function compileFile(
     try {
       result = await compile();
     } finally {
-      await endThread();
+      await endThread(slot);
     }
     result.stats.analyzed += analyzed;
     result.stats.formatted += formatted;
@@ -405,14 +532,19 @@ export async function compileFile(
         .filter((k) => m.has(k))
         .sort()
         .map((k): [string, V] => [k, m.get(k)!]);
+    const planText = result.plan && JSON.stringify(result.plan);
     const record: CacheFile = {
       fingerprint: compilerFingerprint(),
       notebookHash,
       fixtures,
       outDir: outDirRel,
       diagnostics: result.diagnostics,
-      files: result.files.map((f) => ({ path: f.path, hash: sha256(f.contents) })),
-      plan: result.plan,
+      // A module read back as recorded keeps its recorded hash (no second hash of 5,000 files).
+      files: result.files.map((f) => ({
+        path: f.path,
+        hash: readBack.get(f.path) === f.contents ? hashOf.get(f.path)! : sha256(f.contents),
+      })),
+      planHash: planText && sha256(planText),
       // After a deep-stack compile this thread's memory holds the failed attempt: keep none of it.
       analyses: deep ? [] : pick(memory.analyses, result.stats.used.analyses),
       modules: deep ? [] : result.stats.used.modules,
@@ -422,6 +554,9 @@ export async function compileFile(
         : [...new Map(result.stats.used.emitted)].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
     };
     try {
+      // The plan first: a record is never written naming a plan file not there yet.
+      if (planText !== undefined && readTextOrUndefined(planPath(cacheFile)) !== planText)
+        writeAtomic(planPath(cacheFile), planText);
       writeAtomic(cacheFile, JSON.stringify(record));
     } catch {
       // A read-only checkout still compiles; it just will not be incremental.
@@ -562,6 +697,9 @@ export function builtinExports(spec: string): BuiltinExports | undefined {
   return answer;
 }
 
+/** Recorded modules read back between two looks for the helper thread's analyses. */
+const READ_BACK_BATCH = 100;
+
 /** Stack for compiles of very deep code, in MB (V8's default is about 1 MB). */
 const DEEP_STACK_MB = 256;
 
@@ -627,27 +765,49 @@ function deepStackThread(data: object): Worker {
 }
 
 /**
- * Notebook text above which a compile with no cache starts its format thread at once (the
- * 5,000-cell bench notebook is ~1 MB; a 200-cell one ~60 KB, whose modules format on this thread).
+ * `helperChars`: notebook text from which a compile starts its helper thread first thing (see
+ * compileFile; the 5,000-cell bench notebook is ~1 MB, a 200-cell one ~60 KB, which is compiled
+ * on this thread alone, starting a thread only for its biggest modules). Mutable only so tests
+ * can take the big notebook's path with a small one.
  */
-const PRESTART_CHARS = 400_000;
+export const hostLimits = { helperChars: 400_000 };
 
-/** A large-stack thread that formats modules on request (print.ts `formatBatch`), for one compile. */
-interface FormatThread {
+/**
+ * A large-stack thread that formats modules (print.ts `formatBatch`) and analyses cells
+ * (`analyzeCells`) on request, for one compile. `preload`: what it loads as it starts, before
+ * any request (Prettier, TypeScript).
+ */
+interface HelperThread {
   format(texts: string[]): Promise<string[]>;
+  analyze(cells: CellInput[]): Promise<CellAnalysis[]>;
+  /** `readIfHashed` of each [absolute path, hash]: the text, or null. */
+  readBack(files: [string, string][]): Promise<(string | null)[]>;
   /** Ends the thread; requests not answered yet are rejected. */
   close(): Promise<void>;
 }
 
-function formatThread(): FormatThread {
-  const worker = deepStackThread({ cellarFormatThread: true });
-  const pending = new Map<number, { resolve: (v: string[]) => void; reject: (e: Error) => void }>();
+interface HelperPreload {
+  format?: boolean;
+  analyze?: boolean;
+  /** Load Prettier once a read-back is answered (an incremental compile formats a few modules). */
+  formatAfterReadBack?: boolean;
+}
+
+type HelperAsk = { texts: string[] } | { cells: CellInput[] } | { files: [string, string][] };
+type HelperRequest = { id: number } & HelperAsk;
+
+function helperThread(preload: HelperPreload): HelperThread {
+  const worker = deepStackThread({ cellarHelperThread: preload });
+  const pending = new Map<
+    number,
+    { resolve: (v: unknown[]) => void; reject: (e: Error) => void }
+  >();
   let next = 0;
   const failAll = (error: Error) => {
     for (const p of pending.values()) p.reject(error);
     pending.clear();
   };
-  worker.on('message', (m: { id: number; out?: string[]; error?: string }) => {
+  worker.on('message', (m: { id: number; out?: unknown[]; error?: string }) => {
     const p = pending.get(m.id);
     pending.delete(m.id);
     if (m.out) p?.resolve(m.out);
@@ -655,13 +815,16 @@ function formatThread(): FormatThread {
   });
   worker.on('error', failAll);
   worker.on('exit', (code) => failAll(new Error(`the format thread exited with code ${code}`)));
+  const ask = <T>(request: HelperAsk) =>
+    new Promise<T>((resolve, reject) => {
+      const id = next++;
+      pending.set(id, { resolve: (out) => resolve(out as T), reject });
+      worker.postMessage({ id, ...request } satisfies HelperRequest);
+    });
   return {
-    format: (texts) =>
-      new Promise<string[]>((resolve, reject) => {
-        const id = next++;
-        pending.set(id, { resolve, reject });
-        worker.postMessage({ id, texts });
-      }),
+    format: (texts) => ask<string[]>({ texts }),
+    analyze: (cells) => ask<CellAnalysis[]>({ cells }),
+    readBack: (files) => ask<(string | null)[]>({ files }),
     close: async () => {
       await worker.terminate();
     },
@@ -670,19 +833,31 @@ function formatThread(): FormatThread {
 
 if (!isMainThread) {
   const data = workerData as
-    | { cellarDeepCompile?: boolean; cellarFormatThread?: boolean; request?: DeepRequest }
+    | { cellarDeepCompile?: boolean; cellarHelperThread?: HelperPreload; request?: DeepRequest }
     | undefined;
   if (data?.cellarDeepCompile)
     void answerDeep(data.request!).then((answer) => parentPort!.postMessage(answer));
-  if (data?.cellarFormatThread) {
-    // Load Prettier while the main thread analyses, then answer requests in order of arrival.
-    void formatBatch(['']);
-    parentPort!.on('message', ({ id, texts }: { id: number; texts: string[] }) => {
-      formatBatch(texts).then(
-        (out) => parentPort!.postMessage({ id, out }),
+  if (data?.cellarHelperThread) {
+    // Load what was asked for while the main thread reads and analyses, then answer requests in
+    // order of arrival.
+    const preload = data.cellarHelperThread;
+    if (preload.format) void formatBatch(['']);
+    if (preload.analyze) void loadAnalyzer();
+    parentPort!.on('message', (request: HelperRequest) => {
+      const work: Promise<unknown[]> =
+        'cells' in request
+          ? loadAnalyzer().then((analyzer) => analyzer.analyzeCells(request.cells))
+          : 'files' in request
+            ? Promise.resolve(request.files.map(([path, hash]) => readIfHashed(path, hash) ?? null))
+            : formatBatch(request.texts);
+      work.then(
+        (out) => {
+          parentPort!.postMessage({ id: request.id, out });
+          if ('files' in request && preload.formatAfterReadBack) void formatBatch(['']);
+        },
         (error: unknown) =>
           parentPort!.postMessage({
-            id,
+            id: request.id,
             error: error instanceof Error ? error.message : String(error),
           }),
       );
@@ -704,7 +879,7 @@ export function staleNotebook(pipelineAbs: string): string | undefined {
   const root = projectRoot(dirname(pipelineAbs));
   let record: CacheFile;
   try {
-    record = JSON.parse(readFileSync(cachePath(root, source), 'utf8')) as CacheFile;
+    record = JSON.parse(readText(cachePath(root, source))) as CacheFile;
   } catch {
     return undefined;
   }

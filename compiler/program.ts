@@ -8,7 +8,7 @@
 // whose text changed. A notebook with errors stops before emission: half a pipeline is worse
 // than none.
 import { diagnostic, hasErrors, sortDiagnostics, suggest } from './diagnostics.js';
-import { loadAnalyzer, type CellInput } from './analyze/cell.js';
+import { loadAnalyzer, PROGRAM_CELLS, type CellInput } from './analyze/cell.js';
 import { sqlDiagnostics, sqlFacts, type SqlFacts } from './analyze/sql.js';
 import { parseNotebook } from './notebook/parse.js';
 import { tagCells } from './notebook/directives.js';
@@ -84,12 +84,35 @@ export interface CompileOptions {
   /** Another thread to format on (print.ts `FormatElsewhere`); default: all on this one. */
   formatElsewhere?: FormatElsewhere;
   /**
+   * Another thread to analyse cells on (`AnalyzeElsewhere`); default: all on this one. A few cells
+   * (an incremental compile) all go there, where TypeScript loaded while this thread read the
+   * cache; many are split by whole programs between the two threads.
+   */
+  analyzeElsewhere?: AnalyzeElsewhere;
+  /**
+   * `formatElsewhere` has Prettier loaded (or will before this thread could): send it every module
+   * to format, not only the biggest, unless both threads share a large amount.
+   */
+  formatAllElsewhere?: boolean;
+  /**
+   * Awaited once the plan is linked, before any module is emitted (and `recall` asked): the host
+   * finishes reading back the recorded modules there, which another thread read meanwhile.
+   */
+  beforeEmit?: () => Promise<void>;
+  /**
    * A formatted module an earlier compile wrote, by memory key (the hash of its unformatted
    * text), when the memory does not hold it: the host reads it back from generated/ and checks
    * its bytes against the hash it recorded, so its cache need not keep every module's text.
    */
   recall?: (key: string) => string | undefined;
 }
+
+/**
+ * `analyzeCells` of the analyser on another thread: the same analyses, in the same order, for
+ * the same inputs (an analysis depends only on its cell and the cells sharing its program, and
+ * the split keeps programs whole), with no stack to run out of (the host's thread has a large one).
+ */
+export type AnalyzeElsewhere = (cells: CellInput[]) => Promise<CellAnalysis[]>;
 
 /** What a Node built-in module exports on the Node running the compile (host.ts `builtinExports`). */
 export interface BuiltinExports {
@@ -277,6 +300,7 @@ async function compileStages(
     return stopped(plan);
   }
 
+  await options.beforeEmit?.();
   // Task modules emitted (and formatted) before from the same inputs come back formatted.
   const recalled = new Map<EmittedFile, string>();
   const raw = emitPlan(
@@ -312,9 +336,8 @@ async function analyzeStage(
   // Analyses that ran out of stack, by cell index: reported, never remembered (see DeepWork).
   const outOfStack = new Map<number, CellAnalysis>();
   if (missing.length) {
-    const analyzer = await loadAnalyzer();
     const inputs = missing.map((c): CellInput => ({ index: c.index, role: c.role, code: c.code }));
-    const fresh = analyzer.analyzeCells(inputs);
+    const fresh = await analyzeInputs(inputs, run.options.analyzeElsewhere);
     missing.forEach((c, i) => {
       if (exhaustedStack(fresh[i]!.diagnostics)) outOfStack.set(c.index, fresh[i]!);
       else memory.analyses.set(analysisKey(c), fresh[i]!);
@@ -331,6 +354,26 @@ async function analyzeStage(
   );
   for (const a of analyses.values()) run.diagnostics.push(...a.diagnostics);
   return analyses;
+}
+
+/**
+ * `analyzeCells(inputs)`, with `elsewhere` taking a share: all of them when there are fewer than
+ * two programs' worth (this thread need not load TypeScript at all), else the cells after the
+ * first whole programs making about half, which the two threads analyse at once. Programs are
+ * cut where `analyzeCells` cuts them, so each cell shares its program with the same cells as
+ * when one thread does everything (a `declare global` in one cell is seen by its program).
+ */
+async function analyzeInputs(
+  inputs: CellInput[],
+  elsewhere: AnalyzeElsewhere | undefined,
+): Promise<CellAnalysis[]> {
+  if (!elsewhere) return (await loadAnalyzer()).analyzeCells(inputs);
+  const here = Math.floor(inputs.length / 2 / PROGRAM_CELLS) * PROGRAM_CELLS;
+  if (here === 0) return elsewhere(inputs);
+  const away = elsewhere(inputs.slice(here));
+  away.catch(() => {}); // awaited below; not an unhandled rejection if this thread throws first
+  const mine = (await loadAnalyzer()).analyzeCells(inputs.slice(0, here));
+  return [...mine, ...(await away)];
 }
 
 /** Did a stage report running out of stack (an E_INTERNAL naming it)? */
@@ -585,11 +628,13 @@ async function formatStage(
   };
   for (const f of raw)
     if (isModule(f)) run.stats.used.modules.push([f.path, recalled.get(f) ?? keyOf(f.contents)]);
-  if (recalled.size === 0) return formatFiles(raw, cache, run.options.formatElsewhere);
+  const { formatElsewhere, formatAllElsewhere } = run.options;
+  if (recalled.size === 0) return formatFiles(raw, cache, formatElsewhere, formatAllElsewhere);
   const formatted = await formatFiles(
     raw.filter((f) => !recalled.has(f)),
     cache,
-    run.options.formatElsewhere,
+    formatElsewhere,
+    formatAllElsewhere,
   );
   const byPath = new Map(formatted.map((f) => [f.path, f]));
   return raw.map((f) => (recalled.has(f) ? f : byPath.get(f.path)!));

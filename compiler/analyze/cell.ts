@@ -112,7 +112,7 @@ const MUTATING_METHODS = new Set([
  * analysis; smaller programs let each one's syntax trees be collected before the next is built
  * (one program over 5,000 cells held ~0.5 GB and spent a fifth of the compile in the collector).
  */
-const PROGRAM_CELLS = 500;
+export const PROGRAM_CELLS = 500;
 
 let loading: Promise<Analyzer> | undefined;
 let loadTsMorph: () => Promise<typeof TsMorphModule> = () => import('ts-morph');

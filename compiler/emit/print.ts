@@ -127,7 +127,12 @@ const SHARE_CHARS = 500_000;
  * for a tenth of a 5,000-cell compile while the other formatted the 5,000-term sum). Where a
  * module is formatted changes no byte of it.
  */
-export async function formatBatch(texts: string[], elsewhere?: FormatElsewhere): Promise<string[]> {
+export async function formatBatch(
+  texts: string[],
+  elsewhere?: FormatElsewhere,
+  /** `elsewhere` has Prettier loaded and this thread has not: unless sharing, all go there. */
+  allElsewhere = false,
+): Promise<string[]> {
   if (!elsewhere) return formatHere(texts);
   const out: string[] = new Array<string>(texts.length);
   const big: number[] = [];
@@ -135,6 +140,7 @@ export async function formatBatch(texts: string[], elsewhere?: FormatElsewhere):
   texts.forEach((t, i) => (t.length > ALONE_CHARS ? big : small).push(i));
   const total = texts.reduce((n, t) => n + t.length, 0);
   const share = total >= SHARE_CHARS;
+  if (allElsewhere && !share) return texts.length ? elsewhere(texts) : [];
   const send = (indexes: number[]) => {
     const done = elsewhere(indexes.map((i) => texts[i]!)).then((formatted) =>
       formatted.forEach((f, k) => (out[indexes[k]!] = f)),
@@ -233,11 +239,13 @@ export async function formatFiles(
   files: EmittedFile[],
   cache?: FormatCache,
   elsewhere?: FormatElsewhere,
+  allElsewhere = false,
 ): Promise<EmittedFile[]> {
   const todo = files.filter((f) => isModule(f) && cache?.get(f.contents) === undefined);
   const formatted = await formatBatch(
     todo.map((f) => f.contents),
     elsewhere,
+    allElsewhere,
   );
   todo.forEach((f, i) => cache?.set(f.contents, formatted[i]!));
   const fresh = new Map(todo.map((f, i) => [f.path, formatted[i]!]));

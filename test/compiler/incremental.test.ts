@@ -4,9 +4,10 @@
 // modules and redo on a large stack only the pieces that ran out of it.
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { compileFile, writeOutcome, type HostOptions } from '../../compiler/host.js';
-import { newMemory } from '../../compiler/program.js';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { loadAnalyzer, type CellInput } from '../../compiler/analyze/cell.js';
+import { compileFile, hostLimits, writeOutcome, type HostOptions } from '../../compiler/host.js';
+import { compileNotebook, newMemory } from '../../compiler/program.js';
 import { notebookText } from './notebook.js';
 
 const base = join(import.meta.dirname, '..', '.tmp', `incremental-${process.pid}`);
@@ -257,4 +258,108 @@ describe('incremental compile', () => {
     await compileAndWrite(cold.nb, { ...cold.opts, noCache: true });
     expect(tree(warm.opts)).toEqual(tree(cold.opts));
   }, 600_000);
+});
+
+// A big notebook (host.ts `hostLimits.helperChars`) is compiled with a helper thread that loads
+// TypeScript while this one reads the cache, analyses the changed cells, reads back part of the
+// recorded modules and formats the changed ones; and, cold, analyses half the cells. Taken here
+// with the small notebook above, the limit set to 0: the bytes are the same thread's bytes.
+describe("a big notebook's compile, with the helper thread", () => {
+  const limit = hostLimits.helperChars;
+  beforeEach(() => {
+    hostLimits.helperChars = 0;
+  });
+  afterEach(() => {
+    hostLimits.helperChars = limit;
+  });
+  const coldTree = async (cells: string[]) => {
+    hostLimits.helperChars = limit;
+    const cold = project('helper-cold', cells);
+    await compileAndWrite(cold.nb, { ...cold.opts, noCache: true });
+    hostLimits.helperChars = 0;
+    return tree(cold.opts);
+  };
+
+  for (const what of ["a leaf's code", 'a removed leaf', 'the params']) {
+    it(`after changing ${what}, writes the bytes a one-thread cold compile writes`, async () => {
+      const warm = project('helper-warm', before);
+      const first = await compileAndWrite(warm.nb, warm.opts);
+      expect(tree(warm.opts)).toEqual(await coldTree(before));
+      expect(first.stats?.analyzed).toBe(before.length);
+      writeFileSync(warm.nb, notebookText(edits[what]!));
+      const second = await compileAndWrite(warm.nb, warm.opts);
+      expect(second.cached).toBe(false);
+      expect(tree(warm.opts)).toEqual(await coldTree(edits[what]!));
+      if (what === "a leaf's code") {
+        // The changed cell analysed (there), its module emitted and formatted (there), the
+        // others read back as recorded and not written.
+        expect(second.stats?.analyzed).toBe(1);
+        expect(second.stats?.emitted).toBe(1);
+        expect(second.stats?.formatted).toBe(1);
+        expect(second.onDisk?.paths.size).toBe(second.files.length - 1);
+      }
+    }, 60_000);
+  }
+
+  it('rewrites a module edited by hand, and a full hit gives the plan the compile made', async () => {
+    const { nb, opts } = project('helper-tampered', before);
+    const first = await compileAndWrite(nb, opts);
+    const hit = await compileFile(nb, opts);
+    expect(hit.cached).toBe(true);
+    expect(hit.plan).toEqual(first.plan);
+    const cold = tree(opts);
+    const leaf = join(opts.outDir, 'nb', 'leaf1.ts');
+    writeFileSync(leaf, readFileSync(leaf, 'utf8').replace('1 + salt', '100 + salt'));
+    writeFileSync(nb, notebookText(edits["a leaf's code"]!));
+    const second = await compileAndWrite(nb, opts);
+    expect(second.stats?.formatted).toBe(2); // leaf3 (changed) and leaf1 (edited by hand)
+    writeFileSync(nb, notebookText(before));
+    await compileAndWrite(nb, opts);
+    expect(tree(opts)).toEqual(cold);
+  }, 60_000);
+
+  it('is no full hit when the plan beside the cache record is not the one it names', async () => {
+    const { nb, opts } = project('helper-plan', before);
+    const first = await compileAndWrite(nb, opts);
+    const planFile = join(opts.root, '.cellar', 'compile', 'notebooks_nb.ipynb.plan.json');
+    const plan = readFileSync(planFile, 'utf8');
+    expect(JSON.parse(plan)).toEqual(first.plan);
+    writeFileSync(planFile, plan.replace('"leaf1"', '"leafX"'));
+    const again = await compileAndWrite(nb, opts);
+    expect(again.cached).toBe(false);
+    expect(again.plan).toEqual(first.plan);
+    expect(readFileSync(planFile, 'utf8')).toBe(plan); // written back
+    rmSync(planFile);
+    expect((await compileFile(nb, opts)).cached).toBe(false);
+    expect((await compileFile(nb, opts)).cached).toBe(true);
+  }, 60_000);
+});
+
+describe('cell analyses split between two threads', () => {
+  it('by whole programs of 500 cells, giving the compile one thread gives', async () => {
+    const cells = [
+      "import assert from 'node:assert';",
+      '//| params\nconst salt = 1;',
+      '//| task: shared\nconst double = (x: number) => x * 2;',
+      ...leaves(1_000).map((c, i) => (i % 7 ? c : `${c}\nconst d_${i} = double(v_${i});`)),
+      `//| task: total\nconst total = ${Array.from({ length: 1_000 }, (_, i) => `v_${i}`).join(' + ')};`,
+    ];
+    const text = notebookText(cells);
+    const options = { workdir: '../../notebooks', format: false } as const;
+    const alone = await compileNotebook('notebooks/nb.ipynb', text, options);
+    const asked: CellInput[][] = [];
+    const split = await compileNotebook('notebooks/nb.ipynb', text, {
+      ...options,
+      analyzeElsewhere: async (inputs) => {
+        asked.push(inputs);
+        return (await loadAnalyzer()).analyzeCells(inputs);
+      },
+    });
+    expect(alone.diagnostics).toEqual([]);
+    // 1,004 cells to analyse: the first 500 here, the rest there.
+    expect(asked.map((a) => [a.length, a[0]!.index])).toEqual([[504, 500]]);
+    expect(split.diagnostics).toEqual(alone.diagnostics);
+    expect(split.files).toEqual(alone.files);
+    expect(split.plan).toEqual(alone.plan);
+  }, 60_000);
 });
