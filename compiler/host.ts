@@ -380,6 +380,8 @@ async function compileText(
     let intact =
       cache.planHash === undefined ||
       (planText !== undefined && sha256(planText) === cache.planHash);
+    // A plan file of other bytes goes, so the compile below writes it again (see the record).
+    if (!intact && planText !== undefined) rmSync(planPath(cacheFile), { force: true });
     for (const f of intact ? cache.files : []) {
       const contents = readOrUndefined(join(opts.outDir, f.path));
       if (contents === undefined || sha256(contents) !== f.hash) {
@@ -533,6 +535,7 @@ async function compileText(
         .sort()
         .map((k): [string, V] => [k, m.get(k)!]);
     const planText = result.plan && JSON.stringify(result.plan);
+    const planHash = planText && sha256(planText);
     const record: CacheFile = {
       fingerprint: compilerFingerprint(),
       notebookHash,
@@ -544,7 +547,7 @@ async function compileText(
         path: f.path,
         hash: readBack.get(f.path) === f.contents ? hashOf.get(f.path)! : sha256(f.contents),
       })),
-      planHash: planText && sha256(planText),
+      planHash,
       // After a deep-stack compile this thread's memory holds the failed attempt: keep none of it.
       analyses: deep ? [] : pick(memory.analyses, result.stats.used.analyses),
       modules: deep ? [] : result.stats.used.modules,
@@ -555,8 +558,18 @@ async function compileText(
     };
     try {
       // The plan first: a record is never written naming a plan file not there yet.
-      if (planText !== undefined && readTextOrUndefined(planPath(cacheFile)) !== planText)
-        writeAtomic(planPath(cacheFile), planText);
+      // An unchanged plan (a one-cell change) is not written again: the plan file the last
+      // record named holds it, unless it is gone or of another size (a full hit that found
+      // other bytes in it removed it).
+      const planFile = planPath(cacheFile);
+      if (
+        planText !== undefined &&
+        !(
+          cache?.planHash === planHash &&
+          statSync(planFile, { throwIfNoEntry: false })?.size === Buffer.byteLength(planText)
+        )
+      )
+        writeAtomic(planFile, planText);
       writeAtomic(cacheFile, JSON.stringify(record));
     } catch {
       // A read-only checkout still compiles; it just will not be incremental.
