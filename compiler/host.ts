@@ -965,12 +965,15 @@ export function writeOutcome(outcome: NotebookOutcome, outDir: string): WriteRep
     (a, b) => Number(a.path.endsWith('/pipeline.ts')) - Number(b.path.endsWith('/pipeline.ts')),
   );
   const staged: { tmp: string; path: string; file: string }[] = [];
+  const folders = new Set<string>(); // made once each, not once per file (5,000 in one folder)
   try {
     for (const f of changed) {
       const path = join(outDir, f.path);
       const tmp = `${path}.${process.pid}.tmp`;
       staged.push({ tmp, path, file: f.path });
-      mkdirSync(dirname(path), { recursive: true });
+      const folder = dirname(path);
+      if (!folders.has(folder)) mkdirSync(folder, { recursive: true });
+      folders.add(folder);
       writeFileSync(tmp, f.contents);
     }
   } catch (error) {
