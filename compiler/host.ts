@@ -367,8 +367,9 @@ async function compileText(
 
   if (
     cache &&
-    // An import the project lacked may be installed now: check again rather than repeat it.
-    !cache.diagnostics.some((d) => d.code === 'E_UNRESOLVED_IMPORT') &&
+    // An import the project lacked may be installed now, and a compile that failed inside (a
+    // helper thread that died, a bug) may not fail again: check again rather than repeat it.
+    !cache.diagnostics.some((d) => d.code === 'E_UNRESOLVED_IMPORT' || d.code === 'E_INTERNAL') &&
     cache.notebookHash === notebookHash &&
     cache.outDir === outDirRel &&
     (cache.fixtures ?? []).join('\0') === fixtures.join('\0')

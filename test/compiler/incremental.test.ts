@@ -228,6 +228,19 @@ describe('incremental compile', () => {
     expect((await compileFile(nb, opts)).cached).toBe(false);
   });
 
+  it('compiles again after a compile that failed inside (E_INTERNAL), rather than repeat it', async () => {
+    const { nb, opts } = project('internal', before);
+    await compileAndWrite(nb, opts);
+    const record = join(opts.root, '.cellar', 'compile', 'notebooks_nb.ipynb.json');
+    const parsed = JSON.parse(readFileSync(record, 'utf8')) as { diagnostics: unknown[] };
+    const failed = { severity: 'error', code: 'E_INTERNAL', notebook: 'notebooks/nb.ipynb' };
+    writeFileSync(record, JSON.stringify({ ...parsed, diagnostics: [failed] }));
+    const again = await compileFile(nb, opts);
+    expect(again.cached).toBe(false);
+    expect(again.diagnostics).toEqual([]);
+    expect((await compileFile(nb, opts)).cached).toBe(true);
+  });
+
   it('does not trust a generated module edited by hand: it is formatted again and rewritten', async () => {
     const { nb, opts } = project('tampered', before);
     await compileAndWrite(nb, opts);
