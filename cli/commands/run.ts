@@ -387,6 +387,9 @@ async function compileFacts(
 }
 
 /** Name the notebook cell and line each failure came from (stack frame → generated module → cell). */
+/** The first stack line of Cellar's error for an upstream output it could not serve. */
+const UPSTREAM_OUTPUT_FAULT = /^CellarError: .*\((?:E_OUTPUT_DAMAGED|E_OUTPUT_MISSING)\)$/;
+
 async function locateFailures(
   result: RunResult,
   prepared: PreparedRun,
@@ -399,6 +402,9 @@ async function locateFailures(
     const task = prepared.graph.byName.get(t.name)?.task;
     if (!task) continue;
     const stack = stacks.get(t.name);
+    // An upstream's stored output found missing or damaged while this task's inputs were read:
+    // no line of this task's cell is at fault (the message names the upstream task and file).
+    if (stack && UPSTREAM_OUTPUT_FAULT.test(stack.split('\n', 1)[0]!)) continue;
     // A thrown non-Error value has no frames: find its throw in the task's code instead.
     const location =
       (stack && failureLocation(task, stack)) ||
