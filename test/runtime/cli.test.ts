@@ -183,6 +183,20 @@ describe('cellar run (real processes)', () => {
     return started;
   };
 
+  /** Open the gate and run again: only the held task runs, the finished ones are served. */
+  const resumeHeld = async (dir: string, args: string[]) => {
+    openGate(dir);
+    const resumed = await runJson(args);
+    expect(resumed.code).toBe(0);
+    expect(resumed.status).toEqual({
+      source: 'cached',
+      scale: 'cached',
+      count: 'cached',
+      total: 'ran',
+    });
+    return resumed;
+  };
+
   it('Ctrl-C mid-task says what the run leaves, ends as SIGINT does, and the next run resumes', async () => {
     const dir = gated(copyFixture('basic'));
     const args = ['run', join(dir, 'pipeline.ts'), '--workspace', join(dir, 'ws')];
@@ -195,15 +209,7 @@ describe('cellar run (real processes)', () => {
     );
     const totalDir = join(dir, 'ws', 'basic', 'total');
     expect(readdirSync(totalDir).filter((f) => f.endsWith('.manifest.json'))).toEqual([]);
-    openGate(dir);
-    const resumed = await runJson(args);
-    expect(resumed.code).toBe(0);
-    expect(resumed.status).toEqual({
-      source: 'cached',
-      scale: 'cached',
-      count: 'cached',
-      total: 'ran',
-    });
+    await resumeHeld(dir, args);
   });
 
   it('resumes after SIGKILL mid-task: finished tasks stay cached, results equal an uninterrupted run', async () => {
@@ -220,15 +226,7 @@ describe('cellar run (real processes)', () => {
       ),
     ).toEqual([]);
 
-    openGate(dir);
-    const resumed = await runJson(args);
-    expect(resumed.code).toBe(0);
-    expect(resumed.status).toEqual({
-      source: 'cached',
-      scale: 'cached',
-      count: 'cached',
-      total: 'ran',
-    });
+    const resumed = await resumeHeld(dir, args);
     expect(readdirSync(totalDir).filter((f) => f.endsWith('.lock') || f.includes('.tmp-'))).toEqual(
       [],
     );
