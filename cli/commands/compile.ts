@@ -5,7 +5,7 @@
 // notebook, set the exit code (0 ok, 1 diagnostics with errors or `--check` differences, 2 bad
 // usage). `--watch` keeps one process (and ts-morph, Prettier, the cell analyses) warm and
 // recompiles a notebook when it is saved.
-import { existsSync, watch } from 'node:fs';
+import { existsSync, statSync, watch } from 'node:fs';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { formatDiagnostic, hasErrors } from '../../compiler/diagnostics.js';
@@ -160,6 +160,24 @@ async function compileOnce(parsed: CompileArgs, memory?: CompileMemory): Promise
   return failed ? EXIT.failure : EXIT.ok;
 }
 
+/**
+ * What `--watch` watches for one path: `{ folder, only }`, the folder to watch and, for a
+ * notebook path, the one file name in it to react to (undefined: every notebook in the folder).
+ * A notebook is watched through its folder, not itself: `fs.watch` on a file follows its inode,
+ * so after a save that replaces the file (temp file renamed over it, as Jupyter, many editors and
+ * `sed -i` save; or delete then recreate) it would watch the old inode and miss every later save.
+ */
+export function watchTarget(abs: string): { folder: string; only: string | undefined } {
+  return statSync(abs, { throwIfNoEntry: false })?.isDirectory()
+    ? { folder: abs, only: undefined }
+    : { folder: dirname(abs), only: basename(abs) };
+}
+
+/** A notebook's own name in a watched folder: Jupyter's save temps (`.~name.ipynb`) are not. */
+function isNotebookName(name: string): boolean {
+  return name.endsWith('.ipynb') && !name.startsWith('.') && !name.startsWith('~');
+}
+
 async function watchLoop(parsed: CompileArgs): Promise<number> {
   const memory = newMemory();
   await compileOnce(parsed, memory);
@@ -187,13 +205,12 @@ async function watchLoop(parsed: CompileArgs): Promise<number> {
     }
   };
   for (const p of parsed.paths) {
-    const abs = resolve(p);
-    watch(abs, { recursive: false }, (_event, file) => {
+    const target = watchTarget(resolve(p));
+    watch(target.folder, { recursive: false }, (_event, file) => {
       if (!file) return;
       const name = file.toString();
-      // Jupyter saves through a temp file (`.~name.ipynb`) renamed over the notebook: skip temps.
-      if (!name.endsWith('.ipynb') || name.startsWith('.') || name.startsWith('~')) return;
-      const nb = abs.endsWith('.ipynb') ? abs : join(abs, name);
+      if (target.only !== undefined ? name !== target.only : !isNotebookName(name)) return;
+      const nb = join(target.folder, name);
       if (nb.includes('.ipynb_checkpoints') || !existsSync(nb)) return;
       // Editors save in bursts (write, rename, touch): wait for the burst to settle.
       clearTimeout(pending.get(nb));

@@ -2,7 +2,7 @@
 // writing, the incremental cache, --check catching drift, stale-file removal, plan JSON, errors
 // as CliError, and --watch recompiling on save in a real process.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { compileFile } from '../../compiler/host.js';
@@ -282,6 +282,61 @@ describe('cellar compile --watch', () => {
       writeFileSync(join(project, 'notebooks', 'demo.ipynb'), notebookText(cells(9)));
       await seen(/1 cell\(s\) analysed/);
       expect(readFileSync(join(out, 'demo', 'numbers.ts'), 'utf8')).toContain('[1, 2, 9]');
+    } finally {
+      child.kill();
+    }
+  });
+
+  it('a watched notebook keeps being seen after saves that replace the file', async () => {
+    const out = join(project, 'generated');
+    const nb = join(project, 'notebooks', 'demo.ipynb');
+    const child = spawn(
+      process.execPath,
+      [join(repo, 'bin', 'cellar.mjs'), 'compile', nb, '--watch', '--out', out],
+      { cwd: project },
+    );
+    let text = '';
+    child.stdout.on('data', (d: Buffer) => (text += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (text += d.toString()));
+    // A guard against a hang only (see above): one deadline shared by every wait.
+    const deadline = Date.now() + 540_000;
+    const until = (what: string, done: () => boolean) =>
+      new Promise<void>((resolve, reject) => {
+        const poll = () => {
+          if (done()) resolve();
+          else if (Date.now() > deadline)
+            reject(new Error(`timed out waiting for ${what}; output:\n${text}`));
+          else setTimeout(poll, 50);
+        };
+        poll();
+      });
+    const generated = (total: number) =>
+      until(`generated/ to hold [1, 2, ${total}]`, () => {
+        const file = join(out, 'demo', 'numbers.ts');
+        return existsSync(file) && readFileSync(file, 'utf8').includes(`[1, 2, ${total}]`);
+      });
+    // Jupyter's way (and `sed -i`'s): write a temp file beside the notebook, rename it over.
+    const replace = (total: number, temp: string) => {
+      writeFileSync(join(project, 'notebooks', temp), notebookText(cells(total)));
+      renameSync(join(project, 'notebooks', temp), nb);
+    };
+    try {
+      await until('the watcher to start', () => text.includes('watching'));
+      writeFileSync(nb, notebookText(cells(9)));
+      await generated(9);
+      replace(10, '.~demo.ipynb');
+      await generated(10);
+      replace(11, 'sedAbc123');
+      await generated(11);
+      writeFileSync(nb, notebookText(cells(12)));
+      await generated(12);
+      replace(13, '.~demo.ipynb');
+      await generated(13);
+      rmSync(nb);
+      writeFileSync(nb, notebookText(cells(14)));
+      await generated(14);
+      writeFileSync(nb, notebookText(cells(15)));
+      await generated(15);
     } finally {
       child.kill();
     }
