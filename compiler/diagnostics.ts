@@ -14,7 +14,7 @@ export const CODES = {
   E_DIRECTIVE_SYNTAX:
     "a line that looks like a `//|` directive but is not written as one (`// | task: x`, `//|task x`), or a `//|` line below the cell's first line of code",
   E_DIRECTIVE_CONFLICT:
-    'two directives that cannot go together on one cell (or the same directive twice with different values)',
+    'two directives that cannot go together on one cell (or the same directive twice with different values), or a `//| params` cell beside another cell tagged `parameters`',
   E_DUPLICATE_TASK: 'two tasks with the same name',
   E_TASK_FILE_NAME:
     "a task name that cannot be a file name everywhere (over 100 characters, a Windows device name, or the same file as another task's on a case-insensitive file system)",

@@ -434,6 +434,8 @@ export function tagCells(notebook: Notebook): TaggedNotebook {
   let hasDirectives = false;
   /** The line of each task cell's `//| task:` directive, for messages about the name. */
   const taskLines = new Map<number, number>();
+  /** Params cells by how they are marked: `//| params` (or tag `params`), or the tag `parameters` alone. */
+  const paramsCells = { directive: [] as number[], tagOnly: [] as number[] };
   for (const cell of notebook.cells) {
     const at = { notebook: notebook.path, cell: cell.index + 1, cellId: cell.id };
     if (cell.type !== 'code') {
@@ -453,6 +455,14 @@ export function tagCells(notebook: Notebook): TaggedNotebook {
     const taskLine = raw.find((r) => r.name === 'task')?.line;
     if (taskLine !== undefined) taskLines.set(cell.index, taskLine);
     const d = parseDirectives(raw, at, diagnostics);
+    // Papermill's convention, which `cellar exec` honours too: a code cell tagged `parameters`
+    // is the params cell, read by the same rules as `//| params`. Not a Cellar directive of its
+    // own (a papermill notebook with no `//|` line still has nothing to compile).
+    if (cell.tags.includes(PAPERMILL_TAG)) {
+      if (d.params) paramsCells.directive.push(cell.index);
+      else paramsCells.tagOnly.push(cell.index);
+      d.params = true;
+    } else if (d.params) paramsCells.directive.push(cell.index);
     const kinds = (['task', 'params', 'explore', 'test'] as const).filter(
       (k) => d[k] !== undefined,
     );
@@ -511,7 +521,48 @@ export function tagCells(notebook: Notebook): TaggedNotebook {
     });
   }
   fileNameProblems(cells, taskLines, notebook.path, diagnostics);
+  paramsCellsConflict(notebook, paramsCells, diagnostics);
   return { cells, diagnostics, hasDirectives };
+}
+
+/** The Jupyter cell tag papermill (and `cellar exec`) reads as "this is the params cell". */
+export const PAPERMILL_TAG = 'parameters';
+
+/**
+ * A `//| params` cell beside a different cell tagged `parameters`: an E_DIRECTIVE_CONFLICT on
+ * the tagged cell naming both. The two conventions name one cell each; `cellar exec` would inject
+ * values after only one of them, so the pipeline and the executed notebook would disagree on
+ * which params exist.
+ */
+function paramsCellsConflict(
+  notebook: Notebook,
+  paramsCells: { directive: number[]; tagOnly: number[] },
+  diagnostics: Diagnostic[],
+): void {
+  const marked = paramsCells.directive[0];
+  if (marked === undefined) return;
+  const name = (index: number) => {
+    const id = notebook.cells.find((c) => c.index === index)?.id;
+    return `cell ${index + 1}${id ? ` (id ${id})` : ''}`;
+  };
+  for (const tagged of paramsCells.tagOnly) {
+    diagnostics.push(
+      diagnostic(
+        'error',
+        'E_DIRECTIVE_CONFLICT',
+        {
+          notebook: notebook.path,
+          cell: tagged + 1,
+          cellId: notebook.cells.find((c) => c.index === tagged)?.id,
+          line: 1,
+        },
+        `two params cells: ${name(marked)} says \`//| params\` and ${name(tagged)} is tagged \`${PAPERMILL_TAG}\``,
+        {
+          hint: `keep one params cell: move these declarations into ${name(marked)} and drop the \`${PAPERMILL_TAG}\` tag, or drop \`//| params\` from ${name(marked)}`,
+        },
+      ),
+    );
+  }
 }
 
 /**
