@@ -207,6 +207,27 @@ export async function parseParams(
   return byDefault;
 }
 
+/**
+ * For `cellar verify`, before any kernel starts: every param typed against the notebook's params
+ * cell (`prepared.params`) must be one the compiled pipeline declares too, else the notebook would
+ * run in full before the pipeline refused it. A params-cell const no task reads is not a pipeline
+ * param. Throws CliError E_UNKNOWN_PARAM (exit 2, as `cellar exec` exits for bad params).
+ */
+export function checkPipelineDeclares(params: Record<string, unknown>, pipeline: Pipeline): void {
+  const names = Object.keys(params);
+  if (names.length === 0) return;
+  const specs = pipelineParams(pipeline.tasks);
+  const unknown = names.filter((name) => !Object.hasOwn(specs, name));
+  if (unknown.length === 0) return;
+  throw new CliError(
+    `${unknownParamMessage(unknown[0]!, Object.keys(specs))}: the notebook's params cell declares it, but no task of the pipeline reads it`,
+    'E_UNKNOWN_PARAM',
+  );
+}
+
+const unknownParamMessage = (name: string, known: string[]) =>
+  `unknown param '${name}' (pipeline params: ${known.join(', ') || 'none'})`;
+
 function parseParamsByDefault(
   raw: string[],
   pipeline: Pipeline,
@@ -223,11 +244,7 @@ function parseParamsByDefault(
     // Own properties only: `--param constructor=1` or `__proto__=1` is an unknown param, not Object's.
     const spec = Object.hasOwn(specs, name) ? specs[name] : undefined;
     if (!spec) {
-      const known = Object.keys(specs);
-      throw new CliError(
-        `unknown param '${name}' (pipeline params: ${known.join(', ') || 'none'})`,
-        'E_UNKNOWN_PARAM',
-      );
+      throw new CliError(unknownParamMessage(name, Object.keys(specs)), 'E_UNKNOWN_PARAM');
     }
     out[name] = parseValue(name, text, spec, checkShape);
   }

@@ -8,7 +8,7 @@ import { DEFAULT_TOLERANCE } from '../exec/compare.js';
 import { JupyterError } from '../exec/jupyter.js';
 import { openServer, startExecCommand } from '../exec/setup.js';
 import { formatVerify, verifyNotebook } from '../exec/verify.js';
-import { openPipeline } from '../pipeline-args.js';
+import { checkPipelineDeclares, openPipeline } from '../pipeline-args.js';
 
 const USAGE = `usage: cellar verify <notebook.ipynb> [options]
 
@@ -49,8 +49,10 @@ async function runWith(argv: string[]): Promise<number> {
   const { args, prepared } = started;
   // The pipeline loads before the Jupyter server starts: while the server's process runs, a setup
   // awaiting what nothing can settle would wait on it forever, where alone its load fails by name
-  // (runtime/settle.ts). A notebook that does not compile is also refused before a kernel starts.
+  // (runtime/settle.ts). A notebook that does not compile is also refused before a kernel starts,
+  // and so is a param the pipeline does not declare (not after the kernel ran the whole notebook).
   const opened = await openPipeline(prepared.notebook);
+  checkPipelineDeclares(prepared.params, opened.pipeline);
   const server = await openServer(prepared.root, args).catch((error: unknown) => {
     throw error instanceof JupyterError
       ? new CliError(error.message, error.code, EXIT.failure)

@@ -1,13 +1,14 @@
 // Every non-zero exit of `cellar` prints what failed with a code: a bare status (a reported
 // `cellar build` that exited 2 and printed nothing) leaves a user nowhere to start. The command
 // table is driven in-process (cli/main.ts `main`), with stderr captured.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { describeUnexpected, main } from '../../cli/main.js';
 import { CellarError } from '../../runtime/errors.js';
 import { WarehouseError } from '../../runtime/warehouse/types.js';
+import { codeCell, notebookText, type NotebookCell } from '../compiler/notebook.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'cellar-exits-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
@@ -86,6 +87,33 @@ describe('a non-zero exit always says what failed, with a code', () => {
       );
       expect(await main([name])).toBe(2);
       expect(await main([name, '--help'])).toBe(0);
+    }
+  });
+
+  it('cellar verify refuses a param the pipeline does not take before any kernel starts', async () => {
+    // Inside the repo, so the compiled pipeline resolves 'cellar' as a project's does.
+    const project = join(import.meta.dirname, '..', '.tmp', `exits-verify-${process.pid}`);
+    mkdirSync(join(project, 'notebooks'), { recursive: true });
+    try {
+      writeFileSync(join(project, 'package.json'), '{"name":"scratch","type":"module"}\n');
+      // Papermill's params cell: `cellar exec` types `unused` by it, but no task reads it.
+      const params: NotebookCell = {
+        ...codeCell('c1', 'const k = 2;\nconst unused = 1;'),
+        metadata: { tags: ['parameters'] },
+      };
+      const nb = join(project, 'notebooks', 'p.ipynb');
+      writeFileSync(
+        nb,
+        notebookText([params, '//| task: scaled\nconst ys = [1, 2].map((y) => y * k);']),
+      );
+      // A server nothing listens on: reaching it would be exit 1 (E_JUPYTER_*), not this refusal.
+      const server = ['--server', 'http://127.0.0.1:9', '--token', 't'];
+      expect(await main(['verify', nb, '-p', 'unused', '5', ...server])).toBe(2);
+      expect(stderr[0]?.split('\n')[0]).toMatch(CODED);
+      expect(stderr[0]).toContain("unknown param 'unused' (pipeline params: k)");
+      expect(stderr[0]).toContain('(E_UNKNOWN_PARAM)');
+    } finally {
+      rmSync(project, { recursive: true, force: true });
     }
   });
 
