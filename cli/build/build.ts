@@ -22,7 +22,8 @@
 // Rejected: copying the sources and running tsx on the batch machine (it would need TypeScript,
 // the notebook folder layout and dev dependencies there); a Docker image built by Cellar (no
 // container engine here to test it; the README gives a Dockerfile for the folder instead).
-import { execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { isBuiltin } from 'node:module';
 import {
   existsSync,
@@ -30,7 +31,6 @@ import {
   readFileSync,
   readdirSync,
   renameSync,
-  rmSync,
   writeFileSync,
 } from 'node:fs';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
@@ -53,6 +53,7 @@ import { resolvingGlobImports } from '../../runtime/key/dynamic-imports.js';
 import type { AnyTask, Pipeline } from '../../runtime/task.js';
 import { CliError } from '../errors.js';
 import { checkOutFolder } from '../out-folder.js';
+import { sweepStaging, writeStaged } from '../staging.js';
 import type { BuildManifest } from './run-entry.js';
 
 /** The package holding this CLI (runtime/, cli/), from its source or its dist/ build: the bundle's own sources. */
@@ -251,119 +252,131 @@ export async function buildPipeline(
       { path: file, what: 'the pipeline being built' },
     ],
   });
+  // What killed builds of this folder left beside it (kill -9: no handler ran).
+  sweepStaging(outDir, holdsOnlyBuildFiles);
   const { pipeline } = await loadLocated(file);
   const fingerprints = await fingerprintTasks(pipeline, projectRoot);
   const esbuild = await import('esbuild');
-  // Build into a fresh sibling folder, then swap: a failed build leaves the old folder intact.
-  const staging = `${resolve(outDir)}.tmp-${process.pid}`;
-  rmSync(staging, { recursive: true, force: true });
-  const result = await esbuild
-    .build({
-      absWorkingDir: projectRoot,
-      entryPoints: {
-        'cellar-run': join(cellarRoot, 'cli', 'build', 'run-entry.ts'),
-        pipeline: file,
-        // The worker-thread body: runtime/workers/pool.ts starts ./worker.js beside its chunk.
-        worker: join(cellarRoot, 'runtime', 'workers', 'thread.ts'),
-      },
-      outdir: staging,
-      bundle: true,
-      splitting: true,
-      format: 'esm',
-      platform: 'node',
-      target: 'node20',
-      packages: 'external',
-      metafile: true,
-      sourcemap: 'linked',
-      // Source map paths relative to the build machine's project would be noise; keep them short.
-      sourceRoot: '',
-      // Chunks beside the entries: the worker pool finds ./worker.js next to its own chunk.
-      chunkNames: 'chunk-[hash]',
-      logLevel: 'silent',
-      plugins: [cellarAlias(), moduleIdentity(projectRoot)],
-    })
-    .catch((error: Error) => {
-      rmSync(staging, { recursive: true, force: true });
-      throw new CliError(
-        `bundling ${relative(process.cwd(), file)} failed: ${error.message}`,
-        'E_BUILD',
-      );
-    });
-  // The table codec loads apache-arrow through createRequire, which esbuild cannot see.
-  const { always, onDemand } = bundleExternals(
-    result.metafile.outputs,
-    Object.keys(result.metafile.outputs).filter((o) =>
-      ['cellar-run.js', 'pipeline.js', 'worker.js'].includes(basename(o)),
-    ),
-  );
-  always.add('apache-arrow');
-  const packages = runtimePackages(always, projectRoot);
-  const optional = runtimePackages(
-    [...onDemand].filter((name) => !always.has(name)),
-    projectRoot,
-  );
+  // Build into a fresh sibling folder, then swap (cli/staging.ts): a failed, interrupted or killed
+  // build leaves the old folder intact and no staging folder behind.
+  return writeStaged(outDir, async (staging, stopped) => {
+    const result = await esbuild
+      .build({
+        absWorkingDir: projectRoot,
+        entryPoints: {
+          'cellar-run': join(cellarRoot, 'cli', 'build', 'run-entry.ts'),
+          pipeline: file,
+          // The worker-thread body: runtime/workers/pool.ts starts ./worker.js beside its chunk.
+          worker: join(cellarRoot, 'runtime', 'workers', 'thread.ts'),
+        },
+        outdir: staging,
+        // Written by this process (below), not esbuild's: a signal's clean-up removes the staging
+        // folder knowing no other process is still writing into it.
+        write: false,
+        bundle: true,
+        splitting: true,
+        format: 'esm',
+        platform: 'node',
+        target: 'node20',
+        packages: 'external',
+        metafile: true,
+        sourcemap: 'linked',
+        // Source map paths relative to the build machine's project would be noise; keep them short.
+        sourceRoot: '',
+        // Chunks beside the entries: the worker pool finds ./worker.js next to its own chunk.
+        chunkNames: 'chunk-[hash]',
+        logLevel: 'silent',
+        plugins: [cellarAlias(), moduleIdentity(projectRoot)],
+      })
+      .catch((error: Error) => {
+        throw new CliError(
+          `bundling ${relative(process.cwd(), file)} failed: ${error.message}`,
+          'E_BUILD',
+        );
+      });
+    for (const output of result.outputFiles) {
+      mkdirSync(dirname(output.path), { recursive: true });
+      writeFileSync(output.path, output.contents);
+    }
+    // The table codec loads apache-arrow through createRequire, which esbuild cannot see.
+    const { always, onDemand } = bundleExternals(
+      result.metafile.outputs,
+      Object.keys(result.metafile.outputs).filter((o) =>
+        ['cellar-run.js', 'pipeline.js', 'worker.js'].includes(basename(o)),
+      ),
+    );
+    always.add('apache-arrow');
+    const packages = runtimePackages(always, projectRoot);
+    const optional = runtimePackages(
+      [...onDemand].filter((name) => !always.has(name)),
+      projectRoot,
+    );
 
-  const relativeWorkdir =
-    relative(resolve(outDir), resolve(dirname(file), pipeline.workdir ?? '.'))
-      .split(sep)
-      .join('/') || '.';
-  const manifest: BuildManifest = {
-    format: 1,
-    pipeline: pipeline.name,
-    ...(pipeline.source ? { source: pipeline.source } : {}),
-    workdir: relativeWorkdir,
-    root: relative(resolve(outDir), projectRoot).split(sep).join('/') || '.',
-    tasks: pipeline.tasks.map((t) => ({
-      name: t.name,
-      upstream: [...new Set(Object.values(t.inputs).map((i) => i.task.name))].sort(),
-      params: Object.keys(t.params).sort(),
-      codeHash: t.module
-        ? sha256(
-            canonicalJson(
-              fingerprints[
-                builtModuleUrl(projectRoot, fileURLToPath(t.module.replace(/[?#].*$/, '')))
-              ],
-            ),
-          ).slice(0, 16)
-        : 'run-function',
-    })),
-    params: paramTable(pipeline),
-    fingerprints,
-    packages,
-    cellar: packageJson.version,
-  };
-  writeFileSync(join(staging, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
-  const pkg = {
-    name: `${pipeline.name}-pipeline`,
-    private: true,
-    type: 'module',
-    description: `The ${pipeline.name} pipeline, built by cellar build${pipeline.source ? ` from ${pipeline.source}` : ''}. Run: node run.mjs --help`,
-    engines: { node: '>=20.19' },
-    dependencies: packages,
-    // Loaded only by a feature a run may use (a warehouse, a shared store, the distributed
-    // executor, a model format): `npm ci --omit=optional` leaves them out.
-    ...(Object.keys(optional).length ? { optionalDependencies: optional } : {}),
-  };
-  writeFileSync(join(staging, 'package.json'), JSON.stringify(pkg, null, 2) + '\n');
-  writeFileSync(
-    join(staging, 'run.mjs'),
-    `#!/usr/bin/env node\n// The ${pipeline.name} pipeline, built by \`cellar build\`. Usage: node run.mjs [task...] [--param k=v] [--workspace dir] [--workdir dir] (cellar run's options).\nimport { runBuilt } from './cellar-run.js';\n\nprocess.exitCode = await runBuilt(import.meta.dirname, process.argv.slice(2));\n`,
-  );
-  if (options.lockfile !== false)
-    writeLockfile(staging, Object.keys(packages).length + Object.keys(optional).length > 0);
-  swapInto(staging, resolve(outDir));
-  return {
-    outDir: resolve(outDir),
-    files: Object.keys(result.metafile.outputs)
-      .map((o) => relative(staging, resolve(projectRoot, o)))
-      .concat(['manifest.json', 'package.json', 'run.mjs'])
-      .sort(),
-    manifest,
-  };
+    const relativeWorkdir =
+      relative(resolve(outDir), resolve(dirname(file), pipeline.workdir ?? '.'))
+        .split(sep)
+        .join('/') || '.';
+    const manifest: BuildManifest = {
+      format: 1,
+      pipeline: pipeline.name,
+      ...(pipeline.source ? { source: pipeline.source } : {}),
+      workdir: relativeWorkdir,
+      root: relative(resolve(outDir), projectRoot).split(sep).join('/') || '.',
+      tasks: pipeline.tasks.map((t) => ({
+        name: t.name,
+        upstream: [...new Set(Object.values(t.inputs).map((i) => i.task.name))].sort(),
+        params: Object.keys(t.params).sort(),
+        codeHash: t.module
+          ? sha256(
+              canonicalJson(
+                fingerprints[
+                  builtModuleUrl(projectRoot, fileURLToPath(t.module.replace(/[?#].*$/, '')))
+                ],
+              ),
+            ).slice(0, 16)
+          : 'run-function',
+      })),
+      params: paramTable(pipeline),
+      fingerprints,
+      packages,
+      cellar: packageJson.version,
+    };
+    writeFileSync(join(staging, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
+    const pkg = {
+      name: `${pipeline.name}-pipeline`,
+      private: true,
+      type: 'module',
+      description: `The ${pipeline.name} pipeline, built by cellar build${pipeline.source ? ` from ${pipeline.source}` : ''}. Run: node run.mjs --help`,
+      engines: { node: '>=20.19' },
+      dependencies: packages,
+      // Loaded only by a feature a run may use (a warehouse, a shared store, the distributed
+      // executor, a model format): `npm ci --omit=optional` leaves them out.
+      ...(Object.keys(optional).length ? { optionalDependencies: optional } : {}),
+    };
+    writeFileSync(join(staging, 'package.json'), JSON.stringify(pkg, null, 2) + '\n');
+    writeFileSync(
+      join(staging, 'run.mjs'),
+      `#!/usr/bin/env node\n// The ${pipeline.name} pipeline, built by \`cellar build\`. Usage: node run.mjs [task...] [--param k=v] [--workspace dir] [--workdir dir] (cellar run's options).\nimport { runBuilt } from './cellar-run.js';\n\nprocess.exitCode = await runBuilt(import.meta.dirname, process.argv.slice(2));\n`,
+    );
+    if (options.lockfile !== false)
+      await writeLockfile(
+        staging,
+        Object.keys(packages).length + Object.keys(optional).length > 0,
+        stopped,
+      );
+    return {
+      outDir: resolve(outDir),
+      files: Object.keys(result.metafile.outputs)
+        .map((o) => relative(staging, resolve(projectRoot, o)))
+        .concat(['manifest.json', 'package.json', 'run.mjs'])
+        .sort(),
+      manifest,
+    };
+  });
 }
 
 /** `npm ci` needs a lockfile: resolve one for exactly these dependencies (from npm's cache when it can). */
-function writeLockfile(dir: string, any: boolean): void {
+async function writeLockfile(dir: string, any: boolean, stopped?: AbortSignal): Promise<void> {
   if (!any) {
     writeFileSync(
       join(dir, 'package-lock.json'),
@@ -381,7 +394,9 @@ function writeLockfile(dir: string, any: boolean): void {
     return;
   }
   try {
-    execFileSync(
+    // Not execFileSync: npm takes seconds, and while it blocked the event loop a Ctrl-C could not
+    // be handled (cli/staging.ts). Stopped, the build ends npm with it.
+    await promisify(execFile)(
       'npm',
       [
         'install',
@@ -391,7 +406,7 @@ function writeLockfile(dir: string, any: boolean): void {
         '--no-fund',
         '--ignore-scripts',
       ],
-      { cwd: dir, stdio: 'pipe' },
+      { cwd: dir, signal: stopped },
     );
   } catch (error) {
     const stderr = String((error as { stderr?: Buffer }).stderr ?? '');
@@ -429,12 +444,12 @@ function isBuildFolder(dir: string): boolean | string[] {
   return foreign.length === 0 ? true : foreign;
 }
 
-function swapInto(staging: string, outDir: string): void {
-  const old = `${outDir}.old-${process.pid}`;
-  mkdirSync(dirname(outDir), { recursive: true });
-  if (existsSync(outDir)) renameSync(outDir, old);
-  renameSync(staging, outDir);
-  rmSync(old, { recursive: true, force: true });
+/**
+ * Does `dir` hold nothing a build does not write (a build's staging or old folder, whole or cut
+ * short)? So a look-alike folder of the user's beside the output is never swept as a leftover.
+ */
+function holdsOnlyBuildFiles(dir: string): boolean {
+  return readdirSync(dir).every((name) => BUILD_ENTRY.test(name));
 }
 
 async function fingerprintTasks(
