@@ -8,12 +8,13 @@
 // when rebuilt from the same notebooks and workspace: TypeDoc writes no timestamps, the plugin
 // prints only recorded facts in stable orders, and the scratch inputs are rewritten each build.
 import { sha256 } from '../../runtime/key/hash.js';
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { Application, LogLevel, TypeScript as ts } from 'typedoc';
 import { findNotebooks, projectRoot } from '../../compiler/host.js';
 import { CliError, EXIT } from '../errors.js';
 import { checkOutFolder, refuseForeign } from '../out-folder.js';
+import { sweepStaging, writeStaged } from '../staging.js';
 import { collectSite } from './collect.js';
 import { drawPipeline } from './lineage.js';
 import type { DocsSite } from './model.js';
@@ -23,7 +24,7 @@ import { STAMP_FILE, docsInputs, siteIsCurrent, writeStamp, type SiteFiles } fro
 export interface DocsOptions {
   /** Notebook files or folders. */
   paths: string[];
-  /** Output folder (emptied first). */
+  /** Output folder (replaced whole when the build completes). */
   out: string;
   workspace?: string;
   /** Document the generated modules' API through TypeScript (default true; off: pages from the plan alone, much faster at 10k tasks). */
@@ -72,6 +73,9 @@ export async function buildDocsSite(options: DocsOptions): Promise<DocsReport> {
       ...notebooks.map((path) => ({ path, what: 'a notebook' })),
     ],
   });
+  // What killed builds of this site left beside it (kill -9: no handler ran), even when this
+  // build finds the site up to date.
+  sweepStaging(out, (dir) => readdirSync(dir).length === 0 || isSiteFolder(dir));
   // One scratch folder per output folder, so two builds at once do not share inputs.
   const scratch = join(root, '.cellar', 'docs', sha256(out).slice(0, 12));
   const api = options.api !== false;
@@ -111,107 +115,109 @@ export async function buildDocsSite(options: DocsOptions): Promise<DocsReport> {
       upToDate: true,
     };
   }
-  // Emptied here (not by TypeDoc) and marked at once: a build that stops halfway leaves no stamp
-  // vouching for it, and a folder the next build still knows as the site's.
   // Files added to an earlier site (a CNAME, notes) would go with it: refused, named, instead.
   const foreign = foreignSiteFiles(out);
   if (foreign.length > 0) refuseForeign(out, { what: 'the docs site' }, foreign);
-  rmSync(out, { recursive: true, force: true });
-  mkdirSync(out, { recursive: true });
-  writeFileSync(join(out, SITE_MARKER), SITE_MARKER_TEXT);
-  const pictures = new Map<string, Map<string, string>>();
-  for (const p of site.pipelines) pictures.set(p.name, await drawPipeline(p));
-  const t2 = performance.now();
+  // Built in a staging folder beside `out`, swapped in whole at the end (cli/staging.ts): a build
+  // that fails or is interrupted (Ctrl-C once left a site of one marker file) leaves the previous
+  // site as it was. The marker goes in first: a staging folder a killed build left is known as the
+  // site's, for the next build to remove; the stamp goes in last, vouching only for a whole site.
+  return writeStaged(out, async (staging) => {
+    writeFileSync(join(staging, SITE_MARKER), SITE_MARKER_TEXT);
+    const pictures = new Map<string, Map<string, string>>();
+    for (const p of site.pipelines) pictures.set(p.name, await drawPipeline(p));
+    const t2 = performance.now();
 
-  writeFileSync(join(scratch, 'lazy-search.js'), LAZY_SEARCH_JS);
-  if (entryPoints.length === 0) {
-    // TypeDoc needs one entry point; without API docs it is an empty module the plugin drops.
-    writeFileSync(join(scratch, 'site.ts'), '/** @module */\nexport {};\n');
-    entryPoints.push(join(scratch, 'site.ts'));
-  }
-  const app = await Application.bootstrap(
-    {
-      name: site.project,
+    writeFileSync(join(scratch, 'lazy-search.js'), LAZY_SEARCH_JS);
+    if (entryPoints.length === 0) {
+      // TypeDoc needs one entry point; without API docs it is an empty module the plugin drops.
+      writeFileSync(join(scratch, 'site.ts'), '/** @module */\nexport {};\n');
+      entryPoints.push(join(scratch, 'site.ts'));
+    }
+    const app = await Application.bootstrap(
+      {
+        name: site.project,
+        entryPoints,
+        entryPointStrategy: 'resolve',
+        out: staging,
+        readme: 'none',
+        customJs: join(scratch, 'lazy-search.js'),
+        disableSources: true,
+        disableGit: true,
+        skipErrorChecking: true,
+        searchInComments: true,
+        searchInDocuments: true,
+        githubPages: true, // writes .nojekyll, so GitHub Pages serves the folder as it is
+        cleanOutputDir: false, // a fresh staging folder, keeping the site's marker
+        excludeExternals: true,
+        logLevel: LogLevel.Warn,
+        validation: {
+          notExported: false,
+          invalidLink: false,
+          rewrittenLink: false,
+          notDocumented: false,
+          unusedMergeModuleWith: false,
+        },
+        treatWarningsAsErrors: false,
+        basePath: root,
+      },
+      [],
+    );
+    app.options.setCompilerOptions(
       entryPoints,
-      entryPointStrategy: 'resolve',
-      out,
-      readme: 'none',
-      customJs: join(scratch, 'lazy-search.js'),
-      disableSources: true,
-      disableGit: true,
-      skipErrorChecking: true,
-      searchInComments: true,
-      searchInDocuments: true,
-      githubPages: true, // writes .nojekyll, so GitHub Pages serves the folder as it is
-      cleanOutputDir: false, // emptied above, keeping the site's marker
-      excludeExternals: true,
-      logLevel: LogLevel.Warn,
-      validation: {
-        notExported: false,
-        invalidLink: false,
-        rewrittenLink: false,
-        notDocumented: false,
-        unusedMergeModuleWith: false,
+      {
+        target: ts.ScriptTarget.ES2022,
+        module: ts.ModuleKind.ESNext,
+        moduleResolution: ts.ModuleResolutionKind.Bundler,
+        lib: ['lib.es2023.d.ts'],
+        types: ['node'],
+        strict: true,
+        skipLibCheck: true,
+        esModuleInterop: true,
+        resolveJsonModule: true,
+        // The API copies stand at generated/'s place under the scratch root (collect.ts): merged
+        // with the project root, their relative imports find the project's files.
+        rootDirs: [root, scratch],
+        noEmit: true,
       },
-      treatWarningsAsErrors: false,
-      basePath: root,
-    },
-    [],
-  );
-  app.options.setCompilerOptions(
-    entryPoints,
-    {
-      target: ts.ScriptTarget.ES2022,
-      module: ts.ModuleKind.ESNext,
-      moduleResolution: ts.ModuleResolutionKind.Bundler,
-      lib: ['lib.es2023.d.ts'],
-      types: ['node'],
-      strict: true,
-      skipLibCheck: true,
-      esModuleInterop: true,
-      resolveJsonModule: true,
-      // The API copies stand at generated/'s place under the scratch root (collect.ts): merged
-      // with the project root, their relative imports find the project's files.
-      rootDirs: [root, scratch],
-      noEmit: true,
-    },
-    undefined,
-  );
-  installCellarPlugin(app, { site, pictures });
-  app.options.setValue('router', 'cellar');
-  if (!api) {
-    app.converter.on(
-      'resolveBegin',
-      (context) => {
-        for (const child of [...(context.project.children ?? [])])
-          if (child.name === 'site') context.project.removeReflection(child);
-      },
-      2000,
+      undefined,
     );
-  }
-  const project = await app.convert();
-  if (!project)
-    throw new CliError(
-      'TypeDoc could not convert the generated modules (see the messages above)',
-      'E_DOCS_BUILD',
-      EXIT.failure,
-    );
-  await app.generateDocs(project, out);
-  if (app.logger.hasErrors())
-    throw new CliError(
-      'TypeDoc reported errors while building the site (see above)',
-      'E_DOCS_BUILD',
-      EXIT.failure,
-    );
-  const files = writeStamp(out, inputs);
-  const t3 = performance.now();
-  const cpu = process.cpuUsage(cpu0);
-  return report(out, site, files, {
-    collectMs: t1 - t0,
-    lineageMs: t2 - t1,
-    typedocMs: t3 - t2,
-    totalMs: t3 - t0,
-    cpuMs: (cpu.user + cpu.system) / 1000,
+    installCellarPlugin(app, { site, pictures });
+    app.options.setValue('router', 'cellar');
+    if (!api) {
+      app.converter.on(
+        'resolveBegin',
+        (context) => {
+          for (const child of [...(context.project.children ?? [])])
+            if (child.name === 'site') context.project.removeReflection(child);
+        },
+        2000,
+      );
+    }
+    const project = await app.convert();
+    if (!project)
+      throw new CliError(
+        'TypeDoc could not convert the generated modules (see the messages above)',
+        'E_DOCS_BUILD',
+        EXIT.failure,
+      );
+    await app.generateDocs(project, staging);
+    if (app.logger.hasErrors())
+      throw new CliError(
+        'TypeDoc reported errors while building the site (see above)',
+        'E_DOCS_BUILD',
+        EXIT.failure,
+      );
+    const files = writeStamp(staging, inputs);
+    const t3 = performance.now();
+    const cpu = process.cpuUsage(cpu0);
+    return report(out, site, files, {
+      collectMs: t1 - t0,
+      lineageMs: t2 - t1,
+      typedocMs: t3 - t2,
+      totalMs: t3 - t0,
+      cpuMs: (cpu.user + cpu.system) / 1000,
+    });
   });
 }
 

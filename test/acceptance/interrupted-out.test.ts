@@ -146,6 +146,49 @@ describe('an interrupted cellar build', () => {
   });
 });
 
+describe('an interrupted cellar docs', () => {
+  it('keeps the previous site whole on Ctrl-C, leaves no staging folder, and the next build removes a killed one’s', async () => {
+    const p = project();
+    p.write('notebooks/nums.ipynb', notebook);
+    const built = p.cellar('docs', '--out', 'site');
+    expect(built.code, built.stderr).toBe(0);
+    const site = join(p.dir, 'site');
+    const before = contents(site);
+    expect(Object.keys(before)).toContain('index.html');
+    // Left by a docs build killed with kill -9 (its marker written first), and one in flight.
+    const dead = join(p.dir, `site.tmp-${deadPid()}`);
+    mkdirSync(dead);
+    writeFileSync(join(dead, '.cellar-site'), 'Written by `cellar docs`\n');
+    const live = join(p.dir, `site.tmp-${process.pid}`);
+    mkdirSync(live);
+    writeFileSync(join(live, '.cellar-site'), 'Written by `cellar docs`\n');
+
+    const r = await interrupt(
+      p,
+      ['docs', '--out', 'site', '--force'],
+      // Its staging folder; before the fix, the site emptied in place (then nothing to wait for).
+      (pid) =>
+        stagingBeside(p.dir, 'site').some((f) => f.startsWith(`site.tmp-${pid}`)) ||
+        !existsSync(join(site, 'index.html')),
+      'SIGINT',
+    );
+    expect(r.signal ?? (r.code === 130 ? 'SIGINT' : r.code), r.stderr).toBe('SIGINT');
+    // The previous site, byte for byte, and still known as up to date.
+    expect(contents(site)).toEqual(before);
+    expect(p.cellar('docs', '--out', 'site').stdout).toContain('up to date');
+    expect(stagingBeside(p.dir, 'site').sort()).toEqual([`site.tmp-${process.pid}`]);
+    expect(existsSync(dead)).toBe(false);
+
+    // A kill -9 leaves its staging folder; the next build (even one that finds the site up to
+    // date) removes it.
+    mkdirSync(dead);
+    writeFileSync(join(dead, '.cellar-site'), 'Written by `cellar docs`\n');
+    expect(p.cellar('docs', '--out', 'site').stdout).toContain('up to date');
+    expect(existsSync(dead)).toBe(false);
+    expect(existsSync(live)).toBe(true);
+  });
+});
+
 describe('a swap cut short (kill -9 between its two renames)', () => {
   it('puts the last output back where no output stands, and removes it where a new one does', async () => {
     const { sweepStaging } = await import('../../cli/staging.js');
