@@ -14,24 +14,11 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
 import { project, removeProjects, repo, type Project } from './harness.js';
+import { codeCell, notebookText } from '../compiler/notebook.js';
 
 afterAll(removeProjects);
 
-const notebook = JSON.stringify({
-  cells: [
-    {
-      cell_type: 'code',
-      id: 'c1',
-      metadata: {},
-      execution_count: null,
-      outputs: [],
-      source: '//| task: counts\nconst counts = [1, 2, 3];',
-    },
-  ],
-  metadata: { kernelspec: { name: 'tslab', display_name: 'TypeScript', language: 'typescript' } },
-  nbformat: 4,
-  nbformat_minor: 5,
-});
+const notebook = notebookText([codeCell('c1', '//| task: counts\nconst counts = [1, 2, 3];')]);
 
 /** Every file under `dir` (relative paths) with its bytes, to show a folder is as it was. */
 const contents = (dir: string): Record<string, string> =>

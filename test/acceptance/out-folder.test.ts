@@ -7,24 +7,11 @@ import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { project, removeProjects, type Project } from './harness.js';
+import { codeCell, notebookText } from '../compiler/notebook.js';
 
 afterAll(removeProjects);
 
-const notebook = JSON.stringify({
-  cells: [
-    {
-      cell_type: 'code',
-      id: 'c1',
-      metadata: {},
-      execution_count: null,
-      outputs: [],
-      source: '//| task: counts\nconst counts = [1, 2, 3];',
-    },
-  ],
-  metadata: { kernelspec: { name: 'tslab', display_name: 'TypeScript', language: 'typescript' } },
-  nbformat: 4,
-  nbformat_minor: 5,
-});
+const notebook = notebookText([codeCell('c1', '//| task: counts\nconst counts = [1, 2, 3];')]);
 
 function withResults(): Project {
   const p = project();
