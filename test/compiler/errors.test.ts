@@ -42,6 +42,22 @@ async function expectError(
   return d;
 }
 
+/**
+ * A task whose last cell (`//| task: t` then `task`) calls into setup state: E_SETUP_STATE at that
+ * call (line 2, column 11 of the task cell), saying `says`, with a hint matching `hint`.
+ */
+async function expectRefusedAtCall(
+  cells: string[],
+  task: string,
+  says: string,
+  hint: RegExp,
+): Promise<void> {
+  const d = await expectError(cells, 'E_SETUP_STATE', { cell: cells.length, line: 2, column: 11 });
+  expect(d.message).toContain(says);
+  expect(d.snippet).toBe(task);
+  expect(d.hint).toMatch(hint);
+}
+
 describe('the notebook file', () => {
   it('is not JSON', async () => {
     const r = await diagnosticsOf('{"cells": [');
@@ -1299,14 +1315,7 @@ describe('E_SETUP_STATE: state kept by a setup class instance, a closure, or a p
     ],
   ])('%s: refused at the task call', async (_, setup, task, says) => {
     const cells = [...(typeof setup === 'string' ? [setup] : setup), `//| task: t\n${task}`];
-    const d = await expectError(cells, 'E_SETUP_STATE', {
-      cell: cells.length,
-      line: 2,
-      column: 11,
-    });
-    expect(d.message).toContain(says);
-    expect(d.snippet).toBe(task);
-    expect(d.hint).toMatch(/^have the (method|function|helper) return a new/);
+    await expectRefusedAtCall(cells, task, says, /^have the (method|function|helper) return a new/);
   });
 
   it('the repro of the second task is not reported twice (one error per setup value)', async () => {
@@ -1567,14 +1576,7 @@ describe('E_SETUP_STATE: kept state held in a destructured, nested or chained se
     // `a0`: an index the setup declares, which the analysis cannot follow.
     const cells = [setup, `//| task: t\n${task}`];
     if (task.includes('a0')) cells.unshift('const a0 = 0;');
-    const d = await expectError(cells, 'E_SETUP_STATE', {
-      cell: cells.length,
-      line: 2,
-      column: 11,
-    });
-    expect(d.message).toContain(says);
-    expect(d.snippet).toBe(task);
-    expect(d.hint).toMatch(/^have the (method|function) return a new/);
+    await expectRefusedAtCall(cells, task, says, /^have the (method|function) return a new/);
   });
 
   it('read-only closures and methods, other parts, memos and load-time calls compile clean', async () => {
