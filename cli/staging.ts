@@ -19,6 +19,7 @@
 import { mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { TEMP_NAME, isLeftoverTemp, tempStamp } from '../runtime/store/owner.js';
+import { onStopSignal } from './signals.js';
 
 /** The signals that end a command the user stopped (Ctrl-C, `kill`, a closed terminal). */
 const STOPPING_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
@@ -40,21 +41,20 @@ export async function writeStaged<T>(
   const staging = `${target}.tmp-${tempStamp()}`;
   const stop = new AbortController();
   const discard = () => rmSync(staging, { recursive: true, force: true });
-  const onSignal = (signal: NodeJS.Signals) => {
+  // Listening before the staging folder exists: a signal with no listener ends the process at
+  // once, which would leave a folder made the moment before. Then the signal ends the process,
+  // as it would an unguarded command (signals.ts).
+  const stopSignals = onStopSignal(STOPPING_SIGNALS, () => {
     stop.abort();
     discard();
-    stopGuarding();
-    // Without our listener the signal's default action applies again: the process ends by it,
-    // as an unguarded command would (a parent sees the signal, a shell 128 + its number).
-    process.kill(process.pid, signal);
-  };
-  const stopGuarding = () => {
-    for (const signal of STOPPING_SIGNALS) process.off(signal, onSignal);
     process.off('exit', discard);
-  };
+  });
   discard();
   mkdirSync(staging, { recursive: true });
-  for (const signal of STOPPING_SIGNALS) process.on(signal, onSignal);
+  const stopGuarding = () => {
+    stopSignals();
+    process.off('exit', discard);
+  };
   // An exit from elsewhere (process.exit in a last resort) while `write` runs.
   process.on('exit', discard);
   try {

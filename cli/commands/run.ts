@@ -22,6 +22,7 @@ import type { PlanEstimate } from '../../runtime/warehouse/tasks/estimate.js';
 import { cachedRunResult, warmTasks, type WarmRecord } from '../../runtime/run/warm-record.js';
 import { defineCommand } from '../command.js';
 import { CliError, EXIT } from '../errors.js';
+import { onStopSignal } from '../signals.js';
 import { recordWarmRun, warmRun, type RunRequest } from '../warm-run.js';
 
 const USAGE = `usage: cellar run <pipeline.ts|notebook.ipynb|folder> [task...] [options]
@@ -300,9 +301,7 @@ function tallyEvent(tally: RunTally, e: RunEvent): void {
  * Without it the run ended silently.
  */
 function reportInterrupts(tally: RunTally): { stop: () => void } {
-  const signals = ['SIGINT', 'SIGTERM'] as const;
-  const on = (signal: NodeJS.Signals) => {
-    for (const s of signals) process.off(s, on);
+  const stop = onStopSignal(['SIGINT', 'SIGTERM'], (signal) => {
     const running = [...tally.running];
     const names =
       running.length === 0
@@ -311,12 +310,11 @@ function reportInterrupts(tally: RunTally): { stop: () => void } {
     process.stderr.write(
       `cellar: interrupted (${signal}): ${tally.stored} task${tally.stored === 1 ? '' : 's'} ran to the end in this run and ${tally.stored === 1 ? 'is' : 'are'} stored; ${running.length} running ${running.length === 1 ? 'was' : 'were'} stopped and nothing of ${running.length === 1 ? 'it' : 'theirs'} is stored${names}. Run the same command again to resume: stored results are not computed again.\n`,
     );
-    process.kill(process.pid, signal);
-    // Another listener would keep the process alive: end it as the signal's default would.
+    // Another listener would keep the process alive past the signal sent again: end it as the
+    // signal's default would.
     setImmediate(() => process.exit(128 + (constants.signals[signal] ?? 2)));
-  };
-  for (const s of signals) process.on(s, on);
-  return { stop: () => signals.forEach((s) => process.off(s, on)) };
+  });
+  return { stop };
 }
 
 /** `--dry-run`: the plan with reasons (the first PLAN_LIST_LIMIT tasks, then counts by reason,
