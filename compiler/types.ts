@@ -81,6 +81,10 @@ export interface Directives {
   checks: string[];
   /** `//| empty: error`: the generated empty-input test expects a clear error, not outputs. */
   empty?: 'error';
+  /** `//| retries: 2`: extra attempts after a failure. */
+  retries?: number;
+  /** `//| timeout: 10m`, in milliseconds: the longest one attempt may take. */
+  timeoutMs?: number;
 }
 
 export interface TaggedCell {
@@ -443,6 +447,10 @@ export interface TaskNode {
   version: number;
   rerun: boolean;
   cache: 'code' | 'params';
+  /** `//| retries`: extra attempts after a failure; absent: none. */
+  retries?: number;
+  /** `//| timeout`, in milliseconds; absent: no limit. */
+  timeoutMs?: number;
   warehouse?: WarehousePlan;
   checks: string[];
   /** Every version this task's cells reference (inputs, setup names, imports, own). */

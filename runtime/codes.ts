@@ -43,6 +43,8 @@ export const RUNTIME_CODES = {
     'a task changing, in place, a value it received from upstream (through an alias the compiler cannot follow: a shallow copy, a helper changing its argument); upstream values are frozen while a task runs (runtime/run/frozen-inputs.ts): names the task, the input, whose output it is and the line, with the fix (`structuredClone`)',
   E_NEVER_SETTLES:
     'a task awaiting a promise nothing is left to settle: no timer, I/O or other task pending on its thread, so it could never finish (in process, Node would exit at once with code 13 and no word; on a worker thread, the run would hang forever); also a whole command left awaiting one where no task is (a project codec decoding in `cellar show`)',
+  E_TASK_TIMEOUT:
+    'an attempt of a task that ran longer than its `timeoutMs` (`//| timeout`): on a worker thread the thread is stopped, whether the task was busy or waiting, and nothing of the attempt is stored; retries apply; names the task and its limit',
   // Storing outputs.
   E_SECRET_IN_OUTPUT:
     'an output holding, in clear, the value of an environment variable the task read, without `//| output` declaring it',

@@ -75,6 +75,13 @@ export interface TaskDefinition<I, P, O> {
   /** Extra attempts after a failure, with exponential backoff from `retryDelayMs`. Default 0. */
   retries?: number;
   retryDelayMs?: number;
+  /**
+   * Longest one attempt may take, in milliseconds (`//| timeout: 10m` in a notebook). Past it the
+   * attempt fails with E_TASK_TIMEOUT: on a worker thread (`cellar run`, `cellar worker`) the
+   * thread is stopped, busy or waiting; in process (`--in-process`) only the wait ends, and code
+   * that never yields cannot be stopped. Retries apply. Absent: no limit. Not in the cache key.
+   */
+  timeoutMs?: number;
   /** Warehouse facts from the task's SQL (`//| dialect`, `//| materialize`, tables read). */
   warehouse?: WarehouseSpec;
   /** `//| check: ...` data checks, as written; parsed and applied by the runtime. */
@@ -100,8 +107,11 @@ export interface WarehouseSpec {
 
 /** A checked task definition with every default filled in. */
 export interface Task<I = any, P = any, O = any> extends Readonly<
-  Required<Omit<TaskDefinition<I, P, O>, 'module' | 'source' | 'warehouse' | 'dynamicInputs'>>
+  Required<
+    Omit<TaskDefinition<I, P, O>, 'module' | 'source' | 'warehouse' | 'dynamicInputs' | 'timeoutMs'>
+  >
 > {
+  readonly timeoutMs: number | undefined;
   readonly kind: 'cellar.task';
   readonly dynamicInputs: ((params: P) => Record<string, InputSpec>) | undefined;
   readonly module: string | undefined;
@@ -131,6 +141,7 @@ const TASK_FIELDS = [
   'cache',
   'retries',
   'retryDelayMs',
+  'timeoutMs',
   'warehouse',
   'checks',
   'run',
@@ -188,11 +199,17 @@ export function defineTask<
     checks: def.checks ?? [],
     retries: def.retries ?? 0,
     retryDelayMs: def.retryDelayMs ?? 200,
+    timeoutMs: def.timeoutMs,
     run: def.run,
   });
 }
 
 const FIELD_SET: ReadonlySet<string> = new Set(TASK_FIELDS);
+
+/** The longest timer Node keeps (2^31 − 1 ms): a longer `setTimeout` fires after 1 ms instead. */
+export const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+const validTimeoutMs = (v: unknown): boolean =>
+  typeof v === 'number' && Number.isFinite(v) && v > 0 && v <= MAX_TIMEOUT_MS;
 const NAME = /^[A-Za-z_][\w.-]*$/;
 
 /**
@@ -223,6 +240,7 @@ export function wellFormed(def: unknown): boolean {
     !(typeof d.retryDelayMs === 'number' && Number.isFinite(d.retryDelayMs) && d.retryDelayMs >= 0)
   )
     return false;
+  if (d.timeoutMs !== undefined && !validTimeoutMs(d.timeoutMs)) return false;
   if (d.dynamicInputs !== undefined && typeof d.dynamicInputs !== 'function') return false;
   if (d.checks !== undefined) {
     if (!Array.isArray(d.checks)) return false;
@@ -296,6 +314,11 @@ function checkDefinition(def: unknown): string[] {
     'retryDelayMs',
     (v) => typeof v === 'number' && Number.isFinite(v) && v >= 0,
     'a number of milliseconds ≥ 0',
+  );
+  optional(
+    'timeoutMs',
+    validTimeoutMs,
+    `a number of milliseconds > 0 and at most ${MAX_TIMEOUT_MS} (about 24.8 days)`,
   );
   optional('dynamicInputs', (v) => typeof v === 'function', 'a function from params to inputs');
   optional(

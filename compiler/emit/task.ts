@@ -481,6 +481,8 @@ function defineTaskFields(ctx: EmitContext, task: TaskNode, names: TaskNames): s
   if (task.version !== 0) fields.push(`version: ${task.version}`);
   if (task.rerun) fields.push('rerun: true');
   if (task.cache !== 'code') fields.push(`cache: ${literal(task.cache)}`);
+  if (task.retries) fields.push(`retries: ${task.retries}`);
+  if (task.timeoutMs !== undefined) fields.push(`timeoutMs: ${task.timeoutMs}`);
   if (task.warehouse) {
     // An empty `warehouse: {}` stays: it says the task runs SQL, so the runtime opens a session.
     const w = task.warehouse;

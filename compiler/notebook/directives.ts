@@ -25,6 +25,8 @@ export const DIRECTIVE_NAMES = [
   'materialize',
   'check',
   'empty',
+  'retries',
+  'timeout',
 ] as const;
 
 const TASK_NAME = /^[A-Za-z_][\w.-]*$/;
@@ -289,6 +291,12 @@ const output: DirectiveParser = (r, d, report) => {
   );
 };
 
+/** `timeout: 90s`: a number and a unit (ms, s, m, h), to milliseconds. */
+const TIMEOUT = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)$/;
+const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
+/** The longest timer Node keeps (runtime/task.ts `MAX_TIMEOUT_MS`: 2^31 − 1 ms, ~24.8 days). */
+const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+
 const DIRECTIVE_PARSERS: Record<(typeof DIRECTIVE_NAMES)[number], DirectiveParser> = {
   task: taskName,
   test: taskName,
@@ -304,6 +312,30 @@ const DIRECTIVE_PARSERS: Record<(typeof DIRECTIVE_NAMES)[number], DirectiveParse
         'write `//| version: 2`',
       );
     else d.version = Number(r.value);
+  },
+  retries: (r, d, report) => {
+    if (!/^\d+$/.test(r.value))
+      badValue(
+        report,
+        r,
+        `\`retries\` needs a whole number of extra attempts, got "${r.value}"`,
+        'write `//| retries: 2`',
+      );
+    else d.retries = Number(r.value);
+  },
+  timeout: (r, d, report) => {
+    const m = TIMEOUT.exec(r.value);
+    const ms = m ? Math.round(Number(m[1]) * UNIT_MS[m[2] as keyof typeof UNIT_MS]) : NaN;
+    if (!(ms > 0 && ms <= MAX_TIMEOUT_MS))
+      badValue(
+        report,
+        r,
+        m
+          ? `\`timeout\` must be more than 0 and at most 596h (Node's longest timer), got "${r.value}"`
+          : `\`timeout\` needs a number and a unit (ms, s, m or h), got "${r.value}"`,
+        'write `//| timeout: 10m`',
+      );
+    else d.timeoutMs = ms;
   },
   cache: (r, d, report) => {
     if (r.value !== 'code' && r.value !== 'params')
@@ -425,6 +457,8 @@ const TASK_ONLY = [
   'materialize',
   'checks',
   'empty',
+  'retries',
+  'timeoutMs',
 ] as const;
 
 export function tagCells(notebook: Notebook): TaggedNotebook {
@@ -502,7 +536,7 @@ export function tagCells(notebook: Notebook): TaggedNotebook {
             'error',
             'E_DIRECTIVE_CONFLICT',
             { ...at, line: 1 },
-            `\`${misplaced.join('`, `').replace('outputs', 'output').replace('checks', 'check')}\` only applies to task cells, and this is a ${role} cell`,
+            `\`${misplaced.join('`, `').replace('outputs', 'output').replace('checks', 'check').replace('timeoutMs', 'timeout')}\` only applies to task cells, and this is a ${role} cell`,
             {
               hint: 'put it on the `//| task:` cell (or on a cell that continues the task)',
             },

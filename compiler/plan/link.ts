@@ -267,6 +267,8 @@ function collectTasks(s: LinkState): void {
       if (d.version !== undefined) task.version = d.version;
       if (d.rerun) task.rerun = true;
       if (d.cache) task.cache = d.cache;
+      if (d.retries !== undefined) task.retries = d.retries;
+      if (d.timeoutMs !== undefined) task.timeoutMs = d.timeoutMs;
       task.checks.push(...d.checks);
       task.async ||= s.input.analyses.get(cell.index)?.topLevelAwait ?? false;
     }

@@ -32,6 +32,7 @@ import type {
 import {
   neverSettlesError,
   performTask,
+  timeoutError,
   type JobInput,
   type OutputLocation,
   type TaskJob,
@@ -102,14 +103,34 @@ export class InProcessRunner implements TaskRunner {
     // A task awaiting a promise nothing can settle any more leaves the event loop empty: Node
     // would end the process with code 13 and no word, the summary unprinted and the task's lock
     // left behind. The task fails by name instead (settle.ts).
+    const performing = performTask(this.tasks.get(job.task)!, this.tasks, job, this.store);
     const done = await whileSettleable(
-      performTask(this.tasks.get(job.task)!, this.tasks, job, this.store),
+      job.timeoutMs === undefined ? performing : withinTimeout(performing, job),
       () => neverSettlesError(job.task),
     );
     return { ...done, durationMs: Math.round(performance.now() - t0) };
   }
 
   async close(): Promise<void> {}
+}
+
+/**
+ * `performing`, or E_TASK_TIMEOUT once `job.timeoutMs` has passed. The timer is unref'd, so a task
+ * awaiting what nothing can settle still fails at once with E_NEVER_SETTLES rather than at the
+ * timeout. In process a task's code cannot be stopped: it is abandoned, and a synchronous loop
+ * blocks this timer too (worker threads, pool.ts, stop both).
+ */
+async function withinTimeout<T>(performing: Promise<T>, job: TaskJob): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(timeoutError(job.task, job.timeoutMs!, false)), job.timeoutMs);
+    timer.unref();
+  });
+  try {
+    return await Promise.race([performing, late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 export interface ExecuteOptions {
@@ -368,6 +389,7 @@ export async function runAttempts(
       inputs,
       envRead: Object.keys(entry.key.inputs.env ?? {}),
     };
+    if (node.task.timeoutMs !== undefined) job.timeoutMs = node.task.timeoutMs;
     if (ctx.reads) {
       job.reads = ctx.reads;
       const files = codeFilesOfKey(entry.key);

@@ -61,6 +61,8 @@ export interface TaskJob {
   inputs: JobInput[];
   /** Environment variables the task's code reads (names only; their values stay in the environment). */
   envRead?: string[];
+  /** The task's `timeoutMs`: the runner fails the attempt with E_TASK_TIMEOUT past it. */
+  timeoutMs?: number;
   /**
    * Only for a committing runner (TaskRunner.commits): what the manifest needs, whether the run
    * forces the task (then a finished result from before this job is not reused), and, when set,
@@ -519,6 +521,38 @@ function warnChildProcess(task: AnyTask, calls: readonly string[]): void {
 
 function describe(v: unknown): string {
   return v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v;
+}
+
+/**
+ * The failure of an attempt that ran past the task's `timeoutMs` (E_TASK_TIMEOUT). `stopped`: the
+ * attempt's thread was ended (a worker); otherwise (in process) only the wait for it ended, and
+ * its code may still be running.
+ */
+export function timeoutError(task: string, timeoutMs: number, stopped: boolean): CellarError {
+  const what = stopped
+    ? 'its thread was stopped and nothing of this attempt is stored'
+    : 'the run stopped waiting for it and stores nothing of this attempt; run in process, its code could not be stopped and may still be running';
+  return new CellarError(
+    `task '${task}' ran longer than its timeout of ${formatDuration(timeoutMs)} (timeoutMs: ${timeoutMs}): ${what}. If it needs longer, raise \`//| timeout\` (or \`timeoutMs\`)`,
+    'E_TASK_TIMEOUT',
+  );
+}
+
+/** `90000` → `1m 30s`, `500` → `500ms`: a duration as a person would write it. */
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${ms}ms`;
+  const parts: string[] = [];
+  let rest = Math.round(ms / 1000);
+  for (const [unit, size] of [
+    ['d', 86400],
+    ['h', 3600],
+    ['m', 60],
+    ['s', 1],
+  ] as const) {
+    if (rest >= size) parts.push(`${Math.floor(rest / size)}${unit}`);
+    rest %= size;
+  }
+  return parts.join(' ');
 }
 
 /**

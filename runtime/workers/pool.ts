@@ -9,7 +9,9 @@
 // sets the pipeline's working directory for the whole process before starting workers.
 //
 // A worker that dies (a native crash, `process.exit` in task code) fails the job it was running
-// and is replaced on the next job.
+// and is replaced on the next job. A job past its task's `timeoutMs` ends its worker the same way
+// (`Worker.terminate` stops a busy loop too, which nothing inside the thread could) and fails with
+// E_TASK_TIMEOUT.
 //
 // Idle workers beyond the first are retired after `retireIdleAfterMs` (when given): each thread
 // holds its own copy of the whole pipeline module (~75 MB at 100k tasks), and the tail of a run
@@ -17,7 +19,7 @@
 // only holds memory. A job arriving later starts a thread again (loading the module once more).
 import { Worker } from 'node:worker_threads';
 import type { JobResult, TaskRunner } from '../run/execute.js';
-import type { TaskJob } from '../run/perform.js';
+import { timeoutError, type TaskJob } from '../run/perform.js';
 import type { StoreChoice } from '../store/open.js';
 
 interface Pending {
@@ -33,6 +35,9 @@ interface Slot {
   idleSince: number;
   /** Armed while the slot may be retired (`retireIdleAfterMs`); one timer, not one per job. */
   idleTimer?: NodeJS.Timeout;
+  /** The job it runs, when its task has a `timeoutMs`: armed once the thread starts the task. */
+  timed?: { id: number; task: string; timeoutMs: number };
+  deadline?: NodeJS.Timeout;
 }
 
 export class WorkerPool implements TaskRunner {
@@ -67,7 +72,10 @@ export class WorkerPool implements TaskRunner {
   }
 
   async close(): Promise<void> {
-    for (const s of this.slots) clearTimeout(s.idleTimer);
+    for (const s of this.slots) {
+      clearTimeout(s.idleTimer);
+      clearTimeout(s.deadline);
+    }
     await Promise.all(this.slots.map((s) => s.worker.terminate()));
     this.slots.length = 0;
   }
@@ -81,7 +89,28 @@ export class WorkerPool implements TaskRunner {
       slot.busy = true;
       slot.jobs.set(id, pending);
       slot.worker.postMessage({ id, job });
+      slot.timed =
+        job.timeoutMs === undefined ? undefined : { id, task: job.task, timeoutMs: job.timeoutMs };
     }
+  }
+
+  /**
+   * Job `id` ran past its task's timeout: end its thread (out of the pool first, so the exit
+   * fails no other job and the next job starts a new thread) and fail the job. The scheduler
+   * still holds the task's lock and releases it, so nothing of the attempt is committed: the
+   * thread writes the manifest last, after its outputs (a manifest written just before the stop
+   * is a finished result, which the next run may serve).
+   */
+  private stopLate(slot: Slot, id: number, task: string, timeoutMs: number): void {
+    const pending = slot.jobs.get(id);
+    if (!pending) return;
+    slot.jobs.delete(id);
+    clearTimeout(slot.idleTimer);
+    const i = this.slots.indexOf(slot);
+    if (i >= 0) this.slots.splice(i, 1);
+    void slot.worker.terminate();
+    pending.reject(timeoutError(task, timeoutMs, true));
+    this.dispatch();
   }
 
   private spawn(): Slot {
@@ -99,13 +128,25 @@ export class WorkerPool implements TaskRunner {
       'message',
       (msg: {
         id: number;
+        /** The thread began a timed job (thread.ts): its time counts from now. */
+        started?: true;
         ok: boolean;
         result?: JobResult;
         error?: { message: string; stack?: string };
       }) => {
+        if (msg.started) {
+          const timed = slot.timed;
+          if (timed?.id === msg.id)
+            slot.deadline = setTimeout(
+              () => this.stopLate(slot, timed.id, timed.task, timed.timeoutMs),
+              timed.timeoutMs,
+            );
+          return;
+        }
         const pending = slot.jobs.get(msg.id);
         slot.jobs.delete(msg.id);
         slot.busy = false;
+        clearTimeout(slot.deadline);
         if (msg.ok) pending?.resolve(msg.result!);
         else {
           const error = new Error(msg.error!.message);
@@ -121,6 +162,7 @@ export class WorkerPool implements TaskRunner {
     );
     const fail = (error: Error) => {
       clearTimeout(slot.idleTimer);
+      clearTimeout(slot.deadline);
       for (const p of slot.jobs.values()) p.reject(error);
       slot.jobs.clear();
       const i = this.slots.indexOf(slot);

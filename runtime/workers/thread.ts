@@ -45,6 +45,10 @@ parentPort!.on('message', async (message: { id: number; job: TaskJob }) => {
     const task = tasks.get(message.job.task);
     if (!task)
       throw new Error(`worker: task '${message.job.task}' not found in ${init.pipelineFile}`);
+    // A task's timeout counts from here, not from the post: a new thread first loads the pipeline
+    // module, which is no part of the task's time. Only timed jobs pay for the message.
+    if (message.job.timeoutMs !== undefined)
+      parentPort!.postMessage({ id: message.id, started: true });
     const t0 = performance.now();
     const { outputs, notCached, readNothing, unkeyed, written } = await whileTaskSettleable(
       message.job.task,

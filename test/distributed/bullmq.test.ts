@@ -339,6 +339,34 @@ describe('cellar run --executor bullmq with two cellar workers', () => {
     for (const w of pair) expect(await stop(w)).toBe(0);
   }, 600_000);
 
+  it('a task past its timeoutMs on a worker: its thread is stopped, the run fails it with E_TASK_TIMEOUT, and the worker goes on (it still stops cleanly)', async () => {
+    const dir = copyShapes();
+    const pipeline = join(dir, 'stuck.ts');
+    const ws = join(dir, 'ws');
+    const pair = await twoWorkers(pipeline, ws);
+    const bullmq = ['--executor', 'bullmq', '--redis', redis.url, '--workspace', ws];
+    const remote = await runJson(['run', pipeline, '--keep-going', ...bullmq]);
+    expect(remote.code).toBe(1);
+    expect(remote.result.tasks.find((t) => t.name === 'fine')).toMatchObject({ status: 'ran' });
+    expect(remote.result.tasks.find((t) => t.name === 'stuck')).toMatchObject({
+      status: 'failed',
+      error: expect.stringMatching(
+        /task 'stuck' ran longer than its timeout of 500ms \(timeoutMs: 500\): its thread was stopped.*E_TASK_TIMEOUT/,
+      ),
+    });
+    // It ran on a worker, not on the coordinator.
+    const starts = executions(dir).filter((e) => e.task === 'stuck');
+    expect(starts).toHaveLength(1);
+    expect(pair.map((w) => w.pid)).toContain(starts[0]!.pid);
+    // The worker that ran it takes jobs again: a second run sends `stuck` once more (nothing was
+    // stored) and it fails the same way, rather than wait on a thread still spinning.
+    const again = await runJson(['run', pipeline, '--keep-going', ...bullmq]);
+    expect(again.result.tasks.find((t) => t.name === 'stuck')).toMatchObject({ status: 'failed' });
+    expect(again.result.tasks.find((t) => t.name === 'fine')).toMatchObject({ status: 'cached' });
+    // A graceful stop waits for running jobs: it ends only if none is stuck.
+    for (const w of pair) expect(await stop(w)).toBe(0);
+  }, 600_000);
+
   it('a coordinator killed mid-run and started again resumes from the cache and joins the job still running', async () => {
     const dir = copyShapes();
     const pipeline = join(dir, 'diamond.ts');

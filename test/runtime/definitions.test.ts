@@ -118,6 +118,11 @@ describe('defineTask: a malformed definition names the task and the field (E_BAD
     ['rerun not a boolean', { rerun: 'yes' }, "'rerun' must be true or false"],
     ['negative retries', { retries: -1 }, "'retries' must be a whole number"],
     ['a negative retry delay', { retryDelayMs: -5 }, "'retryDelayMs' must be a number"],
+    ['a zero timeout', { timeoutMs: 0 }, "'timeoutMs' must be a number of milliseconds > 0"],
+    ['a timeout as text', { timeoutMs: '10m' }, "'timeoutMs' must be a number of milliseconds"],
+    ['a timeout that is not finite', { timeoutMs: Infinity }, "'timeoutMs' must be a number"],
+    // Node fires a longer timer after 1 ms (with a warning), which would fail every attempt.
+    ['a timeout past the longest timer', { timeoutMs: 2 ** 31 }, 'at most 2147483647'],
     ['dynamicInputs not a function', { dynamicInputs: {} }, "'dynamicInputs' must be a function"],
     ['checks with a number', { checks: ['x > 0', 3] }, "'checks' must be an array of strings"],
     ['warehouse not an object', { warehouse: 'bq' }, "'warehouse' must be an object"],
