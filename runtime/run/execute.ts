@@ -103,9 +103,10 @@ export class InProcessRunner implements TaskRunner {
     // A task awaiting a promise nothing can settle any more leaves the event loop empty: Node
     // would end the process with code 13 and no word, the summary unprinted and the task's lock
     // left behind. The task fails by name instead (settle.ts).
-    const performing = performTask(this.tasks.get(job.task)!, this.tasks, job, this.store);
+    const attempt = { abandoned: false };
+    const performing = performTask(this.tasks.get(job.task)!, this.tasks, job, this.store, attempt);
     const done = await whileSettleable(
-      job.timeoutMs === undefined ? performing : withinTimeout(performing, job),
+      job.timeoutMs === undefined ? performing : withinTimeout(performing, job, attempt),
       () => neverSettlesError(job.task),
     );
     return { ...done, durationMs: Math.round(performance.now() - t0) };
@@ -120,10 +121,18 @@ export class InProcessRunner implements TaskRunner {
  * timeout. In process a task's code cannot be stopped: it is abandoned, and a synchronous loop
  * blocks this timer too (worker threads, pool.ts, stop both).
  */
-async function withinTimeout<T>(performing: Promise<T>, job: TaskJob): Promise<T> {
+async function withinTimeout<T>(
+  performing: Promise<T>,
+  job: TaskJob,
+  attempt: { abandoned: boolean },
+): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(timeoutError(job.task, job.timeoutMs!, false)), job.timeoutMs);
+    timer = setTimeout(() => {
+      attempt.abandoned = true;
+      performing.catch(() => undefined); // its late failure is nobody's to report
+      reject(timeoutError(job.task, job.timeoutMs!, false));
+    }, job.timeoutMs);
     timer.unref();
   });
   try {

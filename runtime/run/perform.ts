@@ -342,13 +342,15 @@ export async function performTask(
   tasksByName: ReadonlyMap<string, AnyTask>,
   job: TaskJob,
   store: Store,
+  /** In process, set once the runner stopped waiting (a timeout): the attempt then writes nothing. */
+  attempt?: { abandoned: boolean },
 ): Promise<PerformedTask> {
   // Every variable the task read, by name in its code or as seen at run time (an alias
   // `const env = process.env; env.TOKEN`, a computed name): a value in clear in an output is
   // refused, and one in its error is redacted before the error reaches the summary and run log.
   const envNames = new Set(job.envRead ?? []);
   try {
-    return await performWith(task, tasksByName, job, store, envNames);
+    return await performWith(task, tasksByName, job, store, envNames, attempt);
   } catch (error) {
     throw redactError(error, envNames);
   }
@@ -360,6 +362,7 @@ async function performWith(
   job: TaskJob,
   store: Store,
   envNames: Set<string>,
+  attempt: { abandoned: boolean } | undefined,
 ): Promise<PerformedTask> {
   const inputs: Record<string, unknown> = {};
   for (const input of job.inputs) {
@@ -424,6 +427,9 @@ async function performWith(
     throw mutationError(task.name, error, job.inputs, inputs) ?? error;
   }
   const stored: Record<string, StoredOutput> = {};
+  // An abandoned attempt (in process, past its timeout) finishing late must not write over the
+  // files of the attempt or run that took its place, with no lock held.
+  if (attempt?.abandoned) throw new Error(`task '${task.name}': attempt abandoned at its timeout`);
   for (const [name, spec] of Object.entries(task.outputs as Record<string, OutputSpec>)) {
     let codec, encoded;
     try {

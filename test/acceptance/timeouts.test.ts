@@ -93,13 +93,14 @@ describe('a task past its `//| timeout`', () => {
     expect(r.code).toBe(0);
   });
 
-  it('variant, --in-process: the wait for a waiting task ends with E_TASK_TIMEOUT saying its code could not be stopped, and the command still ends', () => {
+  it('variant, --in-process: the wait ends with E_TASK_TIMEOUT saying the code could not be stopped; the attempt, ending later while the run goes on, writes nothing', () => {
     const p = project();
     p.write(
       NB,
       notebookText([
-        '//| task: waits\n//| timeout: 300ms\nconst c = await new Promise<number>(() => { setInterval(() => {}, 1000); });',
-        '//| task: other\nconst d = 2;',
+        // Ends by itself after 1.5 s, long past its limit, while `other` keeps the run going.
+        '//| task: waits\n//| timeout: 300ms\nconst c = await new Promise<number>((r) => setTimeout(() => r(5), 1500));',
+        '//| task: other\nconst d = await new Promise<number>((r) => setTimeout(() => r(2), 3000));',
       ]),
     );
     const r = runJson(p, '--keep-going', '--in-process');
@@ -110,6 +111,9 @@ describe('a task past its `//| timeout`', () => {
     );
     expect(r.tasks.get('waits')!.error).toContain('E_TASK_TIMEOUT');
     expect(manifests(p, 'waits')).toEqual([]);
+    // The abandoned attempt, ending while the run went on, wrote no output file either.
+    const folder = join(p.dir, '.cellar', 'workspace', 't', 'waits');
+    expect(existsSync(folder) ? readdirSync(folder) : []).toEqual([]);
   });
 });
 
