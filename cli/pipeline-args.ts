@@ -6,7 +6,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { CellarError } from '../runtime/errors.js';
 import { pipelineParams } from '../runtime/run/graph.js';
-import { suggest } from '../runtime/suggest.js';
+import { nameList, suggest } from '../runtime/suggest.js';
 import { isSetupNeverSettles, loadPipeline } from '../runtime/load/loader.js';
 import { namedNotebook } from '../runtime/load/source.js';
 import { findProjectRoot } from '../runtime/project.js';
@@ -340,7 +340,7 @@ export async function openForInspection(
 export function unknownTask(name: string, prepared: PreparedRun): CliError {
   const names = [...prepared.graph.byName.keys()];
   return new CliError(
-    `unknown task '${name}'${suggest(name, names)} (tasks: ${names.join(', ')})`,
+    `unknown task '${name}'${suggest(name, names)} (tasks: ${nameList(names)})`,
     'E_UNKNOWN_TASK',
   );
 }

@@ -14,6 +14,16 @@ export function suggest(name: string, candidates: readonly string[]): string {
   return best ? `, did you mean '${best}'?` : '';
 }
 
+/**
+ * The candidates for a message naming a wrong one (`unknown task 'x' (tasks: a, b, …)`): the
+ * first 20, then how many more, so a 100k-task pipeline does not print 100k names.
+ */
+export function nameList(names: readonly string[]): string {
+  return names.length <= 20
+    ? names.join(', ')
+    : `${names.slice(0, 20).join(', ')}, and ${names.length - 20} more`;
+}
+
 function editDistance(a: string, b: string): number {
   const row = Array.from({ length: b.length + 1 }, (_, i) => i);
   for (let i = 1; i <= a.length; i++) {

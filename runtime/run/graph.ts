@@ -9,7 +9,7 @@
 // not listed in the pipeline are pulled in through inputs, so `evaluate(task)` and `load(task)`
 // can build the graph of one task alone.
 import { codecIds, hasCodec } from '../codecs/index.js';
-import { suggest } from '../suggest.js';
+import { nameList, suggest } from '../suggest.js';
 import type { AnyTask, InputSpec, OutputSpec, ParamSpec, Pipeline } from '../task.js';
 import type { GraphNode, RuntimeDiagnostic, TaskGraph } from '../types.js';
 
@@ -285,7 +285,7 @@ export function selectTasks(
     if (!node) {
       diagnostics.push({
         code: 'E_UNKNOWN_TASK',
-        message: `unknown task '${name}' in selector '${raw}'${suggest(name, [...graph.byName.keys()])} (tasks: ${taskList([...graph.byName.keys()])})`,
+        message: `unknown task '${name}' in selector '${raw}'${suggest(name, [...graph.byName.keys()])} (tasks: ${nameList([...graph.byName.keys()])})`,
       });
       continue;
     }
@@ -403,11 +403,4 @@ function resolveParams(
     out[name] = value;
   }
   return out;
-}
-
-/** The pipeline's task names for a message: the first 20, then how many more. */
-function taskList(names: readonly string[]): string {
-  return names.length <= 20
-    ? names.join(', ')
-    : `${names.slice(0, 20).join(', ')}, and ${names.length - 20} more`;
 }
