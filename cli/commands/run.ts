@@ -6,6 +6,7 @@ import { dirname } from 'node:path';
 import type { TaskRunner } from '../../runtime/run/execute.js';
 import { countPlan, planOutlook } from '../../runtime/run/plan.js';
 import type { PreparedRun } from '../../runtime/run/run.js';
+import { lastRuns, type LastRun } from '../../runtime/run/last-run.js';
 import { chooseStore, openStore } from '../../runtime/store/open.js';
 import type { Store } from '../../runtime/store/store.js';
 import { resolveWorkspace } from '../../runtime/store/workspace.js';
@@ -200,7 +201,9 @@ export const run = defineCommand({
           { task: '*', bytes: null, queries: 0, note: (e as Error).message },
         ],
       );
-      return printDryRun(prepared.plan, estimates, values.json, verbose);
+      // What the last runs said of the tasks that would run: a task that failed is not "never run".
+      const last = lastRuns(prepared.options.store, prepared.plan);
+      return printDryRun(prepared.plan, estimates, values.json, verbose, last);
     }
     await locateFailures(result, prepared, reporter.stacks);
     if (values.json) console.log(resultJson(result));
@@ -325,6 +328,7 @@ async function printDryRun(
   estimates: PlanEstimate[],
   json: boolean,
   verbose: boolean,
+  last: ReadonlyMap<string, LastRun> = new Map(),
 ): Promise<number> {
   if (json) {
     // `action` is the entry's outlook: `may-run` for a task that runs only if a forced upstream's
@@ -334,11 +338,12 @@ async function printDryRun(
       action: planOutlook(e),
       key: e.key.value,
       reason: e.reason,
+      ...(last.has(e.name) ? { lastRun: last.get(e.name) } : {}),
     }));
     const counts = countPlan(plan);
     console.log(JSON.stringify({ ok: true, dryRun: true, tasks, counts, estimates }));
   } else {
-    console.log(formatPlan(plan, verbose ? {} : { limit: PLAN_LIST_LIMIT }));
+    console.log(formatPlan(plan, { ...(verbose ? {} : { limit: PLAN_LIST_LIMIT }), last }));
     if (estimates.length > 0) {
       const { formatEstimates } = await import('../../runtime/warehouse/tasks/estimate.js');
       const lines = formatEstimates(estimates);

@@ -2,7 +2,8 @@
 // output files (with their schema) and last duration — gokart's `make_tree_info`. Runs nothing.
 // Each task is drawn under the first task that needs it; later mentions say "(shown above)", so
 // wide DAGs stay readable.
-import { formatDuration, describeReason, describeSchema } from '../../runtime/run/summary.js';
+import { formatDuration, describeSchema, describeStale } from '../../runtime/run/summary.js';
+import { lastRuns, type LastRun } from '../../runtime/run/last-run.js';
 import type { Manifest, PlanEntry } from '../../runtime/types.js';
 import { CliError, EXIT } from '../errors.js';
 import { INSPECT_OPTIONS, openForInspection, unknownTask } from '../pipeline-args.js';
@@ -33,6 +34,9 @@ async function printTree({
   const { graph, plan, options } = prepared;
   if (taskName && !graph.byName.has(taskName)) throw unknownTask(taskName, prepared);
   const entries = new Map(plan.entries.map((e) => [e.name, e]));
+  // A task whose last run failed (or was left out by a failure) has no stored result: say what
+  // happened to it, not "never run". Only tasks that are not complete are looked up.
+  const lastRun = lastRuns(options.store, plan);
   const manifests = new Map<string, Manifest | undefined>();
   for (const node of graph.nodes) {
     const key = entries.get(node.name)!.key.value;
@@ -67,6 +71,7 @@ async function printTree({
             )
           : {},
         durationMs: m?.durationMs ?? null,
+        ...(lastRun.has(n.name) ? { lastRun: lastRun.get(n.name) } : {}),
       };
     });
     console.log(
@@ -84,7 +89,12 @@ async function printTree({
     const e = entries.get(name)!;
     const node = graph.byName.get(name)!;
     const branch = top ? '' : last ? '└─ ' : '├─ ';
-    const status = e.action === 'cached' ? 'COMPLETE' : 'PENDING';
+    const status =
+      e.action === 'cached'
+        ? 'COMPLETE'
+        : lastRun.get(name)?.kind === 'failed'
+          ? 'FAILED'
+          : 'PENDING';
     if (shown.has(name)) {
       lines.push(`${prefix}${branch}(${status}) ${name}[${e.key.value}] (shown above)`);
       return;
@@ -93,7 +103,7 @@ async function printTree({
     lines.push(`${prefix}${branch}(${status}) ${name}[${e.key.value}]`);
     const inner = top ? prefix : prefix + (last ? '   ' : '│  ');
     const bar = node.upstream.length > 0 ? '│  ' : '   ';
-    for (const line of details(e, node.params, manifests.get(name), (f) =>
+    for (const line of details(e, node.params, manifests.get(name), lastRun.get(name), (f) =>
       options.store.outputPath(name, f),
     ))
       lines.push(`${inner}${bar}${line}`);
@@ -108,6 +118,7 @@ function details(
   e: PlanEntry,
   params: Record<string, unknown>,
   m: Manifest | undefined,
+  last: LastRun | undefined,
   path: (file: string) => string,
 ): string[] {
   const out: string[] = [];
@@ -119,7 +130,7 @@ function details(
     out.push(`ran in ${formatDuration(m.durationMs)} at ${m.finishedAt}`);
   } else {
     out.push(
-      `stale: ${describeReason(e.reason)}${m ? `; last run took ${formatDuration(m.durationMs)}` : ''}`,
+      `stale: ${describeStale(e.reason, last, e.key.value)}${m ? `; last stored run took ${formatDuration(m.durationMs)}` : ''}`,
     );
   }
   return out;

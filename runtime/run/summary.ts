@@ -2,6 +2,7 @@
 // a one-line progress display for terminals, the plan with reasons for `--dry-run`, and the
 // Luigi-style execution summary at the end. Pure string functions; the CLI decides where they go.
 import { countPlan, planOutlook, type PlanOutlook } from './plan.js';
+import { describeLastRun, type LastRun } from './last-run.js';
 import type {
   KeyChange,
   NotRunReason,
@@ -144,6 +145,16 @@ export function describeReason(reason: PlanReason): string {
   }
 }
 
+/**
+ * Why a task is not served from the cache, with what its last run came to when that run failed it
+ * or left it out (last-run.ts): `never run` is not said of a task that failed, only what happened.
+ */
+export function describeStale(reason: PlanReason, last: LastRun | undefined, key?: string): string {
+  if (!last || reason.kind === 'cached') return describeReason(reason);
+  const then = describeLastRun(last, key);
+  return reason.kind === 'never-run' ? then : `${describeReason(reason)}; ${then}`;
+}
+
 /** One key difference as `--dry-run` prints it: `params.n: 3 → 4`. */
 export function formatChange(c: KeyChange): string {
   const show = (v: unknown) =>
@@ -162,7 +173,7 @@ export const PLAN_LIST_LIMIT = 50;
  */
 export function formatPlan(
   plan: RunPlan,
-  options: { showCached?: boolean; limit?: number } = {},
+  options: { showCached?: boolean; limit?: number; last?: ReadonlyMap<string, LastRun> } = {},
 ): string {
   const shown = plan.entries.filter((e) => e.action !== 'cached' || options.showCached);
   const limit = options.limit ?? Infinity;
@@ -172,7 +183,10 @@ export function formatPlan(
   const lines: string[] = [];
   const label = (e: PlanEntry) => outlookLabel[planOutlook(e)];
   for (const e of listed) {
-    lines.push(`${label(e)}  ${e.name.padEnd(width)}  ${e.key.value}  ${describeReason(e.reason)}`);
+    const last = options.last?.get(e.name);
+    lines.push(
+      `${label(e)}  ${e.name.padEnd(width)}  ${e.key.value}  ${describeStale(e.reason, last, e.key.value)}`,
+    );
     if (e.reason.kind === 'inputs-changed')
       for (const c of e.reason.changes) lines.push(`${' '.repeat(13 + width)}${formatChange(c)}`);
   }
@@ -180,7 +194,12 @@ export function formatPlan(
     const byReason = new Map<string, number>();
     for (let i = listed.length; i < shown.length; i++) {
       const e = shown[i]!;
-      const what = `${label(e).trim()}: ${reasonKindText[e.reason.kind]}`;
+      const last = options.last?.get(e.name);
+      const kind =
+        last && e.reason.kind === 'never-run'
+          ? `${last.kind === 'failed' ? 'failed' : 'not run'} in its last run`
+          : reasonKindText[e.reason.kind];
+      const what = `${label(e).trim()}: ${kind}`;
       byReason.set(what, (byReason.get(what) ?? 0) + 1);
     }
     const rest = [...byReason].map(([what, n]) => `${n} ${what}`).join(', ');

@@ -432,6 +432,27 @@ export class LocalStore implements Store {
     }
   }
 
+  *recentLogs(): Iterable<string> {
+    this.flush();
+    let names: string[];
+    try {
+      names = readdirSync(join(this.location, '_runs'));
+    } catch {
+      return;
+    }
+    // Run ids start with an ISO timestamp, so name order is age order.
+    for (const name of names
+      .filter((n) => n.endsWith('.jsonl'))
+      .sort()
+      .reverse()) {
+      try {
+        yield readFileSync(join(this.location, '_runs', name), 'utf8');
+      } catch {
+        // pruned by a run ending meanwhile
+      }
+    }
+  }
+
   /** Flush and close open run logs (end of a run), keeping the newest RUN_LOGS_KEPT logs. */
   close(): void {
     this.flush();

@@ -138,4 +138,12 @@ export class MemoryStore implements Store {
     lines.push(line);
     this.logs.set(id, lines);
   }
+
+  *recentLogs(): Iterable<string> {
+    // Insertion order is run order (run ids begin with their start time).
+    const ids = [...this.logs.keys()].filter(
+      (id) => id.startsWith(this.prefix) && !id.slice(this.prefix.length).includes('/'),
+    );
+    for (const id of ids.reverse()) yield this.logs.get(id)!.join('\n') + '\n';
+  }
 }

@@ -90,6 +90,13 @@ export interface Store {
   lock(task: string, key: string, onWait?: (holder: string) => void): Promise<TaskLock>;
   /** Free-form run log lines (JSONL). */
   appendLog(runId: string, line: string): void;
+  /**
+   * The run logs of this pipeline view, newest first, each as its JSONL text, read one at a time
+   * as the caller iterates (a reader usually stops at the first log or two). Optional: a store
+   * that cannot list them cheaply (GcsStore) leaves it out, and `cellar tree`/`--dry-run` then
+   * say nothing of earlier runs' failures (runtime/run/last-run.ts).
+   */
+  recentLogs?(): Iterable<string>;
   /** Flush logs and free connections at the end of a run (optional). */
   close?(): void | Promise<void>;
 }

@@ -1,0 +1,137 @@
+// What each task's last run came to, read back from the run logs (`<pipeline>/_runs/*.jsonl`, one
+// RunEvent per line, written by every run), for `cellar tree` and `cellar run --dry-run`. Without
+// it, a task that failed has no stored result and the plan's reason for it is `never-run`: the
+// two views told a user who had just watched it fail that it was "never run". Read only for the
+// tasks the plan does not serve from the cache (a failure never makes a task look cached), newest
+// log first, stopping once each of them is found: usually the newest log answers for all.
+import type { Store } from '../store/store.js';
+import type { NotRunReason, RunEvent, RunPlan } from '../types.js';
+import { logEvents, type TasksCachedLine } from './warm-record.js';
+
+/**
+ * A task's last run, when it did not end done:
+ * - `failed`: it failed at `at` (epoch ms) with `error` (the failure's message), under `key`
+ *   (the key its attempt ran under, when the log says so);
+ * - `not-run`: it was left out at `at` because `upstream` failed (`failFast`: not its upstream,
+ *   the run stopped starting tasks after `upstream` failed; `upstream` absent when the log does
+ *   not say which task failed).
+ */
+export type LastRun =
+  | { kind: 'failed'; at: number; error: string; key?: string }
+  | { kind: 'not-run'; at: number; upstream?: string; failFast: boolean };
+
+/** A task's last event in one log: its outcome, or `undefined` for one that ended done. */
+type Seen = LastRun | { kind: 'done' } | { kind: 'started'; key: string };
+
+/** How many run logs are read at most (newest first) for tasks no newer log mentions. */
+export const RUN_LOGS_READ = 20;
+
+/**
+ * The last run of each task of `plan` that is not served from the cache, when that run failed it
+ * or left it out because of a failure; tasks whose last run ended done (or that no log names, or
+ * whose last run was stopped) are absent. A store without `recentLogs` answers nothing.
+ */
+export function lastRuns(store: Store, plan: RunPlan): Map<string, LastRun> {
+  const found = new Map<string, LastRun>();
+  const open = new Set(plan.entries.filter((e) => e.action !== 'cached').map((e) => e.name));
+  if (open.size === 0 || !store.recentLogs) return found;
+  let read = 0;
+  for (const text of store.recentLogs()) {
+    const seen = eventsOfLog(text);
+    for (const [task, s] of seen) {
+      if (!open.has(task)) continue;
+      open.delete(task);
+      if (s.kind === 'failed' || s.kind === 'not-run') found.set(task, s);
+    }
+    if (open.size === 0 || ++read >= RUN_LOGS_READ) break;
+  }
+  return found;
+}
+
+/** Each task's last event in one run log (a torn or foreign line is skipped). */
+function eventsOfLog(text: string): Map<string, Seen> {
+  const seen = new Map<string, Seen>();
+  let firstFailed: string | undefined;
+  for (const line of text.split('\n')) {
+    if (!line) continue;
+    let parsed: RunEvent | TasksCachedLine;
+    try {
+      parsed = JSON.parse(line) as RunEvent | TasksCachedLine;
+    } catch {
+      continue;
+    }
+    for (const e of logEvents(parsed)) {
+      switch (e.kind) {
+        case 'task-start':
+          seen.set(e.task, { kind: 'started', key: e.key });
+          break;
+        case 'task-done':
+        case 'task-cached':
+          seen.set(e.task, { kind: 'done' });
+          break;
+        case 'task-failed': {
+          const before = seen.get(e.task);
+          firstFailed ??= e.task;
+          seen.set(e.task, {
+            kind: 'failed',
+            at: e.at,
+            error: e.error,
+            ...(before?.kind === 'started' ? { key: before.key } : {}),
+          });
+          break;
+        }
+        case 'task-not-run': {
+          // Logs written before NotRunReason became an object said 'fail-fast' or the task.
+          const because = e.because as NotRunReason | string;
+          const kind = typeof because === 'string' ? because : because.kind;
+          if (kind === 'not-requested' || kind === 'not requested') break;
+          const failFast = kind === 'fail-fast';
+          const upstream = failFast
+            ? firstFailed
+            : typeof because === 'string'
+              ? because
+              : because.kind === 'upstream-failed'
+                ? because.task
+                : undefined;
+          seen.set(e.task, {
+            kind: 'not-run',
+            at: e.at,
+            failFast,
+            ...(upstream !== undefined ? { upstream } : {}),
+          });
+          break;
+        }
+        default:
+          break;
+      }
+    }
+  }
+  return seen;
+}
+
+/** `2026-12-03 13:01:26 UTC`: when, in the words of `cellar tree` and `--dry-run`. */
+function when(at: number): string {
+  return `${new Date(at).toISOString().slice(0, 19).replace('T', ' ')} UTC`;
+}
+
+/**
+ * A task's last run in words, as `cellar tree` and `--dry-run` print it: `failed in its last run
+ * (2026-12-03 13:01:26 UTC): bad row 3`, `not run in its last run (…): upstream train failed`.
+ * `key`: the task's key now; a failure under another key says its inputs changed since.
+ */
+export function describeLastRun(last: LastRun, key?: string): string {
+  if (last.kind === 'failed') {
+    const changed =
+      key !== undefined && last.key !== undefined && last.key !== key
+        ? `; its inputs changed since (key ${last.key} then)`
+        : '';
+    return `failed in its last run (${when(last.at)}): ${last.error.split('\n')[0]}${changed}`;
+  }
+  const why =
+    last.upstream === undefined
+      ? 'the run stopped after a failure'
+      : last.failFast
+        ? `the run stopped after ${last.upstream} failed`
+        : `upstream ${last.upstream} failed`;
+  return `not run in its last run (${when(last.at)}): ${why}`;
+}
