@@ -35,9 +35,9 @@ export const RUNTIME_CODES = {
     'a file of the workspace (an output, a manifest, a task folder) that cannot be written: a full disk (ENOSPC), no permission; names the file, the task and the system code',
   E_NOT_CACHED: 'no stored output for this task and these params (run the pipeline first)',
   E_OUTPUT_MISSING:
-    "a stored output's file gone while a run reads it (deleted during the run, or a store that cannot tell beforehand; a run re-runs a task whose output file it finds missing): names the task, the output and the file; the next run (or `--rerun <task>`) computes it again",
+    "a stored output's file gone while it is read (deleted during a run, or a store that cannot tell beforehand): names the task, the output and the file. A run whose task meets it makes the upstream again and runs the task once more; `cellar show`/`load()` say it, and the next run (or `--rerun <task>`) computes it again",
   E_OUTPUT_DAMAGED:
-    "a stored output's file whose bytes are not what its run stored (truncated or edited since: another size or SHA-256 than its manifest recorded, or its codec cannot decode it), met when a task, `cellar show` or `load()` reads it: names the task, the output, the file and what differs; that result is no longer served, so the next run (or `--rerun <task>`) makes it again",
+    "a stored output's file whose bytes are not what its run stored (truncated or edited since: another size or SHA-256 than its manifest recorded, or its codec cannot decode it), met when a task, `cellar show` or `load()` reads it: names the task, the output, the file and what differs; that result is no longer served. A task of a run meeting it has the upstream made again in the same run, then runs once more (failing with it only when it is damaged again, or cannot be made again); the next run (or `--rerun <task>`) makes it again",
   // Running a task.
   E_MUTATES_UPSTREAM:
     'a task changing, in place, a value it received from upstream (through an alias the compiler cannot follow: a shallow copy, a helper changing its argument); upstream values are frozen while a task runs (runtime/run/frozen-inputs.ts): names the task, the input, whose output it is and the line, with the fix (`structuredClone`)',

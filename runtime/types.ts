@@ -302,6 +302,13 @@ export type RunEvent =
       durationMs: number;
     }
   | { kind: 'task-not-run'; at: number; task: string; because: NotRunReason }
+  /**
+   * `reader`, running, found the stored output of `task` it reads missing or damaged (a file
+   * deleted or changed in place after the store probe, which checks sizes only): `task` is made
+   * again now, in this run, then `reader` runs once more (execute.ts `remakeInput`). `reason`
+   * says what was found (`output-missing` or `output-damaged`).
+   */
+  | { kind: 'task-remake'; at: number; task: string; reader: string; reason: PlanReason }
   | { kind: 'run-end'; at: number; ok: boolean; durationMs: number };
 
 /** One task's outcome; `because` is there exactly when the task did not run. */
@@ -322,6 +329,12 @@ interface TaskResultBase {
    * runs it again.
    */
   notCached?: string;
+  /**
+   * For a task this run made again because `reader` found its stored output missing or damaged
+   * while reading it (`RunEvent` `task-remake`): what was found. Its status is then that of the
+   * re-make (`ran`, or `failed`).
+   */
+  remade?: { reason: PlanReason; reader: string };
 }
 
 export interface RunResult {

@@ -22,6 +22,7 @@ import type {
   NotRunReason,
   OutputSchema,
   PlanEntry,
+  PlanReason,
   RunEvent,
   RunPlan,
   RunResult,
@@ -33,6 +34,7 @@ import {
   neverSettlesError,
   performTask,
   timeoutError,
+  unreadableInput,
   type JobInput,
   type OutputLocation,
   type TaskJob,
@@ -236,6 +238,9 @@ export async function executeRun(options: ExecuteOptions): Promise<RunResult> {
     runner: options.runner,
     emit,
     keyOf,
+    entryOf: (name) => entryOf.get(name)!,
+    remaking: new Map(),
+    onRemade: (result) => results.set(result.name, result),
     graph,
     kept: new Map(),
     schemas: new Map(),
@@ -286,6 +291,15 @@ interface AttemptContext {
   runner: TaskRunner;
   emit: (event: RunEvent) => void;
   keyOf: (name: string) => string;
+  entryOf: (name: string) => PlanEntry;
+  /**
+   * Upstream tasks made again in this run because a reader found a stored output of theirs
+   * missing or damaged (`remakeInput`), each once: where the re-made outputs are, or why they
+   * could not be made again (the reader's failure).
+   */
+  remaking: Map<string, Promise<Record<string, OutputLocation> | string>>;
+  /** The result of a task made again for a reader (`remakeInput`), replacing its earlier one. */
+  onRemade: (result: TaskResult) => void;
   graph: TaskGraph;
   /**
    * Where the outputs of tasks read or run in this run are stored, by task, while a task still to
@@ -429,6 +443,9 @@ export async function runAttempts(
     const runnerWrites = !commits && ctx.runner.writesManifests === true;
     if (runnerWrites && !inherited && !upUnkeyed) job.manifest = { inputs: entry.key.inputs };
     const attempts = node.task.retries + 1;
+    // Upstream tasks this task had made again after finding their stored output unreadable: each
+    // at most once, so a re-made output found damaged again fails the task (no loop).
+    const remadeFor = new Set<string>();
     for (let attempt = 1; ; attempt++) {
       emit({ kind: 'task-start', at: Date.now(), task: node.name, key, attempt });
       try {
@@ -485,9 +502,27 @@ export async function runAttempts(
         });
         return { name: node.name, status: 'ran', key, durationMs };
       } catch (error) {
-        const message = errorText(error);
-        if (attempt >= attempts || stopping()) {
+        let message = errorText(error);
+        // An upstream output that is missing or damaged is not a failure of this task: as gokart
+        // re-runs a task whose target is gone, the upstream is made again now, then this task
+        // runs once more (not counted as an attempt). The store probe checks sizes only (hashing
+        // every output on every run would cost more than most runs), so an edit that keeps the
+        // size, or a file deleted after the probe, is met here, by the reader.
+        const unreadable = stopping() ? undefined : unreadableInput(message, job.inputs);
+        if (unreadable) {
+          const remade = await remakeInput(ctx, node, unreadable, message, remadeFor, stopping);
+          if (typeof remade !== 'string') {
+            for (const input of job.inputs)
+              if (input.task === unreadable.input.task) input.stored = remade[input.output]!;
+            attempt--;
+            continue;
+          }
+          message = remade;
+        }
+        if (unreadable || attempt >= attempts || stopping()) {
           const durationMs = Date.now() - t0;
+          // (For an unreadable input, the read's own stack: the CLI then places the failure in
+          // no line of this task's cell, cli/commands/run.ts UPSTREAM_OUTPUT_FAULT.)
           const stack = error instanceof Error ? error.stack : undefined;
           emit({
             kind: 'task-failed',
@@ -514,6 +549,79 @@ export async function runAttempts(
   } finally {
     await lock?.release();
   }
+}
+
+/**
+ * Make upstream `unreadable.input.task` again because `reader`, running, found its stored output
+ * missing or damaged (`message`, readOutput's error): its result is not served any more (the
+ * reader marked the manifest damaged; `Store.missingOutput` reports it), so it runs forced under
+ * its key with the reason found (`task-remake`, then its own start and done), and its new
+ * outputs replace the old everywhere in this run. One re-make per upstream per run, shared by its
+ * readers; one per reader and upstream (`remadeFor`): read damaged again after it, the reader
+ * fails, naming both. Returns where the re-made outputs are, or the reader's failure message.
+ */
+async function remakeInput(
+  ctx: AttemptContext,
+  reader: GraphNode,
+  unreadable: { input: JobInput; kind: 'missing' | 'damaged' },
+  message: string,
+  remadeFor: Set<string>,
+  stopping: () => boolean,
+): Promise<Record<string, OutputLocation> | string> {
+  const name = unreadable.input.task;
+  if (remadeFor.has(name))
+    return `the stored output '${unreadable.input.output}' of task '${name}' was made again in this run after '${reader.name}' found it ${unreadable.kind}, and reading it failed again: not made a third time; check what else writes to the workspace or the disk. ${message}`;
+  remadeFor.add(name);
+  let remaking = ctx.remaking.get(name);
+  if (!remaking) {
+    remaking = remake(ctx, reader, unreadable, stopping);
+    ctx.remaking.set(name, remaking);
+  }
+  const remade = await remaking;
+  return typeof remade === 'string'
+    ? `the stored output '${unreadable.input.output}' of task '${name}' is ${unreadable.kind} and making '${name}' again in this run failed: ${remade}. ${message}`
+    : remade;
+}
+
+async function remake(
+  ctx: AttemptContext,
+  reader: GraphNode,
+  unreadable: { input: JobInput; kind: 'missing' | 'damaged' },
+  stopping: () => boolean,
+): Promise<Record<string, OutputLocation> | string> {
+  const { input } = unreadable;
+  const node = ctx.graph.byName.get(input.task)!;
+  const entry = ctx.entryOf(input.task);
+  const key = entry.key.value;
+  // What the reader found, as the store now says it (the reader marked the manifest: the size or
+  // digest found, or the codec's complaint), else as the reader's error said it.
+  const found = await Promise.resolve(ctx.store.missingOutput?.(input.task, key)).catch(
+    () => undefined,
+  );
+  const reason: PlanReason = found
+    ? found.damaged
+      ? { kind: 'output-damaged', output: found.output, file: found.file, found: found.damaged }
+      : { kind: 'output-missing', output: found.output, file: found.file }
+    : unreadable.kind === 'missing'
+      ? { kind: 'output-missing', output: input.output, file: input.stored.file }
+      : {
+          kind: 'output-damaged',
+          output: input.output,
+          file: input.stored.file,
+          found: `found by ${reader.name}`,
+        };
+  ctx.emit({ kind: 'task-remake', at: Date.now(), task: node.name, reader: reader.name, reason });
+  // Its own inputs are read once more: count it among their readers again (runAttempts counts
+  // each of them down when its job is built).
+  for (const up of new Set(node.inputs.map((i) => i.task)))
+    ctx.readers.set(up, (ctx.readers.get(up) ?? 0) + 1);
+  const result = await runAttempts(ctx, node, { ...entry, action: 'run', reason }, stopping);
+  ctx.onRemade({ ...result, remade: { reason, reader: reader.name } });
+  if (result.status === 'failed' || result.status === 'not-run')
+    return (result.error ?? 'it did not run').split('\n')[0]!;
+  const m = ctx.notCached.get(node.name) ?? (await ctx.store.readManifest(node.name, key));
+  if (!m) return `its new result is not stored under key ${key}`;
+  return keep(ctx, node.name, m.outputs);
 }
 
 /** Where task `name`'s outputs are, for a job reading them: kept, or read from its manifest. */

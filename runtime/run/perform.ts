@@ -250,6 +250,27 @@ export function damagedOutputError(
   );
 }
 
+/**
+ * The input of a job its task's failure is about, when the failure is `readOutput`'s: a stored
+ * upstream output found missing (E_OUTPUT_MISSING) or damaged (E_OUTPUT_DAMAGED) while the task
+ * read its inputs. Told by the message (`readOutput`'s own wording, naming the output and the task
+ * of one of `inputs`), since a failure crosses from a worker thread as text only. The scheduler
+ * then makes that upstream again in the same run (execute.ts `remakeInput`).
+ */
+export function unreadableInput(
+  message: string,
+  inputs: readonly JobInput[],
+): { input: JobInput; kind: 'missing' | 'damaged' } | undefined {
+  const missing = message.endsWith('(E_OUTPUT_MISSING)');
+  if (!missing && !message.endsWith('(E_OUTPUT_DAMAGED)')) return undefined;
+  for (const input of inputs) {
+    const about = `the stored output '${input.output}' of task '${input.task}' is `;
+    if (message.startsWith(missing ? `${about}missing from the workspace` : `${about}damaged: `))
+      return { input, kind: missing ? 'missing' : 'damaged' };
+  }
+  return undefined;
+}
+
 /** The digest a manifest records of an output's bytes (`StoredOutput.digest`). */
 function outputDigest(bytes: Uint8Array): string {
   return sha256(bytes).slice(0, 16);

@@ -51,9 +51,20 @@ export function formatEvent(e: RunEvent, verbose = false): string | undefined {
       return `${time(e.at)} FAILED  ${e.task}: ${verbose && e.stack ? e.stack : e.error}`;
     case 'task-not-run':
       return `${time(e.at)} skip    ${e.task} (${describeNotRun(e.because)})`;
+    case 'task-remake':
+      return `${time(e.at)} remake  ${e.task}: ${describeRemake(e.reason, e.reader)}; making it again in this run, then ${e.reader} again`;
     case 'run-end':
       return undefined;
   }
+}
+
+/**
+ * Why a task was made again in a run, found by `reader`: `its stored output 'j' was changed since
+ * it was written: make/j_….json (SHA-256 …, recorded …), found by use reading it`.
+ */
+export function describeRemake(reason: PlanReason, reader: string): string {
+  const why = describeReason(reason).replace(/: re-run to make it again$/, '');
+  return `${why}, found by ${reader} reading it`;
 }
 
 /** A terminal progress line, redrawn in place: counts and what is running now. */
@@ -75,6 +86,10 @@ export class ProgressLine {
         break;
       case 'task-start':
         this.running.add(e.task);
+        break;
+      case 'task-remake':
+        // Finished once already (cached): it finishes again.
+        this.total++;
         break;
       case 'task-cached':
         if (e.byOtherRun) this.finished++;
@@ -284,7 +299,7 @@ export function formatSummary(result: RunResult): string {
 function detail(t: TaskResult): string {
   switch (t.status) {
     case 'ran':
-      return ` (${formatDuration(t.durationMs)}${t.notCached ? `; ran, not cached: ${t.notCached}` : ''})`;
+      return ` (${formatDuration(t.durationMs)}${t.notCached ? `; ran, not cached: ${t.notCached}` : ''}${t.remade ? `; made again in this run: ${describeRemake(t.remade.reason, t.remade.reader)}` : ''})`;
     case 'cached':
       return '';
     case 'failed':
@@ -319,6 +334,7 @@ export function resultJson(result: RunResult): string {
     if (t.location) o.location = t.location;
     if (t.status === 'not-run') o.because = t.because;
     if (t.notCached) o.notCached = t.notCached;
+    if (t.remade) o.remade = t.remade;
     return o;
   });
   return JSON.stringify({ ok: result.ok, durationMs: result.durationMs, tasks });

@@ -199,8 +199,15 @@ export class GcsStore implements Store {
   }
 
   async readOutput(_task: string, file: string): Promise<Uint8Array> {
-    const [bytes] = await this.bucket.file(this.name(file)).download();
-    return bytes;
+    try {
+      const [bytes] = await this.bucket.file(this.name(file)).download();
+      return bytes;
+    } catch (error) {
+      // ENOENT, as a local file: readers say whose output is missing (E_OUTPUT_MISSING) and the
+      // run makes it again (perform.ts readOutput, execute.ts remakeInput).
+      if (status(error) !== 404) throw error;
+      throw Object.assign(new Error(`no stored object ${this.name(file)}`), { code: 'ENOENT' });
+    }
   }
 
   /**

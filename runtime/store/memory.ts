@@ -90,7 +90,9 @@ export class MemoryStore implements Store {
 
   async readOutput(_task: string, file: string): Promise<Uint8Array> {
     const bytes = this.files.get(`${this.prefix}${file}`);
-    if (!bytes) throw new Error(`no stored output ${this.prefix}${file}`);
+    // ENOENT, as a local file: readers say whose output is missing (perform.ts readOutput).
+    if (!bytes)
+      throw Object.assign(new Error(`no stored output ${this.prefix}${file}`), { code: 'ENOENT' });
     return bytes;
   }
 
