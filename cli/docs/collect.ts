@@ -228,6 +228,14 @@ export function pipelineDoc(
       outputs,
       checks,
       cache: { mode: t.cache, version: t.version, rerun: t.rerun },
+      ...(t.retries || t.timeoutMs !== undefined
+        ? {
+            attempts: {
+              ...(t.retries ? { retries: t.retries } : {}),
+              ...(t.timeoutMs !== undefined ? { timeoutMs: t.timeoutMs } : {}),
+            },
+          }
+        : {}),
       source: code,
       ...(t.warehouse || sqlText.length
         ? {

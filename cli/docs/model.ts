@@ -81,6 +81,8 @@ export interface TaskDoc {
     columns?: Record<string, string[]>;
   };
   cache: { mode: 'code' | 'params'; version: number; rerun: boolean };
+  /** `//| retries` (extra attempts) and `//| timeout` (ms per attempt), when the notebook sets them. */
+  attempts?: { retries?: number; timeoutMs?: number };
   /** The last recorded run of this task in this pipeline; undefined: not run yet. */
   lastRun?: TaskRun;
 }

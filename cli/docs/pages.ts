@@ -6,6 +6,7 @@
 // number of significant digits, times as recorded in the manifests, lists in plan or name order.
 // No build time, no random ids: two builds give the same bytes.
 import { JSX } from 'typedoc';
+import { formatDuration } from '../../runtime/duration.js';
 import type { ColumnStats, OutputSchema } from '../../runtime/types.js';
 import type { OutputDoc, PipelineDoc, RunRecord, TaskDoc } from './model.js';
 
@@ -241,6 +242,9 @@ export function taskPanel(
         )
       : null,
     section('Cache key', 'cellar-cache', h('p', null, cacheWords(t))),
+    t.attempts
+      ? section('Attempts', 'cellar-attempts', h('p', null, attemptWords(t.attempts)))
+      : null,
     section(
       'Source',
       'cellar-source',
@@ -264,6 +268,20 @@ export function taskPanel(
 }
 
 /** "What its cache key is made of", in words, from the plan and (when run) the manifest's key inputs. */
+/** What `//| timeout` and `//| retries` say, in words (runtime/task.ts `timeoutMs`, `retries`). */
+export function attemptWords(a: NonNullable<TaskDoc['attempts']>): string {
+  const parts: string[] = [];
+  if (a.timeoutMs !== undefined)
+    parts.push(
+      `Each attempt may take at most ${formatDuration(a.timeoutMs)} (//| timeout); past that it fails with E_TASK_TIMEOUT.`,
+    );
+  if (a.retries)
+    parts.push(
+      `A failed attempt is tried again up to ${a.retries} more time${a.retries === 1 ? '' : 's'} (//| retries).`,
+    );
+  return parts.join(' ');
+}
+
 export function cacheWords(t: TaskDoc): string {
   const parts: string[] = [`the task's name and version ${t.cache.version}`];
   parts.push(t.params.length ? `the params it reads (${t.params.join(', ')})` : 'no params');

@@ -28,6 +28,7 @@ import { freezeUpstream, mutationError } from './frozen-inputs.js';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { sha256 } from '../key/hash.js';
 import { describeSource } from '../load/source.js';
+import { formatDuration } from '../duration.js';
 
 /**
  * What reading a stored output needs (`readOutput`): its codec, file and schema, and its recorded
@@ -563,23 +564,6 @@ export function timeoutError(task: string, timeoutMs: number, stopped: boolean):
     `task '${task}' ran longer than its timeout of ${formatDuration(timeoutMs)} (timeoutMs: ${timeoutMs}): ${what}. If it needs longer, raise \`//| timeout\` (or \`timeoutMs\`)`,
     'E_TASK_TIMEOUT',
   );
-}
-
-/** `90000` → `1m 30s`, `500` → `500ms`: a duration as a person would write it. */
-export function formatDuration(ms: number): string {
-  if (ms < 1000) return `${ms}ms`;
-  const parts: string[] = [];
-  let rest = Math.round(ms / 1000);
-  for (const [unit, size] of [
-    ['d', 86400],
-    ['h', 3600],
-    ['m', 60],
-    ['s', 1],
-  ] as const) {
-    if (rest >= size) parts.push(`${Math.floor(rest / size)}${unit}`);
-    rest %= size;
-  }
-  return parts.join(' ');
 }
 
 /**

@@ -56,7 +56,7 @@ beforeAll(() => {
         { attachments: { 'sketch.png': { 'image/png': PNG } } },
       ),
       cell('code', '//| task: count\nconst n = [1, 2, 3].length;'),
-      cell('code', '//| task: double\nconst twice = n * 2;'),
+      cell('code', '//| task: double\n//| timeout: 90s\n//| retries: 2\nconst twice = n * 2;'),
     ]),
   );
 }, 600_000);
@@ -75,6 +75,11 @@ describe('cellar docs on notebook prose', () => {
     const double = readFileSync(join(dir, 'site', 'tasks', 'birds', 'double.html'), 'utf8');
     expect(double).toContain('No notebook prose before this task.');
     expect(double).toContain('not run yet');
+    // `//| timeout` and `//| retries` in words, on the page of the task that sets them only.
+    expect(double).toContain(
+      'Each attempt may take at most 1m 30s (//| timeout); past that it fails with E_TASK_TIMEOUT. A failed attempt is tried again up to 2 more times (//| retries).',
+    );
+    expect(count).not.toContain('cellar-attempts');
   }, 600_000);
 
   it('fails naming the notebook, cell and line when a notebook does not compile, and writes no site', () => {
