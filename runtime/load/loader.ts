@@ -14,6 +14,7 @@ import { namedNotebook } from './source.js';
 import { installReadRecorders, observeLoadReads, untracked } from '../run/read-record.js';
 import { noteLoadReads } from '../key/run-reads.js';
 import { isMainThread } from 'node:worker_threads';
+import { register } from 'node:module';
 import { whileSettleable } from '../settle.js';
 
 /**
@@ -107,10 +108,35 @@ function registerTsx(): Promise<void> {
       // CommonJS to Node, which then loads it through the CommonJS hooks.
       esm.register();
       cjs.register();
+      // After tsx's, so it is asked first (Node runs the newest hooks first).
+      register(`data:text/javascript,${encodeURIComponent(JS_FILE_FIRST_HOOKS)}`);
     },
   );
   return tsxRegistered;
 }
+
+/**
+ * Module hooks making `./x.js` (`.mjs`, `.cjs`, `.jsx`) load x.js whenever that file exists, as
+ * esbuild resolves it, rather than tsx's x.ts first. Both files exist when `tsc` wrote its output
+ * beside the source; then the bundle (and tslab, Node's own resolution) ran x.js while tsx ran
+ * x.ts, and the code-aware key, which follows esbuild's resolution (codehash.ts), named x.js
+ * alone: edits to the x.ts that tsx ran kept the task cached, and either loader could be served
+ * the other's result under one key. Resolving as esbuild does keeps one key for one computation
+ * (the README's "same keys whether loaded from the bundle or with CELLAR_LOADER=tsx"). A missing
+ * x.js falls through to tsx, which finds x.ts, as esbuild does. (Short-circuited: handed on, tsx would swap even
+ * an absolute x.js URL for x.ts.)
+ */
+const JS_FILE_FIRST_HOOKS = `
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+export async function resolve(specifier, context, next) {
+  if (/^\\.\\.?\\//.test(specifier) && /\\.[cm]?jsx?$/.test(specifier) && context.parentURL?.startsWith('file:')) {
+    const url = new URL(specifier, context.parentURL);
+    if (existsSync(fileURLToPath(url))) return { url: url.href, shortCircuit: true };
+  }
+  return next(specifier, context);
+}
+`;
 
 async function evaluatePipeline(
   path: string,

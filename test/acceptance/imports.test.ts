@@ -549,3 +549,42 @@ describe('the same pipeline gets the same keys whatever loads it', () => {
     });
   });
 });
+
+describe('x.ts and x.js side by side (tsc output beside its source): one file runs whatever loads it', () => {
+  // `import … from './lib/dual.js'` with both files: esbuild (the bundle, and the key, which
+  // follows esbuild's resolution) and Node (tslab) take dual.js; tsx took dual.ts. Under
+  // CELLAR_LOADER=tsx, edits to the dual.ts that ran kept the task cached, and a result of one
+  // loader was served to the other under the same key.
+  const dualProject = () => {
+    const p = withModules();
+    p.write('notebooks/lib/dual.ts', "export const which = (): string => 'ts1';\n");
+    p.write('notebooks/lib/dual.js', "export const which = () => 'js1';\n");
+    p.write(
+      NB,
+      notebookText([
+        "import { which } from './lib/dual.js';",
+        '//| task: t\n//| output: r=json\nconst r = which();',
+      ]),
+    );
+    return p;
+  };
+
+  it.each([['tsx'], ['the bundle']])(
+    'run by %s first: both loaders run dual.js under one key, and an edit of it re-runs under either',
+    (first) => {
+      const p = dualProject();
+      const tsx = { CELLAR_LOADER: 'tsx' };
+      const [a, b] = first === 'tsx' ? [tsx, {}] : [{}, tsx];
+      const ran = keyed(p, [], a);
+      expect(ran.t!.status).toBe('ran');
+      expect(show(p, NB, 't', 'r')).toBe('js1');
+      // The other loader: the same key, cached, and forced it computes the same value.
+      expect(keyed(p, ['--dry-run'], b)).toEqual({ t: { key: ran.t!.key, status: 'cached' } });
+      expect(keyed(p, ['--rerun', 't'], b).t!.key).toBe(ran.t!.key);
+      expect(show(p, NB, 't', 'r')).toBe('js1');
+      p.write('notebooks/lib/dual.js', "export const which = () => 'js2';\n");
+      expect(keyed(p, [], a).t!.status).toBe('ran');
+      expect(show(p, NB, 't', 'r')).toBe('js2');
+    },
+  );
+});
