@@ -489,6 +489,7 @@ async function compileText(
       analyzeElsewhere,
       beforeEmit,
       canImport,
+      pathsAlias: tsconfigPaths(join(opts.outDir, stem)),
       builtinExports,
       recall,
     });
@@ -631,6 +632,45 @@ export function importResolver(moduleDir: string): (specifier: string) => boolea
   };
 }
 
+/**
+ * The `compilerOptions.paths` pattern of the nearest tsconfig.json above `moduleDir` that maps a
+ * specifier (`@lib/*` for `@lib/sub`), and that file relative to the working directory; undefined
+ * when none does. Only for a message (compiler/program.ts `pathsAlias`): read on the error path,
+ * with TypeScript's own parser (comments and trailing commas), `extends` not followed.
+ */
+export function tsconfigPaths(
+  moduleDir: string,
+): (specifier: string) => { pattern: string; file: string } | undefined {
+  let patterns: { pattern: string; file: string }[] | undefined;
+  const load = () => {
+    patterns = [];
+    for (let dir = resolve(moduleDir); ; dir = dirname(dir)) {
+      const file = join(dir, 'tsconfig.json');
+      const text = readOrUndefined(file);
+      if (text !== undefined) {
+        const ts = createRequire(import.meta.url)('typescript') as typeof import('typescript');
+        const { config } = ts.parseConfigFileTextToJson(file, text);
+        const paths = (config as { compilerOptions?: { paths?: unknown } } | undefined)
+          ?.compilerOptions?.paths;
+        const shown = relative(process.cwd(), file) || file;
+        if (paths && typeof paths === 'object')
+          patterns = Object.keys(paths).map((pattern) => ({ pattern, file: shown }));
+        return;
+      }
+      if (dirname(dir) === dir) return;
+    }
+  };
+  return (spec) => {
+    if (!patterns) load();
+    return patterns!.find(({ pattern }) => {
+      const star = pattern.indexOf('*');
+      return star < 0
+        ? spec === pattern
+        : spec.startsWith(pattern.slice(0, star)) && spec.endsWith(pattern.slice(star + 1));
+    });
+  };
+}
+
 /** Is there a file a bundler resolves `path` (absolute, as imported) to? */
 function resolvesToFile(path: string): boolean {
   const stem = path.replace(/\.(?:[cm]?js|jsx)$/, '');
@@ -740,6 +780,7 @@ function answerDeep(request: DeepRequest): Promise<unknown> {
     hash: sha256,
     fixtures: request.fixtures,
     canImport: importResolver(request.moduleDir),
+    pathsAlias: tsconfigPaths(request.moduleDir),
     builtinExports,
   });
 }

@@ -75,6 +75,12 @@ export interface CompileOptions {
    */
   canImport?: (specifier: string) => boolean;
   /**
+   * For a bare specifier `canImport` refused: the `paths` pattern of the project's tsconfig.json
+   * that maps it and that file (host.ts `tsconfigPaths`), which Cellar does not follow (nor does
+   * Node at run time), so the error says that rather than "not installed".
+   */
+  pathsAlias?: (specifier: string) => { pattern: string; file: string } | undefined;
+  /**
    * The named exports of a Node built-in module (`node:fs` or `fs`) on the Node running the
    * compile, or undefined when the specifier is no built-in. The host answers by loading the
    * module (host.ts `builtinExports`); without it, names imported from built-ins are not checked.
@@ -268,7 +274,8 @@ async function compileStages(
   }
 
   const analyses = await analyzeStage(run, tagged.cells);
-  if (options.canImport) importStage(run, tagged.cells, analyses, options.canImport);
+  if (options.canImport)
+    importStage(run, tagged.cells, analyses, options.canImport, options.pathsAlias);
   if (options.builtinExports) builtinStage(run, tagged.cells, analyses, options.builtinExports);
   run.diagnostics.push(...tslabImportDiagnostics(path, notebook.kernel, tagged.cells, analyses));
   if (hasErrors(run.diagnostics)) return stopped();
@@ -426,6 +433,7 @@ function importStage(
   cells: TaggedCell[],
   analyses: Map<number, CellAnalysis>,
   canImport: (specifier: string) => boolean,
+  pathsAlias: CompileOptions['pathsAlias'],
 ): void {
   const verdicts = new Map<string, boolean>();
   for (const c of cells) {
@@ -443,39 +451,51 @@ function importStage(
       };
       const snippet = c.code.split('\n')[imp.line - 1] ?? '';
       const pkg = packageName(imp.module);
+      const alias = pkg ? pathsAlias?.(imp.module) : undefined;
       run.diagnostics.push(
-        imp.module.startsWith('#')
+        alias
           ? diagnostic(
               'error',
               'E_UNRESOLVED_IMPORT',
               where,
-              `\`${imp.module}\` is a subpath import, and no entry of the \`imports\` field of the project's package.json maps it to a file that exists`,
+              `\`${imp.module}\` matches \`${alias.pattern}\` in the \`paths\` of ${alias.file}, which Cellar does not follow (nor does Node when the pipeline runs)`,
               {
-                hint: 'add a mapping to package.json ("imports": { "#lib/*": "./notebooks/lib/*" }) that points at the file, or import the file by a relative path',
+                hint: 'import the file by a relative path, or map it in package.json ("imports": { "#lib/*": "./notebooks/lib/*" }) and import `#lib/…`',
                 snippet,
               },
             )
-          : pkg
+          : imp.module.startsWith('#')
             ? diagnostic(
                 'error',
                 'E_UNRESOLVED_IMPORT',
                 where,
-                `package \`${pkg}\` is not installed in the project, so \`${imp.module}\` cannot be imported`,
+                `\`${imp.module}\` is a subpath import, and no entry of the \`imports\` field of the project's package.json maps it to a file that exists`,
                 {
-                  hint: `run \`npm install ${pkg}${imp.version ? `@${imp.version}` : ''}\` in the project folder`,
+                  hint: 'add a mapping to package.json ("imports": { "#lib/*": "./notebooks/lib/*" }) that points at the file, or import the file by a relative path',
                   snippet,
                 },
               )
-            : diagnostic(
-                'error',
-                'E_UNRESOLVED_IMPORT',
-                where,
-                `\`${imp.module}\` does not exist next to the notebook (the generated module would import \`${spec}\`)`,
-                {
-                  hint: "relative imports resolve from the notebook's folder: fix the path or add the file",
-                  snippet,
-                },
-              ),
+            : pkg
+              ? diagnostic(
+                  'error',
+                  'E_UNRESOLVED_IMPORT',
+                  where,
+                  `package \`${pkg}\` is not installed in the project, so \`${imp.module}\` cannot be imported`,
+                  {
+                    hint: `run \`npm install ${pkg}${imp.version ? `@${imp.version}` : ''}\` in the project folder`,
+                    snippet,
+                  },
+                )
+              : diagnostic(
+                  'error',
+                  'E_UNRESOLVED_IMPORT',
+                  where,
+                  `\`${imp.module}\` does not exist next to the notebook (the generated module would import \`${spec}\`)`,
+                  {
+                    hint: "relative imports resolve from the notebook's folder: fix the path or add the file",
+                    snippet,
+                  },
+                ),
       );
     }
   }

@@ -4,7 +4,9 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { formatDiagnostic } from '../../compiler/diagnostics.js';
-import { importResolver } from '../../compiler/host.js';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { importResolver, tsconfigPaths } from '../../compiler/host.js';
 import { compileNotebook } from '../../compiler/program.js';
 import { notebookText } from './notebook.js';
 
@@ -106,6 +108,51 @@ describe("the host's resolver", () => {
     expect(canImport('../../notebooks/penguins.ipynb')).toBe(true);
     expect(canImport('./nothing.js')).toBe(false);
     expect(canImport('../../notebooks')).toBe(false); // a folder with no index
+  });
+});
+
+// A tsconfig `paths` alias (`@lib/*`) is neither followed by Cellar's bundle nor by Node at run
+// time. A newcomer's finding: the error said "package `@lib/sub` is not installed", sending them
+// to npm; it now names the alias, the tsconfig.json and the two ways that work.
+describe('an import matching a tsconfig `paths` alias', () => {
+  it('says so, naming the pattern and the file, with the fix', async () => {
+    const { errors } = await (async () => {
+      const result = await compileNotebook(
+        NB,
+        notebookText(["import { sub } from '@lib/sub';", '//| task: t\nconst y = sub(1);']),
+        {
+          workdir: '../../notebooks',
+          canImport: () => false,
+          pathsAlias: (spec) =>
+            spec.startsWith('@lib/') ? { pattern: '@lib/*', file: 'tsconfig.json' } : undefined,
+        },
+      );
+      return { errors: result.diagnostics.filter((d) => d.severity === 'error') };
+    })();
+    expect(errors).toHaveLength(1);
+    expect(errors[0]!.message).toBe(
+      '`@lib/sub` matches `@lib/*` in the `paths` of tsconfig.json, which Cellar does not follow (nor does Node when the pipeline runs)',
+    );
+    expect(errors[0]!.hint).toContain('import the file by a relative path');
+  });
+
+  it("the host reads the nearest tsconfig.json's paths with TypeScript's parser (comments, trailing commas)", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cellar-paths-'));
+    try {
+      mkdirSync(join(dir, 'generated', 'x'), { recursive: true });
+      writeFileSync(
+        join(dir, 'tsconfig.json'),
+        '{\n  // aliases\n  "compilerOptions": { "paths": { "@lib/*": ["./notebooks/lib/*"], "~util": ["./u.ts"], }, },\n}\n',
+      );
+      const alias = tsconfigPaths(join(dir, 'generated', 'x'));
+      expect(alias('@lib/sub')?.pattern).toBe('@lib/*');
+      expect(alias('@lib/sub')?.file).toMatch(/tsconfig\.json$/);
+      expect(alias('~util')?.pattern).toBe('~util');
+      expect(alias('~util/x')).toBeUndefined();
+      expect(alias('lodash')).toBeUndefined();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
