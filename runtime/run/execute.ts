@@ -231,7 +231,7 @@ export async function executeRun(options: ExecuteOptions): Promise<RunResult> {
   // until its last reader's job is built (a 100k-task run would otherwise hold every one).
   const readers = new Map<string, number>();
   for (const e of toRun)
-    for (const up of new Set(graph.byName.get(e.name)!.inputs.map((i) => i.task)))
+    for (const up of readTasks(graph.byName.get(e.name)!))
       readers.set(up, (readers.get(up) ?? 0) + 1);
   const attempts: AttemptContext = {
     store,
@@ -393,7 +393,7 @@ export async function runAttempts(
       const stored = await outputsOf(ctx, input.task);
       inputs.push({ ...input, stored: stored[input.output]! });
     }
-    for (const up of new Set(node.inputs.map((i) => i.task))) {
+    for (const up of readTasks(node)) {
       const left = (ctx.readers.get(up) ?? 1) - 1;
       if (left > 0) ctx.readers.set(up, left);
       else {
@@ -613,8 +613,7 @@ async function remake(
   ctx.emit({ kind: 'task-remake', at: Date.now(), task: node.name, reader: reader.name, reason });
   // Its own inputs are read once more: count it among their readers again (runAttempts counts
   // each of them down when its job is built).
-  for (const up of new Set(node.inputs.map((i) => i.task)))
-    ctx.readers.set(up, (ctx.readers.get(up) ?? 0) + 1);
+  for (const up of readTasks(node)) ctx.readers.set(up, (ctx.readers.get(up) ?? 0) + 1);
   const result = await runAttempts(ctx, node, { ...entry, action: 'run', reason }, stopping);
   ctx.onRemade({ ...result, remade: { reason, reader: reader.name } });
   if (result.status === 'failed' || result.status === 'not-run')
@@ -622,6 +621,22 @@ async function remake(
   const m = ctx.notCached.get(node.name) ?? (await ctx.store.readManifest(node.name, key));
   if (!m) return `its new result is not stored under key ${key}`;
   return keep(ctx, node.name, m.outputs);
+}
+
+/**
+ * The distinct tasks whose outputs `node` reads, each once: its `upstream` (distinct and sorted)
+ * when that names exactly its inputs' tasks, as it does unless a warehouse table adds a task it
+ * does not read; else a Set of its inputs' tasks. (A fan-in of 100k tasks made two 100k-name Sets
+ * and arrays per run on the scheduler's thread, whose heap is at its largest by then.)
+ */
+export function readTasks(node: GraphNode): Iterable<string> {
+  const { inputs, upstream } = node;
+  if (upstream.length === inputs.length) {
+    let same = true;
+    for (let i = 0; i < inputs.length && same; i++) same = inputs[i]!.task === upstream[i];
+    if (same) return upstream;
+  }
+  return new Set(inputs.map((i) => i.task));
 }
 
 /** Where task `name`'s outputs are, for a job reading them: kept, or read from its manifest. */
@@ -694,7 +709,10 @@ export async function schedule(s: ScheduleInput): Promise<void> {
   const enqueue = (name: string) => ready.push(graph.byName.get(name)!);
   for (const name of pending) {
     const node = graph.byName.get(name)!;
-    const count = node.upstream.filter((u) => !s.settled(u)).length;
+    // Counted, not filtered into a list: the scheduler's heap only grows during a run (see
+    // performance.md, "Cold run peak at 100,000 tasks"), and a fan-in's list held 100k names.
+    let count = 0;
+    for (const up of node.upstream) if (!s.settled(up)) count++;
     waiting.set(name, count);
     if (count === 0) ready.push(node);
   }

@@ -378,6 +378,29 @@ export async function performTask(
   }
 }
 
+/** `TaskRunContext.keysByTask` before `keysOnRead` defines it (never seen by a hook). */
+const NOT_YET_READ: Record<string, string> = Object.freeze({});
+
+/**
+ * Define `ctx.keysByTask` to be made on first read (then kept; a hook may also replace it): only
+ * hooks read it (the warehouse's), and a fan-in's copy of its 100k upstream keys cost its worker
+ * ~12 MB while it also held the job's 100k inputs. Out of `performWith`, so the getter holds only
+ * the keys and names it needs, not that function's scope (the job, its inputs): a context kept
+ * past its task would otherwise keep every job it saw.
+ */
+function keysOnRead(ctx: TaskRunContext, job: TaskJob): void {
+  let keys = job.keysByTask;
+  const { upstreamKeys, task, key } = job;
+  Object.defineProperty(ctx, 'keysByTask', {
+    enumerable: true,
+    configurable: true,
+    get: () => (keys ??= { ...upstreamKeys, [task]: key }),
+    set: (replaced: Record<string, string>) => {
+      keys = replaced;
+    },
+  });
+}
+
 async function performWith(
   task: AnyTask,
   tasksByName: ReadonlyMap<string, AnyTask>,
@@ -402,12 +425,13 @@ async function performWith(
     params: job.params,
     upstreamKeys: job.upstreamKeys,
     key: job.key,
-    keysByTask: job.keysByTask ?? { ...job.upstreamKeys, [job.task]: job.key },
+    keysByTask: NOT_YET_READ,
     notCached: (why) => {
       notCached ??= why;
     },
     ...(job.hookInputs ? { keyed: job.hookInputs } : {}),
   };
+  keysOnRead(ctx, job);
   const reads = job.reads;
   let readNothing = false;
   let unkeyed = job.unkeyed === true;

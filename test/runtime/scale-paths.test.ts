@@ -22,8 +22,9 @@ import { buildGraph, tasksByName } from '../../runtime/run/graph.js';
 import { computeKeys } from '../../runtime/key/keys.js';
 import { formatPlan, PLAN_LIST_LIMIT } from '../../runtime/run/summary.js';
 import type { Manifest } from '../../runtime/types.js';
-import type { JobResult, TaskRunner } from '../../runtime/run/execute.js';
+import { readTasks, type JobResult, type TaskRunner } from '../../runtime/run/execute.js';
 import { performTask, readOutput, type TaskJob } from '../../runtime/run/perform.js';
+import { registerTaskHooks, type TaskRunContext } from '../../runtime/run/hooks.js';
 
 /** n leaves (`leaf<i>` = i + offset, or + bump for the one leaf `bumped`) and a total of them. */
 function wide(n: number, o: { offset?: number; bumped?: number; codec?: string } = {}) {
@@ -227,6 +228,51 @@ describe('memory release in the executor', () => {
     expect(store.reads.filter((t) => t === 'a')).toEqual(['a']);
     expect(store.reads.filter((t) => t !== 'a').sort()).toEqual(['b', 'c', 'd']);
   });
+
+  it("variant: one upstream read through two inputs counts once, whatever the inputs' names", async () => {
+    const a = defineTask({ name: 'a', outputs: { v: {} }, run: () => ({ v: 5 }) });
+    const b = defineTask({ name: 'b', outputs: { v: {} }, run: () => ({ v: 7 }) });
+    // Input names sorting otherwise than their tasks, and `a` read twice: not the upstream list.
+    const twice = defineTask({
+      name: 'twice',
+      inputs: { x: output(b, 'v'), y: output(a, 'v'), z: output(a, 'v') },
+      outputs: { v: {} },
+      run: (i: { x: number; y: number; z: number }) => ({ v: i.x + i.y + i.z }),
+    });
+    const later = defineTask({
+      name: 'later',
+      inputs: { a: output(a, 'v'), t: output(twice, 'v') },
+      outputs: { v: {} },
+      run: (i: { a: number; t: number }) => ({ v: i.a * i.t }),
+    });
+    const pipeline = definePipeline({ name: 'twice', tasks: [a, b, twice, later] });
+    const store = new CountingStore();
+    const { result } = await runPipeline({ pipeline, store, codeAware: false, workers: 1 });
+    expect(result!.ok).toBe(true);
+    const m = await store
+      .forPipeline('twice')
+      .readManifest('later', result!.tasks.find((t) => t.name === 'later')!.key);
+    const bytes = await store.forPipeline('twice').readOutput('later', m!.outputs.v!.file);
+    expect(JSON.parse(Buffer.from(bytes).toString())).toBe(5 * (7 + 5 + 5));
+    // `a` counted once for `twice`: still kept for `later`, not read back from the store.
+    expect(store.reads.filter((t) => t !== 'later')).toEqual([]);
+
+    const { graph } = buildGraph(pipeline, {});
+    const node = (name: string) => graph!.byName.get(name)!;
+    expect([...readTasks(node('twice'))].sort()).toEqual(['a', 'b']);
+    expect([...readTasks(node('later'))]).toEqual(['a', 'twice']);
+    // A fan-in whose inputs name their tasks in order: its own upstream list, no new Set.
+    expect(readTasks(node('later'))).toBe(node('later').upstream);
+    expect([...readTasks(node('a'))]).toEqual([]);
+  });
+
+  it('variant: a task of the upstream list that no input reads (a warehouse table) is not counted', () => {
+    const node = {
+      inputs: [{ name: 'a', task: 'a', output: 'v' }],
+      upstream: ['a', 'table_writer'],
+    } as unknown as Parameters<typeof readTasks>[0];
+    expect([...readTasks(node)]).toEqual(['a']);
+  });
 });
 
 describe('empty lists and records shared by many nodes (one frozen object each)', () => {
@@ -355,6 +401,105 @@ describe('what a job carries of its inputs', () => {
     expect(new Set([schema('n'), schema('t'), schema('r')]).size).toBe(3);
     const m = await store.forPipeline('mixed').readManifest('join', result!.tasks.at(-1)!.key);
     expect(await readOutput(store.forPipeline('mixed'), join, 'v', m!.outputs.v!)).toBe('6ab1a2b');
+  });
+});
+
+describe("a task's keys of other tasks are made when a hook first reads them", () => {
+  // What each run of a task of this family saw: whether `keysByTask` was already copied when
+  // the hook got the context, then what it read (twice, then after replacing it).
+  const seen: {
+    copiedBefore: boolean;
+    first: Record<string, string>;
+    again: Record<string, string>;
+    replaced: Record<string, string>;
+    upstreamKeys: Record<string, string>;
+    key: string;
+  }[] = [];
+  registerTaskHooks({
+    name: 'test-keys-on-read',
+    applies: (task) => task.family === 'test-keys-on-read',
+    aroundRun: async (_task, ctx: TaskRunContext, run) => {
+      const copiedBefore = 'value' in Object.getOwnPropertyDescriptor(ctx, 'keysByTask')!;
+      const first = ctx.keysByTask;
+      const again = ctx.keysByTask;
+      expect(again).toBe(first);
+      ctx.keysByTask = { other: 'k' };
+      seen.push({
+        copiedBefore,
+        first,
+        again,
+        replaced: ctx.keysByTask,
+        upstreamKeys: ctx.upstreamKeys,
+        key: ctx.key,
+      });
+      return run();
+    },
+  });
+
+  it("a fan-in's hook reads its upstream keys and its own, the same object each time", async () => {
+    const a = defineTask({ name: 'a', outputs: { v: {} }, run: () => ({ v: 1 }) });
+    const b = defineTask({ name: 'b', outputs: { v: {} }, run: () => ({ v: 2 }) });
+    const sum = defineTask({
+      name: 'sum',
+      family: 'test-keys-on-read',
+      inputs: { x: output(a, 'v'), y: output(b, 'v') },
+      outputs: { v: {} },
+      run: (i: { x: number; y: number }) => ({ v: i.x + i.y }),
+    });
+    const pipeline = definePipeline({ name: 'keys-on-read', tasks: [a, b, sum] });
+    const { result, prepared } = await runPipeline({
+      pipeline,
+      store: new MemoryStore(),
+      codeAware: false,
+    });
+    expect(result!.ok).toBe(true);
+    expect(seen).toHaveLength(1);
+    const key = (name: string) => prepared.keys.get(name)!.value;
+    // Not copied before a hook asks (a 100k fan-in's worker held the copy for nothing).
+    expect(seen[0]!.copiedBefore).toBe(false);
+    expect(seen[0]!.first).toEqual({ a: key('a'), b: key('b'), sum: key('sum') });
+    expect(seen[0]!.upstreamKeys).toEqual({ a: key('a'), b: key('b') });
+    expect(seen[0]!.key).toBe(key('sum'));
+    expect(seen[0]!.replaced).toEqual({ other: 'k' });
+  });
+
+  it('variant: keys the job carries itself are handed over as they are', async () => {
+    const up = defineTask({ name: 'up', outputs: { v: {} }, run: () => ({ v: 1 }) });
+    const down = defineTask({
+      name: 'down',
+      family: 'test-keys-on-read',
+      inputs: { x: output(up, 'v') },
+      outputs: { v: {} },
+      run: (i: { x: number }) => ({ v: i.x }),
+    });
+    const store = new MemoryStore().forPipeline('given');
+    const tasks = new Map<string, AnyTask>([
+      ['up', up],
+      ['down', down],
+    ]);
+    await performTask(
+      up,
+      tasks,
+      { task: 'up', key: 'k-up', params: {}, upstreamKeys: {}, inputs: [] },
+      store,
+    ).then(async ({ outputs }) => {
+      const keysByTask = { up: 'k-up', down: 'k-down', elsewhere: 'k-x' };
+      seen.length = 0;
+      await performTask(
+        down,
+        tasks,
+        {
+          task: 'down',
+          key: 'k-down',
+          params: {},
+          upstreamKeys: { up: 'k-up' },
+          keysByTask,
+          inputs: [{ name: 'x', task: 'up', output: 'v', stored: outputs.v! }],
+        },
+        store,
+      );
+      expect(seen[0]!.first).toBe(keysByTask);
+    });
   });
 });
 
