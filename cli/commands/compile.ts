@@ -30,26 +30,30 @@ import { defineCommand } from '../command.js';
 import { CliError, EXIT } from '../errors.js';
 import { freshPipeline, recordStamps, type FreshnessFacts } from '../compile-stamps.js';
 import { resolvesCellar } from '../../runtime/load/bundle.js';
+import { typeErrors } from '../typecheck.js';
 
-const USAGE = `usage: cellar compile [paths...] [--check] [--watch] [--out <dir>]
+const USAGE = `usage: cellar compile [paths...] [--check] [--watch] [--typecheck] [--out <dir>]
 
 Compile tagged notebooks into <out>/<notebook>/ (default: the project's notebooks/ into its generated/; the project is the folder with package.json).
 
   --check   compile in memory and fail (exit 1) if <out> differs from what the notebooks compile to
   --watch   stay running and recompile a notebook each time it is saved
+  --typecheck  also type-check the generated modules with TypeScript (the project's tsconfig.json,
+            else strict defaults) and fail (exit 1) on a type error, named by notebook cell and line
   --out     output folder (default: generated/ in the project root, the folder with package.json)`;
 
 interface CompileArgs {
   paths: string[];
   check: boolean;
   watch: boolean;
+  typecheck: boolean;
   /** Undefined: <project root>/generated, wherever the command is started from. */
   out: string | undefined;
 }
 
 /** The command line as `compileOnce` and `watchLoop` use it. */
 function compileArgs(
-  values: { check: boolean; watch: boolean; out?: string },
+  values: { check: boolean; watch: boolean; typecheck: boolean; out?: string },
   positionals: string[],
 ): CompileArgs {
   if (values.check && values.watch)
@@ -60,7 +64,13 @@ function compileArgs(
     positionals.length > 0
       ? positionals
       : [relative(process.cwd(), join(projectRoot(process.cwd()), 'notebooks')) || '.'];
-  return { paths, check: values.check, watch: values.watch, out: values.out };
+  return {
+    paths,
+    check: values.check,
+    watch: values.watch,
+    typecheck: values.typecheck,
+    out: values.out,
+  };
 }
 
 /** Every diagnostic goes to stderr (warnings too, like compilers do): stdout keeps the summary lines. */
@@ -87,6 +97,29 @@ export function cellarUnresolvedWarning(outLabel: string, stem: string): string 
     `  \`cellar run ${outLabel}/${stem}/pipeline.ts\` supplies this cellar, but packages the notebook imports must resolve from there too; ` +
     `compile into the project (--out <project>/generated), or install cellar and those packages above it (npm install --save-dev cellar).`
   );
+}
+
+/**
+ * `--typecheck` of one compiled notebook's folder: prints each type error by cell and a summary
+ * line. False when there are any. A notebook with compile errors was not written: not checked.
+ */
+function typeChecks(
+  outcome: NotebookOutcome,
+  outDir: string,
+  outLabel: string,
+  nb: string,
+): boolean {
+  if (outcome.files.length === 0 || hasErrors(outcome.diagnostics)) return true;
+  const errors = typeErrors(join(outDir, outcome.stem), outcome.notebook, nb);
+  for (const e of errors) console.error(e);
+  if (errors.length === 0) {
+    console.log(`✓ ${outcome.notebook}: ${outLabel}/${outcome.stem}/ type-checks`);
+    return true;
+  }
+  console.error(
+    `✗ ${outcome.notebook}: ${errors.length} type error${errors.length === 1 ? '' : 's'} in ${outLabel}/${outcome.stem}/`,
+  );
+  return false;
 }
 
 async function compileOnce(parsed: CompileArgs, memory?: CompileMemory): Promise<number> {
@@ -120,8 +153,10 @@ async function compileOnce(parsed: CompileArgs, memory?: CompileMemory): Promise
           `✗ ${outcome.notebook}: ${outLabel}/ is not what the notebook compiles to:\n${problems.map((p) => `    ${p}`).join('\n')}`,
         );
         console.error(`  run \`cellar compile ${outcome.notebook}\` and commit the result`);
-      } else if (!hasErrors(outcome.diagnostics))
+      } else if (!hasErrors(outcome.diagnostics)) {
         console.log(`✓ ${outcome.notebook}: ${outLabel}/${outcome.stem}/ is up to date`);
+        if (parsed.typecheck && !typeChecks(outcome, outDir, outLabel, nb)) failed = true;
+      }
       continue;
     }
     let report;
@@ -145,6 +180,7 @@ async function compileOnce(parsed: CompileArgs, memory?: CompileMemory): Promise
       unresolvedWarned.add(outDir);
       console.error(cellarUnresolvedWarning(outLabel, outcome.stem));
     }
+    if (parsed.typecheck && !typeChecks(outcome, outDir, outLabel, nb)) failed = true;
   }
   // Output folders of notebooks that were deleted from the folders just compiled.
   for (const orphan of settleOrphans(parsed.paths, parsed.out, { remove: !parsed.check })) {
@@ -232,6 +268,7 @@ export const run = defineCommand({
   options: {
     check: { type: 'boolean', default: false },
     watch: { type: 'boolean', default: false },
+    typecheck: { type: 'boolean', default: false },
     out: { type: 'string' },
   },
   async run({ values, positionals }) {
