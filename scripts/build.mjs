@@ -46,10 +46,12 @@ export async function buildDist() {
   const result = await build({
     absWorkingDir: root,
     // worker: the body of each task worker thread (runtime/workers/pool.ts starts dist/worker.js).
+    // worker-reads: preloaded in a worker thread a task starts (runtime/run/read-record.ts).
     entryPoints: {
       index: 'runtime/index.ts',
       cli: 'cli/main.ts',
       worker: 'runtime/workers/thread.ts',
+      'worker-reads': 'runtime/run/worker-reads.ts',
     },
     outdir: dist,
     write: false,

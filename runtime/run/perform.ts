@@ -151,6 +151,10 @@ export type ReadsObserver = (
   shared: ReadonlyMap<string, ObservedReads>,
   /** Child processes the task's code started (`execSync("cat data/x.csv")`), as calls. */
   children: readonly string[],
+  /** Network requests it made (`fetch("https://…") at lib/get.ts:3`), as calls. */
+  requests: readonly string[],
+  /** Set when what its worker threads read could not all be recorded: why. */
+  unrecorded: string | undefined,
 ) => void;
 
 /** Call a task's run function with its hooks around it, and check it returned every output. */
@@ -173,7 +177,14 @@ export async function invokeTask(
       );
     if (onReads) {
       const observed = await observeReads(run, task.module, onFailedReads);
-      onReads(observed.reads, observed.envListed, observed.shared, observed.children);
+      onReads(
+        observed.reads,
+        observed.envListed,
+        observed.shared,
+        observed.children,
+        observed.requests,
+        observed.unrecorded,
+      );
       result = observed.result;
     } else result = await run();
     if (result === null || typeof result !== 'object' || Array.isArray(result)) {
@@ -443,7 +454,7 @@ async function performWith(
       inputs,
       ctx,
       reads
-        ? (seen, _envListed, shared, children) => {
+        ? (seen, _envListed, shared, children, requests, unrecorded) => {
             for (const name of seen.env) envNames.add(name);
             // Recorded as soon as the task's code returns, from the thread that ran it (one file
             // per task, atomic: run-reads.ts), before its outputs are encoded.
@@ -459,6 +470,9 @@ async function performWith(
             if (!unkeyed)
               unkeyed = lacksRead(job, [...now.inputs, ...moduleInputsSeen(job.modules ?? [])]);
             if (children.length > 0) warnChildProcess(task, children);
+            if (requests.length > 0) warnNetwork(task, requests);
+            // A read missed is a key that does not move with it: better not cached than stale.
+            if (unrecorded) notCached ??= `${task.name} ${unrecorded}`;
             // Checked as the task's code returns: what it read later cannot change its result.
             const changed =
               job.keyed && readChangedWhileRunning(reads, job.keyed.reads, seen, job.keyed.sinceMs);
@@ -568,6 +582,28 @@ function warnChildProcess(task: AnyTask, calls: readonly string[]): void {
     `cellar: warning: task '${task.name}'${where ? ` (${where})` : ''} starts a child process: ${list}. ` +
       `What a child process reads is not seen, so those files are not in the task's key: editing them leaves the task cached. ` +
       `Read the files in the task itself (readFileSync, fs/promises), or mark the task \`//| rerun\` to run it on every run.\n`,
+  );
+}
+
+const warnedNetwork = new Set<string>();
+
+/**
+ * What a server sends (`fetch("https://…")`, `https.get`) is not in the task's key: only its code
+ * (the URL) is, so the task stays cached when the server's content changes. Say so once per task
+ * and thread, naming the cell and the calls with where they are made, with the two ways out.
+ */
+function warnNetwork(task: AnyTask, calls: readonly string[]): void {
+  if (warnedNetwork.has(task.name)) return;
+  warnedNetwork.add(task.name);
+  const where = describeSource(task);
+  const shown = calls.filter((c) => c !== '…');
+  const more = shown.length > 3 || shown.length < calls.length;
+  const list = shown.slice(0, 3).join(', ') + (more ? ' and more' : '');
+  process.stderr.write(
+    `cellar: warning: task '${task.name}'${where ? ` (${where})` : ''} makes a network request: ${list}. ` +
+      `What a server sends is not seen, so it is not in the task's key: when the server's content changes, the task stays cached. ` +
+      `Mark the task \`//| rerun\` to run it on every run, or save what it fetches to a file the task reads.
+`,
   );
 }
 

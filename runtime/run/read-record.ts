@@ -19,15 +19,23 @@
 // the listing's hash); a get out of that order is a read by name. `os.homedir()`/`os.tmpdir()`
 // (native reads of HOME, TMPDIR…) and `process.loadEnvFile` are recorded too (below).
 //
+// A worker thread the task starts (`new Worker(…)`) is recorded as the task: it is started with
+// the recorder preloaded, and its reads come back through a shared log (`installWorkerRecorder`).
+// Network requests (`fetch`, http/https) are noted as calls, for a warning: what a server sends
+// is not keyed.
+//
 // Not seen: reads by file descriptors opened outside the task, native addons' own I/O (DuckDB's
 // `read_csv` in SQL), child processes' reads. Cellar's own work inside a task (opening the
 // warehouse, translating SQL) runs `untracked`.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import childProcess from 'node:child_process';
+import http from 'node:http';
+import https from 'node:https';
+import workerThreads from 'node:worker_threads';
 import fs, { type Dirent } from 'node:fs';
 import os from 'node:os';
 import { Module, isBuiltin, syncBuiltinESMExports } from 'node:module';
-import { basename, dirname, isAbsolute, join, resolve, sep } from 'node:path';
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseEnv } from 'node:util';
 import { contentHash } from '../key/filestamp.js';
@@ -76,9 +84,38 @@ interface Scope {
   /** Inside a child_process call: its copy of the environment for the child is not the task
    *  listing it. */
   spawning: boolean;
+  /** Network requests the code made (`fetch("https://…")`, `https.get(…)`), as calls with their
+   *  call site: what a server sends is not seen. */
+  requests: string[];
+  /** The log the worker threads this scope's code started write their reads into (`writeLog`),
+   *  made at the first `new Worker(…)`; merged into `reads` as the scope ends. */
+  workerLog?: SharedArrayBuffer;
+  /** Set when a worker thread was started whose reads cannot be recorded (why). */
+  unrecorded?: string;
+  /** In a worker thread a task started: sends each record to the task's log as it is made. */
+  log?: (record: LogRecord) => void;
 }
 
-const scopes = new AsyncLocalStorage<Scope>();
+/** The recording scope of the code running now: null inside `untracked` (explicitly outside). */
+const scopes = new AsyncLocalStorage<Scope | null>();
+
+/**
+ * In a worker thread a task started (`new Worker(…)`), everything the thread runs is the task's:
+ * its message handlers, timers and callbacks too, which no async context ties to a scope. The
+ * thread's reads are recorded into this scope (`recordWorkerThread`) and sent to the task's.
+ */
+let threadScope: Scope | undefined;
+
+/** The scope reads are recorded into now, if any. */
+function currentScope(): Scope | undefined {
+  const store = scopes.getStore();
+  return store === undefined ? threadScope : (store ?? undefined);
+}
+
+/** Run `fn` outside any scope (its async continuations too). */
+function outside<T>(fn: () => T): T {
+  return scopes.run(null, fn);
+}
 
 /**
  * Run `fn` (a task's run) recording what it reads; the reads come back with its result. `module`:
@@ -96,6 +133,11 @@ export async function observeReads<T>(
   shared: Map<string, ObservedReads>;
   envListed: boolean;
   children: string[];
+  /** Network requests the code made (`fetch("https://…") at lib/get.ts:3`). */
+  requests: string[];
+  /** Set when what its worker threads read could not all be recorded (why): the result must
+   *  not be cached. */
+  unrecorded?: string;
 }> {
   const own =
     module === undefined
@@ -134,6 +176,8 @@ async function observe<T>(
   shared: Map<string, ObservedReads>;
   envListed: boolean;
   children: string[];
+  requests: string[];
+  unrecorded?: string;
 }> {
   install();
   const scope: Scope = {
@@ -146,21 +190,28 @@ async function observe<T>(
     listingAt: 0,
     children: [],
     spawning: false,
+    requests: [],
   };
   let result: T;
   try {
     result = await scopes.run(scope, fn);
   } catch (error) {
     // What it read before it threw (the environment variables its error is redacted of).
+    mergeWorkerLog(scope);
     failed?.(scope.reads);
     throw error;
   }
+  // What its worker threads read up to now: a read that handed the task anything it returned was
+  // logged before the worker could send it on (the worker logs each read as it is made).
+  const lost = mergeWorkerLog(scope);
   return {
     result,
     reads: scope.reads,
     shared: scope.shared,
     envListed: scope.envListed,
     children: scope.children,
+    requests: scope.requests,
+    ...((scope.unrecorded ?? lost) ? { unrecorded: scope.unrecorded ?? lost } : {}),
   };
 }
 
@@ -192,7 +243,7 @@ function sharedCaller(own: string): string | undefined {
     if (file.startsWith('file://')) file = fileURLToPath(file);
     if (!file.startsWith('/') && !/^[A-Za-z]:[\\/]/.test(file)) continue;
     // A built folder's chunk: its module as the build names it (a task's `own` is such a URL).
-    const built = scopes.exit(() => builtFrameModule(file, Number(m[2]), Number(m[3])));
+    const built = outside(() => builtFrameModule(file, Number(m[2]), Number(m[3])));
     if (built === null) continue;
     if (built !== undefined) return built === own ? undefined : built;
     if (CELLAR_CODE_DIRS.some((dir) => file.startsWith(dir))) continue;
@@ -223,7 +274,7 @@ function share(scope: Scope, kind: Exclude<Kind, 'written'> | 'env', abs: string
  * continue in the context `fn` started in). Outside a task it only calls `fn`.
  */
 export function untracked<T>(fn: () => T): T {
-  return scopes.getStore() ? scopes.exit(fn) : fn();
+  return currentScope() ? outside(fn) : fn();
 }
 
 /**
@@ -233,7 +284,7 @@ export function untracked<T>(fn: () => T): T {
  * (run-reads.ts `writes`). Outside a task it does nothing.
  */
 export function noteWritten(path: string): void {
-  note(scopes.getStore(), 'written', path);
+  note(currentScope(), 'written', path);
 }
 
 /** The working folder, asked without the recorder's `process.cwd` (installCwdRecorder): the
@@ -265,7 +316,7 @@ type NoteKind = Kind | 'appended';
  */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 function scopeOf(entry: (...args: any[]) => unknown, path?: unknown): Scope | undefined {
-  const scope = scopes.getStore();
+  const scope = currentScope();
   if (!scope) return undefined;
   if (!scope.loading && path !== undefined && !MODULE_FILE.test(pathOf(path) ?? '')) return scope;
   return calledByLoader(entry) ? undefined : scope;
@@ -490,6 +541,8 @@ function install(): void {
   installEnvProxy();
   installRequireRecorder();
   installChildProcessRecorder();
+  installNetworkRecorder();
+  installWorkerRecorder();
 }
 
 /** Note `name` as an environment variable the scope's code read (keyed by its hashed value). */
@@ -538,7 +591,7 @@ function installHostPathRecorder(): void {
 function installCwdRecorder(): void {
   const original = process.cwd;
   const patched = function (this: unknown) {
-    const scope = scopes.getStore();
+    const scope = currentScope();
     if (scope && !scope.reads.cwd && calledByUserCode(patched)) scope.reads.cwd = true;
     return original.call(process);
   };
@@ -560,7 +613,7 @@ function calledByUserCode(entry: (...args: any[]) => unknown): boolean {
     if (!file.startsWith('/') && !/^[A-Za-z]:[\\/]/.test(file)) continue;
     // A built folder's chunk: a local module's code is the task's; Cellar's runtime bundled
     // there (null) is not, as it is not from the sources, so both runs key alike.
-    const built = scopes.exit(() => builtFrameModule(file, Number(m[2]), Number(m[3])));
+    const built = outside(() => builtFrameModule(file, Number(m[2]), Number(m[3])));
     if (built !== undefined) return built !== null;
     return !CELLAR_CODE_DIRS.some((dir) => file.startsWith(dir));
   }
@@ -585,7 +638,7 @@ function installLoadEnvFileRecorder(): void {
     share(scope, 'files', abs);
     const out = original.apply(this, args as []);
     // Read again for its names and hash (the native read above threw if it could not read it).
-    const bytes = scopes.exit(() => {
+    const bytes = outside(() => {
       try {
         return fs.readFileSync(abs);
       } catch {
@@ -626,9 +679,9 @@ function installChildProcessRecorder(): void {
     const original = target[name] as ((...args: unknown[]) => unknown) | undefined;
     if (typeof original !== 'function') continue;
     const patched = function (this: unknown, ...args: unknown[]) {
-      const scope = scopes.getStore();
+      const scope = currentScope();
       if (!scope || scope.spawning) return original.apply(this, args);
-      scope.children.push(describeChildCall(name, args));
+      noteCall(scope, 'children', describeChildCall(name, args));
       scope.spawning = true;
       try {
         return original.apply(this, args);
@@ -662,7 +715,7 @@ function wrapWritten(target: any, name: string): void {
   const original = target[name] as ((...args: unknown[]) => unknown) | undefined;
   if (typeof original !== 'function') return;
   const patched = function (this: unknown, ...args: unknown[]) {
-    note(scopes.getStore(), 'written', args[1]);
+    note(currentScope(), 'written', args[1]);
     return original.apply(this, args);
   };
   copySymbols(original, patched);
@@ -709,7 +762,7 @@ function rememberOpened(): void {
   const openSync = fs.openSync;
   const patchedSync = function (this: unknown, ...args: unknown[]) {
     const fd = (openSync as (...a: unknown[]) => number).apply(this, args);
-    const abs = scopes.getStore() ? pathOf(args[0]) : undefined;
+    const abs = currentScope() ? pathOf(args[0]) : undefined;
     if (abs !== undefined) fdPaths.set(fd, abs);
     return fd;
   };
@@ -717,7 +770,7 @@ function rememberOpened(): void {
   fs.openSync = patchedSync as typeof fs.openSync;
   const open = fs.open;
   const patchedOpen = function (this: unknown, ...args: unknown[]) {
-    const abs = scopes.getStore() ? pathOf(args[0]) : undefined;
+    const abs = currentScope() ? pathOf(args[0]) : undefined;
     const cb = args[args.length - 1];
     if (abs !== undefined && typeof cb === 'function')
       args[args.length - 1] = function (this: unknown, err: unknown, fd: number) {
@@ -732,7 +785,7 @@ function rememberOpened(): void {
   let handleProto: object | undefined;
   const patchedPopen = async function (this: unknown, ...args: unknown[]) {
     const handle = await (popen as (...a: unknown[]) => Promise<object>).apply(this, args);
-    const abs = scopes.getStore() ? pathOf(args[0]) : undefined;
+    const abs = currentScope() ? pathOf(args[0]) : undefined;
     if (abs !== undefined) handlePaths.set(handle, abs);
     if (!handleProto) {
       handleProto = Object.getPrototypeOf(handle) as object;
@@ -898,7 +951,7 @@ function wrapCopies(): void {
       const src = pathOf(args[0]);
       if (src !== undefined) untracked(() => noteSource(scope, src));
       note(scope, 'written', args[1]);
-      return scopes.exit(() => original.apply(this, args));
+      return outside(() => original.apply(this, args));
     };
     copySymbols(original, patched);
     target[name] = patched;
@@ -1129,7 +1182,7 @@ function installRequireRecorder(): void {
   const ModuleClass = Module as any;
   const original = ModuleClass.prototype.require as (this: unknown, id: string) => unknown;
   ModuleClass.prototype.require = function (this: { filename?: unknown }, id: string) {
-    const scope = scopes.getStore();
+    const scope = currentScope();
     const parent = this?.filename;
     if (
       scope &&
@@ -1150,7 +1203,7 @@ function installRequireRecorder(): void {
         let hash = requiredContent.get(file);
         if (hash === undefined && !ModuleClass._cache[file]) {
           try {
-            hash = contentHash(scopes.exit(() => fs.readFileSync(file as string)));
+            hash = contentHash(outside(() => fs.readFileSync(file as string)));
             requiredContent.set(file, hash);
           } catch {
             // unreadable: the require below reports it
@@ -1162,4 +1215,291 @@ function installRequireRecorder(): void {
     }
     return original.call(this, id);
   };
+}
+
+/** Note a call whose effects are not seen (a child process, a network request) in the scope, and
+ *  in the task's log when the scope is a worker thread's. */
+function noteCall(scope: Scope, kind: 'children' | 'requests', call: string): void {
+  scope[kind].push(call);
+  scope.log?.([kind, call]);
+}
+
+/**
+ * Note each network request a scope's code makes (`fetch("https://…")`, `http.get`,
+ * `https.request`): what the server sends is not in the key (a URL is code, not content), so the
+ * task is warned, naming the call and where it is made. Only the run that executes the task pays
+ * for it (one stack look per request).
+ */
+function installNetworkRecorder(): void {
+  const patch = (
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    target: any,
+    name: string,
+    shown: string,
+  ) => {
+    const original = target[name] as ((...args: unknown[]) => unknown) | undefined;
+    if (typeof original !== 'function') return;
+    const patched = function (this: unknown, ...args: unknown[]) {
+      const scope = currentScope();
+      if (scope && !scope.spawning && !scope.requests.includes(REQUEST_CAP)) {
+        const site = callSite(patched);
+        const call = `${shown}(${describeRequest(args[0])})${site ? ` at ${site}` : ''}`;
+        if (!scope.requests.includes(call))
+          noteCall(scope, 'requests', scope.requests.length >= 20 ? REQUEST_CAP : call);
+      }
+      return original.apply(this, args);
+    };
+    copySymbols(original, patched);
+    target[name] = patched;
+  };
+  patch(globalThis, 'fetch', 'fetch');
+  for (const [mod, label] of [
+    [http, 'http'],
+    [https, 'https'],
+  ] as const)
+    for (const name of ['request', 'get']) patch(mod, name, `${label}.${name}`);
+  syncBuiltinESMExports();
+}
+
+/** Noted once a scope has noted 20 requests: later ones are not listed. */
+const REQUEST_CAP = '…';
+
+/** A request's target as written: `"https://example.com/a"`, or the host and path of options. */
+function describeRequest(target: unknown): string {
+  let text: string | undefined;
+  if (typeof target === 'string') text = target;
+  else if (target instanceof URL) text = target.href;
+  else if (target !== null && typeof target === 'object') {
+    const t = target as { url?: unknown; hostname?: unknown; host?: unknown; path?: unknown };
+    if (typeof t.url === 'string') text = t.url;
+    else if (typeof (t.hostname ?? t.host) === 'string')
+      text = `${String(t.hostname ?? t.host)}${typeof t.path === 'string' ? t.path : ''}`;
+  }
+  if (text === undefined) return '…';
+  return JSON.stringify(text.length > 80 ? `${text.slice(0, 79)}…` : text);
+}
+
+/**
+ * Where the code calling `entry` is: `lib/get.ts:3` (relative to the working folder), from the
+ * first stack frame that is not Node's, a package's or Cellar's; undefined when that frame is a
+ * compiled notebook's generated code (the warning names the task's cell) or no frame names a file.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function callSite(entry: (...args: any[]) => unknown): string | undefined {
+  for (const line of callerFrames(entry, 20) ?? []) {
+    const m = FRAME_FILE.exec(line);
+    if (!m) continue;
+    let file = m[1]!;
+    if (file.startsWith('node:') || /[\\/]node_modules[\\/]/.test(file)) continue;
+    if (file.startsWith('file://')) file = fileURLToPath(file);
+    if (!isAbsolute(file)) continue;
+    if (CELLAR_CODE_DIRS.some((dir) => file.startsWith(dir))) continue;
+    if (/[\\/]\.cellar[\\/]/.test(file)) return undefined;
+    const rel = relative(ownCwd(), file);
+    return `${rel.startsWith('..') ? file : rel}:${m[2]}`;
+  }
+  return undefined;
+}
+
+// Worker threads a task starts (`new Worker(new URL('./work.mjs', import.meta.url))`): their
+// reads are the task's. The worker is started with the recorder preloaded (`--import` of
+// dist/worker-reads.js, runtime/run/worker-reads.ts), which records the whole thread as one scope
+// (`threadScope`) and writes each record, as the read is made, into a log shared with the task's
+// thread (a SharedArrayBuffer handed over as environment data): by the time the worker posts a
+// value it computed, what it read for it is in the log. The task's scope merges the log as its
+// code returns. A worker the task starts from a worker writes into the same log.
+
+/** A record of the log: a set's addition or removal, a content seen, the cwd asked, a call. */
+type LogRecord =
+  | ['add' | 'del', LoggedKind, string]
+  | ['seen', string, string]
+  | ['cwd']
+  | ['children' | 'requests', string];
+
+/** The sets of `ObservedReads` a worker thread's scope logs. */
+type LoggedKind = 'files' | 'dirs' | 'probes' | 'stats' | 'env' | 'written' | 'appended';
+
+/** The environment-data name the log is handed to a worker under. */
+const LOG_KEY = 'cellar:worker-reads';
+/** Log size: records past it are lost, and the task's result is then not cached. The memory is
+ *  only touched as far as it is written. */
+const LOG_BYTES = 8 * 1024 * 1024;
+/** Int32s before the records: a lock, the records' length in bytes, an overflow flag. */
+const LOG_HEAD = 16;
+
+/** Append a record (a JSON line) under the log's lock; past its size, mark it overflowed. */
+function writeLog(buf: SharedArrayBuffer, record: LogRecord): void {
+  const bytes = Buffer.from(JSON.stringify(record) + '\n');
+  const head = new Int32Array(buf, 0, 3);
+  while (Atomics.compareExchange(head, 0, 0, 1) !== 0) Atomics.wait(head, 0, 1, 5);
+  try {
+    const at = Atomics.load(head, 1);
+    if (LOG_HEAD + at + bytes.length > buf.byteLength) Atomics.store(head, 2, 1);
+    else {
+      new Uint8Array(buf, LOG_HEAD + at, bytes.length).set(bytes);
+      // After the bytes: a reader that sees the new length sees them.
+      Atomics.store(head, 1, at + bytes.length);
+    }
+  } finally {
+    Atomics.store(head, 0, 0);
+    Atomics.notify(head, 0);
+  }
+}
+
+/**
+ * Add what the scope's worker threads logged so far to its reads and calls. Returns why the
+ * result must not be cached when the log overflowed (some reads are not in it).
+ */
+function mergeWorkerLog(scope: Scope): string | undefined {
+  const buf = scope.workerLog;
+  if (!buf || scope === threadScope) return undefined;
+  const head = new Int32Array(buf, 0, 3);
+  const length = Atomics.load(head, 1);
+  const text = Buffer.from(new Uint8Array(buf, LOG_HEAD, length)).toString('utf8');
+  const reads = scope.reads;
+  for (const line of text.split('\n')) {
+    if (!line) continue;
+    const r = JSON.parse(line) as LogRecord;
+    if (r[0] === 'add' || r[0] === 'del') {
+      const set = r[1] === 'appended' ? (reads.appended ??= new Set()) : reads[r[1]];
+      if (r[0] === 'del') set.delete(r[2]);
+      else {
+        set.add(r[2]);
+        if (r[1] === 'env' && r[2] === ENV_LISTING) scope.envListed = true;
+      }
+    } else if (r[0] === 'seen') noteSeen(reads, r[1], r[2]);
+    else if (r[0] === 'cwd') reads.cwd = true;
+    else if (!scope[r[0]].includes(r[1])) scope[r[0]].push(r[1]);
+  }
+  return Atomics.load(head, 2) !== 0
+    ? `has worker threads that read more than Cellar can record (${LOG_BYTES / 1024 / 1024} MiB of records)`
+    : undefined;
+}
+
+/** A Set that logs what is added to it and removed from it. */
+class LoggedSet extends Set<string> {
+  constructor(
+    private readonly log: (record: LogRecord) => void,
+    private readonly kind: LoggedKind,
+  ) {
+    super();
+  }
+  override add(value: string): this {
+    if (this.log && !this.has(value)) this.log(['add', this.kind, value]);
+    return super.add(value);
+  }
+  override delete(value: string): boolean {
+    if (this.has(value)) this.log(['del', this.kind, value]);
+    return super.delete(value);
+  }
+}
+
+/** The `seen` Map, logging each content noted. */
+class LoggedSeen extends Map<string, string> {
+  constructor(private readonly log: (record: LogRecord) => void) {
+    super();
+  }
+  override set(key: string, value: string): this {
+    if (this.log && this.get(key) !== value) this.log(['seen', key, value]);
+    return super.set(key, value);
+  }
+}
+
+/** Reads whose every addition is logged (a worker thread's, `recordWorkerThread`). */
+function loggedReads(log: (record: LogRecord) => void): ObservedReads {
+  const set = (kind: LoggedKind) => new LoggedSet(log, kind);
+  const reads: ObservedReads = {
+    files: set('files'),
+    dirs: set('dirs'),
+    probes: set('probes'),
+    stats: set('stats'),
+    env: set('env'),
+    written: set('written'),
+    appended: set('appended'),
+    seen: new LoggedSeen(log),
+  };
+  let cwd = false;
+  Object.defineProperty(reads, 'cwd', {
+    enumerable: true,
+    get: () => cwd || undefined,
+    set: (v: unknown) => {
+      if (v && !cwd) log(['cwd']);
+      cwd ||= Boolean(v);
+    },
+  });
+  return reads;
+}
+
+/**
+ * In a worker thread a task started (dist/worker-reads.js, preloaded with `--import`): record
+ * everything the thread reads into the task's log. Does nothing in a thread started without one
+ * (Cellar's own workers).
+ */
+export function recordWorkerThread(): void {
+  const buf = workerThreads.getEnvironmentData(LOG_KEY);
+  if (!(buf instanceof SharedArrayBuffer)) return;
+  const log = (record: LogRecord) => writeLog(buf, record);
+  install();
+  threadScope = {
+    loading: false,
+    reads: loggedReads(log),
+    own: undefined,
+    shared: new Map(),
+    envListed: false,
+    listing: undefined,
+    listingAt: 0,
+    children: [],
+    spawning: false,
+    requests: [],
+    workerLog: buf,
+    log,
+  };
+}
+
+/** The module a worker preloads to record its reads (dist/worker-reads.js), when it exists: not
+ *  from source (tests under tsx), nor in a built folder bundling the runtime. */
+let bootstrap: string | null | undefined;
+function workerBootstrap(): string | null {
+  if (bootstrap === undefined) {
+    const url = new URL('./worker-reads.js', import.meta.url);
+    bootstrap = url.protocol === 'file:' && outside(() => fs.existsSync(url)) ? url.href : null;
+  }
+  return bootstrap;
+}
+
+/** Start each worker thread a scope's code starts with the recorder preloaded (see above). */
+function installWorkerRecorder(): void {
+  const Original = workerThreads.Worker;
+  class Worker extends Original {
+    constructor(filename: string | URL, options?: workerThreads.WorkerOptions) {
+      const scope = currentScope();
+      const preload = scope ? workerBootstrap() : null;
+      if (!scope) {
+        super(filename, options);
+        return;
+      }
+      if (preload === null) {
+        // Its reads would be missed: the result is not cached rather than cached wrongly.
+        scope.unrecorded ??= 'starts a worker thread whose reads Cellar cannot record here';
+        super(filename, options);
+        return;
+      }
+      const log = (scope.workerLog ??= new SharedArrayBuffer(LOG_BYTES));
+      const before = workerThreads.getEnvironmentData(LOG_KEY);
+      workerThreads.setEnvironmentData(LOG_KEY, log);
+      try {
+        super(filename, {
+          ...options,
+          execArgv: [...(options?.execArgv ?? process.execArgv), '--import', preload],
+        });
+      } finally {
+        workerThreads.setEnvironmentData(
+          LOG_KEY,
+          before as Parameters<typeof workerThreads.setEnvironmentData>[1],
+        );
+      }
+    }
+  }
+  (workerThreads as { Worker: unknown }).Worker = Worker;
+  syncBuiltinESMExports();
 }

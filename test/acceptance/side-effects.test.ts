@@ -330,3 +330,93 @@ describe('a worker thread whose script is named only at run time, in a cell', ()
     expect(show(p, 'notebooks/w.ipynb', 't1', 'out')).toBe(42);
   });
 });
+
+describe('a task starting a worker thread', () => {
+  /** The tester's repro: a lib helper starts notebooks/work.mjs, which reads data/w.txt. */
+  function workerProject(): Project {
+    const p = project();
+    p.run('mkdir', ['-p', 'notebooks/lib', 'notebooks/data']);
+    p.write(
+      'notebooks/work.mjs',
+      "import { parentPort } from 'node:worker_threads';\nimport { readFileSync } from 'node:fs';\nparentPort.postMessage(readFileSync('data/w.txt', 'utf8').trim());\n",
+    );
+    p.write(
+      'notebooks/lib/runw.ts',
+      "import { Worker } from 'node:worker_threads';\nexport function runWorker(): Promise<string> {\n  return new Promise((res, rej) => {\n    const w = new Worker(new URL('../work.mjs', import.meta.url));\n    w.once('message', (m) => { res(m); w.terminate(); });\n    w.once('error', rej);\n  });\n}\n",
+    );
+    p.write(
+      NB,
+      notebookText([
+        "import { runWorker } from './lib/runw.js';",
+        '//| task: t\n//| output: r=json\nconst r = await runWorker();',
+      ]),
+    );
+    return p;
+  }
+
+  it('is keyed on the files the worker reads: editing one re-runs the task', () => {
+    const p = workerProject();
+    for (const mode of [[], ['--in-process']]) {
+      p.write('notebooks/data/w.txt', `first ${mode.length}\n`);
+      const r = p.cellar('run', NB, '--json', ...mode);
+      expect(r.code, r.stderr + r.stdout).toBe(0);
+      expect(show(p, NB, 't', 'r')).toBe(`first ${mode.length}`);
+      expect(runStatuses(p, NB, ...mode)).toEqual({ t: 'cached' });
+      p.write('notebooks/data/w.txt', `second ${mode.length}\n`);
+      expect(runStatuses(p, NB, ...mode)).toEqual({ t: 'ran' });
+      expect(show(p, NB, 't', 'r')).toBe(`second ${mode.length}`);
+      expect(runStatuses(p, NB, ...mode)).toEqual({ t: 'cached' });
+    }
+  });
+
+  it('variant: a worker reading on a message from the task, and an environment variable, is keyed on both', () => {
+    const p = workerProject();
+    p.write(
+      'notebooks/work.mjs',
+      "import { parentPort } from 'node:worker_threads';\nimport { readFileSync } from 'node:fs';\nparentPort.on('message', (file) => parentPort.postMessage(readFileSync(file, 'utf8').trim() + (process.env.H29_W ?? '')));\nparentPort.postMessage('ready');\n",
+    );
+    p.write(
+      'notebooks/lib/runw.ts',
+      "import { Worker } from 'node:worker_threads';\nexport function runWorker(): Promise<string> {\n  return new Promise((res, rej) => {\n    const w = new Worker(new URL('../work.mjs', import.meta.url));\n    w.on('message', (m) => { if (m === 'ready') w.postMessage('data/w.txt'); else { res(m); w.terminate(); } });\n    w.once('error', rej);\n  });\n}\n",
+    );
+    p.write('notebooks/data/w.txt', 'a\n');
+    expect(runStatuses(p, NB)).toEqual({ t: 'ran' });
+    expect(runStatuses(p, NB)).toEqual({ t: 'cached' });
+    p.write('notebooks/data/w.txt', 'b\n');
+    expect(runStatuses(p, NB)).toEqual({ t: 'ran' });
+    expect(show(p, NB, 't', 'r')).toBe('b');
+    p.setEnv('H29_W', '!');
+    expect(runStatuses(p, NB)).toEqual({ t: 'ran' });
+    expect(show(p, NB, 't', 'r')).toBe('b!');
+    expect(runStatuses(p, NB)).toEqual({ t: 'cached' });
+  });
+});
+
+describe('a task making a network request', () => {
+  it('is warned about naming the task, its cell and the call with where it is made, with the fix', () => {
+    const p = project();
+    p.run('mkdir', ['-p', 'notebooks/lib']);
+    p.write(
+      'notebooks/lib/get.ts',
+      "export async function getCount(): Promise<number> {\n  return fetch('http://127.0.0.1:9/count').then(() => 1, () => 0);\n}\n",
+    );
+    p.write(
+      NB,
+      notebookText([
+        "import { getCount } from './lib/get.js';",
+        '//| task: load\nconst count = await getCount();',
+      ]),
+    );
+    for (const mode of [[], ['--in-process']]) {
+      const r = p.cellar('run', NB, '--rerun', 'load', ...mode);
+      expect(r.code, r.stderr + r.stdout).toBe(0);
+      expect(r.stderr).toMatch(
+        /task 'load' \(notebooks\/sales\.ipynb, cell 2\) makes a network request: fetch\("http:\/\/127\.0\.0\.1:9\/count"\) at lib\/get\.ts:2\. What a server sends is not seen.*\/\/\| rerun/,
+      );
+    }
+    // Warned by the run that executes the task only: a cached run says nothing.
+    const cached = p.cellar('run', NB);
+    expect(cached.code, cached.stderr).toBe(0);
+    expect(cached.stderr).not.toMatch(/network request/);
+  });
+});
