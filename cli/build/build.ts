@@ -268,6 +268,9 @@ export async function buildPipeline(
           pipeline: file,
           // The worker-thread body: runtime/workers/pool.ts starts ./worker.js beside its chunk.
           worker: join(cellarRoot, 'runtime', 'workers', 'thread.ts'),
+          // Preloaded in a worker thread a task starts, to record its reads as the task's
+          // (runtime/run/read-record.ts finds ./worker-reads.js beside its chunk).
+          'worker-reads': join(cellarRoot, 'runtime', 'run', 'worker-reads.ts'),
         },
         outdir: staging,
         // Written by this process (below), not esbuild's: a signal's clean-up removes the staging
@@ -302,7 +305,7 @@ export async function buildPipeline(
     const { always, onDemand } = bundleExternals(
       result.metafile.outputs,
       Object.keys(result.metafile.outputs).filter((o) =>
-        ['cellar-run.js', 'pipeline.js', 'worker.js'].includes(basename(o)),
+        ['cellar-run.js', 'pipeline.js', 'worker.js', 'worker-reads.js'].includes(basename(o)),
       ),
     );
     always.add('apache-arrow');
@@ -419,7 +422,7 @@ async function writeLockfile(dir: string, any: boolean, stopped?: AbortSignal): 
 
 /** The names a pipeline build writes at the top of its folder, and what `npm ci` adds there. */
 const BUILD_ENTRY =
-  /^(?:(?:cellar-run|pipeline|worker|chunk-[A-Z0-9]+)\.js(?:\.map)?|manifest\.json|package(?:-lock)?\.json|run\.mjs|node_modules)$/;
+  /^(?:(?:cellar-run|pipeline|worker|worker-reads|chunk-[A-Z0-9]+)\.js(?:\.map)?|manifest\.json|package(?:-lock)?\.json|run\.mjs|node_modules)$/;
 
 /**
  * Does `dir` hold a folder `cellar build` wrote (its manifest.json and run.mjs)? False if not;
