@@ -444,6 +444,12 @@ export interface TaskNode {
   /** Upstream task names, sorted. */
   upstream: string[];
   outputs: TaskOutput[];
+  /**
+   * Values of a leaf task left out of `outputs` because they hold a value read from the
+   * environment (`const r2 = r + Deno.env.get('H29_D')`: a token or a password, most often): kept
+   * only when `//| output: r2=<codec>` names them. Absent: none.
+   */
+  envValues?: string[];
   version: number;
   rerun: boolean;
   cache: 'code' | 'params';

@@ -17,6 +17,7 @@ import { CliError, EXIT } from '../errors.js';
 import { INSPECT_OPTIONS, openForInspection, unknownTask } from '../pipeline-args.js';
 import { defineCommand, type CommandInput } from '../command.js';
 import { describeSchema } from '../../runtime/run/summary.js';
+import { envValuesText } from '../../compiler/plan/json.js';
 
 const USAGE = `usage: cellar show <pipeline.ts|notebook.ipynb> <task> [output] [options]
        cellar show <pipeline.ts|notebook.ipynb> <task>.<output> [options]
@@ -79,8 +80,11 @@ async function showOutputs({ values, positionals }: CommandInput<typeof OPTIONS>
   const names = outputName ? [outputName] : Object.keys(manifest.outputs);
   // Printing nothing at all read as a failure to find it.
   if (names.length === 0 && !values.json) {
+    const fromEnv = envValuesOf(node.task);
     console.log(
-      `task '${taskName}' is stored (key ${key}) but has no outputs to show: it declares no values (functions and types are code, which the tasks using them import)`,
+      fromEnv.length > 0
+        ? `task '${taskName}' is stored (key ${key}) but has no outputs to show: ${envValuesText(fromEnv)}`
+        : `task '${taskName}' is stored (key ${key}) but has no outputs to show: it declares no values (functions and types are code, which the tasks using them import)`,
     );
     return EXIT.ok;
   }
@@ -143,7 +147,47 @@ function notAnOutput(task: AnyTask, name: string): string {
     'm',
   );
   if (!declaredHere.test(text)) return '';
+  if (envValuesIn(text).includes(name)) return `. ${envValuesText([name])}`;
   return `. '${name}' is a value of the task's cells that no later task reads, so it is not stored: declare it with \`//| output: ${name}=auto\` under \`//| task: ${task.name}\` and run again to store it`;
+}
+
+/**
+ * The values of a compiled notebook's task left out of its outputs because they hold a value read
+ * from the environment (the compiler's decision: compiler/plan/link.ts `deriveOutputs`, with
+ * `fromEnv` from compiler/analyze/cell.ts), read back from its generated module. Empty when the
+ * module cannot be read or is not a compiled notebook's.
+ */
+function envValuesOf(task: AnyTask): string[] {
+  if (!task.module || !task.source) return [];
+  try {
+    return envValuesIn(readFileSync(modulePath(task.module), 'utf8')).filter(
+      (name) => !Object.hasOwn(task.outputs, name),
+    );
+  } catch {
+    return [];
+  }
+}
+
+/** The names a generated task module declares with an initializer reading `process.env` or
+ *  `Deno.env` (the compiler's test, on the declaration's text up to the next statement). */
+function envValuesIn(text: string): string[] {
+  const lines = text.split('\n');
+  const names: string[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    const m = /^(\s*)(?:const|let|var)\s+([\w$]+)\b[^=]*=(.*)$/.exec(lines[i]!);
+    if (!m) continue;
+    let init = m[3]!;
+    // Continuation lines: indented deeper, or closing what the declaration opened.
+    for (let j = i + 1; j < lines.length; j++) {
+      const line = lines[j]!;
+      const indent = /^\s*/.exec(line)![0].length;
+      if (line.trim() === '' || (indent <= m[1]!.length && !/^\s*[)\]}.?:+\-*/|&]/.test(line)))
+        break;
+      init += '\n' + line;
+    }
+    if (/\b(?:process|Deno)\s*\.\s*env\b/.test(init)) names.push(m[2]!);
+  }
+  return names;
 }
 
 /**

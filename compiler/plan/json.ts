@@ -15,6 +15,9 @@ export interface PlanJson {
     /** = cellIndexes (0-based): the original field, kept because the shape is public. Prefer the two named ones. */
     cells: number[];
     outputs: string[];
+    /** Values left out of `outputs` because they hold a value read from the environment (kept
+     *  only when `//| output:` names them). Absent: none. */
+    envValues?: string[];
   }[];
   params: { name: string; type: string; default: unknown }[];
 }
@@ -30,6 +33,7 @@ export function planJson(plan: TaskPlan): PlanJson {
       cellIndexes: [...t.cells],
       cells: [...t.cells],
       outputs: t.outputs.map((o) => o.name),
+      ...(t.envValues?.length ? { envValues: [...t.envValues] } : {}),
     })),
     params: plan.params.map((p) => ({ name: p.name, type: p.type, default: p.default })),
   };
@@ -51,6 +55,21 @@ export function planText(plan: TaskPlan): string {
     lines.push(
       `    outputs: ${t.outputs.map((o) => o.name + (o.codec ? ` (${o.codec})` : '')).join(', ') || '(none)'}`,
     );
+    if (t.envValues?.length) lines.push(`    not stored: ${envValuesText(t.envValues)}`);
   }
   return lines.join('\n');
+}
+
+/**
+ * Why a leaf task's values holding an environment read are not stored, and how to store one:
+ * `r2 (it holds a value read from the environment, …; \`//| output: r2=json\` stores it)`. Shared
+ * with `cellar show` (cli/commands/show.ts).
+ */
+export function envValuesText(names: readonly string[]): string {
+  const list = names.map((n) => `'${n}'`).join(', ');
+  const one = names.length === 1;
+  return (
+    `${list} ${one ? 'holds a value' : 'hold values'} read from the environment (a token or a password, most often), which is never stored unless asked; ` +
+    `\`//| output: ${names[0]}=json\` (or another codec) under the task's \`//| task:\` line stores ${one ? 'it' : `'${names[0]}'`}`
+  );
 }

@@ -1426,13 +1426,14 @@ function deriveOutputs(s: LinkState, consumed: Consumed, readByTasks: Set<string
     const outputs = new Map<string, TaskOutput>();
     const names = new Set(consumed.get(task.name) ?? []);
     const explicit = task.cells.flatMap((i) => cellAt(s, i).directives.outputs);
+    const envValues = new Set<string>();
     if (!readByTasks.has(task.name)) {
       // A leaf: no task reads it, so keep every value it computes (its results are the point).
       // Functions (`const f = () => …`) are code, not results: there is nothing to store. Values
       // read from the environment (secrets, most often) are kept only when `//| output` asks.
       for (const i of task.cells)
         for (const d of s.input.analyses.get(i)?.declarations ?? [])
-          if (DATA_KINDS.has(d.kind) && !d.callable && !d.fromEnv) names.add(d.name);
+          if (DATA_KINDS.has(d.kind) && !d.callable) (d.fromEnv ? envValues : names).add(d.name);
       for (const i of task.cells) for (const v of reassigned.get(i) ?? []) names.add(v.name);
     }
     for (const o of explicit) {
@@ -1456,6 +1457,11 @@ function deriveOutputs(s: LinkState, consumed: Consumed, readByTasks: Set<string
       outputs.set(name, { name, versionId: v.id, ...(codec ? { codec } : {}) });
     }
     task.outputs = [...outputs.values()];
+    // Said by `cellar plan` (and `cellar show`, from the generated module): which values were
+    // left out and how to keep one.
+    const left = [...envValues].filter((name) => !outputs.has(name)).sort();
+    if (left.length > 0) task.envValues = left;
+    else delete task.envValues;
   }
 }
 

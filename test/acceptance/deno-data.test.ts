@@ -66,6 +66,45 @@ describe('a Deno data notebook', () => {
   });
 });
 
+describe('a leaf value holding an environment read', () => {
+  it('is named by `cellar plan` and `cellar show` as not stored, why, and how `//| output` stores it', () => {
+    const p = project();
+    const cells = (directive: string) =>
+      notebookText(
+        [
+          '//| task: t\nconst r = "a";',
+          `//| task: u${directive}\nconst r2 = r + Deno.env.get('H29_D');`,
+        ],
+        DENO,
+      );
+    p.write('notebooks/d.ipynb', cells(''));
+    p.setEnv('H29_D', 'secret-value');
+    const plan = p.cellar('plan', 'notebooks/d.ipynb');
+    expect(plan.code, plan.stderr).toBe(0);
+    expect(plan.stdout).toMatch(
+      /task u[\s\S]*outputs: \(none\)\n\s+not stored: 'r2' holds a value read from the environment.*`\/\/\| output: r2=json` .*stores it/,
+    );
+    const json = p.cellar('plan', 'notebooks/d.ipynb', '--json');
+    expect(JSON.parse(json.stdout).tasks[1]).toMatchObject({ outputs: [], envValues: ['r2'] });
+    const run = p.cellar('run', 'notebooks/d.ipynb');
+    expect(run.code, run.stderr).toBe(0);
+    const show = p.cellar('show', 'notebooks/d.ipynb', 'u');
+    expect(show.code, show.stderr).toBe(0);
+    expect(show.stdout).toMatch(
+      /task 'u' is stored .* has no outputs to show: 'r2' holds a value read from the environment.*`\/\/\| output: r2=json` .*stores it/,
+    );
+    expect(show.stdout).not.toMatch(/declares no values/);
+    const named = p.cellar('show', 'notebooks/d.ipynb', 'u', 'r2');
+    expect(named.stderr).toMatch(/'r2' holds a value read from the environment/);
+    // The advice works: declared, it is stored.
+    p.write('notebooks/d.ipynb', cells('\n//| output: r2=json'));
+    expect(p.cellar('run', 'notebooks/d.ipynb').code).toBe(0);
+    const stored = p.cellar('show', 'notebooks/d.ipynb', 'u', 'r2', '--json');
+    expect(stored.code, stored.stderr).toBe(0);
+    expect(JSON.parse(stored.stdout)).toBe('asecret-value');
+  });
+});
+
 describe('an import the project cannot resolve', () => {
   it("is reported at compile time on the importing cell, with Deno's version in `npm install`", () => {
     const p = project();
