@@ -1324,6 +1324,8 @@ const LOG_KEY = 'cellar:worker-reads';
 /** Log size: records past it are lost, and the task's result is then not cached. The memory is
  *  only touched as far as it is written. */
 const LOG_BYTES = 8 * 1024 * 1024;
+/** How long a writer waits for the log's lock before giving its record up as lost. */
+const LOCK_WAIT_MS = 2000;
 /** Int32s before the records: a lock, the records' length in bytes, an overflow flag. */
 const LOG_HEAD = 16;
 
@@ -1331,7 +1333,16 @@ const LOG_HEAD = 16;
 function writeLog(buf: SharedArrayBuffer, record: LogRecord): void {
   const bytes = Buffer.from(JSON.stringify(record) + '\n');
   const head = new Int32Array(buf, 0, 3);
-  while (Atomics.compareExchange(head, 0, 0, 1) !== 0) Atomics.wait(head, 0, 1, 5);
+  // A writer terminated while holding the lock (`worker.terminate()` stops it anywhere) never
+  // releases it: past a wait no write takes, the record is given up as lost (not cached).
+  const giveUpAt = Date.now() + LOCK_WAIT_MS;
+  while (Atomics.compareExchange(head, 0, 0, 1) !== 0) {
+    if (Date.now() > giveUpAt) {
+      Atomics.store(head, 2, 1);
+      return;
+    }
+    Atomics.wait(head, 0, 1, 5);
+  }
   try {
     const at = Atomics.load(head, 1);
     if (LOG_HEAD + at + bytes.length > buf.byteLength) Atomics.store(head, 2, 1);
@@ -1372,7 +1383,7 @@ function mergeWorkerLog(scope: Scope): string | undefined {
     else if (!scope[r[0]].includes(r[1])) scope[r[0]].push(r[1]);
   }
   return Atomics.load(head, 2) !== 0
-    ? `has worker threads that read more than Cellar can record (${LOG_BYTES / 1024 / 1024} MiB of records)`
+    ? `has worker threads whose reads Cellar could not all record (past ${LOG_BYTES / 1024 / 1024} MiB of records, or a worker stopped while recording)`
     : undefined;
 }
 
