@@ -17,7 +17,7 @@ export const CODES = {
     'two directives that cannot go together on one cell (or the same directive twice with different values), or a `//| params` cell beside another cell tagged `parameters`',
   E_DUPLICATE_TASK: 'two tasks with the same name',
   E_TASK_FILE_NAME:
-    "a task name that cannot be a file name everywhere (over 100 characters, a Windows device name, or the same file as another task's on a case-insensitive file system)",
+    "a task name that cannot be a file name everywhere (over 100 characters, a Windows device name, the same file as another task's on a case-insensitive file system, or a file the compiler writes itself, `pipeline.test.ts`)",
   E_DUPLICATE_OUTPUT: 'two notebooks with the same file name compiling to one output folder',
   E_UNKNOWN_TASK: 'a test cell naming a task that does not exist',
   E_UNDECLARED_NAME: 'a name used but never declared in a compiled cell',

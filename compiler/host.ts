@@ -265,12 +265,65 @@ function readCache(path: string): CacheFile | undefined {
   }
 }
 
-/** Write a file by temp + rename, so a reader never sees half of it. */
+/**
+ * Write a file by temp + rename, so a reader never sees half of it. Throws what the write or the
+ * rename threw; the temp file is removed first, so a failure leaves nothing beside `path`.
+ */
 export function writeAtomic(path: string, contents: string): void {
   mkdirSync(dirname(path), { recursive: true });
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, contents);
-  renameSync(tmp, path);
+  const tmp = tempFile(path);
+  try {
+    writeFileSync(tmp, contents);
+    renameSync(tmp, path);
+  } catch (error) {
+    removeTemp(tmp);
+    throw error;
+  }
+}
+
+/** The temp file an atomic write of `path` goes through first: `<path>.<pid>.tmp`. */
+const tempFile = (path: string) => `${path}.${process.pid}.tmp`;
+/** A file name of that form (`pipeline.ts.8190.tmp`): the pid that wrote it, else undefined. */
+const TEMP_FILE = /^.+\.(\d+)\.tmp$/;
+
+function removeTemp(tmp: string): void {
+  try {
+    rmSync(tmp, { force: true });
+  } catch {
+    // A temp file whose name the file system refused was never made.
+  }
+}
+
+/**
+ * Temp files (`<file>.<pid>.tmp`) in <out>/<stem>/ that no compile is still writing: left by a
+ * compile that crashed between writing and renaming (before they were cleaned up on every failure)
+ * or was killed there. A compile removes them and `--check` reports them, as stale generated
+ * files. Another process's temp file is someone's write under way unless that process has ended,
+ * or the file is over 10 minutes old (its pid since reused).
+ */
+function strayTempFiles(outDir: string, stem: string): string[] {
+  const dir = join(outDir, stem);
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((f) => {
+      const pid = TEMP_FILE.exec(f)?.[1];
+      if (pid === undefined) return false;
+      if (Number(pid) === process.pid || !processRunning(Number(pid))) return true;
+      const age = Date.now() - (statSync(join(dir, f), { throwIfNoEntry: false })?.mtimeMs ?? 0);
+      return age > 10 * 60_000;
+    })
+    .map((f) => `${stem}/${f}`)
+    .sort();
+}
+
+function processRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it runs, as another user.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 /** The file's text when it hashes (sha256) to `hash`, else undefined (also when unreadable). */
@@ -976,12 +1029,20 @@ export interface WriteReport {
 
 /** A generated file that could not be written; nothing of the outcome was written. */
 export class WriteError extends Error {
+  /**
+   * `written`: the files already renamed into place when a rename failed (then the folder holds
+   * part of the new files; compiling again finishes it); none when the failure came first.
+   */
   constructor(
     readonly file: string,
     readonly cause: unknown,
+    readonly written: readonly string[] = [],
   ) {
     super(
-      `could not write ${file} (${cause instanceof Error ? cause.message : String(cause)}); nothing was written`,
+      `could not write ${file} (${cause instanceof Error ? cause.message : String(cause)}); ` +
+        (written.length
+          ? `${written.length} other ${written.length === 1 ? 'file was' : 'files were'} written before it: run \`cellar compile\` again`
+          : 'nothing was written'),
     );
     this.name = 'WriteError';
   }
@@ -998,6 +1059,17 @@ export function writeOutcome(outcome: NotebookOutcome, outDir: string): WriteRep
   const report: WriteReport = { written: [], removed: [] };
   if (hasErrors(outcome.diagnostics)) return report;
   const wanted = new Set(outcome.files.map((f) => f.path));
+  if (wanted.size < outcome.files.length) {
+    // Two files of one path would share one temp file, and the second rename fail. The compile
+    // refuses task names that lead there (E_TASK_FILE_NAME): this is the guard behind it.
+    const twice = outcome.files.find(
+      (f, i) => outcome.files.findIndex((g) => g.path === f.path) < i,
+    )!;
+    throw new WriteError(
+      posix(relative(process.cwd(), join(outDir, twice.path))),
+      new Error('two generated files have this path'),
+    );
+  }
   const known = outcome.onDisk?.outDir === resolve(outDir) ? outcome.onDisk.paths : undefined;
   const changed = outcome.files.filter(
     (f) => !known?.has(f.path) && readOrUndefined(join(outDir, f.path)) !== f.contents,
@@ -1011,7 +1083,7 @@ export function writeOutcome(outcome: NotebookOutcome, outDir: string): WriteRep
   try {
     for (const f of changed) {
       const path = join(outDir, f.path);
-      const tmp = `${path}.${process.pid}.tmp`;
+      const tmp = tempFile(path);
       staged.push({ tmp, path, file: f.path });
       const folder = dirname(path);
       if (!folders.has(folder)) mkdirSync(folder, { recursive: true });
@@ -1019,30 +1091,41 @@ export function writeOutcome(outcome: NotebookOutcome, outDir: string): WriteRep
       writeFileSync(tmp, f.contents);
     }
   } catch (error) {
-    for (const s of staged) {
-      try {
-        rmSync(s.tmp, { force: true });
-      } catch {
-        // The temp file whose name the file system refused was never made.
-      }
-    }
+    for (const s of staged) removeTemp(s.tmp);
     throw new WriteError(
       posix(relative(process.cwd(), join(outDir, staged[staged.length - 1]!.file))),
       error,
     );
   }
-  for (const s of staged) {
-    renameSync(s.tmp, s.path);
+  for (const [i, s] of staged.entries()) {
+    try {
+      renameSync(s.tmp, s.path);
+    } catch (error) {
+      // A rename refused (a folder where the file goes, a file locked on Windows): the files not
+      // yet in place are not written, and their temp files go.
+      for (const rest of staged.slice(i)) removeTemp(rest.tmp);
+      throw new WriteError(
+        posix(relative(process.cwd(), s.path)),
+        error,
+        staged.slice(0, i).map((w) => w.file),
+      );
+    }
     report.written.push(s.file);
   }
-  for (const old of staleGenerated(outDir, outcome.stem, wanted)) {
-    rmSync(join(outDir, old));
+  for (const old of [
+    ...staleGenerated(outDir, outcome.stem, wanted),
+    ...strayTempFiles(outDir, outcome.stem),
+  ]) {
+    rmSync(join(outDir, old), { force: true });
     report.removed.push(old);
   }
   return report;
 }
 
-/** What `--check` reports: files that differ from, are missing in, or are extra in <out>. */
+/**
+ * What `--check` reports: files that differ from, are missing in, or are extra in <out>, and temp
+ * files a failed write left there (`stray`).
+ */
 export function checkOutcome(outcome: NotebookOutcome, outDir: string): string[] {
   const problems: string[] = [];
   const wanted = new Set(outcome.files.map((f) => f.path));
@@ -1052,6 +1135,7 @@ export function checkOutcome(outcome: NotebookOutcome, outDir: string): string[]
     else if (onDisk !== f.contents) problems.push(`differs ${f.path}`);
   }
   for (const old of staleGenerated(outDir, outcome.stem, wanted)) problems.push(`stale ${old}`);
+  for (const tmp of strayTempFiles(outDir, outcome.stem)) problems.push(`stray ${tmp}`);
   return problems;
 }
 

@@ -47,7 +47,7 @@ export function emitReplayTests(ctx: EmitContext, fixtures: readonly string[]): 
   for (const task of plan.tasks) {
     if (!fixtures.includes(task.name)) continue;
     const refuses = task.cells.some((i) => ctx.cells.get(i)?.directives.empty === 'error');
-    const local = taskConst(task.name);
+    const local = taskConst(plan, task.name);
     const imports = new ImportSet();
     imports.add('node:url', 'fileURLToPath', 'fileURLToPath', false);
     for (const fn of ['assertEmptyInput', 'assertReplay', 'assertReplaySchemas', 'readFixture'])

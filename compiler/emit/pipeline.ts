@@ -36,8 +36,10 @@ export function emitPipeline(ctx: EmitContext): EmittedFile {
   const { plan } = ctx;
   const imports = new ImportSet();
   imports.add('cellar', 'definePipeline', 'definePipeline', false);
-  for (const t of plan.tasks)
-    imports.add(`./${taskFile(t.name)}.js`, taskConst(t.name), taskConst(t.name), false);
+  for (const t of plan.tasks) {
+    const name = taskConst(plan, t.name);
+    imports.add(`./${taskFile(t.name)}.js`, name, name, false);
+  }
   // Setup's top-level statements (a `registerCodec(...)`, a global option) ran before every task
   // in the notebook; importing setup.ts here runs them before any task module loads, even one that
   // imports only setup's types. Setup of only declarations needs no such import.
@@ -55,7 +57,7 @@ export function emitPipeline(ctx: EmitContext): EmittedFile {
         : ''),
     `export default definePipeline({\nname: ${literal(plan.stem)},\nsource: ${literal(plan.notebook)},\n` +
       `// Where the notebook ran: tasks resolve relative paths from here, as Jupyter did.\nworkdir: ${literal(ctx.workdir)},\n` +
-      `tasks: [${plan.tasks.map((t) => taskConst(t.name)).join(', ')}],\n});`,
+      `tasks: [${plan.tasks.map((t) => taskConst(plan, t.name)).join(', ')}],\n});`,
   ];
   return { path: `${plan.stem}/pipeline.ts`, contents: text.filter(Boolean).join('\n\n') + '\n' };
 }
@@ -117,9 +119,9 @@ export function emitTests(ctx: EmitContext): EmittedFile[] {
     const taskLocal = new Map<string, string>();
     const localFor = (name: string) => {
       if (!taskLocal.has(name)) {
-        const local = generated.fresh(taskConst(name));
+        const local = generated.fresh(taskConst(plan, name));
         taskLocal.set(name, local);
-        imports.add(`./${taskFile(name)}.js`, taskConst(name), local, false);
+        imports.add(`./${taskFile(name)}.js`, taskConst(plan, name), local, false);
       }
       return taskLocal.get(name)!;
     };

@@ -43,7 +43,43 @@ export interface EmitContext {
 
 const VALUE_KINDS = new Set(['const', 'let', 'var', 'function', 'class', 'enum', 'namespace']);
 const TYPE_DECL_KINDS = new Set(['interface', 'type']);
-export const taskConst = (task: string) => `${identifierFor(task)}Task`;
+
+/**
+ * Names the emitter itself puts at the top level of a task or pipeline module (its `cellar`
+ * imports), which a task const must not take: a task named `define` would otherwise export
+ * `defineTask` beside the import of `defineTask`.
+ */
+const EMITTER_NAMES = ['defineTask', 'output', 'TaskOutputs', 'Deno', 'definePipeline'];
+
+/**
+ * Task name → the name of its `defineTask` const (`load-data` → `loadDataTask`), unique in the
+ * pipeline: task names that differ only in `-`, `_`, `.` (`x-y`, `x_y`, `x.y`) share a camel-case
+ * form, and pipeline.ts imports every const under its own name. Nor is it a name user code may put
+ * at a module's top level (a setup value, an import, a shared helper, a type), or the module
+ * declaring the const would import that name too: `const loadTask = 5` in setup makes the task
+ * `load`'s const `loadTask_2`. Suffixes (`_2`, `_3`) go by task name in code-unit order, so they
+ * stay put when cells move; the map is computed once per plan.
+ */
+export function taskConsts(plan: TaskPlan): ReadonlyMap<string, string> {
+  let consts = taskConstsByPlan.get(plan);
+  if (consts) return consts;
+  const taken = new NameAllocator(EMITTER_NAMES);
+  for (const v of Object.values(plan.versions))
+    if (v.owner.kind === 'setup' || v.kind === 'import' || v.shared || TYPE_DECL_KINDS.has(v.kind))
+      taken.reserve(v.name);
+  consts = new Map(
+    plan.tasks
+      .map((t) => t.name)
+      .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+      .map((name) => [name, taken.fresh(`${identifierFor(name)}Task`)]),
+  );
+  taskConstsByPlan.set(plan, consts);
+  return consts;
+}
+const taskConstsByPlan = new WeakMap<TaskPlan, ReadonlyMap<string, string>>();
+
+/** The name of task `task`'s `defineTask` const in every module (see `taskConsts`). */
+export const taskConst = (plan: TaskPlan, task: string): string => taskConsts(plan).get(task)!;
 
 /** Is every use of this version, in these cells, in a type position? */
 export function onlyTypeUses(ctx: EmitContext, cells: number[], versionId: string): boolean {
@@ -246,6 +282,8 @@ export function planInputs(ctx: EmitContext): string {
 export function taskModuleInputs(ctx: EmitContext, task: TaskNode): string {
   return JSON.stringify([
     task,
+    // The consts' names hang on every task's name (taskConsts), which planInputs leaves out.
+    [task.name, ...task.upstream].map((t) => taskConst(ctx.plan, t)),
     task.cells.map((i) => [
       ctx.cells.get(i) ?? null,
       ctx.analyses.get(i) ?? null,
@@ -282,12 +320,30 @@ function taskModuleNames(ctx: EmitContext, task: TaskNode, imports: ImportSet): 
   for (const input of task.inputs) outside.add(input.name);
   for (const p of task.params) outside.add(p);
 
-  // Names the compiler invents live at module level: they must avoid every outside name.
-  const generated = new NameAllocator(outside);
+  // Names the compiler invents live at module level: they must avoid every outside name, and the
+  // types the task's cells declare, which move to module level.
+  const cells = task.cells.map((i) => ctx.analyses.get(i));
+  const hoistedTypes = cells.flatMap((a) =>
+    (a?.declarations ?? []).filter((d) => TYPE_DECL_KINDS.has(d.kind)).map((d) => d.name),
+  );
+  const generated = new NameAllocator([...outside, ...hoistedTypes]);
+  // taskConsts keeps it clear of every name user code puts at a module's top level.
+  const constName = taskConst(ctx.plan, task.name);
+  generated.reserve(constName);
+  // Names in the task function's parameter types (`TaskOutputs<typeof loadTask>['a']`) resolve
+  // in the function's scope, where the cells' own declarations live: avoid those too, or a cell's
+  // `const loadTask` would become the type of an input.
+  const body = new Set(cells.flatMap((a) => a?.identifiers ?? []));
+  const inSignature = (base: string) => {
+    let name = base;
+    for (let i = 2; generated.has(name) || body.has(name); i++) name = `${base}_${i}`;
+    generated.reserve(name);
+    return name;
+  };
   const cellar = {
     defineTask: generated.fresh('defineTask'),
     output: task.inputs.length ? generated.fresh('output') : '',
-    TaskOutputs: task.inputs.length ? generated.fresh('TaskOutputs') : '',
+    TaskOutputs: task.inputs.length ? inSignature('TaskOutputs') : '',
   };
   imports.add('cellar', 'defineTask', cellar.defineTask, false);
   if (task.inputs.length) {
@@ -298,13 +354,11 @@ function taskModuleNames(ctx: EmitContext, task: TaskNode, imports: ImportSet): 
   }
   const upstreamConst = new Map<string, string>();
   for (const up of task.upstream) {
-    const local = generated.fresh(taskConst(up));
+    const local = inSignature(taskConst(ctx.plan, up));
     upstreamConst.set(up, local);
-    imports.add(`./${taskFile(up)}.js`, taskConst(up), local, false);
+    imports.add(`./${taskFile(up)}.js`, taskConst(ctx.plan, up), local, false);
   }
   const fn = generated.fresh(identifierFor(task.name));
-  const constName = taskConst(task.name);
-  generated.reserve(constName);
   return { cellar, upstreamConst, fn, constName, outside };
 }
 

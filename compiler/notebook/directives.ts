@@ -620,9 +620,11 @@ function fileNameProblems(
   notebookPath: string,
   diagnostics: Diagnostic[],
 ): void {
-  // By lower-cased file name: which task (or '' for the pipeline's own files) writes it, as spelt.
+  // By lower-cased file name without extension: which task (or '' for the pipeline's own files)
+  // writes it, as spelt. A task named `setup`, `shared` or `pipeline` is written to
+  // `<name>_task.ts` (taskFile); these catch the rest (`Shared`, `pipeline.test`).
   const files = new Map<string, { task: string; file: string; cell?: TaggedCell }>();
-  for (const name of ['setup', 'pipeline']) files.set(name, { task: '', file: name });
+  for (const name of OWN_FILES) files.set(name.toLowerCase(), { task: '', file: name });
   for (const cell of cells) {
     if (!cell.startsTask || !cell.task) continue;
     const task = cell.task;
@@ -668,23 +670,34 @@ function fileNameProblems(
       continue;
     }
     const base = taskFile(task);
-    for (const file of [base, `${base}.test`]) {
+    // The task's module, its test cells' module, and its replay test once it has a fixture.
+    const own = [base, `${base}.test`, `${base}.replay.test`];
+    for (const file of own) {
       const other = files.get(file.toLowerCase());
       if (!other) continue;
       if (other.task === task) break; // the same task twice: E_DUPLICATE_TASK says so
       const what = other.task
         ? `task \`${other.task}\` (cell ${other.cell!.index + 1})`
-        : `the pipeline's own \`${file}.ts\``;
+        : `the pipeline's own \`${other.file}.ts\``;
       const onlyCase = other.file !== file;
       refuse(
         `task \`${task}\` would be written to ${file}.ts, the same file as ${what}${onlyCase ? ' on case-insensitive file systems (macOS, Windows)' : ''}`,
-        onlyCase
-          ? 'rename one of the tasks so the names differ by more than case'
-          : 'rename one of the tasks',
+        !other.task
+          ? `rename the task, e.g. \`//| task: ${task}_data\``
+          : onlyCase
+            ? 'rename one of the tasks so the names differ by more than case'
+            : 'rename one of the tasks',
       );
       break;
     }
-    files.set(base.toLowerCase(), { task, file: base, cell });
-    files.set(`${base}.test`.toLowerCase(), { task, file: `${base}.test`, cell });
+    for (const file of own) files.set(file.toLowerCase(), { task, file, cell });
   }
 }
+
+/**
+ * The files the compiler writes into generated/<stem>/ beside the tasks' own, by name without
+ * extension: setup.ts, shared.ts, pipeline.ts and pipeline.test.ts (the graph test). No task's
+ * file can be a JavaScript notebook's tsconfig.json (task files end in `.ts` or `.js`), nor the
+ * `__fixtures__` folder (`__fixtures__.ts` is another name).
+ */
+const OWN_FILES = ['setup', 'shared', 'pipeline', 'pipeline.test'];
