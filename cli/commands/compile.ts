@@ -30,7 +30,6 @@ import { defineCommand } from '../command.js';
 import { CliError, EXIT } from '../errors.js';
 import { freshPipeline, recordStamps, type FreshnessFacts } from '../compile-stamps.js';
 import { resolvesCellar } from '../../runtime/load/bundle.js';
-import { typeErrors } from '../typecheck.js';
 
 const USAGE = `usage: cellar compile [paths...] [--check] [--watch] [--typecheck] [--out <dir>]
 
@@ -103,13 +102,16 @@ export function cellarUnresolvedWarning(outLabel: string, stem: string): string 
  * `--typecheck` of one compiled notebook's folder: prints each type error by cell and a summary
  * line. False when there are any. A notebook with compile errors was not written: not checked.
  */
-function typeChecks(
+async function typeChecks(
   outcome: NotebookOutcome,
   outDir: string,
   outLabel: string,
   nb: string,
-): boolean {
+): Promise<boolean> {
   if (outcome.files.length === 0 || hasErrors(outcome.diagnostics)) return true;
+  // Loaded only when asked: it (and the frame mapper it uses) loads TypeScript, ~1 s that every
+  // `cellar run` paid while this command module imported it (run imports ensureCompiled from here).
+  const { typeErrors } = await import('../typecheck.js');
   const errors = typeErrors(join(outDir, outcome.stem), outcome.notebook, nb);
   for (const e of errors) console.error(e);
   if (errors.length === 0) {
@@ -155,7 +157,7 @@ async function compileOnce(parsed: CompileArgs, memory?: CompileMemory): Promise
         console.error(`  run \`cellar compile ${outcome.notebook}\` and commit the result`);
       } else if (!hasErrors(outcome.diagnostics)) {
         console.log(`✓ ${outcome.notebook}: ${outLabel}/${outcome.stem}/ is up to date`);
-        if (parsed.typecheck && !typeChecks(outcome, outDir, outLabel, nb)) failed = true;
+        if (parsed.typecheck && !(await typeChecks(outcome, outDir, outLabel, nb))) failed = true;
       }
       continue;
     }
@@ -180,7 +182,7 @@ async function compileOnce(parsed: CompileArgs, memory?: CompileMemory): Promise
       unresolvedWarned.add(outDir);
       console.error(cellarUnresolvedWarning(outLabel, outcome.stem));
     }
-    if (parsed.typecheck && !typeChecks(outcome, outDir, outLabel, nb)) failed = true;
+    if (parsed.typecheck && !(await typeChecks(outcome, outDir, outLabel, nb))) failed = true;
   }
   // Output folders of notebooks that were deleted from the folders just compiled.
   for (const orphan of settleOrphans(parsed.paths, parsed.out, { remove: !parsed.check })) {
