@@ -180,18 +180,7 @@ async function observe<T>(
   unrecorded?: string;
 }> {
   install();
-  const scope: Scope = {
-    loading,
-    reads: emptyReads(),
-    own,
-    shared: new Map(),
-    envListed: false,
-    listing: undefined,
-    listingAt: 0,
-    children: [],
-    spawning: false,
-    requests: [],
-  };
+  const scope = newScope(loading, emptyReads(), own);
   let result: T;
   try {
     result = await scopes.run(scope, fn);
@@ -212,6 +201,22 @@ async function observe<T>(
     children: scope.children,
     requests: scope.requests,
     ...((scope.unrecorded ?? lost) ? { unrecorded: scope.unrecorded ?? lost } : {}),
+  };
+}
+
+/** A scope recording into `reads`, nothing seen yet (the fields: `Scope`). */
+function newScope(loading: boolean, reads: ObservedReads, own: string | undefined): Scope {
+  return {
+    loading,
+    reads,
+    own,
+    shared: new Map(),
+    envListed: false,
+    listing: undefined,
+    listingAt: 0,
+    children: [],
+    spawning: false,
+    requests: [],
   };
 }
 
@@ -1451,20 +1456,7 @@ export function recordWorkerThread(): void {
   if (!(buf instanceof SharedArrayBuffer)) return;
   const log = (record: LogRecord) => writeLog(buf, record);
   install();
-  threadScope = {
-    loading: false,
-    reads: loggedReads(log),
-    own: undefined,
-    shared: new Map(),
-    envListed: false,
-    listing: undefined,
-    listingAt: 0,
-    children: [],
-    spawning: false,
-    requests: [],
-    workerLog: buf,
-    log,
-  };
+  threadScope = { ...newScope(false, loggedReads(log), undefined), workerLog: buf, log };
 }
 
 /** The module a worker preloads to record its reads (dist/worker-reads.js), when it exists: not

@@ -390,6 +390,23 @@ describe('a task starting a worker thread', () => {
     expect(show(p, NB, 't', 'r')).toBe('b!');
     expect(runStatuses(p, NB)).toEqual({ t: 'cached' });
   });
+  it('whose reads overflow the log is run but not cached, and says why', () => {
+    // Each env name a worker reads is a record of the log (8 MiB): 90 names of 100 KB overflow it.
+    // A read past the log would be missed by the key, so the result must not be stored.
+    const p = workerProject();
+    p.write(
+      'notebooks/work.mjs',
+      "import { parentPort } from 'node:worker_threads';\nlet n = 0;\nfor (let i = 0; i < 90; i++) if (process.env['H30_' + 'x'.repeat(100000) + i] === undefined) n++;\nparentPort.postMessage(String(n));\n",
+    );
+    for (const mode of [[], ['--in-process']]) {
+      const r = p.cellar('run', NB, '--json', ...mode);
+      expect(r.code, r.stderr + r.stdout).toBe(0);
+      const t = (JSON.parse(r.stdout) as { tasks: { name: string; notCached?: string }[] })
+        .tasks[0]!;
+      expect(t.notCached).toMatch(/t has worker threads whose reads Cellar could not all record/);
+      expect(runStatuses(p, NB, ...mode)).toEqual({ t: 'ran' });
+    }
+  });
 });
 
 describe('a task making a network request', () => {

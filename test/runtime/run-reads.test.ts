@@ -399,6 +399,26 @@ describe('the recorder (read-record.ts)', () => {
       delete process.env.CELLAR_TEST_LOADED2;
     }
   });
+
+  it('marks a task unrecorded when it starts a worker thread without the recorder to preload (a source run)', async () => {
+    // Run from source here, runtime/run/worker-reads.js does not exist: the worker's reads would be
+    // missed, so the result must not be cached. With it (dist/), see acceptance/side-effects.test.ts.
+    const { Worker } = await import('node:worker_threads');
+    const started = await observeReads(
+      () =>
+        new Promise<number>((res, rej) => {
+          const w = new Worker('require("node:worker_threads").parentPort.postMessage(7)', {
+            eval: true,
+          });
+          w.once('message', (m: number) => void w.terminate().then(() => res(m)));
+          w.once('error', rej);
+        }),
+    );
+    expect(started.result).toBe(7);
+    expect(started.unrecorded).toMatch(/starts a worker thread whose reads Cellar cannot record/);
+    // A task starting none is recorded as usual.
+    expect((await observeReads(async () => 1)).unrecorded).toBeUndefined();
+  });
 });
 
 describe('the records (run-reads.ts)', () => {
