@@ -93,7 +93,7 @@ const isCellarSource = (path: string) =>
  * `import.meta.url` becomes `cellar-build:<path from the project root>` (the key of its recorded
  * fingerprint); `dirname`/`filename` keep the build machine's paths only as a last resort.
  */
-function moduleIdentity(projectRoot: string): Plugin {
+function moduleIdentity(projectRoot: string, fileUrls: BuiltFileUrls): Plugin {
   return {
     name: 'cellar-module-identity',
     setup(build) {
@@ -101,10 +101,9 @@ function moduleIdentity(projectRoot: string): Plugin {
         if (args.path.includes(`${sep}node_modules${sep}`) || isCellarSource(args.path))
           return undefined;
         const id = builtModuleUrl(projectRoot, args.path);
-        let contents = readFileSync(args.path, 'utf8').replace(
-          /\bimport\.meta\.url\b/g,
-          JSON.stringify(id),
-        );
+        let contents = withBuiltFileUrls(readFileSync(args.path, 'utf8'), args.path, fileUrls)
+          .replace(/\bimport\.meta\.url\b/g, JSON.stringify(id))
+          .replaceAll(CHUNK_URL, 'import.meta.url');
         // Its exported classes are registered as under `cellar run`, so instances cross tasks.
         if (exportsClasses(contents, args.path))
           contents += classRegistration(args.path, projectRoot);
@@ -117,6 +116,53 @@ function moduleIdentity(projectRoot: string): Plugin {
       });
     },
   };
+}
+
+/** Where a build sends the files user code names by its module's location (`withBuiltFileUrls`). */
+interface BuiltFileUrls {
+  /** The pipeline's working directory on the build machine (the notebook folder). */
+  workdir: string;
+  /** Worker scripts found, source path → output path in the built folder (`workers/….js`). */
+  workerScripts: Map<string, string>;
+}
+
+/** Stands for the chunk's own `import.meta.url` through the module-identity rewrite. */
+const CHUNK_URL = '__cellarChunkUrl__';
+
+/**
+ * A user module's `new URL('<path>', import.meta.url)` made to work in a built folder, where a
+ * module has no file of its own: its `import.meta.url` is `cellar-build:…`, against which
+ * `new URL` cannot resolve ("Invalid URL").
+ * - The script of `new Worker(new URL(…))`: bundled as an entry of its own under workers/
+ *   (recorded in `urls.workerScripts`), named from the chunk's own URL (chunks sit at the folder's
+ *   top, beside workers/).
+ * - Any other file (data the code reads by its module's location): resolved against the run's
+ *   working directory, where `--workdir` puts what the notebook folder held.
+ * Other `import.meta.url` uses are left to the identity rewrite.
+ */
+export function withBuiltFileUrls(text: string, path: string, urls: BuiltFileUrls): string {
+  if (!text.includes('import.meta.url')) return text;
+  let dataUrls = false;
+  const out = text.replace(
+    /(\bnew\s+Worker\s*\(\s*)?\bnew\s+URL\s*\(\s*(['"`])([^'"`$\n]+)\2\s*,\s*import\.meta\.url\s*\)/g,
+    (_call, worker: string | undefined, _quote: string, spec: string) => {
+      const target = resolve(dirname(path), spec);
+      if (worker) {
+        let script = urls.workerScripts.get(target);
+        if (script === undefined) {
+          const fromRoot = relative(urls.workdir, target).split(sep).join('/');
+          const name = fromRoot.replace(/\.\.\//g, '_up/').replace(/\.[cm]?[jt]sx?$/, '');
+          urls.workerScripts.set(target, (script = `workers/${name}.js`));
+        }
+        return `${worker}new URL(${JSON.stringify('./' + script)}, ${CHUNK_URL})`;
+      }
+      dataUrls = true;
+      const fromWorkdir = relative(urls.workdir, target).split(sep).join('/') || '.';
+      return `new URL(${JSON.stringify(fromWorkdir)}, __cellarFileUrl(process.cwd() + "/"))`;
+    },
+  );
+  // At the end, where it moves no line of the module (source maps); imports are hoisted.
+  return dataUrls ? `${out}\nimport { pathToFileURL as __cellarFileUrl } from "node:url";\n` : out;
 }
 
 export function builtModuleUrl(projectRoot: string, path: string): string {
@@ -259,19 +305,15 @@ export async function buildPipeline(
   const esbuild = await import('esbuild');
   // Build into a fresh sibling folder, then swap (cli/staging.ts): a failed, interrupted or killed
   // build leaves the old folder intact and no staging folder behind.
+  const fileUrls: BuiltFileUrls = {
+    workdir: resolve(dirname(file), pipeline.workdir ?? '.'),
+    workerScripts: new Map(),
+  };
   return writeStaged(outDir, async (staging, stopped) => {
-    const result = await esbuild
-      .build({
+    const bundle = (entryPoints: Record<string, string>, chunkNames: string) =>
+      esbuild.build({
         absWorkingDir: projectRoot,
-        entryPoints: {
-          'cellar-run': join(cellarRoot, 'cli', 'build', 'run-entry.ts'),
-          pipeline: file,
-          // The worker-thread body: runtime/workers/pool.ts starts ./worker.js beside its chunk.
-          worker: join(cellarRoot, 'runtime', 'workers', 'thread.ts'),
-          // Preloaded in a worker thread a task starts, to record its reads as the task's
-          // (runtime/run/read-record.ts finds ./worker-reads.js beside its chunk).
-          'worker-reads': join(cellarRoot, 'runtime', 'run', 'worker-reads.ts'),
-        },
+        entryPoints,
         outdir: staging,
         // Written by this process (below), not esbuild's: a signal's clean-up removes the staging
         // folder knowing no other process is still writing into it.
@@ -286,26 +328,49 @@ export async function buildPipeline(
         sourcemap: 'linked',
         // Source map paths relative to the build machine's project would be noise; keep them short.
         sourceRoot: '',
-        // Chunks beside the entries: the worker pool finds ./worker.js next to its own chunk.
-        chunkNames: 'chunk-[hash]',
+        chunkNames,
         logLevel: 'silent',
-        plugins: [cellarAlias(), moduleIdentity(projectRoot)],
-      })
-      .catch((error: Error) => {
-        throw new CliError(
-          `bundling ${relative(process.cwd(), file)} failed: ${error.message}`,
-          'E_BUILD',
-        );
+        plugins: [cellarAlias(), moduleIdentity(projectRoot, fileUrls)],
       });
-    for (const output of result.outputFiles) {
+    const result = await bundle(
+      {
+        'cellar-run': join(cellarRoot, 'cli', 'build', 'run-entry.ts'),
+        pipeline: file,
+        // The worker-thread body: runtime/workers/pool.ts starts ./worker.js beside its chunk.
+        worker: join(cellarRoot, 'runtime', 'workers', 'thread.ts'),
+        // Preloaded in a worker thread a task starts, to record its reads as the task's
+        // (runtime/run/read-record.ts finds ./worker-reads.js beside its chunk).
+        'worker-reads': join(cellarRoot, 'runtime', 'run', 'worker-reads.ts'),
+      },
+      // Chunks beside the entries: the worker pool finds ./worker.js next to its own chunk.
+      'chunk-[hash]',
+    ).catch(bundleFailed(file));
+    // The scripts of worker threads tasks start (`withBuiltFileUrls`): entries of a bundle of
+    // their own, found only as the pipeline's modules were bundled. A worker script starting
+    // workers of its own is not supported (its chunk's place under workers/ is not known here).
+    const scripts = new Map(fileUrls.workerScripts);
+    const workers =
+      scripts.size === 0
+        ? undefined
+        : await bundle(
+            Object.fromEntries(
+              [...scripts].map(([source, out]) => [out.replace(/\.js$/, ''), source]),
+            ),
+            'workers/chunk-[hash]',
+          ).catch(bundleFailed(file));
+    const outputFiles = [...result.outputFiles, ...(workers?.outputFiles ?? [])];
+    const outputs = { ...result.metafile.outputs, ...workers?.metafile.outputs };
+    for (const output of outputFiles) {
       mkdirSync(dirname(output.path), { recursive: true });
       writeFileSync(output.path, output.contents);
     }
     // The table codec loads apache-arrow through createRequire, which esbuild cannot see.
     const { always, onDemand } = bundleExternals(
-      result.metafile.outputs,
-      Object.keys(result.metafile.outputs).filter((o) =>
-        ['cellar-run.js', 'pipeline.js', 'worker.js', 'worker-reads.js'].includes(basename(o)),
+      outputs,
+      Object.keys(outputs).filter(
+        (o) =>
+          ['cellar-run.js', 'pipeline.js', 'worker.js', 'worker-reads.js'].includes(basename(o)) ||
+          [...scripts.values()].some((s) => o.endsWith(s)),
       ),
     );
     always.add('apache-arrow');
@@ -369,7 +434,7 @@ export async function buildPipeline(
       );
     return {
       outDir: resolve(outDir),
-      files: Object.keys(result.metafile.outputs)
+      files: Object.keys(outputs)
         .map((o) => relative(staging, resolve(projectRoot, o)))
         .concat(['manifest.json', 'package.json', 'run.mjs'])
         .sort(),
@@ -377,6 +442,16 @@ export async function buildPipeline(
     };
   });
 }
+
+/** A bundling error as the build's: E_BUILD naming the pipeline file. */
+const bundleFailed =
+  (file: string) =>
+  (error: Error): never => {
+    throw new CliError(
+      `bundling ${relative(process.cwd(), file)} failed: ${error.message}`,
+      'E_BUILD',
+    );
+  };
 
 /** `npm ci` needs a lockfile: resolve one for exactly these dependencies (from npm's cache when it can). */
 async function writeLockfile(dir: string, any: boolean, stopped?: AbortSignal): Promise<void> {
@@ -422,7 +497,7 @@ async function writeLockfile(dir: string, any: boolean, stopped?: AbortSignal): 
 
 /** The names a pipeline build writes at the top of its folder, and what `npm ci` adds there. */
 const BUILD_ENTRY =
-  /^(?:(?:cellar-run|pipeline|worker|worker-reads|chunk-[A-Z0-9]+)\.js(?:\.map)?|manifest\.json|package(?:-lock)?\.json|run\.mjs|node_modules)$/;
+  /^(?:(?:cellar-run|pipeline|worker|worker-reads|chunk-[A-Z0-9]+)\.js(?:\.map)?|manifest\.json|package(?:-lock)?\.json|run\.mjs|node_modules|workers)$/;
 
 /**
  * Does `dir` hold a folder `cellar build` wrote (its manifest.json and run.mjs)? False if not;

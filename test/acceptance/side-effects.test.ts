@@ -390,6 +390,59 @@ describe('a task starting a worker thread', () => {
     expect(show(p, NB, 't', 'r')).toBe('b!');
     expect(runStatuses(p, NB)).toEqual({ t: 'cached' });
   });
+  /** The built folder's run on workspace ws: task → status. */
+  function runBuilt(p: Project, ...flags: string[]): Record<string, string> {
+    const r = p.run(process.execPath, ['dist/run.mjs', '--json', '--workspace', 'ws', ...flags]);
+    expect(r.code, `${r.stderr}\n${r.stdout}`).toBe(0);
+    return Object.fromEntries(
+      JSON.parse(r.stdout).tasks.map((t: { name: string; status: string }) => [t.name, t.status]),
+    );
+  }
+
+  it('in a built folder: the script is bundled under workers/, keyed as from the sources', () => {
+    // `new URL('../work.mjs', import.meta.url)` failed there ("Invalid URL"): a bundled module's
+    // import.meta.url is `cellar-build:…`, and the script was not in the folder at all.
+    const p = workerProject();
+    p.write('notebooks/data/w.txt', 'one\n');
+    const b = p.cellar('build', NB, '--out', 'dist', '--no-lockfile');
+    expect(b.code, b.stderr).toBe(0);
+    expect(p.read('dist/workers/work.js')).toContain('readFileSync');
+    expect(runBuilt(p)).toEqual({ t: 'ran' });
+    expect(show(p, NB, 't', 'r', '--workspace', 'ws')).toBe('one');
+    expect(runBuilt(p)).toEqual({ t: 'cached' });
+    p.write('notebooks/data/w.txt', 'two\n');
+    expect(runBuilt(p)).toEqual({ t: 'ran' });
+    expect(show(p, NB, 't', 'r', '--workspace', 'ws')).toBe('two');
+    // The sources agree on that workspace: the same key.
+    expect(runStatuses(p, NB, '--workspace', 'ws')).toEqual({ t: 'cached' });
+    // A second build replaces the folder, workers/ included.
+    expect(p.cellar('build', NB, '--out', 'dist', '--no-lockfile').code).toBe(0);
+  });
+
+  it("variant: a file read by its module's location (new URL(…, import.meta.url)) is read from the workdir in a built folder", () => {
+    const p = project();
+    p.run('mkdir', ['-p', 'notebooks/lib', 'notebooks/data']);
+    p.write(
+      'notebooks/lib/readw.ts',
+      "import { readFileSync } from 'node:fs';\nexport const readW = () => readFileSync(new URL('../data/w.txt', import.meta.url), 'utf8').trim();\n",
+    );
+    p.write(
+      NB,
+      notebookText([
+        "import { readW } from './lib/readw.js';",
+        '//| task: t\n//| output: r=json\nconst r = readW();',
+      ]),
+    );
+    p.write('notebooks/data/w.txt', 'one\n');
+    expect(p.cellar('build', NB, '--out', 'dist', '--no-lockfile').code).toBe(0);
+    expect(runBuilt(p)).toEqual({ t: 'ran' });
+    expect(show(p, NB, 't', 'r', '--workspace', 'ws')).toBe('one');
+    p.write('notebooks/data/w.txt', 'two\n');
+    expect(runBuilt(p)).toEqual({ t: 'ran' });
+    expect(show(p, NB, 't', 'r', '--workspace', 'ws')).toBe('two');
+    expect(runStatuses(p, NB, '--workspace', 'ws')).toEqual({ t: 'cached' });
+  });
+
   it('whose reads overflow the log is run but not cached, and says why', () => {
     // Each env name a worker reads is a record of the log (8 MiB): 90 names of 100 KB overflow it.
     // A read past the log would be missed by the key, so the result must not be stored.
