@@ -117,6 +117,23 @@ function outside<T>(fn: () => T): T {
   return scopes.run(null, fn);
 }
 
+/** What a run of code returned and what it was seen reading and calling (`observeReads`). */
+export interface Observed<T> {
+  result: T;
+  reads: ObservedReads;
+  /** Module file → what code of that module read (see `Scope.own`). */
+  shared: Map<string, ObservedReads>;
+  /** Set when the code listed the whole environment. */
+  envListed: boolean;
+  /** Child processes the code started, as calls (`execSync("cat data/x.csv")`). */
+  children: string[];
+  /** Network requests the code made (`fetch("https://…") at lib/get.ts:3`). */
+  requests: string[];
+  /** Set when what its worker threads read could not all be recorded (why): the result must
+   *  not be cached. */
+  unrecorded?: string;
+}
+
 /**
  * Run `fn` (a task's run) recording what it reads; the reads come back with its result. `module`:
  * the task's defining module (`import.meta.url` or a path); with it, reads made by code of other
@@ -127,18 +144,7 @@ export async function observeReads<T>(
   fn: () => Promise<T>,
   module?: string,
   failed?: (reads: ObservedReads) => void,
-): Promise<{
-  result: T;
-  reads: ObservedReads;
-  shared: Map<string, ObservedReads>;
-  envListed: boolean;
-  children: string[];
-  /** Network requests the code made (`fetch("https://…") at lib/get.ts:3`). */
-  requests: string[];
-  /** Set when what its worker threads read could not all be recorded (why): the result must
-   *  not be cached. */
-  unrecorded?: string;
-}> {
+): Promise<Observed<T>> {
   const own =
     module === undefined
       ? undefined
@@ -170,15 +176,7 @@ async function observe<T>(
   loading: boolean,
   own: string | undefined,
   failed?: (reads: ObservedReads) => void,
-): Promise<{
-  result: T;
-  reads: ObservedReads;
-  shared: Map<string, ObservedReads>;
-  envListed: boolean;
-  children: string[];
-  requests: string[];
-  unrecorded?: string;
-}> {
+): Promise<Observed<T>> {
   install();
   const scope = newScope(loading, emptyReads(), own);
   let result: T;
