@@ -238,6 +238,12 @@ export async function preparePipelineRun(
   };
 }
 
+/** Do the records name a file some task writes or appends to outside its outputs? */
+const hasSideEffects = (records: ReadonlyMap<string, RecordedRunReads>) => {
+  for (const rec of records.values()) if (rec.writes?.length || rec.appends?.length) return true;
+  return false;
+};
+
 /** (reader, writer, file) triples already warned about in this process. */
 const warnedSideEffects = new Set<string>();
 
@@ -367,11 +373,14 @@ export async function runPipeline(
       keyedAtMs: prepared.keyedAtMs,
       onWritten: (task) => wrote.push(task),
     });
-    // What tasks wrote outside their outputs in this run, warned about now rather than from the
-    // next run on (that one may be answered by the warm-run record, which warns about nothing).
-    if (wrote.length > 0) {
+    // What tasks wrote outside their outputs, and who read it, in this run, warned about now
+    // rather than from the next run on (that one may be answered by the warm-run record, which
+    // warns about nothing): the records of every task that ran, a reader's too (its first run).
+    const ran = result.tasks.filter((t) => t.status === 'ran').map((t) => t.name);
+    if (wrote.length > 0 || (ran.length > 0 && hasSideEffects(prepared.records))) {
       const records = new Map(prepared.records);
-      for (const task of wrote) records.set(task, recordedRunReads(reads, task));
+      for (const task of new Set([...wrote, ...ran]))
+        records.set(task, recordedRunReads(reads, task));
       const sideEffects = sideEffectFiles(records);
       warnSideEffectReaders(graph, records);
       warnSharedSideEffects(graph, sideEffects.shared);
