@@ -59,7 +59,7 @@ export const RUNTIME_CODES = {
   E_WH_MATERIALIZE: 'a table output that cannot be materialized',
   E_WH_SEED: 'a seed file for the local DuckDB warehouse that is missing or unreadable',
   E_WH_DYNAMIC_READ:
-    'a DuckDB `query(…)` or `query_table(…)` whose argument is computed inside the SQL: what it reads cannot be keyed',
+    'a DuckDB `query(…)`, `query_table(…)` or file read (`read_csv(…)`, `ATTACH`) whose argument is computed inside the SQL and cannot be evaluated on its own: what it reads cannot be keyed',
   E_WH_FILE:
     "a data file a task's SQL reads by path on DuckDB (read_csv, FROM 'x.csv', ATTACH) that does not exist",
   E_CHECK_SYNTAX: 'a `//| check:` expression that does not parse',

@@ -17,7 +17,7 @@ import { sha256 } from '../key/hash.js';
 import { checkRefusals, memoisedTranslation, translate, TRANSLATION_ID } from './sql/dialect.js';
 import { helperTranspile } from './sql/translator.js';
 import { oneWordTables, rewriteTables, writeTarget } from './sql/names.js';
-import { copyFolders, copyTargets, fileReads } from './sql/files.js';
+import { copyFolders, copyTargets, fileRead, fileReads } from './sql/files.js';
 import { WarehouseError, type PreparedQuery, type Warehouse } from './types.js';
 import { noteWritten, untracked } from '../run/read-record.js';
 
@@ -241,9 +241,19 @@ export async function prepareQuery(
       'duckdb',
       composed.params.map((p) => p.value),
     );
+    const computed = found.dynamic.map((d) => ({ ...d, params: composed.params }));
     // And the files of the SQL it runs indirectly: macro bodies (`FROM shop.tm_x()`, `SELECT
     // shop.cnt()`) and `query('…')` text, which the scan of the statement's own text cannot see.
-    for (const t of indirect) found.reads.push(...fileReads(t, 'duckdb').reads);
+    for (const t of indirect) {
+      const inner = fileReads(t, 'duckdb');
+      found.reads.push(...inner.reads);
+      for (const d of inner.dynamic) computed.push({ ...d, params: [] });
+    }
+    // A path computed in the SQL (`'data/' || $1 || '.csv'`, `lower(…)`): evaluated as DuckDB
+    // binds it (a table function's arguments are constants), else refused, never left unkeyed.
+    for (const d of computed)
+      for (const path of await untracked(() => w.pathsOf!(d.call, d.expr, d.params)))
+        found.reads.push(fileRead(path));
     for (const r of found.reads)
       scope.files.add(r.kind === 'url' ? r.path : resolvePath(expandHome(r.path)));
   }

@@ -123,6 +123,15 @@ export interface Warehouse {
    * `information_schema.tables`), or null when it cannot tell (the caller scans the text).
    */
   statementReads?(text: string, params?: readonly unknown[]): Promise<StatementReads | null>;
+  /**
+   * The path(s) a file-reading call's argument expression names (`'data/' || $1 || '.csv'`,
+   * `concat(…)`, `lower(…)`), evaluated by the warehouse as it binds the call: a table function's
+   * arguments are constants, so the value is the one the statement reads. `params`: the
+   * statement's bound values (`$n` in `expr` is the n-th).
+   * @throws WarehouseError E_WH_DYNAMIC_READ when the expression does not evaluate to a path or
+   * a list of paths on its own (it names a column, say): what the call reads cannot be keyed.
+   */
+  pathsOf?(call: string, expr: string, params: readonly BoundParam[]): Promise<string[]>;
   /** Appends rows to an existing table (tests, seeds, small uploads). */
   insertRows(table: string, rows: Row[]): Promise<void>;
   close(): Promise<void>;

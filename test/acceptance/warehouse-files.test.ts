@@ -151,6 +151,79 @@ describe('files read by the warehouse are in the key by content', () => {
     expect(show(p, nb, 'budget', 'left')).toBe(825);
   });
 
+  it('a path computed in the SQL (||, concat, lower, a list) is evaluated as DuckDB binds it and keyed: an edit re-runs the reader with the new value', () => {
+    // A newcomer's repro: these readers stayed cached with the old sums after the CSV changed.
+    const p = withData(
+      'computed.ipynb',
+      notebook(
+        SETUP,
+        codeCell(
+          'a',
+          "//| task: a\n//| dialect: duckdb\nconst qa = await sql`SELECT SUM(amount) AS s FROM read_csv_auto('data/' || ${'sales'} || '.csv')`;\nconst sa = Number(qa[0].s);",
+        ),
+        codeCell(
+          'b',
+          "//| task: b\n//| dialect: duckdb\nconst qb = await sql`SELECT SUM(amount) AS s FROM read_csv_auto(concat('data/', 'sales.csv'))`;\nconst sb = Number(qb[0].s);",
+        ),
+        codeCell(
+          'c',
+          "//| task: c\n//| dialect: duckdb\nconst qc = await sql`SELECT SUM(amount) AS s FROM read_csv_auto(lower('DATA/SALES.CSV'))`;\nconst sc = Number(qc[0].s);",
+        ),
+        codeCell(
+          'd',
+          "//| task: d\n//| dialect: duckdb\nconst qd = await sql`SELECT SUM(amount) AS s FROM read_csv_auto([lower('DATA/SALES.CSV'), 'data/costs.csv'], union_by_name = true)`;\nconst sd = Number(qd[0].s);",
+        ),
+      ),
+    );
+    const nb = 'notebooks/computed.ipynb';
+    const all = (status: string) => ({ a: status, b: status, c: status, d: status });
+    // Seen when the tasks first run: keyed from the next run on (as a helper's path is).
+    run(p, nb);
+    run(p, nb);
+    expect(run(p, nb)).toEqual(all('cached'));
+    expect(show(p, nb, 'd', 'sd')).toBe(460 + 1150);
+    editKeepingMtimeAndSize(
+      join(p.dir, 'notebooks', 'data', 'sales.csv'),
+      'south,340',
+      'south,345',
+    );
+    const dry = p.cellar('run', nb, '--dry-run');
+    expect(dry.stdout).toContain('hooks.warehouse.file:notebooks/data/sales.csv:');
+    expect(run(p, nb)).toEqual(all('ran'));
+    for (const [t, v] of [
+      ['a', 'sa'],
+      ['b', 'sb'],
+      ['c', 'sc'],
+    ])
+      expect(show(p, nb, t!, v!)).toBe(465);
+    expect(show(p, nb, 'd', 'sd')).toBe(465 + 1150);
+    // A file only one of them reads re-runs that one alone.
+    editKeepingMtimeAndSize(join(p.dir, 'notebooks', 'data', 'costs.csv'), 'food,250', 'food,255');
+    expect(run(p, nb)).toEqual({ a: 'cached', b: 'cached', c: 'cached', d: 'ran' });
+  });
+
+  it('a path the SQL computes from a column (not a constant) is refused (E_WH_DYNAMIC_READ), naming the call and the expression', () => {
+    const p = withData(
+      'percol.ipynb',
+      notebook(
+        SETUP,
+        codeCell(
+          'lat',
+          "//| task: lat\n//| dialect: duckdb\nconst rows = await sql`SELECT (SELECT COUNT(*) FROM read_csv_auto(f.name)) AS n FROM (SELECT 'data/sales.csv' AS name) f`;",
+        ),
+      ),
+    );
+    const r = p.cellar('run', 'notebooks/percol.ipynb', '--json');
+    expect(r.code).toBe(1);
+    const lat = (JSON.parse(r.stdout).tasks as { name: string; error?: string }[]).find(
+      (t) => t.name === 'lat',
+    );
+    expect(lat?.error).toMatch(
+      /read_csv_auto\(…\) reads a path computed inside the SQL \(f\.name\)/,
+    );
+    expect(lat?.error).toContain('what it reads cannot be keyed. Write the path as a string literal');
+  });
+
   it('a missing file fails the task with E_WH_FILE naming the task, the file and where paths resolve from', () => {
     const p = withData(
       'gone.ipynb',

@@ -87,12 +87,21 @@ describe('files a statement reads by path', () => {
   it('reports a path it cannot know from the text as dynamic, not as a read', () => {
     expect(fileReads('SELECT * FROM read_csv_auto(@p0)', 'bigquery')).toEqual({
       reads: [],
-      dynamic: ['read_csv_auto(…)'],
+      dynamic: [{ call: 'read_csv_auto(…)', expr: '@p0' }],
     });
+    // With the argument's text as written, to be evaluated by DuckDB (session.ts).
     expect(fileReads("SELECT * FROM read_csv('data/' || $1 || '.csv')", 'duckdb', ['x'])).toEqual({
       reads: [],
-      dynamic: ['read_csv(…)'],
+      dynamic: [{ call: 'read_csv(…)', expr: "'data/' || $1 || '.csv'" }],
     });
+    expect(
+      fileReads(
+        "SELECT * FROM read_csv_auto(concat('data/', lower('Y.CSV')), header = true) JOIN read_parquet([lower('A.parquet')]) USING (k)",
+      ).dynamic,
+    ).toEqual([
+      { call: 'read_csv_auto(…)', expr: "concat('data/', lower('Y.CSV'))" },
+      { call: 'read_parquet(…)', expr: "[lower('A.parquet')]" },
+    ]);
   });
 
   it('reads BigQuery-dialect templates with their own quoting (double-quoted strings, # comments)', () => {

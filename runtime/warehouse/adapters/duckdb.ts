@@ -659,6 +659,35 @@ export class DuckDBWarehouse implements Warehouse {
     return parsed;
   }
 
+  /** See `Warehouse.pathsOf`. The `$n` placeholders `expr` uses are bound, renumbered from 1. */
+  async pathsOf(call: string, expr: string, params: readonly BoundParam[]): Promise<string[]> {
+    const used: BoundParam[] = [];
+    const text = expr.replace(/\$(\d+)/g, (m, n: string) => {
+      const p = params[Number(n) - 1];
+      if (!p) return m;
+      used.push(p);
+      return `$${used.length}`;
+    });
+    let value: unknown;
+    let why = '';
+    try {
+      value = await this.withConnection(async (c) => {
+        const stmt = await c.prepare(`SELECT (${text}) AS p`);
+        used.forEach((p, i) => bindParam(stmt, i + 1, p));
+        return ((await stmt.runAndReadAll()).getRowObjectsJson()[0] as { p: unknown }).p;
+      });
+    } catch (e) {
+      why = `: DuckDB could not evaluate it on its own (${(e as Error).message.split('\n')[0]})`;
+    }
+    const paths = stringsOf(value);
+    if (paths) return paths;
+    throw new WarehouseError(
+      'E_WH_DYNAMIC_READ',
+      `${call} reads a path computed inside the SQL (${expr})${why || ', which is not a path or a list of paths'}: what it reads cannot be keyed. Write the path as a string literal, or pass it as one \${…} value (a bound string or array is read like a literal).`,
+      { function: call, sql: expr },
+    );
+  }
+
   /** Every user macro (table and scalar) with its body, names lower case. Looked up on each
    *  statement, not memoised: another program may redefine a macro between runs. */
   private async userMacros(): Promise<UserMacro[]> {

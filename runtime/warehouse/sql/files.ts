@@ -8,7 +8,8 @@
 // whole, so a path inside a comment or a name inside a string is never taken. A path argument may
 // be a string literal, a list of literals (`['a.csv', 'b.csv']`) or a bound parameter (`$1`,
 // `@p0`, resolved from `params` when given); anything else (`'data/' || name`) cannot be known
-// from the text and is reported as `dynamic`, so the caller can say so.
+// from the text and is reported as `dynamic`, with the argument's text: DuckDB binds a table
+// function's arguments as constants, so the caller can have DuckDB evaluate it (session.ts).
 // Pure: no `node:*` imports, and no imports at all: the compiler imports it too (a pure leaf of the
 // runtime, docs/design/architecture.md) to key a template's literal paths before the first run.
 
@@ -25,7 +26,15 @@ export interface FileRead {
 export interface FileReads {
   reads: FileRead[];
   /** Calls whose path is an expression the text does not settle (`read_csv('data/' || $1)`). */
-  dynamic: string[];
+  dynamic: DynamicRead[];
+}
+
+/** A file-reading call whose path argument is an expression. */
+export interface DynamicRead {
+  /** The call as shown to a person: `read_csv(…)`, `ATTACH …`. */
+  call: string;
+  /** The argument's SQL text as written (`'data/' || $1 || '.csv'`), placeholders kept. */
+  expr: string;
 }
 
 /**
@@ -42,11 +51,13 @@ const QUOTED_PATH = /\/|\.(csv|tsv|parquet|json|jsonl|ndjson)(\.gz|\.zst)?$/i;
 const REMOTE = /^[a-z][a-z0-9+.-]*:\/\//i;
 const GLOB = /[*?[]/;
 
-type Token =
+/** A token, with where it is in the text (`at` to `end`, offsets). */
+type Token = (
   | { kind: 'word'; text: string; quoted?: boolean }
   | { kind: 'string'; text: string }
   | { kind: 'param'; index: number }
-  | { kind: 'punct'; text: string };
+  | { kind: 'punct'; text: string }
+) & { at: number; end: number };
 
 /**
  * The files `text` reads. `params`: the bound values, for `$n` (DuckDB, 1-based) and `@p<n>`
@@ -59,8 +70,8 @@ export function fileReads(
 ): FileReads {
   const tokens = tokenize(text, dialect);
   const reads: FileRead[] = [];
-  const dynamic: string[] = [];
-  const add = (path: string) => reads.push(classify(path));
+  const dynamic: DynamicRead[] = [];
+  const add = (path: string) => reads.push(fileRead(path));
   // The word before each open paren: `TRIM('x' FROM 'abc')` is no file read.
   const parens: string[] = [];
   for (let i = 0; i < tokens.length; i++) {
@@ -75,7 +86,7 @@ export function fileReads(
     if (FILE_FUNCTIONS.test(t.text) && next?.kind === 'punct' && next.text === '(') {
       const paths = argumentPaths(tokens, i + 2, params);
       if (paths) paths.forEach(add);
-      else dynamic.push(`${t.text}(…)`);
+      else dynamic.push({ call: `${t.text}(…)`, expr: argumentText(text, tokens, i + 2) });
     } else if (
       (word === 'FROM' || word === 'JOIN') &&
       !t.quoted &&
@@ -94,7 +105,7 @@ export function fileReads(
       else if (target?.kind === 'param') {
         const v = paramValue(target.index, params);
         if (typeof v === 'string') add(v);
-        else dynamic.push('ATTACH …');
+        else dynamic.push({ call: 'ATTACH …', expr: text.slice(target.at, target.end) });
       }
     }
   }
@@ -155,17 +166,34 @@ function copyTos(text: string, params: readonly unknown[] | undefined): string[]
           : target?.kind === 'param'
             ? paramValue(target.index, params)
             : undefined;
-      if (typeof v === 'string' && classify(v).kind === 'file') out.push(classify(v).path);
+      if (typeof v === 'string' && fileRead(v).kind === 'file') out.push(fileRead(v).path);
       inCopy = false;
     }
   }
   return out;
 }
 
-function classify(path: string): FileRead {
+/** One path as a read: a `url`, a `glob` (wildcards) or a `file`; `file://` dropped. */
+export function fileRead(path: string): FileRead {
   const p = path.startsWith('file://') ? path.slice('file://'.length) : path;
   if (REMOTE.test(p)) return { path: p, kind: 'url' };
   return { path: p, kind: GLOB.test(p) ? 'glob' : 'file' };
+}
+
+/** The text of a call's first argument, from `tokens[i]` to the `,` or `)` that ends it. */
+function argumentText(text: string, tokens: Token[], i: number): string {
+  let depth = 0;
+  let j = i;
+  for (; j < tokens.length; j++) {
+    const t = tokens[j]!;
+    if (t.kind !== 'punct') continue;
+    if (t.text === '(' || t.text === '[') depth++;
+    else if (t.text === ')' || t.text === ']') {
+      if (depth === 0) break;
+      depth--;
+    } else if (t.text === ',' && depth === 0) break;
+  }
+  return j === i ? '' : text.slice(tokens[i]!.at, tokens[j - 1]!.end);
 }
 
 /** The paths of a call's first argument at `tokens[i]`, or null when it is an expression. */
@@ -219,30 +247,30 @@ function tokenize(text: string, dialect: SqlDialect): Token[] {
       i = close < 0 ? n : close + 2;
     } else if (c === "'" || (c === '"' && dialect === 'bigquery')) {
       const [body, end] = quoted(text, i, c, dialect);
-      out.push({ kind: 'string', text: body });
+      out.push({ kind: 'string', text: body, at: i, end });
       i = end;
     } else if (c === '"' || c === '`') {
       // A quoted name: a word (a path only where DuckDB would scan it as one, below).
       const [body, end] = quoted(text, i, c, dialect);
-      out.push({ kind: 'word', text: body, quoted: true });
+      out.push({ kind: 'word', text: body, quoted: true, at: i, end });
       i = end;
     } else if (c === '$' && /\d/.test(text[i + 1] ?? '')) {
       let j = i + 1;
       while (j < n && /\d/.test(text[j]!)) j++;
-      out.push({ kind: 'param', index: Number(text.slice(i + 1, j)) - 1 });
+      out.push({ kind: 'param', index: Number(text.slice(i + 1, j)) - 1, at: i, end: j });
       i = j;
     } else if (c === '@' && /^@p\d+/.test(text.slice(i, i + 12))) {
       let j = i + 2;
       while (j < n && /\d/.test(text[j]!)) j++;
-      out.push({ kind: 'param', index: Number(text.slice(i + 2, j)) });
+      out.push({ kind: 'param', index: Number(text.slice(i + 2, j)), at: i, end: j });
       i = j;
     } else if (/[A-Za-z_]/.test(c)) {
       let j = i + 1;
       while (j < n && /[A-Za-z0-9_]/.test(text[j]!)) j++;
-      out.push({ kind: 'word', text: text.slice(i, j) });
+      out.push({ kind: 'word', text: text.slice(i, j), at: i, end: j });
       i = j;
     } else {
-      out.push({ kind: 'punct', text: c });
+      out.push({ kind: 'punct', text: c, at: i, end: i + 1 });
       i++;
     }
   }

@@ -27,7 +27,7 @@ import { checkStamp, readWithStamp, sameStamp, type FileStamp } from '../../key/
 import type { AnyTask } from '../../task.js';
 import type { RunPlan } from '../../types.js';
 import { sourceWorkdir } from '../../load/source.js';
-import { fileReads, type FileRead } from '../sql/files.js';
+import { fileRead, type FileRead } from '../sql/files.js';
 import { expandHome, warehouseConfig } from '../session.js';
 import type { Warehouse } from '../types.js';
 
@@ -51,15 +51,8 @@ export function taskWorkdir(task: AnyTask, workdir: string | undefined): string 
 /** The compiled literal paths of a task, classified and shown (relative to the root). */
 export function compiledFiles(task: AnyTask, base: string): string[] {
   const root = warehouseConfig().projectRoot;
-  return (task.warehouse?.files ?? []).map((p) => shownPath(root, classifyPath(p), base));
+  return (task.warehouse?.files ?? []).map((p) => shownPath(root, fileRead(p), base));
 }
-
-/** `file` / `glob` / `url` for one written path (the scanner's rule). */
-export function classifyPath(path: string): FileRead {
-  return fileReads(`SELECT * FROM ${quoteLiteral(path)}`).reads[0] ?? { path, kind: 'file' };
-}
-
-const quoteLiteral = (s: string) => `'${s.replace(/'/g, "''")}'`;
 
 /**
  * Key inputs for the files `shown` (paths as `shownPath` gives them): content hashes, glob match
@@ -74,7 +67,7 @@ export async function fileKeyInputs(
   const memo = StampMemo.forProject(root);
   const absOf = (p: string) => (isAbsolute(p) ? p : resolve(root, p));
   for (const p of [...new Set(shown)].sort()) {
-    const read = classifyPath(p);
+    const read = fileRead(p);
     if (read.kind === 'url') {
       inputs[`url:${p}`] = REMOTE_INPUT;
       continue;
