@@ -292,6 +292,48 @@ describe('a table changed while a task read it', () => {
   }, 1_800_000);
 });
 
+describe('a table one task writes and another reads with no edge between them', () => {
+  it('is warned about before any task runs, from the recorded writes: also when the reader is served from cache and the two run on different threads', () => {
+    // A newcomer's repro: 'use' failed on a table 'make' had not made yet, then was served from
+    // cache in the run whose 'make' rewrote the table, and no run said why.
+    const p = warehouseProject();
+    p.write(
+      'notebooks/race.ipynb',
+      JSON.stringify(
+        tslabNotebook([
+          codeCell('setup', "import { sql } from 'cellar';"),
+          codeCell('params', '//| params\nconst k = 5;'),
+          codeCell(
+            'make',
+            '//| task: make\n//| dialect: duckdb\nawait sql`CREATE OR REPLACE TABLE w1t AS SELECT ${k} * range AS v FROM range(3)`;\nconst made = 1;',
+          ),
+          codeCell(
+            'use',
+            '//| task: use\n//| dialect: duckdb\nconst rows = await sql`SELECT SUM(v) AS s FROM w1t`;\nconst s = Number(rows[0].s);',
+          ),
+        ]),
+        null,
+        1,
+      ),
+    );
+    const nb = 'notebooks/race.ipynb';
+    const warning =
+      /task 'make' writes table main\.w1t, which task 'use' reads, and neither depends on the other.*Make the reader depend on the writer/;
+    // The writer first, alone: its write is recorded.
+    const made = p.cellar('run', nb, 'make');
+    expect(made.code, made.stderr).toBe(0);
+    const both = p.cellar('run', nb, '--json');
+    expect(both.code, both.stderr).toBe(0);
+    expect(both.stderr).toMatch(warning);
+    // The writer re-runs, the reader is cached: still warned (by the plan, not by a thread).
+    const param = p.cellar('run', nb, '--json', '--param', 'k=7');
+    expect(param.code, param.stderr).toBe(0);
+    expect(param.stderr).toMatch(warning);
+    const dry = p.cellar('run', nb, '--dry-run', '--param', 'k=9');
+    expect(dry.stderr).toMatch(warning);
+  }, 1_800_000);
+});
+
 describe('tables a helper reads by a one-word name', () => {
   it('FROM t in a setup helper is recorded and keyed as main.t; a CTE of that query is not a table', () => {
     const p = warehouseProject();

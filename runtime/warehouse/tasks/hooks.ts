@@ -41,9 +41,12 @@ import {
   ranSql,
   recordedReads,
   recordReads,
+  recordedWriters,
+  type RecordedWriter,
   writersOfTable,
 } from './reads.js';
-import { classifyPath, compiledFiles, fileKeyInputs, shownPath, taskWorkdir } from './files.js';
+import { compiledFiles, fileKeyInputs, shownPath, taskWorkdir } from './files.js';
+import { fileRead } from '../sql/files.js';
 import { WarehouseError, type Row, type Warehouse } from '../types.js';
 
 /** How long a key's table-name suffix is: 12 hex digits = 48 bits. */
@@ -153,6 +156,51 @@ function warnUnordered(writer: string, reader: string, table: string): void {
   );
 }
 
+/** The tasks recorded as writing tables, listed once per process (as keys are computed). */
+let writersAtKeying: RecordedWriter[] | undefined;
+
+/**
+ * As a reader's key is computed (before any task runs, in the thread planning the run): warn
+ * about each task of its pipeline recorded as writing a table it reads (tasks/reads.ts) that it
+ * does not depend on. Nothing orders the two, so the reader may run first (and fail on a table
+ * not made yet) or be served from cache in the run that rewrites the table. The warning by the
+ * threads that ran them (`warnUnorderedWrites`) sees only pairs run by one thread; this one
+ * sees every pair an earlier run recorded.
+ */
+function warnUnorderedReader(w: Warehouse, task: AnyTask, tables: readonly string[]): void {
+  writersAtKeying ??= recordedWriters(w);
+  if (writersAtKeying.length === 0 || tables.length === 0) return;
+  const notebook = task.source?.notebook ?? null;
+  let upstream: Set<string> | undefined;
+  for (const writer of writersAtKeying) {
+    if (writer.task === task.name || writer.notebook !== notebook) continue;
+    for (const t of writer.writes) {
+      if (!tables.includes(t)) continue;
+      upstream ??= upstreamNames(task);
+      if (!upstream.has(writer.task)) warnUnordered(writer.task, task.name, t);
+    }
+  }
+}
+
+/** The names of every task `task` depends on, through inputs and materialised tables. */
+function upstreamNames(task: AnyTask): Set<string> {
+  const out = new Set<string>();
+  const pending: AnyTask[] = [task];
+  while (pending.length > 0) {
+    const t = pending.pop()!;
+    const ups = [
+      ...Object.values(t.inputs as Record<string, { task: AnyTask }>).map((i) => i.task),
+      ...Object.values(t.warehouse?.tables ?? {}),
+    ];
+    for (const u of ups)
+      if (!out.has(u.name)) {
+        out.add(u.name);
+        pending.push(u);
+      }
+  }
+  return out;
+}
+
 function warnUnorderedWrites(
   task: AnyTask,
   ctx: TaskRunContext,
@@ -245,6 +293,7 @@ export const warehouseHooks: TaskHooks & {
     const recorded = recordedReads(w, task);
     const versions = await keyedTableVersions(w, task, recorded.tables);
     keyedVersions.set(taskId(task), versions);
+    warnUnorderedReader(w, task, Object.keys(versions));
     for (const [t, v] of Object.entries(versions)) inputs[`table:${t}`] = v;
     // User-defined functions and macros (all of them): only present when there is one, so a
     // database without any keeps its keys.
@@ -422,7 +471,7 @@ function missingFile(e: WarehouseError): string | null {
   if (!m || !/^DuckDB: IO Error/.test(e.message)) return null;
   const path = m[1]!;
   const root = warehouseConfig().projectRoot;
-  const shown = shownPath(root, classifyPath(path), process.cwd());
+  const shown = shownPath(root, fileRead(path), process.cwd());
   const from = relative(root, process.cwd()).split(sep).join('/') || '.';
   const what = /[*?[]/.test(path) ? `no file matches ${shown}` : `file ${shown} does not exist`;
   return `its SQL reads '${path}' but ${what} (relative paths resolve from the folder the task runs in: ${from}/ of the project, the notebook's folder unless --workdir says otherwise)`;
@@ -455,7 +504,7 @@ function noteUnseenReads(w: Warehouse, task: AnyTask, scope: TaskScope, own: str
   const root = warehouseConfig().projectRoot;
   const compiled = new Set(compiledFiles(task, process.cwd()));
   const files = [...(scope.files ?? [])]
-    .map((f) => shownPath(root, classifyPath(f), root))
+    .map((f) => shownPath(root, fileRead(f), root))
     .filter((f) => !compiled.has(f));
   if (unseen.length > 0 || files.length > 0) recordReads(w, task, { tables: unseen, files });
 }

@@ -162,29 +162,53 @@ export function noteRanSql(task: AnyTask): void {
   markers!.add(id);
 }
 
-/** Tasks (other than `task`, of any notebook) recorded as writing `table` on this warehouse. */
-export function writersOfTable(w: Warehouse, task: AnyTask, table: string): string[] {
+/** A task recorded as writing tables on a warehouse: its name, notebook (null: none) and tables. */
+export interface RecordedWriter {
+  task: string;
+  notebook: string | null;
+  writes: string[];
+}
+
+/**
+ * Every task recorded as writing tables on this warehouse (their records under
+ * `.cellar/warehouse-reads/`, any notebook), read from the files now. A torn or foreign file is
+ * skipped: not a writer that can be named.
+ */
+export function recordedWriters(w: Warehouse): RecordedWriter[] {
   const dir = join(warehouseConfig().projectRoot, '.cellar', 'warehouse-reads');
-  const found = new Set<string>();
   let names: string[];
   try {
     names = readdirSync(dir).filter((n) => n.endsWith('.json'));
   } catch {
     return [];
   }
+  const out: RecordedWriter[] = [];
   for (const n of names) {
     try {
       const r = JSON.parse(readFileSync(join(dir, n), 'utf8')) as {
         task?: unknown;
+        notebook?: unknown;
         warehouse?: unknown;
         writes?: unknown;
       };
-      if (r.warehouse !== w.identity || typeof r.task !== 'string' || r.task === task.name)
-        continue;
-      if (strings(r.writes).includes(table)) found.add(r.task);
+      const writes = strings(r.writes);
+      if (r.warehouse !== w.identity || typeof r.task !== 'string' || writes.length === 0) continue;
+      out.push({
+        task: r.task,
+        notebook: typeof r.notebook === 'string' ? r.notebook : null,
+        writes,
+      });
     } catch {
-      // a torn or foreign file: not a writer we can name
+      // a torn or foreign file
     }
   }
+  return out;
+}
+
+/** Tasks (other than `task`, of any notebook) recorded as writing `table` on this warehouse. */
+export function writersOfTable(w: Warehouse, task: AnyTask, table: string): string[] {
+  const found = new Set<string>();
+  for (const r of recordedWriters(w))
+    if (r.task !== task.name && r.writes.includes(table)) found.add(r.task);
   return [...found].sort();
 }
