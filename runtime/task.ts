@@ -436,24 +436,38 @@ export interface Pipeline {
  */
 export function definePipeline(def: Omit<Pipeline, 'kind'>): Pipeline {
   if (Array.isArray(def.tasks) && typeof def.name === 'string') {
-    for (const task of def.tasks) {
-      if (typeof task !== 'object' || task === null) continue;
-      const listed = listedIn.get(task);
-      if (listed === undefined) listedIn.set(task, def.name);
-      else if (typeof listed === 'string') {
-        if (listed !== def.name) listedIn.set(task, new Set([listed, def.name]));
-      } else listed.add(def.name);
-    }
+    // Listed when a listing is first asked for (or the next pipeline is defined), not now: the
+    // CLI defines one pipeline and never asks, and 100k WeakMap entries cost the definition and
+    // every garbage collection after it. The tasks as listed now (the array may change later).
+    fileListing();
+    pendingListing = { name: def.name, tasks: def.tasks.slice() };
   }
   return Object.freeze({ kind: 'cellar.pipeline' as const, ...def });
 }
 
 /**
- * Task → the name of the pipeline that lists it, or the names when several do (filled by
- * definePipeline in this process; one string, not a Set, for the common case of one pipeline).
+ * Task → the name of the pipeline that lists it, or the names when several do (filled from
+ * definePipeline's listings in this process; one string, not a Set, for the common case of one
+ * pipeline).
  */
 const listedIn = new WeakMap<object, string | Set<string>>();
+/** The last pipeline defined, not yet in `listedIn` (at most one is held here). */
+let pendingListing: { name: string; tasks: readonly unknown[] } | undefined;
+function fileListing(): void {
+  const pending = pendingListing;
+  if (!pending) return;
+  pendingListing = undefined;
+  for (const task of pending.tasks) {
+    if (typeof task !== 'object' || task === null) continue;
+    const listed = listedIn.get(task);
+    if (listed === undefined) listedIn.set(task, pending.name);
+    else if (typeof listed === 'string') {
+      if (listed !== pending.name) listedIn.set(task, new Set([listed, pending.name]));
+    } else listed.add(pending.name);
+  }
+}
 const listingOf = (task: AnyTask): string[] => {
+  fileListing();
   const listed = listedIn.get(task);
   return listed === undefined ? [] : typeof listed === 'string' ? [listed] : [...listed];
 };

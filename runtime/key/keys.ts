@@ -236,6 +236,14 @@ function codeOfRun(task: AnyTask): CodeFingerprint {
 export function paramKeyOrder(
   params: Record<string, unknown>,
 ): Record<string, string[]> | undefined {
+  // Most tasks have no params: no closure, no sorted key array.
+  let any = false;
+  for (const name in params)
+    if (Object.hasOwn(params, name)) {
+      any = true;
+      break;
+    }
+  if (!any) return undefined;
   let out: Record<string, string[]> | undefined;
   const visit = (value: unknown, path: string, depth: number): void => {
     if (value === null || typeof value !== 'object' || depth > 64) return;

@@ -141,8 +141,10 @@ function resolveInputs(
   params: Record<string, unknown>,
   diagnostics: RuntimeDiagnostic[],
 ): GraphNode['inputs'] {
-  const inputs: GraphNode['inputs'] = [];
   const specs = inputsOf(task, params);
+  // Most tasks of a wide pipeline have no inputs: no key array and no list for them.
+  if (isEmpty(specs)) return NO_INPUTS;
+  const inputs: GraphNode['inputs'] = [];
   const names = Object.keys(specs);
   if (names.length > 1) names.sort();
   for (const inputName of names) {
@@ -312,6 +314,12 @@ export function upstreamClosure(graph: TaskGraph, name: string): GraphNode[] {
   return graph.nodes.filter((n) => keep.has(n.name));
 }
 
+/** Whether a record has no own enumerable member (without making its key array). */
+function isEmpty(record: object): boolean {
+  for (const name in record) if (Object.hasOwn(record, name)) return false;
+  return true;
+}
+
 function inputsOf(task: AnyTask, params: Record<string, unknown>): Record<string, InputSpec> {
   const inputs = task.inputs as Record<string, InputSpec>;
   return task.dynamicInputs ? { ...inputs, ...task.dynamicInputs(params) } : inputs;
@@ -388,6 +396,7 @@ function resolveParams(
 ): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   const specs = task.params as Record<string, ParamSpec>;
+  if (isEmpty(specs)) return out;
   const names = Object.keys(specs);
   if (names.length > 1) names.sort();
   for (const name of names) {

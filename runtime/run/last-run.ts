@@ -33,10 +33,16 @@ export const RUN_LOGS_READ = 20;
  */
 export function lastRuns(store: Store, plan: RunPlan): Map<string, LastRun> {
   const found = new Map<string, LastRun>();
-  const open = new Set(plan.entries.filter((e) => e.action !== 'cached').map((e) => e.name));
-  if (open.size === 0 || !store.recentLogs) return found;
+  if (!store.recentLogs || plan.entries.every((e) => e.action === 'cached')) return found;
+  // The set of open tasks is made once a log is there to read: a pipeline never run (no logs) at
+  // 100k tasks made a 100k-name set for nothing on every `--dry-run`.
+  let open: Set<string> | undefined;
   let read = 0;
   for (const text of store.recentLogs()) {
+    if (!open) {
+      open = new Set();
+      for (const e of plan.entries) if (e.action !== 'cached') open.add(e.name);
+    }
     const seen = eventsOfLog(text);
     for (const [task, s] of seen) {
       if (!open.has(task)) continue;

@@ -20,8 +20,8 @@ import { MemoryStore } from '../../runtime/store/memory.js';
 import { runPipeline } from '../../runtime/run/run.js';
 import { buildGraph, tasksByName } from '../../runtime/run/graph.js';
 import { computeKeys } from '../../runtime/key/keys.js';
-import { formatPlan, PLAN_LIST_LIMIT } from '../../runtime/run/summary.js';
-import type { Manifest } from '../../runtime/types.js';
+import { formatPlan, PLAN_LIST_LIMIT, resultJson } from '../../runtime/run/summary.js';
+import type { Manifest, TaskResult } from '../../runtime/types.js';
 import { readTasks, type JobResult, type TaskRunner } from '../../runtime/run/execute.js';
 import { performTask, readOutput, type TaskJob } from '../../runtime/run/perform.js';
 import { registerTaskHooks, type TaskRunContext } from '../../runtime/run/hooks.js';
@@ -149,6 +149,56 @@ describe('the dry run of a big plan is a digest', () => {
     const full = formatPlan(prepared.plan).split('\n');
     expect(full.filter((l) => l.startsWith('would run'))).toHaveLength(n - 4 + 1);
     expect(full.at(-1)).toBe(digest.at(-1));
+  });
+});
+
+describe('the digest counts by what the last run said, and --json prints results as before', () => {
+  it('counts tasks failed or left out in their last run apart from never run, in first-seen order', () => {
+    const entries = ['a', 'b', 'c', 'd', 'e', 'f'].map((name) => ({
+      name,
+      action: name === 'f' ? ('cached' as const) : ('run' as const),
+      key: { value: `k${name}`, inputs: {} } as never,
+      reason: name === 'f' ? { kind: 'cached' as const } : { kind: 'never-run' as const },
+    }));
+    const last = new Map([
+      ['c', { kind: 'failed' as const, at: 0, error: 'boom' }],
+      ['d', { kind: 'not-run' as const, at: 0, failFast: true }],
+      ['e', { kind: 'failed' as const, at: 0, error: 'boom' }],
+    ]);
+    const digest = formatPlan({ entries }, { limit: 1, last }).split('\n');
+    expect(digest.at(-2)).toBe(
+      '... and 4 more (1 would run: never run, 2 would run: failed in its last run, 1 would run: not run in its last run); --verbose lists every task',
+    );
+    expect(digest.at(-1)).toBe('5 tasks would run, 1 cached.');
+    // With the cached task shown (`showCached`), it is counted under its own words.
+    expect(formatPlan({ entries }, { limit: 1, last, showCached: true }).split('\n').at(-2)).toBe(
+      '... and 5 more (1 would run: never run, 2 would run: failed in its last run, 1 would run: not run in its last run, 1 cached: up to date); --verbose lists every task',
+    );
+  });
+
+  it('prints each task result with its members in one order, whatever order it was made in', () => {
+    const text = resultJson({
+      ok: false,
+      pipeline: 'p',
+      durationMs: 5,
+      tasks: [
+        { name: 'a', status: 'cached', key: 'ka', durationMs: 0 },
+        // Made in another order, or with an absent member present as undefined: printed as the
+        // others, members in resultJson's order.
+        { key: 'kb', durationMs: 1, status: 'ran', name: 'b' } as TaskResult,
+        { name: 'c', status: 'ran', key: 'kc', durationMs: 2, notCached: undefined },
+        { name: 'd', status: 'failed', key: 'kd', durationMs: 3, error: 'boom' },
+        { name: 'e', status: 'not-run', key: 'ke', durationMs: 0, because: { kind: 'fail-fast' } },
+      ],
+    });
+    expect(text).toBe(
+      '{"ok":false,"durationMs":5,"tasks":[' +
+        '{"name":"a","status":"cached","key":"ka","durationMs":0},' +
+        '{"name":"b","status":"ran","key":"kb","durationMs":1},' +
+        '{"name":"c","status":"ran","key":"kc","durationMs":2},' +
+        '{"name":"d","status":"failed","key":"kd","durationMs":3,"error":"boom"},' +
+        '{"name":"e","status":"not-run","key":"ke","durationMs":0,"because":{"kind":"fail-fast"}}]}',
+    );
   });
 });
 
@@ -547,6 +597,20 @@ describe('which pipelines list a task (one name kept per task, not a Set)', () =
     definePipeline({ name: 'another', tasks: [t] });
     expect(pipelinesListing(t)).toEqual(['another', 'first']);
     expect(pipelineOf(t)).toBeUndefined();
+  });
+
+  it('pipelines defined one after another, asked about later, list their tasks as defined', () => {
+    const t = defineTask({ name: 'later', outputs: { v: {} }, run: () => ({ v: 1 }) });
+    const u = defineTask({ name: 'other', outputs: { v: {} }, run: () => ({ v: 1 }) });
+    const tasks = [t];
+    definePipeline({ name: 'one', tasks });
+    // The array handed over changes after the definition: the listing is the definition's.
+    tasks.push(u);
+    definePipeline({ name: 'two', tasks: [t] });
+    definePipeline({ name: 'three', tasks: [u] });
+    expect(pipelinesListing(t)).toEqual(['one', 'two']);
+    expect(pipelinesListing(u)).toEqual(['three']);
+    expect(pipelineOf(u)).toBe('three');
   });
 });
 

@@ -14,9 +14,13 @@ export async function estimatePlan(graph: TaskGraph, plan: RunPlan): Promise<Pla
   // Built only when a hook estimates (warehouse tasks): a dry run of 100k plain tasks skips it.
   let keysByTask: Record<string, string> | undefined;
   const out: PlanEstimate[] = [];
-  for (const entry of plan.entries) {
+  const entries = plan.entries;
+  for (let i = 0; i < entries.length; i++) {
+    const entry = entries[i]!;
     if (entry.action !== 'run') continue;
-    const node = graph.byName.get(entry.name);
+    // The plan lists the graph's nodes in their order (planRun): the node by index, no name lookup.
+    const at = graph.nodes[i];
+    const node = at !== undefined && at.name === entry.name ? at : graph.byName.get(entry.name);
     if (!node) continue;
     for (const hook of hooksFor(node.task)) {
       if (!hook.estimate) continue;
