@@ -590,7 +590,17 @@ async function compileText(
         .sort()
         .map((k): [string, V] => [k, m.get(k)!]);
     const planText = result.plan && JSON.stringify(result.plan);
-    const planHash = planText && sha256(planText);
+    const planFile = planPath(cacheFile);
+    // The plan the last record named, when the plan file still holds exactly this text: its hash
+    // is that record's, and the file need not be written again (a one-cell change rarely moves
+    // the plan). Comparing with the file's bytes costs a read of it; hashing a 5,000-task plan's
+    // 3.2 MB cost more. A file that holds this text but not the recorded hash (edited by hand
+    // into it) makes the next full hit miss, which removes it and compiles again.
+    const planKept =
+      planText !== undefined &&
+      cache?.planHash !== undefined &&
+      readTextOrUndefined(planFile) === planText;
+    const planHash = planKept ? cache.planHash : planText && sha256(planText);
     const record: CacheFile = {
       fingerprint: compilerFingerprint(),
       notebookHash,
@@ -613,18 +623,8 @@ async function compileText(
     };
     try {
       // The plan first: a record is never written naming a plan file not there yet.
-      // An unchanged plan (a one-cell change) is not written again: the plan file the last
-      // record named holds it, unless it is gone or of another size (a full hit that found
-      // other bytes in it removed it).
-      const planFile = planPath(cacheFile);
-      if (
-        planText !== undefined &&
-        !(
-          cache?.planHash === planHash &&
-          statSync(planFile, { throwIfNoEntry: false })?.size === Buffer.byteLength(planText)
-        )
-      )
-        writeAtomic(planFile, planText);
+      // An unchanged plan (a one-cell change) is not written again (`planKept`).
+      if (planText !== undefined && !planKept) writeAtomic(planFile, planText);
       writeAtomic(cacheFile, JSON.stringify(record));
     } catch {
       // A read-only checkout still compiles; it just will not be incremental.

@@ -227,6 +227,11 @@ interface CompileRun {
   hash: (text: string) => string;
   stats: CompileStats;
   diagnostics: Diagnostic[];
+  /**
+   * The memory key each compiled cell's analysis was taken by (the analysis stage's), by cell
+   * index: the analysis is the memory's entry under it, stamped with the cell's place.
+   */
+  analysisKeys: Map<number, string>;
 }
 
 /** The stages in order; each returns early (with no files) when the notebook has errors. */
@@ -242,6 +247,7 @@ async function compileStages(
     hash: options.hash ?? ((t: string) => t),
     stats: emptyStats(),
     diagnostics: [],
+    analysisKeys: new Map(),
   };
   const stopped = (plan?: TaskPlan): Compiled => ({
     notebook: path,
@@ -316,6 +322,8 @@ async function compileStages(
       cells: new Map(tagged.cells.map((c) => [c.index, c])),
       analyses,
       workdir: options.workdir,
+      // Only with a real hash, as the memo below: the keys stand for analyses in its inputs.
+      ...(options.hash ? { analysisKeys: run.analysisKeys } : {}),
     },
     options.fixtures,
     // Only with a real hash: the default (the text itself) would keep every module's inputs.
@@ -338,7 +346,9 @@ async function analyzeStage(
 ): Promise<Map<number, CellAnalysis>> {
   const { memory } = run;
   const compiled = cells.filter((c) => c.role !== 'markdown' && c.role !== 'explore');
-  const analysisKey = (c: TaggedCell) => run.hash(analysisText(c));
+  // One hash per cell (each key is asked for three times below).
+  const keys = new Map(compiled.map((c) => [c, run.hash(analysisText(c))]));
+  const analysisKey = (c: TaggedCell) => keys.get(c)!;
   const missing = compiled.filter((c) => !memory.analyses.has(analysisKey(c)));
   // Analyses that ran out of stack, by cell index: reported, never remembered (see DeepWork).
   const outOfStack = new Map<number, CellAnalysis>();
@@ -359,6 +369,8 @@ async function analyzeStage(
       return [c.index, stamp(a, c, run.path)];
     }),
   );
+  for (const c of compiled)
+    if (!outOfStack.has(c.index)) run.analysisKeys.set(c.index, analysisKey(c));
   for (const a of analyses.values()) run.diagnostics.push(...a.diagnostics);
   return analyses;
 }

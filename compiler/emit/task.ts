@@ -39,6 +39,12 @@ export interface EmitContext {
   workdir: string;
   /** Whether a setup module is emitted (setup cells hold more than imports). */
   hasSetupModule: boolean;
+  /**
+   * The compile memory's key of each cell's analysis (program.ts `analysisText`, hashed), by cell
+   * index, when the compile has them: `taskModuleInputs` names an analysis by it instead of
+   * spelling it out. Only emission's memo reads it.
+   */
+  analysisKeys?: ReadonlyMap<number, string>;
 }
 
 const VALUE_KINDS = new Set(['const', 'let', 'var', 'function', 'class', 'enum', 'namespace']);
@@ -278,18 +284,32 @@ export function planInputs(ctx: EmitContext): string {
   ]);
 }
 
-/** The task's own part of what its module is emitted from (see `planInputs`). */
+/**
+ * The task's own part of what its module is emitted from (see `planInputs`). A cell's analysis is
+ * named by its memory key when `ctx.analysisKeys` has it, not spelt out (its JSON was about half
+ * of these texts, which a compile makes and hashes for every task): the compile's analysis of a
+ * cell is the memory's entry under that key (an entry, once made, is never replaced, and the
+ * cache record keeps an entry while any compiled cell uses it, so while any recorded task input
+ * names it) stamped with the cell's index and id (in the cell, here) and the notebook's path (in
+ * `planInputs`), plus the SQL facts the SQL stage adds (here too).
+ */
 export function taskModuleInputs(ctx: EmitContext, task: TaskNode): string {
   return JSON.stringify([
     task,
     // The consts' names hang on every task's name (taskConsts), which planInputs leaves out.
     [task.name, ...task.upstream].map((t) => taskConst(ctx.plan, t)),
-    task.cells.map((i) => [
-      ctx.cells.get(i) ?? null,
-      ctx.analyses.get(i) ?? null,
-      ctx.plan.bindings[i] ?? null,
-      ctx.plan.dropped[i] ?? null,
-    ]),
+    task.cells.map((i) => {
+      const key = ctx.analysisKeys?.get(i);
+      const analysis = ctx.analyses.get(i);
+      return [
+        ctx.cells.get(i) ?? null,
+        key === undefined
+          ? (analysis ?? null)
+          : [key, analysis?.sqlReads ?? null, analysis?.sqlFiles ?? null],
+        ctx.plan.bindings[i] ?? null,
+        ctx.plan.dropped[i] ?? null,
+      ];
+    }),
   ]);
 }
 
