@@ -526,16 +526,24 @@ function builtinStage(
   analyses: Map<number, CellAnalysis>,
   builtinExports: (specifier: string) => BuiltinExports | undefined,
 ): void {
-  const valueNames = new Set<string>();
-  for (const a of analyses.values())
-    for (const r of a.references) if (r.meaning === 'value') valueNames.add(r.name);
+  // Names read as values anywhere: gathered from every reference in the notebook, so only once a
+  // name imported from a built-in is found missing there (most notebooks import none).
+  let valueNames: Set<string> | undefined;
+  const readAsValue = (name: string) => {
+    if (!valueNames) {
+      valueNames = new Set();
+      for (const a of analyses.values())
+        for (const r of a.references) if (r.meaning === 'value') valueNames.add(r.name);
+    }
+    return valueNames.has(name);
+  };
   for (const c of cells) {
     for (const imp of analyses.get(c.index)?.imports ?? []) {
       const builtin = builtinExports(imp.module);
       if (builtin === undefined) continue;
       for (const b of imp.bindings) {
         if (b.typeOnly || b.imported === 'default' || b.imported === '*') continue;
-        if (builtin.names.has(b.imported) || !valueNames.has(b.local)) continue;
+        if (builtin.names.has(b.imported) || !readAsValue(b.local)) continue;
         // The line holding the name (an import may span lines), else the statement's first.
         const lines = c.code.split('\n');
         const word = new RegExp(`\\b${b.imported}\\b`);
