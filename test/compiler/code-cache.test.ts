@@ -10,11 +10,16 @@ import { afterAll, describe, expect, it } from 'vitest';
 
 const host = pathToFileURL(join(import.meta.dirname, '..', '..', 'compiler', 'host.ts')).href;
 
-/** What `requireWithCodeCache(file)` exports, loaded in a fresh Node process. */
-function loadFresh(file: string): { answer: number; file: string; self: boolean } {
-  const code = `const { requireWithCodeCache } = await import(${JSON.stringify(host)});
+/**
+ * What `requireWithCodeCache(file)` exports, loaded in a fresh Node process; `warm`: then calls
+ * `warmCodeCache(file)` once the export has been used.
+ */
+function loadFresh(file: string, warm = false): { answer: number; file: string; self: boolean } {
+  const code = `const { requireWithCodeCache, warmCodeCache } = await import(${JSON.stringify(host)});
 const lib = requireWithCodeCache(${JSON.stringify(file)});
-console.log(JSON.stringify({ answer: lib.answer(20), file: lib.file, self: lib.self }));`;
+const answer = lib.answer(20);
+${warm ? `warmCodeCache(${JSON.stringify(file)});` : ''}
+console.log(JSON.stringify({ answer, file: lib.file, self: lib.self }));`;
   const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {
     encoding: 'utf8',
   });
@@ -53,6 +58,33 @@ describe('requireWithCodeCache', () => {
     writeFileSync(join(cacheDir, cached!), Buffer.from('not V8 code cache data at all'));
     expect(loadFresh(file)).toEqual(works); // rejected by V8, compiled as usual, rewritten
     expect(readFileSync(join(cacheDir, cached!)).length).toBeGreaterThan(100);
+  }, 600_000);
+
+  it('writes a warm cache once the code has run, prefers it, and drops it when damaged', () => {
+    const pkg = join(base, 'warm', 'node_modules', 'lib');
+    mkdirSync(pkg, { recursive: true });
+    const file = join(pkg, 'index.js');
+    writeFileSync(file, source);
+    const cacheDir = join(base, 'warm', 'node_modules', '.cache', 'cellar');
+    const works = { answer: 41, file: 'index.js', self: true };
+    const names = () => readdirSync(cacheDir).sort();
+
+    expect(loadFresh(file, true)).toEqual(works); // no cache: the plain one, then the warm one
+    const [plain, warm] = names();
+    expect(plain).toMatch(/^v8-[0-9a-f]{24}\.bin$/);
+    expect(warm).toBe(plain!.replace(/\.bin$/, '.warm.bin'));
+    const written = readFileSync(join(cacheDir, warm!));
+    const plainWritten = readFileSync(join(cacheDir, plain!));
+
+    expect(loadFresh(file, true)).toEqual(works); // from the warm cache: nothing rewritten
+    expect(readFileSync(join(cacheDir, warm!))).toEqual(written);
+    expect(readFileSync(join(cacheDir, plain!))).toEqual(plainWritten);
+
+    writeFileSync(join(cacheDir, warm!), Buffer.from('not V8 code cache data at all'));
+    expect(loadFresh(file)).toEqual(works); // rejected by V8 and removed, not tried again
+    expect(names()).toEqual([plain]);
+    expect(loadFresh(file, true)).toEqual(works); // from the plain cache, then warmed again
+    expect(readFileSync(join(cacheDir, warm!)).length).toBeGreaterThan(100);
   }, 600_000);
 
   it('loads a file outside any node_modules folder without a cache', () => {
