@@ -79,6 +79,24 @@ function help(): string {
   ].join('\n');
 }
 
+/**
+ * `cellar run` answered from the warm-run record by dist/warm.js (cli/warm-entry.ts: one module
+ * instead of run.ts's chunks), or undefined: not the build (running from sources, no
+ * `__cellarBuildId` from bin/cellar.mjs), no such file, or the record does not answer.
+ */
+async function warmRunAnswer(args: string[], verbose: boolean): Promise<number | undefined> {
+  if (typeof (globalThis as { __cellarBuildId?: unknown }).__cellarBuildId !== 'string')
+    return undefined;
+  let entry: typeof import('./warm-entry.js');
+  try {
+    // A computed specifier: esbuild leaves it to Node, so dist/cli.js loads dist/warm.js.
+    entry = (await import(new URL('./warm.js', import.meta.url).href)) as typeof entry;
+  } catch {
+    return undefined;
+  }
+  return entry.runWarm(args, verbose);
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [name, ...args] = argv;
   if (!name) {
@@ -104,11 +122,11 @@ export async function main(argv: string[]): Promise<number> {
     // settle (a project codec's decode, say) where no narrower wait names it, says so and exits
     // non-zero, where Node would exit with code 13 and no word.
     return await whileSettleable(
-      (async () =>
-        (await command.load()).run(
-          args.filter((a) => a !== '--verbose'),
-          { verbose },
-        ))(),
+      (async () => {
+        const rest = args.filter((a) => a !== '--verbose');
+        const warm = name === 'run' ? await warmRunAnswer(rest, verbose) : undefined;
+        return warm ?? (await command.load()).run(rest, { verbose });
+      })(),
       () =>
         new CellarError(
           `the command awaits a promise nothing is left to settle (no timer, I/O or other work is pending), so it could never finish: code it ran (a task, a setup cell, a codec) awaits a promise nothing settles`,

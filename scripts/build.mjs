@@ -43,27 +43,36 @@ function newestSourceMtime() {
 export async function buildDist() {
   // esbuild loads lazily: importing it costs ~50 ms, which a warm `cellar run` should not pay.
   const { build } = await import('esbuild');
-  const result = await build({
+  const shared = {
     absWorkingDir: root,
-    // worker: the body of each task worker thread (runtime/workers/pool.ts starts dist/worker.js).
-    // worker-reads: preloaded in a worker thread a task starts (runtime/run/read-record.ts).
-    entryPoints: {
-      index: 'runtime/index.ts',
-      cli: 'cli/main.ts',
-      worker: 'runtime/workers/thread.ts',
-      'worker-reads': 'runtime/run/worker-reads.ts',
-    },
     outdir: dist,
     write: false,
     bundle: true,
-    splitting: true,
     format: 'esm',
     platform: 'node',
     target: 'node20',
     packages: 'external',
     sourcemap: 'linked',
     logLevel: 'warning',
-  });
+  };
+  // warm: `cellar run` answered from the warm-run record (cli/warm-entry.ts), one file without
+  // splitting: Node's ESM loader costs per module, and this is all a warm run loads after cli.js.
+  const [split, warm] = await Promise.all([
+    build({
+      ...shared,
+      // worker: the body of each task worker thread (runtime/workers/pool.ts starts dist/worker.js).
+      // worker-reads: preloaded in a worker thread a task starts (runtime/run/read-record.ts).
+      entryPoints: {
+        index: 'runtime/index.ts',
+        cli: 'cli/main.ts',
+        worker: 'runtime/workers/thread.ts',
+        'worker-reads': 'runtime/run/worker-reads.ts',
+      },
+      splitting: true,
+    }),
+    build({ ...shared, entryPoints: { warm: 'cli/warm-entry.ts' }, splitting: false }),
+  ]);
+  const result = { outputFiles: [...split.outputFiles, ...warm.outputFiles] };
   mkdirSync(dist, { recursive: true });
   const written = new Set([stamp]);
   for (const file of result.outputFiles) {

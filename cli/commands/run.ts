@@ -1,30 +1,29 @@
 // `cellar run <pipeline> [task...]`: run a compiled pipeline (or a notebook, compiled first when
 // stale) as a cached DAG and print a Luigi-style summary. Exit 0 when every task ran or was
 // cached, 1 when a task failed, 2 for bad usage or a pipeline that cannot be built.
-import { availableParallelism, constants, hostname } from 'node:os';
+import { constants, hostname } from 'node:os';
 import { dirname } from 'node:path';
 import type { TaskRunner } from '../../runtime/run/execute.js';
-import { countPlan, planOutlook } from '../../runtime/run/plan.js';
 import type { PreparedRun } from '../../runtime/run/run.js';
 import { lastRuns, type LastRun } from '../../runtime/run/last-run.js';
 import { chooseStore, openStore } from '../../runtime/store/open.js';
 import type { Store } from '../../runtime/store/store.js';
 import { resolveWorkspace } from '../../runtime/store/workspace.js';
-import {
-  formatEvent,
-  formatPlan,
-  PLAN_LIST_LIMIT,
-  formatSummary,
-  ProgressLine,
-  resultJson,
-} from '../../runtime/run/summary.js';
-import type { CacheKey, RunEvent, RunPlan, RunResult } from '../../runtime/types.js';
+import { formatSummary, resultJson } from '../../runtime/run/summary.js';
+import type { RunPlan, RunResult } from '../../runtime/types.js';
 import type { PlanEstimate } from '../../runtime/warehouse/tasks/estimate.js';
-import { cachedRunResult, warmTasks, type WarmRecord } from '../../runtime/run/warm-record.js';
 import { defineCommand } from '../command.js';
 import { CliError, EXIT } from '../errors.js';
 import { onStopSignal } from '../signals.js';
-import { recordWarmRun, warmRun, type RunRequest } from '../warm-run.js';
+import { recordWarmRun } from '../warm-run.js';
+import {
+  answerWarm,
+  checkedRequest,
+  eventReporter,
+  printDryRunPlan,
+  RUN_OPTIONS,
+  type RunTally,
+} from './run-warm.js';
 
 const USAGE = `usage: cellar run <pipeline.ts|notebook.ipynb|folder> [task...] [options]
 
@@ -51,74 +50,16 @@ With --executor bullmq, --workers is how many jobs may be queued at once (defaul
 
 export const run = defineCommand({
   usage: USAGE,
-  options: {
-    param: { type: 'string', multiple: true, default: [] },
-    workers: { type: 'string' },
-    rerun: { type: 'string', multiple: true, default: [] },
-    'dry-run': { type: 'boolean', default: false },
-    'keep-going': { type: 'boolean', default: false },
-    json: { type: 'boolean', default: false },
-    workspace: { type: 'string' },
-    workdir: { type: 'string' },
-    'in-process': { type: 'boolean', default: false },
-    store: { type: 'string' },
-    executor: { type: 'string', default: 'local' },
-    redis: { type: 'string' },
-    notify: { type: 'string' },
-    'notify-on-success': { type: 'boolean', default: false },
-  },
+  options: RUN_OPTIONS,
   async run({ values, positionals, verbose }) {
-    const workers = values.workers === undefined ? undefined : Number(values.workers);
-    if (workers !== undefined && (!Number.isInteger(workers) || workers < 1))
-      throw new CliError(`--workers needs a whole number ≥ 1, got '${values.workers}'`, 'E_USAGE');
-    const executor = values.executor;
-    if (executor !== 'local' && executor !== 'bullmq')
-      throw new CliError(`--executor is 'local' or 'bullmq', got '${executor}'`, 'E_USAGE');
-    if (executor === 'bullmq' && !values.redis)
-      throw new CliError(
-        '--executor bullmq needs --redis <url>, e.g. --redis redis://127.0.0.1:6379',
-        'E_USAGE',
-      );
-    if (executor !== 'bullmq' && values.redis)
-      throw new CliError('--redis is for --executor bullmq', 'E_USAGE');
-    if (executor === 'bullmq' && values['in-process'])
-      throw new CliError('--in-process and --executor bullmq exclude each other', 'E_USAGE');
-    if (values['notify-on-success'] && !values.notify)
-      throw new CliError('--notify-on-success needs --notify <url>', 'E_USAGE');
-    if (values.notify && !/^https?:\/\//.test(values.notify))
-      throw new CliError(`--notify needs an http(s) URL, got '${values.notify}'`, 'E_USAGE');
-    const [pipelineArg, ...only] = positionals;
-    const request: RunRequest = {
-      arg: pipelineArg ?? '',
-      only,
-      params: values.param,
-      workdir: values.workdir,
-      workspace: values.workspace,
-      store: values.store,
-      rerun: values.rerun,
-      executor,
-      verbose,
-      notify: values.notify !== undefined,
-    };
+    const { workers, request } = checkedRequest(values, positionals, verbose);
+    const executor = request.executor;
+    const pipelineArg = positionals[0];
     // Every task cached and nothing moved since the last run: say so without loading anything
-    // (cli/warm-run.ts; any doubt falls through to the full path).
-    const warm = pipelineArg ? warmRun(request) : undefined;
-    if (warm) {
-      if (values['dry-run']) return printDryRun(cachedPlan(warm), [], values.json, verbose);
-      const reporter = eventReporter({ json: values.json, verbose });
-      let result: RunResult;
-      try {
-        result = cachedRunResult(warm, {
-          workers: Math.max(1, workers ?? availableParallelism()),
-          onEvent: reporter.onEvent,
-          perTask: reporter.perTask,
-        });
-      } finally {
-        reporter.stop();
-      }
-      console.log(values.json ? resultJson(result) : formatSummary(result));
-      return EXIT.ok;
-    }
+    // (cli/warm-run.ts; any doubt falls through to the full path). A built `cellar` asks first
+    // from dist/warm.js (cli/warm-entry.ts, one module): this answers when run otherwise.
+    const answered = await answerWarm(request, values, workers);
+    if (answered !== undefined) return answered;
     // The full path. Loaded only now: a warm run answered above never pays for loading the
     // runtime's run stages, the pipeline loader or the failure locator.
     const [{ runPipeline }, { openPipeline, parseParams, toCliError }] = await Promise.all([
@@ -174,7 +115,7 @@ export const run = defineCommand({
         params,
         workers: workers ?? (executor === 'bullmq' ? 100 : undefined),
         rerun: values.rerun,
-        only,
+        only: request.only,
         keepGoing: values['keep-going'],
         dryRun: values['dry-run'],
         workspace,
@@ -249,53 +190,6 @@ function endWithTheRun(): void {
   (globalThis as { __cellarExitWhenDone?: boolean }).__cellarExitWhenDone = true;
 }
 
-/** Events to stderr while the run goes: a progress line on a terminal, plain lines otherwise,
- *  nothing with --json. Keeps each failed task's stack for `locateFailures`. */
-function eventReporter(o: { json: boolean; verbose: boolean }) {
-  // --json first: asking stderr whether it is a terminal makes the stream, which a warm --json
-  // run otherwise never needs.
-  const tty = !o.json && process.stderr.isTTY;
-  const progress = tty ? new ProgressLine((s) => process.stderr.write(s)) : undefined;
-  const ticker = progress ? setInterval(() => progress.tick(), 120) : undefined;
-  ticker?.unref();
-  const stacks = new Map<string, string>();
-  const tally: RunTally = { running: new Set(), stored: 0, failed: 0 };
-  const onEvent = (e: RunEvent) => {
-    if (e.kind === 'task-failed' && e.stack) stacks.set(e.task, e.stack);
-    tallyEvent(tally, e);
-    if (o.json) return;
-    if (progress) progress.update(e);
-    else {
-      const line = formatEvent(e, o.verbose);
-      if (line) process.stderr.write(line + '\n');
-    }
-  };
-  // Whether each task's events matter to this reporter beyond a run that runs nothing: the
-  // progress line counts them; --json and plain lines print nothing for a task this run found cached.
-  const perTask = progress !== undefined || o.verbose;
-  return { onEvent, stacks, tally, perTask, stop: () => ticker && clearInterval(ticker) };
-}
-
-/** What a run has done so far, for the line an interrupt prints (`reportInterrupts`). */
-interface RunTally {
-  /** Tasks started and not yet finished, in start order. */
-  running: Set<string>;
-  /** Tasks that ran to the end in this run and whose results are stored. */
-  stored: number;
-  failed: number;
-}
-
-function tallyEvent(tally: RunTally, e: RunEvent): void {
-  if (e.kind === 'task-start') tally.running.add(e.task);
-  else if (e.kind === 'task-done') {
-    tally.running.delete(e.task);
-    if (!e.notCached) tally.stored++;
-  } else if (e.kind === 'task-failed') {
-    tally.running.delete(e.task);
-    tally.failed++;
-  }
-}
-
 /**
  * Until `stop()`: on SIGINT or SIGTERM, print what the run leaves (the results stored so far are
  * kept and the next run resumes from them; the tasks running are stopped, nothing of theirs is
@@ -320,9 +214,9 @@ function reportInterrupts(tally: RunTally): { stop: () => void } {
   return { stop };
 }
 
-/** `--dry-run`: the plan with reasons (the first PLAN_LIST_LIMIT tasks, then counts by reason,
- *  unless --verbose), and the warehouse cost guard (bytes each task's SQL would
- *  process, from BigQuery dry runs). */
+/** `--dry-run`: the plan with reasons (run-warm.ts `printDryRunPlan`), and after the text form the
+ *  warehouse cost guard (bytes each task's SQL would process, from BigQuery dry runs) and notes on
+ *  remote reads. */
 async function printDryRun(
   plan: RunPlan,
   estimates: PlanEstimate[],
@@ -330,49 +224,20 @@ async function printDryRun(
   verbose: boolean,
   last: ReadonlyMap<string, LastRun> = new Map(),
 ): Promise<number> {
-  if (json) {
-    // `action` is the entry's outlook: `may-run` for a task that runs only if a forced upstream's
-    // output changes, as the text plan labels it and `counts` counts it.
-    const tasks = plan.entries.map((e) => ({
-      name: e.name,
-      action: planOutlook(e),
-      key: e.key.value,
-      reason: e.reason,
-      ...(last.has(e.name) ? { lastRun: last.get(e.name) } : {}),
-    }));
-    const counts = countPlan(plan);
-    console.log(JSON.stringify({ ok: true, dryRun: true, tasks, counts, estimates }));
-  } else {
-    console.log(formatPlan(plan, { ...(verbose ? {} : { limit: PLAN_LIST_LIMIT }), last }));
-    if (estimates.length > 0) {
-      const { formatEstimates } = await import('../../runtime/warehouse/tasks/estimate.js');
-      const lines = formatEstimates(estimates);
-      if (lines) console.log(lines);
-    }
-    // Remote reads (keyed by URL only) are noted; the warm path's plan has no warehouse inputs,
-    // and loads nothing of the warehouse.
-    if (plan.entries.some((e) => e.key.inputs?.hooks?.warehouse)) {
-      const { remoteReadNotes } = await import('../../runtime/warehouse/tasks/files.js');
-      for (const note of remoteReadNotes(plan)) console.log(note);
-    }
+  printDryRunPlan(plan, estimates, json, verbose, last);
+  if (json) return EXIT.ok;
+  if (estimates.length > 0) {
+    const { formatEstimates } = await import('../../runtime/warehouse/tasks/estimate.js');
+    const lines = formatEstimates(estimates);
+    if (lines) console.log(lines);
+  }
+  // Remote reads (keyed by URL only) are noted; the warm path's plan has no warehouse inputs,
+  // and loads nothing of the warehouse.
+  if (plan.entries.some((e) => e.key.inputs?.hooks?.warehouse)) {
+    const { remoteReadNotes } = await import('../../runtime/warehouse/tasks/files.js');
+    for (const note of remoteReadNotes(plan)) console.log(note);
   }
   return EXIT.ok;
-}
-
-/**
- * The plan a checked warm record stands for: every task cached, or not requested. Its keys carry
- * no inputs (the record holds none): only `--dry-run`'s printing reads this plan, and an
- * all-cached plan prints no key diffs.
- */
-function cachedPlan(record: WarmRecord): RunPlan {
-  return {
-    entries: Array.from(warmTasks(record.tasks), (t) => ({
-      name: t.name,
-      action: t.cached ? 'cached' : 'not-run',
-      key: { value: t.key } as CacheKey,
-      reason: t.cached ? { kind: 'cached' } : { kind: 'not-requested' },
-    })),
-  };
 }
 
 /**
