@@ -22,9 +22,12 @@ import { dirname, join, relative, sep } from 'node:path';
 import {
   checkStamp,
   contentHash,
+  packStamps,
   readWithStamp,
   sameStamp,
+  unpackStamps,
   type FileStamp,
+  type PackedStamps,
 } from '../runtime/key/filestamp.js';
 
 /** What one successful compile of one notebook wrote, as content stamps. */
@@ -43,7 +46,11 @@ export interface CompileStamps {
   pipeline: string;
 }
 
-const STAMPS_VERSION = 1;
+// 2: `files` packed on disk (runtime/key/filestamp.ts `PackedStamps`: a fifth of the parse)
+const STAMPS_VERSION = 2;
+
+/** The record as stored. */
+type StampsFile = Omit<CompileStamps, 'files'> & { files: PackedStamps };
 
 /** `<root>/.cellar/compile/<notebook, flattened>.stamps.json` (beside the compile cache). */
 export function stampsPath(root: string, notebookAbs: string): string {
@@ -53,8 +60,10 @@ export function stampsPath(root: string, notebookAbs: string): string {
 
 function readStamps(file: string): CompileStamps | undefined {
   try {
-    const r = JSON.parse(readFileSync(file, 'utf8')) as CompileStamps;
-    return r.version === STAMPS_VERSION ? r : undefined;
+    const r = JSON.parse(readFileSync(file, 'utf8')) as StampsFile;
+    if (r.version !== STAMPS_VERSION) return undefined;
+    const files = unpackStamps(r.files);
+    return files ? { ...r, files } : undefined;
   } catch {
     return undefined;
   }
@@ -63,7 +72,8 @@ function readStamps(file: string): CompileStamps | undefined {
 function writeStamps(file: string, stamps: CompileStamps): void {
   mkdirSync(dirname(file), { recursive: true });
   const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, JSON.stringify(stamps));
+  const stored: StampsFile = { ...stamps, files: packStamps(stamps.files) };
+  writeFileSync(tmp, JSON.stringify(stored));
   renameSync(tmp, file);
 }
 

@@ -137,3 +137,61 @@ export function sameStamp(a: FileStamp, b: FileStamp): boolean {
     a.trusted === b.trusted
   );
 }
+
+/**
+ * Stamps by path as records store them (the compile's stamps, cli/compile-stamps.ts; the warm-run
+ * record's sources, runtime/run/warm-record.ts): one array per folder, `[folder, name, hash, size,
+ * ino, mtimeNs, ctimeNs, trusted (1 or 0), name, …]`, each path `folder + name` (split after its
+ * last `/` or `\`: string slices, no normalising). Why: a warm run parses both records in a fresh
+ * process, where `JSON.parse` of an object per file (six keys each, the folder repeated in every
+ * path) cost about 13 ms for a 1,000-task notebook's record against about 2 ms for arrays of
+ * strings and numbers (docs/design/warm-path.md, stop 30).
+ */
+export type PackedStamps = (string | number)[][];
+
+const STAMP_FIELDS = 7;
+
+/** `stamps` packed (see `PackedStamps`), consecutive paths of one folder in one array, in order. */
+export function packStamps(stamps: Readonly<Record<string, FileStamp>>): PackedStamps {
+  const out: PackedStamps = [];
+  let group: (string | number)[] | undefined;
+  for (const [path, s] of Object.entries(stamps)) {
+    const cut = Math.max(path.lastIndexOf('/'), path.lastIndexOf('\\')) + 1;
+    const folder = path.slice(0, cut);
+    if (group?.[0] !== folder) out.push((group = [folder]));
+    group.push(path.slice(cut), s.hash, s.size, s.ino, s.mtimeNs, s.ctimeNs, s.trusted ? 1 : 0);
+  }
+  return out;
+}
+
+/** The stamps `packStamps` packed, or undefined when `packed` is not of that shape (damaged). */
+export function unpackStamps(packed: unknown): Record<string, FileStamp> | undefined {
+  if (!Array.isArray(packed)) return undefined;
+  const out: Record<string, FileStamp> = {};
+  for (const group of packed as unknown[]) {
+    if (!Array.isArray(group) || group.length % STAMP_FIELDS !== 1) return undefined;
+    const folder = group[0];
+    if (typeof folder !== 'string') return undefined;
+    for (let i = 1; i < group.length; i += STAMP_FIELDS) {
+      const name: unknown = group[i];
+      const hash: unknown = group[i + 1];
+      const size: unknown = group[i + 2];
+      const ino: unknown = group[i + 3];
+      const mtimeNs: unknown = group[i + 4];
+      const ctimeNs: unknown = group[i + 5];
+      const trusted: unknown = group[i + 6];
+      if (
+        typeof name !== 'string' ||
+        typeof hash !== 'string' ||
+        typeof size !== 'number' ||
+        typeof ino !== 'string' ||
+        typeof mtimeNs !== 'string' ||
+        typeof ctimeNs !== 'string' ||
+        (trusted !== 0 && trusted !== 1)
+      )
+        return undefined;
+      out[folder + name] = { hash, size, ino, mtimeNs, ctimeNs, trusted: trusted === 1 };
+    }
+  }
+  return out;
+}

@@ -489,3 +489,60 @@ export function wellFormedFacts(facts: unknown): facts is ResolveFacts {
     )
   );
 }
+
+/**
+ * Facts as the warm-run record stores them (runtime/run/warm-record.ts): one array per run of
+ * facts of one folder with the same stat facts, `[folder, ino, mtimeNs, ctimeNs, trusted (1 or 0),
+ * stem, hash, stem, hash, …]`, each key `folder + '\0' + stem`. A 1,000-task notebook's bundle
+ * has a fact per module of one folder: as an object each with the folder's stat facts repeated,
+ * they were half the record and most of its parse in a fresh process (docs/design/warm-path.md,
+ * stop 30).
+ */
+export type PackedFacts = (string | number)[][];
+
+/** `facts` packed (see `PackedFacts`), in order. */
+export function packFacts(facts: Readonly<ResolveFacts>): PackedFacts {
+  const out: PackedFacts = [];
+  let group: (string | number)[] | undefined;
+  for (const [key, f] of Object.entries(facts)) {
+    const cut = key.indexOf('\0');
+    const dir = key.slice(0, cut);
+    const trusted = f.trusted ? 1 : 0;
+    if (
+      group?.[0] !== dir ||
+      group[1] !== f.ino ||
+      group[2] !== f.mtimeNs ||
+      group[3] !== f.ctimeNs ||
+      group[4] !== trusted
+    )
+      out.push((group = [dir, f.ino, f.mtimeNs, f.ctimeNs, trusted]));
+    group.push(key.slice(cut + 1), f.hash);
+  }
+  return out;
+}
+
+/** The facts `packFacts` packed, or undefined when `packed` is not of that shape (damaged). */
+export function unpackFacts(packed: unknown): ResolveFacts | undefined {
+  if (!Array.isArray(packed)) return undefined;
+  const out: ResolveFacts = {};
+  for (const group of packed as unknown[]) {
+    if (!Array.isArray(group) || group.length < 5 || group.length % 2 !== 1) return undefined;
+    const [dir, ino, mtimeNs, ctimeNs, trusted] = group as unknown[];
+    if (
+      typeof dir !== 'string' ||
+      dir.includes('\0') ||
+      typeof ino !== 'string' ||
+      typeof mtimeNs !== 'string' ||
+      typeof ctimeNs !== 'string' ||
+      (trusted !== 0 && trusted !== 1)
+    )
+      return undefined;
+    for (let i = 5; i < group.length; i += 2) {
+      const stem: unknown = group[i];
+      const hash: unknown = group[i + 1];
+      if (typeof stem !== 'string' || typeof hash !== 'string') return undefined;
+      out[`${dir}\0${stem}`] = { hash, ino, mtimeNs, ctimeNs, trusted: trusted === 1 };
+    }
+  }
+  return out;
+}

@@ -66,9 +66,24 @@ import {
 } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { checkStamp, readWithStamp, sameStamp, type FileStamp } from '../key/filestamp.js';
+import {
+  checkStamp,
+  packStamps,
+  readWithStamp,
+  sameStamp,
+  unpackStamps,
+  type FileStamp,
+  type PackedStamps,
+} from '../key/filestamp.js';
 import { globsChanged } from '../key/dynamic-imports.js';
-import { checkResolveFacts, wellFormedFacts, type ResolveFacts } from '../key/resolve-facts.js';
+import {
+  checkResolveFacts,
+  packFacts,
+  unpackFacts,
+  wellFormedFacts,
+  type PackedFacts,
+  type ResolveFacts,
+} from '../key/resolve-facts.js';
 import { canonicalJson, envInputs, sha256 } from '../key/hash.js';
 import {
   isModuleRecord,
@@ -226,7 +241,9 @@ export function writtenFactsNow(at: RunReadsAt, stamps: RunReadStamps): Record<s
   return ownedWrittenNow(at.root, sideEffectFiles(recordedRunReadsOfPipeline(at)), stamps);
 }
 
-const RECORD_VERSION = 11; // 9: `resolved`; 10: `runReads.workdir`; 11: config files in `resolved`
+// 9: `resolved`; 10: `runReads.workdir`; 11: config files in `resolved`; 12: `sources` and
+// `resolved` packed on disk
+const RECORD_VERSION = 12;
 
 /**
  * The names of a record's tasks, newline-joined, each a task name as defineTask allows it
@@ -237,9 +254,14 @@ const RECORD_VERSION = 11; // 9: `resolved`; 10: `runReads.workdir`; 11: config 
  */
 const TASK_NAMES = /^[A-Za-z_][\w.-]*(?:\n[A-Za-z_][\w.-]*)*$/;
 
-/** The record as stored: the task names joined (see `WarmTasks`). */
-type RecordFile = Omit<WarmRecord, 'tasks'> & {
+/**
+ * The record as stored: the task names joined (see `WarmTasks`), the sources and the resolution
+ * facts packed as arrays (key/filestamp.ts `PackedStamps`, key/resolve-facts.ts `PackedFacts`).
+ */
+type RecordFile = Omit<WarmRecord, 'tasks' | 'sources' | 'resolved'> & {
   tasks: Omit<WarmTasks, 'names'> & { names: string };
+  sources: PackedStamps;
+  resolved: PackedFacts;
 };
 
 /** `<project>/.cellar/cache/warm/<hash of what is run>.json`: one record per pipeline argument. */
@@ -387,6 +409,8 @@ function save(file: string, record: WarmRecord): void {
   try {
     const stored: RecordFile = {
       ...record,
+      sources: packStamps(record.sources),
+      resolved: packFacts(record.resolved),
       tasks: { ...record.tasks, names: record.tasks.names.join('\n') },
     };
     writeFileSync(tmp, JSON.stringify(stored));
@@ -416,11 +440,18 @@ export function readWarmRecord(file: string, build: string): WarmRecord | undefi
     !TASK_NAMES.test(stored.tasks.names)
   )
     return undefined;
+  // Another build's record is not unpacked: it is not trusted whatever it holds.
+  if (stored.build !== build) return undefined;
+  const sources = unpackStamps(stored.sources);
+  const resolved = unpackFacts(stored.resolved);
+  if (!sources || !resolved) return undefined;
   const record: WarmRecord = {
     ...stored,
+    sources,
+    resolved,
     tasks: { ...stored.tasks, names: stored.tasks.names.split('\n') },
   };
-  return wellFormed(record) && record.build === build ? record : undefined;
+  return wellFormed(record) ? record : undefined;
 }
 
 /**

@@ -17,10 +17,13 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   checkStamp,
+  packStamps,
+  unpackStamps,
   readWithStamp,
   stampLimits,
   type FileStamp,
 } from '../../runtime/key/filestamp.js';
+import { packFacts, unpackFacts } from '../../runtime/key/resolve-facts.js';
 import { root } from './helpers.js';
 
 const dir = join(root, 'test', '.tmp', 'runtime', `filestamp-${process.pid}`);
@@ -93,5 +96,68 @@ describe('checkStamp after a trusted stamp', () => {
     expect(check.stamp.hash).toBe(stamp.hash);
     expect(check.stamp.mtimeNs).not.toBe(stamp.mtimeNs);
     expect(readFileSync(file, 'utf8')).toBe('limit=10\n');
+  });
+});
+
+describe('stamps and resolution facts as records store them (packed arrays)', () => {
+  const stamp = (hash: string, trusted: boolean): FileStamp => ({
+    hash,
+    size: 12,
+    ino: '77',
+    mtimeNs: '1796314056817568807',
+    ctimeNs: '1796314056845568807',
+    trusted,
+  });
+
+  it('unpack gives back every stamp by its path, folders written once', () => {
+    const stamps: Record<string, FileStamp> = {
+      '/p/generated/wide/pipeline.ts': stamp('aaaaaaaaaaaaaaaa', true),
+      '/p/generated/wide/v0.ts': stamp('bbbbbbbbbbbbbbbb', false),
+      '/p/notebooks/lib/helper.ts': stamp('cccccccccccccccc', true),
+      'v1.ts': stamp('dddddddddddddddd', true),
+      'sub\\win.ts': stamp('eeeeeeeeeeeeeeee', true),
+    };
+    const packed = packStamps(stamps);
+    expect(packed.map((g) => g[0])).toEqual([
+      '/p/generated/wide/',
+      '/p/notebooks/lib/',
+      '',
+      'sub\\',
+    ]);
+    expect(unpackStamps(JSON.parse(JSON.stringify(packed)))).toEqual(stamps);
+  });
+
+  it('a damaged packed form is undefined, not partly trusted', () => {
+    const packed = packStamps({ '/p/a.ts': stamp('aaaaaaaaaaaaaaaa', true) });
+    for (const damaged of [
+      null,
+      {},
+      [['/p/'], ['/p/', 'a.ts', 'aaaaaaaaaaaaaaaa', 12, '77', '1', '2']], // a field short
+      packed.map((g) => g.map((v, i) => (i === 3 ? '12' : v))), // size as text
+      packed.map((g) => g.map((v, i) => (i === 7 ? true : v))), // trusted not 0 or 1
+    ])
+      expect(unpackStamps(damaged)).toBeUndefined();
+  });
+
+  it('resolution facts: unpack gives back every fact by its key, content facts included', () => {
+    const fact = (hash: string, ino = '5') => ({
+      hash,
+      ino,
+      mtimeNs: '10',
+      ctimeNs: '11',
+      trusted: true,
+    });
+    const facts = {
+      '/p/generated/wide\0v0': fact('aaaaaaaaaaaaaaaa'),
+      '/p/generated/wide\0v1': fact('bbbbbbbbbbbbbbbb'),
+      '/p\0package.json': fact('cccccccccccccccc', '4'),
+      '/p/package.json\0\0content': fact('dddddddddddddddd', '9'),
+      '/p/generated/wide\0total': fact('eeeeeeeeeeeeeeee'),
+    };
+    const packed = packFacts(facts);
+    expect(packed).toHaveLength(4);
+    expect(unpackFacts(JSON.parse(JSON.stringify(packed)))).toEqual(facts);
+    expect(unpackFacts([['/p', '4', '10', '11', 1, 'package.json']])).toBeUndefined();
+    expect(unpackFacts([['/p', '4', '10', '11', 2]])).toBeUndefined();
   });
 });

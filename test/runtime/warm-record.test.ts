@@ -13,6 +13,7 @@ import { notebookText } from '../compiler/notebook.js';
 import { root, runCli, runJson } from './helpers.js';
 import { readHistory } from '../../cli/docs/history.js';
 import { logEvents } from '../../runtime/run/warm-record.js';
+import { unpackStamps } from '../../runtime/key/filestamp.js';
 import type { RunEvent } from '../../runtime/types.js';
 import { editKeepingMtimeAndSize } from '../support/edit.js';
 
@@ -223,6 +224,32 @@ describe('the warm-run record answers only when nothing a key rests on moved', (
     }
   });
 
+  it('a record whose packed sources or resolution facts are damaged is not trusted', async () => {
+    const file = join(project, '.cellar', 'cache', 'warm', recordFiles()[0]!);
+    const record = JSON.parse(readFileSync(file, 'utf8')) as {
+      sources: (string | number)[][];
+      resolved: (string | number)[][];
+    };
+    const helper = join(project, 'notebooks', 'lib', 'helper.ts');
+    expect(unpackStamps(record.sources)?.[helper]?.hash).toMatch(/^[0-9a-f]{16}$/);
+    const damaged = [
+      // the object-per-file form of record version 11
+      { ...record, sources: unpackStamps(record.sources) },
+      // a stamp's size as text
+      { ...record, sources: record.sources.map((g) => g.map((v, i) => (i === 3 ? '1' : v))) },
+      // a fact group cut short
+      { ...record, resolved: record.resolved.map((g) => g.slice(0, 4)) },
+    ];
+    for (const form of damaged) {
+      writeFileSync(file, JSON.stringify(form));
+      const loaded = loads();
+      const r = await run();
+      expect(Object.values(r.status).every((s) => s === 'cached')).toBe(true);
+      expect(loads(), 'the full path ran').toBeGreaterThan(loaded);
+      await shortcut();
+    }
+  });
+
   it('a record written by another Cellar build is not trusted', async () => {
     const file = join(project, '.cellar', 'cache', 'warm', recordFiles()[0]!);
     const record = JSON.parse(readFileSync(file, 'utf8'));
@@ -261,10 +288,12 @@ describe('the shortcut still sees what the full path sees once its stamps are tr
     JSON.parse(
       readFileSync(join(project, '.cellar', 'compile', 'notebooks_demo.ipynb.stamps.json'), 'utf8'),
     ) as { notebook: { trusted: boolean } };
-  const warmRecord = () =>
-    JSON.parse(
+  const warmRecord = () => {
+    const stored = JSON.parse(
       readFileSync(join(project, '.cellar', 'cache', 'warm', recordFiles()[0]!), 'utf8'),
-    ) as { sources: Record<string, { trusted: boolean }> };
+    ) as { sources: unknown };
+    return { sources: unpackStamps(stored.sources)! };
+  };
   beforeEach(async () => {
     await new Promise((r) => setTimeout(r, 3200));
     await shortcut();

@@ -99,7 +99,7 @@ describe('compile freshness by content stamps (ensureCompiled)', () => {
     const pipeline = await ensureCompiled(nb);
     writeFileSync(stampsPath(project, nb), '{"version": 1, "files": ');
     expect(await ensureCompiled(nb)).toBe(pipeline);
-    expect(JSON.parse(readFileSync(stampsPath(project, nb), 'utf8')).version).toBe(1);
+    expect(JSON.parse(readFileSync(stampsPath(project, nb), 'utf8')).version).toBe(2);
   });
 });
 
