@@ -17,7 +17,6 @@ import { CliError, EXIT } from '../errors.js';
 import { onStopSignal } from '../signals.js';
 import { recordWarmRun } from '../warm-run.js';
 import {
-  answerWarm,
   checkedRequest,
   eventReporter,
   printDryRunPlan,
@@ -55,13 +54,11 @@ export const run = defineCommand({
     const { workers, request } = checkedRequest(values, positionals, verbose);
     const executor = request.executor;
     const pipelineArg = positionals[0];
-    // Every task cached and nothing moved since the last run: say so without loading anything
-    // (cli/warm-run.ts; any doubt falls through to the full path). A built `cellar` asks first
-    // from dist/warm.js (cli/warm-entry.ts, one module): this answers when run otherwise.
-    const answered = await answerWarm(request, values, workers);
-    if (answered !== undefined) return answered;
-    // The full path. Loaded only now: a warm run answered above never pays for loading the
-    // runtime's run stages, the pipeline loader or the failure locator.
+    // A run the warm-run record answers never gets here: cli/main.ts asked dist/warm.js first
+    // (cli/warm-entry.ts, run-warm.ts `answerWarm`), which declined. Records are written and
+    // trusted only by the build (runtime/run/warm-record.ts `cellarBuildId`), so running from
+    // sources has no warm answer to miss. The full path's stages are loaded only now: the run
+    // stages, the pipeline loader, the failure locator.
     const [{ runPipeline }, { openPipeline, parseParams, toCliError }] = await Promise.all([
       import('../../runtime/run/run.js'),
       import('../pipeline-args.js'),
