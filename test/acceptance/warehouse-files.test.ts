@@ -221,7 +221,9 @@ describe('files read by the warehouse are in the key by content', () => {
     expect(lat?.error).toMatch(
       /read_csv_auto\(…\) reads a path computed inside the SQL \(f\.name\)/,
     );
-    expect(lat?.error).toContain('what it reads cannot be keyed. Write the path as a string literal');
+    expect(lat?.error).toContain(
+      'what it reads cannot be keyed. Write the path as a string literal',
+    );
   });
 
   it('a missing file fails the task with E_WH_FILE naming the task, the file and where paths resolve from', () => {
