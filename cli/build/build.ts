@@ -41,6 +41,7 @@ import {
   CodeHasher,
   type RecordedFingerprint,
 } from '../../runtime/key/codehash.js';
+import { WORKING_FOLDER_KEY } from '../../runtime/key/module-path.js';
 import {
   findPackageRoot,
   findProjectRoot,
@@ -89,9 +90,8 @@ const isCellarSource = (path: string) =>
   ['runtime', 'cli', 'compiler'].some((d) => path.startsWith(join(cellarRoot, d) + sep));
 
 /**
- * Keeps each user module's identity stable and machine-independent inside a bundle:
- * `import.meta.url` becomes `cellar-build:<path from the project root>` (the key of its recorded
- * fingerprint); `dirname`/`filename` keep the build machine's paths only as a last resort.
+ * Makes a user module's `import.meta` mean inside a bundle what it means in its source file
+ * (`withBuiltImportMeta`): its identity for keying, a worker script, its location.
  */
 function moduleIdentity(projectRoot: string, fileUrls: BuiltFileUrls): Plugin {
   return {
@@ -100,10 +100,12 @@ function moduleIdentity(projectRoot: string, fileUrls: BuiltFileUrls): Plugin {
       build.onLoad({ filter: /\.[cm]?[jt]sx?$/ }, (args) => {
         if (args.path.includes(`${sep}node_modules${sep}`) || isCellarSource(args.path))
           return undefined;
-        const id = builtModuleUrl(projectRoot, args.path);
-        let contents = withBuiltFileUrls(readFileSync(args.path, 'utf8'), args.path, fileUrls)
-          .replace(/\bimport\.meta\.url\b/g, JSON.stringify(id))
-          .replaceAll(CHUNK_URL, 'import.meta.url');
+        let contents = withBuiltImportMeta(
+          readFileSync(args.path, 'utf8'),
+          args.path,
+          projectRoot,
+          fileUrls,
+        );
         // Its exported classes are registered as under `cellar run`, so instances cross tasks.
         if (exportsClasses(contents, args.path))
           contents += classRegistration(args.path, projectRoot);
@@ -118,7 +120,7 @@ function moduleIdentity(projectRoot: string, fileUrls: BuiltFileUrls): Plugin {
   };
 }
 
-/** Where a build sends the files user code names by its module's location (`withBuiltFileUrls`). */
+/** Where a build sends what user code names by its module's location (`withBuiltImportMeta`). */
 interface BuiltFileUrls {
   /** The pipeline's working directory on the build machine (the notebook folder). */
   workdir: string;
@@ -126,28 +128,39 @@ interface BuiltFileUrls {
   workerScripts: Map<string, string>;
 }
 
-/** Stands for the chunk's own `import.meta.url` through the module-identity rewrite. */
+/** Stands for the chunk's own `import.meta.url` through the rewrites of `withBuiltImportMeta`. */
 const CHUNK_URL = '__cellarChunkUrl__';
 
 /**
- * A user module's `new URL('<path>', import.meta.url)` made to work in a built folder, where a
- * module has no file of its own: its `import.meta.url` is `cellar-build:…`, against which
- * `new URL` cannot resolve ("Invalid URL").
- * - The script of `new Worker(new URL(…))`: bundled as an entry of its own under workers/
- *   (recorded in `urls.workerScripts`), named from the chunk's own URL (chunks sit at the folder's
- *   top, beside workers/).
- * - Any other file (data the code reads by its module's location): resolved against the run's
- *   working directory, where `--workdir` puts what the notebook folder held.
- * Other `import.meta.url` uses are left to the identity rewrite.
+ * A user module's `import.meta.url`, `.filename` and `.dirname` made to work in a built folder,
+ * where a module has no file of its own:
+ * - `module: import.meta.url` (a task's module, `defineTask`): the module's identity,
+ *   `cellar-build:<path from the project root>`, under which its fingerprint is recorded.
+ * - The script of `new Worker(new URL('<path>', import.meta.url))`: bundled as an entry of its own
+ *   under workers/ (recorded in `urls.workerScripts`), named from the chunk's own URL (chunks sit
+ *   at the folder's top, beside workers/).
+ * - Every other use: the module's located URL or path, where it would sit under the run's working
+ *   directory if the sources were there: its path from the pipeline's workdir at build time
+ *   (`lib/rd.ts`) joined onto the run's (`--workdir`), asked when the code asks. So
+ *   `dirname(fileURLToPath(import.meta.url))` or `new URL('../data/x.json', import.meta.url)`
+ *   names the workdir's data, as the source run names the notebook folder's, under the same key:
+ *   the working folder is asked outside the read recorder (module-path.ts `WORKING_FOLDER_KEY`).
+ *   Not the built folder's own location (esbuild's `import.meta.dirname`): data is not there.
+ * Lines stay where they were (source maps): the locating helper is appended.
  */
-export function withBuiltFileUrls(text: string, path: string, urls: BuiltFileUrls): string {
-  if (!text.includes('import.meta.url')) return text;
-  let dataUrls = false;
-  const out = text.replace(
-    /(\bnew\s+Worker\s*\(\s*)?\bnew\s+URL\s*\(\s*(['"`])([^'"`$\n]+)\2\s*,\s*import\.meta\.url\s*\)/g,
-    (_call, worker: string | undefined, _quote: string, spec: string) => {
-      const target = resolve(dirname(path), spec);
-      if (worker) {
+export function withBuiltImportMeta(
+  text: string,
+  path: string,
+  projectRoot: string,
+  urls: BuiltFileUrls,
+): string {
+  if (!/\bimport\.meta\.(?:url|filename|dirname)\b/.test(text)) return text;
+  let located = false;
+  const out = text
+    .replace(
+      /(\bnew\s+Worker\s*\(\s*)\bnew\s+URL\s*\(\s*(['"`])([^'"`$\n]+)\2\s*,\s*import\.meta\.url\s*\)/g,
+      (_call, worker: string, _quote: string, spec: string) => {
+        const target = resolve(dirname(path), spec);
         let script = urls.workerScripts.get(target);
         if (script === undefined) {
           const fromRoot = relative(urls.workdir, target).split(sep).join('/');
@@ -155,14 +168,28 @@ export function withBuiltFileUrls(text: string, path: string, urls: BuiltFileUrl
           urls.workerScripts.set(target, (script = `workers/${name}.js`));
         }
         return `${worker}new URL(${JSON.stringify('./' + script)}, ${CHUNK_URL})`;
-      }
-      dataUrls = true;
-      const fromWorkdir = relative(urls.workdir, target).split(sep).join('/') || '.';
-      return `new URL(${JSON.stringify(fromWorkdir)}, __cellarFileUrl(process.cwd() + "/"))`;
-    },
+      },
+    )
+    .replace(
+      /\bmodule\s*:\s*import\.meta\.url\b/g,
+      `module: ${JSON.stringify(builtModuleUrl(projectRoot, path))}`,
+    )
+    .replace(/\bimport\.meta\.(url|filename|dirname)\b/g, (_use, what: string) => {
+      located = true;
+      return `__cellarLocated().${what}`;
+    })
+    .replaceAll(CHUNK_URL, 'import.meta.url');
+  if (!located) return out;
+  const fromWorkdir = relative(urls.workdir, path).split(sep).join('/');
+  // A function declaration (hoisted: usable from the module's first line) and imports (hoisted).
+  return (
+    `${out}\nfunction __cellarLocated() {\n` +
+    `  const cwd = globalThis[Symbol.for(${JSON.stringify(WORKING_FOLDER_KEY)})]?.() ?? process.cwd();\n` +
+    `  const filename = __cellarJoin(cwd, ${JSON.stringify(fromWorkdir)});\n` +
+    `  return { url: __cellarFileUrl(filename).href, filename, dirname: __cellarDirname(filename) };\n}\n` +
+    `import { pathToFileURL as __cellarFileUrl } from "node:url";\n` +
+    `import { dirname as __cellarDirname, join as __cellarJoin } from "node:path";\n`
   );
-  // At the end, where it moves no line of the module (source maps); imports are hoisted.
-  return dataUrls ? `${out}\nimport { pathToFileURL as __cellarFileUrl } from "node:url";\n` : out;
 }
 
 export function builtModuleUrl(projectRoot: string, path: string): string {
@@ -345,7 +372,7 @@ export async function buildPipeline(
       // Chunks beside the entries: the worker pool finds ./worker.js next to its own chunk.
       'chunk-[hash]',
     ).catch(bundleFailed(file));
-    // The scripts of worker threads tasks start (`withBuiltFileUrls`): entries of a bundle of
+    // The scripts of worker threads tasks start (`withBuiltImportMeta`): entries of a bundle of
     // their own, found only as the pipeline's modules were bundled. A worker script starting
     // workers of its own is not supported (its chunk's place under workers/ is not known here).
     const scripts = new Map(fileUrls.workerScripts);

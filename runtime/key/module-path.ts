@@ -7,6 +7,14 @@ import { fileURLToPath } from 'node:url';
 /** The scheme of module URLs inside a built bundle (`cellar-build:generated/x/task.ts`). */
 export const BUILT_MODULE_SCHEME = 'cellar-build:';
 
+/**
+ * `Symbol.for` of this names, on `globalThis`, a function giving the run's working folder
+ * (absolute), asked outside the read recorder (read-record.ts sets it as it installs): a module
+ * `cellar build` bundled is located there (cli/build/build.ts `withBuiltImportMeta`), and the
+ * recorder's `process.cwd` would key the task on the workdir where the source run does not.
+ */
+export const WORKING_FOLDER_KEY = 'cellar.workingFolder';
+
 const paths = new Map<string, string>();
 
 /** Strip tsx's `?tsx-namespace=…` (and any other query) and turn a module URL into a path. */

@@ -54,7 +54,7 @@ import {
 } from '../key/run-reads.js';
 import { CELLAR_CODE_DIRS } from '../project.js';
 import { builtFrameModule } from '../key/built-frames.js';
-import { BUILT_MODULE_SCHEME } from '../key/module-path.js';
+import { BUILT_MODULE_SCHEME, WORKING_FOLDER_KEY } from '../key/module-path.js';
 
 interface Scope {
   reads: ObservedReads;
@@ -428,6 +428,10 @@ export function installReadRecorders(): void {
 function install(): void {
   if (installed) return;
   installed = true;
+  // A built folder's modules are located in the run's working folder (module-path.ts): Cellar's
+  // look, not the task's reading of `process.cwd()`. Here, as pipeline.js evaluates after this.
+  (globalThis as Record<symbol, unknown>)[Symbol.for(WORKING_FOLDER_KEY)] ??= () =>
+    untracked(() => process.cwd());
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   const wrap = (
     target: any,
