@@ -10,7 +10,7 @@ need=()
 # The server runs the tslab kernel tests; nbformat validates the example notebooks.
 { [ -x /usr/bin/jupyter ] && /usr/bin/jupyter server --version >/dev/null 2>&1 \
   && /usr/bin/python3 -c 'import nbformat, jupyter_client' >/dev/null 2>&1; } \
-  || need+=(jupyter-server python3-nbformat python3-nbconvert jupyter-nbconvert python3-jupyter-client)
+  || need+=(jupyter-core jupyter-server python3-nbformat python3-nbconvert jupyter-nbconvert python3-jupyter-client)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 # The zone files a test names by path (TZ=/usr/share/zoneinfo/Asia/Tokyo).
 [ -f /usr/share/zoneinfo/Asia/Tokyo ] || need+=(tzdata)

@@ -44,7 +44,7 @@ async function install({
   if (!values['no-check']) {
     if (!jupyterAvailable())
       throw new CliError(
-        'the kernelspec is written, but Jupyter is not installed to check it: apt-get install jupyter-server',
+        'the kernelspec is written, but Jupyter is not installed to check it: apt-get install jupyter-core jupyter-server',
         'E_JUPYTER_MISSING',
         EXIT.failure,
       );

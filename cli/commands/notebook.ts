@@ -35,7 +35,7 @@ async function serve({
     throw new CliError(`no such folder: ${positionals[0]}`, 'E_USAGE');
   if (!jupyterAvailable())
     throw new CliError(
-      `Jupyter is not installed (${jupyterBin}): apt-get install jupyter-notebook (or jupyter-server)`,
+      `Jupyter is not installed (${jupyterBin}): apt-get install jupyter-core jupyter-notebook (or jupyter-server)`,
       'E_JUPYTER_MISSING',
       EXIT.failure,
     );

@@ -458,7 +458,7 @@ export function serverArgs(
 export async function startJupyter(options: StartOptions): Promise<JupyterServer> {
   if (!jupyterAvailable()) {
     throw new JupyterError(
-      `Jupyter is not installed (${jupyterBin}): run scripts/setup-system.sh, or apt-get install jupyter-server`,
+      `Jupyter is not installed (${jupyterBin}): run scripts/setup-system.sh, or apt-get install jupyter-core jupyter-server (jupyter-core holds the jupyter command)`,
       'E_JUPYTER_MISSING',
     );
   }
