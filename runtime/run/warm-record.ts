@@ -137,10 +137,6 @@ export interface WarmRecord {
   tasks: WarmTasks;
   /** LocalStore `taskFoldersStamp` of the cached tasks' folders, in plan order, as written. */
   folders: string;
-  /** The cached tasks' output files (relative to the pipeline's folder, one a line, in plan
-   *  order) and their LocalStore `filesStamp` as written: an output truncated or rewritten in
-   *  place moves it (its folder's times do not move). */
-  outputs: { files: string; stamp: string };
 }
 
 /** A folder's entries (`listingNow`) as a record holds them: sha256 of the sorted names, one a line. */
@@ -247,7 +243,7 @@ export function writtenFactsNow(at: RunReadsAt, stamps: RunReadStamps): Record<s
 
 // 9: `resolved`; 10: `runReads.workdir`; 11: config files in `resolved`; 12: `sources` and
 // `resolved` packed on disk
-const RECORD_VERSION = 13;
+const RECORD_VERSION = 12;
 
 /**
  * The names of a record's tasks, newline-joined, each a task name as defineTask allows it
@@ -360,22 +356,6 @@ export function writeWarmRecord(file: string, facts: WarmFacts): boolean {
       dropWarmRecord(file);
       return false;
     }
-    // Each output those manifests name, stamped: the full path checks each output's size
-    // (LocalStore `missingOutput`), so the record must see an output truncated in place too.
-    const outputFiles: string[] = [];
-    for (const t of cached) {
-      const files = store.outputFiles(t.name, t.key);
-      if (!files) {
-        dropWarmRecord(file);
-        return false;
-      }
-      outputFiles.push(...files);
-    }
-    const outputsStamp = store.filesStamp(outputFiles.length, (i) => outputFiles[i]!);
-    if (outputsStamp === undefined) {
-      dropWarmRecord(file);
-      return false;
-    }
     const record: WarmRecord = {
       version: RECORD_VERSION,
       build: facts.build,
@@ -399,7 +379,6 @@ export function writeWarmRecord(file: string, facts: WarmFacts): boolean {
         notRequested: facts.tasks.flatMap((t, i) => (t.cached ? [] : [i])),
       },
       folders,
-      outputs: { files: outputFiles.join('\n'), stamp: outputsStamp },
     };
     save(file, record);
     return true;
@@ -546,9 +525,6 @@ export function stillHolds(
   }
   const folders = store.taskFoldersStamp(cached.length, (j) => names[cached[j]!]!);
   if (folders !== record.folders) return false;
-  // Each output file as written: one truncated or rewritten in place (its folder unmoved).
-  const outputs = record.outputs.files === '' ? [] : record.outputs.files.split('\n');
-  if (store.filesStamp(outputs.length, (j) => outputs[j]!) !== record.outputs.stamp) return false;
   if (restamped) {
     try {
       save(file, record);
@@ -568,8 +544,6 @@ function wellFormed(r: WarmRecord): boolean {
     typeof r.build === 'string' &&
     typeof r.context === 'string' &&
     typeof r.folders === 'string' &&
-    typeof r.outputs?.files === 'string' &&
-    typeof r.outputs?.stamp === 'string' &&
     typeof r.pipelineFile === 'string' &&
     typeof r.pipeline === 'string' &&
     typeof r.workspace === 'string' &&

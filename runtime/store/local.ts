@@ -211,40 +211,6 @@ export class LocalStore implements Store {
   }
 
   /**
-   * The output files task `task`'s manifest for `key` names (relative to the pipeline's folder,
-   * as `Manifest.outputs[…].file`), or undefined when there is no readable manifest.
-   */
-  outputFiles(task: string, key: string): string[] | undefined {
-    try {
-      const m = JSON.parse(readFileSync(this.manifestPath(task, key), 'utf8')) as Manifest;
-      return Object.values(m.outputs ?? {}).map((o) => o.file);
-    } catch {
-      return undefined;
-    }
-  }
-
-  /**
-   * A stamp of the files `file(i)` (relative to the pipeline's folder) as they are now: sha256
-   * over each one's inode, size, modification and change time, in order; undefined when one is
-   * missing. A file truncated or rewritten in place moves it, which a stamp of its folder
-   * (`taskFoldersStamp`) does not see: the warm-run record keeps both.
-   */
-  filesStamp(count: number, file: (i: number) => string): string | undefined {
-    return this.fromFolder(undefined, (base) => {
-      const facts = new Float64Array(4 * count);
-      for (let i = 0; i < count; i++) {
-        const st = statSync(`${base}${file(i)}`, { throwIfNoEntry: false });
-        if (!st) return undefined;
-        facts[4 * i] = st.ino;
-        facts[4 * i + 1] = st.size;
-        facts[4 * i + 2] = st.mtimeMs;
-        facts[4 * i + 3] = st.ctimeMs;
-      }
-      return createHash('sha256').update(facts).digest('hex').slice(0, 32);
-    });
-  }
-
-  /**
    * The notebook whose pipeline this folder holds (`_source.json`: its path relative to the
    * project root, as the compiled pipeline's `source` names it), or undefined before a run of a
    * compiled notebook wrote one. Two notebooks of one name (`a/w.ipynb`, `b/w.ipynb`) compile to
