@@ -13,6 +13,7 @@ import {
   type Project,
   project,
   removeProjects,
+  runBuilt,
   runStatuses,
   showOutput as show,
 } from './harness.js';
@@ -41,21 +42,6 @@ function locatingProject(module: string, imported: string, call: string): Projec
 const VIA_DIR =
   "import { readFileSync } from 'node:fs';\nimport { dirname, join } from 'node:path';\nimport { fileURLToPath } from 'node:url';\nconst here = dirname(fileURLToPath(import.meta.url));\nexport function viaDir() { return readFileSync(join(here, '..', 'data', 'x.txt'), 'utf8').trim(); }\n";
 
-/** `node <folder>/run.mjs --json --workspace ws [flags]` in the project, which must succeed. */
-function runBuilt(p: Project, folder: string, ...flags: string[]): Record<string, string> {
-  const r = p.run(process.execPath, [
-    join(folder, 'run.mjs'),
-    '--json',
-    '--workspace',
-    'ws',
-    ...flags,
-  ]);
-  expect(r.code, `${r.stderr}\n${r.stdout}`).toBe(0);
-  return Object.fromEntries(
-    JSON.parse(r.stdout).tasks.map((t: { name: string; status: string }) => [t.name, t.status]),
-  );
-}
-
 const value = (p: Project) => show(p, NB, 't', 'ub', '--workspace', 'ws');
 
 describe('a module finding files by its own location, in a built folder', () => {
@@ -68,11 +54,11 @@ describe('a module finding files by its own location, in a built folder', () => 
     // On worker threads (the default) and on the main thread, where the module loads again.
     for (const mode of [[], ['--in-process']]) {
       p.write('notebooks/data/x.txt', `one ${mode.length}\n`);
-      expect(runBuilt(p, 'dist', ...mode)).toEqual({ t: 'ran' });
+      expect(runBuilt(p, 'dist/run.mjs', ...mode)).toEqual({ t: 'ran' });
       expect(value(p)).toBe(`one ${mode.length}`);
-      expect(runBuilt(p, 'dist', ...mode)).toEqual({ t: 'cached' });
+      expect(runBuilt(p, 'dist/run.mjs', ...mode)).toEqual({ t: 'cached' });
       p.write('notebooks/data/x.txt', `two ${mode.length}\n`);
-      expect(runBuilt(p, 'dist', ...mode)).toEqual({ t: 'ran' });
+      expect(runBuilt(p, 'dist/run.mjs', ...mode)).toEqual({ t: 'ran' });
       expect(value(p)).toBe(`two ${mode.length}`);
       // The sources agree on that workspace: the same key.
       expect(runStatuses(p, NB, '--workspace', 'ws', ...mode)).toEqual({ t: 'cached' });
@@ -90,12 +76,12 @@ describe('a module finding files by its own location, in a built folder', () => 
     );
     for (const f of ['x', 'y', 'z']) p.write(`notebooks/data/${f}.txt`, `${f}1\n`);
     expect(p.cellar('build', NB, '--out', 'dist', '--no-lockfile').code).toBe(0);
-    expect(runBuilt(p, 'dist')).toEqual({ t: 'ran' });
+    expect(runBuilt(p, 'dist/run.mjs')).toEqual({ t: 'ran' });
     expect(value(p)).toBe('x1 y1 z1');
-    expect(runBuilt(p, 'dist')).toEqual({ t: 'cached' });
+    expect(runBuilt(p, 'dist/run.mjs')).toEqual({ t: 'cached' });
     for (const f of ['x', 'y', 'z']) {
       p.write(`notebooks/data/${f}.txt`, `${f}2\n`);
-      expect(runBuilt(p, 'dist')).toEqual({ t: 'ran' });
+      expect(runBuilt(p, 'dist/run.mjs')).toEqual({ t: 'ran' });
     }
     expect(value(p)).toBe('x2 y2 z2');
     expect(runStatuses(p, NB, '--workspace', 'ws')).toEqual({ t: 'cached' });
@@ -108,18 +94,18 @@ describe('a module finding files by its own location, in a built folder', () => 
     // Out of the project (Node still finds the packages above it, as `npm ci` would beside it).
     const moved = `${p.dir}-shipped`;
     renameSync(join(p.dir, 'dist'), moved);
-    expect(runBuilt(p, moved, '--workdir', 'notebooks')).toEqual({ t: 'ran' });
+    expect(runBuilt(p, join(moved, 'run.mjs'), '--workdir', 'notebooks')).toEqual({ t: 'ran' });
     expect(value(p)).toBe('one');
-    expect(runBuilt(p, moved, '--workdir', 'notebooks')).toEqual({ t: 'cached' });
+    expect(runBuilt(p, join(moved, 'run.mjs'), '--workdir', 'notebooks')).toEqual({ t: 'cached' });
     p.write('notebooks/data/x.txt', 'two\n');
-    expect(runBuilt(p, moved, '--workdir', 'notebooks')).toEqual({ t: 'ran' });
+    expect(runBuilt(p, join(moved, 'run.mjs'), '--workdir', 'notebooks')).toEqual({ t: 'ran' });
     expect(value(p)).toBe('two');
     expect(runStatuses(p, NB, '--workspace', 'ws')).toEqual({ t: 'cached' });
     // Another workdir: its own data, under another key.
     cpSync(join(p.dir, 'notebooks', 'data'), join(p.dir, 'batch', 'data'), { recursive: true });
     p.write('batch/data/x.txt', 'batch\n');
-    expect(runBuilt(p, moved, '--workdir', 'batch')).toEqual({ t: 'ran' });
+    expect(runBuilt(p, join(moved, 'run.mjs'), '--workdir', 'batch')).toEqual({ t: 'ran' });
     expect(show(p, NB, 't', 'ub', '--workspace', 'ws', '--workdir', 'batch')).toBe('batch');
-    expect(runBuilt(p, moved, '--workdir', 'batch')).toEqual({ t: 'cached' });
+    expect(runBuilt(p, join(moved, 'run.mjs'), '--workdir', 'batch')).toEqual({ t: 'cached' });
   });
 });

@@ -96,7 +96,19 @@ export function runStatuses(
   notebook: string,
   ...flags: string[]
 ): Record<string, string> {
-  const r = p.cellar('run', notebook, '--json', ...flags);
+  return statusesOf(p.cellar('run', notebook, '--json', ...flags));
+}
+
+/**
+ * `node <entry> --json --workspace ws [flags]` (a built folder's run.mjs, relative to the
+ * project), which must succeed: each task's status by name.
+ */
+export function runBuilt(p: Project, entry: string, ...flags: string[]): Record<string, string> {
+  return statusesOf(p.run(process.execPath, [entry, '--json', '--workspace', 'ws', ...flags]));
+}
+
+/** A successful `--json` run's task statuses by name. */
+function statusesOf(r: CliResult): Record<string, string> {
   expect(r.code, `${r.stderr}\n${r.stdout}`).toBe(0);
   return Object.fromEntries(
     JSON.parse(r.stdout).tasks.map((t: { name: string; status: string }) => [t.name, t.status]),

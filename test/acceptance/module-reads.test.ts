@@ -8,7 +8,14 @@
 // default worker threads and in process; the asserted values are those `cellar show` prints.
 import { afterAll, describe, expect, it } from 'vitest';
 import { notebookText } from '../compiler/notebook.js';
-import { type Project, project, removeProjects, showOutput, runStatuses } from './harness.js';
+import {
+  type Project,
+  project,
+  removeProjects,
+  runBuilt,
+  showOutput,
+  runStatuses,
+} from './harness.js';
 
 afterAll(removeProjects);
 
@@ -106,16 +113,6 @@ describe('a file read through a memoised helper is in the key of every task usin
 });
 
 describe('a built run (`cellar build`, `node run.mjs`) keys a memoised helper read as a run from the sources does', () => {
-  /** `node <entry>` (a built folder's run.mjs) with flags, which must succeed: each task's status
-   *  by name. */
-  function runBuilt(p: Project, entry: string, ...flags: string[]): Record<string, string> {
-    const r = p.run(process.execPath, [entry, '--json', '--workspace', 'ws', ...flags]);
-    expect(r.code, `${r.stderr}\n${r.stdout}`).toBe(0);
-    return Object.fromEntries(
-      JSON.parse(r.stdout).tasks.map((t: { name: string; status: string }) => [t.name, t.status]),
-    );
-  }
-
   for (const where of ['setup', 'lib'] as const)
     it(`a memo in ${where === 'setup' ? 'the setup cell' : 'a local module'}: editing the file re-runs both callers in the built run, and a source run on its workspace is served the new values`, () => {
       const p = memoProject(where);

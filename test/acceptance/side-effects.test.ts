@@ -14,6 +14,7 @@ import {
   editKeepingMtimeAndSize,
   project,
   removeProjects,
+  runBuilt,
   runStatuses,
   showOutput as show,
 } from './harness.js';
@@ -403,15 +404,6 @@ describe('a task starting a worker thread', () => {
     expect(show(p, NB, 't', 'r')).toBe('b!');
     expect(runStatuses(p, NB)).toEqual({ t: 'cached' });
   });
-  /** The built folder's run on workspace ws: task → status. */
-  function runBuilt(p: Project, ...flags: string[]): Record<string, string> {
-    const r = p.run(process.execPath, ['dist/run.mjs', '--json', '--workspace', 'ws', ...flags]);
-    expect(r.code, `${r.stderr}\n${r.stdout}`).toBe(0);
-    return Object.fromEntries(
-      JSON.parse(r.stdout).tasks.map((t: { name: string; status: string }) => [t.name, t.status]),
-    );
-  }
-
   it('in a built folder: the script is bundled under workers/, keyed as from the sources', () => {
     // `new URL('../work.mjs', import.meta.url)` failed there ("Invalid URL"): a bundled module's
     // import.meta.url is `cellar-build:…`, and the script was not in the folder at all.
@@ -420,11 +412,11 @@ describe('a task starting a worker thread', () => {
     const b = p.cellar('build', NB, '--out', 'dist', '--no-lockfile');
     expect(b.code, b.stderr).toBe(0);
     expect(p.read('dist/workers/work.js')).toContain('readFileSync');
-    expect(runBuilt(p)).toEqual({ t: 'ran' });
+    expect(runBuilt(p, 'dist/run.mjs')).toEqual({ t: 'ran' });
     expect(show(p, NB, 't', 'r', '--workspace', 'ws')).toBe('one');
-    expect(runBuilt(p)).toEqual({ t: 'cached' });
+    expect(runBuilt(p, 'dist/run.mjs')).toEqual({ t: 'cached' });
     p.write('notebooks/data/w.txt', 'two\n');
-    expect(runBuilt(p)).toEqual({ t: 'ran' });
+    expect(runBuilt(p, 'dist/run.mjs')).toEqual({ t: 'ran' });
     expect(show(p, NB, 't', 'r', '--workspace', 'ws')).toBe('two');
     // The sources agree on that workspace: the same key.
     expect(runStatuses(p, NB, '--workspace', 'ws')).toEqual({ t: 'cached' });
@@ -448,10 +440,10 @@ describe('a task starting a worker thread', () => {
     );
     p.write('notebooks/data/w.txt', 'one\n');
     expect(p.cellar('build', NB, '--out', 'dist', '--no-lockfile').code).toBe(0);
-    expect(runBuilt(p)).toEqual({ t: 'ran' });
+    expect(runBuilt(p, 'dist/run.mjs')).toEqual({ t: 'ran' });
     expect(show(p, NB, 't', 'r', '--workspace', 'ws')).toBe('one');
     p.write('notebooks/data/w.txt', 'two\n');
-    expect(runBuilt(p)).toEqual({ t: 'ran' });
+    expect(runBuilt(p, 'dist/run.mjs')).toEqual({ t: 'ran' });
     expect(show(p, NB, 't', 'r', '--workspace', 'ws')).toBe('two');
     expect(runStatuses(p, NB, '--workspace', 'ws')).toEqual({ t: 'cached' });
   });
