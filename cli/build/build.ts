@@ -41,7 +41,7 @@ import {
   CodeHasher,
   type RecordedFingerprint,
 } from '../../runtime/key/codehash.js';
-import { WORKING_FOLDER_KEY } from '../../runtime/key/module-path.js';
+import { WORKER_SCRIPT_URL, WORKING_FOLDER_KEY } from '../../runtime/key/module-path.js';
 import {
   findPackageRoot,
   findProjectRoot,
@@ -128,6 +128,10 @@ interface BuiltFileUrls {
   workerScripts: Map<string, string>;
 }
 
+/** `new Worker(new URL('<path>', import.meta.url))`: the `new Worker(` (group 1), the script's
+ *  path (group `path`), as the code hasher keys it (module-path.ts `WORKER_SCRIPT_URL`). */
+const STATIC_WORKER = new RegExp(String.raw`(\bnew\s+Worker\s*\(\s*)\b` + WORKER_SCRIPT_URL, 'g');
+
 /** Stands for the chunk's own `import.meta.url` through the rewrites of `withBuiltImportMeta`. */
 const CHUNK_URL = '__cellarChunkUrl__';
 
@@ -157,19 +161,18 @@ export function withBuiltImportMeta(
   if (!/\bimport\.meta\.(?:url|filename|dirname)\b/.test(text)) return text;
   let located = false;
   const out = text
-    .replace(
-      /(\bnew\s+Worker\s*\(\s*)\bnew\s+URL\s*\(\s*(['"`])([^'"`$\n]+)\2\s*,\s*import\.meta\.url\s*\)/g,
-      (_call, worker: string, _quote: string, spec: string) => {
-        const target = resolve(dirname(path), spec);
-        let script = urls.workerScripts.get(target);
-        if (script === undefined) {
-          const fromRoot = relative(urls.workdir, target).split(sep).join('/');
-          const name = fromRoot.replace(/\.\.\//g, '_up/').replace(/\.[cm]?[jt]sx?$/, '');
-          urls.workerScripts.set(target, (script = `workers/${name}.js`));
-        }
-        return `${worker}new URL(${JSON.stringify('./' + script)}, ${CHUNK_URL})`;
-      },
-    )
+    .replace(STATIC_WORKER, (...match: unknown[]) => {
+      const worker = match[1] as string;
+      const spec = (match.at(-1) as { path: string }).path;
+      const target = resolve(dirname(path), spec);
+      let script = urls.workerScripts.get(target);
+      if (script === undefined) {
+        const fromRoot = relative(urls.workdir, target).split(sep).join('/');
+        const name = fromRoot.replace(/\.\.\//g, '_up/').replace(/\.[cm]?[jt]sx?$/, '');
+        urls.workerScripts.set(target, (script = `workers/${name}.js`));
+      }
+      return `${worker}new URL(${JSON.stringify('./' + script)}, ${CHUNK_URL})`;
+    })
     .replace(
       /\bmodule\s*:\s*import\.meta\.url\b/g,
       `module: ${JSON.stringify(builtModuleUrl(projectRoot, path))}`,

@@ -49,7 +49,7 @@ import { findPackageRoot, findProjectRoot, installedPackageVersion } from '../pr
 import { locateInNotebook } from '../load/locate.js';
 import { namedNotebook, readCellPositions } from '../load/source.js';
 import { tempStamp } from '../store/owner.js';
-import { BUILT_MODULE_SCHEME, modulePath } from './module-path.js';
+import { BUILT_MODULE_SCHEME, modulePath, WORKER_SCRIPT_URL } from './module-path.js';
 import {
   REPORT_UNBUNDLED_IMPORTS,
   bundledGlobs,
@@ -782,6 +782,8 @@ function withSetupEffects(file: string, bytes: Uint8Array): Uint8Array {
  * child process is by the run (runtime/run/perform.ts `warnChildProcess`). Packages' files are
  * left alone (keyed by version).
  */
+const STATIC_WORKER = new RegExp(String.raw`^\s*` + WORKER_SCRIPT_URL);
+
 function withWorkerScripts(
   file: string,
   bytes: Uint8Array,
@@ -796,12 +798,9 @@ function withWorkerScripts(
   const dynamic: string[] = [];
   for (const call of calls) {
     const rest = text.slice(call.index + call[0].length, call.index + call[0].length + 400);
-    const url = /^\s*new\s+URL\s*\(\s*(['"`])([^'"`$\n]+)\1\s*,\s*import\.meta\.url\s*\)/.exec(
-      rest,
-    );
+    const url = STATIC_WORKER.exec(rest)?.groups?.path;
     const abs = /^\s*(['"`])(\/[^'"`$\n]+)\1\s*[,)]/.exec(rest);
-    if (url)
-      specs.push(url[2]!.startsWith('.') || url[2]!.startsWith('/') ? url[2]! : `./${url[2]}`);
+    if (url) specs.push(url.startsWith('.') || url.startsWith('/') ? url : `./${url}`);
     else if (abs) specs.push(abs[2]!);
     else {
       const line = text.slice(0, call.index).split('\n').length;

@@ -15,6 +15,14 @@ export const BUILT_MODULE_SCHEME = 'cellar-build:';
  */
 export const WORKING_FOLDER_KEY = 'cellar.workingFolder';
 
+/**
+ * A worker thread's script named statically, the form Node documents: `new URL('<path>',
+ * import.meta.url)` (the regex source; the `path` group is the literal). One pattern, so what the
+ * code hasher keys as a worker's code (codehash.ts `withWorkerScripts`) is what `cellar build`
+ * bundles as one (cli/build/build.ts `withBuiltImportMeta`).
+ */
+export const WORKER_SCRIPT_URL = String.raw`new\s+URL\s*\(\s*(?<quote>['"\`])(?<path>[^'"\`$\n]+)\k<quote>\s*,\s*import\.meta\.url\s*\)`;
+
 const paths = new Map<string, string>();
 
 /** Strip tsx's `?tsx-namespace=…` (and any other query) and turn a module URL into a path. */
