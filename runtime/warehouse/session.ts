@@ -241,18 +241,21 @@ export async function prepareQuery(
       'duckdb',
       composed.params.map((p) => p.value),
     );
-    const computed = found.dynamic.map((d) => ({ ...d, params: composed.params }));
+    const computed = found.dynamic.map((d) => ({
+      ...d,
+      values: d.params.map((i) => composed.params[i]!),
+    }));
     // And the files of the SQL it runs indirectly: macro bodies (`FROM shop.tm_x()`, `SELECT
     // shop.cnt()`) and `query('…')` text, which the scan of the statement's own text cannot see.
     for (const t of indirect) {
       const inner = fileReads(t, 'duckdb');
       found.reads.push(...inner.reads);
-      for (const d of inner.dynamic) computed.push({ ...d, params: [] });
+      for (const d of inner.dynamic) computed.push({ ...d, values: [] });
     }
     // A path computed in the SQL (`'data/' || $1 || '.csv'`, `lower(…)`): evaluated as DuckDB
     // binds it (a table function's arguments are constants), else refused, never left unkeyed.
     for (const d of computed)
-      for (const path of await untracked(() => w.pathsOf!(d.call, d.expr, d.params)))
+      for (const path of await untracked(() => w.pathsOf!(d, d.values)))
         found.reads.push(fileRead(path));
     for (const r of found.reads)
       scope.files.add(r.kind === 'url' ? r.path : resolvePath(expandHome(r.path)));

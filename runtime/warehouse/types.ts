@@ -6,6 +6,7 @@
 // can run one suite against both. Pure: no `node:*` imports.
 import type { SqlDialect } from '../task.js';
 import type { RuntimeCode } from '../codes.js';
+import type { DynamicRead } from './sql/files.js';
 
 export type { SqlDialect };
 
@@ -126,12 +127,16 @@ export interface Warehouse {
   /**
    * The path(s) a file-reading call's argument expression names (`'data/' || $1 || '.csv'`,
    * `concat(…)`, `lower(…)`), evaluated by the warehouse as it binds the call: a table function's
-   * arguments are constants, so the value is the one the statement reads. `params`: the
-   * statement's bound values (`$n` in `expr` is the n-th).
+   * arguments are constants, so the value is the one the statement reads. `read.sql` is
+   * evaluated with `params` bound (`$n` in it is the n-th); `read.call` and `read.expr` name it
+   * in the error.
    * @throws WarehouseError E_WH_DYNAMIC_READ when the expression does not evaluate to a path or
    * a list of paths on its own (it names a column, say): what the call reads cannot be keyed.
    */
-  pathsOf?(call: string, expr: string, params: readonly BoundParam[]): Promise<string[]>;
+  pathsOf?(
+    read: Pick<DynamicRead, 'call' | 'expr' | 'sql'>,
+    params: readonly BoundParam[],
+  ): Promise<string[]>;
   /** Appends rows to an existing table (tests, seeds, small uploads). */
   insertRows(table: string, rows: Row[]): Promise<void>;
   close(): Promise<void>;

@@ -202,6 +202,46 @@ describe('files read by the warehouse are in the key by content', () => {
     expect(run(p, nb)).toEqual({ a: 'cached', b: 'cached', c: 'cached', d: 'ran' });
   });
 
+  it('a dollar-quoted path ($$…$$, $tag$…$tag$) is keyed like a quoted one, and a placeholder-like $1 inside a literal is text, not a bound value', () => {
+    // Variants of the kind above: DuckDB reads `FROM $$data/sales.csv$$` as a file as it does
+    // `FROM 'data/sales.csv'`, and `'$1'` inside a computed path is a string, not the bound value.
+    const p = withData(
+      'dollar.ipynb',
+      notebook(
+        SETUP,
+        codeCell(
+          'e',
+          '//| task: e\n//| dialect: duckdb\nconst qe = await sql`SELECT SUM(amount) AS s FROM $$data/sales.csv$$`;\nconst se = Number(qe[0].s);',
+        ),
+        codeCell(
+          'f',
+          '//| task: f\n//| dialect: duckdb\nconst qf = await sql`SELECT SUM(amount) AS s FROM read_csv_auto($p$data/sales.csv$p$)`;\nconst sf = Number(qf[0].s);',
+        ),
+        codeCell(
+          'g',
+          "//| task: g\n//| dialect: duckdb\nconst qg = await sql`SELECT ${'k'} AS k, SUM(amount) AS s FROM read_csv_auto(replace('data/$1.csv', '$1', 'sales'))`;\nconst sg = Number(qg[0].s);",
+        ),
+      ),
+    );
+    const nb = 'notebooks/dollar.ipynb';
+    const all = (status: string) => ({ e: status, f: status, g: status });
+    expect(run(p, nb)).toEqual(all('ran'));
+    run(p, nb);
+    expect(run(p, nb)).toEqual(all('cached'));
+    editKeepingMtimeAndSize(
+      join(p.dir, 'notebooks', 'data', 'sales.csv'),
+      'south,340',
+      'south,345',
+    );
+    expect(run(p, nb)).toEqual(all('ran'));
+    for (const [t, v] of [
+      ['e', 'se'],
+      ['f', 'sf'],
+      ['g', 'sg'],
+    ])
+      expect(show(p, nb, t!, v!)).toBe(465);
+  });
+
   it('a path the SQL computes from a column (not a constant) is refused (E_WH_DYNAMIC_READ), naming the call and the expression', () => {
     const p = withData(
       'percol.ipynb',

@@ -87,20 +87,65 @@ describe('files a statement reads by path', () => {
   it('reports a path it cannot know from the text as dynamic, not as a read', () => {
     expect(fileReads('SELECT * FROM read_csv_auto(@p0)', 'bigquery')).toEqual({
       reads: [],
-      dynamic: [{ call: 'read_csv_auto(…)', expr: '@p0' }],
+      dynamic: [{ call: 'read_csv_auto(…)', expr: '@p0', sql: '$1', params: [0] }],
     });
-    // With the argument's text as written, to be evaluated by DuckDB (session.ts).
-    expect(fileReads("SELECT * FROM read_csv('data/' || $1 || '.csv')", 'duckdb', ['x'])).toEqual({
+    // With the argument's text as written, to be evaluated by DuckDB (session.ts): its
+    // placeholders renumbered from $1, each naming the statement's bound value it stands for.
+    expect(
+      fileReads("SELECT $1 AS k FROM read_csv('data/' || $2 || '.csv')", 'duckdb', ['k', 'x']),
+    ).toEqual({
       reads: [],
-      dynamic: [{ call: 'read_csv(…)', expr: "'data/' || $1 || '.csv'" }],
+      dynamic: [
+        {
+          call: 'read_csv(…)',
+          expr: "'data/' || $2 || '.csv'",
+          sql: "'data/' || $1 || '.csv'",
+          params: [1],
+        },
+      ],
     });
+    // A `$1` inside a string literal is text, not a placeholder: it is neither renumbered nor bound.
+    expect(
+      fileReads("SELECT $1 AS k FROM read_csv(replace('d/$1.csv', '$1', $1) || $$$2$$)").dynamic,
+    ).toEqual([
+      {
+        call: 'read_csv(…)',
+        expr: "replace('d/$1.csv', '$1', $1) || $$$2$$",
+        sql: "replace('d/$1.csv', '$1', $1) || $$$2$$",
+        params: [0],
+      },
+    ]);
     expect(
       fileReads(
         "SELECT * FROM read_csv_auto(concat('data/', lower('Y.CSV')), header = true) JOIN read_parquet([lower('A.parquet')]) USING (k)",
       ).dynamic,
     ).toEqual([
-      { call: 'read_csv_auto(…)', expr: "concat('data/', lower('Y.CSV'))" },
-      { call: 'read_parquet(…)', expr: "[lower('A.parquet')]" },
+      {
+        call: 'read_csv_auto(…)',
+        expr: "concat('data/', lower('Y.CSV'))",
+        sql: "concat('data/', lower('Y.CSV'))",
+        params: [],
+      },
+      {
+        call: 'read_parquet(…)',
+        expr: "[lower('A.parquet')]",
+        sql: "[lower('A.parquet')]",
+        params: [],
+      },
+    ]);
+  });
+
+  it("reads DuckDB's dollar-quoted strings ($$…$$, $tag$…$tag$) as strings: paths, never placeholders", () => {
+    expect(paths('SELECT * FROM $$data/a.csv$$')).toEqual(['file:data/a.csv']);
+    expect(paths("SELECT * FROM read_csv($p$data/it's.csv$p$, header = true)")).toEqual([
+      "file:data/it's.csv",
+    ]);
+    expect(paths('ATTACH $$other.duckdb$$ AS o')).toEqual(['file:other.duckdb']);
+    expect(paths("SELECT $$read_csv('no.csv')$$ AS text")).toEqual([]);
+    expect(copyTargets('COPY t TO $$out/x.csv$$')).toEqual(['out/x.csv']);
+    // A `$1` outside a string is still a placeholder.
+    expect(fileReads('SELECT * FROM read_csv($1)', 'duckdb', ['b.csv']).reads).toEqual([
+      { path: 'b.csv', kind: 'file' },
     ]);
   });
 

@@ -59,6 +59,7 @@ import { randomUUID } from 'node:crypto';
 import { sha256 } from '../../key/hash.js';
 import { DuckDBLease } from './duckdb-lease.js';
 import { splitTableName } from '../sql/names.js';
+import type { DynamicRead } from '../sql/files.js';
 import {
   CATALOG_SCHEMAS,
   looksLikePath,
@@ -659,21 +660,17 @@ export class DuckDBWarehouse implements Warehouse {
     return parsed;
   }
 
-  /** See `Warehouse.pathsOf`. The `$n` placeholders `expr` uses are bound, renumbered from 1. */
-  async pathsOf(call: string, expr: string, params: readonly BoundParam[]): Promise<string[]> {
-    const used: BoundParam[] = [];
-    const text = expr.replace(/\$(\d+)/g, (m, n: string) => {
-      const p = params[Number(n) - 1];
-      if (!p) return m;
-      used.push(p);
-      return `$${used.length}`;
-    });
+  /** See `Warehouse.pathsOf`. */
+  async pathsOf(
+    { call, expr, sql }: Pick<DynamicRead, 'call' | 'expr' | 'sql'>,
+    params: readonly BoundParam[],
+  ): Promise<string[]> {
     let value: unknown;
     let why = '';
     try {
       value = await this.withConnection(async (c) => {
-        const stmt = await c.prepare(`SELECT (${text}) AS p`);
-        used.forEach((p, i) => bindParam(stmt, i + 1, p));
+        const stmt = await c.prepare(`SELECT (${sql}) AS p`);
+        params.forEach((p, i) => bindParam(stmt, i + 1, p));
         return ((await stmt.runAndReadAll()).getRowObjectsJson()[0] as { p: unknown }).p;
       });
     } catch (e) {

@@ -4,8 +4,8 @@
 // an input of the task as much as a table's rows are, so the warehouse hook keys on it
 // (tasks/files.ts); this scanner says which paths a statement names.
 //
-// A token scanner, not a parser: it skips comments, and reads string literals and quoted names
-// whole, so a path inside a comment or a name inside a string is never taken. A path argument may
+// A token scanner, not a parser: it skips comments, and reads string literals (dollar-quoted ones
+// too) and quoted names whole, so a path inside a comment or a name inside a string is never taken. A path argument may
 // be a string literal, a list of literals (`['a.csv', 'b.csv']`) or a bound parameter (`$1`,
 // `@p0`, resolved from `params` when given); anything else (`'data/' || name`) cannot be known
 // from the text and is reported as `dynamic`, with the argument's text: DuckDB binds a table
@@ -33,8 +33,14 @@ export interface FileReads {
 export interface DynamicRead {
   /** The call as shown to a person: `read_csv(…)`, `ATTACH …`. */
   call: string;
-  /** The argument's SQL text as written (`'data/' || $1 || '.csv'`), placeholders kept. */
+  /** The argument's SQL text as written (`'data/' || $3 || '.csv'`), placeholders kept. */
   expr: string;
+  /** The argument as SQL to evaluate on its own: its placeholders renumbered from `$1` in order
+   *  (`'data/' || $1 || '.csv'`), by token, so a `'$1'` inside a string literal stays text. */
+  sql: string;
+  /** For each placeholder of `sql` in order, the 0-based index of the statement's bound value it
+   *  stands for (`[2]` above). */
+  params: number[];
 }
 
 /**
@@ -86,7 +92,7 @@ export function fileReads(
     if (FILE_FUNCTIONS.test(t.text) && next?.kind === 'punct' && next.text === '(') {
       const paths = argumentPaths(tokens, i + 2, params);
       if (paths) paths.forEach(add);
-      else dynamic.push({ call: `${t.text}(…)`, expr: argumentText(text, tokens, i + 2) });
+      else dynamic.push(dynamicRead(`${t.text}(…)`, text, tokens, i + 2));
     } else if (
       (word === 'FROM' || word === 'JOIN') &&
       !t.quoted &&
@@ -105,7 +111,7 @@ export function fileReads(
       else if (target?.kind === 'param') {
         const v = paramValue(target.index, params);
         if (typeof v === 'string') add(v);
-        else dynamic.push({ call: 'ATTACH …', expr: text.slice(target.at, target.end) });
+        else dynamic.push({ call: 'ATTACH …', ...evaluable(text, [target]) });
       }
     }
   }
@@ -180,8 +186,30 @@ export function fileRead(path: string): FileRead {
   return { path: p, kind: GLOB.test(p) ? 'glob' : 'file' };
 }
 
-/** The text of a call's first argument, from `tokens[i]` to the `,` or `)` that ends it. */
-function argumentText(text: string, tokens: Token[], i: number): string {
+/** A call's first argument, from `tokens[i]` to the `,` or `)` that ends it, as a dynamic read. */
+function dynamicRead(call: string, text: string, tokens: Token[], i: number): DynamicRead {
+  return { call, ...evaluable(text, tokens.slice(i, argumentEnd(tokens, i))) };
+}
+
+/** The text `tokens` span (`expr`), and the same with its placeholders renumbered from `$1`. */
+function evaluable(text: string, tokens: Token[]): Omit<DynamicRead, 'call'> {
+  if (tokens.length === 0) return { expr: '', sql: '', params: [] };
+  const from = tokens[0]!.at;
+  const to = tokens[tokens.length - 1]!.end;
+  const params: number[] = [];
+  let sql = '';
+  let at = from;
+  for (const t of tokens) {
+    if (t.kind !== 'param') continue;
+    params.push(t.index);
+    sql += `${text.slice(at, t.at)}$${params.length}`;
+    at = t.end;
+  }
+  return { expr: text.slice(from, to), sql: sql + text.slice(at, to), params };
+}
+
+/** The index after a call's first argument starting at `tokens[i]`: its ending `,` or `)`. */
+function argumentEnd(tokens: Token[], i: number): number {
   let depth = 0;
   let j = i;
   for (; j < tokens.length; j++) {
@@ -193,7 +221,7 @@ function argumentText(text: string, tokens: Token[], i: number): string {
       depth--;
     } else if (t.text === ',' && depth === 0) break;
   }
-  return j === i ? '' : text.slice(tokens[i]!.at, tokens[j - 1]!.end);
+  return j;
 }
 
 /** The paths of a call's first argument at `tokens[i]`, or null when it is an expression. */
@@ -231,6 +259,9 @@ function paramValue(index: number, params: readonly unknown[] | undefined): unkn
   return params ? params[index] : undefined;
 }
 
+/** The opening of a dollar-quoted string: `$$` or `$tag$` (a tag is a name, as in Postgres). */
+const DOLLAR_QUOTE = /^\$([A-Za-z_][A-Za-z0-9_]{0,63})?\$/;
+
 /** Words, string literals, placeholders and punctuation; comments and whitespace dropped. */
 function tokenize(text: string, dialect: SqlDialect): Token[] {
   const out: Token[] = [];
@@ -253,6 +284,18 @@ function tokenize(text: string, dialect: SqlDialect): Token[] {
       // A quoted name: a word (a path only where DuckDB would scan it as one, below).
       const [body, end] = quoted(text, i, c, dialect);
       out.push({ kind: 'word', text: body, quoted: true, at: i, end });
+      i = end;
+    } else if (c === '$' && dialect === 'duckdb' && DOLLAR_QUOTE.test(text.slice(i, i + 66))) {
+      // `$$data/x.csv$$`, `$tag$…$tag$`: DuckDB's dollar-quoted string, read verbatim.
+      const open = DOLLAR_QUOTE.exec(text.slice(i, i + 66))![0];
+      const close = text.indexOf(open, i + open.length);
+      const end = close < 0 ? n : close + open.length;
+      out.push({
+        kind: 'string',
+        text: text.slice(i + open.length, close < 0 ? n : close),
+        at: i,
+        end,
+      });
       i = end;
     } else if (c === '$' && /\d/.test(text[i + 1] ?? '')) {
       let j = i + 1;
