@@ -115,6 +115,9 @@ export async function sqlFacts(
   return { reads: [...tables].sort(), files, problems };
 }
 
+/** The opening of a DuckDB dollar-quoted string: `$$` or `$tag$` (as compose.ts reads it). */
+const DOLLAR_QUOTE = /^\$([A-Za-z_][A-Za-z0-9_]{0,63})?\$/;
+
 /**
  * A `${…}` (here `@p<i>`) inside a SQL comment: the runtime drops it (compose.ts, whose rule this
  * copies: the compiler cannot import the runtime), so the query runs as any SQL client would run
@@ -125,8 +128,9 @@ function commentedParams(
   text: string,
   dialect: 'bigquery' | 'duckdb',
 ): SqlProblem[] {
-  type State = 'code' | 'line' | 'block' | "'" | '"' | '`';
+  type State = 'code' | 'line' | 'block' | 'dollar' | "'" | '"' | '`';
   let state: State = 'code';
+  let dollarTag = ''; // the `$$` or `$tag$` that opened a DuckDB dollar-quoted string
   let line = 1;
   const out: SqlProblem[] = [];
   for (let i = 0; i < text.length; i++) {
@@ -138,6 +142,13 @@ function commentedParams(
       else if (c === '#' && dialect === 'bigquery') state = 'line';
       else if (c === '/' && next === '*') ((state = 'block'), i++);
       else if (c === "'" || c === '"' || c === '`') state = c;
+      else if (c === '$' && dialect === 'duckdb' && DOLLAR_QUOTE.test(text.slice(i, i + 66))) {
+        dollarTag = DOLLAR_QUOTE.exec(text.slice(i, i + 66))![0];
+        state = 'dollar';
+        i += dollarTag.length - 1;
+      }
+    } else if (state === 'dollar') {
+      if (text.startsWith(dollarTag, i)) ((state = 'code'), (i += dollarTag.length - 1));
     } else if (state === 'line' || state === 'block') {
       if (state === 'line' && c === '\n') state = 'code';
       else if (state === 'block' && c === '*' && next === '/') ((state = 'code'), i++);

@@ -41,7 +41,27 @@ describe('interpolations inside SQL comments', () => {
       'duckdb',
     );
     expect(d.params.map((p) => p.value)).toEqual([1]);
+    // DuckDB's dollar-quoted strings: `--` and `/*` inside them are text, and a `$$` in BigQuery
+    // SQL is no string (it has none).
+    const dollar = compose(
+      sql.dialect('duckdb')`SELECT $$--$$ AS a, $q$/*$q$ AS b WHERE c = ${1} AND d = ${2}`,
+      'duckdb',
+    );
+    expect(dollar.params.map((p) => p.value)).toEqual([1, 2]);
+    expect(dollar.text).not.toContain('${…}');
   });
+
+  it('the compiler does not warn on a ${…} after a dollar-quoted string holding a comment marker', async () => {
+    const text = notebookText([
+      "import { sql } from 'cellar';",
+      '//| task: dq\n//| dialect: duckdb\nconst rows = await sql`SELECT $$--$$ AS a, ${1} AS b`;',
+    ]);
+    const result = await compileNotebook('notebooks/dq.ipynb', text, {
+      workdir: '../../notebooks',
+      format: false,
+    });
+    expect(result.diagnostics.filter((d) => d.code === 'W_SQL_COMMENT_PARAM')).toEqual([]);
+  }, 600_000);
 
   describe('on DuckDB', () => {
     let w: Warehouse;

@@ -114,15 +114,19 @@ export function inferParamType(value: unknown, where: string): ParamType {
   );
 }
 
+/** The opening of a DuckDB dollar-quoted string: `$$` or `$tag$` (sql/files.ts reads them too). */
+const DOLLAR_QUOTE = /^\$([A-Za-z_][A-Za-z0-9_]{0,63})?\$/;
+
 /**
  * For each gap between a template's strings (each `${…}`): does it sit inside a SQL comment
- * (`-- …`, `# …` in BigQuery, `/* … *\/`)? Strings and quoted names are skipped, so `'--'` in a
+ * (`-- …`, `# …` in BigQuery, `/* … *\/`)? Strings (DuckDB's `$$…$$` too) and quoted names are skipped, so `'--'` in a
  * literal is not a comment. The compiler keeps a copy of this rule (compiler/analyze/sql.ts) for
  * its warning; it cannot import the runtime.
  */
 export function commentedGaps(strings: readonly string[], dialect: SqlDialect): boolean[] {
-  type State = 'code' | 'line' | 'block' | "'" | '"' | '`';
+  type State = 'code' | 'line' | 'block' | 'dollar' | "'" | '"' | '`';
   let state: State = 'code';
+  let dollarTag = ''; // the `$$` or `$tag$` that opened a DuckDB dollar-quoted string
   const out: boolean[] = [];
   strings.forEach((text, k) => {
     for (let i = 0; i < text.length; i++) {
@@ -133,10 +137,17 @@ export function commentedGaps(strings: readonly string[], dialect: SqlDialect): 
         else if (c === '#' && dialect === 'bigquery') state = 'line';
         else if (c === '/' && next === '*') ((state = 'block'), i++);
         else if (c === "'" || c === '"' || c === '`') state = c;
+        else if (c === '$' && dialect === 'duckdb' && DOLLAR_QUOTE.test(text.slice(i, i + 66))) {
+          dollarTag = DOLLAR_QUOTE.exec(text.slice(i, i + 66))![0];
+          state = 'dollar';
+          i += dollarTag.length - 1;
+        }
       } else if (state === 'line') {
         if (c === '\n') state = 'code';
       } else if (state === 'block') {
         if (c === '*' && next === '/') ((state = 'code'), i++);
+      } else if (state === 'dollar') {
+        if (text.startsWith(dollarTag, i)) ((state = 'code'), (i += dollarTag.length - 1));
       } else if (c === '\\' && dialect === 'bigquery' && state !== '`')
         i++; // BigQuery escapes; DuckDB strings are standard
       else if (c === state) {
