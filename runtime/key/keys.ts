@@ -85,6 +85,7 @@ export async function computeKeys(
     perModule.set(module, facts);
     return facts;
   };
+  let upstreamOf: ((task: string) => readonly string[]) | undefined;
   for (const node of graph.nodes) {
     const task = node.task;
     let upstream = NO_UPSTREAM;
@@ -149,6 +150,7 @@ export async function computeKeys(
           inputs.hooks[h.name] = await h.keyInputs(task, {
             params: node.params,
             upstreamKeys: upstream,
+            upstreamOf: (upstreamOf ??= (name) => graph.byName.get(name)?.upstream ?? []),
             ...(options.workdir ? { workdir: options.workdir } : {}),
           });
     }

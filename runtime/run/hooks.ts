@@ -10,6 +10,12 @@ export interface TaskHookContext {
   params: Record<string, unknown>;
   /** Cache key of each upstream task, by task name. */
   upstreamKeys: Record<string, string>;
+  /**
+   * The direct upstream task names of any task of the run, from its graph (dynamic inputs
+   * resolved with that task's params; `[]` for a name it does not hold): to follow a task's
+   * upstream transitively. Present where keys are computed; absent in a worker thread.
+   */
+  upstreamOf?: (task: string) => readonly string[];
   /** The folder the task will run in, when the run sets one (`--workdir`, the pipeline's
    *  workdir): where its relative data paths resolve. Absent: the task's notebook folder. */
   workdir?: string;

@@ -334,6 +334,66 @@ describe('a table one task writes and another reads with no edge between them', 
   }, 1_800_000);
 });
 
+describe('a reader ordered after the writer through dynamic inputs (task API)', () => {
+  it('is not warned about, nor is one two tasks downstream of the writer: its upstream, resolved from its params, holds the writer', () => {
+    // `upstreamNames` followed `inputs` and materialised tables only, so a reader whose path to
+    // the writer ran through a `dynamicInputs` was warned about as unordered, wrongly; and the
+    // worker thread's check looked at direct upstream only, so \`use2\` (make → hop → use2) was too.
+    const p = warehouseProject();
+    p.write(
+      'pipeline.ts',
+      `import { definePipeline, defineTask, output, sql } from 'cellar';
+export const make = defineTask({
+  name: 'make', params: {}, inputs: {}, outputs: { made: {} },
+  warehouse: { dialect: 'duckdb', reads: [] },
+  run: async () => {
+    await sql.dialect('duckdb')\`CREATE OR REPLACE TABLE dyn_t AS SELECT range AS v FROM range(4)\`;
+    return { made: 1 };
+  },
+});
+export const pass = defineTask({
+  name: 'pass', params: { via: { type: 'string', default: 'make' } }, inputs: {},
+  dynamicInputs: ({ via }) => (via === 'make' ? { m: output(make, 'made') } : {}),
+  outputs: { ok: {} },
+  run: ({ m }: { m?: number }) => ({ ok: m ?? 0 }),
+});
+export const use = defineTask({
+  name: 'use', params: {}, inputs: { ok: output(pass, 'ok') }, outputs: { s: {} },
+  warehouse: { dialect: 'duckdb', reads: [] },
+  run: async () => {
+    const r = await sql.dialect('duckdb')<{ s: number }>\`SELECT SUM(v) AS s FROM dyn_t\`;
+    return { s: Number(r[0]!.s) };
+  },
+});
+export const hop = defineTask({
+  name: 'hop', params: {}, inputs: { m: output(make, 'made') }, outputs: { h: {} },
+  run: ({ m }: { m: number }) => ({ h: m }),
+});
+export const use2 = defineTask({
+  name: 'use2', params: {}, inputs: { h: output(hop, 'h') }, outputs: { n: {} },
+  warehouse: { dialect: 'duckdb', reads: [] },
+  run: async () => {
+    const r = await sql.dialect('duckdb')<{ n: number }>\`SELECT COUNT(*) AS n FROM dyn_t\`;
+    return { n: Number(r[0]!.n) };
+  },
+});
+export default definePipeline({ name: 'dyn', tasks: [make, pass, use, hop, use2] });
+`,
+    );
+    const warning = /task 'make' writes table main\.dyn_t, which task 'use' reads/;
+    const transitive = /which task 'use2' reads/;
+    for (let i = 0; i < 3; i++) {
+      const r = p.cellar('run', 'pipeline.ts', '--json');
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).not.toMatch(warning);
+      expect(r.stderr).not.toMatch(transitive);
+    }
+    // The same reader with the edge gone (another param value) is warned about.
+    const cut = p.cellar('run', 'pipeline.ts', '--dry-run', '--param', 'via=none');
+    expect(cut.stderr).toMatch(warning);
+  }, 1_800_000);
+});
+
 describe('tables a helper reads by a one-word name', () => {
   it('FROM t in a setup helper is recorded and keyed as main.t; a CTE of that query is not a table', () => {
     const p = warehouseProject();

@@ -167,7 +167,12 @@ let writersAtKeying: RecordedWriter[] | undefined;
  * threads that ran them (`warnUnorderedWrites`) sees only pairs run by one thread; this one
  * sees every pair an earlier run recorded.
  */
-function warnUnorderedReader(w: Warehouse, task: AnyTask, tables: readonly string[]): void {
+function warnUnorderedReader(
+  w: Warehouse,
+  task: AnyTask,
+  { params, upstreamOf }: TaskHookContext,
+  tables: readonly string[],
+): void {
   writersAtKeying ??= recordedWriters(w);
   if (writersAtKeying.length === 0 || tables.length === 0) return;
   const notebook = task.source?.notebook ?? null;
@@ -176,22 +181,34 @@ function warnUnorderedReader(w: Warehouse, task: AnyTask, tables: readonly strin
     if (writer.task === task.name || writer.notebook !== notebook) continue;
     for (const t of writer.writes) {
       if (!tables.includes(t)) continue;
-      upstream ??= upstreamNames(task);
+      upstream ??= upstreamOf ? closure(task.name, upstreamOf) : upstreamNames(task, params);
       if (!upstream.has(writer.task)) warnUnordered(writer.task, task.name, t);
     }
   }
 }
 
-/** The names of every task `task` depends on, through inputs and materialised tables. */
-function upstreamNames(task: AnyTask): Set<string> {
+/**
+ * The names of every task `task` depends on, directly or not, where no run graph is at hand (a
+ * worker thread): through inputs, dynamic inputs and materialised tables. `params`: the task's resolved params, which settle its own dynamic inputs
+ * exactly. An upstream task's dynamic inputs are resolved from its params' defaults with the
+ * reader's params laid over them (the run's overrides the two share): only the planning graph
+ * knows every task's params, and this serves a warning, never a key. A `dynamicInputs` that
+ * throws adds nothing (the graph reports it).
+ */
+function upstreamNames(task: AnyTask, params: Record<string, unknown>): Set<string> {
   const out = new Set<string>();
   const pending: AnyTask[] = [task];
   while (pending.length > 0) {
     const t = pending.pop()!;
-    const ups = [
-      ...Object.values(t.inputs as Record<string, { task: AnyTask }>).map((i) => i.task),
-      ...Object.values(t.warehouse?.tables ?? {}),
-    ];
+    const specs: { task: AnyTask }[] = Object.values(t.inputs as Record<string, { task: AnyTask }>);
+    if (t.dynamicInputs) {
+      try {
+        specs.push(...Object.values(t.dynamicInputs(t === task ? params : paramsOf(t, params))));
+      } catch {
+        // left to the graph, which names the task
+      }
+    }
+    const ups = [...specs.map((i) => i.task), ...Object.values(t.warehouse?.tables ?? {})];
     for (const u of ups)
       if (!out.has(u.name)) {
         out.add(u.name);
@@ -201,13 +218,40 @@ function upstreamNames(task: AnyTask): Set<string> {
   return out;
 }
 
+/** Every task `task` depends on, directly or not, by the run graph's direct upstream of each. */
+function closure(task: string, upstreamOf: (task: string) => readonly string[]): Set<string> {
+  const out = new Set<string>();
+  const pending = [task];
+  while (pending.length > 0)
+    for (const u of upstreamOf(pending.pop()!))
+      if (!out.has(u)) {
+        out.add(u);
+        pending.push(u);
+      }
+  return out;
+}
+
+/** `task`'s params: its defaults, with the same-named values of `overrides`. */
+function paramsOf(task: AnyTask, overrides: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [name, spec] of Object.entries(task.params as Record<string, { default?: unknown }>))
+    out[name] = Object.hasOwn(overrides, name) ? overrides[name] : spec.default;
+  return out;
+}
+
 function warnUnorderedWrites(
   task: AnyTask,
   ctx: TaskRunContext,
   reads: Iterable<string>,
   writes: Iterable<string>,
 ): void {
-  const related = (other: string) => other === task.name || other in ctx.keysByTask;
+  // The task's upstream, transitively (its direct upstream is `ctx.keysByTask`): a writer two
+  // tasks up is ordered before it as surely as its input's task.
+  let upstream: Set<string> | undefined;
+  const related = (other: string) =>
+    other === task.name ||
+    other in ctx.keysByTask ||
+    (upstream ??= upstreamNames(task, ctx.params)).has(other);
   const warn = warnUnordered;
   for (const t of writes) {
     writersOf.set(t, task.name);
@@ -251,7 +295,8 @@ async function afterRun(
     );
     for (const t of changed)
       for (const writer of writers)
-        if (!(writer in ctx.keysByTask)) warnUnordered(writer, task.name, t);
+        if (!(writer in ctx.keysByTask) && !upstreamNames(task, ctx.params).has(writer))
+          warnUnordered(writer, task.name, t);
   }
   warnUnorderedWrites(
     task,
@@ -293,7 +338,7 @@ export const warehouseHooks: TaskHooks & {
     const recorded = recordedReads(w, task);
     const versions = await keyedTableVersions(w, task, recorded.tables);
     keyedVersions.set(taskId(task), versions);
-    warnUnorderedReader(w, task, Object.keys(versions));
+    warnUnorderedReader(w, task, ctx, Object.keys(versions));
     for (const [t, v] of Object.entries(versions)) inputs[`table:${t}`] = v;
     // User-defined functions and macros (all of them): only present when there is one, so a
     // database without any keeps its keys.
