@@ -40,7 +40,7 @@ export const RUNTIME_CODES = {
     "a stored output's file whose bytes are not what its run stored (truncated or edited since: another size or SHA-256 than its manifest recorded, or its codec cannot decode it), met when a task, `cellar show` or `load()` reads it: names the task, the output, the file and what differs; that result is no longer served. A task of a run meeting it has the upstream made again in the same run, then runs once more (failing with it only when it is damaged again, or cannot be made again); the next run (or `--rerun <task>`) makes it again",
   // Running a task.
   E_MUTATES_UPSTREAM:
-    'a task changing, in place, a value it received from upstream (through an alias the compiler cannot follow: a shallow copy, a helper changing its argument); upstream values are frozen while a task runs (runtime/run/frozen-inputs.ts): names the task, the input, whose output it is and the line, with the fix (`structuredClone`)',
+    'a task changing, in place, a value it received from upstream (through an alias the compiler cannot follow: a shallow copy, a helper changing its argument); upstream values are frozen while a task runs, and typed arrays and arrays of doubles checked by digest when it returns (runtime/run/frozen-inputs.ts): names the task, the input, whose output it is and the line (when it threw there), with the fix (`structuredClone`)',
   E_NEVER_SETTLES:
     'a task awaiting a promise nothing is left to settle: no timer, I/O or other task pending on its thread, so it could never finish (in process, Node would exit at once with code 13 and no word; on a worker thread, the run would hang forever); also a whole command left awaiting one where no task is (a project codec decoding in `cellar show`)',
   E_TASK_TIMEOUT:

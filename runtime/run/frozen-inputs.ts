@@ -10,10 +10,12 @@
 // TypeError at its own line, which `mutationError` turns into E_MUTATES_UPSTREAM naming the value.
 //
 // Covered: plain objects, arrays, and (their mutating methods refused) Maps, Sets and Dates, at
-// any depth. Not covered: typed arrays and ArrayBuffers (JavaScript cannot freeze their
-// elements), arrays of numbers holding any non-integer (V8 stores them unboxed; freezing boxes
-// each element and slows every read: measured in docs/design/runtime.md, Safety; a shallow copy of one
-// is a true copy, so only a helper changing it in place, `xs.sort()`, goes unseen), Arrow tables and other class instances (freezing would break their own lazy caches,
+// any depth. Typed arrays and ArrayBuffers (JavaScript cannot freeze their elements) and arrays
+// of numbers holding any non-integer (V8 stores them unboxed; freezing boxes each element and
+// slows every read: measured in docs/design/runtime.md, Safety) cannot throw at the change: a
+// digest of each is taken before the task runs and checked once it returns (`changedInPlace`), so
+// an in-place `xs.sort()` or `f64.fill(0)` is refused after the fact, without its line.
+// Not covered: Arrow tables and other class instances (freezing would break their own lazy caches,
 // and their methods may change them legitimately), a change made in sloppy-mode code (there a
 // frozen object ignores the write instead of throwing; compiled tasks are ES modules, strict).
 // Cost: one pass over the decoded value (O(n), once per input per run), below its decoding.
@@ -23,10 +25,31 @@ import { CellarError } from '../errors.js';
 const REFUSED = 'Cannot change a value received from upstream: ';
 
 /**
- * Freeze `value` deeply (see the header for what is and is not covered). Idempotent; cycles are
- * fine (a frozen object is not entered twice). Returns `value`.
+ * What freezing cannot guard, kept to be checked once the task returns (`changedInPlace`): an
+ * array of doubles or a typed array (or ArrayBuffer, DataView) inside an input, with a digest of
+ * its contents. A task that sorts, fills or writes one in place is then refused after the fact,
+ * with no line (nothing threw where it changed).
  */
-export function freezeUpstream<T>(value: T): T {
+export interface UnfrozenNumbers {
+  /** The input it is inside (`ReceivedInput.name`). */
+  input: string;
+  value: readonly number[] | ArrayBufferView | ArrayBuffer;
+  digest: string;
+}
+
+/**
+ * Freeze `value` deeply (see the header for what is and is not covered). Idempotent; cycles are
+ * fine (a frozen object is not entered twice). Returns `value`. `unfrozen`: when given, each
+ * array of doubles and typed array met (which freezing leaves writable) is pushed onto it with
+ * its digest, under the input name `input`, to be checked by `changedInPlace`.
+ */
+export function freezeUpstream<T>(value: T, unfrozen?: UnfrozenNumbers[], input = ''): T {
+  const seen = unfrozen ? new Set<object>() : undefined;
+  const keep = (v: readonly number[] | ArrayBufferView | ArrayBuffer) => {
+    if (!unfrozen || seen!.has(v)) return;
+    seen!.add(v);
+    unfrozen.push({ input, value: v, digest: numbersDigest(v) });
+  };
   const stack: unknown[] = [value];
   while (stack.length > 0) {
     const v = stack.pop();
@@ -46,6 +69,7 @@ export function freezeUpstream<T>(value: T): T {
       // An array of numbers V8 keeps unboxed (any not a small integer): freezing it would box
       // every element (1M: ~70 ms) and slow every later read several times. Left writable.
       if (!(doubles && !others)) Object.freeze(v);
+      else keep(v as number[]);
       continue;
     }
     const proto: unknown = Object.getPrototypeOf(v);
@@ -63,10 +87,70 @@ export function freezeUpstream<T>(value: T): T {
       for (const e of v) stack.push(e);
     } else if (v instanceof Date) {
       refuse(v, DATE_SETTERS, 'Date');
+    } else if (ArrayBuffer.isView(v) || v instanceof ArrayBuffer) {
+      keep(v);
     }
-    // Anything else (typed arrays, Arrow tables, class instances) is left as it is.
+    // Anything else (Arrow tables, class instances) is left as it is.
   }
   return value;
+}
+
+/**
+ * The inputs (names, sorted, each once) holding an array of doubles or a typed array whose
+ * contents differ from their digest taken by `freezeUpstream`: changed in place by the task.
+ */
+export function changedInPlace(unfrozen: readonly UnfrozenNumbers[]): string[] {
+  const out = new Set<string>();
+  for (const u of unfrozen) if (numbersDigest(u.value) !== u.digest) out.add(u.input);
+  return [...out].sort();
+}
+
+/**
+ * A digest of the numbers (or bytes) `v` holds, and its length: two 32-bit FNV-1a-style lanes
+ * over its 32-bit words (bytes when unaligned), enough to tell a change made by mistake (not an
+ * adversary's). O(n); an array of doubles is copied into a Float64Array first (so `-0`, `NaN`
+ * and `0` differ as bits).
+ */
+function numbersDigest(v: readonly number[] | ArrayBufferView | ArrayBuffer): string {
+  const [buffer, offset, length] =
+    v instanceof ArrayBuffer
+      ? [v, 0, v.byteLength]
+      : ArrayBuffer.isView(v)
+        ? [v.buffer, v.byteOffset, v.byteLength]
+        : [Float64Array.from(v as number[]).buffer, 0, (v as number[]).length * 8];
+  const words =
+    offset % 4 === 0 && length % 4 === 0
+      ? new Int32Array(buffer, offset, length / 4)
+      : new Uint8Array(buffer, offset, length);
+  let a = 0x811c9dc5;
+  let b = 0x01000193 ^ length;
+  for (let i = 0; i < words.length; i++) {
+    const w = words[i]!;
+    a = Math.imul(a ^ w, 0x01000193);
+    b = Math.imul(b ^ w, 0x5bd1e995) ^ (b >>> 15);
+  }
+  return `${length}:${(a >>> 0).toString(16)}:${(b >>> 0).toString(16)}`;
+}
+
+/**
+ * E_MUTATES_UPSTREAM for inputs found changed in place after the task returned
+ * (`changedInPlace`): names the task, each input and whose output it is, and the fix.
+ */
+export function changedInPlaceError(
+  task: string,
+  names: readonly string[],
+  inputs: readonly ReceivedInput[],
+): CellarError {
+  const named = names.map((n) => {
+    const i = inputs.find((x) => x.name === n);
+    return i ? `\`${n}\` (output '${i.output}' of task '${i.task}')` : `\`${n}\``;
+  });
+  return new CellarError(
+    `task '${task}' changes a value it received from upstream: ${named.join(', ')} holds an array of numbers or a typed array whose contents changed while the task ran (an in-place \`sort\`, \`reverse\`, \`fill\` or index write, by its code or a helper). ` +
+      `In the notebook the cells after it would see the change; in the pipeline each task gets its own copy, so it would compute something else than the notebook. ` +
+      `Copy it before changing it: \`const mine = ${names[0]}.slice()\` (or \`structuredClone(${names[0]})\`), or build a new array (\`toSorted()\`, \`map\`).`,
+    'E_MUTATES_UPSTREAM',
+  );
 }
 
 const DATE_SETTERS = Object.getOwnPropertyNames(Date.prototype).filter((n) => n.startsWith('set'));

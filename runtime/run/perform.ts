@@ -24,7 +24,13 @@ import {
 import { observeReads } from './read-record.js';
 import { envSecrets, redactError } from './redact.js';
 import { watchStrayErrors } from './stray-errors.js';
-import { freezeUpstream, mutationError } from './frozen-inputs.js';
+import {
+  changedInPlace,
+  changedInPlaceError,
+  freezeUpstream,
+  mutationError,
+  type UnfrozenNumbers,
+} from './frozen-inputs.js';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { sha256 } from '../key/hash.js';
 import { describeSource } from '../load/source.js';
@@ -421,6 +427,8 @@ async function performWith(
   attempt: { abandoned: boolean } | undefined,
 ): Promise<PerformedTask> {
   const inputs: Record<string, unknown> = {};
+  // Numbers freezing cannot guard (arrays of doubles, typed arrays): checked as the task returns.
+  const unfrozen: UnfrozenNumbers[] = [];
   for (const input of job.inputs) {
     const upstream = tasksByName.get(input.task);
     if (!upstream)
@@ -429,6 +437,8 @@ async function performWith(
     // (frozen-inputs.ts) instead of silently computing something else than the notebook.
     inputs[input.name] = freezeUpstream(
       await readOutput(store, upstream, input.output, input.stored, job.upstreamKeys[input.task]),
+      unfrozen,
+      input.name,
     );
   }
   let notCached: string | undefined;
@@ -485,6 +495,10 @@ async function performWith(
     );
   } catch (error) {
     throw mutationError(task.name, error, job.inputs, inputs) ?? error;
+  }
+  if (unfrozen.length > 0) {
+    const changed = changedInPlace(unfrozen);
+    if (changed.length > 0) throw changedInPlaceError(task.name, changed, job.inputs);
   }
   const stored: Record<string, StoredOutput> = {};
   // An abandoned attempt (in process, past its timeout) finishing late must not write over the

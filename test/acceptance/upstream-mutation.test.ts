@@ -100,6 +100,34 @@ describe('a task changing a value it received from upstream', () => {
     expect(text).toContain('new Map(counts)');
   });
 
+  it('variant: an array of doubles sorted and a Float64Array filled in place by a local helper: refused once the task returns, naming the value', () => {
+    // Freezing cannot guard these (V8 keeps the doubles unboxed; a typed array's elements cannot
+    // be frozen): a digest taken before the task runs is checked after it.
+    const text = failure(
+      [
+        "import { rank, clear } from './lib/nums.ts';",
+        '//| task: load\nconst scores = [0.5, 2.5, 1.5];\nconst grid = new Float64Array([1.5, 2.5]);',
+        '//| task: top\nconst best = rank(scores)[0];',
+        '//| task: zero\nclear(grid);\nconst cleared = grid[0];',
+        '//| task: fine\nconst mine = scores.slice();\nmine.sort();\nconst low = mine[0] + grid[1];',
+      ],
+      'notebooks/nums.ipynb',
+      {
+        'notebooks/lib/nums.ts':
+          'export function rank(xs: number[]) {\n  return xs.sort((a, b) => b - a);\n}\nexport function clear(g: Float64Array) {\n  g.fill(0);\n}\n',
+      },
+    );
+    expect(text).toContain(
+      "task 'top' changes a value it received from upstream: `scores` (output 'scores' of task 'load')",
+    );
+    expect(text).toContain(
+      "task 'zero' changes a value it received from upstream: `grid` (output 'grid' of task 'load')",
+    );
+    expect(text).toContain('E_MUTATES_UPSTREAM');
+    expect(text).toContain('scores.slice()');
+    expect(text).not.toMatch(/task 'fine' changes/);
+  });
+
   it('building new values from upstream, passing one on, or changing a deep copy runs as before', () => {
     const p = project();
     const nb = 'notebooks/fine.ipynb';

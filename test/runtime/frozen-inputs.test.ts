@@ -1,7 +1,13 @@
 // The run-time guard against a task changing an upstream value in place (runtime/run/frozen-inputs.ts):
 // what freezing covers and what it leaves alone, and the error a change turns into.
 import { describe, expect, it } from 'vitest';
-import { freezeUpstream, mutationError } from '../../runtime/run/frozen-inputs.js';
+import {
+  changedInPlace,
+  changedInPlaceError,
+  freezeUpstream,
+  mutationError,
+  type UnfrozenNumbers,
+} from '../../runtime/run/frozen-inputs.js';
 
 const input = { name: 'nums', task: 'load', output: 'nums' };
 
@@ -56,7 +62,7 @@ describe('freezeUpstream', () => {
     expect([m.m.size, m.d.getFullYear()]).toEqual([2, 2000]);
   });
 
-  it('does not cover typed arrays, arrays of non-integer numbers or class instances, and survives cycles', () => {
+  it('does not freeze typed arrays, arrays of non-integer numbers or class instances, and survives cycles', () => {
     class Counter {
       n = 0;
     }
@@ -73,6 +79,37 @@ describe('freezeUpstream', () => {
     cyclic.data[0] = 5; // JavaScript cannot freeze a typed array's elements
     cyclic.c.n++; // a class instance's own methods may change it: left alone
     expect([cyclic.data[0], cyclic.c.n]).toEqual([5, 1]);
+  });
+});
+
+describe('changedInPlace: what freezing cannot guard, checked as the task returns', () => {
+  it('finds an array of doubles sorted, a typed array filled and an ArrayBuffer written, by input; unchanged ones pass', () => {
+    const unfrozen: UnfrozenNumbers[] = [];
+    const a = freezeUpstream({ xs: [2.5, 0.5, 1.5] }, unfrozen, 'a');
+    const b = freezeUpstream(new Float32Array([1, 2, 3]), unfrozen, 'b');
+    const c = freezeUpstream({ raw: new ArrayBuffer(8) }, unfrozen, 'c');
+    const d = freezeUpstream([0.25, -0], unfrozen, 'd');
+    expect(unfrozen.map((u) => u.input)).toEqual(['a', 'b', 'c', 'd']);
+    expect(changedInPlace(unfrozen)).toEqual([]);
+    a.xs.sort();
+    b.fill(0, 1);
+    new Uint8Array(c.raw)[7] = 1;
+    expect(changedInPlace(unfrozen)).toEqual(['a', 'b', 'c']);
+    d[1] = 0; // -0 → 0: the same number to ===, another value to Object.is and to the notebook
+    expect(changedInPlace(unfrozen)).toEqual(['a', 'b', 'c', 'd']);
+  });
+
+  it('names the task, the input, whose output it is and the fix', () => {
+    const e = changedInPlaceError(
+      'rank',
+      ['scores'],
+      [{ name: 'scores', task: 'score', output: 'scores' }],
+    );
+    expect(e.code).toBe('E_MUTATES_UPSTREAM');
+    expect(e.message).toContain(
+      "task 'rank' changes a value it received from upstream: `scores` (output 'scores' of task 'score')",
+    );
+    expect(e.message).toContain('scores.slice()');
   });
 });
 
