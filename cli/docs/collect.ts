@@ -242,6 +242,7 @@ export function pipelineDoc(
             sql: {
               dialect: t.warehouse?.dialect ?? 'bigquery',
               reads: t.warehouse?.reads ?? [],
+              files: sqlFiles(t.warehouse?.files ?? [], last?.manifest.inputs.hooks),
               queries: sqlText,
               ...(t.warehouse?.materialize ? { materialize: t.warehouse.materialize } : {}),
             },
@@ -302,6 +303,22 @@ export function pipelineDoc(
     tasks,
     runs: history.runs,
   };
+}
+
+/**
+ * The files a task's SQL reads: those its last run keyed (the warehouse hook's `file:`, `glob:`
+ * and `url:` inputs, runtime/warehouse/tasks/files.ts: project-relative, and holding paths seen
+ * only at run time), else the literal paths the compiler listed, as written.
+ */
+function sqlFiles(
+  literal: readonly string[],
+  hooks: Record<string, unknown> | undefined,
+): string[] {
+  const keyed = hooks?.warehouse as Record<string, unknown> | undefined;
+  const fromRun = Object.keys(keyed ?? {})
+    .map((k) => /^(?:file|glob|url):(.*)$/.exec(k)?.[1])
+    .filter((p): p is string => p !== undefined);
+  return [...new Set(fromRun.length > 0 ? fromRun : literal)].sort();
 }
 
 /** The text of each sql`…` template in a task's cells, `${…}` kept as written. */

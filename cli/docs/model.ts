@@ -76,6 +76,9 @@ export interface TaskDoc {
   sql?: {
     dialect: string;
     reads: string[];
+    /** Data files its SQL reads by path (DuckDB: `read_csv_auto('data/x.csv')`, globs, URLs):
+     *  the last run's keyed paths (project-relative), else the literal paths as written. */
+    files: string[];
     queries: string[];
     materialize?: string;
     columns?: Record<string, string[]>;

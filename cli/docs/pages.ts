@@ -236,6 +236,15 @@ export function taskPanel(
               : h('em', null, 'no tables named directly'),
             '.',
           ),
+          t.sql.files.length
+            ? h(
+                'p',
+                null,
+                'Files: ',
+                ...t.sql.files.flatMap((f, i) => [i ? ', ' : '', h('code', null, f)]),
+                ' (by content: an edit re-runs it).',
+              )
+            : null,
           ...t.sql.queries.map((q) =>
             h('pre', null, h('code', { class: 'language-sql' }, q.trim())),
           ),
@@ -314,6 +323,8 @@ export function cacheWords(t: TaskDoc): string {
     parts.push(
       `the version of every warehouse table its SQL reads${t.sql.reads.length ? ` (${t.sql.reads.join(', ')})` : ''}`,
     );
+  if (t.sql?.files.length)
+    parts.push(`the content of the files its SQL reads (${listed(t.sql.files)})`);
   const words = `The key hashes ${parts.slice(0, -1).join(', ')} and ${parts[parts.length - 1]}.`;
   return t.cache.rerun
     ? `${words} It re-runs on every \`cellar run\` (\`//| rerun\`).`

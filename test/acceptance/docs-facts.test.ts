@@ -64,6 +64,45 @@ describe("a task page's Cache key section", () => {
     expect(key('listing')).not.toContain('environment variables');
     expect(allText(join(p.dir, 'site'))).not.toContain('sekrit-token-value-42');
   });
+
+  it("a SQL task's page lists the files its SQL reads: literal paths before any run, the keyed ones (a helper's too) after", () => {
+    const p = project();
+    mkdirSync(join(p.dir, 'notebooks', 'data'));
+    p.write('notebooks/data/sales.csv', 'region,amount\nnorth,120\n');
+    p.write('notebooks/data/costs.csv', 'item,amount\nrent,900\n');
+    p.write(
+      'notebooks/files.ipynb',
+      notebookText([
+        codeCell(
+          'setup',
+          "import { sql } from 'cellar';\nasync function sumOf(file: string) {\n  const r = await sql.dialect('duckdb')`SELECT SUM(amount) AS s FROM read_csv_auto(${file})`;\n  return Number(r[0].s);\n}",
+        ),
+        codeCell(
+          'total',
+          "//| task: total\n//| dialect: duckdb\nconst rows = await sql`SELECT SUM(amount) AS s FROM read_csv_auto('data/sales.csv')`;\nconst total = Number(rows[0].s);",
+        ),
+        codeCell('costs', "//| task: costs\nconst costTotal = await sumOf('data/costs.csv');"),
+      ]),
+    );
+    p.setEnv('CELLAR_DUCKDB_PATH', 'warehouse.duckdb');
+    const page = (task: string) => p.read(`site/tasks/files/${task}.html`);
+    const build = () => {
+      const docs = p.cellar('docs', 'notebooks/files.ipynb', '--out', 'site', '--no-api');
+      expect(docs.code, docs.stdout + docs.stderr).toBe(0);
+    };
+    build();
+    // Before any run: the literal path, as written in the SQL.
+    expect(page('total')).toMatch(/Files: <code>data\/sales\.csv<\/code>/);
+    expect(page('total')).toContain('the content of the files its SQL reads (data/sales.csv)');
+    for (let i = 0; i < 2; i++) {
+      const run = p.cellar('run', 'notebooks/files.ipynb');
+      expect(run.code, run.stdout + run.stderr).toBe(0);
+    }
+    build();
+    // After: the paths the key holds, from the project root, and the helper's path too.
+    expect(page('total')).toMatch(/Files: <code>notebooks\/data\/sales\.csv<\/code>/);
+    expect(page('costs')).toMatch(/Files: <code>notebooks\/data\/costs\.csv<\/code>/);
+  });
 });
 
 describe('whether the figures on the pages are what a run would serve now', () => {
