@@ -5,6 +5,7 @@
 // is imported lazily (it is only needed when something was emitted) and a formatter cache, keyed
 // by the unformatted text, lets watch mode and the incremental cache skip unchanged modules.
 import type { EmittedFile } from '../types.js';
+import { formatByShape } from './shapes.js';
 
 export const PRETTIER_OPTIONS = {
   singleQuote: true,
@@ -242,10 +243,12 @@ export async function formatFiles(
   allElsewhere = false,
 ): Promise<EmittedFile[]> {
   const todo = files.filter((f) => isModule(f) && cache?.get(f.contents) === undefined);
-  const formatted = await formatBatch(
+  // Modules alike but for their numbers are formatted once (shapes.ts): a big notebook's
+  // thousands of task modules are a few shapes.
+  const formatted = await formatByShape(
     todo.map((f) => f.contents),
-    elsewhere,
-    allElsewhere,
+    (texts) => formatBatch(texts, elsewhere, allElsewhere),
+    ALONE_CHARS,
   );
   todo.forEach((f, i) => cache?.set(f.contents, formatted[i]!));
   const fresh = new Map(todo.map((f, i) => [f.path, formatted[i]!]));
