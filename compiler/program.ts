@@ -25,6 +25,7 @@ import {
   type FormatElsewhere,
   type FormatCache,
 } from './emit/print.js';
+import { rawOfAlike, type Formatted, type Shape } from './emit/shapes.js';
 import type {
   CellAnalysis,
   CompileResult,
@@ -675,10 +676,46 @@ async function formatStage(
     cache,
     formatElsewhere,
     formatAllElsewhere,
+    alikeAmong(recalled, keyOf),
   );
   const byPath = new Map(formatted.map((f) => [f.path, f]));
   return raw.map((f) => (recalled.has(f) ? f : byPath.get(f.path)!));
 }
+
+/**
+ * For a module to format, a recalled one of its shape (print.ts `formatFiles`): a changed cell's
+ * module is most often like a module that did not change (`v21.ts`, `v20.ts`), so Prettier need
+ * not run. Candidates are the recalled modules at a path alike but for its digits (a few); one
+ * is taken when the unformatted text its words give (shapes.ts `rawOfAlike`) hashes to the key
+ * it was recalled by, so its output is Prettier's for that text.
+ */
+function alikeAmong(
+  recalled: ReadonlyMap<EmittedFile, string>,
+  keyOf: (text: string) => string,
+): (file: EmittedFile, shape: Shape) => Formatted | undefined {
+  let byPath: Map<string, EmittedFile[]> | undefined;
+  const pathShape = (path: string) => path.replace(/[0-9]/g, '0');
+  return (file, shape) => {
+    if (!byPath) {
+      byPath = new Map();
+      for (const f of recalled.keys()) {
+        const key = pathShape(f.path);
+        const list = byPath.get(key);
+        if (!list) byPath.set(key, [f]);
+        else if (list.length < ALIKE_TRIES) list.push(f);
+      }
+    }
+    for (const other of byPath.get(pathShape(file.path)) ?? []) {
+      const raw = rawOfAlike(shape, file.contents, other.contents);
+      if (raw !== undefined && keyOf(raw) === recalled.get(other))
+        return { raw, formatted: other.contents };
+    }
+    return undefined;
+  };
+}
+
+/** Recalled modules tried per module to format (each a scan and a hash of one module). */
+const ALIKE_TRIES = 3;
 
 /**
  * Do the work a compile left in `stats.deep`, as memory entries (keyed as a compile keys them):

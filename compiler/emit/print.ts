@@ -5,7 +5,7 @@
 // is imported lazily (it is only needed when something was emitted) and a formatter cache, keyed
 // by the unformatted text, lets watch mode and the incremental cache skip unchanged modules.
 import type { EmittedFile } from '../types.js';
-import { formatByShape } from './shapes.js';
+import { type Formatted, type Shape, formatByShape } from './shapes.js';
 
 export const PRETTIER_OPTIONS = {
   singleQuote: true,
@@ -241,6 +241,8 @@ export async function formatFiles(
   cache?: FormatCache,
   elsewhere?: FormatElsewhere,
   allElsewhere = false,
+  /** A module formatted already with `file`'s shape (shapes.ts), when the caller knows one. */
+  alike?: (file: EmittedFile, shape: Shape) => Formatted | undefined,
 ): Promise<EmittedFile[]> {
   const todo = files.filter((f) => isModule(f) && cache?.get(f.contents) === undefined);
   // Modules alike but for their numbers are formatted once (shapes.ts): a big notebook's
@@ -249,6 +251,7 @@ export async function formatFiles(
     todo.map((f) => f.contents),
     (texts) => formatBatch(texts, elsewhere, allElsewhere),
     ALONE_CHARS,
+    alike && ((i, shape) => alike(todo[i]!, shape)),
   );
   todo.forEach((f, i) => cache?.set(f.contents, formatted[i]!));
   const fresh = new Map(todo.map((f, i) => [f.path, formatted[i]!]));

@@ -24,7 +24,7 @@ const WORD = /[A-Za-z0-9_$]+/g;
 const NUMBER = /^(?:0|[1-9][0-9]{0,14})$/;
 
 /** A text's words whose digits may differ within a shape: their offsets and texts. */
-interface Shape {
+export interface Shape {
   key: string;
   words: string[];
 }
@@ -84,6 +84,40 @@ export function reshape(rep: Shape, formatted: string, member: Shape): string | 
 }
 
 /**
+ * `member`'s text with its shape words replaced, in order, by the shape words of `formatted`
+ * (another module's Prettier output): that module's unformatted text, if it has `member`'s
+ * shape, which the caller checks against what it knows of it (a hash). Undefined when the words
+ * do not line up.
+ */
+export function rawOfAlike(
+  member: Shape,
+  memberText: string,
+  formatted: string,
+): string | undefined {
+  const words: string[] = [];
+  formatted.replace(WORD, (word: string, at: number) => {
+    if (eligible(formatted, word, at)) words.push(word);
+    return word;
+  });
+  if (words.length !== member.words.length) return undefined;
+  let i = 0;
+  let ok = true;
+  const raw = memberText.replace(WORD, (word: string, at: number) => {
+    if (!eligible(memberText, word, at)) return word;
+    const other = words[i++]!;
+    if (other.length !== word.length) ok = false;
+    return other;
+  });
+  return ok && shapeOf(raw).key === member.key ? raw : undefined;
+}
+
+/** An unformatted module and its Prettier output, known already (a recalled module). */
+export interface Formatted {
+  raw: string;
+  formatted: string;
+}
+
+/**
  * Format `texts` with `format`, calling it for one text of each shape (and for texts longer than
  * `maxChars`, which are rarely alike and costly to scan), then once more for any text whose
  * shape's output could not be reused. The same strings as `format(texts)`.
@@ -92,28 +126,42 @@ export async function formatByShape(
   texts: readonly string[],
   format: (texts: string[]) => Promise<string[]>,
   maxChars: number,
+  /** A module formatted already with the shape of `texts[i]`, if one is known. */
+  alike?: (i: number, shape: Shape) => Formatted | undefined,
 ): Promise<string[]> {
   const out = new Array<string>(texts.length);
   const shapes = new Array<Shape | undefined>(texts.length);
   const repOf = new Map<string, number>();
   const first: number[] = [];
   const followers: [index: number, rep: number][] = [];
+  let knownCount = 0;
   texts.forEach((text, i) => {
     if (text.length > maxChars) return void first.push(i);
     const shape = (shapes[i] = shapeOf(text));
     const rep = repOf.get(shape.key);
-    if (rep === undefined) {
+    if (rep !== undefined) return void followers.push([i, rep]);
+    const known = alike?.(i, shape);
+    if (known) {
+      // Outside `texts`: its shape and output stand at an index past their end.
+      const at = texts.length + knownCount++;
+      shapes[at] = shapeOf(known.raw);
+      out[at] = known.formatted;
+      repOf.set(shape.key, at);
+      followers.push([i, at]);
+    } else {
       repOf.set(shape.key, i);
       first.push(i);
-    } else followers.push([i, rep]);
+    }
   });
-  (await format(first.map((i) => texts[i]!))).forEach((f, k) => (out[first[k]!] = f));
+  if (first.length)
+    (await format(first.map((i) => texts[i]!))).forEach((f, k) => (out[first[k]!] = f));
   const again: number[] = [];
   for (const [i, rep] of followers) {
     const reused = reshape(shapes[rep]!, out[rep]!, shapes[i]!);
     if (reused === undefined) again.push(i);
     else out[i] = reused;
   }
+  out.length = shapes.length = texts.length;
   if (again.length)
     (await format(again.map((i) => texts[i]!))).forEach((f, k) => (out[again[k]!] = f));
   return out;

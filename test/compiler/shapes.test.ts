@@ -1,8 +1,13 @@
 // Modules alike but for their numbers formatted once (compiler/emit/shapes.ts): the bytes must be
 // Prettier's for every module, whichever module of a shape Prettier saw.
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { formatTypeScript } from '../../compiler/emit/print.js';
+import { formatBatch, formatTypeScript } from '../../compiler/emit/print.js';
 import { formatByShape, reshape, shapeOf } from '../../compiler/emit/shapes.js';
+import { compileNotebook, newMemory } from '../../compiler/program.js';
+import { notebookText } from './notebook.js';
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
 /** A task module as a big notebook's leaves are emitted (before formatting). */
 const leaf = (i: number, extra = '') =>
@@ -88,4 +93,49 @@ describe('formatByShape', () => {
     // A leading-zero number is not a shape word: another shape.
     expect(shapeOf('const x = 00;\n').key).not.toBe(shapeOf('const x = 12;\n').key);
   });
+});
+
+describe('a compile with modules recalled from an earlier one', () => {
+  it("formats a changed cell's module from a recalled one of its shape, with a cold compile's bytes", async () => {
+    const cells = (n: number) => [
+      '//| params\nconst salt = 1;',
+      ...Array.from(
+        { length: 6 },
+        (_, i) => `//| task: leaf${i}\nconst v_${i} = ${i === 3 ? n : i} + salt;`,
+      ),
+      '//| task: total\nconst total = v_0 + v_1 + v_2 + v_3 + v_4 + v_5;',
+    ];
+    // Every module Prettier is asked to format goes through here (one call for all, as the
+    // host's helper thread is asked when it has Prettier loaded).
+    const sent: string[] = [];
+    const options = {
+      workdir: '../../notebooks',
+      memory: newMemory(),
+      hash: sha256,
+      formatElsewhere: (texts: string[]) => (sent.push(...texts), formatBatch(texts)),
+      formatAllElsewhere: true,
+    };
+    await compileNotebook('nb.ipynb', notebookText(cells(3)), options);
+    expect(sent.length).toBeGreaterThan(2); // pipeline.ts, its test and leaf0's shape, at least
+    sent.length = 0;
+    // A number changed: leaf3.ts is leaf2.ts's shape, whose output the memory holds.
+    const warm = await compileNotebook('nb.ipynb', notebookText(cells(7)), options);
+    expect(warm.stats.emitted).toBe(1);
+    expect(sent).toEqual([]);
+    const cold = await compileNotebook('nb.ipynb', notebookText(cells(7)), {
+      workdir: '../../notebooks',
+      hash: sha256,
+    });
+    expect(warm.files).toEqual(cold.files);
+    expect(warm.files.find((f) => f.path === 'nb/leaf3.ts')!.contents).toContain(
+      'const v_3 = 7 + salt;',
+    );
+    // Code of another shape is formatted.
+    await compileNotebook(
+      'nb.ipynb',
+      notebookText(cells(7).map((c) => c.replace('7 +', '7 * 2 +'))),
+      options,
+    );
+    expect(sent.length).toBe(1);
+  }, 120_000);
 });
