@@ -262,9 +262,10 @@ export function pipelineDoc(
         params: m.inputs.params,
         keyInputs: {
           upstream: Object.keys(m.inputs.upstream).sort(),
-          // (A package's entry files, `<package:…>`, are under `packages`, not modules.)
+          // (A package's entry files, `<package:…>`, and its dependencies, `<package-deps:…>`, are
+          // under `packages`, not modules.)
           codeFiles: Object.keys(m.inputs.code?.files ?? {}).filter(
-            (f) => !f.startsWith('<package:'),
+            (f) => !f.startsWith('<package:') && !f.startsWith('<package-deps:'),
           ).length,
           packages: Object.keys(m.inputs.code?.packages ?? {}).sort(),
           hooks: Object.keys(m.inputs.hooks ?? {}).sort(),

@@ -46,6 +46,7 @@ import {
 } from './package-facts.js';
 import { checkStamp, readWithStamp, sameStamp, type FileStamp } from './filestamp.js';
 import { findPackageRoot, findProjectRoot, installedPackageVersion } from '../project.js';
+import { dependencyClosure } from './package-closure.js';
 import { locateInNotebook } from '../load/locate.js';
 import { namedNotebook, readCellPositions } from '../load/source.js';
 import { tempStamp } from '../store/owner.js';
@@ -141,6 +142,8 @@ export class CodeHasher {
   private readonly done = new Map<string, CodeFingerprint>();
   private readonly envNames = new Map<string, readonly string[]>();
   private readonly versions = new Map<string, string>();
+  /** `fromDir\0name` → the hash of the packages it loads in turn (undefined: none). */
+  private readonly closures = new Map<string, string | undefined>();
   /** Files whose recorded stamp this hasher found unchanged: the stamp checked, and as now. */
   private readonly verified = new Map<string, { recorded: FileStamp; now: FileStamp }>();
   /** Folders this hasher stat'ed (and listed) checking how imports resolved: once each. */
@@ -376,6 +379,12 @@ export class CodeHasher {
     for (const name of memo.packages) {
       packages[name] = this.packageVersion(dirname(entry), name);
       for (const fact of this.hostFactsOf(dirname(entry), name)) env.add(fact);
+      // The packages it loads in turn, by version (package-closure.ts).
+      const deps = this.dependenciesHash(dirname(entry), name);
+      if (deps) {
+        if (files === memo.files) files = { ...memo.files };
+        files[`<package-deps:${name}>`] = deps;
+      }
       // The files of the package its imports load, by content: an edit in place (patch-package,
       // a debugging edit) keeps the version.
       const entries = memo.packageEntries?.[name];
@@ -417,6 +426,8 @@ export class CodeHasher {
           const name = packageName(spec);
           packages[name] = this.packageVersion(dirname(file), name);
           for (const fact of this.hostFactsOf(dirname(file), name)) env.add(fact);
+          const deps = this.dependenciesHash(dirname(file), name);
+          if (deps) files[`<package-deps:${name}>`] = deps;
         }
       }
     }
@@ -517,6 +528,21 @@ export class CodeHasher {
       parts.push(`${insidePackage(file, name)}\0${hash}`);
     }
     return sha256(parts.sort().join('\n')).slice(0, 16);
+  }
+
+  /**
+   * A hash (16 hex) of the `name@version` list of the packages `name` (as installed for
+   * `fromDir`) loads in turn, or undefined when it has none (or is Cellar, whose version is in
+   * the key). Memoised per process.
+   */
+  private dependenciesHash(fromDir: string, name: string): string | undefined {
+    if (name === 'cellar') return undefined;
+    const memoKey = `${fromDir}\0${name}`;
+    if (this.closures.has(memoKey)) return this.closures.get(memoKey);
+    const { deps } = dependencyClosure(fromDir, name);
+    const hash = deps.length > 0 ? sha256(deps.join('\n')).slice(0, 16) : undefined;
+    this.closures.set(memoKey, hash);
+    return hash;
   }
 
   private packageVersion(fromDir: string, name: string): string {

@@ -16,6 +16,7 @@ import {
 } from '../key/run-reads.js';
 import { bundledInputs, runningRuntimeEntry } from '../load/bundle.js';
 import { packageVersionEvidence } from '../project.js';
+import { dependencyClosure } from '../key/package-closure.js';
 import { LocalStore } from '../store/local.js';
 import type { RunResult } from '../types.js';
 import { appliesListings, hooksFor } from './hooks.js';
@@ -172,6 +173,11 @@ export function warmFactsOf(
     const found = packageVersionEvidence(dir, name);
     for (const file of found.read) sources[file] ??= readWithStamp(file).stamp;
     absent.push(...found.absent);
+    // And the packages it loads in turn, whose versions the key holds too (package-closure.ts).
+    if (name === 'cellar') continue;
+    const closure = dependencyClosure(dir, name);
+    for (const file of closure.read) sources[file] ??= readWithStamp(file).stamp;
+    absent.push(...closure.absent);
   }
   envNames.delete('*');
   return {

@@ -650,4 +650,60 @@ describe('code a task runs outside its bundle is in its key (red team: workerfil
     expect(show(p, nb, 't1', 'tax')).toBe(20);
     expect(run(p, nb)).toEqual({ t1: 'cached' });
   });
+
+  it('a dependency of an imported package upgraded (`npm update`), the imported one unchanged, re-runs its importers with the new code (warm path too)', () => {
+    // A newcomer's finding: ml-array-rescale kept its version while its dependency ml-array-max
+    // went 2.0.0 → 2.0.1, and the task stayed cached with the old result.
+    const p = project();
+    const pkg = (
+      name: string,
+      version: string,
+      code: string,
+      deps: Record<string, string> = {},
+    ) => {
+      mkdirSync(join(p.dir, 'node_modules', name), { recursive: true });
+      p.write(
+        `node_modules/${name}/package.json`,
+        JSON.stringify({ name, version, type: 'module', main: 'index.js', dependencies: deps }),
+      );
+      p.write(`node_modules/${name}/index.js`, code);
+    };
+    pkg(
+      'rescale-lite',
+      '1.0.0',
+      "import { top } from 'max-lite';\nexport const scale = (xs) => xs.map((x) => x / top(xs));\n",
+      { 'max-lite': '^1.0.0' },
+    );
+    pkg('max-lite', '1.0.0', 'export const top = (xs) => Math.max(...xs);\n');
+    const nb = 'notebooks/x.ipynb';
+    p.write(
+      nb,
+      notebookText([
+        "import { scale } from 'rescale-lite';",
+        '//| task: t1\nconst scaled = scale([1, 2, 4]);',
+      ]),
+    );
+    expect(run(p, nb)).toEqual({ t1: 'ran' });
+    expect(show(p, nb, 't1', 'scaled')).toEqual([0.25, 0.5, 1]);
+    expect(run(p, nb)).toEqual({ t1: 'cached' });
+    expect(run(p, nb)).toEqual({ t1: 'cached' });
+    // The upgrade: another version, another behaviour; rescale-lite's files are untouched.
+    pkg('max-lite', '1.0.1', 'export const top = (xs) => 2 * Math.max(...xs);\n');
+    const dry = p.cellar('run', nb, '--dry-run');
+    expect(dry.stdout).toContain('code.files.<package-deps:rescale-lite>');
+    expect(run(p, nb)).toEqual({ t1: 'ran' });
+    expect(show(p, nb, 't1', 'scaled')).toEqual([0.125, 0.25, 0.5]);
+    expect(run(p, nb)).toEqual({ t1: 'cached' });
+    // A declared dependency not installed counts too: installing it later re-runs.
+    pkg(
+      'rescale-lite',
+      '1.0.0',
+      "import { top } from 'max-lite';\nexport const scale = (xs) => xs.map((x) => x / top(xs));\n",
+      { 'max-lite': '^1.0.0', 'extra-lite': '^1.0.0' },
+    );
+    expect(run(p, nb)).toEqual({ t1: 'ran' });
+    expect(run(p, nb)).toEqual({ t1: 'cached' });
+    pkg('extra-lite', '1.0.0', 'export {};\n');
+    expect(run(p, nb)).toEqual({ t1: 'ran' });
+  });
 });

@@ -52,8 +52,10 @@ describe('code fingerprint', () => {
     const dir = project();
     const fp = await fingerprint(dir);
     // types.ts is imported for types only: it cannot change what the task computes.
-    // The package's entry file is keyed by content beside its version (`<package:…>`).
+    // The package's entry file is keyed by content beside its version (`<package:…>`), and the
+    // versions of the packages it depends on, transitively, by one hash (`<package-deps:…>`).
     expect(Object.keys(fp.files)).toEqual([
+      '<package-deps:ml-random-forest>',
       '<package:ml-random-forest>',
       'lib/deep.ts',
       'lib/helper.ts',
@@ -468,6 +470,7 @@ describe('how a local import resolved is in the memo (a new file ahead, a re-poi
     writeFileSync(join(dir, 'lib', 'helper.js'), 'export const helper = (n) => n * 7;\n');
     const withJs = await new CodeHasher(memo).fingerprint(url(dir));
     expect(Object.keys(withJs.files)).toEqual([
+      '<package-deps:ml-random-forest>',
       '<package:ml-random-forest>',
       'lib/helper.js',
       'task.ts',
@@ -482,6 +485,7 @@ describe('how a local import resolved is in the memo (a new file ahead, a re-poi
     writeFileSync(join(dir, 'lib', 'deep.tsx'), 'export const deep = (n: number) => n + 9;\n');
     const withTsx = await new CodeHasher(memo).fingerprint(url(dir));
     expect(Object.keys(withTsx.files)).toEqual([
+      '<package-deps:ml-random-forest>',
       '<package:ml-random-forest>',
       'lib/deep.tsx',
       'lib/helper.ts',
