@@ -15,13 +15,20 @@ import {
   formatEvent,
   formatPlan,
   PLAN_LIST_LIMIT,
-  formatSummary,
+  type SummaryGroups,
+  formatSummaryOf,
+  LIST_LIMIT,
   ProgressLine,
-  resultJson,
+  resultJsonParts,
 } from '../../runtime/run/summary.js';
-import type { CacheKey, RunEvent, RunPlan, RunResult } from '../../runtime/types.js';
+import type { CacheKey, RunEvent, RunPlan, TaskResult } from '../../runtime/types.js';
 import type { PlanEstimate } from '../../runtime/warehouse/tasks/estimate.js';
-import { cachedRunResult, warmTasks, type WarmRecord } from '../../runtime/run/warm-record.js';
+import {
+  cachedResults,
+  reportCachedRun,
+  warmTasks,
+  type WarmRecord,
+} from '../../runtime/run/warm-record.js';
 import type { CommandInput } from '../command.js';
 import { CliError, EXIT } from '../errors.js';
 import { warmRun, type RunRequest } from '../warm-run.js';
@@ -109,18 +116,52 @@ export async function answerWarm(
     return EXIT.ok;
   }
   const reporter = eventReporter({ json: values.json, verbose: request.verbose });
-  let result: RunResult;
+  const options = {
+    workers: Math.max(1, workers ?? availableParallelism()),
+    onEvent: reporter.onEvent,
+    perTask: reporter.perTask,
+  };
+  let durationMs: number;
   try {
-    result = cachedRunResult(warm, {
-      workers: Math.max(1, workers ?? availableParallelism()),
-      onEvent: reporter.onEvent,
-      perTask: reporter.perTask,
-    });
+    durationMs = reportCachedRun(warm, options);
   } finally {
     reporter.stop();
   }
-  console.log(values.json ? resultJson(result) : formatSummary(result));
+  const run = { ok: true, pipeline: warm.pipeline, durationMs };
+  // --json makes and prints the results a part at a time; the summary needs no result per
+  // task: it is made from the record's counts.
+  if (values.json)
+    printLikeConsole(
+      resultJsonParts(run, warm.tasks.names.length, (from, to) => cachedResults(warm, from, to)),
+    );
+  else console.log(formatSummaryOf(run, cachedSummaryGroups(warm)));
   return EXIT.ok;
+}
+
+/**
+ * `console.log` of the parts' concatenation, written a part at a time: what stdout receives is
+ * the same bytes, and as with `console.log`, a failed write (a reader that closed the pipe,
+ * `cellar run --json | head`) is swallowed rather than thrown or left an unhandled 'error'
+ * (Node's console adds a no-op listener around each write and from each write's callback).
+ */
+export function printLikeConsole(parts: Iterable<string>): void {
+  const out = process.stdout;
+  const noop = () => {};
+  const swallow = (error: Error | null | undefined) => {
+    if (error && out.listenerCount('error') === 0) out.once('error', noop);
+  };
+  const write = (text: string) => {
+    if (out.listenerCount('error') === 0) out.once('error', noop);
+    try {
+      out.write(text, swallow);
+    } catch {
+      // as console.log: nothing to report a failed print to
+    } finally {
+      out.removeListener('error', noop);
+    }
+  };
+  for (const part of parts) write(part);
+  write('\n');
 }
 
 /** Events to stderr while the run goes: a progress line on a terminal, plain lines otherwise,
@@ -210,5 +251,35 @@ function cachedPlan(record: WarmRecord): RunPlan {
       key: { value: t.key } as CacheKey,
       reason: t.cached ? { kind: 'cached' } : { kind: 'not-requested' },
     })),
+  };
+}
+
+/**
+ * The summary's groups (summary.ts `formatSummaryOf`) of the all-cached run a checked record
+ * stands for, as `summaryGroups` finds them in `cachedRunResult`'s tasks: the cached and the not
+ * requested, counted, with the first LIST_LIMIT of each made as results.
+ */
+export function cachedSummaryGroups(record: WarmRecord): SummaryGroups {
+  const { names, keys, notRequested } = record.tasks;
+  const key = (i: number) => keys.slice(16 * i, 16 * i + 16);
+  const cachedFirst: TaskResult[] = [];
+  for (let i = 0, skip = 0; i < names.length && cachedFirst.length < LIST_LIMIT; i++) {
+    if (notRequested[skip] === i) skip++;
+    else cachedFirst.push({ name: names[i]!, status: 'cached', key: key(i), durationMs: 0 });
+  }
+  return {
+    ran: { count: 0, first: [] },
+    cached: { count: names.length - notRequested.length, first: cachedFirst },
+    failed: { count: 0, first: [] },
+    'not-run': {
+      count: notRequested.length,
+      first: notRequested.slice(0, LIST_LIMIT).map((i) => ({
+        name: names[i]!,
+        status: 'not-run',
+        key: key(i),
+        durationMs: 0,
+        because: { kind: 'not-requested' },
+      })),
+    },
   };
 }

@@ -273,39 +273,67 @@ const reasonKindText: Record<PlanReason['kind'], string> = {
   'not-requested': 'not requested',
 };
 
-const LIST_LIMIT = 12;
+/** How many tasks of each status the summary lists by name; the rest are counted. */
+export const LIST_LIMIT = 12;
+
+/**
+ * What the summary prints of a run's tasks: per status, how many, and the first LIST_LIMIT of
+ * them in plan order. `summaryGroups` takes it from a RunResult's tasks; a run answered by the
+ * warm-run record takes it from the record without a result object per task (warm-record.ts
+ * `cachedSummaryGroups`).
+ */
+export type SummaryGroups = Record<TaskResult['status'], { count: number; first: TaskResult[] }>;
+
+/** The summary's groups of `tasks`, in one pass. */
+export function summaryGroups(tasks: readonly TaskResult[]): SummaryGroups {
+  const groups: SummaryGroups = {
+    ran: { count: 0, first: [] },
+    cached: { count: 0, first: [] },
+    failed: { count: 0, first: [] },
+    'not-run': { count: 0, first: [] },
+  };
+  for (const t of tasks) {
+    const g = groups[t.status];
+    if (g.count++ < LIST_LIMIT) g.first.push(t);
+  }
+  return groups;
+}
 
 /** The Luigi-style execution summary. */
 export function formatSummary(result: RunResult): string {
-  const groups: [TaskResult['status'], string][] = [
+  return formatSummaryOf(result, summaryGroups(result.tasks));
+}
+
+/** The summary of a run (`ok`, `pipeline`, `durationMs`) whose tasks are `groups`. */
+export function formatSummaryOf(run: Omit<RunResult, 'tasks'>, groups: SummaryGroups): string {
+  const titles: [TaskResult['status'], string][] = [
     ['ran', 'ran successfully'],
     ['cached', 'were cached (complete)'],
     ['failed', 'failed'],
     ['not-run', 'were not run'],
   ];
+  const total = titles.reduce((n, [status]) => n + groups[status].count, 0);
   const lines = [
     '===== Cellar Execution Summary =====',
     '',
-    `Scheduled ${result.tasks.length} task${result.tasks.length === 1 ? '' : 's'} of ${result.pipeline}, of which:`,
+    `Scheduled ${total} task${total === 1 ? '' : 's'} of ${run.pipeline}, of which:`,
   ];
-  for (const [status, title] of groups) {
-    const tasks = result.tasks.filter((t) => t.status === status);
-    if (tasks.length === 0) continue;
-    lines.push(
-      `* ${tasks.length} ${tasks.length === 1 ? title.replace(/^were /, 'was ') : title}:`,
-    );
-    for (const t of tasks.slice(0, LIST_LIMIT)) {
+  for (const [status, title] of titles) {
+    const { count, first } = groups[status];
+    if (count === 0) continue;
+    lines.push(`* ${count} ${count === 1 ? title.replace(/^were /, 'was ') : title}:`);
+    for (const t of first.slice(0, LIST_LIMIT)) {
       lines.push(`    - ${t.name}${detail(t)}`);
       if (t.location) lines.push(`        at ${t.location}`);
     }
-    if (tasks.length > LIST_LIMIT) lines.push(`    ... and ${tasks.length - LIST_LIMIT} more`);
+    if (count > LIST_LIMIT) lines.push(`    ... and ${count - LIST_LIMIT} more`);
   }
   lines.push('');
-  const failed = result.tasks.filter((t) => t.status === 'failed').length;
+  const failed = groups.failed.count;
   lines.push(
-    failed === 0 && result.ok
-      ? `This run looks :) because there were no failed tasks (${formatDuration(result.durationMs)})`
-      : `This run looks :( because ${failed} task${failed === 1 ? '' : 's'} failed (${formatDuration(result.durationMs)})`,
+    failed === 0 && run.ok
+      ? `This run looks :) because there were no failed tasks (${formatDuration(run.durationMs)})`
+      : `This run looks :( because ${failed} task${failed === 1 ? '' : 's'} failed (${formatDuration(run.durationMs)})`,
   );
   lines.push('', '===== Cellar Execution Summary =====');
   return lines.join('\n');
@@ -338,24 +366,51 @@ export function describeNotRun(reason: NotRunReason): string {
 
 /** What `--json` prints: one object, stable field order. */
 export function resultJson(result: RunResult): string {
-  const tasks = result.tasks.map((t) => {
-    // A result of exactly these four members, in this order, prints as its copy would: printed
-    // as is (a warm run of 100k cached tasks copied 100k objects only to print them).
-    if (plainResult(t)) return t;
-    const o: Record<string, unknown> = {
-      name: t.name,
-      status: t.status,
-      key: t.key,
-      durationMs: t.durationMs,
-    };
-    if (t.error) o.error = t.location ? `${t.error}\n  at ${t.location}` : t.error;
-    if (t.location) o.location = t.location;
-    if (t.status === 'not-run') o.because = t.because;
-    if (t.notCached) o.notCached = t.notCached;
-    if (t.remade) o.remade = t.remade;
-    return o;
-  });
+  const tasks = result.tasks.map(jsonTask);
   return JSON.stringify({ ok: result.ok, durationMs: result.durationMs, tasks });
+}
+
+/**
+ * `resultJson` of a run of `count` tasks, in parts whose concatenation is its text: the head,
+ * then the tasks `tasksAt(from, to)` gives, `perPart` at a time, then the tail. For printing
+ * a large result without holding it whole: at 100,000 tasks the one 7.9 MB string, its UTF-8
+ * copy and the 100,000 task objects kept alive for it cost about twice what parts of 2,000 do
+ * (docs/design/performance.md, h31).
+ */
+export function* resultJsonParts(
+  run: Omit<RunResult, 'tasks'>,
+  count: number,
+  tasksAt: (from: number, to: number) => readonly TaskResult[],
+  perPart = 2000,
+): Generator<string> {
+  // The head as JSON.stringify writes it for an empty list, without its closing `]}`.
+  const empty = JSON.stringify({ ok: run.ok, durationMs: run.durationMs, tasks: [] });
+  let part = empty.slice(0, -2);
+  for (let from = 0; from < count; from += perPart) {
+    const text = JSON.stringify(tasksAt(from, Math.min(count, from + perPart)).map(jsonTask));
+    yield `${part}${from === 0 ? '' : ','}${text.slice(1, -1)}`;
+    part = '';
+  }
+  yield `${part}]}`;
+}
+
+/** A task as `--json` prints it. */
+function jsonTask(t: TaskResult): unknown {
+  // A result of exactly these four members, in this order, prints as its copy would: printed
+  // as is (a warm run of 100k cached tasks copied 100k objects only to print them).
+  if (plainResult(t)) return t;
+  const o: Record<string, unknown> = {
+    name: t.name,
+    status: t.status,
+    key: t.key,
+    durationMs: t.durationMs,
+  };
+  if (t.error) o.error = t.location ? `${t.error}\n  at ${t.location}` : t.error;
+  if (t.location) o.location = t.location;
+  if (t.status === 'not-run') o.because = t.because;
+  if (t.notCached) o.notCached = t.notCached;
+  if (t.remade) o.remade = t.remade;
+  return o;
 }
 
 /** The members, in order, of a task result `resultJson` prints without a copy. */

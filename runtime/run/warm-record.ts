@@ -95,7 +95,7 @@ import {
   type RunReadsAt,
   type RunReadStamps,
 } from '../key/run-reads.js';
-import type { RunEvent, RunResult } from '../types.js';
+import type { RunEvent, RunResult, TaskResult } from '../types.js';
 import { LocalStore } from '../store/local.js';
 
 export interface WarmRecord {
@@ -658,11 +658,55 @@ export function cachedRunResult(
   record: WarmRecord,
   options: { workers: number; onEvent: (e: RunEvent) => void; perTask?: boolean },
 ): RunResult {
+  const durationMs = reportCachedRun(record, options);
+  const tasks = cachedResults(record, 0, record.tasks.names.length);
+  return { ok: true, pipeline: record.pipeline, durationMs, tasks };
+}
+
+/**
+ * The results of the tasks `from` (inclusive) to `to` (exclusive) in plan order of the all-cached
+ * run a checked record stands for, as `cachedRunResult` holds them: `cached`, or `not-run`
+ * (`not-requested`) for a task the selection did not request. For printing `--json` a part at a
+ * time (summary.ts `resultJsonParts`).
+ */
+export function cachedResults(record: WarmRecord, from: number, to: number): TaskResult[] {
+  const { names, keys, notRequested } = record.tasks;
+  // The first not-requested index at or after `from` (the list is ascending).
+  let lo = 0;
+  for (let hi = notRequested.length; lo < hi;) {
+    const mid = (lo + hi) >>> 1;
+    if (notRequested[mid]! < from) lo = mid + 1;
+    else hi = mid;
+  }
+  let skip = lo;
+  const tasks: TaskResult[] = new Array(to - from);
+  for (let i = from; i < to; i++) {
+    const name = names[i]!;
+    const key = keys.slice(16 * i, 16 * i + 16);
+    if (notRequested[skip] === i) {
+      skip++;
+      const because = { kind: 'not-requested' } as const;
+      tasks[i - from] = { name, status: 'not-run', key, durationMs: 0, because };
+    } else tasks[i - from] = { name, status: 'cached', key, durationMs: 0 };
+  }
+  return tasks;
+}
+
+/**
+ * The events and run log of an all-cached run from a checked record (see `cachedRunResult`),
+ * without its result: the run's duration in ms. For a run that prints only the summary
+ * (`cachedSummaryGroups`), which needs no result object per task: at 100,000 tasks those objects
+ * and their collection were ~10 % of the warm run (docs/design/performance.md, h31).
+ */
+export function reportCachedRun(
+  record: WarmRecord,
+  options: { workers: number; onEvent: (e: RunEvent) => void; perTask?: boolean },
+): number {
   const store = new LocalStore(record.workspace).forPipeline(record.pipeline);
   const started = Date.now();
   const runId = `${new Date(started).toISOString().replace(/[:.]/g, '-')}-${process.pid}`;
   const perTask = options.perTask ?? true;
-  const log = (line: RunEvent | TasksCachedLine) => store.appendLog(runId, JSON.stringify(line));
+  const log = (line: RunEvent) => store.appendLog(runId, JSON.stringify(line));
   try {
     const { names, keys, notRequested } = record.tasks;
     const start: RunEvent = {
@@ -675,39 +719,46 @@ export function cachedRunResult(
     };
     options.onEvent(start);
     log(start);
-    const tasks: RunResult['tasks'] = new Array(names.length);
     const at = Date.now();
-    for (let i = 0, skip = 0; i < names.length; i++) {
-      const name = names[i]!;
-      const key = keys.slice(16 * i, 16 * i + 16);
-      if (notRequested[skip] === i) {
-        skip++;
-        const because = { kind: 'not-requested' } as const;
-        tasks[i] = { name, status: 'not-run', key, durationMs: 0, because };
-        continue;
+    if (perTask)
+      for (let i = 0, skip = 0; i < names.length; i++) {
+        if (notRequested[skip] === i) skip++;
+        else {
+          const key = keys.slice(16 * i, 16 * i + 16);
+          options.onEvent({ kind: 'task-cached', at, task: names[i]!, key, byOtherRun: false });
+        }
       }
-      tasks[i] = { name, status: 'cached', key, durationMs: 0 };
-      if (perTask) options.onEvent({ kind: 'task-cached', at, task: name, key, byOtherRun: false });
-    }
-    if (notRequested.length === 0) log({ kind: 'tasks-cached', at, tasks: names, keys });
-    else {
-      const cached = tasks.filter((t) => t.status === 'cached');
-      if (cached.length > 0)
-        log({
-          kind: 'tasks-cached',
-          at,
-          tasks: cached.map((t) => t.name),
-          keys: cached.map((t) => t.key).join(''),
-        });
+    if (notRequested.length === 0) store.appendLog(runId, tasksCachedLine(at, names, keys));
+    else if (notRequested.length < names.length) {
+      const cachedNames: string[] = [];
+      let cachedKeys = '';
+      for (let i = 0, skip = 0; i < names.length; i++) {
+        if (notRequested[skip] === i) skip++;
+        else {
+          cachedNames.push(names[i]!);
+          cachedKeys += keys.slice(16 * i, 16 * i + 16);
+        }
+      }
+      store.appendLog(runId, tasksCachedLine(at, cachedNames, cachedKeys));
     }
     const durationMs = Date.now() - started;
     const end: RunEvent = { kind: 'run-end', at: Date.now(), ok: true, durationMs };
     options.onEvent(end);
     log(end);
-    return { ok: true, pipeline: record.pipeline, durationMs, tasks };
+    return durationMs;
   } finally {
     store.close();
   }
+}
+
+/**
+ * `JSON.stringify` of the `TasksCachedLine` of `tasks` (at least one) and their `keys`, built by
+ * joining: a checked record's names are task names (`TASK_NAMES`: no quote, backslash or control
+ * character) and its keys hex, so neither needs escaping. At 100,000 tasks the join takes about
+ * a third of the time `JSON.stringify` of the 100,000-member array does (h31).
+ */
+export function tasksCachedLine(at: number, tasks: readonly string[], keys: string): string {
+  return `{"kind":"tasks-cached","at":${JSON.stringify(at)},"tasks":["${tasks.join('","')}"],"keys":"${keys}"}`;
 }
 
 /**
