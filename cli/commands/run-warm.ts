@@ -131,7 +131,7 @@ export async function answerWarm(
   // --json makes and prints the results a part at a time; the summary needs no result per
   // task: it is made from the record's counts.
   if (values.json)
-    printLikeConsole(
+    await printLikeConsole(
       resultJsonParts(run, warm.tasks.names.length, (from, to) => cachedResults(warm, from, to)),
     );
   else console.log(formatSummaryOf(run, cachedSummaryGroups(warm)));
@@ -143,24 +143,36 @@ export async function answerWarm(
  * the same bytes, and as with `console.log`, a failed write (a reader that closed the pipe,
  * `cellar run --json | head`) is swallowed rather than thrown or left an unhandled 'error'
  * (Node's console adds a no-op listener around each write and from each write's callback).
+ * When the reader is slower than the writer (a pipe), the next part waits until the last is
+ * written, rather than queueing every part behind it.
  */
-export function printLikeConsole(parts: Iterable<string>): void {
+export async function printLikeConsole(parts: Iterable<string>): Promise<void> {
   const out = process.stdout;
   const noop = () => {};
   const swallow = (error: Error | null | undefined) => {
     if (error && out.listenerCount('error') === 0) out.once('error', noop);
   };
-  const write = (text: string) => {
+  const write = (text: string): boolean => {
     if (out.listenerCount('error') === 0) out.once('error', noop);
     try {
-      out.write(text, swallow);
+      return out.write(text, swallow);
     } catch {
-      // as console.log: nothing to report a failed print to
+      return true; // as console.log: nothing to report a failed print to
     } finally {
       out.removeListener('error', noop);
     }
   };
-  for (const part of parts) write(part);
+  const drained = () =>
+    new Promise<void>((resolve) => {
+      const done = () => {
+        out.off('drain', done);
+        out.off('close', done);
+        resolve();
+      };
+      out.on('drain', done);
+      out.on('close', done);
+    });
+  for (const part of parts) if (!write(part) && !out.destroyed) await drained();
   write('\n');
 }
 

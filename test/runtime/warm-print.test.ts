@@ -132,7 +132,7 @@ describe('printing in parts to a pipe the reader closes early', () => {
         contents: [
           "import { printLikeConsole } from './cli/commands/run-warm.ts';",
           "const part = 'x'.repeat(1 << 16);",
-          'printLikeConsole(Array.from({ length: 128 }, () => part));',
+          'await printLikeConsole(Array.from({ length: 128 }, () => part));',
           "process.on('exit', (code) => process.stderr.write(`exit ${code}\\n`));",
         ].join('\n'),
         resolveDir: root,
