@@ -26,6 +26,9 @@ import { noteWritten, untracked } from '../run/read-record.js';
  * process's environment), so `read_csv('~/x.csv')` is keyed on the file it reads, and a changed
  * HOME changes the key. Other paths are returned as they are (relative ones resolve later).
  */
+/** A DuckDB statement, after leading comments, that reads the catalog but is no SELECT. */
+const CATALOG_STATEMENT = /^(?:\s|--[^\n]*\n|\/\*[\s\S]*?\*\/)*(?:PRAGMA|CALL)\b/i;
+
 export function expandHome(path: string): string {
   if (path !== '~' && !path.startsWith('~/')) return path;
   const home = process.env.HOME || homedir();
@@ -228,8 +231,13 @@ export async function prepareQuery(
         )
       : null;
     if (parsed) for (const t of parsed.tables) scope.reads.add(w.canonicalTable(t));
-    else if (w.kind === 'duckdb')
+    else if (w.kind === 'duckdb') {
       for (const t of oneWordTables(composed.text, from)) scope.reads.add(w.canonicalTable(t));
+      // `PRAGMA show_tables`, `PRAGMA table_info('t')`, `CALL duckdb_tables()`: no SELECT for
+      // DuckDB to serialise, and answered from the catalog.
+      if (CATALOG_STATEMENT.test(composed.text))
+        scope.reads.add(w.canonicalTable('information_schema.tables'));
+    }
     indirect = parsed?.texts ?? [];
   }
   // Files named by path in the text DuckDB runs, with the bound values in place of `$n`: a path

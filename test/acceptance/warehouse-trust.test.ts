@@ -527,6 +527,30 @@ describe('queries over the catalog', () => {
     expect(showOutput(p, nb, 'inline', 'inlineN')).toBe(2);
     expect(showOutput(p, nb, 'helper', 'helperN')).toBe(2);
   }, 1_800_000);
+
+  it('SHOW TABLES, SHOW ALL TABLES, DESCRIBE and PRAGMA show_tables re-run when another program adds a table', () => {
+    // A newcomer's finding: tasks listing tables with SHOW stayed cached after a CREATE TABLE.
+    const p = warehouseProject();
+    p.write(
+      'notebooks/show.ipynb',
+      notebookOf("import { sql } from 'cellar';", {
+        show: "const shown = (await sql.dialect('duckdb')<{ name: string }>`SHOW TABLES`).map((r) => r.name).sort();",
+        showall:
+          "const all = (await sql.dialect('duckdb')<{ name: string }>`SHOW ALL TABLES`).map((r) => r.name).sort();",
+        described: "const describedN = (await sql.dialect('duckdb')`DESCRIBE`).length;",
+        pragma: "const pragmaN = (await sql.dialect('duckdb')`PRAGMA show_tables`).length;",
+      }),
+    );
+    outside(p, 'warehouse.duckdb', 'CREATE TABLE s1 AS SELECT 1 AS x');
+    const nb = 'notebooks/show.ipynb';
+    const tasks = ['show', 'showall', 'described', 'pragma'];
+    settle(p, nb, tasks);
+    expect(showOutput(p, nb, 'show', 'shown')).toContain('s1');
+    outside(p, 'warehouse.duckdb', 'CREATE TABLE s2 AS SELECT 1 AS x');
+    expect(runStatuses(p, nb)).toEqual(Object.fromEntries(tasks.map((t) => [t, 'ran'])));
+    expect(showOutput(p, nb, 'show', 'shown')).toContain('s2');
+    expect(showOutput(p, nb, 'showall', 'all')).toContain('s2');
+  }, 1_800_000);
 });
 
 describe('table macros', () => {

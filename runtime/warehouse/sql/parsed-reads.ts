@@ -50,7 +50,7 @@ export function looksLikePath(ref: ParsedTableRef): boolean {
 /**
  * True when a reference reads the catalog rather than data: `information_schema.*`,
  * `pg_catalog.*`, `duckdb_tables()` and the other `duckdb_*` functions and views, `sqlite_master`,
- * `pragma_*` table functions.
+ * `pragma_*` table functions, `SHOW …` and `DESCRIBE` (walked as `information_schema.tables`).
  */
 export function readsCatalog(r: ParsedReads): boolean {
   return (
@@ -106,6 +106,10 @@ function walk(node: unknown, ctes: ReadonlySet<string>, out: ParsedReads): void 
     const isCte = schema === '' && catalog === '' && scope.has(o.table_name.toLowerCase());
     if (!isCte) out.tables.push({ catalog, schema, table: o.table_name });
   }
+  // `SHOW TABLES`, `SHOW ALL TABLES`, `DESCRIBE`, `SHOW DATABASES`: DuckDB answers them from the
+  // catalog (a table named in one, `DESCRIBE t`, is a BASE_TABLE below it as well).
+  if (o.type === 'SHOW_REF')
+    out.tables.push({ catalog: '', schema: 'information_schema', table: 'tables' });
   if (o.type === 'TABLE_FUNCTION') {
     const f = o.function as Json | undefined;
     if (f && typeof f.function_name === 'string') {
