@@ -1489,6 +1489,14 @@ function installWorkerRecorder(): void {
         super(filename, options);
         return;
       }
+      if (options?.eval) {
+        // Code given as text runs before an `--import` preload (Node 20), so the recorder would
+        // start after the reads it is there for: not cached rather than cached wrongly.
+        scope.unrecorded ??=
+          'starts a worker thread from code text (`eval: true`), whose reads Cellar cannot record; give the worker a script file to have it cached';
+        super(filename, options);
+        return;
+      }
       const log = (scope.workerLog ??= new SharedArrayBuffer(LOG_BYTES));
       const before = workerThreads.getEnvironmentData(LOG_KEY);
       workerThreads.setEnvironmentData(LOG_KEY, log);
