@@ -41,6 +41,7 @@ export function chooseStore(options: {
     } catch (error) {
       throw new Error(`${file}: not valid JSON (${(error as Error).message})`);
     }
+    checkStoreConfig(file, config);
   }
   const gcs = {
     ...config.gcs,
@@ -55,6 +56,26 @@ export function chooseStore(options: {
   if (env.CELLAR_STORE) return pick(env.CELLAR_STORE, 'CELLAR_STORE', process.cwd());
   if (config.store) return pick(config.store, file, root);
   return { spec: options.workspace, gcs, source: 'workspace' };
+}
+
+/**
+ * The store fields of a parsed config, checked: `store` a non-empty string, `gcs` an object of
+ * strings. @throws Error naming the file, the field and what it holds.
+ */
+function checkStoreConfig(file: string, config: unknown): asserts config is StoreConfig {
+  if (config === null || typeof config !== 'object' || Array.isArray(config))
+    throw new Error(`${file}: must hold a JSON object, got ${JSON.stringify(config)}`);
+  const c = config as Record<string, unknown>;
+  if (c.store !== undefined && (typeof c.store !== 'string' || c.store === ''))
+    throw new Error(
+      `${file}: "store" must be a folder or a gs://bucket/prefix string, got ${JSON.stringify(c.store)}`,
+    );
+  if (c.gcs === undefined) return;
+  if (c.gcs === null || typeof c.gcs !== 'object' || Array.isArray(c.gcs))
+    throw new Error(`${file}: "gcs" must be an object, got ${JSON.stringify(c.gcs)}`);
+  for (const [k, v] of Object.entries(c.gcs))
+    if ((k === 'apiEndpoint' || k === 'projectId') && typeof v !== 'string')
+      throw new Error(`${file}: "gcs.${k}" must be a string, got ${JSON.stringify(v)}`);
 }
 
 /** Open the store a spec names. Throws for a malformed `gs://` URI (the message says the form). */

@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { projectRoot } from '../../compiler/host.js';
 import { findProjectRoot } from '../../runtime/project.js';
 import { resolveWorkspace } from '../../runtime/store/workspace.js';
+import { chooseStore } from '../../runtime/store/open.js';
 import { loadWarehouseConfig } from '../../runtime/warehouse/config.js';
 
 /** <tmp>/app (package.json) with notebooks/ inside, and <tmp>/elsewhere with a cellar.config.json. */
@@ -64,5 +65,26 @@ describe('the project root', () => {
     writeFileSync(join(base, 'cellar.config.json'), '{}');
     expect(findProjectRoot(notebooks)).toBe(base);
     expect(projectRoot(notebooks)).toBe(base);
+  });
+});
+
+describe('the store fields of cellar.config.json (runtime/store/open.ts)', () => {
+  it('a store that is not a string, or gcs not an object, is refused naming the file, the field and the value', () => {
+    const base = mkdtempSync(join(tmpdir(), 'cellar-store-config-'));
+    const choose = () => chooseStore({ workspace: join(base, 'ws'), near: base, env: {} });
+    for (const [config, message] of [
+      [{ store: 5 }, '"store" must be a folder or a gs://bucket/prefix string, got 5'],
+      [{ store: '' }, '"store" must be a folder or a gs://bucket/prefix string, got ""'],
+      [{ gcs: 'x' }, '"gcs" must be an object, got "x"'],
+      [{ gcs: { apiEndpoint: 1 } }, '"gcs.apiEndpoint" must be a string, got 1'],
+      [[1], 'must hold a JSON object, got [1]'],
+    ] as const) {
+      writeFileSync(join(base, 'cellar.config.json'), JSON.stringify(config));
+      expect(choose, JSON.stringify(config)).toThrow(
+        `${join(base, 'cellar.config.json')}: ${message}`,
+      );
+    }
+    writeFileSync(join(base, 'cellar.config.json'), JSON.stringify({ store: 'shared' }));
+    expect(choose().spec).toBe(join(base, 'shared'));
   });
 });
