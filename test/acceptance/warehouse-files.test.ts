@@ -370,4 +370,28 @@ describe('files the warehouse writes are side-effect outputs', () => {
     expect(readFileSync(files[0]!, 'utf8')).not.toContain('999');
     expect(run(p, nb)).toEqual({ export_parts: 'cached' });
   });
+
+  it('variant: a file EXPORT DATABASE wrote deleted re-runs its task (a newcomer stayed cached)', () => {
+    const p = withData(
+      'exported.ipynb',
+      notebook(
+        SETUP,
+        codeCell(
+          'snapshot',
+          "//| task: snapshot\n//| dialect: duckdb\nawait sql`CREATE OR REPLACE TABLE kept AS SELECT * FROM read_csv_auto('data/sales.csv')`;\nawait sql`EXPORT DATABASE 'out/snap' (FORMAT csv)`;\nconst done = 1;",
+        ),
+      ),
+    );
+    mkdirSync(join(p.dir, 'notebooks', 'out'), { recursive: true });
+    const nb = 'notebooks/exported.ipynb';
+    const kept = join(p.dir, 'notebooks', 'out', 'snap', 'kept.csv');
+    run(p, nb);
+    expect(existsSync(kept)).toBe(true);
+    // (Its own table write re-keys it once; then it holds.)
+    run(p, nb);
+    expect(run(p, nb)).toEqual({ snapshot: 'cached' });
+    rmSync(kept);
+    expect(run(p, nb)).toEqual({ snapshot: 'ran' });
+    expect(existsSync(kept)).toBe(true);
+  });
 });

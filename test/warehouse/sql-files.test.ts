@@ -81,6 +81,9 @@ describe('files a statement reads by path', () => {
     expect(copyFolders('COPY t TO $1 (PER_THREAD_OUTPUT true)', ['out/t'])).toEqual(['out/t']);
     expect(copyFolders(`COPY t TO 'out/big' (FILE_SIZE_BYTES '10MB')`)).toEqual(['out/big']);
     expect(copyFolders(`COPY t TO 'out/x.csv'`)).toEqual([]);
+    expect(copyFolders(`EXPORT DATABASE 'out/snap' (FORMAT parquet)`)).toEqual(['out/snap']);
+    expect(copyFolders('EXPORT DATABASE other TO $1', ['out/other'])).toEqual(['out/other']);
+    expect(copyFolders(`EXPORT DATABASE 's3://b/snap'`)).toEqual([]);
     expect(copyFolders(`COPY t TO 's3://b/parts' (PARTITION_BY (r))`)).toEqual([]);
   });
 

@@ -136,11 +136,35 @@ export function copyTargets(text: string, params?: readonly unknown[]): string[]
 /**
  * The folders a DuckDB `COPY … TO '<dir>' (PARTITION_BY (…))` statement writes its files into
  * (`<dir>/region=north/data_0.parquet`, names DuckDB picks; also `PER_THREAD_OUTPUT`,
- * `FILE_SIZE_BYTES`): the files found there once it ran are
+ * `FILE_SIZE_BYTES`), and `EXPORT DATABASE '<dir>'`: the files found there once it ran are
  * the task's side-effect outputs (template.ts). Local paths only, as `copyTargets`.
  */
 export function copyFolders(text: string, params?: readonly unknown[]): string[] {
-  return WRITES_FOLDER.test(text) ? copyTos(text, params) : [];
+  return [...(WRITES_FOLDER.test(text) ? copyTos(text, params) : []), ...exportTos(text, params)];
+}
+
+/**
+ * The local folders `EXPORT DATABASE [name TO] '<dir>'` writes (a schema.sql, a load.sql and a
+ * file per table, names DuckDB picks): side-effect outputs as a partitioned COPY's are.
+ */
+function exportTos(text: string, params: readonly unknown[] | undefined): string[] {
+  const tokens = tokenize(text, 'duckdb');
+  const out: string[] = [];
+  const isWord = (t: Token | undefined, w: string) =>
+    t?.kind === 'word' && !t.quoted && t.text.toUpperCase() === w;
+  for (let i = 0; i + 2 < tokens.length; i++) {
+    if (!isWord(tokens[i], 'EXPORT') || !isWord(tokens[i + 1], 'DATABASE')) continue;
+    let target = tokens[i + 2];
+    if (target?.kind === 'word' && isWord(tokens[i + 3], 'TO')) target = tokens[i + 4];
+    const v =
+      target?.kind === 'string'
+        ? target.text
+        : target?.kind === 'param'
+          ? paramValue(target.index, params)
+          : undefined;
+    if (typeof v === 'string' && fileRead(v).kind === 'file') out.push(fileRead(v).path);
+  }
+  return out;
 }
 
 /** COPY options that make its target a folder of files DuckDB names: by partition, one file per
