@@ -373,6 +373,8 @@ export class CodeHasher {
 
   private finish(entry: string, memo: EntryMemo): CodeFingerprint {
     if (memo.unkeyedWorkers) warnUnkeyedWorkers(memo.unkeyedWorkers);
+    const clients = memo.packages.filter((name) => DATABASE_CLIENTS.has(name));
+    if (clients.length > 0) warnDatabaseClients(entry, clients);
     const packages: Record<string, string> = {};
     const env = new Set(memo.env);
     let files = memo.files;
@@ -904,6 +906,35 @@ const warnedWorkers = new Set<string>();
  * that what it runs is not in the task's key, with the ways out (as a child process is warned
  * about: runtime/run/perform.ts `warnChildProcess`).
  */
+/**
+ * Database clients a task may open itself: what it reads through them (tables, and files the
+ * database reads in native code) is in no key. `sql` from 'cellar' keys both.
+ */
+const DATABASE_CLIENTS = new Set([
+  '@duckdb/node-api',
+  '@duckdb/node-bindings',
+  'duckdb',
+  'duckdb-async',
+  'better-sqlite3',
+  'sqlite3',
+  'pg',
+  'mysql2',
+]);
+const warnedClients = new Set<string>();
+
+/** Warn, once per module and client, that a module opens a database client itself. */
+function warnDatabaseClients(entry: string, clients: readonly string[]): void {
+  const fresh = clients.filter((c) => !warnedClients.has(`${entry}\0${c}`));
+  if (fresh.length === 0) return;
+  for (const c of fresh) warnedClients.add(`${entry}\0${c}`);
+  const root = process.cwd();
+  const shown = entry.startsWith(root + sep) ? entry.slice(root.length + 1) : entry;
+  process.stderr.write(
+    `cellar: warning: ${shown} imports ${fresh.map((c) => `'${c}'`).join(', ')}: what a task reads through its own database connection (tables, and files the database reads in native code) is not in its key, so an edit leaves it cached. ` +
+      `Query through \`sql\` from 'cellar' (tables and files it reads are keyed), or mark the task \`//| rerun\` to run it on every run.\n`,
+  );
+}
+
 function warnUnkeyedWorkers(calls: readonly string[]): void {
   const fresh = calls.filter((c) => !warnedWorkers.has(c));
   if (fresh.length === 0) return;

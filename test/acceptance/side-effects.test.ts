@@ -485,6 +485,28 @@ describe('a task starting a worker thread', () => {
   });
 });
 
+describe('a task opening a database client itself', () => {
+  it('is warned about, naming the module and the client, with the fix: its reads are in no key', () => {
+    // A newcomer's finding: a task reading a CSV through its own @duckdb/node-api connection
+    // stayed cached after the CSV changed, with no warning.
+    const p = project();
+    p.run('mkdir', ['-p', 'notebooks/data']);
+    p.write('notebooks/data/s.csv', 'v\n1\n2\n');
+    p.write(
+      NB,
+      notebookText([
+        "import { DuckDBInstance } from '@duckdb/node-api';",
+        "//| task: na_sum\nconst naTotal = await (async () => {\n  const inst = await DuckDBInstance.create(':memory:');\n  const con = await inst.connect();\n  return Number((await con.runAndReadAll(`SELECT sum(v) AS s FROM read_csv('data/s.csv')`)).getRowObjectsJson()[0].s);\n})();",
+      ]),
+    );
+    const r = p.cellar('run', NB);
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    expect(r.stderr).toMatch(
+      /warning: generated\/sales\/na_sum\.ts imports '@duckdb\/node-api': what a task reads through its own database connection .* is not in its key.*`sql` from 'cellar'.*\/\/\| rerun/,
+    );
+  });
+});
+
 describe('a task making a network request', () => {
   it('is warned about naming the task, its cell and the call with where it is made, with the fix', () => {
     const p = project();
