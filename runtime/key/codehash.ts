@@ -46,7 +46,7 @@ import {
 } from './package-facts.js';
 import { checkStamp, readWithStamp, sameStamp, type FileStamp } from './filestamp.js';
 import { findPackageRoot, findProjectRoot, installedPackageVersion } from '../project.js';
-import { dependencyClosure } from './package-closure.js';
+import { dependenciesHash } from './package-closure.js';
 import { locateInNotebook } from '../load/locate.js';
 import { namedNotebook, readCellPositions } from '../load/source.js';
 import { tempStamp } from '../store/owner.js';
@@ -541,8 +541,7 @@ export class CodeHasher {
     if (name === 'cellar') return undefined;
     const memoKey = `${fromDir}\0${name}`;
     if (this.closures.has(memoKey)) return this.closures.get(memoKey);
-    const { deps } = dependencyClosure(fromDir, name);
-    const hash = deps.length > 0 ? sha256(deps.join('\n')).slice(0, 16) : undefined;
+    const hash = dependenciesHash(fromDir, name);
     this.closures.set(memoKey, hash);
     return hash;
   }

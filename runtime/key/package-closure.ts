@@ -10,6 +10,7 @@
 // key). Cellar itself is left out by the caller: its own version is in the key.
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
+import { sha256 } from './hash.js';
 
 /** A package's dependency closure, and the files that answer decided it. */
 export interface DependencyClosure {
@@ -90,4 +91,14 @@ function locate(from: string, name: string, absent: string[], read: string[]): s
     }
     if (dirname(dir) === dir) return undefined;
   }
+}
+
+/**
+ * The code key's entry for the packages `name` (as installed for `fromDir`) loads in turn
+ * (`files.<package-deps:name>`, codehash.ts): a hash (16 hex) of `dependencyClosure`'s `deps`,
+ * or undefined when it has none.
+ */
+export function dependenciesHash(fromDir: string, name: string): string | undefined {
+  const { deps } = dependencyClosure(fromDir, name);
+  return deps.length > 0 ? sha256(deps.join('\n')).slice(0, 16) : undefined;
 }

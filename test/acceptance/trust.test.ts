@@ -21,6 +21,7 @@ import {
   runStatuses as run,
   showOutput as show,
   editKeepingMtimeAndSize,
+  runBuilt,
 } from './harness.js';
 import { notebookText } from '../compiler/notebook.js';
 
@@ -705,5 +706,40 @@ describe('code a task runs outside its bundle is in its key (red team: workerfil
     expect(run(p, nb)).toEqual({ t1: 'cached' });
     pkg('extra-lite', '1.0.0', 'export {};\n');
     expect(run(p, nb)).toEqual({ t1: 'ran' });
+  });
+
+  it("a built folder whose machine installed another version of a package keys what is installed, never sharing results with the build's version", () => {
+    // A newcomer's finding: the built folder filed a result computed with ms 9.9.9 under the key
+    // of ms 2.1.3 (the build's), and a source run on that workspace was then served it.
+    const p = project();
+    const pkg = (dir: string, version: string, factor: number) => {
+      mkdirSync(join(p.dir, dir, 'unit-lite'), { recursive: true });
+      p.write(
+        `${dir}/unit-lite/package.json`,
+        JSON.stringify({ name: 'unit-lite', version, type: 'module', main: 'index.js' }),
+      );
+      p.write(`${dir}/unit-lite/index.js`, `export const per = (x) => x * ${factor};\n`);
+    };
+    pkg('node_modules', '1.0.0', 10);
+    const nb = 'notebooks/x.ipynb';
+    p.write(
+      nb,
+      notebookText(["import { per } from 'unit-lite';", '//| task: t1\nconst v = per(2);']),
+    );
+    const b = p.cellar('build', nb, '--out', 'dist', '--no-lockfile');
+    expect(b.code, b.stderr).toBe(0);
+    expect(runBuilt(p, 'dist/run.mjs')).toEqual({ t1: 'ran' });
+    expect(runBuilt(p, 'dist/run.mjs')).toEqual({ t1: 'cached' });
+    expect(run(p, nb, '--workspace', 'ws')).toEqual({ t1: 'cached' }); // the same key both ways
+    // The batch machine's own install: another version, another result.
+    pkg('dist/node_modules', '9.9.9', 1000);
+    const moved = p.run(process.execPath, ['dist/run.mjs', '--json', '--workspace', 'ws']);
+    expect(moved.code, moved.stderr).toBe(0);
+    expect(JSON.parse(moved.stdout).tasks[0].status).toBe('ran');
+    expect(moved.stderr).toContain('unit-lite 1.0.0 → 9.9.9');
+    // The sources (1.0.0) are still served their own result, not the built folder's.
+    expect(run(p, nb, '--workspace', 'ws')).toEqual({ t1: 'cached' });
+    expect(show(p, nb, 't1', 'v', '--workspace', 'ws')).toBe(20);
+    expect(runBuilt(p, 'dist/run.mjs')).toEqual({ t1: 'cached' });
   });
 });
