@@ -79,6 +79,10 @@ export async function sqlFacts(
     const line = Number(/\bline (\d+)/i.exec(message)?.[1] ?? 0);
     problems.push({ template, message, ...(line > 0 ? { line } : {}) });
   };
+  // Tables an earlier template made anew (`CREATE [OR REPLACE] TABLE t …`): what later ones read
+  // from them is the task's own work, not an input (the runtime's rule: sql/names.ts
+  // `replacedTable`, which this copies: the compiler cannot import the runtime).
+  const made = new Set<string>();
   for (const [index, template] of templates.entries()) {
     const dialect = dialectOf(index);
     problems.push(...commentedParams(index, template, dialect ?? 'bigquery'));
@@ -106,13 +110,30 @@ export async function sqlFacts(
       if (!result.success) refused(index, (result as { error?: unknown }).error);
       // A quoted path used as a table (`FROM 'data/x.csv'`) is a file, keyed by content, not a table.
       for (const t of result.success ? (result.analysis?.baseTables ?? []) : [])
-        if (t.name && !t.name.startsWith(PLACEHOLDER) && !files.includes(t.name))
+        if (
+          t.name &&
+          !t.name.startsWith(PLACEHOLDER) &&
+          !files.includes(t.name) &&
+          !made.has(tableKey(t.name))
+        )
           tables.add(t.name);
     } catch (error) {
       refused(index, error); // unparseable: no reads, and a problem to report
     }
+    const target = REPLACE_HEAD.exec(template.replace(LEADING_COMMENTS, ''))?.[1];
+    if (target) made.add(tableKey(target));
   }
   return { reads: [...tables].sort(), files, problems };
+}
+
+/** `CREATE [OR REPLACE] [TEMP] TABLE t` (not `IF NOT EXISTS`): the table a statement makes anew. */
+const REPLACE_HEAD =
+  /^\s*CREATE\s+(?:OR\s+REPLACE\s+)?(?:TEMP\w*\s+)?TABLE\s+(?!IF\s+NOT\s+EXISTS\b)((?:`[^`]+`|"[^"]+"|[A-Za-z_][\w-]*)(?:\.(?:`[^`]+`|"[^"]+"|[A-Za-z_]\w*))*)/i;
+const LEADING_COMMENTS = /^(\s*(--[^\n]*\n|#[^\n]*\n|\/\*[\s\S]*?\*\/))*/;
+
+/** A table name as compared: quotes dropped, lower case (`"Shop".t` and `shop.T` are one). */
+function tableKey(name: string): string {
+  return name.replace(/[`"]/g, '').toLowerCase();
 }
 
 /** The opening of a DuckDB dollar-quoted string: `$$` or `$tag$` (as compose.ts reads it). */

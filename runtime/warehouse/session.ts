@@ -16,7 +16,7 @@ import { loadWarehouseConfig, type WarehouseConfig } from './config.js';
 import { sha256 } from '../key/hash.js';
 import { checkRefusals, memoisedTranslation, translate, TRANSLATION_ID } from './sql/dialect.js';
 import { helperTranspile } from './sql/translator.js';
-import { oneWordTables, rewriteTables, writeTarget } from './sql/names.js';
+import { oneWordTables, replacedTable, rewriteTables, writeTarget } from './sql/names.js';
 import { copyFolders, copyTargets, fileRead, fileReads } from './sql/files.js';
 import { WarehouseError, type PreparedQuery, type Warehouse } from './types.js';
 import { noteWritten, untracked } from '../run/read-record.js';
@@ -46,6 +46,9 @@ export interface TaskScope {
   reads?: Set<string>;
   /** Every table the task's statements wrote (INSERT/CREATE/…), canonical. */
   writes?: Set<string>;
+  /** Tables the task made anew (`CREATE [OR REPLACE] TABLE`), canonical: its later reads of them
+   *  are of its own work, not inputs (sql/names.ts `replacedTable`). */
+  replaced?: Set<string>;
   /** Every file a DuckDB statement of the task read by path (absolute; URLs as written), after
    *  parameter binding, wherever the query text lives (tasks/files.ts). */
   files?: Set<string>;
@@ -216,7 +219,19 @@ export async function prepareQuery(
   const placed = placeMarkers(text, w.dialect);
   let indirect: string[] = [];
   if (scope?.reads) {
-    for (const t of tables) scope.reads.add(w.canonicalTable(t));
+    // A table this task made anew in an earlier statement holds its own work: not an input. Nor
+    // is the table a `CREATE [OR REPLACE] TABLE t AS …` makes, unless its query names it too.
+    const made = replacedTable(source);
+    const madeName = made ? w.canonicalTable(w.tableParts(made).join('.')) : undefined;
+    const selfRead =
+      madeName !== undefined && tables.filter((t) => w.canonicalTable(t) === madeName).length > 1;
+    const replaced = scope.replaced;
+    const read = (t: string) => {
+      const name = w.canonicalTable(t);
+      if (replaced?.has(name) || (name === madeName && !selfRead)) return;
+      scope.reads!.add(name);
+    };
+    for (const t of tables) read(t);
     // The warehouse's own parse of the text it runs, where it has one (DuckDB): every table of a
     // comma join, quoted names, subqueries, a table macro's tables, the catalog
     // (sql/parsed-reads.ts). Else the scanner: DuckDB reads `FROM t` from the current schema, so a
@@ -230,15 +245,16 @@ export async function prepareQuery(
           ),
         )
       : null;
-    if (parsed) for (const t of parsed.tables) scope.reads.add(w.canonicalTable(t));
+    if (parsed) for (const t of parsed.tables) read(t);
     else if (w.kind === 'duckdb') {
-      for (const t of oneWordTables(composed.text, from)) scope.reads.add(w.canonicalTable(t));
+      for (const t of oneWordTables(composed.text, from)) read(t);
       // `PRAGMA show_tables`, `PRAGMA table_info('t')`, `CALL duckdb_tables()`: no SELECT for
       // DuckDB to serialise, and answered from the catalog.
       if (CATALOG_STATEMENT.test(composed.text))
         scope.reads.add(w.canonicalTable('information_schema.tables'));
     }
     indirect = parsed?.texts ?? [];
+    if (madeName !== undefined) (scope.replaced ??= new Set()).add(madeName);
   }
   // Files named by path in the text DuckDB runs, with the bound values in place of `$n`: a path
   // from a setup helper or an interpolated value is seen here, whatever the compiler could list.

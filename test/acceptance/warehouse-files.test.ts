@@ -371,6 +371,46 @@ describe('files the warehouse writes are side-effect outputs', () => {
     expect(run(p, nb)).toEqual({ export_parts: 'cached' });
   });
 
+  it('a task making a table anew and reading it back is cached, and re-runs when the file it loaded changes', () => {
+    // A newcomer's finding: these re-ran on every run, keyed on the version of the table they
+    // had just made themselves (its registry counter moves with every write).
+    const p = withData(
+      'staged.ipynb',
+      notebook(
+        SETUP,
+        codeCell(
+          'copied',
+          "//| task: copied\n//| dialect: duckdb\nawait sql`CREATE OR REPLACE TABLE st1(region VARCHAR, amount INT)`;\nawait sql`COPY st1 FROM 'data/sales.csv' (HEADER)`;\nconst copied = Number((await sql`SELECT SUM(amount) AS s FROM st1`)[0].s);",
+        ),
+        codeCell(
+          'inserted',
+          "//| task: inserted\n//| dialect: duckdb\nawait sql`CREATE OR REPLACE TABLE st2(region VARCHAR, amount INT)`;\nawait sql`INSERT INTO st2 SELECT * FROM read_csv_auto('data/sales.csv')`;\nconst inserted = Number((await sql`SELECT SUM(amount) AS s FROM st2`)[0].s);",
+        ),
+        codeCell(
+          'ctas',
+          "//| task: ctas\n//| dialect: duckdb\nawait sql`CREATE OR REPLACE TABLE st3 AS SELECT * FROM read_csv_auto('data/sales.csv')`;\nconst ctas = Number((await sql`SELECT SUM(amount) AS s FROM st3`)[0].s);",
+        ),
+      ),
+    );
+    const nb = 'notebooks/staged.ipynb';
+    const all = (status: string) => ({ copied: status, inserted: status, ctas: status });
+    expect(run(p, nb)).toEqual(all('ran'));
+    expect(run(p, nb)).toEqual(all('cached'));
+    editKeepingMtimeAndSize(
+      join(p.dir, 'notebooks', 'data', 'sales.csv'),
+      'south,340',
+      'south,345',
+    );
+    expect(run(p, nb)).toEqual(all('ran'));
+    for (const [t, v] of [
+      ['copied', 'copied'],
+      ['inserted', 'inserted'],
+      ['ctas', 'ctas'],
+    ])
+      expect(show(p, nb, t!, v!)).toBe(465);
+    expect(run(p, nb)).toEqual(all('cached'));
+  });
+
   it('variant: a file EXPORT DATABASE wrote deleted re-runs its task (a newcomer stayed cached)', () => {
     const p = withData(
       'exported.ipynb',

@@ -245,6 +245,21 @@ export function splitTableName(name: string): string[] {
 const WRITE_HEAD =
   /^\s*(?:INSERT\s+(?:INTO\s+)?|UPDATE\s+|DELETE\s+(?:FROM\s+)?|CREATE\s+(?:OR\s+REPLACE\s+)?(?:TEMP\w*\s+)?(?:TABLE|VIEW)\s+(?:IF\s+NOT\s+EXISTS\s+)?|MERGE\s+(?:INTO\s+)?|TRUNCATE\s+(?:TABLE\s+)?|DROP\s+(?:TABLE|VIEW)\s+(?:IF\s+EXISTS\s+)?)((?:`[^`]+`|"[^"]+"|[A-Za-z_][\w-]*)(?:\.(?:`[^`]+`|"[^"]+"|[A-Za-z_]\w*))*)/i;
 
+const REPLACE_HEAD =
+  /^\s*CREATE\s+(?:OR\s+REPLACE\s+)?(?:TEMP\w*\s+)?TABLE\s+(?!IF\s+NOT\s+EXISTS\b)((?:`[^`]+`|"[^"]+"|[A-Za-z_][\w-]*)(?:\.(?:`[^`]+`|"[^"]+"|[A-Za-z_]\w*))*)/i;
+
+/**
+ * The table a statement makes anew (`CREATE [OR REPLACE] [TEMP] TABLE t …`, not `IF NOT EXISTS`),
+ * as parts, or null. What a task reads from such a table afterwards is its own work, not an
+ * input: its earlier contents cannot reach the result (an `INSERT` alone would keep them).
+ * Comments before the statement are skipped.
+ */
+export function replacedTable(text: string): string[] | null {
+  const body = text.replace(/^(\s*(--[^\n]*\n|#[^\n]*\n|\/\*[\s\S]*?\*\/))*/, '');
+  const m = REPLACE_HEAD.exec(body);
+  return m ? splitTableName(m[1]!) : null;
+}
+
 /** The table a statement writes (INSERT/UPDATE/DELETE/CREATE TABLE|VIEW/MERGE/TRUNCATE/DROP), as
  *  parts, or null for a query that only reads. Comments before the statement are skipped. */
 export function writeTarget(text: string): string[] | null {
