@@ -1108,9 +1108,22 @@ export function writeOutcome(outcome: NotebookOutcome, outDir: string): WriteRep
     );
   }
   const known = outcome.onDisk?.outDir === resolve(outDir) ? outcome.onDisk.paths : undefined;
-  const changed = outcome.files.filter(
-    (f) => !known?.has(f.path) && readOrUndefined(join(outDir, f.path)) !== f.contents,
-  );
+  // A file already there that no compile wrote (no header: a hand-written lib/pipeline.ts under
+  // `--out notebooks`) is the user's: never written over. Nothing is written then.
+  const foreign: string[] = [];
+  const changed = outcome.files.filter((f) => {
+    if (known?.has(f.path)) return false;
+    const now = readOrUndefined(join(outDir, f.path));
+    if (now !== undefined && now !== f.contents && !now.includes(HEADER)) foreign.push(f.path);
+    return now !== f.contents;
+  });
+  if (foreign.length > 0)
+    throw new WriteError(
+      posix(relative(process.cwd(), join(outDir, foreign[0]!))),
+      new Error(
+        `it is not a file \`cellar compile\` wrote (no "${HEADER}" header)${foreign.length > 1 ? `, nor are ${foreign.length - 1} more there` : ''}, and would be replaced: choose another --out folder, or move it`,
+      ),
+    );
   // Modules before the pipeline that imports them.
   changed.sort(
     (a, b) => Number(a.path.endsWith('/pipeline.ts')) - Number(b.path.endsWith('/pipeline.ts')),

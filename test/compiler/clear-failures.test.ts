@@ -1,12 +1,21 @@
 // Issue 9, compile side: malformed input is a coded diagnostic naming the notebook, the cell and
 // the line, never a silently dropped task, a raw JavaScript error or half a pipeline. One test per
 // behaviour; the wording users read is in test/compiler/fixtures/errors/*/expected (golden.test.ts).
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { formatDiagnostic } from '../../compiler/diagnostics.js';
 import { WriteError, writeOutcome, type NotebookOutcome } from '../../compiler/host.js';
+import { HEADER } from '../../compiler/emit/module.js';
 import { compileNotebook } from '../../compiler/program.js';
 import { notebookText } from './notebook.js';
 
@@ -239,6 +248,50 @@ describe('a failed write leaves nothing behind (9.8)', () => {
       );
       expect(existsSync(join(out, 'nb', 'pipeline.ts'))).toBe(false);
       expect(readdirSync(join(out, 'nb'))).toEqual([]);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('a file the compile did not write is never written over', () => {
+  it('a hand-written module where a generated one goes (--out notebooks) is refused, and nothing is written', () => {
+    // A tester's data loss: `cellar compile notebooks/lib.ipynb --out notebooks` replaced the
+    // user's own notebooks/lib/a.ts and lib/pipeline.ts with generated modules.
+    const out = mkdtempSync(join(tmpdir(), 'cellar-foreign-'));
+    mkdirSync(join(out, 'lib'));
+    writeFileSync(join(out, 'lib', 'a.ts'), 'export const mine = 1;\n');
+    writeFileSync(join(out, 'lib', 'pipeline.ts'), '// my own\n');
+    const generated = (body: string) => `// ${HEADER} from notebooks/lib.ipynb.\n${body}`;
+    const outcome: NotebookOutcome = {
+      notebook: 'notebooks/lib.ipynb',
+      stem: 'lib',
+      diagnostics: [],
+      cached: false,
+      notebookHash: '',
+      fixtures: [],
+      files: [
+        { path: 'lib/pipeline.ts', contents: generated("import './a.js';\n") },
+        { path: 'lib/a.ts', contents: generated('export {};\n') },
+        { path: 'lib/b.ts', contents: generated('export {};\n') },
+      ],
+    };
+    try {
+      expect(() => writeOutcome(outcome, out)).toThrow(
+        /could not write .*lib\/pipeline\.ts \(it is not a file `cellar compile` wrote .*nor are 1 more there.*choose another --out folder, or move it\); nothing was written/,
+      );
+      expect(readFileSync(join(out, 'lib', 'a.ts'), 'utf8')).toBe('export const mine = 1;\n');
+      expect(readFileSync(join(out, 'lib', 'pipeline.ts'), 'utf8')).toBe('// my own\n');
+      expect(existsSync(join(out, 'lib', 'b.ts'))).toBe(false);
+      // Its own files from an earlier compile are replaced as before.
+      rmSync(join(out, 'lib'), { recursive: true });
+      mkdirSync(join(out, 'lib'));
+      writeFileSync(join(out, 'lib', 'a.ts'), generated('export const old = 1;\n'));
+      expect(writeOutcome(outcome, out).written.sort()).toEqual([
+        'lib/a.ts',
+        'lib/b.ts',
+        'lib/pipeline.ts',
+      ]);
     } finally {
       rmSync(out, { recursive: true, force: true });
     }
