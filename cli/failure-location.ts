@@ -13,16 +13,34 @@
 // the template's first line plus that line), or the `//| check:` that failed (the location is that
 // directive's line in the task's cells).
 import { readFileSync, readdirSync } from 'node:fs';
-import { SourceMap, type SourceMapPayload } from 'node:module';
+import { createRequire, SourceMap, type SourceMapPayload } from 'node:module';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import ts from 'typescript';
 import { lineInCell, locateInNotebook } from '../runtime/load/locate.js';
 import { modulePath } from '../runtime/key/codehash.js';
 import { describeSource, notebookPath, readCellPositions } from '../runtime/load/source.js';
 import { thrownMessage } from '../runtime/errors.js';
 import type { AnyTask } from '../runtime/task.js';
 import { readOrigin } from '../runtime/warehouse/tasks/origin.js';
+
+/**
+ * TypeScript, loaded on first use, or null where it is not installed: a built folder's
+ * package.json lists only what every run loads (`npm ci --omit=dev` there has no TypeScript), and
+ * a failure must still be reported, with the line counted from the cell's marker instead.
+ */
+let typescriptModule: typeof import('typescript') | null | undefined;
+function typescript(): typeof import('typescript') | null {
+  if (typescriptModule === undefined) {
+    try {
+      typescriptModule = createRequire(import.meta.url)(
+        'typescript',
+      ) as typeof import('typescript');
+    } catch {
+      typescriptModule = null;
+    }
+  }
+  return typescriptModule;
+}
 
 /**
  * `notebooks/x.ipynb, cell 3 (id c2), line 2`, or undefined when the stack is not in cell code.
@@ -181,8 +199,10 @@ function moduleLineLocation(
   if (!at) return undefined;
   const now = at.cellId ? readCellPositions(nb.file)?.get(at.cellId) : undefined;
   if (now) {
+    const ts = typescript();
     const cellLine =
-      lineInCell(ts, text, line, column, now.text) ?? now.directiveLines + at.codeLine;
+      (ts ? lineInCell(ts, text, line, column, now.text) : undefined) ??
+      now.directiveLines + at.codeLine;
     return `${nb.notebook}, cell ${now.cell} (id ${at.cellId}), line ${cellLine + extraLines}`;
   }
   // No id, or the cell is gone since the compile: the numbers as compiled.
@@ -208,7 +228,8 @@ export async function thrownValueLocation(
 ): Promise<string | undefined> {
   if (!task.module || !task.source) return undefined;
   const module = modulePath(task.module);
-  const ts = (await import('typescript')).default;
+  const ts = typescript();
+  if (!ts) return undefined; // no TypeScript here (a built folder): the cell, without a line
   for (const file of [module, join(dirname(module), 'setup.ts')]) {
     let text: string;
     try {
@@ -365,6 +386,8 @@ export function setupAwaitLocations(
 ): string[] {
   const folder = dirname(pipelineFile);
   const found: string[] = [];
+  const ts = typescript();
+  if (!ts) return found;
   let names: string[];
   try {
     names = readdirSync(folder).filter((n) => /\.[cm]?ts$/.test(n) && !n.endsWith('.test.ts'));
@@ -381,7 +404,7 @@ export function setupAwaitLocations(
     }
     if (!/\bawait\b/.test(text)) continue;
     const source = ts.createSourceFile(file, text, ts.ScriptTarget.Latest, true);
-    const visit = (node: ts.Node): void => {
+    const visit = (node: import('typescript').Node): void => {
       // An await inside a function waits only when the function is called: not the load's.
       if (ts.isFunctionLike(node) || ts.isClassLike(node)) return;
       const awaits =

@@ -177,6 +177,31 @@ describe('cellar build: a pipeline for a machine with only Node', () => {
     expect(statusesOf(JSON.parse(dev.stdout)).split).toBe('cached');
   });
 
+  it('reports a failing task with its summary where TypeScript is not installed (no crash)', () => {
+    // A tester's finding: the failure's locator imported TypeScript, which the built folder's
+    // production install does not have: ERR_MODULE_NOT_FOUND, no summary, no --json, no notify.
+    const r = sh(
+      process.execPath,
+      [
+        join(built, 'run.mjs'),
+        '--workspace',
+        join(scratch, 'failing-store'),
+        '--workdir',
+        join(repo, 'notebooks'),
+        '--param',
+        'dataPath=data/no-such-file.csv',
+        '--json',
+      ],
+      scratch,
+    );
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).not.toContain('ERR_MODULE_NOT_FOUND');
+    const summary = JSON.parse(r.stdout) as RunJson & { tasks: { error?: string }[] };
+    expect(summary.ok).toBe(false);
+    expect(statusesOf(summary).load).toBe('failed');
+    expect(summary.tasks.find((t) => t.name === 'load')!.error).toContain('no-such-file.csv');
+  });
+
   it('names --workdir when the data folder it expects is not there', () => {
     // Moved one level deeper: the notebook folder, found relative to the build, is gone.
     const moved = join(scratch, 'deeper', 'still', 'penguins');
