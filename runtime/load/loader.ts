@@ -67,11 +67,26 @@ export async function loadPipeline(
  * the process with code 13 and no word (settle.ts). The error says so; the CLI adds the setup's
  * top-level awaits as notebook cells and lines (cli/pipeline-args.ts).
  */
-function settledPipeline(
+async function settledPipeline(
   path: string,
   options: { sourceMaps?: boolean },
 ): Promise<{ pipeline: Pipeline; file: string }> {
-  return whileSettleable(evaluatePipeline(path, options), () => setupNeverSettlesError(path));
+  // A setup cell's `process.exit(0)` would end the command with nothing run and exit code 0 (a
+  // tester's finding: CI saw success). While the module evaluates, it throws instead, so the load
+  // fails as E_PIPELINE_LOAD at the cell that called it.
+  const exit = process.exit;
+  process.exit = ((code?: number | string | null) => {
+    throw new Error(
+      `process.exit(${code ?? ''}) called while the pipeline loads (a setup cell or a module it imports): a setup fails by throwing an Error; exiting would end the command with nothing run`,
+    );
+  }) as typeof process.exit;
+  try {
+    return await whileSettleable(evaluatePipeline(path, options), () =>
+      setupNeverSettlesError(path),
+    );
+  } finally {
+    process.exit = exit;
+  }
 }
 
 /** The errors of pipelines whose load never settles, for the CLI to locate their awaits. */

@@ -473,6 +473,27 @@ describe('several tasks awaiting promises nothing can settle, or a setup that do
     300_000,
   );
 
+  it.each([['run'], ['run', '--json'], ['run', '--dry-run'], ['tree'], ['show', 't', 'v']])(
+    'a setup cell calling process.exit(0): `cellar %s` fails with E_PIPELINE_LOAD at its cell and line, never a silent exit 0',
+    (command, ...rest) => {
+      // A tester's finding: every command printed nothing and exited 0, with nothing run.
+      const p = project();
+      p.write(
+        'notebooks/exits.ipynb',
+        notebookText([
+          codeCell('s0', 'const k = 1;\nif (k === 1) process.exit(0);'),
+          codeCell('t', '//| task: t\nconst v = k;'),
+        ]),
+      );
+      const r = p.cellar(command, 'notebooks/exits.ipynb', ...rest);
+      expect(r.code, r.stdout + r.stderr).toBe(2);
+      expect(r.stderr).toContain('process.exit(0) called while the pipeline loads');
+      expect(r.stderr).toContain('(E_PIPELINE_LOAD)');
+      expect(r.stderr).toContain('at notebooks/exits.ipynb, cell 1 (id s0), line 2');
+    },
+    300_000,
+  );
+
   it('a setup that settles on the main thread but never on a worker: each task fails by name, the run ends (the worker hung, and the run with it)', () => {
     const p = project();
     p.write(

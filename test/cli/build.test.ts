@@ -196,7 +196,10 @@ describe('cellar build: a pipeline for a machine with only Node', () => {
     );
     expect(r.code, r.stderr).toBe(1);
     expect(r.stderr).not.toContain('ERR_MODULE_NOT_FOUND');
-    const summary = JSON.parse(r.stdout) as RunJson & { tasks: { error?: string }[] };
+    const summary = JSON.parse(r.stdout) as {
+      ok: boolean;
+      tasks: { name: string; status: string; key: string; error?: string }[];
+    };
     expect(summary.ok).toBe(false);
     expect(statusesOf(summary).load).toBe('failed');
     expect(summary.tasks.find((t) => t.name === 'load')!.error).toContain('no-such-file.csv');
