@@ -189,12 +189,20 @@ export async function parseParams(
   // the whole pipeline).
   if (raw.length === 0) return byDefault;
   const specs = pipelineParams(pipeline.tasks) as Record<string, ParamSpec>;
-  const structured = Object.entries(byDefault).filter(([name]) => specs[name]?.type === 'json');
-  if (!notebook || structured.length === 0 || !existsSync(notebook)) return byDefault;
+  if (!notebook || !existsSync(notebook)) return byDefault;
+  // JSON params, and those the params cell annotates with a narrower type than their kind
+  // (`const mode: 'fast' | 'slow' = 'fast'`: `--param mode=fsat` was taken, and a task computed
+  // with it): TypeScript checks them against the params cell. A look at the notebook's text
+  // decides whether to load it at all.
+  const text = readFileSync(notebook, 'utf8');
+  const structured = Object.entries(byDefault).filter(
+    ([name]) => specs[name]?.type === 'json' || annotatedNarrowly(text, name),
+  );
+  if (structured.length === 0) return byDefault;
   const { readParamsCell, typeParams, ParamError } = await import('./exec/params.js');
   const shown = relative(findProjectRoot(dirname(notebook)), notebook);
   try {
-    const cell = await readParamsCell(shown, readFileSync(notebook, 'utf8'));
+    const cell = await readParamsCell(shown, text);
     await typeParams(
       shown,
       cell,
@@ -205,6 +213,29 @@ export async function parseParams(
     throw error;
   }
   return byDefault;
+}
+
+/**
+ * Whether the notebook's text (its JSON) annotates a declaration of `name` with a type other than
+ * `string`, `number` or `boolean` (`const mode: 'fast' | 'slow' = …`). A cheap gate only: the
+ * check itself is TypeScript's, against the params cell (cli/exec/params.ts).
+ */
+function annotatedNarrowly(notebookText: string, name: string): boolean {
+  let code = notebookText;
+  try {
+    const cells = (JSON.parse(notebookText) as { cells?: { source?: string | string[] }[] }).cells;
+    code = (cells ?? [])
+      .map((c) => (Array.isArray(c.source) ? c.source.join('') : (c.source ?? '')))
+      .join('\n');
+  } catch {
+    // not JSON: the text as it is (the load reports what is wrong with it)
+  }
+  const escaped = name.replace(/[$]/g, '\\$&');
+  const m = new RegExp(
+    `(?:^|[^\\w$])(?:const|let|var)\\s+${escaped}\\s*:\\s*([^=;]+?)\\s*=`,
+    'm',
+  ).exec(code);
+  return m !== null && !/^(string|number|boolean)$/.test(m[1]!.trim());
 }
 
 /**

@@ -104,12 +104,19 @@ export async function typeParams(
       const ok =
         typeof value === decl.paramType && (typeof value !== 'number' || Number.isFinite(value));
       if (!ok) throw badType(notebook, cell, decl, value);
+      // A narrower declared type (`'fast' | 'slow'`, `1 | 2`): the compiler checks the value too.
+      if (narrowed(decl.type)) structured.push({ decl, value });
     } else structured.push({ decl, value });
   }
   if (structured.length) await checkStructured(notebook, cell, structured);
   return Object.fromEntries(
     cell.declarations.filter((d) => values.has(d.name)).map((d) => [d.name, values.get(d.name)]),
   );
+}
+
+/** Whether a declared param type says more than its kind (`'fast' | 'slow'`, not `string`). */
+export function narrowed(type: string): boolean {
+  return !/^\s*(string|number|boolean)\s*$/.test(type);
 }
 
 function fromText(notebook: string, cell: ParamsCell, decl: ParamDecl, text: string): unknown {

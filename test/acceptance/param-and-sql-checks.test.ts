@@ -81,9 +81,12 @@ describe('a JSON param value: cellar run and cellar exec accept and refuse the s
           'const weights = { b: 2, a: 1 };',
           "const opts: { mode: 'fast' | 'exact'; tags?: string[] } = { mode: 'fast' };",
           'const scores: Record<string, number> = { x: 1 };',
+          "const level: 'low' | 'high' = 'low';",
+          'const k: 1 | 2 = 1;',
         ].join('\n'),
       ),
       codeCell('order', '//| task: order\nconst firstKey = Object.keys(weights)[0];'),
+      codeCell('pick', "//| task: pick\nconst cost = (level === 'low' ? 10 : 1000) * k;"),
       codeCell(
         'use',
         '//| task: use\nconst used = { mode: opts.mode, n: Object.keys(scores).length };',
@@ -107,6 +110,14 @@ describe('a JSON param value: cellar run and cellar exec accept and refuse the s
       says: `Type '"slow"' is not assignable to type '"exact" | "fast"'`,
     },
     { name: 'opts', value: '{"mode":"fast","tags":[1]}', says: `parameter 'opts'` },
+    // A string or number param narrowed to literals (a tester's finding: `--param level=hgih` ran,
+    // and the task silently took the other branch).
+    {
+      name: 'level',
+      value: 'hgih',
+      says: `parameter 'level' is 'low' | 'high' (notebooks/weights.ipynb cell 1 (id params), line 5), got 'hgih'`,
+    },
+    { name: 'k', value: '3', says: `parameter 'k' is 1 | 2` },
   ])(
     '$name=$value is E_BAD_PARAM in both, naming the params cell and line',
     ({ name, value, says }) => {
@@ -130,6 +141,10 @@ describe('a JSON param value: cellar run and cellar exec accept and refuse the s
       'scores={"y":2,"z":3}',
       '--param',
       'opts={"mode":"exact"}',
+      '--param',
+      'level=high',
+      '--param',
+      'k=2',
     );
     expect(r.code, r.stdout + r.stderr).toBe(0);
   });
