@@ -156,15 +156,24 @@ function exportTos(text: string, params: readonly unknown[] | undefined): string
     if (!isWord(tokens[i], 'EXPORT') || !isWord(tokens[i + 1], 'DATABASE')) continue;
     let target = tokens[i + 2];
     if (target?.kind === 'word' && isWord(tokens[i + 3], 'TO')) target = tokens[i + 4];
-    const v =
-      target?.kind === 'string'
-        ? target.text
-        : target?.kind === 'param'
-          ? paramValue(target.index, params)
-          : undefined;
-    if (typeof v === 'string' && fileRead(v).kind === 'file') out.push(fileRead(v).path);
+    const path = localTarget(target, params);
+    if (path !== undefined) out.push(path);
   }
   return out;
+}
+
+/** The local file path a written target token names (a literal or a bound string), else undefined. */
+function localTarget(
+  target: Token | undefined,
+  params: readonly unknown[] | undefined,
+): string | undefined {
+  const v =
+    target?.kind === 'string'
+      ? target.text
+      : target?.kind === 'param'
+        ? paramValue(target.index, params)
+        : undefined;
+  return typeof v === 'string' && fileRead(v).kind === 'file' ? fileRead(v).path : undefined;
 }
 
 /** COPY options that make its target a folder of files DuckDB names: by partition, one file per
@@ -189,14 +198,8 @@ function copyTos(text: string, params: readonly unknown[] | undefined): string[]
     const word = t.text.toUpperCase();
     if (word === 'COPY') inCopy = true;
     else if (word === 'TO' && inCopy) {
-      const target = tokens[i + 1];
-      const v =
-        target?.kind === 'string'
-          ? target.text
-          : target?.kind === 'param'
-            ? paramValue(target.index, params)
-            : undefined;
-      if (typeof v === 'string' && fileRead(v).kind === 'file') out.push(fileRead(v).path);
+      const path = localTarget(tokens[i + 1], params);
+      if (path !== undefined) out.push(path);
       inCopy = false;
     }
   }
