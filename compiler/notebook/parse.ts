@@ -43,11 +43,31 @@ function sourceText(source: unknown): string | undefined {
 
 export function parseNotebook(path: string, text: string): ParsedNotebook {
   const at = { notebook: path };
+  if (text.charCodeAt(0) === 0xfeff)
+    return {
+      diagnostics: [
+        diagnostic(
+          'error',
+          'E_NOTEBOOK_JSON',
+          at,
+          'the file starts with a UTF-8 byte-order mark (BOM), which Jupyter does not read either',
+          { hint: 'save it without one (an editor\'s "UTF-8" rather than "UTF-8 with BOM")' },
+        ),
+      ],
+    };
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (error) {
-    const detail = error instanceof Error ? error.message : String(error);
+    let detail = error instanceof Error ? error.message : String(error);
+    // `… in JSON at position 1234`: as a person finds it, by line and column.
+    const position = /\bat position (\d+)/.exec(detail);
+    if (position) {
+      const before = text.slice(0, Number(position[1]));
+      const line = before.split('\n').length;
+      const column = before.length - before.lastIndexOf('\n');
+      detail += ` (line ${line}, column ${column})`;
+    }
     return {
       diagnostics: [
         diagnostic('error', 'E_NOTEBOOK_JSON', at, `not valid JSON: ${detail}`, {

@@ -69,6 +69,20 @@ describe('the notebook file', () => {
     );
   });
 
+  it('is not JSON: the error names the line and column, not only the character offset', async () => {
+    const r = await diagnosticsOf('{\n "cells": [\n  {"cell_type": "code",,}\n ]\n}');
+    expect(r.diagnostics[0]!.message).toMatch(/\(line 3, column \d+\)/);
+  });
+
+  it('starts with a byte-order mark: said in words, with the fix', async () => {
+    const r = await diagnosticsOf(
+      '\ufeff{"cells": [], "nbformat": 4, "nbformat_minor": 5, "metadata": {}}',
+    );
+    expect(r.diagnostics).toMatchObject([{ code: 'E_NOTEBOOK_JSON', notebook: NB }]);
+    expect(r.diagnostics[0]!.message).toContain('byte-order mark (BOM)');
+    expect(r.diagnostics[0]!.hint).toContain('without one');
+  });
+
   it('is not nbformat 4', async () => {
     const r = await diagnosticsOf(JSON.stringify({ nbformat: 3, worksheets: [] }));
     expect(r.diagnostics).toMatchObject([{ code: 'E_NOTEBOOK_FORMAT', notebook: NB }]);
