@@ -76,7 +76,27 @@ export async function openPipeline(
   arg: string | undefined,
   options: { sourceMaps?: boolean; workdir?: string } = {},
 ): Promise<{ pipeline: Pipeline; file: string }> {
+  if (options.workdir !== undefined) checkWorkdirOption(options.workdir);
   return loadLocated(await resolvePipelineFile(arg), options);
+}
+
+/**
+ * `--workdir DIR` must be a folder, whatever runs: a file or a missing path ended as a raw
+ * ENOTDIR (E_UNEXPECTED), or as the pipeline's fault, or not at all when every task was cached.
+ * @throws CliError E_NO_WORKDIR naming the option, the folder and what is there instead.
+ */
+export function checkWorkdirOption(dir: string): void {
+  let kind: 'folder' | 'file' | 'missing' = 'missing';
+  try {
+    kind = statSync(dir).isDirectory() ? 'folder' : 'file';
+  } catch {
+    kind = 'missing';
+  }
+  if (kind === 'folder') return;
+  throw new CliError(
+    `--workdir ${dir} ${kind === 'file' ? 'is a file, not a folder' : 'does not exist'}: give the folder the tasks run in (where their relative data paths resolve)`,
+    'E_NO_WORKDIR',
+  );
 }
 
 /**
@@ -347,6 +367,7 @@ export async function openForInspection(
     if (positionals[i + 1] === undefined)
       throw new CliError(`a ${what} is needed\n\n${command.usage}`, 'E_USAGE');
   });
+  if (values.workdir !== undefined) checkWorkdirOption(values.workdir);
   const { pipeline, file } = await openPipeline(positionals[0]);
   let prepared: PreparedRun;
   try {

@@ -24,6 +24,31 @@ afterEach(() => vi.restoreAllMocks());
 /** The first stderr line must name the command (or `cellar`) and end with a code. */
 const CODED = /^cellar( [a-z]+)?: .+ \(E_[A-Z_]+\)$/;
 
+describe('--workdir that is not a folder', () => {
+  it('is E_NO_WORKDIR naming the option, for run, show and tree, whatever is cached', async () => {
+    // A tester's findings: a file gave a raw ENOTDIR (E_UNEXPECTED), a missing folder was blamed
+    // on the pipeline, or accepted silently when every task was cached.
+    const file = join(scratch, 'data.txt');
+    writeFileSync(file, 'x');
+    for (const [dir, says] of [
+      [file, 'is a file, not a folder'],
+      [join(scratch, 'nowhere'), 'does not exist'],
+    ] as const)
+      for (const argv of [
+        ['run', join(scratch, 'x.ipynb'), '--workdir', dir],
+        ['show', join(scratch, 'x.ipynb'), 't', '--workdir', dir],
+        ['tree', join(scratch, 'x.ipynb'), '--workdir', dir],
+      ]) {
+        stderr = [];
+        const code = await main(argv);
+        expect(code, argv.join(' ')).toBe(2);
+        expect(stderr[0]?.split('\n')[0], argv.join(' ')).toBe(
+          `cellar ${argv[0]}: --workdir ${dir} ${says}: give the folder the tasks run in (where their relative data paths resolve) (E_NO_WORKDIR)`,
+        );
+      }
+  });
+});
+
 describe('a non-zero exit always says what failed, with a code', () => {
   it('no command at all: E_USAGE and the command list, exit 2', async () => {
     expect(await main([])).toBe(2);
