@@ -228,11 +228,20 @@ export class LocalStore implements Store {
 
   /** Record `source` as the notebook whose pipeline this folder holds (atomic rename). */
   claimPipelineSource(source: string): void {
-    mkdirSync(this.location, { recursive: true });
-    const file = join(this.location, '_source.json');
-    const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-    writeFileSync(tmp, JSON.stringify({ source }) + '\n');
-    renameSync(tmp, file);
+    // A full disk, a read-only mount or a workspace that is a file: said as the workspace's, and
+    // no temp file left behind (a tester found one after ENOSPC here, never removed).
+    this.naming('pipeline folder (_source.json)', () => {
+      mkdirSync(this.location, { recursive: true });
+      const file = join(this.location, '_source.json');
+      const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+      try {
+        writeFileSync(tmp, JSON.stringify({ source }) + '\n');
+        renameSync(tmp, file);
+      } catch (error) {
+        rmSync(tmp, { force: true });
+        throw error;
+      }
+    });
   }
 
   /** The task folders present (one readdir of the workspace); empty when there is no workspace yet. */

@@ -49,6 +49,26 @@ describe('--workdir that is not a folder', () => {
   });
 });
 
+describe('--workspace that is a file', () => {
+  it('is E_WORKSPACE_WRITE naming the option and the path, for run and show (not a raw ENOTDIR)', async () => {
+    const file = join(scratch, 'ws-file');
+    writeFileSync(file, 'x');
+    const nb = join(scratch, 'wsf.ipynb');
+    writeFileSync(nb, notebookText([codeCell('t', '//| task: t\nconst v = 1;')]));
+    for (const argv of [
+      ['run', nb, '--workspace', file],
+      ['show', nb, 't', '--workspace', file],
+    ]) {
+      stderr = [];
+      const code = await main(argv);
+      expect(code, argv.join(' ')).not.toBe(0);
+      expect(stderr[0]?.split('\n')[0], argv.join(' ')).toBe(
+        `cellar ${argv[0]}: the workspace ${file} (--workspace) is a file, not a folder: give a folder (it is made if missing) (E_WORKSPACE_WRITE)`,
+      );
+    }
+  });
+});
+
 describe('a non-zero exit always says what failed, with a code', () => {
   it('no command at all: E_USAGE and the command list, exit 2', async () => {
     expect(await main([])).toBe(2);
