@@ -317,6 +317,7 @@ export function emitTaskModule(ctx: EmitContext, task: TaskNode): EmittedFile {
   const { plan } = ctx;
   const imports = new ImportSet();
   const names = taskModuleNames(ctx, task, imports);
+  addParamTypeImports(ctx, task, imports);
   const { locals, hoisted, cutByCell } = taskLocals(ctx, task, names.outside);
   const nameOf = (v: Version) => locals.get(v.id) ?? v.name;
   const text = [
@@ -333,6 +334,36 @@ export function emitTaskModule(ctx: EmitContext, task: TaskNode): EmittedFile {
   ].filter(Boolean);
   return { path: taskModulePath(plan, task), contents: text.join('\n\n') + '\n' };
 }
+
+/**
+ * The setup cells' types a task's param types name (`const mode: Mode = 'fast'` in the params
+ * cell, `type Mode = …` in setup): imported as types, since the task function's params are typed
+ * by them (a tester's generated module failed `tsc` with "Cannot find name 'Mode'").
+ */
+function addParamTypeImports(ctx: EmitContext, task: TaskNode, imports: ImportSet): void {
+  if (task.params.length === 0) return;
+  const words = new Set<string>();
+  for (const name of task.params)
+    for (const w of ctx.plan.params.find((p) => p.name === name)?.type.match(/[A-Za-z_$][\w$]*/g) ??
+      [])
+      words.add(w);
+  if (words.size === 0) return;
+  const types = setupTypes(ctx.plan);
+  for (const w of [...words].sort()) if (types.has(w)) imports.add('./setup.js', w, w, true);
+}
+
+/** Type names the setup cells declare (`type`, `interface`), once per plan. */
+function setupTypes(plan: TaskPlan): Set<string> {
+  let types = setupTypesByPlan.get(plan);
+  if (!types) {
+    types = new Set();
+    for (const v of Object.values(plan.versions))
+      if (v.owner.kind === 'setup' && TYPE_DECL_KINDS.has(v.kind)) types.add(v.name);
+    setupTypesByPlan.set(plan, types);
+  }
+  return types;
+}
+const setupTypesByPlan = new WeakMap<TaskPlan, Set<string>>();
 
 /** The module's imports (outside versions, `cellar`, upstream task consts) and the names it invents. */
 function taskModuleNames(ctx: EmitContext, task: TaskNode, imports: ImportSet): TaskNames {

@@ -43,4 +43,22 @@ describe('cellar compile --typecheck', () => {
     // With --check, the folder on disk is checked.
     expect(p.cellar('compile', NB, '--check', '--typecheck').code).toBe(0);
   });
+
+  it('a param typed by a setup type alias: the task module imports the type, and type-checks', () => {
+    // A tester's finding: `mode: Mode` in a task's params, with no import of Mode (TS2304).
+    const p = project();
+    p.write(
+      'notebooks/alias.ipynb',
+      notebookText([
+        "type Mode = 'fast' | 'slow';\ninterface Opts {\n  mode: Mode;\n}",
+        "//| params\nconst mode: Mode = 'fast';\nconst opts: Opts = { mode: 'slow' };",
+        '//| task: a\nconst s = `${mode}-${opts.mode}`;',
+      ]),
+    );
+    const r = p.cellar('compile', 'notebooks/alias.ipynb', '--typecheck');
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(p.read('generated/alias/a.ts')).toContain(
+      "import type { Mode, Opts } from './setup.js';",
+    );
+  });
 });
