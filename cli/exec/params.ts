@@ -35,6 +35,9 @@ export interface ParamsCell {
   index: number | undefined;
   id: string | undefined;
   declarations: ParamDecl[];
+  /** The setup cells' `type` and `interface` declarations, as written: what a param's declared
+   *  type may name (`const mode: Mode`), for the TypeScript check of its value. */
+  setupTypes?: string;
 }
 
 /** A raw value from the command line (text, typed by the declaration) or from a JSON file (typed). */
@@ -61,7 +64,31 @@ export async function readParamsCell(notebookPath: string, text: string): Promis
   const [analysis] = analyzer.analyzeCells([
     { index: cell.index, role: 'params', code: cell.code },
   ]);
-  return { index: cell.index, id: cell.id, declarations: analysis?.params ?? [] };
+  const declarations = analysis?.params ?? [];
+  const setup = tagged.cells.filter((c) => c.role === 'setup' && c.index < cell.index);
+  const setupTypes =
+    setup.length > 0 && declarations.some((d) => /[A-Z]/.test(d.type))
+      ? await typeDeclarations(setup.map((c) => c.code))
+      : '';
+  return {
+    index: cell.index,
+    id: cell.id,
+    declarations,
+    ...(setupTypes ? { setupTypes } : {}),
+  };
+}
+
+/** The `type` and `interface` declarations of `sources`, as written. */
+async function typeDeclarations(sources: string[]): Promise<string> {
+  const ts = (await import('typescript')).default;
+  const out: string[] = [];
+  for (const code of sources) {
+    const sf = ts.createSourceFile('/setup.ts', code, ts.ScriptTarget.ES2022, true);
+    for (const st of sf.statements)
+      if (ts.isTypeAliasDeclaration(st) || ts.isInterfaceDeclaration(st))
+        out.push(code.slice(st.getStart(sf), st.end).replace(/^export\s+/, ''));
+  }
+  return out.join('\n');
 }
 
 const where = (notebook: string, cell: ParamsCell, decl?: ParamDecl) =>
@@ -176,10 +203,11 @@ async function checkStructured(
 ): Promise<void> {
   const ts = (await import('typescript')).default;
   const file = '/params.ts';
+  // One line per value (diagnostics are matched to values by line), the setup's types after.
   const text =
     items
       .map(({ decl, value }, i) => `const __p${i}: ${decl.type} = ${JSON.stringify(value)};`)
-      .join('\n') + '\nexport {};\n';
+      .join('\n') + `\n${cell.setupTypes ?? ''}\nexport {};\n`;
   const options = {
     strict: true,
     noEmit: true,

@@ -150,6 +150,49 @@ describe('a JSON param value: cellar run and cellar exec accept and refuse the s
   });
 });
 
+describe('a param typed by a setup cell alias', () => {
+  it("is checked against the alias in run and exec: --param mode=zz for `type Mode = 'fast' | 'slow'` is E_BAD_PARAM", () => {
+    // A tester's finding: the params cell check could not see the setup's `type Mode`, and took
+    // any value.
+    const p = project();
+    p.write(
+      'notebooks/alias.ipynb',
+      notebookText([
+        codeCell('setup', "type Mode = 'fast' | 'slow';\ninterface Opts {\n  mode: Mode;\n}"),
+        codeCell(
+          'params',
+          "//| params\nconst mode: Mode = 'fast';\nconst opts: Opts = { mode: 'fast' };",
+        ),
+        codeCell('a', '//| task: a\nconst s = `${mode}-${opts.mode}`;'),
+      ]),
+    );
+    for (const [arg, says] of [
+      [
+        'mode=zz',
+        `parameter 'mode' is Mode (notebooks/alias.ipynb cell 2 (id params), line 2), got 'zz'`,
+      ],
+      ['opts={"mode":"zz"}', `Type '"zz"' is not assignable to type 'Mode'`],
+    ]) {
+      const r = p.cellar('run', 'notebooks/alias.ipynb', '--param', arg!, '--dry-run');
+      expect(r.code, r.stdout + r.stderr).toBe(2);
+      expect(r.stderr).toContain(says);
+      expect(r.stderr).toContain('(E_BAD_PARAM)');
+    }
+    const exec = p.cellar('exec', 'notebooks/alias.ipynb', '-p', 'mode', 'zz', '--prepare-only');
+    expect(exec.code, exec.stdout + exec.stderr).toBe(2);
+    expect(exec.stderr).toContain(`parameter 'mode' is Mode`);
+    const ok = p.cellar(
+      'run',
+      'notebooks/alias.ipynb',
+      '--param',
+      'mode=slow',
+      '--param',
+      'opts={"mode":"slow"}',
+    );
+    expect(ok.code, ok.stdout + ok.stderr).toBe(0);
+  });
+});
+
 describe('a DuckDB cast of an interpolated value', () => {
   it('draws no W_SQL_SYNTAX, with or without a dialect directive; a real syntax error still warns', () => {
     const p = project();
