@@ -14,7 +14,7 @@
 // `warehouse.files`, keyed before the task's first run; a path given by a `${…}` (here `@p<n>`)
 // is left to the runtime, which sees its bound value.
 import { diagnostic } from '../diagnostics.js';
-import { fileReads } from '../../runtime/warehouse/sql/files.js';
+import { DOLLAR_QUOTE, fileReads } from '../../runtime/warehouse/sql/files.js';
 import type { CellAnalysis, Diagnostic, TaggedCell } from '../types.js';
 
 type Polyglot = typeof import('@polyglot-sql/sdk');
@@ -135,9 +135,6 @@ const LEADING_COMMENTS = /^(\s*(--[^\n]*\n|#[^\n]*\n|\/\*[\s\S]*?\*\/))*/;
 function tableKey(name: string): string {
   return name.replace(/[`"]/g, '').toLowerCase();
 }
-
-/** The opening of a DuckDB dollar-quoted string: `$$` or `$tag$` (as compose.ts reads it). */
-const DOLLAR_QUOTE = /^\$([A-Za-z_][A-Za-z0-9_]{0,63})?\$/;
 
 /**
  * A `${…}` (here `@p<i>`) inside a SQL comment: the runtime drops it (compose.ts, whose rule this

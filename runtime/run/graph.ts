@@ -382,7 +382,11 @@ function collectTasks<T>(
   return { entries: seen, tasks: order, diagnostics };
 }
 
-function defaultsOf(task: AnyTask, overrides: Record<string, unknown>): Record<string, unknown> {
+/** `task`'s params: each one's default, or the same-named value of `overrides`. */
+export function defaultsOf(
+  task: AnyTask,
+  overrides: Record<string, unknown>,
+): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [name, spec] of Object.entries(task.params as Record<string, ParamSpec>))
     out[name] = Object.hasOwn(overrides, name) ? overrides[name] : spec.default;

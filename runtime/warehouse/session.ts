@@ -21,14 +21,14 @@ import { copyFolders, copyTargets, fileRead, fileReads } from './sql/files.js';
 import { WarehouseError, type PreparedQuery, type Warehouse } from './types.js';
 import { noteWritten, untracked } from '../run/read-record.js';
 
+/** A DuckDB statement, after leading comments, that reads the catalog but is no SELECT. */
+const CATALOG_STATEMENT = /^(?:\s|--[^\n]*\n|\/\*[\s\S]*?\*\/)*(?:PRAGMA|CALL)\b/i;
+
 /**
  * A path as DuckDB opens it: `~` and `~/…` expand to the home directory (DuckDB's `$HOME`, the
  * process's environment), so `read_csv('~/x.csv')` is keyed on the file it reads, and a changed
  * HOME changes the key. Other paths are returned as they are (relative ones resolve later).
  */
-/** A DuckDB statement, after leading comments, that reads the catalog but is no SELECT. */
-const CATALOG_STATEMENT = /^(?:\s|--[^\n]*\n|\/\*[\s\S]*?\*\/)*(?:PRAGMA|CALL)\b/i;
-
 export function expandHome(path: string): string {
   if (path !== '~' && !path.startsWith('~/')) return path;
   const home = process.env.HOME || homedir();

@@ -8,6 +8,7 @@
 // Pure: no `node:*` imports.
 import type { SqlDialect } from '../../task.js';
 import { WarehouseError, type BoundParam, type ParamType } from '../types.js';
+import { DOLLAR_QUOTE } from './files.js';
 
 /** A reference to a warehouse table; what a materialised task hands to its downstream. Plain
  *  data (it goes through the runtime's JSON codec), recognised by shape. */
@@ -113,9 +114,6 @@ export function inferParamType(value: unknown, where: string): ParamType {
     `${where}: a ${value?.constructor?.name ?? typeof value} cannot be a query parameter; pass a string, number, boolean, Date, bigint, Uint8Array or array of those`,
   );
 }
-
-/** The opening of a DuckDB dollar-quoted string: `$$` or `$tag$` (sql/files.ts reads them too). */
-const DOLLAR_QUOTE = /^\$([A-Za-z_][A-Za-z0-9_]{0,63})?\$/;
 
 /**
  * For each gap between a template's strings (each `${…}`): does it sit inside a SQL comment

@@ -286,8 +286,9 @@ function paramValue(index: number, params: readonly unknown[] | undefined): unkn
   return params ? params[index] : undefined;
 }
 
-/** The opening of a dollar-quoted string: `$$` or `$tag$` (a tag is a name, as in Postgres). */
-const DOLLAR_QUOTE = /^\$([A-Za-z_][A-Za-z0-9_]{0,63})?\$/;
+/** The opening of a DuckDB dollar-quoted string: `$$` or `$tag$` (a tag is a name, as in
+ *  Postgres). Also read by sql/compose.ts and the compiler's comment check. */
+export const DOLLAR_QUOTE = /^\$([A-Za-z_][A-Za-z0-9_]{0,63})?\$/;
 
 /** Words, string literals, placeholders and punctuation; comments and whitespace dropped. */
 function tokenize(text: string, dialect: SqlDialect): Token[] {

@@ -245,6 +245,9 @@ export function splitTableName(name: string): string[] {
 const WRITE_HEAD =
   /^\s*(?:INSERT\s+(?:INTO\s+)?|UPDATE\s+|DELETE\s+(?:FROM\s+)?|CREATE\s+(?:OR\s+REPLACE\s+)?(?:TEMP\w*\s+)?(?:TABLE|VIEW)\s+(?:IF\s+NOT\s+EXISTS\s+)?|MERGE\s+(?:INTO\s+)?|TRUNCATE\s+(?:TABLE\s+)?|DROP\s+(?:TABLE|VIEW)\s+(?:IF\s+EXISTS\s+)?)((?:`[^`]+`|"[^"]+"|[A-Za-z_][\w-]*)(?:\.(?:`[^`]+`|"[^"]+"|[A-Za-z_]\w*))*)/i;
 
+/** Comments (and blank space) before a statement's first word. */
+const LEADING_COMMENTS = /^(\s*(--[^\n]*\n|#[^\n]*\n|\/\*[\s\S]*?\*\/))*/;
+
 const REPLACE_HEAD =
   /^\s*CREATE\s+(?:OR\s+REPLACE\s+)?(?:TEMP\w*\s+)?TABLE\s+(?!IF\s+NOT\s+EXISTS\b)((?:`[^`]+`|"[^"]+"|[A-Za-z_][\w-]*)(?:\.(?:`[^`]+`|"[^"]+"|[A-Za-z_]\w*))*)/i;
 
@@ -255,7 +258,7 @@ const REPLACE_HEAD =
  * Comments before the statement are skipped.
  */
 export function replacedTable(text: string): string[] | null {
-  const body = text.replace(/^(\s*(--[^\n]*\n|#[^\n]*\n|\/\*[\s\S]*?\*\/))*/, '');
+  const body = text.replace(LEADING_COMMENTS, '');
   const m = REPLACE_HEAD.exec(body);
   return m ? splitTableName(m[1]!) : null;
 }
@@ -263,7 +266,7 @@ export function replacedTable(text: string): string[] | null {
 /** The table a statement writes (INSERT/UPDATE/DELETE/CREATE TABLE|VIEW/MERGE/TRUNCATE/DROP), as
  *  parts, or null for a query that only reads. Comments before the statement are skipped. */
 export function writeTarget(text: string): string[] | null {
-  const body = text.replace(/^(\s*(--[^\n]*\n|#[^\n]*\n|\/\*[\s\S]*?\*\/))*/, '');
+  const body = text.replace(LEADING_COMMENTS, '');
   const m = WRITE_HEAD.exec(body);
   return m ? splitTableName(m[1]!) : null;
 }

@@ -19,6 +19,7 @@
 import { relative, sep } from 'node:path';
 import type { TaskHooks, TaskHookContext, TaskRunContext } from '../../run/hooks.js';
 import type { AnyTask, Pipeline } from '../../task.js';
+import { defaultsOf } from '../../run/graph.js';
 import { isTableRef, type TableRef } from '../sql/compose.js';
 import { checksForSource, runChecks } from './checks.js';
 import { materializedIntact, recordMaterialized } from './materialized.js';
@@ -189,8 +190,8 @@ function warnUnorderedReader(
 
 /**
  * The names of every task `task` depends on, directly or not, where no run graph is at hand (a
- * worker thread): through inputs, dynamic inputs and materialised tables. `params`: the task's resolved params, which settle its own dynamic inputs
- * exactly. An upstream task's dynamic inputs are resolved from its params' defaults with the
+ * worker thread): through inputs, dynamic inputs and materialised tables. `params`: the task's
+ * resolved params, which settle its own dynamic inputs exactly. An upstream task's dynamic inputs are resolved from its params' defaults with the
  * reader's params laid over them (the run's overrides the two share): only the planning graph
  * knows every task's params, and this serves a warning, never a key. A `dynamicInputs` that
  * throws adds nothing (the graph reports it).
@@ -203,7 +204,7 @@ function upstreamNames(task: AnyTask, params: Record<string, unknown>): Set<stri
     const specs: { task: AnyTask }[] = Object.values(t.inputs as Record<string, { task: AnyTask }>);
     if (t.dynamicInputs) {
       try {
-        specs.push(...Object.values(t.dynamicInputs(t === task ? params : paramsOf(t, params))));
+        specs.push(...Object.values(t.dynamicInputs(t === task ? params : defaultsOf(t, params))));
       } catch {
         // left to the graph, which names the task
       }
@@ -231,27 +232,17 @@ function closure(task: string, upstreamOf: (task: string) => readonly string[]):
   return out;
 }
 
-/** `task`'s params: its defaults, with the same-named values of `overrides`. */
-function paramsOf(task: AnyTask, overrides: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [name, spec] of Object.entries(task.params as Record<string, { default?: unknown }>))
-    out[name] = Object.hasOwn(overrides, name) ? overrides[name] : spec.default;
-  return out;
-}
-
 function warnUnorderedWrites(
   task: AnyTask,
   ctx: TaskRunContext,
+  upstream: () => Set<string>,
   reads: Iterable<string>,
   writes: Iterable<string>,
 ): void {
   // The task's upstream, transitively (its direct upstream is `ctx.keysByTask`): a writer two
   // tasks up is ordered before it as surely as its input's task.
-  let upstream: Set<string> | undefined;
   const related = (other: string) =>
-    other === task.name ||
-    other in ctx.keysByTask ||
-    (upstream ??= upstreamNames(task, ctx.params)).has(other);
+    other === task.name || other in ctx.keysByTask || upstream().has(other);
   const warn = warnUnordered;
   for (const t of writes) {
     writersOf.set(t, task.name);
@@ -275,6 +266,9 @@ async function afterRun(
   before: Record<string, string>,
 ): Promise<void> {
   const wrote = scope.writes ?? new Set<string>();
+  // Made once, when a warning needs it (most SQL tasks write and race nothing).
+  let up: Set<string> | undefined;
+  const upstream = () => (up ??= upstreamNames(task, ctx.params));
   if (wrote.size > 0) recordReads(w, task, { tables: [], files: [], writes: [...wrote] });
   const changed = await changedTables(w, task, before, wrote);
   if (changed.length > 0) {
@@ -295,12 +289,13 @@ async function afterRun(
     );
     for (const t of changed)
       for (const writer of writers)
-        if (!(writer in ctx.keysByTask) && !upstreamNames(task, ctx.params).has(writer))
+        if (!(writer in ctx.keysByTask) && !upstream().has(writer))
           warnUnordered(writer, task.name, t);
   }
   warnUnorderedWrites(
     task,
     ctx,
+    upstream,
     [...(scope.reads ?? [])].filter((t) => !wrote.has(t)),
     wrote,
   );
