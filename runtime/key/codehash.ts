@@ -46,7 +46,7 @@ import {
 } from './package-facts.js';
 import { checkStamp, readWithStamp, sameStamp, type FileStamp } from './filestamp.js';
 import { findPackageRoot, findProjectRoot, installedPackageVersion } from '../project.js';
-import { dependenciesHash } from './package-closure.js';
+import { closureHash, dependencyClosure, type DependencyClosure } from './package-closure.js';
 import { locateInNotebook } from '../load/locate.js';
 import { namedNotebook, readCellPositions } from '../load/source.js';
 import { tempStamp } from '../store/owner.js';
@@ -142,8 +142,8 @@ export class CodeHasher {
   private readonly done = new Map<string, CodeFingerprint>();
   private readonly envNames = new Map<string, readonly string[]>();
   private readonly versions = new Map<string, string>();
-  /** `fromDir\0name` → the hash of the packages it loads in turn (undefined: none). */
-  private readonly closures = new Map<string, string | undefined>();
+  /** `fromDir\0name` → the packages it loads in turn (`dependencyClosure`). */
+  private readonly closures = new Map<string, DependencyClosure>();
   /** Files whose recorded stamp this hasher found unchanged: the stamp checked, and as now. */
   private readonly verified = new Map<string, { recorded: FileStamp; now: FileStamp }>();
   /** Folders this hasher stat'ed (and listed) checking how imports resolved: once each. */
@@ -535,15 +535,21 @@ export class CodeHasher {
   /**
    * A hash (16 hex) of the `name@version` list of the packages `name` (as installed for
    * `fromDir`) loads in turn, or undefined when it has none (or is Cellar, whose version is in
-   * the key). Memoised per process.
+   * the key).
    */
   private dependenciesHash(fromDir: string, name: string): string | undefined {
-    if (name === 'cellar') return undefined;
+    return closureHash(this.dependencyClosure(fromDir, name));
+  }
+
+  /**
+   * The installed dependency closure of package `name` for `fromDir` (key/package-closure.ts),
+   * memoised for this hasher: the keys and the warm-run record (run/warm-facts.ts) share one.
+   */
+  dependencyClosure(fromDir: string, name: string): DependencyClosure {
     const memoKey = `${fromDir}\0${name}`;
-    if (this.closures.has(memoKey)) return this.closures.get(memoKey);
-    const hash = dependenciesHash(fromDir, name);
-    this.closures.set(memoKey, hash);
-    return hash;
+    let closure = this.closures.get(memoKey);
+    if (!closure) this.closures.set(memoKey, (closure = dependencyClosure(fromDir, name)));
+    return closure;
   }
 
   private packageVersion(fromDir: string, name: string): string {

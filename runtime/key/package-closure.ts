@@ -7,7 +7,7 @@
 // Node resolves it (from each package's real folder up through the `node_modules` folders above
 // it), by each package.json's `dependencies`, `optionalDependencies` and `peerDependencies`; a
 // declared dependency that is not installed counts as `name@-` (installing it later moves the
-// key). Cellar itself is left out by the caller: its own version is in the key.
+// key). Cellar's own tree is left out: its version is in the key.
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { sha256 } from './hash.js';
@@ -29,6 +29,7 @@ export interface DependencyClosure {
  * package.json counts as `name@unreadable`.
  */
 export function dependencyClosure(fromDir: string, name: string): DependencyClosure {
+  if (name === 'cellar') return { deps: [], read: [], absent: [] };
   const read: string[] = [];
   const absent: string[] = [];
   const deps = new Set<string>();
@@ -99,6 +100,10 @@ function locate(from: string, name: string, absent: string[], read: string[]): s
  * or undefined when it has none.
  */
 export function dependenciesHash(fromDir: string, name: string): string | undefined {
-  const { deps } = dependencyClosure(fromDir, name);
+  return closureHash(dependencyClosure(fromDir, name));
+}
+
+/** `dependenciesHash` of a closure already made. */
+export function closureHash({ deps }: DependencyClosure): string | undefined {
   return deps.length > 0 ? sha256(deps.join('\n')).slice(0, 16) : undefined;
 }

@@ -16,7 +16,6 @@ import {
 } from '../key/run-reads.js';
 import { bundledInputs, runningRuntimeEntry } from '../load/bundle.js';
 import { packageVersionEvidence } from '../project.js';
-import { dependencyClosure } from '../key/package-closure.js';
 import { LocalStore } from '../store/local.js';
 import type { RunResult } from '../types.js';
 import { appliesListings, hooksFor } from './hooks.js';
@@ -174,8 +173,7 @@ export function warmFactsOf(
     for (const file of found.read) sources[file] ??= readWithStamp(file).stamp;
     absent.push(...found.absent);
     // And the packages it loads in turn, whose versions the key holds too (package-closure.ts).
-    if (name === 'cellar') continue;
-    const closure = dependencyClosure(dir, name);
+    const closure = hasher.dependencyClosure(dir, name);
     for (const file of closure.read) sources[file] ??= readWithStamp(file).stamp;
     absent.push(...closure.absent);
   }
