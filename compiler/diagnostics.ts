@@ -70,6 +70,8 @@ export const CODES = {
     'a relative import ending in `.ts` (`.tsx`, `.mts`, `.cts`) in a tslab notebook: `cellar run` loads it, the tslab kernel refuses it (write `.js`)',
   W_TSLAB_IMPORT_OUTSIDE:
     "a relative import of a module outside the notebook's folder in a tslab notebook: `cellar run` loads it, the tslab kernel refuses it (its rootDir is the notebook's folder)",
+  W_TASK_READS_CLOCK:
+    "a task reads the current time (`Date.now()`, `new Date()`, SQL `current_date`): its result is cached with the first run's time",
   W_TSLAB_SHORTHAND:
     "`{ x }` shorthand naming another cell's variable: tslab throws ReferenceError on it (write `{ x: x }`)",
 } as const;

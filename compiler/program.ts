@@ -428,7 +428,20 @@ async function sqlStage(
       run.memory.sql.set(key, await sqlFacts(a.sqlTemplates, dialect, own));
     run.stats.used.sql.push(key);
     const facts = run.memory.sql.get(key)!;
-    analyses.set(c.index, { ...a, sqlReads: facts.reads, sqlFiles: facts.files ?? [] });
+    // The templates' clock calls join the cell's own (`Date.now()`), on the cell's line.
+    const clockReads = [
+      ...(a.clockReads ?? []),
+      ...facts.clock.map((r) => {
+        const start = a.sqlTemplateAt?.[r.template];
+        return { call: r.call, line: start ? start.line + r.line - 1 : 1 };
+      }),
+    ];
+    analyses.set(c.index, {
+      ...a,
+      sqlReads: facts.reads,
+      sqlFiles: facts.files ?? [],
+      ...(clockReads.length > 0 ? { clockReads } : {}),
+    });
     run.diagnostics.push(...sqlDiagnostics(run.path, c, a, facts, dialect));
   }
 }

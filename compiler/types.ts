@@ -295,6 +295,12 @@ export interface CellAnalysis {
    * the cell loads. Absent when there are none.
    */
   loadTimeCalls?: { name: string; line: number; column: number }[];
+  /**
+   * Reads of the run's time in the cell (`Date.now()`, `new Date()` with no argument, `Date()`),
+   * each with where it is: a task computing with it is cached with the first run's time, so
+   * link.ts warns (W_TASK_READS_CLOCK). Absent when there are none.
+   */
+  clockReads?: { call: string; line: number; column?: number }[];
   /** `await` at the top level (outside any function): the task function must be async. */
   topLevelAwait: boolean;
   /** Text of each sql`…` template, `${…}` replaced by `@p0`, `@p1`…. */

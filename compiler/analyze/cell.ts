@@ -989,6 +989,7 @@ function collectReferences(cx: CellContext, aliases: Map<string, string>): void 
         denoUse(cx, node);
         return;
       }
+      if (!own && node.text === 'Date') clockRead(cx, node);
       const at = lineCol(sf, node.getStart(sf));
       const ref: Reference = {
         name: node.text,
@@ -1122,6 +1123,32 @@ function collectReferences(cx: CellContext, aliases: Map<string, string>): void 
   result.identifiers = [...identifiers].sort();
   if (constructs.size) result.constructs = [...constructs].sort();
   if (formatMentions.size) result.formatMentions = [...formatMentions].sort();
+}
+
+/**
+ * `Date.now()`, `new Date()` / `new Date` (no argument) and `Date()` at a free `Date`: the time of
+ * the run, noted in `clockReads` where the call starts. `new Date(ts)` and `Date.UTC(…)` compute
+ * from their arguments and are not noted.
+ */
+function clockRead(cx: CellContext, node: Identifier): void {
+  const { ts, sf } = cx;
+  const p = node.parent;
+  let call: string | undefined;
+  let start = node.getStart(sf);
+  if (
+    ts.isPropertyAccessExpression(p) &&
+    p.expression === node &&
+    p.name.text === 'now' &&
+    ts.isCallExpression(p.parent) &&
+    p.parent.expression === p
+  )
+    call = 'Date.now()';
+  else if (ts.isNewExpression(p) && p.expression === node && !p.arguments?.length) {
+    call = 'new Date()';
+    start = p.getStart(sf);
+  } else if (ts.isCallExpression(p) && p.expression === node && p.arguments.length === 0)
+    call = 'Date()';
+  if (call) (cx.result.clockReads ??= []).push({ call, ...lineCol(sf, start) });
 }
 
 /**

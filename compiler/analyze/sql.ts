@@ -33,11 +33,22 @@ export interface SqlProblem {
   line?: number;
 }
 
+/** A call of the run's time in a template (`current_date`, `now()`): where it is and what. */
+export interface SqlClockRead {
+  template: number;
+  /** 1-based line within the template text. */
+  line: number;
+  /** As written, lower-cased: `current_date`, `now()`. */
+  call: string;
+}
+
 export interface SqlFacts {
   reads: string[];
   /** Literal paths the templates read as files on DuckDB (runtime/warehouse/sql/files.ts), as written, sorted. */
   files: string[];
   problems: SqlProblem[];
+  /** Reads of the run's time outside strings and comments (link.ts W_TASK_READS_CLOCK). */
+  clock: SqlClockRead[];
 }
 
 export async function sqlReads(
@@ -58,7 +69,9 @@ export async function sqlFacts(
   ownDialects?: readonly ('bigquery' | 'duckdb' | null)[],
 ): Promise<SqlFacts> {
   const dialectOf = (i: number) => ownDialects?.[i] ?? taskDialect;
-  if (templates.length === 0) return { reads: [], files: [], problems: [] };
+  if (templates.length === 0) return { reads: [], files: [], problems: [], clock: [] };
+  const scans = templates.map((t, i) => scanTemplate(i, t, dialectOf(i) ?? 'bigquery'));
+  const clock = scans.flatMap((scan) => scan.clock);
   const files = [
     ...new Set(
       templates.flatMap((t, i) =>
@@ -68,7 +81,7 @@ export async function sqlFacts(
   ].sort();
   loading ??= import('@polyglot-sql/sdk').catch(() => undefined);
   const polyglot = await loading;
-  if (!polyglot) return { reads: [], files, problems: [] };
+  if (!polyglot) return { reads: [], files, problems: [], clock };
   const tables = new Set<string>();
   const problems: SqlProblem[] = [];
   const refused = (template: number, error: unknown) => {
@@ -85,7 +98,7 @@ export async function sqlFacts(
   const made = new Set<string>();
   for (const [index, template] of templates.entries()) {
     const dialect = dialectOf(index);
-    problems.push(...commentedParams(index, template, dialect ?? 'bigquery'));
+    problems.push(...scans[index]!.commentParams);
     // An interpolation after FROM/JOIN is a table (an upstream Query): give it a table-shaped
     // placeholder so the rest of the query still parses, and leave it out of the reads.
     const tabled = template.replace(
@@ -123,7 +136,7 @@ export async function sqlFacts(
     const target = REPLACE_HEAD.exec(template.replace(LEADING_COMMENTS, ''))?.[1];
     if (target) made.add(tableKey(target));
   }
-  return { reads: [...tables].sort(), files, problems };
+  return { reads: [...tables].sort(), files, problems, clock };
 }
 
 /** `CREATE [OR REPLACE] [TEMP] TABLE t` (not `IF NOT EXISTS`): the table a statement makes anew. */
@@ -137,26 +150,36 @@ function tableKey(name: string): string {
 }
 
 /**
- * A `${…}` (here `@p<i>`) inside a SQL comment: the runtime drops it (compose.ts, whose rule this
- * copies: the compiler cannot import the runtime), so the query runs as any SQL client would run
- * it, without the commented-out line; the compiler says so, on the line.
+ * One pass over a template's text, knowing strings and comments from code:
+ * - `commentParams`: a `${…}` (here `@p<i>`) inside a SQL comment: the runtime drops it
+ *   (compose.ts, whose rule this copies: the compiler cannot import the runtime), so the query runs
+ *   as any SQL client would run it, without the commented-out line; the compiler says so, on the
+ *   line.
+ * - `clock`: the run's time read in code (`current_date`, `now()`, BigQuery's
+ *   `CURRENT_TIMESTAMP()`): a query filtering on it ("the last 7 days") is cached with the first
+ *   run's window.
  */
-function commentedParams(
+function scanTemplate(
   template: number,
   text: string,
   dialect: 'bigquery' | 'duckdb',
-): SqlProblem[] {
+): { commentParams: SqlProblem[]; clock: SqlClockRead[] } {
   type State = 'code' | 'line' | 'block' | 'dollar' | "'" | '"' | '`';
   let state: State = 'code';
   let dollarTag = ''; // the `$$` or `$tag$` that opened a DuckDB dollar-quoted string
   let line = 1;
   const out: SqlProblem[] = [];
+  const clock: SqlClockRead[] = [];
   for (let i = 0; i < text.length; i++) {
     const c = text[i]!;
     const next = text[i + 1];
     if (c === '\n') line++;
     if (state === 'code') {
-      if (c === '-' && next === '-') state = 'line';
+      const call = /[a-z_]/i.test(c) && !/[\w.$@]/.test(text[i - 1] ?? ' ') && clockCall(text, i);
+      if (call) {
+        clock.push({ template, line, call: call.toLowerCase().replace(/\s+/g, '') });
+        i += call.length - 1;
+      } else if (c === '-' && next === '-') state = 'line';
       else if (c === '#' && dialect === 'bigquery') state = 'line';
       else if (c === '/' && next === '*') ((state = 'block'), i++);
       else if (c === "'" || c === '"' || c === '`') state = c;
@@ -184,7 +207,17 @@ function commentedParams(
       else state = 'code';
     }
   }
-  return out;
+  return { commentParams: out, clock };
+}
+
+/** Functions and keywords giving the current date or time, in DuckDB and BigQuery: `now()` and
+ *  `today()` only as calls, the SQL-standard keywords with or without `()`. */
+const CLOCK_CALL =
+  /^(?:(?:now|today|get_current_time(?:stamp)?|transaction_timestamp)[ \t]*\([ \t]*\)|(?:current_(?:date|time|timestamp|datetime)|localtime(?:stamp)?)\b(?:[ \t]*\([ \t]*\))?)/i;
+
+/** The clock call starting at `i` (as written), else undefined. */
+function clockCall(text: string, i: number): string | undefined {
+  return CLOCK_CALL.exec(text.slice(i, i + 40))?.[0];
 }
 
 /**

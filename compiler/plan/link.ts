@@ -182,6 +182,7 @@ export function linkCells(input: LinkInput): LinkResult {
     }),
   );
   checkEmptyTasks(s);
+  checkClockReads(s);
   linkWarehouse(s);
   const order = orderTasks(s);
   const plan: TaskPlan = {
@@ -1505,6 +1506,37 @@ function checkEmptyTasks(s: LinkState): void {
         ),
       );
     }
+  }
+}
+
+/**
+ * A task reading the run's time (`Date.now()`, `new Date()`, SQL's `current_date`, `now()`) is
+ * cached with the first run's: a "last 7 days" window stays where that run put it, and nothing
+ * in the key moves when the day does. A warning at the first read (once per task), unless the
+ * task runs every time (`//| rerun`). Why not key the time: a key of the day (or hour) would guess
+ * the task's resolution, and a key of the instant would never hit; the author knows which.
+ */
+function checkClockReads(s: LinkState): void {
+  for (const task of s.tasks.values()) {
+    if (task.rerun) continue;
+    const reads = task.cells.flatMap((i) =>
+      (s.input.analyses.get(i)?.clockReads ?? []).map((r) => ({ ...r, cell: cellAt(s, i) })),
+    );
+    const first = reads[0];
+    if (!first) continue;
+    const calls = [...new Set(reads.map((r) => `\`${r.call}\``))];
+    s.diagnostics.push(
+      diagnostic(
+        'warning',
+        'W_TASK_READS_CLOCK',
+        at(s, first.cell, first.line, first.column),
+        `task \`${task.name}\` reads the current time (${calls.join(', ')}): its result is cached with the time of the run that made it, and later runs reuse it as the clock moves on (a "last 7 days" window stays where that run put it)`,
+        {
+          hint: `make the date a param (a \`//| params\` cell with \`const asOf = '2026-01-31'\`, then \`cellar run … --param asOf=…\`), or tag the task \`//| rerun\` to run it on every run`,
+          snippet: lineOf(first.cell, first.line),
+        },
+      ),
+    );
   }
 }
 

@@ -597,6 +597,54 @@ describe('display-only cells', () => {
   });
 });
 
+describe("reads of the current time (cached with the first run's)", () => {
+  const clockWarnings = (r: { diagnostics: Diagnostic[] }) =>
+    r.diagnostics.filter((d) => d.code === 'W_TASK_READS_CLOCK');
+
+  it('`Date.now()`, `new Date()` and `Date()` in a task warn once, at the first read, naming every call', async () => {
+    const r = await diagnosticsOf([
+      '//| params\nconst days = 7;',
+      '//| task: window\nconst n = 1;\nconst since = new Date(Date.now() - days * 86400e3);',
+      'const label = `${Date()} ${new Date}`;',
+    ]);
+    expect(r.files.length).toBeGreaterThan(0);
+    const w = clockWarnings(r);
+    expect(w).toHaveLength(1);
+    expect(w[0]).toMatchObject({ severity: 'warning', cell: 2, cellId: 'c2', line: 3, column: 24 });
+    expect(w[0]!.message).toContain('task `window` reads the current time');
+    expect(w[0]!.message).toContain('`Date.now()`, `Date()`, `new Date()`');
+    expect(w[0]!.hint).toContain('--param');
+    expect(w[0]!.hint).toContain('//| rerun');
+  });
+
+  it('a date computed from arguments, a local `Date`, a setup helper and a `//| rerun` task do not warn', async () => {
+    const r = await diagnosticsOf([
+      'const stamp = () => Date.now();',
+      "//| task: fixed\nconst a = new Date('2024-01-01').getTime() + Date.UTC(2024, 0, 1) + new Date(0).getTime();",
+      '//| task: shadow\nconst b = (() => { const Date = { now: () => 1 }; return Date.now(); })();',
+      '//| task: always\n//| rerun\nconst c = Date.now();',
+      "//| task: text\nconst d = 'Date.now()'; // new Date()",
+    ]);
+    expect(clockWarnings(r)).toEqual([]);
+  });
+
+  it("SQL's clock in a sql`` template warns on its line; in a string or a comment it does not", async () => {
+    const r = await diagnosticsOf([
+      "import { sql } from 'cellar';",
+      "//| task: recent\n//| dialect: duckdb\nconst rows = await sql`SELECT 'now()' AS s -- current_date\n  FROM sales\n  WHERE day > CURRENT_DATE - 7`;",
+      "//| task: quoted\n//| dialect: duckdb\nconst q = await sql`SELECT 'current_timestamp' AS s, localtime_zone FROM t /* now() */`;",
+      '//| task: bq\nconst b = await sql`SELECT * FROM d.t WHERE ts > TIMESTAMP_SUB(CURRENT_TIMESTAMP(), INTERVAL 1 DAY)`;',
+    ]);
+    const w = clockWarnings(r);
+    expect(w.map((d) => [d.cell, d.line])).toEqual([
+      [2, 5],
+      [4, 2],
+    ]);
+    expect(w[0]!.message).toContain('task `recent` reads the current time (`current_date`)');
+    expect(w[1]!.message).toContain('`current_timestamp()`');
+  });
+});
+
 describe('generated code a reviewer accepts as hand-written', () => {
   // Formatted, as `cellar compile` writes them.
   const compiled = (cellsOrText: string[] | string) =>
