@@ -27,12 +27,20 @@ import { KernelManager, ServerConnection, SessionManager } from '@jupyterlab/ser
 import type { Kernel, KernelMessage, Session } from '@jupyterlab/services';
 import { KERNEL_NAME } from './kernelspec.js';
 
-// @jupyterlab/services announces every WebSocket it opens on console.debug: not for our users.
-const debug = console.debug.bind(console);
-console.debug = (...args: unknown[]) => {
-  if (typeof args[0] === 'string' && args[0].startsWith('Starting WebSocket')) return;
-  debug(...args);
-};
+// @jupyterlab/services talks on the console: every WebSocket it opens and every kernel status
+// (console.debug, which is stdout), "Connection lost, reconnecting" (console.warn), and the
+// server's Python traceback of any failed request (console.error), such as the 500 a session's
+// DELETE gets while its kernel auto-restarts. None of it is for our users: what went wrong is
+// reported on the cell (`CellRun`) or as a JupyterError with the server's log.
+const LIBRARY_NOISE =
+  /^(?:Starting WebSocket|Kernel: \w+ \(|Connection lost, reconnecting|Traceback \(most recent call last\))/;
+for (const level of ['debug', 'warn', 'error'] as const) {
+  const original = console[level].bind(console);
+  console[level] = (...args: unknown[]) => {
+    if (typeof args[0] === 'string' && LIBRARY_NOISE.test(args[0])) return;
+    original(...args);
+  };
+}
 
 /** Debian's Jupyter: the pyenv `python3` often first on PATH cannot see Debian's Python packages. */
 export const jupyterBin = '/usr/bin/jupyter';
@@ -245,6 +253,11 @@ export class TslabKernel {
   async shutdown(): Promise<void> {
     if (this.session.isDisposed) return;
     this.restarting = true;
+    // After an auto-restart (a cell's process.exit()) the library reconnects on its own, with no
+    // one to catch its promise: disposing it mid-way rejects that promise ("Kernel connection
+    // disconnected", an unhandled rejection that ended the process). Let the reconnect settle.
+    const settleBy = Date.now() + 10_000;
+    while (this.kernel.connectionStatus === 'connecting' && Date.now() < settleBy) await sleep(50);
     try {
       await this.session.shutdown();
     } catch {

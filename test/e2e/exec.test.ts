@@ -325,6 +325,18 @@ describe.skipIf(!jupyterAvailable())(
       const run = exec('notebooks/exits.ipynb', '-o', 'out/exits.ipynb');
       expect(run.code).toBe(1);
       expect(run.stderr).toContain('cell 2 (id exit) lost the kernel');
+      // An orderly end, in our words only: no crash of the Jupyter client library as it shuts the
+      // restarting kernel down (an unhandled "Kernel connection disconnected"), none of its
+      // console talk, no server traceback.
+      expect(run.stderr).toContain('the executed notebook (with an error banner) is in');
+      for (const noise of [
+        'Kernel connection disconnected',
+        'Traceback',
+        'Connection lost',
+        'Node.js v',
+      ])
+        expect(run.stderr).not.toContain(noise);
+      expect(run.stdout).not.toContain('Kernel: ');
       const nb = JSON.parse(p.read('out/exits.ipynb')) as Nb;
       expect(
         nb.cells.find((c) => c.id === 'exit')!.outputs!.find((o) => o.output_type === 'error'),
