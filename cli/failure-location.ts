@@ -14,10 +14,12 @@
 // directive's line in the task's cells).
 import { readFileSync, readdirSync } from 'node:fs';
 import { createRequire, SourceMap, type SourceMapPayload } from 'node:module';
-import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { dirname, isAbsolute, join, posix, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { lineInCell, locateInNotebook } from '../runtime/load/locate.js';
 import { modulePath } from '../runtime/key/codehash.js';
+import { builtFrameSource } from '../runtime/key/built-frames.js';
+import { BUILT_MODULE_SCHEME } from '../runtime/key/module-path.js';
 import { describeSource, notebookPath, readCellPositions } from '../runtime/load/source.js';
 import { thrownMessage } from '../runtime/errors.js';
 import type { AnyTask } from '../runtime/task.js';
@@ -60,7 +62,7 @@ export function failureLocation(task: AnyTask, stack: string): string | undefine
   }
   const frames = stack.split('\n').slice(1);
   const at = frameLocation(task, frames, 0);
-  if (!at) return undefined;
+  if (!at || isBuilt(task)) return at;
   // Thrown inside a project module the cell called (`parse()` of notebooks/lib/parse.ts): that
   // line too, where the fix usually goes.
   const folder = dirname(modulePath(task.module));
@@ -78,6 +80,7 @@ export function failureLocation(task: AnyTask, stack: string): string | undefine
 /** The first of `frames` in the task's generated folder, as a notebook position; `extraLines`
  *  further down (a line inside a multi-line sql`` template). */
 function frameLocation(task: AnyTask, frames: string[], extraLines: number): string | undefined {
+  if (isBuilt(task)) return builtFramesLocation(task, frames, extraLines);
   return folderFrameLocation(
     dirname(modulePath(task.module!)),
     taskNotebook(task),
@@ -94,8 +97,59 @@ interface NotebookRef {
 
 const taskNotebook = (task: AnyTask): NotebookRef => ({
   notebook: task.source!.notebook,
-  file: notebookPath(task)!,
+  file: isBuilt(task) ? join(builtFolder!, BUILT_CELLS_FILE) : notebookPath(task)!,
 });
+
+/**
+ * The file of a built folder holding the notebook's cells (`{ cells: [{ id, source }] }`, the
+ * shape of a notebook's, so `readCellPositions` reads it), written by `cellar build`: a batch
+ * machine has no notebook, and a failure there is still named by cell and line.
+ */
+export const BUILT_CELLS_FILE = 'cells.json';
+
+/** The built folder this process runs (`node <dir>/run.mjs`), if any (`runningBuiltFolder`). */
+let builtFolder: string | undefined;
+
+/** Say that this process runs the built folder `dir` (cli/build/run-entry.ts). */
+export function runningBuiltFolder(dir: string): void {
+  builtFolder = dir;
+}
+
+/** Is the task one of the built folder's (its module a `cellar-build:` URL)? */
+const isBuilt = (task: AnyTask): boolean =>
+  builtFolder !== undefined && task.module!.startsWith(BUILT_MODULE_SCHEME);
+
+/** A frame of any file, a `file://` URL or a path: the file, line and column. */
+const ANY_FRAME = /^\s*at (?:.*\()?(?:file:\/\/)?(\/[^()]+?):(\d+):(\d+)\)?$/;
+
+/**
+ * `folderFrameLocation` for a built folder: its frames name bundle files (`pipeline.js`, chunks),
+ * mapped back through the maps beside them to the generated module and its text (the maps carry
+ * the sources), and the cells are the ones `cellar build` shipped (`BUILT_CELLS_FILE`).
+ */
+function builtFramesLocation(
+  task: AnyTask,
+  frames: string[],
+  extraLines: number,
+): string | undefined {
+  const folder = posix.dirname(task.module!.slice(BUILT_MODULE_SCHEME.length));
+  for (const frame of frames) {
+    const m = ANY_FRAME.exec(frame);
+    if (!m) continue;
+    const at = builtFrameSource(m[1]!, Number(m[2]), Number(m[3]));
+    if (!at || at.text === undefined || posix.dirname(at.path) !== folder) continue;
+    const location = moduleLineLocation(
+      taskNotebook(task),
+      at.path,
+      at.line,
+      at.column,
+      extraLines,
+      at.text,
+    );
+    if (location) return location;
+  }
+  return undefined;
+}
 
 /** The first of `frames` in the generated folder `folder`, as a position in `nb`. */
 function folderFrameLocation(
@@ -256,7 +310,7 @@ export async function thrownValueLocation(
 function taskCellsLocation(task: AnyTask): string | undefined {
   const source = task.source!;
   if (source.cells.length !== 1) return describeSource(task);
-  const now = readCellPositions(notebookPath(task)!)?.get(source.cells[0]!);
+  const now = readCellPositions(taskNotebook(task).file)?.get(source.cells[0]!);
   return now
     ? `${source.notebook}, cell ${now.cell} (id ${now.id})`
     : `${source.notebook}, cell id ${source.cells[0]}`;

@@ -53,6 +53,7 @@ import { classRegistration, exportsClasses } from '../../runtime/load/bundle.js'
 import { resolvingGlobImports } from '../../runtime/key/dynamic-imports.js';
 import type { AnyTask, Pipeline } from '../../runtime/task.js';
 import { CliError } from '../errors.js';
+import { BUILT_CELLS_FILE } from '../failure-location.js';
 import { checkOutFolder } from '../out-folder.js';
 import { sweepStaging, writeStaged } from '../staging.js';
 import type { BuildManifest } from './run-entry.js';
@@ -440,6 +441,10 @@ export async function buildPipeline(
       cellar: packageJson.version,
     };
     writeFileSync(join(staging, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
+    // The notebook's cells, so a failed task is named by cell and line on a batch machine, which
+    // has no notebook (cli/failure-location.ts).
+    const cells = pipeline.source ? notebookCells(join(projectRoot, pipeline.source)) : undefined;
+    if (cells) writeFileSync(join(staging, BUILT_CELLS_FILE), JSON.stringify({ cells }) + '\n');
     const pkg = {
       name: `${pipeline.name}-pipeline`,
       private: true,
@@ -466,7 +471,7 @@ export async function buildPipeline(
       outDir: resolve(outDir),
       files: Object.keys(outputs)
         .map((o) => relative(staging, resolve(projectRoot, o)))
-        .concat(['manifest.json', 'package.json', 'run.mjs'])
+        .concat(['manifest.json', 'package.json', 'run.mjs'], cells ? [BUILT_CELLS_FILE] : [])
         .sort(),
       manifest,
     };
@@ -525,9 +530,30 @@ async function writeLockfile(dir: string, any: boolean, stopped?: AbortSignal): 
   }
 }
 
+/** Each cell's id and text (`{ id, source }`) of the notebook at `file`, or undefined when it
+ *  cannot be read as a notebook: the failure locations of the built folder's tasks. */
+function notebookCells(file: string): { id: string; source: string }[] | undefined {
+  try {
+    const nb = JSON.parse(readFileSync(file, 'utf8').replace(/^\uFEFF/, '')) as {
+      cells?: { id?: unknown; source?: unknown }[];
+    };
+    if (!Array.isArray(nb.cells)) return undefined;
+    return nb.cells.map((c) => ({
+      id: typeof c.id === 'string' ? c.id : '',
+      source: Array.isArray(c.source)
+        ? c.source.join('')
+        : typeof c.source === 'string'
+          ? c.source
+          : '',
+    }));
+  } catch {
+    return undefined;
+  }
+}
+
 /** The names a pipeline build writes at the top of its folder, and what `npm ci` adds there. */
 const BUILD_ENTRY =
-  /^(?:(?:cellar-run|pipeline|worker|worker-reads|chunk-[A-Z0-9]+)\.js(?:\.map)?|manifest\.json|package(?:-lock)?\.json|run\.mjs|node_modules|workers)$/;
+  /^(?:(?:cellar-run|pipeline|worker|worker-reads|chunk-[A-Z0-9]+)\.js(?:\.map)?|manifest\.json|cells\.json|package(?:-lock)?\.json|run\.mjs|node_modules|workers)$/;
 
 /**
  * Does `dir` hold a folder `cellar build` wrote (its manifest.json and run.mjs)? False if not;

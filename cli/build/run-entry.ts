@@ -8,6 +8,7 @@
 // relative to the built folder).
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { runningBuiltFolder } from '../failure-location.js';
 import { recordFingerprints, type RecordedFingerprint } from '../../runtime/key/codehash.js';
 import { dependenciesHash } from '../../runtime/key/package-closure.js';
 import { installedPackageVersion } from '../../runtime/project.js';
@@ -46,6 +47,7 @@ export async function runBuilt(dir: string, argv: string[]): Promise<number> {
       `run.mjs: note: the packages installed here differ from the build's (${moved.slice(0, 5).join(', ')}${moved.length > 5 ? `, and ${moved.length - 5} more` : ''}): the keys follow what is installed, so results are not shared with runs of the other versions. \`npm ci\` in this folder installs the build's.`,
     );
   recordFingerprints(fingerprints);
+  runningBuiltFolder(dir);
   const args = [...argv];
   if (args[0] === 'worker') return main(['worker', join(dir, 'pipeline.js'), ...args.slice(1)]);
   let workdir: string | undefined;

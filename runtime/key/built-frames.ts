@@ -46,6 +46,42 @@ export function builtFrameModule(
 ): string | null | undefined {
   const folder = builtFolder(dirname(file));
   if (!folder) return undefined;
+  const at = mappedFrame(folder, file, line, column);
+  return at && folder.modules.has(at.path) ? BUILT_MODULE_SCHEME + at.path : null;
+}
+
+/** Where a built folder's frame is in the project's sources (`builtFrameSource`). */
+export interface BuiltFrameSource {
+  /** The source's path from the project root (posix): `generated/x/train.ts`. */
+  path: string;
+  /** 1-based line and column in the source. */
+  line: number;
+  column: number;
+  /** The source's text, from the map's `sourcesContent` (the batch machine has no sources). */
+  text: string | undefined;
+}
+
+/**
+ * A stack frame at `line`, `column` (1-based) of `file` (absolute) of a built folder, as the place
+ * in the project source it came from, with that source's text: what names a failed task's cell and
+ * line there (cli/failure-location.ts). Undefined when `file` is not in a built folder or its map
+ * does not cover the place.
+ */
+export function builtFrameSource(
+  file: string,
+  line: number,
+  column: number,
+): BuiltFrameSource | undefined {
+  const folder = builtFolder(dirname(file));
+  return folder ? (mappedFrame(folder, file, line, column) ?? undefined) : undefined;
+}
+
+function mappedFrame(
+  folder: BuiltFolder,
+  file: string,
+  line: number,
+  column: number,
+): BuiltFrameSource | null {
   let map = maps.get(file);
   if (map === undefined) {
     try {
@@ -56,15 +92,25 @@ export function builtFrameModule(
     maps.set(file, map);
   }
   if (!map) return null;
-  const entry = map.findEntry(line - 1, column - 1) as { originalSource?: string };
+  const entry = map.findEntry(line - 1, column - 1) as {
+    originalSource?: string;
+    originalLine?: number;
+    originalColumn?: number;
+  };
   if (entry.originalSource === undefined) return null;
   // Sources are relative to the chunk's folder, as is the build's root: both resolved from where
   // the folder lies now give the source's path from the project root, wherever the folder moved.
   const dir = dirname(file);
-  const fromRoot = relative(resolve(dir, folder.root), resolve(dir, entry.originalSource))
+  const path = relative(resolve(dir, folder.root), resolve(dir, entry.originalSource))
     .split(sep)
     .join('/');
-  return folder.modules.has(fromRoot) ? BUILT_MODULE_SCHEME + fromRoot : null;
+  const index = map.payload.sources.indexOf(entry.originalSource);
+  return {
+    path,
+    line: (entry.originalLine ?? 0) + 1,
+    column: (entry.originalColumn ?? 0) + 1,
+    text: index >= 0 ? (map.payload.sourcesContent?.[index] ?? undefined) : undefined,
+  };
 }
 
 function builtFolder(dir: string): BuiltFolder | null {

@@ -205,6 +205,40 @@ describe('cellar build: a pipeline for a machine with only Node', () => {
     expect(summary.tasks.find((t) => t.name === 'load')!.error).toContain('no-such-file.csv');
   });
 
+  it('names the failing cell and line as the run from the sources does, with no notebook or TypeScript there', () => {
+    // The batch machine has neither the notebook nor the generated sources: the bundle's source
+    // maps carry the generated module, and cells.json the notebook's cells.
+    expect(readdirSync(built)).toContain('cells.json');
+    const args = ['--param', 'dataPath=data/no-such-file.csv'];
+    const fromBuild = sh(
+      process.execPath,
+      [
+        join(built, 'run.mjs'),
+        '--workspace',
+        join(scratch, 'failing-store-2'),
+        '--workdir',
+        join(repo, 'notebooks'),
+        ...args,
+      ],
+      scratch,
+    );
+    const fromSources = cellar(
+      'run',
+      'notebooks/penguins.ipynb',
+      '--workspace',
+      join(scratch, 'failing-store-3'),
+      ...args,
+    );
+    const location = (out: string) =>
+      /at (notebooks\/penguins\.ipynb, cell \d+ \(id load\), line \d+)/.exec(out)?.[1];
+    expect(fromSources.code).toBe(1);
+    expect(fromBuild.code).toBe(1);
+    expect(location(fromSources.stdout + fromSources.stderr)).toBeDefined();
+    expect(location(fromBuild.stdout + fromBuild.stderr)).toBe(
+      location(fromSources.stdout + fromSources.stderr),
+    );
+  });
+
   it('names --workdir when the data folder it expects is not there', () => {
     // Moved one level deeper: the notebook folder, found relative to the build, is gone.
     const moved = join(scratch, 'deeper', 'still', 'penguins');
