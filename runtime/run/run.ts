@@ -5,6 +5,7 @@
 //
 // Options are normalized once (`normalizeRunOptions`, by the caller of `preparePipelineRun`) into a
 // type with no optional fields.
+import { useProjectWarehouse } from '../warehouse/project-root.js';
 import { existsSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -176,6 +177,8 @@ export async function preparePipelineRun(
     t = now;
   };
   checkPipelineOwner(options);
+  // One warehouse for the keys (computed here) and the tasks (run in the workdir): the project's.
+  useProjectWarehouse(options.projectRoot);
   const { graph, diagnostics } = buildGraph(options.pipeline, options.params);
   lap('graph');
   if (!graph) throw diagnosticsError(diagnostics.map((d) => withDirective(d, options.pipeline)));
@@ -342,6 +345,7 @@ export async function runPipeline(
                 pipelineFile: options.pipelineFile,
                 workspace: options.workspace,
                 params: options.params,
+                projectRoot: options.projectRoot,
                 ...(options.storeChoice ? { store: options.storeChoice } : {}),
               },
               RETIRE_IDLE_WORKER_MS,

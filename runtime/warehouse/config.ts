@@ -4,8 +4,9 @@
 // Why JSON and not `cellar.config.ts`: the config is read by every notebook kernel and every
 // `cellar run` on import of 'cellar'; a TypeScript config would need a transpiler on that path.
 // JSON costs one small read. The project root is the runtime's one rule (runtime/project.ts): the
-// nearest folder, from the working directory up, holding `cellar.config.json` (or else `package.json`), so a notebook running in notebooks/
-// and a pipeline running anywhere find the same file. Env vars win over the file:
+// nearest folder holding `cellar.config.json` (or else `package.json`), from the project a run
+// named (warehouse/project-root.ts) or else the working directory up, so a notebook running in
+// notebooks/ and a pipeline run from anywhere find the same file. Env vars win over the file:
 //
 //   CELLAR_WAREHOUSE=duckdb|bigquery   CELLAR_DIALECT=bigquery|duckdb   CELLAR_DUCKDB_PATH=…
 //   CELLAR_BQ_PROJECT  CELLAR_BQ_LOCATION  CELLAR_BQ_DATASET  CELLAR_BQ_ENDPOINT

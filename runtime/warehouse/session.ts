@@ -13,6 +13,7 @@ import { join, resolve as resolvePath } from 'node:path';
 import type { SqlDialect } from '../task.js';
 import { compose, MARKER, placeMarkers, quoteIdent, type QueryTemplate } from './sql/compose.js';
 import { loadWarehouseConfig, type WarehouseConfig } from './config.js';
+import { onWarehouseProjectChange, warehouseProjectRoot } from './project-root.js';
 import { sha256 } from '../key/hash.js';
 import { checkRefusals, memoisedTranslation, translate, TRANSLATION_ID } from './sql/dialect.js';
 import { helperTranspile } from './sql/translator.js';
@@ -73,9 +74,18 @@ let override: { warehouse: Warehouse; dialect: SqlDialect; maxBytesBilled: numbe
 
 export function warehouseConfig(): WarehouseConfig {
   // Cellar's own reads, not the task's (run/read-record.ts): the first task to query opens these.
-  activeConfig ??= untracked(() => loadWarehouseConfig());
+  activeConfig ??= untracked(() => loadWarehouseConfig(warehouseProjectRoot() ?? process.cwd()));
   return activeConfig;
 }
+
+// A run named another project (project-root.ts): a warehouse opened from this one is closed.
+onWarehouseProjectChange((root) => {
+  if (!activeConfig || activeConfig.projectRoot === root) return;
+  activeConfig = null;
+  const opened = active;
+  active = null;
+  void opened?.then((w) => w.close()).catch(() => undefined);
+});
 
 /** Use this warehouse for every `sql` query in the process (tests, the CLI, a custom setup).
  *  `null` goes back to the configured one. */

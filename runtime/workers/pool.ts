@@ -54,6 +54,8 @@ export class WorkerPool implements TaskRunner {
       workspace: string;
       params: Record<string, unknown>;
       store?: Pick<StoreChoice, 'spec' | 'gcs'>;
+      /** The run's project, whose warehouse its tasks query (warehouse/project-root.ts). */
+      projectRoot?: string;
     },
     /** Retire a worker idle this long while another is still alive; absent: never retire. */
     private readonly retireIdleAfterMs?: number,

@@ -6,6 +6,7 @@
 // manifest, the done marker, is written last, so a worker that dies mid-task leaves nothing
 // marked done. (Writing it here rather than on the scheduler's thread: that one thread also locks,
 // dispatches and keys for every task, and a cold run of small tasks waited on its writes.)
+import { useProjectWarehouse } from '../warehouse/project-root.js';
 import { thrownMessage } from '../errors.js';
 import { parentPort, workerData } from 'node:worker_threads';
 import { loadPipeline } from '../load/loader.js';
@@ -23,9 +24,12 @@ interface WorkerInit {
   params: Record<string, unknown>;
   /** A shared store (`gs://…` or a folder) instead of the local workspace. */
   store?: Pick<StoreChoice, 'spec' | 'gcs'>;
+  /** The run's project: its warehouse is the one the keys were computed against. */
+  projectRoot?: string;
 }
 
 const init = workerData as WorkerInit;
+if (init.projectRoot) useProjectWarehouse(init.projectRoot);
 const loaded = loadPipeline(init.pipelineFile);
 // The scheduler has built and checked the graph; a worker only looks tasks up by name (building
 // the whole graph again in every worker cost each one the graph's memory at 100k tasks).

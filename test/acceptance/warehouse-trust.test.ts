@@ -9,6 +9,8 @@
 // - SQL run only through a helper (a local module's, a module it imports, a setup-cell
 //   function): the tables it read and the warehouse's identity enter the task's key from the
 //   run after the one that first saw the query, and that run is not answered from a warm-run record.
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   codeCell,
@@ -54,6 +56,55 @@ export async function unqualifiedSum(): Promise<number> {
   return Number(r[0]!.s);
 }
 `;
+
+describe('one warehouse wherever cellar is started from', () => {
+  // A newcomer's finding: the keys were computed against the warehouse of the folder cellar was
+  // started in (a DuckDB file made there, never seeded), the tasks against the project's: from
+  // another folder every SQL task re-ran, "changed while it ran", on every run.
+  it("a run from outside the project keys and queries the project's warehouse (cellar.config.json's), making nothing where it was started", () => {
+    const p = project();
+    p.write(
+      'cellar.config.json',
+      JSON.stringify({ warehouse: { dialect: 'duckdb', duckdb: { seed: false } } }),
+    );
+    p.write(
+      'notebooks/wh.ipynb',
+      JSON.stringify(
+        tslabNotebook([
+          codeCell('setup', "import { sql } from 'cellar';"),
+          codeCell(
+            'make',
+            '//| task: make\nconst made = await sql`CREATE OR REPLACE TABLE items AS SELECT 1 AS n UNION ALL SELECT 2`;',
+          ),
+          codeCell(
+            'total',
+            '//| task: total\nconst rows = await sql`SELECT sum(n) AS s FROM items`;\nconst s = Number(rows[0].s) + made.length;',
+          ),
+        ]),
+      ),
+    );
+    // The first run discovers what `total` reads; the second files it under a key holding it.
+    runStatuses(p, 'notebooks/wh.ipynb');
+    runStatuses(p, 'notebooks/wh.ipynb');
+    expect(runStatuses(p, 'notebooks/wh.ipynb')).toEqual({ make: 'cached', total: 'cached' });
+    const outsideDir = `../outside-${basename(p.dir)}`;
+    mkdirSync(join(p.dir, outsideDir));
+    const notebook = join(p.dir, 'notebooks', 'wh.ipynb');
+    // Down the full path (no warm-run record), so the keys are computed from out there.
+    rmSync(join(p.dir, '.cellar', 'cache', 'warm'), { recursive: true, force: true });
+    const dry = p.cellarIn(outsideDir, 'run', notebook, '--dry-run');
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.stdout).toContain('0 tasks would run, 2 cached.');
+    const run = p.cellarIn(outsideDir, 'run', notebook, '--json');
+    expect(run.code, run.stderr).toBe(0);
+    expect(JSON.parse(run.stdout).tasks.map((t: { status: string }) => t.status)).toEqual([
+      'cached',
+      'cached',
+    ]);
+    expect(existsSync(join(p.dir, outsideDir, '.cellar'))).toBe(false);
+    expect(showOutput(p, 'notebooks/wh.ipynb', 'total', 's')).toBe(3);
+  });
+});
 
 describe('SQL run only through a helper the task module does not show', () => {
   // The run that first sees such a task query marks it (tasks/reads.ts), and from then on its key
