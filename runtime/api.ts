@@ -28,6 +28,7 @@ import { sourceWorkdir } from './load/source.js';
 import { resolveWorkspace, taskDir } from './store/workspace.js';
 import { findProjectRoot } from './project.js';
 import { RunReadStamps } from './key/run-reads.js';
+import { noteLoadedOutput } from './run/read-record.js';
 import { join } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 
@@ -169,7 +170,12 @@ export async function load<T extends AnyTask>(
       'E_NOT_CACHED',
     );
   const out: Record<string, unknown> = {};
-  for (const [name, stored] of Object.entries(manifest.outputs))
+  for (const [name, stored] of Object.entries(manifest.outputs)) {
     out[name] = await readOutput(store, task, name, stored, key.value);
+    // Inside a task (a notebook loading another pipeline's result), what it loaded is its input:
+    // re-made under the same key (`--rerun`), the result holds other bytes, and so does its key.
+    if (store instanceof LocalStore)
+      noteLoadedOutput(store.outputPath(task.name, stored.file), stored.digest);
+  }
   return out as TaskOutputs<T>;
 }

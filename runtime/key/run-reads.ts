@@ -248,6 +248,11 @@ export interface ObservedReads {
    * (`sideEffectOutputs`). Absent: none.
    */
   appended?: Set<string>;
+  /**
+   * Stored outputs of other tasks `load()` read for the task (read-record.ts `noteLoadedOutput`),
+   * also in `files`: inputs though they lie in the workspace. Absent: none.
+   */
+  loaded?: Set<string>;
   /** Set when the task's own code (or a package's) asked for the working folder: `process.cwd()`,
    *  or `path.resolve` of a relative path (read-record.ts). */
   cwd?: boolean;
@@ -290,8 +295,13 @@ export function recordRunReads(
   const fresh = emptyRunReads();
   const writes = keepWrites ? writtenPaths(ctx, sideEffectOutputs(seen)) : [];
   const appends = keepWrites && seen.appended ? writtenPaths(ctx, seen.appended) : [];
+  // A stored output `load()` read is the one file of the workspace that is an input, by content
+  // (not by its stat facts, which Cellar's own checks read and a same-bytes rewrite moves).
+  const notInput = (abs: string, content: boolean) =>
+    ownFile(seen.written, abs) ||
+    (excluded(ctx, abs) && !(content && seen.loaded?.has(abs) === true));
   const classify = (abs: string, into: 'files' | 'dirs' | 'probes' | 'stats') => {
-    if (ownFile(seen.written, abs) || excluded(ctx, abs)) return;
+    if (notInput(abs, into === 'files')) return;
     const pkg = packageOf(abs);
     if (pkg !== undefined) fresh.packages.push(toRecorded(ctx.root, pkg));
     else fresh[into].push(toRecorded(ctx.root, abs));
@@ -329,8 +339,7 @@ export function recordRunReads(
   for (const [abs, hash] of seen.seen) {
     const suffix = abs.endsWith('/') ? '/' : abs.endsWith(STAT) ? STAT : '';
     const plain = abs.slice(0, abs.length - suffix.length);
-    if (ownFile(seen.written, plain) || excluded(ctx, plain) || packageOf(plain) !== undefined)
-      continue;
+    if (notInput(plain, suffix === '') || packageOf(plain) !== undefined) continue;
     observed[toRecorded(ctx.root, plain) + suffix] = hash;
   }
   if (Object.keys(observed).length > 0) merged.observed = observed;

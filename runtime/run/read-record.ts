@@ -290,6 +290,26 @@ export function noteWritten(path: string): void {
   note(currentScope(), 'written', path);
 }
 
+/**
+ * Note `path`, a stored output `load()` read for the current task: another task's result (a
+ * notebook reading a result of another notebook's pipeline). Keyed by content like a data file,
+ * though it lies in the workspace, whose files are otherwise Cellar's state and never inputs: a
+ * result re-made under the same key (`--rerun`, `//| rerun`, a lost output made again) holds
+ * other bytes, and the reader re-runs on them instead of serving what it computed from the old
+ * ones. `digest`: the manifest's digest of the file (`StoredOutput.digest`), which load() checked
+ * the bytes against. Outside a task it does nothing.
+ */
+export function noteLoadedOutput(path: string, digest: string | undefined): void {
+  const scope = currentScope();
+  const abs = scope ? pathOf(path) : undefined;
+  if (!scope || abs === undefined) return;
+  (scope.reads.loaded ??= new Set()).add(abs);
+  scope.reads.files.add(abs);
+  // The manifest's digest of the bytes load() checked them against is their content hash; an
+  // older manifest has none: read them again.
+  noteSeen(scope.reads, abs, digest ?? contentHash(outside(() => fs.readFileSync(abs))));
+}
+
 /** The working folder, asked without the recorder's `process.cwd` (installCwdRecorder): the
  *  recorder's own resolving of a relative path is not the task asking, and costs no stack. */
 const ownCwd = process.cwd.bind(process);

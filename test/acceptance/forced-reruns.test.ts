@@ -2,7 +2,8 @@
 // `//| rerun` or `cellar run --rerun <task>` stores its new output under its unchanged key, so the
 // results computed from the old output (every key variant, down the graph) are dropped when the
 // output differs, and kept when it is the same (runtime/run/replaced.ts). Through the real CLI; the
-// asserted values are the ones `cellar show` prints.
+// asserted values are the ones `cellar show` prints. A task of another notebook reading the result
+// with `load()` is keyed on the bytes it loaded, so it re-runs on a changed result too.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -164,5 +165,28 @@ describe('a forced re-run never leaves its downstream stale', () => {
     const show = p.cellar('show', NB, 'letter', 'line', '--json', '--param', 'extra=1');
     expect(show.code, show.stderr).toBe(0);
     expect(JSON.parse(show.stdout)).toBe('please pay 199');
+  });
+
+  it('--rerun upstream: a task of another notebook that load()s its result re-runs on a changed one, and stays cached on an unchanged one', () => {
+    const p = pricesProject('');
+    const reader = 'notebooks/reader.ipynb';
+    p.write(
+      reader,
+      notebookText([
+        "import { load } from 'cellar';\nimport { fetchpriceTask } from '../generated/prices/fetchprice';",
+        '//| task: quote\nconst quoted = (await load(fetchpriceTask)).price + 1;',
+      ]),
+    );
+    run(p);
+    expect(runStatuses(p, reader)).toEqual({ quote: 'ran' });
+    expect(runStatuses(p, reader)).toEqual({ quote: 'cached' });
+    // Made again under the same key with the same price: what quote read is as it was.
+    run(p, '--rerun', 'fetchprice');
+    expect(runStatuses(p, reader)).toEqual({ quote: 'cached' });
+    // Made again with another price: quote was computed from 10, so it is not served.
+    p.write('notebooks/data/price.txt', '99');
+    run(p, '--rerun', 'fetchprice');
+    expect(runStatuses(p, reader)).toEqual({ quote: 'ran' });
+    expect(showOutput(p, reader, 'quote', 'quoted')).toBe(100);
   });
 });
