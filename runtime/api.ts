@@ -28,7 +28,7 @@ import { sourceWorkdir } from './load/source.js';
 import { resolveWorkspace, taskDir } from './store/workspace.js';
 import { findProjectRoot } from './project.js';
 import { RunReadStamps } from './key/run-reads.js';
-import { noteLoadedOutput } from './run/read-record.js';
+import { noteLoadedOutput, untracked } from './run/read-record.js';
 import { join } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 
@@ -112,7 +112,14 @@ export async function load<T extends AnyTask>(
   params: Record<string, unknown> = {},
   options: LoadOptions = {},
 ): Promise<TaskOutputs<T>> {
-  const workspace = resolveWorkspace({ explicit: options.workspace, near: taskDir(task) });
+  // Inside a task (a notebook loading another pipeline's result), finding the workspace, the
+  // project and the notebook's folder is Cellar's own work, not the task's reads (the stat of the
+  // notebook's folder moved whenever a file came or went there); the variables that move them
+  // are the task's inputs: read in its scope.
+  void [process.env.CELLAR_WORKSPACE, process.env.CELLAR_PROJECT_ROOT];
+  const workspace = untracked(() =>
+    resolveWorkspace({ explicit: options.workspace, near: taskDir(task) }),
+  );
   const pipeline = options.pipeline ?? options.store?.pipeline ?? pipelineOf(task);
   if (pipeline === undefined) {
     const listed = pipelinesListing(task);
@@ -128,14 +135,24 @@ export async function load<T extends AnyTask>(
   const store = (options.store ?? new LocalStore(workspace)).forPipeline(pipeline);
   const graph = graphOrThrow([task], params);
   const hasher = new CodeHasher(options.store ? undefined : join(workspace, '.codehash.json'));
+  // Inside a task (a notebook loading another pipeline's result), hashing the loaded tasks' code
+  // is Cellar's own work, not the task's reads: that code is in the task's key already, as its
+  // own code imports their modules. Recorded, the facts of how their imports resolve (listings
+  // of the folders above the project) moved its key whenever a file came or went there. What
+  // keys the loaded result beyond code (the data files its run read) stays recorded, below.
+  await untracked(() =>
+    hasher.prepare(
+      graph.nodes.flatMap((n) => (n.task.cache === 'code' && n.task.module ? [n.task.module] : [])),
+    ),
+  );
   // The files the run saw its tasks read are in their keys (key/run-reads.ts): key them here as
   // the run did, from the same records, or a task reading a data file is never found.
-  const root = findProjectRoot(taskDir(task));
+  const root = untracked(() => findProjectRoot(taskDir(task)));
   const readsAt = { root, pipeline, workspace };
   const key = (
     await computeKeys(graph, {
       hasher,
-      workdir: sourceWorkdir(task) ?? process.cwd(),
+      workdir: untracked(() => sourceWorkdir(task)) ?? process.cwd(),
       reads: { ...readsAt, stamps: RunReadStamps.forProject(root) },
     })
   ).get(task.name)!;

@@ -4,8 +4,8 @@
 // output differs, and kept when it is the same (runtime/run/replaced.ts). Through the real CLI; the
 // asserted values are the ones `cellar show` prints. A task of another notebook reading the result
 // with `load()` is keyed on the bytes it loaded, so it re-runs on a changed result too.
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { notebookText } from '../compiler/notebook.js';
 import { type Project, project, removeProjects, showOutput, runStatuses } from './harness.js';
@@ -179,6 +179,10 @@ describe('a forced re-run never leaves its downstream stale', () => {
     );
     run(p);
     expect(runStatuses(p, reader)).toEqual({ quote: 'ran' });
+    expect(runStatuses(p, reader)).toEqual({ quote: 'cached' });
+    // A file come beside the project: nothing quote read (load()'s own hashing of the loaded
+    // task's code looks at the folders above the project, and is not quote's).
+    writeFileSync(join(p.dir, '..', `beside-${basename(p.dir)}.txt`), 'x');
     expect(runStatuses(p, reader)).toEqual({ quote: 'cached' });
     // Made again under the same key with the same price: what quote read is as it was.
     run(p, '--rerun', 'fetchprice');
