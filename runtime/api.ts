@@ -29,7 +29,7 @@ import { resolveWorkspace, taskDir } from './store/workspace.js';
 import { findProjectRoot } from './project.js';
 import { RunReadStamps } from './key/run-reads.js';
 import { noteLoadedOutput, untracked } from './run/read-record.js';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 
 function graphOrThrow(tasks: AnyTask[], params: Record<string, unknown>): TaskGraph {
@@ -191,8 +191,14 @@ export async function load<T extends AnyTask>(
     out[name] = await readOutput(store, task, name, stored, key.value);
     // Inside a task (a notebook loading another pipeline's result), what it loaded is its input:
     // re-made under the same key (`--rerun`), the result holds other bytes, and so does its key.
-    if (store instanceof LocalStore)
+    if (store instanceof LocalStore) {
       noteLoadedOutput(store.outputPath(task.name, stored.file), stored.digest);
+      // A file named for another key (`<output>_<key>-<8 hex>`: the run that first saw the task
+      // read a data file filed its result under the next key) is not the file a forced re-run
+      // writes over: it writes `<output>_<key>`, and the manifest, which is keyed too.
+      if (!basename(stored.file).startsWith(`${name}_${key.value}.`))
+        noteLoadedOutput(store.manifestPath(task.name, key.value), undefined);
+    }
   }
   return out as TaskOutputs<T>;
 }

@@ -483,7 +483,8 @@ export class LocalStore implements Store {
     this.logs.clear();
   }
 
-  private manifestPath(task: string, key: string): string {
+  /** The manifest file of `task`'s result for `key` (load() keys a task reading it: api.ts). */
+  manifestPath(task: string, key: string): string {
     // Plain concatenation: called once per task on every run; task names are path-safe.
     return `${this.location}/${task}/${key}.manifest.json`;
   }

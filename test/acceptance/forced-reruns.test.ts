@@ -193,4 +193,41 @@ describe('a forced re-run never leaves its downstream stale', () => {
     expect(runStatuses(p, reader)).toEqual({ quote: 'ran' });
     expect(showOutput(p, reader, 'quote', 'quoted')).toBe(100);
   });
+
+  it('--rerun upstream whose stored file was named for the next key: a task that load()s it re-runs on the new value', () => {
+    // fetchprice also reads data/base.txt as keyed data: its first run files its result under
+    // the next run's key, in a file named for its own (`price_<key>-<hex>`), which the forced
+    // re-run does not write over (it writes `price_<key>`).
+    const p = project();
+    p.write(
+      NB,
+      notebookText([
+        "import { readFileSync } from 'node:fs';\nimport { untracked } from 'cellar';",
+        "//| task: fetchprice\nconst price = Number(readFileSync('data/base.txt', 'utf8')) + Number(untracked(() => readFileSync('data/price.txt', 'utf8')));",
+      ]),
+    );
+    mkdirSync(join(p.dir, 'notebooks', 'data'), { recursive: true });
+    p.write('notebooks/data/base.txt', '100');
+    p.write('notebooks/data/price.txt', '10');
+    const reader = 'notebooks/reader.ipynb';
+    p.write(
+      reader,
+      notebookText([
+        "import { load } from 'cellar';\nimport { fetchpriceTask } from '../generated/prices/fetchprice';",
+        '//| task: quote\nconst quoted = (await load(fetchpriceTask)).price + 1;',
+      ]),
+    );
+    run(p);
+    // The first run files its result under the next key only for files older than its start:
+    // base.txt, written just now, may cost quote a second run.
+    expect(runStatuses(p, reader)).toEqual({ quote: 'ran' });
+    runStatuses(p, reader);
+    expect(runStatuses(p, reader)).toEqual({ quote: 'cached' });
+    expect(showOutput(p, reader, 'quote', 'quoted')).toBe(111);
+    p.write('notebooks/data/price.txt', '20');
+    run(p, '--rerun', 'fetchprice');
+    expect(showOutput(p, NB, 'fetchprice', 'price')).toBe(120);
+    expect(runStatuses(p, reader)).toEqual({ quote: 'ran' });
+    expect(showOutput(p, reader, 'quote', 'quoted')).toBe(121);
+  });
 });
