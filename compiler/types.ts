@@ -298,9 +298,11 @@ export interface CellAnalysis {
   /**
    * Reads of the run's time in the cell (`Date.now()`, `new Date()` with no argument, `Date()`),
    * each with where it is: a task computing with it is cached with the first run's time, so
-   * link.ts warns (W_TASK_READS_CLOCK). Absent when there are none.
+   * link.ts warns (W_TASK_READS_CLOCK). `inside`: the cell's top-level function the read is in
+   * (a setup helper, `function today() { return new Date(); }`: a task calling it reads the
+   * clock too). Absent when there are none.
    */
-  clockReads?: { call: string; line: number; column?: number }[];
+  clockReads?: { call: string; line: number; column?: number; inside?: string }[];
   /** `await` at the top level (outside any function): the task function must be async. */
   topLevelAwait: boolean;
   /** Text of each sql`…` template, `${…}` replaced by `@p0`, `@p1`…. */

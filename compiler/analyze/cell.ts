@@ -1148,7 +1148,13 @@ function clockRead(cx: CellContext, node: Identifier): void {
     start = p.getStart(sf);
   } else if (ts.isCallExpression(p) && p.expression === node && p.arguments.length === 0)
     call = 'Date()';
-  if (call) (cx.result.clockReads ??= []).push({ call, ...lineCol(sf, start) });
+  if (!call) return;
+  const inside = topLevelFunctionOf(ts, node);
+  (cx.result.clockReads ??= []).push({
+    call,
+    ...lineCol(sf, start),
+    ...(inside !== undefined ? { inside } : {}),
+  });
 }
 
 /**

@@ -1517,14 +1517,33 @@ function checkEmptyTasks(s: LinkState): void {
  * the task's resolution, and a key of the instant would never hit; the author knows which.
  */
 function checkClockReads(s: LinkState): void {
+  // Setup helpers reading the clock in their own body (`function today() { return new Date(); }`),
+  // by name: the first read of each. A task calling one reads the clock as surely.
+  const helpers = new Map<string, { call: string; cell: number; line: number }>();
+  for (const [index, a] of [...s.input.analyses].sort(([x], [y]) => x - y)) {
+    if (s.cellByIndex.get(index)?.role !== 'setup') continue;
+    for (const r of a.clockReads ?? [])
+      if (r.inside !== undefined && !helpers.has(r.inside))
+        helpers.set(r.inside, { call: r.call, cell: index, line: r.line });
+  }
   for (const task of s.tasks.values()) {
     if (task.rerun) continue;
-    const reads = task.cells.flatMap((i) =>
-      (s.input.analyses.get(i)?.clockReads ?? []).map((r) => ({ ...r, cell: cellAt(s, i) })),
-    );
+    const reads: { call: string; via?: string; line: number; column?: number; cell: TaggedCell }[] =
+      task.cells.flatMap((i) =>
+        (s.input.analyses.get(i)?.clockReads ?? []).map((r) => ({ ...r, cell: cellAt(s, i) })),
+      );
+    if (helpers.size > 0)
+      for (const i of task.cells)
+        for (const r of s.input.analyses.get(i)?.references ?? []) {
+          const h = r.own || r.meaning !== 'value' ? undefined : helpers.get(r.name);
+          if (!h) continue;
+          const via = `\`${r.name}\`, a setup helper calling \`${h.call}\` at cell ${h.cell + 1}, line ${h.line}`;
+          reads.push({ call: h.call, via, line: r.line, column: r.column, cell: cellAt(s, i) });
+        }
+    reads.sort((x, y) => x.cell.index - y.cell.index || x.line - y.line);
     const first = reads[0];
     if (!first) continue;
-    const calls = [...new Set(reads.map((r) => `\`${r.call}\``))];
+    const calls = [...new Set(reads.map((r) => r.via ?? `\`${r.call}\``))];
     s.diagnostics.push(
       diagnostic(
         'warning',

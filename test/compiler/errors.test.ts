@@ -628,6 +628,21 @@ describe("reads of the current time (cached with the first run's)", () => {
     expect(clockWarnings(r)).toEqual([]);
   });
 
+  it('a task calling a setup helper that reads the clock warns at the call, naming the helper and its read', async () => {
+    const r = await diagnosticsOf([
+      'function today() {\n  return new Date().toISOString().slice(0, 10);\n}\nconst plain = (x: number) => x + 1;',
+      '//| task: stamped\nconst n = plain(1);\nconst day = today();',
+      '//| task: untouched\nconst m = plain(2);',
+      '//| task: always\n//| rerun\nconst d = today();',
+    ]);
+    const w = clockWarnings(r);
+    expect(w).toHaveLength(1);
+    expect(w[0]).toMatchObject({ severity: 'warning', cell: 2, line: 3, column: 13 });
+    expect(w[0]!.message).toContain(
+      'task `stamped` reads the current time (`today`, a setup helper calling `new Date()` at cell 1, line 2)',
+    );
+  });
+
   it("SQL's clock in a sql`` template warns on its line; in a string or a comment it does not", async () => {
     const r = await diagnosticsOf([
       "import { sql } from 'cellar';",
