@@ -131,7 +131,18 @@ function tokens(ts: typeof import('typescript'), text: string): Token[] {
   ]);
   const scanner = ts.createScanner(ts.ScriptTarget.Latest, true, ts.LanguageVariant.Standard, text);
   const out: Token[] = [];
+  // Per `${` open in a template, the braces opened since: the `}` closing it goes back into the
+  // template (as the parser rescans). Scanned on, it opened a template literal running to the
+  // next backtick, and the rest of the cell became one token (every later line mislocated).
+  const inTemplate: number[] = [];
   for (let kind = scanner.scan(); kind !== K.EndOfFileToken; kind = scanner.scan()) {
+    const depth = inTemplate.length - 1;
+    if (kind === K.CloseBraceToken && depth >= 0 && inTemplate[depth] === 0) {
+      inTemplate.pop();
+      kind = scanner.reScanTemplateToken(false);
+    } else if (kind === K.OpenBraceToken && depth >= 0) inTemplate[depth]!++;
+    else if (kind === K.CloseBraceToken && depth >= 0) inTemplate[depth]!--;
+    if (kind === K.TemplateHead || kind === K.TemplateMiddle) inTemplate.push(0);
     if (skipped.has(kind)) continue;
     const key =
       kind === K.StringLiteral || kind === K.NoSubstitutionTemplateLiteral

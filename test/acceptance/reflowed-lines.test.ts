@@ -58,6 +58,19 @@ describe('the line of a failure in code Prettier reflowed', () => {
           "const text = mode === 'chain' ? readFileSync('missing-file.txt', 'utf8') : '';",
         ].join('\n'),
       ),
+      // Template literals with `${…}` (nested, and one holding braces) before the failing line:
+      // the `}` closing an interpolation goes back into the template, not into a new one that
+      // swallowed the rest of the cell.
+      codeCell(
+        'templated',
+        [
+          '//| task: templated',
+          'const u = 1;',
+          'const t = `${u}`;',
+          'const nested = `a ${`b ${u + 1} c`} d ${JSON.stringify({ k: { v: u } })} e`;',
+          "const v = mode === 'chain' ? (undefined as any).field : 0;",
+        ].join('\n'),
+      ),
       // A setup-cell helper, reflowed in setup.ts, called from a task.
       codeCell('helper', '//| task: helper\nconst got = pick([{ a: 1 }], 5);'),
     ]),
@@ -84,6 +97,10 @@ describe('the line of a failure in code Prettier reflowed', () => {
     expect(tasks.helper).toMatchObject({
       status: 'failed',
       location: 'notebooks/reflow.ipynb, cell 1 (id setup), line 2',
+    });
+    expect(tasks.templated).toMatchObject({
+      status: 'failed',
+      location: 'notebooks/reflow.ipynb, cell 6 (id templated), line 5',
     });
     // The summary a person reads says the same.
     const text = p.cellar('run', 'notebooks/reflow.ipynb', 'chain');
