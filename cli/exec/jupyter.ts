@@ -115,12 +115,20 @@ export function errorOf(stderr: string): { ename: string; evalue: string; traceb
   const diagnostics = lines.filter((l) => /^\d+:\d+ - /.test(l));
   if (diagnostics.length)
     return { ename: 'TypeScriptError', evalue: diagnostics.join('\n'), traceback: lines };
-  for (const line of lines) {
+  for (const [i, line] of lines.entries()) {
     const m =
       /^(?:Uncaught )?([A-Za-z_$][\w$]*(?:Error|Exception)|Error)(?: \[[^\]]*\])?: (.*)$/.exec(
         line,
       );
-    if (m) return { ename: m[1]!, evalue: m[2]!, traceback: lines };
+    if (!m) continue;
+    // A message of several lines (an AssertionError's `Expected values to be strictly equal:`
+    // then `10 !== 8`) runs to the stack's first frame or the error's own fields (`{ generatedMessage… }`).
+    const rest: string[] = [];
+    for (const more of lines.slice(i + 1)) {
+      if (/^\s+at |^\s*\{|^\s*\w+: /.test(more) || rest.length >= 20) break;
+      rest.push(more);
+    }
+    return { ename: m[1]!, evalue: [m[2]!, ...rest].join('\n'), traceback: lines };
   }
   const first =
     lines.find((l) => !/^evalmachine\.|^\s*\^+\s*$/.test(l)) ??

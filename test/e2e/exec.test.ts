@@ -272,6 +272,16 @@ describe.skipIf(!jupyterAvailable())(
       expect(typed.stderr).toContain(
         "TypeScriptError: 1:7 - Type 'string' is not assignable to type 'number'",
       );
+      // A message of several lines keeps them all: an assertion says what differed.
+      p.write(
+        'notebooks/asserts.ipynb',
+        notebook([['check', "import assert from 'node:assert';\nassert.strictEqual(5 * 2, 8);"]]),
+      );
+      const asserted = exec('notebooks/asserts.ipynb', '-o', 'out/asserts.ipynb');
+      expect(asserted.code).toBe(1);
+      expect(asserted.stderr).toContain(
+        'failed: AssertionError: Expected values to be strictly equal:\n10 !== 8',
+      );
     }, 900_000);
 
     test('a cell that loops forever is interrupted at the cell timeout and the run fails; so is an await that never resolves', () => {
