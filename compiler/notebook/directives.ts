@@ -174,8 +174,14 @@ function readRaw(
   for (const tag of tags) {
     const sep = tag.search(/[:=]/);
     const name = (sep < 0 ? tag : tag.slice(0, sep)).trim();
-    // Only tags that look like ours: other tools' tags (e.g. `hide-input`) are not errors.
-    if (!(DIRECTIVE_NAMES as readonly string[]).includes(name)) continue;
+    // Only tags that look like ours: other tools' tags (e.g. `hide-input`) are not errors. A
+    // `name:value` tag one typo from a directive (`tsak:second`) is ours misspelt: read, it is an
+    // unknown directive with its "did you mean"; skipped, the cell silently joined the task above.
+    if (
+      !(DIRECTIVE_NAMES as readonly string[]).includes(name) &&
+      (sep < 0 || !suggest(name, DIRECTIVE_NAMES))
+    )
+      continue;
     raw.push({ name, value: sep < 0 ? '' : tag.slice(sep + 1).trim(), line: 1, fromTag: true });
   }
   return { raw, code: lines.join('\n'), malformed };
@@ -396,7 +402,7 @@ function unknownDirective(r: RawDirective, report: DirectiveReport): void {
         hint: guess
           ? `did you mean \`${guess}\`?`
           : `directives are: ${DIRECTIVE_NAMES.join(', ')}`,
-        snippet: `//| ${r.name}${r.value ? `: ${r.value}` : ''}`,
+        snippet: written(r),
       },
     ),
   );

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { formatDiagnostic } from '../../compiler/diagnostics.js';
 import { compileNotebook, newMemory } from '../../compiler/program.js';
 import type { Diagnostic } from '../../compiler/types.js';
-import { notebookText } from './notebook.js';
+import { codeCell, notebookText, tslabNotebook } from './notebook.js';
 
 const NB = 'notebooks/bad.ipynb';
 
@@ -115,6 +115,24 @@ describe('directives', () => {
       { cell: 2, line: 1 },
     );
     expect(d.hint).toBe('did you mean `task`?');
+  });
+
+  it("a cell tag one typo from a directive (`tsak:second`) is an unknown directive, not skipped; other tools' tags are left alone", async () => {
+    const text = JSON.stringify({
+      ...tslabNotebook([
+        '//| task: first\nconst a = 1;',
+        { ...codeCell('c2', 'const b = a + 1;'), metadata: { tags: ['tsak:second'] } },
+        {
+          ...codeCell('c3', 'const c = a + 2;'),
+          metadata: { tags: ['hide-input', 'slideshow:skip', 'parameters-x', 'tags:x'] },
+        },
+      ]),
+    });
+    const r = await diagnosticsOf(text);
+    const d = r.diagnostics.filter((x) => x.code === 'E_UNKNOWN_DIRECTIVE');
+    expect(d).toHaveLength(1);
+    expect(d[0]).toMatchObject({ cell: 2, cellId: 'c2', hint: 'did you mean `task`?' });
+    expect(formatDiagnostic(d[0]!)).toContain('tag tsak:second');
   });
 
   it('malformed value', async () => {
