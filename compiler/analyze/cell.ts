@@ -621,15 +621,24 @@ function variableStatement(
         ? cx.syntax.literalValue(d.initializer)
         : ({ ok: false } as const);
       if (kind !== 'const' || !ts.isIdentifier(d.name) || !literal.ok) {
-        result.diagnostics.push(
-          diag(
-            cx,
-            'E_PARAM_NOT_LITERAL',
-            at,
-            `params must be \`const name = <literal>\`; \`${d.name.getText(sf)}\` is not`,
-            'write a literal default (number, string, boolean, array or object of literals) and compute derived values in a task',
-          ),
-        );
+        // Say which part is wrong: the keyword, the destructuring, or the value.
+        const name = d.name.getText(sf);
+        const [message, hint] =
+          kind !== 'const'
+            ? [
+                `params are \`const\` declarations; \`${name}\` is declared with \`${kind}\``,
+                `write \`const ${name} = …\`: a param is set per run (\`--param ${ts.isIdentifier(d.name) ? name : 'name'}=…\`), not reassigned`,
+              ]
+            : !ts.isIdentifier(d.name)
+              ? [
+                  `params are one name each; \`${name}\` destructures`,
+                  'declare each param as its own `const name = <literal>`',
+                ]
+              : [
+                  `params must be \`const name = <literal>\`; the default of \`${name}\` is not a literal`,
+                  'write a literal default (number, string, boolean, array or object of literals) and compute derived values in a task',
+                ];
+        result.diagnostics.push(diag(cx, 'E_PARAM_NOT_LITERAL', at, message, hint));
       } else {
         result.params.push(
           paramDecl(d.name.text, literal.value, d.type?.getText(sf), lineCol(sf, at).line),

@@ -472,6 +472,16 @@ describe('code the analyser does not support', () => {
     expect(d.message).toContain('twice');
   });
 
+  it('a params cell with `let`: the keyword is named, not the literal value', async () => {
+    const d = await expectError(
+      ['//| params\nlet count = 3;', '//| task: t\nconst m = count + 1;'],
+      'E_PARAM_NOT_LITERAL',
+      { cell: 1, line: 2 },
+    );
+    expect(d.message).toBe('params are `const` declarations; `count` is declared with `let`');
+    expect(d.hint).toContain('`const count = …`');
+  });
+
   it('a setup cell reading a param', async () => {
     await expectError(
       ['//| params\nconst n = 10;', 'const doubled = n * 2;', '//| task: t\nconst m = doubled;'],
