@@ -204,7 +204,12 @@ export async function parseParams(
   pipelineFile?: string,
 ): Promise<Record<string, unknown>> {
   const notebook = pipelineFile ? namedNotebook(pipelineFile) : undefined;
-  const byDefault = parseParamsByDefault(raw, pipeline, !notebook);
+  let byDefault: Record<string, unknown>;
+  try {
+    byDefault = parseParamsByDefault(raw, pipeline, !notebook);
+  } catch (error) {
+    throw (notebook && unreadParam(error, notebook)) || error;
+  }
   // No --param given: nothing to type-check (and at 100k tasks the params union costs a walk of
   // the whole pipeline).
   if (raw.length === 0) return byDefault;
@@ -274,6 +279,39 @@ export function checkPipelineDeclares(params: Record<string, unknown>, pipeline:
     `${unknownParamMessage(unknown[0]!, Object.keys(specs))}: the notebook's params cell declares it, but no task of the pipeline reads it`,
     'E_UNKNOWN_PARAM',
   );
+}
+
+/**
+ * An E_UNKNOWN_PARAM for a name the notebook's params cell does declare (`const mode = 'fast'`)
+ * but no task reads: said so, with where it is, instead of "unknown" (a newcomer's finding).
+ */
+function unreadParam(error: unknown, notebookFile: string): CliError | undefined {
+  if (!(error instanceof CliError) || error.code !== 'E_UNKNOWN_PARAM') return undefined;
+  const name = /^unknown param '([^']+)'/.exec(error.message)?.[1];
+  if (!name) return undefined;
+  let cells: { cell_type?: string; id?: string; source?: string | string[] }[];
+  try {
+    cells = (JSON.parse(readFileSync(notebookFile, 'utf8')) as { cells: typeof cells }).cells;
+  } catch {
+    return undefined;
+  }
+  const declared = new RegExp(
+    `^\\s*(?:export\\s+)?const\\s+${name.replace(/[$]/g, '\\$&')}\\s*[:=]`,
+    'm',
+  );
+  for (const [i, cell] of cells.entries()) {
+    const text = Array.isArray(cell.source) ? cell.source.join('') : (cell.source ?? '');
+    if (cell.cell_type !== 'code' || !/^\s*\/\/\|\s*params\b/m.test(text)) continue;
+    const found = declared.exec(text);
+    if (!found) continue;
+    const line = text.slice(0, found.index).split('\n').length;
+    const notebook = relative(findProjectRoot(dirname(notebookFile)), notebookFile);
+    return new CliError(
+      `param '${name}' is declared in ${notebook}, cell ${i + 1}${cell.id ? ` (id ${cell.id})` : ''}, line ${line}, but no task reads it, so it changes nothing: use it in a task, or leave out --param ${name}`,
+      'E_UNKNOWN_PARAM',
+    );
+  }
+  return undefined;
 }
 
 const unknownParamMessage = (name: string, known: string[]) =>

@@ -193,6 +193,29 @@ describe('a param typed by a setup cell alias', () => {
   });
 });
 
+describe('a --param the params cell declares but no task reads', () => {
+  it('is refused saying so, with its cell and line, not as unknown; a misspelt name is still unknown', () => {
+    // A newcomer's finding: "unknown param 'mode' (pipeline params: n)" for a declared param.
+    const p = project();
+    p.write(
+      'notebooks/unread.ipynb',
+      notebookText([
+        codeCell('params', "//| params\nconst n = 3;\nconst mode = 'fast';"),
+        codeCell('a', '//| task: a\nconst twice = n * 2;'),
+      ]),
+    );
+    const r = p.cellar('run', 'notebooks/unread.ipynb', '--param', 'mode=slow', '--dry-run');
+    expect(r.code, r.stdout + r.stderr).toBe(2);
+    expect(r.stderr).toContain(
+      "param 'mode' is declared in notebooks/unread.ipynb, cell 1 (id params), line 3, but no task reads it",
+    );
+    expect(r.stderr).toContain('(E_UNKNOWN_PARAM)');
+    const typo = p.cellar('run', 'notebooks/unread.ipynb', '--param', 'mdoe=slow', '--dry-run');
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toContain("unknown param 'mdoe'");
+  });
+});
+
 describe('a DuckDB cast of an interpolated value', () => {
   it('draws no W_SQL_SYNTAX, with or without a dialect directive; a real syntax error still warns', () => {
     const p = project();
