@@ -380,6 +380,27 @@ function parseValue(name: string, text: string, spec: ParamSpec, checkShape: boo
 }
 
 /** The options `cellar tree` and `cellar show` share. */
+/**
+ * The `cellar run` line that computes what an inspection (`show`, `tree`) looked at: the same
+ * pipeline, params, workspace and workdir, each argument quoted for a POSIX shell where it needs
+ * it (`'notebooks/my shop.ipynb'`), so it can be pasted as printed. `extra`: flags to add
+ * (`--dry-run`).
+ */
+export function runCommandFor(
+  pipeline: string,
+  values: { param?: string[]; workspace?: string; workdir?: string },
+  ...extra: string[]
+): string {
+  const args = ['cellar', 'run', pipeline];
+  for (const p of values.param ?? []) args.push('--param', p);
+  if (values.workspace !== undefined) args.push('--workspace', values.workspace);
+  if (values.workdir !== undefined) args.push('--workdir', values.workdir);
+  args.push(...extra);
+  return args
+    .map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, "'\\''")}'`))
+    .join(' ');
+}
+
 export const INSPECT_OPTIONS = {
   param: { type: 'string', multiple: true, default: [] as string[] },
   json: { type: 'boolean', default: false },

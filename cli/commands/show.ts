@@ -14,7 +14,12 @@ import {
 } from '../../runtime/run/perform.js';
 import type { OutputSchema } from '../../runtime/types.js';
 import { CliError, EXIT } from '../errors.js';
-import { INSPECT_OPTIONS, openForInspection, unknownTask } from '../pipeline-args.js';
+import {
+  INSPECT_OPTIONS,
+  openForInspection,
+  runCommandFor,
+  unknownTask,
+} from '../pipeline-args.js';
 import { defineCommand, type CommandInput } from '../command.js';
 import { describeSchema } from '../../runtime/run/summary.js';
 import { envValuesText } from '../../compiler/plan/json.js';
@@ -59,7 +64,7 @@ async function showOutputs({ values, positionals }: CommandInput<typeof OPTIONS>
   const manifest = await options.store.readManifest(taskName, key);
   if (!manifest)
     throw new CliError(
-      `'${taskName}' has no stored result for these params and inputs (key ${key}): \`cellar run ${positionals[0]} --dry-run\` says what changed since its last stored run, \`cellar run ${positionals[0]}\` computes it`,
+      `'${taskName}' has no stored result for these params and inputs (key ${key}): \`${runCommandFor(positionals[0]!, values, '--dry-run')}\` says what changed since its last stored run, \`${runCommandFor(positionals[0]!, values)}\` computes it`,
       'E_NOT_CACHED',
       EXIT.failure,
     );
