@@ -48,10 +48,20 @@ export async function resolvePipelineFile(arg: string | undefined): Promise<stri
       throw new CliError(`no pipeline.ts in folder ${arg}${hint}`, 'E_NO_PIPELINE');
     }
     file = join(path, name);
+  } else if (!PIPELINE_MODULE.test(path)) {
+    // `cellar run README.md`: Node's "Unknown file extension" (or a JSON import attribute) said
+    // nothing of what was wanted.
+    throw new CliError(
+      `${arg} is neither a notebook (.ipynb) nor a pipeline module (.ts, .js, .mjs): name a notebook, or a compiled generated/<notebook>/pipeline.ts`,
+      'E_USAGE',
+    );
   }
   await warnIfStale(file);
   return file;
 }
+
+/** A file Cellar loads as a pipeline module (TypeScript or JavaScript, any module flavour). */
+const PIPELINE_MODULE = /\.(?:[cm]?[jt]s|tsx|jsx)$/;
 
 /**
  * A compiled pipeline run directly (`cellar run generated/x/pipeline.ts`) after its notebook was

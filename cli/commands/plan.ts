@@ -42,6 +42,11 @@ async function planNotebook(paths: string[], json: boolean): Promise<number> {
       );
     throw new CliError(`no such file: ${paths[0]}`, 'E_NOT_FOUND');
   }
+  if (!nb.endsWith('.ipynb'))
+    throw new CliError(
+      `plan reads a notebook (.ipynb); ${paths[0]} is not one (for a compiled pipeline: cellar run <pipeline.ts> --dry-run)`,
+      'E_USAGE',
+    );
   const root = projectRoot(dirname(nb));
   let outcome;
   try {

@@ -98,6 +98,24 @@ describe('a non-zero exit always says what failed, with a code', () => {
     }
   });
 
+  it('a file that is neither a notebook nor a pipeline module (README.md, package.json) is E_USAGE saying what is wanted', async () => {
+    // A newcomer's finding: Node's "Unknown file extension", or "not valid JSON" from plan.
+    writeFileSync(join(scratch, 'README.md'), '# notes\n');
+    writeFileSync(join(scratch, 'data.json'), '{}\n');
+    for (const argv of [
+      ['run', join(scratch, 'README.md')],
+      ['show', join(scratch, 'data.json'), 'task'],
+      ['tree', join(scratch, 'README.md')],
+      ['plan', join(scratch, 'README.md')],
+    ]) {
+      stderr = [];
+      expect(await main(argv), argv.join(' ')).toBe(2);
+      expect(stderr[0]?.split('\n')[0], argv.join(' ')).toMatch(CODED);
+      expect(stderr[0], argv.join(' ')).toMatch(/not one|neither a notebook/);
+      expect(stderr[0], argv.join(' ')).toContain('(E_USAGE)');
+    }
+  });
+
   it('every command refuses an unknown option with a coded line, never a bare status', async () => {
     const names = [
       'compile',
