@@ -2,7 +2,7 @@
 // generated from notebooks/flights.ipynb) pushes its heavy SQL into DuckDB as materialised
 // tables, a second run reuses them without running anything, and new data in the source table
 // re-runs the tasks that read it.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,7 +16,7 @@ import {
 } from 'cellar';
 import { runPipeline } from '../../runtime/run/run.js';
 import type { Pipeline } from '../../runtime/task.js';
-import { seedExamples } from '../../runtime/warehouse/adapters/duckdb-seed.js';
+import { seedExamples, vegaDataDir } from '../../runtime/warehouse/adapters/duckdb-seed.js';
 import type { DuckDBWarehouse } from '../../runtime/warehouse/adapters/duckdb.js';
 
 const root = join(import.meta.dirname, '..', '..');
@@ -95,4 +95,48 @@ describe('flights example on embedded DuckDB', () => {
     };
     if (third.keys.get('features')) expect(await w.tableExists(ref.name)).toBe(true);
   }, 600_000);
+});
+
+describe('where the example data comes from', () => {
+  it("finds vega-datasets through cellar's own install when the project has none", () => {
+    // A user's project with cellar installed from a folder: vega-datasets sits in cellar's
+    // node_modules, and its `exports` hides its package.json from require.resolve.
+    const project = mkdtempSync(join(tmpdir(), 'cellar-project-'));
+    try {
+      const dir = vegaDataDir(project);
+      expect(dir).toBe(join(root, 'node_modules', 'vega-datasets', 'data'));
+      expect(existsSync(join(dir!, 'flights-3m.parquet'))).toBe(true);
+    } finally {
+      rmSync(project, { recursive: true, force: true });
+    }
+  });
+
+  it('a query of the example tables names the missing package when it is not installed', async () => {
+    const project = mkdtempSync(join(tmpdir(), 'cellar-project-'));
+    const w = (await openDuckDB({
+      path: join(project, 'warehouse.duckdb'),
+      idleMs: 1,
+    })) as DuckDBWarehouse;
+    try {
+      const nowhere = join(project, 'nowhere.js'); // resolves nothing: no node_modules above
+      expect(vegaDataDir(project, nowhere)).toBeNull();
+      expect((await seedExamples(w, project, undefined, null)).loaded).toEqual([]);
+      useWarehouse(w, { dialect: 'bigquery' });
+      const failed = await sql`SELECT COUNT(*) AS n FROM \`cellar-examples.vega.flights\``.then(
+        () => null,
+        (e: unknown) => e as Error,
+      );
+      expect(failed?.message).toContain('npm install vega-datasets');
+      // Other missing tables keep DuckDB's own message.
+      const other = await sql`SELECT 1 FROM \`p.mart.nosuch\``.then(
+        () => null,
+        (e: unknown) => e as Error,
+      );
+      expect(other?.message).not.toContain('vega-datasets');
+    } finally {
+      useWarehouse(null);
+      await w.close();
+      rmSync(project, { recursive: true, force: true });
+    }
+  });
 });

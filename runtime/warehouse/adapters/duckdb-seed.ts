@@ -4,7 +4,7 @@
 // Idempotent and cheap when done: `_cellar.seeds` remembers each source file's size and mtime;
 // when they match and the table exists, seeding costs one query. A reload replaces the table in
 // one statement (atomic) and bumps the table's version, so tasks reading it re-run.
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { DuckDBWarehouse } from './duckdb.js';
@@ -36,18 +36,38 @@ export const SEEDS: SeedTable[] = [
   },
 ];
 
-/** The folder holding vega-datasets' files, from the project or from cellar's own install. */
-export function vegaDataDir(projectRoot: string): string {
+/**
+ * The folder holding vega-datasets' files, from the project or from cellar's own install; null
+ * when neither has the package. The package's `exports` hides its package.json (resolving
+ * `vega-datasets/package.json` throws ERR_PACKAGE_PATH_NOT_EXPORTED), so this resolves its main
+ * entry and walks up to the folder whose package.json names it.
+ */
+export function vegaDataDir(
+  projectRoot: string,
+  cellarFrom: string = import.meta.url,
+): string | null {
   const local = join(projectRoot, 'node_modules', 'vega-datasets', 'data');
   if (existsSync(local)) return local;
-  try {
-    const req = createRequire(join(projectRoot, 'package.json'));
-    return join(dirname(req.resolve('vega-datasets/package.json')), 'data');
-  } catch {
-    const req = createRequire(import.meta.url);
-    return join(dirname(req.resolve('vega-datasets/package.json')), 'data');
+  for (const from of [join(projectRoot, 'package.json'), cellarFrom]) {
+    let entry: string;
+    try {
+      entry = createRequire(from).resolve('vega-datasets');
+    } catch {
+      continue;
+    }
+    for (let dir = dirname(entry); dir !== dirname(dir); dir = dirname(dir)) {
+      const pkg = join(dir, 'package.json');
+      if (existsSync(pkg) && JSON.parse(readFileSync(pkg, 'utf8')).name === 'vega-datasets')
+        return join(dir, 'data');
+    }
   }
+  return null;
 }
+
+/** Why the example tables are missing, added to a query's error when it names their schema. */
+export const EXAMPLES_MISSING =
+  'the example tables (cellar-examples.vega.*) are loaded from the vega-datasets package, ' +
+  'which is not installed: run `npm install vega-datasets` in the project';
 
 export interface SeedReport {
   loaded: string[];
@@ -58,13 +78,15 @@ export async function seedExamples(
   w: DuckDBWarehouse,
   projectRoot: string,
   seeds: SeedTable[] = SEEDS,
+  dir: string | null = vegaDataDir(projectRoot),
 ): Promise<SeedReport> {
-  let dir: string;
-  try {
-    dir = vegaDataDir(projectRoot);
-  } catch {
+  if (dir === null) {
     // No example data installed: nothing to seed, and nothing in the examples will work; say so
-    // only when a query fails on a missing table, not on every start.
+    // only when a query fails on a missing example table, not on every start.
+    w.missingSchemas = {
+      schemas: [...new Set(seeds.map((s) => s.table.split('.')[0]!))],
+      why: EXAMPLES_MISSING,
+    };
     return { loaded: [], skipped: seeds.map((s) => s.table) };
   }
   const report: SeedReport = { loaded: [], skipped: [] };

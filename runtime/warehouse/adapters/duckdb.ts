@@ -176,6 +176,10 @@ export class DuckDBWarehouse implements Warehouse {
   /** `duckdb:<database id>`: the id written into the file when it was created (see the header). */
   readonly identity: string;
 
+  /** Schemas seeding could not create, and why (duckdb-seed.ts): a query that fails on one of
+   *  them says why instead of DuckDB's bare "schema … does not exist". */
+  missingSchemas: { schemas: string[]; why: string } | null = null;
+
   constructor(
     private readonly lease: DuckDBLease,
     private readonly opts: DuckDBWarehouseOptions,
@@ -265,7 +269,7 @@ export class DuckDBWarehouse implements Warehouse {
     try {
       stmt = await c.prepare(q.text);
     } catch (e) {
-      throw queryError(e, q);
+      throw queryError(e, q, this.missingSchemas);
     }
     q.params.forEach((p, i) => bindParam(stmt, i + 1, p));
     return stmt;
@@ -358,7 +362,7 @@ export class DuckDBWarehouse implements Warehouse {
       try {
         result = await stmt.stream();
       } catch (e) {
-        throw queryError(e, q);
+        throw queryError(e, q, this.missingSchemas);
       }
       const names = result.deduplicatedColumnNames();
       const types = result.columnTypes();
@@ -373,7 +377,7 @@ export class DuckDBWarehouse implements Warehouse {
         try {
           chunk = await result.fetchChunk();
         } catch (e) {
-          throw queryError(e, q);
+          throw queryError(e, q, this.missingSchemas);
         }
         if (!chunk || chunk.rowCount === 0) {
           // No rows: still say what the columns are, so `query` never runs the statement a
@@ -402,7 +406,7 @@ export class DuckDBWarehouse implements Warehouse {
       try {
         await stmt.run();
       } catch (e) {
-        throw queryError(e, q);
+        throw queryError(e, q, this.missingSchemas);
       }
     });
     await this.bump(writes);
@@ -443,7 +447,7 @@ export class DuckDBWarehouse implements Warehouse {
       try {
         await stmt.run();
       } catch (e) {
-        throw queryError(e, q);
+        throw queryError(e, q, this.missingSchemas);
       }
     });
     await this.bump([table]);
@@ -934,9 +938,15 @@ function identifierParts(text: string): string[] {
   return parts;
 }
 
-function queryError(e: unknown, q: PreparedQuery): WarehouseError {
+function queryError(
+  e: unknown,
+  q: PreparedQuery,
+  missing: DuckDBWarehouse['missingSchemas'] = null,
+): WarehouseError {
   const msg = (e as Error).message ?? String(e);
-  return new WarehouseError('E_WH_QUERY', `DuckDB: ${msg}`, { sql: q.text });
+  const named = missing?.schemas.some((s) => new RegExp(`\\b${s}\\b`).test(q.text));
+  const why = named && /Catalog Error/.test(msg) ? `\n${missing!.why}` : '';
+  return new WarehouseError('E_WH_QUERY', `DuckDB: ${msg}${why}`, { sql: q.text });
 }
 
 function bindParam(stmt: DuckDBPreparedStatement, i: number, p: BoundParam): void {
