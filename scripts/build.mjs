@@ -88,13 +88,24 @@ export async function buildDist() {
   writeAtomic(join(dist, 'build-id'), hash.digest('hex').slice(0, 16));
   written.add(join(dist, 'build-id'));
   writeAtomic(stamp, String(Date.now()));
+  // Prune only files this script writes: dist/ is also where `cellar build` puts a user's built
+  // pipelines and functions (dist/penguins/, dist/functions/), which are no business of ours.
   const hourAgo = Date.now() - 3600_000;
-  for (const name of readdirSync(dist)) {
-    const path = join(dist, name);
-    if (!written.has(path) && !name.includes('.tmp-') && statSync(path).mtimeMs < hourAgo)
+  for (const entry of readdirSync(dist, { withFileTypes: true })) {
+    const path = join(dist, entry.name);
+    if (
+      entry.isFile() &&
+      OWN_OUTPUT.test(entry.name) &&
+      !written.has(path) &&
+      statSync(path).mtimeMs < hourAgo
+    )
       rmSync(path, { force: true });
   }
 }
+
+/** The names esbuild gives this build's chunks (`chunk-<hash>.js`, `bigquery-<hash>.js`) and
+ *  their source maps; entry points keep fixed names and are rewritten by every build. */
+const OWN_OUTPUT = /^[\w-]+-[A-Z0-9]{8}\.js(\.map)?$/;
 
 function writeAtomic(path, contents) {
   const tmp = `${path}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
