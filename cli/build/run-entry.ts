@@ -41,6 +41,13 @@ export interface BuildManifest {
 /** Runs the built pipeline in `dir` with `cellar run`'s arguments; returns the exit code. */
 export async function runBuilt(dir: string, argv: string[]): Promise<number> {
   const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as BuildManifest;
+  // Help needs nothing of the machine: not the working folder, not the installed packages.
+  if (argv[0] !== 'worker' && (argv.includes('--help') || argv.includes('-h'))) {
+    console.log(
+      `node run.mjs [task...] [options]: \`cellar run\` of the pipeline '${manifest.pipeline}' built here, with the same options.\n`,
+    );
+    return main(['run', '--help']);
+  }
   const { fingerprints, moved } = asInstalled(manifest.fingerprints, dir);
   if (moved.length > 0)
     console.error(

@@ -252,6 +252,18 @@ describe('cellar build: a pipeline for a machine with only Node', () => {
     expect(r.stderr).toContain('E_NO_WORKDIR');
     expect(r.stderr).toContain('--workdir');
   });
+
+  it('prints its help wherever it is, working folder or not', () => {
+    const moved = join(scratch, 'elsewhere', 'deep', 'penguins');
+    cpSync(built, moved, { recursive: true });
+    for (const flag of ['--help', '-h']) {
+      const r = sh(process.execPath, [join(moved, 'run.mjs'), flag], scratch);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toContain('node run.mjs [task...] [options]');
+      expect(r.stdout).toContain('--workdir');
+      expect(r.stderr).toBe('');
+    }
+  });
 });
 
 describe('cellar build --function: one task for online serving', () => {
