@@ -185,7 +185,17 @@ export function projectRoot(from: string, env: NodeJS.ProcessEnv = process.env):
   }
 }
 
-/** Notebook files under the given files/folders (folders: recursively, skipping checkpoints). */
+/** A path given to `findNotebooks` that does not exist (commands report it as E_NOT_FOUND). */
+export class NotFoundError extends Error {
+  constructor(readonly path: string) {
+    super(`no such file or folder: ${path}`);
+  }
+}
+
+/**
+ * Notebook files under the given files/folders (folders: recursively, skipping checkpoints).
+ * @throws NotFoundError for a path that does not exist.
+ */
 export function findNotebooks(paths: string[]): string[] {
   const found = new Set<string>();
   const walk = (dir: string) => {
@@ -198,7 +208,7 @@ export function findNotebooks(paths: string[]): string[] {
   };
   for (const p of paths) {
     const abs = resolve(p);
-    if (!existsSync(abs)) throw new Error(`no such file or folder: ${p}`);
+    if (!existsSync(abs)) throw new NotFoundError(p);
     if (statSync(abs).isDirectory()) walk(abs);
     else found.add(abs);
   }

@@ -74,7 +74,8 @@ export const RUNTIME_CODES = {
   E_UNEXPECTED:
     'a failure Cellar did not foresee (an uncoded error from a library, the system or a bug): its message is printed, its stack with --verbose',
   E_BAD_PARAM: "a `--param k=v` whose value does not parse as the param's type",
-  E_NOT_FOUND: 'a notebook file that does not exist or cannot be read',
+  E_NOT_FOUND:
+    'a file or folder the command line names that does not exist or cannot be read (a notebook, `exec -f` params), or `exec -o` whose folder cannot be created',
   E_COMPILE: 'a notebook with compile errors, when running it',
   E_NO_TASKS: 'a notebook with no `//| task:` cells, when running it',
   E_DOCS_BUILD:

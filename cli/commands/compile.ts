@@ -16,6 +16,7 @@ import {
   duplicateOutputs,
   foreignOutput,
   findNotebooks,
+  NotFoundError,
   fixtureTasks,
   outputRoot,
   projectRoot,
@@ -278,8 +279,7 @@ export const run = defineCommand({
     try {
       return parsed.watch ? await watchLoop(parsed) : await compileOnce(parsed);
     } catch (error) {
-      if (error instanceof Error && error.message.startsWith('no such file'))
-        throw new CliError(error.message, 'E_NOT_FOUND');
+      if (error instanceof NotFoundError) throw new CliError(error.message, 'E_NOT_FOUND');
       throw error;
     }
   },

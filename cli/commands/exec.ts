@@ -3,7 +3,8 @@
 // cli/exec/runner.ts for the output notebook and docs/design/exec.md for the why).
 // Exit 0: every cell ran; 1: a cell failed, timed out or lost the kernel (the output notebook is
 // still written, with an error banner naming the cell); 2: bad usage or parameters (nothing ran).
-import { join, resolve } from 'node:path';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { basename } from 'node:path';
 import type { Command } from '../command.js';
 import { CliError, EXIT } from '../errors.js';
@@ -55,6 +56,15 @@ async function runWith(argv: string[]): Promise<number> {
     : join(prepared.root, '.cellar', 'exec', basename(prepared.notebook));
   if (output === prepared.notebook)
     throw new CliError('the output notebook would overwrite the input: give another -o', 'E_USAGE');
+  // Before the server starts and any cell runs: a folder that cannot be made fails now, named.
+  try {
+    makeFolder(dirname(output));
+  } catch (error) {
+    throw new CliError(
+      `cannot create the folder ${dirname(output)} for the output notebook (-o): ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+      'E_NOT_FOUND',
+    );
+  }
 
   const server = args.prepareOnly
     ? undefined
@@ -107,4 +117,18 @@ async function runWith(argv: string[]): Promise<number> {
     );
   }
   return result.ok ? EXIT.ok : EXIT.failure;
+}
+
+/**
+ * `mkdir -p`, one level at a time: Node 20's recursive mkdirSync spins forever where the system
+ * refuses a folder under an existing parent with ENOENT (`/proc/x`).
+ */
+function makeFolder(dir: string): void {
+  if (existsSync(dir)) {
+    if (!statSync(dir).isDirectory())
+      throw Object.assign(new Error(`${dir} is not a folder`), { code: 'ENOTDIR' });
+    return;
+  }
+  makeFolder(dirname(dir));
+  mkdirSync(dir);
 }

@@ -11,11 +11,11 @@ import { sha256 } from '../../runtime/key/hash.js';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { Application, LogLevel, TypeScript as ts } from 'typedoc';
-import { findNotebooks, projectRoot } from '../../compiler/host.js';
+import { projectRoot } from '../../compiler/host.js';
 import { CliError, EXIT } from '../errors.js';
 import { checkOutFolder, refuseForeign } from '../out-folder.js';
 import { sweepStaging, writeStaged } from '../staging.js';
-import { collectSite } from './collect.js';
+import { collectSite, siteNotebooks } from './collect.js';
 import { drawPipeline } from './lineage.js';
 import type { DocsSite } from './model.js';
 import { LAZY_SEARCH_JS, installCellarPlugin } from './plugin.js';
@@ -60,9 +60,7 @@ export async function buildDocsSite(options: DocsOptions): Promise<DocsReport> {
   const t0 = performance.now();
   const cpu0 = process.cpuUsage();
   const out = resolve(options.out);
-  const notebooks = findNotebooks(options.paths);
-  if (notebooks.length === 0)
-    throw new CliError(`no notebooks found in ${options.paths.join(', ')}`, 'E_NOT_FOUND');
+  const notebooks = siteNotebooks(options.paths);
   const root = projectRoot(dirname(notebooks[0]!));
   // The build replaces the folder: never one holding the user's files or the project.
   checkOutFolder(out, {

@@ -9,7 +9,7 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { formatDiagnostic, hasErrors } from '../../compiler/diagnostics.js';
-import { compileFile, findNotebooks, projectRoot } from '../../compiler/host.js';
+import { compileFile, findNotebooks, NotFoundError, projectRoot } from '../../compiler/host.js';
 import { parseNotebook } from '../../compiler/notebook/parse.js';
 import type { TaskPlan } from '../../compiler/types.js';
 import { recordedRunReads, WORKDIR_INPUT } from '../../runtime/key/run-reads.js';
@@ -38,10 +38,22 @@ const posix = (p: string) => p.split(sep).join('/');
 /** Where the API copies of the generated modules go under the scratch root (= generated/). */
 export const API_COPY_DIR = 'generated';
 
-export async function collectSite(options: CollectOptions): Promise<DocsSite> {
-  const notebooks = findNotebooks(options.paths);
+/** The notebooks under `paths`. @throws CliError E_NOT_FOUND for a missing path or none found. */
+export function siteNotebooks(paths: string[]): string[] {
+  let notebooks: string[];
+  try {
+    notebooks = findNotebooks(paths);
+  } catch (error) {
+    if (error instanceof NotFoundError) throw new CliError(error.message, 'E_NOT_FOUND');
+    throw error;
+  }
   if (notebooks.length === 0)
-    throw new CliError(`no notebooks found in ${options.paths.join(', ')}`, 'E_NOT_FOUND');
+    throw new CliError(`no notebooks found in ${paths.join(', ')}`, 'E_NOT_FOUND');
+  return notebooks;
+}
+
+export async function collectSite(options: CollectOptions): Promise<DocsSite> {
+  const notebooks = siteNotebooks(options.paths);
   const root = projectRoot(dirname(notebooks[0]!));
   const workspace = resolveWorkspace({ explicit: options.workspace, near: root });
   let project = 'project';

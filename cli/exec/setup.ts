@@ -28,10 +28,25 @@ export async function prepareExec(args: ExecArgs): Promise<PreparedExec> {
   const root = projectRoot(dirname(notebook));
   const paramsCell = await readParamsCell(args.notebook, readFileSync(notebook, 'utf8'));
   const raw = args.paramsFile
-    ? paramsFromJson(readFileSync(resolve(args.paramsFile), 'utf8'), args.paramsFile)
+    ? paramsFromJson(readParamsFile(args.paramsFile), args.paramsFile)
     : [];
   const params = await typeParams(args.notebook, paramsCell, [...raw, ...args.params]);
   return { notebook, shownAs: args.notebook, root, paramsCell, params };
+}
+
+/** The text of `-f params.json`. @throws CliError E_NOT_FOUND naming the file and the option. */
+function readParamsFile(file: string): string {
+  try {
+    return readFileSync(resolve(file), 'utf8');
+  } catch (error) {
+    throw new CliError(`cannot read the params file ${file} (-f): ${reason(error)}`, 'E_NOT_FOUND');
+  }
+}
+
+/** A system error in a few words: `no such file` for ENOENT, else its code or message. */
+function reason(error: unknown): string {
+  const e = error as NodeJS.ErrnoException;
+  return e.code === 'ENOENT' ? 'no such file or folder' : (e.code ?? e.message ?? String(error));
 }
 
 /**

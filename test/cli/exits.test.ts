@@ -1,7 +1,7 @@
 // Every non-zero exit of `cellar` prints what failed with a code: a bare status (a reported
 // `cellar build` that exited 2 and printed nothing) leaves a user nowhere to start. The command
 // table is driven in-process (cli/main.ts `main`), with stderr captured.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -150,6 +150,50 @@ describe('a non-zero exit always says what failed, with a code', () => {
       );
       expect(await main([name])).toBe(2);
       expect(await main([name, '--help'])).toBe(0);
+    }
+  });
+
+  it('a missing file or an uncreatable folder the command line names is E_NOT_FOUND, naming it and its option', async () => {
+    // A tester's findings: each was an internal error (E_UNEXPECTED, exit 1), as `compile` was not.
+    const nb = join(scratch, 'nf.ipynb');
+    writeFileSync(nb, notebookText([codeCell('t', '//| task: t\nconst v = 1;')]));
+    const file = join(scratch, 'nf-file.txt');
+    writeFileSync(file, 'x');
+    // A server nothing listens on: reaching it would be exit 1 (E_JUPYTER_*), not these refusals.
+    const server = ['--server', 'http://127.0.0.1:9', '--token', 't'];
+    const missing = join(scratch, 'missing.json');
+    for (const [argv, says] of [
+      [
+        ['docs', join(scratch, 'nosuch.ipynb')],
+        `no such file or folder: ${join(scratch, 'nosuch.ipynb')}`,
+      ],
+      [
+        ['compile', join(scratch, 'nosuch.ipynb')],
+        `no such file or folder: ${join(scratch, 'nosuch.ipynb')}`,
+      ],
+      [
+        ['exec', nb, '-f', missing, ...server],
+        `cannot read the params file ${missing} (-f): no such file or folder`,
+      ],
+      [
+        ['exec', nb, '-o', join(file, 'out.ipynb'), ...server],
+        `cannot create the folder ${file} for the output notebook (-o): ENOTDIR`,
+      ],
+    ] as const) {
+      stderr = [];
+      expect(await main([...argv]), argv.join(' ')).toBe(2);
+      expect(stderr[0]?.split('\n')[0], argv.join(' ')).toBe(
+        `cellar ${argv[0]}: ${says} (E_NOT_FOUND)`,
+      );
+    }
+    // The tester's own: Node 20's recursive mkdirSync spins forever on /proc/x (ENOENT under a
+    // parent that exists), so this hung before cellar made the folder one level at a time.
+    if (existsSync('/proc/self')) {
+      stderr = [];
+      expect(await main(['exec', nb, '-o', '/proc/x/out.ipynb', ...server])).toBe(2);
+      expect(stderr[0]?.split('\n')[0]).toBe(
+        'cellar exec: cannot create the folder /proc/x for the output notebook (-o): ENOENT (E_NOT_FOUND)',
+      );
     }
   });
 
