@@ -218,7 +218,7 @@ export async function parseParams(
   try {
     byDefault = parseParamsByDefault(raw, pipeline, !notebook);
   } catch (error) {
-    throw (notebook && unreadParam(error, notebook)) || error;
+    throw (notebook && withParamsCell(error, notebook)) || error;
   }
   // No --param given: nothing to type-check (and at 100k tasks the params union costs a walk of
   // the whole pipeline).
@@ -292,13 +292,29 @@ export function checkPipelineDeclares(params: Record<string, unknown>, pipeline:
 }
 
 /**
- * An E_UNKNOWN_PARAM for a name the notebook's params cell does declare (`const mode = 'fast'`)
- * but no task reads: said so, with where it is, instead of "unknown" (a newcomer's finding).
+ * A `--param` error said with the params cell: an E_UNKNOWN_PARAM for a name the params cell
+ * does declare (`const mode = 'fast'`) but no task reads (said so, instead of "unknown": a
+ * newcomer's finding), and an E_BAD_PARAM with the cell and line declaring the param (as
+ * `cellar exec -p` names them). Undefined: the error as it is.
  */
-function unreadParam(error: unknown, notebookFile: string): CliError | undefined {
-  if (!(error instanceof CliError) || error.code !== 'E_UNKNOWN_PARAM') return undefined;
-  const name = /^unknown param '([^']+)'/.exec(error.message)?.[1];
+function withParamsCell(error: unknown, notebookFile: string): CliError | undefined {
+  if (!(error instanceof CliError)) return undefined;
+  const name = /^(?:unknown )?param '([^']+)'/.exec(error.message)?.[1];
   if (!name) return undefined;
+  const at = paramDeclaration(notebookFile, name);
+  if (!at) return undefined;
+  if (error.code === 'E_UNKNOWN_PARAM')
+    return new CliError(
+      `param '${name}' is declared in ${at}, but no task reads it, so it changes nothing: use it in a task, or leave out --param ${name}`,
+      'E_UNKNOWN_PARAM',
+    );
+  if (error.code === 'E_BAD_PARAM' && !error.message.includes('.ipynb'))
+    return new CliError(`${error.message} (declared in ${at})`, 'E_BAD_PARAM');
+  return undefined;
+}
+
+/** `notebooks/x.ipynb, cell 2 (id params), line 3`: where the params cell declares `name`. */
+function paramDeclaration(notebookFile: string, name: string): string | undefined {
   let cells: { cell_type?: string; id?: string; source?: string | string[] }[];
   try {
     cells = (JSON.parse(readFileSync(notebookFile, 'utf8')) as { cells: typeof cells }).cells;
@@ -309,17 +325,14 @@ function unreadParam(error: unknown, notebookFile: string): CliError | undefined
     `^\\s*(?:export\\s+)?const\\s+${name.replace(/[$]/g, '\\$&')}\\s*[:=]`,
     'm',
   );
-  for (const [i, cell] of cells.entries()) {
+  for (const [i, cell] of (Array.isArray(cells) ? cells : []).entries()) {
     const text = Array.isArray(cell.source) ? cell.source.join('') : (cell.source ?? '');
     if (cell.cell_type !== 'code' || !/^\s*\/\/\|\s*params\b/m.test(text)) continue;
     const found = declared.exec(text);
     if (!found) continue;
     const line = text.slice(0, found.index).split('\n').length;
     const notebook = relative(findProjectRoot(dirname(notebookFile)), notebookFile);
-    return new CliError(
-      `param '${name}' is declared in ${notebook}, cell ${i + 1}${cell.id ? ` (id ${cell.id})` : ''}, line ${line}, but no task reads it, so it changes nothing: use it in a task, or leave out --param ${name}`,
-      'E_UNKNOWN_PARAM',
-    );
+    return `${notebook}, cell ${i + 1}${cell.id ? ` (id ${cell.id})` : ''}, line ${line}`;
   }
   return undefined;
 }

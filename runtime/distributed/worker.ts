@@ -22,6 +22,7 @@ import {
   type RecordedRunReads,
 } from '../key/run-reads.js';
 import { findProjectRoot } from '../project.js';
+import { useProjectWarehouse } from '../warehouse/project-root.js';
 import { loadPipeline } from '../load/loader.js';
 import type { JobResult } from '../run/execute.js';
 import { buildGraph } from '../run/graph.js';
@@ -88,6 +89,9 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   // job names them by digest; they sit in Redis), so records written since, by this very run's
   // tasks, do not move this worker's keys away from the coordinator's.
   const root = findProjectRoot(options.workdir ? process.cwd() : dirname(file));
+  // The keys here and the tasks on this worker's threads query the project's warehouse, as the
+  // coordinator's (run.ts), whatever folder the worker was started in.
+  useProjectWarehouse(root);
   const readsAt = { root, pipeline: pipeline.name, workspace: options.workspace };
   // What the pipeline's module read while this worker loaded it (a setup cell's top-level
   // readFileSync): the module keeps what it computed from it, so once that data changes this
@@ -154,6 +158,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
         workspace: options.workspace,
         params,
         store: options.store,
+        projectRoot: root,
       });
       pools.set(id, pool);
     }

@@ -213,6 +213,12 @@ describe('a --param the params cell declares but no task reads', () => {
     const typo = p.cellar('run', 'notebooks/unread.ipynb', '--param', 'mdoe=slow', '--dry-run');
     expect(typo.code).toBe(2);
     expect(typo.stderr).toContain("unknown param 'mdoe'");
+    // A value of the wrong kind names the params cell too, as `cellar exec -p` does.
+    const bad = p.cellar('run', 'notebooks/unread.ipynb', '--param', 'n=abc', '--dry-run');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain(
+      "param 'n' is a number, got 'abc' (declared in notebooks/unread.ipynb, cell 1 (id params), line 2) (E_BAD_PARAM)",
+    );
   });
 });
 
