@@ -183,19 +183,34 @@ function missingExportLocation(
   const pattern = new RegExp(
     `import\\s*(?:type\\s+)?(?:[\\w$]+\\s*,\\s*)?\\{[^}]*\\b${escape(name)}\\b[^}]*\\}\\s*from\\s*['"]${escape(module)}['"]`,
   );
+  return codeCellLocation(notebook, notebookFile, pattern);
+}
+
+/**
+ * `notebooks/x.ipynb, cell 3 (id c2), line 4`: the first place `pattern` matches in the notebook's
+ * code cells (those `cell` accepts, when given), or undefined (no match, or not a notebook).
+ * `notebook`: the notebook as the message names it; `notebookFile`: its absolute path.
+ */
+function codeCellLocation(
+  notebook: string,
+  notebookFile: string,
+  pattern: RegExp,
+  cell?: (text: string) => boolean,
+): string | undefined {
   let cells: { cell_type?: string; id?: string; source?: string | string[] }[];
   try {
     cells = (JSON.parse(readFileSync(notebookFile, 'utf8')) as { cells: typeof cells }).cells;
   } catch {
     return undefined;
   }
-  for (const [i, cell] of cells.entries()) {
-    if (cell.cell_type !== 'code') continue;
-    const text = Array.isArray(cell.source) ? cell.source.join('') : (cell.source ?? '');
+  for (const [i, c] of (Array.isArray(cells) ? cells : []).entries()) {
+    if (c.cell_type !== 'code') continue;
+    const text = Array.isArray(c.source) ? c.source.join('') : (c.source ?? '');
+    if (cell && !cell(text)) continue;
     const found = pattern.exec(text);
     if (!found) continue;
     const line = text.slice(0, found.index).split('\n').length;
-    return `${notebook}, cell ${i + 1}${cell.id ? ` (id ${cell.id})` : ''}, line ${line}`;
+    return `${notebook}, cell ${i + 1}${c.id ? ` (id ${c.id})` : ''}, line ${line}`;
   }
   return undefined;
 }
@@ -315,26 +330,16 @@ function withParamsCell(error: unknown, notebookFile: string): CliError | undefi
 
 /** `notebooks/x.ipynb, cell 2 (id params), line 3`: where the params cell declares `name`. */
 function paramDeclaration(notebookFile: string, name: string): string | undefined {
-  let cells: { cell_type?: string; id?: string; source?: string | string[] }[];
-  try {
-    cells = (JSON.parse(readFileSync(notebookFile, 'utf8')) as { cells: typeof cells }).cells;
-  } catch {
-    return undefined;
-  }
   const declared = new RegExp(
     `^\\s*(?:export\\s+)?const\\s+${name.replace(/[$]/g, '\\$&')}\\s*[:=]`,
     'm',
   );
-  for (const [i, cell] of (Array.isArray(cells) ? cells : []).entries()) {
-    const text = Array.isArray(cell.source) ? cell.source.join('') : (cell.source ?? '');
-    if (cell.cell_type !== 'code' || !/^\s*\/\/\|\s*params\b/m.test(text)) continue;
-    const found = declared.exec(text);
-    if (!found) continue;
-    const line = text.slice(0, found.index).split('\n').length;
-    const notebook = relative(findProjectRoot(dirname(notebookFile)), notebookFile);
-    return `${notebook}, cell ${i + 1}${cell.id ? ` (id ${cell.id})` : ''}, line ${line}`;
-  }
-  return undefined;
+  return codeCellLocation(
+    relative(findProjectRoot(dirname(notebookFile)), notebookFile),
+    notebookFile,
+    declared,
+    (text) => /^\s*\/\/\|\s*params\b/m.test(text),
+  );
 }
 
 const unknownParamMessage = (name: string, known: string[]) =>
