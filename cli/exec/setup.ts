@@ -24,7 +24,8 @@ export interface PreparedExec {
 export async function prepareExec(args: ExecArgs): Promise<PreparedExec> {
   if (!args.notebook) throw new UsageError('missing <notebook>');
   const notebook = resolve(args.notebook);
-  if (!existsSync(notebook)) throw new UsageError(`no such notebook: ${args.notebook}`);
+  if (!existsSync(notebook))
+    throw new CliError(`no such notebook: ${args.notebook}`, 'E_NOT_FOUND');
   const root = projectRoot(dirname(notebook));
   const paramsCell = await readParamsCell(args.notebook, readFileSync(notebook, 'utf8'));
   const raw = args.paramsFile
@@ -53,7 +54,8 @@ function reason(error: unknown): string {
  * The start `cellar exec` and `cellar verify` share: parse `argv` with papermill's two-word
  * `-p name value` (which parseArgs cannot), then check the notebook and type its params.
  * Undefined when --help asked for `usage` (printed here).
- * @throws CliError E_USAGE with `usage` appended for a bad command line or a missing notebook;
+ * @throws CliError E_USAGE with `usage` appended for a bad command line; E_NOT_FOUND for a
+ *   missing notebook;
  *   the ParamError's own code (E_BAD_PARAM, E_NO_PARAMS_CELL, …) for bad params.
  */
 export async function startExecCommand(

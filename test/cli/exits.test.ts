@@ -141,14 +141,17 @@ describe('a non-zero exit always says what failed, with a code', () => {
     }
   });
 
-  it('cellar exec and verify (their own parsing): a missing notebook is E_USAGE, --help exits 0', async () => {
+  it('cellar exec and verify (their own parsing): no notebook is E_USAGE, a missing one E_NOT_FOUND, --help exits 0', async () => {
     for (const name of ['exec', 'verify']) {
       stderr = [];
       expect(await main([name, join(scratch, 'gone.ipynb')])).toBe(2);
-      expect(stderr[0]?.split('\n')[0], name).toBe(
-        `cellar ${name}: no such notebook: ${join(scratch, 'gone.ipynb')} (E_USAGE)`,
+      // Named like every other missing path (compile, docs, exec -f), without the usage text.
+      expect(stderr[0], name).toBe(
+        `cellar ${name}: no such notebook: ${join(scratch, 'gone.ipynb')} (E_NOT_FOUND)`,
       );
+      stderr = [];
       expect(await main([name])).toBe(2);
+      expect(stderr[0]?.split('\n')[0], name).toBe(`cellar ${name}: missing <notebook> (E_USAGE)`);
       expect(await main([name, '--help'])).toBe(0);
     }
   });
