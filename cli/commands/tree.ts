@@ -94,7 +94,9 @@ async function printTree({
         ? 'COMPLETE'
         : lastRun.get(name)?.kind === 'failed'
           ? 'FAILED'
-          : 'PENDING';
+          : lastRun.get(name)?.kind === 'running'
+            ? 'RUNNING'
+            : 'PENDING';
     if (shown.has(name)) {
       lines.push(`${prefix}${branch}(${status}) ${name}[${e.key.value}] (shown above)`);
       return;

@@ -14,26 +14,53 @@ import { logEvents, type TasksCachedLine } from './warm-record.js';
  *   (the key its attempt ran under, when the log says so);
  * - `not-run`: it was left out at `at` because `upstream` failed (`failFast`: not its upstream,
  *   the run stopped starting tasks after `upstream` failed; `upstream` absent when the log does
- *   not say which task failed).
+ *   not say which task failed);
+ * - `started`: it started at `at` under `key` and never ended: that run was killed or
+ *   interrupted (Ctrl-C) before the task ended (its lock is left with no live holder, or its log
+ *   says no more of it);
+ * - `running`: another process (`holder`, `pid 123 on vm`) holds its lock under its key now,
+ *   since `at`: it is being computed by a run still going.
  */
 export type LastRun =
   | { kind: 'failed'; at: number; error: string; key?: string }
-  | { kind: 'not-run'; at: number; upstream?: string; failFast: boolean };
+  | { kind: 'not-run'; at: number; upstream?: string; failFast: boolean }
+  | { kind: 'started'; at: number; key: string }
+  | { kind: 'running'; at: number; holder: string };
 
-/** A task's last event in one log: its outcome, or `undefined` for one that ended done. */
-type Seen = LastRun | { kind: 'done' } | { kind: 'started'; key: string };
+/** A task's last event in one log: its outcome, or `done` for one that ended done or cached. */
+type Seen = LastRun | { kind: 'done' };
 
 /** How many run logs are read at most (newest first) for tasks no newer log mentions. */
 export const RUN_LOGS_READ = 20;
 
 /**
- * The last run of each task of `plan` that is not served from the cache, when that run failed it
- * or left it out because of a failure; tasks whose last run ended done (or that no log names, or
- * whose last run was stopped) are absent. A store without `recentLogs` answers nothing.
+ * The last run of each task of `plan` that is not served from the cache, when that run failed it,
+ * left it out because of a failure, or started it and ended (killed, Ctrl-C) before it did, or
+ * when a run still going is computing it; tasks whose last run ended done (or that no log names)
+ * are absent. A store without `recentLogs` answers from task locks alone.
  */
 export function lastRuns(store: Store, plan: RunPlan): Map<string, LastRun> {
   const found = new Map<string, LastRun>();
-  if (!store.recentLogs || plan.entries.every((e) => e.action === 'cached')) return found;
+  if (plan.entries.every((e) => e.action === 'cached')) return found;
+  // A lock under the task's key now says more than any log: the run logs are flushed every
+  // 200 ms, so a run killed mid-task may have logged nothing of it, but its lock is on disk
+  // before the task starts. Only task folders that exist are looked in (none in a pipeline never
+  // run, at 100k tasks).
+  const folders = store.lockHolder ? store.storedTasks?.() : undefined;
+  if (folders && folders.size > 0) {
+    for (const e of plan.entries) {
+      if (e.action === 'cached' || !folders.has(e.name)) continue;
+      const held = store.lockHolder!(e.name, e.key.value);
+      if (!held) continue;
+      found.set(
+        e.name,
+        held.stale
+          ? { kind: 'started', at: held.since, key: e.key.value }
+          : { kind: 'running', at: held.since, holder: held.holder },
+      );
+    }
+  }
+  if (!store.recentLogs) return found;
   // The set of open tasks is made once a log is there to read: a pipeline never run (no logs) at
   // 100k tasks made a 100k-name set for nothing on every `--dry-run`.
   let open: Set<string> | undefined;
@@ -41,13 +68,14 @@ export function lastRuns(store: Store, plan: RunPlan): Map<string, LastRun> {
   for (const text of store.recentLogs()) {
     if (!open) {
       open = new Set();
-      for (const e of plan.entries) if (e.action !== 'cached') open.add(e.name);
+      for (const e of plan.entries)
+        if (e.action !== 'cached' && !found.has(e.name)) open.add(e.name);
     }
     const seen = eventsOfLog(text);
     for (const [task, s] of seen) {
       if (!open.has(task)) continue;
       open.delete(task);
-      if (s.kind === 'failed' || s.kind === 'not-run') found.set(task, s);
+      if (s.kind !== 'done') found.set(task, s);
     }
     if (open.size === 0 || ++read >= RUN_LOGS_READ) break;
   }
@@ -69,7 +97,7 @@ function eventsOfLog(text: string): Map<string, Seen> {
     for (const e of logEvents(parsed)) {
       switch (e.kind) {
         case 'task-start':
-          seen.set(e.task, { kind: 'started', key: e.key });
+          seen.set(e.task, { kind: 'started', at: e.at, key: e.key });
           break;
         case 'task-done':
         case 'task-cached':
@@ -122,16 +150,23 @@ function when(at: number): string {
 
 /**
  * A task's last run in words, as `cellar tree` and `--dry-run` print it: `failed in its last run
- * (2026-12-03 13:01:26 UTC): bad row 3`, `not run in its last run (…): upstream train failed`.
+ * (2026-12-03 13:01:26 UTC): bad row 3`, `not run in its last run (…): upstream train failed`,
+ * `started in its last run (…) but did not finish: …`.
  * `key`: the task's key now; a failure under another key says its inputs changed since.
  */
 export function describeLastRun(last: LastRun, key?: string): string {
+  if (last.kind === 'running') {
+    return `being computed now by another run (${last.holder}, since ${when(last.at)})`;
+  }
+  const changed =
+    last.kind !== 'not-run' && key !== undefined && last.key !== undefined && last.key !== key
+      ? `; its inputs changed since (key ${last.key} then)`
+      : '';
   if (last.kind === 'failed') {
-    const changed =
-      key !== undefined && last.key !== undefined && last.key !== key
-        ? `; its inputs changed since (key ${last.key} then)`
-        : '';
     return `failed in its last run (${when(last.at)}): ${last.error.split('\n')[0]}${changed}`;
+  }
+  if (last.kind === 'started') {
+    return `started in its last run (${when(last.at)}) but did not finish: that run was killed or interrupted, or is still going; nothing of it is stored${changed}`;
   }
   const why =
     last.upstream === undefined

@@ -129,6 +129,14 @@ export class ProgressLine {
   }
 }
 
+/** The words of `describeLastRun`, without the details: the plan's counts of hidden tasks. */
+const lastRunKindText: Record<LastRun['kind'], string> = {
+  failed: 'failed in its last run',
+  'not-run': 'not run in its last run',
+  started: 'started in its last run but did not finish',
+  running: 'being computed now by another run',
+};
+
 export function describeReason(reason: PlanReason): string {
   switch (reason.kind) {
     case 'cached':
@@ -225,9 +233,7 @@ export function formatPlan(
       const lastRun = last && last.size > 0 ? last.get(e.name) : undefined;
       const kind =
         lastRun && e.reason.kind === 'never-run'
-          ? lastRun.kind === 'failed'
-            ? 'failed in its last run'
-            : 'not run in its last run'
+          ? lastRunKindText[lastRun.kind]
           : reasonKindText[e.reason.kind];
       const what = whatOf(label(e), kind);
       byReason.set(what, (byReason.get(what) ?? 0) + 1);

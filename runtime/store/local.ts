@@ -44,7 +44,7 @@ import {
   type TaskLock,
 } from './store.js';
 import { KEY_LENGTH } from '../key/hash.js';
-import { acquireLock, removeStaleLock, type LockTiming } from './lock.js';
+import { acquireLock, lockHolder, removeStaleLock, type LockTiming } from './lock.js';
 import {
   TEMP_NAME,
   currentProcess,
@@ -398,6 +398,10 @@ export class LocalStore implements Store {
     }
     if (!fresh) this.sweepTemp(task);
     return lock;
+  }
+
+  lockHolder(task: string, key: string) {
+    return lockHolder(join(this.location, task, `${key}.lock`), this.lockTiming);
   }
 
   /**

@@ -138,6 +138,35 @@ export function removeStaleLock(path: string, timing: LockTiming = {}): boolean 
   return readLockFile(path) === undefined;
 }
 
+/**
+ * Who holds the lock file at `path`, for the plan's words (`cellar run --dry-run`, `cellar tree`):
+ * `holder` as `pid 123 on vm`, `since` (epoch ms, from the record; the file's mtime when the
+ * record is unreadable), and `stale` judged as the next lock would (a dead PID on this host,
+ * another boot, another host's heartbeat older than the lease). Undefined when there is no lock
+ * file. Reads only: a stale lock is broken by the next run that takes it.
+ */
+export function lockHolder(
+  path: string,
+  timing: LockTiming = {},
+): { holder: string; since: number; stale: boolean } | undefined {
+  const raw = readLockFile(path);
+  if (raw === undefined) return undefined;
+  const identity = timing.identity ?? { host: hostname(), boot: bootId() };
+  const stale = isStale(path, raw, identity, timing.leaseMs ?? defaultLeaseMs());
+  let owner: Partial<Owner> = {};
+  try {
+    owner = JSON.parse(raw) as Owner;
+  } catch {
+    // An empty record: a process killed between creating the file and writing it.
+  }
+  const since = Date.parse(owner.since ?? '');
+  return {
+    holder: owner.pid !== undefined ? `pid ${owner.pid} on ${owner.host}` : 'a process',
+    since: Number.isFinite(since) ? since : Date.now() - lockFileAgeMs(path),
+    stale,
+  };
+}
+
 function isStale(
   path: string,
   raw: string,

@@ -88,6 +88,16 @@ export interface Store {
    * it (once), so the run can say why it is waiting.
    */
   lock(task: string, key: string, onWait?: (holder: string) => void): Promise<TaskLock>;
+  /**
+   * Who holds the lock of `task` under `key` now (optional; read only, never breaks it): `holder`
+   * in words (`pid 123 on vm`), `since` (epoch ms) and `stale` (its holder is gone: the run that
+   * took it was killed). Undefined when no lock is held. What `--dry-run` says of a task a killed
+   * run left half done, or another run is computing.
+   */
+  lockHolder?(
+    task: string,
+    key: string,
+  ): { holder: string; since: number; stale: boolean } | undefined;
   /** Free-form run log lines (JSONL). */
   appendLog(runId: string, line: string): void;
   /**

@@ -3,6 +3,8 @@
 // user had just watched it fail. Both views now say what its last run came to, read back from the
 // run logs: failed, when, and the error's first line; its downstream, not run because of it. A
 // failure never makes a task look cached, and once fixed and run, the task is complete again.
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { notebookText, project, removeProjects, runStatuses as run } from './harness.js';
 import type { Project } from './harness.js';
@@ -77,6 +79,52 @@ describe('after a failed run', () => {
     expect(byName.train.lastRun).toMatchObject({ kind: 'failed', error: 'bad row 3' });
     expect(byName.report.lastRun).toMatchObject({ kind: 'not-run', upstream: 'train' });
     expect(byName.load.lastRun).toBeUndefined();
+  });
+
+  it('a task its run was killed under says so, not "never run"; the next run runs it', () => {
+    // A tester's finding: after a run was killed (kill -9, a machine lost) while a task ran, the
+    // plan called that task "never run". The task kills its own process: the run log's last word
+    // of it is its start, as when the machine goes down mid-task.
+    const p = project();
+    const KILLED = "//| task: train\nprocess.kill(process.pid, 'SIGKILL');\nconst model = rows;";
+    p.write(NB, notebookText([LOAD, KILLED, REPORT]));
+    expect(p.cellar('run', NB).code).not.toBe(0);
+    const dry = p.cellar('run', NB, '--dry-run');
+    expect(dry.stdout).toMatch(
+      new RegExp(
+        `would run\\s+train\\s+\\w+\\s+started in its last run \\(${WHEN}\\) but did not finish: that run was killed or interrupted, or is still going; nothing of it is stored\\n`,
+      ),
+    );
+    expect(dry.stdout).toMatch(/would run\s+report\s+\w+\s+never run/);
+    expect(p.cellar('tree', NB).stdout).toMatch(
+      /\(PENDING\) train\[\w+\]\n.*stale: started in its last run/,
+    );
+    p.write(NB, notebookText([LOAD, FIXED, REPORT]));
+    expect(run(p, NB)).toEqual({ load: 'cached', train: 'ran', report: 'ran' });
+  });
+
+  it('a task another run is computing now is said to be, with its holder; tree shows it RUNNING', async () => {
+    const p = project();
+    // The task waits for a file the test writes once it has looked: no timing involved.
+    const WAITING =
+      "//| task: train\nimport { existsSync } from 'node:fs';\nwhile (!existsSync('go')) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);\nconst model = rows;";
+    p.write(NB, notebookText([LOAD, WAITING, REPORT]));
+    const running = p.cellarAsync('run', NB);
+    const lockDir = join(p.dir, '.cellar/workspace/rows/train');
+    while (!(existsSync(lockDir) && readdirSync(lockDir).some((f) => f.endsWith('.lock'))))
+      await new Promise((r) => setTimeout(r, 50));
+    const dry = p.cellar('run', NB, '--dry-run');
+    expect(dry.stdout).toMatch(
+      new RegExp(
+        `would run\\s+train\\s+\\w+\\s+being computed now by another run \\(pid \\d+ on \\S+, since ${WHEN}\\)\\n`,
+      ),
+    );
+    expect(p.cellar('tree', NB).stdout).toMatch(/\(RUNNING\) train\[\w+\]/);
+    writeFileSync(join(p.dir, 'notebooks/go'), '');
+    expect((await running).code).toBe(0);
+    // Its lock is gone with the run: nothing says it is being computed any more. (The task read
+    // `go`, so it is keyed on that file and re-runs now that `go` exists: not asserted here.)
+    expect(p.cellar('run', NB, '--dry-run').stdout).not.toContain('being computed');
   });
 
   it('once fixed, the plan says the failure was under other inputs; once run, the task is complete and no longer reported failed', () => {
