@@ -7,6 +7,7 @@
 // histogram bins, and at most SCALAR_LIMIT scalar metrics. Nothing here can fail a task: a value
 // it does not understand gets no statistics.
 import type { ColumnStats, OutputSchema, OutputStats } from '../types.js';
+import { setField } from './table.js';
 
 export const STATS_ROW_LIMIT = 1_000_000;
 export const DISTINCT_LIMIT = 10_000;
@@ -34,14 +35,18 @@ function tableStats(value: unknown, schema: Extract<OutputSchema, { kind: 'table
   const columns: Record<string, ColumnStats> = {};
   for (const col of schema.columns) {
     const at = columnReader(value, col.name);
-    columns[col.name] = columnStats(at, n);
+    setField(columns, col.name, columnStats(at, n));
   }
   return { columns, ...(n < schema.rows ? { sampledRows: n } : {}) };
 }
 
 /** Reads row i of one column, for either table shape (records or equal-length columns). */
 function columnReader(value: unknown, name: string): (i: number) => unknown {
-  if (Array.isArray(value)) return (i) => (value[i] as Record<string, unknown>)[name];
+  if (Array.isArray(value))
+    return (i) => {
+      const row = value[i] as Record<string, unknown>;
+      return Object.hasOwn(row, name) ? row[name] : undefined;
+    };
   const col = (value as Record<string, ArrayLike<unknown>>)[name]!;
   return (i) => col[i];
 }
@@ -123,8 +128,8 @@ export function scalarMetrics(value: unknown): Record<string, number> {
   const out: Record<string, number> = {};
   const put = (name: string, v: unknown) => {
     if (Object.keys(out).length >= SCALAR_LIMIT) return;
-    if (typeof v === 'number' && Number.isFinite(v)) out[name] = v;
-    else if (typeof v === 'boolean') out[name] = v ? 1 : 0;
+    if (typeof v === 'number' && Number.isFinite(v)) setField(out, name, v);
+    else if (typeof v === 'boolean') setField(out, name, v ? 1 : 0);
   };
   if (typeof value === 'number' || typeof value === 'boolean') {
     put('value', value);

@@ -127,7 +127,11 @@ export function planTable(value: unknown, allowEmpty = false): TablePlan | undef
     const names = [...new Set(value.flatMap((r) => Object.keys(r)))];
     const columns: TablePlan['columns'] = [];
     for (const name of names) {
-      const type = inferType(value.map((r) => (r as Record<string, unknown>)[name]));
+      const type = inferType(
+        value.map((r) =>
+          Object.hasOwn(r, name) ? (r as Record<string, unknown>)[name] : undefined,
+        ),
+      );
       if (!type) return undefined;
       columns.push({ name, type });
     }
@@ -204,12 +208,28 @@ function missingMask(
     let kind = 0;
     if (shape === 'records') {
       const row = (value as Record<string, unknown>[])[i]!;
-      if (!(name in row)) kind = ABSENT;
+      if (!Object.hasOwn(row, name)) kind = ABSENT;
       else if (row[name] === undefined) kind = UNDEFINED;
     } else if ((value as Record<string, unknown[]>)[name]![i] === undefined) kind = UNDEFINED;
     if (kind) (mask ??= new Uint8Array(rows))[i] = kind;
   }
   return mask;
+}
+
+/**
+ * `record[name] = value` as an own field, also for `__proto__` (whose plain assignment would set
+ * the record's prototype instead: a column of that name, as `JSON.parse` makes one, was stored
+ * and then not found, reported as a damaged file).
+ */
+export function setField(record: Record<string, unknown>, name: string, value: unknown): void {
+  if (name === '__proto__')
+    Object.defineProperty(record, name, {
+      value,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  else record[name] = value;
 }
 
 export const tableCodec: Codec = {
@@ -233,7 +253,8 @@ export const tableCodec: Codec = {
         `table codec: column '${oversized}' holds more text than one Arrow string column can (${codecLimits.arrowStringBytes} bytes of UTF-8); leave the codec out (auto picks 'structured', which holds it), or split the rows across several outputs`,
       );
     const arrow = await arrowLib();
-    const vectors: Record<string, import('apache-arrow').Vector> = {};
+    // Keyed by column name: no prototype, so a column named `__proto__` is a column.
+    const vectors: Record<string, import('apache-arrow').Vector> = Object.create(null);
     const withMissing = new Set<string>();
     for (const col of plan.columns) {
       if (col.type !== 'typed') {
@@ -245,7 +266,10 @@ export const tableCodec: Codec = {
       }
       let values: unknown;
       if (plan.shape === 'columns') values = (value as Record<string, unknown>)[col.name];
-      else values = (value as Record<string, unknown>[]).map((r) => r[col.name] ?? null);
+      else
+        values = (value as Record<string, unknown>[]).map((r) =>
+          Object.hasOwn(r, col.name) ? (r[col.name] ?? null) : null,
+        );
       if (col.type === 'typed') vectors[col.name] = arrow.makeVector(values as Float64Array);
       else {
         const list = (values as unknown[]).map((v) =>
@@ -288,14 +312,17 @@ export const tableCodec: Codec = {
         throw new Error(`table codec: column '${col.name}' missing from the stored table`);
       // A typed column in a buffer of its own, not a view into the file's bytes (own-buffer.ts).
       if (TYPED.some((T) => T.name === col.type))
-        columns[col.name] = ownBuffer(vector.toArray() as ArrayBufferView);
+        setField(columns, col.name, ownBuffer(vector.toArray() as ArrayBufferView));
       else {
         const list =
           vector.nullCount === 0 && col.type === 'number'
             ? Array.from(vector.toArray() as Float64Array)
             : Array.from(vector as Iterable<unknown>);
-        columns[col.name] =
-          col.type === 'date' ? list.map((v) => (v === null ? null : new Date(v as number))) : list;
+        setField(
+          columns,
+          col.name,
+          col.type === 'date' ? list.map((v) => (v === null ? null : new Date(v as number))) : list,
+        );
       }
     }
     const masks = new Map<string, Uint8Array>();
@@ -320,7 +347,7 @@ export const tableCodec: Codec = {
       for (let j = 0; j < names.length; j++) {
         const kind = maskOf[j]?.[i];
         if (kind === ABSENT) continue;
-        row[names[j]!] = kind === UNDEFINED ? undefined : lists[j]![i];
+        setField(row, names[j]!, kind === UNDEFINED ? undefined : lists[j]![i]);
       }
       out[i] = row;
     }

@@ -81,6 +81,25 @@ describe('codecs', () => {
     expect(back).toEqual(rows);
   });
 
+  it('a column named __proto__ (as JSON.parse makes one) is a column, in records and in columns', async () => {
+    // A tester's finding: stored, then reported as a damaged file ("column '__proto__' missing
+    // from the stored table"): assigning it by name set the prototype instead.
+    const rows = JSON.parse('[{"__proto__": 1, "a": 2}, {"__proto__": 5, "a": 6}, {"a": 7}]');
+    const { codec, back } = await roundTrip(rows, { codec: 'table' });
+    expect(codec).toBe('table');
+    expect(back).toEqual(rows);
+    const list = back as Record<string, unknown>[];
+    expect(list.map((r) => Object.hasOwn(r, '__proto__'))).toEqual([true, true, false]);
+    expect(Object.getPrototypeOf(list[0])).toBe(Object.prototype);
+    expect(list[0]!['__proto__']).toBe(1);
+    const columns = JSON.parse('{"__proto__": [1, 2], "b": ["x", "y"]}');
+    const auto = await roundTrip(columns);
+    expect(auto.codec).toBe('table');
+    expect(Object.hasOwn(auto.back as object, '__proto__')).toBe(true);
+    expect((auto.back as Record<string, unknown>)['__proto__']).toEqual([1, 2]);
+    expect(auto.back).toEqual(columns);
+  });
+
   it('columnar tables keep typed arrays as typed arrays and plain arrays as plain arrays', async () => {
     const cols = {
       x: new Float64Array([1.5, 2.5, 3.5]),
