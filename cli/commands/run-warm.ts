@@ -19,12 +19,11 @@ import {
   formatSummaryOf,
   LIST_LIMIT,
   ProgressLine,
-  resultJsonParts,
 } from '../../runtime/run/summary.js';
 import type { CacheKey, RunEvent, RunPlan, TaskResult } from '../../runtime/types.js';
 import type { PlanEstimate } from '../../runtime/warehouse/tasks/estimate.js';
 import {
-  cachedResults,
+  cachedJsonParts,
   reportCachedRun,
   warmTasks,
   type WarmRecord,
@@ -128,12 +127,9 @@ export async function answerWarm(
     reporter.stop();
   }
   const run = { ok: true, pipeline: warm.pipeline, durationMs };
-  // --json makes and prints the results a part at a time; the summary needs no result per
-  // task: it is made from the record's counts.
-  if (values.json)
-    await printLikeConsole(
-      resultJsonParts(run, warm.tasks.names.length, (from, to) => cachedResults(warm, from, to)),
-    );
+  // --json is written from the record a part at a time, as bytes; the summary needs no result
+  // per task: it is made from the record's counts.
+  if (values.json) await printLikeConsole(cachedJsonParts(warm, durationMs));
   else console.log(formatSummaryOf(run, cachedSummaryGroups(warm)));
   return EXIT.ok;
 }
@@ -146,13 +142,13 @@ export async function answerWarm(
  * When the reader is slower than the writer (a pipe), the next part waits until the last is
  * written, rather than queueing every part behind it.
  */
-export async function printLikeConsole(parts: Iterable<string>): Promise<void> {
+export async function printLikeConsole(parts: Iterable<string | Uint8Array>): Promise<void> {
   const out = process.stdout;
   const noop = () => {};
   const swallow = (error: Error | null | undefined) => {
     if (error && out.listenerCount('error') === 0) out.once('error', noop);
   };
-  const write = (text: string): boolean => {
+  const write = (text: string | Uint8Array): boolean => {
     if (out.listenerCount('error') === 0) out.once('error', noop);
     try {
       return out.write(text, swallow);

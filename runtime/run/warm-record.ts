@@ -693,6 +693,86 @@ export function cachedResults(record: WarmRecord, from: number, to: number): Tas
 }
 
 /**
+ * `--json`'s text of the all-cached run a checked record stands for (summary.ts `resultJson` of
+ * `cachedRunResult`'s result with this `durationMs`), as ASCII bytes in parts of `perPart` tasks:
+ * their concatenation is that text's UTF-8. Each task is written byte by byte into the part's
+ * buffer: at 100,000 tasks, a result object per task, its `JSON.stringify` and the UTF-8 copy of
+ * each part's string were ~15 % of the warm `--json` run (docs/design/performance.md, stop 34).
+ * A checked record's names are task names (`TASK_NAMES`) and its keys hex, so neither needs
+ * escaping; a character that would (a quote, a backslash, a control or non-ASCII character) is
+ * written by `JSON.stringify` all the same, so the text never depends on that check.
+ */
+export function* cachedJsonParts(
+  record: WarmRecord,
+  durationMs: number,
+  perPart = 2000,
+): Generator<Uint8Array> {
+  const { names, keys, notRequested } = record.tasks;
+  // The head as JSON.stringify writes it for an empty list, without its closing `]}`.
+  let head = JSON.stringify({ ok: true, durationMs, tasks: [] }).slice(0, -2);
+  const NAME = ascii('{"name":"');
+  const CACHED = ascii('","status":"cached","key":"');
+  const NOT_RUN = ascii('","status":"not-run","key":"');
+  const CACHED_END = ascii('","durationMs":0}');
+  const NOT_RUN_END = ascii('","durationMs":0,"because":{"kind":"not-requested"}}');
+  let skip = 0;
+  for (let from = 0; from < names.length; from += perPart) {
+    const to = Math.min(names.length, from + perPart);
+    let size = head.length;
+    for (let i = from, s = skip; i < to; i++) {
+      const requested = notRequested[s] !== i;
+      if (!requested) s++;
+      size += names[i]!.length + 16 + NAME.length + 1;
+      size += requested ? CACHED.length + CACHED_END.length : NOT_RUN.length + NOT_RUN_END.length;
+    }
+    // Room for the escaped forms too: writeString grows the buffer when one is longer.
+    let out = Buffer.allocUnsafe(size);
+    let at = out.write(head, 0, 'latin1');
+    const put = (bytes: Uint8Array) => {
+      out.set(bytes, at);
+      at += bytes.length;
+    };
+    // A JSON string's inside: the text as is when it is printable ASCII without `"` or `\`, else
+    // JSON.stringify's escaping, in UTF-8.
+    const writeString = (text: string, start: number, end: number) => {
+      let plain = true;
+      for (let j = start; j < end; j++) {
+        const c = text.charCodeAt(j);
+        if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) {
+          plain = false;
+          break;
+        }
+      }
+      if (plain) {
+        for (let j = start; j < end; j++) out[at++] = text.charCodeAt(j);
+        return;
+      }
+      const escaped = Buffer.from(JSON.stringify(text.slice(start, end)).slice(1, -1), 'utf8');
+      const grown = Buffer.allocUnsafe(out.length + escaped.length);
+      out.copy(grown, 0, 0, at);
+      out = grown;
+      put(escaped);
+    };
+    for (let i = from; i < to; i++) {
+      const requested = notRequested[skip] !== i;
+      if (!requested) skip++;
+      if (i > 0) out[at++] = 0x2c; // ','
+      put(NAME);
+      const name = names[i]!;
+      writeString(name, 0, name.length);
+      put(requested ? CACHED : NOT_RUN);
+      writeString(keys, 16 * i, 16 * i + 16);
+      put(requested ? CACHED_END : NOT_RUN_END);
+    }
+    yield out.subarray(0, at);
+    head = '';
+  }
+  yield ascii(`${head}]}`);
+}
+
+const ascii = (text: string): Buffer => Buffer.from(text, 'latin1');
+
+/**
  * The events and run log of an all-cached run from a checked record (see `cachedRunResult`),
  * without its result: the run's duration in ms. For a run that prints only the summary
  * (`cachedSummaryGroups`), which needs no result object per task: at 100,000 tasks those objects
