@@ -5,6 +5,7 @@
 // (graph.ts, hash.ts, plan.ts, execute.ts), so this file stays the one contract between the
 // compiler's output and the runtime.
 import { CellarError } from './errors.js';
+import { storeOwnName } from './store/own-names.js';
 
 /** How a param's value is checked and parsed from `--param k=v`. */
 export type ParamType = 'string' | 'number' | 'boolean' | 'json';
@@ -225,7 +226,8 @@ export function wellFormed(def: unknown): boolean {
   }
   const d = def as Record<string, unknown>;
   const name = d.name;
-  if (typeof name !== 'string' || !NAME.test(name) || name === '__proto__') return false;
+  if (typeof name !== 'string' || !NAME.test(name) || name === '__proto__' || storeOwnName(name))
+    return false;
   if (typeof d.run !== 'function') return false;
   if (d.family !== undefined && (typeof d.family !== 'string' || d.family === '')) return false;
   if (d.module !== undefined && typeof d.module !== 'string') return false;
@@ -300,6 +302,7 @@ function checkDefinition(def: unknown): string[] {
     );
   else if (name === '__proto__')
     problems.push(`'name' cannot be '__proto__' (it would reach an object's prototype)`);
+  else if (storeOwnName(name)) problems.push(`'name' cannot be '${name}': ${storeOwnName(name)}`);
   const optional = (field: string, ok: (v: unknown) => boolean, wanted: string) => {
     const v = def[field];
     if (v !== undefined && !ok(v)) problems.push(`'${field}' must be ${wanted}, got ${show(v)}`);

@@ -9,6 +9,7 @@
 // are blanked, not removed, so every later message keeps the cell's true line numbers.
 import { diagnostic, suggest } from '../diagnostics.js';
 import { CHECK_FORMS, isParseError, parseCheck } from '../../runtime/warehouse/check-grammar.js';
+import { storeOwnName } from '../../runtime/store/own-names.js';
 import { taskFile } from '../emit/module.js';
 import type { CellRole, Diagnostic, Directives, Notebook, TaggedCell } from '../types.js';
 
@@ -658,6 +659,16 @@ function fileNameProblems(
           '`__proto__` cannot name a task: task names are keys of the pipeline’s records, where `__proto__` sets a prototype',
           { hint: 'choose another name', snippet: `//| task: ${task}` },
         ),
+      );
+      continue;
+    }
+    const storeOwn = storeOwnName(task);
+    if (storeOwn) {
+      diagnostics.push(
+        diagnostic('error', 'E_RESERVED_NAME', at, `\`${task}\` cannot name a task: ${storeOwn}`, {
+          hint: `choose another name, e.g. \`//| task: ${task.replace(/^_+/, '').replace(/\W/g, '_')}\``,
+          snippet: `//| task: ${task}`,
+        }),
       );
       continue;
     }

@@ -1015,6 +1015,28 @@ describe('E_RESERVED_NAME', () => {
     });
     expect(d.message).toContain('`__proto__` cannot name a task');
   });
+
+  it("a task named for the store's own entries (`_runs`, `_source.json`, any case) is refused at its directive", async () => {
+    // A tester's finding: `_source.json` compiled, then failed at run time with ENOTDIR;
+    // `_runs` stored its outputs among the run logs.
+    for (const [name, says] of [
+      ['_runs', 'the store keeps its run logs in the folder `_runs`'],
+      ['_source.json', 'the store keeps the file `_source.json`'],
+      ['_RUNS', 'the store keeps its run logs'],
+    ] as const) {
+      const d = await expectError([`//| task: ${name}\nconst k = 1;`], 'E_RESERVED_NAME', {
+        cell: 1,
+        line: 1,
+      });
+      expect(d.message).toContain(`\`${name}\` cannot name a task: ${says}`);
+    }
+    // Other names with a leading `_` are task names as before.
+    const ok = await diagnosticsOf([
+      '//| task: _runs2\nconst k = 1;',
+      '//| task: _src\nconst j = 1;',
+    ]);
+    expect(ok.diagnostics.filter((x) => x.severity === 'error')).toEqual([]);
+  });
 });
 
 describe('E_SETUP_STATE: a setup helper called only while the setup loads', () => {

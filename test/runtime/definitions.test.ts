@@ -236,6 +236,15 @@ describe('name lookups never go through an object prototype', () => {
     await expect(evaluate(t2)).rejects.toThrow("task 't2' did not return output 'toString'");
   });
 
+  it("a task named for the store's own entries is refused when defined (task API too)", () => {
+    expect(
+      definitionError({ name: '_runs', outputs: { x: {} }, run: () => ({ x: 1 }) }).message,
+    ).toContain("'name' cannot be '_runs': the store keeps its run logs in the folder `_runs`");
+    expect(
+      definitionError({ name: '_Source.json', outputs: { x: {} }, run: () => ({ x: 1 }) }).message,
+    ).toContain("'name' cannot be '_Source.json': the store keeps the file `_source.json`");
+  });
+
   it('__proto__ as a task, param or output name is refused when defined', () => {
     expect(
       definitionError({ name: '__proto__', outputs: { x: {} }, run: () => ({ x: 1 }) }).message,
