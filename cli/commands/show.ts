@@ -115,22 +115,37 @@ async function showOutputs({ values, positionals }: CommandInput<typeof OPTIONS>
 
 /**
  * The task and output named: `<task> [output]`, or `<task>.<output>` as the output's heading
- * prints it (`values.map`) when no task has that whole name.
+ * prints it (`values.map`) when no task has that whole name. Task names may hold dots too: of the
+ * splits at each dot, the one whose task declares that output is taken (`a.b.c`: task `a.b`'s
+ * output `c`, or task `a`'s output `b.c`); two such splits are refused as ambiguous, and with
+ * none the longest task name that exists is kept, for its error.
+ * @throws CliError E_USAGE for an output given twice or an ambiguous name.
  */
 function taskAndOutput(
   [, name, output]: [string, string, string | undefined],
-  tasks: ReadonlyMap<string, unknown>,
+  tasks: ReadonlyMap<string, { task: { outputs: object } }>,
 ): [string, string | undefined] {
-  const dot = name.indexOf('.');
-  if (tasks.has(name) || dot <= 0 || (output !== undefined && !tasks.has(name.slice(0, dot))))
-    return [name, output];
+  if (tasks.has(name) || !name.includes('.')) return [name, output];
+  const splits: [string, string][] = [];
+  for (let dot = name.lastIndexOf('.'); dot > 0; dot = name.lastIndexOf('.', dot - 1))
+    if (tasks.has(name.slice(0, dot))) splits.push([name.slice(0, dot), name.slice(dot + 1)]);
+  if (splits.length === 0) return [name, output];
   if (output !== undefined)
     throw new CliError(
-      `'${name}' names task '${name.slice(0, dot)}' and its output '${name.slice(dot + 1)}', and '${output}' names an output again: give the output once (\`${name}\` or \`${name.slice(0, dot)} ${name.slice(dot + 1)}\`)`,
+      `'${name}' names task '${splits[0]![0]}' and its output '${splits[0]![1]}', and '${output}' names an output again: give the output once (\`${name}\` or \`${splits[0]![0]} ${splits[0]![1]}\`)`,
       'E_USAGE',
       EXIT.usage,
     );
-  return [name.slice(0, dot), name.slice(dot + 1)];
+  const declaring = splits.filter(([task, out]) =>
+    Object.hasOwn(tasks.get(task)!.task.outputs, out),
+  );
+  if (declaring.length > 1)
+    throw new CliError(
+      `'${name}' could be ${declaring.map(([t, o]) => `task '${t}' output '${o}'`).join(' or ')}: give the task and the output apart (${declaring.map(([t, o]) => `\`${t} ${o}\``).join(' or ')})`,
+      'E_USAGE',
+      EXIT.usage,
+    );
+  return declaring[0] ?? splits[0]!;
 }
 
 /**

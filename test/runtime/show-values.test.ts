@@ -36,7 +36,11 @@ export const valuesTask = defineTask({
     plain: { a: 1, b: [2] },
   }),
 });
-export default definePipeline({ name: 'values', tasks: [valuesTask] });
+// Dotted names: task \`a\`'s output \`b\` and task \`a.b\` both print the heading \`a.b\`.
+export const a = defineTask({ name: 'a', outputs: { b: {}, 'q.r': {} }, run: () => ({ b: 'a its b', 'q.r': 'a its q.r' }) });
+export const ab = defineTask({ name: 'a.b', outputs: { c: {} }, run: () => ({ c: 'a.b its c' }) });
+export const aq = defineTask({ name: 'a.q', outputs: { r: {} }, run: () => ({ r: 'a.q its r' }) });
+export default definePipeline({ name: 'values', tasks: [valuesTask, a, ab, aq] });
 `,
   );
   const r = await runCli(['run', pipeline, ...ws]);
@@ -90,6 +94,20 @@ describe('cellar show prints values as they are', () => {
     const twice = await runCli(['show', pipeline, 'values.set', 'map', ...ws]);
     expect(twice.code).toBe(2);
     expect(twice.stderr).toContain('give the output once (`values.set` or `values set`)');
+  });
+
+  it('variant: task names with dots: the split whose task declares that output, or an ambiguity refused', async () => {
+    // A tester's finding: `a.b.c` (task `a.b`'s output `c`) was read as task `a`'s output `b.c`.
+    const abc = await runCli(['show', pipeline, 'a.b.c', '--json', ...ws]);
+    expect(abc.code, abc.stderr).toBe(0);
+    expect(JSON.parse(abc.stdout)).toBe('a.b its c');
+    const aqr = await runCli(['show', pipeline, 'a.q.r', ...ws]);
+    expect(aqr.code).toBe(2);
+    expect(aqr.stderr).toContain(
+      "'a.q.r' could be task 'a.q' output 'r' or task 'a' output 'q.r': give the task and the output apart (`a.q r` or `a q.r`)",
+    );
+    const aqr2 = await runCli(['show', pipeline, 'a', 'q.r', '--json', ...ws]);
+    expect(JSON.parse(aqr2.stdout)).toBe('a its q.r');
   });
 
   it('variant: a table preview shows NaN, Infinity and -0 in its cells', async () => {
