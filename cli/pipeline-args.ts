@@ -353,11 +353,21 @@ function parseParamsByDefault(
   if (raw.length === 0) return {};
   const specs = pipelineParams(pipeline.tasks) as Record<string, ParamSpec>;
   const out: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
+  const given = new Map<string, string>();
   for (const item of raw) {
     const eq = item.indexOf('=');
     if (eq <= 0) throw new CliError(`--param needs k=v, got '${item}'`, 'E_BAD_PARAM');
     const name = item.slice(0, eq);
     const text = item.slice(eq + 1);
+    // A tester's finding: `--param n=3 --param n=4` silently took the last (a pasted command
+    // line with an old value left in would compute something else than the user read).
+    const before = given.get(name);
+    if (before !== undefined && before !== text)
+      throw new CliError(
+        `--param ${name} is given twice, as '${before}' and as '${text}': give it once`,
+        'E_BAD_PARAM',
+      );
+    given.set(name, text);
     // Own properties only: `--param constructor=1` or `__proto__=1` is an unknown param, not Object's.
     const spec = Object.hasOwn(specs, name) ? specs[name] : undefined;
     if (!spec) {

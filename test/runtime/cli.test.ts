@@ -124,6 +124,20 @@ describe('cellar run (real processes)', () => {
     const badNumber = await runCli(['run', pipeline, ...ws, '--param', 'factor=abc']);
     expect(badNumber.code).toBe(2);
     expect(badNumber.stderr).toContain("param 'factor' is a number");
+    // Given twice with two values: which one was meant is not for Cellar to guess.
+    const twice = await runCli([
+      'run',
+      pipeline,
+      ...ws,
+      '--param',
+      'factor=3',
+      '--param',
+      'factor=4',
+    ]);
+    expect(twice.code).toBe(2);
+    expect(twice.stderr).toContain(
+      "--param factor is given twice, as '3' and as '4': give it once (E_BAD_PARAM)",
+    );
     expect((await runCli(['run', pipeline, ...ws, '--rerun', 'scal+'])).stderr).toContain(
       "did you mean 'scale'",
     );
