@@ -42,9 +42,32 @@ export function diagnosticsError(diagnostics: readonly RuntimeDiagnostic[]): Cel
  * so the CLI finds its `throw` in the task's code instead (cli/failure-location.ts).
  */
 export function thrownMessage(value: unknown): string {
+  // `Promise.any`'s "All promises were rejected" says nothing of why: the reasons are its errors.
+  if (value instanceof AggregateError && Array.isArray(value.errors) && value.errors.length > 0) {
+    const shown = value.errors.slice(0, 3).map((e, i) => `[${i + 1}] ${thrownMessage(e)}`);
+    const more = value.errors.length > 3 ? `; and ${value.errors.length - 3} more` : '';
+    return `${value.message} (${value.errors.length}): ${shown.join('; ')}${more}`;
+  }
   if (value instanceof Error) return value.message;
   if (typeof value === 'string') return value;
   return `non-Error value thrown: ${describeValue(value)}`;
+}
+
+/**
+ * The stack that locates a failure in the task's code: the error's own, but for an AggregateError
+ * (whose own stack is Node's `Promise.any` internals) the frames of the first of its errors that
+ * has a stack, under the aggregate's message. Undefined for a thrown non-Error.
+ */
+export function locatingStack(error: unknown): string | undefined {
+  if (!(error instanceof Error)) return undefined;
+  if (error instanceof AggregateError && Array.isArray(error.errors)) {
+    const inner = (error.errors as unknown[]).find(
+      (e): e is Error => e instanceof Error && typeof e.stack === 'string',
+    );
+    if (inner)
+      return `${error.name}: ${thrownMessage(error)}\n${inner.stack!.split('\n').slice(1).join('\n')}`;
+  }
+  return error.stack;
 }
 
 function describeValue(value: unknown): string {

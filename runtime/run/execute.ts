@@ -12,7 +12,7 @@
 // leaves no task half-done. Failure is fail-fast by default (running tasks finish, nothing new
 // starts); `keepGoing` runs everything not downstream of a failure. Retries back off
 // exponentially from the task's `retryDelayMs`.
-import { thrownMessage } from '../errors.js';
+import { locatingStack, thrownMessage } from '../errors.js';
 import { whileSettleable } from '../settle.js';
 import type { Store } from '../store/store.js';
 import type { AnyTask } from '../task.js';
@@ -523,7 +523,7 @@ export async function runAttempts(
           const durationMs = Date.now() - t0;
           // (For an unreadable input, the read's own stack: the CLI then places the failure in
           // no line of this task's cell, cli/commands/run.ts UPSTREAM_OUTPUT_FAULT.)
-          const stack = error instanceof Error ? error.stack : undefined;
+          const stack = locatingStack(error);
           emit({
             kind: 'task-failed',
             at: Date.now(),

@@ -7,7 +7,7 @@
 // marked done. (Writing it here rather than on the scheduler's thread: that one thread also locks,
 // dispatches and keys for every task, and a cold run of small tasks waited on its writes.)
 import { useProjectWarehouse } from '../warehouse/project-root.js';
-import { thrownMessage } from '../errors.js';
+import { locatingStack, thrownMessage } from '../errors.js';
 import { parentPort, workerData } from 'node:worker_threads';
 import { loadPipeline } from '../load/loader.js';
 import { tasksByName } from '../run/graph.js';
@@ -90,7 +90,7 @@ parentPort!.on('message', async (message: { id: number; job: TaskJob }) => {
     // A thrown non-Error has no stack: send none rather than this thread's own frames.
     const err =
       error instanceof Error
-        ? { message: workerAdvice(error, message.job.task), stack: error.stack }
+        ? { message: workerAdvice(error, message.job.task), stack: locatingStack(error) }
         : { message: thrownMessage(error), stack: thrownMessage(error) };
     parentPort!.postMessage({ id: message.id, ok: false, error: err });
   }
@@ -131,6 +131,6 @@ async function whileTaskSettleable<T>(task: string, running: Promise<T>): Promis
  */
 function workerAdvice(error: Error, task: string): string {
   if ((error as { code?: unknown }).code !== 'ERR_WORKER_UNSUPPORTED_OPERATION')
-    return error.message;
+    return thrownMessage(error);
   return `${error.message}: task '${task}' runs on a worker thread, which shares the process's working folder with the tasks running beside it. Pass paths instead (tasks run in the notebook's folder: readFileSync('data/x.txt') rather than process.chdir('data')), or run with --in-process (task code on the main thread: change the folder back before the task ends, as other tasks resolve relative paths from it)`;
 }

@@ -59,6 +59,11 @@ describe('a thrown value that is not an Error', () => {
         source:
           '//| task: twice\nconst flag = Math.max(1, 2);\nif (flag > 5) throw { code: 2 };\nif (flag > 1) throw { code: 3 };\nconst f = flag;',
       },
+      {
+        id: 'any',
+        source:
+          "//| task: any\nconst mirrors = ['one', 'two'];\nconst first = await Promise.any(mirrors.map(async (m) => { throw new Error(`mirror ${m} is down`); }));\nconst g = first;",
+      },
     ]),
   );
   for (const runner of [[], ['--in-process']]) {
@@ -98,6 +103,13 @@ describe('a thrown value that is not an Error', () => {
         status: 'failed',
         error: 'non-Error value thrown: {"code":3}',
         location: 'notebooks/throws.ipynb, cell 6 (id twice), line 4',
+      });
+      // A tester's finding: Promise.any's AggregateError said only "All promises were rejected",
+      // with no line: now its reasons, and the line of the first.
+      expect(tasks.any).toMatchObject({
+        status: 'failed',
+        error: 'All promises were rejected (2): [1] mirror one is down; [2] mirror two is down',
+        location: 'notebooks/throws.ipynb, cell 7 (id any), line 3',
       });
       for (const t of Object.values(tasks)) expect(t.error).not.toContain('[object Object]');
     });
