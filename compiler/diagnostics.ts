@@ -25,6 +25,8 @@ export const CODES = {
   E_MUTATES_UPSTREAM: 'a task changing a value another task (or setup) produced',
   E_SETUP_STATE:
     'a setup helper changing a setup value when called (`function setFactor(v) { cfg.factor = v }`), or a setup class instance or closure keeping state its calls change (`counter.inc()` with `inc() { this.n++ }`): tasks share setup state, so a result would depend on which tasks ran before it',
+  E_MODULE_STATE:
+    "a task changing a value it imports from a local module (`registry.push('a')`), or calling a local module's function that changes the module's top-level state (`let n = 0; export function next() { return ++n; }`): tasks in one worker thread share a local module, so a result would depend on which tasks ran before it in that thread",
   E_GLOBAL_STATE:
     'a task (or a setup helper it calls) changing a global of the process (`globalThis.factor = 5`, `Array.prototype.sumAll = …`): tasks share the process, so a result would depend on which tasks ran before it',
   E_FUNCTION_CROSSES_TASK: 'a function or class declared in one task and used by another',

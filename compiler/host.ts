@@ -259,6 +259,11 @@ interface CacheFile {
   sql: [string, SqlFacts][];
   /** `CompileMemory.emitted` entries this compile used: [emit inputs key, unformatted-text key]. */
   emitted?: [string, string][];
+  /**
+   * [project-relative path, sha256] of each local module the compile read (`localModuleReader`):
+   * E_MODULE_STATE depends on them, so a full hit needs each to be as read.
+   */
+  localModules?: [string, string][];
 }
 
 export interface NotebookOutcome {
@@ -470,6 +475,9 @@ async function compileText(
     !cache.diagnostics.some((d) => d.code === 'E_UNRESOLVED_IMPORT' || d.code === 'E_INTERNAL') &&
     cache.notebookHash === notebookHash &&
     cache.outDir === outDirRel &&
+    (cache.localModules ?? []).every(
+      ([path, hash]) => sha256(readTextOrUndefined(join(opts.root, path)) ?? '') === hash,
+    ) &&
     (cache.fixtures ?? []).join('\0') === fixtures.join('\0')
   ) {
     // A full hit: nothing to do if generated/ still holds exactly what was recorded.
@@ -575,6 +583,8 @@ async function compileText(
     await readingBack;
   };
   const canImport = importResolver(join(opts.outDir, stem));
+  const localModulesRead = new Map<string, string>();
+  const localModule = localModuleReader(join(opts.outDir, stem), opts.root, localModulesRead);
   const compile = () =>
     compileNotebook(notebook, text, {
       workdir,
@@ -587,6 +597,7 @@ async function compileText(
       analyzeElsewhere,
       beforeEmit,
       canImport,
+      localModule,
       pathsAlias: tsconfigPaths(join(opts.outDir, stem)),
       builtinExports,
       recall,
@@ -628,6 +639,7 @@ async function compileText(
       workdir,
       fixtures,
       moduleDir: join(opts.outDir, stem),
+      root: opts.root,
     });
   if (!opts.noCache) {
     const pick = <V>(m: Map<string, V>, keys: string[]) =>
@@ -666,6 +678,7 @@ async function compileText(
       emitted: deep
         ? []
         : [...new Map(result.stats.used.emitted)].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+      ...(localModulesRead.size > 0 ? { localModules: [...localModulesRead].sort() } : {}),
     };
     try {
       // The plan first: a record is never written naming a plan file not there yet.
@@ -728,6 +741,37 @@ export function importResolver(moduleDir: string): (specifier: string) => boolea
     }
     if (!spec.startsWith('.') && !spec.startsWith('/')) return true;
     return resolvesToFile(resolve(moduleDir, spec));
+  };
+}
+
+/**
+ * The file a module in `moduleDir` loads for a relative specifier, as `resolvesToFile` finds it
+ * (`./x.js` for x.ts…): its path relative to `root` and its text, each read recorded in `read`
+ * (path → sha256) for the cache. Undefined for a package, or when no file is there.
+ */
+export function localModuleReader(
+  moduleDir: string,
+  root: string,
+  read: Map<string, string>,
+): (specifier: string) => { file: string; text: string } | undefined {
+  return (spec) => {
+    if (!spec.startsWith('./') && !spec.startsWith('../')) return undefined;
+    const path = resolve(moduleDir, spec);
+    const stem = path.replace(/\.(?:[cm]?js|jsx)$/, '');
+    const candidates = [
+      ...['.ts', '.tsx', '.mts', '.cts'].map((ext) => stem + ext),
+      path,
+      ...['.ts', '.js', '.mjs'].map((ext) => path + ext),
+      ...['index.ts', 'index.js'].map((f) => join(path, f)),
+    ];
+    for (const c of candidates) {
+      if (!/\.[cm]?[jt]sx?$/.test(c) || !existsSync(c) || !statSync(c).isFile()) continue;
+      const text = readText(c);
+      const file = posix(relative(root, c));
+      read.set(file, sha256(text));
+      return { file, text };
+    }
+    return undefined;
   };
 }
 
@@ -867,6 +911,8 @@ type DeepRequest =
       fixtures: string[];
       /** generated/<stem>/, where the host's importResolver looks from. */
       moduleDir: string;
+      /** The project root, local modules' paths are named from (`localModuleReader`). */
+      root: string;
     };
 type DeepAnswer<R extends DeepRequest> = R extends { kind: 'work' }
   ? Awaited<ReturnType<typeof doDeepWork>>
@@ -879,6 +925,7 @@ function answerDeep(request: DeepRequest): Promise<unknown> {
     hash: sha256,
     fixtures: request.fixtures,
     canImport: importResolver(request.moduleDir),
+    localModule: localModuleReader(request.moduleDir, request.root, new Map()),
     pathsAlias: tsconfigPaths(request.moduleDir),
     builtinExports,
   });

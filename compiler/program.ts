@@ -8,7 +8,9 @@
 // whose text changed. A notebook with errors stops before emission: half a pipeline is worse
 // than none.
 import { diagnostic, hasErrors, sortDiagnostics, suggest } from './diagnostics.js';
-import { loadAnalyzer, PROGRAM_CELLS, type CellInput } from './analyze/cell.js';
+import { loadAnalyzer, loadTypeScript, PROGRAM_CELLS, type CellInput } from './analyze/cell.js';
+import { moduleStateWrites, type ModuleStateWrite } from './analyze/module-state.js';
+import type { ModuleState } from './plan/link.js';
 import { sqlDiagnostics, sqlFacts, type SqlFacts } from './analyze/sql.js';
 import { parseNotebook } from './notebook/parse.js';
 import { tagCells } from './notebook/directives.js';
@@ -36,7 +38,7 @@ import type {
 } from './types.js';
 
 /** Bump when the shape of analyses or emitted code changes: it keys the on-disk cache. */
-export const COMPILER_VERSION = '0.1.0-22'; // -22: clock reads (`Date.now()`…) with the setup helper they are in, W_TASK_READS_CLOCK for a task calling it; -21: task consts unique per pipeline and clear of setup, import, shared and type names, E_TASK_FILE_NAME for a task written to the pipeline's own files; -20: a local module a task or test cell imports for a value its code does not read is loaded by that module; -19: a local module setup imports for a value no task uses is loaded by setup.js and by every task using a module's value, and a module imported for its effects and for types only is still loaded; -18: a setup helper handing setup state to a function that changes its parameter; -17: a value handed to a function that changes its parameter, Date setters; -16: a `let` alias until rebound, destructured loop and callback variables, `Object.getPrototypeOf([]).x = …`; -15: changes through destructuring, a part taken by name, a literal taken apart, an IIFE parameter, a prototype alias, `count = count + 1` in a setup helper; -14: a part of a value handed to a setter (`Object.defineProperty(Array.prototype, …)`), a task named `__proto__`; -13: subpath imports (`#lib/x`) resolved by package.json `imports`; -12: E_GLOBAL_STATE, changes seen through parentheses and type assertions; -11: E_RESERVED_NAME (a task's `__proto__`); -10: setup's side-effect imports in every task and test module; -9: changes through a local const alias, borrowed mutators (`Array.prototype.push.call`, `.bind`) and reflective setters; -8: an index computed from the value itself is an append, not a memo key; -7: E_SETUP_STATE named at the calling task; -6: setup helpers called only while loading (Mutation.inside, loadTimeCalls); -5: Deno shim uses, import versions and columns; -4: callable consts; -3: display-only statements, aliases, SQL problems
+export const COMPILER_VERSION = '0.1.0-23'; // -23: E_MODULE_STATE, a task changing a local module's value or calling its function that changes the module's top-level state; -22: clock reads (`Date.now()`…) with the setup helper they are in, W_TASK_READS_CLOCK for a task calling it; -21: task consts unique per pipeline and clear of setup, import, shared and type names, E_TASK_FILE_NAME for a task written to the pipeline's own files; -20: a local module a task or test cell imports for a value its code does not read is loaded by that module; -19: a local module setup imports for a value no task uses is loaded by setup.js and by every task using a module's value, and a module imported for its effects and for types only is still loaded; -18: a setup helper handing setup state to a function that changes its parameter; -17: a value handed to a function that changes its parameter, Date setters; -16: a `let` alias until rebound, destructured loop and callback variables, `Object.getPrototypeOf([]).x = …`; -15: changes through destructuring, a part taken by name, a literal taken apart, an IIFE parameter, a prototype alias, `count = count + 1` in a setup helper; -14: a part of a value handed to a setter (`Object.defineProperty(Array.prototype, …)`), a task named `__proto__`; -13: subpath imports (`#lib/x`) resolved by package.json `imports`; -12: E_GLOBAL_STATE, changes seen through parentheses and type assertions; -11: E_RESERVED_NAME (a task's `__proto__`); -10: setup's side-effect imports in every task and test module; -9: changes through a local const alias, borrowed mutators (`Array.prototype.push.call`, `.bind`) and reflective setters; -8: an index computed from the value itself is an append, not a memo key; -7: E_SETUP_STATE named at the calling task; -6: setup helpers called only while loading (Mutation.inside, loadTimeCalls); -5: Deno shim uses, import versions and columns; -4: callable consts; -3: display-only statements, aliases, SQL problems
 
 export interface CompileMemory {
   /** Cell analyses by `role + '\0' + code` (an analysis depends on nothing else). */
@@ -88,6 +90,14 @@ export interface CompileOptions {
    * A name missing there and used as a value is E_MISSING_BUILTIN_EXPORT at compile time.
    */
   builtinExports?: (specifier: string) => BuiltinExports | undefined;
+  /**
+   * The file a module in `<out>/<stem>/` would load for a relative specifier (rebased onto
+   * `workdir`, as `canImport` is asked), its path as the messages name it and its text; undefined
+   * when there is none. The host reads it from the disk (host.ts `localModuleReader`). Without it
+   * local modules are not read, and a task calling a function that changes a local module's
+   * state goes unseen (E_MODULE_STATE).
+   */
+  localModule?: (specifier: string) => { file: string; text: string } | undefined;
   /** Another thread to format on (print.ts `FormatElsewhere`); default: all on this one. */
   formatElsewhere?: FormatElsewhere;
   /**
@@ -288,11 +298,15 @@ async function compileStages(
   if (hasErrors(run.diagnostics)) return stopped();
   await sqlStage(run, tagged.cells, analyses);
 
+  const moduleState = options.localModule
+    ? await moduleStateStage(run, analyses, options.localModule)
+    : undefined;
   const linked = linkCells({
     notebook: path,
     stem: notebook.stem,
     cells: tagged.cells,
     analyses,
+    ...(moduleState ? { moduleState } : {}),
     kernel: notebook.kernel,
     language: notebook.language,
   });
@@ -525,6 +539,40 @@ function importStage(
       );
     }
   }
+}
+
+/**
+ * The state changes of each local module (a relative import, `./lib/counter.js`) the compiled
+ * cells import, by the specifier as written: for link.ts to refuse a task calling an exported
+ * function that changes module-level state (E_MODULE_STATE). TypeScript is loaded only when some
+ * cell imports a local module.
+ */
+async function moduleStateStage(
+  run: CompileRun,
+  analyses: Map<number, CellAnalysis>,
+  localModule: NonNullable<CompileOptions['localModule']>,
+): Promise<ModuleState | undefined> {
+  const specs = new Set<string>();
+  for (const a of analyses.values())
+    for (const imp of a.imports)
+      if (/^\.\.?\//.test(imp.module) && imp.bindings.some((b) => !b.typeOnly))
+        specs.add(imp.module);
+  if (specs.size === 0) return undefined;
+  const out = new Map<string, { file: string; writes: Map<string, ModuleStateWrite> }>();
+  let ts: Awaited<ReturnType<typeof loadTypeScript>> | undefined;
+  for (const spec of specs) {
+    const found = localModule(fromNotebook(run.options.workdir, spec));
+    if (!found) continue;
+    ts ??= await loadTypeScript();
+    let writes;
+    try {
+      writes = moduleStateWrites(ts, found.text, found.file);
+    } catch {
+      continue; // a module TypeScript cannot walk (too deep): not judged
+    }
+    if (writes.size > 0) out.set(spec, { file: found.file, writes });
+  }
+  return out;
 }
 
 /**

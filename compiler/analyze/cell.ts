@@ -84,7 +84,7 @@ const ELEMENT_CALLBACKS = new Set([
 ]);
 
 /** Methods that change their receiver: calling one on another task's value changes its output. */
-const MUTATING_METHODS = new Set([
+export const MUTATING_METHODS = new Set([
   'push',
   'pop',
   'shift',
@@ -130,6 +130,11 @@ export function setTsMorphLoader(load: () => Promise<typeof TsMorphModule>): voi
 export function loadAnalyzer(): Promise<Analyzer> {
   loading ??= loadTsMorph().then((m) => createAnalyzer(m));
   return loading;
+}
+
+/** TypeScript as ts-morph carries it, loaded as `loadAnalyzer` loads it (analyze/module-state.ts). */
+export function loadTypeScript(): Promise<TS> {
+  return loadTsMorph().then((m) => m.ts);
 }
 
 export { mapSpecifier };

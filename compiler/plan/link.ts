@@ -16,6 +16,7 @@
 import { diagnostic, suggest } from '../diagnostics.js';
 import { KNOWN_GLOBALS } from '../analyze/globals.js';
 import { checkPackageClassOutputs } from './package-classes.js';
+import type { ModuleStateWrite } from '../analyze/module-state.js';
 import type {
   Binding,
   CellAnalysis,
@@ -46,7 +47,18 @@ export interface LinkInput {
   kernel?: Kernel;
   /** JavaScript kernels' notebooks compile to JS modules (TaskPlan.language). */
   language?: 'typescript' | 'javascript';
+  /**
+   * Local modules the cells import whose exported functions change module-level state, by the
+   * specifier as written (program.ts `moduleStateStage`): a task calling one is E_MODULE_STATE.
+   */
+  moduleState?: ModuleState;
 }
+
+/** By import specifier: the module's file and, by exported name, the state change a call makes. */
+export type ModuleState = ReadonlyMap<
+  string,
+  { file: string; writes: ReadonlyMap<string, ModuleStateWrite> }
+>;
 
 export interface LinkResult {
   plan?: TaskPlan;
@@ -335,6 +347,7 @@ function bindUses(s: LinkState): void {
     resolveReferences(s, here, scope);
     checkMutations(s, here, scope);
     checkParamChanges(s, here, scope);
+    checkModuleState(s, here, scope);
     checkKeptState(s, here, scope, checkSetupState(s, here, scope));
     checkReservedNames(s, here);
 
@@ -713,7 +726,9 @@ function checkSetupState(s: LinkState, here: CellScope, scope: Scope): Set<strin
     const v = here.ownValue.get(m.name) ?? scope.value.get(m.name);
     // `globalThis.factor = f`, `Array.prototype.sumAll = …`: the process's own globals.
     const global = !v && changesGlobal(m);
-    if (!global && (!v || v.owner.kind !== 'setup')) continue;
+    // A value imported from a local module is state every task in a worker thread shares too.
+    const fromModule = !global && v !== undefined && localImport(v);
+    if (!global && (!v || (v.owner.kind !== 'setup' && !fromModule))) continue;
     // A reassignment whose new value is handed on (`return ++calls`) is state by itself; any
     // other change counts when something reads the value (a counter nothing reads does not).
     if (reported.has(m.name) || (!global && !m.used && !readBesidesChanges(s, v!))) continue;
@@ -722,10 +737,12 @@ function checkSetupState(s: LinkState, here: CellScope, scope: Scope): Set<strin
     const later = m.inside === undefined ? undefined : useAfterLoading(s, m.inside, cell.index);
     if (later === 'none') continue;
     reported.add(m.name);
-    const code = global ? 'E_GLOBAL_STATE' : 'E_SETUP_STATE';
+    const code = global ? 'E_GLOBAL_STATE' : fromModule ? 'E_MODULE_STATE' : 'E_SETUP_STATE';
     const declared = global
       ? 'a global every task in the process shares'
-      : `declared in setup, cell ${v!.cell + 1}`;
+      : fromModule
+        ? `imported from the local module \`${v!.importFrom!.module}\` in cell ${v!.cell + 1}, which a worker thread loads once for all its tasks`
+        : `declared in setup, cell ${v!.cell + 1}`;
     const why = `every task shares ${global ? 'the process globals' : 'setup values'}, and in the pipeline a task starts from the setup as loaded, in whatever order and process the run picks, so a result computed from \`${m.name}\` would depend on which tasks ran before it`;
     const hint = `have the helper return a new value instead of changing \`${m.name}\`, and the task output it for the tasks that read it (a Map memo filled with \`.set\` is allowed, and so is a helper only called at the top level of setup cells)`;
     const caller = later && s.cellByIndex.get(later.cell);
@@ -1118,6 +1135,11 @@ function checkMutations(s: LinkState, here: CellScope, scope: Scope): void {
       );
       continue;
     }
+    const imported = v ?? here.ownValue.get(m.name);
+    if (cell.role === 'task' && imported && localImport(imported)) {
+      reportLocalImportChange(s, cell, m, imported);
+      continue;
+    }
     if (!v) {
       if (m.kind === 'assign' && !here.ownValue.has(m.name)) {
         s.diagnostics.push(
@@ -1139,6 +1161,10 @@ function checkMutations(s: LinkState, here: CellScope, scope: Scope): void {
       continue;
     }
     const root = m.kind === 'assign' ? undefined : scope.aliasOf.get(v.id);
+    if (cell.role === 'task' && root && localImport(root)) {
+      reportLocalImportChange(s, cell, m, root);
+      continue;
+    }
     if (
       root &&
       cell.role === 'task' &&
@@ -1203,6 +1229,17 @@ function checkParamChanges(s: LinkState, here: CellScope, scope: Scope): void {
       const v = scope.value.get(handed);
       const root = v && (scope.aliasOf.get(v.id) ?? v);
       const global = !v && GLOBAL_OBJECTS.has(handed);
+      if (root && localImport(root)) {
+        reportLocalImportChange(
+          s,
+          cell,
+          { ...change, name: handed, line: call.line, column: call.column },
+          root,
+          call.name,
+          `cell ${fn.cell + 1}, line ${change.line}`,
+        );
+        break;
+      }
       if (!global && (!root || root.owner.kind === 'import' || sameOwner(root.owner, owner)))
         continue;
       const where = `cell ${fn.cell + 1}, line ${change.line}`;
@@ -1224,6 +1261,92 @@ function checkParamChanges(s: LinkState, here: CellScope, scope: Scope): void {
       );
       break;
     }
+  }
+}
+
+/** A value imported from a local module (`./lib/x.js`, `#lib/x`), not a package's. */
+function localImport(v: Version): boolean {
+  return (
+    v.kind === 'import' &&
+    v.importFrom !== undefined &&
+    !v.importFrom.typeOnly &&
+    /^(\.\.?\/|#)/.test(v.importFrom.module)
+  );
+}
+
+const MODULE_STATE_WHY =
+  "tasks run in worker threads that load a local module once, so every task in a thread shares the module's top-level state, and what a task computes from it would depend on which tasks ran before it in that thread (`--workers`), under the same cache key";
+
+/**
+ * A task changing a value it imported from a local module (`registry.push('a')` with `import {
+ * registry } from './lib/counter.js'`), or handing it to a function that changes its parameter
+ * (`via`, at `where`): E_MODULE_STATE.
+ */
+function reportLocalImportChange(
+  s: LinkState,
+  cell: TaggedCell,
+  m: Mutation,
+  imported: Version,
+  via?: string,
+  where?: string,
+): void {
+  const from = imported.importFrom!;
+  const name =
+    from.imported === imported.name
+      ? `\`${imported.name}\``
+      : `\`${imported.name}\` (\`${from.imported}\`)`;
+  const mine = `my${imported.name[0]!.toUpperCase()}${imported.name.slice(1)}`;
+  const doing = via
+    ? `hands \`${m.name}\` to \`${via}\`, which ${describeMutation(m)} its parameter (${where}); \`${m.name}\` is ${name}`
+    : `${describeMutation(m)} \`${m.name}\`${m.name === imported.name ? '' : `, which is ${name}`}`;
+  s.diagnostics.push(
+    diagnostic(
+      'error',
+      'E_MODULE_STATE',
+      at(s, cell, m.line, m.column),
+      `task \`${cell.task}\` ${doing}, imported from the local module \`${from.module}\` (cell ${imported.cell + 1}): ${MODULE_STATE_WHY}`,
+      {
+        hint: `change a copy made in the task, \`const ${mine} = [...${imported.name}]\` (or \`structuredClone(${imported.name})\`), or output the value from a task and read it by name in the tasks that need it`,
+        snippet: lineOf(cell, m.line),
+      },
+    ),
+  );
+}
+
+/**
+ * A task calling a function of a local module that changes the module's top-level state (`let n
+ * = 0; export function next() { return ++n; }`), directly or through functions of that module it
+ * calls: E_MODULE_STATE at the task's first use of it (a use as a callback calls it too).
+ */
+function checkModuleState(s: LinkState, here: CellScope, scope: Scope): void {
+  const { cell, analysis: a } = here;
+  const state = s.input.moduleState;
+  if (cell.role !== 'task' || !state || state.size === 0) return;
+  const reported = new Set<string>();
+  for (const ref of a.references) {
+    if (ref.meaning !== 'value' || within(here.dropped, ref.start)) continue;
+    const v = ref.own ? here.ownValue.get(ref.name) : scope.value.get(ref.name);
+    if (!v || !localImport(v)) continue;
+    const from = v.importFrom!;
+    const mod = state.get(from.module);
+    const exported = from.imported === '*' ? ref.member : from.imported;
+    const w = exported === undefined ? undefined : mod?.writes.get(exported);
+    if (!mod || !w || reported.has(`${ref.name}.${exported}`)) continue;
+    reported.add(`${ref.name}.${exported}`);
+    const called = from.imported === '*' ? `${ref.name}.${exported}` : ref.name;
+    const chain = w.via.length > 1 ? ` (through ${w.via.map((f) => `\`${f}\``).join(' → ')})` : '';
+    s.diagnostics.push(
+      diagnostic(
+        'error',
+        'E_MODULE_STATE',
+        at(s, cell, ref.line, ref.column),
+        `task \`${cell.task}\` calls \`${called}\` from the local module \`${from.module}\`, which${chain} ${w.what} \`${w.state}\`, a top-level variable of ${mod.file} (line ${w.line}): ${MODULE_STATE_WHY}`,
+        {
+          hint: `have \`${exported}\` take what it needs as parameters and return a new value instead of changing \`${w.state}\`, or call it in one task and output the result to the tasks that read it`,
+          snippet: lineOf(cell, ref.line),
+        },
+      ),
+    );
   }
 }
 

@@ -1738,3 +1738,180 @@ describe('E_SETUP_STATE: kept state held in a destructured, nested or chained se
     expect((await errors([setup, task])).map(formatDiagnostic)).toEqual([]);
   });
 });
+
+describe('E_MODULE_STATE: state of a local module tasks share in a worker thread', () => {
+  const COUNTER = [
+    'let n = 0;',
+    'export function next(): number { n += 1; return n; }',
+    'export const registry: string[] = [];',
+  ].join('\n');
+  /** Compile with these local modules (by the specifier a module in generated/<stem>/ asks). */
+  const withModules = async (cells: string[], modules: Record<string, string>) =>
+    (
+      await compileNotebook(NB, notebookText(cells), {
+        workdir: '../../notebooks',
+        format: false,
+        localModule: (spec) => {
+          const text = modules[spec];
+          return text === undefined ? undefined : { file: spec.replace(/^(\.\.\/)+/, ''), text };
+        },
+      })
+    ).diagnostics;
+  const moduleState = (ds: Diagnostic[]) => ds.filter((d) => d.code === 'E_MODULE_STATE');
+
+  it("refuses a task pushing to a local module's array, at each task, naming it and the module", async () => {
+    const cells = [
+      "import { registry, next } from './lib/counter.js';",
+      "//| task: s2a\nregistry.push('a');\nconst na = registry.length;",
+      "//| task: s2b\nregistry.push('b');\nconst nb = registry.length;",
+    ];
+    const found = moduleState((await diagnosticsOf(cells)).diagnostics);
+    expect(found.map((d) => [d.cell, d.line, d.column])).toEqual([
+      [2, 2, 1],
+      [3, 2, 1],
+    ]);
+    expect(found[0]!.message).toContain('task `s2a` calls `registry.push(...)` on `registry`');
+    expect(found[0]!.message).toContain('the local module `./lib/counter.js` (cell 1)');
+    expect(found[0]!.message).toContain('--workers');
+    expect(found[0]!.hint).toContain('const myRegistry = [...registry]');
+    await expectError(cells.slice(0, 2), 'E_MODULE_STATE', { cell: 2, line: 2, column: 1 });
+  });
+
+  it.each([
+    ['a property assignment', 'cfg.factor = 3;'],
+    ['an increment of a property', 'cfg.hits++;'],
+    ['a delete', 'delete cfg.factor;'],
+    ['Object.assign onto it', 'Object.assign(cfg, { factor: 2 });'],
+    ['a mutating method on a part of it', 'cfg.names.sort();'],
+    ['a local alias', 'const c = cfg;\nc.factor = 3;'],
+    ['a setup helper changing its parameter', 'setFactor(cfg, 3);'],
+  ])('refuses a task changing an imported local value through %s', async (_, change) => {
+    const cells = [
+      "import { cfg } from '../lib/config.ts';\nfunction setFactor(o: { factor: number }, f: number) { o.factor = f; }",
+      `//| task: t\n${change}\nconst f = cfg.factor;`,
+    ];
+    const found = moduleState((await diagnosticsOf(cells)).diagnostics);
+    expect(found.map(formatDiagnostic)).toHaveLength(1);
+    expect(found[0]!.message).toContain('`../lib/config.ts`');
+  });
+
+  it("lets a task change its own copy, read the value, or change a package's export", async () => {
+    const cells = [
+      "import { registry } from './lib/counter.js';\nimport { names } from 'some-package';",
+      "//| task: t\nconst mine = [...registry];\nmine.push('a');\nconst n = registry.length + mine.length;\nnames.push('x');",
+    ];
+    expect(moduleState((await diagnosticsOf(cells)).diagnostics)).toEqual([]);
+  });
+
+  it('refuses each task calling a function that changes a module-level `let`, naming file, line and variable', async () => {
+    const cells = [
+      "import { next } from './lib/counter.js';",
+      '//| task: t1\nconst c1 = next();',
+      '//| task: t2\nconst c2 = next();',
+      '//| task: t3\nconst c3 = [1].map(next);',
+    ];
+    const found = moduleState(
+      await withModules(cells, { '../../notebooks/lib/counter.js': COUNTER }),
+    );
+    expect(found.map((d) => [d.cell, d.line, d.column])).toEqual([
+      [2, 2, 12],
+      [3, 2, 12],
+      [4, 2, 20],
+    ]);
+    expect(found[0]!.severity).toBe('error');
+    expect(found[0]!.message).toContain(
+      'task `t1` calls `next` from the local module `./lib/counter.js`, which assigns to `n`, a top-level variable of notebooks/lib/counter.js (line 2)',
+    );
+    expect(found[0]!.hint).toContain('return a new value');
+  });
+
+  it.each([
+    [
+      'through another function of the module',
+      'let n = 0;\nfunction bump() { n++; }\nexport function next() { bump(); return n; }',
+      'which (through `next` → `bump`) assigns to `n`',
+    ],
+    [
+      'pushing to a module-level array',
+      'const seen: string[] = [];\nexport const note = (x: string) => { seen.push(x); return seen.length; };\nexport { note as next };',
+      'calls `push(...)` on `seen`',
+    ],
+    [
+      'setting a property of a module-level object',
+      'const tally = { n: 0 };\nexport default function next() { tally.n += 1; return tally.n; }\nexport { next };',
+      'assigns to `tally.n` of `tally`',
+    ],
+    [
+      'a Map changed other than as a memo, through a part',
+      'const m = { byKey: new Map<string, number>() };\nexport function next() { m.byKey.set("k", m.byKey.size); return m.byKey.size; }',
+      'calls `set(...)` on `m`',
+    ],
+  ])('refuses a task calling a module function changing state %s', async (_, source, says) => {
+    const cells = ["import { next } from './lib/state.ts';", '//| task: t\nconst c = next();'];
+    const found = moduleState(await withModules(cells, { '../../notebooks/lib/state.ts': source }));
+    expect(found.map(formatDiagnostic)).toHaveLength(1);
+    expect(found[0]!.message).toContain(says);
+  });
+
+  it('follows a namespace import and a task importing the module itself', async () => {
+    const cells = [
+      "import * as counter from './lib/counter.js';",
+      '//| task: t\nconst c = counter.next();',
+      "//| task: u\nimport { next as step } from './lib/counter.js';\nconst d = step();",
+    ];
+    const found = moduleState(
+      await withModules(cells, { '../../notebooks/lib/counter.js': COUNTER }),
+    );
+    expect(found.map((d) => [d.cell, d.line])).toEqual([
+      [2, 2],
+      [3, 3],
+    ]);
+    expect(found[0]!.message).toContain('calls `counter.next`');
+  });
+
+  it('passes pure module functions: new values, shadowing locals, instances made inside, memos, a write-only log', async () => {
+    const source = [
+      'let n = 0;',
+      'const items: number[] = [];',
+      'const cache = new Map<number, number>();',
+      'let config: { f: number } | undefined;',
+      'const log: string[] = [];',
+      'class Acc { items: number[] = []; add(x: number) { this.items.push(x); return this; } }',
+      'export function build(xs: number[]): number[] { const out: number[] = []; for (const x of xs) out.push(x * 2); return out; }',
+      'export function shadow(): number { let n = 1; n++; const items = [n]; items.push(n); return items.length; }',
+      'export function param(items: number[]): number { return items.length; }',
+      'export function acc(xs: number[]): number[] { const a = new Acc(); for (const x of xs) a.add(x); return a.items; }',
+      'export function square(k: number): number { if (!cache.has(k)) cache.set(k, k * k); return cache.get(k)!; }',
+      'export function settings() { config ??= { f: 2 }; return config; }',
+      "export function traced(x: number): number { log.push('called'); return x + n + items.length; }",
+    ].join('\n');
+    const cells = [
+      "import { build, shadow, param, acc, square, settings, traced } from './lib/pure.ts';",
+      '//| task: t\nconst v = build([1]).length + shadow() + param([2]) + acc([3]).length + square(4) + settings().f + traced(5);',
+    ];
+    expect(
+      moduleState(await withModules(cells, { '../../notebooks/lib/pure.ts': source })),
+    ).toEqual([]);
+  });
+
+  it('leaves a module function used only by setup, and one of a module it cannot read, alone', async () => {
+    const cells = [
+      "import { next } from './lib/counter.js';\nimport { other } from './lib/missing.js';\nconst first = next();",
+      '//| task: t\nconst c = first + other();',
+    ];
+    expect(
+      moduleState(await withModules(cells, { '../../notebooks/lib/counter.js': COUNTER })),
+    ).toEqual([]);
+  });
+});
+
+describe('E_MODULE_STATE: a setup helper changing a local module value', () => {
+  it('is refused at the task calling it', async () => {
+    const cells = [
+      "import { registry } from './lib/counter.js';\nfunction note(x: string) { registry.push(x); return registry.length; }",
+      "//| task: t\nconst n = note('a');",
+    ];
+    const d = await expectError(cells, 'E_MODULE_STATE', { cell: 2, line: 2, column: 11 });
+    expect(d.message).toContain('imported from the local module `./lib/counter.js` in cell 1');
+  });
+});

@@ -216,6 +216,34 @@ describe('incremental compile', () => {
     expect(writeOutcome(recompiled, opts.outDir)).toEqual({ written: [], removed: [] });
   });
 
+  it('misses the cache when a local module changes: E_MODULE_STATE depends on its text', async () => {
+    const { nb, opts } = project('module-state', [
+      "import { next } from './lib/counter.js';",
+      '//| task: t1\nconst c1 = next();',
+      '//| task: t2\nconst c2 = next();',
+    ]);
+    const lib = join(opts.root, 'notebooks', 'lib');
+    mkdirSync(lib, { recursive: true });
+    writeFileSync(
+      join(lib, 'counter.ts'),
+      'let n = 0;\nexport function next(): number { return n + 1; }\n',
+    );
+    await compileAndWrite(nb, opts);
+    expect((await compileFile(nb, opts)).cached).toBe(true);
+    // The same notebook bytes, but `next` now changes the module's `n`: not the recorded verdict.
+    writeFileSync(
+      join(lib, 'counter.ts'),
+      'let n = 0;\nexport function next(): number { n += 1; return n; }\n',
+    );
+    const stateful = await compileFile(nb, opts);
+    expect(stateful.cached).toBe(false);
+    expect(stateful.diagnostics.map((d) => [d.code, d.cell, d.line])).toEqual([
+      ['E_MODULE_STATE', 2, 2],
+      ['E_MODULE_STATE', 3, 2],
+    ]);
+    expect(stateful.diagnostics[0]!.message).toContain('notebooks/lib/counter.ts (line 2)');
+  });
+
   it("misses the cache under another Node: a compile's verdict depends on its built-in modules", async () => {
     const { nb, opts } = project('node', before);
     await compileAndWrite(nb, opts);
