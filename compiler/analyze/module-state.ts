@@ -8,7 +8,8 @@
 // Conservative by design: only names declared at the module's top level count as state (a `let`
 // or `var`; a `const` holding an array or object literal or a `new Map`/`Set`/`Array`/`Object`),
 // a function declaring a name of the state anywhere in it is not judged for that name (a local
-// variable shadowing it), a Map or Set filled with `set`/`add` (a memo) and a lazy `x ??= load()`
+// variable shadowing it), a Map or Set filled with `set`/`add` (a memo), a lazy `x ??= load()` and
+// a plain rebinding not computed from the old value (`if (!db) db = open()`, a lazy singleton)
 // pass, and so does state nothing reads besides its changes (a log only appended to).
 import type * as TsMorphModule from 'ts-morph';
 import { MUTATING_METHODS } from './cell.js';
@@ -149,6 +150,11 @@ export function moduleStateWrites(
     return names;
   };
 
+  /** Does `n` use the name (`n + 1` uses `n`)? */
+  const mentions = (n: Node, name: string): boolean =>
+    (ts.isIdentifier(n) && n.text === name) ||
+    (ts.forEachChild(n, (c) => mentions(c, name) || undefined) ?? false);
+
   interface Own {
     state: string;
     what: string;
@@ -175,7 +181,10 @@ export function moduleStateWrites(
         const op = n.operatorToken.getText(sf);
         const left = n.left;
         if (ts.isIdentifier(left)) {
-          if (isState(left) && !LAZY.has(op)) add(left, 'assigns to', n);
+          // A plain `db = open()` is a lazy singleton's (or a setter's) rebinding, passed as
+          // E_SETUP_STATE passes it; `n = n + 1` computes from the old value and counts.
+          const rebinding = op === '=' && !mentions(n.right, left.text);
+          if (isState(left) && !LAZY.has(op) && !rebinding) add(left, 'assigns to', n);
         } else if (ts.isPropertyAccessExpression(left) || ts.isElementAccessExpression(left)) {
           const root = rootOf(left);
           if (isState(root) && !LAZY.has(op))

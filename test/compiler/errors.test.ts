@@ -1832,6 +1832,11 @@ describe('E_MODULE_STATE: state of a local module tasks share in a worker thread
       'which (through `next` → `bump`) assigns to `n`',
     ],
     [
+      'by a rebinding computed from the old value',
+      'let n = 0;\nexport function next() { n = n + 1; return n; }',
+      'assigns to `n`',
+    ],
+    [
       'pushing to a module-level array',
       'const seen: string[] = [];\nexport const note = (x: string) => { seen.push(x); return seen.length; };\nexport { note as next };',
       'calls `push(...)` on `seen`',
@@ -1883,11 +1888,13 @@ describe('E_MODULE_STATE: state of a local module tasks share in a worker thread
       'export function acc(xs: number[]): number[] { const a = new Acc(); for (const x of xs) a.add(x); return a.items; }',
       'export function square(k: number): number { if (!cache.has(k)) cache.set(k, k * k); return cache.get(k)!; }',
       'export function settings() { config ??= { f: 2 }; return config; }',
+      'let db: { q: number } | undefined;',
+      'export function connect() { if (!db) db = { q: 1 }; return db; }',
       "export function traced(x: number): number { log.push('called'); return x + n + items.length; }",
     ].join('\n');
     const cells = [
-      "import { build, shadow, param, acc, square, settings, traced } from './lib/pure.ts';",
-      '//| task: t\nconst v = build([1]).length + shadow() + param([2]) + acc([3]).length + square(4) + settings().f + traced(5);',
+      "import { build, shadow, param, acc, square, settings, traced, connect } from './lib/pure.ts';",
+      '//| task: t\nconst v = build([1]).length + shadow() + param([2]) + acc([3]).length + square(4) + settings().f + traced(5) + connect().q;',
     ];
     expect(
       moduleState(await withModules(cells, { '../../notebooks/lib/pure.ts': source })),
