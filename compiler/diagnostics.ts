@@ -60,6 +60,8 @@ export const CODES = {
   E_INTERNAL: 'a compiler bug, reported on the cell or notebook instead of a crash',
   W_NO_DIRECTIVES: 'a notebook with no directives: it compiles to nothing',
   W_EMPTY_TASK: 'a task with no code',
+  E_SQL_QUOTED_PARAM:
+    'a ${…} inside a quoted string or name of a sql`…` template (`LIKE \'${pat}%\'`, `"col_${x}"`, `$$…${x}…$$`): it is no parameter there, so the query cannot run',
   W_SQL_COMMENT_PARAM:
     'a ${…} inside a SQL comment of a sql`…` template: dropped, the query runs without it',
   W_SQL_SYNTAX:

@@ -53,7 +53,7 @@ export const RUNTIME_CODES = {
   E_WH_QUERY: 'the warehouse refused or failed a query',
   E_WH_DIALECT: 'SQL the chosen dialect cannot express, or queries of two dialects nested',
   E_WH_PARAM:
-    'a value that cannot be a query parameter or table name, or `sql` not used as a tagged template',
+    "a value that cannot be a query parameter or table name, a `${…}` inside a quoted string or name of a `sql` template (`LIKE '${pat}%'`: no parameter there), or `sql` not used as a tagged template",
   E_WH_BYTES_LIMIT: 'a BigQuery query over the maxBytesBilled limit',
   E_WH_CHECK: 'a `//| check:` that failed or cannot be evaluated',
   E_WH_MATERIALIZE: 'a table output that cannot be materialized',

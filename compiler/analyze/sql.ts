@@ -26,8 +26,11 @@ let loading: Promise<Polyglot | undefined> | undefined;
 /** A template the parser refused: its index, the parser's message, and the line in the SQL. */
 export interface SqlProblem {
   template: number;
-  /** `syntax`: the parser refused the text; `comment-param`: a `${…}` inside a SQL comment. */
-  kind?: 'syntax' | 'comment-param';
+  /** `syntax`: the parser refused the text; `comment-param`: a `${…}` inside a SQL comment;
+   *  `quoted-param`: a `${…}` inside a quoted string, name or dollar-quoted string. */
+  kind?: 'syntax' | 'comment-param' | 'quoted-param';
+  /** For `quoted-param`: what encloses it, a string literal or a quoted name (identifier). */
+  quoted?: 'string' | 'identifier';
   message: string;
   /** 1-based line within the template text, when the parser says. */
   line?: number;
@@ -154,7 +157,9 @@ function tableKey(name: string): string {
  * - `commentParams`: a `${…}` (here `@p<i>`) inside a SQL comment: the runtime drops it
  *   (compose.ts, whose rule this copies: the compiler cannot import the runtime), so the query runs
  *   as any SQL client would run it, without the commented-out line; the compiler says so, on the
- *   line.
+ *   line. Also a `${…}` inside a quoted string or name (`LIKE '${pat}%'`, `"col_${x}"`,
+ *   `$$…${x}…$$`): the warehouse sees the placeholder as text, never the value, so it cannot work
+ *   (the runtime refuses it too, compose.ts); an error on the line.
  * - `clock`: the run's time read in code (`current_date`, `now()`, BigQuery's
  *   `CURRENT_TIMESTAMP()`): a query filtering on it ("the last 7 days") is cached with the first
  *   run's window.
@@ -188,6 +193,21 @@ function scanTemplate(
         state = 'dollar';
         i += dollarTag.length - 1;
       }
+    } else if (c === '@' && state !== 'line' && state !== 'block' && /^@p\d+/.test(text.slice(i))) {
+      // Inside a string or quoted name (the comment case is below). In BigQuery `"…"` is a
+      // string, in DuckDB a name.
+      const quoted =
+        state === '`' || (state === '"' && dialect === 'duckdb') ? 'identifier' : 'string';
+      out.push({
+        template,
+        kind: 'quoted-param',
+        quoted,
+        message:
+          quoted === 'identifier'
+            ? 'a ${…} inside a quoted name is not a parameter: the warehouse sees the placeholder as part of the name, never the value, so the query fails'
+            : 'a ${…} inside a quoted SQL string is not a parameter: the warehouse sees the placeholder as text, never the value, so the query fails',
+        line,
+      });
     } else if (state === 'dollar') {
       if (text.startsWith(dollarTag, i)) ((state = 'code'), (i += dollarTag.length - 1));
     } else if (state === 'line' || state === 'block') {
@@ -221,7 +241,8 @@ function clockCall(text: string, i: number): string | undefined {
 }
 
 /**
- * W_SQL_COMMENT_PARAM for each `${…}` in a comment, and W_SQL_SYNTAX for each template of a cell the parser refused, on the template's line in the cell
+ * W_SQL_COMMENT_PARAM for each `${…}` in a comment, E_SQL_QUOTED_PARAM for each in a quoted
+ * string or name, and W_SQL_SYNTAX for each template of a cell the parser refused, on the template's line in the cell
  * (the parser's line within the template, offset by where the template starts).
  */
 export function sqlDiagnostics(
@@ -244,6 +265,24 @@ export function sqlDiagnostics(
         problem.message,
         {
           hint: 'delete the commented-out line, or move the ${…} out of the comment if the filter is meant to apply',
+          ...(line ? { snippet: cell.code.split('\n')[line - 1] ?? '' } : {}),
+        },
+      );
+    }
+    if (problem.kind === 'quoted-param') {
+      // An error, not a warning as in a comment: a comment's ${…} has a plain meaning (drop it),
+      // a quoted one none that could run. DuckDB refuses to bind it ("Can not bind to parameter
+      // number 1"); BigQuery would match the text `@p0` itself.
+      return diagnostic(
+        'error',
+        'E_SQL_QUOTED_PARAM',
+        { notebook, cell: cell.index + 1, ...(cell.id ? { cellId: cell.id } : {}), line },
+        problem.message,
+        {
+          hint:
+            problem.quoted === 'identifier'
+              ? 'a name cannot be a parameter: write the name itself, or interpolate `${ident(name)}` outside the quotes (it is quoted for you); on DuckDB `query_table(${name})` reads a table named by a value'
+              : "move the ${…} out of the quotes and build the text in SQL: `LIKE ${pat} || '%'` or `CONCAT(${pat}, '%')`",
           ...(line ? { snippet: cell.code.split('\n')[line - 1] ?? '' } : {}),
         },
       );

@@ -116,4 +116,81 @@ describe('interpolations inside SQL comments', () => {
     expect(warnings[0]!.message).toContain('dropped');
     expect(result.files.length).toBeGreaterThan(0); // a warning: the notebook still compiles
   }, 600_000); // compiling loads TypeScript and the SQL parser: no speed assumption
+
+  it('the compiler refuses a ${…} inside a quoted string, name or dollar-quoted string, on its line', async () => {
+    const NB = 'notebooks/quoted.ipynb';
+    const text = notebookText([
+      "import { sql } from 'cellar';",
+      '//| params\nconst pat = "1";',
+      "//| task: like\n//| dialect: duckdb\nconst q1 = await sql`SELECT COUNT(*) AS n\n  FROM shop.orders WHERE CAST(id AS STRING) LIKE '${pat}%'`;",
+      '//| task: named\n//| dialect: duckdb\nconst q3 = await sql`SELECT \'a\' AS "col_${pat}"`;',
+      '//| task: dollar\n//| dialect: duckdb\nconst q5 = await sql`SELECT $$x${pat}y$$ AS s`;',
+      // Not quoted: a value after a string, and BigQuery's `\'` escape, stay parameters.
+      "//| task: fine\nconst q6 = await sql`SELECT 'it\\\\'s' AS a, ${pat} || '%' AS b`;",
+    ]);
+    const result = await compileNotebook(NB, text, { workdir: '../../notebooks', format: false });
+    const errors = result.diagnostics.filter((d) => d.code === 'E_SQL_QUOTED_PARAM');
+    expect(errors.map((d) => [d.severity, d.cell, d.line])).toEqual([
+      ['error', 3, 4],
+      ['error', 4, 3],
+      ['error', 5, 3],
+    ]);
+    expect(formatDiagnostic(errors[0]!)).toContain(`${NB}, cell 3 (id c3), line 4`);
+    expect(errors[0]!.message).toContain('quoted SQL string');
+    expect(errors[0]!.hint).toContain("LIKE ${pat} || '%'");
+    expect(errors[0]!.snippet).toContain("LIKE '${pat}%'");
+    expect(errors[1]!.message).toContain('quoted name');
+    expect(errors[1]!.hint).toContain('ident(name)');
+    expect(errors[2]!.message).toContain('quoted SQL string');
+    expect(result.diagnostics.filter((d) => d.code === 'W_SQL_COMMENT_PARAM')).toEqual([]);
+  }, 600_000);
+
+  describe('a ${…} inside quotes at run time, on DuckDB', () => {
+    let w: Warehouse;
+    beforeAll(async () => {
+      w = await openDuckDB({ path: ':memory:' });
+      useWarehouse(w, { dialect: 'duckdb' });
+      await sql`CREATE SCHEMA shop`;
+      await sql`CREATE TABLE shop.orders AS SELECT * FROM (VALUES (1, 10.0), (12, 20.0)) t(id, amount)`;
+    });
+    afterAll(async () => {
+      useWarehouse(null);
+      await w.close();
+    });
+
+    // As from a helper module the compiler does not analyse: the runtime names the placeholder
+    // and the quotes instead of DuckDB's "Can not bind to parameter number 1".
+    it('is refused with the placeholder number and the fix, not a bind error', async () => {
+      const pat = '1';
+      const refused = async (run: () => PromiseLike<unknown>) => {
+        const error = await Promise.resolve(run()).then(
+          () => undefined,
+          (e: unknown) => e as Error & { code?: string },
+        );
+        expect(error?.code).toBe('E_WH_PARAM');
+        expect(error?.message).not.toMatch(/Can not bind/);
+        return error!.message;
+      };
+      const like = await refused(
+        () =>
+          sql`SELECT COUNT(*) AS n FROM shop.orders WHERE id > ${0} AND CAST(id AS STRING) LIKE '${pat}%'`,
+      );
+      expect(like).toContain('value #2');
+      expect(like).toContain("LIKE '${…}%'");
+      expect(like).toContain('quoted SQL string literal');
+      expect(like).toContain("LIKE ${pat} || '%'");
+      const named = await refused(() => sql`SELECT 'a' AS "col_${pat}"`);
+      expect(named).toContain('value #1');
+      expect(named).toContain('quoted name');
+      expect(named).toContain('ident(name)');
+      expect(await refused(() => sql`SELECT $$x${pat}y$$ AS s`)).toContain('quoted SQL string');
+    });
+
+    it('the fix the message gives runs', async () => {
+      const pat = '1';
+      const rows = await sql<{ n: number }>`
+        SELECT COUNT(*)::INT AS n FROM shop.orders WHERE CAST(id AS STRING) LIKE ${pat} || '%'`;
+      expect(rows).toEqual([{ n: 2 }]);
+    });
+  });
 });

@@ -115,17 +115,30 @@ export function inferParamType(value: unknown, where: string): ParamType {
   );
 }
 
+/** Where a gap of a template (a `${…}`) sits: in code, in a comment, in a string literal (a
+ *  dollar-quoted one too), or in a quoted name. */
+export type GapContext = 'code' | 'comment' | 'string' | 'identifier';
+
 /**
- * For each gap between a template's strings (each `${…}`): does it sit inside a SQL comment
- * (`-- …`, `# …` in BigQuery, `/* … *\/`)? Strings (DuckDB's `$$…$$` too) and quoted names are skipped, so `'--'` in a
- * literal is not a comment. The compiler keeps a copy of this rule (compiler/analyze/sql.ts) for
- * its warning; it cannot import the runtime.
+ * For each gap between a template's strings (each `${…}`): does it sit in code, in a SQL comment
+ * (`-- …`, `# …` in BigQuery, `/* … *\/`), in a string (`'…'`, BigQuery's `"…"`, DuckDB's
+ * `$$…$$`) or in a quoted name (DuckDB's `"…"`, BigQuery's `` `…` ``)? Comment markers inside
+ * strings and names are text, so `'--'` in a literal is not a comment. The compiler keeps a copy
+ * of this rule (compiler/analyze/sql.ts) for its diagnostics; it cannot import the runtime.
  */
-export function commentedGaps(strings: readonly string[], dialect: SqlDialect): boolean[] {
+export function gapContexts(strings: readonly string[], dialect: SqlDialect): GapContext[] {
   type State = 'code' | 'line' | 'block' | 'dollar' | "'" | '"' | '`';
   let state: State = 'code';
   let dollarTag = ''; // the `$$` or `$tag$` that opened a DuckDB dollar-quoted string
-  const out: boolean[] = [];
+  const out: GapContext[] = [];
+  const context = (): GapContext =>
+    state === 'code'
+      ? 'code'
+      : state === 'line' || state === 'block'
+        ? 'comment'
+        : state === '`' || (state === '"' && dialect === 'duckdb')
+          ? 'identifier'
+          : 'string';
   strings.forEach((text, k) => {
     for (let i = 0; i < text.length; i++) {
       const c = text[i]!;
@@ -154,7 +167,7 @@ export function commentedGaps(strings: readonly string[], dialect: SqlDialect): 
         else state = 'code';
       }
     }
-    if (k < strings.length - 1) out.push(state === 'line' || state === 'block');
+    if (k < strings.length - 1) out.push(context());
   });
   return out;
 }
@@ -179,10 +192,20 @@ function composeInto(
       'queries nested more than 32 deep (a query interpolated into itself?)',
     );
   let text = q.strings[0] ?? '';
-  const commented = commentedGaps(q.strings, dialect);
+  const contexts = gapContexts(q.strings, dialect);
   q.values.forEach((value, i) => {
     const where = `sql\`\` value #${i + 1}`;
-    if (commented[i]) {
+    const context = contexts[i];
+    if (context === 'string' || context === 'identifier') {
+      // Inside quotes a placeholder is text: DuckDB would say "Can not bind to parameter number
+      // 1, statement only has 0 parameter(s)", naming no template; BigQuery would match the text
+      // `@p0`. A nested Query or a name spliced in would be text as well. The compiler refuses
+      // the same (E_SQL_QUOTED_PARAM); this is for templates it did not see (a helper's).
+      throw new WarehouseError('E_WH_PARAM', quotedGapMessage(q.strings, i, context), {
+        placeholder: i + 1,
+      });
+    }
+    if (context === 'comment') {
       // A `${…}` in a commented-out line (`-- AND amount > ${min}`) is dropped, as any SQL client
       // ignores the comment: binding it would fail (no placeholder in the statement) and splicing
       // text into a comment could end it. The compiler warns (W_SQL_COMMENT_PARAM).
@@ -209,6 +232,21 @@ function composeInto(
     text += q.strings[i + 1] ?? '';
   });
   return text;
+}
+
+/** What E_WH_PARAM says of the `${…}` at gap `i` inside quotes: which one (its number, and the
+ *  SQL around it), why it fails and the fix. */
+function quotedGapMessage(
+  strings: readonly string[],
+  i: number,
+  context: 'string' | 'identifier',
+): string {
+  const before = (strings[i] ?? '').slice(-30).replace(/\s+/g, ' ').trimStart();
+  const after = (strings[i + 1] ?? '').slice(0, 30).replace(/\s+/g, ' ').trimEnd();
+  const at = `sql\`\` value #${i + 1} (\`…${before}\${…}${after}…\`)`;
+  return context === 'identifier'
+    ? `${at} sits inside a quoted name: a name cannot be a parameter, so the warehouse would never see the value. Write the name itself, or interpolate \`\${ident(name)}\` outside the quotes (it is quoted for you); on DuckDB \`query_table(\${name})\` reads a table named by a value.`
+    : `${at} sits inside a quoted SQL string literal, where a parameter is text, not the value. Move it out of the quotes and build the text in SQL: \`LIKE \${pat} || '%'\` or \`CONCAT(\${pat}, '%')\`.`;
 }
 
 /** Replace markers with the warehouse's placeholder syntax. */
