@@ -62,7 +62,11 @@ export function failureLocation(task: AnyTask, stack: string): string | undefine
   }
   const frames = stack.split('\n').slice(1);
   const at = frameLocation(task, frames, 0);
-  if (!at || isBuilt(task)) return at;
+  if (!at) return at;
+  if (isBuilt(task)) {
+    const inner = builtProjectFrameLocation(task, frames);
+    return inner ? `${at}; thrown at ${inner}` : at;
+  }
   // Thrown inside a project module the cell called (`parse()` of notebooks/lib/parse.ts): that
   // line too, where the fix usually goes.
   const folder = dirname(modulePath(task.module));
@@ -147,6 +151,27 @@ function builtFramesLocation(
       at.text,
     );
     if (location) return location;
+  }
+  return undefined;
+}
+
+/**
+ * `projectFrameLocation` for a built folder: the first frame above the task's own that maps (through
+ * the bundle's maps) to a project module outside generated/ and packages, `notebooks/lib/x.ts, line
+ * 3, column 9`, as a run from the sources names it.
+ */
+function builtProjectFrameLocation(task: AnyTask, frames: string[]): string | undefined {
+  const folder = posix.dirname(task.module!.slice(BUILT_MODULE_SCHEME.length));
+  for (const frame of frames) {
+    const m = ANY_FRAME.exec(frame);
+    if (!m) continue;
+    const at = builtFrameSource(m[1]!, Number(m[2]), Number(m[3]));
+    if (!at) continue;
+    if (posix.dirname(at.path) === folder) return undefined; // reached the task's own code
+    const parts = at.path.split('/');
+    if (parts[0] === '..' || parts.includes('node_modules') || parts[0] === '.cellar') continue;
+    if (parts[0] === 'generated') continue;
+    return `${at.path}, line ${at.line}, column ${at.column}`;
   }
   return undefined;
 }
@@ -256,6 +281,7 @@ function moduleLineLocation(
     const ts = typescript();
     const cellLine =
       (ts ? lineInCell(ts, text, line, column, now.text) : undefined) ??
+      builtFacts(nb)?.lines[file]?.[line] ??
       now.directiveLines + at.codeLine;
     return `${nb.notebook}, cell ${now.cell} (id ${at.cellId}), line ${cellLine + extraLines}`;
   }
@@ -281,9 +307,10 @@ export async function thrownValueLocation(
   message: string,
 ): Promise<string | undefined> {
   if (!task.module || !task.source) return undefined;
+  if (isBuilt(task)) return builtThrownValueLocation(task, message);
   const module = modulePath(task.module);
   const ts = typescript();
-  if (!ts) return undefined; // no TypeScript here (a built folder): the cell, without a line
+  if (!ts) return taskCellsLocation(task); // no TypeScript here: the cell, without a line
   for (const file of [module, join(dirname(module), 'setup.ts')]) {
     let text: string;
     try {
@@ -304,6 +331,110 @@ export async function thrownValueLocation(
     if (sites.length > 0) break; // ambiguous in the task's own module: no line
   }
   return taskCellsLocation(task);
+}
+
+/**
+ * `thrownValueLocation` in a built folder, which has neither the generated modules nor TypeScript:
+ * the throw sites `cellar build` found in them (`builtLineFacts`), picked by the same rule.
+ */
+function builtThrownValueLocation(task: AnyTask, message: string): string | undefined {
+  const module = task.module!.slice(BUILT_MODULE_SCHEME.length);
+  const nb = taskNotebook(task);
+  const facts = builtFacts(nb);
+  for (const file of [module, posix.join(posix.dirname(module), 'setup.ts')]) {
+    const sites = facts?.throws[file] ?? [];
+    const same = sites.filter((s) => s.message === message);
+    const unknown = sites.filter((s) => s.message === undefined);
+    const pick =
+      same.length === 1
+        ? same[0]
+        : same.length === 0 && unknown.length === 1
+          ? unknown[0]
+          : undefined;
+    const now = pick?.cellId ? readCellPositions(nb.file)?.get(pick.cellId) : undefined;
+    if (pick && now && pick.cellLine !== undefined)
+      return `${nb.notebook}, cell ${now.cell} (id ${pick.cellId}), line ${pick.cellLine}`;
+    if (sites.length > 0) break;
+  }
+  return taskCellsLocation(task);
+}
+
+/**
+ * What `cellar build` adds to `BUILT_CELLS_FILE` so that a batch machine, with neither TypeScript
+ * nor the generated modules, names a failure's line as a run from the sources does: the line in
+ * its cell of each generated line whose line `lineInCell` puts elsewhere than the count from the
+ * cell's marker (Prettier reflowed it), and each module's `throw` sites with their cell and line.
+ * Keyed by the module's path from the project root (`generated/x/train.ts`), as the bundle's maps
+ * name it.
+ */
+export interface BuiltLineFacts {
+  lines: Record<string, Record<number, number>>;
+  throws: Record<string, (ThrowSite & { cellId?: string; cellLine?: number })[]>;
+}
+
+/** `BuiltLineFacts` of the modules of the generated folder `folder` (run by `cellar build`, where
+ *  TypeScript is installed); undefined without TypeScript. */
+export function builtLineFacts(
+  folder: string,
+  root: string,
+  notebookFile: string,
+): BuiltLineFacts | undefined {
+  const ts = typescript();
+  const positions = readCellPositions(notebookFile);
+  if (!ts || !positions) return undefined;
+  const facts: BuiltLineFacts = { lines: {}, throws: {} };
+  let names: string[];
+  try {
+    names = readdirSync(folder).filter((n) => /\.[cm]?ts$/.test(n) && !n.endsWith('.test.ts'));
+  } catch {
+    return facts;
+  }
+  for (const name of names.sort()) {
+    const file = join(folder, name);
+    const key = relative(root, file).split(sep).join('/');
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      continue;
+    }
+    const cellLineOf = (line: number, column: number) => {
+      const at = locateInNotebook(text, line);
+      const now = at?.cellId ? positions.get(at.cellId) : undefined;
+      if (!at || !now) return undefined;
+      const counted = now.directiveLines + at.codeLine;
+      return { cellId: at.cellId!, counted, line: lineInCell(ts, text, line, column, now.text) };
+    };
+    const lines: Record<number, number> = {};
+    text.split('\n').forEach((l, i) => {
+      if (l.trim() === '') return;
+      const at = cellLineOf(i + 1, l.length - l.trimStart().length + 1);
+      if (at?.line !== undefined && at.line !== at.counted) lines[i + 1] = at.line;
+    });
+    if (Object.keys(lines).length > 0) facts.lines[key] = lines;
+    const sites = throwSites(ts, text).map((s) => {
+      const at = cellLineOf(s.line, s.column);
+      return at ? { ...s, cellId: at.cellId, cellLine: at.line ?? at.counted } : s;
+    });
+    if (sites.length > 0) facts.throws[key] = sites;
+  }
+  return facts;
+}
+
+/** The built folder's `BuiltLineFacts`, read once, when `nb` is its cells file. */
+let builtFactsMemo: BuiltLineFacts | null | undefined;
+function builtFacts(nb: NotebookRef): BuiltLineFacts | undefined {
+  if (builtFolder === undefined || nb.file !== join(builtFolder, BUILT_CELLS_FILE))
+    return undefined;
+  if (builtFactsMemo === undefined) {
+    try {
+      const read = JSON.parse(readFileSync(nb.file, 'utf8')) as Partial<BuiltLineFacts>;
+      builtFactsMemo = { lines: read.lines ?? {}, throws: read.throws ?? {} };
+    } catch {
+      builtFactsMemo = null;
+    }
+  }
+  return builtFactsMemo ?? undefined;
 }
 
 /** `notebooks/x.ipynb, cell 4 (id c3)`: the task's cell(s) in the notebook as it is now. */

@@ -53,7 +53,7 @@ import { classRegistration, exportsClasses } from '../../runtime/load/bundle.js'
 import { resolvingGlobImports } from '../../runtime/key/dynamic-imports.js';
 import type { AnyTask, Pipeline } from '../../runtime/task.js';
 import { CliError } from '../errors.js';
-import { BUILT_CELLS_FILE } from '../failure-location.js';
+import { BUILT_CELLS_FILE, builtLineFacts } from '../failure-location.js';
 import { checkOutFolder } from '../out-folder.js';
 import { sweepStaging, writeStaged } from '../staging.js';
 import type { BuildManifest } from './run-entry.js';
@@ -444,7 +444,22 @@ export async function buildPipeline(
     // The notebook's cells, so a failed task is named by cell and line on a batch machine, which
     // has no notebook (cli/failure-location.ts).
     const cells = pipeline.source ? notebookCells(join(projectRoot, pipeline.source)) : undefined;
-    if (cells) writeFileSync(join(staging, BUILT_CELLS_FILE), JSON.stringify({ cells }) + '\n');
+    // With each generated line's place in its cell and the modules' throw sites, found here where
+    // TypeScript is installed: the batch machine has none (cli/failure-location.ts).
+    const generatedFolder = pipeline.tasks.find((t) => t.module?.startsWith('file:'))?.module;
+    const facts =
+      cells && generatedFolder
+        ? builtLineFacts(
+            dirname(fileURLToPath(generatedFolder.replace(/[?#].*$/, ''))),
+            projectRoot,
+            join(projectRoot, pipeline.source!),
+          )
+        : undefined;
+    if (cells)
+      writeFileSync(
+        join(staging, BUILT_CELLS_FILE),
+        JSON.stringify({ cells, ...(facts ?? {}) }) + '\n',
+      );
     const pkg = {
       name: `${pipeline.name}-pipeline`,
       private: true,

@@ -98,13 +98,29 @@ export function lineInCell(
   const region = lines.slice(marker.index + 1, end);
   let offset = Math.max(0, column - 1);
   for (let i = marker.index + 1; i < line - 1; i++) offset += lines[i]!.length + 1;
-  const generated = tokens(ts, region.join('\n'));
-  const written = tokens(ts, cellText);
-  if (generated.length === 0 || written.length === 0) return undefined;
-  if (generated.length * written.length > MAX_ALIGNMENT) return undefined;
+  const regionText = region.join('\n');
+  // The last region's alignment, reused: a caller asking for every line of a cell in turn
+  // (cli/failure-location.ts `builtLineFacts`, at build time) aligns the cell once, not per line.
+  let aligned = lastAlignment;
+  if (!aligned || aligned.regionText !== regionText || aligned.cellText !== cellText) {
+    const generated = tokens(ts, regionText);
+    const written = tokens(ts, cellText);
+    const fits =
+      generated.length > 0 &&
+      written.length > 0 &&
+      generated.length * written.length <= MAX_ALIGNMENT;
+    aligned = lastAlignment = {
+      regionText,
+      cellText,
+      generated,
+      written,
+      partner: fits ? align(generated, written) : undefined,
+    };
+  }
+  const { generated, written, partner } = aligned;
+  if (!partner) return undefined;
   let at = generated.findIndex((t) => t.end > offset);
   if (at < 0) at = generated.length - 1;
-  const partner = align(generated, written);
   let pick: number | undefined;
   for (let i = at; i < generated.length && pick === undefined; i++) pick = partner[i];
   for (let i = at - 1; i >= 0 && pick === undefined; i--) pick = partner[i];
@@ -112,6 +128,16 @@ export function lineInCell(
   const before = cellText.slice(0, written[pick]!.start);
   return before.split(/\r\n?|\n/).length;
 }
+
+let lastAlignment:
+  | {
+      regionText: string;
+      cellText: string;
+      generated: Token[];
+      written: Token[];
+      partner: (number | undefined)[] | undefined;
+    }
+  | undefined;
 
 interface Token {
   key: string;

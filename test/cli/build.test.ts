@@ -16,6 +16,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { notebookText } from '../compiler/notebook.js';
 
 const repo = join(import.meta.dirname, '..', '..');
 const cli = join(repo, 'bin', 'cellar.mjs');
@@ -263,6 +264,92 @@ describe('cellar build: a pipeline for a machine with only Node', () => {
       expect(r.stdout).toContain('--workdir');
       expect(r.stderr).toBe('');
     }
+  });
+});
+
+describe('a built folder names each failure as the run from the sources does', () => {
+  // A tester's table: with no TypeScript and no generated sources on the batch machine, a built
+  // folder gave a setup helper's and a stack overflow's line off by one (counted from the cell's
+  // marker in Prettier's reflowed module), no location for `throw null` / `throw {code: 42}` or a
+  // codec's refusal, and not the project module a helper threw in.
+  const project = join(scratch, 'failing-project');
+  const built = join(scratch, 'shipped', 'e');
+  let fromSources = '';
+  let fromBuild = '';
+
+  beforeAll(() => {
+    mkdirSync(join(project, 'notebooks', 'lib'), { recursive: true });
+    writeFileSync(join(project, 'package.json'), '{"name":"p","type":"module","private":true}\n');
+    writeFileSync(
+      join(project, 'notebooks', 'lib', 'boom.ts'),
+      "// A helper that throws.\nexport function boom(): number {\n  throw new Error('boom from lib');\n}\n",
+    );
+    writeFileSync(
+      join(project, 'notebooks', 'e.ipynb'),
+      notebookText([
+        'import { boom } from "./lib/boom.ts";\nfunction setupHelper(x: number): number {\n  if (x > 0) throw new Error("setup helper says no");\n  return x;\n}',
+        '//| task: a\nconst a = setupHelper(1);',
+        '//| task: b\nconst n = 1;\nthrow null;',
+        '//| task: c\nconst m = 2;\nthrow { code: 42 };',
+        '//| task: d\nconst q = 1;\nconst v = boom();',
+        '//| task: e\nfunction rec(n: number): number { return rec(n + 1) + 1; }\nconst r = rec(0);',
+        '//| task: f\nconst o = { k: 1, f: () => 1 };',
+      ]),
+    );
+    const b = sh(
+      process.execPath,
+      [cli, 'build', 'notebooks/e.ipynb', '--out', join(scratch, 'dist', 'e')],
+      project,
+    );
+    expect(b.code, b.stderr).toBe(0);
+    cpSync(join(scratch, 'dist', 'e'), built, { recursive: true });
+    const install = sh(
+      'npm',
+      ['ci', '--omit=dev', '--prefer-offline', '--no-audit', '--no-fund'],
+      built,
+    );
+    expect(install.code, install.stderr).toBe(0);
+    expect(existsSync(join(built, 'node_modules', 'typescript'))).toBe(false);
+    const s = sh(
+      process.execPath,
+      [cli, 'run', 'notebooks/e.ipynb', '--keep-going', '--workspace', join(scratch, 'e-src')],
+      project,
+    );
+    fromSources = s.stdout + s.stderr;
+    const r = sh(
+      process.execPath,
+      [
+        join(built, 'run.mjs'),
+        '--keep-going',
+        '--workspace',
+        join(scratch, 'e-built'),
+        '--workdir',
+        join(project, 'notebooks'),
+      ],
+      scratch,
+    );
+    fromBuild = r.stdout + r.stderr;
+    expect(s.code, fromSources).toBe(1);
+    expect(r.code, fromBuild).toBe(1);
+  }, 600_000);
+
+  /** Each failed task's location line in the summary (`- b: …` then `at …`). */
+  const locations = (out: string) =>
+    Object.fromEntries(
+      [...out.matchAll(/^\s+- (\w+): .*\n\s+at (.+)$/gm)].map((m) => [m[1]!, m[2]!]),
+    );
+
+  it.each([
+    ['a', 'a setup helper throwing (line 3 of the setup cell)', 'cell 1 (id c1), line 3'],
+    ['b', '`throw null`', 'cell 3 (id c3), line 3'],
+    ['c', '`throw { code: 42 }`', 'cell 4 (id c4), line 3'],
+    ['d', 'a project module throwing', 'line 3; thrown at notebooks/lib/boom.ts, line 3'],
+    ['e', 'a stack overflow', 'cell 6 (id c6), line 2'],
+    ['f', "a codec's refusal (a function in the output)", 'cell 7 (id c7)'],
+  ])('task %s, %s: %s', (task, _what, expected) => {
+    const source = locations(fromSources)[task];
+    expect(source, fromSources).toContain(expected);
+    expect(locations(fromBuild)[task], fromBuild).toBe(source);
   });
 });
 
