@@ -84,7 +84,9 @@ export async function sqlFacts(
   ].sort();
   loading ??= import('@polyglot-sql/sdk').catch(() => undefined);
   const polyglot = await loading;
-  if (!polyglot) return { reads: [], files, problems: [], clock };
+  // Without the parser, the lexer's findings (a ${…} in a comment or quotes) still stand.
+  if (!polyglot)
+    return { reads: [], files, problems: scans.flatMap((scan) => scan.commentParams), clock };
   const tables = new Set<string>();
   const problems: SqlProblem[] = [];
   const refused = (template: number, error: unknown) => {
