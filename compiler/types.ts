@@ -300,9 +300,11 @@ export interface CellAnalysis {
    * each with where it is: a task computing with it is cached with the first run's time, so
    * link.ts warns (W_TASK_READS_CLOCK). `inside`: the cell's top-level function the read is in
    * (a setup helper, `function today() { return new Date(); }`: a task calling it reads the
-   * clock too). Absent when there are none.
+   * clock too). `start`: its offset in the cell (a setup value computed with it, `const YEAR = new
+   * Date().getFullYear()`, is the top-level declaration whose statement holds it). Absent when
+   * there are none.
    */
-  clockReads?: { call: string; line: number; column?: number; inside?: string }[];
+  clockReads?: { call: string; line: number; column?: number; start?: number; inside?: string }[];
   /** `await` at the top level (outside any function): the task function must be async. */
   topLevelAwait: boolean;
   /** Text of each sql`…` template, `${…}` replaced by `@p0`, `@p1`…. */

@@ -1004,6 +1004,7 @@ function collectReferences(cx: CellContext, aliases: Map<string, string>): void 
         return;
       }
       if (!own && node.text === 'Date') clockRead(cx, node);
+      if (!own && node.text === 'Intl') intlClockRead(cx, node);
       const at = lineCol(sf, node.getStart(sf));
       const ref: Reference = {
         name: node.text,
@@ -1140,33 +1141,81 @@ function collectReferences(cx: CellContext, aliases: Map<string, string>): void 
 }
 
 /**
- * `Date.now()`, `new Date()` / `new Date` (no argument) and `Date()` at a free `Date`: the time of
- * the run, noted in `clockReads` where the call starts. `new Date(ts)` and `Date.UTC(…)` compute
- * from their arguments and are not noted.
+ * Reads of the run's time at a free `Date`, noted in `clockReads` where the read starts:
+ * `Date.now()`, `new Date()` / `new Date` (no argument), `Date()`, and the same reached as a value
+ * (`const nowFn = Date.now`, `Date['now']`, `const { now } = Date`, `Reflect.construct(Date, [])`).
+ * `new Date(ts)`, `Date.UTC(…)` and `Date.parse(s)` compute from their arguments and are not
+ * noted.
  */
 function clockRead(cx: CellContext, node: Identifier): void {
   const { ts, sf } = cx;
   const p = node.parent;
   let call: string | undefined;
   let start = node.getStart(sf);
-  if (
-    ts.isPropertyAccessExpression(p) &&
-    p.expression === node &&
-    p.name.text === 'now' &&
-    ts.isCallExpression(p.parent) &&
-    p.parent.expression === p
-  )
-    call = 'Date.now()';
+  const nowMember =
+    (ts.isPropertyAccessExpression(p) && p.name.text === 'now') ||
+    (ts.isElementAccessExpression(p) &&
+      ts.isStringLiteralLike(p.argumentExpression) &&
+      p.argumentExpression.text === 'now');
+  if (nowMember && p.expression === node)
+    call = ts.isCallExpression(p.parent) && p.parent.expression === p ? 'Date.now()' : 'Date.now';
   else if (ts.isNewExpression(p) && p.expression === node && !p.arguments?.length) {
     call = 'new Date()';
     start = p.getStart(sf);
   } else if (ts.isCallExpression(p) && p.expression === node && p.arguments.length === 0)
     call = 'Date()';
-  if (!call) return;
-  const inside = topLevelFunctionOf(ts, node);
+  else if (
+    ts.isVariableDeclaration(p) &&
+    p.initializer === node &&
+    ts.isObjectBindingPattern(p.name) &&
+    p.name.elements.some((e) => (e.propertyName ?? e.name).getText(sf) === 'now')
+  )
+    call = 'Date.now';
+  else if (
+    ts.isCallExpression(p) &&
+    p.arguments[0] === node &&
+    p.expression.getText(sf) === 'Reflect.construct' &&
+    (p.arguments.length < 2 ||
+      (ts.isArrayLiteralExpression(p.arguments[1]!) && p.arguments[1].elements.length === 0))
+  ) {
+    call = 'Reflect.construct(Date, [])';
+    start = p.getStart(sf);
+  }
+  if (call) noteClockRead(cx, node, call, start);
+}
+
+/**
+ * The clock read through `Intl`: `Intl.DateTimeFormat(…).format()` and `.formatToParts()` with no
+ * argument (they format now). `performance.now()` and
+ * `process.hrtime()` are not reads of the date: they measure durations (a run's timing, logged),
+ * and a task keeping one keeps a number that never filters rows by day.
+ */
+function intlClockRead(cx: CellContext, node: Identifier): void {
+  const { ts, sf } = cx;
+  const p = node.parent;
+  if (!ts.isPropertyAccessExpression(p) || p.expression !== node) return;
+  if (p.name.text !== 'DateTimeFormat') return;
+  let made: Node = p.parent;
+  if (!((ts.isNewExpression(made) || ts.isCallExpression(made)) && made.expression === p)) return;
+  while (ts.isParenthesizedExpression(made.parent)) made = made.parent;
+  const access = made.parent;
+  if (
+    ts.isPropertyAccessExpression(access) &&
+    access.expression === made &&
+    (access.name.text === 'format' || access.name.text === 'formatToParts') &&
+    ts.isCallExpression(access.parent) &&
+    access.parent.expression === access &&
+    access.parent.arguments.length === 0
+  )
+    noteClockRead(cx, node, `Intl.DateTimeFormat().${access.name.text}()`, made.getStart(sf));
+}
+
+function noteClockRead(cx: CellContext, node: Node, call: string, start: number): void {
+  const inside = topLevelFunctionOf(cx.ts, node);
   (cx.result.clockReads ??= []).push({
     call,
-    ...lineCol(sf, start),
+    start,
+    ...lineCol(cx.sf, start),
     ...(inside !== undefined ? { inside } : {}),
   });
 }

@@ -184,7 +184,8 @@ function scanTemplate(
     if (state === 'code') {
       const call = /[a-z_]/i.test(c) && !/[\w.$@]/.test(text[i - 1] ?? ' ') && clockCall(text, i);
       if (call) {
-        clock.push({ template, line, call: call.toLowerCase().replace(/\s+/g, '') });
+        const name = call.toLowerCase().replace(/\s+/g, '');
+        clock.push({ template, line, call: name.endsWith('(') ? `${name}…)` : name });
         i += call.length - 1;
       } else if (c === '-' && next === '-') state = 'line';
       else if (c === '#' && dialect === 'bigquery') state = 'line';
@@ -232,10 +233,12 @@ function scanTemplate(
   return { commentParams: out, clock };
 }
 
-/** Functions and keywords giving the current date or time, in DuckDB and BigQuery: `now()` and
- *  `today()` only as calls, the SQL-standard keywords with or without `()`. */
+/** Functions and keywords giving the current date or time, in DuckDB and BigQuery: `now()`,
+ *  `today()`, DuckDB's `current_localtime()` and `current_localtimestamp()` only as calls, the
+ *  SQL-standard keywords (`current_date`, `localtimestamp`, BigQuery's `CURRENT_DATETIME`) with or
+ *  without `()`, and DuckDB's `ago(interval)` (now minus it) with its argument. */
 const CLOCK_CALL =
-  /^(?:(?:now|today|get_current_time(?:stamp)?|transaction_timestamp)[ \t]*\([ \t]*\)|(?:current_(?:date|time|timestamp|datetime)|localtime(?:stamp)?)\b(?:[ \t]*\([ \t]*\))?)/i;
+  /^(?:(?:now|today|get_current_time(?:stamp)?|transaction_timestamp|current_localtime(?:stamp)?)[ \t]*\([ \t]*\)|(?:current_(?:date|time|timestamp|datetime)|localtime(?:stamp)?)\b(?:[ \t]*\([ \t]*\))?|ago[ \t]*\()/i;
 
 /** The clock call starting at `i` (as written), else undefined. */
 function clockCall(text: string, i: number): string | undefined {

@@ -20,6 +20,7 @@ import type { ModuleStateWrite } from '../analyze/module-state.js';
 import type {
   Binding,
   CellAnalysis,
+  Declaration,
   Diagnostic,
   KeptState,
   Kernel,
@@ -1640,15 +1641,7 @@ function checkEmptyTasks(s: LinkState): void {
  * the task's resolution, and a key of the instant would never hit; the author knows which.
  */
 function checkClockReads(s: LinkState): void {
-  // Setup helpers reading the clock in their own body (`function today() { return new Date(); }`),
-  // by name: the first read of each. A task calling one reads the clock as surely.
-  const helpers = new Map<string, { call: string; cell: number; line: number }>();
-  for (const [index, a] of [...s.input.analyses].sort(([x], [y]) => x - y)) {
-    if (s.cellByIndex.get(index)?.role !== 'setup') continue;
-    for (const r of a.clockReads ?? [])
-      if (r.inside !== undefined && !helpers.has(r.inside))
-        helpers.set(r.inside, { call: r.call, cell: index, line: r.line });
-  }
+  const helpers = setupClockNames(s);
   for (const task of s.tasks.values()) {
     if (task.rerun) continue;
     const reads: { call: string; via?: string; line: number; column?: number; cell: TaggedCell }[] =
@@ -1660,7 +1653,11 @@ function checkClockReads(s: LinkState): void {
         for (const r of s.input.analyses.get(i)?.references ?? []) {
           const h = r.own || r.meaning !== 'value' ? undefined : helpers.get(r.name);
           if (!h) continue;
-          const via = `\`${r.name}\`, a setup helper calling \`${h.call}\` at cell ${h.cell + 1}, line ${h.line}`;
+          const verb = h.kind === 'helper' ? 'calling' : 'computed with';
+          const read = `\`${h.call}\` at cell ${h.cell + 1}, line ${h.line}`;
+          const via = h.through
+            ? `\`${r.name}\`, a setup ${h.kind} using \`${h.through}\` (${read})`
+            : `\`${r.name}\`, a setup ${h.kind} ${verb} ${read}`;
           reads.push({ call: h.call, via, line: r.line, column: r.column, cell: cellAt(s, i) });
         }
     reads.sort((x, y) => x.cell.index - y.cell.index || x.line - y.line);
@@ -1680,6 +1677,61 @@ function checkClockReads(s: LinkState): void {
       ),
     );
   }
+}
+
+/**
+ * The setup names whose use reads the clock, by name, with the first read behind each: a helper
+ * reading it in its body (`function today() { return new Date(); }`), a value computed with it
+ * while setup loads (`const YEAR = new Date().getFullYear()`: a task reading `YEAR` is cached
+ * with the year of its first run), and any helper or value using one of those
+ * (`const LABEL = \`FY${YEAR}\``), across setup cells. A read is the top-level declaration whose
+ * statement holds it; a class is left out (a method reading the clock, to log, is not the
+ * instance's value).
+ */
+function setupClockNames(
+  s: LinkState,
+): Map<
+  string,
+  { call: string; cell: number; line: number; kind: 'helper' | 'value'; through?: string }
+> {
+  const found = new Map<
+    string,
+    { call: string; cell: number; line: number; kind: 'helper' | 'value'; through?: string }
+  >();
+  const setup = [...s.input.analyses]
+    .filter(([i]) => s.cellByIndex.get(i)?.role === 'setup')
+    .sort(([x], [y]) => x - y);
+  const holders = (a: CellAnalysis, at: number) =>
+    a.declarations.filter(
+      (d) => d.kind !== 'class' && d.statement.start <= at && at < d.statement.end,
+    );
+  const kindOf = (d: Declaration) =>
+    d.kind === 'function' || d.callable ? ('helper' as const) : ('value' as const);
+  for (const [index, a] of setup)
+    for (const r of a.clockReads ?? []) {
+      const names =
+        r.start !== undefined
+          ? holders(a, r.start)
+          : a.declarations.filter((d) => d.name === r.inside);
+      for (const d of names)
+        if (!found.has(d.name))
+          found.set(d.name, { call: r.call, cell: index, line: r.line, kind: kindOf(d) });
+    }
+  // Uses of those, to a fixed point (each pass adds a name, or ends).
+  for (let changed = found.size > 0; changed;) {
+    changed = false;
+    for (const [, a] of setup)
+      for (const r of a.references) {
+        const h = r.meaning === 'value' ? found.get(r.name) : undefined;
+        if (!h) continue;
+        for (const d of holders(a, r.start))
+          if (!found.has(d.name)) {
+            found.set(d.name, { ...h, kind: kindOf(d), through: r.name });
+            changed = true;
+          }
+      }
+  }
+  return found;
 }
 
 // --- warehouse facts and upstream edges ------------------------------------------------------

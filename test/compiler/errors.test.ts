@@ -686,6 +686,78 @@ describe("reads of the current time (cached with the first run's)", () => {
     expect(w[0]!.message).toContain('task `recent` reads the current time (`current_date`)');
     expect(w[1]!.message).toContain('`current_timestamp()`');
   });
+
+  it('a setup value computed with the clock warns on each task reading it, directly or through a helper or value using it', async () => {
+    const r = await diagnosticsOf([
+      'const YEAR = new Date().getFullYear();\nconst LABEL = `FY${YEAR}`;\nconst plain = 2;',
+      'const STAMP = Date.now();\nfunction label() {\n  return LABEL;\n}',
+      '//| task: yearly\nconst n = plain;\nconst y = YEAR + 1;',
+      '//| task: labelled\nconst l = label();',
+      '//| task: stamped\nconst s = STAMP;',
+      '//| task: untouched\nconst m = plain + 1;',
+      '//| task: always\n//| rerun\nconst a = STAMP + YEAR;',
+    ]);
+    const w = clockWarnings(r);
+    expect(w.map((d) => [d.cell, d.line, d.column])).toEqual([
+      [3, 3, 11],
+      [4, 2, 11],
+      [5, 2, 11],
+    ]);
+    expect(w[0]!.message).toContain(
+      'task `yearly` reads the current time (`YEAR`, a setup value computed with `new Date()` at cell 1, line 1)',
+    );
+    expect(w[1]!.message).toContain(
+      '(`label`, a setup helper using `LABEL` (`new Date()` at cell 1, line 1))',
+    );
+    expect(w[2]!.message).toContain(
+      '(`STAMP`, a setup value computed with `Date.now()` at cell 2, line 1)',
+    );
+  });
+
+  it('`Date.now` taken as a value, `Reflect.construct(Date, [])` and `Intl.DateTimeFormat().format()` warn', async () => {
+    const r = await diagnosticsOf([
+      '//| task: alias\nconst nowFn = Date.now;\nconst t = nowFn();',
+      '//| task: destructured\nconst { now } = Date;\nconst t2 = now();',
+      "//| task: indexed\nconst t3 = Date['now']();",
+      '//| task: reflected\nconst d = Reflect.construct(Date, []);',
+      "//| task: formatted\nconst s = new Intl.DateTimeFormat('en-US').format();\nconst p = Intl.DateTimeFormat().formatToParts();",
+    ]);
+    expect(clockWarnings(r).map((d) => d.message.match(/current time \((.*?)\):/)![1])).toEqual([
+      '`Date.now`',
+      '`Date.now`',
+      '`Date.now()`',
+      '`Reflect.construct(Date, [])`',
+      '`Intl.DateTimeFormat().format()`, `Intl.DateTimeFormat().formatToParts()`',
+    ]);
+  });
+
+  it('a date formatted or parsed from an argument, a duration and a setup class do not warn', async () => {
+    const r = await diagnosticsOf([
+      'class Log {\n  stamp() {\n    return Date.now();\n  }\n}',
+      "//| task: given\nconst s = new Intl.DateTimeFormat('en-US').format(new Date(0));\nconst p = Date.parse('2020-01-01') + Date.UTC(2020, 0);\nconst d = Reflect.construct(Date, [0]);",
+      '//| task: shadow\nconst q = (() => {\n  const Date = { now: 1 };\n  return Date.now;\n})();',
+      '//| task: timed\nconst t0 = performance.now();\nconst ms = performance.now() - t0;',
+      '//| task: logged\nconst log = new Log();',
+    ]);
+    expect(clockWarnings(r)).toEqual([]);
+  });
+
+  it("DuckDB's local-time functions and `ago(…)` in a sql`` template warn; in a string they do not", async () => {
+    const r = await diagnosticsOf([
+      "import { sql } from 'cellar';",
+      "//| task: local\n//| dialect: duckdb\nconst rows = await sql`SELECT current_localtimestamp(), current_localtime(), 'ago(' AS s\n  FROM t WHERE ts > ago(INTERVAL 7 DAY)`;",
+      '//| task: bq\nconst b = await sql`SELECT CURRENT_DATETIME() AS at, LOCALTIMESTAMP AS l`;',
+    ]);
+    const w = clockWarnings(r);
+    expect(w.map((d) => [d.cell, d.line])).toEqual([
+      [2, 3],
+      [3, 2],
+    ]);
+    expect(w[0]!.message).toContain(
+      '(`current_localtimestamp()`, `current_localtime()`, `ago(…)`)',
+    );
+    expect(w[1]!.message).toContain('(`current_datetime()`, `localtimestamp`)');
+  });
 });
 
 describe('generated code a reviewer accepts as hand-written', () => {
