@@ -42,6 +42,7 @@ import {
   type CompileStats,
   type DeepWork,
 } from './program.js';
+import type { ReadModule } from './analyze/module-clock.js';
 import type { SqlFacts } from './analyze/sql.js';
 import type { CellAnalysis, Diagnostic, EmittedFile, TaskPlan } from './types.js';
 
@@ -260,8 +261,9 @@ interface CacheFile {
   /** `CompileMemory.emitted` entries this compile used: [emit inputs key, unformatted-text key]. */
   emitted?: [string, string][];
   /**
-   * [project-relative path, sha256] of each local module the compile read (`localModuleReader`):
-   * E_MODULE_STATE depends on them, so a full hit needs each to be as read.
+   * [project-relative path, sha256] of each local module the compile read (`localModuleReader`
+   * for E_MODULE_STATE, `moduleTextReader` for W_TASK_READS_CLOCK): compile inputs besides the
+   * notebook, so a full hit needs each to be as read.
    */
   localModules?: [string, string][];
 }
@@ -475,9 +477,7 @@ async function compileText(
     !cache.diagnostics.some((d) => d.code === 'E_UNRESOLVED_IMPORT' || d.code === 'E_INTERNAL') &&
     cache.notebookHash === notebookHash &&
     cache.outDir === outDirRel &&
-    (cache.localModules ?? []).every(
-      ([path, hash]) => sha256(readTextOrUndefined(join(opts.root, path)) ?? '') === hash,
-    ) &&
+    (cache.localModules ?? []).every(([path, hash]) => localModuleHash(opts.root, path) === hash) &&
     (cache.fixtures ?? []).join('\0') === fixtures.join('\0')
   ) {
     // A full hit: nothing to do if generated/ still holds exactly what was recorded.
@@ -585,6 +585,7 @@ async function compileText(
   const canImport = importResolver(join(opts.outDir, stem));
   const localModulesRead = new Map<string, string>();
   const localModule = localModuleReader(join(opts.outDir, stem), opts.root, localModulesRead);
+  const readModule = moduleTextReader(opts.root, dirname(notebookAbs), localModulesRead);
   const compile = () =>
     compileNotebook(notebook, text, {
       workdir,
@@ -601,6 +602,7 @@ async function compileText(
       pathsAlias: tsconfigPaths(join(opts.outDir, stem)),
       builtinExports,
       recall,
+      readModule,
     });
   let result: Awaited<ReturnType<typeof compile>>;
   try {
@@ -640,6 +642,7 @@ async function compileText(
       fixtures,
       moduleDir: join(opts.outDir, stem),
       root: opts.root,
+      notebookDir: dirname(notebookAbs),
     });
   if (!opts.noCache) {
     const pick = <V>(m: Map<string, V>, keys: string[]) =>
@@ -678,7 +681,9 @@ async function compileText(
       emitted: deep
         ? []
         : [...new Map(result.stats.used.emitted)].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
-      ...(localModulesRead.size > 0 ? { localModules: [...localModulesRead].sort() } : {}),
+      ...(localModulesRead.size > 0
+        ? { localModules: [...localModulesRead].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)) }
+        : {}),
     };
     try {
       // The plan first: a record is never written naming a plan file not there yet.
@@ -707,6 +712,42 @@ async function compileText(
     stats: result.stats,
     pipeline: result.files.length ? pipelineAbs : undefined,
   };
+}
+
+/**
+ * `CompileOptions.readModule` from the disk: a relative import's file, from the notebook's folder
+ * or the importing module's, as TypeScript finds it (`./x.js` is `x.ts` too, an extension or
+ * `/index` may be left out); only files inside the project. Each read is noted in `read`
+ * (project-relative path → sha256), for the cache record.
+ */
+export function moduleTextReader(
+  root: string,
+  notebookDir: string,
+  read: Map<string, string>,
+): ReadModule {
+  return (from, specifier) => {
+    const target = resolve(from === undefined ? notebookDir : dirname(join(root, from)), specifier);
+    const bare = target.replace(/\.[cm]?[jt]sx?$/, '');
+    for (const file of [
+      target,
+      ...['.ts', '.tsx', '.mts', '.js', '.mjs'].map((e) => bare + e),
+      ...['index.ts', 'index.js'].map((f) => join(target, f)),
+    ]) {
+      const path = posix(relative(root, file));
+      if (path.startsWith('../') || path.includes('node_modules/')) return undefined;
+      if (!/\.[cm]?[jt]sx?$/.test(file) || !existsSync(file) || !statSync(file).isFile()) continue;
+      const text = readFileSync(file, 'utf8');
+      read.set(path, sha256(text));
+      return { path, text };
+    }
+    return undefined;
+  };
+}
+
+/** The sha256 of a local module a record names, or undefined when it is gone. */
+function localModuleHash(root: string, path: string): string | undefined {
+  const text = readTextOrUndefined(join(root, path));
+  return text === undefined ? undefined : sha256(text);
 }
 
 /**
@@ -911,8 +952,9 @@ type DeepRequest =
       fixtures: string[];
       /** generated/<stem>/, where the host's importResolver looks from. */
       moduleDir: string;
-      /** The project root, local modules' paths are named from (`localModuleReader`). */
+      /** The project root and the notebook's folder, where local modules are read from. */
       root: string;
+      notebookDir: string;
     };
 type DeepAnswer<R extends DeepRequest> = R extends { kind: 'work' }
   ? Awaited<ReturnType<typeof doDeepWork>>
@@ -928,6 +970,8 @@ function answerDeep(request: DeepRequest): Promise<unknown> {
     localModule: localModuleReader(request.moduleDir, request.root, new Map()),
     pathsAlias: tsconfigPaths(request.moduleDir),
     builtinExports,
+    // Modules read here are not recorded: this compile's record keeps none of its inputs' memory.
+    readModule: moduleTextReader(request.root, request.notebookDir, new Map()),
   });
 }
 

@@ -7,6 +7,12 @@
 // cache the host loads), so editing one cell re-analyses one cell and re-formats only the modules
 // whose text changed. A notebook with errors stops before emission: half a pipeline is worse
 // than none.
+import {
+  isLocalSpecifier,
+  moduleClockReads,
+  type ModuleClockRead,
+  type ReadModule,
+} from './analyze/module-clock.js';
 import { diagnostic, hasErrors, sortDiagnostics, suggest } from './diagnostics.js';
 import { loadAnalyzer, loadTypeScript, PROGRAM_CELLS, type CellInput } from './analyze/cell.js';
 import { moduleStateWrites, type ModuleStateWrite } from './analyze/module-state.js';
@@ -38,7 +44,7 @@ import type {
 } from './types.js';
 
 /** Bump when the shape of analyses or emitted code changes: it keys the on-disk cache. */
-export const COMPILER_VERSION = '0.1.0-24'; // -24: clock reads through setup values (`const YEAR = new Date().getFullYear()`) and the helpers and values using them, `Date.now` as a value, `Reflect.construct(Date, [])`, `Intl.DateTimeFormat().format()`, DuckDB's `current_localtimestamp()` and `ago(…)`; E_SQL_QUOTED_PARAM; tasks named `_runs` or `_source.json` (E_RESERVED_NAME); -23: E_MODULE_STATE, a task changing a local module's value or calling its function that changes the module's top-level state; -22: clock reads (`Date.now()`…) with the setup helper they are in, W_TASK_READS_CLOCK for a task calling it; -21: task consts unique per pipeline and clear of setup, import, shared and type names, E_TASK_FILE_NAME for a task written to the pipeline's own files; -20: a local module a task or test cell imports for a value its code does not read is loaded by that module; -19: a local module setup imports for a value no task uses is loaded by setup.js and by every task using a module's value, and a module imported for its effects and for types only is still loaded; -18: a setup helper handing setup state to a function that changes its parameter; -17: a value handed to a function that changes its parameter, Date setters; -16: a `let` alias until rebound, destructured loop and callback variables, `Object.getPrototypeOf([]).x = …`; -15: changes through destructuring, a part taken by name, a literal taken apart, an IIFE parameter, a prototype alias, `count = count + 1` in a setup helper; -14: a part of a value handed to a setter (`Object.defineProperty(Array.prototype, …)`), a task named `__proto__`; -13: subpath imports (`#lib/x`) resolved by package.json `imports`; -12: E_GLOBAL_STATE, changes seen through parentheses and type assertions; -11: E_RESERVED_NAME (a task's `__proto__`); -10: setup's side-effect imports in every task and test module; -9: changes through a local const alias, borrowed mutators (`Array.prototype.push.call`, `.bind`) and reflective setters; -8: an index computed from the value itself is an append, not a memo key; -7: E_SETUP_STATE named at the calling task; -6: setup helpers called only while loading (Mutation.inside, loadTimeCalls); -5: Deno shim uses, import versions and columns; -4: callable consts; -3: display-only statements, aliases, SQL problems
+export const COMPILER_VERSION = '0.1.0-24'; // -24: clock reads through setup values (`const YEAR = new Date().getFullYear()`) and the helpers and values using them, `Date.now` as a value, `Reflect.construct(Date, [])`, `Intl.DateTimeFormat().format()`, DuckDB's `current_localtimestamp()` and `ago(…)`, a local module's export reading the clock; E_SQL_QUOTED_PARAM; tasks named `_runs` or `_source.json` (E_RESERVED_NAME); -23: E_MODULE_STATE, a task changing a local module's value or calling its function that changes the module's top-level state; -22: clock reads (`Date.now()`…) with the setup helper they are in, W_TASK_READS_CLOCK for a task calling it; -21: task consts unique per pipeline and clear of setup, import, shared and type names, E_TASK_FILE_NAME for a task written to the pipeline's own files; -20: a local module a task or test cell imports for a value its code does not read is loaded by that module; -19: a local module setup imports for a value no task uses is loaded by setup.js and by every task using a module's value, and a module imported for its effects and for types only is still loaded; -18: a setup helper handing setup state to a function that changes its parameter; -17: a value handed to a function that changes its parameter, Date setters; -16: a `let` alias until rebound, destructured loop and callback variables, `Object.getPrototypeOf([]).x = …`; -15: changes through destructuring, a part taken by name, a literal taken apart, an IIFE parameter, a prototype alias, `count = count + 1` in a setup helper; -14: a part of a value handed to a setter (`Object.defineProperty(Array.prototype, …)`), a task named `__proto__`; -13: subpath imports (`#lib/x`) resolved by package.json `imports`; -12: E_GLOBAL_STATE, changes seen through parentheses and type assertions; -11: E_RESERVED_NAME (a task's `__proto__`); -10: setup's side-effect imports in every task and test module; -9: changes through a local const alias, borrowed mutators (`Array.prototype.push.call`, `.bind`) and reflective setters; -8: an index computed from the value itself is an append, not a memo key; -7: E_SETUP_STATE named at the calling task; -6: setup helpers called only while loading (Mutation.inside, loadTimeCalls); -5: Deno shim uses, import versions and columns; -4: callable consts; -3: display-only statements, aliases, SQL problems
 
 export interface CompileMemory {
   /** Cell analyses by `role + '\0' + code` (an analysis depends on nothing else). */
@@ -122,6 +128,12 @@ export interface CompileOptions {
    * its bytes against the hash it recorded, so its cache need not keep every module's text.
    */
   recall?: (key: string) => string | undefined;
+  /**
+   * A project module's text, for a relative import (from the notebook's folder when `from` is
+   * undefined, else from that module): the host reads it (host.ts `localModuleReader`). Without it
+   * local modules are not scanned for clock reads (W_TASK_READS_CLOCK).
+   */
+  readModule?: ReadModule;
 }
 
 /**
@@ -307,6 +319,7 @@ async function compileStages(
     cells: tagged.cells,
     analyses,
     ...(moduleState ? { moduleState } : {}),
+    ...(options.readModule ? { moduleClock: moduleClockStage(analyses, options.readModule) } : {}),
     kernel: notebook.kernel,
     language: notebook.language,
   });
@@ -458,6 +471,30 @@ async function sqlStage(
     });
     run.diagnostics.push(...sqlDiagnostics(run.path, c, a, facts, dialect));
   }
+}
+
+/**
+ * Per cell, the names it imports from a local module whose use reads the clock (`import { today }
+ * from './lib/time.js'`), for W_TASK_READS_CLOCK; each module scanned once per compile.
+ */
+function moduleClockStage(
+  analyses: ReadonlyMap<number, CellAnalysis>,
+  readModule: ReadModule,
+): Map<number, Map<string, ModuleClockRead>> {
+  const seen = new Map<string, Map<string, ModuleClockRead>>();
+  const out = new Map<number, Map<string, ModuleClockRead>>();
+  for (const [index, a] of analyses)
+    for (const imp of a.imports) {
+      if (!isLocalSpecifier(imp.module)) continue;
+      const reads = moduleClockReads(readModule, undefined, imp.module, seen);
+      for (const b of imp.bindings) {
+        const r = b.typeOnly ? undefined : reads.get(b.imported);
+        if (!r) continue;
+        if (!out.has(index)) out.set(index, new Map());
+        out.get(index)!.set(b.local, r);
+      }
+    }
+  return out;
 }
 
 /**

@@ -233,6 +233,11 @@ function scanTemplate(
   return { commentParams: out, clock };
 }
 
+/** The clock calls in a sql`…` template's text, outside its strings and comments (module-clock.ts). */
+export function sqlClockCalls(text: string): string[] {
+  return scanTemplate(0, text, 'duckdb').clock.map((c) => c.call);
+}
+
 /** Functions and keywords giving the current date or time, in DuckDB and BigQuery: `now()`,
  *  `today()`, DuckDB's `current_localtime()` and `current_localtimestamp()` only as calls, the
  *  SQL-standard keywords (`current_date`, `localtimestamp`, BigQuery's `CURRENT_DATETIME`) with or

@@ -17,6 +17,7 @@ import { diagnostic, suggest } from '../diagnostics.js';
 import { KNOWN_GLOBALS } from '../analyze/globals.js';
 import { checkPackageClassOutputs } from './package-classes.js';
 import type { ModuleStateWrite } from '../analyze/module-state.js';
+import type { ModuleClockRead } from '../analyze/module-clock.js';
 import type {
   Binding,
   CellAnalysis,
@@ -53,6 +54,8 @@ export interface LinkInput {
    * specifier as written (program.ts `moduleStateStage`): a task calling one is E_MODULE_STATE.
    */
   moduleState?: ModuleState;
+  /** By cell index, the names it imports from a local module whose use reads the clock. */
+  moduleClock?: ReadonlyMap<number, ReadonlyMap<string, ModuleClockRead>>;
 }
 
 /** By import specifier: the module's file and, by exported name, the state change a call makes. */
@@ -1648,18 +1651,24 @@ function checkClockReads(s: LinkState): void {
       task.cells.flatMap((i) =>
         (s.input.analyses.get(i)?.clockReads ?? []).map((r) => ({ ...r, cell: cellAt(s, i) })),
       );
-    if (helpers.size > 0)
-      for (const i of task.cells)
-        for (const r of s.input.analyses.get(i)?.references ?? []) {
-          const h = r.own || r.meaning !== 'value' ? undefined : helpers.get(r.name);
-          if (!h) continue;
-          const verb = h.kind === 'helper' ? 'calling' : 'computed with';
-          const read = `\`${h.call}\` at cell ${h.cell + 1}, line ${h.line}`;
-          const via = h.through
-            ? `\`${r.name}\`, a setup ${h.kind} using \`${h.through}\` (${read})`
-            : `\`${r.name}\`, a setup ${h.kind} ${verb} ${read}`;
-          reads.push({ call: h.call, via, line: r.line, column: r.column, cell: cellAt(s, i) });
-        }
+    for (const i of task.cells) {
+      const own = s.input.moduleClock?.get(i);
+      if (helpers.size === 0 && !own) continue;
+      for (const r of s.input.analyses.get(i)?.references ?? []) {
+        if (r.meaning !== 'value') continue;
+        const h: SetupClockName | undefined = r.own
+          ? own?.get(r.name) && { ...own.get(r.name)!, cell: i, kind: 'helper' }
+          : helpers.get(r.name);
+        if (!h) continue;
+        reads.push({
+          call: h.call,
+          via: clockVia(r.name, h),
+          line: r.line,
+          column: r.column,
+          cell: cellAt(s, i),
+        });
+      }
+    }
     reads.sort((x, y) => x.cell.index - y.cell.index || x.line - y.line);
     const first = reads[0];
     if (!first) continue;
@@ -1679,6 +1688,27 @@ function checkClockReads(s: LinkState): void {
   }
 }
 
+/** How a name reads the clock, for the warning: `today`, a setup helper calling `new Date()` at cell 1, line 2. */
+function clockVia(name: string, h: SetupClockName): string {
+  const read = h.path
+    ? `\`${h.call}\` at ${h.path}, line ${h.line}`
+    : `\`${h.call}\` at cell ${h.cell + 1}, line ${h.line}`;
+  if (h.through) return `\`${name}\`, a setup ${h.kind} using \`${h.through}\` (${read})`;
+  if (h.path) return `\`${name}\`, a local module's helper reading ${read}`;
+  return `\`${name}\`, a setup ${h.kind} ${h.kind === 'helper' ? 'calling' : 'computed with'} ${read}`;
+}
+
+interface SetupClockName {
+  call: string;
+  cell: number;
+  line: number;
+  kind: 'helper' | 'value';
+  /** The setup name used, when this one reads the clock through it. */
+  through?: string;
+  /** The local module reading it, when it is imported. */
+  path?: string;
+}
+
 /**
  * The setup names whose use reads the clock, by name, with the first read behind each: a helper
  * reading it in its body (`function today() { return new Date(); }`), a value computed with it
@@ -1688,16 +1718,8 @@ function checkClockReads(s: LinkState): void {
  * statement holds it; a class is left out (a method reading the clock, to log, is not the
  * instance's value).
  */
-function setupClockNames(
-  s: LinkState,
-): Map<
-  string,
-  { call: string; cell: number; line: number; kind: 'helper' | 'value'; through?: string }
-> {
-  const found = new Map<
-    string,
-    { call: string; cell: number; line: number; kind: 'helper' | 'value'; through?: string }
-  >();
+function setupClockNames(s: LinkState): Map<string, SetupClockName> {
+  const found = new Map<string, SetupClockName>();
   const setup = [...s.input.analyses]
     .filter(([i]) => s.cellByIndex.get(i)?.role === 'setup')
     .sort(([x], [y]) => x - y);
@@ -1717,6 +1739,11 @@ function setupClockNames(
         if (!found.has(d.name))
           found.set(d.name, { call: r.call, cell: index, line: r.line, kind: kindOf(d) });
     }
+  // Names setup imports from a local module reading the clock (`import { today } from './lib/time.js'`).
+  for (const [index] of setup)
+    for (const [name, r] of s.input.moduleClock?.get(index) ?? [])
+      if (!found.has(name))
+        found.set(name, { call: r.call, cell: index, line: r.line, kind: 'helper', path: r.path });
   // Uses of those, to a fixed point (each pass adds a name, or ends).
   for (let changed = found.size > 0; changed;) {
     changed = false;

@@ -742,6 +742,85 @@ describe("reads of the current time (cached with the first run's)", () => {
     expect(clockWarnings(r)).toEqual([]);
   });
 
+  // Local modules as the host reads them (host.ts localModuleReader), from memory: the notebook is
+  // notebooks/bad.ipynb, so `./lib/time.js` is notebooks/lib/time.ts.
+  const withModules = (cells: string[], modules: Record<string, string>) =>
+    compileNotebook(NB, notebookText(cells), {
+      workdir: '../../notebooks',
+      format: false,
+      readModule: (from, spec) => {
+        const parts: string[] = [];
+        for (const p of `${from ? from.replace(/\/[^/]*$/, '') : 'notebooks'}/${spec}`.split('/'))
+          if (p === '..') parts.pop();
+          else if (p !== '.') parts.push(p);
+        const path = parts.join('/').replace(/\.js$/, '.ts');
+        return modules[path] === undefined ? undefined : { path, text: modules[path] };
+      },
+    });
+  const timeModules = {
+    'notebooks/lib/time.ts': [
+      "// Date.now() in a comment, 'new Date()' in a string",
+      "import { base } from './base.js';",
+      "export const label = 'new Date()';",
+      'export const today = () => new Date().toISOString().slice(0, 10);',
+      'export function fixed(x: number) {',
+      '  return new Date(x).getTime() + Date.UTC(2020, 0) + Date.parse(`${x}`);',
+      '}',
+      'export function stamp() {',
+      '  return base();',
+      '}',
+      "export const recent = (sql: any) => sql`SELECT * FROM t WHERE CURRENT_DATE() > DATE '2020-01-01'`;",
+      "export const quoted = (sql: any) => sql`SELECT 'now()' AS s -- current_date`;",
+    ].join('\n'),
+    'notebooks/lib/base.ts':
+      'export function base() {\n  const t = `at ${Date.now()}`;\n  return t;\n}',
+  };
+
+  it("a task calling a local module's helper that reads the clock warns at the call, naming the module's file and line", async () => {
+    const r = await withModules(
+      [
+        "import { today, fixed, stamp, recent, quoted, label } from './lib/time.js';\nconst dayOf = () => today();",
+        '//| task: daily\nconst n = 1;\nconst day = today();',
+        '//| task: stamped\nconst s = stamp();',
+        '//| task: windowed\nconst rows = recent(1);',
+        '//| task: viasetup\nconst d2 = dayOf();',
+        "//| task: own\nimport { today as t2 } from './lib/time.js';\nconst d3 = t2();",
+        '//| task: untouched\nconst f = fixed(1);\nconst l = label;\nconst q = quoted(1);',
+        '//| task: always\n//| rerun\nconst d4 = today();',
+      ],
+      timeModules,
+    );
+    const w = clockWarnings(r);
+    expect(w.map((d) => [d.cell, d.line, d.column])).toEqual([
+      [2, 3, 13],
+      [3, 2, 11],
+      [4, 2, 14],
+      [5, 2, 12],
+      [6, 3, 12],
+    ]);
+    expect(w.map((d) => d.message.match(/current time \((.*)\): its/)![1])).toEqual([
+      "`today`, a local module's helper reading `new Date()` at notebooks/lib/time.ts, line 4",
+      "`stamp`, a local module's helper reading `Date.now()` at notebooks/lib/base.ts, line 2",
+      "`recent`, a local module's helper reading `current_date()` at notebooks/lib/time.ts, line 11",
+      '`dayOf`, a setup helper using `today` (`new Date()` at notebooks/lib/time.ts, line 4)',
+      "`t2`, a local module's helper reading `new Date()` at notebooks/lib/time.ts, line 4",
+    ]);
+  });
+
+  it('local modules importing each other in a cycle, or missing, are read once and warn on nothing new', async () => {
+    const r = await withModules(
+      [
+        "import { a } from './lib/a.js';\nimport { gone } from './lib/gone.js';",
+        '//| task: t\nconst x = a() + gone;',
+      ],
+      {
+        'notebooks/lib/a.ts': "import { b } from './b.js';\nexport const a = () => b();",
+        'notebooks/lib/b.ts': "import { a } from './a.js';\nexport const b = (): number => a();",
+      },
+    );
+    expect(clockWarnings(r)).toEqual([]);
+  });
+
   it("DuckDB's local-time functions and `ago(…)` in a sql`` template warn; in a string they do not", async () => {
     const r = await diagnosticsOf([
       "import { sql } from 'cellar';",

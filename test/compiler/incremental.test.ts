@@ -256,6 +256,27 @@ describe('incremental compile', () => {
     expect((await compileFile(nb, opts)).cached).toBe(false);
   });
 
+  it("reads a local module's clock from the disk, and is no full hit once that module changed", async () => {
+    const { nb, opts } = project('clock', [
+      "import { today } from './lib/time.js';",
+      '//| task: daily\nconst day = today();',
+    ]);
+    const lib = join(opts.root, 'notebooks', 'lib');
+    mkdirSync(lib);
+    writeFileSync(join(lib, 'time.ts'), 'export const today = () => new Date().toISOString();\n');
+    const clock = (o: { diagnostics: { code: string; message: string }[] }) =>
+      o.diagnostics.filter((d) => d.code === 'W_TASK_READS_CLOCK').map((d) => d.message);
+    const first = await compileAndWrite(nb, opts);
+    expect(clock(first)).toHaveLength(1);
+    expect(clock(first)[0]).toContain('`new Date()` at notebooks/lib/time.ts, line 1');
+    expect((await compileFile(nb, opts)).cached).toBe(true);
+    writeFileSync(join(lib, 'time.ts'), "export const today = () => '2026-01-31';\n");
+    const fixed = await compileAndWrite(nb, opts);
+    expect(fixed.cached).toBe(false);
+    expect(clock(fixed)).toEqual([]);
+    expect((await compileFile(nb, opts)).cached).toBe(true);
+  });
+
   it('compiles again after a compile that failed inside (E_INTERNAL), rather than repeat it', async () => {
     const { nb, opts } = project('internal', before);
     await compileAndWrite(nb, opts);
