@@ -1651,14 +1651,18 @@ function checkClockReads(s: LinkState): void {
       task.cells.flatMap((i) =>
         (s.input.analyses.get(i)?.clockReads ?? []).map((r) => ({ ...r, cell: cellAt(s, i) })),
       );
+    // Names the task's own cells import from a local module reading the clock, used in any of them.
+    const imported = new Map(task.cells.flatMap((i) => [...(s.input.moduleClock?.get(i) ?? [])]));
     for (const i of task.cells) {
-      const own = s.input.moduleClock?.get(i);
-      if (helpers.size === 0 && !own) continue;
+      if (helpers.size === 0 && imported.size === 0) continue;
       for (const r of s.input.analyses.get(i)?.references ?? []) {
         if (r.meaning !== 'value') continue;
-        const h: SetupClockName | undefined = r.own
-          ? own?.get(r.name) && { ...own.get(r.name)!, cell: i, kind: 'helper' }
-          : helpers.get(r.name);
+        const m = imported.get(r.name);
+        const h: SetupClockName | undefined = m
+          ? { ...m, cell: i, kind: 'helper' }
+          : r.own
+            ? undefined
+            : helpers.get(r.name);
         if (!h) continue;
         reads.push({
           call: h.call,

@@ -786,6 +786,8 @@ describe("reads of the current time (cached with the first run's)", () => {
         '//| task: viasetup\nconst d2 = dayOf();',
         "//| task: own\nimport { today as t2 } from './lib/time.js';\nconst d3 = t2();",
         '//| task: untouched\nconst f = fixed(1);\nconst l = label;\nconst q = quoted(1);',
+        "//| task: split\nimport { stamp as s2 } from './lib/time.js';\nconst k = 1;",
+        'const split2 = s2();',
         '//| task: always\n//| rerun\nconst d4 = today();',
       ],
       timeModules,
@@ -797,6 +799,7 @@ describe("reads of the current time (cached with the first run's)", () => {
       [4, 2, 14],
       [5, 2, 12],
       [6, 3, 12],
+      [9, 1, 16],
     ]);
     expect(w.map((d) => d.message.match(/current time \((.*)\): its/)![1])).toEqual([
       "`today`, a local module's helper reading `new Date()` at notebooks/lib/time.ts, line 4",
@@ -804,6 +807,7 @@ describe("reads of the current time (cached with the first run's)", () => {
       "`recent`, a local module's helper reading `current_date()` at notebooks/lib/time.ts, line 11",
       '`dayOf`, a setup helper using `today` (`new Date()` at notebooks/lib/time.ts, line 4)',
       "`t2`, a local module's helper reading `new Date()` at notebooks/lib/time.ts, line 4",
+      "`s2`, a local module's helper reading `Date.now()` at notebooks/lib/base.ts, line 2",
     ]);
   });
 
