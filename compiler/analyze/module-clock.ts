@@ -24,7 +24,7 @@ export interface ModuleClockRead {
 }
 
 const MAX_DEPTH = 4;
-const MAX_CHARS = 400_000;
+const MAX_CHARS = 100_000;
 
 /** Is this specifier a project file (relative), not a package? */
 export function isLocalSpecifier(spec: string): boolean {
@@ -43,7 +43,8 @@ export function moduleClockReads(
   depth = 0,
 ): Map<string, ModuleClockRead> {
   const module = read(from, specifier);
-  // A bundle or generated data (over 400 KB) is not a helper anyone reads: not scanned.
+  // A bundle or generated data (over 100 KB) is not a helper a task calls: not scanned (a scan
+  // costs about 1 ms per KB).
   if (!module || module.text.length > MAX_CHARS) return new Map();
   const known = seen.get(module.path);
   if (known) return known;
@@ -74,20 +75,26 @@ export function moduleClockReads(
         if (r && local && !found.has(local)) found.set(local, r);
       }
     }
-  // Declarations using a tainted name, to a fixed point.
-  for (let changed = found.size > 0; changed;) {
-    changed = false;
-    for (const d of decls) {
-      if (!d.taints || found.has(d.name)) continue;
-      const body = code.slice(d.start, d.end);
-      for (const [name, r] of found)
-        if (new RegExp(`(?<![\\w$.])${name.replace(/\$/g, '\\$')}(?![\\w$])`).test(body)) {
-          found.set(d.name, r);
-          changed = true;
-          break;
-        }
+  // Declarations using a tainted name, through a worklist: who uses each name, read once.
+  const usedBy = new Map<string, TopLevel[]>();
+  for (const d of decls) {
+    if (!d.taints) continue;
+    const names = new Set(
+      [...code.slice(d.start, d.end).matchAll(/(?<![\w$.])[A-Za-z_$][\w$]*/g)].map((m) => m[0]),
+    );
+    for (const name of names) {
+      const users = usedBy.get(name);
+      if (users) users.push(d);
+      else usedBy.set(name, [d]);
     }
   }
+  const work = [...found.keys()];
+  for (let name = work.pop(); name !== undefined; name = work.pop())
+    for (const d of usedBy.get(name) ?? [])
+      if (!found.has(d.name)) {
+        found.set(d.name, found.get(name)!);
+        work.push(d.name);
+      }
   for (const d of decls)
     if (d.exported && found.has(d.name)) exported.set(d.name, found.get(d.name)!);
   for (const m of code.matchAll(EXPORT_LIST))

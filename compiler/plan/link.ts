@@ -1748,19 +1748,25 @@ function setupClockNames(s: LinkState): Map<string, SetupClockName> {
     for (const [name, r] of s.input.moduleClock?.get(index) ?? [])
       if (!found.has(name))
         found.set(name, { call: r.call, cell: index, line: r.line, kind: 'helper', path: r.path });
-  // Uses of those, to a fixed point (each pass adds a name, or ends).
+  // Uses of those, to a fixed point (each pass adds a name, or ends); each use's holders found once.
+  if (found.size === 0) return found;
+  const uses = setup.flatMap(([, a]) =>
+    a.references
+      .filter((r) => r.meaning === 'value')
+      .map((r) => ({ name: r.name, holders: holders(a, r.start) }))
+      .filter((u) => u.holders.length > 0),
+  );
   for (let changed = found.size > 0; changed;) {
     changed = false;
-    for (const [, a] of setup)
-      for (const r of a.references) {
-        const h = r.meaning === 'value' ? found.get(r.name) : undefined;
-        if (!h) continue;
-        for (const d of holders(a, r.start))
-          if (!found.has(d.name)) {
-            found.set(d.name, { ...h, kind: kindOf(d), through: r.name });
-            changed = true;
-          }
-      }
+    for (const u of uses) {
+      const h = found.get(u.name);
+      if (!h) continue;
+      for (const d of u.holders)
+        if (!found.has(d.name)) {
+          found.set(d.name, { ...h, kind: kindOf(d), through: u.name });
+          changed = true;
+        }
+    }
   }
   return found;
 }
