@@ -19,11 +19,12 @@ import {
   formatSummaryOf,
   LIST_LIMIT,
   ProgressLine,
+  resultJsonParts,
 } from '../../runtime/run/summary.js';
 import type { CacheKey, RunEvent, RunPlan, TaskResult } from '../../runtime/types.js';
 import type { PlanEstimate } from '../../runtime/warehouse/tasks/estimate.js';
 import {
-  cachedJsonParts,
+  cachedResults,
   reportCachedRun,
   warmTasks,
   type WarmRecord,
@@ -127,9 +128,12 @@ export async function answerWarm(
     reporter.stop();
   }
   const run = { ok: true, pipeline: warm.pipeline, durationMs };
-  // --json is written from the record a part at a time, as bytes; the summary needs no result
-  // per task: it is made from the record's counts.
-  if (values.json) await printLikeConsole(cachedJsonParts(warm, durationMs));
+  // --json makes and prints the results a part at a time; the summary needs no result per
+  // task: it is made from the record's counts.
+  if (values.json)
+    await printLikeConsole(
+      resultJsonParts(run, warm.tasks.names.length, (from, to) => cachedResults(warm, from, to)),
+    );
   else console.log(formatSummaryOf(run, cachedSummaryGroups(warm)));
   return EXIT.ok;
 }
@@ -142,13 +146,13 @@ export async function answerWarm(
  * When the reader is slower than the writer (a pipe), the next part waits until the last is
  * written, rather than queueing every part behind it.
  */
-export async function printLikeConsole(parts: Iterable<string | Uint8Array>): Promise<void> {
+export async function printLikeConsole(parts: Iterable<string>): Promise<void> {
   const out = process.stdout;
   const noop = () => {};
   const swallow = (error: Error | null | undefined) => {
     if (error && out.listenerCount('error') === 0) out.once('error', noop);
   };
-  const write = (text: string | Uint8Array): boolean => {
+  const write = (text: string): boolean => {
     if (out.listenerCount('error') === 0) out.once('error', noop);
     try {
       return out.write(text, swallow);

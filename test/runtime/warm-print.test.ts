@@ -14,7 +14,6 @@ import {
   resultJsonParts,
 } from '../../runtime/run/summary.js';
 import {
-  cachedJsonParts,
   cachedResults,
   cachedRunResult,
   tasksCachedLine,
@@ -95,36 +94,6 @@ describe('--json a part at a time', () => {
       const parts = resultJsonParts(whole, 25, (from, to) => cachedResults(r, from, to), perPart);
       expect([...parts].join('')).toBe(resultJson(whole));
     }
-  });
-});
-
-describe('--json of a warm run as bytes from the record (cachedJsonParts)', () => {
-  const text = (parts: Iterable<Uint8Array>) => Buffer.concat([...parts]).toString('utf8');
-  for (const [label, n, notRequested] of [
-    ['all cached', 25, []],
-    ['not-requested tasks first, inside and last', 25, [0, 1, 7, 8, 9, 24]],
-    ['every task not requested', 4, [0, 1, 2, 3]],
-    ['no tasks', 0, []],
-  ] as const) {
-    it(`is resultJson of the whole result for every part size: ${label}`, () => {
-      const r = record(n, [...notRequested], join(base, `bytes-${n}-${notRequested.length}`));
-      const whole = wholeResult(r);
-      for (const perPart of [1, 4, 7, 25, 30])
-        expect(text(cachedJsonParts(r, whole.durationMs, perPart)), `${perPart} a part`).toBe(
-          resultJson(whole),
-        );
-    });
-  }
-
-  it('escapes as JSON.stringify does a name or key that would need it (never from a checked record)', () => {
-    const r = record(6, [2], join(base, 'bytes-odd'));
-    r.tasks.names[1] = 'a"b\\c';
-    r.tasks.names[3] = 'ünï\ncode';
-    r.tasks.keys =
-      r.tasks.keys.slice(0, 16 * 4) + '"\\\u00e9'.padEnd(16, 'x') + r.tasks.keys.slice(16 * 5);
-    const whole = wholeResult(r);
-    for (const perPart of [1, 2, 6])
-      expect(text(cachedJsonParts(r, whole.durationMs, perPart))).toBe(resultJson(whole));
   });
 });
 
