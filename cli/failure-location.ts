@@ -319,18 +319,23 @@ export async function thrownValueLocation(
       continue;
     }
     const sites = throwSites(ts, text);
-    const same = sites.filter((s) => s.message === message);
-    const unknown = sites.filter((s) => s.message === undefined);
-    const pick =
-      same.length === 1
-        ? same[0]
-        : same.length === 0 && unknown.length === 1
-          ? unknown[0]
-          : undefined;
+    const pick = pickThrowSite(sites, message);
     if (pick) return moduleLineLocation(taskNotebook(task), file, pick.line, pick.column, 0, text);
     if (sites.length > 0) break; // ambiguous in the task's own module: no line
   }
   return taskCellsLocation(task);
+}
+
+/**
+ * Which throw site threw `message`: the one site throwing that constant message, else (none
+ * does) the one site whose message is not a constant; undefined when that is ambiguous. One rule
+ * for a source run (`thrownValueLocation`) and a built folder (`builtThrownValueLocation`).
+ */
+function pickThrowSite<S extends { message?: string }>(sites: S[], message: string): S | undefined {
+  const same = sites.filter((s) => s.message === message);
+  if (same.length === 1) return same[0];
+  const unknown = sites.filter((s) => s.message === undefined);
+  return same.length === 0 && unknown.length === 1 ? unknown[0] : undefined;
 }
 
 /**
@@ -343,14 +348,7 @@ function builtThrownValueLocation(task: AnyTask, message: string): string | unde
   const facts = builtFacts(nb);
   for (const file of [module, posix.join(posix.dirname(module), 'setup.ts')]) {
     const sites = facts?.throws[file] ?? [];
-    const same = sites.filter((s) => s.message === message);
-    const unknown = sites.filter((s) => s.message === undefined);
-    const pick =
-      same.length === 1
-        ? same[0]
-        : same.length === 0 && unknown.length === 1
-          ? unknown[0]
-          : undefined;
+    const pick = pickThrowSite(sites, message);
     const now = pick?.cellId ? readCellPositions(nb.file)?.get(pick.cellId) : undefined;
     if (pick && now && pick.cellLine !== undefined)
       return `${nb.notebook}, cell ${now.cell} (id ${pick.cellId}), line ${pick.cellLine}`;
