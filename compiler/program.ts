@@ -448,11 +448,12 @@ async function sqlStage(
       (t) => t.role === 'task' && t.task === c.task && t.directives.dialect,
     )?.directives.dialect;
     const own = a.sqlTemplateDialects;
+    const paramAt = a.sqlTemplateParamAt;
     const key = run.hash(
-      `${dialect ?? ''}\0${own ? own.join(',') : ''}\0${a.sqlTemplates.join('\0')}`,
+      `${dialect ?? ''}\0${own ? own.join(',') : ''}\0${a.sqlTemplates.join('\0')}\0${JSON.stringify(paramAt ?? null)}`,
     );
     if (!run.memory.sql.has(key))
-      run.memory.sql.set(key, await sqlFacts(a.sqlTemplates, dialect, own));
+      run.memory.sql.set(key, await sqlFacts(a.sqlTemplates, dialect, own, paramAt));
     run.stats.used.sql.push(key);
     const facts = run.memory.sql.get(key)!;
     // The templates' clock calls join the cell's own (`Date.now()`), on the cell's line.

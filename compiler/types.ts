@@ -309,6 +309,9 @@ export interface CellAnalysis {
   topLevelAwait: boolean;
   /** Text of each sql`…` template, `${…}` replaced by `@p0`, `@p1`…. */
   sqlTemplates: string[];
+  /** Per template (parallel to sqlTemplates), the offset in its text of each `${…}`'s `@p<i>`,
+   *  in order: text the user wrote that reads like one (`'x@p2p.com'`) is not a placeholder. */
+  sqlTemplateParamAt?: number[][];
   /** Where each template's text starts in the cell (just after the backtick), parallel to sqlTemplates. */
   sqlTemplateAt?: { line: number; column: number }[];
   /** Parallel to sqlTemplates when some template names its dialect (`sql.dialect('duckdb')`…``):

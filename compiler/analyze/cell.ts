@@ -1102,11 +1102,16 @@ function collectReferences(cx: CellContext, aliases: Map<string, string>): void 
         result.sqlTemplateDialects ??= result.sqlTemplates.map(() => null);
         result.sqlTemplateDialects.push(sqlTag);
       }
-      result.sqlTemplates.push(
-        ts.isNoSubstitutionTemplateLiteral(t)
-          ? t.text
-          : t.head.text + t.templateSpans.map((s, i) => `@p${i}${s.literal.text}`).join(''),
-      );
+      let text = ts.isNoSubstitutionTemplateLiteral(t) ? t.text : t.head.text;
+      const paramAt: number[] = [];
+      if (!ts.isNoSubstitutionTemplateLiteral(t))
+        for (const [i, span] of t.templateSpans.entries()) {
+          paramAt.push(text.length);
+          text += `@p${i}${span.literal.text}`;
+        }
+      result.sqlTemplates.push(text);
+      // Where each placeholder is: the user's own `@p2` (`'x@p2p.com'`) reads like one.
+      (result.sqlTemplateParamAt ??= []).push(paramAt);
       (result.sqlTemplateAt ??= []).push(lineCol(sf, t.getStart(sf) + 1));
     }
     if (ts.isNewExpression(node)) {

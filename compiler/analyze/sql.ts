@@ -70,10 +70,15 @@ export async function sqlFacts(
   taskDialect: 'bigquery' | 'duckdb' | undefined,
   /** Per template, its own dialect (`sql.dialect('duckdb')`…``), else null: the task's. */
   ownDialects?: readonly ('bigquery' | 'duckdb' | null)[],
+  /** Per template, the offsets of its placeholders (CellAnalysis.sqlTemplateParamAt); without
+   *  it every `@p<n>` in the text is taken for one. */
+  paramAt?: readonly (readonly number[])[],
 ): Promise<SqlFacts> {
   const dialectOf = (i: number) => ownDialects?.[i] ?? taskDialect;
   if (templates.length === 0) return { reads: [], files: [], problems: [], clock: [] };
-  const scans = templates.map((t, i) => scanTemplate(i, t, dialectOf(i) ?? 'bigquery'));
+  const scans = templates.map((t, i) =>
+    scanTemplate(i, t, dialectOf(i) ?? 'bigquery', paramAt?.[i]),
+  );
   const clock = scans.flatMap((scan) => scan.clock);
   const files = [
     ...new Set(
@@ -170,7 +175,10 @@ function scanTemplate(
   template: number,
   text: string,
   dialect: 'bigquery' | 'duckdb',
+  paramAt?: readonly number[],
 ): { commentParams: SqlProblem[]; clock: SqlClockRead[] } {
+  const isParam = (i: number) =>
+    paramAt ? paramAt.includes(i) : text[i] === '@' && /^@p\d+/.test(text.slice(i, i + 12));
   type State = 'code' | 'line' | 'block' | 'dollar' | "'" | '"' | '`';
   let state: State = 'code';
   let dollarTag = ''; // the `$$` or `$tag$` that opened a DuckDB dollar-quoted string
@@ -196,7 +204,7 @@ function scanTemplate(
         state = 'dollar';
         i += dollarTag.length - 1;
       }
-    } else if (c === '@' && state !== 'line' && state !== 'block' && /^@p\d+/.test(text.slice(i))) {
+    } else if (c === '@' && state !== 'line' && state !== 'block' && isParam(i)) {
       // Inside a string or quoted name (the comment case is below). In BigQuery `"…"` is a
       // string, in DuckDB a name.
       const quoted =
@@ -216,7 +224,7 @@ function scanTemplate(
     } else if (state === 'line' || state === 'block') {
       if (state === 'line' && c === '\n') state = 'code';
       else if (state === 'block' && c === '*' && next === '/') ((state = 'code'), i++);
-      else if (c === '@' && /^@p\d+/.test(text.slice(i))) {
+      else if (c === '@' && isParam(i)) {
         out.push({
           template,
           kind: 'comment-param',

@@ -127,6 +127,9 @@ describe('interpolations inside SQL comments', () => {
       '//| task: dollar\n//| dialect: duckdb\nconst q5 = await sql`SELECT $$x${pat}y$$ AS s`;',
       // Not quoted: a value after a string, and BigQuery's `\'` escape, stay parameters.
       "//| task: fine\nconst q6 = await sql`SELECT 'it\\\\'s' AS a, ${pat} || '%' AS b`;",
+      // Text the user wrote that reads like a placeholder is not one: before, beside and after
+      // a real one, in a string, a name and a comment.
+      "//| task: email\n//| dialect: duckdb\nconst q7 = await sql`SELECT 'x@p2p.com' AS e, ${pat} AS p, '@p0' AS \"@p1\" -- @p0\n  , 'y@p1' AS f`;",
     ]);
     const result = await compileNotebook(NB, text, { workdir: '../../notebooks', format: false });
     const errors = result.diagnostics.filter((d) => d.code === 'E_SQL_QUOTED_PARAM');
