@@ -36,6 +36,16 @@ export function duration(ms: number | undefined): string {
   return `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`;
 }
 
+/** A table of the site's style: a header row, then a row per entry of `rows` (its `td` cells). */
+const table = (headers: readonly string[], rows: JSX.Element[][], className = 'cellar-table') =>
+  h(
+    'table',
+    { class: className },
+    h('thead', null, h('tr', null, ...headers.map((c) => h('th', null, c)))),
+    h('tbody', null, ...rows.map((cells) => h('tr', null, ...cells))),
+  );
+const td = (...children: Node[]) => h('td', null, ...children);
+
 const section = (title: string, id: string, ...children: Node[]) =>
   h('section', { class: 'tsd-panel cellar-section', id }, h('h2', null, title), ...children);
 
@@ -176,28 +186,18 @@ export function taskPanel(
       ? section(
           'Data checks',
           'cellar-checks',
-          h(
-            'table',
-            { class: 'cellar-table' },
-            h('thead', null, h('tr', null, h('th', null, 'check'), h('th', null, 'last result'))),
-            h(
-              'tbody',
-              null,
-              ...t.checks.map((c) =>
-                h(
-                  'tr',
-                  null,
-                  h('td', null, h('code', null, c.text)),
-                  h(
-                    'td',
-                    { class: `cellar-check-${c.last.status}` },
-                    c.last.status === 'not-run'
-                      ? 'not run yet'
-                      : `${c.last.status} (${when(c.last.at)})${c.last.status === 'failed' && c.last.message ? `: ${c.last.message}` : ''}`,
-                  ),
-                ),
+          table(
+            ['check', 'last result'],
+            t.checks.map((c) => [
+              td(h('code', null, c.text)),
+              h(
+                'td',
+                { class: `cellar-check-${c.last.status}` },
+                c.last.status === 'not-run'
+                  ? 'not run yet'
+                  : `${c.last.status} (${when(c.last.at)})${c.last.status === 'failed' && c.last.message ? `: ${c.last.message}` : ''}`,
               ),
-            ),
+            ]),
           ),
         )
       : null,
@@ -337,35 +337,14 @@ function paramsTable(
   lastColumn: string,
   rows: { name: string; type: string; default: unknown; last: Node }[],
 ): JSX.Element {
-  return h(
-    'table',
-    { class: 'cellar-table' },
-    h(
-      'thead',
-      null,
-      h(
-        'tr',
-        null,
-        h('th', null, 'param'),
-        h('th', null, 'type'),
-        h('th', null, 'default'),
-        h('th', null, lastColumn),
-      ),
-    ),
-    h(
-      'tbody',
-      null,
-      ...rows.map((r) =>
-        h(
-          'tr',
-          null,
-          h('td', null, h('code', null, r.name)),
-          h('td', null, h('code', null, r.type)),
-          h('td', null, h('code', null, JSON.stringify(r.default))),
-          h('td', null, r.last),
-        ),
-      ),
-    ),
+  return table(
+    ['param', 'type', 'default', lastColumn],
+    rows.map((r) => [
+      td(h('code', null, r.name)),
+      td(h('code', null, r.type)),
+      td(h('code', null, JSON.stringify(r.default))),
+      td(r.last),
+    ]),
   );
 }
 
@@ -396,17 +375,9 @@ function outputBlock(o: OutputDoc): JSX.Element {
       ? columnsTable(schema, s.stats?.columns ?? {}, s.stats?.sampledRows)
       : null,
     scalars && Object.keys(scalars).length
-      ? h(
-          'table',
-          { class: 'cellar-table' },
-          h('thead', null, h('tr', null, h('th', null, 'metric'), h('th', null, 'value'))),
-          h(
-            'tbody',
-            null,
-            ...Object.entries(scalars).map(([k, v]) =>
-              h('tr', null, h('td', null, h('code', null, k)), h('td', null, num(v))),
-            ),
-          ),
+      ? table(
+          ['metric', 'value'],
+          Object.entries(scalars).map(([k, v]) => [td(h('code', null, k)), td(num(v))]),
         )
       : null,
   );
@@ -441,50 +412,31 @@ function columnsTable(
       h('strong', null, `${num(schema.rows)} rows`),
       sampled ? ` (statistics from the first ${num(sampled)})` : '',
     ),
-    h(
-      'table',
-      { class: 'cellar-table cellar-columns' },
-      h(
-        'thead',
-        null,
-        h(
-          'tr',
-          null,
-          ...['column', 'type', 'nulls', 'distinct', 'min', 'max', 'mean', 'distribution'].map(
-            (c) => h('th', null, c),
+    table(
+      ['column', 'type', 'nulls', 'distinct', 'min', 'max', 'mean', 'distribution'],
+      schema.columns.map((c) => {
+        const st = stats[c.name];
+        const isDate = c.type === 'date';
+        const v = (x: number | undefined) =>
+          isDate && x !== undefined ? when(new Date(x).toISOString()) : num(x);
+        return [
+          td(h('code', { class: 'cellar-column' }, c.name)),
+          td(c.type),
+          td(st ? num(st.nulls) : '—'),
+          td(st ? `${num(st.distinct)}${st.distinctAtLeast ? '+' : ''}` : '—'),
+          td(v(st?.min)),
+          td(v(st?.max)),
+          td(isDate ? '—' : num(st?.mean)),
+          td(
+            st?.histogram
+              ? raw(histogramSvg(st.histogram.counts))
+              : st?.top
+                ? st.top.map((t) => `${t.value} (${num(t.count)})`).join(', ')
+                : '—',
           ),
-        ),
-      ),
-      h(
-        'tbody',
-        null,
-        ...schema.columns.map((c) => {
-          const st = stats[c.name];
-          const isDate = c.type === 'date';
-          const v = (x: number | undefined) =>
-            isDate && x !== undefined ? when(new Date(x).toISOString()) : num(x);
-          return h(
-            'tr',
-            null,
-            h('td', null, h('code', { class: 'cellar-column' }, c.name)),
-            h('td', null, c.type),
-            h('td', null, st ? num(st.nulls) : '—'),
-            h('td', null, st ? `${num(st.distinct)}${st.distinctAtLeast ? '+' : ''}` : '—'),
-            h('td', null, v(st?.min)),
-            h('td', null, v(st?.max)),
-            h('td', null, isDate ? '—' : num(st?.mean)),
-            h(
-              'td',
-              null,
-              st?.histogram
-                ? raw(histogramSvg(st.histogram.counts))
-                : st?.top
-                  ? st.top.map((t) => `${t.value} (${num(t.count)})`).join(', ')
-                  : '—',
-            ),
-          );
-        }),
-      ),
+        ];
+      }),
+      'cellar-table cellar-columns',
     ),
   );
 }
@@ -550,41 +502,18 @@ export function pipelinePanel(
       ),
       currency(p),
       p.tasks.length <= TASK_TABLE_LIMIT
-        ? h(
-            'table',
-            { class: 'cellar-table' },
-            h(
-              'thead',
-              null,
-              h(
-                'tr',
-                null,
-                h('th', null, 'task'),
-                h('th', null, 'upstream'),
-                h('th', null, 'outputs'),
-                h('th', null, 'last run'),
+        ? table(
+            ['task', 'upstream', 'outputs', 'last run'],
+            p.tasks.map((t) => [
+              td(taskLink(t.name, url)),
+              td(list(t.upstream, url, '—')),
+              td(t.outputs.map((o) => o.name).join(', ')),
+              td(
+                t.lastRun
+                  ? `${when(t.lastRun.finishedAt)}, ${duration(t.lastRun.durationMs)}`
+                  : 'not run yet',
               ),
-            ),
-            h(
-              'tbody',
-              null,
-              ...p.tasks.map((t) =>
-                h(
-                  'tr',
-                  null,
-                  h('td', null, taskLink(t.name, url)),
-                  h('td', null, list(t.upstream, url, '—')),
-                  h('td', null, t.outputs.map((o) => o.name).join(', ')),
-                  h(
-                    'td',
-                    null,
-                    t.lastRun
-                      ? `${when(t.lastRun.finishedAt)}, ${duration(t.lastRun.durationMs)}`
-                      : 'not run yet',
-                  ),
-                ),
-              ),
-            ),
+            ]),
           )
         : h('p', null, 'Too many to list on one page: the sections in the navigation list them.'),
     ),
