@@ -55,6 +55,14 @@ import {
 import { CELLAR_CODE_DIRS } from '../project.js';
 import { builtFrameModule } from '../key/built-frames.js';
 import { BUILT_MODULE_SCHEME, WORKING_FOLDER_KEY } from '../key/module-path.js';
+import {
+  LOG_BYTES,
+  LOG_KEY,
+  loggedReads,
+  readLog,
+  writeLog,
+  type LogRecord,
+} from './worker-read-log.js';
 
 interface Scope {
   reads: ObservedReads;
@@ -1336,54 +1344,6 @@ function callSite(entry: (...args: any[]) => unknown): string | undefined {
 // value it computed, what it read for it is in the log. The task's scope merges the log as its
 // code returns. A worker the task starts from a worker writes into the same log.
 
-/** A record of the log: a set's addition or removal, a content seen, the cwd asked, a call. */
-type LogRecord =
-  | ['add' | 'del', LoggedKind, string]
-  | ['seen', string, string]
-  | ['cwd']
-  | ['children' | 'requests', string];
-
-/** The sets of `ObservedReads` a worker thread's scope logs. */
-type LoggedKind = 'files' | 'dirs' | 'probes' | 'stats' | 'env' | 'written' | 'appended';
-
-/** The environment-data name the log is handed to a worker under. */
-const LOG_KEY = 'cellar:worker-reads';
-/** Log size: records past it are lost, and the task's result is then not cached. The memory is
- *  only touched as far as it is written. */
-const LOG_BYTES = 8 * 1024 * 1024;
-/** How long a writer waits for the log's lock before giving its record up as lost. */
-const LOCK_WAIT_MS = 2000;
-/** Int32s before the records: a lock, the records' length in bytes, an overflow flag. */
-const LOG_HEAD = 16;
-
-/** Append a record (a JSON line) under the log's lock; past its size, mark it overflowed. */
-function writeLog(buf: SharedArrayBuffer, record: LogRecord): void {
-  const bytes = Buffer.from(JSON.stringify(record) + '\n');
-  const head = new Int32Array(buf, 0, 3);
-  // A writer terminated while holding the lock (`worker.terminate()` stops it anywhere) never
-  // releases it: past a wait no write takes, the record is given up as lost (not cached).
-  const giveUpAt = Date.now() + LOCK_WAIT_MS;
-  while (Atomics.compareExchange(head, 0, 0, 1) !== 0) {
-    if (Date.now() > giveUpAt) {
-      Atomics.store(head, 2, 1);
-      return;
-    }
-    Atomics.wait(head, 0, 1, 5);
-  }
-  try {
-    const at = Atomics.load(head, 1);
-    if (LOG_HEAD + at + bytes.length > buf.byteLength) Atomics.store(head, 2, 1);
-    else {
-      new Uint8Array(buf, LOG_HEAD + at, bytes.length).set(bytes);
-      // After the bytes: a reader that sees the new length sees them.
-      Atomics.store(head, 1, at + bytes.length);
-    }
-  } finally {
-    Atomics.store(head, 0, 0);
-    Atomics.notify(head, 0);
-  }
-}
-
 /**
  * Add what the scope's worker threads logged so far to its reads and calls. Returns why the
  * result must not be cached when the log overflowed (some reads are not in it).
@@ -1391,13 +1351,9 @@ function writeLog(buf: SharedArrayBuffer, record: LogRecord): void {
 function mergeWorkerLog(scope: Scope): string | undefined {
   const buf = scope.workerLog;
   if (!buf || scope === threadScope) return undefined;
-  const head = new Int32Array(buf, 0, 3);
-  const length = Atomics.load(head, 1);
-  const text = Buffer.from(new Uint8Array(buf, LOG_HEAD, length)).toString('utf8');
+  const { records, overflowed } = readLog(buf);
   const reads = scope.reads;
-  for (const line of text.split('\n')) {
-    if (!line) continue;
-    const r = JSON.parse(line) as LogRecord;
+  for (const r of records) {
     if (r[0] === 'add' || r[0] === 'del') {
       const set = r[1] === 'appended' ? (reads.appended ??= new Set()) : reads[r[1]];
       if (r[0] === 'del') set.delete(r[2]);
@@ -1409,63 +1365,9 @@ function mergeWorkerLog(scope: Scope): string | undefined {
     else if (r[0] === 'cwd') reads.cwd = true;
     else if (!scope[r[0]].includes(r[1])) scope[r[0]].push(r[1]);
   }
-  return Atomics.load(head, 2) !== 0
+  return overflowed
     ? `has worker threads whose reads Cellar could not all record (past ${LOG_BYTES / 1024 / 1024} MiB of records, or a worker stopped while recording)`
     : undefined;
-}
-
-/** A Set that logs what is added to it and removed from it. */
-class LoggedSet extends Set<string> {
-  constructor(
-    private readonly log: (record: LogRecord) => void,
-    private readonly kind: LoggedKind,
-  ) {
-    super();
-  }
-  override add(value: string): this {
-    if (this.log && !this.has(value)) this.log(['add', this.kind, value]);
-    return super.add(value);
-  }
-  override delete(value: string): boolean {
-    if (this.has(value)) this.log(['del', this.kind, value]);
-    return super.delete(value);
-  }
-}
-
-/** The `seen` Map, logging each content noted. */
-class LoggedSeen extends Map<string, string> {
-  constructor(private readonly log: (record: LogRecord) => void) {
-    super();
-  }
-  override set(key: string, value: string): this {
-    if (this.log && this.get(key) !== value) this.log(['seen', key, value]);
-    return super.set(key, value);
-  }
-}
-
-/** Reads whose every addition is logged (a worker thread's, `recordWorkerThread`). */
-function loggedReads(log: (record: LogRecord) => void): ObservedReads {
-  const set = (kind: LoggedKind) => new LoggedSet(log, kind);
-  const reads: ObservedReads = {
-    files: set('files'),
-    dirs: set('dirs'),
-    probes: set('probes'),
-    stats: set('stats'),
-    env: set('env'),
-    written: set('written'),
-    appended: set('appended'),
-    seen: new LoggedSeen(log),
-  };
-  let cwd = false;
-  Object.defineProperty(reads, 'cwd', {
-    enumerable: true,
-    get: () => cwd || undefined,
-    set: (v: unknown) => {
-      if (v && !cwd) log(['cwd']);
-      cwd ||= Boolean(v);
-    },
-  });
-  return reads;
 }
 
 /**
