@@ -53,12 +53,20 @@ export interface TaskScope {
   /** Every file a DuckDB statement of the task read by path (absolute; URLs as written), after
    *  parameter binding, wherever the query text lives (tasks/files.ts). */
   files?: Set<string>;
+  /** Set when a statement of the task made, replaced or dropped a user-defined function or
+   *  macro: the change of the database's functions while it ran is its own work. */
+  definesFunctions?: boolean;
   /** The warehouse this scope's queries run on, instead of the process's (a fixture replay's
    *  in-memory DuckDB: runtime/testing/warehouse-replay.ts). */
   warehouse?: Warehouse;
 }
 
 const scopes = new AsyncLocalStorage<TaskScope>();
+
+/** A statement making, replacing or dropping a function or macro (anywhere in the text: a false
+ *  match only leaves the task's own "functions changed while it ran" check out). */
+const DEFINES_FUNCTION =
+  /\b(?:CREATE\s+(?:OR\s+REPLACE\s+)?(?:TEMP(?:ORARY)?\s+)?(?:MACRO|FUNCTION)|DROP\s+(?:MACRO|FUNCTION))\b/i;
 
 export function runInScope<T>(scope: TaskScope, fn: () => Promise<T>): Promise<T> {
   return scopes.run(scope, fn);
@@ -226,6 +234,7 @@ export async function prepareQuery(
       quoteIdent(targets[Number(i)]!, w.dialect),
     );
   if (scope?.writes && target) scope.writes.add(w.canonicalTable(target.join('.')));
+  if (scope && DEFINES_FUNCTION.test(source)) scope.definesFunctions = true;
   const placed = placeMarkers(text, w.dialect);
   let indirect: string[] = [];
   if (scope?.reads) {

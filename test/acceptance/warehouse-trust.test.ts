@@ -290,6 +290,58 @@ describe('user-defined macros', () => {
     expect(runStatuses(p, nb)).toEqual({ macro: 'ran' });
     expect(showOutput(p, nb, 'macro', 'mvals')).toEqual([62, 9]);
   }, 1_800_000);
+
+  it('a macro a sibling task redefines while the caller runs: the caller is not cached under the old definition, and the run names the task', () => {
+    const p = warehouseProject();
+    p.write(
+      'notebooks/redefine.ipynb',
+      JSON.stringify(
+        tslabNotebook([
+          codeCell('setup', "import { sql } from 'cellar';"),
+          codeCell(
+            'd',
+            '//| task: definer\n//| dialect: duckdb\nawait sql`CREATE OR REPLACE MACRO addk(x) AS x + 2`;\nconst defined = 2;',
+          ),
+          codeCell(
+            'c',
+            '//| task: caller\n//| dialect: duckdb\nconst mvals = (await sql<{ r: number }>`SELECT addk(v) AS r FROM t ORDER BY id`).map((r) => Number(r.r));',
+          ),
+        ]),
+        null,
+        1,
+      ),
+    );
+    outside(
+      p,
+      'warehouse.duckdb',
+      'CREATE TABLE t AS SELECT * FROM (VALUES (1, 60), (2, 7)) x(id, v); CREATE MACRO addk(x) AS x + 1',
+    );
+    const nb = 'notebooks/redefine.ipynb';
+    // One task at a time, in notebook order: the definer replaces the macro after the caller's
+    // key was computed (naming `x + 1`) and before the caller's query runs it (`x + 2`).
+    const first = p.cellar('run', nb, '--json', '--workers', '1');
+    expect(first.code, first.stderr).toBe(0);
+    const caller = (
+      JSON.parse(first.stdout) as { tasks: { name: string; notCached?: string }[] }
+    ).tasks.find((t) => t.name === 'caller')!;
+    expect(caller.notCached).toMatch(
+      /user-defined functions or macros \(defined by task 'definer'\) changed while caller ran/,
+    );
+    // Not committed under the key naming `x + 1`: had it been, a run with the definer gone and
+    // the macro back to `x + 1` would serve [62, 9].
+    expect(p.cellar('show', nb, 'caller', 'mvals', '--json').stderr).toContain('E_NOT_CACHED');
+    const second = p.cellar('run', nb, '--json', '--workers', '1');
+    expect(second.code, second.stderr).toBe(0);
+    const again = (
+      JSON.parse(second.stdout) as { tasks: { name: string; status: string; notCached?: string }[] }
+    ).tasks;
+    expect(again.find((t) => t.name === 'caller')).toMatchObject({ status: 'ran' });
+    expect(again.find((t) => t.name === 'caller')!.notCached).toBeUndefined();
+    // The definer's own redefinition is its work, never a reason not to cache it.
+    expect(again.find((t) => t.name === 'definer')!.notCached).toBeUndefined();
+    expect(showOutput(p, nb, 'caller', 'mvals')).toEqual([62, 9]);
+    expect(runStatuses(p, nb)).toEqual({ definer: 'cached', caller: 'cached' });
+  }, 1_800_000);
 });
 
 describe('a table changed while a task read it', () => {

@@ -98,6 +98,10 @@ const taskId = (task: AnyTask) => `${task.name}\u0000${task.source?.notebook ?? 
 /** The table versions this process put into each task's key (by task and notebook), the baseline
  *  "changed while it ran" compares with (`changedTables`). */
 const keyedVersions = new Map<string, Record<string, string>>();
+/** The user-defined functions' version this process put into each task's key (null: none). */
+const keyedFunctions = new Map<string, string | null>();
+/** Tasks of this thread whose statements made, replaced or dropped a function or macro. */
+const functionDefiners = new Set<string>();
 
 /** The version (or `missing`) of every table in the task's key: its compiled source tables and
  *  the ones recorded on earlier runs (`recorded`), by canonical name as written. */
@@ -264,8 +268,21 @@ async function afterRun(
   ctx: TaskRunContext,
   scope: TaskScope,
   before: Record<string, string>,
+  functionsBefore: string | null | undefined,
 ): Promise<void> {
   const wrote = scope.writes ?? new Set<string>();
+  if (scope.definesFunctions) functionDefiners.add(task.name);
+  else if (functionsBefore !== undefined && w.userFunctionsVersion) {
+    // A macro redefined while the task ran (a sibling task's `CREATE OR REPLACE MACRO`, another
+    // program): its queries may have called the new body, under a key naming the old one.
+    const now = await w.userFunctionsVersion();
+    if (now !== functionsBefore) {
+      const by = [...functionDefiners].filter((t) => t !== task.name).sort();
+      ctx.notCached?.(
+        `user-defined functions or macros${by.length > 0 ? ` (defined by task ${by.map((x) => `'${x}'`).join(', ')})` : ''} changed while ${task.name} ran`,
+      );
+    }
+  }
   // Made once, when a warning needs it (most SQL tasks write and race nothing).
   let up: Set<string> | undefined;
   const upstream = () => (up ??= upstreamNames(task, ctx.params));
@@ -338,6 +355,7 @@ export const warehouseHooks: TaskHooks & {
     // User-defined functions and macros (all of them): only present when there is one, so a
     // database without any keeps its keys.
     const functions = w.userFunctionsVersion ? await w.userFunctionsVersion() : null;
+    keyedFunctions.set(taskId(task), functions);
     if (functions) inputs.functions = functions;
     // Files the SQL reads by path (DuckDB only: BigQuery reads no local files), by content.
     if (w.kind === 'duckdb') {
@@ -400,11 +418,14 @@ async function runWarehouseTask(
     };
     // A task keyed with the warehouse (it ran a query before): its tables at the start.
     const keyed = ranSql(task) ? await baseline(await getWarehouse(), task, ctx) : null;
+    const functionsBefore = keyed
+      ? await functionsBaseline(await getWarehouse(), task, ctx)
+      : undefined;
     const outputs = await runInScope(watch, run);
     if (watch.reads!.size > 0 || watch.files!.size > 0) {
       const w = await getWarehouse();
       noteRanSql(task);
-      await afterRun(w, task, ctx, watch, keyed ?? {});
+      await afterRun(w, task, ctx, watch, keyed ?? {}, functionsBefore);
       noteUnseenReads(w, task, watch, upstreamTables(task, ctx));
     }
     if (task.checks.length > 0)
@@ -422,10 +443,11 @@ async function runWarehouseTask(
     writes: new Set(),
   };
   const before = await baseline(w, task, ctx);
+  const functionsBefore = await functionsBaseline(w, task, ctx);
   return runInScope(scope, async () => {
     await checkSources(w, task, ctx);
     const outputs = await run();
-    await afterRun(w, task, ctx, scope, before);
+    await afterRun(w, task, ctx, scope, before, functionsBefore);
     const target = task.warehouse?.materialize;
     const result: Record<string, unknown> = { ...outputs };
     let checked: { label: string; table?: TableRef; rows?: Row[] } | null = null;
@@ -497,6 +519,20 @@ async function baseline(
     keyedVersions.get(taskId(task)) ??
     (await keyedTableVersions(w, task, recordedReads(w, task).tables))
   );
+}
+
+/** The user-defined functions' version the task's key named (null: none), as `baseline` finds
+ *  the tables'; undefined on a warehouse that keys none (BigQuery). */
+async function functionsBaseline(
+  w: Warehouse,
+  task: AnyTask,
+  ctx: TaskRunContext,
+): Promise<string | null | undefined> {
+  if (!w.userFunctionsVersion) return undefined;
+  const keyed = ctx.keyed?.warehouse;
+  if (keyed) return typeof keyed.functions === 'string' ? keyed.functions : null;
+  const id = taskId(task);
+  return keyedFunctions.has(id) ? keyedFunctions.get(id)! : await w.userFunctionsVersion();
 }
 
 /**
