@@ -230,6 +230,11 @@ export interface Mutation {
   /** The mutating method (`push`) or the assigned path (`xs.length`). */
   detail: string;
   /**
+   * A method called on a part of the value, the path from the value to the receiver as written
+   * (`.list` for `cfg.list.splice(0, 1)`), for the message to name the real receiver.
+   */
+  part?: string;
+  /**
    * Set when an element of `name` is changed through a loop or callback variable
    * (`for (const r of rows) r.flag = …`, `rows.forEach((r) => r.n++)`): the changed expression.
    */

@@ -2192,7 +2192,16 @@ function mutationOf(ts: TS, id: Identifier, sf: SourceFile): Mutation | undefine
     ts.isCallExpression(q) &&
     q.expression === top
   ) {
-    return { name: id.text, kind: 'method', detail: top.name.text, ...at };
+    // From the root to the receiver, past a `!`, `)` or `as T` closing the root itself.
+    const between = sf.text.slice(id.end, top.expression.end);
+    const part = top.expression === id ? '' : between.slice(Math.max(0, between.search(/[.[]/)));
+    return {
+      name: id.text,
+      kind: 'method',
+      detail: top.name.text,
+      ...(part ? { part } : {}),
+      ...at,
+    };
   }
   return undefined;
 }

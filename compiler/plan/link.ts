@@ -643,7 +643,7 @@ function describeMutation(m: Mutation): string {
   if (m.element) return `changes \`${m.element}\`, an element of`;
   // `Object.assign`, `Reflect.set` and the like take the value as an argument.
   if (m.kind === 'method' && m.detail.includes('.')) return `calls \`${m.detail}(...)\` on`;
-  if (m.kind === 'method') return `calls \`${m.name}.${m.detail}(...)\` on`;
+  if (m.kind === 'method') return `calls \`${m.name}${m.part ?? ''}.${m.detail}(...)\` on`;
   if (m.kind === 'property') return `assigns to \`${m.detail}\` of`;
   return 'assigns to';
 }
@@ -795,6 +795,7 @@ function changesHandedOn(s: LinkState, here: CellScope, scope: Scope): Mutation[
         name: arg.name,
         kind: change.kind,
         detail: change.detail,
+        ...(change.part !== undefined ? { part: change.part } : {}),
         ...(change.element !== undefined ? { element: change.element } : {}),
         ...(call.inside !== undefined ? { inside: call.inside } : {}),
         line: arg.line,

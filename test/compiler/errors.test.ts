@@ -1296,6 +1296,31 @@ describe('E_SETUP_STATE: a setup helper called only while the setup loads', () =
     expect(await setupState([memo, '//| task: t\nconst f = sq(3);'])).toEqual([]);
   });
 
+  it('names the real receiver of a method called on a part of the value (`cfg.list.splice`)', async () => {
+    const cases: [string, string][] = [
+      ['function drop(): void { cfg.list.splice(0, 1); }', 'calls `cfg.list.splice(...)` on `cfg`'],
+      ["function drop(): void { cfg.by['k'].pop(); }", "calls `cfg.by['k'].pop(...)` on `cfg`"],
+      ['function drop(): void { cfg!.list.reverse(); }', 'calls `cfg.list.reverse(...)` on `cfg`'],
+      [
+        'function drop(): void { const c = cfg; c.list.sort(); }',
+        'calls `cfg.list.sort(...)` on `cfg`',
+      ],
+      [
+        'function drop(): void { empty(cfg); }\nfunction empty(o: typeof cfg) { o.list.shift(); }',
+        'calls `cfg.list.shift(...)` on `cfg`',
+      ],
+    ];
+    for (const [body, says] of cases) {
+      const setup = `const cfg = { list: [1, 2, 3], by: { k: [1] } };\n${body}`;
+      const d = await expectError(
+        [setup, '//| task: t\ndrop();\nconst n = cfg.list.length + cfg.by.k.length;'],
+        'E_SETUP_STATE',
+        { cell: 2, line: 2, column: 1 },
+      );
+      expect(d.message, body).toContain(says);
+    }
+  });
+
   it('is refused when the setup calls it later (a timer) or hands it on as a value', async () => {
     for (const later of [
       'setTimeout(() => register("late"), 0);',
