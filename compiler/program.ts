@@ -489,10 +489,22 @@ function moduleClockStage(
       if (!isLocalSpecifier(imp.module)) continue;
       const reads = moduleClockReads(readModule, undefined, imp.module, seen);
       for (const b of imp.bindings) {
-        const r = b.typeOnly ? undefined : reads.get(b.imported);
-        if (!r) continue;
-        if (!out.has(index)) out.set(index, new Map());
-        out.get(index)!.set(b.local, r);
+        if (b.typeOnly) continue;
+        // `today`, and for a namespace (`import * as t`, or a module's `export * as t`) the
+        // members read on it, `t.today`.
+        for (const [name, r] of reads) {
+          const local =
+            b.imported === '*'
+              ? `${b.local}.${name}`
+              : name === b.imported
+                ? b.local
+                : name.startsWith(`${b.imported}.`)
+                  ? b.local + name.slice(b.imported.length)
+                  : undefined;
+          if (local === undefined) continue;
+          if (!out.has(index)) out.set(index, new Map());
+          out.get(index)!.set(local, r);
+        }
       }
     }
   return out;

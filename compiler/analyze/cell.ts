@@ -18,7 +18,7 @@
 // its diagnostics are re-stamped by the caller (the cell may have moved).
 import type * as TsMorphModule from 'ts-morph';
 import { diagnostic } from '../diagnostics.js';
-import { syntaxHelpers } from './syntax.js';
+import { syntaxHelpers, unwrapExpression } from './syntax.js';
 import { MAPPED_DENO_APIS, denoApiName, mapSpecifier, unmappedDenoHint } from './deno.js';
 import { className, heldClasses } from './holds.js';
 import type {
@@ -586,14 +586,7 @@ function variableStatement(
     const sites: Declaration['sites'] = [];
     const names: string[] = [];
     bindingNames(ts, d.name, sites, names);
-    let init = d.initializer;
-    while (
-      init &&
-      (ts.isParenthesizedExpression(init) ||
-        ts.isAsExpression(init) ||
-        ts.isSatisfiesExpression(init))
-    )
-      init = init.expression;
+    const init = d.initializer && unwrapExpression(ts, d.initializer);
     const callable =
       ts.isIdentifier(d.name) &&
       init !== undefined &&
@@ -719,20 +712,9 @@ function findAliases(cx: CellContext): Map<string, string> {
  * call's result, a literal, a copy).
  */
 function heldValue(ts: TS, expr: Node): Identifier | string | undefined {
-  let e: Node = expr;
-  for (;;) {
-    if (
-      ts.isParenthesizedExpression(e) ||
-      ts.isAsExpression(e) ||
-      ts.isSatisfiesExpression(e) ||
-      ts.isNonNullExpression(e) ||
-      ts.isTypeAssertionExpression(e) ||
-      ts.isPropertyAccessExpression(e) ||
-      ts.isElementAccessExpression(e)
-    )
-      e = e.expression;
-    else break;
-  }
+  let e: Node = unwrapExpression(ts, expr);
+  while (ts.isPropertyAccessExpression(e) || ts.isElementAccessExpression(e))
+    e = unwrapExpression(ts, e.expression);
   if (ts.isIdentifier(e)) return e;
   return ts.isCallExpression(e) ? prototypeOfLiteral(ts, e) : undefined;
 }
@@ -747,8 +729,7 @@ function prototypeOfLiteral(ts: TS, call: TsMorphModule.ts.CallExpression): stri
     (callee.expression.text !== 'Object' && callee.expression.text !== 'Reflect')
   )
     return undefined;
-  let arg: Node | undefined = call.arguments[0];
-  while (arg && (ts.isParenthesizedExpression(arg) || ts.isAsExpression(arg))) arg = arg.expression;
+  const arg = call.arguments[0] && unwrapExpression(ts, call.arguments[0]);
   if (!arg) return undefined;
   if (ts.isArrayLiteralExpression(arg)) return 'Array';
   if (ts.isObjectLiteralExpression(arg)) return 'Object';
@@ -987,6 +968,8 @@ function collectReferences(cx: CellContext, aliases: Map<string, string>): void 
           ? checker.getShorthandAssignmentValueSymbol(node.parent)
           : checker.getSymbolAtLocation(node);
       const own = symbol !== undefined && cx.topLevelSymbols.has(symbol);
+      // `fmt.format()` on a formatter the cell holds (`const fmt = new Intl.DateTimeFormat('en')`).
+      if (symbol && !declared.has('Intl')) heldFormatterRead(cx, node, symbol);
       // Resolved to a local or parameter: not ours. Symbols with no declaration are the checker's
       // stand-ins for names it could not resolve (and built-ins like `undefined`): free.
       if (symbol?.declarations?.length && !own) {
@@ -1004,6 +987,15 @@ function collectReferences(cx: CellContext, aliases: Map<string, string>): void 
         return;
       }
       if (!own && node.text === 'Date') clockRead(cx, node);
+      // `Temporal.Now.*()`: the global, or a polyfill's `Temporal` the cell imports.
+      if (
+        own
+          ? symbol?.declarations?.some(
+              (d) => ts.isImportSpecifier(d) && (d.propertyName ?? d.name).text === 'Temporal',
+            )
+          : node.text === 'Temporal'
+      )
+        temporalClockRead(cx, node);
       if (!own && node.text === 'Intl') intlClockRead(cx, node);
       const at = lineCol(sf, node.getStart(sf));
       const ref: Reference = {
@@ -1215,6 +1207,88 @@ function intlClockRead(cx: CellContext, node: Identifier): void {
     noteClockRead(cx, node, `Intl.DateTimeFormat().${access.name.text}()`, made.getStart(sf));
 }
 
+/**
+ * `Temporal.Now.instant()`, `.plainDateISO()`, `.zonedDateTimeISO()` and the rest: every member of
+ * `Temporal.Now` reads the clock (or the time zone of the machine running it), so `Temporal.Now`
+ * taken as a value (`const { Now } = Temporal`, `const now = Temporal.Now`) counts as the read.
+ */
+function temporalClockRead(cx: CellContext, node: Identifier): void {
+  const { ts, sf } = cx;
+  const p = node.parent;
+  const nowMember =
+    (ts.isPropertyAccessExpression(p) && p.name.text === 'Now') ||
+    (ts.isElementAccessExpression(p) &&
+      ts.isStringLiteralLike(p.argumentExpression) &&
+      p.argumentExpression.text === 'Now');
+  let call: string | undefined;
+  if (nowMember && p.expression === node) {
+    const q = p.parent;
+    call =
+      ts.isPropertyAccessExpression(q) &&
+      q.expression === p &&
+      ts.isCallExpression(q.parent) &&
+      q.parent.expression === q
+        ? `${node.text}.Now.${q.name.text}()`
+        : `${node.text}.Now`;
+  } else if (
+    ts.isVariableDeclaration(p) &&
+    p.initializer === node &&
+    ts.isObjectBindingPattern(p.name) &&
+    p.name.elements.some((e) => (e.propertyName ?? e.name).getText(sf) === 'Now')
+  )
+    call = `${node.text}.Now`;
+  if (call) noteClockRead(cx, node, call, node.getStart(sf));
+}
+
+/**
+ * `fmt.format()` / `fmt.formatToParts()` with no argument on a name holding a date formatter
+ * (`const fmt = new Intl.DateTimeFormat('en')`, or a name holding such a name): it formats now,
+ * as `new Intl.DateTimeFormat('en').format()` does.
+ */
+function heldFormatterRead(cx: CellContext, node: Identifier, symbol: TsSymbol): void {
+  const { ts, sf } = cx;
+  const access = node.parent;
+  if (
+    !ts.isPropertyAccessExpression(access) ||
+    access.expression !== node ||
+    (access.name.text !== 'format' && access.name.text !== 'formatToParts') ||
+    !ts.isCallExpression(access.parent) ||
+    access.parent.expression !== access ||
+    access.parent.arguments.length > 0
+  )
+    return;
+  let held: TsSymbol | undefined = symbol;
+  for (let hops = 0; held && hops < 4; hops++) {
+    const d: Node | undefined = held.valueDeclaration;
+    if (
+      !d ||
+      !ts.isVariableDeclaration(d) ||
+      !ts.isIdentifier(d.name) ||
+      !d.initializer ||
+      (d.parent.flags & ts.NodeFlags.Const) === 0
+    )
+      return;
+    const init: Node = unwrapExpression(ts, d.initializer);
+    if (isDateTimeFormat(ts, init)) {
+      noteClockRead(cx, node, `Intl.DateTimeFormat().${access.name.text}()`, node.getStart(sf));
+      return;
+    }
+    held = ts.isIdentifier(init) ? cx.checker.getSymbolAtLocation(init) : undefined;
+  }
+}
+
+/** `new Intl.DateTimeFormat(…)` or `Intl.DateTimeFormat(…)`. */
+function isDateTimeFormat(ts: TS, e: Node): boolean {
+  if (!ts.isNewExpression(e) && !ts.isCallExpression(e)) return false;
+  const callee = unwrapExpression(ts, e.expression);
+  return (
+    ts.isPropertyAccessExpression(callee) &&
+    callee.name.text === 'DateTimeFormat' &&
+    ts.isIdentifier(callee.expression) &&
+    callee.expression.text === 'Intl'
+  );
+}
+
 function noteClockRead(cx: CellContext, node: Node, call: string, start: number): void {
   const inside = topLevelFunctionOf(cx.ts, node);
   (cx.result.clockReads ??= []).push({
@@ -1358,16 +1432,8 @@ function madeOf(ts: TS, expr: Node): Omit<MadeBy, 'name' | 'at'> | undefined {
 
 /** `expr` seen through parentheses, type assertions and `await`. */
 function unwrapped(ts: TS, expr: Node): Node {
-  let e = expr;
-  while (
-    ts.isParenthesizedExpression(e) ||
-    ts.isAsExpression(e) ||
-    ts.isSatisfiesExpression(e) ||
-    ts.isNonNullExpression(e) ||
-    ts.isTypeAssertionExpression(e) ||
-    ts.isAwaitExpression(e)
-  )
-    e = e.expression;
+  let e: Node = unwrapExpression(ts, expr);
+  while (ts.isAwaitExpression(e)) e = unwrapExpression(ts, e.expression);
   return e;
 }
 

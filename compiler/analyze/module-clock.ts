@@ -6,8 +6,10 @@
 // strings, comments and templates from code is enough to find `Date.now()`, `new Date()`,
 // `Date()` and SQL's clock in a sql`…` template, which top-level declaration holds each, which
 // declarations use which, and which local modules it imports. It guarantees no false warning
-// from a string or a comment; it may miss a read (a local `Date`, a re-export, a namespace
-// import), and follows imports `MAX_DEPTH` modules deep, each module once.
+// from a string or a comment; it may miss a read (a `Date` reached under another name, a
+// formatter handed around), and follows imports and re-exports `MAX_DEPTH` modules deep, each
+// module once. A namespace (`import * as t`, `export * as t`) is followed by its members' names
+// (`t.today`), so a module's exports may be qualified names.
 import { sqlClockCalls } from './sql.js';
 
 /** A local module's text and its project-relative path, or undefined when it is no file. */
@@ -57,6 +59,14 @@ export function moduleClockReads(
   const lineAt = (at: number) => module.text.slice(0, at).split('\n').length;
   const reads: { at: number; call: string }[] = [];
   for (const m of code.matchAll(CLOCK_JS)) reads.push({ at: m.index, call: jsCall(m[0]) });
+  for (const m of code.matchAll(TEMPORAL_NOW))
+    reads.push({ at: m.index, call: m[1] ? `Temporal.Now.${m[1]}()` : 'Temporal.Now' });
+  for (const m of code.matchAll(FORMAT_NOW))
+    reads.push({ at: m.index, call: `Intl.DateTimeFormat().${m[1]}()` });
+  // A formatter held in a name (`const fmt = new Intl.DateTimeFormat('en')`), called with no date.
+  for (const f of code.matchAll(FORMATTER))
+    for (const m of code.matchAll(heldFormatCall(f[1]!)))
+      reads.push({ at: m.index, call: `Intl.DateTimeFormat().${m[1]}()` });
   for (const t of sql) for (const c of sqlClockCalls(t.text)) reads.push({ at: t.start, call: c });
   for (const r of reads.sort((x, y) => x.at - y.at)) {
     const d = holder(r.at);
@@ -64,23 +74,63 @@ export function moduleClockReads(
       found.set(d.name, { call: r.call, path: module.path, line: lineAt(r.at) });
   }
   // Imported names: a local module's tainted exports, followed `MAX_DEPTH` deep.
-  if (depth < MAX_DEPTH)
-    for (const imp of code.matchAll(IMPORT)) {
-      const spec = module.text.slice(imp.index, imp.index + imp[0].length).match(SPEC)?.[1];
-      if (!spec || !isLocalSpecifier(spec) || imp[1] === undefined) continue;
-      const theirs = moduleClockReads(read, module.path, spec, seen, depth + 1);
-      for (const b of imp[1].split(',')) {
-        const [imported, local = imported] = b.trim().split(/\s+as\s+/);
-        const r = imported ? theirs.get(imported) : undefined;
-        if (r && local && !found.has(local)) found.set(local, r);
+  // Re-exported names (`export { today } from './time.js'`, `export * from …`) go straight to
+  // `exported`, under the names the importer sees.
+  const exported0 = new Map<string, ModuleClockRead>();
+  if (depth < MAX_DEPTH) {
+    const theirsOf = (imp: RegExpMatchArray) => {
+      const spec = module.text.slice(imp.index, imp.index! + imp[0].length).match(SPEC)?.[1];
+      return spec && isLocalSpecifier(spec)
+        ? moduleClockReads(read, module.path, spec, seen, depth + 1)
+        : undefined;
+    };
+    const take = (
+      into: Map<string, ModuleClockRead>,
+      list: string,
+      theirs: Map<string, ModuleClockRead>,
+    ) => {
+      for (const b of list.split(',')) {
+        const [imported, local = imported] = b
+          .trim()
+          .replace(/^type\s+/, '')
+          .split(/\s+as\s+/);
+        if (!imported || !local) continue;
+        for (const [name, r] of qualified(theirs, imported, local))
+          if (!into.has(name)) into.set(name, r);
       }
+    };
+    for (const imp of code.matchAll(IMPORT)) {
+      const theirs = theirsOf(imp);
+      if (!theirs) continue;
+      const [, typeOnly, deflt, ns, list] = imp;
+      if (typeOnly) continue;
+      if (deflt) take(found, `default as ${deflt}`, theirs);
+      if (ns)
+        for (const [name, r] of theirs)
+          if (!found.has(`${ns}.${name}`)) found.set(`${ns}.${name}`, r);
+      if (list !== undefined) take(found, list, theirs);
     }
+    for (const ex of code.matchAll(REEXPORT)) {
+      const theirs = theirsOf(ex);
+      if (!theirs) continue;
+      const [, typeOnly, star, ns, list] = ex;
+      if (typeOnly) continue;
+      if (star && ns) for (const [name, r] of theirs) exported0.set(`${ns}.${name}`, r);
+      else if (star)
+        for (const [name, r] of theirs)
+          if (name !== 'default' && !name.startsWith('default.')) exported0.set(name, r);
+      if (list !== undefined) take(exported0, list, theirs);
+    }
+  }
   // Declarations using a tainted name, through a worklist: who uses each name, read once.
   const usedBy = new Map<string, TopLevel[]>();
   for (const d of decls) {
     if (!d.taints) continue;
+    // Each name and each name with the member read on it (`t.today`, for a namespace import).
     const names = new Set(
-      [...code.slice(d.start, d.end).matchAll(/(?<![\w$.])[A-Za-z_$][\w$]*/g)].map((m) => m[0]),
+      [...code.slice(d.start, d.end).matchAll(USE)].flatMap((m) =>
+        m[2] ? [m[1]!, `${m[1]}.${m[2]}`] : [m[1]!],
+      ),
     );
     for (const name of names) {
       const users = usedBy.get(name);
@@ -95,26 +145,72 @@ export function moduleClockReads(
         found.set(d.name, found.get(name)!);
         work.push(d.name);
       }
+  for (const [name, r] of exported0) exported.set(name, r);
   for (const d of decls)
-    if (d.exported && found.has(d.name)) exported.set(d.name, found.get(d.name)!);
+    if (d.exported && found.has(d.name))
+      exported.set(d.default ? 'default' : d.name, found.get(d.name)!);
   for (const m of code.matchAll(EXPORT_LIST))
     for (const b of m[1]!.split(',')) {
       const [local, as = local] = b.trim().split(/\s+as\s+/);
-      const r = local ? found.get(local) : undefined;
-      if (r && as) exported.set(as, r);
+      if (!local || !as) continue;
+      for (const [name, r] of qualified(found, local, as)) exported.set(name, r);
     }
+  // `export default today;`
+  for (const m of code.matchAll(EXPORT_DEFAULT_NAME)) {
+    const r = found.get(m[1]!);
+    if (r) exported.set('default', r);
+  }
   return exported;
+}
+
+/**
+ * The entries of `from` for `name` and its members (`t.today` for a namespace `t`), under `as`
+ * in place of `name`.
+ */
+function qualified(
+  from: Map<string, ModuleClockRead>,
+  name: string,
+  as: string,
+): [string, ModuleClockRead][] {
+  const out: [string, ModuleClockRead][] = [];
+  for (const [k, r] of from)
+    if (k === name) out.push([as, r]);
+    else if (k.startsWith(`${name}.`)) out.push([as + k.slice(name.length), r]);
+  return out;
 }
 
 /** `Date.now` (called or not), `new Date` with no argument, `Date()`; not `x.Date`, `new Date(x)`. */
 const CLOCK_JS =
   /(?<![\w$.])(?:Date\s*\.\s*now\b(?:\s*\(\s*\))?|new\s+Date\b(?:\s*\(\s*\))?(?!\s*\()|(?<!new\s+)Date\s*\(\s*\))/g;
+/** `Temporal.Now` (each of its members reads the clock), with the member called. */
+const TEMPORAL_NOW = /(?<![\w$.])Temporal\s*\.\s*Now\b(?:\s*\.\s*([\w$]+)\s*\(\s*\))?/g;
+/** `Intl.DateTimeFormat(…).format()` with no date (arguments without nested parentheses). */
+const FORMAT_NOW =
+  /(?<![\w$.])(?:new\s+)?Intl\s*\.\s*DateTimeFormat\s*\([^()]*\)\s*\)?\s*\.\s*(format(?:ToParts)?)\s*\(\s*\)/g;
+/** A name holding a date formatter. */
+const FORMATTER =
+  /(?<![\w$.])(?:const|let|var)\s+([\w$]+)(?:\s*:[^=]*)?\s*=\s*(?:new\s+)?Intl\s*\.\s*DateTimeFormat\b/g;
+const heldFormatCall = (name: string) =>
+  new RegExp(
+    `(?<![\\w$.])${name.replace(/\$/g, '\\$')}\\s*\\.\\s*(format(?:ToParts)?)\\s*\\(\\s*\\)`,
+    'g',
+  );
+/** A name, and the member read on it. */
+const USE = /(?<![\w$.])([A-Za-z_$][\w$]*)(?:\s*\.\s*([A-Za-z_$][\w$]*))?/g;
+/** `import [type] [d,] [* as ns | { … }] from '…'` */
 const IMPORT =
-  /(?<![\w$.])import\s+(?:type\s+)?(?:\w+\s*,\s*)?(?:\{([^}]*)\}\s*)?from\s*['"][^'"]*['"]/g;
+  /(?<![\w$.])import\s+(type\s+)?(?:([\w$]+)\s*,?\s*)?(?:\*\s*as\s+([\w$]+)\s*)?(?:\{([^}]*)\}\s*)?from\s*['"][^'"]*['"]/g;
+/** `export [type] * [as ns] from '…'`, `export { … } from '…'` */
+const REEXPORT =
+  /(?<![\w$.])export\s+(type\s+)?(?:(\*)\s*(?:as\s+([\w$]+)\s*)?|\{([^}]*)\}\s*)from\s*['"][^'"]*['"]/g;
+const EXPORT_DEFAULT_NAME = /(?<![\w$.])export\s+default\s+([A-Za-z_$][\w$]*)\s*;?\s*$/gm;
 const SPEC = /from\s*['"]([^'"]*)['"]\s*$/;
 const EXPORT_LIST = /(?<![\w$.])export\s*\{([^}]*)\}(?!\s*from)/g;
 const DECL =
-  /(?<![\w$.])(export\s+)?(?:default\s+)?(?:declare\s+)?(?:async\s+)?(function\s*\*?|const|let|var|class)\s+([\w$]+)/g;
+  /(?<![\w$.])(export\s+)?(default\s+)?(?:declare\s+)?(?:async\s+)?(function\s*\*?|const|let|var|class)\s+([\w$]+)/g;
+/** `export default` of an expression or an anonymous function (`export default () => new Date()`). */
+const ANON_DEFAULT =
+  /(?<![\w$.])export\s+default\s+(?!(?:async\s+)?function\s*\*?\s*[\w$]|class\b|[A-Za-z_$][\w$]*\s*;?\s*$)/gm;
 
 function jsCall(text: string): string {
   const t = text.replace(/\s+/g, '');
@@ -127,6 +223,8 @@ function jsCall(text: string): string {
 interface TopLevel {
   name: string;
   exported: boolean;
+  /** `export default function today()`: exported as `default`. */
+  default?: boolean;
   taints: boolean;
   start: number;
   end: number;
@@ -137,14 +235,26 @@ function topLevelDeclarations(code: string): TopLevel[] {
   const depthAt = braceDepths(code);
   const out: TopLevel[] = [];
   for (const m of code.matchAll(DECL))
-    if (depthAt(m.index) === 0)
+    if (depthAt(m.index) === 0 && (m[2] === undefined || m[1] !== undefined))
       out.push({
-        name: m[3]!,
+        name: m[4]!,
         exported: m[1] !== undefined,
-        taints: m[2] !== 'class',
+        ...(m[2] !== undefined ? { default: true } : {}),
+        taints: m[3] !== 'class',
         start: m.index,
         end: code.length,
       });
+  for (const m of code.matchAll(ANON_DEFAULT))
+    if (depthAt(m.index) === 0)
+      out.push({
+        name: 'default',
+        exported: true,
+        default: true,
+        taints: true,
+        start: m.index,
+        end: code.length,
+      });
+  out.sort((a, b) => a.start - b.start);
   for (let i = 0; i + 1 < out.length; i++) out[i]!.end = out[i + 1]!.start;
   return out;
 }

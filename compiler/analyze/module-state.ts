@@ -13,6 +13,7 @@
 // pass, and so does state nothing reads besides its changes (a log only appended to).
 import type * as TsMorphModule from 'ts-morph';
 import { MUTATING_METHODS } from './cell.js';
+import { unwrapExpression } from './syntax.js';
 
 type TS = typeof TsMorphModule.ts;
 type Node = TsMorphModule.ts.Node;
@@ -69,14 +70,7 @@ export function moduleStateWrites(
     } else if (ts.isVariableStatement(st)) {
       const isConst = (st.declarationList.flags & ts.NodeFlags.Const) !== 0;
       for (const d of st.declarationList.declarations) {
-        let init = d.initializer;
-        while (
-          init &&
-          (ts.isParenthesizedExpression(init) ||
-            ts.isAsExpression(init) ||
-            ts.isSatisfiesExpression(init))
-        )
-          init = init.expression;
+        const init = d.initializer && unwrapExpression(ts, d.initializer);
         if (
           ts.isIdentifier(d.name) &&
           init &&
@@ -119,14 +113,9 @@ export function moduleStateWrites(
   // read): a change to state nothing reads changes no result.
   const targets = new Set<Node>();
   const rootOf = (e: Node): TsMorphModule.ts.Identifier | undefined => {
-    while (
-      ts.isPropertyAccessExpression(e) ||
-      ts.isElementAccessExpression(e) ||
-      ts.isParenthesizedExpression(e) ||
-      ts.isNonNullExpression(e) ||
-      ts.isAsExpression(e)
-    )
-      e = e.expression;
+    e = unwrapExpression(ts, e);
+    while (ts.isPropertyAccessExpression(e) || ts.isElementAccessExpression(e))
+      e = unwrapExpression(ts, e.expression);
     return ts.isIdentifier(e) ? e : undefined;
   };
 

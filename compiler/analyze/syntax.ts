@@ -63,6 +63,27 @@ const PURE_STATICS: Record<string, ReadonlySet<string>> = {
   Array: new Set(['isArray']),
 };
 
+/**
+ * `expr` seen through what only the type checker reads: parentheses, `x as T`, `<T>x`,
+ * `x satisfies T` and `x!` (`(cfg as Config)!` is `cfg`). The one place the analyzers unwrap an
+ * expression; a caller that also looks through `await` or a property access loops around it.
+ */
+export function unwrapExpression<E extends TsMorphModule.ts.Node>(
+  ts: TS,
+  expr: E,
+): E | TsMorphModule.ts.Expression {
+  let e: E | TsMorphModule.ts.Expression = expr;
+  while (
+    ts.isParenthesizedExpression(e) ||
+    ts.isAsExpression(e) ||
+    ts.isSatisfiesExpression(e) ||
+    ts.isNonNullExpression(e) ||
+    ts.isTypeAssertionExpression(e)
+  )
+    e = e.expression;
+  return e;
+}
+
 /** How deep isInert looks before it keeps a statement (see isInert). */
 const MAX_INERT_DEPTH = 200;
 
@@ -73,8 +94,7 @@ export function syntaxHelpers(ts: TS) {
   function literalValue(
     e: TsMorphModule.ts.Expression,
   ): { ok: true; value: unknown } | { ok: false } {
-    while (ts.isAsExpression(e) || ts.isParenthesizedExpression(e) || ts.isSatisfiesExpression(e))
-      e = e.expression;
+    e = unwrapExpression(ts, e);
     if (ts.isNumericLiteral(e)) return { ok: true, value: Number(e.text) };
     if (
       ts.isPrefixUnaryExpression(e) &&
@@ -128,14 +148,7 @@ export function syntaxHelpers(ts: TS) {
     // is always safe, and the call stack never depends on the expression's depth.
     if (depth > MAX_INERT_DEPTH) return false;
     const isInert = (x: TsMorphModule.ts.Expression) => isInertAt(x, depth + 1);
-    while (
-      ts.isParenthesizedExpression(e) ||
-      ts.isAsExpression(e) ||
-      ts.isSatisfiesExpression(e) ||
-      ts.isNonNullExpression(e) ||
-      ts.isTypeAssertionExpression(e)
-    )
-      e = e.expression;
+    e = unwrapExpression(ts, e);
     if (
       ts.isIdentifier(e) ||
       ts.isStringLiteral(e) ||

@@ -1658,16 +1658,17 @@ function checkClockReads(s: LinkState): void {
       if (helpers.size === 0 && imported.size === 0) continue;
       for (const r of s.input.analyses.get(i)?.references ?? []) {
         if (r.meaning !== 'value') continue;
-        const m = imported.get(r.name);
+        const key = memberKeys(r).find((k) => imported.has(k) || (!r.own && helpers.has(k)));
+        const m = key === undefined ? undefined : imported.get(key);
         const h: SetupClockName | undefined = m
           ? { ...m, cell: i, kind: 'helper' }
-          : r.own
+          : r.own || key === undefined
             ? undefined
-            : helpers.get(r.name);
+            : helpers.get(key);
         if (!h) continue;
         reads.push({
           call: h.call,
-          via: clockVia(r.name, h),
+          via: clockVia(key!, h),
           line: r.line,
           column: r.column,
           cell: cellAt(s, i),
@@ -1691,6 +1692,17 @@ function checkClockReads(s: LinkState): void {
       ),
     );
   }
+}
+
+/**
+ * A reference's name, then with each property read on it (`t`, `t.today`, `t.today.x`): how a
+ * namespace's or an object's member is looked up in a map keyed by qualified names.
+ */
+function memberKeys(r: Reference): string[] {
+  const path = r.path ?? (r.member !== undefined ? [r.member] : []);
+  const keys = [r.name];
+  for (const p of path) keys.push(`${keys[keys.length - 1]}.${p}`);
+  return keys;
 }
 
 /** How a name reads the clock, for the warning: `today`, a setup helper calling `new Date()` at cell 1, line 2. */
@@ -1754,17 +1766,18 @@ function setupClockNames(s: LinkState): Map<string, SetupClockName> {
   const uses = setup.flatMap(([, a]) =>
     a.references
       .filter((r) => r.meaning === 'value')
-      .map((r) => ({ name: r.name, holders: holders(a, r.start) }))
+      .map((r) => ({ names: memberKeys(r), holders: holders(a, r.start) }))
       .filter((u) => u.holders.length > 0),
   );
   for (let changed = found.size > 0; changed;) {
     changed = false;
     for (const u of uses) {
-      const h = found.get(u.name);
+      const name = u.names.find((k) => found.has(k));
+      const h = name === undefined ? undefined : found.get(name);
       if (!h) continue;
       for (const d of u.holders)
         if (!found.has(d.name)) {
-          found.set(d.name, { ...h, kind: kindOf(d), through: u.name });
+          found.set(d.name, { ...h, kind: kindOf(d), through: name! });
           changed = true;
         }
     }

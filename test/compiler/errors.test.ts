@@ -811,6 +811,130 @@ describe("reads of the current time (cached with the first run's)", () => {
     ]);
   });
 
+  it("`Temporal.Now.*()` (global or a polyfill's, any member, taken whole) and a held formatter's `format()` warn", async () => {
+    const r = await diagnosticsOf([
+      "import { Temporal as T } from 'temporal-polyfill';\nfunction stamp() {\n  return T.Now.instant().toString();\n}",
+      '//| task: instant\nconst i = Temporal.Now.instant();',
+      '//| task: zoned\nconst z = Temporal.Now.zonedDateTimeISO().hour + Temporal.Now.plainDateISO().day;',
+      '//| task: whole\nconst { Now } = Temporal;\nconst d = Now.plainDateTimeISO();',
+      "//| task: polyfill\nimport { Temporal as P } from '@js-temporal/polyfill';\nconst tz = P.Now.timeZoneId();",
+      '//| task: viahelper\nconst s = stamp();',
+      "//| task: held\nconst fmt = new Intl.DateTimeFormat('en-GB', { dateStyle: 'short' });\nconst same = fmt;\nconst s1 = same.format();",
+      "//| task: parts\nconst f2 = Intl.DateTimeFormat('en') as Intl.DateTimeFormat;\nconst p = f2.formatToParts();",
+      '//| task: locale\nconst l = new Date().toLocaleDateString();',
+    ]);
+    expect(
+      clockWarnings(r).map((d) => [
+        d.cell,
+        d.line,
+        d.message.match(/current time \((.*?)\): /)![1],
+      ]),
+    ).toEqual([
+      [2, 2, '`Temporal.Now.instant()`'],
+      [3, 2, '`Temporal.Now.zonedDateTimeISO()`, `Temporal.Now.plainDateISO()`'],
+      [4, 2, '`Temporal.Now`'],
+      [5, 3, '`P.Now.timeZoneId()`'],
+      [6, 2, '`stamp`, a setup helper calling `T.Now.instant()` at cell 1, line 3'],
+      [7, 4, '`Intl.DateTimeFormat().format()`'],
+      [8, 3, '`Intl.DateTimeFormat().formatToParts()`'],
+      [9, 2, '`new Date()`'],
+    ]);
+  });
+
+  it('`Temporal.Now` in a string or a comment, a local `Temporal` or `Date`, and a formatter given a date do not warn', async () => {
+    const r = await diagnosticsOf([
+      'const x = 1;',
+      "//| task: text\nconst s = 'Temporal.Now.instant()'; // Temporal.Now.plainDateISO()\nconst t = `Temporal.Now ${x}`; /* Date.now() */",
+      '//| task: shadowT\nconst Temporal = { Now: { instant: () => 0 } };\nconst i = Temporal.Now.instant();',
+      '//| task: shadowD\nconst Date = { now: () => 1 };\nconst n = Date.now();',
+      '//| task: inner\nconst k = ((Temporal: { Now: { instant(): number } }) => Temporal.Now.instant())({ Now: { instant: () => 1 } });',
+      "//| task: given\nconst fmt = new Intl.DateTimeFormat('en');\nconst g = fmt.format(0) + fmt.formatToParts(new Date(0)).length;",
+      "//| task: other\nconst nf = new Intl.NumberFormat('en');\nconst h = nf.format(1);",
+    ]);
+    expect(clockWarnings(r)).toEqual([]);
+  });
+
+  it('a local module read through a namespace import, a re-export, `export *` or a default export warns', async () => {
+    const modules = {
+      'notebooks/lib/time.ts': [
+        "// Temporal.Now.instant() in a comment, 'Temporal.Now' in a string",
+        'export const today = () => new Date().toISOString().slice(0, 10);',
+        "export const label = 'Temporal.Now';",
+        'export const fixed = (x: number) => new Date(x);',
+        "const fmt = new Intl.DateTimeFormat('en');",
+        'export function pretty() {',
+        '  return fmt.format();',
+        '}',
+        'export const instant = () => Temporal.Now.instant();',
+        "export const given = (d: Date) => new Intl.DateTimeFormat('en').format(d) + fmt.format(d);",
+      ].join('\n'),
+      'notebooks/lib/index.ts': [
+        "export { today, fixed as fixed2 } from './time.js';",
+        "export * from './time.js';",
+        "export * as t from './time.js';",
+      ].join('\n'),
+      'notebooks/lib/ns.ts': [
+        "import * as time from './time.js';",
+        'export function day() {',
+        '  return time.today();',
+        '}',
+        'export function plain() {',
+        '  return time.fixed(1);',
+        '}',
+      ].join('\n'),
+      'notebooks/lib/dflt.ts': 'export default function stamp() {\n  return Date.now();\n}',
+      'notebooks/lib/anon.ts': 'export default () => new Date();',
+      'notebooks/lib/named.ts':
+        'const now = () => Temporal.Now.plainDateISO();\nexport default now;',
+      'notebooks/lib/uses.ts':
+        "import stampIt from './dflt.js';\nexport const twice = () => stampIt() * 2;",
+    };
+    const r = await withModules(
+      [
+        "import * as tm from './lib/time.js';\nimport { today as td, fixed2, pretty, label, t } from './lib/index.js';\nimport { day, plain } from './lib/ns.js';\nimport stamp from './lib/dflt.js';\nimport anon from './lib/anon.js';\nimport named from './lib/named.js';\nimport { twice } from './lib/uses.js';\nimport { given } from './lib/time.js';",
+        '//| task: ns\nconst a = tm.today();',
+        '//| task: reexport\nconst b = td();',
+        '//| task: star\nconst c = pretty();',
+        '//| task: starAs\nconst d = t.instant();',
+        '//| task: nsInModule\nconst e = day();',
+        '//| task: dflt\nconst f = stamp();',
+        '//| task: anon\nconst g = anon();',
+        '//| task: named\nconst h = named();',
+        '//| task: uses\nconst i = twice();',
+        '//| task: untouched\nconst j = tm.fixed(1) + fixed2(2) + plain() + label + t.label + given(new Date(0)) + tm.label;',
+      ],
+      modules,
+    );
+    expect(
+      clockWarnings(r).map((d) => [d.cell, d.message.match(/current time \((.*)\): its/)![1]]),
+    ).toEqual([
+      [
+        2,
+        "`tm.today`, a local module's helper reading `new Date()` at notebooks/lib/time.ts, line 2",
+      ],
+      [3, "`td`, a local module's helper reading `new Date()` at notebooks/lib/time.ts, line 2"],
+      [
+        4,
+        "`pretty`, a local module's helper reading `Intl.DateTimeFormat().format()` at notebooks/lib/time.ts, line 7",
+      ],
+      [
+        5,
+        "`t.instant`, a local module's helper reading `Temporal.Now.instant()` at notebooks/lib/time.ts, line 9",
+      ],
+      [6, "`day`, a local module's helper reading `new Date()` at notebooks/lib/time.ts, line 2"],
+      [7, "`stamp`, a local module's helper reading `Date.now()` at notebooks/lib/dflt.ts, line 2"],
+      [8, "`anon`, a local module's helper reading `new Date()` at notebooks/lib/anon.ts, line 1"],
+      [
+        9,
+        "`named`, a local module's helper reading `Temporal.Now.plainDateISO()` at notebooks/lib/named.ts, line 1",
+      ],
+      [
+        10,
+        "`twice`, a local module's helper reading `Date.now()` at notebooks/lib/dflt.ts, line 2",
+      ],
+    ]);
+  });
+
   it('local modules importing each other in a cycle, or missing, are read once and warn on nothing new', async () => {
     const r = await withModules(
       [
