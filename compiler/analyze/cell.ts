@@ -2258,9 +2258,13 @@ function mutationOf(ts: TS, id: Identifier, sf: SourceFile): Mutation | undefine
     ts.isCallExpression(q) &&
     q.expression === top
   ) {
-    // From the root to the receiver, past a `!`, `)` or `as T` closing the root itself.
-    const between = sf.text.slice(id.end, top.expression.end);
-    const part = top.expression === id ? '' : between.slice(Math.max(0, between.search(/[.[]/)));
+    // The parts read from the root to the receiver, past `!`, `(…)` and `as T` (`.list`).
+    let part = '';
+    for (let n: Node = id; n !== top.expression; n = n.parent) {
+      const q = n.parent;
+      if (ts.isPropertyAccessExpression(q)) part += `.${q.name.text}`;
+      else if (ts.isElementAccessExpression(q)) part += `[${q.argumentExpression.getText(sf)}]`;
+    }
     return {
       name: id.text,
       kind: 'method',
