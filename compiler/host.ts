@@ -261,8 +261,8 @@ interface CacheFile {
   /** `CompileMemory.emitted` entries this compile used: [emit inputs key, unformatted-text key]. */
   emitted?: [string, string][];
   /**
-   * [project-relative path, sha256] of each local module the compile read (`localModuleReader`
-   * for E_MODULE_STATE, `moduleTextReader` for W_TASK_READS_CLOCK): compile inputs besides the
+   * [project-relative path, sha256] of each local module the compile read (`moduleTextReader`,
+   * for E_MODULE_STATE and W_TASK_READS_CLOCK): compile inputs besides the
    * notebook, so a full hit needs each to be as read.
    */
   localModules?: [string, string][];
@@ -584,7 +584,6 @@ async function compileText(
   };
   const canImport = importResolver(join(opts.outDir, stem));
   const localModulesRead = new Map<string, string>();
-  const localModule = localModuleReader(join(opts.outDir, stem), opts.root, localModulesRead);
   const readModule = moduleTextReader(opts.root, dirname(notebookAbs), localModulesRead);
   const compile = () =>
     compileNotebook(notebook, text, {
@@ -598,7 +597,6 @@ async function compileText(
       analyzeElsewhere,
       beforeEmit,
       canImport,
-      localModule,
       pathsAlias: tsconfigPaths(join(opts.outDir, stem)),
       builtinExports,
       recall,
@@ -786,37 +784,6 @@ export function importResolver(moduleDir: string): (specifier: string) => boolea
 }
 
 /**
- * The file a module in `moduleDir` loads for a relative specifier, as `resolvesToFile` finds it
- * (`./x.js` for x.ts…): its path relative to `root` and its text, each read recorded in `read`
- * (path → sha256) for the cache. Undefined for a package, or when no file is there.
- */
-export function localModuleReader(
-  moduleDir: string,
-  root: string,
-  read: Map<string, string>,
-): (specifier: string) => { file: string; text: string } | undefined {
-  return (spec) => {
-    if (!spec.startsWith('./') && !spec.startsWith('../')) return undefined;
-    const path = resolve(moduleDir, spec);
-    const stem = path.replace(/\.(?:[cm]?js|jsx)$/, '');
-    const candidates = [
-      ...['.ts', '.tsx', '.mts', '.cts'].map((ext) => stem + ext),
-      path,
-      ...['.ts', '.js', '.mjs'].map((ext) => path + ext),
-      ...['index.ts', 'index.js'].map((f) => join(path, f)),
-    ];
-    for (const c of candidates) {
-      if (!/\.[cm]?[jt]sx?$/.test(c) || !existsSync(c) || !statSync(c).isFile()) continue;
-      const text = readText(c);
-      const file = posix(relative(root, c));
-      read.set(file, sha256(text));
-      return { file, text };
-    }
-    return undefined;
-  };
-}
-
-/**
  * The `compilerOptions.paths` pattern of the nearest tsconfig.json above `moduleDir` that maps a
  * specifier (`@lib/*` for `@lib/sub`), and that file relative to the working directory; undefined
  * when none does. Only for a message (compiler/program.ts `pathsAlias`): read on the error path,
@@ -967,7 +934,6 @@ function answerDeep(request: DeepRequest): Promise<unknown> {
     hash: sha256,
     fixtures: request.fixtures,
     canImport: importResolver(request.moduleDir),
-    localModule: localModuleReader(request.moduleDir, request.root, new Map()),
     pathsAlias: tsconfigPaths(request.moduleDir),
     builtinExports,
     // Modules read here are not recorded: this compile's record keeps none of its inputs' memory.

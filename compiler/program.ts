@@ -96,14 +96,6 @@ export interface CompileOptions {
    * A name missing there and used as a value is E_MISSING_BUILTIN_EXPORT at compile time.
    */
   builtinExports?: (specifier: string) => BuiltinExports | undefined;
-  /**
-   * The file a module in `<out>/<stem>/` would load for a relative specifier (rebased onto
-   * `workdir`, as `canImport` is asked), its path as the messages name it and its text; undefined
-   * when there is none. The host reads it from the disk (host.ts `localModuleReader`). Without it
-   * local modules are not read, and a task calling a function that changes a local module's
-   * state goes unseen (E_MODULE_STATE).
-   */
-  localModule?: (specifier: string) => { file: string; text: string } | undefined;
   /** Another thread to format on (print.ts `FormatElsewhere`); default: all on this one. */
   formatElsewhere?: FormatElsewhere;
   /**
@@ -130,8 +122,10 @@ export interface CompileOptions {
   recall?: (key: string) => string | undefined;
   /**
    * A project module's text, for a relative import (from the notebook's folder when `from` is
-   * undefined, else from that module): the host reads it (host.ts `localModuleReader`). Without it
-   * local modules are not scanned for clock reads (W_TASK_READS_CLOCK).
+   * undefined, else from that module), its project-relative path as the messages name it: the
+   * host reads it (host.ts `moduleTextReader`). Without it local modules are not read: neither
+   * scanned for clock reads (W_TASK_READS_CLOCK) nor judged for the state their functions change
+   * (E_MODULE_STATE).
    */
   readModule?: ReadModule;
 }
@@ -310,8 +304,8 @@ async function compileStages(
   if (hasErrors(run.diagnostics)) return stopped();
   await sqlStage(run, tagged.cells, analyses);
 
-  const moduleState = options.localModule
-    ? await moduleStateStage(run, analyses, options.localModule)
+  const moduleState = options.readModule
+    ? await moduleStateStage(analyses, options.readModule)
     : undefined;
   const linked = linkCells({
     notebook: path,
@@ -598,32 +592,49 @@ function importStage(
  * cell imports a local module.
  */
 async function moduleStateStage(
-  run: CompileRun,
   analyses: Map<number, CellAnalysis>,
-  localModule: NonNullable<CompileOptions['localModule']>,
+  readModule: ReadModule,
 ): Promise<ModuleState | undefined> {
   const specs = new Set<string>();
   for (const a of analyses.values())
     for (const imp of a.imports)
-      if (/^\.\.?\//.test(imp.module) && imp.bindings.some((b) => !b.typeOnly))
+      if (isLocalSpecifier(imp.module) && imp.bindings.some((b) => !b.typeOnly))
         specs.add(imp.module);
   if (specs.size === 0) return undefined;
-  const out = new Map<string, { file: string; writes: Map<string, ModuleStateWrite> }>();
-  let ts: Awaited<ReturnType<typeof loadTypeScript>> | undefined;
-  for (const spec of specs) {
-    const found = localModule(fromNotebook(run.options.workdir, spec));
-    if (!found) continue;
-    ts ??= await loadTypeScript();
-    let writes;
-    try {
-      writes = moduleStateWrites(ts, found.text, found.file);
-    } catch {
-      continue; // a module TypeScript cannot walk (too deep): not judged
+  const ts = await loadTypeScript();
+  // Each module judged once, by path; one it imports is judged first (`MODULE_DEPTH` deep), so
+  // a function calling another module's changing one counts; a cycle sees nothing of itself.
+  const judged = new Map<string, Map<string, ModuleStateWrite>>();
+  const judge = (from: string | undefined, spec: string, depth: number) => {
+    const found = readModule(from, spec);
+    if (!found) return undefined;
+    let writes = judged.get(found.path);
+    if (!writes) {
+      judged.set(found.path, new Map());
+      try {
+        writes = moduleStateWrites(
+          ts,
+          found.text,
+          found.path,
+          depth < MODULE_DEPTH ? (s) => judge(found.path, s, depth + 1) : undefined,
+        );
+      } catch {
+        writes = new Map(); // a module TypeScript cannot walk (too deep): not judged
+      }
+      judged.set(found.path, writes);
     }
-    if (writes.size > 0) out.set(spec, { file: found.file, writes });
+    return { file: found.path, writes };
+  };
+  const out = new Map<string, { file: string; writes: Map<string, ModuleStateWrite> }>();
+  for (const spec of specs) {
+    const found = judge(undefined, spec, 0);
+    if (found && found.writes.size > 0) out.set(spec, found);
   }
   return out;
 }
+
+/** How many local modules deep E_MODULE_STATE follows imports (as W_TASK_READS_CLOCK does). */
+const MODULE_DEPTH = 4;
 
 /**
  * E_MISSING_BUILTIN_EXPORT for each name a compiled cell imports from a Node built-in module that

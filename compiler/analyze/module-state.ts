@@ -30,7 +30,14 @@ export interface ModuleStateWrite {
   what: string;
   /** 1-based line of the change in the module file. */
   line: number;
+  /** The module the change is in, when another local module the judged one imports. */
+  file?: string;
 }
+
+/** The writes of a local module a module imports, by its specifier; undefined when not read. */
+export type ImportedWrites = (
+  specifier: string,
+) => { file: string; writes: ReadonlyMap<string, ModuleStateWrite> } | undefined;
 
 const COLLECTIONS = new Set(['Map', 'Set', 'Array', 'Object', 'WeakMap', 'WeakSet']);
 const MEMO_METHODS = new Set(['set', 'add', 'delete', 'clear']);
@@ -39,19 +46,73 @@ const LAZY = new Set(['??=', '||=']);
 /**
  * For each exported function of a module's source that changes module-level state when called,
  * directly or through functions of the same module it calls: the first such change. Exports by
- * their exported name (`default` for a default export).
+ * their exported name (`default` for a default export); a method by its qualified name
+ * (`counter.bump` for `export const counter = { n: 0, bump() { this.n++; } }`, `Counter.bump` for
+ * a static method, `c.inc` for a method of a top-level `const c = new C()`). With
+ * `importedWrites`, a function of another local module it imports or re-exports counts as it does
+ * there (`file` names that module).
  */
 export function moduleStateWrites(
   ts: TS,
   text: string,
   fileName: string,
+  importedWrites?: ImportedWrites,
 ): Map<string, ModuleStateWrite> {
   const sf = ts.createSourceFile(fileName, text, ts.ScriptTarget.ES2022, true);
   const lineOf = (n: Node) => sf.getLineAndCharacterOfPosition(n.getStart(sf)).line + 1;
   /** Module-level state: name → whether it is a Map or Set (a memo may fill those). */
   const state = new Map<string, { memo: boolean }>();
   const functions = new Map<string, Node>();
+  /** A method's `this`: the state it is (`counter` for `counter.bump`, `Counter` for a static). */
+  const thisOf = new Map<string, string>();
   const exported = new Map<string, string>(); // exported name → local name
+  /** Names another local module's function is reached by (`bump`, `ns.bump`), with its write. */
+  const external = new Map<string, ModuleStateWrite>();
+  /** Exported names whose write is another module's (`export { bump } from './b.js'`). */
+  const reexported = new Map<string, ModuleStateWrite>();
+  /** Top-level aliases of state (`const s = state`, `const items = state.items`): alias → state. */
+  const aliasCandidates: [string, Node][] = [];
+  const classMethods = new Map<string, Map<string, Node>>();
+  const theirs = (spec: TsMorphModule.ts.Expression | undefined) => {
+    if (!importedWrites || !spec || !ts.isStringLiteral(spec) || !/^\.\.?\//.test(spec.text))
+      return undefined;
+    const found = importedWrites(spec.text);
+    if (!found) return undefined;
+    const out = new Map<string, ModuleStateWrite>();
+    for (const [k, w] of found.writes) out.set(k, { ...w, file: w.file ?? found.file });
+    return out;
+  };
+  /** `into` gets `from`'s entries for `name` and its members, under `as`. */
+  const take = (
+    into: Map<string, ModuleStateWrite>,
+    from: ReadonlyMap<string, ModuleStateWrite>,
+    name: string,
+    as: string,
+  ) => {
+    for (const [k, w] of from)
+      if (k === name) into.set(as, w);
+      else if (k.startsWith(`${name}.`)) into.set(as + k.slice(name.length), w);
+  };
+  /** The functions of an object literal (`bump() {…}`, `bump: () => …`) as `name.member`. */
+  const methodsOf = (owner: string, obj: TsMorphModule.ts.ObjectLiteralExpression) => {
+    for (const p of obj.properties) {
+      const key =
+        p.name && (ts.isIdentifier(p.name) || ts.isStringLiteral(p.name)) ? p.name.text : undefined;
+      if (key === undefined) continue;
+      const fn = ts.isMethodDeclaration(p)
+        ? p
+        : ts.isPropertyAssignment(p)
+          ? unwrapExpression(ts, p.initializer)
+          : undefined;
+      if (
+        !fn ||
+        !(ts.isMethodDeclaration(fn) || ts.isFunctionExpression(fn) || ts.isArrowFunction(fn))
+      )
+        continue;
+      functions.set(`${owner}.${key}`, fn);
+      if (!ts.isArrowFunction(fn)) thisOf.set(`${owner}.${key}`, owner);
+    }
+  };
   const hasExport = (n: Node) =>
     ts.canHaveModifiers(n) &&
     (ts.getModifiers(n) ?? []).some((m) => m.kind === ts.SyntaxKind.ExportKeyword);
@@ -64,7 +125,49 @@ export function moduleStateWrites(
     return out;
   };
   for (const st of sf.statements) {
-    if (ts.isFunctionDeclaration(st) && st.name && st.body) {
+    if (ts.isImportDeclaration(st) && st.importClause && !st.importClause.isTypeOnly) {
+      const from = theirs(st.moduleSpecifier);
+      const clause = st.importClause;
+      if (!from) continue;
+      if (clause.name) take(external, from, 'default', clause.name.text);
+      const nb = clause.namedBindings;
+      if (nb && ts.isNamespaceImport(nb))
+        for (const [k, w] of from) external.set(`${nb.name.text}.${k}`, w);
+      else if (nb)
+        for (const e of nb.elements)
+          if (!e.isTypeOnly) take(external, from, (e.propertyName ?? e.name).text, e.name.text);
+    } else if (ts.isExportDeclaration(st) && st.moduleSpecifier) {
+      const from = theirs(st.moduleSpecifier);
+      if (!from || st.isTypeOnly) continue;
+      const clause = st.exportClause;
+      if (!clause)
+        for (const [k, w] of from) {
+          if (k !== 'default' && !k.startsWith('default.')) reexported.set(k, w);
+        }
+      else if (ts.isNamespaceExport(clause))
+        for (const [k, w] of from) reexported.set(`${clause.name.text}.${k}`, w);
+      else
+        for (const e of clause.elements)
+          if (!e.isTypeOnly) take(reexported, from, (e.propertyName ?? e.name).text, e.name.text);
+    } else if (ts.isClassDeclaration(st) && st.name) {
+      // Static members are the class's own state; instance methods count on a top-level instance.
+      const cls = st.name.text;
+      const methods = new Map<string, Node>();
+      for (const m of st.members) {
+        const key = m.name && ts.isIdentifier(m.name) ? m.name.text : undefined;
+        if (key === undefined || !ts.isMethodDeclaration(m) || !m.body) continue;
+        const isStatic = (ts.getModifiers(m) ?? []).some(
+          (x) => x.kind === ts.SyntaxKind.StaticKeyword,
+        );
+        if (isStatic) {
+          functions.set(`${cls}.${key}`, m);
+          thisOf.set(`${cls}.${key}`, cls);
+        } else methods.set(key, m);
+      }
+      state.set(cls, { memo: false });
+      classMethods.set(cls, methods);
+      if (hasExport(st)) exported.set(isDefault(st) ? 'default' : cls, cls);
+    } else if (ts.isFunctionDeclaration(st) && st.name && st.body) {
       functions.set(st.name.text, st);
       if (hasExport(st)) exported.set(isDefault(st) ? 'default' : st.name.text, st.name.text);
     } else if (ts.isVariableStatement(st)) {
@@ -86,8 +189,27 @@ export function moduleStateWrites(
           continue;
         }
         if (!ts.isIdentifier(d.name) || !init) continue;
-        if (ts.isArrayLiteralExpression(init) || ts.isObjectLiteralExpression(init))
+        if (hasExport(st)) exported.set(d.name.text, d.name.text);
+        if (ts.isArrayLiteralExpression(init) || ts.isObjectLiteralExpression(init)) {
           state.set(d.name.text, { memo: false });
+          if (ts.isObjectLiteralExpression(init)) methodsOf(d.name.text, init);
+        } else if (
+          ts.isNewExpression(init) &&
+          ts.isIdentifier(init.expression) &&
+          classMethods.has(init.expression.text)
+        ) {
+          // `const c = new Counter()`: its methods' `this` is `c`.
+          state.set(d.name.text, { memo: false });
+          for (const [key, m] of classMethods.get(init.expression.text)!) {
+            functions.set(`${d.name.text}.${key}`, m);
+            thisOf.set(`${d.name.text}.${key}`, d.name.text);
+          }
+        } else if (
+          ts.isIdentifier(init) ||
+          ts.isPropertyAccessExpression(init) ||
+          ts.isElementAccessExpression(init)
+        )
+          aliasCandidates.push([d.name.text, init]);
         else if (
           ts.isNewExpression(init) &&
           ts.isIdentifier(init.expression) &&
@@ -107,16 +229,26 @@ export function moduleStateWrites(
       exported.set('default', st.expression.text);
     }
   }
-  if (state.size === 0 || exported.size === 0) return new Map();
+  // An exported object's, class's or instance's methods are exported under its exported name.
+  for (const [name, local] of [...exported])
+    for (const key of functions.keys())
+      if (key.startsWith(`${local}.`)) exported.set(name + key.slice(local.length), key);
+  for (const [name, local] of [...exported])
+    for (const [key, w] of external)
+      if (key === local || key.startsWith(`${local}.`))
+        reexported.set(name + key.slice(local.length), w);
+  if ((state.size === 0 && external.size === 0) || exported.size + reexported.size === 0)
+    return new Map(reexported);
 
   // State read somewhere besides as the target of its changes (or exported, for any importer to
   // read): a change to state nothing reads changes no result.
   const targets = new Set<Node>();
-  const rootOf = (e: Node): TsMorphModule.ts.Identifier | undefined => {
+  /** The name (or `this`) a chain of property reads starts from. */
+  const rootOf = (e: Node): Node | undefined => {
     e = unwrapExpression(ts, e);
     while (ts.isPropertyAccessExpression(e) || ts.isElementAccessExpression(e))
       e = unwrapExpression(ts, e.expression);
-    return ts.isIdentifier(e) ? e : undefined;
+    return ts.isIdentifier(e) || e.kind === ts.SyntaxKind.ThisKeyword ? e : undefined;
   };
 
   /** Names declared anywhere inside a function (its parameters, variables, inner functions). */
@@ -151,17 +283,63 @@ export function moduleStateWrites(
   }
   const own = new Map<string, Own[]>();
   const callees = new Map<string, string[]>();
+  // Top-level aliases, once every state name is known (`const s = state`: a change to `s` is one
+  // to `state`).
+  const topAlias = new Map<string, string>();
+  for (const [alias, init] of aliasCandidates) {
+    const root = rootOf(init);
+    if (root && ts.isIdentifier(root) && state.has(root.text)) topAlias.set(alias, root.text);
+  }
+  /** `counter.bump`, `ns.bump`, `this.bump` (as its owner's): a callee's qualified name. */
+  const qualifiedName = (e: Node, self: string | undefined): string | undefined => {
+    e = unwrapExpression(ts, e);
+    if (ts.isIdentifier(e)) return e.text;
+    if (e.kind === ts.SyntaxKind.ThisKeyword) return self;
+    if (!ts.isPropertyAccessExpression(e)) return undefined;
+    const head = qualifiedName(e.expression, self);
+    return head === undefined ? undefined : `${head}.${e.name.text}`;
+  };
   for (const [name, fn] of functions) {
     const shadowed = declaredIn(fn);
-    const isState = (id: TsMorphModule.ts.Identifier | undefined) =>
-      id !== undefined && state.has(id.text) && !shadowed.has(id.text);
+    /** Local aliases of state in this function (`const s = state.items`). */
+    const localAlias = new Map<string, string>();
+    /** The state a root stands for: a state name, an alias of one, or `this` of a method. */
+    const stateOf = (root: Node | undefined, self: string | undefined): string | undefined => {
+      if (!root) return undefined;
+      if (root.kind === ts.SyntaxKind.ThisKeyword) return self;
+      if (!ts.isIdentifier(root)) return undefined;
+      const local = localAlias.get(root.text);
+      if (local !== undefined) return local;
+      if (shadowed.has(root.text)) return undefined;
+      return state.has(root.text) ? root.text : topAlias.get(root.text);
+    };
     const writes: Own[] = [];
     const calls: string[] = [];
-    const add = (id: TsMorphModule.ts.Identifier, what: string, at: Node) => {
-      targets.add(id);
-      writes.push({ state: id.text, what, line: lineOf(at) });
+    const add = (root: Node, st: string, what: string, at: Node) => {
+      if (ts.isIdentifier(root) && root.text === st) targets.add(root);
+      writes.push({ state: st, what, line: lineOf(at) });
     };
-    const visit = (n: Node) => {
+    // `self`: what `this` is here (the method's owner); a nested function has its own `this`.
+    const visit = (n: Node, self: string | undefined) => {
+      if (
+        n !== fn &&
+        (ts.isFunctionDeclaration(n) ||
+          ts.isFunctionExpression(n) ||
+          ts.isMethodDeclaration(n) ||
+          ts.isClassLike(n))
+      )
+        self = undefined;
+      if (ts.isVariableDeclaration(n) && ts.isIdentifier(n.name) && n.initializer) {
+        const init = unwrapExpression(ts, n.initializer);
+        if (
+          ts.isIdentifier(init) ||
+          ts.isPropertyAccessExpression(init) ||
+          ts.isElementAccessExpression(init)
+        ) {
+          const st = stateOf(rootOf(init), self);
+          if (st !== undefined) localAlias.set(n.name.text, st);
+        }
+      }
       if (
         ts.isBinaryExpression(n) &&
         n.operatorToken.kind >= ts.SyntaxKind.FirstAssignment &&
@@ -173,52 +351,61 @@ export function moduleStateWrites(
           // A plain `db = open()` is a lazy singleton's (or a setter's) rebinding, passed as
           // E_SETUP_STATE passes it; `n = n + 1` computes from the old value and counts.
           const rebinding = op === '=' && !mentions(n.right, left.text);
-          if (isState(left) && !LAZY.has(op) && !rebinding) add(left, 'assigns to', n);
+          const st =
+            localAlias.has(left.text) || topAlias.has(left.text) ? undefined : stateOf(left, self);
+          if (st !== undefined && !LAZY.has(op) && !rebinding) add(left, st, 'assigns to', n);
         } else if (ts.isPropertyAccessExpression(left) || ts.isElementAccessExpression(left)) {
           const root = rootOf(left);
-          if (isState(root) && !LAZY.has(op))
-            add(root!, `assigns to \`${left.getText(sf)}\` of`, n);
+          const st = stateOf(root, self);
+          if (st !== undefined && !LAZY.has(op))
+            add(root!, st, `assigns to \`${left.getText(sf)}\` of`, n);
         }
       } else if (
         (ts.isPrefixUnaryExpression(n) || ts.isPostfixUnaryExpression(n)) &&
         (n.operator === ts.SyntaxKind.PlusPlusToken || n.operator === ts.SyntaxKind.MinusMinusToken)
       ) {
         const root = rootOf(n.operand);
-        if (isState(root))
-          add(
-            root!,
-            ts.isIdentifier(n.operand)
-              ? 'assigns to'
-              : `assigns to \`${n.operand.getText(sf)}\` of`,
-            n,
-          );
+        const direct = ts.isIdentifier(n.operand);
+        const st =
+          direct && (localAlias.has(n.operand.text) || topAlias.has(n.operand.text))
+            ? undefined
+            : stateOf(root, self);
+        if (st !== undefined)
+          add(root!, st, direct ? 'assigns to' : `assigns to \`${n.operand.getText(sf)}\` of`, n);
       } else if (ts.isDeleteExpression(n)) {
         const root = rootOf(n.expression);
-        if (isState(root)) add(root!, `deletes \`${n.expression.getText(sf)}\` of`, n);
+        const st = stateOf(root, self);
+        if (st !== undefined) add(root!, st, `deletes \`${n.expression.getText(sf)}\` of`, n);
       } else if (ts.isCallExpression(n)) {
         const callee = n.expression;
-        if (ts.isPropertyAccessExpression(callee) && MUTATING_METHODS.has(callee.name.text)) {
+        const q = qualifiedName(callee, self);
+        const known =
+          q !== undefined &&
+          (functions.has(q) || external.has(q)) &&
+          !shadowed.has(q.split('.')[0]!);
+        // A function of the module (`this.add()` on an object with an `add`) is followed, not
+        // taken for a collection's mutating method.
+        if (known) calls.push(q);
+        else if (ts.isPropertyAccessExpression(callee) && MUTATING_METHODS.has(callee.name.text)) {
           const root = rootOf(callee.expression);
-          const direct = root !== undefined && ts.isIdentifier(callee.expression);
-          const memo = direct && state.get(root.text)?.memo && MEMO_METHODS.has(callee.name.text);
-          if (isState(root) && !memo) add(root!, `calls \`${callee.name.text}(...)\` on`, n);
+          const st = stateOf(root, self);
+          const direct = root !== undefined && unwrapExpression(ts, callee.expression) === root;
+          const memo =
+            direct && st !== undefined && state.get(st)?.memo && MEMO_METHODS.has(callee.name.text);
+          if (st !== undefined && !memo) add(root!, st, `calls \`${callee.name.text}(...)\` on`, n);
         } else if (
           ts.isPropertyAccessExpression(callee) &&
           callee.getText(sf) === 'Object.assign' &&
           n.arguments[0]
         ) {
           const root = rootOf(n.arguments[0]);
-          if (isState(root)) add(root!, 'calls `Object.assign(...)` on', n);
-        } else if (
-          ts.isIdentifier(callee) &&
-          functions.has(callee.text) &&
-          !shadowed.has(callee.text)
-        )
-          calls.push(callee.text);
+          const st = stateOf(root, self);
+          if (st !== undefined) add(root!, st, 'calls `Object.assign(...)` on', n);
+        }
       }
-      ts.forEachChild(n, visit);
+      ts.forEachChild(n, (c) => visit(c, self));
     };
-    visit(fn);
+    visit(fn, thisOf.get(name));
     own.set(name, writes);
     callees.set(name, calls);
   }
@@ -235,7 +422,7 @@ export function moduleStateWrites(
   };
   seeReads(sf);
 
-  const out = new Map<string, ModuleStateWrite>();
+  const out = new Map<string, ModuleStateWrite>(reexported);
   for (const [exportName, local] of exported) {
     if (!functions.has(local)) continue;
     // Breadth first, so the write named is the one fewest calls away.
@@ -249,6 +436,12 @@ export function moduleStateWrites(
         const w = own.get(fn)?.find((x) => read.has(x.state));
         if (w) {
           found = { fn, via: path, state: w.state, what: w.what, line: w.line };
+          break;
+        }
+        // A function of another local module: its change, reached through this path.
+        const ext = external.get(fn);
+        if (ext) {
+          found = { ...ext, via: [...path.slice(0, -1), ...ext.via] };
           break;
         }
         for (const c of callees.get(fn) ?? [])

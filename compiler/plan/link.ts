@@ -1334,18 +1334,34 @@ function checkModuleState(s: LinkState, here: CellScope, scope: Scope): void {
     if (!v || !localImport(v)) continue;
     const from = v.importFrom!;
     const mod = state.get(from.module);
-    const exported = from.imported === '*' ? ref.member : from.imported;
-    const w = exported === undefined ? undefined : mod?.writes.get(exported);
-    if (!mod || !w || reported.has(`${ref.name}.${exported}`)) continue;
-    reported.add(`${ref.name}.${exported}`);
-    const called = from.imported === '*' ? `${ref.name}.${exported}` : ref.name;
+    if (!mod) continue;
+    // The name as used (`next`, `counter.bump`, `ns.counter.bump`) and as the module exports it.
+    const called = memberKeys(ref).find((k) =>
+      mod.writes.has(exportedAs(from.imported, ref.name, k)),
+    );
+    if (called === undefined || reported.has(called)) continue;
+    const exported = exportedAs(from.imported, ref.name, called);
+    const w = mod.writes.get(exported)!;
+    reported.add(called);
+    // `queue.add(1)` is also a change to the imported value itself, refused there already.
+    const where = at(s, cell, ref.line, ref.column);
+    if (
+      s.diagnostics.some(
+        (d) =>
+          d.code === 'E_MODULE_STATE' &&
+          d.cell === where.cell &&
+          d.line === where.line &&
+          d.column === where.column,
+      )
+    )
+      continue;
     const chain = w.via.length > 1 ? ` (through ${w.via.map((f) => `\`${f}\``).join(' → ')})` : '';
     s.diagnostics.push(
       diagnostic(
         'error',
         'E_MODULE_STATE',
-        at(s, cell, ref.line, ref.column),
-        `task \`${cell.task}\` calls \`${called}\` from the local module \`${from.module}\`, which${chain} ${w.what} \`${w.state}\`, a top-level variable of ${mod.file} (line ${w.line}): ${MODULE_STATE_WHY}`,
+        where,
+        `task \`${cell.task}\` calls \`${called}\` from the local module \`${from.module}\`, which${chain} ${w.what} \`${w.state}\`, a top-level variable of ${w.file ?? mod.file} (line ${w.line}): ${MODULE_STATE_WHY}`,
         {
           hint: `have \`${exported}\` take what it needs as parameters and return a new value instead of changing \`${w.state}\`, or call it in one task and output the result to the tasks that read it`,
           snippet: lineOf(cell, ref.line),
@@ -1353,6 +1369,12 @@ function checkModuleState(s: LinkState, here: CellScope, scope: Scope): void {
       ),
     );
   }
+}
+
+/** `counter.bump` used through the import of `imported` as `local`: its name in the module. */
+function exportedAs(imported: string, local: string, used: string): string {
+  const rest = used.slice(local.length);
+  return imported === '*' ? rest.slice(1) : imported + rest;
 }
 
 // --- per task: inputs, params, outputs ---------------------------------------------------

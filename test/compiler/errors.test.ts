@@ -2049,15 +2049,25 @@ describe('E_MODULE_STATE: state of a local module tasks share in a worker thread
     'export function next(): number { n += 1; return n; }',
     'export const registry: string[] = [];',
   ].join('\n');
-  /** Compile with these local modules (by the specifier a module in generated/<stem>/ asks). */
+  /**
+   * Compile with these local modules, by project-relative path, read as the host reads them
+   * (host.ts moduleTextReader): from the notebook's folder (notebooks/), or the importing
+   * module's; `./x.js` is x.js, else x.ts.
+   */
   const withModules = async (cells: string[], modules: Record<string, string>) =>
     (
       await compileNotebook(NB, notebookText(cells), {
         workdir: '../../notebooks',
         format: false,
-        localModule: (spec) => {
-          const text = modules[spec];
-          return text === undefined ? undefined : { file: spec.replace(/^(\.\.\/)+/, ''), text };
+        readModule: (from, spec) => {
+          const parts: string[] = [];
+          for (const p of `${from ? from.replace(/\/[^/]*$/, '') : 'notebooks'}/${spec}`.split('/'))
+            if (p === '..') parts.pop();
+            else if (p !== '.') parts.push(p);
+          const path = parts.join('/');
+          for (const file of [path, path.replace(/\.js$/, '.ts')])
+            if (modules[file] !== undefined) return { path: file, text: modules[file] };
+          return undefined;
         },
       })
     ).diagnostics;
@@ -2114,9 +2124,7 @@ describe('E_MODULE_STATE: state of a local module tasks share in a worker thread
       '//| task: t2\nconst c2 = next();',
       '//| task: t3\nconst c3 = [1].map(next);',
     ];
-    const found = moduleState(
-      await withModules(cells, { '../../notebooks/lib/counter.js': COUNTER }),
-    );
+    const found = moduleState(await withModules(cells, { 'notebooks/lib/counter.js': COUNTER }));
     expect(found.map((d) => [d.cell, d.line, d.column])).toEqual([
       [2, 2, 12],
       [3, 2, 12],
@@ -2157,7 +2165,7 @@ describe('E_MODULE_STATE: state of a local module tasks share in a worker thread
     ],
   ])('refuses a task calling a module function changing state %s', async (_, source, says) => {
     const cells = ["import { next } from './lib/state.ts';", '//| task: t\nconst c = next();'];
-    const found = moduleState(await withModules(cells, { '../../notebooks/lib/state.ts': source }));
+    const found = moduleState(await withModules(cells, { 'notebooks/lib/state.ts': source }));
     expect(found.map(formatDiagnostic)).toHaveLength(1);
     expect(found[0]!.message).toContain(says);
   });
@@ -2168,9 +2176,7 @@ describe('E_MODULE_STATE: state of a local module tasks share in a worker thread
       '//| task: t\nconst c = counter.next();',
       "//| task: u\nimport { next as step } from './lib/counter.js';\nconst d = step();",
     ];
-    const found = moduleState(
-      await withModules(cells, { '../../notebooks/lib/counter.js': COUNTER }),
-    );
+    const found = moduleState(await withModules(cells, { 'notebooks/lib/counter.js': COUNTER }));
     expect(found.map((d) => [d.cell, d.line])).toEqual([
       [2, 2],
       [3, 3],
@@ -2200,9 +2206,121 @@ describe('E_MODULE_STATE: state of a local module tasks share in a worker thread
       "import { build, shadow, param, acc, square, settings, traced, connect } from './lib/pure.ts';",
       '//| task: t\nconst v = build([1]).length + shadow() + param([2]) + acc([3]).length + square(4) + settings().f + traced(5) + connect().q;',
     ];
-    expect(
-      moduleState(await withModules(cells, { '../../notebooks/lib/pure.ts': source })),
-    ).toEqual([]);
+    expect(moduleState(await withModules(cells, { 'notebooks/lib/pure.ts': source }))).toEqual([]);
+  });
+
+  it.each([
+    [
+      "an exported object's method changing it through `this`",
+      'export const counter = { n: 0, bump() { this.n++; return this.n; } };',
+      "import { counter } from './lib/obj.ts';",
+      'const c = counter.bump();',
+      'calls `counter.bump` from the local module `./lib/obj.ts`, which assigns to `this.n` of `counter`',
+    ],
+    [
+      "an object's function property changing module state",
+      'let n = 0;\nexport const api = { next: () => ++n, peek: () => n };',
+      "import { api } from './lib/obj.ts';",
+      'const c = api.next();',
+      'calls `api.next` from the local module `./lib/obj.ts`, which assigns to `n`',
+    ],
+    [
+      'a method reaching a changing one through `this`',
+      'const tally = { n: 0, add() { this.n += 1; }, next() { this.add(); return this.n; } };\nexport { tally as t };',
+      "import { t } from './lib/obj.ts';",
+      'const c = [1].map(t.next);',
+      'calls `t.next` from the local module `./lib/obj.ts`, which (through `tally.next` → `tally.add`) assigns to `this.n` of `tally`',
+    ],
+    [
+      "a class's static method changing a static field",
+      'export class Counter {\n  static n = 0;\n  static bump() { Counter.n += 1; return Counter.n; }\n}',
+      "import { Counter } from './lib/obj.ts';",
+      'const c = Counter.bump();',
+      'calls `Counter.bump` from the local module `./lib/obj.ts`, which assigns to `Counter.n` of `Counter`',
+    ],
+    [
+      "a class's static method changing `this`",
+      'export default class Ids {\n  static #last = 0;\n  static take() { return ++this.#last; }\n}',
+      "import Ids from './lib/obj.ts';",
+      'const c = Ids.take();',
+      'calls `Ids.take` from the local module `./lib/obj.ts`, which assigns to `this.#last` of `Ids`',
+    ],
+    [
+      'a method of a top-level instance',
+      'class Queue {\n  items: number[] = [];\n  enqueue(x: number) { this.items.push(x); return this.items.length; }\n}\nexport const queue = new Queue();',
+      "import * as q from './lib/obj.ts';",
+      'const c = q.queue.enqueue(1);',
+      'calls `q.queue.enqueue` from the local module `./lib/obj.ts`, which calls `push(...)` on `queue`',
+    ],
+    [
+      'a top-level alias of the state',
+      'const state: string[] = [];\nconst s = state;\nexport function add(x: string) { s.push(x); return state.length; }',
+      "import { add } from './lib/obj.ts';",
+      "const c = add('a');",
+      'calls `add` from the local module `./lib/obj.ts`, which calls `push(...)` on `state`',
+    ],
+    [
+      'a local alias of a part of the state',
+      'const state = { items: [] as string[] };\nexport function add(x: string) { const items = state.items; items.push(x); return items.length; }',
+      "import { add } from './lib/obj.ts';",
+      "const c = add('a');",
+      'calls `push(...)` on `state`',
+    ],
+  ])('refuses a task calling %s', async (_, source, imp, use, says) => {
+    const found = moduleState(
+      await withModules([imp, `//| task: t\n${use}`], { 'notebooks/lib/obj.ts': source }),
+    );
+    expect(found.map((d) => [d.cell, d.line])).toEqual([[2, 2]]);
+    expect(found[0]!.message).toContain(says);
+    expect(found[0]!.message).toContain('notebooks/lib/obj.ts (line');
+  });
+
+  it('follows a function of a second local module the first imports, re-exports or reaches by namespace', async () => {
+    const modules = {
+      'notebooks/lib/store.ts':
+        'let n = 0;\nexport function bump() { n += 1; return n; }\nexport const peek = () => n;',
+      'notebooks/lib/api.ts': [
+        "import { bump as inc, peek } from './store.js';",
+        "import * as store from './store.js';",
+        'export function next() { return inc(); }',
+        'export const viaNs = () => store.bump();',
+        'export const read = () => peek() + store.peek();',
+        "export { bump } from './store.js';",
+      ].join('\n'),
+      'notebooks/lib/all.ts': "export * from './store.js';",
+    };
+    const cells = [
+      "import { next, viaNs, read, bump } from './lib/api.ts';\nimport * as all from './lib/all.ts';",
+      '//| task: t1\nconst a = next();',
+      '//| task: t2\nconst b = viaNs();',
+      '//| task: t3\nconst c = bump();',
+      '//| task: t4\nconst d = all.bump();',
+      '//| task: t5\nconst e = read() + all.peek();',
+    ];
+    const found = moduleState(await withModules(cells, modules));
+    expect(found.map((d) => [d.cell, d.line])).toEqual([
+      [2, 2],
+      [3, 2],
+      [4, 2],
+      [5, 2],
+    ]);
+    expect(found[0]!.message).toContain(
+      'calls `next` from the local module `./lib/api.ts`, which (through `next` → `bump`) assigns to `n`, a top-level variable of notebooks/lib/store.ts (line 2)',
+    );
+    expect(found[3]!.message).toContain('calls `all.bump` from the local module `./lib/all.ts`');
+  });
+
+  it("passes an object's or class's methods that change nothing shared", async () => {
+    const source = [
+      'export const fmt = { unit: "kg", label(x: number) { return `${x} ${this.unit}`; }, reset() { const self = { n: 0 }; self.n++; return self; } };',
+      'export class Maths {\n  static twice(x: number) { return x * 2; }\n  n = 0;\n  inc() { this.n++; return this.n; }\n}',
+      'export function fresh() { const m = new Maths(); return m.inc(); }',
+    ].join('\n');
+    const cells = [
+      "import { fmt, Maths, fresh } from './lib/pure2.ts';",
+      '//| task: t\nconst v = fmt.label(1) + fmt.reset().n + Maths.twice(2) + fresh() + new Maths().inc();',
+    ];
+    expect(moduleState(await withModules(cells, { 'notebooks/lib/pure2.ts': source }))).toEqual([]);
   });
 
   it('leaves a module function used only by setup, and one of a module it cannot read, alone', async () => {
@@ -2210,9 +2328,9 @@ describe('E_MODULE_STATE: state of a local module tasks share in a worker thread
       "import { next } from './lib/counter.js';\nimport { other } from './lib/missing.js';\nconst first = next();",
       '//| task: t\nconst c = first + other();',
     ];
-    expect(
-      moduleState(await withModules(cells, { '../../notebooks/lib/counter.js': COUNTER })),
-    ).toEqual([]);
+    expect(moduleState(await withModules(cells, { 'notebooks/lib/counter.js': COUNTER }))).toEqual(
+      [],
+    );
   });
 });
 
