@@ -310,6 +310,14 @@ export interface CellAnalysis {
    * there are none.
    */
   clockReads?: { call: string; line: number; column?: number; start?: number; inside?: string }[];
+  /**
+   * Top-level names the cell declares holding a date formatter (`const fmt = new
+   * Intl.DateTimeFormat('en')`), and `x.format()` / `x.formatToParts()` with no argument on a
+   * name the cell does not declare: link.ts counts such a call a clock read when `x` is a setup
+   * cell's formatter (a use in the same cell is in `clockReads`). Absent when there are none.
+   */
+  dateFormatters?: string[];
+  formatCalls?: { name: string; call: string; line: number; column: number; start: number }[];
   /** `await` at the top level (outside any function): the task function must be async. */
   topLevelAwait: boolean;
   /** Text of each sql`…` template, `${…}` replaced by `@p0`, `@p1`…. */

@@ -591,6 +591,8 @@ function variableStatement(
       ts.isIdentifier(d.name) &&
       init !== undefined &&
       (ts.isArrowFunction(init) || ts.isFunctionExpression(init) || ts.isClassExpression(init));
+    if (kind === 'const' && ts.isIdentifier(d.name) && init && isDateTimeFormat(ts, init))
+      (result.dateFormatters ??= []).push(d.name.text);
     // A value read from the environment (a token, a password) is never kept as a result by default.
     const fromEnv = init !== undefined && /\b(?:process|Deno)\s*\.\s*env\b/.test(init.getText(sf));
     // Only a name bound to the whole value holds what its initializer builds.
@@ -968,8 +970,10 @@ function collectReferences(cx: CellContext, aliases: Map<string, string>): void 
           ? checker.getShorthandAssignmentValueSymbol(node.parent)
           : checker.getSymbolAtLocation(node);
       const own = symbol !== undefined && cx.topLevelSymbols.has(symbol);
-      // `fmt.format()` on a formatter the cell holds (`const fmt = new Intl.DateTimeFormat('en')`).
+      // `fmt.format()` on a formatter the cell holds (`const fmt = new Intl.DateTimeFormat('en')`),
+      // or on another cell's name (link.ts judges it: `formatCalls`).
       if (symbol && !declared.has('Intl')) heldFormatterRead(cx, node, symbol);
+      else if (!symbol?.declarations?.length) formatCall(cx, node);
       // Resolved to a local or parameter: not ours. Symbols with no declaration are the checker's
       // stand-ins for names it could not resolve (and built-ins like `undefined`): free.
       if (symbol?.declarations?.length && !own) {
@@ -1247,16 +1251,8 @@ function temporalClockRead(cx: CellContext, node: Identifier): void {
  */
 function heldFormatterRead(cx: CellContext, node: Identifier, symbol: TsSymbol): void {
   const { ts, sf } = cx;
-  const access = node.parent;
-  if (
-    !ts.isPropertyAccessExpression(access) ||
-    access.expression !== node ||
-    (access.name.text !== 'format' && access.name.text !== 'formatToParts') ||
-    !ts.isCallExpression(access.parent) ||
-    access.parent.expression !== access ||
-    access.parent.arguments.length > 0
-  )
-    return;
+  const method = formatsNow(ts, node);
+  if (!method) return;
   let held: TsSymbol | undefined = symbol;
   for (let hops = 0; held && hops < 4; hops++) {
     const d: Node | undefined = held.valueDeclaration;
@@ -1270,11 +1266,37 @@ function heldFormatterRead(cx: CellContext, node: Identifier, symbol: TsSymbol):
       return;
     const init: Node = unwrapExpression(ts, d.initializer);
     if (isDateTimeFormat(ts, init)) {
-      noteClockRead(cx, node, `Intl.DateTimeFormat().${access.name.text}()`, node.getStart(sf));
+      noteClockRead(cx, node, `Intl.DateTimeFormat().${method}()`, node.getStart(sf));
       return;
     }
     held = ts.isIdentifier(init) ? cx.checker.getSymbolAtLocation(init) : undefined;
   }
+}
+
+/** `x.format()` / `x.formatToParts()` with no argument: the method called, else undefined. */
+function formatsNow(ts: TS, node: Identifier): string | undefined {
+  const access = node.parent;
+  return ts.isPropertyAccessExpression(access) &&
+    access.expression === node &&
+    (access.name.text === 'format' || access.name.text === 'formatToParts') &&
+    ts.isCallExpression(access.parent) &&
+    access.parent.expression === access &&
+    access.parent.arguments.length === 0
+    ? access.name.text
+    : undefined;
+}
+
+/** `x.format()` with no argument on a name of another cell, for link.ts (`formatCalls`). */
+function formatCall(cx: CellContext, node: Identifier): void {
+  const method = formatsNow(cx.ts, node);
+  if (!method) return;
+  const start = node.getStart(cx.sf);
+  (cx.result.formatCalls ??= []).push({
+    name: node.text,
+    call: `Intl.DateTimeFormat().${method}()`,
+    start,
+    ...lineCol(cx.sf, start),
+  });
 }
 
 /** `new Intl.DateTimeFormat(…)` or `Intl.DateTimeFormat(…)`. */

@@ -1667,12 +1667,13 @@ function checkEmptyTasks(s: LinkState): void {
  * the task's resolution, and a key of the instant would never hit; the author knows which.
  */
 function checkClockReads(s: LinkState): void {
-  const helpers = setupClockNames(s);
+  const formatters = setupFormatters(s);
+  const helpers = setupClockNames(s, formatters);
   for (const task of s.tasks.values()) {
     if (task.rerun) continue;
     const reads: { call: string; via?: string; line: number; column?: number; cell: TaggedCell }[] =
       task.cells.flatMap((i) =>
-        (s.input.analyses.get(i)?.clockReads ?? []).map((r) => ({ ...r, cell: cellAt(s, i) })),
+        clockReadsOf(s, i, formatters).map((r) => ({ ...r, cell: cellAt(s, i) })),
       );
     // Names the task's own cells import from a local module reading the clock, used in any of them.
     const imported = new Map(task.cells.flatMap((i) => [...(s.input.moduleClock?.get(i) ?? [])]));
@@ -1717,6 +1718,28 @@ function checkClockReads(s: LinkState): void {
 }
 
 /**
+ * Setup names holding a date formatter (`const fmt = new Intl.DateTimeFormat('en')`): its
+ * `format()` with no date, in another cell, reads the clock.
+ */
+function setupFormatters(s: LinkState): Set<string> {
+  const out = new Set<string>();
+  for (const [i, a] of s.input.analyses)
+    if (s.cellByIndex.get(i)?.role === 'setup') for (const n of a.dateFormatters ?? []) out.add(n);
+  return out;
+}
+
+/** A cell's clock reads, with its `format()` calls on a setup formatter. */
+function clockReadsOf(
+  s: LinkState,
+  index: number,
+  formatters: ReadonlySet<string>,
+): NonNullable<CellAnalysis['clockReads']> {
+  const a = s.input.analyses.get(index);
+  const held = (a?.formatCalls ?? []).filter((c) => formatters.has(c.name));
+  return held.length ? [...(a?.clockReads ?? []), ...held] : (a?.clockReads ?? []);
+}
+
+/**
  * A reference's name, then with each property read on it (`t`, `t.today`, `t.today.x`): how a
  * namespace's or an object's member is looked up in a map keyed by qualified names.
  */
@@ -1757,7 +1780,10 @@ interface SetupClockName {
  * statement holds it; a class is left out (a method reading the clock, to log, is not the
  * instance's value).
  */
-function setupClockNames(s: LinkState): Map<string, SetupClockName> {
+function setupClockNames(
+  s: LinkState,
+  formatters: ReadonlySet<string>,
+): Map<string, SetupClockName> {
   const found = new Map<string, SetupClockName>();
   const setup = [...s.input.analyses]
     .filter(([i]) => s.cellByIndex.get(i)?.role === 'setup')
@@ -1769,7 +1795,7 @@ function setupClockNames(s: LinkState): Map<string, SetupClockName> {
   const kindOf = (d: Declaration) =>
     d.kind === 'function' || d.callable ? ('helper' as const) : ('value' as const);
   for (const [index, a] of setup)
-    for (const r of a.clockReads ?? []) {
+    for (const r of clockReadsOf(s, index, formatters)) {
       const names =
         r.start !== undefined
           ? holders(a, r.start)

@@ -841,6 +841,31 @@ describe("reads of the current time (cached with the first run's)", () => {
     ]);
   });
 
+  it("a setup cell's formatter called with no date in a task, or in another setup cell's helper, warns", async () => {
+    const r = await diagnosticsOf([
+      "const fmt = new Intl.DateTimeFormat('en-GB');\nconst nf = new Intl.NumberFormat('en');",
+      'function stamp() {\n  return fmt.formatToParts();\n}',
+      '//| task: direct\nconst d = fmt.format();',
+      '//| task: helper\nconst h = stamp();',
+      '//| task: given\nconst g = fmt.format(new Date(0)) + nf.format(2);',
+      "//| task: own\nconst fmt2 = { format: () => 'x' };\nconst o = fmt2.format();",
+    ]);
+    expect(
+      clockWarnings(r).map((d) => [
+        d.cell,
+        d.line,
+        d.message.match(/current time \((.*?)\): /)![1],
+      ]),
+    ).toEqual([
+      [3, 2, '`Intl.DateTimeFormat().format()`'],
+      [
+        4,
+        2,
+        '`stamp`, a setup helper calling `Intl.DateTimeFormat().formatToParts()` at cell 2, line 2',
+      ],
+    ]);
+  });
+
   it('`Temporal.Now` in a string or a comment, a local `Temporal` or `Date`, and a formatter given a date do not warn', async () => {
     const r = await diagnosticsOf([
       'const x = 1;',
