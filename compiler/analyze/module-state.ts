@@ -5,8 +5,16 @@
 // before it in the same thread, under one cache key. link.ts refuses a task calling such a
 // function (E_MODULE_STATE), as it refuses a setup helper changing setup state (E_SETUP_STATE).
 //
+// A function is a top-level function, or a method reached by a qualified name: an object
+// literal's (`counter.bump`, `this` being the object), a class's static one (`Counter.bump`, the
+// class's statics being its state), and an instance method on a top-level `const c = new C()`
+// (`c.inc`). A top-level or local alias of the state (`const s = state`, `const items =
+// state.items`) changes it too. With `importedWrites`, a function imported from another local
+// module (named, default or namespace) or re-exported from one counts as it does there.
+//
 // Conservative by design: only names declared at the module's top level count as state (a `let`
-// or `var`; a `const` holding an array or object literal or a `new Map`/`Set`/`Array`/`Object`),
+// or `var`; a `const` holding an array or object literal, a local class's instance or a `new
+// Map`/`Set`/`Array`/`Object`; a class),
 // a function declaring a name of the state anywhere in it is not judged for that name (a local
 // variable shadowing it), a Map or Set filled with `set`/`add` (a memo), a lazy `x ??= load()` and
 // a plain rebinding not computed from the old value (`if (!db) db = open()`, a lazy singleton)

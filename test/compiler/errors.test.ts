@@ -628,6 +628,9 @@ describe('display-only cells', () => {
 describe("reads of the current time (cached with the first run's)", () => {
   const clockWarnings = (r: { diagnostics: Diagnostic[] }) =>
     r.diagnostics.filter((d) => d.code === 'W_TASK_READS_CLOCK');
+  /** Each warning's cell, line and what it says the task reads. */
+  const clockSays = (r: { diagnostics: Diagnostic[] }) =>
+    clockWarnings(r).map((d) => [d.cell, d.line, d.message.match(/current time \((.*?)\): /)![1]]);
 
   it('`Date.now()`, `new Date()` and `Date()` in a task warn once, at the first read, naming every call', async () => {
     const r = await diagnosticsOf([
@@ -823,13 +826,7 @@ describe("reads of the current time (cached with the first run's)", () => {
       "//| task: parts\nconst f2 = Intl.DateTimeFormat('en') as Intl.DateTimeFormat;\nconst p = f2.formatToParts();",
       '//| task: locale\nconst l = new Date().toLocaleDateString();',
     ]);
-    expect(
-      clockWarnings(r).map((d) => [
-        d.cell,
-        d.line,
-        d.message.match(/current time \((.*?)\): /)![1],
-      ]),
-    ).toEqual([
+    expect(clockSays(r)).toEqual([
       [2, 2, '`Temporal.Now.instant()`'],
       [3, 2, '`Temporal.Now.zonedDateTimeISO()`, `Temporal.Now.plainDateISO()`'],
       [4, 2, '`Temporal.Now`'],
@@ -850,13 +847,7 @@ describe("reads of the current time (cached with the first run's)", () => {
       '//| task: given\nconst g = fmt.format(new Date(0)) + nf.format(2);',
       "//| task: own\nconst fmt2 = { format: () => 'x' };\nconst o = fmt2.format();",
     ]);
-    expect(
-      clockWarnings(r).map((d) => [
-        d.cell,
-        d.line,
-        d.message.match(/current time \((.*?)\): /)![1],
-      ]),
-    ).toEqual([
+    expect(clockSays(r)).toEqual([
       [3, 2, '`Intl.DateTimeFormat().format()`'],
       [
         4,
