@@ -279,6 +279,21 @@ export function moduleStateWrites(
     return names;
   };
 
+  /** Is the value of this expression used (`return ++n`), not only its effect (`n++;`)? */
+  const valueUsed = (e: Node): boolean => {
+    let n = e;
+    while (ts.isParenthesizedExpression(n.parent)) n = n.parent;
+    const p = n.parent;
+    return !(
+      ts.isExpressionStatement(p) ||
+      ts.isVoidExpression(p) ||
+      (ts.isForStatement(p) && p.incrementor === n) ||
+      (ts.isBinaryExpression(p) &&
+        p.operatorToken.kind === ts.SyntaxKind.CommaToken &&
+        p.left === n)
+    );
+  };
+
   /** Does `n` use the name (`n + 1` uses `n`)? */
   const mentions = (n: Node, name: string): boolean =>
     (ts.isIdentifier(n) && n.text === name) ||
@@ -324,7 +339,8 @@ export function moduleStateWrites(
     const writes: Own[] = [];
     const calls: string[] = [];
     const add = (root: Node, st: string, what: string, at: Node) => {
-      if (ts.isIdentifier(root) && root.text === st) targets.add(root);
+      // A change whose value is used (`return ++n`) reads the state as well.
+      if (ts.isIdentifier(root) && root.text === st && !valueUsed(at)) targets.add(root);
       writes.push({ state: st, what, line: lineOf(at) });
     };
     // `self`: what `this` is here (the method's owner); a nested function has its own `this`.

@@ -2160,6 +2160,11 @@ describe('E_MODULE_STATE: state of a local module tasks share in a worker thread
       'which (through `next` → `bump`) assigns to `n`',
     ],
     [
+      'by an increment whose value it returns (the only read of the state)',
+      'let n = 0;\nexport function next() { return ++n; }',
+      'assigns to `n`',
+    ],
+    [
       'by a rebinding computed from the old value',
       'let n = 0;\nexport function next() { n = n + 1; return n; }',
       'assigns to `n`',
@@ -2304,6 +2309,9 @@ describe('E_MODULE_STATE: state of a local module tasks share in a worker thread
         "export { bump } from './store.js';",
       ].join('\n'),
       'notebooks/lib/all.ts': "export * from './store.js';",
+      'notebooks/lib/tick.ts': 'let n = 0;\nexport default function tick() {\n  return ++n;\n}',
+      'notebooks/lib/clock.ts':
+        "import tock from './tick.js';\nexport const viaDefault = () => tock();",
     };
     const cells = [
       "import { next, viaNs, read, bump } from './lib/api.ts';\nimport * as all from './lib/all.ts';",
@@ -2312,6 +2320,7 @@ describe('E_MODULE_STATE: state of a local module tasks share in a worker thread
       '//| task: t3\nconst c = bump();',
       '//| task: t4\nconst d = all.bump();',
       '//| task: t5\nconst e = read() + all.peek();',
+      "//| task: t6\nimport { viaDefault } from './lib/clock.js';\nconst f = viaDefault();",
     ];
     const found = moduleState(await withModules(cells, modules));
     expect(found.map((d) => [d.cell, d.line])).toEqual([
@@ -2319,7 +2328,11 @@ describe('E_MODULE_STATE: state of a local module tasks share in a worker thread
       [3, 2],
       [4, 2],
       [5, 2],
+      [7, 3],
     ]);
+    expect(found[4]!.message).toContain(
+      'assigns to `n`, a top-level variable of notebooks/lib/tick.ts (line 3)',
+    );
     expect(found[0]!.message).toContain(
       'calls `next` from the local module `./lib/api.ts`, which (through `next` → `bump`) assigns to `n`, a top-level variable of notebooks/lib/store.ts (line 2)',
     );
