@@ -907,7 +907,7 @@ describe("reads of the current time (cached with the first run's)", () => {
     };
     const r = await withModules(
       [
-        "import * as tm from './lib/time.js';\nimport { today as td, fixed2, pretty, label, t } from './lib/index.js';\nimport { day, plain } from './lib/ns.js';\nimport stamp from './lib/dflt.js';\nimport anon from './lib/anon.js';\nimport named from './lib/named.js';\nimport { twice } from './lib/uses.js';\nimport { given } from './lib/time.js';",
+        "import * as tm from './lib/time.js';\nimport { today as td, fixed2, pretty, label, t } from './lib/index.js';\nimport { day, plain } from './lib/ns.js';\nimport stamp from './lib/dflt.js';\nimport anon from './lib/anon.js';\nimport named from './lib/named.js';\nimport { twice } from './lib/uses.js';\nimport { given } from './lib/time.js';\nconst viaNs = () => [1].map(tm.today);",
         '//| task: ns\nconst a = tm.today();',
         '//| task: reexport\nconst b = td();',
         '//| task: star\nconst c = pretty();',
@@ -917,6 +917,7 @@ describe("reads of the current time (cached with the first run's)", () => {
         '//| task: anon\nconst g = anon();',
         '//| task: named\nconst h = named();',
         '//| task: uses\nconst i = twice();',
+        '//| task: setupNs\nconst k = viaNs();',
         '//| task: untouched\nconst j = tm.fixed(1) + fixed2(2) + plain() + label + t.label + given(new Date(0)) + tm.label;',
       ],
       modules,
@@ -947,6 +948,10 @@ describe("reads of the current time (cached with the first run's)", () => {
       [
         10,
         "`twice`, a local module's helper reading `Date.now()` at notebooks/lib/dflt.ts, line 2",
+      ],
+      [
+        11,
+        '`viaNs`, a setup helper using `tm.today` (`new Date()` at notebooks/lib/time.ts, line 2)',
       ],
     ]);
   });
