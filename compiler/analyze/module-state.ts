@@ -414,8 +414,15 @@ export function moduleStateWrites(
           const root = rootOf(callee.expression);
           const st = stateOf(root, self);
           const direct = root !== undefined && unwrapExpression(ts, callee.expression) === root;
+          // A field of `this` filled with `set`/`add` (`static #cache = new Map()`, then
+          // `this.#cache.set(k, v)`) is the memo idiom, as E_SETUP_STATE judges a setup class's.
+          const receiver = unwrapExpression(ts, callee.expression);
+          const thisField =
+            ts.isPropertyAccessExpression(receiver) &&
+            unwrapExpression(ts, receiver.expression).kind === ts.SyntaxKind.ThisKeyword;
           const memo =
-            direct && st !== undefined && state.get(st)?.memo && MEMO_METHODS.has(callee.name.text);
+            MEMO_METHODS.has(callee.name.text) &&
+            ((direct && st !== undefined && state.get(st)?.memo) || thisField);
           if (st !== undefined && !memo) add(root!, st, `calls \`${callee.name.text}(...)\` on`, n);
         } else if (
           ts.isPropertyAccessExpression(callee) &&

@@ -2349,10 +2349,11 @@ describe('E_MODULE_STATE: state of a local module tasks share in a worker thread
       'export const fmt = { unit: "kg", label(x: number) { return `${x} ${this.unit}`; }, reset() { const self = { n: 0 }; self.n++; return self; } };',
       'export class Maths {\n  static twice(x: number) { return x * 2; }\n  n = 0;\n  inc() { this.n++; return this.n; }\n}',
       'export function fresh() { const m = new Maths(); return m.inc(); }',
+      'export class Squares {\n  static #cache = new Map<number, number>();\n  static of(k: number) { if (!this.#cache.has(k)) this.#cache.set(k, k * k); return this.#cache.get(k)!; }\n}',
     ].join('\n');
     const cells = [
-      "import { fmt, Maths, fresh } from './lib/pure2.ts';",
-      '//| task: t\nconst v = fmt.label(1) + fmt.reset().n + Maths.twice(2) + fresh() + new Maths().inc();',
+      "import { fmt, Maths, fresh, Squares } from './lib/pure2.ts';",
+      '//| task: t\nconst v = fmt.label(1) + fmt.reset().n + Maths.twice(2) + fresh() + new Maths().inc() + Squares.of(3);',
     ];
     expect(moduleState(await withModules(cells, { 'notebooks/lib/pure2.ts': source }))).toEqual([]);
   });
