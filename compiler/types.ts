@@ -364,6 +364,12 @@ export interface CellAnalysis {
    * of `state` may read what a change through `items` made. Absent when there are none.
    */
   partAliases?: { name: string; target: string }[];
+  /**
+   * Top-level `const { today, now: n } = t`: the members taken from the name (`['today', 'now']`),
+   * by the offset of its reference, so link.ts reads them as `t.today` and `t.now` (a namespace
+   * import's member reading the clock, or changing its module's state). Absent when there are none.
+   */
+  memberTakes?: { start: number; members: string[] }[];
   /** Setup cells: state kept by class instances and closures (link.ts, E_SETUP_STATE). */
   keptState?: KeptState[];
   /**

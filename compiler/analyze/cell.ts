@@ -686,6 +686,15 @@ function findAliases(cx: CellContext): Map<string, string> {
     if (!ts.isVariableStatement(stmt)) continue;
     for (const d of stmt.declarationList.declarations) {
       if (!d.initializer) continue;
+      const whole = unwrapExpression(ts, d.initializer);
+      if (ts.isIdentifier(whole) && ts.isObjectBindingPattern(d.name)) {
+        const members = d.name.elements.flatMap((e) => {
+          const key = e.propertyName ?? e.name;
+          return ts.isIdentifier(key) || ts.isStringLiteral(key) ? [key.text] : [];
+        });
+        if (members.length)
+          (cx.result.memberTakes ??= []).push({ start: whole.getStart(sf), members });
+      }
       const held = heldValue(ts, d.initializer);
       if (!held) continue;
       let target: string | undefined;

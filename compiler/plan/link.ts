@@ -1336,7 +1336,7 @@ function checkModuleState(s: LinkState, here: CellScope, scope: Scope): void {
     const mod = state.get(from.module);
     if (!mod) continue;
     // The name as used (`next`, `counter.bump`, `ns.counter.bump`) and as the module exports it.
-    const called = memberKeys(ref).find((k) =>
+    const called = memberKeys(ref, a.memberTakes).find((k) =>
       mod.writes.has(exportedAs(from.imported, ref.name, k)),
     );
     if (called === undefined || reported.has(called)) continue;
@@ -1681,7 +1681,9 @@ function checkClockReads(s: LinkState): void {
       if (helpers.size === 0 && imported.size === 0) continue;
       for (const r of s.input.analyses.get(i)?.references ?? []) {
         if (r.meaning !== 'value') continue;
-        const key = memberKeys(r).find((k) => imported.has(k) || (!r.own && helpers.has(k)));
+        const key = memberKeys(r, s.input.analyses.get(i)?.memberTakes).find(
+          (k) => imported.has(k) || (!r.own && helpers.has(k)),
+        );
         const m = key === undefined ? undefined : imported.get(key);
         const h: SetupClockName | undefined = m
           ? { ...m, cell: i, kind: 'helper' }
@@ -1743,10 +1745,13 @@ function clockReadsOf(
  * A reference's name, then with each property read on it (`t`, `t.today`, `t.today.x`): how a
  * namespace's or an object's member is looked up in a map keyed by qualified names.
  */
-function memberKeys(r: Reference): string[] {
+function memberKeys(r: Reference, takes?: CellAnalysis['memberTakes']): string[] {
   const path = r.path ?? (r.member !== undefined ? [r.member] : []);
   const keys = [r.name];
   for (const p of path) keys.push(`${keys[keys.length - 1]}.${p}`);
+  // `const { today } = t`: the members taken from the name.
+  for (const m of takes?.find((t) => t.start === r.start)?.members ?? [])
+    keys.push(`${r.name}.${m}`);
   return keys;
 }
 
@@ -1814,7 +1819,7 @@ function setupClockNames(
   const uses = setup.flatMap(([, a]) =>
     a.references
       .filter((r) => r.meaning === 'value')
-      .map((r) => ({ names: memberKeys(r), holders: holders(a, r.start) }))
+      .map((r) => ({ names: memberKeys(r, a.memberTakes), holders: holders(a, r.start) }))
       .filter((u) => u.holders.length > 0),
   );
   for (let changed = found.size > 0; changed;) {

@@ -918,6 +918,7 @@ describe("reads of the current time (cached with the first run's)", () => {
         '//| task: named\nconst h = named();',
         '//| task: uses\nconst i = twice();',
         '//| task: setupNs\nconst k = viaNs();',
+        '//| task: takenApart\nconst { fixed: fx, today: td2 } = tm;\nconst l = td2() + fx(1);',
         '//| task: untouched\nconst j = tm.fixed(1) + fixed2(2) + plain() + label + t.label + given(new Date(0)) + tm.label;',
       ],
       modules,
@@ -952,6 +953,10 @@ describe("reads of the current time (cached with the first run's)", () => {
       [
         11,
         '`viaNs`, a setup helper using `tm.today` (`new Date()` at notebooks/lib/time.ts, line 2)',
+      ],
+      [
+        12,
+        "`tm.today`, a local module's helper reading `new Date()` at notebooks/lib/time.ts, line 2",
       ],
     ]);
   });
@@ -2201,13 +2206,16 @@ describe('E_MODULE_STATE: state of a local module tasks share in a worker thread
       "import * as counter from './lib/counter.js';",
       '//| task: t\nconst c = counter.next();',
       "//| task: u\nimport { next as step } from './lib/counter.js';\nconst d = step();",
+      '//| task: v\nconst { next: go } = counter;\nconst e = go();',
     ];
     const found = moduleState(await withModules(cells, { 'notebooks/lib/counter.js': COUNTER }));
     expect(found.map((d) => [d.cell, d.line])).toEqual([
       [2, 2],
       [3, 3],
+      [4, 2],
     ]);
     expect(found[0]!.message).toContain('calls `counter.next`');
+    expect(found[2]!.message).toContain('calls `counter.next`');
   });
 
   it('passes pure module functions: new values, shadowing locals, instances made inside, memos, a write-only log', async () => {
