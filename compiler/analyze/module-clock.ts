@@ -6,9 +6,10 @@
 // strings, comments and templates from code is enough to find `Date.now()`, `new Date()`,
 // `Date()` and SQL's clock in a sql`…` template, which top-level declaration holds each, which
 // declarations use which, and which local modules it imports. It guarantees no false warning
-// from a string or a comment; it may miss a read (a `Date` reached under another name, a
-// formatter handed around), and follows imports and re-exports `MAX_DEPTH` modules deep, each
-// module once. A namespace (`import * as t`, `export * as t`) is followed by its members' names
+// from a string or a comment, nor from a `Date` the module declares itself (in its block); it may
+// miss a read (a `Date` reached under another name, a formatter handed around), does not tell a
+// parameter named `Date` from the global, and follows imports and re-exports `MAX_DEPTH` modules
+// deep, each module once. A namespace (`import * as t`, `export * as t`) is followed by its members' names
 // (`t.today`), so a module's exports may be qualified names.
 import { sqlClockCalls } from './sql.js';
 
@@ -58,11 +59,19 @@ export function moduleClockReads(
   const holder = (at: number) => decls.find((d) => d.start <= at && at < d.end);
   const lineAt = (at: number) => module.text.slice(0, at).split('\n').length;
   const reads: { at: number; call: string }[] = [];
-  for (const m of code.matchAll(CLOCK_JS)) reads.push({ at: m.index, call: jsCall(m[0]) });
+  // A global the module declares itself (`const Date = …`, `function f(Temporal) {…}` is not
+  // seen) is no clock in the block declaring it.
+  const own = shadowed(code);
+  const global = (name: string, at: number) =>
+    !own.some((o) => o.name === name && o.from <= at && at < o.to);
+  for (const m of code.matchAll(CLOCK_JS))
+    if (global('Date', m.index)) reads.push({ at: m.index, call: jsCall(m[0]) });
   for (const m of code.matchAll(TEMPORAL_NOW))
-    reads.push({ at: m.index, call: m[1] ? `Temporal.Now.${m[1]}()` : 'Temporal.Now' });
+    if (global('Temporal', m.index))
+      reads.push({ at: m.index, call: m[1] ? `Temporal.Now.${m[1]}()` : 'Temporal.Now' });
   for (const m of code.matchAll(FORMAT_NOW))
-    reads.push({ at: m.index, call: `Intl.DateTimeFormat().${m[1]}()` });
+    if (global('Intl', m.index))
+      reads.push({ at: m.index, call: `Intl.DateTimeFormat().${m[1]}()` });
   // A formatter held in a name (`const fmt = new Intl.DateTimeFormat('en')`), called with no date.
   for (const f of code.matchAll(FORMATTER))
     for (const m of code.matchAll(heldFormatCall(f[1]!)))
@@ -258,6 +267,27 @@ function topLevelDeclarations(code: string): TopLevel[] {
   for (let i = 0; i + 1 < out.length; i++) out[i]!.end = out[i + 1]!.start;
   return out;
 }
+
+/**
+ * Where the module declares `Date`, `Temporal` or `Intl` itself: from the bracket opening the
+ * declaration's block to the one closing it (the whole module at the top level).
+ */
+function shadowed(code: string): { name: string; from: number; to: number }[] {
+  const out: { name: string; from: number; to: number }[] = [];
+  const matches = [...code.matchAll(OWN_GLOBAL)];
+  if (matches.length === 0) return out;
+  const depthAt = braceDepths(code);
+  for (const m of matches) {
+    const d = depthAt(m.index);
+    let from = m.index;
+    while (from > 0 && depthAt(from) >= d) from--;
+    let to = m.index;
+    while (to < code.length && depthAt(to) >= d) to++;
+    out.push({ name: m[1]!, from: d === 0 ? 0 : from, to: d === 0 ? code.length : to });
+  }
+  return out;
+}
+const OWN_GLOBAL = /(?<![\w$.])(?:const|let|var|function|class)\s+(Date|Temporal|Intl)(?![\w$])/g;
 
 function braceDepths(code: string): (at: number) => number {
   const depth: number[] = [];

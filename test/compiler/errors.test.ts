@@ -900,6 +900,19 @@ describe("reads of the current time (cached with the first run's)", () => {
       ].join('\n'),
       'notebooks/lib/dflt.ts': 'export default function stamp() {\n  return Date.now();\n}',
       'notebooks/lib/anon.ts': 'export default () => new Date();',
+      'notebooks/lib/own.ts': [
+        'export function fake() {',
+        '  const Date = { now: () => 1 };',
+        '  return Date.now() + new Date();',
+        '}',
+        'export function real() {',
+        '  return Date.now();',
+        '}',
+        'export function alsoFake() {',
+        '  class Temporal { static Now = { instant: () => 0 }; }',
+        '  return Temporal.Now.instant();',
+        '}',
+      ].join('\n'),
       'notebooks/lib/named.ts':
         'const now = () => Temporal.Now.plainDateISO();\nexport default now;',
       'notebooks/lib/uses.ts':
@@ -919,6 +932,7 @@ describe("reads of the current time (cached with the first run's)", () => {
         '//| task: uses\nconst i = twice();',
         '//| task: setupNs\nconst k = viaNs();',
         '//| task: takenApart\nconst { fixed: fx, today: td2 } = tm;\nconst l = td2() + fx(1);',
+        "//| task: ownDate\nimport { fake, real, alsoFake } from './lib/own.js';\nconst m = fake() + alsoFake();\nconst o = real();",
         '//| task: untouched\nconst j = tm.fixed(1) + fixed2(2) + plain() + label + t.label + given(new Date(0)) + tm.label;',
       ],
       modules,
@@ -958,6 +972,7 @@ describe("reads of the current time (cached with the first run's)", () => {
         12,
         "`tm.today`, a local module's helper reading `new Date()` at notebooks/lib/time.ts, line 2",
       ],
+      [13, "`real`, a local module's helper reading `Date.now()` at notebooks/lib/own.ts, line 6"],
     ]);
   });
 
