@@ -233,8 +233,15 @@ export function moduleStateWrites(
     ) {
       for (const e of st.exportClause.elements)
         exported.set(e.name.text, (e.propertyName ?? e.name).getText(sf));
-    } else if (ts.isExportAssignment(st) && ts.isIdentifier(st.expression)) {
-      exported.set('default', st.expression.text);
+    } else if (ts.isExportAssignment(st)) {
+      const value = unwrapExpression(ts, st.expression);
+      if (ts.isIdentifier(value)) exported.set('default', value.text);
+      else if (ts.isObjectLiteralExpression(value)) {
+        // `export default { n: 0, bump() { this.n++; } }`: the object is state under `default`.
+        state.set('default', { memo: false });
+        methodsOf('default', value);
+        exported.set('default', 'default');
+      }
     }
   }
   // An exported object's, class's or instance's methods are exported under its exported name.

@@ -2281,6 +2281,13 @@ describe('E_MODULE_STATE: state of a local module tasks share in a worker thread
       'calls `t.next` from the local module `./lib/obj.ts`, which (through `tally.next` → `tally.add`) assigns to `this.n` of `tally`',
     ],
     [
+      "a default-exported object's method",
+      'export default { n: 0, bump() { this.n++; return this.n; } };',
+      "import tally from './lib/obj.ts';",
+      'const c = tally.bump();',
+      'calls `tally.bump` from the local module `./lib/obj.ts`, which assigns to `this.n` of `default`',
+    ],
+    [
       "a class's static method changing a static field",
       'export class Counter {\n  static n = 0;\n  static bump() { Counter.n += 1; return Counter.n; }\n}',
       "import { Counter } from './lib/obj.ts';",
