@@ -2308,7 +2308,7 @@ function mutationOf(ts: TS, id: Identifier, sf: SourceFile): Mutation | undefine
 }
 
 /** Calls that change their first argument as `Object.assign` does. */
-const REFLECTIVE_SETTERS = new Set([
+export const REFLECTIVE_SETTERS = new Set([
   'Object.defineProperty',
   'Object.defineProperties',
   'Object.setPrototypeOf',
@@ -2322,7 +2322,7 @@ const REFLECTIVE_SETTERS = new Set([
 const BORROWING = new Set(['call', 'apply', 'bind']);
 
 /** `Array.prototype.push.call` / `[].splice.apply` / `Map.prototype.set.bind`: the mutator's name. */
-function borrowedMutator(ts: TS, callee: Node): string | undefined {
+export function borrowedMutator(ts: TS, callee: Node): string | undefined {
   if (!ts.isPropertyAccessExpression(callee) || !BORROWING.has(callee.name.text)) return undefined;
   const fn = callee.expression;
   return ts.isPropertyAccessExpression(fn) && MUTATING_METHODS.has(fn.name.text)

@@ -20,7 +20,7 @@
 // a plain rebinding not computed from the old value (`if (!db) db = open()`, a lazy singleton)
 // pass, and so does state nothing reads besides its changes (a log only appended to).
 import type * as TsMorphModule from 'ts-morph';
-import { MUTATING_METHODS } from './cell.js';
+import { borrowedMutator, MUTATING_METHODS, REFLECTIVE_SETTERS } from './cell.js';
 import { unwrapExpression } from './syntax.js';
 
 type TS = typeof TsMorphModule.ts;
@@ -40,6 +40,8 @@ export interface ModuleStateWrite {
   line: number;
   /** The module the change is in, when another local module the judged one imports. */
   file?: string;
+  /** The change is to a global (`globalThis.x = …`), not to the module's own state. */
+  global?: boolean;
 }
 
 /** The writes of a local module a module imports, by its specifier; undefined when not read. */
@@ -50,6 +52,10 @@ export type ImportedWrites = (
 const COLLECTIONS = new Set(['Map', 'Set', 'Array', 'Object', 'WeakMap', 'WeakSet']);
 const MEMO_METHODS = new Set(['set', 'add', 'delete', 'clear']);
 const LAZY = new Set(['??=', '||=']);
+/** Names of the global object: a property set on it is seen by every task in the thread. */
+const GLOBAL_OBJECTS = new Set(['globalThis', 'global', 'window', 'self']);
+/** The pseudo state name a change to the global object is recorded under. */
+const GLOBAL = 'globalThis';
 
 /**
  * For each exported function of a module's source that changes module-level state when called,
@@ -252,8 +258,28 @@ export function moduleStateWrites(
     for (const [key, w] of external)
       if (key === local || key.startsWith(`${local}.`))
         reexported.set(name + key.slice(local.length), w);
-  if ((state.size === 0 && external.size === 0) || exported.size + reexported.size === 0)
+  const touchesGlobals = /\b(?:globalThis|global|window|self)\b/.test(text);
+  if (
+    (state.size === 0 && external.size === 0 && !touchesGlobals) ||
+    exported.size + reexported.size === 0
+  )
     return new Map(reexported);
+  const exportedLocals = new Set(exported.values());
+  /** Every name the module declares at its top level (a module's own `self` is no global). */
+  const moduleNames = new Set<string>();
+  for (const st of sf.statements) {
+    if (ts.isVariableStatement(st))
+      for (const d of st.declarationList.declarations)
+        bindingNames(d.name).forEach((x) => moduleNames.add(x));
+    else if ((ts.isFunctionDeclaration(st) || ts.isClassDeclaration(st)) && st.name)
+      moduleNames.add(st.name.text);
+    else if (ts.isImportDeclaration(st) && st.importClause) {
+      if (st.importClause.name) moduleNames.add(st.importClause.name.text);
+      const nb = st.importClause.namedBindings;
+      if (nb && ts.isNamespaceImport(nb)) moduleNames.add(nb.name.text);
+      else if (nb) for (const e of nb.elements) moduleNames.add(e.name.text);
+    }
+  }
 
   // State read somewhere besides as the target of its changes (or exported, for any importer to
   // read): a change to state nothing reads changes no result.
@@ -341,6 +367,8 @@ export function moduleStateWrites(
       const local = localAlias.get(root.text);
       if (local !== undefined) return local;
       if (shadowed.has(root.text)) return undefined;
+      if (GLOBAL_OBJECTS.has(root.text) && !state.has(root.text) && !moduleNames.has(root.text))
+        return GLOBAL;
       return state.has(root.text) ? root.text : topAlias.get(root.text);
     };
     const writes: Own[] = [];
@@ -417,7 +445,11 @@ export function moduleStateWrites(
         // A function of the module (`this.add()` on an object with an `add`) is followed, not
         // taken for a collection's mutating method.
         if (known) calls.push(q);
-        else if (ts.isPropertyAccessExpression(callee) && MUTATING_METHODS.has(callee.name.text)) {
+        else if (
+          ts.isPropertyAccessExpression(callee) &&
+          MUTATING_METHODS.has(callee.name.text) &&
+          !REFLECTIVE_SETTERS.has(callee.getText(sf)) // `Reflect.set(bag, …)` changes `bag`
+        ) {
           const root = rootOf(callee.expression);
           const st = stateOf(root, self);
           const direct = root !== undefined && unwrapExpression(ts, callee.expression) === root;
@@ -427,18 +459,28 @@ export function moduleStateWrites(
           const thisField =
             ts.isPropertyAccessExpression(receiver) &&
             unwrapExpression(ts, receiver.expression).kind === ts.SyntaxKind.ThisKeyword;
+          // Only a private one: an exported Map other modules' code reads (`reg.get(k)`) is a
+          // registry every task in the thread shares, whatever fills it.
           const memo =
             MEMO_METHODS.has(callee.name.text) &&
-            ((direct && st !== undefined && state.get(st)?.memo) || thisField);
+            ((direct && st !== undefined && state.get(st)?.memo && !exportedLocals.has(st)) ||
+              thisField);
           if (st !== undefined && !memo) add(root!, st, `calls \`${callee.name.text}(...)\` on`, n);
         } else if (
           ts.isPropertyAccessExpression(callee) &&
-          callee.getText(sf) === 'Object.assign' &&
+          (callee.getText(sf) === 'Object.assign' || REFLECTIVE_SETTERS.has(callee.getText(sf))) &&
           n.arguments[0]
         ) {
+          // `Object.defineProperty(bag, k, …)`, `Reflect.set(bag, k, v)`: a change to `bag`.
           const root = rootOf(n.arguments[0]);
           const st = stateOf(root, self);
-          if (st !== undefined) add(root!, st, 'calls `Object.assign(...)` on', n);
+          if (st !== undefined) add(root!, st, `calls \`${callee.getText(sf)}(...)\` on`, n);
+        } else if (n.arguments[0] && borrowedMutator(ts, callee)) {
+          // `Array.prototype.push.call(list, x)`: the borrowed method changes its receiver.
+          const root = rootOf(n.arguments[0]);
+          const st = stateOf(root, self);
+          if (st !== undefined)
+            add(root!, st, `calls \`${borrowedMutator(ts, callee)}(...)\` on`, n);
         }
       }
       ts.forEachChild(n, (c) => visit(c, self));
@@ -449,7 +491,8 @@ export function moduleStateWrites(
   }
 
   // A name read anywhere besides as a change's target, or exported.
-  const read = new Set<string>([...exported.values()]);
+  // The global object: any task's code may read what is set on it.
+  const read = new Set<string>([...exported.values(), GLOBAL]);
   const seeReads = (n: Node) => {
     if (ts.isIdentifier(n) && state.has(n.text) && !targets.has(n)) {
       const p = n.parent;
@@ -473,7 +516,14 @@ export function moduleStateWrites(
         const fn = path[path.length - 1]!;
         const w = own.get(fn)?.find((x) => read.has(x.state));
         if (w) {
-          found = { fn, via: path, state: w.state, what: w.what, line: w.line };
+          found = {
+            fn,
+            via: path,
+            state: w.state,
+            what: w.what,
+            line: w.line,
+            ...(w.state === GLOBAL ? { global: true } : {}),
+          };
           break;
         }
         // A function of another local module: its change, reached through this path.

@@ -1361,9 +1361,11 @@ function checkModuleState(s: LinkState, here: CellScope, scope: Scope): void {
         'error',
         'E_MODULE_STATE',
         where,
-        `task \`${cell.task}\` calls \`${called}\` from the local module \`${from.module}\`, which${chain} ${w.what} \`${w.state}\`, a top-level variable of ${w.file ?? mod.file} (line ${w.line}): ${MODULE_STATE_WHY}`,
+        w.global
+          ? `task \`${cell.task}\` calls \`${called}\` from the local module \`${from.module}\`, which${chain} ${w.what.replace(/ of$/, '')} in ${w.file ?? mod.file} (line ${w.line}), a property of the global object: ${MODULE_STATE_WHY.replace("the module's top-level state", 'the global object')}`
+          : `task \`${cell.task}\` calls \`${called}\` from the local module \`${from.module}\`, which${chain} ${w.what} \`${w.state}\`, a top-level variable of ${w.file ?? mod.file} (line ${w.line}): ${MODULE_STATE_WHY}`,
         {
-          hint: `have \`${exported}\` take what it needs as parameters and return a new value instead of changing \`${w.state}\`, or call it in one task and output the result to the tasks that read it`,
+          hint: `have \`${exported}\` take what it needs as parameters and return a new value instead of changing ${w.global ? 'a global' : `\`${w.state}\``}, or call it in one task and output the result to the tasks that read it`,
           snippet: lineOf(cell, ref.line),
         },
       ),

@@ -2209,6 +2209,37 @@ describe('E_MODULE_STATE: state of a local module tasks share in a worker thread
       'const m = { byKey: new Map<string, number>() };\nexport function next() { m.byKey.set("k", m.byKey.size); return m.byKey.size; }',
       'calls `set(...)` on `m`',
     ],
+    // A tester's variants (stop 35): each passed before.
+    [
+      'through Object.defineProperty',
+      'export const bag: Record<string, number> = {};\nexport function next() { Object.defineProperty(bag, "k", { value: 7, enumerable: true, configurable: true }); return 1; }',
+      'calls `Object.defineProperty(...)` on `bag`',
+    ],
+    [
+      'through Reflect.set',
+      'const bag: Record<string, number> = {};\nexport function next() { Reflect.set(bag, "k", 7); return bag.k; }',
+      'calls `Reflect.set(...)` on `bag`',
+    ],
+    [
+      'through a borrowed push',
+      'const seen: string[] = [];\nexport function next() { Array.prototype.push.call(seen, "x"); return seen.length; }',
+      'calls `push(...)` on `seen`',
+    ],
+    [
+      'by emptying an array (`length = 0`)',
+      'export const list: number[] = [1, 2, 3];\nexport function next() { list.length = 0; return 0; }',
+      'assigns to `list.length` of `list`',
+    ],
+    [
+      'filling an exported Map other modules read (a registry, not a private memo)',
+      'export const reg = new Map<string, number>();\nexport function next() { reg.set("k", 5); return 1; }',
+      'calls `set(...)` on `reg`',
+    ],
+    [
+      'setting a property of the global object',
+      'export function next() { (globalThis as any).g28 = 5; return 1; }',
+      'assigns to `(globalThis as any).g28` in notebooks/lib/state.ts (line 1), a property of the global object',
+    ],
   ])('refuses a task calling a module function changing state %s', async (_, source, says) => {
     const cells = ["import { next } from './lib/state.ts';", '//| task: t\nconst c = next();'];
     const found = moduleState(await withModules(cells, { 'notebooks/lib/state.ts': source }));
@@ -2250,10 +2281,13 @@ describe('E_MODULE_STATE: state of a local module tasks share in a worker thread
       'let db: { q: number } | undefined;',
       'export function connect() { if (!db) db = { q: 1 }; return db; }',
       "export function traced(x: number): number { log.push('called'); return x + n + items.length; }",
+      // A module's own `self` is no global object.
+      'const self = { hits: 0 };',
+      'export function own(): number { const self = { hits: 0 }; self.hits++; return self.hits; }',
     ].join('\n');
     const cells = [
-      "import { build, shadow, param, acc, square, settings, traced, connect } from './lib/pure.ts';",
-      '//| task: t\nconst v = build([1]).length + shadow() + param([2]) + acc([3]).length + square(4) + settings().f + traced(5) + connect().q;',
+      "import { build, shadow, param, acc, square, settings, traced, connect, own } from './lib/pure.ts';",
+      '//| task: t\nconst v = build([1]).length + shadow() + param([2]) + acc([3]).length + square(4) + settings().f + traced(5) + connect().q + own();',
     ];
     expect(moduleState(await withModules(cells, { 'notebooks/lib/pure.ts': source }))).toEqual([]);
   });
