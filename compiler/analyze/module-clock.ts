@@ -56,7 +56,8 @@ export function moduleClockReads(
   const { code, sql } = mask(module.text);
   const decls = topLevelDeclarations(code);
   const found = new Map<string, ModuleClockRead>();
-  const holder = (at: number) => decls.find((d) => d.start <= at && at < d.end);
+  // The innermost: a class's static method (listed after the class) before the class.
+  const holder = (at: number) => decls.findLast((d) => d.start <= at && at < d.end);
   const lineAt = (at: number) => module.text.slice(0, at).split('\n').length;
   const reads: { at: number; call: string }[] = [];
   // A global the module declares itself (`const Date = …`, `function f(Temporal) {…}` is not
@@ -157,7 +158,7 @@ export function moduleClockReads(
   for (const [name, r] of exported0) exported.set(name, r);
   for (const d of decls)
     if (d.exported && found.has(d.name))
-      exported.set(d.default ? 'default' : d.name, found.get(d.name)!);
+      exported.set(d.default ? d.name.replace(/^[^.]+/, 'default') : d.name, found.get(d.name)!);
   for (const m of code.matchAll(EXPORT_LIST))
     for (const b of m[1]!.split(',')) {
       const [local, as = local] = b.trim().split(/\s+as\s+/);
@@ -265,8 +266,32 @@ function topLevelDeclarations(code: string): TopLevel[] {
       });
   out.sort((a, b) => a.start - b.start);
   for (let i = 0; i + 1 < out.length; i++) out[i]!.end = out[i + 1]!.start;
-  return out;
+  // A class's static methods are functions reached by a qualified name (`Clock.now()`): each is
+  // a declaration of its own, `Clock.now`, from its name to the next member (the class itself
+  // still does not read the clock by its methods).
+  const statics: TopLevel[] = [];
+  for (const cls of out) {
+    if (cls.taints || cls.name === 'default') continue;
+    const body = code.indexOf('{', cls.start);
+    if (body < 0 || body >= cls.end) continue;
+    const members = [...code.slice(body, cls.end).matchAll(STATIC_METHOD)]
+      .map((m) => ({ name: m[1]!, at: body + m.index }))
+      .filter((m) => depthAt(m.at) === 1);
+    members.forEach((m, k) =>
+      statics.push({
+        name: `${cls.name}.${m.name}`,
+        exported: cls.exported,
+        ...(cls.default ? { default: true } : {}),
+        taints: true,
+        start: m.at,
+        end: members[k + 1]?.at ?? cls.end,
+      }),
+    );
+  }
+  return [...out, ...statics];
 }
+/** `static [async] [*] name(` in a class body. */
+const STATIC_METHOD = /(?<![\w$.])static\s+(?:async\s+)?\*?\s*([\w$]+)\s*\(/g;
 
 /**
  * Where the module declares `Date`, `Temporal` or `Intl` itself: from the bracket opening the
@@ -287,6 +312,10 @@ function shadowed(code: string): { name: string; from: number; to: number }[] {
   }
   return out;
 }
+/** Text ending in a sql tag: `sql`, `sql<{ d: string }>` (type arguments, one level nested),
+ *  `sql.dialect('duckdb')`, just before a template's backtick. */
+const SQL_TAG_BEFORE =
+  /(?<![\w$.])sql(?:\s*\.\s*dialect\s*\([^()`]*\))?\s*(?:<(?:[^<>`]|<[^<>`]*>)*>)?\s*$/;
 const OWN_GLOBAL = /(?<![\w$.])(?:const|let|var|function|class)\s+(Date|Temporal|Intl)(?![\w$])/g;
 
 function braceDepths(code: string): (at: number) => number {
@@ -346,7 +375,7 @@ function mask(text: string): { code: string; sql: { start: number; text: string 
       i = j;
     } else if (c === '`' || (c === '}' && templates.at(-1) === braces)) {
       if (c === '}') (templates.pop(), braces--);
-      else if (/(?<![\w$.])sql\s*$/.test(text.slice(Math.max(0, i - 20), i)))
+      else if (SQL_TAG_BEFORE.test(text.slice(Math.max(0, i - 300), i)))
         ((sqlStart = i + 1), (sqlText = ''));
       const j = template(i + 1);
       if (sqlStart >= 0) sqlText += text.slice(i + 1, j) + (text[j] === '$' ? '@p0' : '');

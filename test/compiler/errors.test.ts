@@ -814,6 +814,49 @@ describe("reads of the current time (cached with the first run's)", () => {
     ]);
   });
 
+  it("a sql`` template with type arguments or `sql.dialect(…)`, and a class's static method, in a local module warn (a tester's variants, stop 35)", async () => {
+    const r = await withModules(
+      [
+        "import { today, since, Clock, Log } from './lib/clock.js';",
+        '//| task: typed\nconst rows = await today();',
+        '//| task: dialected\nconst rows2 = await since();',
+        '//| task: statics\nconst at = Clock.now();',
+        // An instance method that logs with the time does not date the result: not warned.
+        '//| task: logged\nconst l = new Log().size();',
+      ],
+      {
+        'notebooks/lib/clock.ts': [
+          "import { sql } from 'cellar';",
+          'export async function today() {',
+          '  return await sql<{ d: string; n: Array<{ x: number }> }>`SELECT CURRENT_DATE() AS d`;',
+          '}',
+          "export const since = () => sql.dialect('duckdb')<{ d: string }>`SELECT now() AS d`;",
+          'export class Clock {',
+          '  static zone = "UTC";',
+          '  static now(): string { return new Date().toISOString(); }',
+          '}',
+          'export class Log {',
+          '  size(): number { return 1; }',
+          '  stamp(): string { return new Date().toISOString(); }',
+          '}',
+        ].join('\n'),
+      },
+    );
+    expect(
+      clockWarnings(r).map((d) => [d.cell, d.message.match(/current time \((.*)\): its/)![1]]),
+    ).toEqual([
+      [
+        2,
+        "`today`, a local module's helper reading `current_date()` at notebooks/lib/clock.ts, line 3",
+      ],
+      [3, "`since`, a local module's helper reading `now()` at notebooks/lib/clock.ts, line 5"],
+      [
+        4,
+        "`Clock.now`, a local module's helper reading `new Date()` at notebooks/lib/clock.ts, line 8",
+      ],
+    ]);
+  });
+
   it("`Temporal.Now.*()` (global or a polyfill's, any member, taken whole) and a held formatter's `format()` warn", async () => {
     const r = await diagnosticsOf([
       "import { Temporal as T } from 'temporal-polyfill';\nfunction stamp() {\n  return T.Now.instant().toString();\n}",
