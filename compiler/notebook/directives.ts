@@ -250,8 +250,11 @@ const taskName: DirectiveParser = (r, d, report) => {
     return;
   }
   // `make data` → `make_data`: the name the user meant, in a form that is allowed.
+  // `étape` → `etape`: letters with accents keep their base letter, not dropped.
   const fixed = r.value
     .trim()
+    .normalize('NFKD')
+    .replace(/\p{M}+/gu, '')
     .replace(/[^\w.-]+/g, '_')
     .replace(/^_+|_+$/g, '');
   badValue(

@@ -152,6 +152,14 @@ describe('directives', () => {
     expect(d.hint).toBe('write `//| task: make_data`');
   });
 
+  it('a task name with accented letters suggests their base letters, not dropping them', async () => {
+    const d = await expectError(['//| task: étape_deux\nconst b = 1;'], 'E_DIRECTIVE_VALUE', {
+      cell: 1,
+      line: 1,
+    });
+    expect(d.hint).toBe('write `//| task: etape_deux`');
+  });
+
   it('two roles on one cell', async () => {
     await expectError(['//| task: load\n//| explore\nconst b = 1;'], 'E_DIRECTIVE_CONFLICT', {
       cell: 1,
