@@ -22,6 +22,7 @@ import {
 } from '../pipeline-args.js';
 import { defineCommand, type CommandInput } from '../command.js';
 import { describeSchema } from '../../runtime/run/summary.js';
+import { describeLastRun, lastRuns } from '../../runtime/run/last-run.js';
 import { envValuesText } from '../../compiler/plan/json.js';
 
 const USAGE = `usage: cellar show <pipeline.ts|notebook.ipynb> <task> [output] [options]
@@ -62,12 +63,17 @@ async function showOutputs({ values, positionals }: CommandInput<typeof OPTIONS>
   }
   const key = keys.get(taskName)!.value;
   const manifest = await options.store.readManifest(taskName, key);
-  if (!manifest)
+  if (!manifest) {
+    // A task whose last run failed has no result for a reason the user wants first (as tree says).
+    const last = lastRuns(options.store, prepared.plan).get(taskName);
+    const verb = last?.kind === 'not-run' ? 'was ' : last?.kind === 'running' ? 'is ' : '';
+    const happened = last ? `: it ${verb}${describeLastRun(last, key)}.` : ':';
     throw new CliError(
-      `'${taskName}' has no stored result for these params and inputs (key ${key}): \`${runCommandFor(positionals[0]!, values, '--dry-run')}\` says what changed since its last stored run, \`${runCommandFor(positionals[0]!, values)}\` computes it`,
+      `'${taskName}' has no stored result for these params and inputs (key ${key})${happened} \`${runCommandFor(positionals[0]!, values, '--dry-run')}\` says what changed since its last stored run, \`${runCommandFor(positionals[0]!, values)}\` computes it`,
       'E_NOT_CACHED',
       EXIT.failure,
     );
+  }
   // A result one of whose output files is gone is not stored (the next run re-makes it); one
   // whose file is not what its run wrote is damaged, and no longer served either.
   const gone = await options.store.missingOutput?.(taskName, key);

@@ -55,6 +55,21 @@ describe('after a failed run', () => {
     expect(train.lastRun).toMatchObject({ kind: 'failed', error: 'bad row 3' });
   });
 
+  it('cellar show of the failed task and its downstream says what their last run came to, not only that nothing is stored', () => {
+    const p = failing();
+    const train = p.cellar('show', NB, 'train');
+    expect(train.code).toBe(1);
+    expect(train.stderr).toMatch(
+      new RegExp(
+        `'train' has no stored result for these params and inputs \\(key \\w+\\): it failed in its last run \\(${WHEN}\\): bad row 3\\. \``,
+      ),
+    );
+    expect(train.stderr).toContain('E_NOT_CACHED');
+    expect(p.cellar('show', NB, 'report').stderr).toMatch(
+      /'report' has no stored result .*: it was not run in its last run \(.*\): upstream train failed/,
+    );
+  });
+
   it('cellar run --dry-run says the same, as text and --json, and still counts both as tasks that would run', () => {
     const p = failing();
     const dry = p.cellar('run', NB, '--dry-run');
