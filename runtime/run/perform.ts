@@ -163,6 +163,24 @@ export type ReadsObserver = (
   unrecorded: string | undefined,
 ) => void;
 
+/**
+ * Warn once per task and thread, naming it and the variables, when its code set or deleted
+ * environment variables: those writes were undone as it ended (read-record.ts `undoEnvWrites`).
+ */
+function warnEnvWrites(task: AnyTask, names: readonly string[]): void {
+  if (names.length === 0 || warnedEnvWrite.has(task.name)) return;
+  warnedEnvWrite.add(task.name);
+  const where = describeSource(task);
+  const list = names.map((n) => `process.env.${n}`).join(', ');
+  process.stderr.write(
+    `cellar: warning: task '${task.name}'${where ? ` (${where})` : ''} sets ${list}. ` +
+      `A task's change to the environment is its own: it is undone when the task ends, so no other task sees it (their results are keyed on the environment the run started with). ` +
+      `To hand a value to other tasks, make it a param (a \`//| params\` cell) or an output, or set the variable outside the pipeline (in the shell, or a setup cell).\n`,
+  );
+}
+
+const warnedEnvWrite = new Set<string>();
+
 /** Call a task's run function with its hooks around it, and check it returned every output. */
 export async function invokeTask(
   task: AnyTask,
@@ -183,6 +201,7 @@ export async function invokeTask(
       );
     if (onReads) {
       const observed = await observeReads(run, task.module, onFailedReads);
+      warnEnvWrites(task, observed.envWritten);
       onReads(
         observed.reads,
         observed.envListed,

@@ -11,6 +11,7 @@
 //
 // process.env becomes a Proxy over the real environment object (reads and writes forward, so
 // child processes and workers see what they saw before); inside a scope it records names read.
+// A task's writes are its own: undone as it ends (`undoEnvWrites`, docs/design/cache-key.md).
 // Listing the environment (`Object.keys(process.env)`, `{ ...process.env }`, `for…in`,
 // `JSON.stringify(process.env)`) records the pseudo-variable `@listing` (key/hash.ts
 // `ENV_LISTING`): the task is keyed on every variable's name and value, hashed, so one added or
@@ -31,6 +32,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import childProcess from 'node:child_process';
 import http from 'node:http';
 import https from 'node:https';
+import v8 from 'node:v8';
 import workerThreads from 'node:worker_threads';
 import fs, { type Dirent } from 'node:fs';
 import os from 'node:os';
@@ -102,6 +104,9 @@ interface Scope {
   unrecorded?: string;
   /** In a worker thread a task started: sends each record to the task's log as it is made. */
   log?: (record: LogRecord) => void;
+  /** Environment variables the task's code set or deleted → the value each held before its first
+   *  write (undefined: unset), put back as the task ends (`undoEnvWrites`). */
+  envWrites?: Map<string, string | undefined>;
 }
 
 /** The recording scope of the code running now: null inside `untracked` (explicitly outside). */
@@ -140,6 +145,8 @@ export interface Observed<T> {
   /** Set when what its worker threads read could not all be recorded (why): the result must
    *  not be cached. */
   unrecorded?: string;
+  /** Environment variables the code set or deleted (undone as it ended: `undoEnvWrites`). */
+  envWritten: string[];
 }
 
 /**
@@ -195,6 +202,8 @@ async function observe<T>(
     mergeWorkerLog(scope);
     failed?.(scope.reads);
     throw error;
+  } finally {
+    undoEnvWrites(scope);
   }
   // What its worker threads read up to now: a read that handed the task anything it returned was
   // logged before the worker could send it on (the worker logs each read as it is made).
@@ -206,6 +215,7 @@ async function observe<T>(
     envListed: scope.envListed,
     children: scope.children,
     requests: scope.requests,
+    envWritten: [...(scope.envWrites?.keys() ?? [])],
     ...((scope.unrecorded ?? lost) ? { unrecorded: scope.unrecorded ?? lost } : {}),
   };
 }
@@ -574,6 +584,7 @@ function install(): void {
   installCwdRecorder();
   syncBuiltinESMExports();
   installEnvProxy();
+  installEnvCloning();
   installRequireRecorder();
   installChildProcessRecorder();
   installNetworkRecorder();
@@ -1153,6 +1164,9 @@ function installEnvProxy(): void {
     scope.listing = undefined;
     scope.reads.env.add(name);
     share(scope, 'env', name);
+    // Set by another task running now: what this one sees is that task's value, not the run's.
+    if (envWrittenNow.has(name) && !scope.envWrites?.has(name))
+      scope.unrecorded ??= `read process.env.${name} while another task had set it`;
   };
   const traps: ProxyHandler<NodeJS.ProcessEnv> = {
     get(target, prop) {
@@ -1161,9 +1175,19 @@ function installEnvProxy(): void {
       return Reflect.get(target, prop);
     },
     // Writes go to the real object itself (its interceptor turns values into strings and reaches
-    // the process's environment); through the Proxy as receiver they would be refused.
+    // the process's environment); through the Proxy as receiver they would be refused. A task's
+    // write is its own: noted to be undone as it ends (`undoEnvWrites`).
     set(target, prop, value) {
+      noteEnvWrite(target, prop);
       return Reflect.set(target, prop, value);
+    },
+    deleteProperty(target, prop) {
+      noteEnvWrite(target, prop);
+      return Reflect.deleteProperty(target, prop);
+    },
+    defineProperty(target, prop, descriptor) {
+      noteEnvWrite(target, prop);
+      return Reflect.defineProperty(target, prop, descriptor);
     },
     has(target, prop) {
       const scope = typeof prop === 'string' ? scopeOf(traps.has!) : undefined;
@@ -1196,7 +1220,129 @@ function installEnvProxy(): void {
       return keys;
     },
   };
-  process.env = new Proxy(real, traps);
+  envProxy = new Proxy(real, traps);
+  realEnv = real;
+  process.env = envProxy;
+}
+
+/**
+ * V8 refuses to clone a Proxy ("[object Object] could not be cloned"), where plain Node clones
+ * process.env as an object of its variables: `structuredClone(process.env)`, `v8.serialize`, a
+ * `postMessage` of it. Each is called as is first (no cost for what clones already); when it
+ * refuses and the value holds the env Proxy, it is called again with the Proxy replaced by a copy
+ * `{ ...process.env }`, which a task records as a listing of the environment, as it is.
+ */
+function installEnvCloning(): void {
+  const retried =
+    <A extends unknown[], R>(call: (value: unknown, ...rest: A) => R) =>
+    (value: unknown, ...rest: A): R => {
+      try {
+        return call(value, ...rest);
+      } catch (error) {
+        const copied = refusedClone(error) ? withEnvCopied(value, new Map()) : value;
+        if (copied === value) throw error;
+        return call(copied, ...rest);
+      }
+    };
+  const clone = globalThis.structuredClone;
+  globalThis.structuredClone = retried((value, options?: Parameters<typeof clone>[1]) =>
+    clone(value, options),
+  ) as typeof structuredClone;
+  const serialize = v8.serialize;
+  v8.serialize = retried((value) => serialize(value));
+  const port = workerThreads.MessagePort.prototype;
+  const post = port.postMessage;
+  port.postMessage = function (
+    this: workerThreads.MessagePort,
+    value: unknown,
+    ...rest: unknown[]
+  ) {
+    return retried((v, ...r: unknown[]) => Reflect.apply(post, this, [v, ...r]))(value, ...rest);
+  } as typeof post;
+  syncBuiltinESMExports();
+}
+
+/** A clone refused as uncloneable: DataCloneError (structuredClone, postMessage) or v8.serialize's Error. */
+function refusedClone(error: unknown): boolean {
+  return error instanceof Error && / could not be cloned/.test(error.message);
+}
+
+/**
+ * `value` with the env Proxy replaced by a copy of the environment wherever it is held in arrays,
+ * plain objects, Maps and Sets (what a clone walks); `value` itself when it holds none.
+ */
+function withEnvCopied(value: unknown, seen: Map<object, unknown>): unknown {
+  if (envProxy !== undefined && value === envProxy) return { ...envProxy };
+  if (typeof value !== 'object' || value === null) return value;
+  if (seen.has(value)) return seen.get(value);
+  seen.set(value, value);
+  let out: unknown = value;
+  if (Array.isArray(value)) {
+    const items = value.map((item) => withEnvCopied(item, seen));
+    if (items.some((item, i) => item !== value[i])) out = items;
+  } else if (value instanceof Map) {
+    const before = [...value].flat();
+    const entries = [...value].map(([k, v]) => [withEnvCopied(k, seen), withEnvCopied(v, seen)]);
+    if (entries.flat().some((item, i) => item !== before[i]))
+      out = new Map(entries as [unknown, unknown][]);
+  } else if (value instanceof Set) {
+    const before = [...value];
+    const items = before.map((item) => withEnvCopied(item, seen));
+    if (items.some((item, i) => item !== before[i])) out = new Set(items);
+  } else {
+    const proto = Object.getPrototypeOf(value);
+    if (proto !== Object.prototype && proto !== null) return value;
+    const entries = Object.entries(value).map(([k, v]) => [k, withEnvCopied(v, seen)] as const);
+    if (entries.some(([k, v]) => v !== (value as Record<string, unknown>)[k]))
+      out = Object.fromEntries(entries);
+  }
+  seen.set(value, out);
+  return out;
+}
+
+/** The Proxy `installEnvProxy` put in place of process.env, and the object it forwards to. */
+let envProxy: NodeJS.ProcessEnv | undefined;
+let realEnv: NodeJS.ProcessEnv | undefined;
+
+/**
+ * Variable → how many running tasks on this thread have it set to their own value now. Another
+ * task reading it meanwhile (tasks run concurrently on a thread) may see that value, which its
+ * key does not hold: its result is not cached (`record`).
+ */
+const envWrittenNow = new Map<string, number>();
+
+/**
+ * A write (set, delete, defineProperty) to process.env by a task's code: the value before it is
+ * kept, once per variable, to be put back as the task ends. A task's results are keyed on the
+ * environment as the run started it, so a write seen by a later task would hand that task a value
+ * no key of it holds: a stale cache hit (or a miss) in another run. A pipeline module's load
+ * (setup cells) is not a task: its writes stay, as the shell's would.
+ */
+function noteEnvWrite(target: NodeJS.ProcessEnv, prop: string | symbol): void {
+  if (typeof prop !== 'string') return;
+  const scope = currentScope();
+  if (!scope || scope.loading || scope.spawning) return;
+  const writes = (scope.envWrites ??= new Map());
+  if (writes.has(prop)) return;
+  writes.set(prop, Object.hasOwn(target, prop) ? target[prop] : undefined);
+  envWrittenNow.set(prop, (envWrittenNow.get(prop) ?? 0) + 1);
+}
+
+/**
+ * Put back each variable the task's code set or deleted as it was before (deleted when it was
+ * unset). Through the real object, so Node's interceptor does what a write does: a TZ put back
+ * resets V8's time zone cache, as setting it did.
+ */
+function undoEnvWrites(scope: Scope): void {
+  const writes = scope.envWrites;
+  if (!writes || !realEnv) return;
+  for (const [name, before] of writes) {
+    if (before === undefined) delete realEnv[name];
+    else realEnv[name] = before;
+    const left = (envWrittenNow.get(name) ?? 1) - 1;
+    if (left > 0) envWrittenNow.set(name, left);
+    else envWrittenNow.delete(name);
+  }
 }
 
 /** Content hash of each file `require` loaded on this thread, as it was when loaded (its cache). */
