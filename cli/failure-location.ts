@@ -327,6 +327,43 @@ export async function thrownValueLocation(
 }
 
 /**
+ * Where a setup cell threw a value that is not an Error while the pipeline loaded (`throw 'no'`,
+ * `await Promise.reject({ why: 'x' })`): no stack, so the throw site in the generated setup.ts
+ * (or the pipeline module), picked by the rule a task's uses (`pickThrowSite`). Undefined when
+ * none or several fit, or TypeScript is not installed.
+ */
+export function thrownLoadLocation(
+  pipelineFile: string,
+  notebook: string,
+  notebookFile: string,
+  message: string,
+): string | undefined {
+  const ts = typescript();
+  if (!ts) return undefined;
+  for (const file of [join(dirname(pipelineFile), 'setup.ts'), pipelineFile]) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      continue;
+    }
+    const sites = throwSites(ts, text);
+    const pick = pickThrowSite(sites, message);
+    if (pick)
+      return moduleLineLocation(
+        { notebook, file: notebookFile },
+        file,
+        pick.line,
+        pick.column,
+        0,
+        text,
+      );
+    if (sites.length > 0) return undefined;
+  }
+  return undefined;
+}
+
+/**
  * Which throw site threw `message`: the one site throwing that constant message, else (none
  * does) the one site whose message is not a constant; undefined when that is ambiguous. One rule
  * for a source run (`thrownValueLocation`) and a built folder (`builtThrownValueLocation`).

@@ -4,7 +4,7 @@
 // CLI errors with their codes (exit 2: the command line or the pipeline is wrong).
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
-import { CellarError } from '../runtime/errors.js';
+import { CellarError, thrownMessage } from '../runtime/errors.js';
 import { pipelineParams } from '../runtime/run/graph.js';
 import { nameList, suggest } from '../runtime/suggest.js';
 import { isSetupNeverSettles, loadPipeline } from '../runtime/load/loader.js';
@@ -132,15 +132,22 @@ export async function loadLocated(
 async function withLoadLocation(file: string, error: unknown): Promise<unknown> {
   if (!(error instanceof CellarError) || error.code !== 'E_PIPELINE_LOAD') return error;
   if (isSetupNeverSettles(error)) return withAwaitLocations(file, error);
-  const stack = (error.cause as { stack?: unknown } | undefined)?.stack;
+  const cause = error.cause;
+  const held = (cause as { stack?: unknown } | null | undefined)?.stack;
+  const stack = typeof held === 'string' ? held : undefined;
   const notebookFile = namedNotebook(file);
-  if (typeof stack !== 'string' || !notebookFile) return error;
-  const { loadFailureLocation } = await import('./failure-location.js');
+  // No cause: not a throw of the setup's code (the loader sets one for each: loader.ts).
+  if (!notebookFile || (stack === undefined && !Object.hasOwn(error, 'cause'))) return error;
+  const { loadFailureLocation, thrownLoadLocation } = await import('./failure-location.js');
   const root = findProjectRoot(dirname(file));
   const notebook = relative(root, notebookFile);
+  // A thrown value that is not an Error (`throw 'setup says no'`) has no stack: its throw site in
+  // the setup's code, found as a task's is.
   const at =
-    loadFailureLocation(file, notebook, notebookFile, stack, root) ??
-    missingExportLocation(notebook, notebookFile, String((error.cause as Error).message ?? ''));
+    stack === undefined
+      ? thrownLoadLocation(file, notebook, notebookFile, thrownMessage(cause))
+      : (loadFailureLocation(file, notebook, notebookFile, stack, root) ??
+        missingExportLocation(notebook, notebookFile, String((cause as Error).message ?? '')));
   if (!at) return error;
   return new CellarError(
     `${error.message.replace(/ \(E_[A-Z_]+\)$/, '')}\n  at ${at}`,

@@ -8,7 +8,7 @@ import { dirname, extname, resolve } from 'node:path';
 import { RUNTIME_CODES, type RuntimeCode } from '../codes.js';
 import { pathToFileURL } from 'node:url';
 import type { Pipeline } from '../task.js';
-import { CellarError } from '../errors.js';
+import { CellarError, thrownMessage } from '../errors.js';
 import { importBundled } from './bundle.js';
 import { namedNotebook } from './source.js';
 import { installReadRecorders, observeLoadReads, untracked } from '../run/read-record.js';
@@ -198,7 +198,9 @@ async function evaluatePipeline(
       );
     }
     const failed = new CellarError(
-      `cannot load pipeline ${path}: ${error instanceof Error ? error.message : String(error)}`,
+      // A thrown value that is not an Error (`throw 'no'`, a rejection with `{ why: 'x' }`) shown
+      // as a task's is, never `[object Object]`.
+      `cannot load pipeline ${path}: ${thrownMessage(error)}`,
       'E_PIPELINE_LOAD',
     );
     // Its stack names the setup cell that threw (the CLI maps it to the notebook: cli/pipeline-args.ts).

@@ -77,3 +77,37 @@ describe('a named import a CommonJS package does not export', () => {
     expect(r.stderr).toContain('at notebooks/cjs.ipynb, cell 1 (id imports), line 2');
   });
 });
+
+describe('a setup cell that throws a value that is not an Error while the pipeline loads', () => {
+  // A tester's finding: `throw 'setup says no'` said only "cannot load pipeline …: setup says no"
+  // (no cell or line), a rejection with an object said `[object Object]`.
+  for (const [name, code, shown] of [
+    [
+      'text',
+      "const mode = 'strict';\nif (mode === 'strict') throw 'setup says no';",
+      'setup says no',
+    ],
+    [
+      'object',
+      "const ok = [1].length;\nawait Promise.reject({ why: 'x' });",
+      'non-Error value thrown: {"why":"x"}',
+    ],
+  ]) {
+    it(`shows the value and names the cell and line (${name})`, () => {
+      const p = project();
+      p.write(
+        'notebooks/load.ipynb',
+        notebookText([
+          codeCell('first', 'const base = 1;'),
+          codeCell('limits', code!),
+          codeCell('a', '//| task: a\nconst x = base + 1;'),
+        ]),
+      );
+      const r = p.cellar('run', 'notebooks/load.ipynb');
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(`: ${shown}`);
+      expect(r.stderr).not.toContain('[object Object]');
+      expect(r.stderr).toContain('at notebooks/load.ipynb, cell 2 (id limits), line 2');
+    });
+  }
+});
