@@ -115,7 +115,7 @@ async function showOutputs({ values, positionals }: CommandInput<typeof OPTIONS>
     console.log(preview(value, stored.schema, limit));
     console.log('');
   }
-  if (values.json) console.log(toJsonText(outputName ? json[outputName] : json));
+  if (values.json) await writeJson(outputName ? json[outputName] : json);
   return EXIT.ok;
 }
 
@@ -228,8 +228,61 @@ function envValuesIn(text: string): string[] {
  * view marks it `[Circular *1]`; a value shared without a cycle prints in full at each place.
  */
 export function toJsonText(value: unknown): string {
-  const text = JSON.stringify(toJsonSafe(value)) ?? 'null';
-  return text.replace(/"\\u0000-0"/g, '-0');
+  return [...jsonChunks(value)].join('');
+}
+
+/**
+ * `toJsonText` in parts, each a value's opening or closing bracket, a key, or a leaf's JSON: a
+ * large output (millions of strings) makes a text longer than V8's longest string ("Invalid
+ * string length"), so `cellar show --json` writes the parts as they come (`writeJson`).
+ */
+export function* jsonChunks(value: unknown): Generator<string> {
+  yield* jsonParts(toJsonSafe(value));
+}
+
+/** The parts of a value `toJsonSafe` made (arrays, plain objects and JSON leaves). */
+function* jsonParts(value: unknown): Generator<string> {
+  // What JSON.stringify leaves out of an object and writes as null in an array.
+  const absent = (v: unknown) =>
+    v === undefined || typeof v === 'function' || typeof v === 'symbol';
+  if (Array.isArray(value)) {
+    yield '[';
+    for (let i = 0; i < value.length; i++) {
+      if (i > 0) yield ',';
+      const item: unknown = value[i];
+      if (absent(item)) yield 'null';
+      else yield* jsonParts(item);
+    }
+    yield ']';
+  } else if (value !== null && typeof value === 'object') {
+    yield '{';
+    let first = true;
+    for (const [key, item] of Object.entries(value)) {
+      if (absent(item)) continue;
+      yield `${first ? '' : ','}${JSON.stringify(key)}:`;
+      first = false;
+      yield* jsonParts(item);
+    }
+    yield '}';
+  } else yield value === NEGATIVE_ZERO ? '-0' : (JSON.stringify(value) ?? 'null');
+}
+
+/** Write `value`'s `--json` text and a newline to stdout in parts of about `batch` characters,
+ *  waiting for the pipe to drain between them (`jsonChunks`). */
+export async function writeJson(value: unknown, batch = 1 << 20): Promise<void> {
+  let pending = '';
+  const flush = async () => {
+    const text = pending;
+    pending = '';
+    if (!process.stdout.write(text))
+      await new Promise<void>((done) => process.stdout.once('drain', done));
+  };
+  for (const part of jsonChunks(value)) {
+    pending += part;
+    if (pending.length >= batch) await flush();
+  }
+  pending += '\n';
+  await flush();
 }
 
 /** -0 travels through JSON.stringify as this string and is printed back as the number `-0`. */

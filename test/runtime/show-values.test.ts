@@ -4,6 +4,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { jsonChunks } from '../../cli/commands/show.js';
 import { root, runCli } from './helpers.js';
 
 const dir = join(root, 'test', '.tmp', 'runtime', `show-values-${process.pid}-${Date.now()}`);
@@ -40,7 +41,14 @@ export const valuesTask = defineTask({
 export const a = defineTask({ name: 'a', outputs: { b: {}, 'q.r': {} }, run: () => ({ b: 'a its b', 'q.r': 'a its q.r' }) });
 export const ab = defineTask({ name: 'a.b', outputs: { c: {} }, run: () => ({ c: 'a.b its c' }) });
 export const aq = defineTask({ name: 'a.q', outputs: { r: {} }, run: () => ({ r: 'a.q its r' }) });
-export default definePipeline({ name: 'values', tasks: [valuesTask, a, ab, aq] });
+// A large structured output: its JSON is written in parts (a tester's 3.5M strings made a text
+// longer than V8's longest string: "Invalid string length").
+export const large = defineTask({
+  name: 'large',
+  outputs: { rows: {} },
+  run: () => ({ rows: { names: Array.from({ length: 60000 }, (_, i) => 'x'.repeat(150) + i), n: -0 } }),
+});
+export default definePipeline({ name: 'values', tasks: [valuesTask, a, ab, aq, large] });
 `,
   );
   const r = await runCli(['run', pipeline, ...ws]);
@@ -161,5 +169,41 @@ describe('cellar show --json stays valid JSON, with the documented encoding', ()
       { x: 'NaN', y: -0 },
       { x: 'Infinity', y: 2 },
     ]);
+  });
+});
+
+describe('cellar show --json writes a large output in parts', () => {
+  it('no part holds more than one leaf, so no text need be longer than the longest leaf', () => {
+    const names = Array.from({ length: 1000 }, (_, i) => `name ${i}`);
+    const value = {
+      names,
+      nested: { map: new Map([['a', [NaN, -0, undefined]]]) },
+      skip: undefined,
+    };
+    const parts = [...jsonChunks(value)];
+    expect(Math.max(...parts.map((p) => p.length))).toBeLessThan(20);
+    const text = parts.join('');
+    expect(JSON.parse(text)).toEqual({
+      names,
+      nested: { map: { a: ['NaN', -0, null] } },
+      skip: null,
+    });
+    expect(text).toContain('{"map":{"a":["NaN",-0,null]}}');
+    // The same text as the whole-string encoding gave.
+    expect(text).toBe(
+      JSON.stringify({ names, nested: { map: { a: ['NaN', 0, null] } }, skip: null }).replace(
+        '"NaN",0',
+        '"NaN",-0',
+      ),
+    );
+  });
+
+  it('the CLI prints the whole of a large output as one valid JSON value', async () => {
+    const r = await runCli(['show', pipeline, 'large', 'rows', ...ws, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const rows = JSON.parse(r.stdout);
+    expect(rows.names).toHaveLength(60000);
+    expect(rows.names[59999]).toBe('x'.repeat(150) + 59999);
+    expect(Object.is(rows.n, -0)).toBe(true);
   });
 });
