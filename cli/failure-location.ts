@@ -12,7 +12,7 @@
 // the line that wrote the sql`` template plus the SQL line the engine reported (the location is
 // the template's first line plus that line), or the `//| check:` that failed (the location is that
 // directive's line in the task's cells).
-import { readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { createRequire, SourceMap, type SourceMapPayload } from 'node:module';
 import { dirname, isAbsolute, join, posix, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,6 +22,7 @@ import { builtFrameSource } from '../runtime/key/built-frames.js';
 import { BUILT_MODULE_SCHEME } from '../runtime/key/module-path.js';
 import { describeSource, notebookPath, readCellPositions } from '../runtime/load/source.js';
 import { thrownMessage } from '../runtime/errors.js';
+import { strayThrownMessage } from '../runtime/run/stray-errors.js';
 import type { AnyTask } from '../runtime/task.js';
 import { readOrigin } from '../runtime/warehouse/tasks/origin.js';
 
@@ -307,6 +308,8 @@ export async function thrownValueLocation(
   message: string,
 ): Promise<string | undefined> {
   if (!task.module || !task.source) return undefined;
+  // Thrown from a timer's callback or an unhandled rejection: the value's own message.
+  message = strayThrownMessage(message) ?? message;
   if (isBuilt(task)) return builtThrownValueLocation(task, message);
   const module = modulePath(task.module);
   const ts = typescript();
@@ -321,9 +324,61 @@ export async function thrownValueLocation(
     const sites = throwSites(ts, text);
     const pick = pickThrowSite(sites, message);
     if (pick) return moduleLineLocation(taskNotebook(task), file, pick.line, pick.column, 0, text);
-    if (sites.length > 0) break; // ambiguous in the task's own module: no line
+    if (sites.length > 0) return taskCellsLocation(task); // ambiguous in the task's own module
   }
-  return taskCellsLocation(task);
+  // Neither throws such a value: a local module the cells import (`notebooks/lib/h.ts` throwing
+  // `{ code: 'E_X' }` after an await), by the same rule over all their sites together.
+  const cells = taskCellsLocation(task);
+  const inner = localModuleThrowSite(ts, [module, join(dirname(module), 'setup.ts')], message);
+  if (!inner) return cells;
+  const nb = taskNotebook(task);
+  const root = nb.file.endsWith(nb.notebook) ? nb.file.slice(0, -nb.notebook.length) : undefined;
+  if (root === undefined) return cells;
+  const at = `${relative(root, inner.file).split(sep).join('/')}, line ${inner.line}`;
+  return cells ? `${cells}; thrown at ${at}` : at;
+}
+
+/**
+ * The throw site of `message` in the project's own modules `from` imports, directly or through
+ * each other (relative imports only: packages and the generated folder are not searched), picked
+ * by `pickThrowSite` over all their sites; undefined when none or several fit.
+ */
+function localModuleThrowSite(
+  ts: typeof import('typescript'),
+  from: string[],
+  message: string,
+): (ThrowSite & { file: string }) | undefined {
+  const generated = dirname(from[0]!);
+  const seen = new Set<string>(from);
+  const queue = [...from];
+  const sites: (ThrowSite & { file: string })[] = [];
+  while (queue.length > 0 && seen.size < 50) {
+    const file = queue.shift()!;
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      continue;
+    }
+    if (dirname(file) !== generated)
+      for (const site of throwSites(ts, text)) sites.push({ ...site, file });
+    for (const m of text.matchAll(/(?:from|import)\s*\(?\s*['"](\.{1,2}\/[^'"]+)['"]/g)) {
+      const target = localModuleFile(resolve(dirname(file), m[1]!));
+      if (target && !seen.has(target) && !target.split(sep).includes('node_modules')) {
+        seen.add(target);
+        queue.push(target);
+      }
+    }
+  }
+  return pickThrowSite(sites, message);
+}
+
+/** The TypeScript or JavaScript file a relative import names (`./h.js` may be `h.ts`). */
+function localModuleFile(path: string): string | undefined {
+  const stem = path.replace(/\.[cm]?[jt]sx?$/, '');
+  for (const candidate of [path, ...['.ts', '.mts', '.tsx', '.js', '.mjs'].map((e) => stem + e)])
+    if (/\.[cm]?[jt]sx?$/.test(candidate) && existsSync(candidate)) return candidate;
+  return undefined;
 }
 
 /**
@@ -550,16 +605,35 @@ function throwSites(ts: typeof import('typescript'), text: string): ThrowSite[] 
     });
   };
   // An explicit stack: generated modules may hold deeply nested code (no recursion depth limit).
-  const stack: import('typescript').Node[] = [sf];
-  while (stack.length > 0) {
-    const node = stack.pop()!;
+  const walk = (visit: (node: import('typescript').Node) => void) => {
+    const stack: import('typescript').Node[] = [sf];
+    while (stack.length > 0) {
+      const node = stack.pop()!;
+      visit(node);
+      node.forEachChild((child) => {
+        stack.push(child);
+      });
+    }
+  };
+  // The names a `new Promise((resolve, reject) => …)` executor gives its reject function
+  // (`rej('text')` inside a Promise.all's promises is a rejection too).
+  const rejects = new Set<string>();
+  walk((node) => {
+    if (!ts.isNewExpression(node) || node.expression.getText(sf) !== 'Promise') return;
+    const executor = node.arguments?.[0];
+    if (!executor || !(ts.isArrowFunction(executor) || ts.isFunctionExpression(executor))) return;
+    const name = executor.parameters[1]?.name;
+    if (name && ts.isIdentifier(name)) rejects.add(name.text);
+  });
+  walk((node) => {
     if (ts.isThrowStatement(node)) add(node, node.expression);
-    else if (ts.isCallExpression(node) && /(^|\.)reject$/.test(node.expression.getText(sf)))
+    else if (
+      ts.isCallExpression(node) &&
+      (/(^|\.)reject$/.test(node.expression.getText(sf)) ||
+        (ts.isIdentifier(node.expression) && rejects.has(node.expression.text)))
+    )
       add(node, node.arguments[0]);
-    node.forEachChild((child) => {
-      stack.push(child);
-    });
-  }
+  });
   return sites.sort((a, b) => a.line - b.line);
 }
 

@@ -58,6 +58,19 @@ function blame(error: unknown): Watch[] {
   return [...running];
 }
 
+/**
+ * The thrown value's own message (`thrownMessage`) inside a stray failure's message
+ * (`strayFailure`), or undefined when `message` is not one: a thrown value that is not an Error
+ * has no stack, and the CLI finds its throw site by this message (cli/failure-location.ts).
+ */
+export function strayThrownMessage(message: string): string | undefined {
+  const m =
+    /^(?:a promise rejected with no handler|an exception thrown from a callback) in task '.*?' \((?:an un-awaited call or `Promise\.reject`|a timer or an event handler)\): ([\s\S]*?)(?: \(tasks .* ran at the same time; the error names none of them\))?\. (?:Await the promise|Wrap the callback)/.exec(
+      message,
+    );
+  return m?.[1];
+}
+
 /** The stray error as the task's failure: the message says what happened and what to do. */
 function strayFailure(
   kind: 'rejection' | 'exception',

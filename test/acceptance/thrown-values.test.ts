@@ -2,6 +2,8 @@
 // rejected with a plain value) still names the notebook cell and line, and its message shows the
 // value, never `[object Object]` (shared case bug19). Such values have no stack: the CLI finds the
 // throw in the task's code (cli/failure-location.ts `thrownValueLocation`).
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { project, removeProjects } from './harness.js';
 
@@ -121,5 +123,62 @@ describe('a thrown value that is not an Error', () => {
     expect(r.stdout).toMatch(
       /- text: strict mode refuses partial data\n\s+at notebooks\/throws\.ipynb, cell 2 \(id text\), line 4/,
     );
+  });
+});
+
+describe('a thrown value that is not an Error, away from the cell that failed', () => {
+  // A tester's findings: thrown in a local module (after an await, or synchronously), in a timer's
+  // callback, or a rejection through an executor's `rej` inside Promise.all named only the cell.
+  const p = project();
+  mkdirSync(join(p.dir, 'notebooks', 'lib'), { recursive: true });
+  p.write(
+    'notebooks/lib/h.ts',
+    "export async function check(n: number): Promise<number> {\n  await Promise.resolve();\n  if (n > 0) throw { code: 'E_X' };\n  return n;\n}\n",
+  );
+  p.write('notebooks/lib/n.ts', 'export function nope(): never {\n  throw null;\n}\n');
+  p.write(
+    'notebooks/away.ipynb',
+    notebook([
+      {
+        id: 'imports',
+        source: "import { check } from './lib/h.ts';\nimport { nope } from './lib/n.ts';",
+      },
+      { id: 'module', source: '//| task: module\nconst a = await check(1);' },
+      { id: 'sync', source: '//| task: sync\nconst b = 1;\nnope();\nconst c = b;' },
+      {
+        id: 'timer',
+        source:
+          "//| task: timer\nconst d = 1;\nawait new Promise((done) => setTimeout(() => {\n  throw 'late str';\n}, 1));\nconst e = d;",
+      },
+      {
+        id: 'all',
+        source:
+          "//| task: all\nconst sizes = [1, 2];\nconst f = await Promise.all(\n  sizes.map((n) => new Promise((res, rej) => (n > 1 ? rej('too big') : res(n)))),\n);",
+      },
+    ]),
+  );
+  it('names the module line, or the cell and line of the timer or the rejection', () => {
+    const r = p.cellar('run', 'notebooks/away.ipynb', '--keep-going', '--json');
+    expect(r.code, r.stderr).toBe(1);
+    const tasks = Object.fromEntries(
+      (JSON.parse(r.stdout).tasks as Failed[]).map((t) => [
+        t.name,
+        { ...t, error: t.error?.split('\n  at ')[0] },
+      ]),
+    );
+    expect(tasks.module).toMatchObject({
+      error: 'non-Error value thrown: {"code":"E_X"}',
+      location: 'notebooks/away.ipynb, cell 2 (id module); thrown at notebooks/lib/h.ts, line 3',
+    });
+    expect(tasks.sync).toMatchObject({
+      error: 'non-Error value thrown: null',
+      location: 'notebooks/away.ipynb, cell 3 (id sync); thrown at notebooks/lib/n.ts, line 2',
+    });
+    expect(tasks.timer?.error).toContain('late str');
+    expect(tasks.timer?.location).toBe('notebooks/away.ipynb, cell 4 (id timer), line 4');
+    expect(tasks.all).toMatchObject({
+      error: 'too big',
+      location: 'notebooks/away.ipynb, cell 5 (id all), line 4',
+    });
   });
 });
