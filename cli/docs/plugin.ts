@@ -8,6 +8,7 @@
 //   the project readme is the home page listing the pipelines with their opening prose.
 // - a router (`cellar`): pipelines/<name>.html, tasks/<pipeline>/<task>.html, runs/<name>.html,
 //   and TypeDoc's kind folders for the API pages.
+// - Markdown: the HTML it yields is sanitized (sanitize.ts), so raw HTML in prose cannot run.
 // - renderer hooks: the feature panel after a task's prose, params/tasks/DAG after a pipeline's,
 //   a small stylesheet.
 // - the search index (IndexEvent): task pages also match their output column names, output
@@ -21,6 +22,7 @@ import {
   IndexEvent,
   JSX,
   KindRouter,
+  MarkdownEvent,
   MinimalSourceFile,
   PageEvent,
   ProjectReflection,
@@ -35,6 +37,7 @@ import {
 import { resolve } from 'node:path';
 import type { DocsSite, PipelineDoc, TaskDoc } from './model.js';
 import { CELLAR_CSS, historyMarkdown, pipelinePanel, taskPanel } from './pages.js';
+import { sanitizeProse } from './sanitize.js';
 
 /** A pipeline with more tasks than this groups them into sections of this size (page size bound). */
 export const SECTION_SIZE = 200;
@@ -87,6 +90,17 @@ export function installCellarPlugin(app: Application, input: PluginInput): void 
   const historyReflections = new Map<string, DocumentReflection>();
 
   app.renderer.defineRouter('cellar', CellarRouter);
+
+  // Raw HTML in notebook Markdown must not run in the site (sanitize.ts): every Markdown string
+  // TypeDoc renders is cleaned after markdown-it made it HTML (TypeDoc's own listener, priority
+  // 0, runs first).
+  app.renderer.on(
+    MarkdownEvent.PARSE,
+    (event: MarkdownEvent) => {
+      event.parsedText = sanitizeProse(event.parsedText);
+    },
+    -1000,
+  );
 
   app.converter.on(
     Converter.EVENT_RESOLVE_BEGIN,
