@@ -8,6 +8,7 @@
 import { JSX } from 'typedoc';
 import { formatDuration } from '../../runtime/duration.js';
 import type { ColumnStats, OutputSchema } from '../../runtime/types.js';
+import { mdCode, mdText } from './md.js';
 import type { OutputDoc, PipelineDoc, RunRecord, TaskDoc } from './model.js';
 
 const h = JSX.createElement;
@@ -534,19 +535,18 @@ export function pipelinePanel(
 /** The run history as a Markdown table (a TypeDoc document), newest run first. */
 export function historyMarkdown(p: PipelineDoc): string {
   const lines = [
-    `Every recorded \`cellar run\` of ${p.name} that ran a task (newest first; a run that served every task from the cache is not listed): its params, each task's status and duration, and the scalar metrics the tasks output.`,
+    `Every recorded \`cellar run\` of ${mdText(p.name)} that ran a task (newest first; a run that served every task from the cache is not listed): its params, each task's status and duration, and the scalar metrics the tasks output.`,
     '',
   ];
   if (p.runs.length === 0)
     return [
       ...lines,
-      '*No runs recorded yet.* Run `cellar run ' + p.notebook + '` and build the site again.',
+      `*No runs recorded yet.* Run ${mdCode(`cellar run ${p.notebook}`)} and build the site again.`,
     ].join('\n');
   const params = [...new Set(p.runs.flatMap((r) => Object.keys(r.params)))].sort();
   const metrics = [...new Set(p.runs.flatMap((r) => Object.keys(r.metrics)))].sort();
   const perTask = p.tasks.length <= 12;
   const taskCols = perTask ? p.tasks.map((t) => t.name) : [];
-  const esc = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
   const header = [
     'run',
     'status',
@@ -556,27 +556,28 @@ export function historyMarkdown(p: PipelineDoc): string {
     ...(perTask ? [] : ['tasks']),
     ...metrics,
   ];
-  lines.push(`| ${header.map(esc).join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`);
+  // Every cell is literal text or a code span, escaped (md.ts): names and values are the user's.
+  lines.push(`| ${header.map(mdText).join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`);
   for (const r of [...p.runs].reverse()) {
     const status = r.ok === undefined ? 'unfinished' : r.ok ? 'ok' : 'failed';
     const byTask = new Map(r.tasks.map((t) => [t.name, t]));
     const cell = (t: RunRecord['tasks'][number] | undefined) =>
-      !t ? '—' : t.status === 'ran' ? `ran ${duration(t.durationMs)}` : t.status;
+      mdText(!t ? '—' : t.status === 'ran' ? `ran ${duration(t.durationMs)}` : t.status);
     const counts = () => {
       const c = { ran: 0, cached: 0, failed: 0, 'not-run': 0 };
       for (const t of r.tasks) c[t.status]++;
-      return `${c.ran} ran, ${c.cached} cached, ${c.failed} failed`;
+      return mdText(`${c.ran} ran, ${c.cached} cached, ${c.failed} failed`);
     };
     const row = [
-      when(r.startedAt),
+      mdText(when(r.startedAt)),
       status,
-      duration(r.durationMs),
-      ...params.map((x) => (x in r.params ? `\`${JSON.stringify(r.params[x])}\`` : '—')),
+      mdText(duration(r.durationMs)),
+      ...params.map((x) => (x in r.params ? mdCode(JSON.stringify(r.params[x]), true) : '—')),
       ...taskCols.map((t) => cell(byTask.get(t))),
       ...(perTask ? [] : [counts()]),
-      ...metrics.map((m) => (m in r.metrics ? num(r.metrics[m]) : '—')),
+      ...metrics.map((m) => (m in r.metrics ? mdText(num(r.metrics[m])) : '—')),
     ];
-    lines.push(`| ${row.map(esc).join(' | ')} |`);
+    lines.push(`| ${row.join(' | ')} |`);
   }
   return lines.join('\n');
 }

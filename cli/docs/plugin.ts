@@ -37,6 +37,7 @@ import {
 import { resolve } from 'node:path';
 import type { DocsSite, PipelineDoc, TaskDoc } from './model.js';
 import { CELLAR_CSS, historyMarkdown, pipelinePanel, taskPanel } from './pages.js';
+import { mdCode, mdText } from './md.js';
 import { sanitizeProse } from './sanitize.js';
 
 /** A pipeline with more tasks than this groups them into sections of this size (page size bound). */
@@ -161,7 +162,7 @@ export function installCellarPlugin(app: Application, input: PluginInput): void 
             s.comment = new Comment([
               {
                 kind: 'text',
-                text: `Tasks ${first} to ${last} of ${p.name}, in the plan's order.`,
+                text: `Tasks ${first} to ${last} of ${mdText(p.name)}, in the plan's order.`,
               },
             ]);
             roles.set(s, { kind: 'section', pipeline: p, index: i });
@@ -199,7 +200,13 @@ export function installCellarPlugin(app: Application, input: PluginInput): void 
           } else {
             parts.push(
               { kind: 'text', text: '> **Task** ' },
-              { kind: 'inline-tag', tag: '@link', text: item.task, target: tasks.get(item.task)! },
+              // (TypeDoc puts a link's text into its HTML as it is: escaped here.)
+              {
+                kind: 'inline-tag',
+                tag: '@link',
+                text: mdText(item.task),
+                target: tasks.get(item.task)!,
+              },
               { kind: 'text', text: ` (cell ${item.cell})\n\n` },
             );
             budget -= 40;
@@ -225,7 +232,7 @@ export function installCellarPlugin(app: Application, input: PluginInput): void 
       const home: CommentDisplayPart[] = [
         {
           kind: 'text',
-          text: `Pipelines of ${site.project}, built from their notebooks by \`cellar docs\`.\n\n`,
+          text: `Pipelines of ${mdText(site.project)}, built from their notebooks by \`cellar docs\`.\n\n`,
         },
       ];
       for (const p of site.pipelines) {
@@ -234,14 +241,14 @@ export function installCellarPlugin(app: Application, input: PluginInput): void 
           {
             kind: 'inline-tag',
             tag: '@link',
-            text: p.name,
+            text: mdText(p.name),
             target: pipelineReflections.get(p.name)!,
           },
           { kind: 'text', text: `\n\n` },
         );
         home.push(...parse(opening(p), resolve(site.root, p.notebook)));
         home.push(
-          { kind: 'text', text: `\n\n${p.tasks.length} tasks · \`${p.notebook}\` · ` },
+          { kind: 'text', text: `\n\n${p.tasks.length} tasks · ${mdCode(p.notebook)} · ` },
           {
             kind: 'inline-tag',
             tag: '@link',

@@ -16,6 +16,8 @@ const PNG =
   'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==';
 /** A file name holding every character HTML cares about that a Linux file name allows. */
 const ODD = `Odd <img src=x onerror=alert('name')>&y"q`;
+/** A param value that would close a code span and open HTML. */
+const LABEL = '`<img src=x onerror=alert(9)>`|b';
 
 const cell = (cell_type: string, source: string) => ({
   cell_type,
@@ -49,6 +51,8 @@ function htmlFiles(d: string): string[] {
         : [],
   );
 }
+/** Quotes as text (either spelling is safe outside a tag, and TypeDoc uses both). */
+const quotes = (html: string) => html.replace(/&quot;/g, '"').replace(/&#39;/g, "'");
 /** The part of a page Cellar and the notebook wrote (TypeDoc's own header scripts left out). */
 const body = (html: string) => html.slice(html.indexOf('<body'));
 
@@ -86,11 +90,11 @@ beforeAll(() => {
     join(dir, 'notebooks', 'evil.ipynb'),
     notebook([
       cell('markdown', EVIL_PROSE),
-      cell('code', '//| params\nconst nTrees = 10;'),
+      cell('code', '//| params\nconst nTrees = 10;\nconst label = "birds";'),
       cell('markdown', '## Count\n\nProse <b onmouseover="alert(\'b\')">here</b>.'),
       cell(
         'code',
-        '//| task: count\nif (nTrees > 11) throw new Error(`too many <trees> & ${nTrees}`);\nconst n = [1, 2, 3].length + nTrees;',
+        '//| task: count\nif (nTrees > 11) throw new Error(`too many <trees> & ${nTrees}`);\nconst n = [1, 2, 3].length + nTrees + label.length;',
       ),
       cell('code', '//| task: double\nconst twice = n * 2;'),
     ]),
@@ -102,7 +106,7 @@ beforeAll(() => {
       cell('code', '//| task: one\nconst one = 1;'),
     ]),
   );
-  expect(cellar('run', 'notebooks/evil.ipynb').status).toBe(0);
+  expect(cellar('run', 'notebooks/evil.ipynb', '--param', `label=${LABEL}`).status).toBe(0);
   const r = cellar('docs', 'notebooks', '--out', 'site');
   expect(r.status, r.stderr).toBe(0);
 }, 900_000);
@@ -132,6 +136,26 @@ describe('raw HTML in notebook markdown', () => {
     expect(readdirSync(join(site, 'media'))).toContain('beaks.png');
     expect(html).toContain('<a>click</a>'); // the link's text stays, its script goes
     expect(page('tasks/evil/count.html')).toContain('Prose <b>here</b>.');
+  });
+});
+
+describe('names and values from the user', () => {
+  it('are escaped: a notebook file name on the home page, its pipeline and history pages', () => {
+    const shown = `Odd &lt;img src=x onerror=alert('name')&gt;&amp;y"q`;
+    const home = quotes(page('index.html'));
+    expect(home).toContain(`class="tsd-kind-module">${shown}</a>`);
+    expect(home).toContain(`<code>notebooks/${shown}.ipynb</code>`);
+    const history = readdirSync(join(site, 'runs')).find((f) => f.startsWith('Odd'))!;
+    const runs = quotes(page(`runs/${history}`));
+    expect(runs).toContain(`of ${shown} that ran a task`);
+    expect(runs).toContain(`<code>cellar run notebooks/${shown}.ipynb</code>`);
+    for (const html of [home, runs]) expect(body(html)).not.toMatch(/<img src="?x/);
+  });
+
+  it('are escaped: a param value holding a backtick, HTML and a pipe, in the run history', () => {
+    expect(quotes(page('runs/evil.html'))).toContain(
+      '<td><code>"`&lt;img src=x onerror=alert(9)&gt;`|b"</code></td>',
+    );
   });
 });
 
