@@ -248,6 +248,7 @@ export function pipelineDoc(
             },
           }
         : {}),
+      ...(failure ? { lastFailure: failure } : {}),
       source: code,
       ...(t.warehouse || sqlText.length
         ? {

@@ -88,6 +88,11 @@ export interface TaskDoc {
   attempts?: { retries?: number; timeoutMs?: number };
   /** The last recorded run of this task in this pipeline; undefined: not run yet. */
   lastRun?: TaskRun;
+  /**
+   * The task failed in the last run that ran it (after `lastRun`, if any): when, and the error's
+   * message, from the run log (as `cellar tree` says "failed in its last run").
+   */
+  lastFailure?: { at: string; error: string };
 }
 
 export interface OutputDoc {
@@ -128,7 +133,7 @@ export interface RunRecord {
   startedAt: string;
   durationMs?: number;
   ok?: boolean;
-  /** Params as the run's tasks recorded them in their manifests. */
+  /** Params the run logged at its start (its tasks' keyed params), else as its tasks' manifests recorded them. */
   params: Record<string, unknown>;
   tasks: {
     name: string;

@@ -112,11 +112,12 @@ export function taskPanel(
     section(
       'Run',
       'cellar-run',
+      t.lastFailure ? failedWords(t.lastFailure) : null,
       run
         ? h(
             'p',
             null,
-            'Last run finished ',
+            t.lastFailure ? 'Last successful run finished ' : 'Last run finished ',
             h('strong', null, when(run.finishedAt)),
             ' and took ',
             h('strong', null, duration(run.durationMs)),
@@ -124,14 +125,22 @@ export function taskPanel(
             h('code', null, run.key.slice(0, 16)),
             '.',
           )
-        : h(
-            'p',
-            { class: 'cellar-not-run' },
-            h('strong', null, 'not run yet'),
-            ': no run of this pipeline has recorded this task. ',
-            h('code', null, `cellar run ${p.notebook} ${t.name}`),
-            ' records one.',
-          ),
+        : t.lastFailure
+          ? h(
+              'p',
+              null,
+              'No run of this task has succeeded yet. ',
+              h('code', null, `cellar run ${p.notebook} ${t.name}`),
+              ' runs it again.',
+            )
+          : h(
+              'p',
+              { class: 'cellar-not-run' },
+              h('strong', null, 'not run yet'),
+              ': no run of this pipeline has recorded this task. ',
+              h('code', null, `cellar run ${p.notebook} ${t.name}`),
+              ' records one.',
+            ),
       run ? currency(p) : null,
     ),
     section(
@@ -180,7 +189,7 @@ export function taskPanel(
       'Outputs',
       'cellar-outputs',
       ...(t.outputs.length
-        ? t.outputs.map((o) => outputBlock(o))
+        ? t.outputs.map((o) => outputBlock(o, t.lastFailure !== undefined))
         : [h('p', null, h('em', null, 'No outputs.'))]),
     ),
     t.checks.length
@@ -277,6 +286,28 @@ export function taskPanel(
   );
 }
 
+const firstLine = (text: string) => text.split('\n')[0]!.trim();
+
+/** `failed in its last run (time): message`, as `cellar tree` says it; the whole message when it
+ *  has more lines (a stack, a check's rows). Text only: JSX escapes it. */
+function failedWords(f: NonNullable<TaskDoc['lastFailure']>): JSX.Element {
+  const more = f.error.trim().includes('\n');
+  return h(
+    'div',
+    { class: 'cellar-failed' },
+    h(
+      'p',
+      null,
+      h('strong', null, 'failed in its last run'),
+      ` (${when(f.at)}): `,
+      h('code', null, firstLine(f.error)),
+    ),
+    more
+      ? h('details', null, h('summary', null, 'Whole message'), h('pre', null, f.error.trim()))
+      : null,
+  );
+}
+
 /** "What its cache key is made of", in words, from the plan and (when run) the manifest's key inputs. */
 /** What `//| timeout` and `//| retries` say, in words (runtime/task.ts `timeoutMs`, `retries`). */
 export function attemptWords(a: NonNullable<TaskDoc['attempts']>): string {
@@ -349,7 +380,8 @@ function paramsTable(
   );
 }
 
-function outputBlock(o: OutputDoc): JSX.Element {
+/** `failed`: the task has run, and failed, so "not run yet" would be wrong. */
+function outputBlock(o: OutputDoc, failed = false): JSX.Element {
   const s = o.stored;
   const head = h(
     'h3',
@@ -364,7 +396,17 @@ function outputBlock(o: OutputDoc): JSX.Element {
       'div',
       { class: 'cellar-output' },
       head,
-      h('p', null, h('em', null, 'not run yet: schema and statistics appear after the first run.')),
+      h(
+        'p',
+        null,
+        h(
+          'em',
+          null,
+          failed
+            ? 'no successful run yet: schema and statistics appear after the first.'
+            : 'not run yet: schema and statistics appear after the first run.',
+        ),
+      ),
     );
   const schema = s.schema;
   const scalars = s.stats?.scalars;
@@ -509,11 +551,17 @@ export function pipelinePanel(
               td(taskLink(t.name, url)),
               td(list(t.upstream, url, '—')),
               td(t.outputs.map((o) => o.name).join(', ')),
-              td(
-                t.lastRun
-                  ? `${when(t.lastRun.finishedAt)}, ${duration(t.lastRun.durationMs)}`
-                  : 'not run yet',
-              ),
+              t.lastFailure
+                ? h(
+                    'td',
+                    { class: 'cellar-failed' },
+                    `failed in its last run (${when(t.lastFailure.at)}): ${firstLine(t.lastFailure.error)}`,
+                  )
+                : td(
+                    t.lastRun
+                      ? `${when(t.lastRun.finishedAt)}, ${duration(t.lastRun.durationMs)}`
+                      : 'not run yet',
+                  ),
             ]),
           )
         : h('p', null, 'Too many to list on one page: the sections in the navigation list them.'),
@@ -588,6 +636,6 @@ export const CELLAR_CSS = `
 .cellar-table th, .cellar-table td { border: 1px solid var(--color-accent); padding: 0.2rem 0.5rem; text-align: left; vertical-align: top; }
 .cellar-histogram rect { fill: var(--color-link, #2563eb); }
 .cellar-lineage-svg svg, .cellar-dag-svg svg { max-width: 100%; height: auto; }
-.cellar-not-run strong, .cellar-check-failed { color: #b91c1c; }
+.cellar-not-run strong, .cellar-check-failed, .cellar-failed strong, td.cellar-failed { color: #b91c1c; }
 .cellar-check-passed { color: #15803d; }
 `;

@@ -107,6 +107,18 @@ beforeAll(() => {
     ]),
   );
   expect(cellar('run', 'notebooks/evil.ipynb', '--param', `label=${LABEL}`).status).toBe(0);
+  // count fails on this one (nTrees > 11): its page must say so, not "not run yet".
+  expect(cellar('run', 'notebooks/evil.ipynb', '--param', 'nTrees=12').status).toBe(1);
+  writeFileSync(
+    join(dir, 'notebooks', 'fails.ipynb'),
+    notebook([
+      cell(
+        'code',
+        '//| task: boom\nconst rows = [1, 2];\nif (rows.length) throw new Error(`bad row <3> & "x"\\nsecond line`);',
+      ),
+    ]),
+  );
+  expect(cellar('run', 'notebooks/fails.ipynb').status).toBe(1);
   const r = cellar('docs', 'notebooks', '--out', 'site');
   expect(r.status, r.stderr).toBe(0);
 }, 900_000);
@@ -156,6 +168,30 @@ describe('names and values from the user', () => {
     expect(quotes(page('runs/evil.html'))).toContain(
       '<td><code>"`&lt;img src=x onerror=alert(9)&gt;`|b"</code></td>',
     );
+  });
+});
+
+describe('a task that failed in its last run', () => {
+  const failed =
+    /<strong>failed in its last run<\/strong> \(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC\): /;
+  it('is shown failed, with the time and the escaped message, on its page and in the task table', () => {
+    const boom = quotes(page('tasks/fails/boom.html'));
+    expect(boom).toMatch(failed);
+    expect(boom).toContain('<code>bad row &lt;3&gt; &amp; "x"</code>');
+    expect(boom).toContain('second line'); // the whole message, under "Whole message"
+    expect(boom).toContain('No run of this task has succeeded yet.');
+    expect(boom).not.toContain('not run yet');
+    expect(quotes(page('pipelines/fails.html'))).toMatch(
+      /<td class="cellar-failed">failed in its last run \([^)]*UTC\): bad row &lt;3&gt; &amp; "x"<\/td>/,
+    );
+  });
+
+  it('is shown failed above the figures of its last successful run', () => {
+    const count = page('tasks/evil/count.html');
+    expect(count).toMatch(failed);
+    expect(count).toContain('<code>too many &lt;trees&gt; &amp; 12</code>');
+    expect(count).toContain('Last successful run finished');
+    expect(page('pipelines/evil.html')).toMatch(/class="cellar-failed">failed in its last run/);
   });
 });
 
