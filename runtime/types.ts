@@ -252,6 +252,12 @@ export type RunEvent =
       mayRun?: { count: number; forced: string[] };
       cached: number;
       workers: number;
+      /**
+       * The params this run's tasks are keyed with (each task's own, merged by name): what a run
+       * that failed was run with, which no manifest records (the docs' run history shows it).
+       * Absent when the tasks read none, and in logs written before it was recorded.
+       */
+      params?: Record<string, unknown>;
     }
   | { kind: 'task-planned'; at: number; task: string; key: string; reason: PlanReason }
   | { kind: 'task-start'; at: number; task: string; key: string; attempt: number }

@@ -46,7 +46,9 @@ export function readHistory(workspace: string, pipeline: string): PipelineHistor
     const run: RunRecord = {
       id: log.replace(/\.jsonl$/, ''),
       startedAt: new Date(start.at).toISOString(),
-      params: {},
+      // What the run was started with (logged since failed runs showed none); the manifests of the
+      // tasks it ran or reused fill in older logs.
+      params: { ...(start.params ?? {}) },
       tasks: [],
       metrics: {},
     };

@@ -173,6 +173,18 @@ export interface ExecuteOptions {
   onWritten?: (task: string) => void;
 }
 
+/**
+ * The params the plan's tasks are keyed with, merged by name (a param has one value per run), for
+ * the run log: a failed task leaves no manifest, so its params were otherwise lost. Undefined when
+ * no task reads one.
+ */
+function runParams(plan: RunPlan): Record<string, unknown> | undefined {
+  let out: Record<string, unknown> | undefined;
+  for (const e of plan.entries)
+    for (const [name, value] of Object.entries(e.key.inputs.params)) (out ??= {})[name] ??= value;
+  return out;
+}
+
 export async function executeRun(options: ExecuteOptions): Promise<RunResult> {
   const { graph, plan, store } = options;
   const started = Date.now();
@@ -188,6 +200,7 @@ export async function executeRun(options: ExecuteOptions): Promise<RunResult> {
   const toRun = plan.entries.filter((e) => e.action === 'run');
 
   const counts = countPlan(plan);
+  const params = runParams(plan);
   emit({
     kind: 'run-start',
     at: started,
@@ -196,6 +209,7 @@ export async function executeRun(options: ExecuteOptions): Promise<RunResult> {
     ...(counts.mayRun.count > 0 ? { mayRun: counts.mayRun } : {}),
     cached: counts.cached,
     workers: options.workers,
+    ...(params ? { params } : {}),
   });
   for (const e of plan.entries) {
     if (e.action === 'cached') {

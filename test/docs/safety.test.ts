@@ -195,6 +195,21 @@ describe('a task that failed in its last run', () => {
   });
 });
 
+describe('the run history', () => {
+  it('shows the params a failed run was run with (the failing value), not —', () => {
+    const runs = quotes(page('runs/evil.html'));
+    const failedRow =
+      /<tr>\s*<td>[^<]*UTC<\/td>\s*<td>failed<\/td>\s*<td>[^<]*<\/td>\s*<td>(.*?)<\/td>\s*<td>(.*?)<\/td>/s.exec(
+        runs,
+      );
+    expect(failedRow, runs).not.toBeNull();
+    expect(failedRow![1]).toBe('<code>"birds"</code>'); // label: the default, as keyed
+    expect(failedRow![2]).toBe('<code>12</code>'); // nTrees: the value it failed with
+    // The run that never succeeded at all has its row too.
+    expect(page('runs/fails.html')).toMatch(/<td>failed<\/td>/);
+  });
+});
+
 describe('the site in a browser (Chromium, headless)', () => {
   const chromium = '/usr/bin/chromium';
   it.skipIf(!existsSync(chromium))(
