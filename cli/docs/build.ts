@@ -155,6 +155,9 @@ export async function buildDocsSite(options: DocsOptions): Promise<DocsReport> {
           rewrittenLink: false,
           notDocumented: false,
           unusedMergeModuleWith: false,
+          // A missing image or linked file: collect.ts warns naming the notebook and cell
+          // (TypeDoc's warning named a scratch copy of a generated module, or a Markdown line).
+          invalidPath: false,
         },
         treatWarningsAsErrors: false,
         basePath: root,

@@ -6,7 +6,7 @@
 // each task (manifest: schema, statistics, timing, key inputs) and the run history. Nothing is
 // run and generated/ is not written: the task modules TypeDoc documents are the compiler's
 // in-memory output, written to a scratch folder, so the site always matches the notebook.
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { formatDiagnostic, hasErrors } from '../../compiler/diagnostics.js';
 import { compileFile, findNotebooks, NotFoundError, projectRoot } from '../../compiler/host.js';
@@ -185,6 +185,10 @@ export function pipelineDoc(
   const flow: FlowItem[] = [];
   for (const cell of cells) {
     if (cell.type === 'markdown' && cell.source.trim()) {
+      for (const target of missingFiles(cell.source, dirname(place.notebookAbs)))
+        process.stderr.write(
+          `cellar docs: warning: ${plan.notebook}, cell ${cell.index + 1}${cell.id ? ` (id ${cell.id})` : ''}: ${target.image ? 'image' : 'link'} "${target.written}" is not a file (looked for ${posix(relative(place.root, target.path))}): the page shows it ${target.image ? 'broken' : 'as a dead link'}. Fix the path in the markdown, or put the file there.\n`,
+        );
       flow.push({
         kind: 'prose',
         cell: cell.index + 1,
@@ -372,6 +376,39 @@ export function rebaseCommentLinks(text: string, from: string, to: string): stri
         (_all, open: string, target: string) => open + rebase(target),
       ),
   );
+}
+
+/**
+ * The relative images and links of a markdown cell that name no file, resolved from the notebook's
+ * folder `from`, as written. TypeDoc's own warning for them named the scratch copy of a generated
+ * module or a line of the Markdown string (build.ts turns it off): this one names the notebook
+ * and cell. URLs, anchors, absolute paths and cell attachments are left out.
+ */
+export function missingFiles(
+  markdown: string,
+  from: string,
+): { written: string; path: string; image: boolean }[] {
+  const out: { written: string; path: string; image: boolean }[] = [];
+  const seen = new Set<string>();
+  const consider = (written: string, image: boolean) => {
+    const target = written.replace(/[?#].*$/, '');
+    if (!target || /^[a-z][\w+.-]*:/i.test(target) || target.startsWith('/')) return;
+    let file = target;
+    try {
+      file = decodeURI(target);
+    } catch {
+      // a stray `%`: the name as written
+    }
+    const path = resolve(from, file);
+    if (seen.has(written) || existsSync(path)) return;
+    seen.add(written);
+    out.push({ written, path, image });
+  };
+  for (const m of markdown.matchAll(/(!?)\[[^\]]*\]\(\s*<?([^)\s>]+)/g))
+    consider(m[2]!, m[1] === '!');
+  for (const m of markdown.matchAll(/<img\b[^>]*?\ssrc\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))/gi))
+    consider((m[1] ?? m[2] ?? m[3])!, true);
+  return out;
 }
 
 /**

@@ -78,6 +78,8 @@ const EVIL_PROSE = [
   '<img src="figures/beaks.png" alt="beaks" width="40">',
 ].join('\n');
 
+let docsStderr = '';
+
 beforeAll(() => {
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(join(dir, 'notebooks', 'figures'), { recursive: true });
@@ -121,6 +123,7 @@ beforeAll(() => {
   expect(cellar('run', 'notebooks/fails.ipynb').status).toBe(1);
   const r = cellar('docs', 'notebooks', '--out', 'site');
   expect(r.status, r.stderr).toBe(0);
+  docsStderr = r.stderr;
 }, 900_000);
 
 describe('raw HTML in notebook markdown', () => {
@@ -207,6 +210,18 @@ describe('the run history', () => {
     expect(failedRow![2]).toBe('<code>12</code>'); // nTrees: the value it failed with
     // The run that never succeeded at all has its row too.
     expect(page('runs/fails.html')).toMatch(/<td>failed<\/td>/);
+  });
+});
+
+describe('a missing image in the prose', () => {
+  it('is warned about naming the notebook, cell and path as written, not a scratch file', () => {
+    expect(docsStderr).toContain(
+      'notebooks/evil.ipynb, cell 1 (id c0): image "x" is not a file (looked for notebooks/x)',
+    );
+    expect(docsStderr).not.toContain('.cellar/docs');
+    expect(docsStderr).not.toContain('The relative path');
+    // The image that is there is not warned about.
+    expect(docsStderr).not.toContain('figures/beaks.png');
   });
 });
 
