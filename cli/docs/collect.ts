@@ -205,6 +205,7 @@ export function pipelineDoc(
   const tasks: TaskDoc[] = plan.tasks.map((t) => {
     const last = history.last.get(t.name);
     const failure = history.failures.get(t.name);
+    const skipped = history.skipped.get(t.name);
     const code = t.cells.map((i) => cells[i]?.source ?? '').join('\n');
     const outputs: OutputDoc[] = t.outputs.map((o) => {
       const stored = last?.manifest.outputs[o.name];
@@ -253,6 +254,7 @@ export function pipelineDoc(
           }
         : {}),
       ...(failure ? { lastFailure: failure } : {}),
+      ...(skipped && (!failure || skipped.at > failure.at) ? { lastSkipped: skipped } : {}),
       source: code,
       ...(t.warehouse || sqlText.length
         ? {

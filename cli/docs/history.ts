@@ -21,6 +21,8 @@ export interface PipelineHistory {
   last: Map<string, { manifest: Manifest; at: string }>;
   /** Task → the last failure recorded (after its last success), for checks' last result. */
   failures: Map<string, { at: string; error: string }>;
+  /** Task → the last run that left it out because of a failure (after its last success). */
+  skipped: Map<string, { at: string; why: string }>;
 }
 
 /**
@@ -33,6 +35,7 @@ export function readHistory(workspace: string, pipeline: string): PipelineHistor
   const runs: RunRecord[] = [];
   const last = new Map<string, { manifest: Manifest; at: string }>();
   const failures = new Map<string, { at: string; error: string }>();
+  const skipped = new Map<string, { at: string; why: string }>();
   const dir = join(root, '_runs');
   const logs = existsSync(dir)
     ? readdirSync(dir)
@@ -86,12 +89,12 @@ export function readHistory(workspace: string, pipeline: string): PipelineHistor
               : because.kind === 'upstream-failed'
                 ? because.task
                 : because.kind;
-          if (why !== 'not requested' && why !== 'not-requested')
-            byTask.set(e.task, {
-              name: e.task,
-              status: 'not-run',
-              error: why === 'fail-fast' ? 'stopped after a failure' : `upstream ${why} failed`,
-            });
+          if (why !== 'not requested' && why !== 'not-requested') {
+            const error =
+              why === 'fail-fast' ? 'the run stopped after a failure' : `upstream ${why} failed`;
+            byTask.set(e.task, { name: e.task, status: 'not-run', error });
+            skipped.set(e.task, { at: new Date(e.at).toISOString(), why: error });
+          }
           break;
         }
         case 'run-end':
@@ -110,6 +113,7 @@ export function readHistory(workspace: string, pipeline: string): PipelineHistor
       if (!manifest) continue;
       last.set(task, { manifest, at: manifest.finishedAt });
       failures.delete(task);
+      skipped.delete(task);
       for (const [name, value] of Object.entries(manifest.inputs.params))
         run.params[name] ??= value;
       for (const [output, stored] of Object.entries(manifest.outputs)) {
@@ -125,7 +129,7 @@ export function readHistory(workspace: string, pipeline: string): PipelineHistor
     run.metrics = sortKeys(run.metrics);
     runs.push(run);
   }
-  return { runs, last, failures };
+  return { runs, last, failures, skipped };
 }
 
 function readEvents(path: string): RunEvent[] {

@@ -93,6 +93,9 @@ export interface TaskDoc {
    * message, from the run log (as `cellar tree` says "failed in its last run").
    */
   lastFailure?: { at: string; error: string };
+  /** A run after `lastRun` (and after `lastFailure`) left the task out because of a failure:
+   *  when, and why (`upstream train failed`), as `cellar tree` says "not run in its last run". */
+  lastSkipped?: { at: string; why: string };
 }
 
 export interface OutputDoc {

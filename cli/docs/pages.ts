@@ -112,12 +112,20 @@ export function taskPanel(
     section(
       'Run',
       'cellar-run',
+      t.lastSkipped
+        ? h(
+            'p',
+            { class: 'cellar-failed' },
+            h('strong', null, 'not run in its last run'),
+            ` (${when(t.lastSkipped.at)}): ${t.lastSkipped.why}.`,
+          )
+        : null,
       t.lastFailure ? failedWords(t.lastFailure) : null,
       run
         ? h(
             'p',
             null,
-            t.lastFailure ? 'Last successful run finished ' : 'Last run finished ',
+            t.lastFailure || t.lastSkipped ? 'Last successful run finished ' : 'Last run finished ',
             h('strong', null, when(run.finishedAt)),
             ' and took ',
             h('strong', null, duration(run.durationMs)),
@@ -125,7 +133,7 @@ export function taskPanel(
             h('code', null, run.key.slice(0, 16)),
             '.',
           )
-        : t.lastFailure
+        : t.lastFailure || t.lastSkipped
           ? h(
               'p',
               null,
@@ -189,7 +197,9 @@ export function taskPanel(
       'Outputs',
       'cellar-outputs',
       ...(t.outputs.length
-        ? t.outputs.map((o) => outputBlock(o, t.lastFailure !== undefined))
+        ? t.outputs.map((o) =>
+            outputBlock(o, t.lastFailure !== undefined || t.lastSkipped !== undefined),
+          )
         : [h('p', null, h('em', null, 'No outputs.'))]),
     ),
     t.checks.length
@@ -380,7 +390,7 @@ function paramsTable(
   );
 }
 
-/** `failed`: the task has run, and failed, so "not run yet" would be wrong. */
+/** `failed`: a run failed or left out the task, so "not run yet" would be wrong. */
 function outputBlock(o: OutputDoc, failed = false): JSX.Element {
   const s = o.stored;
   const head = h(
@@ -551,17 +561,23 @@ export function pipelinePanel(
               td(taskLink(t.name, url)),
               td(list(t.upstream, url, '—')),
               td(t.outputs.map((o) => o.name).join(', ')),
-              t.lastFailure
+              t.lastSkipped
                 ? h(
                     'td',
                     { class: 'cellar-failed' },
-                    `failed in its last run (${when(t.lastFailure.at)}): ${firstLine(t.lastFailure.error)}`,
+                    `not run in its last run (${when(t.lastSkipped.at)}): ${t.lastSkipped.why}`,
                   )
-                : td(
-                    t.lastRun
-                      ? `${when(t.lastRun.finishedAt)}, ${duration(t.lastRun.durationMs)}`
-                      : 'not run yet',
-                  ),
+                : t.lastFailure
+                  ? h(
+                      'td',
+                      { class: 'cellar-failed' },
+                      `failed in its last run (${when(t.lastFailure.at)}): ${firstLine(t.lastFailure.error)}`,
+                    )
+                  : td(
+                      t.lastRun
+                        ? `${when(t.lastRun.finishedAt)}, ${duration(t.lastRun.durationMs)}`
+                        : 'not run yet',
+                    ),
             ]),
           )
         : h('p', null, 'Too many to list on one page: the sections in the navigation list them.'),

@@ -198,6 +198,19 @@ describe('a task that failed in its last run', () => {
   });
 });
 
+describe('a task its last run left out because a task upstream failed', () => {
+  it('says so, as cellar tree does, above its last successful run', () => {
+    const double = page('tasks/evil/double.html');
+    expect(double).toMatch(
+      /<strong>not run in its last run<\/strong> \([^)]*UTC\): upstream count failed\./,
+    );
+    expect(double).toContain('Last successful run finished');
+    expect(page('pipelines/evil.html')).toMatch(
+      /<td class="cellar-failed">not run in its last run \([^)]*UTC\): upstream count failed<\/td>/,
+    );
+  });
+});
+
 describe('the run history', () => {
   it('shows the params a failed run was run with (the failing value), not —', () => {
     const runs = quotes(page('runs/evil.html'));
