@@ -674,11 +674,13 @@ export async function buildFunction(
       'E_BUILD',
     );
   const setup = join(dirname(modulePath), 'setup.ts');
+  // esbuild resolves a specifier as a file path, not a URL: a URL's pathname would keep the
+  // percent-encoding of a space or `<` (`My%20Odd-Name`) and name no file. Forward slashes, so
+  // a Windows path is no escape sequence either.
+  const specifier = (path: string) => JSON.stringify(path.split(sep).join('/'));
   const entry = [
-    `export { ${fnName} } from ${JSON.stringify(pathToFileURL(modulePath).pathname)};`,
-    ...(existsSync(setup)
-      ? [`export * from ${JSON.stringify(pathToFileURL(setup).pathname)};`]
-      : []),
+    `export { ${fnName} } from ${specifier(modulePath)};`,
+    ...(existsSync(setup) ? [`export * from ${specifier(setup)};`] : []),
   ].join('\n');
   const esbuild = await import('esbuild');
   const outFile = join(resolve(outDir), `${taskName}.mjs`);
