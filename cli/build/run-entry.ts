@@ -8,10 +8,8 @@
 // relative to the built folder).
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { runningBuiltFolder } from '../failure-location.js';
-import { recordFingerprints, type RecordedFingerprint } from '../../runtime/key/codehash.js';
-import { dependenciesHash } from '../../runtime/key/package-closure.js';
-import { installedPackageVersion } from '../../runtime/project.js';
+import type { RecordedFingerprint } from '../../runtime/key/codehash.js';
+import { useBuiltFolder } from './built-folder.js';
 import { CliError, EXIT } from '../errors.js';
 import { main } from '../main.js';
 
@@ -48,13 +46,7 @@ export async function runBuilt(dir: string, argv: string[]): Promise<number> {
     );
     return main(['run', '--help']);
   }
-  const { fingerprints, moved } = asInstalled(manifest.fingerprints, dir);
-  if (moved.length > 0)
-    console.error(
-      `run.mjs: note: the packages installed here differ from the build's (${moved.slice(0, 5).join(', ')}${moved.length > 5 ? `, and ${moved.length - 5} more` : ''}): the keys follow what is installed, so results are not shared with runs of the other versions. \`npm ci\` in this folder installs the build's.`,
-    );
-  recordFingerprints(fingerprints);
-  runningBuiltFolder(dir);
+  useBuiltFolder(dir, manifest, 'run.mjs');
   const args = [...argv];
   if (args[0] === 'worker') return main(['worker', join(dir, 'pipeline.js'), ...args.slice(1)]);
   let workdir: string | undefined;
@@ -77,40 +69,4 @@ export async function runBuilt(dir: string, argv: string[]): Promise<number> {
     return error.exitCode;
   }
   return main(['run', join(dir, 'pipeline.js'), '--workdir', workdir, ...args]);
-}
-
-/**
- * The build's fingerprints with each package's version and dependency hash as installed for the
- * built folder `dir` (runtime/project.ts, key/package-closure.ts), and what moved
- * (`ms 2.1.3 → 9.9.9`). A batch machine installing other versions (no lockfile, a parent
- * node_modules) runs other code: keyed as the build's, its results would be served to runs of the
- * build's versions, and theirs to it. (A package's entry files, `<package:…>`, stay the build's.)
- */
-export function asInstalled(
-  fingerprints: Record<string, RecordedFingerprint>,
-  dir: string,
-): { fingerprints: Record<string, RecordedFingerprint>; moved: string[] } {
-  const moved = new Set<string>();
-  const version = new Map<string, string>();
-  const deps = new Map<string, string | undefined>();
-  const out: Record<string, RecordedFingerprint> = {};
-  for (const [url, fp] of Object.entries(fingerprints)) {
-    const packages = { ...fp.packages };
-    const files = { ...fp.files };
-    for (const [name, built] of Object.entries(fp.packages)) {
-      if (name === 'cellar') continue;
-      if (!version.has(name)) version.set(name, installedPackageVersion(dir, name) ?? 'unresolved');
-      const now = version.get(name)!;
-      if (now !== built) moved.add(`${name} ${built} → ${now}`);
-      packages[name] = now;
-      if (!deps.has(name)) deps.set(name, dependenciesHash(dir, name));
-      const entry = `<package-deps:${name}>`;
-      const hash = deps.get(name);
-      if (hash !== files[entry]) moved.add(`${name}'s dependencies`);
-      if (hash === undefined) delete files[entry];
-      else files[entry] = hash;
-    }
-    out[url] = { ...fp, packages, files };
-  }
-  return { fingerprints: out, moved: [...moved].sort() };
 }

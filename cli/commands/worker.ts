@@ -2,7 +2,9 @@
 // --executor bullmq`) from Redis and run them here, until stopped (SIGINT or SIGTERM finish the
 // jobs in hand, then exit 0). Start as many as you like, on as many machines as share the store.
 import { availableParallelism } from 'node:os';
-import { dirname } from 'node:path';
+import { existsSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { builtManifest, useBuiltFolder } from '../build/built-folder.js';
 import { keepWriterMarkers } from '../../runtime/store/local.js';
 import { chooseStore } from '../../runtime/store/open.js';
 import { resolveWorkspace } from '../../runtime/store/workspace.js';
@@ -48,6 +50,16 @@ async function work({ values, positionals }: CommandInput<typeof OPTIONS>): Prom
   if (positionals.length !== 1) throw new CliError(`one pipeline is needed\n\n${USAGE}`, 'E_USAGE');
   const concurrency = wholeNumber('concurrency', values.concurrency, 1) ?? availableParallelism();
   const file = await resolvePipelineFile(positionals[0]);
+  // A `cellar build` folder (README: workers may run one) has no sources to fingerprint: its
+  // manifest's fingerprints are registered as `node run.mjs` does, and its tasks run where the
+  // build says the notebook's folder was unless --workdir says otherwise.
+  const built = builtManifest(dirname(file));
+  if (built) useBuiltFolder(dirname(file), built, 'cellar worker');
+  const workdir =
+    values.workdir ??
+    (built && existsSync(resolve(dirname(file), built.workdir))
+      ? resolve(dirname(file), built.workdir)
+      : undefined);
   const workspace = resolveWorkspace({ explicit: values.workspace, near: dirname(file) });
   let store;
   try {
@@ -64,7 +76,7 @@ async function work({ values, positionals }: CommandInput<typeof OPTIONS>): Prom
       concurrency,
       workspace,
       store,
-      ...(values.workdir ? { workdir: values.workdir } : {}),
+      ...(workdir ? { workdir } : {}),
       lockDurationMs: wholeNumber('lock-duration', values['lock-duration'], 100),
       stalledIntervalMs: wholeNumber('stalled-interval', values['stalled-interval'], 100),
       maxStalledCount: wholeNumber('max-stalled', values['max-stalled'], 0),
