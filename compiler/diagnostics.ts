@@ -39,6 +39,8 @@ export const CODES = {
     "a task named `__proto__`, or a task cell declaring `__proto__`: task names and a task's values are object keys in the pipeline, where `{ __proto__: … }` sets the prototype and the value is lost",
   E_PARAM_IN_SETUP: 'a setup cell reading a param (setup is shared and has none)',
   E_PARAM_NOT_LITERAL: 'a params cell with something other than literal consts',
+  E_INJECTED_PARAM:
+    'an `injected-parameters` cell (written by `cellar exec -p` or papermill) setting a name no params cell declares, or giving a param a value of another kind than its default',
   E_UNKNOWN_OUTPUT: '`//| output:` naming a value the task does not declare',
   E_PACKAGE_CLASS_OUTPUT:
     'a task output holding an instance of a class from a package that no setup cell registers a model format for',

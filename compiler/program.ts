@@ -20,6 +20,7 @@ import type { ModuleState } from './plan/link.js';
 import { sqlDiagnostics, sqlFacts, type SqlFacts } from './analyze/sql.js';
 import { parseNotebook } from './notebook/parse.js';
 import { tagCells } from './notebook/directives.js';
+import { applyInjectedParams } from './plan/injected-params.js';
 import { linkCells } from './plan/link.js';
 import { emitPlan, type TaskModuleMemo } from './emit/pipeline.js';
 import { fromNotebook } from './emit/task.js';
@@ -36,6 +37,7 @@ import {
 import { rawOfAlike, type Formatted, type Shape } from './emit/shapes.js';
 import type {
   CellAnalysis,
+  CellRole,
   CompileResult,
   Diagnostic,
   EmittedFile,
@@ -194,8 +196,10 @@ const emptyStats = (): CompileStats => ({
 // What a cell's analysis depends on: its code, and whether it is a params cell (literal consts
 // only) or a setup cell (the state its classes and closures keep, `keptState`); a cell's code has
 // its directive lines blanked, so a setup cell and a task's continuation can be the same text.
-const analysisText = (cell: Pick<TaggedCell, 'role' | 'code'>) =>
-  `${cell.role === 'params' || cell.role === 'setup' ? cell.role : 'code'}\0${cell.code}`;
+const analysisText = (cell: Pick<TaggedCell, 'role' | 'code' | 'injected'>) =>
+  `${cell.role === 'params' || cell.role === 'setup' ? cell.role : cell.injected ? 'params' : 'code'}\0${cell.code}`;
+/** The role a cell is analysed in: an injected-parameters cell as a params cell (literal consts). */
+const analysisRole = (cell: TaggedCell): CellRole => (cell.injected ? 'params' : cell.role);
 
 /** Put this cell's place on a (possibly cached) analysis and its diagnostics. */
 function stamp(a: CellAnalysis, cell: TaggedCell, notebook: string): CellAnalysis {
@@ -297,6 +301,8 @@ async function compileStages(
   }
 
   const analyses = await analyzeStage(run, tagged.cells);
+  // Before anything reads the params: the injected values are their defaults.
+  run.diagnostics.push(...applyInjectedParams(path, tagged.cells, analyses));
   if (options.canImport)
     importStage(run, tagged.cells, analyses, options.canImport, options.pathsAlias);
   if (options.builtinExports) builtinStage(run, tagged.cells, analyses, options.builtinExports);
@@ -367,7 +373,9 @@ async function analyzeStage(
   cells: TaggedCell[],
 ): Promise<Map<number, CellAnalysis>> {
   const { memory } = run;
-  const compiled = cells.filter((c) => c.role !== 'markdown' && c.role !== 'explore');
+  const compiled = cells.filter(
+    (c) => (c.role !== 'markdown' && c.role !== 'explore') || c.injected,
+  );
   // One hash per cell (each key is asked for three times below).
   const keys = new Map(compiled.map((c) => [c, run.hash(analysisText(c))]));
   const analysisKey = (c: TaggedCell) => keys.get(c)!;
@@ -375,7 +383,11 @@ async function analyzeStage(
   // Analyses that ran out of stack, by cell index: reported, never remembered (see DeepWork).
   const outOfStack = new Map<number, CellAnalysis>();
   if (missing.length) {
-    const inputs = missing.map((c): CellInput => ({ index: c.index, role: c.role, code: c.code }));
+    const inputs = missing.map((c): CellInput => ({
+      index: c.index,
+      role: analysisRole(c),
+      code: c.code,
+    }));
     const fresh = await analyzeInputs(inputs, run.options.analyzeElsewhere);
     missing.forEach((c, i) => {
       if (exhaustedStack(fresh[i]!.diagnostics)) outOfStack.set(c.index, fresh[i]!);

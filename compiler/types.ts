@@ -98,6 +98,12 @@ export interface TaggedCell {
   directives: Directives;
   /** Source with directive lines blanked (kept as empty lines so line numbers stay true). */
   code: string;
+  /**
+   * The cell `cellar exec` (papermill's convention) wrote after the params cell, tagged
+   * `injected-parameters`: its `const name = <literal>` lines are the params' defaults, not code
+   * (role `explore`: compiled into no module). See compiler/plan/injected-params.ts.
+   */
+  injected?: true;
 }
 
 // ---------------------------------------------------------------------------------------------

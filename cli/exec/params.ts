@@ -38,6 +38,12 @@ export interface ParamsCell {
   /** The setup cells' `type` and `interface` declarations, as written: what a param's declared
    *  type may name (`const mode: Mode`), for the TypeScript check of its value. */
   setupTypes?: string;
+  /**
+   * The values of an `injected-parameters` cell an earlier `cellar exec -p` left, by name: the
+   * compiled pipeline takes them as the params' defaults (compiler/plan/injected-params.ts), so a
+   * new run starts from them and `-p` overrides them. Absent when there is none.
+   */
+  injected?: ParamDecl[];
 }
 
 /** A raw value from the command line (text, typed by the declaration) or from a JSON file (typed). */
@@ -65,6 +71,12 @@ export async function readParamsCell(notebookPath: string, text: string): Promis
     { index: cell.index, role: 'params', code: cell.code },
   ]);
   const declarations = analysis?.params ?? [];
+  const injectedCells = tagged.cells.filter((c) => c.injected);
+  const injected = injectedCells.length
+    ? analyzer
+        .analyzeCells(injectedCells.map((c) => ({ index: c.index, role: 'params', code: c.code })))
+        .flatMap((a) => a.params)
+    : [];
   const setup = tagged.cells.filter((c) => c.role === 'setup' && c.index < cell.index);
   const setupTypes =
     setup.length > 0 && declarations.some((d) => /[A-Z]/.test(d.type))
@@ -75,7 +87,20 @@ export async function readParamsCell(notebookPath: string, text: string): Promis
     id: cell.id,
     declarations,
     ...(setupTypes ? { setupTypes } : {}),
+    ...(injected.length ? { injected } : {}),
   };
+}
+
+/**
+ * The injected-parameters cell's values as the first raw params (the `-f` file's and `-p`'s come
+ * after, and win): typed and checked like them.
+ */
+export function injectedRaw(cell: ParamsCell): RawParam[] {
+  return (cell.injected ?? []).map((p) => ({
+    name: p.name,
+    value: p.default,
+    from: 'the injected-parameters cell',
+  }));
 }
 
 /** The `type` and `interface` declarations of `sources`, as written. */

@@ -8,7 +8,7 @@ import { connectJupyter, startJupyter, type JupyterServer } from './jupyter.js';
 import { jupyterPathOf, writeKernelspec } from './kernelspec.js';
 import { CliError } from '../errors.js';
 import { UsageError, paramsFromJson, parseExecArgs, type ExecArgs } from './options.js';
-import { ParamError, readParamsCell, typeParams, type ParamsCell } from './params.js';
+import { ParamError, injectedRaw, readParamsCell, typeParams, type ParamsCell } from './params.js';
 
 export interface PreparedExec {
   /** Absolute path of the input notebook. */
@@ -31,7 +31,13 @@ export async function prepareExec(args: ExecArgs): Promise<PreparedExec> {
   const raw = args.paramsFile
     ? paramsFromJson(readParamsFile(args.paramsFile), args.paramsFile)
     : [];
-  const params = await typeParams(args.notebook, paramsCell, [...raw, ...args.params]);
+  // A notebook `cellar exec -p` wrote already: its injected values are where this run starts, as
+  // they are the compiled pipeline's defaults (the old injected cell is replaced by a new one).
+  const params = await typeParams(args.notebook, paramsCell, [
+    ...injectedRaw(paramsCell),
+    ...raw,
+    ...args.params,
+  ]);
   return { notebook, shownAs: args.notebook, root, paramsCell, params };
 }
 

@@ -522,7 +522,9 @@ export function tagCells(notebook: Notebook): TaggedNotebook {
     }
     let role: CellRole;
     let task: string | undefined;
-    if (d.task !== undefined) {
+    const injected = cell.tags.includes(INJECTED_TAG) && kinds.length === 0;
+    if (injected) role = 'explore';
+    else if (d.task !== undefined) {
       role = 'task';
       task = currentTask = d.task;
     } else if (d.params) role = 'params';
@@ -562,6 +564,7 @@ export function tagCells(notebook: Notebook): TaggedNotebook {
       startsTask: d.task !== undefined,
       directives: d,
       code,
+      ...(injected ? { injected: true as const } : {}),
     });
   }
   fileNameProblems(cells, taskLines, notebook.path, diagnostics);
@@ -571,6 +574,11 @@ export function tagCells(notebook: Notebook): TaggedNotebook {
 
 /** The Jupyter cell tag papermill (and `cellar exec`) reads as "this is the params cell". */
 export const PAPERMILL_TAG = 'parameters';
+/**
+ * The tag of the cell papermill (and `cellar exec`) inserts after the params cell with the run's
+ * values: they override the params' defaults (compiler/plan/injected-params.ts), never setup code.
+ */
+export const INJECTED_TAG = 'injected-parameters';
 
 /**
  * A `//| params` cell beside a different cell tagged `parameters`: an E_DIRECTIVE_CONFLICT on
