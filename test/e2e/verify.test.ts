@@ -153,5 +153,47 @@ describe.skipIf(!jupyterAvailable())(
       expect(result.tasks.find((t) => t.task === 'stable')).toMatchObject({ equal: true });
       expect(result.ok).toBe(false);
     }, 1_600_000);
+
+    test('a notebook cellar exec -p wrote (an injected-parameters cell): equal, from its injected values, and with -p on top', () => {
+      // Before, the compiler read the injected cell as setup code shadowing the params, and
+      // verify re-ran the notebook without it: DIFFERS.
+      const p = project();
+      const cell = (id: string, source: string, tags?: string[]) => ({
+        cell_type: 'code',
+        id,
+        source,
+        metadata: tags ? { tags } : {},
+        outputs: [],
+        execution_count: null,
+      });
+      p.write(
+        'notebooks/scaled.ipynb',
+        JSON.stringify({
+          nbformat: 4,
+          nbformat_minor: 5,
+          metadata: {
+            kernelspec: { name: 'tslab', display_name: 'TypeScript', language: 'typescript' },
+            language_info: { name: 'typescript' },
+          },
+          cells: [
+            cell('params', 'const k = 2;\nconst tag = "plain";', ['parameters']),
+            cell(
+              'injected-parameters',
+              '// Parameters (injected by cellar exec)\nconst k: number = 200;',
+              ['injected-parameters'],
+            ),
+            cell('scale', '//| task: scale\nconst ys = [1, 2, 3].map((y) => `${tag}:${y * k}`);'),
+          ],
+        }),
+      );
+      const run = verify(p.dir, 'notebooks/scaled.ipynb');
+      expect(run.code, run.stderr).toBe(0);
+      expect(run.result!.params).toEqual({ k: 200 });
+      expect(run.result!.tasks).toMatchObject([{ task: 'scale', equal: true }]);
+      const over = verify(p.dir, 'notebooks/scaled.ipynb', '-p', 'tag', 'fancy');
+      expect(over.code, over.stderr).toBe(0);
+      expect(over.result!.params).toEqual({ k: 200, tag: 'fancy' });
+      expect(over.result!.tasks).toMatchObject([{ task: 'scale', equal: true }]);
+    }, 1_600_000);
   },
 );
