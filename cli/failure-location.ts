@@ -169,6 +169,10 @@ function builtProjectFrameLocation(task: AnyTask, frames: string[]): string | un
     const at = builtFrameSource(m[1]!, Number(m[2]), Number(m[3]));
     if (!at) continue;
     if (posix.dirname(at.path) === folder) return undefined; // reached the task's own code
+    // Only the project's own modules: Cellar's runtime bundled into the folder maps to its
+    // sources too (`runtime/run/read-record.ts` when the project is Cellar's own checkout), and
+    // Cellar's code is never where the user's fix goes.
+    if (!at.local) continue;
     const parts = at.path.split('/');
     if (parts[0] === '..' || parts.includes('node_modules') || parts[0] === '.cellar') continue;
     if (parts[0] === 'generated') continue;

@@ -59,6 +59,11 @@ export interface BuiltFrameSource {
   column: number;
   /** The source's text, from the map's `sourcesContent` (the batch machine has no sources). */
   text: string | undefined;
+  /**
+   * Whether the source is one of the project's own modules the build fingerprinted (a task
+   * module or a local file it loads), not Cellar's runtime or a package bundled beside them.
+   */
+  local: boolean;
 }
 
 /**
@@ -101,7 +106,7 @@ function mappedFrame(
   // Sources are relative to the chunk's folder, as is the build's root: both resolved from where
   // the folder lies now give the source's path from the project root, wherever the folder moved.
   const dir = dirname(file);
-  const path = relative(resolve(dir, folder.root), resolve(dir, entry.originalSource))
+  const path = relative(resolve(dir, folder.root), resolve(dir, sourcePath(entry.originalSource)))
     .split(sep)
     .join('/');
   const index = map.payload.sources.indexOf(entry.originalSource);
@@ -110,7 +115,22 @@ function mappedFrame(
     line: (entry.originalLine ?? 0) + 1,
     column: (entry.originalColumn ?? 0) + 1,
     text: index >= 0 ? (map.payload.sourcesContent?.[index] ?? undefined) : undefined,
+    local: folder.modules.has(path),
   };
+}
+
+/**
+ * A map's source as a file path: esbuild writes sources as URLs relative to the map, percent-
+ * encoding what a URL cannot hold (`generated/My Odd-Name %3Cx%3E&y/t.ts` for `<x>`), so the path
+ * is the decoded text (a `%` in a name is written `%25`). Without it, a notebook named with `<`
+ * matched no task folder and its failures lost their line.
+ */
+function sourcePath(source: string): string {
+  try {
+    return decodeURIComponent(source);
+  } catch {
+    return source;
+  }
 }
 
 function builtFolder(dir: string): BuiltFolder | null {

@@ -5,7 +5,8 @@
 // data as the source run reads the notebook folder's, under the same key. Before, a bundled
 // module's `import.meta.url` was its `cellar-build:` identity ("The URL must be of scheme file" at
 // load) and `import.meta.dirname` the built folder's. See docs/design/build.md.
-import { cpSync, mkdirSync, renameSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { cpSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { notebookText } from '../compiler/notebook.js';
@@ -13,6 +14,7 @@ import {
   type Project,
   project,
   removeProjects,
+  repo,
   runBuilt,
   runStatuses,
   showOutput as show,
@@ -107,5 +109,48 @@ describe('a module finding files by its own location, in a built folder', () => 
     expect(runBuilt(p, join(moved, 'run.mjs'), '--workdir', 'batch')).toEqual({ t: 'ran' });
     expect(show(p, NB, 't', 'ub', '--workspace', 'ws', '--workdir', 'batch')).toBe('batch');
     expect(runBuilt(p, join(moved, 'run.mjs'), '--workdir', 'batch')).toEqual({ t: 'cached' });
+  });
+});
+
+describe("Cellar's own code is never named as the throw site", () => {
+  it("penguins.ipynb built from Cellar's checkout: a missing data file is the load cell's line, not runtime/run/read-record.ts", () => {
+    // In Cellar's own checkout the bundled runtime's sources map inside the project root, and
+    // before, the frame of the fs patch (runtime/run/read-record.ts) was appended as `; thrown at`.
+    const out = join(repo, 'test', '.tmp', `built-penguins-${process.pid}`);
+    try {
+      const b = spawnSync(
+        process.execPath,
+        [
+          join(repo, 'bin', 'cellar.mjs'),
+          'build',
+          'notebooks/penguins.ipynb',
+          '--out',
+          out,
+          '--no-lockfile',
+        ],
+        { cwd: repo, encoding: 'utf8' },
+      );
+      expect(b.status, b.stderr).toBe(0);
+      const r = spawnSync(
+        process.execPath,
+        [
+          join(out, 'run.mjs'),
+          'load',
+          '--workdir',
+          join(repo, 'notebooks'),
+          '--workspace',
+          join(out, 'ws'),
+          '--param',
+          'dataPath=missing.json',
+          '--json',
+        ],
+        { cwd: out, encoding: 'utf8' },
+      );
+      expect(r.status).not.toBe(0);
+      const load = JSON.parse(r.stdout).tasks.find((t: { name: string }) => t.name === 'load');
+      expect(load.location).toBe('notebooks/penguins.ipynb, cell 8 (id load), line 2');
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
   });
 });

@@ -31,4 +31,28 @@ describe('a notebook named with spaces, < > and &', () => {
     expect(served.code, served.stderr).toBe(0);
     expect(JSON.parse(served.stdout)).toEqual({ rows: [2, 4, 6] });
   });
+
+  it('a built folder names the failing cell and line, as the run from the sources does', () => {
+    const p = project();
+    p.write(
+      NB,
+      notebookText([
+        '//| task: boom\n//| output: z=json\nconst a = 1;\nif (a) throw new Error("kaput");\nconst z = a;',
+      ]),
+    );
+    const located = (r: { code: number; stdout: string; stderr: string }) => {
+      expect(r.code, r.stderr).not.toBe(0);
+      const tasks: { name: string; location?: string }[] = JSON.parse(r.stdout).tasks;
+      return tasks.find((t) => t.name === 'boom')?.location;
+    };
+    const fromSources = located(p.cellar('run', NB, '--json', '--workspace', 'ws1'));
+    expect(fromSources).toBe('notebooks/My Odd-Name <x>&y.ipynb, cell 1 (id c1), line 4');
+    const b = p.cellar('build', NB, '--out', 'dist', '--no-lockfile');
+    expect(b.code, b.stderr).toBe(0);
+    // Before: `…, cell 1 (id c1)` alone: the bundle's source map percent-encodes `<` and `>`.
+    const built = located(
+      p.run(process.execPath, ['dist/run.mjs', '--json', '--workspace', 'ws2']),
+    );
+    expect(built).toBe(fromSources);
+  });
 });
