@@ -180,7 +180,8 @@ describe.skipIf(!jupyterAvailable())(
         );
         expect(cell.execution_count).toBeTypeOf('number');
       }
-      // Running the output notebook again replaces its injected cell instead of adding a second one.
+      // Running the output notebook again replaces its injected cell instead of adding a second one,
+      // starting from its values (the compiled pipeline's defaults): -p overrides only what it names.
       const again = exec(
         'out/params.ipynb',
         '-p',
@@ -196,7 +197,13 @@ describe.skipIf(!jupyterAvailable())(
         prepared.cells.filter((c) => c.metadata.tags?.includes('injected-parameters')),
       ).toHaveLength(1);
       expect(src(prepared.cells[2]!)).toBe(
-        '// Parameters (injected by cellar exec)\nconst n: number = 7;',
+        [
+          '// Parameters (injected by cellar exec)',
+          'const n: number = 7;',
+          'const label: string = "hello world";',
+          'const regions: string[] = ["south","east"];',
+          'const strict: boolean = true;',
+        ].join('\n'),
       );
     }, 900_000);
 
