@@ -33,6 +33,7 @@ export function train(
     maxFeatures: 0.8,
     replacement: false,
     useSampleBagging: true,
+    noOOB: true, // no out-of-bag estimate: unused here, and it fails on forests under ~14 trees
   });
   forest.train(
     trainSet.map(featureVector),
