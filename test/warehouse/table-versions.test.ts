@@ -275,6 +275,39 @@ describe('DuckDB: a view’s version follows the data under it', () => {
     expect(await runFile(path, store, 'shop.v_priced')).toEqual({ status: 'ran', total: 51 });
   });
 
+  it('re-runs the reader of a view over a view when the inner view alone is redefined (same base table)', async () => {
+    // A tester's finding: v1 → v2 → orders; `CREATE OR REPLACE VIEW v2` by another program moved
+    // neither v1's DDL nor its base tables, and the reader stayed cached on v2's old definition.
+    const path = join(dir, 'inner-ddl.duckdb');
+    await makeShop(path, 1);
+    await outside(
+      path,
+      `CREATE VIEW shop.v2 AS SELECT * FROM shop.orders;
+       CREATE VIEW shop.v1 AS SELECT * FROM shop.v2`,
+    );
+    const store = new MemoryStore();
+    expect(await runFile(path, store, 'shop.v1')).toEqual({ status: 'ran', total: 30 });
+    expect(await runFile(path, store, 'shop.v1')).toEqual({ status: 'cached', total: 30 });
+    await outside(
+      path,
+      'CREATE OR REPLACE VIEW shop.v2 AS SELECT id, amount * 7 AS amount FROM shop.orders',
+    );
+    expect(await runFile(path, store, 'shop.v1')).toEqual({ status: 'ran', total: 210 });
+    expect(await runFile(path, store, 'shop.v1')).toEqual({ status: 'cached', total: 210 });
+    // Three deep, unqualified in the view's own schema: the innermost view is followed too.
+    await outside(
+      path,
+      `CREATE OR REPLACE VIEW shop.v3 AS SELECT * FROM orders;
+       CREATE OR REPLACE VIEW shop.v2 AS SELECT * FROM v3`,
+    );
+    expect(await runFile(path, store, 'shop.v1')).toEqual({ status: 'ran', total: 30 });
+    await outside(
+      path,
+      'CREATE OR REPLACE VIEW shop.v3 AS SELECT id, amount * 2 AS amount FROM orders',
+    );
+    expect(await runFile(path, store, 'shop.v1')).toEqual({ status: 'ran', total: 60 });
+  });
+
   it('names the base tables in a view’s version, each memoised like a table (no scan of the view)', async () => {
     const path = join(dir, 'readable.duckdb');
     await makeShop(path, 1);

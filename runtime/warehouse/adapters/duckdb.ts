@@ -736,6 +736,10 @@ export class DuckDBWarehouse implements Warehouse {
       // table is back, the view binds and the version changes.
       return { table: canonical, version: `${own}:unbound`, source: 'duckdb.view' };
     }
+    // The plan's leaves are base tables only: a view in between (v1 → v2 → base) is inlined by
+    // the binder and leaves no trace, so redefining v2 moved neither v1's DDL nor its tables.
+    const inner = await this.innerViews(canonical);
+    const through = inner.length > 0 ? `:through[${inner.join(',')}]` : '';
     if (reads.outside.length === 0) {
       const parts: string[] = [];
       for (const t of reads.tables) {
@@ -744,7 +748,7 @@ export class DuckDBWarehouse implements Warehouse {
       }
       return {
         table: canonical,
-        version: `${own}:view[${parts.join(',')}]`,
+        version: `${own}${through}:view[${parts.join(',')}]`,
         source: 'duckdb.view',
       };
     }
@@ -752,9 +756,50 @@ export class DuckDBWarehouse implements Warehouse {
       this.opts.fingerprint !== 'catalog' ? `:c${await this.scanHash(canonical)}` : '';
     return {
       table: canonical,
-      version: `${own}:reads[${reads.outside.join(',')}]${content}`,
+      version: `${own}${through}:reads[${reads.outside.join(',')}]${content}`,
       source: 'duckdb.view',
     };
+  }
+
+  /**
+   * Every view a view's definition may reach through other views, as `schema.view=d<ddl hash>`,
+   * sorted: a view whose name (any case) appears in the definition, then in that view's, and so
+   * on. A superset of the views the binder resolves through, by design: a name that appears but
+   * does not bind there (a column spelt like a view) only adds a definition to the key, which
+   * costs a re-run when that view changes, never a stale result. Chosen over parsing each
+   * definition (the DDL would have to be cut into its SELECT, and unqualified names resolved as
+   * the binder would, per schema) and over hashing every view of the database (any view's edit
+   * would re-run every view reader). One `duckdb_views()` query per view version.
+   */
+  private async innerViews(canonical: string): Promise<string[]> {
+    const views = await this.withConnection(async (c) => {
+      const r = await c.runAndReadAll(
+        `SELECT schema_name AS s, view_name AS n, sql AS d FROM duckdb_views() WHERE NOT internal AND database_name = current_database()`,
+      );
+      return (r.getRowObjectsJson() as { s: string; n: string; d: string }[]).map((x) => ({
+        name: `${x.s}.${x.n}`,
+        view: String(x.n).toLowerCase(),
+        sql: String(x.d ?? ''),
+      }));
+    });
+    const mentions = (text: string, name: string) => {
+      const lower = text.toLowerCase();
+      if (!/^\w+$/.test(name)) return lower.includes(name);
+      return new RegExp(`(^|[^\\w])${name}($|[^\\w])`).test(lower);
+    };
+    const self = canonical.toLowerCase();
+    const found = new Map<string, string>();
+    const pending = views.filter((v) => v.name.toLowerCase() === self).map((v) => v.sql);
+    while (pending.length > 0) {
+      const text = pending.pop()!;
+      for (const v of views) {
+        const key = v.name.toLowerCase();
+        if (key === self || found.has(key) || !mentions(text, v.view)) continue;
+        found.set(key, `${v.name}=d${sha256(v.sql).slice(0, 12)}`);
+        pending.push(v.sql);
+      }
+    }
+    return [...found.values()].sort();
   }
 
   /**
