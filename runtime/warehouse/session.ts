@@ -56,6 +56,9 @@ export interface TaskScope {
   /** Set when a statement of the task made, replaced or dropped a user-defined function or
    *  macro: the change of the database's functions while it ran is its own work. */
   definesFunctions?: boolean;
+  /** Set when a statement of the task was prepared to run: its session state is put back when
+   *  the task ends (`Warehouse.endTaskSession`). */
+  queried?: boolean;
   /** The warehouse this scope's queries run on, instead of the process's (a fixture replay's
    *  in-memory DuckDB: runtime/testing/warehouse-replay.ts). */
   warehouse?: Warehouse;
@@ -197,6 +200,7 @@ export async function prepareQuery(
   scope: TaskScope | undefined = currentScope(),
 ): Promise<Prepared> {
   const composed = compose(q, scope?.dialect ?? defaultDialect());
+  if (scope && !scope.dryRun) scope.queried = true;
   const from = composed.dialect;
   const translating = from !== w.dialect;
   const tables: string[] = [];

@@ -137,6 +137,13 @@ export interface Warehouse {
     read: Pick<DynamicRead, 'call' | 'expr' | 'sql'>,
     params: readonly BoundParam[],
   ): Promise<string[]>;
+  /**
+   * Puts the warehouse's shared state back as it was before `task` ran (DuckDB: settings a `SET`
+   * or `PRAGMA` changed, databases an `ATTACH` added), so one task's session state never reaches
+   * another task's results (which are keyed without it). Called when a task that ran SQL ends,
+   * failed or not. Returns what was undone, for messages.
+   */
+  endTaskSession?(task: string): Promise<{ settings: string[]; detached: string[] }>;
   /** Appends rows to an existing table (tests, seeds, small uploads). */
   insertRows(table: string, rows: Row[]): Promise<void>;
   close(): Promise<void>;

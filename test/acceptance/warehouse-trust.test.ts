@@ -685,3 +685,66 @@ describe('table macros', () => {
     expect(showOutput(p, nb, 'nested', 'viaNested')).toBe(2);
   }, 1_800_000);
 });
+
+describe("a task's session state (SET, ATTACH) ends with the task", () => {
+  // A tester's finding: DuckDB's `SET x = …` and `ATTACH` are global to the open instance, so a
+  // task running after another in the same thread ran under the other's settings and databases:
+  // `ORDER BY x` put NULLs first with `--workers 1` and last alone, cached either way.
+  it("a SET in one task orders its own query and not the next task's", () => {
+    const p = warehouseProject();
+    p.write(
+      'notebooks/session.ipynb',
+      notebookOf("import { sql } from 'cellar';", {
+        setter:
+          "//| dialect: duckdb\nawait sql`SET default_null_order = 'nulls_first'`;\nconst own = (await sql<{ x: number | null }>`SELECT x FROM shop.n ORDER BY x`).map((r) => r.x);",
+        sorter:
+          '//| dialect: duckdb\nconst sorted = (await sql<{ x: number | null }>`SELECT x FROM shop.n ORDER BY x`).map((r) => r.x);',
+      }),
+    );
+    outside(
+      p,
+      'warehouse.duckdb',
+      'CREATE SCHEMA shop; CREATE TABLE shop.n AS SELECT * FROM (VALUES (NULL), (1), (2)) t(x)',
+    );
+    const nb = 'notebooks/session.ipynb';
+    expect(runStatuses(p, nb, '--workers', '1')).toEqual({ setter: 'ran', sorter: 'ran' });
+    expect(showOutput(p, nb, 'setter', 'own')).toEqual([null, 1, 2]);
+    expect(showOutput(p, nb, 'sorter', 'sorted')).toEqual([1, 2, null]);
+  }, 1_800_000);
+
+  it("a database one task attached is not there for the next task, whose error names the attacher; a task's own ATTACH is keyed on the file", () => {
+    const p = warehouseProject();
+    p.write(
+      'notebooks/attach.ipynb',
+      notebookOf("import { sql } from 'cellar';", {
+        attacher:
+          "//| dialect: duckdb\nawait sql`ATTACH IF NOT EXISTS '../other.duckdb' AS o (READ_ONLY)`;\nconst own = Number((await sql<{ s: number }>`SELECT sum(x)::INT AS s FROM o.t`)[0]!.s);",
+      }),
+    );
+    p.write(
+      'notebooks/leak.ipynb',
+      notebookOf("import { sql } from 'cellar';", {
+        attacher2:
+          "//| dialect: duckdb\nawait sql`ATTACH IF NOT EXISTS '../other.duckdb' AS o (READ_ONLY)`;\nconst n2 = 1;",
+        leaky:
+          '//| dialect: duckdb\nconst viaLeak = Number((await sql<{ s: number }>`SELECT sum(x)::INT AS s FROM o.t`)[0]!.s);',
+      }),
+    );
+    outside(p, 'warehouse.duckdb', 'CREATE TABLE keep AS SELECT 1 AS x');
+    outside(p, 'other.duckdb', 'CREATE TABLE t AS SELECT 1 AS x');
+    const nb = 'notebooks/attach.ipynb';
+    runStatuses(p, nb, '--workers', '1');
+    expect(runStatuses(p, nb, '--workers', '1')).toEqual({ attacher: 'cached' });
+    expect(showOutput(p, nb, 'attacher', 'own')).toBe(1);
+    outside(p, 'other.duckdb', 'INSERT INTO t VALUES (5)');
+    expect(runStatuses(p, nb, '--workers', '1')).toEqual({ attacher: 'ran' });
+    expect(showOutput(p, nb, 'attacher', 'own')).toBe(6);
+
+    const r = p.cellar('run', 'notebooks/leak.ipynb', '--workers', '1');
+    expect(r.code).not.toBe(0);
+    expect(r.stderr + r.stdout).toMatch(/leaky/);
+    expect(r.stderr + r.stdout).toMatch(
+      /attached by task attacher2 and detached when that task ended/,
+    );
+  }, 1_800_000);
+});

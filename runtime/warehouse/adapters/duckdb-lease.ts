@@ -92,6 +92,11 @@ export class DuckDBLease {
   release(): void {
     this.holders--;
     if (this.holders > 0 || this.memory) return;
+    if (this.retiring) {
+      this.retiring = false;
+      this.closeNow();
+      return;
+    }
     this.idleTimer = setTimeout(() => this.closeNow(), this.opts.idleMs ?? 300);
     this.idleTimer.unref();
   }
@@ -121,6 +126,18 @@ export class DuckDBLease {
     this.instance = null;
     this.unlock();
   }
+
+  /**
+   * Close `instance` as soon as no one holds it, whatever the idle time, so the next use opens
+   * the file afresh (its opening state: `onOpen`). For state that cannot be put back otherwise.
+   * An in-memory database is never closed (its data would be lost).
+   */
+  retire(instance: DuckDBInstance): void {
+    if (this.memory || this.instance !== instance) return;
+    this.retiring = true;
+  }
+
+  private retiring = false;
 
   /** Close at once (end of process or tests); waits for nothing. */
   close(): void {

@@ -46,6 +46,7 @@ import {
   DuckDBTypeId,
   JsonDuckDBValueConverter,
   type DuckDBConnection,
+  type DuckDBInstance,
   type DuckDBListType,
   type DuckDBStructType,
   type DuckDBDataChunk,
@@ -141,6 +142,7 @@ export async function openDuckDB(opts: DuckDBWarehouseOptions): Promise<DuckDBWa
         );
         if (id.getRowObjectsJson().length === 0)
           await c.run(`INSERT INTO _cellar.meta VALUES ('database_id', $1)`, [randomUUID()]);
+        baselines.set(instance, await sessionState(c));
       } finally {
         c.closeSync();
       }
@@ -234,6 +236,62 @@ export class DuckDBWarehouse implements Warehouse {
     return run;
   }
 
+  /** Databases a task attached, by alias (lower case) → that task: detached when it ended, named
+   *  in the error of a later task that uses the alias without attaching it. */
+  private readonly detachedBy = new Map<string, string>();
+
+  /**
+   * See `Warehouse.endTaskSession`. DuckDB's `SET x = …` (no scope) and `PRAGMA x = …` are GLOBAL:
+   * they outlive the statement's connection and hold for every later query of this instance
+   * (another task's, in the same thread), until the instance closes after 300 ms idle. So the
+   * result of `ORDER BY x` depended on which task ran before and how fast. Compared with the state
+   * the instance had when opened (`baselines`): a changed setting is `RESET GLOBAL` (its default;
+   * cellar's own `SET GLOBAL TimeZone` and the configured `threads` are set back to their value
+   * instead), an added database is detached. A setting that still differs closes the instance as
+   * soon as it is idle (a file-backed one reopens in its opening state, ~15 ms).
+   */
+  async endTaskSession(task: string): Promise<{ settings: string[]; detached: string[] }> {
+    return this.lease.with(async (instance) => {
+      const base = baselines.get(instance);
+      if (!base) return { settings: [], detached: [] };
+      const c = await instance.connect();
+      try {
+        const now = await sessionState(c);
+        const settings = [...now.settings]
+          .filter(([k, v]) => base.settings.get(k) !== v)
+          .map(([k]) => k);
+        const detached = now.databases.filter((d) => !base.databases.includes(d));
+        for (const d of detached) {
+          await c.run(`DETACH DATABASE IF EXISTS ${quoteName(d)}`);
+          this.detachedBy.set(d.toLowerCase(), task);
+        }
+        for (const k of settings) {
+          const want = base.settings.get(k);
+          const current = (await sessionState(c)).settings.get(k);
+          if (current === want) continue; // an alias of one already put back (null_order)
+          try {
+            await c.run(`RESET GLOBAL ${quoteName(k)}`);
+          } catch {
+            // not resettable: set back below
+          }
+          if ((await sessionState(c)).settings.get(k) === want || want === undefined) continue;
+          try {
+            await c.run(`SET GLOBAL ${quoteName(k)} = ${sqlStringLiteral(want)}`);
+          } catch {
+            // checked below
+          }
+        }
+        const left = [...(await sessionState(c)).settings].filter(
+          ([k, v]) => base.settings.get(k) !== v,
+        );
+        if (left.length > 0) this.lease.retire(instance);
+        return { settings, detached };
+      } finally {
+        c.closeSync();
+      }
+    });
+  }
+
   /** `proj.ds.t` and `ds.t` → `[ds, t]`; `t` → `[main, t]`. The project is dropped: one DuckDB
    *  file stands for one project. */
   tableParts(name: string | string[]): string[] {
@@ -269,7 +327,7 @@ export class DuckDBWarehouse implements Warehouse {
     try {
       stmt = await c.prepare(q.text);
     } catch (e) {
-      throw queryError(e, q, this.missingSchemas);
+      throw queryError(e, q, this.missingSchemas, this.detachedBy);
     }
     q.params.forEach((p, i) => bindParam(stmt, i + 1, p));
     return stmt;
@@ -362,7 +420,7 @@ export class DuckDBWarehouse implements Warehouse {
       try {
         result = await stmt.stream();
       } catch (e) {
-        throw queryError(e, q, this.missingSchemas);
+        throw queryError(e, q, this.missingSchemas, this.detachedBy);
       }
       const names = result.deduplicatedColumnNames();
       const types = result.columnTypes();
@@ -377,7 +435,7 @@ export class DuckDBWarehouse implements Warehouse {
         try {
           chunk = await result.fetchChunk();
         } catch (e) {
-          throw queryError(e, q, this.missingSchemas);
+          throw queryError(e, q, this.missingSchemas, this.detachedBy);
         }
         if (!chunk || chunk.rowCount === 0) {
           // No rows: still say what the columns are, so `query` never runs the statement a
@@ -406,7 +464,7 @@ export class DuckDBWarehouse implements Warehouse {
       try {
         await stmt.run();
       } catch (e) {
-        throw queryError(e, q, this.missingSchemas);
+        throw queryError(e, q, this.missingSchemas, this.detachedBy);
       }
     });
     await this.bump(writes);
@@ -447,7 +505,7 @@ export class DuckDBWarehouse implements Warehouse {
       try {
         await stmt.run();
       } catch (e) {
-        throw queryError(e, q, this.missingSchemas);
+        throw queryError(e, q, this.missingSchemas, this.detachedBy);
       }
     });
     await this.bump([table]);
@@ -987,10 +1045,19 @@ function queryError(
   e: unknown,
   q: PreparedQuery,
   missing: DuckDBWarehouse['missingSchemas'] = null,
+  detachedBy: ReadonlyMap<string, string> = new Map(),
 ): WarehouseError {
   const msg = (e as Error).message ?? String(e);
   const named = missing?.schemas.some((s) => new RegExp(`\\b${s}\\b`).test(q.text));
-  const why = named && /Catalog Error/.test(msg) ? `\n${missing!.why}` : '';
+  let why = named && /Catalog Error/.test(msg) ? `\n${missing!.why}` : '';
+  if (!why && /Catalog Error/.test(msg)) {
+    for (const [alias, task] of detachedBy) {
+      if (!new RegExp(`(^|[^\\w])"?${alias.replace(/\W/g, '\\$&')}"?\\.`, 'i').test(q.text))
+        continue;
+      why = `\nDatabase ${alias} was attached by task ${task} and detached when that task ended: a task's ATTACH (and SET) lasts until the task ends, so no task's result depends on which task ran before it. ATTACH it in the task that reads it (ATTACH IF NOT EXISTS '<file>' AS ${alias} (READ_ONLY)): the file is then in that task's key.`;
+      break;
+    }
+  }
   return new WarehouseError('E_WH_QUERY', `DuckDB: ${msg}${why}`, { sql: q.text });
 }
 
@@ -1122,4 +1189,35 @@ function converterFor(type: DuckDBType): Converter {
           ? null
           : (JsonDuckDBValueConverter(v, type, JsonDuckDBValueConverter) as JsonValue);
   }
+}
+
+/** The state of a DuckDB instance a task's statements can change for later tasks. */
+interface SessionState {
+  /** Every setting's value (`duckdb_settings()`). */
+  settings: Map<string, string>;
+  /** Attached databases, user-visible ones only (`duckdb_databases()`). */
+  databases: string[];
+}
+
+/** Each open instance's state just after cellar opened it (`openDuckDB`'s `onOpen`). */
+const baselines = new WeakMap<DuckDBInstance, SessionState>();
+
+async function sessionState(c: DuckDBConnection): Promise<SessionState> {
+  const s = await c.runAndReadAll('SELECT name, value FROM duckdb_settings()');
+  const d = await c.runAndReadAll(
+    'SELECT database_name AS n FROM duckdb_databases() WHERE NOT internal ORDER BY 1',
+  );
+  return {
+    settings: new Map(
+      (s.getRowObjectsJson() as { name: string; value: unknown }[]).map((x) => [
+        String(x.name),
+        String(x.value ?? ''),
+      ]),
+    ),
+    databases: (d.getRowObjectsJson() as { n: string }[]).map((x) => String(x.n)),
+  };
+}
+
+function quoteName(name: string): string {
+  return '"' + name.replace(/"/g, '""') + '"';
 }

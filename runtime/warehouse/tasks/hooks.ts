@@ -421,7 +421,7 @@ async function runWarehouseTask(
     const functionsBefore = keyed
       ? await functionsBaseline(await getWarehouse(), task, ctx)
       : undefined;
-    const outputs = await runInScope(watch, run);
+    const outputs = await endingSession(task, watch, () => runInScope(watch, run));
     if (watch.reads!.size > 0 || watch.files!.size > 0) {
       const w = await getWarehouse();
       noteRanSql(task);
@@ -444,61 +444,83 @@ async function runWarehouseTask(
   };
   const before = await baseline(w, task, ctx);
   const functionsBefore = await functionsBaseline(w, task, ctx);
-  return runInScope(scope, async () => {
-    await checkSources(w, task, ctx);
-    const outputs = await run();
-    await afterRun(w, task, ctx, scope, before, functionsBefore);
-    const target = task.warehouse?.materialize;
-    const result: Record<string, unknown> = { ...outputs };
-    let checked: { label: string; table?: TableRef; rows?: Row[] } | null = null;
-    if (target) {
-      const queries = Object.entries(outputs).filter(([, v]) => isQuery(v));
-      if (queries.length !== 1) {
-        throw new WarehouseError(
-          'E_WH_MATERIALIZE',
-          `${where(task)}\`//| materialize: ${target}\` needs exactly one sql\`\` query among the outputs, found ${queries.length} (outputs: ${Object.keys(outputs).join(', ')}). Return the Query itself, without await.`,
-        );
+  return endingSession(task, scope, () =>
+    runInScope(scope, async () => {
+      await checkSources(w, task, ctx);
+      const outputs = await run();
+      await afterRun(w, task, ctx, scope, before, functionsBefore);
+      const target = task.warehouse?.materialize;
+      const result: Record<string, unknown> = { ...outputs };
+      let checked: { label: string; table?: TableRef; rows?: Row[] } | null = null;
+      if (target) {
+        const queries = Object.entries(outputs).filter(([, v]) => isQuery(v));
+        if (queries.length !== 1) {
+          throw new WarehouseError(
+            'E_WH_MATERIALIZE',
+            `${where(task)}\`//| materialize: ${target}\` needs exactly one sql\`\` query among the outputs, found ${queries.length} (outputs: ${Object.keys(outputs).join(', ')}). Return the Query itself, without await.`,
+          );
+        }
+        const [name, query] = queries[0]!;
+        const physical = physicalTableName(target, ctx.key);
+        const max = maxBytesBilled();
+        try {
+          await w.createTableAs(
+            physical,
+            await prepareQuery(w, query as Query, scope),
+            max ? { maxBytesBilled: max } : {},
+          );
+        } catch (e) {
+          throw query instanceof Query ? query.located(e) : e;
+        }
+        const ref: TableRef = { kind: 'cellar.table', name: physical, logical: target };
+        result[name] = ref;
+        checked = { label: `table ${w.canonicalTable(physical)} (${target})`, table: ref };
       }
-      const [name, query] = queries[0]!;
-      const physical = physicalTableName(target, ctx.key);
-      const max = maxBytesBilled();
-      try {
-        await w.createTableAs(
-          physical,
-          await prepareQuery(w, query as Query, scope),
-          max ? { maxBytesBilled: max } : {},
-        );
-      } catch (e) {
-        throw query instanceof Query ? query.located(e) : e;
+      // Other Query outputs are pulled into Node as rows: awaiting them is what the notebook did.
+      for (const [name, value] of Object.entries(result)) {
+        if (isQuery(value)) result[name] = await (value as Query);
       }
-      const ref: TableRef = { kind: 'cellar.table', name: physical, logical: target };
-      result[name] = ref;
-      checked = { label: `table ${w.canonicalTable(physical)} (${target})`, table: ref };
-    }
-    // Other Query outputs are pulled into Node as rows: awaiting them is what the notebook did.
-    for (const [name, value] of Object.entries(result)) {
-      if (isQuery(value)) result[name] = await (value as Query);
-    }
-    if (task.checks.length > 0) {
-      checked ??= checkTargetOf(task, result);
-      try {
-        await runChecks(task.checks, checked, ctx.params, where(task));
-      } catch (e) {
-        // A failed task leaves no output behind: drop the table it just created.
-        if (checked.table && target) await w.dropTable(checked.table.name).catch(() => undefined);
-        throw e;
+      if (task.checks.length > 0) {
+        checked ??= checkTargetOf(task, result);
+        try {
+          await runChecks(task.checks, checked, ctx.params, where(task));
+        } catch (e) {
+          // A failed task leaves no output behind: drop the table it just created.
+          if (checked.table && target) await w.dropTable(checked.table.name).catch(() => undefined);
+          throw e;
+        }
       }
-    }
-    if (target && checked?.table) {
-      await w.createView(target, checked.table.name);
-      await recordMaterialized(w, checked.table.name);
-    }
-    noteUnseenReads(w, task, scope, [
-      ...(target ? [physicalTableName(target, ctx.key), target] : []),
-      ...upstreamTables(task, ctx),
-    ]);
-    return result;
-  });
+      if (target && checked?.table) {
+        await w.createView(target, checked.table.name);
+        await recordMaterialized(w, checked.table.name);
+      }
+      noteUnseenReads(w, task, scope, [
+        ...(target ? [physicalTableName(target, ctx.key), target] : []),
+        ...upstreamTables(task, ctx),
+      ]);
+      return result;
+    }),
+  );
+}
+
+/**
+ * Runs a task, then puts the warehouse's session state back (`Warehouse.endTaskSession`) when a
+ * statement of it ran, whether it succeeded or failed: a task's `SET`/`PRAGMA`/`ATTACH` serves its
+ * own later statements and ends with it. Why: on DuckDB they are global to the open instance, so
+ * the next task in the thread ran under them, and its result (keyed without them) depended on
+ * which task ran before it and on timing.
+ */
+async function endingSession<T>(task: AnyTask, scope: TaskScope, fn: () => Promise<T>): Promise<T> {
+  let out: T;
+  try {
+    out = await fn();
+  } catch (e) {
+    // The task's own failure is the one to report; the state is put back all the same.
+    if (scope.queried) await (await getWarehouse()).endTaskSession?.(task.name).catch(() => {});
+    throw e;
+  }
+  if (scope.queried) await (await getWarehouse()).endTaskSession?.(task.name);
+  return out;
 }
 
 /** The table versions the task's key named: from the job (the key's own inputs), else as this
