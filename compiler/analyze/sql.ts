@@ -182,6 +182,11 @@ function scanTemplate(
   type State = 'code' | 'line' | 'block' | 'dollar' | "'" | '"' | '`';
   let state: State = 'code';
   let dollarTag = ''; // the `$$` or `$tag$` that opened a DuckDB dollar-quoted string
+  // DuckDB (as Postgres) nests block comments; BigQuery's end at the first `*/`. The runtime's
+  // lexer (runtime/warehouse/sql/compose.ts `gapContexts`) follows the same rules.
+  let depth = 0;
+  // DuckDB's escape string `E'it\'s'`: a backslash escapes the next character.
+  let escapes = false;
   let line = 1;
   const out: SqlProblem[] = [];
   const clock: SqlClockRead[] = [];
@@ -197,9 +202,11 @@ function scanTemplate(
         i += call.length - 1;
       } else if (c === '-' && next === '-') state = 'line';
       else if (c === '#' && dialect === 'bigquery') state = 'line';
-      else if (c === '/' && next === '*') ((state = 'block'), i++);
-      else if (c === "'" || c === '"' || c === '`') state = c;
-      else if (c === '$' && dialect === 'duckdb' && DOLLAR_QUOTE.test(text.slice(i, i + 66))) {
+      else if (c === '/' && next === '*') ((state = 'block'), (depth = 1), i++);
+      else if (c === "'" || c === '"' || c === '`') {
+        state = c;
+        escapes = c === "'" && dialect === 'duckdb' && escapeStringAt(text, i);
+      } else if (c === '$' && dialect === 'duckdb' && DOLLAR_QUOTE.test(text.slice(i, i + 66))) {
         dollarTag = DOLLAR_QUOTE.exec(text.slice(i, i + 66))![0];
         state = 'dollar';
         i += dollarTag.length - 1;
@@ -223,7 +230,11 @@ function scanTemplate(
       if (text.startsWith(dollarTag, i)) ((state = 'code'), (i += dollarTag.length - 1));
     } else if (state === 'line' || state === 'block') {
       if (state === 'line' && c === '\n') state = 'code';
-      else if (state === 'block' && c === '*' && next === '/') ((state = 'code'), i++);
+      else if (state === 'block' && c === '*' && next === '/') {
+        i++;
+        if (--depth === 0 || dialect !== 'duckdb') state = 'code';
+      } else if (state === 'block' && c === '/' && next === '*' && dialect === 'duckdb')
+        (depth++, i++);
       else if (c === '@' && isParam(i)) {
         out.push({
           template,
@@ -232,13 +243,19 @@ function scanTemplate(
           line,
         });
       }
-    } else if (c === '\\' && dialect === 'bigquery' && state !== '`') i++;
+    } else if (c === '\\' && state !== '`' && (dialect === 'bigquery' || escapes)) i++;
     else if (c === state) {
       if (next === state && dialect === 'duckdb') i++;
       else state = 'code';
     }
   }
   return { commentParams: out, clock };
+}
+
+/** True when the `'` at `i` opens a DuckDB escape string `E'…'` (a copy of the runtime's
+ *  `escapeStringAt`, runtime/warehouse/sql/compose.ts: the compiler cannot import the runtime). */
+function escapeStringAt(text: string, i: number): boolean {
+  return /[eE]/.test(text[i - 1] ?? '') && !/[\w$]/.test(text[i - 2] ?? '');
 }
 
 /** The clock calls in a sql`…` template's text, outside its strings and comments (module-clock.ts). */

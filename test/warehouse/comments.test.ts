@@ -2,7 +2,8 @@
 // client drops the comment, and the compiler warns on its cell and line (issue 9, item 1).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDuckDB, sql, useWarehouse, type Warehouse } from 'cellar';
-import { compose } from '../../runtime/warehouse/sql/compose.js';
+import { compose, gapContexts } from '../../runtime/warehouse/sql/compose.js';
+import { sqlFacts } from '../../compiler/analyze/sql.js';
 import { compileNotebook } from '../../compiler/program.js';
 import { formatDiagnostic } from '../../compiler/diagnostics.js';
 import { notebookText } from '../compiler/notebook.js';
@@ -194,6 +195,105 @@ describe('interpolations inside SQL comments', () => {
       const rows = await sql<{ n: number }>`
         SELECT COUNT(*)::INT AS n FROM shop.orders WHERE CAST(id AS STRING) LIKE ${pat} || '%'`;
       expect(rows).toEqual([{ n: 2 }]);
+    });
+  });
+
+  // A tester's finding: DuckDB nests block comments (`/* a /* b */ c */` is one comment) and has
+  // escape strings (`E'it\'s'`); both lexers ended the comment at the first `*/` and the string at
+  // `\'`, so the `${…}` after them was bound as a parameter: no W_SQL_COMMENT_PARAM, no
+  // E_SQL_QUOTED_PARAM, and at run time DuckDB's raw "Can not bind to parameter number 1".
+  describe('DuckDB nested block comments and E-strings, in both lexers', () => {
+    const nested = (x: unknown) =>
+      sql.dialect(
+        'duckdb',
+      )`SELECT id FROM shop.orders /* outer /* inner */ WHERE amount > ${x} */ WHERE id > ${0}`;
+    const eString = (x: unknown) => sql.dialect('duckdb')`SELECT E'it\\'s ${x}' AS s, ${1} AS b`;
+
+    it("the runtime's lexer: in a nested comment the value is dropped; in E'…' it is in a string", () => {
+      const c = compose(nested(15), 'duckdb');
+      expect(c.params.map((p) => p.value)).toEqual([0]);
+      expect(c.text).toContain('WHERE amount > ${…} */ WHERE id > __cellar_p0__');
+      expect(gapContexts(["E'it\\'s ", "' AS s, ", ' AS b'], 'duckdb')).toEqual(['string', 'code']);
+      // `e'…'` too, but not a word ending in e (`type'…'` is no escape string: `\` is text there).
+      expect(gapContexts(["SELECT e'a\\'", "'"], 'duckdb')).toEqual(['string']);
+      expect(gapContexts(["SELECT 'a\\'", "'"], 'duckdb')).toEqual(['code']);
+      // BigQuery does not nest: its comment ends at the first `*/`.
+      expect(gapContexts(['/* a /* b */ ', ' */'], 'bigquery')).toEqual(['code']);
+      expect(gapContexts(['/* a /* b */ ', ' */'], 'duckdb')).toEqual(['comment']);
+    });
+
+    it("the compiler's lexer agrees with the runtime's, template by template", async () => {
+      const cases: [string[], 'duckdb' | 'bigquery'][] = [
+        [['SELECT 1 /* outer /* inner */ WHERE a > ', ' */ WHERE b > ', ''], 'duckdb'],
+        [['SELECT 1 /* a /* b /* c */ */ ', ' */ ', ''], 'duckdb'],
+        [['/* a /* b */ ', ' */'], 'bigquery'],
+        [["SELECT E'it\\'s ", "' AS s, ", ' AS b'], 'duckdb'],
+        [["SELECT E'a\\\\' AS s, ", ' AS b'], 'duckdb'],
+        [["SELECT 'a\\' AS s, ", ' AS b'], 'duckdb'],
+      ];
+      for (const [parts, dialect] of cases) {
+        // Each gap on a line of its own, so the compiler's problems (by line) say which gap.
+        const strings = parts.map(
+          (x, k) => (k > 0 ? '\n' : '') + x + (k < parts.length - 1 ? '\n' : ''),
+        );
+        const text = strings.reduce((t, x, k) => (k === 0 ? x : `${t}@p${k - 1}${x}`));
+        const { problems } = await sqlFacts([text], dialect);
+        const compiler = strings.slice(1).map((_, k) => {
+          const line = text.slice(0, text.indexOf(`@p${k}`)).split('\n').length;
+          const kind = problems.find((x) => x.line === line)?.kind;
+          return kind === 'comment-param' ? 'comment' : kind === 'quoted-param' ? 'quoted' : 'code';
+        });
+        const runtime = gapContexts(strings, dialect).map((g) =>
+          g === 'string' || g === 'identifier' ? 'quoted' : g,
+        );
+        expect({ text, dialect, compiler }).toEqual({ text, dialect, compiler: runtime });
+      }
+    }, 600_000);
+
+    it('the compiler warns on the nested comment and refuses the E-string, on their lines', async () => {
+      const text = notebookText([
+        "import { sql } from 'cellar';",
+        '//| params\nconst minAmount = 15;\nconst key = "k";',
+        '//| task: nested\n//| dialect: duckdb\nconst rows = await sql`SELECT id\n  FROM shop.orders /* outer /* inner */ WHERE amount > ${minAmount} */`;',
+        "//| task: estr\n//| dialect: duckdb\nconst rows2 = await sql`SELECT\n  E'it\\\\'s ${key}' AS s`;",
+      ]);
+      const result = await compileNotebook('notebooks/nested.ipynb', text, {
+        workdir: '../../notebooks',
+        format: false,
+      });
+      const pick = (code: string) =>
+        result.diagnostics.filter((d) => d.code === code).map((d) => [d.cell, d.line]);
+      expect(pick('W_SQL_COMMENT_PARAM')).toEqual([[3, 4]]);
+      expect(pick('E_SQL_QUOTED_PARAM')).toEqual([[4, 4]]);
+    }, 600_000);
+
+    describe('at run time on DuckDB', () => {
+      let w: Warehouse;
+      beforeAll(async () => {
+        w = await openDuckDB({ path: ':memory:' });
+        useWarehouse(w, { dialect: 'duckdb' });
+        await sql`CREATE SCHEMA shop`;
+        await sql`CREATE TABLE shop.orders AS SELECT * FROM (VALUES (1, 10.0), (12, 20.0)) t(id, amount)`;
+      });
+      afterAll(async () => {
+        useWarehouse(null);
+        await w.close();
+      });
+
+      it('runs the nested-comment query without the filter, and refuses the E-string with E_WH_PARAM', async () => {
+        expect(await nested(15)).toEqual([{ id: 1 }, { id: 12 }]);
+        const error = await Promise.resolve(eString('k')).then(
+          () => undefined,
+          (e: unknown) => e as Error & { code?: string },
+        );
+        expect(error?.code).toBe('E_WH_PARAM');
+        expect(error?.message).not.toMatch(/Can not bind/);
+        expect(error?.message).toContain('value #1');
+        // An E-string without a value inside still runs, and the value after it binds.
+        expect(await sql<{ s: string; b: number }>`SELECT E'it\\'s' AS s, ${2}::INT AS b`).toEqual([
+          { s: "it's", b: 2 },
+        ]);
+      });
     });
   });
 });

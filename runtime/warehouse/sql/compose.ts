@@ -130,6 +130,11 @@ export function gapContexts(strings: readonly string[], dialect: SqlDialect): Ga
   type State = 'code' | 'line' | 'block' | 'dollar' | "'" | '"' | '`';
   let state: State = 'code';
   let dollarTag = ''; // the `$$` or `$tag$` that opened a DuckDB dollar-quoted string
+  // DuckDB (as Postgres) nests block comments: `/* a /* b */ c */` is one comment. BigQuery
+  // does not: its comment ends at the first `*/`.
+  let depth = 0;
+  // DuckDB's escape string `E'it\'s'`: a backslash escapes the next character, as in BigQuery.
+  let escapes = false;
   const out: GapContext[] = [];
   const context = (): GapContext =>
     state === 'code'
@@ -146,9 +151,11 @@ export function gapContexts(strings: readonly string[], dialect: SqlDialect): Ga
       if (state === 'code') {
         if (c === '-' && next === '-') state = 'line';
         else if (c === '#' && dialect === 'bigquery') state = 'line';
-        else if (c === '/' && next === '*') ((state = 'block'), i++);
-        else if (c === "'" || c === '"' || c === '`') state = c;
-        else if (c === '$' && dialect === 'duckdb' && DOLLAR_QUOTE.test(text.slice(i, i + 66))) {
+        else if (c === '/' && next === '*') ((state = 'block'), (depth = 1), i++);
+        else if (c === "'" || c === '"' || c === '`') {
+          state = c;
+          escapes = c === "'" && dialect === 'duckdb' && escapeStringAt(text, i);
+        } else if (c === '$' && dialect === 'duckdb' && DOLLAR_QUOTE.test(text.slice(i, i + 66))) {
           dollarTag = DOLLAR_QUOTE.exec(text.slice(i, i + 66))![0];
           state = 'dollar';
           i += dollarTag.length - 1;
@@ -156,11 +163,14 @@ export function gapContexts(strings: readonly string[], dialect: SqlDialect): Ga
       } else if (state === 'line') {
         if (c === '\n') state = 'code';
       } else if (state === 'block') {
-        if (c === '*' && next === '/') ((state = 'code'), i++);
+        if (c === '*' && next === '/') {
+          i++;
+          if (--depth === 0 || dialect !== 'duckdb') state = 'code';
+        } else if (c === '/' && next === '*' && dialect === 'duckdb') (depth++, i++);
       } else if (state === 'dollar') {
         if (text.startsWith(dollarTag, i)) ((state = 'code'), (i += dollarTag.length - 1));
-      } else if (c === '\\' && dialect === 'bigquery' && state !== '`')
-        i++; // BigQuery escapes; DuckDB strings are standard
+      } else if (c === '\\' && state !== '`' && (dialect === 'bigquery' || escapes))
+        i++; // BigQuery and DuckDB's E'…' escape; DuckDB's other strings are standard
       else if (c === state) {
         if (next === state && dialect === 'duckdb')
           i++; // DuckDB's doubled quote: an escaped quote, still inside
@@ -170,6 +180,12 @@ export function gapContexts(strings: readonly string[], dialect: SqlDialect): Ga
     if (k < strings.length - 1) out.push(context());
   });
   return out;
+}
+
+/** True when the `'` at `i` opens a DuckDB escape string: `E'…'` (any case), the `E` not the end
+ *  of a longer word (`type'…'` is no escape string). The compiler keeps a copy. */
+export function escapeStringAt(text: string, i: number): boolean {
+  return /[eE]/.test(text[i - 1] ?? '') && !/[\w$]/.test(text[i - 2] ?? '');
 }
 
 /** Compose a template and everything nested in it into one text with numbered markers. */
