@@ -748,3 +748,25 @@ describe("a task's session state (SET, ATTACH) ends with the task", () => {
     );
   }, 1_800_000);
 });
+
+describe('a check naming a column the table lacks', () => {
+  it("says which task, check and column, and the table's columns, at the check's line: not DuckDB's Binder Error", () => {
+    const p = warehouseProject();
+    p.write(
+      'notebooks/checks.ipynb',
+      notebookOf("import { sql } from 'cellar';", {
+        mk: '//| dialect: duckdb\n//| materialize: mart.mk\n//| check: not_null nosuchcol\nconst made = sql`SELECT 1 AS id, 2 AS amount`;',
+      }),
+    );
+    const r = p.cellar('run', 'notebooks/checks.ipynb', '--json');
+    expect(r.code, r.stderr).toBe(1);
+    const mk = (
+      JSON.parse(r.stdout).tasks as { name: string; error?: string; location?: string }[]
+    ).find((t) => t.name === 'mk')!;
+    expect(mk.error).toMatch(
+      /^task mk \(notebooks\/checks\.ipynb, cell 2\): check "not_null nosuchcol": column nosuchcol does not exist in table mart\.mk_\w+ \(mart\.mk\) \(its columns: id, amount\)/,
+    );
+    expect(mk.error).not.toMatch(/Binder Error/);
+    expect(mk.location).toBe('notebooks/checks.ipynb, cell 2 (id mk), line 4');
+  }, 1_800_000);
+});

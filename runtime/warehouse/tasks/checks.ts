@@ -168,6 +168,36 @@ function schemaOfRows(rows: Row[]): ColumnSchema[] {
   });
 }
 
+/** The columns a check names and reads through Cellar's own query (`columns` reports its own). */
+function checkColumns(check: Check): string[] {
+  if (check.kind === 'not_null' || check.kind === 'unique') return check.columns;
+  if (check.kind === 'partition') return [check.column];
+  return [];
+}
+
+/** Column names match as the warehouses match them: DuckDB and BigQuery ignore case. Rows in
+ *  Node are plain objects: their keys match exactly. */
+function hasColumn(schema: ColumnSchema[], name: string, exact: boolean): boolean {
+  return schema.some((s) =>
+    exact ? s.name === name : s.name.toLowerCase() === name.toLowerCase(),
+  );
+}
+
+/**
+ * The target's columns, when `check` names any: a check on a column the table lacks failed with
+ * the engine's Binder Error on Cellar's generated COUNT query, naming neither the check nor the
+ * table's columns. Undefined when the check names none (asked again for the next check); null
+ * when they cannot be known (an empty array of rows).
+ */
+async function knownColumns(
+  check: Check,
+  target: CheckTarget,
+): Promise<ColumnSchema[] | null | undefined> {
+  if (checkColumns(check).length === 0) return undefined;
+  if (target.rows) return target.rows.length > 0 ? schemaOfRows(target.rows) : null;
+  return schemaOf(target);
+}
+
 /** Run checks and throw one error listing every failure. `where` names the task/cell. */
 export async function runChecks(
   checks: readonly (string | Check)[],
@@ -176,6 +206,8 @@ export async function runChecks(
   where = '',
 ): Promise<CheckOutcome[]> {
   const outcomes: CheckOutcome[] = [];
+  // The target's columns, read once when a check names a column (null: not known, no rows).
+  let schema: ColumnSchema[] | null | undefined;
   for (const c of checks) {
     const parsed = typeof c === 'string' ? parseCheck(c) : c;
     if (isParseError(parsed))
@@ -184,6 +216,18 @@ export async function runChecks(
         typeof c === 'string' ? c.trim() : parsed.message,
       );
     try {
+      schema ??= await knownColumns(parsed, target);
+      const missing = schema
+        ? checkColumns(parsed).filter((c) => !hasColumn(schema!, c, !!target.rows))
+        : [];
+      if (missing.length > 0) {
+        const names = schema!.map((x) => x.name).join(', ') || 'none';
+        throw new WarehouseError(
+          'E_WH_CHECK',
+          `${where}check "${parsed.text}": column${missing.length > 1 ? 's' : ''} ${missing.join(', ')} ${missing.length > 1 ? 'do' : 'does'} not exist in ${target.label} (its columns: ${names}). Name one of its columns in the check, or make the query return the column.`,
+          { check: parsed.text, missing, columns: schema!.map((x) => x.name) },
+        );
+      }
       outcomes.push(await evaluateCheck(parsed, target, params));
     } catch (e) {
       throw attachCheck(e, parsed.text); // the check's own query failed: point at the check
