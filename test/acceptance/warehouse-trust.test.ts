@@ -770,3 +770,34 @@ describe('a check naming a column the table lacks', () => {
     expect(mk.location).toBe('notebooks/checks.ipynb, cell 2 (id mk), line 4');
   }, 1_800_000);
 });
+
+describe('a view over a view', () => {
+  it('re-runs its reader when another program redefines the inner view alone', () => {
+    // A tester's finding: "0 tasks would run" and the old sum, after `CREATE OR REPLACE VIEW`
+    // of the view in between (its base table unchanged).
+    const p = warehouseProject();
+    p.write(
+      'notebooks/views.ipynb',
+      notebookOf("import { sql } from 'cellar';", {
+        summed:
+          '//| dialect: duckdb\nconst s = Number((await sql<{ s: number }>`SELECT sum(x)::INT AS s FROM shop.v1`)[0]!.s);',
+      }),
+    );
+    outside(
+      p,
+      'warehouse.duckdb',
+      `CREATE SCHEMA shop; CREATE TABLE shop.base AS SELECT 1 AS x;
+       CREATE VIEW shop.v2 AS SELECT * FROM shop.base; CREATE VIEW shop.v1 AS SELECT * FROM shop.v2`,
+    );
+    const nb = 'notebooks/views.ipynb';
+    expect(runStatuses(p, nb)).toEqual({ summed: 'ran' });
+    expect(runStatuses(p, nb)).toEqual({ summed: 'cached' });
+    outside(
+      p,
+      'warehouse.duckdb',
+      'CREATE OR REPLACE VIEW shop.v2 AS SELECT x*7 AS x FROM shop.base',
+    );
+    expect(runStatuses(p, nb)).toEqual({ summed: 'ran' });
+    expect(showOutput(p, nb, 'summed', 's')).toBe(7);
+  }, 1_800_000);
+});
