@@ -66,6 +66,18 @@ export interface TaskScope {
 
 const scopes = new AsyncLocalStorage<TaskScope>();
 
+/** `ATTACH [DATABASE] [IF NOT EXISTS] 'path' [AS alias]` at the start of a statement. */
+const ATTACH_ALIAS =
+  /^(?:\s|--[^\n]*\n|\/\*[\s\S]*?\*\/)*ATTACH\s+(?:DATABASE\s+)?(?:IF\s+NOT\s+EXISTS\s+)?(?:'((?:[^']|'')*)'|(\S+))(?:\s+AS\s+(?:"((?:[^"]|"")*)"|(\w+)))?/i;
+
+/** The alias an ATTACH gives: its `AS` name, else the file's name without its extension. */
+function attachAlias(m: RegExpExecArray): string {
+  const alias = m[3]?.replace(/""/g, '"') ?? m[4];
+  if (alias) return alias;
+  const path = (m[1]?.replace(/''/g, "'") ?? m[2] ?? '').split(/[\\/]/).pop() ?? '';
+  return path.replace(/\.[^.]*$/, '');
+}
+
 /** A statement making, replacing or dropping a function or macro (anywhere in the text: a false
  *  match only leaves the task's own "functions changed while it ran" check out). */
 const DEFINES_FUNCTION =
@@ -239,6 +251,11 @@ export async function prepareQuery(
     );
   if (scope?.writes && target) scope.writes.add(w.canonicalTable(target.join('.')));
   if (scope && DEFINES_FUNCTION.test(source)) scope.definesFunctions = true;
+  // Which task attached a database, for the message of a later task using it without attaching
+  // it (the attach ends with the task: Warehouse.endTaskSession). Noted when prepared, since the
+  // instance may close (and lose the attach) before the task ends.
+  const attached = scope && w.noteAttach ? ATTACH_ALIAS.exec(source) : null;
+  if (attached) w.noteAttach!(attachAlias(attached), scope!.task);
   const placed = placeMarkers(text, w.dialect);
   let indirect: string[] = [];
   if (scope?.reads) {

@@ -144,6 +144,9 @@ export interface Warehouse {
    * failed or not. Returns what was undone, for messages.
    */
   endTaskSession?(task: string): Promise<{ settings: string[]; detached: string[] }>;
+  /** Notes that `task` ran `ATTACH … AS alias`: a later task naming the alias without its own
+   *  ATTACH is told where the database came from (the attach lasts until the task ends). */
+  noteAttach?(alias: string, task: string): void;
   /** Appends rows to an existing table (tests, seeds, small uploads). */
   insertRows(table: string, rows: Row[]): Promise<void>;
   close(): Promise<void>;

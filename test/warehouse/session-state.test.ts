@@ -59,7 +59,7 @@ describe('endTaskSession (real DuckDB file)', () => {
       );
       await expect(
         w.query({ text: 'SELECT count(*) AS n FROM o.t', params: [], tables: [] }),
-      ).rejects.toThrow(/attached by task setter and detached when that task ended/);
+      ).rejects.toThrow(/attached while task setter ran/);
       // Nothing changed: nothing to undo.
       expect(await w.endTaskSession('plain')).toEqual({ settings: [], detached: [] });
     });

@@ -250,6 +250,10 @@ export class DuckDBWarehouse implements Warehouse {
    * instead), an added database is detached. A setting that still differs closes the instance as
    * soon as it is idle (a file-backed one reopens in its opening state, ~15 ms).
    */
+  noteAttach(alias: string, task: string): void {
+    this.detachedBy.set(alias.toLowerCase(), task);
+  }
+
   async endTaskSession(task: string): Promise<{ settings: string[]; detached: string[] }> {
     return this.lease.with(async (instance) => {
       const base = baselines.get(instance);
@@ -1054,7 +1058,7 @@ function queryError(
     for (const [alias, task] of detachedBy) {
       if (!new RegExp(`(^|[^\\w])"?${alias.replace(/\W/g, '\\$&')}"?\\.`, 'i').test(q.text))
         continue;
-      why = `\nDatabase ${alias} was attached by task ${task} and detached when that task ended: a task's ATTACH (and SET) lasts until the task ends, so no task's result depends on which task ran before it. ATTACH it in the task that reads it (ATTACH IF NOT EXISTS '<file>' AS ${alias} (READ_ONLY)): the file is then in that task's key.`;
+      why = `\nDatabase ${alias} was attached while task ${task} ran (by that task, or by setup code it ran) and detached when that task ended: an ATTACH (or SET) lasts until the task ends, so no task's result depends on which task ran before it. ATTACH it in the task that reads it (ATTACH IF NOT EXISTS '<file>' AS ${alias} (READ_ONLY)): the file is then in that task's key.`;
       break;
     }
   }
