@@ -178,7 +178,7 @@ export interface ExecuteOptions {
  * the run log: a failed task leaves no manifest, so its params were otherwise lost. Undefined when
  * no task reads one.
  */
-function runParams(plan: RunPlan): Record<string, unknown> | undefined {
+export function runParams(plan: RunPlan): Record<string, unknown> | undefined {
   let out: Record<string, unknown> | undefined;
   for (const e of plan.entries)
     for (const [name, value] of Object.entries(e.key.inputs.params)) (out ??= {})[name] ??= value;

@@ -18,6 +18,7 @@ import { bundledInputs, runningRuntimeEntry } from '../load/bundle.js';
 import { packageVersionEvidence } from '../project.js';
 import { LocalStore } from '../store/local.js';
 import type { RunResult } from '../types.js';
+import { runParams } from './execute.js';
 import { appliesListings, hooksFor } from './hooks.js';
 import type { PreparedRun } from './run.js';
 import {
@@ -178,6 +179,8 @@ export function warmFactsOf(
     absent.push(...closure.absent);
   }
   envNames.delete('*');
+  // For the warm run's log, as the full path's run-start holds them (execute.ts).
+  const params = runParams(plan);
   return {
     ...base,
     pipelineFile: options.pipelineFile,
@@ -192,6 +195,7 @@ export function warmFactsOf(
     written,
     globs: bundle.globs,
     tasks,
+    ...(params ? { params } : {}),
   };
 }
 

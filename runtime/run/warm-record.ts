@@ -137,6 +137,9 @@ export interface WarmRecord {
   tasks: WarmTasks;
   /** LocalStore `taskFoldersStamp` of the cached tasks' folders, in plan order, as written. */
   folders: string;
+  /** The params the plan's tasks are keyed with (execute.ts `runParams`), for the run log's
+   *  run-start, as the full path logs them; absent when no task reads one. */
+  params?: Record<string, unknown>;
 }
 
 /** A folder's entries (`listingNow`) as a record holds them: sha256 of the sorted names, one a line. */
@@ -243,7 +246,7 @@ export function writtenFactsNow(at: RunReadsAt, stamps: RunReadStamps): Record<s
 
 // 9: `resolved`; 10: `runReads.workdir`; 11: config files in `resolved`; 12: `sources` and
 // `resolved` packed on disk
-const RECORD_VERSION = 12;
+const RECORD_VERSION = 13; // 13: params, for the run log
 
 /**
  * The names of a record's tasks, newline-joined, each a task name as defineTask allows it
@@ -304,6 +307,7 @@ export interface WarmFacts {
   written: Record<string, string>;
   globs: Record<string, string>;
   tasks: { name: string; key: string; cached: boolean }[];
+  params?: Record<string, unknown>;
 }
 
 /**
@@ -379,6 +383,7 @@ export function writeWarmRecord(file: string, facts: WarmFacts): boolean {
         notRequested: facts.tasks.flatMap((t, i) => (t.cached ? [] : [i])),
       },
       folders,
+      ...(facts.params ? { params: facts.params } : {}),
     };
     save(file, record);
     return true;
@@ -541,6 +546,7 @@ function wellFormed(r: WarmRecord): boolean {
     r !== null &&
     typeof r === 'object' &&
     r.version === RECORD_VERSION &&
+    (r.params === undefined || (r.params !== null && typeof r.params === 'object')) &&
     typeof r.build === 'string' &&
     typeof r.context === 'string' &&
     typeof r.folders === 'string' &&
@@ -716,6 +722,7 @@ export function reportCachedRun(
       toRun: 0,
       cached: names.length - notRequested.length,
       workers: options.workers,
+      ...(record.params ? { params: record.params } : {}),
     };
     options.onEvent(start);
     log(start);
