@@ -331,7 +331,7 @@ export async function thrownValueLocation(
     if (sites.length > 0) return taskCellsLocation(task); // ambiguous in the task's own module
   }
   // Neither throws such a value: a local module the cells import (`notebooks/lib/h.ts` throwing
-  // `{ code: 'E_X' }` after an await), by the same rule over all their sites together.
+  // a plain object after an await), by the same rule over all their sites together.
   const cells = taskCellsLocation(task);
   const inner = localModuleThrowSite(ts, [module, join(dirname(module), 'setup.ts')], message);
   if (!inner) return cells;
