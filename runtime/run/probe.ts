@@ -52,14 +52,16 @@ export async function probeStore(
   for (const node of graph.nodes) {
     if (stored && !stored.has(node.name) && !/[\\/]/.test(node.name)) continue;
     const key = keys.get(node.name)!;
-    // A local store answers synchronously: no await (and no microtask) per task on the warm path.
-    const done = store.isDone(node.name, key.value);
+    // A local store answers synchronously: no await (and no microtask) per task on the warm path,
+    // and both questions below from one read of the manifest (`Store.doneAndMissing`).
+    const probed = store.doneAndMissing?.(node.name, key.value);
+    const done = probed ? probed.done : store.isDone(node.name, key.value);
     if (done === true || (done !== false && (await done))) {
       facts.done.add(node.name);
       // The manifest says "done", but a result is complete only while every output file it names
       // is there (Luigi's rule: a task whose target is missing runs again). For a local store one
       // manifest read and one existence check per output (`Store.missingOutput`).
-      const gone = await store.missingOutput?.(node.name, key.value);
+      const gone = probed ? probed.gone : await store.missingOutput?.(node.name, key.value);
       if (gone) {
         facts.outputMissing!.set(node.name, gone);
         continue;

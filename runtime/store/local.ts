@@ -328,20 +328,36 @@ export class LocalStore implements Store {
   }
 
   missingOutput(task: string, key: string): MissingOutput | undefined {
+    return this.doneAndMissing(task, key).gone;
+  }
+
+  doneAndMissing(task: string, key: string): { done: boolean; gone?: MissingOutput } {
+    const path = this.manifestPath(task, key);
     let manifest: Manifest;
     try {
-      manifest = JSON.parse(readFileSync(this.manifestPath(task, key), 'utf8')) as Manifest;
+      manifest = JSON.parse(readFileSync(path, 'utf8')) as Manifest;
     } catch (error) {
       // A manifest that is there but not JSON (truncated, edited): the result cannot be served.
       // `output` is empty: the manifest itself, not one output (summary.ts says so).
       if (error instanceof SyntaxError)
         return {
-          output: '',
-          file: `${task}/${key}.manifest.json`,
-          damaged: `not valid JSON: ${error.message}`,
+          done: true,
+          gone: {
+            output: '',
+            file: `${task}/${key}.manifest.json`,
+            damaged: `not valid JSON: ${error.message}`,
+          },
         };
-      return undefined; // no manifest (or an unreadable one): nothing stored to be incomplete
+      // No manifest: not done. One there but unreadable (permissions, a folder of that name):
+      // done as `isDone` says, with nothing found incomplete, as before this read was shared.
+      const code = (error as NodeJS.ErrnoException).code;
+      return { done: code === 'ENOENT' || code === 'ENOTDIR' ? false : existsSync(path) };
     }
+    return { done: true, gone: this.outputGone(manifest) };
+  }
+
+  /** The first output of a parsed manifest whose file is gone or of another size, if any. */
+  private outputGone(manifest: Manifest): MissingOutput | undefined {
     // One stat per output: gone, or truncated or edited to another size since the run wrote it.
     // An edit that keeps the size is seen by a reader's digest check, which marks the manifest.
     const marked = markedDamaged(manifest);

@@ -193,6 +193,58 @@ describe('LocalStore', () => {
     expect(await store.latestManifest('t')).toEqual(manifest);
   });
 
+  it('doneAndMissing gives the answers of isDone and missingOutput from one manifest read', async () => {
+    const store = new LocalStore(fresh());
+    const both = async (key: string) => ({
+      done: store.isDone('t', key),
+      gone: store.missingOutput('t', key),
+    });
+    // No manifest: not done.
+    expect(store.doneAndMissing('t', 'k1')).toEqual({ done: false });
+    expect(await both('k1')).toEqual({ done: false, gone: undefined });
+    await store.writeOutput('t', 't/a_k1.json', new TextEncoder().encode('12'));
+    await store.writeManifest({
+      task: 't',
+      key: 'k1',
+      inputs: { task: 't', version: 0, cache: 'params', params: {}, upstream: {}, codecs: {} },
+      outputs: { a: { file: 't/a_k1.json', codec: 'json@1', bytes: 2 } } as Manifest['outputs'],
+      durationMs: 1,
+      finishedAt: 'now',
+    });
+    // Complete.
+    expect(store.doneAndMissing('t', 'k1')).toEqual({ done: true, gone: undefined });
+    // An output truncated: done, but damaged (so the probe re-runs the task).
+    writeFileSync(join(store.location, 't', 'a_k1.json'), '1');
+    const truncated = store.doneAndMissing('t', 'k1');
+    expect(truncated).toMatchObject({
+      done: true,
+      gone: { output: 'a', damaged: expect.any(String) },
+    });
+    expect(truncated).toEqual(await both('k1'));
+    // An output deleted: done, its output gone.
+    rmSync(join(store.location, 't', 'a_k1.json'));
+    expect(store.doneAndMissing('t', 'k1')).toEqual({
+      done: true,
+      gone: { output: 'a', file: 't/a_k1.json' },
+    });
+    expect(store.doneAndMissing('t', 'k1')).toEqual(await both('k1'));
+    // A manifest that is not JSON: done, the manifest itself damaged.
+    writeFileSync(join(store.location, 't', 'k1.manifest.json'), '{"task":');
+    expect(store.doneAndMissing('t', 'k1')).toMatchObject({
+      done: true,
+      gone: {
+        output: '',
+        file: 't/k1.manifest.json',
+        damaged: expect.stringMatching(/not valid JSON/),
+      },
+    });
+    expect(store.doneAndMissing('t', 'k1')).toEqual(await both('k1'));
+    // A manifest path that is a folder (unreadable, but there): done as isDone says, nothing gone.
+    mkdirSync(join(store.location, 't', 'k2.manifest.json'));
+    expect(store.doneAndMissing('t', 'k2')).toEqual({ done: true });
+    expect(await both('k2')).toEqual({ done: true, gone: undefined });
+  });
+
   it('a lock held by a live process makes others wait; release lets them in', async () => {
     const store = new LocalStore(fresh());
     const first = await store.lock('t', 'k');
