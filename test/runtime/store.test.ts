@@ -207,7 +207,9 @@ describe('LocalStore', () => {
       task: 't',
       key: 'k1',
       inputs: { task: 't', version: 0, cache: 'params', params: {}, upstream: {}, codecs: {} },
-      outputs: { a: { file: 't/a_k1.json', codec: 'json@1', bytes: 2 } } as Manifest['outputs'],
+      outputs: {
+        a: { file: 't/a_k1.json', codec: 'json@1', bytes: 2 },
+      } as unknown as Manifest['outputs'],
       durationMs: 1,
       finishedAt: 'now',
     });
