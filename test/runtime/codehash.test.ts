@@ -4,7 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { mkdirSync, writeFileSync, readFileSync, rmSync, symlinkSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { CodeHasher } from '../../runtime/key/codehash.js';
+import { BARE_IMPORT_TO_CHECK, CodeHasher } from '../../runtime/key/codehash.js';
 import { checkStamp, readWithStamp, stampLimits } from '../../runtime/key/filestamp.js';
 import { editKeepingMtimeAndSize } from '../support/edit.js';
 import { root } from './helpers.js';
@@ -65,6 +65,44 @@ describe('code fingerprint', () => {
       readFileSync(join(root, 'node_modules', 'ml-random-forest', 'package.json'), 'utf8'),
     ).version;
     expect(fp.packages).toEqual({ 'ml-random-forest': version });
+  });
+
+  it("asks about every bare import but exactly 'cellar' and node: builtins (esbuild leaves those external)", () => {
+    const asked = (spec: string) => BARE_IMPORT_TO_CHECK.test(spec);
+    for (const spec of ['cellar', 'node:fs', 'node:fs/promises', 'node:'])
+      expect(asked(spec), spec).toBe(false);
+    for (const spec of [
+      'cellar/sub',
+      'cellarx',
+      'cella',
+      'c',
+      'ml-random-forest',
+      'node',
+      'nodejs',
+      'nod',
+      'n',
+      'fs',
+      '@scope/pkg',
+      'lodash/fp',
+    ])
+      expect(asked(spec), spec).toBe(true);
+    // Relative and absolute paths are the resolve-facts plugin's, not this one's.
+    for (const spec of ['./x.js', '../x.js', '/abs/x.js']) expect(asked(spec), spec).toBe(false);
+  });
+
+  it("keys 'cellar' by its version and node: builtins not at all: no runtime code in the hash", async () => {
+    const dir = scratchDir();
+    const write = (body: string) =>
+      writeFileSync(
+        join(dir, 'task.ts'),
+        "import { defineTask } from 'cellar';\nimport { readFileSync } from 'node:fs';\n" + body,
+      );
+    write('export const run = () => String(defineTask) + String(readFileSync) + 1;\n');
+    const fp = await fingerprint(dir);
+    expect(Object.keys(fp.files)).toEqual(['task.ts']);
+    expect(Object.keys(fp.packages)).toEqual(['cellar']);
+    write('export const run = () => String(defineTask) + String(readFileSync) + 2;\n');
+    expect((await fingerprint(dir)).files['task.ts']).not.toBe(fp.files['task.ts']);
   });
 
   it('ignores comments and formatting, sees code changes, including deep in a helper', async () => {

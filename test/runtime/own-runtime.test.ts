@@ -4,7 +4,15 @@
 // bundles again and uses the project's cellar, as Node would from the sources (before, the stale
 // bundle kept importing the CLI's own runtime, so two Cellars could serve one project).
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -32,6 +40,18 @@ describe("'cellar' mapped to the running runtime in a cached bundle", () => {
     const first = await runJson(['run', 'pipeline.ts'], { cwd: dir });
     expect(first.code, first.stderr).toBe(0);
     expect(first.status).toEqual({ one: 'ran' });
+    // An edit bundles again, mapping 'cellar' at once (the record says the last bundle did).
+    writeFileSync(join(dir, 'pipeline.ts'), PIPELINE.replace('v: 1', 'v: 2'));
+    const edited = await runJson(['run', 'pipeline.ts'], { cwd: dir });
+    expect(edited.code, edited.stderr).toBe(0);
+    expect(edited.status).toEqual({ one: 'ran' });
+    const record = readdirSync(join(dir, '.cellar', 'cache', 'pipelines')).find((f) =>
+      f.endsWith('.json'),
+    )!;
+    const saved = JSON.parse(
+      readFileSync(join(dir, '.cellar', 'cache', 'pipelines', record), 'utf8'),
+    ) as { ownRuntime?: { entry: string } };
+    expect(saved.ownRuntime?.entry).toBe(join(root, 'dist', 'index.js'));
 
     // The project installs cellar: a package that says when it is loaded, then is the real one.
     const pkg = join(dir, 'node_modules', 'cellar');
