@@ -47,6 +47,7 @@ import {
 import { checkStamp, readWithStamp, sameStamp, type FileStamp } from './filestamp.js';
 import { findPackageRoot, findProjectRoot, installedPackageVersion } from '../project.js';
 import { closureHash, dependencyClosure, type DependencyClosure } from './package-closure.js';
+import { cellarPackageDir } from '../load/bundle.js';
 import { locateInNotebook } from '../load/locate.js';
 import { namedNotebook, readCellPositions } from '../load/source.js';
 import { tempStamp } from '../store/owner.js';
@@ -627,6 +628,8 @@ async function bundleGroup(
   root: string,
   reads: Map<string, { bytes: Buffer; stamp: FileStamp }>,
   warnings: import('esbuild').Message[],
+  /** Look at 'cellar' imports too (`linkedPackagesAsCode`): a tsconfig may alias them. */
+  aliasable = false,
 ): Promise<Map<string, EntryMemo> | undefined> {
   const stamps = new Map<string, FileStamp>();
   /** Importing file → package → the package files its imports resolved to. */
@@ -693,10 +696,10 @@ async function bundleGroup(
       charset: 'utf8',
       logLevel: 'silent',
       logOverride: REPORT_UNBUNDLED_IMPORTS,
-      plugins: [resolution.plugin(), linkedPackagesAsCode(packageEntries), reader],
+      plugins: [resolution.plugin(), linkedPackagesAsCode(packageEntries, aliasable), reader],
       // Not resolved (the project links itself as 'cellar'): the runtime is no task's code.
-      // 'cellar/…' subpaths too, as the plugin answers them.
-      external: ['cellar'],
+      // 'cellar/…' subpaths too, as the plugin answers them. Unless a tsconfig may alias it.
+      external: aliasable ? [] : ['cellar'],
     })
     .catch((error: { warnings?: import('esbuild').Message[] }) => {
       // A failed build (another module's error) still reports the imports it could not bundle.
@@ -704,6 +707,10 @@ async function bundleGroup(
       return undefined;
     });
   if (!result) return undefined;
+  // Built taking 'cellar' for the runtime: right unless a tsconfig of a file it loaded may alias
+  // bare imports, which esbuild (and so the run's bundle) applies before looking for a package.
+  if (!aliasable && mayAliasBareImports(resolution.tsconfigs()))
+    return bundleGroup(esbuild, entries, root, reads, warnings, true);
   warnings.push(...result.warnings);
   resolution.settle();
   const texts = new Map<string, string>(result.outputFiles.map((f) => [f.path, f.text]));
@@ -996,6 +1003,37 @@ function insidePackage(file: string, name: string): string {
 }
 
 /**
+ * May one of these tsconfig.json / jsconfig.json files map a bare import to local files? Read as
+ * text (they allow comments): any mention of `paths` or `baseUrl`, an `extends` of a package
+ * (not followed; a relative one is in the list already), or a file that cannot be read says
+ * yes. A yes only costs a build that asks about 'cellar' imports.
+ */
+export function mayAliasBareImports(tsconfigs: readonly string[]): boolean {
+  for (const file of tsconfigs) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      // gone since esbuild read it: a new build decides, and the key notes the change
+      return true;
+    }
+    if (/"(?:paths|baseUrl)"\s*:/.test(text)) return true;
+    const ext = /"extends"\s*:\s*(\S)/.exec(text);
+    if (ext && (ext[1] !== '"' || !/"extends"\s*:\s*"\./.test(text))) return true;
+  }
+  return false;
+}
+
+/** A file of the running Cellar's runtime: its sources (runtime/) or its build (dist/). */
+function isCellarsOwnFile(path: string): boolean {
+  const own = cellarPackageDir();
+  return (
+    own !== undefined &&
+    (path.startsWith(join(own, 'runtime') + sep) || path.startsWith(join(own, 'dist') + sep))
+  );
+}
+
+/**
  * The bare imports `linkedPackagesAsCode` looks at: every one but exactly `cellar` and a `node:`
  * builtin, which are external whatever the callback would decide (the build's `external` and
  * `platform: 'node'` say so). Go's regexp has no lookahead, hence the spelled-out branches. Each
@@ -1007,7 +1045,13 @@ export const BARE_IMPORT_TO_CHECK =
 
 function linkedPackagesAsCode(
   /** Importing file → package name → the files its imports of that package resolved to. */
-  entries?: Map<string, Map<string, Set<string>>>,
+  entries: Map<string, Map<string, Set<string>>> | undefined,
+  /**
+   * A tsconfig may alias bare imports (`paths`, `baseUrl`): 'cellar' is looked at too, and is
+   * the runtime (external) only where it resolves to an installed package or Cellar's own files;
+   * an alias to local code bundles that code, which the run bundles and runs as well.
+   */
+  aliasable: boolean,
 ): import('esbuild').Plugin {
   const INNER = Symbol('resolving a package');
   return {
@@ -1016,11 +1060,12 @@ function linkedPackagesAsCode(
       const decided = new Map<string, import('esbuild').OnResolveResult>();
       /** memo key → the package file an external import resolved to. */
       const packageFiles = new Map<string, string>();
-      build.onResolve({ filter: BARE_IMPORT_TO_CHECK }, async (args) => {
+      build.onResolve({ filter: aliasable ? /^[^./]/ : BARE_IMPORT_TO_CHECK }, async (args) => {
         if (args.pluginData === INNER) return undefined;
         const external = { path: args.path, external: true };
         if (args.path.startsWith('node:') || isBuiltin(args.path)) return external;
-        if (packageName(args.path) === 'cellar') return external;
+        const cellar = packageName(args.path) === 'cellar';
+        if (cellar && !aliasable) return external;
         const memoKey = `${args.resolveDir}\0${args.path}\0${args.kind}`;
         const known = decided.get(memoKey);
         if (known) {
@@ -1035,11 +1080,15 @@ function linkedPackagesAsCode(
           pluginData: INNER,
         });
         const answer =
-          found.errors.length > 0 || found.external || !found.path || isInNodeModules(found.path)
+          found.errors.length > 0 ||
+          found.external ||
+          !found.path ||
+          isInNodeModules(found.path) ||
+          (cellar && isCellarsOwnFile(found.path))
             ? external
             : { path: found.path };
         decided.set(memoKey, answer);
-        if (answer === external && found.path && isInNodeModules(found.path)) {
+        if (!cellar && answer === external && found.path && isInNodeModules(found.path)) {
           packageFiles.set(memoKey, found.path);
           if (entries) noteEntry(entries, args.importer, packageName(args.path), found.path);
         }

@@ -277,6 +277,8 @@ export class ResolveRecorder {
   private readonly linksSeen = new Set<string>();
   /** Folder → the keys of the config facts of a module in it (`configOf`). */
   private readonly configs = new Map<string, string[]>();
+  /** The tsconfig.json / jsconfig.json files that apply to a loaded file, and what they extend. */
+  private readonly tsconfigFiles = new Set<string>();
 
   plugin(): import('esbuild').Plugin {
     return {
@@ -351,6 +353,7 @@ export class ResolveRecorder {
         for (const name of TSCONFIGS)
           if (folder(d, name)) {
             content(join(d, name));
+            this.tsconfigFiles.add(join(d, name));
             this.extendsOf(join(d, name), content);
             needTsconfig = false;
           }
@@ -374,6 +377,7 @@ export class ResolveRecorder {
     let target = resolve(dirname(file), ext);
     if (!target.endsWith('.json')) target += '.json';
     content(target);
+    this.tsconfigFiles.add(target);
     this.extendsOf(target, content, depth + 1);
   }
 
@@ -448,6 +452,14 @@ export class ResolveRecorder {
    * again). A folder whose stat moved but whose entries did not (a file written beside them)
    * keeps the stat facts taken before the build: its next check lists it and restamps.
    */
+  /**
+   * The tsconfig.json / jsconfig.json files esbuild consults for the files loaded so far (the
+   * nearest to each, and those they `extends` by relative path), absolute.
+   */
+  tsconfigs(): string[] {
+    return [...this.tsconfigFiles];
+  }
+
   settle(): void {
     const cache: DirCache = new Map();
     for (const [key, fact] of this.facts)

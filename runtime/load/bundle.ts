@@ -318,7 +318,12 @@ async function bundle(
         resolve(root),
       );
       if (refused) throw refused;
-      return undefined;
+      // Perhaps 'cellar' itself: a tsconfig alias of it to a checkout's sources, which the mapping
+      // (asked before tsconfig) would have kept out of the bundle.
+      if (mapRuntime) return undefined;
+      inputs = {};
+      resolution = new ResolveRecorder();
+      continue;
     }
     if (mapRuntime || cellarImportFolders(result.metafile, root).every(resolvesCellar)) break;
     inputs = {};
@@ -362,11 +367,15 @@ async function bundle(
   };
 }
 
-/** The folders of the modules that import 'cellar' in a build's metafile (absolute, unique). */
+/**
+ * The folders of the modules that import 'cellar' in a build's metafile (absolute, unique):
+ * left external, or resolved to files by a tsconfig alias (`original`), which the mapping
+ * plugin answered first too.
+ */
 function cellarImportFolders(metafile: import('esbuild').Metafile, root: string): string[] {
   const dirs = new Set<string>();
   for (const [file, input] of Object.entries(metafile.inputs))
-    if (input.imports.some((i) => i.external && i.path === 'cellar'))
+    if (input.imports.some((i) => (i.external ? i.path : i.original) === 'cellar'))
       dirs.add(dirname(resolve(root, file)));
   return [...dirs];
 }

@@ -4,7 +4,11 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { mkdirSync, writeFileSync, readFileSync, rmSync, symlinkSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { BARE_IMPORT_TO_CHECK, CodeHasher } from '../../runtime/key/codehash.js';
+import {
+  BARE_IMPORT_TO_CHECK,
+  CodeHasher,
+  mayAliasBareImports,
+} from '../../runtime/key/codehash.js';
 import { checkStamp, readWithStamp, stampLimits } from '../../runtime/key/filestamp.js';
 import { editKeepingMtimeAndSize } from '../support/edit.js';
 import { root } from './helpers.js';
@@ -103,6 +107,54 @@ describe('code fingerprint', () => {
     expect(Object.keys(fp.packages)).toEqual(['cellar']);
     write('export const run = () => String(defineTask) + String(readFileSync) + 2;\n');
     expect((await fingerprint(dir)).files['task.ts']).not.toBe(fp.files['task.ts']);
+  });
+
+  it("keys local code a tsconfig alias of 'cellar' or 'cellar/*' reaches (the run bundles and runs it)", async () => {
+    for (const [config, spec, file] of [
+      ['{ "compilerOptions": { "baseUrl": "." } }', 'cellar', join('cellar', 'index.ts')],
+      [
+        '{\n  // types from a shim\n  "compilerOptions": { "paths": { "cellar/*": ["./shim/*"] } }\n}',
+        'cellar/rates',
+        join('shim', 'rates.ts'),
+      ],
+    ] as const) {
+      const dir = scratchDir('alias');
+      writeFileSync(join(dir, 'tsconfig.json'), config);
+      mkdirSync(join(dir, file, '..'), { recursive: true });
+      writeFileSync(join(dir, file), 'export const rate = () => 2;\n');
+      writeFileSync(
+        join(dir, 'task.ts'),
+        `import { rate } from '${spec}';\nexport const run = () => 10 * rate();\n`,
+      );
+      const before = await fingerprint(dir);
+      expect(Object.keys(before.files), config).toContain(file.split('\\').join('/'));
+      writeFileSync(join(dir, file), 'export const rate = () => 3;\n');
+      expect(await fingerprint(dir), config).not.toEqual(before);
+    }
+  });
+
+  it('reads a tsconfig as able to alias bare imports when it names paths or baseUrl, or extends a package', () => {
+    const dir = scratchDir('tsconfigs');
+    const config = (name: string, text: string) => {
+      writeFileSync(join(dir, name), text);
+      return join(dir, name);
+    };
+    const plain = config('plain.json', '{ "compilerOptions": { "strict": true } }');
+    const relative = config('relative.json', '{ "extends": "./plain.json" }');
+    expect(mayAliasBareImports([plain, relative])).toBe(false);
+    expect(mayAliasBareImports([config('paths.json', '{"compilerOptions":{"paths":{}}}')])).toBe(
+      true,
+    );
+    expect(
+      mayAliasBareImports([config('base.json', '{ "compilerOptions": { "baseUrl" : "." } }')]),
+    ).toBe(true);
+    expect(mayAliasBareImports([config('pkg.json', '{ "extends": "@tsconfig/node20" }')])).toBe(
+      true,
+    );
+    expect(mayAliasBareImports([config('list.json', '{ "extends": ["./plain.json"] }')])).toBe(
+      true,
+    );
+    expect(mayAliasBareImports([join(dir, 'missing.json')])).toBe(true);
   });
 
   it('ignores comments and formatting, sees code changes, including deep in a helper', async () => {

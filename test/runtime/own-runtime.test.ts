@@ -11,13 +11,14 @@ import {
   readdirSync,
   readFileSync,
   rmSync,
+  symlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { root, runJson } from './helpers.js';
+import { root, runCli, runJson } from './helpers.js';
 
 // Outside the repository: under it, 'cellar' resolves through the repository's own link.
 const outside = mkdtempSync(join(tmpdir(), 'cellar-own-runtime-'));
@@ -32,6 +33,44 @@ export default definePipeline({ name: 'own', tasks: [one] });
 `;
 
 describe("'cellar' mapped to the running runtime in a cached bundle", () => {
+  it("maps 'cellar' though a tsconfig aliases it (to a checkout, or to local files): one runtime, as Node would load", async () => {
+    // baseUrl '.' beside a symlink to a Cellar checkout: esbuild would bundle the checkout's
+    // sources; the mapping is asked first, so the run uses the one runtime (its class registry).
+    const dir = join(outside, 'aliased');
+    mkdirSync(dir, { recursive: true });
+    symlinkSync(root, join(dir, 'cellar'));
+    writeFileSync(join(dir, 'tsconfig.json'), '{ "compilerOptions": { "baseUrl": "." } }\n');
+    writeFileSync(
+      join(dir, 'pipeline.ts'),
+      `import { defineTask, definePipeline } from 'cellar';
+export class Pt { constructor(public x: number) {} twice() { return this.x * 2; } }
+const make = defineTask({ name: 'make', module: import.meta.url, outputs: { p: {} }, run: () => ({ p: new Pt(21) }) });
+const use = defineTask({ name: 'use', module: import.meta.url, inputs: { p: output(make, 'p') }, outputs: { r: {} }, run: ({ p }: { p: Pt }) => ({ r: p.twice() }) });
+export default definePipeline({ name: 'aliased', tasks: [make, use] });
+`.replace('{ defineTask, definePipeline }', '{ defineTask, definePipeline, output }'),
+    );
+    const run = await runJson(['run', 'pipeline.ts'], { cwd: dir });
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.status).toEqual({ make: 'ran', use: 'ran' });
+
+    // baseUrl '.' and a local folder named cellar: not what Node loads for 'cellar' here, so the
+    // run does not bundle it either (it would run code no key holds).
+    const local = join(outside, 'local-cellar');
+    mkdirSync(join(local, 'cellar'), { recursive: true });
+    writeFileSync(join(local, 'tsconfig.json'), '{ "compilerOptions": { "baseUrl": "." } }\n');
+    writeFileSync(join(local, 'cellar', 'index.ts'), 'export const rate = () => 2;\n');
+    writeFileSync(
+      join(local, 'pipeline.ts'),
+      PIPELINE.replace(
+        "import { defineTask, definePipeline } from 'cellar';",
+        "import { defineTask, definePipeline, rate } from 'cellar';",
+      ).replace('v: 1', 'v: rate()'),
+    );
+    const refused = await runCli(['run', 'pipeline.ts'], { cwd: local });
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toMatch(/does not provide an export named 'rate'/);
+  });
+
   it('bundles again once the project installs cellar, and loads the project’s cellar', async () => {
     const dir = join(outside, 'project');
     mkdirSync(dir, { recursive: true });
