@@ -37,7 +37,6 @@ import {
   renameSync,
   writeFileSync,
 } from 'node:fs';
-import { createRequire } from 'node:module';
 import { threadId } from 'node:worker_threads';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -82,6 +81,13 @@ interface BundleRecord {
    * each version in its own folder), bundles again instead of loading a stale runtime.
    */
   ownRuntime?: { from: string[]; entry: string };
+  /**
+   * Where 'cellar' did resolve, so the bundle imports it bare: those folders (the cache folder the
+   * bundle is loaded from among them). The bundle is reused only while it still resolves from
+   * each: a project that removed cellar since bundles again with the mapping, instead of failing
+   * every run until a source file changes.
+   */
+  cellarFrom?: string[];
 }
 
 // 2: 'cellar' mapped to the running runtime where it does not resolve. 3: content stamps of every
@@ -91,7 +97,8 @@ interface BundleRecord {
 // mapped to the running runtime (`ownRuntime`). 8: how local imports resolved (`resolved`).
 // 9: the config files that steer resolution (package.json `imports`, tsconfig) in `resolved`.
 // 10: dynamic imports of a prefix and a run-time name resolved as static ones (resolvingGlobImports).
-const RECORD_VERSION = 10;
+// 11: where 'cellar' resolved (`cellarFrom`), and the cache folder's resolution in both lists.
+const RECORD_VERSION = 11;
 
 /**
  * Import `path` through a cached esbuild bundle; undefined when that is not possible here.
@@ -213,6 +220,7 @@ function checkFresh(record: BundleRecord): 'fresh' | 'restamped' | 'stale' {
   const own = record.ownRuntime;
   if (own && (runningRuntimeEntry() !== own.entry || own.from.some((dir) => resolvesCellar(dir))))
     return 'stale';
+  if (record.cellarFrom?.some((dir) => !resolvesCellar(dir))) return 'stale';
   return restamped ? 'restamped' : 'fresh';
 }
 
@@ -265,8 +273,11 @@ async function bundle(
       });
     },
   };
-  // 'cellar' where Node cannot resolve it from the importing file: this running runtime instead.
+  // 'cellar' where Node cannot resolve it from the importing file, or from the cache folder the
+  // bundle is imported from (where Node resolves the bundle's bare imports): this running runtime
+  // instead.
   const mappedFrom = new Set<string>();
+  const cacheResolves = resolvesCellar(cacheDir);
   const ownRuntime: import('esbuild').Plugin = {
     name: 'cellar-own-runtime',
     setup(build) {
@@ -278,9 +289,9 @@ async function bundle(
         const dir = args.resolveDir || dirname(args.importer);
         let found = resolvable.get(dir);
         if (found === undefined) resolvable.set(dir, (found = resolvesCellar(dir)));
-        if (found) return undefined;
+        if (found && cacheResolves) return undefined;
         const entry = runningRuntimeEntry();
-        if (entry) mappedFrom.add(dir);
+        if (entry) mappedFrom.add(found ? cacheDir : dir);
         return entry ? { path: pathToFileURL(entry).href, external: true } : undefined;
       });
     },
@@ -325,7 +336,9 @@ async function bundle(
       resolution = new ResolveRecorder();
       continue;
     }
-    if (mapRuntime || cellarImportFolders(result.metafile, root).every(resolvesCellar)) break;
+    const importing = cellarImportFolders(result.metafile, root);
+    if (mapRuntime || importing.length === 0 || (cacheResolves && importing.every(resolvesCellar)))
+      break;
     inputs = {};
     resolution = new ResolveRecorder();
   }
@@ -357,6 +370,11 @@ async function bundle(
   const globs = bundledGlobs(result.metafile!, resolve(root));
   resolution.settle();
   const entry = mappedFrom.size > 0 ? runningRuntimeEntry() : undefined;
+  const importing = cellarImportFolders(result.metafile!, root);
+  const cellarFrom =
+    importing.length === 0 || !cacheResolves
+      ? []
+      : [cacheDir, ...importing.filter((dir) => resolvesCellar(dir))].sort();
   return {
     version: RECORD_VERSION,
     bundle: name,
@@ -364,6 +382,7 @@ async function bundle(
     resolved: resolution.all(),
     ...(Object.keys(globs).length > 0 ? { globs } : {}),
     ...(entry ? { ownRuntime: { from: [...mappedFrom].sort(), entry } } : {}),
+    ...(cellarFrom.length > 0 ? { cellarFrom } : {}),
   };
 }
 
@@ -414,13 +433,29 @@ export function classRegistration(path: string, root: string): string {
   );
 }
 
-/** Can Node resolve the package 'cellar' from `dir` (node_modules above it, or a self-reference)? */
+/**
+ * Can Node's ES module loader resolve the package 'cellar' from `dir`: a `node_modules/cellar`
+ * in `dir` or a folder above it, or a self-reference (the nearest package.json is cellar's, with
+ * `exports`)? Not CommonJS resolution, which also looks in NODE_PATH and ~/.node_modules: the
+ * bundle is imported as an ES module, and 'cellar' found only there does not load.
+ */
 export function resolvesCellar(dir: string): boolean {
-  try {
-    createRequire(join(dir, 'noop.js')).resolve('cellar');
-    return true;
-  } catch {
-    return false;
+  let inScope = true;
+  for (let d = resolve(dir); ; d = dirname(d)) {
+    if (existsSync(join(d, 'node_modules', 'cellar', 'package.json'))) return true;
+    if (inScope && existsSync(join(d, 'package.json'))) {
+      inScope = false;
+      try {
+        const pkg = JSON.parse(readFileSync(join(d, 'package.json'), 'utf8')) as {
+          name?: unknown;
+          exports?: unknown;
+        };
+        if (pkg.name === 'cellar' && pkg.exports !== undefined) return true;
+      } catch {
+        // unreadable: no self-reference
+      }
+    }
+    if (dirname(d) === d) return false;
   }
 }
 

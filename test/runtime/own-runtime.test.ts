@@ -3,7 +3,7 @@
 // cached bundle must not outlive that choice: once the project installs cellar, the next load
 // bundles again and uses the project's cellar, as Node would from the sources (before, the stale
 // bundle kept importing the CLI's own runtime, so two Cellars could serve one project).
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import {
   existsSync,
   mkdirSync,
@@ -33,6 +33,52 @@ export default definePipeline({ name: 'own', tasks: [one] });
 `;
 
 describe("'cellar' mapped to the running runtime in a cached bundle", () => {
+  it('bundles again with the mapping once the project removes cellar (not stuck until a source edit)', async () => {
+    const dir = join(outside, 'removed');
+    mkdirSync(join(dir, 'node_modules'), { recursive: true });
+    writeFileSync(join(dir, 'package.json'), '{"name":"removed","type":"module"}\n');
+    writeFileSync(join(dir, 'pipeline.ts'), PIPELINE);
+    symlinkSync(root, join(dir, 'node_modules', 'cellar'));
+    const installed = await runJson(['run', 'pipeline.ts'], { cwd: dir });
+    expect(installed.code, installed.stderr).toBe(0);
+    rmSync(join(dir, 'node_modules'), { recursive: true, force: true });
+    const removed = await runJson(['run', 'pipeline.ts', '--rerun', 'one'], { cwd: dir });
+    expect(removed.code, removed.stderr).toBe(0);
+    expect(removed.status).toEqual({ one: 'ran' });
+  });
+
+  it("maps 'cellar' that only CommonJS would find (NODE_PATH), or only the sources' folder would (not the cache's)", async () => {
+    // NODE_PATH: require.resolve finds it, the ES module loader does not.
+    const global = join(outside, 'global');
+    mkdirSync(global, { recursive: true });
+    symlinkSync(root, join(global, 'cellar'));
+    const viaNodePath = join(outside, 'node-path');
+    mkdirSync(viaNodePath, { recursive: true });
+    writeFileSync(join(viaNodePath, 'pipeline.ts'), PIPELINE);
+    const run = spawnSync(
+      process.execPath,
+      [join(root, 'bin', 'cellar.mjs'), 'run', 'pipeline.ts'],
+      {
+        cwd: viaNodePath,
+        env: { ...process.env, NODE_PATH: global, CELLAR_WORKSPACE: '' },
+        encoding: 'utf8',
+      },
+    );
+    expect(run.status, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/1 ran successfully/);
+
+    // cellar installed in sub/ only, the project's package.json above it: the bundle is imported
+    // from <project>/.cellar/cache/pipelines/, where Node does not find sub/node_modules.
+    const project = join(outside, 'sub-install');
+    mkdirSync(join(project, 'sub', 'node_modules'), { recursive: true });
+    writeFileSync(join(project, 'package.json'), '{"name":"sub-install","type":"module"}\n');
+    symlinkSync(root, join(project, 'sub', 'node_modules', 'cellar'));
+    writeFileSync(join(project, 'sub', 'pipeline.ts'), PIPELINE);
+    const sub = await runJson(['run', join('sub', 'pipeline.ts')], { cwd: project });
+    expect(sub.code, sub.stderr).toBe(0);
+    expect(sub.status).toEqual({ one: 'ran' });
+  });
+
   it("maps 'cellar' though a tsconfig aliases it (to a checkout, or to local files): one runtime, as Node would load", async () => {
     // baseUrl '.' beside a symlink to a Cellar checkout: esbuild would bundle the checkout's
     // sources; the mapping is asked first, so the run uses the one runtime (its class registry).
