@@ -92,29 +92,34 @@ const isCellarSource = (path: string) =>
 
 /**
  * Makes a user module's `import.meta` mean inside a bundle what it means in its source file
- * (`withBuiltImportMeta`): its identity for keying, a worker script, its location.
+ * (`withBuiltImportMeta`): its identity for keying, a worker script, its location. The build
+ * `define`s `import.meta.url` / `filename` / `dirname` (`BUILT_IMPORT_META_DEFINES`): esbuild
+ * replaces the expressions only, never the same words in a string or a comment, so every module
+ * that mentions `import.meta` declares the object they read; Cellar's own sources and packages
+ * keep their chunk's `import.meta`.
  */
 function moduleIdentity(projectRoot: string, fileUrls: BuiltFileUrls): Plugin {
   return {
     name: 'cellar-module-identity',
     setup(build) {
       build.onLoad({ filter: /\.[cm]?[jt]sx?$/ }, (args) => {
-        if (args.path.includes(`${sep}node_modules${sep}`) || isCellarSource(args.path))
-          return undefined;
-        let contents = withBuiltImportMeta(
-          readFileSync(args.path, 'utf8'),
-          args.path,
-          projectRoot,
-          fileUrls,
-        );
+        const ext = args.path.slice(args.path.lastIndexOf('.') + 1);
+        const loader =
+          ext === 'tsx' ? 'tsx' : ext.endsWith('ts') ? 'ts' : ext === 'jsx' ? 'jsx' : 'js';
+        if (args.path.includes(`${sep}node_modules${sep}`) || isCellarSource(args.path)) {
+          const text = readFileSync(args.path, 'utf8');
+          if (!text.includes('import.meta')) return undefined;
+          const contents = `var ${BUILT_IMPORT_META} = import.meta; ${text}`;
+          return { contents, loader, resolveDir: dirname(args.path) };
+        }
+        let contents = readFileSync(args.path, 'utf8');
         // Its exported classes are registered as under `cellar run`, so instances cross tasks.
         if (exportsClasses(contents, args.path))
           contents += classRegistration(args.path, projectRoot);
         // `import('./plugins/' + name)` resolves `name` as under `cellar run` (p1, p1.js → p1.ts).
         contents = resolvingGlobImports(contents, args.path, projectRoot);
-        const ext = args.path.slice(args.path.lastIndexOf('.') + 1);
-        const loader =
-          ext === 'tsx' ? 'tsx' : ext.endsWith('ts') ? 'ts' : ext === 'jsx' ? 'jsx' : 'js';
+        // Last: the edits above read the module's own first line (a generated module's header).
+        contents = withBuiltImportMeta(contents, args.path, projectRoot, fileUrls);
         return { contents, loader, resolveDir: dirname(args.path) };
       });
     },
@@ -133,8 +138,13 @@ interface BuiltFileUrls {
  *  path (group `path`), as the code hasher keys it (module-path.ts `WORKER_SCRIPT_URL`). */
 const STATIC_WORKER = new RegExp(String.raw`(\bnew\s+Worker\s*\(\s*)\b` + WORKER_SCRIPT_URL, 'g');
 
-/** Stands for the chunk's own `import.meta.url` through the rewrites of `withBuiltImportMeta`. */
-const CHUNK_URL = '__cellarChunkUrl__';
+/** What a built module's `import.meta.url` / `filename` / `dirname` read (`moduleIdentity`). */
+const BUILT_IMPORT_META = '__cellarImportMeta';
+const BUILT_IMPORT_META_DEFINES = Object.fromEntries(
+  ['url', 'filename', 'dirname'].map((p) => [`import.meta.${p}`, `${BUILT_IMPORT_META}.${p}`]),
+);
+/** The chunk's own `import.meta` (bare `import.meta` is not defined away). */
+const CHUNK_IMPORT_META = '__cellarChunkMeta';
 
 /**
  * A user module's `import.meta.url`, `.filename` and `.dirname` made to work in a built folder,
@@ -151,7 +161,9 @@ const CHUNK_URL = '__cellarChunkUrl__';
  *   names the workdir's data, as the source run names the notebook folder's, under the same key:
  *   the working folder is asked outside the read recorder (module-path.ts `WORKING_FOLDER_KEY`).
  *   Not the built folder's own location (esbuild's `import.meta.dirname`): data is not there.
- * Lines stay where they were (source maps): the locating helper is appended.
+ * Those uses read an object declared on the module's first line (the build's `define` points the
+ * expressions at it, so the words in a string or comment stay as written); lines stay where they
+ * were (source maps), and the imports its getters use are appended (imports are hoisted).
  */
 export function withBuiltImportMeta(
   text: string,
@@ -159,8 +171,7 @@ export function withBuiltImportMeta(
   projectRoot: string,
   urls: BuiltFileUrls,
 ): string {
-  if (!/\bimport\.meta\.(?:url|filename|dirname)\b/.test(text)) return text;
-  let located = false;
+  if (!text.includes('import.meta')) return text;
   const out = text
     .replace(STATIC_WORKER, (...match: unknown[]) => {
       const worker = match[1] as string;
@@ -172,25 +183,22 @@ export function withBuiltImportMeta(
         const name = fromRoot.replace(/\.\.\//g, '_up/').replace(/\.[cm]?[jt]sx?$/, '');
         urls.workerScripts.set(target, (script = `workers/${name}.js`));
       }
-      return `${worker}new URL(${JSON.stringify('./' + script)}, ${CHUNK_URL})`;
+      return `${worker}new URL(${JSON.stringify('./' + script)}, ${CHUNK_IMPORT_META}.url)`;
     })
     .replace(
       /\bmodule\s*:\s*import\.meta\.url\b/g,
       `module: ${JSON.stringify(builtModuleUrl(projectRoot, path))}`,
-    )
-    .replace(/\bimport\.meta\.(url|filename|dirname)\b/g, (_use, what: string) => {
-      located = true;
-      return `__cellarLocated().${what}`;
-    })
-    .replaceAll(CHUNK_URL, 'import.meta.url');
-  if (!located) return out;
+    );
   const fromWorkdir = relative(urls.workdir, path).split(sep).join('/');
-  // A function declaration (hoisted: usable from the module's first line) and imports (hoisted).
+  const located =
+    `var ${CHUNK_IMPORT_META} = import.meta; var ${BUILT_IMPORT_META} = { ` +
+    `get filename() { const cwd = globalThis[Symbol.for(${JSON.stringify(WORKING_FOLDER_KEY)})]?.() ?? process.cwd(); ` +
+    `return __cellarJoin(cwd, ${JSON.stringify(fromWorkdir)}); }, ` +
+    `get url() { return __cellarFileUrl(this.filename).href; }, ` +
+    `get dirname() { return __cellarDirname(this.filename); } }; `;
+  const shebang = out.startsWith('#!') ? out.indexOf('\n') + 1 : 0;
   return (
-    `${out}\nfunction __cellarLocated() {\n` +
-    `  const cwd = globalThis[Symbol.for(${JSON.stringify(WORKING_FOLDER_KEY)})]?.() ?? process.cwd();\n` +
-    `  const filename = __cellarJoin(cwd, ${JSON.stringify(fromWorkdir)});\n` +
-    `  return { url: __cellarFileUrl(filename).href, filename, dirname: __cellarDirname(filename) };\n}\n` +
+    `${out.slice(0, shebang)}${located}${out.slice(shebang)}\n` +
     `import { pathToFileURL as __cellarFileUrl } from "node:url";\n` +
     `import { dirname as __cellarDirname, join as __cellarJoin } from "node:path";\n`
   );
@@ -361,6 +369,7 @@ export async function buildPipeline(
         sourceRoot: '',
         chunkNames,
         logLevel: 'silent',
+        define: BUILT_IMPORT_META_DEFINES,
         plugins: [cellarAlias(), moduleIdentity(projectRoot, fileUrls)],
       });
     const result = await bundle(

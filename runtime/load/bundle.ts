@@ -98,7 +98,7 @@ interface BundleRecord {
 // 9: the config files that steer resolution (package.json `imports`, tsconfig) in `resolved`.
 // 10: dynamic imports of a prefix and a run-time name resolved as static ones (resolvingGlobImports).
 // 11: where 'cellar' resolved (`cellarFrom`), and the cache folder's resolution in both lists.
-const RECORD_VERSION = 11;
+const RECORD_VERSION = 12;
 
 /**
  * Import `path` through a cached esbuild bundle; undefined when that is not possible here.
@@ -248,18 +248,19 @@ async function bundle(
         if (args.namespace !== 'file') return undefined;
         const { bytes, stamp } = readWithStamp(args.path);
         inputs[args.path] = stamp;
-        if (!/\.[cm]?[jt]sx?$/.test(args.path) || args.path.includes(`${'/'}node_modules${'/'}`)) {
+        if (!/\.[cm]?[jt]sx?$/.test(args.path)) {
           return { contents: bytes, loader: 'default', resolveDir: dirname(args.path) };
         }
-        const url = pathToFileURL(args.path).href;
-        let contents = bytes
-          .toString('utf8')
-          .replace(/\bimport\.meta\.url\b/g, JSON.stringify(url))
-          .replace(/\bimport\.meta\.dirname\b/g, JSON.stringify(dirname(args.path)))
-          .replace(/\bimport\.meta\.filename\b/g, JSON.stringify(args.path));
+        if (args.path.includes(`${'/'}node_modules${'/'}`)) {
+          const contents = withImportMeta(bytes.toString('utf8'), args.path);
+          return { contents, loader: 'default', resolveDir: dirname(args.path) };
+        }
+        let contents = bytes.toString('utf8');
         if (exportsClasses(contents, args.path)) contents += classRegistration(args.path, root);
         // `import('./plugins/' + name)` finds `name` as a static import would (p1, p1.js → p1.ts).
         contents = resolvingGlobImports(contents, args.path, root);
+        // Last: the edits above read the module's own first line (a generated module's header).
+        contents = withImportMeta(contents, args.path);
         const ext = args.path.slice(args.path.lastIndexOf('.') + 1);
         const loader =
           ext.startsWith('ts') || ext === 'mts' || ext === 'cts'
@@ -317,6 +318,7 @@ async function bundle(
         outfile: join(cacheDir, `${id}.mjs`),
         logLevel: 'silent',
         logOverride: REPORT_UNBUNDLED_IMPORTS,
+        define: IMPORT_META_DEFINES,
         plugins: mapRuntime
           ? [resolution.plugin(), ownRuntime, localSource]
           : [resolution.plugin(), localSource],
@@ -391,6 +393,41 @@ async function bundle(
  * left external, or resolved to files by a tsconfig alias (`original`), which the mapping
  * plugin answered first too.
  */
+/**
+ * `import.meta.url` / `dirname` / `filename` of each bundled module, as names esbuild's `define`
+ * puts where those expressions are (in code only, never in a string, template text or comment),
+ * each bound by a declaration `withImportMeta` puts at the top of that module. esbuild renames
+ * the declarations apart when it joins the modules into one scope, and each use follows its own.
+ */
+const IMPORT_META_NAMES = {
+  url: '__cellarImportMetaUrl',
+  dirname: '__cellarImportMetaDirname',
+  filename: '__cellarImportMetaFilename',
+} as const;
+
+const IMPORT_META_DEFINES = Object.fromEntries(
+  Object.entries(IMPORT_META_NAMES).map(([property, name]) => [`import.meta.${property}`, name]),
+);
+
+/**
+ * `source` (a JS or TS module at `path`) with its `import.meta` facts declared first, on its first
+ * line (after a `#!` line), so line numbers in stack traces stay the source's. A module that does
+ * not mention `import.meta` is returned as it is. The values are the real file's, not the bundle's.
+ */
+export function withImportMeta(source: string, path: string): string {
+  if (!source.includes('import.meta')) return source;
+  const values = { url: pathToFileURL(path).href, dirname: dirname(path), filename: path };
+  const declarations = Object.entries(IMPORT_META_NAMES)
+    .map(
+      ([property, name]) =>
+        `var ${name} = ${JSON.stringify(values[property as keyof typeof values])};`,
+    )
+    .join(' ');
+  const shebang = source.startsWith('#!') ? source.indexOf('\n') + 1 : 0;
+  if (source.startsWith('#!') && shebang === 0) return `${source}\n${declarations}`;
+  return `${source.slice(0, shebang)}${declarations} ${source.slice(shebang)}`;
+}
+
 function cellarImportFolders(metafile: import('esbuild').Metafile, root: string): string[] {
   const dirs = new Set<string>();
   for (const [file, input] of Object.entries(metafile.inputs))

@@ -89,6 +89,25 @@ describe('a module finding files by its own location, in a built folder', () => 
     expect(runStatuses(p, NB, '--workspace', 'ws')).toEqual({ t: 'cached' });
   });
 
+  it('the words import.meta.url in a string, a template or a comment stay as written; the expression beside them is located', () => {
+    // Before, a text replacement turned the string 'import.meta.url' into `__cellarLocated().url`.
+    const p = locatingProject(
+      `${VIA_DIR}// import.meta.url in a comment\n` +
+        "export const words = () => ['import.meta.url', \"import.meta.dirname\", `import.meta.filename ${viaDir()}`].join('|');\n",
+      'words',
+      'words()',
+    );
+    p.write('notebooks/data/x.txt', 'one\n');
+    expect(runStatuses(p, NB, '--workspace', 'ws')).toEqual({ t: 'ran' });
+    const expected = 'import.meta.url|import.meta.dirname|import.meta.filename one';
+    expect(value(p)).toBe(expected);
+    expect(p.cellar('build', NB, '--out', 'dist', '--no-lockfile').code).toBe(0);
+    expect(runBuilt(p, 'dist/run.mjs')).toEqual({ t: 'cached' });
+    p.write('notebooks/data/x.txt', 'two\n');
+    expect(runBuilt(p, 'dist/run.mjs')).toEqual({ t: 'ran' });
+    expect(value(p)).toBe(expected.replace('one', 'two'));
+  });
+
   it('variant: the built folder moved elsewhere and run with --workdir reads that folder’s data', () => {
     const p = locatingProject(VIA_DIR, 'viaDir', 'viaDir()');
     p.write('notebooks/data/x.txt', 'one\n');
