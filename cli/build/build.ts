@@ -49,7 +49,7 @@ import {
 } from '../../runtime/project.js';
 import { canonicalJson, sha256 } from '../../runtime/key/hash.js';
 import { loadLocated } from '../pipeline-args.js';
-import { classRegistration, exportsClasses } from '../../runtime/load/bundle.js';
+import { classRegistration, exportsClasses, onFirstLine } from '../../runtime/load/bundle.js';
 import { resolvingGlobImports } from '../../runtime/key/dynamic-imports.js';
 import type { AnyTask, Pipeline } from '../../runtime/task.js';
 import { CliError } from '../errors.js';
@@ -109,7 +109,7 @@ function moduleIdentity(projectRoot: string, fileUrls: BuiltFileUrls): Plugin {
         if (args.path.includes(`${sep}node_modules${sep}`) || isCellarSource(args.path)) {
           const text = readFileSync(args.path, 'utf8');
           if (!text.includes('import.meta')) return undefined;
-          const contents = `var ${BUILT_IMPORT_META} = import.meta; ${text}`;
+          const contents = onFirstLine(text, `var ${BUILT_IMPORT_META} = import.meta;`);
           return { contents, loader, resolveDir: dirname(args.path) };
         }
         let contents = readFileSync(args.path, 'utf8');
@@ -195,10 +195,9 @@ export function withBuiltImportMeta(
     `get filename() { const cwd = globalThis[Symbol.for(${JSON.stringify(WORKING_FOLDER_KEY)})]?.() ?? process.cwd(); ` +
     `return __cellarJoin(cwd, ${JSON.stringify(fromWorkdir)}); }, ` +
     `get url() { return __cellarFileUrl(this.filename).href; }, ` +
-    `get dirname() { return __cellarDirname(this.filename); } }; `;
-  const shebang = out.startsWith('#!') ? out.indexOf('\n') + 1 : 0;
+    `get dirname() { return __cellarDirname(this.filename); } };`;
   return (
-    `${out.slice(0, shebang)}${located}${out.slice(shebang)}\n` +
+    `${onFirstLine(out, located)}\n` +
     `import { pathToFileURL as __cellarFileUrl } from "node:url";\n` +
     `import { dirname as __cellarDirname, join as __cellarJoin } from "node:path";\n`
   );

@@ -98,6 +98,7 @@ interface BundleRecord {
 // 9: the config files that steer resolution (package.json `imports`, tsconfig) in `resolved`.
 // 10: dynamic imports of a prefix and a run-time name resolved as static ones (resolvingGlobImports).
 // 11: where 'cellar' resolved (`cellarFrom`), and the cache folder's resolution in both lists.
+// 12: import.meta.url / dirname / filename set by esbuild's define, not by a text replacement.
 const RECORD_VERSION = 12;
 
 /**
@@ -298,6 +299,7 @@ async function bundle(
     },
   };
   let result;
+  let importing: string[];
   for (let mapRuntime = mapFirst; ; mapRuntime = true) {
     try {
       result = await esbuild.build({
@@ -338,7 +340,7 @@ async function bundle(
       resolution = new ResolveRecorder();
       continue;
     }
-    const importing = cellarImportFolders(result.metafile, root);
+    importing = cellarImportFolders(result.metafile, root);
     if (mapRuntime || importing.length === 0 || (cacheResolves && importing.every(resolvesCellar)))
       break;
     inputs = {};
@@ -372,7 +374,6 @@ async function bundle(
   const globs = bundledGlobs(result.metafile!, resolve(root));
   resolution.settle();
   const entry = mappedFrom.size > 0 ? runningRuntimeEntry() : undefined;
-  const importing = cellarImportFolders(result.metafile!, root);
   const cellarFrom =
     importing.length === 0 || !cacheResolves
       ? []
@@ -388,11 +389,6 @@ async function bundle(
   };
 }
 
-/**
- * The folders of the modules that import 'cellar' in a build's metafile (absolute, unique):
- * left external, or resolved to files by a tsconfig alias (`original`), which the mapping
- * plugin answered first too.
- */
 /**
  * `import.meta.url` / `dirname` / `filename` of each bundled module, as names esbuild's `define`
  * puts where those expressions are (in code only, never in a string, template text or comment),
@@ -423,11 +419,26 @@ export function withImportMeta(source: string, path: string): string {
         `var ${name} = ${JSON.stringify(values[property as keyof typeof values])};`,
     )
     .join(' ');
-  const shebang = source.startsWith('#!') ? source.indexOf('\n') + 1 : 0;
-  if (source.startsWith('#!') && shebang === 0) return `${source}\n${declarations}`;
-  return `${source.slice(0, shebang)}${declarations} ${source.slice(shebang)}`;
+  return onFirstLine(source, declarations);
 }
 
+/**
+ * `source` with `code` (statements without a line break) put at the start of its first line, or
+ * after a `#!` line (which must stay first), so every later line keeps its number.
+ */
+export function onFirstLine(source: string, code: string): string {
+  if (!source.startsWith('#!')) return `${code} ${source}`;
+  const end = source.indexOf('\n');
+  return end < 0
+    ? `${source}\n${code}`
+    : `${source.slice(0, end + 1)}${code} ${source.slice(end + 1)}`;
+}
+
+/**
+ * The folders of the modules that import 'cellar' in a build's metafile (absolute, unique):
+ * left external, or resolved to files by a tsconfig alias (`original`), which the mapping
+ * plugin answered first too.
+ */
 function cellarImportFolders(metafile: import('esbuild').Metafile, root: string): string[] {
   const dirs = new Set<string>();
   for (const [file, input] of Object.entries(metafile.inputs))
