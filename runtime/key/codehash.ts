@@ -47,7 +47,7 @@ import {
 import { checkStamp, readWithStamp, sameStamp, type FileStamp } from './filestamp.js';
 import { findPackageRoot, findProjectRoot, installedPackageVersion } from '../project.js';
 import { closureHash, dependencyClosure, type DependencyClosure } from './package-closure.js';
-import { cellarPackageDir } from '../load/bundle.js';
+import { cellarPackageDir, runningCellarVersion } from '../load/bundle.js';
 import { locateInNotebook } from '../load/locate.js';
 import { namedNotebook, readCellPositions } from '../load/source.js';
 import { tempStamp } from '../store/owner.js';
@@ -553,11 +553,20 @@ export class CodeHasher {
     return closure;
   }
 
+  /**
+   * The installed version of package `name` for `fromDir` (node_modules above it, or the project
+   * itself), else `unresolved`. 'cellar' that is not installed there is mapped to the running
+   * runtime (load/bundle.ts `ownRuntime`), so the running Cellar's version is what the task runs
+   * and what is keyed: an out-of-project pipeline's results are not served by another Cellar.
+   */
   private packageVersion(fromDir: string, name: string): string {
     const memoKey = `${fromDir}\0${name}`;
     const known = this.versions.get(memoKey);
     if (known) return known;
-    const version = installedPackageVersion(fromDir, name) ?? 'unresolved';
+    const version =
+      installedPackageVersion(fromDir, name) ??
+      (name === 'cellar' ? runningCellarVersion() : undefined) ??
+      'unresolved';
     this.versions.set(memoKey, version);
     return version;
   }

@@ -515,6 +515,24 @@ export function runningRuntimeEntry(): string | undefined {
   return existsSync(entry) ? entry : undefined;
 }
 
+/**
+ * The version (package.json `version`) of the cellar package this module belongs to: the
+ * runtime a task's 'cellar' is mapped to where its folder does not resolve one. Undefined when
+ * that package.json is missing or unreadable.
+ */
+export function runningCellarVersion(): string | undefined {
+  const dir = cellarPackageDir();
+  if (!dir) return undefined;
+  try {
+    const { version } = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as {
+      version?: unknown;
+    };
+    return typeof version === 'string' ? version : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 let packageDir: string | null | undefined;
 
 /** The folder of the cellar package this module belongs to (source or built). */

@@ -1,7 +1,16 @@
 // The code fingerprint behind code-aware keys, on real files: normalised syntax, the transitive
 // closure of local imports, package versions, the content-checked memo, and keys per setup declaration.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { mkdirSync, writeFileSync, readFileSync, rmSync, symlinkSync, utimesSync } from 'node:fs';
+import {
+  mkdirSync,
+  mkdtempSync,
+  writeFileSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  utimesSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import {
@@ -107,6 +116,27 @@ describe('code fingerprint', () => {
     expect(Object.keys(fp.packages)).toEqual(['cellar']);
     write('export const run = () => String(defineTask) + String(readFileSync) + 2;\n');
     expect((await fingerprint(dir)).files['task.ts']).not.toBe(fp.files['task.ts']);
+  });
+
+  it("keys the running Cellar's version where 'cellar' is not installed (the run maps it to that runtime)", async () => {
+    // Outside the repository and any project: no node_modules/cellar above it. Before, the key
+    // said `unresolved`, so results made by one Cellar were served to another.
+    const dir = mkdtempSync(join(tmpdir(), 'cellar-codehash-unresolved-'));
+    try {
+      writeFileSync(
+        join(dir, 'task.ts'),
+        "import { defineTask } from 'cellar';\nexport const run = () => String(defineTask);\n",
+      );
+      const running = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version;
+      expect(running).toMatch(/^\d+\.\d+\.\d+/);
+      expect((await fingerprint(dir)).packages).toEqual({ cellar: running });
+      // The same as where the project installs this Cellar: the same runtime runs the task.
+      const inside = scratchDir('installed');
+      writeFileSync(join(inside, 'task.ts'), readFileSync(join(dir, 'task.ts')));
+      expect((await fingerprint(inside)).packages).toEqual({ cellar: running });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("keys local code a tsconfig alias of 'cellar' or 'cellar/*' reaches (the run bundles and runs it)", async () => {
