@@ -51,6 +51,7 @@ import { canonicalJson, sha256 } from '../../runtime/key/hash.js';
 import { loadLocated } from '../pipeline-args.js';
 import { classRegistration, exportsClasses, onFirstLine } from '../../runtime/load/bundle.js';
 import { resolvingGlobImports } from '../../runtime/key/dynamic-imports.js';
+import { codeLoaderFor } from '../../runtime/load/esbuild-loaders.js';
 import type { AnyTask, Pipeline } from '../../runtime/task.js';
 import { CliError } from '../errors.js';
 import { BUILT_CELLS_FILE, builtLineFacts } from '../failure-location.js';
@@ -103,9 +104,8 @@ function moduleIdentity(projectRoot: string, fileUrls: BuiltFileUrls): Plugin {
     name: 'cellar-module-identity',
     setup(build) {
       build.onLoad({ filter: /\.[cm]?[jt]sx?$/ }, (args) => {
-        const ext = args.path.slice(args.path.lastIndexOf('.') + 1);
-        const loader =
-          ext === 'tsx' ? 'tsx' : ext.endsWith('ts') ? 'ts' : ext === 'jsx' ? 'jsx' : 'js';
+        const loader = codeLoaderFor(args.path);
+        if (loader === undefined) return undefined;
         if (args.path.includes(`${sep}node_modules${sep}`) || isCellarSource(args.path)) {
           const text = readFileSync(args.path, 'utf8');
           if (!text.includes('import.meta')) return undefined;

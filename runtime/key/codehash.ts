@@ -48,6 +48,7 @@ import { checkStamp, readWithStamp, sameStamp, type FileStamp } from './filestam
 import { findPackageRoot, findProjectRoot, installedPackageVersion } from '../project.js';
 import { closureHash, dependencyClosure, type DependencyClosure } from './package-closure.js';
 import { cellarPackageDir, runningCellarVersion } from '../load/bundle.js';
+import { codeLoaderFor, loaderFor } from '../load/esbuild-loaders.js';
 import { locateInNotebook } from '../load/locate.js';
 import { namedNotebook, readCellPositions } from '../load/source.js';
 import { tempStamp } from '../store/owner.js';
@@ -572,19 +573,6 @@ export class CodeHasher {
   }
 }
 
-const LOADERS: Record<string, 'ts' | 'tsx' | 'js' | 'jsx' | 'json' | 'text'> = {
-  ts: 'ts',
-  mts: 'ts',
-  cts: 'ts',
-  tsx: 'tsx',
-  js: 'js',
-  mjs: 'js',
-  cjs: 'js',
-  jsx: 'jsx',
-  json: 'json',
-  txt: 'text',
-};
-
 /**
  * Entry points per esbuild build. esbuild's work for one build grows with (entry points × files
  * in the build), not with their sum: 1,001 task modules in one build cost ~3 s of esbuild's CPU
@@ -655,14 +643,13 @@ async function bundleGroup(
         if (!read) reads.set(args.path, (read = readWithStamp(args.path)));
         const { bytes, stamp } = read;
         stamps.set(args.path, stamp);
-        const ext = extname(args.path).slice(1);
-        const loader = LOADERS[ext] ?? 'default';
+        const loader = loaderFor(args.path) ?? 'default';
         // Every generated task module, entry or not: in a group, a task imported by another is
         // also an entry, and its text must not depend on which group it was built in.
         const withSetup = withSetupEffects(args.path, bytes);
         // A worker thread's script (`new Worker(new URL('./work.mjs', import.meta.url))`) is code
         // the task runs: bundled with it, so its files are in the key (`withWorkerScripts`).
-        const workers = LOADERS[ext] && LOADERS[ext] !== 'json' && LOADERS[ext] !== 'text';
+        const workers = codeLoaderFor(args.path) !== undefined;
         const withWorkers = workers
           ? withWorkerScripts(args.path, withSetup, unkeyedWorkers)
           : withSetup;
@@ -1287,10 +1274,9 @@ export async function normalise(
   source: string,
   file: string,
 ): Promise<{ normalised: string; imports: string[] }> {
-  const loader = LOADERS[extname(file).slice(1)];
+  const loader = codeLoaderFor(file);
   // Data files (JSON, SQL, CSV read through an import) are hashed as they are.
-  if (loader === undefined || loader === 'json' || loader === 'text')
-    return { normalised: source, imports: [] };
+  if (loader === undefined) return { normalised: source, imports: [] };
   const [{ transform }, lexer] = await Promise.all([import('esbuild'), import('es-module-lexer')]);
   let out: { code: string };
   try {

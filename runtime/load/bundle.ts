@@ -52,6 +52,7 @@ import {
   unbundledImports,
 } from '../key/dynamic-imports.js';
 import { tempStamp } from '../store/owner.js';
+import { codeLoaderFor } from './esbuild-loaders.js';
 import {
   ResolveRecorder,
   checkResolveFacts,
@@ -249,7 +250,8 @@ async function bundle(
         if (args.namespace !== 'file') return undefined;
         const { bytes, stamp } = readWithStamp(args.path);
         inputs[args.path] = stamp;
-        if (!/\.[cm]?[jt]sx?$/.test(args.path)) {
+        const loader = codeLoaderFor(args.path);
+        if (loader === undefined) {
           return { contents: bytes, loader: 'default', resolveDir: dirname(args.path) };
         }
         if (args.path.includes(`${'/'}node_modules${'/'}`)) {
@@ -262,15 +264,6 @@ async function bundle(
         contents = resolvingGlobImports(contents, args.path, root);
         // Last: the edits above read the module's own first line (a generated module's header).
         contents = withImportMeta(contents, args.path);
-        const ext = args.path.slice(args.path.lastIndexOf('.') + 1);
-        const loader =
-          ext.startsWith('ts') || ext === 'mts' || ext === 'cts'
-            ? ext === 'tsx'
-              ? 'tsx'
-              : 'ts'
-            : ext === 'jsx'
-              ? 'jsx'
-              : 'js';
         return { contents, loader, resolveDir: dirname(args.path) };
       });
     },
