@@ -9,6 +9,7 @@ import type { Command as CommandRun } from './command.js';
 import { CliError, EXIT } from './errors.js';
 import { CellarError, thrownMessage } from '../runtime/errors.js';
 import { whileSettleable } from '../runtime/settle.js';
+import { runningCellarVersion } from '../runtime/own-package.js';
 
 interface Command {
   summary: string;
@@ -108,7 +109,7 @@ export async function main(argv: string[]): Promise<number> {
     return EXIT.ok;
   }
   if (name === '--version') {
-    console.log('cellar 0.1.0');
+    console.log(`cellar ${runningCellarVersion() ?? 'unknown'}`);
     return EXIT.ok;
   }
   const command = Object.hasOwn(commands, name) ? commands[name] : undefined;

@@ -19,6 +19,7 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import { findProjectRoot } from '../../runtime/project.js';
+import { runningCellarVersion } from '../../runtime/own-package.js';
 import type { CellRun, JupyterServer, NotebookOutput, TslabKernel } from './jupyter.js';
 import { injectedSource, type ParamsCell } from './params.js';
 
@@ -185,7 +186,7 @@ export function prepareNotebook(
         parameters: options.params,
         default_parameters: defaults,
         environment_variables: {},
-        version: 'cellar 0.1.0',
+        version: `cellar ${runningCellarVersion() ?? 'unknown'}`,
         start_time: null,
         end_time: null,
         duration: null,

@@ -47,7 +47,7 @@ import {
 import { checkStamp, readWithStamp, sameStamp, type FileStamp } from './filestamp.js';
 import { findPackageRoot, findProjectRoot, installedPackageVersion } from '../project.js';
 import { closureHash, dependencyClosure, type DependencyClosure } from './package-closure.js';
-import { cellarPackageDir, runningCellarVersion } from '../load/bundle.js';
+import { cellarPackageDir, runningCellarVersion } from '../own-package.js';
 import { codeLoaderFor, loaderFor } from '../load/esbuild-loaders.js';
 import { locateInNotebook } from '../load/locate.js';
 import { namedNotebook, readCellPositions } from '../load/source.js';

@@ -39,7 +39,7 @@ import {
 } from 'node:fs';
 import { threadId } from 'node:worker_threads';
 import { dirname, join, relative, resolve, sep } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { untracked } from '../run/read-record.js';
 import { findProjectRoot } from '../project.js';
 import { sha256 } from '../key/hash.js';
@@ -53,6 +53,7 @@ import {
 } from '../key/dynamic-imports.js';
 import { tempStamp } from '../store/owner.js';
 import { codeLoaderFor } from './esbuild-loaders.js';
+import { cellarPackageDir, runningRuntimeEntry } from '../own-package.js';
 import {
   ResolveRecorder,
   checkResolveFacts,
@@ -497,56 +498,5 @@ export function resolvesCellar(dir: string): boolean {
       }
     }
     if (dirname(d) === d) return false;
-  }
-}
-
-/** dist/index.js of the cellar package this module belongs to (source or built), if built. */
-export function runningRuntimeEntry(): string | undefined {
-  const dir = cellarPackageDir();
-  if (!dir) return undefined;
-  const entry = join(dir, 'dist', 'index.js');
-  return existsSync(entry) ? entry : undefined;
-}
-
-/**
- * The version (package.json `version`) of the cellar package this module belongs to: the
- * runtime a task's 'cellar' is mapped to where its folder does not resolve one. Undefined when
- * that package.json is missing or unreadable.
- */
-export function runningCellarVersion(): string | undefined {
-  const dir = cellarPackageDir();
-  if (!dir) return undefined;
-  try {
-    const { version } = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as {
-      version?: unknown;
-    };
-    return typeof version === 'string' ? version : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-let packageDir: string | null | undefined;
-
-/** The folder of the cellar package this module belongs to (source or built). */
-export function cellarPackageDir(): string | undefined {
-  if (packageDir !== undefined) return packageDir ?? undefined;
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const pkg = join(dir, 'package.json');
-    if (existsSync(pkg)) {
-      try {
-        if ((JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'cellar')
-          return (packageDir = dir);
-      } catch {
-        // unreadable: keep walking up
-      }
-    }
-    const parent = dirname(dir);
-    if (parent === dir) {
-      packageDir = null;
-      return undefined;
-    }
-    dir = parent;
   }
 }

@@ -14,7 +14,8 @@ import {
   RunReadStamps,
   withModuleReads,
 } from '../key/run-reads.js';
-import { bundledInputs, runningRuntimeEntry } from '../load/bundle.js';
+import { bundledInputs } from '../load/bundle.js';
+import { runningRuntimeEntry } from '../own-package.js';
 import { packageVersionEvidence } from '../project.js';
 import { LocalStore } from '../store/local.js';
 import type { RunResult } from '../types.js';

@@ -30,6 +30,13 @@ describe('the Node.js requirement', () => {
       expect(nodeVersionProblem(v)).toBeUndefined();
   });
 
+  it("`cellar --version` prints the package's own version (package.json), the one keys hold for 'cellar'", async () => {
+    const r = await runCli(['--version']);
+    expect(r.code).toBe(0);
+    const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+    expect(r.stdout.trim()).toBe(`cellar ${version}`);
+  });
+
   it('the require(esm) the kernel relies on works on this Node: require() of an ES module', async () => {
     const r = await runCli(['--version']);
     expect(r.code).toBe(0);
