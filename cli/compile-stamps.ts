@@ -29,6 +29,7 @@ import {
   type FileStamp,
   type PackedStamps,
 } from '../runtime/key/filestamp.js';
+import { sha256 } from '../runtime/key/hash.js';
 
 /** What one successful compile of one notebook wrote, as content stamps. */
 export interface CompileStamps {
@@ -42,15 +43,24 @@ export interface CompileStamps {
   fixtures: string[];
   /** outDir-relative path (posix) → stamp of the bytes the compile wrote there. */
   files: Record<string, FileStamp>;
+  /**
+   * Absolute path → stamp of each local module the notebook's imports reached, as the compile
+   * read it: an input as the notebook is (an edit may make the compile refuse it, E_MODULE_STATE).
+   */
+  modules: Record<string, FileStamp>;
   /** outDir-relative path of the generated pipeline.ts. */
   pipeline: string;
 }
 
-// 2: `files` packed on disk (runtime/key/filestamp.ts `PackedStamps`: a fifth of the parse)
-const STAMPS_VERSION = 2;
+// 2: `files` packed on disk (runtime/key/filestamp.ts `PackedStamps`: a fifth of the parse);
+// 3: the local modules the compile read (`modules`)
+const STAMPS_VERSION = 3;
 
 /** The record as stored. */
-type StampsFile = Omit<CompileStamps, 'files'> & { files: PackedStamps };
+type StampsFile = Omit<CompileStamps, 'files' | 'modules'> & {
+  files: PackedStamps;
+  modules: PackedStamps;
+};
 
 /** `<root>/.cellar/compile/<notebook, flattened>.stamps.json` (beside the compile cache). */
 export function stampsPath(root: string, notebookAbs: string): string {
@@ -63,7 +73,8 @@ function readStamps(file: string): CompileStamps | undefined {
     const r = JSON.parse(readFileSync(file, 'utf8')) as StampsFile;
     if (r.version !== STAMPS_VERSION) return undefined;
     const files = unpackStamps(r.files);
-    return files ? { ...r, files } : undefined;
+    const modules = unpackStamps(r.modules);
+    return files && modules ? { ...r, files, modules } : undefined;
   } catch {
     return undefined;
   }
@@ -72,7 +83,11 @@ function readStamps(file: string): CompileStamps | undefined {
 function writeStamps(file: string, stamps: CompileStamps): void {
   mkdirSync(dirname(file), { recursive: true });
   const tmp = `${file}.tmp-${process.pid}`;
-  const stored: StampsFile = { ...stamps, files: packStamps(stamps.files) };
+  const stored: StampsFile = {
+    ...stamps,
+    files: packStamps(stamps.files),
+    modules: packStamps(stamps.modules),
+  };
   writeFileSync(tmp, JSON.stringify(stored));
   renameSync(tmp, file);
 }
@@ -117,6 +132,11 @@ export function freshPipeline(
   const notebook = check(facts.notebookAbs, stamps.notebook);
   if (!notebook) return undefined;
   stamps.notebook = notebook;
+  for (const [path, stamp] of Object.entries(stamps.modules)) {
+    const now = check(path, stamp);
+    if (!now) return undefined;
+    stamps.modules[path] = now;
+  }
   // A `.ts` file the compile did not write, where it writes: the compile path removes ours.
   // The paths are posix and relative (`recordStamps`), so their folders and the absolute paths
   // are string slices and concatenation: `dirname` and `join` per file were a fifth of this
@@ -159,6 +179,8 @@ export interface CompiledOutcome {
   files: { path: string; contents: string }[];
   /** outDir-relative path of pipeline.ts. */
   pipeline: string;
+  /** The local modules the compile read: project-relative posix path, sha256 (hex) of its text. */
+  localModules?: readonly (readonly [string, string])[];
 }
 
 /**
@@ -178,6 +200,14 @@ export function recordStamps(facts: FreshnessFacts, outcome: CompiledOutcome): v
       if (stamp.hash !== contentHash(f.contents)) return;
       files[f.path] = stamp;
     }
+    const modules: Record<string, FileStamp> = {};
+    for (const [path, textHash] of outcome.localModules ?? []) {
+      const abs = join(facts.root, path);
+      const { bytes, stamp } = readWithStamp(abs);
+      // As the compiler read it (UTF-8 text): a module edited since is no record's input.
+      if (sha256(bytes.toString('utf8')) !== textHash) return;
+      modules[abs] = stamp;
+    }
     writeStamps(file, {
       version: STAMPS_VERSION,
       compiler: facts.compiler,
@@ -185,6 +215,7 @@ export function recordStamps(facts: FreshnessFacts, outcome: CompiledOutcome): v
       notebook: nb.stamp,
       fixtures: outcome.fixtures,
       files,
+      modules,
       pipeline: outcome.pipeline,
     });
   } catch {

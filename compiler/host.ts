@@ -289,6 +289,12 @@ export interface NotebookOutcome {
   notebookHash: string;
   /** The tasks with fixtures this compile saw (`fixtureTasks`), a compile input. */
   fixtures: string[];
+  /**
+   * The project's local modules the notebook's imports reached (project-relative posix path,
+   * sha256 hex of the text read), sorted: compile inputs too (a module's own state is refused,
+   * E_MODULE_STATE), so a record of this compile holds while each still reads the same.
+   */
+  localModules?: [string, string][];
   stats?: CompileStats;
 }
 
@@ -507,6 +513,7 @@ async function compileText(
         cached: true,
         notebookHash,
         fixtures,
+        ...(cache.localModules ? { localModules: cache.localModules } : {}),
         pipeline: files.length ? pipelineAbs : undefined,
       };
     }
@@ -642,6 +649,7 @@ async function compileText(
       root: opts.root,
       notebookDir: dirname(notebookAbs),
     });
+  const localModules = [...localModulesRead].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   if (!opts.noCache) {
     const pick = <V>(m: Map<string, V>, keys: string[]) =>
       [...new Set(keys)]
@@ -679,9 +687,7 @@ async function compileText(
       emitted: deep
         ? []
         : [...new Map(result.stats.used.emitted)].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
-      ...(localModulesRead.size > 0
-        ? { localModules: [...localModulesRead].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)) }
-        : {}),
+      ...(localModules.length > 0 ? { localModules } : {}),
     };
     try {
       // The plan first: a record is never written naming a plan file not there yet.
@@ -707,6 +713,7 @@ async function compileText(
     },
     notebookHash,
     fixtures,
+    ...(localModules.length > 0 ? { localModules } : {}),
     stats: result.stats,
     pipeline: result.files.length ? pipelineAbs : undefined,
   };

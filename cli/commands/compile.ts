@@ -364,6 +364,7 @@ export async function ensureCompiled(notebookPath: string): Promise<string> {
     fixtures: outcome.fixtures,
     files: outcome.files,
     pipeline: relative(outDir, outcome.pipeline).split(sep).join('/'),
+    ...(outcome.localModules ? { localModules: outcome.localModules } : {}),
   });
   return outcome.pipeline;
 }

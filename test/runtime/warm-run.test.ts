@@ -99,7 +99,42 @@ describe('compile freshness by content stamps (ensureCompiled)', () => {
     const pipeline = await ensureCompiled(nb);
     writeFileSync(stampsPath(project, nb), '{"version": 1, "files": ');
     expect(await ensureCompiled(nb)).toBe(pipeline);
-    expect(JSON.parse(readFileSync(stampsPath(project, nb), 'utf8')).version).toBe(2);
+    expect(JSON.parse(readFileSync(stampsPath(project, nb), 'utf8')).version).toBe(3);
+  });
+
+  it('a local module the notebook imports is an input too: edited to keep state, the compile refuses it', async () => {
+    // Before, the stamps held the notebook and generated/ only: `cellar run` kept answering
+    // "fresh" (and serving results) while `cellar compile` refused the module (E_MODULE_STATE).
+    mkdirSync(join(project, 'notebooks', 'lib'));
+    const lib = join(project, 'notebooks', 'lib', 'pure.ts');
+    writeFileSync(lib, 'let n = 0;\nexport function next(k: string) { return k.length + n; }\n');
+    writeFileSync(
+      nb,
+      notebookText([
+        "import { next } from './lib/pure.js';",
+        "//| task: one\nconst a = next('a');",
+        "//| task: two\nconst b = next('bb');",
+      ]),
+    );
+    const pipeline = await ensureCompiled(nb);
+    expect(await ensureCompiled(nb)).toBe(pipeline);
+    // Same size, mtime put back: only the content says it changed.
+    editKeepingMtimeAndSize(lib, 'return k.length + n;', 'n += 1; return n;   ');
+    await expect(ensureCompiled(nb)).rejects.toMatchObject({
+      code: 'E_COMPILE',
+      message: expect.stringContaining('E_MODULE_STATE'),
+    });
+    // The real command as users meet it, on the warm path's stamps.
+    writeFileSync(lib, 'let n = 0;\nexport function next(k: string) { return k.length + n; }\n');
+    const ws = join(project, 'ws');
+    expect((await runJson(['run', nb, '--workspace', ws])).status).toEqual({
+      one: 'ran',
+      two: 'ran',
+    });
+    writeFileSync(lib, 'let n = 0;\nexport function next(k: string) { n += 1; return n; }\n');
+    const refused = await runCli(['run', nb, '--workspace', ws]);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toContain('E_MODULE_STATE');
   });
 });
 
