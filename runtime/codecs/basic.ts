@@ -3,9 +3,9 @@
 import type { Codec } from './codec.js';
 import type { OutputSchema } from '../types.js';
 import { refusalText, valueNeeds } from './structured.js';
+import { decodeUtf8 } from './utf8.js';
 
 const utf8 = new TextEncoder();
-const fromUtf8 = new TextDecoder();
 
 export const jsonCodec: Codec = {
   id: 'json',
@@ -31,7 +31,7 @@ export const jsonCodec: Codec = {
     return { bytes: utf8.encode(text), schema };
   },
   decode(bytes) {
-    return JSON.parse(fromUtf8.decode(bytes));
+    return JSON.parse(decodeUtf8(bytes));
   },
 };
 
@@ -53,7 +53,7 @@ export const textCodec: Codec = {
     return { bytes: utf8.encode(value), schema: { kind: 'text', chars: value.length } };
   },
   decode(bytes) {
-    return fromUtf8.decode(bytes);
+    return decodeUtf8(bytes);
   },
 };
 
@@ -143,7 +143,7 @@ export const csvCodec: Codec = {
   },
   decode(bytes, _spec, schema) {
     if (schema.kind !== 'table') throw new Error('csv output without a table schema');
-    const [, ...body] = parseCsv(fromUtf8.decode(bytes));
+    const [, ...body] = parseCsv(decodeUtf8(bytes));
     const cols = schema.columns;
     const rows = body
       .slice(0, schema.rows)

@@ -14,6 +14,7 @@ import type { Codec } from './codec.js';
 import type { OutputSpec } from '../task.js';
 import { classIdOf } from './classes.js';
 import { decodeStructured, structuredCodec } from './structured.js';
+import { decodeUtf8 } from './utf8.js';
 
 export interface ModelFormat {
   name: string;
@@ -65,7 +66,6 @@ export function isModelLike(value: unknown): boolean {
 const CLASS_FORMAT = 'cellar/class';
 
 const utf8 = new TextEncoder();
-const fromUtf8 = new TextDecoder();
 
 /** The id of the registered project class `value` is a direct instance of, or undefined. */
 function classInstanceId(value: unknown): string | undefined {
@@ -121,7 +121,7 @@ export const modelCodec: Codec = {
     };
   },
   async decode(bytes, spec: OutputSpec) {
-    const envelope = JSON.parse(fromUtf8.decode(bytes)) as {
+    const envelope = JSON.parse(decodeUtf8(bytes)) as {
       format: string;
       encoding: string;
       data: unknown;

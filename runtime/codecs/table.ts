@@ -22,6 +22,7 @@ import { loneSurrogate } from './basic.js';
 import { namedArrayKeys } from './named-keys.js';
 import { ownBuffer } from './own-buffer.js';
 import { codecLimits } from './structured.js';
+import { decodeUtf8 } from './utf8.js';
 
 /**
  * Whether a string column's UTF-8 bytes fit one Arrow `Utf8` column (`codecLimits`). Past the
@@ -253,7 +254,8 @@ export const tableCodec: Codec = {
         `table codec: column '${oversized}' holds more text than one Arrow string column can (${codecLimits.arrowStringBytes} bytes of UTF-8); leave the codec out (auto picks 'structured', which holds it), or split the rows across several outputs`,
       );
     const arrow = await arrowLib();
-    // Keyed by column name: no prototype, so a column named `__proto__` is a column.
+    // Keyed by column name: no prototype, so a column named `__proto__` is a column. The order
+    // its keys take is the order of the file's fields, which `fieldOrder` repeats for decode.
     const vectors: Record<string, import('apache-arrow').Vector> = Object.create(null);
     const withMissing = new Set<string>();
     for (const col of plan.columns) {
@@ -305,9 +307,10 @@ export const tableCodec: Codec = {
     const arrow = await arrowLib();
     const table = arrow.tableFromIPC(bytes);
     if (schema.kind !== 'table') throw new Error('table codec: stored schema is not a table');
+    const childOf = storedChildren(table, schema.columns);
     const columns: Record<string, unknown> = {};
     for (const col of schema.columns) {
-      const vector = table.getChild(col.name);
+      const vector = childOf(col.name);
       if (!vector)
         throw new Error(`table codec: column '${col.name}' missing from the stored table`);
       // A typed column in a buffer of its own, not a view into the file's bytes (own-buffer.ts).
@@ -317,7 +320,10 @@ export const tableCodec: Codec = {
         const list =
           vector.nullCount === 0 && col.type === 'number'
             ? Array.from(vector.toArray() as Float64Array)
-            : Array.from(vector as Iterable<unknown>);
+            : col.type === 'string' &&
+                (arrow.DataType.isUtf8(vector.type) || arrow.DataType.isLargeUtf8(vector.type))
+              ? utf8Strings(vector)
+              : Array.from(vector as Iterable<unknown>);
         setField(
           columns,
           col.name,
@@ -328,7 +334,7 @@ export const tableCodec: Codec = {
     const masks = new Map<string, Uint8Array>();
     for (const col of schema.columns) {
       if (!col.missing) continue;
-      const mask = table.getChild(MISSING + col.name)?.toArray() as Uint8Array | undefined;
+      const mask = childOf(MISSING + col.name)?.toArray() as Uint8Array | undefined;
       if (!mask) throw new Error(`table codec: the mask of column '${col.name}' is missing`);
       masks.set(col.name, mask);
       // Both kinds of nothing are undefined in a column (a column has no "absent" row).
@@ -354,6 +360,68 @@ export const tableCodec: Codec = {
     return out;
   },
 };
+
+type ArrowTable = import('apache-arrow').Table;
+type ArrowVector = import('apache-arrow').Vector;
+
+/**
+ * The names of the fields `encode` writes for `columns`, in the file's order: each column's
+ * missing-value mask (when it has one) and then the column, as keys of an object without
+ * prototype, whose key order (array-index names first, ascending) is the order apache-arrow's
+ * `Table` gives its fields.
+ */
+export function fieldOrder(columns: readonly { name: string; missing?: boolean }[]): string[] {
+  const keys: Record<string, true> = Object.create(null);
+  for (const col of columns) {
+    if (col.missing) keys[MISSING + col.name] = true;
+    keys[col.name] = true;
+  }
+  return Object.keys(keys);
+}
+
+/**
+ * A stored table's field by the name it was written with. apache-arrow reads field names with a
+ * `TextDecoder` that drops a leading U+FEFF, so a column '\uFEFFid' reads back as 'id' (not
+ * found, or another column 'id' found in its place). The fields are the ones `fieldOrder` lists,
+ * so each is taken by its position when the file's names agree with that list up to such a
+ * dropped U+FEFF; by name otherwise.
+ */
+function storedChildren(
+  table: ArrowTable,
+  columns: readonly { name: string; missing?: boolean }[],
+): (name: string) => ArrowVector | null {
+  const order = fieldOrder(columns);
+  const read = table.schema.fields.map((f) => f.name);
+  const agrees =
+    order.length === read.length &&
+    order.every((n, i) => read[i] === n || (n.startsWith('\uFEFF') && read[i] === n.slice(1)));
+  if (!agrees) return (name) => table.getChild(name);
+  const at = new Map(order.map((n, i) => [n, i]));
+  return (name) => {
+    const i = at.get(name);
+    return i === undefined ? null : table.getChildAt(i);
+  };
+}
+
+/**
+ * A `Utf8` (or `LargeUtf8`) column's values, null or the string its bytes encode exactly.
+ * apache-arrow's own reading decodes each value with a `TextDecoder` that drops a leading
+ * U+FEFF ('\uFEFFx' came back 'x'); here each value's bytes, found through the column's
+ * offsets, are decoded keeping it.
+ */
+function utf8Strings(vector: ArrowVector): (string | null)[] {
+  const out: (string | null)[] = new Array(vector.length);
+  let row = 0;
+  for (const data of vector.data) {
+    const offsets = data.valueOffsets as ArrayLike<number | bigint>;
+    const bytes = data.values as Uint8Array;
+    for (let i = 0; i < data.length; i++, row++)
+      out[row] = data.getValid(i)
+        ? decodeUtf8(bytes.subarray(Number(offsets[i]), Number(offsets[i + 1])))
+        : null;
+  }
+  return out;
+}
 
 /** Arrow stores strings as UTF-8, which turns a lone surrogate into U+FFFD: refuse it, naming
  *  the column, the row and the codec that keeps it, rather than give back another string. */

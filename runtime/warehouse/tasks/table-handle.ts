@@ -13,6 +13,7 @@ import type { TableRef } from '../sql/compose.js';
 import { isTableRef } from '../sql/compose.js';
 import { Query } from '../sql/template.js';
 import type { ColumnBatch, Row } from '../types.js';
+import { decodeUtf8 } from '../../codecs/utf8.js';
 
 const ARRAY_USE = new Set([
   'length',
@@ -89,7 +90,6 @@ export class TableHandle implements TableRef {
 }
 
 const utf8 = new TextEncoder();
-const fromUtf8 = new TextDecoder();
 
 export const tableHandleCodec: Codec = {
   id: 'warehouse-table',
@@ -110,7 +110,7 @@ export const tableHandleCodec: Codec = {
     };
   },
   decode(bytes) {
-    const ref = JSON.parse(fromUtf8.decode(bytes)) as TableRef;
+    const ref = JSON.parse(decodeUtf8(bytes)) as TableRef;
     return new TableHandle(ref.name, ref.logical);
   },
 };
