@@ -17,7 +17,7 @@ every task's outputs value by value (Maps, Sets, Dates, typed arrays, NaN, wareh
 
   -p, --parameter NAME VALUE  set a parameter (repeatable), as for cellar exec
   -f, --file PARAMS.json      parameter values from a JSON object
-  --tolerance R               relative float tolerance (default ${DEFAULT_TOLERANCE})
+  --tolerance R               relative float tolerance (default ${DEFAULT_TOLERANCE}; 0: exact)
   --cell-timeout S            interrupt a notebook cell after S seconds (default 600)
   --kernel-timeout S          give the kernel S seconds to start (default 120)
   --workspace DIR             the pipeline's workspace (default as for cellar run)

@@ -4,8 +4,11 @@
 // Rules (what "equal" means to `cellar verify`):
 // - numbers: equal when both are NaN, or |a − b| ≤ tolerance × max(|a|, |b|) + 1e-12 (relative
 //   tolerance, default 1e-9: a different summation order in a warehouse or a worker is not a
-//   difference; a changed result is). ±Infinity only equals itself. Integers in typed integer
-//   arrays and BigInts compare exactly.
+//   difference; a changed result is). Two safe integers compare exactly: an id or an epoch
+//   millisecond is no float (1000000000003 and 1000000000004 are within 1e-9 of each other),
+//   and integer arithmetic below 2^53 is exact in any order. Tolerance 0 compares every number
+//   exactly. ±Infinity only equals itself. Integers in typed integer arrays and BigInts compare
+//   exactly.
 // - arrays and typed arrays: same kind and length, then element by element; an array's named
 //   properties (d3-dsv's `columns`) by name after its elements.
 // - Map: same size; each key (primitive keys by value) maps to an equal value; order ignored.
@@ -107,6 +110,7 @@ function stringDifference(a: string, b: string, path: string): Difference {
 function numbersEqual(a: number, b: number, tolerance: number): boolean {
   if (Number.isNaN(a) || Number.isNaN(b)) return Number.isNaN(a) && Number.isNaN(b);
   if (!Number.isFinite(a) || !Number.isFinite(b)) return a === b;
+  if (tolerance === 0 || (Number.isSafeInteger(a) && Number.isSafeInteger(b))) return a === b;
   return Math.abs(a - b) <= tolerance * Math.max(Math.abs(a), Math.abs(b)) + ABSOLUTE;
 }
 

@@ -79,8 +79,12 @@ export function parseExecArgs(args: string[], allowed: string[]): ExecArgs {
     } else if (NUMBER_OPTIONS.has(flag)) {
       const text = next('a number');
       const n = Number(text);
-      if (!Number.isFinite(n) || n <= 0)
-        throw new UsageError(`${flag} needs a positive number, got '${text}'`);
+      // A tolerance of 0 asks for exact numbers; a timeout of 0 would never let a cell run.
+      const least = flag === '--tolerance' ? 0 : Number.MIN_VALUE;
+      if (text.trim() === '' || !Number.isFinite(n) || n < least)
+        throw new UsageError(
+          `${flag} needs a ${least === 0 ? 'non-negative' : 'positive'} number, got '${text}'`,
+        );
       if (flag === '--cell-timeout') out.cellTimeoutS = n;
       else if (flag === '--kernel-timeout') out.kernelTimeoutS = n;
       else out.tolerance = n;

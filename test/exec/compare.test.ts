@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { captureHere } from '../../cli/exec/capture.js';
+import { parseExecArgs } from '../../cli/exec/options.js';
 import { firstDifference } from '../../cli/exec/compare.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'cellar-compare-'));
@@ -70,6 +71,26 @@ describe('firstDifference', () => {
       pipeline: '0',
     });
     expect(firstDifference(Infinity, 1e308, 'n')).toBeDefined();
+  });
+
+  test('integers compare exactly: ids and epoch milliseconds are within any relative tolerance of their neighbours', () => {
+    expect(firstDifference({ userId: 1000000000004 }, { userId: 1000000000003 }, 't')).toEqual({
+      path: 't.userId',
+      notebook: '1000000000004',
+      pipeline: '1000000000003',
+    });
+    expect(firstDifference([1733450001000], [1733450000000], 'ms')).toBeDefined();
+    expect(firstDifference(2 ** 53 - 1, 2 ** 53 - 1, 'n')).toBeUndefined();
+    // An integer against a float still gets the tolerance (a mean of 3, summed in another order).
+    expect(firstDifference(3, 3 + 4e-16, 'n')).toBeUndefined();
+    // Past 2^53 every double is an integer, and sums there round: relative again.
+    expect(firstDifference(2 ** 60, 2 ** 60 + 512, 'n')).toBeUndefined();
+  });
+
+  test('tolerance 0 compares every number exactly', () => {
+    expect(firstDifference(0.1 + 0.2, 0.3, 'n', 0)).toBeDefined();
+    expect(firstDifference(0.5, 0.5, 'n', 0)).toBeUndefined();
+    expect(firstDifference(NaN, NaN, 'n', 0)).toBeUndefined();
   });
 
   test('the first difference is reported with its path through arrays, Maps, Sets and objects', () => {
@@ -196,5 +217,17 @@ describe('captureHere (the same capture source the kernel runs)', () => {
       ok: true,
       value: { __cellar: 'table', columns: ['city', 'n'], rowCount: 2, rows: [rows[1], rows[0]] },
     });
+  });
+});
+
+describe('verify and exec options (parseExecArgs)', () => {
+  const ALLOWED = ['--tolerance', '--cell-timeout'];
+  test('--tolerance 0 is exact comparison; a negative or missing number is a usage error', () => {
+    expect(parseExecArgs(['nb.ipynb', '--tolerance', '0'], ALLOWED).tolerance).toBe(0);
+    expect(parseExecArgs(['nb.ipynb', '--tolerance', '1e-6'], ALLOWED).tolerance).toBe(1e-6);
+    expect(() => parseExecArgs(['nb.ipynb', '--tolerance', '-1'], ALLOWED)).toThrow(/non-negative/);
+    expect(() => parseExecArgs(['nb.ipynb', '--tolerance', ''], ALLOWED)).toThrow(/non-negative/);
+    // A timeout of 0 would never let a cell run.
+    expect(() => parseExecArgs(['nb.ipynb', '--cell-timeout', '0'], ALLOWED)).toThrow(/positive/);
   });
 });
