@@ -536,8 +536,8 @@ export class CodeHasher {
 
   /**
    * A hash (16 hex) of the `name@version` list of the packages `name` (as installed for
-   * `fromDir`) loads in turn, or undefined when it has none (or is Cellar, whose version is in
-   * the key).
+   * `fromDir`) loads in turn, or undefined when it has none (for Cellar: its engines,
+   * package-closure.ts `CELLAR_ENGINES`).
    */
   private dependenciesHash(fromDir: string, name: string): string | undefined {
     return closureHash(this.dependencyClosure(fromDir, name));

@@ -7,10 +7,27 @@
 // Node resolves it (from each package's real folder up through the `node_modules` folders above
 // it), by each package.json's `dependencies`, `optionalDependencies` and `peerDependencies`; a
 // declared dependency that is not installed counts as `name@-` (installing it later moves the
-// key). Cellar's own tree is left out: its version is in the key.
+// key). Of Cellar's own tree, only the packages that compute a task's stored values are followed
+// (`CELLAR_ENGINES`): a checkout keeps its version (0.1.0) through a `git pull` that upgrades
+// DuckDB, and its SQL results must not be served as the new engine's.
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
+import { cellarPackageDir } from '../own-package.js';
 import { sha256 } from './hash.js';
+
+/**
+ * Cellar's dependencies whose code makes or reads back a task's values: the embedded warehouse
+ * engine (its native bindings are its dependencies), the SQL dialect translator, and Arrow, which
+ * the table codec writes and reads outputs with. A task importing 'cellar' is keyed on their
+ * installed versions, transitively; the rest of Cellar's tree (the CLI's Jupyter, Redis, Cloud
+ * clients, the docs builder) computes no task's value, and following it would move every key on
+ * any upgrade of them.
+ */
+export const CELLAR_ENGINES: readonly string[] = [
+  '@duckdb/node-api',
+  '@polyglot-sql/sdk',
+  'apache-arrow',
+];
 
 /** A package's dependency closure, and the files that answer decided it. */
 export interface DependencyClosure {
@@ -29,12 +46,17 @@ export interface DependencyClosure {
  * package.json counts as `name@unreadable`.
  */
 export function dependencyClosure(fromDir: string, name: string): DependencyClosure {
-  if (name === 'cellar') return { deps: [], read: [], absent: [] };
   const read: string[] = [];
   const absent: string[] = [];
   const deps = new Set<string>();
   const seen = new Set<string>();
-  const root = locate(resolve(fromDir), name, absent, read);
+  let root = locate(resolve(fromDir), name, absent, read);
+  // 'cellar' not installed for `fromDir` is mapped to the running runtime (load/bundle.ts): its
+  // engines are the running Cellar's.
+  if (!root && name === 'cellar') {
+    root = cellarPackageDir();
+    if (root) read.push(join(root, 'package.json'));
+  }
   if (!root) return { deps: [], read, absent };
   const pending: string[] = [root];
   while (pending.length > 0) {
@@ -45,11 +67,15 @@ export function dependencyClosure(fromDir: string, name: string): DependencyClos
     if (folder !== root)
       deps.add(`${manifest?.name ?? basename(folder)}@${manifest?.version ?? 'unreadable'}`);
     if (!manifest) continue;
-    const names = new Set([
-      ...Object.keys(manifest.dependencies ?? {}),
-      ...Object.keys(manifest.optionalDependencies ?? {}),
-      ...Object.keys(manifest.peerDependencies ?? {}),
-    ]);
+    const names = new Set(
+      name === 'cellar' && folder === root
+        ? CELLAR_ENGINES
+        : [
+            ...Object.keys(manifest.dependencies ?? {}),
+            ...Object.keys(manifest.optionalDependencies ?? {}),
+            ...Object.keys(manifest.peerDependencies ?? {}),
+          ],
+    );
     for (const dep of [...names].sort()) {
       const found = locate(folder, dep, absent, read);
       if (found) pending.push(found);

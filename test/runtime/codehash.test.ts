@@ -103,7 +103,7 @@ describe('code fingerprint', () => {
     for (const spec of ['./x.js', '../x.js', '/abs/x.js']) expect(asked(spec), spec).toBe(false);
   });
 
-  it("keys 'cellar' by its version and node: builtins not at all: no runtime code in the hash", async () => {
+  it("keys 'cellar' by its version and its engines' versions, node: builtins not at all: no runtime code in the hash", async () => {
     const dir = scratchDir();
     const write = (body: string) =>
       writeFileSync(
@@ -112,10 +112,46 @@ describe('code fingerprint', () => {
       );
     write('export const run = () => String(defineTask) + String(readFileSync) + 1;\n');
     const fp = await fingerprint(dir);
-    expect(Object.keys(fp.files)).toEqual(['task.ts']);
+    // `<package-deps:cellar>`: DuckDB, the SQL translator and Arrow as installed (package-closure.ts).
+    expect(Object.keys(fp.files)).toEqual(['<package-deps:cellar>', 'task.ts']);
     expect(Object.keys(fp.packages)).toEqual(['cellar']);
     write('export const run = () => String(defineTask) + String(readFileSync) + 2;\n');
     expect((await fingerprint(dir)).files['task.ts']).not.toBe(fp.files['task.ts']);
+  });
+
+  it("a task importing 'cellar' is keyed on the installed versions of Cellar's engines (DuckDB, the SQL translator, Arrow)", async () => {
+    // A project with its own installed 'cellar' (a copy of the package.json only, which is all the
+    // closure reads) and its own engines: moving DuckDB's version moves the key, though Cellar's
+    // own version (a checkout's 0.1.0 through a git pull) stays the same.
+    const dir = mkdtempSync(join(tmpdir(), 'cellar-codehash-engines-'));
+    try {
+      const pkg = (name: string, version: string, deps: Record<string, string> = {}) => {
+        mkdirSync(join(dir, 'node_modules', name), { recursive: true });
+        writeFileSync(
+          join(dir, 'node_modules', name, 'package.json'),
+          JSON.stringify({ name, version, dependencies: deps }),
+        );
+      };
+      pkg('cellar', '0.1.0', { '@duckdb/node-api': '*', 'left-out': '*' });
+      pkg('@duckdb/node-api', '1.5.5');
+      pkg('@polyglot-sql/sdk', '0.12.1');
+      pkg('apache-arrow', '21.2.0');
+      pkg('left-out', '1.0.0');
+      writeFileSync(
+        join(dir, 'task.ts'),
+        "import { defineTask } from 'cellar';\nexport const run = () => String(defineTask);\n",
+      );
+      const before = await fingerprint(dir);
+      expect(before.packages).toEqual({ cellar: '0.1.0' });
+      pkg('left-out', '2.0.0'); // not an engine: computes no task's value
+      expect(await fingerprint(dir)).toEqual(before);
+      pkg('@duckdb/node-api', '1.5.6');
+      const after = await fingerprint(dir);
+      expect(after.packages).toEqual({ cellar: '0.1.0' });
+      expect(after.files['<package-deps:cellar>']).not.toBe(before.files['<package-deps:cellar>']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("keys the running Cellar's version where 'cellar' is not installed (the run maps it to that runtime)", async () => {
