@@ -202,6 +202,13 @@ export type PlanReason =
    * (`20 bytes, recorded 490`). Truncated or edited since: re-run as for a missing one.
    */
   | { kind: 'output-damaged'; output: string; file: string; found: string }
+  /**
+   * Planned cached (or already run in this run), but `task` upstream of it was made again in this
+   * run under its unchanged key and its output changed (a damaged output found by a reader and
+   * made again, execute.ts `remakeInput`): the stored result was computed from the old output, so
+   * the task runs again in the same run (execute.ts `reopenBelow`). Never in a plan made ahead.
+   */
+  | { kind: 'upstream-remade'; task: string }
   | { kind: 'not-requested' };
 
 /** One difference between the previous key's inputs and the current ones. */
@@ -341,6 +348,12 @@ interface TaskResultBase {
    * re-make (`ran`, or `failed`).
    */
   remade?: { reason: PlanReason; reader: string };
+  /**
+   * For a task whose stored result (or result in this run) was computed from the old output of
+   * `task`, made again in this run with another output: it ran again on the new one (`ran`), or
+   * could not (`failed`, `not-run`). Never reported `cached`.
+   */
+  staleFrom?: string;
 }
 
 export interface RunResult {

@@ -47,7 +47,7 @@ import {
 } from '../key/run-reads.js';
 import type { ReadAdopter } from './adopt-reads.js';
 import { countPlan, forced as isForced } from './plan.js';
-import { dropStaleDownstream } from './replaced.js';
+import { dropStaleDownstream, sameOutputs } from './replaced.js';
 
 /** What a runner reports for one job: the outputs written, and the time the task itself took. */
 export interface JobResult {
@@ -267,6 +267,80 @@ export async function executeRun(options: ExecuteOptions): Promise<RunResult> {
     notCached: new Map(),
     unkeyed: new Set(),
   };
+  let control: ScheduleControl | undefined;
+  // Tasks run again because a task upstream replaced the output they were computed from: by name,
+  // the task made again (their results say so).
+  const staleFrom = new Map<string, string>();
+  attempts.onReplaced = async (replaced) => {
+    if (!control) return;
+    const reopened = await reopenBelow(replaced);
+    for (const name of reopened) control.reopen(name);
+  };
+  /**
+   * `replaced` stored other outputs under its unchanged key in this run (forced, or made again
+   * because a reader found its stored output damaged): every task of this run below it that is
+   * served from, or already computed from, the old outputs runs again, in this run, after what
+   * it reads: a task the plan had cached (its stored result, dropped by `dropStaleDownstream`
+   * when its key names `replaced`'s, was computed from the old outputs), one that ran or was
+   * found cached in this run, and one running now on the old outputs (run again once it ends:
+   * `ScheduleControl.reopen`). Not a task still waiting to start (it reads the new outputs), nor
+   * a direct reader of `replaced` running now whose other inputs are not stale (it reads the
+   * new outputs or, finding the old digest, is handed them: `remakeInput`), nor a task this run
+   * does not run (not requested: left without a stored result, never reported cached).
+   * Their stored results are dropped before they run again; the re-run is forced, so what it
+   * replaces in turn reopens what is below it. Returns them in graph order.
+   */
+  const reopenBelow = async (replaced: string): Promise<string[]> => {
+    const stale = new Set<string>();
+    const below: GraphNode[] = [];
+    const seen = new Set<string>([replaced]);
+    const queue = [replaced];
+    while (queue.length > 0)
+      for (const down of graph.byName.get(queue.shift()!)!.downstream)
+        if (!seen.has(down)) {
+          seen.add(down);
+          queue.push(down);
+          below.push(graph.byName.get(down)!);
+        }
+    below.sort((a, b) => a.index - b.index);
+    for (const node of below) {
+      const entry = entryOf.get(node.name)!;
+      if (entry.action === 'not-run') continue;
+      const state = control!.state(node.name);
+      if (state === 'pending') continue;
+      const fromStale = node.upstream.some((u) => stale.has(u));
+      if (state === 'running' && !fromStale) continue;
+      // A task that did not end well is left as it ended (failed, not run).
+      const status = results.get(node.name)?.status;
+      if (state === 'settled' && status !== 'cached' && status !== 'ran') continue;
+      stale.add(node.name);
+    }
+    const reopened: string[] = [];
+    for (const node of below) {
+      if (!stale.has(node.name)) continue;
+      const entry = entryOf.get(node.name)!;
+      const by = staleFrom.get(node.name) ?? replaced;
+      staleFrom.set(node.name, by);
+      const reason: PlanReason = { kind: 'upstream-remade', task: by };
+      entryOf.set(node.name, { ...entry, action: 'run', reason });
+      forget(node.name);
+      if (control!.state(node.name) === 'settled') {
+        results.delete(node.name);
+        await store.dropManifest(node.name, entry.key.value);
+      }
+      emit({ kind: 'task-planned', at: Date.now(), task: node.name, key: entry.key.value, reason });
+      reopened.push(node.name);
+    }
+    return reopened;
+  };
+  /** A task to run again: its outputs kept for readers are stale, and its inputs are read again. */
+  const forget = (name: string) => {
+    attempts.kept.delete(name);
+    attempts.notCached.delete(name);
+    attempts.unkeyed.delete(name);
+    for (const up of readTasks(graph.byName.get(name)!))
+      readers.set(up, (readers.get(up) ?? 0) + 1);
+  };
   await schedule({
     graph,
     pending: new Set(toRun.map((e) => e.name)),
@@ -285,11 +359,14 @@ export async function executeRun(options: ExecuteOptions): Promise<RunResult> {
         error: errorText(error),
       })),
     settle: (result) => {
+      const from = staleFrom.get(result.name);
+      if (from !== undefined && result.status !== 'cached') result = { ...result, staleFrom: from };
       results.set(result.name, result);
       if (result.status === 'not-run')
         emit({ kind: 'task-not-run', at: Date.now(), task: result.name, because: result.because });
     },
     keyOf,
+    control: (c) => (control = c),
   });
 
   const tasks = graph.nodes.map((n) => results.get(n.name)!);
@@ -349,6 +426,13 @@ interface AttemptContext {
    */
   unkeyed: Set<string>;
   onWritten?: (task: string) => void;
+  /**
+   * Called once `task`, run under a key that already held a result (forced, or made again for a
+   * reader), stored other outputs than that result's: what this run serves or has computed below
+   * it from the old outputs runs again (`executeRun`'s `reopenBelow`). Awaited before `task`'s
+   * result is reported, so nothing below it is settled from the old outputs meanwhile.
+   */
+  onReplaced?: (task: string) => Promise<void>;
 }
 
 /**
@@ -505,6 +589,7 @@ export async function runAttempts(
               .catch(() => undefined)
           : undefined;
         if (read) keep(ctx, node.name, outputs);
+        const replaced = previous !== undefined && !sameOutputs(previous, manifest);
         emit({
           kind: 'task-done',
           at: Date.now(),
@@ -514,6 +599,7 @@ export async function runAttempts(
           ...(unkeyed && filed ? { filed } : {}),
           ...(dropped.length > 0 ? { dropped } : {}),
         });
+        if (replaced) await ctx.onReplaced?.(node.name);
         return { name: node.name, status: 'ran', key, durationMs };
       } catch (error) {
         let message = errorText(error);
@@ -701,6 +787,21 @@ export interface ScheduleInput {
   /** Called once per pending task with its final result (including the not-run ones). */
   settle: (result: TaskResult) => void;
   keyOf: (name: string) => string;
+  /** Called once, before any task runs, with the handle that changes the schedule as it runs. */
+  control?: (control: ScheduleControl) => void;
+}
+
+/** Changing a running schedule: what runs again because what it read was replaced. */
+export interface ScheduleControl {
+  /** `pending`: still to start; `running`; `settled`: ended, or not the schedule's to run. */
+  state(name: string): 'pending' | 'running' | 'settled';
+  /**
+   * Run `name` (again) once its upstream tasks are settled: a settled task is pending again (its
+   * result is no longer settled: the caller removes it first), and its pending downstream tasks
+   * wait for it; a running one is, once it ends, pending again instead of settled (its
+   * downstream keep waiting). A pending task stays as it is.
+   */
+  reopen(name: string): void;
 }
 
 /**
@@ -739,9 +840,42 @@ export async function schedule(s: ScheduleInput): Promise<void> {
   // (A not-requested task has no pending downstream: `only` is closed over upstream tasks, so
   // whatever is requested has its upstream requested too. A task left waiting is skipped below.)
 
+  // Running tasks to run again once they end (`ScheduleControl.reopen`).
+  const again = new Set<string>();
+  let pump = () => {};
+  const unsettled = (up: string) => pending.has(up) || running.has(up) || !s.settled(up);
+  const repend = (name: string) => {
+    pending.add(name);
+    let count = 0;
+    for (const up of graph.byName.get(name)!.upstream) if (unsettled(up)) count++;
+    waiting.set(name, count);
+    if (count === 0) enqueue(name);
+  };
+  s.control?.({
+    state: (name) => (pending.has(name) ? 'pending' : running.has(name) ? 'running' : 'settled'),
+    reopen: (name) => {
+      if (pending.has(name)) return;
+      if (running.has(name)) {
+        again.add(name);
+        return;
+      }
+      repend(name);
+      // Its pending downstream counted it settled: now they wait for it. (One reopened after it
+      // in the same pass counts it itself.)
+      for (const down of graph.byName.get(name)!.downstream)
+        if (pending.has(down)) waiting.set(down, waiting.get(down)! + 1);
+      pump();
+    },
+  });
+
   await new Promise<void>((resolveAll) => {
     const finish = (name: string, result: TaskResult) => {
       running.delete(name);
+      if (again.delete(name)) {
+        repend(name);
+        pump();
+        return;
+      }
       s.settle(result);
       const node = graph.byName.get(name)!;
       if (result.status === 'failed') {
@@ -757,11 +891,12 @@ export async function schedule(s: ScheduleInput): Promise<void> {
       }
       pump();
     };
-    const pump = () => {
+    pump = () => {
       if (stopping) for (const name of [...pending]) skip(name, FAIL_FAST);
       while (!stopping && running.size < s.workers && ready.size > 0) {
         const name = ready.pop().name;
-        if (!pending.has(name)) continue;
+        // (A reopened task's downstream may be queued already: it waits again, queued anew.)
+        if (!pending.has(name) || waiting.get(name) !== 0) continue;
         pending.delete(name);
         running.add(name);
         s.run(graph.byName.get(name)!, () => stopping).then((result) => finish(name, result));

@@ -103,7 +103,8 @@ export function forced(reason: PlanReason): boolean {
     reason.kind === 'cache-invalid' ||
     reason.kind === 'written-changed' ||
     reason.kind === 'output-missing' ||
-    reason.kind === 'output-damaged'
+    reason.kind === 'output-damaged' ||
+    reason.kind === 'upstream-remade'
   );
 }
 

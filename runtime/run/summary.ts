@@ -102,6 +102,10 @@ export class ProgressLine {
         this.finished++;
         break;
       case 'task-planned':
+        // A task found in this run to have been computed from an upstream's old output (cached,
+        // or finished already): it finishes again.
+        if (e.reason.kind === 'upstream-remade') this.total++;
+        break;
       case 'task-waiting':
       case 'task-retry':
       case 'run-end':
@@ -163,6 +167,8 @@ export function describeReason(reason: PlanReason): string {
       return reason.output === ''
         ? `its manifest was changed since it was written: ${reason.file} (${reason.found}): re-run to make it again`
         : `its stored output '${reason.output}' was changed since it was written: ${reason.file} (${reason.found}): re-run to make it again`;
+    case 'upstream-remade':
+      return `its stored result was computed from the old output of ${reason.task}, made again in this run with another output`;
     case 'not-requested':
       return 'not requested';
   }
@@ -276,6 +282,7 @@ const reasonKindText: Record<PlanReason['kind'], string> = {
   'written-changed': 'a file it wrote moved',
   'output-missing': 'a stored output is missing',
   'output-damaged': 'a stored output was changed',
+  'upstream-remade': 'an upstream was made again',
   'not-requested': 'not requested',
 };
 
@@ -348,7 +355,7 @@ export function formatSummaryOf(run: Omit<RunResult, 'tasks'>, groups: SummaryGr
 function detail(t: TaskResult): string {
   switch (t.status) {
     case 'ran':
-      return ` (${formatDuration(t.durationMs)}${t.notCached ? `; ran, not cached: ${t.notCached}` : ''}${t.remade ? `; made again in this run: ${describeRemake(t.remade.reason, t.remade.reader)}` : ''})`;
+      return ` (${formatDuration(t.durationMs)}${t.notCached ? `; ran, not cached: ${t.notCached}` : ''}${t.remade ? `; made again in this run: ${describeRemake(t.remade.reason, t.remade.reader)}` : ''}${t.staleFrom ? `; ran again: its stored result was computed from the old output of ${t.staleFrom}, made again in this run` : ''})`;
     case 'cached':
       return '';
     case 'failed':

@@ -171,3 +171,168 @@ describe('a stored upstream output its reader finds unreadable', () => {
     expect(next.status.make).toBe('ran');
   });
 });
+
+/**
+ * `make` gives another value each time it runs (as `Math.random()` would); `use` reads it and is
+ * forced (`rerun`), `also` reads it and is not; `deep` reads `also`; `side` reads nothing of it.
+ */
+function randomPipeline(calls: string[]) {
+  let made = 0;
+  const make = defineTask({
+    name: 'make',
+    params: {},
+    inputs: {},
+    outputs: { j: {} },
+    run: () => {
+      calls.push('make');
+      return { j: { z: 1 + made++ } };
+    },
+  });
+  const use = defineTask({
+    name: 'use',
+    params: {},
+    inputs: { j: output(make, 'j') },
+    outputs: { n: {} },
+    rerun: true,
+    run: ({ j }) => {
+      calls.push('use');
+      return { n: j.z + 1 };
+    },
+  });
+  const also = defineTask({
+    name: 'also',
+    params: {},
+    inputs: { j: output(make, 'j') },
+    outputs: { m: {} },
+    run: ({ j }) => {
+      calls.push('also');
+      return { m: j.z * 10 };
+    },
+  });
+  const deep = defineTask({
+    name: 'deep',
+    params: {},
+    inputs: { m: output(also, 'm') },
+    outputs: { d: {} },
+    run: ({ m }) => {
+      calls.push('deep');
+      return { d: m + 5 };
+    },
+  });
+  const side = defineTask({
+    name: 'side',
+    params: {},
+    inputs: {},
+    outputs: { s: {} },
+    run: () => {
+      calls.push('side');
+      return { s: 1 };
+    },
+  });
+  return definePipeline({ name: 'remake', tasks: [make, use, also, deep, side] });
+}
+
+/** Every stored result agrees with `make`'s stored value, as a run from scratch would compute them. */
+function expectConsistent(store: MemoryStore) {
+  const z = value(store, 'make', 'j').z;
+  expect(value(store, 'use', 'n')).toBe(z + 1);
+  expect(value(store, 'also', 'm')).toBe(z * 10);
+  expect(value(store, 'deep', 'd')).toBe(z * 10 + 5);
+}
+
+describe('an upstream made again under its key with another output', () => {
+  it.each([1, 2])(
+    'damaged and made again for one reader (%i workers): its cached sibling and what is below it run again in the same run, and the summary says so, never "cached"',
+    async (workers) => {
+      const calls: string[] = [];
+      const store = new MemoryStore();
+      const p = randomPipeline(calls);
+      await run(p, store);
+      expectConsistent(store);
+      calls.length = 0;
+      damage(store);
+      const r = await run(p, store, () => {}, workers);
+      expect(r.result.ok).toBe(true);
+      expect(r.status).toEqual({
+        make: 'ran',
+        use: 'ran',
+        also: 'ran',
+        deep: 'ran',
+        side: 'cached',
+      });
+      expect(calls.filter((c) => c === 'make')).toEqual(['make']);
+      expect(calls.filter((c) => c === 'also')).toEqual(['also']);
+      expect(calls.filter((c) => c === 'deep')).toEqual(['deep']);
+      expectConsistent(store);
+      const also = r.result.tasks.find((t) => t.name === 'also')!;
+      expect(also.staleFrom).toBe('make');
+      const summary = formatSummary(r.result);
+      expect(summary).toMatch(
+        /- also \(\S+; ran again: its stored result was computed from the old output of make, made again in this run\)/,
+      );
+      expect(summary).toMatch(/- deep \(\S+; ran again: .*old output of make/);
+      expect(summary).not.toMatch(/- (also|deep)\n/);
+      // The run log says why each ran again.
+      const planned = r.events.filter(
+        (e) => e.kind === 'task-planned' && e.reason.kind === 'upstream-remade',
+      );
+      expect(planned.map((e) => (e as { task: string }).task)).toEqual(['also', 'deep']);
+      expect(formatEvent(planned[0]!, true)).toMatch(
+        /plan {4}also: its stored result was computed from the old output of make, made again in this run with another output$/,
+      );
+      // The next run serves every result as stored: all agree with `make`'s.
+      calls.length = 0;
+      const next = await run(p, store);
+      expect(next.status).toEqual({
+        make: 'cached',
+        use: 'ran',
+        also: 'cached',
+        deep: 'cached',
+        side: 'cached',
+      });
+      expect(calls).toEqual(['use']);
+      expectConsistent(store);
+    },
+  );
+
+  it('made again with the same output (a deterministic task): nothing below it runs again', async () => {
+    const calls: string[] = [];
+    const store = new MemoryStore();
+    await run(pipeline(calls), store);
+    calls.length = 0;
+    damage(store);
+    const r = await run(pipeline(calls), store, () => {}, 1);
+    expect(r.status).toEqual({ make: 'ran', use: 'ran', also: 'ran' });
+    expect(calls.sort()).toEqual(['also', 'make', 'use']);
+    expect(
+      r.events.some((e) => e.kind === 'task-planned' && e.reason.kind === 'upstream-remade'),
+    ).toBe(false);
+  });
+
+  it('--rerun of a task with another output each time: everything below it runs again on the new output', async () => {
+    const calls: string[] = [];
+    const store = new MemoryStore();
+    const p = randomPipeline(calls);
+    await run(p, store);
+    calls.length = 0;
+    const { result } = await runPipeline({
+      pipeline: p,
+      store,
+      workers: 2,
+      codeAware: false,
+      backoffScale: 0,
+      rerun: ['make'],
+    });
+    expect(Object.fromEntries(result!.tasks.map((t) => [t.name, t.status]))).toEqual({
+      make: 'ran',
+      use: 'ran',
+      also: 'ran',
+      deep: 'ran',
+      side: 'cached',
+    });
+    expectConsistent(store);
+    const next = await run(p, store);
+    expect(next.status).toMatchObject({ make: 'cached', also: 'cached', deep: 'cached' });
+    expectConsistent(store);
+  });
+});
