@@ -23,7 +23,7 @@ import { tagCells } from './notebook/directives.js';
 import { applyInjectedParams } from './plan/injected-params.js';
 import { linkCells } from './plan/link.js';
 import { emitPlan, type TaskModuleMemo } from './emit/pipeline.js';
-import { fromNotebook } from './emit/task.js';
+import { EmitConflictError, fromNotebook } from './emit/task.js';
 import { packageName } from './analyze/deno.js';
 import { tslabImportDiagnostics } from './analyze/tslab-imports.js';
 import {
@@ -225,12 +225,20 @@ export async function compileNotebook(
   } catch (error) {
     // A compiler bug becomes a diagnostic naming the notebook, never a crash of `--watch`.
     const detail = error instanceof Error ? error.message : String(error);
+    // A generated module that could not load names the cell it came from (emit/task.ts).
+    const at =
+      error instanceof EmitConflictError
+        ? { notebook: path, cell: error.cell.index + 1, cellId: error.cell.id }
+        : { notebook: path };
     return {
       notebook: path,
       files: [],
       diagnostics: [
-        diagnostic('error', 'E_INTERNAL', { notebook: path }, `the compiler failed: ${detail}`, {
-          hint: 'please report it with the notebook',
+        diagnostic('error', 'E_INTERNAL', at, `the compiler failed: ${detail}`, {
+          hint:
+            error instanceof EmitConflictError
+              ? 'please report it with the notebook; until then, give one of the two another name in the notebook'
+              : 'please report it with the notebook',
         }),
       ],
       stats: emptyStats(),

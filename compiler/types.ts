@@ -432,6 +432,13 @@ export interface Version {
    * task that calls it (its own included) imports it from there.
    */
   shared?: boolean;
+  /**
+   * For a shared version, the name `shared.ts` exports it under when that is not `name`: a
+   * function, class or arrow helper redeclared in a later task cell (`function g` in two tasks),
+   * or one whose name setup or an import also holds, gets a fresh one (`g_2`), which every module
+   * importing it uses too, so each reader keeps the version it read in the notebook.
+   */
+  sharedAs?: string;
   /** Made by a reassignment (`df = …` of another owner's `df`): emitted as `let df… = …` at `statementStart`. */
   reassignedAt?: number;
 }

@@ -6,6 +6,7 @@
 // tsc infers real types from the upstream function's return without the compiler ever running
 // the type checker. Setup cells become one shared module whose declarations are exported.
 import type {
+  Binding,
   CellAnalysis,
   ImportDecl,
   EmittedFile,
@@ -20,6 +21,7 @@ import {
   ImportSet,
   NameAllocator,
   cellLabel,
+  cellName,
   codeExt,
   docComment,
   header,
@@ -48,6 +50,12 @@ export interface EmitContext {
 }
 
 const VALUE_KINDS = new Set(['const', 'let', 'var', 'function', 'class', 'enum', 'namespace']);
+
+/**
+ * The name a version goes by outside its own task's function: a shared helper's export name in
+ * shared.ts (`g_2` for a later `function g`, link.ts `nameSharedVersions`), else its own.
+ */
+export const sharedName = (v: Version): string => (v.shared && v.sharedAs) || v.name;
 const TYPE_DECL_KINDS = new Set(['interface', 'type']);
 
 /**
@@ -72,7 +80,7 @@ export function taskConsts(plan: TaskPlan): ReadonlyMap<string, string> {
   const taken = new NameAllocator(EMITTER_NAMES);
   for (const v of Object.values(plan.versions))
     if (v.owner.kind === 'setup' || v.kind === 'import' || v.shared || TYPE_DECL_KINDS.has(v.kind))
-      taken.reserve(v.name);
+      taken.reserve(sharedName(v));
   consts = new Map(
     plan.tasks
       .map((t) => t.name)
@@ -179,8 +187,9 @@ export function addOutsideImports(
   for (const id of uses) {
     const v = ctx.plan.versions[id]!;
     if (v.shared) {
-      imports.add('./shared.js', v.name, v.name, onlyTypeUses(ctx, cells, id));
-      names.add(v.name);
+      const name = sharedName(v);
+      imports.add('./shared.js', name, name, onlyTypeUses(ctx, cells, id));
+      names.add(name);
       continue;
     }
     if (v.owner.kind === 'task' && v.owner.task === self) continue;
@@ -319,7 +328,7 @@ export function emitTaskModule(ctx: EmitContext, task: TaskNode): EmittedFile {
   const names = taskModuleNames(ctx, task, imports);
   addParamTypeImports(ctx, task, imports);
   const { locals, hoisted, cutByCell } = taskLocals(ctx, task, names.outside);
-  const nameOf = (v: Version) => locals.get(v.id) ?? v.name;
+  const nameOf = (v: Version) => locals.get(v.id) ?? sharedName(v);
   const text = [
     header(
       plan,
@@ -624,8 +633,22 @@ export function emitSharedModule(ctx: EmitContext): EmittedFile | undefined {
   if (shared.length === 0) return undefined;
   const imports = new ImportSet();
   const statements = new Map<string, { cell: number; start: number; end: number; text: string }>();
+  // Every top-level name of the module, with the cell it comes from: one declared twice would make
+  // a module that cannot load (`Multiple exports with the same name`), so it is refused here.
+  // `what` says what the name stands for: the same import read by helpers of two cells is one.
+  const names = new Map<string, string>();
+  const claim = (name: string, cell: number, what: string) => {
+    const had = names.get(name);
+    if (had !== undefined && had !== what)
+      throw new EmitConflictError(
+        `shared.ts would declare \`${name}\` twice, for ${had} and for ${what} (cell ${cellName(ctx.cells.get(cell)!)}), and could not load`,
+        ctx.cells.get(cell)!,
+      );
+    names.set(name, what);
+  };
   for (const v of shared) {
     const cell = ctx.cells.get(v.cell)!;
+    claim(sharedName(v), v.cell, `the ${v.kind} \`${v.name}\` of cell ${cellName(cell)}`);
     const decl = ctx.analyses
       .get(v.cell)!
       .declarations.find((d) => d.name === v.name && VALUE_KINDS.has(d.kind))!;
@@ -635,13 +658,18 @@ export function emitSharedModule(ctx: EmitContext): EmittedFile | undefined {
         cell: v.cell,
         start: decl.statement.start,
         end: decl.statement.end,
-        text: `export ${cell.code.slice(decl.statement.start, decl.statement.end).replace(/^export\s+/, '')}`,
+        text: `export ${sharedStatement(cell.code, decl.statement, plan.bindings[v.cell] ?? [], plan.versions).replace(/^export\s+/, '')}`,
       });
     for (const b of plan.bindings[v.cell] ?? []) {
       if (b.start < decl.statement.start || b.end > decl.statement.end) continue;
       const read = plan.versions[b.versionId]!;
       const typeOnly = b.meaning === 'type';
-      if (read.kind === 'import' && read.importFrom)
+      if (read.kind === 'import' && read.importFrom) {
+        claim(
+          read.name,
+          v.cell,
+          `the import of \`${read.importFrom.imported}\` from '${read.importFrom.module}'`,
+        );
         imports.add(
           fromNotebook(ctx.workdir, read.importFrom.module),
           read.importFrom.imported,
@@ -649,8 +677,10 @@ export function emitSharedModule(ctx: EmitContext): EmittedFile | undefined {
           read.importFrom.typeOnly || typeOnly,
           read.importFrom.attributes,
         );
-      else if (read.owner.kind === 'setup')
+      } else if (read.owner.kind === 'setup') {
+        claim(read.name, v.cell, `setup's \`${read.name}\``);
         imports.add('./setup.js', read.name, read.name, TYPE_DECL_KINDS.has(read.kind) || typeOnly);
+      }
     }
   }
   const ordered = [...statements.values()].sort((x, y) => x.cell - y.cell || x.start - y.start);
@@ -677,6 +707,47 @@ export function emitSharedModule(ctx: EmitContext): EmittedFile | undefined {
     body,
   ].filter(Boolean);
   return { path: `${plan.stem}/shared.${codeExt(plan)}`, contents: text.join('\n\n') + '\n' };
+}
+
+/**
+ * A generated module would declare one name twice, so it could not load: a compiler bug (every
+ * version gets a name of its own), reported as E_INTERNAL on the cell of the second declaration
+ * instead of a compile that succeeds and a run that fails to load the pipeline.
+ */
+export class EmitConflictError extends Error {
+  constructor(
+    message: string,
+    readonly cell: TaggedCell,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * A shared helper's statement as shared.ts holds it: the cell's text, with each shared helper it
+ * declares or reads under its export name (`sharedName`: `function g_2` for a redeclared `g`).
+ */
+function sharedStatement(
+  code: string,
+  statement: Span,
+  bindings: readonly Binding[],
+  versions: Record<string, Version>,
+): string {
+  let text = code.slice(statement.start, statement.end);
+  const renames = bindings
+    .filter((b) => b.start >= statement.start && b.end <= statement.end)
+    .map((b) => ({ b, name: versions[b.versionId] && sharedName(versions[b.versionId]!) }))
+    .filter(({ b, name }) => name && name !== code.slice(b.start, b.end))
+    .sort((x, y) => y.b.start - x.b.start);
+  for (const { b, name } of renames) {
+    const original = code.slice(b.start, b.end);
+    const at = b.start - statement.start;
+    text =
+      text.slice(0, at) +
+      (b.shorthand ? `${original}: ${name}` : name) +
+      text.slice(b.end - statement.start);
+  }
+  return text;
 }
 
 /** The setup cells as one module, or undefined when they hold only imports (then hoisted). */

@@ -185,6 +185,7 @@ export function linkCells(input: LinkInput): LinkResult {
   collectTasks(s);
   bindUses(s);
   const { consumed, readByTasks } = deriveInputs(s);
+  nameSharedVersions(s);
   checkTests(s, consumed);
   deriveOutputs(s, consumed, readByTasks);
   s.diagnostics.push(
@@ -1397,13 +1398,10 @@ function deriveInputs(s: LinkState): { consumed: Consumed; readByTasks: Set<stri
   // A class declared in a task is code, and its instances may cross to later tasks that never
   // name it (`model.nearest(x)`): those need the class itself to rebuild them. Closing over no
   // task value, it goes to shared.ts, exported, where the runtime finds it by module and name.
-  // Only a name declared once in the notebook: two versions of `Acc` cannot both be exported from
-  // one module (each stays in its task; its instances are then refused by name, not misread).
-  const declared = new Map<string, number>();
+  // A class declared again in a later cell is another version, exported under its own name
+  // (`Acc_2`, nameSharedVersions), so instances of each come back as that version.
   for (const v of Object.values(s.versions))
-    if (v.kind !== 'import') declared.set(v.name, (declared.get(v.name) ?? 0) + 1);
-  for (const v of Object.values(s.versions))
-    if (v.owner.kind === 'task' && v.kind === 'class' && !v.shared && declared.get(v.name) === 1)
+    if (v.owner.kind === 'task' && v.kind === 'class' && !v.shared)
       if (capturedTaskValues(s, v).length === 0) v.shared = true;
   for (const task of s.tasks.values()) {
     const ids = [...(s.uses.get(task.name) ?? [])].sort();
@@ -1450,6 +1448,37 @@ function deriveInputs(s: LinkState): { consumed: Consumed; readByTasks: Set<stri
     task.params = [...paramNames].sort();
   }
   return { consumed, readByTasks };
+}
+
+/**
+ * The names shared.ts exports its helpers under. A notebook may redeclare a helper in a later
+ * cell (`function g` in task `a`, again in task `c`): both versions are shared, and one module
+ * cannot export `g` twice, so the first keeps its name and each later one gets a fresh name
+ * (`g_2`, `Version.sharedAs`) that its readers import and call it by. So does a shared helper
+ * whose name setup or an import holds (a task may read both). A fresh name is clear of every
+ * identifier of the notebook's cells, so it shadows nothing in any module it lands in.
+ */
+function nameSharedVersions(s: LinkState): void {
+  const shared = Object.values(s.versions)
+    .filter((v) => v.shared)
+    .sort((x, y) => x.cell - y.cell || (x.id < y.id ? -1 : 1));
+  const taken = new Set<string>();
+  for (const v of Object.values(s.versions))
+    if (v.kind === 'import' || v.owner.kind === 'setup') taken.add(v.name);
+  const clashes = shared.filter((v) => {
+    const clash = taken.has(v.name);
+    taken.add(v.name);
+    return clash;
+  });
+  if (clashes.length === 0) return;
+  const used = new Set<string>(Object.values(s.versions).map((v) => v.name));
+  for (const a of s.input.analyses.values()) for (const name of a.identifiers) used.add(name);
+  for (const v of clashes) {
+    let name = v.name;
+    for (let i = 2; used.has(name); i++) name = `${v.name}_${i}`;
+    used.add(name);
+    v.sharedAs = name;
+  }
 }
 
 /**

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { project, removeProjects, repo } from './harness.js';
+import { notebookText } from '../compiler/notebook.js';
 
 afterAll(removeProjects);
 
@@ -87,5 +88,87 @@ describe('a helper declared in one task and called by later tasks', () => {
       'ran',
       'ran',
     ]);
+  });
+});
+
+describe('a helper redeclared in a later cell', () => {
+  /** Compile and run `cells` as notebooks/<nb>.ipynb; then each `[task, output, value]` is shown. */
+  function runs(nb: string, cells: string[], expected: [string, string, unknown][]) {
+    const p = project();
+    p.write(`notebooks/${nb}.ipynb`, notebookText(cells));
+    const compile = p.cellar('compile', `notebooks/${nb}.ipynb`);
+    expect(compile.code, compile.stderr).toBe(0);
+    const run = p.cellar('run', `notebooks/${nb}.ipynb`, '--json');
+    expect(run.code, run.stderr + run.stdout).toBe(0);
+    for (const [task, output, value] of expected)
+      expect(shown(p, nb, task, output), `${task}.${output}`).toEqual(value);
+  }
+
+  it('a function in a later task: each task calls the version it saw (the pipeline loads)', () => {
+    runs(
+      'redecl',
+      [
+        '//| params\nconst base = 3;',
+        '//| task: a\nconst v = base;\nfunction g(x: number) { return x + 7; }\nconst r = g(1);',
+        '//| task: b\nconst w = v * 10 + g(100);',
+        '//| task: c\nconst v = 500;\nfunction g(x: number) { return x * 1000; }',
+        '//| task: d\nconst y = v + w + g(1);',
+      ],
+      [
+        ['b', 'w', 137],
+        ['d', 'y', 1637],
+      ],
+    );
+  });
+
+  it('a function in a later setup cell, and again in a task', () => {
+    runs(
+      'setup-redecl',
+      [
+        'function g(x: number) { return x + 7; }\nconst k = g(1);',
+        'function g(x: number) { return x * 1000; }',
+        '//| task: a\nconst r = g(1) + k;',
+        '//| task: b\nfunction g(x: number) { return x - 1; }\nconst s = g(10);',
+        '//| task: c\nconst t = g(5) + r + s;',
+      ],
+      [
+        ['a', 'r', 1008],
+        ['c', 't', 1021],
+      ],
+    );
+  });
+
+  it('a class: instances of each version come back as that version', () => {
+    runs(
+      'class-redecl',
+      [
+        '//| task: a\nclass Acc { n = 0; add(x: number) { this.n += x; return this; } }\nconst a1 = new Acc().add(2).n;',
+        '//| task: b\nconst b1 = new Acc().add(5).add(1).n + a1;',
+        '//| task: c\nclass Acc { n = 100; add(x: number) { this.n -= x; return this; } }\nconst acc = new Acc().add(3);',
+        '//| task: d\nconst d1 = new Acc().add(1).n + b1 + acc.n;\nconst isAcc = acc instanceof Acc;',
+      ],
+      [
+        ['b', 'b1', 8],
+        ['d', 'd1', 204],
+        ['d', 'isAcc', true],
+      ],
+    );
+  });
+
+  it('an arrow helper', () => {
+    runs(
+      'arrow-redecl',
+      [
+        '//| task: a\nconst f = (x: number) => x + 1;\nconst a1 = f(1);',
+        '//| task: b\nconst b1 = f(10) + a1;',
+        '//| task: c\nconst f = (x: number) => x * 3;',
+        '//| task: d\nconst d1 = f(b1);\nconst both = [1, 2].map(f);',
+      ],
+      [
+        ['b', 'b1', 13],
+        ['d', 'd1', 39],
+        ['d', 'both', [3, 6]],
+      ],
+    );
   });
 });
