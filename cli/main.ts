@@ -10,6 +10,7 @@ import { CliError, EXIT } from './errors.js';
 import { CellarError, thrownMessage } from '../runtime/errors.js';
 import { whileSettleable } from '../runtime/settle.js';
 import { runningCellarVersion } from '../runtime/own-package.js';
+import { missingPackageError } from '../runtime/missing-package.js';
 
 interface Command {
   summary: string;
@@ -145,6 +146,14 @@ export async function main(argv: string[]): Promise<number> {
         : `${first} (${error.code})`;
       console.error([`cellar ${name}: ${head}`, ...rest].join('\n'));
       return error.exitCode;
+    }
+    // A package a feature loads (bullmq for --executor bullmq, DuckDB in a built folder) not
+    // installed: which, what needs it and where to install it, not Node's chunk path.
+    const missing = missingPackageError(error);
+    if (missing) {
+      console.error(`cellar ${name}: ${missing.message}`);
+      if (verbose && error instanceof Error && error.stack) console.error(error.stack);
+      return EXIT.usage;
     }
     console.error(`cellar ${name}: ${describeUnexpected(error)}`);
     if (error instanceof Error && error.stack) {

@@ -66,6 +66,11 @@ export const RUNTIME_CODES = {
   // Shared stores.
   E_STORE:
     'a store location (`--store`, `store` in cellar.config.json, $CELLAR_STORE) that cannot be opened',
+  // Distributed runs and packages loaded for a feature.
+  E_REDIS_UNREACHABLE:
+    '`cellar run --executor bullmq` or `cellar worker` whose Redis (`--redis`) does not answer a PING within seconds (refused, unknown host, a wrong password): names the URL and the reason, exits 2 instead of retrying forever',
+  E_PACKAGE_MISSING:
+    "a package a run loads for a feature (the warehouse's DuckDB and SQL translator, the distributed executor's bullmq and ioredis, BigQuery, Cloud Storage, Arrow) that is not installed where the run looks for it: names the package, what needs it (the tasks, the executor) and the fix (`npm install <package>` in the folder)",
   // The command line.
   E_NODE_VERSION:
     'a Node.js older than the one package.json `engines` names (checked by bin/cellar.mjs before anything loads)',

@@ -58,6 +58,7 @@ import { BUILT_CELLS_FILE, builtLineFacts } from '../failure-location.js';
 import { checkOutFolder } from '../out-folder.js';
 import { sweepStaging, writeStaged } from '../staging.js';
 import type { BuildManifest } from './run-entry.js';
+import { FEATURE_PACKAGES, WAREHOUSE_PACKAGES } from '../../runtime/missing-package.js';
 
 /** The package holding this CLI (runtime/, cli/), from its source or its dist/ build: the bundle's own sources. */
 const cellarRoot = findPackageRoot(dirname(fileURLToPath(import.meta.url)));
@@ -413,6 +414,12 @@ export async function buildPipeline(
       ),
     );
     always.add('apache-arrow');
+    // Loaded on demand by the runtime, but by every run of a task with SQL: regular dependencies
+    // then, or `npm ci --omit=dev` on Node 20 leaves out the translator, whose `engines` says
+    // Node >= 22 (npm skips an optional package whose engines do not match, and only warns for a
+    // regular one; it runs on Node 20).
+    const needs = neededPackages(pipeline);
+    for (const name of Object.keys(needs)) always.add(name);
     const packages = runtimePackages(always, projectRoot);
     const optional = runtimePackages(
       [...onDemand].filter((name) => !always.has(name)),
@@ -446,6 +453,8 @@ export async function buildPipeline(
       params: paramTable(pipeline),
       fingerprints,
       packages,
+      ...(Object.keys(optional).length ? { optionalPackages: optional } : {}),
+      ...(Object.keys(needs).length ? { needs } : {}),
       cellar: packageJson.version,
     };
     writeFileSync(join(staging, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
@@ -499,6 +508,19 @@ export async function buildPipeline(
       manifest,
     };
   });
+}
+
+/**
+ * The packages every run of `pipeline` loads though the bundle imports them only on demand, each
+ * with what needs it: the warehouse's (DuckDB, the SQL translator) when a task has SQL.
+ */
+export function neededPackages(pipeline: Pipeline): Record<string, string> {
+  const sql = pipeline.tasks.filter((t) => t.warehouse !== undefined).map((t) => t.name);
+  if (sql.length === 0) return {};
+  const tasks = `${sql.length === 1 ? 'task' : 'tasks'} ${sql.slice(0, 5).join(', ')}${sql.length > 5 ? `, and ${sql.length - 5} more` : ''}`;
+  return Object.fromEntries(
+    WAREHOUSE_PACKAGES.map((name) => [name, `${tasks} (${FEATURE_PACKAGES[name]})`]),
+  );
 }
 
 /** A bundling error as the build's: E_BUILD naming the pipeline file. */

@@ -9,6 +9,8 @@ import { recordFingerprints, type RecordedFingerprint } from '../../runtime/key/
 import { dependenciesHash } from '../../runtime/key/package-closure.js';
 import { installedPackageVersion } from '../../runtime/project.js';
 import type { BuildManifest } from './run-entry.js';
+import { CliError } from '../errors.js';
+import { FEATURE_PACKAGES } from '../../runtime/missing-package.js';
 
 /** The manifest of the built folder `dir`, or undefined when `dir` is not one. */
 export function builtManifest(dir: string): BuildManifest | undefined {
@@ -35,6 +37,8 @@ const using = new Set<string>();
 export function useBuiltFolder(dir: string, manifest: BuildManifest, who: string): void {
   // `node run.mjs worker` comes here twice (run.mjs, then the worker command): one note.
   if (using.has(dir)) return;
+  const missing = missingBuiltPackages(dir, manifest);
+  if (missing) throw missing;
   using.add(dir);
   const { fingerprints, moved } = asInstalled(manifest.fingerprints, dir);
   if (moved.length > 0)
@@ -43,6 +47,26 @@ export function useBuiltFolder(dir: string, manifest: BuildManifest, who: string
     );
   recordFingerprints(fingerprints);
   runningBuiltFolder(dir);
+}
+
+/**
+ * E_PACKAGE_MISSING naming each package every run of the built folder `dir` loads (its
+ * package.json `dependencies`, manifest `packages`) that is installed nowhere Node would look
+ * from it, with what needs it and the fix; undefined when all are. Checked before anything runs:
+ * `npm ci --omit=dev` cut short, or run without, failed tasks one by one with Node's chunk paths.
+ */
+export function missingBuiltPackages(dir: string, manifest: BuildManifest): CliError | undefined {
+  const missing = Object.keys(manifest.packages ?? {}).filter(
+    (name) => installedPackageVersion(dir, name) === undefined,
+  );
+  if (missing.length === 0) return undefined;
+  const what = (name: string) =>
+    manifest.needs?.[name] ?? FEATURE_PACKAGES[name] ?? "the pipeline's code";
+  const lines = missing.map((name) => `  ${name}: needed by ${what(name)}`);
+  return new CliError(
+    `${missing.length === 1 ? 'a package' : `${missing.length} packages`} the built pipeline needs ${missing.length === 1 ? 'is' : 'are'} not installed in ${dir}: run \`npm ci --omit=dev\` there (or \`npm install ${missing.join(' ')}\`)\n${lines.join('\n')}`,
+    'E_PACKAGE_MISSING',
+  );
 }
 
 /**

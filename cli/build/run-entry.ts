@@ -31,8 +31,17 @@ export interface BuildManifest {
   params: Record<string, { type: string; default?: unknown; tasks: string[] }>;
   /** Module URL inside the bundle → the code fingerprint computed from its sources. */
   fingerprints: Record<string, RecordedFingerprint>;
-  /** Package name → version, for every package the bundle imports at run time. */
+  /**
+   * Package name → version, for every package every run loads: the bundle's static imports and
+   * what the pipeline's tasks need (`needs`). package.json's `dependencies`.
+   */
   packages: Record<string, string>;
+  /** Packages loaded only by a feature a run may use (another warehouse, a gs:// store, the
+   *  distributed executor, a model format): package.json's `optionalDependencies`. */
+  optionalPackages?: Record<string, string>;
+  /** Package name → what needs it (`tasks baseline, route_rates (the SQL translator …)`), for the
+   *  packages of `packages` the bundle loads on demand; checked before a run starts. */
+  needs?: Record<string, string>;
   cellar: string;
 }
 
@@ -46,7 +55,15 @@ export async function runBuilt(dir: string, argv: string[]): Promise<number> {
     );
     return main(['run', '--help']);
   }
-  useBuiltFolder(dir, manifest, 'run.mjs');
+  try {
+    useBuiltFolder(dir, manifest, 'run.mjs');
+  } catch (error) {
+    if (!(error instanceof CliError)) throw error;
+    // The code on the first line, as cli/main.ts prints a CliError.
+    const [first, ...rest] = error.message.split('\n');
+    console.error([`run.mjs: ${first} (${error.code})`, ...rest].join('\n'));
+    return error.exitCode;
+  }
   const args = [...argv];
   if (args[0] === 'worker') return main(['worker', join(dir, 'pipeline.js'), ...args.slice(1)]);
   let workdir: string | undefined;

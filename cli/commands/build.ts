@@ -42,11 +42,16 @@ async function build({ values, positionals }: CommandInput<typeof OPTIONS>): Pro
   const out = resolve(values.out ?? join('dist', name));
   const result = await buildPipeline(file, out, { lockfile: !values['no-lockfile'] });
   const m = result.manifest!;
-  console.log(`✓ pipeline ${m.pipeline} (${m.tasks.length} tasks) → ${relative(process.cwd(), result.outDir) || '.'}/
-  packages at run time: ${
-    Object.entries(m.packages)
+  const list = (packages: Record<string, string>) =>
+    Object.entries(packages)
       .map(([k, v]) => `${k}@${v}`)
-      .join(', ') || 'none'
+      .join(', ');
+  const optional = m.optionalPackages ? list(m.optionalPackages) : '';
+  console.log(`✓ pipeline ${m.pipeline} (${m.tasks.length} tasks) → ${relative(process.cwd(), result.outDir) || '.'}/
+  packages at run time: ${list(m.packages) || 'none'}${
+    optional
+      ? `\n  optional, for features a run may use (another warehouse, a store, the executor): ${optional}`
+      : ''
   }
   next: copy the folder, \`npm ci --omit=dev\` in it, then \`node run.mjs --help\``);
   return EXIT.ok;

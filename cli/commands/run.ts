@@ -2,7 +2,8 @@
 // stale) as a cached DAG and print a Luigi-style summary. Exit 0 when every task ran or was
 // cached, 1 when a task failed, 2 for bad usage or a pipeline that cannot be built.
 import { constants, hostname } from 'node:os';
-import { dirname } from 'node:path';
+import { existsSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
 import type { TaskRunner } from '../../runtime/run/execute.js';
 import type { PreparedRun } from '../../runtime/run/run.js';
 import { lastRuns, type LastRun } from '../../runtime/run/last-run.js';
@@ -14,6 +15,7 @@ import type { RunPlan, RunResult } from '../../runtime/types.js';
 import type { PlanEstimate } from '../../runtime/warehouse/tasks/estimate.js';
 import { defineCommand } from '../command.js';
 import { CliError, EXIT } from '../errors.js';
+import { CellarError } from '../../runtime/errors.js';
 import { onStopSignal } from '../signals.js';
 import { recordWarmRun } from '../warm-run.js';
 import {
@@ -87,15 +89,20 @@ export const run = defineCommand({
       const { BullmqRunner } = await import('../../runtime/distributed/coordinator.js');
       let bull;
       try {
-        bull = new BullmqRunner({
+        bull = await BullmqRunner.connect({
           redis: values.redis!,
           pipeline: pipeline.name,
           params,
           store: storeChoice,
+          onNoWorker: (ms) =>
+            process.stderr.write(
+              `cellar run: waiting for a worker: none has taken a job of pipeline ${pipeline.name} for ${ms / 1000} s; start one with \`${workerCommand(file)} --redis ${values.redis}\`\n`,
+            ),
         });
         await bull.reachable(10_000);
       } catch (error) {
         await bull?.close();
+        if (error instanceof CellarError) throw toCliError(error);
         throw new CliError((error as Error).message, 'E_USAGE');
       }
       runner = bull;
@@ -168,9 +175,22 @@ export const run = defineCommand({
         );
     }
     if (runner === 'in-process') endWithTheRun();
+    // A package not installed is the machine's fault, not the pipeline's: a usage exit, as when
+    // the runtime itself misses one (cli/main.ts).
+    if (result.tasks.some((t) => t.status === 'failed' && t.error?.endsWith('(E_PACKAGE_MISSING)')))
+      return EXIT.usage;
     return result.ok ? EXIT.ok : EXIT.failure;
   },
 });
+
+/** The command that starts a worker for the pipeline `file`: a built folder's run.mjs, or cellar's. */
+function workerCommand(file: string): string {
+  const dir = dirname(file);
+  const shown = (path: string) => relative(process.cwd(), path) || path;
+  return existsSync(join(dir, 'run.mjs')) && existsSync(join(dir, 'manifest.json'))
+    ? `node ${shown(join(dir, 'run.mjs'))} worker`
+    : `cellar worker ${shown(file)}`;
+}
 
 /**
  * An in-process run ends its process when it is done, as a worker-thread run ends its threads:

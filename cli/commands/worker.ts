@@ -9,6 +9,7 @@ import { keepWriterMarkers } from '../../runtime/store/local.js';
 import { chooseStore } from '../../runtime/store/open.js';
 import { resolveWorkspace } from '../../runtime/store/workspace.js';
 import { CliError, EXIT } from '../errors.js';
+import { CellarError } from '../../runtime/errors.js';
 import { resolvePipelineFile } from '../pipeline-args.js';
 import { defineCommand, type CommandInput } from '../command.js';
 
@@ -84,6 +85,8 @@ async function work({ values, positionals }: CommandInput<typeof OPTIONS>): Prom
     });
   } catch (error) {
     if (error instanceof CliError) throw error;
+    if (error instanceof CellarError)
+      throw new CliError(error.message.replace(/ \(E_[A-Z_]+\)$/, ''), error.code);
     throw new CliError((error as Error).message, 'E_USAGE');
   }
   await new Promise<void>((resolveStop) => {

@@ -27,6 +27,7 @@ import {
   readsRecordsKey,
   type DistributedJobData,
 } from './queue.js';
+import { checkRedisReachable } from './redis.js';
 
 export interface BullmqRunnerOptions {
   redis: string;
@@ -34,6 +35,13 @@ export interface BullmqRunnerOptions {
   pipeline: string;
   params: Record<string, unknown>;
   store: Pick<StoreChoice, 'spec' | 'gcs'>;
+  /**
+   * Called once when jobs have waited `waitNoticeMs` and no worker has taken any job of the queue
+   * yet (none is running, or none for this pipeline): the run would otherwise wait in silence.
+   */
+  onNoWorker?: (waitedMs: number) => void;
+  /** Default CELLAR_WORKER_WAIT_MS, else 10 s. */
+  waitNoticeMs?: number;
 }
 
 export class BullmqRunner implements TaskRunner {
@@ -45,6 +53,22 @@ export class BullmqRunner implements TaskRunner {
   private readonly ready: Promise<unknown>;
   /** Digest of the records the run keyed with (absent: none). */
   private reads: string | undefined;
+  /** Jobs added and not finished. */
+  private waiting = 0;
+  /** Until a worker takes a job: the timer of the no-worker notice (`onNoWorker`). */
+  private noWorkerTimer: NodeJS.Timeout | undefined;
+  /** A worker took a job of the queue, or the notice was given: no notice (again). */
+  private workerSeen = false;
+
+  /**
+   * A runner on the Redis at `options.redis`, once it answers a PING: else CellarError
+   * E_REDIS_UNREACHABLE within seconds (redis.ts), where the connections BullMQ uses would retry
+   * for ever.
+   */
+  static async connect(options: BullmqRunnerOptions): Promise<BullmqRunner> {
+    await checkRedisReachable(checkRedisUrl(options.redis));
+    return new BullmqRunner(options);
+  }
 
   constructor(private readonly options: BullmqRunnerOptions) {
     const url = checkRedisUrl(options.redis);
@@ -56,6 +80,11 @@ export class BullmqRunner implements TaskRunner {
     this.queue.setMaxListeners(0);
     this.events = new QueueEvents(name, { connection: this.eventsConnection });
     this.events.setMaxListeners(0);
+    const seen = () => {
+      this.workerSeen = true;
+      clearTimeout(this.noWorkerTimer);
+    };
+    for (const event of ['active', 'completed', 'failed'] as const) this.events.on(event, seen);
     this.ready = Promise.all([this.queue.waitUntilReady(), this.events.waitUntilReady()]);
   }
 
@@ -114,6 +143,8 @@ export class BullmqRunner implements TaskRunner {
       removeOnComplete: { age: 3600 },
       removeOnFail: { age: 24 * 3600 },
     });
+    this.waiting++;
+    this.noticeLater();
     try {
       return (await added.waitUntilFinished(this.events)) as JobResult;
     } catch (error) {
@@ -123,10 +154,30 @@ export class BullmqRunner implements TaskRunner {
       const stack = failed?.stacktrace?.at(-1);
       if (stack) out.stack = stack;
       throw out;
+    } finally {
+      this.waiting--;
     }
   }
 
+  /** Arms the no-worker notice (`onNoWorker`) unless a worker was seen or it is armed. */
+  private noticeLater(): void {
+    if (!this.options.onNoWorker || this.workerSeen || this.noWorkerTimer) return;
+    const env = Number(process.env.CELLAR_WORKER_WAIT_MS);
+    const ms = this.options.waitNoticeMs ?? (Number.isFinite(env) && env > 0 ? env : 10_000);
+    this.noWorkerTimer = setTimeout(() => {
+      if (this.workerSeen || this.waiting === 0) {
+        this.noWorkerTimer = undefined;
+        return;
+      }
+      this.workerSeen = true;
+      this.options.onNoWorker?.(ms);
+    }, ms);
+    // The notice never keeps a process alive.
+    this.noWorkerTimer.unref();
+  }
+
   async close(): Promise<void> {
+    clearTimeout(this.noWorkerTimer);
     await this.events.close().catch(() => undefined);
     await this.queue.close().catch(() => undefined);
     this.connection.disconnect();

@@ -39,6 +39,7 @@ import {
   type DistributedJobData,
   type StallTiming,
 } from './queue.js';
+import { checkRedisReachable } from './redis.js';
 
 export interface WorkerOptions extends StallTiming {
   pipelineFile: string;
@@ -65,6 +66,9 @@ const time = () => new Date().toISOString().slice(11, 19);
 
 export async function startWorker(options: WorkerOptions): Promise<RunningWorker> {
   const log = options.onLog ?? (() => {});
+  // First, before loading anything: a Redis that is not there is one line within seconds, not
+  // BullMQ waiting for ever while ioredis retries (redis.ts).
+  await checkRedisReachable(checkRedisUrl(options.redis));
   const { pipeline, file } = await loadPipeline(
     options.pipelineFile,
     options.workdir ? { workdir: options.workdir } : {},

@@ -48,6 +48,7 @@ import {
 import type { ReadAdopter } from './adopt-reads.js';
 import { countPlan, forced as isForced } from './plan.js';
 import { dropStaleDownstream, sameOutputs } from './replaced.js';
+import { missingPackageError } from '../missing-package.js';
 
 /** What a runner reports for one job: the outputs written, and the time the task itself took. */
 export interface JobResult {
@@ -603,6 +604,10 @@ export async function runAttempts(
         return { name: node.name, status: 'ran', key, durationMs };
       } catch (error) {
         let message = errorText(error);
+        // A package the task's code (or the runtime for it: DuckDB, the SQL translator) loads is
+        // not installed: which, and where to install it, not Node's chunk path.
+        const missing = missingPackageError(message, node.name);
+        if (missing) message = missing.message;
         // An upstream output that is missing or damaged is not a failure of this task: as gokart
         // re-runs a task whose target is gone, the upstream is made again now, then this task
         // runs once more (not counted as an attempt). The store probe checks sizes only (hashing
@@ -619,7 +624,8 @@ export async function runAttempts(
           }
           message = remade;
         }
-        if (unreadable || attempt >= attempts || stopping()) {
+        // (No retry finds a package installed meanwhile.)
+        if (unreadable || missing || attempt >= attempts || stopping()) {
           const durationMs = Date.now() - t0;
           // (For an unreadable input, the read's own stack: the CLI then places the failure in
           // no line of this task's cell, cli/commands/run.ts UPSTREAM_OUTPUT_FAULT.)
