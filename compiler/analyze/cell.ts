@@ -284,9 +284,9 @@ function analyzeOne(
     return cx.result;
   }
   analyzeStatements(cx);
-  const aliases = findAliases(cx);
+  const { aliases, containers } = findAliases(cx);
   if (aliases.size) cx.result.aliases = [...aliases].map(([name, target]) => ({ name, target }));
-  collectReferences(cx, aliases);
+  collectReferences(cx, aliases, containers);
   if (cx.input.role === 'setup') keptState(cx);
   return cx.result;
 }
@@ -679,9 +679,13 @@ function bindingNames(
  * state.items`, `const AP = Array.prototype`, `const AP = Object.getPrototypeOf([])` (name → xs,
  * state, lists, Array). A change through the name is a change of that value.
  */
-function findAliases(cx: CellContext): Map<string, string> {
+function findAliases(cx: CellContext): {
+  aliases: Map<string, string>;
+  containers: Map<string, Container>;
+} {
   const { ts, sf, checker } = cx;
   const aliases = new Map<string, string>();
+  const containers = new Map<string, Container>();
   for (const stmt of sf.statements) {
     if (!ts.isVariableStatement(stmt)) continue;
     for (const d of stmt.declarationList.declarations) {
@@ -695,39 +699,40 @@ function findAliases(cx: CellContext): Map<string, string> {
         if (members.length)
           (cx.result.memberTakes ??= []).push({ start: whole.getStart(sf), members });
       }
-      const held = heldValue(ts, d.initializer);
-      if (!held) continue;
+      let derived = derivedValue(ts, d.initializer);
+      if (!derived) continue;
+      const held = derived.held;
       let target: string | undefined;
       if (typeof held === 'string') target = held;
       else {
         const symbol = checker.getSymbolAtLocation(held);
         // Declared in no other place of this cell: another cell's value, or a global.
         if (!symbol?.declarations?.some((x) => x.getSourceFile() === sf)) target = held.text;
-        else target = aliases.get(held.text); // `const b = a` where a is one
+        else {
+          // `const b = a` where a is one; `const [h] = copy` where `copy = [...xs]`.
+          const holds = containers.get(held.text);
+          target = aliases.get(held.text) ?? holds?.target;
+          if (holds && !aliases.has(held.text))
+            derived = derivedValue(ts, d.initializer, holds.depth)!;
+        }
         // `const items = state.items` with `state` this cell's own: reads of `state` read it too.
         if (target === undefined && symbol && cx.topLevelSymbols.has(symbol))
           for (const name of boundIdentifiers(ts, d.name))
             (cx.result.partAliases ??= []).push({ name: name.text, target: held.text });
       }
       if (target === undefined) continue;
-      for (const name of boundIdentifiers(ts, d.name)) aliases.set(name.text, target);
+      for (const { id, depth } of boundWithDepth(ts, d.name, derived.depth))
+        if (depth === 0) aliases.set(id.text, target);
+        else containers.set(id.text, { target, depth });
     }
   }
-  return aliases;
+  return { aliases, containers };
 }
 
-/**
- * The value an expression hands on without copying it: the root name of an access chain
- * (`state`, for `state.items`, `(lists[0] as X)!`), or the built-in whose prototype
- * `Object.getPrototypeOf(<literal>)` is (`'Array'` for `[]`). Undefined for anything else (a
- * call's result, a literal, a copy).
- */
-function heldValue(ts: TS, expr: Node): Identifier | string | undefined {
-  let e: Node = unwrapExpression(ts, expr);
-  while (ts.isPropertyAccessExpression(e) || ts.isElementAccessExpression(e))
-    e = unwrapExpression(ts, e.expression);
-  if (ts.isIdentifier(e)) return e;
-  return ts.isCallExpression(e) ? prototypeOfLiteral(ts, e) : undefined;
+/** A name holding a new array or object of another value's parts, `depth` levels down. */
+interface Container {
+  target: string;
+  depth: number;
 }
 
 /** `Object.getPrototypeOf([])` / `Reflect.getPrototypeOf('')`: the built-in whose prototype it is. */
@@ -767,6 +772,401 @@ function boundIdentifiers(ts: TS, name: TsMorphModule.ts.BindingName): Identifie
     if (!ts.isOmittedExpression(el) && !el.dotDotDotToken)
       out.push(...boundIdentifiers(ts, el.name));
   return out;
+}
+
+// --- derived values -------------------------------------------------------------------------
+
+/*
+ * A value derived from another without copying its parts is (a part of) it for a change made
+ * through it. Its depth says how far: 0, the value or a part of it (`xs`, `xs[0]`, `xs.at(-1)`,
+ * `rows.find(f)`, `m.get(k)`, `Reflect.get(cfg, 'opts')`); 1, a new array, object or iterator
+ * holding its parts (`[...xs]`, `xs.slice()`, `xs.filter(f)`, `Object.values(cfg)`, `{ ...cfg }`,
+ * `new Set(xs)`); 2, one holding new arrays that hold them (`Object.entries(cfg)`). Each element
+ * or property taken goes one level down. A change to an object at depth 0 changes the value;
+ * `[...xs].sort()` or `Object.values(cfg).push(1)` changes only the copy.
+ */
+
+/** Methods whose result is a new array (or iterator) of the receiver's elements. */
+const COPYING_METHODS = new Set([
+  'slice',
+  'filter',
+  'concat',
+  'flat',
+  'toSorted',
+  'toReversed',
+  'toSpliced',
+  'with',
+  'values',
+  'keys',
+  'splice',
+]);
+
+/** Methods whose result is the receiver itself, or a view sharing its storage. */
+const SAME_METHODS = new Set(['subarray', 'valueOf']);
+
+/**
+ * Methods whose result holds none of the receiver's parts: new values built by a callback
+ * (`map`: its callback's parameter is an element, noteElementVariables), copies, primitives.
+ */
+const FRESH_METHODS = new Set([
+  'map',
+  'flatMap',
+  'clone',
+  'copy',
+  'toJSON',
+  'split',
+  'match',
+  'matchAll',
+  'join',
+  'toString',
+  'toLocaleString',
+  'indexOf',
+  'lastIndexOf',
+  'includes',
+  'findIndex',
+  'findLastIndex',
+  'some',
+  'every',
+  'has',
+  'forEach',
+]);
+
+/** `Object.values(x)` and the like: the depth of the result, given the argument's. */
+const DERIVING_CALLS = new Map<
+  string,
+  (d: number, call: TsMorphModule.ts.CallExpression) => number | undefined
+>([
+  ['Object.values', (d) => Math.max(d, 1)],
+  ['Object.entries', (d) => Math.max(d, 2)],
+  ['Object.fromEntries', (d) => Math.max(d - 1, 1)],
+  ['Object.freeze', (d) => d],
+  ['Object.seal', (d) => d],
+  ['Object.preventExtensions', (d) => d],
+  ['Reflect.get', (d) => Math.max(d - 1, 0)],
+  ['Reflect.ownKeys', () => undefined],
+  // `Array.from(xs, (x) => …)` builds new elements, as `map` does.
+  ['Array.from', (d, call) => (call.arguments.length > 1 ? undefined : Math.max(d, 1))],
+  ['Array.of', (d) => d + 1],
+]);
+
+/** The depth of `receiver.method(…)` given the receiver's; undefined for a fresh value. */
+function methodResultDepth(
+  ts: TS,
+  method: string,
+  d: number,
+  call: TsMorphModule.ts.CallExpression,
+): number | undefined {
+  if (FRESH_METHODS.has(method)) return undefined;
+  if (COPYING_METHODS.has(method)) return Math.max(d, 1);
+  if (method === 'entries') return Math.max(d, 2);
+  if (SAME_METHODS.has(method)) return d;
+  // `reduce(f, {})`: the accumulator started fresh; without one it may be an element.
+  if (method === 'reduce' || method === 'reduceRight') {
+    const init = call.arguments[1] && unwrapExpression(ts, call.arguments[1]);
+    return init && isFreshLiteral(ts, init) ? Math.max(d, 1) : Math.max(d - 1, 0);
+  }
+  // `at`, `find`, `findLast`, `get`, `pop`, `shift`, and any method not known to copy: it may
+  // hand out one of the receiver's parts.
+  return Math.max(d - 1, 0);
+}
+
+function isFreshLiteral(ts: TS, e: Node): boolean {
+  return (
+    ts.isObjectLiteralExpression(e) ||
+    ts.isArrayLiteralExpression(e) ||
+    ts.isNewExpression(e) ||
+    ts.isNumericLiteral(e) ||
+    ts.isStringLiteralLike(e)
+  );
+}
+
+/** `new Map(x)` / `new Set(x)` / `new Array(...)`: a new collection of x's parts. */
+const COLLECTIONS = new Map<string, (d: number) => number>([
+  ['Map', (d) => Math.max(d - 1, 1)],
+  ['WeakMap', (d) => Math.max(d - 1, 1)],
+  ['Set', (d) => Math.max(d, 1)],
+  ['WeakSet', (d) => Math.max(d, 1)],
+]);
+
+/**
+ * The value `expr` derives (a name, or the built-in whose prototype it is) and its
+ * depth, looking down through accesses, element-returning and element-preserving calls, spreads
+ * and literals (`holder.at(0)!`, `Object.values(cfg)[0]`, `[...xs][0]`, `m.get(k)`). Undefined
+ * for anything else (a fresh value, a copy, a primitive computed from it).
+ */
+function derivedValue(
+  ts: TS,
+  expr: Node,
+  rootDepth = 0,
+): { held: Identifier | string; depth: number } | undefined {
+  const e: Node = unwrapExpression(ts, expr);
+  if (ts.isIdentifier(e)) return { held: e, depth: rootDepth };
+  if (ts.isAwaitExpression(e)) return derivedValue(ts, e.expression, rootDepth);
+  if (ts.isPropertyAccessExpression(e) || ts.isElementAccessExpression(e)) {
+    const r = derivedValue(ts, e.expression, rootDepth);
+    return r && { held: r.held, depth: Math.max(r.depth - 1, 0) };
+  }
+  if (ts.isConditionalExpression(e))
+    return shallowest(
+      derivedValue(ts, e.whenTrue, rootDepth),
+      derivedValue(ts, e.whenFalse, rootDepth),
+    );
+  if (ts.isBinaryExpression(e)) {
+    const op = e.operatorToken.kind;
+    const K = ts.SyntaxKind;
+    if (op === K.AmpersandAmpersandToken) return derivedValue(ts, e.right, rootDepth);
+    if (op === K.BarBarToken || op === K.QuestionQuestionToken || op === K.CommaToken)
+      return shallowest(
+        op === K.CommaToken ? undefined : derivedValue(ts, e.left, rootDepth),
+        derivedValue(ts, e.right, rootDepth),
+      );
+    return undefined;
+  }
+  if (ts.isArrayLiteralExpression(e)) {
+    let best: { held: Identifier | string; depth: number } | undefined;
+    for (const el of e.elements) {
+      const r = ts.isSpreadElement(el)
+        ? derivedValue(ts, el.expression, rootDepth)
+        : derivedValue(ts, el, rootDepth);
+      const at = r && {
+        held: r.held,
+        depth: ts.isSpreadElement(el) ? Math.max(r.depth, 1) : r.depth + 1,
+      };
+      best = shallowest(best, at);
+    }
+    return best;
+  }
+  if (ts.isObjectLiteralExpression(e)) {
+    let best: { held: Identifier | string; depth: number } | undefined;
+    for (const p of e.properties) {
+      const r = ts.isSpreadAssignment(p)
+        ? derivedValue(ts, p.expression, rootDepth)
+        : ts.isPropertyAssignment(p)
+          ? derivedValue(ts, p.initializer, rootDepth)
+          : ts.isShorthandPropertyAssignment(p)
+            ? derivedValue(ts, p.name, rootDepth)
+            : undefined;
+      const at = r && {
+        held: r.held,
+        depth: ts.isSpreadAssignment(p) ? Math.max(r.depth, 1) : r.depth + 1,
+      };
+      best = shallowest(best, at);
+    }
+    return best;
+  }
+  if (ts.isNewExpression(e)) {
+    const make = ts.isIdentifier(e.expression) ? COLLECTIONS.get(e.expression.text) : undefined;
+    const r = make && e.arguments?.[0] ? derivedValue(ts, e.arguments[0], rootDepth) : undefined;
+    return r && { held: r.held, depth: make!(r.depth) };
+  }
+  if (!ts.isCallExpression(e)) return undefined;
+  const proto = prototypeOfLiteral(ts, e);
+  if (proto !== undefined) return { held: proto, depth: 0 };
+  const callee = unwrapExpression(ts, e.expression);
+  const known = DERIVING_CALLS.get(callee.getText());
+  if (known) {
+    const r = e.arguments[0] && derivedValue(ts, e.arguments[0], rootDepth);
+    const depth = r ? known(r.depth, e) : undefined;
+    return r && depth !== undefined ? { held: r.held, depth } : undefined;
+  }
+  if (callee.getText() === 'Object.assign') {
+    let best: { held: Identifier | string; depth: number } | undefined;
+    for (const arg of e.arguments.slice(1)) {
+      const r = derivedValue(ts, arg, rootDepth);
+      best = shallowest(best, r && { held: r.held, depth: Math.max(r.depth, 1) });
+    }
+    return best;
+  }
+  if (!ts.isPropertyAccessExpression(callee)) return undefined;
+  const method = callee.name.text;
+  if (MUTATING_METHODS.has(method) && !SORTING.has(method)) return undefined;
+  if (BORROWING.has(method)) return undefined;
+  const r = derivedValue(ts, callee.expression, rootDepth);
+  // `a.concat(xs)`: the argument's elements too.
+  let best = r && (SORTING.has(method) ? r : methodDepth(ts, method, r.depth, e, r.held));
+  if (method === 'concat')
+    for (const arg of e.arguments) {
+      const a = derivedValue(ts, arg, rootDepth);
+      best = shallowest(best, a && { held: a.held, depth: Math.max(a.depth, 1) });
+    }
+  return best;
+}
+
+/** `sort`, `reverse`, `fill`, `copyWithin` change the receiver and return it. */
+const SORTING = new Set(['sort', 'reverse', 'fill', 'copyWithin']);
+
+function methodDepth(
+  ts: TS,
+  method: string,
+  d: number,
+  call: TsMorphModule.ts.CallExpression,
+  held: Identifier | string,
+): { held: Identifier | string; depth: number } | undefined {
+  const depth = methodResultDepth(ts, method, d, call);
+  return depth === undefined ? undefined : { held, depth };
+}
+
+function shallowest<T extends { depth: number }>(
+  a: T | undefined,
+  b: T | undefined,
+): T | undefined {
+  if (!a) return b;
+  if (!b) return a;
+  return b.depth < a.depth ? b : a;
+}
+
+/**
+ * The names a binding binds, each with its depth given the value's (`const [h] = [...xs]`: h at
+ * 0). A rest element (`...rest`) is a new array or object holding the parts.
+ */
+function boundWithDepth(
+  ts: TS,
+  name: TsMorphModule.ts.BindingName,
+  depth: number,
+): { id: Identifier; depth: number }[] {
+  if (ts.isIdentifier(name)) return [{ id: name, depth }];
+  const out: { id: Identifier; depth: number }[] = [];
+  for (const el of name.elements)
+    if (!ts.isOmittedExpression(el))
+      out.push(
+        ...boundWithDepth(
+          ts,
+          el.name,
+          el.dotDotDotToken ? Math.max(depth, 1) : Math.max(depth - 1, 0),
+        ),
+      );
+  return out;
+}
+
+/**
+ * From an occurrence of a name, up through what derives from its value without copying its parts
+ * (accesses, `!`, `as T`, `.at(i)`, `.find(f)`, `.slice()`, `[...xs]`, `Object.values(xs)`,
+ * literals holding it): the outermost such expression, and the depth of each expression passed.
+ * Stops below a call of a mutating or borrowing method (`xs.at(0).push`: that access is `top`).
+ */
+function derivedRoot(
+  ts: TS,
+  id: Identifier,
+  start: number,
+): { top: Node; depthOf: Map<Node, number>; derived: boolean } {
+  const K = ts.SyntaxKind;
+  const depthOf = new Map<Node, number>([[id, start]]);
+  let top: Node = id;
+  let d = start;
+  let derived = false;
+  const step = (n: Node, depth: number, through = false) => {
+    top = n;
+    d = depth;
+    depthOf.set(n, d);
+    if (through) derived = true;
+  };
+  for (;;) {
+    const p = top.parent;
+    if (
+      (ts.isParenthesizedExpression(p) ||
+        ts.isAsExpression(p) ||
+        ts.isSatisfiesExpression(p) ||
+        ts.isNonNullExpression(p) ||
+        ts.isTypeAssertionExpression(p) ||
+        ts.isAwaitExpression(p)) &&
+      p.expression === top
+    ) {
+      step(p, d);
+      continue;
+    }
+    // `Object.getPrototypeOf([]).sum = …`: the prototype of a built-in, reached through `Object`.
+    if (
+      ts.isCallExpression(p) &&
+      p.expression === top &&
+      ts.isPropertyAccessExpression(top) &&
+      prototypeOfLiteral(ts, p) !== undefined
+    ) {
+      step(p, 0);
+      continue;
+    }
+    if (ts.isPropertyAccessExpression(p) && p.expression === top) {
+      const call = p.parent;
+      if (ts.isCallExpression(call) && call.expression === p) {
+        const method = p.name.text;
+        if ((MUTATING_METHODS.has(method) && !SORTING.has(method)) || BORROWING.has(method)) {
+          step(p, Math.max(d - 1, 0));
+          return { top, depthOf, derived };
+        }
+        if (SORTING.has(method)) {
+          // Changes the receiver (mutationOf, at `p`) and hands it on.
+          step(p, Math.max(d - 1, 0));
+          return { top, depthOf, derived };
+        }
+        const depth = methodResultDepth(ts, method, d, call);
+        if (depth === undefined) return { top, depthOf, derived };
+        depthOf.set(p, Math.max(d - 1, 0));
+        step(call, depth, true);
+        continue;
+      }
+      step(p, Math.max(d - 1, 0));
+      continue;
+    }
+    if (ts.isElementAccessExpression(p) && p.expression === top) {
+      step(p, Math.max(d - 1, 0));
+      continue;
+    }
+    if (ts.isArrayLiteralExpression(p) && p.elements.some((e) => e === top)) {
+      step(p, d + 1);
+      continue;
+    }
+    if (ts.isSpreadElement(p) && ts.isArrayLiteralExpression(p.parent)) {
+      depthOf.set(p, d);
+      step(p.parent, Math.max(d, 1));
+      continue;
+    }
+    if (
+      ((ts.isPropertyAssignment(p) && p.initializer === top) ||
+        (ts.isShorthandPropertyAssignment(p) && p.name === top)) &&
+      ts.isObjectLiteralExpression(p.parent)
+    ) {
+      step(p.parent, d + 1);
+      continue;
+    }
+    if (ts.isSpreadAssignment(p) && ts.isObjectLiteralExpression(p.parent)) {
+      step(p.parent, Math.max(d, 1));
+      continue;
+    }
+    if (ts.isConditionalExpression(p) && (p.whenTrue === top || p.whenFalse === top)) {
+      step(p, d);
+      continue;
+    }
+    if (
+      ts.isBinaryExpression(p) &&
+      (p.right === top
+        ? [K.AmpersandAmpersandToken, K.BarBarToken, K.QuestionQuestionToken, K.CommaToken]
+        : [K.BarBarToken, K.QuestionQuestionToken]
+      ).includes(p.operatorToken.kind)
+    ) {
+      step(p, d);
+      continue;
+    }
+    if (ts.isCallExpression(p) && p.arguments.some((a) => a === top)) {
+      const callee = unwrapExpression(ts, p.expression).getText();
+      const known = DERIVING_CALLS.get(callee);
+      const depth =
+        known && p.arguments[0] === top
+          ? known(d, p)
+          : (callee === 'Object.assign' && p.arguments[0] !== top) ||
+              (ts.isPropertyAccessExpression(p.expression) && p.expression.name.text === 'concat')
+            ? Math.max(d, 1)
+            : undefined;
+      if (depth === undefined) return { top, depthOf, derived };
+      step(p, depth, true);
+      continue;
+    }
+    if (ts.isNewExpression(p) && p.arguments?.[0] === top && ts.isIdentifier(p.expression)) {
+      const make = COLLECTIONS.get(p.expression.text);
+      if (!make) return { top, depthOf, derived };
+      step(p, make(d), true);
+      continue;
+    }
+    return { top, depthOf, derived };
+  }
 }
 
 // --- dynamic imports ------------------------------------------------------------------------
@@ -854,12 +1254,16 @@ function importMeta(cx: CellContext, node: TsMorphModule.ts.MetaProperty): void 
  * other cells' values (directly, through an alias, or through a loop or callback variable over
  * their elements), use before declaration, Deno APIs, `sql` templates and top-level await.
  */
-function collectReferences(cx: CellContext, aliases: Map<string, string>): void {
+function collectReferences(
+  cx: CellContext,
+  aliases: Map<string, string>,
+  containers: Map<string, Container>,
+): void {
   const { ts, sf, checker, result } = cx;
   const identifiers = new Set<string>();
   const tdzReported = new Set<string>();
   // Loop and callback variables that hold elements of another cell's value, by symbol.
-  const elementOf = new Map<TsSymbol, string>();
+  const elementOf = new Map<TsSymbol, Container>();
   const declared = cx.addsGlobals ? { has: () => true } : declaredNames(cx);
   const constructs = new Set<string>();
   const formatMentions = new Set<string>();
@@ -867,25 +1271,46 @@ function collectReferences(cx: CellContext, aliases: Map<string, string>): void 
   // a block), by symbol: a change through one is a change of that value.
   // `param`: a parameter of the cell's top-level function `fn` (a change through it is a change of
   // whatever a caller hands it: `paramChanges`).
-  type AliasTarget = { target: string; own: boolean; param?: { fn: string; index: number } };
+  // `depth`: a new array or object holding the value's parts, that many levels down (`[...xs]`).
+  type AliasTarget = {
+    target: string;
+    own: boolean;
+    param?: { fn: string; index: number };
+    depth?: number;
+  };
   const aliasOf = new Map<TsSymbol, AliasTarget>();
   // What a local binding given `expr` holds: another cell's value or a global (`own` false), this
   // cell's top-level value, or what a local alias holds; undefined for anything else.
   const aliasTargetOf = (expr: Node): AliasTarget | undefined => {
-    const held = heldValue(ts, expr);
-    if (held === undefined) return undefined;
-    if (typeof held === 'string') return { target: held, own: false };
+    const derived = derivedValue(ts, expr);
+    if (derived === undefined) return undefined;
+    const held = derived.held;
+    if (typeof held === 'string') return { target: held, own: false, depth: derived.depth };
     const symbol = !declared.has(held.text) ? undefined : checker.getSymbolAtLocation(held);
-    if (symbol?.declarations?.length && !cx.topLevelSymbols.has(symbol)) return aliasOf.get(symbol);
-    const aliased = symbol !== undefined ? aliases.get(held.text) : held.text;
-    return { target: aliased ?? held.text, own: aliased === undefined };
+    let base: AliasTarget | undefined;
+    if (symbol?.declarations?.length && !cx.topLevelSymbols.has(symbol)) {
+      const element = elementOf.get(symbol);
+      base = aliasOf.get(symbol) ?? (element && { ...element, own: false });
+    } else {
+      const holds = symbol !== undefined ? containers.get(held.text) : undefined;
+      const aliased = symbol !== undefined ? (aliases.get(held.text) ?? holds?.target) : held.text;
+      base = {
+        target: aliased ?? held.text,
+        own: aliased === undefined,
+        ...(holds && !aliases.has(held.text) ? { depth: holds.depth } : {}),
+      };
+    }
+    if (!base) return undefined;
+    // What the expression derives from a held copy (`copy[0]` for `copy = [...xs]`): from its depth.
+    const depth = base.depth ? derivedValue(ts, expr, base.depth)!.depth : derived.depth;
+    return { ...base, depth };
   };
   // `const l = names`, `const { items } = state`, `let [first] = lists`, `const AP =
   // Array.prototype` in a function or a block: each name bound holds (a part of) that value.
   const noteLocalAliases = (name: TsMorphModule.ts.BindingName, alias: AliasTarget): void => {
-    for (const id of boundIdentifiers(ts, name)) {
+    for (const { id, depth } of boundWithDepth(ts, name, alias.depth ?? 0)) {
       const symbol = checker.getSymbolAtLocation(id);
-      if (symbol && !cx.topLevelSymbols.has(symbol)) aliasOf.set(symbol, alias);
+      if (symbol && !cx.topLevelSymbols.has(symbol)) aliasOf.set(symbol, { ...alias, depth });
     }
   };
   // A `let` too: until it is rebound (`l = []`, seen in source order), it holds the value.
@@ -929,7 +1354,8 @@ function collectReferences(cx: CellContext, aliases: Map<string, string>): void 
     let any = false;
     const args = call.arguments.map((arg) => {
       const alias = ts.isSpreadElement(arg) ? undefined : aliasTargetOf(arg);
-      if (!alias || alias.param) return null;
+      // A copy holding its parts (`addTo([...names])`): changes to the copy itself are fine.
+      if (!alias || alias.param || alias.depth) return null;
       any = true;
       return { name: alias.target, own: alias.own, ...lineCol(sf, arg.getStart(sf)) };
     });
@@ -947,7 +1373,7 @@ function collectReferences(cx: CellContext, aliases: Map<string, string>): void 
   // (E_MUTATES_UPSTREAM), and in a function kept for later, shared state (E_SETUP_STATE).
   // Reassigning the alias itself changes nothing but the local.
   const aliasMutation = (node: Identifier, alias: AliasTarget, inFunction: boolean): void => {
-    const mutation = mutationOf(ts, node, sf);
+    const mutation = mutationOf(ts, node, sf, alias.depth ?? 0);
     if (!mutation || mutation.kind === 'assign') return;
     if (alias.param) {
       (result.paramChanges ??= []).push({ ...mutation, ...alias.param });
@@ -1025,8 +1451,15 @@ function collectReferences(cx: CellContext, aliases: Map<string, string>): void 
       const path = accessPath(ts, node);
       if (path.length > 1 || (path.length === 1 && ref.member === undefined)) ref.path = path;
       result.references.push(ref);
-      if (ref.meaning === 'value' && !inFunction && (!own || aliases.has(node.text)))
-        noteElementVariables(cx, elementOf, node, own ? aliases.get(node.text)! : node.text);
+      const holds = own && !aliases.has(node.text) ? containers.get(node.text) : undefined;
+      if (ref.meaning === 'value' && !inFunction && (!own || aliases.has(node.text) || holds))
+        noteElementVariables(
+          cx,
+          elementOf,
+          node,
+          own ? (aliases.get(node.text) ?? holds!.target) : node.text,
+          holds?.depth ?? 0,
+        );
       const declaredAt =
         own && !inFunction && ref.meaning === 'value' ? symbol?.valueDeclaration : undefined;
       if (
@@ -1040,6 +1473,12 @@ function collectReferences(cx: CellContext, aliases: Map<string, string>): void 
         const mutation = mutationOf(ts, node, sf);
         if (mutation && mutation.kind !== 'assign')
           result.mutations.push({ ...mutation, name: aliases.get(node.text)! });
+      }
+      if (holds && ref.meaning === 'value') {
+        // `const copy = [...xs]; copy[0].n = 1` changes an element of xs (`copy.push(1)` does not).
+        const mutation = mutationOf(ts, node, sf, holds.depth);
+        if (mutation && mutation.kind !== 'assign')
+          result.mutations.push({ ...mutation, name: holds.target });
       }
       // One look at what the occurrence does; the walks up the tree only for a change.
       const mutation =
@@ -1851,51 +2290,59 @@ function denoUse(cx: CellContext, node: Identifier): void {
   );
 }
 
-/** `for (const r of rows)` / `rows.map((r) => …)` over another cell's value: r holds its elements. */
+/**
+ * `for (const r of rows)` / `rows.map((r) => …)` over another cell's value, or over what derives
+ * from it (`Object.values(cfg)`, `rows.filter(f)`, `[...rows]`): r holds its elements.
+ */
 function noteElementVariables(
   cx: CellContext,
-  elementOf: Map<TsSymbol, string>,
+  elementOf: Map<TsSymbol, Container>,
   node: Identifier,
   target: string,
+  start: number,
 ): void {
   const { ts } = cx;
-  const p = node.parent;
-  let variable: Node | undefined;
-  if (
-    ts.isForOfStatement(p) &&
-    p.expression === node &&
-    ts.isVariableDeclarationList(p.initializer)
-  ) {
-    variable = p.initializer.declarations[0]?.name;
-  } else if (
-    ts.isPropertyAccessExpression(p) &&
-    p.expression === node &&
-    ELEMENT_CALLBACKS.has(p.name.text) &&
-    ts.isCallExpression(p.parent) &&
-    p.parent.expression === p
-  ) {
-    const callback = p.parent.arguments[0];
-    if (callback && (ts.isArrowFunction(callback) || ts.isFunctionExpression(callback)))
-      variable = callback.parameters[p.name.text.startsWith('reduce') ? 1 : 0]?.name;
-  }
-  // `for (const { tags } of rows)`, `rows.forEach(([a, b]) => …)`: each name holds a part of one.
-  const names =
-    variable &&
-    (ts.isIdentifier(variable) ||
-      ts.isObjectBindingPattern(variable) ||
-      ts.isArrayBindingPattern(variable))
-      ? boundIdentifiers(ts, variable)
-      : [];
-  for (const name of names) {
-    const symbol = cx.checker.getSymbolAtLocation(name);
-    if (symbol) elementOf.set(symbol, target);
+  const { depthOf } = derivedRoot(ts, node, start);
+  for (const [n, d] of depthOf) {
+    const p = n.parent;
+    let variable: Node | undefined;
+    if (
+      ts.isForOfStatement(p) &&
+      p.expression === n &&
+      ts.isVariableDeclarationList(p.initializer)
+    ) {
+      variable = p.initializer.declarations[0]?.name;
+    } else if (
+      ts.isPropertyAccessExpression(p) &&
+      p.expression === n &&
+      ELEMENT_CALLBACKS.has(p.name.text) &&
+      ts.isCallExpression(p.parent) &&
+      p.parent.expression === p
+    ) {
+      const callback = p.parent.arguments[0];
+      if (callback && (ts.isArrowFunction(callback) || ts.isFunctionExpression(callback)))
+        variable = callback.parameters[p.name.text.startsWith('reduce') ? 1 : 0]?.name;
+    }
+    // `for (const { tags } of rows)`, `rows.forEach(([a, b]) => …)`: each name holds a part of one.
+    const names =
+      variable &&
+      (ts.isIdentifier(variable) ||
+        ts.isObjectBindingPattern(variable) ||
+        ts.isArrayBindingPattern(variable))
+        ? boundWithDepth(ts, variable, Math.max(d - 1, 0))
+        : [];
+    for (const { id, depth } of names) {
+      const symbol = cx.checker.getSymbolAtLocation(id);
+      if (symbol) elementOf.set(symbol, { target, depth });
+    }
   }
 }
 
 /** `r.flag = …` where `r` runs over another cell's rows (`target`): the rows themselves change. */
-function elementMutation(cx: CellContext, node: Identifier, target: string | undefined): void {
+function elementMutation(cx: CellContext, node: Identifier, of: Container | undefined): void {
   const { ts, sf } = cx;
-  const mutation = target !== undefined ? mutationOf(ts, node, sf) : undefined;
+  const target = of?.target;
+  const mutation = of !== undefined ? mutationOf(ts, node, sf, of.depth) : undefined;
   if (!mutation || mutation.kind === 'assign') return;
   let changed: Node = node;
   while (
@@ -2201,7 +2648,7 @@ function takenFromLiteral(ts: TS, node: Node): Node | undefined {
 }
 
 /** What this identifier's occurrence does to its value: reassign it, set a property, call a mutating method. */
-function mutationOf(ts: TS, id: Identifier, sf: SourceFile): Mutation | undefined {
+function mutationOf(ts: TS, id: Identifier, sf: SourceFile, depth = 0): Mutation | undefined {
   const K = ts.SyntaxKind;
   const isAssignOp = (k: TsMorphModule.ts.SyntaxKind) =>
     k >= K.FirstAssignment && k <= K.LastAssignment;
@@ -2235,7 +2682,7 @@ function mutationOf(ts: TS, id: Identifier, sf: SourceFile): Mutation | undefine
     return { name: id.text, kind: 'assign', detail: id.text, ...at };
   }
   // Object.assign(target, …) changes its first argument, and so do the reflective setters.
-  if (ts.isCallExpression(p) && p.arguments[0] === id) {
+  if (depth === 0 && ts.isCallExpression(p) && p.arguments[0] === id) {
     const callee = p.expression.getText(sf);
     if (callee === 'Object.assign')
       return { name: id.text, kind: 'method', detail: 'Object.assign', ...at };
@@ -2249,6 +2696,7 @@ function mutationOf(ts: TS, id: Identifier, sf: SourceFile): Mutation | undefine
   }
   // `Reflect.apply(Array.prototype.push, xs, […])`.
   if (
+    depth === 0 &&
     ts.isCallExpression(p) &&
     p.arguments[1] === id &&
     p.expression.getText(sf) === 'Reflect.apply'
@@ -2257,17 +2705,21 @@ function mutationOf(ts: TS, id: Identifier, sf: SourceFile): Mutation | undefine
     if (fn && ts.isPropertyAccessExpression(fn) && MUTATING_METHODS.has(fn.name.text))
       return { name: id.text, kind: 'method', detail: fn.name.text, ...at };
   }
-  const top = accessRoot(ts, id);
+  // Up through what derives from the value without copying its parts (`holder.at(0)!.n`,
+  // `[...xs][0].n`, `Object.values(cfg)[0].n`): a change to an object at depth 0 is the value's.
+  const { top, depthOf, derived } = derivedRoot(ts, id, depth);
   if (top === id) return undefined;
+  const changes = (n: Node) => depthOf.get(n) === 0;
   // `Object.defineProperty(Array.prototype, …)`, `Object.assign(cfg.opts, …)`: a part of the
   // value handed to a call that changes its first argument.
-  if (ts.isCallExpression(top.parent) && top.parent.arguments[0] === top) {
+  if (ts.isCallExpression(top.parent) && top.parent.arguments[0] === top && changes(top)) {
     const callee = top.parent.expression.getText(sf);
     if (callee === 'Object.assign' || REFLECTIVE_SETTERS.has(callee))
       return { name: id.text, kind: 'method', detail: callee, ...at };
   }
   // `xs.push.bind(xs)` / `xs.push.call(ys, …)`: the mutator taken from the value, to be called on it.
   if (
+    depth === 0 &&
     ts.isPropertyAccessExpression(top) &&
     BORROWING.has(top.name.text) &&
     ts.isPropertyAccessExpression(top.expression) &&
@@ -2276,10 +2728,17 @@ function mutationOf(ts: TS, id: Identifier, sf: SourceFile): Mutation | undefine
   )
     return { name: id.text, kind: 'method', detail: top.expression.name.text, ...at };
   const q = top.parent;
+  // The object whose property is set: `holder.at(0)!` for `holder.at(0)!.n = 1`.
+  const target = unwrapExpression(ts, top);
+  const changed =
+    ts.isPropertyAccessExpression(target) || ts.isElementAccessExpression(target)
+      ? target.expression
+      : target;
   if (
-    (ts.isBinaryExpression(q) && q.left === top && isAssignOp(q.operatorToken.kind)) ||
-    ts.isDeleteExpression(q) ||
-    isIncDec(q)
+    ((ts.isBinaryExpression(q) && q.left === top && isAssignOp(q.operatorToken.kind)) ||
+      ts.isDeleteExpression(q) ||
+      isIncDec(q)) &&
+    changes(changed)
   ) {
     return { name: id.text, kind: 'property', detail: top.getText(sf), ...at };
   }
@@ -2287,15 +2746,19 @@ function mutationOf(ts: TS, id: Identifier, sf: SourceFile): Mutation | undefine
     ts.isPropertyAccessExpression(top) &&
     MUTATING_METHODS.has(top.name.text) &&
     ts.isCallExpression(q) &&
-    q.expression === top
+    q.expression === top &&
+    changes(top.expression)
   ) {
-    // The parts read from the root to the receiver, past `!`, `(…)` and `as T` (`.list`).
-    let part = '';
-    for (let n: Node = id; n !== top.expression; n = n.parent) {
-      const q = n.parent;
-      if (ts.isPropertyAccessExpression(q)) part += `.${q.name.text}`;
-      else if (ts.isElementAccessExpression(q)) part += `[${q.argumentExpression.getText(sf)}]`;
-    }
+    // The parts read from the root to the receiver, past `!`, `(…)` and `as T` (`.list`); through
+    // a call, as written (`.at(0)!.tags`).
+    const receiver = top.expression.getText(sf);
+    let part = derived && receiver.startsWith(id.text) ? receiver.slice(id.text.length) : '';
+    if (!derived)
+      for (let n: Node = id; n !== top.expression; n = n.parent) {
+        const q = n.parent;
+        if (ts.isPropertyAccessExpression(q)) part += `.${q.name.text}`;
+        else if (ts.isElementAccessExpression(q)) part += `[${q.argumentExpression.getText(sf)}]`;
+      }
     return {
       name: id.text,
       kind: 'method',

@@ -29,9 +29,11 @@ function failure(
 
 describe('a task changing a value it received from upstream', () => {
   it('through a shallow copy: fails at the line that changes it, naming the value, its task and the fix', () => {
+    // `[...nums]` written in the task is refused at compile time; made by a helper, the compiler
+    // does not follow it, and the freeze catches the change.
     const text = failure([
       '//| task: load\nconst nums = [{ v: 1 }, { v: 2 }];',
-      '//| task: bump\nconst copy = [...nums];\ncopy[0].v = 50;\nconst first = copy[0].v;',
+      '//| task: bump\nconst shallow = <T,>(xs: T[]): T[] => [...xs];\nconst copy = shallow(nums);\ncopy[0].v = 50;\nconst first = copy[0].v;',
       '//| task: report\nconst total = nums.reduce((s, x) => s + x.v, 0);',
     ]);
     // Both elements have a `v`: the error's text cannot tell which one changed, so no path is named.
@@ -41,7 +43,29 @@ describe('a task changing a value it received from upstream', () => {
     expect(text).not.toContain(', at nums[');
     expect(text).toContain('E_MUTATES_UPSTREAM');
     expect(text).toContain('structuredClone(nums)');
-    expect(text).toMatch(/at notebooks\/alias\.ipynb, cell 2 \(id [^)]+\), line 3/);
+    expect(text).toMatch(/at notebooks\/alias\.ipynb, cell 2 \(id [^)]+\), line 4/);
+  });
+
+  it("a setup value changed through an element alias (`holder.at(0)!`): refused at compile time, not left to leak between a worker's runs", () => {
+    // Setup values are not frozen: the change stayed in the worker, so b stored 30 after a full
+    // run and 0 after `--rerun b`, under one key.
+    const p = project();
+    p.write(
+      'notebooks/leak.ipynb',
+      notebookText([
+        'const holder = [{ n: 0 }];',
+        '//| params\nconst base = 3;',
+        '//| task: a\nconst h = holder.at(0)!;\nh.n = base * 10;\nconst aOut = 1;',
+        '//| task: b\nconst seen = holder[0].n + aOut * 0;',
+      ]),
+    );
+    const r = p.cellar('compile', 'notebooks/leak.ipynb');
+    const text = r.stdout + r.stderr;
+    expect(r.code, text).not.toBe(0);
+    expect(text).toContain('E_MUTATES_UPSTREAM');
+    expect(text).toContain('task `a` assigns to `h.n` of `holder`, which a setup cell produced');
+    expect(text).toMatch(/notebooks\/leak\.ipynb, cell 3 \(id [^)]+\), line 3/);
+    expect(text).toContain('structuredClone');
   });
 
   it('through a setup helper that changes its argument: refused at compile time, at the call', () => {
