@@ -248,6 +248,11 @@ export interface Mutation {
   /** A reassignment whose new value the expression hands on (`return ++calls`), not discarded. */
   used?: true;
   /**
+   * A Map/Set memo or lazy initialisation used as state after all (analyze/memo.ts): what it
+   * does, for the message, followed by the value's name (`stores a value computed from … in`).
+   */
+  breach?: string;
+  /**
    * For a change inside a function: the top-level function of the cell it is in (`function
    * init() {…}` or `const init = () => {…}`), when it is one; link.ts lets a setup helper change
    * setup state when every use of it is a call while the setup cell loads (`loadTimeCalls`).

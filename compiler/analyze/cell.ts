@@ -21,6 +21,7 @@ import { diagnostic } from '../diagnostics.js';
 import { syntaxHelpers, unwrapExpression } from './syntax.js';
 import { MAPPED_DENO_APIS, denoApiName, mapSpecifier, unmappedDenoHint } from './deno.js';
 import { className, heldClasses } from './holds.js';
+import { collectionBreach, lazyBreach } from './memo.js';
 import type {
   CellAnalysis,
   CellRole,
@@ -1486,7 +1487,32 @@ function collectReferences(
       if (mutation && !own) result.mutations.push(mutation);
       // In a function kept to be called later, a change to a top-level value is a change every
       // caller shares (a callback run while the cell loads, `xs.forEach((x) => out.push(x))`, is not).
-      if (mutation && inFunction && inKeptFunction(ts, node) && !initialisesOrRebinds(ts, node)) {
+      // A lazy `cache ??= load()` or a rebinding passes, unless computed from the caller's
+      // arguments (`cached ??= { size }`: the first caller's value is every later caller's).
+      const lazy =
+        mutation &&
+        mutation.kind === 'assign' &&
+        inFunction &&
+        ts.isBinaryExpression(node.parent) &&
+        node.parent.left === node &&
+        inKeptFunction(ts, node) &&
+        initialisesOrRebinds(ts, node)
+          ? lazyBreach(ts, node.parent)
+          : undefined;
+      if (lazy) {
+        const inside = topLevelFunctionOf(ts, node);
+        (result.sharedStateChanges ??= []).push({
+          ...mutation!,
+          breach: lazy.what,
+          used: true,
+          ...(inside !== undefined ? { inside } : {}),
+        });
+      } else if (
+        mutation &&
+        inFunction &&
+        inKeptFunction(ts, node) &&
+        !initialisesOrRebinds(ts, node)
+      ) {
         const inside = topLevelFunctionOf(ts, node);
         // Through a top-level alias (`const AP = Array.prototype`), a change of what it holds.
         const held = own && mutation.kind !== 'assign' ? aliases.get(node.text) : undefined;
@@ -1584,6 +1610,7 @@ function collectReferences(
     });
     for (let i = children.length - 1; i >= 0; i--) stack.push([children[i]!, entersFunction]);
   }
+  memoBreaches(cx);
   result.identifiers = [...identifiers].sort();
   if (constructs.size) result.constructs = [...constructs].sort();
   if (formatMentions.size) result.formatMentions = [...formatMentions].sort();
@@ -2473,6 +2500,54 @@ function meaningOf(ts: TS, id: Identifier): Meaning {
  * in a variable or property or returned), rather than only in callbacks handed to a call or `new`
  * and IIFEs, which run while the cell's top level runs (`rows.forEach((r) => out.push(r))`)?
  */
+/**
+ * A Map or Set a kept function fills with `set`/`add` passes as a memo (link.ts) only when every
+ * kept function of the cell using it uses it as a memo's (memo.ts): a count kept in it
+ * (`m.set(k, (m.get(k) ?? 0) + 1)`), a first-time flag (`if (seen.has(k)) return false`) or a
+ * registry (`m.set(k, v)`) is recorded as a change of it with `breach` saying why.
+ */
+function memoBreaches(cx: CellContext): void {
+  const { ts, sf, result } = cx;
+  const filled = new Set(
+    (result.sharedStateChanges ?? [])
+      .filter((m) => m.kind === 'method' && (m.detail === 'set' || m.detail === 'add'))
+      .map((m) => m.name),
+  );
+  if (filled.size === 0) return;
+  // The outermost kept functions of the cell (an explicit stack: deep expressions are ordinary).
+  const kept: Node[] = [];
+  const stack: Node[] = [sf];
+  while (stack.length) {
+    const n = stack.pop()!;
+    const body = ts.isFunctionLike(n) ? (n as { body?: Node }).body : undefined;
+    if (body && inKeptFunction(ts, body)) {
+      kept.push(n);
+      continue;
+    }
+    const children: Node[] = [];
+    n.forEachChild((c) => {
+      children.push(c);
+    });
+    for (let k = children.length - 1; k >= 0; k--) stack.push(children[k]!);
+  }
+  for (const name of filled)
+    for (const fn of kept) {
+      const breach = collectionBreach(ts, fn, name);
+      if (!breach) continue;
+      const inside = topLevelFunctionOf(ts, breach.node);
+      (result.sharedStateChanges ??= []).push({
+        name,
+        kind: 'method',
+        detail: 'set',
+        breach: breach.what,
+        used: true,
+        ...(inside !== undefined ? { inside } : {}),
+        ...lineCol(sf, breach.node.getStart(sf)),
+      });
+      break;
+    }
+}
+
 /**
  * The name of the cell's top-level function `node` is in (its outermost function is a top-level
  * `function f() {…}`, or the initialiser of a top-level `const f = …`), else undefined.

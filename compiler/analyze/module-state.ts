@@ -16,11 +16,13 @@
 // or `var`; a `const` holding an array or object literal, a local class's instance or a `new
 // Map`/`Set`/`Array`/`Object`; a class),
 // a function declaring a name of the state anywhere in it is not judged for that name (a local
-// variable shadowing it), a Map or Set filled with `set`/`add` (a memo), a lazy `x ??= load()` and
-// a plain rebinding not computed from the old value (`if (!db) db = open()`, a lazy singleton)
+// variable shadowing it), a Map or Set filled with `set`/`add` used as a memo (memo.ts: not a
+// count, a first-time flag or a registry), a lazy `x ??= load()` and a plain rebinding computed
+// from neither the old value nor the call's arguments (`if (!db) db = open()`, a lazy singleton)
 // pass, and so does state nothing reads besides its changes (a log only appended to).
 import type * as TsMorphModule from 'ts-morph';
 import { borrowedMutator, MUTATING_METHODS, REFLECTIVE_SETTERS } from './cell.js';
+import { collectionBreach, lazyBreach } from './memo.js';
 import { unwrapExpression } from './syntax.js';
 
 type TS = typeof TsMorphModule.ts;
@@ -42,6 +44,8 @@ export interface ModuleStateWrite {
   file?: string;
   /** The change is to a global (`globalThis.x = …`), not to the module's own state. */
   global?: boolean;
+  /** A Map/Set memo or a lazy initialisation used as state after all (memo.ts). */
+  memo?: true;
 }
 
 /** The writes of a local module a module imports, by its specifier; undefined when not read. */
@@ -87,6 +91,7 @@ export function moduleStateWrites(
   /** Top-level aliases of state (`const s = state`, `const items = state.items`): alias → state. */
   const aliasCandidates: [string, Node][] = [];
   const classMethods = new Map<string, Map<string, Node>>();
+  const letNames = new Set<string>();
   const theirs = (spec: TsMorphModule.ts.Expression | undefined) => {
     if (!importedWrites || !spec || !ts.isStringLiteral(spec) || !/^\.\.?\//.test(spec.text))
       return undefined;
@@ -199,6 +204,7 @@ export function moduleStateWrites(
         }
         if (!isConst) {
           for (const n of bindingNames(d.name)) state.set(n, { memo: false });
+          for (const n of bindingNames(d.name)) letNames.add(n);
           if (hasExport(st)) for (const n of bindingNames(d.name)) exported.set(n, n);
           continue;
         }
@@ -336,8 +342,31 @@ export function moduleStateWrites(
     state: string;
     what: string;
     line: number;
+    memo?: true;
   }
   const own = new Map<string, Own[]>();
+  /** Private Maps and Sets functions fill with `set`/`add` (judged as memos below). */
+  const memoFilled = new Set<string>();
+  /** Top-level `let`s some function assigns (`n = …`, `n++`). */
+  const changedLets = new Set<string>();
+  {
+    const visit = (n: Node) => {
+      const target =
+        ts.isBinaryExpression(n) &&
+        n.operatorToken.kind >= ts.SyntaxKind.FirstAssignment &&
+        n.operatorToken.kind <= ts.SyntaxKind.LastAssignment
+          ? n.left
+          : (ts.isPrefixUnaryExpression(n) || ts.isPostfixUnaryExpression(n)) &&
+              (n.operator === ts.SyntaxKind.PlusPlusToken ||
+                n.operator === ts.SyntaxKind.MinusMinusToken)
+            ? n.operand
+            : undefined;
+      if (target && ts.isIdentifier(target) && letNames.has(target.text))
+        changedLets.add(target.text);
+      ts.forEachChild(n, visit);
+    };
+    for (const fn of functions.values()) visit(fn);
+  }
   const callees = new Map<string, string[]>();
   // Top-level aliases, once every state name is known (`const s = state`: a change to `s` is one
   // to `state`).
@@ -373,10 +402,10 @@ export function moduleStateWrites(
     };
     const writes: Own[] = [];
     const calls: string[] = [];
-    const add = (root: Node, st: string, what: string, at: Node) => {
+    const add = (root: Node, st: string, what: string, at: Node, memo?: true) => {
       // A change whose value is used (`return ++n`) reads the state as well.
       if (ts.isIdentifier(root) && root.text === st && !valueUsed(at)) targets.add(root);
-      writes.push({ state: st, what, line: lineOf(at) });
+      writes.push({ state: st, what, line: lineOf(at), ...(memo ? { memo } : {}) });
     };
     // `self`: what `this` is here (the method's owner); a nested function has its own `this`.
     const visit = (n: Node, self: string | undefined) => {
@@ -413,6 +442,12 @@ export function moduleStateWrites(
           const st =
             localAlias.has(left.text) || topAlias.has(left.text) ? undefined : stateOf(left, self);
           if (st !== undefined && !LAZY.has(op) && !rebinding) add(left, st, 'assigns to', n);
+          else if (st !== undefined && st !== GLOBAL) {
+            // A lazy `x ??= load()` or a rebinding is a memo's only when computed from neither
+            // the caller's arguments (`cached ??= { size }`) nor state other calls change.
+            const breach = lazyBreach(ts, n, (x) => x !== st && changedLets.has(x));
+            if (breach) add(left, st, breach.what, n, true);
+          }
         } else if (ts.isPropertyAccessExpression(left) || ts.isElementAccessExpression(left)) {
           const root = rootOf(left);
           const st = stateOf(root, self);
@@ -466,6 +501,7 @@ export function moduleStateWrites(
             ((direct && st !== undefined && state.get(st)?.memo && !exportedLocals.has(st)) ||
               thisField);
           if (st !== undefined && !memo) add(root!, st, `calls \`${callee.name.text}(...)\` on`, n);
+          else if (st !== undefined && direct) memoFilled.add(st);
         } else if (
           ts.isPropertyAccessExpression(callee) &&
           (callee.getText(sf) === 'Object.assign' || REFLECTIVE_SETTERS.has(callee.getText(sf))) &&
@@ -489,6 +525,17 @@ export function moduleStateWrites(
     own.set(name, writes);
     callees.set(name, calls);
   }
+
+  // A Map or Set a function fills as a memo: every function using it must use it as a memo's
+  // (memo.ts): a count kept in it, a first-time flag or a registry is state.
+  for (const st of memoFilled)
+    for (const [name, fn] of functions) {
+      const breach = collectionBreach(ts, fn, st);
+      if (breach)
+        own
+          .get(name)!
+          .push({ state: st, what: breach.what, line: lineOf(breach.node), memo: true });
+    }
 
   // A name read anywhere besides as a change's target, or exported.
   // The global object: any task's code may read what is set on it.
@@ -523,6 +570,7 @@ export function moduleStateWrites(
             what: w.what,
             line: w.line,
             ...(w.state === GLOBAL ? { global: true } : {}),
+            ...(w.memo ? { memo: true as const } : {}),
           };
           break;
         }

@@ -641,6 +641,7 @@ function undeclaredHint(
 
 /** What a mutation does to a value, as the middle of a sentence: "calls `xs.push(...)` on". */
 function describeMutation(m: Mutation): string {
+  if (m.breach) return m.breach;
   if (m.element) return `changes \`${m.element}\`, an element of`;
   // `Object.assign`, `Reflect.set` and the like take the value as an argument.
   if (m.kind === 'method' && m.detail.includes('.')) return `calls \`${m.detail}(...)\` on`;
@@ -709,6 +710,10 @@ function changesGlobal(m: Mutation): boolean {
   return GLOBAL_OBJECTS.has(m.name);
 }
 
+/** The hint for a memo or lazy initialisation that keeps state after all (analyze/memo.ts). */
+const MEMO_HINT =
+  "a memo may store under a key only a value computed from that key alone, and return the stored value on a hit (`if (!m.has(k)) m.set(k, f(k)); return m.get(k)`), and a lazy `x ??= load()` may not use the caller's arguments; compute a count, a first-time flag or a per-call value in the task from its inputs, or output it from one task to the tasks that read it";
+
 /** Methods of the cache idiom (`const memo = new Map()` filled by a helper): allowed in setup. */
 const CACHE_METHODS = new Set(['set', 'add', 'delete', 'clear']);
 
@@ -727,7 +732,7 @@ function checkSetupState(s: LinkState, here: CellScope, scope: Scope): Set<strin
   const reported = new Set<string>();
   if (cell.role !== 'setup') return reported;
   for (const m of [...(a.sharedStateChanges ?? []), ...changesHandedOn(s, here, scope)]) {
-    if (m.kind === 'method' && CACHE_METHODS.has(m.detail)) continue;
+    if (m.kind === 'method' && CACHE_METHODS.has(m.detail) && !m.breach) continue;
     const v = here.ownValue.get(m.name) ?? scope.value.get(m.name);
     // `globalThis.factor = f`, `Array.prototype.sumAll = …`: the process's own globals.
     const global = !v && changesGlobal(m);
@@ -749,7 +754,9 @@ function checkSetupState(s: LinkState, here: CellScope, scope: Scope): Set<strin
         ? `imported from the local module \`${v!.importFrom!.module}\` in cell ${v!.cell + 1}, which a worker thread loads once for all its tasks`
         : `declared in setup, cell ${v!.cell + 1}`;
     const why = `every task shares ${global ? 'the process globals' : 'setup values'}, and in the pipeline a task starts from the setup as loaded, in whatever order and process the run picks, so a result computed from \`${m.name}\` would depend on which tasks ran before it`;
-    const hint = `have the helper return a new value instead of changing \`${m.name}\`, and the task output it for the tasks that read it (a Map memo filled with \`.set\` is allowed, and so is a helper only called at the top level of setup cells)`;
+    const hint = m.breach
+      ? MEMO_HINT
+      : `have the helper return a new value instead of changing \`${m.name}\`, and the task output it for the tasks that read it (a Map memo filled with \`.set\` is allowed, and so is a helper only called at the top level of setup cells)`;
     const caller = later && s.cellByIndex.get(later.cell);
     if (later && caller?.role === 'task') {
       // Named at the task's call, as E_MUTATES_UPSTREAM is: that call is what differs between
@@ -1366,7 +1373,9 @@ function checkModuleState(s: LinkState, here: CellScope, scope: Scope): void {
           ? `task \`${cell.task}\` calls \`${called}\` from the local module \`${from.module}\`, which${chain} ${w.what.replace(/ of$/, '')} in ${w.file ?? mod.file} (line ${w.line}), a property of the global object: ${MODULE_STATE_WHY.replace("the module's top-level state", 'the global object')}`
           : `task \`${cell.task}\` calls \`${called}\` from the local module \`${from.module}\`, which${chain} ${w.what} \`${w.state}\`, a top-level variable of ${w.file ?? mod.file} (line ${w.line}): ${MODULE_STATE_WHY}`,
         {
-          hint: `have \`${exported}\` take what it needs as parameters and return a new value instead of changing ${w.global ? 'a global' : `\`${w.state}\``}, or call it in one task and output the result to the tasks that read it`,
+          hint: w.memo
+            ? MEMO_HINT
+            : `have \`${exported}\` take what it needs as parameters and return a new value instead of changing ${w.global ? 'a global' : `\`${w.state}\``}, or call it in one task and output the result to the tasks that read it`,
           snippet: lineOf(cell, ref.line),
         },
       ),

@@ -2542,3 +2542,186 @@ describe('E_MODULE_STATE: a setup helper changing a local module value', () => {
     expect(d.message).toContain('imported from the local module `./lib/counter.js` in cell 1');
   });
 });
+
+describe('E_SETUP_STATE / E_MODULE_STATE: a memo or lazy initialisation kept as state', () => {
+  // A Map or Set memo passes when it stores under a key a value of that key alone and hands
+  // back the stored value on a hit; a lazy `x ??= load()` when the load uses no argument. A count,
+  // a first-time flag, a registry or a lazy value from the first caller's argument is state.
+  const setupState = async (cells: string[]) =>
+    (await diagnosticsOf(cells)).diagnostics.filter((d) => d.code === 'E_SETUP_STATE');
+  const withModules = async (cells: string[], modules: Record<string, string>) =>
+    (
+      await compileNotebook(NB, notebookText(cells), {
+        workdir: '../../notebooks',
+        format: false,
+        readModule: (from, spec) => {
+          const parts: string[] = [];
+          for (const p of `${from ? from.replace(/\/[^/]*$/, '') : 'notebooks'}/${spec}`.split('/'))
+            if (p === '..') parts.pop();
+            else if (p !== '.') parts.push(p);
+          const path = parts.join('/');
+          for (const file of [path, path.replace(/\.js$/, '.ts')])
+            if (modules[file] !== undefined) return { path: file, text: modules[file] };
+          return undefined;
+        },
+      })
+    ).diagnostics.filter((d) => d.code === 'E_MODULE_STATE');
+
+  const refused: [string, string, string, string][] = [
+    [
+      'a count kept in a Map',
+      'const seenMap = new Map<string, number>();\nfunction nextId(k: string) { const v = (seenMap.get(k) ?? 0) + 1; seenMap.set(k, v); return v; }',
+      "nextId('k')",
+      'stores a value computed from what it read from the same collection',
+    ],
+    [
+      'a count kept in a Map, in one expression',
+      'const counts = new Map<string, number>();\nfunction bump(k: string) { counts.set(k, (counts.get(k) ?? 0) + 1); return counts.get(k)!; }',
+      "bump('k')",
+      'stores a value computed from what it read from the same collection',
+    ],
+    [
+      'a Set deciding a first-time flag',
+      'const seen = new Set<string>();\nfunction firstTime(k: string) { if (seen.has(k)) return false; seen.add(k); return true; }',
+      "firstTime('k')",
+      'returns `false` rather than the stored value',
+    ],
+    [
+      'a Set membership handed on as a value',
+      'const seen = new Set<string>();\nfunction isNew(k: string) { const fresh = !seen.has(k); seen.add(k); return fresh; }',
+      "isNew('k')",
+      'decides a value by whether an earlier call stored the key',
+    ],
+    [
+      "a Set's size",
+      'const seen = new Set<string>();\nfunction mark(k: string) { seen.add(k); return seen.size; }',
+      "mark('k')",
+      'reads `seen.size`',
+    ],
+    [
+      'a registry storing what its key does not determine',
+      'const reg = new Map<string, number>();\nfunction put(k: string, v: number) { reg.set(k, v); return reg.get(k)!; }',
+      "put('k', 2)",
+      'which its key `k` does not determine',
+    ],
+    [
+      'a lookup with a default on a miss',
+      'const reg = new Map<string, number>();\nfunction put(k: string) { reg.set(k, k.length); }\nfunction look(k: string) { return reg.get(k) ?? 0; }',
+      "look('k')",
+      'on a miss of `reg.get(k)` neither stores the key',
+    ],
+    [
+      "a lazy value from the caller's argument",
+      'let cached: { size: number } | undefined;\nfunction getModel(size: number) { cached ??= { size }; return cached; }',
+      'getModel(5).size',
+      "keeps the first call's value, computed from its parameter `size`",
+    ],
+    [
+      "a lazy `if (!x) x = …` from the caller's argument",
+      'let model: { size: number } | undefined;\nfunction getModel(size: number) { if (!model) model = { size: size * 2 }; return model; }',
+      'getModel(5).size',
+      'computed from its parameter `size`',
+    ],
+  ];
+
+  it.each(refused)(
+    'refuses a setup helper with %s, at the task, with a hint',
+    async (_, setup, call, says) => {
+      const found = await setupState([setup, `//| task: t\nconst r = ${call};`]);
+      expect(found).toHaveLength(1);
+      const d = found[0]!;
+      expect([d.cell, d.line, d.column]).toEqual([2, 2, 11]);
+      expect(d.message).toContain('task `t` calls');
+      expect(d.message).toContain(says);
+      const line = setup.split('\n').length;
+      expect(d.message).toContain(
+        `declared in setup, cell 1; the change is in cell 1, line ${line}`,
+      );
+      expect(d.hint).toContain(
+        'a memo may store under a key only a value computed from that key alone',
+      );
+    },
+  );
+
+  it.each(refused)(
+    'refuses a local module function with %s, naming the module file and line',
+    async (_, setup, call, says) => {
+      const fn = /function (\w+)/.exec(setup.split('\n').at(-1)!)![1]!;
+      const module = setup.replace(/^function /gm, 'export function ');
+      const found = await withModules(
+        [`import { ${fn} } from './lib/m.js';`, `//| task: t\nconst r = ${call};`],
+        { 'notebooks/lib/m.ts': module },
+      );
+      expect(found).toHaveLength(1);
+      const d = found[0]!;
+      expect([d.cell, d.line, d.column]).toEqual([2, 2, 11]);
+      expect(d.message).toContain(`calls \`${fn}\` from the local module \`./lib/m.js\``);
+      expect(d.message).toContain(says);
+      const line = setup.split('\n').length;
+      expect(d.message).toContain(`a top-level variable of notebooks/lib/m.ts (line ${line})`);
+      expect(d.hint).toContain(
+        'a memo may store under a key only a value computed from that key alone',
+      );
+    },
+  );
+
+  const allowed: [string, string, string][] = [
+    [
+      'a memo filled when missing, read back',
+      'const memo = new Map<number, number>();\nfunction sq(n: number) { if (!memo.has(n)) memo.set(n, n * n); return memo.get(n)!; }',
+      'sq(3)',
+    ],
+    [
+      'a memo returning a hit early',
+      'const memo = new Map<number, number>();\nfunction sq(n: number) { const hit = memo.get(n); if (hit !== undefined) return hit; const v = n * n; memo.set(n, v); return v; }',
+      'sq(3)',
+    ],
+    [
+      'a memo checked with has, then computed',
+      'const memo = new Map<number, number>();\nfunction sq(n: number) { if (memo.has(n)) return memo.get(n)!; const v = n * n; memo.set(n, v); return v; }',
+      'sq(3)',
+    ],
+    [
+      'a memo through a `let` filled on a miss',
+      'const memo = new Map<number, number>();\nfunction sq(n: number) { let v = memo.get(n); if (v === undefined) { v = n * n; memo.set(n, v); } return v; }',
+      'sq(3)',
+    ],
+    [
+      'a memo keyed by two arguments',
+      'const memo = new Map<string, number>();\nfunction area(w: number, h: number) { const k = `${w}x${h}`; if (!memo.has(k)) memo.set(k, w * h); return memo.get(k)!; }',
+      'area(2, 3)',
+    ],
+    [
+      'a Set doing something once, returning nothing',
+      'const warned = new Set<string>();\nfunction warnOnce(m: string): void { if (warned.has(m)) return; warned.add(m); console.warn(m); }',
+      "(warnOnce('x'), 1)",
+    ],
+    [
+      'a lazy load',
+      'let rows: number[] | undefined;\nfunction load() { return (rows ??= [1, 2, 3]); }',
+      'load().length',
+    ],
+    [
+      'a lazy `if (!x) x = …` load',
+      "let db: { name: string } | undefined;\nfunction open() { if (!db) db = { name: 'main' }; return db; }",
+      'open().name',
+    ],
+  ];
+
+  it.each(allowed)('passes a setup helper with %s', async (_, setup, call) => {
+    expect(await setupState([setup, `//| task: t\nconst r = ${call};`])).toEqual([]);
+  });
+
+  it.each(allowed)('passes a local module function with %s', async (_, setup, call) => {
+    const fn = /function (\w+)/.exec(setup.split('\n').at(-1)!)![1]!;
+    const module = setup.replace(/^function /gm, 'export function ');
+    expect(
+      await withModules(
+        [`import { ${fn} } from './lib/m.js';`, `//| task: t\nconst r = ${call};`],
+        {
+          'notebooks/lib/m.ts': module,
+        },
+      ),
+    ).toEqual([]);
+  });
+});
