@@ -539,6 +539,8 @@ export async function runAttempts(
         ...(inherited ? { notCached: inherited } : {}),
       };
     if (upUnkeyed) job.unkeyed = true;
+    // It may replace a result stored under its key: written apart, committed by the manifest.
+    if (forced) job.replaces = true;
     const runnerWrites = !commits && ctx.runner.writesManifests === true;
     if (runnerWrites && !inherited && !upUnkeyed) job.manifest = { inputs: entry.key.inputs };
     const attempts = node.task.retries + 1;

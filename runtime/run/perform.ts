@@ -6,7 +6,7 @@
 import { pickCodec, getCodec } from '../codecs/index.js';
 import { outputStats } from '../codecs/stats.js';
 import { runHooksFor, type TaskRunContext } from './hooks.js';
-import { outputFileName, sizeDiffers, type Store } from '../store/store.js';
+import { outputFileName, replacementFileKey, sizeDiffers, type Store } from '../store/store.js';
 import type { AnyTask, OutputSpec } from '../task.js';
 import type { KeyInputs, StoredOutput } from '../types.js';
 import { CellarError } from '../errors.js';
@@ -93,6 +93,14 @@ export interface TaskJob {
    * .unkeyed`): neither is this one (its key names that upstream key), and its runner reports it.
    */
   unkeyed?: boolean;
+  /**
+   * The run is forced (plan.ts `forced`: `--rerun`, a `//| rerun` task, a stored output found
+   * missing or damaged), so the key may hold a result this one replaces: its outputs are written
+   * under names no stored manifest of the key names (store.ts `replacementFileKey`), and a
+   * failure half-way leaves that result whole. Absent: the key has no manifest (checked under
+   * its lock), and the plain names are written.
+   */
+  replaces?: boolean;
   /**
    * Where to record what the task reads while it runs (files, folders, env names by computed
    * name; runtime/key/run-reads.ts). Absent: nothing is recorded.
@@ -319,7 +327,8 @@ function outputDigest(bytes: Uint8Array): string {
  * since its run wrote it, or one its codec cannot decode, is E_OUTPUT_DAMAGED naming whose output
  * and which file, not the codec's bare error in the reader's cell. With `key` (the result's key),
  * that result's manifest is marked damaged (`markDamaged`), so the next run re-makes it: an edit
- * that keeps the size is invisible to the store probe's size check (probe.ts).
+ * that keeps the size is invisible to the store probe's size check (probe.ts). A file gone because
+ * a re-run replaced the result meanwhile is read from the new manifest instead (once: `again`).
  * @throws CellarError E_OUTPUT_MISSING when the manifest names a file the workspace no longer has
  * @throws CellarError E_OUTPUT_DAMAGED when the file's bytes are not what the run stored
  */
@@ -329,6 +338,7 @@ export async function readOutput(
   output: string,
   stored: OutputLocation,
   key?: string,
+  again = false,
 ): Promise<unknown> {
   const outputs = upstream.outputs as Record<string, OutputSpec>;
   const spec = Object.hasOwn(outputs, output) ? outputs[output]! : {};
@@ -337,6 +347,17 @@ export async function readOutput(
     bytes = await store.readOutput(upstream.name, stored.file);
   } catch (error) {
     if ((error as NodeJS.ErrnoException | null)?.code !== 'ENOENT') throw error;
+    // A re-run under the same key committed a new result since the caller read the manifest, and
+    // removed the files only the old one named (store.ts `writeManifest`): the key's result is
+    // the new one, read once from the manifest as it is now.
+    if (key !== undefined && !again) {
+      const now = await Promise.resolve(store.readManifest(upstream.name, key)).catch(
+        () => undefined,
+      );
+      const entry = now && !now.damaged ? now.outputs?.[output] : undefined;
+      if (entry && entry.file !== stored.file)
+        return readOutput(store, upstream, output, entry, key, true);
+    }
     // The manifest says it was stored. A run's store probe re-runs a task whose output file is
     // gone (probe.ts), so a run meets this only when the file went after the probe (deleted
     // while the run ran) or on a store that cannot tell (`Store.missingOutput`). Say whose output
@@ -523,6 +544,41 @@ async function performWith(
   // An abandoned attempt (in process, past its timeout) finishing late must not write over the
   // files of the attempt or run that took its place, with no lock held.
   if (attempt?.abandoned) throw new Error(`task '${task.name}': attempt abandoned at its timeout`);
+  // Files this attempt wrote: removed if a later output fails, unless a stored manifest names them
+  // (a re-run writing the very bytes of the result it replaces).
+  const files: string[] = [];
+  try {
+    await writeOutputs(task, job, store, outputs, envNames, unkeyed, stored, files);
+  } catch (error) {
+    if (files.length > 0 && store.discardOutputs)
+      await store.discardOutputs(task.name, job.key, files).catch(() => undefined);
+    throw error;
+  }
+  // Hashed once the outputs are stored (a stream the task ended without awaiting has flushed).
+  const written = reads && wrote.length > 0 ? writtenContent(reads.root, wrote) : {};
+  return {
+    outputs: stored,
+    ...(Object.keys(written).length > 0 ? { written } : {}),
+    ...(notCached ? { notCached } : {}),
+    ...(readNothing ? { readNothing } : {}),
+    ...(unkeyed ? { unkeyed } : {}),
+  };
+}
+
+/**
+ * Encode and store each output of `task`, into `stored` (its manifest entries) and `files` (the
+ * files written so far, for the caller to discard when a later one fails).
+ */
+async function writeOutputs(
+  task: AnyTask,
+  job: TaskJob,
+  store: Store,
+  outputs: Record<string, unknown>,
+  envNames: Set<string>,
+  unkeyed: boolean,
+  stored: Record<string, StoredOutput>,
+  files: string[],
+): Promise<void> {
   for (const [name, spec] of Object.entries(task.outputs as Record<string, OutputSpec>)) {
     let codec, encoded;
     try {
@@ -538,11 +594,18 @@ async function performWith(
     // A content-addressed store names the object itself; the manifest records that name.
     // An unkeyed result's key is not its own (PerformedTask.unkeyed): named by its bytes too, so
     // a run in another workdir, computing other bytes under the same key, writes another file.
+    // A forced run may replace a stored result of its key: named apart from the files its
+    // manifest names (store.ts `replacementFileKey`), so failing half-way damages none of them.
     const digest = outputDigest(bytes);
-    const fileKey = unkeyed ? `${job.key}-${digest.slice(0, 8)}` : job.key;
+    const fileKey = job.replaces
+      ? replacementFileKey(job.key, digest)
+      : unkeyed
+        ? `${job.key}-${digest.slice(0, 8)}`
+        : job.key;
     const fileName = outputFileName(task.name, name, fileKey, codec.ext);
     const written = await store.writeOutput(task.name, fileName, bytes);
     const file = typeof written === 'string' ? written : fileName;
+    files.push(file);
     const stats = outputStats(outputs[name], schema);
     stored[name] = {
       codec: codec.id,
@@ -554,15 +617,6 @@ async function performWith(
       ...(stats ? { stats } : {}),
     };
   }
-  // Hashed once the outputs are stored (a stream the task ended without awaiting has flushed).
-  const written = reads && wrote.length > 0 ? writtenContent(reads.root, wrote) : {};
-  return {
-    outputs: stored,
-    ...(Object.keys(written).length > 0 ? { written } : {}),
-    ...(notCached ? { notCached } : {}),
-    ...(readNothing ? { readNothing } : {}),
-    ...(unkeyed ? { unkeyed } : {}),
-  };
 }
 
 /**

@@ -1,7 +1,8 @@
 // The default store: a local folder (`<project>/.cellar/workspace` unless configured). A run
 // works on the view of its pipeline (`forPipeline`), rooted at `<workspace>/<pipeline>/`:
 //
-//   <workspace>/<pipeline>/<task>/<output>_<key>.<ext>    one file per output
+//   <workspace>/<pipeline>/<task>/<output>_<key>.<ext>    one file per output (`_<key>-<16 hex>.<ext>`
+//                                                         when a re-run replaces a result: store.ts)
 //   <workspace>/<pipeline>/<task>/<key>.manifest.json     key inputs, schemas, timing: the "done" marker
 //   <workspace>/<pipeline>/<task>/<key>.lock              held while one process computes task+key
 //   <workspace>/<pipeline>/_runs/<run-id>.jsonl           one structured log per run
@@ -36,6 +37,7 @@ import type { Manifest } from '../types.js';
 import { CellarError } from '../errors.js';
 import {
   checkRescope,
+  isReplacementFile,
   markedDamaged,
   pipelineFolder,
   sizeDiffers,
@@ -353,7 +355,15 @@ export class LocalStore implements Store {
       const code = (error as NodeJS.ErrnoException).code;
       return { done: code === 'ENOENT' || code === 'ENOTDIR' ? false : existsSync(path) };
     }
-    return { done: true, gone: this.outputGone(manifest) };
+    const gone = this.outputGone(manifest);
+    if (gone && !gone.damaged) {
+      // Gone because a re-run committed a new result since the read above and removed the files
+      // only the old one named (`writeManifest`): the key's result is the new one.
+      const now = readManifestFile(path);
+      if (now && now.outputs?.[gone.output]?.file !== gone.file)
+        return { done: true, gone: this.outputGone(now) };
+    }
+    return { done: true, gone };
   }
 
   /** The first output of a parsed manifest whose file is gone or of another size, if any. */
@@ -374,9 +384,68 @@ export class LocalStore implements Store {
   async writeManifest(manifest: Manifest): Promise<void> {
     const path = this.manifestPath(manifest.task, manifest.key);
     const text = JSON.stringify(manifest, null, 2) + '\n';
+    // A re-run's result (its files named apart: store.ts `replacementFileKey`) may replace one
+    // stored under the key: that one is read first, and the files only it named go once the new
+    // manifest is in place (the rename is the commit). A first run's plain names mean no manifest
+    // was there under the lock: no read on the cold path.
+    const before = namesReplacement(manifest) ? readManifestFile(path) : undefined;
     this.naming(`manifest ${path} of task '${manifest.task}'`, () =>
       this.inTaskFolder(manifest.task, () => atomicWriteSync(path, text)),
     );
+    if (before) {
+      const kept = filesOf(manifest);
+      this.removeUnnamed(
+        manifest.task,
+        manifest.key,
+        [...filesOf(before)].filter((f) => !kept.has(f)),
+      );
+    }
+  }
+
+  async discardOutputs(task: string, key: string, files: readonly string[]): Promise<void> {
+    const stored = readManifestFile(this.manifestPath(task, key));
+    const named = stored ? filesOf(stored) : new Set<string>();
+    this.removeUnnamed(
+      task,
+      key,
+      files.filter((f) => !named.has(f)),
+    );
+  }
+
+  /**
+   * Remove output files of `task` (paths relative to this view) that no manifest of the task
+   * other than `key`'s names (the caller has checked `key`'s): a result adopted under another key
+   * (run/adopt-reads.ts) names the files of the key it was computed under. Best effort.
+   */
+  private removeUnnamed(task: string, key: string, files: readonly string[]): void {
+    if (files.length === 0) return;
+    const others = this.namedByOtherManifests(task, key);
+    for (const file of files) {
+      if (others.has(file)) continue;
+      try {
+        unlinkSync(join(this.location, file));
+      } catch {
+        // gone already, or not ours to remove: disk space, never a wrong result
+      }
+    }
+  }
+
+  /** The output files every manifest of `task` but `key`'s names. */
+  private namedByOtherManifests(task: string, key: string): Set<string> {
+    const named = new Set<string>();
+    const dir = join(this.location, task);
+    let names: string[];
+    try {
+      names = readdirSync(dir);
+    } catch {
+      return named;
+    }
+    for (const name of names) {
+      if (!name.endsWith('.manifest.json') || name === `${key}.manifest.json`) continue;
+      const m = readManifestFile(join(dir, name));
+      if (m) for (const f of filesOf(m)) named.add(f);
+    }
+    return named;
   }
 
   async dropManifest(task: string, key: string): Promise<void> {
@@ -412,7 +481,7 @@ export class LocalStore implements Store {
       });
       throw error;
     }
-    if (!fresh) this.sweepTemp(task);
+    if (!fresh) this.sweepTemp(task, key);
     return lock;
   }
 
@@ -680,9 +749,15 @@ export class LocalStore implements Store {
     return removed;
   }
 
-  /** Remove temp files left by processes that died mid-write (their PID is in the name). */
-  private sweepTemp(task: string): void {
+  /**
+   * Remove temp files left by processes that died mid-write (their PID is in the name), and, with
+   * the lock of `key` held, the output files a re-run under `key` wrote before it failed or was
+   * killed (`replacementFileKey` names no manifest names): no other writer of `key` can be
+   * writing them now.
+   */
+  private sweepTemp(task: string, key?: string): void {
     const dir = join(this.location, task);
+    let unnamed: string[] | undefined;
     for (const name of readdirSync(dir)) {
       if (isLeftoverTemp(name)) {
         try {
@@ -690,12 +765,43 @@ export class LocalStore implements Store {
         } catch {
           // another sweeper got there first
         }
+      } else if (key !== undefined && isReplacementFile(name, key)) {
+        (unnamed ??= []).push(`${task}/${name}`);
       }
+    }
+    if (unnamed && key !== undefined) {
+      const stored = readManifestFile(this.manifestPath(task, key));
+      const named = stored ? filesOf(stored) : new Set<string>();
+      this.removeUnnamed(
+        task,
+        key,
+        unnamed.filter((f) => !named.has(f)),
+      );
     }
   }
 }
 
-/** Write to `<path>.tmp-<pid>.<start>-<random>` in the same folder, then rename over `path`. */
+/** The manifest in the file `path`, or undefined when there is none or it cannot be read. */
+function readManifestFile(path: string): Manifest | undefined {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as Manifest;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The output files a manifest names. */
+function filesOf(manifest: Manifest): Set<string> {
+  return new Set(Object.values(manifest.outputs ?? {}).map((o) => o.file));
+}
+
+/** Does the manifest name an output file a re-run writes (`replacementFileKey`)? */
+function namesReplacement(manifest: Manifest): boolean {
+  for (const o of Object.values(manifest.outputs ?? {}))
+    if (isReplacementFile(o.file, manifest.key)) return true;
+  return false;
+}
+
 /**
  * The most bytes one read or write call is given: Node refuses more than 2 GiB - 1 in one call
  * (`writeFileSync` of a 2.3 GB output: "The value of "length" is out of range"; `readFileSync`:
@@ -747,6 +853,7 @@ export function readWholeSync(path: string): Buffer {
   }
 }
 
+/** Write to `<path>.tmp-<pid>.<start>-<random>` in the same folder, then rename over `path`. */
 export function atomicWriteSync(path: string, data: Uint8Array | string): void {
   const tmp = `${path}.tmp-${tempStamp()}-${Math.random().toString(36).slice(2, 10)}`;
   try {

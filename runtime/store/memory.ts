@@ -115,8 +115,40 @@ export class MemoryStore implements Store {
 
   async writeManifest(manifest: Manifest): Promise<void> {
     const id = `${this.prefix}${manifest.task}/${manifest.key}`;
+    const before = this.manifests.get(id);
     this.manifests.set(id, structuredClone(manifest));
     this.finishedAt.set(id, ++this.clock.order);
+    // As LocalStore: the files only the replaced manifest named go once the new one is in.
+    if (before) {
+      const kept = filesOf(manifest);
+      this.removeUnnamed(
+        manifest.task,
+        id,
+        [...filesOf(before)].filter((f) => !kept.has(f)),
+      );
+    }
+  }
+
+  async discardOutputs(task: string, key: string, files: readonly string[]): Promise<void> {
+    const id = `${this.prefix}${task}/${key}`;
+    const stored = this.manifests.get(id);
+    const named = stored ? filesOf(stored) : new Set<string>();
+    this.removeUnnamed(
+      task,
+      id,
+      files.filter((f) => !named.has(f)),
+    );
+  }
+
+  /** Remove output files of `task` no manifest of the task but `id`'s names. */
+  private removeUnnamed(task: string, id: string, files: readonly string[]): void {
+    if (files.length === 0) return;
+    const folder = `${this.prefix}${task}/`;
+    const others = new Set<string>();
+    for (const [other, m] of this.manifests)
+      if (other !== id && other.startsWith(folder) && !other.slice(folder.length).includes('/'))
+        for (const f of filesOf(m)) others.add(f);
+    for (const file of files) if (!others.has(file)) this.files.delete(`${this.prefix}${file}`);
   }
 
   async lock(task: string, key: string): Promise<TaskLock> {
@@ -148,4 +180,9 @@ export class MemoryStore implements Store {
     );
     for (const id of ids.reverse()) yield this.logs.get(id)!.join('\n') + '\n';
   }
+}
+
+/** The output files a manifest names. */
+function filesOf(manifest: Manifest): Set<string> {
+  return new Set(Object.values(manifest.outputs ?? {}).map((o) => o.file));
 }

@@ -8,6 +8,11 @@
 //   an existing output is replaced (never deleted first), so a concurrent reader is never broken.
 // - The manifest is written last and is the "done" marker: a task whose manifest exists for a key
 //   finished and all its outputs are in place. A task killed half-way has no manifest.
+// - A result made again under a key that already has one (`--rerun`, a `//| rerun` task, an
+//   upstream re-made because its stored output was damaged) writes its outputs under names no
+//   stored manifest of that key names (`replacementFileKey`), so a run that fails or is killed
+//   half-way leaves the last good result whole; replacing the manifest is the single commit
+//   point, and the files only the old manifest named are removed after it (`writeManifest`).
 // - `lock` serialises the computation of one task+key across processes; `release` is idempotent.
 // - Outputs, manifests and run logs belong to their pipeline: a run works on `forPipeline(name)`,
 //   a view rooted at `<root>/<pipeline folder>/`, so two notebooks that both have a task `load`
@@ -83,7 +88,19 @@ export interface Store {
    * probe's file calls at 100,000 tasks. `gone` is left out when every output is there as stored.
    */
   doneAndMissing?(task: string, key: string): { done: boolean; gone?: MissingOutput };
+  /**
+   * Write the manifest (the commit). When it replaces a manifest of the same key whose outputs
+   * were written under other names (a re-run: `replacementFileKey`), the files only the old one
+   * named, and no other manifest of the task names, are removed once the new one is in place.
+   */
   writeManifest(manifest: Manifest): Promise<void>;
+  /**
+   * Remove output files a run of `task` under `key` wrote before it failed (`files`, as
+   * `writeOutput` named them), except those the stored manifest of `key`, or any other manifest
+   * of the task, names. Optional and best effort: a file left is disk space, never a wrong result
+   * (no manifest names it; LocalStore also sweeps such files when it next locks the key).
+   */
+  discardOutputs?(task: string, key: string, files: readonly string[]): Promise<void>;
   /**
    * Remove the result of one task+key (its manifest, the "done" marker; output files stay until
    * a run overwrites them), so it is no longer served: a forced upstream replaced the output it
@@ -143,6 +160,27 @@ export function markedDamaged(manifest: Manifest): MissingOutput | undefined {
   if (!marked) return undefined;
   const file = manifest.outputs?.[marked.output]?.file ?? marked.output;
   return { output: marked.output, file, damaged: marked.found };
+}
+
+/**
+ * The key part of an output's file name for a result that may replace one stored under the same
+ * key (`<key>-<16 hex of the bytes' SHA-256>`): never a name the stored manifest's files have
+ * (those are `<key>`, or this with other bytes' digest), unless the bytes are the same, when
+ * writing over it changes nothing. A re-run that fails or is killed after writing some outputs
+ * has then changed no file a manifest names.
+ */
+export function replacementFileKey(key: string, digest: string): string {
+  return `${key}-${digest.slice(0, 16)}`;
+}
+
+/**
+ * Is `file` (a path relative to the store's root or a bare name) an output file named by
+ * `replacementFileKey` for `key`? The files a result written under `key` by a re-run has.
+ */
+export function isReplacementFile(file: string, key: string): boolean {
+  const at = file.lastIndexOf(`_${key}-`);
+  if (at < 0) return false;
+  return /^-[0-9a-f]{16}\.[^/]*$/.test(file.slice(at + 1 + key.length)) && !/\.tmp-/.test(file);
 }
 
 /** `<output>_<key>.<ext>`: the file name of one output. */

@@ -53,7 +53,8 @@ describe('a stored output whose file was deleted', () => {
       /would run\s+scaled\s+\w+\s+its stored output 'scaledRows' is missing \(scaled\/scaledRows_\w+\.json\): re-run to make it again/,
     );
     expect(run(p, NB)).toEqual({ scaled: 'ran', summary: 'cached' });
-    expect(existsSync(file)).toBe(true);
+    // Made again, as the output's one file (named as a re-run's: store.ts `replacementFileKey`).
+    expect(existsSync(storedFile(p, 'scores', 'scaled', 'scaledRows'))).toBe(true);
     const shown = p.cellar('show', NB, 'summary', 'above', '--json');
     expect(JSON.parse(shown.stdout)).toBe(3);
   });
