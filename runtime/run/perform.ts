@@ -579,6 +579,11 @@ async function writeOutputs(
   stored: Record<string, StoredOutput>,
   files: string[],
 ): Promise<void> {
+  // A forced run that computes the very bytes its key holds keeps the stored file: the result is
+  // the same (its readers' keys, a `load()`'s recorded bytes and file, stay as they were).
+  const previous = job.replaces
+    ? await Promise.resolve(store.readManifest(task.name, job.key)).catch(() => undefined)
+    : undefined;
   for (const [name, spec] of Object.entries(task.outputs as Record<string, OutputSpec>)) {
     let codec, encoded;
     try {
@@ -597,6 +602,18 @@ async function writeOutputs(
     // A forced run may replace a stored result of its key: named apart from the files its
     // manifest names (store.ts `replacementFileKey`), so failing half-way damages none of them.
     const digest = outputDigest(bytes);
+    const kept = previous && !previous.damaged ? previous.outputs?.[name] : undefined;
+    if (
+      kept &&
+      kept.digest === digest &&
+      kept.codec === codec.id &&
+      kept.codecVersion === codec.version &&
+      (await storedDigest(store, task.name, kept.file)) === digest
+    ) {
+      const stats = outputStats(outputs[name], schema);
+      stored[name] = { ...kept, schema, ...(stats ? { stats } : {}) };
+      continue;
+    }
     const fileKey = job.replaces
       ? replacementFileKey(job.key, digest)
       : unkeyed
@@ -616,6 +633,15 @@ async function writeOutputs(
       schema,
       ...(stats ? { stats } : {}),
     };
+  }
+}
+
+/** The digest of a stored output file's bytes as they are now, or undefined when unreadable. */
+async function storedDigest(store: Store, task: string, file: string): Promise<string | undefined> {
+  try {
+    return outputDigest(await store.readOutput(task, file));
+  } catch {
+    return undefined;
   }
 }
 

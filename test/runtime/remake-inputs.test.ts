@@ -83,9 +83,17 @@ async function run(
   return { result: result!, status, events };
 }
 
+/**
+ * The stored value of `task`'s output `out`, through its manifest: a forced re-run writes its
+ * outputs under names of their own, and the old files may still be there while it runs.
+ */
 const value = (store: MemoryStore, task: string, out: string) => {
-  const file = [...store.files.keys()].find((k) => k.includes(`${task}/${out}_`))!;
-  return JSON.parse(new TextDecoder().decode(store.files.get(file)!));
+  const manifests = [...store.manifests.entries()].filter(([k]) => k.split('/').at(-2) === task);
+  expect(manifests).toHaveLength(1);
+  const file = manifests[0]![1].outputs[out]!.file;
+  const stored = [...store.files.keys()].find((k) => k === file || k.endsWith(`/${file}`));
+  expect(stored, file).toBeDefined();
+  return JSON.parse(new TextDecoder().decode(store.files.get(stored!)!));
 };
 
 describe('a stored upstream output its reader finds unreadable', () => {
