@@ -979,6 +979,11 @@ function derivedValue(
     return best;
   }
   if (!ts.isPropertyAccessExpression(callee)) return undefined;
+  // `Object.create(null)`, `JSON.parse(text)`, `Math.max(…)`, `Buffer.from(s)`: a built-in's
+  // static method makes a new value (those that hand back an argument's parts are
+  // DERIVING_CALLS and `Object.assign`, above), not a part of the built-in.
+  if (ts.isIdentifier(callee.expression) && BUILT_IN_NAMESPACES.has(callee.expression.text))
+    return undefined;
   const method = callee.name.text;
   if (MUTATING_METHODS.has(method) && !SORTING.has(method)) return undefined;
   if (BORROWING.has(method)) return undefined;
@@ -992,6 +997,32 @@ function derivedValue(
     }
   return best;
 }
+
+/** Built-ins whose static methods make new values (see `derivedValue`). */
+const BUILT_IN_NAMESPACES = new Set([
+  'Object',
+  'Array',
+  'JSON',
+  'Math',
+  'Reflect',
+  'Number',
+  'String',
+  'Boolean',
+  'BigInt',
+  'Symbol',
+  'Date',
+  'Promise',
+  'Intl',
+  'Atomics',
+  'ArrayBuffer',
+  'DataView',
+  'Buffer',
+  'URL',
+  'Map',
+  'Set',
+  'Error',
+  'RegExp',
+]);
 
 /** `sort`, `reverse`, `fill`, `copyWithin` change the receiver and return it. */
 const SORTING = new Set(['sort', 'reverse', 'fill', 'copyWithin']);

@@ -540,7 +540,11 @@ export async function runAttempts(
       };
     if (upUnkeyed) job.unkeyed = true;
     // It may replace a result stored under its key: written apart, committed by the manifest.
-    if (forced) job.replaces = true;
+    if (forced) {
+      job.replaces = true;
+      // What it replaces, read once above: an output computed again to the same bytes keeps its file.
+      if (previous && !previous.damaged) job.replacing = previous.outputs;
+    }
     const runnerWrites = !commits && ctx.runner.writesManifests === true;
     if (runnerWrites && !inherited && !upUnkeyed) job.manifest = { inputs: entry.key.inputs };
     const attempts = node.task.retries + 1;

@@ -102,6 +102,11 @@ export interface TaskJob {
    */
   replaces?: boolean;
   /**
+   * With `replaces`: the outputs of the result stored under the key (its manifest's, read by the
+   * executor), so an output computed again to the very bytes keeps its stored file.
+   */
+  replacing?: Record<string, StoredOutput>;
+  /**
    * Where to record what the task reads while it runs (files, folders, env names by computed
    * name; runtime/key/run-reads.ts). Absent: nothing is recorded.
    */
@@ -581,9 +586,7 @@ async function writeOutputs(
 ): Promise<void> {
   // A forced run that computes the very bytes its key holds keeps the stored file: the result is
   // the same (its readers' keys, a `load()`'s recorded bytes and file, stay as they were).
-  const previous = job.replaces
-    ? await Promise.resolve(store.readManifest(task.name, job.key)).catch(() => undefined)
-    : undefined;
+  const previous = job.replaces ? job.replacing : undefined;
   for (const [name, spec] of Object.entries(task.outputs as Record<string, OutputSpec>)) {
     let codec, encoded;
     try {
@@ -602,7 +605,7 @@ async function writeOutputs(
     // A forced run may replace a stored result of its key: named apart from the files its
     // manifest names (store.ts `replacementFileKey`), so failing half-way damages none of them.
     const digest = outputDigest(bytes);
-    const kept = previous && !previous.damaged ? previous.outputs?.[name] : undefined;
+    const kept = previous && Object.hasOwn(previous, name) ? previous[name] : undefined;
     if (
       kept &&
       kept.digest === digest &&

@@ -386,6 +386,13 @@ describe("mutating another task's value", () => {
     expect(r.diagnostics.filter((x) => x.severity === 'error').map(formatDiagnostic)).toEqual([]);
   });
 
+  it("a built-in's static method makes a new value, no part of the built-in (Object.create(null), JSON.parse)", async () => {
+    const r = await diagnosticsOf([
+      "//| task: count\nconst counts: Record<string, number> = Object.create(null);\nfor (const w of ['a', 'b', 'a']) counts[w] = (counts[w] ?? 0) + 1;\nconst parsed = JSON.parse('{\"n\":1}');\nparsed.n = 2;\nconst buf = Buffer.from('ab');\nbuf[0] = 1;\nconst arr = Array.from({ length: 2 }, () => ({ n: 0 }));\narr[0]!.n = 1;",
+    ]);
+    expect(r.diagnostics.filter((x) => x.severity === 'error').map(formatDiagnostic)).toEqual([]);
+  });
+
   it('a mutating method through an alias', async () => {
     const d = await expectError(
       [upstream, '//| task: change\nconst same = xs;\nsame.push(4);'],
