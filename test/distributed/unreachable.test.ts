@@ -4,22 +4,9 @@
 // coordinator whose jobs no worker takes says so (CELLAR_WORKER_WAIT_MS shortens the wait here).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { startRedis, type RedisServer } from '../support/redis.js';
+import { freePort as closedPort, startRedis, type RedisServer } from '../support/redis.js';
 import { copyShapes, root, runCli, startCli } from './helpers.js';
-
-/** A loopback port nothing listens on (taken, then released). */
-function closedPort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolvePort(port));
-    });
-  });
-}
 
 let redis: RedisServer | undefined;
 
